@@ -1,0 +1,25 @@
+"""The rule catalogue: one module per rule (installed as ``vaelint.rules``).
+
+Each module defines one :class:`vaelint.rulebase.Rule` subclass with its page
+(what it finds, why it is bad, example, fix) and VALID/INVALID examples that
+the test suite runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from vaelint.rulebase import Rule
+
+
+def all_rules() -> list[type[Rule]]:
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("vae"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Rule) and value is not Rule and value.__module__ == module.__name__:
+                found.append(value)
+    return sorted(found, key=lambda r: r.code)

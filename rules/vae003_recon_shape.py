@@ -1,0 +1,152 @@
+"""VAE003 recon-shape: the loss compares reconstruction and input element for element wrongly."""
+
+from __future__ import annotations
+
+from vaelint.ops import CLASS_INDEX_LOSSES
+from vaelint.rulebase import Example, Rule
+
+_BASE = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent_dim=8):
+        super().__init__()
+        self.enc = nn.Linear(784, 2 * latent_dim)
+        self.dec = nn.Linear(latent_dim, 784)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x.view(-1, 784)).chunk(2, dim=-1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)){RESHAPE}, mu, logvar
+
+
+def loss_function(recon_x, x, mu, logvar):
+    rec = F.binary_cross_entropy(recon_x, {TARGET}, reduction="sum")
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return rec + kl
+'''
+
+
+def _model(reshape: str = "", target: str = "x.view(-1, 784)") -> str:
+    return _BASE.replace("{RESHAPE}", reshape).replace("{TARGET}", target)
+
+
+class ReconShape(Rule):
+    code = "VAE003"
+    name = "recon-shape"
+    severity = "error"
+    summary = "The loss compares reconstruction and input that do not correspond element for element."
+    what = """
+Where the loss compares the reconstruction with the input (mse_loss,
+binary_cross_entropy, l1_loss, cross_entropy, recon - x), the two tensors must
+have the same shape, so that each output element is compared with the input
+element it reconstructs. vaelint finds the comparison in the graph and checks
+the shapes that meet there: a size mismatch, a silent broadcast
+(``B x 1 x 784`` against ``B x 784``), a sequence of the wrong length.
+Consistent reshapes (a flattened reconstruction against ``x.view(-1, 784)``)
+are fine.
+"""
+    why = """
+A broadcast does not fail: ``F.mse_loss`` of ``B x 1 x 784`` and ``B x 784``
+compares every reconstruction with every input of the batch (a ``B x B x 784``
+tensor) and only emits a UserWarning. The model trains to the batch mean and
+the loss scale is off by a factor of B.
+"""
+    example = """
+recon = self.dec(z).view(-1, 1, 784)        # B x 1 x 784
+loss = F.mse_loss(recon, x.view(-1, 784))   # x: B x 784 -> broadcast to B x B x 784
+"""
+    fix = """
+Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
+``recon.squeeze(1)``; reshape the input with its own batch size
+(``x.view(x.size(0), -1)``).
+"""
+    VALID = [
+        Example(_model()),
+        Example(_model(), inputs=("4x1x28x28",)),
+        Example(_model(".view(-1, 1, 28, 28)", "x"), inputs=("4x1x28x28",)),
+    ]
+    INVALID = [
+        Example(_model(".view(-1, 1, 784)"), line=19, message="B x 1 x 784"),
+        Example(_model(".view(-1, 1, 28, 28)", "x"), inputs=("4x784",), line=19, message="B x 784"),
+        Example(_model("", "x.view(-1, 392)"), inputs=("4x784",), line=19),
+    ]
+
+    def check(self, ctx):
+        failure = ctx.runs.failure
+        for cmp in ctx.roles.comparisons:
+            rec, data = ctx.shape(cmp.recon_side), ctx.shape(cmp.data_side)
+            if rec is None or data is None or rec.sizes is None or data.sizes is None:
+                continue
+            rec_t, data_t = ctx.shape_text(cmp.recon_side), ctx.shape_text(cmp.data_side)
+            loc = cmp.node.meta.get("loc")
+            failed = failure is not None and failure.node is cmp.node
+            if cmp.op in CLASS_INDEX_LOSSES and len(rec.sizes) == len(data.sizes) + 1:
+                expected = rec.sizes[:1] + rec.sizes[2:]
+                if tuple(expected) == tuple(data.sizes):
+                    continue
+                yield self.finding(
+                    f"{cmp.op} compares logits of shape {rec_t} with targets of shape {data_t}: "
+                    f"the targets should have the logits' shape without the class dim "
+                    f"({' x '.join(map(str, expected))}); a sequence of the wrong length or a "
+                    "flattened batch does not line up sample for sample.",
+                    loc,
+                    "make the decoder produce one step per input position, and flatten both sides "
+                    "the same way: F.cross_entropy(logits.reshape(-1, V), x.reshape(-1))",
+                    node=cmp.node,
+                )
+                continue
+            if rec.sizes == data.sizes and _same_symbols(rec, data):
+                continue
+            if failed:
+                what = "they cannot be compared element for element"
+            elif rec.sizes == data.sizes:
+                what = "their sizes agree only at this batch size"
+            else:
+                what = f"{cmp.op} broadcasts them to {_broadcast_text(ctx, rec, data)}, comparing each reconstruction with other samples' inputs"
+            yield self.finding(
+                f"the reconstruction has shape {rec_t} but the input it is compared with has "
+                f"{data_t}: {what}.",
+                loc,
+                _fix(rec, data),
+                node=cmp.node,
+            )
+
+    def confirm(self, finding, ctx, observed):
+        shapes = observed.shapes_at(finding.node)
+        if shapes is None:
+            return None
+        return len(shapes) == 2 and shapes[0] != shapes[1]
+
+
+def _same_symbols(a, b) -> bool:
+    if a.dims is None or b.dims is None:
+        return True
+    return a.dims == b.dims
+
+
+def _broadcast_text(ctx, a, b) -> str:
+    import torch
+
+    try:
+        out = torch.broadcast_shapes(tuple(a.sizes), tuple(b.sizes))
+    except RuntimeError:
+        return "?"
+    # name the broadcast dims symbolically where both sides agree on what they are
+    return " x ".join(str(s) for s in out) + " elements"
+
+
+def _fix(rec, data) -> str:
+    if rec.sizes is not None and data.sizes is not None:
+        import math
+
+        if math.prod(rec.sizes) == math.prod(data.sizes):
+            return "reshape one side to the other's shape before the loss: recon.view_as(x)"
+        if len(rec.sizes) == len(data.sizes) + 1 and 1 in rec.sizes:
+            return "drop the extra dim: recon.squeeze(1), or recon.view_as(x)"
+    return (
+        "make the decoder's output size equal the input's per-sample size, and reshape the input "
+        "with its own batch size: x.view(x.size(0), -1)"
+    )

@@ -1,0 +1,173 @@
+"""VAE013 shape-error: an operation cannot take the shapes that reach it."""
+
+from __future__ import annotations
+
+import re
+
+from vaelint.rulebase import Example, Rule
+from vaelint.sourcefacts import call_argument, expr_text, origin_of
+
+# The size argument a layer fixes at construction: (argument index, keyword, what it is).
+_LAYER_INPUT = {
+    "Linear": (0, "in_features", "in_features"),
+    "Bilinear": (0, "in1_features", "in1_features"),
+    "Conv1d": (0, "in_channels", "in_channels"),
+    "Conv2d": (0, "in_channels", "in_channels"),
+    "Conv3d": (0, "in_channels", "in_channels"),
+    "ConvTranspose1d": (0, "in_channels", "in_channels"),
+    "ConvTranspose2d": (0, "in_channels", "in_channels"),
+    "ConvTranspose3d": (0, "in_channels", "in_channels"),
+    "BatchNorm1d": (0, "num_features", "num_features"),
+    "BatchNorm2d": (0, "num_features", "num_features"),
+    "LayerNorm": (0, "normalized_shape", "normalized_shape"),
+    "LSTM": (0, "input_size", "input_size"),
+    "GRU": (0, "input_size", "input_size"),
+    "RNN": (0, "input_size", "input_size"),
+}
+
+_SHAPE_WORDS = re.compile(
+    r"shape|size|dimension|mat1|mat2|must match|expected input|channels|broadcast|"
+    r"input\.size|out of range|number of elements|to have",
+    re.I,
+)
+
+
+def is_shape_error(error: BaseException) -> bool:
+    return isinstance(error, (RuntimeError, ValueError, IndexError)) and bool(_SHAPE_WORDS.search(str(error)))
+
+
+_MLP = '''import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, image_size=28, latent_dim=8):
+        super().__init__()
+        self.flat = image_size * image_size
+        self.enc = nn.Linear(self.flat, 2 * latent_dim)
+        self.dec = nn.Linear(latent_dim, self.flat)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x.view(x.size(0), -1)).chunk(2, dim=-1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+'''
+
+
+class ShapeError(Rule):
+    code = "VAE013"
+    name = "shape-error"
+    severity = "error"
+    summary = "An operation cannot take the shapes that reach it."
+    what = """
+The model raises a shape error on the input you gave: a Linear layer whose
+in_features was worked out for another image size, a Conv layer fed the
+wrong number of channels, a reshape whose sizes do not divide the tensor.
+vaelint reports the failing op at your line with the shapes that reached it
+written with the batch as B, and, for a layer, the earlier line that fixed
+the size it expected.
+"""
+    why = """
+PyTorch's message names sizes (``mat1 and mat2 shapes cannot be multiplied
+(32x8192 and 2048x256)``) but not the layer, nor the line where 2048 came
+from; that line is usually far from the failure, in __init__.
+"""
+    example = """
+self.flatten_dim = hidden_dims[-1] * 4      # 2 x 2 feature map: right for 64x64 only
+self.fc_mu = nn.Linear(self.flatten_dim, latent_dim)
+...
+h = self.encoder(x).flatten(1)              # B x 8192 for 128x128 input
+mu = self.fc_mu(h)                          # VAE013
+"""
+    fix = """
+Compute the size from the input size instead of writing it down: pass a dummy
+tensor through the conv stack in __init__ (``with torch.no_grad():
+n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
+``nn.LazyLinear(out_features)``.
+"""
+    VALID = [
+        Example(_MLP, inputs=("4x784",)),
+        Example(_MLP, inputs=("4x1x28x28",)),  # flattened by the view: fine
+    ]
+    INVALID = [
+        Example(_MLP, inputs=("4x1x32x32",), line=13, message="B x 1024"),
+        Example(
+            _MLP.replace("image_size=28", "image_size=32").replace(
+                "self.flat = image_size * image_size", "self.flat = 28 * 28"
+            ),
+            inputs=("4x1x32x32",),
+            line=13,
+            message="self.flat = 28 * 28",
+        ),
+    ]
+
+    def check(self, ctx):
+        failure = ctx.runs.failure
+        if failure is None or not is_shape_error(failure.error):
+            return
+        node = failure.node
+        if node is not None and any(c.node is node for c in ctx.roles.comparisons):
+            return  # the loss comparing recon and input: VAE003 reports it
+        detail = str(failure.error).strip().splitlines()[0]
+        if node is None:
+            yield self.finding(
+                f"the model raised a shape error on input {ctx.specs[0].text()}: {detail}",
+                failure.loc,
+                "make the sizes agree; the line above is where PyTorch gave up.",
+            )
+            return
+        op = ctx.view.op(node)
+        module = ctx.module_of(node)
+        tensors = [a for a in node.all_input_nodes if a.op != "get_attr" and ctx.shape(a) is not None]
+        shown = " and ".join(f"a tensor of shape {ctx.shape_text(a)}" for a in tensors[:2]) or "its inputs"
+        if module is not None:
+            cls = type(module).__name__
+            name = ctx.module_name(module) or op
+            message = f"{name} ({cls}{_layer_sizes(module)}) cannot take {shown}"
+            fixed = self._size_origin(ctx, module, cls)
+            if fixed:
+                message += fixed
+            fix = self._fix_for(cls)
+        else:
+            message = f"{op} cannot take {shown}"
+            fix = "make the sizes agree: derive them from the tensor (x.size(0), -1) rather than writing them down."
+        message += f" ({detail})"
+        yield self.finding(message, failure.loc, fix, node=node)
+
+    def confirm(self, finding, ctx, observed):
+        return observed.error is not None and is_shape_error(observed.error)
+
+    @staticmethod
+    def _fix_for(cls: str) -> str:
+        if cls == "Linear":
+            return (
+                "compute in_features from the input size (run a dummy tensor through the layers "
+                "before it in __init__ and take .numel()), or use nn.LazyLinear(out_features)"
+            )
+        if cls.startswith("Conv") or cls.startswith("BatchNorm"):
+            return "make the layer's channel count match the tensor that reaches it (dim 1)"
+        return "make the layer's input size match the tensor that reaches it"
+
+    @staticmethod
+    def _size_origin(ctx, module, cls) -> str:
+        site = ctx.loaded.module_sites.get(id(module))
+        spec = _LAYER_INPUT.get(cls)
+        if site is None or spec is None:
+            return ""
+        index, keyword, what = spec
+        expr = call_argument(site, index, keyword)
+        text = f"; {what} is set at {site.display_path()}:{site.line}"
+        if expr is None:
+            return text
+        origin = origin_of(site, expr)
+        if origin is not None:
+            loc, src = origin
+            return f"; {what} comes from `{src}` at {loc.display_path()}:{loc.line}, worked out for another input size"
+        return text + f" as `{expr_text(site, expr)}`"
+
+
+def _layer_sizes(module) -> str:
+    for attr in ("in_features", "in_channels", "num_features", "input_size"):
+        if hasattr(module, attr):
+            return f", {attr}={getattr(module, attr)}"
+    return ""

@@ -1,0 +1,3 @@
+from vaelint.cli import main
+
+main()

@@ -1,0 +1,275 @@
+"""One target through the pipeline: load -> capture -> shapes -> roles -> rules -> confirm.
+
+Each stage lives in its own module; this one only sequences them and turns
+whatever goes wrong into a :class:`TargetResult` with an error, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import traceback
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+
+from vaelint import capture as capture_mod
+from vaelint.confirm import confirm_run, pick_device
+from vaelint.context import Context
+from vaelint.diagnostics import Finding, FlowRow, TargetResult
+from vaelint.errors import VaelintError
+from vaelint.frames import SourceLoc, boundary, display_path
+from vaelint.inputs import InputSpec
+from vaelint.load import build_model
+from vaelint.lossbind import Binder, LossPlan, discover_loss
+from vaelint.roles import GraphView, Roles, forward_roles, loss_roles
+from vaelint.shapes import make_inputs, run_batches
+
+
+@dataclass
+class Options:
+    inputs: list[InputSpec]
+    init: dict = field(default_factory=dict)
+    loss: str | None = None
+    loss_kwargs: dict = field(default_factory=dict)
+    beta: float = 1.0
+    device: str = "auto"
+    dynamic: bool = True
+    select: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
+
+
+def selected_rules(options: Options):
+    from vaelint.rules import all_rules
+
+    out = []
+    for cls in all_rules():
+        if options.select and not any(cls.code.startswith(s) for s in options.select):
+            continue
+        if any(cls.code.startswith(s) for s in options.ignore):
+            continue
+        out.append(cls())
+    return out
+
+
+@boundary
+def analyse(target: str, options: Options) -> TargetResult:
+    result = TargetResult(target)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _analyse(target, options, result)
+    except VaelintError as e:
+        result.error = e
+    except Exception as e:  # noqa: BLE001 - a bug of ours: say so, with where
+        frame = traceback.extract_tb(e.__traceback__)[-1]
+        result.error = VaelintError(
+            "internal",
+            f"vaelint failed while analysing {target}: {type(e).__name__}: {e} "
+            f"(at {frame.filename}:{frame.lineno}). This is a bug in vaelint; please report it "
+            "with the model file.",
+        )
+    return result
+
+
+def _check_inputs(options: Options) -> None:
+    if not options.inputs:
+        raise VaelintError(
+            "input",
+            "no input shape: give the model's input with --input, e.g. --input 32x784 "
+            "(dim 0 is the batch), or configure the target's input in [tool.vaelint].",
+        )
+    batches = {s.batch for s in options.inputs}
+    if len(batches) != 1:
+        raise VaelintError(
+            "input",
+            "the --input specs disagree on the batch size (dim 0): "
+            f"{', '.join(s.text() for s in options.inputs)}. Give every input the same batch size.",
+        )
+    if options.inputs[0].batch < 2:
+        raise VaelintError(
+            "input",
+            f"--input {options.inputs[0].text()}: use a batch of at least 2 (dim 0); with one "
+            "sample, batch bugs cannot show and BatchNorm cannot train.",
+        )
+
+
+def _analyse(target: str, options: Options, result: TargetResult) -> None:
+    _check_inputs(options)
+    specs = options.inputs
+    loaded = build_model(target, options.init)
+    model = loaded.model
+    model.train()
+    plan = discover_loss(loaded, options.loss, options.loss_kwargs)
+    result.loss_name = plan.name if plan else None
+    if plan is None:
+        result.notes.append(
+            "no loss found (no --loss, no loss_function/loss/compute_loss/elbo/vae_loss method or "
+            "function): the loss rules were skipped"
+        )
+
+    cap, runs, binder = _capture_and_run(loaded, plan, specs)
+    result.capture_method = cap.method
+    result.fallback_reason = cap.fallback_reason
+    result.batch = specs[0].batch
+    if binder is not None and binder.binding is not None:
+        result.binding = binder.binding.descriptions
+
+    view = GraphView(cap.graph, cap.modules)
+    forward_out = {n.meta["forward_output"]: n for n in cap.graph.nodes if "forward_output" in n.meta}
+    roles = forward_roles(view, forward_out)
+    output_struct = _output_structure(cap)
+    if plan is not None and output_struct is not None:
+        loss_roles(view, roles, output_struct)
+    ctx = Context(loaded, specs, cap, view, roles, runs, plan, options.beta)
+
+    failure = runs.failure
+    from vaelint.rules.vae013_shape_error import is_shape_error
+
+    if failure is not None and not is_shape_error(failure.error):
+        where = f" at {display_path(failure.loc.path)}:{failure.loc.line}" if failure.loc else ""
+        raise VaelintError(
+            "trace",
+            f"{target}: running the model on input {specs[0].text()} raised{where}: "
+            f"{type(failure.error).__name__}: {str(failure.error).strip().splitlines()[0] if str(failure.error).strip() else ''}. "
+            "This is not a shape error vaelint can explain; fix it so the model runs on that input.",
+        )
+
+    result.flow = flow_rows(ctx)
+    result.input_text = f"{ctx.shape_text(roles.inputs[0], named=False).split(' (')[0]} (B={specs[0].batch})" if roles.inputs else ""
+
+    rules = selected_rules(options)
+    findings: list[tuple[object, Finding]] = []
+    for rule in rules:
+        for f in rule.check(ctx):
+            findings.append((rule, f))
+
+    if options.dynamic:
+        device = pick_device(options.device)
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise VaelintError(
+                "input",
+                "--device cuda: no CUDA device is available here (torch.cuda.is_available() is "
+                "False). Use --device auto or cpu.",
+            )
+        obs = confirm_run(cap, specs, device, lambda out: _total_value(roles, out, view))
+        result.confirmed_on = device
+        for rule, f in findings:
+            f.confirmed = rule.confirm(f, ctx, obs)
+    result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+
+
+def _capture_and_run(loaded, plan: LossPlan | None, specs):
+    """torch.fx first; the recording route when fx cannot trace the model, or when
+    the fx graph fails where the eager model does not."""
+    model = loaded.model
+    inputs0 = make_inputs(specs, specs[0].batch)
+    binder = Binder(plan) if plan else None
+    reason = None
+    try:
+        cap = capture_mod.capture_fx(model, plan.fn if plan else None, binder, len(specs))
+        if binder:
+            binder.input_names = cap.input_names
+        runs = run_batches(cap, specs)
+        if runs.failure is None:
+            return cap, runs, binder
+        fx_cap, fx_runs = cap, runs
+        reason = f"the fx graph raised at batch {specs[0].batch}"
+    except VaelintError:
+        raise
+    except Exception as e:  # noqa: BLE001 - anything fx cannot trace
+        fx_cap = fx_runs = None
+        reason = _trace_reason(e)
+    binder = Binder(plan) if plan else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            cap = capture_mod.capture_recording(model, plan.fn if plan else None, binder, inputs0, reason)
+    if binder:
+        binder.input_names = cap.input_names
+    runs = run_batches(cap, specs)
+    if fx_cap is not None and runs.failure is not None:
+        # Both routes fail: a real error of the model; keep the whole fx graph.
+        return fx_cap, fx_runs, fx_cap.wrapper._binder
+    return cap, runs, binder
+
+
+def _trace_reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"torch.fx could not trace it symbolically ({type(e).__name__}: {text[:160]})"
+
+
+def _output_structure(cap):
+    out_nodes = [n for n in cap.graph.nodes if n.op == "output"]
+    if not out_nodes:
+        return None
+    return out_nodes[0].args[0]
+
+
+def _total_value(roles: Roles, out, view):
+    """The total loss from the loss's return value (scalar, tuple or dict)."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, dict):
+        if isinstance(out.get("loss"), torch.Tensor):
+            return out["loss"]
+        vals = [v for v in out.values() if isinstance(v, torch.Tensor) and v.numel() == 1]
+        return sum(vals) if vals else None
+    if isinstance(out, (tuple, list)) and out:
+        if roles.loss_total is not None and isinstance(out[0], torch.Tensor):
+            return out[0]
+        vals = [v for v in out if isinstance(v, torch.Tensor) and v.numel() == 1]
+        return sum(vals) if vals else None
+    return None
+
+
+def flow_rows(ctx: Context) -> list[FlowRow]:
+    rows: list[FlowRow] = []
+    roles = ctx.roles
+    names = ctx.names()
+
+    def add(stage, name, node, named=True, note=""):
+        fact = ctx.shape(node)
+        if node is None:
+            return
+        symbols = fact.symbols(names if named else None) if fact else []
+        sizes = {}
+        if fact and fact.sizes is not None:
+            for sym, size in zip(symbols, fact.sizes):
+                if not sym.isdigit():
+                    key = "B" if "B" in sym else sym
+                    sizes[key] = ctx.batch if key == "B" else size
+        rows.append(FlowRow(stage, name, symbols, sizes, node.meta.get("loc"), note))
+
+    for ph in roles.inputs:
+        if ph.meta.get("loc") is None:
+            ph.meta["loc"] = _forward_def(ctx)
+        add("input", ph.name, ph, named=False)
+    r = roles.reparam
+    if r is not None:
+        add("encoder", "mu", r.mu)
+        add("encoder", "logvar" if "exp" in r.scale_ops else "scale", r.logvar)
+        add("reparam", "eps", r.eps)
+        add("reparam", "z", r.z)
+    if roles.recon is not None:
+        add("decoder", "recon", roles.recon, named=False)
+    for node in roles.rec_terms:
+        add("loss", "rec", node, named=False)
+    for node in roles.kl_terms:
+        add("loss", "kl", node, named=False)
+    if roles.loss_total is not None:
+        add("loss", "loss", roles.loss_total, named=False)
+    return rows
+
+
+def _forward_def(ctx: Context) -> SourceLoc | None:
+    """Where the model's forward is defined: the place its inputs come in."""
+    import inspect
+    import os
+
+    try:
+        fn = type(ctx.loaded.model).forward
+        lines, start = inspect.getsourcelines(fn)
+        return SourceLoc(os.path.realpath(inspect.getsourcefile(fn)), start, 1, "forward")
+    except (OSError, TypeError):
+        return None

@@ -1,0 +1,444 @@
+"""Capture forward plus loss as one torch.fx graph.
+
+Two routes, one result:
+
+* **torch.fx** (``symbolic_trace`` with a tracer of our own). Plain
+  ``symbolic_trace`` evaluates ``torch.randn(self.latent_dim)`` at trace time
+  and stores a constant, hiding the commonest VAE bug; our tracer turns every
+  tensor-creating call that has no traced argument into a graph node instead.
+* **recording** a concrete run, for models fx cannot trace (data-dependent
+  ``if``, ``int(x.size(1))``, ``Variable(...)``, distributions): a
+  ``TorchFunctionMode`` writes one node per torch call it sees.
+
+Both routes leave the user's innermost source line on ``node.meta["loc"]``,
+mark the forward's outputs (``node.meta["forward_output"]``), and can re-run
+the captured computation at another batch size (:meth:`Capture.run`), which
+is how the shapes stage learns what depends on the batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
+
+from vaelint.frames import SourceLoc, boundary, user_frame
+from vaelint.ops import CREATION_OPS, function_name
+
+# --------------------------------------------------------------------------- outputs
+
+
+def flatten_outputs(out: Any, prefix: tuple = ()) -> list[tuple[tuple, Any]]:
+    """Leaves of a forward's result with their paths: tuple, list, dict, dataclass."""
+    if isinstance(out, (tuple, list)) and not isinstance(out, torch.Size):
+        items = []
+        for i, v in enumerate(out):
+            items += flatten_outputs(v, prefix + (i,))
+        return items
+    if isinstance(out, dict):
+        items = []
+        for k, v in out.items():
+            items += flatten_outputs(v, prefix + (k,))
+        return items
+    if dataclasses.is_dataclass(out) and not isinstance(out, type):
+        items = []
+        for f in dataclasses.fields(out):
+            items += flatten_outputs(getattr(out, f.name), prefix + (f".{f.name}",))
+        return items
+    return [(prefix, out)]
+
+
+def get_path(out: Any, path: tuple) -> Any:
+    for key in path:
+        if isinstance(key, str) and key.startswith(".") and not isinstance(out, dict):
+            out = getattr(out, key[1:])
+        else:
+            out = out[key]
+    return out
+
+
+def path_text(path: tuple, root: str = "out") -> str:
+    text = root
+    for key in path:
+        if isinstance(key, str) and key.startswith("."):
+            text += key
+        else:
+            text += f"[{key!r}]"
+    return text
+
+
+# --------------------------------------------------------------------------- the analysed module
+
+
+class Analysed(nn.Module):
+    """forward(*inputs) = loss(bind(model(*inputs))), with hooks for the capture route."""
+
+    def __init__(self, model: nn.Module, loss: Callable | None, binder):
+        super().__init__()
+        self.model = model
+        if isinstance(loss, nn.Module) and not _is_bound_to(loss, model):
+            self.loss_module = loss
+        self._loss = loss
+        self._binder = binder  # (out, inputs, graph, leaf_nodes) -> (args, kwargs) or None
+        self._on_output = None  # route hook: out -> {path: node}
+        self._graph = None
+
+    @boundary
+    def run(self, inputs: tuple):
+        out = self.model(*inputs)
+        leaf_nodes = self._on_output(out) if self._on_output else {}
+        if self._loss is None or self._binder is None:
+            return out
+        args, kwargs = self._binder(out, inputs, self._graph, leaf_nodes)
+        return self._loss(*args, **kwargs)
+
+
+def _is_bound_to(loss, model) -> bool:
+    return getattr(loss, "__self__", None) is model
+
+
+def _input_names(model: nn.Module, n: int) -> list[str]:
+    names = []
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+        names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        pass
+    out = []
+    for i in range(n):
+        name = names[i] if i < len(names) and names[i].isidentifier() else f"input_{i}"
+        if name in out or name in {"self", "model"}:
+            name = f"input_{i}"
+        out.append(name)
+    return out
+
+
+def _wrapper_class(names: list[str]) -> type:
+    """A subclass whose forward has one named parameter per input (fx names placeholders so)."""
+    src = f"def forward(self, {', '.join(names)}):\n    return self.run(({', '.join(names)},))\n"
+    ns: dict = {}
+    exec(src, ns)  # noqa: S102 - the names are identifiers checked above
+    return type("VaelintAnalysed", (Analysed,), {"forward": ns["forward"]})
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Failure:
+    """An op that raised while the captured computation ran."""
+
+    node: fx.Node | None
+    error: BaseException
+    loc: SourceLoc | None
+    batch: int
+
+
+@dataclass
+class RunResult:
+    batch: int
+    shapes: dict  # node -> tuple of ints (tensors) ; int values under ("value", node)
+    values: dict  # node -> python int/tuple for size queries
+    failure: Failure | None = None
+    output: Any = None
+
+
+@dataclass
+class Capture:
+    method: str  # "torch.fx" or "recording"
+    graph: fx.Graph
+    modules: dict  # qualified name -> module (names as in call_module targets)
+    wrapper: Analysed
+    input_names: list[str]
+    fallback_reason: str | None = None
+    runner: Callable[[tuple, int], RunResult] | None = None
+    param_owner: dict = field(default_factory=dict)  # get_attr target -> module
+
+    def run(self, inputs: tuple, batch: int) -> RunResult:
+        return self.runner(inputs, batch)
+
+    def nodes(self) -> list[fx.Node]:
+        return list(self.graph.nodes)
+
+
+# --------------------------------------------------------------------------- route 1: torch.fx
+
+
+class _KeepCreationOps(TorchFunctionMode):
+    """During symbolic tracing, make tensor-creating calls with no traced
+    argument graph nodes instead of constants folded at trace time."""
+
+    def __init__(self, tracer: fx.Tracer):
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if function_name(func) in CREATION_OPS:
+            if not any(isinstance(a, fx.Proxy) for a in tree_leaves((args, kwargs))):
+                return self.tracer.create_proxy("call_function", func, args, kwargs)
+        return func(*args, **kwargs)
+
+
+class _Tracer(fx.Tracer):
+    def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
+        node = super().create_node(kind, target, args, kwargs, name, type_expr)
+        node.meta["loc"] = user_frame()
+        return node
+
+    def trace(self, root, concrete_args=None):
+        with _KeepCreationOps(self):
+            return super().trace(root, concrete_args)
+
+
+class _ShapeInterpreter(fx.Interpreter):
+    def __init__(self, gm, result: RunResult):
+        super().__init__(gm)
+        self.result = result
+
+    def run_node(self, n):
+        try:
+            value = super().run_node(n)
+        except Exception as e:  # noqa: BLE001 - the user's op raised: that is a fact
+            self.result.failure = Failure(n, e, n.meta.get("loc"), self.result.batch)
+            raise _Stop() from e
+        _note_value(self.result, n, value)
+        return value
+
+
+class _Stop(Exception):
+    pass
+
+
+def _note_value(result: RunResult, node: fx.Node, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        result.shapes[node] = tuple(value.shape)
+    elif isinstance(value, torch.Size):
+        result.values[node] = tuple(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        result.values[node] = value
+
+
+def capture_fx(model: nn.Module, loss, binder, n_inputs: int) -> Capture:
+    names = _input_names(model, n_inputs)
+    wrapper = _wrapper_class(names)(model, loss, binder)
+    tracer = _Tracer()
+    tracer.record_stack_traces = False
+
+    def on_output(out):
+        leaves = {}
+        for path, value in flatten_outputs(out):
+            if isinstance(value, fx.Proxy):
+                value.node.meta.setdefault("forward_output", path)
+                leaves[path] = value.node
+        return leaves
+
+    wrapper._on_output = on_output
+    wrapper._graph = tracer.graph if hasattr(tracer, "graph") else None
+    # Tracer creates its graph inside trace(); expose it to the binder lazily.
+    original_create = tracer.create_proxy
+
+    def create_proxy(*a, **k):
+        wrapper._graph = tracer.graph
+        return original_create(*a, **k)
+
+    tracer.create_proxy = create_proxy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = tracer.trace(wrapper)
+    gm = fx.GraphModule(wrapper, graph)
+    modules = dict(wrapper.named_modules())
+
+    def runner(inputs, batch):
+        result = RunResult(batch, {}, {})
+        interp = _ShapeInterpreter(gm, result)
+        try:
+            result.output = interp.run(*inputs)
+        except _Stop:
+            pass
+        return result
+
+    return Capture("torch.fx", graph, modules, wrapper, names, runner=runner)
+
+
+# --------------------------------------------------------------------------- route 2: recording
+
+
+class _Recorder(TorchFunctionMode):
+    """Writes one fx node per torch call of a concrete run."""
+
+    def __init__(self, graph: fx.Graph, param_names: dict, batch: int):
+        super().__init__()
+        self.graph = graph
+        self.param_names = param_names  # id(tensor) -> qualified name
+        self.tensors: dict[int, tuple[torch.Tensor, fx.Node]] = {}
+        self.calls: list[tuple[str, fx.Node]] = []
+        self.result = RunResult(batch, {}, {})
+        self._consts = 0
+
+    # tensors -> nodes
+    def node_for(self, t: torch.Tensor) -> fx.Node:
+        hit = self.tensors.get(id(t))
+        if hit is not None and hit[0] is t:
+            return hit[1]
+        name = self.param_names.get(id(t))
+        if name is None:
+            self._consts += 1
+            name = f"_constant_{self._consts}"
+        node = self.graph.create_node("get_attr", name)
+        node.meta["loc"] = None
+        self.bind(t, node)
+        return node
+
+    def bind(self, t: torch.Tensor, node: fx.Node) -> None:
+        self.tensors[id(t)] = (t, node)
+        self.result.shapes[node] = tuple(t.shape)
+
+    def _arg(self, a):
+        if isinstance(a, torch.Tensor):
+            return self.node_for(a)
+        if isinstance(a, torch.Size):
+            return tuple(a)
+        if isinstance(a, (list, tuple)):
+            return type(a)(self._arg(x) for x in a) if not hasattr(a, "_fields") else tuple(self._arg(x) for x in a)
+        if isinstance(a, dict):
+            return {k: self._arg(v) for k, v in a.items()}
+        if a is None or isinstance(a, (int, float, bool, str, slice, torch.dtype, torch.device)):
+            return a
+        if a is Ellipsis:
+            return a
+        return repr(a)  # an object fx nodes cannot hold (a Generator, a distribution)
+
+    def _make_node(self, func, args, kwargs) -> fx.Node:
+        node = self.graph.create_node("call_function", func, self._arg(tuple(args)), self._arg(dict(kwargs)))
+        node.meta["loc"] = user_frame()
+        self.calls.append((function_name(func), node))
+        return node
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        try:
+            out = func(*args, **kwargs)
+        except Exception as e:
+            if self.result.failure is None:
+                node = self._make_node(func, args, kwargs)
+                self.result.failure = Failure(node, e, node.meta["loc"], self.result.batch)
+            raise
+        if isinstance(out, torch.Tensor):
+            node = self._make_node(func, args, kwargs)
+            self.bind(out, node)
+        elif isinstance(out, (tuple, list)) and any(isinstance(o, torch.Tensor) for o in out):
+            node = self._make_node(func, args, kwargs)
+            import operator
+
+            for i, o in enumerate(out):
+                if isinstance(o, torch.Tensor):
+                    item = self.graph.create_node("call_function", operator.getitem, (node, i))
+                    item.meta["loc"] = node.meta["loc"]
+                    self.bind(o, item)
+        return out
+
+
+def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str | None) -> Capture:
+    names = _input_names(model, len(inputs))
+    wrapper = _wrapper_class(names)(model, loss, binder)
+    param_names = {}
+    for qual, p in wrapper.named_parameters():
+        param_names[id(p)] = qual
+    for qual, b in wrapper.named_buffers():
+        param_names[id(b)] = qual
+
+    def record(run_inputs: tuple, batch: int):
+        graph = fx.Graph()
+        rec = _Recorder(graph, param_names, batch)
+        for name, x in zip(names, run_inputs):
+            ph = graph.placeholder(name)
+            ph.meta["loc"] = None
+            rec.bind(x, ph)
+
+        def on_output(out):
+            leaves = {}
+            for path, value in flatten_outputs(out):
+                if isinstance(value, torch.Tensor):
+                    node = rec.node_for(value)
+                    node.meta.setdefault("forward_output", path)
+                    leaves[path] = node
+            return leaves
+
+        wrapper._on_output = on_output
+        wrapper._graph = graph
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with rec:
+                    out = wrapper.run(run_inputs)
+                rec.result.output = out
+                graph.output(rec._arg(out) if not isinstance(out, torch.Tensor) else rec.node_for(out))
+            except Exception as e:  # noqa: BLE001
+                if rec.result.failure is None:
+                    rec.result.failure = Failure(None, e, None, batch)
+                    rec.result.failure.loc = _loc_of(e)
+        return graph, rec
+
+    from vaelint.frames import user_frame_of_traceback
+
+    def _loc_of(e):
+        return user_frame_of_traceback(e.__traceback__)
+
+    graph, first = record(inputs, inputs[0].shape[0] if inputs else 0)
+    modules = dict(wrapper.named_modules())
+    cap = Capture("recording", graph, modules, wrapper, names, fallback_reason=reason)
+    first_result = first.result
+    main_calls = first.calls
+    used = {"first": True}
+
+    def runner(run_inputs, batch):
+        if used["first"] and batch == first_result.batch:
+            used["first"] = False
+            return first_result
+        _g, rec = record(run_inputs, batch)
+        # Align this run's calls with the captured graph's, in order, while
+        # they agree on the op: a data-dependent branch ends the alignment.
+        mapped = RunResult(batch, {}, {}, failure=None, output=rec.result.output)
+        other = dict(rec.result.shapes)
+        by_node = {}
+        for (name_a, node_a), (name_b, node_b) in zip(main_calls, rec.calls):
+            if name_a != name_b:
+                break
+            by_node[node_b] = node_a
+        for node_a in graph.nodes:
+            if node_a.op == "placeholder":
+                pass
+        placeholders_a = [n for n in graph.nodes if n.op == "placeholder"]
+        placeholders_b = [n for n in _g.nodes if n.op == "placeholder"]
+        by_node.update(zip(placeholders_b, placeholders_a))
+        # getitem children follow their parent call
+        for nb in _g.nodes:
+            if nb.op == "call_function" and nb.target.__name__ == "getitem" and nb.args[0] in by_node:
+                parent_a = by_node[nb.args[0]]
+                for na in parent_a.users:
+                    if na.target is nb.target and na.args[1] == nb.args[1]:
+                        by_node[nb] = na
+            if nb.op == "get_attr":
+                for na in graph.nodes:
+                    if na.op == "get_attr" and na.target == nb.target:
+                        by_node[nb] = na
+                        break
+        for nb, shape in other.items():
+            if nb in by_node:
+                mapped.shapes[by_node[nb]] = shape
+        if rec.result.failure is not None:
+            f = rec.result.failure
+            mapped.failure = Failure(by_node.get(f.node), f.error, f.loc, batch)
+        return mapped
+
+    cap.runner = runner
+    return cap

@@ -1,0 +1,70 @@
+"""Everything the rules may read about one analysed target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vaelint.capture import Capture
+from vaelint.inputs import InputSpec
+from vaelint.load import LoadedTarget
+from vaelint.lossbind import LossPlan
+from vaelint.roles import GraphView, Roles
+from vaelint.shapes import ShapeFact, ShapeRuns
+
+
+@dataclass
+class Context:
+    loaded: LoadedTarget
+    specs: list[InputSpec]
+    capture: Capture
+    view: GraphView
+    roles: Roles
+    runs: ShapeRuns
+    loss: LossPlan | None
+    beta: float = 1.0
+
+    def shape(self, node) -> ShapeFact | None:
+        return node.meta.get("shape") if node is not None else None
+
+    @property
+    def batch(self) -> int:
+        return self.runs.batch
+
+    @property
+    def latent_size(self) -> int | None:
+        r = self.roles.reparam
+        fact = self.shape(r.mu) if r else None
+        if fact and fact.dims and not fact.dims[-1].batch_dependent:
+            return fact.dims[-1].const
+        return None
+
+    def names(self) -> dict[int, str]:
+        """Constant sizes to show by name: the latent size as Z."""
+        z = self.latent_size
+        return {z: "Z"} if z is not None else {}
+
+    def shape_text(self, node, named: bool = True) -> str:
+        fact = self.shape(node)
+        if fact is None:
+            return "?"
+        sym = fact.text(self.names() if named else None)
+        sizes = fact.sizes_text()
+        return sym if sym == sizes else f"{sym} ({sizes})"
+
+    def module_of(self, node):
+        """The nn.Module a node runs (call_module) or whose parameters it reads."""
+        if node.op == "call_module":
+            return self.capture.modules.get(node.target)
+        for arg in node.all_input_nodes:
+            if arg.op == "get_attr" and "." in str(arg.target):
+                owner = str(arg.target).rsplit(".", 1)[0]
+                mod = self.capture.modules.get(owner)
+                if mod is not None:
+                    return mod
+        return None
+
+    def module_name(self, module) -> str | None:
+        for name, mod in self.capture.modules.items():
+            if mod is module:
+                return name.removeprefix("model.")
+        return None

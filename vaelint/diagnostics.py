@@ -1,0 +1,63 @@
+"""Typed results: findings, shape-flow rows, one target's result.
+
+Rules produce these; reporters only render them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vaelint.errors import VaelintError
+from vaelint.frames import SourceLoc
+
+SEVERITIES = ("warning", "error")
+
+
+@dataclass
+class Finding:
+    code: str
+    name: str
+    severity: str  # "error" or "warning"
+    message: str
+    loc: SourceLoc | None
+    fix: str
+    confirmed: bool | None = None
+    # the node the finding is about, for the confirmation pass; not reported
+    node: object = field(default=None, repr=False, compare=False)
+
+    def sort_key(self):
+        loc = self.loc
+        return (loc.path if loc else "", loc.line if loc else 0, loc.column if loc else 0, self.code)
+
+
+@dataclass
+class FlowRow:
+    stage: str  # input, encoder, reparam, decoder, loss
+    name: str
+    shape: list[str]
+    sizes: dict[str, int]
+    loc: SourceLoc | None
+    note: str = ""  # e.g. "sum over B, 784" for loss terms
+
+
+@dataclass
+class TargetResult:
+    target: str
+    error: VaelintError | None = None
+    findings: list[Finding] = field(default_factory=list)
+    flow: list[FlowRow] = field(default_factory=list)
+    capture_method: str | None = None  # "torch.fx" or "recording"
+    fallback_reason: str | None = None
+    input_text: str = ""  # "B x 784 (B=32)"
+    batch: int | None = None
+    confirmed_on: str | None = None  # "cpu", "cuda", or None when the pass did not run
+    loss_name: str | None = None
+    binding: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    beta_effective: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "error"
+        return "findings" if self.findings else "clean"

@@ -1,0 +1,17 @@
+"""Errors that end the analysis of one target with a message for people (exit 2)."""
+
+from __future__ import annotations
+
+
+class VaelintError(Exception):
+    """A target could not be analysed, or the command line was wrong.
+
+    ``kind`` is one of the contract's error kinds: load, input, trace, loss,
+    timeout, internal (plus ``usage`` for command-line mistakes).
+    The message names the cause and the fix in one paragraph.
+    """
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message

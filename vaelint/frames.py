@@ -1,0 +1,132 @@
+"""Which stack frame is "the user's line".
+
+Every fact vaelint reports points at the innermost frame that lies in the
+user's own files, not in torch, the standard library, site-packages or
+vaelint itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from dataclasses import dataclass
+from functools import lru_cache
+from types import FrameType
+
+
+_VAELINT_DIR = os.path.dirname(os.path.realpath(__file__))
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    path: str  # absolute path
+    line: int
+    column: int  # 1-based; 1 when unknown
+    function: str = ""
+
+    def display_path(self) -> str:
+        return display_path(self.path)
+
+    def __str__(self) -> str:
+        return f"{self.display_path()}:{self.line}"
+
+
+def display_path(path: str) -> str:
+    """Relative to the current directory when under it (the contract)."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _library_roots() -> tuple[str, ...]:
+    roots = {_VAELINT_DIR}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        p = sysconfig.get_paths().get(key)
+        if p:
+            roots.add(os.path.realpath(p))
+    for p in sys.path:
+        if p and ("site-packages" in p or "dist-packages" in p):
+            roots.add(os.path.realpath(p))
+    import torch
+
+    roots.add(os.path.dirname(os.path.realpath(torch.__file__)))
+    return tuple(sorted(roots))
+
+
+@lru_cache(maxsize=4096)
+def is_user_file(filename: str) -> bool:
+    if not filename or filename.startswith("<"):
+        return False
+    real = os.path.realpath(filename)
+    for root in _roots():
+        if real == root or real.startswith(root + os.sep):
+            return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _roots() -> tuple[str, ...]:
+    return _library_roots()
+
+
+def frame_loc(frame: FrameType) -> SourceLoc:
+    code = frame.f_code
+    line = frame.f_lineno
+    col = 1
+    try:
+        # Python 3.11+: positions of the instruction being executed.
+        positions = list(code.co_positions())
+        pos = positions[frame.f_lasti // 2]
+        if pos[0] is not None:
+            line = pos[0]
+        if pos[2] is not None:
+            col = pos[2] + 1
+    except (AttributeError, IndexError):
+        pass
+    return SourceLoc(os.path.realpath(code.co_filename), line, col, code.co_name)
+
+
+_BOUNDARIES: set = set()
+
+
+def boundary(func):
+    """Mark a vaelint function that calls into the user's code: the search for
+    the user's frame stops there, so whatever called vaelint (a test, a
+    notebook) is never taken for the model's code."""
+    _BOUNDARIES.add(func.__code__)
+    return func
+
+
+def user_frame(start: FrameType | None = None) -> SourceLoc | None:
+    """The innermost frame of the current stack that is in the user's files."""
+    f = start or sys._getframe(1)
+    while f is not None:
+        code = f.f_code
+        if code in _BOUNDARIES:
+            return None
+        if is_user_file(code.co_filename):
+            return frame_loc(f)
+        f = f.f_back
+    return None
+
+
+def user_frame_of_traceback(tb) -> SourceLoc | None:
+    """The innermost user frame of an exception's traceback."""
+    found = None
+    while tb is not None:
+        if is_user_file(tb.tb_frame.f_code.co_filename):
+            f = tb.tb_frame
+            col = 1
+            try:
+                pos = list(f.f_code.co_positions())[tb.tb_lasti // 2]
+                line = pos[0] or tb.tb_lineno
+                if pos[2] is not None:
+                    col = pos[2] + 1
+            except (AttributeError, IndexError):
+                line = tb.tb_lineno
+            found = SourceLoc(os.path.realpath(f.f_code.co_filename), line, col, f.f_code.co_name)
+        tb = tb.tb_next
+    return found

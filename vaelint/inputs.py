@@ -1,0 +1,91 @@
+"""`--input SPEC`: the shape, dtype and value range of one positional input.
+
+SPEC = SHAPE[:DTYPE[:HIGH]], SHAPE = sizes joined by "x" ("32x784"); dim 0 is
+the batch. Float inputs are drawn in [0, 1); integer inputs in [0, HIGH)
+(HIGH defaults to 2), 1-D integer inputs (per-sample lengths) in [1, HIGH).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vaelint.errors import VaelintError
+
+DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool")
+_FLOAT = {"float32", "float64", "float16", "bfloat16"}
+_SIZE = re.compile(r"^[1-9][0-9]*$")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    high: int | None = None
+
+    @property
+    def batch(self) -> int:
+        return self.shape[0]
+
+    def text(self) -> str:
+        return "x".join(str(s) for s in self.shape)
+
+    def make(self, batch: int, generator=None, device="cpu"):
+        """A tensor of this spec with dim 0 replaced by ``batch``."""
+        import torch
+
+        shape = (batch, *self.shape[1:])
+        dtype = getattr(torch, self.dtype)
+        if self.dtype in _FLOAT:
+            return torch.rand(shape, generator=generator).to(device=device, dtype=dtype)
+        if self.dtype == "bool":
+            return torch.rand(shape, generator=generator).lt(0.5).to(device)
+        high = self.high if self.high is not None else 2
+        # A 1-D integer input holds one count per sample (sequence lengths for
+        # pack_padded_sequence): draw those from [1, HIGH) so none is empty.
+        low = 1 if len(shape) == 1 and high > 1 else 0
+        return torch.randint(low, high, shape, generator=generator, dtype=dtype).to(device)
+
+
+def parse_input_spec(text: str) -> InputSpec:
+    """Parse one ``--input`` value; a bad one is a usage error that shows the form."""
+    form = (
+        "write SHAPE[:DTYPE[:HIGH]] with sizes joined by 'x', e.g. --input 32x784 "
+        "or --input 8x20:int64:1000"
+    )
+    parts = text.strip().split(":")
+    if not parts[0] or len(parts) > 3:
+        raise VaelintError("input", f"--input {text!r} is not a valid input spec: {form}.")
+    sizes = parts[0].split("x")
+    for s in sizes:
+        if not _SIZE.match(s):
+            what = "an empty size" if s == "" else f"the size {s!r}"
+            raise VaelintError(
+                "input",
+                f"--input {text!r} has {what}: every size must be a whole number of at "
+                f"least 1; {form}.",
+            )
+    shape = tuple(int(s) for s in sizes)
+    dtype = parts[1] if len(parts) > 1 and parts[1] else "float32"
+    if dtype not in DTYPES:
+        raise VaelintError(
+            "input",
+            f"--input {text!r} names the unknown dtype {dtype!r}: use one of "
+            f"{', '.join(DTYPES)}.",
+        )
+    high = None
+    if len(parts) == 3:
+        if dtype in _FLOAT or dtype == "bool":
+            raise VaelintError(
+                "input",
+                f"--input {text!r} gives an upper bound to a {dtype} input: HIGH is only for "
+                "integer inputs (e.g. 8x20:int64:1000 for token ids below 1000).",
+            )
+        if not _SIZE.match(parts[2]):
+            raise VaelintError(
+                "input",
+                f"--input {text!r} has the upper bound {parts[2]!r}: HIGH must be a whole "
+                "number of at least 1 (the exclusive upper bound of the integers drawn).",
+            )
+        high = int(parts[2])
+    return InputSpec(shape, dtype, high)

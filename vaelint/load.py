@@ -1,0 +1,468 @@
+"""Load the user's model without running the file's script code.
+
+Public VAE files often parse ``sys.argv``, download a data set and train at
+module level. We execute only what defines the model: imports (a missing
+package becomes a placeholder that fails only if the model uses it), class and
+function definitions, and the module-level assignments those definitions read
+(``latent_dim = 20``, ``args = parser.parse_args()`` with the parser's
+defaults). Everything else -- loops, ``if __name__ == "__main__":``, data
+loaders, ``model = VAE()``, ``train()`` -- is never run.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import inspect
+import os
+import sys
+import types
+from dataclasses import dataclass, field
+
+from vaelint.errors import VaelintError
+from vaelint.frames import SourceLoc, boundary, display_path, user_frame, user_frame_of_traceback
+
+_DEFINITIONAL = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+@dataclass
+class LoadedTarget:
+    """A model built from a target, with what later stages need to know of it."""
+
+    spec: str  # "path.py:Name" as the user wrote it
+    path: str  # absolute path of the model file
+    name: str
+    module: types.ModuleType
+    model: object  # the nn.Module
+    init: dict = field(default_factory=dict)
+    # id(submodule) -> where it was constructed (the user's line)
+    module_sites: dict = field(default_factory=dict)
+
+
+def split_target(spec: str) -> tuple[str, str | None]:
+    """``models/vae.py:VAE`` -> (path, name); a bare path -> (path, None)."""
+    if ":" in spec:
+        path, _, name = spec.rpartition(":")
+        # A Windows drive letter ("C:\\...") has no ".py" before the colon.
+        if path.endswith(".py"):
+            return path, name or None
+    return spec, None
+
+
+def parse_init(items: list[str]) -> dict:
+    """``--init NAME=VALUE`` values; VALUE is a Python literal."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise VaelintError(
+                "input",
+                f"--init {item!r} is not of the form NAME=VALUE: write e.g. --init latent_dim=16 "
+                "or --init hidden_dims=[32,64].",
+            )
+        out[name] = parse_literal(value, f"--init {item!r}", "--init hidden_dims=[32,64]")
+    return out
+
+
+def parse_literal(value: str, where: str, example: str):
+    try:
+        return ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        raise VaelintError(
+            "input",
+            f"{where}: {value!r} is not a Python literal. Quote strings "
+            f"(NAME='\"relu\"' in most shells) and write lists as [1,2]; e.g. {example}.",
+        ) from None
+
+
+# --------------------------------------------------------------------------- module loading
+
+
+class MissingImport:
+    """Stands for a name whose import failed; using it explains why."""
+
+    def __init__(self, name: str, module: str, path: str, line: int, error: str):
+        object.__setattr__(self, "_info", (name, module, path, line, error))
+
+    def _fail(self, *_a, **_k):
+        name, module, path, line, error = object.__getattribute__(self, "_info")
+        raise VaelintError(
+            "load",
+            f"{display_path(path)}:{line} imports {name!r} from {module!r}, which could not be "
+            f"imported ({error}), and the model uses it. Install the package that provides "
+            f"{module!r} in this environment, or move that import out of the model's code path.",
+        )
+
+    def __getattr__(self, item):
+        if item.startswith("__") and item.endswith("__"):
+            raise AttributeError(item)
+        self._fail()
+
+    __call__ = _fail
+    __mro_entries__ = None  # set below; subclassing a missing base is a use
+
+    def __repr__(self):
+        return f"<missing import {object.__getattribute__(self, '_info')[0]}>"
+
+
+def _mro_entries(self, bases):
+    self._fail()
+
+
+MissingImport.__mro_entries__ = _mro_entries
+
+
+class Unavailable(MissingImport):
+    """Stands for a module-level name whose defining statement failed."""
+
+    def _fail(self, *_a, **_k):
+        name, _module, path, line, error = object.__getattribute__(self, "_info")
+        raise VaelintError(
+            "load",
+            f"{display_path(path)}:{line} defines {name!r} at module level, the model uses it, "
+            f"and running that line failed ({error}). Make the value a plain constant or "
+            "compute it inside the model's __init__.",
+        )
+
+
+def _names_loaded(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _assigned_names(stmt: ast.stmt) -> set[str]:
+    """Names (bases of attribute/subscript targets too) that a statement binds or mutates."""
+    targets: list[ast.AST] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        targets = [stmt.target]
+    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        # parser.add_argument(...): mutates `parser`
+        f = stmt.value.func
+        while isinstance(f, (ast.Attribute, ast.Subscript)):
+            f = f.value
+        if isinstance(f, ast.Name) and isinstance(stmt.value.func, ast.Attribute):
+            return {f.id}
+        return set()
+    elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
+        out: set[str] = set()
+        for child in ast.iter_child_nodes(stmt):
+            if isinstance(child, ast.stmt):
+                out |= _assigned_names(child)
+            elif isinstance(child, ast.ExceptHandler):
+                for s in child.body:
+                    out |= _assigned_names(s)
+        for s in getattr(stmt, "orelse", []) + getattr(stmt, "finalbody", []):
+            out |= _assigned_names(s)
+        return out
+    elif isinstance(stmt, _DEFINITIONAL):
+        return _defined_names(stmt)
+    out = set()
+    for t in targets:
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name):
+                out.add(n.id)
+                break
+        base = t
+        while isinstance(base, (ast.Attribute, ast.Subscript)):
+            base = base.value
+        if isinstance(base, ast.Name):
+            out.add(base.id)
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.add(n.id)
+    return out
+
+
+def _defined_names(stmt: ast.stmt) -> set[str]:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in stmt.names}
+    return set()
+
+
+def _is_main_guard(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.If) and "__name__" in _names_loaded(stmt.test)
+
+
+def _only_definitions(stmt: ast.stmt) -> bool:
+    """A compound statement made only of imports, definitions and assignments."""
+    if isinstance(stmt, (*_DEFINITIONAL, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Pass)):
+        return True
+    if isinstance(stmt, ast.Expr):
+        return isinstance(stmt.value, ast.Constant)
+    if isinstance(stmt, (ast.If, ast.Try)):
+        bodies = [stmt.body, getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
+        bodies += [h.body for h in getattr(stmt, "handlers", [])]
+        return all(_only_definitions(s) for body in bodies for s in body)
+    return False
+
+
+def select_statements(tree: ast.Module, wanted: set[str]) -> list[ast.stmt]:
+    """The top-level statements that define the model, in file order.
+
+    Definitions and imports are always kept. Other statements are kept only
+    when they bind or mutate a name that a kept statement reads (a fixpoint),
+    and only if they are simple: no loops, no main guard, nothing that only
+    acts (``train()``, ``os.makedirs(...)``).
+    """
+    body = tree.body
+    keep = [isinstance(s, _DEFINITIONAL) for s in body]
+    needed = set(wanted)
+    for s, k in zip(body, keep):
+        if k and not isinstance(s, (ast.Import, ast.ImportFrom)):
+            needed |= _names_loaded(s)
+    changed = True
+    while changed:
+        changed = False
+        for i, s in enumerate(body):
+            if keep[i] or _is_main_guard(s):
+                continue
+            if isinstance(s, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
+                continue
+            if isinstance(s, (ast.If, ast.Try)) and not _only_definitions(s):
+                continue
+            if not isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.If, ast.Try)):
+                continue
+            if _assigned_names(s) & needed:
+                keep[i] = True
+                needed |= _names_loaded(s)
+                changed = True
+    return [s for s, k in zip(body, keep) if k]
+
+
+def _package_context(path: str) -> tuple[str, str | None]:
+    """(folder to put on sys.path, package name or None) for a model file."""
+    folder = os.path.dirname(path)
+    parts = []
+    d = folder
+    while os.path.isfile(os.path.join(d, "__init__.py")):
+        parts.append(os.path.basename(d))
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    if not parts:
+        return folder, None
+    return d, ".".join(reversed(parts))
+
+
+@contextlib.contextmanager
+def _script_guard(path: str):
+    """While the model file's kept lines run: argv holds only the file name
+    (argparse takes its defaults) and nothing prompts for input."""
+    saved_argv = sys.argv
+    sys.argv = [path]
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+
+
+def load_module(path: str) -> types.ModuleType:
+    """Execute the model-defining statements of ``path`` in a fresh module."""
+    if not os.path.exists(path):
+        raise VaelintError(
+            "load", f"{path}: no such file. Check the path in the target (PATH.py:NAME); it is "
+            "relative to the current directory."
+        )
+    if os.path.isdir(path) or not path.endswith(".py"):
+        raise VaelintError(
+            "load", f"{path}: not a Python file. A target is PATH.py:NAME, e.g. models/vae.py:VAE."
+        )
+    abspath = os.path.realpath(path)
+    with open(abspath, encoding="utf-8", errors="replace") as fh:
+        source = fh.read()
+    try:
+        tree = ast.parse(source, filename=abspath)
+    except SyntaxError as e:
+        raise VaelintError(
+            "load",
+            f"{display_path(abspath)}:{e.lineno}:{e.offset or 1}: the model file does not parse "
+            f"({e.msg}). Fix the syntax error; `python -m py_compile {display_path(abspath)}` "
+            "shows it too.",
+        ) from None
+
+    root, package = _package_context(abspath)
+    stem = os.path.splitext(os.path.basename(abspath))[0]
+    if package:
+        modname = f"{package}.{stem}"
+    else:
+        digest = hashlib.sha1(abspath.encode()).hexdigest()[:10]
+        modname = f"_vaelint_model_{stem}_{digest}"
+    for folder in (os.path.dirname(abspath), root):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+
+    module = types.ModuleType(modname)
+    module.__file__ = abspath
+    module.__package__ = package or ""
+    module.__dict__["__builtins__"] = __builtins__
+    sys.modules[modname] = module
+
+    wanted = {s.name for s in tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
+    with _script_guard(abspath):
+        for stmt in select_statements(tree, wanted):
+            _run_statement(stmt, module, abspath)
+    return module
+
+
+def _run_statement(stmt: ast.stmt, module: types.ModuleType, path: str) -> None:
+    code = compile(ast.Module(body=[stmt], type_ignores=[]), path, "exec")
+    try:
+        exec(code, module.__dict__)
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of the user's line
+        error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            modname = stmt.module if isinstance(stmt, ast.ImportFrom) else None
+            for alias in stmt.names:
+                name = (alias.asname or alias.name).split(".")[0]
+                if name not in module.__dict__:
+                    module.__dict__[name] = MissingImport(
+                        name, modname or alias.name, path, stmt.lineno, error
+                    )
+            return
+        for name in _assigned_names(stmt):
+            if name not in module.__dict__:
+                module.__dict__[name] = Unavailable(name, "", path, stmt.lineno, error)
+
+
+# --------------------------------------------------------------------------- model building
+
+
+@contextlib.contextmanager
+def record_module_sites(sites: dict):
+    """Remember, for every nn.Module built inside, the user's line that built it."""
+    import torch.nn as nn
+
+    original = nn.Module.__init__
+
+    def patched(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        loc = user_frame()
+        if loc is not None and id(self) not in sites:
+            sites[id(self)] = loc
+
+    nn.Module.__init__ = patched
+    try:
+        yield sites
+    finally:
+        nn.Module.__init__ = original
+
+
+@boundary
+def build_model(spec: str, init: dict) -> LoadedTarget:
+    import torch.nn as nn
+
+    path, name = split_target(spec)
+    if name is None:
+        raise VaelintError(
+            "load",
+            f"{spec}: name the model as PATH.py:NAME (e.g. {path}:VAE) and give its input with "
+            "--input; checking every model of a file needs them configured in [tool.vaelint].",
+        )
+    module = load_module(path)
+    abspath = os.path.realpath(path)
+    if name not in module.__dict__ or isinstance(module.__dict__[name], MissingImport):
+        candidates = _model_candidates(module, abspath)
+        hint = f" It defines: {', '.join(candidates)}." if candidates else (
+            " It defines no nn.Module class or function."
+        )
+        raise VaelintError(
+            "load", f"{display_path(abspath)} has no top-level class or function {name!r}.{hint}"
+        )
+    obj = module.__dict__[name]
+    sites: dict = {}
+    if inspect.isclass(obj):
+        if not issubclass(obj, nn.Module):
+            raise VaelintError(
+                "load",
+                f"{spec}: {name} is a class but not an nn.Module subclass. Point the target at "
+                "the model class (a subclass of torch.nn.Module) or at a function that returns one.",
+            )
+        _check_constructor(spec, obj, obj.__init__, init, skip_self=True)
+        model = _call_user(spec, obj, init, sites)
+    elif callable(obj):
+        _check_constructor(spec, obj, obj, init, skip_self=False)
+        model = _call_user(spec, obj, init, sites)
+        if not isinstance(model, nn.Module):
+            raise VaelintError(
+                "load",
+                f"{spec}: {name}() returned a {type(model).__name__}, not an nn.Module. A factory "
+                "target must return the model (an nn.Module instance).",
+            )
+    else:
+        raise VaelintError(
+            "load",
+            f"{spec}: {name} is a {type(obj).__name__}, not an nn.Module subclass or a function "
+            "returning one.",
+        )
+    return LoadedTarget(spec, abspath, name, module, model, init, sites)
+
+
+def _model_candidates(module, abspath) -> list[str]:
+    import torch.nn as nn
+
+    out = []
+    for key, val in module.__dict__.items():
+        if inspect.isclass(val) and issubclass(val, nn.Module) and getattr(val, "__module__", "") == module.__name__:
+            out.append(key)
+    return out
+
+
+def _check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    params = list(sig.parameters.values())
+    if skip_self and params and params[0].name == "self":
+        params = params[1:]
+    accepts_kwargs = any(p.kind == p.VAR_KEYWORD for p in params)
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    unknown = [k for k in init if k not in names]
+    if unknown and not accepts_kwargs:
+        raise VaelintError(
+            "input",
+            f"{spec}: --init names {', '.join(unknown)}, which the constructor does not take. "
+            f"It takes: {', '.join(sorted(names)) or 'no arguments'}.",
+        )
+    missing = [
+        p.name
+        for p in params
+        if p.default is p.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in init
+    ]
+    if missing:
+        example = " ".join(f"--init {m}=VALUE" for m in missing)
+        raise VaelintError(
+            "input",
+            f"{spec}: the constructor needs {', '.join(missing)}, which have no default. "
+            f"Give them on the command line: {example} (VALUE is a Python literal, e.g. "
+            "--init latent_dim=16).",
+        )
+
+
+@boundary
+def _call_user(spec, fn, init, sites):
+    try:
+        with record_module_sites(sites):
+            return fn(**init)
+    except VaelintError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's constructor failed
+        loc = user_frame_of_traceback(e.__traceback__)
+        where = f" at {loc.display_path()}:{loc.line}" if loc else ""
+        raise VaelintError(
+            "load",
+            f"{spec}: building the model failed{where}: {type(e).__name__}: {e}. Check the "
+            "constructor and the --init values.",
+        ) from None
+
+
+def site_of(loaded: LoadedTarget, module) -> SourceLoc | None:
+    return loaded.module_sites.get(id(module))

@@ -1,0 +1,276 @@
+"""Find the loss and bind its parameters to what the forward produced.
+
+Discovery (the contract): ``--loss`` if given; else a model method named
+``loss_function``, ``loss``, ``compute_loss``, ``elbo`` or ``vae_loss``; else a
+module-level function with one of those names in the target's file; else no
+loss. Binding uses the roles found in the traced graph (which output is the
+reconstruction, the mean, the log-variance, the sample); parameter names are
+only hints for which role a parameter wants.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from vaelint.capture import flatten_outputs, get_path, path_text
+from vaelint.errors import VaelintError
+from vaelint.load import LoadedTarget, MissingImport, load_module, split_target
+from vaelint.roles import GraphView, forward_roles
+
+LOSS_NAMES = ("loss_function", "loss", "compute_loss", "elbo", "vae_loss")
+
+_HINTS = {
+    "recon": {
+        "recon", "recon_x", "x_recon", "x_hat", "xhat", "x_rec", "recons", "reconstruction",
+        "reconstructed", "rec", "x_reconst", "x_tilde", "x_prime", "pred", "prediction", "preds",
+        "y_pred", "y_hat", "decoded", "logits", "x_logits", "x_out", "recon_batch",
+        "recon_logits", "x_mean", "output", "out", "x_reconstructed",
+    },
+    "input": {
+        "x", "inp", "input", "inputs", "target", "targets", "data", "x_true", "orig", "original",
+        "batch", "images", "image", "img", "imgs", "x_in", "y", "real", "tokens", "x_orig", "gt",
+        "x_input", "ground_truth",
+    },
+    "mu": {"mu", "mean", "means", "z_mean", "z_mu", "mu_z", "loc", "m", "q_mu", "mu_q", "latent_mean", "posterior_mean"},
+    "logvar": {
+        "logvar", "log_var", "z_log_var", "log_variance", "lv", "log_sigma2", "log_sigma_sq",
+        "logsigma", "log_sigma", "z_logvar", "logvar_z", "log_var_z", "q_logvar", "log_std", "logstd",
+    },
+    "z": {"z", "sample", "z_sample", "latent", "latents", "code"},
+    "outputs": {"outputs", "output_dict", "results", "result", "forward_output", "model_output", "outs", "fwd"},
+}
+_ROLE_WORDS = {"recon": "reconstruction", "mu": "mean", "logvar": "log-variance", "z": "sample", "input": "input"}
+_CONVENTIONAL_ORDER = ("recon", "input", "mu", "logvar")
+
+
+def role_of_name(name: str) -> str | None:
+    low = name.lower()
+    for role, names in _HINTS.items():
+        if low in names:
+            return role
+    if "recon" in low or "hat" in low:
+        return "recon"
+    if "logvar" in low or "log_var" in low or "log_sigma" in low:
+        return "logvar"
+    if "mu" in low or "mean" in low:
+        return "mu"
+    return None
+
+
+@dataclass
+class LossPlan:
+    fn: Callable
+    name: str  # how the report names it: "VAE.loss_function", "vae.py:loss_function"
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Binding:
+    """How each loss parameter gets its value; decided once, applied on every run."""
+
+    sources: list[tuple[str, tuple]] = field(default_factory=list)  # (param, source)
+    descriptions: list[tuple[str, str]] = field(default_factory=list)  # (param, text)
+    kind_of_param: dict = field(default_factory=dict)
+
+
+def discover_loss(loaded: LoadedTarget, ref: str | None, kwargs: dict) -> LossPlan | None:
+    model = loaded.model
+    if ref:
+        return LossPlan(_resolve_ref(loaded, ref), ref, kwargs)
+    cls = type(model)
+    for name in LOSS_NAMES:
+        attr = inspect.getattr_static(model, name, None)
+        if inspect.isfunction(attr) or isinstance(attr, (staticmethod, classmethod)):
+            return LossPlan(getattr(model, name), f"{cls.__name__}.{name}", kwargs)
+    for name in LOSS_NAMES:
+        obj = loaded.module.__dict__.get(name)
+        if inspect.isfunction(obj):
+            return LossPlan(obj, f"{os.path.basename(loaded.path)}:{name}", kwargs)
+    return None
+
+
+def _resolve_ref(loaded: LoadedTarget, ref: str) -> Callable:
+    path, name = split_target(ref)
+    if name is None:  # a method of the model
+        fn = getattr(loaded.model, ref, None)
+        if not callable(fn):
+            raise VaelintError(
+                "loss",
+                f"--loss {ref!r}: the model {type(loaded.model).__name__} has no method {ref!r}. "
+                "Give a method name of the model, or PATH.py:FUNCTION.",
+            )
+        return fn
+    module = loaded.module if os.path.realpath(path) == loaded.path else load_module(path)
+    obj = module.__dict__.get(name)
+    if obj is None or isinstance(obj, MissingImport):
+        raise VaelintError("loss", f"--loss {ref!r}: {path} has no top-level {name!r}.")
+    if inspect.isclass(obj):
+        try:
+            return obj()
+        except TypeError as e:
+            raise VaelintError(
+                "loss",
+                f"--loss {ref!r}: the loss class {name} cannot be built with its defaults ({e}). "
+                "Give a loss function instead, or defaults for the class's arguments.",
+            ) from None
+    if not callable(obj):
+        raise VaelintError("loss", f"--loss {ref!r}: {name} is not callable.")
+    return obj
+
+
+class Binder:
+    """Called inside the captured forward, right after the model returned."""
+
+    def __init__(self, plan: LossPlan, input_names: list[str] | None = None):
+        self.plan = plan
+        self.binding: Binding | None = None
+        self.roles = None
+        self.input_names = input_names or []
+
+    def __call__(self, out: Any, inputs: tuple, _graph, leaf_nodes: dict):
+        if self.binding is None:
+            self.binding = self._decide(out, inputs, leaf_nodes)
+        args, kwargs = [], {}
+        for param, source in self.binding.sources:
+            value = self._value(source, out, inputs)
+            kind = self.binding.kind_of_param[param]
+            if kind == "varargs":
+                args.extend(value)
+            elif kind == "varkw":
+                kwargs.update(value)
+            elif kind == "positional":
+                args.append(value)
+            else:
+                kwargs[param] = value
+        return args, kwargs
+
+    @staticmethod
+    def _value(source, out, inputs):
+        kind = source[0]
+        if kind == "input":
+            return inputs[source[1]]
+        if kind == "path":
+            return get_path(out, source[1])
+        if kind == "whole":
+            return out
+        if kind == "outputs_in_order":
+            return list(out) if isinstance(out, (tuple, list)) else [out]
+        return source[1]  # ("value", v)
+
+    def _decide(self, out, inputs, leaf_nodes: dict) -> Binding:
+        fn = self.plan.fn
+        target = fn.forward if hasattr(fn, "forward") and not inspect.isfunction(fn) and not inspect.ismethod(fn) else fn
+        try:
+            params = list(inspect.signature(target).parameters.values())
+        except (TypeError, ValueError):
+            raise VaelintError("loss", f"the loss {self.plan.name} has no readable signature.") from None
+
+        found = self._role_paths(out, leaf_nodes)
+        binding = Binding()
+        extra = dict(self.plan.kwargs)
+        used_roles: set[str] = set()
+        unnamed: list[inspect.Parameter] = []
+        positional_ok = True
+        for p in params:
+            if p.kind == p.VAR_POSITIONAL:
+                binding.sources.append((p.name, ("outputs_in_order",)))
+                binding.kind_of_param[p.name] = "varargs"
+                binding.descriptions.append((f"*{p.name}", "the forward's outputs, in order"))
+                positional_ok = False
+                continue
+            if p.kind == p.VAR_KEYWORD:
+                continue
+            kind = "positional" if positional_ok and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else "keyword"
+            if p.name in extra:
+                self._add(binding, p.name, kind, ("value", extra.pop(p.name)), f"--loss-kwarg {p.name}")
+                continue
+            role = role_of_name(p.name)
+            if role == "outputs":
+                self._add(binding, p.name, kind, ("whole",), "the forward's whole output")
+                continue
+            if role is not None and role not in used_roles and role in found:
+                used_roles.add(role)
+                self._add(binding, p.name, kind, found[role][0], found[role][1])
+                continue
+            if role is not None and role not in found and p.default is p.empty:
+                raise VaelintError(
+                    "loss",
+                    f"the loss {self.plan.name} takes {p.name!r} (the {_ROLE_WORDS.get(role, role)}), but "
+                    f"the forward does not return one that vaelint can find. Return it from forward, "
+                    f"or pass it with --loss-kwarg {p.name}=VALUE.",
+                )
+            if p.default is not p.empty:
+                if kind == "positional":
+                    positional_ok = False  # later ones must go by keyword
+                continue
+            unnamed.append(p)
+            self._add(binding, p.name, kind, None, "")
+        # Parameters whose names say nothing take the conventional order
+        # loss(recon_x, x, mu, logvar) among the roles still free.
+        free = [r for r in _CONVENTIONAL_ORDER if r not in used_roles and r in found]
+        for p in unnamed:
+            if not free:
+                raise VaelintError(
+                    "loss",
+                    f"cannot bind the loss {self.plan.name}: parameter {p.name!r} matches none of "
+                    "the reconstruction, input, mean and log-variance found in the forward. Rename it "
+                    f"or pass it with --loss-kwarg {p.name}=VALUE.",
+                )
+            role = free.pop(0)
+            used_roles.add(role)
+            idx = [i for i, (name, _s) in enumerate(binding.sources) if name == p.name][0]
+            binding.sources[idx] = (p.name, found[role][0])
+            binding.descriptions[idx] = (p.name, found[role][1])
+        if extra:
+            if any(p.kind == p.VAR_KEYWORD for p in params):
+                var = next(p for p in params if p.kind == p.VAR_KEYWORD)
+                binding.sources.append((var.name, ("value", extra)))
+                binding.kind_of_param[var.name] = "varkw"
+                for k in extra:
+                    binding.descriptions.append((k, f"--loss-kwarg {k} = {extra[k]!r}"))
+            else:
+                raise VaelintError(
+                    "loss",
+                    f"--loss-kwarg {', '.join(extra)}: the loss {self.plan.name} takes no such parameter.",
+                )
+        return binding
+
+    @staticmethod
+    def _add(binding: Binding, name, kind, source, text):
+        binding.sources.append((name, source))
+        binding.kind_of_param[name] = kind
+        binding.descriptions.append((name, text))
+
+    def _role_paths(self, out, leaf_nodes: dict) -> dict:
+        """role -> (source, description), from the graph first, then from output names."""
+        found: dict[str, tuple] = {}
+        input_name = self.input_names[0] if self.input_names else "x"
+        found["input"] = (("input", 0), f"input {input_name}")
+        if leaf_nodes:
+            graph = next(iter(leaf_nodes.values())).graph
+            view = GraphView(graph)
+            roles = forward_roles(view, leaf_nodes)
+            self.roles = roles
+            r = roles.reparam
+            pairs = [("recon", roles.recon)]
+            if r is not None:
+                pairs += [("mu", r.mu), ("logvar", r.logvar), ("z", r.z)]
+            for role, node in pairs:
+                path = roles.path_of(node) if node is not None else None
+                if path is not None:
+                    found[role] = (("path", path), f"{path_text(path)} ({_ROLE_WORDS[role]}, from the graph)")
+        # Names of dict keys / dataclass fields as hints for what the graph left open.
+        leaves = flatten_outputs(out)
+        for path, _value in leaves:
+            key = path[-1] if path else None
+            if isinstance(key, str):
+                role = role_of_name(key.lstrip("."))
+                if role in _ROLE_WORDS and role not in found:
+                    found[role] = (("path", path), f"{path_text(path)} ({_ROLE_WORDS[role]}, by its name)")
+        if "recon" not in found and len(leaves) >= 1 and not isinstance(out, dict):
+            path = leaves[0][0]
+            found["recon"] = (("path", path), f"{path_text(path)} (reconstruction, first output)")
+        return found

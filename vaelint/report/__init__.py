@@ -1,0 +1,1 @@
+"""Reporters: they render results and never decide anything."""

@@ -1,0 +1,57 @@
+"""``--format json``: the contract's report, for machines."""
+
+from __future__ import annotations
+
+import json
+
+from vaelint import __version__
+from vaelint.diagnostics import TargetResult
+from vaelint.frames import display_path
+
+
+def to_dict(results: list[TargetResult]) -> dict:
+    return {"version": __version__, "results": [_result(r) for r in results]}
+
+
+def render(results: list[TargetResult]) -> str:
+    return json.dumps(to_dict(results), indent=2) + "\n"
+
+
+def _result(r: TargetResult) -> dict:
+    return {
+        "target": r.target,
+        "status": r.status,
+        "error": {"kind": r.error.kind, "message": r.error.message} if r.error else None,
+        "capture": r.capture_method,
+        "capture_note": r.fallback_reason,
+        "confirmed_on": r.confirmed_on,
+        "loss": r.loss_name,
+        "binding": [{"parameter": p, "source": s} for p, s in r.binding],
+        "notes": list(r.notes),
+        "flow": [
+            {
+                "stage": row.stage,
+                "name": row.name,
+                "shape": row.shape,
+                "sizes": row.sizes,
+                "path": display_path(row.loc.path) if row.loc else None,
+                "line": row.loc.line if row.loc else None,
+            }
+            for row in r.flow
+        ],
+        "beta_effective": r.beta_effective,
+        "findings": [
+            {
+                "code": f.code,
+                "name": f.name,
+                "severity": f.severity,
+                "message": f.message,
+                "path": display_path(f.loc.path) if f.loc else None,
+                "line": f.loc.line if f.loc else None,
+                "column": f.loc.column if f.loc else None,
+                "fix": f.fix,
+                "confirmed": f.confirmed,
+            }
+            for f in r.findings
+        ],
+    }

@@ -1,0 +1,98 @@
+"""The default report, for people: the shape flow, the loss binding, the findings."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vaelint.diagnostics import TargetResult
+from vaelint.frames import display_path
+
+
+def render(results: list[TargetResult], console: Console) -> None:
+    for r in results:
+        _target(r, console)
+        console.print()
+    console.print(summary_line(results))
+
+
+def summary_line(results: list[TargetResult]) -> str:
+    findings = [f for r in results for f in r.findings]
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    failed = sum(r.error is not None for r in results)
+    n = len(results)
+    parts = []
+    if findings:
+        kinds = []
+        if errors:
+            kinds.append(f"{errors} error{'s' * (errors != 1)}")
+        if warnings:
+            kinds.append(f"{warnings} warning{'s' * (warnings != 1)}")
+        parts.append(f"{len(findings)} finding{'s' * (len(findings) != 1)} ({', '.join(kinds)})")
+    else:
+        parts.append("no findings")
+    text = f"{parts[0]} in {n} target{'s' * (n != 1)}"
+    if failed:
+        text += f"; {failed} could not be analysed"
+    return text
+
+
+def _target(r: TargetResult, console: Console) -> None:
+    if r.error is not None:
+        console.print(f"[bold]{escape(r.target)}[/bold]   [red]could not be analysed[/red] ({r.error.kind})")
+        console.print(f"  {escape(r.error.message)}", soft_wrap=True)
+        return
+    how = f"captured by {r.capture_method}"
+    confirmed = f"confirmed on {r.confirmed_on}" if r.confirmed_on else "not run (--no-dynamic)"
+    console.print(f"[bold]{escape(r.target)}[/bold]   input {escape(r.input_text)}   {how}   {confirmed}", soft_wrap=True)
+    if r.fallback_reason:
+        console.print(f"  [dim]{escape(r.fallback_reason)}; recorded a concrete run instead[/dim]", soft_wrap=True)
+    if r.flow:
+        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+        for col in ("stage", "value", "shape", "sizes", "where"):
+            table.add_column(col)
+        for row in r.flow:
+            shape = " x ".join(row.shape) if row.shape else "scalar"
+            where = f"{display_path(row.loc.path)}:{row.loc.line}" if row.loc else ""
+            table.add_row(row.stage, row.name, escape(shape), escape(_sizes(row)), escape(where))
+        console.print(table)
+    if r.loss_name:
+        bound = ", ".join(f"{p} <- {s}" for p, s in r.binding)
+        console.print(f"  loss {escape(r.loss_name)}({escape(bound)})", soft_wrap=True)
+    for note in r.notes:
+        console.print(f"  [dim]note: {escape(note)}[/dim]", soft_wrap=True)
+    for f in r.findings:
+        loc = f"{display_path(f.loc.path)}:{f.loc.line}:{f.loc.column}" if f.loc else r.target
+        colour = "red" if f.severity == "error" else "yellow"
+        state = {True: "confirmed", False: "not confirmed", None: "unconfirmed"}[f.confirmed]
+        console.print()
+        console.print(
+            f"{escape(loc)}: [{colour} bold]{f.code}[/{colour} bold] {f.name}: {escape(f.message)}  [dim]\\[{state}][/dim]",
+            soft_wrap=True,
+        )
+        console.print(f"  fix: {escape(f.fix)}", soft_wrap=True)
+
+
+def _sizes(row) -> str:
+    if not row.shape:
+        return ""
+    out = []
+    for sym in row.shape:
+        if sym.isdigit():
+            out.append(sym)
+        elif sym in row.sizes:
+            out.append(str(row.sizes[sym]))
+        elif "B" in sym and "B" in row.sizes:
+            out.append(str(_eval(sym, row.sizes["B"])))
+        else:
+            out.append(sym)
+    return " x ".join(out)
+
+
+def _eval(sym: str, b: int):
+    try:
+        return eval(sym.replace("B", str(b)), {"__builtins__": {}})  # noqa: S307 - "4*B+1" only
+    except Exception:  # noqa: BLE001
+        return sym

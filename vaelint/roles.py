@@ -1,0 +1,290 @@
+"""Find each VAE role in the graph itself, not from variable names.
+
+* noise: a random op (``randn``, ``randn_like``, ``normal_``, ...).
+* the reparameterization: a product ``eps * std`` where one factor depends on
+  the noise and the other does not, added to a term ``mu`` that does not.
+* logvar: walking back from ``std`` through elementwise ops (exp, 0.5*, ...)
+  to the encoder output it is computed from.
+* reconstruction: a forward output that depends on the sample ``z``.
+* loss terms: the total split over ``+``/``-``; the term that depends on the
+  reconstruction is the reconstruction term, one that depends on mu/logvar
+  only is the KL term.
+* comparisons: the ops where the loss compares the reconstruction with the
+  input (``mse_loss(recon, x.view(-1, 784))``, ``recon - x``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch.fx as fx
+
+from vaelint.ops import (
+    CAST_OPS,
+    CREATION_OPS,
+    ELEMENTWISE_UNARY,
+    RANDOM_OPS,
+    RECON_LOSS_OPS,
+    RESHAPE_OPS,
+    op_name,
+)
+
+
+class GraphView:
+    """Cached dependence queries over one fx graph."""
+
+    def __init__(self, graph: fx.Graph, modules: dict | None = None):
+        self.graph = graph
+        self.modules = modules or {}
+        self._anc: dict[fx.Node, frozenset] = {}
+        self.order = {n: i for i, n in enumerate(graph.nodes)}
+
+    def op(self, node: fx.Node) -> str:
+        return op_name(node, self.modules)
+
+    def ancestors(self, node: fx.Node) -> frozenset:
+        """Every node ``node`` depends on, itself included."""
+        hit = self._anc.get(node)
+        if hit is not None:
+            return hit
+        acc = {node}
+        stack = list(node.all_input_nodes)
+        while stack:
+            n = stack.pop()
+            if n in acc:
+                continue
+            if n in self._anc:
+                acc |= self._anc[n]
+                continue
+            acc.add(n)
+            stack.extend(n.all_input_nodes)
+        result = frozenset(acc)
+        self._anc[node] = result
+        return result
+
+    def depends_on(self, node: fx.Node, other: fx.Node | None) -> bool:
+        return other is not None and other in self.ancestors(node)
+
+    def noise_nodes(self) -> list[fx.Node]:
+        return [n for n in self.graph.nodes if self.op(n) in RANDOM_OPS]
+
+    def depends_on_noise(self, node: fx.Node) -> bool:
+        return any(self.op(a) in RANDOM_OPS for a in self.ancestors(node))
+
+    def placeholders(self) -> list[fx.Node]:
+        return [n for n in self.graph.nodes if n.op == "placeholder"]
+
+    def is_data_only(self, node: fx.Node) -> bool:
+        """Computed from the inputs alone by reshapes and casts (``x.view(-1, 784)``)."""
+        for a in self.ancestors(node):
+            if a.op == "placeholder":
+                continue
+            name = self.op(a)
+            if name in RESHAPE_OPS or name in CAST_OPS or name in {"size", "getitem", "getattr"}:
+                continue
+            if a.op == "get_attr" and not a.users:
+                continue
+            return False
+        return any(a.op == "placeholder" for a in self.ancestors(node))
+
+
+@dataclass
+class Reparam:
+    noise: fx.Node  # the random op
+    eps: fx.Node  # the factor that multiplies std
+    std: fx.Node
+    product: fx.Node  # eps * std
+    mu: fx.Node
+    z: fx.Node
+    logvar: fx.Node  # the encoder output std is computed from
+    scale_ops: list[str] = field(default_factory=list)  # ops from logvar to std
+
+
+@dataclass
+class Comparison:
+    """A place where the loss compares the reconstruction with the input."""
+
+    node: fx.Node
+    op: str
+    recon_side: fx.Node
+    data_side: fx.Node
+
+
+@dataclass
+class Roles:
+    inputs: list[fx.Node]
+    forward_outputs: dict  # path -> node
+    reparam: Reparam | None = None
+    recon: fx.Node | None = None
+    recon_path: tuple | None = None
+    loss_total: fx.Node | None = None
+    loss_terms: list[tuple[int, fx.Node]] = field(default_factory=list)  # (sign, node)
+    rec_terms: list[fx.Node] = field(default_factory=list)
+    kl_terms: list[fx.Node] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    def path_of(self, node: fx.Node | None) -> tuple | None:
+        for path, n in self.forward_outputs.items():
+            if n is node:
+                return path
+        return None
+
+
+def find_reparam(view: GraphView) -> Reparam | None:
+    for node in view.graph.nodes:
+        if view.op(node) != "mul":
+            continue
+        factors = [a for a in node.args if isinstance(a, fx.Node)]
+        if len(factors) != 2:
+            continue
+        noisy = [f for f in factors if view.depends_on_noise(f)]
+        if len(noisy) != 1:
+            continue
+        eps = noisy[0]
+        std = factors[1] if factors[0] is eps else factors[0]
+        if not any(a.op == "placeholder" for a in view.ancestors(std)):
+            continue
+        found = _find_sum_with_mean(view, node)
+        if found is None:
+            continue
+        z, mu = found
+        noise = next(a for a in _path_back(view, eps) if view.op(a) in RANDOM_OPS)
+        logvar, ops = _scale_source(view, std)
+        return Reparam(noise, eps, std, node, mu, z, logvar, ops)
+    return None
+
+
+def _path_back(view: GraphView, node: fx.Node) -> list[fx.Node]:
+    """Ancestors of ``node`` from the nearest outwards."""
+    return sorted(view.ancestors(node), key=lambda n: -view.order.get(n, 0))
+
+
+def _find_sum_with_mean(view: GraphView, product: fx.Node):
+    """The ``mu + product`` node: an add whose other operand does not depend on noise."""
+    frontier = [product]
+    seen = set()
+    while frontier:
+        n = frontier.pop(0)
+        if n in seen or len(seen) > 50:
+            continue
+        seen.add(n)
+        for user in n.users:
+            if view.op(user) == "add":
+                operands = [a for a in user.args if isinstance(a, fx.Node)]
+                others = [a for a in operands if a is not n]
+                if len(others) == 1 and not view.depends_on_noise(others[0]):
+                    return user, others[0]
+            name = view.op(user)
+            if name in RESHAPE_OPS or name in CAST_OPS:
+                frontier.append(user)
+    return None
+
+
+def _scale_source(view: GraphView, std: fx.Node) -> tuple[fx.Node, list[str]]:
+    """Walk from std back through one-input elementwise ops to the encoder output."""
+    node, ops = std, []
+    while True:
+        if node.meta.get("forward_output") is not None and node is not std:
+            return node, ops
+        name = view.op(node)
+        tensor_inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
+        if name in ELEMENTWISE_UNARY or (name in {"mul", "div", "pow", "add", "sub"} and len(tensor_inputs) == 1):
+            if len(tensor_inputs) != 1:
+                return node, ops
+            ops.append(name)
+            node = tensor_inputs[0]
+            continue
+        return node, ops
+
+
+def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
+    roles = Roles(view.placeholders(), dict(forward_outputs))
+    roles.reparam = find_reparam(view)
+    z = roles.reparam.z if roles.reparam else None
+    if z is not None:
+        for path, node in forward_outputs.items():
+            if node is not z and view.depends_on(node, z) and node not in _reparam_nodes(roles.reparam):
+                roles.recon, roles.recon_path = node, path
+                break
+    return roles
+
+
+def _reparam_nodes(r: Reparam) -> set:
+    return {r.noise, r.eps, r.std, r.product, r.mu, r.z, r.logvar}
+
+
+def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
+    """Fill in the loss's total, terms and comparisons (after forward+loss capture)."""
+    total = _total_of(view, loss_output)
+    roles.loss_total = total
+    if total is None:
+        return
+    roles.loss_terms = _split_terms(view, total, 1)
+    for _sign, term in roles.loss_terms:
+        if roles.recon is not None and view.depends_on(term, roles.recon):
+            roles.rec_terms.append(term)
+        elif roles.reparam is not None and (
+            view.depends_on(term, roles.reparam.mu) or view.depends_on(term, roles.reparam.logvar)
+        ):
+            roles.kl_terms.append(term)
+    roles.comparisons = find_comparisons(view, roles)
+
+
+def _total_of(view: GraphView, out) -> fx.Node | None:
+    if isinstance(out, fx.Node):
+        return out
+    if isinstance(out, dict):
+        if isinstance(out.get("loss"), fx.Node):
+            return out["loss"]
+        return None
+    if isinstance(out, (tuple, list)) and out and isinstance(out[0], fx.Node):
+        first = out[0]
+        others = [o for o in out[1:] if isinstance(o, fx.Node)]
+        if all(view.depends_on(first, o) for o in others):
+            return first
+    return None
+
+
+def loss_parts(out) -> list[fx.Node]:
+    """The scalar terms of a loss returned as a tuple or dict without a total."""
+    if isinstance(out, dict):
+        return [v for v in out.values() if isinstance(v, fx.Node)]
+    if isinstance(out, (tuple, list)):
+        return [v for v in out if isinstance(v, fx.Node)]
+    return []
+
+
+def _split_terms(view: GraphView, node: fx.Node, sign: int, depth: int = 0) -> list[tuple[int, fx.Node]]:
+    name = view.op(node)
+    operands = [a for a in node.args if isinstance(a, fx.Node)] if node.op != "placeholder" else []
+    if depth < 20 and name in {"add", "sub", "rsub"} and len(operands) == 2:
+        a, b = node.args[0], node.args[1]
+        sb = -sign if name == "sub" else sign
+        sa = -sign if name == "rsub" else sign
+        return _split_terms(view, a, sa, depth + 1) + _split_terms(view, b, sb, depth + 1)
+    return [(sign, node)]
+
+
+def find_comparisons(view: GraphView, roles: Roles) -> list[Comparison]:
+    if roles.recon is None:
+        return []
+    out = []
+    forward = set(roles.forward_outputs.values())
+    for node in view.graph.nodes:
+        name = view.op(node)
+        if name not in RECON_LOSS_OPS and name not in {"sub", "rsub"}:
+            continue
+        if node in forward or any(view.depends_on(f, node) for f in forward):
+            continue  # part of the forward, not the loss
+        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+        if len(operands) != 2:
+            continue
+        rec = [a for a in operands if view.depends_on(a, roles.recon)]
+        data = [a for a in operands if view.is_data_only(a)]
+        if len(rec) == 1 and len(data) == 1 and rec[0] is not data[0]:
+            out.append(Comparison(node, name, rec[0], data[0]))
+    return out
+
+
+def is_creation(view: GraphView, node: fx.Node) -> bool:
+    return view.op(node) in CREATION_OPS

@@ -1,0 +1,70 @@
+"""What a rule is: a code, a page of documentation, examples, and a check.
+
+Like Fixit's lint rules, every rule carries VALID and INVALID examples; the
+test suite runs each one through the whole pipeline, so a rule's page and its
+behaviour cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Iterable
+
+from vaelint.diagnostics import Finding
+
+if TYPE_CHECKING:
+    from vaelint.context import Context
+
+
+@dataclass(frozen=True)
+class Example:
+    """A complete model file; the test checks it with ``target`` and ``inputs``."""
+
+    code: str
+    target: str = "VAE"
+    inputs: tuple[str, ...] = ("4x784",)
+    loss: str | None = None
+    # For INVALID examples: the 1-based line the finding must name (None: any line).
+    line: int | None = None
+    # A substring the message must contain.
+    message: str | None = None
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[str] = "error"
+    summary: ClassVar[str]  # one line
+    what: ClassVar[str]  # what it finds
+    why: ClassVar[str]  # why it is bad
+    example: ClassVar[str]  # a short snippet that triggers it
+    fix: ClassVar[str]  # what to write instead
+    VALID: ClassVar[list[Example]] = []
+    INVALID: ClassVar[list[Example]] = []
+
+    def check(self, ctx: "Context") -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def confirm(self, finding: Finding, ctx: "Context", observed) -> bool | None:
+        """Did the real forward/backward pass show the effect? None: cannot tell."""
+        return None
+
+    def finding(self, message: str, loc, fix: str, node=None, severity: str | None = None) -> Finding:
+        return Finding(self.code, self.name, severity or self.severity, message, loc, fix, node=node)
+
+    @classmethod
+    def page(cls) -> str:
+        """The rule's documentation page (``vaelint rule CODE``)."""
+        return (
+            f"{cls.code} {cls.name} ({cls.severity})\n\n{cls.summary}\n\n"
+            f"What it finds\n{cls.what.strip()}\n\nWhy it is bad\n{cls.why.strip()}\n\n"
+            f"Example\n{cls.example.strip()}\n\nFix\n{cls.fix.strip()}\n"
+        )
+
+
+@dataclass
+class RuleSet:
+    rules: list[Rule] = field(default_factory=list)
+
+    def by_code(self, code: str) -> Rule | None:
+        return next((r for r in self.rules if r.code == code), None)
