@@ -97,7 +97,8 @@ def _check_inputs(options: Options) -> None:
 def _analyse(target: str, options: Options, result: TargetResult) -> None:
     _check_inputs(options)
     specs = options.inputs
-    loaded = build_model(target, options.init)
+    loss_name = options.loss.rpartition(":")[2] if options.loss else None
+    loaded = build_model(target, options.init, (loss_name,) if loss_name else ())
     model = loaded.model
     model.train()
     plan = discover_loss(loaded, options.loss, options.loss_kwargs)
@@ -131,7 +132,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         raise VaelintError(
             "trace",
             f"{target}: running the model on input {specs[0].text()} raised{where}: "
-            f"{type(failure.error).__name__}: {str(failure.error).strip().splitlines()[0] if str(failure.error).strip() else ''}. "
+            f"{type(failure.error).__name__}: {_first_line(failure.error)} "
             "This is not a shape error vaelint can explain; fix it so the model runs on that input.",
         )
 
@@ -273,3 +274,8 @@ def _forward_def(ctx: Context) -> SourceLoc | None:
         return SourceLoc(os.path.realpath(inspect.getsourcefile(fn)), start, 1, "forward")
     except (OSError, TypeError):
         return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text if text.endswith(".") else text + "."

@@ -30,7 +30,8 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
-from vaelint.frames import SourceLoc, boundary, user_frame
+from vaelint.errors import VaelintError
+from vaelint.frames import SourceLoc, boundary, user_frame, user_frame_of_traceback
 from vaelint.ops import CREATION_OPS, function_name
 
 # --------------------------------------------------------------------------- outputs
@@ -291,12 +292,31 @@ class _Recorder(TorchFunctionMode):
             return hit[1]
         name = self.param_names.get(id(t))
         if name is None:
+            alias = self._alias_of(t)
+            if alias is not None:
+                self.bind(t, alias)
+                return alias
             self._consts += 1
             name = f"_constant_{self._consts}"
         node = self.graph.create_node("get_attr", name)
         node.meta["loc"] = None
         self.bind(t, node)
         return node
+
+    def _alias_of(self, t: torch.Tensor) -> fx.Node | None:
+        """A tensor made outside torch's API (``Variable(eps)``) that views a
+        recorded tensor's memory exactly is that tensor."""
+        try:
+            key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride())
+        except (RuntimeError, NotImplementedError):
+            return None
+        for other, node in reversed(list(self.tensors.values())):
+            try:
+                if (other.untyped_storage().data_ptr(), other.storage_offset(), tuple(other.shape), other.stride()) == key:
+                    return node
+            except (RuntimeError, NotImplementedError):
+                continue
+        return None
 
     def bind(self, t: torch.Tensor, node: fx.Node) -> None:
         self.tensors[id(t)] = (t, node)
@@ -382,16 +402,13 @@ def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str
                     out = wrapper.run(run_inputs)
                 rec.result.output = out
                 graph.output(rec._arg(out) if not isinstance(out, torch.Tensor) else rec.node_for(out))
+            except VaelintError:
+                raise
             except Exception as e:  # noqa: BLE001
                 if rec.result.failure is None:
                     rec.result.failure = Failure(None, e, None, batch)
-                    rec.result.failure.loc = _loc_of(e)
+                    rec.result.failure.loc = user_frame_of_traceback(e.__traceback__)
         return graph, rec
-
-    from vaelint.frames import user_frame_of_traceback
-
-    def _loc_of(e):
-        return user_frame_of_traceback(e.__traceback__)
 
     graph, first = record(inputs, inputs[0].shape[0] if inputs else 0)
     modules = dict(wrapper.named_modules())
@@ -414,9 +431,6 @@ def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str
             if name_a != name_b:
                 break
             by_node[node_b] = node_a
-        for node_a in graph.nodes:
-            if node_a.op == "placeholder":
-                pass
         placeholders_a = [n for n in graph.nodes if n.op == "placeholder"]
         placeholders_b = [n for n in _g.nodes if n.op == "placeholder"]
         by_node.update(zip(placeholders_b, placeholders_a))

@@ -204,20 +204,35 @@ def _only_definitions(stmt: ast.stmt) -> bool:
 def select_statements(tree: ast.Module, wanted: set[str]) -> list[ast.stmt]:
     """The top-level statements that define the model, in file order.
 
-    Definitions and imports are always kept. Other statements are kept only
-    when they bind or mutate a name that a kept statement reads (a fixpoint),
-    and only if they are simple: no loops, no main guard, nothing that only
-    acts (``train()``, ``os.makedirs(...)``).
+    Imports and definitions are always kept (defining is harmless). Other
+    statements are kept only when they bind or mutate a name that the wanted
+    definitions need, transitively (``args = parser.parse_args()`` for a model
+    that reads ``args.latent``), and only if they are simple: no loops, no
+    main guard. A helper that only the training code uses (a data set
+    download) is never called.
     """
     body = tree.body
     keep = [isinstance(s, _DEFINITIONAL) for s in body]
+    defs = {}
+    for s in body:
+        if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defs.setdefault(s.name, []).append(s)
+    assigned_here = set()
+    for s in body:
+        if isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            assigned_here |= _assigned_names(s)
     needed = set(wanted)
-    for s, k in zip(body, keep):
-        if k and not isinstance(s, (ast.Import, ast.ImportFrom)):
-            needed |= _names_loaded(s)
+    expanded: set[str] = set()
     changed = True
     while changed:
         changed = False
+        for name in list(needed - expanded):
+            expanded.add(name)
+            for d in defs.get(name, []):
+                new = _names_loaded(d) - needed
+                if new:
+                    needed |= new
+                    changed = True
         for i, s in enumerate(body):
             if keep[i] or _is_main_guard(s):
                 continue
@@ -225,7 +240,12 @@ def select_statements(tree: ast.Module, wanted: set[str]) -> list[ast.stmt]:
                 continue
             if isinstance(s, (ast.If, ast.Try)) and not _only_definitions(s):
                 continue
-            if not isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.If, ast.Try)):
+            if isinstance(s, ast.Expr):
+                # parser.add_argument(...): only calls on an object this file
+                # built (never os.makedirs(...), download(...), train()).
+                if not (_assigned_names(s) & needed & assigned_here):
+                    continue
+            elif not isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.If, ast.Try)):
                 continue
             if _assigned_names(s) & needed:
                 keep[i] = True
@@ -262,7 +282,7 @@ def _script_guard(path: str):
         sys.argv = saved_argv
 
 
-def load_module(path: str) -> types.ModuleType:
+def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
     """Execute the model-defining statements of ``path`` in a fresh module."""
     if not os.path.exists(path):
         raise VaelintError(
@@ -303,7 +323,8 @@ def load_module(path: str) -> types.ModuleType:
     module.__dict__["__builtins__"] = __builtins__
     sys.modules[modname] = module
 
-    wanted = {s.name for s in tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
+    if wanted is None:
+        wanted = {s.name for s in tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
     with _script_guard(abspath):
         for stmt in select_statements(tree, wanted):
             _run_statement(stmt, module, abspath)
@@ -354,7 +375,7 @@ def record_module_sites(sites: dict):
 
 
 @boundary
-def build_model(spec: str, init: dict) -> LoadedTarget:
+def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = ()) -> LoadedTarget:
     import torch.nn as nn
 
     path, name = split_target(spec)
@@ -364,7 +385,9 @@ def build_model(spec: str, init: dict) -> LoadedTarget:
             f"{spec}: name the model as PATH.py:NAME (e.g. {path}:VAE) and give its input with "
             "--input; checking every model of a file needs them configured in [tool.vaelint].",
         )
-    module = load_module(path)
+    from vaelint.lossbind import LOSS_NAMES
+
+    module = load_module(path, {name, *LOSS_NAMES, *extra_names})
     abspath = os.path.realpath(path)
     if name not in module.__dict__ or isinstance(module.__dict__[name], MissingImport):
         candidates = _model_candidates(module, abspath)

@@ -42,6 +42,17 @@ _HINTS = {
     "z": {"z", "sample", "z_sample", "latent", "latents", "code"},
     "outputs": {"outputs", "output_dict", "results", "result", "forward_output", "model_output", "outs", "fwd"},
 }
+# Parameter names that mean "the forward's result" when that result is a
+# record (dict, dataclass) rather than a tuple of tensors.
+_CONTAINER_NAMES = {"out", "output", "outputs", "outs", "results", "result", "fwd", "model_output", "forward_output", "output_dict"}
+
+
+def _is_record(out) -> bool:
+    import dataclasses
+
+    return isinstance(out, dict) or (dataclasses.is_dataclass(out) and not isinstance(out, type)) or hasattr(out, "_fields")
+
+
 _ROLE_WORDS = {"recon": "reconstruction", "mu": "mean", "logvar": "log-variance", "z": "sample", "input": "input"}
 _CONVENTIONAL_ORDER = ("recon", "input", "mu", "logvar")
 
@@ -103,7 +114,7 @@ def _resolve_ref(loaded: LoadedTarget, ref: str) -> Callable:
                 "Give a method name of the model, or PATH.py:FUNCTION.",
             )
         return fn
-    module = loaded.module if os.path.realpath(path) == loaded.path else load_module(path)
+    module = loaded.module if os.path.realpath(path) == loaded.path else load_module(path, {name})
     obj = module.__dict__.get(name)
     if obj is None or isinstance(obj, MissingImport):
         raise VaelintError("loss", f"--loss {ref!r}: {path} has no top-level {name!r}.")
@@ -188,6 +199,8 @@ class Binder:
                 self._add(binding, p.name, kind, ("value", extra.pop(p.name)), f"--loss-kwarg {p.name}")
                 continue
             role = role_of_name(p.name)
+            if p.name.lower() in _CONTAINER_NAMES and _is_record(out):
+                role = "outputs"
             if role == "outputs":
                 self._add(binding, p.name, kind, ("whole",), "the forward's whole output")
                 continue
@@ -209,21 +222,27 @@ class Binder:
             unnamed.append(p)
             self._add(binding, p.name, kind, None, "")
         # Parameters whose names say nothing take the conventional order
-        # loss(recon_x, x, mu, logvar) among the roles still free.
-        free = [r for r in _CONVENTIONAL_ORDER if r not in used_roles and r in found]
+        # loss(recon_x, x, mu, logvar) among the roles still free, then the
+        # forward's outputs not bound yet, in order.
+        free = [found[r] for r in _CONVENTIONAL_ORDER if r not in used_roles and r in found]
+        taken = {src for _p, src in binding.sources if src is not None}
+        for path, _value in flatten_outputs(out):
+            src = ("path", path)
+            if src not in taken and all(src != f[0] for f in free):
+                free.append((src, f"{path_text(path)} (forward output, by position)"))
+        free = [f for f in free if f[0] not in taken]
         for p in unnamed:
             if not free:
                 raise VaelintError(
                     "loss",
                     f"cannot bind the loss {self.plan.name}: parameter {p.name!r} matches none of "
                     "the reconstruction, input, mean and log-variance found in the forward. Rename it "
-                    f"or pass it with --loss-kwarg {p.name}=VALUE.",
+                    f"or pass it with --loss-kwarg {p.name}=VALUE",
                 )
-            role = free.pop(0)
-            used_roles.add(role)
+            source, text = free.pop(0)
             idx = [i for i, (name, _s) in enumerate(binding.sources) if name == p.name][0]
-            binding.sources[idx] = (p.name, found[role][0])
-            binding.descriptions[idx] = (p.name, found[role][1])
+            binding.sources[idx] = (p.name, source)
+            binding.descriptions[idx] = (p.name, text)
         if extra:
             if any(p.kind == p.VAR_KEYWORD for p in params):
                 var = next(p for p in params if p.kind == p.VAR_KEYWORD)

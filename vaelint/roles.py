@@ -219,13 +219,21 @@ def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
     roles.loss_total = total
     if total is None:
         return
-    roles.loss_terms = _split_terms(view, total, 1)
+    def kind(node) -> str | None:
+        if not isinstance(node, fx.Node):
+            return None
+        if roles.recon is not None and view.depends_on(node, roles.recon):
+            return "rec"
+        r = roles.reparam
+        if r is not None and (view.depends_on(node, r.mu) or view.depends_on(node, r.logvar)):
+            return "kl"
+        return None
+
+    roles.loss_terms = _split_terms(view, total, 1, kind)
     for _sign, term in roles.loss_terms:
-        if roles.recon is not None and view.depends_on(term, roles.recon):
+        if kind(term) == "rec":
             roles.rec_terms.append(term)
-        elif roles.reparam is not None and (
-            view.depends_on(term, roles.reparam.mu) or view.depends_on(term, roles.reparam.logvar)
-        ):
+        elif kind(term) == "kl":
             roles.kl_terms.append(term)
     roles.comparisons = find_comparisons(view, roles)
 
@@ -254,15 +262,36 @@ def loss_parts(out) -> list[fx.Node]:
     return []
 
 
-def _split_terms(view: GraphView, node: fx.Node, sign: int, depth: int = 0) -> list[tuple[int, fx.Node]]:
+def _split_terms(view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0) -> list[tuple[int, fx.Node]]:
+    """The additive terms of the total, split only where the two sides play
+    different roles (reconstruction vs KL), so a KL's own ``1 + logvar - mu**2``
+    stays one term. Reductions and constant factors applied to a whole sum
+    (``(rec + kl).mean()``, ``(rec + kl) / B``) apply to each term."""
+    if depth > 20:
+        return [(sign, node)]
     name = view.op(node)
-    operands = [a for a in node.args if isinstance(a, fx.Node)] if node.op != "placeholder" else []
-    if depth < 20 and name in {"add", "sub", "rsub"} and len(operands) == 2:
+    operands = [a for a in node.args if isinstance(a, fx.Node)]
+    if name in {"add", "sub", "rsub"} and len(operands) == 2:
         a, b = node.args[0], node.args[1]
-        sb = -sign if name == "sub" else sign
-        sa = -sign if name == "rsub" else sign
-        return _split_terms(view, a, sa, depth + 1) + _split_terms(view, b, sb, depth + 1)
+        if kind(a) != kind(b):
+            sb = -sign if name == "sub" else sign
+            sa = -sign if name == "rsub" else sign
+            return _split_terms(view, a, sa, kind, depth + 1) + _split_terms(view, b, sb, kind, depth + 1)
+        return [(sign, node)]
+    tensor_operands = [a for a in operands if _is_tensor_valued(a)]
+    if name in {"mean", "sum", "div", "mul", "neg"} and len(tensor_operands) == 1:
+        parts = _split_terms(view, tensor_operands[0], -sign if name == "neg" else sign, kind, depth + 1)
+        if len(parts) > 1:
+            return parts
     return [(sign, node)]
+
+
+def _is_tensor_valued(node: fx.Node) -> bool:
+    """False for size queries (``x.size(0)``) and their arithmetic."""
+    fact = node.meta.get("shape")
+    if fact is not None:
+        return True
+    return node.op in ("placeholder", "get_attr") or "shape" in node.meta
 
 
 def find_comparisons(view: GraphView, roles: Roles) -> list[Comparison]:
