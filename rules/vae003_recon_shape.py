@@ -100,17 +100,31 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
                 continue
             if rec.sizes == data.sizes and _same_symbols(rec, data):
                 continue
-            if failed:
+            rec_syms, data_syms = rec.symbols(), data.symbols()
+            out_syms = _broadcast(rec_syms, data_syms)
+            if failed or out_syms is None:
                 what = "they cannot be compared element for element"
+                fix = _fix(rec, data)
             elif rec.sizes == data.sizes:
                 what = "their sizes agree only at this batch size"
+                fix = "reshape with the tensor's own batch size: x.view(x.size(0), -1)"
+            elif sum("B" in sym for sym in out_syms) >= 2:
+                what = (
+                    f"{cmp.op} broadcasts them to {' x '.join(out_syms)}, comparing every "
+                    "reconstruction with every input of the batch"
+                )
+                fix = _fix(rec, data)
             else:
-                what = f"{cmp.op} broadcasts them to {_broadcast_text(ctx, rec, data)}, comparing each reconstruction with other samples' inputs"
+                what = (
+                    f"{cmp.op} broadcasts them to {' x '.join(out_syms)}: a size-1 dim of one side "
+                    "is repeated against the other, so one reconstructed element stands for several inputs"
+                )
+                fix = f"make the decoder produce the input's shape {data.text()} (e.g. repeat z over the steps before decoding), or compare like with like"
             yield self.finding(
                 f"the reconstruction has shape {rec_t} but the input it is compared with has "
                 f"{data_t}: {what}.",
                 loc,
-                _fix(rec, data),
+                fix,
                 node=cmp.node,
             )
 
@@ -127,25 +141,36 @@ def _same_symbols(a, b) -> bool:
     return a.dims == b.dims
 
 
-def _broadcast_text(ctx, a, b) -> str:
-    import torch
-
-    try:
-        out = torch.broadcast_shapes(tuple(a.sizes), tuple(b.sizes))
-    except RuntimeError:
-        return "?"
-    # name the broadcast dims symbolically where both sides agree on what they are
-    return " x ".join(str(s) for s in out) + " elements"
+def _broadcast(a: list[str], b: list[str]) -> list[str] | None:
+    """Broadcast two symbolic shapes (right-aligned, as torch does); None if they cannot."""
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else "1"
+        y = b[-i] if i <= len(b) else "1"
+        if x == y or y == "1":
+            out.append(x)
+        elif x == "1":
+            out.append(y)
+        else:
+            return None
+    return out[::-1]
 
 
 def _fix(rec, data) -> str:
-    if rec.sizes is not None and data.sizes is not None:
-        import math
+    import math
 
-        if math.prod(rec.sizes) == math.prod(data.sizes):
-            return "reshape one side to the other's shape before the loss: recon.view_as(x)"
-        if len(rec.sizes) == len(data.sizes) + 1 and 1 in rec.sizes:
-            return "drop the extra dim: recon.squeeze(1), or recon.view_as(x)"
+    r, d = rec.sizes, data.sizes
+    if math.prod(r) == math.prod(d):
+        return "reshape one side to the other's shape before the loss: recon.view_as(x)"
+    if len(r) == len(d) + 1 and 1 in r:
+        return "drop the extra dim: recon.squeeze(1), or recon.view_as(x)"
+    if len(r) == len(d) and r[0] == d[0]:
+        diff = [i for i in range(len(r)) if r[i] != d[i]]
+        k = diff[0]
+        return (
+            f"make the decoder's output the input's shape {data.text()}: dim {k} is {r[k]} in the "
+            f"reconstruction but {d[k]} in the input"
+        )
     return (
         "make the decoder's output size equal the input's per-sample size, and reshape the input "
         "with its own batch size: x.view(x.size(0), -1)"

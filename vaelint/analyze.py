@@ -165,12 +165,11 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs):
     the fx graph fails where the eager model does not."""
     model = loaded.model
     inputs0 = make_inputs(specs, specs[0].batch)
-    binder = Binder(plan) if plan else None
+    names = capture_mod.input_names(model, len(specs))
+    binder = Binder(plan, names) if plan else None
     reason = None
     try:
         cap = capture_mod.capture_fx(model, plan.fn if plan else None, binder, len(specs))
-        if binder:
-            binder.input_names = cap.input_names
         runs = run_batches(cap, specs)
         if runs.failure is None:
             return cap, runs, binder
@@ -181,13 +180,11 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs):
     except Exception as e:  # noqa: BLE001 - anything fx cannot trace
         fx_cap = fx_runs = None
         reason = _trace_reason(e)
-    binder = Binder(plan) if plan else None
+    binder = Binder(plan, names) if plan else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         with torch.no_grad():
             cap = capture_mod.capture_recording(model, plan.fn if plan else None, binder, inputs0, reason)
-    if binder:
-        binder.input_names = cap.input_names
     runs = run_batches(cap, specs)
     if fx_cap is not None and runs.failure is not None:
         # Both routes fail: a real error of the model; keep the whole fx graph.
@@ -230,10 +227,10 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
     names = ctx.names()
 
     def add(stage, name, node, named=True, note=""):
-        fact = ctx.shape(node)
         if node is None:
             return
-        symbols = fact.symbols(names if named else None) if fact else []
+        fact = ctx.shape(node)
+        symbols = fact.symbols(names if named else None) if fact else None
         sizes = {}
         if fact and fact.sizes is not None:
             for sym, size in zip(symbols, fact.sizes):

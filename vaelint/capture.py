@@ -106,7 +106,8 @@ def _is_bound_to(loss, model) -> bool:
     return getattr(loss, "__self__", None) is model
 
 
-def _input_names(model: nn.Module, n: int) -> list[str]:
+def input_names(model: nn.Module, n: int) -> list[str]:
+    """Placeholder names: the forward's own parameter names where they are usable."""
     names = []
     try:
         params = list(inspect.signature(model.forward).parameters.values())
@@ -229,7 +230,7 @@ def _note_value(result: RunResult, node: fx.Node, value: Any) -> None:
 
 
 def capture_fx(model: nn.Module, loss, binder, n_inputs: int) -> Capture:
-    names = _input_names(model, n_inputs)
+    names = input_names(model, n_inputs)
     wrapper = _wrapper_class(names)(model, loss, binder)
     tracer = _Tracer()
     tracer.record_stack_traces = False
@@ -368,7 +369,7 @@ class _Recorder(TorchFunctionMode):
 
 
 def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str | None) -> Capture:
-    names = _input_names(model, len(inputs))
+    names = input_names(model, len(inputs))
     wrapper = _wrapper_class(names)(model, loss, binder)
     param_names = {}
     for qual, p in wrapper.named_parameters():

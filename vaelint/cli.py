@@ -128,7 +128,11 @@ def _emit(results, format: Format, output_file: Optional[str]) -> None:
         text_report.render(results, Console(file=buf, no_color=True, width=120, highlight=False))
         _write(buf.getvalue(), output_file)
     else:
-        text_report.render(results, Console(highlight=False))
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            # Piped or captured: no colour unless forced, and no truncated paths.
+            console = Console(highlight=False, width=max(console.width, 160))
+        text_report.render(results, console)
 
 
 def _write(text: str, output_file: Optional[str]) -> None:

@@ -43,10 +43,26 @@ class Context:
         z = self.latent_size
         return {z: "Z"} if z is not None else {}
 
-    def shape_text(self, node, named: bool = True) -> str:
+    def is_latent(self, node) -> bool:
+        """Between the encoder's heads and the sample, or on the KL side of the loss:
+        where a size equal to the latent size means Z."""
+        r = self.roles.reparam
+        if r is None or node is None:
+            return False
+        if node in (r.mu, r.logvar, r.std, r.eps, r.noise, r.z, r.product):
+            return True
+        v = self.view
+        return (v.depends_on(node, r.mu) or v.depends_on(node, r.logvar)) and not v.depends_on(node, r.z) and not (
+            self.roles.recon is not None and v.depends_on(node, self.roles.recon)
+        )
+
+    def shape_text(self, node, named: bool | None = None) -> str:
+        """``B x Z (32 x 16)``: symbolic, then the sizes at the user's batch."""
         fact = self.shape(node)
         if fact is None:
             return "?"
+        if named is None:
+            named = self.is_latent(node)
         sym = fact.text(self.names() if named else None)
         sizes = fact.sizes_text()
         return sym if sym == sizes else f"{sym} ({sizes})"

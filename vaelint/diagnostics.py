@@ -34,7 +34,7 @@ class Finding:
 class FlowRow:
     stage: str  # input, encoder, reparam, decoder, loss
     name: str
-    shape: list[str]
+    shape: list[str] | None  # None: the run never reached it
     sizes: dict[str, int]
     loc: SourceLoc | None
     note: str = ""  # e.g. "sum over B, 784" for loss terms

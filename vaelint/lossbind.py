@@ -62,7 +62,7 @@ def role_of_name(name: str) -> str | None:
     for role, names in _HINTS.items():
         if low in names:
             return role
-    if "recon" in low or "hat" in low:
+    if any(w in low for w in ("recon", "hat", "decod", "pred", "logit", "output", "rec_")):
         return "recon"
     if "logvar" in low or "log_var" in low or "log_sigma" in low:
         return "logvar"

@@ -54,7 +54,7 @@ def _target(r: TargetResult, console: Console) -> None:
         for col in ("stage", "value", "shape", "sizes", "where"):
             table.add_column(col)
         for row in r.flow:
-            shape = " x ".join(row.shape) if row.shape else "scalar"
+            shape = "not reached" if row.shape is None else (" x ".join(row.shape) if row.shape else "scalar")
             where = f"{display_path(row.loc.path)}:{row.loc.line}" if row.loc else ""
             table.add_row(row.stage, row.name, escape(shape), escape(_sizes(row)), escape(where))
         console.print(table)
