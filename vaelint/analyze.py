@@ -56,8 +56,11 @@ def selected_rules(options: Options):
 def analyse(target: str, options: Options) -> TargetResult:
     result = TargetResult(target)
     try:
-        with warnings.catch_warnings():
+        # Seeded for reproducible weights and noise; the caller's RNG state is
+        # restored afterwards.
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
             warnings.simplefilter("ignore")
+            torch.manual_seed(0)
             _analyse(target, options, result)
     except VaelintError as e:
         result.error = e

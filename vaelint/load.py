@@ -119,6 +119,8 @@ class Unavailable(MissingImport):
 
     def _fail(self, *_a, **_k):
         name, _module, path, line, error = object.__getattribute__(self, "_info")
+        if isinstance(error, VaelintError):  # e.g. a class built on a missing import
+            raise error
         raise VaelintError(
             "load",
             f"{display_path(path)}:{line} defines {name!r} at module level, the model uses it, "
@@ -313,7 +315,9 @@ def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
     else:
         digest = hashlib.sha1(abspath.encode()).hexdigest()[:10]
         modname = f"_vaelint_model_{stem}_{digest}"
-    for folder in (os.path.dirname(abspath), root):
+    # The file's folder (sibling imports), its package root, and the current
+    # directory (``from models.base import BaseVAE`` run from the repo root).
+    for folder in (os.getcwd(), root, os.path.dirname(abspath)):
         if folder not in sys.path:
             sys.path.insert(0, folder)
 
@@ -325,10 +329,38 @@ def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
 
     if wanted is None:
         wanted = {s.name for s in tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
-    with _script_guard(abspath):
+    with _script_guard(abspath), _siblings_first(tree, [os.path.dirname(abspath), root, os.getcwd()]):
         for stmt in select_statements(tree, wanted):
             _run_statement(stmt, module, abspath)
     return module
+
+
+@contextlib.contextmanager
+def _siblings_first(tree: ast.Module, folders: list[str]):
+    """A sibling ``helpers.py`` wins over an unrelated ``helpers`` module that
+    is already imported in this process (another model's, or a test's)."""
+    shadowed = {}
+    for stmt in tree.body:
+        names = []
+        if isinstance(stmt, ast.Import):
+            names = [a.name.split(".")[0] for a in stmt.names]
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            names = [stmt.module.split(".")[0]]
+        for name in names:
+            mod = sys.modules.get(name)
+            if mod is None or name in shadowed:
+                continue
+            local = [f for f in folders if os.path.exists(os.path.join(f, name + ".py")) or os.path.isdir(os.path.join(f, name))]
+            origin = os.path.realpath(getattr(mod, "__file__", "") or "")
+            if local and not any(origin.startswith(os.path.realpath(f) + os.sep) for f in local):
+                shadowed[name] = sys.modules.pop(name)
+                for key in [k for k in sys.modules if k.startswith(name + ".")]:
+                    shadowed[key] = sys.modules.pop(key)
+    try:
+        yield
+    finally:
+        for key, mod in shadowed.items():
+            sys.modules[key] = mod
 
 
 def _run_statement(stmt: ast.stmt, module: types.ModuleType, path: str) -> None:
@@ -337,6 +369,8 @@ def _run_statement(stmt: ast.stmt, module: types.ModuleType, path: str) -> None:
         exec(code, module.__dict__)
     except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of the user's line
         error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        if isinstance(e, VaelintError):
+            error = e
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             modname = stmt.module if isinstance(stmt, ast.ImportFrom) else None
             for alias in stmt.names:
@@ -389,7 +423,9 @@ def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = ()) -> Loa
 
     module = load_module(path, {name, *LOSS_NAMES, *extra_names})
     abspath = os.path.realpath(path)
-    if name not in module.__dict__ or isinstance(module.__dict__[name], MissingImport):
+    if isinstance(module.__dict__.get(name), MissingImport):
+        module.__dict__[name]._fail()  # says why the name could not be defined
+    if name not in module.__dict__:
         candidates = _model_candidates(module, abspath)
         hint = f" It defines: {', '.join(candidates)}." if candidates else (
             " It defines no nn.Module class or function."

@@ -1,0 +1,98 @@
+"""Capture: random ops stay graph nodes, fallback to recording, roles and binding from the graph."""
+
+import os
+
+from helpers import check
+
+from vaelint import capture
+from vaelint.inputs import parse_input_spec
+from vaelint.load import build_model
+from vaelint.ops import op_name
+from vaelint.roles import GraphView, forward_roles
+from vaelint.shapes import make_inputs
+
+from conftest import FIXTURES
+
+NOISE = os.path.join(FIXTURES, "seeds", "seed000_noise_latent_only.py")
+
+
+def _graph(path, target, spec="4x784", route="fx"):
+    loaded = build_model(f"{path}:{target}", {})
+    if route == "fx":
+        cap = capture.capture_fx(loaded.model, None, None, 1)
+    else:
+        cap = capture.capture_recording(loaded.model, None, None, make_inputs([parse_input_spec(spec)], 4), None)
+    return cap
+
+
+def test_randn_with_constant_sizes_stays_a_node_in_the_fx_graph():
+    cap = _graph(NOISE, "VAE")
+    names = [op_name(n) for n in cap.graph.nodes]
+    assert "randn" in names
+    randn = next(n for n in cap.graph.nodes if op_name(n) == "randn")
+    assert randn.args == (10,)
+    assert randn.meta["loc"].line == 24 and randn.meta["loc"].path.endswith("seed000_noise_latent_only.py")
+
+
+def test_plain_symbolic_trace_would_have_folded_it():
+    import torch.fx
+
+    loaded = build_model(f"{NOISE}:VAE", {})
+    gm = torch.fx.symbolic_trace(loaded.model)
+    assert "randn" not in [op_name(n) for n in gm.graph.nodes]
+
+
+def test_recording_route_records_every_call_with_its_line():
+    cap = _graph(NOISE, "VAE", route="record")
+    names = [op_name(n) for n in cap.graph.nodes]
+    for op in ("linear", "relu", "exp", "randn", "mul", "add"):
+        assert op in names
+    assert cap.method == "recording"
+
+
+def test_roles_are_found_from_the_graph_not_names(tmp_path):
+    # deliberately misleading names: "mu" holds the log-variance and vice versa
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n"
+        "class VAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.a = nn.Linear(6, 3)\n        self.b = nn.Linear(6, 3)\n        self.d = nn.Linear(3, 6)\n"
+        "    def forward(self, x):\n"
+        "        mu = self.b(x)\n        logvar = self.a(x)\n"
+        "        sample = logvar + torch.exp(mu / 2) * torch.randn_like(mu)\n"
+        "        return self.d(sample), logvar, mu\n"
+    )
+    cap = _graph(str(path), "VAE")
+    view = GraphView(cap.graph, cap.modules)
+    leaves = {n.meta["forward_output"]: n for n in cap.graph.nodes if "forward_output" in n.meta}
+    roles = forward_roles(view, leaves)
+    r = roles.reparam
+    assert roles.path_of(r.mu) == (1,) and roles.path_of(r.logvar) == (2,) and roles.recon_path == (0,)
+    assert op_name(r.noise) == "randn_like" and r.scale_ops == ["exp", "div"]
+
+
+def test_binding_reports_each_parameter():
+    res = check(os.path.join(FIXTURES, "clean", "star_args_loss_vae.py"), "StarArgsVAE", ["4x3x16x16"], loss_kwargs={"M_N": 0.5})
+    assert res.error is None
+    assert ("*args", "the forward's outputs, in order") in res.binding
+    assert ("M_N", "--loss-kwarg M_N = 0.5") in res.binding
+    res = check(os.path.join(FIXTURES, "clean", "dict_output_vae.py"), "DictVAE", ["4x64"])
+    assert res.binding == [("x", "input x"), ("outputs", "the forward's whole output")]
+
+
+def test_loss_discovery_order_and_absence():
+    res = check(os.path.join(FIXTURES, "clean", "elbo_method_vae.py"), "VAE", ["4x1x16x16"])
+    assert res.loss_name == "VAE.elbo"
+    res = check(os.path.join(FIXTURES, "seeds", "seed002_latent_linear.py"), "VAE", ["4x784"])
+    assert res.loss_name is None and any("no loss found" in n for n in res.notes)
+    assert "loss" not in {row.stage for row in res.flow}
+
+
+def test_user_rng_state_is_restored():
+    import torch
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    check(os.path.join(FIXTURES, "clean", "mlp_vae.py"), "VAE", ["4x784"])
+    assert torch.equal(before, torch.get_rng_state())

@@ -1,0 +1,51 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vaelint.errors import VaelintError
+from vaelint.inputs import DTYPES, parse_input_spec
+
+
+def test_shape_dtype_and_high():
+    spec = parse_input_spec("8x20:int64:1000")
+    assert spec.shape == (8, 20) and spec.dtype == "int64" and spec.high == 1000 and spec.batch == 8
+
+
+def test_float_default_and_values_in_unit_interval():
+    spec = parse_input_spec("32x784")
+    t = spec.make(5)
+    assert spec.dtype == "float32" and tuple(t.shape) == (5, 784)
+    assert float(t.min()) >= 0 and float(t.max()) < 1
+
+
+def test_integer_inputs_respect_high_and_lengths_are_positive():
+    tokens = parse_input_spec("4x12:int64:50").make(6)
+    lengths = parse_input_spec("4:int64:13").make(6)
+    assert int(tokens.max()) < 50 and int(tokens.min()) >= 0
+    assert 1 <= int(lengths.min()) and int(lengths.max()) < 13
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("32x", "empty size"),
+        ("axb", "'a'"),
+        ("0x784", "'0'"),
+        ("-1x3", "'-1'"),
+        ("32x784:float8", "unknown dtype"),
+        ("32x784:float32:5", "only for integer inputs"),
+        ("8x20:int64:x", "upper bound"),
+        ("", "not a valid input spec"),
+    ],
+)
+def test_malformed_specs_are_explained(text, needle):
+    with pytest.raises(VaelintError) as e:
+        parse_input_spec(text)
+    assert needle in e.value.message and "--input" in e.value.message
+    assert e.value.kind == "input"
+
+
+@given(st.lists(st.integers(1, 4096), min_size=1, max_size=5), st.sampled_from(DTYPES))
+def test_any_valid_spec_round_trips(sizes, dtype):
+    spec = parse_input_spec("x".join(map(str, sizes)) + f":{dtype}")
+    assert list(spec.shape) == sizes and spec.dtype == dtype

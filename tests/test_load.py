@@ -1,0 +1,118 @@
+"""Loading a model file without running its script code."""
+
+import os
+import shutil
+import textwrap
+
+import pytest
+
+from vaelint.errors import VaelintError
+from vaelint.load import build_model, load_module
+
+from conftest import FIXTURES
+
+
+def test_script_style_file_is_checked_without_running_its_script(tmp_path, monkeypatch):
+    src = os.path.join(FIXTURES, "clean", "script_style_vae.py")
+    path = tmp_path / "train_vae.py"
+    shutil.copy(src, path)
+    monkeypatch.chdir(tmp_path)
+    loaded = build_model(f"{path}:VAE", {})
+    # the download helper was defined but never called, and nothing was written
+    assert "download_dataset" in loaded.module.__dict__
+    assert "train_set" not in loaded.module.__dict__
+    assert sorted(os.listdir(tmp_path)) == ["train_vae.py"]
+    # argparse ran with its defaults, the model read them
+    assert loaded.module.args.latent == 20 and loaded.model.fc21.out_features == 20
+    # module-level training objects were never built
+    assert "model" not in loaded.module.__dict__ and "optimizer" not in loaded.module.__dict__
+
+
+def test_missing_import_the_model_does_not_use_is_fine(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("import no_such_package_xyz\nimport torch.nn as nn\nclass VAE(nn.Linear):\n    def __init__(self):\n        super().__init__(2, 2)\n")
+    assert build_model(f"{path}:VAE", {}).model.in_features == 2
+
+
+def test_missing_import_the_model_uses_is_explained(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(
+        "from no_such_package_xyz import Block\nimport torch.nn as nn\n"
+        "class VAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.b = Block()\n"
+    )
+    with pytest.raises(VaelintError) as e:
+        build_model(f"{path}:VAE", {})
+    assert "m.py:1 imports 'Block' from 'no_such_package_xyz'" in e.value.message
+    assert "Install" in e.value.message
+
+
+def test_sibling_and_package_imports(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "base.py").write_text("import torch.nn as nn\nclass BaseVAE(nn.Module):\n    latent = 3\n")
+    (models / "helpers.py").write_text("def width():\n    return 5\n")
+    (models / "vae.py").write_text(
+        textwrap.dedent(
+            """
+            import torch.nn as nn
+            from models.base import BaseVAE
+            from helpers import width
+
+            class VAE(BaseVAE):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(width(), self.latent)
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    assert build_model("models/vae.py:VAE", {}).model.fc.in_features == 5
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "layers.py").write_text("SIZE = 7\n")
+    (pkg / "vae.py").write_text("import torch.nn as nn\nfrom .layers import SIZE\nclass VAE(nn.Linear):\n    def __init__(self):\n        super().__init__(SIZE, 2)\n")
+    assert build_model(f"{pkg / 'vae.py'}:VAE", {}).model.in_features == 7
+
+
+def test_module_level_constants_and_main_guard(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import torch.nn as nn
+            LATENT = 4
+            if True:
+                HIDDEN = 8
+            class VAE(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(HIDDEN, LATENT)
+            if __name__ == "__main__":
+                raise SystemExit("the main guard ran")
+            """
+        )
+    )
+    assert build_model(f"{path}:VAE", {}).model.fc.out_features == 4
+
+
+def test_constructor_errors_name_the_users_line(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("import torch.nn as nn\nclass VAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(-1, 2)\n")
+    with pytest.raises(VaelintError) as e:
+        build_model(f"{path}:VAE", {})
+    assert "building the model failed at" in e.value.message and "m.py:5" in e.value.message
+
+
+def test_module_sites_record_where_layers_were_built():
+    loaded = build_model(os.path.join(FIXTURES, "clean", "mlp_vae.py") + ":VAE", {})
+    site = loaded.module_sites[id(loaded.model.fc_mu)]
+    assert site.path.endswith("mlp_vae.py") and site.line == 13
+
+
+def test_load_module_keeps_only_needed_assignments(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("import os\nX = 1\nY = os.getpid()\ndef f():\n    return X\n")
+    mod = load_module(str(path), {"f"})
+    assert mod.X == 1 and not hasattr(mod, "Y")

@@ -1,0 +1,55 @@
+"""Each rule's VALID and INVALID examples, run through the whole pipeline (Fixit style)."""
+
+import pytest
+from helpers import check
+
+from vaelint.rules import all_rules
+
+RULES = all_rules()
+VALID = [(r, i, ex) for r in RULES for i, ex in enumerate(r.VALID)]
+INVALID = [(r, i, ex) for r in RULES for i, ex in enumerate(r.INVALID)]
+
+
+def _run(tmp_path, example):
+    path = tmp_path / "model.py"
+    path.write_text(example.code)
+    loss = f"{path}:{example.loss}" if example.loss else None
+    return check(str(path), example.target, example.inputs, loss=loss)
+
+
+@pytest.mark.parametrize("rule,i,example", VALID, ids=[f"{r.code}-valid-{i}" for r, i, _ in VALID])
+def test_valid_example_has_no_finding(tmp_path, rule, i, example):
+    result = _run(tmp_path, example)
+    assert result.error is None, result.error.message
+    assert [f.message for f in result.findings if f.code == rule.code] == []
+
+
+@pytest.mark.parametrize("rule,i,example", INVALID, ids=[f"{r.code}-invalid-{i}" for r, i, _ in INVALID])
+def test_invalid_example_is_found(tmp_path, rule, i, example):
+    result = _run(tmp_path, example)
+    assert result.error is None, result.error.message
+    hits = [f for f in result.findings if f.code == rule.code]
+    assert hits, f"{rule.code} missed: {[f.message for f in result.findings]}"
+    if example.line is not None:
+        assert any(f.loc.line == example.line for f in hits), [(f.loc.line, f.message) for f in hits]
+    if example.message is not None:
+        assert any(example.message in f.message for f in hits), [f.message for f in hits]
+    assert all(f.fix for f in hits)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])
+def test_rule_has_a_page_and_examples(rule):
+    page = rule.page()
+    for heading in ("What it finds", "Why it is bad", "Example", "Fix"):
+        assert heading in page
+    assert rule.VALID and rule.INVALID
+    assert rule.code.startswith("VAE") and rule.severity in ("error", "warning")
+
+
+def test_catalogue_installs_as_vaelint_rules_not_rules(tmp_path):
+    import subprocess
+    import sys
+
+    code = "import importlib.util, vaelint.rules; print(vaelint.rules.__name__, importlib.util.find_spec('rules'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["vaelint.rules", "None"]
