@@ -1,0 +1,61 @@
+"""Whole-process cost of `vaelint check`, as ratios to a bare `import torch`.
+
+Runs the commands in interleaved pairs (so machine noise hits both sides
+alike) and prints medians and their ratios. Goals: `vaelint check <mlp>` at
+most 1.5x `python -c "import torch"`.
+
+    python benchmarks/bench_check.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MLP = os.path.join(ROOT, "fixtures", "clean", "mlp_vae.py") + ":VAE"
+PY = sys.executable
+
+COMMANDS = {
+    "import torch": [PY, "-c", "import torch"],
+    "vaelint check mlp": [PY, "-m", "vaelint", "check", MLP, "--input", "32x784"],
+    "vaelint check mlp --no-dynamic": [PY, "-m", "vaelint", "check", MLP, "--input", "32x784", "--no-dynamic"],
+}
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    for name, cmd in COMMANDS.items():  # warm the file cache once
+        timed(cmd)
+    for _ in range(args.runs):
+        for name, cmd in COMMANDS.items():
+            times[name].append(timed(cmd))
+    base = statistics.median(times["import torch"])
+    print(f"{'command':34} {'median s':>9} {'ratio to import torch':>22}")
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"{name:34} {med:9.3f} {med / base:22.2f}")
+    dyn = statistics.median(times["vaelint check mlp"])
+    static = statistics.median(times["vaelint check mlp --no-dynamic"])
+    print(f"\nconfirmation pass (paired medians): {dyn - static:+.3f} s, ratio {dyn / static:.2f}")
+    print(f"goal: vaelint check mlp / import torch <= 1.5 -> {dyn / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()
