@@ -116,3 +116,21 @@ def test_load_module_keeps_only_needed_assignments(tmp_path):
     path.write_text("import os\nX = 1\nY = os.getpid()\ndef f():\n    return X\n")
     mod = load_module(str(path), {"f"})
     assert mod.X == 1 and not hasattr(mod, "Y")
+
+
+def test_package_whose_init_imports_the_model_module(tmp_path, monkeypatch):
+    # The layout of many VAE collections: models/__init__.py star-imports every
+    # model module and aliases a class, and each model imports the base class
+    # through the package.
+    pkg = tmp_path / "zoo"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .base import *\nfrom .plain import *\nDefault = PlainVAE\n")
+    (pkg / "base.py").write_text("import torch.nn as nn\nclass Base(nn.Module):\n    pass\n")
+    (pkg / "plain.py").write_text(
+        "import torch.nn as nn\nfrom zoo import Base\nprint('script code ran')\n"
+        "class PlainVAE(Base):\n    def __init__(self, width=3):\n        super().__init__()\n        self.fc = nn.Linear(width, 2)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    loaded = build_model("zoo/plain.py:PlainVAE", {"width": 4})
+    assert loaded.model.fc.in_features == 4
+    assert not hasattr(loaded.module, "print")

@@ -242,10 +242,11 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
                     sizes[key] = ctx.batch if key == "B" else size
         rows.append(FlowRow(stage, name, symbols, sizes, node.meta.get("loc"), note))
 
-    for ph in roles.inputs:
+    for i, ph in enumerate(roles.inputs):
         if ph.meta.get("loc") is None:
             ph.meta["loc"] = _forward_def(ctx)
-        add("input", ph.name, ph, named=False)
+        names_in = ctx.capture.input_names
+        add("input", names_in[i] if i < len(names_in) else ph.name, ph, named=False)
     r = roles.reparam
     if r is not None:
         add("encoder", "mu", r.mu)

@@ -14,6 +14,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import hashlib
+import importlib
+import importlib.abc
+import importlib.util
 import inspect
 import os
 import sys
@@ -321,18 +324,53 @@ def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
         if folder not in sys.path:
             sys.path.insert(0, folder)
 
-    module = types.ModuleType(modname)
-    module.__file__ = abspath
-    module.__package__ = package or ""
-    module.__dict__["__builtins__"] = __builtins__
-    sys.modules[modname] = module
-
     if wanted is None:
         wanted = {s.name for s in tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
-    with _script_guard(abspath), _siblings_first(tree, [os.path.dirname(abspath), root, os.getcwd()]):
-        for stmt in select_statements(tree, wanted):
-            _run_statement(stmt, module, abspath)
+    statements = select_statements(tree, wanted)
+    # Import through a finder of our own, so that a package __init__ that
+    # imports this very module (``from .vanilla_vae import *``) gets the
+    # filtered module too, as a normal import would give it the real one.
+    finder = _FilteredFinder(modname, abspath, statements)
+    sys.modules.pop(modname, None)
+    sys.meta_path.insert(0, finder)
+    try:
+        with _script_guard(abspath), _siblings_first(tree, [os.path.dirname(abspath), root, os.getcwd()]):
+            try:
+                module = importlib.import_module(modname)
+            except VaelintError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the package's own __init__ failed
+                raise VaelintError(
+                    "load",
+                    f"{display_path(abspath)}: importing its package {package!r} failed "
+                    f"({type(e).__name__}: {e}). Fix the package's __init__.py, or check a copy of "
+                    "the model file outside the package.",
+                ) from None
+    finally:
+        sys.meta_path.remove(finder)
     return module
+
+
+class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves one module name with the model-defining statements of its file."""
+
+    def __init__(self, modname: str, path: str, statements: list[ast.stmt]):
+        self.modname, self.path, self.statements = modname, path, statements
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.modname:
+            return None
+        spec = importlib.util.spec_from_loader(fullname, self, origin=self.path)
+        spec.has_location = True
+        return spec
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        module.__file__ = self.path
+        for stmt in self.statements:
+            _run_statement(stmt, module, self.path)
 
 
 @contextlib.contextmanager
