@@ -192,3 +192,12 @@ def test_console_script_runs_without_traceback(tmp_path):
     good = subprocess.run([*cmd, "check", f"{MLP}:VAE", "--input", "8x784"], capture_output=True, text=True, cwd=ROOT)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "\x1b[" not in good.stdout  # no colour codes when piped
+
+
+def test_jaxtyping_dim_names_are_used():
+    path = os.path.join(FIXTURES, "clean", "jaxtyping_vae.py")
+    data = json.loads(run(f"{path}:VAE", "--input", "4x24", "--format", "json").output)
+    flow = {row["name"]: row for row in data["results"][0]["flow"]}
+    assert flow["x"]["shape"] == ["B", "features"] and flow["x"]["sizes"] == {"B": 4, "features": 24}
+    assert flow["mu"]["shape"] == ["B", "code"] and flow["mu"]["sizes"] == {"B": 4, "code": 5}
+    assert flow["recon"]["shape"] == ["B", "features"]

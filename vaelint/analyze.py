@@ -16,6 +16,7 @@ import torch
 from vaelint import capture as capture_mod
 from vaelint.confirm import confirm_run, pick_device
 from vaelint.context import Context
+from vaelint.dimnames import from_annotations
 from vaelint.diagnostics import Finding, FlowRow, TargetResult
 from vaelint.errors import VaelintError
 from vaelint.frames import SourceLoc, boundary, display_path
@@ -120,12 +121,23 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         result.binding = binder.binding.descriptions
 
     view = GraphView(cap.graph, cap.modules)
-    forward_out = {n.meta["forward_output"]: n for n in cap.graph.nodes if "forward_output" in n.meta}
+    forward_out = dict(
+        sorted(
+            ((n.meta["forward_output"], n) for n in cap.graph.nodes if "forward_output" in n.meta),
+            key=lambda item: tuple((0, k, "") if isinstance(k, int) else (1, 0, str(k)) for k in item[0]),
+        )
+    )
     roles = forward_roles(view, forward_out)
     output_struct = _output_structure(cap)
     if plan is not None and output_struct is not None:
         loss_roles(view, roles, output_struct)
     ctx = Context(loaded, specs, cap, view, roles, runs, plan, options.beta)
+    ctx.dim_names = from_annotations(
+        model,
+        [ctx.shape(n).sizes if ctx.shape(n) else None for n in roles.inputs],
+        [ctx.shape(n).sizes if ctx.shape(n) else None for n in forward_out.values()],
+        ctx.latent_size,
+    )
 
     failure = runs.failure
     from vaelint.rules.vae013_shape_error import is_shape_error
@@ -140,7 +152,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         )
 
     result.flow = flow_rows(ctx)
-    result.input_text = f"{ctx.shape_text(roles.inputs[0], named=False).split(' (')[0]} (B={specs[0].batch})" if roles.inputs else ""
+    result.input_text = f"{ctx.shape_text(roles.inputs[0]).split(' (')[0]} (B={specs[0].batch})" if roles.inputs else ""
 
     rules = selected_rules(options)
     findings: list[tuple[object, Finding]] = []
@@ -227,18 +239,17 @@ def _total_value(roles: Roles, out, view):
 def flow_rows(ctx: Context) -> list[FlowRow]:
     rows: list[FlowRow] = []
     roles = ctx.roles
-    names = ctx.names()
 
     def add(stage, name, node, named=True, note=""):
         if node is None:
             return
         fact = ctx.shape(node)
-        symbols = fact.symbols(names if named else None) if fact else None
+        symbols = ctx.symbols(node) if named else (fact.symbols() if fact else None)
         sizes = {}
         if fact and fact.sizes is not None:
             for sym, size in zip(symbols, fact.sizes):
                 if not sym.isdigit():
-                    key = "B" if "B" in sym else sym
+                    key = "B" if "B" in sym and not sym.isidentifier() or sym == "B" else sym
                     sizes[key] = ctx.batch if key == "B" else size
         rows.append(FlowRow(stage, name, symbols, sizes, node.meta.get("loc"), note))
 
@@ -246,7 +257,7 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
         if ph.meta.get("loc") is None:
             ph.meta["loc"] = _forward_def(ctx)
         names_in = ctx.capture.input_names
-        add("input", names_in[i] if i < len(names_in) else ph.name, ph, named=False)
+        add("input", names_in[i] if i < len(names_in) else ph.name, ph)
     r = roles.reparam
     if r is not None:
         add("encoder", "mu", r.mu)
@@ -254,7 +265,7 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
         add("reparam", "eps", r.eps)
         add("reparam", "z", r.z)
     if roles.recon is not None:
-        add("decoder", "recon", roles.recon, named=False)
+        add("decoder", "recon", roles.recon)
     for node in roles.rec_terms:
         add("loss", "rec", node, named=False)
     for node in roles.kl_terms:

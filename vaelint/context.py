@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vaelint.capture import Capture
+from vaelint.dimnames import DimNames
 from vaelint.inputs import InputSpec
 from vaelint.load import LoadedTarget
 from vaelint.lossbind import LossPlan
@@ -22,6 +23,7 @@ class Context:
     runs: ShapeRuns
     loss: LossPlan | None
     beta: float = 1.0
+    dim_names: DimNames = field(default_factory=DimNames)
 
     def shape(self, node) -> ShapeFact | None:
         return node.meta.get("shape") if node is not None else None
@@ -38,10 +40,20 @@ class Context:
             return fact.dims[-1].const
         return None
 
-    def names(self) -> dict[int, str]:
-        """Constant sizes to show by name: the latent size as Z."""
-        z = self.latent_size
-        return {z: "Z"} if z is not None else {}
+    def names_for(self, node) -> dict[int, str]:
+        """Constant sizes to show by name on this node: the latent size as Z (or
+        the model's annotated name) on latent-side tensors, annotated data dims
+        on input-side tensors and the reconstruction."""
+        if self.is_latent(node):
+            z = self.latent_size
+            return {z: self.dim_names.latent} if z is not None else {}
+        if node is self.roles.recon or node in self.roles.inputs or self.view.is_data_only(node):
+            return dict(self.dim_names.data)
+        return {}
+
+    def symbols(self, node) -> list[str] | None:
+        fact = self.shape(node)
+        return fact.symbols(self.names_for(node)) if fact else None
 
     def is_latent(self, node) -> bool:
         """Between the encoder's heads and the sample, or on the KL side of the loss:
@@ -56,14 +68,12 @@ class Context:
             self.roles.recon is not None and v.depends_on(node, self.roles.recon)
         )
 
-    def shape_text(self, node, named: bool | None = None) -> str:
+    def shape_text(self, node, named: bool = True) -> str:
         """``B x Z (32 x 16)``: symbolic, then the sizes at the user's batch."""
         fact = self.shape(node)
         if fact is None:
             return "?"
-        if named is None:
-            named = self.is_latent(node)
-        sym = fact.text(self.names() if named else None)
+        sym = fact.text(self.names_for(node) if named else None)
         sizes = fact.sizes_text()
         return sym if sym == sizes else f"{sym} ({sizes})"
 
