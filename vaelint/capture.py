@@ -147,10 +147,12 @@ class Failure:
 @dataclass
 class RunResult:
     batch: int
-    shapes: dict  # node -> tuple of ints (tensors) ; int values under ("value", node)
-    values: dict  # node -> python int/tuple for size queries
+    shapes: dict  # node -> tuple of ints, for tensor-valued nodes
+    values: dict  # node -> python int/tuple, for size queries (fx route)
     failure: Failure | None = None
     output: Any = None
+    tensors: dict = field(default_factory=dict)  # node -> the tensor it computed (detached)
+    args: dict = field(default_factory=dict)  # node -> the args it ran with (recording route)
 
 
 @dataclass
@@ -223,6 +225,7 @@ class _Stop(Exception):
 def _note_value(result: RunResult, node: fx.Node, value: Any) -> None:
     if isinstance(value, torch.Tensor):
         result.shapes[node] = tuple(value.shape)
+        result.tensors[node] = value.detach()
     elif isinstance(value, torch.Size):
         result.values[node] = tuple(value)
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -322,6 +325,8 @@ class _Recorder(TorchFunctionMode):
     def bind(self, t: torch.Tensor, node: fx.Node) -> None:
         self.tensors[id(t)] = (t, node)
         self.result.shapes[node] = tuple(t.shape)
+        # in-place ops change t later: keep the value as it was here
+        self.result.tensors[node] = t.detach().clone() if t.numel() <= 1 << 20 else t.detach()
 
     def _arg(self, a):
         if isinstance(a, torch.Tensor):
@@ -412,6 +417,8 @@ def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str
         return graph, rec
 
     graph, first = record(inputs, inputs[0].shape[0] if inputs else 0)
+    for node in graph.nodes:
+        first.result.args[node] = node.args
     modules = dict(wrapper.named_modules())
     cap = Capture("recording", graph, modules, wrapper, names, fallback_reason=reason)
     first_result = first.result
@@ -450,6 +457,10 @@ def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str
         for nb, shape in other.items():
             if nb in by_node:
                 mapped.shapes[by_node[nb]] = shape
+        for nb, na in by_node.items():
+            mapped.args[na] = nb.args
+            if nb in rec.result.tensors:
+                mapped.tensors[na] = rec.result.tensors[nb]
         if rec.result.failure is not None:
             f = rec.result.failure
             mapped.failure = Failure(by_node.get(f.node), f.error, f.loc, batch)

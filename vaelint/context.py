@@ -94,3 +94,42 @@ class Context:
             if mod is module:
                 return name.removeprefix("model.")
         return None
+
+    def literal_sizes(self, node) -> list[int]:
+        """Integer arguments written into the code for this op (``randn(64, Z)``,
+        ``view(-1, 1024)``), not computed from a tensor (``x.size(0)``).
+
+        The fx graph keeps computed sizes as nodes, so its plain ints are
+        literals. The recording route sees only numbers: an int is a literal
+        when it was the same at every batch size the op ran at.
+        """
+        import torch.fx as fx
+
+        def ints(args) -> list:
+            out = []
+            for a in _flatten(args):
+                if isinstance(a, int) and not isinstance(a, bool):
+                    out.append(a)
+                elif isinstance(a, fx.Node) or a is None:
+                    out.append(None)
+            return out
+
+        if self.capture.method == "torch.fx":
+            return [a for a in ints(node.args) if a is not None]
+        seen = [ints(r.args[node]) for r in self.runs.runs.values() if node in r.args]
+        if len(seen) < 2:
+            return []  # ran at one batch size only: cannot tell a literal from x.size(0)
+        first = seen[0]
+        if any(len(s) != len(first) for s in seen):
+            return []
+        return [a for i, a in enumerate(first) if a is not None and all(s[i] == a for s in seen)]
+
+
+def _flatten(args) -> list:
+    out = []
+    for a in args if isinstance(args, (tuple, list)) else [args]:
+        if isinstance(a, (tuple, list)):
+            out.extend(_flatten(a))
+        else:
+            out.append(a)
+    return out

@@ -1,0 +1,117 @@
+"""VAE001 noise-shape: the noise that multiplies std is not shaped like std."""
+
+from __future__ import annotations
+
+import math
+
+from vaelint.rulebase import Example, Rule
+
+_MODEL = '''import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent_dim=8):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.enc = nn.Linear(784, 2 * latent_dim)
+        self.dec = nn.Linear(latent_dim, 784)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        std = torch.exp(0.5 * logvar)
+        eps = {NOISE}
+        z = mu + eps * std
+        return torch.sigmoid(self.dec(z)), mu, logvar
+'''
+
+
+def _model(noise: str) -> str:
+    return _MODEL.replace("{NOISE}", noise)
+
+
+class NoiseShape(Rule):
+    code = "VAE001"
+    name = "noise-shape"
+    severity = "error"
+    summary = "The noise multiplied with the standard deviation does not have its shape."
+    what = """
+In the reparameterization ``z = mu + eps * std`` the noise ``eps`` must hold one
+independent draw per sample and latent dim: the shape of ``std`` (B x Z).
+vaelint finds the product in the graph (one factor depends on a random op, the
+other does not) and compares the noise as drawn with std: ``torch.randn(Z)``,
+``torch.randn(1, Z)`` or ``torch.randn(std.shape[1:])`` give one draw that
+broadcasting shares across the whole batch; ``torch.randn(B, 1)`` shares one
+draw across the latent dims.
+"""
+    why = """
+Nothing fails: broadcasting stretches the single draw over the batch, the loss
+looks normal, and every sample of a batch gets the same perturbation. The
+gradient estimate of the ELBO is then correlated across the batch and the
+encoder's variance is learned from one draw per step.
+"""
+    example = """
+std = torch.exp(0.5 * logvar)          # B x Z
+eps = torch.randn(self.latent_dim)     # Z: one draw for the whole batch
+z = mu + eps * std
+"""
+    fix = """
+Draw the noise with std's shape: ``eps = torch.randn_like(std)`` (also right on
+the GPU and in half precision).
+"""
+    VALID = [
+        Example(_model("torch.randn_like(std)")),
+        Example(_model("torch.randn(std.shape)")),
+        Example(_model("torch.randn(mu.size(0), self.latent_dim)")),
+        Example(_model("torch.randn(*std.size())")),
+        Example(_model("torch.empty_like(std).normal_()")),
+    ]
+    INVALID = [
+        Example(_model("torch.randn(self.latent_dim)"), line=15, message="one draw is shared by all 4 samples"),
+        Example(_model("torch.randn(1, self.latent_dim)"), line=15, message="1 x Z"),
+        Example(_model("torch.randn(std.shape[1:])"), line=15),
+        Example(_model("torch.randn(mu.size(0), 1)"), line=15, message="latent dims"),
+    ]
+
+    def check(self, ctx):
+        r = ctx.roles.reparam
+        if r is None or ctx.runs.failure is not None:
+            return
+        noise, std = ctx.shape(r.noise), ctx.shape(r.std)
+        if noise is None or std is None or noise.sizes is None or std.sizes is None:
+            return
+        if noise.dims is None or std.dims is None:
+            return  # not solved at several batch sizes: VAE005 looks at pinned sizes
+        std_batch = any(d.batch_dependent for d in std.dims)
+        noise_batch = any(d.batch_dependent for d in noise.dims)
+        pairs = zip(reversed(noise.dims), reversed(std.dims))
+        if any(s.batch_dependent and not n.batch_dependent and n.const == ctx.batch for n, s in pairs):
+            return  # the batch written down as a number (randn(64, Z)): VAE005
+        noise_t, std_t = ctx.shape_text(r.noise), ctx.shape_text(r.std)
+        if std_batch and not noise_batch:
+            shared = f"one draw is shared by all {ctx.batch} samples of the batch"
+        elif math.prod(noise.sizes) < math.prod(std.sizes):
+            shared = "each sample's one draw is shared across its latent dims"
+        else:
+            return
+        yield self.finding(
+            f"the noise has shape {noise_t} but std has {std_t}: {shared}.",
+            r.noise.meta.get("loc"),
+            "eps = torch.randn_like(std)",
+            node=r.product,
+        )
+
+    def confirm(self, finding, ctx, observed):
+        """Recover each sample's noise from the real run, (z - mu) / std, and
+        see whether the rows (or the latent dims) are identical."""
+        r = ctx.roles.reparam
+        if observed.result is None:
+            return None
+        t = observed.result.tensors
+        z, mu, std = t.get(r.z), t.get(r.mu), t.get(r.std)
+        if z is None or mu is None or std is None or z.shape != mu.shape or z.dim() < 2:
+            return None
+        eps = ((z - mu) / std.expand_as(z)).detach().float().cpu()
+        same_rows = bool((eps - eps[:1]).abs().max() < 1e-4)
+        same_cols = bool((eps - eps[:, :1]).abs().max() < 1e-4)
+        return same_rows or same_cols
