@@ -1,0 +1,117 @@
+"""VAE006 batch-mixing: a reshape turns the batch dim into something other than B."""
+
+from __future__ import annotations
+
+import math
+
+from vaelint.ops import RESHAPE_OPS
+from vaelint.rulebase import Example, Rule
+
+_MODEL = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 16, 3, stride=2, padding=1)  # 16 x 8 x 8 for 16x16 input
+        self.fc = nn.Linear({FEATURES}, 2 * latent)
+        self.dec = nn.Linear(latent, 256)
+
+    def forward(self, x):
+        h = F.relu(self.conv(x))
+        h = {FLATTEN}
+        mu, logvar = self.fc(h).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z), mu, logvar
+'''
+
+
+def _model(flatten: str, features: int) -> str:
+    return _MODEL.replace("{FLATTEN}", flatten).replace("{FEATURES}", str(features))
+
+
+class BatchMixing(Rule):
+    code = "VAE006"
+    name = "batch-mixing"
+    severity = "error"
+    summary = "A reshape turns the batch dim into something other than B, mixing samples."
+    what = """
+A ``view``/``reshape`` whose first dim is ``-1`` lets PyTorch choose the batch
+size. When the other sizes were worked out for another input (a flatten size
+for 64x64 images fed 128x128), a ``B x 4096`` tensor silently becomes
+``4*B x 1024``: every sample is dealt out over 4 rows that the rest of the model
+treats as 4 samples. vaelint solves each dim as a function of the batch, so it
+sees ``B`` become ``4*B`` at the reshape. Merging whole dims into the batch
+(``B x T x V`` to ``T*B x V`` for a token loss) is fine.
+"""
+    why = """
+The model still runs: layers after the reshape accept the smaller rows, and the
+loss later compares or averages over 4*B "samples". Training goes on with each
+image split into pieces that are encoded separately.
+"""
+    example = """
+h = self.encoder(x)          # B x 256 x 4 x 4 = B x 4096 for 128x128 input
+h = h.view(-1, 1024)         # 4*B x 1024: written for 64x64 input (256 x 2 x 2)
+"""
+    fix = """
+Keep the batch dim and let the feature size follow: ``h.view(h.size(0), -1)``
+or ``h.flatten(1)``; then size the next layer for the real feature count (or use
+``nn.LazyLinear``).
+"""
+    VALID = [
+        Example(_model("h.view(h.size(0), -1)", 1024), inputs=("4x1x16x16",)),
+        Example(_model("h.flatten(1)", 1024), inputs=("4x1x16x16",)),
+        Example(_model("h.view(-1, 16 * 8 * 8)", 1024), inputs=("4x1x16x16",)),
+    ]
+    INVALID = [
+        Example(_model("h.view(-1, 256)", 256), inputs=("4x1x16x16",), line=15, message="4*B x 256"),
+        Example(_model("h.reshape(-1, 512)", 512), inputs=("4x1x16x16",), line=15, message="B x 16 x 8 x 8 (4 x 16 x 8 x 8) into 2*B x 512"),
+    ]
+
+    def check(self, ctx):
+        for node in ctx.capture.graph.nodes:
+            if ctx.view.op(node) not in RESHAPE_OPS:
+                continue
+            src = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
+            before, after = ctx.shape(src), ctx.shape(node)
+            if before is None or after is None or before.dims is None or after.dims is None:
+                continue
+            if not before.dims or not after.dims:
+                continue
+            b0, a0 = before.dims[0], after.dims[0]
+            if not (b0.coef == 1 and b0.const == 0) or not a0.batch_dependent:
+                continue
+            if a0.coef == 1 and a0.const == 0:
+                continue
+            if a0.const == 0 and _merges_whole_dims(a0.coef, before.sizes[1:]):
+                continue
+            yield self.finding(
+                f"{ctx.view.op(node)} turns {ctx.shape_text(src)} into {ctx.shape_text(node)}: the batch "
+                f"dim becomes {a0.text()}, so each sample is split over {a0.coef} rows that later "
+                "layers treat as separate samples.",
+                node.meta.get("loc"),
+                "keep the batch dim: x.view(x.size(0), -1) or x.flatten(1), and size the next layer "
+                f"for {math.prod(before.sizes[1:])} features",
+                node=node,
+            )
+
+    def confirm(self, finding, ctx, observed):
+        shapes = observed.shapes_at(finding.node)
+        if not shapes or observed.result is None:
+            return None
+        out = observed.result.shapes.get(finding.node)
+        return out is not None and out[0] != shapes[0][0]
+
+
+def _merges_whole_dims(coef: int, rest) -> bool:
+    """``B x T x V -> T*B x V``: the factor is a product of leading whole dims."""
+    prod = 1
+    for size in rest:
+        prod *= size
+        if prod == coef:
+            return True
+        if prod > coef:
+            return False
+    return False
