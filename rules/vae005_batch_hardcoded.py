@@ -1,0 +1,164 @@
+"""VAE005 batch-hardcoded: a size or normaliser pinned to the example batch size."""
+
+from __future__ import annotations
+
+from vaelint.ops import CREATION_OPS, RESHAPE_OPS
+from vaelint.rulebase import Example, Rule
+
+_MODEL = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.latent = latent
+        self.enc = nn.Linear(64, 2 * latent)
+        self.dec = nn.Linear(latent, 64)
+
+    def forward(self, x):
+        h = {FLAT}
+        mu, logvar = self.enc(h).chunk(2, dim=1)
+        eps = {NOISE}
+        z = mu + eps * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = F.binary_cross_entropy(recon, x.view(x.size(0), -1), reduction="sum")
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return (rec + kl) / {NORM}
+'''
+
+
+def _model(flat="x.view(x.size(0), -1)", noise="torch.randn_like(mu)", norm="x.size(0)") -> str:
+    return _MODEL.replace("{FLAT}", flat).replace("{NOISE}", noise).replace("{NORM}", norm)
+
+
+class BatchHardcoded(Rule):
+    code = "VAE005"
+    name = "batch-hardcoded"
+    severity = "error"
+    summary = "A size or normaliser is pinned to the example batch size."
+    what = """
+A batch size written into the code as a number: ``torch.randn(64, Z)``,
+``x.view(64, -1)``, a loss divided by ``args.batch_size`` or ``128``. vaelint
+runs the model at your batch size and at two others; a size that stays at your
+batch size while the batch changes, or an op that then fails, is reported at
+the line that wrote the number down, not where it later breaks.
+"""
+    why = """
+It works until the batch size changes: the last batch of an epoch is usually
+smaller, evaluation often uses another size, and then the model crashes far from
+the cause (``torch.export`` even suggests pinning the batch). A normaliser
+written as a number does not crash: it silently rescales the loss of every
+batch that is not the configured size.
+"""
+    example = """
+eps = torch.randn(64, self.latent_dim)   # 64 = the configured batch size
+h = h.view(64, -1)
+loss = (rec + kl) / args.batch_size
+"""
+    fix = """
+Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)``,
+``loss / x.size(0)``.
+"""
+    VALID = [
+        Example(_model(), inputs=("8x64",)),
+        Example(_model(noise="torch.randn(mu.size(0), self.latent)"), inputs=("8x64",)),
+        Example(_model(flat="x.view(-1, 64)"), inputs=("8x64",)),
+        Example(_model(norm="len(x)"), inputs=("8x64",)),
+    ]
+    INVALID = [
+        Example(_model(noise="torch.randn(8, self.latent)"), inputs=("8x64",), line=16, message="randn"),
+        Example(_model(flat="x.view(8, -1)"), inputs=("8x64",), line=14, message="view"),
+        Example(_model(norm="8"), inputs=("8x64",), line=24, message="divided by 8"),
+    ]
+
+    def check(self, ctx):
+        b0 = ctx.batch
+        failures = [ctx.runs.failure_at(b) for b in ctx.runs.extra]
+        failures = [f for f in failures if f is not None]
+        for node in ctx.capture.graph.nodes:
+            op = ctx.view.op(node)
+            if (op in CREATION_OPS and not op.endswith("_like")) or op in RESHAPE_OPS | {"repeat", "new_zeros", "new_ones", "new_empty"}:
+                if b0 not in ctx.literal_sizes(node):
+                    continue
+                if self._pinned(ctx, node, failures):
+                    other = ctx.runs.extra[0] if ctx.runs.extra else b0 + 1
+                    yield self.finding(
+                        f"{op} writes the batch size down as {b0}: its result is {ctx.shape_text(node)} "
+                        f"whatever the batch, so a batch of {other} samples (a smaller last batch) "
+                        f"{self._consequence(ctx, node, failures)}.",
+                        node.meta.get("loc"),
+                        self._fix(op),
+                        node=node,
+                    )
+            elif op == "div" and self._normaliser(ctx, node, b0):
+                yield self.finding(
+                    f"the loss is divided by {b0}, the batch size written down as a number: a batch of "
+                    f"another size (a smaller last batch) is divided by {b0} all the same, so its loss is "
+                    "scaled instead of averaged.",
+                    node.meta.get("loc"),
+                    "divide by the batch's own size: loss / x.size(0)",
+                    node=node,
+                )
+
+    @staticmethod
+    def _pinned(ctx, node, failures) -> bool:
+        fact = ctx.shape(node)
+        if fact is None or not fact.sizes or fact.sizes[0] != ctx.batch:
+            return False
+        if fact.dims is not None and fact.dims[0].batch_dependent:
+            return False
+        if any(f.node is not None and (f.node is node or ctx.view.depends_on(f.node, node)) for f in failures):
+            return True
+        for user in node.users:  # meets a tensor that does follow the batch
+            for other in user.all_input_nodes:
+                o = ctx.shape(other)
+                if other is not node and o is not None and o.dims and o.dims[0].batch_dependent:
+                    return True
+        return False
+
+    @staticmethod
+    def _consequence(ctx, node, failures) -> str:
+        hit = next((f for f in failures if f.node is not None and (f.node is node or ctx.view.depends_on(f.node, node))), None)
+        if hit is None:
+            return "is combined with a tensor of the wrong batch size"
+        where = f" at {hit.loc.display_path()}:{hit.loc.line}" if hit.loc else ""
+        return f"makes the model fail{where} ({str(hit.error).strip().splitlines()[0]})"
+
+    @staticmethod
+    def _fix(op: str) -> str:
+        if op in RESHAPE_OPS:
+            return "take the batch from the tensor: x.view(x.size(0), -1)"
+        if op.startswith("rand") or op in ("normal", "empty"):
+            return "draw noise with the tensor's shape: torch.randn_like(std)"
+        return "take the batch size from the tensor: x.size(0), or use torch.zeros_like / new_zeros"
+
+    @staticmethod
+    def _normaliser(ctx, node, b0) -> bool:
+        if len(node.args) < 2 or not hasattr(node.args[0], "op"):
+            return False
+        if b0 not in ctx.literal_sizes(node) or node.args[1] != b0 and ctx.capture.method == "torch.fx":
+            return False
+        fact = ctx.shape(node)
+        if fact is None or fact.sizes != ():
+            return False  # only a scalar loss divided by the batch size
+        forward = set(ctx.roles.forward_outputs.values())
+        return any(ctx.view.depends_on(node, f) for f in forward)
+
+    def confirm(self, finding, ctx, observed):
+        node = finding.node
+        if ctx.view.op(node) == "div":
+            values = {b: r.tensors.get(node) for b, r in ctx.runs.runs.items()}
+            values = {b: abs(float(v)) for b, v in values.items() if v is not None and v.numel() == 1}
+            if len(values) < 2 or min(values.values()) == 0:
+                return None
+            # a loss averaged per sample stays put as the batch changes; one
+            # divided by a fixed number grows with the batch
+            per_sample = [v / b for b, v in values.items()]
+            grows = max(values.values()) / min(values.values()) > 1.5
+            return grows and max(per_sample) / min(per_sample) < 1.5
+        return any(f is not None for f in (ctx.runs.failure_at(b) for b in ctx.runs.extra)) or None
