@@ -1,6 +1,6 @@
 """Read the ``# fixture:`` header lines of the model files under fixtures/.
 
-One line is one case: ``target=NAME input=SPEC [input=SPEC] [loss=FUNC]
+One line is one case: ``target=NAME input=SPEC [input=SPEC] [loss=FUNC] [beta=FLOAT]
 [init=NAME=VALUE ...] [expect=CODE@LINE ...] [later=CODE@LINE ...]``. ``expect`` lists
 the findings the implemented rules must produce; ``later`` lists findings of
 rules that are not in the catalogue yet (they become ``expect`` when they are).
@@ -25,6 +25,7 @@ class Case:
     inputs: list[str]
     loss: str | None = None
     init: dict = field(default_factory=dict)
+    beta: float = 1.0
     expect: set = field(default_factory=set)  # {(code, line)}
     later: set = field(default_factory=set)
 
@@ -65,6 +66,7 @@ def parse_cases(path: str) -> list[Case]:
                     inputs=fields.get("input", []),
                     loss=fields.get("loss", [None])[0],
                     init=parse_init(fields.get("init", [])),
+                    beta=float(fields.get("beta", ["1"])[0]),
                     expect=_findings(fields.get("expect", [])),
                     later=_findings(fields.get("later", [])),
                 )

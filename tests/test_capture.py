@@ -78,7 +78,7 @@ def test_binding_reports_each_parameter():
     assert ("*args", "the forward's outputs, in order") in res.binding
     assert ("M_N", "--loss-kwarg M_N = 0.5") in res.binding
     res = check(os.path.join(FIXTURES, "clean", "dict_output_vae.py"), "DictVAE", ["4x64"])
-    assert res.binding == [("x", "input x"), ("outputs", "the forward's whole output")]
+    assert res.binding == [("x", "the input x"), ("outputs", "the forward's whole output")]
 
 
 def test_loss_discovery_order_and_absence():

@@ -13,7 +13,7 @@ CASES = all_cases()
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_fixture_reports_what_it_declares(case):
     loss = f"{case.path}:{case.loss}" if case.loss else None
-    result = check(case.path, case.target, case.inputs, loss=loss, init=case.init)
+    result = check(case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta)
     assert result.error is None, result.error.message
     expected = {f for f in case.all_declared() if f[0] in IMPLEMENTED}
     assert found(result) == expected, [f.message for f in result.findings]
@@ -34,7 +34,12 @@ def test_every_finding_is_confirmed_on_the_cpu():
     for case in all_cases("buggy"):
         result = check(case.path, case.target, case.inputs)
         assert result.confirmed_on == "cpu"
-        assert result.findings and all(f.confirmed is True for f in result.findings), case.id
+        assert result.findings, case.id
+        for f in result.findings:
+            # a KL/reconstruction ratio that is a constant (D/Z, 1/Z) looks the
+            # same at every batch size: the pass cannot tell (null)
+            unobservable = f.code == "VAE002" and f.severity == "warning"
+            assert f.confirmed is (None if unobservable else True), (case.id, f.code, f.message)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from vaelint.inputs import InputSpec
 from vaelint.load import build_model
 from vaelint.lossbind import Binder, LossPlan, discover_loss
 from vaelint.roles import GraphView, Roles, forward_roles, loss_roles
+from vaelint.reductions import loss_scales
 from vaelint.shapes import make_inputs, run_batches
 
 
@@ -153,6 +154,20 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
 
     result.flow = flow_rows(ctx)
     result.input_text = f"{ctx.shape_text(roles.inputs[0]).split(' (')[0]} (B={specs[0].batch})" if roles.inputs else ""
+
+    scales = loss_scales(ctx)
+    if scales is not None:
+        import math
+
+        data = math.prod(specs[0].shape[1:])
+        formula = scales.formula(data, ctx.latent_size)
+        weight = scales.kl.explicit
+        if not math.isclose(weight, 1.0, rel_tol=1e-3):
+            formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
+        result.beta_effective = formula
+        for row in result.flow:
+            if row.stage == "loss" and row.name in ("rec", "kl"):
+                row.note = (scales.rec if row.name == "rec" else scales.kl).describe()
 
     rules = selected_rules(options)
     findings: list[tuple[object, Finding]] = []

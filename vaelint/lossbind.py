@@ -267,7 +267,7 @@ class Binder:
         """role -> (source, description), from the graph first, then from output names."""
         found: dict[str, tuple] = {}
         input_name = self.input_names[0] if self.input_names else "x"
-        found["input"] = (("input", 0), f"input {input_name}")
+        found["input"] = (("input", 0), f"the input {input_name}")
         if leaf_nodes:
             graph = next(iter(leaf_nodes.values())).graph
             view = GraphView(graph)

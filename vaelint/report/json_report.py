@@ -36,6 +36,7 @@ def _result(r: TargetResult) -> dict:
                 "sizes": row.sizes,
                 "path": display_path(row.loc.path) if row.loc else None,
                 "line": row.loc.line if row.loc else None,
+                **({"reduction": row.note} if row.note else {}),
             }
             for row in r.flow
         ],

@@ -55,9 +55,13 @@ def _target(r: TargetResult, console: Console) -> None:
             table.add_column(col)
         for row in r.flow:
             shape = "not reached" if row.shape is None else (" x ".join(row.shape) if row.shape else "scalar")
+            if row.note:
+                shape = row.note
             where = f"{display_path(row.loc.path)}:{row.loc.line}" if row.loc else ""
             table.add_row(row.stage, row.name, escape(shape), escape(_sizes(row)), escape(where))
         console.print(table)
+    if r.beta_effective:
+        console.print(f"  beta_eff = {escape(r.beta_effective)}")
     if r.loss_name:
         bound = ", ".join(f"{p} <- {s}" for p, s in r.binding)
         console.print(f"  loss {escape(r.loss_name)}({escape(bound)})", soft_wrap=True)

@@ -1,0 +1,124 @@
+"""VAE002 kl-reduction: KL and reconstruction reduced differently, so beta_eff depends on B, D or Z."""
+
+from __future__ import annotations
+
+import math
+
+from vaelint.reductions import loss_scales
+from vaelint.rulebase import Example, Rule
+
+_MODEL = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    kl_elem = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+    rec = {REC}
+    kl = {KL}
+    return rec + kl
+'''
+
+
+def _model(rec: str, kl: str) -> str:
+    return _MODEL.replace("{REC}", rec).replace("{KL}", kl)
+
+
+class KLReduction(Rule):
+    code = "VAE002"
+    name = "kl-reduction"
+    severity = "error"
+    summary = "The KL and reconstruction terms are reduced differently, so beta_eff depends on B, D or Z."
+    what = """
+The ELBO weighs the KL term against the reconstruction term per sample:
+``sum_d rec + sum_z kl`` for each sample, then the same average (or sum) over
+the batch for both. vaelint follows each term down to its elementwise tensor,
+notes every reduction (``mean`` divides by the sizes it reduces, ``sum`` does
+not, ``reduction=`` of loss functions included) and writes the effective KL
+weight ``beta_eff = c / a`` as a formula in B, D and Z with its value.
+"""
+    why = """
+``F.mse_loss(recon, x)`` averages over B*D elements while ``torch.sum(kl)``
+sums over B*Z: the KL then weighs B*D times more than intended (25088 for a
+batch of 32 MNIST images) and the posterior collapses; the opposite mix makes
+the KL vanish. A beta_eff that depends on B also changes with the batch size.
+"""
+    example = """
+rec = F.mse_loss(recon, x)                                   # mean over B, D
+kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())  # sum over B, Z
+"""
+    fix = """
+Reduce both terms the same way: per-sample sums averaged over the batch,
+``F.mse_loss(recon, x, reduction="sum") / B`` and ``kl.sum() / B``; or sum both
+over everything.
+"""
+    VALID = [
+        Example(_model('F.binary_cross_entropy(recon, x, reduction="sum")', "kl_elem.sum()"), inputs=("8x20",)),
+        Example(_model('F.binary_cross_entropy(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum() / x.size(0)"), inputs=("8x20",)),
+        Example(_model('F.mse_loss(recon, x, reduction="none").sum(dim=1).mean()', "kl_elem.sum(dim=1).mean()"), inputs=("8x20",)),
+        Example(_model("((recon - x) ** 2).sum(1).mean(0)", "torch.mean(kl_elem.sum(1))"), inputs=("8x20",)),
+    ]
+    INVALID = [
+        Example(_model("F.mse_loss(recon, x)", "kl_elem.sum()"), inputs=("8x20",), line=21, message="beta_eff = B*D = 160"),
+        Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.mean()"), inputs=("8x20",), line=21, message="beta_eff = 1/Z = 0.25"),
+        Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=0).mean()"), inputs=("8x20",), line=21, message="B/Z"),
+        Example(_model("F.mse_loss(recon, x)", "kl_elem.mean()"), inputs=("8x20",), line=21, message="beta_eff = D/Z = 5"),
+    ]
+
+    def check(self, ctx):
+        scales = loss_scales(ctx)
+        if scales is None:
+            return
+        ratio = scales.reduction_ratio(ctx.batch)
+        if math.isclose(ratio, 1.0, rel_tol=1e-6):
+            return
+        data = math.prod(ctx.specs[0].shape[1:])
+        formula = scales.formula(data, ctx.latent_size)
+        value = f"{ratio:.6g}"
+        changes = ", and changes with the batch size" if scales.batch_power else ""
+        kl_red = scales.kl.reductions()
+        loc = (kl_red[0].loc if kl_red else None) or scales.kl.term.meta.get("loc")
+        message = (
+            f"the reconstruction term is reduced as {scales.rec.describe()} but the KL term as "
+            f"{scales.kl.describe()}: beta_eff = {formula} = {value} (B={ctx.batch}), so the KL term "
+            f"weighs {value} times what the ELBO gives it{changes}."
+        )
+        yield self.finding(
+            message,
+            loc,
+            "reduce both terms the same way: per-sample sums averaged over the batch, "
+            "e.g. F.mse_loss(recon, x, reduction='sum') / x.size(0) and kl.sum() / x.size(0)",
+            node=scales.kl.term,
+            severity="error" if scales.batch_power else "warning",
+        )
+
+    def confirm(self, finding, ctx, observed):
+        """Do the two terms scale differently with the batch? (Their values at
+        the batch sizes the shape runs used: a sum grows with B, a mean stays.)"""
+        scales = loss_scales(ctx)
+        if scales is None:
+            return None
+        if not scales.batch_power:
+            return None  # a constant ratio: nothing a batch change shows
+        ratios = []
+        for b, run in ctx.runs.runs.items():
+            rec, kl = run.tensors.get(scales.rec.term), run.tensors.get(scales.kl.term)
+            if rec is None or kl is None or float(rec) == 0:
+                return None
+            ratios.append((b, abs(float(kl) / float(rec))))
+        if len(ratios) < 2:
+            return None
+        (b1, r1), (b2, r2) = min(ratios), max(ratios)
+        return abs(math.log(r2 / r1)) > 0.5 * abs(math.log(b2 / b1))

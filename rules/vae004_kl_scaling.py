@@ -1,0 +1,153 @@
+"""VAE004 kl-scaling: an explicit factor on the KL term makes beta_eff differ from the declared beta."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import re
+
+from vaelint.reductions import loss_scales
+from vaelint.rulebase import Example, Rule
+from vaelint.sourcefacts import line_text
+
+_MODEL = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4, beta=1.0):
+        super().__init__()
+        self.beta = beta
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+    def loss_function(self, recon, x, mu, logvar, kld_weight=1.0):
+        rec = F.binary_cross_entropy(recon, x, reduction="sum")
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return rec + {KL}
+'''
+
+
+def _model(kl: str, beta: str = "1.0") -> str:
+    return _MODEL.replace("{KL}", kl).replace("beta=1.0", f"beta={beta}")
+
+
+class KLScaling(Rule):
+    code = "VAE004"
+    name = "kl-scaling"
+    severity = "warning"
+    summary = "An explicit factor on the KL term makes beta_eff differ from the declared beta."
+    what = """
+A number multiplies the KL term: a literal (``0.01 * kl``), a model or loss
+attribute (``self.beta``), a loss keyword (``kld_weight``, ``M_N``). vaelint
+finds the factor on the KL term's path in the graph, says where its value comes
+from, and compares the resulting beta_eff with the beta you declared
+(``--beta``, default 1).
+"""
+    why = """
+A factor on the KL term changes the objective: below 1 the latent code is
+barely regularised (samples from the prior decode to garbage), above 1 the
+posterior collapses. Factors that were meant for something else (``M_N``, a
+batch-to-dataset ratio) are easy to leave in by accident.
+"""
+    example = """
+kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) * 0.01
+"""
+    fix = """
+Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
+0.01`` (or ``beta = 0.01`` for the target in ``[tool.vaelint]``).
+"""
+    VALID = [
+        Example(_model("kl"), inputs=("8x20",)),
+        Example(_model("self.beta * kl"), inputs=("8x20",)),
+        Example(_model("kld_weight * kl"), inputs=("8x20",)),
+    ]
+    INVALID = [
+        Example(_model("0.01 * kl"), inputs=("8x20",), line=21, message="the literal 0.01"),
+        Example(_model("self.beta * kl", beta="4.0"), inputs=("8x20",), line=21, message="the attribute self.beta = 4"),
+        Example(_model("kl * 0.5"), inputs=("8x20",), line=21, message="beta_eff = 0.5"),
+    ]
+
+    def check(self, ctx):
+        scales = loss_scales(ctx)
+        if scales is None:
+            return
+        factor = scales.kl.explicit
+        if math.isclose(factor, ctx.beta, rel_tol=1e-3):
+            return
+        consts = [f for f in scales.kl.factors if f.kind == "const" and not math.isclose(abs(f.value), 1.0)]
+        if not consts:
+            return  # the KL formula itself is off by a constant: VAE007's business
+        main = max(consts, key=lambda f: abs(math.log(abs(f.value))))
+        loc = main.loc
+        source = self._source(ctx, main)
+        yield self.finding(
+            f"the KL term is multiplied by {factor:.6g} ({source}), so beta_eff = {factor:.6g} "
+            f"while the declared beta is {ctx.beta:g}.",
+            loc,
+            f"remove the factor, or declare the weight you intend with --beta {factor:.6g}",
+            node=scales.kl.term,
+        )
+
+    @staticmethod
+    def _source(ctx, factor) -> str:
+        value = factor.value
+        loc = factor.loc
+        where = f" at {loc.display_path()}:{loc.line}" if loc else ""
+        plan = ctx.loss
+        if plan is not None:
+            for name, kw in plan.kwargs.items():
+                if isinstance(kw, (int, float)) and _close(kw, value):
+                    return f"the loss keyword {name} = {kw!r}{where}"
+            try:
+                params = inspect.signature(plan.fn).parameters.values()
+            except (TypeError, ValueError):
+                params = []
+            for p in params:
+                if isinstance(p.default, (int, float)) and not isinstance(p.default, bool) and _close(p.default, value):
+                    text = line_text(loc.path, loc.line) if loc else ""
+                    if p.name in text:
+                        return f"the loss keyword {p.name} = {p.default!r}{where}"
+        text = line_text(loc.path, loc.line) if loc else ""
+        for attr in re.findall(r"self\.(\w+)", text):
+            held = getattr(ctx.loaded.model, attr, None)
+            if isinstance(held, (int, float)) and _close(held, value):
+                return f"the attribute self.{attr} = {held:g}{where}"
+        for name in re.findall(r"\b([A-Za-z_]\w*)\b", text):
+            held = ctx.loaded.module.__dict__.get(name)
+            if isinstance(held, (int, float)) and not isinstance(held, bool) and _close(held, value):
+                return f"the module-level {name} = {held:g}{where}"
+        literal = f"{value:g}"
+        if literal in text or str(value) in text:
+            return f"the literal {literal}{where}"
+        return f"a factor of {value:g}{where}"
+
+    def confirm(self, finding, ctx, observed):
+        """In the real run, the KL term's value over the closed-form KL of the
+        sampler's mean and std is the weight the loss gives it."""
+        scales = loss_scales(ctx)
+        if scales is None or observed.result is None:
+            return None
+        t = observed.result.tensors
+        r = ctx.roles.reparam
+        term, mu, std = t.get(scales.kl.term), t.get(r.mu), t.get(r.std)
+        if term is None or mu is None or std is None:
+            return None
+        mu, std = mu.double().cpu(), std.double().cpu().expand_as(mu).clamp_min(1e-12)
+        closed = float((0.5 * (mu**2 + std**2 - 1 - 2 * std.log())).sum())
+        if closed == 0:
+            return None
+        # a term still per sample ((rec + beta * kl).mean()) shares the outer mean with rec
+        weight = abs(float(term.double().sum())) / closed
+        expected = scales.kl.explicit * ctx.batch ** scales.kl.batch_power / scales.kl.mean_sizes
+        return math.isclose(weight, expected, rel_tol=0.05)
+
+
+def _close(a, b) -> bool:
+    return math.isclose(float(a), float(b), rel_tol=1e-6) or math.isclose(1 / float(a), float(b), rel_tol=1e-6) if a else False

@@ -1,0 +1,357 @@
+"""How each loss term is reduced and scaled: the facts behind beta_eff.
+
+The contract writes a loss as ``a * sum_{b,d} rec + c * sum_{b,z} kl`` and calls
+``beta_eff = c / a``. For each term we walk from the term down to the
+elementwise tensor it reduces, collecting factors:
+
+* reductions: ``sum``/``mean`` (with or without ``dim``) and the ``reduction=``
+  of loss functions; a mean divides by the sizes it reduces (``B``, ``784``);
+* sizes taken from tensors (``/ x.size(0)``), which follow the batch;
+* explicit numbers (``0.01 *``, ``self.beta *``, ``* kld_weight``).
+
+The KL term's elementwise tensor is compared numerically with the closed-form
+Gaussian KL of the mean and std the sampler used, so that ``-0.5 * (1 + lv -
+mu**2 - lv.exp())`` counts as the KL itself (factor 1), whatever the algebra.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.fx as fx
+
+from vaelint.frames import SourceLoc
+from vaelint.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS
+
+_REDUCE_ARGS = {"sum": "dim", "mean": "dim"}
+
+
+@dataclass
+class Factor:
+    kind: str  # "sum", "mean", "size", "const"
+    value: float  # multiplicative factor at the user's batch size (1 for a sum)
+    batch_power: int  # power of B it contributes
+    const_sizes: int  # product of constant sizes a mean divides by (1 otherwise)
+    over: str  # "B, 784" for reductions; the number for constants
+    node: fx.Node
+    op: str
+
+    @property
+    def loc(self) -> SourceLoc | None:
+        return self.node.meta.get("loc")
+
+
+@dataclass
+class TermScale:
+    term: fx.Node
+    element: fx.Node | None
+    factors: list[Factor] = field(default_factory=list)
+    normalization: float = 1.0  # element / closed-form KL (KL terms only)
+
+    @property
+    def batch_power(self) -> int:
+        return sum(f.batch_power for f in self.factors)
+
+    @property
+    def mean_sizes(self) -> int:
+        return math.prod(f.const_sizes for f in self.factors)
+
+    @property
+    def explicit(self) -> float:
+        """Numbers written on the term (and the KL formula's own constant, normalised away)."""
+        value = math.prod(f.value for f in self.factors if f.kind == "const") * self.normalization
+        return abs(value)
+
+    def reductions(self) -> list[Factor]:
+        return [f for f in self.factors if f.kind in ("sum", "mean", "size")]
+
+    def describe(self) -> str:
+        parts = []
+        for f in self.reductions():
+            if f.kind == "size":
+                parts.append(f"divided by {f.over}")
+            else:
+                parts.append(f"{f.kind} over {f.over}")
+        return ", ".join(parts) if parts else "no reduction"
+
+
+class _Walker:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.view = ctx.view
+        self.runs = ctx.runs
+
+    def labels(self, node, positions) -> tuple[str, int, int]:
+        """(text, batch power, product of constant sizes) of the dims reduced."""
+        fact = self.ctx.shape(node)
+        if fact is None or fact.sizes is None:
+            return "?", 0, 1
+        dims = fact.dims
+        texts, power, consts = [], 0, 1
+        for p in positions:
+            size = fact.sizes[p]
+            d = dims[p] if dims is not None else None
+            if d is not None and d.batch_dependent:
+                power += 1
+                consts *= d.coef
+                texts.append("B" if d.coef == 1 else f"{d.coef}*B")
+            else:
+                consts *= size
+                texts.append(str(size))
+        return ", ".join(texts), power, consts
+
+    def broadcast_labels(self, nodes) -> tuple[str, int, int] | None:
+        facts = [self.ctx.shape(n) for n in nodes]
+        if any(f is None or f.sizes is None for f in facts):
+            return None
+        rank = max(len(f.sizes) for f in facts)
+        texts, power, consts = [], 0, 1
+        for i in range(1, rank + 1):
+            size, dim = 1, None
+            for f in facts:
+                if i <= len(f.sizes) and f.sizes[-i] != 1:
+                    size = f.sizes[-i]
+                    dim = f.dims[-i] if f.dims is not None else None
+            if dim is not None and dim.batch_dependent:
+                power += 1
+                consts *= dim.coef
+                texts.append("B" if dim.coef == 1 else f"{dim.coef}*B")
+            else:
+                consts *= size
+                texts.append(str(size))
+        return ", ".join(reversed(texts)), power, consts
+
+    def scalar_of(self, node, arg):
+        """A number the op scales by: (value at B0, batch power) or None."""
+        if isinstance(arg, (int, float)) and not isinstance(arg, bool):
+            literal = self.ctx.capture.method == "torch.fx" or self._same_at_all_batches(node, arg)
+            if literal:
+                return float(arg), 0
+            return float(arg), 1 if self._is_batch(node, arg) else 0
+        if isinstance(arg, fx.Node):
+            values = {b: r.values.get(arg) for b, r in self.runs.runs.items() if arg in r.values}
+            if values:
+                if all(v == b for b, v in values.items()) and len(values) > 1:
+                    return float(values[self.runs.batch]), 1
+                if len(set(values.values())) == 1:
+                    return float(next(iter(values.values()))), 0
+                return None
+            t = self.runs.runs[self.runs.batch].tensors.get(arg)
+            if t is not None and t.numel() == 1 and not any(
+                self.view.depends_on(arg, f) for f in self.ctx.roles.forward_outputs.values()
+            ):
+                return float(t), 0
+        return None
+
+    def _same_at_all_batches(self, node, value) -> bool:
+        seen = [r.args.get(node) for r in self.runs.runs.values() if node in r.args]
+        return len(seen) > 1 and all(value in _flat(s) for s in seen)
+
+    def _is_batch(self, node, value) -> bool:
+        for b, r in self.runs.runs.items():
+            if node in r.args and b not in _flat(r.args[node]):
+                return False
+        return True
+
+    def walk(self, term: fx.Node) -> TermScale | None:
+        scale = TermScale(term, None)
+        node = term
+        for _ in range(40):
+            op = self.view.op(node)
+            args = list(node.args)
+            tensors = [a for a in args if isinstance(a, fx.Node) and self.ctx.shape(a) is not None]
+            if op in ("mul", "div") and len(args) == 2:
+                a, b = args
+                tensor, other = (a, b) if a in tensors else (b, a)
+                if tensor not in tensors:
+                    break
+                if op == "div" and tensor is b:
+                    break  # k / tensor: not a scaling
+                num = self.scalar_of(node, other) if other not in tensors or self._is_scalar_const(other) else None
+                if num is None:
+                    break
+                value, power = num
+                if value == 0:
+                    break
+                if op == "div":
+                    value, power = 1 / value, -power
+                kind = "size" if power else "const"
+                shown = f"{int(1 / value)}" if op == "div" and float(1 / value).is_integer() else f"{value:g}"
+                if power:
+                    shown = "x.size(0)" if abs(1 / value) == self.runs.batch else shown
+                scale.factors.append(Factor(kind, value if not power else 1.0, power, 1, shown, node, op))
+                node = tensor
+                continue
+            if op == "neg" and tensors:
+                scale.factors.append(Factor("const", -1.0, 0, 1, "-1", node, op))
+                node = tensors[0]
+                continue
+            if op in ("sum", "mean") and tensors:
+                src = tensors[0]
+                fact = self.ctx.shape(src)
+                if fact is None or fact.sizes is None:
+                    return None
+                positions = self._reduced_positions(node, len(fact.sizes))
+                text, power, consts = self.labels(src, positions)
+                if op == "mean":
+                    scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
+                else:
+                    scale.factors.append(Factor("sum", 1.0, 0, 1, text, node, op))
+                node = src
+                continue
+            if op in RECON_LOSS_OPS and tensors:
+                reduction = self._reduction_of(node)
+                if reduction == "none":
+                    break
+                if op in CLASS_INDEX_LOSSES:
+                    # a mean over the targets (one per position, classes excluded)
+                    ref = tensors[1] if len(tensors) > 1 else tensors[0]
+                    fact = self.ctx.shape(ref)
+                    if fact is None or fact.sizes is None:
+                        return None
+                    text, power, consts = self.labels(ref, range(len(fact.sizes)))
+                else:
+                    # elementwise losses average over the broadcast of both sides
+                    got = self.broadcast_labels(tensors[:2])
+                    if got is None:
+                        return None
+                    text, power, consts = got
+                if reduction == "mean":
+                    scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
+                else:
+                    scale.factors.append(Factor("sum", 1.0, 0, 1, text, node, op))
+                scale.element = node
+                return scale
+            break
+        scale.element = node
+        return scale
+
+    def _is_scalar_const(self, node) -> bool:
+        t = self.runs.runs[self.runs.batch].tensors.get(node)
+        return t is not None and t.numel() == 1
+
+    @staticmethod
+    def _reduced_positions(node, rank: int) -> list[int]:
+        dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+        if dim is None:
+            return list(range(rank))
+        dims = dim if isinstance(dim, (tuple, list)) else [dim]
+        if not all(isinstance(d, int) for d in dims):
+            return list(range(rank))
+        return sorted(d % rank for d in dims)
+
+    @staticmethod
+    def _reduction_of(node) -> str:
+        size_average, reduce = node.kwargs.get("size_average"), node.kwargs.get("reduce")
+        if size_average is not None or reduce is not None:  # the legacy arguments win, as in torch
+            if reduce is False:
+                return "none"
+            return "sum" if size_average is False else "mean"
+        return str(node.kwargs.get("reduction", "mean"))
+
+
+def _flat(args) -> list:
+    out = []
+    for a in args if isinstance(args, (tuple, list)) else [args]:
+        if isinstance(a, (tuple, list)):
+            out.extend(_flat(a))
+        else:
+            out.append(a)
+    return out
+
+
+def term_scale(ctx, term: fx.Node) -> TermScale | None:
+    scale = _Walker(ctx).walk(term)
+    if scale is None or scale.element is None:
+        return None
+    if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
+        # a sum of scalar parts (BCE + a normalising constant): use one that reduces
+        for part in scale.element.all_input_nodes:
+            sub = term_scale(ctx, part)
+            if sub is not None and sub.reductions():
+                sub.factors = scale.factors + sub.factors
+                sub.term = term
+                return sub
+    return scale
+
+
+def kl_normalization(ctx, scale: TermScale) -> float | None:
+    """element / closed-form KL(N(mu, std) || N(0, 1)), if that ratio is one constant."""
+    r = ctx.roles.reparam
+    tensors = ctx.runs.runs[ctx.runs.batch].tensors
+    element = tensors.get(scale.element) if scale.element is not None else None
+    mu, std = tensors.get(r.mu), tensors.get(r.std)
+    if element is None or mu is None or std is None:
+        return None
+    if std.shape != mu.shape:
+        try:
+            std = std.expand_as(mu)
+        except RuntimeError:
+            return None
+    if element.shape != mu.shape:
+        return None
+    mu64, std64 = mu.double(), std.double().clamp_min(1e-12)
+    ref = 0.5 * (mu64.pow(2) + std64.pow(2) - 1 - 2 * torch.log(std64))
+    ok = ref.abs() > 1e-6
+    if ok.sum() < 2:
+        return None
+    ratio = element.double()[ok] / ref[ok]
+    mean = float(ratio.mean())
+    if mean == 0 or float((ratio - mean).abs().max()) > 1e-3 * abs(mean):
+        return None
+    return mean
+
+
+@dataclass
+class LossScales:
+    rec: TermScale
+    kl: TermScale
+
+    @property
+    def batch_power(self) -> int:
+        return self.kl.batch_power - self.rec.batch_power
+
+    def reduction_ratio(self, batch: int) -> float:
+        """beta_eff from the reductions alone (no explicit factors)."""
+        return (batch**self.batch_power) * self.rec.mean_sizes / self.kl.mean_sizes
+
+    def formula(self, data_size: int, latent_size: int | None) -> str:
+        num, den = [], []
+        p = self.batch_power
+        if p > 0:
+            num += ["B"] * p
+        elif p < 0:
+            den += ["B"] * -p
+        for size, names, target in ((self.rec.mean_sizes, num, "D"), (self.kl.mean_sizes, den, "Z")):
+            if size == 1:
+                continue
+            if target == "D" and size == data_size:
+                names.append("D")
+            elif target == "Z" and latent_size is not None and size == latent_size:
+                names.append("Z")
+            else:
+                names.append(str(size))
+        top = "*".join(num) or "1"
+        return top if not den else f"{top}/{'*'.join(den) if len(den) == 1 else '(' + '*'.join(den) + ')'}"
+
+
+def loss_scales(ctx) -> LossScales | None:
+    """The reduction facts of the reconstruction and KL terms, when both are clear."""
+    roles = ctx.roles
+    if roles.reparam is None or len(roles.rec_terms) != 1 or len(roles.kl_terms) != 1:
+        return None
+    if ctx.runs.failure is not None:
+        return None
+    rec = term_scale(ctx, roles.rec_terms[0])
+    kl = term_scale(ctx, roles.kl_terms[0])
+    if rec is None or kl is None or not rec.reductions() or not kl.reductions():
+        return None
+    norm = kl_normalization(ctx, kl)
+    if norm is None:
+        return None
+    # float32 noise: -2.0000005 is the KL formula's -2
+    nice = round(norm * 8) / 8
+    kl.normalization = nice if nice and abs(norm - nice) < 1e-3 * abs(norm) else norm
+    return LossScales(rec, kl)
