@@ -1,0 +1,40 @@
+"""Message wording is part of the interface: every finding on every fixture,
+word for word, against tests/golden/findings.txt.
+
+After an intended wording change, regenerate the file with
+``VAELINT_REGOLD=1 python -m pytest tests/test_messages.py`` and review the diff.
+"""
+
+import os
+
+from fixture_cases import all_cases
+from helpers import check
+
+from conftest import FIXTURES, ROOT
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "findings.txt")
+
+
+def _render() -> str:
+    lines = []
+    for case in all_cases():
+        loss = f"{case.path}:{case.loss}" if case.loss else None
+        result = check(case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta)
+        lines.append(f"## {case.id}")
+        if result.error is not None:
+            lines.append(f"error ({result.error.kind}): {result.error.message}")
+        for f in result.findings:
+            path = os.path.relpath(f.loc.path, FIXTURES)
+            lines.append(f"{path}:{f.loc.line}:{f.loc.column}: {f.code} {f.name} [{f.severity}, confirmed={f.confirmed}]: {f.message}")
+            lines.append(f"    fix: {f.fix}")
+    return "\n".join(lines) + "\n"
+
+
+def test_messages_match_the_golden_file(monkeypatch):
+    monkeypatch.chdir(ROOT)  # messages name paths relative to the current directory
+    text = _render()
+    if os.environ.get("VAELINT_REGOLD"):
+        with open(GOLDEN, "w") as fh:
+            fh.write(text)
+    with open(GOLDEN) as fh:
+        assert text == fh.read()
