@@ -61,9 +61,9 @@ the GPU and in half precision).
 """
     VALID = [
         Example(_model("torch.randn_like(std)")),
-        Example(_model("torch.randn(std.shape)")),
-        Example(_model("torch.randn(mu.size(0), self.latent_dim)")),
-        Example(_model("torch.randn(*std.size())")),
+        Example(_model("torch.randn(std.shape, device=std.device)")),
+        Example(_model("torch.randn(mu.size(0), self.latent_dim, device=mu.device)")),
+        Example(_model("torch.randn(*std.size(), device=std.device)")),
         Example(_model("torch.empty_like(std).normal_()")),
     ]
     INVALID = [

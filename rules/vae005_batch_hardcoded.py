@@ -66,7 +66,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
 """
     VALID = [
         Example(_model(), inputs=("8x64",)),
-        Example(_model(noise="torch.randn(mu.size(0), self.latent)"), inputs=("8x64",)),
+        Example(_model(noise="torch.randn(mu.size(0), self.latent, device=mu.device)"), inputs=("8x64",)),
         Example(_model(flat="x.view(-1, 64)"), inputs=("8x64",)),
         Example(_model(norm="len(x)"), inputs=("8x64",)),
     ]

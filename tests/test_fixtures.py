@@ -38,7 +38,7 @@ def test_every_finding_is_confirmed_on_the_cpu():
         for f in result.findings:
             # a KL/reconstruction ratio that is a constant (D/Z, 1/Z) looks the
             # same at every batch size: the pass cannot tell (null)
-            unobservable = f.code == "VAE002" and f.severity == "warning"
+            unobservable = (f.code == "VAE002" and f.severity == "warning") or f.code == "VAE012"  # VAE012: needs a GPU
             assert f.confirmed is (None if unobservable else True), (case.id, f.code, f.message)
 
 

@@ -18,6 +18,7 @@ is how the shapes stage learns what depends on the batch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import warnings
@@ -222,10 +223,24 @@ class _Stop(Exception):
     pass
 
 
+_KEEP_AUTOGRAD = [False]
+
+
+@contextlib.contextmanager
+def keep_autograd():
+    """Runs inside keep each node's tensor attached to the autograd graph, so
+    the confirmation pass can ask for gradients between nodes."""
+    _KEEP_AUTOGRAD[0] = True
+    try:
+        yield
+    finally:
+        _KEEP_AUTOGRAD[0] = False
+
+
 def _note_value(result: RunResult, node: fx.Node, value: Any) -> None:
     if isinstance(value, torch.Tensor):
         result.shapes[node] = tuple(value.shape)
-        result.tensors[node] = value.detach()
+        result.tensors[node] = value if _KEEP_AUTOGRAD[0] else value.detach()
     elif isinstance(value, torch.Size):
         result.values[node] = tuple(value)
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -325,8 +340,10 @@ class _Recorder(TorchFunctionMode):
     def bind(self, t: torch.Tensor, node: fx.Node) -> None:
         self.tensors[id(t)] = (t, node)
         self.result.shapes[node] = tuple(t.shape)
-        # in-place ops change t later: keep the value as it was here
-        self.result.tensors[node] = t.detach().clone() if t.numel() <= 1 << 20 else t.detach()
+        if _KEEP_AUTOGRAD[0]:
+            self.result.tensors[node] = t
+        else:  # in-place ops change t later: keep the value as it was here
+            self.result.tensors[node] = t.detach().clone() if t.numel() <= 1 << 20 else t.detach()
 
     def _arg(self, a):
         if isinstance(a, torch.Tensor):

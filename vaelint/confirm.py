@@ -2,16 +2,19 @@
 
 Static facts say what should go wrong; this pass shows it happening on the
 device the model will train on (CUDA when available, else the CPU), in
-training mode, seeded, with the caller's RNG state restored afterwards.
+training mode, seeded, with the caller's RNG state restored afterwards. It
+runs at the user's batch and at a second batch that repeats the first one
+(2*B), so terms that sum over the batch double while averaged ones stay.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
 
-from vaelint.capture import Capture, RunResult
+from vaelint.capture import Capture, RunResult, keep_autograd
 from vaelint.inputs import InputSpec
 from vaelint.shapes import make_inputs
 
@@ -19,11 +22,14 @@ from vaelint.shapes import make_inputs
 @dataclass
 class Observation:
     device: str
-    result: RunResult | None
+    result: RunResult | None  # at the user's batch
     error: BaseException | None = None
+    doubled: RunResult | None = None  # the same samples twice (2*B)
     loss_value: float | None = None
     backward_error: BaseException | None = None
+    grads: dict = field(default_factory=dict)  # parameter name -> gradient (None: none reached it)
     notes: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why the pass did not run
 
     def shapes_at(self, node) -> list[tuple] | None:
         """Shapes of the tensors that reached ``node`` in this run."""
@@ -32,6 +38,10 @@ class Observation:
         out = [self.result.shapes.get(a) for a in node.all_input_nodes if a.op != "get_attr"]
         return None if any(s is None for s in out) else out
 
+    def value(self, node, doubled: bool = False):
+        run = self.doubled if doubled else self.result
+        return run.tensors.get(node) if run is not None and node is not None else None
+
 
 def pick_device(requested: str) -> str:
     if requested == "auto":
@@ -39,29 +49,80 @@ def pick_device(requested: str) -> str:
     return requested
 
 
+def _fits(wrapper, device: str) -> str | None:
+    """A reason to skip, when the weights alone would not fit the device's free memory."""
+    if not device.startswith("cuda"):
+        return None
+    need = sum(p.numel() * p.element_size() for p in wrapper.parameters())
+    free, _total = torch.cuda.mem_get_info(torch.device(device))
+    if need * 4 > free:  # weights, gradients and activations need a few times the weights
+        return f"the model needs about {need * 4 / 2**30:.1f} GiB and {device} has {free / 2**30:.1f} GiB free"
+    return None
+
+
 def confirm_run(capture: Capture, specs: list[InputSpec], device: str, total_of, seed: int = 0) -> Observation:
-    """Run forward + loss + backward at the user's batch on ``device``."""
+    """Forward, loss and backward at the user's batch (and forward at 2*B) on ``device``."""
     wrapper = capture.wrapper
     wrapper.train()
     try:
+        reason = _fits(wrapper, device)
+        if reason:
+            return Observation(device, None, skipped=f"confirmation pass skipped: {reason}")
         wrapper.to(device)
-    except RuntimeError as e:  # e.g. out of memory while moving the weights
-        return Observation(device, None, error=e, notes=[f"could not move the model to {device}: {e}"])
+    except RuntimeError as e:  # out of memory while moving the weights
+        return Observation(device, None, error=e, skipped=f"confirmation pass skipped: could not move the model to {device} ({e})")
     batch = specs[0].batch
     devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed))
-        result = capture.run(inputs, batch)
-        obs = Observation(device, result, error=result.failure.error if result.failure else None)
-        if result.failure is None:
-            total = total_of(result.output)
-            if isinstance(total, torch.Tensor) and total.numel() == 1:
-                obs.loss_value = float(total.detach())
-                if total.requires_grad:
-                    try:
-                        total.backward()
-                    except RuntimeError as e:
-                        obs.backward_error = e
-    wrapper.zero_grad(set_to_none=True)
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed))
+            obs = _forward_backward(capture, inputs, batch, device, total_of)
+            if obs.result is not None and obs.result.failure is None:
+                doubled = tuple(torch.cat([t, t]) for t in inputs)
+                with torch.no_grad():
+                    obs.doubled = capture.run(doubled, 2 * batch)
+    except torch.cuda.OutOfMemoryError as e:
+        obs = Observation(device, None, error=e, skipped=f"confirmation pass stopped: {device} ran out of memory")
+    finally:
+        wrapper.zero_grad(set_to_none=True)
+        wrapper.to("cpu")
     return obs
+
+
+def _forward_backward(capture, inputs, batch, device, total_of) -> Observation:
+    with keep_autograd():
+        result = capture.run(inputs, batch)
+    obs = Observation(device, result, error=result.failure.error if result.failure else None)
+    if result.failure is not None:
+        return obs
+    total = total_of(result.output)
+    if not isinstance(total, torch.Tensor) or total.numel() != 1:
+        return obs
+    obs.loss_value = float(total.detach())
+    if not total.requires_grad:
+        return obs
+    try:
+        total.backward(retain_graph=True)
+    except RuntimeError as e:
+        obs.backward_error = e
+        return obs
+    for name, p in capture.wrapper.named_parameters():
+        if p.requires_grad:
+            obs.grads[name.removeprefix("model.")] = None if p.grad is None else p.grad.detach().clone()
+    return obs
+
+
+def gradient_of(obs: Observation, output_node, input_node) -> float | None:
+    """|d output / d input| in the real run; 0.0 when no gradient path exists."""
+    if obs.result is None:
+        return None
+    out, inp = obs.value(output_node), obs.value(input_node)
+    if out is None or inp is None or not out.requires_grad or not inp.requires_grad:
+        return 0.0 if out is not None and inp is not None else None
+    (grad,) = torch.autograd.grad(out.sum(), inp, retain_graph=True, allow_unused=True)
+    return 0.0 if grad is None else float(grad.detach().abs().sum())
+
+
+def finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)

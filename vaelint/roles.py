@@ -65,6 +65,22 @@ class GraphView:
     def depends_on(self, node: fx.Node, other: fx.Node | None) -> bool:
         return other is not None and other in self.ancestors(node)
 
+    def depends_through(self, node: fx.Node, other: fx.Node, blocked: set[str]) -> bool:
+        """Does ``node`` depend on ``other`` along a path with no op in ``blocked``
+        (``detach``: the dependence carries no gradient)?"""
+        seen, stack = set(), [node]
+        while stack:
+            n = stack.pop()
+            if n is other:
+                return True
+            if n in seen:
+                continue
+            seen.add(n)
+            if n is not node and self.op(n) in blocked:
+                continue
+            stack.extend(n.all_input_nodes)
+        return False
+
     def noise_nodes(self) -> list[fx.Node]:
         return [n for n in self.graph.nodes if self.op(n) in RANDOM_OPS]
 
@@ -204,6 +220,17 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
     if z is not None:
         for path, node in forward_outputs.items():
             if node is not z and view.depends_on(node, z) and node not in _reparam_nodes(roles.reparam):
+                roles.recon, roles.recon_path = node, path
+                break
+    r = roles.reparam
+    if roles.recon is None and r is not None:
+        # A decoder fed the mean instead of the sample: the output computed
+        # from the encoder's heads that is none of them.
+        heads = (r.mu, r.logvar)
+        for path, node in forward_outputs.items():
+            if node in _reparam_nodes(r) or node.op == "placeholder":
+                continue
+            if any(view.depends_on(node, h) for h in heads) and not any(view.depends_on(h, node) for h in heads):
                 roles.recon, roles.recon_path = node, path
                 break
     return roles

@@ -1,0 +1,108 @@
+"""VAE009 noise-bypassed: in training mode the decoder input does not depend on the noise."""
+
+from __future__ import annotations
+
+from vaelint.confirm import gradient_of
+from vaelint.rulebase import Example, Rule
+
+_MODEL = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        if not self.training:
+            z = mu
+        return torch.sigmoid(self.dec({DECODER_INPUT})), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = F.binary_cross_entropy(recon, x, reduction="sum")
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return rec + kl
+'''
+
+
+def _model(decoder_input: str) -> str:
+    return _MODEL.replace("{DECODER_INPUT}", decoder_input)
+
+
+class NoiseBypassed(Rule):
+    code = "VAE009"
+    name = "noise-bypassed"
+    severity = "error"
+    summary = "In training mode the decoder input does not depend on the noise."
+    what = """
+In training mode the decoder must decode the sample ``z = mu + eps * std``.
+vaelint follows the graph from the noise to the reconstruction: when the
+decoder is fed ``mu``, or the sample is detached (``z.detach()``,
+``z.data``) on its way, the reconstruction does not depend on the noise
+through any path that carries a gradient.
+"""
+    why = """
+The reconstruction term then trains a plain autoencoder on ``mu``, the
+log-variance head gets its gradient from the KL term alone (which pushes it to
+the prior), and samples from the prior decode to nothing the model has learnt.
+Nothing fails and the loss goes down.
+"""
+    example = """
+z = self.reparameterize(mu, logvar)
+recon = self.decode(mu)        # should be z
+"""
+    fix = """
+Decode the sample in training: ``recon = self.decode(z)``; use ``mu`` only in
+evaluation (``if not self.training: z = mu``), and never detach ``z``.
+"""
+    VALID = [
+        Example(_model("z"), inputs=("6x20",)),
+        Example(_model("z.view(z.size(0), -1)"), inputs=("6x20",)),
+    ]
+    INVALID = [
+        Example(_model("mu"), inputs=("6x20",), line=17, message="fed the mean"),
+        Example(_model("z.detach()"), inputs=("6x20",), line=17, message="detach"),
+    ]
+
+    def check(self, ctx):
+        r, recon, view = ctx.roles.reparam, ctx.roles.recon, ctx.view
+        if r is None or recon is None or ctx.runs.failure is not None:
+            return
+        blocked = {"detach", "data"}
+        if view.depends_through(recon, r.noise, blocked):
+            return
+        if view.depends_on(recon, r.noise):
+            cut = next(
+                n for n in view.graph.nodes
+                if view.op(n) in blocked and view.depends_on(n, r.noise) and view.depends_on(recon, n)
+            )
+            how = f"the sample is cut from the graph by {view.op(cut)}"
+            loc = cut.meta.get("loc")
+            node = cut
+        else:
+            entry = next(
+                (n for n in view.graph.nodes if r.mu in n.all_input_nodes and view.depends_on(recon, n) and n is not r.z),
+                None,
+            )
+            how = f"the decoder is fed the mean ({ctx.shape_text(r.mu)}) instead of the sample z"
+            loc = entry.meta.get("loc") if entry is not None else recon.meta.get("loc")
+            node = entry
+        yield self.finding(
+            f"in training mode the reconstruction does not depend on the noise: {how}, so the "
+            "reconstruction term trains a plain autoencoder and the log-variance head learns from the KL alone.",
+            loc,
+            "decode the sample in training: recon = self.decode(z); keep mu for evaluation only (if not self.training: z = mu)",
+            node=node,
+        )
+
+    def confirm(self, finding, ctx, observed):
+        """The real run's gradient of the reconstruction w.r.t. std is zero."""
+        r, recon = ctx.roles.reparam, ctx.roles.recon
+        grad = gradient_of(observed, recon, r.std)
+        return None if grad is None else grad == 0.0

@@ -1,0 +1,150 @@
+"""VAE011 dead-parameters: parameters that receive no gradient from the loss."""
+
+from __future__ import annotations
+
+from vaelint.rulebase import Example, Rule
+
+_MODEL = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.hidden = nn.Linear(20, 16)
+        self.extra = nn.Linear(16, 16)
+        self.fc_mu = nn.Linear(16, latent)
+        self.fc_logvar = nn.Linear(16, latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        h = torch.relu(self.hidden(x))
+        {EXTRA}
+        mu, logvar = self.fc_mu(h), self.fc_logvar(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = F.binary_cross_entropy(recon, x, reduction="sum")
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return rec + kl
+'''
+
+
+def _model(extra: str) -> str:
+    return _MODEL.replace("{EXTRA}", extra)
+
+
+class DeadParameters(Rule):
+    code = "VAE011"
+    name = "dead-parameters"
+    severity = "warning"
+    summary = "Parameters that receive no gradient from the loss."
+    what = """
+Trainable parameters whose module never contributes to the loss: a layer
+defined in ``__init__`` and never wired into ``forward``, or a head whose output
+is computed and then dropped. vaelint reads the captured forward-plus-loss
+graph for the modules the loss depends on, and the confirmation pass checks
+that their gradients are missing after ``backward()``. Frozen parameters
+(``requires_grad=False``) are not reported.
+"""
+    why = """
+The optimiser carries them along untouched, and a layer you think is part of
+the model is not: a missing residual block, a second decoder layer, an
+auxiliary head that is never trained.
+"""
+    example = """
+self.extra = nn.Linear(16, 16)     # defined ...
+h = torch.relu(self.hidden(x))     # ... but forward never calls it
+"""
+    fix = """
+Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
+(or freeze it with ``requires_grad_(False)`` if it is trained elsewhere).
+"""
+    VALID = [
+        Example(_model("h = torch.relu(self.extra(h))"), inputs=("6x20",)),
+        Example(_model("self.extra.requires_grad_(False)"), inputs=("6x20",)),
+    ]
+    INVALID = [
+        Example(_model("pass"), inputs=("6x20",), line=10, message="extra (Linear"),
+        Example(_model("unused = self.extra(h)"), inputs=("6x20",), line=10, message="never reaches the loss"),
+    ]
+
+    def check(self, ctx):
+        total = ctx.roles.loss_total
+        if ctx.loss is None or ctx.runs.failure is not None:
+            return
+        view = ctx.view
+        targets = [total] if total is not None else [t for _s, t in ctx.roles.loss_terms]
+        if not targets:
+            return
+        used_nodes = set()
+        for t in targets:
+            used_nodes |= view.ancestors(t)
+        graph_params, used_params = set(), set()
+        for node in view.graph.nodes:
+            names = self._params_of(ctx, node)
+            graph_params |= names
+            if node in used_nodes:
+                used_params |= names
+        model = ctx.loaded.model
+        dead = {n for n, p in model.named_parameters() if p.requires_grad and n not in used_params}
+        if not dead:
+            return
+        for name, module in self._dead_modules(model, dead):
+            count = sum(p.numel() for p in module.parameters())
+            in_graph = any(f"{name}.{p}" in graph_params for p, _ in module.named_parameters())
+            why = "its output never reaches the loss" if in_graph else "forward never uses it"
+            site = ctx.loaded.module_sites.get(id(module))
+            where = f" (built at {site.display_path()}:{site.line})" if site else ""
+            yield self.finding(
+                f"{name} ({_describe(module)}, {count} parameters) gets no gradient from the loss: "
+                f"{why}{where}.",
+                site,
+                f"wire {name} into forward, or remove it (freeze it with requires_grad_(False) if it is trained elsewhere)",
+                node=name,
+            )
+
+    @staticmethod
+    def _params_of(ctx, node) -> set[str]:
+        prefix = "model."
+        if node.op == "call_module":
+            mod = ctx.capture.modules.get(node.target)
+            if mod is None or not str(node.target).startswith(prefix):
+                return set()
+            base = str(node.target)[len(prefix):]
+            return {f"{base}.{n}" for n, _ in mod.named_parameters()}
+        if node.op == "get_attr" and str(node.target).startswith(prefix):
+            return {str(node.target)[len(prefix):]}
+        return set()
+
+    @staticmethod
+    def _dead_modules(model, dead: set[str]):
+        """The outermost modules all of whose trainable parameters are dead."""
+        out = []
+        for name, module in model.named_modules():
+            if not name:
+                continue
+            params = [f"{name}.{n}" for n, p in module.named_parameters() if p.requires_grad]
+            if params and all(p in dead for p in params):
+                if not any(name.startswith(o + ".") for o, _ in out):
+                    out.append((name, module))
+        return out
+
+    def confirm(self, finding, ctx, observed):
+        if not observed.grads:
+            return None
+        prefix = f"{finding.node}."
+        grads = [g for n, g in observed.grads.items() if n.startswith(prefix)]
+        if not grads:
+            return None
+        return all(g is None or not g.abs().sum().item() for g in grads)
+
+
+def _describe(module) -> str:
+    cls = type(module).__name__
+    if hasattr(module, "in_features"):
+        return f"{cls} {module.in_features} -> {module.out_features}"
+    return cls
