@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vaelint.confirm import gradient_of
+from vaelint.frames import call_site
 from vaelint.rulebase import Example, Rule
 
 _MODEL = '''import torch
@@ -90,8 +91,10 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
                 (n for n in view.graph.nodes if r.mu in n.all_input_nodes and view.depends_on(recon, n) and n is not r.z),
                 None,
             )
-            how = f"the decoder is fed the mean ({ctx.shape_text(r.mu)}) instead of the sample z"
-            loc = entry.meta.get("loc") if entry is not None else recon.meta.get("loc")
+            how = f"the decoder is fed the mean, {ctx.shape_text(r.mu)}, instead of the sample z"
+            target = entry if entry is not None else recon
+            # the line in forward that hands mu to the decoder, not the decoder's first op
+            loc = call_site(target.meta.get("stack", ()), r.z.meta.get("stack", ())) or target.meta.get("loc")
             node = entry
         yield self.finding(
             f"in training mode the reconstruction does not depend on the noise: {how}, so the "

@@ -98,12 +98,12 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             in_graph = any(f"{name}.{p}" in graph_params for p, _ in module.named_parameters())
             why = "its output never reaches the loss" if in_graph else "forward never uses it"
             site = ctx.loaded.module_sites.get(id(module))
-            where = f" (built at {site.display_path()}:{site.line})" if site else ""
             yield self.finding(
-                f"{name} ({_describe(module)}, {count} parameters) gets no gradient from the loss: "
-                f"{why}{where}.",
+                f"{name} ({_describe(module)}, {count} parameters) gets no gradient from the loss: {why}.",
                 site,
-                f"wire {name} into forward, or remove it (freeze it with requires_grad_(False) if it is trained elsewhere)",
+                (f"use {name}'s output in the loss (the auxiliary term it was meant for), or remove it"
+                 if in_graph else
+                 f"wire {name} into forward, or remove it (freeze it with requires_grad_(False) if it is trained elsewhere)"),
                 node=name,
             )
 

@@ -36,7 +36,8 @@ _PASS_THROUGH = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "expand",
 _MOVES = {"to", "cuda", "type_as", "to_device"}
 # ops that combine tensors and need them on one device
 _MEETS = ARITH_OPS | {"matmul", "linear", "cat", "stack", "addcmul", "where", "mse_loss", "binary_cross_entropy",
-                      "binary_cross_entropy_with_logits", "l1_loss", "bmm", "mm", "conv2d", "conv1d"}
+                      "binary_cross_entropy_with_logits", "l1_loss", "bmm", "mm", "conv2d", "conv1d",
+                      "gru", "lstm", "rnn", "rnn_tanh", "embedding"}
 
 
 class DeviceMismatch(Rule):
@@ -89,9 +90,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                 continue
             other = next((a for a in meet.all_input_nodes if a is not node and not view.depends_on(a, node)), None)
             made = (
-                f"{op}() moves a {ctx.shape_text(node)} tensor to the CPU"
+                f"{op}() moves a tensor of shape {ctx.shape_text(node)} to the CPU"
                 if op == "cpu"
-                else f"{op} creates a {ctx.shape_text(node)} tensor on the CPU (no device=)"
+                else f"{op} creates a tensor of shape {ctx.shape_text(node)} on the CPU (no device=)"
             )
             met = ctx.shape_text(other) if other is not None else "?"
             yield self.finding(

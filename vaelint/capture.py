@@ -32,7 +32,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from vaelint.errors import VaelintError
-from vaelint.frames import SourceLoc, boundary, user_frame, user_frame_of_traceback
+from vaelint.frames import SourceLoc, boundary, user_frame_of_traceback, user_stack
 from vaelint.ops import CREATION_OPS, function_name
 
 # --------------------------------------------------------------------------- outputs
@@ -196,7 +196,9 @@ class _KeepCreationOps(TorchFunctionMode):
 class _Tracer(fx.Tracer):
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
-        node.meta["loc"] = user_frame()
+        stack = user_stack()
+        node.meta["loc"] = stack[0] if stack else None
+        node.meta["stack"] = stack
         return node
 
     def trace(self, root, concrete_args=None):
@@ -362,7 +364,9 @@ class _Recorder(TorchFunctionMode):
 
     def _make_node(self, func, args, kwargs) -> fx.Node:
         node = self.graph.create_node("call_function", func, self._arg(tuple(args)), self._arg(dict(kwargs)))
-        node.meta["loc"] = user_frame()
+        stack = user_stack()
+        node.meta["loc"] = stack[0] if stack else None
+        node.meta["stack"] = stack
         self.calls.append((function_name(func), node))
         return node
 

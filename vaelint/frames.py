@@ -113,6 +113,28 @@ def user_frame(start: FrameType | None = None) -> SourceLoc | None:
     return None
 
 
+def user_stack(start: FrameType | None = None, limit: int = 12) -> tuple[SourceLoc, ...]:
+    """The user's frames on the current stack, innermost first."""
+    out = []
+    f = start or sys._getframe(1)
+    while f is not None and len(out) < limit:
+        code = f.f_code
+        if code in _BOUNDARIES:
+            break
+        if is_user_file(code.co_filename):
+            out.append(frame_loc(f))
+        f = f.f_back
+    return tuple(out)
+
+
+def call_site(stack: tuple, other: tuple) -> SourceLoc | None:
+    """The frame of ``stack`` in the innermost function it shares with ``other``:
+    for an op inside ``decode`` called from ``forward``, the ``self.decode(mu)``
+    line when ``other`` is an op made in ``forward`` (or below it)."""
+    functions = {(loc.path, loc.function) for loc in other}
+    return next((loc for loc in stack if (loc.path, loc.function) in functions), None)
+
+
 def user_frame_of_traceback(tb) -> SourceLoc | None:
     """The innermost user frame of an exception's traceback."""
     found = None

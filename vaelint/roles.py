@@ -193,6 +193,10 @@ def _find_sum_with_mean(view: GraphView, product: fx.Node):
             name = view.op(user)
             if name in RESHAPE_OPS or name in CAST_OPS:
                 frontier.append(user)
+            elif name in ("mul", "div") and not any(
+                view.depends_on_noise(a) for a in user.all_input_nodes if a is not n
+            ):
+                frontier.append(user)  # eps * std * temperature
     return None
 
 
