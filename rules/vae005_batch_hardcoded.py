@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from vaelint.ops import CREATION_OPS, RESHAPE_OPS
 from vaelint.rulebase import Example, Rule
 
@@ -150,15 +152,23 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         return any(ctx.view.depends_on(node, f) for f in forward)
 
     def confirm(self, finding, ctx, observed):
+        """The confirmation pass's second batch (the same samples twice) fails
+        at or after the pinned size, or a loss divided by a number doubles."""
         node = finding.node
+        doubled = observed.doubled
         if ctx.view.op(node) == "div":
-            values = {b: r.tensors.get(node) for b, r in ctx.runs.runs.items()}
-            values = {b: abs(float(v)) for b, v in values.items() if v is not None and v.numel() == 1}
-            if len(values) < 2 or min(values.values()) == 0:
+            if observed.result is None or doubled is None:
                 return None
-            # a loss averaged per sample stays put as the batch changes; one
-            # divided by a fixed number grows with the batch
-            per_sample = [v / b for b, v in values.items()]
-            grows = max(values.values()) / min(values.values()) > 1.5
-            return grows and max(per_sample) / min(per_sample) < 1.5
-        return any(f is not None for f in (ctx.runs.failure_at(b) for b in ctx.runs.extra)) or None
+            one, two = observed.value(node), observed.value(node, doubled=True)
+            if one is None or two is None or float(one) == 0:
+                return None
+            return math.isclose(float(two) / float(one), 2.0, rel_tol=0.25)
+        if observed.result is None or observed.result.failure is not None:
+            return None
+        if doubled is None:
+            # forward at 2*B did not run: the pass stops at the first failure
+            return None
+        failure = doubled.failure
+        return failure is not None and failure.node is not None and (
+            failure.node is node or ctx.view.depends_on(failure.node, node)
+        )

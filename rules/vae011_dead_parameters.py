@@ -85,7 +85,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             used_nodes |= view.ancestors(t)
         graph_params, used_params = set(), set()
         for node in view.graph.nodes:
-            names = self._params_of(ctx, node)
+            names = ctx.params_of(node)
             graph_params |= names
             if node in used_nodes:
                 used_params |= names
@@ -106,19 +106,6 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
                  f"wire {name} into forward, or remove it (freeze it with requires_grad_(False) if it is trained elsewhere)"),
                 node=name,
             )
-
-    @staticmethod
-    def _params_of(ctx, node) -> set[str]:
-        prefix = "model."
-        if node.op == "call_module":
-            mod = ctx.capture.modules.get(node.target)
-            if mod is None or not str(node.target).startswith(prefix):
-                return set()
-            base = str(node.target)[len(prefix):]
-            return {f"{base}.{n}" for n, _ in mod.named_parameters()}
-        if node.op == "get_attr" and str(node.target).startswith(prefix):
-            return {str(node.target)[len(prefix):]}
-        return set()
 
     @staticmethod
     def _dead_modules(model, dead: set[str]):

@@ -201,3 +201,32 @@ def test_jaxtyping_dim_names_are_used():
     assert flow["x"]["shape"] == ["B", "features"] and flow["x"]["sizes"] == {"B": 4, "features": 24}
     assert flow["mu"]["shape"] == ["B", "code"] and flow["mu"]["sizes"] == {"B": 4, "code": 5}
     assert flow["recon"]["shape"] == ["B", "features"]
+
+
+def test_timeout_is_exit_2_and_other_targets_still_run(tmp_path):
+    body = GOOD.replace("        z = mu + torch.randn_like", "        while True:\n            pass\n        z = mu + torch.randn_like")
+    path = _write(tmp_path, body)
+    r = run(f"{path}:VAE", f"{MLP}:VAE", "--input", "4x10", "--init", "latent_dim=3", "--timeout", "2", "--format", "json")
+    # the second target still runs (with the same options: 4x10 does not fit its 784 inputs)
+    results = json.loads(r.output)["results"]
+    assert r.exit_code == 2
+    assert results[0]["error"]["kind"] == "timeout" and "did not finish within 2 s" in results[0]["error"]["message"]
+    assert "model.py:13" in results[0]["error"]["message"] or "model.py:14" in results[0]["error"]["message"]
+    assert results[1]["status"] == "findings" and results[1]["findings"][0]["code"] == "VAE013"
+
+
+def test_whole_model_checks_are_reported():
+    data = json.loads(run(f"{MLP}:VAE", "--input", "8x784", "--format", "json").output)
+    checks = {c["name"]: c for c in data["results"][0]["checks"]}
+    assert checks["loss"]["ok"] and float(checks["loss"]["detail"]) > 0
+    assert checks["encoder gradient"]["ok"] and checks["decoder gradient"]["ok"]
+    text = run(f"{MLP}:VAE", "--input", "8x784").output
+    assert "checks: loss" in text and "encoder gradient norm" in text
+
+
+def test_a_non_finite_loss_fails_its_check(tmp_path):
+    body = GOOD + "\n\ndef loss_function(recon, x, mu, logvar):\n    return (recon - x).pow(2).sum() / 0.0\n"
+    path = _write(tmp_path, body)
+    data = json.loads(run(f"{path}:VAE", "--input", "4x10", "--init", "latent_dim=3", "--format", "json").output)
+    checks = {c["name"]: c for c in data["results"][0]["checks"]}
+    assert checks["loss"]["ok"] is False

@@ -7,6 +7,9 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -17,9 +20,9 @@ from vaelint import capture as capture_mod
 from vaelint.confirm import confirm_run, pick_device
 from vaelint.context import Context
 from vaelint.dimnames import from_annotations
-from vaelint.diagnostics import Finding, FlowRow, TargetResult
+from vaelint.diagnostics import Check, Finding, FlowRow, TargetResult
 from vaelint.errors import VaelintError
-from vaelint.frames import SourceLoc, boundary, display_path
+from vaelint.frames import SourceLoc, boundary, display_path, user_frame_of_traceback
 from vaelint.inputs import InputSpec
 from vaelint.load import build_model
 from vaelint.lossbind import Binder, LossPlan, discover_loss
@@ -39,6 +42,7 @@ class Options:
     dynamic: bool = True
     select: list[str] | None = None
     ignore: list[str] = field(default_factory=list)
+    timeout: float | None = 60.0  # seconds per target
 
 
 def selected_rules(options: Options):
@@ -58,6 +62,45 @@ def selected_rules(options: Options):
 def analyse(target: str, options: Options) -> TargetResult:
     result = TargetResult(target)
     try:
+        with _time_limit(options.timeout):
+            _seeded_analysis(target, options, result)
+    except _TimedOut as e:
+        loc = user_frame_of_traceback(e.__traceback__)
+        where = f" (it was running {display_path(loc.path)}:{loc.line})" if loc else ""
+        result.error = VaelintError(
+            "timeout",
+            f"{target}: the analysis did not finish within {options.timeout:g} s{where}. A forward "
+            "that never returns, or a model too slow for this input: fix the loop, check with a "
+            "smaller --input, or raise --timeout.",
+        )
+    return result
+
+
+class _TimedOut(BaseException):
+    """Raised in the analysing thread when the target's time is up (a BaseException,
+    so the user's ``except Exception`` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None):
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _TimedOut()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _seeded_analysis(target: str, options: Options, result: TargetResult) -> None:
+    try:
         # Seeded for reproducible weights and noise; the caller's RNG state is
         # restored afterwards.
         with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
@@ -74,7 +117,6 @@ def analyse(target: str, options: Options) -> TargetResult:
             f"(at {frame.filename}:{frame.lineno}). This is a bug in vaelint; please report it "
             "with the model file.",
         )
-    return result
 
 
 def _check_inputs(options: Options) -> None:
@@ -184,9 +226,13 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
                 "False). Use --device auto or cpu.",
             )
         obs = confirm_run(cap, specs, device, lambda out: _total_value(roles, out, view))
-        result.confirmed_on = device
-        for rule, f in findings:
-            f.confirmed = rule.confirm(f, ctx, obs)
+        if obs.skipped:
+            result.notes.append(obs.skipped)
+        else:
+            result.confirmed_on = device
+            for rule, f in findings:
+                f.confirmed = rule.confirm(f, ctx, obs)
+            result.checks = whole_model_checks(ctx, obs)
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
 
 
@@ -220,6 +266,28 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs):
         # Both routes fail: a real error of the model; keep the whole fx graph.
         return fx_cap, fx_runs, fx_cap.wrapper._binder
     return cap, runs, binder
+
+
+def whole_model_checks(ctx: Context, obs) -> list[Check]:
+    """The loss is a finite scalar; each stage's gradient is finite and non-zero."""
+    import math
+
+    checks = []
+    if ctx.loss is not None and obs.error is None:
+        value = obs.loss_value
+        ok = value is not None and math.isfinite(value)
+        checks.append(Check("loss", ok, f"{value:.6g}" if value is not None else "not a scalar"))
+    if obs.grads:
+        for stage, names in ctx.stage_params().items():
+            grads = [obs.grads.get(n) for n in names if n in obs.grads]
+            if not grads:
+                continue
+            norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads if g is not None))
+            ok = math.isfinite(norm) and norm > 0
+            checks.append(Check(f"{stage} gradient", ok, f"norm {norm:.3g}"))
+    if obs.backward_error is not None:
+        checks.append(Check("backward", False, str(obs.backward_error).splitlines()[0]))
+    return checks
 
 
 def _trace_reason(e: BaseException) -> str:

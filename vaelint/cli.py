@@ -54,6 +54,7 @@ def check(
     beta: float = typer.Option(1.0, "--beta", help="The KL weight you intend (beta-VAE)."),
     device: Device = typer.Option(Device.auto, "--device", help="Where the confirmation pass runs."),
     no_dynamic: bool = typer.Option(False, "--no-dynamic", help="Skip the real forward/backward confirmation pass."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0, help="Seconds per target (0: no limit)."),
     format: Format = typer.Option(Format.text, "--format", help="text (for people) or json."),
     output_file: Optional[str] = typer.Option(None, "--output-file", help="Write the report here instead of stdout."),
     select: Optional[str] = typer.Option(None, "--select", help="Comma-separated rule codes or prefixes."),
@@ -93,6 +94,7 @@ def check(
         dynamic=not no_dynamic,
         select=select_codes or None,
         ignore=ignore_codes,
+        timeout=timeout or None,
     )
     results = [analyse(t, options) for t in targets]
     _emit(results, format, output_file)

@@ -95,6 +95,39 @@ class Context:
                 return name.removeprefix("model.")
         return None
 
+    def params_of(self, node) -> set[str]:
+        """The model's parameter names (``fc1.weight``) a node reads."""
+        prefix = "model."
+        if node.op == "call_module":
+            mod = self.capture.modules.get(node.target)
+            if mod is None or not str(node.target).startswith(prefix):
+                return set()
+            base = str(node.target)[len(prefix):]
+            return {f"{base}.{n}" for n, _ in mod.named_parameters()}
+        if node.op == "get_attr" and str(node.target).startswith(prefix):
+            return {str(node.target)[len(prefix):]}
+        return set()
+
+    def stage_params(self) -> dict[str, set[str]]:
+        """Parameters of the encoder (what mu and logvar depend on) and of the
+        decoder (what the reconstruction depends on after the sample)."""
+        r, recon, view = self.roles.reparam, self.roles.recon, self.view
+        out: dict[str, set[str]] = {"encoder": set(), "decoder": set()}
+        if r is None:
+            return out
+        enc_nodes = view.ancestors(r.mu) | view.ancestors(r.logvar)
+        for node in self.capture.graph.nodes:
+            names = self.params_of(node) if node.op == "call_module" else set()
+            if node.op == "get_attr":
+                names = self.params_of(node)
+            if not names:
+                continue
+            if node in enc_nodes:
+                out["encoder"] |= names
+            elif recon is not None and node in view.ancestors(recon):
+                out["decoder"] |= names
+        return out
+
     def literal_sizes(self, node) -> list[int]:
         """Integer arguments written into the code for this op (``randn(64, Z)``,
         ``view(-1, 1024)``), not computed from a tensor (``x.size(0)``).

@@ -41,6 +41,15 @@ class FlowRow:
 
 
 @dataclass
+class Check:
+    """A whole-model check of the confirmation pass (the loss is finite, gradients flow)."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
 class TargetResult:
     target: str
     error: VaelintError | None = None
@@ -55,6 +64,7 @@ class TargetResult:
     binding: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     beta_effective: str | None = None
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def status(self) -> str:

@@ -65,6 +65,12 @@ def _target(r: TargetResult, console: Console) -> None:
     if r.loss_name:
         bound = ", ".join(f"{p} <- {s}" for p, s in r.binding)
         console.print(f"  loss {escape(r.loss_name)}({escape(bound)})", soft_wrap=True)
+    if r.checks:
+        parts = []
+        for c in r.checks:
+            mark = "ok" if c.ok else "[red]FAILED[/red]"
+            parts.append(f"{escape(c.name)} {escape(c.detail)} {mark}")
+        console.print("  checks: " + "; ".join(parts), soft_wrap=True)
     for note in r.notes:
         console.print(f"  [dim]note: {escape(note)}[/dim]", soft_wrap=True)
     for f in r.findings:
