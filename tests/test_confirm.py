@@ -1,0 +1,73 @@
+"""The confirmation pass, through the CPU path (the same code runs on CUDA)."""
+
+import os
+
+import torch
+from helpers import check
+from typer.testing import CliRunner
+
+from vaelint import confirm
+from vaelint.cli import app
+
+from conftest import FIXTURES
+
+MLP = os.path.join(FIXTURES, "clean", "mlp_vae.py")
+NOISE = os.path.join(FIXTURES, "seeds", "seed000_noise_latent_only.py")
+
+
+def test_auto_picks_cuda_only_when_available(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert confirm.pick_device("auto") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert confirm.pick_device("auto") == "cuda"
+    assert confirm.pick_device("cpu") == "cpu"
+
+
+def test_cuda_requested_without_cuda_is_exit_2(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    r = CliRunner().invoke(app, ["check", f"{MLP}:VAE", "--input", "4x784", "--device", "cuda"])
+    assert r.exit_code == 2 and "no CUDA device is available" in r.output
+
+
+def test_a_model_too_large_for_the_device_skips_the_pass_with_a_notice(monkeypatch):
+    monkeypatch.setattr(confirm, "_fits", lambda wrapper, device: "the model needs about 90.0 GiB and cpu has 1.0 GiB free")
+    res = check(NOISE, "VAE", ["8x784"])
+    assert res.error is None and res.confirmed_on is None
+    assert any("confirmation pass skipped" in n for n in res.notes)
+    assert res.findings and all(f.confirmed is None for f in res.findings)
+
+
+def test_out_of_memory_during_the_pass_is_caught(monkeypatch):
+    original = confirm._forward_backward
+
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(confirm, "_forward_backward", oom)
+    res = check(NOISE, "VAE", ["8x784"])
+    assert res.error is None and any("ran out of memory" in n for n in res.notes)
+    monkeypatch.setattr(confirm, "_forward_backward", original)
+
+
+def test_the_pass_trains_at_the_batch_and_runs_a_doubled_batch(monkeypatch):
+    seen = []
+    original = confirm.confirm_run
+
+    def spy(capture, specs, device, total_of, seed=0):
+        obs = original(capture, specs, device, total_of, seed)
+        seen.append(obs)
+        return obs
+
+    monkeypatch.setattr("vaelint.analyze.confirm_run", spy)
+    res = check(NOISE, "VAE", ["8x784"])
+    (obs,) = seen
+    assert obs.result.batch == 8 and obs.doubled.batch == 16
+    assert obs.loss_value is not None and obs.grads  # backward ran
+    assert res.findings[0].code == "VAE001" and res.findings[0].confirmed is True
+
+
+def test_noise_confirmation_recovers_each_samples_noise():
+    clean = check(MLP, "VAE", ["8x784"])
+    assert clean.findings == []
+    buggy = check(NOISE, "VAE", ["8x784"])
+    assert [f.confirmed for f in buggy.findings if f.code == "VAE001"] == [True]
