@@ -135,7 +135,7 @@ def not_a_factory():
         (lambda p: [f"{p}:VAE", "--input", "-1x3", "--init", "latent_dim=3"], ["'-1'"]),
         (lambda p: [f"{p}:VAE", "--input", "4x10:float128", "--init", "latent_dim=3"], ["unknown dtype 'float128'"]),
         (lambda p: [f"{p}:VAE", "--input", "1x10", "--init", "latent_dim=3"], ["batch of at least 2"]),
-        (lambda p: [f"{p}", "--input", "4x10"], ["name the model as PATH.py:NAME"]),
+        (lambda p: ["model.txt", "--input", "4x10"], ["is not a target"]),
     ],
 )
 def test_bad_input_is_exit_2_with_a_message(tmp_path, make_args, needles):

@@ -1,11 +1,13 @@
 """The command line: ``vaelint check TARGET... [options]`` (see CONTRACT.md).
 
-Exit status: 0 no findings, 1 findings, 2 a usage error or a target that could
-not be analysed. Bad input never shows a Python traceback.
+Exit status: 0 no findings, 1 findings (at or above ``fail-on``), 2 a usage
+error or a target that could not be analysed. Bad input never shows a Python
+traceback. Options given on the command line override ``[tool.vaelint]``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from typing import List, Optional
@@ -25,12 +27,20 @@ app = typer.Typer(
 class Format(str, Enum):
     text = "text"
     json = "json"
+    sarif = "sarif"
+    github = "github"
 
 
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
+
+
+class Color(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
 
 
 def _codes(value: Optional[str]) -> list[str]:
@@ -46,29 +56,28 @@ def _usage_error(message: str) -> None:
 
 @app.command()
 def check(
-    targets: List[str] = typer.Argument(None, help="PATH.py:NAME (a model class or a factory function)."),
+    targets: List[str] = typer.Argument(None, help="PATH.py:NAME (a model class or factory), or PATH.py (its configured targets)."),
     input: List[str] = typer.Option([], "--input", help="SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per positional input."),
     init: List[str] = typer.Option([], "--init", help="Constructor keyword NAME=VALUE (a Python literal)."),
     loss: Optional[str] = typer.Option(None, "--loss", help="PATH.py:function, PATH.py:Class, or a model method name."),
     loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", help="Extra loss keyword NAME=VALUE."),
-    beta: float = typer.Option(1.0, "--beta", help="The KL weight you intend (beta-VAE)."),
-    device: Device = typer.Option(Device.auto, "--device", help="Where the confirmation pass runs."),
+    beta: Optional[float] = typer.Option(None, "--beta", help="The KL weight you intend (beta-VAE); default 1."),
+    device: Optional[Device] = typer.Option(None, "--device", help="Where the confirmation pass runs (default auto)."),
     no_dynamic: bool = typer.Option(False, "--no-dynamic", help="Skip the real forward/backward confirmation pass."),
-    timeout: float = typer.Option(60.0, "--timeout", min=0, help="Seconds per target (0: no limit)."),
-    format: Format = typer.Option(Format.text, "--format", help="text (for people) or json."),
+    format: Format = typer.Option(Format.text, "--format", help="text (for people), json, sarif or github."),
     output_file: Optional[str] = typer.Option(None, "--output-file", help="Write the report here instead of stdout."),
     select: Optional[str] = typer.Option(None, "--select", help="Comma-separated rule codes or prefixes."),
     ignore: Optional[str] = typer.Option(None, "--ignore", help="Comma-separated rule codes or prefixes."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0, help="Seconds per target (0: no limit; default 60)."),
+    color: Color = typer.Option(Color.auto, "--color", help="Colour in the text report (NO_COLOR is honoured)."),
 ) -> None:
     """Check VAE models for shape, loss and reparameterization bugs."""
+    from vaelint.config import find_pyproject, load_config
     from vaelint.inputs import parse_input_spec
     from vaelint.load import parse_init, parse_literal
 
-    if not targets:
-        _usage_error(
-            "no target given: name one as PATH.py:NAME, e.g. vaelint check models/vae.py:VAE --input 32x784"
-        )
     try:
+        config = load_config(find_pyproject())
         specs = [parse_input_spec(s) for s in input]
         init_kwargs = parse_init(init)
         loss_kwargs = {}
@@ -77,30 +86,67 @@ def check(
             if not sep or not name.strip().isidentifier():
                 raise VaelintError("input", f"--loss-kwarg {item!r} is not of the form NAME=VALUE, e.g. --loss-kwarg M_N=0.00025.")
             loss_kwargs[name.strip()] = parse_literal(value, f"--loss-kwarg {item!r}", "--loss-kwarg M_N=0.00025")
+        jobs = _jobs(targets or [], config)
     except VaelintError as e:
         _usage_error(e.message)
     select_codes, ignore_codes = _codes(select), _codes(ignore)
     _check_codes(select_codes + ignore_codes)
 
     from vaelint.analyze import Options, analyse
+    from vaelint.inputs import parse_input_spec as spec_of
+    from vaelint.suppress import apply
 
-    options = Options(
-        inputs=specs,
-        init=init_kwargs,
-        loss=loss,
-        loss_kwargs=loss_kwargs,
-        beta=beta,
-        device=device.value,
-        dynamic=not no_dynamic,
-        select=select_codes or None,
-        ignore=ignore_codes,
-        timeout=timeout or None,
-    )
-    results = [analyse(t, options) for t in targets]
-    _emit(results, format, output_file)
+    results = []
+    for spec, tc in jobs:
+        options = Options(
+            inputs=specs or ([spec_of(s) for s in tc.inputs] if tc else []),
+            init={**(tc.init if tc else {}), **init_kwargs},
+            loss=loss or (tc.loss if tc else None),
+            loss_kwargs={**(tc.loss_kwargs if tc else {}), **loss_kwargs},
+            beta=beta if beta is not None else (tc.beta if tc and tc.beta is not None else 1.0),
+            device=(device.value if device else config.device),
+            dynamic=not no_dynamic,
+            select=select_codes or config.select,
+            ignore=ignore_codes or config.ignore,
+            timeout=(timeout if timeout is not None else config.timeout) or None,
+        )
+        result = analyse(spec, options)
+        result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
+        results.append(result)
+    if not results:
+        raise typer.Exit(0)  # file mode: no configured target in these files
+    _emit(results, format, output_file, color)
     if any(r.error is not None for r in results):
         raise typer.Exit(2)
-    raise typer.Exit(1 if any(r.findings for r in results) else 0)
+    failing = ("error",) if config.fail_on == "error" else ("error", "warning")
+    raise typer.Exit(1 if any(f.severity in failing for r in results for f in r.findings) else 0)
+
+
+def _jobs(targets: list[str], config) -> list:
+    """(target spec, its configuration or None) for each target to check."""
+    if not targets:
+        if not config.targets:
+            where = config.path or "no pyproject.toml was found"
+            raise VaelintError(
+                "input",
+                f"no target given and no [[tool.vaelint.targets]] configured ({where}): name one as "
+                "PATH.py:NAME, e.g. vaelint check models/vae.py:VAE --input 32x784",
+            )
+        return [(t.target, t) for t in config.targets]
+    jobs = []
+    for t in targets:
+        path, _, name = t.rpartition(":")
+        if name and path.endswith(".py"):
+            jobs.append((t, config.target_named(t)))
+        elif t.endswith(".py"):
+            if not os.path.exists(t):
+                raise VaelintError("input", f"{t}: no such file.")
+            # file mode (pre-commit passes every changed file): its configured
+            # targets, and quietly nothing for a file that has none
+            jobs += [(c.target, c) for c in config.targets_in(t)]
+        else:
+            raise VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
+    return jobs
 
 
 def _check_codes(codes: list[str]) -> None:
@@ -112,29 +158,38 @@ def _check_codes(codes: list[str]) -> None:
             _usage_error(f"unknown rule code {c!r} in --select/--ignore; known codes: {', '.join(known)}.")
 
 
-def _emit(results, format: Format, output_file: Optional[str]) -> None:
+def _emit(results, format: Format, output_file: Optional[str], color: Color) -> None:
+    # Machine formats never go through rich: no colour codes can leak into them.
     if format is Format.json:
         from vaelint.report import json_report
 
-        text = json_report.render(results)
-        _write(text, output_file)
-        return
+        return _write(json_report.render(results), output_file)
+    if format is Format.sarif:
+        from vaelint.report import sarif_report
+
+        return _write(sarif_report.render(results), output_file)
+    if format is Format.github:
+        from vaelint.report import github_report
+
+        return _write(github_report.render(results), output_file)
+    import io
+
     from rich.console import Console
 
     from vaelint.report import text_report
 
     if output_file:
-        import io
-
         buf = io.StringIO()
-        text_report.render(results, Console(file=buf, no_color=True, width=120, highlight=False))
-        _write(buf.getvalue(), output_file)
-    else:
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            # Piped or captured: no colour unless forced, and no truncated paths.
-            console = Console(highlight=False, width=max(console.width, 160))
-        text_report.render(results, console)
+        text_report.render(results, Console(file=buf, no_color=True, width=160, highlight=False, color_system=None))
+        return _write(buf.getvalue(), output_file)
+    no_color = color is Color.never or (color is Color.auto and bool(os.environ.get("NO_COLOR")))
+    console = Console(highlight=False, no_color=no_color, force_terminal=True if color is Color.always else None)
+    if not console.is_terminal:
+        # piped or captured: plain text, and paths never truncated
+        console = Console(highlight=False, width=max(console.width, 160), color_system=None)
+    elif no_color:
+        console = Console(highlight=False, no_color=True, color_system=None)
+    text_report.render(results, console)
 
 
 def _write(text: str, output_file: Optional[str]) -> None:

@@ -65,6 +65,7 @@ class TargetResult:
     notes: list[str] = field(default_factory=list)
     beta_effective: str | None = None
     checks: list[Check] = field(default_factory=list)
+    suppressed: int = 0  # findings silenced by # vaelint: ignore or per-file-ignores
 
     @property
     def status(self) -> str:

@@ -34,6 +34,9 @@ def summary_line(results: list[TargetResult]) -> str:
     else:
         parts.append("no findings")
     text = f"{parts[0]} in {n} target{'s' * (n != 1)}"
+    suppressed = sum(r.suppressed for r in results)
+    if suppressed:
+        text += f" ({suppressed} suppressed)"
     if failed:
         text += f"; {failed} could not be analysed"
     return text

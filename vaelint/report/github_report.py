@@ -1,0 +1,29 @@
+"""``--format github``: workflow commands that annotate the pull request diff."""
+
+from __future__ import annotations
+
+from vaelint.diagnostics import TargetResult
+from vaelint.frames import display_path
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _prop(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render(results: list[TargetResult]) -> str:
+    lines = []
+    for res in results:
+        if res.error is not None:
+            lines.append(f"::error title={_prop(f'vaelint ({res.error.kind})')}::{_data(res.target + ': ' + res.error.message)}")
+        for f in res.findings:
+            level = "error" if f.severity == "error" else "warning"
+            where = ""
+            if f.loc is not None:
+                where = f"file={_prop(display_path(f.loc.path))},line={f.loc.line},col={f.loc.column},"
+            title = _prop(f"{f.code} {f.name}")
+            lines.append(f"::{level} {where}title={title}::{_data(f.message + ' Fix: ' + f.fix)}")
+    return "\n".join(lines) + ("\n" if lines else "")

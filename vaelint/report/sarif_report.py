@@ -1,0 +1,108 @@
+"""``--format sarif``: SARIF 2.1.0 as GitHub code scanning reads it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import linecache
+import os
+
+from vaelint import __version__
+from vaelint.diagnostics import TargetResult
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFO_URI = "https://pypi.org/project/vaelint/"
+
+
+def repository_root(start: str | None = None) -> str:
+    """The folder holding .git above the current directory (else the current directory)."""
+    d = os.path.abspath(start or os.getcwd())
+    while True:
+        if os.path.exists(os.path.join(d, ".git")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return os.path.abspath(start or os.getcwd())
+        d = parent
+
+
+def _uri(path: str, root: str) -> str:
+    rel = os.path.relpath(path, root)
+    return (path if rel.startswith("..") else rel).replace(os.sep, "/")
+
+
+def _fingerprint(code: str, uri: str, path: str, line: int) -> str:
+    text = linecache.getline(path, line).strip()
+    return hashlib.sha256(f"{code}:{uri}:{text}".encode()).hexdigest()[:32] + ":1"
+
+
+def to_dict(results: list[TargetResult], root: str | None = None) -> dict:
+    from vaelint.rules import all_rules
+
+    root = root or repository_root()
+    rules = all_rules()
+    index = {r.code: i for i, r in enumerate(rules)}
+    sarif_results, notifications = [], []
+    for res in results:
+        if res.error is not None:
+            notifications.append(
+                {"level": "error", "message": {"text": f"{res.target}: {res.error.message}"}, "descriptor": {"id": res.error.kind}}
+            )
+        for f in res.findings:
+            if f.loc is None:
+                continue
+            uri = _uri(f.loc.path, root)
+            sarif_results.append(
+                {
+                    "ruleId": f.code,
+                    "ruleIndex": index.get(f.code, 0),
+                    "level": "error" if f.severity == "error" else "warning",
+                    "message": {"text": f"{f.message} Fix: {f.fix}"},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                                "region": {"startLine": f.loc.line, "startColumn": f.loc.column},
+                            }
+                        }
+                    ],
+                    "partialFingerprints": {"primaryLocationLineHash": _fingerprint(f.code, uri, f.loc.path, f.loc.line)},
+                    "properties": {"confirmed": f.confirmed, "target": res.target},
+                }
+            )
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "vaelint",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": INFO_URI,
+                        "rules": [
+                            {
+                                "id": r.code,
+                                "name": r.name,
+                                "shortDescription": {"text": r.summary},
+                                "fullDescription": {"text": " ".join(r.what.split())},
+                                "help": {"text": r.page()},
+                                "defaultConfiguration": {"level": "error" if r.severity == "error" else "warning"},
+                            }
+                            for r in rules
+                        ],
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + root.replace(os.sep, "/").rstrip("/") + "/"}},
+                "invocations": [
+                    {"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}
+                ],
+                "results": sarif_results,
+            }
+        ],
+    }
+
+
+def render(results: list[TargetResult]) -> str:
+    return json.dumps(to_dict(results), indent=2) + "\n"
