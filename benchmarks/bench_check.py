@@ -1,8 +1,10 @@
 """Whole-process cost of `vaelint check`, as ratios to a bare `import torch`.
 
-Runs the commands in interleaved pairs (so machine noise hits both sides
+Runs the commands in interleaved rounds (so machine noise hits every side
 alike) and prints medians and their ratios. Goals: `vaelint check <mlp>` at
-most 1.5x `python -c "import torch"`.
+most 1.5x `python -c "import torch"`; the confirmation pass (with vs without
+`--no-dynamic`) and the cost of each further target in one process (torch is
+imported once) are printed beside it.
 
     python benchmarks/bench_check.py [--runs 7]
 """
@@ -24,6 +26,7 @@ COMMANDS = {
     "import torch": [PY, "-c", "import torch"],
     "vaelint check mlp": [PY, "-m", "vaelint", "check", MLP, "--input", "32x784"],
     "vaelint check mlp --no-dynamic": [PY, "-m", "vaelint", "check", MLP, "--input", "32x784", "--no-dynamic"],
+    "vaelint check mlp x10 targets": [PY, "-m", "vaelint", "check", *([MLP] * 10), "--input", "32x784"],
 }
 
 
@@ -54,6 +57,8 @@ def main() -> None:
     dyn = statistics.median(times["vaelint check mlp"])
     static = statistics.median(times["vaelint check mlp --no-dynamic"])
     print(f"\nconfirmation pass (paired medians): {dyn - static:+.3f} s, ratio {dyn / static:.2f}")
+    ten = statistics.median(times["vaelint check mlp x10 targets"])
+    print(f"10 targets in one process: {ten:.3f} s vs 1 target {dyn:.3f} s; each further target {(ten - dyn) / 9:.3f} s")
     print(f"goal: vaelint check mlp / import torch <= 1.5 -> {dyn / base:.2f}")
 
 

@@ -34,7 +34,7 @@ cat > pyproject.toml <<'TOML'
 target = "models/vae.py:VAE"
 input = ["8x784"]
 TOML
-"$work/venv/bin/pre-commit" install -q
+"$work/venv/bin/pre-commit" install
 
 cp "$here/fixtures/buggy/recon_broadcast_mse.py" models/vae.py
 git add -A

@@ -1,0 +1,75 @@
+"""The README's examples are true: Quickstart, configuration, suppression, pre-commit, CI."""
+
+import os
+import re
+import shutil
+
+from typer.testing import CliRunner
+
+from vaelint.cli import app
+from vaelint.config import load_config
+from vaelint.suppress import inline_codes
+
+from conftest import ROOT
+
+README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+
+
+def blocks(lang: str, after: str) -> list[str]:
+    section = README[README.index(after):]
+    return re.findall(rf"```{lang}\n(.*?)```", section, re.S)
+
+
+def test_quickstart_has_exactly_two_commands_that_install_check_and_test():
+    quick = README[README.index("## Quickstart"):]
+    first = re.search(r"```\w*\n(.*?)```", quick, re.S).group(1).strip().splitlines()
+    assert len(first) == 2
+    assert "pip install" in first[0] and "vaelint check fixtures/" in first[0] and "torch==2.13.0" in first[0]
+    assert "pip install" in first[1] and "pytest" in first[1] and "[test]" in first[1]
+    target = re.search(r"vaelint check (\S+)", first[0]).group(1)
+    assert os.path.exists(os.path.join(ROOT, target.split(":")[0]))
+
+
+def test_the_configuration_example_loads_and_runs(tmp_path, monkeypatch):
+    (toml,) = blocks("toml", "## Configuration")[:1]
+    (tmp_path / "pyproject.toml").write_text(toml)
+    cfg = load_config(str(tmp_path / "pyproject.toml"))
+    assert cfg.targets and cfg.fail_on == "warning" and cfg.per_file_ignores == {"legacy/*.py": ["VAE004"]}
+    dest = tmp_path / "fixtures" / "clean"
+    dest.mkdir(parents=True)
+    shutil.copy(os.path.join(ROOT, "fixtures", "clean", "mlp_vae.py"), dest)
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["check"])
+    assert r.exit_code == 0, r.output
+    assert "no findings in 1 target" in r.output
+
+
+def test_the_suppression_examples_parse():
+    (py,) = blocks("python", "### Suppressing a finding")[:1]
+    first, second = py.strip().splitlines()
+    open_ = lambda text: (lambda p: (p.write_text(text + "\n"), str(p))[1])  # noqa: E731
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        a = open_(first)(Path(d) / "a.py")
+        b = open_(second)(Path(d) / "b.py")
+        assert inline_codes(a, 1) == {"VAE004"}
+        assert inline_codes(b, 1) == set()
+
+
+def test_the_pre_commit_snippet_names_the_hook_this_repo_defines():
+    (yaml,) = blocks("yaml", "## pre-commit and CI")[:1]
+    assert "- id: vaelint" in yaml
+    hooks = open(os.path.join(ROOT, ".pre-commit-hooks.yaml")).read()
+    for line in ("- id: vaelint", "entry: vaelint check", "language: python", "types: [python]", "require_serial: true"):
+        assert line in hooks
+
+
+def test_the_ci_example_uploads_sarif_and_gates():
+    workflow = open(os.path.join(ROOT, "docs", "github-workflow.yml")).read()
+    assert "vaelint check --format sarif --output-file vaelint.sarif" in workflow
+    assert "upload-sarif" in workflow and "sarif_file: vaelint.sarif" in workflow
+    assert "vaelint check --format github" in workflow
+    ci = blocks("yaml", "In GitHub Actions")[0]
+    assert "--format sarif --output-file vaelint.sarif" in ci
