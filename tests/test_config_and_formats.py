@@ -253,3 +253,14 @@ def test_colour_follows_no_color_and_the_terminal(monkeypatch):
     assert "\x1b[" not in invoke(f"{BROADCAST}:VAE", "--input", "8x784").output
     for fmt in ("json", "sarif", "github"):
         assert "\x1b[" not in invoke(f"{BROADCAST}:VAE", "--input", "8x784", "--format", fmt, "--color", "always").output
+
+
+def test_file_mode_finds_models_that_annotate_their_input_shape(tmp_path, monkeypatch):
+    monkeypatch.chdir(os.path.dirname(FIXTURES))
+    r = invoke("fixtures/clean/annotated_input_vae.py", "--format", "json")
+    (res,) = json.loads(r.output)["results"]
+    assert r.exit_code == 0 and res["target"].endswith("annotated_input_vae.py:VAE")
+    assert res["flow"][0]["shape"] == ["B", "1", "28", "28"] and res["flow"][0]["sizes"] == {"B": 8}
+    # named (not numeric) dims give no input shape: skipped quietly
+    quiet = invoke("fixtures/clean/jaxtyping_vae.py")
+    assert quiet.exit_code == 0 and quiet.output == ""

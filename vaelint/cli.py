@@ -142,8 +142,14 @@ def _jobs(targets: list[str], config) -> list:
             if not os.path.exists(t):
                 raise VaelintError("input", f"{t}: no such file.")
             # file mode (pre-commit passes every changed file): its configured
-            # targets, and quietly nothing for a file that has none
-            jobs += [(c.target, c) for c in config.targets_in(t)]
+            # targets, else the models whose forward annotates its input shape,
+            # and quietly nothing for a file that has neither
+            configured = config.targets_in(t)
+            if not configured:
+                from vaelint.discover import annotated_targets
+
+                configured = annotated_targets(t)
+            jobs += [(c.target, c) for c in configured]
         else:
             raise VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
     return jobs

@@ -1,0 +1,63 @@
+"""Targets a file declares itself: ``nn.Module`` classes whose ``forward``
+annotates every input with a jaxtyping shape whose sizes (after the batch) are
+numbers, e.g. ``x: Float[Tensor, "batch 784"]``. Used by ``vaelint check
+path.py`` for files with no configured target."""
+
+from __future__ import annotations
+
+import inspect
+
+from vaelint.config import TargetConfig
+from vaelint.dimnames import _jaxtyping_dims, _resolve
+from vaelint.errors import VaelintError
+
+DEFAULT_BATCH = 8
+_DTYPES = {"Float": "float32", "Int": "int64", "Integer": "int64", "Bool": "bool", "Shaped": "float32"}
+
+
+def annotated_targets(path: str) -> list[TargetConfig]:
+    import torch.nn as nn
+
+    from vaelint.load import load_module
+
+    try:
+        module = load_module(path)
+    except VaelintError:
+        return []  # a file that does not load is not a target; other tools report it
+    out = []
+    for name, obj in vars(module).items():
+        if not (inspect.isclass(obj) and issubclass(obj, nn.Module) and obj.__module__ == module.__name__):
+            continue
+        specs = _input_specs(obj)
+        if specs:
+            out.append(TargetConfig(target=f"{path}:{name}", inputs=specs))
+    return out
+
+
+def _input_specs(cls) -> list[str] | None:
+    hints = _resolve(cls.forward)
+    try:
+        params = [
+            p for p in inspect.signature(cls.forward).parameters.values()
+            if p.name != "self" and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+    except (TypeError, ValueError):
+        return None
+    specs = []
+    for p in params:
+        ann = hints.get(p.name)
+        dims = _jaxtyping_dims(ann)
+        if not dims or not all(isinstance(d, int) for d in dims[1:]):
+            return None
+        dtype = _DTYPES.get(type(ann).__name__.split("[")[0], None) or _dtype_of(ann)
+        shape = "x".join(str(s) for s in [DEFAULT_BATCH, *dims[1:]])
+        specs.append(shape if dtype == "float32" else f"{shape}:{dtype}")
+    return specs or None
+
+
+def _dtype_of(ann) -> str:
+    name = getattr(ann, "__name__", "") or str(ann)
+    for prefix, dtype in _DTYPES.items():
+        if name.startswith(prefix):
+            return dtype
+    return "float32"
