@@ -110,7 +110,7 @@ def check(
             ignore=ignore_codes or config.ignore,
             timeout=(timeout if timeout is not None else config.timeout) or None,
         )
-        result = analyse(spec, options)
+        result = analyse(_shown(spec), options)
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
         results.append(result)
     if not results:
@@ -153,6 +153,14 @@ def _jobs(targets: list[str], config) -> list:
         else:
             raise VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
     return jobs
+
+
+def _shown(spec: str) -> str:
+    """A configured target (absolute) as the user sees it: relative to the current directory."""
+    from vaelint.frames import display_path
+
+    path, _, name = spec.rpartition(":")
+    return f"{display_path(path)}:{name}" if path.endswith(".py") else spec
 
 
 def _check_codes(codes: list[str]) -> None:
