@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from conftest import FIXTURES
 
-from vaelint.load import parse_init
+from vaelint.build import parse_init
 
 
 @dataclass

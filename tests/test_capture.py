@@ -6,7 +6,7 @@ from helpers import check
 
 from vaelint import capture
 from vaelint.inputs import parse_input_spec
-from vaelint.load import build_model
+from vaelint.build import build_model
 from vaelint.ops import op_name
 from vaelint.roles import GraphView, forward_roles
 from vaelint.shapes import make_inputs

@@ -7,7 +7,8 @@ import textwrap
 import pytest
 
 from vaelint.errors import VaelintError
-from vaelint.load import build_model, load_module
+from vaelint.build import build_model
+from vaelint.load import load_module
 
 from conftest import FIXTURES
 

@@ -24,7 +24,7 @@ from vaelint.diagnostics import Check, Finding, FlowRow, TargetResult
 from vaelint.errors import VaelintError
 from vaelint.frames import SourceLoc, boundary, display_path, user_frame_of_traceback
 from vaelint.inputs import InputSpec
-from vaelint.load import build_model
+from vaelint.build import build_model
 from vaelint.lossbind import Binder, LossPlan, discover_loss
 from vaelint.roles import GraphView, Roles, forward_roles, loss_roles
 from vaelint.reductions import loss_scales

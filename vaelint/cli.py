@@ -74,7 +74,7 @@ def check(
     """Check VAE models for shape, loss and reparameterization bugs."""
     from vaelint.config import find_pyproject, load_config
     from vaelint.inputs import parse_input_spec
-    from vaelint.load import parse_init, parse_literal
+    from vaelint.build import parse_init, parse_literal
 
     try:
         config = load_config(find_pyproject())

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from vaelint.capture import Capture
 from vaelint.dimnames import DimNames
 from vaelint.inputs import InputSpec
-from vaelint.load import LoadedTarget
+from vaelint.build import LoadedTarget
 from vaelint.lossbind import LossPlan
 from vaelint.roles import GraphView, Roles
 from vaelint.shapes import ShapeFact, ShapeRuns
