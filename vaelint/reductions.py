@@ -33,7 +33,7 @@ class Factor:
     kind: str  # "sum", "mean", "size", "const"
     value: float  # multiplicative factor at the user's batch size (1 for a sum)
     batch_power: int  # power of B it contributes
-    const_sizes: int  # product of constant sizes a mean divides by (1 otherwise)
+    const_sizes: float  # constant sizes this factor divides by (a mean's, a numel's D)
     over: str  # "B, 784" for reductions; the number for constants
     node: fx.Node
     op: str
@@ -55,7 +55,8 @@ class TermScale:
         return sum(f.batch_power for f in self.factors)
 
     @property
-    def mean_sizes(self) -> int:
+    def mean_sizes(self) -> float:
+        """The constant sizes the term is divided by (means, ``x.numel()``)."""
         return math.prod(f.const_sizes for f in self.factors)
 
     @property
@@ -71,7 +72,7 @@ class TermScale:
         parts = []
         for f in self.reductions():
             if f.kind == "size":
-                parts.append(f"divided by {f.over}")
+                parts.append(f"{'divided' if f.batch_power < 0 else 'multiplied'} by {f.over}")
             else:
                 parts.append(f"{f.kind} over {f.over}")
         return ", ".join(parts) if parts else "no reduction"
@@ -124,36 +125,45 @@ class _Walker:
         return ", ".join(reversed(texts)), power, consts
 
     def scalar_of(self, node, arg):
-        """A number the op scales by: (value at B0, batch power) or None."""
+        """A number the op scales by: (value at B0, batch power, k) where a
+        size that follows the batch is k*B (``x.size(0)``: k=1, ``x.numel()``:
+        k=D); None when it is neither a constant nor such a size."""
         if isinstance(arg, (int, float)) and not isinstance(arg, bool):
-            literal = self.ctx.capture.method == "torch.fx" or self._same_at_all_batches(node, arg)
-            if literal:
-                return float(arg), 0
-            return float(arg), 1 if self._is_batch(node, arg) else 0
+            if self.ctx.capture.method == "torch.fx" or self._same_at_all_batches(node, arg):
+                return float(arg), 0, 1
+            values = {b: v for b, v in self._values_in_args(node, arg).items()}
+            k = _per_batch(values)
+            return (float(arg), 1, k) if k else None
         if isinstance(arg, fx.Node):
             values = {b: r.values.get(arg) for b, r in self.runs.runs.items() if arg in r.values}
             if values:
-                if all(v == b for b, v in values.items()) and len(values) > 1:
-                    return float(values[self.runs.batch]), 1
                 if len(set(values.values())) == 1:
-                    return float(next(iter(values.values()))), 0
-                return None
+                    return float(next(iter(values.values()))), 0, 1
+                k = _per_batch(values)
+                return (float(values[self.runs.batch]), 1, k) if k else None
             t = self.runs.runs[self.runs.batch].tensors.get(arg)
             if t is not None and t.numel() == 1 and not any(
                 self.view.depends_on(arg, f) for f in self.ctx.roles.forward_outputs.values()
             ):
-                return float(t), 0
+                return float(t), 0, 1
         return None
 
     def _same_at_all_batches(self, node, value) -> bool:
         seen = [r.args.get(node) for r in self.runs.runs.values() if node in r.args]
         return len(seen) > 1 and all(value in _flat(s) for s in seen)
 
-    def _is_batch(self, node, value) -> bool:
+    def _values_in_args(self, node, value) -> dict:
+        """The number at the same argument position in each run (recording route)."""
+        first = _flat(self.runs.runs[self.runs.batch].args.get(node, ()))
+        if value not in first:
+            return {}
+        pos = first.index(value)
+        out = {}
         for b, r in self.runs.runs.items():
-            if node in r.args and b not in _flat(r.args[node]):
-                return False
-        return True
+            args = _flat(r.args.get(node, ()))
+            if len(args) > pos and isinstance(args[pos], (int, float)):
+                out[b] = args[pos]
+        return out
 
     def walk(self, term: fx.Node) -> TermScale | None:
         scale = TermScale(term, None)
@@ -172,16 +182,19 @@ class _Walker:
                 num = self.scalar_of(node, other) if other not in tensors or self._is_scalar_const(other) else None
                 if num is None:
                     break
-                value, power = num
+                value, power, k = num
                 if value == 0:
                     break
-                if op == "div":
-                    value, power = 1 / value, -power
-                kind = "size" if power else "const"
-                shown = f"{int(1 / value)}" if op == "div" and float(1 / value).is_integer() else f"{value:g}"
                 if power:
-                    shown = "x.size(0)" if abs(1 / value) == self.runs.batch else shown
-                scale.factors.append(Factor(kind, value if not power else 1.0, power, 1, shown, node, op))
+                    # a size that follows the batch: B (x.size(0)) or k*B (x.numel())
+                    shown = "x.size(0)" if k == 1 else f"a size of {k}*B ({int(value)})"
+                    sign = -1 if op == "div" else 1
+                    scale.factors.append(Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op))
+                else:
+                    if op == "div":
+                        value = 1 / value
+                    shown = f"{int(1 / value)}" if op == "div" and float(1 / value).is_integer() else f"{value:g}"
+                    scale.factors.append(Factor("const", value, 0, 1, shown, node, op))
                 node = tensor
                 continue
             if op == "neg" and tensors:
@@ -252,6 +265,17 @@ class _Walker:
         return str(node.kwargs.get("reduction", "mean"))
 
 
+def _per_batch(values: dict) -> int | None:
+    """k when every value is k times its batch size (k a whole number)."""
+    if len(values) < 2:
+        return None
+    ks = {v / b for b, v in values.items()}
+    if len(ks) != 1:
+        return None
+    k = ks.pop()
+    return int(k) if float(k).is_integer() and k >= 1 else None
+
+
 def _flat(args) -> list:
     out = []
     for a in args if isinstance(args, (tuple, list)) else [args]:
@@ -318,23 +342,26 @@ class LossScales:
         return (batch**self.batch_power) * self.rec.mean_sizes / self.kl.mean_sizes
 
     def formula(self, data_size: int, latent_size: int | None) -> str:
-        num, den = [], []
+        """beta_eff from the reductions, in B, D and Z: ``B*D``, ``1/Z``, ``D/Z``."""
+        const = self.rec.mean_sizes / self.kl.mean_sizes
+        z = latent_size or 0
+        known = [((), ()), (("D",), ()), ((), ("Z",)), (("D",), ("Z",)), (("Z",), ()), ((), ("D",)), (("Z",), ("D",))]
+        value = {(): 1.0, ("D",): float(data_size), ("Z",): float(z) if z else math.nan}
+        num, den = None, None
+        for n, d in known:
+            if math.isclose(const, value[n] / value[d], rel_tol=1e-9):
+                num, den = list(n), list(d)
+                break
+        if num is None:
+            num, den = ([f"{const:g}"], []) if const >= 1 else ([], [f"{1 / const:g}"])
         p = self.batch_power
-        if p > 0:
-            num += ["B"] * p
-        elif p < 0:
-            den += ["B"] * -p
-        for size, names, target in ((self.rec.mean_sizes, num, "D"), (self.kl.mean_sizes, den, "Z")):
-            if size == 1:
-                continue
-            if target == "D" and size == data_size:
-                names.append("D")
-            elif target == "Z" and latent_size is not None and size == latent_size:
-                names.append("Z")
-            else:
-                names.append(str(size))
+        num = ["B"] * max(p, 0) + num
+        den = ["B"] * max(-p, 0) + den
         top = "*".join(num) or "1"
-        return top if not den else f"{top}/{'*'.join(den) if len(den) == 1 else '(' + '*'.join(den) + ')'}"
+        if not den:
+            return top
+        bottom = den[0] if len(den) == 1 else "(" + "*".join(den) + ")"
+        return f"{top}/{bottom}"
 
 
 def loss_scales(ctx) -> LossScales | None:
