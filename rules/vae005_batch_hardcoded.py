@@ -7,6 +7,8 @@ import math
 from vaelint.ops import CREATION_OPS, RESHAPE_OPS
 from vaelint.rulebase import Example, Rule
 
+_ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "rdiv", "cat", "stack", "where", "maximum", "minimum"}
+
 _MODEL = '''import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -71,6 +73,8 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         Example(_model(noise="torch.randn(mu.size(0), self.latent, device=mu.device)"), inputs=("8x64",)),
         Example(_model(flat="x.view(-1, 64)"), inputs=("8x64",)),
         Example(_model(norm="len(x)"), inputs=("8x64",)),
+        # a 4 x 4 matrix is no batch, even with a batch of 4
+        Example(_model(flat="x.view(x.size(0), -1) @ torch.eye(64, device=x.device)[:, :64]", noise="torch.randn_like(mu) @ torch.eye(4, device=mu.device)"), inputs=("4x64",)),
     ]
     INVALID = [
         Example(_model(noise="torch.randn(8, self.latent)"), inputs=("8x64",), line=16, message="randn"),
@@ -116,10 +120,14 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
             return False
         if any(f.node is not None and (f.node is node or ctx.view.depends_on(f.node, node)) for f in failures):
             return True
-        for user in node.users:  # meets a tensor that does follow the batch
+        # meets, elementwise and dim 0 against dim 0, a tensor that does follow
+        # the batch (a matmul with a B0 x B0 matrix is not a batch)
+        for user in node.users:
+            if ctx.view.op(user) not in _ELEMENTWISE:
+                continue
             for other in user.all_input_nodes:
                 o = ctx.shape(other)
-                if other is not node and o is not None and o.dims and o.dims[0].batch_dependent:
+                if other is not node and o is not None and o.dims and o.dims[0].batch_dependent and len(o.dims) == len(fact.sizes):
                     return True
         return False
 

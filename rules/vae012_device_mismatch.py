@@ -72,6 +72,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(_model("torch.randn(mu.size(0), self.latent, device=mu.device)"), inputs=("6x20",)),
         Example(_model("torch.randn(mu.shape).to(mu.device)"), inputs=("6x20",)),
         Example(_model("mu.new_empty(mu.shape).normal_()"), inputs=("6x20",)),
+        # a CPU index tensor into a model tensor is allowed
+        Example(_model("torch.randn_like(mu)[torch.arange(mu.size(0))]"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(_model("torch.randn(mu.size(0), self.latent)"), inputs=("6x20",), line=14, message="randn"),
@@ -134,6 +136,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                     others = [a for a in user.all_input_nodes if a is not n and not view.depends_on(a, node)]
                     if any(_on_device(ctx, a) for a in others):
                         return user
+                if op == "getitem" and user.args and user.args[0] is not n:
+                    continue  # a CPU index into a tensor: allowed, the result stays on its device
                 if op in _PASS_THROUGH or op in _MEETS:
                     frontier.append(user)
         return None
