@@ -134,6 +134,9 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
         message += f" ({detail})"
         yield self.finding(message, failure.loc, fix, node=node)
 
+    def explains(self, failure, ctx):
+        return is_shape_error(failure.error)
+
     def confirm(self, finding, ctx, observed):
         return observed.error is not None and is_shape_error(observed.error)
 

@@ -183,9 +183,9 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     )
 
     failure = runs.failure
-    from vaelint.rules.vae013_shape_error import is_shape_error
-
-    if failure is not None and not is_shape_error(failure.error):
+    rules = selected_rules(options)
+    every_rule = selected_rules(Options(inputs=options.inputs))
+    if failure is not None and not any(rule.explains(failure, ctx) for rule in every_rule):
         where = f" at {display_path(failure.loc.path)}:{failure.loc.line}" if failure.loc else ""
         raise VaelintError(
             "trace",
@@ -211,7 +211,6 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
             if row.stage == "loss" and row.name in ("rec", "kl"):
                 row.note = (scales.rec if row.name == "rec" else scales.kl).describe()
 
-    rules = selected_rules(options)
     findings: list[tuple[object, Finding]] = []
     for rule in rules:
         for f in rule.check(ctx):

@@ -255,8 +255,10 @@ class _Walker:
             return list(range(rank))
         return sorted(d % rank for d in dims)
 
-    @staticmethod
-    def _reduction_of(node) -> str:
+    def _reduction_of(self, node) -> str:
+        if node.op == "call_module":  # nn.MSELoss(reduction="sum"): the module holds it
+            module = self.ctx.capture.modules.get(node.target)
+            return str(getattr(module, "reduction", "mean"))
         size_average, reduce = node.kwargs.get("size_average"), node.kwargs.get("reduce")
         if size_average is not None or reduce is not None:  # the legacy arguments win, as in torch
             if reduce is False:

@@ -45,6 +45,11 @@ class Rule:
     def check(self, ctx: "Context") -> Iterable[Finding]:
         raise NotImplementedError
 
+    def explains(self, failure, ctx: "Context") -> bool:
+        """Is this run failure the effect this rule reports (so the target is
+        analysed, not abandoned with exit 2)?"""
+        return False
+
     def confirm(self, finding: Finding, ctx: "Context", observed) -> bool | None:
         """Did the real forward/backward pass show the effect? None: cannot tell."""
         return None

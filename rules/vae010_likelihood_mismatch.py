@@ -1,0 +1,134 @@
+"""VAE010 likelihood-mismatch: the decoder output does not fit the reconstruction loss."""
+
+from __future__ import annotations
+
+from vaelint.ops import CAST_OPS, RESHAPE_OPS
+from vaelint.rulebase import Example, Rule
+
+_MODEL = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return {OUT}, mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = {REC}
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return rec + kl
+'''
+
+
+def _model(out: str, rec: str) -> str:
+    return _MODEL.replace("{OUT}", out).replace("{REC}", rec)
+
+
+# ops whose output lies in [0, 1]
+_BOUNDED = {"sigmoid", "softmax", "hardsigmoid", "clamp", "clip"}
+_RANGE_ERROR = "between 0 and 1"
+
+
+class LikelihoodMismatch(Rule):
+    code = "VAE010"
+    name = "likelihood-mismatch"
+    severity = "error"
+    summary = "The decoder output does not fit the reconstruction loss."
+    what = """
+The reconstruction loss fixes what the decoder must output.
+``binary_cross_entropy`` takes probabilities: the decoder must end in a sigmoid
+(or another op bounded to [0, 1]). ``binary_cross_entropy_with_logits`` takes
+logits and applies the sigmoid itself: a decoder that already ends in a sigmoid
+gets it twice. vaelint follows the reconstruction from the loss back through
+reshapes to the decoder's last op.
+"""
+    why = """
+An unbounded output into ``binary_cross_entropy`` crashes as soon as an output
+leaves [0, 1] (``all elements of input should be between 0 and 1``), often
+after some training. A double sigmoid squeezes the reconstruction into
+(0.5, 0.73): the model cannot fit the data and the loss plateaus high.
+"""
+    example = """
+return self.fc_out(h)                                  # logits, unbounded
+loss = F.binary_cross_entropy(recon, x, reduction="sum")
+"""
+    fix = """
+Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
+``torch.sigmoid`` at the decoder's end with ``F.binary_cross_entropy``.
+"""
+    VALID = [
+        Example(_model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",)),
+        Example(_model("self.dec(z)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
+        Example(_model("torch.sigmoid(self.dec(z)).view(-1, 20)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",)),
+        Example(_model("self.dec(z)", 'F.mse_loss(recon, x, reduction="sum")'), inputs=("6x20",)),
+    ]
+    INVALID = [
+        Example(_model("self.dec(z)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",), line=19, message="not bounded"),
+        Example(_model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",), line=19, message="sigmoid twice"),
+    ]
+
+    def explains(self, failure, ctx):
+        return _RANGE_ERROR in str(failure.error) and any(c.node is failure.node for c in ctx.roles.comparisons)
+
+    def check(self, ctx):
+        for cmp in ctx.roles.comparisons:
+            last = _last_op(ctx, cmp.recon_side)
+            name = ctx.view.op(last) if last is not None else "?"
+            loc = cmp.node.meta.get("loc")
+            if cmp.op == "binary_cross_entropy" and name not in _BOUNDED:
+                yield self.finding(
+                    f"binary_cross_entropy needs probabilities, but the reconstruction is not bounded to "
+                    f"[0, 1]: the decoder ends in {name}{_at(last)}.",
+                    loc,
+                    "use F.binary_cross_entropy_with_logits(recon, x) on the logits, or end the decoder with torch.sigmoid",
+                    node=cmp.node,
+                )
+            elif cmp.op == "binary_cross_entropy_with_logits" and name == "sigmoid":
+                yield self.finding(
+                    f"binary_cross_entropy_with_logits applies a sigmoid, and the decoder already ended in "
+                    f"one{_at(last)}: the output goes through the sigmoid twice and can only reach (0.5, 0.73).",
+                    loc,
+                    "drop the decoder's final sigmoid (apply it only when sampling), or use F.binary_cross_entropy",
+                    node=cmp.node,
+                )
+
+    def confirm(self, finding, ctx, observed):
+        if observed.error is not None:
+            return _RANGE_ERROR in str(observed.error)
+        if observed.result is None:
+            return None
+        cmp = next((c for c in ctx.roles.comparisons if c.node is finding.node), None)
+        value = observed.value(cmp.recon_side) if cmp is not None else None
+        if value is None:
+            return None
+        if ctx.view.op(finding.node) == "binary_cross_entropy":
+            return bool((value < 0).any() or (value > 1).any())
+        # the loss's own sigmoid only ever sees these non-negative values: >= 0.5
+        return bool(value.min() >= 0)
+
+
+def _last_op(ctx, node):
+    """The reconstruction's producing op, looking through reshapes and casts."""
+    seen = 0
+    while node is not None and seen < 20:
+        name = ctx.view.op(node)
+        if name not in RESHAPE_OPS and name not in CAST_OPS and name != "getitem":
+            return node
+        inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
+        node = inputs[0] if inputs else None
+        seen += 1
+    return node
+
+
+def _at(node) -> str:
+    loc = node.meta.get("loc") if node is not None else None
+    return f" at {loc.display_path()}:{loc.line}" if loc else ""
