@@ -204,8 +204,8 @@ def _scale_source(view: GraphView, std: fx.Node) -> tuple[fx.Node, list[str]]:
     """Walk from std back through one-input elementwise ops to the encoder output."""
     node, ops = std, []
     while True:
-        if node.meta.get("forward_output") is not None and node is not std:
-            return node, ops
+        if node.meta.get("forward_output") is not None:
+            return node, ops  # the head the forward hands to the loss (std itself, if returned)
         name = view.op(node)
         tensor_inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
         if name in ELEMENTWISE_UNARY or (name in {"mul", "div", "pow", "add", "sub"} and len(tensor_inputs) == 1):

@@ -1,0 +1,121 @@
+"""VAE007 kl-formula: the KL term is not the Gaussian KL of the sampler's mean and std."""
+
+from __future__ import annotations
+
+import math
+
+from vaelint.klcheck import kl_reading
+from vaelint.rulebase import Example, Rule
+
+_MODEL = '''import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
+    kl = {KL}
+    return rec + kl
+'''
+
+
+def _model(kl: str) -> str:
+    return _MODEL.replace("{KL}", kl)
+
+
+class KLFormula(Rule):
+    code = "VAE007"
+    name = "kl-formula"
+    severity = "error"
+    summary = "The KL term is not the Gaussian KL of the mean and log-variance the sampler uses."
+    what = """
+For ``q = N(mu, std^2)`` and the prior ``N(0, 1)``, the KL term is
+``0.5 * sum(mu^2 + std^2 - 1 - log std^2)``. vaelint evaluates the model's KL
+term on the real mean and std of a run and compares it with this closed form:
+a wrong sign (the KL subtracted: the loss rewards leaving the prior), a
+missing 1/2 (the KL counted twice), or a formula that is no KL at all (a
+missing ``mu**2``, ``logvar`` where ``logvar.exp()`` belongs). Monte Carlo
+estimates (``log q(z) - log p(z)``) and learned priors are not checked.
+"""
+    why = """
+The loss still goes down. With the sign flipped the encoder is pushed away from
+the prior without bound; a factor of 2 is a hidden beta = 2; a broken formula
+regularises something other than the posterior.
+"""
+    example = """
+kl = 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())    # sign flipped
+kl = -torch.sum(1 + logvar - mu.pow(2) - logvar.exp())         # missing 1/2
+"""
+    fix = """
+``kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())``, or
+``torch.distributions.kl_divergence(q, p)``; and add it to the reconstruction
+term.
+"""
+    VALID = [
+        Example(_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",)),
+        Example(_model("0.5 * torch.sum(mu.pow(2) + logvar.exp() - 1 - logvar)"), inputs=("6x20",)),
+        Example(_model("torch.sum(-0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)))"), inputs=("6x20",)),
+    ]
+    INVALID = [
+        Example(_model("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), line=19, message="subtracted"),
+        Example(_model("-torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), line=19, message="missing 1/2"),
+        Example(_model("-0.5 * torch.sum(1 + logvar - logvar.exp())"), inputs=("6x20",), line=19, message="not the Gaussian KL"),
+    ]
+
+    def check(self, ctx):
+        reading = kl_reading(ctx)
+        if reading is None or reading.sampler is None:
+            return
+        loc = reading.element.meta.get("loc") or reading.node.meta.get("loc")
+        if reading.kl is None:
+            yield self.finding(
+                "the KL term is not the Gaussian KL of the mean and std the sampler uses: on the run's "
+                "values it is no constant multiple of 0.5 * sum(mu^2 + std^2 - 1 - log std^2).",
+                loc,
+                "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) for a log-variance head",
+                node=reading.node,
+            )
+            return
+        if reading.kl != reading.sampler or reading.coefficient is None:
+            return  # a different reading of the head: VAE008
+        c = reading.coefficient
+        if c < 0:
+            yield self.finding(
+                f"the KL term enters the loss with the wrong sign (weight {c:.3g}): the KL is subtracted, "
+                "so minimising the loss pushes the posterior away from the prior.",
+                loc,
+                "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()), added to the reconstruction term",
+                node=reading.node,
+            )
+        elif not reading.explicit and not math.isclose(c, 1.0, rel_tol=1e-3) and math.isclose(c, 2.0, rel_tol=1e-3):
+            yield self.finding(
+                "the KL term is twice the Gaussian KL (a missing 1/2): beta_eff = 2.",
+                loc,
+                "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
+                node=reading.node,
+            )
+
+    def confirm(self, finding, ctx, observed):
+        if observed.result is None:
+            return None
+        again = kl_reading(ctx, observed.result.tensors)
+        if again is None or again.sampler is None:
+            return None
+        if "not the Gaussian KL" in finding.message:
+            return again.kl is None
+        if again.coefficient is None:
+            return None
+        if "wrong sign" in finding.message:
+            return again.coefficient < 0
+        return math.isclose(again.coefficient, 2.0, rel_tol=1e-2)

@@ -1,0 +1,96 @@
+"""VAE008 std-logvar-mismatch: the sampler and the KL read the encoder's scale output differently."""
+
+from __future__ import annotations
+
+from vaelint.klcheck import READINGS, kl_reading
+from vaelint.rulebase import Example, Rule
+
+_MODEL = '''import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        std = {STD}
+        z = mu + torch.randn_like(std) * std
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
+    kl = {KL}
+    return rec + kl
+'''
+
+_LOGVAR_KL = "-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
+
+
+def _model(std: str, kl: str = _LOGVAR_KL) -> str:
+    return _MODEL.replace("{STD}", std).replace("{KL}", kl)
+
+
+class StdLogvarMismatch(Rule):
+    code = "VAE008"
+    name = "std-logvar-mismatch"
+    severity = "error"
+    summary = "The sampler and the KL read the encoder's scale output differently."
+    what = """
+The encoder's second head may be a log-variance, a log-std, a std or a
+variance, but the sampler and the KL term must agree on which. vaelint finds
+the sampler's reading from the run (``std`` equals ``exp(0.5 * h)``, ``exp(h)``,
+``h`` or ``sqrt(h)``) and the KL term's reading from its values, and reports a
+disagreement: ``std = torch.exp(logvar)`` with the log-variance KL formula is
+the common one.
+"""
+    why = """
+The KL then regularises a distribution other than the one the decoder is
+trained on: with ``std = exp(logvar)`` and the log-variance KL, the sampled
+noise is the square of what the KL term assumes, and the posterior widths
+learnt are wrong by that power.
+"""
+    example = """
+std = torch.exp(logvar)                                       # log-std reading
+kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())  # log-variance reading
+"""
+    fix = """
+Pick one reading for both: a log-variance head with ``std = torch.exp(0.5 *
+logvar)`` and the KL above, or a log-std head with ``std = torch.exp(logstd)``
+and ``kl = torch.sum(0.5 * (mu**2 + std**2) - logstd - 0.5)``.
+"""
+    VALID = [
+        Example(_model("torch.exp(0.5 * logvar)"), inputs=("6x20",)),
+        Example(_model("torch.exp(logvar)", "torch.sum(0.5 * (mu.pow(2) + logvar.exp().pow(2)) - logvar - 0.5)"), inputs=("6x20",)),
+    ]
+    INVALID = [
+        Example(_model("torch.exp(logvar)"), inputs=("6x20",), line=20, message="log-std"),
+        Example(_model("logvar.exp().sqrt().pow(2)"), inputs=("6x20",), line=20, message="log-variance"),
+    ]
+
+    def check(self, ctx):
+        reading = kl_reading(ctx)
+        if reading is None or reading.sampler is None or reading.kl is None or reading.kl == reading.sampler:
+            return
+        loc = reading.element.meta.get("loc") or reading.node.meta.get("loc")
+        yield self.finding(
+            f"the sampler reads the encoder's scale head as a {reading.sampler} "
+            f"({READINGS[reading.sampler][1]}) but the KL term treats it as a {reading.kl}: the KL "
+            "regularises a different distribution from the one the decoder is trained on.",
+            loc,
+            "use one reading in both places: for a log-variance head, std = torch.exp(0.5 * logvar) with "
+            "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
+            node=reading.node,
+        )
+
+    def confirm(self, finding, ctx, observed):
+        if observed.result is None:
+            return None
+        again = kl_reading(ctx, observed.result.tensors)
+        if again is None or again.sampler is None or again.kl is None:
+            return None
+        return again.kl != again.sampler
