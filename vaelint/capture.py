@@ -170,8 +170,6 @@ class Capture:
     def run(self, inputs: tuple, batch: int) -> RunResult:
         return self.runner(inputs, batch)
 
-    def nodes(self) -> list[fx.Node]:
-        return list(self.graph.nodes)
 
 
 # --------------------------------------------------------------------------- route 1: torch.fx

@@ -9,7 +9,6 @@ runs at the user's batch and at a second batch that repeats the first one
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -123,6 +122,3 @@ def gradient_of(obs: Observation, output_node, input_node) -> float | None:
     (grad,) = torch.autograd.grad(out.sum(), inp, retain_graph=True, allow_unused=True)
     return 0.0 if grad is None else float(grad.detach().abs().sum())
 
-
-def finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)

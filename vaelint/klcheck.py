@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vaelint.reductions import term_scale
+from vaelint.reductions import constant_ratio, gaussian_kl, term_scale
 
 READINGS = {
     "log-variance": (lambda h: torch.exp(0.5 * h), "std = exp(0.5 * logvar)"),
@@ -32,22 +32,6 @@ class KLReading:
     explicit: list  # non-unit constant factors written on the KL term
     node: object  # the KL term
     element: object  # its elementwise tensor
-
-
-def _kl(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    sigma = sigma.clamp_min(1e-12)
-    return 0.5 * (mu.pow(2) + sigma.pow(2) - 1 - 2 * torch.log(sigma))
-
-
-def _constant_ratio(a: torch.Tensor, b: torch.Tensor) -> float | None:
-    ok = b.abs() > 1e-6
-    if ok.sum() < 2:
-        return None
-    ratio = a[ok] / b[ok]
-    mean = float(ratio.mean())
-    if mean == 0 or not math.isfinite(mean) or float((ratio - mean).abs().max()) > 1e-3 * abs(mean):
-        return None
-    return mean
 
 
 def sampler_reading(h: torch.Tensor, std: torch.Tensor) -> str | None:
@@ -85,7 +69,7 @@ def kl_reading(ctx, tensors=None) -> KLReading | None:
     kl_name, ratio = None, None
     order = [sampler] + [n for n in READINGS if n != sampler] if sampler else list(READINGS)
     for name in order:
-        ratio = _constant_ratio(e, _kl(mu, READINGS[name][0](h)))
+        ratio = constant_ratio(e, gaussian_kl(mu, READINGS[name][0](h)))
         if ratio is not None:
             kl_name = name
             break

@@ -108,11 +108,3 @@ def op_name(node: fx.Node, modules: dict | None = None) -> str:
         cls = type(mod).__name__ if mod is not None else str(node.target)
         return MODULE_OPS.get(cls, cls.lower())
     return function_name(node.target)
-
-
-def is_random(node: fx.Node, modules=None) -> bool:
-    return op_name(node, modules) in RANDOM_OPS
-
-
-def tensor_inputs(node: fx.Node) -> list[fx.Node]:
-    return list(node.all_input_nodes)

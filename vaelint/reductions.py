@@ -25,9 +25,6 @@ import torch.fx as fx
 from vaelint.frames import SourceLoc
 from vaelint.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS
 
-_REDUCE_ARGS = {"sum": "dim", "mean": "dim"}
-
-
 @dataclass
 class Factor:
     kind: str  # "sum", "mean", "size", "const"
@@ -303,31 +300,37 @@ def term_scale(ctx, term: fx.Node) -> TermScale | None:
     return scale
 
 
+def gaussian_kl(mu: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Elementwise KL(N(mu, std^2) || N(0, 1))."""
+    std = std.clamp_min(1e-12)
+    return 0.5 * (mu.pow(2) + std.pow(2) - 1 - 2 * torch.log(std))
+
+
+def constant_ratio(a: torch.Tensor, b: torch.Tensor) -> float | None:
+    """a / b when it is one constant (to 1e-3) wherever b is not ~0."""
+    ok = b.abs() > 1e-6
+    if ok.sum() < 2:
+        return None
+    ratio = a[ok] / b[ok]
+    mean = float(ratio.mean())
+    if mean == 0 or not math.isfinite(mean) or float((ratio - mean).abs().max()) > 1e-3 * abs(mean):
+        return None
+    return mean
+
+
 def kl_normalization(ctx, scale: TermScale) -> float | None:
-    """element / closed-form KL(N(mu, std) || N(0, 1)), if that ratio is one constant."""
+    """element / closed-form KL of the sampler's mean and std, if that ratio is one constant."""
     r = ctx.roles.reparam
     tensors = ctx.runs.runs[ctx.runs.batch].tensors
     element = tensors.get(scale.element) if scale.element is not None else None
     mu, std = tensors.get(r.mu), tensors.get(r.std)
-    if element is None or mu is None or std is None:
+    if element is None or mu is None or std is None or element.shape != mu.shape:
         return None
-    if std.shape != mu.shape:
-        try:
-            std = std.expand_as(mu)
-        except RuntimeError:
-            return None
-    if element.shape != mu.shape:
+    try:
+        std = std.expand_as(mu)
+    except RuntimeError:
         return None
-    mu64, std64 = mu.double(), std.double().clamp_min(1e-12)
-    ref = 0.5 * (mu64.pow(2) + std64.pow(2) - 1 - 2 * torch.log(std64))
-    ok = ref.abs() > 1e-6
-    if ok.sum() < 2:
-        return None
-    ratio = element.double()[ok] / ref[ok]
-    mean = float(ratio.mean())
-    if mean == 0 or float((ratio - mean).abs().max()) > 1e-3 * abs(mean):
-        return None
-    return mean
+    return constant_ratio(element.double(), gaussian_kl(mu.double(), std.double()))
 
 
 @dataclass

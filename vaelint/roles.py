@@ -21,7 +21,6 @@ import torch.fx as fx
 
 from vaelint.ops import (
     CAST_OPS,
-    CREATION_OPS,
     ELEMENTWISE_UNARY,
     RANDOM_OPS,
     RECON_LOSS_OPS,
@@ -284,15 +283,6 @@ def _total_of(view: GraphView, out) -> fx.Node | None:
     return None
 
 
-def loss_parts(out) -> list[fx.Node]:
-    """The scalar terms of a loss returned as a tuple or dict without a total."""
-    if isinstance(out, dict):
-        return [v for v in out.values() if isinstance(v, fx.Node)]
-    if isinstance(out, (tuple, list)):
-        return [v for v in out if isinstance(v, fx.Node)]
-    return []
-
-
 def _split_terms(view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0) -> list[tuple[int, fx.Node]]:
     """The additive terms of the total, split only where the two sides play
     different roles (reconstruction vs KL), so a KL's own ``1 + logvar - mu**2``
@@ -344,7 +334,3 @@ def find_comparisons(view: GraphView, roles: Roles) -> list[Comparison]:
         if len(rec) == 1 and len(data) == 1 and rec[0] is not data[0]:
             out.append(Comparison(node, name, rec[0], data[0]))
     return out
-
-
-def is_creation(view: GraphView, node: fx.Node) -> bool:
-    return view.op(node) in CREATION_OPS

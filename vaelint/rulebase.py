@@ -7,7 +7,7 @@ behaviour cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterable
 
 from vaelint.diagnostics import Finding
@@ -65,11 +65,3 @@ class Rule:
             f"What it finds\n{cls.what.strip()}\n\nWhy it is bad\n{cls.why.strip()}\n\n"
             f"Example\n{cls.example.strip()}\n\nFix\n{cls.fix.strip()}\n"
         )
-
-
-@dataclass
-class RuleSet:
-    rules: list[Rule] = field(default_factory=list)
-
-    def by_code(self, code: str) -> Rule | None:
-        return next((r for r in self.rules if r.code == code), None)
