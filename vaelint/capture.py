@@ -89,9 +89,8 @@ class Analysed(nn.Module):
         if isinstance(loss, nn.Module) and not _is_bound_to(loss, model):
             self.loss_module = loss
         self._loss = loss
-        self._binder = binder  # (out, inputs, graph, leaf_nodes) -> (args, kwargs) or None
+        self._binder = binder  # (out, inputs, leaf_nodes) -> (args, kwargs)
         self._on_output = None  # route hook: out -> {path: node}
-        self._graph = None
 
     @boundary
     def run(self, inputs: tuple):
@@ -99,7 +98,7 @@ class Analysed(nn.Module):
         leaf_nodes = self._on_output(out) if self._on_output else {}
         if self._loss is None or self._binder is None:
             return out
-        args, kwargs = self._binder(out, inputs, self._graph, leaf_nodes)
+        args, kwargs = self._binder(out, inputs, leaf_nodes)
         return self._loss(*args, **kwargs)
 
 
@@ -250,8 +249,7 @@ def _note_value(result: RunResult, node: fx.Node, value: Any) -> None:
 def capture_fx(model: nn.Module, loss, binder, n_inputs: int) -> Capture:
     names = input_names(model, n_inputs)
     wrapper = _wrapper_class(names)(model, loss, binder)
-    tracer = _Tracer()
-    tracer.record_stack_traces = False
+    tracer = _Tracer()  # records the user's frames itself (node.meta["stack"])
 
     def on_output(out):
         leaves = {}
@@ -262,15 +260,6 @@ def capture_fx(model: nn.Module, loss, binder, n_inputs: int) -> Capture:
         return leaves
 
     wrapper._on_output = on_output
-    wrapper._graph = tracer.graph if hasattr(tracer, "graph") else None
-    # Tracer creates its graph inside trace(); expose it to the binder lazily.
-    original_create = tracer.create_proxy
-
-    def create_proxy(*a, **k):
-        wrapper._graph = tracer.graph
-        return original_create(*a, **k)
-
-    tracer.create_proxy = create_proxy
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         graph = tracer.trace(wrapper)
@@ -419,7 +408,6 @@ def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str
             return leaves
 
         wrapper._on_output = on_output
-        wrapper._graph = graph
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:

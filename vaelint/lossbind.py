@@ -142,7 +142,7 @@ class Binder:
         self.roles = None
         self.input_names = input_names or []
 
-    def __call__(self, out: Any, inputs: tuple, _graph, leaf_nodes: dict):
+    def __call__(self, out: Any, inputs: tuple, leaf_nodes: dict):
         if self.binding is None:
             self.binding = self._decide(out, inputs, leaf_nodes)
         args, kwargs = [], {}
