@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import operator
 import inspect
 import warnings
 from dataclasses import dataclass, field
@@ -371,8 +372,6 @@ class _Recorder(TorchFunctionMode):
             self.bind(out, node)
         elif isinstance(out, (tuple, list)) and any(isinstance(o, torch.Tensor) for o in out):
             node = self._make_node(func, args, kwargs)
-            import operator
-
             for i, o in enumerate(out):
                 if isinstance(o, torch.Tensor):
                     item = self.graph.create_node("call_function", operator.getitem, (node, i))
@@ -426,48 +425,22 @@ def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str
     graph, first = record(inputs, inputs[0].shape[0] if inputs else 0)
     for node in graph.nodes:
         first.result.args[node] = node.args
-    modules = dict(wrapper.named_modules())
-    cap = Capture("recording", graph, modules, wrapper, names, fallback_reason=reason)
-    first_result = first.result
-    main_calls = first.calls
-    used = {"first": True}
+    cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason)
+    pending = [first.result]  # the capture run itself serves the first run at its batch
 
     def runner(run_inputs, batch):
-        if used["first"] and batch == first_result.batch:
-            used["first"] = False
-            return first_result
-        _g, rec = record(run_inputs, batch)
-        # Align this run's calls with the captured graph's, in order, while
-        # they agree on the op: a data-dependent branch ends the alignment.
-        mapped = RunResult(batch, {}, {}, failure=None, output=rec.result.output)
-        other = dict(rec.result.shapes)
-        by_node = {}
-        for (name_a, node_a), (name_b, node_b) in zip(main_calls, rec.calls):
-            if name_a != name_b:
-                break
-            by_node[node_b] = node_a
-        placeholders_a = [n for n in graph.nodes if n.op == "placeholder"]
-        placeholders_b = [n for n in _g.nodes if n.op == "placeholder"]
-        by_node.update(zip(placeholders_b, placeholders_a))
-        # getitem children follow their parent call
-        for nb in _g.nodes:
-            if nb.op == "call_function" and nb.target.__name__ == "getitem" and nb.args[0] in by_node:
-                parent_a = by_node[nb.args[0]]
-                for na in parent_a.users:
-                    if na.target is nb.target and na.args[1] == nb.args[1]:
-                        by_node[nb] = na
-            if nb.op == "get_attr":
-                for na in graph.nodes:
-                    if na.op == "get_attr" and na.target == nb.target:
-                        by_node[nb] = na
-                        break
-        for nb, shape in other.items():
-            if nb in by_node:
-                mapped.shapes[by_node[nb]] = shape
+        if pending and batch == pending[0].batch:
+            return pending.pop()
+        pending.clear()
+        other_graph, rec = record(run_inputs, batch)
+        by_node = _align(graph, first.calls, other_graph, rec.calls)
+        mapped = RunResult(batch, {}, {}, output=rec.result.output)
         for nb, na in by_node.items():
-            mapped.args[na] = nb.args
+            if nb in rec.result.shapes:
+                mapped.shapes[na] = rec.result.shapes[nb]
             if nb in rec.result.tensors:
                 mapped.tensors[na] = rec.result.tensors[nb]
+            mapped.args[na] = nb.args
         if rec.result.failure is not None:
             f = rec.result.failure
             mapped.failure = Failure(by_node.get(f.node), f.error, f.loc, batch)
@@ -475,3 +448,28 @@ def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str
 
     cap.runner = runner
     return cap
+
+
+def _align(graph: fx.Graph, calls: list, other_graph: fx.Graph, other_calls: list) -> dict:
+    """Nodes of another recorded run -> the captured graph's nodes.
+
+    Calls pair up in order while they are the same op (a data-dependent branch
+    taken differently ends the pairing); inputs pair by position, parameters by
+    name, and a tuple's items follow their call.
+    """
+    by_node = {}
+    for (name_a, node_a), (name_b, node_b) in zip(calls, other_calls):
+        if name_a != name_b:
+            break
+        by_node[node_b] = node_a
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    by_node.update(zip([n for n in other_graph.nodes if n.op == "placeholder"], placeholders))
+    attrs = {n.target: n for n in graph.nodes if n.op == "get_attr"}
+    for nb in other_graph.nodes:
+        if nb.op == "get_attr" and nb.target in attrs:
+            by_node[nb] = attrs[nb.target]
+        elif nb.op == "call_function" and nb.target is operator.getitem and nb.args[0] in by_node:
+            for na in by_node[nb.args[0]].users:
+                if na.target is operator.getitem and na.args[1] == nb.args[1]:
+                    by_node[nb] = na
+    return by_node
