@@ -143,11 +143,11 @@ def _check_inputs(options: Options) -> None:
 
 def _analyse(target: str, options: Options, result: TargetResult) -> None:
     _check_inputs(options)
+    device = _check_device(options) if options.dynamic else None
     specs = options.inputs
     loss_name = options.loss.rpartition(":")[2] if options.loss else None
     loaded = build_model(target, options.init, (loss_name,) if loss_name else ())
-    model = loaded.model
-    model.train()
+    loaded.model.train()
     plan = discover_loss(loaded, options.loss, options.loss_kwargs)
     result.loss_name = plan.name if plan else None
     if plan is None:
@@ -156,6 +156,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
             "function): the loss rules were skipped"
         )
 
+    # capture -> shapes
     cap, runs, binder = _capture_and_run(loaded, plan, specs)
     result.capture_method = cap.method
     result.fallback_reason = cap.fallback_reason
@@ -163,6 +164,43 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     if binder is not None and binder.binding is not None:
         result.binding = binder.binding.descriptions
 
+    # roles
+    ctx = _context(loaded, specs, cap, runs, plan, options.beta)
+    if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(Options(inputs=specs))):
+        raise _unexplained(target, specs, runs.failure)
+    result.flow = flow_rows(ctx)
+    result.input_text = f"{ctx.shape_text(ctx.roles.inputs[0]).split(' (')[0]} (B={specs[0].batch})" if ctx.roles.inputs else ""
+    _beta_effective(ctx, result)
+
+    # rules
+    findings = [(rule, f) for rule in selected_rules(options) for f in rule.check(ctx)]
+
+    # confirm
+    if device is not None:
+        obs = confirm_run(cap, specs, device, lambda out: _total_value(ctx.roles, out))
+        if obs.skipped:
+            result.notes.append(obs.skipped)
+        else:
+            result.confirmed_on = device
+            for rule, f in findings:
+                f.confirmed = rule.confirm(f, ctx, obs)
+            result.checks = whole_model_checks(ctx, obs)
+    result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+
+
+def _check_device(options: Options) -> str:
+    device = pick_device(options.device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise VaelintError(
+            "input",
+            "--device cuda: no CUDA device is available here (torch.cuda.is_available() is "
+            "False). Use --device auto or cpu.",
+        )
+    return device
+
+
+def _context(loaded, specs, cap, runs, plan, beta) -> Context:
+    """The roles found in the captured graph, and everything the rules read."""
     view = GraphView(cap.graph, cap.modules)
     forward_out = dict(
         sorted(
@@ -174,65 +212,41 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     output_struct = _output_structure(cap)
     if plan is not None and output_struct is not None:
         loss_roles(view, roles, output_struct)
-    ctx = Context(loaded, specs, cap, view, roles, runs, plan, options.beta)
+    ctx = Context(loaded, specs, cap, view, roles, runs, plan, beta)
     ctx.dim_names = from_annotations(
-        model,
+        loaded.model,
         [ctx.shape(n).sizes if ctx.shape(n) else None for n in roles.inputs],
         [ctx.shape(n).sizes if ctx.shape(n) else None for n in forward_out.values()],
         ctx.latent_size,
     )
+    return ctx
 
-    failure = runs.failure
-    rules = selected_rules(options)
-    every_rule = selected_rules(Options(inputs=options.inputs))
-    if failure is not None and not any(rule.explains(failure, ctx) for rule in every_rule):
-        where = f" at {display_path(failure.loc.path)}:{failure.loc.line}" if failure.loc else ""
-        raise VaelintError(
-            "trace",
-            f"{target}: running the model on input {specs[0].text()} raised{where}: "
-            f"{type(failure.error).__name__}: {_first_line(failure.error)} "
-            "This is not a shape error vaelint can explain; fix it so the model runs on that input.",
-        )
 
-    result.flow = flow_rows(ctx)
-    result.input_text = f"{ctx.shape_text(roles.inputs[0]).split(' (')[0]} (B={specs[0].batch})" if roles.inputs else ""
+def _unexplained(target: str, specs, failure) -> VaelintError:
+    where = f" at {display_path(failure.loc.path)}:{failure.loc.line}" if failure.loc else ""
+    return VaelintError(
+        "trace",
+        f"{target}: running the model on input {specs[0].text()} raised{where}: "
+        f"{type(failure.error).__name__}: {_first_line(failure.error)} "
+        "This is not a shape error vaelint can explain; fix it so the model runs on that input.",
+    )
+
+
+def _beta_effective(ctx: Context, result: TargetResult) -> None:
+    """beta_eff as a formula, and each loss term's reductions in the flow table."""
+    import math
 
     scales = loss_scales(ctx)
-    if scales is not None:
-        import math
-
-        data = math.prod(specs[0].shape[1:])
-        formula = scales.formula(data, ctx.latent_size)
-        weight = scales.kl.explicit
-        if not math.isclose(weight, 1.0, rel_tol=1e-3):
-            formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
-        result.beta_effective = formula
-        for row in result.flow:
-            if row.stage == "loss" and row.name in ("rec", "kl"):
-                row.note = (scales.rec if row.name == "rec" else scales.kl).describe()
-
-    findings: list[tuple[object, Finding]] = []
-    for rule in rules:
-        for f in rule.check(ctx):
-            findings.append((rule, f))
-
-    if options.dynamic:
-        device = pick_device(options.device)
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise VaelintError(
-                "input",
-                "--device cuda: no CUDA device is available here (torch.cuda.is_available() is "
-                "False). Use --device auto or cpu.",
-            )
-        obs = confirm_run(cap, specs, device, lambda out: _total_value(roles, out, view))
-        if obs.skipped:
-            result.notes.append(obs.skipped)
-        else:
-            result.confirmed_on = device
-            for rule, f in findings:
-                f.confirmed = rule.confirm(f, ctx, obs)
-            result.checks = whole_model_checks(ctx, obs)
-    result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+    if scales is None:
+        return
+    formula = scales.formula(math.prod(ctx.specs[0].shape[1:]), ctx.latent_size)
+    weight = scales.kl.explicit
+    if not math.isclose(weight, 1.0, rel_tol=1e-3):
+        formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
+    result.beta_effective = formula
+    for row in result.flow:
+        if row.stage == "loss" and row.name in ("rec", "kl"):
+            row.note = (scales.rec if row.name == "rec" else scales.kl).describe()
 
 
 def _capture_and_run(loaded, plan: LossPlan | None, specs):
@@ -301,7 +315,7 @@ def _output_structure(cap):
     return out_nodes[0].args[0]
 
 
-def _total_value(roles: Roles, out, view):
+def _total_value(roles: Roles, out):
     """The total loss from the loss's return value (scalar, tuple or dict)."""
     if isinstance(out, torch.Tensor):
         return out
