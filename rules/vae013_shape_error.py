@@ -32,8 +32,17 @@ _SHAPE_WORDS = re.compile(
 )
 
 
+# errors that mention shapes but are about something else
+_NOT_SHAPE = re.compile(r"dtype|scalar type|support|device|between 0 and 1", re.I)
+
+
 def is_shape_error(error: BaseException) -> bool:
-    return isinstance(error, (RuntimeError, ValueError, IndexError)) and bool(_SHAPE_WORDS.search(str(error)))
+    text = str(error)
+    return (
+        isinstance(error, (RuntimeError, ValueError, IndexError))
+        and bool(_SHAPE_WORDS.search(text))
+        and not _NOT_SHAPE.search(text)
+    )
 
 
 _MLP = '''import torch

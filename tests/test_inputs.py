@@ -33,7 +33,7 @@ def test_integer_inputs_respect_high_and_lengths_are_positive():
         ("0x784", "'0'"),
         ("-1x3", "'-1'"),
         ("32x784:float8", "unknown dtype"),
-        ("32x784:float32:5", "only for integer inputs"),
+        ("32x784:bool:5", "bool input"),
         ("8x20:int64:x", "upper bound"),
         ("", "not a valid input spec"),
     ],
@@ -49,3 +49,10 @@ def test_malformed_specs_are_explained(text, needle):
 def test_any_valid_spec_round_trips(sizes, dtype):
     spec = parse_input_spec("x".join(map(str, sizes)) + f":{dtype}")
     assert list(spec.shape) == sizes and spec.dtype == dtype
+
+
+def test_float_inputs_with_high_are_whole_numbers():
+    spec = parse_input_spec("8x20:float32:2")
+    t = spec.make(8)
+    assert t.dtype.is_floating_point and set(t.unique().tolist()) <= {0.0, 1.0}
+    assert spec.text() == "8x20:float32:2" and parse_input_spec("8x20").text() == "8x20"

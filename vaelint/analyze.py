@@ -224,11 +224,20 @@ def _context(loaded, specs, cap, runs, plan, beta) -> Context:
 
 def _unexplained(target: str, specs, failure) -> VaelintError:
     where = f" at {display_path(failure.loc.path)}:{failure.loc.line}" if failure.loc else ""
+    text = str(failure.error)
+    if "support" in text:
+        hint = (
+            "The input vaelint drew (floats in [0, 1)) lies outside a distribution's support: give "
+            "--input the values the model's data has, e.g. SHAPE:float32:2 for binary data."
+        )
+    elif "dtype" in text or "scalar type" in text:
+        hint = "Give --input the dtype the model expects (float32 unless it embeds token ids: SHAPE:int64:VOCAB)."
+    else:
+        hint = "This is not a shape error vaelint can explain; fix it so the model runs on that input."
     return VaelintError(
         "trace",
         f"{target}: running the model on input {specs[0].text()} raised{where}: "
-        f"{type(failure.error).__name__}: {_first_line(failure.error)} "
-        "This is not a shape error vaelint can explain; fix it so the model runs on that input.",
+        f"{type(failure.error).__name__}: {_first_line(failure.error)} {hint}",
     )
 
 

@@ -3,6 +3,8 @@
 SPEC = SHAPE[:DTYPE[:HIGH]], SHAPE = sizes joined by "x" ("32x784"); dim 0 is
 the batch. Float inputs are drawn in [0, 1); integer inputs in [0, HIGH)
 (HIGH defaults to 2), 1-D integer inputs (per-sample lengths) in [1, HIGH).
+A float input with HIGH holds whole numbers in [0, HIGH): ``784:float32:2`` is
+binary data, for models whose likelihood checks its support (Bernoulli).
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ class InputSpec:
         return self.shape[0]
 
     def text(self) -> str:
-        return "x".join(str(s) for s in self.shape)
+        out = "x".join(str(s) for s in self.shape)
+        if self.dtype != "float32" or self.high is not None:
+            out += f":{self.dtype}"
+        if self.high is not None:
+            out += f":{self.high}"
+        return out
 
     def make(self, batch: int, generator=None, device="cpu"):
         """A tensor of this spec with dim 0 replaced by ``batch``."""
@@ -36,6 +43,9 @@ class InputSpec:
 
         shape = (batch, *self.shape[1:])
         dtype = getattr(torch, self.dtype)
+        if self.dtype in _FLOAT and self.high is not None:
+            # whole numbers as floats: SHAPE:float32:2 is binary data (Bernoulli targets)
+            return torch.randint(0, self.high, shape, generator=generator).to(device=device, dtype=dtype)
         if self.dtype in _FLOAT:
             return torch.rand(shape, generator=generator).to(device=device, dtype=dtype)
         if self.dtype == "bool":
@@ -75,11 +85,12 @@ def parse_input_spec(text: str) -> InputSpec:
         )
     high = None
     if len(parts) == 3:
-        if dtype in _FLOAT or dtype == "bool":
+        if dtype == "bool":
             raise VaelintError(
                 "input",
-                f"--input {text!r} gives an upper bound to a {dtype} input: HIGH is only for "
-                "integer inputs (e.g. 8x20:int64:1000 for token ids below 1000).",
+                f"--input {text!r} gives an upper bound to a bool input: HIGH is for integer inputs "
+                "(8x20:int64:1000 for token ids below 1000) and whole-valued floats (8x784:float32:2 "
+                "for binary data).",
             )
         if not _SIZE.match(parts[2]):
             raise VaelintError(

@@ -49,8 +49,13 @@ def call_argument(site: SourceLoc, index: int, keyword: str) -> ast.expr | None:
         return None
     tree, _ = parsed
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno <= site.line <= (n.end_lineno or n.lineno)]
-    # the innermost call on that line that has such an argument
-    calls.sort(key=lambda c: ((c.end_lineno or c.lineno) - c.lineno, -c.col_offset))
+    # the call that starts where the frame was (two layers built on one line),
+    # else the innermost call on that line
+    calls.sort(key=lambda c: (
+        not (c.lineno == site.line and c.col_offset + 1 == site.column),
+        (c.end_lineno or c.lineno) - c.lineno,
+        -c.col_offset,
+    ))
     for call in calls:
         for kw in call.keywords:
             if kw.arg == keyword:

@@ -1,0 +1,55 @@
+"""Details of rules that examples alone do not pin down."""
+
+import textwrap
+
+from helpers import check
+
+from vaelint.frames import SourceLoc
+from vaelint.rules.vae013_shape_error import is_shape_error
+from vaelint.sourcefacts import call_argument, expr_text
+
+
+def test_shape_errors_and_errors_that_only_mention_shapes():
+    assert is_shape_error(RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x1024 and 784x64)"))
+    assert is_shape_error(RuntimeError("The size of tensor a (16) must match the size of tensor b (5) at non-singleton dimension 0"))
+    assert is_shape_error(RuntimeError("shape '[8, 4, 4, 4]' is invalid for input of size 320"))
+    assert not is_shape_error(RuntimeError("mat1 and mat2 must have the same dtype, but got Bool and Float"))
+    assert not is_shape_error(ValueError("Expected value argument (Tensor of shape (6, 12)) to be within the support (Boolean())"))
+    assert not is_shape_error(RuntimeError("Expected all tensors to be on the same device, but found at least two devices"))
+    assert not is_shape_error(KeyError("shape"))
+
+
+def test_the_size_origin_of_the_right_layer_when_two_are_built_on_one_line(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("import torch.nn as nn\nenc, dec = nn.Linear(12, 8), nn.Linear(4, 12)\n")
+    first = call_argument(SourceLoc(str(path), 2, 12), 0, "in_features")
+    second = call_argument(SourceLoc(str(path), 2, 31), 0, "in_features")
+    assert expr_text(SourceLoc(str(path), 2, 12), first) == "12"
+    assert expr_text(SourceLoc(str(path), 2, 31), second) == "4"
+
+
+def test_a_binary_likelihood_needs_binary_input(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(textwrap.dedent('''
+        import torch, torch.nn as nn
+        from torch.distributions import Bernoulli, Normal, kl_divergence
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec = nn.Linear(12, 8), nn.Linear(4, 12)
+
+            def forward(self, x):
+                mu, logvar = self.enc(x).chunk(2, -1)
+                q = Normal(mu, torch.exp(0.5 * logvar))
+                return Bernoulli(logits=self.dec(q.rsample())), q
+
+            def loss(self, px, x, q):
+                prior = Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale))
+                return -(px.log_prob(x).sum(-1) - kl_divergence(q, prior).sum(-1)).mean()
+    '''))
+    floats = check(str(path), "VAE", ["6x12"])
+    assert floats.error is not None and floats.error.kind == "trace"
+    assert "SHAPE:float32:2 for binary data" in floats.error.message
+    binary = check(str(path), "VAE", ["6x12:float32:2"])
+    assert binary.error is None and binary.findings == []
