@@ -32,7 +32,8 @@ def test_seed_fixtures_cover_every_seed_document():
 
 def test_every_finding_is_confirmed_on_the_cpu():
     for case in all_cases("buggy"):
-        result = check(case.path, case.target, case.inputs)
+        loss = f"{case.path}:{case.loss}" if case.loss else None
+        result = check(case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta)
         assert result.confirmed_on == "cpu"
         assert result.findings, case.id
         for f in result.findings:
