@@ -53,3 +53,16 @@ def test_a_binary_likelihood_needs_binary_input(tmp_path):
     assert "SHAPE:float32:2 for binary data" in floats.error.message
     binary = check(str(path), "VAE", ["6x12:float32:2"])
     assert binary.error is None and binary.findings == []
+
+
+def test_the_kl_helpers_check_their_shapes():
+    import pytest
+    import torch
+
+    from vaelint.reductions import constant_ratio, gaussian_kl
+
+    mu, std = torch.zeros(4, 3), torch.ones(4, 3)
+    assert float(gaussian_kl(mu, std).abs().sum()) == 0.0
+    assert constant_ratio(2 * gaussian_kl(mu + 1, std), gaussian_kl(mu + 1, std)) == pytest.approx(2.0)
+    with pytest.raises(Exception):  # jaxtyping + beartype: mu and std must share a shape
+        gaussian_kl(mu, torch.ones(4, 2))

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.fx as fx
+from beartype import beartype
+from jaxtyping import Float, jaxtyped
+from torch import Tensor
 
 from vaelint.frames import SourceLoc
 from vaelint.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS
@@ -300,13 +303,15 @@ def term_scale(ctx, term: fx.Node) -> TermScale | None:
     return scale
 
 
-def gaussian_kl(mu: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """Elementwise KL(N(mu, std^2) || N(0, 1))."""
+@jaxtyped(typechecker=beartype)
+def gaussian_kl(mu: Float[Tensor, "*shape"], std: Float[Tensor, "*shape"]) -> Float[Tensor, "*shape"]:
+    """Elementwise KL(N(mu, std^2) || N(0, 1)); mu and std of one shape (checked)."""
     std = std.clamp_min(1e-12)
     return 0.5 * (mu.pow(2) + std.pow(2) - 1 - 2 * torch.log(std))
 
 
-def constant_ratio(a: torch.Tensor, b: torch.Tensor) -> float | None:
+@jaxtyped(typechecker=beartype)
+def constant_ratio(a: Float[Tensor, "*shape"], b: Float[Tensor, "*shape"]) -> float | None:
     """a / b when it is one constant (to 1e-3) wherever b is not ~0."""
     ok = b.abs() > 1e-6
     if ok.sum() < 2:
