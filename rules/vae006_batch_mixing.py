@@ -64,6 +64,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         Example(_model("h.view(h.size(0), -1)", 1024), inputs=("4x1x16x16",)),
         Example(_model("h.flatten(1)", 1024), inputs=("4x1x16x16",)),
         Example(_model("h.view(-1, 16 * 8 * 8)", 1024), inputs=("4x1x16x16",)),
+        # rows of 64 treated one by one (a per-row softmax), then folded back to B rows
+        Example(_model("torch.softmax(h.view(-1, 64), dim=-1).view(h.size(0), -1)", 1024), inputs=("4x1x16x16",)),
     ]
     INVALID = [
         Example(_model("h.view(-1, 256)", 256), inputs=("4x1x16x16",), line=15, message="4*B x 256"),
@@ -87,6 +89,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 continue
             if a0.const == 0 and _merges_whole_dims(a0.coef, before.sizes[1:]):
                 continue
+            if _restored(ctx, node):
+                continue  # rows processed one by one, then folded back: a per-row op, not mixing
             yield self.finding(
                 f"{ctx.view.op(node)} turns {ctx.shape_text(src)} into {ctx.shape_text(node)}: the batch "
                 f"dim becomes {a0.text()}, so each sample is split over {a0.coef} rows that later "
@@ -103,6 +107,38 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
             return None
         out = observed.result.shapes.get(finding.node)
         return out is not None and out[0] != shapes[0][0]
+
+
+# ops that treat each row on its own: folding samples into rows and back is harmless around them
+_ROW_WISE = {
+    "linear", "relu", "leaky_relu", "gelu", "silu", "elu", "tanh", "sigmoid", "softmax", "log_softmax",
+    "gumbel_softmax", "dropout", "layer_norm", "layernorm", "exp", "log", "neg", "add", "sub", "mul", "div",
+    "pow", "clamp", "abs", "contiguous", "float", "to",
+}
+
+
+def _restored(ctx, node, depth: int = 12) -> bool:
+    """Does a later reshape, reached through row-wise ops only, give the batch back (B)?"""
+    frontier, seen = [node], {node}
+    for _ in range(depth):
+        nxt = []
+        for n in frontier:
+            for user in n.users:
+                if user in seen:
+                    continue
+                seen.add(user)
+                op = ctx.view.op(user)
+                if op in RESHAPE_OPS:
+                    fact = ctx.shape(user)
+                    if fact is not None and fact.dims and fact.dims[0].coef == 1 and fact.dims[0].const == 0:
+                        return True
+                    nxt.append(user)
+                elif op in _ROW_WISE or user.op == "call_module" and op in _ROW_WISE:
+                    nxt.append(user)
+        frontier = nxt
+        if not frontier:
+            break
+    return False
 
 
 def _merges_whole_dims(coef: int, rest) -> bool:
