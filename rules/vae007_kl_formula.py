@@ -66,6 +66,8 @@ term.
         Example(_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",)),
         Example(_model("0.5 * torch.sum(mu.pow(2) + logvar.exp() - 1 - logvar)"), inputs=("6x20",)),
         Example(_model("torch.sum(-0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)))"), inputs=("6x20",)),
+        # free bits: a KL clamped from below on purpose is not checked against the closed form
+        Example(_model("torch.clamp(-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()), min=0.1).sum()"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(_model("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), line=19, message="subtracted"),

@@ -56,6 +56,8 @@ def kl_reading(ctx, tensors=None) -> KLReading | None:
     scale = term_scale(ctx, term)
     if scale is None or scale.element is None:
         return None
+    if view.op(scale.element) in {"clamp", "clip", "max", "maximum", "relu", "where", "softplus"}:
+        return None  # a KL modified on purpose (free bits: clamp(kl, min=lambda))
     allowed = view.ancestors(r.mu) | view.ancestors(r.logvar) | view.ancestors(r.std)
     for a in view.ancestors(scale.element):
         if a not in allowed and (a.op == "call_module" or (a.op == "get_attr" and a.users and not str(a.target).startswith("_constant"))):
