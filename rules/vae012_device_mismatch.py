@@ -79,6 +79,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(_model("torch.randn(mu.size(0), self.latent)"), inputs=("6x20",), line=14, message="randn"),
         Example(_model("torch.randn_like(mu).cpu()"), inputs=("6x20",), line=14, message="cpu"),
         Example(_model("torch.tensor([[1.0] * 4] * 6) * torch.randn_like(mu)"), inputs=("6x20",), line=14, message="tensor"),
+        # decoded by a layer whose weights are on the device
+        Example(_model("torch.randn_like(mu) + 0 * self.dec(torch.randn(6, 4)).sum()"), inputs=("6x20",), line=14, message="linear"),
     ]
 
     def check(self, ctx):
@@ -136,6 +138,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                     others = [a for a in user.all_input_nodes if a is not n and not view.depends_on(a, node)]
                     if any(_on_device(ctx, a) for a in others):
                         return user
+                    module = ctx.capture.modules.get(user.target) if user.op == "call_module" else None
+                    if module is not None and any(True for _ in module.parameters()):
+                        return user  # a layer whose weights live on the device
                 if op == "getitem" and user.args and user.args[0] is not n:
                     continue  # a CPU index into a tensor: allowed, the result stays on its device
                 if op in _PASS_THROUGH or op in _MEETS:
