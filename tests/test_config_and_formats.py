@@ -264,3 +264,11 @@ def test_file_mode_finds_models_that_annotate_their_input_shape(tmp_path, monkey
     # named (not numeric) dims give no input shape: skipped quietly
     quiet = invoke("fixtures/clean/jaxtyping_vae.py")
     assert quiet.exit_code == 0 and quiet.output == ""
+
+
+def test_file_mode_runs_nothing_of_files_that_declare_no_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "script.py").write_text("import os\nopen('touched.txt', 'w').write('x')\nclass A:\n    pass\n")
+    r = invoke("script.py")
+    assert r.exit_code == 0 and r.output == ""
+    assert not (tmp_path / "touched.txt").exists()
