@@ -71,3 +71,17 @@ def test_noise_confirmation_recovers_each_samples_noise():
     assert clean.findings == []
     buggy = check(NOISE, "VAE", ["8x784"])
     assert [f.confirmed for f in buggy.findings if f.code == "VAE001"] == [True]
+
+
+def test_a_rule_that_crashes_does_not_hide_the_others(monkeypatch):
+    from vaelint.rules.vae012_device_mismatch import DeviceMismatch
+
+    def boom(self, ctx):
+        raise ZeroDivisionError("division by zero")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(DeviceMismatch, "check", boom)
+    res = check(NOISE, "VAE", ["8x784"])
+    assert res.error is None
+    assert [f.code for f in res.findings] == ["VAE001"]
+    assert any(n.startswith("VAE012 could not check this model (ZeroDivisionError") for n in res.notes)

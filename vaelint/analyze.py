@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import traceback
@@ -173,7 +174,12 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     _beta_effective(ctx, result)
 
     # rules
-    findings = [(rule, f) for rule in selected_rules(options) for f in rule.check(ctx)]
+    findings = []
+    for rule in selected_rules(options):
+        try:
+            findings += [(rule, f) for f in rule.check(ctx)]
+        except Exception as e:  # noqa: BLE001 - one rule's bug must not hide the others' findings
+            result.notes.append(_rule_bug(rule, "check", e))
 
     # confirm
     if device is not None:
@@ -183,9 +189,20 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         else:
             result.confirmed_on = device
             for rule, f in findings:
-                f.confirmed = rule.confirm(f, ctx, obs)
+                try:
+                    f.confirmed = rule.confirm(f, ctx, obs)
+                except Exception as e:  # noqa: BLE001
+                    result.notes.append(_rule_bug(rule, "confirm", e))
             result.checks = whole_model_checks(ctx, obs)
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+
+
+def _rule_bug(rule, stage: str, e: Exception) -> str:
+    frame = traceback.extract_tb(e.__traceback__)[-1]
+    return (
+        f"{rule.code} could not {stage} this model ({type(e).__name__}: {e} at "
+        f"{os.path.basename(frame.filename)}:{frame.lineno}); a bug in vaelint, please report it"
+    )
 
 
 def _check_device(options: Options) -> str:
