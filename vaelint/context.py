@@ -9,6 +9,7 @@ from vaelint.dimnames import DimNames
 from vaelint.inputs import InputSpec
 from vaelint.build import LoadedTarget
 from vaelint.lossbind import LossPlan
+from vaelint.ops import flat_args
 from vaelint.roles import GraphView, Roles
 from vaelint.shapes import ShapeFact, ShapeRuns
 
@@ -140,7 +141,7 @@ class Context:
 
         def ints(args) -> list:
             out = []
-            for a in _flatten(args):
+            for a in flat_args(args):
                 if isinstance(a, int) and not isinstance(a, bool):
                     out.append(a)
                 elif isinstance(a, fx.Node) or a is None:
@@ -157,12 +158,3 @@ class Context:
             return []
         return [a for i, a in enumerate(first) if a is not None and all(s[i] == a for s in seen)]
 
-
-def _flatten(args) -> list:
-    out = []
-    for a in args if isinstance(args, (tuple, list)) else [args]:
-        if isinstance(a, (tuple, list)):
-            out.extend(_flatten(a))
-        else:
-            out.append(a)
-    return out

@@ -108,3 +108,14 @@ def op_name(node: fx.Node, modules: dict | None = None) -> str:
         cls = type(mod).__name__ if mod is not None else str(node.target)
         return MODULE_OPS.get(cls, cls.lower())
     return function_name(node.target)
+
+
+def flat_args(args) -> list:
+    """An op's arguments with nested tuples and lists spread out."""
+    out = []
+    for a in args if isinstance(args, (tuple, list)) else [args]:
+        if isinstance(a, (tuple, list)):
+            out.extend(flat_args(a))
+        else:
+            out.append(a)
+    return out

@@ -26,7 +26,7 @@ from jaxtyping import Float, jaxtyped
 from torch import Tensor
 
 from vaelint.frames import SourceLoc
-from vaelint.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS
+from vaelint.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, flat_args
 
 @dataclass
 class Factor:
@@ -89,40 +89,25 @@ class _Walker:
         fact = self.ctx.shape(node)
         if fact is None or fact.sizes is None:
             return "?", 0, 1
-        dims = fact.dims
-        texts, power, consts = [], 0, 1
-        for p in positions:
-            size = fact.sizes[p]
-            d = dims[p] if dims is not None else None
-            if d is not None and d.batch_dependent:
-                power += 1
-                consts *= d.coef
-                texts.append("B" if d.coef == 1 else f"{d.coef}*B")
-            else:
-                consts *= size
-                texts.append(str(size))
-        return ", ".join(texts), power, consts
+        return _describe_dims(
+            (fact.sizes[p], fact.dims[p] if fact.dims is not None else None) for p in positions
+        )
 
     def broadcast_labels(self, nodes) -> tuple[str, int, int] | None:
+        """The same for the broadcast of several tensors (an elementwise loss)."""
         facts = [self.ctx.shape(n) for n in nodes]
         if any(f is None or f.sizes is None for f in facts):
             return None
         rank = max(len(f.sizes) for f in facts)
-        texts, power, consts = [], 0, 1
-        for i in range(1, rank + 1):
+        pairs = []
+        for i in range(rank, 0, -1):
             size, dim = 1, None
             for f in facts:
                 if i <= len(f.sizes) and f.sizes[-i] != 1:
                     size = f.sizes[-i]
                     dim = f.dims[-i] if f.dims is not None else None
-            if dim is not None and dim.batch_dependent:
-                power += 1
-                consts *= dim.coef
-                texts.append("B" if dim.coef == 1 else f"{dim.coef}*B")
-            else:
-                consts *= size
-                texts.append(str(size))
-        return ", ".join(reversed(texts)), power, consts
+            pairs.append((size, dim))
+        return _describe_dims(pairs)
 
     def scalar_of(self, node, arg):
         """A number the op scales by: (value at B0, batch power, k) where a
@@ -150,17 +135,17 @@ class _Walker:
 
     def _same_at_all_batches(self, node, value) -> bool:
         seen = [r.args.get(node) for r in self.runs.runs.values() if node in r.args]
-        return len(seen) > 1 and all(value in _flat(s) for s in seen)
+        return len(seen) > 1 and all(value in flat_args(s) for s in seen)
 
     def _values_in_args(self, node, value) -> dict:
         """The number at the same argument position in each run (recording route)."""
-        first = _flat(self.runs.runs[self.runs.batch].args.get(node, ()))
+        first = flat_args(self.runs.runs[self.runs.batch].args.get(node, ()))
         if value not in first:
             return {}
         pos = first.index(value)
         out = {}
         for b, r in self.runs.runs.items():
-            args = _flat(r.args.get(node, ()))
+            args = flat_args(r.args.get(node, ()))
             if len(args) > pos and isinstance(args[pos], (int, float)):
                 out[b] = args[pos]
         return out
@@ -267,6 +252,21 @@ class _Walker:
         return str(node.kwargs.get("reduction", "mean"))
 
 
+def _describe_dims(pairs) -> tuple[str, int, int]:
+    """(``"B, 784"``, batch power, product of constant sizes) of (size, Dim) pairs;
+    a dim of k*B counts as B with k among the constants."""
+    texts, power, consts = [], 0, 1
+    for size, dim in pairs:
+        if dim is not None and dim.batch_dependent:
+            power += 1
+            consts *= dim.coef
+            texts.append("B" if dim.coef == 1 else f"{dim.coef}*B")
+        else:
+            consts *= size
+            texts.append(str(size))
+    return ", ".join(texts), power, consts
+
+
 def _per_batch(values: dict) -> int | None:
     """k when every value is k times its batch size (k a whole number)."""
     if len(values) < 2:
@@ -276,16 +276,6 @@ def _per_batch(values: dict) -> int | None:
         return None
     k = ks.pop()
     return int(k) if float(k).is_integer() and k >= 1 else None
-
-
-def _flat(args) -> list:
-    out = []
-    for a in args if isinstance(args, (tuple, list)) else [args]:
-        if isinstance(a, (tuple, list)):
-            out.extend(_flat(a))
-        else:
-            out.append(a)
-    return out
 
 
 def term_scale(ctx, term: fx.Node) -> TermScale | None:
