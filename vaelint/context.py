@@ -25,6 +25,8 @@ class Context:
     loss: LossPlan | None
     beta: float = 1.0
     dim_names: DimNames = field(default_factory=DimNames)
+    # facts several rules share (loss scales, KL reading), computed once
+    cache: dict = field(default_factory=dict)
 
     def shape(self, node) -> ShapeFact | None:
         return node.meta.get("shape") if node is not None else None

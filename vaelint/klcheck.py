@@ -46,6 +46,14 @@ def sampler_reading(h: torch.Tensor, std: torch.Tensor) -> str | None:
 
 def kl_reading(ctx, tensors=None) -> KLReading | None:
     """Read the model's KL term at the user's batch (or from ``tensors``, another run)."""
+    if tensors is not None:
+        return _kl_reading(ctx, tensors)
+    if "kl_reading" not in ctx.cache:  # VAE007 and VAE008 both read it
+        ctx.cache["kl_reading"] = _kl_reading(ctx, None)
+    return ctx.cache["kl_reading"]
+
+
+def _kl_reading(ctx, tensors) -> KLReading | None:
     roles, view = ctx.roles, ctx.view
     r = roles.reparam
     if r is None or len(roles.kl_terms) != 1 or ctx.runs.failure is not None:

@@ -365,7 +365,14 @@ class LossScales:
 
 
 def loss_scales(ctx) -> LossScales | None:
-    """The reduction facts of the reconstruction and KL terms, when both are clear."""
+    """The reduction facts of the reconstruction and KL terms, when both are clear
+    (computed once per target: beta_eff and three rules read them)."""
+    if "loss_scales" not in ctx.cache:
+        ctx.cache["loss_scales"] = _loss_scales(ctx)
+    return ctx.cache["loss_scales"]
+
+
+def _loss_scales(ctx) -> LossScales | None:
     roles = ctx.roles
     if roles.reparam is None or len(roles.rec_terms) != 1 or len(roles.kl_terms) != 1:
         return None
