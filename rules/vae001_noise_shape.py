@@ -34,6 +34,7 @@ class NoiseShape(Rule):
     code = "VAE001"
     name = "noise-shape"
     severity = "error"
+    needs = ("reparam", "clean_run")
     summary = "The noise multiplied with the standard deviation does not have its shape."
     what = """
 In the reparameterization ``z = mu + eps * std`` the noise ``eps`` must hold one

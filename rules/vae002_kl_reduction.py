@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from vaelint.reductions import loss_scales
-from vaelint.rulebase import Example, Rule
+from vaelint.reductions import loss_scales, why_no_loss_scales
+from vaelint.rulebase import Example, Rule, SkipRule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -40,6 +40,7 @@ class KLReduction(Rule):
     code = "VAE002"
     name = "kl-reduction"
     severity = "error"
+    needs = ("loss", "reparam", "rec_term", "kl_term", "clean_run")
     summary = "The KL and reconstruction terms are reduced differently, so beta_eff depends on B, D or Z."
     what = """
 The ELBO weighs the KL term against the reconstruction term per sample:
@@ -80,7 +81,11 @@ over everything.
     def check(self, ctx):
         scales = loss_scales(ctx)
         if scales is None:
-            return
+            raise SkipRule(why_no_loss_scales(ctx))
+        for one in scales.each_kl():
+            yield from self._check_term(ctx, one)
+
+    def _check_term(self, ctx, scales):
         ratio = scales.reduction_ratio(ctx.batch)
         if math.isclose(ratio, 1.0, rel_tol=1e-6):
             return

@@ -37,6 +37,7 @@ class ReconShape(Rule):
     code = "VAE003"
     name = "recon-shape"
     severity = "error"
+    needs = ("loss", "recon")
     summary = "The loss compares reconstruction and input that do not correspond element for element."
     what = """
 Where the loss compares the reconstruction with the input (mse_loss,

@@ -6,8 +6,8 @@ import inspect
 import math
 import re
 
-from vaelint.reductions import loss_scales
-from vaelint.rulebase import Example, Rule
+from vaelint.reductions import loss_scales, why_no_loss_scales
+from vaelint.rulebase import Example, Rule, SkipRule
 from vaelint.sourcefacts import line_text
 
 _MODEL = '''import torch
@@ -42,6 +42,7 @@ class KLScaling(Rule):
     code = "VAE004"
     name = "kl-scaling"
     severity = "warning"
+    needs = ("loss", "reparam", "rec_term", "kl_term", "clean_run")
     summary = "An explicit factor on the KL term makes beta_eff differ from the declared beta."
     what = """
 A number multiplies the KL term: a literal (``0.01 * kl``), a model or loss
@@ -77,12 +78,31 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
     def check(self, ctx):
         scales = loss_scales(ctx)
         if scales is None:
-            return
+            raise SkipRule(why_no_loss_scales(ctx))
+        for one in scales.each_kl():
+            yield from self._check_term(ctx, one)
+
+    def _check_term(self, ctx, scales):
         factor = scales.kl.explicit
         if math.isclose(factor, ctx.beta, rel_tol=1e-3):
             return
         consts = [f for f in scales.kl.factors if f.kind == "const" and not math.isclose(abs(f.value), 1.0)]
+        norm = abs(scales.kl.normalization)
+        if not math.isclose(norm, 1.0, rel_tol=1e-3):
+            # the KL formula's own constant (the -0.5 of -0.5 * sum(1 + logvar - ...), the
+            # innermost factor) is no weight
+            own = next((f for f in reversed(consts) if math.isclose(abs(f.value) * norm, 1.0, rel_tol=1e-3)), None)
+            consts = [f for f in consts if f is not own]
         if not consts:
+            if math.isclose(factor, 1.0, rel_tol=1e-3):
+                loc = scales.kl.term.meta.get("loc")
+                yield self.finding(
+                    f"the KL term carries no weight in the code (beta_eff = 1) but --beta {ctx.beta:g} "
+                    "was declared.",
+                    loc,
+                    f"multiply the KL term by beta (loss = rec + {ctx.beta:g} * kl), or drop --beta",
+                    node=scales.kl.term,
+                )
             return  # the KL formula itself is off by a constant: VAE007's business
         main = max(consts, key=lambda f: abs(math.log(abs(f.value))))
         loc = main.loc

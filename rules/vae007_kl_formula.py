@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from vaelint.klcheck import kl_reading
-from vaelint.rulebase import Example, Rule
+from vaelint.klcheck import why_no_kl_reading, kl_reading
+from vaelint.rulebase import Example, Rule, SkipRule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -38,6 +38,7 @@ class KLFormula(Rule):
     code = "VAE007"
     name = "kl-formula"
     severity = "error"
+    needs = ("loss", "reparam", "kl_term", "clean_run")
     summary = "The KL term is not the Gaussian KL of the mean and log-variance the sampler uses."
     what = """
 For ``q = N(mu, std^2)`` and the prior ``N(0, 1)``, the KL term is
@@ -77,7 +78,11 @@ term.
 
     def check(self, ctx):
         reading = kl_reading(ctx)
-        if reading is None or reading.sampler is None:
+        if reading is None:
+            raise SkipRule(why_no_kl_reading(ctx))
+        if reading.undecided:
+            raise SkipRule(reading.undecided)
+        if reading.sampler is None:
             return
         loc = reading.element.meta.get("loc") or reading.node.meta.get("loc")
         if reading.kl is None:
@@ -111,7 +116,7 @@ term.
     def confirm(self, finding, ctx, observed):
         if observed.result is None:
             return None
-        again = kl_reading(ctx, observed.result.tensors)
+        again = kl_reading(ctx, observed.result)
         if again is None or again.sampler is None:
             return None
         if "not the Gaussian KL" in finding.message:

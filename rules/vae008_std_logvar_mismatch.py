@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vaelint.klcheck import READINGS, kl_reading
-from vaelint.rulebase import Example, Rule
+from vaelint.klcheck import why_no_kl_reading, READINGS, kl_reading
+from vaelint.rulebase import Example, Rule, SkipRule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -39,6 +39,7 @@ class StdLogvarMismatch(Rule):
     code = "VAE008"
     name = "std-logvar-mismatch"
     severity = "error"
+    needs = ("loss", "reparam", "kl_term", "clean_run")
     summary = "The sampler and the KL read the encoder's scale output differently."
     what = """
 The encoder's second head may be a log-variance, a log-std, a std or a
@@ -74,7 +75,11 @@ and ``kl = torch.sum(0.5 * (mu**2 + std**2) - logstd - 0.5)``.
 
     def check(self, ctx):
         reading = kl_reading(ctx)
-        if reading is None or reading.sampler is None or reading.kl is None or reading.kl == reading.sampler:
+        if reading is None:
+            raise SkipRule(why_no_kl_reading(ctx))
+        if reading.undecided:
+            raise SkipRule(reading.undecided)
+        if reading.sampler is None or reading.kl is None or reading.kl == reading.sampler:
             return
         loc = reading.element.meta.get("loc") or reading.node.meta.get("loc")
         yield self.finding(
@@ -90,7 +95,7 @@ and ``kl = torch.sum(0.5 * (mu**2 + std**2) - logstd - 0.5)``.
     def confirm(self, finding, ctx, observed):
         if observed.result is None:
             return None
-        again = kl_reading(ctx, observed.result.tensors)
+        again = kl_reading(ctx, observed.result)
         if again is None or again.sampler is None or again.kl is None:
             return None
         return again.kl != again.sampler

@@ -40,6 +40,7 @@ class NoiseBypassed(Rule):
     code = "VAE009"
     name = "noise-bypassed"
     severity = "error"
+    needs = ("reparam", "recon", "clean_run")
     summary = "In training mode the decoder input does not depend on the noise."
     what = """
 In training mode the decoder must decode the sample ``z = mu + eps * std``.

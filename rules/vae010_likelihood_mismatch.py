@@ -42,6 +42,7 @@ class LikelihoodMismatch(Rule):
     code = "VAE010"
     name = "likelihood-mismatch"
     severity = "error"
+    needs = ("loss", "recon")
     summary = "The decoder output does not fit the reconstruction loss."
     what = """
 The reconstruction loss fixes what the decoder must output.

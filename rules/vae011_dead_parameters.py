@@ -41,6 +41,7 @@ class DeadParameters(Rule):
     code = "VAE011"
     name = "dead-parameters"
     severity = "warning"
+    needs = ("loss", "clean_run")
     summary = "Parameters that receive no gradient from the loss."
     what = """
 Trainable parameters whose module never contributes to the loss: a layer

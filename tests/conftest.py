@@ -11,3 +11,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture
 def fixtures_dir():
     return FIXTURES
+
+# Property tests draw the same examples on every run in CI: a red build is reproducible.
+from hypothesis import settings as _hypothesis_settings
+
+_hypothesis_settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

@@ -28,6 +28,7 @@ from vaelint.inputs import InputSpec
 from vaelint.build import build_model
 from vaelint.lossbind import Binder, LossPlan, discover_loss
 from vaelint.roles import GraphView, Roles, forward_roles, loss_roles
+from vaelint.rulebase import SkipRule
 from vaelint.reductions import loss_scales
 from vaelint.shapes import make_inputs, run_batches
 
@@ -176,8 +177,14 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # rules
     findings = []
     for rule in selected_rules(options):
+        unmet = next((why for why in map(ctx.unmet, rule.needs) if why), None)
+        if unmet is not None:
+            result.skipped.append((rule.code, unmet))
+            continue
         try:
             findings += [(rule, f) for f in rule.check(ctx)]
+        except SkipRule as why:
+            result.skipped.append((rule.code, str(why)))
         except Exception as e:  # noqa: BLE001 - one rule's bug must not hide the others' findings
             result.notes.append(_rule_bug(rule, "check", e))
 
@@ -342,20 +349,20 @@ def _output_structure(cap):
 
 
 def _total_value(roles: Roles, out):
-    """The total loss from the loss's return value (scalar, tuple or dict)."""
+    """The total loss from the loss's return value, as the graph read it (the
+    element that sums the others, or the sum of independent terms)."""
     if isinstance(out, torch.Tensor):
         return out
-    if isinstance(out, dict):
-        if isinstance(out.get("loss"), torch.Tensor):
-            return out["loss"]
-        vals = [v for v in out.values() if isinstance(v, torch.Tensor) and v.numel() == 1]
-        return sum(vals) if vals else None
-    if isinstance(out, (tuple, list)) and out:
-        if roles.loss_total is not None and isinstance(out[0], torch.Tensor):
-            return out[0]
-        vals = [v for v in out if isinstance(v, torch.Tensor) and v.numel() == 1]
-        return sum(vals) if vals else None
-    return None
+    values = []
+    for path in roles.total_paths:
+        try:
+            value = capture_mod.get_path(out, path)
+        except (KeyError, IndexError, TypeError):
+            return None
+        if not isinstance(value, torch.Tensor):
+            return None
+        values.append(value)
+    return sum(values[1:], values[0]) if values else None
 
 
 def flow_rows(ctx: Context) -> list[FlowRow]:

@@ -28,6 +28,23 @@ class Context:
     # facts several rules share (loss scales, KL reading), computed once
     cache: dict = field(default_factory=dict)
 
+    def unmet(self, need: str) -> str | None:
+        """Why this target lacks what a rule needs (``Rule.needs``); None when it has it."""
+        roles = self.roles
+        if need == "loss" and self.loss is None:
+            return "no loss found: pass one with --loss"
+        if need == "reparam" and roles.reparam is None:
+            return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph"
+        if need == "recon" and roles.recon is None:
+            return "no reconstruction found: no forward output depends on the sample"
+        if need == "kl_term" and self.loss is not None and not roles.kl_terms:
+            return "no KL term found in the loss (no term depends on the mean or the scale head alone)"
+        if need == "rec_term" and self.loss is not None and not roles.rec_terms:
+            return "no reconstruction term found in the loss"
+        if need == "clean_run" and self.runs.failure is not None:
+            return f"the model raised at batch {self.runs.failure.batch}, so the values this rule reads do not exist"
+        return None
+
     def shape(self, node) -> ShapeFact | None:
         return node.meta.get("shape") if node is not None else None
 

@@ -63,6 +63,7 @@ class TargetResult:
     loss_name: str | None = None
     binding: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (rule code, why it could not run)
     beta_effective: str | None = None
     checks: list[Check] = field(default_factory=list)
     suppressed: int = 0  # findings silenced by # vaelint: ignore or per-file-ignores

@@ -14,24 +14,22 @@ from dataclasses import dataclass
 
 import torch
 
-from vaelint.reductions import constant_ratio, gaussian_kl, term_scale
+from vaelint.gaussian_kl import LOG_VAR_READINGS
+from vaelint.reductions import kl_element, term_scale
+from vaelint.roles import term_kind
 
-READINGS = {
-    "log-variance": (lambda h: torch.exp(0.5 * h), "std = exp(0.5 * logvar)"),
-    "log-std": (lambda h: torch.exp(h), "std = exp(logvar)"),
-    "std": (lambda h: h, "std = the head itself"),
-    "variance": (lambda h: torch.sqrt(h.clamp_min(0)), "std = sqrt(the head)"),
-}
+READINGS = {name: (to_std, text) for name, (_lv, to_std, text) in LOG_VAR_READINGS.items()}
 
 
 @dataclass
 class KLReading:
     sampler: str | None  # how the sampler reads the head
-    kl: str | None  # how the KL term reads it (None: no reading fits)
+    kl: str | None  # how the KL term reads it (None: no reading fits, or undecided)
     coefficient: float | None  # signed weight of the Gaussian KL in the total (per the reductions)
     explicit: list  # non-unit constant factors written on the KL term
     node: object  # the KL term
     element: object  # its elementwise tensor
+    undecided: str | None = None  # why no reading could be decided (rounding hides it)
 
 
 def sampler_reading(h: torch.Tensor, std: torch.Tensor) -> str | None:
@@ -44,49 +42,92 @@ def sampler_reading(h: torch.Tensor, std: torch.Tensor) -> str | None:
     return None
 
 
-def kl_reading(ctx, tensors=None) -> KLReading | None:
-    """Read the model's KL term at the user's batch (or from ``tensors``, another run)."""
-    if tensors is not None:
-        return _kl_reading(ctx, tensors)
+def kl_reading(ctx, run=None) -> KLReading | None:
+    """Read the model's closed-form KL term at the user's batch (or on ``run``,
+    another run's :class:`vaelint.capture.RunResult`)."""
+    if run is not None:
+        got = _kl_reading(ctx, run)
+        return got if isinstance(got, KLReading) else None
     if "kl_reading" not in ctx.cache:  # VAE007 and VAE008 both read it
         ctx.cache["kl_reading"] = _kl_reading(ctx, None)
-    return ctx.cache["kl_reading"]
+    got = ctx.cache["kl_reading"]
+    return got if isinstance(got, KLReading) else None
 
 
-def _kl_reading(ctx, tensors) -> KLReading | None:
+def why_no_kl_reading(ctx) -> str:
+    kl_reading(ctx)
+    got = ctx.cache["kl_reading"]
+    return got if isinstance(got, str) else ""
+
+
+def _kl_reading(ctx, run) -> KLReading | str:
+    """The reading of the closed-form KL term: among several candidates (a KL
+    beside an L2 penalty on mu, say), the one that reads as a Gaussian KL; a
+    single candidate is read whatever it is (VAE007 reports a broken one)."""
     roles, view = ctx.roles, ctx.view
     r = roles.reparam
-    if r is None or len(roles.kl_terms) != 1 or ctx.runs.failure is not None:
-        return None
-    term = roles.kl_terms[0]
-    if view.depends_on(term, r.z) or (roles.recon is not None and view.depends_on(term, roles.recon)):
-        return None  # a Monte Carlo estimate (log q(z) - log p(z)): not a closed form to check
+    if r is None or ctx.runs.failure is not None:
+        return "no reparameterisation, or the model raised"
+    closed = [t for t in roles.kl_terms if term_kind(view, roles, t) == "kl"]
+    if not closed:
+        if roles.kl_terms:
+            return "the KL is a Monte Carlo estimate (it reads the sample z): there is no closed form to check"
+        return "no KL term found in the loss"
+    readings, reasons = [], []
+    for term in closed:
+        got = _read_term(ctx, term, run)
+        (readings if isinstance(got, KLReading) else reasons).append(got)
+    for reading in readings:
+        if reading.kl is not None:
+            return reading
+    if len(closed) == 1 and readings and readings[0].undecided is None:
+        return readings[0]  # the one KL candidate is no Gaussian KL: VAE007
+    if readings and readings[0].undecided:
+        return readings[0].undecided
+    if reasons:
+        return reasons[0]
+    return (
+        f"{len(closed)} terms of the loss read the encoder's heads and none is the Gaussian KL of the "
+        "sampler's mean and std"
+    )
+
+
+def _read_term(ctx, term, run) -> KLReading | str:
+    roles, view = ctx.roles, ctx.view
+    r = roles.reparam
     scale = term_scale(ctx, term)
     if scale is None or scale.element is None:
-        return None
+        return "the KL term's reductions could not be followed"
     if view.op(scale.element) in {"clamp", "clip", "max", "maximum", "relu", "where", "softplus"}:
-        return None  # a KL modified on purpose (free bits: clamp(kl, min=lambda))
+        return "the KL is clamped on purpose (free bits): not checked against the closed form"
     allowed = view.ancestors(r.mu) | view.ancestors(r.logvar) | view.ancestors(r.std)
     for a in view.ancestors(scale.element):
         if a not in allowed and (a.op == "call_module" or (a.op == "get_attr" and a.users and not str(a.target).startswith("_constant"))):
-            return None  # a learned prior or another network: not N(0, 1)
-    tensors = tensors if tensors is not None else ctx.runs.runs[ctx.runs.batch].tensors
-    e, mu, h, std = (tensors.get(n) for n in (scale.element, r.mu, r.logvar, r.std))
-    if e is None or mu is None or h is None or std is None or e.shape != mu.shape or h.shape != mu.shape:
-        return None
-    e, mu, h, std = (t.detach().double().cpu() for t in (e, mu, h, std))
-    sampler = sampler_reading(h, std)
-    kl_name, ratio = None, None
-    order = [sampler] + [n for n in READINGS if n != sampler] if sampler else list(READINGS)
+            return "the KL is taken against a learned prior or reads another network: not checked against N(0, 1)"
+    element = kl_element(ctx, scale.element, run)
+    if not element.valid or element.std is None:
+        return "the KL element and the encoder's heads do not share a shape"
+    sampler = sampler_reading(element.head, element.std)
+    if sampler is None:
+        return "the sampler's std is no plain reading of the scale head (exp, softplus, ...)"
+    kl_name, ratio, undecided = None, None, None
+    order = [sampler] + [n for n in READINGS if n != sampler]
     for name in order:
-        ratio = constant_ratio(e, gaussian_kl(mu, READINGS[name][0](h)))
-        if ratio is not None:
-            kl_name = name
+        found = element.ratio_to(name)
+        if found.constant:
+            kl_name, ratio = name, found.value
             break
+        if not found.decided:
+            undecided = (
+                "the KL element is too close to zero on this run to be read in the model's "
+                f"precision ({element.dtype}), and its formula could not be replayed in float64"
+            )
+    if kl_name is not None:
+        undecided = None
     sign = next((s for s, t in roles.loss_terms if t is term), 1)
     consts = [f for f in scale.factors if f.kind == "const"]
     coefficient = None
     if ratio is not None:
         coefficient = sign * math.prod(f.value for f in consts) * ratio
     explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
-    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element)
+    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided)

@@ -19,13 +19,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import torch
 import torch.fx as fx
-from beartype import beartype
-from jaxtyping import Float, jaxtyped
-from torch import Tensor
 
 from vaelint.frames import SourceLoc
+from vaelint.gaussian_kl import UNKNOWN, KLElement, Ratio
 from vaelint.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, flat_args
 
 @dataclass
@@ -293,45 +290,43 @@ def term_scale(ctx, term: fx.Node) -> TermScale | None:
     return scale
 
 
-@jaxtyped(typechecker=beartype)
-def gaussian_kl(mu: Float[Tensor, "*shape"], std: Float[Tensor, "*shape"]) -> Float[Tensor, "*shape"]:
-    """Elementwise KL(N(mu, std^2) || N(0, 1)); mu and std of one shape (checked)."""
-    std = std.clamp_min(1e-12)
-    return 0.5 * (mu.pow(2) + std.pow(2) - 1 - 2 * torch.log(std))
-
-
-@jaxtyped(typechecker=beartype)
-def constant_ratio(a: Float[Tensor, "*shape"], b: Float[Tensor, "*shape"]) -> float | None:
-    """a / b when it is one constant (to 1e-3) wherever b is not ~0."""
-    ok = b.abs() > 1e-6
-    if ok.sum() < 2:
-        return None
-    ratio = a[ok] / b[ok]
-    mean = float(ratio.mean())
-    if mean == 0 or not math.isfinite(mean) or float((ratio - mean).abs().max()) > 1e-3 * abs(mean):
-        return None
-    return mean
-
-
-def kl_normalization(ctx, scale: TermScale) -> float | None:
-    """element / closed-form KL of the sampler's mean and std, if that ratio is one constant."""
+def kl_element(ctx, element: fx.Node, run=None) -> KLElement:
+    """The KL element as a function of the encoder's heads, on the user's run
+    (computed once per element) or on ``run``."""
     r = ctx.roles.reparam
-    tensors = ctx.runs.runs[ctx.runs.batch].tensors
-    element = tensors.get(scale.element) if scale.element is not None else None
-    mu, std = tensors.get(r.mu), tensors.get(r.std)
-    if element is None or mu is None or std is None or element.shape != mu.shape:
-        return None
-    try:
-        std = std.expand_as(mu)
-    except RuntimeError:
-        return None
-    return constant_ratio(element.double(), gaussian_kl(mu.double(), std.double()))
+    if run is not None:
+        return KLElement(ctx.capture, run, element, r.mu, r.logvar, r.std, r.z)
+    key = ("kl_element", element)
+    if key not in ctx.cache:
+        ctx.cache[key] = KLElement(ctx.capture, ctx.runs.runs[ctx.runs.batch], element, r.mu, r.logvar, r.std, r.z)
+    return ctx.cache[key]
+
+
+def kl_normalization(ctx, scale: TermScale) -> Ratio:
+    """element / the Gaussian KL of the sampler's mean and std: closed form for a
+    term of the heads alone, ``log q(z) - log p(z)`` for one that reads the sample."""
+    if scale.element is None:
+        return UNKNOWN
+    element = kl_element(ctx, scale.element)
+    monte_carlo = ctx.view.depends_on(scale.element, ctx.roles.reparam.z)
+    return element.ratio_to("monte-carlo" if monte_carlo else None)
 
 
 @dataclass
 class LossScales:
+    """The reconstruction term and one Gaussian KL term, read down to their elements.
+
+    ``kls`` holds every Gaussian KL of the loss (one per stochastic layer) and
+    ``others`` the terms beside them (MMD, total correlation): read, not judged.
+    """
+
     rec: TermScale
     kl: TermScale
+    kls: list[TermScale] = field(default_factory=list)
+    others: list[fx.Node] = field(default_factory=list)
+
+    def each_kl(self) -> list["LossScales"]:
+        return [LossScales(self.rec, kl, self.kls, self.others) for kl in (self.kls or [self.kl])]
 
     @property
     def batch_power(self) -> int:
@@ -369,23 +364,53 @@ def loss_scales(ctx) -> LossScales | None:
     (computed once per target: beta_eff and three rules read them)."""
     if "loss_scales" not in ctx.cache:
         ctx.cache["loss_scales"] = _loss_scales(ctx)
-    return ctx.cache["loss_scales"]
+    got = ctx.cache["loss_scales"]
+    return got if isinstance(got, LossScales) else None
 
 
-def _loss_scales(ctx) -> LossScales | None:
+def why_no_loss_scales(ctx) -> str:
+    """Why :func:`loss_scales` found no reading (for the report's skipped list)."""
+    loss_scales(ctx)
+    got = ctx.cache["loss_scales"]
+    return got if isinstance(got, str) else ""
+
+
+def _loss_scales(ctx) -> LossScales | str:
     roles = ctx.roles
-    if roles.reparam is None or len(roles.rec_terms) != 1 or len(roles.kl_terms) != 1:
-        return None
+    if roles.reparam is None:
+        return "no reparameterisation found"
     if ctx.runs.failure is not None:
-        return None
+        return "the model raised before the loss was computed"
+    if len(roles.rec_terms) != 1:
+        return f"the loss has {len(roles.rec_terms) or 'no'} reconstruction terms; vaelint reads one"
+    if not roles.kl_terms:
+        return "no KL term found in the loss"
     rec = term_scale(ctx, roles.rec_terms[0])
-    kl = term_scale(ctx, roles.kl_terms[0])
-    if rec is None or kl is None or not rec.reductions() or not kl.reductions():
-        return None
-    norm = kl_normalization(ctx, kl)
-    if norm is None:
-        return None
-    # float32 noise: -2.0000005 is the KL formula's -2
-    nice = round(norm * 8) / 8
-    kl.normalization = nice if nice and abs(norm - nice) < 1e-3 * abs(norm) else norm
-    return LossScales(rec, kl)
+    if rec is None or not rec.reductions():
+        return "the reconstruction term's reduction could not be followed"
+    kls, others, undecided = [], [], None
+    for term in roles.kl_terms:
+        kl = term_scale(ctx, term)
+        if kl is None or not kl.reductions():
+            others.append(term)
+            continue
+        norm = kl_normalization(ctx, kl)
+        if not norm.constant:
+            others.append(term)
+            if not norm.decided:
+                undecided = (
+                    "the KL element is too close to zero on this run to be read in the model's "
+                    "precision, and its formula could not be replayed in float64"
+                )
+            continue
+        # float32 noise: -2.0000005 is the KL formula's -2
+        value = norm.value
+        nice = round(value * 8) / 8
+        kl.normalization = nice if nice and abs(value - nice) < 1e-3 * abs(value) else value
+        kls.append(kl)
+    if not kls:
+        return undecided or (
+            "no term of the loss reads as the Gaussian KL of the sampler's mean and std "
+            "(closed form or log q(z) - log p(z)), so beta_eff cannot be written"
+        )
+    return LossScales(rec, kls[0], kls, others)

@@ -133,6 +133,8 @@ class Roles:
     recon: fx.Node | None = None
     recon_path: tuple | None = None
     loss_total: fx.Node | None = None
+    loss_parts: list[fx.Node] = field(default_factory=list)  # terms the loss returns unsummed
+    total_paths: list[tuple] = field(default_factory=list)  # where the total (or its parts) sit in the loss's return
     loss_terms: list[tuple[int, fx.Node]] = field(default_factory=list)  # (sign, node)
     rec_terms: list[fx.Node] = field(default_factory=list)
     kl_terms: list[fx.Node] = field(default_factory=list)
@@ -243,44 +245,95 @@ def _reparam_nodes(r: Reparam) -> set:
     return {r.noise, r.eps, r.std, r.product, r.mu, r.z, r.logvar}
 
 
+def term_kind(view: GraphView, roles: Roles, node) -> str | None:
+    """What a loss term is about: "rec" (it reads the reconstruction), "kl" (the
+    encoder's heads only: a closed-form KL candidate), "latent" (the sample but
+    not the reconstruction: a Monte Carlo KL, MMD, total correlation)."""
+    if not isinstance(node, fx.Node):
+        return None
+    if roles.recon is not None and view.depends_on(node, roles.recon):
+        return "rec"
+    r = roles.reparam
+    if r is None:
+        return None
+    if view.depends_on(node, r.z) or view.depends_on(node, r.noise):
+        return "latent"
+    if view.depends_on(node, r.mu) or view.depends_on(node, r.logvar):
+        return "kl"
+    return None
+
+
 def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
     """Fill in the loss's total, terms and comparisons (after forward+loss capture)."""
-    total = _total_of(view, loss_output)
+    total, parts = _total_of(view, loss_output)
     roles.loss_total = total
-    if total is None:
+    roles.loss_parts = parts
+    roles.total_paths = _paths_of(loss_output, [total] if total is not None else parts)
+    if total is None and not parts:
         return
-    def kind(node) -> str | None:
-        if not isinstance(node, fx.Node):
-            return None
-        if roles.recon is not None and view.depends_on(node, roles.recon):
-            return "rec"
-        r = roles.reparam
-        if r is not None and (view.depends_on(node, r.mu) or view.depends_on(node, r.logvar)):
-            return "kl"
-        return None
 
-    roles.loss_terms = _split_terms(view, total, 1, kind)
+    def kind(node):
+        return term_kind(view, roles, node)
+
+    tops = [(1, total)] if total is not None else [(1, p) for p in parts]
+    roles.loss_terms = [part for sign, top in tops for part in _split_terms(view, top, sign, kind)]
     for _sign, term in roles.loss_terms:
-        if kind(term) == "rec":
+        k = kind(term)
+        if k == "rec":
             roles.rec_terms.append(term)
-        elif kind(term) == "kl":
+        elif k in ("kl", "latent"):
             roles.kl_terms.append(term)
     roles.comparisons = find_comparisons(view, roles)
 
 
-def _total_of(view: GraphView, out) -> fx.Node | None:
+def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
+    """(the total, or None; the scalar parts when the loss returns terms it does
+    not add up itself: ``return rec, kl`` that the training step sums)."""
     if isinstance(out, fx.Node):
-        return out
+        return out, []
     if isinstance(out, dict):
         if isinstance(out.get("loss"), fx.Node):
-            return out["loss"]
-        return None
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], fx.Node):
-        first = out[0]
-        others = [o for o in out[1:] if isinstance(o, fx.Node)]
-        if all(view.depends_on(first, o) for o in others):
-            return first
-    return None
+            return out["loss"], []
+        return None, [v for v in out.values() if isinstance(v, fx.Node) and _is_scalar(v)]
+    if isinstance(out, (tuple, list)) and out:
+        nodes = [o for o in out if isinstance(o, fx.Node)]
+        for candidate in nodes:  # an element computed from all the others is the total
+            others = [o for o in nodes if o is not candidate]
+            if others and all(_covers(view, candidate, o) for o in others):
+                return candidate, []
+        scalars = [o for o in nodes if _is_scalar(o)]
+        independent = [o for o in scalars if not any(o is not p and _covers(view, p, o) for p in scalars)]
+        if len(independent) >= 2:
+            return None, independent
+        if nodes and len(nodes) == 1:
+            return nodes[0], []
+    return None, []
+
+
+def _paths_of(out, nodes: list) -> list[tuple]:
+    """Where each of ``nodes`` sits in the loss's return value (() for a bare scalar)."""
+    if isinstance(out, fx.Node):
+        return [()] if out in nodes else []
+    items = out.items() if isinstance(out, dict) else enumerate(out) if isinstance(out, (tuple, list)) else []
+    found = {id(v): k for k, v in items if isinstance(v, fx.Node)}
+    return [(found[id(n)],) for n in nodes if id(n) in found]
+
+
+def _covers(view: GraphView, total: fx.Node, part: fx.Node) -> bool:
+    """``total`` is computed from ``part``, or ``part`` is a detached copy of
+    something it is computed from (``return loss, rec.detach(), kl.detach()``)."""
+    while True:
+        if view.depends_on(total, part):
+            return True
+        if view.op(part) in CAST_OPS and part.all_input_nodes:
+            part = part.all_input_nodes[0]
+            continue
+        return False
+
+
+def _is_scalar(node: fx.Node) -> bool:
+    fact = node.meta.get("shape")
+    return fact is not None and fact.sizes is not None and all(s == 1 for s in fact.sizes)
 
 
 def _split_terms(view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0) -> list[tuple[int, fx.Node]]:
@@ -294,7 +347,7 @@ def _split_terms(view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0
     operands = [a for a in node.args if isinstance(a, fx.Node)]
     if name in {"add", "sub", "rsub"} and len(operands) == 2:
         a, b = node.args[0], node.args[1]
-        if kind(a) != kind(b):
+        if kind(a) != kind(b) or (kind(a) is not None and _is_scalar(a) and _is_scalar(b)):
             sb = -sign if name == "sub" else sign
             sa = -sign if name == "rsub" else sign
             return _split_terms(view, a, sa, kind, depth + 1) + _split_terms(view, b, sb, kind, depth + 1)

@@ -30,6 +30,11 @@ class Example:
     message: str | None = None
 
 
+class SkipRule(Exception):
+    """Raised by a rule's check when it cannot run on this target; the message
+    says why and goes to the report's ``skipped`` list (never a silent pass)."""
+
+
 class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
@@ -39,6 +44,10 @@ class Rule:
     why: ClassVar[str]  # why it is bad
     example: ClassVar[str]  # a short snippet that triggers it
     fix: ClassVar[str]  # what to write instead
+    # What the rule reads; the engine skips it, saying why, when the target lacks
+    # one: "loss", "reparam", "recon", "kl_term", "rec_term", "clean_run"
+    # (see vaelint.context.Context.unmet).
+    needs: ClassVar[tuple[str, ...]] = ()
     VALID: ClassVar[list[Example]] = []
     INVALID: ClassVar[list[Example]] = []
 

@@ -41,6 +41,7 @@ def _result(r: TargetResult) -> dict:
             for row in r.flow
         ],
         "beta_effective": r.beta_effective,
+        "skipped": [{"code": code, "reason": reason} for code, reason in r.skipped],
         "suppressed": r.suppressed,
         "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in r.checks],
         "findings": [

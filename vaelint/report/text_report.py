@@ -76,6 +76,8 @@ def _target(r: TargetResult, console: Console) -> None:
         console.print("  checks: " + "; ".join(parts), soft_wrap=True)
     for note in r.notes:
         console.print(f"  [dim]note: {escape(note)}[/dim]", soft_wrap=True)
+    for reason, codes in _skipped_by_reason(r.skipped):
+        console.print(f"  [yellow]not checked[/yellow]: {', '.join(codes)}: {escape(reason)}", soft_wrap=True)
     for f in r.findings:
         loc = f"{display_path(f.loc.path)}:{f.loc.line}:{f.loc.column}" if f.loc else r.target
         colour = "red" if f.severity == "error" else "yellow"
@@ -86,6 +88,14 @@ def _target(r: TargetResult, console: Console) -> None:
             soft_wrap=True,
         )
         console.print(f"  fix: {escape(f.fix)}", soft_wrap=True)
+
+
+def _skipped_by_reason(skipped) -> list[tuple[str, list[str]]]:
+    """One line per reason, naming every rule it stopped."""
+    grouped: dict[str, list[str]] = {}
+    for code, reason in skipped:
+        grouped.setdefault(reason, []).append(code)
+    return list(grouped.items())
 
 
 def _sizes(row) -> str:
