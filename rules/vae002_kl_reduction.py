@@ -116,6 +116,8 @@ over everything.
         scales = loss_scales(ctx)
         if scales is None or not scales.batch_power:
             return None  # a constant ratio: nothing a batch change shows
+        if ctx.view.depends_on_noise(scales.kl.term):
+            return None  # a Monte Carlo KL: the doubled batch draws other noise
         ratios = []
         for run in (observed.result, observed.doubled):
             if run is None:

@@ -146,7 +146,8 @@ def _check_inputs(options: Options) -> None:
 def _analyse(target: str, options: Options, result: TargetResult) -> None:
     _check_inputs(options)
     device = _check_device(options) if options.dynamic else None
-    specs = options.inputs
+    # positional inputs first, keyword inputs (NAME=SPEC) after them, in the order given
+    specs = [s for s in options.inputs if not s.name] + [s for s in options.inputs if s.name]
     loss_name = options.loss.rpartition(":")[2] if options.loss else None
     loaded = build_model(target, options.init, (loss_name,) if loss_name else ())
     loaded.model.train()
@@ -170,6 +171,9 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     ctx = _context(loaded, specs, cap, runs, plan, options.beta)
     if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(Options(inputs=specs))):
         raise _unexplained(target, specs, runs.failure)
+    reading = loss_reading(ctx.roles)
+    if reading:
+        result.notes.append(reading)
     result.flow = flow_rows(ctx)
     result.input_text = f"{ctx.shape_text(ctx.roles.inputs[0]).split(' (')[0]} (B={specs[0].batch})" if ctx.roles.inputs else ""
     _beta_effective(ctx, result)
@@ -277,9 +281,10 @@ def _beta_effective(ctx: Context, result: TargetResult) -> None:
     if not math.isclose(weight, 1.0, rel_tol=1e-3):
         formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
     result.beta_effective = formula
+    described = {scales.rec.term: scales.rec} | {kl.term: kl for kl in scales.kls}
     for row in result.flow:
-        if row.stage == "loss" and row.name in ("rec", "kl"):
-            row.note = (scales.rec if row.name == "rec" else scales.kl).describe()
+        if row.stage == "loss" and row.node in described:
+            row.note = described[row.node].describe()
 
 
 def _capture_and_run(loaded, plan: LossPlan | None, specs):
@@ -287,11 +292,12 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs):
     the fx graph fails where the eager model does not."""
     model = loaded.model
     inputs0 = make_inputs(specs, specs[0].batch)
-    names = capture_mod.input_names(model, len(specs))
+    keywords = tuple(s.name for s in specs if s.name)
+    names = capture_mod.input_names(model, len(specs), keywords)
     binder = Binder(plan, names) if plan else None
     reason = None
     try:
-        cap = capture_mod.capture_fx(model, plan.fn if plan else None, binder, len(specs))
+        cap = capture_mod.capture_fx(model, plan.fn if plan else None, binder, len(specs), keywords)
         runs = run_batches(cap, specs)
         if runs.failure is None:
             return cap, runs, binder
@@ -306,7 +312,7 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         with torch.no_grad():
-            cap = capture_mod.capture_recording(model, plan.fn if plan else None, binder, inputs0, reason)
+            cap = capture_mod.capture_recording(model, plan.fn if plan else None, binder, inputs0, reason, keywords)
     runs = run_batches(cap, specs)
     if fx_cap is not None and runs.failure is not None:
         # Both routes fail: a real error of the model; keep the whole fx graph.
@@ -348,6 +354,20 @@ def _output_structure(cap):
     return out_nodes[0].args[0]
 
 
+def loss_reading(roles: Roles) -> str | None:
+    """How a loss that returns several values was read, when that took a decision."""
+    paths = roles.total_paths
+    text = [capture_mod.path_text(p, "loss") for p in paths]
+    if roles.loss_parts and len(paths) > 1:
+        return (
+            f"the loss returns {len(paths)} terms that none of its values adds up ({', '.join(text)}): "
+            "read as their sum, as a training step that adds them does"
+        )
+    if roles.loss_total is not None and paths and paths[0] not in ((), (0,), ("loss",)):
+        return f"the loss returns several values; {text[0]} is computed from the others and is read as the total"
+    return None
+
+
 def _total_value(roles: Roles, out):
     """The total loss from the loss's return value, as the graph read it (the
     element that sums the others, or the sum of independent terms)."""
@@ -380,7 +400,7 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
                 if not sym.isdigit():
                     key = "B" if "B" in sym and not sym.isidentifier() or sym == "B" else sym
                     sizes[key] = ctx.batch if key == "B" else size
-        rows.append(FlowRow(stage, name, symbols, sizes, node.meta.get("loc"), note))
+        rows.append(FlowRow(stage, name, symbols, sizes, node.meta.get("loc"), note, node=node))
 
     for i, ph in enumerate(roles.inputs):
         if ph.meta.get("loc") is None:
@@ -395,10 +415,12 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
         add("reparam", "z", r.z)
     if roles.recon is not None:
         add("decoder", "recon", roles.recon)
+    scales = loss_scales(ctx)
+    kls = {kl.term for kl in scales.kls} if scales is not None else set(roles.kl_terms[:1])
     for node in roles.rec_terms:
         add("loss", "rec", node, named=False)
     for node in roles.kl_terms:
-        add("loss", "kl", node, named=False)
+        add("loss", "kl" if node in kls else "reg", node, named=False)
     if roles.loss_total is not None:
         add("loss", "loss", roles.loss_total, named=False)
     return rows

@@ -92,10 +92,13 @@ class Analysed(nn.Module):
         self._loss = loss
         self._binder = binder  # (out, inputs, leaf_nodes) -> (args, kwargs)
         self._on_output = None  # route hook: out -> {path: node}
+        self.keywords: tuple[str, ...] = ()
 
     @boundary
     def run(self, inputs: tuple):
-        out = self.model(*inputs)
+        # the last len(self.keywords) inputs go to forward by keyword (--input NAME=SPEC)
+        n = len(inputs) - len(self.keywords)
+        out = self.model(*inputs[:n], **dict(zip(self.keywords, inputs[n:])))
         leaf_nodes = self._on_output(out) if self._on_output else {}
         if self._loss is None or self._binder is None:
             return out
@@ -107,8 +110,11 @@ def _is_bound_to(loss, model) -> bool:
     return getattr(loss, "__self__", None) is model
 
 
-def input_names(model: nn.Module, n: int) -> list[str]:
-    """Placeholder names: the forward's own parameter names where they are usable."""
+def input_names(model: nn.Module, n: int, keywords: tuple[str, ...] = ()) -> list[str]:
+    """Placeholder names: the forward's own parameter names where they are usable,
+    then the keyword inputs' names."""
+    if keywords:
+        return input_names(model, n - len(keywords)) + list(keywords)
     names = []
     try:
         params = list(inspect.signature(model.forward).parameters.values())
@@ -247,9 +253,10 @@ def _note_value(result: RunResult, node: fx.Node, value: Any) -> None:
         result.values[node] = value
 
 
-def capture_fx(model: nn.Module, loss, binder, n_inputs: int) -> Capture:
-    names = input_names(model, n_inputs)
+def capture_fx(model: nn.Module, loss, binder, n_inputs: int, keywords: tuple[str, ...] = ()) -> Capture:
+    names = input_names(model, n_inputs, keywords)
     wrapper = _wrapper_class(names)(model, loss, binder)
+    wrapper.keywords = tuple(keywords)
     tracer = _Tracer()  # records the user's frames itself (node.meta["stack"])
 
     def on_output(out):
@@ -380,9 +387,10 @@ class _Recorder(TorchFunctionMode):
         return out
 
 
-def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str | None) -> Capture:
-    names = input_names(model, len(inputs))
+def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str | None, keywords: tuple[str, ...] = ()) -> Capture:
+    names = input_names(model, len(inputs), keywords)
     wrapper = _wrapper_class(names)(model, loss, binder)
+    wrapper.keywords = tuple(keywords)
     param_names = {}
     for qual, p in wrapper.named_parameters():
         param_names[id(p)] = qual

@@ -38,6 +38,7 @@ class FlowRow:
     sizes: dict[str, int]
     loc: SourceLoc | None
     note: str = ""  # e.g. "sum over B, 784" for loss terms
+    node: object = field(default=None, repr=False, compare=False)  # the graph node; not reported
 
 
 @dataclass

@@ -216,9 +216,14 @@ class KLElement:
         self.nodes = (element, mu, head, std, z)
         t = run.tensors
         e, m, h = t.get(element), t.get(mu), t.get(head)
-        self.valid = e is not None and m is not None and h is not None and e.shape == m.shape and h.shape == m.shape
+        self.valid = e is not None and m is not None and h is not None and h.shape == m.shape and (
+            e.shape == m.shape or (m.dim() > 1 and e.shape == m.shape[:-1])
+        )
         if not self.valid:
             return
+        # log q(z).sum(-1) - log p(z).sum(-1): an element already summed over the latent dim
+        self.summed = e.shape != m.shape
+        self.shape = e.shape
         self.dtype = e.dtype
         self.mu, self.head = m.detach().double().cpu(), h.detach().double().cpu()
         s = t.get(std) if std is not None else None
@@ -241,7 +246,7 @@ class KLElement:
         extra = [n for n in (std_node, z_node) if n is not None]
         done = replay(self.capture.graph, self.capture.modules, [element] + extra, seeds, self.run)
         got = done.values if done is not None else {}
-        if not isinstance(got.get(element), Tensor) or got[element].shape != mu.shape:
+        if not isinstance(got.get(element), Tensor) or got[element].shape != self.shape:
             return None
 
         def same_shape(node):
@@ -286,6 +291,10 @@ class KLElement:
             reference = 0.5 * (z.pow(2) - eps.pow(2)) - 0.5 * log_var
             scale = 1 + z.pow(2) + eps.pow(2) + log_var.abs()
             eps_p = torch.finfo(precision).eps if precision.is_floating_point else torch.finfo(torch.float64).eps
-            return ratio(element, reference, _K * eps_p * scale)
-        error = rounding_error(precision, mu, log_var)
-        return ratio(element, closed_form(mu, log_var.expand_as(mu)), error)
+            error = _K * eps_p * scale
+        else:
+            error = rounding_error(precision, mu, log_var)
+            reference = closed_form(mu, log_var.expand_as(mu))
+        if self.summed:
+            reference, error = reference.sum(-1), error.sum(-1)
+        return ratio(element, reference, error)

@@ -1,4 +1,5 @@
-"""`--input SPEC`: the shape, dtype and value range of one positional input.
+"""`--input [NAME=]SPEC`: the shape, dtype and value range of one forward input
+(positional, or by keyword with NAME=).
 
 SPEC = SHAPE[:DTYPE[:HIGH]], SHAPE = sizes joined by "x" ("32x784"); dim 0 is
 the batch. Float inputs are drawn in [0, 1); integer inputs in [0, HIGH)
@@ -24,13 +25,14 @@ class InputSpec:
     shape: tuple[int, ...]
     dtype: str = "float32"
     high: int | None = None
+    name: str | None = None  # NAME=SPEC: passed to forward by keyword
 
     @property
     def batch(self) -> int:
         return self.shape[0]
 
     def text(self) -> str:
-        out = "x".join(str(s) for s in self.shape)
+        out = (f"{self.name}=" if self.name else "") + "x".join(str(s) for s in self.shape)
         if self.dtype != "float32" or self.high is not None:
             out += f":{self.dtype}"
         if self.high is not None:
@@ -63,6 +65,16 @@ def parse_input_spec(text: str) -> InputSpec:
         "write SHAPE[:DTYPE[:HIGH]] with sizes joined by 'x', e.g. --input 32x784 "
         "or --input 8x20:int64:1000"
     )
+    name = None
+    head, eq, rest = text.strip().partition("=")
+    if eq:
+        if not head.isidentifier():
+            raise VaelintError(
+                "input",
+                f"--input {text!r}: {head!r} is not a parameter name; a keyword input is NAME=SPEC, "
+                "e.g. --input labels=16:int64:10.",
+            )
+        name, text = head, rest
     parts = text.strip().split(":")
     if not parts[0] or len(parts) > 3:
         raise VaelintError("input", f"--input {text!r} is not a valid input spec: {form}.")
@@ -99,4 +111,4 @@ def parse_input_spec(text: str) -> InputSpec:
                 "number of at least 1 (the exclusive upper bound of the integers drawn).",
             )
         high = int(parts[2])
-    return InputSpec(shape, dtype, high)
+    return InputSpec(shape, dtype, high, name)

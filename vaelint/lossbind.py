@@ -199,6 +199,10 @@ class Binder:
             if p.name in extra:
                 self._add(binding, p.name, kind, ("value", extra.pop(p.name)), f"--loss-kwarg {p.name}")
                 continue
+            if p.name in self.input_names[1:]:
+                # a forward input the loss needs too (sequence lengths, labels): by name
+                self._add(binding, p.name, kind, ("input", self.input_names.index(p.name)), f"the forward's input {p.name}")
+                continue
             role = role_of_name(p.name)
             if p.name.lower() in _CONTAINER_NAMES and _is_record(out):
                 role = "outputs"
@@ -209,13 +213,8 @@ class Binder:
                 used_roles.add(role)
                 self._add(binding, p.name, kind, found[role][0], found[role][1])
                 continue
-            if role is not None and role not in found and p.default is p.empty:
-                raise VaelintError(
-                    "loss",
-                    f"the loss {self.plan.name} takes {p.name!r} (the {_ROLE_WORDS.get(role, role)}), but "
-                    f"the forward does not return one that vaelint can find. Return it from forward, "
-                    f"or pass it with --loss-kwarg {p.name}=VALUE.",
-                )
+            # a role the graph did not show (a sampler vaelint cannot see): bound by
+            # position below, like a parameter whose name says nothing
             if p.default is not p.empty:
                 if kind == "positional":
                     positional_ok = False  # later ones must go by keyword
@@ -236,9 +235,9 @@ class Binder:
             if not free:
                 raise VaelintError(
                     "loss",
-                    f"cannot bind the loss {self.plan.name}: parameter {p.name!r} matches none of "
-                    "the reconstruction, input, mean and log-variance found in the forward. Rename it "
-                    f"or pass it with --loss-kwarg {p.name}=VALUE",
+                    f"cannot bind the loss {self.plan.name}: nothing is left for its parameter {p.name!r} "
+                    f"(the forward returns {len(flatten_outputs(out))} values, all bound). Return it from "
+                    f"forward, or for a number pass it with --loss-kwarg {p.name}=VALUE.",
                 )
             source, text = free.pop(0)
             idx = [i for i, (name, _s) in enumerate(binding.sources) if name == p.name][0]

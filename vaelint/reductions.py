@@ -281,13 +281,20 @@ def term_scale(ctx, term: fx.Node) -> TermScale | None:
         return None
     if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
         # a sum of scalar parts (BCE + a normalising constant): use one that reduces
-        for part in scale.element.all_input_nodes:
+        parts = scale.element.all_input_nodes
+        for part in parts:
+            if any(_reads_inputs(ctx, other) for other in parts if other is not part):
+                continue  # log q - log p: both sides carry the term, neither is a constant
             sub = term_scale(ctx, part)
             if sub is not None and sub.reductions():
                 sub.factors = scale.factors + sub.factors
                 sub.term = term
                 return sub
     return scale
+
+
+def _reads_inputs(ctx, node) -> bool:
+    return any(a.op == "placeholder" for a in ctx.view.ancestors(node))
 
 
 def kl_element(ctx, element: fx.Node, run=None) -> KLElement:
@@ -391,10 +398,18 @@ def _loss_scales(ctx) -> LossScales | str:
     kls, others, undecided = [], [], None
     for term in roles.kl_terms:
         kl = term_scale(ctx, term)
-        if kl is None or not kl.reductions():
+        if kl is None:
             others.append(term)
             continue
         norm = kl_normalization(ctx, kl)
+        element = kl_element(ctx, kl.element) if kl.element is not None else None
+        if element is not None and element.valid and element.summed:
+            # log q(z).sum(-1) - log p(z).sum(-1): the sum over the latent dim sits inside
+            z = ctx.latent_size
+            kl.factors.append(Factor("sum", 1.0, 0, 1, f"{z if z else 'Z'} (inside log q - log p)", kl.element, "sum"))
+        if not kl.reductions():
+            others.append(term)
+            continue
         if not norm.constant:
             others.append(term)
             if not norm.decided:

@@ -347,7 +347,9 @@ def _split_terms(view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0
     operands = [a for a in node.args if isinstance(a, fx.Node)]
     if name in {"add", "sub", "rsub"} and len(operands) == 2:
         a, b = node.args[0], node.args[1]
-        if kind(a) != kind(b) or (kind(a) is not None and _is_scalar(a) and _is_scalar(b)):
+        # split where the roles differ, and between reduced terms that read the
+        # encoder's heads (a KL beside an L2 penalty on mu), never inside one
+        if kind(a) != kind(b) or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b)):
             sb = -sign if name == "sub" else sign
             sa = -sign if name == "rsub" else sign
             return _split_terms(view, a, sa, kind, depth + 1) + _split_terms(view, b, sb, kind, depth + 1)
