@@ -75,9 +75,10 @@ the GPU and in half precision).
     ]
 
     def check(self, ctx):
-        r = ctx.roles.reparam
-        if r is None or ctx.runs.failure is not None:
-            return
+        for r in ctx.roles.reparams:  # every stochastic layer
+            yield from self._check_layer(ctx, r)
+
+    def _check_layer(self, ctx, r):
         noise, std = ctx.shape(r.noise), ctx.shape(r.std)
         if noise is None or std is None or noise.sizes is None or std.sizes is None:
             return
@@ -105,8 +106,8 @@ the GPU and in half precision).
     def confirm(self, finding, ctx, observed):
         """Recover each sample's noise from the real run, (z - mu) / std, and
         see whether the rows (or the latent dims) are identical."""
-        r = ctx.roles.reparam
-        if observed.result is None:
+        r = next((r for r in ctx.roles.reparams if r.product is finding.node), None)
+        if r is None or observed.result is None:
             return None
         t = observed.result.tensors
         z, mu, std = t.get(r.z), t.get(r.mu), t.get(r.std)

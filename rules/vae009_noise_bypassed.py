@@ -73,9 +73,13 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
     ]
 
     def check(self, ctx):
-        r, recon, view = ctx.roles.reparam, ctx.roles.recon, ctx.view
-        if r is None or recon is None or ctx.runs.failure is not None:
-            return
+        for i, r in enumerate(ctx.roles.reparams):
+            # a later layer counts when the reconstruction reads its mean: it is on the decoding path
+            if i == 0 or ctx.view.depends_on(ctx.roles.recon, r.mu):
+                yield from self._check_layer(ctx, r)
+
+    def _check_layer(self, ctx, r):
+        recon, view = ctx.roles.recon, ctx.view
         blocked = {"detach", "data"}
         if view.depends_through(recon, r.noise, blocked):
             return
@@ -107,6 +111,7 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
 
     def confirm(self, finding, ctx, observed):
         """The real run's gradient of the reconstruction w.r.t. std is zero."""
-        r, recon = ctx.roles.reparam, ctx.roles.recon
+        recon = ctx.roles.recon
+        r = next((r for r in ctx.roles.reparams if finding.node is not None and ctx.view.depends_on(finding.node, r.mu)), ctx.roles.reparam)
         grad = gradient_of(observed, recon, r.std)
         return None if grad is None else grad == 0.0

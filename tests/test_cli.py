@@ -230,3 +230,16 @@ def test_a_non_finite_loss_fails_its_check(tmp_path):
     data = json.loads(run(f"{path}:VAE", "--input", "4x10", "--init", "latent_dim=3", "--format", "json").output)
     checks = {c["name"]: c for c in data["results"][0]["checks"]}
     assert checks["loss"]["ok"] is False
+
+
+def test_beta_must_be_a_finite_non_negative_number():
+    import subprocess
+    import sys
+
+    for bad in ("nan", "-1", "inf"):
+        out = subprocess.run(
+            [sys.executable, "-m", "vaelint", "check", "fixtures/clean/mlp_vae.py:VAE", "--input", "4x784", "--beta", bad],
+            capture_output=True, text=True, cwd=ROOT,
+        )
+        assert out.returncode == 2, (bad, out.stdout, out.stderr)
+        assert "--beta" in out.stderr and "Traceback" not in out.stderr

@@ -135,3 +135,19 @@ def test_package_whose_init_imports_the_model_module(tmp_path, monkeypatch, caps
     loaded = build_model("zoo/plain.py:PlainVAE", {"width": 4})
     assert loaded.model.fc.in_features == 4
     assert "script code ran" not in capsys.readouterr().out
+
+
+def test_a_failed_module_level_assignment_used_in_arithmetic_shows_its_own_error(tmp_path):
+    from vaelint.analyze import Options, analyse
+    from vaelint.inputs import parse_input_spec
+
+    path = tmp_path / "cfg_model.py"
+    path.write_text(
+        "import torch.nn as nn\nCONFIG = {'a': 1}\nLATENT = CONFIG['latent']\n\n\n"
+        "class VAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.enc = nn.Linear(12, 2 * LATENT)\n\n    def forward(self, x):\n        return self.enc(x)\n"
+    )
+    result = analyse(f"{path}:VAE", Options(inputs=[parse_input_spec("4x12")], dynamic=False))
+    assert result.error is not None and result.error.kind == "load"
+    assert "KeyError" in result.error.message and ":3 defines 'LATENT'" in result.error.message
+    assert "Unavailable" not in result.error.message

@@ -151,6 +151,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     loss_name = options.loss.rpartition(":")[2] if options.loss else None
     loaded = build_model(target, options.init, (loss_name,) if loss_name else ())
     loaded.model.train()
+    _initial_state = {k: v.clone() for k, v in loaded.model.state_dict().items()}
     plan = discover_loss(loaded, options.loss, options.loss_kwargs)
     result.loss_name = plan.name if plan else None
     if plan is None:
@@ -161,6 +162,17 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
 
     # capture -> shapes
     cap, runs, binder = _capture_and_run(loaded, plan, specs)
+    if runs.failure is not None and _outside_support(runs.failure.error) and _floats_without_high(specs):
+        # a distribution that validates its support (Bernoulli(...).log_prob(x)): the data
+        # is binary, so draw it that way rather than stop
+        specs = [InputSpec(s.shape, s.dtype, 2, s.name) if _is_plain_float(s) else s for s in specs]
+        loaded.model.load_state_dict(_initial_state)
+        cap, runs, binder = _capture_and_run(loaded, plan, specs)
+        result.notes.append(
+            "a distribution in the model checks that its data lies in its support, so the float "
+            "inputs were drawn in {0, 1} (as --input SHAPE:float32:2 would)"
+        )
+    _check_token_ids(target, specs, cap, runs)
     result.capture_method = cap.method
     result.fallback_reason = cap.fallback_reason
     result.batch = specs[0].batch
@@ -169,7 +181,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
 
     # roles
     ctx = _context(loaded, specs, cap, runs, plan, options.beta)
-    if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(Options(inputs=specs))):
+    # only the rules the user selected may explain a failed run; otherwise it is exit 2
+    if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
         raise _unexplained(target, specs, runs.failure)
     reading = loss_reading(ctx.roles)
     if reading:
@@ -206,6 +219,46 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
                     result.notes.append(_rule_bug(rule, "confirm", e))
             result.checks = whole_model_checks(ctx, obs)
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+
+
+def _outside_support(error: BaseException) -> bool:
+    return isinstance(error, ValueError) and "support" in str(error)
+
+
+def _is_plain_float(spec: InputSpec) -> bool:
+    return spec.dtype.startswith(("float", "bfloat")) and spec.high is None
+
+
+def _floats_without_high(specs) -> bool:
+    return any(_is_plain_float(s) for s in specs)
+
+
+def _check_token_ids(target: str, specs, cap, runs) -> None:
+    """Token ids drawn above an embedding's size are a usage error, not a bug of the model."""
+    failure = runs.failure
+    if failure is None or failure.node is None or not isinstance(failure.error, IndexError):
+        return
+    view = GraphView(cap.graph, cap.modules)
+    if view.op(failure.node) != "embedding":
+        return
+    if failure.node.op == "call_module":
+        size = getattr(cap.modules.get(failure.node.target), "num_embeddings", None)
+    else:
+        weight = next((a for a in failure.node.all_input_nodes if a.op == "get_attr"), None)
+        shape = runs.runs[runs.batch].shapes.get(weight) if weight is not None else None
+        size = shape[0] if shape else None
+    ints = [s for s in specs if s.dtype.startswith("int") and (s.high or 2) > (size or 0)]
+    if size is None or not ints:
+        return
+    spec = ints[0]
+    where = f" ({display_path(failure.loc.path)}:{failure.loc.line})" if failure.loc else ""
+    fixed = InputSpec(spec.shape, spec.dtype, size, spec.name).text()
+    raise VaelintError(
+        "input",
+        f"{target}: --input {spec.text()} draws token ids up to {(spec.high or 2) - 1}, but the embedding "
+        f"that reads them{where} has {size} entries. Give HIGH no larger than the vocabulary: "
+        f"--input {fixed}.",
+    )
 
 
 def _rule_bug(rule, stage: str, e: Exception) -> str:
@@ -257,6 +310,12 @@ def _unexplained(target: str, specs, failure) -> VaelintError:
         hint = (
             "The input vaelint drew (floats in [0, 1)) lies outside a distribution's support: give "
             "--input the values the model's data has, e.g. SHAPE:float32:2 for binary data."
+        )
+    elif "accelerator" in text or "cuda" in text.lower():
+        hint = (
+            "The model (or its loss) moves a tensor to CUDA by itself (.cuda(), device='cuda'), which "
+            "fails on a machine without a GPU: create it where the inputs are (device=x.device, "
+            ".to(x.device)), or run vaelint on a GPU machine."
         )
     elif "dtype" in text or "scalar type" in text:
         hint = "Give --input the dtype the model expects (float32 unless it embeds token ids: SHAPE:int64:VOCAB)."

@@ -7,6 +7,8 @@ traceback. Options given on the command line override ``[tool.vaelint]``.
 
 from __future__ import annotations
 
+import math
+
 import os
 import sys
 from enum import Enum
@@ -86,6 +88,12 @@ def check(
             if not sep or not name.strip().isidentifier():
                 raise VaelintError("input", f"--loss-kwarg {item!r} is not of the form NAME=VALUE, e.g. --loss-kwarg M_N=0.00025.")
             loss_kwargs[name.strip()] = parse_literal(value, f"--loss-kwarg {item!r}", "--loss-kwarg M_N=0.00025")
+        if beta is not None and not (math.isfinite(beta) and beta >= 0):
+            raise VaelintError(
+                "input",
+                f"--beta {beta}: the KL weight must be a finite number of at least 0 (1 for a plain "
+                "VAE, e.g. 4 for a beta-VAE).",
+            )
         jobs = _jobs(targets or [], config)
     except VaelintError as e:
         _usage_error(e.message)

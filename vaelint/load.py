@@ -72,6 +72,19 @@ def _mro_entries(self, bases):
 
 MissingImport.__mro_entries__ = _mro_entries
 
+# Operators look their method up on the type, not through __getattr__: without
+# these, ``2 * LATENT`` would raise "unsupported operand ... 'Unavailable'"
+# instead of the import's or the assignment's own error.
+for _op in (
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
+    "lshift", "rshift",
+):
+    setattr(MissingImport, f"__{_op}__", lambda self, *a: self._fail())
+    setattr(MissingImport, f"__r{_op}__", lambda self, *a: self._fail())
+for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__float__", "__bool__",
+              "__neg__", "__lt__", "__le__", "__gt__", "__ge__", "__contains__"):
+    setattr(MissingImport, _name, lambda self, *a: self._fail())
+
 
 class Unavailable(MissingImport):
     """Stands for a module-level name whose defining statement failed."""

@@ -129,7 +129,8 @@ class Comparison:
 class Roles:
     inputs: list[fx.Node]
     forward_outputs: dict  # path -> node
-    reparam: Reparam | None = None
+    reparam: Reparam | None = None  # the first stochastic layer
+    reparams: list[Reparam] = field(default_factory=list)  # every stochastic layer, in graph order
     recon: fx.Node | None = None
     recon_path: tuple | None = None
     loss_total: fx.Node | None = None
@@ -148,27 +149,41 @@ class Roles:
 
 
 def find_reparam(view: GraphView) -> Reparam | None:
-    for node in view.graph.nodes:
-        if view.op(node) != "mul":
+    found = find_reparams(view)
+    return found[0] if found else None
+
+
+def find_reparams(view: GraphView) -> list[Reparam]:
+    """Every ``mu + eps * std`` of the graph, one per noise source (a hierarchical
+    VAE has one per stochastic layer; a later layer's mean and std may depend on
+    an earlier layer's noise, never on their own)."""
+    found: list[Reparam] = []
+    claimed: set = set()
+    for noise in [n for n in view.graph.nodes if view.op(n) in RANDOM_OPS]:
+        if noise in claimed:
             continue
-        factors = [a for a in node.args if isinstance(a, fx.Node)]
-        if len(factors) != 2:
-            continue
-        noisy = [f for f in factors if view.depends_on_noise(f)]
-        if len(noisy) != 1:
-            continue
-        eps = noisy[0]
-        std = factors[1] if factors[0] is eps else factors[0]
-        if not any(a.op == "placeholder" for a in view.ancestors(std)):
-            continue
-        found = _find_sum_with_mean(view, node)
-        if found is None:
-            continue
-        z, mu = found
-        noise = next(a for a in _path_back(view, eps) if view.op(a) in RANDOM_OPS)
-        logvar, ops = _scale_source(view, std)
-        return Reparam(noise, eps, std, node, mu, z, logvar, ops)
-    return None
+        for node in view.graph.nodes:
+            if view.op(node) != "mul" or not view.depends_on(node, noise):
+                continue
+            factors = [a for a in node.args if isinstance(a, fx.Node)]
+            if len(factors) != 2:
+                continue
+            noisy = [f for f in factors if view.depends_on(f, noise)]
+            if len(noisy) != 1:
+                continue
+            eps = noisy[0]
+            std = factors[1] if factors[0] is eps else factors[0]
+            if not any(a.op == "placeholder" for a in view.ancestors(std)):
+                continue
+            got = _find_sum_with_mean(view, node, noise)
+            if got is None:
+                continue
+            z, mu = got
+            logvar, ops = _scale_source(view, std)
+            found.append(Reparam(noise, eps, std, node, mu, z, logvar, ops))
+            claimed |= {a for a in view.ancestors(eps) if view.op(a) in RANDOM_OPS}
+            break
+    return found
 
 
 def _path_back(view: GraphView, node: fx.Node) -> list[fx.Node]:
@@ -176,8 +191,8 @@ def _path_back(view: GraphView, node: fx.Node) -> list[fx.Node]:
     return sorted(view.ancestors(node), key=lambda n: -view.order.get(n, 0))
 
 
-def _find_sum_with_mean(view: GraphView, product: fx.Node):
-    """The ``mu + product`` node: an add whose other operand does not depend on noise."""
+def _find_sum_with_mean(view: GraphView, product: fx.Node, noise: fx.Node):
+    """The ``mu + product`` node: an add whose other operand does not depend on this noise."""
     frontier = [product]
     seen = set()
     while frontier:
@@ -189,13 +204,13 @@ def _find_sum_with_mean(view: GraphView, product: fx.Node):
             if view.op(user) == "add":
                 operands = [a for a in user.args if isinstance(a, fx.Node)]
                 others = [a for a in operands if a is not n]
-                if len(others) == 1 and not view.depends_on_noise(others[0]):
+                if len(others) == 1 and not view.depends_on(others[0], noise):
                     return user, others[0]
             name = view.op(user)
             if name in RESHAPE_OPS or name in CAST_OPS:
                 frontier.append(user)
             elif name in ("mul", "div") and not any(
-                view.depends_on_noise(a) for a in user.all_input_nodes if a is not n
+                view.depends_on(a, noise) for a in user.all_input_nodes if a is not n
             ):
                 frontier.append(user)  # eps * std * temperature
     return None
@@ -220,7 +235,8 @@ def _scale_source(view: GraphView, std: fx.Node) -> tuple[fx.Node, list[str]]:
 
 def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
     roles = Roles(view.placeholders(), dict(forward_outputs))
-    roles.reparam = find_reparam(view)
+    roles.reparams = find_reparams(view)
+    roles.reparam = roles.reparams[0] if roles.reparams else None
     z = roles.reparam.z if roles.reparam else None
     if z is not None:
         for path, node in forward_outputs.items():
