@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from vaelint.reductions import loss_scales, why_no_loss_scales
+from vaelint.lossscales import loss_scales, why_no_loss_scales
 from vaelint.rulebase import Example, Rule, SkipRule
 
 _MODEL = '''import torch

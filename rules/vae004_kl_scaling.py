@@ -6,7 +6,7 @@ import inspect
 import math
 import re
 
-from vaelint.reductions import loss_scales, why_no_loss_scales
+from vaelint.lossscales import loss_scales, why_no_loss_scales
 from vaelint.rulebase import Example, Rule, SkipRule
 from vaelint.sourcefacts import line_text
 

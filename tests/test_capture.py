@@ -8,7 +8,8 @@ from vaelint import capture
 from vaelint.inputs import parse_input_spec
 from vaelint.build import build_model
 from vaelint.ops import op_name
-from vaelint.roles import GraphView, forward_roles
+from vaelint.graphview import GraphView
+from vaelint.roles import forward_roles
 from vaelint.shapes import make_inputs
 
 from conftest import FIXTURES

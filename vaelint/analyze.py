@@ -21,15 +21,18 @@ from vaelint import capture as capture_mod
 from vaelint.confirm import confirm_run, pick_device
 from vaelint.context import Context
 from vaelint.dimnames import from_annotations
-from vaelint.diagnostics import Check, Finding, FlowRow, TargetResult
+from vaelint.diagnostics import Check, Finding, TargetResult
 from vaelint.errors import VaelintError
-from vaelint.frames import SourceLoc, boundary, display_path, user_frame_of_traceback
+from vaelint.flow import beta_effective, flow_rows, loss_reading
+from vaelint.frames import boundary, display_path, user_frame_of_traceback
+from vaelint.graphview import GraphView
+from vaelint.inputcheck import binary_retry, check_inputs, check_token_ids, unexplained
 from vaelint.inputs import InputSpec
 from vaelint.build import build_model
 from vaelint.lossbind import Binder, LossPlan, discover_loss
-from vaelint.roles import GraphView, Roles, forward_roles, loss_roles
+from vaelint.outputs import get_path
+from vaelint.roles import Roles, forward_roles, loss_roles
 from vaelint.rulebase import SkipRule
-from vaelint.reductions import loss_scales
 from vaelint.shapes import make_inputs, run_batches
 
 
@@ -121,30 +124,8 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
         )
 
 
-def _check_inputs(options: Options) -> None:
-    if not options.inputs:
-        raise VaelintError(
-            "input",
-            "no input shape: give the model's input with --input, e.g. --input 32x784 "
-            "(dim 0 is the batch), or configure the target's input in [tool.vaelint].",
-        )
-    batches = {s.batch for s in options.inputs}
-    if len(batches) != 1:
-        raise VaelintError(
-            "input",
-            "the --input specs disagree on the batch size (dim 0): "
-            f"{', '.join(s.text() for s in options.inputs)}. Give every input the same batch size.",
-        )
-    if options.inputs[0].batch < 2:
-        raise VaelintError(
-            "input",
-            f"--input {options.inputs[0].text()}: use a batch of at least 2 (dim 0); with one "
-            "sample, batch bugs cannot show and BatchNorm cannot train.",
-        )
-
-
 def _analyse(target: str, options: Options, result: TargetResult) -> None:
-    _check_inputs(options)
+    check_inputs(options.inputs)
     device = _check_device(options) if options.dynamic else None
     # positional inputs first, keyword inputs (NAME=SPEC) after them, in the order given
     specs = [s for s in options.inputs if not s.name] + [s for s in options.inputs if s.name]
@@ -162,17 +143,18 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
 
     # capture -> shapes
     cap, runs, binder = _capture_and_run(loaded, plan, specs)
-    if runs.failure is not None and _outside_support(runs.failure.error) and _floats_without_high(specs):
-        # a distribution that validates its support (Bernoulli(...).log_prob(x)): the data
-        # is binary, so draw it that way rather than stop
-        specs = [InputSpec(s.shape, s.dtype, 2, s.name) if _is_plain_float(s) else s for s in specs]
+    binary = binary_retry(runs.failure, specs)
+    if binary is not None:
+        # a distribution that validates its support: the data is binary, so draw it
+        # that way rather than stop
+        specs = binary
         loaded.model.load_state_dict(_initial_state)
         cap, runs, binder = _capture_and_run(loaded, plan, specs)
         result.notes.append(
             "a distribution in the model checks that its data lies in its support, so the float "
             "inputs were drawn in {0, 1} (as --input SHAPE:float32:2 would)"
         )
-    _check_token_ids(target, specs, cap, runs)
+    check_token_ids(target, specs, cap, runs)
     result.capture_method = cap.method
     result.fallback_reason = cap.fallback_reason
     result.batch = specs[0].batch
@@ -183,13 +165,13 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     ctx = _context(loaded, specs, cap, runs, plan, options.beta)
     # only the rules the user selected may explain a failed run; otherwise it is exit 2
     if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
-        raise _unexplained(target, specs, runs.failure)
+        raise unexplained(target, specs, runs.failure)
     reading = loss_reading(ctx.roles)
     if reading:
         result.notes.append(reading)
     result.flow = flow_rows(ctx)
     result.input_text = f"{ctx.shape_text(ctx.roles.inputs[0]).split(' (')[0]} (B={specs[0].batch})" if ctx.roles.inputs else ""
-    _beta_effective(ctx, result)
+    beta_effective(ctx, result)
 
     # rules
     findings = []
@@ -219,46 +201,6 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
                     result.notes.append(_rule_bug(rule, "confirm", e))
             result.checks = whole_model_checks(ctx, obs)
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
-
-
-def _outside_support(error: BaseException) -> bool:
-    return isinstance(error, ValueError) and "support" in str(error)
-
-
-def _is_plain_float(spec: InputSpec) -> bool:
-    return spec.dtype.startswith(("float", "bfloat")) and spec.high is None
-
-
-def _floats_without_high(specs) -> bool:
-    return any(_is_plain_float(s) for s in specs)
-
-
-def _check_token_ids(target: str, specs, cap, runs) -> None:
-    """Token ids drawn above an embedding's size are a usage error, not a bug of the model."""
-    failure = runs.failure
-    if failure is None or failure.node is None or not isinstance(failure.error, IndexError):
-        return
-    view = GraphView(cap.graph, cap.modules)
-    if view.op(failure.node) != "embedding":
-        return
-    if failure.node.op == "call_module":
-        size = getattr(cap.modules.get(failure.node.target), "num_embeddings", None)
-    else:
-        weight = next((a for a in failure.node.all_input_nodes if a.op == "get_attr"), None)
-        shape = runs.runs[runs.batch].shapes.get(weight) if weight is not None else None
-        size = shape[0] if shape else None
-    ints = [s for s in specs if s.dtype.startswith("int") and (s.high or 2) > (size or 0)]
-    if size is None or not ints:
-        return
-    spec = ints[0]
-    where = f" ({display_path(failure.loc.path)}:{failure.loc.line})" if failure.loc else ""
-    fixed = InputSpec(spec.shape, spec.dtype, size, spec.name).text()
-    raise VaelintError(
-        "input",
-        f"{target}: --input {spec.text()} draws token ids up to {(spec.high or 2) - 1}, but the embedding "
-        f"that reads them{where} has {size} entries. Give HIGH no larger than the vocabulary: "
-        f"--input {fixed}.",
-    )
 
 
 def _rule_bug(rule, stage: str, e: Exception) -> str:
@@ -301,49 +243,6 @@ def _context(loaded, specs, cap, runs, plan, beta) -> Context:
         ctx.latent_size,
     )
     return ctx
-
-
-def _unexplained(target: str, specs, failure) -> VaelintError:
-    where = f" at {display_path(failure.loc.path)}:{failure.loc.line}" if failure.loc else ""
-    text = str(failure.error)
-    if "support" in text:
-        hint = (
-            "The input vaelint drew (floats in [0, 1)) lies outside a distribution's support: give "
-            "--input the values the model's data has, e.g. SHAPE:float32:2 for binary data."
-        )
-    elif "accelerator" in text or "cuda" in text.lower():
-        hint = (
-            "The model (or its loss) moves a tensor to CUDA by itself (.cuda(), device='cuda'), which "
-            "fails on a machine without a GPU: create it where the inputs are (device=x.device, "
-            ".to(x.device)), or run vaelint on a GPU machine."
-        )
-    elif "dtype" in text or "scalar type" in text:
-        hint = "Give --input the dtype the model expects (float32 unless it embeds token ids: SHAPE:int64:VOCAB)."
-    else:
-        hint = "This is not a shape error vaelint can explain; fix it so the model runs on that input."
-    return VaelintError(
-        "trace",
-        f"{target}: running the model on input {specs[0].text()} raised{where}: "
-        f"{type(failure.error).__name__}: {_first_line(failure.error)} {hint}",
-    )
-
-
-def _beta_effective(ctx: Context, result: TargetResult) -> None:
-    """beta_eff as a formula, and each loss term's reductions in the flow table."""
-    import math
-
-    scales = loss_scales(ctx)
-    if scales is None:
-        return
-    formula = scales.formula(math.prod(ctx.specs[0].shape[1:]), ctx.latent_size)
-    weight = scales.kl.explicit
-    if not math.isclose(weight, 1.0, rel_tol=1e-3):
-        formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
-    result.beta_effective = formula
-    described = {scales.rec.term: scales.rec} | {kl.term: kl for kl in scales.kls}
-    for row in result.flow:
-        if row.stage == "loss" and row.node in described:
-            row.note = described[row.node].describe()
 
 
 def _capture_and_run(loaded, plan: LossPlan | None, specs):
@@ -413,20 +312,6 @@ def _output_structure(cap):
     return out_nodes[0].args[0]
 
 
-def loss_reading(roles: Roles) -> str | None:
-    """How a loss that returns several values was read, when that took a decision."""
-    paths = roles.total_paths
-    text = [capture_mod.path_text(p, "loss") for p in paths]
-    if roles.loss_parts and len(paths) > 1:
-        return (
-            f"the loss returns {len(paths)} terms that none of its values adds up ({', '.join(text)}): "
-            "read as their sum, as a training step that adds them does"
-        )
-    if roles.loss_total is not None and paths and paths[0] not in ((), (0,), ("loss",)):
-        return f"the loss returns several values; {text[0]} is computed from the others and is read as the total"
-    return None
-
-
 def _total_value(roles: Roles, out):
     """The total loss from the loss's return value, as the graph read it (the
     element that sums the others, or the sum of independent terms)."""
@@ -435,7 +320,7 @@ def _total_value(roles: Roles, out):
     values = []
     for path in roles.total_paths:
         try:
-            value = capture_mod.get_path(out, path)
+            value = get_path(out, path)
         except (KeyError, IndexError, TypeError):
             return None
         if not isinstance(value, torch.Tensor):
@@ -443,61 +328,3 @@ def _total_value(roles: Roles, out):
         values.append(value)
     return sum(values[1:], values[0]) if values else None
 
-
-def flow_rows(ctx: Context) -> list[FlowRow]:
-    rows: list[FlowRow] = []
-    roles = ctx.roles
-
-    def add(stage, name, node, named=True, note=""):
-        if node is None:
-            return
-        fact = ctx.shape(node)
-        symbols = ctx.symbols(node) if named else (fact.symbols() if fact else None)
-        sizes = {}
-        if fact and fact.sizes is not None:
-            for sym, size in zip(symbols, fact.sizes):
-                if not sym.isdigit():
-                    key = "B" if "B" in sym and not sym.isidentifier() or sym == "B" else sym
-                    sizes[key] = ctx.batch if key == "B" else size
-        rows.append(FlowRow(stage, name, symbols, sizes, node.meta.get("loc"), note, node=node))
-
-    for i, ph in enumerate(roles.inputs):
-        if ph.meta.get("loc") is None:
-            ph.meta["loc"] = _forward_def(ctx)
-        names_in = ctx.capture.input_names
-        add("input", names_in[i] if i < len(names_in) else ph.name, ph)
-    r = roles.reparam
-    if r is not None:
-        add("encoder", "mu", r.mu)
-        add("encoder", "logvar" if "exp" in r.scale_ops else "scale", r.logvar)
-        add("reparam", "eps", r.eps)
-        add("reparam", "z", r.z)
-    if roles.recon is not None:
-        add("decoder", "recon", roles.recon)
-    scales = loss_scales(ctx)
-    kls = {kl.term for kl in scales.kls} if scales is not None else set(roles.kl_terms[:1])
-    for node in roles.rec_terms:
-        add("loss", "rec", node, named=False)
-    for node in roles.kl_terms:
-        add("loss", "kl" if node in kls else "reg", node, named=False)
-    if roles.loss_total is not None:
-        add("loss", "loss", roles.loss_total, named=False)
-    return rows
-
-
-def _forward_def(ctx: Context) -> SourceLoc | None:
-    """Where the model's forward is defined: the place its inputs come in."""
-    import inspect
-    import os
-
-    try:
-        fn = type(ctx.loaded.model).forward
-        lines, start = inspect.getsourcelines(fn)
-        return SourceLoc(os.path.realpath(inspect.getsourcefile(fn)), start, 1, "forward")
-    except (OSError, TypeError):
-        return None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return text if text.endswith(".") else text + "."

@@ -1,4 +1,4 @@
-"""The command line: ``vaelint check TARGET... [options]`` (see CONTRACT.md).
+"""The command line: ``vaelint check TARGET... [options]`` (README, "Usage").
 
 Exit status: 0 no findings, 1 findings (at or above ``fail-on``), 2 a usage
 error or a target that could not be analysed. Bad input never shows a Python

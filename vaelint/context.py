@@ -10,7 +10,8 @@ from vaelint.inputs import InputSpec
 from vaelint.build import LoadedTarget
 from vaelint.lossbind import LossPlan
 from vaelint.ops import flat_args
-from vaelint.roles import GraphView, Roles
+from vaelint.graphview import GraphView
+from vaelint.roles import Roles
 from vaelint.shapes import ShapeFact, ShapeRuns
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from vaelint.gaussian_kl import LOG_VAR_READINGS
-from vaelint.reductions import kl_element, term_scale
+from vaelint.lossscales import kl_element
+from vaelint.reductions import term_scale
 from vaelint.roles import term_kind
 
 READINGS = {name: (to_std, text) for name, (_lv, to_std, text) in LOG_VAR_READINGS.items()}

@@ -15,11 +15,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from vaelint.capture import flatten_outputs, get_path, path_text
+from vaelint.outputs import flatten_outputs, get_path, path_text
 from vaelint.errors import VaelintError
 from vaelint.build import LoadedTarget
 from vaelint.load import MissingImport, load_module, split_target
-from vaelint.roles import GraphView, forward_roles
+from vaelint.graphview import GraphView
+from vaelint.roles import forward_roles
 
 LOSS_NAMES = ("loss_function", "loss", "compute_loss", "elbo", "vae_loss")
 

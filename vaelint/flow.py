@@ -1,0 +1,97 @@
+"""The shape-flow table of a report: input -> encoder -> reparameterisation ->
+decoder -> loss, each row with its symbolic shape, its sizes and its line; the
+loss rows with their reductions and beta_eff; how a multi-valued loss was read."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+
+from vaelint.outputs import path_text
+from vaelint.context import Context
+from vaelint.diagnostics import FlowRow, TargetResult
+from vaelint.frames import SourceLoc
+from vaelint.lossscales import loss_scales
+from vaelint.roles import Roles
+
+
+def beta_effective(ctx: Context, result: TargetResult) -> None:
+    """beta_eff as a formula, and each loss term's reductions in the flow table."""
+    scales = loss_scales(ctx)
+    if scales is None:
+        return
+    formula = scales.formula(math.prod(ctx.specs[0].shape[1:]), ctx.latent_size)
+    weight = scales.kl.explicit
+    if not math.isclose(weight, 1.0, rel_tol=1e-3):
+        formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
+    result.beta_effective = formula
+    described = {scales.rec.term: scales.rec} | {kl.term: kl for kl in scales.kls}
+    for row in result.flow:
+        if row.stage == "loss" and row.node in described:
+            row.note = described[row.node].describe()
+
+
+def loss_reading(roles: Roles) -> str | None:
+    """How a loss that returns several values was read, when that took a decision."""
+    paths = roles.total_paths
+    text = [path_text(p, "loss") for p in paths]
+    if roles.loss_parts and len(paths) > 1:
+        return (
+            f"the loss returns {len(paths)} terms that none of its values adds up ({', '.join(text)}): "
+            "read as their sum, as a training step that adds them does"
+        )
+    if roles.loss_total is not None and paths and paths[0] not in ((), (0,), ("loss",)):
+        return f"the loss returns several values; {text[0]} is computed from the others and is read as the total"
+    return None
+
+
+def flow_rows(ctx: Context) -> list[FlowRow]:
+    rows: list[FlowRow] = []
+    roles = ctx.roles
+
+    def add(stage, name, node, named=True, note=""):
+        if node is None:
+            return
+        fact = ctx.shape(node)
+        symbols = ctx.symbols(node) if named else (fact.symbols() if fact else None)
+        sizes = {}
+        if fact and fact.sizes is not None:
+            for sym, size in zip(symbols, fact.sizes):
+                if not sym.isdigit():
+                    key = "B" if "B" in sym and not sym.isidentifier() or sym == "B" else sym
+                    sizes[key] = ctx.batch if key == "B" else size
+        rows.append(FlowRow(stage, name, symbols, sizes, node.meta.get("loc"), note, node=node))
+
+    for i, ph in enumerate(roles.inputs):
+        if ph.meta.get("loc") is None:
+            ph.meta["loc"] = _forward_def(ctx)
+        names_in = ctx.capture.input_names
+        add("input", names_in[i] if i < len(names_in) else ph.name, ph)
+    r = roles.reparam
+    if r is not None:
+        add("encoder", "mu", r.mu)
+        add("encoder", "logvar" if "exp" in r.scale_ops else "scale", r.logvar)
+        add("reparam", "eps", r.eps)
+        add("reparam", "z", r.z)
+    if roles.recon is not None:
+        add("decoder", "recon", roles.recon)
+    scales = loss_scales(ctx)
+    kls = {kl.term for kl in scales.kls} if scales is not None else set(roles.kl_terms[:1])
+    for node in roles.rec_terms:
+        add("loss", "rec", node, named=False)
+    for node in roles.kl_terms:
+        add("loss", "kl" if node in kls else "reg", node, named=False)
+    if roles.loss_total is not None:
+        add("loss", "loss", roles.loss_total, named=False)
+    return rows
+
+
+def _forward_def(ctx: Context) -> SourceLoc | None:
+    """Where the model's forward is defined: the place its inputs come in."""
+    try:
+        fn = type(ctx.loaded.model).forward
+        lines, start = inspect.getsourcelines(fn)
+        return SourceLoc(os.path.realpath(inspect.getsourcefile(fn)), start, 1, "forward")
+    except (OSError, TypeError):
+        return None
