@@ -75,7 +75,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
 
     def check(self, ctx):
         total = ctx.roles.loss_total
-        if ctx.loss is None or ctx.runs.failure is not None:
+        if not ctx.has_loss or ctx.runs.failure is not None:
             return
         view = ctx.view
         targets = [total] if total is not None else [t for _s, t in ctx.roles.loss_terms]

@@ -118,3 +118,38 @@ def test_a_mean_the_graph_cannot_place_is_bound_by_position_not_refused(tmp_path
     result = check(str(path), "VAE", ["4x10"], dynamic=False)
     assert result.error is None, result.error.message
     assert dict(result.binding)["mu"].startswith("out[1]")
+
+
+def test_a_kl_against_a_learned_conditional_prior_is_read_per_term():
+    clean = check(_fixture("clean/ladder_learned_prior.py"), "LadderVAE", ["6x24"], dynamic=False)
+    assert clean.findings == [] and clean.skipped == []
+    assert clean.beta_effective == "1"
+    assert [r.name for r in clean.flow if r.stage == "loss"] == ["rec", "kl", "kl", "loss"]
+    buggy = check(_fixture("buggy/ladder_learned_prior_mean.py"), "LadderVAE", ["6x24"], dynamic=False)
+    assert buggy.beta_effective == "1 (KL at line 31), 1/Z (KL at line 32)"
+    assert [(f.code, f.loc.line) for f in buggy.findings] == [("VAE002", 34)]
+
+
+def test_penalties_on_the_heads_are_not_taken_for_a_kl():
+    result = check(_fixture("clean/kl_beside_l2_penalty.py"), "VAE", ["8x20"], dynamic=False)
+    assert result.findings == [] and result.beta_effective == "1"
+    assert [r.name for r in result.flow if r.stage == "loss"] == ["rec", "kl", "reg", "reg", "loss"]
+
+
+def test_a_forward_that_returns_its_own_loss_is_analysed_with_it():
+    result = check(_fixture("clean/forward_returns_loss.py"), "VAE", ["inputs.data=6x20"])
+    assert result.error is None, result.error.message
+    assert result.loss_name == "the forward's own out['loss']"
+    recon = next(r for r in result.flow if r.name == "recon")
+    assert recon.loc.line == 29  # recon_x by its key, not recon_loss (the first key that reads z)
+    assert result.beta_effective == "1" and result.findings == []
+    assert result.checks and result.checks[0].name == "loss" and result.checks[0].ok
+    buggy = check(_fixture("buggy/forward_loss_mean_vs_sum.py"), "VAE", ["inputs.data=6x20"], dynamic=False)
+    assert [(f.code, f.loc.line) for f in buggy.findings] == [("VAE002", 29)]
+
+
+def test_a_dict_input_spec():
+    from vaelint.inputs import parse_input_spec
+
+    spec = parse_input_spec("inputs.data=8x1x28x28")
+    assert spec.name == "inputs.data" and spec.shape == (8, 1, 28, 28)

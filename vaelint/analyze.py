@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import torch
+import torch.fx as fx
 
 from vaelint import capture as capture_mod
 from vaelint.confirm import confirm_run, pick_device
@@ -135,11 +136,6 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     _initial_state = {k: v.clone() for k, v in loaded.model.state_dict().items()}
     plan = discover_loss(loaded, options.loss, options.loss_kwargs)
     result.loss_name = plan.name if plan else None
-    if plan is None:
-        result.notes.append(
-            "no loss found (no --loss, no loss_function/loss/compute_loss/elbo/vae_loss method or "
-            "function): the loss rules were skipped"
-        )
 
     # capture -> shapes
     cap, runs, binder = _capture_and_run(loaded, plan, specs)
@@ -166,6 +162,13 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # only the rules the user selected may explain a failed run; otherwise it is exit 2
     if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
         raise unexplained(target, specs, runs.failure)
+    if plan is None and ctx.has_loss:
+        result.loss_name = "the forward's own out['loss']"
+    elif plan is None:
+        result.notes.append(
+            "no loss found (no --loss, no loss_function/loss/compute_loss/elbo/vae_loss method or "
+            "function, no 'loss' in the forward's output): the loss rules were skipped"
+        )
     reading = loss_reading(ctx.roles)
     if reading:
         result.notes.append(reading)
@@ -235,6 +238,9 @@ def _context(loaded, specs, cap, runs, plan, beta) -> Context:
     output_struct = _output_structure(cap)
     if plan is not None and output_struct is not None:
         loss_roles(view, roles, output_struct)
+    elif isinstance(output_struct, dict) and isinstance(output_struct.get("loss"), fx.Node):
+        # no loss function, but the forward returns its own loss (pythae's ModelOutput)
+        loss_roles(view, roles, {"loss": output_struct["loss"]})
     ctx = Context(loaded, specs, cap, view, roles, runs, plan, beta)
     ctx.dim_names = from_annotations(
         loaded.model,
@@ -283,7 +289,7 @@ def whole_model_checks(ctx: Context, obs) -> list[Check]:
     import math
 
     checks = []
-    if ctx.loss is not None and obs.error is None:
+    if ctx.has_loss and obs.error is None:
         value = obs.loss_value
         ok = value is not None and math.isfinite(value)
         checks.append(Check("loss", ok, f"{value:.6g}" if value is not None else "not a scalar"))

@@ -56,7 +56,14 @@ class Analysed(nn.Module):
     def run(self, inputs: tuple):
         # the last len(self.keywords) inputs go to forward by keyword (--input NAME=SPEC)
         n = len(inputs) - len(self.keywords)
-        out = self.model(*inputs[:n], **dict(zip(self.keywords, inputs[n:])))
+        kwargs: dict = {}
+        for name, value in zip(self.keywords, inputs[n:]):
+            if "." in name:  # NAME.KEY: a dict input
+                outer, key = name.split(".")
+                kwargs.setdefault(outer, {})[key] = value
+            else:
+                kwargs[name] = value
+        out = self.model(*inputs[:n], **kwargs)
         leaf_nodes = self._on_output(out) if self._on_output else {}
         if self._loss is None or self._binder is None:
             return out
@@ -72,7 +79,7 @@ def input_names(model: nn.Module, n: int, keywords: tuple[str, ...] = ()) -> lis
     """Placeholder names: the forward's own parameter names where they are usable,
     then the keyword inputs' names."""
     if keywords:
-        return input_names(model, n - len(keywords)) + list(keywords)
+        return input_names(model, n - len(keywords)) + [k.replace(".", "_") for k in keywords]
     names = []
     try:
         params = list(inspect.signature(model.forward).parameters.values())

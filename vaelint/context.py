@@ -29,18 +29,23 @@ class Context:
     # facts several rules share (loss scales, KL reading), computed once
     cache: dict = field(default_factory=dict)
 
+    @property
+    def has_loss(self) -> bool:
+        """A loss function was found, or the forward returns its own loss."""
+        return self.loss is not None or self.roles.loss_total is not None or bool(self.roles.loss_parts)
+
     def unmet(self, need: str) -> str | None:
         """Why this target lacks what a rule needs (``Rule.needs``); None when it has it."""
         roles = self.roles
-        if need == "loss" and self.loss is None:
+        if need == "loss" and not self.has_loss:
             return "no loss found: pass one with --loss"
         if need == "reparam" and roles.reparam is None:
             return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph"
         if need == "recon" and roles.recon is None:
             return "no reconstruction found: no forward output depends on the sample"
-        if need == "kl_term" and self.loss is not None and not roles.kl_terms:
+        if need == "kl_term" and self.has_loss and not roles.kl_terms:
             return "no KL term found in the loss (no term depends on the mean or the scale head alone)"
-        if need == "rec_term" and self.loss is not None and not roles.rec_terms:
+        if need == "rec_term" and self.has_loss and not roles.rec_terms:
             return "no reconstruction term found in the loss"
         if need == "clean_run" and self.runs.failure is not None:
             return f"the model raised at batch {self.runs.failure.batch}, so the values this rule reads do not exist"

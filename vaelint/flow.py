@@ -21,11 +21,18 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
     scales = loss_scales(ctx)
     if scales is None:
         return
-    formula = scales.formula(math.prod(ctx.specs[0].shape[1:]), ctx.latent_size)
-    weight = scales.kl.explicit
-    if not math.isclose(weight, 1.0, rel_tol=1e-3):
-        formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
-    result.beta_effective = formula
+    formulas = []
+    for one in scales.each_kl():  # one per KL term (a hierarchical VAE has several)
+        formula = one.formula(math.prod(ctx.specs[0].shape[1:]), ctx.latent_size)
+        weight = one.kl.explicit
+        if not math.isclose(weight, 1.0, rel_tol=1e-3):
+            formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
+        loc = one.kl.term.meta.get("loc")
+        formulas.append((formula, f"line {loc.line}" if loc else "?"))
+    if len({f for f, _ in formulas}) == 1:
+        result.beta_effective = formulas[0][0]
+    else:
+        result.beta_effective = ", ".join(f"{f} (KL at {where})" for f, where in formulas)
     described = {scales.rec.term: scales.rec} | {kl.term: kl for kl in scales.kls}
     for row in result.flow:
         if row.stage == "loss" and row.node in described:

@@ -113,37 +113,43 @@ class Replayed:
     dtype: torch.dtype  # the lowest float precision an op computed in (float64 unless one cast down)
 
 
-def replay(graph: fx.Graph, modules: dict, targets: list[fx.Node], seeds: dict, run) -> Replayed | None:
+def replay(graph: fx.Graph, modules: dict, targets: list[fx.Node], seeds: dict, run, fixed: dict | None = None) -> Replayed | None:
     """Evaluate ``targets`` again in float64 from ``seeds`` (node -> tensor).
 
     Nodes that depend on a seed are recomputed (floating results widened to
     float64, so a ``.float()`` in the formula does not bring the rounding
     back; an op that computes in lower precision inside is noted in
     ``dtype``); the other nodes they read keep the run's values (``run``: a
-    :class:`vaelint.capture.RunResult`). None when a node cannot be replayed.
+    :class:`vaelint.capture.RunResult`). ``fixed`` nodes keep the given values
+    and pass no change on (a sample held still). None when a node cannot be replayed.
     """
-    wanted: set[fx.Node] = set()
+    fixed = fixed or {}
+    # the nodes to recompute: ancestors of a target that depend on a seed (not
+    # through a fixed node); what else they read comes from the run
+    ancestors: set[fx.Node] = set()
     stack = list(targets)
     while stack:
         n = stack.pop()
-        if n in wanted:
+        if n in ancestors:
             continue
-        wanted.add(n)
-        if n not in seeds:
+        ancestors.add(n)
+        if n not in seeds and n not in fixed:
             stack.extend(n.all_input_nodes)
     live = set(seeds)
-    env: dict = {n: t.detach().to(torch.float64).clone() for n, t in seeds.items()}
+    for node in graph.nodes:
+        if node in ancestors and node not in fixed and node not in live and any(a in live for a in node.all_input_nodes):
+            live.add(node)
+    env: dict = {n: t.detach().to(torch.float64).clone() for n, t in {**fixed, **seeds}.items()}
     lowest = torch.float64
     for node in graph.nodes:
-        if node not in wanted or node in env:
+        if node not in live or node in env:
             continue
-        if not any(a in live for a in node.all_input_nodes):
-            value = _recorded(node, run)
-            if value is _MISSING:
-                return None
-            env[node] = value
-            continue
-        live.add(node)
+        for a in node.all_input_nodes:
+            if a not in env:
+                value = _recorded(a, run)
+                if value is _MISSING:
+                    return None
+                env[a] = value
         try:
             raw = _evaluate(node, env, modules)
         except Exception:  # noqa: BLE001 - an op we cannot repeat: no replay
@@ -151,6 +157,12 @@ def replay(graph: fx.Graph, modules: dict, targets: list[fx.Node], seeds: dict, 
         if isinstance(raw, Tensor) and raw.is_floating_point() and torch.finfo(raw.dtype).eps > torch.finfo(lowest).eps:
             lowest = raw.dtype
         env[node] = _widen(raw)
+    for t in targets:
+        if t not in env:
+            value = _recorded(t, run)
+            if value is _MISSING:
+                return None
+            env[t] = value
     return Replayed({t: env.get(t) for t in targets}, lowest)
 
 
@@ -211,9 +223,15 @@ class KLElement:
     spread around them, since the question is about the formula, not the point.
     """
 
-    def __init__(self, capture, run, element: fx.Node, mu: fx.Node, head: fx.Node, std: fx.Node | None, z: fx.Node | None = None):
+    def __init__(
+        self, capture, run, element: fx.Node, mu: fx.Node, head: fx.Node, std: fx.Node | None,
+        z: fx.Node | None = None, freeze_sample: bool = False,
+    ):
         self.capture, self.run = capture, run
         self.nodes = (element, mu, head, std, z)
+        # hold the sample at the run's value while the heads move: a prior computed
+        # from it (p(z1 | z2), z2 drawn from z1) then stays the prior it was
+        self.freeze_sample = freeze_sample and z is not None
         t = run.tensors
         e, m, h = t.get(element), t.get(mu), t.get(head)
         self.valid = e is not None and m is not None and h is not None and h.shape == m.shape and (
@@ -243,8 +261,11 @@ class KLElement:
         """(element, std, z, precision) replayed from these head values, or None."""
         element, mu_node, head_node, std_node, z_node = self.nodes
         seeds = {mu_node: mu, head_node: head} if mu_node is not head_node else {mu_node: mu}
-        extra = [n for n in (std_node, z_node) if n is not None]
-        done = replay(self.capture.graph, self.capture.modules, [element] + extra, seeds, self.run)
+        fixed = {}
+        if self.freeze_sample and isinstance(self.run.tensors.get(z_node), Tensor):
+            fixed[z_node] = self.run.tensors[z_node].detach().cpu()
+        extra = [n for n in (std_node, z_node) if n is not None and n not in fixed]
+        done = replay(self.capture.graph, self.capture.modules, [element] + extra, seeds, self.run, fixed)
         got = done.values if done is not None else {}
         if not isinstance(got.get(element), Tensor) or got[element].shape != self.shape:
             return None
@@ -273,6 +294,54 @@ class KLElement:
         if again is None:
             return found
         return self._ratio(again[0], mu, head, again[1], again[2], reading, again[3])
+
+    def ratio_to_some_prior(self) -> Ratio:
+        """The element / ``KL(N(mu, std^2) || N(m, s^2))`` for a Gaussian prior that
+        the heads do not move (a learned or conditional prior: the upper layers of
+        a ladder VAE), whatever ``m`` and ``s`` are per element.
+
+        Such an element is ``0.5 * k * (A e^L + A (mu - b)^2 - 1 - L - log A)`` in
+        ``mu`` and ``L = log std^2`` with ``A = 1/s^2 > 0`` and ``b = m``: replayed at
+        five head values around the run's, the curvature in ``mu`` gives ``k*A``,
+        the slope in ``L`` gives ``k``, and the other points must agree; ``k`` must
+        be one constant for every element.
+        """
+        if not self.valid or not self.replayable or self.summed:
+            return UNKNOWN
+        d = 0.5
+        points = [(self.mu, self.head), (self.mu + d, self.head), (self.mu - d, self.head),
+                  (self.mu, self._spread(self.head, 0.4)), (self.mu + 0.3, self._spread(self.head, -0.3))]
+        got = [self.at(m, h) for m, h in points]
+        if any(g is None or g[1] is None for g in got):
+            return UNKNOWN
+        e = [g[0] for g in got]
+        lv = [log_var_of_std(g[1]) for g in got]
+        if any(torch.finfo(g[3]).eps > torch.finfo(torch.float64).eps for g in got):
+            return UNKNOWN  # the formula computes in lower precision: differences would be noise
+        c2 = (e[1] + e[2] - 2 * e[0]) / d**2
+        dl = lv[3] - lv[0]
+        if bool((dl.abs() < 1e-6).any()) or bool((c2 == 0).any()):
+            return UNKNOWN
+        k = (c2 * (lv[3].exp() - lv[0].exp()) - 2 * (e[3] - e[0])) / dl
+        a = c2 / k
+        if not bool(torch.isfinite(a).all()) or bool((a <= 0).any()):
+            return NOT_CONSTANT
+        b = self.mu - (e[1] - e[2]) / (2 * d * c2)
+
+        def predicted(mu, log_var):
+            return 0.5 * k * (a * log_var.exp() + a * (mu - b).pow(2) - 1 - log_var - a.log())
+
+        for (m, _h), value, log_var in ((points[0], e[0], lv[0]), (points[4], e[4], lv[4])):
+            if bool(((predicted(m, log_var) - value).abs() > 1e-6 * (1 + value.abs() + k.abs())).any()):
+                return NOT_CONSTANT
+        k_mid = float(k.median())
+        if k_mid == 0 or bool(((k - k_mid).abs() > 1e-4 * abs(k_mid)).any()):
+            return NOT_CONSTANT
+        return Ratio(k_mid, True)
+
+    def _spread(self, head: Tensor, amount: float) -> Tensor:
+        """Head values moved by ``amount`` in log-variance terms, keeping a positive head positive."""
+        return head * math.exp(amount) if bool((head > 0).all()) else head + amount
 
     def _ratio(self, element, mu, head, std, z, reading, precision: torch.dtype) -> Ratio:
         if reading in (None, "monte-carlo"):

@@ -68,11 +68,14 @@ def parse_input_spec(text: str) -> InputSpec:
     name = None
     head, eq, rest = text.strip().partition("=")
     if eq:
-        if not head.isidentifier():
+        # NAME=SPEC by keyword; NAME.KEY=SPEC puts the tensor under KEY of a dict
+        # passed as NAME (pythae's forward(inputs) reads inputs["data"])
+        if not all(part.isidentifier() for part in head.split(".")) or head.count(".") > 1:
             raise VaelintError(
                 "input",
-                f"--input {text!r}: {head!r} is not a parameter name; a keyword input is NAME=SPEC, "
-                "e.g. --input labels=16:int64:10.",
+                f"--input {text!r}: {head!r} is not a parameter name; a keyword input is NAME=SPEC "
+                "(--input labels=16:int64:10), or NAME.KEY=SPEC for a dict input "
+                "(--input inputs.data=8x784).",
             )
         name, text = head, rest
     parts = text.strip().split(":")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from vaelint.gaussian_kl import LOG_VAR_READINGS
-from vaelint.lossscales import kl_element
+from vaelint.lossscales import kl_element, layer_for
 from vaelint.reductions import term_scale
 from vaelint.roles import term_kind
 
@@ -95,10 +95,10 @@ def _kl_reading(ctx, run) -> KLReading | str:
 
 def _read_term(ctx, term, run) -> KLReading | str:
     roles, view = ctx.roles, ctx.view
-    r = roles.reparam
     scale = term_scale(ctx, term)
     if scale is None or scale.element is None:
         return "the KL term's reductions could not be followed"
+    r = layer_for(ctx, scale.element)
     if view.op(scale.element) in {"clamp", "clip", "max", "maximum", "relu", "where", "softplus"}:
         return "the KL is clamped on purpose (free bits): not checked against the closed form"
     allowed = view.ancestors(r.mu) | view.ancestors(r.logvar) | view.ancestors(r.std)

@@ -18,31 +18,57 @@ from vaelint.gaussian_kl import UNKNOWN, KLElement, Ratio
 from vaelint.reductions import Factor, TermScale, term_scale
 
 
-def kl_element(ctx, element: fx.Node, run=None) -> KLElement:
-    """The KL element as a function of the encoder's heads, on the user's run
-    (computed once per element) or on ``run``."""
-    r = ctx.roles.reparam
+def layer_for(ctx, element: fx.Node):
+    """The stochastic layer a closed-form KL element belongs to: the deepest whose
+    mean it reads without its sample; else the deepest whose sample it reads."""
+    layers = candidate_layers(ctx, element)
+    return layers[0] if layers else ctx.roles.reparam
+
+
+def candidate_layers(ctx, element: fx.Node) -> list:
+    """Layers whose heads an element reads, most likely first: those it reads without
+    their sample (closed form), then the others, deepest first in each group."""
+    view = ctx.view
+    layers = [r for r in ctx.roles.reparams if view.depends_on(element, r.mu) or view.depends_on(element, r.logvar)]
+    return sorted(layers, key=lambda r: (view.depends_on(element, r.z), -view.order.get(r.z, 0)))
+
+
+def kl_element(ctx, element: fx.Node, run=None, layer=None, freeze_sample: bool = False) -> KLElement:
+    """The KL element as a function of one layer's heads (by default the one
+    :func:`layer_for` picks), on the user's run (computed once) or on ``run``."""
+    r = layer if layer is not None else layer_for(ctx, element)
     if run is not None:
-        return KLElement(ctx.capture, run, element, r.mu, r.logvar, r.std, r.z)
-    key = ("kl_element", element)
+        return KLElement(ctx.capture, run, element, r.mu, r.logvar, r.std, r.z, freeze_sample)
+    key = ("kl_element", element, r.z, freeze_sample)
     if key not in ctx.cache:
-        ctx.cache[key] = KLElement(ctx.capture, ctx.runs.runs[ctx.runs.batch], element, r.mu, r.logvar, r.std, r.z)
+        run0 = ctx.runs.runs[ctx.runs.batch]
+        ctx.cache[key] = KLElement(ctx.capture, run0, element, r.mu, r.logvar, r.std, r.z, freeze_sample)
     return ctx.cache[key]
 
 
 def kl_normalization(ctx, scale: TermScale) -> Ratio:
-    """element / the Gaussian KL of the sampler's mean and std: closed form for a
-    term of the heads alone, ``log q(z) - log p(z)`` for one that reads the sample."""
+    """element / the Gaussian KL of one layer's mean and std: ``log q(z) - log p(z)``
+    of its sample, against N(0, 1) in closed form, or against a Gaussian prior the
+    heads do not move (a learned or conditional one), for the first layer that fits."""
     if scale.element is None:
         return UNKNOWN
-    element = kl_element(ctx, scale.element)
-    monte_carlo = ctx.view.depends_on(scale.element, ctx.roles.reparam.z)
-    return element.ratio_to("monte-carlo" if monte_carlo else None)
+    found = UNKNOWN
+    for r in candidate_layers(ctx, scale.element):
+        if ctx.view.depends_on(scale.element, r.z):
+            tried = [kl_element(ctx, scale.element, layer=r).ratio_to("monte-carlo")]
+        else:
+            tried = [kl_element(ctx, scale.element, layer=r).ratio_to(None)]
+        if not tried[0].constant:
+            tried.append(kl_element(ctx, scale.element, layer=r, freeze_sample=True).ratio_to_some_prior())
+        for ratio in tried:
+            if ratio.constant:
+                return ratio
+            if ratio.decided:
+                found = ratio
+    return found
 
 
 @dataclass
-
-
 class LossScales:
     """The reconstruction term and one Gaussian KL term, read down to their elements.
 

@@ -160,7 +160,7 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
     roles.reparam = roles.reparams[0] if roles.reparams else None
     z = roles.reparam.z if roles.reparam else None
     if z is not None:
-        for path, node in forward_outputs.items():
+        for path, node in _recon_candidates(forward_outputs):
             if node is not z and view.depends_on(node, z) and node not in _reparam_nodes(roles.reparam):
                 roles.recon, roles.recon_path = node, path
                 break
@@ -169,13 +169,34 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
         # A decoder fed the mean instead of the sample: the output computed
         # from the encoder's heads that is none of them.
         heads = (r.mu, r.logvar)
-        for path, node in forward_outputs.items():
+        for path, node in _recon_candidates(forward_outputs):
             if node in _reparam_nodes(r) or node.op == "placeholder":
                 continue
             if any(view.depends_on(node, h) for h in heads) and not any(view.depends_on(h, node) for h in heads):
                 roles.recon, roles.recon_path = node, path
                 break
     return roles
+
+
+_LOSS_WORDS = ("loss", "kl", "kld", "elbo", "nll", "reg", "penalty", "bce", "mse")
+_RECON_WORDS = ("recon", "reconstruction", "x_hat", "xhat", "decoded", "logits", "x_rec", "output")
+
+
+def _recon_candidates(forward_outputs: dict) -> list[tuple[tuple, fx.Node]]:
+    """Forward outputs in the order to try as the reconstruction: a record's key
+    that names it (``recon_x``) first, keys that name a loss (``recon_loss``,
+    ``kl``: a forward that computes its loss too) last, output order otherwise."""
+
+    def rank(item) -> int:
+        key = item[0][-1] if item[0] else None
+        if not isinstance(key, str):
+            return 1
+        name = key.lstrip(".").lower()
+        if any(w in name for w in _LOSS_WORDS):
+            return 2
+        return 0 if any(w in name for w in _RECON_WORDS) else 1
+
+    return sorted(forward_outputs.items(), key=rank)
 
 
 def _reparam_nodes(r: Reparam) -> set:
@@ -190,13 +211,17 @@ def term_kind(view: GraphView, roles: Roles, node) -> str | None:
         return None
     if roles.recon is not None and view.depends_on(node, roles.recon):
         return "rec"
-    r = roles.reparam
-    if r is None:
-        return None
-    if view.depends_on(node, r.z) or view.depends_on(node, r.noise):
-        return "latent"
-    if view.depends_on(node, r.mu) or view.depends_on(node, r.logvar):
+    layers = roles.reparams
+    # closed form for some layer: its heads without its own sample (an upper
+    # layer's KL reads the lower layers' samples through its heads)
+    if any(
+        (view.depends_on(node, r.mu) or view.depends_on(node, r.logvar))
+        and not (view.depends_on(node, r.z) or view.depends_on(node, r.noise))
+        for r in layers
+    ):
         return "kl"
+    if any(view.depends_on(node, r.z) or view.depends_on(node, r.noise) for r in layers):
+        return "latent"
     return None
 
 
@@ -311,7 +336,9 @@ def find_comparisons(view: GraphView, roles: Roles) -> list[Comparison]:
     if roles.recon is None:
         return []
     out = []
-    forward = set(roles.forward_outputs.values())
+    # the forward's own computation: what its outputs need, except outputs computed
+    # from the reconstruction (a forward that returns its loss too)
+    forward = {f for f in roles.forward_outputs.values() if f is roles.recon or not view.depends_on(f, roles.recon)}
     for node in view.graph.nodes:
         name = view.op(node)
         if name not in RECON_LOSS_OPS and name not in {"sub", "rsub"}:

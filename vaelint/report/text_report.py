@@ -67,7 +67,8 @@ def _target(r: TargetResult, console: Console) -> None:
         console.print(f"  beta_eff = {escape(r.beta_effective)}")
     if r.loss_name:
         bound = ", ".join(f"{p} <- {s}" for p, s in r.binding)
-        console.print(f"  loss {escape(r.loss_name)}({escape(bound)})", soft_wrap=True)
+        call = f"({bound})" if r.binding else ""
+        console.print(f"  loss {escape(r.loss_name)}{escape(call)}", soft_wrap=True)
     if r.checks:
         parts = []
         for c in r.checks:
