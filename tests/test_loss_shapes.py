@@ -140,6 +140,7 @@ def test_a_forward_that_returns_its_own_loss_is_analysed_with_it():
     result = check(_fixture("clean/forward_returns_loss.py"), "VAE", ["inputs.data=6x20"])
     assert result.error is None, result.error.message
     assert result.loss_name == "the forward's own out['loss']"
+    assert any("VAE.loss_function found by name was not called again" in n for n in result.notes), result.notes
     recon = next(r for r in result.flow if r.name == "recon")
     assert recon.loc.line == 29  # recon_x by its key, not recon_loss (the first key that reads z)
     assert result.beta_effective == "1" and result.findings == []
@@ -153,3 +154,18 @@ def test_a_dict_input_spec():
 
     spec = parse_input_spec("inputs.data=8x1x28x28")
     assert spec.name == "inputs.data" and spec.shape == (8, 1, 28, 28)
+
+
+def test_user_text_is_printed_as_written_not_as_emoji(tmp_path):
+    """A finding at line 100, column 27 reads 'file.py:100:27', never 'file.py💯27'."""
+    lines = open(_fixture("buggy/kl_sign_flipped.py")).read().splitlines()  # VAE007 at line 27
+    padded = "\n".join(lines[:1] + ["# padding"] * 73 + lines[1:]) + "\n"  # now at line 100
+    path = tmp_path / "emoji_lines.py"
+    path.write_text(padded)
+    spec = lines[0].split("input=")[1].split()[0]
+    out = subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", f"{path}:VAE", "--input", spec, "--no-dynamic", "--color", "never"],
+        capture_output=True, text=True,
+    )
+    assert "\U0001f4af" not in out.stdout
+    assert "emoji_lines.py:100:" in out.stdout, out.stdout

@@ -84,3 +84,16 @@ def test_the_kl_helpers_check_their_shapes():
     assert ratio(2 * ref, ref, torch.zeros_like(ref)).value == pytest.approx(2.0)
     with pytest.raises(Exception):  # jaxtyping + beartype: mu and log_var must share a shape
         closed_form(mu, torch.ones(4, 2, dtype=torch.float64))
+
+
+def test_a_reduction_over_a_dim_of_a_0d_tensor_reduces_nothing():
+    """FactorVAE's loss sums a 0-d tensor over dim=-1: no crash in the term walk."""
+    import torch.fx as fx
+
+    from vaelint.reductions import _Walker
+
+    g = fx.Graph()
+    x = g.placeholder("x")
+    node = g.call_method("sum", (x, -1))
+    assert _Walker._reduced_positions(node, 0) == []
+    assert _Walker._reduced_positions(node, 2) == [1]

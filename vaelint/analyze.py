@@ -23,7 +23,7 @@ from vaelint.confirm import confirm_run, pick_device
 from vaelint.context import Context
 from vaelint.dimnames import from_annotations
 from vaelint.diagnostics import Check, Finding, TargetResult
-from vaelint.errors import VaelintError
+from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.flow import beta_effective, flow_rows, loss_reading
 from vaelint.frames import boundary, display_path, user_frame_of_traceback
 from vaelint.graphview import GraphView
@@ -138,7 +138,17 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     result.loss_name = plan.name if plan else None
 
     # capture -> shapes
-    cap, runs, binder = _capture_and_run(loaded, plan, specs)
+    try:
+        cap, runs, binder = _capture_and_run(loaded, plan, specs)
+    except ForwardHasLoss:
+        result.notes.append(
+            f"the forward returns its own loss (out['loss']), so the {plan.name} found by name was not "
+            "called again; give --loss to analyse another"
+        )
+        plan = None
+        result.loss_name = None
+        loaded.model.load_state_dict(_initial_state)
+        cap, runs, binder = _capture_and_run(loaded, plan, specs)
     binary = binary_retry(runs.failure, specs)
     if binary is not None:
         # a distribution that validates its support: the data is binary, so draw it

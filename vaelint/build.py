@@ -41,8 +41,28 @@ def parse_init(items: list[str]) -> dict:
                 f"--init {item!r} is not of the form NAME=VALUE: write e.g. --init latent_dim=16 "
                 "or --init hidden_dims=[32,64].",
             )
-        out[name] = parse_literal(value, f"--init {item!r}", "--init hidden_dims=[32,64]")
+        out[name] = _namespaces(parse_literal(value, f"--init {item!r}", "--init hidden_dims=[32,64]"))
     return out
+
+
+class Namespace(dict):
+    """A dict given with --init that also reads as an object: ``--init
+    args={'batch_size':16}`` serves ``args.batch_size`` (argparse configs) and
+    ``args['batch_size']`` alike."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(
+                f"--init gave no key {name!r} (the dict has {', '.join(map(repr, self)) or 'no keys'})"
+            ) from None
+
+
+def _namespaces(value):
+    if isinstance(value, dict):
+        return Namespace({k: _namespaces(v) for k, v in value.items()})
+    return value
 
 
 def parse_literal(value: str, where: str, example: str):

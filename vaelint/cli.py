@@ -202,15 +202,16 @@ def _emit(results, format: Format, output_file: Optional[str], color: Color) -> 
 
     if output_file:
         buf = io.StringIO()
-        text_report.render(results, Console(file=buf, no_color=True, width=160, highlight=False, color_system=None))
+        text_report.render(results, Console(file=buf, no_color=True, width=160, highlight=False, color_system=None, emoji=False))
         return _write(buf.getvalue(), output_file)
     no_color = color is Color.never or (color is Color.auto and bool(os.environ.get("NO_COLOR")))
-    console = Console(highlight=False, no_color=no_color, force_terminal=True if color is Color.always else None)
+    # emoji=False: user text (paths, targets, messages) prints as written, ':100:' too
+    console = Console(highlight=False, no_color=no_color, force_terminal=True if color is Color.always else None, emoji=False)
     if not console.is_terminal:
         # piped or captured: plain text, and paths never truncated
-        console = Console(highlight=False, width=max(console.width, 160), color_system=None)
+        console = Console(highlight=False, width=max(console.width, 160), color_system=None, emoji=False)
     elif no_color:
-        console = Console(highlight=False, no_color=True, color_system=None)
+        console = Console(highlight=False, no_color=True, color_system=None, emoji=False)
     text_report.render(results, console)
 
 

@@ -15,3 +15,9 @@ class VaelintError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+class ForwardHasLoss(BaseException):
+    """The forward returns its own ``loss`` (pythae's ModelOutput): a loss found by
+    name is what the forward already called, so the analysis goes on without it.
+    A BaseException, so that no capture route takes it for a model that fails."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from vaelint.outputs import flatten_outputs, get_path, path_text
-from vaelint.errors import VaelintError
+from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.build import LoadedTarget
 from vaelint.load import MissingImport, load_module, split_target
 from vaelint.graphview import GraphView
@@ -78,6 +78,7 @@ class LossPlan:
     fn: Callable
     name: str  # how the report names it: "VAE.loss_function", "vae.py:loss_function"
     kwargs: dict = field(default_factory=dict)
+    explicit: bool = False  # given with --loss (or configured), not found by name
 
 
 @dataclass
@@ -92,7 +93,7 @@ class Binding:
 def discover_loss(loaded: LoadedTarget, ref: str | None, kwargs: dict) -> LossPlan | None:
     model = loaded.model
     if ref:
-        return LossPlan(_resolve_ref(loaded, ref), ref, kwargs)
+        return LossPlan(_resolve_ref(loaded, ref), ref, kwargs, explicit=True)
     cls = type(model)
     for name in LOSS_NAMES:
         attr = inspect.getattr_static(model, name, None)
@@ -134,6 +135,10 @@ def _resolve_ref(loaded: LoadedTarget, ref: str) -> Callable:
     return obj
 
 
+def _returns_own_loss(out) -> bool:
+    return isinstance(out, dict) and "loss" in out and not isinstance(out["loss"], (int, float, type(None)))
+
+
 class Binder:
     """Called inside the captured forward, right after the model returned."""
 
@@ -144,6 +149,8 @@ class Binder:
         self.input_names = input_names or []
 
     def __call__(self, out: Any, inputs: tuple, leaf_nodes: dict):
+        if not self.plan.explicit and _returns_own_loss(out):
+            raise ForwardHasLoss(self.plan.name)
         if self.binding is None:
             self.binding = self._decide(out, inputs, leaf_nodes)
         args, kwargs = [], {}

@@ -234,6 +234,8 @@ class _Walker:
         dims = dim if isinstance(dim, (tuple, list)) else [dim]
         if not all(isinstance(d, int) for d in dims):
             return list(range(rank))
+        if rank == 0:
+            return []  # sum(dim=-1) of a 0-d tensor: nothing is reduced
         return sorted(d % rank for d in dims)
 
     def _reduction_of(self, node) -> str:
