@@ -169,3 +169,29 @@ def test_user_text_is_printed_as_written_not_as_emoji(tmp_path):
     )
     assert "\U0001f4af" not in out.stdout
     assert "emoji_lines.py:100:" in out.stdout, out.stdout
+
+
+def test_an_init_dict_reads_as_an_argparse_namespace(tmp_path):
+    path = tmp_path / "args_model.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass VAE(nn.Module):\n"
+        "    def __init__(self, args=None):\n        super().__init__()\n"
+        "        self.enc = nn.Linear(10, 2 * args.latent)\n        self.dec = nn.Linear(args['latent'], 10)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar\n"
+    )
+    result = check(str(path), "VAE", ["4x10"], init={"args": {"latent": 3}}, dynamic=False)
+    assert result.error is not None  # check() passes a plain dict: the CLI parser makes the namespace
+    from vaelint.build import parse_init
+
+    result = check(str(path), "VAE", ["4x10"], init=parse_init(["args={'latent': 3}"]), dynamic=False)
+    assert result.error is None, result.error.message
+    missing = check(str(path), "VAE", ["4x10"], init=parse_init(["args={'width': 3}"]), dynamic=False)
+    assert missing.error is not None and "no key 'latent'" in missing.error.message
+
+
+def test_an_explicit_loss_is_used_even_when_the_forward_returns_one():
+    path = _fixture("clean/forward_returns_loss.py")
+    result = check(path, "VAE", ["inputs.data=6x20"], loss="loss_function", dynamic=False)
+    assert result.loss_name == "loss_function"
+    assert not any("not called again" in n for n in result.notes)
