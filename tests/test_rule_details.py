@@ -97,3 +97,31 @@ def test_a_reduction_over_a_dim_of_a_0d_tensor_reduces_nothing():
     node = g.call_method("sum", (x, -1))
     assert _Walker._reduced_positions(node, 0) == []
     assert _Walker._reduced_positions(node, 2) == [1]
+
+
+def test_a_cuda_call_on_a_cpu_machine_gets_a_device_hint(tmp_path):
+    import pytest
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("the call works where a GPU is present")
+    path = tmp_path / "cuda_loss.py"
+    path.write_text(textwrap.dedent('''
+        import torch, torch.nn as nn
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec = nn.Linear(12, 4), nn.Linear(2, 12)
+
+            def forward(self, x):
+                mu, logvar = self.enc(x).chunk(2, 1)
+                return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+        def loss_function(recon, x, mu, logvar):
+            weights = torch.ones(12).cuda()
+            return ((recon - x) ** 2 * weights).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    '''))
+    result = check(str(path), "VAE", ["4x12"])
+    assert result.error is not None and result.error.kind == "trace"
+    assert "moves a tensor to CUDA" in result.error.message and "x.device" in result.error.message
