@@ -20,6 +20,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MLP = os.path.join(ROOT, "fixtures", "clean", "mlp_vae.py") + ":VAE"
+# a model with a VAE012 candidate: the simulated-GPU run is part of its check
+GUARDED = os.path.join(ROOT, "fixtures", "clean", "device_guards.py") + ":VAE"
 PY = sys.executable
 
 COMMANDS = {
@@ -27,6 +29,8 @@ COMMANDS = {
     "vaelint check mlp": [PY, "-m", "vaelint", "check", MLP, "--input", "32x784"],
     "vaelint check mlp --no-dynamic": [PY, "-m", "vaelint", "check", MLP, "--input", "32x784", "--no-dynamic"],
     "vaelint check mlp x10 targets": [PY, "-m", "vaelint", "check", *([MLP] * 10), "--input", "32x784"],
+    "vaelint check guarded (simulated GPU)": [PY, "-m", "vaelint", "check", GUARDED, "--input", "32x12"],
+    "vaelint check guarded --ignore VAE012": [PY, "-m", "vaelint", "check", GUARDED, "--input", "32x12", "--ignore", "VAE012"],
 }
 
 
@@ -50,15 +54,18 @@ def main() -> None:
         for name, cmd in COMMANDS.items():
             times[name].append(timed(cmd))
     base = statistics.median(times["import torch"])
-    print(f"{'command':34} {'median s':>9} {'ratio to import torch':>22}")
+    print(f"{'command':40} {'median s':>9} {'ratio to import torch':>22}")
     for name, values in times.items():
         med = statistics.median(values)
-        print(f"{name:34} {med:9.3f} {med / base:22.2f}")
+        print(f"{name:40} {med:9.3f} {med / base:22.2f}")
     dyn = statistics.median(times["vaelint check mlp"])
     static = statistics.median(times["vaelint check mlp --no-dynamic"])
     print(f"\nconfirmation pass (paired medians): {dyn - static:+.3f} s, ratio {dyn / static:.2f}")
     ten = statistics.median(times["vaelint check mlp x10 targets"])
     print(f"10 targets in one process: {ten:.3f} s vs 1 target {dyn:.3f} s; each further target {(ten - dyn) / 9:.3f} s")
+    sim = statistics.median(times["vaelint check guarded (simulated GPU)"])
+    nosim = statistics.median(times["vaelint check guarded --ignore VAE012"])
+    print(f"VAE012's simulated-GPU run on a model with a candidate: {sim - nosim:+.3f} s")
     print(f"goal: vaelint check mlp / import torch <= 1.5 -> {dyn / base:.2f}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vaelint.ops import ARITH_OPS, CREATION_OPS
 from vaelint.rulebase import Example, Rule
+from vaelint.simdevice import simulated_run
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -47,11 +48,14 @@ class DeviceMismatch(Rule):
     summary = "A tensor created on a fixed device inside forward or the loss breaks on a GPU."
     what = """
 A tensor created inside forward or the loss without ``device=`` (``torch.randn(n,
-Z)``, ``torch.zeros(...)``, ``torch.tensor([...])``), or moved with ``.cpu()``,
-lives on the CPU; when it then meets the model's tensors, which are on the GPU in
-training, the op fails. vaelint finds such tensors in the graph and the op where
-they meet model tensors, so this is caught on a machine without a GPU; on a GPU
-the confirmation pass shows the failure.
+Z)``, ``torch.zeros(...)``, ``torch.tensor([...])``, ``torch.FloatTensor(n)``),
+or moved with ``.cpu()``, lives on the CPU; when it then meets the model's
+tensors, which are on the GPU in training, the op fails. vaelint runs the model
+on a simulated GPU (its weights and inputs say ``cuda:0``, ``torch.cuda.is_available()``
+is True, ``.cuda()`` works), so the model's own guards (``if mu.is_cuda:``,
+``device = "cuda" if torch.cuda.is_available() else "cpu"``) take their GPU
+branch, and reports each op where a CPU tensor meets a GPU one, on a machine
+without a GPU. On a GPU the confirmation pass shows the real failure.
 """
     why = """
 The model works in every CPU test and crashes on the first GPU run with
@@ -74,6 +78,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(_model("mu.new_empty(mu.shape).normal_()"), inputs=("6x20",)),
         # a CPU index tensor into a model tensor is allowed
         Example(_model("torch.randn_like(mu)[torch.arange(mu.size(0))]"), inputs=("6x20",)),
+        # guarded: moved to the GPU when the model is there (decided on a simulated GPU)
+        Example(_model("torch.randn(mu.shape).cuda() if mu.is_cuda else torch.randn(mu.shape)"), inputs=("6x20",)),
+        Example(_model('torch.randn(mu.shape, device="cuda" if torch.cuda.is_available() else "cpu")'), inputs=("6x20",)),
     ]
     INVALID = [
         Example(_model("torch.randn(mu.size(0), self.latent)"), inputs=("6x20",), line=14, message="randn"),
@@ -81,9 +88,57 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(_model("torch.tensor([[1.0] * 4] * 6) * torch.randn_like(mu)"), inputs=("6x20",), line=14, message="tensor"),
         # decoded by a layer whose weights are on the device
         Example(_model("torch.randn_like(mu) + 0 * self.dec(torch.randn(6, 4)).sum()"), inputs=("6x20",), line=14, message="linear"),
+        # a legacy constructor, outside torch's functions: seen on the simulated GPU
+        Example(_model("torch.FloatTensor(mu.size(0), self.latent).normal_()"), inputs=("6x20",), line=15, message="simulated GPU"),
     ]
 
     def check(self, ctx):
+        static = list(self._from_graph(ctx))
+        if not static and not _loose_constants(ctx):
+            return  # nothing made on a fixed device: no simulated run needed
+        sim = simulated_run(ctx)
+        if sim.error is not None:
+            ctx.notes.append(
+                f"VAE012 could not run the model on a simulated GPU ({sim.error}): its findings are "
+                "read from the graph alone"
+            )
+            yield from static
+            return
+        ctx.notes.append("VAE012 ran the model on a simulated CUDA device (no GPU needed)")
+        places, emitted = set(), set()
+        for meeting in sim.meetings:
+            place = (meeting.made or meeting.loc, meeting.made_by)
+            if place in places:
+                continue  # the same tensor meeting the model again
+            places.add(place)
+            match = next((f for f in static if _same_place(f, meeting)), None)
+            finding = match or self._from_meeting(meeting)
+            if id(finding) in emitted:
+                continue
+            emitted.add(id(finding))
+            finding.payload = meeting
+            yield finding
+        # a graph candidate that met no GPU tensor in the simulated run is device-safe
+        # (a guard such as `if mu.is_cuda: eps = eps.cuda()`): no finding
+
+    def _from_meeting(self, meeting):
+        shape = " x ".join(str(s) for s in meeting.shape) or "scalar"
+        made = (
+            f"{meeting.made_by}() at {meeting.made.display_path()}:{meeting.made.line} makes a tensor of shape "
+            f"{shape} on the CPU"
+            if meeting.made is not None
+            else f"a tensor of shape {shape} made outside torch's functions (torch.FloatTensor(...), "
+            "torch.Tensor(...), Variable(...)) is on the CPU"
+        )
+        where = f" at {meeting.loc.display_path()}:{meeting.loc.line}" if meeting.loc else ""
+        return self.finding(
+            f"{made}; it meets the model's GPU tensors in {meeting.op}{where}, which fails on "
+            "a GPU with 'Expected all tensors to be on the same device' (seen on a simulated GPU).",
+            meeting.made or meeting.loc,
+            self._fix(meeting.made_by or "tensor"),
+        )
+
+    def _from_graph(self, ctx):
         view = ctx.view
         for node in view.graph.nodes:
             op = view.op(node)
@@ -157,7 +212,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 
     def confirm(self, finding, ctx, observed):
         if not observed.device.startswith("cuda"):
-            return None  # a CPU run cannot show it
+            # the simulated GPU run saw the meeting (no payload: the simulation could not run)
+            return True if finding.payload is not None else None
         err = observed.error
         return err is not None and "device" in str(err)
 
@@ -171,3 +227,22 @@ def _on_device(ctx, node) -> bool:
 def _at(node) -> str:
     loc = node.meta.get("loc")
     return f" at {loc.display_path()}:{loc.line}" if loc else ""
+
+
+def _same_place(finding, meeting) -> bool:
+    """A graph finding (at the line that made the tensor; its node, the meeting op)
+    and a simulated meeting are the same bug."""
+    if finding.loc is None:
+        return False
+    if meeting.made is not None and (meeting.made.path, meeting.made.line) == (finding.loc.path, finding.loc.line):
+        return True
+    meet_loc = finding.node.meta.get("loc") if finding.node is not None else None
+    return meet_loc is not None and meeting.loc is not None and (meet_loc.path, meet_loc.line) == (meeting.loc.path, meeting.loc.line)
+
+
+def _loose_constants(ctx) -> bool:
+    """Tensors the graph holds as constants, not weights: legacy constructors
+    (``torch.FloatTensor(n)``) made outside torch's functions end up so."""
+    return any(
+        n.op == "get_attr" and not str(n.target).startswith("model.") and n.users for n in ctx.view.graph.nodes
+    )

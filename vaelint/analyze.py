@@ -200,6 +200,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         except Exception as e:  # noqa: BLE001 - one rule's bug must not hide the others' findings
             result.notes.append(_rule_bug(rule, "check", e))
 
+    result.notes.extend(ctx.notes)
+
     # confirm
     if device is not None:
         obs = confirm_run(cap, specs, device, lambda out: _total_value(ctx.roles, out))

@@ -28,6 +28,8 @@ class Context:
     dim_names: DimNames = field(default_factory=DimNames)
     # facts several rules share (loss scales, KL reading), computed once
     cache: dict = field(default_factory=dict)
+    # what rules tell the report beside their findings (how a rule decided)
+    notes: list = field(default_factory=list)
 
     @property
     def has_loss(self) -> bool:

@@ -24,6 +24,8 @@ class Finding:
     confirmed: bool | None = None
     # the node the finding is about, for the confirmation pass; not reported
     node: object = field(default=None, repr=False, compare=False)
+    # what the rule observed, for its confirm (a simulated run's meeting); not reported
+    payload: object = field(default=None, repr=False, compare=False)
 
     def sort_key(self):
         loc = self.loc

@@ -1,0 +1,96 @@
+"""VAE012 decided on a simulated GPU, on a machine without one (issue: "VAE012
+decided without a GPU")."""
+
+from __future__ import annotations
+
+import textwrap
+
+import torch
+from fixture_cases import all_cases
+from helpers import check
+
+from vaelint.simdevice import simulate
+
+SIMULATED = "VAE012 ran the model on a simulated CUDA device"
+
+
+def _case(name):
+    return next(c for c in all_cases() if c.path.endswith(name))
+
+
+def test_guards_seen_in_public_code_are_device_safe():
+    for case in [c for c in all_cases() if c.path.endswith("clean/device_guards.py")]:
+        result = check(case.path, case.target, case.inputs, init=case.init)
+        assert result.error is None, result.error.message
+        assert [f.code for f in result.findings] == [], case.init
+
+
+def test_a_mask_beside_guarded_noise_is_confirmed_on_the_simulated_gpu():
+    case = _case("buggy/mask_beside_guarded_noise.py")
+    result = check(case.path, case.target, case.inputs)
+    assert [(f.code, f.loc.line, f.confirmed) for f in result.findings] == [("VAE012", 24, True)]
+    assert any(SIMULATED in n for n in result.notes)
+
+
+def test_cpu_call_and_legacy_constructor_are_confirmed_without_a_gpu():
+    for name, line in (("buggy/cpu_call_mask.py", 27), ("buggy/noise_variable_legacy.py", 20)):
+        case = _case(name)
+        result = check(case.path, case.target, case.inputs)
+        hits = [f for f in result.findings if f.code == "VAE012"]
+        assert [(f.loc.line, f.confirmed) for f in hits] == [(line, True)], name
+
+
+def test_a_clean_model_pays_for_no_simulation(fixtures_dir):
+    result = check(f"{fixtures_dir}/clean/mlp_vae.py", "VAE", ["8x784"])
+    assert not any("simulated" in n for n in result.notes)
+
+
+def test_packed_sequences_run_on_the_simulated_gpu():
+    """Packed sequences keep their batch sizes on the CPU, as on a real GPU; a
+    noise moved by a helper that calls .cuda() when CUDA is available is safe."""
+
+    class SeqVAE(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(20, 6)
+            self.rnn = torch.nn.GRU(6, 8, batch_first=True)
+            self.head = torch.nn.Linear(8, 4)
+
+        def forward(self, tokens, length):
+            packed = torch.nn.utils.rnn.pack_padded_sequence(
+                self.emb(tokens), length.tolist(), batch_first=True, enforce_sorted=False
+            )
+            _, h = self.rnn(packed)
+            mu, logvar = self.head(h[-1]).chunk(2, dim=1)
+            eps = torch.randn(mu.shape)
+            if torch.cuda.is_available():
+                eps = eps.cuda()
+            return mu + eps * torch.exp(0.5 * logvar)
+
+    sim = simulate(SeqVAE(), (torch.randint(0, 20, (3, 5)), torch.tensor([5, 3, 2])))
+    assert sim.error is None and sim.meetings == []
+
+
+def test_a_simulation_that_cannot_run_keeps_the_graph_finding_and_says_why(tmp_path):
+    path = tmp_path / "numpy_in_forward.py"
+    path.write_text(textwrap.dedent('''
+        import torch
+        import torch.nn as nn
+
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec = nn.Linear(10, 4), nn.Linear(2, 10)
+
+            def forward(self, x):
+                mu, logvar = self.enc(x).chunk(2, dim=1)
+                eps = torch.randn(mu.shape)
+                scale = torch.cuda.FloatTensor([1.0]) if torch.cuda.is_available() else torch.ones(1)
+                return self.dec(mu + eps * scale * torch.exp(0.5 * logvar)), mu, logvar
+    '''))
+    result = check(str(path), "VAE", ["4x10"])
+    assert result.error is None, result.error.message
+    assert any("could not run the model on a simulated GPU" in n for n in result.notes), result.notes
+    hits = [f for f in result.findings if f.code == "VAE012"]
+    assert hits and hits[0].confirmed is None
