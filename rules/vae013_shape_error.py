@@ -33,7 +33,12 @@ _SHAPE_WORDS = re.compile(
 
 
 # errors that mention shapes but are about something else
-_NOT_SHAPE = re.compile(r"dtype|scalar type|support|device|between 0 and 1", re.I)
+# errors that mention sizes but are about something else: types, devices, memory
+_NOT_SHAPE = re.compile(
+    r"dtype|scalar type|support|device|between 0 and 1|overflow|out of memory|not enough memory|can't allocate|"
+    r"DefaultCPUAllocator",
+    re.I,
+)
 
 
 def is_shape_error(error: BaseException) -> bool:

@@ -14,6 +14,7 @@ import threading
 import traceback
 import warnings
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 import torch.fx as fx
@@ -49,6 +50,8 @@ class Options:
     select: list[str] | None = None
     ignore: list[str] = field(default_factory=list)
     timeout: float | None = 60.0  # seconds per target
+    # hears each stage as it starts: import, build, forward, loss, rules, confirmation
+    progress: Callable[[str], None] | None = None
 
 
 def selected_rules(options: Options):
@@ -131,7 +134,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # positional inputs first, keyword inputs (NAME=SPEC) after them, in the order given
     specs = [s for s in options.inputs if not s.name] + [s for s in options.inputs if s.name]
     loss_name = options.loss.rpartition(":")[2] if options.loss else None
-    loaded = build_model(target, options.init, (loss_name,) if loss_name else ())
+    progress = options.progress or (lambda stage: None)
+    loaded = build_model(target, options.init, (loss_name,) if loss_name else (), progress)
     loaded.model.train()
     _initial_state = {k: v.clone() for k, v in loaded.model.state_dict().items()}
     plan = discover_loss(loaded, options.loss, options.loss_kwargs)
@@ -139,7 +143,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
 
     # capture -> shapes
     try:
-        cap, runs, binder = _capture_and_run(loaded, plan, specs)
+        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress)
     except ForwardHasLoss:
         result.notes.append(
             f"the forward returns its own loss (out['loss']), so the {plan.name} found by name was not "
@@ -148,14 +152,14 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         plan = None
         result.loss_name = None
         loaded.model.load_state_dict(_initial_state)
-        cap, runs, binder = _capture_and_run(loaded, plan, specs)
+        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress)
     binary = binary_retry(runs.failure, specs)
     if binary is not None:
         # a distribution that validates its support: the data is binary, so draw it
         # that way rather than stop
         specs = binary
         loaded.model.load_state_dict(_initial_state)
-        cap, runs, binder = _capture_and_run(loaded, plan, specs)
+        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress)
         result.notes.append(
             "a distribution in the model checks that its data lies in its support, so the float "
             "inputs were drawn in {0, 1} (as --input SHAPE:float32:2 would)"
@@ -187,6 +191,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     beta_effective(ctx, result)
 
     # rules
+    progress("rules")
     findings = []
     for rule in selected_rules(options):
         unmet = next((why for why in map(ctx.unmet, rule.needs) if why), None)
@@ -204,6 +209,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
 
     # confirm
     if device is not None:
+        progress("confirmation")
         obs = confirm_run(cap, specs, device, lambda out: _total_value(ctx.roles, out))
         if obs.skipped:
             result.notes.append(obs.skipped)
@@ -263,7 +269,7 @@ def _context(loaded, specs, cap, runs, plan, beta) -> Context:
     return ctx
 
 
-def _capture_and_run(loaded, plan: LossPlan | None, specs):
+def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
     """torch.fx first; the recording route when fx cannot trace the model, or when
     the fx graph fails where the eager model does not."""
     model = loaded.model
@@ -273,7 +279,7 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs):
     binder = Binder(plan, names) if plan else None
     reason = None
     try:
-        cap = capture_mod.capture_fx(model, plan.fn if plan else None, binder, len(specs), keywords)
+        cap = capture_mod.capture_fx(model, plan.fn if plan else None, binder, len(specs), keywords, progress)
         runs = run_batches(cap, specs)
         if runs.failure is None:
             return cap, runs, binder
@@ -288,7 +294,7 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         with torch.no_grad():
-            cap = capture_mod.capture_recording(model, plan.fn if plan else None, binder, inputs0, reason, keywords)
+            cap = capture_mod.capture_recording(model, plan.fn if plan else None, binder, inputs0, reason, keywords, progress)
     runs = run_batches(cap, specs)
     if fx_cap is not None and runs.failure is not None:
         # Both routes fail: a real error of the model; keep the whole fx graph.

@@ -99,8 +99,12 @@ def record_module_sites(sites: dict):
 
 
 @boundary
-def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = ()) -> LoadedTarget:
+def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = (), progress=None) -> LoadedTarget:
+    """Load the target's file and build the model; ``progress(stage)`` hears
+    "import" and "build" as they start."""
     import torch.nn as nn
+
+    progress = progress or (lambda stage: None)
 
     path, name = split_target(spec)
     if name is None:
@@ -111,6 +115,7 @@ def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = ()) -> Loa
         )
     from vaelint.lossbind import LOSS_NAMES
 
+    progress("import")
     module = load_module(path, {name, *LOSS_NAMES, *extra_names})
     abspath = os.path.realpath(path)
     if isinstance(module.__dict__.get(name), MissingImport):
@@ -125,6 +130,7 @@ def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = ()) -> Loa
         )
     obj = module.__dict__[name]
     sites: dict = {}
+    progress("build")
     if inspect.isclass(obj):
         if not issubclass(obj, nn.Module):
             raise VaelintError(

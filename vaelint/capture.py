@@ -51,9 +51,15 @@ class Analysed(nn.Module):
         self._binder = binder  # (out, inputs, leaf_nodes) -> (args, kwargs)
         self._on_output = None  # route hook: out -> {path: node}
         self.keywords: tuple[str, ...] = ()
+        self.progress = None  # stage listener: "forward", "loss" (the worker reports where user code was)
+
+    def _stage(self, name: str) -> None:
+        if self.progress is not None:
+            self.progress(name)
 
     @boundary
     def run(self, inputs: tuple):
+        self._stage("forward")
         # the last len(self.keywords) inputs go to forward by keyword (--input NAME=SPEC)
         n = len(inputs) - len(self.keywords)
         kwargs: dict = {}
@@ -68,6 +74,7 @@ class Analysed(nn.Module):
         if self._loss is None or self._binder is None:
             return out
         args, kwargs = self._binder(out, inputs, leaf_nodes)
+        self._stage("loss")
         return self._loss(*args, **kwargs)
 
 
@@ -217,10 +224,11 @@ def _note_value(result: RunResult, node: fx.Node, value: Any) -> None:
         result.values[node] = value
 
 
-def capture_fx(model: nn.Module, loss, binder, n_inputs: int, keywords: tuple[str, ...] = ()) -> Capture:
+def capture_fx(model: nn.Module, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None) -> Capture:
     names = input_names(model, n_inputs, keywords)
     wrapper = _wrapper_class(names)(model, loss, binder)
     wrapper.keywords = tuple(keywords)
+    wrapper.progress = progress
     tracer = _Tracer()  # records the user's frames itself (node.meta["stack"])
 
     def on_output(out):
@@ -351,10 +359,13 @@ class _Recorder(TorchFunctionMode):
         return out
 
 
-def capture_recording(model: nn.Module, loss, binder, inputs: tuple, reason: str | None, keywords: tuple[str, ...] = ()) -> Capture:
+def capture_recording(
+    model: nn.Module, loss, binder, inputs: tuple, reason: str | None, keywords: tuple[str, ...] = (), progress=None
+) -> Capture:
     names = input_names(model, len(inputs), keywords)
     wrapper = _wrapper_class(names)(model, loss, binder)
     wrapper.keywords = tuple(keywords)
+    wrapper.progress = progress
     param_names = {}
     for qual, p in wrapper.named_parameters():
         param_names[id(p)] = qual

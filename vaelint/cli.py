@@ -100,8 +100,9 @@ def check(
     select_codes, ignore_codes = _codes(select), _codes(ignore)
     _check_codes(select_codes + ignore_codes)
 
-    from vaelint.analyze import Options, analyse
+    from vaelint.analyze import Options
     from vaelint.inputs import parse_input_spec as spec_of
+    from vaelint.worker import run_target
     from vaelint.suppress import apply
 
     results = []
@@ -118,7 +119,7 @@ def check(
             ignore=ignore_codes or config.ignore,
             timeout=(timeout if timeout is not None else config.timeout) or None,
         )
-        result = analyse(_shown(spec), options)
+        result = run_target(_shown(spec), options)
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
         results.append(result)
     if not results:
@@ -246,6 +247,9 @@ def rule(
 
 
 def main() -> None:
+    from vaelint import worker
+
+    worker.mark_fresh_process()  # this process runs no torch op itself: workers keep torch's threads
     try:
         app()
     except KeyboardInterrupt:

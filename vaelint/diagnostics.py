@@ -70,6 +70,7 @@ class TargetResult:
     beta_effective: str | None = None
     checks: list[Check] = field(default_factory=list)
     suppressed: int = 0  # findings silenced by # vaelint: ignore or per-file-ignores
+    output: list[str] = field(default_factory=list)  # what the model's own code printed (text report only)
 
     @property
     def status(self) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 class VaelintError(Exception):
     """A target could not be analysed, or the command line was wrong.
 
-    ``kind`` is one of the contract's error kinds: load, input, trace, loss,
-    timeout, internal (plus ``usage`` for command-line mistakes).
+    ``kind`` is one of the report's error kinds: load, input, trace, loss,
+    timeout, exit, killed, internal (plus ``usage`` for command-line mistakes).
     The message names the cause and the fix in one paragraph.
     """
 
@@ -15,6 +15,9 @@ class VaelintError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+    def __reduce__(self):  # pickled from the worker process to the parent
+        return (type(self), (self.kind, self.message), dict(self.__dict__))
 
 
 class ForwardHasLoss(BaseException):

@@ -84,6 +84,11 @@ def unexplained(target: str, specs, failure) -> VaelintError:
             "The input vaelint drew (floats in [0, 1)) lies outside a distribution's support: give "
             "--input the values the model's data has, e.g. SHAPE:float32:2 for binary data."
         )
+    elif any(w in text.lower() for w in ("overflow", "out of memory", "not enough memory", "can't allocate", "defaultcpuallocator")):
+        hint = (
+            "The model asks for more memory than a tensor can have or the machine holds: check the sizes it "
+            "allocates at this line, or check with a smaller --input batch."
+        )
     elif "accelerator" in text or "cuda" in text.lower():
         hint = (
             "The model (or its loss) moves a tensor to CUDA by itself (.cuda(), device='cuda'), which "

@@ -46,6 +46,7 @@ def _target(r: TargetResult, console: Console) -> None:
     if r.error is not None:
         console.print(f"[bold]{escape(r.target)}[/bold]   [red]could not be analysed[/red] ({r.error.kind})")
         console.print(f"  {escape(r.error.message)}", soft_wrap=True)
+        _output(r, console)
         return
     how = f"captured by {r.capture_method}"
     confirmed = f"confirmed on {r.confirmed_on}" if r.confirmed_on else "not run (--no-dynamic)"
@@ -77,6 +78,7 @@ def _target(r: TargetResult, console: Console) -> None:
         console.print("  checks: " + "; ".join(parts), soft_wrap=True)
     for note in r.notes:
         console.print(f"  [dim]note: {escape(note)}[/dim]", soft_wrap=True)
+    _output(r, console)
     for reason, codes in _skipped_by_reason(r.skipped):
         console.print(f"  [yellow]not checked[/yellow]: {', '.join(codes)}: {escape(reason)}", soft_wrap=True)
     for f in r.findings:
@@ -89,6 +91,22 @@ def _target(r: TargetResult, console: Console) -> None:
             soft_wrap=True,
         )
         console.print(f"  fix: {escape(f.fix)}", soft_wrap=True)
+
+
+def _output(r: TargetResult, console: Console) -> None:
+    """A few lines of what the model's own code printed (never in machine formats)."""
+    if not r.output:
+        return
+    shown = r.output[:SHOWN_OUTPUT_LINES]
+    more = len(r.output) - len(shown)
+    console.print(f"  [dim]the model's code printed {len(r.output)} line{'s' * (len(r.output) != 1)}:[/dim]")
+    for line in shown:
+        console.print(f"  [dim]| {escape(line[:200])}[/dim]", soft_wrap=True)
+    if more:
+        console.print(f"  [dim]| ... {more} more[/dim]")
+
+
+SHOWN_OUTPUT_LINES = 6
 
 
 def _skipped_by_reason(skipped) -> list[tuple[str, list[str]]]:

@@ -1,0 +1,188 @@
+"""User code runs in a worker: its exits, hangs, prints and signals become
+results, never vaelint's end (issue: "User code runs in a worker")."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FIXTURES
+
+MODEL = '''
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+import helper
+
+
+class VAE(nn.Module):
+    def __init__(self, how="", where=""):
+        super().__init__()
+        self.how, self.where = how, where
+        if where == "init":
+            self.misbehave()
+        self.enc, self.dec = nn.Linear(10, 4), nn.Linear(2, 10)
+
+    def misbehave(self):
+        if self.how == "sys.exit":
+            sys.exit(3)
+        if self.how == "os._exit":
+            os._exit(0)
+        if self.how == "helper":
+            helper.quit_now()
+
+    def forward(self, x):
+        if self.where == "forward":
+            self.misbehave()
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+    def loss_function(self, recon, x, mu, logvar):
+        if self.where == "loss":
+            self.misbehave()
+        return ((recon - x) ** 2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+
+def make(how, where):
+    return lambda: VAE(how, where)
+
+
+sys_exit_init, sys_exit_forward, sys_exit_loss = (make("sys.exit", w) for w in ("init", "forward", "loss"))
+os_exit_init, os_exit_forward, os_exit_loss = (make("os._exit", w) for w in ("init", "forward", "loss"))
+helper_exit_forward = make("helper", "forward")
+
+
+class Hangs(VAE):
+    def forward(self, x):
+        while True:
+            try:
+                time.sleep(0.01)
+            except:  # noqa: E722 - swallows everything, as real code does
+                pass
+
+
+class Killed(VAE):
+    def forward(self, x):
+        os.kill(os.getpid(), 9)  # what the kernel's out-of-memory killer does
+
+
+class Huge(VAE):
+    def forward(self, x):
+        torch.empty(2**62)
+        return super().forward(x)
+
+
+class Prints(VAE):
+    def __init__(self):
+        super().__init__()
+        print("h_dim", 6272)
+
+    def forward(self, x):
+        print("forward sees", tuple(x.shape[1:]), file=sys.stderr)
+        os.write(1, b"written to fd 1 by C-like code\\n")
+        return super().forward(x)
+
+
+def warning():
+    raise ValueError("bad config :thumbs_up: [bold]not bold[/bold]")
+'''
+
+HELPER = '''
+import sys
+
+
+def quit_now():
+    sys.exit("helper says stop")
+'''
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("worker")
+    (d / "bad.py").write_text(MODEL)
+    (d / "helper.py").write_text(HELPER)
+    return d
+
+
+def vaelint(cwd, *args):
+    return subprocess.run([sys.executable, "-m", "vaelint", "check", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_exits_anywhere_are_results_and_later_targets_still_run(model_dir):
+    names = [
+        "sys_exit_init", "sys_exit_forward", "sys_exit_loss", "os_exit_init", "os_exit_forward",
+        "os_exit_loss", "helper_exit_forward",
+    ]
+    targets = [f"bad.py:{n}" for n in names] + [f"{FIXTURES}/clean/mlp_vae.py:VAE"]
+    out = vaelint(model_dir, *targets, "--input", "4x10", "--no-dynamic", "--format", "json")
+    assert out.returncode == 2, out.stderr
+    results = json.loads(out.stdout)["results"]
+    errors = {r["target"].split(":")[-1]: r["error"] for r in results[:-1]}
+    assert all(e["kind"] == "exit" for e in errors.values()), errors
+    assert "sys.exit(3) in build" in errors["sys_exit_init"]["message"]
+    assert "sys.exit(3) in forward" in errors["sys_exit_forward"]["message"]
+    assert "sys.exit(3) in loss" in errors["sys_exit_loss"]["message"]
+    assert "(os._exit(0)) in build" in errors["os_exit_init"]["message"]
+    assert "(os._exit(0)) in forward" in errors["os_exit_forward"]["message"]
+    assert "(os._exit(0)) in loss" in errors["os_exit_loss"]["message"]
+    assert "helper says stop" in errors["helper_exit_forward"]["message"]
+    # the last target ran (its 784-wide layer meets the 10-wide input: a shape finding)
+    assert results[-1]["status"] == "findings"
+
+
+def test_a_hang_that_swallows_exceptions_is_killed_at_the_timeout(model_dir):
+    out = vaelint(model_dir, "bad.py:Hangs", f"{FIXTURES}/clean/mlp_vae.py:VAE", "--input", "4x10", "--timeout", "2", "--format", "json")
+    results = json.loads(out.stdout)["results"]
+    assert out.returncode == 2
+    assert results[0]["error"]["kind"] == "timeout"
+    assert "in forward, running bad.py:" in results[0]["error"]["message"]
+    assert results[1]["status"] == "findings"
+
+
+def test_a_killed_worker_and_a_huge_allocation_are_reported(model_dir, tmp_path):
+    report = tmp_path / "report.json"
+    out = vaelint(model_dir, "bad.py:Killed", "bad.py:Huge", "--input", "4x10", "--format", "json", "--output-file", str(report))
+    assert out.returncode == 2
+    results = json.loads(report.read_text())["results"]
+    assert results[0]["error"]["kind"] == "killed"
+    assert "SIGKILL in forward" in results[0]["error"]["message"] and "peak memory" in results[0]["error"]["message"]
+    assert results[1]["status"] == "error" and results[1]["error"]["kind"] == "trace"
+    assert "more memory" in results[1]["error"]["message"]
+
+
+def test_user_output_stays_off_the_report_stream(model_dir):
+    out = vaelint(model_dir, "bad.py:Prints", "--input", "4x10", "--format", "json")
+    report = json.loads(out.stdout)  # parses: nothing the model printed is in it
+    assert report["results"][0]["status"] == "clean"
+    assert "h_dim" not in out.stdout and "h_dim" not in out.stderr
+    text = vaelint(model_dir, "bad.py:Prints", "--input", "4x10", "--color", "never").stdout
+    assert "the model's code printed" in text
+    assert "| h_dim 6272" in text and "| written to fd 1 by C-like code" in text and "forward sees" in text
+    sarif = vaelint(model_dir, "bad.py:Prints", "--input", "4x10", "--format", "sarif").stdout
+    assert "h_dim" not in sarif and json.loads(sarif)
+
+
+def test_user_text_is_printed_as_written(model_dir):
+    out = vaelint(model_dir, "bad.py:warning", "--input", "4x10", "--color", "never")
+    assert "bad.py:warning" in out.stdout
+    assert ":thumbs_up:" in out.stdout and "[bold]not bold[/bold]" in out.stdout, out.stdout
+    assert "\\u26a0" not in out.stdout and "\\U0001f44d" not in out.stdout
+
+
+def test_the_in_process_fallback_captures_output_too(model_dir):
+    import os
+
+    env = dict(os.environ, VAELINT_IN_PROCESS="1")
+    out = subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", "bad.py:Prints", "--input", "4x10", "--format", "json"],
+        cwd=model_dir, capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert json.loads(out.stdout)["results"][0]["status"] == "clean"
+    assert "h_dim" not in out.stdout

@@ -1,0 +1,289 @@
+"""Each target runs in a worker process that cannot take vaelint down.
+
+vaelint runs the user's code (the file's imports, ``__init__``, forward, the
+loss). In a worker forked after ``import torch`` (about 0.02 s a target on
+Linux), whatever that code does becomes a result instead of vaelint's fate:
+
+* ``sys.exit(n)`` or ``os._exit(n)``: error kind ``exit``, with the code and
+  the stage (import, build, forward, loss, rules, confirmation);
+* a hang, even one that swallows exceptions in a bare ``except:``: the parent
+  kills the worker at ``--timeout`` (kind ``timeout``, with the stage);
+* a signal, the kernel's out-of-memory killer included: kind ``killed``, with
+  the worker's peak memory;
+* output on stdout/stderr (C extensions too: file descriptors 1 and 2 are
+  redirected): kept off the report stream, and a few lines shown under the
+  target in the text report.
+
+Where ``os.fork`` is missing (Windows), or ``VAELINT_IN_PROCESS=1`` is set, the
+target runs in this process with the same output capture and the in-process
+time limit; exits and hangs there are not contained, as the report says.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import struct
+import sys
+import tempfile
+import time
+import traceback
+
+from vaelint.analyze import Options, analyse
+from vaelint.diagnostics import TargetResult
+from vaelint.errors import VaelintError
+from vaelint.frames import user_frame
+
+_HINT_KILLED = (
+    "Most often the kernel's out-of-memory killer: check with a smaller --input batch or model "
+    "size, or on a machine with more memory."
+)
+
+
+# torch's OpenMP thread pool does not survive a fork: a worker forked from a
+# process that already ran torch ops hangs in its first parallel op unless it
+# runs single-threaded. The command line runs no op itself and says so; a
+# library caller (a notebook, a test) gets single-threaded workers.
+_fresh_process = False
+
+
+def mark_fresh_process() -> None:
+    global _fresh_process
+    _fresh_process = True
+
+
+def run_target(target: str, options: Options) -> TargetResult:
+    if hasattr(os, "fork") and not os.environ.get("VAELINT_IN_PROCESS"):
+        return _forked(target, options)
+    return _in_process(target, options)
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+def _forked(target: str, options: Options) -> TargetResult:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    captured = tempfile.TemporaryFile()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        os.close(read_end)
+        _work(target, options, write_end, captured)  # never returns
+    os.close(write_end)
+    try:
+        result = _wait(pid, target, options, read_end)
+    finally:
+        os.close(read_end)
+    result.output = _lines(captured)
+    captured.close()
+    return result
+
+
+def _work(target: str, options: Options, write_end: int, captured) -> None:
+    code = 0
+    try:
+        os.dup2(captured.fileno(), 1)
+        os.dup2(captured.fileno(), 2)
+        if not _fresh_process:
+            import torch
+
+            torch.set_num_threads(1)
+
+        def progress(stage: str) -> None:
+            _send(write_end, ("stage", stage))
+
+        def where(signum, frame) -> None:  # the parent asks before it kills: which line?
+            loc = user_frame(frame)
+            if loc is not None:
+                _send(write_end, ("where", f"{loc.display_path()}:{loc.line}"))
+
+        signal.signal(signal.SIGUSR1, where)
+
+        options.progress = progress
+        options.timeout = None  # the parent keeps the time, and can kill
+        try:
+            result = analyse(target, options)
+        except SystemExit as e:
+            result = TargetResult(target)
+            result.error = VaelintError("exit", "")
+            result.error.exit_code = e.code  # the parent words it with the stage it saw
+        _send(write_end, ("result", _portable(result)))
+    except BaseException:  # noqa: BLE001 - a bug of ours: the parent reports the missing result
+        traceback.print_exc()
+        code = 70
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # no interpreter teardown: the parent owns the process's exit
+
+
+class _Inbox:
+    """Length-prefixed pickles from the worker, as they arrive."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buffer, self.closed = fd, b"", False
+
+    def read(self, timeout: float | None) -> list | None:
+        """The messages that arrived within ``timeout`` (None: wait); None when time ran out."""
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return None
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.closed = True
+        self.buffer += chunk
+        messages = []
+        while len(self.buffer) >= 4:
+            (size,) = struct.unpack("!I", self.buffer[:4])
+            if len(self.buffer) < 4 + size:
+                break
+            messages.append(pickle.loads(self.buffer[4 : 4 + size]))
+            self.buffer = self.buffer[4 + size :]
+        return messages
+
+
+def _wait(pid: int, target: str, options: Options, read_end: int) -> TargetResult:
+    deadline = time.monotonic() + options.timeout if options.timeout else None
+    inbox = _Inbox(read_end)
+    stages: list[str] = []
+    result: TargetResult | None = None
+    while not inbox.closed:
+        messages = inbox.read(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if messages is None:  # time is up, whatever the worker is doing
+            line = _ask_where(pid, inbox)
+            os.kill(pid, signal.SIGKILL)
+            os.wait4(pid, 0)
+            at = f", running {line}" if line else ""
+            return _error(target, "timeout", (
+                f"{target}: the analysis did not finish within {options.timeout:g} s (it was in "
+                f"{_where(stages)}{at}). A forward that never returns, or a model too slow for this input: "
+                "fix the loop, check with a smaller --input, or raise --timeout."
+            ))
+        for kind, value in messages:
+            if kind == "stage":
+                stages.append(value)
+            elif kind == "result":
+                result = value
+    _pid, status, usage = os.wait4(pid, 0)
+    peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # bytes
+    if result is not None:
+        if result.error is not None and result.error.kind == "exit":
+            code = getattr(result.error, "exit_code", None)
+            result.error = VaelintError("exit", (
+                f"{target}: the model's code called sys.exit({code!r}) in {_where(stages)}, which ends the "
+                "analysis. Keep exits out of the model's code path (a training script's argument check, "
+                "say), or move them under if __name__ == \"__main__\":."
+            ))
+        return result
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return _error(target, "killed", (
+            f"{target}: the worker running the model was killed by {name} in {_where(stages)}, with a peak "
+            f"memory of {_size(peak)}. {_HINT_KILLED}"
+        ))
+    code = os.WEXITSTATUS(status)
+    if code == 70 and not stages:
+        return _error(target, "internal", f"vaelint's worker failed while analysing {target}. This is a bug in vaelint.")
+    return _error(target, "exit", (
+        f"{target}: the model's code ended the process (os._exit({code})) in {_where(stages)}, so no "
+        "result came back. Keep process exits out of the model's code path."
+    ))
+
+
+def _ask_where(pid: int, inbox: _Inbox) -> str | None:
+    """The user's line the worker is running, if it answers within half a second
+    (Python code does; a C call that never returns does not)."""
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        return None
+    deadline = time.monotonic() + 0.5
+    while not inbox.closed and time.monotonic() < deadline:
+        messages = inbox.read(max(0.0, deadline - time.monotonic()))
+        if messages is None:
+            break
+        for kind, value in messages:
+            if kind == "where":
+                return value
+    return None
+
+
+def _where(stages: list[str]) -> str:
+    """The stage the worker was in, as the user thinks of it."""
+    if not stages:
+        return "import"
+    last = stages[-1]
+    major = next((s for s in reversed(stages) if s in ("import", "build", "rules", "confirmation")), None)
+    if last in ("forward", "loss") and major in ("rules", "confirmation"):
+        return f"{last} (the {'confirmation' if major == 'confirmation' else 'simulated-GPU'} run)"
+    return last
+
+
+def _error(target: str, kind: str, message: str) -> TargetResult:
+    result = TargetResult(target)
+    result.error = VaelintError(kind, message)
+    return result
+
+
+def _portable(result: TargetResult) -> TargetResult:
+    """Drop what only the worker's graph can hold (nodes, run payloads) before pickling."""
+    for f in result.findings:
+        f.node = None
+        f.payload = None
+    for row in result.flow:
+        row.node = None
+    return result
+
+
+def _send(fd: int, message) -> None:
+    """One length-prefixed pickle to the parent (which reads while the worker writes)."""
+    data = pickle.dumps(message)
+    view = memoryview(struct.pack("!I", len(data)) + data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _lines(captured) -> list[str]:
+    captured.seek(0)
+    text = captured.read(1 << 20).decode("utf-8", "replace")
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+# --------------------------------------------------------------------------- no fork here
+
+
+def _in_process(target: str, options: Options) -> TargetResult:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    captured = tempfile.TemporaryFile()
+    saved = os.dup(1), os.dup(2)
+    try:
+        os.dup2(captured.fileno(), 1)
+        os.dup2(captured.fileno(), 2)
+        try:
+            result = analyse(target, options)
+        except SystemExit as e:
+            result = _error(target, "exit", f"{target}: the model's code called sys.exit({e.code!r}).")
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+    result.output = _lines(captured)
+    captured.close()
+    return result
