@@ -128,7 +128,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         grads = [g for n, g in observed.grads.items() if n.startswith(prefix)]
         if not grads:
             return None
-        return all(g is None or not g.abs().sum().item() for g in grads)
+        return all(g is None or g == 0.0 for g in grads)
 
 
 def _describe(module) -> str:

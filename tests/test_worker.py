@@ -186,3 +186,22 @@ def test_the_in_process_fallback_captures_output_too(model_dir):
     )
     assert json.loads(out.stdout)["results"][0]["status"] == "clean"
     assert "h_dim" not in out.stdout
+
+
+def test_warming_the_parent_leaves_workers_able_to_use_threads(tmp_path):
+    """The parent warms up single-threaded before forking; the workers then run
+    torch's parallel ops without hanging (OpenMP's pool is not inherited)."""
+    code = (
+        "import os, torch\n"
+        "from vaelint import worker\n"
+        "worker.mark_fresh_process()\n"
+        "worker.prepare(5)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    a = torch.rand(256, 256); (a @ a).sum(); torch.rand(1000000).exp().sum()\n"
+        "    os._exit(0)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "print('status', status, torch.get_num_threads() == max(1, torch.get_num_threads()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "status 0 True" in out.stdout, out.stderr

@@ -316,7 +316,7 @@ def whole_model_checks(ctx: Context, obs) -> list[Check]:
             grads = [obs.grads.get(n) for n in names if n in obs.grads]
             if not grads:
                 continue
-            norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads if g is not None))
+            norm = math.sqrt(sum(g * g for g in grads if g is not None))
             ok = math.isfinite(norm) and norm > 0
             checks.append(Check(f"{stage} gradient", ok, f"norm {norm:.3g}"))
     if obs.backward_error is not None:

@@ -105,6 +105,9 @@ def check(
     from vaelint.worker import run_target
     from vaelint.suppress import apply
 
+    from vaelint.worker import prepare
+
+    prepare(len(jobs))
     results = []
     for spec, tc in jobs:
         options = Options(

@@ -21,6 +21,7 @@ time limit; exits and hangs there are not contained, as the report says.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import select
@@ -54,6 +55,31 @@ def mark_fresh_process() -> None:
     _fresh_process = True
 
 
+def prepare(n_targets: int) -> None:
+    """Import once, in the parent, what every worker would otherwise import again;
+    with three targets or more, also run a tiny model once (single-threaded, which
+    leaves no thread pool behind for the workers to inherit) so each worker
+    starts warm."""
+    from vaelint.rules import all_rules
+
+    all_rules()
+    if n_targets >= 3 and _fresh_process and hasattr(os, "fork"):
+        _warm_up()
+
+
+def _warm_up() -> None:
+    import torch
+
+    from vaelint.warmup import tiny_check
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        tiny_check()
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_target(target: str, options: Options) -> TargetResult:
     if hasattr(os, "fork") and not os.environ.get("VAELINT_IN_PROCESS"):
         return _forked(target, options)
@@ -66,6 +92,9 @@ def run_target(target: str, options: Options) -> TargetResult:
 def _forked(target: str, options: Options) -> TargetResult:
     sys.stdout.flush()
     sys.stderr.flush()
+    # the parent's objects stay out of the worker's garbage collections, so the
+    # worker does not copy every page the parent owns (copy-on-write)
+    gc.freeze()
     read_end, write_end = os.pipe()
     captured = tempfile.TemporaryFile()
     pid = os.fork()
