@@ -46,15 +46,17 @@ def test_the_configuration_example_loads_and_runs(tmp_path, monkeypatch):
 
 def test_the_suppression_examples_parse():
     (py,) = blocks("python", "### Suppressing a finding")[:1]
-    first, second = py.strip().splitlines()
+    first, noqa, second = py.strip().splitlines()
     open_ = lambda text: (lambda p: (p.write_text(text + "\n"), str(p))[1])  # noqa: E731
     import tempfile
     from pathlib import Path
 
     with tempfile.TemporaryDirectory() as d:
         a = open_(first)(Path(d) / "a.py")
+        n = open_(noqa)(Path(d) / "n.py")
         b = open_(second)(Path(d) / "b.py")
         assert inline_codes(a, 1) == {"VAE004"}
+        assert inline_codes(n, 1) == {"VAE004"}
         assert inline_codes(b, 1) == set()
 
 
@@ -68,8 +70,11 @@ def test_the_pre_commit_snippet_names_the_hook_this_repo_defines():
 
 def test_the_ci_example_uploads_sarif_and_gates():
     workflow = open(os.path.join(ROOT, "docs", "github-workflow.yml")).read()
-    assert "vaelint check --format sarif --output-file vaelint.sarif" in workflow
+    assert "vaelint check --output-format sarif --output-file vaelint.sarif --exit-zero" in workflow
+    assert "|| true" not in workflow  # it would hide usage errors too
     assert "upload-sarif" in workflow and "sarif_file: vaelint.sarif" in workflow
-    assert "vaelint check --format github" in workflow
+    assert "vaelint check --output-format markdown --exit-zero >> \"$GITHUB_STEP_SUMMARY\"" in workflow
+    assert "vaelint check --output-format github" in workflow
+    assert "pip install vaelint\n" not in workflow  # not on PyPI: the example installs what exists
     ci = blocks("yaml", "In GitHub Actions")[0]
-    assert "--format sarif --output-file vaelint.sarif" in ci
+    assert "--output-format sarif --output-file vaelint.sarif --exit-zero" in ci

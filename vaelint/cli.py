@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Shape-debugging analyzer for PyTorch variational autoencoders.",
 )
 
@@ -31,6 +32,7 @@ class Format(str, Enum):
     json = "json"
     sarif = "sarif"
     github = "github"
+    markdown = "markdown"
 
 
 class Device(str, Enum):
@@ -45,6 +47,11 @@ class Color(str, Enum):
     never = "never"
 
 
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+
+
 def _codes(value: Optional[str]) -> list[str]:
     if not value:
         return []
@@ -56,30 +63,60 @@ def _usage_error(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from vaelint import __version__
+
+        typer.echo(f"vaelint {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Shape-debugging analyzer for PyTorch variational autoencoders."""
+
+
 @app.command()
 def check(
     targets: List[str] = typer.Argument(None, help="PATH.py:NAME (a model class or factory), or PATH.py (its configured targets)."),
-    input: List[str] = typer.Option([], "--input", help="SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per positional input."),
+    input: List[str] = typer.Option([], "--input", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."),
     init: List[str] = typer.Option([], "--init", help="Constructor keyword NAME=VALUE (a Python literal)."),
     loss: Optional[str] = typer.Option(None, "--loss", help="PATH.py:function, PATH.py:Class, or a model method name."),
     loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", help="Extra loss keyword NAME=VALUE."),
     beta: Optional[float] = typer.Option(None, "--beta", help="The KL weight you intend (beta-VAE); default 1."),
     device: Optional[Device] = typer.Option(None, "--device", help="Where the confirmation pass runs (default auto)."),
     no_dynamic: bool = typer.Option(False, "--no-dynamic", help="Skip the real forward/backward confirmation pass."),
-    format: Format = typer.Option(Format.text, "--format", help="text (for people), json, sarif or github."),
+    format: Format = typer.Option(Format.text, "--output-format", "--format", help="text (for people), json, sarif, github or markdown."),
     output_file: Optional[str] = typer.Option(None, "--output-file", help="Write the report here instead of stdout."),
-    select: Optional[str] = typer.Option(None, "--select", help="Comma-separated rule codes or prefixes."),
-    ignore: Optional[str] = typer.Option(None, "--ignore", help="Comma-separated rule codes or prefixes."),
+    select: Optional[str] = typer.Option(None, "--select", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
+    extend_select: Optional[str] = typer.Option(None, "--extend-select", help="Codes to add to the selected ones."),
+    ignore: Optional[str] = typer.Option(None, "--ignore", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
+    extend_ignore: Optional[str] = typer.Option(None, "--extend-ignore", help="Codes to add to the ignored ones."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="The lowest severity that makes the exit status 1."),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even with findings (exit 2 stays 2)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Findings and the summary only, no shape-flow table."),
+    statistics: bool = typer.Option(False, "--statistics", help="A count per rule code after the report."),
+    config_path: Optional[str] = typer.Option(None, "--config", help="Read [tool.vaelint] from this file only."),
+    isolated: bool = typer.Option(False, "--isolated", help="Read no configuration file."),
+    show_settings: bool = typer.Option(False, "--show-settings", help="Print the merged settings and where each came from."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0, help="Seconds per target (0: no limit; default 60)."),
     color: Color = typer.Option(Color.auto, "--color", help="Colour in the text report (NO_COLOR is honoured)."),
 ) -> None:
     """Check VAE models for shape, loss and reparameterization bugs."""
-    from vaelint.config import find_pyproject, load_config
-    from vaelint.inputs import parse_input_spec
     from vaelint.build import parse_init, parse_literal
+    from vaelint.inputs import parse_input_spec
+    from vaelint.settings import CommandLine, Settings
 
+    cli = CommandLine(
+        select=_codes(select), extend_select=_codes(extend_select), ignore=_codes(ignore),
+        extend_ignore=_codes(extend_ignore), fail_on=fail_on.value if fail_on else None, timeout=timeout,
+        device=device.value if device else None, config=config_path, isolated=isolated,
+    )
+    _check_codes(cli.select + cli.extend_select + cli.ignore + cli.extend_ignore)
     try:
-        config = load_config(find_pyproject())
+        settings = Settings(cli)
         specs = [parse_input_spec(s) for s in input]
         init_kwargs = parse_init(init)
         loss_kwargs = {}
@@ -94,49 +131,77 @@ def check(
                 f"--beta {beta}: the KL weight must be a finite number of at least 0 (1 for a plain "
                 "VAE, e.g. 4 for a beta-VAE).",
             )
-        jobs = _jobs(targets or [], config)
+        if specs and specs[0].batch < 2:
+            raise VaelintError(
+                "input",
+                f"--input {specs[0].text()}: use a batch of at least 2 (dim 0); with one sample, batch bugs "
+                "cannot show and BatchNorm cannot train.",
+            )
+        if output_file:
+            folder = os.path.dirname(os.path.abspath(output_file))
+            if not os.path.isdir(folder):
+                raise VaelintError("input", f"--output-file {output_file}: the folder {folder} does not exist.")
+        if show_settings:
+            _show_settings(settings, targets or [])
+            raise typer.Exit(0)
+        jobs = _jobs(targets or [], settings)
     except VaelintError as e:
         _usage_error(e.message)
-    select_codes, ignore_codes = _codes(select), _codes(ignore)
-    _check_codes(select_codes + ignore_codes)
 
     from vaelint.analyze import Options
     from vaelint.inputs import parse_input_spec as spec_of
-    from vaelint.worker import run_target
     from vaelint.suppress import apply
-
-    from vaelint.worker import prepare
+    from vaelint.worker import prepare, run_target
 
     prepare(len(jobs))
-    results = []
-    for spec, tc in jobs:
+    results, failing = [], []
+    for spec, tc, config in jobs:
         options = Options(
             inputs=specs or ([spec_of(s) for s in tc.inputs] if tc else []),
             init={**(tc.init if tc else {}), **init_kwargs},
             loss=loss or (tc.loss if tc else None),
             loss_kwargs={**(tc.loss_kwargs if tc else {}), **loss_kwargs},
             beta=beta if beta is not None else (tc.beta if tc and tc.beta is not None else 1.0),
-            device=(device.value if device else config.device),
+            device=settings.device(config),
             dynamic=not no_dynamic,
-            select=select_codes or config.select,
-            ignore=ignore_codes or config.ignore,
-            timeout=(timeout if timeout is not None else config.timeout) or None,
+            select=settings.select(config),
+            ignore=settings.ignore(config),
+            timeout=settings.timeout(config),
         )
         result = run_target(_shown(spec), options)
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
         results.append(result)
+        severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
+        failing += [f for f in result.findings if f.severity in severities]
     if not results:
+        if targets:
+            files = [t for t in targets if t.endswith(".py")]
+            typer.echo(
+                f"vaelint: no VAE targets in {len(files)} file{'s' * (len(files) != 1)}: configure "
+                "[[tool.vaelint.targets]] or annotate forward inputs (jaxtyping)",
+                err=True,
+            )
         raise typer.Exit(0)  # file mode: no configured target in these files
-    _emit(results, format, output_file, color)
+    _emit(results, format, output_file, color, quiet, statistics)
     if any(r.error is not None for r in results):
         raise typer.Exit(2)
-    failing = ("error",) if config.fail_on == "error" else ("error", "warning")
-    raise typer.Exit(1 if any(f.severity in failing for r in results for f in r.findings) else 0)
+    raise typer.Exit(1 if failing and not exit_zero else 0)
 
 
-def _jobs(targets: list[str], config) -> list:
-    """(target spec, its configuration or None) for each target to check."""
+def _show_settings(settings, targets: list[str]) -> None:
+    files = [t.rpartition(":")[0] if ":" in t else t for t in targets if t.rpartition(":")[0].endswith(".py") or t.endswith(".py")]
+    configs = [(f, settings.for_file(f)) for f in files] or [(None, settings.base())]
+    for file, config in configs:
+        if file:
+            typer.echo(f"settings for {file}:")
+        for name, value, source in settings.explain(config):
+            typer.echo(f"  {name:20} {value}  ({source})")
+
+
+def _jobs(targets: list[str], settings) -> list:
+    """(target spec, its configuration or None, the configuration governing it) per target."""
     if not targets:
+        config = settings.base()
         if not config.targets:
             where = config.path or "no pyproject.toml was found"
             raise VaelintError(
@@ -144,24 +209,26 @@ def _jobs(targets: list[str], config) -> list:
                 f"no target given and no [[tool.vaelint.targets]] configured ({where}): name one as "
                 "PATH.py:NAME, e.g. vaelint check models/vae.py:VAE --input 32x784",
             )
-        return [(t.target, t) for t in config.targets]
+        return [(t.target, t, config) for t in config.targets]
     jobs = []
     for t in targets:
         path, _, name = t.rpartition(":")
         if name and path.endswith(".py"):
-            jobs.append((t, config.target_named(t)))
+            config = settings.for_file(path)
+            jobs.append((t, config.target_named(t), config))
         elif t.endswith(".py"):
             if not os.path.exists(t):
                 raise VaelintError("input", f"{t}: no such file.")
             # file mode (pre-commit passes every changed file): its configured
             # targets, else the models whose forward annotates its input shape,
-            # and quietly nothing for a file that has neither
+            # and nothing for a file that has neither
+            config = settings.for_file(t)
             configured = config.targets_in(t)
             if not configured:
                 from vaelint.discover import annotated_targets
 
                 configured = annotated_targets(t)
-            jobs += [(c.target, c) for c in configured]
+            jobs += [(c.target, c, config) for c in configured]
         else:
             raise VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
     return jobs
@@ -184,7 +251,7 @@ def _check_codes(codes: list[str]) -> None:
             _usage_error(f"unknown rule code {c!r} in --select/--ignore; known codes: {', '.join(known)}.")
 
 
-def _emit(results, format: Format, output_file: Optional[str], color: Color) -> None:
+def _emit(results, format: Format, output_file: Optional[str], color: Color, quiet: bool = False, statistics: bool = False) -> None:
     # Machine formats never go through rich: no colour codes can leak into them.
     if format is Format.json:
         from vaelint.report import json_report
@@ -198,6 +265,10 @@ def _emit(results, format: Format, output_file: Optional[str], color: Color) -> 
         from vaelint.report import github_report
 
         return _write(github_report.render(results), output_file)
+    if format is Format.markdown:
+        from vaelint.report import markdown_report
+
+        return _write(markdown_report.render(results), output_file)
     import io
 
     from rich.console import Console
@@ -206,7 +277,7 @@ def _emit(results, format: Format, output_file: Optional[str], color: Color) -> 
 
     if output_file:
         buf = io.StringIO()
-        text_report.render(results, Console(file=buf, no_color=True, width=160, highlight=False, color_system=None, emoji=False))
+        text_report.render(results, Console(file=buf, no_color=True, width=160, highlight=False, color_system=None, emoji=False), quiet, statistics)
         return _write(buf.getvalue(), output_file)
     no_color = color is Color.never or (color is Color.auto and bool(os.environ.get("NO_COLOR")))
     # emoji=False: user text (paths, targets, messages) prints as written, ':100:' too
@@ -216,7 +287,7 @@ def _emit(results, format: Format, output_file: Optional[str], color: Color) -> 
         console = Console(highlight=False, width=max(console.width, 160), color_system=None, emoji=False)
     elif no_color:
         console = Console(highlight=False, no_color=True, color_system=None, emoji=False)
-    text_report.render(results, console)
+    text_report.render(results, console, quiet, statistics)
 
 
 def _write(text: str, output_file: Optional[str]) -> None:

@@ -50,6 +50,8 @@ class Config:
     targets: list[TargetConfig] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
 
+    has_section: bool = False  # the file has a [tool.vaelint] section
+
     @property
     def root(self) -> str:
         return os.path.dirname(self.path) if self.path else os.getcwd()
@@ -65,16 +67,28 @@ class Config:
 
 
 def find_pyproject(start: str | None = None) -> str | None:
-    """The nearest pyproject.toml at or above ``start`` (the current directory)."""
+    """The nearest pyproject.toml at or above ``start`` (the current directory)
+    that has a [tool.vaelint] section, as ruff finds its own; else the nearest one."""
     d = os.path.abspath(start or os.getcwd())
+    nearest = None
     while True:
         candidate = os.path.join(d, "pyproject.toml")
         if os.path.isfile(candidate):
-            return candidate
+            nearest = nearest or candidate
+            if _has_section(candidate):
+                return candidate
         parent = os.path.dirname(d)
         if parent == d:
-            return None
+            return nearest
         d = parent
+
+
+def _has_section(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return "vaelint" in tomllib.load(fh).get("tool", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return True  # let load_config say what is wrong with it
 
 
 def load_config(path: str | None) -> Config:
@@ -110,7 +124,7 @@ def _codes(path, key, value) -> list[str]:
 
 
 def _parse(section: dict, path: str) -> Config:
-    cfg = Config(path=path)
+    cfg = Config(path=path, has_section=True)
     if not isinstance(section, dict):
         raise _bad(path, "", section, "[tool.vaelint] must be a table")
     for key in section:

@@ -24,6 +24,8 @@ class SourceLoc:
     line: int
     column: int  # 1-based; 1 when unknown
     function: str = ""
+    end_line: int | None = None  # where the expression ends (Python 3.11 positions), when known
+    end_column: int | None = None  # 1-based, exclusive
 
     def display_path(self) -> str:
         return display_path(self.path)
@@ -76,6 +78,7 @@ def frame_loc(frame: FrameType) -> SourceLoc:
     code = frame.f_code
     line = frame.f_lineno
     col = 1
+    end_line = end_col = None
     try:
         # Python 3.11+: positions of the instruction being executed.
         positions = list(code.co_positions())
@@ -84,9 +87,11 @@ def frame_loc(frame: FrameType) -> SourceLoc:
             line = pos[0]
         if pos[2] is not None:
             col = pos[2] + 1
+        if pos[1] is not None and pos[3] is not None:
+            end_line, end_col = pos[1], pos[3] + 1
     except (AttributeError, IndexError):
         pass
-    return SourceLoc(os.path.realpath(code.co_filename), line, col, code.co_name)
+    return SourceLoc(os.path.realpath(code.co_filename), line, col, code.co_name, end_line, end_col)
 
 
 _BOUNDARIES: set = set()

@@ -1,5 +1,5 @@
-"""Silencing findings: ``# vaelint: ignore[VAE001, VAE004]`` on the reported
-line, a bare ``# vaelint: ignore``, and ``per-file-ignores`` globs."""
+"""Silencing findings: ``# vaelint: ignore[VAE001, VAE004]`` or ``# noqa: VAE001``
+on the reported line, a bare ``# vaelint: ignore``, and ``per-file-ignores`` globs."""
 
 from __future__ import annotations
 
@@ -11,18 +11,26 @@ import re
 from vaelint.diagnostics import Finding
 
 _PRAGMA = re.compile(r"#\s*vaelint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.I)
+# ruff's and flake8's spelling: `# noqa: VAE001, VAE004` (a bare `# noqa` is left to
+# those tools: it would silence vaelint by accident)
+_NOQA = re.compile(r"#\s*noqa:\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*)", re.I)
 
 
 def inline_codes(path: str, line: int) -> set[str] | None:
     """Codes silenced on that line; an empty set means every code; None: no pragma."""
+    linecache.checkcache(path)  # the file may have changed since it was read (pre-commit, an editor)
     text = linecache.getline(path, line)
     m = _PRAGMA.search(text)
-    if m is None:
-        return None
-    codes = m.group("codes")
-    if codes is None:
-        return set()
-    return {c.strip().upper() for c in codes.split(",") if c.strip()}
+    if m is not None:
+        codes = m.group("codes")
+        if codes is None:
+            return set()
+        return {c.strip().upper() for c in codes.split(",") if c.strip()}
+    n = _NOQA.search(text)
+    if n is not None:
+        vae = {c.upper() for c in re.split(r"[\s,]+", n.group("codes")) if c.upper().startswith("VAE")}
+        return vae or None
+    return None
 
 
 def is_suppressed(f: Finding, per_file: dict[str, list[str]], root: str) -> bool:

@@ -13,6 +13,14 @@ def to_dict(results: list[TargetResult]) -> dict:
     return {"version": __version__, "results": [_result(r) for r in results]}
 
 
+def _rule_uri(code: str) -> str | None:
+    from vaelint.report.sarif_report import rule_uri
+    from vaelint.rules import all_rules
+
+    rule = next((r for r in all_rules() if r.code == code), None)
+    return rule_uri(rule) if rule else None
+
+
 def render(results: list[TargetResult]) -> str:
     return json.dumps(to_dict(results), indent=2) + "\n"
 
@@ -53,6 +61,9 @@ def _result(r: TargetResult) -> dict:
                 "path": display_path(f.loc.path) if f.loc else None,
                 "line": f.loc.line if f.loc else None,
                 "column": f.loc.column if f.loc else None,
+                "end_line": f.loc.end_line if f.loc else None,
+                "end_column": f.loc.end_column if f.loc else None,
+                "help_uri": _rule_uri(f.code),
                 "fix": f.fix,
                 "confirmed": f.confirmed,
             }

@@ -62,7 +62,7 @@ def to_dict(results: list[TargetResult], root: str | None = None) -> dict:
                         {
                             "physicalLocation": {
                                 "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                                "region": {"startLine": f.loc.line, "startColumn": f.loc.column},
+                                "region": _region(f.loc),
                             }
                         }
                     ],
@@ -88,6 +88,7 @@ def to_dict(results: list[TargetResult], root: str | None = None) -> dict:
                                 "shortDescription": {"text": r.summary},
                                 "fullDescription": {"text": " ".join(r.what.split())},
                                 "help": {"text": r.page()},
+                                "helpUri": rule_uri(r),
                                 "defaultConfiguration": {"level": "error" if r.severity == "error" else "warning"},
                             }
                             for r in rules
@@ -102,6 +103,22 @@ def to_dict(results: list[TargetResult], root: str | None = None) -> dict:
             }
         ],
     }
+
+
+def _region(loc) -> dict:
+    region = {"startLine": loc.line, "startColumn": loc.column}
+    if loc.end_line is not None and loc.end_column is not None:
+        region.update(endLine=loc.end_line, endColumn=loc.end_column)
+    return region
+
+
+def rule_uri(rule) -> str:
+    """The rule's page, shipped in the package: its module (documentation and
+    examples; `vaelint rule CODE` prints it), as a file URI."""
+    import inspect
+    from pathlib import Path
+
+    return Path(inspect.getfile(rule)).resolve().as_uri()
 
 
 def render(results: list[TargetResult]) -> str:

