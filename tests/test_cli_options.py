@@ -173,3 +173,14 @@ def test_file_mode_without_targets_says_so(tmp_path):
     r = run("check", str(plain))
     assert r.exit_code == 0
     assert "no VAE targets in 1 file: configure [[tool.vaelint.targets]] or annotate forward inputs" in r.output
+
+
+def test_json_reports_follow_the_schema_in_docs(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.load(open(os.path.join(os.path.dirname(FIXTURES), "docs", "report.schema.json")))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    missing = tmp_path / "missing.py"
+    r = run("check", f"{BROADCAST}:VAE", f"{WARNING_ONLY}:VAE", f"{missing}:VAE", "--input", "8x784", "--format", "json")
+    report = json.loads(r.output)
+    jsonschema.validate(report, schema)
+    assert [x["status"] for x in report["results"]] == ["findings", "findings", "error"]

@@ -1,4 +1,4 @@
-"""``--format json``: the contract's report, for machines."""
+"""``--output-format json``: the report for machines; its schema is docs/report.schema.json."""
 
 from __future__ import annotations
 
