@@ -151,3 +151,29 @@ def test_a_failed_module_level_assignment_used_in_arithmetic_shows_its_own_error
     assert result.error is not None and result.error.kind == "load"
     assert "KeyError" in result.error.message and ":3 defines 'LATENT'" in result.error.message
     assert "Unavailable" not in result.error.message
+
+
+def test_a_package_init_that_imports_a_sibling_needing_a_missing_package(tmp_path):
+    """AntixK's layout: models/__init__ star-imports every model, one of them built on
+    a package that is not installed; the other models still load."""
+    from vaelint.analyze import Options, analyse
+    from vaelint.inputs import parse_input_spec
+
+    pkg = tmp_path / "zoo"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .needs_vision import *\nfrom .plain import *\n")
+    (pkg / "needs_vision.py").write_text(
+        "from not_installed_vision.models import vgg19\nimport torch.nn as nn\n\n\n"
+        "class PerceptualVAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.net = vgg19()\n"
+        "\nprint('script code of a sibling: never run')\n"
+    )
+    (pkg / "plain.py").write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass PlainVAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.enc, self.dec = nn.Linear(6, 4), nn.Linear(2, 6)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar\n"
+    )
+    result = analyse(f"{pkg / 'plain.py'}:PlainVAE", Options(inputs=[parse_input_spec("4x6")], dynamic=False))
+    assert result.error is None, result.error.message
+    other = analyse(f"{pkg / 'needs_vision.py'}:PerceptualVAE", Options(inputs=[parse_input_spec("4x6")], dynamic=False))
+    assert other.error is not None and "not_installed_vision" in other.error.message

@@ -35,7 +35,7 @@ class SourceLoc:
 
 
 def display_path(path: str) -> str:
-    """Relative to the current directory when under it (the contract)."""
+    """Relative to the current directory when under it."""
     try:
         rel = os.path.relpath(path)
     except ValueError:

@@ -299,7 +299,7 @@ def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
     # Import through a finder of our own, so that a package __init__ that
     # imports this very module (``from .vanilla_vae import *``) gets the
     # filtered module too, as a normal import would give it the real one.
-    finder = _FilteredFinder(modname, abspath, statements)
+    finder = _FilteredFinder(modname, abspath, statements, package, os.path.dirname(abspath))
     sys.modules.pop(modname, None)
     sys.meta_path.insert(0, finder)
     try:
@@ -321,25 +321,60 @@ def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
 
 
 class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves one module name with the model-defining statements of its file."""
+    """Serves one module name with the model-defining statements of its file, and
+    the other modules of its package (what its ``__init__`` imports) the same way:
+    definitions and guarded imports, no script code. A package whose ``__init__``
+    imports a sibling that needs a missing package (AntixK's ``models/__init__``
+    star-imports a model built on torchvision) then loads as long as the model
+    itself does not use it."""
 
-    def __init__(self, modname: str, path: str, statements: list[ast.stmt]):
+    def __init__(self, modname: str, path: str, statements: list[ast.stmt], package: str | None = None, folder: str | None = None):
         self.modname, self.path, self.statements = modname, path, statements
+        self.package, self.folder = package, folder
+        self._siblings: dict[str, tuple[str, list[ast.stmt]]] = {}
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != self.modname:
+        origin = self._origin(fullname)
+        if origin is None:
             return None
-        spec = importlib.util.spec_from_loader(fullname, self, origin=self.path)
+        spec = importlib.util.spec_from_loader(fullname, self, origin=origin)
         spec.has_location = True
         return spec
+
+    def _origin(self, fullname: str) -> str | None:
+        if fullname == self.modname:
+            return self.path
+        if not self.package or not fullname.startswith(self.package + ".") or fullname in sys.modules:
+            return None
+        rest = fullname[len(self.package) + 1 :]
+        candidate = os.path.join(self.folder, rest + ".py") if "." not in rest else None
+        if candidate is None or not os.path.isfile(candidate):
+            return None
+        try:
+            with open(candidate, encoding="utf-8", errors="replace") as fh:
+                tree = ast.parse(fh.read(), filename=candidate)
+        except SyntaxError:
+            return None  # let the normal import report it
+        # what a sibling exports: its definitions and its module-level names
+        # (``SIZE = 7``); its loops, main guard and bare calls are left out
+        exported = {st.name for st in tree.body if isinstance(st, (ast.ClassDef, ast.FunctionDef))}
+        for st in tree.body:
+            if isinstance(st, (ast.Assign, ast.AnnAssign)):
+                exported |= _assigned_names(st)
+        self._siblings[fullname] = (candidate, select_statements(tree, exported))
+        return candidate
 
     def create_module(self, spec):
         return None
 
     def exec_module(self, module):
-        module.__file__ = self.path
-        for stmt in self.statements:
-            _run_statement(stmt, module, self.path)
+        if module.__name__ == self.modname:
+            path, statements = self.path, self.statements
+        else:
+            path, statements = self._siblings[module.__name__]
+        module.__file__ = path
+        for stmt in statements:
+            _run_statement(stmt, module, path)
 
 
 @contextlib.contextmanager

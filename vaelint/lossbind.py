@@ -1,6 +1,6 @@
 """Find the loss and bind its parameters to what the forward produced.
 
-Discovery (the contract): ``--loss`` if given; else a model method named
+Discovery (README, "The loss"): ``--loss`` if given; else a model method named
 ``loss_function``, ``loss``, ``compute_loss``, ``elbo`` or ``vae_loss``; else a
 module-level function with one of those names in the target's file; else no
 loss. Binding uses the roles found in the traced graph (which output is the
