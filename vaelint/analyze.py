@@ -137,7 +137,9 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     progress = options.progress or (lambda stage: None)
     loaded = build_model(target, options.init, (loss_name,) if loss_name else (), progress)
     loaded.model.train()
-    _initial_state = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+    # a run changes buffers only (BatchNorm's running statistics), never the weights:
+    # keep those, not a second copy of the model, for a run that starts over
+    initial_buffers = {k: v.clone() for k, v in loaded.model.named_buffers()}
     plan = discover_loss(loaded, options.loss, options.loss_kwargs)
     result.loss_name = plan.name if plan else None
 
@@ -151,14 +153,14 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         )
         plan = None
         result.loss_name = None
-        loaded.model.load_state_dict(_initial_state)
+        loaded.model.load_state_dict(initial_buffers, strict=False)
         cap, runs, binder = _capture_and_run(loaded, plan, specs, progress)
     binary = binary_retry(runs.failure, specs)
     if binary is not None:
         # a distribution that validates its support: the data is binary, so draw it
         # that way rather than stop
         specs = binary
-        loaded.model.load_state_dict(_initial_state)
+        loaded.model.load_state_dict(initial_buffers, strict=False)
         cap, runs, binder = _capture_and_run(loaded, plan, specs, progress)
         result.notes.append(
             "a distribution in the model checks that its data lies in its support, so the float "

@@ -31,6 +31,14 @@ class Context:
     # what rules tell the report beside their findings (how a rule decided)
     notes: list = field(default_factory=list)
 
+    def reading(self, key: str, compute, kind: type):
+        """A reading several rules share, computed once: (it, "") when ``compute(ctx)``
+        returned a ``kind``, else (None, the reason it returned instead)."""
+        if key not in self.cache:
+            self.cache[key] = compute(self)
+        got = self.cache[key]
+        return (got, "") if isinstance(got, kind) else (None, got or "")
+
     @property
     def has_loss(self) -> bool:
         """A loss function was found, or the forward returns its own loss."""

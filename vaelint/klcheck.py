@@ -49,16 +49,15 @@ def kl_reading(ctx, run=None) -> KLReading | None:
     if run is not None:
         got = _kl_reading(ctx, run)
         return got if isinstance(got, KLReading) else None
-    if "kl_reading" not in ctx.cache:  # VAE007 and VAE008 both read it
-        ctx.cache["kl_reading"] = _kl_reading(ctx, None)
-    got = ctx.cache["kl_reading"]
-    return got if isinstance(got, KLReading) else None
+    return ctx.reading("kl_reading", _user_run_reading, KLReading)[0]  # VAE007 and VAE008 both read it
 
 
 def why_no_kl_reading(ctx) -> str:
-    kl_reading(ctx)
-    got = ctx.cache["kl_reading"]
-    return got if isinstance(got, str) else ""
+    return ctx.reading("kl_reading", _user_run_reading, KLReading)[1]
+
+
+def _user_run_reading(ctx) -> KLReading | str:
+    return _kl_reading(ctx, None)
 
 
 def _kl_reading(ctx, run) -> KLReading | str:

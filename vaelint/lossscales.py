@@ -118,17 +118,12 @@ class LossScales:
 def loss_scales(ctx) -> LossScales | None:
     """The reduction facts of the reconstruction and KL terms, when both are clear
     (computed once per target: beta_eff and three rules read them)."""
-    if "loss_scales" not in ctx.cache:
-        ctx.cache["loss_scales"] = _loss_scales(ctx)
-    got = ctx.cache["loss_scales"]
-    return got if isinstance(got, LossScales) else None
+    return ctx.reading("loss_scales", _loss_scales, LossScales)[0]
 
 
 def why_no_loss_scales(ctx) -> str:
     """Why :func:`loss_scales` found no reading (for the report's skipped list)."""
-    loss_scales(ctx)
-    got = ctx.cache["loss_scales"]
-    return got if isinstance(got, str) else ""
+    return ctx.reading("loss_scales", _loss_scales, LossScales)[1]
 
 
 def _loss_scales(ctx) -> LossScales | str:
