@@ -52,6 +52,8 @@ class Options:
     timeout: float | None = 60.0  # seconds per target
     # hears each stage as it starts: import, build, forward, loss, rules, confirmation
     progress: Callable[[str], None] | None = None
+    # hears the built model (the worker picks torch's thread count by its size)
+    on_model: Callable[[object], None] | None = None
 
 
 def selected_rules(options: Options):
@@ -137,6 +139,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     progress = options.progress or (lambda stage: None)
     loaded = build_model(target, options.init, (loss_name,) if loss_name else (), progress)
     loaded.model.train()
+    if options.on_model is not None:
+        options.on_model(loaded.model)
     # a run changes buffers only (BatchNorm's running statistics), never the weights:
     # keep those, not a second copy of the model, for a run that starts over
     initial_buffers = {k: v.clone() for k, v in loaded.model.named_buffers()}

@@ -132,6 +132,7 @@ def _work(target: str, options: Options, write_end: int, captured) -> None:
         signal.signal(signal.SIGUSR1, where)
 
         options.progress = progress
+        options.on_model = _threads_for if _fresh_process else None
         options.timeout = None  # the parent keeps the time, and can kill
         try:
             result = analyse(target, options)
@@ -172,6 +173,19 @@ class _Inbox:
             messages.append(pickle.loads(self.buffer[4 : 4 + size]))
             self.buffer = self.buffer[4 + size :]
         return messages
+
+
+SMALL_MODEL = 20_000_000  # parameters: below this, one thread is faster and steadier
+
+
+def _threads_for(model) -> None:
+    """One intra-op thread for a small model: on a loaded 2-core machine two
+    threads made a small target's cost swing from 40 to 480 ms; a large model
+    keeps every thread."""
+    import torch
+
+    if sum(p.numel() for p in model.parameters()) < SMALL_MODEL:
+        torch.set_num_threads(1)
 
 
 def _wait(pid: int, target: str, options: Options, read_end: int) -> TargetResult:
