@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from vaelint.context import loc_of
 from vaelint.rulebase import Example, Rule
 
 _MODEL = '''import torch
@@ -98,7 +99,7 @@ the GPU and in half precision).
             return
         yield self.finding(
             f"the noise has shape {noise_t} but std has {std_t}: {shared}.",
-            r.noise.meta.get("loc"),
+            loc_of(r.noise),
             "eps = torch.randn_like(std)",
             node=r.product,
         )

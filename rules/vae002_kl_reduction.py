@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from vaelint.lossscales import loss_scales, why_no_loss_scales
+from vaelint.context import loc_of
 from vaelint.rulebase import Example, Rule, SkipRule
 
 _MODEL = '''import torch
@@ -94,7 +95,7 @@ over everything.
         value = f"{ratio:.6g}"
         changes = ", and changes with the batch size" if scales.batch_power else ""
         kl_red = scales.kl.reductions()
-        loc = (kl_red[0].loc if kl_red else None) or scales.kl.term.meta.get("loc")
+        loc = (kl_red[0].loc if kl_red else None) or loc_of(scales.kl.term)
         message = (
             f"the reconstruction term is reduced as {scales.rec.describe()} but the KL term as "
             f"{scales.kl.describe()}: beta_eff = {formula} = {value} (B={ctx.batch}), so the KL term "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vaelint.ops import CLASS_INDEX_LOSSES
+from vaelint.context import loc_of
 from vaelint.rulebase import Example, Rule
 
 _BASE = '''import torch
@@ -82,7 +83,7 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
             if rec is None or data is None or rec.sizes is None or data.sizes is None:
                 continue
             rec_t, data_t = ctx.shape_text(cmp.recon_side), ctx.shape_text(cmp.data_side)
-            loc = cmp.node.meta.get("loc")
+            loc = loc_of(cmp.node)
             failed = failure is not None and failure.node is cmp.node
             if cmp.op in CLASS_INDEX_LOSSES and len(rec.sizes) == len(data.sizes) + 1:
                 expected = rec.sizes[:1] + rec.sizes[2:]

@@ -7,6 +7,7 @@ import math
 import re
 
 from vaelint.lossscales import loss_scales, why_no_loss_scales
+from vaelint.context import loc_of
 from vaelint.rulebase import Example, Rule, SkipRule
 from vaelint.sourcefacts import line_text
 
@@ -95,7 +96,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             consts = [f for f in consts if f is not own]
         if not consts:
             if math.isclose(factor, 1.0, rel_tol=1e-3):
-                loc = scales.kl.term.meta.get("loc")
+                loc = loc_of(scales.kl.term)
                 yield self.finding(
                     f"the KL term carries no weight in the code (beta_eff = 1) but --beta {ctx.beta:g} "
                     "was declared.",

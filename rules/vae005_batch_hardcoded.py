@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from vaelint.ops import CREATION_OPS, RESHAPE_OPS
+from vaelint.context import loc_of
 from vaelint.rulebase import Example, Rule
 
 _ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "rdiv", "cat", "stack", "where", "maximum", "minimum"}
@@ -97,7 +98,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                         f"{op} writes the batch size down as {b0}: its result is {ctx.shape_text(node)} "
                         f"whatever the batch, so a batch of {other} samples (a smaller last batch) "
                         f"{self._consequence(ctx, node, failures)}.",
-                        node.meta.get("loc"),
+                        loc_of(node),
                         self._fix(op),
                         node=node,
                     )
@@ -106,7 +107,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                     f"the loss is divided by {b0}, the batch size written down as a number: a batch of "
                     f"another size (a smaller last batch) is divided by {b0} all the same, so its loss is "
                     "scaled instead of averaged.",
-                    node.meta.get("loc"),
+                    loc_of(node),
                     "divide by the batch's own size: loss / x.size(0)",
                     node=node,
                 )
@@ -151,7 +152,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
     def _normaliser(ctx, node, b0) -> bool:
         if len(node.args) < 2 or not hasattr(node.args[0], "op"):
             return False
-        if b0 not in ctx.literal_sizes(node) or node.args[1] != b0 and ctx.capture.method == "torch.fx":
+        if b0 not in ctx.literal_sizes(node) or node.args[1] != b0 and ctx.symbolic_capture:
             return False
         fact = ctx.shape(node)
         if fact is None or fact.sizes != ():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from vaelint.ops import RESHAPE_OPS
+from vaelint.context import loc_of
 from vaelint.rulebase import Example, Rule
 
 _MODEL = '''import torch
@@ -95,7 +96,7 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 f"{ctx.view.op(node)} turns {ctx.shape_text(src)} into {ctx.shape_text(node)}: the batch "
                 f"dim becomes {a0.text()}, so each sample is split over {a0.coef} rows that later "
                 "layers treat as separate samples.",
-                node.meta.get("loc"),
+                loc_of(node),
                 "keep the batch dim: x.view(x.size(0), -1) or x.flatten(1), and size the next layer "
                 f"for {math.prod(before.sizes[1:])} features",
                 node=node,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from vaelint.klcheck import why_no_kl_reading, kl_reading
+from vaelint.context import loc_of
 from vaelint.rulebase import Example, Rule, SkipRule
 
 _MODEL = '''import torch
@@ -84,7 +85,7 @@ term.
             raise SkipRule(reading.undecided)
         if reading.sampler is None:
             return
-        loc = reading.element.meta.get("loc") or reading.node.meta.get("loc")
+        loc = loc_of(reading.element) or loc_of(reading.node)
         if reading.kl is None:
             yield self.finding(
                 "the KL term is not the Gaussian KL of the mean and std the sampler uses: on the run's "

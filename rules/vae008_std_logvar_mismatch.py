@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vaelint.klcheck import why_no_kl_reading, READINGS, kl_reading
+from vaelint.context import loc_of
 from vaelint.rulebase import Example, Rule, SkipRule
 
 _MODEL = '''import torch
@@ -81,7 +82,7 @@ and ``kl = torch.sum(0.5 * (mu**2 + std**2) - logstd - 0.5)``.
             raise SkipRule(reading.undecided)
         if reading.sampler is None or reading.kl is None or reading.kl == reading.sampler:
             return
-        loc = reading.element.meta.get("loc") or reading.node.meta.get("loc")
+        loc = loc_of(reading.element) or loc_of(reading.node)
         yield self.finding(
             f"the sampler reads the encoder's scale head as a {reading.sampler} "
             f"({READINGS[reading.sampler][1]}) but the KL term treats it as a {reading.kl}: the KL "

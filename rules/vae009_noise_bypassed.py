@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vaelint.confirm import gradient_of
 from vaelint.frames import call_site
+from vaelint.context import loc_of, stack_of
 from vaelint.rulebase import Example, Rule
 
 _MODEL = '''import torch
@@ -89,7 +90,7 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
                 if view.op(n) in blocked and view.depends_on(n, r.noise) and view.depends_on(recon, n)
             )
             how = f"the sample is cut from the graph by {view.op(cut)}"
-            loc = cut.meta.get("loc")
+            loc = loc_of(cut)
             node = cut
         else:
             entry = next(
@@ -99,7 +100,7 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             how = f"the decoder is fed the mean, {ctx.shape_text(r.mu)}, instead of the sample z"
             target = entry if entry is not None else recon
             # the line in forward that hands mu to the decoder, not the decoder's first op
-            loc = call_site(target.meta.get("stack", ()), r.z.meta.get("stack", ())) or target.meta.get("loc")
+            loc = call_site(stack_of(target), stack_of(r.z)) or loc_of(target)
             node = entry
         yield self.finding(
             f"in training mode the reconstruction does not depend on the noise: {how}, so the "

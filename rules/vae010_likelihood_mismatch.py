@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vaelint.ops import CAST_OPS, RESHAPE_OPS
+from vaelint.context import loc_of
 from vaelint.rulebase import Example, Rule
 
 _MODEL = '''import torch
@@ -84,7 +85,7 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         for cmp in ctx.roles.comparisons:
             last = _last_op(ctx, cmp.recon_side)
             name = ctx.view.op(last) if last is not None else "?"
-            loc = cmp.node.meta.get("loc")
+            loc = loc_of(cmp.node)
             if cmp.op == "binary_cross_entropy" and name not in _BOUNDED:
                 yield self.finding(
                     f"binary_cross_entropy needs probabilities, but the reconstruction is not bounded to "
@@ -131,5 +132,5 @@ def _last_op(ctx, node):
 
 
 def _at(node) -> str:
-    loc = node.meta.get("loc") if node is not None else None
+    loc = loc_of(node)
     return f" at {loc.display_path()}:{loc.line}" if loc else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vaelint.ops import ARITH_OPS, CREATION_OPS
+from vaelint.context import loc_of
 from vaelint.rulebase import Example, Rule
 from vaelint.simdevice import simulated_run
 
@@ -94,7 +95,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 
     def check(self, ctx):
         static = list(self._from_graph(ctx))
-        if not static and not _loose_constants(ctx):
+        if not static and not ctx.loose_constants():
             return  # nothing made on a fixed device: no simulated run needed
         sim = simulated_run(ctx)
         if sim.error is not None:
@@ -157,7 +158,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             yield self.finding(
                 f"{made}; it meets the model's {met} tensor in {view.op(meet)}{_at(meet)}, which "
                 "fails on a GPU with 'Expected all tensors to be on the same device'.",
-                node.meta.get("loc"),
+                loc_of(node),
                 self._fix(op),
                 node=meet,
             )
@@ -220,12 +221,11 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 
 def _on_device(ctx, node) -> bool:
     """Computed from the inputs or the weights (which live on the training device)."""
-    return any(a.op == "placeholder" or (a.op in ("call_module",)) or (a.op == "get_attr" and not str(a.target).startswith("_constant"))
-               for a in ctx.view.ancestors(node))
+    return any(a.op == "placeholder" or a.op == "call_module" or ctx.is_model_state(a) for a in ctx.view.ancestors(node))
 
 
 def _at(node) -> str:
-    loc = node.meta.get("loc")
+    loc = loc_of(node)
     return f" at {loc.display_path()}:{loc.line}" if loc else ""
 
 
@@ -236,13 +236,5 @@ def _same_place(finding, meeting) -> bool:
         return False
     if meeting.made is not None and (meeting.made.path, meeting.made.line) == (finding.loc.path, finding.loc.line):
         return True
-    meet_loc = finding.node.meta.get("loc") if finding.node is not None else None
+    meet_loc = loc_of(finding.node)
     return meet_loc is not None and meeting.loc is not None and (meet_loc.path, meet_loc.line) == (meeting.loc.path, meeting.loc.line)
-
-
-def _loose_constants(ctx) -> bool:
-    """Tensors the graph holds as constants, not weights: legacy constructors
-    (``torch.FloatTensor(n)``) made outside torch's functions end up so."""
-    return any(
-        n.op == "get_attr" and not str(n.target).startswith("model.") and n.users for n in ctx.view.graph.nodes
-    )

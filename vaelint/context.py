@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from vaelint.capture import Capture
 from vaelint.dimnames import DimNames
+from vaelint.frames import SourceLoc
 from vaelint.inputs import InputSpec
 from vaelint.build import LoadedTarget
 from vaelint.lossbind import LossPlan
@@ -13,6 +14,16 @@ from vaelint.ops import flat_args
 from vaelint.graphview import GraphView
 from vaelint.roles import Roles
 from vaelint.shapes import ShapeFact, ShapeRuns
+
+
+def loc_of(node) -> SourceLoc | None:
+    """The user's line that made this node (innermost user frame)."""
+    return node.meta.get("loc") if node is not None else None
+
+
+def stack_of(node) -> tuple:
+    """The user's frames when this node was made, innermost first."""
+    return node.meta.get("stack", ()) if node is not None else ()
 
 
 @dataclass
@@ -43,6 +54,20 @@ class Context:
     def has_loss(self) -> bool:
         """A loss function was found, or the forward returns its own loss."""
         return self.loss is not None or self.roles.loss_total is not None or bool(self.roles.loss_parts)
+
+    @property
+    def symbolic_capture(self) -> bool:
+        """Captured by torch.fx (plain ints in the graph are literals), not by recording a run."""
+        return self.capture.method == "torch.fx"
+
+    def is_model_state(self, node) -> bool:
+        """A parameter or buffer of the model (not a constant the graph holds)."""
+        return node.op == "get_attr" and not str(node.target).startswith(("_constant", "_tensor_constant"))
+
+    def loose_constants(self) -> list:
+        """Tensors the graph holds as constants, not weights, that an op reads
+        (legacy constructors such as ``torch.FloatTensor(n)`` end up so)."""
+        return [n for n in self.view.graph.nodes if n.op == "get_attr" and not str(n.target).startswith("model.") and n.users]
 
     def unmet(self, need: str) -> str | None:
         """Why this target lacks what a rule needs (``Rule.needs``); None when it has it."""

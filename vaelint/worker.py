@@ -238,13 +238,13 @@ def _wait(pid: int, target: str, options: Options, read_end: int) -> TargetResul
 
 
 def _ask_where(pid: int, inbox: _Inbox) -> str | None:
-    """The user's line the worker is running, if it answers within half a second
+    """The user's line the worker is running, if it answers within two seconds
     (Python code does; a C call that never returns does not)."""
     try:
         os.kill(pid, signal.SIGUSR1)
     except ProcessLookupError:
         return None
-    deadline = time.monotonic() + 0.5
+    deadline = time.monotonic() + 2.0
     while not inbox.closed and time.monotonic() < deadline:
         messages = inbox.read(max(0.0, deadline - time.monotonic()))
         if messages is None:
