@@ -115,6 +115,8 @@ over everything.
         the batch doubles, an averaged one stays. The KL/reconstruction ratio
         then moves by 2**p when beta_eff goes as B**p."""
         scales = loss_scales(ctx)
+        if scales is not None:  # the KL term this finding is about (a hierarchical VAE has several)
+            scales = next((one for one in scales.each_kl() if one.kl.term is finding.node), scales)
         if scales is None or not scales.batch_power:
             return None  # a constant ratio: nothing a batch change shows
         if ctx.view.depends_on_noise(scales.kl.term):

@@ -93,6 +93,7 @@ term.
                 loc,
                 "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) for a log-variance head",
                 node=reading.node,
+                payload="not a Gaussian KL",
             )
             return
         if reading.kl != reading.sampler or reading.coefficient is None:
@@ -105,6 +106,7 @@ term.
                 loc,
                 "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()), added to the reconstruction term",
                 node=reading.node,
+                payload="wrong sign",
             )
         elif not reading.explicit and not math.isclose(c, 1.0, rel_tol=1e-3) and math.isclose(c, 2.0, rel_tol=1e-3):
             yield self.finding(
@@ -112,6 +114,7 @@ term.
                 loc,
                 "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
                 node=reading.node,
+                payload="missing 1/2",
             )
 
     def confirm(self, finding, ctx, observed):
@@ -120,10 +123,10 @@ term.
         again = kl_reading(ctx, observed.result)
         if again is None or again.sampler is None:
             return None
-        if "not the Gaussian KL" in finding.message:
+        if finding.payload == "not a Gaussian KL":
             return again.kl is None
         if again.coefficient is None:
             return None
-        if "wrong sign" in finding.message:
+        if finding.payload == "wrong sign":
             return again.coefficient < 0
         return math.isclose(again.coefficient, 2.0, rel_tol=1e-2)

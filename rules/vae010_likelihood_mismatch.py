@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vaelint.ops import CAST_OPS, RESHAPE_OPS
 from vaelint.context import loc_of
+from vaelint.errorkinds import kind_of
 from vaelint.rulebase import Example, Rule
 
 _MODEL = '''import torch
@@ -36,7 +37,6 @@ def _model(out: str, rec: str) -> str:
 
 # ops whose output lies in [0, 1]
 _BOUNDED = {"sigmoid", "softmax", "hardsigmoid", "clamp", "clip"}
-_RANGE_ERROR = "between 0 and 1"
 
 
 class LikelihoodMismatch(Rule):
@@ -79,7 +79,7 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
     ]
 
     def explains(self, failure, ctx):
-        return _RANGE_ERROR in str(failure.error) and any(c.node is failure.node for c in ctx.roles.comparisons)
+        return kind_of(failure.error) == "range" and any(c.node is failure.node for c in ctx.roles.comparisons)
 
     def check(self, ctx):
         for cmp in ctx.roles.comparisons:
@@ -105,7 +105,7 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
 
     def confirm(self, finding, ctx, observed):
         if observed.error is not None:
-            return _RANGE_ERROR in str(observed.error)
+            return kind_of(observed.error) == "range"
         if observed.result is None:
             return None
         cmp = next((c for c in ctx.roles.comparisons if c.node is finding.node), None)

@@ -105,7 +105,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
                 (f"use {name}'s output in the loss (the auxiliary term it was meant for), or remove it"
                  if in_graph else
                  f"wire {name} into forward, or remove it (freeze it with requires_grad_(False) if it is trained elsewhere)"),
-                node=name,
+                payload=name,  # the module's qualified name, for confirm
             )
 
     @staticmethod
@@ -124,7 +124,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
     def confirm(self, finding, ctx, observed):
         if not observed.grads:
             return None
-        prefix = f"{finding.node}."
+        prefix = f"{finding.payload}."
         grads = [g for n, g in observed.grads.items() if n.startswith(prefix)]
         if not grads:
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vaelint.ops import ARITH_OPS, CREATION_OPS
 from vaelint.context import loc_of
+from vaelint.errorkinds import kind_of
 from vaelint.rulebase import Example, Rule
 from vaelint.simdevice import simulated_run
 
@@ -216,7 +217,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             # the simulated GPU run saw the meeting (no payload: the simulation could not run)
             return True if finding.payload is not None else None
         err = observed.error
-        return err is not None and "device" in str(err)
+        return err is not None and kind_of(err) == "device"
 
 
 def _on_device(ctx, node) -> bool:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
 
+from vaelint.errorkinds import kind_of
 from vaelint.rulebase import Example, Rule
 from vaelint.sourcefacts import call_argument, expr_text, origin_of
 
@@ -25,29 +25,8 @@ _LAYER_INPUT = {
     "RNN": (0, "input_size", "input_size"),
 }
 
-_SHAPE_WORDS = re.compile(
-    r"shape|size|dimension|mat1|mat2|must match|expected input|channels|broadcast|"
-    r"input\.size|out of range|number of elements|to have",
-    re.I,
-)
-
-
-# errors that mention shapes but are about something else
-# errors that mention sizes but are about something else: types, devices, memory
-_NOT_SHAPE = re.compile(
-    r"dtype|scalar type|support|device|between 0 and 1|overflow|out of memory|not enough memory|can't allocate|"
-    r"DefaultCPUAllocator",
-    re.I,
-)
-
-
 def is_shape_error(error: BaseException) -> bool:
-    text = str(error)
-    return (
-        isinstance(error, (RuntimeError, ValueError, IndexError))
-        and bool(_SHAPE_WORDS.search(text))
-        and not _NOT_SHAPE.search(text)
-    )
+    return kind_of(error) == "shape"
 
 
 _MLP = '''import torch

@@ -125,3 +125,15 @@ def test_a_cuda_call_on_a_cpu_machine_gets_a_device_hint(tmp_path):
     result = check(str(path), "VAE", ["4x12"])
     assert result.error is not None and result.error.kind == "trace"
     assert "moves a tensor to CUDA" in result.error.message and "x.device" in result.error.message
+
+
+def test_errors_are_sorted_into_kinds_in_one_place():
+    from vaelint.errorkinds import kind_of
+
+    assert kind_of(RuntimeError("mat1 and mat2 shapes cannot be multiplied (8x784 and 30x12)")) == "shape"
+    assert kind_of(RuntimeError("all elements of input should be between 0 and 1")) == "range"
+    assert kind_of(ValueError("Expected value argument to be within the support (Boolean())")) == "support"
+    assert kind_of(RuntimeError("Expected all tensors to be on the same device, but found cuda:0 and cpu!")) == "device"
+    assert kind_of(RuntimeError("Storage size calculation overflowed with sizes=[4611686018427387904]")) == "memory"
+    assert kind_of(RuntimeError("expected scalar type Float but found Double")) == "dtype"
+    assert kind_of(KeyError("latent")) == "other"

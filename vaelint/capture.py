@@ -143,7 +143,6 @@ class Capture:
     input_names: list[str]
     fallback_reason: str | None = None
     runner: Callable[[tuple, int], RunResult] | None = None
-    param_owner: dict = field(default_factory=dict)  # get_attr target -> module
 
     def run(self, inputs: tuple, batch: int) -> RunResult:
         return self.runner(inputs, batch)

@@ -27,7 +27,6 @@ class Observation:
     loss_value: float | None = None
     backward_error: BaseException | None = None
     grads: dict = field(default_factory=dict)  # parameter name -> gradient norm (None: none reached it)
-    notes: list[str] = field(default_factory=list)
     skipped: str | None = None  # why the pass did not run
 
     def shapes_at(self, node) -> list[tuple] | None:

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from vaelint.errors import VaelintError
 from vaelint.frames import SourceLoc
 
-SEVERITIES = ("warning", "error")
-
 
 @dataclass
 class Finding:

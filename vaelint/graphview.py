@@ -58,9 +58,6 @@ class GraphView:
             stack.extend(n.all_input_nodes)
         return False
 
-    def noise_nodes(self) -> list[fx.Node]:
-        return [n for n in self.graph.nodes if self.op(n) in RANDOM_OPS]
-
     def depends_on_noise(self, node: fx.Node) -> bool:
         return any(self.op(a) in RANDOM_OPS for a in self.ancestors(node))
 

@@ -5,6 +5,7 @@ CPU machine)."""
 
 from __future__ import annotations
 
+from vaelint.errorkinds import kind_of
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.graphview import GraphView
@@ -37,7 +38,7 @@ def check_inputs(inputs: list[InputSpec]) -> None:
 def binary_retry(failure, specs: list[InputSpec]) -> list[InputSpec] | None:
     """The specs to run again with, when a distribution rejected the float inputs as
     outside its support (``Bernoulli(...).log_prob(x)``): the same, drawn in {0, 1}."""
-    if failure is None or not (isinstance(failure.error, ValueError) and "support" in str(failure.error)):
+    if failure is None or not (isinstance(failure.error, ValueError) and kind_of(failure.error) == "support"):
         return None
     if not any(_is_plain_float(s) for s in specs):
         return None
@@ -78,24 +79,24 @@ def check_token_ids(target: str, specs, cap, runs) -> None:
 
 def unexplained(target: str, specs, failure) -> VaelintError:
     where = f" at {display_path(failure.loc.path)}:{failure.loc.line}" if failure.loc else ""
-    text = str(failure.error)
-    if "support" in text:
+    kind = kind_of(failure.error)
+    if kind == "support":
         hint = (
             "The input vaelint drew (floats in [0, 1)) lies outside a distribution's support: give "
             "--input the values the model's data has, e.g. SHAPE:float32:2 for binary data."
         )
-    elif any(w in text.lower() for w in ("overflow", "out of memory", "not enough memory", "can't allocate", "defaultcpuallocator")):
+    elif kind == "memory":
         hint = (
             "The model asks for more memory than a tensor can have or the machine holds: check the sizes it "
             "allocates at this line, or check with a smaller --input batch."
         )
-    elif "accelerator" in text or "cuda" in text.lower():
+    elif kind == "device":
         hint = (
             "The model (or its loss) moves a tensor to CUDA by itself (.cuda(), device='cuda'), which "
             "fails on a machine without a GPU: create it where the inputs are (device=x.device, "
             ".to(x.device)), or run vaelint on a GPU machine."
         )
-    elif "dtype" in text or "scalar type" in text:
+    elif kind == "dtype":
         hint = "Give --input the dtype the model expects (float32 unless it embeds token ids: SHAPE:int64:VOCAB)."
     else:
         hint = "This is not a shape error vaelint can explain; fix it so the model runs on that input."

@@ -145,7 +145,6 @@ class Binder:
     def __init__(self, plan: LossPlan, input_names: list[str] | None = None):
         self.plan = plan
         self.binding: Binding | None = None
-        self.roles = None
         self.input_names = input_names or []
 
     def __call__(self, out: Any, inputs: tuple, leaf_nodes: dict):
@@ -280,7 +279,6 @@ class Binder:
             graph = next(iter(leaf_nodes.values())).graph
             view = GraphView(graph)
             roles = forward_roles(view, leaf_nodes)
-            self.roles = roles
             r = roles.reparam
             pairs = [("recon", roles.recon)]
             if r is not None:

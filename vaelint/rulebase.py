@@ -63,8 +63,9 @@ class Rule:
         """Did the real forward/backward pass show the effect? None: cannot tell."""
         return None
 
-    def finding(self, message: str, loc, fix: str, node=None, severity: str | None = None) -> Finding:
-        return Finding(self.code, self.name, severity or self.severity, message, loc, fix, node=node)
+    def finding(self, message: str, loc, fix: str, node=None, severity: str | None = None, payload=None) -> Finding:
+        """A finding; ``payload``: what the rule observed, for its own ``confirm`` (never a message to parse)."""
+        return Finding(self.code, self.name, severity or self.severity, message, loc, fix, node=node, payload=payload)
 
     @classmethod
     def page(cls) -> str:

@@ -32,9 +32,6 @@ class Dim:
     def batch_dependent(self) -> bool:
         return self.coef != 0
 
-    def at(self, batch: int) -> int:
-        return self.coef * batch + self.const
-
     def text(self, names: dict[int, str] | None = None) -> str:
         if self.coef == 0:
             return (names or {}).get(self.const, str(self.const))
@@ -146,7 +143,3 @@ def annotate(capture: Capture, runs: ShapeRuns) -> None:
             node.meta.pop("shape", None)
             continue
         node.meta["shape"] = ShapeFact(by_batch.get(runs.batch), solve(by_batch), by_batch)
-
-
-def shape_of(node) -> ShapeFact | None:
-    return node.meta.get("shape") if node is not None else None
