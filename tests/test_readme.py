@@ -78,3 +78,27 @@ def test_the_ci_example_uploads_sarif_and_gates():
     assert "pip install vaelint\n" not in workflow  # not on PyPI: the example installs what exists
     ci = blocks("yaml", "In GitHub Actions")[0]
     assert "--output-format sarif --output-file vaelint.sarif --exit-zero" in ci
+
+
+def test_the_example_rule_in_the_readme_runs(tmp_path, monkeypatch):
+    """The 20-line rule of 'Writing a rule' works as written, through the real engine."""
+    (code,) = blocks("python", "### Writing a rule")[:1]
+    namespace: dict = {}
+    exec(compile(code, "readme_rule.py", "exec"), namespace)  # noqa: S102 - the README's own example
+    rule = namespace["UniformNoise"]
+    import vaelint.analyze as analyze
+
+    monkeypatch.setattr(analyze, "selected_rules", lambda options: [rule()])
+    model = tmp_path / "uniform.py"
+    model.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass VAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.enc, self.dec = nn.Linear(8, 4), nn.Linear(2, 8)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        eps = torch.rand_like(mu)\n"
+        "        return self.dec(mu + eps * torch.exp(0.5 * logvar)), mu, logvar\n"
+    )
+    from vaelint.inputs import parse_input_spec
+
+    result = analyze.analyse(f"{model}:VAE", analyze.Options(inputs=[parse_input_spec("4x8")], dynamic=False))
+    assert [(f.code, f.loc.line) for f in result.findings] == [("VAE900", 12)]
+    assert "rand_like" in result.findings[0].message and "B x Z" in result.findings[0].message
