@@ -79,3 +79,24 @@ def all_cases(kind: str = "*") -> list[Case]:
     for path in sorted(glob.glob(os.path.join(FIXTURES, kind, "*.py"))):
         cases += parse_cases(path)
     return cases
+
+
+_RESULTS: dict = {}
+
+
+def result_of(case: Case):
+    """The analysis of one fixture case (with the confirmation pass), computed once
+    per test session: the declared-findings, confirmation and golden-message tests
+    all read it. Paths in messages are relative to the repository root."""
+    key = (case.path, case.target, tuple(case.inputs), case.loss, repr(sorted(case.init.items())), case.beta)
+    if key not in _RESULTS:
+        from helpers import check
+
+        here = os.getcwd()
+        os.chdir(os.path.dirname(FIXTURES))
+        try:
+            loss = f"{case.path}:{case.loss}" if case.loss else None
+            _RESULTS[key] = check(case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta)
+        finally:
+            os.chdir(here)
+    return _RESULTS[key]

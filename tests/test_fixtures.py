@@ -1,7 +1,7 @@
 """Every fixture case reports exactly the findings it declares, and nothing on clean models."""
 
 import pytest
-from fixture_cases import all_cases
+from fixture_cases import all_cases, result_of
 from helpers import check, found
 
 from vaelint.rules import all_rules
@@ -12,8 +12,7 @@ CASES = all_cases()
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_fixture_reports_what_it_declares(case):
-    loss = f"{case.path}:{case.loss}" if case.loss else None
-    result = check(case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta)
+    result = result_of(case)
     assert result.error is None, result.error.message
     expected = {f for f in case.all_declared() if f[0] in IMPLEMENTED}
     assert found(result) == expected, [f.message for f in result.findings]
@@ -32,8 +31,7 @@ def test_seed_fixtures_cover_every_seed_document():
 
 def test_every_finding_is_confirmed_on_the_cpu():
     for case in all_cases("buggy"):
-        loss = f"{case.path}:{case.loss}" if case.loss else None
-        result = check(case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta)
+        result = result_of(case)
         assert result.confirmed_on == "cpu"
         assert result.findings, case.id
         for f in result.findings:

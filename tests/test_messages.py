@@ -9,8 +9,7 @@ import os
 
 import pytest
 
-from fixture_cases import all_cases
-from helpers import check
+from fixture_cases import all_cases, result_of
 
 from conftest import FIXTURES, ROOT
 
@@ -20,8 +19,7 @@ GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "findings.txt")
 def _render() -> str:
     lines = []
     for case in all_cases():
-        loss = f"{case.path}:{case.loss}" if case.loss else None
-        result = check(case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta)
+        result = result_of(case)
         lines.append(f"## {case.id}")
         if result.error is not None:
             lines.append(f"error ({result.error.kind}): {result.error.message}")
