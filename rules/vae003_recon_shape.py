@@ -77,7 +77,7 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
     ]
 
     def check(self, ctx):
-        failure = ctx.runs.failure
+        failure = ctx.failure
         for cmp in ctx.roles.comparisons:
             rec, data = ctx.shape(cmp.recon_side), ctx.shape(cmp.data_side)
             if rec is None or data is None or rec.sizes is None or data.sizes is None:

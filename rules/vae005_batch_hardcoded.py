@@ -85,24 +85,24 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
 
     def check(self, ctx):
         b0 = ctx.batch
-        failures = [ctx.runs.failure_at(b) for b in ctx.runs.extra]
+        failures = [ctx.failure_at(b) for b in ctx.extra_batches]
         failures = [f for f in failures if f is not None]
-        for node in ctx.capture.graph.nodes:
+        sized = {op for op in CREATION_OPS if not op.endswith("_like")} | RESHAPE_OPS | {"repeat", "new_zeros", "new_ones", "new_empty"}
+        for node in ctx.nodes_by_op(*sized, "div"):
             op = ctx.view.op(node)
-            if (op in CREATION_OPS and not op.endswith("_like")) or op in RESHAPE_OPS | {"repeat", "new_zeros", "new_ones", "new_empty"}:
-                if b0 not in ctx.literal_sizes(node):
+            if op in sized:
+                if b0 not in ctx.literal_sizes(node) or not self._pinned(ctx, node, failures):
                     continue
-                if self._pinned(ctx, node, failures):
-                    other = ctx.runs.extra[0] if ctx.runs.extra else b0 + 1
-                    yield self.finding(
-                        f"{op} writes the batch size down as {b0}: its result is {ctx.shape_text(node)} "
-                        f"whatever the batch, so a batch of {other} samples (a smaller last batch) "
-                        f"{self._consequence(ctx, node, failures)}.",
-                        loc_of(node),
-                        self._fix(op),
-                        node=node,
-                    )
-            elif op == "div" and self._normaliser(ctx, node, b0):
+                other = ctx.extra_batches[0] if ctx.extra_batches else b0 + 1
+                yield self.finding(
+                    f"{op} writes the batch size down as {b0}: its result is {ctx.shape_text(node)} "
+                    f"whatever the batch, so a batch of {other} samples (a smaller last batch) "
+                    f"{self._consequence(ctx, node, failures)}.",
+                    loc_of(node),
+                    self._fix(op),
+                    node=node,
+                )
+            elif self._normaliser(ctx, node, b0):
                 yield self.finding(
                     f"the loss is divided by {b0}, the batch size written down as a number: a batch of "
                     f"another size (a smaller last batch) is divided by {b0} all the same, so its loss is "

@@ -74,9 +74,7 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
     ]
 
     def check(self, ctx):
-        for node in ctx.capture.graph.nodes:
-            if ctx.view.op(node) not in RESHAPE_OPS:
-                continue
+        for node in ctx.nodes_by_op(*RESHAPE_OPS):
             src = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
             before, after = ctx.shape(src), ctx.shape(node)
             if before is None or after is None or before.dims is None or after.dims is None:

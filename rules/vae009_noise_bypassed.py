@@ -86,7 +86,7 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             return
         if view.depends_on(recon, r.noise):
             cut = next(
-                n for n in view.graph.nodes
+                n for n in ctx.nodes_by_op()
                 if view.op(n) in blocked and view.depends_on(n, r.noise) and view.depends_on(recon, n)
             )
             how = f"the sample is cut from the graph by {view.op(cut)}"
@@ -94,7 +94,7 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             node = cut
         else:
             entry = next(
-                (n for n in view.graph.nodes if r.mu in n.all_input_nodes and view.depends_on(recon, n) and n is not r.z),
+                (n for n in ctx.nodes_by_op() if r.mu in n.all_input_nodes and view.depends_on(recon, n) and n is not r.z),
                 None,
             )
             how = f"the decoder is fed the mean, {ctx.shape_text(r.mu)}, instead of the sample z"

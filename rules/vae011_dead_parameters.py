@@ -75,7 +75,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
 
     def check(self, ctx):
         total = ctx.roles.loss_total
-        if not ctx.has_loss or ctx.runs.failure is not None:
+        if not ctx.has_loss or ctx.failure is not None:
             return
         view = ctx.view
         targets = [total] if total is not None else [t for _s, t in ctx.roles.loss_terms]
@@ -85,7 +85,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         for t in targets:
             used_nodes |= view.ancestors(t)
         graph_params, used_params = set(), set()
-        for node in view.graph.nodes:
+        for node in ctx.nodes_by_op():
             names = ctx.params_of(node)
             graph_params |= names
             if node in used_nodes:

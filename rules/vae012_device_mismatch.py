@@ -142,7 +142,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 
     def _from_graph(self, ctx):
         view = ctx.view
-        for node in view.graph.nodes:
+        for node in ctx.nodes_by_op(*CREATION_OPS, "cpu"):
             op = view.op(node)
             if not self._creates_on_cpu(ctx, node, op):
                 continue
@@ -195,7 +195,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                     others = [a for a in user.all_input_nodes if a is not n and not view.depends_on(a, node)]
                     if any(_on_device(ctx, a) for a in others):
                         return user
-                    module = ctx.capture.modules.get(user.target) if user.op == "call_module" else None
+                    module = ctx.module_of(user) if user.op == "call_module" else None
                     if module is not None and any(True for _ in module.parameters()):
                         return user  # a layer whose weights live on the device
                 if op == "getitem" and user.args and user.args[0] is not n:

@@ -95,7 +95,7 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
     ]
 
     def check(self, ctx):
-        failure = ctx.runs.failure
+        failure = ctx.failure
         if failure is None or not is_shape_error(failure.error):
             return
         node = failure.node

@@ -137,3 +137,21 @@ def test_errors_are_sorted_into_kinds_in_one_place():
     assert kind_of(RuntimeError("Storage size calculation overflowed with sizes=[4611686018427387904]")) == "memory"
     assert kind_of(RuntimeError("expected scalar type Float but found Double")) == "dtype"
     assert kind_of(KeyError("latent")) == "other"
+
+
+def test_rules_read_the_graph_only_through_the_context():
+    """Rules query vaelint/context.py: never node.meta, how the graph was captured,
+    or the runs' internals (a new rule needs to learn none of them)."""
+    import glob
+    import os
+    import re
+
+    rules_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rules")
+    forbidden = re.compile(r"\.meta\b|capture\.method|\.runs\.|ctx\.capture\.|graph\.nodes|in finding\.message")
+    offenders = [
+        f"{os.path.basename(path)}:{n}: {line.strip()}"
+        for path in sorted(glob.glob(os.path.join(rules_dir, "vae*.py")))
+        for n, line in enumerate(open(path), 1)
+        if forbidden.search(line)
+    ]
+    assert offenders == []

@@ -55,6 +55,34 @@ class Context:
         """A loss function was found, or the forward returns its own loss."""
         return self.loss is not None or self.roles.loss_total is not None or bool(self.roles.loss_parts)
 
+    def nodes_by_op(self, *ops: str) -> list:
+        """The graph's nodes whose op (in the shared vocabulary of vaelint/ops.py) is
+        one of ``ops``, in graph order; all of them when none is given. One scan."""
+        index = self.cache.get("nodes_by_op")
+        if index is None:
+            index = {}
+            for node in self.view.graph.nodes:
+                index.setdefault(self.view.op(node), []).append(node)
+            self.cache["nodes_by_op"] = index
+        if not ops:
+            return list(self.view.graph.nodes)
+        wanted = set(ops)
+        return [n for n in self.view.graph.nodes if self.view.op(n) in wanted] if len(wanted) > 1 else list(index.get(ops[0], []))
+
+    @property
+    def extra_batches(self) -> tuple:
+        """The batch sizes the shapes were solved at, beside the user's."""
+        return self.runs.extra
+
+    def failure_at(self, batch: int):
+        """The run's failure at that batch size, if it failed."""
+        return self.runs.failure_at(batch)
+
+    @property
+    def failure(self):
+        """The failure of the run at the user's batch, if the model raised."""
+        return self.runs.failure
+
     @property
     def symbolic_capture(self) -> bool:
         """Captured by torch.fx (plain ints in the graph are literals), not by recording a run."""
