@@ -18,7 +18,6 @@ is how the shapes stage learns what depends on the batch.
 
 from __future__ import annotations
 
-import contextlib
 import operator
 import inspect
 import warnings
@@ -142,10 +141,13 @@ class Capture:
     wrapper: Analysed
     input_names: list[str]
     fallback_reason: str | None = None
-    runner: Callable[[tuple, int], RunResult] | None = None
+    runner: Callable[..., RunResult] | None = None
 
-    def run(self, inputs: tuple, batch: int) -> RunResult:
-        return self.runner(inputs, batch)
+    def run(self, inputs: tuple, batch: int, keep_autograd: bool = False) -> RunResult:
+        """Run the captured computation at ``batch``; ``keep_autograd`` keeps each
+        node's tensor attached to the autograd graph (the confirmation pass asks
+        for gradients between nodes)."""
+        return self.runner(inputs, batch, keep_autograd)
 
 
 # --------------------------------------------------------------------------- route 1: torch.fx
@@ -181,9 +183,9 @@ class _Tracer(fx.Tracer):
 
 
 class _ShapeInterpreter(fx.Interpreter):
-    def __init__(self, gm, result: RunResult):
+    def __init__(self, gm, result: RunResult, keep_autograd: bool):
         super().__init__(gm)
-        self.result = result
+        self.result, self.keep_autograd = result, keep_autograd
 
     def run_node(self, n):
         try:
@@ -191,7 +193,7 @@ class _ShapeInterpreter(fx.Interpreter):
         except Exception as e:  # noqa: BLE001 - the user's op raised: that is a fact
             self.result.failure = Failure(n, e, n.meta.get("loc"), self.result.batch)
             raise _Stop() from e
-        _note_value(self.result, n, value)
+        _note_value(self.result, n, value, self.keep_autograd)
         return value
 
 
@@ -199,24 +201,10 @@ class _Stop(Exception):
     pass
 
 
-_KEEP_AUTOGRAD = [False]
-
-
-@contextlib.contextmanager
-def keep_autograd():
-    """Runs inside keep each node's tensor attached to the autograd graph, so
-    the confirmation pass can ask for gradients between nodes."""
-    _KEEP_AUTOGRAD[0] = True
-    try:
-        yield
-    finally:
-        _KEEP_AUTOGRAD[0] = False
-
-
-def _note_value(result: RunResult, node: fx.Node, value: Any) -> None:
+def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: bool) -> None:
     if isinstance(value, torch.Tensor):
         result.shapes[node] = tuple(value.shape)
-        result.tensors[node] = value if _KEEP_AUTOGRAD[0] else value.detach()
+        result.tensors[node] = value if keep_autograd else value.detach()
     elif isinstance(value, torch.Size):
         result.values[node] = tuple(value)
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -245,9 +233,9 @@ def capture_fx(model: nn.Module, loss, binder, n_inputs: int, keywords: tuple[st
     gm = fx.GraphModule(wrapper, graph)
     modules = dict(wrapper.named_modules())
 
-    def runner(inputs, batch):
+    def runner(inputs, batch, keep_autograd=False):
         result = RunResult(batch, {}, {})
-        interp = _ShapeInterpreter(gm, result)
+        interp = _ShapeInterpreter(gm, result, keep_autograd)
         try:
             result.output = interp.run(*inputs)
         except _Stop:
@@ -263,8 +251,9 @@ def capture_fx(model: nn.Module, loss, binder, n_inputs: int, keywords: tuple[st
 class _Recorder(TorchFunctionMode):
     """Writes one fx node per torch call of a concrete run."""
 
-    def __init__(self, graph: fx.Graph, param_names: dict, batch: int):
+    def __init__(self, graph: fx.Graph, param_names: dict, batch: int, keep_autograd: bool = False):
         super().__init__()
+        self.keep_autograd = keep_autograd
         self.graph = graph
         self.param_names = param_names  # id(tensor) -> qualified name
         self.tensors: dict[int, tuple[torch.Tensor, fx.Node]] = {}
@@ -308,7 +297,7 @@ class _Recorder(TorchFunctionMode):
     def bind(self, t: torch.Tensor, node: fx.Node) -> None:
         self.tensors[id(t)] = (t, node)
         self.result.shapes[node] = tuple(t.shape)
-        if _KEEP_AUTOGRAD[0]:
+        if self.keep_autograd:
             self.result.tensors[node] = t
         else:  # in-place ops change t later: keep the value as it was here
             self.result.tensors[node] = t.detach().clone() if t.numel() <= 1 << 20 else t.detach()
@@ -371,9 +360,9 @@ def capture_recording(
     for qual, b in wrapper.named_buffers():
         param_names[id(b)] = qual
 
-    def record(run_inputs: tuple, batch: int):
+    def record(run_inputs: tuple, batch: int, keep_autograd: bool = False):
         graph = fx.Graph()
-        rec = _Recorder(graph, param_names, batch)
+        rec = _Recorder(graph, param_names, batch, keep_autograd)
         for name, x in zip(names, run_inputs):
             ph = graph.placeholder(name)
             ph.meta["loc"] = None
@@ -410,11 +399,11 @@ def capture_recording(
     cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason)
     pending = [first.result]  # the capture run itself serves the first run at its batch
 
-    def runner(run_inputs, batch):
-        if pending and batch == pending[0].batch:
+    def runner(run_inputs, batch, keep_autograd=False):
+        if pending and batch == pending[0].batch and not keep_autograd:
             return pending.pop()
         pending.clear()
-        other_graph, rec = record(run_inputs, batch)
+        other_graph, rec = record(run_inputs, batch, keep_autograd)
         by_node = _align(graph, first.calls, other_graph, rec.calls)
         mapped = RunResult(batch, {}, {}, output=rec.result.output)
         for nb, na in by_node.items():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from vaelint.capture import Capture, RunResult, keep_autograd
+from vaelint.capture import Capture, RunResult
 from vaelint.inputs import InputSpec
 from vaelint.shapes import make_inputs
 
@@ -89,8 +89,7 @@ def confirm_run(capture: Capture, specs: list[InputSpec], device: str, total_of,
 
 
 def _forward_backward(capture, inputs, batch, device, total_of) -> Observation:
-    with keep_autograd():
-        result = capture.run(inputs, batch)
+    result = capture.run(inputs, batch, keep_autograd=True)
     obs = Observation(device, result, error=result.failure.error if result.failure else None)
     if result.failure is not None:
         return obs
