@@ -155,3 +155,57 @@ def test_rules_read_the_graph_only_through_the_context():
         if forbidden.search(line)
     ]
     assert offenders == []
+
+
+def test_what_the_fx_trace_stored_on_the_model_never_reaches_a_real_run(tmp_path):
+    """A forward that caches a tensor on itself (VampVAE's loss writes
+    self.pseudo_input = ...): the fx trace leaves a Proxy there; the recording
+    route that follows must run on the model as it was, not on that Proxy."""
+    path = tmp_path / "caches.py"
+    path.write_text(textwrap.dedent('''
+        import torch, torch.nn as nn
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec = nn.Linear(12, 4), nn.Linear(2, 12)
+
+            def forward(self, x):
+                previous = self.__dict__.get("cache")
+                h = self.enc(x)
+                if previous is not None:
+                    h = h + 0 * previous.mean()
+                self.cache = h
+                if h.sum() > -1e9:  # data-dependent: fx cannot trace it
+                    mu, logvar = h.chunk(2, 1)
+                return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+    '''))
+    result = check(str(path), "VAE", ["4x12"], dynamic=False)
+    assert result.error is None, result.error.message
+    assert result.capture_method == "recording"
+
+
+def test_a_missing_loss_keyword_gets_the_option_to_pass_it(tmp_path):
+    path = tmp_path / "kw.py"
+    path.write_text(textwrap.dedent('''
+        import torch, torch.nn as nn
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec = nn.Linear(12, 4), nn.Linear(2, 12)
+
+            def forward(self, x):
+                mu, logvar = self.enc(x).chunk(2, 1)
+                return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+            def loss_function(self, *args, **kwargs):
+                recon, mu, logvar = args
+                x = recon.detach()
+                weight = kwargs["kld_weight"]
+                return ((recon - x) ** 2).sum() - weight * 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    '''))
+    result = check(str(path), "VAE", ["4x12"], dynamic=False)
+    assert result.error is not None and "--loss-kwarg kld_weight=VALUE" in result.error.message
+    fixed = check(str(path), "VAE", ["4x12"], dynamic=False, loss_kwargs={"kld_weight": 1.0})
+    assert fixed.error is None and fixed.findings == []

@@ -18,6 +18,7 @@ from typing import Callable
 
 import torch
 import torch.fx as fx
+from torch.fx.proxy import TraceError
 
 from vaelint import capture as capture_mod
 from vaelint.confirm import confirm_run, pick_device
@@ -284,8 +285,14 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
     names = capture_mod.input_names(model, len(specs), keywords)
     binder = Binder(plan, names) if plan else None
     reason = None
+    attributes = _attributes(model)
     try:
-        cap = capture_mod.capture_fx(model, plan.fn if plan else None, binder, len(specs), keywords, progress)
+        try:
+            cap = capture_mod.capture_fx(model, plan.fn if plan else None, binder, len(specs), keywords, progress)
+        finally:
+            # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
+            # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error
+            _restore_attributes(attributes)
         runs = run_batches(cap, specs)
         if runs.failure is None:
             return cap, runs, binder
@@ -296,16 +303,32 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
     except Exception as e:  # noqa: BLE001 - anything fx cannot trace
         fx_cap = fx_runs = None
         reason = _trace_reason(e)
+    _restore_attributes(attributes)  # and what the fx graph's runs stored (self.x = ...)
     binder = Binder(plan, names) if plan else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         with torch.no_grad():
             cap = capture_mod.capture_recording(model, plan.fn if plan else None, binder, inputs0, reason, keywords, progress)
     runs = run_batches(cap, specs)
-    if fx_cap is not None and runs.failure is not None:
-        # Both routes fail: a real error of the model; keep the whole fx graph.
+    if fx_cap is not None and runs.failure is not None and not isinstance(fx_runs.failure.error, TraceError):
+        # Both routes fail: a real error of the model; keep the whole fx graph (but
+        # never for an error of fx's own making: the concrete run's error is the real one)
         return fx_cap, fx_runs, fx_cap.wrapper._binder
     return cap, runs, binder
+
+
+def _attributes(model) -> list:
+    """Each module's plain attributes and buffers, as they are before tracing."""
+    return [(m, dict(m.__dict__), dict(m._buffers)) for m in model.modules()]
+
+
+def _restore_attributes(saved: list) -> None:
+    for module, attributes, buffers in saved:
+        for key in [k for k in module.__dict__ if k not in attributes]:
+            del module.__dict__[key]
+        module.__dict__.update(attributes)
+        module._buffers.clear()
+        module._buffers.update(buffers)
 
 
 def whole_model_checks(ctx: Context, obs) -> list[Check]:

@@ -96,6 +96,13 @@ def unexplained(target: str, specs, failure) -> VaelintError:
             "fails on a machine without a GPU: create it where the inputs are (device=x.device, "
             ".to(x.device)), or run vaelint on a GPU machine."
         )
+    elif isinstance(failure.error, KeyError) and failure.error.args and isinstance(failure.error.args[0], str):
+        key = failure.error.args[0]
+        hint = (
+            f"The code reads {key!r} from keywords it was not given: pass a loss keyword with "
+            f"--loss-kwarg {key}=VALUE (AntixK-style losses read M_N, batch_idx, optimizer_idx so), or a "
+            f"forward keyword input with --input {key}=SPEC."
+        )
     elif kind == "dtype":
         hint = "Give --input the dtype the model expects (float32 unless it embeds token ids: SHAPE:int64:VOCAB)."
     else:
