@@ -90,6 +90,13 @@ class Prints(VAE):
         return super().forward(x)
 
 
+class BigAlloc(VAE):
+    def forward(self, x):
+        big = torch.ones(400_000_000)  # 1.6 GB, touched
+        time.sleep(1.0)
+        return super().forward(x + 0 * big[0])
+
+
 def warning():
     raise ValueError("bad config :thumbs_up: [bold]not bold[/bold]")
 '''
@@ -219,3 +226,23 @@ def test_small_models_run_on_one_thread_large_ones_keep_theirs():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["2", "1"], out.stderr
+
+
+def test_max_memory_stops_a_worker_that_goes_past_it(model_dir):
+    out = vaelint(model_dir, "bad.py:BigAlloc", "--input", "4x10", "--max-memory", "1G", "--no-dynamic", "--format", "json")
+    result = json.loads(out.stdout)["results"][0]
+    assert out.returncode == 2
+    assert result["error"]["kind"] == "killed" and "--max-memory 1.0 GiB" in result["error"]["message"]
+    assert "in forward" in result["error"]["message"]
+    assert vaelint(model_dir, "bad.py:BigAlloc", "--input", "4x10", "--max-memory", "much").returncode == 2
+
+
+def test_a_training_step_that_would_not_fit_skips_the_confirmation_with_a_note(monkeypatch):
+    from helpers import check
+
+    import vaelint.confirm as confirm
+
+    monkeypatch.setattr(confirm, "available_memory", lambda: 1024)  # a machine with 1 KiB free
+    result = check(f"{FIXTURES}/clean/mlp_vae.py", "VAE", ["8x784"])
+    assert result.error is None and result.confirmed_on is None
+    assert any("confirmation pass skipped" in n and "GiB" in n for n in result.notes), result.notes

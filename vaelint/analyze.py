@@ -55,6 +55,7 @@ class Options:
     progress: Callable[[str], None] | None = None
     # hears the built model (the worker picks torch's thread count by its size)
     on_model: Callable[[object], None] | None = None
+    max_memory: int | None = None  # bytes of resident memory the worker may use (--max-memory)
 
 
 def selected_rules(options: Options):
@@ -293,6 +294,8 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
             # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
             # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error
             _restore_attributes(attributes)
+        if progress:
+            progress("forward")  # the shape runs execute the captured forward and loss
         runs = run_batches(cap, specs)
         if runs.failure is None:
             return cap, runs, binder
@@ -304,6 +307,8 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
         fx_cap = fx_runs = None
         reason = _trace_reason(e)
     _restore_attributes(attributes)  # and what the fx graph's runs stored (self.x = ...)
+    if progress:
+        progress("forward")
     binder = Binder(plan, names) if plan else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)

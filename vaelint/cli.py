@@ -102,6 +102,7 @@ def check(
     isolated: bool = typer.Option(False, "--isolated", help="Read no configuration file."),
     show_settings: bool = typer.Option(False, "--show-settings", help="Print the merged settings and where each came from."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0, help="Seconds per target (0: no limit; default 60)."),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Resident memory a target's worker may use, e.g. 8G or 512M."),
     color: Color = typer.Option(Color.auto, "--color", help="Colour in the text report (NO_COLOR is honoured)."),
 ) -> None:
     """Check VAE models for shape, loss and reparameterization bugs."""
@@ -131,6 +132,7 @@ def check(
                 f"--beta {beta}: the KL weight must be a finite number of at least 0 (1 for a plain "
                 "VAE, e.g. 4 for a beta-VAE).",
             )
+        memory_limit = parse_size(max_memory) if max_memory else None
         if specs and specs[0].batch < 2:
             raise VaelintError(
                 "input",
@@ -167,6 +169,7 @@ def check(
             select=settings.select(config),
             ignore=settings.ignore(config),
             timeout=settings.timeout(config),
+            max_memory=memory_limit,
         )
         result = run_target(_shown(spec), options)
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
@@ -186,6 +189,19 @@ def check(
     if any(r.error is not None for r in results):
         raise typer.Exit(2)
     raise typer.Exit(1 if failing and not exit_zero else 0)
+
+
+def parse_size(text: str) -> int:
+    """``8G``, ``512M``, ``1.5G`` or a number of bytes."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise VaelintError("input", f"--max-memory {text}: give a size such as 8G, 512M or 1.5G.")
+    return int(value)
 
 
 def _show_settings(settings, targets: list[str]) -> None:

@@ -48,13 +48,30 @@ def pick_device(requested: str) -> str:
 
 
 def _fits(wrapper, device: str) -> str | None:
-    """A reason to skip, when the weights alone would not fit the device's free memory."""
-    if not device.startswith("cuda"):
-        return None
+    """A reason to skip, when a training step would not fit the device's free memory
+    (the static analysis stands; a kill by the out-of-memory killer says nothing)."""
     need = sum(p.numel() * p.element_size() for p in wrapper.parameters())
-    free, _total = torch.cuda.mem_get_info(torch.device(device))
+    if device.startswith("cuda"):
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+    else:
+        free = available_memory()
+        if free is None:
+            return None
+        free += need  # the weights are already in memory
     if need * 4 > free:  # weights, gradients and activations need a few times the weights
         return f"the model needs about {need * 4 / 2**30:.1f} GiB and {device} has {free / 2**30:.1f} GiB free"
+    return None
+
+
+def available_memory() -> int | None:
+    """The memory the kernel can still give this process, in bytes (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
     return None
 
 

@@ -194,7 +194,19 @@ def _wait(pid: int, target: str, options: Options, read_end: int) -> TargetResul
     stages: list[str] = []
     result: TargetResult | None = None
     while not inbox.closed:
-        messages = inbox.read(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if options.max_memory:  # look at the worker's memory ten times a second
+            wait = 0.1 if wait is None else min(wait, 0.1)
+        messages = inbox.read(wait)
+        if messages is None and options.max_memory and (_rss(pid) or 0) > options.max_memory:
+            os.kill(pid, signal.SIGKILL)
+            os.wait4(pid, 0)
+            return _error(target, "killed", (
+                f"{target}: the worker went past --max-memory {_size(options.max_memory)} in {_where(stages)} "
+                "and was stopped. Check with a smaller --input batch, or raise --max-memory."
+            ))
+        if messages is None and (deadline is None or time.monotonic() < deadline):
+            continue
         if messages is None:  # time is up, whatever the worker is doing
             line = _ask_where(pid, inbox)
             os.kill(pid, signal.SIGKILL)
@@ -252,6 +264,18 @@ def _ask_where(pid: int, inbox: _Inbox) -> str | None:
         for kind, value in messages:
             if kind == "where":
                 return value
+    return None
+
+
+def _rss(pid: int) -> int | None:
+    """A process's resident memory in bytes (Linux), else None."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
     return None
 
 
