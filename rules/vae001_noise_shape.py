@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, Rule
+from vaelint.rulebase import Example, fill, Rule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -21,14 +21,14 @@ class VAE(nn.Module):
     def forward(self, x):
         mu, logvar = self.enc(x).chunk(2, dim=1)
         std = torch.exp(0.5 * logvar)
-        eps = {NOISE}
+        eps = {NOISE}  # <- finding
         z = mu + eps * std
         return torch.sigmoid(self.dec(z)), mu, logvar
 '''
 
 
 def _model(noise: str) -> str:
-    return _MODEL.replace("{NOISE}", noise)
+    return fill(_MODEL, noise=noise)
 
 
 class NoiseShape(Rule):
@@ -69,10 +69,10 @@ the GPU and in half precision).
         Example(_model("torch.empty_like(std).normal_()")),
     ]
     INVALID = [
-        Example(_model("torch.randn(self.latent_dim)"), line=15, message="one draw is shared by all 4 samples"),
-        Example(_model("torch.randn(1, self.latent_dim)"), line=15, message="1 x Z"),
-        Example(_model("torch.randn(std.shape[1:])"), line=15),
-        Example(_model("torch.randn(mu.size(0), 1)"), line=15, message="latent dims"),
+        Example(_model("torch.randn(self.latent_dim)"), at="finding", message="one draw is shared by all 4 samples"),
+        Example(_model("torch.randn(1, self.latent_dim)"), at="finding", message="1 x Z"),
+        Example(_model("torch.randn(std.shape[1:])"), at="finding"),
+        Example(_model("torch.randn(mu.size(0), 1)"), at="finding", message="latent dims"),
     ]
 
     def check(self, ctx):

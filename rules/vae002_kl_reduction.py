@@ -6,7 +6,7 @@ import math
 
 from vaelint.lossscales import loss_scales, why_no_loss_scales
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, Rule, SkipRule
+from vaelint.rulebase import Example, fill, Rule, SkipRule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -28,13 +28,13 @@ class VAE(nn.Module):
 def loss_function(recon, x, mu, logvar):
     kl_elem = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
     rec = {REC}
-    kl = {KL}
+    kl = {KL}  # <- finding
     return rec + kl
 '''
 
 
 def _model(rec: str, kl: str) -> str:
-    return _MODEL.replace("{REC}", rec).replace("{KL}", kl)
+    return fill(_MODEL, rec=rec, kl=kl)
 
 
 class KLReduction(Rule):
@@ -73,10 +73,10 @@ over everything.
         Example(_model("((recon - x) ** 2).sum(1).mean(0)", "torch.mean(kl_elem.sum(1))"), inputs=("8x20",)),
     ]
     INVALID = [
-        Example(_model("F.mse_loss(recon, x)", "kl_elem.sum()"), inputs=("8x20",), line=21, message="beta_eff = B*D = 160"),
-        Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.mean()"), inputs=("8x20",), line=21, message="beta_eff = 1/Z = 0.25"),
-        Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=0).mean()"), inputs=("8x20",), line=21, message="B/Z"),
-        Example(_model("F.mse_loss(recon, x)", "kl_elem.mean()"), inputs=("8x20",), line=21, message="beta_eff = D/Z = 5"),
+        Example(_model("F.mse_loss(recon, x)", "kl_elem.sum()"), inputs=("8x20",), at="finding", message="beta_eff = B*D = 160"),
+        Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = 1/Z = 0.25"),
+        Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=0).mean()"), inputs=("8x20",), at="finding", message="B/Z"),
+        Example(_model("F.mse_loss(recon, x)", "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = D/Z = 5"),
     ]
 
     def check(self, ctx):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vaelint.ops import CLASS_INDEX_LOSSES
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, Rule
+from vaelint.rulebase import Example, fill, Rule
 
 _BASE = '''import torch
 import torch.nn as nn
@@ -24,14 +24,14 @@ class VAE(nn.Module):
 
 
 def loss_function(recon_x, x, mu, logvar):
-    rec = F.binary_cross_entropy(recon_x, {TARGET}, reduction="sum")
+    rec = F.binary_cross_entropy(recon_x, {TARGET}, reduction="sum")  # <- finding
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return rec + kl
 '''
 
 
 def _model(reshape: str = "", target: str = "x.view(-1, 784)") -> str:
-    return _BASE.replace("{RESHAPE}", reshape).replace("{TARGET}", target)
+    return fill(_BASE, reshape=reshape, target=target)
 
 
 class ReconShape(Rule):
@@ -71,9 +71,9 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
         Example(_model(".view(-1, 1, 28, 28)", "x"), inputs=("4x1x28x28",)),
     ]
     INVALID = [
-        Example(_model(".view(-1, 1, 784)"), line=19, message="B x 1 x 784"),
-        Example(_model(".view(-1, 1, 28, 28)", "x"), inputs=("4x784",), line=19, message="B x 784"),
-        Example(_model("", "x.view(-1, 392)"), inputs=("4x784",), line=19),
+        Example(_model(".view(-1, 1, 784)"), at="finding", message="B x 1 x 784"),
+        Example(_model(".view(-1, 1, 28, 28)", "x"), inputs=("4x784",), at="finding", message="B x 784"),
+        Example(_model("", "x.view(-1, 392)"), inputs=("4x784",), at="finding"),
     ]
 
     def check(self, ctx):

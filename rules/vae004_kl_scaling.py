@@ -8,7 +8,7 @@ import re
 
 from vaelint.lossscales import loss_scales, why_no_loss_scales
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, Rule, SkipRule
+from vaelint.rulebase import Example, fill, Rule, SkipRule
 from vaelint.sourcefacts import line_text
 
 _MODEL = '''import torch
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 
 class VAE(nn.Module):
-    def __init__(self, latent=4, beta=1.0):
+    def __init__(self, latent=4, beta={BETA}):
         super().__init__()
         self.beta = beta
         self.enc = nn.Linear(20, 2 * latent)
@@ -31,12 +31,12 @@ class VAE(nn.Module):
     def loss_function(self, recon, x, mu, logvar, kld_weight=1.0):
         rec = F.binary_cross_entropy(recon, x, reduction="sum")
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-        return rec + {KL}
+        return rec + {KL}  # <- finding
 '''
 
 
 def _model(kl: str, beta: str = "1.0") -> str:
-    return _MODEL.replace("{KL}", kl).replace("beta=1.0", f"beta={beta}")
+    return fill(_MODEL, kl=kl, beta=beta)
 
 
 class KLScaling(Rule):
@@ -71,9 +71,9 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         Example(_model("kld_weight * kl"), inputs=("8x20",)),
     ]
     INVALID = [
-        Example(_model("0.01 * kl"), inputs=("8x20",), line=21, message="the literal 0.01"),
-        Example(_model("self.beta * kl", beta="4.0"), inputs=("8x20",), line=21, message="the attribute self.beta = 4"),
-        Example(_model("kl * 0.5"), inputs=("8x20",), line=21, message="beta_eff = 0.5"),
+        Example(_model("0.01 * kl"), inputs=("8x20",), at="finding", message="the literal 0.01"),
+        Example(_model("self.beta * kl", beta="4.0"), inputs=("8x20",), at="finding", message="the attribute self.beta = 4"),
+        Example(_model("kl * 0.5"), inputs=("8x20",), at="finding", message="beta_eff = 0.5"),
     ]
 
     def check(self, ctx):

@@ -6,7 +6,7 @@ import math
 
 from vaelint.ops import CREATION_OPS, RESHAPE_OPS
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, Rule
+from vaelint.rulebase import Example, fill, Rule
 
 _ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "rdiv", "cat", "stack", "where", "maximum", "minimum"}
 
@@ -23,9 +23,9 @@ class VAE(nn.Module):
         self.dec = nn.Linear(latent, 64)
 
     def forward(self, x):
-        h = {FLAT}
+        h = {FLAT}  # <- view
         mu, logvar = self.enc(h).chunk(2, dim=1)
-        eps = {NOISE}
+        eps = {NOISE}  # <- noise
         z = mu + eps * torch.exp(0.5 * logvar)
         return torch.sigmoid(self.dec(z)), mu, logvar
 
@@ -33,12 +33,12 @@ class VAE(nn.Module):
 def loss_function(recon, x, mu, logvar):
     rec = F.binary_cross_entropy(recon, x.view(x.size(0), -1), reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    return (rec + kl) / {NORM}
+    return (rec + kl) / {NORM}  # <- norm
 '''
 
 
 def _model(flat="x.view(x.size(0), -1)", noise="torch.randn_like(mu)", norm="x.size(0)") -> str:
-    return _MODEL.replace("{FLAT}", flat).replace("{NOISE}", noise).replace("{NORM}", norm)
+    return fill(_MODEL, flat=flat, noise=noise, norm=norm)
 
 
 class BatchHardcoded(Rule):
@@ -78,9 +78,9 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         Example(_model(flat="x.view(x.size(0), -1) @ torch.eye(64, device=x.device)[:, :64]", noise="torch.randn_like(mu) @ torch.eye(4, device=mu.device)"), inputs=("4x64",)),
     ]
     INVALID = [
-        Example(_model(noise="torch.randn(8, self.latent)"), inputs=("8x64",), line=16, message="randn"),
-        Example(_model(flat="x.view(8, -1)"), inputs=("8x64",), line=14, message="view"),
-        Example(_model(norm="8"), inputs=("8x64",), line=24, message="divided by 8"),
+        Example(_model(noise="torch.randn(8, self.latent)"), inputs=("8x64",), at="noise", message="randn"),
+        Example(_model(flat="x.view(8, -1)"), inputs=("8x64",), at="view", message="view"),
+        Example(_model(norm="8"), inputs=("8x64",), at="norm", message="divided by 8"),
     ]
 
     def check(self, ctx):

@@ -6,7 +6,7 @@ import math
 
 from vaelint.ops import RESHAPE_OPS
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, Rule
+from vaelint.rulebase import Example, fill, Rule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -22,7 +22,7 @@ class VAE(nn.Module):
 
     def forward(self, x):
         h = F.relu(self.conv(x))
-        h = {FLATTEN}
+        h = {FLATTEN}  # <- finding
         mu, logvar = self.fc(h).chunk(2, dim=1)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return self.dec(z), mu, logvar
@@ -30,7 +30,7 @@ class VAE(nn.Module):
 
 
 def _model(flatten: str, features: int) -> str:
-    return _MODEL.replace("{FLATTEN}", flatten).replace("{FEATURES}", str(features))
+    return fill(_MODEL, flatten=flatten, features=str(features))
 
 
 class BatchMixing(Rule):
@@ -69,8 +69,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         Example(_model("torch.softmax(h.view(-1, 64), dim=-1).view(h.size(0), -1)", 1024), inputs=("4x1x16x16",)),
     ]
     INVALID = [
-        Example(_model("h.view(-1, 256)", 256), inputs=("4x1x16x16",), line=15, message="4*B x 256"),
-        Example(_model("h.reshape(-1, 512)", 512), inputs=("4x1x16x16",), line=15, message="B x 16 x 8 x 8 (4 x 16 x 8 x 8) into 2*B x 512"),
+        Example(_model("h.view(-1, 256)", 256), inputs=("4x1x16x16",), at="finding", message="4*B x 256"),
+        Example(_model("h.reshape(-1, 512)", 512), inputs=("4x1x16x16",), at="finding", message="B x 16 x 8 x 8 (4 x 16 x 8 x 8) into 2*B x 512"),
     ]
 
     def check(self, ctx):

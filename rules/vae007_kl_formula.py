@@ -6,7 +6,7 @@ import math
 
 from vaelint.klcheck import why_no_kl_reading, kl_reading
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, Rule, SkipRule
+from vaelint.rulebase import Example, fill, Rule, SkipRule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -26,13 +26,13 @@ class VAE(nn.Module):
 
 def loss_function(recon, x, mu, logvar):
     rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
-    kl = {KL}
+    kl = {KL}  # <- finding
     return rec + kl
 '''
 
 
 def _model(kl: str) -> str:
-    return _MODEL.replace("{KL}", kl)
+    return fill(_MODEL, kl=kl)
 
 
 class KLFormula(Rule):
@@ -72,9 +72,9 @@ term.
         Example(_model("torch.clamp(-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()), min=0.1).sum()"), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), line=19, message="subtracted"),
-        Example(_model("-torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), line=19, message="missing 1/2"),
-        Example(_model("-0.5 * torch.sum(1 + logvar - logvar.exp())"), inputs=("6x20",), line=19, message="not the Gaussian KL"),
+        Example(_model("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), at="finding", message="subtracted"),
+        Example(_model("-torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), at="finding", message="missing 1/2"),
+        Example(_model("-0.5 * torch.sum(1 + logvar - logvar.exp())"), inputs=("6x20",), at="finding", message="not the Gaussian KL"),
     ]
 
     def check(self, ctx):

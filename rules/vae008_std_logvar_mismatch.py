@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vaelint.klcheck import why_no_kl_reading, READINGS, kl_reading
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, Rule, SkipRule
+from vaelint.rulebase import Example, fill, Rule, SkipRule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -25,7 +25,7 @@ class VAE(nn.Module):
 
 def loss_function(recon, x, mu, logvar):
     rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
-    kl = {KL}
+    kl = {KL}  # <- finding
     return rec + kl
 '''
 
@@ -33,7 +33,7 @@ _LOGVAR_KL = "-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
 
 
 def _model(std: str, kl: str = _LOGVAR_KL) -> str:
-    return _MODEL.replace("{STD}", std).replace("{KL}", kl)
+    return fill(_MODEL, std=std, kl=kl)
 
 
 class StdLogvarMismatch(Rule):
@@ -70,8 +70,8 @@ and ``kl = torch.sum(0.5 * (mu**2 + std**2) - logstd - 0.5)``.
         Example(_model("torch.exp(logvar)", "torch.sum(0.5 * (mu.pow(2) + logvar.exp().pow(2)) - logvar - 0.5)"), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("torch.exp(logvar)"), inputs=("6x20",), line=20, message="log-std"),
-        Example(_model("logvar.exp().sqrt().pow(2)"), inputs=("6x20",), line=20, message="log-variance"),
+        Example(_model("torch.exp(logvar)"), inputs=("6x20",), at="finding", message="log-std"),
+        Example(_model("logvar.exp().sqrt().pow(2)"), inputs=("6x20",), at="finding", message="log-variance"),
     ]
 
     def check(self, ctx):

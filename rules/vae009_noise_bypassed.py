@@ -5,7 +5,7 @@ from __future__ import annotations
 from vaelint.confirm import gradient_of
 from vaelint.frames import call_site
 from vaelint.context import loc_of, stack_of
-from vaelint.rulebase import Example, Rule
+from vaelint.rulebase import Example, fill, Rule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -23,7 +23,7 @@ class VAE(nn.Module):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         if not self.training:
             z = mu
-        return torch.sigmoid(self.dec({DECODER_INPUT})), mu, logvar
+        return torch.sigmoid(self.dec({DECODER_INPUT})), mu, logvar  # <- finding
 
 
 def loss_function(recon, x, mu, logvar):
@@ -34,7 +34,7 @@ def loss_function(recon, x, mu, logvar):
 
 
 def _model(decoder_input: str) -> str:
-    return _MODEL.replace("{DECODER_INPUT}", decoder_input)
+    return fill(_MODEL, decoder_input=decoder_input)
 
 
 class NoiseBypassed(Rule):
@@ -69,8 +69,8 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         Example(_model("z.view(z.size(0), -1)"), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("mu"), inputs=("6x20",), line=17, message="fed the mean"),
-        Example(_model("z.detach()"), inputs=("6x20",), line=17, message="detach"),
+        Example(_model("mu"), inputs=("6x20",), at="finding", message="fed the mean"),
+        Example(_model("z.detach()"), inputs=("6x20",), at="finding", message="detach"),
     ]
 
     def check(self, ctx):

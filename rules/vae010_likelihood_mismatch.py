@@ -5,7 +5,7 @@ from __future__ import annotations
 from vaelint.ops import CAST_OPS, RESHAPE_OPS
 from vaelint.context import loc_of
 from vaelint.errorkinds import kind_of
-from vaelint.rulebase import Example, Rule
+from vaelint.rulebase import Example, fill, Rule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -25,14 +25,14 @@ class VAE(nn.Module):
 
 
 def loss_function(recon, x, mu, logvar):
-    rec = {REC}
+    rec = {REC}  # <- finding
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return rec + kl
 '''
 
 
 def _model(out: str, rec: str) -> str:
-    return _MODEL.replace("{OUT}", out).replace("{REC}", rec)
+    return fill(_MODEL, out=out, rec=rec)
 
 
 # ops whose output lies in [0, 1]
@@ -74,8 +74,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         Example(_model("self.dec(z)", 'F.mse_loss(recon, x, reduction="sum")'), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("self.dec(z)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",), line=19, message="not bounded"),
-        Example(_model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",), line=19, message="sigmoid twice"),
+        Example(_model("self.dec(z)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",), at="finding", message="not bounded"),
+        Example(_model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",), at="finding", message="sigmoid twice"),
     ]
 
     def explains(self, failure, ctx):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vaelint.rulebase import Example, Rule
+from vaelint.rulebase import Example, fill, Rule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -13,7 +13,7 @@ class VAE(nn.Module):
     def __init__(self, latent=4):
         super().__init__()
         self.hidden = nn.Linear(20, 16)
-        self.extra = nn.Linear(16, 16)
+        self.extra = nn.Linear(16, 16)  # <- finding
         self.fc_mu = nn.Linear(16, latent)
         self.fc_logvar = nn.Linear(16, latent)
         self.dec = nn.Linear(latent, 20)
@@ -34,7 +34,7 @@ def loss_function(recon, x, mu, logvar):
 
 
 def _model(extra: str) -> str:
-    return _MODEL.replace("{EXTRA}", extra)
+    return fill(_MODEL, extra=extra)
 
 
 class DeadParameters(Rule):
@@ -69,8 +69,8 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         Example(_model("self.extra.requires_grad_(False)"), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("pass"), inputs=("6x20",), line=10, message="extra (Linear"),
-        Example(_model("unused = self.extra(h)"), inputs=("6x20",), line=10, message="never reaches the loss"),
+        Example(_model("pass"), inputs=("6x20",), at="finding", message="extra (Linear"),
+        Example(_model("unused = self.extra(h)"), inputs=("6x20",), at="finding", message="never reaches the loss"),
     ]
 
     def check(self, ctx):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from vaelint.ops import ARITH_OPS, CREATION_OPS
 from vaelint.context import loc_of
 from vaelint.errorkinds import kind_of
-from vaelint.rulebase import Example, Rule
+from vaelint.rulebase import Example, fill, Rule
 from vaelint.simdevice import simulated_run
 
 _MODEL = '''import torch
@@ -21,14 +21,14 @@ class VAE(nn.Module):
 
     def forward(self, x):
         mu, logvar = self.enc(x).chunk(2, dim=1)
-        eps = {NOISE}
-        z = mu + eps * torch.exp(0.5 * logvar)
+        eps = {NOISE}  # <- noise
+        z = mu + eps * torch.exp(0.5 * logvar)  # <- sample
         return torch.sigmoid(self.dec(z)), mu, logvar
 '''
 
 
 def _model(noise: str) -> str:
-    return _MODEL.replace("{NOISE}", noise)
+    return fill(_MODEL, noise=noise)
 
 
 # ops through which a CPU tensor stays on the CPU
@@ -85,13 +85,13 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(_model('torch.randn(mu.shape, device="cuda" if torch.cuda.is_available() else "cpu")'), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("torch.randn(mu.size(0), self.latent)"), inputs=("6x20",), line=14, message="randn"),
-        Example(_model("torch.randn_like(mu).cpu()"), inputs=("6x20",), line=14, message="cpu"),
-        Example(_model("torch.tensor([[1.0] * 4] * 6) * torch.randn_like(mu)"), inputs=("6x20",), line=14, message="tensor"),
+        Example(_model("torch.randn(mu.size(0), self.latent)"), inputs=("6x20",), at="noise", message="randn"),
+        Example(_model("torch.randn_like(mu).cpu()"), inputs=("6x20",), at="noise", message="cpu"),
+        Example(_model("torch.tensor([[1.0] * 4] * 6) * torch.randn_like(mu)"), inputs=("6x20",), at="noise", message="tensor"),
         # decoded by a layer whose weights are on the device
-        Example(_model("torch.randn_like(mu) + 0 * self.dec(torch.randn(6, 4)).sum()"), inputs=("6x20",), line=14, message="linear"),
+        Example(_model("torch.randn_like(mu) + 0 * self.dec(torch.randn(6, 4)).sum()"), inputs=("6x20",), at="noise", message="linear"),
         # a legacy constructor, outside torch's functions: seen on the simulated GPU
-        Example(_model("torch.FloatTensor(mu.size(0), self.latent).normal_()"), inputs=("6x20",), line=15, message="simulated GPU"),
+        Example(_model("torch.FloatTensor(mu.size(0), self.latent).normal_()"), inputs=("6x20",), at="sample", message="simulated GPU"),
     ]
 
     def check(self, ctx):

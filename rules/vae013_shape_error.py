@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from vaelint.errorkinds import kind_of
-from vaelint.rulebase import Example, Rule
+from vaelint.rulebase import Example, fill, Rule
 from vaelint.sourcefacts import call_argument, expr_text, origin_of
 
 # The size argument a layer fixes at construction: (argument index, keyword, what it is).
@@ -29,22 +29,23 @@ def is_shape_error(error: BaseException) -> bool:
     return kind_of(error) == "shape"
 
 
-_MLP = '''import torch
+_TEMPLATE = '''import torch
 import torch.nn as nn
 
 
 class VAE(nn.Module):
-    def __init__(self, image_size=28, latent_dim=8):
+    def __init__(self, image_size={SIZE}, latent_dim=8):
         super().__init__()
-        self.flat = image_size * image_size
+        self.flat = {FLAT}
         self.enc = nn.Linear(self.flat, 2 * latent_dim)
         self.dec = nn.Linear(latent_dim, self.flat)
 
     def forward(self, x):
-        mu, logvar = self.enc(x.view(x.size(0), -1)).chunk(2, dim=-1)
+        mu, logvar = self.enc(x.view(x.size(0), -1)).chunk(2, dim=-1)  # <- finding
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return torch.sigmoid(self.dec(z)), mu, logvar
 '''
+_MLP = fill(_TEMPLATE, size=28, flat="image_size * image_size")
 
 
 class ShapeError(Rule):
@@ -83,13 +84,11 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
         Example(_MLP, inputs=("4x1x28x28",)),  # flattened by the view: fine
     ]
     INVALID = [
-        Example(_MLP, inputs=("4x1x32x32",), line=13, message="B x 1024"),
+        Example(_MLP, inputs=("4x1x32x32",), at="finding", message="B x 1024"),
         Example(
-            _MLP.replace("image_size=28", "image_size=32").replace(
-                "self.flat = image_size * image_size", "self.flat = 28 * 28"
-            ),
+            fill(_TEMPLATE, size=32, flat="28 * 28"),
             inputs=("4x1x32x32",),
-            line=13,
+            at="finding",
             message="self.flat = 28 * 28",
         ),
     ]

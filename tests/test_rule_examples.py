@@ -54,3 +54,26 @@ def test_catalogue_installs_as_vaelint_rules_not_rules(tmp_path):
     code = "import importlib.util, vaelint.rules; print(vaelint.rules.__name__, importlib.util.find_spec('rules'))"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["vaelint.rules", "None"]
+
+
+def test_example_line_is_the_marked_line_and_a_bad_marker_fails():
+    from vaelint.rulebase import Example, fill
+
+    code = fill("a = 1\nb = {VALUE}  # <- here\nc = 3\n", value=2)
+    assert code.splitlines()[1] == "b = 2  # <- here"
+    assert Example(code, at="here").line == 2
+    assert Example(code).line is None
+    with pytest.raises(ValueError, match="exactly one line"):
+        Example(code, at="there")
+    with pytest.raises(ValueError, match="exactly one line"):
+        Example(code + "d = 4  # <- here\n", at="here")
+
+
+def test_fill_wants_every_slot_and_no_other():
+    from vaelint.rulebase import fill
+
+    with pytest.raises(ValueError, match="slots"):
+        fill("x = {A} + {B}", a=1)
+    with pytest.raises(ValueError, match="slots"):
+        fill("x = {A}", a=1, b=2)
+    assert fill("x = {A} + {A}", a=1) == "x = 1 + 1"

@@ -7,6 +7,7 @@ behaviour cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterable
 
@@ -16,18 +17,51 @@ if TYPE_CHECKING:
     from vaelint.context import Context
 
 
+_SLOT = re.compile(r"\{([A-Z_]+)\}")
+
+
+def fill(template: str, **slots: object) -> str:
+    """An example model from a template: each ``{NAME}`` slot gets ``slots["name"]``.
+
+    Every slot must be filled and every value used, so a template and its
+    examples cannot drift apart silently.
+    """
+    wanted = set(_SLOT.findall(template))
+    given = {k.upper() for k in slots}
+    if wanted != given:
+        raise ValueError(f"template slots {sorted(wanted)} but given {sorted(given)}")
+    return _SLOT.sub(lambda m: str(slots[m.group(1).lower()]), template)
+
+
 @dataclass(frozen=True)
 class Example:
-    """A complete model file; the test checks it with ``target`` and ``inputs``."""
+    """A complete model file; the test checks it with ``target`` and ``inputs``.
+
+    For INVALID examples, ``at`` names the line the finding must point at: the
+    one line of ``code`` that ends with the comment ``# <- NAME``.
+    """
 
     code: str
     target: str = "VAE"
     inputs: tuple[str, ...] = ("4x784",)
     loss: str | None = None
-    # For INVALID examples: the 1-based line the finding must name (None: any line).
-    line: int | None = None
+    at: str | None = None
     # A substring the message must contain.
     message: str | None = None
+
+    def __post_init__(self):
+        if self.at is not None:
+            self.line  # noqa: B018 - a missing or doubled marker fails when the rule is imported
+
+    @property
+    def line(self) -> int | None:
+        """The 1-based line marked ``# <- at`` (None: any line will do)."""
+        if self.at is None:
+            return None
+        marked = [i for i, text in enumerate(self.code.splitlines(), 1) if text.rstrip().endswith(f"# <- {self.at}")]
+        if len(marked) != 1:
+            raise ValueError(f"an example must mark exactly one line '# <- {self.at}', found {len(marked)}")
+        return marked[0]
 
 
 class SkipRule(Exception):
