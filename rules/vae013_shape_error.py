@@ -52,6 +52,7 @@ class ShapeError(Rule):
     code = "VAE013"
     name = "shape-error"
     severity = "error"
+    defers_to = ("VAE003",)  # a failing comparison of recon and input is VAE003's finding
     summary = "An operation cannot take the shapes that reach it."
     what = """
 The model raises a shape error on the input you gave: a Linear layer whose
@@ -98,8 +99,6 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
         if failure is None or not is_shape_error(failure.error):
             return
         node = failure.node
-        if node is not None and any(c.node is node for c in ctx.roles.comparisons):
-            return  # the loss comparing recon and input: VAE003 reports it
         detail = str(failure.error).strip().splitlines()[0]
         if node is None:
             yield self.finding(

@@ -4,7 +4,8 @@ import os
 
 from helpers import check
 
-from vaelint import capture
+from vaelint.capture_fx import capture_fx
+from vaelint.capture_record import capture_recording
 from vaelint.inputs import parse_input_spec
 from vaelint.build import build_model
 from vaelint.ops import op_name
@@ -20,9 +21,9 @@ NOISE = os.path.join(FIXTURES, "seeds", "seed000_noise_latent_only.py")
 def _graph(path, target, spec="4x784", route="fx"):
     loaded = build_model(f"{path}:{target}", {})
     if route == "fx":
-        cap = capture.capture_fx(loaded.model, None, None, 1)
+        cap = capture_fx(loaded.model, None, None, 1)
     else:
-        cap = capture.capture_recording(loaded.model, None, None, make_inputs([parse_input_spec(spec)], 4), None)
+        cap = capture_recording(loaded.model, None, None, make_inputs([parse_input_spec(spec)], 4), None)
     return cap
 
 

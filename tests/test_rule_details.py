@@ -72,6 +72,36 @@ def test_only_selected_rules_may_explain_a_failed_run(fixtures_dir):
     assert result.findings == []
 
 
+def test_a_deferred_case_is_reported_by_the_deferring_rule_when_the_other_is_ignored(fixtures_dir):
+    # VAE013 defers a failing recon/input comparison to VAE003: one finding with both
+    # selected, and VAE013 reports it (never "no findings" on a crash) when VAE003 is ignored
+    path = f"{fixtures_dir}/buggy/recon_image_vs_flat.py"
+    both = check(path, "ConvVAE", ["4x1x28x28"])
+    assert [(f.code, f.loc.line) for f in both.findings] == [("VAE003", 34)]
+    alone = check(path, "ConvVAE", ["4x1x28x28"], ignore=["VAE003"])
+    assert alone.error is None
+    assert [(f.code, f.loc.line) for f in alone.findings] == [("VAE013", 34)]
+    assert "B x 1 x 28 x 28" in alone.findings[0].message and "B x 784" in alone.findings[0].message
+
+
+def test_drop_deferred_keeps_findings_at_other_places():
+    from vaelint.diagnostics import Finding
+    from vaelint.frames import SourceLoc as Location
+    from vaelint.rulebase import Rule, drop_deferred
+
+    class Broad(Rule):
+        code, defers_to = "VAE998", ("VAE999",)
+
+    class Narrow(Rule):
+        code = "VAE999"
+
+    def at(code, line):
+        return Finding(code, "n", "error", "m", Location("m.py", line, 1), "fix")
+
+    found = [(Broad, at("VAE998", 3)), (Broad, at("VAE998", 7)), (Narrow, at("VAE999", 3))]
+    assert [(f.code, f.loc.line) for _r, f in drop_deferred(found)] == [("VAE998", 7), ("VAE999", 3)]
+
+
 def test_the_kl_helpers_check_their_shapes():
     import pytest
     import torch

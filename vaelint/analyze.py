@@ -21,6 +21,8 @@ import torch.fx as fx
 from torch.fx.proxy import TraceError
 
 from vaelint import capture as capture_mod
+from vaelint.capture_fx import capture_fx
+from vaelint.capture_record import capture_recording
 from vaelint.confirm import confirm_run, pick_device
 from vaelint.context import Context
 from vaelint.dimnames import from_annotations
@@ -35,7 +37,7 @@ from vaelint.build import build_model
 from vaelint.lossbind import Binder, LossPlan, discover_loss
 from vaelint.outputs import get_path
 from vaelint.roles import Roles, forward_roles, loss_roles
-from vaelint.rulebase import SkipRule
+from vaelint.rulebase import SkipRule, drop_deferred
 from vaelint.shapes import make_inputs, run_batches
 
 
@@ -213,6 +215,10 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         except Exception as e:  # noqa: BLE001 - one rule's bug must not hide the others' findings
             result.notes.append(_rule_bug(rule, "check", e))
 
+    findings = drop_deferred(findings)
+    if runs.failure is not None and not findings:
+        # a rule claimed the crash but reported nothing about it: never "no findings" on a model that raises
+        raise unexplained(target, specs, runs.failure)
     result.notes.extend(ctx.notes)
 
     # confirm
@@ -289,7 +295,7 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
     attributes = _attributes(model)
     try:
         try:
-            cap = capture_mod.capture_fx(model, plan.fn if plan else None, binder, len(specs), keywords, progress)
+            cap = capture_fx(model, plan.fn if plan else None, binder, len(specs), keywords, progress)
         finally:
             # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
             # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error
@@ -313,12 +319,12 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         with torch.no_grad():
-            cap = capture_mod.capture_recording(model, plan.fn if plan else None, binder, inputs0, reason, keywords, progress)
+            cap = capture_recording(model, plan.fn if plan else None, binder, inputs0, reason, keywords, progress)
     runs = run_batches(cap, specs)
     if fx_cap is not None and runs.failure is not None and not isinstance(fx_runs.failure.error, TraceError):
         # Both routes fail: a real error of the model; keep the whole fx graph (but
         # never for an error of fx's own making: the concrete run's error is the real one)
-        return fx_cap, fx_runs, fx_cap.wrapper._binder
+        return fx_cap, fx_runs, fx_cap.binder
     return cap, runs, binder
 
 

@@ -82,6 +82,10 @@ class Rule:
     # one: "loss", "reparam", "recon", "kl_term", "rec_term", "clean_run"
     # (see vaelint.context.Context.unmet).
     needs: ClassVar[tuple[str, ...]] = ()
+    # Rules that report some of this rule's cases better: where one of them (selected
+    # and run) has a finding at the same node or line, this rule's finding there is
+    # dropped (see drop_deferred). Ignore that rule and this one reports the case.
+    defers_to: ClassVar[tuple[str, ...]] = ()
     VALID: ClassVar[list[Example]] = []
     INVALID: ClassVar[list[Example]] = []
 
@@ -109,3 +113,21 @@ class Rule:
             f"What it finds\n{cls.what.strip()}\n\nWhy it is bad\n{cls.why.strip()}\n\n"
             f"Example\n{cls.example.strip()}\n\nFix\n{cls.fix.strip()}\n"
         )
+
+
+def drop_deferred(found: list[tuple[Rule, Finding]]) -> list[tuple[Rule, Finding]]:
+    """Each rule's findings less those at a place a rule it defers to has reported."""
+
+    def place(f: Finding):
+        return (f.loc.path, f.loc.line) if f.loc else None
+
+    by_code: dict[str, list[Finding]] = {}
+    for rule, f in found:
+        by_code.setdefault(rule.code, []).append(f)
+    kept = []
+    for rule, f in found:
+        others = [g for code in rule.defers_to for g in by_code.get(code, ())]
+        if any((f.node is not None and g.node is f.node) or (place(g) and place(g) == place(f)) for g in others):
+            continue
+        kept.append((rule, f))
+    return kept
