@@ -94,7 +94,7 @@ over everything.
         formula = scales.formula(data, ctx.latent_size)
         value = f"{ratio:.6g}"
         changes = ", and changes with the batch size" if scales.batch_power else ""
-        kl_red = scales.kl.reductions()
+        kl_red = [f for f in scales.kl.reductions() if not f.shared]  # the KL's own, not the whole sum's
         loc = (kl_red[0].loc if kl_red else None) or loc_of(scales.kl.term)
         message = (
             f"the reconstruction term is reduced as {scales.rec.describe()} but the KL term as "
@@ -130,4 +130,5 @@ over everything.
                 return None
             ratios.append(abs(float(kl.sum()) / float(rec.sum())))
         moved = ratios[1] / ratios[0] if ratios[0] else 0.0
-        return math.isclose(moved, 2.0**scales.batch_power, rel_tol=0.25)
+        # the terms' values carry their own reductions, not those of a sum they share
+        return math.isclose(moved, 2.0 ** (scales.kl.own()[0] - scales.rec.own()[0]), rel_tol=0.25)

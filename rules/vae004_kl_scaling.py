@@ -164,9 +164,11 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         closed = float((0.5 * (mu**2 + std**2 - 1 - 2 * std.log())).sum())
         if closed == 0:
             return None
-        # a term still per sample ((rec + beta * kl).mean()) shares the outer mean with rec
+        # a term still per sample ((rec + beta * kl).mean()) shares the outer mean with rec:
+        # its value carries only its own reductions
         weight = abs(float(term.double().sum())) / closed
-        expected = scales.kl.explicit * ctx.batch ** scales.kl.batch_power / scales.kl.mean_sizes
+        power, sizes = scales.kl.own()
+        expected = scales.kl.explicit * ctx.batch**power / sizes
         return math.isclose(weight, expected, rel_tol=0.05)
 
 

@@ -33,6 +33,7 @@ class Factor:
     over: str  # "B, 784" for reductions; the number for constants
     node: fx.Node
     op: str
+    shared: bool = False  # a reduction of a whole sum of terms ((rec + kl).mean()), not the term's own
 
     @property
     def loc(self) -> SourceLoc | None:
@@ -54,6 +55,12 @@ class TermScale:
     def mean_sizes(self) -> float:
         """The constant sizes the term is divided by (means, ``x.numel()``)."""
         return math.prod(f.const_sizes for f in self.factors)
+
+    def own(self) -> tuple[int, float]:
+        """(batch power, constant sizes) of the term's own reductions, without those
+        of a whole sum it sits in: what the term's value itself carries."""
+        mine = [f for f in self.factors if not f.shared]
+        return sum(f.batch_power for f in mine), math.prod(f.const_sizes for f in mine)
 
     @property
     def explicit(self) -> float:
@@ -228,7 +235,7 @@ class _Walker:
 
     @staticmethod
     def _reduced_positions(node, rank: int) -> list[int]:
-        dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+        dim = node.kwargs.get("dim", node.kwargs.get("axis", node.args[1] if len(node.args) > 1 else None))
         if dim is None:
             return list(range(rank))
         dims = dim if isinstance(dim, (tuple, list)) else [dim]
@@ -281,7 +288,20 @@ def _reads_inputs(ctx, node) -> bool:
 
 
 def term_scale(ctx, term: fx.Node) -> TermScale | None:
-    scale = _Walker(ctx).walk(term)
+    walker = _Walker(ctx)
+    scale = _own_scale(ctx, walker, term)
+    if scale is None:
+        return None
+    outer = _outer_factors(walker, ctx.roles.term_outer.get(term, ()), term)
+    if outer is None:
+        return None
+    scale.factors = outer + scale.factors
+    return scale
+
+
+def _own_scale(ctx, walker: _Walker, term: fx.Node) -> TermScale | None:
+    """The term's reductions and factors, from the term down to its element."""
+    scale = walker.walk(term)
     if scale is None or scale.element is None:
         return None
     if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
@@ -290,10 +310,43 @@ def term_scale(ctx, term: fx.Node) -> TermScale | None:
         for part in parts:
             if any(_reads_inputs(ctx, other) for other in parts if other is not part):
                 continue  # log q - log p: both sides carry the term, neither is a constant
-            sub = term_scale(ctx, part)
+            sub = _own_scale(ctx, walker, part)
             if sub is not None and sub.reductions():
                 sub.factors = scale.factors + sub.factors
                 sub.term = term
                 return sub
     return scale
 
+
+def _outer_factors(walker: _Walker, outer: tuple, term: fx.Node) -> list[Factor] | None:
+    """The reductions a whole sum of terms goes through (``(rec + kl).mean()``),
+    as they act on one term: a mean over dims the term is broadcast along (a
+    scalar KL added to a per-sample reconstruction) leaves that term as it is,
+    and applies to the dims the term has. None: a sum along a broadcast dim,
+    which multiplies the term by a size this walk does not follow."""
+    own = walker.ctx.shape(term)
+    if own is None or own.sizes is None:
+        return [] if not outer else None
+    factors = []
+    for node in outer:
+        op = walker.view.op(node)
+        if op not in ("sum", "mean"):
+            continue  # a factor on the whole sum scales every term alike: beta_eff keeps it out
+        src = next((a for a in node.args if isinstance(a, fx.Node)), None)
+        fact = walker.ctx.shape(src) if src is not None else None
+        if fact is None or fact.sizes is None:
+            return None
+        rank, offset = len(fact.sizes), len(fact.sizes) - len(own.sizes)
+        positions = walker._reduced_positions(node, rank)
+        has = [p for p in positions if p >= offset and own.sizes[p - offset] == fact.sizes[p]]
+        broadcast = [p for p in positions if p not in has and fact.sizes[p] != 1]
+        if op == "sum" and broadcast:
+            return None
+        if not has:
+            continue
+        text, power, consts = walker.labels(src, has)
+        if op == "mean":
+            factors.append(Factor("mean", 1.0, -power, consts, text, node, op, shared=True))
+        else:
+            factors.append(Factor("sum", 1.0, 0, 1, text, node, op, shared=True))
+    return factors

@@ -63,6 +63,8 @@ class Roles:
     loss_parts: list[fx.Node] = field(default_factory=list)  # terms the loss returns unsummed
     total_paths: list[tuple] = field(default_factory=list)  # where the total (or its parts) sit in the loss's return
     loss_terms: list[tuple[int, fx.Node]] = field(default_factory=list)  # (sign, node)
+    # term -> the reductions and factors applied to a whole sum it is part of, outermost first
+    term_outer: dict = field(default_factory=dict)
     rec_terms: list[fx.Node] = field(default_factory=list)
     kl_terms: list[fx.Node] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
@@ -145,6 +147,9 @@ def _scale_source(view: GraphView, std: fx.Node) -> tuple[fx.Node, list[str]]:
             return node, ops  # the head the forward hands to the loss (std itself, if returned)
         name = view.op(node)
         tensor_inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
+        if name in CAST_OPS and len(tensor_inputs) == 1:
+            node = tensor_inputs[0]  # a dtype or device cast (Keras's ops convert their inputs) reads the same head
+            continue
         if name in ELEMENTWISE_UNARY or (name in {"mul", "div", "pow", "add", "sub"} and len(tensor_inputs) == 1):
             if len(tensor_inputs) != 1:
                 return node, ops
@@ -238,7 +243,9 @@ def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
         return term_kind(view, roles, node)
 
     tops = [(1, total)] if total is not None else [(1, p) for p in parts]
-    roles.loss_terms = [part for sign, top in tops for part in _split_terms(view, top, sign, kind)]
+    roles.loss_terms = [
+        part for sign, top in tops for part in _split_terms(view, top, sign, kind, outer=roles.term_outer)
+    ]
     for _sign, term in roles.loss_terms:
         k = kind(term)
         if k == "rec":
@@ -298,11 +305,16 @@ def _is_scalar(node: fx.Node) -> bool:
     return fact is not None and fact.sizes is not None and all(s == 1 for s in fact.sizes)
 
 
-def _split_terms(view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0) -> list[tuple[int, fx.Node]]:
+def _split_terms(
+    view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0, outer: dict | None = None, chain: tuple = ()
+) -> list[tuple[int, fx.Node]]:
     """The additive terms of the total, split only where the two sides play
     different roles (reconstruction vs KL), so a KL's own ``1 + logvar - mu**2``
     stays one term. Reductions and constant factors applied to a whole sum
-    (``(rec + kl).mean()``, ``(rec + kl) / B``) apply to each term."""
+    (``(rec + kl).mean()``, ``(rec + kl) / B``) apply to each term: ``outer``
+    gets, for each term split out, that chain of nodes (outermost first)."""
+    if outer is None:
+        outer = {}
     if depth > 20:
         return [(sign, node)]
     name = view.op(node)
@@ -314,13 +326,25 @@ def _split_terms(view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0
         if kind(a) != kind(b) or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b)):
             sb = -sign if name == "sub" else sign
             sa = -sign if name == "rsub" else sign
-            return _split_terms(view, a, sa, kind, depth + 1) + _split_terms(view, b, sb, kind, depth + 1)
-        return [(sign, node)]
+            parts = _split_terms(view, a, sa, kind, depth + 1, outer, chain)
+            parts += _split_terms(view, b, sb, kind, depth + 1, outer, chain)
+            return parts
+        return _term(sign, node, chain, outer)
     tensor_operands = [a for a in operands if _is_tensor_valued(a)]
     if name in {"mean", "sum", "div", "mul", "neg"} and len(tensor_operands) == 1:
-        parts = _split_terms(view, tensor_operands[0], -sign if name == "neg" else sign, kind, depth + 1)
+        inner = {}
+        parts = _split_terms(
+            view, tensor_operands[0], -sign if name == "neg" else sign, kind, depth + 1, inner, chain + (node,)
+        )
         if len(parts) > 1:
+            outer.update(inner)
             return parts
+    return _term(sign, node, chain, outer)
+
+
+def _term(sign: int, node: fx.Node, chain: tuple, outer: dict) -> list[tuple[int, fx.Node]]:
+    if chain:
+        outer[node] = chain
     return [(sign, node)]
 
 
