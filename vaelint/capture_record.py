@@ -8,6 +8,7 @@ recorded again and aligned call by call with the first (:func:`_align`).
 
 from __future__ import annotations
 
+import difflib
 import operator
 import warnings
 
@@ -18,7 +19,7 @@ from torch.overrides import TorchFunctionMode
 
 from vaelint.capture import Capture, Failure, RunResult, make_wrapper
 from vaelint.errors import VaelintError
-from vaelint.frames import user_frame_of_traceback, user_stack
+from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
 from vaelint.ops import function_name
 from vaelint.outputs import flatten_outputs
 
@@ -26,8 +27,9 @@ from vaelint.outputs import flatten_outputs
 class _Recorder(TorchFunctionMode):
     """Writes one fx node per torch call of a concrete run."""
 
-    def __init__(self, graph: fx.Graph, param_names: dict, batch: int, keep_autograd: bool = False):
+    def __init__(self, graph: fx.Graph, param_names: dict, batch: int, keep_autograd: bool = False, sites: dict | None = None):
         super().__init__()
+        self.sites = sites or {}
         self.keep_autograd = keep_autograd
         self.graph = graph
         self.param_names = param_names  # id(tensor) -> qualified name
@@ -94,7 +96,7 @@ class _Recorder(TorchFunctionMode):
 
     def _make_node(self, func, args, kwargs) -> fx.Node:
         node = self.graph.create_node("call_function", func, self._arg(tuple(args)), self._arg(dict(kwargs)))
-        stack = user_stack()
+        stack = user_stack() or (running_module_site(self.sites) if self.sites else ())
         node.meta["loc"] = stack[0] if stack else None
         node.meta["stack"] = stack
         self.calls.append((function_name(func), node))
@@ -110,6 +112,8 @@ class _Recorder(TorchFunctionMode):
                 self.result.failure = Failure(node, e, node.meta["loc"], self.result.batch)
             raise
         if isinstance(out, torch.Tensor):
+            if _returns_its_input(func, out, args) and id(out) in self.tensors:
+                return out  # a no-op cast (x.to("cpu") on a CPU tensor, as Keras's ops make): the same value
             node = self._make_node(func, args, kwargs)
             self.bind(out, node)
         elif isinstance(out, (tuple, list)) and any(isinstance(o, torch.Tensor) for o in out):
@@ -122,9 +126,26 @@ class _Recorder(TorchFunctionMode):
         return out
 
 
+def _returns_its_input(func, out: torch.Tensor, args) -> bool:
+    """Did a call that is not in-place hand back its own tensor argument?"""
+    if getattr(func, "__name__", "").endswith("_"):
+        return False  # in place (eps.normal_()): a new value in the same tensor, keep it
+    return any(a is out for a in args)
+
+
 def capture_recording(
-    model: nn.Module, loss, binder, inputs: tuple, reason: str | None, keywords: tuple[str, ...] = (), progress=None
+    model: nn.Module,
+    loss,
+    binder,
+    inputs: tuple,
+    reason: str | None,
+    keywords: tuple[str, ...] = (),
+    progress=None,
+    module_sites: dict | None = None,
 ) -> Capture:
+    """``module_sites`` (id(module) -> the line that built it) places the calls
+    made inside a library's modules, with no frame of the user's on the stack
+    (a Keras functional model's layers), at the line that built the layer."""
     wrapper, names = make_wrapper(model, loss, binder, len(inputs), keywords, progress)
     param_names = {}
     for qual, p in wrapper.named_parameters():
@@ -134,7 +155,7 @@ def capture_recording(
 
     def record(run_inputs: tuple, batch: int, keep_autograd: bool = False):
         graph = fx.Graph()
-        rec = _Recorder(graph, param_names, batch, keep_autograd)
+        rec = _Recorder(graph, param_names, batch, keep_autograd, module_sites or {})
         for name, x in zip(names, run_inputs):
             ph = graph.placeholder(name)
             ph.meta["loc"] = None
@@ -196,15 +217,30 @@ def capture_recording(
 def _align(graph: fx.Graph, calls: list, other_graph: fx.Graph, other_calls: list) -> dict:
     """Nodes of another recorded run -> the captured graph's nodes.
 
-    Calls pair up in order while they are the same op (a data-dependent branch
-    taken differently ends the pairing); inputs pair by position, parameters by
-    name, and a tuple's items follow their call.
+    Calls pair up by op and source line. The runs agree on a common prefix and
+    suffix; between them, one run may make calls the other does not (a library's
+    lazy set-up on the first call, such as Keras's seed generator, or a
+    data-dependent branch taken differently), and the longest matching stretches
+    there pair up too. Inputs pair by position, parameters by name, and a
+    tuple's items follow their call.
     """
-    by_node = {}
-    for (name_a, node_a), (name_b, node_b) in zip(calls, other_calls):
-        if name_a != name_b:
-            break
-        by_node[node_b] = node_a
+    a = [_call_key(c) for c in calls]
+    b = [_call_key(c) for c in other_calls]
+    pairs = []
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        pairs.append((head, head))
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        pairs.append((len(a) - 1 - tail, len(b) - 1 - tail))
+        tail += 1
+    mid_a, mid_b = a[head : len(a) - tail], b[head : len(b) - tail]
+    if mid_a and mid_b and len(mid_a) * len(mid_b) <= _MAX_MIDDLE:
+        matcher = difflib.SequenceMatcher(None, mid_a, mid_b, autojunk=False)
+        for block in matcher.get_matching_blocks():
+            pairs += [(head + block.a + k, head + block.b + k) for k in range(block.size)]
+    by_node = {other_calls[j][1]: calls[i][1] for i, j in pairs}
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     by_node.update(zip([n for n in other_graph.nodes if n.op == "placeholder"], placeholders))
     attrs = {n.target: n for n in graph.nodes if n.op == "get_attr"}
@@ -216,3 +252,14 @@ def _align(graph: fx.Graph, calls: list, other_graph: fx.Graph, other_calls: lis
                 if na.target is operator.getitem and na.args[1] == nb.args[1]:
                     by_node[nb] = na
     return by_node
+
+
+# Above this many pairs of unmatched calls the middle is left unpaired (its
+# nodes get no shape at other batches) rather than spend seconds matching.
+_MAX_MIDDLE = 4_000_000
+
+
+def _call_key(call: tuple) -> tuple:
+    name, node = call
+    loc = node.meta.get("loc")
+    return (name, loc.path, loc.line, loc.column) if loc is not None else (name,)
