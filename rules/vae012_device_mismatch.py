@@ -47,6 +47,7 @@ class DeviceMismatch(Rule):
     code = "VAE012"
     name = "device-mismatch"
     severity = "error"
+    needs = ("own_devices",)
     summary = "A tensor created on a fixed device inside forward or the loss breaks on a GPU."
     what = """
 A tensor created inside forward or the loss without ``device=`` (``torch.randn(n,

@@ -20,7 +20,9 @@ import torch
 import torch.fx as fx
 from torch.fx.proxy import TraceError
 
+from vaelint.keras_models import reseed as reseed_keras
 from vaelint import capture as capture_mod
+from vaelint import keras_models
 from vaelint.capture_fx import capture_fx
 from vaelint.capture_record import capture_recording
 from vaelint.confirm import confirm_run, pick_device
@@ -121,6 +123,7 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
         with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
             warnings.simplefilter("ignore")
             torch.manual_seed(0)
+            reseed_keras(0)
             _analyse(target, options, result)
     except VaelintError as e:
         result.error = e
@@ -136,6 +139,7 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
 
 def _analyse(target: str, options: Options, result: TargetResult) -> None:
     check_inputs(options.inputs)
+    keras_models.forget_tensorflow_uses()
     device = _check_device(options) if options.dynamic else None
     # positional inputs first, keyword inputs (NAME=SPEC) after them, in the order given
     specs = [s for s in options.inputs if not s.name] + [s for s in options.inputs if s.name]
@@ -149,6 +153,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # keep those, not a second copy of the model, for a run that starts over
     initial_buffers = {k: v.clone() for k, v in loaded.model.named_buffers()}
     plan = discover_loss(loaded, options.loss, options.loss_kwargs)
+    if keras_models.is_keras_model(loaded.model):
+        plan = keras_models.prepare(loaded, plan, bool(options.loss), result.notes)
     result.loss_name = plan.name if plan else None
 
     # capture -> shapes
@@ -184,6 +190,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # roles
     ctx = _context(loaded, specs, cap, runs, plan, options.beta)
     # only the rules the user selected may explain a failed run; otherwise it is exit 2
+    if runs.failure is not None:
+        keras_models.raise_tensorflow_use()  # a tf.* call in a Keras layer's call(): exit 2 naming it
     if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
         raise unexplained(target, specs, runs.failure)
     if plan is None and ctx.has_loss:
@@ -285,41 +293,50 @@ def _context(loaded, specs, cap, runs, plan, beta) -> Context:
 
 def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
     """torch.fx first; the recording route when fx cannot trace the model, or when
-    the fx graph fails where the eager model does not."""
+    the fx graph fails where the eager model does not. A Keras model is recorded
+    at once: its layers run Python (argument conversion, seed generators) that
+    fx cannot trace, and the attempt would only cost time."""
     model = loaded.model
     inputs0 = make_inputs(specs, specs[0].batch)
     keywords = tuple(s.name for s in specs if s.name)
+    if keras_models.is_keras_model(model):
+        keras_models.build_weights(model, inputs0)
     names = capture_mod.input_names(model, len(specs), keywords)
-    binder = Binder(plan, names) if plan else None
-    reason = None
     attributes = _attributes(model)
-    try:
+    fx_cap = fx_runs = None
+    if keras_models.is_keras_model(model):
+        reason = None
+    else:
+        binder = Binder(plan, names) if plan else None
         try:
-            cap = capture_fx(model, plan.fn if plan else None, binder, len(specs), keywords, progress)
-        finally:
-            # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
-            # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error
-            _restore_attributes(attributes)
-        if progress:
-            progress("forward")  # the shape runs execute the captured forward and loss
-        runs = run_batches(cap, specs)
-        if runs.failure is None:
-            return cap, runs, binder
-        fx_cap, fx_runs = cap, runs
-        reason = f"the fx graph raised at batch {specs[0].batch}"
-    except VaelintError:
-        raise
-    except Exception as e:  # noqa: BLE001 - anything fx cannot trace
-        fx_cap = fx_runs = None
-        reason = _trace_reason(e)
+            try:
+                cap = capture_fx(model, plan.fn if plan else None, binder, len(specs), keywords, progress)
+            finally:
+                # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
+                # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error
+                _restore_attributes(attributes)
+            if progress:
+                progress("forward")  # the shape runs execute the captured forward and loss
+            runs = run_batches(cap, specs)
+            if runs.failure is None:
+                return cap, runs, binder
+            fx_cap, fx_runs = cap, runs
+            reason = f"the fx graph raised at batch {specs[0].batch}"
+        except VaelintError:
+            raise
+        except Exception as e:  # noqa: BLE001 - anything fx cannot trace
+            reason = _trace_reason(e)
     _restore_attributes(attributes)  # and what the fx graph's runs stored (self.x = ...)
     if progress:
         progress("forward")
     binder = Binder(plan, names) if plan else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
+        reseed_keras(0)
         with torch.no_grad():
-            cap = capture_recording(model, plan.fn if plan else None, binder, inputs0, reason, keywords, progress)
+            cap = capture_recording(
+                model, plan.fn if plan else None, binder, inputs0, reason, keywords, progress, loaded.module_sites
+            )
     runs = run_batches(cap, specs)
     if fx_cap is not None and runs.failure is not None and not isinstance(fx_runs.failure.error, TraceError):
         # Both routes fail: a real error of the model; keep the whole fx graph (but

@@ -10,6 +10,7 @@ import os
 import types
 from dataclasses import dataclass, field
 
+from vaelint import keras_models
 from vaelint.errors import VaelintError
 from vaelint.frames import boundary, display_path, user_frame, user_frame_of_traceback
 from vaelint.load import MissingImport, load_module, split_target
@@ -131,6 +132,7 @@ def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = (), progre
     obj = module.__dict__[name]
     sites: dict = {}
     progress("build")
+    keras_models.reseed(0)  # Keras's initializers draw from its own generator: the same weights every check
     if inspect.isclass(obj):
         if not issubclass(obj, nn.Module):
             raise VaelintError(
@@ -210,6 +212,7 @@ def _call_user(spec, fn, init, sites):
     except VaelintError:
         raise
     except Exception as e:  # noqa: BLE001 - the user's constructor failed
+        keras_models.raise_tensorflow_use()  # a tf.* call, whatever Keras made of its error
         loc = user_frame_of_traceback(e.__traceback__)
         where = f" at {loc.display_path()}:{loc.line}" if loc else ""
         raise VaelintError(

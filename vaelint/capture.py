@@ -30,6 +30,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from vaelint.frames import SourceLoc, boundary
+from vaelint.keras_models import user_call
 
 # --------------------------------------------------------------------------- outputs
 
@@ -83,8 +84,10 @@ def input_names(model: nn.Module, n: int, keywords: tuple[str, ...] = ()) -> lis
     if keywords:
         return input_names(model, n - len(keywords)) + [k.replace(".", "_") for k in keywords]
     names = []
+    # a Keras model's own call(inputs) names the inputs; Keras's forward(*args) does not
+    forward = user_call(model) or model.forward
     try:
-        params = list(inspect.signature(model.forward).parameters.values())
+        params = list(inspect.signature(forward).parameters.values())
         names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
         pass

@@ -155,7 +155,9 @@ def check(
     from vaelint.suppress import apply
     from vaelint.worker import prepare, run_target
 
-    prepare(len(jobs))
+    from vaelint.load import split_target
+
+    prepare(len(jobs), [split_target(spec)[0] for spec, _tc, _config in jobs])
     results, failing = [], []
     for spec, tc, config in jobs:
         options = Options(

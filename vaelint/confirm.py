@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from vaelint.keras_models import reseed as reseed_keras
 from vaelint.capture import Capture, RunResult
 from vaelint.inputs import InputSpec
 from vaelint.shapes import make_inputs
@@ -91,6 +92,7 @@ def confirm_run(capture: Capture, specs: list[InputSpec], device: str, total_of,
     try:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
+            reseed_keras(seed)
             inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed))
             obs = _forward_backward(capture, inputs, batch, device, total_of)
             if obs.result is not None and obs.result.failure is None:

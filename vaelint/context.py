@@ -88,6 +88,13 @@ class Context:
         """Captured by torch.fx (plain ints in the graph are literals), not by recording a run."""
         return self.capture.method == "torch.fx"
 
+    @property
+    def framework(self) -> str:
+        """"keras" for a Keras 3 model (run on the torch backend), else "torch"."""
+        from vaelint.keras_models import is_keras_model
+
+        return "keras" if is_keras_model(self.loaded.model) else "torch"
+
     def is_model_state(self, node) -> bool:
         """A parameter or buffer of the model (not a constant the graph holds)."""
         return node.op == "get_attr" and not str(node.target).startswith(("_constant", "_tensor_constant"))
@@ -110,6 +117,11 @@ class Context:
             return "no KL term found in the loss (no term depends on the mean or the scale head alone)"
         if need == "rec_term" and self.has_loss and not roles.rec_terms:
             return "no reconstruction term found in the loss"
+        if need == "own_devices" and self.framework == "keras":
+            return (
+                "a Keras model: Keras puts every tensor it makes on its own device (CUDA when there "
+                "is one, or KERAS_TORCH_DEVICE), so no device is fixed in the model's code"
+            )
         if need == "clean_run" and self.runs.failure is not None:
             return f"the model raised at batch {self.runs.failure.batch}, so the values this rule reads do not exist"
         return None

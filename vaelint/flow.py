@@ -11,7 +11,7 @@ import os
 from vaelint.outputs import path_text
 from vaelint.context import Context
 from vaelint.diagnostics import FlowRow, TargetResult
-from vaelint.frames import SourceLoc
+from vaelint.frames import SourceLoc, is_user_file
 from vaelint.lossscales import loss_scales
 from vaelint.roles import Roles
 
@@ -95,10 +95,17 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
 
 
 def _forward_def(ctx: Context) -> SourceLoc | None:
-    """Where the model's forward is defined: the place its inputs come in."""
-    try:
-        fn = type(ctx.loaded.model).forward
-        lines, start = inspect.getsourcelines(fn)
-        return SourceLoc(os.path.realpath(inspect.getsourcefile(fn)), start, 1, "forward")
-    except (OSError, TypeError):
-        return None
+    """Where the model's inputs come in: its forward (a Keras model's call), or,
+    for a model whose forward is a library's (a Keras functional model), the
+    line that built it."""
+    model = ctx.loaded.model
+    for name in ("forward", "call"):
+        fn = getattr(type(model), name, None)
+        try:
+            path = os.path.realpath(inspect.getsourcefile(fn))
+            lines, start = inspect.getsourcelines(fn)
+        except (OSError, TypeError):
+            continue
+        if is_user_file(path):
+            return SourceLoc(path, start, 1, name)
+    return ctx.loaded.module_sites.get(id(model))

@@ -132,6 +132,26 @@ def user_stack(start: FrameType | None = None, limit: int = 12) -> tuple[SourceL
     return tuple(out)
 
 
+_MODULE_CALLS = frozenset({"__call__", "_call_impl", "call", "forward"})
+
+
+def running_module_site(sites: dict) -> tuple[SourceLoc, ...]:
+    """The line that built the innermost running module with a known site
+    (``sites``: id(module) -> SourceLoc), for code that runs with no frame of the
+    user's on the stack: a Keras functional model replays its layers itself."""
+    f = sys._getframe(1)
+    while f is not None:
+        code = f.f_code
+        if code in _BOUNDARIES:
+            break
+        if code.co_name in _MODULE_CALLS and code.co_varnames[:1] == ("self",):
+            site = sites.get(id(f.f_locals.get("self")))
+            if site is not None:
+                return (site,)
+        f = f.f_back
+    return ()
+
+
 def call_site(stack: tuple, other: tuple) -> SourceLoc | None:
     """The frame of ``stack`` in the innermost function it shares with ``other``:
     for an op inside ``decode`` called from ``forward``, the ``self.decode(mu)``

@@ -21,6 +21,7 @@ import os
 import sys
 import types
 
+from vaelint import keras_models
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 
@@ -280,6 +281,8 @@ def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
             "shows it too.",
         ) from None
 
+    if keras_models.imports_keras(tree):
+        keras_models.use_torch_backend(abspath)
     root, package = _package_context(abspath)
     stem = os.path.splitext(os.path.basename(abspath))[0]
     if package:
@@ -406,6 +409,13 @@ def _siblings_first(tree: ast.Module, folders: list[str]):
 
 
 def _run_statement(stmt: ast.stmt, module: types.ModuleType, path: str) -> None:
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        stmt = keras_models.rewrite_import(stmt)  # tensorflow.keras reads as Keras 3
+        tf_names = keras_models.tensorflow_names(stmt)
+        if tf_names:  # TensorFlow itself cannot run beside torch: any use says what to write instead
+            for name, dotted in tf_names:
+                module.__dict__[name] = keras_models.TensorFlowCall(dotted)
+            return
     code = compile(ast.Module(body=[stmt], type_ignores=[]), path, "exec")
     try:
         exec(code, module.__dict__)

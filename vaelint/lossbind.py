@@ -97,6 +97,8 @@ def discover_loss(loaded: LoadedTarget, ref: str | None, kwargs: dict) -> LossPl
     cls = type(model)
     for name in LOSS_NAMES:
         attr = inspect.getattr_static(model, name, None)
+        if _framework_method(cls, name):
+            continue  # Keras's own Model.compute_loss is not the user's loss
         if inspect.isfunction(attr) or isinstance(attr, (staticmethod, classmethod)):
             return LossPlan(getattr(model, name), f"{cls.__name__}.{name}", kwargs)
     for name in LOSS_NAMES:
@@ -104,6 +106,12 @@ def discover_loss(loaded: LoadedTarget, ref: str | None, kwargs: dict) -> LossPl
         if inspect.isfunction(obj):
             return LossPlan(obj, f"{os.path.basename(loaded.path)}:{name}", kwargs)
     return None
+
+
+def _framework_method(cls, name: str) -> bool:
+    """Is ``cls.name`` inherited from Keras or torch rather than written for this model?"""
+    owner = next((k for k in cls.__mro__ if name in k.__dict__), None)
+    return owner is not None and owner.__module__.split(".")[0] in ("keras", "torch", "tf_keras")
 
 
 def _resolve_ref(loaded: LoadedTarget, ref: str) -> Callable:

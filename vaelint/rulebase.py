@@ -79,7 +79,8 @@ class Rule:
     example: ClassVar[str]  # a short snippet that triggers it
     fix: ClassVar[str]  # what to write instead
     # What the rule reads; the engine skips it, saying why, when the target lacks
-    # one: "loss", "reparam", "recon", "kl_term", "rec_term", "clean_run"
+    # one: "loss", "reparam", "recon", "kl_term", "rec_term", "clean_run",
+    # "own_devices" (the model's code, not a framework, places its tensors)
     # (see vaelint.context.Context.unmet).
     needs: ClassVar[tuple[str, ...]] = ()
     # Rules that report some of this rule's cases better: where one of them (selected

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from vaelint.keras_models import reseed as reseed_keras
 from vaelint.capture import Capture, Failure, RunResult
 from vaelint.inputs import InputSpec
 
@@ -110,6 +111,7 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0) -> Shap
 def _run(capture: Capture, specs, batch, seed) -> RunResult:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        reseed_keras(seed)
         with torch.no_grad():
             return capture.run(make_inputs(specs, batch, seed), batch)
 

@@ -29,6 +29,7 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
+from vaelint.keras_models import reseed as reseed_keras
 from vaelint.frames import SourceLoc, user_stack
 from vaelint.sourcefacts import line_text
 
@@ -230,6 +231,7 @@ def simulate(module: nn.Module, inputs: tuple) -> Simulation:
         with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), _Moves():
             warnings.simplefilter("ignore")  # "compiled without cuDNN": the simulated GPU has none
             torch.manual_seed(0)
+            reseed_keras(0)
             torch.func.functional_call(module, state, sim_inputs, strict=False)
     except Exception as e:  # noqa: BLE001 - the simulated run failed: say so, decide nothing
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""

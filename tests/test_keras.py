@@ -1,0 +1,195 @@
+"""Keras 3 models checked on the torch backend (fixtures/keras holds the seeds' models)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from fixture_cases import all_cases, result_of
+from helpers import check
+
+from conftest import FIXTURES, ROOT
+
+
+
+KERAS = os.path.join(FIXTURES, "keras")
+
+
+def _write(tmp_path, body, name="kmodel.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+def test_every_keras_fixture_points_at_the_users_lines_never_at_keras():
+    for case in all_cases("keras"):
+        result = result_of(case)
+        assert result.error is None, (case.id, result.error.message)
+        assert result.capture_method == "recording"
+        for row in result.flow:
+            if row.loc is not None:
+                assert row.loc.path == os.path.realpath(case.path), (case.id, row.stage, row.name, row.loc)
+        for f in result.findings:
+            assert f.loc.path == os.path.realpath(case.path), (case.id, f.code)
+
+
+def test_the_lstm_vae_solves_its_shapes_and_finds_every_role():
+    case = next(c for c in all_cases("keras") if c.path.endswith("seed001_lstm_vae.py"))
+    result = result_of(case)
+    flow = {(r.stage, r.name): r.shape for r in result.flow}
+    assert flow[("encoder", "mu")] == ["B", "Z"] and flow[("encoder", "logvar")] == ["B", "Z"]
+    assert flow[("reparam", "eps")] == ["B", "Z"] and flow[("decoder", "recon")] == ["B", "20", "5"]
+    assert result.beta_effective == "1"
+    assert result.findings == []
+
+
+def test_keras_own_compute_loss_is_never_the_users_loss():
+    # keras.Model defines compute_loss; the autoencoder has no loss of its own
+    case = next(c for c in all_cases("keras") if c.path.endswith("seed001_lstm_autoencoder.py"))
+    result = result_of(case)
+    assert result.error is None and result.loss_name is None
+    assert any("no loss found" in n for n in result.notes)
+
+
+def test_a_loss_added_with_add_loss_is_read():
+    case = next(c for c in all_cases("keras") if c.path.endswith("add_loss_subclass.py"))
+    result = result_of(case)
+    assert "add_loss" in result.loss_name
+    (f,) = result.findings
+    assert f.code == "VAE004" and "beta_eff = 0.001" in f.message
+
+
+def test_a_train_step_forward_gets_shapes_noise_rules_and_a_note_on_its_loss():
+    case = next(c for c in all_cases("keras") if c.path.endswith("train_step_vae.py"))
+    result = result_of(case)
+    assert any("forward is taken from train_step" in n for n in result.notes)
+    assert any("the loss lives in VAE.train_step" in n and "--loss" in n for n in result.notes)
+    assert ("reparam", "z") in {(r.stage, r.name) for r in result.flow}
+    assert not any(code == "VAE001" for code, _why in result.skipped)  # the noise rule ran
+
+
+def test_a_train_step_model_takes_a_loss_given_with_loss(tmp_path):
+    loss = _write(
+        tmp_path,
+        """
+        from keras import ops
+
+        def vae_loss(data, reconstruction, z_mean, z_log_var):
+            rec = ops.sum(ops.square(data - reconstruction), axis=(1, 2, 3))
+            kl = -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
+            return ops.mean(rec + 0.1 * kl)
+        """,
+        "kloss.py",
+    )
+    result = check(f"{KERAS}/train_step_vae.py", "build_vae", ["4x28x28x1"], loss=f"{loss}:vae_loss")
+    assert result.error is None, result.error.message
+    assert [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 7)]
+
+
+def test_tensorflow_calls_exit_2_naming_the_line_and_the_keras_call(tmp_path):
+    path = _write(
+        tmp_path,
+        """
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras.layers import Dense, Input, Layer
+
+        class Sampling(Layer):
+            def call(self, inputs):
+                z_mean, z_log_var = inputs
+                epsilon = tf.random.normal(shape=(tf.shape(z_mean)[0], 4))
+                return z_mean + tf.exp(0.5 * z_log_var) * epsilon
+
+        def build_vae():
+            x = Input(shape=(10,))
+            z_mean, z_log_var = Dense(4)(x), Dense(4)(x)
+            z = Sampling()([z_mean, z_log_var])
+            return keras.Model(x, [Dense(10)(z), z_mean, z_log_var])
+        """,
+    )
+    result = check(path, "build_vae", ["4x10"])
+    assert result.error is not None and result.error.kind == "load"  # exit 2
+    message = result.error.message
+    assert "kmodel.py:9" in message and "tf.shape" in message and "keras.ops.shape" in message
+
+
+def test_a_tensorflow_keras_import_reads_as_keras_3(tmp_path):
+    path = _write(
+        tmp_path,
+        """
+        from tensorflow import keras
+        from tensorflow.keras import layers
+
+        class Sampling(layers.Layer):
+            def call(self, inputs):
+                z_mean, z_log_var = inputs
+                eps = keras.random.normal(shape=keras.ops.shape(z_mean))
+                return z_mean + keras.ops.exp(0.5 * z_log_var) * eps
+
+        def build_vae():
+            x = keras.Input(shape=(10,))
+            h = layers.Dense(8, activation="relu")(x)
+            z_mean, z_log_var = layers.Dense(2)(h), layers.Dense(2)(h)
+            z = Sampling()([z_mean, z_log_var])
+            return keras.Model(x, [layers.Dense(10)(z), z_mean, z_log_var])
+        """,
+    )
+    result = check(path, "build_vae", ["4x10"])
+    assert result.error is None, result.error.message
+    assert ("reparam", "z") in {(r.stage, r.name) for r in result.flow}
+
+
+def test_a_sequential_model_is_a_target(tmp_path):
+    path = _write(
+        tmp_path,
+        """
+        import keras
+        from keras import layers
+
+        def build():
+            return keras.Sequential([
+                keras.Input(shape=(12,)),
+                layers.Dense(8, activation="relu"),
+                layers.Dense(12),
+            ])
+        """,
+    )
+    result = check(path, "build", ["4x12"])
+    assert result.error is None, result.error.message
+    rows = {(r.stage, r.name): r for r in result.flow}
+    assert rows[("input", "input_0")].shape == ["B", "12"]
+
+
+def test_another_keras_backend_already_loaded_is_a_usage_error(monkeypatch, tmp_path):
+    import types
+
+    from vaelint.errors import VaelintError
+    from vaelint.keras_models import use_torch_backend
+
+    fake = types.SimpleNamespace(backend=types.SimpleNamespace(backend=lambda: "jax"))
+    monkeypatch.setitem(sys.modules, "keras", fake)
+    with pytest.raises(VaelintError, match="'jax' backend"):
+        use_torch_backend(str(tmp_path / "m.py"))
+
+
+def test_the_readme_keras_example_runs_from_the_command_line_and_sets_the_backend_itself():
+    import re
+    import shlex
+
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = readme[readme.index("### Keras 3 models"):]
+    command = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
+    args = shlex.split(command)
+    assert args[:2] == ["vaelint", "check"]
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    out = subprocess.run(
+        [sys.executable, "-m", "vaelint", *args[1:], "--format", "json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 1, out.stderr
+    (result,) = json.loads(out.stdout)["results"]
+    # the README's text says what it reports
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 51)]
+    assert "reports `VAE002` at line 51" in section and "B*D = 160" in result["findings"][0]["message"]

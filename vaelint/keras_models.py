@@ -1,0 +1,397 @@
+"""Keras 3 models, checked on the torch backend.
+
+With ``KERAS_BACKEND=torch`` every Keras layer and model is a ``torch.nn.Module``
+and ``keras.ops`` / ``keras.random`` call torch functions, so the rest of the
+pipeline sees a Keras VAE as it sees a PyTorch one. This module holds what is
+Keras's own:
+
+* the backend: a file that imports Keras gets the torch backend before the
+  import (exit 2 when another backend is already fixed in this process);
+* TensorFlow in the model's code: ``from tensorflow import keras`` and
+  ``tensorflow.keras.*`` read as Keras 3 (what TensorFlow 2.16+ itself does),
+  and a direct ``tf.*`` call stops the check naming the line and the
+  ``keras.ops`` / ``keras.random`` call to write instead;
+* where a node was written: a functional or ``Sequential`` model's layers run
+  inside Keras, with no frame of the user's on the stack, so a node takes the
+  line that built the innermost running layer;
+* the loss: a loss added with ``self.add_loss(...)`` inside ``call``, and the
+  keras.io pattern of a model whose forward and loss live in ``train_step``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import textwrap
+
+from vaelint.errors import VaelintError
+from vaelint.frames import display_path, user_frame
+
+# tf.* calls a Keras VAE makes, and what to write on the torch backend.
+_KERAS_EQUIVALENT = {
+    "random.normal": "keras.random.normal",
+    "random.uniform": "keras.random.uniform",
+    "reduce_mean": "keras.ops.mean",
+    "reduce_sum": "keras.ops.sum",
+    "reduce_max": "keras.ops.max",
+    "math.reduce_mean": "keras.ops.mean",
+    "math.reduce_sum": "keras.ops.sum",
+    "square": "keras.ops.square",
+    "math.square": "keras.ops.square",
+    "exp": "keras.ops.exp",
+    "math.exp": "keras.ops.exp",
+    "log": "keras.ops.log",
+    "math.log": "keras.ops.log",
+    "sqrt": "keras.ops.sqrt",
+    "shape": "keras.ops.shape",
+    "reshape": "keras.ops.reshape",
+    "concat": "keras.ops.concatenate",
+    "stack": "keras.ops.stack",
+    "keras.losses.mse": "keras.losses.mean_squared_error",
+    "keras.losses.binary_crossentropy": "keras.losses.binary_crossentropy",
+    "keras.backend.random_normal": "keras.random.normal",
+}
+
+
+def imports_keras(tree: ast.Module) -> bool:
+    """Does the file import Keras (``keras`` or ``tensorflow.keras``)?"""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            if any(a.name == "keras" or a.name.startswith(("keras.", "tensorflow.keras")) for a in node.names):
+                return True
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            if node.module == "keras" or node.module.startswith(("keras.", "tensorflow.keras")):
+                return True
+            if node.module == "tensorflow" and any(a.name == "keras" for a in node.names):
+                return True
+    return False
+
+
+def use_torch_backend(path: str) -> None:
+    """Make the coming ``import keras`` pick the torch backend."""
+    loaded = sys.modules.get("keras")
+    if loaded is not None:
+        backend = loaded.backend.backend()
+        if backend != "torch":
+            raise VaelintError(
+                "load",
+                f"{display_path(path)} imports Keras, and Keras is already loaded in this process with "
+                f"the {backend!r} backend: vaelint checks Keras models on the torch backend only. Run "
+                "vaelint in its own process (the command line does), with KERAS_BACKEND unset or set to torch.",
+            )
+    else:
+        os.environ["KERAS_BACKEND"] = "torch"
+        import keras
+
+        loaded = keras
+    # Keras re-raises a layer's error as a new one of the same class with the
+    # layer's arguments in the message; vaelint's own errors must pass unchanged
+    loaded.config.disable_traceback_filtering()
+
+
+def rewrite_import(stmt: ast.stmt) -> ast.stmt:
+    """``tensorflow.keras`` imports as Keras 3's own (TensorFlow 2.16+ does the same)."""
+    if isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+        if stmt.module == "tensorflow" and all(a.name == "keras" for a in stmt.names):
+            return ast.copy_location(ast.Import(names=stmt.names), stmt)
+        if stmt.module == "tensorflow.keras" or stmt.module.startswith("tensorflow.keras."):
+            return ast.copy_location(
+                ast.ImportFrom(module=stmt.module[len("tensorflow."):], names=stmt.names, level=0), stmt
+            )
+    if isinstance(stmt, ast.Import) and any(a.name.startswith("tensorflow.keras") for a in stmt.names):
+        names = [ast.alias(a.name[len("tensorflow."):] if a.name.startswith("tensorflow.keras") else a.name, a.asname) for a in stmt.names]
+        return ast.copy_location(ast.Import(names=names), stmt)
+    return stmt
+
+
+def tensorflow_names(stmt: ast.stmt) -> list[tuple[str, str]]:
+    """(name, what it stands for) for each name an import of TensorFlow itself
+    binds: ``import tensorflow as tf`` -> [("tf", "")]."""
+    if isinstance(stmt, ast.Import):
+        return [((a.asname or a.name).split(".")[0], "") for a in stmt.names if a.name.split(".")[0] == "tensorflow"]
+    if isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level and stmt.module.split(".")[0] == "tensorflow":
+        prefix = stmt.module[len("tensorflow"):].lstrip(".")
+        return [(a.asname or a.name, f"{prefix}.{a.name}" if prefix else a.name) for a in stmt.names]
+    return []
+
+
+_TENSORFLOW_USES: list = []
+
+
+def forget_tensorflow_uses() -> None:
+    """Start a target afresh (in one process, an earlier target's tf.* call is not this one's)."""
+    _TENSORFLOW_USES.clear()
+
+
+def raise_tensorflow_use() -> None:
+    """Raise the error of the model's first direct TensorFlow call, if it made one
+    (called where a failure of the user's code is turned into a report)."""
+    if _TENSORFLOW_USES:
+        raise _TENSORFLOW_USES[0]
+
+
+class TensorFlowCall:
+    """Stands for ``tf`` (and ``tf.random``, ``tf.random.normal``...): any use
+    stops the check, naming the line and the Keras 3 call to write instead."""
+
+    def __init__(self, dotted: str = ""):
+        object.__setattr__(self, "_dotted", dotted)  # the name under tensorflow: "random.normal"
+
+    def __getattr__(self, item):
+        if item.startswith("__") and item.endswith("__"):
+            raise AttributeError(item)
+        dotted = object.__getattribute__(self, "_dotted")
+        return TensorFlowCall(f"{dotted}.{item}" if dotted else item)
+
+    def _fail(self, *_a, **_k):
+        dotted = object.__getattribute__(self, "_dotted")
+        loc = user_frame()
+        where = f"{loc.display_path()}:{loc.line}: " if loc else ""
+        instead = _KERAS_EQUIVALENT.get(dotted)
+        if instead is None:
+            last = dotted.rsplit(".", 1)[-1]
+            instead = f"keras.ops.{last} (or the keras.ops / keras.random function that does the same)"
+        error = VaelintError(
+            "load",
+            f"{where}the model calls TensorFlow directly (tf.{dotted}); vaelint checks Keras models "
+            f"on the torch backend, where TensorFlow calls cannot run. Write {instead} instead: Keras 3's "
+            "ops run on every backend.",
+        )
+        # Keras rebuilds a layer's exception with its own message (type(e)(text)), which
+        # a VaelintError cannot take: the first use is kept here for raise_tensorflow_use
+        _TENSORFLOW_USES.append(error)
+        raise error
+
+    __call__ = _fail
+
+    def __repr__(self):
+        return f"<TensorFlow tf.{object.__getattribute__(self, '_dotted')}>"
+
+
+for _op in ("add", "sub", "mul", "truediv", "pow", "matmul"):
+    setattr(TensorFlowCall, f"__{_op}__", lambda self, *a: self._fail())
+    setattr(TensorFlowCall, f"__r{_op}__", lambda self, *a: self._fail())
+for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__float__", "__bool__", "__neg__"):
+    setattr(TensorFlowCall, _name, lambda self, *a: self._fail())
+
+
+# --------------------------------------------------------------------------- models
+
+
+def is_keras_model(model) -> bool:
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(model, keras.layers.Layer)
+
+
+def _user_defined(cls, name: str) -> bool:
+    """Is ``name`` defined on ``cls`` by the user's code (not inherited from Keras)?"""
+    from vaelint.frames import is_user_file
+
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            fn = klass.__dict__[name]
+            code = getattr(fn, "__code__", None)
+            return code is not None and is_user_file(code.co_filename)
+    return False
+
+
+def user_call(model):
+    """A Keras model's ``call``, bound, when the user wrote it (None otherwise)."""
+    if not is_keras_model(model):
+        return None
+    if _user_defined(type(model), "call") or "call" in vars(model):
+        return model.call
+    return None
+
+
+def added_losses(model):
+    """A loss that sums what ``self.add_loss(...)`` collected in the last call
+    (None when the model's code never calls ``add_loss``)."""
+    import inspect
+
+    sources = []
+    for layer in [model, *getattr(model, "_flatten_layers", lambda: [])()]:
+        for klass in type(layer).__mro__:
+            if "call" in klass.__dict__ and _user_defined(klass, "call"):
+                try:
+                    sources.append(inspect.getsource(klass.__dict__["call"]))
+                except (OSError, TypeError):
+                    pass
+    if not any("add_loss" in s for s in sources):
+        return None
+
+    def added_loss():
+        losses = model.losses
+        if not losses:
+            raise VaelintError(
+                "loss", "the model's call() has an add_loss(...) but added no loss on this input"
+            )
+        total = losses[0]
+        for extra in losses[1:]:
+            total = total + extra
+        return total
+
+    return added_loss
+
+
+def train_step_forward(model):
+    """For a model with no ``call`` of its own whose forward is written in
+    ``train_step`` (the keras.io VAE example): a forward made of train_step's
+    statements that call the model's sub-models, returning what they assign.
+    None when there is no such train_step."""
+    import inspect
+
+    cls = type(model)
+    if _user_defined(cls, "call") or not _user_defined(cls, "train_step"):
+        return None
+    fn = next(k.__dict__["train_step"] for k in cls.__mro__ if "train_step" in k.__dict__)
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return None
+    tree = ast.parse(source)
+    func = tree.body[0]
+    if not isinstance(func, ast.FunctionDef) or len(func.args.args) < 2:
+        return None
+    data = func.args.args[1].arg
+    statements = []
+    assigned: list[str] = []
+
+    def calls_submodel(value) -> bool:
+        return (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name)
+            and value.func.value.id == "self"
+            and is_keras_model(getattr(model, value.func.attr, None))
+        )
+
+    def walk(body):
+        for stmt in body:
+            if isinstance(stmt, ast.With):
+                walk(stmt.body)
+            elif isinstance(stmt, ast.Assign) and calls_submodel(stmt.value):
+                statements.append(stmt)
+                for target in stmt.targets:
+                    for n in ast.walk(target):
+                        if isinstance(n, ast.Name) and n.id not in assigned:
+                            assigned.append(n.id)
+
+    walk(func.body)
+    if not statements:
+        return None
+    result = ast.Return(
+        ast.Dict(keys=[ast.Constant(n) for n in assigned], values=[ast.Name(n, ast.Load()) for n in assigned])
+    )
+    body = statements + [ast.copy_location(result, statements[-1])]
+    forward = ast.FunctionDef(
+        name="forward", args=ast.arguments(posonlyargs=[], args=[ast.arg("self"), ast.arg(data)], kwonlyargs=[],
+                                           kw_defaults=[], defaults=[]),
+        body=body, decorator_list=[], returns=None, type_params=[],
+    )
+    ast.copy_location(forward, func)
+    module = ast.Module(body=[forward], type_ignores=[])
+    ast.fix_missing_locations(module)
+    ast.increment_lineno(module, fn.__code__.co_firstlineno - 1)
+    namespace = dict(fn.__globals__)
+    exec(compile(module, fn.__code__.co_filename, "exec"), namespace)  # noqa: S102 - the user's own statements
+    return namespace["forward"], [s.lineno for s in statements]
+
+
+def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
+    """Ready a Keras model for the pipeline; returns the loss plan to use.
+
+    A forward written in ``train_step`` becomes the model's ``call``; a loss added
+    with ``add_loss`` is the loss unless ``--loss`` names another; a loss that
+    returns one value per sample is averaged, as Keras's ``compile()`` does.
+    """
+    import types
+
+    from vaelint.lossbind import LossPlan
+
+    model = loaded.model
+    name = type(model).__name__
+    from_train_step = train_step_forward(model)
+    if from_train_step is not None:
+        forward, lines = from_train_step
+        object.__setattr__(model, "call", types.MethodType(forward, model))
+        notes.append(
+            f"{name} defines no call(): its forward is taken from train_step's sub-model calls "
+            f"(line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))})"
+        )
+        if plan is None:
+            notes.append(
+                f"the loss lives in {name}.train_step, which vaelint does not run (it takes gradients with "
+                "the backend's own machinery): write it as a function of the data and the sub-models' "
+                "outputs, e.g. def vae_loss(data, reconstruction, z_mean, z_log_var), and pass it with "
+                "--loss FILE.py:vae_loss"
+            )
+    if not explicit_loss:
+        added = added_losses(model)
+        if added is not None:
+            plan = LossPlan(added, f"the losses {name}.call() adds with self.add_loss(...)")
+    if plan is not None:
+        plan.fn = _averaged_per_sample(plan.fn)
+    return plan
+
+
+def _averaged_per_sample(fn):
+    """The loss, averaged when it returns one value per sample (Keras's compile() does that)."""
+    import functools
+    import inspect
+
+    @functools.wraps(fn)
+    def loss(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if getattr(out, "ndim", 0):
+            return out.mean()
+        return out
+
+    try:
+        loss.__signature__ = inspect.signature(fn)
+    except (TypeError, ValueError):
+        pass
+    return loss
+
+
+def build_weights(model, inputs: tuple) -> None:
+    """Run a subclassed Keras model once so that its layers create their weights
+    (Keras builds them on the first call, drawing from random initializers: a
+    capture of that call would take the initializers for noise). A failure is
+    left to the capture, which reports it at the user's line."""
+    import torch
+
+    if getattr(model, "built", True) and all(getattr(layer, "built", True) for layer in model._flatten_layers()):
+        return
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        try:
+            model(*inputs)
+        except Exception:  # noqa: BLE001 - reported by the capture's own run
+            pass
+
+
+def reseed(seed: int) -> None:
+    """Restart Keras's global seed generator with ``seed`` (``keras.random`` calls
+    without a seed draw from it, not from torch's generator) and the Python and
+    NumPy generators its initializers take seeds from, so every check builds the
+    same weights and every run of a target draws the same noise."""
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return
+    import random
+
+    import numpy as np
+
+    # an initializer with no seed takes one from Python's generator
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils import rng_utils
+
+        global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    except (ImportError, AttributeError):  # another Keras layout: the public call does the same
+        keras.utils.set_random_seed(seed)
