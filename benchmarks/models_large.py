@@ -26,3 +26,76 @@ class WideMLPVAE(nn.Module):
 def loss_function(recon, x, mu, logvar):
     rec = F.binary_cross_entropy(recon, x, reduction="sum")
     return rec - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+
+class MLPVAE(nn.Module):
+    """dim -> hidden -> latent -> hidden -> dim, for the size ladder."""
+
+    def __init__(self, dim=4096, hidden=1024, latent=128):
+        super().__init__()
+        self.enc = nn.Linear(dim, hidden)
+        self.mu = nn.Linear(hidden, latent)
+        self.logvar = nn.Linear(hidden, latent)
+        self.dec1 = nn.Linear(latent, hidden)
+        self.dec2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        h = F.relu(self.enc(x))
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec2(F.relu(self.dec1(z)))), mu, logvar
+
+
+class ConvVAE(nn.Module):
+    """3 x size x size images, four stride-2 convs each way, latent 128."""
+
+    def __init__(self, size=64, latent=128, width=32):
+        super().__init__()
+        chans = [3, width, 2 * width, 4 * width, 8 * width]
+        self.side = size // 16
+        self.enc = nn.Sequential(*[
+            layer for a, b in zip(chans, chans[1:]) for layer in (nn.Conv2d(a, b, 4, 2, 1), nn.ReLU())
+        ])
+        flat = chans[-1] * self.side * self.side
+        self.mu = nn.Linear(flat, latent)
+        self.logvar = nn.Linear(flat, latent)
+        self.dec_in = nn.Linear(latent, flat)
+        rev = chans[::-1]
+        layers = []
+        for a, b in zip(rev, rev[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.ReLU()]
+        self.dec = nn.Sequential(*layers[:-1])
+        self.top = chans[-1]
+
+    def forward(self, x):
+        h = self.enc(x).flatten(1)
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        d = self.dec_in(z).view(-1, self.top, self.side, self.side)
+        return torch.sigmoid(self.dec(d)), mu, logvar
+
+
+class LSTMVAE(nn.Module):
+    """A sequence VAE: LSTM encoder, z repeated over the steps, LSTM decoder."""
+
+    def __init__(self, features=32, hidden=256, latent=64):
+        super().__init__()
+        self.encoder = nn.LSTM(features, hidden, batch_first=True)
+        self.mu = nn.Linear(hidden, latent)
+        self.logvar = nn.Linear(hidden, latent)
+        self.decoder = nn.LSTM(latent, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, features)
+
+    def forward(self, x):
+        _, (h, _) = self.encoder(x)
+        mu, logvar = self.mu(h[-1]), self.logvar(h[-1])
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        steps = z.unsqueeze(1).expand(-1, x.size(1), -1)
+        d, _ = self.decoder(steps)
+        return torch.sigmoid(self.out(d)), mu, logvar
+
+
+def per_sample_loss(recon, x, mu, logvar):
+    rec = F.binary_cross_entropy(recon, x, reduction="sum") / x.size(0)
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.size(0)
+    return rec + kl

@@ -110,10 +110,7 @@ over everything.
             severity="error" if scales.batch_power else "warning",
         )
 
-    def confirm(self, finding, ctx, observed):
-        """Run the same samples twice over (a batch of 2*B): a term summed over
-        the batch doubles, an averaged one stays. The KL/reconstruction ratio
-        then moves by 2**p when beta_eff goes as B**p."""
+    def _scales_of(self, finding, ctx):
         scales = loss_scales(ctx)
         if scales is not None:  # the KL term this finding is about (a hierarchical VAE has several)
             scales = next((one for one in scales.each_kl() if one.kl.term is finding.node), scales)
@@ -121,6 +118,18 @@ over everything.
             return None  # a constant ratio: nothing a batch change shows
         if ctx.view.depends_on_noise(scales.kl.term):
             return None  # a Monte Carlo KL: the doubled batch draws other noise
+        return scales
+
+    def needs_doubled_batch(self, finding, ctx):
+        return self._scales_of(finding, ctx) is not None
+
+    def confirm(self, finding, ctx, observed):
+        """Run the same samples twice over (a batch of 2*B): a term summed over
+        the batch doubles, an averaged one stays. The KL/reconstruction ratio
+        then moves by 2**p when beta_eff goes as B**p."""
+        scales = self._scales_of(finding, ctx)
+        if scales is None:
+            return None
         ratios = []
         for run in (observed.result, observed.doubled):
             if run is None:

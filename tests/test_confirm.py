@@ -49,21 +49,36 @@ def test_out_of_memory_during_the_pass_is_caught(monkeypatch):
     monkeypatch.setattr(confirm, "_forward_backward", original)
 
 
-def test_the_pass_trains_at_the_batch_and_runs_a_doubled_batch(monkeypatch):
+def _spy_on_the_pass(monkeypatch) -> list:
     seen = []
     original = confirm.confirm_run
 
-    def spy(capture, specs, device, total_of, seed=0):
-        obs = original(capture, specs, device, total_of, seed)
+    def spy(capture, specs, device, total_of, seed=0, doubled=True):
+        obs = original(capture, specs, device, total_of, seed, doubled)
         seen.append(obs)
         return obs
 
     monkeypatch.setattr("vaelint.analyze.confirm_run", spy)
+    return seen
+
+
+def test_the_pass_trains_at_the_batch_and_runs_a_doubled_batch_only_when_a_finding_reads_it(monkeypatch, fixtures_dir):
+    seen = _spy_on_the_pass(monkeypatch)
     res = check(NOISE, "VAE", ["8x784"])
     (obs,) = seen
-    assert obs.result.batch == 8 and obs.doubled.batch == 16
+    assert obs.result.batch == 8 and obs.doubled is None  # VAE001 reads the noise at B
     assert obs.loss_value is not None and obs.grads  # backward ran
     assert res.findings[0].code == "VAE001" and res.findings[0].confirmed is True
+    # VAE002 on a KL summed over the batch: the ratio is shown moving at 2*B
+    seen.clear()
+    res = check(f"{fixtures_dir}/buggy/kl_sum_over_batch_only.py", "VAE", ["6x32"])
+    (obs,) = seen
+    assert obs.doubled is not None and obs.doubled.batch == 12
+    assert [(f.code, f.confirmed) for f in res.findings] == [("VAE002", True)]
+    # a clean model: no second batch
+    seen.clear()
+    assert check(MLP, "VAE", ["8x784"]).findings == []
+    assert seen[0].doubled is None
 
 
 def test_noise_confirmation_recovers_each_samples_noise():

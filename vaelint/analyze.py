@@ -232,7 +232,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # confirm
     if device is not None:
         progress("confirmation")
-        obs = confirm_run(cap, specs, device, lambda out: _total_value(ctx.roles, out))
+        doubled = any(_asks_doubled(rule, f, ctx) for rule, f in findings)
+        obs = confirm_run(cap, specs, device, lambda out: _total_value(ctx.roles, out), doubled=doubled)
         if obs.skipped:
             result.notes.append(obs.skipped)
         else:
@@ -244,6 +245,13 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
                     result.notes.append(_rule_bug(rule, "confirm", e))
             result.checks = whole_model_checks(ctx, obs)
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+
+
+def _asks_doubled(rule, finding, ctx) -> bool:
+    try:
+        return rule.needs_doubled_batch(finding, ctx)
+    except Exception:  # noqa: BLE001 - its confirm will say what went wrong
+        return True
 
 
 def _rule_bug(rule, stage: str, e: Exception) -> str:

@@ -76,8 +76,11 @@ def available_memory() -> int | None:
     return None
 
 
-def confirm_run(capture: Capture, specs: list[InputSpec], device: str, total_of, seed: int = 0) -> Observation:
-    """Forward, loss and backward at the user's batch (and forward at 2*B) on ``device``."""
+def confirm_run(
+    capture: Capture, specs: list[InputSpec], device: str, total_of, seed: int = 0, doubled: bool = True
+) -> Observation:
+    """Forward, loss and backward at the user's batch on ``device``, and, when
+    ``doubled``, a forward at 2*B (the same samples twice)."""
     wrapper = capture.wrapper
     wrapper.train()
     try:
@@ -95,10 +98,10 @@ def confirm_run(capture: Capture, specs: list[InputSpec], device: str, total_of,
             reseed_keras(seed)
             inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed))
             obs = _forward_backward(capture, inputs, batch, device, total_of)
-            if obs.result is not None and obs.result.failure is None:
-                doubled = tuple(torch.cat([t, t]) for t in inputs)
+            if doubled and obs.result is not None and obs.result.failure is None:
+                twice = tuple(torch.cat([t, t]) for t in inputs)
                 with torch.no_grad():
-                    obs.doubled = capture.run(doubled, 2 * batch)
+                    obs.doubled = capture.run(twice, 2 * batch)
     except torch.cuda.OutOfMemoryError as e:
         obs = Observation(device, None, error=e, skipped=f"confirmation pass stopped: {device} ran out of memory")
     finally:

@@ -98,6 +98,12 @@ class Rule:
         analysed, not abandoned with exit 2)?"""
         return False
 
+    def needs_doubled_batch(self, finding: Finding, ctx: "Context") -> bool:
+        """Does ``confirm`` read the confirmation pass's second run, the same samples
+        twice (2*B)? It runs only when some finding asks for it: a forward at twice
+        the batch is the costliest part of the pass on a large model."""
+        return False
+
     def confirm(self, finding: Finding, ctx: "Context", observed) -> bool | None:
         """Did the real forward/backward pass show the effect? None: cannot tell."""
         return None

@@ -103,6 +103,9 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0) -> Shap
     extra = pick_extra_batches(seen, b0)
     for b in extra:
         runs[b] = _run(capture, specs, b, seed)
+        # only the shapes and sizes of the extra batches are read: their tensors go
+        # now, not at the end of the analysis (a large model's activations, twice)
+        runs[b].tensors.clear()
     result = ShapeRuns(b0, extra, runs)
     annotate(capture, result)
     return result
