@@ -30,7 +30,7 @@ def test_cuda_requested_without_cuda_is_exit_2(monkeypatch):
 
 
 def test_a_model_too_large_for_the_device_skips_the_pass_with_a_notice(monkeypatch):
-    monkeypatch.setattr(confirm, "_fits", lambda wrapper, device: "the model needs about 90.0 GiB and cpu has 1.0 GiB free")
+    monkeypatch.setattr(confirm, "fits", lambda model, device: "the model needs about 90.0 GiB and cpu has 1.0 GiB free")
     res = check(NOISE, "VAE", ["8x784"])
     assert res.error is None and res.confirmed_on is None
     assert any("confirmation pass skipped" in n for n in res.notes)
@@ -53,8 +53,9 @@ def _spy_on_the_pass(monkeypatch) -> list:
     seen = []
     original = confirm.confirm_run
 
-    def spy(capture, specs, device, total_of, seed=0, doubled=True):
-        obs = original(capture, specs, device, total_of, seed, doubled)
+    def spy(capture, specs, device, total_of, seed=0, doubled=True, reuse=None):
+        obs = original(capture, specs, device, total_of, seed, doubled, reuse)
+        obs.reused = reuse is not None and obs.result is reuse
         seen.append(obs)
         return obs
 
@@ -67,6 +68,10 @@ def test_the_pass_trains_at_the_batch_and_runs_a_doubled_batch_only_when_a_findi
     res = check(NOISE, "VAE", ["8x784"])
     (obs,) = seen
     assert obs.result.batch == 8 and obs.doubled is None  # VAE001 reads the noise at B
+    # on the CPU the pass takes the shape stage's run at B (kept with its graph)
+    assert obs.reused
+    assert obs.result.tensors and all(t.grad_fn is not None or not t.requires_grad for t in obs.result.tensors.values())
+    assert any(t.requires_grad for t in obs.result.tensors.values())
     assert obs.loss_value is not None and obs.grads  # backward ran
     assert res.findings[0].code == "VAE001" and res.findings[0].confirmed is True
     # VAE002 on a KL summed over the batch: the ratio is shown moving at 2*B

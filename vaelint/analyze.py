@@ -25,7 +25,7 @@ from vaelint import capture as capture_mod
 from vaelint import keras_models
 from vaelint.capture_fx import capture_fx
 from vaelint.capture_record import capture_recording
-from vaelint.confirm import confirm_run, pick_device
+from vaelint.confirm import confirm_run, fits, pick_device
 from vaelint.context import Context
 from vaelint.dimnames import from_annotations
 from vaelint.diagnostics import Check, Finding, TargetResult
@@ -152,6 +152,9 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # a run changes buffers only (BatchNorm's running statistics), never the weights:
     # keep those, not a second copy of the model, for a run that starts over
     initial_buffers = {k: v.clone() for k, v in loaded.model.named_buffers()}
+    # on the CPU the confirmation pass takes the shape stage's run at the user's
+    # batch (kept with its autograd graph) instead of running the forward again
+    keep_graph = device == "cpu" and fits(loaded.model, device) is None
     plan = discover_loss(loaded, options.loss, options.loss_kwargs)
     if keras_models.is_keras_model(loaded.model):
         plan = keras_models.prepare(loaded, plan, bool(options.loss), result.notes)
@@ -159,7 +162,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
 
     # capture -> shapes
     try:
-        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress)
+        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress, keep_graph)
     except ForwardHasLoss:
         result.notes.append(
             f"the forward returns its own loss (out['loss']), so the {plan.name} found by name was not "
@@ -168,14 +171,14 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         plan = None
         result.loss_name = None
         loaded.model.load_state_dict(initial_buffers, strict=False)
-        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress)
+        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress, keep_graph)
     binary = binary_retry(runs.failure, specs)
     if binary is not None:
         # a distribution that validates its support: the data is binary, so draw it
         # that way rather than stop
         specs = binary
         loaded.model.load_state_dict(initial_buffers, strict=False)
-        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress)
+        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress, keep_graph)
         result.notes.append(
             "a distribution in the model checks that its data lies in its support, so the float "
             "inputs were drawn in {0, 1} (as --input SHAPE:float32:2 would)"
@@ -233,7 +236,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     if device is not None:
         progress("confirmation")
         doubled = any(_asks_doubled(rule, f, ctx) for rule, f in findings)
-        obs = confirm_run(cap, specs, device, lambda out: _total_value(ctx.roles, out), doubled=doubled)
+        reuse = runs.runs[runs.batch] if keep_graph else None
+        obs = confirm_run(cap, specs, device, lambda out: _total_value(ctx.roles, out), doubled=doubled, reuse=reuse)
         if obs.skipped:
             result.notes.append(obs.skipped)
         else:
@@ -299,7 +303,7 @@ def _context(loaded, specs, cap, runs, plan, beta) -> Context:
     return ctx
 
 
-def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
+def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None, keep_graph: bool = False):
     """torch.fx first; the recording route when fx cannot trace the model, or when
     the fx graph fails where the eager model does not. A Keras model is recorded
     at once: its layers run Python (argument conversion, seed generators) that
@@ -325,7 +329,7 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
                 _restore_attributes(attributes)
             if progress:
                 progress("forward")  # the shape runs execute the captured forward and loss
-            runs = run_batches(cap, specs)
+            runs = run_batches(cap, specs, keep_graph=keep_graph)
             if runs.failure is None:
                 return cap, runs, binder
             fx_cap, fx_runs = cap, runs
@@ -341,11 +345,12 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         reseed_keras(0)
-        with torch.no_grad():
+        with torch.enable_grad() if keep_graph else torch.no_grad():
             cap = capture_recording(
-                model, plan.fn if plan else None, binder, inputs0, reason, keywords, progress, loaded.module_sites
+                model, plan.fn if plan else None, binder, inputs0, reason, keywords, progress, loaded.module_sites,
+                keep_autograd=keep_graph,
             )
-    runs = run_batches(cap, specs)
+    runs = run_batches(cap, specs, keep_graph=keep_graph)
     if fx_cap is not None and runs.failure is not None and not isinstance(fx_runs.failure.error, TraceError):
         # Both routes fail: a real error of the model; keep the whole fx graph (but
         # never for an error of fx's own making: the concrete run's error is the real one)

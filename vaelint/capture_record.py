@@ -142,10 +142,13 @@ def capture_recording(
     keywords: tuple[str, ...] = (),
     progress=None,
     module_sites: dict | None = None,
+    keep_autograd: bool = False,
 ) -> Capture:
     """``module_sites`` (id(module) -> the line that built it) places the calls
     made inside a library's modules, with no frame of the user's on the stack
-    (a Keras functional model's layers), at the line that built the layer."""
+    (a Keras functional model's layers), at the line that built the layer.
+    ``keep_autograd``: the capture run (which serves as the first run at its
+    batch) keeps its autograd graph, for a confirmation pass that reuses it."""
     wrapper, names = make_wrapper(model, loss, binder, len(inputs), keywords, progress)
     param_names = {}
     for qual, p in wrapper.named_parameters():
@@ -186,14 +189,14 @@ def capture_recording(
                     rec.result.failure.loc = user_frame_of_traceback(e.__traceback__)
         return graph, rec
 
-    graph, first = record(inputs, inputs[0].shape[0] if inputs else 0)
+    graph, first = record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
     for node in graph.nodes:
         first.result.args[node] = node.args
     cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason)
     pending = [first.result]  # the capture run itself serves the first run at its batch
 
     def runner(run_inputs, batch, keep_autograd=False):
-        if pending and batch == pending[0].batch and not keep_autograd:
+        if pending and batch == pending[0].batch and keep_autograd == first.keep_autograd:
             return pending.pop()
         pending.clear()
         other_graph, rec = record(run_inputs, batch, keep_autograd)

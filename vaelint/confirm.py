@@ -48,10 +48,10 @@ def pick_device(requested: str) -> str:
     return requested
 
 
-def _fits(wrapper, device: str) -> str | None:
+def fits(model, device: str) -> str | None:
     """A reason to skip, when a training step would not fit the device's free memory
     (the static analysis stands; a kill by the out-of-memory killer says nothing)."""
-    need = sum(p.numel() * p.element_size() for p in wrapper.parameters())
+    need = sum(p.numel() * p.element_size() for p in model.parameters())
     if device.startswith("cuda"):
         free, _total = torch.cuda.mem_get_info(torch.device(device))
     else:
@@ -77,14 +77,22 @@ def available_memory() -> int | None:
 
 
 def confirm_run(
-    capture: Capture, specs: list[InputSpec], device: str, total_of, seed: int = 0, doubled: bool = True
+    capture: Capture,
+    specs: list[InputSpec],
+    device: str,
+    total_of,
+    seed: int = 0,
+    doubled: bool = True,
+    reuse: RunResult | None = None,
 ) -> Observation:
     """Forward, loss and backward at the user's batch on ``device``, and, when
-    ``doubled``, a forward at 2*B (the same samples twice)."""
+    ``doubled``, a forward at 2*B (the same samples twice). ``reuse``: a run at
+    the user's batch on this device that kept its autograd graph (the shape
+    stage's, same seed and inputs): its forward is not repeated."""
     wrapper = capture.wrapper
     wrapper.train()
     try:
-        reason = _fits(wrapper, device)
+        reason = fits(wrapper, device)
         if reason:
             return Observation(device, None, skipped=f"confirmation pass skipped: {reason}")
         wrapper.to(device)
@@ -97,7 +105,7 @@ def confirm_run(
             torch.manual_seed(seed)
             reseed_keras(seed)
             inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed))
-            obs = _forward_backward(capture, inputs, batch, device, total_of)
+            obs = _forward_backward(capture, inputs, batch, device, total_of, reuse)
             if doubled and obs.result is not None and obs.result.failure is None:
                 twice = tuple(torch.cat([t, t]) for t in inputs)
                 with torch.no_grad():
@@ -110,8 +118,8 @@ def confirm_run(
     return obs
 
 
-def _forward_backward(capture, inputs, batch, device, total_of) -> Observation:
-    result = capture.run(inputs, batch, keep_autograd=True)
+def _forward_backward(capture, inputs, batch, device, total_of, reuse=None) -> Observation:
+    result = reuse if reuse is not None else capture.run(inputs, batch, keep_autograd=True)
     obs = Observation(device, result, error=result.failure.error if result.failure else None)
     if result.failure is not None:
         return obs

@@ -94,10 +94,14 @@ def pick_extra_batches(seen_sizes: set[int], batch: int, count: int = 2) -> tupl
     return tuple(picked[:count])
 
 
-def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0) -> ShapeRuns:
-    """Run at B0, then at two batch sizes no model dim uses; write facts on nodes."""
+def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_graph: bool = False) -> ShapeRuns:
+    """Run at B0, then at two batch sizes no model dim uses; write facts on nodes.
+
+    ``keep_graph``: run B0 with autograd, so that the confirmation pass on the
+    same device takes this run's forward instead of repeating it (one forward
+    and one set of activations less on a large model)."""
     b0 = specs[0].batch
-    runs = {b0: _run(capture, specs, b0, seed)}
+    runs = {b0: _run(capture, specs, b0, seed, keep_graph)}
     seen = {s for shape in runs[b0].shapes.values() for s in shape}
     seen |= {s for spec in specs for s in spec.shape[1:]}
     extra = pick_extra_batches(seen, b0)
@@ -111,12 +115,12 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0) -> Shap
     return result
 
 
-def _run(capture: Capture, specs, batch, seed) -> RunResult:
+def _run(capture: Capture, specs, batch, seed, keep_graph: bool = False) -> RunResult:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         reseed_keras(seed)
-        with torch.no_grad():
-            return capture.run(make_inputs(specs, batch, seed), batch)
+        with torch.enable_grad() if keep_graph else torch.no_grad():
+            return capture.run(make_inputs(specs, batch, seed), batch, keep_autograd=keep_graph)
 
 
 def solve(by_batch: dict[int, tuple[int, ...]]) -> tuple[Dim, ...] | None:
