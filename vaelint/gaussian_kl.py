@@ -29,6 +29,7 @@ never divides the run's float32 element by anything:
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from dataclasses import dataclass
@@ -36,15 +37,32 @@ from typing import Callable
 
 import torch
 import torch.fx as fx
-from beartype import beartype
-from jaxtyping import Float, jaxtyped
+from jaxtyping import Float
 from torch import Tensor
+
+def _shape_checked(fn):
+    """``jaxtyped(typechecker=beartype)``, applied at the first call: beartype's
+    import (about 0.07 s) is paid only by a check that replays a KL."""
+    checked = None
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        nonlocal checked
+        if checked is None:
+            from beartype import beartype
+            from jaxtyping import jaxtyped
+
+            checked = jaxtyped(typechecker=beartype)(fn)
+        return checked(*args, **kwargs)
+
+    return call
+
 
 RTOL = 1e-3  # how close to a constant multiple the element must be
 _K = 16  # rounding-error bound, in units of eps times the terms' magnitude
 
 
-@jaxtyped(typechecker=beartype)
+@_shape_checked
 def closed_form(mu: Float[Tensor, "*shape"], log_var: Float[Tensor, "*shape"]) -> Float[Tensor, "*shape"]:
     """Elementwise KL(N(mu, sigma^2) || N(0, 1)) from ``log sigma^2``, without cancellation."""
     return 0.5 * (mu.pow(2) + torch.expm1(log_var) - log_var)

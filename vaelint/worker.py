@@ -64,6 +64,9 @@ def prepare(n_targets: int, paths: list[str] = ()) -> None:
     from vaelint.rules import all_rules
 
     all_rules()
+    if n_targets >= 2:
+        import beartype  # noqa: F401 - the KL replay's shape checks (vaelint/gaussian_kl.py) import it late
+
     if _fresh_process and sum(map(_imports_keras, paths)) >= 2:
         from vaelint.keras_models import use_torch_backend
 
