@@ -32,7 +32,10 @@ RUNGS = {
     "lstm-50": ("LSTMVAE", {}, "32x50x32"),
     "lstm-200": ("LSTMVAE", {}, "32x200x32"),
     "lstm-1000": ("LSTMVAE", {}, "32x1000x32"),
+    # 1.1e9 parameters (4.3 GB of weights): not in the default ladder, run it with --rungs mlp-1e9
+    "mlp-1e9": ("MLPVAE", {"dim": 16384, "hidden": 32768}, "8x16384"),
 }
+DEFAULT = [name for name in RUNGS if name != "mlp-1e9"]
 
 PLAIN = """
 import os, sys, torch
@@ -60,7 +63,7 @@ def commands(name: str) -> tuple[list[str], list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rungs", default=",".join(RUNGS))
+    parser.add_argument("--rungs", default=",".join(DEFAULT))
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     print(f"{'rung':10} {'input':>14} {'plain s':>8} {'check s':>8} {'time x':>7} {'plain GiB':>9} {'check GiB':>9} {'mem x':>6}")

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from vaelint import keras_models
 from vaelint.errors import VaelintError
 from vaelint.frames import boundary, display_path, user_frame, user_frame_of_traceback
-from vaelint.load import MissingImport, load_module, split_target
+from vaelint.load import load_module, split_target
+from vaelint.placeholders import MissingImport
 
 
 @dataclass

@@ -24,8 +24,8 @@ import types
 from vaelint import keras_models
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
-
-_DEFINITIONAL = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+from vaelint.placeholders import MissingImport, Unavailable
+from vaelint.statements import assigned_names, select_statements
 
 
 def split_target(spec: str) -> tuple[str, str | None]:
@@ -38,195 +38,6 @@ def split_target(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-
-
-class MissingImport:
-    """Stands for a name whose import failed; using it explains why."""
-
-    def __init__(self, name: str, module: str, path: str, line: int, error: str):
-        object.__setattr__(self, "_info", (name, module, path, line, error))
-
-    def _fail(self, *_a, **_k):
-        name, module, path, line, error = object.__getattribute__(self, "_info")
-        raise VaelintError(
-            "load",
-            f"{display_path(path)}:{line} imports {name!r} from {module!r}, which could not be "
-            f"imported ({error}), and the model uses it. Install the package that provides "
-            f"{module!r} in this environment, or move that import out of the model's code path.",
-        )
-
-    def __getattr__(self, item):
-        if item.startswith("__") and item.endswith("__"):
-            raise AttributeError(item)
-        self._fail()
-
-    __call__ = _fail
-    __mro_entries__ = None  # set below; subclassing a missing base is a use
-
-    def __repr__(self):
-        return f"<missing import {object.__getattribute__(self, '_info')[0]}>"
-
-
-def _mro_entries(self, bases):
-    self._fail()
-
-
-MissingImport.__mro_entries__ = _mro_entries
-
-# Operators look their method up on the type, not through __getattr__: without
-# these, ``2 * LATENT`` would raise "unsupported operand ... 'Unavailable'"
-# instead of the import's or the assignment's own error.
-for _op in (
-    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
-    "lshift", "rshift",
-):
-    setattr(MissingImport, f"__{_op}__", lambda self, *a: self._fail())
-    setattr(MissingImport, f"__r{_op}__", lambda self, *a: self._fail())
-for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__float__", "__bool__",
-              "__neg__", "__lt__", "__le__", "__gt__", "__ge__", "__contains__"):
-    setattr(MissingImport, _name, lambda self, *a: self._fail())
-
-
-class Unavailable(MissingImport):
-    """Stands for a module-level name whose defining statement failed."""
-
-    def _fail(self, *_a, **_k):
-        name, _module, path, line, error = object.__getattribute__(self, "_info")
-        if isinstance(error, VaelintError):  # e.g. a class built on a missing import
-            raise error
-        raise VaelintError(
-            "load",
-            f"{display_path(path)}:{line} defines {name!r} at module level, the model uses it, "
-            f"and running that line failed ({error}). Make the value a plain constant or "
-            "compute it inside the model's __init__.",
-        )
-
-
-def _names_loaded(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-
-
-def _assigned_names(stmt: ast.stmt) -> set[str]:
-    """Names (bases of attribute/subscript targets too) that a statement binds or mutates."""
-    targets: list[ast.AST] = []
-    if isinstance(stmt, ast.Assign):
-        targets = list(stmt.targets)
-    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
-        targets = [stmt.target]
-    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        # parser.add_argument(...): mutates `parser`
-        f = stmt.value.func
-        while isinstance(f, (ast.Attribute, ast.Subscript)):
-            f = f.value
-        if isinstance(f, ast.Name) and isinstance(stmt.value.func, ast.Attribute):
-            return {f.id}
-        return set()
-    elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
-        out: set[str] = set()
-        for child in ast.iter_child_nodes(stmt):
-            if isinstance(child, ast.stmt):
-                out |= _assigned_names(child)
-            elif isinstance(child, ast.ExceptHandler):
-                for s in child.body:
-                    out |= _assigned_names(s)
-        for s in getattr(stmt, "orelse", []) + getattr(stmt, "finalbody", []):
-            out |= _assigned_names(s)
-        return out
-    elif isinstance(stmt, _DEFINITIONAL):
-        return _defined_names(stmt)
-    out = set()
-    for t in targets:
-        for n in ast.walk(t):
-            if isinstance(n, ast.Name):
-                out.add(n.id)
-                break
-        base = t
-        while isinstance(base, (ast.Attribute, ast.Subscript)):
-            base = base.value
-        if isinstance(base, ast.Name):
-            out.add(base.id)
-        for n in ast.walk(t):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                out.add(n.id)
-    return out
-
-
-def _defined_names(stmt: ast.stmt) -> set[str]:
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {stmt.name}
-    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-        return {(a.asname or a.name).split(".")[0] for a in stmt.names}
-    return set()
-
-
-def _is_main_guard(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, ast.If) and "__name__" in _names_loaded(stmt.test)
-
-
-def _only_definitions(stmt: ast.stmt) -> bool:
-    """A compound statement made only of imports, definitions and assignments."""
-    if isinstance(stmt, (*_DEFINITIONAL, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Pass)):
-        return True
-    if isinstance(stmt, ast.Expr):
-        return isinstance(stmt.value, ast.Constant)
-    if isinstance(stmt, (ast.If, ast.Try)):
-        bodies = [stmt.body, getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
-        bodies += [h.body for h in getattr(stmt, "handlers", [])]
-        return all(_only_definitions(s) for body in bodies for s in body)
-    return False
-
-
-def select_statements(tree: ast.Module, wanted: set[str]) -> list[ast.stmt]:
-    """The top-level statements that define the model, in file order.
-
-    Imports and definitions are always kept (defining is harmless). Other
-    statements are kept only when they bind or mutate a name that the wanted
-    definitions need, transitively (``args = parser.parse_args()`` for a model
-    that reads ``args.latent``), and only if they are simple: no loops, no
-    main guard. A helper that only the training code uses (a data set
-    download) is never called.
-    """
-    body = tree.body
-    keep = [isinstance(s, _DEFINITIONAL) for s in body]
-    defs = {}
-    for s in body:
-        if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defs.setdefault(s.name, []).append(s)
-    assigned_here = set()
-    for s in body:
-        if isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            assigned_here |= _assigned_names(s)
-    needed = set(wanted)
-    expanded: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for name in list(needed - expanded):
-            expanded.add(name)
-            for d in defs.get(name, []):
-                new = _names_loaded(d) - needed
-                if new:
-                    needed |= new
-                    changed = True
-        for i, s in enumerate(body):
-            if keep[i] or _is_main_guard(s):
-                continue
-            if isinstance(s, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
-                continue
-            if isinstance(s, (ast.If, ast.Try)) and not _only_definitions(s):
-                continue
-            if isinstance(s, ast.Expr):
-                # parser.add_argument(...): only calls on an object this file
-                # built (never os.makedirs(...), download(...), train()).
-                if not (_assigned_names(s) & needed & assigned_here):
-                    continue
-            elif not isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.If, ast.Try)):
-                continue
-            if _assigned_names(s) & needed:
-                keep[i] = True
-                needed |= _names_loaded(s)
-                changed = True
-    return [s for s, k in zip(body, keep) if k]
 
 
 def _package_context(path: str) -> tuple[str, str | None]:
@@ -363,7 +174,7 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exported = {st.name for st in tree.body if isinstance(st, (ast.ClassDef, ast.FunctionDef))}
         for st in tree.body:
             if isinstance(st, (ast.Assign, ast.AnnAssign)):
-                exported |= _assigned_names(st)
+                exported |= assigned_names(st)
         self._siblings[fullname] = (candidate, select_statements(tree, exported))
         return candidate
 
@@ -432,6 +243,6 @@ def _run_statement(stmt: ast.stmt, module: types.ModuleType, path: str) -> None:
                         name, modname or alias.name, path, stmt.lineno, error
                     )
             return
-        for name in _assigned_names(stmt):
+        for name in assigned_names(stmt):
             if name not in module.__dict__:
                 module.__dict__[name] = Unavailable(name, "", path, stmt.lineno, error)

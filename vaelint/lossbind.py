@@ -18,7 +18,8 @@ from typing import Any, Callable
 from vaelint.outputs import flatten_outputs, get_path, path_text
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.build import LoadedTarget
-from vaelint.load import MissingImport, load_module, split_target
+from vaelint.load import load_module, split_target
+from vaelint.placeholders import MissingImport
 from vaelint.graphview import GraphView
 from vaelint.roles import forward_roles
 

@@ -1,0 +1,139 @@
+"""Which statements of a model file run: the definitions and what they read.
+
+Imports, class and function definitions, and the module-level assignments the
+wanted names read (transitively); never loops, ``if __name__ == "__main__":``,
+training calls or bare expressions.
+"""
+
+from __future__ import annotations
+
+import ast
+
+_DEFINITIONAL = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _names_loaded(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def assigned_names(stmt: ast.stmt) -> set[str]:
+    """Names (bases of attribute/subscript targets too) that a statement binds or mutates."""
+    targets: list[ast.AST] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        targets = [stmt.target]
+    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        # parser.add_argument(...): mutates `parser`
+        f = stmt.value.func
+        while isinstance(f, (ast.Attribute, ast.Subscript)):
+            f = f.value
+        if isinstance(f, ast.Name) and isinstance(stmt.value.func, ast.Attribute):
+            return {f.id}
+        return set()
+    elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
+        out: set[str] = set()
+        for child in ast.iter_child_nodes(stmt):
+            if isinstance(child, ast.stmt):
+                out |= assigned_names(child)
+            elif isinstance(child, ast.ExceptHandler):
+                for s in child.body:
+                    out |= assigned_names(s)
+        for s in getattr(stmt, "orelse", []) + getattr(stmt, "finalbody", []):
+            out |= assigned_names(s)
+        return out
+    elif isinstance(stmt, _DEFINITIONAL):
+        return _defined_names(stmt)
+    out = set()
+    for t in targets:
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name):
+                out.add(n.id)
+                break
+        base = t
+        while isinstance(base, (ast.Attribute, ast.Subscript)):
+            base = base.value
+        if isinstance(base, ast.Name):
+            out.add(base.id)
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.add(n.id)
+    return out
+
+
+def _defined_names(stmt: ast.stmt) -> set[str]:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in stmt.names}
+    return set()
+
+
+def _is_main_guard(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.If) and "__name__" in _names_loaded(stmt.test)
+
+
+def _only_definitions(stmt: ast.stmt) -> bool:
+    """A compound statement made only of imports, definitions and assignments."""
+    if isinstance(stmt, (*_DEFINITIONAL, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Pass)):
+        return True
+    if isinstance(stmt, ast.Expr):
+        return isinstance(stmt.value, ast.Constant)
+    if isinstance(stmt, (ast.If, ast.Try)):
+        bodies = [stmt.body, getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
+        bodies += [h.body for h in getattr(stmt, "handlers", [])]
+        return all(_only_definitions(s) for body in bodies for s in body)
+    return False
+
+
+def select_statements(tree: ast.Module, wanted: set[str]) -> list[ast.stmt]:
+    """The top-level statements that define the model, in file order.
+
+    Imports and definitions are always kept (defining is harmless). Other
+    statements are kept only when they bind or mutate a name that the wanted
+    definitions need, transitively (``args = parser.parse_args()`` for a model
+    that reads ``args.latent``), and only if they are simple: no loops, no
+    main guard. A helper that only the training code uses (a data set
+    download) is never called.
+    """
+    body = tree.body
+    keep = [isinstance(s, _DEFINITIONAL) for s in body]
+    defs = {}
+    for s in body:
+        if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defs.setdefault(s.name, []).append(s)
+    assigned_here = set()
+    for s in body:
+        if isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            assigned_here |= assigned_names(s)
+    needed = set(wanted)
+    expanded: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name in list(needed - expanded):
+            expanded.add(name)
+            for d in defs.get(name, []):
+                new = _names_loaded(d) - needed
+                if new:
+                    needed |= new
+                    changed = True
+        for i, s in enumerate(body):
+            if keep[i] or _is_main_guard(s):
+                continue
+            if isinstance(s, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
+                continue
+            if isinstance(s, (ast.If, ast.Try)) and not _only_definitions(s):
+                continue
+            if isinstance(s, ast.Expr):
+                # parser.add_argument(...): only calls on an object this file
+                # built (never os.makedirs(...), download(...), train()).
+                if not (assigned_names(s) & needed & assigned_here):
+                    continue
+            elif not isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.If, ast.Try)):
+                continue
+            if assigned_names(s) & needed:
+                keep[i] = True
+                needed |= _names_loaded(s)
+                changed = True
+    return [s for s, k in zip(body, keep) if k]
