@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import threading
@@ -58,7 +59,7 @@ class Options:
     # hears each stage as it starts: import, build, forward, loss, rules, confirmation
     progress: Callable[[str], None] | None = None
     # hears the built model (the worker picks torch's thread count by its size)
-    on_model: Callable[[object], None] | None = None
+    on_model: Callable[[object, int], None] | None = None  # (model, elements of the inputs at the batch)
     max_memory: int | None = None  # bytes of resident memory the worker may use (--max-memory)
 
 
@@ -148,7 +149,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     loaded = build_model(target, options.init, (loss_name,) if loss_name else (), progress)
     loaded.model.train()
     if options.on_model is not None:
-        options.on_model(loaded.model)
+        options.on_model(loaded.model, sum(math.prod(s.shape) for s in specs))
     # a run changes buffers only (BatchNorm's running statistics), never the weights:
     # keep those, not a second copy of the model, for a run that starts over
     initial_buffers = {k: v.clone() for k, v in loaded.model.named_buffers()}

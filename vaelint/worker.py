@@ -199,15 +199,18 @@ class _Inbox:
 
 
 SMALL_MODEL = 20_000_000  # parameters: below this, one thread is faster and steadier
+SMALL_INPUT = 200_000  # input elements at the batch (32 x 784 is 25,088; 32 x 3 x 64 x 64 is 393,216)
 
 
-def _threads_for(model) -> None:
-    """One intra-op thread for a small model: on a loaded 2-core machine two
-    threads made a small target's cost swing from 40 to 480 ms; a large model
-    keeps every thread."""
+def _threads_for(model, input_elements: int) -> None:
+    """One intra-op thread for a small computation: on a loaded 2-core machine
+    two threads made a small target's cost swing from 40 to 480 ms. A large
+    model, or a small one on a large input (an LSTM over 1000 steps, images of
+    64x64 and up), keeps every thread: its runs are where the time goes."""
     import torch
 
-    if sum(p.numel() for p in model.parameters()) < SMALL_MODEL:
+    small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL
+    if small and input_elements < SMALL_INPUT:
         torch.set_num_threads(1)
 
 
