@@ -120,8 +120,8 @@ over everything.
             return None  # a Monte Carlo KL: the doubled batch draws other noise
         return scales
 
-    def needs_doubled_batch(self, finding, ctx):
-        return self._scales_of(finding, ctx) is not None
+    def confirm_needs(self, finding, ctx):
+        return {"doubled_batch"} if self._scales_of(finding, ctx) is not None else set()
 
     def confirm(self, finding, ctx, observed):
         """Run the same samples twice over (a batch of 2*B): a term summed over

@@ -160,8 +160,8 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         forward = set(ctx.roles.forward_outputs.values())
         return any(ctx.view.depends_on(node, f) for f in forward)
 
-    def needs_doubled_batch(self, finding, ctx):
-        return True  # every case is shown at twice the batch
+    def confirm_needs(self, finding, ctx):
+        return {"doubled_batch"}  # every case is shown at twice the batch
 
     def confirm(self, finding, ctx, observed):
         """The confirmation pass's second batch (the same samples twice) fails

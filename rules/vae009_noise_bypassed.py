@@ -110,6 +110,9 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             node=node,
         )
 
+    def confirm_needs(self, finding, ctx):
+        return {"graph"}  # d recon / d std, after the backward
+
     def confirm(self, finding, ctx, observed):
         """The real run's gradient of the reconstruction w.r.t. std is zero."""
         recon = ctx.roles.recon

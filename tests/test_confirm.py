@@ -53,8 +53,9 @@ def _spy_on_the_pass(monkeypatch) -> list:
     seen = []
     original = confirm.confirm_run
 
-    def spy(capture, specs, device, total_of, seed=0, doubled=True, reuse=None):
-        obs = original(capture, specs, device, total_of, seed, doubled, reuse)
+    def spy(capture, specs, device, total_of, seed=0, doubled=True, reuse=None, retain_graph=True, keep=None):
+        obs = original(capture, specs, device, total_of, seed, doubled, reuse, retain_graph, keep)
+        obs.retained = retain_graph
         obs.reused = reuse is not None and obs.result is reuse
         seen.append(obs)
         return obs
@@ -105,3 +106,21 @@ def test_a_rule_that_crashes_does_not_hide_the_others(monkeypatch):
     assert res.error is None
     assert [f.code for f in res.findings] == ["VAE001"]
     assert any(n.startswith("VAE012 could not check this model (ZeroDivisionError") for n in res.notes)
+
+
+def test_the_graph_is_kept_after_the_backward_only_for_a_finding_that_reads_gradients(monkeypatch, fixtures_dir):
+    seen = _spy_on_the_pass(monkeypatch)
+    assert check(MLP, "VAE", ["8x784"]).findings == []
+    assert seen[-1].retained is False
+    res = check(f"{fixtures_dir}/buggy/decoder_fed_mu.py", "VAE", ["8x40"])
+    assert seen[-1].retained is True  # VAE009 asks d recon / d std of the real run
+    assert [(f.code, f.confirmed) for f in res.findings] == [("VAE009", True)]
+
+
+def test_large_inner_activations_are_let_go_before_the_backward(monkeypatch):
+    seen = _spy_on_the_pass(monkeypatch)
+    assert check(MLP, "VAE", ["256x784"]).findings == []
+    obs = seen[-1]
+    big = [t for t in obs.result.tensors.values() if t.numel() > 1 << 16]
+    # 256 x 784 input and reconstruction stay (read by the rules); the 256 x 400 hidden layers go
+    assert sorted(tuple(t.shape) for t in big) == [(256, 784)] * len(big) and big

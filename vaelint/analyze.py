@@ -236,9 +236,12 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # confirm
     if device is not None:
         progress("confirmation")
-        doubled = any(_asks_doubled(rule, f, ctx) for rule, f in findings)
+        needs = set().union(*(_confirm_needs(rule, f, ctx) for rule, f in findings))
         reuse = runs.runs[runs.batch] if keep_graph else None
-        obs = confirm_run(cap, specs, device, lambda out: _total_value(ctx.roles, out), doubled=doubled, reuse=reuse)
+        obs = confirm_run(
+            cap, specs, device, lambda out: _total_value(ctx.roles, out), doubled="doubled_batch" in needs,
+            reuse=reuse, retain_graph="graph" in needs, keep=ctx.read_after_run(),
+        )
         if obs.skipped:
             result.notes.append(obs.skipped)
         else:
@@ -252,11 +255,11 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
 
 
-def _asks_doubled(rule, finding, ctx) -> bool:
+def _confirm_needs(rule, finding, ctx) -> set:
     try:
-        return rule.needs_doubled_batch(finding, ctx)
+        return set(rule.confirm_needs(finding, ctx))
     except Exception:  # noqa: BLE001 - its confirm will say what went wrong
-        return True
+        return {"doubled_batch", "graph"}
 
 
 def _rule_bug(rule, stage: str, e: Exception) -> str:

@@ -84,11 +84,16 @@ def confirm_run(
     seed: int = 0,
     doubled: bool = True,
     reuse: RunResult | None = None,
+    retain_graph: bool = True,
+    keep: set | None = None,
 ) -> Observation:
     """Forward, loss and backward at the user's batch on ``device``, and, when
     ``doubled``, a forward at 2*B (the same samples twice). ``reuse``: a run at
     the user's batch on this device that kept its autograd graph (the shape
-    stage's, same seed and inputs): its forward is not repeated."""
+    stage's, same seed and inputs): its forward is not repeated. ``retain_graph``
+    keeps the graph after the backward (for gradients between nodes); ``keep``:
+    the nodes whose tensors anything reads after the run, the others' large
+    tensors are let go before the backward, which can then free them."""
     wrapper = capture.wrapper
     wrapper.train()
     try:
@@ -105,7 +110,7 @@ def confirm_run(
             torch.manual_seed(seed)
             reseed_keras(seed)
             inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed))
-            obs = _forward_backward(capture, inputs, batch, device, total_of, reuse)
+            obs = _forward_backward(capture, inputs, batch, device, total_of, reuse, retain_graph, keep)
             if doubled and obs.result is not None and obs.result.failure is None:
                 twice = tuple(torch.cat([t, t]) for t in inputs)
                 with torch.no_grad():
@@ -118,8 +123,15 @@ def confirm_run(
     return obs
 
 
-def _forward_backward(capture, inputs, batch, device, total_of, reuse=None) -> Observation:
+# a tensor of more elements than this that nothing reads after the run is let go
+_LARGE = 1 << 16
+
+
+def _forward_backward(capture, inputs, batch, device, total_of, reuse=None, retain_graph=True, keep=None) -> Observation:
     result = reuse if reuse is not None else capture.run(inputs, batch, keep_autograd=True)
+    if keep is not None:
+        for node in [n for n, t in result.tensors.items() if n not in keep and t.numel() > _LARGE]:
+            del result.tensors[node]
     obs = Observation(device, result, error=result.failure.error if result.failure else None)
     if result.failure is not None:
         return obs
@@ -130,7 +142,7 @@ def _forward_backward(capture, inputs, batch, device, total_of, reuse=None) -> O
     if not total.requires_grad:
         return obs
     try:
-        total.backward(retain_graph=True)
+        total.backward(retain_graph=retain_graph)
     except RuntimeError as e:
         obs.backward_error = e
         return obs

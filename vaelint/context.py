@@ -95,6 +95,24 @@ class Context:
 
         return "keras" if is_keras_model(self.loaded.model) else "torch"
 
+    def read_after_run(self) -> set:
+        """The nodes whose values anything reads once a run is done: the loss side
+        (everything not computed before the forward's outputs), the forward's
+        outputs and inputs, and each stochastic layer's nodes. The encoder's and
+        decoder's inner activations are the rest: the largest tensors, read by no
+        rule's confirmation."""
+        forward = set()
+        for out in self.roles.forward_outputs.values():
+            forward |= self.view.ancestors(out)
+        keep = {n for n in self.view.graph.nodes if n not in forward}
+        keep |= set(self.roles.forward_outputs.values()) | set(self.roles.inputs)
+        for r in self.roles.reparams:
+            keep |= {r.noise, r.eps, r.std, r.product, r.mu, r.z, r.logvar}
+            keep |= self.view.ancestors(r.std) - self.view.ancestors(r.logvar)  # logvar -> std
+        if self.roles.recon is not None:
+            keep.add(self.roles.recon)
+        return keep
+
     def is_model_state(self, node) -> bool:
         """A parameter or buffer of the model (not a constant the graph holds)."""
         return node.op == "get_attr" and not str(node.target).startswith(("_constant", "_tensor_constant"))

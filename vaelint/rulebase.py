@@ -98,11 +98,13 @@ class Rule:
         analysed, not abandoned with exit 2)?"""
         return False
 
-    def needs_doubled_batch(self, finding: Finding, ctx: "Context") -> bool:
-        """Does ``confirm`` read the confirmation pass's second run, the same samples
-        twice (2*B)? It runs only when some finding asks for it: a forward at twice
-        the batch is the costliest part of the pass on a large model."""
-        return False
+    def confirm_needs(self, finding: Finding, ctx: "Context") -> set[str]:
+        """What ``confirm`` reads beyond the run at the user's batch, so the pass
+        pays for it only when some finding asks: "doubled_batch" (a second forward
+        at 2*B, the same samples twice: the costliest part on a large model) and
+        "graph" (the autograd graph kept after the backward, for gradients between
+        nodes: it holds every activation until the analysis ends)."""
+        return set()
 
     def confirm(self, finding: Finding, ctx: "Context", observed) -> bool | None:
         """Did the real forward/backward pass show the effect? None: cannot tell."""
