@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import math
 
 from vaelint.klcheck import why_no_kl_reading, kl_reading
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, fill, Rule, SkipRule
+from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -87,35 +90,15 @@ term.
             return
         loc = loc_of(reading.element) or loc_of(reading.node)
         if reading.kl is None:
-            yield self.finding(
-                "the KL term is not the Gaussian KL of the mean and std the sampler uses: on the run's "
-                "values it is no constant multiple of 0.5 * sum(mu^2 + std^2 - 1 - log std^2).",
-                loc,
-                "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) for a log-variance head",
-                node=reading.node,
-                payload="not a Gaussian KL",
-            )
+            yield self.report(FormulaSeen("not_gaussian"), loc, node=reading.node)
             return
         if reading.kl != reading.sampler or reading.coefficient is None:
             return  # a different reading of the head: VAE008
         c = reading.coefficient
         if c < 0:
-            yield self.finding(
-                f"the KL term enters the loss with the wrong sign (weight {c:.3g}): the KL is subtracted, "
-                "so minimising the loss pushes the posterior away from the prior.",
-                loc,
-                "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()), added to the reconstruction term",
-                node=reading.node,
-                payload="wrong sign",
-            )
+            yield self.report(FormulaSeen("wrong_sign", c), loc, node=reading.node)
         elif not reading.explicit and not math.isclose(c, 1.0, rel_tol=1e-3) and math.isclose(c, 2.0, rel_tol=1e-3):
-            yield self.finding(
-                "the KL term is twice the Gaussian KL (a missing 1/2): beta_eff = 2.",
-                loc,
-                "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
-                node=reading.node,
-                payload="missing 1/2",
-            )
+            yield self.report(FormulaSeen("missing_half", c), loc, node=reading.node)
 
     def confirm(self, finding, ctx, observed):
         if observed.result is None:
@@ -123,10 +106,41 @@ term.
         again = kl_reading(ctx, observed.result)
         if again is None or again.sampler is None:
             return None
-        if finding.payload == "not a Gaussian KL":
+        if finding.payload.kind == "not_gaussian":
             return again.kl is None
         if again.coefficient is None:
             return None
-        if finding.payload == "wrong sign":
+        if finding.payload.kind == "wrong_sign":
             return again.coefficient < 0
         return math.isclose(again.coefficient, 2.0, rel_tol=1e-2)
+
+
+_CLOSED_FORM = "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
+
+
+@dataclass(frozen=True)
+class FormulaSeen(Observed):
+    """The KL term read against the closed form of the sampler's mean and std."""
+
+    kind: Literal["not_gaussian", "wrong_sign", "missing_half"]
+    coefficient: float | None = None  # the term over the closed form, where it is a constant
+
+    def message(self) -> str:
+        if self.kind == "not_gaussian":
+            return (
+                "the KL term is not the Gaussian KL of the mean and std the sampler uses: on the run's "
+                "values it is no constant multiple of 0.5 * sum(mu^2 + std^2 - 1 - log std^2)."
+            )
+        if self.kind == "wrong_sign":
+            return (
+                f"the KL term enters the loss with the wrong sign (weight {self.coefficient:.3g}): the KL is "
+                "subtracted, so minimising the loss pushes the posterior away from the prior."
+            )
+        return "the KL term is twice the Gaussian KL (a missing 1/2): beta_eff = 2."
+
+    def fix(self) -> str:
+        if self.kind == "not_gaussian":
+            return f"{_CLOSED_FORM} for a log-variance head"
+        if self.kind == "wrong_sign":
+            return f"{_CLOSED_FORM}, added to the reconstruction term"
+        return _CLOSED_FORM

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from vaelint.rulebase import Example, fill, Rule
+from dataclasses import dataclass
+
+from vaelint.rulebase import Example, Observed, Rule, fill
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -97,16 +99,8 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         for name, module in self._dead_modules(model, dead):
             count = sum(p.numel() for p in module.parameters())
             in_graph = any(f"{name}.{p}" in graph_params for p, _ in module.named_parameters())
-            why = "its output never reaches the loss" if in_graph else "forward never uses it"
             site = ctx.loaded.module_sites.get(id(module))
-            yield self.finding(
-                f"{name} ({_describe(module)}, {count} parameters) gets no gradient from the loss: {why}.",
-                site,
-                (f"use {name}'s output in the loss (the auxiliary term it was meant for), or remove it"
-                 if in_graph else
-                 f"wire {name} into forward, or remove it (freeze it with requires_grad_(False) if it is trained elsewhere)"),
-                payload=name,  # the module's qualified name, for confirm
-            )
+            yield self.report(DeadModule(name, _describe(module), count, in_graph), site)
 
     @staticmethod
     def _dead_modules(model, dead: set[str]):
@@ -124,7 +118,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
     def confirm(self, finding, ctx, observed):
         if not observed.grads:
             return None
-        prefix = f"{finding.payload}."
+        prefix = f"{finding.payload.name}."
         grads = [g for n, g in observed.grads.items() if n.startswith(prefix)]
         if not grads:
             return None
@@ -136,3 +130,25 @@ def _describe(module) -> str:
     if hasattr(module, "in_features"):
         return f"{cls} {module.in_features} -> {module.out_features}"
     return cls
+
+
+@dataclass(frozen=True)
+class DeadModule(Observed):
+    """A submodule whose every trainable parameter gets no gradient from the loss."""
+
+    name: str  # qualified, as in named_modules(): confirm reads the gradients under it
+    description: str  # "Linear 16 -> 16"
+    parameters: int
+    in_graph: bool  # forward uses it, but its output never reaches the loss
+
+    def message(self) -> str:
+        why = "its output never reaches the loss" if self.in_graph else "forward never uses it"
+        return f"{self.name} ({self.description}, {self.parameters} parameters) gets no gradient from the loss: {why}."
+
+    def fix(self) -> str:
+        if self.in_graph:
+            return f"use {self.name}'s output in the loss (the auxiliary term it was meant for), or remove it"
+        return (
+            f"wire {self.name} into forward, or remove it (freeze it with requires_grad_(False) if it is "
+            "trained elsewhere)"
+        )

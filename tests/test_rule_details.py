@@ -239,3 +239,20 @@ def test_a_missing_loss_keyword_gets_the_option_to_pass_it(tmp_path):
     assert result.error is not None and "--loss-kwarg kld_weight=VALUE" in result.error.message
     fixed = check(str(path), "VAE", ["4x12"], dynamic=False, loss_kwargs={"kld_weight": 1.0})
     assert fixed.error is None and fixed.findings == []
+
+
+def test_typed_findings_word_their_own_message_and_confirm_reads_their_fields(fixtures_dir):
+    from vaelint.rulebase import Observed
+
+    for path, target, inputs, code, field, value in [
+        ("buggy/kl_sign_flipped.py", "VAE", ["8x30"], "VAE007", "kind", "wrong_sign"),
+        ("buggy/unused_layer.py", "VAE", None, "VAE011", "in_graph", False),
+    ]:
+        from fixture_cases import all_cases
+
+        case = next(c for c in all_cases() if c.path.endswith(path))
+        result = check(f"{fixtures_dir}/{path}", target, inputs or case.inputs)
+        (f,) = [f for f in result.findings if f.code == code]
+        assert isinstance(f.payload, Observed)
+        assert f.message == f.payload.message() and f.fix == f.payload.fix()
+        assert getattr(f.payload, field) == value and f.confirmed is True

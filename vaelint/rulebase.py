@@ -64,6 +64,18 @@ class Example:
         return marked[0]
 
 
+class Observed:
+    """What a rule saw, as a typed record that words its own message and fix
+    (ruff's violations, pyflakes' messages): ``confirm`` reads its fields, never
+    the message. Subclass it as a dataclass and give it ``message`` and ``fix``."""
+
+    def message(self) -> str:
+        raise NotImplementedError
+
+    def fix(self) -> str:
+        raise NotImplementedError
+
+
 class SkipRule(Exception):
     """Raised by a rule's check when it cannot run on this target; the message
     says why and goes to the report's ``skipped`` list (never a silent pass)."""
@@ -113,6 +125,10 @@ class Rule:
     def finding(self, message: str, loc, fix: str, node=None, severity: str | None = None, payload=None) -> Finding:
         """A finding; ``payload``: what the rule observed, for its own ``confirm`` (never a message to parse)."""
         return Finding(self.code, self.name, severity or self.severity, message, loc, fix, node=node, payload=payload)
+
+    def report(self, observed: Observed, loc, node=None, severity: str | None = None) -> Finding:
+        """A finding worded by what was observed (``finding.payload`` is ``observed``)."""
+        return self.finding(observed.message(), loc, observed.fix(), node=node, severity=severity, payload=observed)
 
     @classmethod
     def page(cls) -> str:
