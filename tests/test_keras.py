@@ -193,3 +193,43 @@ def test_the_readme_keras_example_runs_from_the_command_line_and_sets_the_backen
     # the README's text says what it reports
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 51)]
     assert "reports `VAE002` at line 51" in section and "B*D = 160" in result["findings"][0]["message"]
+
+
+def test_a_layers_own_seed_generator_and_the_doubled_batch_draw_the_same_noise(tmp_path):
+    # with 12 features the reconstruction moves with the noise: the doubled batch
+    # must replay the first run's draws (and the layer's SeedGenerator restart),
+    # or the KL/reconstruction ratio would not show the batch-summed KL
+    path = _write(
+        tmp_path,
+        """
+        import keras
+        from keras import layers, ops
+
+        class Sampling(layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.seed_generator = keras.random.SeedGenerator(1337)
+
+            def call(self, inputs):
+                z_mean, z_log_var = inputs
+                shape = (ops.shape(z_mean)[0], ops.shape(z_mean)[1])
+                epsilon = keras.random.normal(shape=shape, seed=self.seed_generator)
+                return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+        def build_vae():
+            x = keras.Input(shape=(12,))
+            h = layers.Dense(8, activation="relu")(x)
+            z_mean, z_log_var = layers.Dense(3)(h), layers.Dense(3)(h)
+            z = Sampling()([z_mean, z_log_var])
+            return keras.Model(x, [layers.Dense(12)(z), z_mean, z_log_var])
+
+        def vae_loss(x, recon, z_mean, z_log_var):
+            rec = ops.mean(ops.sum(ops.square(x - recon), axis=1))
+            kl = -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+            return rec + kl
+        """,
+    )
+    first = check(path, "build_vae", ["8x12"])
+    assert [(f.code, f.loc.line, f.confirmed) for f in first.findings] == [("VAE002", 25, True)]
+    again = check(path, "build_vae", ["8x12"])
+    assert [c.detail for c in again.checks] == [c.detail for c in first.checks]  # the same weights and noise

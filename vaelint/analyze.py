@@ -40,6 +40,7 @@ from vaelint.build import build_model
 from vaelint.lossbind import Binder, LossPlan, discover_loss
 from vaelint.outputs import get_path
 from vaelint.roles import Roles, forward_roles, loss_roles
+from vaelint.ops import RANDOM_OPS
 from vaelint.rulebase import SkipRule, drop_deferred
 from vaelint.shapes import make_inputs, run_batches
 
@@ -159,6 +160,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     plan = discover_loss(loaded, options.loss, options.loss_kwargs)
     if keras_models.is_keras_model(loaded.model):
         plan = keras_models.prepare(loaded, plan, bool(options.loss), result.notes)
+        keras_models.remember_seed_states(loaded.model)
     result.loss_name = plan.name if plan else None
 
     # capture -> shapes
@@ -241,6 +243,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         obs = confirm_run(
             cap, specs, device, lambda out: _total_value(ctx.roles, out), doubled="doubled_batch" in needs,
             reuse=reuse, retain_graph="graph" in needs, keep=ctx.read_after_run(),
+            random_nodes=ctx.nodes_by_op(*RANDOM_OPS),
         )
         if obs.skipped:
             result.notes.append(obs.skipped)

@@ -26,6 +26,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import torch
 import torch.fx as fx
 import torch.nn as nn
 
@@ -156,8 +157,24 @@ class Capture:
         """How the loss's arguments were bound to the forward's outputs (None: no loss)."""
         return self.wrapper._binder
 
-    def run(self, inputs: tuple, batch: int, keep_autograd: bool = False) -> RunResult:
+    def run(self, inputs: tuple, batch: int, keep_autograd: bool = False, replay: dict | None = None) -> RunResult:
         """Run the captured computation at ``batch``; ``keep_autograd`` keeps each
         node's tensor attached to the autograd graph (the confirmation pass asks
-        for gradients between nodes)."""
+        for gradients between nodes). ``replay`` (random node -> tensor): where
+        such a node draws a tensor of exactly that shape, it takes that value
+        instead (the confirmation's doubled batch draws the same noise twice)."""
+        if replay:
+            return self.runner(inputs, batch, keep_autograd, replay)
         return self.runner(inputs, batch, keep_autograd)
+
+
+def take_replay(node_or_name: str, value: torch.Tensor, replay_value: torch.Tensor | None) -> torch.Tensor:
+    """``value`` as drawn, or the replayed draw when it has the very same shape
+    (an in-place draw, ``eps.normal_()``, gets the replayed values in place)."""
+    if replay_value is None or not isinstance(value, torch.Tensor) or value.shape != replay_value.shape:
+        return value
+    if node_or_name.endswith("_"):
+        with torch.no_grad():
+            value.copy_(replay_value)
+        return value
+    return replay_value.to(value.dtype)

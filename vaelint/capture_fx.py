@@ -17,7 +17,7 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
-from vaelint.capture import Capture, Failure, RunResult, make_wrapper
+from vaelint.capture import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.frames import user_stack
 from vaelint.ops import CREATION_OPS, function_name
 from vaelint.outputs import flatten_outputs
@@ -53,9 +53,9 @@ class _Tracer(fx.Tracer):
 
 
 class _ShapeInterpreter(fx.Interpreter):
-    def __init__(self, gm, result: RunResult, keep_autograd: bool):
+    def __init__(self, gm, result: RunResult, keep_autograd: bool, replay: dict | None = None):
         super().__init__(gm)
-        self.result, self.keep_autograd = result, keep_autograd
+        self.result, self.keep_autograd, self.replay = result, keep_autograd, replay or {}
 
     def run_node(self, n):
         try:
@@ -63,6 +63,8 @@ class _ShapeInterpreter(fx.Interpreter):
         except Exception as e:  # noqa: BLE001 - the user's op raised: that is a fact
             self.result.failure = Failure(n, e, n.meta.get("loc"), self.result.batch)
             raise _Stop() from e
+        if n in self.replay:
+            value = take_replay(function_name(n.target) if not isinstance(n.target, str) else n.target, value, self.replay[n])
         _note_value(self.result, n, value, self.keep_autograd)
         return value
 
@@ -100,9 +102,9 @@ def capture_fx(model: nn.Module, loss, binder, n_inputs: int, keywords: tuple[st
     gm = fx.GraphModule(wrapper, graph)
     modules = dict(wrapper.named_modules())
 
-    def runner(inputs, batch, keep_autograd=False):
+    def runner(inputs, batch, keep_autograd=False, replay=None):
         result = RunResult(batch, {}, {})
-        interp = _ShapeInterpreter(gm, result, keep_autograd)
+        interp = _ShapeInterpreter(gm, result, keep_autograd, replay)
         try:
             result.output = interp.run(*inputs)
         except _Stop:

@@ -17,19 +17,23 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from vaelint.capture import Capture, Failure, RunResult, make_wrapper
+from vaelint.capture import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.errors import VaelintError
 from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
-from vaelint.ops import function_name
+from vaelint.ops import RANDOM_OPS, function_name
 from vaelint.outputs import flatten_outputs
 
 
 class _Recorder(TorchFunctionMode):
     """Writes one fx node per torch call of a concrete run."""
 
-    def __init__(self, graph: fx.Graph, param_names: dict, batch: int, keep_autograd: bool = False, sites: dict | None = None):
+    def __init__(
+        self, graph: fx.Graph, param_names: dict, batch: int, keep_autograd: bool = False, sites: dict | None = None,
+        replay: list | None = None,
+    ):
         super().__init__()
         self.sites = sites or {}
+        self.replay = list(replay or [])  # the draws to replay, in the order the random calls come
         self.keep_autograd = keep_autograd
         self.graph = graph
         self.param_names = param_names  # id(tensor) -> qualified name
@@ -111,6 +115,8 @@ class _Recorder(TorchFunctionMode):
                 node = self._make_node(func, args, kwargs)
                 self.result.failure = Failure(node, e, node.meta["loc"], self.result.batch)
             raise
+        if self.replay and isinstance(out, torch.Tensor) and function_name(func) in RANDOM_OPS:
+            out = take_replay(getattr(func, "__name__", ""), out, self.replay.pop(0))
         if isinstance(out, torch.Tensor):
             if _returns_its_input(func, out, args) and id(out) in self.tensors:
                 return out  # a no-op cast (x.to("cpu") on a CPU tensor, as Keras's ops make): the same value
@@ -156,9 +162,9 @@ def capture_recording(
     for qual, b in wrapper.named_buffers():
         param_names[id(b)] = qual
 
-    def record(run_inputs: tuple, batch: int, keep_autograd: bool = False):
+    def record(run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None):
         graph = fx.Graph()
-        rec = _Recorder(graph, param_names, batch, keep_autograd, module_sites or {})
+        rec = _Recorder(graph, param_names, batch, keep_autograd, module_sites or {}, replay)
         for name, x in zip(names, run_inputs):
             ph = graph.placeholder(name)
             ph.meta["loc"] = None
@@ -195,11 +201,13 @@ def capture_recording(
     cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason)
     pending = [first.result]  # the capture run itself serves the first run at its batch
 
-    def runner(run_inputs, batch, keep_autograd=False):
+    def runner(run_inputs, batch, keep_autograd=False, replay=None):
         if pending and batch == pending[0].batch and keep_autograd == first.keep_autograd:
             return pending.pop()
         pending.clear()
-        other_graph, rec = record(run_inputs, batch, keep_autograd)
+        # the replayed draws, in the order the first run made its random calls
+        draws = [replay.get(node) for name, node in first.calls if name in RANDOM_OPS] if replay else None
+        other_graph, rec = record(run_inputs, batch, keep_autograd, draws)
         by_node = _align(graph, first.calls, other_graph, rec.calls)
         mapped = RunResult(batch, {}, {}, output=rec.result.output)
         for nb, na in by_node.items():

@@ -86,6 +86,7 @@ def confirm_run(
     reuse: RunResult | None = None,
     retain_graph: bool = True,
     keep: set | None = None,
+    random_nodes: list | None = None,
 ) -> Observation:
     """Forward, loss and backward at the user's batch on ``device``, and, when
     ``doubled``, a forward at 2*B (the same samples twice). ``reuse``: a run at
@@ -93,7 +94,9 @@ def confirm_run(
     stage's, same seed and inputs): its forward is not repeated. ``retain_graph``
     keeps the graph after the backward (for gradients between nodes); ``keep``:
     the nodes whose tensors anything reads after the run, the others' large
-    tensors are let go before the backward, which can then free them."""
+    tensors are let go before the backward, which can then free them. The
+    doubled batch replays the first run's draws of ``random_nodes`` twice over,
+    so that it really is the same samples, noise included."""
     wrapper = capture.wrapper
     wrapper.train()
     try:
@@ -113,8 +116,13 @@ def confirm_run(
             obs = _forward_backward(capture, inputs, batch, device, total_of, reuse, retain_graph, keep)
             if doubled and obs.result is not None and obs.result.failure is None:
                 twice = tuple(torch.cat([t, t]) for t in inputs)
+                replay = {}
+                for node in random_nodes or ():
+                    drawn = obs.result.tensors.get(node)
+                    if drawn is not None and drawn.dim() and drawn.shape[0] == batch:
+                        replay[node] = torch.cat([drawn.detach(), drawn.detach()])
                 with torch.no_grad():
-                    obs.doubled = capture.run(twice, 2 * batch)
+                    obs.doubled = capture.run(twice, 2 * batch, replay=replay)
     except torch.cuda.OutOfMemoryError as e:
         obs = Observation(device, None, error=e, skipped=f"confirmation pass stopped: {device} ran out of memory")
     finally:

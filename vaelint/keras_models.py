@@ -120,8 +120,22 @@ _TENSORFLOW_USES: list = []
 
 
 def forget_tensorflow_uses() -> None:
-    """Start a target afresh (in one process, an earlier target's tf.* call is not this one's)."""
+    """Start a target afresh (in one process, an earlier target's tf.* call is not
+    this one's, nor are its layers' seed generators)."""
     _TENSORFLOW_USES.clear()
+    _SEED_STATES.clear()
+
+
+# (seed generator, its state when the model was built): a layer's own
+# SeedGenerator (keras.random.normal(..., seed=self.seed_generator)) advances at
+# every call, so each run starts it from here again (see reseed)
+_SEED_STATES: list = []
+
+
+def remember_seed_states(model) -> None:
+    for layer in [model, *model._flatten_layers()]:
+        for generator in getattr(layer, "_seed_generators", ()):
+            _SEED_STATES.append((generator, generator.state.value.detach().clone()))
 
 
 def raise_tensorflow_use() -> None:
@@ -395,3 +409,5 @@ def reseed(seed: int) -> None:
         global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
     except (ImportError, AttributeError):  # another Keras layout: the public call does the same
         keras.utils.set_random_seed(seed)
+    for generator, state in _SEED_STATES:
+        generator.state.assign(state)
