@@ -316,9 +316,11 @@ def train_step_forward(model):
 def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
     """Ready a Keras model for the pipeline; returns the loss plan to use.
 
-    A forward written in ``train_step`` becomes the model's ``call``; a loss added
-    with ``add_loss`` is the loss unless ``--loss`` names another; a loss that
-    returns one value per sample is averaged, as Keras's ``compile()`` does.
+    A forward written in ``train_step`` becomes the model's ``call``; the losses
+    added with ``add_loss`` are the loss, or are added to the one given with
+    ``--loss`` (or found by name), as Keras trains on the compiled loss plus
+    them; a loss that returns one value per sample is averaged, as ``compile()``
+    does.
     """
     import types
 
@@ -341,13 +343,31 @@ def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
                 "outputs, e.g. def vae_loss(data, reconstruction, z_mean, z_log_var), and pass it with "
                 "--loss FILE.py:vae_loss"
             )
-    if not explicit_loss:
-        added = added_losses(model)
-        if added is not None:
-            plan = LossPlan(added, f"the losses {name}.call() adds with self.add_loss(...)")
+    added = added_losses(model)
     if plan is not None:
         plan.fn = _averaged_per_sample(plan.fn)
+    if added is not None:
+        what = f"the losses {name}.call() adds with self.add_loss(...)"
+        if plan is None:
+            plan = LossPlan(added, what)
+        else:  # Keras trains on the compiled loss plus the added ones: so is it checked
+            plan = LossPlan(_plus(plan.fn, added), f"{plan.name} + {what}", plan.kwargs, plan.explicit)
     return plan
+
+
+def _plus(loss, added):
+    import functools
+    import inspect
+
+    @functools.wraps(loss)
+    def total(*args, **kwargs):
+        return loss(*args, **kwargs) + added()
+
+    try:
+        total.__signature__ = inspect.signature(loss)
+    except (TypeError, ValueError):
+        pass
+    return total
 
 
 def _averaged_per_sample(fn):
