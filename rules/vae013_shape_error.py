@@ -119,6 +119,10 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
             if fixed:
                 message += fixed
             fix = self._fix_for(cls)
+        elif op == "view" and "stride" in detail:
+            # the sizes agree; the memory layout does not (a view after permute/transpose/expand)
+            message = f"view cannot take {shown}: the tensor is not contiguous in memory"
+            fix = "use .reshape(...) instead of .view(...), or call .contiguous() before .view(...)"
         else:
             message = f"{op} cannot take {shown}"
             fix = "make the sizes agree: derive them from the tensor (x.size(0), -1) rather than writing them down."
