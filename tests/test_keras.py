@@ -233,3 +233,46 @@ def test_a_layers_own_seed_generator_and_the_doubled_batch_draw_the_same_noise(t
     assert [(f.code, f.loc.line, f.confirmed) for f in first.findings] == [("VAE002", 25, True)]
     again = check(path, "build_vae", ["8x12"])
     assert [c.detail for c in again.checks] == [c.detail for c in first.checks]  # the same weights and noise
+
+
+def test_a_model_the_script_builds_is_a_target_and_its_layers_keep_their_lines(tmp_path):
+    path = _write(
+        tmp_path,
+        """
+        import keras
+        from keras import layers, ops
+
+        class Sampling(layers.Layer):
+            def call(self, inputs):
+                z_mean, z_log_var = inputs
+                return z_mean + ops.exp(0.5 * z_log_var) * keras.random.normal(shape=ops.shape(z_mean))
+
+        inputs = keras.Input(shape=(12,))
+        h = layers.Dense(8, activation="relu")(inputs)
+        z_mean = layers.Dense(2)(h)
+        z_log_var = layers.Dense(2)(h)
+        encoder = keras.Model(inputs, [z_mean, z_log_var, Sampling()([z_mean, z_log_var])])
+        latent = keras.Input(shape=(2,))
+        decoder = keras.Model(latent, layers.Dense(12)(latent))
+
+        class VAE(keras.Model):
+            def __init__(self, encoder, decoder):
+                super().__init__()
+                self.encoder, self.decoder = encoder, decoder
+
+            def call(self, x):
+                z_mean, z_log_var, z = self.encoder(x)
+                return self.decoder(z), z_mean, z_log_var
+
+        vae = VAE(encoder, decoder)
+        vae.fit(load_the_data(), epochs=30)  # script code: never run
+        """,
+    )
+    result = check(path, "vae", ["4x12"])
+    assert result.error is None, result.error.message
+    rows = {(r.stage, r.name): r.loc.line for r in result.flow}
+    # inside the functional encoder, each head is placed at the line that built its layer,
+    # not at the line of call() that ran the whole encoder
+    assert rows[("encoder", "mu")] == 12 and rows[("encoder", "logvar")] == 13
+    bad = check(path, "vae", ["4x12"], init={"latent_dim": 4})
+    assert bad.error is not None and bad.error.kind == "input" and "--init does not apply" in bad.error.message

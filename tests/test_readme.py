@@ -102,3 +102,11 @@ def test_the_example_rule_in_the_readme_runs(tmp_path, monkeypatch):
     result = analyze.analyse(f"{model}:VAE", analyze.Options(inputs=[parse_input_spec("4x8")], dynamic=False))
     assert [(f.code, f.loc.line) for f in result.findings] == [("VAE900", 12)]
     assert "rand_like" in result.findings[0].message and "B x Z" in result.findings[0].message
+
+
+def test_every_heading_appears_once():
+    import collections
+
+    headings = [ln for ln in README.splitlines() if ln.startswith(("## ", "### "))]
+    repeated = [h for h, n in collections.Counter(headings).items() if n > 1]
+    assert not repeated, repeated

@@ -118,7 +118,9 @@ def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = (), progre
     from vaelint.lossbind import LOSS_NAMES
 
     progress("import")
-    module = load_module(path, {name, *LOSS_NAMES, *extra_names})
+    sites: dict = {}
+    with record_module_sites(sites):  # a model built by the file's own lines (a target naming an instance)
+        module = load_module(path, {name, *LOSS_NAMES, *extra_names})
     abspath = os.path.realpath(path)
     if isinstance(module.__dict__.get(name), MissingImport):
         module.__dict__[name]._fail()  # says why the name could not be defined
@@ -131,10 +133,19 @@ def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = (), progre
             "load", f"{display_path(abspath)} has no top-level class or function {name!r}.{hint}"
         )
     obj = module.__dict__[name]
-    sites: dict = {}
     progress("build")
     keras_models.reseed(0)  # Keras's initializers draw from its own generator: the same weights every check
-    if inspect.isclass(obj):
+    if isinstance(obj, nn.Module):
+        # a model the file builds itself (vae = VAE(encoder, decoder) in a script):
+        # its defining line and the lines it reads have run, nothing else
+        if init:
+            raise VaelintError(
+                "input",
+                f"{spec}: {name} is a model the file builds itself, so --init does not apply. Drop --init, "
+                f"or point the target at its class or at a function that builds it.",
+            )
+        model = obj
+    elif inspect.isclass(obj):
         if not issubclass(obj, nn.Module):
             raise VaelintError(
                 "load",

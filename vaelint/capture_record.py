@@ -19,6 +19,7 @@ from torch.overrides import TorchFunctionMode
 
 from vaelint.capture import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.errors import VaelintError
+from vaelint.keras_models import functional_classes
 from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
 from vaelint.ops import RANDOM_OPS, function_name
 from vaelint.outputs import flatten_outputs
@@ -30,9 +31,11 @@ class _Recorder(TorchFunctionMode):
     def __init__(
         self, graph: fx.Graph, param_names: dict, batch: int, keep_autograd: bool = False, sites: dict | None = None,
         replay: list | None = None,
+        replayers: tuple = (),
     ):
         super().__init__()
         self.sites = sites or {}
+        self.replayers = replayers  # module classes that run their layers themselves (Keras's Functional)
         self.replay = list(replay or [])  # the draws to replay, in the order the random calls come
         self.keep_autograd = keep_autograd
         self.graph = graph
@@ -100,7 +103,9 @@ class _Recorder(TorchFunctionMode):
 
     def _make_node(self, func, args, kwargs) -> fx.Node:
         node = self.graph.create_node("call_function", func, self._arg(tuple(args)), self._arg(dict(kwargs)))
-        stack = user_stack() or (running_module_site(self.sites) if self.sites else ())
+        stack = user_stack()
+        if self.sites:
+            stack = running_module_site(self.sites, self.replayers) + stack
         node.meta["loc"] = stack[0] if stack else None
         node.meta["stack"] = stack
         self.calls.append((function_name(func), node))
@@ -164,7 +169,7 @@ def capture_recording(
 
     def record(run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None):
         graph = fx.Graph()
-        rec = _Recorder(graph, param_names, batch, keep_autograd, module_sites or {}, replay)
+        rec = _Recorder(graph, param_names, batch, keep_autograd, module_sites or {}, replay, functional_classes())
         for name, x in zip(names, run_inputs):
             ph = graph.placeholder(name)
             ph.meta["loc"] = None

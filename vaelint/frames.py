@@ -135,21 +135,28 @@ def user_stack(start: FrameType | None = None, limit: int = 12) -> tuple[SourceL
 _MODULE_CALLS = frozenset({"__call__", "_call_impl", "call", "forward"})
 
 
-def running_module_site(sites: dict) -> tuple[SourceLoc, ...]:
+def running_module_site(sites: dict, replayers: tuple = ()) -> tuple[SourceLoc, ...]:
     """The line that built the innermost running module with a known site
-    (``sites``: id(module) -> SourceLoc), for code that runs with no frame of the
-    user's on the stack: a Keras functional model replays its layers itself."""
+    (``sites``: id(module) -> SourceLoc), when the user's own frames say less:
+    there is none on the stack, or the module runs inside a ``replayers``
+    instance (a Keras functional model replays its layers itself, so the user's
+    innermost frame is only the line that called the whole model). Else ()."""
     f = sys._getframe(1)
+    site = None
     while f is not None:
         code = f.f_code
         if code in _BOUNDARIES:
             break
+        if is_user_file(code.co_filename):
+            return ()  # the user's own line is the innermost place: it wins
         if code.co_name in _MODULE_CALLS and code.co_varnames[:1] == ("self",):
-            site = sites.get(id(f.f_locals.get("self")))
-            if site is not None:
+            me = f.f_locals.get("self")
+            if site is None:
+                site = sites.get(id(me))
+            if site is not None and replayers and isinstance(me, replayers):
                 return (site,)
         f = f.f_back
-    return ()
+    return (site,) if site is not None else ()
 
 
 def call_site(stack: tuple, other: tuple) -> SourceLoc | None:

@@ -193,6 +193,19 @@ for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__f
 # --------------------------------------------------------------------------- models
 
 
+def functional_classes() -> tuple:
+    """Keras's model classes that replay a graph of layers themselves (functional
+    and Sequential models), when Keras is loaded."""
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return ()
+    try:
+        from keras.src.models.functional import Functional
+    except ImportError:
+        return ()
+    return (Functional,)
+
+
 def is_keras_model(model) -> bool:
     keras = sys.modules.get("keras")
     return keras is not None and isinstance(model, keras.layers.Layer)
