@@ -202,7 +202,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         raise unexplained(target, specs, runs.failure)
     if plan is None and ctx.has_loss:
         result.loss_name = "the forward's own out['loss']"
-    elif plan is None:
+    elif plan is None and not any("the loss lives in" in n for n in result.notes):
         result.notes.append(
             "no loss found (no --loss, no loss_function/loss/compute_loss/elbo/vae_loss method or "
             "function, no 'loss' in the forward's output): the loss rules were skipped"

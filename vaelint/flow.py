@@ -9,7 +9,7 @@ import math
 import os
 
 from vaelint.outputs import path_text
-from vaelint.context import Context
+from vaelint.context import Context, loc_of
 from vaelint.diagnostics import FlowRow, TargetResult
 from vaelint.frames import SourceLoc, is_user_file
 from vaelint.lossscales import loss_scales
@@ -68,7 +68,7 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
                 if not sym.isdigit():
                     key = "B" if "B" in sym and not sym.isidentifier() or sym == "B" else sym
                     sizes[key] = ctx.batch if key == "B" else size
-        rows.append(FlowRow(stage, name, symbols, sizes, node.meta.get("loc"), note, node=node))
+        rows.append(FlowRow(stage, name, symbols, sizes, loc_of(node) or _inner_loc(ctx, node), note, node=node))
 
     for i, ph in enumerate(roles.inputs):
         if ph.meta.get("loc") is None:
@@ -92,6 +92,16 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
     if roles.loss_total is not None:
         add("loss", "loss", roles.loss_total, named=False)
     return rows
+
+
+def _inner_loc(ctx: Context, node) -> SourceLoc | None:
+    """For a node with no line of its own (Keras's per-sample average of the
+    loss runs in vaelint): the nearest line among what it is computed from."""
+    for earlier in sorted(ctx.view.ancestors(node), key=lambda n: -ctx.view.order.get(n, 0)):
+        loc = loc_of(earlier)
+        if loc is not None:
+            return loc
+    return None
 
 
 def _forward_def(ctx: Context) -> SourceLoc | None:
