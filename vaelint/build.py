@@ -14,6 +14,7 @@ from vaelint import keras_models
 from vaelint.errors import VaelintError
 from vaelint.frames import boundary, display_path, user_frame, user_frame_of_traceback
 from vaelint.load import load_module, split_target
+from vaelint.lossbind import LOSS_NAMES
 from vaelint.placeholders import MissingImport
 
 
@@ -115,8 +116,6 @@ def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = (), progre
             f"{spec}: name the model as PATH.py:NAME (e.g. {path}:VAE) and give its input with "
             "--input; checking every model of a file needs them configured in [tool.vaelint].",
         )
-    from vaelint.lossbind import LOSS_NAMES
-
     progress("import")
     sites: dict = {}
     with record_module_sites(sites):  # a model built by the file's own lines (a target naming an instance)

@@ -13,15 +13,17 @@ from __future__ import annotations
 import inspect
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from vaelint.outputs import flatten_outputs, get_path, path_text
 from vaelint.errors import ForwardHasLoss, VaelintError
-from vaelint.build import LoadedTarget
 from vaelint.load import load_module, split_target
 from vaelint.placeholders import MissingImport
 from vaelint.graphview import GraphView
 from vaelint.roles import forward_roles
+
+if TYPE_CHECKING:  # build imports this module's loss names: no import cycle at run time
+    from vaelint.build import LoadedTarget
 
 LOSS_NAMES = ("loss_function", "loss", "compute_loss", "elbo", "vae_loss")
 
