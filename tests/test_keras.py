@@ -63,13 +63,40 @@ def test_a_loss_added_with_add_loss_is_read():
     assert f.code == "VAE004" and "beta_eff = 0.001" in f.message
 
 
-def test_a_train_step_forward_gets_shapes_noise_rules_and_a_note_on_its_loss():
+def test_a_train_step_gives_the_forward_and_the_loss():
     case = next(c for c in all_cases("keras") if c.path.endswith("train_step_vae.py"))
     result = result_of(case)
     assert any("forward is taken from train_step" in n for n in result.notes)
+    assert result.loss_name == "VAE.train_step's loss (lines 52-57)"
+    assert ("reparam", "z") in {(r.stage, r.name) for r in result.flow}
+    assert result.beta_effective == "1" and result.findings == [] and not result.skipped[:-1]
+
+
+def test_a_train_step_loss_written_with_tensorflow_is_left_to_loss(tmp_path):
+    source = open(os.path.join(KERAS, "train_step_vae.py"), encoding="utf-8").read()
+    path = tmp_path / "tf_loss.py"
+    path.write_text(source.replace("ops.mean(ops.sum(kl_loss, axis=1))", "tf.reduce_mean(tf.reduce_sum(kl_loss, axis=1))"))
+    result = check(str(path), "build_vae", ["4x28x28x1"])
+    assert result.error is None, result.error.message
+    assert result.loss_name is None
     assert any("the loss lives in VAE.train_step" in n and "--loss" in n for n in result.notes)
     assert ("reparam", "z") in {(r.stage, r.name) for r in result.flow}
     assert not any(code == "VAE001" for code, _why in result.skipped)  # the noise rule ran
+
+
+def test_a_denoising_train_step_unpacks_its_inputs_and_its_loss_is_checked(tmp_path):
+    source = open(os.path.join(KERAS, "train_step_vae.py"), encoding="utf-8").read()
+    source = source.replace("    def train_step(self, data):\n", "    def train_step(self, data):\n        noisy, clean = data\n")
+    source = source.replace("self.encoder(data)", "self.encoder(noisy)")
+    source = source.replace("binary_crossentropy(data, reconstruction)", "binary_crossentropy(clean, reconstruction)")
+    source = source.replace("kl_loss = ops.mean(ops.sum(kl_loss, axis=1))", "kl_loss = ops.sum(kl_loss)")
+    path = tmp_path / "denoise.py"
+    path.write_text(source)
+    result = check(str(path), "build_vae", ["4x28x28x1", "4x28x28x1"])
+    assert result.error is None, result.error.message
+    assert [r.name for r in result.flow if r.stage == "input"] == ["noisy", "clean"]
+    # the KL summed over the batch beside a reconstruction averaged over it
+    assert [(f.code, f.loc.line) for f in result.findings] == [("VAE002", 57)]  # kl_loss = ops.sum(kl_loss)
 
 
 def test_a_train_step_model_takes_a_loss_given_with_loss(tmp_path):

@@ -24,6 +24,7 @@ import ast
 import os
 import sys
 import textwrap
+from dataclasses import dataclass
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path, user_frame
@@ -281,9 +282,28 @@ def train_step_forward(model):
     func = tree.body[0]
     if not isinstance(func, ast.FunctionDef) or len(func.args.args) < 2:
         return None
-    data = func.args.args[1].arg
-    statements = []
-    assigned: list[str] = []
+    params = [func.args.args[1].arg]
+    body_in = list(func.body)
+    # `noisy, clean = data` (a denoising VAE fit on (x, y) pairs): the forward
+    # takes the unpacked names as its inputs (--input for each)
+    first = body_in[0] if body_in else None
+    if (
+        isinstance(first, ast.Assign) and len(first.targets) == 1 and isinstance(first.targets[0], ast.Tuple)
+        and isinstance(first.value, ast.Name) and first.value.id == params[0]
+        and all(isinstance(e, ast.Name) for e in first.targets[0].elts)
+    ):
+        params = [e.id for e in first.targets[0].elts]
+        body_in = body_in[1:]
+    flat: list[ast.stmt] = []  # the body's statements, `with` blocks opened
+
+    def flatten(body):
+        for stmt in body:
+            if isinstance(stmt, ast.With):
+                flatten(stmt.body)
+            else:
+                flat.append(stmt)
+
+    flatten(body_in)
 
     def calls_submodel(value) -> bool:
         return (
@@ -294,36 +314,96 @@ def train_step_forward(model):
             and is_keras_model(getattr(model, value.func.attr, None))
         )
 
-    def walk(body):
-        for stmt in body:
-            if isinstance(stmt, ast.With):
-                walk(stmt.body)
-            elif isinstance(stmt, ast.Assign) and calls_submodel(stmt.value):
-                statements.append(stmt)
-                for target in stmt.targets:
-                    for n in ast.walk(target):
-                        if isinstance(n, ast.Name) and n.id not in assigned:
-                            assigned.append(n.id)
+    def names_in(value) -> set:
+        return {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
 
-    walk(func.body)
+    # the forward: sub-model calls, and plain readings of the inputs before them (x = data[0])
+    statements, assigned, known = [], [], set(params)
+    for stmt in flat:
+        if not isinstance(stmt, ast.Assign):
+            continue
+        plain = names_in(stmt.value) <= known and not any(isinstance(n, ast.Call) for n in ast.walk(stmt.value))
+        if calls_submodel(stmt.value) or plain:
+            statements.append(stmt)
+            for n in (n for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)):
+                known.add(n.id)
+                if calls_submodel(stmt.value) and n.id not in assigned:
+                    assigned.append(n.id)
+    while statements and not calls_submodel(statements[-1].value):
+        statements.pop()  # only what leads to the last sub-model call
     if not statements:
         return None
-    result = ast.Return(
-        ast.Dict(keys=[ast.Constant(n) for n in assigned], values=[ast.Name(n, ast.Load()) for n in assigned])
+    forward_fn = _compiled("forward", params, statements, _returning_dict(assigned, statements[-1]), func, fn)
+
+    # the loss: the assignments after the last sub-model call that read only what is
+    # known and Keras's own functions (keras.ops, keras.losses), up to the total the
+    # gradient is taken of; a tf.* call or anything else ends it (then --loss is needed)
+    after = flat[flat.index(statements[-1]) + 1:]
+    loss_statements, loss_known = [], set(known)
+    for stmt in after:
+        if not isinstance(stmt, ast.Assign) or not names_in(stmt.value) <= loss_known | _KERAS_NAMES:
+            break
+        loss_statements.append(stmt)
+        loss_known |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    total = _gradient_target(after) or next(
+        (t.id for st in reversed(loss_statements) for t in st.targets if isinstance(t, ast.Name)), None
     )
-    body = statements + [ast.copy_location(result, statements[-1])]
-    forward = ast.FunctionDef(
-        name="forward", args=ast.arguments(posonlyargs=[], args=[ast.arg("self"), ast.arg(data)], kwonlyargs=[],
-                                           kw_defaults=[], defaults=[]),
-        body=body, decorator_list=[], returns=None, type_params=[],
+    loss_fn = None
+    if loss_statements and total in loss_known - known:
+        upto = max(i for i, st in enumerate(loss_statements) if any(
+            isinstance(t, ast.Name) and t.id == total for t in st.targets))
+        loss_statements = loss_statements[: upto + 1]
+        result = ast.copy_location(ast.Return(ast.Name(total, ast.Load())), loss_statements[-1])
+        loss_fn = _compiled("train_step_loss", params + assigned, loss_statements, result, func, fn, method=False)
+    return TrainStep(
+        forward_fn,
+        [st.lineno for st in statements if calls_submodel(st.value)],
+        loss_fn,
+        [st.lineno for st in loss_statements] if loss_fn else [],
     )
-    ast.copy_location(forward, func)
-    module = ast.Module(body=[forward], type_ignores=[])
+
+
+# names a loss written in train_step may read besides the data and the outputs
+_KERAS_NAMES = {"ops", "keras", "K", "math"}
+
+
+@dataclass
+class TrainStep:
+    forward: object
+    forward_lines: list
+    loss: object | None
+    loss_lines: list
+
+
+def _returning_dict(names: list, last: ast.stmt) -> ast.stmt:
+    value = ast.Dict(keys=[ast.Constant(n) for n in names], values=[ast.Name(n, ast.Load()) for n in names])
+    return ast.copy_location(ast.Return(value), last)
+
+
+def _gradient_target(statements: list) -> str | None:
+    """X in `grads = tape.gradient(X, ...)`."""
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "gradient"
+                    and node.args and isinstance(node.args[0], ast.Name)):
+                return node.args[0].id
+    return None
+
+
+def _compiled(name: str, params: list, statements: list, result: ast.stmt, func, fn, method: bool = True):
+    """A function of the user's own statements, keeping their line numbers."""
+    args = ([ast.arg("self")] if method else []) + [ast.arg(p) for p in params]
+    made = ast.FunctionDef(
+        name=name, args=ast.arguments(posonlyargs=[], args=args, kwonlyargs=[], kw_defaults=[], defaults=[]),
+        body=[*statements, result], decorator_list=[], returns=None, type_params=[],
+    )
+    ast.copy_location(made, func)
+    module = ast.Module(body=[made], type_ignores=[])
     ast.fix_missing_locations(module)
     ast.increment_lineno(module, fn.__code__.co_firstlineno - 1)
     namespace = dict(fn.__globals__)
     exec(compile(module, fn.__code__.co_filename, "exec"), namespace)  # noqa: S102 - the user's own statements
-    return namespace["forward"], [s.lineno for s in statements]
+    return namespace[name]
 
 
 def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
@@ -341,15 +421,18 @@ def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
 
     model = loaded.model
     name = type(model).__name__
-    from_train_step = train_step_forward(model)
-    if from_train_step is not None:
-        forward, lines = from_train_step
-        object.__setattr__(model, "call", types.MethodType(forward, model))
+    step = train_step_forward(model)
+    if step is not None:
+        lines = step.forward_lines
+        object.__setattr__(model, "call", types.MethodType(step.forward, model))
         notes.append(
             f"{name} defines no call(): its forward is taken from train_step's sub-model calls "
             f"(line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))})"
         )
-        if plan is None:
+        if plan is None and step.loss is not None:
+            first, last = step.loss_lines[0], step.loss_lines[-1]
+            plan = LossPlan(step.loss, f"{name}.train_step's loss (lines {first}-{last})")
+        elif plan is None:
             notes.append(
                 f"the loss lives in {name}.train_step, which vaelint does not run (it takes gradients with "
                 "the backend's own machinery): write it as a function of the data and the sub-models' "
