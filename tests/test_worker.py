@@ -201,8 +201,7 @@ def test_warming_the_parent_leaves_workers_able_to_use_threads(tmp_path):
     code = (
         "import os, torch\n"
         "from vaelint import worker\n"
-        "worker.mark_fresh_process()\n"
-        "worker.prepare(5)\n"
+        "worker.prepare(5, fresh=True)\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
         "    a = torch.rand(256, 256); (a @ a).sum(); torch.rand(1000000).exp().sum()\n"

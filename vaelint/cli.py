@@ -80,6 +80,7 @@ def _main(
 
 @app.command()
 def check(
+    ctx: typer.Context,
     targets: List[str] = typer.Argument(None, help="PATH.py:NAME (a model class or factory), or PATH.py (its configured targets)."),
     input: List[str] = typer.Option([], "--input", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."),
     init: List[str] = typer.Option([], "--init", help="Constructor keyword NAME=VALUE (a Python literal)."),
@@ -157,7 +158,9 @@ def check(
 
     from vaelint.load import split_target
 
-    prepare(len(jobs), [split_target(spec)[0] for spec, _tc, _config in jobs])
+    # the command line's own process has run no torch op (see main): its workers keep torch's threads
+    fresh = bool(ctx.obj and ctx.obj.get("fresh_process"))
+    prepare(len(jobs), [split_target(spec)[0] for spec, _tc, _config in jobs], fresh=fresh)
     results, failing = [], []
     for spec, tc, config in jobs:
         options = Options(
@@ -173,7 +176,7 @@ def check(
             timeout=settings.timeout(config),
             max_memory=memory_limit,
         )
-        result = run_target(_shown(spec), options)
+        result = run_target(_shown(spec), options, fresh=fresh)
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
         results.append(result)
         severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
@@ -339,11 +342,9 @@ def rule(
 
 
 def main() -> None:
-    from vaelint import worker
-
-    worker.mark_fresh_process()  # this process runs no torch op itself: workers keep torch's threads
     try:
-        app()  # ends with SystemExit(code), as a click application does
+        # this process runs no torch op itself: its workers keep torch's threads
+        app(obj={"fresh_process": True})  # ends with SystemExit(code), as a click application does
         code = 0
     except KeyboardInterrupt:
         typer.echo("vaelint: interrupted", err=True)

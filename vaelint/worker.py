@@ -45,17 +45,12 @@ _HINT_KILLED = (
 
 # torch's OpenMP thread pool does not survive a fork: a worker forked from a
 # process that already ran torch ops hangs in its first parallel op unless it
-# runs single-threaded. The command line runs no op itself and says so; a
-# library caller (a notebook, a test) gets single-threaded workers.
-_fresh_process = False
+# runs single-threaded. The command line runs no op itself and says so
+# (``fresh=True``); a library caller (a notebook, a test) gets single-threaded
+# workers.
 
 
-def mark_fresh_process() -> None:
-    global _fresh_process
-    _fresh_process = True
-
-
-def prepare(n_targets: int, paths: list[str] = ()) -> None:
+def prepare(n_targets: int, paths: list[str] = (), fresh: bool = False) -> None:
     """Import once, in the parent, what every worker would otherwise import again
     (Keras too, when two or more target files import it: 1.4 s a worker); with
     three targets or more, also run a tiny model once (single-threaded, which
@@ -67,14 +62,14 @@ def prepare(n_targets: int, paths: list[str] = ()) -> None:
     if n_targets >= 2:
         import beartype  # noqa: F401 - the KL replay's shape checks (vaelint/gaussian_kl.py) import it late
 
-    if _fresh_process and sum(map(_imports_keras, paths)) >= 2:
+    if fresh and sum(map(_imports_keras, paths)) >= 2:
         from vaelint.keras_models import use_torch_backend
 
         try:
             use_torch_backend(paths[0])
         except Exception:  # noqa: BLE001 - each worker reports its own import failure
             pass
-    if n_targets >= 3 and _fresh_process and hasattr(os, "fork"):
+    if n_targets >= 3 and fresh and hasattr(os, "fork"):
         _warm_up()
 
 
@@ -103,16 +98,18 @@ def _warm_up() -> None:
         torch.set_num_threads(threads)
 
 
-def run_target(target: str, options: Options) -> TargetResult:
+def run_target(target: str, options: Options, fresh: bool = False) -> TargetResult:
+    """``fresh``: this process has run no torch op (the command line), so the
+    worker may use torch's threads."""
     if hasattr(os, "fork") and not os.environ.get("VAELINT_IN_PROCESS"):
-        return _forked(target, options)
+        return _forked(target, options, fresh)
     return _in_process(target, options)
 
 
 # --------------------------------------------------------------------------- the worker
 
 
-def _forked(target: str, options: Options) -> TargetResult:
+def _forked(target: str, options: Options, fresh: bool) -> TargetResult:
     sys.stdout.flush()
     sys.stderr.flush()
     # the parent's objects stay out of the worker's garbage collections, so the
@@ -123,7 +120,7 @@ def _forked(target: str, options: Options) -> TargetResult:
     pid = os.fork()
     if pid == 0:  # the worker
         os.close(read_end)
-        _work(target, options, write_end, captured)  # never returns
+        _work(target, options, write_end, captured, fresh)  # never returns
     os.close(write_end)
     try:
         result = _wait(pid, target, options, read_end)
@@ -134,12 +131,12 @@ def _forked(target: str, options: Options) -> TargetResult:
     return result
 
 
-def _work(target: str, options: Options, write_end: int, captured) -> None:
+def _work(target: str, options: Options, write_end: int, captured, fresh: bool) -> None:
     code = 0
     try:
         os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
-        if not _fresh_process:
+        if not fresh:
             import torch
 
             torch.set_num_threads(1)
@@ -155,7 +152,7 @@ def _work(target: str, options: Options, write_end: int, captured) -> None:
         signal.signal(signal.SIGUSR1, where)
 
         options.progress = progress
-        options.on_model = _threads_for if _fresh_process else None
+        options.on_model = _threads_for if fresh else None
         options.timeout = None  # the parent keeps the time, and can kill
         try:
             result = analyse(target, options)
