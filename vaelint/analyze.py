@@ -26,10 +26,10 @@ from vaelint import capture as capture_mod
 from vaelint import keras_models
 from vaelint.capture_fx import capture_fx
 from vaelint.capture_record import capture_recording
-from vaelint.confirm import confirm_run, fits, pick_device
+from vaelint.confirm import confirm_run, fits, pick_device, whole_model_checks
 from vaelint.context import Context
 from vaelint.dimnames import from_annotations
-from vaelint.diagnostics import Check, Finding, TargetResult
+from vaelint.diagnostics import Finding, TargetResult
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.flow import beta_effective, flow_rows, loss_reading
 from vaelint.frames import boundary, display_path, user_frame_of_traceback
@@ -38,8 +38,7 @@ from vaelint.inputcheck import binary_retry, check_inputs, check_token_ids, unex
 from vaelint.inputs import InputSpec
 from vaelint.build import build_model
 from vaelint.lossbind import Binder, LossPlan, discover_loss
-from vaelint.outputs import get_path
-from vaelint.roles import Roles, forward_roles, loss_roles
+from vaelint.roles import forward_roles, loss_roles
 from vaelint.ops import RANDOM_OPS
 from vaelint.rulebase import SkipRule, drop_deferred
 from vaelint.shapes import make_inputs, run_batches
@@ -241,7 +240,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         needs = set().union(*(_confirm_needs(rule, f, ctx) for rule, f in findings))
         reuse = runs.runs[runs.batch] if keep_graph else None
         obs = confirm_run(
-            cap, specs, device, lambda out: _total_value(ctx.roles, out), doubled="doubled_batch" in needs,
+            cap, specs, device, ctx.roles.total_value, doubled="doubled_batch" in needs,
             reuse=reuse, retain_graph="graph" in needs, keep=ctx.read_after_run(),
             random_nodes=ctx.nodes_by_op(*RANDOM_OPS),
         )
@@ -379,28 +378,6 @@ def _restore_attributes(saved: list) -> None:
         module._buffers.update(buffers)
 
 
-def whole_model_checks(ctx: Context, obs) -> list[Check]:
-    """The loss is a finite scalar; each stage's gradient is finite and non-zero."""
-    import math
-
-    checks = []
-    if ctx.has_loss and obs.error is None:
-        value = obs.loss_value
-        ok = value is not None and math.isfinite(value)
-        checks.append(Check("loss", ok, f"{value:.6g}" if value is not None else "not a scalar"))
-    if obs.grads:
-        for stage, names in ctx.stage_params().items():
-            grads = [obs.grads.get(n) for n in names if n in obs.grads]
-            if not grads:
-                continue
-            norm = math.sqrt(sum(g * g for g in grads if g is not None))
-            ok = math.isfinite(norm) and norm > 0
-            checks.append(Check(f"{stage} gradient", ok, f"norm {norm:.3g}"))
-    if obs.backward_error is not None:
-        checks.append(Check("backward", False, str(obs.backward_error).splitlines()[0]))
-    return checks
-
-
 def _trace_reason(e: BaseException) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"torch.fx could not trace it symbolically ({type(e).__name__}: {text[:160]})"
@@ -411,21 +388,3 @@ def _output_structure(cap):
     if not out_nodes:
         return None
     return out_nodes[0].args[0]
-
-
-def _total_value(roles: Roles, out):
-    """The total loss from the loss's return value, as the graph read it (the
-    element that sums the others, or the sum of independent terms)."""
-    if isinstance(out, torch.Tensor):
-        return out
-    values = []
-    for path in roles.total_paths:
-        try:
-            value = get_path(out, path)
-        except (KeyError, IndexError, TypeError):
-            return None
-        if not isinstance(value, torch.Tensor):
-            return None
-        values.append(value)
-    return sum(values[1:], values[0]) if values else None
-

@@ -15,6 +15,7 @@ import torch
 
 from vaelint.keras_models import reseed as reseed_keras
 from vaelint.capture import Capture, RunResult
+from vaelint.diagnostics import Check
 from vaelint.inputs import InputSpec
 from vaelint.shapes import make_inputs
 
@@ -172,3 +173,24 @@ def gradient_of(obs: Observation, output_node, input_node) -> float | None:
     (grad,) = torch.autograd.grad(out.sum(), inp, retain_graph=True, allow_unused=True)
     return 0.0 if grad is None else float(grad.detach().abs().sum())
 
+
+def whole_model_checks(ctx, obs: Observation) -> list[Check]:
+    """The loss is a finite scalar; each stage's gradient is finite and non-zero."""
+    import math
+
+    checks = []
+    if ctx.has_loss and obs.error is None:
+        value = obs.loss_value
+        ok = value is not None and math.isfinite(value)
+        checks.append(Check("loss", ok, f"{value:.6g}" if value is not None else "not a scalar"))
+    if obs.grads:
+        for stage, names in ctx.stage_params().items():
+            grads = [obs.grads.get(n) for n in names if n in obs.grads]
+            if not grads:
+                continue
+            norm = math.sqrt(sum(g * g for g in grads if g is not None))
+            ok = math.isfinite(norm) and norm > 0
+            checks.append(Check(f"{stage} gradient", ok, f"norm {norm:.3g}"))
+    if obs.backward_error is not None:
+        checks.append(Check("backward", False, str(obs.backward_error).splitlines()[0]))
+    return checks

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 import torch.fx as fx
 
 from vaelint.graphview import GraphView
+from vaelint.outputs import get_path
 from vaelint.ops import (
     CAST_OPS,
     ELEMENTWISE_UNARY,
@@ -68,6 +70,22 @@ class Roles:
     rec_terms: list[fx.Node] = field(default_factory=list)
     kl_terms: list[fx.Node] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
+
+    def total_value(self, out):
+        """The total loss from the loss's return value, as the graph read it (the
+        element that sums the others, or the sum of independent terms)."""
+        if isinstance(out, torch.Tensor):
+            return out
+        values = []
+        for path in self.total_paths:
+            try:
+                value = get_path(out, path)
+            except (KeyError, IndexError, TypeError):
+                return None
+            if not isinstance(value, torch.Tensor):
+                return None
+            values.append(value)
+        return sum(values[1:], values[0]) if values else None
 
     def path_of(self, node: fx.Node | None) -> tuple | None:
         for path, n in self.forward_outputs.items():
