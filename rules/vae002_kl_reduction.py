@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import math
 
 from vaelint.lossscales import loss_scales, why_no_loss_scales
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, fill, Rule, SkipRule
+from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -91,53 +93,76 @@ over everything.
         if math.isclose(ratio, 1.0, rel_tol=1e-6):
             return
         data = math.prod(ctx.specs[0].shape[1:])
-        formula = scales.formula(data, ctx.latent_size)
-        value = f"{ratio:.6g}"
-        changes = ", and changes with the batch size" if scales.batch_power else ""
         kl_red = [f for f in scales.kl.reductions() if not f.shared]  # the KL's own, not the whole sum's
         loc = (kl_red[0].loc if kl_red else None) or loc_of(scales.kl.term)
-        message = (
-            f"the reconstruction term is reduced as {scales.rec.describe()} but the KL term as "
-            f"{scales.kl.describe()}: beta_eff = {formula} = {value} (B={ctx.batch}), so the KL term "
-            f"weighs {value} times what the ELBO gives it{changes}."
+        seen = ReductionsSeen(
+            rec=scales.rec.describe(),
+            kl=scales.kl.describe(),
+            formula=scales.formula(data, ctx.latent_size),
+            ratio=ratio,
+            batch=ctx.batch,
+            batch_power=scales.batch_power,
+            rec_term=scales.rec.term,
+            kl_term=scales.kl.term,
+            # the terms' values carry their own reductions, not those of a sum they share
+            expected_move=2.0 ** (scales.kl.own()[0] - scales.rec.own()[0]),
+            monte_carlo=ctx.view.depends_on_noise(scales.kl.term),
         )
-        yield self.finding(
-            message,
-            loc,
-            "reduce both terms the same way: per-sample sums averaged over the batch, "
-            "e.g. F.mse_loss(recon, x, reduction='sum') / x.size(0) and kl.sum() / x.size(0)",
-            node=scales.kl.term,
-            severity="error" if scales.batch_power else "warning",
-        )
-
-    def _scales_of(self, finding, ctx):
-        scales = loss_scales(ctx)
-        if scales is not None:  # the KL term this finding is about (a hierarchical VAE has several)
-            scales = next((one for one in scales.each_kl() if one.kl.term is finding.node), scales)
-        if scales is None or not scales.batch_power:
-            return None  # a constant ratio: nothing a batch change shows
-        if ctx.view.depends_on_noise(scales.kl.term):
-            return None  # a Monte Carlo KL: the doubled batch draws other noise
-        return scales
+        yield self.report(seen, loc, node=scales.kl.term, severity="error" if scales.batch_power else "warning")
 
     def confirm_needs(self, finding, ctx):
-        return {"doubled_batch"} if self._scales_of(finding, ctx) is not None else set()
+        return {"doubled_batch"} if finding.payload.shows_at_twice_the_batch else set()
 
     def confirm(self, finding, ctx, observed):
         """Run the same samples twice over (a batch of 2*B): a term summed over
         the batch doubles, an averaged one stays. The KL/reconstruction ratio
         then moves by 2**p when beta_eff goes as B**p."""
-        scales = self._scales_of(finding, ctx)
-        if scales is None:
+        seen = finding.payload
+        if not seen.shows_at_twice_the_batch:
             return None
         ratios = []
         for run in (observed.result, observed.doubled):
             if run is None:
                 return None
-            rec, kl = run.tensors.get(scales.rec.term), run.tensors.get(scales.kl.term)
+            rec, kl = run.tensors.get(seen.rec_term), run.tensors.get(seen.kl_term)
             if rec is None or kl is None or float(rec.sum()) == 0:
                 return None
             ratios.append(abs(float(kl.sum()) / float(rec.sum())))
         moved = ratios[1] / ratios[0] if ratios[0] else 0.0
-        # the terms' values carry their own reductions, not those of a sum they share
-        return math.isclose(moved, 2.0 ** (scales.kl.own()[0] - scales.rec.own()[0]), rel_tol=0.25)
+        return math.isclose(moved, seen.expected_move, rel_tol=0.25)
+
+
+@dataclass(frozen=True)
+class ReductionsSeen(Observed):
+    """How the reconstruction and KL terms are reduced, and the beta_eff it makes."""
+
+    rec: str  # "mean over B, 784"
+    kl: str
+    formula: str  # "B*D"
+    ratio: float  # beta_eff at the user's batch
+    batch: int
+    batch_power: int  # beta_eff goes as B**batch_power
+    rec_term: object = field(compare=False)  # the terms' nodes, for the confirmation's values
+    kl_term: object = field(compare=False)
+    expected_move: float = 1.0  # of the KL/reconstruction ratio, at twice the batch
+    monte_carlo: bool = False
+
+    @property
+    def shows_at_twice_the_batch(self) -> bool:
+        # a constant ratio looks the same at every batch; a Monte Carlo KL draws other noise
+        return bool(self.batch_power) and not self.monte_carlo
+
+    def message(self) -> str:
+        value = f"{self.ratio:.6g}"
+        changes = ", and changes with the batch size" if self.batch_power else ""
+        return (
+            f"the reconstruction term is reduced as {self.rec} but the KL term as {self.kl}: beta_eff = "
+            f"{self.formula} = {value} (B={self.batch}), so the KL term weighs {value} times what the ELBO "
+            f"gives it{changes}."
+        )
+
+    def fix(self) -> str:
+        return (
+            "reduce both terms the same way: per-sample sums averaged over the batch, "
+            "e.g. F.mse_loss(recon, x, reduction='sum') / x.size(0) and kl.sum() / x.size(0)"
+        )

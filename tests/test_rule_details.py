@@ -247,6 +247,7 @@ def test_typed_findings_word_their_own_message_and_confirm_reads_their_fields(fi
     for path, target, inputs, code, field, value in [
         ("buggy/kl_sign_flipped.py", "VAE", ["8x30"], "VAE007", "kind", "wrong_sign"),
         ("buggy/unused_layer.py", "VAE", None, "VAE011", "in_graph", False),
+        ("buggy/kl_sum_over_batch_only.py", "VAE", None, "VAE002", "formula", "B/Z"),
     ]:
         from fixture_cases import all_cases
 
