@@ -305,3 +305,19 @@ def test_a_model_the_script_builds_is_a_target_and_its_layers_keep_their_lines(t
     assert rows[("encoder", "mu")] == 12 and rows[("encoder", "logvar")] == 13
     bad = check(path, "vae", ["4x12"], init={"latent_dim": 4})
     assert bad.error is not None and bad.error.kind == "input" and "--init does not apply" in bad.error.message
+
+
+def test_a_keras_file_without_keras_installed_is_a_usage_error(monkeypatch, tmp_path):
+    # importing a name set to None in sys.modules raises ImportError, as a missing package does
+    for name in [m for m in sys.modules if m == "keras" or m.startswith("keras.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "keras", None)
+    path = _write(tmp_path, """
+        import keras
+
+        def build():
+            return keras.Sequential([keras.layers.Dense(4)])
+        """)
+    result = check(path, "build", ["4x4"])
+    assert result.error is not None and result.error.kind == "load"
+    assert "'keras'" in result.error.message and "Install the package" in result.error.message

@@ -72,7 +72,7 @@ def imports_keras(tree: ast.Module) -> bool:
 def use_torch_backend(path: str) -> None:
     """Make the coming ``import keras`` pick the torch backend."""
     loaded = sys.modules.get("keras")
-    if loaded is not None:
+    if loaded is not None and hasattr(loaded, "backend"):
         backend = loaded.backend.backend()
         if backend != "torch":
             raise VaelintError(
@@ -83,8 +83,10 @@ def use_torch_backend(path: str) -> None:
             )
     else:
         os.environ["KERAS_BACKEND"] = "torch"
-        import keras
-
+        try:
+            import keras
+        except ImportError:
+            return  # not installed: the file's own import stands in, and says so if the model uses it
         loaded = keras
     # Keras re-raises a layer's error as a new one of the same class with the
     # layer's arguments in the message; vaelint's own errors must pass unchanged
