@@ -24,6 +24,7 @@ from torch.fx.proxy import TraceError
 from vaelint.keras_models import reseed as reseed_keras
 from vaelint import capture as capture_mod
 from vaelint import keras_models
+from vaelint.keras_load import raise_tensorflow_use
 from vaelint.capture_fx import capture_fx
 from vaelint.capture_record import capture_recording
 from vaelint.confirm import confirm_run, fits, pick_device, whole_model_checks
@@ -140,7 +141,7 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
 
 def _analyse(target: str, options: Options, result: TargetResult) -> None:
     check_inputs(options.inputs)
-    keras_models.forget_tensorflow_uses()
+    keras_models.start_target()
     device = _check_device(options) if options.dynamic else None
     # positional inputs first, keyword inputs (NAME=SPEC) after them, in the order given
     specs = [s for s in options.inputs if not s.name] + [s for s in options.inputs if s.name]
@@ -196,7 +197,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     ctx = _context(loaded, specs, cap, runs, plan, options.beta)
     # only the rules the user selected may explain a failed run; otherwise it is exit 2
     if runs.failure is not None:
-        keras_models.raise_tensorflow_use()  # a tf.* call in a Keras layer's call(): exit 2 naming it
+        raise_tensorflow_use()  # a tf.* call in a Keras layer's call(): exit 2 naming it
     if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
         raise unexplained(target, specs, runs.failure)
     if plan is None and ctx.has_loss:

@@ -11,6 +11,7 @@ import types
 from dataclasses import dataclass, field
 
 from vaelint import keras_models
+from vaelint.keras_load import raise_tensorflow_use
 from vaelint.errors import VaelintError
 from vaelint.frames import boundary, display_path, user_frame, user_frame_of_traceback
 from vaelint.load import load_module, split_target
@@ -223,7 +224,7 @@ def _call_user(spec, fn, init, sites):
     except VaelintError:
         raise
     except Exception as e:  # noqa: BLE001 - the user's constructor failed
-        keras_models.raise_tensorflow_use()  # a tf.* call, whatever Keras made of its error
+        raise_tensorflow_use()  # a tf.* call, whatever Keras made of its error
         loc = user_frame_of_traceback(e.__traceback__)
         where = f" at {loc.display_path()}:{loc.line}" if loc else ""
         raise VaelintError(

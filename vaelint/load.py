@@ -21,7 +21,7 @@ import os
 import sys
 import types
 
-from vaelint import keras_models
+from vaelint import keras_load
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.placeholders import MissingImport, Unavailable
@@ -92,8 +92,8 @@ def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
             "shows it too.",
         ) from None
 
-    if keras_models.imports_keras(tree):
-        keras_models.use_torch_backend(abspath)
+    if keras_load.imports_keras(tree):
+        keras_load.use_torch_backend(abspath)
     root, package = _package_context(abspath)
     stem = os.path.splitext(os.path.basename(abspath))[0]
     if package:
@@ -221,11 +221,11 @@ def _siblings_first(tree: ast.Module, folders: list[str]):
 
 def _run_statement(stmt: ast.stmt, module: types.ModuleType, path: str) -> None:
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-        stmt = keras_models.rewrite_import(stmt)  # tensorflow.keras reads as Keras 3
-        tf_names = keras_models.tensorflow_names(stmt)
+        stmt = keras_load.rewrite_import(stmt)  # tensorflow.keras reads as Keras 3
+        tf_names = keras_load.tensorflow_names(stmt)
         if tf_names:  # TensorFlow itself cannot run beside torch: any use says what to write instead
             for name, dotted in tf_names:
-                module.__dict__[name] = keras_models.TensorFlowCall(dotted)
+                module.__dict__[name] = keras_load.TensorFlowCall(dotted)
             return
     code = compile(ast.Module(body=[stmt], type_ignores=[]), path, "exec")
     try:

@@ -63,7 +63,7 @@ def prepare(n_targets: int, paths: list[str] = (), fresh: bool = False) -> None:
         import beartype  # noqa: F401 - the KL replay's shape checks (vaelint/gaussian_kl.py) import it late
 
     if fresh and sum(map(_imports_keras, paths)) >= 2:
-        from vaelint.keras_models import use_torch_backend
+        from vaelint.keras_load import use_torch_backend
 
         try:
             use_torch_backend(paths[0])
@@ -76,7 +76,7 @@ def prepare(n_targets: int, paths: list[str] = (), fresh: bool = False) -> None:
 def _imports_keras(path: str) -> bool:
     import ast
 
-    from vaelint.keras_models import imports_keras
+    from vaelint.keras_load import imports_keras
 
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:

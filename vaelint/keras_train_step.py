@@ -1,0 +1,158 @@
+"""A Keras model whose forward and loss live in ``train_step`` (the keras.io VAE example).
+
+vaelint never runs ``train_step`` (it takes gradients with the backend's own
+machinery); it reads it: the forward is made of its statements that call the
+model's sub-models, the loss of the ``keras.ops`` lines after them up to the
+total the gradient is taken of. Both are compiled from the user's own
+statements, so every node keeps the user's line.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass
+
+from vaelint.keras_models import is_keras_model, user_defined
+
+
+def train_step_forward(model):
+    """For a model with no ``call`` of its own whose forward is written in
+    ``train_step`` (the keras.io VAE example): a forward made of train_step's
+    statements that call the model's sub-models, returning what they assign.
+    None when there is no such train_step."""
+    cls = type(model)
+    if user_defined(cls, "call") or not user_defined(cls, "train_step"):
+        return None
+    fn = next(k.__dict__["train_step"] for k in cls.__mro__ if "train_step" in k.__dict__)
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return None
+    tree = ast.parse(source)
+    func = tree.body[0]
+    if not isinstance(func, ast.FunctionDef) or len(func.args.args) < 2:
+        return None
+    params = [func.args.args[1].arg]
+    body_in = list(func.body)
+    # `noisy, clean = data` (a denoising VAE fit on (x, y) pairs): the forward
+    # takes the unpacked names as its inputs (--input for each)
+    first = body_in[0] if body_in else None
+    if (
+        isinstance(first, ast.Assign) and len(first.targets) == 1 and isinstance(first.targets[0], ast.Tuple)
+        and isinstance(first.value, ast.Name) and first.value.id == params[0]
+        and all(isinstance(e, ast.Name) for e in first.targets[0].elts)
+    ):
+        params = [e.id for e in first.targets[0].elts]
+        body_in = body_in[1:]
+    flat: list[ast.stmt] = []  # the body's statements, `with` blocks opened
+
+    def flatten(body):
+        for stmt in body:
+            if isinstance(stmt, ast.With):
+                flatten(stmt.body)
+            else:
+                flat.append(stmt)
+
+    flatten(body_in)
+
+    def calls_submodel(value) -> bool:
+        return (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name)
+            and value.func.value.id == "self"
+            and is_keras_model(getattr(model, value.func.attr, None))
+        )
+
+    def names_in(value) -> set:
+        return {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+
+    # the forward: sub-model calls, and plain readings of the inputs before them (x = data[0])
+    statements, assigned, known = [], [], set(params)
+    for stmt in flat:
+        if not isinstance(stmt, ast.Assign):
+            continue
+        plain = names_in(stmt.value) <= known and not any(isinstance(n, ast.Call) for n in ast.walk(stmt.value))
+        if calls_submodel(stmt.value) or plain:
+            statements.append(stmt)
+            for n in (n for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)):
+                known.add(n.id)
+                if calls_submodel(stmt.value) and n.id not in assigned:
+                    assigned.append(n.id)
+    while statements and not calls_submodel(statements[-1].value):
+        statements.pop()  # only what leads to the last sub-model call
+    if not statements:
+        return None
+    forward_fn = _compiled("forward", params, statements, _returning_dict(assigned, statements[-1]), func, fn)
+
+    # the loss: the assignments after the last sub-model call that read only what is
+    # known and Keras's own functions (keras.ops, keras.losses), up to the total the
+    # gradient is taken of; a tf.* call or anything else ends it (then --loss is needed)
+    after = flat[flat.index(statements[-1]) + 1:]
+    loss_statements, loss_known = [], set(known)
+    for stmt in after:
+        if not isinstance(stmt, ast.Assign) or not names_in(stmt.value) <= loss_known | _KERAS_NAMES:
+            break
+        loss_statements.append(stmt)
+        loss_known |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    total = _gradient_target(after) or next(
+        (t.id for st in reversed(loss_statements) for t in st.targets if isinstance(t, ast.Name)), None
+    )
+    loss_fn = None
+    if loss_statements and total in loss_known - known:
+        upto = max(i for i, st in enumerate(loss_statements) if any(
+            isinstance(t, ast.Name) and t.id == total for t in st.targets))
+        loss_statements = loss_statements[: upto + 1]
+        result = ast.copy_location(ast.Return(ast.Name(total, ast.Load())), loss_statements[-1])
+        loss_fn = _compiled("train_step_loss", params + assigned, loss_statements, result, func, fn, method=False)
+    return TrainStep(
+        forward_fn,
+        [st.lineno for st in statements if calls_submodel(st.value)],
+        loss_fn,
+        [st.lineno for st in loss_statements] if loss_fn else [],
+    )
+
+
+# names a loss written in train_step may read besides the data and the outputs
+_KERAS_NAMES = {"ops", "keras", "K", "math"}
+
+
+@dataclass
+class TrainStep:
+    forward: object
+    forward_lines: list
+    loss: object | None
+    loss_lines: list
+
+
+def _returning_dict(names: list, last: ast.stmt) -> ast.stmt:
+    value = ast.Dict(keys=[ast.Constant(n) for n in names], values=[ast.Name(n, ast.Load()) for n in names])
+    return ast.copy_location(ast.Return(value), last)
+
+
+def _gradient_target(statements: list) -> str | None:
+    """X in `grads = tape.gradient(X, ...)`."""
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "gradient"
+                    and node.args and isinstance(node.args[0], ast.Name)):
+                return node.args[0].id
+    return None
+
+
+def _compiled(name: str, params: list, statements: list, result: ast.stmt, func, fn, method: bool = True):
+    """A function of the user's own statements, keeping their line numbers."""
+    args = ([ast.arg("self")] if method else []) + [ast.arg(p) for p in params]
+    made = ast.FunctionDef(
+        name=name, args=ast.arguments(posonlyargs=[], args=args, kwonlyargs=[], kw_defaults=[], defaults=[]),
+        body=[*statements, result], decorator_list=[], returns=None, type_params=[],
+    )
+    ast.copy_location(made, func)
+    module = ast.Module(body=[made], type_ignores=[])
+    ast.fix_missing_locations(module)
+    ast.increment_lineno(module, fn.__code__.co_firstlineno - 1)
+    namespace = dict(fn.__globals__)
+    exec(compile(module, fn.__code__.co_filename, "exec"), namespace)  # noqa: S102 - the user's own statements
+    return namespace[name]
