@@ -125,3 +125,15 @@ def test_large_inner_activations_are_let_go_before_the_backward(monkeypatch):
     big = [t for t in obs.result.tensors.values() if t.numel() > 1 << 16]
     # 256 x 784 input and reconstruction stay (read by the rules); the 256 x 400 hidden layers go
     assert sorted(tuple(t.shape) for t in big) == [(256, 784)] * len(big) and big
+
+
+def test_a_replayed_draw_is_taken_only_at_its_shape_and_in_place_for_an_in_place_draw():
+    import torch
+
+    from vaelint.capture import take_replay
+
+    drawn, replay = torch.zeros(4, 2), torch.ones(4, 2)
+    assert take_replay("randn_like", drawn, replay) is replay and drawn.sum() == 0
+    assert take_replay("normal_", drawn, replay) is drawn and drawn.sum() == 8  # eps.normal_(): in place
+    pinned = torch.zeros(2, 2)  # randn(8, Z) at twice the batch: another shape, drawn fresh
+    assert take_replay("randn", pinned, torch.ones(4, 2)) is pinned and pinned.sum() == 0

@@ -177,3 +177,26 @@ def test_a_package_init_that_imports_a_sibling_needing_a_missing_package(tmp_pat
     assert result.error is None, result.error.message
     other = analyse(f"{pkg / 'needs_vision.py'}:PerceptualVAE", Options(inputs=[parse_input_spec("4x6")], dynamic=False))
     assert other.error is not None and "not_installed_vision" in other.error.message
+
+
+def test_a_model_the_script_builds_is_a_target_and_the_training_after_it_never_runs(tmp_path):
+    from helpers import check
+
+    path = tmp_path / "script.py"
+    path.write_text(
+        "import torch, torch.nn as nn\n"
+        "class VAE(nn.Module):\n"
+        "    def __init__(self, latent):\n"
+        "        super().__init__()\n"
+        "        self.enc, self.dec = nn.Linear(12, 2 * latent), nn.Linear(latent, 12)\n"
+        "    def forward(self, x):\n"
+        "        mu, logvar = self.enc(x).chunk(2, 1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar\n"
+        "latent = 3\n"
+        "model = VAE(latent)\n"
+        "for epoch in range(10**9):\n"
+        "    train(model)\n"
+    )
+    result = check(str(path), "model", ["4x12"])
+    assert result.error is None, result.error.message
+    assert ("reparam", "z") in {(r.stage, r.name) for r in result.flow}

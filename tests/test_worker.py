@@ -247,3 +247,19 @@ def test_a_training_step_that_would_not_fit_skips_the_confirmation_with_a_note(m
     result = check(f"{FIXTURES}/clean/mlp_vae.py", "VAE", ["8x784"])
     assert result.error is None and result.confirmed_on is None
     assert any("confirmation pass skipped" in n and "GiB" in n for n in result.notes), result.notes
+
+
+def test_the_parent_imports_keras_once_for_two_keras_targets():
+    keras_file = f"{FIXTURES}/keras/seed004_loss_variants.py"
+    code = (
+        "import os, sys\n"
+        "os.environ.pop('KERAS_BACKEND', None)\n"
+        "from vaelint import worker\n"
+        f"worker.prepare(1, [{keras_file!r}], fresh=True)\n"
+        "one = 'keras' in sys.modules\n"
+        f"worker.prepare(2, [{keras_file!r}] * 2, fresh=True)\n"
+        "import keras\n"
+        "print(one, 'keras' in sys.modules, keras.backend.backend())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "True", "torch"], out.stderr

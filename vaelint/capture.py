@@ -168,12 +168,12 @@ class Capture:
         return self.runner(inputs, batch, keep_autograd)
 
 
-def take_replay(node_or_name: str, value: torch.Tensor, replay_value: torch.Tensor | None) -> torch.Tensor:
+def take_replay(op_name: str, value: torch.Tensor, replay_value: torch.Tensor | None) -> torch.Tensor:
     """``value`` as drawn, or the replayed draw when it has the very same shape
     (an in-place draw, ``eps.normal_()``, gets the replayed values in place)."""
     if replay_value is None or not isinstance(value, torch.Tensor) or value.shape != replay_value.shape:
         return value
-    if node_or_name.endswith("_"):
+    if op_name.endswith("_"):
         with torch.no_grad():
             value.copy_(replay_value)
         return value

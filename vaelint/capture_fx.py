@@ -64,7 +64,8 @@ class _ShapeInterpreter(fx.Interpreter):
             self.result.failure = Failure(n, e, n.meta.get("loc"), self.result.batch)
             raise _Stop() from e
         if n in self.replay:
-            value = take_replay(function_name(n.target) if not isinstance(n.target, str) else n.target, value, self.replay[n])
+            name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
+            value = take_replay(name, value, self.replay[n])  # the raw name: a trailing _ means in place
         _note_value(self.result, n, value, self.keep_autograd)
         return value
 
