@@ -137,11 +137,11 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
                         return f"the loss keyword {p.name} = {p.default!r}{where}"
         text = line_text(loc.path, loc.line) if loc else ""
         for attr in re.findall(r"self\.(\w+)", text):
-            held = getattr(ctx.loaded.model, attr, None)
+            held = getattr(ctx.program.model, attr, None)
             if isinstance(held, (int, float)) and _close(held, value):
                 return f"the attribute self.{attr} = {held:g}{where}"
         for name in re.findall(r"\b([A-Za-z_]\w*)\b", text):
-            held = ctx.loaded.module.__dict__.get(name)
+            held = ctx.program.module.__dict__.get(name)
             if isinstance(held, (int, float)) and not isinstance(held, bool) and _close(held, value):
                 return f"the module-level {name} = {held:g}{where}"
         literal = f"{value:g}"

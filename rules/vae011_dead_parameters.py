@@ -92,14 +92,14 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             graph_params |= names
             if node in used_nodes:
                 used_params |= names
-        model = ctx.loaded.model
+        model = ctx.program.model
         dead = {n for n, p in model.named_parameters() if p.requires_grad and n not in used_params}
         if not dead:
             return
         for name, module in self._dead_modules(model, dead):
             count = sum(p.numel() for p in module.parameters())
             in_graph = any(f"{name}.{p}" in graph_params for p, _ in module.named_parameters())
-            site = ctx.loaded.module_sites.get(id(module))
+            site = ctx.program.module_sites.get(id(module))
             yield self.report(DeadModule(name, _describe(module), count, in_graph), site)
 
     @staticmethod

@@ -148,7 +148,7 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
 
     @staticmethod
     def _size_origin(ctx, module, cls) -> str:
-        site = ctx.loaded.module_sites.get(id(module))
+        site = ctx.program.module_sites.get(id(module))
         spec = _LAYER_INPUT.get(cls)
         if site is None or spec is None:
             return ""

@@ -7,7 +7,7 @@ from helpers import check
 from vaelint.capture_fx import capture_fx
 from vaelint.capture_record import capture_recording
 from vaelint.inputs import parse_input_spec
-from vaelint.build import build_model
+from vaelint.frontends import LoadRequest, load_program
 from vaelint.ops import op_name
 from vaelint.graphview import GraphView
 from vaelint.roles import forward_roles
@@ -19,11 +19,11 @@ NOISE = os.path.join(FIXTURES, "seeds", "seed000_noise_latent_only.py")
 
 
 def _graph(path, target, spec="4x784", route="fx"):
-    loaded = build_model(f"{path}:{target}", {})
+    loaded = load_program(f"{path}:{target}", LoadRequest(init={}))
     if route == "fx":
-        cap = capture_fx(loaded.model, None, None, 1)
+        cap = capture_fx(loaded, None, None, 1)
     else:
-        cap = capture_recording(loaded.model, None, None, make_inputs([parse_input_spec(spec)], 4), None)
+        cap = capture_recording(loaded, None, None, make_inputs([parse_input_spec(spec)], 4), None)
     return cap
 
 
@@ -39,7 +39,7 @@ def test_randn_with_constant_sizes_stays_a_node_in_the_fx_graph():
 def test_plain_symbolic_trace_would_have_folded_it():
     import torch.fx
 
-    loaded = build_model(f"{NOISE}:VAE", {})
+    loaded = load_program(f"{NOISE}:VAE", LoadRequest(init={}))
     gm = torch.fx.symbolic_trace(loaded.model)
     assert "randn" not in [op_name(n) for n in gm.graph.nodes]
 

@@ -195,7 +195,7 @@ def test_another_keras_backend_already_loaded_is_a_usage_error(monkeypatch, tmp_
     import types
 
     from vaelint.errors import VaelintError
-    from vaelint.keras_load import use_torch_backend
+    from vaelint.frontends.keras.loading import use_torch_backend
 
     fake = types.SimpleNamespace(backend=types.SimpleNamespace(backend=lambda: "jax"))
     monkeypatch.setitem(sys.modules, "keras", fake)

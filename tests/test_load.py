@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from vaelint.errors import VaelintError
-from vaelint.build import build_model
+from vaelint.frontends import LoadRequest, load_program
 from vaelint.load import load_module
 
 from conftest import FIXTURES
@@ -18,7 +18,7 @@ def test_script_style_file_is_checked_without_running_its_script(tmp_path, monke
     path = tmp_path / "train_vae.py"
     shutil.copy(src, path)
     monkeypatch.chdir(tmp_path)
-    loaded = build_model(f"{path}:VAE", {})
+    loaded = load_program(f"{path}:VAE", LoadRequest(init={}))
     # the download helper was defined but never called, and nothing was written
     assert "download_dataset" in loaded.module.__dict__
     assert "train_set" not in loaded.module.__dict__
@@ -32,7 +32,7 @@ def test_script_style_file_is_checked_without_running_its_script(tmp_path, monke
 def test_missing_import_the_model_does_not_use_is_fine(tmp_path):
     path = tmp_path / "m.py"
     path.write_text("import no_such_package_xyz\nimport torch.nn as nn\nclass VAE(nn.Linear):\n    def __init__(self):\n        super().__init__(2, 2)\n")
-    assert build_model(f"{path}:VAE", {}).model.in_features == 2
+    assert load_program(f"{path}:VAE", LoadRequest(init={})).model.in_features == 2
 
 
 def test_missing_import_the_model_uses_is_explained(tmp_path):
@@ -42,7 +42,7 @@ def test_missing_import_the_model_uses_is_explained(tmp_path):
         "class VAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.b = Block()\n"
     )
     with pytest.raises(VaelintError) as e:
-        build_model(f"{path}:VAE", {})
+        load_program(f"{path}:VAE", LoadRequest(init={}))
     assert "m.py:1 imports 'Block' from 'no_such_package_xyz'" in e.value.message
     assert "Install" in e.value.message
 
@@ -67,14 +67,14 @@ def test_sibling_and_package_imports(tmp_path, monkeypatch):
         )
     )
     monkeypatch.chdir(tmp_path)
-    assert build_model("models/vae.py:VAE", {}).model.fc.in_features == 5
+    assert load_program("models/vae.py:VAE", LoadRequest(init={})).model.fc.in_features == 5
 
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "layers.py").write_text("SIZE = 7\n")
     (pkg / "vae.py").write_text("import torch.nn as nn\nfrom .layers import SIZE\nclass VAE(nn.Linear):\n    def __init__(self):\n        super().__init__(SIZE, 2)\n")
-    assert build_model(f"{pkg / 'vae.py'}:VAE", {}).model.in_features == 7
+    assert load_program(f"{pkg / 'vae.py'}:VAE", LoadRequest(init={})).model.in_features == 7
 
 
 def test_module_level_constants_and_main_guard(tmp_path):
@@ -95,19 +95,19 @@ def test_module_level_constants_and_main_guard(tmp_path):
             """
         )
     )
-    assert build_model(f"{path}:VAE", {}).model.fc.out_features == 4
+    assert load_program(f"{path}:VAE", LoadRequest(init={})).model.fc.out_features == 4
 
 
 def test_constructor_errors_name_the_users_line(tmp_path):
     path = tmp_path / "m.py"
     path.write_text("import torch.nn as nn\nclass VAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(-1, 2)\n")
     with pytest.raises(VaelintError) as e:
-        build_model(f"{path}:VAE", {})
+        load_program(f"{path}:VAE", LoadRequest(init={}))
     assert "building the model failed at" in e.value.message and "m.py:5" in e.value.message
 
 
 def test_module_sites_record_where_layers_were_built():
-    loaded = build_model(os.path.join(FIXTURES, "clean", "mlp_vae.py") + ":VAE", {})
+    loaded = load_program(os.path.join(FIXTURES, "clean", "mlp_vae.py") + ":VAE")
     site = loaded.module_sites[id(loaded.model.fc_mu)]
     assert site.path.endswith("mlp_vae.py") and site.line == 13
 
@@ -132,7 +132,7 @@ def test_package_whose_init_imports_the_model_module(tmp_path, monkeypatch, caps
         "class PlainVAE(Base):\n    def __init__(self, width=3):\n        super().__init__()\n        self.fc = nn.Linear(width, 2)\n"
     )
     monkeypatch.chdir(tmp_path)
-    loaded = build_model("zoo/plain.py:PlainVAE", {"width": 4})
+    loaded = load_program("zoo/plain.py:PlainVAE", LoadRequest(init={"width": 4}))
     assert loaded.model.fc.in_features == 4
     assert "script code ran" not in capsys.readouterr().out
 

@@ -21,10 +21,7 @@ import torch
 import torch.fx as fx
 from torch.fx.proxy import TraceError
 
-from vaelint.keras_models import reseed as reseed_keras
 from vaelint import capture as capture_mod
-from vaelint import keras_models
-from vaelint.keras_load import raise_tensorflow_use
 from vaelint.capture_fx import capture_fx
 from vaelint.capture_record import capture_recording
 from vaelint.confirm import confirm_run, fits, pick_device, whole_model_checks
@@ -37,8 +34,8 @@ from vaelint.frames import boundary, display_path, user_frame_of_traceback
 from vaelint.graphview import GraphView
 from vaelint.inputcheck import binary_retry, check_inputs, check_token_ids, unexplained
 from vaelint.inputs import InputSpec
-from vaelint.build import build_model
-from vaelint.lossbind import Binder, LossPlan, discover_loss
+from vaelint.frontends import LoadRequest, Program, choose, parse_ref
+from vaelint.lossbind import Binder, LossPlan
 from vaelint.roles import forward_roles, loss_roles
 from vaelint.ops import RANDOM_OPS
 from vaelint.rulebase import SkipRule, drop_deferred
@@ -57,6 +54,7 @@ class Options:
     select: list[str] | None = None
     ignore: list[str] = field(default_factory=list)
     timeout: float | None = 60.0  # seconds per target
+    script_args: list[str] = field(default_factory=list)  # --script-args, split as a shell would
     # hears each stage as it starts: import, build, forward, loss, rules, confirmation
     progress: Callable[[str], None] | None = None
     # hears the built model (the worker picks torch's thread count by its size)
@@ -125,7 +123,6 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
         with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
             warnings.simplefilter("ignore")
             torch.manual_seed(0)
-            reseed_keras(0)
             _analyse(target, options, result)
     except VaelintError as e:
         result.error = e
@@ -139,33 +136,39 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
         )
 
 
+def _load(target: str, options: Options, progress) -> Program:
+    """The front end that knows this way of writing VAE code turns the target into a Program."""
+    ref = parse_ref(target)
+    request = LoadRequest(
+        init=options.init, loss=options.loss, loss_kwargs=options.loss_kwargs, inputs=list(options.inputs),
+        script_args=list(options.script_args), progress=progress,
+    )
+    return choose(ref).load(ref, request)
+
+
 def _analyse(target: str, options: Options, result: TargetResult) -> None:
     check_inputs(options.inputs)
-    keras_models.start_target()
     device = _check_device(options) if options.dynamic else None
     # positional inputs first, keyword inputs (NAME=SPEC) after them, in the order given
     specs = [s for s in options.inputs if not s.name] + [s for s in options.inputs if s.name]
-    loss_name = options.loss.rpartition(":")[2] if options.loss else None
     progress = options.progress or (lambda stage: None)
-    loaded = build_model(target, options.init, (loss_name,) if loss_name else (), progress)
-    loaded.model.train()
+    program = _load(target, options, progress)
+    result.notes.extend(program.notes)
+    program.model.train()
     if options.on_model is not None:
-        options.on_model(loaded.model, sum(math.prod(s.shape) for s in specs))
+        options.on_model(program.model, sum(math.prod(s.shape) for s in specs))
     # a run changes buffers only (BatchNorm's running statistics), never the weights:
     # keep those, not a second copy of the model, for a run that starts over
-    initial_buffers = {k: v.clone() for k, v in loaded.model.named_buffers()}
+    initial_buffers = {k: v.clone() for k, v in program.model.named_buffers()}
     # on the CPU the confirmation pass takes the shape stage's run at the user's
     # batch (kept with its autograd graph) instead of running the forward again
-    keep_graph = device == "cpu" and fits(loaded.model, device) is None
-    plan = discover_loss(loaded, options.loss, options.loss_kwargs)
-    if keras_models.is_keras_model(loaded.model):
-        plan = keras_models.prepare(loaded, plan, bool(options.loss), result.notes)
-        keras_models.remember_seed_states(loaded.model)
+    keep_graph = device == "cpu" and fits(program.model, device) is None
+    plan = program.loss
     result.loss_name = plan.name if plan else None
 
     # capture -> shapes
     try:
-        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress, keep_graph)
+        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph)
     except ForwardHasLoss:
         result.notes.append(
             f"the forward returns its own loss (out['loss']), so the {plan.name} found by name was not "
@@ -173,15 +176,15 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         )
         plan = None
         result.loss_name = None
-        loaded.model.load_state_dict(initial_buffers, strict=False)
-        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress, keep_graph)
+        program.model.load_state_dict(initial_buffers, strict=False)
+        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph)
     binary = binary_retry(runs.failure, specs)
     if binary is not None:
         # a distribution that validates its support: the data is binary, so draw it
         # that way rather than stop
         specs = binary
-        loaded.model.load_state_dict(initial_buffers, strict=False)
-        cap, runs, binder = _capture_and_run(loaded, plan, specs, progress, keep_graph)
+        program.model.load_state_dict(initial_buffers, strict=False)
+        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph)
         result.notes.append(
             "a distribution in the model checks that its data lies in its support, so the float "
             "inputs were drawn in {0, 1} (as --input SHAPE:float32:2 would)"
@@ -194,17 +197,18 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         result.binding = binder.binding.descriptions
 
     # roles
-    ctx = _context(loaded, specs, cap, runs, plan, options.beta)
+    ctx = _context(program, specs, cap, runs, plan, options.beta)
     # only the rules the user selected may explain a failed run; otherwise it is exit 2
     if runs.failure is not None:
-        raise_tensorflow_use()  # a tf.* call in a Keras layer's call(): exit 2 naming it
+        program.raise_deferred_error()  # e.g. a tf.* call in a Keras layer's call(): exit 2 naming it
     if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
         raise unexplained(target, specs, runs.failure)
     if plan is None and ctx.has_loss:
         result.loss_name = "the forward's own out['loss']"
-    elif plan is None and not any("the loss lives in" in n for n in result.notes):
+    elif plan is None:
         result.notes.append(
-            "no loss found (no --loss, no loss_function/loss/compute_loss/elbo/vae_loss method or "
+            program.loss_missing_reason
+            or "no loss found (no --loss, no loss_function/loss/compute_loss/elbo/vae_loss method or "
             "function, no 'loss' in the forward's output): the loss rules were skipped"
         )
     reading = loss_reading(ctx.roles)
@@ -284,7 +288,7 @@ def _check_device(options: Options) -> str:
     return device
 
 
-def _context(loaded, specs, cap, runs, plan, beta) -> Context:
+def _context(program, specs, cap, runs, plan, beta) -> Context:
     """The roles found in the captured graph, and everything the rules read."""
     view = GraphView(cap.graph, cap.modules)
     forward_out = dict(
@@ -300,9 +304,9 @@ def _context(loaded, specs, cap, runs, plan, beta) -> Context:
     elif isinstance(output_struct, dict) and isinstance(output_struct.get("loss"), fx.Node):
         # no loss function, but the forward returns its own loss (pythae's ModelOutput)
         loss_roles(view, roles, {"loss": output_struct["loss"]})
-    ctx = Context(loaded, specs, cap, view, roles, runs, plan, beta)
+    ctx = Context(program, specs, cap, view, roles, runs, plan, beta)
     ctx.dim_names = from_annotations(
-        loaded.model,
+        program.model,
         [ctx.shape(n).sizes if ctx.shape(n) else None for n in roles.inputs],
         [ctx.shape(n).sizes if ctx.shape(n) else None for n in forward_out.values()],
         ctx.latent_size,
@@ -310,26 +314,25 @@ def _context(loaded, specs, cap, runs, plan, beta) -> Context:
     return ctx
 
 
-def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None, keep_graph: bool = False):
+def _capture_and_run(program, plan: LossPlan | None, specs, progress=None, keep_graph: bool = False):
     """torch.fx first; the recording route when fx cannot trace the model, or when
     the fx graph fails where the eager model does not. A Keras model is recorded
     at once: its layers run Python (argument conversion, seed generators) that
     fx cannot trace, and the attempt would only cost time."""
-    model = loaded.model
+    model = program.model
     inputs0 = make_inputs(specs, specs[0].batch)
     keywords = tuple(s.name for s in specs if s.name)
-    if keras_models.is_keras_model(model):
-        keras_models.build_weights(model, inputs0)
-    names = capture_mod.input_names(model, len(specs), keywords)
+    program.before_capture(inputs0)
+    names = capture_mod.input_names(program, len(specs), keywords)
     attributes = _attributes(model)
     fx_cap = fx_runs = None
-    if keras_models.is_keras_model(model):
+    if not program.captures_symbolically():
         reason = None
     else:
         binder = Binder(plan, names) if plan else None
         try:
             try:
-                cap = capture_fx(model, plan.fn if plan else None, binder, len(specs), keywords, progress)
+                cap = capture_fx(program, plan.fn if plan else None, binder, len(specs), keywords, progress)
             finally:
                 # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
                 # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error
@@ -351,10 +354,10 @@ def _capture_and_run(loaded, plan: LossPlan | None, specs, progress=None, keep_g
     binder = Binder(plan, names) if plan else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        reseed_keras(0)
+        program.reseed(0)
         with torch.enable_grad() if keep_graph else torch.no_grad():
             cap = capture_recording(
-                model, plan.fn if plan else None, binder, inputs0, reason, keywords, progress, loaded.module_sites,
+                program, plan.fn if plan else None, binder, inputs0, reason, keywords, progress, program.module_sites,
                 keep_autograd=keep_graph,
             )
     runs = run_batches(cap, specs, keep_graph=keep_graph)

@@ -1,36 +1,15 @@
-"""Build the user's model from its loaded module: a class with its defaults plus
-``--init``, or a factory function; remember which line built every layer."""
+"""Building the user's model, shared by the front ends: ``--init`` values, the
+constructor's checks, the call that builds it, and the line that built every
+layer (:func:`record_module_sites`)."""
 
 from __future__ import annotations
 
 import ast
 import contextlib
 import inspect
-import os
-import types
-from dataclasses import dataclass, field
 
-from vaelint import keras_models
-from vaelint.keras_load import raise_tensorflow_use
 from vaelint.errors import VaelintError
-from vaelint.frames import boundary, display_path, user_frame, user_frame_of_traceback
-from vaelint.load import load_module, split_target
-from vaelint.lossbind import LOSS_NAMES
-from vaelint.placeholders import MissingImport
-
-
-@dataclass
-class LoadedTarget:
-    """A model built from a target, with what later stages need to know of it."""
-
-    spec: str  # "path.py:Name" as the user wrote it
-    path: str  # absolute path of the model file
-    name: str
-    module: types.ModuleType
-    model: object  # the nn.Module
-    init: dict = field(default_factory=dict)
-    # id(submodule) -> where it was constructed (the user's line)
-    module_sites: dict = field(default_factory=dict)
+from vaelint.frames import boundary, user_frame, user_frame_of_traceback
 
 
 def parse_init(items: list[str]) -> dict:
@@ -102,77 +81,7 @@ def record_module_sites(sites: dict):
         nn.Module.__init__ = original
 
 
-@boundary
-def build_model(spec: str, init: dict, extra_names: tuple[str, ...] = (), progress=None) -> LoadedTarget:
-    """Load the target's file and build the model; ``progress(stage)`` hears
-    "import" and "build" as they start."""
-    import torch.nn as nn
-
-    progress = progress or (lambda stage: None)
-
-    path, name = split_target(spec)
-    if name is None:
-        raise VaelintError(
-            "load",
-            f"{spec}: name the model as PATH.py:NAME (e.g. {path}:VAE) and give its input with "
-            "--input; checking every model of a file needs them configured in [tool.vaelint].",
-        )
-    progress("import")
-    sites: dict = {}
-    with record_module_sites(sites):  # a model built by the file's own lines (a target naming an instance)
-        module = load_module(path, {name, *LOSS_NAMES, *extra_names})
-    abspath = os.path.realpath(path)
-    if isinstance(module.__dict__.get(name), MissingImport):
-        module.__dict__[name]._fail()  # says why the name could not be defined
-    if name not in module.__dict__:
-        candidates = _model_candidates(module, abspath)
-        hint = f" It defines: {', '.join(candidates)}." if candidates else (
-            " It defines no nn.Module class or function."
-        )
-        raise VaelintError(
-            "load", f"{display_path(abspath)} has no top-level class or function {name!r}.{hint}"
-        )
-    obj = module.__dict__[name]
-    progress("build")
-    keras_models.reseed(0)  # Keras's initializers draw from its own generator: the same weights every check
-    if isinstance(obj, nn.Module):
-        # a model the file builds itself (vae = VAE(encoder, decoder) in a script):
-        # its defining line and the lines it reads have run, nothing else
-        if init:
-            raise VaelintError(
-                "input",
-                f"{spec}: {name} is a model the file builds itself, so --init does not apply. Drop --init, "
-                f"or point the target at its class or at a function that builds it.",
-            )
-        model = obj
-    elif inspect.isclass(obj):
-        if not issubclass(obj, nn.Module):
-            raise VaelintError(
-                "load",
-                f"{spec}: {name} is a class but not an nn.Module subclass. Point the target at "
-                "the model class (a subclass of torch.nn.Module) or at a function that returns one.",
-            )
-        _check_constructor(spec, obj, obj.__init__, init, skip_self=True)
-        model = _call_user(spec, obj, init, sites)
-    elif callable(obj):
-        _check_constructor(spec, obj, obj, init, skip_self=False)
-        model = _call_user(spec, obj, init, sites)
-        if not isinstance(model, nn.Module):
-            raise VaelintError(
-                "load",
-                f"{spec}: {name}() returned a {type(model).__name__}, not an nn.Module. A factory "
-                "target must return the model (an nn.Module instance).",
-            )
-    else:
-        raise VaelintError(
-            "load",
-            f"{spec}: {name} is a {type(obj).__name__}, not an nn.Module subclass or a function "
-            "returning one.",
-        )
-    return LoadedTarget(spec, abspath, name, module, model, init, sites)
-
-
-def _model_candidates(module, abspath) -> list[str]:
+def model_candidates(module) -> list[str]:
     import torch.nn as nn
 
     out = []
@@ -182,7 +91,7 @@ def _model_candidates(module, abspath) -> list[str]:
     return out
 
 
-def _check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
+def check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -217,14 +126,16 @@ def _check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
 
 
 @boundary
-def _call_user(spec, fn, init, sites):
+def call_user(spec, fn, init, sites, on_error=lambda: None):
+    """Build the model with ``fn(**init)``; a failure is the user's, at their line.
+    ``on_error`` may raise a truer error first (a Keras layer re-words a tf.* call's)."""
     try:
         with record_module_sites(sites):
             return fn(**init)
     except VaelintError:
         raise
     except Exception as e:  # noqa: BLE001 - the user's constructor failed
-        raise_tensorflow_use()  # a tf.* call, whatever Keras made of its error
+        on_error()
         loc = user_frame_of_traceback(e.__traceback__)
         where = f" at {loc.display_path()}:{loc.line}" if loc else ""
         raise VaelintError(

@@ -31,7 +31,6 @@ import torch.fx as fx
 import torch.nn as nn
 
 from vaelint.frames import SourceLoc, boundary
-from vaelint.keras_models import user_call
 
 # --------------------------------------------------------------------------- outputs
 
@@ -79,14 +78,13 @@ def _is_bound_to(loss, model) -> bool:
     return getattr(loss, "__self__", None) is model
 
 
-def input_names(model: nn.Module, n: int, keywords: tuple[str, ...] = ()) -> list[str]:
+def input_names(program, n: int, keywords: tuple[str, ...] = ()) -> list[str]:
     """Placeholder names: the forward's own parameter names where they are usable,
     then the keyword inputs' names."""
     if keywords:
-        return input_names(model, n - len(keywords)) + [k.replace(".", "_") for k in keywords]
+        return input_names(program, n - len(keywords)) + [k.replace(".", "_") for k in keywords]
     names = []
-    # a Keras model's own call(inputs) names the inputs; Keras's forward(*args) does not
-    forward = user_call(model) or model.forward
+    forward = program.forward_fn()
     try:
         params = list(inspect.signature(forward).parameters.values())
         names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -101,10 +99,10 @@ def input_names(model: nn.Module, n: int, keywords: tuple[str, ...] = ()) -> lis
     return out
 
 
-def make_wrapper(model: nn.Module, loss, binder, n_inputs: int, keywords: tuple[str, ...], progress) -> tuple[Analysed, list[str]]:
+def make_wrapper(program, loss, binder, n_inputs: int, keywords: tuple[str, ...], progress) -> tuple[Analysed, list[str]]:
     """The module both routes capture, and its placeholder names."""
-    names = input_names(model, n_inputs, keywords)
-    wrapper = _wrapper_class(names)(model, loss, binder)
+    names = input_names(program, n_inputs, keywords)
+    wrapper = _wrapper_class(names)(program.model, loss, binder)
     wrapper.keywords = tuple(keywords)
     wrapper.progress = progress
     return wrapper, names
@@ -151,6 +149,14 @@ class Capture:
     input_names: list[str]
     fallback_reason: str | None = None
     runner: Callable[..., RunResult] | None = None
+    program: Any = None  # the front end's Program (vaelint/frontends/base.py)
+
+    def reseed(self, seed: int) -> None:
+        """Restart every random generator a run of the program draws from: torch's,
+        and the front end's own (Keras's seed generators)."""
+        torch.manual_seed(seed)
+        if self.program is not None:
+            self.program.reseed(seed)
 
     @property
     def binder(self):

@@ -84,8 +84,8 @@ def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: boo
         result.values[node] = value
 
 
-def capture_fx(model: nn.Module, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None) -> Capture:
-    wrapper, names = make_wrapper(model, loss, binder, n_inputs, keywords, progress)
+def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None) -> Capture:
+    wrapper, names = make_wrapper(program, loss, binder, n_inputs, keywords, progress)
     tracer = _Tracer()  # records the user's frames itself (node.meta["stack"])
 
     def on_output(out):
@@ -112,4 +112,4 @@ def capture_fx(model: nn.Module, loss, binder, n_inputs: int, keywords: tuple[st
             pass
         return result
 
-    return Capture("torch.fx", graph, modules, wrapper, names, runner=runner)
+    return Capture("torch.fx", graph, modules, wrapper, names, runner=runner, program=program)

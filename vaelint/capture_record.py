@@ -19,7 +19,6 @@ from torch.overrides import TorchFunctionMode
 
 from vaelint.capture import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.errors import VaelintError
-from vaelint.keras_models import functional_classes
 from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
 from vaelint.ops import RANDOM_OPS, function_name
 from vaelint.outputs import flatten_outputs
@@ -145,7 +144,7 @@ def _returns_its_input(func, out: torch.Tensor, args) -> bool:
 
 
 def capture_recording(
-    model: nn.Module,
+    program,
     loss,
     binder,
     inputs: tuple,
@@ -160,7 +159,8 @@ def capture_recording(
     (a Keras functional model's layers), at the line that built the layer.
     ``keep_autograd``: the capture run (which serves as the first run at its
     batch) keeps its autograd graph, for a confirmation pass that reuses it."""
-    wrapper, names = make_wrapper(model, loss, binder, len(inputs), keywords, progress)
+    wrapper, names = make_wrapper(program, loss, binder, len(inputs), keywords, progress)
+    replayers = program.replayers()
     param_names = {}
     for qual, p in wrapper.named_parameters():
         param_names[id(p)] = qual
@@ -169,7 +169,7 @@ def capture_recording(
 
     def record(run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None):
         graph = fx.Graph()
-        rec = _Recorder(graph, param_names, batch, keep_autograd, module_sites or {}, replay, functional_classes())
+        rec = _Recorder(graph, param_names, batch, keep_autograd, module_sites or {}, replay, replayers)
         for name, x in zip(names, run_inputs):
             ph = graph.placeholder(name)
             ph.meta["loc"] = None
@@ -203,7 +203,7 @@ def capture_recording(
     graph, first = record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
     for node in graph.nodes:
         first.result.args[node] = node.args
-    cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason)
+    cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason, program=program)
     pending = [first.result]  # the capture run itself serves the first run at its batch
 
     def runner(run_inputs, batch, keep_autograd=False, replay=None):

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from vaelint.keras_models import reseed as reseed_keras
 from vaelint.capture import Capture, RunResult
 from vaelint.diagnostics import Check
 from vaelint.inputs import InputSpec
@@ -111,8 +110,7 @@ def confirm_run(
     devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
     try:
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            reseed_keras(seed)
+            capture.reseed(seed)
             inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed))
             obs = _forward_backward(capture, inputs, batch, device, total_of, reuse, retain_graph, keep)
             if doubled and obs.result is not None and obs.result.failure is None:

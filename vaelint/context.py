@@ -8,7 +8,7 @@ from vaelint.capture import Capture
 from vaelint.dimnames import DimNames
 from vaelint.frames import SourceLoc
 from vaelint.inputs import InputSpec
-from vaelint.build import LoadedTarget
+from vaelint.frontends.base import Program
 from vaelint.lossbind import LossPlan
 from vaelint.ops import flat_args
 from vaelint.graphview import GraphView
@@ -28,7 +28,7 @@ def stack_of(node) -> tuple:
 
 @dataclass
 class Context:
-    loaded: LoadedTarget
+    program: Program
     specs: list[InputSpec]
     capture: Capture
     view: GraphView
@@ -91,9 +91,7 @@ class Context:
     @property
     def framework(self) -> str:
         """"keras" for a Keras 3 model (run on the torch backend), else "torch"."""
-        from vaelint.keras_models import is_keras_model
-
-        return "keras" if is_keras_model(self.loaded.model) else "torch"
+        return self.program.framework
 
     def read_after_run(self) -> set:
         """The nodes whose values anything reads once a run is done: the loss side
@@ -135,11 +133,8 @@ class Context:
             return "no KL term found in the loss (no term depends on the mean or the scale head alone)"
         if need == "rec_term" and self.has_loss and not roles.rec_terms:
             return "no reconstruction term found in the loss"
-        if need == "own_devices" and self.framework == "keras":
-            return (
-                "a Keras model: Keras puts every tensor it makes on its own device (CUDA when there "
-                "is one, or KERAS_TORCH_DEVICE), so no device is fixed in the model's code"
-            )
+        if need == "own_devices" and self.program.device_policy():
+            return self.program.device_policy()
         if need == "clean_run" and self.runs.failure is not None:
             return f"the model raised at batch {self.runs.failure.batch}, so the values this rule reads do not exist"
         return None

@@ -108,7 +108,7 @@ def _forward_def(ctx: Context) -> SourceLoc | None:
     """Where the model's inputs come in: its forward (a Keras model's call), or,
     for a model whose forward is a library's (a Keras functional model), the
     line that built it."""
-    model = ctx.loaded.model
+    model = ctx.program.model
     for name in ("forward", "call"):
         fn = getattr(type(model), name, None)
         try:
@@ -118,4 +118,4 @@ def _forward_def(ctx: Context) -> SourceLoc | None:
             continue
         if is_user_file(path):
             return SourceLoc(path, start, 1, name)
-    return ctx.loaded.module_sites.get(id(model))
+    return ctx.program.module_sites.get(id(model))

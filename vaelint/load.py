@@ -21,7 +21,6 @@ import os
 import sys
 import types
 
-from vaelint import keras_load
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.placeholders import MissingImport, Unavailable
@@ -30,14 +29,27 @@ from vaelint.statements import assigned_names, select_statements
 
 def split_target(spec: str) -> tuple[str, str | None]:
     """``models/vae.py:VAE`` -> (path, name); a bare path -> (path, None)."""
-    if ":" in spec:
-        path, _, name = spec.rpartition(":")
-        # A Windows drive letter ("C:\\...") has no ".py" before the colon.
-        if path.endswith(".py"):
-            return path, name or None
-    return spec, None
+    from vaelint.frontends.base import parse_ref
+
+    ref = parse_ref(spec)
+    return ref.path, ref.name
 
 
+class ImportPolicy:
+    """How a front end reads a file's imports; the default runs them as written.
+    (The Keras front end picks the torch backend before the file's ``import
+    keras`` and reads ``tensorflow.keras`` as Keras 3.)"""
+
+    def prepare(self, path: str, tree: ast.Module) -> None:
+        """Called once the file is parsed, before any of its lines run."""
+
+    def run_import(self, stmt: ast.stmt, module: types.ModuleType) -> ast.stmt | None:
+        """The import statement to run instead of ``stmt``; None when this policy has
+        bound its names itself."""
+        return stmt
+
+
+PLAIN_IMPORTS = ImportPolicy()
 
 
 def _package_context(path: str) -> tuple[str, str | None]:
@@ -68,7 +80,7 @@ def _script_guard(path: str):
         sys.argv = saved_argv
 
 
-def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
+def load_module(path: str, wanted: set[str] | None = None, imports: ImportPolicy = PLAIN_IMPORTS) -> types.ModuleType:
     """Execute the model-defining statements of ``path`` in a fresh module."""
     if not os.path.exists(path):
         raise VaelintError(
@@ -92,8 +104,7 @@ def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
             "shows it too.",
         ) from None
 
-    if keras_load.imports_keras(tree):
-        keras_load.use_torch_backend(abspath)
+    imports.prepare(abspath, tree)
     root, package = _package_context(abspath)
     stem = os.path.splitext(os.path.basename(abspath))[0]
     if package:
@@ -113,7 +124,7 @@ def load_module(path: str, wanted: set[str] | None = None) -> types.ModuleType:
     # Import through a finder of our own, so that a package __init__ that
     # imports this very module (``from .vanilla_vae import *``) gets the
     # filtered module too, as a normal import would give it the real one.
-    finder = _FilteredFinder(modname, abspath, statements, package, os.path.dirname(abspath))
+    finder = _FilteredFinder(modname, abspath, statements, package, os.path.dirname(abspath), imports)
     sys.modules.pop(modname, None)
     sys.meta_path.insert(0, finder)
     try:
@@ -142,9 +153,12 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     star-imports a model built on torchvision) then loads as long as the model
     itself does not use it."""
 
-    def __init__(self, modname: str, path: str, statements: list[ast.stmt], package: str | None = None, folder: str | None = None):
+    def __init__(
+        self, modname: str, path: str, statements: list[ast.stmt], package: str | None = None,
+        folder: str | None = None, imports: ImportPolicy = PLAIN_IMPORTS,
+    ):
         self.modname, self.path, self.statements = modname, path, statements
-        self.package, self.folder = package, folder
+        self.package, self.folder, self.imports = package, folder, imports
         self._siblings: dict[str, tuple[str, list[ast.stmt]]] = {}
 
     def find_spec(self, fullname, path=None, target=None):
@@ -188,7 +202,7 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             path, statements = self._siblings[module.__name__]
         module.__file__ = path
         for stmt in statements:
-            _run_statement(stmt, module, path)
+            run_statement(stmt, module, path, self.imports)
 
 
 @contextlib.contextmanager
@@ -219,13 +233,12 @@ def _siblings_first(tree: ast.Module, folders: list[str]):
             sys.modules[key] = mod
 
 
-def _run_statement(stmt: ast.stmt, module: types.ModuleType, path: str) -> None:
+def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: ImportPolicy = PLAIN_IMPORTS) -> None:
+    """Run one top-level statement of the user's file; a failure binds placeholders
+    for the names it would have bound (they explain the failure if used)."""
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-        stmt = keras_load.rewrite_import(stmt)  # tensorflow.keras reads as Keras 3
-        tf_names = keras_load.tensorflow_names(stmt)
-        if tf_names:  # TensorFlow itself cannot run beside torch: any use says what to write instead
-            for name, dotted in tf_names:
-                module.__dict__[name] = keras_load.TensorFlowCall(dotted)
+        stmt = imports.run_import(stmt, module)
+        if stmt is None:
             return
     code = compile(ast.Module(body=[stmt], type_ignores=[]), path, "exec")
     try:

@@ -22,8 +22,8 @@ from vaelint.placeholders import MissingImport
 from vaelint.graphview import GraphView
 from vaelint.roles import forward_roles
 
-if TYPE_CHECKING:  # build imports this module's loss names: no import cycle at run time
-    from vaelint.build import LoadedTarget
+if TYPE_CHECKING:  # the front ends import this module: no import cycle at run time
+    from vaelint.frontends.base import Program
 
 LOSS_NAMES = ("loss_function", "loss", "compute_loss", "elbo", "vae_loss")
 
@@ -93,7 +93,7 @@ class Binding:
     kind_of_param: dict = field(default_factory=dict)
 
 
-def discover_loss(loaded: LoadedTarget, ref: str | None, kwargs: dict) -> LossPlan | None:
+def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | None:
     model = loaded.model
     if ref:
         return LossPlan(_resolve_ref(loaded, ref), ref, kwargs, explicit=True)
@@ -117,7 +117,7 @@ def _framework_method(cls, name: str) -> bool:
     return owner is not None and owner.__module__.split(".")[0] in ("keras", "torch", "tf_keras")
 
 
-def _resolve_ref(loaded: LoadedTarget, ref: str) -> Callable:
+def _resolve_ref(loaded: Program, ref: str) -> Callable:
     path, name = split_target(ref)
     if name is None:  # a method of the model
         fn = getattr(loaded.model, ref, None)

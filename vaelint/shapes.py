@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from vaelint.keras_models import reseed as reseed_keras
 from vaelint.capture import Capture, Failure, RunResult
 from vaelint.inputs import InputSpec
 
@@ -117,8 +116,7 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_gr
 
 def _run(capture: Capture, specs, batch, seed, keep_graph: bool = False) -> RunResult:
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        reseed_keras(seed)
+        capture.reseed(seed)
         with torch.enable_grad() if keep_graph else torch.no_grad():
             return capture.run(make_inputs(specs, batch, seed), batch, keep_autograd=keep_graph)
 

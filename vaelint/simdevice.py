@@ -29,7 +29,6 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
-from vaelint.keras_models import reseed as reseed_keras
 from vaelint.frames import SourceLoc, user_stack
 from vaelint.sourcefacts import line_text
 
@@ -220,7 +219,7 @@ def _cuda_answers_yes():
             setattr(torch.cuda, k, v)
 
 
-def simulate(module: nn.Module, inputs: tuple) -> Simulation:
+def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simulation:
     """Run ``module`` (the analysed model with its loss) on the simulated device."""
     sim = Simulation()
     state = {name: t.detach().as_subclass(SimulatedCuda) for name, t in module.named_parameters()}
@@ -230,8 +229,7 @@ def simulate(module: nn.Module, inputs: tuple) -> Simulation:
     try:
         with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), _Moves():
             warnings.simplefilter("ignore")  # "compiled without cuDNN": the simulated GPU has none
-            torch.manual_seed(0)
-            reseed_keras(0)
+            reseed(0)
             torch.func.functional_call(module, state, sim_inputs, strict=False)
     except Exception as e:  # noqa: BLE001 - the simulated run failed: say so, decide nothing
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -250,7 +248,7 @@ def simulated_run(ctx) -> Simulation:
         wrapper = ctx.capture.wrapper
         hook, wrapper._on_output = wrapper._on_output, None  # the capture's hook writes graph nodes
         try:
-            ctx.cache["simulated_device"] = simulate(wrapper, make_inputs(ctx.specs, ctx.batch))
+            ctx.cache["simulated_device"] = simulate(wrapper, make_inputs(ctx.specs, ctx.batch), ctx.capture.reseed)
         finally:
             wrapper._on_output = hook
     return ctx.cache["simulated_device"]

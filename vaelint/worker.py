@@ -62,27 +62,12 @@ def prepare(n_targets: int, paths: list[str] = (), fresh: bool = False) -> None:
     if n_targets >= 2:
         import beartype  # noqa: F401 - the KL replay's shape checks (vaelint/gaussian_kl.py) import it late
 
-    if fresh and sum(map(_imports_keras, paths)) >= 2:
-        from vaelint.keras_load import use_torch_backend
+    if fresh:
+        from vaelint.frontends import warm_up_parent
 
-        try:
-            use_torch_backend(paths[0])
-        except Exception:  # noqa: BLE001 - each worker reports its own import failure
-            pass
+        warm_up_parent(list(paths))
     if n_targets >= 3 and fresh and hasattr(os, "fork"):
         _warm_up()
-
-
-def _imports_keras(path: str) -> bool:
-    import ast
-
-    from vaelint.keras_load import imports_keras
-
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return imports_keras(ast.parse(fh.read()))
-    except (OSError, SyntaxError, ValueError):
-        return False
 
 
 def _warm_up() -> None:

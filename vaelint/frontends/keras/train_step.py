@@ -14,7 +14,7 @@ import inspect
 import textwrap
 from dataclasses import dataclass
 
-from vaelint.keras_models import is_keras_model, user_defined
+from vaelint.frontends.keras.model_facts import is_keras_model, user_defined
 
 
 def train_step_forward(model):

@@ -11,7 +11,7 @@ does differently for a file that imports Keras:
   and a direct ``tf.*`` call stops the check naming the line and the
   ``keras.ops`` / ``keras.random`` call to write instead.
 
-The model itself (its loss, seeds, layers) is :mod:`vaelint.keras_models`'s.
+The model itself (its loss, seeds, layers) is :mod:`vaelint.frontends.keras.model_facts`'s.
 """
 
 from __future__ import annotations
@@ -171,3 +171,23 @@ for _op in ("add", "sub", "mul", "truediv", "pow", "matmul"):
     setattr(TensorFlowCall, f"__r{_op}__", lambda self, *a: self._fail())
 for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__float__", "__bool__", "__neg__"):
     setattr(TensorFlowCall, _name, lambda self, *a: self._fail())
+
+
+class KerasImports:
+    """The import policy of a file that imports Keras (see vaelint/load.py,
+    ImportPolicy): the torch backend before the file's ``import keras``,
+    ``tensorflow.keras`` read as Keras 3, and a stand-in for TensorFlow itself
+    whose every use says what to write instead."""
+
+    def prepare(self, path: str, tree: ast.Module) -> None:
+        if imports_keras(tree):
+            use_torch_backend(path)
+
+    def run_import(self, stmt: ast.stmt, module) -> ast.stmt | None:
+        stmt = rewrite_import(stmt)  # tensorflow.keras reads as Keras 3
+        tf_names = tensorflow_names(stmt)
+        if tf_names:  # TensorFlow itself cannot run beside torch: any use says what to write instead
+            for name, dotted in tf_names:
+                module.__dict__[name] = TensorFlowCall(dotted)
+            return None
+        return stmt

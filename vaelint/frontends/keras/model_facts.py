@@ -1,6 +1,6 @@
 """Keras 3 models, checked on the torch backend.
 
-Once loaded (:mod:`vaelint.keras_load`), a Keras model is an ``nn.Module`` and the
+Once loaded (:mod:`vaelint.frontends.keras.loading`), a Keras model is an ``nn.Module`` and the
 pipeline treats it as a PyTorch one. This module holds what is Keras's own
 about the model:
 
@@ -11,7 +11,7 @@ about the model:
 * the loss: the losses ``call()`` adds with ``self.add_loss(...)``, a
   per-sample loss averaged as ``compile()`` does, and the keras.io pattern of a
   model whose forward and loss live in ``train_step``
-  (:mod:`vaelint.keras_train_step`).
+  (:mod:`vaelint.frontends.keras.train_step`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 import types
 
 from vaelint.errors import VaelintError
-from vaelint.keras_load import forget_tensorflow_uses
+from vaelint.frontends.keras.loading import forget_tensorflow_uses
 
 
 def start_target() -> None:
@@ -124,7 +124,7 @@ def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
 
     model = loaded.model
     name = type(model).__name__
-    from vaelint.keras_train_step import train_step_forward
+    from vaelint.frontends.keras.train_step import train_step_forward
 
     step = train_step_forward(model)
     if step is not None:
@@ -138,7 +138,7 @@ def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
             first, last = step.loss_lines[0], step.loss_lines[-1]
             plan = LossPlan(step.loss, f"{name}.train_step's loss (lines {first}-{last})")
         elif plan is None:
-            notes.append(
+            loaded.loss_missing_reason = (
                 f"the loss lives in {name}.train_step, which vaelint does not run (it takes gradients with "
                 "the backend's own machinery): write it as a function of the data and the sub-models' "
                 "outputs, e.g. def vae_loss(data, reconstruction, z_mean, z_log_var), and pass it with "

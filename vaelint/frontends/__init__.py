@@ -1,0 +1,46 @@
+"""Front ends: each turns one way of writing VAE code into a Program.
+
+This package may import the load/build helpers (vaelint/load.py, build.py,
+lossbind.py) but nothing after capture; the pipeline reads only the Program
+(vaelint/frontends/base.py). Adding a front end is one module here and one
+entry in FRONTENDS.
+"""
+
+from __future__ import annotations
+
+from vaelint.errors import VaelintError
+from vaelint.frontends.base import Frontend, LoadRequest, Program, TargetRef, parse_ref
+
+
+def frontends() -> list[Frontend]:
+    """The front ends in the order they are asked; the first that detects a target gets it."""
+    from vaelint.frontends.keras import KerasFrontend
+    from vaelint.frontends.plain import PlainFrontend
+
+    return [KerasFrontend(), PlainFrontend()]
+
+
+def choose(ref: TargetRef) -> Frontend:
+    for frontend in frontends():
+        if frontend.detect(ref):
+            return frontend
+    from vaelint.frontends.plain import PlainFrontend
+
+    return PlainFrontend()  # it explains what a target must look like
+
+
+def load_program(spec: str, request: LoadRequest | None = None) -> Program:
+    """The Program of a target (``path.py:Name``, ``train.py``, ...)."""
+    ref = parse_ref(spec)
+    return choose(ref).load(ref, request or LoadRequest())
+
+
+def warm_up_parent(paths: list[str]) -> None:
+    """Let the front ends import, once in the parent process, what every worker
+    would otherwise import again."""
+    from vaelint.frontends.keras import warm_up_parent as keras_warm_up
+
+    keras_warm_up(paths)
+
+
+__all__ = ["Frontend", "LoadRequest", "Program", "TargetRef", "VaelintError", "choose", "load_program", "parse_ref"]

@@ -1,0 +1,214 @@
+"""The front-end interface: how a target is turned into a :class:`Program`.
+
+A front end knows one way users write VAE code (a model class plus a loss
+function, a training script, a notebook, a LightningModule, a Keras model).
+It detects its targets, loads the user's code without running what a check
+does not need, builds the model, and hands the pipeline a :class:`Program`:
+the model, and either a loss with its parameters to bind or a training *step*
+compiled from the user's own lines. Everything after that (capture, shapes,
+roles, rules, confirmation, reports) reads the Program and never asks which
+front end made it.
+
+The hooks a front end may need later in the pipeline (reseeding its own random
+generators, building lazily created weights, the device policy, mapping
+locations back to the user's file) are methods of :class:`Frontend`, with
+do-nothing defaults in :class:`FrontendBase`.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+if TYPE_CHECKING:  # the hand-off types only; no import cost at run time
+    import torch.nn as nn
+
+    from vaelint.frames import SourceLoc
+    from vaelint.inputs import InputSpec
+    from vaelint.lossbind import LossPlan
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    """A target as the user wrote it: ``train.py``, ``model.py:VAE``,
+    ``solver.py:Solver.train``, ``nb.ipynb:loss_fn``."""
+
+    spec: str
+    path: str  # the file, as written
+    name: str | None  # the dotted name inside it; None for the whole file
+
+    @property
+    def parts(self) -> list[str]:
+        return self.name.split(".") if self.name else []
+
+
+def parse_ref(spec: str) -> TargetRef:
+    """``path.py:Name`` -> (path, "Name"); ``path.py`` -> (path, None). A
+    Windows drive letter (``C:\\...``) has no ``.py`` before its colon."""
+    if ":" in spec:
+        path, _, name = spec.rpartition(":")
+        if path.endswith((".py", ".ipynb")):
+            return TargetRef(spec, path, name or None)
+    return TargetRef(spec, spec, None)
+
+
+@dataclass
+class LoadRequest:
+    """What the user asked for, as a front end reads it."""
+
+    init: dict = field(default_factory=dict)
+    loss: str | None = None  # --loss REF
+    loss_kwargs: dict = field(default_factory=dict)
+    inputs: list = field(default_factory=list)  # InputSpec, as given (empty: a front end may infer them)
+    script_args: list[str] = field(default_factory=list)  # --script-args, split
+    progress: Callable[[str], None] = lambda stage: None
+
+
+@dataclass
+class Step:
+    """One training step, from the batch to the value it backpropagates, made of
+    the user's own statements (their lines kept).
+
+    ``fn(*inputs)`` runs it once on a batch and returns that value (a tensor,
+    or what a Lightning step returns: a dict with ``loss``). The pipeline marks
+    the outputs of the model calls the step makes (:mod:`vaelint.modelcalls`)
+    as the forward's outputs, and reads the returned value as the loss.
+    """
+
+    fn: Callable[..., Any]
+    names: list[str]  # one placeholder name per input: the step's batch variables
+    description: str  # how the report names it: "train.py:train, lines 95-101"
+    batch_text: str = ""  # how the batch reaches the step: "for batch_idx, (data, _) in enumerate(train_loader)"
+    keywords: tuple[str, ...] = ()  # inputs given by name (--input NAME=SPEC), after the positional ones
+
+
+@dataclass
+class Program:
+    """The typed hand-off from loading to capture: the model, and how its loss
+    is computed (a loss plan to bind, or a step to run), with what the front
+    end learned while loading."""
+
+    frontend: "Frontend"
+    target: TargetRef
+    path: str  # absolute path of the file the target names
+    module: types.ModuleType  # the namespace the user's code was loaded in
+    model: "nn.Module"  # the VAE (for a step: the modules it calls, in one container when several)
+    name: str = ""  # the model's name in reports
+    init: dict = field(default_factory=dict)
+    module_sites: dict = field(default_factory=dict)  # id(submodule) -> the user's line that built it
+    loss: "LossPlan | None" = None
+    step: Step | None = None
+    # inputs the front end inferred (a data set the code builds), with where from
+    inputs: list = field(default_factory=list)
+    inputs_origin: str = ""
+    notes: list[str] = field(default_factory=list)
+    # the loss was looked for and not found, so the loss rules will not run (the summary says so)
+    loss_missing_reason: str = ""
+
+    # ---- the front end's hooks, read by the pipeline
+    def reseed(self, seed: int) -> None:
+        self.frontend.reseed(self, seed)
+
+    def before_capture(self, inputs: tuple) -> None:
+        self.frontend.before_capture(self, inputs)
+
+    def device_policy(self) -> str | None:
+        return self.frontend.device_policy(self)
+
+    def replayers(self) -> tuple:
+        return self.frontend.replayers(self)
+
+    def forward_fn(self):
+        return self.frontend.forward_fn(self)
+
+    def raise_deferred_error(self) -> None:
+        self.frontend.raise_deferred_error(self)
+
+    @property
+    def framework(self) -> str:
+        """"keras" for a Keras 3 model (run on the torch backend), else "torch"."""
+        return self.frontend.framework_of(self)
+
+    def captures_symbolically(self) -> bool:
+        return self.frontend.captures_symbolically(self)
+
+
+class Frontend(Protocol):
+    """One way of writing VAE code, turned into a :class:`Program`."""
+
+    name: str  # "plain", "training", "notebook", "lightning", "keras"
+    framework: str  # "torch" or "keras": whose ops the model's code calls
+
+    def detect(self, ref: TargetRef) -> bool:
+        """Is this target written this front end's way? (Reads files; runs nothing.)"""
+
+    def load(self, ref: TargetRef, request: LoadRequest) -> Program:
+        """Load the user's code, build the model, find the loss or the step."""
+
+    def reseed(self, program: Program, seed: int) -> None:
+        """Restart the front end's own random generators (torch's is restarted by the caller)."""
+
+    def before_capture(self, program: Program, inputs: tuple) -> None:
+        """Ready the model for capture (create lazily built weights)."""
+
+    def device_policy(self, program: Program) -> str | None:
+        """Why device placement is not the model code's own business (VAE012 then does not
+        apply), or None."""
+
+    def replayers(self, program: Program) -> tuple:
+        """Module classes that run their layers themselves (calls inside them are placed at
+        the line that built the layer)."""
+
+    def forward_fn(self, program: Program):
+        """The function whose parameters name the forward's inputs."""
+
+    def raise_deferred_error(self, program: Program) -> None:
+        """Raise an error the user's code met that a library re-worded (called where a
+        failed run is turned into a report)."""
+
+    def map_location(self, loc: "SourceLoc") -> "SourceLoc":
+        """A location in the code as run -> where the user sees it (a notebook's cell)."""
+
+    def framework_of(self, program: Program) -> str:
+        """Whose ops the model's code calls: "torch" or "keras"."""
+
+    def captures_symbolically(self, program: Program) -> bool:
+        """May torch.fx try to trace it (else the run is recorded at once)?"""
+
+
+class FrontendBase:
+    """Do-nothing hooks, for front ends that need none of them."""
+
+    name = "base"
+    framework = "torch"
+
+    def detect(self, ref: TargetRef) -> bool:  # pragma: no cover - every front end overrides it
+        return False
+
+    def reseed(self, program: Program, seed: int) -> None:
+        return None
+
+    def before_capture(self, program: Program, inputs: tuple) -> None:
+        return None
+
+    def device_policy(self, program: Program) -> str | None:
+        return None
+
+    def replayers(self, program: Program) -> tuple:
+        return ()
+
+    def forward_fn(self, program: Program):
+        return program.model.forward
+
+    def raise_deferred_error(self, program: Program) -> None:
+        return None
+
+    def map_location(self, loc: "SourceLoc") -> "SourceLoc":
+        return loc
+
+    def framework_of(self, program: Program) -> str:
+        return self.framework
+
+    def captures_symbolically(self, program: Program) -> bool:
+        return True

@@ -1,0 +1,108 @@
+"""The plain front end: a model class (built with its defaults plus ``--init``),
+a factory function, or a model the file builds itself, with a loss function
+given by ``--loss`` or found by name (README, "The loss")."""
+
+from __future__ import annotations
+
+import inspect
+import os
+
+from vaelint.build import call_user, check_constructor, model_candidates, record_module_sites
+from vaelint.errors import VaelintError
+from vaelint.frames import boundary, display_path
+from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
+from vaelint.load import PLAIN_IMPORTS, ImportPolicy, load_module
+from vaelint.lossbind import LOSS_NAMES, discover_loss
+from vaelint.placeholders import MissingImport
+
+
+class PlainFrontend(FrontendBase):
+    name = "plain"
+
+    def detect(self, ref: TargetRef) -> bool:
+        return ref.path.endswith(".py") and ref.name is not None and "." not in ref.name
+
+    # ---- what a subclass may change
+    def imports(self) -> ImportPolicy:
+        """How the file's imports are read."""
+        return PLAIN_IMPORTS
+
+    def before_build(self) -> None:
+        """Called right before the model is built (Keras restarts its seed generator)."""
+
+    def on_build_error(self) -> None:
+        """Called when the user's constructor raised, before its error is reported."""
+
+    # ---- the front end
+    def load(self, ref: TargetRef, request: LoadRequest) -> Program:
+        program = self.build(ref, request)
+        program.loss = discover_loss(program, request.loss, request.loss_kwargs)
+        return program
+
+    @boundary
+    def build(self, ref: TargetRef, request: LoadRequest, extra_names: tuple[str, ...] = ()) -> Program:
+        """Load the target's file and build the model; ``request.progress`` hears
+        "import" and "build" as they start."""
+        import torch.nn as nn
+
+        name, init, spec = ref.name, request.init, ref.spec
+        if name is None:
+            raise VaelintError(
+                "load",
+                f"{spec}: name the model as PATH.py:NAME (e.g. {ref.path}:VAE) and give its input with "
+                "--input; checking every model of a file needs them configured in [tool.vaelint].",
+            )
+        request.progress("import")
+        loss_name = request.loss.rpartition(":")[2] if request.loss else None
+        sites: dict = {}
+        with record_module_sites(sites):  # a model built by the file's own lines (a target naming an instance)
+            module = load_module(ref.path, {name, *LOSS_NAMES, *((loss_name,) if loss_name else ()), *extra_names}, self.imports())
+        abspath = os.path.realpath(ref.path)
+        if isinstance(module.__dict__.get(name), MissingImport):
+            module.__dict__[name]._fail()  # says why the name could not be defined
+        if name not in module.__dict__:
+            candidates = model_candidates(module)
+            hint = f" It defines: {', '.join(candidates)}." if candidates else (
+                " It defines no nn.Module class or function."
+            )
+            raise VaelintError(
+                "load", f"{display_path(abspath)} has no top-level class or function {name!r}.{hint}"
+            )
+        obj = module.__dict__[name]
+        request.progress("build")
+        self.before_build()  # e.g. Keras's initializers draw from its own generator: the same weights every check
+        if isinstance(obj, nn.Module):
+            # a model the file builds itself (vae = VAE(encoder, decoder) in a script):
+            # its defining line and the lines it reads have run, nothing else
+            if init:
+                raise VaelintError(
+                    "input",
+                    f"{spec}: {name} is a model the file builds itself, so --init does not apply. Drop --init, "
+                    f"or point the target at its class or at a function that builds it.",
+                )
+            model = obj
+        elif inspect.isclass(obj):
+            if not issubclass(obj, nn.Module):
+                raise VaelintError(
+                    "load",
+                    f"{spec}: {name} is a class but not an nn.Module subclass. Point the target at "
+                    "the model class (a subclass of torch.nn.Module) or at a function that returns one.",
+                )
+            check_constructor(spec, obj, obj.__init__, init, skip_self=True)
+            model = call_user(spec, obj, init, sites, self.on_build_error)
+        elif callable(obj):
+            check_constructor(spec, obj, obj, init, skip_self=False)
+            model = call_user(spec, obj, init, sites, self.on_build_error)
+            if not isinstance(model, nn.Module):
+                raise VaelintError(
+                    "load",
+                    f"{spec}: {name}() returned a {type(model).__name__}, not an nn.Module. A factory "
+                    "target must return the model (an nn.Module instance).",
+                )
+        else:
+            raise VaelintError(
+                "load",
+                f"{spec}: {name} is a {type(obj).__name__}, not an nn.Module subclass or a function "
+                "returning one.",
+            )
+        return Program(self, ref, abspath, module, model, name=name, init=init, module_sites=sites)
