@@ -1,9 +1,12 @@
 """Read the ``# fixture:`` header lines of the model files under fixtures/.
 
 One line is one case: ``target=NAME input=SPEC [input=SPEC] [loss=FUNC] [beta=FLOAT]
-[init=NAME=VALUE ...] [expect=CODE@LINE ...] [later=CODE@LINE ...]``. ``expect`` lists
-the findings the implemented rules must produce; ``later`` lists findings of
-rules that are not in the catalogue yet (they become ``expect`` when they are).
+[init=NAME=VALUE ...] [script-args=ARGS] [cwd=DIR] [expect=CODE@LINE ...] [later=CODE@LINE ...]``.
+``target=-`` checks the whole file (a training script or notebook); ``cwd`` is
+the folder the check runs in, relative to the file's (a repository's root).
+``expect`` lists the findings the implemented rules must produce; ``later``
+lists findings of rules that are not in the catalogue yet (they become
+``expect`` when they are).
 """
 
 from __future__ import annotations
@@ -28,12 +31,20 @@ class Case:
     beta: float = 1.0
     expect: set = field(default_factory=set)  # {(code, line)}
     later: set = field(default_factory=set)
+    script_args: list = field(default_factory=list)
+    cwd: str | None = None  # absolute
 
     @property
     def id(self) -> str:
         rel = os.path.relpath(self.path, FIXTURES)
         extra = f"+{self.loss}" if self.loss else ""
+        extra += f" [{' '.join(self.script_args)}]" if self.script_args else ""
         return f"{rel}:{self.target}[{','.join(self.inputs)}]{extra}"
+
+    @property
+    def spec(self) -> str:
+        """The target as a user types it."""
+        return self.path if self.target == "-" else f"{self.path}:{self.target}"
 
     def all_declared(self) -> set:
         return self.expect | self.later
@@ -48,35 +59,40 @@ def _findings(values: list[str]) -> set:
 
 
 def parse_cases(path: str) -> list[Case]:
+    from vaelint.load import read_source
+
     cases = []
-    with open(path, encoding="utf-8") as fh:
-        for raw in fh:
-            if not raw.startswith("# fixture:"):
-                if raw.strip() and not raw.startswith("#"):
-                    break
-                continue
-            fields: dict[str, list[str]] = {}
-            for token in shlex.split(raw[len("# fixture:") :]):
-                key, _, value = token.partition("=")
-                fields.setdefault(key, []).append(value)
-            cases.append(
-                Case(
-                    path=path,
-                    target=fields["target"][0],
-                    inputs=fields.get("input", []),
-                    loss=fields.get("loss", [None])[0],
-                    init=parse_init(fields.get("init", [])),
-                    beta=float(fields.get("beta", ["1"])[0]),
-                    expect=_findings(fields.get("expect", [])),
-                    later=_findings(fields.get("later", [])),
-                )
+    for raw in read_source(path).splitlines(True):
+        if not raw.startswith("# fixture:"):
+            if raw.strip() and not raw.startswith("#"):
+                break
+            continue
+        fields: dict[str, list[str]] = {}
+        for token in shlex.split(raw[len("# fixture:") :]):
+            key, _, value = token.partition("=")
+            fields.setdefault(key, []).append(value)
+        cases.append(
+            Case(
+                path=path,
+                target=fields["target"][0],
+                inputs=fields.get("input", []),
+                loss=fields.get("loss", [None])[0],
+                init=parse_init(fields.get("init", [])),
+                beta=float(fields.get("beta", ["1"])[0]),
+                expect=_findings(fields.get("expect", [])),
+                later=_findings(fields.get("later", [])),
+                script_args=shlex.split(fields.get("script-args", [""])[0]),
+                cwd=os.path.normpath(os.path.join(os.path.dirname(path), fields["cwd"][0])) if "cwd" in fields else None,
             )
+        )
     return cases
 
 
 def all_cases(kind: str = "*") -> list[Case]:
     cases = []
-    for path in sorted(glob.glob(os.path.join(FIXTURES, kind, "*.py"))):
+    paths = glob.glob(os.path.join(FIXTURES, kind, "**", "*.py"), recursive=True)
+    paths += glob.glob(os.path.join(FIXTURES, kind, "**", "*.ipynb"), recursive=True)
+    for path in sorted(paths):
         cases += parse_cases(path)
     return cases
 
@@ -88,15 +104,17 @@ def result_of(case: Case):
     """The analysis of one fixture case (with the confirmation pass), computed once
     per test session: the declared-findings, confirmation and golden-message tests
     all read it. Paths in messages are relative to the repository root."""
-    key = (case.path, case.target, tuple(case.inputs), case.loss, repr(sorted(case.init.items())), case.beta)
+    key = (case.path, case.target, tuple(case.inputs), case.loss, repr(sorted(case.init.items())), case.beta, tuple(case.script_args))
     if key not in _RESULTS:
         from helpers import check
 
         here = os.getcwd()
-        os.chdir(os.path.dirname(FIXTURES))
+        os.chdir(case.cwd or os.path.dirname(FIXTURES))
         try:
-            loss = f"{case.path}:{case.loss}" if case.loss else None
-            _RESULTS[key] = check(case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta)
+            loss = case.loss if case.loss and ":" in case.loss else f"{case.path}:{case.loss}" if case.loss else None
+            _RESULTS[key] = check(
+                case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta, script_args=case.script_args
+            )
         finally:
             os.chdir(here)
     return _RESULTS[key]

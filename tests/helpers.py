@@ -14,7 +14,7 @@ def check(path: str, target: str, inputs, loss: str | None = None, init=None, dy
         dynamic=dynamic,
         **kw,
     )
-    return analyse(f"{path}:{target}", options)
+    return analyse(path if target == "-" else f"{path}:{target}", options)
 
 
 def found(result) -> set:

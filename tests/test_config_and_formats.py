@@ -77,7 +77,7 @@ def test_a_full_configuration_parses(tmp_path):
         ('select = ["XYZ1"]', ["select", "'XYZ1' is no rule code"]),
         ('ignore = 3', ["ignore = 3", "list of rule codes"]),
         ('per-file-ignores = ["a"]', ["per-file-ignores", "glob"]),
-        ('[[tool.vaelint.targets]]\ntarget = "models/vae.py"', ["targets[0].target", "path/to/model.py:Name"]),
+        ('[[tool.vaelint.targets]]\ntarget = "models/vae.txt:VAE"', ["targets[0].target", "path/to/model.py:Name"]),
         ('[[tool.vaelint.targets]]\ntarget = "m.py:VAE"\ninput = ["32x"]', ["targets[0].input", "empty size"]),
         ('[[tool.vaelint.targets]]\ntarget = "m.py:VAE"\ninit = 4', ["targets[0].init", "table"]),
         ('[[tool.vaelint.targets]]\ntarget = "m.py:VAE"\nbeta = "big"', ["targets[0].beta", "number"]),

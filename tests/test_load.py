@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from vaelint.errors import VaelintError
+from helpers import check
 from vaelint.frontends import LoadRequest, load_program
 from vaelint.load import load_module
 
@@ -180,7 +181,6 @@ def test_a_package_init_that_imports_a_sibling_needing_a_missing_package(tmp_pat
 
 
 def test_a_model_the_script_builds_is_a_target_and_the_training_after_it_never_runs(tmp_path):
-    from helpers import check
 
     path = tmp_path / "script.py"
     path.write_text(

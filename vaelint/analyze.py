@@ -147,13 +147,13 @@ def _load(target: str, options: Options, progress) -> Program:
 
 
 def _analyse(target: str, options: Options, result: TargetResult) -> None:
-    check_inputs(options.inputs)
+    if options.inputs or not _may_infer_inputs(target):
+        check_inputs(options.inputs)
     device = _check_device(options) if options.dynamic else None
-    # positional inputs first, keyword inputs (NAME=SPEC) after them, in the order given
-    specs = [s for s in options.inputs if not s.name] + [s for s in options.inputs if s.name]
     progress = options.progress or (lambda stage: None)
     program = _load(target, options, progress)
     result.notes.extend(program.notes)
+    specs = _inputs(program, options, result)
     program.model.train()
     if options.on_model is not None:
         options.on_model(program.model, sum(math.prod(s.shape) for s in specs))
@@ -164,7 +164,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # batch (kept with its autograd graph) instead of running the forward again
     keep_graph = device == "cpu" and fits(program.model, device) is None
     plan = program.loss
-    result.loss_name = plan.name if plan else None
+    result.loss_name = plan.name if plan else program.step.description if program.step else None
 
     # capture -> shapes
     try:
@@ -203,7 +203,9 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         program.raise_deferred_error()  # e.g. a tf.* call in a Keras layer's call(): exit 2 naming it
     if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
         raise unexplained(target, specs, runs.failure)
-    if plan is None and ctx.has_loss:
+    if plan is None and program.step is not None:
+        pass  # the step's own loss
+    elif plan is None and ctx.has_loss:
         result.loss_name = "the forward's own out['loss']"
     elif plan is None:
         result.notes.append(
@@ -262,6 +264,33 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
 
 
+def _may_infer_inputs(target: str) -> bool:
+    """A target whose front end may find its inputs itself (a training script that
+    builds a known data set): --input is checked after loading, not before."""
+    from vaelint.frontends import choose
+
+    ref = parse_ref(target)
+    # a whole file is a script (or not a target at all: its front end says so)
+    return ref.name is None or choose(ref).name not in ("plain", "keras")
+
+
+def _inputs(program: Program, options: Options, result: TargetResult) -> list:
+    """The inputs, positional first and keyword (NAME=SPEC) after, in the order
+    given; or those the front end inferred (the report says from what)."""
+    given = list(options.inputs) or list(program.inputs)
+    if not options.inputs and program.inputs:
+        result.notes.append(f"input {' '.join(s.text() for s in program.inputs)}: {program.inputs_origin}")
+    if not given and program.step is not None:
+        raise VaelintError(
+            "input",
+            f"no input shape: the training step reads its batch from {program.step.batch_text or 'its data'}, "
+            "whose shape vaelint cannot tell without loading data. Give it with --input, one per item of "
+            "the batch in order, e.g. --input 32x1x28x28 --input 32:int64:10.",
+        )
+    check_inputs(given)
+    return [s for s in given if not s.name] + [s for s in given if s.name]
+
+
 def _confirm_needs(rule, finding, ctx) -> set:
     try:
         return set(rule.confirm_needs(finding, ctx))
@@ -299,7 +328,7 @@ def _context(program, specs, cap, runs, plan, beta) -> Context:
     )
     roles = forward_roles(view, forward_out)
     output_struct = _output_structure(cap)
-    if plan is not None and output_struct is not None:
+    if (plan is not None or program.step is not None) and output_struct is not None:
         loss_roles(view, roles, output_struct)
     elif isinstance(output_struct, dict) and isinstance(output_struct.get("loss"), fx.Node):
         # no loss function, but the forward returns its own loss (pythae's ModelOutput)

@@ -36,11 +36,13 @@ from vaelint.frames import SourceLoc, boundary
 
 
 class Analysed(nn.Module):
-    """forward(*inputs) = loss(bind(model(*inputs))), with hooks for the capture route."""
+    """forward(*inputs) = loss(bind(model(*inputs))), or a training step's
+    step(*inputs), with hooks for the capture route."""
 
-    def __init__(self, model: nn.Module, loss: Callable | None, binder):
+    def __init__(self, model: nn.Module, loss: Callable | None, binder, step: Callable | None = None):
         super().__init__()
         self.model = model
+        self._step = step  # a training step (vaelint/frontends/base.py, Step): the loss it returns
         if isinstance(loss, nn.Module) and not _is_bound_to(loss, model):
             self.loss_module = loss
         self._loss = loss
@@ -65,6 +67,8 @@ class Analysed(nn.Module):
                 kwargs.setdefault(outer, {})[key] = value
             else:
                 kwargs[name] = value
+        if self._step is not None:
+            return self._run_step(inputs[:n], kwargs)
         out = self.model(*inputs[:n], **kwargs)
         leaf_nodes = self._on_output(out) if self._on_output else {}
         if self._loss is None or self._binder is None:
@@ -72,6 +76,17 @@ class Analysed(nn.Module):
         args, kwargs = self._binder(out, inputs, leaf_nodes)
         self._stage("loss")
         return self._loss(*args, **kwargs)
+
+
+    def _run_step(self, positional: tuple, kwargs: dict):
+        """A training step: the model calls it makes mark the forward's outputs
+        (vaelint/modelcalls.py); what it returns is the loss."""
+        if self._on_output is None:
+            return self._step(*positional, **kwargs)
+        from vaelint.modelcalls import marking_model_calls
+
+        with marking_model_calls(self._on_output):
+            return self._step(*positional, **kwargs)
 
 
 def _is_bound_to(loss, model) -> bool:
@@ -84,12 +99,15 @@ def input_names(program, n: int, keywords: tuple[str, ...] = ()) -> list[str]:
     if keywords:
         return input_names(program, n - len(keywords)) + [k.replace(".", "_") for k in keywords]
     names = []
-    forward = program.forward_fn()
-    try:
-        params = list(inspect.signature(forward).parameters.values())
-        names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        pass
+    if program.step is not None:
+        names = list(program.step.names)  # the step's batch variables
+    else:
+        forward = program.forward_fn()
+        try:
+            params = list(inspect.signature(forward).parameters.values())
+            names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            pass
     out = []
     for i in range(n):
         name = names[i] if i < len(names) and names[i].isidentifier() else f"input_{i}"
@@ -102,7 +120,8 @@ def input_names(program, n: int, keywords: tuple[str, ...] = ()) -> list[str]:
 def make_wrapper(program, loss, binder, n_inputs: int, keywords: tuple[str, ...], progress) -> tuple[Analysed, list[str]]:
     """The module both routes capture, and its placeholder names."""
     names = input_names(program, n_inputs, keywords)
-    wrapper = _wrapper_class(names)(program.model, loss, binder)
+    step = program.step.fn if program.step is not None else None
+    wrapper = _wrapper_class(names)(program.model, loss, binder, step)
     wrapper.keywords = tuple(keywords)
     wrapper.progress = progress
     return wrapper, names

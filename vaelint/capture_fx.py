@@ -88,9 +88,9 @@ def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] =
     wrapper, names = make_wrapper(program, loss, binder, n_inputs, keywords, progress)
     tracer = _Tracer()  # records the user's frames itself (node.meta["stack"])
 
-    def on_output(out):
+    def on_output(out, prefix: tuple = ()):
         leaves = {}
-        for path, value in flatten_outputs(out):
+        for path, value in flatten_outputs(out, prefix):
             if isinstance(value, fx.Proxy):
                 value.node.meta.setdefault("forward_output", path)
                 leaves[path] = value.node

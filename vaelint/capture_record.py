@@ -175,9 +175,9 @@ def capture_recording(
             ph.meta["loc"] = None
             rec.bind(x, ph)
 
-        def on_output(out):
+        def on_output(out, prefix: tuple = ()):
             leaves = {}
-            for path, value in flatten_outputs(out):
+            for path, value in flatten_outputs(out, prefix):
                 if isinstance(value, torch.Tensor):
                     node = rec.node_for(value)
                     node.meta.setdefault("forward_output", path)

@@ -86,6 +86,7 @@ def check(
     init: List[str] = typer.Option([], "--init", help="Constructor keyword NAME=VALUE (a Python literal)."),
     loss: Optional[str] = typer.Option(None, "--loss", help="PATH.py:function, PATH.py:Class, or a model method name."),
     loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", help="Extra loss keyword NAME=VALUE."),
+    script_args: Optional[str] = typer.Option(None, "--script-args", help="A training script's own arguments, as `python script.py ARGS` takes them."),
     beta: Optional[float] = typer.Option(None, "--beta", help="The KL weight you intend (beta-VAE); default 1."),
     device: Optional[Device] = typer.Option(None, "--device", help="Where the confirmation pass runs (default auto)."),
     no_dynamic: bool = typer.Option(False, "--no-dynamic", help="Skip the real forward/backward confirmation pass."),
@@ -134,6 +135,12 @@ def check(
                 "VAE, e.g. 4 for a beta-VAE).",
             )
         memory_limit = parse_size(max_memory) if max_memory else None
+        try:
+            import shlex
+
+            argv = shlex.split(script_args) if script_args is not None else None
+        except ValueError as e:
+            raise VaelintError("input", f"--script-args {script_args!r} does not split as a shell would ({e}): check the quotes.") from None
         if specs and specs[0].batch < 2:
             raise VaelintError(
                 "input",
@@ -147,7 +154,7 @@ def check(
         if show_settings:
             _show_settings(settings, targets or [])
             raise typer.Exit(0)
-        jobs = _jobs(targets or [], settings)
+        jobs = _jobs(targets or [], settings, bool(specs))
     except VaelintError as e:
         _usage_error(e.message)
 
@@ -175,6 +182,7 @@ def check(
             ignore=settings.ignore(config),
             timeout=settings.timeout(config),
             max_memory=memory_limit,
+            script_args=argv if argv is not None else (tc.script_args if tc else []),
         )
         result = run_target(_shown(spec), options, fresh=fresh)
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
@@ -183,12 +191,14 @@ def check(
         failing += [f for f in result.findings if f.severity in severities]
     if not results:
         if targets:
-            files = [t for t in targets if t.endswith(".py")]
+            files = [t for t in targets if t.endswith((".py", ".ipynb"))]
             typer.echo(
                 f"vaelint: no VAE targets in {len(files)} file{'s' * (len(files) != 1)}: configure "
                 "[[tool.vaelint.targets]] or annotate forward inputs (jaxtyping)",
                 err=True,
             )
+            for note in _untargeted:
+                typer.echo(f"vaelint: {note}", err=True)
         raise typer.Exit(0)  # file mode: no configured target in these files
     _emit(results, format, output_file, color, quiet, statistics)
     if any(r.error is not None for r in results):
@@ -219,7 +229,10 @@ def _show_settings(settings, targets: list[str]) -> None:
             typer.echo(f"  {name:20} {value}  ({source})")
 
 
-def _jobs(targets: list[str], settings) -> list:
+_untargeted: list[str] = []  # files with a training step but no input shape (said on stderr)
+
+
+def _jobs(targets: list[str], settings, have_inputs: bool = False) -> list:
     """(target spec, its configuration or None, the configuration governing it) per target."""
     if not targets:
         config = settings.base()
@@ -233,22 +246,32 @@ def _jobs(targets: list[str], settings) -> list:
         return [(t.target, t, config) for t in config.targets]
     jobs = []
     for t in targets:
-        path, _, name = t.rpartition(":")
-        if name and path.endswith(".py"):
-            config = settings.for_file(path)
+        from vaelint.frontends.base import parse_ref
+
+        ref = parse_ref(t)
+        if ref.name and ref.path.endswith((".py", ".ipynb")):
+            config = settings.for_file(ref.path)
             jobs.append((t, config.target_named(t), config))
-        elif t.endswith(".py"):
+        elif t.endswith((".py", ".ipynb")):
             if not os.path.exists(t):
                 raise VaelintError("input", f"{t}: no such file.")
             # file mode (pre-commit passes every changed file): its configured
             # targets, else the models whose forward annotates its input shape,
-            # and nothing for a file that has neither
+            # else its training step (when its input is known), and nothing for
+            # a file that has none of these
             config = settings.for_file(t)
             configured = config.targets_in(t)
-            if not configured:
+            if not configured and t.endswith(".py"):
                 from vaelint.discover import annotated_targets
 
                 configured = annotated_targets(t)
+            if not configured:
+                from vaelint.discover import training_target
+
+                found, note = training_target(t, have_inputs)
+                configured = [found] if found else []
+                if note:
+                    _untargeted.append(note)
             jobs += [(c.target, c, config) for c in configured]
         else:
             raise VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
@@ -259,8 +282,10 @@ def _shown(spec: str) -> str:
     """A configured target (absolute) as the user sees it: relative to the current directory."""
     from vaelint.frames import display_path
 
-    path, _, name = spec.rpartition(":")
-    return f"{display_path(path)}:{name}" if path.endswith(".py") else spec
+    from vaelint.frontends.base import parse_ref
+
+    ref = parse_ref(spec)
+    return f"{display_path(ref.path)}:{ref.name}" if ref.name else display_path(ref.path)
 
 
 def _check_codes(codes: list[str]) -> None:

@@ -22,21 +22,24 @@ else:  # pragma: no cover - Python 3.10
 SEVERITIES = ("warning", "error")
 DEVICES = ("auto", "cpu", "cuda")
 _TOP_KEYS = ("select", "ignore", "fail-on", "timeout", "device", "targets", "per-file-ignores")
-_TARGET_KEYS = ("target", "input", "init", "loss", "loss-kwargs", "beta")
+_TARGET_KEYS = ("target", "input", "init", "loss", "loss-kwargs", "beta", "script-args")
 
 
 @dataclass
 class TargetConfig:
-    target: str  # "path.py:Name", the path relative to the config's folder, made absolute
+    target: str  # "path.py:Name" or a whole script "path.py", the path relative to the config's folder, made absolute
     inputs: list[str] = field(default_factory=list)
     init: dict = field(default_factory=dict)
     loss: str | None = None
     loss_kwargs: dict = field(default_factory=dict)
     beta: float | None = None
+    script_args: list[str] = field(default_factory=list)  # the script's own arguments, as a shell splits them
 
     @property
     def path(self) -> str:
-        return self.target.rpartition(":")[0]
+        from vaelint.frontends.base import parse_ref
+
+        return parse_ref(self.target).path
 
 
 @dataclass
@@ -61,9 +64,11 @@ class Config:
         return [t for t in self.targets if os.path.realpath(t.path) == real]
 
     def target_named(self, spec: str) -> TargetConfig | None:
-        path, _, name = spec.rpartition(":")
-        real = os.path.realpath(path)
-        return next((t for t in self.targets if os.path.realpath(t.path) == real and t.target.rpartition(":")[2] == name), None)
+        from vaelint.frontends.base import parse_ref
+
+        ref = parse_ref(spec)
+        real = os.path.realpath(ref.path)
+        return next((t for t in self.targets if os.path.realpath(t.path) == real and parse_ref(t.target).name == ref.name), None)
 
 
 def find_pyproject(start: str | None = None) -> str | None:
@@ -170,10 +175,13 @@ def _target(path: str, root: str, i: int, t) -> TargetConfig:
         if key not in _TARGET_KEYS:
             raise _bad(path, f"{where}.{key}", t[key], f"unknown key; a target takes {', '.join(_TARGET_KEYS)}")
     spec = t.get("target")
-    if not isinstance(spec, str) or ":" not in spec or not spec.rpartition(":")[0].endswith(".py"):
-        raise _bad(path, f"{where}.target", spec, 'write "path/to/model.py:Name"')
-    file, _, name = spec.rpartition(":")
-    tc = TargetConfig(target=f"{os.path.normpath(os.path.join(root, file))}:{name}")
+    from vaelint.frontends.base import parse_ref
+
+    ref = parse_ref(spec) if isinstance(spec, str) else None
+    if ref is None or not ref.path.endswith((".py", ".ipynb")):
+        raise _bad(path, f"{where}.target", spec, 'write "path/to/model.py:Name", or "train.py" for a training script')
+    full = os.path.normpath(os.path.join(root, ref.path))
+    tc = TargetConfig(target=f"{full}:{ref.name}" if ref.name else full)
     inputs = t.get("input", [])
     if isinstance(inputs, str):
         inputs = [inputs]
@@ -203,4 +211,12 @@ def _target(path: str, root: str, i: int, t) -> TargetConfig:
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
             raise _bad(path, f"{where}.beta", beta, "give the intended KL weight as a number, e.g. 1.0 or 4.0")
         tc.beta = float(beta)
+    script_args = t.get("script-args", [])
+    if isinstance(script_args, str):
+        import shlex
+
+        script_args = shlex.split(script_args)
+    if not isinstance(script_args, list) or not all(isinstance(a, str) for a in script_args):
+        raise _bad(path, f"{where}.script-args", script_args, 'give the script\'s arguments as a string or a list, e.g. "--config configs/vae.yaml"')
+    tc.script_args = script_args
     return tc

@@ -58,6 +58,36 @@ def annotated_targets(path: str) -> list[TargetConfig]:
     return out
 
 
+def training_target(path: str, have_inputs: bool) -> tuple[TargetConfig | None, str]:
+    """A script (or notebook) whose training step can be checked: (its target, or
+    None with a one-line note saying why not). Its input must be known: given
+    with --input, or a data set whose shapes are known that the file builds."""
+    from vaelint.frontends import choose
+    from vaelint.frontends.base import parse_ref
+
+    ref = parse_ref(path)
+    frontend = choose(ref)
+    if frontend.name not in ("training", "notebook", "lightning"):
+        return None, ""
+    if have_inputs or _builds_known_data(path):
+        return TargetConfig(target=path), ""
+    return None, f"{path} has a training step but no input shape: give it with --input (one per item of the batch)"
+
+
+def _builds_known_data(path: str) -> bool:
+    """Does the file build a data set whose item shapes vaelint knows (MNIST, CIFAR10, ...)?"""
+    import re
+
+    from vaelint.frontends.training.datasets import KNOWN
+    from vaelint.load import read_source
+
+    try:
+        text = read_source(path)
+    except (OSError, ValueError):
+        return False
+    return any(re.search(rf"\b{name}\s*\(", text) for name in (*KNOWN, "TensorDataset"))
+
+
 def _input_specs(cls) -> list[str] | None:
     hints = _resolve(cls.forward)
     try:

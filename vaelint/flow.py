@@ -108,6 +108,9 @@ def _forward_def(ctx: Context) -> SourceLoc | None:
     """Where the model's inputs come in: its forward (a Keras model's call), or,
     for a model whose forward is a library's (a Keras functional model), the
     line that built it."""
+    step = ctx.program.step
+    if step is not None and step.loc is not None:
+        return step.loc  # a training step's batch comes in at its loop over the loader
     model = ctx.program.model
     for name in ("forward", "call"):
         fn = getattr(type(model), name, None)

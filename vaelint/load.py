@@ -69,31 +69,56 @@ def _package_context(path: str) -> tuple[str, str | None]:
 
 
 @contextlib.contextmanager
-def _script_guard(path: str):
+def _script_guard(path: str, argv: list[str] | None):
     """While the model file's kept lines run: argv holds only the file name
-    (argparse takes its defaults) and nothing prompts for input."""
+    (argparse takes its defaults), or the script's arguments a front end gives."""
     saved_argv = sys.argv
-    sys.argv = [path]
+    sys.argv = [path, *(argv or [])]
     try:
         yield
     finally:
         sys.argv = saved_argv
 
 
-def load_module(path: str, wanted: set[str] | None = None, imports: ImportPolicy = PLAIN_IMPORTS) -> types.ModuleType:
-    """Execute the model-defining statements of ``path`` in a fresh module."""
+def read_source(path: str) -> str:
+    """The Python source of a file (a notebook's code cells, joined:
+    vaelint/frontends/notebook.py)."""
+    if path.endswith(".ipynb"):
+        from vaelint.frontends.notebook import notebook_source
+
+        return notebook_source(path).text
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return fh.read()
+
+
+def load_module(
+    path: str,
+    wanted: set[str] | None = None,
+    imports: ImportPolicy = PLAIN_IMPORTS,
+    *,
+    statements: list[ast.stmt] | None = None,
+    overrides: dict[str, list[ast.stmt]] | None = None,
+    argv: list[str] | None = None,
+    inject: dict | None = None,
+    failures: list | None = None,
+) -> types.ModuleType:
+    """Execute the model-defining statements of ``path`` in a fresh module.
+
+    A front end that rewrote the code may give the ``statements`` to run instead,
+    ``overrides`` (file path -> statements) for files the code imports, the
+    script's ``argv``, and names to ``inject`` in each of those modules first;
+    ``failures`` collects (line, error) for each top-level line that failed."""
     if not os.path.exists(path):
         raise VaelintError(
             "load", f"{path}: no such file. Check the path in the target (PATH.py:NAME); it is "
             "relative to the current directory."
         )
-    if os.path.isdir(path) or not path.endswith(".py"):
+    if os.path.isdir(path) or not path.endswith((".py", ".ipynb")):
         raise VaelintError(
             "load", f"{path}: not a Python file. A target is PATH.py:NAME, e.g. models/vae.py:VAE."
         )
     abspath = os.path.realpath(path)
-    with open(abspath, encoding="utf-8", errors="replace") as fh:
-        source = fh.read()
+    source = read_source(abspath)
     try:
         tree = ast.parse(source, filename=abspath)
     except SyntaxError as e:
@@ -107,6 +132,8 @@ def load_module(path: str, wanted: set[str] | None = None, imports: ImportPolicy
     imports.prepare(abspath, tree)
     root, package = _package_context(abspath)
     stem = os.path.splitext(os.path.basename(abspath))[0]
+    if not stem.isidentifier():
+        stem = "".join(c if c.isalnum() else "_" for c in stem)
     if package:
         modname = f"{package}.{stem}"
     else:
@@ -118,17 +145,20 @@ def load_module(path: str, wanted: set[str] | None = None, imports: ImportPolicy
         if folder not in sys.path:
             sys.path.insert(0, folder)
 
-    if wanted is None:
-        wanted = {s.name for s in tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
-    statements = select_statements(tree, wanted)
+    if statements is None:
+        if wanted is None:
+            wanted = {s.name for s in tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
+        statements = select_statements(tree, wanted)
     # Import through a finder of our own, so that a package __init__ that
     # imports this very module (``from .vanilla_vae import *``) gets the
     # filtered module too, as a normal import would give it the real one.
-    finder = _FilteredFinder(modname, abspath, statements, package, os.path.dirname(abspath), imports)
+    finder = _FilteredFinder(modname, abspath, statements, package, os.path.dirname(abspath), imports, overrides, inject)
+    finder.failures = failures
     sys.modules.pop(modname, None)
     sys.meta_path.insert(0, finder)
+    shadowed = _evict(overrides or {})
     try:
-        with _script_guard(abspath), _siblings_first(tree, [os.path.dirname(abspath), root, os.getcwd()]):
+        with _script_guard(abspath, argv), _siblings_first(tree, [os.path.dirname(abspath), root, os.getcwd()]):
             try:
                 module = importlib.import_module(modname)
             except VaelintError:
@@ -142,7 +172,21 @@ def load_module(path: str, wanted: set[str] | None = None, imports: ImportPolicy
                 ) from None
     finally:
         sys.meta_path.remove(finder)
+        for key, mod in shadowed.items():
+            sys.modules[key] = mod
     return module
+
+
+def _evict(overrides: dict) -> dict:
+    """Take out of sys.modules (until the load is done) the modules of the files a
+    front end rewrote, so that importing them runs the rewritten statements."""
+    wanted = {os.path.realpath(p) for p in overrides}
+    out = {}
+    for key, mod in list(sys.modules.items()):
+        origin = getattr(mod, "__file__", None)
+        if origin and os.path.realpath(origin) in wanted:
+            out[key] = sys.modules.pop(key)
+    return out
 
 
 class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -155,19 +199,35 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def __init__(
         self, modname: str, path: str, statements: list[ast.stmt], package: str | None = None,
-        folder: str | None = None, imports: ImportPolicy = PLAIN_IMPORTS,
+        folder: str | None = None, imports: ImportPolicy = PLAIN_IMPORTS, overrides: dict | None = None,
+        inject: dict | None = None,
     ):
         self.modname, self.path, self.statements = modname, path, statements
         self.package, self.folder, self.imports = package, folder, imports
+        self.overrides = {os.path.realpath(p): st for p, st in (overrides or {}).items()}
+        self.inject = inject or {}
         self._siblings: dict[str, tuple[str, list[ast.stmt]]] = {}
 
     def find_spec(self, fullname, path=None, target=None):
-        origin = self._origin(fullname)
+        origin = self._origin(fullname) or self._override(fullname, path)
         if origin is None:
             return None
         spec = importlib.util.spec_from_loader(fullname, self, origin=origin)
         spec.has_location = True
         return spec
+
+    def _override(self, fullname: str, path) -> str | None:
+        """A file the front end rewrote, imported under whatever name resolves to it."""
+        if not self.overrides:
+            return None
+        parts = fullname.split(".")
+        roots = [os.path.join(p, parts[-1]) for p in (path or [])] or [os.path.join(p or os.getcwd(), *parts) for p in sys.path]
+        for root in roots:
+            candidate = os.path.realpath(root + ".py")
+            if candidate in self.overrides:
+                self._siblings[fullname] = (candidate, self.overrides[candidate])
+                return candidate
+        return None
 
     def _origin(self, fullname: str) -> str | None:
         if fullname == self.modname:
@@ -201,8 +261,9 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         else:
             path, statements = self._siblings[module.__name__]
         module.__file__ = path
+        module.__dict__.update(self.inject)
         for stmt in statements:
-            run_statement(stmt, module, path, self.imports)
+            run_statement(stmt, module, path, self.imports, getattr(self, "failures", None) if module.__name__ == self.modname else None)
 
 
 @contextlib.contextmanager
@@ -233,7 +294,7 @@ def _siblings_first(tree: ast.Module, folders: list[str]):
             sys.modules[key] = mod
 
 
-def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: ImportPolicy = PLAIN_IMPORTS) -> None:
+def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: ImportPolicy = PLAIN_IMPORTS, failures: list | None = None) -> None:
     """Run one top-level statement of the user's file; a failure binds placeholders
     for the names it would have bound (they explain the failure if used)."""
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -245,6 +306,8 @@ def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: 
         exec(code, module.__dict__)
     except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of the user's line
         error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        if failures is not None and not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            failures.append((stmt.lineno, e.message if isinstance(e, VaelintError) else error))
         if isinstance(e, VaelintError):
             error = e
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):

@@ -16,8 +16,9 @@ def frontends() -> list[Frontend]:
     """The front ends in the order they are asked; the first that detects a target gets it."""
     from vaelint.frontends.keras import KerasFrontend
     from vaelint.frontends.plain import PlainFrontend
+    from vaelint.frontends.training import TrainingFrontend
 
-    return [KerasFrontend(), PlainFrontend()]
+    return [KerasFrontend(), TrainingFrontend(), PlainFrontend()]
 
 
 def choose(ref: TargetRef) -> Frontend:

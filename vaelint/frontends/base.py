@@ -81,6 +81,7 @@ class Step:
     description: str  # how the report names it: "train.py:train, lines 95-101"
     batch_text: str = ""  # how the batch reaches the step: "for batch_idx, (data, _) in enumerate(train_loader)"
     keywords: tuple[str, ...] = ()  # inputs given by name (--input NAME=SPEC), after the positional ones
+    loc: "SourceLoc | None" = None  # where the batch comes in (the loop over the loader)
 
 
 @dataclass

@@ -1,0 +1,279 @@
+"""Stand-in packages for what training code imports and this environment lacks
+(or cannot load): ``torchvision`` (torch 2.13's CPU wheel has no matching
+build) and Lightning (``pytorch_lightning``, ``lightning``, ``lightning.pytorch``).
+
+A model file's missing import already stands in (:mod:`vaelint.placeholders`)
+and fails only if the model uses it. Training code uses these packages for
+the step's surroundings: data sets and transforms (whose shapes are known:
+:mod:`vaelint.frontends.training.datasets`), ``save_image``, a
+``LightningModule`` base class, a ``Trainer``, loggers and callbacks. Those
+stand in here; what a model itself would need from them (``torchvision.models``)
+fails when used, saying the package is missing.
+
+The stand-ins serve only when the real package cannot be imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import types
+
+from vaelint.errors import VaelintError
+
+
+def _missing(package: str, what: str):
+    raise VaelintError(
+        "load",
+        f"the code uses {what}, and {package} is not installed here (or does not load with this torch): "
+        f"install a {package} that matches torch {_torch_version()}, or check a target that does not need it.",
+    )
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__.split("+")[0]
+
+
+class _Anything:
+    """A class, function or object of a stand-in package that is only passed around
+    (a logger, a callback, a plugin): it takes any arguments and does nothing."""
+
+    def __init__(self, *args, **kwargs):
+        self._vaelint_args, self._vaelint_kwargs = args, kwargs
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __getattr__(self, item):
+        if item.startswith("__"):
+            raise AttributeError(item)
+        return _Anything()
+
+
+# --------------------------------------------------------------------------- torchvision
+
+
+def _transform_class(name: str) -> type:
+    def __init__(self, *args, **kwargs):
+        self._vaelint_args, self._vaelint_kwargs = args, kwargs
+        if name == "Compose":
+            self.transforms = list(args[0]) if args else list(kwargs.get("transforms", []))
+
+    def __call__(self, x):
+        return x
+
+    return type(name, (), {"__init__": __init__, "__call__": __call__, "__module__": "torchvision.transforms"})
+
+
+def _dataset_class(name: str) -> type:
+    from torch.utils.data import Dataset
+
+    def __init__(self, *args, **kwargs):
+        self._vaelint_args, self._vaelint_kwargs = args, kwargs
+
+    return type(name, (Dataset,), {"__init__": __init__, "__module__": "torchvision.datasets"})
+
+
+class _StandInModule(types.ModuleType):
+    """A module whose names are made on first use by ``make(name)``."""
+
+    def __init__(self, name: str, make):
+        super().__init__(name)
+        self.__file__ = f"<vaelint stand-in for {name}>"
+        self.__path__ = []  # a package: submodules import
+        self._make = make
+        self.__vaelint_stand_in__ = True
+
+    def __getattr__(self, item):
+        if item.startswith("__"):
+            raise AttributeError(item)
+        value = self._make(item)
+        setattr(self, item, value)
+        return value
+
+
+def _torchvision(fullname: str) -> types.ModuleType:
+    sub = fullname.split(".", 1)[1] if "." in fullname else ""
+    if sub == "":
+        return _StandInModule(fullname, lambda item: importlib.import_module(f"torchvision.{item}"))
+    if sub.startswith("transforms"):
+        return _StandInModule(fullname, _transform_class)
+    if sub == "datasets":
+        return _StandInModule(fullname, _dataset_class)
+    if sub == "utils":
+        return _StandInModule(fullname, lambda item: (lambda *a, **k: None) if item.startswith("save") else _Anything())
+    return _StandInModule(fullname, lambda item: _missing("torchvision", f"{fullname}.{item}"))
+
+
+# --------------------------------------------------------------------------- Lightning
+
+
+def _lightning_module_class() -> type:
+    import torch.nn as nn
+
+    class LightningModule(nn.Module):
+        """Lightning's LightningModule as far as a training step reads it with no Trainer."""
+
+        automatic_optimization = True
+        current_epoch = 0
+        global_step = 0
+        trainer = None
+        logger = _Anything()
+
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            self.hparams = _AttributeDict()
+
+        def log(self, *args, **kwargs):
+            return None
+
+        def log_dict(self, *args, **kwargs):
+            return None
+
+        def print(self, *args, **kwargs):
+            return None
+
+        def save_hyperparameters(self, *args, **kwargs):
+            frame = sys._getframe(1)
+            for key, value in frame.f_locals.items():
+                if key not in ("self", "__class__") and not key.startswith("_"):
+                    self.hparams[key] = value
+
+        def optimizers(self, *args, **kwargs):
+            return _Anything()
+
+        def lr_schedulers(self, *args, **kwargs):
+            return _Anything()
+
+        def manual_backward(self, loss, *args, **kwargs):
+            from vaelint.frontends.training.runtime import StepLoss
+
+            raise StepLoss(loss)
+
+        def toggle_optimizer(self, *args, **kwargs):
+            return None
+
+        def untoggle_optimizer(self, *args, **kwargs):
+            return None
+
+        @property
+        def device(self):
+            import torch
+
+            return next((p.device for p in self.parameters()), torch.device("cpu"))
+
+    LightningModule.__module__ = "lightning.pytorch"
+    return LightningModule
+
+
+class _AttributeDict(dict):
+    def __getattr__(self, item):
+        try:
+            return self[item]
+        except KeyError:
+            raise AttributeError(item) from None
+
+    def __setattr__(self, key, value):
+        self[key] = value
+
+
+_LIGHTNING_CACHE: dict = {}
+
+
+def _lightning_name(item: str):
+    if item == "LightningModule":
+        if "LightningModule" not in _LIGHTNING_CACHE:
+            _LIGHTNING_CACHE["LightningModule"] = _lightning_module_class()
+        return _LIGHTNING_CACHE["LightningModule"]
+    if item == "seed_everything":
+        return lambda seed=None, *a, **k: seed
+    if item in ("LightningDataModule",):
+        return type(item, (_Anything,), {})
+    return _Anything
+
+
+def _lightning(fullname: str) -> types.ModuleType:
+    parts = fullname.split(".")
+    if fullname in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning.pytorch.core", "pytorch_lightning.core"):
+        def make(item):
+            if item in ("pytorch", "core", "callbacks", "loggers", "utilities", "strategies", "plugins", "trainer"):
+                return importlib.import_module(f"{fullname}.{item}")
+            return _lightning_name(item)
+
+        return _StandInModule(fullname, make)
+    return _StandInModule(fullname, lambda item: _lightning_name(item) if parts[-1] == "core" else _Anything)
+
+
+_FACTORIES = {"torchvision": _torchvision, "pytorch_lightning": _lightning, "lightning": _lightning}
+
+
+class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves a stand-in for a package in ``_FACTORIES`` whose real import fails."""
+
+    def __init__(self):
+        self.real_ok: dict[str, bool] = {}
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.split(".")[0]
+        if top not in _FACTORIES or not self._stands_in(top):
+            return None
+        return importlib.util.spec_from_loader(fullname, self, is_package=True)
+
+    def _stands_in(self, top: str) -> bool:
+        if top not in self.real_ok:
+            module = sys.modules.get(top)
+            if module is not None:
+                self.real_ok[top] = not getattr(module, "__vaelint_stand_in__", False)
+            elif importlib.machinery.PathFinder.find_spec(top) is None:
+                self.real_ok[top] = False
+            else:
+                self.real_ok[top] = _imports(top)
+        return not self.real_ok[top]
+
+    def create_module(self, spec):
+        return _FACTORIES[spec.name.split(".")[0]](spec.name)
+
+    def exec_module(self, module):
+        return None
+
+
+def _imports(top: str) -> bool:
+    """Does the real package import here? (torchvision built for another torch raises at import.)"""
+    saved = [f for f in sys.meta_path if isinstance(f, StandInFinder)]
+    for f in saved:
+        sys.meta_path.remove(f)
+    try:
+        importlib.import_module(top)
+        return True
+    except Exception:  # noqa: BLE001 - any failure: the stand-in serves
+        for key in [k for k in sys.modules if k == top or k.startswith(top + ".")]:
+            del sys.modules[key]
+        return False
+    finally:
+        for f in saved:
+            sys.meta_path.insert(0, f)
+
+
+@contextlib.contextmanager
+def installed():
+    """While inside, a package of ``_FACTORIES`` that cannot be imported stands in;
+    afterwards later imports find the packages as they are (the stand-in
+    modules stay with the code that imported them)."""
+    finder = StandInFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        for key in [k for k, m in list(sys.modules.items()) if is_stand_in(m)]:
+            del sys.modules[key]
+
+
+def is_stand_in(module) -> bool:
+    return isinstance(module, _StandInModule)

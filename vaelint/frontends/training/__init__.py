@@ -1,0 +1,416 @@
+"""The training-code front end: a step found in the code that trains the model.
+
+Targets: a script (``train.py``), a function (``train.py:train``,
+``train.py:main``), a method (``solver.py:Solver.train``). vaelint finds the
+statement that backpropagates the loss (:mod:`.sites`), the way from a
+module's top level to it (``main(args)`` under the main guard, ``main.py``
+calling ``solver.train(...)``), and where the batch comes in (a loop over a
+loader, ``next(...)``); it rewrites that code (:mod:`.rewrite`) so that only
+the lines the step needs run (:mod:`.slicer`), inside a sandbox
+(:mod:`.sandbox`): the model is built as the code builds it (argparse
+defaults or ``--script-args``, config files the code reads), the step is
+handed over as a function of the batch, and nothing else runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import types
+
+from vaelint.build import record_module_sites
+from vaelint.errors import VaelintError
+from vaelint.frames import boundary as vaelint_boundary
+from vaelint.frames import display_path
+from vaelint.frontends.base import FrontendBase, LoadRequest, Program, Step, TargetRef
+from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, is_main_guard, places, source_segment
+from vaelint.frontends.training.rewrite import RT, build_plan
+from vaelint.frontends.training.runtime import BatchUse, Runtime, StepReady
+from vaelint.frontends.training.sandbox import Sandbox, script_argv
+from vaelint.frontends.training.sites import (
+    Frame,
+    Site,
+    SourceFile,
+    chains_to,
+    find_boundary,
+    find_sites,
+    parse_file,
+    site_score,
+)
+
+_MAX_NEIGHBOURS = 60  # .py files beside the target read for call sites
+
+
+class TrainingFrontend(FrontendBase):
+    name = "training"
+
+    def detect(self, ref: TargetRef) -> bool:
+        if not ref.path.endswith(".py") or not os.path.isfile(ref.path):
+            return False
+        file = parse_file(os.path.realpath(ref.path))
+        if file is None:
+            return False
+        if ref.name is None:
+            return any(find_sites(s) for s in file.scopes.values())
+        scope = file.scopes.get(ref.name)
+        return scope is not None and not scope.is_module and bool(_sites_from(file, scope))
+
+    def source_of(self, ref: TargetRef) -> tuple[str, str]:
+        """(absolute path, Python source) of the target's file."""
+        path = os.path.realpath(ref.path)
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return path, fh.read()
+
+    def load(self, ref: TargetRef, request: LoadRequest) -> Program:
+        path, text = self.source_of(ref)
+        home = parse_file(path, text)
+        if home is None:
+            raise VaelintError("load", f"{display_path(path)}: the file does not parse; `python -m py_compile {display_path(path)}` shows why.")
+        files = [home] + neighbours(path)
+        request.progress("import")
+        tried = []
+        for site, frames in candidates(ref, home, files, request):
+            boundary = find_boundary(frames)
+            if boundary is None:
+                tried.append(f"line {site.place.line}: no batch found (no loop over a data loader, next(...) or batch parameter on the way to it)")
+                continue
+            files_by_scope = {id(s.node): f for f in files for s in f.scopes.values()}
+            plan = build_plan(files, _file_of_frame(frames[0], files), frames, site, boundary, lambda s: files_by_scope.get(id(s.node), home))
+            return self._run(ref, request, plan, home)
+        where = "; ".join(tried) or "no statement that backpropagates a loss (loss.backward(), accelerator.backward(loss)) is reached from it"
+        raise VaelintError(
+            "load",
+            f"{ref.spec}: no training step to check ({where}). Name the function that holds the training loop "
+            "(PATH.py:FUNCTION), or check the model with PATH.py:MODEL --loss PATH.py:LOSS.",
+        )
+
+    # ---- running the setup up to the step
+    @vaelint_boundary
+    def _run(self, ref: TargetRef, request: LoadRequest, plan, home: SourceFile) -> Program:
+        from vaelint.frontends import standins
+        from vaelint.load import load_module
+
+        runtime = Runtime(plan.site.place.scope.path)
+        runtime.BatchUse = BatchUse
+        sandbox = Sandbox(plan.entry.path)
+        sites: dict = {}
+        overrides = {p: st for p, st in plan.statements.items() if p != plan.entry.path}
+        ready = None
+        request.progress("build")
+        failures: list = []
+        with standins.installed(), sandbox.active(), script_argv(plan.entry.path, request.script_args), record_module_sites(sites):
+            try:
+                load_module(
+                    plan.entry.path, statements=plan.statements[plan.entry.path], overrides=overrides,
+                    argv=request.script_args, inject={RT: runtime}, failures=failures,
+                )
+            except StepReady as e:
+                ready = e
+        if ready is None:
+            raise VaelintError("load", _not_reached(plan, runtime, failures))
+        program = _program(self, ref, request, plan, ready, runtime, sandbox, sites, home)
+        return program
+
+
+def _not_reached(plan, runtime, failures) -> str:
+    site = plan.site
+    why = [f"{display_path(runtime.path)}:{line}: {text}" for line, text in runtime.failures]
+    why += [f"{display_path(plan.entry.path)}:{line}: {text}" for line, text in failures]
+    because = f" Lines that failed on the way: {'; '.join(why[:3])}." if why else (
+        " A condition on the way was false, or a loop did not run, with these arguments."
+    )
+    return (
+        f"{display_path(plan.entry.path)}: running the script's setup never reached the training step "
+        f"(the backward at {display_path(site.place.scope.path)}:{site.place.line}).{because} Give the script's "
+        "arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
+    )
+
+
+def _file_of_frame(frame: Frame, files: list[SourceFile]) -> SourceFile:
+    return next(f for f in files if any(s.node is frame.scope.node for s in f.scopes.values())) if not frame.scope.is_module else next(
+        (f for f in files if f.tree is frame.scope.node or f.path == frame.scope.path), files[0]
+    )
+
+
+# --------------------------------------------------------------------------- finding the step
+
+
+def neighbours(path: str) -> list[SourceFile]:
+    """The other .py files of the target's folder and of the current directory
+    (where a script that calls the target may be)."""
+    out, seen = [], {os.path.realpath(path)}
+    for folder in dict.fromkeys([os.path.dirname(os.path.realpath(path)), os.getcwd()]):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            full = os.path.realpath(os.path.join(folder, name))
+            if not name.endswith(".py") or full in seen or len(out) >= _MAX_NEIGHBOURS:
+                continue
+            seen.add(full)
+            try:
+                if os.path.getsize(full) > 500_000:
+                    continue
+            except OSError:
+                continue
+            parsed = parse_file(full)
+            if parsed is not None:
+                out.append(parsed)
+    return out
+
+
+def _callees(file: SourceFile, scope: Scope) -> list[Scope]:
+    """Functions and methods of this file that ``scope`` calls by name."""
+    out = []
+    for _place, stmt in places(scope):
+        for call in calls_in(stmt):
+            name = dotted(call.func)
+            if not name:
+                continue
+            head, _, last = name.rpartition(".")
+            if head == "" and last in file.scopes:
+                out.append(file.scopes[last])
+            elif head == "self" and scope.cls is not None:
+                q = f"{scope.cls.name}.{last}"
+                if q in file.scopes:
+                    out.append(file.scopes[q])
+    return out
+
+
+def _sites_from(file: SourceFile, scope: Scope) -> list[tuple[Site, list[Scope]]]:
+    """The sites in ``scope`` and in what it calls (same file), with the scopes on the way."""
+    out, todo, seen = [], [(scope, [scope])], set()
+    while todo:
+        s, way = todo.pop(0)
+        if s.qualname in seen or len(way) > 5:
+            continue
+        seen.add(s.qualname)
+        out += [(site, way) for site in find_sites(s)]
+        todo += [(c, way + [c]) for c in _callees(file, s)]
+    return out
+
+
+def candidates(ref: TargetRef, home: SourceFile, files: list[SourceFile], request: LoadRequest):
+    """(site, frames from a module's top level to it), the likeliest VAE step first."""
+    found = []
+    if ref.name is None:
+        for scope in home.scopes.values():
+            for site in find_sites(scope):
+                for chain in chains_to(files, home, scope):
+                    if chain and _file_of_frame(chain[0], files) is not home:
+                        continue  # a script is checked from its own top level
+                    found.append((site, chain + [Frame(scope, site.place)]))
+                    break
+    else:
+        target = home.scopes.get(ref.name)
+        if target is None:
+            return []
+        for site, way in _sites_from(home, target):
+            inner = []  # the calls from the target down to the site's function
+            for caller, callee in zip(way, way[1:]):
+                place, call = _call_place(caller, callee)
+                inner.append(Frame(caller, place, call))
+            chains = chains_to(files, home, target) or [_synthetic_chain(home, target, request)]
+            found.append((site, chains[0] + inner + [Frame(way[-1], site.place)]))
+    found.sort(key=lambda item: -site_score(item[0], home.text))
+    return found
+
+
+def _call_place(caller: Scope, callee: Scope):
+    for place, stmt in places(caller):
+        for call in calls_in(stmt):
+            if dotted(call.func).rpartition(".")[2] == callee.name:
+                return place, call
+    raise VaelintError("internal", f"no call of {callee.qualname} in {caller.qualname}")
+
+
+def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest) -> list[Frame]:
+    """Nothing calls the target: vaelint calls it, with ``--init`` values for its
+    parameters (and for its class's constructor)."""
+    init = request.init
+    args = []
+    for p in target.params():
+        if p in ("self", "cls"):
+            continue
+        if p in init:
+            args.append(f"{p}={init[p]!r}")
+        elif p not in target.defaults():
+            args.append(f"{p}={RT}.no_value({p!r}, {target.qualname!r})")
+    call = f"{target.name}({', '.join(args)})"
+    if target.cls is not None:
+        call = f"{target.cls.name}().{call}"
+    stmt = ast.parse(call).body[0]
+    for node in ast.walk(stmt):
+        if hasattr(node, "lineno"):
+            node.lineno = node.end_lineno = target.node.lineno
+            node.col_offset, node.end_col_offset = 0, 0
+    module = ast.Module(body=[*home.tree.body, stmt], type_ignores=[])
+    scope = Scope(module, "", home.path)
+    return [Frame(scope, Place(scope, ((len(module.body) - 1, None),)), stmt.value)]
+
+
+# --------------------------------------------------------------------------- the program
+
+
+def _program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, sites, home) -> Program:
+    import torch.nn as nn
+
+    from vaelint.frontends.training.datasets import infer_inputs
+    from vaelint.inputs import parse_input_spec
+
+    fn = ready.fn
+    modules = referenced_modules(fn)
+    if not modules:
+        raise VaelintError(
+            "load",
+            f"{display_path(plan.site.place.scope.path)}:{plan.site.place.line}: the training step calls no "
+            "nn.Module that vaelint can see; check the model with PATH.py:MODEL --loss PATH.py:LOSS.",
+        )
+    model = _model_of(modules)
+    notes = []
+    inputs, origin = [], ""
+    if not request.inputs:
+        inferred = None
+        try:
+            with sandbox.active():
+                inferred = infer_inputs(ready.loader()) if ready.loader is not None else None
+        except Exception:  # noqa: BLE001 - nothing to infer from: --input is asked for
+            inferred = None
+        if inferred is not None:
+            inputs = [parse_input_spec(s) for s in inferred.specs]
+            origin = f"inferred from {inferred.origin}"
+    for stmt in plan.skipped_loads:
+        notes.append(
+            f"{display_path(plan.site.place.scope.path)}:{stmt.lineno}: {source_segment(plan.entry.text, stmt.value, 70)} "
+            "was not run: vaelint checks the model as the code builds it, without loading weights"
+        )
+    for what in sandbox.blocked[:5]:
+        notes.append(f"the code's {what} was not performed (vaelint writes nothing)")
+
+    def run_step(*inputs, **named):
+        with sandbox.active():
+            return fn(*inputs, **named)
+
+    site = plan.site
+    step_scope = plan.frames[plan.boundary.frame_index].scope
+    where = f"{display_path(step_scope.path)}:{step_scope.qualname or '<module>'}"
+    first, last = plan.region_lines
+    description = f"the training step of {where} (lines {first}-{last}, backward at line {site.place.line})"
+    names = [n for n in plan.batch_names]
+    from vaelint.frames import SourceLoc
+
+    boundary_stmt = plan.boundary.sources[0] if plan.boundary.sources else step_scope.node
+    step = Step(
+        run_step, names, description, batch_text=plan.boundary.text(_text_of(step_scope, home)),
+        loc=SourceLoc(step_scope.path, boundary_stmt.lineno, boundary_stmt.col_offset + 1, step_scope.name),
+    )
+    namespace = _Namespace(fn.__globals__)
+    path = os.path.realpath(ref.path)
+    program = Program(
+        frontend, ref, path, namespace, model, name=ref.name or os.path.basename(path), init=dict(request.init),
+        module_sites=sites, step=step, inputs=inputs, inputs_origin=origin, notes=notes,
+    )
+    return program
+
+
+def _text_of(scope, home) -> str:
+    if scope.path == home.path:
+        return home.text
+    try:
+        with open(scope.path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+class _Namespace:
+    """A module-like view of the globals the step runs in (rules read ``.__dict__``)."""
+
+    def __init__(self, globals_: dict):
+        self.__dict__ = globals_
+
+
+def referenced_modules(fn) -> dict:
+    """name -> nn.Module, for the modules a step function can reach: its closure,
+    the globals it (and the functions it calls) read, and the modules an object
+    it reads holds (``self.model``, ``self.bce_loss``)."""
+    import inspect
+
+    import torch.nn as nn
+
+    values: dict = {}
+    seen_fns: set = set()
+
+    def collect(f, depth):
+        if id(f) in seen_fns or depth > 2:
+            return
+        seen_fns.add(id(f))
+        code = f.__code__
+        names, codes = set(), [code]
+        while codes:
+            c = codes.pop()
+            names |= set(c.co_names)
+            codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+        for name, cell in zip(code.co_freevars, f.__closure__ or ()):
+            try:
+                values.setdefault(name, cell.cell_contents)
+            except ValueError:
+                pass
+        for name in names:
+            if name in f.__globals__:
+                values.setdefault(name, f.__globals__[name])
+        for name, value in list(values.items()):
+            if inspect.isfunction(value):
+                collect(value, depth + 1)
+
+    collect(fn, 0)
+    out: dict = {}
+    for name, value in values.items():
+        if isinstance(value, nn.Module):
+            out.setdefault(name, value)
+        elif not isinstance(value, (type, types.ModuleType, types.FunctionType)) and hasattr(value, "__dict__"):
+            for attr, inner in vars(value).items():
+                if isinstance(inner, nn.Module):
+                    out.setdefault(attr, inner)
+    return out
+
+
+def _model_of(modules: dict):
+    """The model the step trains: the one module that holds all the others, or a
+    container of them (named as the code names them)."""
+    import torch.nn as nn
+
+    for name, module in modules.items():
+        inside = {id(m) for m in module.modules()}
+        if all(id(other) in inside for other in modules.values()):
+            return module
+    container = _StepModules()
+    for name, module in modules.items():
+        key = name.replace(".", "_")
+        if key not in container._modules:
+            container.add_module(key, module)
+    return container
+
+
+def _step_modules_class():
+    import torch.nn as nn
+
+    class StepModules(nn.Module):
+        """The modules a training step calls, held together so their parameters,
+        buffers and sub-modules are known by one name each."""
+
+    return StepModules
+
+
+class _LazyClass:
+    def __init__(self, make):
+        self.make, self.cls = make, None
+
+    def __call__(self, *a, **k):
+        if self.cls is None:
+            self.cls = self.make()
+        return self.cls(*a, **k)
+
+
+_StepModules = _LazyClass(_step_modules_class)

@@ -1,0 +1,251 @@
+"""Data sets and loaders in the setup of a training step: never built, never
+loaded, never downloaded; a stand-in takes their place, with what is known of
+the shapes they would give.
+
+torchvision's image data sets have known item shapes (MNIST 1x28x28, CIFAR10
+3x32x32, CelebA 3x218x178, ...) and their transforms change them in known ways
+(``Resize``, ``CenterCrop``, ``Grayscale``, ``Pad``); with the loader's batch
+size, that is the step's input, so ``--input`` may be left out
+(:func:`infer_inputs`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+from vaelint.frames import SourceLoc, user_frame
+
+# name -> (item shape C x H x W, number of classes or None); CelebA's labels are 40 binary attributes
+KNOWN = {
+    "MNIST": ((1, 28, 28), 10),
+    "FashionMNIST": ((1, 28, 28), 10),
+    "KMNIST": ((1, 28, 28), 10),
+    "QMNIST": ((1, 28, 28), 10),
+    "EMNIST": ((1, 28, 28), 47),
+    "CIFAR10": ((3, 32, 32), 10),
+    "CIFAR100": ((3, 32, 32), 100),
+    "SVHN": ((3, 32, 32), 10),
+    "STL10": ((3, 96, 96), 10),
+    "CelebA": ((3, 218, 178), "attr"),
+    "Omniglot": ((1, 105, 105), 964),
+}
+_SHAPE_KEEPING = {
+    "ToTensor", "PILToTensor", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip", "ColorJitter",
+    "RandomRotation", "ConvertImageDtype", "RandomAffine", "GaussianBlur", "RandomGrayscale", "ToDtype",
+    "RandomErasing", "RandomApply", "RandomInvert", "AutoAugment", "RandAugment", "TrivialAugmentWide",
+}
+
+
+@dataclass
+class DataSetStandIn:
+    """A data set the setup would build: its name, transform and where."""
+
+    name: str
+    transform: object = None
+    loc: SourceLoc | None = None
+    kwargs: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return 60000  # some number: len(dataset) in the setup (a progress message) must not fail
+
+    def __getitem__(self, i):
+        from vaelint.frontends.training.runtime import StandIn
+
+        return StandIn(f"an item of the data set {self.name}")
+
+    def __repr__(self):
+        return f"<data set {self.name} (stood in for by vaelint)>"
+
+
+@dataclass
+class LoaderStandIn:
+    """A data loader the setup would build; vaelint never iterates it."""
+
+    dataset: object
+    batch_size: int | None
+    loc: SourceLoc | None = None
+
+    def __iter__(self):
+        from vaelint.errors import VaelintError
+
+        raise VaelintError(
+            "trace",
+            "the code iterates a data loader outside the step; vaelint never loads data. Name the function that "
+            "holds the training step (PATH.py:FUNCTION), or give the inputs with --input.",
+        )
+
+    def __len__(self):
+        return 100
+
+    def __repr__(self):
+        return f"<data loader over {self.dataset!r}, batch size {self.batch_size}>"
+
+
+def _is_data_class(func) -> str | None:
+    """"loader", "dataset", "datamodule", or None for a callable that builds neither."""
+    if not inspect.isclass(func):
+        module = getattr(func, "__module__", "") or ""
+        if module.split(".")[0] == "datasets" and getattr(func, "__name__", "") == "load_dataset":
+            return "dataset"  # Hugging Face's load_dataset downloads
+        return None
+    try:
+        from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
+    except ImportError:  # pragma: no cover
+        return None
+    if issubclass(func, DataLoader):
+        return "loader"
+    if issubclass(func, TensorDataset):
+        return None  # tensors the code made itself: harmless, and their shapes are known
+    module = getattr(func, "__module__", "") or ""
+    if module.startswith(("torchvision.datasets", "vaelint.frontends.training.standins")) and func.__name__ in KNOWN:
+        return "dataset"
+    if issubclass(func, (Dataset, IterableDataset)):
+        return "dataset"
+    if any(k.__name__ == "LightningDataModule" for k in func.__mro__):
+        return "datamodule"
+    return None
+
+
+def stand_in(func, args: tuple, kwargs: dict):
+    """The stand-in for ``func(*args, **kwargs)`` when it builds data, else None."""
+    kind = _is_data_class(func)
+    if kind is None:
+        return None
+    loc = user_frame()
+    if kind == "loader":
+        dataset = args[0] if args else kwargs.get("dataset")
+        batch = kwargs.get("batch_size", args[1] if len(args) > 1 else 1)
+        return LoaderStandIn(dataset, batch if isinstance(batch, int) else None, loc)
+    name = getattr(func, "__name__", "data")
+    transform = kwargs.get("transform")
+    if transform is None and name in ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "EMNIST", "QMNIST"):
+        transform = args[3] if len(args) > 3 else None  # (root, train, transform, ...)
+    return DataSetStandIn(name, transform, loc, dict(kwargs))
+
+
+# --------------------------------------------------------------------------- inference
+
+
+@dataclass
+class Inferred:
+    specs: list[str]  # --input specs, batch first
+    origin: str  # "datasets.MNIST (1x28x28 after ToTensor()) and batch_size=128 at train.py:37"
+
+
+def infer_inputs(loader) -> Inferred | None:
+    """The batch a loader over a known data set gives, or None."""
+    from vaelint.frames import display_path
+
+    batch = getattr(loader, "batch_size", None)
+    dataset = getattr(loader, "dataset", loader)
+    if not isinstance(batch, int) or batch < 1:
+        return None
+    if batch < 2:
+        batch = 8
+    item = _item_specs(dataset)
+    if item is None:
+        return None
+    shapes, what = item
+    specs = ["x".join(str(s) for s in (batch, *shape)) + (f":{dtype}" if dtype else "") for shape, dtype in shapes]
+    loc = getattr(loader, "loc", None)
+    where = f" at {display_path(loc.path)}:{loc.line}" if loc else ""
+    return Inferred(specs, f"{what} and batch_size={batch}{where}")
+
+
+def _item_specs(dataset):
+    try:
+        from torch.utils.data import TensorDataset
+    except ImportError:  # pragma: no cover
+        TensorDataset = ()
+    if isinstance(dataset, TensorDataset):
+        shapes = []
+        for t in dataset.tensors:
+            dtype = str(t.dtype).replace("torch.", "")
+            high = ""
+            if not t.is_floating_point() and t.numel():
+                high = f":{int(t.max()) + 1}"
+            shapes.append((tuple(t.shape[1:]), "" if dtype == "float32" else f"{dtype}{high}"))
+        return shapes, f"TensorDataset of {len(dataset.tensors)} tensor(s)"
+    if not isinstance(dataset, DataSetStandIn) or dataset.name not in KNOWN:
+        return None
+    shape, labels = KNOWN[dataset.name]
+    shape = _transformed(shape, dataset.transform)
+    if shape is None:
+        return None
+    label = ((40,), "int64:2") if labels == "attr" else ((), f"int64:{labels}")
+    described = describe_transform(dataset.transform)
+    return [(shape, ""), label], f"datasets.{dataset.name} ({'x'.join(map(str, shape))}{' after ' + described if described else ''})"
+
+
+def _transforms_of(transform) -> list:
+    if transform is None:
+        return []
+    inner = getattr(transform, "transforms", None)
+    if isinstance(inner, (list, tuple)):
+        out = []
+        for t in inner:
+            out += _transforms_of(t)
+        return out
+    return [transform]
+
+
+def describe_transform(transform) -> str:
+    return ", ".join(f"{type(t).__name__}{_args_text(t)}" for t in _transforms_of(transform))
+
+
+def _args_text(t) -> str:
+    args = getattr(t, "_vaelint_args", None)
+    if args is not None:
+        return "(" + ", ".join(map(repr, args)) + ")"
+    size = getattr(t, "size", None)
+    return f"({size})" if size is not None and type(t).__name__ != "ToTensor" else "()"
+
+
+def _size_arg(t, attr: str = "size"):
+    args = getattr(t, "_vaelint_args", None)
+    kwargs = getattr(t, "_vaelint_kwargs", {}) or {}
+    if args is not None:
+        return args[0] if args else kwargs.get(attr)
+    return getattr(t, attr, None)
+
+
+def _pair(size) -> tuple[int, int] | None:
+    """``64``, ``(64,)`` or ``(64, 48)`` as (height, width)."""
+    if isinstance(size, int):
+        return size, size
+    if isinstance(size, (list, tuple)) and len(size) in (1, 2) and all(isinstance(s, int) for s in size):
+        return (size[0], size[-1])
+    return None
+
+
+def _transformed(shape: tuple, transform) -> tuple | None:
+    c, h, w = shape
+    for t in _transforms_of(transform):
+        name = type(t).__name__
+        if name in _SHAPE_KEEPING:
+            continue
+        if name == "Resize":
+            size = _size_arg(t)
+            if isinstance(size, int):  # the shorter side becomes size, the aspect ratio is kept
+                h, w = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
+            elif _pair(size) is None:
+                return None
+            else:
+                h, w = _pair(size)
+        elif name in ("CenterCrop", "RandomCrop", "RandomResizedCrop"):
+            size = _size_arg(t)
+            if _pair(size) is None:
+                return None
+            h, w = _pair(size)
+        elif name == "Grayscale":
+            n = _size_arg(t, "num_output_channels")
+            c = n if isinstance(n, int) else 1
+        elif name == "Pad":
+            p = _size_arg(t, "padding")
+            if not isinstance(p, int):
+                return None
+            h, w = h + 2 * p, w + 2 * p
+        else:
+            return None  # a transform whose effect on the shape is unknown (Lambda): say so, ask for --input
+    return (c, h, w)

@@ -1,0 +1,254 @@
+"""What the transformed training code calls at run time.
+
+The rewritten user code (:mod:`.rewrite`) names one object, ``__vaelint__`` (a
+:class:`Runtime`), bound in each transformed module. Through it:
+
+* the setup hands back the step it reached (``ready``: a :class:`StepReady`
+  unwinds whatever loops and calls led there) and the step hands back its loss
+  (``loss``: a :class:`StepLoss` from the backward's place, caught by the step);
+* the batch variables get the synthetic inputs (``batch``), a variable no
+  input covers gets a :class:`StandIn` that explains itself if it is used;
+* the setup's calls go through ``call``, which never builds a data set or a
+  data loader (they stand in, with what is known of their shapes) and never
+  calls what an import failed to define;
+* a setup statement that fails binds placeholders (``failed``) instead of
+  ending the run: the error is told if, and where, the step uses the name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from vaelint.errors import VaelintError
+from vaelint.frames import display_path, user_frame
+from vaelint.placeholders import MissingImport, Unavailable
+
+
+class StepReady(BaseException):
+    """The setup reached the step: ``fn`` runs it on a batch."""
+
+    def __init__(self, fn, boundary: int, loader):
+        super().__init__("step ready")
+        self.fn, self.boundary, self.loader = fn, boundary, loader
+
+
+class StepLoss(BaseException):
+    """The step reached its backward: ``value`` is what it backpropagates."""
+
+    def __init__(self, value):
+        super().__init__("step loss")
+        self.value = value
+
+
+SIGNALS = (StepReady, StepLoss)
+
+
+# --------------------------------------------------------------------------- stand-ins
+
+_CHAINABLE = frozenset({
+    "to", "cuda", "cpu", "float", "long", "int", "double", "half", "bfloat16", "detach", "requires_grad_",
+    "contiguous", "squeeze", "unsqueeze", "view", "reshape", "type", "type_as", "flatten", "clone", "numpy",
+})
+
+
+class StandIn:
+    """A value the check does not have: a batch item no ``--input`` gives, an
+    argument the step does not need, a data set. Harmless until used for real;
+    then it says what it stands for and what to do."""
+
+    def __init__(self, what: str, fix: str = "", data: Any = None):
+        object.__setattr__(self, "_what", what)
+        object.__setattr__(self, "_fix", fix)
+        object.__setattr__(self, "_data", data)  # what is known of it (a data set's item shapes)
+
+    def _fail(self, *_a, **_k):
+        loc = user_frame()
+        where = f"{loc.display_path()}:{loc.line}: " if loc else ""
+        what, fix = object.__getattribute__(self, "_what"), object.__getattribute__(self, "_fix")
+        raise VaelintError("input", f"{where}the step uses {what}, which the check has no value for. {fix}".strip())
+
+    def __getattr__(self, item):
+        if item.startswith("__") and item.endswith("__"):
+            raise AttributeError(item)
+        if item in _CHAINABLE:
+            return lambda *a, **k: self
+        self._fail()
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        from torch.utils._pytree import tree_leaves
+
+        for a in tree_leaves((args, kwargs or {})):
+            if isinstance(a, StandIn):
+                a._fail()
+        return NotImplemented
+
+    __call__ = _fail
+
+    def __repr__(self):
+        return f"<stand-in for {object.__getattribute__(self, '_what')}>"
+
+
+for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
+    setattr(StandIn, f"__{_op}__", lambda self, *a: self._fail())
+    setattr(StandIn, f"__r{_op}__", lambda self, *a: self._fail())
+for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__float__", "__bool__", "__neg__"):
+    setattr(StandIn, _name, lambda self, *a: self._fail())
+
+
+class PaddedBatch(list):
+    """A batch read by index (``batch[0]``): an index past the inputs given reads a stand-in."""
+
+    def __init__(self, items, stand_in):
+        super().__init__(items)
+        self._stand_in = stand_in
+
+    def __getitem__(self, i):
+        if isinstance(i, int) and not -len(self) <= i < len(self):
+            return self._stand_in(i)
+        return super().__getitem__(i)
+
+
+# --------------------------------------------------------------------------- the runtime
+
+
+@dataclass
+class BatchUse:
+    """How the step reads a batch variable that is a single name."""
+
+    kind: str  # "tensor", "unpacked", "indexed", "keyed"
+    arity: int = 0  # "unpacked": into how many names
+
+
+@dataclass
+class Runtime:
+    path: str  # the file the step is in
+    failures: list = field(default_factory=list)  # (line, error text) of setup lines that failed
+    data_objects: list = field(default_factory=list)  # data sets and loaders the setup stood in for
+
+    StepLoss = StepLoss
+    signals = SIGNALS
+
+    # ---- the step's two exits
+    def ready(self, fn, boundary: int, loader=None):
+        raise StepReady(fn, boundary, loader)
+
+    def loss(self, value):
+        raise StepLoss(value)
+
+    def not_reached(self, line: int):
+        raise VaelintError(
+            "trace",
+            f"{display_path(self.path)}: the step ran to its end without reaching the backward at line "
+            f"{line} (a condition on the way was false for these inputs or arguments). Check --script-args, "
+            "or name the function to check with PATH.py:FUNCTION.",
+        )
+
+    # ---- the batch
+    def batch(self, items: tuple, named: dict, names: tuple, use: BatchUse | None, line: int):
+        """Values for a data source's variables: ``names`` (several: unpacked from
+        the batch in order; one: ``use`` says how the step reads it)."""
+        if len(names) > 1:
+            return tuple(self._item(items, named, name, k, line) for k, name in enumerate(names))
+        name = names[0]
+        if name in named:
+            return named[name]
+        kind = use.kind if use else "tensor"
+        if kind == "unpacked":
+            return tuple(self._item(items, named, f"{name}[{k}]", k, line) for k in range(use.arity))
+        if kind == "indexed":
+            return PaddedBatch(items, lambda k: self._missing(f"{name}[{k}]", k, line))
+        if kind == "keyed":
+            raise VaelintError(
+                "input",
+                f"{display_path(self.path)}:{line}: the step reads {name}[KEY], a dict batch: give each key with "
+                f"--input {name}.KEY=SPEC (e.g. --input {name}.image=8x3x64x64).",
+            )
+        if not items:
+            return self._missing(name, 0, line)
+        return items[0] if len(items) == 1 else tuple(items)
+
+    def _item(self, items, named, name, k, line):
+        if name in named:
+            return named[name]
+        return items[k] if k < len(items) else self._missing(name, k, line)
+
+    def _missing(self, name: str, k: int, line: int) -> StandIn:
+        nth = {0: "1st", 1: "2nd", 2: "3rd"}.get(k, f"{k + 1}th")
+        return StandIn(
+            f"{name}, the {nth} item of the batch ({display_path(self.path)}:{line})",
+            f"Give it a value with one more --input (in the batch's order) or --input {name.split('[')[0]}=SPEC, "
+            "e.g. --input 8:int64:10 for class labels.",
+        )
+
+    def unused(self, name: str):
+        return StandIn(f"the argument {name!r}, which vaelint does not pass (the step does not read it)")
+
+    def no_value(self, name: str, function: str):
+        return StandIn(
+            f"the parameter {name!r} of {function}, which nothing in the files beside it passes",
+            f"Name the script that calls {function} as the target, or give {name} with --init {name}=VALUE.",
+        )
+
+    def snapshot(self, read, name: str):
+        """The value a step variable has before the step starts (``step += 1`` reads it)."""
+        try:
+            return read()
+        except NameError:
+            return StandIn(f"{name} before the step sets it")
+
+    # ---- the setup
+    def failed(self, error: BaseException, name: str | None, line: int):
+        """A setup line failed: remember it, and stand in for the name it binds."""
+        text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        self.failures.append((line, text))
+        if name is None:
+            return None
+        return Unavailable(name, "", self.path, line, error if isinstance(error, VaelintError) else text)
+
+    def call(self, func, *args, **kwargs):
+        """A call of the setup: data sets and loaders stand in, a failed import's
+        name stands in; anything else runs."""
+        from vaelint.frontends.training import datasets
+
+        if isinstance(func, MissingImport):
+            name, module, path, line, error = object.__getattribute__(func, "_info")
+            return StandIn(
+                f"what {name}(...) returns ({module} could not be imported: {error})",
+                f"Install {module}, or give the step's inputs with --input.",
+            )
+        stood = datasets.stand_in(func, args, kwargs)
+        if stood is not None:
+            self.data_objects.append(stood)
+            return stood
+        return func(*args, **kwargs)
+
+
+def use_of(name: str, statements) -> BatchUse:
+    """How the step first reads a single batch variable: unpacked (``x, y =
+    batch``), indexed (``batch[0]``), keyed (``batch["image"]``) or as a tensor."""
+    import ast
+
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name:
+                target = node.targets[0]
+                if isinstance(target, (ast.Tuple, ast.List)):
+                    return BatchUse("unpacked", len(target.elts))
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
+                key = node.slice
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    return BatchUse("keyed")
+                return BatchUse("indexed")
+            if isinstance(node, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in node.args):
+                return BatchUse("tensor")
+    return BatchUse("tensor")
+
+
+def signature_params(fn) -> list[str]:
+    try:
+        return list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return []

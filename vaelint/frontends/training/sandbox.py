@@ -1,0 +1,219 @@
+"""What the user's training code may not do while vaelint runs its slice.
+
+The slice (:mod:`.slicer`) already leaves out what a check does not need:
+downloads, loaders, optimisers, checkpoints, logs. This is the net under it,
+for the functions the slice does call (an ``arguments.get_args()`` that makes
+its output folder, a ``Solver.__init__`` that opens a log file):
+
+* files are not written: ``open`` for writing gives a sink, ``os.makedirs``,
+  ``Path.mkdir``, ``shutil`` copies and removals, ``torch.save`` do nothing;
+* nothing is downloaded: network connections, ``urlopen`` and ``torch.hub``
+  downloads stop the check with a message;
+* no optimiser or learning-rate scheduler steps, no data loader is iterated;
+* ``input()`` does not wait, and an argparse error says which ``--script-args``
+  to give instead of exiting.
+
+Every blocked write is remembered (:attr:`Sandbox.blocked`): the report says
+what the script would have written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass, field
+
+from vaelint.errors import VaelintError
+from vaelint.frames import user_frame
+
+
+class _Sink(io.StringIO):
+    """A file opened for writing that keeps nothing."""
+
+    def __init__(self, name: str, binary: bool):
+        super().__init__()
+        self.name, self._binary = name, binary
+
+    def write(self, data):
+        return len(data)
+
+    @property
+    def mode(self):
+        return "wb" if self._binary else "w"
+
+
+@dataclass
+class Sandbox:
+    script: str  # the script's path, for messages
+    blocked: list[str] = field(default_factory=list)  # "open('out.txt', 'w') at train.py:40"
+    optimizer_steps: int = 0
+    _patches: list = field(default_factory=list)
+
+    def _where(self) -> str:
+        loc = user_frame()
+        return f" at {loc.display_path()}:{loc.line}" if loc else ""
+
+    def _allowed(self, target) -> bool:
+        """Writes into the temporary and cache folders are libraries' own (torch's
+        compile cache, a temp file), never the user's files."""
+        import os
+
+        try:
+            path = os.path.realpath(os.fspath(target))
+        except TypeError:
+            return False
+        return any(path == r or path.startswith(r + os.sep) for r in self._free_roots)
+
+    def _note(self, what: str) -> None:
+        text = f"{what}{self._where()}"
+        if text not in self.blocked:
+            self.blocked.append(text)
+
+    def _patch(self, owner, name: str, value) -> None:
+        if owner is None or not hasattr(owner, name):
+            return
+        self._patches.append((owner, name, owner.__dict__.get(name, getattr(owner, name)), name in getattr(owner, "__dict__", {})))
+        setattr(owner, name, value)
+
+    @contextlib.contextmanager
+    def active(self):
+        """The guards, for the duration of a setup or a step run."""
+        import builtins
+        import os
+        import pathlib
+        import shutil
+        import socket
+        import urllib.request
+
+        import torch
+
+        import tempfile
+
+        real_open = builtins.open
+        sandbox = self
+        self._free_roots = [
+            os.path.realpath(r)
+            for r in (tempfile.gettempdir(), os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))
+            if r
+        ]
+
+        def guarded_open(file, mode="r", *args, **kwargs):
+            if isinstance(mode, str) and any(c in mode for c in "wax+") and not (
+                isinstance(file, (str, bytes, os.PathLike)) and sandbox._allowed(file)
+            ):
+                sandbox._note(f"open({str(file)!r}, {mode!r})")
+                return _Sink(str(file), "b" in mode)
+            return real_open(file, mode, *args, **kwargs)
+
+        def skipped(what, real=None):
+            def fn(*args, **kwargs):
+                target = args[0] if args else ""
+                if real is not None and isinstance(target, (str, bytes, os.PathLike)) and sandbox._allowed(target):
+                    return real(*args, **kwargs)
+                sandbox._note(f"{what}({str(target)!r})" if target != "" else f"{what}()")
+                return None
+
+            return fn
+
+        def refused(what):
+            def fn(*args, **kwargs):
+                raise VaelintError(
+                    "load",
+                    f"the training code tried to {what}{sandbox._where()}; vaelint never downloads or connects while "
+                    "it checks. Give the inputs with --input, and keep downloads out of the code the step needs.",
+                )
+
+            return fn
+
+        def no_step(self, *args, **kwargs):
+            sandbox.optimizer_steps += 1
+            return None
+
+        def no_input(*args, **kwargs):
+            raise VaelintError("input", f"the training code asks for input(){sandbox._where()}; vaelint runs without a terminal.")
+
+        def no_iteration(self):
+            raise VaelintError(
+                "trace",
+                f"the code iterates a DataLoader{sandbox._where()} outside the step; vaelint never loads data. "
+                "Name the function that holds the training step (PATH.py:FUNCTION), or give the inputs with --input.",
+            )
+
+        try:
+            self._patch(builtins, "open", guarded_open)
+            self._patch(io, "open", guarded_open)
+            self._patch(builtins, "input", no_input)
+            for name in ("makedirs", "mkdir", "remove", "unlink", "rmdir", "rename", "replace", "removedirs", "symlink"):
+                self._patch(os, name, skipped(f"os.{name}", getattr(os, name)))
+            for name in ("rmtree", "copy", "copy2", "copyfile", "copytree", "move"):
+                self._patch(shutil, name, skipped(f"shutil.{name}", getattr(shutil, name)))
+            for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
+                self._patch(pathlib.Path, name, skipped(f"Path.{name}", getattr(pathlib.Path, name)))
+            self._patch(torch, "save", skipped("torch.save"))
+            self._patch(socket.socket, "connect", refused("open a network connection"))
+            self._patch(socket.socket, "connect_ex", refused("open a network connection"))
+            self._patch(urllib.request, "urlopen", refused("download a file (urlopen)"))
+            self._patch(urllib.request, "urlretrieve", refused("download a file (urlretrieve)"))
+            for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
+                self._patch(torch.hub, name, refused(f"download with torch.hub.{name}"))
+            self._patch(torch.utils.data.DataLoader, "__iter__", no_iteration)
+            for cls in _subclasses(torch.optim.Optimizer):
+                if "step" in cls.__dict__:
+                    self._patch(cls, "step", no_step)
+            scheduler = getattr(torch.optim.lr_scheduler, "LRScheduler", None) or getattr(torch.optim.lr_scheduler, "_LRScheduler", None)
+            for cls in _subclasses(scheduler) if scheduler else ():
+                if "step" in cls.__dict__:
+                    self._patch(cls, "step", no_step)
+            import sys
+
+            plt = sys.modules.get("matplotlib.pyplot")
+            if plt is not None:
+                self._patch(plt, "savefig", skipped("plt.savefig"))
+                self._patch(plt, "show", lambda *a, **k: None)
+            yield self
+        finally:
+            while self._patches:
+                owner, name, value, own = self._patches.pop()
+                if own or not isinstance(owner, type):
+                    setattr(owner, name, value)
+                else:
+                    delattr(owner, name)
+
+
+def _subclasses(cls) -> list:
+    out, todo = [], [cls]
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo += c.__subclasses__()
+    return out
+
+
+@contextlib.contextmanager
+def script_argv(path: str, args: list[str]):
+    """``sys.argv`` as ``python PATH ARGS`` gives it, and argparse's errors as
+    messages about --script-args instead of an exit."""
+    import argparse
+    import sys
+
+    from vaelint.frames import display_path
+
+    saved_argv, saved_error = sys.argv, argparse.ArgumentParser.error
+
+    def error(parser, message):
+        given = " ".join(args)
+        hint = f" (given: --script-args {given!r})" if args else ""
+        raise VaelintError(
+            "input",
+            f"{display_path(path)}: the script's argument parser stops: {message}{hint}. Give the script's "
+            "arguments as `python script.py ARGS` would take them, with --script-args \"ARGS\" "
+            "(e.g. --script-args \"--data-dir data --epochs 1\").",
+        )
+
+    sys.argv = [path, *args]
+    argparse.ArgumentParser.error = error
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+        argparse.ArgumentParser.error = saved_error
