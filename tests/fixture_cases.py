@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import os
 import shlex
+import sys
 from dataclasses import dataclass, field
 
 from conftest import FIXTURES
@@ -110,6 +111,7 @@ def result_of(case: Case):
 
         here = os.getcwd()
         os.chdir(case.cwd or os.path.dirname(FIXTURES))
+        saved_path = list(sys.path)
         try:
             loss = case.loss if case.loss and ":" in case.loss else f"{case.path}:{case.loss}" if case.loss else None
             _RESULTS[key] = check(
@@ -117,4 +119,11 @@ def result_of(case: Case):
             )
         finally:
             os.chdir(here)
+            # in-process runs share one interpreter (the command line forks a worker per
+            # target): a fixture repository's folders and packages must not leak into the next
+            sys.path[:] = saved_path
+            for name, mod in list(sys.modules.items()):
+                origin = getattr(mod, "__file__", None) or ""
+                if origin.startswith(FIXTURES + os.sep) and not name.startswith("_vaelint_model_"):
+                    del sys.modules[name]
     return _RESULTS[key]

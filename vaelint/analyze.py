@@ -235,7 +235,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         except Exception as e:  # noqa: BLE001 - one rule's bug must not hide the others' findings
             result.notes.append(_rule_bug(rule, "check", e))
 
-    findings = drop_deferred(findings)
+    findings = _once_each(drop_deferred(findings))
     if runs.failure is not None and not findings:
         # a rule claimed the crash but reported nothing about it: never "no findings" on a model that raises
         raise unexplained(target, specs, runs.failure)
@@ -262,6 +262,19 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
                     result.notes.append(_rule_bug(rule, "confirm", e))
             result.checks = whole_model_checks(ctx, obs)
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+
+
+def _once_each(findings: list) -> list:
+    """One finding per rule, place and message: a line the step runs twice (a loss
+    helper called for the labelled and the unlabelled batch) is one finding."""
+    seen, out = set(), []
+    for rule, f in findings:
+        loc = f.loc
+        key = (f.code, f.message, (loc.path, loc.line, loc.column) if loc else None)
+        if key not in seen:
+            seen.add(key)
+            out.append((rule, f))
+    return out
 
 
 def _may_infer_inputs(target: str) -> bool:

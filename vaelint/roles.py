@@ -120,11 +120,30 @@ def find_reparams(view: GraphView) -> list[Reparam]:
             if got is None:
                 continue
             z, mu = got
-            logvar, ops = _scale_source(view, std)
+            mu = through_broadcast(view, mu)
+            logvar, ops = _scale_source(view, through_broadcast(view, std))
             found.append(Reparam(noise, eps, std, node, mu, z, logvar, ops))
             claimed |= {a for a in view.ancestors(eps) if view.op(a) in RANDOM_OPS}
             break
     return found
+
+
+def through_broadcast(view: GraphView, node: fx.Node) -> fx.Node:
+    """The tensor a broadcast hands on unchanged: ``torch.distributions.Normal(mu,
+    std)`` broadcasts its arguments (``broadcast_tensors``) before ``rsample`` reads
+    them, so the sampler's mean and scale are the encoder's heads behind that."""
+    while True:
+        name = view.op(node)
+        if name == "getitem" and isinstance(node.args[0], fx.Node) and view.op(node.args[0]) == "broadcast_tensors":
+            index = node.args[1]
+            inputs = [a for a in node.args[0].args if isinstance(a, fx.Node)]
+            if isinstance(index, int) and index < len(inputs) and len(inputs) == len(node.args[0].args):
+                node = inputs[index]
+                continue
+        if name in ("expand", "expand_as", "broadcast_to") and isinstance(node.args[0], fx.Node):
+            node = node.args[0]
+            continue
+        return node
 
 
 def _path_back(view: GraphView, node: fx.Node) -> list[fx.Node]:
@@ -167,6 +186,10 @@ def _scale_source(view: GraphView, std: fx.Node) -> tuple[fx.Node, list[str]]:
         tensor_inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
         if name in CAST_OPS and len(tensor_inputs) == 1:
             node = tensor_inputs[0]  # a dtype or device cast (Keras's ops convert their inputs) reads the same head
+            continue
+        ones = [a for a in tensor_inputs if view.op(a) in ("ones", "ones_like")]
+        if name == "mul" and len(tensor_inputs) == 2 and len(ones) == 1:
+            node = next(a for a in tensor_inputs if a is not ones[0])  # ones(Z) * exp(0.5 * logvar): the same scale
             continue
         if name in ELEMENTWISE_UNARY or (name in {"mul", "div", "pow", "add", "sub"} and len(tensor_inputs) == 1):
             if len(tensor_inputs) != 1:

@@ -15,10 +15,11 @@ from vaelint.frontends.base import Frontend, LoadRequest, Program, TargetRef, pa
 def frontends() -> list[Frontend]:
     """The front ends in the order they are asked; the first that detects a target gets it."""
     from vaelint.frontends.keras import KerasFrontend
+    from vaelint.frontends.lightning import LightningFrontend
     from vaelint.frontends.plain import PlainFrontend
     from vaelint.frontends.training import TrainingFrontend
 
-    return [KerasFrontend(), TrainingFrontend(), PlainFrontend()]
+    return [KerasFrontend(), LightningFrontend(), TrainingFrontend(), PlainFrontend()]
 
 
 def choose(ref: TargetRef) -> Frontend:

@@ -34,6 +34,18 @@ def _missing(package: str, what: str):
     )
 
 
+def _placeholder(package: str, what: str):
+    """A name that imports fine and fails when used (a model built on
+    ``torchvision.models.vgg19_bn`` says torchvision is missing)."""
+    from vaelint.placeholders import MissingImport
+
+    class Missing(MissingImport):
+        def _fail(self, *_a, **_k):
+            _missing(package, what)
+
+    return Missing(what.rsplit(".", 1)[-1], package, "", 0, "")
+
+
 def _torch_version() -> str:
     import torch
 
@@ -108,7 +120,7 @@ def _torchvision(fullname: str) -> types.ModuleType:
         return _StandInModule(fullname, _dataset_class)
     if sub == "utils":
         return _StandInModule(fullname, lambda item: (lambda *a, **k: None) if item.startswith("save") else _Anything())
-    return _StandInModule(fullname, lambda item: _missing("torchvision", f"{fullname}.{item}"))
+    return _StandInModule(fullname, lambda item: _placeholder("torchvision", f"{fullname}.{item}"))
 
 
 # --------------------------------------------------------------------------- Lightning

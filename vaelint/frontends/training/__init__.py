@@ -18,15 +18,13 @@ import ast
 import os
 import types
 
-from vaelint.build import record_module_sites
 from vaelint.errors import VaelintError
-from vaelint.frames import boundary as vaelint_boundary
 from vaelint.frames import display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, Step, TargetRef
 from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, is_main_guard, places, source_segment
+from vaelint.frontends.training.execute import execute
 from vaelint.frontends.training.rewrite import RT, build_plan
-from vaelint.frontends.training.runtime import BatchUse, Runtime, StepReady
-from vaelint.frontends.training.sandbox import Sandbox, script_argv
+from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.sites import (
     Frame,
     Site,
@@ -51,7 +49,10 @@ class TrainingFrontend(FrontendBase):
         if file is None:
             return False
         if ref.name is None:
-            return any(find_sites(s) for s in file.scopes.values())
+            if any(find_sites(s) for s in file.scopes.values()):
+                return True
+            # a script whose training step is in a file it imports (main.py -> solver.py)
+            return is_script(file) and any(True for _ in _script_candidates(file, [file] + neighbours(file.path)))
         scope = file.scopes.get(ref.name)
         return scope is not None and not scope.is_module and bool(_sites_from(file, scope))
 
@@ -85,45 +86,12 @@ class TrainingFrontend(FrontendBase):
         )
 
     # ---- running the setup up to the step
-    @vaelint_boundary
     def _run(self, ref: TargetRef, request: LoadRequest, plan, home: SourceFile) -> Program:
-        from vaelint.frontends import standins
-        from vaelint.load import load_module
-
-        runtime = Runtime(plan.site.place.scope.path)
-        runtime.BatchUse = BatchUse
-        sandbox = Sandbox(plan.entry.path)
-        sites: dict = {}
-        overrides = {p: st for p, st in plan.statements.items() if p != plan.entry.path}
-        ready = None
         request.progress("build")
-        failures: list = []
-        with standins.installed(), sandbox.active(), script_argv(plan.entry.path, request.script_args), record_module_sites(sites):
-            try:
-                load_module(
-                    plan.entry.path, statements=plan.statements[plan.entry.path], overrides=overrides,
-                    argv=request.script_args, inject={RT: runtime}, failures=failures,
-                )
-            except StepReady as e:
-                ready = e
-        if ready is None:
-            raise VaelintError("load", _not_reached(plan, runtime, failures))
-        program = _program(self, ref, request, plan, ready, runtime, sandbox, sites, home)
-        return program
-
-
-def _not_reached(plan, runtime, failures) -> str:
-    site = plan.site
-    why = [f"{display_path(runtime.path)}:{line}: {text}" for line, text in runtime.failures]
-    why += [f"{display_path(plan.entry.path)}:{line}: {text}" for line, text in failures]
-    because = f" Lines that failed on the way: {'; '.join(why[:3])}." if why else (
-        " A condition on the way was false, or a loop did not run, with these arguments."
-    )
-    return (
-        f"{display_path(plan.entry.path)}: running the script's setup never reached the training step "
-        f"(the backward at {display_path(site.place.scope.path)}:{site.place.line}).{because} Give the script's "
-        "arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
-    )
+        run = execute(plan, request.script_args)
+        if not isinstance(run.reached, StepReady):
+            raise VaelintError("internal", "the setup stopped at a value, not at the step")
+        return _program(self, ref, request, plan, run.reached, run.runtime, run.sandbox, run.sites, home)
 
 
 def _file_of_frame(frame: Frame, files: list[SourceFile]) -> SourceFile:
@@ -191,17 +159,36 @@ def _sites_from(file: SourceFile, scope: Scope) -> list[tuple[Site, list[Scope]]
     return out
 
 
+def is_script(file: SourceFile) -> bool:
+    """A file meant to be run: a main guard, or calls at its top level."""
+    for stmt in file.tree.body:
+        if is_main_guard(stmt):
+            return True
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            return True
+    return False
+
+
+def _script_candidates(home: SourceFile, files: list[SourceFile]):
+    """(site, frames) for each step a script reaches from its own top level, in
+    its own code or in the files it calls into."""
+    for file in files:
+        for scope in file.scopes.values():
+            for site in find_sites(scope):
+                for chain in chains_to(files, file, scope):
+                    if not chain and not (file is home and scope.is_module):
+                        continue
+                    if chain and _file_of_frame(chain[0], files) is not home:
+                        continue  # a script is checked from its own top level
+                    yield site, chain + [Frame(scope, site.place)]
+                    break
+
+
 def candidates(ref: TargetRef, home: SourceFile, files: list[SourceFile], request: LoadRequest):
     """(site, frames from a module's top level to it), the likeliest VAE step first."""
     found = []
     if ref.name is None:
-        for scope in home.scopes.values():
-            for site in find_sites(scope):
-                for chain in chains_to(files, home, scope):
-                    if chain and _file_of_frame(chain[0], files) is not home:
-                        continue  # a script is checked from its own top level
-                    found.append((site, chain + [Frame(scope, site.place)]))
-                    break
+        found = list(_script_candidates(home, files))
     else:
         target = home.scopes.get(ref.name)
         if target is None:
@@ -213,7 +200,7 @@ def candidates(ref: TargetRef, home: SourceFile, files: list[SourceFile], reques
                 inner.append(Frame(caller, place, call))
             chains = chains_to(files, home, target) or [_synthetic_chain(home, target, request)]
             found.append((site, chains[0] + inner + [Frame(way[-1], site.place)]))
-    found.sort(key=lambda item: -site_score(item[0], home.text))
+    found.sort(key=lambda item: -site_score(item[0], _text_of(item[0].place.scope, home)))
     return found
 
 

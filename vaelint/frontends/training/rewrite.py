@@ -392,8 +392,12 @@ def _keep_args(stmt: ast.stmt, call: ast.Call, callee: Scope, needed_params: set
     return Swap().visit(copy.deepcopy(stmt))
 
 
-def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], site: Site, boundary: Boundary, file_of) -> Plan:
-    """``file_of(scope)`` -> the SourceFile holding it."""
+def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], site: Site, boundary: Boundary | None, file_of) -> Plan:
+    """``file_of(scope)`` -> the SourceFile holding it. With no ``boundary`` (a
+    site of kind "value"), every frame is setup: the run stops at the site and
+    hands back its value."""
+    if boundary is None:
+        boundary = Boundary(len(frames), 0, 0, "none")
     needed: set = loads(site.loss)
     callee_params: set = set()
     globals_needed: dict[str, set] = {}
@@ -414,7 +418,7 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
 
         if fi == last:
             def end(stmt, _needed, site=site):
-                loss = ast.Expr(_call("loss", copy.deepcopy(site.loss)))
+                loss = ast.Expr(_call("loss" if site.kind == "loss" else "found", copy.deepcopy(site.loss)))
                 return [_mark(_located(loss, stmt))], loads(site.loss)
         else:
             callee = frames[fi + 1].scope
@@ -425,15 +429,13 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
                 return [_mark(new)], loads(new) | extra
 
         region = None
-        if fi == boundary.frame_index and boundary.kind != "param":
+        if fi == boundary.frame_index and boundary.kind in ("loop", "next"):
             region = _Region(boundary, slicer, frame, site, scope.name if not scope.is_module else "step")
         body, entry_needs = slicer.along(scope.body, frame.place.steps, end, region)
         skipped += slicer.skipped_loads
         if region is not None:
             batch_names, region_lines = region.batch_names, region.lines
-        if fi <= boundary.frame_index and boundary.kind != "param":
-            body = _setup(body, top_level_tolerant=scope.is_module)
-        if boundary.kind == "param" and fi < boundary.frame_index:
+        if fi <= boundary.frame_index and boundary.kind != "param" or fi < boundary.frame_index:
             body = _setup(body, top_level_tolerant=scope.is_module)
         _signals_first(body)
         for stmt in body:

@@ -34,6 +34,14 @@ class StepReady(BaseException):
         self.fn, self.boundary, self.loader = fn, boundary, loader
 
 
+class Found(BaseException):
+    """The setup reached the statement whose value was asked for."""
+
+    def __init__(self, value):
+        super().__init__("found")
+        self.value = value
+
+
 class StepLoss(BaseException):
     """The step reached its backward: ``value`` is what it backpropagates."""
 
@@ -42,7 +50,7 @@ class StepLoss(BaseException):
         self.value = value
 
 
-SIGNALS = (StepReady, StepLoss)
+SIGNALS = (StepReady, StepLoss, Found)
 
 
 # --------------------------------------------------------------------------- stand-ins
@@ -118,8 +126,10 @@ class PaddedBatch(list):
 class BatchUse:
     """How the step reads a batch variable that is a single name."""
 
-    kind: str  # "tensor", "unpacked", "indexed", "keyed"
+    kind: str  # "tensor", "unpacked", "indexed", "keyed", "passed" (on to self.METHOD, read there)
     arity: int = 0  # "unpacked": into how many names
+    method: str = ""  # "passed": the method of self it is passed to ...
+    position: int = 0  # ... as its argument number
 
 
 @dataclass
@@ -138,6 +148,9 @@ class Runtime:
     def loss(self, value):
         raise StepLoss(value)
 
+    def found(self, value):
+        raise Found(value)
+
     def not_reached(self, line: int):
         raise VaelintError(
             "trace",
@@ -148,9 +161,11 @@ class Runtime:
 
     # ---- the batch
     def batch(self, items: tuple, named: dict, names: tuple, use: BatchUse | None, line: int):
-        """Values for a data source's variables: ``names`` (several: unpacked from
-        the batch in order; one: ``use`` says how the step reads it)."""
-        if len(names) > 1:
+        """Values for a data source's variables: a pattern (``use`` None:
+        ``for x, y in loader``, ``for (x,) in loader``) takes the batch's items in
+        order; a single name (``for batch in loader``) gets them as ``use`` says the
+        step reads it."""
+        if use is None:
             return tuple(self._item(items, named, name, k, line) for k, name in enumerate(names))
         name = names[0]
         if name in named:
@@ -168,7 +183,7 @@ class Runtime:
             )
         if not items:
             return self._missing(name, 0, line)
-        return items[0] if len(items) == 1 else tuple(items)
+        return items[0]  # read as a tensor: the batch's first item, the data
 
     def _item(self, items, named, name, k, line):
         if name in named:
@@ -243,6 +258,10 @@ def use_of(name: str, statements) -> BatchUse:
                     return BatchUse("keyed")
                 return BatchUse("indexed")
             if isinstance(node, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in node.args):
+                func = node.func
+                if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+                    k = next(i for i, a in enumerate(node.args) if isinstance(a, ast.Name) and a.id == name)
+                    return BatchUse("passed", method=func.attr, position=k)
                 return BatchUse("tensor")
     return BatchUse("tensor")
 

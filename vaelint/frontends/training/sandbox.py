@@ -190,9 +190,11 @@ def _subclasses(cls) -> list:
 
 
 @contextlib.contextmanager
-def script_argv(path: str, args: list[str]):
+def script_argv(path: str, args: list[str], record=None):
     """``sys.argv`` as ``python PATH ARGS`` gives it, and argparse's errors as
-    messages about --script-args instead of an exit."""
+    messages about --script-args instead of an exit (the first one is kept on
+    ``record.argv_error``: a setup line that fails binds placeholders, but a
+    script whose arguments do not parse cannot be checked)."""
     import argparse
     import sys
 
@@ -203,12 +205,15 @@ def script_argv(path: str, args: list[str]):
     def error(parser, message):
         given = " ".join(args)
         hint = f" (given: --script-args {given!r})" if args else ""
-        raise VaelintError(
+        e = VaelintError(
             "input",
             f"{display_path(path)}: the script's argument parser stops: {message}{hint}. Give the script's "
             "arguments as `python script.py ARGS` would take them, with --script-args \"ARGS\" "
             "(e.g. --script-args \"--data-dir data --epochs 1\").",
         )
+        if record is not None and getattr(record, "argv_error", None) is None:
+            record.argv_error = e
+        raise e
 
     sys.argv = [path, *args]
     argparse.ArgumentParser.error = error

@@ -41,6 +41,9 @@ class Site:
     place: Place
     loss: ast.expr
     how: str  # the statement as written, for messages
+    # "loss": the step's backward; "value": a statement whose value the setup hands
+    # back (the LightningModule passed to trainer.fit, a module built in run.py)
+    kind: str = "loss"
 
 
 def backward_of(stmt: ast.stmt) -> ast.expr | None:
@@ -242,16 +245,30 @@ class SourceFile:
     module_name: str = ""  # the name other files import it by
 
 
+_PARSED: dict = {}  # (path, mtime, size) -> SourceFile: a file read once per process
+
+
 def parse_file(path: str, text: str | None = None) -> SourceFile | None:
-    try:
-        if text is None:
+    key = None
+    if text is None:
+        try:
+            st = os.stat(path)
+            key = (path, st.st_mtime_ns, st.st_size)
+            if key in _PARSED:
+                return _PARSED[key]
             with open(path, encoding="utf-8", errors="replace") as fh:
                 text = fh.read()
+        except OSError:
+            return None
+    try:
         tree = ast.parse(text, filename=path)
-    except (OSError, SyntaxError, ValueError):
+    except (SyntaxError, ValueError):
         return None
     name = os.path.splitext(os.path.basename(path))[0]
-    return SourceFile(path, text, tree, index_scopes(tree, path), name)
+    parsed = SourceFile(path, text, tree, index_scopes(tree, path), name)
+    if key is not None:
+        _PARSED[key] = parsed
+    return parsed
 
 
 def chains_to(files: list[SourceFile], home: SourceFile, scope: Scope, depth: int = 0, seen: frozenset = frozenset()) -> list[list[Frame]]:

@@ -1,0 +1,247 @@
+"""The Lightning front end: a LightningModule's ``training_step`` (or ``step``,
+``shared_step``) is the loss.
+
+Targets: ``module.py:VAE`` (a LightningModule class), ``experiment.py:VAEXperiment.training_step``
+(a method; the class is built where the folder's code builds it, ``run.py``
+with its YAML config, else with its defaults and ``--init``), or a script that
+calls ``trainer.fit(model, ...)`` (the model passed is the one checked).
+
+The step is called as Lightning calls it, ``training_step(batch, batch_idx)``
+(``optimizer_idx``, ``dataloader_idx`` given as 0 when it takes them), with no
+Trainer: ``self.log``, ``self.log_dict``, ``self.print`` do nothing,
+``self.optimizers()`` gives optimisers that do not step, and a manual
+optimisation's ``self.manual_backward(loss)`` ends the step with that loss.
+Lightning itself need not be installed (:mod:`vaelint.frontends.standins`).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+
+from vaelint.errors import VaelintError
+from vaelint.frames import SourceLoc, display_path
+from vaelint.frontends.base import FrontendBase, LoadRequest, Program, Step, TargetRef
+
+STEP_METHODS = ("training_step", "step", "shared_step", "_step", "common_step")
+
+
+def _lightning_classes(file) -> set[str]:
+    """Names of the file's classes that are LightningModules (directly, or through
+    another class of the same file)."""
+    from vaelint.frontends.training.astutil import dotted
+
+    found: set[str] = set()
+    classes = [n for n in ast.walk(file.tree) if isinstance(n, ast.ClassDef)]
+    changed = True
+    while changed:
+        changed = False
+        for cls in classes:
+            if cls.name in found:
+                continue
+            bases = {(dotted(b) or "").split(".")[-1] for b in cls.bases}
+            if "LightningModule" in bases or bases & found:
+                found.add(cls.name)
+                changed = True
+    return found
+
+
+def _fit_calls(file):
+    """(place, the model argument) of each ``trainer.fit(model, ...)`` in a file."""
+    from vaelint.frontends.training.astutil import calls_in, dotted, places
+
+    out = []
+    for scope in file.scopes.values():
+        trainers = set()
+        for place, stmt in places(scope):
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+                if (dotted(stmt.value.func) or "").split(".")[-1] == "Trainer" or "from_argparse_args" in (dotted(stmt.value.func) or ""):
+                    trainers |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
+            for call in calls_in(stmt):
+                func = call.func
+                if isinstance(func, ast.Attribute) and func.attr == "fit" and (call.args or call.keywords):
+                    owner = dotted(func.value)
+                    if owner in trainers or "trainer" in owner.lower() or "runner" in owner.lower():
+                        model = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "model"), None)
+                        if model is not None:
+                            out.append((place, model))
+    return out
+
+
+class LightningFrontend(FrontendBase):
+    name = "lightning"
+
+    def detect(self, ref: TargetRef) -> bool:
+        from vaelint.frontends.training.sites import parse_file
+
+        if not ref.path.endswith(".py") or not os.path.isfile(ref.path):
+            return False
+        file = parse_file(os.path.realpath(ref.path))
+        if file is None:
+            return False
+        if ref.name is None:
+            return bool(_fit_calls(file))
+        cls = ref.parts[0]
+        return cls in _lightning_classes(file) and len(ref.parts) <= 2
+
+    def load(self, ref: TargetRef, request: LoadRequest) -> Program:
+        from vaelint.frontends.training import neighbours
+        from vaelint.frontends.training.sites import parse_file
+
+        path = os.path.realpath(ref.path)
+        home = parse_file(path)
+        files = [home] + neighbours(path)
+        file_of = _file_of(files)
+        request.progress("build")
+        method_name = ref.parts[1] if len(ref.parts) > 1 else None
+        if ref.name is None:
+            module, run = self._from_fit(home, files, request, file_of)
+        else:
+            module, run = self._built(ref, home, files, request, file_of)
+        return self._program(ref, request, module, method_name, run)
+
+    # ---- the LightningModule
+    def _from_fit(self, home, files, request, file_of):
+        from vaelint.frontends.training.execute import reach_value
+
+        place, model_expr = _fit_calls(home)[0]
+        module, run = reach_value(files, home, place, model_expr, request.script_args, file_of)
+        return module, run
+
+    def _built(self, ref, home, files, request, file_of):
+        """The instance the folder's code builds (run.py: ``VAEXperiment(model,
+        config['exp_params'])``), else one built with defaults and --init."""
+        from vaelint.frontends.training.astutil import dotted, places
+        from vaelint.frontends.training.execute import reach_value
+
+        cls_name = ref.parts[0]
+        for file in [home] + [f for f in files if f is not home]:
+            for scope in file.scopes.values():
+                for place, stmt in places(scope):
+                    if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and (
+                        (dotted(stmt.value.func) or "").split(".")[-1] == cls_name
+                    ):
+                        try:
+                            return reach_value(files, file, place, stmt.value, request.script_args, file_of)
+                        except VaelintError as e:
+                            if "nothing in the files beside it reaches" not in e.message:
+                                raise
+        from vaelint.frontends.plain import PlainFrontend
+
+        program = PlainFrontend().build(TargetRef(f"{ref.path}:{cls_name}", ref.path, cls_name), request)
+        return program.model, None
+
+    # ---- the step
+    def _program(self, ref, request, module, method_name, run) -> Program:
+        import torch.nn as nn
+
+        from vaelint.frontends.training.runtime import Runtime, StepLoss, use_of
+
+        if not isinstance(module, nn.Module):
+            raise VaelintError("load", f"{ref.spec}: the model trained is a {type(module).__name__}, not a LightningModule.")
+        name = method_name or next((m for m in STEP_METHODS if callable(getattr(module, m, None))), None)
+        method = getattr(module, name, None) if name else None
+        if method is None:
+            raise VaelintError(
+                "load",
+                f"{ref.spec}: {type(module).__name__} has no training_step (or step) to check: name the method "
+                "that computes the loss, e.g. PATH.py:CLASS.training_step.",
+            )
+        _quiet(module)
+        fn = inspect.unwrap(method)
+        code = fn.__code__
+        params = [p for p in inspect.signature(method).parameters]
+        batch_param = params[0] if params else "batch"
+        src_path = os.path.realpath(code.co_filename)
+        runtime = Runtime(src_path)
+        use = _batch_use(module, fn, batch_param)
+        sandbox = run.sandbox if run is not None else None
+        extra = {p: 0 for p in params[1:] if p in ("batch_idx", "optimizer_idx", "dataloader_idx", "batch_nb", "idx")}
+
+        def run_step(*items, **named):
+            batch = runtime.batch(items, named, (batch_param,), use, code.co_firstlineno)
+            try:
+                if sandbox is None:
+                    return method(batch, **extra)
+                with sandbox.active():
+                    return method(batch, **extra)
+            except StepLoss as e:  # manual optimisation: the loss given to manual_backward
+                return e.value
+
+        loc = SourceLoc(src_path, code.co_firstlineno, 1, name)
+        step = Step(
+            run_step, [batch_param], f"{type(module).__name__}.{name} ({display_path(src_path)}:{code.co_firstlineno})",
+            batch_text=f"{name}'s {batch_param}", loc=loc,
+        )
+        notes = []
+        if sandbox is not None:
+            notes += [f"the code's {what} was not performed (vaelint writes nothing)" for what in sandbox.blocked[:5]]
+        sites = run.sites if run is not None else {}
+        globals_ = fn.__globals__
+
+        class _Namespace:
+            pass
+
+        namespace = _Namespace()
+        namespace.__dict__ = globals_
+        return Program(
+            self, ref, os.path.realpath(ref.path), namespace, module, name=type(module).__name__, init=dict(request.init),
+            module_sites=sites, step=step, notes=notes,
+        )
+
+
+def _batch_use(module, fn, param: str, depth: int = 0):
+    """How a step reads its batch, followed into the method it hands the batch to
+    (``training_step`` calling ``self.step(batch, batch_idx)``, which unpacks it)."""
+    from vaelint.frontends.training.runtime import BatchUse, use_of
+
+    try:
+        body = ast.parse(_dedent(inspect.getsource(fn))).body[0].body
+    except (OSError, TypeError, SyntaxError, IndexError):
+        return BatchUse("tensor")
+    use = use_of(param, body)
+    if use.kind != "passed":
+        return use
+    target = getattr(type(module), use.method, None)
+    if depth > 3 or not callable(target):
+        return BatchUse("tensor")
+    target = inspect.unwrap(target)
+    params = [p for p in inspect.signature(target).parameters][1:]  # after self
+    if use.position >= len(params):
+        return BatchUse("tensor")
+    return _batch_use(module, target, params[use.position], depth + 1)
+
+
+def _quiet(module) -> None:
+    """What a LightningModule needs a Trainer for, made harmless on this instance."""
+    from vaelint.frontends.training.runtime import StepLoss
+
+    def manual_backward(loss, *args, **kwargs):
+        raise StepLoss(loss)
+
+    class _Optimizer:
+        def __getattr__(self, item):
+            return lambda *a, **k: None
+
+    def optimizers(*args, **kwargs):
+        return _Optimizer()
+
+    for name, value in (
+        ("log", lambda *a, **k: None), ("log_dict", lambda *a, **k: None), ("print", lambda *a, **k: None),
+        ("manual_backward", manual_backward), ("optimizers", optimizers), ("lr_schedulers", optimizers),
+        ("toggle_optimizer", lambda *a, **k: None), ("untoggle_optimizer", lambda *a, **k: None),
+    ):
+        object.__setattr__(module, name, value)
+
+
+def _dedent(source: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(source)
+
+
+def _file_of(files):
+    by_scope = {id(s.node): f for f in files for s in f.scopes.values()}
+    by_tree = {id(f.tree): f for f in files}
+    return lambda scope: by_scope.get(id(scope.node)) or by_tree.get(id(scope.node)) or files[0]

@@ -1,0 +1,92 @@
+"""Running the rewritten code (:mod:`.rewrite`) up to the point it stops at.
+
+The entry file runs as ``python FILE ARGS`` would start it (its main guard
+taken, ``sys.argv`` set), the files it imports on the way run their rewritten
+statements, the stand-in packages serve what cannot be imported, and the
+sandbox keeps the code from writing, downloading or stepping. The run ends
+with the step handed over (:class:`~.runtime.StepReady`), a value found
+(:class:`~.runtime.Found`), or not at all: then the error says why.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from vaelint.build import record_module_sites
+from vaelint.errors import VaelintError
+from vaelint.frames import boundary, display_path
+from vaelint.frontends.training.astutil import Place
+from vaelint.frontends.training.rewrite import RT, Plan, build_plan
+from vaelint.frontends.training.runtime import BatchUse, Found, Runtime, StepReady
+from vaelint.frontends.training.sandbox import Sandbox, script_argv
+from vaelint.frontends.training.sites import Site, SourceFile, chains_to, Frame
+
+
+@dataclass
+class Execution:
+    plan: Plan
+    runtime: Runtime
+    sandbox: Sandbox
+    reached: StepReady | Found | None = None
+    sites: dict = field(default_factory=dict)  # id(module) -> the user's line that built it
+    failures: list = field(default_factory=list)  # (line, error) of the entry's top-level lines that failed
+
+
+@boundary
+def execute(plan: Plan, script_args: list[str]) -> Execution:
+    from vaelint.frontends import standins
+    from vaelint.load import load_module
+
+    runtime = Runtime(plan.site.place.scope.path)
+    runtime.BatchUse = BatchUse
+    run = Execution(plan, runtime, Sandbox(plan.entry.path))
+    overrides = {p: st for p, st in plan.statements.items() if p != plan.entry.path}
+    with standins.installed(), run.sandbox.active(), script_argv(plan.entry.path, script_args, run), record_module_sites(run.sites):
+        try:
+            load_module(
+                plan.entry.path, statements=plan.statements[plan.entry.path], overrides=overrides,
+                argv=script_args, inject={RT: runtime}, failures=run.failures,
+            )
+        except (StepReady, Found) as e:
+            run.reached = e
+    if run.reached is None:
+        if getattr(run, "argv_error", None) is not None:
+            raise run.argv_error  # the script's own arguments did not parse
+        raise VaelintError("load", _not_reached(plan, run))
+    return run
+
+
+def _not_reached(plan: Plan, run: Execution) -> str:
+    site = plan.site
+    why = [f"{display_path(run.runtime.path)}:{line}: {text}" for line, text in run.runtime.failures]
+    why += [f"{display_path(plan.entry.path)}:{line}: {text}" for line, text in run.failures]
+    because = f" Lines that failed on the way: {'; '.join(why[:3])}." if why else (
+        " A condition on the way was false, or a loop did not run, with these arguments."
+    )
+    what = "the training step (the backward at" if site.kind == "loss" else "the line it needs ("
+    return (
+        f"{display_path(plan.entry.path)}: running the script's setup never reached {what} "
+        f"{display_path(site.place.scope.path)}:{site.place.line}).{because} Give the script's "
+        "arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
+    )
+
+
+def reach_value(files: list[SourceFile], home: SourceFile, place: Place, expr: ast.expr, script_args: list[str], file_of):
+    """Run the code up to the statement at ``place`` (in ``home``) and hand back
+    what ``expr`` there evaluates to: (value, the execution)."""
+    site = Site(place, expr, "", kind="value")
+    scope = place.scope
+    chains = chains_to(files, home, scope) if not scope.is_module else [[]]
+    if not chains:
+        raise VaelintError(
+            "load",
+            f"{display_path(home.path)}:{place.line}: nothing in the files beside it reaches this line from a "
+            "script's top level, so vaelint cannot build what it needs.",
+        )
+    frames = chains[0] + [Frame(scope, place)]
+    plan = build_plan(files, file_of(frames[0].scope), frames, site, None, file_of)
+    run = execute(plan, script_args)
+    if not isinstance(run.reached, Found):
+        raise VaelintError("load", _not_reached(plan, run))
+    return run.reached.value, run
