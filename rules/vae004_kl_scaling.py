@@ -120,7 +120,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
     def _source(ctx, factor) -> str:
         value = factor.value
         loc = factor.loc
-        where = f" at {loc.display_path()}:{loc.line}" if loc else ""
+        where = f" at {loc.where()}" if loc else ""
         plan = ctx.loss
         if plan is not None:
             for name, kw in plan.kwargs.items():

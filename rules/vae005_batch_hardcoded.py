@@ -137,7 +137,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         hit = next((f for f in failures if f.node is not None and (f.node is node or ctx.view.depends_on(f.node, node))), None)
         if hit is None:
             return "is combined with a tensor of the wrong batch size"
-        where = f" at {hit.loc.display_path()}:{hit.loc.line}" if hit.loc else ""
+        where = f" at {hit.loc.where()}" if hit.loc else ""
         return f"makes the model fail{where} ({str(hit.error).strip().splitlines()[0]})"
 
     @staticmethod

@@ -133,4 +133,4 @@ def _last_op(ctx, node):
 
 def _at(node) -> str:
     loc = loc_of(node)
-    return f" at {loc.display_path()}:{loc.line}" if loc else ""
+    return f" at {loc.where()}" if loc else ""

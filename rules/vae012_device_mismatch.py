@@ -127,13 +127,13 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
     def _from_meeting(self, meeting):
         shape = " x ".join(str(s) for s in meeting.shape) or "scalar"
         made = (
-            f"{meeting.made_by}() at {meeting.made.display_path()}:{meeting.made.line} makes a tensor of shape "
+            f"{meeting.made_by}() at {meeting.made.where()} makes a tensor of shape "
             f"{shape} on the CPU"
             if meeting.made is not None
             else f"a tensor of shape {shape} made outside torch's functions (torch.FloatTensor(...), "
             "torch.Tensor(...), Variable(...)) is on the CPU"
         )
-        where = f" at {meeting.loc.display_path()}:{meeting.loc.line}" if meeting.loc else ""
+        where = f" at {meeting.loc.where()}" if meeting.loc else ""
         return self.finding(
             f"{made}; it meets the model's GPU tensors in {meeting.op}{where}, which fails on "
             "a GPU with 'Expected all tensors to be on the same device' (seen on a simulated GPU).",
@@ -228,7 +228,7 @@ def _on_device(ctx, node) -> bool:
 
 def _at(node) -> str:
     loc = loc_of(node)
-    return f" at {loc.display_path()}:{loc.line}" if loc else ""
+    return f" at {loc.where()}" if loc else ""
 
 
 def _same_place(finding, meeting) -> bool:

@@ -154,13 +154,13 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
             return ""
         index, keyword, what = spec
         expr = call_argument(site, index, keyword)
-        text = f"; {what} is set at {site.display_path()}:{site.line}"
+        text = f"; {what} is set at {site.where()}"
         if expr is None:
             return text
         origin = origin_of(site, expr)
         if origin is not None:
             loc, src = origin
-            return f"; {what} comes from `{src}` at {loc.display_path()}:{loc.line}, worked out for another input size"
+            return f"; {what} comes from `{src}` at {loc.where()}, worked out for another input size"
         return text + f" as `{expr_text(site, expr)}`"
 
 

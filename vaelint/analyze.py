@@ -30,7 +30,8 @@ from vaelint.dimnames import from_annotations
 from vaelint.diagnostics import Finding, TargetResult
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.flow import beta_effective, flow_rows, loss_reading
-from vaelint.frames import boundary, display_path, user_frame_of_traceback
+from vaelint.frames import boundary, user_frame_of_traceback
+from vaelint.sourcemap import where
 from vaelint.graphview import GraphView
 from vaelint.inputcheck import binary_retry, check_inputs, check_token_ids, unexplained
 from vaelint.inputs import InputSpec
@@ -83,10 +84,10 @@ def analyse(target: str, options: Options) -> TargetResult:
             _seeded_analysis(target, options, result)
     except _TimedOut as e:
         loc = user_frame_of_traceback(e.__traceback__)
-        where = f" (it was running {display_path(loc.path)}:{loc.line})" if loc else ""
+        running = f" (it was running {where(loc.path, loc.line)})" if loc else ""
         result.error = VaelintError(
             "timeout",
-            f"{target}: the analysis did not finish within {options.timeout:g} s{where}. A forward "
+            f"{target}: the analysis did not finish within {options.timeout:g} s{running}. A forward "
             "that never returns, or a model too slow for this input: fix the loop, check with a "
             "smaller --input, or raise --timeout.",
         )

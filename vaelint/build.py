@@ -137,7 +137,7 @@ def call_user(spec, fn, init, sites, on_error=lambda: None):
     except Exception as e:  # noqa: BLE001 - the user's constructor failed
         on_error()
         loc = user_frame_of_traceback(e.__traceback__)
-        where = f" at {loc.display_path()}:{loc.line}" if loc else ""
+        where = f" at {loc.where()}" if loc else ""
         raise VaelintError(
             "load",
             f"{spec}: building the model failed{where}: {type(e).__name__}: {e}. Check the "

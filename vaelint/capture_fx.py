@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 import torch.fx as fx
-import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 

@@ -14,7 +14,6 @@ import warnings
 
 import torch
 import torch.fx as fx
-import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
 from vaelint.capture import Capture, Failure, RunResult, make_wrapper, take_replay

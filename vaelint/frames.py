@@ -30,8 +30,30 @@ class SourceLoc:
     def display_path(self) -> str:
         return display_path(self.path)
 
+    def where(self, column: bool = False) -> str:
+        """``path:line`` for people (``nb.ipynb:cell 3:4`` in a notebook), ``:column`` on request."""
+        from vaelint.sourcemap import where
+
+        return where(self.path, self.line, self.column if column else None)
+
+    @property
+    def cell(self) -> int | None:
+        """The notebook cell this line is in (None outside notebooks)."""
+        from vaelint.sourcemap import cell_of
+
+        found = cell_of(self.path, self.line)
+        return found[0] if found else None
+
+    @property
+    def shown_line(self) -> int:
+        """The line a person looks for: in a notebook, the line within its cell."""
+        from vaelint.sourcemap import cell_of
+
+        found = cell_of(self.path, self.line)
+        return found[1] if found else self.line
+
     def __str__(self) -> str:
-        return f"{self.display_path()}:{self.line}"
+        return self.where()
 
 
 def display_path(path: str) -> str:

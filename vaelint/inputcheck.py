@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from vaelint.errorkinds import kind_of
 from vaelint.errors import VaelintError
-from vaelint.frames import display_path
 from vaelint.graphview import GraphView
 from vaelint.inputs import InputSpec
 
@@ -67,7 +66,7 @@ def check_token_ids(target: str, specs, cap, runs) -> None:
     if size is None or not ints:
         return
     spec = ints[0]
-    where = f" ({display_path(failure.loc.path)}:{failure.loc.line})" if failure.loc else ""
+    where = f" ({failure.loc.where()})" if failure.loc else ""
     fixed = InputSpec(spec.shape, spec.dtype, size, spec.name).text()
     raise VaelintError(
         "input",
@@ -78,7 +77,7 @@ def check_token_ids(target: str, specs, cap, runs) -> None:
 
 
 def unexplained(target: str, specs, failure) -> VaelintError:
-    where = f" at {display_path(failure.loc.path)}:{failure.loc.line}" if failure.loc else ""
+    where = f" at {failure.loc.where()}" if failure.loc else ""
     kind = kind_of(failure.error)
     if kind == "support":
         hint = (

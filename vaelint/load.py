@@ -86,7 +86,7 @@ def read_source(path: str) -> str:
     if path.endswith(".ipynb"):
         from vaelint.frontends.notebook import notebook_source
 
-        return notebook_source(path).text
+        return notebook_source(path).text  # the code cells as one Python text (vaelint/sourcemap.py)
     with open(path, encoding="utf-8", errors="replace") as fh:
         return fh.read()
 

@@ -9,7 +9,7 @@ package the model never touches costs nothing.
 from __future__ import annotations
 
 from vaelint.errors import VaelintError
-from vaelint.frames import display_path
+from vaelint.sourcemap import where
 
 
 class MissingImport:
@@ -22,7 +22,7 @@ class MissingImport:
         name, module, path, line, error = object.__getattribute__(self, "_info")
         raise VaelintError(
             "load",
-            f"{display_path(path)}:{line} imports {name!r} from {module!r}, which could not be "
+            f"{where(path, line)} imports {name!r} from {module!r}, which could not be "
             f"imported ({error}), and the model uses it. Install the package that provides "
             f"{module!r} in this environment, or move that import out of the model's code path.",
         )
@@ -68,7 +68,7 @@ class Unavailable(MissingImport):
             raise error
         raise VaelintError(
             "load",
-            f"{display_path(path)}:{line} defines {name!r} at module level, the model uses it, "
+            f"{where(path, line)} defines {name!r} at module level, the model uses it, "
             f"and running that line failed ({error}). Make the value a plain constant or "
             "compute it inside the model's __init__.",
         )

@@ -15,11 +15,12 @@ from vaelint.frames import SourceLoc
 
 @lru_cache(maxsize=64)
 def _parse(path: str) -> tuple[ast.Module, str] | None:
+    from vaelint.load import read_source
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
+        text = read_source(path)  # a notebook's code cells as one text
         return ast.parse(text), text
-    except (OSError, SyntaxError):
+    except (OSError, SyntaxError, ValueError):
         return None
 
 

@@ -132,7 +132,7 @@ def _work(target: str, options: Options, write_end: int, captured, fresh: bool) 
         def where(signum, frame) -> None:  # the parent asks before it kills: which line?
             loc = user_frame(frame)
             if loc is not None:
-                _send(write_end, ("where", f"{loc.display_path()}:{loc.line}"))
+                _send(write_end, ("where", loc.where()))
 
         signal.signal(signal.SIGUSR1, where)
 

@@ -16,10 +16,11 @@ def frontends() -> list[Frontend]:
     """The front ends in the order they are asked; the first that detects a target gets it."""
     from vaelint.frontends.keras import KerasFrontend
     from vaelint.frontends.lightning import LightningFrontend
+    from vaelint.frontends.notebook import NotebookFrontend
     from vaelint.frontends.plain import PlainFrontend
     from vaelint.frontends.training import TrainingFrontend
 
-    return [KerasFrontend(), LightningFrontend(), TrainingFrontend(), PlainFrontend()]
+    return [NotebookFrontend(), KerasFrontend(), LightningFrontend(), TrainingFrontend(), PlainFrontend()]
 
 
 def choose(ref: TargetRef) -> Frontend:

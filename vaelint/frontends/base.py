@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # the hand-off types only; no import cost at run time
     import torch.nn as nn
 
     from vaelint.frames import SourceLoc
-    from vaelint.inputs import InputSpec
     from vaelint.lossbind import LossPlan
 
 

@@ -73,9 +73,13 @@ class LightningFrontend(FrontendBase):
     name = "lightning"
 
     def detect(self, ref: TargetRef) -> bool:
+        return ref.path.endswith(".py") and self.detect_source(ref)
+
+    def detect_source(self, ref: TargetRef) -> bool:
+        """Is the target a LightningModule (or its step), or a script that fits one?"""
         from vaelint.frontends.training.sites import parse_file
 
-        if not ref.path.endswith(".py") or not os.path.isfile(ref.path):
+        if not os.path.isfile(ref.path):
             return False
         file = parse_file(os.path.realpath(ref.path))
         if file is None:
@@ -136,7 +140,7 @@ class LightningFrontend(FrontendBase):
     def _program(self, ref, request, module, method_name, run) -> Program:
         import torch.nn as nn
 
-        from vaelint.frontends.training.runtime import Runtime, StepLoss, use_of
+        from vaelint.frontends.training.runtime import Runtime, StepLoss
 
         if not isinstance(module, nn.Module):
             raise VaelintError("load", f"{ref.spec}: the model trained is a {type(module).__name__}, not a LightningModule.")

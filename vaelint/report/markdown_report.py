@@ -7,7 +7,6 @@ their fixes. GitHub renders mermaid blocks natively."""
 from __future__ import annotations
 
 from vaelint.diagnostics import TargetResult
-from vaelint.frames import display_path
 from vaelint.report.text_report import confirmation_state, summary_line
 
 _STAGES = ("input", "encoder", "reparam", "decoder", "loss")
@@ -33,7 +32,7 @@ def _target(r: TargetResult) -> list[str]:
     if r.findings:
         out += ["| | code | where | finding | fix |", "| --- | --- | --- | --- | --- |"]
         for f in r.findings:
-            where = f"`{display_path(f.loc.path)}:{f.loc.line}`" if f.loc else ""
+            where = f"`{f.loc.where()}`" if f.loc else ""
             mark = ":x:" if f.severity == "error" else ":warning:"
             out.append(
                 f"| {mark} | {f.code} {f.name} | {where} | {_text(f.message)} ({confirmation_state(r, f)}) | {_text(f.fix)} |"

@@ -7,7 +7,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from vaelint.diagnostics import TargetResult
-from vaelint.frames import display_path
 
 
 def render(results: list[TargetResult], console: Console, quiet: bool = False, statistics: bool = False) -> None:
@@ -84,7 +83,7 @@ def _target(r: TargetResult, console: Console) -> None:
             shape = "not reached" if row.shape is None else (" x ".join(row.shape) if row.shape else "scalar")
             if row.note:
                 shape = row.note
-            where = f"{display_path(row.loc.path)}:{row.loc.line}" if row.loc else ""
+            where = row.loc.where() if row.loc else ""
             table.add_row(row.stage, row.name, escape(shape), escape(_sizes(row)), escape(where))
         console.print(table)
     if r.beta_effective:
@@ -120,7 +119,7 @@ def confirmation_state(r: TargetResult, f) -> str:
 
 
 def _finding(r: TargetResult, f, console: Console, blank: bool = True) -> None:
-    loc = f"{display_path(f.loc.path)}:{f.loc.line}:{f.loc.column}" if f.loc else r.target
+    loc = f.loc.where(column=True) if f.loc else r.target
     colour = "red" if f.severity == "error" else "yellow"
     state = escape(confirmation_state(r, f))
     if blank:

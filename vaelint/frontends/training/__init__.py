@@ -43,7 +43,11 @@ class TrainingFrontend(FrontendBase):
     name = "training"
 
     def detect(self, ref: TargetRef) -> bool:
-        if not ref.path.endswith(".py") or not os.path.isfile(ref.path):
+        return ref.path.endswith(".py") and self.detect_source(ref)
+
+    def detect_source(self, ref: TargetRef) -> bool:
+        """Does the target's code (a .py file's, or a notebook's) hold a training step?"""
+        if not os.path.isfile(ref.path):
             return False
         file = parse_file(os.path.realpath(ref.path))
         if file is None:
@@ -58,9 +62,10 @@ class TrainingFrontend(FrontendBase):
 
     def source_of(self, ref: TargetRef) -> tuple[str, str]:
         """(absolute path, Python source) of the target's file."""
+        from vaelint.load import read_source
+
         path = os.path.realpath(ref.path)
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return path, fh.read()
+        return path, read_source(path)
 
     def load(self, ref: TargetRef, request: LoadRequest) -> Program:
         path, text = self.source_of(ref)
@@ -241,8 +246,6 @@ def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest) -> l
 
 
 def _program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, sites, home) -> Program:
-    import torch.nn as nn
-
     from vaelint.frontends.training.datasets import infer_inputs
     from vaelint.inputs import parse_input_spec
 
@@ -281,9 +284,7 @@ def _program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, s
 
     site = plan.site
     step_scope = plan.frames[plan.boundary.frame_index].scope
-    where = f"{display_path(step_scope.path)}:{step_scope.qualname or '<module>'}"
-    first, last = plan.region_lines
-    description = f"the training step of {where} (lines {first}-{last}, backward at line {site.place.line})"
+    description = step_description(step_scope.path, step_scope.qualname, plan.region_lines, site.place.line)
     names = [n for n in plan.batch_names]
     from vaelint.frames import SourceLoc
 
@@ -301,13 +302,28 @@ def _program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, s
     return program
 
 
+def step_description(path: str, qualname: str, lines: tuple[int, int], backward: int) -> str:
+    """``the training step of train.py:train (lines 56-61, backward at line 61)``;
+    in a notebook ``the training step of nb.ipynb (cell 9, lines 2-6, backward at line 6)``."""
+    from vaelint.sourcemap import cell_of
+
+    first, last = lines
+    cells = [cell_of(path, n) for n in (first, last, backward)]
+    if all(cells) and len({c[0] for c in cells}) == 1:
+        (cell, a), (_, b), (_, c) = cells
+        return f"the training step of {display_path(path)} (cell {cell}, lines {a}-{b}, backward at line {c})"
+    name = f"{display_path(path)}:{qualname}" if qualname else display_path(path)
+    return f"the training step of {name} (lines {first}-{last}, backward at line {backward})"
+
+
 def _text_of(scope, home) -> str:
     if scope.path == home.path:
         return home.text
+    from vaelint.load import read_source
+
     try:
-        with open(scope.path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-    except OSError:
+        return read_source(scope.path)
+    except (OSError, ValueError):
         return ""
 
 
@@ -366,8 +382,6 @@ def referenced_modules(fn) -> dict:
 def _model_of(modules: dict):
     """The model the step trains: the one module that holds all the others, or a
     container of them (named as the code names them)."""
-    import torch.nn as nn
-
     for name, module in modules.items():
         inside = {id(m) for m in module.modules()}
         if all(id(other) in inside for other in modules.values()):

@@ -398,7 +398,6 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
     hands back its value."""
     if boundary is None:
         boundary = Boundary(len(frames), 0, 0, "none")
-    needed: set = loads(site.loss)
     callee_params: set = set()
     globals_needed: dict[str, set] = {}
     new_defs: dict[int, ast.stmt] = {}  # id(original def) -> rewritten def
@@ -449,7 +448,6 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
             new_def = copy.copy(scope.node)
             new_def.body = body
             new_defs[id(scope.node)] = new_def
-        needed = entry_needs
 
     statements: dict[str, list[ast.stmt]] = {}
     for file in {id(f): f for f in [entry, *(file_of(fr.scope) for fr in frames)]}.values():

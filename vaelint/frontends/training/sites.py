@@ -256,9 +256,10 @@ def parse_file(path: str, text: str | None = None) -> SourceFile | None:
             key = (path, st.st_mtime_ns, st.st_size)
             if key in _PARSED:
                 return _PARSED[key]
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
-        except OSError:
+            from vaelint.load import read_source
+
+            text = read_source(path)
+        except (OSError, ValueError):
             return None
     try:
         tree = ast.parse(text, filename=path)

@@ -1,0 +1,90 @@
+"""Files whose Python is not the file's text: Jupyter notebooks.
+
+A notebook's code cells are run as one Python text (cells in order, magics and
+shell lines blanked, one empty line between cells), so every frame and node
+of its code has a line in that text. Here that line is mapped back to the
+cell and the line in it, which is what a person sees (``nb.ipynb:cell 3:4``,
+as ruff writes it; cells counted from the top, markdown cells included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class NotebookText:
+    text: str
+    # one entry per line of text: (cell number, line in the cell); (0, 0) between cells
+    lines: tuple[tuple[int, int], ...]
+
+
+# cell magics whose body is still Python (the rest run another language, or write files)
+_PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun", "%%memit")
+
+
+def _code_line(line: str) -> str:
+    """A cell's line as Python: IPython's magics (%...), shell escapes (!...) and
+    help (?obj) become ``pass`` at the same indentation."""
+    stripped = line.lstrip()
+    if stripped.startswith(("%", "!", "?")) or (stripped.endswith("?") and not stripped.startswith("#")) or "= !" in stripped:
+        return line[: len(line) - len(stripped)] + "pass"
+    return line
+
+
+@lru_cache(maxsize=32)
+def _read(path: str, mtime: int) -> NotebookText:
+    with open(path, encoding="utf-8") as fh:
+        nb = json.load(fh)
+    out: list[str] = []
+    lines: list[tuple[int, int]] = []
+    for number, cell in enumerate(nb.get("cells", []), start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        cell_lines = source.split("\n")
+        first = cell_lines[0].strip() if cell_lines else ""
+        skip_all = first.startswith("%%") and not first.startswith(_PYTHON_CELL_MAGICS)
+        for k, line in enumerate(cell_lines, start=1):
+            text = "" if skip_all or (k == 1 and first.startswith("%%")) else _code_line(line)
+            out.append(text)
+            lines.append((number, k))
+        out.append("")
+        lines.append((0, 0))
+    return NotebookText("\n".join(out) + "\n", tuple(lines))
+
+
+def notebook_text(path: str) -> NotebookText:
+    """The Python of a notebook, with its line map (``ValueError`` if it is not JSON)."""
+    real = os.path.realpath(path)
+    try:
+        return _read(real, os.stat(real).st_mtime_ns)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not a notebook (not JSON: {e})") from None
+
+
+def cell_of(path: str, line: int) -> tuple[int, int] | None:
+    """(cell, line in the cell) for a line of a notebook's Python, else None."""
+    if not path.endswith(".ipynb"):
+        return None
+    try:
+        lines = notebook_text(path).lines
+    except (OSError, ValueError):
+        return None
+    if 0 < line <= len(lines) and lines[line - 1][0]:
+        return lines[line - 1]
+    return None
+
+
+def where(path: str, line: int, column: int | None = None) -> str:
+    """``path:line[:column]`` for people (relative when under the current
+    directory), ``nb.ipynb:cell 3:4[:column]`` in a notebook."""
+    from vaelint.frames import display_path
+
+    cell = cell_of(path, line)
+    head = f"{display_path(path)}:cell {cell[0]}:{cell[1]}" if cell else f"{display_path(path)}:{line}"
+    return f"{head}:{column}" if column is not None else head
