@@ -9,6 +9,7 @@ import re
 from vaelint.lossscales import loss_scales, why_no_loss_scales
 from vaelint.context import loc_of
 from vaelint.rulebase import Example, fill, Rule, SkipRule
+from vaelint.schedules import scheduled_weight
 from vaelint.sourcefacts import line_text
 
 _MODEL = '''import torch
@@ -84,6 +85,10 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             yield from self._check_term(ctx, one)
 
     def _check_term(self, ctx, scales):
+        scheduled = scheduled_weight(ctx, scales.kl)
+        if scheduled is not None:
+            yield from self._check_schedule(ctx, scales, scheduled)
+            return
         factor = scales.kl.explicit
         if math.isclose(factor, ctx.beta, rel_tol=1e-3):
             return
@@ -113,6 +118,22 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             f"while the declared beta is {ctx.beta:g}.",
             loc,
             f"remove the factor, or declare the weight you intend with --beta {factor:.6g}",
+            node=scales.kl.term,
+        )
+
+    def _check_schedule(self, ctx, scales, scheduled):
+        """An annealed weight: judged by where it settles, not by its value at the step run."""
+        s, limit = scheduled.schedule, scheduled.limit
+        if limit is not None and math.isclose(limit, ctx.beta, rel_tol=1e-3):
+            ctx.notes.append(f"the KL weight is annealed: {s.text()}; it reaches beta = {ctx.beta:g}")
+            return
+        where = "never settles" if limit is None else f"settles at {limit:.6g}"
+        yield self.finding(
+            f"the KL term's weight {s.name} is annealed with {s.counter} ({s.text()}) and {where}, so beta_eff "
+            f"ends at {'no fixed value' if limit is None else f'{limit:.6g}'} while the declared beta is {ctx.beta:g}.",
+            s.loc,
+            f"anneal to the beta you intend (the schedule's last value {ctx.beta:g}), or declare it with "
+            f"--beta {limit:.6g}" if limit is not None else "anneal towards a fixed weight, or check with --beta at the weight you intend",
             node=scales.kl.term,
         )
 

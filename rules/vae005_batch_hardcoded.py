@@ -111,6 +111,17 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                     "divide by the batch's own size: loss / x.size(0)",
                     node=node,
                 )
+            elif op == "div" and self._configured_normaliser(ctx, node):
+                n = ctx.program.configured_batch
+                yield self.finding(
+                    f"the loss is divided by {n}, the batch size the code is configured with "
+                    f"({ctx.program.configured_batch_text}), not by the batch's own size: a batch of B "
+                    f"samples (this one of {b0}, a smaller last batch) gets B/{n} times the per-sample "
+                    f"average (here {b0 / n:g}), so the step size moves with the batch size.",
+                    loc_of(node),
+                    "divide by the batch's own size: loss / x.size(0)",
+                    node=node,
+                )
 
     @staticmethod
     def _pinned(ctx, node, failures) -> bool:
@@ -147,6 +158,13 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         if op.startswith("rand") or op in ("normal", "empty"):
             return "draw noise with the tensor's shape: torch.randn_like(std)"
         return "take the batch size from the tensor: x.size(0), or use torch.zeros_like / new_zeros"
+
+    @classmethod
+    def _configured_normaliser(cls, ctx, node) -> bool:
+        """A scalar loss divided by the loader's configured batch size, checked at
+        another batch size (the literal no longer equals the batch it got)."""
+        n = getattr(ctx.program, "configured_batch", None)
+        return bool(n) and n != ctx.batch and cls._normaliser(ctx, node, n)
 
     @staticmethod
     def _normaliser(ctx, node, b0) -> bool:

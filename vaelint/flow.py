@@ -14,6 +14,7 @@ from vaelint.diagnostics import FlowRow, TargetResult
 from vaelint.frames import SourceLoc, is_user_file
 from vaelint.lossscales import loss_scales
 from vaelint.roles import Roles
+from vaelint.schedules import scheduled_weight
 
 
 def beta_effective(ctx: Context, result: TargetResult) -> None:
@@ -25,7 +26,14 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
     for one in scales.each_kl():  # one per KL term (a hierarchical VAE has several)
         formula = one.formula(math.prod(ctx.specs[0].shape[1:]), ctx.latent_size)
         weight = one.kl.explicit
-        if not math.isclose(weight, 1.0, rel_tol=1e-3):
+        scheduled = scheduled_weight(ctx, one.kl)
+        if scheduled is not None:
+            # an annealed weight: its value at this step, and where it goes
+            s, limit = scheduled.schedule, scheduled.limit
+            now = f"{weight:.3g}" if formula == "1" else f"{weight:.3g}*{formula}"
+            later = "never settling" if limit is None else f"{limit:g}" if formula == "1" else f"{limit:g}*{formula}"
+            formula = f"{now} at {s.counter} {s.values[0][0]}, annealed ({s.name}) to {later}"
+        elif not math.isclose(weight, 1.0, rel_tol=1e-3):
             formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
         loc = one.kl.term.meta.get("loc")
         formulas.append((formula, f"line {loc.line}" if loc else "?"))

@@ -42,27 +42,40 @@ class _Marker:
 
         self.on_output = on_output
         self.nn_module, self.loss_module = nn.Module, _Loss
+        import torch.fx as fx
+
         self.call_impl = nn.Module._call_impl.__code__
+        # torch.fx records a leaf module (nn.Linear) called straight from the step
+        # without running it: its Tracer.call_module is that call
+        self.fx_call_module = fx.Tracer.call_module.__code__
         self.active: list = []  # the model calls under way, outermost first
         self.count = 0
         self.names: dict[str, int] = {}
         self._code_ok: dict = {}
 
+    def _module_of(self, frame):
+        """The module a candidate frame runs: the method's own object ("self"),
+        or the module fx's call_module was handed."""
+        code = frame.f_code
+        if code is self.fx_call_module:
+            return frame.f_locals.get("m")
+        return frame.f_locals.get(code.co_varnames[0])
+
     def _candidate(self, frame) -> bool:
         code = frame.f_code
         ok = self._code_ok.get(code)
         if ok is None:
-            if code is self.call_impl:
+            if code is self.call_impl or code is self.fx_call_module:
                 ok = True
             else:
                 ok = code.co_argcount >= 1 and _named_like_model(code.co_name) and is_user_file(code.co_filename)
             self._code_ok[code] = ok
         if not ok:
             return False
-        me = frame.f_locals.get(code.co_varnames[0])  # the method's own object ("self")
+        me = self._module_of(frame)
         if not isinstance(me, self.nn_module) or isinstance(me, self.loss_module):
             return False
-        if code is self.call_impl:
+        if code is self.call_impl or code is self.fx_call_module:
             # a library module called straight from the step (an nn.Sequential encoder);
             # a layer with no weights (nn.ReLU) is no model
             return any(True for _ in me.parameters())
@@ -82,7 +95,8 @@ class _Marker:
         if self.count == 1:
             prefix: tuple = ()
         else:
-            name = frame.f_code.co_name if frame.f_code is not self.call_impl else type(frame.f_locals[frame.f_code.co_varnames[0]]).__name__
+            library = frame.f_code is self.call_impl or frame.f_code is self.fx_call_module
+            name = type(self._module_of(frame)).__name__ if library else frame.f_code.co_name
             self.names[name] = self.names.get(name, 0) + 1
             prefix = (name if self.names[name] == 1 else f"{name}#{self.names[name]}",)
         self.on_output(value, prefix)

@@ -17,6 +17,7 @@ do-nothing defaults in :class:`FrontendBase`.
 
 from __future__ import annotations
 
+import math
 import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol
@@ -84,6 +85,41 @@ class Step:
 
 
 @dataclass
+class Schedule:
+    """A weight the step computes from a step counter (an annealed KL weight):
+    its value at the step the check runs, and later on."""
+
+    name: str  # the variable: "kl_weight"
+    expr: str  # how the code computes it: "min(1, step / warmup)"
+    loc: "SourceLoc"  # the assignment
+    counter: str  # what it reads: "step", "epoch", "self.global_step"
+    now: float  # its value at the step run
+    values: list  # (counter value, weight), the step run's first
+
+    @property
+    def limit(self) -> float | None:
+        """The value it settles on, or None (cyclical, or still moving at 1e8 steps)."""
+        (c1, v1), (c2, v2) = self.values[-2], self.values[-1]
+        return v2 if math.isclose(v1, v2, rel_tol=1e-6, abs_tol=1e-9) else None
+
+    def reached_at(self) -> int | None:
+        """The first counter value read at which the weight is within 1% of its limit."""
+        limit = self.limit
+        if limit is None:
+            return None
+        return next((c for c, v in self.values if math.isclose(v, limit, rel_tol=1e-2, abs_tol=1e-6)), None)
+
+    def text(self) -> str:
+        """``kl_weight = kl_anneal(step, ...) (line 51): 0.00193 at step 0, 1 from step 5000``"""
+        head = f"{self.name} = {self.expr} ({self.loc.where()})"
+        start = f"{self.now:.3g} at {self.counter} = {self.values[0][0]}"
+        limit, at = self.limit, self.reached_at()
+        if limit is None:
+            return f"{head}: {start}, never settling (read up to {self.counter} = {self.values[-1][0]:g})"
+        return f"{head}: {start}, {limit:.3g} from {self.counter} = {at}"
+
+
+@dataclass
 class Program:
     """The typed hand-off from loading to capture: the model, and how its loss
     is computed (a loss plan to bind, or a step to run), with what the front
@@ -105,6 +141,11 @@ class Program:
     notes: list[str] = field(default_factory=list)
     # the loss was looked for and not found, so the loss rules will not run (the summary says so)
     loss_missing_reason: str = ""
+    # a training step's configured batch size (its DataLoader's batch_size), and where it is set
+    configured_batch: int | None = None
+    configured_batch_text: str = ""
+    # weights the step computes from its counters (vaelint/frontends/training/schedules.py)
+    schedules: list = field(default_factory=list)
 
     # ---- the front end's hooks, read by the pipeline
     def reseed(self, seed: int) -> None:

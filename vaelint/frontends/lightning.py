@@ -183,6 +183,10 @@ class LightningFrontend(FrontendBase):
             notes += [f"the code's {what} was not performed (vaelint writes nothing)" for what in sandbox.blocked[:5]]
         sites = run.sites if run is not None else {}
         globals_ = fn.__globals__
+        from vaelint.frontends.training.sandbox import Sandbox
+        from vaelint.frontends.training.schedules import find_module_schedules
+
+        schedules = find_module_schedules(method, module, src_path, "", sandbox or Sandbox(src_path))
 
         class _Namespace:
             pass
@@ -191,7 +195,7 @@ class LightningFrontend(FrontendBase):
         namespace.__dict__ = globals_
         return Program(
             self, ref, os.path.realpath(ref.path), namespace, module, name=type(module).__name__, init=dict(request.init),
-            module_sites=sites, step=step, notes=notes,
+            module_sites=sites, step=step, notes=notes, schedules=schedules,
         )
 
 

@@ -19,6 +19,9 @@ def render(results: list[TargetResult]) -> str:
     for res in results:
         if res.error is not None:
             lines.append(f"::error title={_prop(f'vaelint ({res.error.kind})')}::{_data(res.target + ': ' + res.error.message)}")
+        elif res.skipped:  # never a silent pass: say which rules could not run
+            codes = ", ".join(code for code, _reason in res.skipped)
+            lines.append(f"::notice title={_prop('vaelint: rules not checked')}::{_data(f'{res.target}: {codes} not checked: {res.skipped[0][1]}')}")
         for f in res.findings:
             level = "error" if f.severity == "error" else "warning"
             where = ""

@@ -48,6 +48,10 @@ def to_dict(results: list[TargetResult], root: str | None = None) -> dict:
             notifications.append(
                 {"level": "error", "message": {"text": f"{res.target}: {res.error.message}"}, "descriptor": {"id": res.error.kind}}
             )
+        for code, reason in res.skipped:  # a rule that could not run is said, never a silent pass
+            notifications.append(
+                {"level": "note", "message": {"text": f"{res.target}: {code} not checked: {reason}"}, "descriptor": {"id": "not-checked"}}
+            )
         for f in res.findings:
             if f.loc is None:
                 continue
@@ -97,7 +101,10 @@ def to_dict(results: list[TargetResult], root: str | None = None) -> dict:
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + root.replace(os.sep, "/").rstrip("/") + "/"}},
                 "invocations": [
-                    {"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}
+                    {
+                        "executionSuccessful": not any(n["level"] == "error" for n in notifications),
+                        "toolExecutionNotifications": notifications,
+                    }
                 ],
                 "results": sarif_results,
             }

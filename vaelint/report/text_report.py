@@ -59,9 +59,30 @@ def summary_line(results: list[TargetResult]) -> str:
     suppressed = sum(r.suppressed for r in results)
     if suppressed:
         text += f" ({suppressed} suppressed)"
+    unchecked = not_checked_text(results)
+    if unchecked:
+        text += f"; {unchecked}"
     if failed:
         text += f"; {failed} could not be analysed"
     return text
+
+
+def not_checked_text(results: list[TargetResult]) -> str:
+    """``7 rules not checked (no loss found)``: never a silent "no findings" when
+    rules could not run; empty when every rule ran."""
+    pairs = [(r.target, code, reason) for r in results if r.error is None for code, reason in r.skipped]
+    if not pairs:
+        return ""
+    reasons: dict[str, int] = {}
+    for _t, _c, reason in pairs:
+        short = reason.split(":")[0].split(" (")[0].strip()
+        reasons[short] = reasons.get(short, 0) + 1
+    top = sorted(reasons, key=lambda k: -reasons[k])
+    why = "; ".join(top[:2]) + ("; ..." if len(top) > 2 else "")
+    n = len(pairs)
+    targets = len({t for t, _c, _r in pairs})
+    in_targets = f" in {targets} targets" if targets > 1 else ""
+    return f"{n} rule{'s' * (n != 1)} not checked{in_targets} ({why})"
 
 
 def _target(r: TargetResult, console: Console) -> None:

@@ -260,13 +260,15 @@ def _program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, s
     model = _model_of(modules)
     notes = []
     inputs, origin = [], ""
+    loader = None
+    try:
+        with sandbox.active():
+            loader = ready.loader() if ready.loader is not None else None
+    except Exception:  # noqa: BLE001 - the loader cannot be built: nothing is known of it
+        loader = None
+    configured = getattr(loader, "batch_size", None)
     if not request.inputs:
-        inferred = None
-        try:
-            with sandbox.active():
-                inferred = infer_inputs(ready.loader()) if ready.loader is not None else None
-        except Exception:  # noqa: BLE001 - nothing to infer from: --input is asked for
-            inferred = None
+        inferred = infer_inputs(loader) if loader is not None else None
         if inferred is not None:
             inputs = [parse_input_spec(s) for s in inferred.specs]
             origin = f"inferred from {inferred.origin}"
@@ -278,8 +280,10 @@ def _program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, s
     for what in sandbox.blocked[:5]:
         notes.append(f"the code's {what} was not performed (vaelint writes nothing)")
 
+    counters: dict = {}  # a counter the step reads, set for every run (see _first_weighted_step)
+
     def run_step(*inputs, **named):
-        with sandbox.active():
+        with sandbox.active(), counters_set(fn, counters):
             return fn(*inputs, **named)
 
     site = plan.site
@@ -299,7 +303,71 @@ def _program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, s
         frontend, ref, path, namespace, model, name=ref.name or os.path.basename(path), init=dict(request.init),
         module_sites=sites, step=step, inputs=inputs, inputs_origin=origin, notes=notes,
     )
+    program.schedules = _schedules(plan, fn, sandbox, home)
+    _first_weighted_step(program, fn, counters)
+    if isinstance(configured, int) and configured > 1:
+        program.configured_batch = configured
+        loc = getattr(loader, "loc", None)
+        program.configured_batch_text = f"DataLoader(batch_size={configured})" + (f" at {loc.where()}" if loc else "")
     return program
+
+
+def _first_weighted_step(program, fn, counters: dict) -> None:
+    """A schedule that is 0 at the first step (``min(1, step / warmup)``) takes a
+    term out of the loss there: the step is checked at the first counter value
+    read where the weight is not 0, and the report says so."""
+    import dataclasses
+
+    settable = set(fn.__code__.co_freevars) | set(fn.__globals__)
+    for i, s in enumerate(program.schedules):
+        if s.now != 0 or s.counter not in settable:
+            continue
+        later = next(((c, v) for c, v in s.values if v != 0), None)
+        if later is None:
+            continue
+        counters[s.counter] = later[0]
+        program.schedules[i] = dataclasses.replace(s, now=later[1], values=[later, *[(c, v) for c, v in s.values if c > later[0]]])
+        program.notes.append(
+            f"{s.name} is 0 at {s.counter} = {s.values[0][0]}, so the step is checked at {s.counter} = {later[0]} "
+            f"({s.name} = {later[1]:.3g}), the first step read where the term it weighs counts"
+        )
+
+
+def counters_set(fn, counters: dict):
+    """While inside, the step's counters (closure variables or globals) hold the given values."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def setting():
+        saved = []
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+        for name, value in counters.items():
+            if name in cells:
+                saved.append((cells[name], "cell", cells[name].cell_contents))
+                cells[name].cell_contents = value
+            else:
+                saved.append((name, "global", fn.__globals__.get(name)))
+                fn.__globals__[name] = value
+        try:
+            yield
+        finally:
+            for key, kind, value in reversed(saved):
+                if kind == "cell":
+                    key.cell_contents = value
+                else:
+                    fn.__globals__[key] = value
+
+    return setting()
+
+
+def _schedules(plan, fn, sandbox, home) -> list:
+    """Weights the step computes from its counters (an annealed KL weight)."""
+    from vaelint.frontends.training.schedules import counters_of, find_schedules
+
+    frame = plan.frames[plan.boundary.frame_index]
+    loops = [s for s in frame.place.statements()[: plan.boundary.depth] if isinstance(s, (ast.For, ast.AsyncFor))]
+    counters = counters_of(frame.scope.node, loops, plan.index_var)
+    return find_schedules(fn, plan.region, counters, frame.scope.path, _text_of(frame.scope, home), sandbox)
 
 
 def step_description(path: str, qualname: str, lines: tuple[int, int], backward: int) -> str:

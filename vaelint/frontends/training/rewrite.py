@@ -80,6 +80,8 @@ class Plan:
     batch_names: list[str]  # the first data source's variables, in order (placeholder names)
     skipped_loads: list[ast.stmt] = field(default_factory=list)
     region_lines: tuple[int, int] = (0, 0)
+    region: list[ast.stmt] = field(default_factory=list)  # the step's statements, as kept
+    index_var: str | None = None  # the data loop's enumerate index (0 at the step run)
 
 
 class _CallGuard(ast.NodeTransformer):
@@ -171,6 +173,8 @@ class _Region:
         self.b, self.slicer, self.frame, self.site, self.name = plan_boundary, slicer, frame, site, name
         self.batch_names: list[str] = []
         self.lines = (0, 0)
+        self.statements: list[ast.stmt] = []
+        self.index_var: str | None = None
 
     def __call__(self, depth, block, index, chain, needed):
         b = self.b
@@ -206,6 +210,7 @@ class _Region:
             thunk = _peel(thunk)
             region_first = b.sources[0]
         self.batch_names = names
+        self.statements = region_stmts
         inner = reads_before_writes(bindings + region_stmts)
         stmts, before = self._function(bindings, region_stmts, region_first, thunk, inner)
         self.lines = (region_first.lineno, self.site.place.statement.lineno)
@@ -220,6 +225,8 @@ class _Region:
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate" and isinstance(target, ast.Tuple) and len(target.elts) == 2:
             start = it.args[1] if len(it.args) > 1 else next((k.value for k in it.keywords if k.arg == "start"), _const(0))
             out.append(_located(ast.Assign(targets=[target.elts[0]], value=start), loop))
+            if isinstance(target.elts[0], ast.Name):
+                self.index_var = target.elts[0].id
             target = target.elts[1]
         binding, leaves = self._bind(target, loop, loop.body)
         return out + [binding], leaves
@@ -404,6 +411,7 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
     skipped: list = []
     batch_names: list[str] = []
     region_lines = (0, 0)
+    region_statements, index_var = [], None
     entry_body: list[ast.stmt] = []
     last = len(frames) - 1
     for fi in range(last, -1, -1):
@@ -434,6 +442,7 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
         skipped += slicer.skipped_loads
         if region is not None:
             batch_names, region_lines = region.batch_names, region.lines
+            region_statements, index_var = region.statements, region.index_var
         if fi <= boundary.frame_index and boundary.kind != "param" or fi < boundary.frame_index:
             body = _setup(body, top_level_tolerant=scope.is_module)
         _signals_first(body)
@@ -459,7 +468,7 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
             wanted = {s.name for s in file.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
             body = select_statements(file.tree, wanted | globals_needed.get(file.path, set()))
         statements[file.path] = _substitute(body, new_defs)
-    return Plan(entry, statements, frames, site, boundary, batch_names, skipped, region_lines)
+    return Plan(entry, statements, frames, site, boundary, batch_names, skipped, region_lines, region_statements, index_var)
 
 
 def _substitute(body: list[ast.stmt], new_defs: dict) -> list[ast.stmt]:
