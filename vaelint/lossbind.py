@@ -128,6 +128,10 @@ def _resolve_ref(loaded: Program, ref: str) -> Callable:
                 "Give a method name of the model, or PATH.py:FUNCTION.",
             )
         return fn
+    if "." in name:  # a function nested in another (train.py:main.loss_fn), a method (Solver.vae_loss)
+        from vaelint.frontends.training.names import resolve
+
+        return resolve(path, name, [])
     module = loaded.module if os.path.realpath(path) == loaded.path else load_module(path, {name})
     obj = module.__dict__.get(name)
     if obj is None or isinstance(obj, MissingImport):

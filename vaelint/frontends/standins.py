@@ -43,6 +43,8 @@ def _placeholder(package: str, what: str):
         def _fail(self, *_a, **_k):
             _missing(package, what)
 
+        __call__ = _fail
+
     return Missing(what.rsplit(".", 1)[-1], package, "", 0, "")
 
 

@@ -26,7 +26,8 @@ def render(results: list[TargetResult]) -> str:
             level = "error" if f.severity == "error" else "warning"
             where = ""
             if f.loc is not None:
-                where = f"file={_prop(display_path(f.loc.path))},line={f.loc.line},col={f.loc.column},"
-            title = _prop(f"{f.code} {f.name}")
+                where = f"file={_prop(display_path(f.loc.path))},line={f.loc.shown_line},col={f.loc.column},"
+            cell = f" (cell {f.loc.cell})" if f.loc is not None and f.loc.cell else ""
+            title = _prop(f"{f.code} {f.name}{cell}")
             lines.append(f"::{level} {where}title={title}::{_data(f.message + ' Fix: ' + f.fix)}")
     return "\n".join(lines) + ("\n" if lines else "")

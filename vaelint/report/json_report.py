@@ -25,6 +25,16 @@ def render(results: list[TargetResult]) -> str:
     return json.dumps(to_dict(results), indent=2) + "\n"
 
 
+def _shown(path: str, line: int | None) -> int | None:
+    """A line as a person finds it (in a notebook: within its cell)."""
+    from vaelint.sourcemap import cell_of
+
+    if line is None:
+        return None
+    found = cell_of(path, line)
+    return found[1] if found else line
+
+
 def _result(r: TargetResult) -> dict:
     return {
         "target": r.target,
@@ -43,7 +53,8 @@ def _result(r: TargetResult) -> dict:
                 "shape": row.shape,
                 "sizes": row.sizes,
                 "path": display_path(row.loc.path) if row.loc else None,
-                "line": row.loc.line if row.loc else None,
+                "line": row.loc.shown_line if row.loc else None,
+                **({"cell": row.loc.cell} if row.loc and row.loc.cell else {}),
                 **({"reduction": row.note} if row.note else {}),
             }
             for row in r.flow
@@ -59,9 +70,10 @@ def _result(r: TargetResult) -> dict:
                 "severity": f.severity,
                 "message": f.message,
                 "path": display_path(f.loc.path) if f.loc else None,
-                "line": f.loc.line if f.loc else None,
+                "line": f.loc.shown_line if f.loc else None,
+                **({"cell": f.loc.cell} if f.loc and f.loc.cell else {}),
                 "column": f.loc.column if f.loc else None,
-                "end_line": f.loc.end_line if f.loc else None,
+                "end_line": _shown(f.loc.path, f.loc.end_line) if f.loc else None,
                 "end_column": f.loc.end_column if f.loc else None,
                 "help_uri": _rule_uri(f.code),
                 "fix": f.fix,

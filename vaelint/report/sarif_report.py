@@ -61,7 +61,7 @@ def to_dict(results: list[TargetResult], root: str | None = None) -> dict:
                     "ruleId": f.code,
                     "ruleIndex": index.get(f.code, 0),
                     "level": "error" if f.severity == "error" else "warning",
-                    "message": {"text": f"{f.message} Fix: {f.fix}"},
+                    "message": {"text": f"{_cell(f.loc)}{f.message} Fix: {f.fix}"},
                     "locations": [
                         {
                             "physicalLocation": {
@@ -113,10 +113,16 @@ def to_dict(results: list[TargetResult], root: str | None = None) -> dict:
 
 
 def _region(loc) -> dict:
-    region = {"startLine": loc.line, "startColumn": loc.column}
+    """Lines as a person finds them: in a notebook, within the cell (named in the message)."""
+    offset = loc.line - loc.shown_line
+    region = {"startLine": loc.shown_line, "startColumn": loc.column}
     if loc.end_line is not None and loc.end_column is not None:
-        region.update(endLine=loc.end_line, endColumn=loc.end_column)
+        region.update(endLine=loc.end_line - offset, endColumn=loc.end_column)
     return region
+
+
+def _cell(loc) -> str:
+    return f"(cell {loc.cell}) " if loc.cell else ""
 
 
 def rule_uri(rule) -> str:

@@ -50,9 +50,9 @@ def execute(plan: Plan, script_args: list[str]) -> Execution:
             )
         except (StepReady, Found) as e:
             run.reached = e
+    if getattr(run, "argv_error", None) is not None:
+        raise run.argv_error  # the script's own arguments did not parse: nothing it builds is as it would run
     if run.reached is None:
-        if getattr(run, "argv_error", None) is not None:
-            raise run.argv_error  # the script's own arguments did not parse
         raise VaelintError("load", _not_reached(plan, run))
     return run
 
@@ -72,10 +72,11 @@ def _not_reached(plan: Plan, run: Execution) -> str:
     )
 
 
-def reach_value(files: list[SourceFile], home: SourceFile, place: Place, expr: ast.expr, script_args: list[str], file_of):
+def reach_value(files: list[SourceFile], home: SourceFile, place: Place, expr: ast.expr, script_args: list[str], file_of, after: bool = False):
     """Run the code up to the statement at ``place`` (in ``home``) and hand back
-    what ``expr`` there evaluates to: (value, the execution)."""
-    site = Site(place, expr, "", kind="value")
+    what ``expr`` there evaluates to (``after``: once the statement has run):
+    (value, the execution)."""
+    site = Site(place, expr, "", kind="value", after=after)
     scope = place.scope
     chains = chains_to(files, home, scope) if not scope.is_module else [[]]
     if not chains:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from vaelint.frontends.training.astutil import (
     BLOCK_FIELDS,
     Scope,
+    free_names,
     loads,
     target_names,
     walk_statements,
@@ -426,6 +427,9 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
         if fi == last:
             def end(stmt, _needed, site=site):
                 loss = ast.Expr(_call("loss" if site.kind == "loss" else "found", copy.deepcopy(site.loss)))
+                if site.after:  # the statement runs first (a def), then its name is handed back
+                    reads = free_names(stmt) if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else loads(stmt)
+                    return [_mark(stmt), _mark(_located(loss, stmt))], reads
                 return [_mark(_located(loss, stmt))], loads(site.loss)
         else:
             callee = frames[fi + 1].scope

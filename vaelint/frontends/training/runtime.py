@@ -130,6 +130,7 @@ class BatchUse:
     arity: int = 0  # "unpacked": into how many names
     method: str = ""  # "passed": the method of self it is passed to ...
     position: int = 0  # ... as its argument number
+    key: str = ""  # "keyed": the first key read
 
 
 @dataclass
@@ -176,10 +177,11 @@ class Runtime:
         if kind == "indexed":
             return PaddedBatch(items, lambda k: self._missing(f"{name}[{k}]", k, line))
         if kind == "keyed":
+            key = use.key or "image"
             raise VaelintError(
                 "input",
-                f"{display_path(self.path)}:{line}: the step reads {name}[KEY], a dict batch: give each key with "
-                f"--input {name}.KEY=SPEC (e.g. --input {name}.image=8x3x64x64).",
+                f"{display_path(self.path)}:{line}: the step reads {name}[{key!r}], a dict batch: give each key it "
+                f"reads with --input {name}.KEY=SPEC (e.g. --input {name}.{key}=8x3x64x64).",
             )
         if not items:
             return self._missing(name, 0, line)
@@ -255,7 +257,7 @@ def use_of(name: str, statements) -> BatchUse:
             if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
                 key = node.slice
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    return BatchUse("keyed")
+                    return BatchUse("keyed", key=key.value)
                 return BatchUse("indexed")
             if isinstance(node, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in node.args):
                 func = node.func

@@ -44,6 +44,7 @@ class Site:
     # "loss": the step's backward; "value": a statement whose value the setup hands
     # back (the LightningModule passed to trainer.fit, a module built in run.py)
     kind: str = "loss"
+    after: bool = False  # "value": evaluated after the statement runs (a nested def's name)
 
 
 def backward_of(stmt: ast.stmt) -> ast.expr | None:

@@ -1,0 +1,216 @@
+"""Training code as a target: scripts, functions, Solver methods, notebooks and
+Lightning, checked by the commands a user types, with nothing but the step run."""
+
+import json
+import os
+import shutil
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from vaelint.cli import app
+
+from conftest import FIXTURES
+
+TRAINING = os.path.join(FIXTURES, "training")
+runner = CliRunner()
+
+
+def run(*args):
+    result = runner.invoke(app, ["check", *args])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def _files(folder) -> set:
+    return {os.path.relpath(os.path.join(d, f), folder) for d, _s, fs in os.walk(folder) for f in fs if "__pycache__" not in d}
+
+
+# one case per front end and form: the folder the check runs in, the command's arguments
+NOTHING_ELSE_RUNS = [
+    ("script, train() called from the main guard", ".", ["mnist_train_function.py", "--input", "8x1x28x28"], 0),
+    ("script, inputs inferred from datasets.MNIST", ".", ["mnist_train_function.py"], 0),
+    ("a function", ".", ["mnist_train_function.py:train", "--input", "8x1x28x28"], 0),
+    ("a loop at module level", ".", ["module_level_loop.py", "--input", "16x784"], 0),
+    ("a loss nested in main()", ".", ["nested_loss_in_main.py", "--input", "16x1x28x28"], 1),
+    ("a Solver method reached from main.py", "solver_repo", ["solver.py:Solver.train", "--input", "8x3x32x32"], 1),
+    ("the script that runs the Solver", "solver_repo", ["main.py", "--input", "8x3x32x32"], 1),
+    ("run.py + YAML config + Lightning", "lightning_repo", ["run.py", "--input", "8x3x64x64"], 1),
+    ("a LightningModule's training_step", "lightning_repo", ["experiment.py:VAEXperiment.training_step", "--input", "8x3x64x64"], 1),
+    ("manual optimisation", ".", ["lightning_modules.py:ManualVAE", "--input", "8x784"], 0),
+    ("a notebook", ".", ["vae_cells.ipynb", "--input", "8x3x64x64"], 1),
+    ("a dict batch", ".", ["dict_batch.py", "--input", "batch.image=8x1x16x16"], 0),
+]
+
+
+@pytest.mark.parametrize("what,folder,args,code", NOTHING_ELSE_RUNS, ids=[c[0] for c in NOTHING_ELSE_RUNS])
+def test_only_the_step_runs(what, folder, args, code, tmp_path, monkeypatch):
+    """The check of each form exits as it should, and nothing past the step (a
+    second step, an optimiser step, the rest of the loop) nor any data set or
+    download ran: the fixtures print 'vaelint-fixture: ...' from exactly those
+    places, and write files there; no file appears in the repository's folder."""
+    copy = tmp_path / "repo"
+    shutil.copytree(TRAINING, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.chdir(copy / folder)
+    before = _files(copy)
+    r = run(*args, "--timeout", "120")
+    assert r.exit_code == code, r.output
+    assert "vaelint-fixture" not in r.output, r.output
+    assert "could not be analysed" not in r.output, r.output
+    assert _files(copy) == before
+
+
+def test_a_script_and_its_function_check_the_same_step():
+    script = run(os.path.join(TRAINING, "mnist_train_function.py"), "--input", "8x1x28x28", "--format", "json")
+    function = run(os.path.join(TRAINING, "mnist_train_function.py") + ":train", "--input", "8x1x28x28", "--format", "json")
+    a, b = json.loads(script.output)["results"][0], json.loads(function.output)["results"][0]
+    assert a["loss"] == b["loss"] and "the training step of" in a["loss"] and ":train (lines" in a["loss"]
+    assert [r["name"] for r in a["flow"]] == [r["name"] for r in b["flow"]]
+    assert a["beta_effective"] == "1"
+
+
+def test_the_input_is_inferred_from_a_known_data_set_and_said_so():
+    r = run(os.path.join(TRAINING, "mnist_train_function.py"))
+    assert r.exit_code == 0, r.output
+    assert "input B x 1 x 28 x 28 (B=64)" in r.output
+    assert "inferred from datasets.MNIST (1x28x28 after ToTensor()) and batch_size=64" in r.output
+
+
+def test_file_mode_takes_a_training_script_only_when_its_input_is_known(tmp_path, monkeypatch):
+    """pre-commit passes every changed file: a script whose data set shapes are
+    unknown is said on stderr, not failed."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(os.path.join(TRAINING, "required_args.py"), tmp_path)
+    r = run("required_args.py")
+    assert r.exit_code == 0
+    assert "has a training step but no input shape" in r.output
+
+
+def test_required_script_arguments_are_asked_for_by_name():
+    path = os.path.join(TRAINING, "required_args.py")
+    r = run(path, "--input", "8x784")
+    assert r.exit_code == 2
+    assert "the following arguments are required: --data-dir, --latent" in r.output
+    assert "--script-args" in r.output
+    ok = run(path, "--input", "8x784", "--script-args", "--data-dir data --latent 6")
+    assert ok.exit_code == 0, ok.output
+
+
+def test_script_args_are_configured_per_target(tmp_path, monkeypatch):
+    shutil.copy(os.path.join(TRAINING, "required_args.py"), tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[[tool.vaelint.targets]]\ntarget = "required_args.py"\ninput = "8x784"\nscript-args = "--data-dir data --latent 6"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run()
+    assert r.exit_code == 0, r.output
+    assert "the training step of required_args.py:main" in r.output
+
+
+def test_a_loss_nested_in_main_is_a_loss_name():
+    path = os.path.join(TRAINING, "nested_loss_in_main.py")
+    r = run(f"{path}:VAE", "--init", "sizes=[784,256]", "--init", "latent=4", "--input", "16x1x28x28", "--loss", f"{path}:main.loss_fn", "-q")
+    assert r.exit_code == 1, r.output
+    assert "nested_loss_in_main.py:42:22: VAE002" in r.output
+
+
+def test_a_solver_method_is_a_loss_name(monkeypatch):
+    monkeypatch.chdir(os.path.join(TRAINING, "solver_repo"))
+    r = run("model.py:VAE", "--input", "8x3x32x32", "--loss", "solver.py:Solver.vae_loss", "--loss-kwarg", "beta=1.0", "-q")
+    assert r.exit_code == 1, r.output
+    assert "solver.py:83:22: VAE002" in r.output
+
+
+def test_a_dict_batch_names_the_key_to_give():
+    r = run(os.path.join(TRAINING, "dict_batch.py"), "--input", "8x1x16x16")
+    assert r.exit_code == 2
+    assert "the step reads batch['image'], a dict batch" in r.output
+    assert "--input batch.image=" in r.output
+
+
+def test_a_notebook_is_reported_by_cell_in_every_format():
+    path = os.path.join(TRAINING, "vae_cells.ipynb")
+    text = run(path, "--input", "8x3x64x64", "-q")
+    assert "vae_cells.ipynb:cell 5:12:15: VAE012" in text.output
+    assert "vae_cells.ipynb:cell 7:3:" in text.output
+    data = json.loads(run(path, "--input", "8x3x64x64", "--format", "json").output)["results"][0]
+    assert {(f["code"], f["cell"], f["line"]) for f in data["findings"]} == {("VAE012", 5, 12), ("VAE002", 7, 3)}
+    assert data["loss"] == "the training step of " + os.path.relpath(path) + " (cell 9, lines 2-6, backward at line 6)"
+
+
+def test_an_annealed_kl_weight_is_a_schedule_not_a_scaling():
+    path = os.path.join(TRAINING, "annealed_kl.py")
+    r = run(path, "--input", "16x784")
+    assert r.exit_code == 0, r.output
+    assert "beta_eff = 0.00193 at step 0, annealed (kl_weight) to 1" in r.output
+    assert "0.00193 at step = 0, 1 from step = 5000; it reaches beta = 1" in r.output
+    linear = run(path, "--input", "16x784", "--script-args", "--anneal linear --x0 500")
+    assert linear.exit_code == 0, linear.output
+    assert "kl_weight is 0 at step = 0, so the step is checked at step = 10" in linear.output
+    capped = run(path, "--input", "16x784", "--script-args", "--kl-max 0.1", "-q")
+    assert capped.exit_code == 1
+    assert "is annealed with step" in capped.output and "settles at 0.1" in capped.output
+
+
+def test_a_quiet_clean_report_says_which_rules_did_not_run(tmp_path):
+    path = tmp_path / "noloss.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n"
+        "class VAE(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n        self.e = nn.Linear(8, 4)\n        self.d = nn.Linear(2, 8)\n"
+        "    def forward(self, x):\n"
+        "        mu, lv = self.e(x).chunk(2, 1)\n"
+        "        return self.d(mu + torch.randn_like(mu) * torch.exp(0.5 * lv)), mu, lv\n"
+    )
+    for fmt, needle in (("text", "no findings in 1 target; 7 rules not checked (no loss found)"), ("github", "::notice"), ("markdown", "7 rules not checked")):
+        r = run(f"{path}:VAE", "--input", "4x8", "-q", "--format", fmt)
+        assert r.exit_code == 0
+        assert needle in r.output, (fmt, r.output)
+    sarif = json.loads(run(f"{path}:VAE", "--input", "4x8", "--format", "sarif").output)
+    notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert any("VAE002 not checked: no loss found" in n["message"]["text"] for n in notes)
+
+
+def test_lightning_need_not_be_installed(monkeypatch):
+    """With pytorch_lightning unimportable, a LightningModule still checks: its
+    import stands in (vaelint/frontends/standins.py)."""
+    import importlib.abc
+
+    from helpers import check
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname.split(".")[0] in ("pytorch_lightning", "lightning"):
+                raise ImportError(f"no {fullname} here")
+            return None
+
+    for key in [k for k in sys.modules if k.split(".")[0] in ("pytorch_lightning", "lightning", "lightning_fabric")]:
+        monkeypatch.delitem(sys.modules, key)
+    monkeypatch.setattr(sys, "meta_path", [Block(), *sys.meta_path])
+    result = check(os.path.join(TRAINING, "lightning_modules.py"), "StepVAE", ["8x784"], init={"input_dim": 784})
+    assert result.error is None, result.error.message
+    assert {f.code for f in result.findings} == {"VAE004"}
+    assert "pytorch_lightning" not in sys.modules or getattr(sys.modules["pytorch_lightning"], "__vaelint_stand_in__", False)
+
+
+def test_torchvision_stands_in_with_known_shapes():
+    """torchvision does not load beside this torch: its data sets and transforms
+    stand in, and a model that uses torchvision.models says the package is missing."""
+    from vaelint.frontends import standins
+    from vaelint.frontends.training.datasets import infer_inputs, stand_in
+
+    with standins.installed():
+        import torchvision.datasets as datasets
+        import torchvision.transforms as T
+        from torchvision.models import vgg19_bn
+
+        dataset = stand_in(datasets.CelebA, ("root",), {"transform": T.Compose([T.CenterCrop(148), T.Resize(64), T.ToTensor()])})
+        loader = stand_in(__import__("torch").utils.data.DataLoader, (dataset,), {"batch_size": 16})
+        inferred = infer_inputs(loader)
+        assert inferred.specs == ["16x3x64x64", "16x40:int64:2"]
+        from vaelint.errors import VaelintError
+
+        with pytest.raises(VaelintError, match="torchvision is not installed"):
+            vgg19_bn()
