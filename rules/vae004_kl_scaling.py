@@ -168,6 +168,9 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         literal = f"{value:g}"
         if literal in text or str(value) in text:
             return f"the literal {literal}{where}"
+        assigned = _assigned_name(loc, text)
+        if assigned is not None:
+            return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
         return f"a factor of {value:g}{where}"
 
     def confirm(self, finding, ctx, observed):
@@ -191,6 +194,35 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         power, sizes = scales.kl.own()
         expected = scales.kl.explicit * ctx.batch**power / sizes
         return math.isclose(weight, expected, rel_tol=0.05)
+
+
+def _assigned_name(loc, text: str):
+    """A name on the factor's line that the function assigns before it
+    (``kld_weight = kwargs['M_N']``): (name, where, the assignment's text)."""
+    import ast
+
+    from vaelint.sourcefacts import origin_of
+
+    if loc is None:
+        return None
+    if loc.end_line == loc.line and loc.end_column:
+        text = text_at(loc) or text  # the multiplication itself: `kld_weight * kld_loss`
+    for name in re.findall(r"\b([A-Za-z_]\w*)\b", text):
+        found = origin_of(loc, ast.Name(name, ast.Load()))
+        if found is not None and found[0].line < loc.line:
+            return name, found[0], found[1]
+    return None
+
+
+def text_at(loc) -> str:
+    """The source between a location's start and end columns."""
+    from vaelint.load import read_source
+
+    try:
+        lines = read_source(loc.path).splitlines()
+    except (OSError, ValueError):
+        return ""
+    return lines[loc.line - 1][loc.column - 1 : loc.end_column - 1] if 0 < loc.line <= len(lines) else ""
 
 
 def _close(a, b) -> bool:

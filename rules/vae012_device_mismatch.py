@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from vaelint.ops import ARITH_OPS, CREATION_OPS
 from vaelint.context import loc_of
 from vaelint.errorkinds import kind_of
-from vaelint.rulebase import Example, fill, Rule
+from vaelint.rulebase import Example, fill, Rule, SkipRule
 from vaelint.simdevice import simulated_run
 
 _MODEL = '''import torch
@@ -100,16 +102,25 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         if not static and not ctx.loose_constants():
             return  # nothing made on a fixed device: no simulated run needed
         sim = simulated_run(ctx)
+        meetings = [m for m in sim.meetings if not _in_step_code(ctx, m)]
         if sim.error is not None:
+            if _is_mismatch(sim.error):
+                yield from static  # the simulated run failed on the mismatch itself
+                return
+            if not meetings:
+                # a candidate the run never reached may be guarded (if mu.is_cuda: eps = eps.cuda()):
+                # undecided, so not checked, never a finding
+                raise SkipRule(
+                    f"the model did not run to its end on a simulated GPU ({sim.error}), so where its "
+                    "tensors meet on a GPU is not known"
+                )
             ctx.notes.append(
-                f"VAE012 could not run the model on a simulated GPU ({sim.error}): its findings are "
-                "read from the graph alone"
+                f"VAE012 checked the model on a simulated GPU up to where that run stopped ({sim.error})"
             )
-            yield from static
-            return
-        ctx.notes.append("VAE012 ran the model on a simulated CUDA device (no GPU needed)")
+        else:
+            ctx.notes.append("VAE012 ran the model on a simulated CUDA device (no GPU needed)")
         places, emitted = set(), set()
-        for meeting in sim.meetings:
+        for meeting in meetings:
             place = (meeting.made or meeting.loc, meeting.made_by)
             if place in places:
                 continue  # the same tensor meeting the model again
@@ -219,6 +230,23 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             return True if finding.payload is not None else None
         err = observed.error
         return err is not None and kind_of(err) == "device"
+
+
+def _is_mismatch(error: str) -> bool:
+    """The simulated run's own error is the mismatch ("Expected all tensors to be on the same device")."""
+    return bool(re.search(r"same device|different devices|device mismatch", error, re.I))
+
+
+def _in_step_code(ctx, meeting) -> bool:
+    """A tensor a training step makes in its own lines (not in the model or its
+    loss): where it lives is the script's choice (``if args.cuda: ... .cuda()``
+    with flags the simulated GPU cannot set), not a bug vaelint can decide."""
+    step = getattr(ctx.program, "step", None)
+    made = meeting.made
+    if step is None or step.loc is None or made is None or not step.lines:
+        return False
+    first, last = step.lines
+    return made.path == step.loc.path and first <= made.line <= last
 
 
 def _on_device(ctx, node) -> bool:

@@ -271,7 +271,7 @@ def _once_each(findings: list) -> list:
     seen, out = set(), []
     for rule, f in findings:
         loc = f.loc
-        key = (f.code, f.message, (loc.path, loc.line, loc.column) if loc else None)
+        key = (f.code, (loc.path, loc.line, loc.column) if loc else f.message)
         if key not in seen:
             seen.add(key)
             out.append((rule, f))
@@ -285,7 +285,7 @@ def _may_infer_inputs(target: str) -> bool:
 
     ref = parse_ref(target)
     # a whole file is a script (or not a target at all: its front end says so)
-    return ref.name is None or choose(ref).name not in ("plain", "keras")
+    return ref.name is None or choose(ref).infers_inputs
 
 
 def _inputs(program: Program, options: Options, result: TargetResult) -> list:

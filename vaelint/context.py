@@ -124,6 +124,12 @@ class Context:
         """Why this target lacks what a rule needs (``Rule.needs``); None when it has it."""
         roles = self.roles
         if need == "loss" and not self.has_loss:
+            if self.program.step is not None:
+                failure = self.runs.failure
+                if failure is not None:
+                    where = f" at {failure.loc.where()}" if failure.loc else ""
+                    return f"the training step raised{where} before it computed its loss"
+                return "the training step's loss could not be read from what it backpropagates"
             return "no loss found: pass one with --loss"
         if need == "reparam" and roles.reparam is None:
             return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph"

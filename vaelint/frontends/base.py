@@ -82,6 +82,7 @@ class Step:
     batch_text: str = ""  # how the batch reaches the step: "for batch_idx, (data, _) in enumerate(train_loader)"
     keywords: tuple[str, ...] = ()  # inputs given by name (--input NAME=SPEC), after the positional ones
     loc: "SourceLoc | None" = None  # where the batch comes in (the loop over the loader)
+    lines: tuple[int, int] | None = None  # the step's own lines in loc's file (first, last)
 
 
 @dataclass
@@ -180,6 +181,7 @@ class Frontend(Protocol):
 
     name: str  # "plain", "training", "notebook", "lightning", "keras"
     framework: str  # "torch" or "keras": whose ops the model's code calls
+    infers_inputs: bool  # may find the inputs itself (a data set the code builds): --input is checked after loading
 
     def detect(self, ref: TargetRef) -> bool:
         """Is this target written this front end's way? (Reads files; runs nothing.)"""
@@ -223,6 +225,7 @@ class FrontendBase:
 
     name = "base"
     framework = "torch"
+    infers_inputs = False
 
     def detect(self, ref: TargetRef) -> bool:  # pragma: no cover - every front end overrides it
         return False

@@ -71,6 +71,7 @@ def _fit_calls(file):
 
 class LightningFrontend(FrontendBase):
     name = "lightning"
+    infers_inputs = True
 
     def detect(self, ref: TargetRef) -> bool:
         return ref.path.endswith(".py") and self.detect_source(ref)
@@ -120,6 +121,8 @@ class LightningFrontend(FrontendBase):
         from vaelint.frontends.training.execute import reach_value
 
         cls_name = ref.parts[0]
+        if _buildable(home, cls_name, request.init):
+            return self._plain(ref, cls_name, request)
         for file in [home] + [f for f in files if f is not home]:
             for scope in file.scopes.values():
                 for place, stmt in places(scope):
@@ -131,6 +134,11 @@ class LightningFrontend(FrontendBase):
                         except VaelintError as e:
                             if "nothing in the files beside it reaches" not in e.message:
                                 raise
+        return self._plain(ref, cls_name, request)
+
+    @staticmethod
+    def _plain(ref, cls_name, request):
+        """The class built with its defaults and --init."""
         from vaelint.frontends import standins
         from vaelint.frontends.plain import PlainFrontend
 
@@ -221,6 +229,20 @@ def _batch_use(module, fn, param: str, depth: int = 0):
     if use.position >= len(params):
         return BatchUse("tensor")
     return _batch_use(module, target, params[use.position], depth + 1)
+
+
+def _buildable(home, cls_name: str, init: dict) -> bool:
+    """Does the class's __init__ take what it needs from its defaults and --init?
+    (Then nothing else of the folder needs to run to build it.)"""
+    cls = next((n for n in ast.walk(home.tree) if isinstance(n, ast.ClassDef) and n.name == cls_name), None)
+    init_fn = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None) if cls else None
+    if init_fn is None:
+        return cls is not None
+    a = init_fn.args
+    positional = [p.arg for p in (*a.posonlyargs, *a.args)][1:]
+    required = positional[: len(positional) - len(a.defaults)]
+    required += [p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
+    return all(name in init for name in required)
 
 
 def _quiet(module) -> None:

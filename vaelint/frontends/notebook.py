@@ -33,6 +33,7 @@ def notebook_source(path: str):
 
 class NotebookFrontend(FrontendBase):
     name = "notebook"
+    infers_inputs = True
 
     def detect(self, ref: TargetRef) -> bool:
         return ref.path.endswith(".ipynb")

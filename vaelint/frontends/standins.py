@@ -235,7 +235,13 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def find_spec(self, fullname, path=None, target=None):
         top = fullname.split(".")[0]
-        if top not in _FACTORIES or not self._stands_in(top):
+        if top not in _FACTORIES:
+            return None
+        if not self._stands_in(top):
+            # Lightning moves its modules between versions (pytorch_lightning.utilities.apply_func
+            # is gone from 2.x): a submodule the installed version lacks stands in
+            if top != "torchvision" and "." in fullname and importlib.machinery.PathFinder.find_spec(fullname, path) is None:
+                return importlib.util.spec_from_loader(fullname, self, is_package=True)
             return None
         return importlib.util.spec_from_loader(fullname, self, is_package=True)
 

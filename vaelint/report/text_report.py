@@ -75,7 +75,7 @@ def not_checked_text(results: list[TargetResult]) -> str:
         return ""
     reasons: dict[str, int] = {}
     for _t, _c, reason in pairs:
-        short = reason.split(":")[0].split(" (")[0].strip()
+        short = reason.split(": ")[0].split(" (")[0].strip()
         reasons[short] = reasons.get(short, 0) + 1
     top = sorted(reasons, key=lambda k: -reasons[k])
     why = "; ".join(top[:2]) + ("; ..." if len(top) > 2 else "")

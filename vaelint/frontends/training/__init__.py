@@ -41,6 +41,7 @@ _MAX_NEIGHBOURS = 60  # .py files beside the target read for call sites
 
 class TrainingFrontend(FrontendBase):
     name = "training"
+    infers_inputs = True
 
     def detect(self, ref: TargetRef) -> bool:
         return ref.path.endswith(".py") and self.detect_source(ref)
@@ -252,11 +253,7 @@ def _program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, s
     fn = ready.fn
     modules = referenced_modules(fn)
     if not modules:
-        raise VaelintError(
-            "load",
-            f"{display_path(plan.site.place.scope.path)}:{plan.site.place.line}: the training step calls no "
-            "nn.Module that vaelint can see; check the model with PATH.py:MODEL --loss PATH.py:LOSS.",
-        )
+        raise VaelintError("load", _no_modules(plan, fn))
     model = _model_of(modules)
     notes = []
     inputs, origin = [], ""
@@ -296,6 +293,7 @@ def _program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, s
     step = Step(
         run_step, names, description, batch_text=plan.boundary.text(_text_of(step_scope, home)),
         loc=SourceLoc(step_scope.path, boundary_stmt.lineno, boundary_stmt.col_offset + 1, step_scope.name),
+        lines=plan.region_lines,
     )
     namespace = _Namespace(fn.__globals__)
     path = os.path.realpath(ref.path)
@@ -310,6 +308,34 @@ def _program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, s
         loc = getattr(loader, "loc", None)
         program.configured_batch_text = f"DataLoader(batch_size={configured})" + (f" at {loc.where()}" if loc else "")
     return program
+
+
+def _no_modules(plan, fn) -> str:
+    """Why a step reached calls no model: often a name nothing defines (a notebook
+    run out of order: its cells train ``vae`` but define ``model``)."""
+    import builtins
+
+    from vaelint.sourcemap import where
+
+    site = plan.site.place
+    undefined = []
+    for stmt in plan.region:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in undefined:
+                known = node.id in fn.__globals__ or node.id in fn.__code__.co_freevars or hasattr(builtins, node.id)
+                assigned = any(isinstance(s, (ast.Assign, ast.AugAssign, ast.For)) and node.id in {n.id for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} for s in ast.walk(ast.Module(body=plan.region, type_ignores=[])))
+                if not known and not assigned and node.id not in plan.batch_names:
+                    undefined.append((node.id, node.lineno))
+    if undefined:
+        name, line = undefined[0]
+        return (
+            f"{where(site.scope.path, line)}: the training step uses {name!r}, which nothing before it defines "
+            "(in a notebook: cells run out of order?). Define it, or check the model with PATH:MODEL --loss PATH:LOSS."
+        )
+    return (
+        f"{where(site.scope.path, site.line)}: the training step calls no nn.Module that vaelint can see; "
+        "check the model with PATH:MODEL --loss PATH:LOSS."
+    )
 
 
 def _first_weighted_step(program, fn, counters: dict) -> None:
