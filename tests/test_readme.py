@@ -38,10 +38,13 @@ def test_the_configuration_example_loads_and_runs(tmp_path, monkeypatch):
     dest = tmp_path / "fixtures" / "clean"
     dest.mkdir(parents=True)
     shutil.copy(os.path.join(ROOT, "fixtures", "clean", "mlp_vae.py"), dest)
+    (tmp_path / "fixtures" / "training").mkdir()
+    shutil.copy(os.path.join(ROOT, "fixtures", "training", "required_args.py"), tmp_path / "fixtures" / "training")
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(app, ["check"])
     assert r.exit_code == 0, r.output
-    assert "no findings in 1 target" in r.output
+    assert "no findings in 2 targets" in r.output
+    assert "the training step of fixtures/training/required_args.py:main" in r.output
 
 
 def test_the_suppression_examples_parse():
