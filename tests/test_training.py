@@ -41,6 +41,9 @@ NOTHING_ELSE_RUNS = [
     ("manual optimisation", ".", ["lightning_modules.py:ManualVAE", "--input", "8x784"], 0),
     ("a notebook", ".", ["vae_cells.ipynb", "--input", "8x3x64x64"], 1),
     ("a dict batch", ".", ["dict_batch.py", "--input", "batch.image=8x1x16x16"], 0),
+    ("a Trainer class, AMP, accumulation, a JSON config", "trainer_repo", ["train.py", "--input", "8x784"], 0),
+    ("a Trainer's method", "trainer_repo", ["train.py:Trainer.train", "--input", "8x784"], 0),
+    ("accelerate, not installed", ".", ["accelerate_loop.py", "--input", "8x784"], 0),
 ]
 
 

@@ -1,6 +1,7 @@
 """Stand-in packages for what training code imports and this environment lacks
 (or cannot load): ``torchvision`` (torch 2.13's CPU wheel has no matching
-build) and Lightning (``pytorch_lightning``, ``lightning``, ``lightning.pytorch``).
+build), Lightning (``pytorch_lightning``, ``lightning``, ``lightning.pytorch``)
+and Hugging Face ``accelerate``.
 
 A model file's missing import already stands in (:mod:`vaelint.placeholders`)
 and fails only if the model uses it. Training code uses these packages for
@@ -224,7 +225,57 @@ def _lightning(fullname: str) -> types.ModuleType:
     return _StandInModule(fullname, lambda item: _lightning_name(item) if parts[-1] == "core" else _Anything)
 
 
-_FACTORIES = {"torchvision": _torchvision, "pytorch_lightning": _lightning, "lightning": _lightning}
+# --------------------------------------------------------------------------- accelerate
+
+
+class _Accelerator:
+    """Hugging Face accelerate's Accelerator on one process and the CPU, as far as a
+    training step reads it: prepare() hands its arguments back, backward() is the
+    step's own (vaelint reads the loss there), contexts do nothing."""
+
+    def __init__(self, *args, **kwargs):
+        import torch
+
+        self.device = torch.device("cpu")
+        self.is_main_process = self.is_local_main_process = True
+        self.num_processes, self.process_index = 1, 0
+        self.sync_gradients = True
+
+    def prepare(self, *objects, **kwargs):
+        return objects[0] if len(objects) == 1 else objects
+
+    def backward(self, loss, **kwargs):
+        loss.backward(**kwargs)
+
+    def accumulate(self, *models):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def autocast(self, *args, **kwargs):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def unwrap_model(self, model, *args, **kwargs):
+        return model
+
+    def gather(self, tensor):
+        return tensor
+
+    gather_for_metrics = reduce = gather
+
+    def __getattr__(self, item):
+        if item.startswith("__"):
+            raise AttributeError(item)
+        return lambda *a, **k: None  # print, log, wait_for_everyone, save_state, clip_grad_norm_...
+
+
+def _accelerate(fullname: str) -> types.ModuleType:
+    return _StandInModule(fullname, lambda item: _Accelerator if item == "Accelerator" else _Anything)
+
+
+_FACTORIES = {"torchvision": _torchvision, "pytorch_lightning": _lightning, "lightning": _lightning, "accelerate": _accelerate}
 
 
 class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -183,6 +183,8 @@ def _called_name(call: ast.Call) -> tuple[str, str]:
     if isinstance(func, ast.Name):
         return "", func.id
     if isinstance(func, ast.Attribute):
+        if isinstance(func.value, ast.Call):  # Trainer(cfg).train(data): called on what the class builds
+            return dotted(func.value.func) or "?", func.attr
         return dotted(func.value) or "?", func.attr
     return "?", ""
 
