@@ -64,6 +64,9 @@ class SimulatedCuda(torch.Tensor):
     """A CPU tensor that says it lives on ``cuda:0``."""
 
     _meetings: list | None = None  # the running simulation's record
+    # storages of simulated tensors: Variable(t) and other legacy wrappers hand back a
+    # plain tensor over the same memory, which is on the GPU all the same
+    _storages: set = set()
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
@@ -81,6 +84,7 @@ class SimulatedCuda(torch.Tensor):
             t for t in leaves
             if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and t.dim() > 0
             and not (name in _RNN and t.dim() == 1 and t.dtype == torch.int64)
+            and _storage(t) not in cls._storages
         ]
         if plain and name not in _ALLOWED and cls._meetings is not None:
             t = plain[0]
@@ -99,8 +103,17 @@ class SimulatedCuda(torch.Tensor):
 
 def _simulated(t):
     if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and not isinstance(t, nn.Parameter):
-        return t.as_subclass(SimulatedCuda)
+        t = t.as_subclass(SimulatedCuda)
+    if isinstance(t, SimulatedCuda):
+        SimulatedCuda._storages.add(_storage(t))
     return t
+
+
+def _storage(t: torch.Tensor) -> int | None:
+    try:
+        return t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return None
 
 
 def _made_plain(out, how: str):
@@ -226,6 +239,7 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
     state.update({name: t.detach().as_subclass(SimulatedCuda) for name, t in module.named_buffers()})
     sim_inputs = tuple(x.detach().as_subclass(SimulatedCuda) for x in inputs)
     SimulatedCuda._meetings = sim.meetings
+    SimulatedCuda._storages = {_storage(t) for t in (*state.values(), *sim_inputs)}
     try:
         with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), _Moves():
             warnings.simplefilter("ignore")  # "compiled without cuDNN": the simulated GPU has none
