@@ -84,7 +84,9 @@ class SimulatedCuda(torch.Tensor):
             t for t in leaves
             if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and t.dim() > 0
             and not (name in _RNN and t.dim() == 1 and t.dtype == torch.int64)
-            and _storage(t) not in cls._storages
+            # a tensor the user's code made on (or moved to) the CPU carries where; an unlabelled
+            # one over a simulated tensor's memory (Variable(t)) is that tensor
+            and (hasattr(t, "_vaelint_made") or _storage(t) not in cls._storages)
         ]
         if plain and name not in _ALLOWED and cls._meetings is not None:
             t = plain[0]
