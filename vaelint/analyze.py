@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import signal
@@ -179,6 +180,22 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         result.loss_name = None
         program.model.load_state_dict(initial_buffers, strict=False)
         cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph)
+    guessed = _guess_raised(cap, runs, binder)
+    if guessed:
+        # the loss was called with parameters bound by position alone, and that call
+        # raised: a guess, not the user's call, so no finding comes of it; the model is
+        # checked without that loss, and the report says why
+        program.loss_missing_reason = (
+            f"the loss {plan.name} could not be bound from the code alone ({binder.binding.guess_text()}: "
+            f"by position) and that call raised ({_first_line(runs.failure.error)}): name its parameters "
+            "as forward returns them (return recon, mu, logvar -> def loss(recon, x, mu, logvar)), or call it "
+            "in the training code, and vaelint binds them as written"
+        )
+        result.binding = binder.binding.descriptions
+        plan = None
+        result.loss_name = None
+        program.model.load_state_dict(initial_buffers, strict=False)
+        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph)
     binary = binary_retry(runs.failure, specs)
     if binary is not None:
         # a distribution that validates its support: the data is binary, so draw it
@@ -196,6 +213,9 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     result.batch = specs[0].batch
     if binder is not None and binder.binding is not None:
         result.binding = binder.binding.descriptions
+    elif program.loss_missing_reason:
+        result.notes.append(f"binding tried: {', '.join(f'{p} <- {s}' for p, s in result.binding)}")
+        result.binding = []
 
     # roles
     ctx = _context(program, specs, cap, runs, plan, options.beta)
@@ -208,7 +228,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         pass  # the step's own loss
     elif plan is None and ctx.has_loss:
         result.loss_name = "the forward's own out['loss']"
-    elif plan is None:
+    elif plan is None and not guessed:
         result.notes.append(
             program.loss_missing_reason
             or "no loss found (no --loss, no loss_function/loss/compute_loss/elbo/vae_loss method or "
@@ -263,6 +283,23 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
                     result.notes.append(_rule_bug(rule, "confirm", e))
             result.checks = whole_model_checks(ctx, obs)
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+
+
+def _guess_raised(cap, runs, binder) -> bool:
+    """Did the loss, called with a guessed binding, raise (after the forward ran)?"""
+    if binder is None or binder.binding is None or not binder.binding.guessed or runs.failure is None:
+        return False
+    node = runs.failure.node
+    if node is None:
+        return True  # the forward returned (the binding was decided): the loss raised
+    forward = [n for n in cap.graph.nodes if "forward_output" in n.meta]
+    view = GraphView(cap.graph, cap.modules)
+    return not any(view.depends_on(f, node) or f is node for f in forward)
+
+
+def _first_line(error) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"{type(error).__name__}: {text[:160]}"
 
 
 def _once_each(findings: list) -> list:
@@ -368,11 +405,12 @@ def _capture_and_run(program, plan: LossPlan | None, specs, progress=None, keep_
     program.before_capture(inputs0)
     names = capture_mod.input_names(program, len(specs), keywords)
     attributes = _attributes(model)
+    binding_facts = _binding_facts(program, plan)
     fx_cap = fx_runs = None
     if not program.captures_symbolically():
         reason = None
     else:
-        binder = Binder(plan, names) if plan else None
+        binder = Binder(plan, names, *binding_facts) if plan else None
         try:
             try:
                 cap = capture_fx(program, plan.fn if plan else None, binder, len(specs), keywords, progress)
@@ -394,7 +432,7 @@ def _capture_and_run(program, plan: LossPlan | None, specs, progress=None, keep_
     _restore_attributes(attributes)  # and what the fx graph's runs stored (self.x = ...)
     if progress:
         progress("forward")
-    binder = Binder(plan, names) if plan else None
+    binder = Binder(plan, names, *binding_facts) if plan else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         program.reseed(0)
@@ -409,6 +447,29 @@ def _capture_and_run(program, plan: LossPlan | None, specs, progress=None, keep_
         # never for an error of fx's own making: the concrete run's error is the real one)
         return fx_cap, fx_runs, fx_cap.binder
     return cap, runs, binder
+
+
+def _binding_facts(program: Program, plan) -> tuple:
+    """(the forward's returned names, where the code calls the loss): what the
+    user's code says about binding the loss (vaelint/bindnames.py)."""
+    from vaelint.bindnames import call_site_sources, return_names
+
+    if plan is None or program.step is not None:
+        return {}, None
+    names = return_names(program.forward_fn())
+    paths = [program.path]
+    try:
+        loss_file = inspect.getsourcefile(getattr(plan.fn, "__func__", plan.fn))
+    except TypeError:
+        loss_file = None
+    if loss_file:
+        paths.append(os.path.realpath(loss_file))
+    folder = os.path.dirname(program.path)
+    try:
+        paths += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py"))[:30]
+    except OSError:
+        pass
+    return names, call_site_sources(plan.fn, program.model, list(dict.fromkeys(paths)))
 
 
 def _attributes(model) -> list:

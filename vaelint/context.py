@@ -130,7 +130,7 @@ class Context:
                     where = f" at {failure.loc.where()}" if failure.loc else ""
                     return f"the training step raised{where} before it computed its loss"
                 return "the training step's loss could not be read from what it backpropagates"
-            return "no loss found: pass one with --loss"
+            return self.program.loss_missing_reason or "no loss found: pass one with --loss"
         if need == "reparam" and roles.reparam is None:
             return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph"
         if need == "recon" and roles.recon is None:

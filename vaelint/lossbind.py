@@ -52,6 +52,10 @@ _HINTS = {
 _CONTAINER_NAMES = {"out", "output", "outputs", "outs", "results", "result", "fwd", "model_output", "forward_output", "output_dict"}
 
 
+def _output_paths(out) -> set:
+    return {("path", path) for path, _value in flatten_outputs(out)}
+
+
 def _is_record(out) -> bool:
     import dataclasses
 
@@ -91,6 +95,12 @@ class Binding:
     sources: list[tuple[str, tuple]] = field(default_factory=list)  # (param, source)
     descriptions: list[tuple[str, str]] = field(default_factory=list)  # (param, text)
     kind_of_param: dict = field(default_factory=dict)
+    # parameters bound by position alone: nothing in the code or the graph said which output
+    guessed: list[str] = field(default_factory=list)
+
+    def guess_text(self) -> str:
+        text = dict(self.descriptions)
+        return ", ".join(f"{p} <- {text.get(p, '?')}" for p in self.guessed)
 
 
 def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | None:
@@ -157,10 +167,15 @@ def _returns_own_loss(out) -> bool:
 class Binder:
     """Called inside the captured forward, right after the model returned."""
 
-    def __init__(self, plan: LossPlan, input_names: list[str] | None = None):
+    def __init__(self, plan: LossPlan, input_names: list[str] | None = None, output_names: dict | None = None,
+                 call_site: tuple | None = None):
         self.plan = plan
         self.binding: Binding | None = None
         self.input_names = input_names or []
+        # what the user's code says (vaelint/bindnames.py): the forward's returned names,
+        # and where the training code calls this loss
+        self.output_names = output_names or {}
+        self.call_site = call_site
 
     def __call__(self, out: Any, inputs: tuple, leaf_nodes: dict):
         if not self.plan.explicit and _returns_own_loss(out):
@@ -203,6 +218,12 @@ class Binder:
             raise VaelintError("loss", f"the loss {self.plan.name} has no readable signature.") from None
 
         found = self._role_paths(out, leaf_nodes)
+        # outputs the user's own code gives a parameter (its call site, or the name it
+        # is returned under) are that parameter's: no role or hint takes them for another
+        named = set(p.name for p in params)
+        reserved = {src for n, src in (self.call_site[0].items() if self.call_site else ()) if n in named}
+        reserved |= {("path", path) for n, path in self.output_names.items() if n in named}
+        found = {r: f for r, f in found.items() if f[0] not in reserved or r == "input"}
         binding = Binding()
         extra = dict(self.plan.kwargs)
         used_roles: set[str] = set()
@@ -224,6 +245,19 @@ class Binder:
             if p.name in self.input_names[1:]:
                 # a forward input the loss needs too (sequence lengths, labels): by name
                 self._add(binding, p.name, kind, ("input", self.input_names.index(p.name)), f"the forward's input {p.name}")
+                continue
+            if self.call_site is not None and p.name in self.call_site[0]:
+                # the training code calls this loss: its call site decides
+                source = self.call_site[0][p.name]
+                text = "the input" if source[0] == "input" else path_text(source[1])
+                self._add(binding, p.name, kind, source, f"{text} (as {self.call_site[1]} calls it)")
+                used_roles |= {r for r, f in found.items() if f[0] == source}
+                continue
+            if p.name in self.output_names and ("path", self.output_names[p.name]) in _output_paths(out):
+                # named exactly as the forward returns it
+                source = ("path", self.output_names[p.name])
+                self._add(binding, p.name, kind, source, f"{path_text(source[1])} (returned as {p.name})")
+                used_roles |= {r for r, f in found.items() if f[0] == source}
                 continue
             role = role_of_name(p.name)
             if p.name.lower() in _CONTAINER_NAMES and _is_record(out):
@@ -265,6 +299,8 @@ class Binder:
             idx = [i for i, (name, _s) in enumerate(binding.sources) if name == p.name][0]
             binding.sources[idx] = (p.name, source)
             binding.descriptions[idx] = (p.name, text)
+            if "by position" in text:
+                binding.guessed.append(p.name)
         if extra:
             if any(p.kind == p.VAR_KEYWORD for p in params):
                 var = next(p for p in params if p.kind == p.VAR_KEYWORD)

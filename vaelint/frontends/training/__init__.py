@@ -54,10 +54,13 @@ class TrainingFrontend(FrontendBase):
         if file is None:
             return False
         if ref.name is None:
-            if any(find_sites(s) for s in file.scopes.values()):
-                return True
-            # a script whose training step is in a file it imports (main.py -> solver.py)
-            return is_script(file) and any(True for _ in _script_candidates(file, [file] + neighbours(file.path)))
+            # a step its own top level reaches: a loop at module level, main() under the main
+            # guard, a step in a file it imports (main.py -> solver.py); a file that only
+            # defines a train() nobody calls is a library, not a script
+            if not is_script(file) and not any(find_sites(file.scopes[""])):
+                return False
+            files = [file] + (neighbours(file.path) if is_script(file) else [])
+            return any(True for _ in _script_candidates(file, files))
         scope = file.scopes.get(ref.name)
         return scope is not None and not scope.is_module and bool(_sites_from(file, scope))
 

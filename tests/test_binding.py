@@ -1,0 +1,81 @@
+"""Binding the loss's parameters as the user's code does (issue: "loss
+parameters bound by role over their names"): the forward's returned names and
+the training code's call of the loss decide; a guess that raises is no finding."""
+
+import os
+import textwrap
+
+from helpers import check
+
+from conftest import FIXTURES
+
+LEARNED = os.path.join(FIXTURES, "clean", "learned_variance_decoder.py")
+
+MODEL = '''
+import math
+import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(30, 8), nn.Linear(4, 60)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        a, b = self.dec(z).chunk(2, 1)
+        return a, b, mu, logvar
+'''
+
+
+def _bound(result) -> dict:
+    return dict(result.binding)
+
+
+def test_a_parameter_named_as_forward_returns_it_takes_that_output():
+    result = check(LEARNED, "VAE", ["8x30"])
+    assert result.error is None and not result.findings
+    bound = _bound(result)
+    assert bound["x_logvar"] == "out[1] (returned as x_logvar)"
+    assert bound["logvar"] == "out[3] (returned as logvar)"
+
+
+def test_the_training_codes_call_of_the_loss_binds_it():
+    result = check(LEARNED, "VAE", ["8x30"], loss=f"{LEARNED}:nll_elbo")
+    assert result.error is None and not result.findings
+    bound = _bound(result)
+    assert bound["s"] == "out[1] (as learned_variance_decoder.py:43 calls it)"
+    assert bound["target"] == "the input (as learned_variance_decoder.py:43 calls it)"
+
+
+def test_a_call_of_another_function_of_the_same_name_elsewhere_binds_nothing(tmp_path):
+    (tmp_path / "model.py").write_text(MODEL + textwrap.dedent('''
+        def loss_function(x_mean, x_logvar, x, mu, logvar):
+            nll = 0.5 * torch.sum(x_logvar + (x - x_mean).pow(2) / x_logvar.exp())
+            return (nll - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+    '''))
+    (tmp_path / "other.py").write_text(
+        "def loss_function(a, b, c, d):\n    return a\n\n"
+        "def run(model, x):\n    r, m, l = model(x)\n    return loss_function(r, x, m, l)\n"
+    )
+    result = check(str(tmp_path / "model.py"), "VAE", ["8x30"])
+    assert "calls it" not in " ".join(_bound(result).values())
+    assert _bound(result)["x_logvar"].startswith("out[1]")
+
+
+def test_a_guessed_binding_that_raises_is_no_finding(tmp_path):
+    """Names that say nothing: bound by position, the call raises; vaelint shows the
+    binding it tried and checks the model without that loss."""
+    (tmp_path / "model.py").write_text(MODEL + textwrap.dedent('''
+        def loss_function(p1, p2, x, p3, p4):
+            nll = 0.5 * torch.sum(p2 + (x - p1).pow(2) / p2.exp())
+            return (nll - 0.5 * torch.sum(1 + p4 - p3.pow(2) - p4.exp())) / x.size(0)
+    '''))
+    result = check(str(tmp_path / "model.py"), "VAE", ["8x30"])
+    assert result.error is None, result.error.message
+    assert not result.findings
+    reason = dict(result.skipped)["VAE002"]
+    assert "could not be bound from the code alone" in reason and "p4 <- out[1] (forward output, by position)" in reason
+    assert any(n.startswith("binding tried: p1 <- out[0]") for n in result.notes)
