@@ -58,6 +58,20 @@ class GraphView:
             stack.extend(n.all_input_nodes)
         return False
 
+    def used(self) -> frozenset:
+        """The nodes the graph's output is computed from (all of them when the run
+        ended before an output was recorded)."""
+        if not hasattr(self, "_used"):
+            outputs = [n for n in self.graph.nodes if n.op == "output"]
+            if not outputs:
+                self._used = frozenset(self.graph.nodes)
+            else:
+                acc: set = set()
+                for n in outputs[0].all_input_nodes:
+                    acc |= self.ancestors(n)
+                self._used = frozenset(acc)
+        return self._used
+
     def depends_on_noise(self, node: fx.Node) -> bool:
         return any(self.op(a) in RANDOM_OPS for a in self.ancestors(node))
 

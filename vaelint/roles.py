@@ -202,7 +202,11 @@ def _scale_source(view: GraphView, std: fx.Node) -> tuple[fx.Node, list[str]]:
 
 def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
     roles = Roles(view.placeholders(), dict(forward_outputs))
-    roles.reparams = find_reparams(view)
+    found = find_reparams(view)
+    # a sample nothing uses (an rsample() left in the loss) is no stochastic layer of the
+    # model, unless it is the only one (a decoder fed the mean leaves the model's own unused)
+    used = [r for r in found if r.z in view.used() or r.product in view.used()]
+    roles.reparams = used or found
     roles.reparam = roles.reparams[0] if roles.reparams else None
     z = roles.reparam.z if roles.reparam else None
     if z is not None:
