@@ -81,6 +81,12 @@ term.
     ]
 
     def check(self, ctx):
+        for layer in ctx.roles.reparams:
+            scale = sampler_scale(ctx, layer)
+            if scale is not None and not math.isclose(scale, 1.0, rel_tol=1e-3):
+                # the sampler draws N(mu, (scale * std)^2): no KL of N(mu, std^2) is its KL
+                yield self.report(FormulaSeen("scaled_noise", scale), loc_of(layer.eps) or loc_of(layer.product), node=layer.product)
+                return
         reading = kl_reading(ctx)
         if reading is None:
             raise SkipRule(why_no_kl_reading(ctx))
@@ -103,6 +109,10 @@ term.
     def confirm(self, finding, ctx, observed):
         if observed.result is None:
             return None
+        if finding.payload.kind == "scaled_noise":
+            layer = next((r for r in ctx.roles.reparams if r.product is finding.node), None)
+            again = sampler_scale(ctx, layer, observed.result) if layer is not None else None
+            return None if again is None else not math.isclose(again, 1.0, rel_tol=1e-3)
         again = kl_reading(ctx, observed.result)
         if again is None or again.sampler is None:
             return None
@@ -118,14 +128,44 @@ term.
 _CLOSED_FORM = "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
 
 
+def sampler_scale(ctx, layer, run=None) -> float | None:
+    """(z - mu) / (noise * std) on a run: 1 for z = mu + eps * std with eps ~ N(0, 1);
+    another constant when the noise (or the product) is scaled. None when it is no
+    constant (the noise reshaped or reordered) or the run lacks the values."""
+    import torch
+
+    values = ctx.values(layer.noise, layer.std, layer.mu, layer.z, run=run)
+    if any(v is None for v in values):
+        return None
+    noise, std, mu, z = (v.detach().double().cpu() for v in values)
+    try:
+        spread = noise * std
+        if spread.shape != z.shape or (z - mu).shape != z.shape:
+            return None
+    except RuntimeError:
+        return None
+    big = spread.abs() > 1e-6
+    if int(big.sum()) < 4:
+        return None
+    ratio = ((z - mu)[big] / spread[big])
+    c = float(ratio.median())
+    return c if torch.allclose(ratio, torch.full_like(ratio, c), rtol=1e-3, atol=1e-6) else None
+
+
 @dataclass(frozen=True)
 class FormulaSeen(Observed):
     """The KL term read against the closed form of the sampler's mean and std."""
 
-    kind: Literal["not_gaussian", "wrong_sign", "missing_half"]
+    kind: Literal["not_gaussian", "wrong_sign", "missing_half", "scaled_noise"]
     coefficient: float | None = None  # the term over the closed form, where it is a constant
 
     def message(self) -> str:
+        if self.kind == "scaled_noise":
+            return (
+                f"the noise is scaled by {self.coefficient:.3g} before it meets the std: the sampler draws "
+                f"z ~ N(mu, ({self.coefficient:.3g} * std)^2), not N(mu, std^2), so the KL term, written for "
+                "N(mu, std^2), is not the KL of the distribution the decoder is trained on."
+            )
         if self.kind == "not_gaussian":
             return (
                 "the KL term is not the Gaussian KL of the mean and std the sampler uses: on the run's "
@@ -139,6 +179,8 @@ class FormulaSeen(Observed):
         return "the KL term is twice the Gaussian KL (a missing 1/2): beta_eff = 2."
 
     def fix(self) -> str:
+        if self.kind == "scaled_noise":
+            return "draw standard normal noise: eps = torch.randn_like(std) (a smaller spread belongs in the encoder's std)"
         if self.kind == "not_gaussian":
             return f"{_CLOSED_FORM} for a log-variance head"
         if self.kind == "wrong_sign":

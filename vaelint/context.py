@@ -78,6 +78,12 @@ class Context:
         """The run's failure at that batch size, if it failed."""
         return self.runs.failure_at(batch)
 
+    def values(self, *nodes, run=None) -> list:
+        """The tensors these nodes computed on the run at the user's batch (or on
+        ``run``, a confirmation pass's); None for a node the run did not keep."""
+        tensors = (run if run is not None else self.runs.runs[self.runs.batch]).tensors
+        return [tensors.get(n) for n in nodes]
+
     @property
     def failure(self):
         """The failure of the run at the user's batch, if the model raised."""
