@@ -84,12 +84,17 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
     ]
 
     def check(self, ctx):
+        pinned = list(self._pinned_terms(ctx))
+        yield from pinned
         b0 = ctx.batch
         failures = [ctx.failure_at(b) for b in ctx.extra_batches]
         failures = [f for f in failures if f is not None]
+        seen = {f.node for f in pinned}
         sized = {op for op in CREATION_OPS if not op.endswith("_like")} | RESHAPE_OPS | {"repeat", "new_zeros", "new_ones", "new_empty"}
         for node in ctx.nodes_by_op(*sized, "div"):
             op = ctx.view.op(node)
+            if node in seen:
+                continue
             if op in sized:
                 if b0 not in ctx.literal_sizes(node) or not self._pinned(ctx, node, failures):
                     continue
@@ -158,6 +163,37 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         if op.startswith("rand") or op in ("normal", "empty"):
             return "draw noise with the tensor's shape: torch.randn_like(std)"
         return "take the batch size from the tensor: x.size(0), or use torch.zeros_like / new_zeros"
+
+    def _pinned_terms(self, ctx):
+        """A loss term divided by the batch size written as a number (``KLD /=
+        args.batch_size * 784``): right at that one batch size, and beta_eff = B/b
+        at any other (a smaller last batch)."""
+        from vaelint.lossscales import loss_scales
+
+        scales = loss_scales(ctx)
+        if scales is None:
+            return
+        pins = {name: [f for f in term.factors if f.pinned] for name, term in (("rec", scales.rec), ("kl", scales.kl))}
+        for name, factors in pins.items():
+            for f in factors:
+                other = pins["kl" if name == "rec" else "rec"]
+                if any(o.pinned == f.pinned for o in other):
+                    continue  # both terms: beta_eff keeps; the whole-loss normaliser below says the rest
+                b, B = f.pinned, ctx.batch
+                formula = f"B/{b}" if name == "kl" else f"{b}/B"
+                now = B / b if name == "kl" else b / B
+                other_batch = ctx.extra_batches[0] if ctx.extra_batches else B + 1
+                later = other_batch / b if name == "kl" else b / other_batch
+                what = "KL" if name == "kl" else "reconstruction"
+                yield self.finding(
+                    f"the {what} term is divided by {f.over}: right at batch {b} only, so beta_eff = {formula} "
+                    f"({now:g} at this batch of {B}, {later:g} for a batch of {other_batch}, such as a smaller last "
+                    "batch): the KL weight moves with the batch size.",
+                    loc_of(f.node),
+                    "divide by the batch's own size: x.size(0) (times the size it also divides by), or reduce "
+                    "both terms the same way: per-sample sums averaged over the batch",
+                    node=f.node,
+                )
 
     @classmethod
     def _configured_normaliser(cls, ctx, node) -> bool:

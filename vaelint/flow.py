@@ -27,6 +27,10 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
         formula = one.formula(math.prod(ctx.specs[0].shape[1:]), ctx.latent_size)
         weight = one.kl.explicit
         scheduled = scheduled_weight(ctx, one.kl)
+        pins = [f.pinned for f in one.kl.factors if f.pinned] + [-f.pinned for f in one.rec.factors if f.pinned]
+        if len(pins) == 1:
+            # a batch size written as a number on one term: right at that batch only
+            formula = f"B/{pins[0]}" if pins[0] > 0 else f"{-pins[0]}/B"
         if scheduled is not None:
             # an annealed weight: its value at this step, and where it goes
             s, limit = scheduled.schedule, scheduled.limit

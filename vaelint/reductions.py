@@ -34,6 +34,8 @@ class Factor:
     node: fx.Node
     op: str
     shared: bool = False  # a reduction of a whole sum of terms ((rec + kl).mean()), not the term's own
+    # a number that is the batch size written down (KLD /= args.batch_size * 784): the batch it pins
+    pinned: int | None = None
 
     @property
     def loc(self) -> SourceLoc | None:
@@ -179,6 +181,13 @@ class _Walker:
                     sign = -1 if op == "div" else 1
                     scale.factors.append(Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op))
                 else:
+                    pinned = self._pinned_batch(value) if op == "div" else None
+                    if pinned is not None:
+                        b, k = pinned
+                        shown = f"{int(value)} (the batch size {b} written down{f' times {k}' if k > 1 else ''})"
+                        scale.factors.append(Factor("size", 1.0, -1, k, shown, node, op, pinned=b))
+                        node = tensor
+                        continue
                     if op == "div":
                         value = 1 / value
                     shown = f"{int(1 / value)}" if op == "div" and float(1 / value).is_integer() else f"{value:g}"
@@ -228,6 +237,21 @@ class _Walker:
             break
         scale.element = node
         return scale
+
+    def _pinned_batch(self, value: float) -> tuple[int, int] | None:
+        """(batch, k) when a constant divisor is a batch size written down times k
+        (1, the data size D or the latent size Z): the example batch, or the batch
+        size the training code is configured with."""
+        if value != int(value) or value < 2:
+            return None
+        c = int(value)
+        data = math.prod(self.ctx.specs[0].shape[1:]) if self.ctx.specs else 1
+        latent = self.ctx.latent_size or 1
+        batches = {self.ctx.batch, getattr(self.ctx.program, "configured_batch", None)} - {None}
+        for b in sorted(batches):
+            if b > 1 and c % b == 0 and c // b in {1, data, latent, data * latent}:
+                return b, c // b
+        return None
 
     def _is_scalar_const(self, node) -> bool:
         t = self.runs.runs[self.runs.batch].tensors.get(node)
