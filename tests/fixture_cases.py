@@ -1,7 +1,8 @@
 """Read the ``# fixture:`` header lines of the model files under fixtures/.
 
 One line is one case: ``target=NAME input=SPEC [input=SPEC] [loss=FUNC] [beta=FLOAT]
-[init=NAME=VALUE ...] [script-args=ARGS] [cwd=DIR] [expect=CODE@LINE ...] [later=CODE@LINE ...]``.
+[init=NAME=VALUE ...] [loss-kwarg=NAME=VALUE ...] [script-args=ARGS] [cwd=DIR] [expect=CODE@LINE ...]
+[later=CODE@LINE ...]``.
 ``target=-`` checks the whole file (a training script or notebook); ``cwd`` is
 the folder the check runs in, relative to the file's (a repository's root).
 ``expect`` lists the findings the implemented rules must produce; ``later``
@@ -34,6 +35,7 @@ class Case:
     later: set = field(default_factory=set)
     script_args: list = field(default_factory=list)
     cwd: str | None = None  # absolute
+    loss_kwargs: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -83,6 +85,7 @@ def parse_cases(path: str) -> list[Case]:
                 expect=_findings(fields.get("expect", [])),
                 later=_findings(fields.get("later", [])),
                 script_args=shlex.split(fields.get("script-args", [""])[0]),
+                loss_kwargs=parse_init(fields.get("loss-kwarg", [])),
                 cwd=os.path.normpath(os.path.join(os.path.dirname(path), fields["cwd"][0])) if "cwd" in fields else None,
             )
         )
@@ -105,7 +108,10 @@ def result_of(case: Case):
     """The analysis of one fixture case (with the confirmation pass), computed once
     per test session: the declared-findings, confirmation and golden-message tests
     all read it. Paths in messages are relative to the repository root."""
-    key = (case.path, case.target, tuple(case.inputs), case.loss, repr(sorted(case.init.items())), case.beta, tuple(case.script_args))
+    key = (
+        case.path, case.target, tuple(case.inputs), case.loss, repr(sorted(case.init.items())), case.beta,
+        tuple(case.script_args), repr(sorted(case.loss_kwargs.items())),
+    )
     if key not in _RESULTS:
         from helpers import check
 
@@ -115,7 +121,8 @@ def result_of(case: Case):
         try:
             loss = case.loss if case.loss and ":" in case.loss else f"{case.path}:{case.loss}" if case.loss else None
             _RESULTS[key] = check(
-                case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta, script_args=case.script_args
+                case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta, script_args=case.script_args,
+                loss_kwargs=dict(case.loss_kwargs),
             )
         finally:
             os.chdir(here)

@@ -132,11 +132,18 @@ def _loss_scales(ctx) -> LossScales | str:
         return "no reparameterisation found"
     if ctx.runs.failure is not None:
         return "the model raised before the loss was computed"
-    if len(roles.rec_terms) != 1:
-        return f"the loss has {len(roles.rec_terms) or 'no'} reconstruction terms; vaelint reads one"
+    rec_terms = roles.rec_terms
+    if len(rec_terms) > 1:
+        # the likelihood compares the reconstruction with the input; an adversarial or
+        # perceptual term beside it reads the reconstruction alone: read, not judged
+        comparing = [t for t in rec_terms if any(ctx.view.depends_on(t, c.node) for c in roles.comparisons)]
+        if len(comparing) == 1:
+            rec_terms = comparing
+    if len(rec_terms) != 1:
+        return f"the loss has {len(rec_terms) or 'no'} reconstruction terms; vaelint reads one"
     if not roles.kl_terms:
         return "no KL term found in the loss"
-    rec = term_scale(ctx, roles.rec_terms[0])
+    rec = term_scale(ctx, rec_terms[0])
     if rec is None or not rec.reductions():
         return "the reconstruction term's reduction could not be followed"
     kls, others, undecided = [], [], None
@@ -172,4 +179,5 @@ def _loss_scales(ctx) -> LossScales | str:
             "no term of the loss reads as the Gaussian KL of the sampler's mean and std "
             "(closed form or log q(z) - log p(z)), so beta_eff cannot be written"
         )
+    others += [t for t in roles.rec_terms if t is not rec.term]
     return LossScales(rec, kls[0], kls, others)

@@ -316,7 +316,7 @@ def term_scale(ctx, term: fx.Node) -> TermScale | None:
     scale = _own_scale(ctx, walker, term)
     if scale is None:
         return None
-    outer = _outer_factors(walker, ctx.roles.term_outer.get(term, ()), term)
+    outer = _outer_factors(walker, ctx.roles.term_outer.get(term, ()), term, _shared_with_others(ctx, term))
     if outer is None:
         return None
     scale.factors = outer + scale.factors
@@ -342,7 +342,37 @@ def _own_scale(ctx, walker: _Walker, term: fx.Node) -> TermScale | None:
     return scale
 
 
-def _outer_factors(walker: _Walker, outer: tuple, term: fx.Node) -> list[Factor] | None:
+def _scaling(walker: _Walker, node: fx.Node) -> Factor | None:
+    """A mul/div by a number or a batch size, as a factor (what walk() reads)."""
+    args = list(node.args)
+    tensors = [a for a in args if isinstance(a, fx.Node) and walker.ctx.shape(a) is not None]
+    if len(args) != 2 or len(tensors) != 1:
+        return None
+    other = args[1] if args[0] is tensors[0] else args[0]
+    op = walker.view.op(node)
+    if op == "div" and other is args[0]:
+        return None
+    num = walker.scalar_of(node, other)
+    if num is None or num[0] == 0:
+        return None
+    value, power, k = num
+    if power:
+        sign = -1 if op == "div" else 1
+        shown = "x.size(0)" if k == 1 else f"a size of {k}*B ({int(value)})"
+        return Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op)
+    value = 1 / value if op == "div" else value
+    return Factor("const", value, 0, 1, f"{value:g}", node, op)
+
+
+def _shared_with_others(ctx, term: fx.Node) -> set:
+    """The nodes of a term's outer chain that the terms of the other role (KL for
+    a reconstruction, reconstruction for a KL) go through as well."""
+    roles = ctx.roles
+    others = roles.kl_terms if term in roles.rec_terms else roles.rec_terms
+    return {n for t in others for n in roles.term_outer.get(t, ())}
+
+
+def _outer_factors(walker: _Walker, outer: tuple, term: fx.Node, shared: set | None = None) -> list[Factor] | None:
     """The reductions a whole sum of terms goes through (``(rec + kl).mean()``),
     as they act on one term: a mean over dims the term is broadcast along (a
     scalar KL added to a per-sample reconstruction) leaves that term as it is,
@@ -354,6 +384,13 @@ def _outer_factors(walker: _Walker, outer: tuple, term: fx.Node) -> list[Factor]
     factors = []
     for node in outer:
         op = walker.view.op(node)
+        if op in ("div", "mul") and shared is not None and node not in shared:
+            # above a split the other role does not share (sum(nll) / nll.shape[0], where the
+            # NLL's learned log-variance was split off): this term's own factor
+            factor = _scaling(walker, node)
+            if factor is not None:
+                factors.append(factor)
+            continue
         if op not in ("sum", "mean"):
             continue  # a factor on the whole sum scales every term alike: beta_eff keeps it out
         src = next((a for a in node.args if isinstance(a, fx.Node)), None)

@@ -366,9 +366,11 @@ def _split_terms(
     operands = [a for a in node.args if isinstance(a, fx.Node)]
     if name in {"add", "sub", "rsub"} and len(operands) == 2:
         a, b = node.args[0], node.args[1]
-        # split where the roles differ, and between reduced terms that read the
-        # encoder's heads (a KL beside an L2 penalty on mu), never inside one
-        if kind(a) != kind(b) or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b)):
+        # split where the roles differ, between reduced terms that read the
+        # encoder's heads (a KL beside an L2 penalty on mu), and where one side is
+        # itself a sum of different roles ((nll + kl) + adversarial, both sides reading
+        # the reconstruction); never inside one term
+        if kind(a) != kind(b) or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b)) or _mixes(view, a, kind) or _mixes(view, b, kind):
             sb = -sign if name == "sub" else sign
             sa = -sign if name == "rsub" else sign
             parts = _split_terms(view, a, sa, kind, depth + 1, outer, chain)
@@ -385,6 +387,21 @@ def _split_terms(
             outer.update(inner)
             return parts
     return _term(sign, node, chain, outer)
+
+
+def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
+    """Is ``node`` a sum (through scalings) of terms of different roles?"""
+    if not isinstance(node, fx.Node) or depth > 20:
+        return False
+    name = view.op(node)
+    operands = [a for a in node.args if isinstance(a, fx.Node)]
+    if name in {"add", "sub", "rsub"} and len(operands) == 2:
+        a, b = node.args[0], node.args[1]
+        return kind(a) != kind(b) or _mixes(view, a, kind, depth + 1) or _mixes(view, b, kind, depth + 1)
+    tensors = [a for a in operands if _is_tensor_valued(a)]
+    if name in {"mean", "sum", "div", "mul", "neg"} and len(tensors) == 1:
+        return _mixes(view, tensors[0], kind, depth + 1)
+    return False
 
 
 def _term(sign: int, node: fx.Node, chain: tuple, outer: dict) -> list[tuple[int, fx.Node]]:
