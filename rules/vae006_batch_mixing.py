@@ -1,12 +1,16 @@
-"""VAE006 batch-mixing: a reshape turns the batch dim into something other than B."""
+"""VAE006 batch-mixing: samples of the batch mix, by a reshape that turns the
+batch dim into something other than B, or by one that keeps every shape (decided
+by running: does row i depend on sample j?)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+from vaelint.batchdeps import Mixing, batch_mixing
 from vaelint.ops import RESHAPE_OPS
 from vaelint.context import loc_of
-from vaelint.rulebase import Example, fill, Rule
+from vaelint.rulebase import Example, Observed, fill, Rule
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -74,6 +78,21 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
     ]
 
     def check(self, ctx):
+        found = list(self._by_shape(ctx))
+        yield from found
+        if found or ctx.failure is not None:
+            return
+        # every shape kept B x ...: does a row still read other samples?
+        mixing, _why = ctx.reading("batch_mixing", batch_mixing, Mixing)
+        if mixing is not None:
+            seen = MixingSeen(
+                ctx.view.op(mixing.node), ctx.shape_text(mixing.source) if mixing.source is not None else "?",
+                ctx.shape_text(mixing.node), tuple(mixing.moved), mixing.owned, mixing.target, ctx.batch,
+                mixing.source is not None and _batch_axis(ctx, mixing.source) not in (None, 0),
+            )
+            yield self.report(seen, loc_of(mixing.node), node=mixing.node)
+
+    def _by_shape(self, ctx):
         for node in ctx.nodes_by_op(*RESHAPE_OPS):
             src = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
             before, after = ctx.shape(src), ctx.shape(node)
@@ -101,11 +120,52 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
             )
 
     def confirm(self, finding, ctx, observed):
+        if isinstance(finding.payload, MixingSeen):
+            return True  # decided by running the model on two batches
         shapes = observed.shapes_at(finding.node)
         if not shapes or observed.result is None:
             return None
         out = observed.result.shapes.get(finding.node)
         return out is not None and out[0] != shapes[0][0]
+
+
+def _batch_axis(ctx, node):
+    fact = ctx.shape(node)
+    if fact is None or fact.dims is None:
+        return None
+    axes = [i for i, d in enumerate(fact.dims) if d.batch_dependent]
+    return axes[0] if len(axes) == 1 else None
+
+
+@dataclass(frozen=True)
+class MixingSeen(Observed):
+    """Samples mixing with every shape kept: changing sample 0 moved other samples' rows."""
+
+    op: str
+    before: str
+    after: str
+    moved: tuple  # indices along the batch axis that changed
+    owned: int
+    target: str  # "the mean", "the reconstruction"
+    batch: int
+    batch_not_first: bool  # the input's batch axis is not dim 0 (an RNN's (layers, B, H) state)
+
+    def message(self) -> str:
+        rows = ", ".join(map(str, self.moved[:6])) + (", ..." if len(self.moved) > 6 else "")
+        return (
+            f"{self.op} mixes samples of the batch while keeping its size: it turns {self.before} into "
+            f"{self.after}, and changing only sample 0 of the batch changed rows {rows} of its output, "
+            f"so {self.target} of each sample reads other samples' values (seen by running the model twice "
+            "in evaluation mode with the same noise)."
+        )
+
+    def fix(self) -> str:
+        if self.batch_not_first and self.op in RESHAPE_OPS:
+            return (
+                "put the batch axis first before flattening: h.transpose(0, 1).reshape(h.size(1), -1), or for a "
+                "bidirectional RNN's last layer torch.cat([h[-2], h[-1]], dim=1)"
+            )
+        return "keep each sample's values in its own row: reduce and reshape along the other axes only"
 
 
 # ops that treat each row on its own: folding samples into rows and back is harmless around them

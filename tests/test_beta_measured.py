@@ -1,0 +1,82 @@
+"""beta_eff as the report writes it (a formula in B, D, Z and its value) equals a
+direct measurement on the model's own tensors, at several batch, data and
+latent sizes: the KL term's weight per summed KL over the reconstruction term's
+weight per summed reconstruction element."""
+
+import math
+import textwrap
+
+import pytest
+import torch
+
+from helpers import check
+
+MODEL = '''
+import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, dim, latent):
+        super().__init__()
+        self.enc = nn.Linear(dim, 2 * latent)
+        self.dec = nn.Linear(latent, dim)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec_el = (recon - x) ** 2
+    kl_el = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+    return {REC} + {KL}
+'''
+
+# (the reconstruction term, the KL term) as a user writes them
+VARIANTS = {
+    "sum, sum": ("rec_el.sum()", "kl_el.sum()"),
+    "mean, sum": ("rec_el.mean()", "kl_el.sum()"),
+    "sum, mean": ("rec_el.sum()", "kl_el.mean()"),
+    "mean, mean": ("rec_el.mean()", "kl_el.mean()"),
+    "per-sample sums, batch mean": ("rec_el.sum(1).mean()", "kl_el.sum(1).mean()"),
+    "per-sample mean, sum": ("rec_el.mean(1).sum()", "kl_el.sum()"),
+    "sum, per-sample sum averaged": ("rec_el.sum()", "kl_el.sum(1).mean()"),
+    "mean, per-sample sum averaged": ("rec_el.mean()", "kl_el.sum(1).mean()"),
+    "both / x.size(0)": ("rec_el.sum() / x.size(0)", "kl_el.sum() / x.size(0)"),
+}
+SIZES = [(4, 12, 3), (8, 12, 3), (4, 30, 3), (4, 12, 5)]  # (B, D, Z)
+
+
+def _measured(rec_code: str, kl_code: str, b: int, d: int, z: int) -> float:
+    """KL weight / reconstruction weight, read off the two terms on random tensors."""
+    g = torch.Generator().manual_seed(0)
+    recon, x = torch.rand(b, d, generator=g), torch.rand(b, d, generator=g)
+    mu, logvar = torch.randn(b, z, generator=g), torch.randn(b, z, generator=g)
+    rec_el = (recon - x) ** 2
+    kl_el = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+    scope = {"rec_el": rec_el, "kl_el": kl_el, "x": x}
+    rec = float(eval(rec_code, scope)) / float(rec_el.sum())  # noqa: S307 - the variant's own code
+    kl = float(eval(kl_code, scope)) / float(kl_el.sum())  # noqa: S307
+    return kl / rec
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS), ids=list(VARIANTS))
+def test_beta_eff_formula_and_value_match_a_measurement(variant, tmp_path):
+    rec_code, kl_code = VARIANTS[variant]
+    path = tmp_path / "vae.py"
+    path.write_text(textwrap.dedent(MODEL).replace("{REC}", rec_code).replace("{KL}", kl_code))
+    formulas = set()
+    for b, d, z in SIZES:
+        result = check(str(path), "VAE", [f"{b}x{d}"], init={"dim": d, "latent": z}, dynamic=False)
+        assert result.error is None, result.error.message
+        formula = result.beta_effective
+        formulas.add(formula)
+        value = eval(formula.replace("B", str(b)).replace("D", str(d)).replace("Z", str(z)), {"__builtins__": {}})  # noqa: S307
+        assert math.isclose(value, _measured(rec_code, kl_code, b, d, z), rel_tol=1e-6), (variant, b, d, z, formula)
+        # a finding's message states the same value
+        for f in result.findings:
+            if f.code == "VAE002":
+                assert f"= {value:g}" in f.message, (f.message, value)
+    assert len(formulas) == 1  # one formula in B, D, Z for every size
