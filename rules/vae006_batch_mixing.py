@@ -41,7 +41,7 @@ class BatchMixing(Rule):
     code = "VAE006"
     name = "batch-mixing"
     severity = "error"
-    summary = "A reshape turns the batch dim into something other than B, mixing samples."
+    summary = "Samples of the batch mix: a reshape turns the batch dim into something other than B, or interleaves samples in it."
     what = """
 A ``view``/``reshape`` whose first dim is ``-1`` lets PyTorch choose the batch
 size. When the other sizes were worked out for another input (a flatten size
@@ -50,6 +50,15 @@ for 64x64 images fed 128x128), a ``B x 4096`` tensor silently becomes
 treats as 4 samples. vaelint solves each dim as a function of the batch, so it
 sees ``B`` become ``4*B`` at the reshape. Merging whole dims into the batch
 (``B x T x V`` to ``T*B x V`` for a token loss) is fine.
+
+A reshape can also keep every shape and still mix: a bidirectional GRU's final
+state is ``2 x B x H``, and ``.view(B, -1)`` lays the directions of different
+samples side by side in each row. vaelint decides this by running the model
+twice in evaluation mode with the same noise, the second time with sample 0 of
+the batch changed: in a model that keeps samples apart only sample 0's rows of
+the mean, log-variance and reconstruction move. The first op that moves other
+rows is reported. Batch statistics (BatchNorm in training, standardising by the
+batch's own mean) are not mixing.
 """
     why = """
 The model still runs: layers after the reshape accept the smaller rows, and the
