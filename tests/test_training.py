@@ -217,3 +217,25 @@ def test_torchvision_stands_in_with_known_shapes():
 
         with pytest.raises(VaelintError, match="torchvision is not installed"):
             vgg19_bn()
+
+
+def test_a_model_from_a_package_not_installed_is_named_with_what_to_install(tmp_path, monkeypatch):
+    """The model comes from a package that is not installed: the message names the
+    package and the line that could not run, not a name 'nothing defines'."""
+    (tmp_path / "train.py").write_text(
+        "import torch\n"
+        "import vaelint_missing_models as zoo\n"
+        "\n"
+        "model = zoo.ConvVAE(latent=16)\n"
+        "opt = torch.optim.Adam(model.parameters())\n"
+        "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(8, 784), torch.zeros(8)), batch_size=8)\n"
+        "for x, _ in loader:\n"
+        "    recon, mu, logvar = model(x)\n"
+        "    loss = ((recon - x) ** 2).sum() - 0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()\n"
+        "    loss.backward()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--input", "8x784")
+    assert r.exit_code == 2, r.output
+    assert "vaelint_missing_models" in r.output and "'model'" in r.output, r.output
+    assert "nothing before it defines" not in r.output, r.output

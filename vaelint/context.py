@@ -160,11 +160,18 @@ class Context:
 
     @property
     def latent_size(self) -> int | None:
+        """Z, the latent size per sample: a conv latent's C x H x W counts as one size."""
         r = self.roles.reparam
         fact = self.shape(r.mu) if r else None
-        if fact and fact.dims and not fact.dims[-1].batch_dependent:
-            return fact.dims[-1].const
-        return None
+        if not fact or not fact.dims or fact.dims[-1].batch_dependent:
+            return None
+        rest = [d for d in fact.dims if not d.batch_dependent]
+        if len(rest) != len(fact.dims) - 1 or not fact.dims[0].batch_dependent:
+            return fact.dims[-1].const  # a sequence of latents (B x T x Z): Z per step
+        size = 1
+        for d in rest:
+            size *= d.const
+        return size
 
     def names_for(self, node) -> dict[int, str]:
         """Constant sizes to show by name on this node: the latent size as Z (or

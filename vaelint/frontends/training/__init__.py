@@ -321,6 +321,19 @@ def _no_modules(plan, fn) -> str:
     from vaelint.sourcemap import where
 
     site = plan.site.place
+    from vaelint.placeholders import MissingImport
+
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    for name in [*fn.__code__.co_freevars, *fn.__code__.co_names]:
+        try:
+            value = cells[name].cell_contents if name in cells else fn.__globals__.get(name)
+        except ValueError:
+            continue
+        if isinstance(value, MissingImport):  # a setup line that failed: say which, and why
+            try:
+                value._fail()
+            except VaelintError as e:
+                return f"the training step uses {name!r}, which the setup could not build: {e.message}"
     undefined = []
     for stmt in plan.region:
         for node in ast.walk(stmt):

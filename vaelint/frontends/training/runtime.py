@@ -231,10 +231,14 @@ class Runtime:
         from vaelint.frontends.training import datasets
 
         if isinstance(func, MissingImport):
+            import re
+
             name, module, path, line, error = object.__getattribute__(func, "_info")
+            missing = re.search(r"No module named '([^']+)'", str(error))
+            package = missing.group(1).split(".")[0] if missing else module
             return StandIn(
                 f"what {name}(...) returns ({module} could not be imported: {error})",
-                f"Install {module}, or give the step's inputs with --input.",
+                f"Install {package}, or check the model with PATH:MODEL --init ... --loss PATH:LOSS.",
             )
         stood = datasets.stand_in(func, args, kwargs)
         if stood is not None:
