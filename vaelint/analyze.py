@@ -62,6 +62,9 @@ class Options:
     # hears the built model (the worker picks torch's thread count by its size)
     on_model: Callable[[object, int], None] | None = None  # (model, elements of the inputs at the batch)
     max_memory: int | None = None  # bytes of resident memory the worker may use (--max-memory)
+    # vaelint annotate: also watch the model's unannotated forward/encode/decode/
+    # reparameterize and the loss, and propose annotations (result.annotations)
+    annotate: bool = False
 
 
 def selected_rules(options: Options):
@@ -167,10 +170,11 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     keep_graph = device == "cpu" and fits(program.model, device) is None
     plan = program.loss
     result.loss_name = plan.name if plan else program.step.description if program.step else None
+    contracts = _contracts(program, options, result)
 
     # capture -> shapes
     try:
-        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph)
+        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph, contracts)
     except ForwardHasLoss:
         result.notes.append(
             f"the forward returns its own loss (out['loss']), so the {plan.name} found by name was not "
@@ -179,7 +183,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         plan = None
         result.loss_name = None
         program.model.load_state_dict(initial_buffers, strict=False)
-        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph)
+        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph, contracts)
     guessed = _guess_raised(cap, runs, binder)
     if guessed:
         # the loss was called with parameters bound by position alone, and that call
@@ -195,14 +199,14 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         plan = None
         result.loss_name = None
         program.model.load_state_dict(initial_buffers, strict=False)
-        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph)
+        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph, contracts)
     binary = binary_retry(runs.failure, specs)
     if binary is not None:
         # a distribution that validates its support: the data is binary, so draw it
         # that way rather than stop
         specs = binary
         program.model.load_state_dict(initial_buffers, strict=False)
-        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph)
+        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph, contracts)
         result.notes.append(
             "a distribution in the model checks that its data lies in its support, so the float "
             "inputs were drawn in {0, 1} (as --input SHAPE:float32:2 would)"
@@ -219,6 +223,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
 
     # roles
     ctx = _context(program, specs, cap, runs, plan, options.beta)
+    ctx.contracts = contracts
+    _contract_names(ctx, result)
     # only the rules the user selected may explain a failed run; otherwise it is exit 2
     if runs.failure is not None:
         program.raise_deferred_error()  # e.g. a tf.* call in a Keras layer's call(): exit 2 naming it
@@ -271,6 +277,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
             cap, specs, device, ctx.roles.total_value, doubled="doubled_batch" in needs,
             reuse=reuse, retain_graph="graph" in needs, keep=ctx.read_after_run(),
             random_nodes=ctx.nodes_by_op(*RANDOM_OPS),
+            contracts=contracts if "contract_run" in needs else None,
         )
         if obs.skipped:
             result.notes.append(obs.skipped)
@@ -283,6 +290,48 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
                     result.notes.append(_rule_bug(rule, "confirm", e))
             result.checks = whole_model_checks(ctx, obs)
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+    if options.annotate:
+        from vaelint.annotation_proposals import propose
+
+        result.annotations = propose(ctx)
+
+
+def _contracts(program, options: Options, result: TargetResult):
+    """The user's annotated functions the capture watches (vaelint/contracts.py);
+    None when the model's files have none (nothing is watched: no cost)."""
+    from vaelint.contracts import find_contracts, may_have_contracts
+
+    try:
+        if not options.annotate and not may_have_contracts(program):
+            return None
+        return find_contracts(program, watch_unannotated=options.annotate) or None
+    except Exception as e:  # noqa: BLE001 - annotations vaelint cannot read must not stop the check
+        result.notes.append(f"the model's jaxtyping annotations could not be read ({type(e).__name__}: {e}); VAE014 did not check them")
+        return None
+
+
+def _contract_names(ctx, result: TargetResult) -> None:
+    """A jaxtyping annotation that held names its value's dims in the flow table."""
+    from vaelint.contractcheck import ContractFacts, read
+
+    if not ctx.contracts:
+        return
+    try:
+        facts, _why = ctx.reading("contracts", read, ContractFacts)
+    except Exception as e:  # noqa: BLE001 - the rule reports it as a bug of vaelint's
+        ctx.cache["contracts"] = f"the annotations could not be checked ({type(e).__name__}: {e})"
+        return
+    # per value, the first annotation that held on it, the model's own functions first;
+    # a size two dims of it name differently (height and width, both 12) stays a number
+    for held in sorted(facts.held if facts else (), key=lambda h: not h.api):
+        shape = ctx.shape(held.node)
+        if shape is None or shape.dims is None or held.node in ctx.dim_names.by_node or not held.names:
+            continue
+        names: dict = {}
+        for a, n in held.names.items():
+            if a < len(shape.dims) and not shape.dims[a].batch_dependent:
+                names.setdefault(shape.dims[a].const, set()).add(n)
+        ctx.dim_names.by_node[held.node] = {size: ns.pop() for size, ns in names.items() if len(ns) == 1}
 
 
 def _guess_raised(cap, runs, binder) -> bool:
@@ -394,7 +443,7 @@ def _context(program, specs, cap, runs, plan, beta) -> Context:
     return ctx
 
 
-def _capture_and_run(program, plan: LossPlan | None, specs, progress=None, keep_graph: bool = False):
+def _capture_and_run(program, plan: LossPlan | None, specs, progress=None, keep_graph: bool = False, contracts=None):
     """torch.fx first; the recording route when fx cannot trace the model, or when
     the fx graph fails where the eager model does not. A Keras model is recorded
     at once: its layers run Python (argument conversion, seed generators) that
@@ -413,7 +462,7 @@ def _capture_and_run(program, plan: LossPlan | None, specs, progress=None, keep_
         binder = Binder(plan, names, *binding_facts) if plan else None
         try:
             try:
-                cap = capture_fx(program, plan.fn if plan else None, binder, len(specs), keywords, progress)
+                cap = capture_fx(program, plan.fn if plan else None, binder, len(specs), keywords, progress, contracts)
             finally:
                 # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
                 # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error
@@ -439,7 +488,7 @@ def _capture_and_run(program, plan: LossPlan | None, specs, progress=None, keep_
         with torch.enable_grad() if keep_graph else torch.no_grad():
             cap = capture_recording(
                 program, plan.fn if plan else None, binder, inputs0, reason, keywords, progress, program.module_sites,
-                keep_autograd=keep_graph,
+                keep_autograd=keep_graph, contracts=contracts,
             )
     runs = run_batches(cap, specs, keep_graph=keep_graph)
     if fx_cap is not None and runs.failure is not None and not isinstance(fx_runs.failure.error, TraceError):

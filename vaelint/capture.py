@@ -48,6 +48,9 @@ class Analysed(nn.Module):
         self._loss = loss
         self._binder = binder  # (out, inputs, leaf_nodes) -> (args, kwargs)
         self._on_output = None  # route hook: out -> {path: node}
+        # route hook: a context manager that notes the calls of the user's annotated
+        # functions (vaelint/contracts.py), set for the capture run only
+        self._watch = None
         self.keywords: tuple[str, ...] = ()
         self.progress = None  # stage listener: "forward", "loss" (the worker reports where user code was)
 
@@ -57,6 +60,12 @@ class Analysed(nn.Module):
 
     @boundary
     def run(self, inputs: tuple):
+        if self._watch is not None:
+            with self._watch():
+                return self._run(inputs)
+        return self._run(inputs)
+
+    def _run(self, inputs: tuple):
         self._stage("forward")
         # the last len(self.keywords) inputs go to forward by keyword (--input NAME=SPEC)
         n = len(inputs) - len(self.keywords)
@@ -169,6 +178,9 @@ class Capture:
     fallback_reason: str | None = None
     runner: Callable[..., RunResult] | None = None
     program: Any = None  # the front end's Program (vaelint/frontends/base.py)
+    # the calls of the user's annotated functions the capture met, their values as
+    # graph nodes (vaelint/contracts.py)
+    contract_calls: list = field(default_factory=list)
 
     def reseed(self, seed: int) -> None:
         """Restart every random generator a run of the program draws from: torch's,

@@ -16,6 +16,7 @@ import torch.fx as fx
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
+from vaelint.contracts import watch_into
 from vaelint.capture import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.frames import user_stack
 from vaelint.ops import CREATION_OPS, function_name
@@ -83,8 +84,11 @@ def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: boo
         result.values[node] = value
 
 
-def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None) -> Capture:
+def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None, contracts=None) -> Capture:
     wrapper, names = make_wrapper(program, loss, binder, n_inputs, keywords, progress)
+    calls: list = []
+    if contracts:  # the annotated functions' calls, their values as the Proxies' nodes
+        wrapper._watch = watch_into(contracts, lambda v: v.node if isinstance(v, fx.Proxy) else None, calls)
     tracer = _Tracer()  # records the user's frames itself (node.meta["stack"])
 
     def on_output(out, prefix: tuple = ()):
@@ -98,7 +102,10 @@ def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] =
     wrapper._on_output = on_output
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        graph = tracer.trace(wrapper)
+        try:
+            graph = tracer.trace(wrapper)
+        finally:
+            wrapper._watch = None
     gm = fx.GraphModule(wrapper, graph)
     modules = dict(wrapper.named_modules())
 
@@ -111,4 +118,6 @@ def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] =
             pass
         return result
 
-    return Capture("torch.fx", graph, modules, wrapper, names, runner=runner, program=program)
+    cap = Capture("torch.fx", graph, modules, wrapper, names, runner=runner, program=program)
+    cap.contract_calls = calls
+    return cap

@@ -16,6 +16,7 @@ import torch
 import torch.fx as fx
 from torch.overrides import TorchFunctionMode
 
+from vaelint.contracts import watch_into
 from vaelint.capture import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.errors import VaelintError
 from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
@@ -152,6 +153,7 @@ def capture_recording(
     progress=None,
     module_sites: dict | None = None,
     keep_autograd: bool = False,
+    contracts=None,
 ) -> Capture:
     """``module_sites`` (id(module) -> the line that built it) places the calls
     made inside a library's modules, with no frame of the user's on the stack
@@ -184,6 +186,14 @@ def capture_recording(
             return leaves
 
         wrapper._on_output = on_output
+
+        def node_of(v):
+            hit = rec.tensors.get(id(v)) if isinstance(v, torch.Tensor) else None
+            return hit[1] if hit is not None and hit[0] is v else None
+
+        calls: list = []
+        wrapper._watch = watch_into(contracts, node_of, calls) if contracts and not watched else None
+        watched.append(calls)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -197,12 +207,17 @@ def capture_recording(
                 if rec.result.failure is None:
                     rec.result.failure = Failure(None, e, None, batch)
                     rec.result.failure.loc = user_frame_of_traceback(e.__traceback__)
+            finally:
+                wrapper._watch = None
         return graph, rec
+
+    watched: list = []  # the capture run's calls (the other batches' runs are not watched)
 
     graph, first = record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
     for node in graph.nodes:
         first.result.args[node] = node.args
     cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason, program=program)
+    cap.contract_calls = watched[0]
     pending = [first.result]  # the capture run itself serves the first run at its batch
 
     def runner(run_inputs, batch, keep_autograd=False, replay=None):

@@ -29,6 +29,9 @@ class Observation:
     backward_error: BaseException | None = None
     grads: dict = field(default_factory=dict)  # parameter name -> gradient norm (None: none reached it)
     skipped: str | None = None  # why the pass did not run
+    # the annotated calls of an eager run on the device, with their real tensors
+    # (vaelint/contracts.py), when a finding asked for them
+    contract_calls: list | None = None
 
     def shapes_at(self, node) -> list[tuple] | None:
         """Shapes of the tensors that reached ``node`` in this run."""
@@ -87,6 +90,7 @@ def confirm_run(
     retain_graph: bool = True,
     keep: set | None = None,
     random_nodes: list | None = None,
+    contracts=None,
 ) -> Observation:
     """Forward, loss and backward at the user's batch on ``device``, and, when
     ``doubled``, a forward at 2*B (the same samples twice). ``reuse``: a run at
@@ -96,7 +100,8 @@ def confirm_run(
     the nodes whose tensors anything reads after the run, the others' large
     tensors are let go before the backward, which can then free them. The
     doubled batch replays the first run's draws of ``random_nodes`` twice over,
-    so that it really is the same samples, noise included."""
+    so that it really is the same samples, noise included. ``contracts``: the
+    annotated functions to watch on one more, eager run (VAE014's confirmation)."""
     wrapper = capture.wrapper
     wrapper.train()
     try:
@@ -122,6 +127,11 @@ def confirm_run(
                         replay[node] = torch.cat([drawn.detach(), drawn.detach()])
                 with torch.no_grad():
                     obs.doubled = capture.run(twice, 2 * batch, replay=replay)
+            if contracts:
+                from vaelint.contracts import concrete_calls
+
+                capture.reseed(seed)
+                obs.contract_calls = concrete_calls(capture, contracts, inputs)
     except torch.cuda.OutOfMemoryError as e:
         obs = Observation(device, None, error=e, skipped=f"confirmation pass stopped: {device} ran out of memory")
     finally:

@@ -41,6 +41,8 @@ class Context:
     cache: dict = field(default_factory=dict)
     # what rules tell the report beside their findings (how a rule decided)
     notes: list = field(default_factory=list)
+    # the user's annotated functions (vaelint/contracts.py); None: the code has none
+    contracts: object = None
 
     def reading(self, key: str, compute, kind: type):
         """A reading several rules share, computed once: (it, "") when ``compute(ctx)``
@@ -174,9 +176,13 @@ class Context:
         return size
 
     def names_for(self, node) -> dict[int, str]:
-        """Constant sizes to show by name on this node: the latent size as Z (or
+        """Constant sizes to show by name on this node: the names of an annotation
+        that held on it (vaelint/contractcheck.py), else the latent size as Z (or
         the model's annotated name) on latent-side tensors, annotated data dims
         on input-side tensors and the reconstruction."""
+        held = self.dim_names.by_node.get(node)
+        if held is not None:
+            return held
         if self.is_latent(node):
             z = self.latent_size
             return {z: self.dim_names.latent} if z is not None else {}

@@ -69,6 +69,8 @@ class TargetResult:
     checks: list[Check] = field(default_factory=list)
     suppressed: int = 0  # findings silenced by # vaelint: ignore or per-file-ignores
     output: list[str] = field(default_factory=list)  # what the model's own code printed (text report only)
+    # vaelint annotate: the annotations to add (vaelint/annotation_proposals.py, Proposal)
+    annotations: list = field(default_factory=list)
 
     @property
     def status(self) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 class DimNames:
     latent: str = "Z"
     data: dict[int, str] = field(default_factory=dict)  # size -> name, for input-side tensors
+    # node -> {size: name}: the names of a jaxtyping annotation that held on that value
+    by_node: dict = field(default_factory=dict)
 
 
 def _jaxtyping_dims(annotation) -> list[str | int | None] | None:
@@ -71,5 +73,10 @@ def from_annotations(model, input_shapes: list, output_shapes: list, latent_size
                     latent_names.add(d)
     if len(latent_names) == 1:
         result.latent = latent_names.pop()
-    result.data = {size: name for name, size in bound.items() if name not in latent_names | {result.latent}}
+    by_size: dict[int, set] = {}
+    for name, size in bound.items():
+        if name not in latent_names | {result.latent}:
+            by_size.setdefault(size, set()).add(name)
+    # a size two dims name differently (height and width, both 28) stays a number
+    result.data = {size: names.pop() for size, names in by_size.items() if len(names) == 1}
     return result

@@ -1,0 +1,515 @@
+"""The model's jaxtyping annotations as contracts, and the calls that meet them.
+
+``def encode(self, x: Float[Tensor, "batch data"]) -> Float[Tensor, "batch latent"]``
+is a shape contract the author wrote down. This module finds every annotated
+function of the user's code the model reaches (methods of the model's classes,
+module-level helpers, the loss, dataclass fields through the class's generated
+``__init__``) and, while the capture traces or records the computation, notes
+each call of them with the graph node of every tensor argument and return value
+(``sys.setprofile``: nothing of the user's is wrapped or changed). The shapes
+stage then gives those nodes symbolic shapes, and vaelint/contractcheck.py
+checks them as jaxtyping would.
+
+The same watcher, with real tensors, serves the confirmation (jaxtyping's own
+check on the values of a real run) and ``vaelint annotate`` (it also watches
+the model's unannotated forward/encode/decode/reparameterize and the loss).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import dataclasses
+import inspect
+import sys
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from vaelint.frames import SourceLoc, is_user_file
+
+# the methods of a VAE whose names say what they are: their dims are one
+# vocabulary across the model (``latent`` in encode's return and decode's argument)
+API_NAMES = ("forward", "encode", "decode", "reparameterize", "reparametrize", "reparameterise", "sample")
+
+
+def is_api_name(name: str) -> bool:
+    return name.startswith(API_NAMES) or name in ("loss", "loss_function", "vae_loss", "elbo")
+
+
+# --------------------------------------------------------------------------- annotations
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """One jaxtyping array annotation, as jaxtyping parsed it."""
+
+    kind: str  # "Float", "Int", "Shaped", ...
+    dtypes: tuple | None  # the dtype names it accepts (None: any)
+    dims: tuple  # jaxtyping's dim objects
+    variadic: int | None  # the index of ``*name`` or ``...``
+    dim_str: str
+    optional: bool = False  # ``Float[...] | None``
+
+    @property
+    def text(self) -> str:
+        return f'{self.kind}[Tensor, "{self.dim_str}"]'
+
+
+@dataclass(frozen=True)
+class TupleSpec:
+    items: tuple  # of specs (None: not annotated), or one spec repeated (``tuple[X, ...]``)
+    repeated: bool = False
+
+
+def is_jaxtyping(annotation) -> bool:
+    return isinstance(annotation, type) and isinstance(getattr(annotation, "dim_str", None), str) and hasattr(annotation, "dims")
+
+
+def spec_of(annotation):
+    """ArraySpec / TupleSpec for an annotation vaelint can check, else None."""
+    if is_jaxtyping(annotation):
+        dtypes = annotation.dtypes
+        return ArraySpec(
+            annotation.dtype.__name__,
+            tuple(dtypes) if isinstance(dtypes, (list, tuple)) else None,
+            tuple(annotation.dims),
+            annotation.index_variadic,
+            annotation.dim_str,
+        )
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        members = [a for a in args if a is not type(None)]
+        if len(members) == 1 and len(args) == 2:
+            inner = spec_of(members[0])
+            return dataclasses.replace(inner, optional=True) if isinstance(inner, ArraySpec) else None
+        return None
+    if origin in (tuple, typing.Tuple) and args:
+        if len(args) == 2 and args[1] is Ellipsis:
+            inner = spec_of(args[0])
+            return TupleSpec((inner,), repeated=True) if inner is not None else None
+        items = tuple(spec_of(a) for a in args)
+        return TupleSpec(items) if any(i is not None for i in items) else None
+    return None
+
+
+def _hints(obj) -> dict:
+    try:
+        return typing.get_type_hints(obj)
+    except Exception:  # noqa: BLE001 - a name the annotations use is missing: read what is there
+        try:
+            return dict(inspect.get_annotations(obj, eval_str=False))
+        except Exception:  # noqa: BLE001
+            return {}
+
+
+# --------------------------------------------------------------------------- contracts
+
+
+@dataclass
+class Contract:
+    """An annotated (or, for ``vaelint annotate``, a watched) function."""
+
+    fn: Callable
+    qualname: str
+    params: list[str]  # every parameter, in order (self included)
+    specs: dict[str, Any]  # parameter name or "return" -> spec (annotated ones only)
+    hints: dict[str, Any]  # the resolved annotations, for jaxtyping's own check
+    locs: dict[str, SourceLoc]  # parameter name or "return" -> the annotated line
+    def_loc: SourceLoc
+    api: bool = False  # its names bind across the model's calls
+    dataclass_of: type | None = None  # a dataclass's generated __init__: the fields
+
+    @property
+    def code(self):
+        return self.fn.__code__
+
+    @property
+    def short(self) -> str:
+        """``VAE.encode`` -> ``encode``; a dataclass: ``VAEOutput``."""
+        if self.dataclass_of is not None:
+            return self.dataclass_of.__name__
+        return self.qualname.rsplit(".", 1)[-1]
+
+
+def _def_node(tree: ast.Module, code) -> ast.AST | None:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if code.co_firstlineno in (node.lineno, first):
+                return node
+    return None
+
+
+def _locs_of_function(fn, qualname: str) -> tuple[dict, SourceLoc]:
+    from vaelint.sourcefacts import _parse
+
+    path = fn.__code__.co_filename
+    def_loc = SourceLoc(path, fn.__code__.co_firstlineno, 1, qualname)
+    parsed = _parse(path)
+    node = _def_node(parsed[0], fn.__code__) if parsed else None
+    if node is None:
+        return {}, def_loc
+    def_loc = SourceLoc(path, node.lineno, node.col_offset + 1, qualname)
+    a = node.args
+    locs = {}
+    for arg in [*a.posonlyargs, *a.args, *([a.vararg] if a.vararg else []), *a.kwonlyargs, *([a.kwarg] if a.kwarg else [])]:
+        at = arg.annotation or arg
+        locs[arg.arg] = SourceLoc(path, at.lineno, at.col_offset + 1, qualname, at.end_lineno, (at.end_col_offset or 0) + 1)
+    at = node.returns or node
+    locs["return"] = SourceLoc(path, at.lineno, at.col_offset + 1, qualname, at.end_lineno, (at.end_col_offset or 0) + 1)
+    return locs, def_loc
+
+
+def _locs_of_fields(cls) -> tuple[dict, SourceLoc]:
+    from vaelint.sourcefacts import _parse
+
+    try:
+        path = inspect.getsourcefile(cls) or ""
+        line = inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return {}, SourceLoc("", 0, 1, cls.__qualname__)
+    def_loc = SourceLoc(path, line, 1, cls.__qualname__)
+    parsed = _parse(path)
+    locs = {}
+    for node in ast.walk(parsed[0]) if parsed else ():
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__ and node.lineno <= line + len(node.decorator_list):
+            def_loc = SourceLoc(path, node.lineno, node.col_offset + 1, cls.__qualname__)
+            for stmt in node.body:
+                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                    at = stmt.annotation
+                    locs[stmt.target.id] = SourceLoc(path, at.lineno, at.col_offset + 1, cls.__qualname__)
+    return locs, def_loc
+
+
+def _contract(fn, qualname: str, api: bool, watch_unannotated: bool) -> Contract | None:
+    code = getattr(fn, "__code__", None)
+    if code is None or not is_user_file(code.co_filename):
+        return None
+    hints = _hints(fn)
+    specs = {name: s for name, ann in hints.items() if (s := spec_of(ann)) is not None}
+    if not specs and not watch_unannotated:
+        return None
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return None
+    locs, def_loc = _locs_of_function(fn, qualname)
+    return Contract(fn, qualname, params, specs, hints, locs, def_loc, api)
+
+
+def _dataclass_contract(cls) -> Contract | None:
+    hints = _hints(cls)
+    fields_ = [f.name for f in dataclasses.fields(cls) if f.init]
+    specs = {name: s for name in fields_ if (s := spec_of(hints.get(name))) is not None}
+    init = cls.__dict__.get("__init__")
+    if not specs or init is None or not hasattr(init, "__code__"):
+        return None
+    locs, def_loc = _locs_of_fields(cls)
+    if not def_loc.path or not is_user_file(def_loc.path):
+        return None
+    return Contract(
+        init, cls.__qualname__, ["self", *fields_], specs, {k: hints[k] for k in specs}, locs, def_loc, api=True, dataclass_of=cls
+    )
+
+
+@dataclass
+class Contracts:
+    """The contracts of one target, by code object (what the watcher meets)."""
+
+    by_code: dict = field(default_factory=dict)
+
+    @property
+    def annotated(self) -> list[Contract]:
+        return [c for c in self.by_code.values() if c.specs]
+
+    def __bool__(self) -> bool:
+        return bool(self.by_code)
+
+
+def _functions_of(cls) -> list[tuple[str, Callable]]:
+    out = []
+    for name, value in vars(cls).items():
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if inspect.isfunction(value):
+            out.append((name, value))
+    return out
+
+
+def find_contracts(program, watch_unannotated: bool = False) -> Contracts:
+    """Every annotated function of the user's code the target can reach: the
+    methods of the model's classes (and their bases) and of the classes and
+    functions beside them in the user's files, the loss and the training step's
+    module. ``watch_unannotated``: also the model's forward/encode/decode/
+    reparameterize/sample and the loss (what ``vaelint annotate`` writes)."""
+    found = Contracts()
+    top = type(program.model)
+    model_classes = [c for m in program.model.modules() for c in type(m).__mro__ if _user_class(c)]
+    namespaces: dict[int, dict] = {}
+    seen: set = set()
+
+    def add(contract):
+        if contract is not None and contract.code not in found.by_code:
+            found.by_code[contract.code] = contract
+
+    for cls in dict.fromkeys(model_classes):
+        on_top = cls in top.__mro__
+        for name, fn in _functions_of(cls):
+            namespaces.setdefault(id(fn.__globals__), fn.__globals__)
+            api = on_top and is_api_name(name)
+            add(_contract(fn, f"{cls.__qualname__}.{name}", api, watch_unannotated and api))
+        seen.add(cls)
+    loss = program.loss.fn if program.loss is not None else None
+    loss_fn = getattr(loss, "__func__", loss)
+    if inspect.isfunction(loss_fn):
+        namespaces.setdefault(id(loss_fn.__globals__), loss_fn.__globals__)
+        add(_contract(loss_fn, loss_fn.__qualname__, True, watch_unannotated))
+        if loss_fn.__code__ in found.by_code:
+            found.by_code[loss_fn.__code__].api = True
+    step = program.step.fn if program.step is not None else None
+    if inspect.isfunction(step):
+        namespaces.setdefault(id(step.__globals__), step.__globals__)
+    for ns in namespaces.values():
+        for value in list(ns.values()):
+            if inspect.isfunction(value) and value.__globals__ is ns:
+                add(_contract(value, value.__qualname__, False, False))
+            elif isinstance(value, type) and value not in seen and _user_class(value):
+                seen.add(value)
+                if dataclasses.is_dataclass(value):
+                    add(_dataclass_contract(value))
+                for name, fn in _functions_of(value):
+                    add(_contract(fn, f"{value.__qualname__}.{name}", False, False))
+    return found
+
+
+def _user_class(cls) -> bool:
+    try:
+        path = inspect.getsourcefile(cls)
+    except (TypeError, OSError):
+        return False
+    return bool(path) and is_user_file(path)
+
+
+def may_have_contracts(program) -> bool:
+    """Cheap: does any user file the model's classes live in mention jaxtyping?"""
+    import linecache
+
+    paths = set()
+    for m in program.model.modules():
+        for c in type(m).__mro__:
+            if _user_class(c):
+                paths.add(inspect.getsourcefile(c))
+    for fn in (program.loss.fn if program.loss else None, program.step.fn if program.step else None):
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        if code is not None:
+            paths.add(code.co_filename)
+    from vaelint.sourcefacts import _parse
+
+    for path in paths:
+        parsed = _parse(path)
+        text = parsed[1] if parsed else "".join(linecache.getlines(path))
+        if "jaxtyping" in text:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- calls
+
+
+@dataclass
+class Other:
+    """A value that is no tensor (an int, a distribution): kept by kind."""
+
+    kind: str
+    value: Any = None
+
+
+@dataclass
+class DataclassValue:
+    cls: type
+    fields: dict
+
+
+@dataclass
+class Call:
+    contract: Contract
+    args: dict  # parameter name -> value (a node, a tensor, a tuple of them, Other)
+    ret: Any = None
+    returned: bool = False
+    index: int = 0  # the order calls began in
+
+    @property
+    def values(self) -> dict:
+        out = dict(self.args)
+        if self.returned:
+            out["return"] = self.ret
+        return out
+
+
+class _Watcher:
+    """A profile function: notes each call of a watched code object, chaining to
+    whatever profile function was already set (the training front end's marker)."""
+
+    def __init__(self, contracts: Contracts, convert: Callable[[Any], Any], previous):
+        self.by_code = contracts.by_code
+        self.convert = convert
+        self.previous = previous
+        self.open: dict = {}
+        self.calls: list[Call] = []
+
+    def __call__(self, frame, event, arg):
+        if event == "call":
+            contract = self.by_code.get(frame.f_code)
+            if contract is not None:
+                local = frame.f_locals
+                args = {p: self.convert(local[p]) for p in contract.params if p in local and p != "self"}
+                call = Call(contract, args, index=len(self.calls))
+                self.calls.append(call)
+                self.open[id(frame)] = (frame, call)
+        elif event == "return":
+            opened = self.open.pop(id(frame), None)
+            if opened is not None and opened[0] is frame and arg is not None:
+                opened[1].ret = self.convert(arg)
+                opened[1].returned = True
+        if self.previous is not None:
+            self.previous(frame, event, arg)
+
+
+@contextlib.contextmanager
+def watching(contracts: Contracts, convert: Callable[[Any], Any]):
+    """While inside, the calls of ``contracts``' functions are noted (yielded list)."""
+    previous = sys.getprofile()
+    watcher = _Watcher(contracts, convert, previous)
+    sys.setprofile(watcher)
+    try:
+        yield watcher.calls
+    finally:
+        sys.setprofile(previous)
+
+
+def converter(leaf: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A value as the watcher keeps it: ``leaf`` maps a tensor (or fx Proxy) to
+    what is kept of it (its node, or the tensor itself); containers are walked."""
+
+    def convert(value, depth: int = 0):
+        got = leaf(value)
+        if got is not None:
+            return got
+        if depth < 3 and isinstance(value, (tuple, list)):
+            return tuple(convert(v, depth + 1) for v in value)
+        if depth < 3 and dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return DataclassValue(type(value), {f.name: convert(getattr(value, f.name, None), depth + 1) for f in dataclasses.fields(value)})
+        if isinstance(value, bool) or value is None:
+            return Other(type(value).__name__, value)
+        if isinstance(value, (int, float)):
+            return Other(type(value).__name__, value)
+        return Other(type(value).__name__)
+
+    return convert
+
+
+def watch_into(contracts: Contracts, leaf: Callable[[Any], Any], calls: list):
+    """A watcher factory for a capture route: each use notes its calls into ``calls``."""
+
+    @contextlib.contextmanager
+    def watch():
+        with watching(contracts, converter(leaf)) as noted:
+            try:
+                yield
+            finally:
+                calls.extend(noted)
+
+    return watch
+
+
+# --------------------------------------------------------------------------- real runs
+
+
+def concrete_calls(capture, contracts: Contracts, inputs: tuple) -> list[Call]:
+    """The annotated calls of a real (eager) run of the target at ``inputs``, their
+    values the real tensors: what the confirmation checks with jaxtyping itself.
+    The run's own failure, if any, ends it: the calls made until then are kept."""
+    import torch
+
+    calls: list = []
+    wrapper = capture.wrapper
+    hook, wrapper._on_output = wrapper._on_output, None  # the capture's hook writes graph nodes
+    wrapper._watch = watch_into(contracts, lambda v: v if isinstance(v, torch.Tensor) else None, calls)
+    try:
+        with torch.no_grad():
+            wrapper.run(inputs)
+    except Exception:  # noqa: BLE001 - the run's failure is the model's; the calls so far stand
+        pass
+    finally:
+        wrapper._watch = None
+        wrapper._on_output = hook
+    return calls
+
+
+def _raw(value):
+    """A kept value as the function saw it (the tensors are the real ones)."""
+    if isinstance(value, Other):
+        return value.value
+    if isinstance(value, DataclassValue):
+        return None
+    if isinstance(value, tuple):
+        return tuple(_raw(v) for v in value)
+    return value
+
+
+def jaxtyping_rejects(call: Call) -> str | None:
+    """jaxtyping's own verdict on one real call: the arguments and the return value
+    it had, checked by ``jaxtyped(typechecker=beartype)`` on a stand-in with the
+    function's signature and annotations (nothing is run again). The error's
+    first line, or None when jaxtyping accepts the call."""
+    from beartype import beartype
+    from jaxtyping import jaxtyped
+
+    contract = call.contract
+    fn = contract.fn
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    if contract.dataclass_of is not None:
+        params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in contract.params]
+    parts, star = [], False
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            parts.append(f"*{p.name}")
+            star = True
+        elif p.kind is p.VAR_KEYWORD:
+            parts.append(f"**{p.name}")
+        elif p.kind is p.KEYWORD_ONLY:
+            if not star:
+                parts.append("*")
+                star = True
+            parts.append(p.name)
+        else:
+            parts.append(p.name)
+    ns: dict = {}
+    exec(f"def stand_in({', '.join(parts)}):\n    return __vaelint_ret__\n", ns)  # noqa: S102 - names from a signature
+    stand_in = ns["stand_in"]
+    ns["__vaelint_ret__"] = _raw(call.ret) if call.returned else None
+    annotations = {k: v for k, v in contract.hints.items() if k in contract.specs}
+    if not call.returned:
+        annotations.pop("return", None)
+    stand_in.__annotations__ = annotations
+    stand_in.__qualname__ = stand_in.__name__ = fn.__name__
+    positional, keywords = [], {}
+    for p in params:
+        value = _raw(call.args.get(p.name)) if p.name != "self" else None
+        if p.kind is p.VAR_POSITIONAL:
+            positional.extend(value or ())
+        elif p.kind is p.VAR_KEYWORD:
+            keywords.update(value or {})
+        elif p.kind is p.KEYWORD_ONLY:
+            keywords[p.name] = value
+        else:
+            positional.append(value)
+    try:
+        jaxtyped(typechecker=beartype)(stand_in)(*positional, **keywords)
+    except Exception as e:  # noqa: BLE001 - jaxtyping's TypeCheckError (or beartype's violation)
+        text = str(e).strip()
+        return text.splitlines()[0] if text else type(e).__name__
+    return None
