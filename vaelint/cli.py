@@ -122,12 +122,7 @@ def check(
         settings = Settings(cli)
         specs = [parse_input_spec(s) for s in input]
         init_kwargs = parse_init(init)
-        loss_kwargs = {}
-        for item in loss_kwarg:
-            name, sep, value = item.partition("=")
-            if not sep or not name.strip().isidentifier():
-                raise VaelintError("input", f"--loss-kwarg {item!r} is not of the form NAME=VALUE, e.g. --loss-kwarg M_N=0.00025.")
-            loss_kwargs[name.strip()] = parse_literal(value, f"--loss-kwarg {item!r}", "--loss-kwarg M_N=0.00025")
+        loss_kwargs = _loss_kwargs(loss_kwarg)
         if beta is not None and not (math.isfinite(beta) and beta >= 0):
             raise VaelintError(
                 "input",
@@ -204,6 +199,18 @@ def check(
     if any(r.error is not None for r in results):
         raise typer.Exit(2)
     raise typer.Exit(1 if failing and not exit_zero else 0)
+
+
+def _loss_kwargs(items: list[str]) -> dict:
+    from vaelint.build import parse_literal
+
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise VaelintError("input", f"--loss-kwarg {item!r} is not of the form NAME=VALUE, e.g. --loss-kwarg M_N=0.00025.")
+        out[name.strip()] = parse_literal(value, f"--loss-kwarg {item!r}", "--loss-kwarg M_N=0.00025")
+    return out
 
 
 def parse_size(text: str) -> int:
@@ -364,6 +371,62 @@ def rule(
     if not match:
         _usage_error(f"unknown rule {code!r}; `vaelint rule --all` lists them.")
     typer.echo(match[0].page())
+
+
+@app.command()
+def annotate(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., help="PATH.py:NAME, the model (class or factory) to annotate."),
+    input: List[str] = typer.Option([], "--input", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."),
+    init: List[str] = typer.Option([], "--init", help="Constructor keyword NAME=VALUE (a Python literal)."),
+    loss: Optional[str] = typer.Option(None, "--loss", help="PATH.py:function, PATH.py:Class, or a model method name."),
+    loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", help="Extra loss keyword NAME=VALUE."),
+    write: bool = typer.Option(False, "--write", help="Write the annotations into the files (default: print a unified diff)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0, help="Seconds for the analysis (0: no limit; default 60)."),
+) -> None:
+    """Write jaxtyping annotations from the solved shapes: forward, encode, decode,
+    reparameterize, sample and the loss; a unified diff, or --write."""
+    from vaelint.analyze import Options
+    from vaelint.annotation_writer import apply, write as write_file
+    from vaelint.build import parse_init
+    from vaelint.frontends.base import parse_ref
+    from vaelint.inputs import parse_input_spec
+    from vaelint.worker import prepare, run_target
+
+    try:
+        specs = [parse_input_spec(s) for s in input]
+        options = Options(
+            inputs=specs, init=parse_init(init), loss=loss, loss_kwargs=_loss_kwargs(loss_kwarg), dynamic=False, annotate=True,
+            timeout=None if timeout == 0 else (timeout or 60.0),
+        )
+        ref = parse_ref(target)
+        if not ref.name or not ref.path.endswith(".py"):
+            raise VaelintError("input", f"{target!r}: name the model as PATH.py:NAME, e.g. vaelint annotate models/vae.py:VAE --input 32x784.")
+    except VaelintError as e:
+        _usage_error(e.message)
+    fresh = bool(ctx.obj and ctx.obj.get("fresh_process"))
+    prepare(1, [ref.path], fresh=fresh)
+    result = run_target(_shown(target), options, fresh=fresh)
+    if result.error is not None:
+        typer.echo(f"vaelint: {result.error.message}", err=True)
+        raise typer.Exit(2)
+    by_path: dict = {}
+    for p in result.annotations:
+        by_path.setdefault(p.path, []).append(p)
+    try:
+        edits = [e for e in (apply(path, proposals) for path, proposals in by_path.items()) if e.added]
+    except VaelintError as e:
+        _usage_error(e.message)
+    if not edits:
+        typer.echo(f"vaelint: nothing to annotate in {target}: every tensor parameter and return value of its forward, encode, decode, reparameterize, sample and loss is annotated already, or none was reached.", err=True)
+        raise typer.Exit(0)
+    for edit in edits:
+        if write:
+            write_file(edit)
+            typer.echo(f"{edit.path}: {edit.added} annotation{'s' * (edit.added != 1)} written", err=True)
+        else:
+            typer.echo(edit.diff(), nl=False)
+    raise typer.Exit(0)
 
 
 def main() -> None:
