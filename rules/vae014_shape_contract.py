@@ -229,6 +229,9 @@ def _suggest(v: Violation) -> str:
             dims.append(str(size))
         elif own and own in v.bound and v.bound[own].size == size:
             dims.append(own)
+        elif fact.dims is not None and fact.dims[axis].batch_dependent:
+            same = [n for n, b in v.bound.items() if b.dim == fact.dims[axis]]
+            dims.append(same[0] if same else "batch" if "batch" not in v.bound and fact.dims[axis].coef == 1 and not fact.dims[axis].const else "_")
         elif size in by_size:
             dims.append(by_size[size])
         else:

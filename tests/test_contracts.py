@@ -105,3 +105,20 @@ def test_held_annotations_name_the_flow_and_ambiguous_sizes_stay_numbers():
     assert rows["mu"] == ["B", "latent"] and rows["z"] == ["B", "latent"]
     assert rows["x"] == ["B", "1", "12", "12"]  # height and width are both 12: no name for 12
     assert not result.findings
+
+
+def test_a_dataclass_field_and_a_training_step_are_checked_too(tmp_path):
+    """A field of the output dataclass, checked through its generated __init__ (the
+    clean fixture with one field's dims dropped)."""
+    from conftest import FIXTURES
+    from vaelint.analyze import Options, analyse
+    from vaelint.inputs import parse_input_spec as parse_input
+
+    text = open(f"{FIXTURES}/clean/contracts_hold.py").read()
+    broken = text.replace('recon: Float[Tensor, "batch 1 height width"]', 'recon: Float[Tensor, "batch height width"]')
+    assert broken != text
+    (tmp_path / "m.py").write_text(broken)
+    result = analyse(f"{tmp_path}/m.py:VAE", Options([parse_input("4x1x12x12")], device="cpu"))
+    (f,) = result.findings
+    assert f.code == "VAE014" and f.loc.line == 18 and f.confirmed is True
+    assert f.message.startswith("Output's field recon is B x 1 x 12 x 12") and 'Float[Tensor, "batch 1 12 12"]' in f.fix

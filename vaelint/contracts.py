@@ -162,19 +162,17 @@ def _locs_of_function(fn, qualname: str) -> tuple[dict, SourceLoc]:
     return locs, def_loc
 
 
-def _locs_of_fields(cls) -> tuple[dict, SourceLoc]:
+def _locs_of_fields(cls, path_hint: str | None = None) -> tuple[dict, SourceLoc]:
     from vaelint.sourcefacts import _parse
 
-    try:
-        path = inspect.getsourcefile(cls) or ""
-        line = inspect.getsourcelines(cls)[1]
-    except (OSError, TypeError):
-        return {}, SourceLoc("", 0, 1, cls.__qualname__)
-    def_loc = SourceLoc(path, line, 1, cls.__qualname__)
-    parsed = _parse(path)
+    path = class_file(cls) or path_hint or ""
+    def_loc = SourceLoc(path, 0, 1, cls.__qualname__)
+    parsed = _parse(path) if path else None
     locs = {}
     for node in ast.walk(parsed[0]) if parsed else ():
-        if isinstance(node, ast.ClassDef) and node.name == cls.__name__ and node.lineno <= line + len(node.decorator_list):
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__ and set(cls.__annotations__) <= {
+            s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
+        }:
             def_loc = SourceLoc(path, node.lineno, node.col_offset + 1, cls.__qualname__)
             for stmt in node.body:
                 if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
@@ -199,14 +197,14 @@ def _contract(fn, qualname: str, api: bool, watch_unannotated: bool) -> Contract
     return Contract(fn, qualname, params, specs, hints, locs, def_loc, api)
 
 
-def _dataclass_contract(cls) -> Contract | None:
+def _dataclass_contract(cls, path_hint: str | None = None) -> Contract | None:
     hints = _hints(cls)
     fields_ = [f.name for f in dataclasses.fields(cls) if f.init]
     specs = {name: s for name in fields_ if (s := spec_of(hints.get(name))) is not None}
     init = cls.__dict__.get("__init__")
     if not specs or init is None or not hasattr(init, "__code__"):
         return None
-    locs, def_loc = _locs_of_fields(cls)
+    locs, def_loc = _locs_of_fields(cls, path_hint)
     if not def_loc.path or not is_user_file(def_loc.path):
         return None
     return Contract(
@@ -245,7 +243,9 @@ def find_contracts(program, watch_unannotated: bool = False) -> Contracts:
     module. ``watch_unannotated``: also the model's forward/encode/decode/
     reparameterize/sample and the loss (what ``vaelint annotate`` writes)."""
     found = Contracts()
-    top = type(program.model)
+    # the VAE's own classes: the model's, or for a training step (whose model is a
+    # container of the modules it calls) those modules'
+    tops = [type(program.model)] if _user_class(type(program.model)) else [type(m) for m in program.model.children()]
     model_classes = [c for m in program.model.modules() for c in type(m).__mro__ if _user_class(c)]
     namespaces: dict[int, dict] = {}
     seen: set = set()
@@ -255,7 +255,7 @@ def find_contracts(program, watch_unannotated: bool = False) -> Contracts:
             found.by_code[contract.code] = contract
 
     for cls in dict.fromkeys(model_classes):
-        on_top = cls in top.__mro__
+        on_top = any(cls in top.__mro__ for top in tops)
         for name, fn in _functions_of(cls):
             namespaces.setdefault(id(fn.__globals__), fn.__globals__)
             api = on_top and is_api_name(name)
@@ -275,20 +275,34 @@ def find_contracts(program, watch_unannotated: bool = False) -> Contracts:
         for value in list(ns.values()):
             if inspect.isfunction(value) and value.__globals__ is ns:
                 add(_contract(value, value.__qualname__, False, False))
-            elif isinstance(value, type) and value not in seen and _user_class(value):
+            elif isinstance(value, type) and value not in seen and (
+                _user_class(value) or (dataclasses.is_dataclass(value) and value.__module__ == ns.get("__name__"))
+            ):
                 seen.add(value)
                 if dataclasses.is_dataclass(value):
-                    add(_dataclass_contract(value))
+                    add(_dataclass_contract(value, ns.get("__file__")))
                 for name, fn in _functions_of(value):
                     add(_contract(fn, f"{value.__qualname__}.{name}", False, False))
     return found
 
 
-def _user_class(cls) -> bool:
+def class_file(cls) -> str | None:
+    """The file that defines a class: by its module, else by its methods' code (a
+    training script's module is loaded under a name sys.modules does not hold)."""
     try:
         path = inspect.getsourcefile(cls)
+        if path:
+            return path
     except (TypeError, OSError):
-        return False
+        pass
+    for _name, fn in _functions_of(cls):
+        if not fn.__code__.co_filename.startswith("<"):  # not a dataclass's generated __init__
+            return fn.__code__.co_filename
+    return None
+
+
+def _user_class(cls) -> bool:
+    path = class_file(cls)
     return bool(path) and is_user_file(path)
 
 
@@ -300,7 +314,7 @@ def may_have_contracts(program) -> bool:
     for m in program.model.modules():
         for c in type(m).__mro__:
             if _user_class(c):
-                paths.add(inspect.getsourcefile(c))
+                paths.add(class_file(c))
     for fn in (program.loss.fn if program.loss else None, program.step.fn if program.step else None):
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
         if code is not None:

@@ -41,6 +41,7 @@ class _Marker:
         from torch.nn.modules.loss import _Loss
 
         self.on_output = on_output
+        self.previous = None  # chained: it hears every event too
         self.nn_module, self.loss_module = nn.Module, _Loss
         import torch.fx as fx
 
@@ -82,6 +83,8 @@ class _Marker:
         return True
 
     def __call__(self, frame, event, arg):
+        if self.previous is not None:  # a profile function set before (vaelint/contracts.py's watcher)
+            self.previous(frame, event, arg)
         if event == "call":
             if self._candidate(frame):
                 self.active.append(frame)
@@ -108,6 +111,7 @@ def marking_model_calls(on_output: Callable[[Any, tuple], None]):
     return value (``prefix`` is () for the first, then the method's name)."""
     marker = _Marker(on_output)
     previous = sys.getprofile()
+    marker.previous = previous
     sys.setprofile(marker)
     try:
         yield marker
