@@ -149,7 +149,7 @@ wrong shape. ``vaelint annotate`` writes annotations from the solved shapes.
         seen = any(r.contract.code == v.contract.code and r.slot == v.slot for r in real.violations)
         if not seen or v.kind == "across":
             return seen
-        from vaelint.contracts import jaxtyping_rejects
+        from vaelint.contract_calls import jaxtyping_rejects
 
         return any(jaxtyping_rejects(c) is not None for c in calls if c.contract.code == v.contract.code)
 

@@ -14,7 +14,8 @@ from beartype import beartype
 from torch import Tensor
 
 from vaelint.contractcheck import check_calls, concrete_fact
-from vaelint.contracts import Call, Contract, jaxtyping_rejects, spec_of
+from vaelint.contract_calls import Call, jaxtyping_rejects
+from vaelint.contracts import Contract, spec_of
 from vaelint.frames import SourceLoc
 
 _TOKENS = ["a", "b", "2", "3", "_", "#a", "#b", "a+1", "b-1", "...", "*v", "#*v"]
@@ -85,12 +86,12 @@ def test_a_model_without_annotations_is_not_watched(monkeypatch):
     import sys
 
     from conftest import FIXTURES
-    from vaelint import contracts
+    from vaelint import contract_calls
     from vaelint.analyze import Options, analyse
     from vaelint.inputs import parse_input_spec as parse_input
 
     used = []
-    monkeypatch.setattr(contracts, "watching", lambda *a, **k: used.append(a) or pytest.fail("watched"))
+    monkeypatch.setattr(contract_calls, "watching", lambda *a, **k: used.append(a) or pytest.fail("watched"))
     result = analyse(f"{FIXTURES}/clean/mlp_vae.py:VAE", Options([parse_input("4x784")], dynamic=False))
     assert result.error is None and not used and sys.getprofile() is None
 

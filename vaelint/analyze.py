@@ -224,7 +224,9 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # roles
     ctx = _context(program, specs, cap, runs, plan, options.beta)
     ctx.contracts = contracts
-    _contract_names(ctx, result)
+    from vaelint.contractcheck import name_held_dims
+
+    name_held_dims(ctx)
     # only the rules the user selected may explain a failed run; otherwise it is exit 2
     if runs.failure is not None:
         program.raise_deferred_error()  # e.g. a tf.* call in a Keras layer's call(): exit 2 naming it
@@ -308,30 +310,6 @@ def _contracts(program, options: Options, result: TargetResult):
     except Exception as e:  # noqa: BLE001 - annotations vaelint cannot read must not stop the check
         result.notes.append(f"the model's jaxtyping annotations could not be read ({type(e).__name__}: {e}); VAE014 did not check them")
         return None
-
-
-def _contract_names(ctx, result: TargetResult) -> None:
-    """A jaxtyping annotation that held names its value's dims in the flow table."""
-    from vaelint.contractcheck import ContractFacts, read
-
-    if not ctx.contracts:
-        return
-    try:
-        facts, _why = ctx.reading("contracts", read, ContractFacts)
-    except Exception as e:  # noqa: BLE001 - the rule reports it as a bug of vaelint's
-        ctx.cache["contracts"] = f"the annotations could not be checked ({type(e).__name__}: {e})"
-        return
-    # per value, the first annotation that held on it, the model's own functions first;
-    # a size two dims of it name differently (height and width, both 12) stays a number
-    for held in sorted(facts.held if facts else (), key=lambda h: not h.api):
-        shape = ctx.shape(held.node)
-        if shape is None or shape.dims is None or held.node in ctx.dim_names.by_node or not held.names:
-            continue
-        names: dict = {}
-        for a, n in held.names.items():
-            if a < len(shape.dims) and not shape.dims[a].batch_dependent:
-                names.setdefault(shape.dims[a].const, set()).add(n)
-        ctx.dim_names.by_node[held.node] = {size: ns.pop() for size, ns in names.items() if len(ns) == 1}
 
 
 def _guess_raised(cap, runs, binder) -> bool:

@@ -1,7 +1,7 @@
 """jaxtyping annotations written from the solved shapes (``vaelint annotate``).
 
 The capture watched the model's forward/encode/decode/reparameterize/sample
-and the loss (vaelint/contracts.py); each tensor they took or returned has a
+and the loss (vaelint/contract_calls.py); each tensor they took or returned has a
 symbolic shape. This module words those shapes as jaxtyping annotations, for
 the parameters and return values that have none yet:
 

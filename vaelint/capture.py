@@ -49,7 +49,7 @@ class Analysed(nn.Module):
         self._binder = binder  # (out, inputs, leaf_nodes) -> (args, kwargs)
         self._on_output = None  # route hook: out -> {path: node}
         # route hook: a context manager that notes the calls of the user's annotated
-        # functions (vaelint/contracts.py), set for the capture run only
+        # functions (vaelint/contract_calls.py), set for the capture run only
         self._watch = None
         self.keywords: tuple[str, ...] = ()
         self.progress = None  # stage listener: "forward", "loss" (the worker reports where user code was)
@@ -179,7 +179,7 @@ class Capture:
     runner: Callable[..., RunResult] | None = None
     program: Any = None  # the front end's Program (vaelint/frontends/base.py)
     # the calls of the user's annotated functions the capture met, their values as
-    # graph nodes (vaelint/contracts.py)
+    # graph nodes (vaelint/contract_calls.py)
     contract_calls: list = field(default_factory=list)
 
     def reseed(self, seed: int) -> None:

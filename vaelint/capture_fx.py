@@ -16,7 +16,7 @@ import torch.fx as fx
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
-from vaelint.contracts import watch_into
+from vaelint.contract_calls import watch_into
 from vaelint.capture import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.frames import user_stack
 from vaelint.ops import CREATION_OPS, function_name

@@ -16,7 +16,7 @@ import torch
 import torch.fx as fx
 from torch.overrides import TorchFunctionMode
 
-from vaelint.contracts import watch_into
+from vaelint.contract_calls import watch_into
 from vaelint.capture import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.errors import VaelintError
 from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack

@@ -30,7 +30,7 @@ class Observation:
     grads: dict = field(default_factory=dict)  # parameter name -> gradient norm (None: none reached it)
     skipped: str | None = None  # why the pass did not run
     # the annotated calls of an eager run on the device, with their real tensors
-    # (vaelint/contracts.py), when a finding asked for them
+    # (vaelint/contract_calls.py), when a finding asked for them
     contract_calls: list | None = None
 
     def shapes_at(self, node) -> list[tuple] | None:
@@ -128,7 +128,7 @@ def confirm_run(
                 with torch.no_grad():
                     obs.doubled = capture.run(twice, 2 * batch, replay=replay)
             if contracts:
-                from vaelint.contracts import concrete_calls
+                from vaelint.contract_calls import concrete_calls
 
                 capture.reseed(seed)
                 obs.contract_calls = concrete_calls(capture, contracts, inputs)

@@ -1,4 +1,4 @@
-"""Checking the annotated calls (vaelint/contracts.py) as jaxtyping checks them.
+"""Checking the annotated calls (vaelint/contract_calls.py) as jaxtyping checks them.
 
 One call's arguments, then its return value, share one memo of named dims, as
 under ``jaxtyped``: ``Float[Tensor, "batch latent"]`` binds ``latent`` at its
@@ -23,7 +23,8 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from vaelint.contracts import ArraySpec, Call, Contract, Other, TupleSpec
+from vaelint.contract_calls import Call, Other
+from vaelint.contracts import ArraySpec, Contract, TupleSpec
 from vaelint.frames import SourceLoc
 
 
@@ -354,3 +355,25 @@ def concrete_fact(value) -> Fact | None:
     if shape is None or dtype is None:
         return None
     return Fact(tuple(shape), None, dtype_name(dtype))
+
+
+def name_held_dims(ctx) -> None:
+    """A jaxtyping annotation that held names its value's dims in the flow table."""
+    if not ctx.contracts:
+        return
+    try:
+        facts, _why = ctx.reading("contracts", read, ContractFacts)
+    except Exception as e:  # noqa: BLE001 - the rule reports it as a bug of vaelint's
+        ctx.cache["contracts"] = f"the annotations could not be checked ({type(e).__name__}: {e})"
+        return
+    # per value, the first annotation that held on it, the model's own functions first;
+    # a size two dims of it name differently (height and width, both 12) stays a number
+    for held in sorted(facts.held if facts else (), key=lambda h: not h.api):
+        shape = ctx.shape(held.node)
+        if shape is None or shape.dims is None or held.node in ctx.dim_names.by_node or not held.names:
+            continue
+        names: dict = {}
+        for a, n in held.names.items():
+            if a < len(shape.dims) and not shape.dims[a].batch_dependent:
+                names.setdefault(shape.dims[a].const, set()).add(n)
+        ctx.dim_names.by_node[held.node] = {size: ns.pop() for size, ns in names.items() if len(ns) == 1}

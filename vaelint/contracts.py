@@ -4,28 +4,23 @@
 is a shape contract the author wrote down. This module finds every annotated
 function of the user's code the model reaches (methods of the model's classes,
 module-level helpers, the loss, dataclass fields through the class's generated
-``__init__``) and, while the capture traces or records the computation, notes
-each call of them with the graph node of every tensor argument and return value
-(``sys.setprofile``: nothing of the user's is wrapped or changed). The shapes
-stage then gives those nodes symbolic shapes, and vaelint/contractcheck.py
-checks them as jaxtyping would.
-
-The same watcher, with real tensors, serves the confirmation (jaxtyping's own
-check on the values of a real run) and ``vaelint annotate`` (it also watches
-the model's unannotated forward/encode/decode/reparameterize and the loss).
+``__init__``) and reads its annotations as jaxtyping parsed them. While the
+capture runs, vaelint/contract_calls.py notes their calls; the shapes stage
+gives the values symbolic shapes, and vaelint/contractcheck.py checks them as
+jaxtyping would. For ``vaelint annotate`` the model's unannotated forward/
+encode/decode/reparameterize and the loss are watched too.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import inspect
-import sys
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from vaelint.dimnames import _resolve as resolve_hints
 from vaelint.frames import SourceLoc, is_user_file
 
 # the methods of a VAE whose names say what they are: their dims are one
@@ -92,16 +87,6 @@ def spec_of(annotation):
         items = tuple(spec_of(a) for a in args)
         return TupleSpec(items) if any(i is not None for i in items) else None
     return None
-
-
-def _hints(obj) -> dict:
-    try:
-        return typing.get_type_hints(obj)
-    except Exception:  # noqa: BLE001 - a name the annotations use is missing: read what is there
-        try:
-            return dict(inspect.get_annotations(obj, eval_str=False))
-        except Exception:  # noqa: BLE001
-            return {}
 
 
 # --------------------------------------------------------------------------- contracts
@@ -185,7 +170,7 @@ def _contract(fn, qualname: str, api: bool, watch_unannotated: bool) -> Contract
     code = getattr(fn, "__code__", None)
     if code is None or not is_user_file(code.co_filename):
         return None
-    hints = _hints(fn)
+    hints = resolve_hints(fn)
     specs = {name: s for name, ann in hints.items() if (s := spec_of(ann)) is not None}
     if not specs and not watch_unannotated:
         return None
@@ -198,7 +183,7 @@ def _contract(fn, qualname: str, api: bool, watch_unannotated: bool) -> Contract
 
 
 def _dataclass_contract(cls, path_hint: str | None = None) -> Contract | None:
-    hints = _hints(cls)
+    hints = resolve_hints(cls)
     fields_ = [f.name for f in dataclasses.fields(cls) if f.init]
     specs = {name: s for name in fields_ if (s := spec_of(hints.get(name))) is not None}
     init = cls.__dict__.get("__init__")
@@ -327,203 +312,3 @@ def may_have_contracts(program) -> bool:
         if "jaxtyping" in text:
             return True
     return False
-
-
-# --------------------------------------------------------------------------- calls
-
-
-@dataclass
-class Other:
-    """A value that is no tensor (an int, a distribution): kept by kind."""
-
-    kind: str
-    value: Any = None
-
-
-@dataclass
-class DataclassValue:
-    cls: type
-    fields: dict
-
-
-@dataclass
-class Call:
-    contract: Contract
-    args: dict  # parameter name -> value (a node, a tensor, a tuple of them, Other)
-    ret: Any = None
-    returned: bool = False
-    index: int = 0  # the order calls began in
-
-    @property
-    def values(self) -> dict:
-        out = dict(self.args)
-        if self.returned:
-            out["return"] = self.ret
-        return out
-
-
-class _Watcher:
-    """A profile function: notes each call of a watched code object, chaining to
-    whatever profile function was already set (the training front end's marker)."""
-
-    def __init__(self, contracts: Contracts, convert: Callable[[Any], Any], previous):
-        self.by_code = contracts.by_code
-        self.convert = convert
-        self.previous = previous
-        self.open: dict = {}
-        self.calls: list[Call] = []
-
-    def __call__(self, frame, event, arg):
-        if event == "call":
-            contract = self.by_code.get(frame.f_code)
-            if contract is not None:
-                local = frame.f_locals
-                args = {p: self.convert(local[p]) for p in contract.params if p in local and p != "self"}
-                call = Call(contract, args, index=len(self.calls))
-                self.calls.append(call)
-                self.open[id(frame)] = (frame, call)
-        elif event == "return":
-            opened = self.open.pop(id(frame), None)
-            if opened is not None and opened[0] is frame and arg is not None:
-                opened[1].ret = self.convert(arg)
-                opened[1].returned = True
-        if self.previous is not None:
-            self.previous(frame, event, arg)
-
-
-@contextlib.contextmanager
-def watching(contracts: Contracts, convert: Callable[[Any], Any]):
-    """While inside, the calls of ``contracts``' functions are noted (yielded list)."""
-    previous = sys.getprofile()
-    watcher = _Watcher(contracts, convert, previous)
-    sys.setprofile(watcher)
-    try:
-        yield watcher.calls
-    finally:
-        sys.setprofile(previous)
-
-
-def converter(leaf: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A value as the watcher keeps it: ``leaf`` maps a tensor (or fx Proxy) to
-    what is kept of it (its node, or the tensor itself); containers are walked."""
-
-    def convert(value, depth: int = 0):
-        got = leaf(value)
-        if got is not None:
-            return got
-        if depth < 3 and isinstance(value, (tuple, list)):
-            return tuple(convert(v, depth + 1) for v in value)
-        if depth < 3 and dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return DataclassValue(type(value), {f.name: convert(getattr(value, f.name, None), depth + 1) for f in dataclasses.fields(value)})
-        if isinstance(value, bool) or value is None:
-            return Other(type(value).__name__, value)
-        if isinstance(value, (int, float)):
-            return Other(type(value).__name__, value)
-        return Other(type(value).__name__)
-
-    return convert
-
-
-def watch_into(contracts: Contracts, leaf: Callable[[Any], Any], calls: list):
-    """A watcher factory for a capture route: each use notes its calls into ``calls``."""
-
-    @contextlib.contextmanager
-    def watch():
-        with watching(contracts, converter(leaf)) as noted:
-            try:
-                yield
-            finally:
-                calls.extend(noted)
-
-    return watch
-
-
-# --------------------------------------------------------------------------- real runs
-
-
-def concrete_calls(capture, contracts: Contracts, inputs: tuple) -> list[Call]:
-    """The annotated calls of a real (eager) run of the target at ``inputs``, their
-    values the real tensors: what the confirmation checks with jaxtyping itself.
-    The run's own failure, if any, ends it: the calls made until then are kept."""
-    import torch
-
-    calls: list = []
-    wrapper = capture.wrapper
-    hook, wrapper._on_output = wrapper._on_output, None  # the capture's hook writes graph nodes
-    wrapper._watch = watch_into(contracts, lambda v: v if isinstance(v, torch.Tensor) else None, calls)
-    try:
-        with torch.no_grad():
-            wrapper.run(inputs)
-    except Exception:  # noqa: BLE001 - the run's failure is the model's; the calls so far stand
-        pass
-    finally:
-        wrapper._watch = None
-        wrapper._on_output = hook
-    return calls
-
-
-def _raw(value):
-    """A kept value as the function saw it (the tensors are the real ones)."""
-    if isinstance(value, Other):
-        return value.value
-    if isinstance(value, DataclassValue):
-        return None
-    if isinstance(value, tuple):
-        return tuple(_raw(v) for v in value)
-    return value
-
-
-def jaxtyping_rejects(call: Call) -> str | None:
-    """jaxtyping's own verdict on one real call: the arguments and the return value
-    it had, checked by ``jaxtyped(typechecker=beartype)`` on a stand-in with the
-    function's signature and annotations (nothing is run again). The error's
-    first line, or None when jaxtyping accepts the call."""
-    from beartype import beartype
-    from jaxtyping import jaxtyped
-
-    contract = call.contract
-    fn = contract.fn
-    sig = inspect.signature(fn)
-    params = list(sig.parameters.values())
-    if contract.dataclass_of is not None:
-        params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in contract.params]
-    parts, star = [], False
-    for p in params:
-        if p.kind is p.VAR_POSITIONAL:
-            parts.append(f"*{p.name}")
-            star = True
-        elif p.kind is p.VAR_KEYWORD:
-            parts.append(f"**{p.name}")
-        elif p.kind is p.KEYWORD_ONLY:
-            if not star:
-                parts.append("*")
-                star = True
-            parts.append(p.name)
-        else:
-            parts.append(p.name)
-    ns: dict = {}
-    exec(f"def stand_in({', '.join(parts)}):\n    return __vaelint_ret__\n", ns)  # noqa: S102 - names from a signature
-    stand_in = ns["stand_in"]
-    ns["__vaelint_ret__"] = _raw(call.ret) if call.returned else None
-    annotations = {k: v for k, v in contract.hints.items() if k in contract.specs}
-    if not call.returned:
-        annotations.pop("return", None)
-    stand_in.__annotations__ = annotations
-    stand_in.__qualname__ = stand_in.__name__ = fn.__name__
-    positional, keywords = [], {}
-    for p in params:
-        value = _raw(call.args.get(p.name)) if p.name != "self" else None
-        if p.kind is p.VAR_POSITIONAL:
-            positional.extend(value or ())
-        elif p.kind is p.VAR_KEYWORD:
-            keywords.update(value or {})
-        elif p.kind is p.KEYWORD_ONLY:
-            keywords[p.name] = value
-        else:
-            positional.append(value)
-    try:
-        jaxtyped(typechecker=beartype)(stand_in)(*positional, **keywords)
-    except Exception as e:  # noqa: BLE001 - jaxtyping's TypeCheckError (or beartype's violation)
-        text = str(e).strip()
-        return text.splitlines()[0] if text else type(e).__name__
-    return None

@@ -83,7 +83,7 @@ class _Marker:
         return True
 
     def __call__(self, frame, event, arg):
-        if self.previous is not None:  # a profile function set before (vaelint/contracts.py's watcher)
+        if self.previous is not None:  # a profile function set before (vaelint/contract_calls.py's watcher)
             self.previous(frame, event, arg)
         if event == "call":
             if self._candidate(frame):
