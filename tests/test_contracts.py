@@ -123,3 +123,18 @@ def test_a_dataclass_field_and_a_training_step_are_checked_too(tmp_path):
     (f,) = result.findings
     assert f.code == "VAE014" and f.loc.line == 18 and f.confirmed is True
     assert f.message.startswith("Output's field recon is B x 1 x 12 x 12") and 'Float[Tensor, "batch 1 12 12"]' in f.fix
+
+
+def test_annotations_that_cannot_be_read_leave_vae014_not_checked(monkeypatch):
+    from conftest import FIXTURES
+    from vaelint import contracts
+    from vaelint.analyze import Options, analyse
+    from vaelint.inputs import parse_input_spec as parse_input
+
+    def broken(program, watch_unannotated=False):
+        raise RuntimeError("unreadable")
+
+    monkeypatch.setattr(contracts, "find_contracts", broken)
+    result = analyse(f"{FIXTURES}/buggy/contract_wrong_latent.py:VAE", Options([parse_input("8x784")], dynamic=False))
+    assert result.error is None and not result.findings
+    assert [code for code, _why in result.skipped] == ["VAE014"] and "unreadable" in result.skipped[0][1]

@@ -308,7 +308,8 @@ def _contracts(program, options: Options, result: TargetResult):
             return None
         return find_contracts(program, watch_unannotated=options.annotate) or None
     except Exception as e:  # noqa: BLE001 - annotations vaelint cannot read must not stop the check
-        result.notes.append(f"the model's jaxtyping annotations could not be read ({type(e).__name__}: {e}); VAE014 did not check them")
+        # never a silent pass: the summary lists VAE014 as not checked, and why
+        result.skipped.append(("VAE014", f"the model's jaxtyping annotations could not be read ({type(e).__name__}: {e})"))
         return None
 
 
