@@ -184,3 +184,36 @@ def test_json_reports_follow_the_schema_in_docs(tmp_path):
     report = json.loads(r.output)
     jsonschema.validate(report, schema)
     assert [x["status"] for x in report["results"]] == ["findings", "findings", "error"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "github", "markdown"])
+def test_machine_formats_write_a_document_when_no_file_holds_a_target(tmp_path, fmt):
+    # a CI step that parses the report must not break on a commit with no model in it
+    plain = tmp_path / "plain.py"
+    plain.write_text("x = 1\n")
+    r = run("check", str(plain), "--format", fmt)
+    assert r.exit_code == 0
+    assert "no VAE targets in 1 file" in r.stderr
+    if fmt == "json":
+        report = json.loads(r.stdout)
+        assert report["results"] == [] and "no VAE targets in 1 file" in report["notes"][0]
+        jsonschema = pytest.importorskip("jsonschema")
+        jsonschema.validate(report, json.load(open(os.path.join(os.path.dirname(FIXTURES), "docs", "report.schema.json"))))
+    elif fmt == "sarif":
+        sarif = json.loads(r.stdout)
+        assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"] == []
+        notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        assert "no VAE targets" in notes[0]["message"]["text"]
+    elif fmt == "github":
+        assert r.stdout == ""  # no annotation: nothing to say on the diff
+    else:
+        assert r.stdout.startswith("## vaelint: no VAE targets in 1 file")
+
+
+def test_machine_format_document_goes_to_the_output_file_too(tmp_path):
+    plain = tmp_path / "plain.py"
+    plain.write_text("x = 1\n")
+    out = tmp_path / "report.json"
+    r = run("check", str(plain), "--format", "json", "--output-file", str(out))
+    assert r.exit_code == 0 and r.stdout == ""
+    assert json.loads(out.read_text())["results"] == []

@@ -185,16 +185,19 @@ def check(
         severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
         failing += [f for f in result.findings if f.severity in severities]
     if not results:
-        if targets:
-            files = [t for t in targets if t.endswith((".py", ".ipynb"))]
-            typer.echo(
-                f"vaelint: no VAE targets in {len(files)} file{'s' * (len(files) != 1)}: configure "
-                "[[tool.vaelint.targets]] or annotate forward inputs (jaxtyping)",
-                err=True,
-            )
-            for note in _untargeted:
-                typer.echo(f"vaelint: {note}", err=True)
-        raise typer.Exit(0)  # file mode: no configured target in these files
+        # file mode: no configured target in these files. Said on stderr; a machine
+        # format still writes its (empty) document, so a CI step that parses it works
+        files = [t for t in (targets or []) if t.endswith((".py", ".ipynb"))]
+        notes = [
+            f"no VAE targets in {len(files)} file{'s' * (len(files) != 1)}: configure "
+            "[[tool.vaelint.targets]] or annotate forward inputs (jaxtyping)",
+            *_untargeted,
+        ]
+        for note in notes:
+            typer.echo(f"vaelint: {note}", err=True)
+        if format is not Format.text:
+            _emit([], format, output_file, color, quiet, statistics, notes=notes)
+        raise typer.Exit(0)
     _emit(results, format, output_file, color, quiet, statistics)
     if any(r.error is not None for r in results):
         raise typer.Exit(2)
@@ -304,16 +307,20 @@ def _check_codes(codes: list[str]) -> None:
             _usage_error(f"unknown rule code {c!r} in --select/--ignore; known codes: {', '.join(known)}.")
 
 
-def _emit(results, format: Format, output_file: Optional[str], color: Color, quiet: bool = False, statistics: bool = False) -> None:
+def _emit(
+    results, format: Format, output_file: Optional[str], color: Color, quiet: bool = False, statistics: bool = False,
+    notes: tuple[str, ...] = (),
+) -> None:
+    """``notes``: what the run says beside its results (no target in the files given)."""
     # Machine formats never go through rich: no colour codes can leak into them.
     if format is Format.json:
         from vaelint.report import json_report
 
-        return _write(json_report.render(results), output_file)
+        return _write(json_report.render(results, notes), output_file)
     if format is Format.sarif:
         from vaelint.report import sarif_report
 
-        return _write(sarif_report.render(results), output_file)
+        return _write(sarif_report.render(results, notes), output_file)
     if format is Format.github:
         from vaelint.report import github_report
 
@@ -321,7 +328,7 @@ def _emit(results, format: Format, output_file: Optional[str], color: Color, qui
     if format is Format.markdown:
         from vaelint.report import markdown_report
 
-        return _write(markdown_report.render(results), output_file)
+        return _write(markdown_report.render(results, notes), output_file)
     import io
 
     from rich.console import Console

@@ -9,8 +9,12 @@ from vaelint.diagnostics import TargetResult
 from vaelint.frames import display_path
 
 
-def to_dict(results: list[TargetResult]) -> dict:
-    return {"version": __version__, "results": [_result(r) for r in results]}
+def to_dict(results: list[TargetResult], notes: tuple[str, ...] = ()) -> dict:
+    """``notes``: what the run says beside its results (no target in the files given)."""
+    out = {"version": __version__, "results": [_result(r) for r in results]}
+    if notes:
+        out["notes"] = list(notes)
+    return out
 
 
 def _rule_uri(code: str) -> str | None:
@@ -21,8 +25,8 @@ def _rule_uri(code: str) -> str | None:
     return rule_uri(rule) if rule else None
 
 
-def render(results: list[TargetResult]) -> str:
-    return json.dumps(to_dict(results), indent=2) + "\n"
+def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
+    return json.dumps(to_dict(results, notes), indent=2) + "\n"
 
 
 def _shown(path: str, line: int | None) -> int | None:

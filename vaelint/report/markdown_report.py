@@ -13,8 +13,10 @@ _STAGES = ("input", "encoder", "reparam", "decoder", "loss")
 _TITLES = {"input": "input", "encoder": "encoder", "reparam": "reparameterisation", "decoder": "decoder", "loss": "loss"}
 
 
-def render(results: list[TargetResult]) -> str:
-    out = [f"## vaelint: {summary_line(results)}", ""]
+def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
+    """``notes``: what the run says beside its results (no target in the files given)."""
+    out = [f"## vaelint: {notes[0] if notes and not results else summary_line(results)}", ""]
+    out += [f"- {_text(note)}" for note in notes[1:] if not results]
     for r in results:
         out += _target(r)
     return "\n".join(out).rstrip() + "\n"

@@ -36,13 +36,15 @@ def _fingerprint(code: str, uri: str, path: str, line: int) -> str:
     return hashlib.sha256(f"{code}:{uri}:{text}".encode()).hexdigest()[:32] + ":1"
 
 
-def to_dict(results: list[TargetResult], root: str | None = None) -> dict:
+def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[str, ...] = ()) -> dict:
+    """``notes``: what the run says beside its results (no target in the files given)."""
     from vaelint.rules import all_rules
 
     root = root or repository_root()
     rules = all_rules()
     index = {r.code: i for i, r in enumerate(rules)}
-    sarif_results, notifications = [], []
+    sarif_results = []
+    notifications = [{"level": "note", "message": {"text": note}, "descriptor": {"id": "no-targets"}} for note in notes]
     for res in results:
         if res.error is not None:
             notifications.append(
@@ -134,5 +136,5 @@ def rule_uri(rule) -> str:
     return Path(inspect.getfile(rule)).resolve().as_uri()
 
 
-def render(results: list[TargetResult]) -> str:
-    return json.dumps(to_dict(results), indent=2) + "\n"
+def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
+    return json.dumps(to_dict(results, notes=notes), indent=2) + "\n"
