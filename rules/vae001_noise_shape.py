@@ -69,10 +69,10 @@ the GPU and in half precision).
         Example(_model("torch.empty_like(std).normal_()")),
     ]
     INVALID = [
-        Example(_model("torch.randn(self.latent_dim)"), at="finding", message="one draw is shared by all 4 samples"),
-        Example(_model("torch.randn(1, self.latent_dim)"), at="finding", message="1 x Z"),
-        Example(_model("torch.randn(std.shape[1:])"), at="finding"),
-        Example(_model("torch.randn(mu.size(0), 1)"), at="finding", message="latent dims"),
+        Example(_model("torch.randn(self.latent_dim)"), at="finding", message="one draw is shared by all 4 samples", fixed=_model("torch.randn_like(std)")),
+        Example(_model("torch.randn(1, self.latent_dim)"), at="finding", message="1 x Z", fixed=_model("torch.randn_like(std)")),
+        Example(_model("torch.randn(std.shape[1:])"), at="finding", fixed=_model("torch.randn_like(std)")),
+        Example(_model("torch.randn(mu.size(0), 1)"), at="finding", message="latent dims", fixed=_model("torch.randn_like(std)")),
     ]
 
     def check(self, ctx):
@@ -103,6 +103,13 @@ the GPU and in half precision).
             "eps = torch.randn_like(std)",
             node=r.product,
         )
+
+    def autofix(self, finding, ctx):
+        """``eps = torch.randn(Z)`` -> ``eps = torch.randn_like(std)``, std as the product names it."""
+        from vaelint.fixes.rewrites import noise_like_std
+
+        layer = next((r for r in ctx.roles.reparams if r.product is finding.node), None)
+        return noise_like_std(ctx, layer) if layer is not None else None
 
     def confirm(self, finding, ctx, observed):
         """Recover each sample's noise from the real run, (z - mu) / std, and

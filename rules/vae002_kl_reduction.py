@@ -75,7 +75,10 @@ over everything.
         Example(_model("((recon - x) ** 2).sum(1).mean(0)", "torch.mean(kl_elem.sum(1))"), inputs=("8x20",)),
     ]
     INVALID = [
-        Example(_model("F.mse_loss(recon, x)", "kl_elem.sum()"), inputs=("8x20",), at="finding", message="beta_eff = B*D = 160"),
+        Example(
+            _model("F.mse_loss(recon, x)", "kl_elem.sum()"), inputs=("8x20",), at="finding", message="beta_eff = B*D = 160",
+            fixed=_model('F.mse_loss(recon, x, reduction="sum")', "kl_elem.sum()"), unsafe=True,
+        ),
         Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = 1/Z = 0.25"),
         Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=0).mean()"), inputs=("8x20",), at="finding", message="B/Z"),
         Example(_model("F.mse_loss(recon, x)", "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = D/Z = 5"),
@@ -108,6 +111,27 @@ over everything.
             expected_move=2.0 ** (scales.kl.own()[0] - scales.rec.own()[0]),
         )
         yield self.report(seen, loc, node=scales.kl.term, severity="error" if scales.batch_power else "warning")
+
+    def autofix(self, finding, ctx):
+        """Unsafe (it changes the loss's scale): a reconstruction averaged by its loss
+        function beside a summed KL gets ``reduction="sum"``; a KL averaged with
+        ``.mean()`` beside a summed reconstruction gets ``.sum()``."""
+        from vaelint.fixes.edits import UNSAFE
+        from vaelint.fixes.rewrites import reduce_by_sum
+
+        seen = finding.payload
+        scales = next((s for s in (loss_scales(ctx).each_kl() if loss_scales(ctx) else ()) if s.kl.term is seen.kl_term), None)
+        if scales is None:
+            return None
+        rec = [f for f in scales.rec.reductions() if not f.shared]
+        kl = [f for f in scales.kl.reductions() if not f.shared]
+        rec_means = [f for f in rec if f.kind == "mean"]
+        kl_means = [f for f in kl if f.kind == "mean"]
+        if len(rec_means) == 1 and not kl_means and rec_means[0].op != "mean":
+            return reduce_by_sum(ctx, rec_means[0], "sum the reconstruction as the KL is summed", UNSAFE)
+        if len(kl_means) == 1 and not rec_means and kl_means[0].op == "mean":
+            return reduce_by_sum(ctx, kl_means[0], "sum the KL as the reconstruction is summed", UNSAFE)
+        return None
 
     def confirm_needs(self, finding, ctx):
         return {"doubled_batch"} if finding.payload.shows_at_twice_the_batch else set()

@@ -72,7 +72,10 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
     ]
     INVALID = [
         Example(_model(".view(-1, 1, 784)"), at="finding", message="B x 1 x 784"),
-        Example(_model(".view(-1, 1, 28, 28)", "x"), inputs=("4x784",), at="finding", message="B x 784"),
+        Example(
+            _model(".view(-1, 1, 28, 28)", "x"), inputs=("4x784",), at="finding", message="B x 784",
+            fixed=_model(".view(-1, 1, 28, 28)", "x").replace("entropy(recon_x, x,", "entropy(recon_x.view_as(x), x,"),
+        ),
         Example(_model("", "x.view(-1, 392)"), inputs=("4x784",), at="finding"),
     ]
 
@@ -129,6 +132,33 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
                 fix,
                 node=cmp.node,
             )
+
+    def autofix(self, finding, ctx):
+        """Where the two sides hold the same number of values per sample but broadcast
+        (B x 1 x 784 against B x 784): the reconstruction as the input's shape,
+        ``recon.view_as(x)``."""
+        import math
+
+        from vaelint.fixes.edits import SAFE, Fix
+        from vaelint.fixes.source import is_plain_reference, operand_for
+
+        cmp = next((c for c in ctx.roles.comparisons if c.node is finding.node), None)
+        if cmp is None:
+            return None
+        rec, data = ctx.shape(cmp.recon_side), ctx.shape(cmp.data_side)
+        if rec is None or data is None or rec.sizes is None or data.sizes is None:
+            return None
+        if math.prod(rec.sizes) != math.prod(data.sizes) or rec.sizes == data.sizes:
+            return None
+        mine, theirs = operand_for(ctx, cmp.node, cmp.recon_side), operand_for(ctx, cmp.node, cmp.data_side)
+        if mine is None or theirs is None or not is_plain_reference(*theirs):
+            return None
+        expr, operand = mine
+        text = expr.code(operand)
+        if not is_plain_reference(expr, operand):
+            text = f"({text})"
+        new = f"{text}.view_as({expr.code(theirs[1])})"
+        return Fix(f"compare like with like: {new}", (expr.replace(new, operand),), SAFE)
 
     def confirm(self, finding, ctx, observed):
         shapes = observed.shapes_at(finding.node)

@@ -72,9 +72,12 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         Example(_model("kld_weight * kl"), inputs=("8x20",)),
     ]
     INVALID = [
-        Example(_model("0.01 * kl"), inputs=("8x20",), at="finding", message="the literal 0.01"),
-        Example(_model("self.beta * kl", beta="4.0"), inputs=("8x20",), at="finding", message="the attribute self.beta = 4"),
-        Example(_model("kl * 0.5"), inputs=("8x20",), at="finding", message="beta_eff = 0.5"),
+        Example(_model("0.01 * kl"), inputs=("8x20",), at="finding", message="the literal 0.01", fixed=_model("kl"), unsafe=True),
+        Example(
+            _model("self.beta * kl", beta="4.0"), inputs=("8x20",), at="finding", message="the attribute self.beta = 4",
+            fixed=_model("kl", beta="4.0"), unsafe=True,
+        ),
+        Example(_model("kl * 0.5"), inputs=("8x20",), at="finding", message="beta_eff = 0.5", fixed=_model("kl"), unsafe=True),
     ]
 
     def check(self, ctx):
@@ -120,6 +123,32 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             f"remove the factor, or declare the weight you intend with --beta {factor:.6g}",
             node=scales.kl.term,
         )
+
+    def autofix(self, finding, ctx):
+        """Unsafe (the loss's scale changes): the factor on the KL term written as the
+        declared beta: ``0.01 * kld`` -> ``kld`` (or ``4 * kld`` with --beta 4)."""
+        import torch.fx as fx
+
+        from vaelint.fixes.edits import UNSAFE, Fix
+        from vaelint.fixes.source import expr_at
+
+        scales = next((s for s in (loss_scales(ctx).each_kl() if loss_scales(ctx) else ()) if s.kl.term is finding.node), None)
+        if scales is None or scheduled_weight(ctx, scales.kl) is not None:
+            return None
+        factor = next((f for f in scales.kl.factors if f.kind == "const" and f.loc == finding.loc), None)
+        if factor is None or ctx.view.op(factor.node) != "mul":
+            return None
+        expr = expr_at(factor.loc)
+        operands = expr.operands() if expr is not None else []
+        args = list(factor.node.args)
+        if len(operands) != 2 or len(args) != 2:
+            return None
+        kept = [i for i, a in enumerate(args) if isinstance(a, fx.Node) and ctx.view.op(a) not in ("get_attr",) and a.op != "get_attr"]
+        if len(kept) != 1:
+            return None
+        text = expr.code(operands[kept[0]])
+        new = text if math.isclose(ctx.beta, 1.0) else f"{ctx.beta:g} * {text}"
+        return Fix(f"weigh the KL term by the declared beta: {new}", (expr.replace(new),), UNSAFE)
 
     def _check_schedule(self, ctx, scales, scheduled):
         """An annealed weight: judged by where it settles, not by its value at the step run."""

@@ -78,9 +78,9 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         Example(_model(flat="x.view(x.size(0), -1) @ torch.eye(64, device=x.device)[:, :64]", noise="torch.randn_like(mu) @ torch.eye(4, device=mu.device)"), inputs=("4x64",)),
     ]
     INVALID = [
-        Example(_model(noise="torch.randn(8, self.latent)"), inputs=("8x64",), at="noise", message="randn"),
-        Example(_model(flat="x.view(8, -1)"), inputs=("8x64",), at="view", message="view"),
-        Example(_model(norm="8"), inputs=("8x64",), at="norm", message="divided by 8"),
+        Example(_model(noise="torch.randn(8, self.latent)"), inputs=("8x64",), at="noise", message="randn", fixed=_model(noise="torch.randn_like(mu)")),
+        Example(_model(flat="x.view(8, -1)"), inputs=("8x64",), at="view", message="view", fixed=_model(flat="x.view(x.size(0), -1)")),
+        Example(_model(norm="8"), inputs=("8x64",), at="norm", message="divided by 8", fixed=_model(norm="recon.size(0)"), unsafe=True),
     ]
 
     def check(self, ctx):
@@ -155,6 +155,41 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
             return "is combined with a tensor of the wrong batch size"
         where = f" at {hit.loc.where()}" if hit.loc else ""
         return f"makes the model fail{where} ({str(hit.error).strip().splitlines()[0]})"
+
+    def autofix(self, finding, ctx):
+        """The batch written as a number, taken from a tensor instead: the noise of a
+        reparameterization -> ``torch.randn_like(std)``; ``h.view(64, -1)`` ->
+        ``h.view(h.size(0), -1)``; ``torch.zeros(64, Z)`` beside ``h`` -> ``torch.zeros(h.size(0), Z)``."""
+        from vaelint.fixes.rewrites import batch_size_arg, noise_like_std, tensor_beside
+        from vaelint.fixes.source import expr_at, is_plain_reference
+
+        from vaelint.fixes.rewrites import batch_of_divisor
+
+        node = finding.node
+        op = ctx.view.op(node) if node is not None else None
+        if op == "div":
+            configured = ctx.program.configured_batch if self._configured_normaliser(ctx, node) else None
+            return batch_of_divisor(ctx, node, configured or ctx.batch)
+        if op is None or (op not in CREATION_OPS and op not in RESHAPE_OPS):
+            return None
+        layer = next((r for r in ctx.roles.reparams if r.noise is node), None)
+        if layer is not None:
+            return noise_like_std(ctx, layer)
+        call = expr_at(loc_of(node))
+        if call is None or not call.is_call:
+            return None
+        index = ctx.shape(node).sizes.index(ctx.batch) if ctx.shape(node) and ctx.batch in ctx.shape(node).sizes else 0
+        if op in RESHAPE_OPS:
+            src = node.args[0] if node.args else None
+            fact = ctx.shape(src) if src is not None else None
+            receiver = call.receiver()
+            if fact is None or not fact.dims or fact.dims[0].coef != 1 or fact.dims[0].const != 0:
+                return None
+            if receiver is None or not is_plain_reference(call, receiver):
+                return None
+            return batch_size_arg(call, index, call.code(receiver), "take the batch size from the tensor")
+        tensor = tensor_beside(ctx, node)
+        return batch_size_arg(call, index, tensor, "take the batch size from the tensor it meets") if tensor else None
 
     @staticmethod
     def _fix(op: str) -> str:

@@ -82,8 +82,14 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         Example(_model("torch.softmax(h.view(-1, 64), dim=-1).view(h.size(0), -1)", 1024), inputs=("4x1x16x16",)),
     ]
     INVALID = [
-        Example(_model("h.view(-1, 256)", 256), inputs=("4x1x16x16",), at="finding", message="4*B x 256"),
-        Example(_model("h.reshape(-1, 512)", 512), inputs=("4x1x16x16",), at="finding", message="B x 16 x 8 x 8 (4 x 16 x 8 x 8) into 2*B x 512"),
+        Example(
+            _model("h.view(-1, 256)", 256), inputs=("4x1x16x16",), at="finding", message="4*B x 256",
+            fixed=_model("h.view(h.size(0), -1)", 1024), unsafe=True,
+        ),
+        Example(
+            _model("h.reshape(-1, 512)", 512), inputs=("4x1x16x16",), at="finding",
+            message="B x 16 x 8 x 8 (4 x 16 x 8 x 8) into 2*B x 512", fixed=_model("h.reshape(h.size(0), -1)", 1024), unsafe=True,
+        ),
     ]
 
     def check(self, ctx):
@@ -127,6 +133,49 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 f"for {math.prod(before.sizes[1:])} features",
                 node=node,
             )
+
+    def autofix(self, finding, ctx):
+        """``h.view(-1, 128)`` that folds samples into rows -> ``h.view(h.size(0), -1)``
+        (h's first dim is the batch). A next layer sized for the folded rows then
+        fails the re-check, and the edit is not offered."""
+        import libcst as cst
+
+        from vaelint.fixes.edits import SAFE, Fix
+        from vaelint.fixes.source import expr_at, is_plain_reference
+
+        node = finding.node
+        if node is None or isinstance(finding.payload, MixingSeen) or ctx.view.op(node) not in ("view", "reshape"):
+            return None
+        call = expr_at(finding.loc)
+        receiver = call.receiver() if call is not None and call.is_call else None
+        if receiver is None or not is_plain_reference(call, receiver):
+            return None
+        sizes = call.positional()
+        if len(sizes) == 1 and isinstance(sizes[0], (cst.Tuple, cst.List)):
+            return None  # view((-1, N)): rare; the words say it
+        first = sizes[0] if sizes else None
+        if not (isinstance(first, cst.UnaryOperation) and call.code(first).replace(" ", "") == "-1"):
+            return None
+        batch = f"{call.code(receiver)}.size(0)"
+        if len(sizes) != 2:
+            return Fix(f"keep the batch dim: {batch} for -1", (call.replace(batch, first),), SAFE)
+        # (-1, N) -> (B, -1): the features are what is left
+        r0, r1 = call.positions[sizes[0]], call.positions[sizes[1]]
+        from vaelint.fixes.edits import UNSAFE, Edit
+
+        edit = Edit(call.path, r0.start.line, r0.start.column + 1, r1.end.line, r1.end.column + 1, f"{batch}, -1")
+        message = f"keep the batch dim: {call.code(receiver)}.{ctx.view.op(node)}({batch}, -1)"
+        src = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
+        fact = ctx.shape(src) if src is not None else None
+        features = math.prod(fact.sizes[1:]) if fact is not None and fact.sizes else None
+        layers = _next_linears(ctx, node) if features else []
+        # the layers after it were sized for the folded rows: size them for the features
+        # (unsafe: the layers' weights change shape)
+        sized = [_in_features_edit(ctx, layer, features) for layer in layers]
+        if not layers or any(e is None for e in sized):
+            return Fix(message, (edit,), SAFE)
+        which = "the next Linear takes" if len(sized) == 1 else f"the {len(sized)} Linear layers after it take"
+        return Fix(f"{message}, and {which} {features} features", (edit, *sized), UNSAFE)
 
     def confirm(self, finding, ctx, observed):
         if isinstance(finding.payload, MixingSeen):
@@ -219,3 +268,36 @@ def _merges_whole_dims(coef: int, rest) -> bool:
         if prod > coef:
             return False
     return False
+
+
+def _next_linears(ctx, node) -> list:
+    """The ``nn.Linear`` layers that take this reshape's output (through activations)."""
+    import torch.nn as nn
+
+    found, frontier = [], list(node.users)
+    for _ in range(4):
+        nxt = []
+        for user in frontier:
+            module = ctx.module_of(user)
+            if isinstance(module, nn.Linear):
+                found += [module] if all(module is not m for m in found) else []
+            elif ctx.view.op(user) in ("relu", "leaky_relu", "gelu", "tanh", "sigmoid", "dropout", "contiguous", "elu", "silu"):
+                nxt += list(user.users)
+        frontier = nxt
+    return found
+
+
+def _in_features_edit(ctx, module, features: int):
+    """``nn.Linear(50, 20)`` -> ``nn.Linear(100, 20)``, where the layer is built with a literal size."""
+    import libcst as cst
+
+    from vaelint.fixes.source import expr_at
+
+    site = ctx.program.module_sites.get(id(module))
+    call = expr_at(site) if site is not None else None
+    if call is None or not call.is_call:
+        return None
+    given = call.keyword("in_features") or (call.positional() or [None])[0]
+    if not isinstance(given, cst.Integer) or given.evaluated_value == features:
+        return None
+    return call.replace(str(features), given)

@@ -70,7 +70,7 @@ and ``kl = torch.sum(0.5 * (mu**2 + std**2) - logstd - 0.5)``.
         Example(_model("torch.exp(logvar)", "torch.sum(0.5 * (mu.pow(2) + logvar.exp().pow(2)) - logvar - 0.5)"), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("torch.exp(logvar)"), inputs=("6x20",), at="finding", message="log-std"),
+        Example(_model("torch.exp(logvar)"), inputs=("6x20",), at="finding", message="log-std", fixed=_model("torch.exp(0.5 * logvar)")),
         Example(_model("logvar.exp().sqrt().pow(2)"), inputs=("6x20",), at="finding", message="log-variance"),
     ]
 
@@ -92,6 +92,30 @@ and ``kl = torch.sum(0.5 * (mu**2 + std**2) - logstd - 0.5)``.
             "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
             node=reading.node,
         )
+
+    def autofix(self, finding, ctx):
+        """The sampler reads a log-variance head as a log-std (``std = torch.exp(logvar)``)
+        while the KL reads it as a log-variance: ``torch.exp(0.5 * logvar)``."""
+        from vaelint.fixes.edits import SAFE, Fix
+        from vaelint.fixes.source import expr_at, is_plain_reference
+
+        reading = kl_reading(ctx)
+        layer = ctx.roles.reparam
+        if reading is None or layer is None or (reading.sampler, reading.kl) != ("log-std", "log-variance"):
+            return None
+        if ctx.view.op(layer.std) != "exp" or not layer.std.args or layer.std.args[0] is not layer.logvar:
+            return None
+        call = expr_at(loc_of(layer.std))
+        if call is None or not call.is_call:
+            return None
+        operand = call.receiver() if call.callee() and call.callee().startswith(".") else (call.positional() or [None])[0]
+        if operand is None:
+            return None
+        text = call.code(operand)
+        half = f"0.5 * {text}" if call.positional() and operand is call.positional()[0] else f"(0.5 * {text})"
+        if not is_plain_reference(call, operand):
+            half = f"0.5 * ({text})" if half.startswith("0.5") else f"(0.5 * ({text}))"
+        return Fix(f"std from a log-variance: {call.code(call.node).replace(text, half, 1)}", (call.replace(half, operand),), SAFE)
 
     def confirm(self, finding, ctx, observed):
         if observed.result is None:

@@ -69,8 +69,8 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         Example(_model("z.view(z.size(0), -1)"), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("mu"), inputs=("6x20",), at="finding", message="fed the mean"),
-        Example(_model("z.detach()"), inputs=("6x20",), at="finding", message="detach"),
+        Example(_model("mu"), inputs=("6x20",), at="finding", message="fed the mean", fixed=_model("z")),
+        Example(_model("z.detach()"), inputs=("6x20",), at="finding", message="detach", fixed=_model("z")),
     ]
 
     def check(self, ctx):
@@ -109,6 +109,32 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             "decode the sample in training: recon = self.decode(z); keep mu for evaluation only (if not self.training: z = mu)",
             node=node,
         )
+
+    def autofix(self, finding, ctx):
+        """``self.dec(z.detach())`` / ``z.data`` -> ``z``; ``self.decode(mu)`` -> ``self.decode(z)``
+        (z as forward names it)."""
+        import libcst as cst
+
+        from vaelint.fixes.edits import SAFE, Fix
+        from vaelint.fixes.rewrites import assigned_name
+        from vaelint.fixes.source import expr_at, is_plain_reference
+
+        expr = expr_at(finding.loc)
+        if expr is None:
+            return None
+        if finding.node is not None and ctx.view.op(finding.node) in ("detach", "data"):
+            inner = expr.receiver() if expr.is_call else expr.node.value if isinstance(expr.node, cst.Attribute) else None
+            if inner is None:
+                return None
+            return Fix(f"keep the sample in the graph: {expr.code(inner)}", (expr.replace(expr.code(inner)),), SAFE)
+        layer = next((r for r in ctx.roles.reparams if finding.node is None or ctx.view.depends_on(finding.node, r.mu)), None)
+        if layer is None or not expr.is_call:
+            return None
+        z = assigned_name(call_site(stack_of(layer.z), stack_of(finding.node or ctx.roles.recon)) or loc_of(layer.z))
+        args = expr.positional()
+        if z is None or len(args) != 1 or not is_plain_reference(expr, args[0]) or expr.code(args[0]) == z:
+            return None
+        return Fix(f"decode the sample: {z}", (expr.replace(z, args[0]),), SAFE)
 
     def confirm_needs(self, finding, ctx):
         return {"graph"}  # d recon / d std, after the backward

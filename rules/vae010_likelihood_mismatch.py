@@ -74,7 +74,10 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         Example(_model("self.dec(z)", 'F.mse_loss(recon, x, reduction="sum")'), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("self.dec(z)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",), at="finding", message="not bounded"),
+        Example(
+            _model("self.dec(z)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",), at="finding",
+            message="not bounded", fixed=_model("self.dec(z)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'),
+        ),
         Example(_model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",), at="finding", message="sigmoid twice"),
     ]
 
@@ -102,6 +105,21 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
                     "drop the decoder's final sigmoid (apply it only when sampling), or use F.binary_cross_entropy",
                     node=cmp.node,
                 )
+
+    def autofix(self, finding, ctx):
+        """``F.binary_cross_entropy`` on an unbounded decoder output ->
+        ``F.binary_cross_entropy_with_logits`` (``nn.BCELoss()`` -> ``nn.BCEWithLogitsLoss()``)."""
+        from vaelint.fixes.rewrites import renamed_call
+        from vaelint.fixes.source import expr_at
+
+        if finding.node is None or ctx.view.op(finding.node) != "binary_cross_entropy":
+            return None
+        call = expr_at(finding.loc)
+        if call is None:
+            return None
+        return renamed_call(
+            call, "binary_cross_entropy", "binary_cross_entropy_with_logits", "take the decoder's output as logits"
+        ) or renamed_call(call, "BCELoss", "BCEWithLogitsLoss", "take the decoder's output as logits")
 
     def confirm(self, finding, ctx, observed):
         if observed.error is not None:

@@ -88,11 +88,20 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(_model('torch.randn(mu.shape, device="cuda" if torch.cuda.is_available() else "cpu")'), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("torch.randn(mu.size(0), self.latent)"), inputs=("6x20",), at="noise", message="randn"),
-        Example(_model("torch.randn_like(mu).cpu()"), inputs=("6x20",), at="noise", message="cpu"),
-        Example(_model("torch.tensor([[1.0] * 4] * 6) * torch.randn_like(mu)"), inputs=("6x20",), at="noise", message="tensor"),
+        Example(
+            _model("torch.randn(mu.size(0), self.latent)"), inputs=("6x20",), at="noise", message="randn",
+            fixed=_model("torch.randn(mu.size(0), self.latent, device=x.device)"),
+        ),
+        Example(_model("torch.randn_like(mu).cpu()"), inputs=("6x20",), at="noise", message="cpu", fixed=_model("torch.randn_like(mu)")),
+        Example(
+            _model("torch.tensor([[1.0] * 4] * 6) * torch.randn_like(mu)"), inputs=("6x20",), at="noise", message="tensor",
+            fixed=_model("torch.tensor([[1.0] * 4] * 6, device=x.device) * torch.randn_like(mu)"),
+        ),
         # decoded by a layer whose weights are on the device
-        Example(_model("torch.randn_like(mu) + 0 * self.dec(torch.randn(6, 4)).sum()"), inputs=("6x20",), at="noise", message="linear"),
+        Example(
+            _model("torch.randn_like(mu) + 0 * self.dec(torch.randn(6, 4)).sum()"), inputs=("6x20",), at="noise", message="linear",
+            fixed=_model("torch.randn_like(mu) + 0 * self.dec(torch.randn(6, 4, device=x.device)).sum()"),
+        ),
         # a legacy constructor, outside torch's functions: seen on the simulated GPU
         Example(_model("torch.FloatTensor(mu.size(0), self.latent).normal_()"), inputs=("6x20",), at="sample", message="simulated GPU"),
     ]
@@ -216,6 +225,38 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                     frontier.append(user)
         return None
 
+    def autofix(self, finding, ctx):
+        """``torch.randn(n)`` made on the CPU -> ``torch.randn(n, device=t.device)``, ``t``
+        the tensor it meets; ``h.cpu()`` -> ``h``. Noise of a reparameterization is
+        drawn with std's shape (torch.randn_like(std)) where it already has it."""
+        from vaelint.fixes.rewrites import with_keyword
+        from vaelint.fixes.source import expr_at, is_plain_reference, operand_for
+
+        call = expr_at(finding.loc)
+        if call is None or not call.is_call:
+            return None
+        if call.callee() is not None and call.callee().endswith(".cpu") and not call.node.args:
+            receiver = call.receiver()  # h.cpu() -> h (seen in the graph or only on the simulated GPU)
+            return _fix_of(f"keep the tensor on its device: {call.code(receiver)}", call.replace(call.code(receiver)))
+        if finding.node is None:
+            return None
+        meet = finding.node
+        made = next((n for n in meet.all_input_nodes if loc_of(n) == finding.loc), None)
+        if made is None:
+            made = next((a for a in ctx.view.ancestors(meet) if loc_of(a) == finding.loc), None)
+        if made is None:
+            return None
+        others = [a for a in meet.all_input_nodes if a is not made and not ctx.view.depends_on(a, made) and _on_device(ctx, a)]
+        for other in others:
+            found = operand_for(ctx, meet, other)
+            if found is not None and is_plain_reference(*found):
+                tensor = found[0].code(found[1])
+                return with_keyword(call, "device", f"{tensor}.device", "create it on the device of the tensor it meets")
+        params = call.enclosing_parameters()  # forward(self, x) -> x; loss(recon, x, ...) -> recon
+        if params:
+            return with_keyword(call, "device", f"{params[0]}.device", "create it on the device of the function's input")
+        return None
+
     @staticmethod
     def _fix(op: str) -> str:
         if op == "cpu":
@@ -268,3 +309,9 @@ def _same_place(finding, meeting) -> bool:
         return True
     meet_loc = loc_of(finding.node)
     return meet_loc is not None and meeting.loc is not None and (meet_loc.path, meet_loc.line) == (meeting.loc.path, meeting.loc.line)
+
+
+def _fix_of(message: str, edit):
+    from vaelint.fixes.edits import SAFE, Fix
+
+    return Fix(message, (edit,), SAFE)

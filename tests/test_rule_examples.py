@@ -77,3 +77,41 @@ def test_fill_wants_every_slot_and_no_other():
     with pytest.raises(ValueError, match="slots"):
         fill("x = {A}", a=1, b=2)
     assert fill("x = {A} + {A}", a=1) == "x = 1 + 1"
+
+
+def _fixed(tmp_path, example):
+    """The example checked with fixes on, each fix checked again (in this process)."""
+    from vaelint.analyze import Options, analyse
+    from vaelint.fixes.verify import verify
+    from vaelint.inputs import parse_input_spec
+
+    path = tmp_path / "model.py"
+    path.write_text(example.code)
+    loss = f"{path}:{example.loss}" if example.loss else None
+    options = Options([parse_input_spec(s) for s in example.inputs], loss=loss, fixes=True, dynamic=False)
+    target = f"{path}:{example.target}"
+    result = analyse(target, options)
+    verify(target, options, result, analyse)
+    return path, result
+
+
+@pytest.mark.parametrize("rule,i,example", INVALID, ids=[f"{r.code}-fix-{i}" for r, i, _ in INVALID])
+def test_invalid_example_fix_is_declared_applies_and_checks_clean(tmp_path, rule, i, example):
+    from vaelint.fixes.edits import apply_edits
+
+    path, result = _fixed(tmp_path, example)
+    offered = [f.autofix for f in result.findings if f.code == rule.code and f.autofix is not None and f.autofix.verified]
+    if example.fixed is None:
+        # every fix a rule offers on its own examples is written down there (Fixit's expected_replacement)
+        assert offered == [], f"{rule.code} offers {offered[0].message}: declare fixed= on the example"
+        return
+    assert offered, [(f.code, f.autofix) for f in result.findings]
+    fix = offered[0]
+    assert fix.applicability == ("unsafe" if example.unsafe else "safe")
+    after = apply_edits(example.code, fix.edits)
+    assert after == example.fixed  # only the edit changes: every comment and blank stays
+    # the fixed file, checked from scratch (with the confirmation pass), is rid of the finding
+    path.write_text(after)
+    again = check(str(path), example.target, example.inputs, loss=f"{path}:{example.loss}" if example.loss else None)
+    assert again.error is None, again.error.message
+    assert [f.message for f in again.findings if f.code == rule.code] == []

@@ -65,6 +65,10 @@ class Options:
     # vaelint annotate: also watch the model's unannotated forward/encode/decode/
     # reparameterize and the loss, and propose annotations (result.annotations)
     annotate: bool = False
+    # offer fixes: each rule's edit for its findings (vaelint/fixes/), checked again by the caller
+    fixes: bool = False
+    # path -> edited text standing in for the file (a fix being checked again: vaelint/overlay.py)
+    sources: dict = field(default_factory=dict)
 
 
 def selected_rules(options: Options):
@@ -125,7 +129,9 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
     try:
         # Seeded for reproducible weights and noise; the caller's RNG state is
         # restored afterwards.
-        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+        from vaelint.overlay import standing_in
+
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]), standing_in(options.sources):
             warnings.simplefilter("ignore")
             torch.manual_seed(0)
             _analyse(target, options, result)
@@ -291,11 +297,22 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
                 except Exception as e:  # noqa: BLE001
                     result.notes.append(_rule_bug(rule, "confirm", e))
             result.checks = whole_model_checks(ctx, obs)
+    if options.fixes:
+        _offer_fixes(findings, ctx, result)
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
     if options.annotate:
         from vaelint.annotation_proposals import propose
 
         result.annotations = propose(ctx)
+
+
+def _offer_fixes(findings, ctx, result: TargetResult) -> None:
+    """Each finding's edit, from its rule (not yet checked again: vaelint/fixes/verify.py)."""
+    for rule, f in findings:
+        try:
+            f.autofix = rule.autofix(f, ctx)
+        except Exception as e:  # noqa: BLE001 - a fix that cannot be worded is no fix, never a lost finding
+            result.notes.append(_rule_bug(rule, "word a fix for", e))
 
 
 def _contracts(program, options: Options, result: TargetResult):

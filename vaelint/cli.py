@@ -106,6 +106,10 @@ def check(
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0, help="Seconds per target (0: no limit; default 60)."),
     max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Resident memory a target's worker may use, e.g. 8G or 512M."),
     color: Color = typer.Option(Color.auto, "--color", help="Colour in the text report (NO_COLOR is honoured)."),
+    fix: bool = typer.Option(False, "--fix", help="Apply the verified safe fixes to the files, then report what remains."),
+    diff: bool = typer.Option(False, "--diff", help="Print the verified fixes as a unified diff and change nothing (exit 1 if there are any)."),
+    unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Include fixes that change the loss's scale or make a choice."),
+    no_fixes: bool = typer.Option(False, "--no-fixes", help="Work out no fixes (each fixable finding costs a re-check of its target)."),
 ) -> None:
     """Check VAE models for shape, loss and reparameterization bugs."""
     from vaelint.build import parse_init, parse_literal
@@ -146,6 +150,10 @@ def check(
             folder = os.path.dirname(os.path.abspath(output_file))
             if not os.path.isdir(folder):
                 raise VaelintError("input", f"--output-file {output_file}: the folder {folder} does not exist.")
+        if fix and diff:
+            raise VaelintError("input", "--fix writes the fixes and --diff only shows them: give one of the two.")
+        if no_fixes and (fix or diff):
+            raise VaelintError("input", f"--no-fixes works out no fix, so {'--fix' if fix else '--diff'} would have none: drop one of the two.")
         if show_settings:
             _show_settings(settings, targets or [])
             raise typer.Exit(0)
@@ -155,17 +163,16 @@ def check(
 
     from vaelint.analyze import Options
     from vaelint.inputs import parse_input_spec as spec_of
-    from vaelint.suppress import apply
-    from vaelint.worker import prepare, run_target
+    from vaelint.worker import prepare
 
     from vaelint.load import split_target
 
     # the command line's own process has run no torch op (see main): its workers keep torch's threads
     fresh = bool(ctx.obj and ctx.obj.get("fresh_process"))
     prepare(len(jobs), [split_target(spec)[0] for spec, _tc, _config in jobs], fresh=fresh)
-    results, failing = [], []
-    for spec, tc, config in jobs:
-        options = Options(
+
+    def options_for(tc, config) -> Options:
+        return Options(
             inputs=specs or ([spec_of(s) for s in tc.inputs] if tc else []),
             init={**(tc.init if tc else {}), **init_kwargs},
             loss=loss or (tc.loss if tc else None),
@@ -178,12 +185,24 @@ def check(
             timeout=settings.timeout(config),
             max_memory=memory_limit,
             script_args=argv if argv is not None else (tc.script_args if tc else []),
+            fixes=not no_fixes,
         )
-        result = run_target(_shown(spec), options, fresh=fresh)
-        result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
-        results.append(result)
-        severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
-        failing += [f for f in result.findings if f.severity in severities]
+
+    results, failing = _check_jobs(jobs, options_for, settings, fresh)
+    fixed_note = None
+    if results and (fix or diff):
+        from vaelint.fixes import apply as fixes
+
+        plan = fixes.plan(results, unsafe_fixes)
+        if diff:
+            _write(fixes.diff_text(plan), output_file)
+            typer.echo(f"vaelint: {fixes.summary(plan, 'would fix')}", err=True)
+            raise typer.Exit(2 if any(r.error is not None for r in results) else (1 if plan.fixes else 0))
+        fixed_note = fixes.summary(plan, "fixed")
+        if plan.fixes:
+            fixes.write(plan)
+            # what remains, as the edited files now read
+            results, failing = _check_jobs(jobs, options_for, settings, fresh)
     if not results:
         # file mode: no configured target in these files. Said on stderr; a machine
         # format still writes its (empty) document, so a CI step that parses it works
@@ -198,10 +217,32 @@ def check(
         if format is not Format.text:
             _emit([], format, output_file, color, quiet, statistics, notes=notes)
         raise typer.Exit(0)
+    if fixed_note:
+        typer.echo(f"vaelint: {fixed_note}", err=True)
     _emit(results, format, output_file, color, quiet, statistics)
     if any(r.error is not None for r in results):
         raise typer.Exit(2)
     raise typer.Exit(1 if failing and not exit_zero else 0)
+
+
+def _check_jobs(jobs, options_for, settings, fresh: bool) -> tuple[list, list]:
+    """Each target checked in its worker, its fixes checked again, suppressions
+    applied: (results, the findings at or above fail-on)."""
+    from vaelint.fixes.verify import verify
+    from vaelint.suppress import apply
+    from vaelint.worker import run_target
+
+    results, failing = [], []
+    for spec, tc, config in jobs:
+        options = options_for(tc, config)
+        result = run_target(_shown(spec), options, fresh=fresh)
+        if options.fixes:
+            verify(_shown(spec), options, result, lambda target, again: run_target(target, again, fresh=fresh))
+        result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
+        results.append(result)
+        severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
+        failing += [f for f in result.findings if f.severity in severities]
+    return results, failing
 
 
 def _loss_kwargs(items: list[str]) -> dict:

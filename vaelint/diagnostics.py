@@ -24,6 +24,8 @@ class Finding:
     node: object = field(default=None, repr=False, compare=False)
     # what the rule observed, for its confirm (a simulated run's meeting); not reported
     payload: object = field(default=None, repr=False, compare=False)
+    # the edit that removes it (vaelint/fixes/edits.py, Fix), when its rule offers one
+    autofix: object = field(default=None, compare=False)
 
     def sort_key(self):
         loc = self.loc

@@ -83,6 +83,11 @@ def _script_guard(path: str, argv: list[str] | None):
 def read_source(path: str) -> str:
     """The Python source of a file (a notebook's code cells, joined:
     vaelint/frontends/notebook.py)."""
+    from vaelint.overlay import text_of
+
+    edited = text_of(path)  # a fix being checked again (vaelint/overlay.py)
+    if edited is not None:
+        return edited
     if path.endswith(".ipynb"):
         from vaelint.frontends.notebook import notebook_source
 
@@ -239,8 +244,7 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if candidate is None or not os.path.isfile(candidate):
             return None
         try:
-            with open(candidate, encoding="utf-8", errors="replace") as fh:
-                tree = ast.parse(fh.read(), filename=candidate)
+            tree = ast.parse(read_source(candidate), filename=candidate)
         except SyntaxError:
             return None  # let the normal import report it
         # what a sibling exports: its definitions and its module-level names

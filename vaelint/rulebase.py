@@ -48,6 +48,11 @@ class Example:
     at: str | None = None
     # A substring the message must contain.
     message: str | None = None
+    # INVALID only: the whole file once the rule's offered fix is applied (Fixit's
+    # expected_replacement); None: the rule offers no fix here. The tests apply the
+    # fix, compare, and check the fixed file again.
+    fixed: str | None = None
+    unsafe: bool = False  # the offered fix is unsafe (--unsafe-fixes)
 
     def __post_init__(self):
         if self.at is not None:
@@ -120,6 +125,12 @@ class Rule:
 
     def confirm(self, finding: Finding, ctx: "Context", observed) -> bool | None:
         """Did the real forward/backward pass show the effect? None: cannot tell."""
+        return None
+
+    def autofix(self, finding: Finding, ctx: "Context"):
+        """The edit that removes ``finding`` (a ``vaelint.fixes.edits.Fix``), worded from
+        the user's source, or None. It is checked again before it is offered: the
+        edited model must be rid of the finding with no new one."""
         return None
 
     def finding(self, message: str, loc, fix: str, node=None, severity: str | None = None, payload=None) -> Finding:

@@ -81,8 +81,26 @@ def _result(r: TargetResult) -> dict:
                 "end_column": f.loc.end_column if f.loc else None,
                 "help_uri": _rule_uri(f.code),
                 "fix": f.fix,
+                "autofix": _autofix(f.autofix),
                 "confirmed": f.confirmed,
             }
             for f in r.findings
+        ],
+    }
+
+
+def _autofix(fix) -> dict | None:
+    """The edit offered with a finding (``fix`` stays its words): applicable only when ``verified``."""
+    if fix is None or (fix.verified is None and not fix.rejected):
+        return None
+    return {
+        "message": fix.message,
+        "applicability": fix.applicability,
+        "verified": bool(fix.verified),
+        "rejected": fix.rejected or None,
+        "edits": [
+            {"path": display_path(e.path), "line": e.line, "column": e.column, "end_line": e.end_line,
+             "end_column": e.end_column, "content": e.content}
+            for e in fix.edits
         ],
     }

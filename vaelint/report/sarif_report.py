@@ -73,6 +73,7 @@ def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[s
                         }
                     ],
                     "partialFingerprints": {"primaryLocationLineHash": _fingerprint(f.code, uri, f.loc.path, f.loc.line)},
+                    **({"fixes": [_fix(f.autofix, root)]} if f.autofix is not None and f.autofix.verified else {}),
                     "properties": {"confirmed": f.confirmed, "target": res.target},
                 }
             )
@@ -110,6 +111,25 @@ def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[s
                 ],
                 "results": sarif_results,
             }
+        ],
+    }
+
+
+def _fix(fix, root: str) -> dict:
+    """A verified fix as SARIF's ``fix``: replacements per file (columns 1-based, end exclusive)."""
+    by_path: dict[str, list] = {}
+    for e in fix.edits:
+        by_path.setdefault(e.path, []).append(
+            {
+                "deletedRegion": {"startLine": e.line, "startColumn": e.column, "endLine": e.end_line, "endColumn": e.end_column},
+                "insertedContent": {"text": e.content},
+            }
+        )
+    return {
+        "description": {"text": f"{fix.message} ({fix.applicability})"},
+        "artifactChanges": [
+            {"artifactLocation": {"uri": _uri(path, root), "uriBaseId": "%SRCROOT%"}, "replacements": reps}
+            for path, reps in by_path.items()
         ],
     }
 

@@ -150,6 +150,22 @@ def _finding(r: TargetResult, f, console: Console, blank: bool = True) -> None:
         soft_wrap=True,
     )
     console.print(f"  fix: {escape(f.fix)}", soft_wrap=True)
+    offered = fix_offer(f)
+    if offered:
+        console.print(f"  [dim]{escape(offered)}[/dim]", soft_wrap=True)
+
+
+def fix_offer(f) -> str:
+    """What became of the finding's edit: ``[*] fixable with --fix: ...``, or why it is not offered."""
+    fix = f.autofix
+    if fix is None:
+        return ""
+    if fix.verified:
+        how = "--fix" if fix.applicability == "safe" else "--fix --unsafe-fixes"
+        return f"[*] fixable with {how} (checked again: the finding goes, nothing new): {fix.message}"
+    if fix.rejected:
+        return f"no automatic fix: the edit `{fix.message}` was tried and {fix.rejected}"
+    return ""
 
 
 def _output(r: TargetResult, console: Console) -> None:

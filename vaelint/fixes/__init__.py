@@ -1,0 +1,6 @@
+"""Fixes: the edits a rule offers with its finding, found in the user's source
+(``source.py``), applied to text (``edits.py``) and verified by checking the
+edited source again before they are offered (``verify.py``).
+
+Imports: the diagnostics, frames and load's overlay; never a rule.
+"""

@@ -1,0 +1,216 @@
+"""Edits several rules word the same way: noise drawn with std's shape, the batch
+size taken from a tensor, a keyword added to a call.
+
+Each returns a ``Fix`` or None when the source does not line up with the graph
+(the finding then keeps its fix in words only). None of them has to be right
+in every case: the re-check (verify.py) rejects an edit that does not remove
+the finding or brings another.
+"""
+
+from __future__ import annotations
+
+from vaelint.fixes.edits import SAFE, UNSAFE, Fix
+from vaelint.fixes.source import Expr, expr_at, is_plain_reference, module_prefix, operand_for
+
+NOISE_CALLS = ("randn", "normal", "rand", "empty")
+
+
+def _last(callee: str | None) -> str:
+    return (callee or "").rsplit(".", 1)[-1]
+
+
+def std_text(ctx, layer) -> str | None:
+    """The source of std where the reparameterization multiplies it with the noise."""
+    found = operand_for(ctx, layer.product, layer.std)
+    if found is None:
+        return None
+    expr, operand = found
+    return expr.code(operand)
+
+
+def noise_like_std(ctx, layer, noise_node=None) -> Fix | None:
+    """``torch.randn(Z)`` (or ``randn(64, Z)``) that draws a layer's noise -> ``torch.randn_like(std)``."""
+    from vaelint.context import loc_of
+
+    call = expr_at(loc_of(noise_node if noise_node is not None else layer.noise))
+    if call is None or not call.is_call:
+        return None
+    randn = _last(call.callee()) == "randn" and not call.callee().startswith(".")
+    # torch.FloatTensor(Z).normal_() (legacy code): the draw is the whole call
+    legacy = _last(call.callee()) == "normal_" and not call.node.args
+    if not (randn or legacy):
+        return None
+    std = std_text(ctx, layer)
+    if std is None:
+        return None
+    if not std.replace(".", "").replace("_", "").isalnum():
+        # std written inline (eps * torch.exp(0.5 * logvar)): mu has its shape and a name
+        found = operand_for(ctx, layer.z, layer.mu)
+        if found is not None and is_plain_reference(*found):
+            std = found[0].code(found[1])
+    new = f"{module_prefix(call.callee()) if randn else ''}randn_like({std})"
+    new = new if new.startswith(("torch.", "th.")) or "." in new.split("(")[0] else f"torch.{new}"
+    return Fix(f"draw the noise with std's shape: {new}", (call.replace(new),), SAFE)
+
+
+def batch_size_arg(call: Expr, index: int, tensor: str, description: str) -> Fix | None:
+    """Size argument ``index`` of a call (a literal or a configured name) -> ``tensor.size(0)``."""
+    sizes = call.positional()
+    if len(sizes) == 1 and _is_sequence(sizes[0]):
+        sizes = [e.value for e in sizes[0].elements]  # view((64, -1)) / zeros([64, Z])
+    if not 0 <= index < len(sizes):
+        return None
+    new = f"{tensor}.size(0)"
+    return Fix(f"{description}: {new}", (call.replace(new, sizes[index]),), SAFE)
+
+
+def _is_sequence(node) -> bool:
+    import libcst as cst
+
+    return isinstance(node, (cst.Tuple, cst.List))
+
+
+def tensor_beside(ctx, node) -> str | None:
+    """A plain name for a tensor that follows the batch and meets ``node``
+    elementwise (``h`` in ``h + torch.zeros(64, Z)``)."""
+    for user in node.users:
+        for other in user.all_input_nodes:
+            if other is node:
+                continue
+            fact = ctx.shape(other)
+            if fact is None or not fact.dims or not fact.dims[0].batch_dependent or fact.dims[0].coef != 1:
+                continue
+            found = operand_for(ctx, user, other)
+            if found is not None and is_plain_reference(*found):
+                return found[0].code(found[1])
+    return None
+
+
+def with_keyword(call: Expr, name: str, value: str, description: str) -> Fix | None:
+    """``torch.zeros(n)`` -> ``torch.zeros(n, device=x.device)`` (the call's last argument gains a keyword)."""
+    if not call.is_call or call.keyword(name) is not None:
+        return None
+    if not call.node.args:  # nn.MSELoss() -> nn.MSELoss(reduction="sum")
+        new = f"{call.code(call.node.func)}({name}={value})"
+        return Fix(f"{description}: {name}={value}", (call.replace(new),), SAFE)
+    last = call.node.args[-1]
+    if last.star:
+        return None
+    text = f", {name}={value}"
+    return Fix(f"{description}: {name}={value}", (call.insert_after(last.value, text),), SAFE)
+
+
+def renamed_call(call: Expr, old: str, new: str, description: str, applicability: str = SAFE) -> Fix | None:
+    """``F.old(...)`` / ``nn.Old()(...)`` -> the same call of ``new``."""
+    import libcst as cst
+
+    func = call.node.func if call.is_call else None
+    if isinstance(func, cst.Call):  # nn.BCELoss(reduction="sum")(recon, x)
+        func = func.func
+    target = func.attr if isinstance(func, cst.Attribute) else func if isinstance(func, cst.Name) else None
+    if target is None or target.value != old:
+        return None
+    return Fix(f"{description}: {new}", (call.replace(new, target),), applicability)
+
+
+def a_batch_tensor(ctx, node, call: Expr) -> str | None:
+    """A name for a tensor of this batch where ``call`` stands: one ``node`` meets
+    elementwise, else the first parameter of the function around it (``x`` in
+    ``forward(self, x)``, ``recon`` in ``loss(recon, x, mu, logvar)``)."""
+    beside = tensor_beside(ctx, node) if node is not None else None
+    if beside:
+        return beside
+    params = call.enclosing_parameters()
+    return params[0] if params else None
+
+
+def batch_of_divisor(ctx, div_node, batch: int) -> Fix | None:
+    """``loss / args.batch_size`` (or ``/ 64``, ``/= args.batch_size * 784``): the batch
+    written down in the divisor -> ``x.size(0)``."""
+    import libcst as cst
+
+    from vaelint.context import loc_of
+
+    expr = expr_at(loc_of(div_node))
+    if expr is None:
+        return None
+    node = expr.node
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+        divisor = node.right
+    else:
+        divisor = _augmented_divisor(expr)
+    if divisor is None:
+        return None
+    sub = Expr(expr.path, divisor, expr.module, expr.positions)
+
+    def is_batch(n) -> bool:
+        if isinstance(n, cst.Integer):
+            return n.evaluated_value == batch
+        dotted = _dotted_name(n)
+        return dotted is not None and dotted.rsplit(".", 1)[-1] in ("batch_size", "bs", "batch")
+
+    hits = sub.find(is_batch)
+    tensor = a_batch_tensor(ctx, None, expr)
+    if not hits or tensor is None:
+        return None
+    new = f"{tensor}.size(0)"
+    return Fix(f"divide by the batch's own size: {new}", (expr.replace(new, hits[0]),), UNSAFE)
+
+
+def _dotted_name(node) -> str | None:
+    from vaelint.fixes.source import _dotted
+
+    return _dotted(node)
+
+
+def _augmented_divisor(expr: Expr):
+    """``kld /= args.batch_size * 784``: its right-hand side is the divisor."""
+    import libcst as cst
+
+    node = expr.node
+    if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.DivideAssign):
+        return node.value
+    return None
+
+
+def reduce_by_sum(ctx, factor, description: str, applicability: str) -> Fix | None:
+    """A mean that reduces a loss term -> a sum: ``F.mse_loss(recon, x)`` ->
+    ``F.mse_loss(recon, x, reduction="sum")``; ``kl.mean()`` -> ``kl.sum()``; a loss
+    module's reduction where it is built (``nn.MSELoss()`` -> ``nn.MSELoss(reduction="sum")``)."""
+    import libcst as cst
+
+    module = ctx.module_of(factor.node) if factor.node.op == "call_module" else None
+    site = ctx.program.module_sites.get(id(module)) if module is not None else None
+    if factor.node.op == "call_module" and site is None:
+        return None
+    call = expr_at(site or factor.loc)
+    if call is None or not call.is_call:
+        return None
+    if factor.op == "mean":
+        fix = renamed_call(call, "mean", "sum", description, applicability)
+        return fix
+    current = call.keyword("reduction")
+    if current is not None:
+        if not isinstance(current, cst.SimpleString):
+            return None
+        quote = current.value[-1]
+        return Fix(f"{description}: reduction={quote}sum{quote}", (call.replace(f"{quote}sum{quote}", current),), applicability)
+    fix = with_keyword(call, "reduction", '"sum"', description)
+    if fix is not None:
+        fix.applicability = applicability
+    return fix
+
+
+def assigned_name(loc) -> str | None:
+    """The name an assignment binds to the value at ``loc`` (``z`` in ``z = self.reparameterize(mu, logvar)``)."""
+    import libcst as cst
+
+    expr = expr_at(loc)
+    if expr is None:
+        return None
+    for node in expr.positions:
+        if isinstance(node, cst.Assign) and node.value is expr.node and len(node.targets) == 1:
+            target = node.targets[0].target
+            if isinstance(target, cst.Name):
+                return target.value
+    return None
