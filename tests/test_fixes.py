@@ -217,7 +217,8 @@ def test_overlay_stands_in_for_a_file_in_every_way_it_is_read(tmp_path):
         sys.modules.pop("overlay_helper_mod", None)
 
 
-def test_a_fix_in_an_imported_loss_module_is_checked_with_the_edited_module(tmp_path):
+def test_a_fix_in_an_imported_loss_module_is_checked_with_the_edited_module(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as without PYTHONDONTWRITEBYTECODE
     # the loss lives in losses.py, which the model file imports (a plain import, not vaelint's loader)
     (tmp_path / "losses.py").write_text(
         "import torch\nimport torch.nn.functional as F\n\n\n"
@@ -232,6 +233,7 @@ def test_a_fix_in_an_imported_loss_module_is_checked_with_the_edited_module(tmp_
     r = run("check", "vae.py:VAE", "--input", "6x20", "--fix", cwd=tmp_path)
     assert "binary_cross_entropy_with_logits(recon, x" in (tmp_path / "losses.py").read_text()
     assert r.exit_code == 0, r.stdout
+    assert sorted(os.listdir(tmp_path)) == ["losses.py", "vae.py"]  # the import wrote no __pycache__
 
 
 # fixture models with a verified fix for each rule that offers one: --fix (with

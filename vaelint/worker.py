@@ -118,6 +118,8 @@ def _forked(target: str, options: Options, fresh: bool) -> TargetResult:
 
 def _work(target: str, options: Options, write_end: int, captured, fresh: bool) -> None:
     code = 0
+    # the user's modules the model imports leave no __pycache__ in their repository
+    sys.dont_write_bytecode = True
     try:
         os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
@@ -345,6 +347,7 @@ def _in_process(target: str, options: Options) -> TargetResult:
     sys.stderr.flush()
     captured = tempfile.TemporaryFile()
     saved = os.dup(1), os.dup(2)
+    saved_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the user's repository
     try:
         os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
@@ -355,6 +358,7 @@ def _in_process(target: str, options: Options) -> TargetResult:
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
+        sys.dont_write_bytecode = saved_bytecode
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         os.close(saved[0])
