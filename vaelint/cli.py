@@ -188,7 +188,14 @@ def check(
             fixes=not no_fixes,
         )
 
-    results, failing = _check_jobs(jobs, options_for, settings, fresh)
+    from vaelint.report import progress as progress_line
+
+    shown = progress_line.Progress(len(jobs)) if progress_line.wanted(format is Format.text, sys.stderr.isatty()) else None
+    try:
+        results, failing = _check_jobs(jobs, options_for, settings, fresh, shown)
+    finally:
+        if shown is not None:
+            shown.close()
     fixed_note = None
     if results and (fix or diff):
         from vaelint.fixes import apply as fixes
@@ -202,7 +209,9 @@ def check(
         if plan.fixes:
             fixes.write(plan)
             # what remains, as the edited files now read
-            results, failing = _check_jobs(jobs, options_for, settings, fresh)
+            results, failing = _check_jobs(jobs, options_for, settings, fresh, shown)
+            if shown is not None:
+                shown.close()
     if not results:
         # file mode: no configured target in these files. Said on stderr; a machine
         # format still writes its (empty) document, so a CI step that parses it works
@@ -225,19 +234,23 @@ def check(
     raise typer.Exit(1 if failing and not exit_zero else 0)
 
 
-def _check_jobs(jobs, options_for, settings, fresh: bool) -> tuple[list, list]:
+def _check_jobs(jobs, options_for, settings, fresh: bool, shown=None) -> tuple[list, list]:
     """Each target checked in its worker, its fixes checked again, suppressions
-    applied: (results, the findings at or above fail-on)."""
+    applied: (results, the findings at or above fail-on). ``shown``: a progress line."""
     from vaelint.fixes.verify import verify
     from vaelint.suppress import apply
     from vaelint.worker import run_target
 
     results, failing = [], []
-    for spec, tc, config in jobs:
+    for i, (spec, tc, config) in enumerate(jobs, 1):
         options = options_for(tc, config)
-        result = run_target(_shown(spec), options, fresh=fresh)
-        if options.fixes:
-            verify(_shown(spec), options, result, lambda target, again: run_target(target, again, fresh=fresh))
+        if shown is not None:
+            shown.begin(i, _shown(spec))
+        result = run_target(_shown(spec), options, fresh=fresh, listener=shown)
+        if options.fixes and any(f.autofix is not None for f in result.findings):
+            if shown is not None:
+                shown.begin(i, _shown(spec), "checking its fixes again")
+            verify(_shown(spec), options, result, lambda target, again: run_target(target, again, fresh=fresh, listener=shown))
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
         results.append(result)
         severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")

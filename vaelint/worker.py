@@ -83,18 +83,20 @@ def _warm_up() -> None:
         torch.set_num_threads(threads)
 
 
-def run_target(target: str, options: Options, fresh: bool = False) -> TargetResult:
+def run_target(target: str, options: Options, fresh: bool = False, listener=None) -> TargetResult:
     """``fresh``: this process has run no torch op (the command line), so the
-    worker may use torch's threads."""
+    worker may use torch's threads. ``listener`` hears the worker's stages and a
+    tick while the parent waits (vaelint/report/progress.py); a target run in this
+    process has its output captured, so it has no listener."""
     if hasattr(os, "fork") and not os.environ.get("VAELINT_IN_PROCESS"):
-        return _forked(target, options, fresh)
+        return _forked(target, options, fresh, listener)
     return _in_process(target, options)
 
 
 # --------------------------------------------------------------------------- the worker
 
 
-def _forked(target: str, options: Options, fresh: bool) -> TargetResult:
+def _forked(target: str, options: Options, fresh: bool, listener=None) -> TargetResult:
     sys.stdout.flush()
     sys.stderr.flush()
     # the parent's objects stay out of the worker's garbage collections, so the
@@ -108,7 +110,7 @@ def _forked(target: str, options: Options, fresh: bool) -> TargetResult:
         _work(target, options, write_end, captured, fresh)  # never returns
     os.close(write_end)
     try:
-        result = _wait(pid, target, options, read_end)
+        result = _wait(pid, target, options, read_end, listener)
     finally:
         os.close(read_end)
     result.output = _lines(captured)
@@ -198,7 +200,7 @@ def _threads_for(model, input_elements: int) -> None:
         torch.set_num_threads(1)
 
 
-def _wait(pid: int, target: str, options: Options, read_end: int) -> TargetResult:
+def _wait(pid: int, target: str, options: Options, read_end: int, listener=None) -> TargetResult:
     deadline = time.monotonic() + options.timeout if options.timeout else None
     inbox = _Inbox(read_end)
     stages: list[str] = []
@@ -207,6 +209,9 @@ def _wait(pid: int, target: str, options: Options, read_end: int) -> TargetResul
         wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         if options.max_memory:  # look at the worker's memory ten times a second
             wait = 0.1 if wait is None else min(wait, 0.1)
+        if listener is not None:  # a progress line: redraw four times a second
+            wait = 0.25 if wait is None else min(wait, 0.25)
+            listener.tick()
         messages = inbox.read(wait)
         if messages is None and options.max_memory and (_rss(pid) or 0) > options.max_memory:
             os.kill(pid, signal.SIGKILL)
@@ -230,6 +235,8 @@ def _wait(pid: int, target: str, options: Options, read_end: int) -> TargetResul
         for kind, value in messages:
             if kind == "stage":
                 stages.append(value)
+                if listener is not None:
+                    listener.on_stage(value)
             elif kind == "result":
                 result = value
     _pid, status, usage = os.wait4(pid, 0)
