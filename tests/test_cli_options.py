@@ -217,3 +217,16 @@ def test_machine_format_document_goes_to_the_output_file_too(tmp_path):
     r = run("check", str(plain), "--format", "json", "--output-file", str(out))
     assert r.exit_code == 0 and r.stdout == ""
     assert json.loads(out.read_text())["results"] == []
+
+
+def test_also_output_writes_more_formats_from_the_same_run(tmp_path):
+    sarif, summary = tmp_path / "v.sarif", tmp_path / "summary.md"
+    r = run(
+        "check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--no-fixes", "--format", "github",
+        "--also-output", f"sarif={sarif}", "--also-output", f"markdown={summary}",
+    )
+    assert r.exit_code == 1 and r.stdout.startswith("::error file=")
+    assert json.loads(sarif.read_text())["runs"][0]["results"][0]["ruleId"] == "VAE003"
+    assert summary.read_text().startswith("## vaelint: 1 finding (1 error) in 1 target")
+    bad = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--also-output", "yaml=out.yml")
+    assert bad.exit_code == 2 and "FORMAT=PATH" in bad.stderr

@@ -64,23 +64,26 @@ def test_the_suppression_examples_parse():
 
 
 def test_the_pre_commit_snippet_names_the_hook_this_repo_defines():
-    (yaml,) = blocks("yaml", "## pre-commit and CI")[:1]
+    yaml = next(b for b in blocks("yaml", "## pre-commit and CI") if "repos:" in b)
     assert "- id: vaelint" in yaml
     hooks = open(os.path.join(ROOT, ".pre-commit-hooks.yaml")).read()
     for line in ("- id: vaelint", "entry: vaelint check", "language: python", "types: [python]", "require_serial: true"):
         assert line in hooks
 
 
-def test_the_ci_example_uploads_sarif_and_gates():
+def test_the_ci_example_uses_the_action_which_uploads_sarif_and_gates():
     workflow = open(os.path.join(ROOT, "docs", "github-workflow.yml")).read()
-    assert "vaelint check --output-format sarif --output-file vaelint.sarif --exit-zero" in workflow
+    assert "uses: your-org/vaelint@v0.1.0" in workflow and 'sarif: "true"' in workflow
+    assert "security-events: write" in workflow  # the SARIF upload needs it
     assert "|| true" not in workflow  # it would hide usage errors too
-    assert "upload-sarif" in workflow and "sarif_file: vaelint.sarif" in workflow
-    assert "vaelint check --output-format markdown --exit-zero >> \"$GITHUB_STEP_SUMMARY\"" in workflow
-    assert "vaelint check --output-format github" in workflow
-    assert "pip install vaelint\n" not in workflow  # not on PyPI: the example installs what exists
-    ci = blocks("yaml", "In GitHub Actions")[0]
-    assert "--output-format sarif --output-file vaelint.sarif --exit-zero" in ci
+    action = open(os.path.join(ROOT, "action.yml")).read()
+    assert "upload-sarif" in action and "sarif_file: vaelint.sarif" in action
+    assert "--output-format github" in action and "--also-output" in action
+    assert "pip install vaelint\n" not in action  # not on PyPI: the action installs its own checkout
+    (ci,) = blocks("yaml", "In GitHub Actions")[:1]
+    assert ci.count("\n") == 3 and "uses: your-org/vaelint@v0.1.0" in ci  # a three-line workflow
+    one_run = blocks("bash", "Without the action")[0]
+    assert "--format github --also-output sarif=vaelint.sarif" in one_run
 
 
 def test_the_example_rule_in_the_readme_runs(tmp_path, monkeypatch):

@@ -92,6 +92,7 @@ def check(
     no_dynamic: bool = typer.Option(False, "--no-dynamic", help="Skip the real forward/backward confirmation pass."),
     format: Format = typer.Option(Format.text, "--output-format", "--format", help="text (for people), json, sarif, github or markdown."),
     output_file: Optional[str] = typer.Option(None, "--output-file", help="Write the report here instead of stdout."),
+    also_output: List[str] = typer.Option([], "--also-output", help="FORMAT=PATH: also write the report in FORMAT to PATH, from the same run (repeatable)."),
     select: Optional[str] = typer.Option(None, "--select", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
     extend_select: Optional[str] = typer.Option(None, "--extend-select", help="Codes to add to the selected ones."),
     ignore: Optional[str] = typer.Option(None, "--ignore", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
@@ -150,6 +151,7 @@ def check(
             folder = os.path.dirname(os.path.abspath(output_file))
             if not os.path.isdir(folder):
                 raise VaelintError("input", f"--output-file {output_file}: the folder {folder} does not exist.")
+        extra_outputs = _extra_outputs(also_output)
         if fix and diff:
             raise VaelintError("input", "--fix writes the fixes and --diff only shows them: give one of the two.")
         if no_fixes and (fix or diff):
@@ -225,10 +227,15 @@ def check(
             typer.echo(f"vaelint: {note}", err=True)
         if format is not Format.text:
             _emit([], format, output_file, color, quiet, statistics, notes=notes)
+        for extra_format, path in extra_outputs:
+            if extra_format is not Format.text:
+                _emit([], extra_format, path, Color.never, quiet, statistics, notes=notes)
         raise typer.Exit(0)
     if fixed_note:
         typer.echo(f"vaelint: {fixed_note}", err=True)
     _emit(results, format, output_file, color, quiet, statistics)
+    for extra_format, path in extra_outputs:
+        _emit(results, extra_format, path, Color.never, quiet, statistics)
     if any(r.error is not None for r in results):
         raise typer.Exit(2)
     raise typer.Exit(1 if failing and not exit_zero else 0)
@@ -256,6 +263,24 @@ def _check_jobs(jobs, options_for, settings, fresh: bool, shown=None) -> tuple[l
         severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
         failing += [f for f in result.findings if f.severity in severities]
     return results, failing
+
+
+def _extra_outputs(items: list[str]) -> list[tuple[Format, str]]:
+    """``--also-output sarif=vaelint.sarif``: (format, path) pairs, checked before any model runs."""
+    out = []
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not path or name not in Format.__members__:
+            raise VaelintError(
+                "input",
+                f"--also-output {item!r} is not of the form FORMAT=PATH with FORMAT one of "
+                f"{', '.join(Format.__members__)}, e.g. --also-output sarif=vaelint.sarif.",
+            )
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise VaelintError("input", f"--also-output {item}: the folder {folder} does not exist.")
+        out.append((Format[name], path))
+    return out
 
 
 def _loss_kwargs(items: list[str]) -> dict:
