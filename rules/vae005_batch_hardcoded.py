@@ -80,7 +80,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
     INVALID = [
         Example(_model(noise="torch.randn(8, self.latent)"), inputs=("8x64",), at="noise", message="randn", fixed=_model(noise="torch.randn_like(mu)")),
         Example(_model(flat="x.view(8, -1)"), inputs=("8x64",), at="view", message="view", fixed=_model(flat="x.view(x.size(0), -1)")),
-        Example(_model(norm="8"), inputs=("8x64",), at="norm", message="divided by 8", fixed=_model(norm="recon.size(0)"), unsafe=True),
+        Example(_model(norm="8"), inputs=("8x64",), at="norm", message="divided by 8", fixed=_model(norm="x.size(0)"), unsafe=True),
     ]
 
     def check(self, ctx):

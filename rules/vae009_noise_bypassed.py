@@ -128,13 +128,22 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
                 return None
             return Fix(f"keep the sample in the graph: {expr.code(inner)}", (expr.replace(expr.code(inner)),), SAFE)
         layer = next((r for r in ctx.roles.reparams if finding.node is None or ctx.view.depends_on(finding.node, r.mu)), None)
-        if layer is None or not expr.is_call:
+        if layer is None:
             return None
         z = assigned_name(call_site(stack_of(layer.z), stack_of(finding.node or ctx.roles.recon)) or loc_of(layer.z))
-        args = expr.positional()
-        if z is None or len(args) != 1 or not is_plain_reference(expr, args[0]) or expr.code(args[0]) == z:
+        # mu as the code names it where z is made (z = mu + eps * std), else as the decoder call takes it
+        from vaelint.fixes.source import operand_for
+
+        found = operand_for(ctx, layer.z, layer.mu)
+        mu = found[0].code(found[1]) if found is not None and is_plain_reference(*found) else None
+        if mu is None and expr.is_call and len(expr.positional()) == 1 and is_plain_reference(expr, expr.positional()[0]):
+            mu = expr.code(expr.positional()[0])
+        if z is None or mu is None or mu == z:
             return None
-        return Fix(f"decode the sample: {z}", (expr.replace(z, args[0]),), SAFE)
+        uses = expr.find(lambda n: isinstance(n, (cst.Name, cst.Attribute)) and expr.code(n) == mu)
+        if len(uses) != 1:
+            return None  # mu read twice where the decoder is fed: which one is meant is a choice
+        return Fix(f"decode the sample: {z} for {mu}", (expr.replace(z, uses[0]),), SAFE)
 
     def confirm_needs(self, finding, ctx):
         return {"graph"}  # d recon / d std, after the backward

@@ -262,3 +262,57 @@ def test_fix_removes_a_fixture_models_findings(tmp_path, name):
     after = json.loads(run("check", spec, *args, "--format", "json", cwd=tmp_path).stdout)["results"][0]
     assert after["error"] is None and after["findings"] == []
     assert {s["code"] for s in after["skipped"]} <= {s["code"] for s in before["skipped"]}  # every rule that ran still runs
+
+
+# the loss raises on logits (binary_cross_entropy of an unbounded output), which hides
+# the shared noise draw: the first round fixes the loss, the second the draw it revealed
+HIDDEN = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(20, 8)
+        self.dec = nn.Linear(4, 20)
+
+    def reparameterize(self, mu, logvar):
+        std = logvar.mul(0.5).exp_()
+        eps = torch.randn(mu.size(1), device=mu.device)
+        return eps.mul(std).add_(mu)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(self.reparameterize(mu, logvar)), mu, logvar
+
+
+def loss_function(recon_x, x, mu, logvar):
+    bce = F.binary_cross_entropy(recon_x, x, reduction="sum")
+    return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+'''
+
+
+def test_fix_runs_rounds_a_fix_revealing_a_finding_a_crash_hid(tmp_path):
+    path = model(tmp_path, HIDDEN)
+    first = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--format", "json", cwd=tmp_path).stdout)["results"][0]
+    assert [f["code"] for f in first["findings"]] == ["VAE010"]  # the crash hides VAE001
+    assert any(s["code"] == "VAE001" for s in first["skipped"])
+    # the re-check shows VAE001, whose rule could not run before: revealed, not brought by the edit
+    assert first["findings"][0]["autofix"]["verified"] is True
+    diff = run("check", "vae.py:VAE", "--input", "6x20", "--diff", cwd=tmp_path)
+    assert "+        eps = torch.randn_like(std)" in diff.stdout
+    assert "binary_cross_entropy_with_logits(recon_x, x" in diff.stdout
+    assert "would fix 2 findings in 1 file" in diff.stderr
+    fixed = run("check", "vae.py:VAE", "--input", "6x20", "--fix", cwd=tmp_path)
+    assert fixed.exit_code == 0 and "no findings in 1 target" in fixed.stdout
+    assert "torch.randn_like(std)" in path.read_text()
+
+
+def test_the_decoder_fed_mu_inside_an_expression_is_fed_z(tmp_path):
+    text = NOISE.replace("torch.randn(self.latent)", "torch.randn_like(std)").replace(
+        "torch.sigmoid(self.dec(z))", "torch.sigmoid(self.dec(torch.cat([mu], dim=1)))"
+    )
+    path = model(tmp_path, text)
+    run("check", "vae.py:VAE", "--input", "6x20", "--fix", cwd=tmp_path)
+    assert "self.dec(torch.cat([z], dim=1))" in path.read_text()

@@ -173,7 +173,7 @@ def check(
     fresh = bool(ctx.obj and ctx.obj.get("fresh_process"))
     prepare(len(jobs), [split_target(spec)[0] for spec, _tc, _config in jobs], fresh=fresh)
 
-    def options_for(tc, config) -> Options:
+    def options_for(tc, config, sources=None) -> Options:
         return Options(
             inputs=specs or ([spec_of(s) for s in tc.inputs] if tc else []),
             init={**(tc.init if tc else {}), **init_kwargs},
@@ -188,6 +188,7 @@ def check(
             max_memory=memory_limit,
             script_args=argv if argv is not None else (tc.script_args if tc else []),
             fixes=not no_fixes,
+            sources=dict(sources or {}),
         )
 
     from vaelint.report import progress as progress_line
@@ -202,18 +203,26 @@ def check(
     if results and (fix or diff):
         from vaelint.fixes import apply as fixes
 
-        plan = fixes.plan(results, unsafe_fixes)
-        if diff:
-            _write(fixes.diff_text(plan), output_file)
-            typer.echo(f"vaelint: {fixes.summary(plan, 'would fix')}", err=True)
-            raise typer.Exit(2 if any(r.error is not None for r in results) else (1 if plan.fixes else 0))
-        fixed_note = fixes.summary(plan, "fixed")
-        if plan.fixes:
-            fixes.write(plan)
-            # what remains, as the edited files now read
-            results, failing = _check_jobs(jobs, options_for, settings, fresh, shown)
+        # round after round in memory: each round's fixes, then the targets checked on
+        # the edited text (what remains, and the fixes a crash hid before)
+        sources, count, last = {}, 0, None
+        for _round in range(fixes.MAX_ROUNDS):
+            last = fixes.plan(results, unsafe_fixes, sources)
+            if not last.fixes:
+                break
+            sources, count = last.sources, count + last.findings
+            results, failing = _check_jobs(
+                jobs, lambda tc, config: options_for(tc, config, sources), settings, fresh, shown,
+            )
             if shown is not None:
                 shown.close()
+        note = fixes.summary("would fix" if diff else "fixed", count, len(sources), last)
+        if diff:
+            _write(fixes.diff_text(sources), output_file)
+            typer.echo(f"vaelint: {note}", err=True)
+            raise typer.Exit(2 if any(r.error is not None for r in results) else (1 if sources else 0))
+        fixes.write(sources)  # the results above are the written files' (checked on the same text)
+        fixed_note = note
     if not results:
         # file mode: no configured target in these files. Said on stderr; a machine
         # format still writes its (empty) document, so a CI step that parses it works

@@ -1,5 +1,7 @@
 """``--diff`` and ``--fix``: the verified fixes of a run, chosen so that none
-overlaps another, shown as a unified diff or written to the user's files.
+overlaps another, applied in memory round after round (a fix can reveal a
+finding a crash hid, whose own fix the next round takes, as ruff's loop does),
+then shown as a unified diff or written to the user's files.
 
 Only verified fixes are offered (verify.py); unsafe ones (a change of the
 loss's scale, or one choice among several) only with ``--unsafe-fixes``.
@@ -10,21 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vaelint.fixes.edits import SAFE, Fix, choose, edited_sources, unified_diff
+from vaelint.fixes.verify import reader
+
+MAX_ROUNDS = 4
 
 
 @dataclass
 class Plan:
-    fixes: list[Fix]  # to apply, none overlapping
+    fixes: list[Fix]  # to apply in this round, none overlapping
     findings: int  # how many findings they remove
     held_back: int  # verified unsafe fixes left out (no --unsafe-fixes)
-    waiting: int  # verified fixes that overlap a chosen one (the next run offers them)
-    sources: dict[str, str] = field(default_factory=dict)  # path -> the edited text
-    before: dict[str, str] = field(default_factory=dict)  # path -> the text now
+    waiting: int  # verified fixes that overlap a chosen one (the next round offers them again)
+    sources: dict[str, str] = field(default_factory=dict)  # path -> its text with every round's edits
 
 
-def plan(results, unsafe: bool) -> Plan:
-    from vaelint.load import read_source
-
+def plan(results, unsafe: bool, base: dict[str, str] | None = None) -> Plan:
+    """This round's fixes, on top of the earlier rounds' edited text (``base``)."""
+    base = dict(base or {})
     offered, seen, held_back = [], set(), 0
     for r in results:
         for f in r.findings:
@@ -42,39 +46,33 @@ def plan(results, unsafe: bool) -> Plan:
     removed = frozenset().union(*(f.removes for f in chosen))
     # an overlapping fix whose findings the chosen ones remove anyway is not waiting
     waiting = [f for f in offered if not any(f is c for c in chosen) and not f.offered_for <= removed]
-    before: dict[str, str] = {}
-
-    def read(path: str) -> str:
-        before[path] = read_source(path)
-        return before[path]
-
-    sources = edited_sources(chosen, read)
-    return Plan(chosen, len(removed), held_back, len(waiting), sources, before)
+    sources = {**base, **edited_sources(chosen, reader(base))}
+    return Plan(chosen, len(removed), held_back, len(waiting), sources)
 
 
-def diff_text(p: Plan) -> str:
+def diff_text(sources: dict[str, str]) -> str:
+    """Every edited file against the file on disk."""
     from vaelint.frames import display_path
+    from vaelint.load import read_source
 
-    return "".join(unified_diff(display_path(path), p.before[path], text) for path, text in sorted(p.sources.items()))
+    return "".join(unified_diff(display_path(path), read_source(path), text) for path, text in sorted(sources.items()))
 
 
-def write(p: Plan) -> list[str]:
-    """Write the edited files (only those: nothing else the user owns changes);
-    the paths written."""
+def write(sources: dict[str, str]) -> list[str]:
+    """Write the edited files (only those: nothing else the user owns changes)."""
     written = []
-    for path, text in sorted(p.sources.items()):
+    for path, text in sorted(sources.items()):
         with open(path, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         written.append(path)
     return written
 
 
-def summary(p: Plan, verb: str) -> str:
+def summary(verb: str, findings: int, files: int, last: Plan | None) -> str:
     """``fixed 2 findings in 1 file`` / ``would fix ...``, with what was left for later."""
-    files = len(p.sources)
-    out = f"{verb} {p.findings} finding{'s' * (p.findings != 1)} in {files} file{'s' * (files != 1)}"
-    if p.waiting:
-        out += f"; {p.waiting} more fix{'es' * (p.waiting != 1)} overlap{'s' * (p.waiting == 1)} these (run again)"
-    if p.held_back:
-        out += f"; {p.held_back} unsafe fix{'es' * (p.held_back != 1)} left out (--unsafe-fixes)"
+    out = f"{verb} {findings} finding{'s' * (findings != 1)} in {files} file{'s' * (files != 1)}"
+    if last is not None and last.waiting:
+        out += f"; {last.waiting} more fix{'es' * (last.waiting != 1)} overlap{'s' * (last.waiting == 1)} these (run again)"
+    if last is not None and last.held_back:
+        out += f"; {last.held_back} unsafe fix{'es' * (last.held_back != 1)} left out (--unsafe-fixes)"
     return out

@@ -121,7 +121,13 @@ def a_batch_tensor(ctx, node, call: Expr) -> str | None:
     if beside:
         return beside
     params = call.enclosing_parameters()
-    return params[0] if params else None
+    # the data, not the reconstruction: a size read off the decoder's output ties the
+    # term to it, and the KL term would no longer read as the KL alone
+    data = [p for p in params if p in _DATA_NAMES]
+    return (data or params or [None])[0]
+
+
+_DATA_NAMES = ("x", "inputs", "input", "data", "images", "imgs", "img", "batch", "x_true", "target", "targets")
 
 
 def batch_of_divisor(ctx, div_node, batch: int) -> Fix | None:
