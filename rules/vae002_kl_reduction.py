@@ -82,6 +82,11 @@ over everything.
         Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = 1/Z = 0.25"),
         Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=0).mean()"), inputs=("8x20",), at="finding", message="B/Z"),
         Example(_model("F.mse_loss(recon, x)", "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = D/Z = 5"),
+        # PyTorch-VAE's form: the KL a per-sample sum averaged over the batch, the reconstruction a mean of everything
+        Example(
+            _model("F.mse_loss(recon, x)", "kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding", message="beta_eff = D = 20",
+            fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=1).mean(dim=0)"), unsafe=True,
+        ),
     ]
 
     def check(self, ctx):
@@ -117,7 +122,7 @@ over everything.
         function beside a summed KL gets ``reduction="sum"``; a KL averaged with
         ``.mean()`` beside a summed reconstruction gets ``.sum()``."""
         from vaelint.fixes.edits import UNSAFE
-        from vaelint.fixes.rewrites import reduce_by_sum
+        from vaelint.fixes.rewrites import per_sample_sum, reduce_by_sum
 
         seen = finding.payload
         scales = next((s for s in (loss_scales(ctx).each_kl() if loss_scales(ctx) else ()) if s.kl.term is seen.kl_term), None)
@@ -131,6 +136,9 @@ over everything.
             return reduce_by_sum(ctx, rec_means[0], "sum the reconstruction as the KL is summed", UNSAFE)
         if len(kl_means) == 1 and not rec_means and kl_means[0].op == "mean":
             return reduce_by_sum(ctx, kl_means[0], "sum the KL as the reconstruction is summed", UNSAFE)
+        if len(rec_means) == 1 and rec_means[0].op != "mean" and [f.over for f in kl_means] == ["B"]:
+            # the KL is a per-sample sum averaged over the batch (AntixK's VanillaVAE): so the reconstruction
+            return per_sample_sum(ctx, rec_means[0], "reduce the reconstruction as the KL: per-sample sums averaged over the batch", UNSAFE)
         return None
 
     def confirm_needs(self, finding, ctx):

@@ -220,3 +220,40 @@ def assigned_name(loc) -> str | None:
             if isinstance(target, cst.Name):
                 return target.value
     return None
+
+
+def per_sample_sum(ctx, factor, description: str, applicability: str) -> Fix | None:
+    """A loss function's mean over the batch and the data -> its sum divided by the
+    batch size: ``F.mse_loss(recon, x)`` -> ``F.mse_loss(recon, x, reduction="sum") / x.size(0)``."""
+    import libcst as cst
+
+    from vaelint.context import loc_of
+
+    cmp = next((c for c in ctx.roles.comparisons if c.node is factor.node), None)
+    call = expr_at(loc_of(factor.node))
+    if cmp is None or call is None or not call.is_call or factor.node.op == "call_module":
+        return None
+    found = operand_for(ctx, cmp.node, cmp.data_side)
+    if found is None or not is_plain_reference(*found):
+        return None
+    summed = reduce_by_sum(ctx, factor, description, applicability)
+    if summed is None or len(summed.edits) != 1:
+        return None
+    from vaelint.fixes.edits import apply_edits
+
+    whole = call.replace(call.text)  # the call's own range, to word it with the sum inside
+    inner = apply_edits(call.text, [_shifted(summed.edits[0], whole)])
+    text = f"{inner} / {found[0].code(found[1])}.size(0)"
+    assigned = any(isinstance(n, cst.Assign) and n.value is call.node for n in call.positions)
+    return Fix(f"{description}: {text}", (call.replace(text if assigned else f"({text})"),), applicability)
+
+
+def _shifted(edit, whole):
+    """``edit`` (in the file) as an edit of the text of the expression spanning ``whole``."""
+    from vaelint.fixes.edits import Edit
+
+    def at(line, column):
+        return line - whole.line + 1, column - (whole.column - 1 if line == whole.line else 0)
+
+    (l1, c1), (l2, c2) = at(edit.line, edit.column), at(edit.end_line, edit.end_column)
+    return Edit(edit.path, l1, c1, l2, c2, edit.content)
