@@ -243,7 +243,10 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
     SimulatedCuda._meetings = sim.meetings
     SimulatedCuda._storages = {_storage(t) for t in (*state.values(), *sim_inputs)}
     try:
-        with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), _Moves():
+        # cuDNN off: on a machine with a real GPU, an RNN whose input says is_cuda would
+        # call cuDNN's kernels with the simulated tensors' CPU memory
+        with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), _Moves(), \
+                torch.backends.cudnn.flags(enabled=False):
             warnings.simplefilter("ignore")  # "compiled without cuDNN": the simulated GPU has none
             reseed(0)
             torch.func.functional_call(module, state, sim_inputs, strict=False)
