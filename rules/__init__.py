@@ -13,6 +13,24 @@ import pkgutil
 from vaelint.rulebase import Rule
 
 
+def rule_codes() -> list[str]:
+    """The catalogue's codes, read from its module names (``vae001_noise_shape`` ->
+    ``VAE001``) without importing a rule (and so torch): the command line checks
+    --select/--ignore with them before a cached result is read."""
+    names = sorted(info.name for info in pkgutil.iter_modules(__path__) if info.name.startswith("vae"))
+    return [name.split("_", 1)[0].upper() for name in names]
+
+
+def rule_file(code: str) -> str | None:
+    """The file of rule ``code`` (its page and examples), without importing it."""
+    import os
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.split("_", 1)[0].upper() == code:
+            return os.path.join(info.module_finder.path, f"{info.name}.py")
+    return None
+
+
 def all_rules() -> list[type[Rule]]:
     found = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):

@@ -115,3 +115,9 @@ def test_invalid_example_fix_is_declared_applies_and_checks_clean(tmp_path, rule
     again = check(str(path), example.target, example.inputs, loss=f"{path}:{example.loss}" if example.loss else None)
     assert again.error is None, again.error.message
     assert [f.message for f in again.findings if f.code == rule.code] == []
+
+
+def test_rule_codes_read_from_module_names_match_the_classes():
+    from vaelint.rules import rule_codes
+
+    assert rule_codes() == [r.code for r in RULES]

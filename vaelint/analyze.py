@@ -18,8 +18,6 @@ import sys
 import threading
 import traceback
 import warnings
-from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.fx as fx
@@ -39,40 +37,13 @@ from vaelint.frames import boundary, user_frame_of_traceback
 from vaelint.sourcemap import where
 from vaelint.graphview import GraphView
 from vaelint.inputcheck import binary_retry, check_inputs, check_token_ids, unexplained
-from vaelint.inputs import InputSpec
 from vaelint.frontends import LoadRequest, Program, choose, parse_ref
 from vaelint.lossbind import Binder, LossPlan
+from vaelint.options import Options  # noqa: F401 - its home before vaelint/options.py
 from vaelint.roles import forward_roles, loss_roles
 from vaelint.ops import RANDOM_OPS
 from vaelint.rulebase import SkipRule, drop_deferred
 from vaelint.shapes import make_inputs, run_batches
-
-
-@dataclass
-class Options:
-    inputs: list[InputSpec]
-    init: dict = field(default_factory=dict)
-    loss: str | None = None
-    loss_kwargs: dict = field(default_factory=dict)
-    beta: float = 1.0
-    device: str = "auto"
-    dynamic: bool = True
-    select: list[str] | None = None
-    ignore: list[str] = field(default_factory=list)
-    timeout: float | None = 60.0  # seconds per target
-    script_args: list[str] = field(default_factory=list)  # --script-args, split as a shell would
-    # hears each stage as it starts: import, build, forward, loss, rules, confirmation
-    progress: Callable[[str], None] | None = None
-    # hears the built model (the worker picks torch's thread count by its size)
-    on_model: Callable[[object, int], None] | None = None  # (model, elements of the inputs at the batch)
-    max_memory: int | None = None  # bytes of resident memory the worker may use (--max-memory)
-    # vaelint annotate: also watch the model's unannotated forward/encode/decode/
-    # reparameterize and the loss, and propose annotations (result.annotations)
-    annotate: bool = False
-    # offer fixes: each rule's edit for its findings (vaelint/fixes/), checked again by the caller
-    fixes: bool = False
-    # path -> edited text standing in for the file (a fix being checked again: vaelint/overlay.py)
-    sources: dict = field(default_factory=dict)
 
 
 def selected_rules(options: Options):

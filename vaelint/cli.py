@@ -111,6 +111,7 @@ def check(
     diff: bool = typer.Option(False, "--diff", help="Print the verified fixes as a unified diff and change nothing (exit 1 if there are any)."),
     unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Include fixes that change the loss's scale or make a choice."),
     no_fixes: bool = typer.Option(False, "--no-fixes", help="Work out no fixes (each fixable finding costs a re-check of its target)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.vaelint_cache/; VAELINT_NO_CACHE=1 too)."),
 ) -> None:
     """Check VAE models for shape, loss and reparameterization bugs."""
     from vaelint.build import parse_init, parse_literal
@@ -163,15 +164,11 @@ def check(
     except VaelintError as e:
         _usage_error(e.message)
 
-    from vaelint.analyze import Options
+    from vaelint.options import Options
     from vaelint.inputs import parse_input_spec as spec_of
-    from vaelint.worker import prepare
-
-    from vaelint.load import split_target
 
     # the command line's own process has run no torch op (see main): its workers keep torch's threads
     fresh = bool(ctx.obj and ctx.obj.get("fresh_process"))
-    prepare(len(jobs), [split_target(spec)[0] for spec, _tc, _config in jobs], fresh=fresh)
 
     def options_for(tc, config, sources=None) -> Options:
         return Options(
@@ -195,7 +192,7 @@ def check(
 
     shown = progress_line.Progress(len(jobs)) if progress_line.wanted(format is Format.text, sys.stderr.isatty()) else None
     try:
-        results, failing = _check_jobs(jobs, options_for, settings, fresh, shown)
+        results, failing = _check_jobs(jobs, options_for, settings, fresh, shown, use_cache=not no_cache)
     finally:
         if shown is not None:
             shown.close()
@@ -250,28 +247,50 @@ def check(
     raise typer.Exit(1 if failing and not exit_zero else 0)
 
 
-def _check_jobs(jobs, options_for, settings, fresh: bool, shown=None) -> tuple[list, list]:
-    """Each target checked in its worker, its fixes checked again, suppressions
-    applied: (results, the findings at or above fail-on). ``shown``: a progress line."""
-    from vaelint.fixes.verify import verify
+def _check_jobs(jobs, options_for, settings, fresh: bool, shown=None, use_cache: bool = False) -> tuple[list, list]:
+    """Each target answered from the result cache or checked in its worker (its
+    fixes checked again), suppressions applied: (results, the findings at or above
+    fail-on). ``shown``: a progress line. Nothing imports torch until a target misses."""
+    from vaelint import cache as result_cache
     from vaelint.suppress import apply
-    from vaelint.worker import run_target
 
+    use_cache = use_cache and not result_cache.disabled()
+    prepared = False
     results, failing = [], []
     for i, (spec, tc, config) in enumerate(jobs, 1):
         options = options_for(tc, config)
-        if shown is not None:
-            shown.begin(i, _shown(spec))
-        result = run_target(_shown(spec), options, fresh=fresh, listener=shown)
-        if options.fixes and any(f.autofix is not None for f in result.findings):
+        store = result_cache.Cache(result_cache.folder_for(config.root)) if use_cache and not options.sources else None
+        result = store.get(_shown(spec), options) if store is not None else None
+        if result is None:
+            if not prepared:  # the parent's one-time imports, for the targets that do run
+                from vaelint.load import split_target
+                from vaelint.worker import prepare
+
+                prepare(len(jobs), [split_target(s)[0] for s, _tc, _config in jobs], fresh=fresh)
+                prepared = True
             if shown is not None:
-                shown.begin(i, _shown(spec), "checking its fixes again")
-            verify(_shown(spec), options, result, lambda target, again: run_target(target, again, fresh=fresh, listener=shown))
+                shown.begin(i, _shown(spec))
+            result = _run_and_verify(_shown(spec), options, fresh, shown, i)
+            if store is not None:
+                store.put(_shown(spec), options, result)
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
         results.append(result)
         severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
         failing += [f for f in result.findings if f.severity in severities]
     return results, failing
+
+
+def _run_and_verify(target: str, options, fresh: bool, shown, index: int):
+    """One target in its worker, then its fixes checked again (vaelint/fixes/verify.py)."""
+    from vaelint.fixes.verify import verify
+    from vaelint.worker import run_target
+
+    result = run_target(target, options, fresh=fresh, listener=shown)
+    if options.fixes and any(f.autofix is not None for f in result.findings):
+        if shown is not None:
+            shown.begin(index, target, "checking its fixes again")
+        verify(target, options, result, lambda t, again: run_target(t, again, fresh=fresh, listener=shown))
+    return result
 
 
 def _extra_outputs(items: list[str]) -> list[tuple[Format, str]]:
@@ -387,9 +406,9 @@ def _shown(spec: str) -> str:
 
 
 def _check_codes(codes: list[str]) -> None:
-    from vaelint.rules import all_rules
+    from vaelint.rules import rule_codes
 
-    known = [r.code for r in all_rules()]
+    known = rule_codes()
     for c in codes:
         if not any(k.startswith(c) for k in known):
             _usage_error(f"unknown rule code {c!r} in --select/--ignore; known codes: {', '.join(known)}.")
@@ -450,6 +469,20 @@ def _write(text: str, output_file: Optional[str]) -> None:
 
 
 @app.command()
+def clean() -> None:
+    """Remove the result cache (.vaelint_cache/ of this project, or VAELINT_CACHE_DIR)."""
+    from vaelint import cache as result_cache
+    from vaelint.settings import CommandLine, Settings
+
+    try:
+        folder = result_cache.folder_for(Settings(CommandLine()).base().root)
+    except VaelintError as e:
+        _usage_error(e.message)
+    removed = result_cache.clean(folder)
+    typer.echo(f"vaelint: {'removed' if removed else 'no cache at'} {folder}", err=True)
+
+
+@app.command()
 def rule(
     code: Optional[str] = typer.Argument(None, help="A rule code such as VAE003."),
     all_: bool = typer.Option(False, "--all", help="List the whole catalogue."),
@@ -481,7 +514,7 @@ def annotate(
 ) -> None:
     """Write jaxtyping annotations from the solved shapes: forward, encode, decode,
     reparameterize, sample and the loss; a unified diff, or --write."""
-    from vaelint.analyze import Options
+    from vaelint.options import Options
     from vaelint.annotation_writer import apply, write as write_file
     from vaelint.build import parse_init
     from vaelint.frontends.base import parse_ref

@@ -73,6 +73,10 @@ class TargetResult:
     output: list[str] = field(default_factory=list)  # what the model's own code printed (text report only)
     # vaelint annotate: the annotations to add (vaelint/annotation_proposals.py, Proposal)
     annotations: list = field(default_factory=list)
+    # the files the check read (the target's, its user modules, files its code opened),
+    # recorded by the worker for the result cache (vaelint/cache.py)
+    dependencies: list[str] = field(default_factory=list)
+    cached: bool = False  # answered from the result cache
 
     @property
     def status(self) -> str:

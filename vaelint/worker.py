@@ -143,12 +143,14 @@ def _work(target: str, options: Options, write_end: int, captured, fresh: bool) 
         options.progress = progress
         options.on_model = _threads_for if fresh else None
         options.timeout = None  # the parent keeps the time, and can kill
+        opened = _record_opens()
         try:
             result = analyse(target, options)
         except SystemExit as e:
             result = TargetResult(target)
             result.error = VaelintError("exit", "")
             result.error.exit_code = e.code  # the parent words it with the stage it saw
+        result.dependencies = _dependencies(opened)
         _send(write_end, ("result", _portable(result)))
     except BaseException:  # noqa: BLE001 - a bug of ours: the parent reports the missing result
         traceback.print_exc()
@@ -157,6 +159,36 @@ def _work(target: str, options: Options, write_end: int, captured, fresh: bool) 
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # no interpreter teardown: the parent owns the process's exit
+
+
+def _record_opens() -> set:
+    """Every file this worker opens from now on (Python's audit hook: ``open`` and
+    ``io.open_code``, so imports too). The worker is this target's alone, so the
+    hook, which cannot be removed, ends with it."""
+    opened: set = set()
+
+    def audit(event, args):
+        if event == "open" and args and isinstance(args[0], str):
+            opened.add(args[0])
+
+    sys.addaudithook(audit)
+    return opened
+
+
+def _dependencies(opened: set) -> list[str]:
+    """The user's files the check read: what the result cache digests (vaelint/cache.py)."""
+    from vaelint.frames import is_user_file
+
+    files = set(opened)
+    files |= {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
+    out = set()
+    for path in files:
+        if not path or path.startswith(("/proc/", "/sys/", "/dev/")) or not is_user_file(path):
+            continue
+        real = os.path.realpath(path)
+        if os.path.isfile(real):
+            out.add(real)
+    return sorted(out)
 
 
 class _Inbox:

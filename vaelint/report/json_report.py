@@ -18,11 +18,14 @@ def to_dict(results: list[TargetResult], notes: tuple[str, ...] = ()) -> dict:
 
 
 def _rule_uri(code: str) -> str | None:
-    from vaelint.report.sarif_report import rule_uri
-    from vaelint.rules import all_rules
+    """The rule's module as a file URI, found without importing the rule (a cached
+    report imports no torch)."""
+    from pathlib import Path
 
-    rule = next((r for r in all_rules() if r.code == code), None)
-    return rule_uri(rule) if rule else None
+    from vaelint.rules import rule_file
+
+    path = rule_file(code)
+    return Path(path).resolve().as_uri() if path else None
 
 
 def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
@@ -43,6 +46,7 @@ def _result(r: TargetResult) -> dict:
     return {
         "target": r.target,
         "status": r.status,
+        "cached": r.cached,
         "error": {"kind": r.error.kind, "message": r.error.message} if r.error else None,
         "capture": r.capture_method,
         "capture_note": r.fallback_reason,

@@ -64,6 +64,9 @@ def summary_line(results: list[TargetResult]) -> str:
         text += f"; {unchecked}"
     if failed:
         text += f"; {failed} could not be analysed"
+    cached = sum(r.cached for r in results)
+    if cached:
+        text += f"; {cached} from the cache" if n > 1 else "; from the cache"
     return text
 
 
@@ -87,13 +90,15 @@ def not_checked_text(results: list[TargetResult]) -> str:
 
 def _target(r: TargetResult, console: Console) -> None:
     if r.error is not None:
-        console.print(f"[bold]{escape(r.target)}[/bold]   [red]could not be analysed[/red] ({r.error.kind})")
+        cached = "   [dim](from the cache)[/dim]" if r.cached else ""
+        console.print(f"[bold]{escape(r.target)}[/bold]   [red]could not be analysed[/red] ({r.error.kind}){cached}")
         console.print(f"  {escape(r.error.message)}", soft_wrap=True)
         _output(r, console)
         return
     how = f"captured by {r.capture_method}"
     confirmed = f"confirmed on {r.confirmed_on}" if r.confirmed_on else "not run (--no-dynamic)"
-    console.print(f"[bold]{escape(r.target)}[/bold]   input {escape(r.input_text)}   {how}   {confirmed}", soft_wrap=True)
+    cached = "   [dim](from the cache: nothing it reads has changed)[/dim]" if r.cached else ""
+    console.print(f"[bold]{escape(r.target)}[/bold]   input {escape(r.input_text)}   {how}   {confirmed}{cached}", soft_wrap=True)
     if r.fallback_reason:
         console.print(f"  [dim]{escape(r.fallback_reason)}; recorded a concrete run instead[/dim]", soft_wrap=True)
     if r.flow:

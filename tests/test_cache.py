@@ -1,0 +1,168 @@
+"""The result cache: a re-check of an unchanged target is answered from disk,
+before torch is imported; a change to anything it read, its options or the
+versions that ran it checks it again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from vaelint.cli import app
+
+runner = CliRunner()
+
+MODEL = textwrap.dedent('''
+    import json
+    import os
+
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    from layers import make_encoder
+
+    CONFIG = json.load(open(os.path.join(os.path.dirname(__file__), "config.json")))
+
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.latent = CONFIG["latent"]
+            self.enc = make_encoder(20, 2 * self.latent)
+            self.dec = nn.Linear(self.latent, 20)
+
+        def forward(self, x):
+            mu, logvar = self.enc(x).chunk(2, dim=1)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+    def loss_function(recon, x, mu, logvar):
+        rec = F.binary_cross_entropy(recon, x, reduction="sum")
+        return rec + 0.5 * -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+''')
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    monkeypatch.delenv("VAELINT_NO_CACHE", raising=False)
+    monkeypatch.delenv("VAELINT_CACHE_DIR", raising=False)
+    (tmp_path / "vae.py").write_text(MODEL)
+    (tmp_path / "layers.py").write_text("import torch.nn as nn\n\n\ndef make_encoder(n, m):\n    return nn.Linear(n, m)\n")
+    (tmp_path / "config.json").write_text('{"latent": 4}')
+    (tmp_path / "notes.txt").write_text("not read by the model\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.vaelint]\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def check(*extra, fmt="json"):
+    r = runner.invoke(app, ["check", "vae.py:VAE", "--input", "6x20", "--no-dynamic", "--format", fmt, *extra])
+    assert "Traceback" not in r.output, r.output
+    return r
+
+
+def result(*extra) -> dict:
+    return json.loads(check(*extra).stdout)["results"][0]
+
+
+def test_an_unchanged_target_is_answered_from_the_cache(repo):
+    first = result()
+    assert first["cached"] is False and [f["code"] for f in first["findings"]] == ["VAE004"]
+    again = result()
+    assert again["cached"] is True
+    assert {k: v for k, v in again.items() if k != "cached"} == {k: v for k, v in first.items() if k != "cached"}
+    text = check(fmt="text").stdout
+    assert "(from the cache: nothing it reads has changed)" in text and text.rstrip().endswith("; from the cache")
+    assert (repo / ".vaelint_cache" / ".gitignore").read_text().endswith("*\n")
+    assert (repo / ".vaelint_cache" / "CACHEDIR.TAG").exists()
+
+
+@pytest.mark.parametrize("changed", ["vae.py", "layers.py", "config.json"])
+def test_a_change_to_anything_the_check_read_checks_again(repo, changed):
+    result()
+    assert result()["cached"] is True
+    path = repo / changed
+    path.write_text(path.read_text() + ("\n" if changed != "config.json" else " "))
+    assert result()["cached"] is False
+    assert result()["cached"] is True
+
+
+def test_a_file_the_check_did_not_read_changes_nothing(repo):
+    result()
+    (repo / "notes.txt").write_text("changed\n")
+    (repo / "new.py").write_text("x = 1\n")
+    assert result()["cached"] is True
+
+
+def test_options_and_versions_are_part_of_the_key(repo, monkeypatch):
+    import vaelint.cache as cache
+
+    result()
+    assert result("--beta", "0.5")["cached"] is False  # another question
+    assert result("--beta", "0.5")["cached"] is True
+    assert result("--select", "VAE004")["cached"] is False
+    assert "from the cache" in check(fmt="github").stderr + check(fmt="text").stdout  # the format is how the answer is written
+    monkeypatch.setattr(cache, "_torch_version", lambda: "9.9.9")
+    assert result()["cached"] is False
+
+
+def test_suppressions_apply_to_a_cached_result(repo):
+    assert [f["code"] for f in result()["findings"]] == ["VAE004"]
+    (repo / "pyproject.toml").write_text('[tool.vaelint]\n[tool.vaelint.per-file-ignores]\n"vae.py" = ["VAE004"]\n')
+    again = result()
+    assert again["cached"] is True and again["findings"] == [] and again["suppressed"] == 1
+
+
+def test_no_cache_neither_reads_nor_writes(repo, monkeypatch):
+    result("--no-cache")
+    assert not (repo / ".vaelint_cache").exists()
+    monkeypatch.setenv("VAELINT_NO_CACHE", "1")
+    result()
+    assert not (repo / ".vaelint_cache").exists()
+
+
+def test_cache_dir_and_clean(repo, monkeypatch, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("cache") / "vc"
+    monkeypatch.setenv("VAELINT_CACHE_DIR", str(elsewhere))
+    result()
+    assert result()["cached"] is True and elsewhere.is_dir() and not (repo / ".vaelint_cache").exists()
+    r = runner.invoke(app, ["clean"])
+    assert r.exit_code == 0 and f"removed {elsewhere}" in r.stderr and not elsewhere.exists()
+    assert "no cache at" in runner.invoke(app, ["clean"]).stderr
+
+
+def test_what_the_machine_decides_is_not_stored(tmp_path):
+    from vaelint.cache import Cache
+    from vaelint.diagnostics import TargetResult
+    from vaelint.errors import VaelintError
+    from vaelint.options import Options
+
+    model = tmp_path / "m.py"
+    model.write_text("x = 1\n")
+    store = Cache(str(tmp_path / "c"))
+    timed_out = TargetResult("m.py:VAE", error=VaelintError("timeout", "too slow"), dependencies=[str(model)])
+    assert store.put("m.py:VAE", Options([]), timed_out) is False
+    wrong_input = TargetResult("m.py:VAE", error=VaelintError("input", "bad --input"), dependencies=[str(model)])
+    assert store.put("m.py:VAE", Options([]), wrong_input) is True
+    assert store.get("m.py:VAE", Options([])).error.kind == "input"
+    edited = Options([], sources={str(model): "x = 2\n"})  # a --fix round: the text is not on disk
+    assert store.put("m.py:VAE", edited, wrong_input) is False
+
+
+def test_a_cached_answer_imports_no_torch(repo):
+    driver = (
+        "import sys\nfrom vaelint.cli import app\n"
+        "try:\n    app(['check', 'vae.py:VAE', '--input', '6x20', '--no-dynamic', '-q'])\nexcept SystemExit:\n    pass\n"
+        "print('torch imported:', 'torch' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "VAELINT_NO_CACHE"}
+    runs = [subprocess.run([sys.executable, "-c", driver], cwd=repo, env=env, capture_output=True, text=True) for _ in range(2)]
+    assert "torch imported: True" in runs[0].stdout  # the first check runs the model
+    assert "torch imported: False" in runs[1].stdout and "from the cache" in runs[1].stdout
