@@ -166,3 +166,17 @@ def test_a_cached_answer_imports_no_torch(repo):
     runs = [subprocess.run([sys.executable, "-c", driver], cwd=repo, env=env, capture_output=True, text=True) for _ in range(2)]
     assert "torch imported: True" in runs[0].stdout  # the first check runs the model
     assert "torch imported: False" in runs[1].stdout and "from the cache" in runs[1].stdout
+
+
+def test_a_sibling_models_change_leaves_the_others_cached_until_it_calls_their_loss(repo):
+    # vaelint scans the folder for a call of the loss; a sibling that cannot call it
+    # (it does not name the loss's module) is no dependency
+    sibling = repo / "other.py"
+    sibling.write_text(MODEL.replace('self.latent = CONFIG["latent"]', "self.latent = 3"))
+    result()
+    assert result()["cached"] is True
+    sibling.write_text(sibling.read_text() + "# edited\n")
+    assert result()["cached"] is True
+    # now it imports the loss from vae.py: where it calls it may bind its parameters
+    sibling.write_text(sibling.read_text() + "from vae import loss_function  # noqa\n")
+    assert result()["cached"] is False

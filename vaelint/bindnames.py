@@ -52,9 +52,33 @@ def call_site_sources(loss_fn, model, paths: list[str]) -> tuple[dict[str, tuple
         home = os.path.realpath(inspect.getsourcefile(getattr(loss_fn, "__func__", loss_fn)) or "")
     except TypeError:
         return None
+    from vaelint import reads
+    from vaelint.load import read_source
+
     for path in paths:
-        tree = _parsed(path)
-        if tree is None or not _refers_to(tree, path, home, name):
+        with reads.unrecorded():  # a file without the loss's name cannot call it: no dependency
+            try:
+                text = read_source(path)
+            except OSError:
+                continue
+        if name not in text:
+            reads.name_absent(path, name)
+            continue
+        stem = os.path.splitext(os.path.basename(home))[0]
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            tree = None
+        if tree is not None and not _refers_to(tree, path, home, name):
+            # another file's function of the same name: this one cannot import the
+            # loss while it does not name the loss's module
+            if stem not in text:
+                reads.name_absent(path, stem)
+            else:
+                reads.read(path)
+            continue
+        reads.read(path)
+        if tree is None:
             continue
         for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
             found = _in_scope(scope, name, params)

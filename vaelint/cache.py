@@ -19,6 +19,7 @@ in the current directory), or ``VAELINT_CACHE_DIR``; it ignores itself for git.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import pickle
@@ -49,20 +50,30 @@ def digest(path: str) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=1)
+def code_roots() -> tuple[str, ...]:
+    """The folders of vaelint's own code: the package and its rules (which a
+    development checkout keeps apart, in rules/)."""
+    import importlib.util
+
+    import vaelint
+
+    roots = [os.path.dirname(os.path.realpath(vaelint.__file__))]
+    try:
+        spec = importlib.util.find_spec("vaelint.rules")
+        roots += [os.path.realpath(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    except ImportError:
+        pass
+    return tuple(sorted(set(roots)))
+
+
+@functools.lru_cache(maxsize=1)
 def _code_fingerprint() -> str:
     """vaelint's own code as it is installed (a development checkout changes without a new version)."""
     import vaelint
 
-    roots = [os.path.dirname(vaelint.__file__)]
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("vaelint.rules")
-        roots += list(spec.submodule_search_locations or []) if spec else []
-    except ImportError:
-        pass
     h = hashlib.sha256(vaelint.__version__.encode())
-    for root in sorted(set(roots)):
+    for root in code_roots():
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             for name in sorted(f for f in files if f.endswith(".py")):
@@ -71,6 +82,7 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
 def _torch_version() -> str:
     try:
         from importlib.metadata import version
@@ -96,6 +108,16 @@ def key(target: str, options) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _mentions(path: str, names: list[str]) -> bool:
+    """Does a file read only to find these names (a call of the loss) hold one now?"""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return False  # gone: it holds nothing
+    return any(name in text for name in names)
+
+
 class Cache:
     def __init__(self, folder: str):
         self.folder = folder
@@ -113,6 +135,8 @@ class Cache:
         if not isinstance(stored, dict) or not stored.get("files"):
             return None
         if any(digest(path) != sha for path, sha in stored["files"].items()):
+            return None
+        if any(_mentions(path, names) for path, names in stored.get("absent", {}).items()):
             return None
         result = stored["result"]
         result.cached = True
@@ -133,7 +157,7 @@ class Cache:
         # written whole, then moved in place: a reader never sees half an entry
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump({"files": files, "result": result}, fh)
+            pickle.dump({"files": files, "absent": dict(result.absent_names), "result": result}, fh)
         os.replace(tmp, path)
         return True
 

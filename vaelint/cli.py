@@ -255,19 +255,20 @@ def _check_jobs(jobs, options_for, settings, fresh: bool, shown=None, use_cache:
     from vaelint.suppress import apply
 
     use_cache = use_cache and not result_cache.disabled()
-    prepared = False
-    results, failing = [], []
-    for i, (spec, tc, config) in enumerate(jobs, 1):
+    planned = []  # (spec, config, options, its cache or None, the cached result or None)
+    for spec, tc, config in jobs:
         options = options_for(tc, config)
         store = result_cache.Cache(result_cache.folder_for(config.root)) if use_cache and not options.sources else None
-        result = store.get(_shown(spec), options) if store is not None else None
-        if result is None:
-            if not prepared:  # the parent's one-time imports, for the targets that do run
-                from vaelint.load import split_target
-                from vaelint.worker import prepare
+        planned.append((spec, config, options, store, store.get(_shown(spec), options) if store is not None else None))
+    missed = [spec for spec, _config, _options, _store, cached in planned if cached is None]
+    if missed:  # the parent's one-time imports and warm-up, for the targets that do run
+        from vaelint.load import split_target
+        from vaelint.worker import prepare
 
-                prepare(len(jobs), [split_target(s)[0] for s, _tc, _config in jobs], fresh=fresh)
-                prepared = True
+        prepare(len(missed), [split_target(s)[0] for s in missed], fresh=fresh)
+    results, failing = [], []
+    for i, (spec, config, options, store, result) in enumerate(planned, 1):
+        if result is None:
             if shown is not None:
                 shown.begin(i, _shown(spec))
             result = _run_and_verify(_shown(spec), options, fresh, shown, i)

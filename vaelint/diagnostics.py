@@ -76,6 +76,8 @@ class TargetResult:
     # the files the check read (the target's, its user modules, files its code opened),
     # recorded by the worker for the result cache (vaelint/cache.py)
     dependencies: list[str] = field(default_factory=list)
+    # files read only to find a name (a call of the loss) they did not hold: path -> names
+    absent_names: dict[str, list[str]] = field(default_factory=dict)
     cached: bool = False  # answered from the result cache
 
     @property

@@ -1,0 +1,80 @@
+"""What the result cache saves, as ratios measured side by side in one run.
+
+Goals (issue "A re-check costs nothing"): a re-check of an unchanged target at
+most 0.15x `python -c "import torch"`; a repository of 10 targets with one
+changed at most 1.2x that one target's check alone (import torch included).
+Commands run in interleaved rounds in a throwaway copy, so machine noise hits
+every side alike; medians are printed.
+
+    python benchmarks/bench_cache.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MLP = os.path.join(ROOT, "fixtures", "clean", "mlp_vae.py")
+PY = sys.executable
+N = 10
+
+
+def run(cmd, cwd, env) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    repo = tempfile.mkdtemp(prefix="vaelint-bench-cache-")
+    env = {k: v for k, v in os.environ.items() if k not in ("VAELINT_NO_CACHE", "VAELINT_CACHE_DIR")}
+    targets = []
+    for i in range(N):
+        shutil.copy(MLP, os.path.join(repo, f"model_{i}.py"))
+        targets.append(f'[[tool.vaelint.targets]]\ntarget = "model_{i}.py:VAE"\ninput = ["32x784"]\n')
+    with open(os.path.join(repo, "pyproject.toml"), "w") as fh:
+        fh.write("[tool.vaelint]\n" + "\n".join(targets))
+    check = [PY, "-m", "vaelint", "check", "-q"]
+    changed = os.path.join(repo, "model_0.py")
+
+    def touch_one() -> None:  # a real edit: a comment appended, so its digest changes
+        with open(changed, "a") as fh:
+            fh.write("# edited\n")
+
+    sides = {
+        "import torch": lambda: run([PY, "-c", "import torch"], repo, env),
+        "one target, first check (no cache)": lambda: run([*check, "model_1.py:VAE", "--input", "32x784", "--no-cache"], repo, env),
+        "one target, unchanged (cached)": lambda: run([*check, "model_1.py:VAE", "--input", "32x784"], repo, env),
+        f"{N} targets, one changed": lambda: (touch_one(), run(check, repo, env))[1],
+        f"{N} targets, no cache": lambda: run([*check, "--no-cache"], repo, env),
+    }
+    run(check, repo, env)  # fill the cache
+    run([*check, "model_1.py:VAE", "--input", "32x784"], repo, env)
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(args.runs):
+        for name, side in sides.items():
+            times[name].append(side())
+    med = {name: statistics.median(v) for name, v in times.items()}
+    torch_s, alone = med["import torch"], med["one target, first check (no cache)"]
+    print(f"{'command':40} {'median s':>9} {'ratio':>8}  to")
+    for name, value in med.items():
+        base, against = (alone, "one target's first check") if name.startswith(f"{N} targets") else (torch_s, "import torch")
+        print(f"{name:40} {value:9.3f} {value / base:8.2f}  {against}")
+    shutil.rmtree(repo)
+
+
+if __name__ == "__main__":
+    main()

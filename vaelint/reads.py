@@ -1,0 +1,59 @@
+"""What a check read, for the result cache (vaelint/cache.py).
+
+The worker records every file the check opens (vaelint/worker.py). One kind of
+read is weaker: vaelint scans the model's folder for a call of the loss
+(vaelint/bindnames.py), and a file that does not even contain the loss's name
+cannot hold one. Such a file is no dependency while it still lacks the name,
+so a change to a sibling model does not invalidate every target in its folder:
+the scan reads it unrecorded and notes the name as absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+_quiet = False
+_absent: dict[str, set[str]] = {}
+_read: set[str] = set()
+
+
+def recording() -> bool:
+    """Whether the worker's record of opened files should take this open."""
+    return not _quiet
+
+
+@contextlib.contextmanager
+def unrecorded():
+    """Opens inside are not recorded (the caller says what they meant)."""
+    global _quiet
+    saved, _quiet = _quiet, True
+    try:
+        yield
+    finally:
+        _quiet = saved
+
+
+def name_absent(path: str, name: str) -> None:
+    _absent.setdefault(os.path.realpath(path), set()).add(name)
+
+
+def read(path: str) -> None:
+    """``path`` is a dependency after all (a scan found what it looked for)."""
+    _read.add(os.path.realpath(path))
+
+
+def reset() -> None:
+    """A worker starts with nothing read (the parent's own warm-up check read some)."""
+    global _quiet
+    _quiet = False
+    _absent.clear()
+    _read.clear()
+
+
+def absent() -> dict[str, list[str]]:
+    return {path: sorted(names) for path, names in _absent.items()}
+
+
+def explicit() -> set[str]:
+    return set(_read)
