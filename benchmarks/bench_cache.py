@@ -1,8 +1,10 @@
-"""What the result cache saves, as ratios measured side by side in one run.
+"""What the result cache and --jobs save, as ratios measured side by side in one run.
 
 Goals (issue "A re-check costs nothing"): a re-check of an unchanged target at
 most 0.15x `python -c "import torch"`; a repository of 10 targets with one
-changed at most 1.2x that one target's check alone (import torch included).
+changed at most 1.2x that one target's check alone (import torch included);
+`--jobs 2` on 4 independent targets (conv VAEs at 16x3x64x64, latent 128) at most
+0.65x the wall time of `--jobs 1`.
 Commands run in interleaved rounds in a throwaway copy, so machine noise hits
 every side alike; medians are printed.
 
@@ -22,6 +24,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MLP = os.path.join(ROOT, "fixtures", "clean", "mlp_vae.py")
+CONV = os.path.join(ROOT, "benchmarks", "models_large.py") + ":ConvVAE"
 PY = sys.executable
 N = 10
 
@@ -60,6 +63,8 @@ def main() -> None:
         "one target, unchanged (cached)": lambda: run([*check, "model_1.py:VAE", "--input", "32x784"], repo, env),
         f"{N} targets, one changed": lambda: (touch_one(), run(check, repo, env))[1],
         f"{N} targets, no cache": lambda: run([*check, "--no-cache"], repo, env),
+        "4 conv targets --jobs 1": lambda: run([*check, *[CONV] * 4, "--input", "16x3x64x64", "--no-cache", "--jobs", "1"], repo, env),
+        "4 conv targets --jobs 2": lambda: run([*check, *[CONV] * 4, "--input", "16x3x64x64", "--no-cache", "--jobs", "2"], repo, env),
     }
     run(check, repo, env)  # fill the cache
     run([*check, "model_1.py:VAE", "--input", "32x784"], repo, env)
@@ -72,6 +77,8 @@ def main() -> None:
     print(f"{'command':40} {'median s':>9} {'ratio':>8}  to")
     for name, value in med.items():
         base, against = (alone, "one target's first check") if name.startswith(f"{N} targets") else (torch_s, "import torch")
+        if name.startswith("4 conv"):
+            base, against = med["4 conv targets --jobs 1"], "--jobs 1"
         print(f"{name:40} {value:9.3f} {value / base:8.2f}  {against}")
     shutil.rmtree(repo)
 

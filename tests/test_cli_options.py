@@ -230,3 +230,25 @@ def test_also_output_writes_more_formats_from_the_same_run(tmp_path):
     assert summary.read_text().startswith("## vaelint: 1 finding (1 error) in 1 target")
     bad = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--also-output", "yaml=out.yml")
     assert bad.exit_code == 2 and "FORMAT=PATH" in bad.stderr
+
+
+def test_jobs_run_targets_side_by_side_and_keep_their_order():
+    targets = [f"{BROADCAST}:VAE", f"{WARNING_ONLY}:VAE", os.path.join(FIXTURES, "clean", "mlp_vae.py") + ":VAE"]
+    one = json.loads(run("check", *targets, "--input", "8x784", "--no-dynamic", "--format", "json", "--jobs", "1").stdout)
+    three = json.loads(run("check", *targets, "--input", "8x784", "--no-dynamic", "--format", "json", "--jobs", "3").stdout)
+    assert [r["target"] for r in three["results"]] == [r["target"] for r in one["results"]]
+    assert three == one  # the same results, in the targets' order
+    assert run("check", *targets, "--input", "8x784", "--jobs", "0").exit_code == 2
+
+
+def test_default_jobs_are_the_cores_bounded_by_targets_and_memory(monkeypatch):
+    from vaelint import concurrency
+
+    monkeypatch.setattr(concurrency.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.setattr(concurrency, "_available_memory", lambda: 64 << 30)
+    assert concurrency.default_jobs(20) == 8 and concurrency.default_jobs(3) == 3
+    monkeypatch.setattr(concurrency, "_available_memory", lambda: 5 << 30)  # room for two 2 GiB workers
+    assert concurrency.default_jobs(20) == 2
+    monkeypatch.setattr(concurrency, "_available_memory", lambda: 1 << 30)
+    assert concurrency.default_jobs(20) == 1
+    assert concurrency.threads_per_worker(2) == 4 and concurrency.threads_per_worker(16) == 1

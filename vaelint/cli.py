@@ -111,6 +111,7 @@ def check(
     diff: bool = typer.Option(False, "--diff", help="Print the verified fixes as a unified diff and change nothing (exit 1 if there are any)."),
     unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Include fixes that change the loss's scale or make a choice."),
     no_fixes: bool = typer.Option(False, "--no-fixes", help="Work out no fixes (each fixable finding costs a re-check of its target)."),
+    jobs_option: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Targets checked side by side (default: the cores, bounded by memory)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.vaelint_cache/; VAELINT_NO_CACHE=1 too)."),
 ) -> None:
     """Check VAE models for shape, loss and reparameterization bugs."""
@@ -188,11 +189,14 @@ def check(
             sources=dict(sources or {}),
         )
 
+    from vaelint.concurrency import default_jobs
     from vaelint.report import progress as progress_line
+
+    workers = jobs_option or default_jobs(len(jobs))
 
     shown = progress_line.Progress(len(jobs)) if progress_line.wanted(format is Format.text, sys.stderr.isatty()) else None
     try:
-        results, failing = _check_jobs(jobs, options_for, settings, fresh, shown, use_cache=not no_cache)
+        results, failing = _check_jobs(jobs, options_for, settings, fresh, shown, use_cache=not no_cache, parallel=workers)
     finally:
         if shown is not None:
             shown.close()
@@ -209,7 +213,7 @@ def check(
                 break
             sources, count = last.sources, count + last.findings
             results, failing = _check_jobs(
-                jobs, lambda tc, config: options_for(tc, config, sources), settings, fresh, shown,
+                jobs, lambda tc, config: options_for(tc, config, sources), settings, fresh, shown, parallel=workers,
             )
             if shown is not None:
                 shown.close()
@@ -247,10 +251,13 @@ def check(
     raise typer.Exit(1 if failing and not exit_zero else 0)
 
 
-def _check_jobs(jobs, options_for, settings, fresh: bool, shown=None, use_cache: bool = False) -> tuple[list, list]:
+def _check_jobs(
+    jobs, options_for, settings, fresh: bool, shown=None, use_cache: bool = False, parallel: int = 1,
+) -> tuple[list, list]:
     """Each target answered from the result cache or checked in its worker (its
-    fixes checked again), suppressions applied: (results, the findings at or above
-    fail-on). ``shown``: a progress line. Nothing imports torch until a target misses."""
+    fixes checked again; ``parallel`` workers side by side), suppressions applied:
+    (results in the targets' order, the findings at or above fail-on). ``shown``: a
+    progress line. Nothing imports torch until a target misses."""
     from vaelint import cache as result_cache
     from vaelint.suppress import apply
 
@@ -266,19 +273,43 @@ def _check_jobs(jobs, options_for, settings, fresh: bool, shown=None, use_cache:
         from vaelint.worker import prepare
 
         prepare(len(missed), [split_target(s)[0] for s in missed], fresh=fresh)
+    def run(i: int):
+        spec, _config, options, store, _cached = planned[i - 1]
+        if shown is not None:
+            shown.begin(i, _shown(spec))
+        result = _run_and_verify(_shown(spec), options, fresh, shown, i)
+        if store is not None:
+            store.put(_shown(spec), options, result)
+        return result
+
+    todo = [i for i, entry in enumerate(planned, 1) if entry[4] is None]
+    ran = _side_by_side(run, todo, parallel)
     results, failing = [], []
     for i, (spec, config, options, store, result) in enumerate(planned, 1):
-        if result is None:
-            if shown is not None:
-                shown.begin(i, _shown(spec))
-            result = _run_and_verify(_shown(spec), options, fresh, shown, i)
-            if store is not None:
-                store.put(_shown(spec), options, result)
+        result = ran.get(i, result)
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
         results.append(result)
         severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
         failing += [f for f in result.findings if f.severity in severities]
     return results, failing
+
+
+def _side_by_side(run, todo: list[int], parallel: int) -> dict:
+    """index -> run(index), ``parallel`` at a time (each in a thread that forks its
+    worker and waits on it: vaelint/concurrency.py)."""
+    if parallel <= 1 or len(todo) <= 1:
+        return {i: run(i) for i in todo}
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vaelint import worker
+    from vaelint.concurrency import threads_per_worker
+
+    worker.THREADS_PER_WORKER = threads_per_worker(min(parallel, len(todo)))
+    try:
+        with ThreadPoolExecutor(min(parallel, len(todo))) as pool:
+            return dict(zip(todo, pool.map(run, todo)))
+    finally:
+        worker.THREADS_PER_WORKER = None
 
 
 def _run_and_verify(target: str, options, fresh: bool, shown, index: int):

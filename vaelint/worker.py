@@ -96,18 +96,25 @@ def run_target(target: str, options: Options, fresh: bool = False, listener=None
 # --------------------------------------------------------------------------- the worker
 
 
+# torch's intra-op threads per worker when several run at once (--jobs); None: all
+THREADS_PER_WORKER: int | None = None
+
+
 def _forked(target: str, options: Options, fresh: bool, listener=None) -> TargetResult:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # the parent's objects stay out of the worker's garbage collections, so the
-    # worker does not copy every page the parent owns (copy-on-write)
-    gc.freeze()
-    read_end, write_end = os.pipe()
-    captured = tempfile.TemporaryFile()
-    pid = os.fork()
-    if pid == 0:  # the worker
-        os.close(read_end)
-        _work(target, options, write_end, captured, fresh)  # never returns
+    from vaelint.concurrency import FORK_LOCK
+
+    with FORK_LOCK:  # no other thread of the parent holds a lock the child would inherit
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # the parent's objects stay out of the worker's garbage collections, so the
+        # worker does not copy every page the parent owns (copy-on-write)
+        gc.freeze()
+        read_end, write_end = os.pipe()
+        captured = tempfile.TemporaryFile()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            os.close(read_end)
+            _work(target, options, write_end, captured, fresh)  # never returns
     os.close(write_end)
     try:
         result = _wait(pid, target, options, read_end, listener)
@@ -129,6 +136,10 @@ def _work(target: str, options: Options, write_end: int, captured, fresh: bool) 
             import torch
 
             torch.set_num_threads(1)
+        elif THREADS_PER_WORKER is not None:
+            import torch
+
+            torch.set_num_threads(THREADS_PER_WORKER)  # the cores shared among the workers that run at once
 
         def progress(stage: str) -> None:
             _send(write_end, ("stage", stage))

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from vaelint.concurrency import FORK_LOCK  # drawing and forking take turns
+
 DELAY = 1.0  # seconds a single target runs before its line appears
 
 # the worker's stage names as a person reads them (vaelint/analyze.py, vaelint/worker.py)
@@ -36,18 +38,24 @@ class Progress:
         self.started = clock()
 
     def begin(self, index: int, target: str, doing: str = "") -> None:
+        with FORK_LOCK:
+            self._begin(index, target, doing)
+
+    def _begin(self, index: int, target: str, doing: str = "") -> None:
         """Target ``index`` (1-based) starts; ``doing``: what beyond a check ("checking 2 fixes again")."""
         self.index, self.target, self.stage, self.doing = index, target, "", doing
         self.started = self.clock()
         self._show()
 
     def on_stage(self, stage: str) -> None:
-        self.stage = stage
-        self._show()
+        with FORK_LOCK:
+            self.stage = stage
+            self._show()
 
     def tick(self) -> None:
         """Called while waiting on a worker: the line appears once a lone target has run for DELAY."""
-        self._show()
+        with FORK_LOCK:
+            self._show()
 
     def _line(self) -> Text:
         what = self.doing or _STAGES.get(self.stage, self.stage)
@@ -66,6 +74,10 @@ class Progress:
             self.live.update(line, refresh=True)
 
     def close(self) -> None:
+        with FORK_LOCK:
+            self._close()
+
+    def _close(self) -> None:
         if self.live is not None:
             self.live.stop()
             self.live = None
