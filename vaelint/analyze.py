@@ -12,7 +12,6 @@ import dataclasses
 import inspect
 import math
 import os
-import re
 import signal
 import sys
 import threading
@@ -30,6 +29,7 @@ from vaelint.confirm import confirm_run, fits, pick_device, whole_model_checks
 from vaelint.context import Context
 from vaelint.dimnames import from_annotations
 from vaelint.diagnostics import Finding, TargetResult
+from vaelint.devicechoice import ChoosesCuda, asserts_on_cuda, cuda_hidden, forget_device_choices
 from vaelint.errorkinds import kind_of
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.flow import beta_effective, flow_rows, loss_reading
@@ -100,12 +100,6 @@ def _time_limit(seconds: float | None):
         signal.signal(signal.SIGALRM, previous)
 
 
-class _ChoosesCuda(Exception):
-    """The model's own code put tensors on the machine's GPU (``DEVICE = "cuda" if
-    torch.cuda.is_available() else "cpu"``, a script's ``model.to(device)``) while
-    vaelint's stages ran on the CPU."""
-
-
 def _seeded_analysis(target: str, options: Options, result: TargetResult) -> None:
     try:
         # Seeded for reproducible weights and noise; the caller's RNG state is
@@ -118,12 +112,12 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
             imported_before = set(sys.modules)
             try:
                 _analyse(target, options, result)
-            except _ChoosesCuda as chose:
+            except ChoosesCuda as chose:
                 # check it as on a machine without a GPU, where its code picks the CPU:
                 # loaded again with CUDA hidden, confirmed on the CPU
-                _forget_device_choices(imported_before)
+                forget_device_choices(imported_before)
                 fresh = TargetResult(target)
-                with _cuda_hidden():
+                with cuda_hidden():
                     torch.manual_seed(0)
                     _analyse(target, dataclasses.replace(options, device="cpu"), fresh)
                 fresh.notes.insert(0, (
@@ -235,7 +229,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         program.raise_deferred_error()  # e.g. a tf.* call in a Keras layer's call(): exit 2 naming it
     if runs.failure is not None and kind_of(runs.failure.error) == "device" and torch.cuda.is_available():
         where = runs.failure.loc.where() if runs.failure.loc else "its forward"
-        raise _ChoosesCuda(f"{type(runs.failure.error).__name__} at {where}")
+        raise ChoosesCuda(f"{type(runs.failure.error).__name__} at {where}")
     if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
         raise unexplained(target, specs, runs.failure)
     if plan is None and program.step is not None:
@@ -277,7 +271,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     result.notes.extend(ctx.notes)
 
     # confirm
-    if device is not None and device.startswith("cuda") and runs.failure is not None and _asserts_on_cuda(runs.failure.error):
+    if device is not None and device.startswith("cuda") and runs.failure is not None and asserts_on_cuda(runs.failure.error):
         # the model raises at the user's batch: on CUDA that error may be a device-side
         # assert (binary_cross_entropy of values outside [0, 1]), which leaves the process
         # no usable GPU; the CPU raises it as an exception the rules can read
@@ -322,48 +316,6 @@ def _offer_fixes(findings, ctx, result: TargetResult) -> None:
             f.autofix = rule.autofix(f, ctx)
         except Exception as e:  # noqa: BLE001 - a fix that cannot be worded is no fix, never a lost finding
             result.notes.append(_rule_bug(rule, "word a fix for", e))
-
-
-# errors that CUDA kernels report as device-side asserts (the process's GPU is then unusable)
-_DEVICE_ASSERTS = re.compile(
-    r"between 0 and 1|out of bounds|index .*out of range|out of range in self|multinomial|probability tensor", re.I
-)
-
-
-def _asserts_on_cuda(error) -> bool:
-    return bool(_DEVICE_ASSERTS.search(str(error)))
-
-
-@contextlib.contextmanager
-def _cuda_hidden():
-    """``torch.cuda.is_available()`` answers False, as on a machine without a GPU."""
-    saved = torch.cuda.is_available, torch.cuda.device_count
-    torch.cuda.is_available, torch.cuda.device_count = (lambda: False), (lambda: 0)
-    try:
-        yield
-    finally:
-        torch.cuda.is_available, torch.cuda.device_count = saved
-
-
-def _forget_device_choices(imported_before: set) -> None:
-    """The device choices the first load made: the user's modules it imported (a
-    config module that chose the device; none the caller had), so that the next
-    load runs them again, and accelerate's process-wide state (its device), when
-    the real one is loaded."""
-    from vaelint.frames import is_user_file
-
-    for name in set(sys.modules) - imported_before:
-        origin = getattr(sys.modules[name], "__file__", None)
-        if origin and is_user_file(origin):
-            del sys.modules[name]
-    state = sys.modules.get("accelerate.state")
-    for name in ("AcceleratorState", "PartialState"):
-        reset = getattr(getattr(state, name, None), "_reset_state", None)
-        if reset is not None:
-            try:
-                reset()
-            except Exception:  # noqa: BLE001 - an accelerate without it: the retry says what happens
-                pass
 
 
 def _contracts(program, options: Options, result: TargetResult):

@@ -17,6 +17,7 @@ from typing import List, Optional
 import typer
 
 from vaelint.errors import VaelintError
+from vaelint.runner import resolve_jobs, shown_target as _shown, untargeted
 
 app = typer.Typer(
     add_completion=False,
@@ -161,7 +162,7 @@ def check(
         if show_settings:
             _show_settings(settings, targets or [])
             raise typer.Exit(0)
-        jobs = _jobs(targets or [], settings, bool(specs))
+        jobs = resolve_jobs(targets or [], settings, bool(specs))
     except VaelintError as e:
         _usage_error(e.message)
 
@@ -191,12 +192,13 @@ def check(
 
     from vaelint.concurrency import default_jobs
     from vaelint.report import progress as progress_line
+    from vaelint.runner import check_jobs, fix_rounds
 
     workers = jobs_option or default_jobs(len(jobs))
 
     shown = progress_line.Progress(len(jobs)) if progress_line.wanted(format is Format.text, sys.stderr.isatty()) else None
     try:
-        results, failing = _check_jobs(jobs, options_for, settings, fresh, shown, use_cache=not no_cache, parallel=workers)
+        results, failing = check_jobs(jobs, options_for, settings, fresh, shown, use_cache=not no_cache, parallel=workers)
     finally:
         if shown is not None:
             shown.close()
@@ -204,19 +206,9 @@ def check(
     if results and (fix or diff):
         from vaelint.fixes import apply as fixes
 
-        # round after round in memory: each round's fixes, then the targets checked on
-        # the edited text (what remains, and the fixes a crash hid before)
-        sources, count, last = {}, 0, None
-        for _round in range(fixes.MAX_ROUNDS):
-            last = fixes.plan(results, unsafe_fixes, sources)
-            if not last.fixes:
-                break
-            sources, count = last.sources, count + last.findings
-            results, failing = _check_jobs(
-                jobs, lambda tc, config: options_for(tc, config, sources), settings, fresh, shown, parallel=workers,
-            )
-            if shown is not None:
-                shown.close()
+        results, failing, sources, count, last = fix_rounds(
+            results, failing, jobs, options_for, settings, fresh, shown, unsafe_fixes, workers,
+        )
         note = fixes.summary("would fix" if diff else "fixed", count, len(sources), last)
         if diff:
             _write(fixes.diff_text(sources), output_file)
@@ -231,7 +223,7 @@ def check(
         notes = [
             f"no VAE targets in {len(files)} file{'s' * (len(files) != 1)}: configure "
             "[[tool.vaelint.targets]] or annotate forward inputs (jaxtyping)",
-            *_untargeted,
+            *untargeted,
         ]
         for note in notes:
             typer.echo(f"vaelint: {note}", err=True)
@@ -249,80 +241,6 @@ def check(
     if any(r.error is not None for r in results):
         raise typer.Exit(2)
     raise typer.Exit(1 if failing and not exit_zero else 0)
-
-
-def _check_jobs(
-    jobs, options_for, settings, fresh: bool, shown=None, use_cache: bool = False, parallel: int = 1,
-) -> tuple[list, list]:
-    """Each target answered from the result cache or checked in its worker (its
-    fixes checked again; ``parallel`` workers side by side), suppressions applied:
-    (results in the targets' order, the findings at or above fail-on). ``shown``: a
-    progress line. Nothing imports torch until a target misses."""
-    from vaelint import cache as result_cache
-    from vaelint.suppress import apply
-
-    use_cache = use_cache and not result_cache.disabled()
-    planned = []  # (spec, config, options, its cache or None, the cached result or None)
-    for spec, tc, config in jobs:
-        options = options_for(tc, config)
-        store = result_cache.Cache(result_cache.folder_for(config.root)) if use_cache and not options.sources else None
-        planned.append((spec, config, options, store, store.get(_shown(spec), options) if store is not None else None))
-    missed = [spec for spec, _config, _options, _store, cached in planned if cached is None]
-    if missed:  # the parent's one-time imports and warm-up, for the targets that do run
-        from vaelint.load import split_target
-        from vaelint.worker import prepare
-
-        prepare(len(missed), [split_target(s)[0] for s in missed], fresh=fresh)
-    def run(i: int):
-        spec, _config, options, store, _cached = planned[i - 1]
-        if shown is not None:
-            shown.begin(i, _shown(spec))
-        result = _run_and_verify(_shown(spec), options, fresh, shown, i)
-        if store is not None:
-            store.put(_shown(spec), options, result)
-        return result
-
-    todo = [i for i, entry in enumerate(planned, 1) if entry[4] is None]
-    ran = _side_by_side(run, todo, parallel)
-    results, failing = [], []
-    for i, (spec, config, options, store, result) in enumerate(planned, 1):
-        result = ran.get(i, result)
-        result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
-        results.append(result)
-        severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
-        failing += [f for f in result.findings if f.severity in severities]
-    return results, failing
-
-
-def _side_by_side(run, todo: list[int], parallel: int) -> dict:
-    """index -> run(index), ``parallel`` at a time (each in a thread that forks its
-    worker and waits on it: vaelint/concurrency.py)."""
-    if parallel <= 1 or len(todo) <= 1:
-        return {i: run(i) for i in todo}
-    from concurrent.futures import ThreadPoolExecutor
-
-    from vaelint import worker
-    from vaelint.concurrency import threads_per_worker
-
-    worker.THREADS_PER_WORKER = threads_per_worker(min(parallel, len(todo)))
-    try:
-        with ThreadPoolExecutor(min(parallel, len(todo))) as pool:
-            return dict(zip(todo, pool.map(run, todo)))
-    finally:
-        worker.THREADS_PER_WORKER = None
-
-
-def _run_and_verify(target: str, options, fresh: bool, shown, index: int):
-    """One target in its worker, then its fixes checked again (vaelint/fixes/verify.py)."""
-    from vaelint.fixes.verify import verify
-    from vaelint.worker import run_target
-
-    result = run_target(target, options, fresh=fresh, listener=shown)
-    if options.fixes and any(f.autofix is not None for f in result.findings):
-        if shown is not None:
-            shown.begin(index, target, "checking its fixes again")
-        verify(target, options, result, lambda t, again: run_target(t, again, fresh=fresh, listener=shown))
-    return result
 
 
 def _extra_outputs(items: list[str]) -> list[tuple[Format, str]]:
@@ -376,65 +294,6 @@ def _show_settings(settings, targets: list[str]) -> None:
             typer.echo(f"settings for {file}:")
         for name, value, source in settings.explain(config):
             typer.echo(f"  {name:20} {value}  ({source})")
-
-
-_untargeted: list[str] = []  # files with a training step but no input shape (said on stderr)
-
-
-def _jobs(targets: list[str], settings, have_inputs: bool = False) -> list:
-    """(target spec, its configuration or None, the configuration governing it) per target."""
-    if not targets:
-        config = settings.base()
-        if not config.targets:
-            where = config.path or "no pyproject.toml was found"
-            raise VaelintError(
-                "input",
-                f"no target given and no [[tool.vaelint.targets]] configured ({where}): name one as "
-                "PATH.py:NAME, e.g. vaelint check models/vae.py:VAE --input 32x784",
-            )
-        return [(t.target, t, config) for t in config.targets]
-    jobs = []
-    for t in targets:
-        from vaelint.frontends.base import parse_ref
-
-        ref = parse_ref(t)
-        if ref.name and ref.path.endswith((".py", ".ipynb")):
-            config = settings.for_file(ref.path)
-            jobs.append((t, config.target_named(t), config))
-        elif t.endswith((".py", ".ipynb")):
-            if not os.path.exists(t):
-                raise VaelintError("input", f"{t}: no such file.")
-            # file mode (pre-commit passes every changed file): its configured
-            # targets, else the models whose forward annotates its input shape,
-            # else its training step (when its input is known), and nothing for
-            # a file that has none of these
-            config = settings.for_file(t)
-            configured = config.targets_in(t)
-            if not configured and t.endswith(".py"):
-                from vaelint.discover import annotated_targets
-
-                configured = annotated_targets(t)
-            if not configured:
-                from vaelint.discover import training_target
-
-                found, note = training_target(t, have_inputs)
-                configured = [found] if found else []
-                if note:
-                    _untargeted.append(note)
-            jobs += [(c.target, c, config) for c in configured]
-        else:
-            raise VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
-    return jobs
-
-
-def _shown(spec: str) -> str:
-    """A configured target (absolute) as the user sees it: relative to the current directory."""
-    from vaelint.frames import display_path
-
-    from vaelint.frontends.base import parse_ref
-
-    ref = parse_ref(spec)
-    return f"{display_path(ref.path)}:{ref.name}" if ref.name else display_path(ref.path)
 
 
 def _check_codes(codes: list[str]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 
 _quiet = False
 _absent: dict[str, set[str]] = {}
@@ -57,3 +58,38 @@ def absent() -> dict[str, list[str]]:
 
 def explicit() -> set[str]:
     return set(_read)
+
+
+def record_opens() -> set:
+    """Every file this worker opens from now on (Python's audit hook: ``open`` and
+    ``io.open_code``, so imports too). The worker is this target's alone, so the
+    hook, which cannot be removed, ends with it."""
+    opened: set = set()
+
+    reset()
+
+    def audit(event, args):
+        if event == "open" and args and isinstance(args[0], str) and recording():
+            opened.add(args[0])
+
+    sys.addaudithook(audit)
+    return opened
+
+
+def dependencies(opened: set, modules_before: set) -> list[str]:
+    """The user's files the check read: what the result cache digests (vaelint/cache.py).
+    vaelint's own code and the interpreter's are the cache key's, not a target's."""
+    from vaelint.cache import code_roots
+    from vaelint.frames import is_user_file
+
+    files = set(opened) | explicit()
+    files |= {getattr(sys.modules[m], "__file__", None) or "" for m in set(sys.modules) - modules_before}
+    ours = tuple(root + os.sep for root in code_roots()) + (os.path.realpath(sys.prefix) + os.sep,)
+    out = set()
+    for path in files:
+        if not path or path.startswith(("/proc/", "/sys/", "/dev/")) or not is_user_file(path):
+            continue
+        real = os.path.realpath(path)
+        if os.path.isfile(real) and not real.startswith(ours):
+            out.add(real)
+    return sorted(out)

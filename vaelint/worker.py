@@ -154,7 +154,9 @@ def _work(target: str, options: Options, write_end: int, captured, fresh: bool) 
         options.progress = progress
         options.on_model = _threads_for if fresh else None
         options.timeout = None  # the parent keeps the time, and can kill
-        opened, modules_before = _record_opens(), set(sys.modules)
+        from vaelint.reads import dependencies, record_opens
+
+        opened, modules_before = record_opens(), set(sys.modules)
         try:
             result = analyse(target, options)
         except SystemExit as e:
@@ -163,7 +165,7 @@ def _work(target: str, options: Options, write_end: int, captured, fresh: bool) 
             result.error.exit_code = e.code  # the parent words it with the stage it saw
         from vaelint import reads
 
-        result.dependencies = _dependencies(opened, modules_before)
+        result.dependencies = dependencies(opened, modules_before)
         result.absent_names = {p: n for p, n in reads.absent().items() if p not in result.dependencies}
         _send(write_end, ("result", _portable(result)))
     except BaseException:  # noqa: BLE001 - a bug of ours: the parent reports the missing result
@@ -173,44 +175,6 @@ def _work(target: str, options: Options, write_end: int, captured, fresh: bool) 
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # no interpreter teardown: the parent owns the process's exit
-
-
-def _record_opens() -> set:
-    """Every file this worker opens from now on (Python's audit hook: ``open`` and
-    ``io.open_code``, so imports too). The worker is this target's alone, so the
-    hook, which cannot be removed, ends with it."""
-    opened: set = set()
-
-    from vaelint import reads
-
-    reads.reset()
-
-    def audit(event, args):
-        if event == "open" and args and isinstance(args[0], str) and reads.recording():
-            opened.add(args[0])
-
-    sys.addaudithook(audit)
-    return opened
-
-
-def _dependencies(opened: set, modules_before: set) -> list[str]:
-    """The user's files the check read: what the result cache digests (vaelint/cache.py).
-    vaelint's own code and the interpreter's are the cache key's, not a target's."""
-    from vaelint import reads
-    from vaelint.cache import code_roots
-    from vaelint.frames import is_user_file
-
-    files = set(opened) | reads.explicit()
-    files |= {getattr(sys.modules[m], "__file__", None) or "" for m in set(sys.modules) - modules_before}
-    ours = tuple(root + os.sep for root in code_roots()) + (os.path.realpath(sys.prefix) + os.sep,)
-    out = set()
-    for path in files:
-        if not path or path.startswith(("/proc/", "/sys/", "/dev/")) or not is_user_file(path):
-            continue
-        real = os.path.realpath(path)
-        if os.path.isfile(real) and not real.startswith(ours):
-            out.add(real)
-    return sorted(out)
 
 
 class _Inbox:

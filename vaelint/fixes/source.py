@@ -111,8 +111,6 @@ class Expr:
     def callee(self) -> str | None:
         """``torch.randn`` for ``torch.randn(...)``, ``randn`` for ``randn(...)``,
         ``.view`` for a method call ``h.view(...)`` (None: not a call of a name)."""
-        import libcst as cst
-
         if not self.is_call:
             return None
         return _dotted(self.node.func)

@@ -1,0 +1,65 @@
+"""When the machine has a GPU and the model's own code reaches for it.
+
+vaelint's stages run on the CPU and confirm on the device. Two things differ on
+a machine with a GPU (scripts/gpu_checks.py found them): a model whose code
+puts tensors on the GPU by itself meets those CPU stages (it is checked again
+with CUDA hidden, as on a machine without one: vaelint/analyze.py), and an
+error that is an exception on the CPU can be a device-side assert on CUDA,
+after which the process has no usable GPU (such a model is confirmed on the CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+
+import torch
+
+
+class ChoosesCuda(Exception):
+    """The model's own code put tensors on the machine's GPU (``DEVICE = "cuda" if
+    torch.cuda.is_available() else "cpu"``, a script's ``model.to(device)``) while
+    vaelint's stages ran on the CPU."""
+
+
+# errors that CUDA kernels report as device-side asserts (the process's GPU is then unusable)
+_DEVICE_ASSERTS = re.compile(
+    r"between 0 and 1|out of bounds|index .*out of range|out of range in self|multinomial|probability tensor", re.I
+)
+
+
+def asserts_on_cuda(error) -> bool:
+    return bool(_DEVICE_ASSERTS.search(str(error)))
+
+
+@contextlib.contextmanager
+def cuda_hidden():
+    """``torch.cuda.is_available()`` answers False, as on a machine without a GPU."""
+    saved = torch.cuda.is_available, torch.cuda.device_count
+    torch.cuda.is_available, torch.cuda.device_count = (lambda: False), (lambda: 0)
+    try:
+        yield
+    finally:
+        torch.cuda.is_available, torch.cuda.device_count = saved
+
+
+def forget_device_choices(imported_before: set) -> None:
+    """The device choices the first load made: the user's modules it imported (a
+    config module that chose the device; none the caller had), so that the next
+    load runs them again, and accelerate's process-wide state (its device), when
+    the real one is loaded."""
+    from vaelint.frames import is_user_file
+
+    for name in set(sys.modules) - imported_before:
+        origin = getattr(sys.modules[name], "__file__", None)
+        if origin and is_user_file(origin):
+            del sys.modules[name]
+    state = sys.modules.get("accelerate.state")
+    for name in ("AcceleratorState", "PartialState"):
+        reset = getattr(getattr(state, name, None), "_reset_state", None)
+        if reset is not None:
+            try:
+                reset()
+            except Exception:  # noqa: BLE001 - an accelerate without it: the retry says what happens
+                pass

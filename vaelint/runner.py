@@ -1,0 +1,169 @@
+"""Running the targets a command line names: which they are (configured, or
+found in the files given), each answered from the result cache or checked in
+its worker, several side by side, its fixes checked again, suppressions
+applied; and ``--diff``/``--fix``'s rounds. The command line (vaelint/cli.py)
+only reads options and writes reports.
+
+Imports no torch until a target misses the cache.
+"""
+
+from __future__ import annotations
+
+import os
+
+from vaelint.errors import VaelintError
+
+
+untargeted: list[str] = []  # files with a training step but no input shape (said on stderr)
+
+
+def resolve_jobs(targets: list[str], settings, have_inputs: bool = False) -> list:
+    """(target spec, its configuration or None, the configuration governing it) per target."""
+    if not targets:
+        config = settings.base()
+        if not config.targets:
+            where = config.path or "no pyproject.toml was found"
+            raise VaelintError(
+                "input",
+                f"no target given and no [[tool.vaelint.targets]] configured ({where}): name one as "
+                "PATH.py:NAME, e.g. vaelint check models/vae.py:VAE --input 32x784",
+            )
+        return [(t.target, t, config) for t in config.targets]
+    jobs = []
+    for t in targets:
+        from vaelint.frontends.base import parse_ref
+
+        ref = parse_ref(t)
+        if ref.name and ref.path.endswith((".py", ".ipynb")):
+            config = settings.for_file(ref.path)
+            jobs.append((t, config.target_named(t), config))
+        elif t.endswith((".py", ".ipynb")):
+            if not os.path.exists(t):
+                raise VaelintError("input", f"{t}: no such file.")
+            # file mode (pre-commit passes every changed file): its configured
+            # targets, else the models whose forward annotates its input shape,
+            # else its training step (when its input is known), and nothing for
+            # a file that has none of these
+            config = settings.for_file(t)
+            configured = config.targets_in(t)
+            if not configured and t.endswith(".py"):
+                from vaelint.discover import annotated_targets
+
+                configured = annotated_targets(t)
+            if not configured:
+                from vaelint.discover import training_target
+
+                found, note = training_target(t, have_inputs)
+                configured = [found] if found else []
+                if note:
+                    untargeted.append(note)
+            jobs += [(c.target, c, config) for c in configured]
+        else:
+            raise VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
+    return jobs
+
+
+def shown_target(spec: str) -> str:
+    """A configured target (absolute) as the user sees it: relative to the current directory."""
+    from vaelint.frames import display_path
+
+    from vaelint.frontends.base import parse_ref
+
+    ref = parse_ref(spec)
+    return f"{display_path(ref.path)}:{ref.name}" if ref.name else display_path(ref.path)
+
+
+def check_jobs(
+    jobs, options_for, settings, fresh: bool, shown=None, use_cache: bool = False, parallel: int = 1,
+) -> tuple[list, list]:
+    """Each target answered from the result cache or checked in its worker (its
+    fixes checked again; ``parallel`` workers side by side), suppressions applied:
+    (results in the targets' order, the findings at or above fail-on). ``shown``: a
+    progress line. Nothing imports torch until a target misses."""
+    from vaelint import cache as result_cache
+    from vaelint.suppress import apply
+
+    use_cache = use_cache and not result_cache.disabled()
+    planned = []  # (spec, config, options, its cache or None, the cached result or None)
+    for spec, tc, config in jobs:
+        options = options_for(tc, config)
+        store = result_cache.Cache(result_cache.folder_for(config.root)) if use_cache and not options.sources else None
+        planned.append((spec, config, options, store, store.get(shown_target(spec), options) if store is not None else None))
+    missed = [spec for spec, _config, _options, _store, cached in planned if cached is None]
+    if missed:  # the parent's one-time imports and warm-up, for the targets that do run
+        from vaelint.load import split_target
+        from vaelint.worker import prepare
+
+        prepare(len(missed), [split_target(s)[0] for s in missed], fresh=fresh)
+    def run(i: int):
+        spec, _config, options, store, _cached = planned[i - 1]
+        if shown is not None:
+            shown.begin(i, shown_target(spec))
+        result = run_and_verify(shown_target(spec), options, fresh, shown, i)
+        if store is not None:
+            store.put(shown_target(spec), options, result)
+        return result
+
+    todo = [i for i, entry in enumerate(planned, 1) if entry[4] is None]
+    ran = side_by_side(run, todo, parallel)
+    results, failing = [], []
+    for i, (spec, config, options, store, result) in enumerate(planned, 1):
+        result = ran.get(i, result)
+        result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
+        results.append(result)
+        severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
+        failing += [f for f in result.findings if f.severity in severities]
+    return results, failing
+
+
+def side_by_side(run, todo: list[int], parallel: int) -> dict:
+    """index -> run(index), ``parallel`` at a time (each in a thread that forks its
+    worker and waits on it: vaelint/concurrency.py)."""
+    if parallel <= 1 or len(todo) <= 1:
+        return {i: run(i) for i in todo}
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vaelint import worker
+    from vaelint.concurrency import threads_per_worker
+
+    worker.THREADS_PER_WORKER = threads_per_worker(min(parallel, len(todo)))
+    try:
+        with ThreadPoolExecutor(min(parallel, len(todo))) as pool:
+            return dict(zip(todo, pool.map(run, todo)))
+    finally:
+        worker.THREADS_PER_WORKER = None
+
+
+def run_and_verify(target: str, options, fresh: bool, shown, index: int):
+    """One target in its worker, then its fixes checked again (vaelint/fixes/verify.py)."""
+    from vaelint.fixes.verify import verify
+    from vaelint.worker import run_target
+
+    result = run_target(target, options, fresh=fresh, listener=shown)
+    if options.fixes and any(f.autofix is not None for f in result.findings):
+        if shown is not None:
+            shown.begin(index, target, "checking its fixes again")
+        verify(target, options, result, lambda t, again: run_target(t, again, fresh=fresh, listener=shown))
+    return result
+
+
+def fix_rounds(results, failing, jobs, options_for, settings, fresh, shown, unsafe: bool, parallel: int):
+    """``--diff``/``--fix``: round after round in memory, each round's verified fixes
+    applied, then the targets checked on the edited text (what remains, and the
+    fixes a crash hid before). (results, failing, the edited sources, findings
+    fixed, the last round's plan)."""
+    from vaelint.fixes import apply as fixes
+
+    sources, count, last = {}, 0, None
+    for _round in range(fixes.MAX_ROUNDS):
+        last = fixes.plan(results, unsafe, sources)
+        if not last.fixes:
+            break
+        sources, count = last.sources, count + last.findings
+        edited = dict(sources)
+        results, failing = check_jobs(
+            jobs, lambda tc, config: options_for(tc, config, edited), settings, fresh, shown, parallel=parallel,
+        )
+        if shown is not None:
+            shown.close()
+    return results, failing, sources, count, last
