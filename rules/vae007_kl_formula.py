@@ -75,8 +75,14 @@ term.
         Example(_model("torch.clamp(-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()), min=0.1).sum()"), inputs=("6x20",)),
     ]
     INVALID = [
-        Example(_model("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), at="finding", message="subtracted"),
-        Example(_model("-torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), at="finding", message="missing 1/2"),
+        Example(
+            _model("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), at="finding", message="subtracted",
+            fixed=_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
+        ),
+        Example(
+            _model("-torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), at="finding", message="missing 1/2",
+            fixed=_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
+        ),
         Example(_model("-0.5 * torch.sum(1 + logvar - logvar.exp())"), inputs=("6x20",), at="finding", message="not the Gaussian KL"),
     ]
 
@@ -105,6 +111,43 @@ term.
             yield self.report(FormulaSeen("wrong_sign", c), loc, node=reading.node)
         elif not reading.explicit and not math.isclose(c, 1.0, rel_tol=1e-3) and math.isclose(c, 2.0, rel_tol=1e-3):
             yield self.report(FormulaSeen("missing_half", c), loc, node=reading.node)
+
+    def autofix(self, finding, ctx):
+        """A KL with its sign flipped or its 1/2 missing, written as a number times the
+        sum: the number made right (``0.5 * torch.sum(...)`` -> ``-0.5 * torch.sum(...)``,
+        ``-torch.sum(...)`` -> ``-0.5 * torch.sum(...)``)."""
+        import libcst as cst
+
+        from vaelint.fixes.edits import SAFE, Fix
+        from vaelint.fixes.source import expr_at
+
+        seen = finding.payload
+        if seen.kind not in ("wrong_sign", "missing_half") or not seen.coefficient or finding.node is None:
+            return None
+        if seen.kind == "wrong_sign" and math.isclose(seen.coefficient, -1.0, rel_tol=1e-3):
+            # a KL written right but subtracted from the loss (rec - kld): add it
+            for user in finding.node.users:
+                expr = expr_at(loc_of(user)) if ctx.view.op(user) == "sub" and user.args[1:2] == (finding.node,) else None
+                if expr is not None and isinstance(expr.node, cst.BinaryOperation) and isinstance(expr.node.operator, cst.Subtract):
+                    text = f"{expr.code(expr.node.left)} + {expr.code(expr.node.right)}"
+                    # (the range excludes the parentheses it may be written in: they stay)
+                    return Fix("add the KL term to the loss, not subtract it", (expr.replace(text),), SAFE)
+        for node in (finding.node, *finding.node.users):
+            expr = expr_at(loc_of(node))
+            if expr is None:
+                continue
+            e = expr.node
+            if isinstance(e, cst.BinaryOperation) and isinstance(e.operator, cst.Multiply):
+                number = next((o for o in (e.left, e.right) if _number(o) is not None), None)
+                if number is None:
+                    continue
+                value = _number(number) / seen.coefficient
+                return Fix(f"the Gaussian KL's own factor: {value:g}", (expr.replace(f"{value:g}", number),), SAFE)
+            if isinstance(e, cst.UnaryOperation) and isinstance(e.operator, cst.Minus) and _number(e) is None:
+                value = -1 / seen.coefficient
+                text = f"{value:g} * {expr.code(e.expression)}"
+                return Fix(f"the Gaussian KL's own factor: {value:g}", (expr.replace(text),), SAFE)
+        return None
 
     def confirm(self, finding, ctx, observed):
         if observed.result is None:
@@ -186,3 +229,15 @@ class FormulaSeen(Observed):
         if self.kind == "wrong_sign":
             return f"{_CLOSED_FORM}, added to the reconstruction term"
         return _CLOSED_FORM
+
+
+def _number(node) -> float | None:
+    """A number literal (``0.5``, ``-1``, ``- 0.5``) as a float, else None."""
+    import libcst as cst
+
+    if isinstance(node, (cst.Float, cst.Integer)):
+        return float(node.evaluated_value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = _number(node.expression)
+        return -inner if inner is not None else None
+    return None

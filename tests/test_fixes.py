@@ -316,3 +316,22 @@ def test_the_decoder_fed_mu_inside_an_expression_is_fed_z(tmp_path):
     path = model(tmp_path, text)
     run("check", "vae.py:VAE", "--input", "6x20", "--fix", cwd=tmp_path)
     assert "self.dec(torch.cat([z], dim=1))" in path.read_text()
+
+
+def test_a_kl_subtracted_from_the_loss_is_added_not_negated(tmp_path):
+    text = NOISE.replace("torch.randn(self.latent)", "torch.randn_like(std)").replace(
+        "    return rec + {KL}\n", "    return rec - (-kl)  # written as a subtraction\n"
+    ).replace("kl = -0.5 * torch.sum", "kl = 0.5 * torch.sum")
+    path = model(tmp_path, text)
+    before = path.read_text()
+    fixed = run("check", "vae.py:VAE", "--input", "6x20", "--fix", cwd=tmp_path)
+    assert "fixed 1 finding in 1 file" in fixed.stderr and path.read_text() != before
+    again = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--format", "json", cwd=tmp_path).stdout)["results"][0]
+    assert again["findings"] == []
+
+
+def test_a_kl_written_right_but_subtracted_gets_a_plus(tmp_path):
+    text = NOISE.replace("torch.randn(self.latent)", "torch.randn_like(std)").replace("    return rec + {KL}\n", "    return rec - kl\n")
+    path = model(tmp_path, text)
+    r = run("check", "vae.py:VAE", "--input", "6x20", "--diff", cwd=tmp_path)
+    assert "-    return rec - kl\n+    return rec + kl\n" in r.stdout
