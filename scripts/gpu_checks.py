@@ -27,7 +27,7 @@ KNOWN = {r.code for r in all_rules()}  # a case's later= findings count once the
 
 
 def command(case) -> list[str]:
-    args = [sys.executable, "-m", "vaelint", "check", case.spec, "--device", "cuda", "--format", "json", "--no-fixes"]
+    args = [sys.executable, "-m", "vaelint", "check", case.spec, "--device", "cuda", "--format", "json", "--no-fixes", "--no-cache"]
     for spec in case.inputs:
         args += ["--input", spec]
     if case.loss:
