@@ -191,12 +191,14 @@ def check(
         )
 
     from vaelint.concurrency import default_jobs
-    from vaelint.report import progress as progress_line
     from vaelint.runner import check_jobs, fix_rounds
 
     workers = jobs_option or default_jobs(len(jobs))
+    shown = None
+    if format is Format.text and sys.stderr.isatty():  # progress.wanted; rich's Live is imported only then
+        from vaelint.report.progress import Progress
 
-    shown = progress_line.Progress(len(jobs)) if progress_line.wanted(format is Format.text, sys.stderr.isatty()) else None
+        shown = Progress(len(jobs))
     try:
         results, failing = check_jobs(jobs, options_for, settings, fresh, shown, use_cache=not no_cache, parallel=workers)
     finally:
