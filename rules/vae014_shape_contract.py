@@ -121,10 +121,22 @@ wrong shape. ``vaelint annotate`` writes annotations from the solved shapes.
         Example(_model(decode_arg='Float[Tensor, "#batch latent"]')),
     ]
     INVALID = [
-        Example(_model(**_CONDITIONED), at="finding", message="latent is 18 here"),
-        Example(_model(decode_arg='Float[Tensor, "batch 16"]'), at="finding", message="dim 1 is 8"),
-        Example(_model(decode_arg='Float[Tensor, "batch"]'), at="finding", message="2 dims"),
-        Example(_model(decode_arg='Int[Tensor, "batch latent"]').replace("import Float", "import Float, Int"), at="finding", message="float32"),
+        Example(
+            _model(**_CONDITIONED), at="finding", message="latent is 18 here",
+            fixed=_model(**_CONDITIONED, decode_arg='Float[Tensor, "batch 18"]'), unsafe=True,
+        ),
+        Example(
+            _model(decode_arg='Float[Tensor, "batch 16"]'), at="finding", message="dim 1 is 8",
+            fixed=_model(decode_arg='Float[Tensor, "batch 8"]'), unsafe=True,
+        ),
+        Example(
+            _model(decode_arg='Float[Tensor, "batch"]'), at="finding", message="2 dims",
+            fixed=_model(decode_arg='Float[Tensor, "batch 8"]'), unsafe=True,
+        ),
+        Example(
+            _model(decode_arg='Int[Tensor, "batch latent"]').replace("import Float", "import Float, Int"), at="finding",
+            message="float32", fixed=_model().replace("import Float", "import Float, Int"), unsafe=True,
+        ),
     ]
 
     def check(self, ctx):
@@ -138,6 +150,36 @@ wrong shape. ``vaelint annotate`` writes annotations from the solved shapes.
 
     def confirm_needs(self, finding, ctx) -> set:
         return {"contract_run"}
+
+    def autofix(self, finding, ctx):
+        """Unsafe (the annotation or the code may be the wrong one: a choice): the
+        annotation written as the one that holds, in the file's own spelling (only its
+        dims string, and its dtype name where that is what disagrees)."""
+        import re
+
+        import libcst as cst
+
+        from vaelint.fixes.edits import UNSAFE, Fix
+        from vaelint.fixes.source import expr_at
+
+        seen = finding.payload
+        wanted = re.fullmatch(r"(\w+)\[[^,]+,\s*(\".*\")\]", seen.suggestion or "") if isinstance(seen, ContractBreak) else None
+        expr = expr_at(finding.loc)
+        if wanted is None or expr is None or not isinstance(expr.node, cst.Subscript) or len(expr.node.slice) != 2:
+            return None
+        dims = expr.node.slice[1].slice  # the Index holding "batch latent"
+        if not isinstance(dims, cst.Index) or not isinstance(dims.value, cst.SimpleString):
+            return None
+        edits = []
+        if expr.code(dims.value) != wanted.group(2):
+            edits.append(expr.replace(wanted.group(2), dims.value))
+        dtype = expr.node.value
+        name = dtype.attr if isinstance(dtype, cst.Attribute) else dtype if isinstance(dtype, cst.Name) else None
+        if name is not None and name.value != wanted.group(1):
+            edits.append(expr.replace(wanted.group(1), name))
+        if not edits:
+            return None
+        return Fix(f"annotate what the code computes: {seen.suggestion}", tuple(edits), UNSAFE)
 
     def confirm(self, finding, ctx, observed):
         calls = getattr(observed, "contract_calls", None)
