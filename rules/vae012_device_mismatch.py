@@ -229,6 +229,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         """``torch.randn(n)`` made on the CPU -> ``torch.randn(n, device=t.device)``, ``t``
         the tensor it meets; ``h.cpu()`` -> ``h``. Noise of a reparameterization is
         drawn with std's shape (torch.randn_like(std)) where it already has it."""
+        from vaelint.fixes.edits import SAFE, Fix
         from vaelint.fixes.rewrites import with_keyword
         from vaelint.fixes.source import expr_at, is_plain_reference, operand_for
 
@@ -237,7 +238,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             return None
         if call.callee() is not None and call.callee().endswith(".cpu") and not call.node.args:
             receiver = call.receiver()  # h.cpu() -> h (seen in the graph or only on the simulated GPU)
-            return _fix_of(f"keep the tensor on its device: {call.code(receiver)}", call.replace(call.code(receiver)))
+            return Fix(f"keep the tensor on its device: {call.code(receiver)}", (call.replace(call.code(receiver)),), SAFE)
         if finding.node is None:
             return None
         meet = finding.node
@@ -309,9 +310,3 @@ def _same_place(finding, meeting) -> bool:
         return True
     meet_loc = loc_of(finding.node)
     return meet_loc is not None and meeting.loc is not None and (meet_loc.path, meet_loc.line) == (meeting.loc.path, meeting.loc.line)
-
-
-def _fix_of(message: str, edit):
-    from vaelint.fixes.edits import SAFE, Fix
-
-    return Fix(message, (edit,), SAFE)

@@ -10,7 +10,7 @@ the finding or brings another.
 from __future__ import annotations
 
 from vaelint.fixes.edits import SAFE, UNSAFE, Fix
-from vaelint.fixes.source import Expr, expr_at, is_plain_reference, module_prefix, operand_for
+from vaelint.fixes.source import Expr, dotted_name, expr_at, is_plain_reference, module_prefix, operand_for
 
 NOISE_CALLS = ("randn", "normal", "rand", "empty")
 
@@ -152,7 +152,7 @@ def batch_of_divisor(ctx, div_node, batch: int) -> Fix | None:
     def is_batch(n) -> bool:
         if isinstance(n, cst.Integer):
             return n.evaluated_value == batch
-        dotted = _dotted_name(n)
+        dotted = dotted_name(n)
         return dotted is not None and dotted.rsplit(".", 1)[-1] in ("batch_size", "bs", "batch")
 
     hits = sub.find(is_batch)
@@ -161,12 +161,6 @@ def batch_of_divisor(ctx, div_node, batch: int) -> Fix | None:
         return None
     new = f"{tensor}.size(0)"
     return Fix(f"divide by the batch's own size: {new}", (expr.replace(new, hits[0]),), UNSAFE)
-
-
-def _dotted_name(node) -> str | None:
-    from vaelint.fixes.source import _dotted
-
-    return _dotted(node)
 
 
 def _augmented_divisor(expr: Expr):

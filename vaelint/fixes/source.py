@@ -113,7 +113,7 @@ class Expr:
         ``.view`` for a method call ``h.view(...)`` (None: not a call of a name)."""
         if not self.is_call:
             return None
-        return _dotted(self.node.func)
+        return dotted_name(self.node.func)
 
     def receiver(self):
         """The object a method is called on (``h`` in ``h.view(...)``), as a libcst node."""
@@ -147,13 +147,13 @@ class Expr:
         return []
 
 
-def _dotted(node) -> str | None:
+def dotted_name(node) -> str | None:
     import libcst as cst
 
     if isinstance(node, cst.Name):
         return node.value
     if isinstance(node, cst.Attribute):
-        inner = _dotted(node.value)
+        inner = dotted_name(node.value)
         return f"{inner}.{node.attr.value}" if inner is not None else f".{node.attr.value}"
     return None
 
@@ -163,7 +163,7 @@ _MODULES = ("torch", "F", "nn", "functional", "np")
 
 
 def _is_module_path(node) -> bool:
-    dotted = _dotted(node)
+    dotted = dotted_name(node)
     return dotted is not None and not dotted.startswith(".") and dotted.split(".")[0] in _MODULES
 
 
@@ -210,7 +210,7 @@ def _is_expression(node) -> bool:
 def is_plain_reference(expr: Expr, node) -> bool:
     """A name or an attribute chain (``std``, ``self.std``): cheap and safe to
     read twice, and in scope wherever its expression was."""
-    return _dotted(node) is not None and not (_dotted(node) or "").startswith(".")
+    return dotted_name(node) is not None and not (dotted_name(node) or "").startswith(".")
 
 
 def operand_for(ctx, node, arg) -> tuple[Expr, object] | None:

@@ -7,6 +7,7 @@ import json
 from vaelint import __version__
 from vaelint.diagnostics import TargetResult
 from vaelint.frames import display_path
+from vaelint.report.sarif_report import rule_uri
 
 
 def to_dict(results: list[TargetResult], notes: tuple[str, ...] = ()) -> dict:
@@ -15,17 +16,6 @@ def to_dict(results: list[TargetResult], notes: tuple[str, ...] = ()) -> dict:
     if notes:
         out["notes"] = list(notes)
     return out
-
-
-def _rule_uri(code: str) -> str | None:
-    """The rule's module as a file URI, found without importing the rule (a cached
-    report imports no torch)."""
-    from pathlib import Path
-
-    from vaelint.rules import rule_file
-
-    path = rule_file(code)
-    return Path(path).resolve().as_uri() if path else None
 
 
 def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
@@ -83,7 +73,7 @@ def _result(r: TargetResult) -> dict:
                 "column": f.loc.column if f.loc else None,
                 "end_line": _shown(f.loc.path, f.loc.end_line) if f.loc else None,
                 "end_column": f.loc.end_column if f.loc else None,
-                "help_uri": _rule_uri(f.code),
+                "help_uri": rule_uri(f.code),
                 "fix": f.fix,
                 "autofix": _autofix(f.autofix),
                 "confirmed": f.confirmed,

@@ -95,7 +95,7 @@ def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[s
                                 "shortDescription": {"text": r.summary},
                                 "fullDescription": {"text": " ".join(r.what.split())},
                                 "help": {"text": r.page()},
-                                "helpUri": rule_uri(r),
+                                "helpUri": rule_uri(r.code),
                                 "defaultConfiguration": {"level": "error" if r.severity == "error" else "warning"},
                             }
                             for r in rules
@@ -147,13 +147,16 @@ def _cell(loc) -> str:
     return f"(cell {loc.cell}) " if loc.cell else ""
 
 
-def rule_uri(rule) -> str:
+def rule_uri(code: str) -> str | None:
     """The rule's page, shipped in the package: its module (documentation and
-    examples; `vaelint rule CODE` prints it), as a file URI."""
-    import inspect
+    examples; `vaelint rule CODE` prints it), as a file URI, found without
+    importing the rule (a cached report imports no torch)."""
     from pathlib import Path
 
-    return Path(inspect.getfile(rule)).resolve().as_uri()
+    from vaelint.rules import rule_file
+
+    path = rule_file(code)
+    return Path(path).resolve().as_uri() if path else None
 
 
 def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
