@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-# first checks are what this measures: the result cache (vaelint/cache.py) stays off
+# first checks are what this measures: the result cache (vaelint/cache/store.py) stays off
 os.environ["VAELINT_NO_CACHE"] = "1"
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

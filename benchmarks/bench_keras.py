@@ -18,7 +18,7 @@ import sys
 
 from bench_check import ROOT, timed
 
-# first checks are what this measures: the result cache (vaelint/cache.py) stays off
+# first checks are what this measures: the result cache (vaelint/cache/store.py) stays off
 os.environ["VAELINT_NO_CACHE"] = "1"
 
 PY = sys.executable

@@ -21,7 +21,7 @@ from bench_memory import peak_of
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = os.path.join(ROOT, "benchmarks", "models_large.py")
 
-# first checks are what this measures: the result cache (vaelint/cache.py) stays off
+# first checks are what this measures: the result cache (vaelint/cache/store.py) stays off
 os.environ["VAELINT_NO_CACHE"] = "1"
 
 # name: (class, --init values, input spec)

@@ -25,7 +25,7 @@ import sys, torch
 sys.path.insert(0, {here!r})
 from models_large import WideMLPVAE, loss_function
 
-# first checks are what this measures: the result cache (vaelint/cache.py) stays off
+# first checks are what this measures: the result cache (vaelint/cache/store.py) stays off
 os.environ["VAELINT_NO_CACHE"] = "1"
 torch.manual_seed(0)
 model = WideMLPVAE()

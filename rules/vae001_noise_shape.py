@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from vaelint.context import loc_of
+from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, fill, Rule
 
 _MODEL = '''import torch

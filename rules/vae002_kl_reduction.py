@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import math
 
-from vaelint.lossscales import loss_scales, why_no_loss_scales
-from vaelint.context import loc_of
+from vaelint.facts.lossscales import loss_scales, why_no_loss_scales
+from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 
 _MODEL = '''import torch

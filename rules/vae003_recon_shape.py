@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vaelint.ops import CLASS_INDEX_LOSSES
-from vaelint.context import loc_of
+from vaelint.capture.ops import CLASS_INDEX_LOSSES
+from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, fill, Rule
 
 _BASE = '''import torch

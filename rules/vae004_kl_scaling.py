@@ -6,11 +6,11 @@ import inspect
 import math
 import re
 
-from vaelint.lossscales import loss_scales, why_no_loss_scales
-from vaelint.context import loc_of
+from vaelint.facts.lossscales import loss_scales, why_no_loss_scales
+from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, fill, Rule, SkipRule
-from vaelint.schedules import scheduled_weight
-from vaelint.sourcefacts import line_text
+from vaelint.facts.schedules import scheduled_weight
+from vaelint.frontends.sourcefacts import line_text
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -230,7 +230,7 @@ def _assigned_name(loc, text: str):
     (``kld_weight = kwargs['M_N']``): (name, where, the assignment's text)."""
     import ast
 
-    from vaelint.sourcefacts import origin_of
+    from vaelint.frontends.sourcefacts import origin_of
 
     if loc is None:
         return None
@@ -245,7 +245,7 @@ def _assigned_name(loc, text: str):
 
 def text_at(loc) -> str:
     """The source between a location's start and end columns."""
-    from vaelint.load import read_source
+    from vaelint.frontends.load import read_source
 
     try:
         lines = read_source(loc.path).splitlines()

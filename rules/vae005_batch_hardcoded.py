@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from vaelint.ops import CREATION_OPS, RESHAPE_OPS
-from vaelint.context import loc_of
+from vaelint.capture.ops import CREATION_OPS, RESHAPE_OPS
+from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, fill, Rule
 
 _ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "rdiv", "cat", "stack", "where", "maximum", "minimum"}
@@ -203,7 +203,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         """A loss term divided by the batch size written as a number (``KLD /=
         args.batch_size * 784``): right at that one batch size, and beta_eff = B/b
         at any other (a smaller last batch)."""
-        from vaelint.lossscales import loss_scales
+        from vaelint.facts.lossscales import loss_scales
 
         scales = loss_scales(ctx)
         if scales is None:

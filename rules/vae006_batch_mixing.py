@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vaelint.batchdeps import Mixing, batch_mixing
-from vaelint.ops import RESHAPE_OPS
-from vaelint.context import loc_of
+from vaelint.facts.batchdeps import Mixing, batch_mixing
+from vaelint.capture.ops import RESHAPE_OPS
+from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, fill, Rule
 
 _MODEL = '''import torch

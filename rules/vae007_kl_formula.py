@@ -7,8 +7,8 @@ from typing import Literal
 
 import math
 
-from vaelint.klcheck import why_no_kl_reading, kl_reading
-from vaelint.context import loc_of
+from vaelint.facts.klcheck import why_no_kl_reading, kl_reading
+from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 
 _MODEL = '''import torch

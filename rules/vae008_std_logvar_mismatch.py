@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vaelint.klcheck import why_no_kl_reading, READINGS, kl_reading
-from vaelint.context import loc_of
+from vaelint.facts.klcheck import why_no_kl_reading, READINGS, kl_reading
+from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, fill, Rule, SkipRule
 
 _MODEL = '''import torch

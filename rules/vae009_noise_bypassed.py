@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vaelint.confirm import gradient_of
+from vaelint.confirm.forward_backward import gradient_of
 from vaelint.frames import call_site
-from vaelint.context import loc_of, stack_of
+from vaelint.facts.context import loc_of, stack_of
 from vaelint.rulebase import Example, fill, Rule
 
 _MODEL = '''import torch

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vaelint.ops import CAST_OPS, RESHAPE_OPS
-from vaelint.context import loc_of
+from vaelint.capture.ops import CAST_OPS, RESHAPE_OPS
+from vaelint.facts.context import loc_of
 from vaelint.errorkinds import kind_of
 from vaelint.rulebase import Example, fill, Rule
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from vaelint.ops import ARITH_OPS, CREATION_OPS
-from vaelint.context import loc_of
+from vaelint.capture.ops import ARITH_OPS, CREATION_OPS
+from vaelint.facts.context import loc_of
 from vaelint.errorkinds import kind_of
 from vaelint.rulebase import Example, fill, Rule, SkipRule
-from vaelint.simdevice import simulated_run
+from vaelint.confirm.simdevice import simulated_run
 
 _MODEL = '''import torch
 import torch.nn as nn

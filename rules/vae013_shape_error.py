@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from vaelint.errorkinds import kind_of
 from vaelint.rulebase import Example, fill, Rule
-from vaelint.sourcefacts import call_argument, expr_text, origin_of
+from vaelint.frontends.sourcefacts import call_argument, expr_text, origin_of
 
 # The size argument a layer fixes at construction: (argument index, keyword, what it is).
 _LAYER_INPUT = {

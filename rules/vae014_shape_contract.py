@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vaelint.contractcheck import ContractFacts, Violation, check_calls, concrete_fact, read
+from vaelint.contracts.check import ContractFacts, Violation, check_calls, concrete_fact, read
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 
 _MODEL = '''import torch
@@ -191,7 +191,7 @@ wrong shape. ``vaelint annotate`` writes annotations from the solved shapes.
         seen = any(r.contract.code == v.contract.code and r.slot == v.slot for r in real.violations)
         if not seen or v.kind == "across":
             return seen
-        from vaelint.contract_calls import jaxtyping_rejects
+        from vaelint.contracts.calls import jaxtyping_rejects
 
         return any(jaxtyping_rejects(c) is not None for c in calls if c.contract.code == v.contract.code)
 
@@ -213,7 +213,7 @@ def _render(dim, size) -> str:
 
 
 def _observe(v: Violation, ctx) -> ContractBreak:
-    from vaelint.contractcheck import bound_text, where_of
+    from vaelint.contracts.check import bound_text, where_of
 
     value = where_of(v.contract, v.slot)
     shape = ctx.shape_text(v.node, named=False) if v.node is not None else "?"

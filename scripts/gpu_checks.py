@@ -47,7 +47,7 @@ def command(case) -> list[str]:
 
 def _shown(path: str, line: int) -> int:
     """A declared line as the report gives it (in a notebook: within its cell)."""
-    from vaelint.sourcemap import cell_of
+    from vaelint.frontends.sourcemap import cell_of
 
     if path.endswith(".ipynb"):
         from vaelint.frontends.notebook import notebook_source

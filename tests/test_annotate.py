@@ -15,7 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import FIXTURES
-from vaelint.annotation_proposals import dim_name
+from vaelint.contracts.proposals import dim_name
 from vaelint.cli import app
 
 runner = CliRunner()

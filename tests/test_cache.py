@@ -102,7 +102,7 @@ def test_a_file_the_check_did_not_read_changes_nothing(repo):
 
 
 def test_options_and_versions_are_part_of_the_key(repo, monkeypatch):
-    import vaelint.cache as cache
+    import vaelint.cache.store as cache
 
     result()
     assert result("--beta", "0.5")["cached"] is False  # another question
@@ -139,10 +139,10 @@ def test_cache_dir_and_clean(repo, monkeypatch, tmp_path_factory):
 
 
 def test_what_the_machine_decides_is_not_stored(tmp_path):
-    from vaelint.cache import Cache
+    from vaelint.cache.store import Cache
     from vaelint.diagnostics import TargetResult
     from vaelint.errors import VaelintError
-    from vaelint.options import Options
+    from vaelint.settings.options import Options
 
     model = tmp_path / "m.py"
     model.write_text("x = 1\n")

@@ -4,14 +4,14 @@ import os
 
 from helpers import check
 
-from vaelint.capture_fx import capture_fx
-from vaelint.capture_record import capture_recording
+from vaelint.capture.symbolic import capture_fx
+from vaelint.capture.recording import capture_recording
 from vaelint.inputs import parse_input_spec
 from vaelint.frontends import LoadRequest, load_program
-from vaelint.ops import op_name
-from vaelint.graphview import GraphView
-from vaelint.roles import forward_roles
-from vaelint.shapes import make_inputs
+from vaelint.capture.ops import op_name
+from vaelint.facts.graphview import GraphView
+from vaelint.facts.roles import forward_roles
+from vaelint.facts.shapes import make_inputs
 
 from conftest import FIXTURES
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vaelint.cli import app
-from vaelint.config import load_config
+from vaelint.settings.pyproject import load_config
 from vaelint.errors import VaelintError
 
 from conftest import FIXTURES

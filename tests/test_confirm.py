@@ -6,7 +6,7 @@ import torch
 from helpers import check
 from typer.testing import CliRunner
 
-from vaelint import confirm
+from vaelint.confirm import forward_backward as confirm
 from vaelint.cli import app
 
 from conftest import FIXTURES
@@ -130,7 +130,7 @@ def test_large_inner_activations_are_let_go_before_the_backward(monkeypatch):
 def test_a_replayed_draw_is_taken_only_at_its_shape_and_in_place_for_an_in_place_draw():
     import torch
 
-    from vaelint.capture import take_replay
+    from vaelint.capture.result import take_replay
 
     drawn, replay = torch.zeros(4, 2), torch.ones(4, 2)
     assert take_replay("randn_like", drawn, replay) is replay and drawn.sum() == 0

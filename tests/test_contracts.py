@@ -13,9 +13,9 @@ from jaxtyping import AnnotationError, Bool, Float, Int, jaxtyped  # noqa: F401
 from beartype import beartype
 from torch import Tensor
 
-from vaelint.contractcheck import check_calls, concrete_fact
-from vaelint.contract_calls import Call, jaxtyping_rejects
-from vaelint.contracts import Contract, spec_of
+from vaelint.contracts.check import check_calls, concrete_fact
+from vaelint.contracts.calls import Call, jaxtyping_rejects
+from vaelint.contracts.annotations import Contract, spec_of
 from vaelint.frames import SourceLoc
 
 _TOKENS = ["a", "b", "2", "3", "_", "#a", "#b", "a+1", "b-1", "...", "*v", "#*v"]
@@ -86,7 +86,7 @@ def test_a_model_without_annotations_is_not_watched(monkeypatch):
     import sys
 
     from conftest import FIXTURES
-    from vaelint import contract_calls
+    from vaelint.contracts import calls as contract_calls
     from vaelint.analyze import Options, analyse
     from vaelint.inputs import parse_input_spec as parse_input
 
@@ -127,7 +127,7 @@ def test_a_dataclass_field_and_a_training_step_are_checked_too(tmp_path):
 
 def test_annotations_that_cannot_be_read_leave_vae014_not_checked(monkeypatch):
     from conftest import FIXTURES
-    from vaelint import contracts
+    from vaelint.contracts import annotations as contracts
     from vaelint.analyze import Options, analyse
     from vaelint.inputs import parse_input_spec as parse_input
 

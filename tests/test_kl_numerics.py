@@ -17,7 +17,7 @@ from helpers import check
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vaelint.gaussian_kl import NOT_CONSTANT, UNKNOWN, closed_form, ratio
+from vaelint.facts.gaussian_kl import NOT_CONSTANT, UNKNOWN, closed_form, ratio
 
 _MODEL = '''
 import torch
@@ -146,7 +146,7 @@ def test_ratio_says_not_constant_for_a_missing_term():
 def test_float32_rounding_is_not_taken_for_a_wrong_formula():
     """The float32 element at |mu|, |logvar| ~ 1e-3 is a few percent off the exact KL;
     judged with float32's error bound, it is 'cannot tell', never 'not a KL'."""
-    from vaelint.gaussian_kl import rounding_error
+    from vaelint.facts.gaussian_kl import rounding_error
 
     g = torch.Generator().manual_seed(1)
     mu32 = 1e-3 * torch.randn(256, generator=g)
@@ -198,7 +198,7 @@ def test_without_a_float64_replay_tiny_heads_are_skipped_with_a_reason(tmp_path,
     """Where the formula cannot be replayed, the run's float32 element is judged
     with float32's error bound: at |mu| ~ 1e-3 that cannot decide, and the report
     says which rules did not run and why instead of flagging the KL."""
-    import vaelint.gaussian_kl as gk
+    import vaelint.facts.gaussian_kl as gk
 
     monkeypatch.setattr(gk, "replay", lambda *a, **k: None)
     result = _analyse(tmp_path, _SUM, CORRECT[0][1], 256, 1e-3, "float32")

@@ -9,7 +9,7 @@ import pytest
 from vaelint.errors import VaelintError
 from helpers import check
 from vaelint.frontends import LoadRequest, load_program
-from vaelint.load import load_module
+from vaelint.frontends.load import load_module
 
 from conftest import FIXTURES
 

@@ -7,8 +7,8 @@ import shutil
 from typer.testing import CliRunner
 
 from vaelint.cli import app
-from vaelint.config import load_config
-from vaelint.suppress import inline_codes
+from vaelint.settings.pyproject import load_config
+from vaelint.settings.suppress import inline_codes
 
 from conftest import ROOT
 

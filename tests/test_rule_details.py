@@ -6,7 +6,7 @@ from helpers import check
 
 from vaelint.frames import SourceLoc
 from vaelint.rules.vae013_shape_error import is_shape_error
-from vaelint.sourcefacts import call_argument, expr_text
+from vaelint.frontends.sourcefacts import call_argument, expr_text
 
 
 def test_shape_errors_and_errors_that_only_mention_shapes():
@@ -106,7 +106,7 @@ def test_the_kl_helpers_check_their_shapes():
     import pytest
     import torch
 
-    from vaelint.gaussian_kl import closed_form, ratio
+    from vaelint.facts.gaussian_kl import closed_form, ratio
 
     mu, log_var = torch.zeros(4, 3, dtype=torch.float64), torch.zeros(4, 3, dtype=torch.float64)
     assert float(closed_form(mu, log_var).abs().sum()) == 0.0
@@ -120,7 +120,7 @@ def test_a_reduction_over_a_dim_of_a_0d_tensor_reduces_nothing():
     """FactorVAE's loss sums a 0-d tensor over dim=-1: no crash in the term walk."""
     import torch.fx as fx
 
-    from vaelint.reductions import _Walker
+    from vaelint.facts.reductions import _Walker
 
     g = fx.Graph()
     x = g.placeholder("x")
@@ -170,7 +170,7 @@ def test_errors_are_sorted_into_kinds_in_one_place():
 
 
 def test_rules_read_the_graph_only_through_the_context():
-    """Rules query vaelint/context.py: never node.meta, how the graph was captured,
+    """Rules query vaelint/facts/context.py: never node.meta, how the graph was captured,
     or the runs' internals (a new rule needs to learn none of them)."""
     import glob
     import os

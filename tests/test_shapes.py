@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaelint.shapes import Dim, ShapeFact, pick_extra_batches, solve
+from vaelint.facts.shapes import Dim, ShapeFact, pick_extra_batches, solve
 
 
 def test_constant_and_batch_dims():

@@ -9,7 +9,7 @@ import torch
 from fixture_cases import all_cases
 from helpers import check
 
-from vaelint.simdevice import simulate
+from vaelint.confirm.simdevice import simulate
 
 SIMULATED = "VAE012 ran the model on a simulated CUDA device"
 

@@ -241,7 +241,7 @@ def test_max_memory_stops_a_worker_that_goes_past_it(model_dir):
 def test_a_training_step_that_would_not_fit_skips_the_confirmation_with_a_note(monkeypatch):
     from helpers import check
 
-    import vaelint.confirm as confirm
+    import vaelint.confirm.forward_backward as confirm
 
     monkeypatch.setattr(confirm, "available_memory", lambda: 1024)  # a machine with 1 KiB free
     result = check(f"{FIXTURES}/clean/mlp_vae.py", "VAE", ["8x784"])

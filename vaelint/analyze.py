@@ -22,28 +22,29 @@ import torch
 import torch.fx as fx
 from torch.fx.proxy import TraceError
 
-from vaelint import capture as capture_mod
-from vaelint.capture_fx import capture_fx
-from vaelint.capture_record import capture_recording
-from vaelint.confirm import confirm_run, fits, pick_device, whole_model_checks
-from vaelint.context import Context
-from vaelint.dimnames import from_annotations
+from vaelint.capture import result as capture_mod
+from vaelint.capture.symbolic import capture_fx
+from vaelint.capture.recording import capture_recording
+from vaelint.confirm.forward_backward import confirm_run, fits, pick_device, whole_model_checks
+from vaelint.facts.context import Context
+from vaelint.contracts.dimnames import from_annotations
 from vaelint.diagnostics import Finding, TargetResult
-from vaelint.devicechoice import ChoosesCuda, asserts_on_cuda, cuda_hidden, forget_device_choices
+from vaelint.confirm.devicechoice import ChoosesCuda, asserts_on_cuda, cuda_hidden, forget_device_choices
 from vaelint.errorkinds import kind_of
 from vaelint.errors import ForwardHasLoss, VaelintError
-from vaelint.flow import beta_effective, flow_rows, loss_reading
+from vaelint.facts.flow import beta_effective, flow_rows, loss_reading
 from vaelint.frames import boundary, user_frame_of_traceback
-from vaelint.sourcemap import where
-from vaelint.graphview import GraphView
-from vaelint.inputcheck import binary_retry, check_inputs, check_token_ids, unexplained
+from vaelint.frontends.sourcemap import where
+from vaelint.facts.graphview import GraphView
+from vaelint.capture.inputcheck import binary_retry, check_inputs, check_token_ids, unexplained
 from vaelint.frontends import LoadRequest, Program, choose, parse_ref
-from vaelint.lossbind import Binder, LossPlan
-from vaelint.options import Options  # noqa: F401 - its home before vaelint/options.py
-from vaelint.roles import forward_roles, loss_roles
-from vaelint.ops import RANDOM_OPS
+from vaelint.capture.binding import Binder
+from vaelint.frontends.lossfind import LossPlan
+from vaelint.settings.options import Options  # noqa: F401 - its home before vaelint/settings/options.py
+from vaelint.facts.roles import forward_roles, loss_roles
+from vaelint.capture.ops import RANDOM_OPS
 from vaelint.rulebase import SkipRule, drop_deferred
-from vaelint.shapes import make_inputs, run_batches
+from vaelint.facts.shapes import make_inputs, run_batches
 
 
 def selected_rules(options: Options):
@@ -104,7 +105,7 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
     try:
         # Seeded for reproducible weights and noise; the caller's RNG state is
         # restored afterwards.
-        from vaelint.overlay import standing_in
+        from vaelint.frontends.overlay import standing_in
 
         with warnings.catch_warnings(), torch.random.fork_rng(devices=[]), standing_in(options.sources):
             warnings.simplefilter("ignore")
@@ -221,7 +222,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # roles
     ctx = _context(program, specs, cap, runs, plan, options.beta)
     ctx.contracts = contracts
-    from vaelint.contractcheck import name_held_dims
+    from vaelint.contracts.check import name_held_dims
 
     name_held_dims(ctx)
     # only the rules the user selected may explain a failed run; otherwise it is exit 2
@@ -304,7 +305,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         _offer_fixes(findings, ctx, result)
     result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
     if options.annotate:
-        from vaelint.annotation_proposals import propose
+        from vaelint.contracts.proposals import propose
 
         result.annotations = propose(ctx)
 
@@ -319,9 +320,9 @@ def _offer_fixes(findings, ctx, result: TargetResult) -> None:
 
 
 def _contracts(program, options: Options, result: TargetResult):
-    """The user's annotated functions the capture watches (vaelint/contracts.py);
+    """The user's annotated functions the capture watches (vaelint/contracts/annotations.py);
     None when the model's files have none (nothing is watched: no cost)."""
-    from vaelint.contracts import find_contracts, may_have_contracts
+    from vaelint.contracts.annotations import find_contracts, may_have_contracts
 
     try:
         if not options.annotate and not may_have_contracts(program):
@@ -499,8 +500,8 @@ def _capture_and_run(program, plan: LossPlan | None, specs, progress=None, keep_
 
 def _binding_facts(program: Program, plan) -> tuple:
     """(the forward's returned names, where the code calls the loss): what the
-    user's code says about binding the loss (vaelint/bindnames.py)."""
-    from vaelint.bindnames import call_site_sources, return_names
+    user's code says about binding the loss (vaelint/capture/bindnames.py)."""
+    from vaelint.capture.bindnames import call_site_sources, return_names
 
     if plan is None or program.step is not None:
         return {}, None

@@ -116,9 +116,9 @@ def check(
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.vaelint_cache/; VAELINT_NO_CACHE=1 too)."),
 ) -> None:
     """Check VAE models for shape, loss and reparameterization bugs."""
-    from vaelint.build import parse_init, parse_literal
+    from vaelint.frontends.build import parse_init, parse_literal
     from vaelint.inputs import parse_input_spec
-    from vaelint.settings import CommandLine, Settings
+    from vaelint.settings.per_file import CommandLine, Settings
 
     cli = CommandLine(
         select=_codes(select), extend_select=_codes(extend_select), ignore=_codes(ignore),
@@ -166,7 +166,7 @@ def check(
     except VaelintError as e:
         _usage_error(e.message)
 
-    from vaelint.options import Options
+    from vaelint.settings.options import Options
     from vaelint.inputs import parse_input_spec as spec_of
 
     # the command line's own process has run no torch op (see main): its workers keep torch's threads
@@ -264,7 +264,7 @@ def _extra_outputs(items: list[str]) -> list[tuple[Format, str]]:
 
 
 def _loss_kwargs(items: list[str]) -> dict:
-    from vaelint.build import parse_literal
+    from vaelint.frontends.build import parse_literal
 
     out = {}
     for item in items:
@@ -364,8 +364,8 @@ def _write(text: str, output_file: Optional[str]) -> None:
 @app.command()
 def clean() -> None:
     """Remove the result cache (.vaelint_cache/ of this project, or VAELINT_CACHE_DIR)."""
-    from vaelint import cache as result_cache
-    from vaelint.settings import CommandLine, Settings
+    from vaelint.cache import store as result_cache
+    from vaelint.settings.per_file import CommandLine, Settings
 
     try:
         folder = result_cache.folder_for(Settings(CommandLine()).base().root)
@@ -407,9 +407,9 @@ def annotate(
 ) -> None:
     """Write jaxtyping annotations from the solved shapes: forward, encode, decode,
     reparameterize, sample and the loss; a unified diff, or --write."""
-    from vaelint.options import Options
-    from vaelint.annotation_writer import apply, write as write_file
-    from vaelint.build import parse_init
+    from vaelint.settings.options import Options
+    from vaelint.contracts.writer import apply, write as write_file
+    from vaelint.frontends.build import parse_init
     from vaelint.frontends.base import parse_ref
     from vaelint.inputs import parse_input_spec
     from vaelint.worker import prepare, run_target

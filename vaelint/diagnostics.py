@@ -71,10 +71,10 @@ class TargetResult:
     checks: list[Check] = field(default_factory=list)
     suppressed: int = 0  # findings silenced by # vaelint: ignore or per-file-ignores
     output: list[str] = field(default_factory=list)  # what the model's own code printed (text report only)
-    # vaelint annotate: the annotations to add (vaelint/annotation_proposals.py, Proposal)
+    # vaelint annotate: the annotations to add (vaelint/contracts/proposals.py, Proposal)
     annotations: list = field(default_factory=list)
     # the files the check read (the target's, its user modules, files its code opened),
-    # recorded by the worker for the result cache (vaelint/cache.py)
+    # recorded by the worker for the result cache (vaelint/cache/store.py)
     dependencies: list[str] = field(default_factory=list)
     # files read only to find a name (a call of the loss) they did not hold: path -> names
     absent_names: dict[str, list[str]] = field(default_factory=dict)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterable
 from vaelint.diagnostics import Finding
 
 if TYPE_CHECKING:
-    from vaelint.context import Context
+    from vaelint.facts.context import Context
 
 
 _SLOT = re.compile(r"\{([A-Z_]+)\}")
@@ -98,7 +98,7 @@ class Rule:
     # What the rule reads; the engine skips it, saying why, when the target lacks
     # one: "loss", "reparam", "recon", "kl_term", "rec_term", "clean_run",
     # "own_devices" (the model's code, not a framework, places its tensors)
-    # (see vaelint.context.Context.unmet).
+    # (see vaelint.facts.context.Context.unmet).
     needs: ClassVar[tuple[str, ...]] = ()
     # Rules that report some of this rule's cases better: where one of them (selected
     # and run) has a finding at the same node or line, this rule's finding there is

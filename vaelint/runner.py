@@ -47,11 +47,11 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False) -> lis
             config = settings.for_file(t)
             configured = config.targets_in(t)
             if not configured and t.endswith(".py"):
-                from vaelint.discover import annotated_targets
+                from vaelint.frontends.discover import annotated_targets
 
                 configured = annotated_targets(t)
             if not configured:
-                from vaelint.discover import training_target
+                from vaelint.frontends.discover import training_target
 
                 found, note = training_target(t, have_inputs)
                 configured = [found] if found else []
@@ -80,8 +80,8 @@ def check_jobs(
     fixes checked again; ``parallel`` workers side by side), suppressions applied:
     (results in the targets' order, the findings at or above fail-on). ``shown``: a
     progress line. Nothing imports torch until a target misses."""
-    from vaelint import cache as result_cache
-    from vaelint.suppress import apply
+    from vaelint.cache import store as result_cache
+    from vaelint.settings.suppress import apply
 
     use_cache = use_cache and not result_cache.disabled()
     planned = []  # (spec, config, options, its cache or None, the cached result or None)
@@ -91,7 +91,7 @@ def check_jobs(
         planned.append((spec, config, options, store, store.get(shown_target(spec), options) if store is not None else None))
     missed = [spec for spec, _config, _options, _store, cached in planned if cached is None]
     if missed:  # the parent's one-time imports and warm-up, for the targets that do run
-        from vaelint.load import split_target
+        from vaelint.frontends.load import split_target
         from vaelint.worker import prepare
 
         prepare(len(missed), [split_target(s)[0] for s in missed], fresh=fresh)

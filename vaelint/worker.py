@@ -60,7 +60,7 @@ def prepare(n_targets: int, paths: list[str] = (), fresh: bool = False) -> None:
 
     all_rules()
     if n_targets >= 2:
-        import beartype  # noqa: F401 - the KL replay's shape checks (vaelint/gaussian_kl.py) import it late
+        import beartype  # noqa: F401 - the KL replay's shape checks (vaelint/facts/gaussian_kl.py) import it late
 
     if fresh:
         from vaelint.frontends import warm_up_parent
@@ -154,7 +154,7 @@ def _work(target: str, options: Options, write_end: int, captured, fresh: bool) 
         options.progress = progress
         options.on_model = _threads_for if fresh else None
         options.timeout = None  # the parent keeps the time, and can kill
-        from vaelint.reads import dependencies, record_opens
+        from vaelint.cache.reads import dependencies, record_opens
 
         opened, modules_before = record_opens(), set(sys.modules)
         try:
@@ -163,7 +163,7 @@ def _work(target: str, options: Options, write_end: int, captured, fresh: bool) 
             result = TargetResult(target)
             result.error = VaelintError("exit", "")
             result.error.exit_code = e.code  # the parent words it with the stage it saw
-        from vaelint import reads
+        from vaelint.cache import reads
 
         result.dependencies = dependencies(opened, modules_before)
         result.absent_names = {p: n for p, n in reads.absent().items() if p not in result.dependencies}

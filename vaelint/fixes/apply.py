@@ -53,7 +53,7 @@ def plan(results, unsafe: bool, base: dict[str, str] | None = None) -> Plan:
 def diff_text(sources: dict[str, str]) -> str:
     """Every edited file against the file on disk."""
     from vaelint.frames import display_path
-    from vaelint.load import read_source
+    from vaelint.frontends.load import read_source
 
     return "".join(unified_diff(display_path(path), read_source(path), text) for path, text in sorted(sources.items()))
 

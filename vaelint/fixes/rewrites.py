@@ -30,7 +30,7 @@ def std_text(ctx, layer) -> str | None:
 
 def noise_like_std(ctx, layer, noise_node=None) -> Fix | None:
     """``torch.randn(Z)`` (or ``randn(64, Z)``) that draws a layer's noise -> ``torch.randn_like(std)``."""
-    from vaelint.context import loc_of
+    from vaelint.facts.context import loc_of
 
     call = expr_at(loc_of(noise_node if noise_node is not None else layer.noise))
     if call is None or not call.is_call:
@@ -135,7 +135,7 @@ def batch_of_divisor(ctx, div_node, batch: int) -> Fix | None:
     written down in the divisor -> ``x.size(0)``."""
     import libcst as cst
 
-    from vaelint.context import loc_of
+    from vaelint.facts.context import loc_of
 
     expr = expr_at(loc_of(div_node))
     if expr is None:
@@ -221,7 +221,7 @@ def per_sample_sum(ctx, factor, description: str, applicability: str) -> Fix | N
     batch size: ``F.mse_loss(recon, x)`` -> ``F.mse_loss(recon, x, reduction="sum") / x.size(0)``."""
     import libcst as cst
 
-    from vaelint.context import loc_of
+    from vaelint.facts.context import loc_of
 
     cmp = next((c for c in ctx.roles.comparisons if c.node is factor.node), None)
     call = expr_at(loc_of(factor.node))

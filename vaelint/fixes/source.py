@@ -29,7 +29,7 @@ def _parsed(path: str, text: str):
 
 
 def _text_of(path: str) -> str | None:
-    from vaelint.load import read_source
+    from vaelint.frontends.load import read_source
 
     if not path.endswith(".py"):
         return None  # a notebook's cells are not edited in place
@@ -216,7 +216,7 @@ def is_plain_reference(expr: Expr, node) -> bool:
 def operand_for(ctx, node, arg) -> tuple[Expr, object] | None:
     """The source expression of ``node`` and the operand of it that holds the graph
     argument ``arg`` (None when the source does not line up with the graph)."""
-    from vaelint.context import loc_of
+    from vaelint.facts.context import loc_of
 
     expr = expr_at(loc_of(node))
     if expr is None:

@@ -1,6 +1,6 @@
 """Front ends: each turns one way of writing VAE code into a Program.
 
-This package may import the load/build helpers (vaelint/load.py, build.py,
+This package may import the load/build helpers (vaelint/frontends/load.py, build.py,
 lossbind.py) but nothing after capture; the pipeline reads only the Program
 (vaelint/frontends/base.py). Adding a front end is one module here and one
 entry in FRONTENDS.

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the hand-off types only; no import cost at run time
     import torch.nn as nn
 
     from vaelint.frames import SourceLoc
-    from vaelint.lossbind import LossPlan
+    from vaelint.frontends.lossfind import LossPlan
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class Step:
 
     ``fn(*inputs)`` runs it once on a batch and returns that value (a tensor,
     or what a Lightning step returns: a dict with ``loss``). The pipeline marks
-    the outputs of the model calls the step makes (:mod:`vaelint.modelcalls`)
+    the outputs of the model calls the step makes (:mod:`vaelint.capture.modelcalls`)
     as the forward's outputs, and reads the returned value as the loss.
     """
 

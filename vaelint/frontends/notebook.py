@@ -1,6 +1,6 @@
 """The notebook front end: ``nb.ipynb``, ``nb.ipynb:VAE``, ``nb.ipynb:loss_fn``.
 
-A notebook's code cells are read as one Python text (:mod:`vaelint.sourcemap`:
+A notebook's code cells are read as one Python text (:mod:`vaelint.frontends.sourcemap`:
 magics and shell lines blanked, each line mapped back to its cell), and the
 target is then what that text is: a training loop in a cell (the training
 front end checks its first step), a LightningModule, or a model class or
@@ -22,7 +22,7 @@ def notebook_source(path: str):
     the JSON."""
     import linecache
 
-    from vaelint.sourcemap import notebook_text
+    from vaelint.frontends.sourcemap import notebook_text
 
     real = os.path.realpath(path)
     nb = notebook_text(real)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import inspect
 import os
 
-from vaelint.build import call_user, check_constructor, model_candidates, record_module_sites
+from vaelint.frontends.build import call_user, check_constructor, model_candidates, record_module_sites
 from vaelint.errors import VaelintError
 from vaelint.frames import boundary, display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
-from vaelint.load import PLAIN_IMPORTS, ImportPolicy, load_module
-from vaelint.lossbind import LOSS_NAMES, discover_loss
-from vaelint.placeholders import MissingImport
+from vaelint.frontends.load import PLAIN_IMPORTS, ImportPolicy, load_module
+from vaelint.frontends.lossfind import LOSS_NAMES, discover_loss
+from vaelint.frontends.placeholders import MissingImport
 
 
 class PlainFrontend(FrontendBase):

@@ -3,7 +3,7 @@
 build), Lightning (``pytorch_lightning``, ``lightning``, ``lightning.pytorch``)
 and Hugging Face ``accelerate``.
 
-A model file's missing import already stands in (:mod:`vaelint.placeholders`)
+A model file's missing import already stands in (:mod:`vaelint.frontends.placeholders`)
 and fails only if the model uses it. Training code uses these packages for
 the step's surroundings: data sets and transforms (whose shapes are known:
 :mod:`vaelint.frontends.training.datasets`), ``save_image``, a
@@ -38,7 +38,7 @@ def _missing(package: str, what: str):
 def _placeholder(package: str, what: str):
     """A name that imports fine and fails when used (a model built on
     ``torchvision.models.vgg19_bn`` says torchvision is missing)."""
-    from vaelint.placeholders import MissingImport
+    from vaelint.frontends.placeholders import MissingImport
 
     class Missing(MissingImport):
         def _fail(self, *_a, **_k):

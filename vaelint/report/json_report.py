@@ -24,7 +24,7 @@ def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
 
 def _shown(path: str, line: int | None) -> int | None:
     """A line as a person finds it (in a notebook: within its cell)."""
-    from vaelint.sourcemap import cell_of
+    from vaelint.frontends.sourcemap import cell_of
 
     if line is None:
         return None

@@ -174,7 +174,7 @@ for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__f
 
 
 class KerasImports:
-    """The import policy of a file that imports Keras (see vaelint/load.py,
+    """The import policy of a file that imports Keras (see vaelint/frontends/load.py,
     ImportPolicy): the torch backend before the file's ``import keras``,
     ``tensorflow.keras`` read as Keras 3, and a stand-in for TensorFlow itself
     whose every use says what to write instead."""

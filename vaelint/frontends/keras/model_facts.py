@@ -120,7 +120,7 @@ def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
     them; a loss that returns one value per sample is averaged, as ``compile()``
     does.
     """
-    from vaelint.lossbind import LossPlan
+    from vaelint.frontends.lossfind import LossPlan
 
     model = loaded.model
     name = type(model).__name__

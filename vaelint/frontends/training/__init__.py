@@ -66,7 +66,7 @@ class TrainingFrontend(FrontendBase):
 
     def source_of(self, ref: TargetRef) -> tuple[str, str]:
         """(absolute path, Python source) of the target's file."""
-        from vaelint.load import read_source
+        from vaelint.frontends.load import read_source
 
         path = os.path.realpath(ref.path)
         return path, read_source(path)
@@ -318,10 +318,10 @@ def _no_modules(plan, fn) -> str:
     run out of order: its cells train ``vae`` but define ``model``)."""
     import builtins
 
-    from vaelint.sourcemap import where
+    from vaelint.frontends.sourcemap import where
 
     site = plan.site.place
-    from vaelint.placeholders import MissingImport
+    from vaelint.frontends.placeholders import MissingImport
 
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     for name in [*fn.__code__.co_freevars, *fn.__code__.co_names]:
@@ -415,7 +415,7 @@ def _schedules(plan, fn, sandbox, home) -> list:
 def step_description(path: str, qualname: str, lines: tuple[int, int], backward: int) -> str:
     """``the training step of train.py:train (lines 56-61, backward at line 61)``;
     in a notebook ``the training step of nb.ipynb (cell 9, lines 2-6, backward at line 6)``."""
-    from vaelint.sourcemap import cell_of
+    from vaelint.frontends.sourcemap import cell_of
 
     first, last = lines
     cells = [cell_of(path, n) for n in (first, last, backward)]
@@ -429,7 +429,7 @@ def step_description(path: str, qualname: str, lines: tuple[int, int], backward:
 def _text_of(scope, home) -> str:
     if scope.path == home.path:
         return home.text
-    from vaelint.load import read_source
+    from vaelint.frontends.load import read_source
 
     try:
         return read_source(scope.path)

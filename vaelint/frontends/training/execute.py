@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from vaelint.build import record_module_sites
+from vaelint.frontends.build import record_module_sites
 from vaelint.errors import VaelintError
 from vaelint.frames import boundary, display_path
 from vaelint.frontends.training.astutil import Place
@@ -36,7 +36,7 @@ class Execution:
 @boundary
 def execute(plan: Plan, script_args: list[str]) -> Execution:
     from vaelint.frontends import standins
-    from vaelint.load import load_module
+    from vaelint.frontends.load import load_module
 
     runtime = Runtime(plan.site.place.scope.path)
     runtime.BatchUse = BatchUse

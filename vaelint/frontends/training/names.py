@@ -66,7 +66,7 @@ def _instance(home, files, cls: ast.ClassDef, script_args):
                     except VaelintError as e:
                         if "nothing in the files beside it reaches" not in e.message:
                             raise
-    from vaelint.load import load_module
+    from vaelint.frontends.load import load_module
 
     module = load_module(home.path, {cls.name})
     try:

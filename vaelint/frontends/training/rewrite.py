@@ -106,7 +106,7 @@ class _CallGuard(ast.NodeTransformer):
 def _setup(stmts: list[ast.stmt], top_level_tolerant: bool) -> list[ast.stmt]:
     """Setup statements: calls guarded; each simple statement that fails binds
     placeholders for its names (a module's top-level lines already do, via
-    vaelint/load.py's run_statement)."""
+    vaelint/frontends/load.py's run_statement)."""
     out = []
     for stmt in stmts:
         kept_as_is = getattr(stmt, "_vaelint_kept_as_is", False)
@@ -467,7 +467,7 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
         if file is entry:
             body = entry_body
         else:
-            from vaelint.statements import select_statements
+            from vaelint.frontends.statements import select_statements
 
             wanted = {s.name for s in file.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
             body = select_statements(file.tree, wanted | globals_needed.get(file.path, set()))

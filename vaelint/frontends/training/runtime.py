@@ -23,7 +23,7 @@ from typing import Any
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path, user_frame
-from vaelint.placeholders import MissingImport, Unavailable
+from vaelint.frontends.placeholders import MissingImport, Unavailable
 
 
 class StepReady(BaseException):

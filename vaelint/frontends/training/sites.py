@@ -259,7 +259,7 @@ def parse_file(path: str, text: str | None = None) -> SourceFile | None:
             key = (path, st.st_mtime_ns, st.st_size)
             if key in _PARSED:
                 return _PARSED[key]
-            from vaelint.load import read_source
+            from vaelint.frontends.load import read_source
 
             text = read_source(path)
         except (OSError, ValueError):

@@ -1,0 +1,278 @@
+"""Bind the loss's parameters to what the forward produced (the loss itself is
+found by the front ends: vaelint/frontends/lossfind.py). Binding uses the roles found in the traced graph (which output is the
+reconstruction, the mean, the log-variance, the sample); parameter names are
+only hints for which role a parameter wants.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vaelint.capture.outputs import flatten_outputs, get_path, path_text
+from vaelint.errors import ForwardHasLoss, VaelintError
+from vaelint.facts.graphview import GraphView
+from vaelint.facts.roles import forward_roles
+
+if TYPE_CHECKING:
+    from vaelint.frontends.lossfind import LossPlan
+
+_HINTS = {
+    "recon": {
+        "recon", "recon_x", "x_recon", "x_hat", "xhat", "x_rec", "recons", "reconstruction",
+        "reconstructed", "rec", "x_reconst", "x_tilde", "x_prime", "pred", "prediction", "preds",
+        "y_pred", "y_hat", "decoded", "logits", "x_logits", "x_out", "recon_batch",
+        "recon_logits", "x_mean", "output", "out", "x_reconstructed",
+    },
+    "input": {
+        "x", "inp", "input", "inputs", "target", "targets", "data", "x_true", "orig", "original",
+        "batch", "images", "image", "img", "imgs", "x_in", "y", "real", "tokens", "x_orig", "gt",
+        "x_input", "ground_truth",
+    },
+    "mu": {"mu", "mean", "means", "z_mean", "z_mu", "mu_z", "loc", "m", "q_mu", "mu_q", "latent_mean", "posterior_mean"},
+    "logvar": {
+        "logvar", "log_var", "z_log_var", "log_variance", "lv", "log_sigma2", "log_sigma_sq",
+        "logsigma", "log_sigma", "z_logvar", "logvar_z", "log_var_z", "q_logvar", "log_std", "logstd",
+    },
+    "z": {"z", "sample", "z_sample", "latent", "latents", "code"},
+    "outputs": {"outputs", "output_dict", "results", "result", "forward_output", "model_output", "outs", "fwd"},
+}
+# Parameter names that mean "the forward's result" when that result is a
+# record (dict, dataclass) rather than a tuple of tensors.
+_CONTAINER_NAMES = {"out", "output", "outputs", "outs", "results", "result", "fwd", "model_output", "forward_output", "output_dict"}
+
+
+def _output_paths(out) -> set:
+    return {("path", path) for path, _value in flatten_outputs(out)}
+
+
+def _is_record(out) -> bool:
+    import dataclasses
+
+    return isinstance(out, dict) or (dataclasses.is_dataclass(out) and not isinstance(out, type)) or hasattr(out, "_fields")
+
+
+_ROLE_WORDS = {"recon": "reconstruction", "mu": "mean", "logvar": "log-variance", "z": "sample", "input": "input"}
+_CONVENTIONAL_ORDER = ("recon", "input", "mu", "logvar")
+
+
+def role_of_name(name: str) -> str | None:
+    low = name.lower()
+    for role, names in _HINTS.items():
+        if low in names:
+            return role
+    if any(w in low for w in ("recon", "hat", "decod", "pred", "logit", "output", "rec_")):
+        return "recon"
+    if "logvar" in low or "log_var" in low or "log_sigma" in low:
+        return "logvar"
+    if "mu" in low or "mean" in low:
+        return "mu"
+    return None
+
+
+@dataclass
+class Binding:
+    """How each loss parameter gets its value; decided once, applied on every run."""
+
+    sources: list[tuple[str, tuple]] = field(default_factory=list)  # (param, source)
+    descriptions: list[tuple[str, str]] = field(default_factory=list)  # (param, text)
+    kind_of_param: dict = field(default_factory=dict)
+    # parameters bound by position alone: nothing in the code or the graph said which output
+    guessed: list[str] = field(default_factory=list)
+
+    def guess_text(self) -> str:
+        text = dict(self.descriptions)
+        return ", ".join(f"{p} <- {text.get(p, '?')}" for p in self.guessed)
+
+
+def _returns_own_loss(out) -> bool:
+    return isinstance(out, dict) and "loss" in out and not isinstance(out["loss"], (int, float, type(None)))
+
+
+class Binder:
+    """Called inside the captured forward, right after the model returned."""
+
+    def __init__(self, plan: LossPlan, input_names: list[str] | None = None, output_names: dict | None = None,
+                 call_site: tuple | None = None):
+        self.plan = plan
+        self.binding: Binding | None = None
+        self.input_names = input_names or []
+        # what the user's code says (vaelint/capture/bindnames.py): the forward's returned names,
+        # and where the training code calls this loss
+        self.output_names = output_names or {}
+        self.call_site = call_site
+
+    def __call__(self, out: Any, inputs: tuple, leaf_nodes: dict):
+        if not self.plan.explicit and _returns_own_loss(out):
+            raise ForwardHasLoss(self.plan.name)
+        if self.binding is None:
+            self.binding = self._decide(out, inputs, leaf_nodes)
+        args, kwargs = [], {}
+        for param, source in self.binding.sources:
+            value = self._value(source, out, inputs)
+            kind = self.binding.kind_of_param[param]
+            if kind == "varargs":
+                args.extend(value)
+            elif kind == "varkw":
+                kwargs.update(value)
+            elif kind == "positional":
+                args.append(value)
+            else:
+                kwargs[param] = value
+        return args, kwargs
+
+    @staticmethod
+    def _value(source, out, inputs):
+        kind = source[0]
+        if kind == "input":
+            return inputs[source[1]]
+        if kind == "path":
+            return get_path(out, source[1])
+        if kind == "whole":
+            return out
+        if kind == "outputs_in_order":
+            return list(out) if isinstance(out, (tuple, list)) else [out]
+        return source[1]  # ("value", v)
+
+    def _decide(self, out, inputs, leaf_nodes: dict) -> Binding:
+        fn = self.plan.fn
+        target = fn.forward if hasattr(fn, "forward") and not inspect.isfunction(fn) and not inspect.ismethod(fn) else fn
+        try:
+            params = list(inspect.signature(target).parameters.values())
+        except (TypeError, ValueError):
+            raise VaelintError("loss", f"the loss {self.plan.name} has no readable signature.") from None
+
+        found = self._role_paths(out, leaf_nodes)
+        # outputs the user's own code gives a parameter (its call site, or the name it
+        # is returned under) are that parameter's: no role or hint takes them for another
+        named = set(p.name for p in params)
+        reserved = {src for n, src in (self.call_site[0].items() if self.call_site else ()) if n in named}
+        reserved |= {("path", path) for n, path in self.output_names.items() if n in named}
+        found = {r: f for r, f in found.items() if f[0] not in reserved or r == "input"}
+        binding = Binding()
+        extra = dict(self.plan.kwargs)
+        used_roles: set[str] = set()
+        unnamed: list[inspect.Parameter] = []
+        positional_ok = True
+        for p in params:
+            if p.kind == p.VAR_POSITIONAL:
+                binding.sources.append((p.name, ("outputs_in_order",)))
+                binding.kind_of_param[p.name] = "varargs"
+                binding.descriptions.append((f"*{p.name}", "the forward's outputs, in order"))
+                positional_ok = False
+                continue
+            if p.kind == p.VAR_KEYWORD:
+                continue
+            kind = "positional" if positional_ok and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else "keyword"
+            if p.name in extra:
+                self._add(binding, p.name, kind, ("value", extra.pop(p.name)), f"--loss-kwarg {p.name}")
+                continue
+            if p.name in self.input_names[1:]:
+                # a forward input the loss needs too (sequence lengths, labels): by name
+                self._add(binding, p.name, kind, ("input", self.input_names.index(p.name)), f"the forward's input {p.name}")
+                continue
+            if self.call_site is not None and p.name in self.call_site[0]:
+                # the training code calls this loss: its call site decides
+                source = self.call_site[0][p.name]
+                text = "the input" if source[0] == "input" else path_text(source[1])
+                self._add(binding, p.name, kind, source, f"{text} (as {self.call_site[1]} calls it)")
+                used_roles |= {r for r, f in found.items() if f[0] == source}
+                continue
+            if p.name in self.output_names and ("path", self.output_names[p.name]) in _output_paths(out):
+                # named exactly as the forward returns it
+                source = ("path", self.output_names[p.name])
+                self._add(binding, p.name, kind, source, f"{path_text(source[1])} (returned as {p.name})")
+                used_roles |= {r for r, f in found.items() if f[0] == source}
+                continue
+            role = role_of_name(p.name)
+            if p.name.lower() in _CONTAINER_NAMES and _is_record(out):
+                role = "outputs"
+            if role == "outputs":
+                self._add(binding, p.name, kind, ("whole",), "the forward's whole output")
+                continue
+            if role is not None and role not in used_roles and role in found:
+                used_roles.add(role)
+                self._add(binding, p.name, kind, found[role][0], found[role][1])
+                continue
+            # a role the graph did not show (a sampler vaelint cannot see): bound by
+            # position below, like a parameter whose name says nothing
+            if p.default is not p.empty:
+                if kind == "positional":
+                    positional_ok = False  # later ones must go by keyword
+                continue
+            unnamed.append(p)
+            self._add(binding, p.name, kind, None, "")
+        # Parameters whose names say nothing take the conventional order
+        # loss(recon_x, x, mu, logvar) among the roles still free, then the
+        # forward's outputs not bound yet, in order.
+        free = [found[r] for r in _CONVENTIONAL_ORDER if r not in used_roles and r in found]
+        taken = {src for _p, src in binding.sources if src is not None}
+        for path, _value in flatten_outputs(out):
+            src = ("path", path)
+            if src not in taken and all(src != f[0] for f in free):
+                free.append((src, f"{path_text(path)} (forward output, by position)"))
+        free = [f for f in free if f[0] not in taken]
+        for p in unnamed:
+            if not free:
+                raise VaelintError(
+                    "loss",
+                    f"cannot bind the loss {self.plan.name}: nothing is left for its parameter {p.name!r} "
+                    f"(the forward returns {len(flatten_outputs(out))} values, all bound). Return it from "
+                    f"forward, or for a number pass it with --loss-kwarg {p.name}=VALUE.",
+                )
+            source, text = free.pop(0)
+            idx = [i for i, (name, _s) in enumerate(binding.sources) if name == p.name][0]
+            binding.sources[idx] = (p.name, source)
+            binding.descriptions[idx] = (p.name, text)
+            if "by position" in text:
+                binding.guessed.append(p.name)
+        if extra:
+            if any(p.kind == p.VAR_KEYWORD for p in params):
+                var = next(p for p in params if p.kind == p.VAR_KEYWORD)
+                binding.sources.append((var.name, ("value", extra)))
+                binding.kind_of_param[var.name] = "varkw"
+                for k in extra:
+                    binding.descriptions.append((k, f"--loss-kwarg {k} = {extra[k]!r}"))
+            else:
+                raise VaelintError(
+                    "loss",
+                    f"--loss-kwarg {', '.join(extra)}: the loss {self.plan.name} takes no such parameter.",
+                )
+        return binding
+
+    @staticmethod
+    def _add(binding: Binding, name, kind, source, text):
+        binding.sources.append((name, source))
+        binding.kind_of_param[name] = kind
+        binding.descriptions.append((name, text))
+
+    def _role_paths(self, out, leaf_nodes: dict) -> dict:
+        """role -> (source, description), from the graph first, then from output names."""
+        found: dict[str, tuple] = {}
+        input_name = self.input_names[0] if self.input_names else "x"
+        found["input"] = (("input", 0), f"the input {input_name}")
+        if leaf_nodes:
+            graph = next(iter(leaf_nodes.values())).graph
+            view = GraphView(graph)
+            roles = forward_roles(view, leaf_nodes)
+            r = roles.reparam
+            pairs = [("recon", roles.recon)]
+            if r is not None:
+                pairs += [("mu", r.mu), ("logvar", r.logvar), ("z", r.z)]
+            for role, node in pairs:
+                path = roles.path_of(node) if node is not None else None
+                if path is not None:
+                    found[role] = (("path", path), f"{path_text(path)} ({_ROLE_WORDS[role]}, from the graph)")
+        # Names of dict keys / dataclass fields as hints for what the graph left open.
+        leaves = flatten_outputs(out)
+        for path, _value in leaves:
+            key = path[-1] if path else None
+            if isinstance(key, str):
+                role = role_of_name(key.lstrip("."))
+                if role in _ROLE_WORDS and role not in found:
+                    found[role] = (("path", path), f"{path_text(path)} ({_ROLE_WORDS[role]}, by its name)")
+        if "recon" not in found and len(leaves) >= 1 and not isinstance(out, dict):
+            path = leaves[0][0]
+            found["recon"] = (("path", path), f"{path_text(path)} (reconstruction, first output)")
+        return found

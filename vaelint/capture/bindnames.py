@@ -1,0 +1,151 @@
+"""What the user's own code says about binding the loss's parameters.
+
+* the forward's ``return x_mean, x_logvar, mu, logvar``: a loss parameter named
+  exactly like a returned variable takes that output (``x_logvar`` is the
+  decoder's log-variance, not the encoder's, whatever a name hint would guess);
+* a call of the loss in the code that trains the model (``recon, mu, logvar =
+  model(x)`` then ``loss_function(recon, x, mu, logvar)``): its call site binds
+  each parameter as the user does.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import textwrap
+
+
+def return_names(forward) -> dict[str, tuple]:
+    """Variable name -> output path, from the forward's return statements (the
+    one whose length matches most often: a tuple of names)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(forward))
+        fn = ast.parse(source).body[0]
+    except (OSError, TypeError, SyntaxError, IndexError):
+        return {}
+    names: dict[str, tuple] = {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Return) and node.value is not None:
+            value = node.value
+            if isinstance(value, (ast.Tuple, ast.List)):
+                for i, elt in enumerate(value.elts):
+                    if isinstance(elt, ast.Name):
+                        names.setdefault(elt.id, (i,))
+            elif isinstance(value, ast.Name):
+                names.setdefault(value.id, ())
+    # a name returned at two different places means nothing for sure
+    return names
+
+
+def call_site_sources(loss_fn, model, paths: list[str]) -> tuple[dict[str, tuple], str] | None:
+    """Where the code calls the loss after the model: parameter -> ("path", p) or
+    ("input", 0), and that call's place; None when no call reads so."""
+    name = getattr(loss_fn, "__name__", None)
+    if not name:
+        return None
+    try:
+        params = [p for p in inspect.signature(loss_fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return None
+    try:
+        home = os.path.realpath(inspect.getsourcefile(getattr(loss_fn, "__func__", loss_fn)) or "")
+    except TypeError:
+        return None
+    from vaelint.cache import reads
+    from vaelint.frontends.load import read_source
+
+    for path in paths:
+        with reads.unrecorded():  # a file without the loss's name cannot call it: no dependency
+            try:
+                text = read_source(path)
+            except OSError:
+                continue
+        if name not in text:
+            reads.name_absent(path, name)
+            continue
+        stem = os.path.splitext(os.path.basename(home))[0]
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            tree = None
+        if tree is not None and not _refers_to(tree, path, home, name):
+            # another file's function of the same name: this one cannot import the
+            # loss while it does not name the loss's module
+            if stem not in text:
+                reads.name_absent(path, stem)
+            else:
+                reads.read(path)
+            continue
+        reads.read(path)
+        if tree is None:
+            continue
+        for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
+            found = _in_scope(scope, name, params)
+            if found is not None:
+                sources, line = found
+                return sources, f"{os.path.basename(path)}:{line}"
+    return None
+
+
+def _refers_to(tree: ast.Module, path: str, home: str, name: str) -> bool:
+    """Does a call of ``name`` in this file mean the loss itself: the file defines
+    it, or imports it (or its module) from the loss's file?"""
+    if os.path.realpath(path) == home:
+        return True
+    stem = os.path.splitext(os.path.basename(home))[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] == stem:
+            if any(a.name in (name, "*") for a in node.names):
+                return True
+        if isinstance(node, ast.Import) and any(a.name.split(".")[-1] == stem for a in node.names):
+            return True
+    return False
+
+
+def _parsed(path: str):
+    from vaelint.frontends.load import read_source
+
+    try:
+        return ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _in_scope(scope, loss_name: str, params) -> tuple[dict, int] | None:
+    """In one function (or a module's top level): ``a, b, c = M(x)`` then ``loss_name(...)``."""
+    body = scope.body
+    unpacked: list[tuple[list, ast.expr | None]] = []  # (names, the model call's first argument)
+    for stmt in _walk(body):
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
+                arg = stmt.value.args[0] if stmt.value.args else None
+                unpacked.append(([e.id for e in target.elts], arg))
+        for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
+            func = call.func
+            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if called != loss_name or not unpacked or any(isinstance(a, ast.Starred) for a in call.args):
+                continue
+            names, model_arg = unpacked[-1]
+            sources = {}
+            for p, arg in zip(params, call.args):
+                if isinstance(arg, ast.Name) and arg.id in names:
+                    sources[p.name] = ("path", (names.index(arg.id),))
+                elif model_arg is not None and ast.dump(arg) == ast.dump(model_arg):
+                    sources[p.name] = ("input", 0)
+            for k in call.keywords:
+                if k.arg and isinstance(k.value, ast.Name) and k.value.id in names:
+                    sources[k.arg] = ("path", (names.index(k.value.id),))
+            if len(sources) >= 2:
+                return sources, call.lineno
+    return None
+
+
+def _walk(body):
+    for stmt in body:
+        yield stmt
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                yield from _walk(inner)

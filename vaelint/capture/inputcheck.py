@@ -1,0 +1,118 @@
+"""Inputs that cannot serve: caught before the model is built, or told apart
+from the model's own bugs after a run failed (a batch of 1, token ids above an
+embedding's size, floats where a distribution wants {0, 1}, a CUDA call on a
+CPU machine)."""
+
+from __future__ import annotations
+
+from vaelint.errorkinds import kind_of
+from vaelint.errors import VaelintError
+from vaelint.facts.graphview import GraphView
+from vaelint.inputs import InputSpec
+
+
+def check_inputs(inputs: list[InputSpec]) -> None:
+    """Exit 2 before any model is loaded: no input, batches that disagree, a batch of 1."""
+    if not inputs:
+        raise VaelintError(
+            "input",
+            "no input shape: give the model's input with --input, e.g. --input 32x784 "
+            "(dim 0 is the batch), or configure the target's input in [tool.vaelint].",
+        )
+    batches = {s.batch for s in inputs}
+    if len(batches) != 1:
+        raise VaelintError(
+            "input",
+            "the --input specs disagree on the batch size (dim 0): "
+            f"{', '.join(s.text() for s in inputs)}. Give every input the same batch size.",
+        )
+    if inputs[0].batch < 2:
+        raise VaelintError(
+            "input",
+            f"--input {inputs[0].text()}: use a batch of at least 2 (dim 0); with one "
+            "sample, batch bugs cannot show and BatchNorm cannot train.",
+        )
+
+
+def binary_retry(failure, specs: list[InputSpec]) -> list[InputSpec] | None:
+    """The specs to run again with, when a distribution rejected the float inputs as
+    outside its support (``Bernoulli(...).log_prob(x)``): the same, drawn in {0, 1}."""
+    if failure is None or not (isinstance(failure.error, ValueError) and kind_of(failure.error) == "support"):
+        return None
+    if not any(_is_plain_float(s) for s in specs):
+        return None
+    return [InputSpec(s.shape, s.dtype, 2, s.name) if _is_plain_float(s) else s for s in specs]
+
+
+def _is_plain_float(spec: InputSpec) -> bool:
+    return spec.dtype.startswith(("float", "bfloat")) and spec.high is None
+
+
+def check_token_ids(target: str, specs, cap, runs) -> None:
+    """Token ids drawn above an embedding's size are a usage error, not a bug of the model."""
+    failure = runs.failure
+    if failure is None or failure.node is None or not isinstance(failure.error, IndexError):
+        return
+    view = GraphView(cap.graph, cap.modules)
+    if view.op(failure.node) != "embedding":
+        return
+    if failure.node.op == "call_module":
+        size = getattr(cap.modules.get(failure.node.target), "num_embeddings", None)
+    else:
+        weight = next((a for a in failure.node.all_input_nodes if a.op == "get_attr"), None)
+        shape = runs.runs[runs.batch].shapes.get(weight) if weight is not None else None
+        size = shape[0] if shape else None
+    ints = [s for s in specs if s.dtype.startswith("int") and (s.high or 2) > (size or 0)]
+    if size is None or not ints:
+        return
+    spec = ints[0]
+    where = f" ({failure.loc.where()})" if failure.loc else ""
+    fixed = InputSpec(spec.shape, spec.dtype, size, spec.name).text()
+    raise VaelintError(
+        "input",
+        f"{target}: --input {spec.text()} draws token ids up to {(spec.high or 2) - 1}, but the embedding "
+        f"that reads them{where} has {size} entries. Give HIGH no larger than the vocabulary: "
+        f"--input {fixed}.",
+    )
+
+
+def unexplained(target: str, specs, failure) -> VaelintError:
+    where = f" at {failure.loc.where()}" if failure.loc else ""
+    kind = kind_of(failure.error)
+    if kind == "support":
+        hint = (
+            "The input vaelint drew (floats in [0, 1)) lies outside a distribution's support: give "
+            "--input the values the model's data has, e.g. SHAPE:float32:2 for binary data."
+        )
+    elif kind == "memory":
+        hint = (
+            "The model asks for more memory than a tensor can have or the machine holds: check the sizes it "
+            "allocates at this line, or check with a smaller --input batch."
+        )
+    elif kind == "device":
+        hint = (
+            "The model (or its loss) moves a tensor to CUDA by itself (.cuda(), device='cuda'), which "
+            "fails on a machine without a GPU: create it where the inputs are (device=x.device, "
+            ".to(x.device)), or run vaelint on a GPU machine."
+        )
+    elif isinstance(failure.error, KeyError) and failure.error.args and isinstance(failure.error.args[0], str):
+        key = failure.error.args[0]
+        hint = (
+            f"The code reads {key!r} from keywords it was not given: pass a loss keyword with "
+            f"--loss-kwarg {key}=VALUE (AntixK-style losses read M_N, batch_idx, optimizer_idx so), or a "
+            f"forward keyword input with --input {key}=SPEC."
+        )
+    elif kind == "dtype":
+        hint = "Give --input the dtype the model expects (float32 unless it embeds token ids: SHAPE:int64:VOCAB)."
+    else:
+        hint = "This is not a shape error vaelint can explain; fix it so the model runs on that input."
+    return VaelintError(
+        "trace",
+        f"{target}: running the model on input {specs[0].text()} raised{where}: "
+        f"{type(failure.error).__name__}: {_first_line(failure.error)} {hint}",
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text if text.endswith(".") else text + "."

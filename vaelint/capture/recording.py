@@ -1,0 +1,295 @@
+"""Route 2: recording a concrete run, for models fx cannot trace.
+
+A data-dependent ``if``, ``int(x.size(1))``, ``Variable(...)`` or a
+distribution stops ``symbolic_trace``; here a ``TorchFunctionMode`` writes one
+fx node per torch call of a real run, and the runs at other batch sizes are
+recorded again and aligned call by call with the first (:func:`_align`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import warnings
+
+import torch
+import torch.fx as fx
+from torch.overrides import TorchFunctionMode
+
+from vaelint.contracts.calls import watch_into
+from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
+from vaelint.errors import VaelintError
+from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
+from vaelint.capture.ops import RANDOM_OPS, function_name
+from vaelint.capture.outputs import flatten_outputs
+
+
+class _Recorder(TorchFunctionMode):
+    """Writes one fx node per torch call of a concrete run."""
+
+    def __init__(
+        self, graph: fx.Graph, param_names: dict, batch: int, keep_autograd: bool = False, sites: dict | None = None,
+        replay: list | None = None,
+        replayers: tuple = (),
+    ):
+        super().__init__()
+        self.sites = sites or {}
+        self.replayers = replayers  # module classes that run their layers themselves (Keras's Functional)
+        self.replay = list(replay or [])  # the draws to replay, in the order the random calls come
+        self.keep_autograd = keep_autograd
+        self.graph = graph
+        self.param_names = param_names  # id(tensor) -> qualified name
+        self.tensors: dict[int, tuple[torch.Tensor, fx.Node]] = {}
+        self.calls: list[tuple[str, fx.Node]] = []
+        self.result = RunResult(batch, {}, {})
+        self._consts = 0
+
+    # tensors -> nodes
+    def node_for(self, t: torch.Tensor) -> fx.Node:
+        hit = self.tensors.get(id(t))
+        if hit is not None and hit[0] is t:
+            return hit[1]
+        name = self.param_names.get(id(t))
+        if name is None:
+            alias = self._alias_of(t)
+            if alias is not None:
+                self.bind(t, alias)
+                return alias
+            self._consts += 1
+            name = f"_constant_{self._consts}"
+        node = self.graph.create_node("get_attr", name)
+        node.meta["loc"] = None
+        self.bind(t, node)
+        return node
+
+    def _alias_of(self, t: torch.Tensor) -> fx.Node | None:
+        """A tensor made outside torch's API (``Variable(eps)``) that views a
+        recorded tensor's memory exactly is that tensor."""
+        try:
+            key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride())
+        except (RuntimeError, NotImplementedError):
+            return None
+        for other, node in reversed(list(self.tensors.values())):
+            try:
+                if (other.untyped_storage().data_ptr(), other.storage_offset(), tuple(other.shape), other.stride()) == key:
+                    return node
+            except (RuntimeError, NotImplementedError):
+                continue
+        return None
+
+    def bind(self, t: torch.Tensor, node: fx.Node) -> None:
+        self.tensors[id(t)] = (t, node)
+        self.result.shapes[node] = tuple(t.shape)
+        if self.keep_autograd:
+            self.result.tensors[node] = t
+        else:  # in-place ops change t later: keep the value as it was here
+            self.result.tensors[node] = t.detach().clone() if t.numel() <= 1 << 20 else t.detach()
+
+    def _arg(self, a):
+        if isinstance(a, torch.Tensor):
+            return self.node_for(a)
+        if isinstance(a, torch.Size):
+            return tuple(a)
+        if isinstance(a, (list, tuple)):
+            return type(a)(self._arg(x) for x in a) if not hasattr(a, "_fields") else tuple(self._arg(x) for x in a)
+        if isinstance(a, dict):
+            return {k: self._arg(v) for k, v in a.items()}
+        if a is None or isinstance(a, (int, float, bool, str, slice, torch.dtype, torch.device)):
+            return a
+        if a is Ellipsis:
+            return a
+        return repr(a)  # an object fx nodes cannot hold (a Generator, a distribution)
+
+    def _make_node(self, func, args, kwargs) -> fx.Node:
+        node = self.graph.create_node("call_function", func, self._arg(tuple(args)), self._arg(dict(kwargs)))
+        stack = user_stack()
+        if self.sites:
+            stack = running_module_site(self.sites, self.replayers) + stack
+        node.meta["loc"] = stack[0] if stack else None
+        node.meta["stack"] = stack
+        self.calls.append((function_name(func), node))
+        return node
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        try:
+            out = func(*args, **kwargs)
+        except Exception as e:
+            if self.result.failure is None:
+                node = self._make_node(func, args, kwargs)
+                self.result.failure = Failure(node, e, node.meta["loc"], self.result.batch)
+            raise
+        if self.replay and isinstance(out, torch.Tensor) and function_name(func) in RANDOM_OPS:
+            out = take_replay(getattr(func, "__name__", ""), out, self.replay.pop(0))
+        if isinstance(out, torch.Tensor):
+            if _returns_its_input(func, out, args) and id(out) in self.tensors:
+                return out  # a no-op cast (x.to("cpu") on a CPU tensor, as Keras's ops make): the same value
+            node = self._make_node(func, args, kwargs)
+            self.bind(out, node)
+        elif isinstance(out, (tuple, list)) and any(isinstance(o, torch.Tensor) for o in out):
+            node = self._make_node(func, args, kwargs)
+            for i, o in enumerate(out):
+                if isinstance(o, torch.Tensor):
+                    item = self.graph.create_node("call_function", operator.getitem, (node, i))
+                    item.meta["loc"] = node.meta["loc"]
+                    self.bind(o, item)
+        return out
+
+
+def _returns_its_input(func, out: torch.Tensor, args) -> bool:
+    """Did a call that is not in-place hand back its own tensor argument?"""
+    if getattr(func, "__name__", "").endswith("_"):
+        return False  # in place (eps.normal_()): a new value in the same tensor, keep it
+    return any(a is out for a in args)
+
+
+def capture_recording(
+    program,
+    loss,
+    binder,
+    inputs: tuple,
+    reason: str | None,
+    keywords: tuple[str, ...] = (),
+    progress=None,
+    module_sites: dict | None = None,
+    keep_autograd: bool = False,
+    contracts=None,
+) -> Capture:
+    """``module_sites`` (id(module) -> the line that built it) places the calls
+    made inside a library's modules, with no frame of the user's on the stack
+    (a Keras functional model's layers), at the line that built the layer.
+    ``keep_autograd``: the capture run (which serves as the first run at its
+    batch) keeps its autograd graph, for a confirmation pass that reuses it."""
+    wrapper, names = make_wrapper(program, loss, binder, len(inputs), keywords, progress)
+    replayers = program.replayers()
+    param_names = {}
+    for qual, p in wrapper.named_parameters():
+        param_names[id(p)] = qual
+    for qual, b in wrapper.named_buffers():
+        param_names[id(b)] = qual
+
+    def record(run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None):
+        graph = fx.Graph()
+        rec = _Recorder(graph, param_names, batch, keep_autograd, module_sites or {}, replay, replayers)
+        for name, x in zip(names, run_inputs):
+            ph = graph.placeholder(name)
+            ph.meta["loc"] = None
+            rec.bind(x, ph)
+
+        def on_output(out, prefix: tuple = ()):
+            leaves = {}
+            for path, value in flatten_outputs(out, prefix):
+                if isinstance(value, torch.Tensor):
+                    node = rec.node_for(value)
+                    node.meta.setdefault("forward_output", path)
+                    leaves[path] = node
+            return leaves
+
+        wrapper._on_output = on_output
+
+        def node_of(v):
+            hit = rec.tensors.get(id(v)) if isinstance(v, torch.Tensor) else None
+            return hit[1] if hit is not None and hit[0] is v else None
+
+        calls: list = []
+        wrapper._watch = watch_into(contracts, node_of, calls) if contracts and not watched else None
+        watched.append(calls)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with rec:
+                    out = wrapper.run(run_inputs)
+                rec.result.output = out
+                graph.output(rec._arg(out) if not isinstance(out, torch.Tensor) else rec.node_for(out))
+            except VaelintError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                if rec.result.failure is None:
+                    rec.result.failure = Failure(None, e, None, batch)
+                    rec.result.failure.loc = user_frame_of_traceback(e.__traceback__)
+            finally:
+                wrapper._watch = None
+        return graph, rec
+
+    watched: list = []  # the capture run's calls (the other batches' runs are not watched)
+
+    graph, first = record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
+    for node in graph.nodes:
+        first.result.args[node] = node.args
+    cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason, program=program)
+    cap.contract_calls = watched[0]
+    pending = [first.result]  # the capture run itself serves the first run at its batch
+
+    def runner(run_inputs, batch, keep_autograd=False, replay=None):
+        if pending and batch == pending[0].batch and keep_autograd == first.keep_autograd:
+            return pending.pop()
+        pending.clear()
+        # the replayed draws, in the order the first run made its random calls
+        draws = [replay.get(node) for name, node in first.calls if name in RANDOM_OPS] if replay else None
+        other_graph, rec = record(run_inputs, batch, keep_autograd, draws)
+        by_node = _align(graph, first.calls, other_graph, rec.calls)
+        mapped = RunResult(batch, {}, {}, output=rec.result.output)
+        for nb, na in by_node.items():
+            if nb in rec.result.shapes:
+                mapped.shapes[na] = rec.result.shapes[nb]
+            if nb in rec.result.tensors:
+                mapped.tensors[na] = rec.result.tensors[nb]
+            mapped.args[na] = nb.args
+        if rec.result.failure is not None:
+            f = rec.result.failure
+            mapped.failure = Failure(by_node.get(f.node), f.error, f.loc, batch)
+        return mapped
+
+    cap.runner = runner
+    return cap
+
+
+def _align(graph: fx.Graph, calls: list, other_graph: fx.Graph, other_calls: list) -> dict:
+    """Nodes of another recorded run -> the captured graph's nodes.
+
+    Calls pair up by op and source line. The runs agree on a common prefix and
+    suffix; between them, one run may make calls the other does not (a library's
+    lazy set-up on the first call, such as Keras's seed generator, or a
+    data-dependent branch taken differently), and the longest matching stretches
+    there pair up too. Inputs pair by position, parameters by name, and a
+    tuple's items follow their call.
+    """
+    a = [_call_key(c) for c in calls]
+    b = [_call_key(c) for c in other_calls]
+    pairs = []
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        pairs.append((head, head))
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        pairs.append((len(a) - 1 - tail, len(b) - 1 - tail))
+        tail += 1
+    mid_a, mid_b = a[head : len(a) - tail], b[head : len(b) - tail]
+    if mid_a and mid_b and len(mid_a) * len(mid_b) <= _MAX_MIDDLE:
+        matcher = difflib.SequenceMatcher(None, mid_a, mid_b, autojunk=False)
+        for block in matcher.get_matching_blocks():
+            pairs += [(head + block.a + k, head + block.b + k) for k in range(block.size)]
+    by_node = {other_calls[j][1]: calls[i][1] for i, j in pairs}
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    by_node.update(zip([n for n in other_graph.nodes if n.op == "placeholder"], placeholders))
+    attrs = {n.target: n for n in graph.nodes if n.op == "get_attr"}
+    for nb in other_graph.nodes:
+        if nb.op == "get_attr" and nb.target in attrs:
+            by_node[nb] = attrs[nb.target]
+        elif nb.op == "call_function" and nb.target is operator.getitem and nb.args[0] in by_node:
+            for na in by_node[nb.args[0]].users:
+                if na.target is operator.getitem and na.args[1] == nb.args[1]:
+                    by_node[nb] = na
+    return by_node
+
+
+# Above this many pairs of unmatched calls the middle is left unpaired (its
+# nodes get no shape at other batches) rather than spend seconds matching.
+_MAX_MIDDLE = 4_000_000
+
+
+def _call_key(call: tuple) -> tuple:
+    name, node = call
+    loc = node.meta.get("loc")
+    return (name, loc.path, loc.line, loc.column) if loc is not None else (name,)

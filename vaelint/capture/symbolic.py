@@ -1,0 +1,123 @@
+"""Route 1: ``symbolic_trace`` with a tracer of our own.
+
+Plain ``symbolic_trace`` evaluates ``torch.randn(self.latent_dim)`` at trace
+time and stores a constant, hiding the commonest VAE bug; this tracer turns
+every tensor-creating call that has no traced argument into a graph node, and
+writes the user's innermost frame on each node (``node.meta["loc"]``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+import torch.fx as fx
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
+
+from vaelint.contracts.calls import watch_into
+from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
+from vaelint.frames import user_stack
+from vaelint.capture.ops import CREATION_OPS, function_name
+from vaelint.capture.outputs import flatten_outputs
+
+
+class _KeepCreationOps(TorchFunctionMode):
+    """During symbolic tracing, make tensor-creating calls with no traced
+    argument graph nodes instead of constants folded at trace time."""
+
+    def __init__(self, tracer: fx.Tracer):
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if function_name(func) in CREATION_OPS:
+            if not any(isinstance(a, fx.Proxy) for a in tree_leaves((args, kwargs))):
+                return self.tracer.create_proxy("call_function", func, args, kwargs)
+        return func(*args, **kwargs)
+
+
+class _Tracer(fx.Tracer):
+    def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
+        node = super().create_node(kind, target, args, kwargs, name, type_expr)
+        stack = user_stack()
+        node.meta["loc"] = stack[0] if stack else None
+        node.meta["stack"] = stack
+        return node
+
+    def trace(self, root, concrete_args=None):
+        with _KeepCreationOps(self):
+            return super().trace(root, concrete_args)
+
+
+class _ShapeInterpreter(fx.Interpreter):
+    def __init__(self, gm, result: RunResult, keep_autograd: bool, replay: dict | None = None):
+        super().__init__(gm)
+        self.result, self.keep_autograd, self.replay = result, keep_autograd, replay or {}
+
+    def run_node(self, n):
+        try:
+            value = super().run_node(n)
+        except Exception as e:  # noqa: BLE001 - the user's op raised: that is a fact
+            self.result.failure = Failure(n, e, n.meta.get("loc"), self.result.batch)
+            raise _Stop() from e
+        if n in self.replay:
+            name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
+            value = take_replay(name, value, self.replay[n])  # the raw name: a trailing _ means in place
+        _note_value(self.result, n, value, self.keep_autograd)
+        return value
+
+
+class _Stop(Exception):
+    pass
+
+
+def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: bool) -> None:
+    if isinstance(value, torch.Tensor):
+        result.shapes[node] = tuple(value.shape)
+        result.tensors[node] = value if keep_autograd else value.detach()
+    elif isinstance(value, torch.Size):
+        result.values[node] = tuple(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        result.values[node] = value
+
+
+def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None, contracts=None) -> Capture:
+    wrapper, names = make_wrapper(program, loss, binder, n_inputs, keywords, progress)
+    calls: list = []
+    if contracts:  # the annotated functions' calls, their values as the Proxies' nodes
+        wrapper._watch = watch_into(contracts, lambda v: v.node if isinstance(v, fx.Proxy) else None, calls)
+    tracer = _Tracer()  # records the user's frames itself (node.meta["stack"])
+
+    def on_output(out, prefix: tuple = ()):
+        leaves = {}
+        for path, value in flatten_outputs(out, prefix):
+            if isinstance(value, fx.Proxy):
+                value.node.meta.setdefault("forward_output", path)
+                leaves[path] = value.node
+        return leaves
+
+    wrapper._on_output = on_output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            graph = tracer.trace(wrapper)
+        finally:
+            wrapper._watch = None
+    gm = fx.GraphModule(wrapper, graph)
+    modules = dict(wrapper.named_modules())
+
+    def runner(inputs, batch, keep_autograd=False, replay=None):
+        result = RunResult(batch, {}, {})
+        interp = _ShapeInterpreter(gm, result, keep_autograd, replay)
+        try:
+            result.output = interp.run(*inputs)
+        except _Stop:
+            pass
+        return result
+
+    cap = Capture("torch.fx", graph, modules, wrapper, names, runner=runner, program=program)
+    cap.contract_calls = calls
+    return cap

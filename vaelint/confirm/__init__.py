@@ -1,0 +1,6 @@
+"""Stage 6, confirm: a real forward, loss and backward on the device
+(``forward_backward.py``), the simulated GPU (``simdevice.py``), and what differs on a
+machine with one (``devicechoice.py``).
+
+Imports: capture, facts and the top-level vocabulary; never a rule or a reporter.
+"""

@@ -1,0 +1,273 @@
+"""A simulated CUDA device, so that VAE012 is decided on a machine without a GPU.
+
+Model repositories run their CI on CPUs, where a tensor made on the CPU inside
+forward meets CPU weights and nothing fails. Here the model's parameters,
+buffers and inputs are :class:`SimulatedCuda` tensors: they compute on the CPU
+with real values (so data-dependent code, ``.tolist()`` and packed sequences
+run as they do for real), but report ``.device == cuda:0`` and ``.is_cuda``,
+and ``torch.cuda.is_available()`` answers True. The user's own guards
+(``if mu.is_cuda: eps = eps.cuda()``, ``device = "cuda" if ... else "cpu"``,
+``.to(x.device)``, ``type_as``) therefore take their GPU branch, ``.cuda()``
+and ``device="cuda"`` make simulated tensors, and every op where a plain CPU
+tensor (more than a scalar) meets a simulated one is recorded with the user's
+line: the places a real GPU run raises "Expected all tensors to be on the same
+device". The run goes on past each meeting, so one run finds them all.
+
+This was chosen over ``FakeTensorMode`` (a CUDA fake on a CPU-only torch),
+whose first use costs about 1.7 s and which cannot run data-dependent code; a
+tensor subclass costs one extra forward under ``no_grad``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves, tree_map
+
+from vaelint.frames import SourceLoc, user_stack
+from vaelint.frontends.sourcefacts import line_text
+
+_CUDA = torch.device("cuda", 0)
+_DEVICE_ATTR = torch._C.TensorBase.device
+_IS_CUDA_ATTR = torch._C.TensorBase.is_cuda
+# ops that take a CPU tensor beside a GPU one by design
+_CPU_OUTPUTS = {"_pack_padded_sequence": {1}, "_pad_packed_sequence": {1}}
+_ALLOWED = {"__getitem__", "__setitem__", "copy_", "to", "type_as", "new_tensor", "_pack_padded_sequence", "pack_padded_sequence",
+            "_pad_packed_sequence", "pad_packed_sequence"}
+# recurrent ops over a packed sequence take its batch sizes (1-D int64) from the CPU
+_RNN = {"gru", "lstm", "rnn_tanh", "rnn_relu"}
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """An op where a CPU tensor met a (simulated) GPU tensor."""
+
+    op: str
+    loc: SourceLoc | None  # the user's line of the op
+    made: SourceLoc | None  # where the CPU tensor was created or moved to the CPU, when known
+    made_by: str | None  # the op that made it ("randn", "cpu", ...)
+    shape: tuple  # the CPU tensor's shape
+
+
+@dataclass
+class Simulation:
+    meetings: list[Meeting] = field(default_factory=list)
+    error: str | None = None  # why the simulated run could not finish
+
+
+class SimulatedCuda(torch.Tensor):
+    """A CPU tensor that says it lives on ``cuda:0``."""
+
+    _meetings: list | None = None  # the running simulation's record
+    # storages of simulated tensors: Variable(t) and other legacy wrappers hand back a
+    # plain tensor over the same memory, which is on the GPU all the same
+    _storages: set = set()
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        owner = getattr(func, "__self__", None)
+        if owner is _DEVICE_ATTR:
+            return _CUDA
+        if owner is _IS_CUDA_ATTR:
+            return True
+        name = getattr(func, "__name__", "")
+        if name == "get_device":
+            return 0
+        leaves = tree_leaves((args, kwargs))
+        plain = [
+            t for t in leaves
+            if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and t.dim() > 0
+            and not (name in _RNN and t.dim() == 1 and t.dtype == torch.int64)
+            # a tensor the user's code made on (or moved to) the CPU carries where; an unlabelled
+            # one over a simulated tensor's memory (Variable(t)) is that tensor
+            and (hasattr(t, "_vaelint_made") or _storage(t) not in cls._storages)
+        ]
+        if plain and name not in _ALLOWED and cls._meetings is not None:
+            t = plain[0]
+            made = getattr(t, "_vaelint_made", (None, None))
+            stack = user_stack()
+            cls._meetings.append(Meeting(name, stack[0] if stack else None, made[0], made[1], tuple(t.shape)))
+        with torch._C.DisableTorchFunctionSubclass():
+            out = func(*args, **kwargs)
+        if name == "cpu" or (name == "to" and _to_cpu(args, kwargs) and _cpu_written_here()):
+            return _made_plain(out, name)
+        if name in _CPU_OUTPUTS and isinstance(out, tuple):
+            # packed sequences keep their batch sizes / lengths on the CPU on a real GPU too
+            return tuple(o if i in _CPU_OUTPUTS[name] else _simulated(o) for i, o in enumerate(out))
+        return tree_map(_simulated, out)
+
+
+def _simulated(t):
+    if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and not isinstance(t, nn.Parameter):
+        t = t.as_subclass(SimulatedCuda)
+    if isinstance(t, SimulatedCuda):
+        SimulatedCuda._storages.add(_storage(t))
+    return t
+
+
+def _storage(t: torch.Tensor) -> int | None:
+    try:
+        return t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
+def _made_plain(out, how: str):
+    """A tensor moved to (or made on) the CPU, labelled with where."""
+    stack = user_stack()
+
+    def label(t):
+        if isinstance(t, torch.Tensor):
+            t = t.as_subclass(torch.Tensor)
+            try:
+                t._vaelint_made = (stack[0] if stack else None, how)
+            except (AttributeError, RuntimeError):
+                pass
+        return t
+
+    return tree_map(label, out)
+
+
+def _cpu_written_here() -> bool:
+    """Does the user's line name the CPU itself (``device="cpu"``, ``.to("cpu")``),
+    rather than through a variable chosen when the file or model was loaded?"""
+    stack = user_stack()
+    if not stack:
+        return True
+    text = line_text(stack[0].path, stack[0].line)
+    return "'cpu'" in text or '"cpu"' in text or ".cpu()" in text
+
+
+def _is_cuda_device(value) -> bool:
+    if isinstance(value, torch.device):
+        return value.type == "cuda"
+    return isinstance(value, str) and value.startswith("cuda")
+
+
+def _to_cpu(args, kwargs) -> bool:
+    device = kwargs.get("device", next((a for a in args[1:] if isinstance(a, (torch.device, str))), None))
+    return device is not None and not _is_cuda_device(device) and str(device).startswith("cpu")
+
+
+class _Moves(TorchFunctionMode):
+    """Moves to CUDA and tensors created on CUDA become simulated; tensors created
+    on the CPU remember the user's line that made them."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        name = getattr(func, "__name__", "")
+        to_cuda = False
+        if name == "cuda":
+            args, to_cuda = (args[0],), True
+        elif name == "to" and (
+            any(_is_cuda_device(a) for a in args[1:]) or _is_cuda_device(kwargs.get("device"))
+            or (_to_cpu(args, kwargs) and not _cpu_written_here())
+        ):
+            args = tuple("cpu" if _is_cuda_device(a) else a for a in args)
+            if _is_cuda_device(kwargs.get("device")):
+                kwargs["device"] = "cpu"
+            to_cuda = True
+        elif _is_cuda_device(kwargs.get("device")):
+            kwargs["device"] = "cpu"
+            to_cuda = True
+        elif kwargs.get("device") is not None and not _cpu_written_here():
+            # device=self.device / DEVICE: a variable that names the GPU on a GPU machine
+            # ("cuda" if torch.cuda.is_available() else "cpu", decided when the file loaded)
+            to_cuda = True
+        if name == "cuda":
+            out = args[0]
+        else:
+            out = func(*args, **kwargs)
+        if to_cuda:
+            return tree_map(_simulated, out)
+        if name in _CREATES and not any(isinstance(a, SimulatedCuda) for a in tree_leaves((args, kwargs))):
+            return _made_plain(out, name)
+        if not any(isinstance(a, SimulatedCuda) for a in tree_leaves((args, kwargs))):
+            return _inherit_origin(out, args)
+        return out
+
+
+_CREATES = {
+    "randn", "rand", "randint", "randperm", "zeros", "ones", "empty", "full", "tensor", "as_tensor",
+    "arange", "linspace", "eye", "normal", "from_numpy", "stack", "cat",
+}
+
+
+def _inherit_origin(out, args):
+    """An op on CPU tensors only: its result comes from the same line as its input."""
+    origin = next((getattr(a, "_vaelint_made") for a in tree_leaves(args) if hasattr(a, "_vaelint_made")), None)
+    if origin is None:
+        return out
+
+    def label(t):
+        if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and not hasattr(t, "_vaelint_made"):
+            try:
+                t._vaelint_made = origin
+            except (AttributeError, RuntimeError):
+                pass
+        return t
+
+    return tree_map(label, out)
+
+
+@contextlib.contextmanager
+def _cuda_answers_yes():
+    """``torch.cuda.is_available()`` and friends as on a one-GPU machine."""
+    patches = {
+        "is_available": lambda: True, "device_count": lambda: 1, "current_device": lambda: 0,
+        "manual_seed": lambda *a, **k: None, "manual_seed_all": lambda *a, **k: None,
+        "synchronize": lambda *a, **k: None, "empty_cache": lambda: None,
+    }
+    saved = {k: getattr(torch.cuda, k) for k in patches}
+    try:
+        for k, v in patches.items():
+            setattr(torch.cuda, k, v)
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(torch.cuda, k, v)
+
+
+def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simulation:
+    """Run ``module`` (the analysed model with its loss) on the simulated device."""
+    sim = Simulation()
+    state = {name: t.detach().as_subclass(SimulatedCuda) for name, t in module.named_parameters()}
+    state.update({name: t.detach().as_subclass(SimulatedCuda) for name, t in module.named_buffers()})
+    sim_inputs = tuple(x.detach().as_subclass(SimulatedCuda) for x in inputs)
+    SimulatedCuda._meetings = sim.meetings
+    SimulatedCuda._storages = {_storage(t) for t in (*state.values(), *sim_inputs)}
+    try:
+        # cuDNN off: on a machine with a real GPU, an RNN whose input says is_cuda would
+        # call cuDNN's kernels with the simulated tensors' CPU memory
+        with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), _Moves(), \
+                torch.backends.cudnn.flags(enabled=False):
+            warnings.simplefilter("ignore")  # "compiled without cuDNN": the simulated GPU has none
+            reseed(0)
+            torch.func.functional_call(module, state, sim_inputs, strict=False)
+    except Exception as e:  # noqa: BLE001 - the simulated run failed: say so, decide nothing
+        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        sim.error = f"{type(e).__name__}: {text[:200]}"
+    finally:
+        SimulatedCuda._meetings = None
+    return sim
+
+
+def simulated_run(ctx) -> Simulation:
+    """The target's model and loss on the simulated device, at the user's batch
+    (computed once per target; VAE012 reads it)."""
+    if "simulated_device" not in ctx.cache:
+        from vaelint.facts.shapes import make_inputs
+
+        wrapper = ctx.capture.wrapper
+        hook, wrapper._on_output = wrapper._on_output, None  # the capture's hook writes graph nodes
+        try:
+            ctx.cache["simulated_device"] = simulate(wrapper, make_inputs(ctx.specs, ctx.batch), ctx.capture.reseed)
+        finally:
+            wrapper._on_output = hook
+    return ctx.cache["simulated_device"]

@@ -1,0 +1,124 @@
+"""Does row i of the mean, the log-variance or the reconstruction depend on
+sample j != i? Decided by running, not by shapes.
+
+A reshape that keeps every shape ``B x ...`` can still mix samples: a
+bidirectional GRU's final hidden state is ``(2, B, H)``, and ``.view(B, -1)``
+puts halves of two samples in one row. The shapes stage cannot see that. Here
+the captured computation runs twice in evaluation mode (BatchNorm and dropout
+frozen, so their legitimate batch effects are out), with the same noise, on
+the user's batch and on the same batch with sample 0 changed. In a model that
+keeps samples apart only sample 0's slices move; the first op whose output
+moves in other samples' slices is where samples mix. A tensor with ``a*B``
+rows (IWAE's repeated samples) may move in ``a`` of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.fx as fx
+
+from vaelint.capture.ops import RANDOM_OPS
+from vaelint.facts.shapes import make_inputs
+
+
+@dataclass
+class Mixing:
+    """Where samples first mix: the op, its batch axis, and which of its slices
+    moved when only sample 0 changed."""
+
+    node: fx.Node
+    axis: int
+    moved: list[int]  # indices along the batch axis that changed
+    owned: int  # how many of them one sample may own (a of a*B)
+    source: fx.Node | None  # the input the op reads (shapes before)
+    target: str  # which of mu, logvar, recon reads other samples
+
+
+def batch_mixing(ctx) -> Mixing | str:
+    """The first op that mixes samples, or why there is none to report."""
+    roles = ctx.roles
+    r = roles.reparam
+    if r is None:
+        return "no reparameterisation found"
+    targets = [(n, name) for n, name in ((r.mu, "the mean"), (r.logvar, "the log-variance"), (roles.recon, "the reconstruction")) if n is not None]
+    capture = ctx.capture
+    batch = ctx.batch
+    if batch < 2:
+        return "a batch of one sample cannot show mixing"
+    inputs = make_inputs(ctx.specs, batch, seed=0)
+    changed = tuple(_perturbed(x, spec) for x, spec in zip(inputs, ctx.specs))
+    wrapper = capture.wrapper
+    was_training = wrapper.training
+    wrapper.eval()
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            capture.reseed(0)
+            first = capture.run(inputs, batch)
+            noise = {n: t for n, t in first.tensors.items() if ctx.view.op(n) in RANDOM_OPS}
+            capture.reseed(0)
+            second = capture.run(changed, batch, replay=noise)
+    finally:
+        wrapper.train(was_training)
+    if first.failure is not None or second.failure is not None:
+        return "the model did not run in evaluation mode"
+    mixed = [(n, name) for n, name in targets if _moved_elsewhere(ctx, n, first, second) is not None]
+    if not mixed:
+        return ""
+    node, name = mixed[0]
+    candidates = sorted(ctx.view.ancestors(node), key=lambda n: ctx.view.order.get(n, 0))
+    for n in candidates:
+        got = _moved_elsewhere(ctx, n, first, second)
+        if got is not None:
+            if _through_statistic(ctx, n, first, second):
+                # samples meet only through a statistic of the whole batch ((x - x.mean()) / x.std(),
+                # BatchNorm's batch statistics): normalisation, not a rearrangement of samples
+                return "samples meet only through statistics of the whole batch"
+            axis, moved, owned = got
+            source = next((a for a in n.all_input_nodes if a.op != "get_attr" and ctx.shape(a) is not None), None)
+            return Mixing(n, axis, moved, owned, source, name)
+    return ""
+
+
+def _through_statistic(ctx, node, first, second) -> bool:
+    """Does the op read a value with no batch axis that moved with sample 0 (a
+    reduction over the batch, broadcast back)?"""
+    for arg in node.all_input_nodes:
+        fact = ctx.shape(arg)
+        if fact is None or fact.dims is None or any(d.batch_dependent for d in fact.dims):
+            continue
+        a, b = first.tensors.get(arg), second.tensors.get(arg)
+        if a is not None and b is not None and a.shape == b.shape and not torch.equal(a, b):
+            return True
+    return False
+
+
+def _perturbed(x: torch.Tensor, spec) -> torch.Tensor:
+    """The same batch with sample 0 drawn again."""
+    other = spec.make(x.shape[0], generator=torch.Generator().manual_seed(1))
+    y = x.clone()
+    y[0] = other[0]
+    if torch.equal(y[0], x[0]):  # integer inputs of a tiny range may draw the same: shift them
+        y[0] = (x[0] + 1) % (spec.high or 2) if not x.is_floating_point() else x[0] + 0.5
+    return y
+
+
+def _moved_elsewhere(ctx, node, first, second):
+    """(batch axis, indices that moved, how many one sample owns) when the node's
+    value moved outside sample 0's own slices; else None."""
+    a, b = first.tensors.get(node), second.tensors.get(node)
+    fact = ctx.shape(node)
+    if a is None or b is None or a.shape != b.shape or fact is None or fact.dims is None or a.dim() == 0:
+        return None
+    axes = [i for i, d in enumerate(fact.dims) if d.batch_dependent]
+    if len(axes) != 1 or fact.dims[axes[0]].const != 0:
+        return None
+    axis, owned = axes[0], fact.dims[axes[0]].coef
+    if not a.is_floating_point():
+        a, b = a.double(), b.double()
+    diff = (a - b).abs()
+    scale = max(float(a.abs().max()), float(b.abs().max()), 1e-12)
+    moved_mask = diff.movedim(axis, 0).reshape(diff.shape[axis], -1).amax(dim=1) > 1e-5 * scale + 1e-7
+    moved = [int(i) for i in torch.nonzero(moved_mask).flatten()]
+    return (axis, moved, owned) if len(moved) > owned else None

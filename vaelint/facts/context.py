@@ -1,0 +1,298 @@
+"""Everything the rules may read about one analysed target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vaelint.capture.result import Capture
+from vaelint.contracts.dimnames import DimNames
+from vaelint.frames import SourceLoc
+from vaelint.inputs import InputSpec
+from vaelint.frontends.base import Program
+from vaelint.frontends.lossfind import LossPlan
+from vaelint.capture.ops import flat_args
+from vaelint.facts.graphview import GraphView
+from vaelint.facts.roles import Roles
+from vaelint.facts.shapes import ShapeFact, ShapeRuns
+
+
+def loc_of(node) -> SourceLoc | None:
+    """The user's line that made this node (innermost user frame)."""
+    return node.meta.get("loc") if node is not None else None
+
+
+def stack_of(node) -> tuple:
+    """The user's frames when this node was made, innermost first."""
+    return node.meta.get("stack", ()) if node is not None else ()
+
+
+@dataclass
+class Context:
+    program: Program
+    specs: list[InputSpec]
+    capture: Capture
+    view: GraphView
+    roles: Roles
+    runs: ShapeRuns
+    loss: LossPlan | None
+    beta: float = 1.0
+    dim_names: DimNames = field(default_factory=DimNames)
+    # facts several rules share (loss scales, KL reading), computed once
+    cache: dict = field(default_factory=dict)
+    # what rules tell the report beside their findings (how a rule decided)
+    notes: list = field(default_factory=list)
+    # the user's annotated functions (vaelint/contracts/annotations.py); None: the code has none
+    contracts: object = None
+
+    def reading(self, key: str, compute, kind: type):
+        """A reading several rules share, computed once: (it, "") when ``compute(ctx)``
+        returned a ``kind``, else (None, the reason it returned instead)."""
+        if key not in self.cache:
+            self.cache[key] = compute(self)
+        got = self.cache[key]
+        return (got, "") if isinstance(got, kind) else (None, got or "")
+
+    @property
+    def has_loss(self) -> bool:
+        """A loss function was found, or the forward returns its own loss."""
+        return self.loss is not None or self.roles.loss_total is not None or bool(self.roles.loss_parts)
+
+    def nodes_by_op(self, *ops: str) -> list:
+        """The graph's nodes whose op (in the shared vocabulary of vaelint/capture/ops.py) is
+        one of ``ops``, in graph order; all of them when none is given. One scan."""
+        index = self.cache.get("nodes_by_op")
+        if index is None:
+            index = {}
+            for node in self.view.graph.nodes:
+                index.setdefault(self.view.op(node), []).append(node)
+            self.cache["nodes_by_op"] = index
+        if not ops:
+            return list(self.view.graph.nodes)
+        wanted = set(ops)
+        return [n for n in self.view.graph.nodes if self.view.op(n) in wanted] if len(wanted) > 1 else list(index.get(ops[0], []))
+
+    @property
+    def extra_batches(self) -> tuple:
+        """The batch sizes the shapes were solved at, beside the user's."""
+        return self.runs.extra
+
+    def failure_at(self, batch: int):
+        """The run's failure at that batch size, if it failed."""
+        return self.runs.failure_at(batch)
+
+    def values(self, *nodes, run=None) -> list:
+        """The tensors these nodes computed on the run at the user's batch (or on
+        ``run``, a confirmation pass's); None for a node the run did not keep."""
+        tensors = (run if run is not None else self.runs.runs[self.runs.batch]).tensors
+        return [tensors.get(n) for n in nodes]
+
+    @property
+    def failure(self):
+        """The failure of the run at the user's batch, if the model raised."""
+        return self.runs.failure
+
+    @property
+    def symbolic_capture(self) -> bool:
+        """Captured by torch.fx (plain ints in the graph are literals), not by recording a run."""
+        return self.capture.method == "torch.fx"
+
+    @property
+    def framework(self) -> str:
+        """"keras" for a Keras 3 model (run on the torch backend), else "torch"."""
+        return self.program.framework
+
+    def read_after_run(self) -> set:
+        """The nodes whose values anything reads once a run is done: the loss side
+        (everything not computed before the forward's outputs), the forward's
+        outputs and inputs, and each stochastic layer's nodes. The encoder's and
+        decoder's inner activations are the rest: the largest tensors, read by no
+        rule's confirmation."""
+        forward = set()
+        for out in self.roles.forward_outputs.values():
+            forward |= self.view.ancestors(out)
+        keep = {n for n in self.view.graph.nodes if n not in forward}
+        keep |= set(self.roles.forward_outputs.values()) | set(self.roles.inputs)
+        for r in self.roles.reparams:
+            keep |= {r.noise, r.eps, r.std, r.product, r.mu, r.z, r.logvar}
+            keep |= self.view.ancestors(r.std) - self.view.ancestors(r.logvar)  # logvar -> std
+        if self.roles.recon is not None:
+            keep.add(self.roles.recon)
+        return keep
+
+    def is_model_state(self, node) -> bool:
+        """A parameter or buffer of the model (not a constant the graph holds)."""
+        return node.op == "get_attr" and not str(node.target).startswith(("_constant", "_tensor_constant"))
+
+    def loose_constants(self) -> list:
+        """Tensors the graph holds as constants, not weights, that an op reads
+        (legacy constructors such as ``torch.FloatTensor(n)`` end up so)."""
+        return [n for n in self.view.graph.nodes if n.op == "get_attr" and not str(n.target).startswith("model.") and n.users]
+
+    def unmet(self, need: str) -> str | None:
+        """Why this target lacks what a rule needs (``Rule.needs``); None when it has it."""
+        roles = self.roles
+        if need == "loss" and not self.has_loss:
+            if self.program.step is not None:
+                failure = self.runs.failure
+                if failure is not None:
+                    where = f" at {failure.loc.where()}" if failure.loc else ""
+                    return f"the training step raised{where} before it computed its loss"
+                return "the training step's loss could not be read from what it backpropagates"
+            return self.program.loss_missing_reason or "no loss found: pass one with --loss"
+        if need == "reparam" and roles.reparam is None:
+            return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph"
+        if need == "recon" and roles.recon is None:
+            return "no reconstruction found: no forward output depends on the sample"
+        if need == "kl_term" and self.has_loss and not roles.kl_terms:
+            return "no KL term found in the loss (no term depends on the mean or the scale head alone)"
+        if need == "rec_term" and self.has_loss and not roles.rec_terms:
+            return "no reconstruction term found in the loss"
+        if need == "own_devices" and self.program.device_policy():
+            return self.program.device_policy()
+        if need == "clean_run" and self.runs.failure is not None:
+            return f"the model raised at batch {self.runs.failure.batch}, so the values this rule reads do not exist"
+        return None
+
+    def shape(self, node) -> ShapeFact | None:
+        return node.meta.get("shape") if node is not None else None
+
+    @property
+    def batch(self) -> int:
+        return self.runs.batch
+
+    @property
+    def latent_size(self) -> int | None:
+        """Z, the latent size per sample: a conv latent's C x H x W counts as one size."""
+        r = self.roles.reparam
+        fact = self.shape(r.mu) if r else None
+        if not fact or not fact.dims or fact.dims[-1].batch_dependent:
+            return None
+        rest = [d for d in fact.dims if not d.batch_dependent]
+        if len(rest) != len(fact.dims) - 1 or not fact.dims[0].batch_dependent:
+            return fact.dims[-1].const  # a sequence of latents (B x T x Z): Z per step
+        size = 1
+        for d in rest:
+            size *= d.const
+        return size
+
+    def names_for(self, node) -> dict[int, str]:
+        """Constant sizes to show by name on this node: the names of an annotation
+        that held on it (vaelint/contracts/check.py), else the latent size as Z (or
+        the model's annotated name) on latent-side tensors, annotated data dims
+        on input-side tensors and the reconstruction."""
+        held = self.dim_names.by_node.get(node)
+        if held is not None:
+            return held
+        if self.is_latent(node):
+            z = self.latent_size
+            return {z: self.dim_names.latent} if z is not None else {}
+        if node is self.roles.recon or node in self.roles.inputs or self.view.is_data_only(node):
+            return dict(self.dim_names.data)
+        return {}
+
+    def symbols(self, node) -> list[str] | None:
+        fact = self.shape(node)
+        return fact.symbols(self.names_for(node)) if fact else None
+
+    def is_latent(self, node) -> bool:
+        """Between the encoder's heads and the sample, or on the KL side of the loss:
+        where a size equal to the latent size means Z."""
+        r = self.roles.reparam
+        if r is None or node is None:
+            return False
+        if node in (r.mu, r.logvar, r.std, r.eps, r.noise, r.z, r.product):
+            return True
+        v = self.view
+        return (v.depends_on(node, r.mu) or v.depends_on(node, r.logvar)) and not v.depends_on(node, r.z) and not (
+            self.roles.recon is not None and v.depends_on(node, self.roles.recon)
+        )
+
+    def shape_text(self, node, named: bool = True) -> str:
+        """``B x Z (32 x 16)``: symbolic, then the sizes at the user's batch."""
+        fact = self.shape(node)
+        if fact is None:
+            return "?"
+        sym = fact.text(self.names_for(node) if named else None)
+        sizes = fact.sizes_text()
+        return sym if sym == sizes else f"{sym} ({sizes})"
+
+    def module_of(self, node):
+        """The nn.Module a node runs (call_module) or whose parameters it reads."""
+        if node.op == "call_module":
+            return self.capture.modules.get(node.target)
+        for arg in node.all_input_nodes:
+            if arg.op == "get_attr" and "." in str(arg.target):
+                owner = str(arg.target).rsplit(".", 1)[0]
+                mod = self.capture.modules.get(owner)
+                if mod is not None:
+                    return mod
+        return None
+
+    def module_name(self, module) -> str | None:
+        for name, mod in self.capture.modules.items():
+            if mod is module:
+                return name.removeprefix("model.")
+        return None
+
+    def params_of(self, node) -> set[str]:
+        """The model's parameter names (``fc1.weight``) a node reads."""
+        prefix = "model."
+        if node.op == "call_module":
+            mod = self.capture.modules.get(node.target)
+            if mod is None or not str(node.target).startswith(prefix):
+                return set()
+            base = str(node.target)[len(prefix):]
+            return {f"{base}.{n}" for n, _ in mod.named_parameters()}
+        if node.op == "get_attr" and str(node.target).startswith(prefix):
+            return {str(node.target)[len(prefix):]}
+        return set()
+
+    def stage_params(self) -> dict[str, set[str]]:
+        """Parameters of the encoder (what mu and logvar depend on) and of the
+        decoder (what the reconstruction depends on after the sample)."""
+        r, recon, view = self.roles.reparam, self.roles.recon, self.view
+        out: dict[str, set[str]] = {"encoder": set(), "decoder": set()}
+        if r is None:
+            return out
+        enc_nodes = view.ancestors(r.mu) | view.ancestors(r.logvar)
+        for node in self.capture.graph.nodes:
+            names = self.params_of(node) if node.op == "call_module" else set()
+            if node.op == "get_attr":
+                names = self.params_of(node)
+            if not names:
+                continue
+            if node in enc_nodes:
+                out["encoder"] |= names
+            elif recon is not None and node in view.ancestors(recon):
+                out["decoder"] |= names
+        return out
+
+    def literal_sizes(self, node) -> list[int]:
+        """Integer arguments written into the code for this op (``randn(64, Z)``,
+        ``view(-1, 1024)``), not computed from a tensor (``x.size(0)``).
+
+        The fx graph keeps computed sizes as nodes, so its plain ints are
+        literals. The recording route sees only numbers: an int is a literal
+        when it was the same at every batch size the op ran at.
+        """
+        import torch.fx as fx
+
+        def ints(args) -> list:
+            out = []
+            for a in flat_args(args):
+                if isinstance(a, int) and not isinstance(a, bool):
+                    out.append(a)
+                elif isinstance(a, fx.Node) or a is None:
+                    out.append(None)
+            return out
+
+        if self.capture.method == "torch.fx":
+            return [a for a in ints(node.args) if a is not None]
+        seen = [ints(r.args[node]) for r in self.runs.runs.values() if node in r.args]
+        if len(seen) < 2:
+            return []  # ran at one batch size only: cannot tell a literal from x.size(0)
+        first = seen[0]
+        if any(len(s) != len(first) for s in seen):
+            return []
+        return [a for i, a in enumerate(first) if a is not None and all(s[i] == a for s in seen)]
+

@@ -1,0 +1,387 @@
+"""The Gaussian KL element, read to within its rounding error.
+
+Several readings compare the model's KL element (the tensor its KL term
+reduces) with the closed form ``0.5 * (mu^2 + sigma^2 - 1 - log sigma^2)``
+and ask for the constant ratio between them: 1 for a textbook KL, -1 for a
+flipped sign, no constant at all for a formula that is no KL.
+
+That question is ill-posed on the values a float32 run computed. An untrained
+encoder gives ``|mu|, |logvar|`` around 1e-3, where ``1 + logvar - mu**2 -
+exp(logvar)`` cancels down to about 1e-6 and keeps a relative error of a few
+percent (up to 160% measured) against the exact value. So the reading here
+never divides the run's float32 element by anything:
+
+1. **Replay in float64.** The part of the captured graph between the encoder's
+   heads (mean and scale head) and the KL element is evaluated again, node by
+   node, in float64 from the run's own head values (exact when widened). That
+   is the user's formula, spelled however they spelled it, without float32
+   rounding.
+2. **A cancellation-free closed form.** ``sigma^2 - 1 - log sigma^2`` is
+   ``expm1(L) - L`` with ``L = log sigma^2``, accurate to float64 precision
+   even where ``L`` is 1e-12.
+3. **An error bound, not a fixed tolerance.** Each element is compared within
+   ``rtol`` plus a bound on its rounding error (``K * eps * M``, ``M`` the
+   magnitude of the terms a Gaussian KL adds up). When the graph cannot be
+   replayed, the run's own element is used with its dtype's ``eps``; when no
+   element then carries enough signal, the answer is "cannot tell", never
+   "not a KL".
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.fx as fx
+from jaxtyping import Float
+from torch import Tensor
+
+def _shape_checked(fn):
+    """``jaxtyped(typechecker=beartype)``, applied at the first call: beartype's
+    import (about 0.07 s) is paid only by a check that replays a KL."""
+    checked = None
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        nonlocal checked
+        if checked is None:
+            from beartype import beartype
+            from jaxtyping import jaxtyped
+
+            checked = jaxtyped(typechecker=beartype)(fn)
+        return checked(*args, **kwargs)
+
+    return call
+
+
+RTOL = 1e-3  # how close to a constant multiple the element must be
+_K = 16  # rounding-error bound, in units of eps times the terms' magnitude
+
+
+@_shape_checked
+def closed_form(mu: Float[Tensor, "*shape"], log_var: Float[Tensor, "*shape"]) -> Float[Tensor, "*shape"]:
+    """Elementwise KL(N(mu, sigma^2) || N(0, 1)) from ``log sigma^2``, without cancellation."""
+    return 0.5 * (mu.pow(2) + torch.expm1(log_var) - log_var)
+
+
+def log_var_of_std(std: Tensor) -> Tensor:
+    """``log sigma^2`` of a standard deviation (float64)."""
+    return 2 * torch.log(std.abs().clamp_min(1e-300))
+
+
+# How a scale head h can define log sigma^2 (the readings of the sampler and the KL).
+LOG_VAR_READINGS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor], str]] = {
+    "log-variance": (lambda h: h, lambda h: torch.exp(0.5 * h), "std = exp(0.5 * logvar)"),
+    "log-std": (lambda h: 2 * h, lambda h: torch.exp(h), "std = exp(logvar)"),
+    "std": (lambda h: log_var_of_std(h), lambda h: h, "std = the head itself"),
+    "variance": (lambda h: torch.log(h.clamp_min(1e-300)), lambda h: torch.sqrt(h.clamp_min(0)), "std = sqrt(the head)"),
+}
+
+
+def magnitude(mu: Tensor, log_var: Tensor) -> Tensor:
+    """The size of the terms a Gaussian KL element adds up (1, log sigma^2, mu^2, sigma^2):
+    the scale of its rounding error, whatever the spelling."""
+    return 1 + mu.pow(2) + log_var.abs() + torch.exp(log_var.clamp(max=700))
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``element / closed form``: a constant ``value``, or none (``decided`` says
+    whether that is known: False when rounding hides the answer)."""
+
+    value: float | None
+    decided: bool
+
+    @property
+    def constant(self) -> bool:
+        return self.value is not None
+
+
+UNKNOWN = Ratio(None, False)
+NOT_CONSTANT = Ratio(None, True)
+
+
+def ratio(element: Tensor, reference: Tensor, error: Tensor, rtol: float = RTOL) -> Ratio:
+    """Is ``element`` a constant multiple of ``reference`` within ``rtol`` plus each
+    element's absolute ``error`` bound? All three float64, one shape."""
+    signal = (reference.abs() > 0) & (error <= 0.1 * rtol * element.abs())
+    if int(signal.sum()) == 0:
+        # nothing is known well enough to fix the constant; an element that is
+        # clearly non-zero where the closed form is exactly zero still decides
+        if bool(((reference == 0) & (element.abs() > error)).any()):
+            return NOT_CONSTANT
+        return UNKNOWN
+    c = float((element[signal] / reference[signal]).median())
+    if c == 0 or not math.isfinite(c):
+        return NOT_CONSTANT
+    ref_error = 8 * torch.finfo(torch.float64).eps * reference.abs()
+    allowed = rtol * (c * reference).abs() + error + abs(c) * ref_error
+    if bool(((element - c * reference).abs() > allowed).any()):
+        return NOT_CONSTANT
+    return Ratio(c, True)
+
+
+@dataclass
+class Replayed:
+    values: dict  # target node -> value
+    dtype: torch.dtype  # the lowest float precision an op computed in (float64 unless one cast down)
+
+
+def replay(graph: fx.Graph, modules: dict, targets: list[fx.Node], seeds: dict, run, fixed: dict | None = None) -> Replayed | None:
+    """Evaluate ``targets`` again in float64 from ``seeds`` (node -> tensor).
+
+    Nodes that depend on a seed are recomputed (floating results widened to
+    float64, so a ``.float()`` in the formula does not bring the rounding
+    back; an op that computes in lower precision inside is noted in
+    ``dtype``); the other nodes they read keep the run's values (``run``: a
+    :class:`vaelint.capture.result.RunResult`). ``fixed`` nodes keep the given values
+    and pass no change on (a sample held still). None when a node cannot be replayed.
+    """
+    fixed = fixed or {}
+    # the nodes to recompute: ancestors of a target that depend on a seed (not
+    # through a fixed node); what else they read comes from the run
+    ancestors: set[fx.Node] = set()
+    stack = list(targets)
+    while stack:
+        n = stack.pop()
+        if n in ancestors:
+            continue
+        ancestors.add(n)
+        if n not in seeds and n not in fixed:
+            stack.extend(n.all_input_nodes)
+    live = set(seeds)
+    for node in graph.nodes:
+        if node in ancestors and node not in fixed and node not in live and any(a in live for a in node.all_input_nodes):
+            live.add(node)
+    env: dict = {n: t.detach().to(torch.float64).clone() for n, t in {**fixed, **seeds}.items()}
+    lowest = torch.float64
+    for node in graph.nodes:
+        if node not in live or node in env:
+            continue
+        for a in node.all_input_nodes:
+            if a not in env:
+                value = _recorded(a, run)
+                if value is _MISSING:
+                    return None
+                env[a] = value
+        try:
+            raw = _evaluate(node, env, modules)
+        except Exception:  # noqa: BLE001 - an op we cannot repeat: no replay
+            return None
+        if isinstance(raw, Tensor) and raw.is_floating_point() and torch.finfo(raw.dtype).eps > torch.finfo(lowest).eps:
+            lowest = raw.dtype
+        env[node] = _widen(raw)
+    for t in targets:
+        if t not in env:
+            value = _recorded(t, run)
+            if value is _MISSING:
+                return None
+            env[t] = value
+    return Replayed({t: env.get(t) for t in targets}, lowest)
+
+
+_MISSING = object()
+
+
+def _recorded(node: fx.Node, run):
+    if node in run.tensors:
+        return _widen(run.tensors[node].detach().cpu())
+    if node in run.values:
+        return run.values[node]
+    return _MISSING
+
+
+def _widen(value):
+    if isinstance(value, Tensor) and value.is_floating_point() and value.dtype != torch.float64:
+        return value.detach().to(torch.float64)
+    if isinstance(value, Tensor):
+        return value.detach()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_widen(v) for v in value) if not hasattr(value, "_fields") else value
+    return value
+
+
+def _evaluate(node: fx.Node, env: dict, modules: dict):
+    args = fx.node.map_arg(node.args, lambda n: env[n])
+    kwargs = dict(fx.node.map_arg(node.kwargs, lambda n: env[n]))
+    for key in ("dtype",):  # a cast written into the formula would undo the widening
+        if isinstance(kwargs.get(key), torch.dtype) and kwargs[key].is_floating_point:
+            kwargs[key] = torch.float64
+    if node.op == "call_function":
+        if node.target is operator.getitem or callable(node.target):
+            return node.target(*args, **kwargs)
+    if node.op == "call_method":
+        self_obj, *rest = args
+        if node.target in ("float", "half", "bfloat16", "type_as") and isinstance(self_obj, Tensor):
+            return self_obj
+        if node.target == "to":
+            rest = [torch.float64 if isinstance(a, torch.dtype) and a.is_floating_point else a for a in rest]
+            rest = [a for a in rest if not isinstance(a, Tensor)]
+        return getattr(self_obj, node.target)(*rest, **kwargs)
+    raise NotImplementedError(f"cannot replay {node.op} {node.target}")
+
+
+def rounding_error(dtype: torch.dtype, mu: Tensor, log_var: Tensor) -> Tensor:
+    """A bound on the absolute rounding error of a KL element computed in ``dtype``."""
+    eps = torch.finfo(dtype).eps if dtype.is_floating_point else torch.finfo(torch.float64).eps
+    return _K * eps * magnitude(mu, log_var)
+
+
+class KLElement:
+    """The model's KL element as a function of the encoder's heads.
+
+    ``at(mu, head)`` replays the user's formula in float64 on any head values
+    (None when the graph cannot be replayed); ``ratio_to(reading)`` compares it
+    with the closed form on the run's values, and where those are too close to
+    zero for any reading to tell (an untrained encoder at 1e-6), on values
+    spread around them, since the question is about the formula, not the point.
+    """
+
+    def __init__(
+        self, capture, run, element: fx.Node, mu: fx.Node, head: fx.Node, std: fx.Node | None,
+        z: fx.Node | None = None, freeze_sample: bool = False,
+    ):
+        self.capture, self.run = capture, run
+        self.nodes = (element, mu, head, std, z)
+        # hold the sample at the run's value while the heads move: a prior computed
+        # from it (p(z1 | z2), z2 drawn from z1) then stays the prior it was
+        self.freeze_sample = freeze_sample and z is not None
+        t = run.tensors
+        e, m, h = t.get(element), t.get(mu), t.get(head)
+        self.valid = e is not None and m is not None and h is not None and h.shape == m.shape and (
+            e.shape == m.shape or (m.dim() > 1 and e.shape == m.shape[:-1])
+        )
+        if not self.valid:
+            return
+        # log q(z).sum(-1) - log p(z).sum(-1): an element already summed over the latent dim
+        self.summed = e.shape != m.shape
+        self.shape = e.shape
+        self.dtype = e.dtype
+        self.mu, self.head = m.detach().double().cpu(), h.detach().double().cpu()
+        s = t.get(std) if std is not None else None
+        self.std = s.detach().double().cpu() if isinstance(s, Tensor) and s.shape == m.shape else None
+        zt = t.get(z) if z is not None else None
+        self.z = zt.detach().double().cpu() if isinstance(zt, Tensor) and zt.shape == m.shape else None
+        replayed = self.at(self.mu, self.head)
+        self.replayable = replayed is not None
+        if replayed is not None:
+            self.element, std, z_again, self.precision = replayed
+            self.std = std if std is not None else self.std
+            self.z = z_again if z_again is not None else self.z
+        else:
+            self.element, self.precision = e.detach().double().cpu(), self.dtype
+
+    def at(self, mu: Tensor, head: Tensor):
+        """(element, std, z, precision) replayed from these head values, or None."""
+        element, mu_node, head_node, std_node, z_node = self.nodes
+        seeds = {mu_node: mu, head_node: head} if mu_node is not head_node else {mu_node: mu}
+        fixed = {}
+        if self.freeze_sample and isinstance(self.run.tensors.get(z_node), Tensor):
+            fixed[z_node] = self.run.tensors[z_node].detach().cpu()
+        extra = [n for n in (std_node, z_node) if n is not None and n not in fixed]
+        done = replay(self.capture.graph, self.capture.modules, [element] + extra, seeds, self.run, fixed)
+        got = done.values if done is not None else {}
+        if not isinstance(got.get(element), Tensor) or got[element].shape != self.shape:
+            return None
+
+        def same_shape(node):
+            v = got.get(node) if node is not None else None
+            return v if isinstance(v, Tensor) and v.shape == mu.shape else None
+
+        return got[element], same_shape(std_node), same_shape(z_node), done.dtype
+
+    def ratio_to(self, reading: str | None) -> Ratio:
+        """The element / the Gaussian KL when the head is read as ``reading``
+        (None: as the sampler's own std, recomputed from the head; "monte-carlo":
+        the element / ``log q(z) - log p(z)`` of the run's own sample)."""
+        if not self.valid:
+            return UNKNOWN
+        found = self._ratio(self.element, self.mu, self.head, self.std, self.z, reading, self.precision)
+        if found.decided or not self.replayable:
+            return found
+        g = torch.Generator().manual_seed(0)
+        mu = self.mu + torch.randn(self.mu.shape, generator=g, dtype=torch.float64)
+        spread = torch.randn(self.head.shape, generator=g, dtype=torch.float64) * 0.5
+        positive = bool((self.head > 0).all())
+        head = self.head * torch.exp(spread) if positive and reading in (None, "std", "variance", "monte-carlo") else self.head + spread
+        again = self.at(mu, head)
+        if again is None:
+            return found
+        return self._ratio(again[0], mu, head, again[1], again[2], reading, again[3])
+
+    def ratio_to_some_prior(self) -> Ratio:
+        """The element / ``KL(N(mu, std^2) || N(m, s^2))`` for a Gaussian prior that
+        the heads do not move (a learned or conditional prior: the upper layers of
+        a ladder VAE), whatever ``m`` and ``s`` are per element.
+
+        Such an element is ``0.5 * k * (A e^L + A (mu - b)^2 - 1 - L - log A)`` in
+        ``mu`` and ``L = log std^2`` with ``A = 1/s^2 > 0`` and ``b = m``: replayed at
+        five head values around the run's, the curvature in ``mu`` gives ``k*A``,
+        the slope in ``L`` gives ``k``, and the other points must agree; ``k`` must
+        be one constant for every element.
+        """
+        if not self.valid or not self.replayable or self.summed:
+            return UNKNOWN
+        d = 0.5
+        points = [(self.mu, self.head), (self.mu + d, self.head), (self.mu - d, self.head),
+                  (self.mu, self._spread(self.head, 0.4)), (self.mu + 0.3, self._spread(self.head, -0.3))]
+        got = [self.at(m, h) for m, h in points]
+        if any(g is None or g[1] is None for g in got):
+            return UNKNOWN
+        e = [g[0] for g in got]
+        lv = [log_var_of_std(g[1]) for g in got]
+        if any(torch.finfo(g[3]).eps > torch.finfo(torch.float64).eps for g in got):
+            return UNKNOWN  # the formula computes in lower precision: differences would be noise
+        c2 = (e[1] + e[2] - 2 * e[0]) / d**2
+        dl = lv[3] - lv[0]
+        if bool((dl.abs() < 1e-6).any()) or bool((c2 == 0).any()):
+            return UNKNOWN
+        k = (c2 * (lv[3].exp() - lv[0].exp()) - 2 * (e[3] - e[0])) / dl
+        a = c2 / k
+        if not bool(torch.isfinite(a).all()) or bool((a <= 0).any()):
+            return NOT_CONSTANT
+        b = self.mu - (e[1] - e[2]) / (2 * d * c2)
+
+        def predicted(mu, log_var):
+            return 0.5 * k * (a * log_var.exp() + a * (mu - b).pow(2) - 1 - log_var - a.log())
+
+        for (m, _h), value, log_var in ((points[0], e[0], lv[0]), (points[4], e[4], lv[4])):
+            if bool(((predicted(m, log_var) - value).abs() > 1e-6 * (1 + value.abs() + k.abs())).any()):
+                return NOT_CONSTANT
+        k_mid = float(k.median())
+        if k_mid == 0 or bool(((k - k_mid).abs() > 1e-4 * abs(k_mid)).any()):
+            return NOT_CONSTANT
+        return Ratio(k_mid, True)
+
+    def _spread(self, head: Tensor, amount: float) -> Tensor:
+        """Head values moved by ``amount`` in log-variance terms, keeping a positive head positive."""
+        return head * math.exp(amount) if bool((head > 0).all()) else head + amount
+
+    def _ratio(self, element, mu, head, std, z, reading, precision: torch.dtype) -> Ratio:
+        if reading in (None, "monte-carlo"):
+            if std is None:
+                return UNKNOWN
+            log_var = log_var_of_std(std)
+        else:
+            log_var = LOG_VAR_READINGS[reading][0](head)
+        if not bool(torch.isfinite(log_var).all()):
+            return UNKNOWN
+        if reading == "monte-carlo":
+            if z is None:
+                return UNKNOWN
+            # log q(z) - log p(z) for q = N(mu, std^2), p = N(0, 1): the constants cancel
+            eps = (z - mu) / std
+            reference = 0.5 * (z.pow(2) - eps.pow(2)) - 0.5 * log_var
+            scale = 1 + z.pow(2) + eps.pow(2) + log_var.abs()
+            eps_p = torch.finfo(precision).eps if precision.is_floating_point else torch.finfo(torch.float64).eps
+            error = _K * eps_p * scale
+        else:
+            error = rounding_error(precision, mu, log_var)
+            reference = closed_form(mu, log_var.expand_as(mu))
+        if self.summed:
+            reference, error = reference.sum(-1), error.sum(-1)
+        return ratio(element, reference, error)

@@ -1,0 +1,133 @@
+"""How the sampler and the KL term read the encoder's scale head.
+
+The head ``h`` (``logvar`` in most code) can mean a log-variance, a log-std, a
+std or a variance. The sampler's reading is the one under which ``std`` (the
+factor of the noise) equals the head's transform; the KL term's reading is the
+one under which its elementwise tensor is a constant multiple of the
+closed-form ``KL(N(mu, sigma) || N(0, 1))``. VAE007 and VAE008 compare them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from vaelint.facts.gaussian_kl import LOG_VAR_READINGS
+from vaelint.facts.lossscales import kl_element, layer_for
+from vaelint.facts.reductions import term_scale
+from vaelint.facts.roles import term_kind
+
+READINGS = {name: (to_std, text) for name, (_lv, to_std, text) in LOG_VAR_READINGS.items()}
+
+
+@dataclass
+class KLReading:
+    sampler: str | None  # how the sampler reads the head
+    kl: str | None  # how the KL term reads it (None: no reading fits, or undecided)
+    coefficient: float | None  # signed weight of the Gaussian KL in the total (per the reductions)
+    explicit: list  # non-unit constant factors written on the KL term
+    node: object  # the KL term
+    element: object  # its elementwise tensor
+    undecided: str | None = None  # why no reading could be decided (rounding hides it)
+
+
+def sampler_reading(h: torch.Tensor, std: torch.Tensor) -> str | None:
+    for name, (f, _text) in READINGS.items():
+        try:
+            if torch.allclose(f(h).double(), std.double().expand_as(h), rtol=1e-4, atol=1e-6):
+                return name
+        except RuntimeError:
+            continue
+    return None
+
+
+def kl_reading(ctx, run=None) -> KLReading | None:
+    """Read the model's closed-form KL term at the user's batch (or on ``run``,
+    another run's :class:`vaelint.capture.result.RunResult`)."""
+    if run is not None:
+        got = _kl_reading(ctx, run)
+        return got if isinstance(got, KLReading) else None
+    return ctx.reading("kl_reading", _user_run_reading, KLReading)[0]  # VAE007 and VAE008 both read it
+
+
+def why_no_kl_reading(ctx) -> str:
+    return ctx.reading("kl_reading", _user_run_reading, KLReading)[1]
+
+
+def _user_run_reading(ctx) -> KLReading | str:
+    return _kl_reading(ctx, None)
+
+
+def _kl_reading(ctx, run) -> KLReading | str:
+    """The reading of the closed-form KL term: among several candidates (a KL
+    beside an L2 penalty on mu, say), the one that reads as a Gaussian KL; a
+    single candidate is read whatever it is (VAE007 reports a broken one)."""
+    roles, view = ctx.roles, ctx.view
+    r = roles.reparam
+    if r is None or ctx.runs.failure is not None:
+        return "no reparameterisation, or the model raised"
+    closed = [t for t in roles.kl_terms if term_kind(view, roles, t) == "kl"]
+    if not closed:
+        if roles.kl_terms:
+            return "the KL is a Monte Carlo estimate (it reads the sample z): there is no closed form to check"
+        return "no KL term found in the loss"
+    readings, reasons = [], []
+    for term in closed:
+        got = _read_term(ctx, term, run)
+        (readings if isinstance(got, KLReading) else reasons).append(got)
+    for reading in readings:
+        if reading.kl is not None:
+            return reading
+    if len(closed) == 1 and readings and readings[0].undecided is None:
+        return readings[0]  # the one KL candidate is no Gaussian KL: VAE007
+    if readings and readings[0].undecided:
+        return readings[0].undecided
+    if reasons:
+        return reasons[0]
+    return (
+        f"{len(closed)} terms of the loss read the encoder's heads and none is the Gaussian KL of the "
+        "sampler's mean and std"
+    )
+
+
+def _read_term(ctx, term, run) -> KLReading | str:
+    roles, view = ctx.roles, ctx.view
+    scale = term_scale(ctx, term)
+    if scale is None or scale.element is None:
+        return "the KL term's reductions could not be followed"
+    r = layer_for(ctx, scale.element)
+    if view.op(scale.element) in {"clamp", "clip", "max", "maximum", "relu", "where", "softplus"}:
+        return "the KL is clamped on purpose (free bits): not checked against the closed form"
+    allowed = view.ancestors(r.mu) | view.ancestors(r.logvar) | view.ancestors(r.std)
+    for a in view.ancestors(scale.element):
+        if a not in allowed and (a.op == "call_module" or (a.op == "get_attr" and a.users and not str(a.target).startswith("_constant"))):
+            return "the KL is taken against a learned prior or reads another network: not checked against N(0, 1)"
+    element = kl_element(ctx, scale.element, run)
+    if not element.valid or element.std is None:
+        return "the KL element and the encoder's heads do not share a shape"
+    sampler = sampler_reading(element.head, element.std)
+    if sampler is None:
+        return "the sampler's std is no plain reading of the scale head (exp, softplus, ...)"
+    kl_name, ratio, undecided = None, None, None
+    order = [sampler] + [n for n in READINGS if n != sampler]
+    for name in order:
+        found = element.ratio_to(name)
+        if found.constant:
+            kl_name, ratio = name, found.value
+            break
+        if not found.decided:
+            undecided = (
+                "the KL element is too close to zero on this run to be read in the model's "
+                f"precision ({element.dtype}), and its formula could not be replayed in float64"
+            )
+    if kl_name is not None:
+        undecided = None
+    sign = next((s for s, t in roles.loss_terms if t is term), 1)
+    consts = [f for f in scale.factors if f.kind == "const"]
+    coefficient = None
+    if ratio is not None:
+        coefficient = sign * math.prod(f.value for f in consts) * ratio
+    explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
+    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided)

@@ -1,0 +1,183 @@
+"""The reconstruction and KL terms read down to their elements: the facts behind
+beta_eff, computed once per target (beta_eff, VAE002 and VAE004 read them).
+
+The KL element is normalised against the Gaussian KL of the sampler's mean and
+std (``vaelint/facts/gaussian_kl.py``): closed form for a term of the heads alone,
+``log q(z) - log p(z)`` for one that reads the sample. The terms beside it
+(an MMD, a total-correlation penalty) are kept as ``others``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch.fx as fx
+
+from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
+from vaelint.facts.reductions import Factor, TermScale, term_scale
+
+
+def layer_for(ctx, element: fx.Node):
+    """The stochastic layer a closed-form KL element belongs to: the deepest whose
+    mean it reads without its sample; else the deepest whose sample it reads."""
+    layers = candidate_layers(ctx, element)
+    return layers[0] if layers else ctx.roles.reparam
+
+
+def candidate_layers(ctx, element: fx.Node) -> list:
+    """Layers whose heads an element reads, most likely first: those it reads without
+    their sample (closed form), then the others, deepest first in each group."""
+    view = ctx.view
+    layers = [r for r in ctx.roles.reparams if view.depends_on(element, r.mu) or view.depends_on(element, r.logvar)]
+    return sorted(layers, key=lambda r: (view.depends_on(element, r.z), -view.order.get(r.z, 0)))
+
+
+def kl_element(ctx, element: fx.Node, run=None, layer=None, freeze_sample: bool = False) -> KLElement:
+    """The KL element as a function of one layer's heads (by default the one
+    :func:`layer_for` picks), on the user's run (computed once) or on ``run``."""
+    r = layer if layer is not None else layer_for(ctx, element)
+    if run is not None:
+        return KLElement(ctx.capture, run, element, r.mu, r.logvar, r.std, r.z, freeze_sample)
+    key = ("kl_element", element, r.z, freeze_sample)
+    if key not in ctx.cache:
+        run0 = ctx.runs.runs[ctx.runs.batch]
+        ctx.cache[key] = KLElement(ctx.capture, run0, element, r.mu, r.logvar, r.std, r.z, freeze_sample)
+    return ctx.cache[key]
+
+
+def kl_normalization(ctx, scale: TermScale) -> Ratio:
+    """element / the Gaussian KL of one layer's mean and std: ``log q(z) - log p(z)``
+    of its sample, against N(0, 1) in closed form, or against a Gaussian prior the
+    heads do not move (a learned or conditional one), for the first layer that fits."""
+    if scale.element is None:
+        return UNKNOWN
+    found = UNKNOWN
+    for r in candidate_layers(ctx, scale.element):
+        if ctx.view.depends_on(scale.element, r.z):
+            tried = [kl_element(ctx, scale.element, layer=r).ratio_to("monte-carlo")]
+        else:
+            tried = [kl_element(ctx, scale.element, layer=r).ratio_to(None)]
+        if not tried[0].constant:
+            tried.append(kl_element(ctx, scale.element, layer=r, freeze_sample=True).ratio_to_some_prior())
+        for ratio in tried:
+            if ratio.constant:
+                return ratio
+            if ratio.decided:
+                found = ratio
+    return found
+
+
+@dataclass
+class LossScales:
+    """The reconstruction term and one Gaussian KL term, read down to their elements.
+
+    ``kls`` holds every Gaussian KL of the loss (one per stochastic layer) and
+    ``others`` the terms beside them (MMD, total correlation): read, not judged.
+    """
+
+    rec: TermScale
+    kl: TermScale
+    kls: list[TermScale] = field(default_factory=list)
+    others: list[fx.Node] = field(default_factory=list)
+
+    def each_kl(self) -> list["LossScales"]:
+        return [LossScales(self.rec, kl, self.kls, self.others) for kl in (self.kls or [self.kl])]
+
+    @property
+    def batch_power(self) -> int:
+        return self.kl.batch_power - self.rec.batch_power
+
+    def reduction_ratio(self, batch: int) -> float:
+        """beta_eff from the reductions alone (no explicit factors)."""
+        return (batch**self.batch_power) * self.rec.mean_sizes / self.kl.mean_sizes
+
+    def formula(self, data_size: int, latent_size: int | None) -> str:
+        """beta_eff from the reductions, in B, D and Z: ``B*D``, ``1/Z``, ``D/Z``."""
+        const = self.rec.mean_sizes / self.kl.mean_sizes
+        z = latent_size or 0
+        known = [((), ()), (("D",), ()), ((), ("Z",)), (("D",), ("Z",)), (("Z",), ()), ((), ("D",)), (("Z",), ("D",))]
+        value = {(): 1.0, ("D",): float(data_size), ("Z",): float(z) if z else math.nan}
+        num, den = None, None
+        for n, d in known:
+            if math.isclose(const, value[n] / value[d], rel_tol=1e-9):
+                num, den = list(n), list(d)
+                break
+        if num is None:
+            num, den = ([f"{const:g}"], []) if const >= 1 else ([], [f"{1 / const:g}"])
+        p = self.batch_power
+        num = ["B"] * max(p, 0) + num
+        den = ["B"] * max(-p, 0) + den
+        top = "*".join(num) or "1"
+        if not den:
+            return top
+        bottom = den[0] if len(den) == 1 else "(" + "*".join(den) + ")"
+        return f"{top}/{bottom}"
+
+
+def loss_scales(ctx) -> LossScales | None:
+    """The reduction facts of the reconstruction and KL terms, when both are clear
+    (computed once per target: beta_eff and three rules read them)."""
+    return ctx.reading("loss_scales", _loss_scales, LossScales)[0]
+
+
+def why_no_loss_scales(ctx) -> str:
+    """Why :func:`loss_scales` found no reading (for the report's skipped list)."""
+    return ctx.reading("loss_scales", _loss_scales, LossScales)[1]
+
+
+def _loss_scales(ctx) -> LossScales | str:
+    roles = ctx.roles
+    if roles.reparam is None:
+        return "no reparameterisation found"
+    if ctx.runs.failure is not None:
+        return "the model raised before the loss was computed"
+    rec_terms = roles.rec_terms
+    if len(rec_terms) > 1:
+        # the likelihood compares the reconstruction with the input; an adversarial or
+        # perceptual term beside it reads the reconstruction alone: read, not judged
+        comparing = [t for t in rec_terms if any(ctx.view.depends_on(t, c.node) for c in roles.comparisons)]
+        if len(comparing) == 1:
+            rec_terms = comparing
+    if len(rec_terms) != 1:
+        return f"the loss has {len(rec_terms) or 'no'} reconstruction terms; vaelint reads one"
+    if not roles.kl_terms:
+        return "no KL term found in the loss"
+    rec = term_scale(ctx, rec_terms[0])
+    if rec is None or not rec.reductions():
+        return "the reconstruction term's reduction could not be followed"
+    kls, others, undecided = [], [], None
+    for term in roles.kl_terms:
+        kl = term_scale(ctx, term)
+        if kl is None:
+            others.append(term)
+            continue
+        norm = kl_normalization(ctx, kl)
+        element = kl_element(ctx, kl.element) if kl.element is not None else None
+        if element is not None and element.valid and element.summed:
+            # log q(z).sum(-1) - log p(z).sum(-1): the sum over the latent dim sits inside
+            z = ctx.latent_size
+            kl.factors.append(Factor("sum", 1.0, 0, 1, f"{z if z else 'Z'} (inside log q - log p)", kl.element, "sum"))
+        if not kl.reductions():
+            others.append(term)
+            continue
+        if not norm.constant:
+            others.append(term)
+            if not norm.decided:
+                undecided = (
+                    "the KL element is too close to zero on this run to be read in the model's "
+                    "precision, and its formula could not be replayed in float64"
+                )
+            continue
+        # float32 noise: -2.0000005 is the KL formula's -2
+        value = norm.value
+        nice = round(value * 8) / 8
+        kl.normalization = nice if nice and abs(value - nice) < 1e-3 * abs(value) else value
+        kls.append(kl)
+    if not kls:
+        return undecided or (
+            "no term of the loss reads as the Gaussian KL of the sampler's mean and std "
+            "(closed form or log q(z) - log p(z)), so beta_eff cannot be written"
+        )
+    others += [t for t in roles.rec_terms if t is not rec.term]
+    return LossScales(rec, kls[0], kls, others)

@@ -1,0 +1,413 @@
+"""How each loss term is reduced and scaled: the facts behind beta_eff.
+
+A loss is ``a * sum_{b,d} rec + c * sum_{b,z} kl`` with ``beta_eff = c / a``
+(README, "Rules"). For each term we walk from the term down to the
+elementwise tensor it reduces, collecting factors:
+
+* reductions: ``sum``/``mean`` (with or without ``dim``) and the ``reduction=``
+  of loss functions; a mean divides by the sizes it reduces (``B``, ``784``);
+* sizes taken from tensors (``/ x.size(0)``), which follow the batch;
+* explicit numbers (``0.01 *``, ``self.beta *``, ``* kld_weight``).
+
+The KL element's own constant (the -0.5 of ``-0.5 * (1 + lv - mu**2 -
+lv.exp())``) is normalised away in ``vaelint/facts/lossscales.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch.fx as fx
+
+from vaelint.frames import SourceLoc
+from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, flat_args
+
+
+@dataclass
+class Factor:
+    kind: str  # "sum", "mean", "size", "const"
+    value: float  # multiplicative factor at the user's batch size (1 for a sum)
+    batch_power: int  # power of B it contributes
+    const_sizes: float  # constant sizes this factor divides by (a mean's, a numel's D)
+    over: str  # "B, 784" for reductions; the number for constants
+    node: fx.Node
+    op: str
+    shared: bool = False  # a reduction of a whole sum of terms ((rec + kl).mean()), not the term's own
+    # a number that is the batch size written down (KLD /= args.batch_size * 784): the batch it pins
+    pinned: int | None = None
+
+    @property
+    def loc(self) -> SourceLoc | None:
+        return self.node.meta.get("loc")
+
+
+@dataclass
+class TermScale:
+    term: fx.Node
+    element: fx.Node | None
+    factors: list[Factor] = field(default_factory=list)
+    normalization: float = 1.0  # element / closed-form KL (KL terms only)
+
+    @property
+    def batch_power(self) -> int:
+        return sum(f.batch_power for f in self.factors)
+
+    @property
+    def mean_sizes(self) -> float:
+        """The constant sizes the term is divided by (means, ``x.numel()``)."""
+        return math.prod(f.const_sizes for f in self.factors)
+
+    def own(self) -> tuple[int, float]:
+        """(batch power, constant sizes) of the term's own reductions, without those
+        of a whole sum it sits in: what the term's value itself carries."""
+        mine = [f for f in self.factors if not f.shared]
+        return sum(f.batch_power for f in mine), math.prod(f.const_sizes for f in mine)
+
+    @property
+    def explicit(self) -> float:
+        """Numbers written on the term (and the KL formula's own constant, normalised away)."""
+        value = math.prod(f.value for f in self.factors if f.kind == "const") * self.normalization
+        return abs(value)
+
+    def reductions(self) -> list[Factor]:
+        return [f for f in self.factors if f.kind in ("sum", "mean", "size")]
+
+    def describe(self) -> str:
+        parts = []
+        for f in self.reductions():
+            if f.kind == "size":
+                parts.append(f"{'divided' if f.batch_power < 0 else 'multiplied'} by {f.over}")
+            else:
+                parts.append(f"{f.kind} over {f.over}")
+        return ", ".join(parts) if parts else "no reduction"
+
+
+class _Walker:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.view = ctx.view
+        self.runs = ctx.runs
+
+    def labels(self, node, positions) -> tuple[str, int, int]:
+        """(text, batch power, product of constant sizes) of the dims reduced."""
+        fact = self.ctx.shape(node)
+        if fact is None or fact.sizes is None:
+            return "?", 0, 1
+        return _describe_dims(
+            (fact.sizes[p], fact.dims[p] if fact.dims is not None else None) for p in positions
+        )
+
+    def broadcast_labels(self, nodes) -> tuple[str, int, int] | None:
+        """The same for the broadcast of several tensors (an elementwise loss)."""
+        facts = [self.ctx.shape(n) for n in nodes]
+        if any(f is None or f.sizes is None for f in facts):
+            return None
+        rank = max(len(f.sizes) for f in facts)
+        pairs = []
+        for i in range(rank, 0, -1):
+            size, dim = 1, None
+            for f in facts:
+                if i <= len(f.sizes) and f.sizes[-i] != 1:
+                    size = f.sizes[-i]
+                    dim = f.dims[-i] if f.dims is not None else None
+            pairs.append((size, dim))
+        return _describe_dims(pairs)
+
+    def scalar_of(self, node, arg):
+        """A number the op scales by: (value at B0, batch power, k) where a
+        size that follows the batch is k*B (``x.size(0)``: k=1, ``x.numel()``:
+        k=D); None when it is neither a constant nor such a size."""
+        if isinstance(arg, (int, float)) and not isinstance(arg, bool):
+            if self.ctx.capture.method == "torch.fx" or self._same_at_all_batches(node, arg):
+                return float(arg), 0, 1
+            values = {b: v for b, v in self._values_in_args(node, arg).items()}
+            k = _per_batch(values)
+            return (float(arg), 1, k) if k else None
+        if isinstance(arg, fx.Node):
+            values = {b: r.values.get(arg) for b, r in self.runs.runs.items() if arg in r.values}
+            if values:
+                if len(set(values.values())) == 1:
+                    return float(next(iter(values.values()))), 0, 1
+                k = _per_batch(values)
+                return (float(values[self.runs.batch]), 1, k) if k else None
+            t = self.runs.runs[self.runs.batch].tensors.get(arg)
+            if t is not None and t.numel() == 1 and not any(
+                self.view.depends_on(arg, f) for f in self.ctx.roles.forward_outputs.values()
+            ):
+                return float(t), 0, 1
+        return None
+
+    def _same_at_all_batches(self, node, value) -> bool:
+        seen = [r.args.get(node) for r in self.runs.runs.values() if node in r.args]
+        return len(seen) > 1 and all(value in flat_args(s) for s in seen)
+
+    def _values_in_args(self, node, value) -> dict:
+        """The number at the same argument position in each run (recording route)."""
+        first = flat_args(self.runs.runs[self.runs.batch].args.get(node, ()))
+        if value not in first:
+            return {}
+        pos = first.index(value)
+        out = {}
+        for b, r in self.runs.runs.items():
+            args = flat_args(r.args.get(node, ()))
+            if len(args) > pos and isinstance(args[pos], (int, float)):
+                out[b] = args[pos]
+        return out
+
+    def walk(self, term: fx.Node) -> TermScale | None:
+        scale = TermScale(term, None)
+        node = term
+        for _ in range(40):
+            op = self.view.op(node)
+            args = list(node.args)
+            tensors = [a for a in args if isinstance(a, fx.Node) and self.ctx.shape(a) is not None]
+            if op in ("mul", "div") and len(args) == 2:
+                a, b = args
+                tensor, other = (a, b) if a in tensors else (b, a)
+                if tensor not in tensors:
+                    break
+                if op == "div" and tensor is b:
+                    break  # k / tensor: not a scaling
+                num = self.scalar_of(node, other) if other not in tensors or self._is_scalar_const(other) else None
+                if num is None:
+                    break
+                value, power, k = num
+                if value == 0:
+                    break
+                if power:
+                    # a size that follows the batch: B (x.size(0)) or k*B (x.numel())
+                    shown = "x.size(0)" if k == 1 else f"a size of {k}*B ({int(value)})"
+                    sign = -1 if op == "div" else 1
+                    scale.factors.append(Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op))
+                else:
+                    pinned = self._pinned_batch(value) if op == "div" else None
+                    if pinned is not None:
+                        b, k = pinned
+                        shown = f"{int(value)} (the batch size {b} written down{f' times {k}' if k > 1 else ''})"
+                        scale.factors.append(Factor("size", 1.0, -1, k, shown, node, op, pinned=b))
+                        node = tensor
+                        continue
+                    if op == "div":
+                        value = 1 / value
+                    shown = f"{int(1 / value)}" if op == "div" and float(1 / value).is_integer() else f"{value:g}"
+                    scale.factors.append(Factor("const", value, 0, 1, shown, node, op))
+                node = tensor
+                continue
+            if op == "neg" and tensors:
+                scale.factors.append(Factor("const", -1.0, 0, 1, "-1", node, op))
+                node = tensors[0]
+                continue
+            if op in ("sum", "mean") and tensors:
+                src = tensors[0]
+                fact = self.ctx.shape(src)
+                if fact is None or fact.sizes is None:
+                    return None
+                positions = self._reduced_positions(node, len(fact.sizes))
+                text, power, consts = self.labels(src, positions)
+                if op == "mean":
+                    scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
+                else:
+                    scale.factors.append(Factor("sum", 1.0, 0, 1, text, node, op))
+                node = src
+                continue
+            if op in RECON_LOSS_OPS and tensors:
+                reduction = self._reduction_of(node)
+                if reduction == "none":
+                    break
+                if op in CLASS_INDEX_LOSSES:
+                    # a mean over the targets (one per position, classes excluded)
+                    ref = tensors[1] if len(tensors) > 1 else tensors[0]
+                    fact = self.ctx.shape(ref)
+                    if fact is None or fact.sizes is None:
+                        return None
+                    text, power, consts = self.labels(ref, range(len(fact.sizes)))
+                else:
+                    # elementwise losses average over the broadcast of both sides
+                    got = self.broadcast_labels(tensors[:2])
+                    if got is None:
+                        return None
+                    text, power, consts = got
+                if reduction == "mean":
+                    scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
+                else:
+                    scale.factors.append(Factor("sum", 1.0, 0, 1, text, node, op))
+                scale.element = node
+                return scale
+            break
+        scale.element = node
+        return scale
+
+    def _pinned_batch(self, value: float) -> tuple[int, int] | None:
+        """(batch, k) when a constant divisor is a batch size written down times k
+        (1, the data size D or the latent size Z): the example batch, or the batch
+        size the training code is configured with."""
+        if value != int(value) or value < 2:
+            return None
+        c = int(value)
+        data = math.prod(self.ctx.specs[0].shape[1:]) if self.ctx.specs else 1
+        latent = self.ctx.latent_size or 1
+        batches = {self.ctx.batch, getattr(self.ctx.program, "configured_batch", None)} - {None}
+        for b in sorted(batches):
+            if b > 1 and c % b == 0 and c // b in {1, data, latent, data * latent}:
+                return b, c // b
+        return None
+
+    def _is_scalar_const(self, node) -> bool:
+        t = self.runs.runs[self.runs.batch].tensors.get(node)
+        return t is not None and t.numel() == 1
+
+    @staticmethod
+    def _reduced_positions(node, rank: int) -> list[int]:
+        dim = node.kwargs.get("dim", node.kwargs.get("axis", node.args[1] if len(node.args) > 1 else None))
+        if dim is None:
+            return list(range(rank))
+        dims = dim if isinstance(dim, (tuple, list)) else [dim]
+        if not all(isinstance(d, int) for d in dims):
+            return list(range(rank))
+        if rank == 0:
+            return []  # sum(dim=-1) of a 0-d tensor: nothing is reduced
+        return sorted(d % rank for d in dims)
+
+    def _reduction_of(self, node) -> str:
+        if node.op == "call_module":  # nn.MSELoss(reduction="sum"): the module holds it
+            module = self.ctx.capture.modules.get(node.target)
+            return str(getattr(module, "reduction", "mean"))
+        size_average, reduce = node.kwargs.get("size_average"), node.kwargs.get("reduce")
+        if size_average is not None or reduce is not None:  # the legacy arguments win, as in torch
+            if reduce is False:
+                return "none"
+            return "sum" if size_average is False else "mean"
+        return str(node.kwargs.get("reduction", "mean"))
+
+
+def _describe_dims(pairs) -> tuple[str, int, int]:
+    """(``"B, 784"``, batch power, product of constant sizes) of (size, Dim) pairs;
+    a dim of k*B counts as B with k among the constants."""
+    texts, power, consts = [], 0, 1
+    for size, dim in pairs:
+        if dim is not None and dim.batch_dependent:
+            power += 1
+            consts *= dim.coef
+            texts.append("B" if dim.coef == 1 else f"{dim.coef}*B")
+        else:
+            consts *= size
+            texts.append(str(size))
+    return ", ".join(texts), power, consts
+
+
+def _per_batch(values: dict) -> int | None:
+    """k when every value is k times its batch size (k a whole number)."""
+    if len(values) < 2:
+        return None
+    ks = {v / b for b, v in values.items()}
+    if len(ks) != 1:
+        return None
+    k = ks.pop()
+    return int(k) if float(k).is_integer() and k >= 1 else None
+
+
+def _reads_inputs(ctx, node) -> bool:
+    return any(a.op == "placeholder" for a in ctx.view.ancestors(node))
+
+
+def term_scale(ctx, term: fx.Node) -> TermScale | None:
+    walker = _Walker(ctx)
+    scale = _own_scale(ctx, walker, term)
+    if scale is None:
+        return None
+    outer = _outer_factors(walker, ctx.roles.term_outer.get(term, ()), term, _shared_with_others(ctx, term))
+    if outer is None:
+        return None
+    scale.factors = outer + scale.factors
+    return scale
+
+
+def _own_scale(ctx, walker: _Walker, term: fx.Node) -> TermScale | None:
+    """The term's reductions and factors, from the term down to its element."""
+    scale = walker.walk(term)
+    if scale is None or scale.element is None:
+        return None
+    if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
+        # a sum of scalar parts (BCE + a normalising constant): use one that reduces
+        parts = scale.element.all_input_nodes
+        for part in parts:
+            if any(_reads_inputs(ctx, other) for other in parts if other is not part):
+                continue  # log q - log p: both sides carry the term, neither is a constant
+            sub = _own_scale(ctx, walker, part)
+            if sub is not None and sub.reductions():
+                sub.factors = scale.factors + sub.factors
+                sub.term = term
+                return sub
+    return scale
+
+
+def _scaling(walker: _Walker, node: fx.Node) -> Factor | None:
+    """A mul/div by a number or a batch size, as a factor (what walk() reads)."""
+    args = list(node.args)
+    tensors = [a for a in args if isinstance(a, fx.Node) and walker.ctx.shape(a) is not None]
+    if len(args) != 2 or len(tensors) != 1:
+        return None
+    other = args[1] if args[0] is tensors[0] else args[0]
+    op = walker.view.op(node)
+    if op == "div" and other is args[0]:
+        return None
+    num = walker.scalar_of(node, other)
+    if num is None or num[0] == 0:
+        return None
+    value, power, k = num
+    if power:
+        sign = -1 if op == "div" else 1
+        shown = "x.size(0)" if k == 1 else f"a size of {k}*B ({int(value)})"
+        return Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op)
+    value = 1 / value if op == "div" else value
+    return Factor("const", value, 0, 1, f"{value:g}", node, op)
+
+
+def _shared_with_others(ctx, term: fx.Node) -> set:
+    """The nodes of a term's outer chain that the terms of the other role (KL for
+    a reconstruction, reconstruction for a KL) go through as well."""
+    roles = ctx.roles
+    others = roles.kl_terms if term in roles.rec_terms else roles.rec_terms
+    return {n for t in others for n in roles.term_outer.get(t, ())}
+
+
+def _outer_factors(walker: _Walker, outer: tuple, term: fx.Node, shared: set | None = None) -> list[Factor] | None:
+    """The reductions a whole sum of terms goes through (``(rec + kl).mean()``),
+    as they act on one term: a mean over dims the term is broadcast along (a
+    scalar KL added to a per-sample reconstruction) leaves that term as it is,
+    and applies to the dims the term has. None: a sum along a broadcast dim,
+    which multiplies the term by a size this walk does not follow."""
+    own = walker.ctx.shape(term)
+    if own is None or own.sizes is None:
+        return [] if not outer else None
+    factors = []
+    for node in outer:
+        op = walker.view.op(node)
+        if op in ("div", "mul") and shared is not None and node not in shared:
+            # above a split the other role does not share (sum(nll) / nll.shape[0], where the
+            # NLL's learned log-variance was split off): this term's own factor
+            factor = _scaling(walker, node)
+            if factor is not None:
+                factors.append(factor)
+            continue
+        if op not in ("sum", "mean"):
+            continue  # a factor on the whole sum scales every term alike: beta_eff keeps it out
+        src = next((a for a in node.args if isinstance(a, fx.Node)), None)
+        fact = walker.ctx.shape(src) if src is not None else None
+        if fact is None or fact.sizes is None:
+            return None
+        rank, offset = len(fact.sizes), len(fact.sizes) - len(own.sizes)
+        positions = walker._reduced_positions(node, rank)
+        has = [p for p in positions if p >= offset and own.sizes[p - offset] == fact.sizes[p]]
+        broadcast = [p for p in positions if p not in has and fact.sizes[p] != 1]
+        if op == "sum" and broadcast:
+            return None
+        if not has:
+            continue
+        text, power, consts = walker.labels(src, has)
+        if op == "mean":
+            factors.append(Factor("mean", 1.0, -power, consts, text, node, op, shared=True))
+        else:
+            factors.append(Factor("sum", 1.0, 0, 1, text, node, op, shared=True))
+    return factors

@@ -1,0 +1,441 @@
+"""Find each VAE role in the graph itself, not from variable names.
+
+* noise: a random op (``randn``, ``randn_like``, ``normal_``, ...).
+* the reparameterization: a product ``eps * std`` where one factor depends on
+  the noise and the other does not, added to a term ``mu`` that does not.
+* logvar: walking back from ``std`` through elementwise ops (exp, 0.5*, ...)
+  to the encoder output it is computed from.
+* reconstruction: a forward output that depends on the sample ``z``.
+* loss terms: the total split over ``+``/``-``; the term that depends on the
+  reconstruction is the reconstruction term, one that depends on mu/logvar
+  only is the KL term.
+* comparisons: the ops where the loss compares the reconstruction with the
+  input (``mse_loss(recon, x.view(-1, 784))``, ``recon - x``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.fx as fx
+
+from vaelint.facts.graphview import GraphView
+from vaelint.capture.outputs import get_path
+from vaelint.capture.ops import (
+    CAST_OPS,
+    ELEMENTWISE_UNARY,
+    RANDOM_OPS,
+    RECON_LOSS_OPS,
+    RESHAPE_OPS,
+)
+
+
+@dataclass
+class Reparam:
+    noise: fx.Node  # the random op
+    eps: fx.Node  # the factor that multiplies std
+    std: fx.Node
+    product: fx.Node  # eps * std
+    mu: fx.Node
+    z: fx.Node
+    logvar: fx.Node  # the encoder output std is computed from
+    scale_ops: list[str] = field(default_factory=list)  # ops from logvar to std
+
+
+@dataclass
+class Comparison:
+    """A place where the loss compares the reconstruction with the input."""
+
+    node: fx.Node
+    op: str
+    recon_side: fx.Node
+    data_side: fx.Node
+
+
+@dataclass
+class Roles:
+    inputs: list[fx.Node]
+    forward_outputs: dict  # path -> node
+    reparam: Reparam | None = None  # the first stochastic layer
+    reparams: list[Reparam] = field(default_factory=list)  # every stochastic layer, in graph order
+    recon: fx.Node | None = None
+    recon_path: tuple | None = None
+    loss_total: fx.Node | None = None
+    loss_parts: list[fx.Node] = field(default_factory=list)  # terms the loss returns unsummed
+    total_paths: list[tuple] = field(default_factory=list)  # where the total (or its parts) sit in the loss's return
+    loss_terms: list[tuple[int, fx.Node]] = field(default_factory=list)  # (sign, node)
+    # term -> the reductions and factors applied to a whole sum it is part of, outermost first
+    term_outer: dict = field(default_factory=dict)
+    rec_terms: list[fx.Node] = field(default_factory=list)
+    kl_terms: list[fx.Node] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    def total_value(self, out):
+        """The total loss from the loss's return value, as the graph read it (the
+        element that sums the others, or the sum of independent terms)."""
+        if isinstance(out, torch.Tensor):
+            return out
+        values = []
+        for path in self.total_paths:
+            try:
+                value = get_path(out, path)
+            except (KeyError, IndexError, TypeError):
+                return None
+            if not isinstance(value, torch.Tensor):
+                return None
+            values.append(value)
+        return sum(values[1:], values[0]) if values else None
+
+    def path_of(self, node: fx.Node | None) -> tuple | None:
+        for path, n in self.forward_outputs.items():
+            if n is node:
+                return path
+        return None
+
+
+def find_reparams(view: GraphView) -> list[Reparam]:
+    """Every ``mu + eps * std`` of the graph, one per noise source (a hierarchical
+    VAE has one per stochastic layer; a later layer's mean and std may depend on
+    an earlier layer's noise, never on their own)."""
+    found: list[Reparam] = []
+    claimed: set = set()
+    for noise in [n for n in view.graph.nodes if view.op(n) in RANDOM_OPS]:
+        if noise in claimed:
+            continue
+        for node in view.graph.nodes:
+            if view.op(node) != "mul" or not view.depends_on(node, noise):
+                continue
+            factors = [a for a in node.args if isinstance(a, fx.Node)]
+            if len(factors) != 2:
+                continue
+            noisy = [f for f in factors if view.depends_on(f, noise)]
+            if len(noisy) != 1:
+                continue
+            eps = noisy[0]
+            std = factors[1] if factors[0] is eps else factors[0]
+            if not any(a.op == "placeholder" for a in view.ancestors(std)):
+                continue
+            got = _find_sum_with_mean(view, node, noise)
+            if got is None:
+                continue
+            z, mu = got
+            mu = through_broadcast(view, mu)
+            logvar, ops = _scale_source(view, through_broadcast(view, std))
+            found.append(Reparam(noise, eps, std, node, mu, z, logvar, ops))
+            claimed |= {a for a in view.ancestors(eps) if view.op(a) in RANDOM_OPS}
+            break
+    return found
+
+
+def through_broadcast(view: GraphView, node: fx.Node) -> fx.Node:
+    """The tensor a broadcast hands on unchanged: ``torch.distributions.Normal(mu,
+    std)`` broadcasts its arguments (``broadcast_tensors``) before ``rsample`` reads
+    them, so the sampler's mean and scale are the encoder's heads behind that."""
+    while True:
+        name = view.op(node)
+        if name == "getitem" and isinstance(node.args[0], fx.Node) and view.op(node.args[0]) == "broadcast_tensors":
+            index = node.args[1]
+            inputs = [a for a in node.args[0].args if isinstance(a, fx.Node)]
+            if isinstance(index, int) and index < len(inputs) and len(inputs) == len(node.args[0].args):
+                node = inputs[index]
+                continue
+        if name in ("expand", "expand_as", "broadcast_to") and isinstance(node.args[0], fx.Node):
+            node = node.args[0]
+            continue
+        return node
+
+
+def _path_back(view: GraphView, node: fx.Node) -> list[fx.Node]:
+    """Ancestors of ``node`` from the nearest outwards."""
+    return sorted(view.ancestors(node), key=lambda n: -view.order.get(n, 0))
+
+
+def _find_sum_with_mean(view: GraphView, product: fx.Node, noise: fx.Node):
+    """The ``mu + product`` node: an add whose other operand does not depend on this noise."""
+    frontier = [product]
+    seen = set()
+    while frontier:
+        n = frontier.pop(0)
+        if n in seen or len(seen) > 50:
+            continue
+        seen.add(n)
+        for user in n.users:
+            if view.op(user) == "add":
+                operands = [a for a in user.args if isinstance(a, fx.Node)]
+                others = [a for a in operands if a is not n]
+                if len(others) == 1 and not view.depends_on(others[0], noise):
+                    return user, others[0]
+            name = view.op(user)
+            if name in RESHAPE_OPS or name in CAST_OPS:
+                frontier.append(user)
+            elif name in ("mul", "div") and not any(
+                view.depends_on(a, noise) for a in user.all_input_nodes if a is not n
+            ):
+                frontier.append(user)  # eps * std * temperature
+    return None
+
+
+def _scale_source(view: GraphView, std: fx.Node) -> tuple[fx.Node, list[str]]:
+    """Walk from std back through one-input elementwise ops to the encoder output."""
+    node, ops = std, []
+    while True:
+        if node.meta.get("forward_output") is not None:
+            return node, ops  # the head the forward hands to the loss (std itself, if returned)
+        name = view.op(node)
+        tensor_inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
+        if name in CAST_OPS and len(tensor_inputs) == 1:
+            node = tensor_inputs[0]  # a dtype or device cast (Keras's ops convert their inputs) reads the same head
+            continue
+        ones = [a for a in tensor_inputs if view.op(a) in ("ones", "ones_like")]
+        if name == "mul" and len(tensor_inputs) == 2 and len(ones) == 1:
+            node = next(a for a in tensor_inputs if a is not ones[0])  # ones(Z) * exp(0.5 * logvar): the same scale
+            continue
+        if name in ELEMENTWISE_UNARY or (name in {"mul", "div", "pow", "add", "sub"} and len(tensor_inputs) == 1):
+            if len(tensor_inputs) != 1:
+                return node, ops
+            ops.append(name)
+            node = tensor_inputs[0]
+            continue
+        return node, ops
+
+
+def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
+    roles = Roles(view.placeholders(), dict(forward_outputs))
+    found = find_reparams(view)
+    # a sample nothing uses (an rsample() left in the loss) is no stochastic layer of the
+    # model, unless it is the only one (a decoder fed the mean leaves the model's own unused)
+    used = [r for r in found if r.z in view.used() or r.product in view.used()]
+    roles.reparams = used or found
+    roles.reparam = roles.reparams[0] if roles.reparams else None
+    z = roles.reparam.z if roles.reparam else None
+    if z is not None:
+        for path, node in _recon_candidates(forward_outputs):
+            if node is not z and view.depends_on(node, z) and node not in _reparam_nodes(roles.reparam):
+                roles.recon, roles.recon_path = node, path
+                break
+    r = roles.reparam
+    if roles.recon is None and r is not None:
+        # A decoder fed the mean instead of the sample: the output computed
+        # from the encoder's heads that is none of them.
+        heads = (r.mu, r.logvar)
+        for path, node in _recon_candidates(forward_outputs):
+            if node in _reparam_nodes(r) or node.op == "placeholder":
+                continue
+            if any(view.depends_on(node, h) for h in heads) and not any(view.depends_on(h, node) for h in heads):
+                roles.recon, roles.recon_path = node, path
+                break
+    return roles
+
+
+_LOSS_WORDS = ("loss", "kl", "kld", "elbo", "nll", "reg", "penalty", "bce", "mse")
+_RECON_WORDS = ("recon", "reconstruction", "x_hat", "xhat", "decoded", "logits", "x_rec", "output")
+
+
+def _recon_candidates(forward_outputs: dict) -> list[tuple[tuple, fx.Node]]:
+    """Forward outputs in the order to try as the reconstruction: a record's key
+    that names it (``recon_x``) first, keys that name a loss (``recon_loss``,
+    ``kl``: a forward that computes its loss too) last, output order otherwise."""
+
+    def rank(item) -> int:
+        key = item[0][-1] if item[0] else None
+        if not isinstance(key, str):
+            return 1
+        name = key.lstrip(".").lower()
+        if any(w in name for w in _LOSS_WORDS):
+            return 2
+        return 0 if any(w in name for w in _RECON_WORDS) else 1
+
+    return sorted(forward_outputs.items(), key=rank)
+
+
+def _reparam_nodes(r: Reparam) -> set:
+    return {r.noise, r.eps, r.std, r.product, r.mu, r.z, r.logvar}
+
+
+def term_kind(view: GraphView, roles: Roles, node) -> str | None:
+    """What a loss term is about: "rec" (it reads the reconstruction), "kl" (the
+    encoder's heads only: a closed-form KL candidate), "latent" (the sample but
+    not the reconstruction: a Monte Carlo KL, MMD, total correlation)."""
+    if not isinstance(node, fx.Node):
+        return None
+    if roles.recon is not None and view.depends_on(node, roles.recon):
+        return "rec"
+    layers = roles.reparams
+    # closed form for some layer: its heads without its own sample (an upper
+    # layer's KL reads the lower layers' samples through its heads)
+    if any(
+        (view.depends_on(node, r.mu) or view.depends_on(node, r.logvar))
+        and not (view.depends_on(node, r.z) or view.depends_on(node, r.noise))
+        for r in layers
+    ):
+        return "kl"
+    if any(view.depends_on(node, r.z) or view.depends_on(node, r.noise) for r in layers):
+        return "latent"
+    return None
+
+
+def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
+    """Fill in the loss's total, terms and comparisons (after forward+loss capture)."""
+    total, parts = _total_of(view, loss_output)
+    roles.loss_total = total
+    roles.loss_parts = parts
+    roles.total_paths = _paths_of(loss_output, [total] if total is not None else parts)
+    if total is None and not parts:
+        return
+
+    def kind(node):
+        return term_kind(view, roles, node)
+
+    tops = [(1, total)] if total is not None else [(1, p) for p in parts]
+    roles.loss_terms = [
+        part for sign, top in tops for part in _split_terms(view, top, sign, kind, outer=roles.term_outer)
+    ]
+    for _sign, term in roles.loss_terms:
+        k = kind(term)
+        if k == "rec":
+            roles.rec_terms.append(term)
+        elif k in ("kl", "latent"):
+            roles.kl_terms.append(term)
+    roles.comparisons = find_comparisons(view, roles)
+
+
+def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
+    """(the total, or None; the scalar parts when the loss returns terms it does
+    not add up itself: ``return rec, kl`` that the training step sums)."""
+    if isinstance(out, fx.Node):
+        return out, []
+    if isinstance(out, dict):
+        if isinstance(out.get("loss"), fx.Node):
+            return out["loss"], []
+        return None, [v for v in out.values() if isinstance(v, fx.Node) and _is_scalar(v)]
+    if isinstance(out, (tuple, list)) and out:
+        nodes = [o for o in out if isinstance(o, fx.Node)]
+        for candidate in nodes:  # an element computed from all the others is the total
+            others = [o for o in nodes if o is not candidate]
+            if others and all(_covers(view, candidate, o) for o in others):
+                return candidate, []
+        scalars = [o for o in nodes if _is_scalar(o)]
+        independent = [o for o in scalars if not any(o is not p and _covers(view, p, o) for p in scalars)]
+        if len(independent) >= 2:
+            return None, independent
+        if nodes and len(nodes) == 1:
+            return nodes[0], []
+    return None, []
+
+
+def _paths_of(out, nodes: list) -> list[tuple]:
+    """Where each of ``nodes`` sits in the loss's return value (() for a bare scalar)."""
+    if isinstance(out, fx.Node):
+        return [()] if out in nodes else []
+    items = out.items() if isinstance(out, dict) else enumerate(out) if isinstance(out, (tuple, list)) else []
+    found = {id(v): k for k, v in items if isinstance(v, fx.Node)}
+    return [(found[id(n)],) for n in nodes if id(n) in found]
+
+
+def _covers(view: GraphView, total: fx.Node, part: fx.Node) -> bool:
+    """``total`` is computed from ``part``, or ``part`` is a detached copy of
+    something it is computed from (``return loss, rec.detach(), kl.detach()``)."""
+    while True:
+        if view.depends_on(total, part):
+            return True
+        if view.op(part) in CAST_OPS and part.all_input_nodes:
+            part = part.all_input_nodes[0]
+            continue
+        return False
+
+
+def _is_scalar(node: fx.Node) -> bool:
+    fact = node.meta.get("shape")
+    return fact is not None and fact.sizes is not None and all(s == 1 for s in fact.sizes)
+
+
+def _split_terms(
+    view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0, outer: dict | None = None, chain: tuple = ()
+) -> list[tuple[int, fx.Node]]:
+    """The additive terms of the total, split only where the two sides play
+    different roles (reconstruction vs KL), so a KL's own ``1 + logvar - mu**2``
+    stays one term. Reductions and constant factors applied to a whole sum
+    (``(rec + kl).mean()``, ``(rec + kl) / B``) apply to each term: ``outer``
+    gets, for each term split out, that chain of nodes (outermost first)."""
+    if outer is None:
+        outer = {}
+    if depth > 20:
+        return [(sign, node)]
+    name = view.op(node)
+    operands = [a for a in node.args if isinstance(a, fx.Node)]
+    if name in {"add", "sub", "rsub"} and len(operands) == 2:
+        a, b = node.args[0], node.args[1]
+        # split where the roles differ, between reduced terms that read the
+        # encoder's heads (a KL beside an L2 penalty on mu), and where one side is
+        # itself a sum of different roles ((nll + kl) + adversarial, both sides reading
+        # the reconstruction); never inside one term
+        if kind(a) != kind(b) or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b)) or _mixes(view, a, kind) or _mixes(view, b, kind):
+            sb = -sign if name == "sub" else sign
+            sa = -sign if name == "rsub" else sign
+            parts = _split_terms(view, a, sa, kind, depth + 1, outer, chain)
+            parts += _split_terms(view, b, sb, kind, depth + 1, outer, chain)
+            return parts
+        return _term(sign, node, chain, outer)
+    tensor_operands = [a for a in operands if _is_tensor_valued(a)]
+    if name in {"mean", "sum", "div", "mul", "neg"} and len(tensor_operands) == 1:
+        inner = {}
+        parts = _split_terms(
+            view, tensor_operands[0], -sign if name == "neg" else sign, kind, depth + 1, inner, chain + (node,)
+        )
+        if len(parts) > 1:
+            outer.update(inner)
+            return parts
+    return _term(sign, node, chain, outer)
+
+
+def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
+    """Is ``node`` a sum (through scalings) of terms of different roles?"""
+    if not isinstance(node, fx.Node) or depth > 20:
+        return False
+    name = view.op(node)
+    operands = [a for a in node.args if isinstance(a, fx.Node)]
+    if name in {"add", "sub", "rsub"} and len(operands) == 2:
+        a, b = node.args[0], node.args[1]
+        return kind(a) != kind(b) or _mixes(view, a, kind, depth + 1) or _mixes(view, b, kind, depth + 1)
+    tensors = [a for a in operands if _is_tensor_valued(a)]
+    if name in {"mean", "sum", "div", "mul", "neg"} and len(tensors) == 1:
+        return _mixes(view, tensors[0], kind, depth + 1)
+    return False
+
+
+def _term(sign: int, node: fx.Node, chain: tuple, outer: dict) -> list[tuple[int, fx.Node]]:
+    if chain:
+        outer[node] = chain
+    return [(sign, node)]
+
+
+def _is_tensor_valued(node: fx.Node) -> bool:
+    """False for size queries (``x.size(0)``) and their arithmetic."""
+    fact = node.meta.get("shape")
+    if fact is not None:
+        return True
+    return node.op in ("placeholder", "get_attr") or "shape" in node.meta
+
+
+def find_comparisons(view: GraphView, roles: Roles) -> list[Comparison]:
+    if roles.recon is None:
+        return []
+    out = []
+    # the forward's own computation: what its outputs need, except outputs computed
+    # from the reconstruction (a forward that returns its loss too)
+    forward = {f for f in roles.forward_outputs.values() if f is roles.recon or not view.depends_on(f, roles.recon)}
+    for node in view.graph.nodes:
+        name = view.op(node)
+        if name not in RECON_LOSS_OPS and name not in {"sub", "rsub"}:
+            continue
+        if node in forward or any(view.depends_on(f, node) for f in forward):
+            continue  # part of the forward, not the loss
+        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+        if len(operands) != 2:
+            continue
+        rec = [a for a in operands if view.depends_on(a, roles.recon)]
+        data = [a for a in operands if view.is_data_only(a)]
+        if len(rec) == 1 and len(data) == 1 and rec[0] is not data[0]:
+            out.append(Comparison(node, name, rec[0], data[0]))
+    return out

@@ -1,0 +1,46 @@
+"""Is a KL term's weight one of the step's schedules (an annealed KL weight)?
+
+A training step that anneals its KL weight (``loss = rec + kl_weight * kl``
+with ``kl_weight`` computed from the step counter) is checked at one step,
+where the weight has one value; the front end read the schedule behind it
+(:class:`vaelint.frontends.base.Schedule`). beta_eff and VAE004 read the
+weight through here: a schedule that settles on the declared beta is no
+finding, and the report shows where it starts and where it goes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from vaelint.frontends.sourcefacts import line_text
+
+
+@dataclass
+class ScheduledWeight:
+    schedule: object  # vaelint.frontends.base.Schedule
+    rest: float  # the KL term's other constant factors, the formula's own normalised away
+
+    @property
+    def limit(self) -> float | None:
+        limit = self.schedule.limit
+        return None if limit is None else abs(limit * self.rest)
+
+
+def scheduled_weight(ctx, kl_scale) -> ScheduledWeight | None:
+    """The schedule one of the KL term's constant factors is, if any: its line
+    names the schedule's variable and the factor has the schedule's value at
+    the step run."""
+    schedules = getattr(ctx.program, "schedules", None) or []
+    if not schedules:
+        return None
+    consts = [f for f in kl_scale.factors if f.kind == "const"]
+    for factor in consts:
+        loc = factor.loc
+        text = line_text(loc.path, loc.line) if loc else ""
+        for s in schedules:
+            if re.search(rf"\b{re.escape(s.name)}\b", text) and math.isclose(factor.value, s.now, rel_tol=1e-6, abs_tol=1e-12):
+                rest = math.prod(f.value for f in consts if f is not factor) * kl_scale.normalization
+                return ScheduledWeight(s, rest)
+    return None

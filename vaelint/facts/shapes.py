@@ -1,0 +1,152 @@
+"""Shapes with the batch as a symbol.
+
+The captured computation is run at the user's batch size B0 and at two more
+batch sizes chosen to collide with no size the model uses. Each dim of each
+node is then solved as ``a*B + c``: a dim that does not move is a constant, one
+that moves with the batch is ``B`` (or ``4*B`` when a reshape folded other
+dims into the batch). This costs three small forward passes instead of the
+~1.7 s warm-up of torch's own symbolic machinery (FakeTensor + ShapeEnv), and
+it sees exactly what eager PyTorch does. Facts go on ``node.meta["shape"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from vaelint.capture.result import Capture, Failure, RunResult
+from vaelint.inputs import InputSpec
+
+_CANDIDATE_BATCHES = (5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43)
+
+
+@dataclass(frozen=True)
+class Dim:
+    """``coef * B + const``; coef 0 is a plain size."""
+
+    coef: int
+    const: int
+
+    @property
+    def batch_dependent(self) -> bool:
+        return self.coef != 0
+
+    def text(self, names: dict[int, str] | None = None) -> str:
+        if self.coef == 0:
+            return (names or {}).get(self.const, str(self.const))
+        head = "B" if self.coef == 1 else f"{self.coef}*B"
+        if self.const > 0:
+            return f"{head}+{self.const}"
+        if self.const < 0:
+            return f"{head}-{-self.const}"
+        return head
+
+
+@dataclass
+class ShapeFact:
+    sizes: tuple[int, ...] | None  # at the user's batch
+    dims: tuple[Dim, ...] | None  # solved, when every run agreed on the rank
+    by_batch: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+    def text(self, names: dict[int, str] | None = None) -> str:
+        if self.dims is not None:
+            return " x ".join(d.text(names) for d in self.dims) if self.dims else "scalar"
+        if self.sizes is not None:
+            return " x ".join(str(s) for s in self.sizes) if self.sizes else "scalar"
+        return "?"
+
+    def sizes_text(self) -> str:
+        if self.sizes is None:
+            return "?"
+        return " x ".join(str(s) for s in self.sizes) if self.sizes else "scalar"
+
+    def symbols(self, names: dict[int, str] | None = None) -> list[str]:
+        if self.dims is not None:
+            return [d.text(names) for d in self.dims]
+        return [str(s) for s in (self.sizes or ())]
+
+
+@dataclass
+class ShapeRuns:
+    """What the batch-size runs saw."""
+
+    batch: int  # B0
+    extra: tuple[int, ...]
+    runs: dict[int, RunResult]
+
+    @property
+    def failure(self) -> Failure | None:
+        return self.runs[self.batch].failure
+
+    def failure_at(self, batch: int) -> Failure | None:
+        return self.runs[batch].failure if batch in self.runs else None
+
+
+def make_inputs(specs: list[InputSpec], batch: int, seed: int = 0) -> tuple:
+    g = torch.Generator().manual_seed(seed)
+    return tuple(spec.make(batch, generator=g) for spec in specs)
+
+
+def pick_extra_batches(seen_sizes: set[int], batch: int, count: int = 2) -> tuple[int, ...]:
+    picked = [b for b in _CANDIDATE_BATCHES if b not in seen_sizes and b != batch]
+    return tuple(picked[:count])
+
+
+def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_graph: bool = False) -> ShapeRuns:
+    """Run at B0, then at two batch sizes no model dim uses; write facts on nodes.
+
+    ``keep_graph``: run B0 with autograd, so that the confirmation pass on the
+    same device takes this run's forward instead of repeating it (one forward
+    and one set of activations less on a large model)."""
+    b0 = specs[0].batch
+    runs = {b0: _run(capture, specs, b0, seed, keep_graph)}
+    seen = {s for shape in runs[b0].shapes.values() for s in shape}
+    seen |= {s for spec in specs for s in spec.shape[1:]}
+    extra = pick_extra_batches(seen, b0)
+    for b in extra:
+        runs[b] = _run(capture, specs, b, seed)
+        # only the shapes and sizes of the extra batches are read: their tensors go
+        # now, not at the end of the analysis (a large model's activations, twice)
+        runs[b].tensors.clear()
+    result = ShapeRuns(b0, extra, runs)
+    annotate(capture, result)
+    return result
+
+
+def _run(capture: Capture, specs, batch, seed, keep_graph: bool = False) -> RunResult:
+    with torch.random.fork_rng(devices=[]):
+        capture.reseed(seed)
+        with torch.enable_grad() if keep_graph else torch.no_grad():
+            return capture.run(make_inputs(specs, batch, seed), batch, keep_autograd=keep_graph)
+
+
+def solve(by_batch: dict[int, tuple[int, ...]]) -> tuple[Dim, ...] | None:
+    """Each dim as coef*B + const from its sizes at several batch sizes."""
+    if len(by_batch) < 2:
+        return None
+    ranks = {len(s) for s in by_batch.values()}
+    if len(ranks) != 1:
+        return None
+    batches = sorted(by_batch)
+    dims = []
+    for k in range(ranks.pop()):
+        points = [(b, by_batch[b][k]) for b in batches]
+        (b1, v1), (b2, v2) = points[0], points[-1]
+        if (v2 - v1) % (b2 - b1):
+            return None
+        coef = (v2 - v1) // (b2 - b1)
+        const = v1 - coef * b1
+        if any(coef * b + const != v for b, v in points):
+            return None  # not linear in B (an outer product of batches, say)
+        dims.append(Dim(coef, const))
+    return tuple(dims)
+
+
+def annotate(capture: Capture, runs: ShapeRuns) -> None:
+    for node in capture.graph.nodes:
+        by_batch = {b: r.shapes[node] for b, r in runs.runs.items() if node in r.shapes}
+        if not by_batch:
+            node.meta.pop("shape", None)
+            continue
+        node.meta["shape"] = ShapeFact(by_batch.get(runs.batch), solve(by_batch), by_batch)

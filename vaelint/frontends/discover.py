@@ -1,0 +1,117 @@
+"""Targets a file declares itself: ``nn.Module`` classes whose ``forward``
+annotates every input with a jaxtyping shape whose sizes (after the batch) are
+numbers, e.g. ``x: Float[Tensor, "batch 784"]``. Used by ``vaelint check
+path.py`` for files with no configured target."""
+
+from __future__ import annotations
+
+import inspect
+
+from vaelint.settings.pyproject import TargetConfig
+from vaelint.contracts.dimnames import _jaxtyping_dims, _resolve
+from vaelint.errors import VaelintError
+
+DEFAULT_BATCH = 8
+_DTYPES = {"Float": "float32", "Int": "int64", "Integer": "int64", "Bool": "bool", "Shaped": "float32"}
+
+
+def _may_declare_shapes(path: str) -> bool:
+    """Without running anything: a class with a forward whose parameter has a
+    subscripted annotation with a string in it (``Float[Tensor, "batch 784"]``)."""
+    import ast
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "forward"):
+            for arg in fn.args.args[1:]:
+                ann = arg.annotation
+                if isinstance(ann, ast.Subscript) and any(
+                    isinstance(c, ast.Constant) and isinstance(c.value, str) for c in ast.walk(ann)
+                ):
+                    return True
+    return False
+
+
+def annotated_targets(path: str) -> list[TargetConfig]:
+    import torch.nn as nn
+
+    from vaelint.frontends.load import load_module
+
+    if not _may_declare_shapes(path):
+        return []  # most files pre-commit passes: nothing of theirs is run
+
+    try:
+        module = load_module(path)
+    except VaelintError:
+        return []  # a file that does not load is not a target; other tools report it
+    out = []
+    for name, obj in vars(module).items():
+        if not (inspect.isclass(obj) and issubclass(obj, nn.Module) and obj.__module__ == module.__name__):
+            continue
+        specs = _input_specs(obj)
+        if specs:
+            out.append(TargetConfig(target=f"{path}:{name}", inputs=specs))
+    return out
+
+
+def training_target(path: str, have_inputs: bool) -> tuple[TargetConfig | None, str]:
+    """A script (or notebook) whose training step can be checked: (its target, or
+    None with a one-line note saying why not). Its input must be known: given
+    with --input, or a data set whose shapes are known that the file builds."""
+    from vaelint.frontends import choose
+    from vaelint.frontends.base import parse_ref
+
+    ref = parse_ref(path)
+    frontend = choose(ref)
+    if frontend.name not in ("training", "notebook", "lightning"):
+        return None, ""
+    if have_inputs or _builds_known_data(path):
+        return TargetConfig(target=path), ""
+    return None, f"{path} has a training step but no input shape: give it with --input (one per item of the batch)"
+
+
+def _builds_known_data(path: str) -> bool:
+    """Does the file build a data set whose item shapes vaelint knows (MNIST, CIFAR10, ...)?"""
+    import re
+
+    from vaelint.frontends.training.datasets import KNOWN
+    from vaelint.frontends.load import read_source
+
+    try:
+        text = read_source(path)
+    except (OSError, ValueError):
+        return False
+    return any(re.search(rf"\b{name}\s*\(", text) for name in (*KNOWN, "TensorDataset"))
+
+
+def _input_specs(cls) -> list[str] | None:
+    hints = _resolve(cls.forward)
+    try:
+        params = [
+            p for p in inspect.signature(cls.forward).parameters.values()
+            if p.name != "self" and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+    except (TypeError, ValueError):
+        return None
+    specs = []
+    for p in params:
+        ann = hints.get(p.name)
+        dims = _jaxtyping_dims(ann)
+        if not dims or not all(isinstance(d, int) for d in dims[1:]):
+            return None
+        dtype = _DTYPES.get(type(ann).__name__.split("[")[0], None) or _dtype_of(ann)
+        shape = "x".join(str(s) for s in [DEFAULT_BATCH, *dims[1:]])
+        specs.append(shape if dtype == "float32" else f"{shape}:{dtype}")
+    return specs or None
+
+
+def _dtype_of(ann) -> str:
+    name = getattr(ann, "__name__", "") or str(ann)
+    for prefix, dtype in _DTYPES.items():
+        if name.startswith(prefix):
+            return dtype
+    return "float32"

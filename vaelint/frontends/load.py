@@ -1,0 +1,328 @@
+"""Load the user's model without running the file's script code.
+
+Public VAE files often parse ``sys.argv``, download a data set and train at
+module level. We execute only what defines the model: imports (a missing
+package becomes a placeholder that fails only if the model uses it), class and
+function definitions, and the module-level assignments those definitions read
+(``latent_dim = 20``, ``args = parser.parse_args()`` with the parser's
+defaults). Everything else -- loops, ``if __name__ == "__main__":``, data
+loaders, ``model = VAE()``, ``train()`` -- is never run.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import importlib
+import importlib.abc
+import importlib.util
+import os
+import sys
+import types
+
+from vaelint.errors import VaelintError
+from vaelint.frames import display_path
+from vaelint.frontends.placeholders import MissingImport, Unavailable
+from vaelint.frontends.statements import assigned_names, select_statements
+
+
+def split_target(spec: str) -> tuple[str, str | None]:
+    """``models/vae.py:VAE`` -> (path, name); a bare path -> (path, None)."""
+    from vaelint.frontends.base import parse_ref
+
+    ref = parse_ref(spec)
+    return ref.path, ref.name
+
+
+class ImportPolicy:
+    """How a front end reads a file's imports; the default runs them as written.
+    (The Keras front end picks the torch backend before the file's ``import
+    keras`` and reads ``tensorflow.keras`` as Keras 3.)"""
+
+    def prepare(self, path: str, tree: ast.Module) -> None:
+        """Called once the file is parsed, before any of its lines run."""
+
+    def run_import(self, stmt: ast.stmt, module: types.ModuleType) -> ast.stmt | None:
+        """The import statement to run instead of ``stmt``; None when this policy has
+        bound its names itself."""
+        return stmt
+
+
+PLAIN_IMPORTS = ImportPolicy()
+
+
+def _package_context(path: str) -> tuple[str, str | None]:
+    """(folder to put on sys.path, package name or None) for a model file."""
+    folder = os.path.dirname(path)
+    parts = []
+    d = folder
+    while os.path.isfile(os.path.join(d, "__init__.py")):
+        parts.append(os.path.basename(d))
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    if not parts:
+        return folder, None
+    return d, ".".join(reversed(parts))
+
+
+@contextlib.contextmanager
+def _script_guard(path: str, argv: list[str] | None):
+    """While the model file's kept lines run: argv holds only the file name
+    (argparse takes its defaults), or the script's arguments a front end gives."""
+    saved_argv = sys.argv
+    sys.argv = [path, *(argv or [])]
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+
+
+def read_source(path: str) -> str:
+    """The Python source of a file (a notebook's code cells, joined:
+    vaelint/frontends/notebook.py)."""
+    from vaelint.frontends.overlay import text_of
+
+    edited = text_of(path)  # a fix being checked again (vaelint/frontends/overlay.py)
+    if edited is not None:
+        return edited
+    if path.endswith(".ipynb"):
+        from vaelint.frontends.notebook import notebook_source
+
+        return notebook_source(path).text  # the code cells as one Python text (vaelint/frontends/sourcemap.py)
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return fh.read()
+
+
+def load_module(
+    path: str,
+    wanted: set[str] | None = None,
+    imports: ImportPolicy = PLAIN_IMPORTS,
+    *,
+    statements: list[ast.stmt] | None = None,
+    overrides: dict[str, list[ast.stmt]] | None = None,
+    argv: list[str] | None = None,
+    inject: dict | None = None,
+    failures: list | None = None,
+) -> types.ModuleType:
+    """Execute the model-defining statements of ``path`` in a fresh module.
+
+    A front end that rewrote the code may give the ``statements`` to run instead,
+    ``overrides`` (file path -> statements) for files the code imports, the
+    script's ``argv``, and names to ``inject`` in each of those modules first;
+    ``failures`` collects (line, error) for each top-level line that failed."""
+    if not os.path.exists(path):
+        raise VaelintError(
+            "load", f"{path}: no such file. Check the path in the target (PATH.py:NAME); it is "
+            "relative to the current directory."
+        )
+    if os.path.isdir(path) or not path.endswith((".py", ".ipynb")):
+        raise VaelintError(
+            "load", f"{path}: not a Python file. A target is PATH.py:NAME, e.g. models/vae.py:VAE."
+        )
+    abspath = os.path.realpath(path)
+    source = read_source(abspath)
+    try:
+        tree = ast.parse(source, filename=abspath)
+    except SyntaxError as e:
+        raise VaelintError(
+            "load",
+            f"{display_path(abspath)}:{e.lineno}:{e.offset or 1}: the model file does not parse "
+            f"({e.msg}). Fix the syntax error; `python -m py_compile {display_path(abspath)}` "
+            "shows it too.",
+        ) from None
+
+    imports.prepare(abspath, tree)
+    root, package = _package_context(abspath)
+    stem = os.path.splitext(os.path.basename(abspath))[0]
+    if not stem.isidentifier():
+        stem = "".join(c if c.isalnum() else "_" for c in stem)
+    if package:
+        modname = f"{package}.{stem}"
+    else:
+        digest = hashlib.sha1(abspath.encode()).hexdigest()[:10]
+        modname = f"_vaelint_model_{stem}_{digest}"
+    # The file's folder (sibling imports), its package root, and the current
+    # directory (``from models.base import BaseVAE`` run from the repo root).
+    for folder in (os.getcwd(), root, os.path.dirname(abspath)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+
+    if statements is None:
+        if wanted is None:
+            wanted = {s.name for s in tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
+        statements = select_statements(tree, wanted)
+    # Import through a finder of our own, so that a package __init__ that
+    # imports this very module (``from .vanilla_vae import *``) gets the
+    # filtered module too, as a normal import would give it the real one.
+    finder = _FilteredFinder(modname, abspath, statements, package, os.path.dirname(abspath), imports, overrides, inject)
+    finder.failures = failures
+    sys.modules.pop(modname, None)
+    sys.meta_path.insert(0, finder)
+    shadowed = _evict(overrides or {})
+    try:
+        with _script_guard(abspath, argv), _siblings_first(tree, [os.path.dirname(abspath), root, os.getcwd()]):
+            try:
+                module = importlib.import_module(modname)
+            except VaelintError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the package's own __init__ failed
+                raise VaelintError(
+                    "load",
+                    f"{display_path(abspath)}: importing its package {package!r} failed "
+                    f"({type(e).__name__}: {e}). Fix the package's __init__.py, or check a copy of "
+                    "the model file outside the package.",
+                ) from None
+    finally:
+        sys.meta_path.remove(finder)
+        for key, mod in shadowed.items():
+            sys.modules[key] = mod
+    return module
+
+
+def _evict(overrides: dict) -> dict:
+    """Take out of sys.modules (until the load is done) the modules of the files a
+    front end rewrote, so that importing them runs the rewritten statements."""
+    wanted = {os.path.realpath(p) for p in overrides}
+    out = {}
+    for key, mod in list(sys.modules.items()):
+        origin = getattr(mod, "__file__", None)
+        if origin and os.path.realpath(origin) in wanted:
+            out[key] = sys.modules.pop(key)
+    return out
+
+
+class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves one module name with the model-defining statements of its file, and
+    the other modules of its package (what its ``__init__`` imports) the same way:
+    definitions and guarded imports, no script code. A package whose ``__init__``
+    imports a sibling that needs a missing package (AntixK's ``models/__init__``
+    star-imports a model built on torchvision) then loads as long as the model
+    itself does not use it."""
+
+    def __init__(
+        self, modname: str, path: str, statements: list[ast.stmt], package: str | None = None,
+        folder: str | None = None, imports: ImportPolicy = PLAIN_IMPORTS, overrides: dict | None = None,
+        inject: dict | None = None,
+    ):
+        self.modname, self.path, self.statements = modname, path, statements
+        self.package, self.folder, self.imports = package, folder, imports
+        self.overrides = {os.path.realpath(p): st for p, st in (overrides or {}).items()}
+        self.inject = inject or {}
+        self._siblings: dict[str, tuple[str, list[ast.stmt]]] = {}
+
+    def find_spec(self, fullname, path=None, target=None):
+        origin = self._origin(fullname) or self._override(fullname, path)
+        if origin is None:
+            return None
+        spec = importlib.util.spec_from_loader(fullname, self, origin=origin)
+        spec.has_location = True
+        return spec
+
+    def _override(self, fullname: str, path) -> str | None:
+        """A file the front end rewrote, imported under whatever name resolves to it."""
+        if not self.overrides:
+            return None
+        parts = fullname.split(".")
+        roots = [os.path.join(p, parts[-1]) for p in (path or [])] or [os.path.join(p or os.getcwd(), *parts) for p in sys.path]
+        for root in roots:
+            candidate = os.path.realpath(root + ".py")
+            if candidate in self.overrides:
+                self._siblings[fullname] = (candidate, self.overrides[candidate])
+                return candidate
+        return None
+
+    def _origin(self, fullname: str) -> str | None:
+        if fullname == self.modname:
+            return self.path
+        if not self.package or not fullname.startswith(self.package + ".") or fullname in sys.modules:
+            return None
+        rest = fullname[len(self.package) + 1 :]
+        candidate = os.path.join(self.folder, rest + ".py") if "." not in rest else None
+        if candidate is None or not os.path.isfile(candidate):
+            return None
+        try:
+            tree = ast.parse(read_source(candidate), filename=candidate)
+        except SyntaxError:
+            return None  # let the normal import report it
+        # what a sibling exports: its definitions and its module-level names
+        # (``SIZE = 7``); its loops, main guard and bare calls are left out
+        exported = {st.name for st in tree.body if isinstance(st, (ast.ClassDef, ast.FunctionDef))}
+        for st in tree.body:
+            if isinstance(st, (ast.Assign, ast.AnnAssign)):
+                exported |= assigned_names(st)
+        self._siblings[fullname] = (candidate, select_statements(tree, exported))
+        return candidate
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        if module.__name__ == self.modname:
+            path, statements = self.path, self.statements
+        else:
+            path, statements = self._siblings[module.__name__]
+        module.__file__ = path
+        module.__dict__.update(self.inject)
+        for stmt in statements:
+            run_statement(stmt, module, path, self.imports, getattr(self, "failures", None) if module.__name__ == self.modname else None)
+
+
+@contextlib.contextmanager
+def _siblings_first(tree: ast.Module, folders: list[str]):
+    """A sibling ``helpers.py`` wins over an unrelated ``helpers`` module that
+    is already imported in this process (another model's, or a test's)."""
+    shadowed = {}
+    for stmt in tree.body:
+        names = []
+        if isinstance(stmt, ast.Import):
+            names = [a.name.split(".")[0] for a in stmt.names]
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            names = [stmt.module.split(".")[0]]
+        for name in names:
+            mod = sys.modules.get(name)
+            if mod is None or name in shadowed:
+                continue
+            local = [f for f in folders if os.path.exists(os.path.join(f, name + ".py")) or os.path.isdir(os.path.join(f, name))]
+            origin = os.path.realpath(getattr(mod, "__file__", "") or "")
+            if local and not any(origin.startswith(os.path.realpath(f) + os.sep) for f in local):
+                shadowed[name] = sys.modules.pop(name)
+                for key in [k for k in sys.modules if k.startswith(name + ".")]:
+                    shadowed[key] = sys.modules.pop(key)
+    try:
+        yield
+    finally:
+        for key, mod in shadowed.items():
+            sys.modules[key] = mod
+
+
+def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: ImportPolicy = PLAIN_IMPORTS, failures: list | None = None) -> None:
+    """Run one top-level statement of the user's file; a failure binds placeholders
+    for the names it would have bound (they explain the failure if used)."""
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        stmt = imports.run_import(stmt, module)
+        if stmt is None:
+            return
+    code = compile(ast.Module(body=[stmt], type_ignores=[]), path, "exec")
+    try:
+        exec(code, module.__dict__)
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of the user's line
+        error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        if failures is not None and not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            failures.append((stmt.lineno, e.message if isinstance(e, VaelintError) else error))
+        if isinstance(e, VaelintError):
+            error = e
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            modname = stmt.module if isinstance(stmt, ast.ImportFrom) else None
+            for alias in stmt.names:
+                name = (alias.asname or alias.name).split(".")[0]
+                if name not in module.__dict__:
+                    module.__dict__[name] = MissingImport(
+                        name, modname or alias.name, path, stmt.lineno, error
+                    )
+            return
+        for name in assigned_names(stmt):
+            if name not in module.__dict__:
+                module.__dict__[name] = Unavailable(name, "", path, stmt.lineno, error)

@@ -1,0 +1,89 @@
+"""Find the loss a target's code names (README, "The loss").
+
+``--loss`` if given; else a model method named ``loss_function``, ``loss``,
+``compute_loss``, ``elbo`` or ``vae_loss``; else a module-level function with one
+of those names in the target's file; else no loss. Binding its parameters to
+what the forward produced is the capture's (vaelint/capture/binding.py).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from vaelint.errors import VaelintError
+from vaelint.frontends.load import load_module, split_target
+from vaelint.frontends.placeholders import MissingImport
+
+if TYPE_CHECKING:
+    from vaelint.frontends.base import Program
+
+LOSS_NAMES = ("loss_function", "loss", "compute_loss", "elbo", "vae_loss")
+
+
+@dataclass
+class LossPlan:
+    fn: Callable
+    name: str  # how the report names it: "VAE.loss_function", "vae.py:loss_function"
+    kwargs: dict = field(default_factory=dict)
+    explicit: bool = False  # given with --loss (or configured), not found by name
+
+
+
+def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | None:
+    model = loaded.model
+    if ref:
+        return LossPlan(_resolve_ref(loaded, ref), ref, kwargs, explicit=True)
+    cls = type(model)
+    for name in LOSS_NAMES:
+        attr = inspect.getattr_static(model, name, None)
+        if _framework_method(cls, name):
+            continue  # Keras's own Model.compute_loss is not the user's loss
+        if inspect.isfunction(attr) or isinstance(attr, (staticmethod, classmethod)):
+            return LossPlan(getattr(model, name), f"{cls.__name__}.{name}", kwargs)
+    for name in LOSS_NAMES:
+        obj = loaded.module.__dict__.get(name)
+        if inspect.isfunction(obj):
+            return LossPlan(obj, f"{os.path.basename(loaded.path)}:{name}", kwargs)
+    return None
+
+
+def _framework_method(cls, name: str) -> bool:
+    """Is ``cls.name`` inherited from Keras or torch rather than written for this model?"""
+    owner = next((k for k in cls.__mro__ if name in k.__dict__), None)
+    return owner is not None and owner.__module__.split(".")[0] in ("keras", "torch", "tf_keras")
+
+
+def _resolve_ref(loaded: Program, ref: str) -> Callable:
+    path, name = split_target(ref)
+    if name is None:  # a method of the model
+        fn = getattr(loaded.model, ref, None)
+        if not callable(fn):
+            raise VaelintError(
+                "loss",
+                f"--loss {ref!r}: the model {type(loaded.model).__name__} has no method {ref!r}. "
+                "Give a method name of the model, or PATH.py:FUNCTION.",
+            )
+        return fn
+    if "." in name:  # a function nested in another (train.py:main.loss_fn), a method (Solver.vae_loss)
+        from vaelint.frontends.training.names import resolve
+
+        return resolve(path, name, [])
+    module = loaded.module if os.path.realpath(path) == loaded.path else load_module(path, {name})
+    obj = module.__dict__.get(name)
+    if obj is None or isinstance(obj, MissingImport):
+        raise VaelintError("loss", f"--loss {ref!r}: {path} has no top-level {name!r}.")
+    if inspect.isclass(obj):
+        try:
+            return obj()
+        except TypeError as e:
+            raise VaelintError(
+                "loss",
+                f"--loss {ref!r}: the loss class {name} cannot be built with its defaults ({e}). "
+                "Give a loss function instead, or defaults for the class's arguments.",
+            ) from None
+    if not callable(obj):
+        raise VaelintError("loss", f"--loss {ref!r}: {name} is not callable.")
+    return obj

@@ -1,0 +1,74 @@
+"""Placeholders for what a model file's kept lines could not define.
+
+A failed import binds a :class:`MissingImport`, a failed module-level
+assignment an :class:`Unavailable`: both stand in silently until the model
+uses them, and then say which line failed and why (exit 2), so a missing
+package the model never touches costs nothing.
+"""
+
+from __future__ import annotations
+
+from vaelint.errors import VaelintError
+from vaelint.frontends.sourcemap import where
+
+
+class MissingImport:
+    """Stands for a name whose import failed; using it explains why."""
+
+    def __init__(self, name: str, module: str, path: str, line: int, error: str):
+        object.__setattr__(self, "_info", (name, module, path, line, error))
+
+    def _fail(self, *_a, **_k):
+        name, module, path, line, error = object.__getattribute__(self, "_info")
+        raise VaelintError(
+            "load",
+            f"{where(path, line)} imports {name!r} from {module!r}, which could not be "
+            f"imported ({error}), and the model uses it. Install the package that provides "
+            f"{module!r} in this environment, or move that import out of the model's code path.",
+        )
+
+    def __getattr__(self, item):
+        if item.startswith("__") and item.endswith("__"):
+            raise AttributeError(item)
+        self._fail()
+
+    __call__ = _fail
+    __mro_entries__ = None  # set below; subclassing a missing base is a use
+
+    def __repr__(self):
+        return f"<missing import {object.__getattribute__(self, '_info')[0]}>"
+
+
+def _mro_entries(self, bases):
+    self._fail()
+
+
+MissingImport.__mro_entries__ = _mro_entries
+
+# Operators look their method up on the type, not through __getattr__: without
+# these, ``2 * LATENT`` would raise "unsupported operand ... 'Unavailable'"
+# instead of the import's or the assignment's own error.
+for _op in (
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
+    "lshift", "rshift",
+):
+    setattr(MissingImport, f"__{_op}__", lambda self, *a: self._fail())
+    setattr(MissingImport, f"__r{_op}__", lambda self, *a: self._fail())
+for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__float__", "__bool__",
+              "__neg__", "__lt__", "__le__", "__gt__", "__ge__", "__contains__"):
+    setattr(MissingImport, _name, lambda self, *a: self._fail())
+
+
+class Unavailable(MissingImport):
+    """Stands for a module-level name whose defining statement failed."""
+
+    def _fail(self, *_a, **_k):
+        name, _module, path, line, error = object.__getattribute__(self, "_info")
+        if isinstance(error, VaelintError):  # e.g. a class built on a missing import
+            raise error
+        raise VaelintError(
+            "load",
+            f"{where(path, line)} defines {name!r} at module level, the model uses it, "
+            f"and running that line failed ({error}). Make the value a plain constant or "
+            "compute it inside the model's __init__.",
+        )
