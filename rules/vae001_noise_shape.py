@@ -6,6 +6,7 @@ import math
 
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, fill, Rule
+from vaelint.vocab import Need, Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -34,8 +35,8 @@ def _model(noise: str) -> str:
 class NoiseShape(Rule):
     code = "VAE001"
     name = "noise-shape"
-    severity = "error"
-    needs = ("reparam", "clean_run")
+    severity = Severity.ERROR
+    needs = (Need.REPARAM, Need.CLEAN_RUN)
     summary = "The noise multiplied with the standard deviation does not have its shape."
     what = """
 In the reparameterization ``z = mu + eps * std`` the noise ``eps`` must hold one

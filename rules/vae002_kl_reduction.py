@@ -9,6 +9,7 @@ import math
 from vaelint.facts.lossscales import loss_scales, why_no_loss_scales
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
+from vaelint.vocab import ConfirmNeed, Need, Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -42,8 +43,8 @@ def _model(rec: str, kl: str) -> str:
 class KLReduction(Rule):
     code = "VAE002"
     name = "kl-reduction"
-    severity = "error"
-    needs = ("loss", "reparam", "rec_term", "kl_term", "clean_run")
+    severity = Severity.ERROR
+    needs = (Need.LOSS, Need.REPARAM, Need.REC_TERM, Need.KL_TERM, Need.CLEAN_RUN)
     summary = "The KL and reconstruction terms are reduced differently, so beta_eff depends on B, D or Z."
     what = """
 The ELBO weighs the KL term against the reconstruction term per sample:
@@ -115,7 +116,7 @@ over everything.
             # the terms' values carry their own reductions, not those of a sum they share
             expected_move=2.0 ** (scales.kl.own()[0] - scales.rec.own()[0]),
         )
-        yield self.report(seen, loc, node=scales.kl.term, severity="error" if scales.batch_power else "warning")
+        yield self.report(seen, loc, node=scales.kl.term, severity=Severity.ERROR if scales.batch_power else Severity.WARNING)
 
     def autofix(self, finding, ctx):
         """Unsafe (it changes the loss's scale): a reconstruction averaged by its loss
@@ -142,7 +143,7 @@ over everything.
         return None
 
     def confirm_needs(self, finding, ctx):
-        return {"doubled_batch"} if finding.payload.shows_at_twice_the_batch else set()
+        return {ConfirmNeed.DOUBLED_BATCH} if finding.payload.shows_at_twice_the_batch else set()
 
     def confirm(self, finding, ctx, observed):
         """Run the same samples twice over (a batch of 2*B): a term summed over

@@ -5,6 +5,7 @@ from __future__ import annotations
 from vaelint.capture.ops import CLASS_INDEX_LOSSES
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, fill, Rule
+from vaelint.vocab import Need, Severity
 
 _BASE = '''import torch
 import torch.nn as nn
@@ -37,8 +38,8 @@ def _model(reshape: str = "", target: str = "x.view(-1, 784)") -> str:
 class ReconShape(Rule):
     code = "VAE003"
     name = "recon-shape"
-    severity = "error"
-    needs = ("loss", "recon")
+    severity = Severity.ERROR
+    needs = (Need.LOSS, Need.RECON)
     summary = "The loss compares reconstruction and input that do not correspond element for element."
     what = """
 Where the loss compares the reconstruction with the input (mse_loss,

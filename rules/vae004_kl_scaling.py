@@ -11,6 +11,7 @@ from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, fill, Rule, SkipRule
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.frontends.sourcefacts import line_text
+from vaelint.vocab import Need, Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -43,8 +44,8 @@ def _model(kl: str, beta: str = "1.0") -> str:
 class KLScaling(Rule):
     code = "VAE004"
     name = "kl-scaling"
-    severity = "warning"
-    needs = ("loss", "reparam", "rec_term", "kl_term", "clean_run")
+    severity = Severity.WARNING
+    needs = (Need.LOSS, Need.REPARAM, Need.REC_TERM, Need.KL_TERM, Need.CLEAN_RUN)
     summary = "An explicit factor on the KL term makes beta_eff differ from the declared beta."
     what = """
 A number multiplies the KL term: a literal (``0.01 * kl``), a model or loss

@@ -7,6 +7,7 @@ import math
 from vaelint.capture.ops import CREATION_OPS, RESHAPE_OPS
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, fill, Rule
+from vaelint.vocab import ConfirmNeed, Severity
 
 _ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "rdiv", "cat", "stack", "where", "maximum", "minimum"}
 
@@ -44,7 +45,7 @@ def _model(flat="x.view(x.size(0), -1)", noise="torch.randn_like(mu)", norm="x.s
 class BatchHardcoded(Rule):
     code = "VAE005"
     name = "batch-hardcoded"
-    severity = "error"
+    severity = Severity.ERROR
     summary = "A size or normaliser is pinned to the example batch size."
     what = """
 A batch size written into the code as a number: ``torch.randn(64, Z)``,
@@ -250,7 +251,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         return any(ctx.view.depends_on(node, f) for f in forward)
 
     def confirm_needs(self, finding, ctx):
-        return {"doubled_batch"}  # every case is shown at twice the batch
+        return {ConfirmNeed.DOUBLED_BATCH}  # every case is shown at twice the batch
 
     def confirm(self, finding, ctx, observed):
         """The confirmation pass's second batch (the same samples twice) fails

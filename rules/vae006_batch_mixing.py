@@ -11,6 +11,7 @@ from vaelint.facts.batchdeps import Mixing, batch_mixing
 from vaelint.capture.ops import RESHAPE_OPS
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, fill, Rule
+from vaelint.vocab import Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -40,7 +41,7 @@ def _model(flatten: str, features: int) -> str:
 class BatchMixing(Rule):
     code = "VAE006"
     name = "batch-mixing"
-    severity = "error"
+    severity = Severity.ERROR
     summary = "Samples of the batch mix: a reshape turns the batch dim into something other than B, or interleaves samples in it."
     what = """
 A ``view``/``reshape`` whose first dim is ``-1`` lets PyTorch choose the batch

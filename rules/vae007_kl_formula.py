@@ -10,6 +10,7 @@ import math
 from vaelint.facts.klcheck import why_no_kl_reading, kl_reading
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
+from vaelint.vocab import Need, Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -41,8 +42,8 @@ def _model(kl: str) -> str:
 class KLFormula(Rule):
     code = "VAE007"
     name = "kl-formula"
-    severity = "error"
-    needs = ("loss", "reparam", "kl_term", "clean_run")
+    severity = Severity.ERROR
+    needs = (Need.LOSS, Need.REPARAM, Need.KL_TERM, Need.CLEAN_RUN)
     summary = "The KL term is not the Gaussian KL of the mean and log-variance the sampler uses."
     what = """
 For ``q = N(mu, std^2)`` and the prior ``N(0, 1)``, the KL term is

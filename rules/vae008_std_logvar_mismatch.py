@@ -5,6 +5,7 @@ from __future__ import annotations
 from vaelint.facts.klcheck import why_no_kl_reading, READINGS, kl_reading
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, fill, Rule, SkipRule
+from vaelint.vocab import Need, Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -39,8 +40,8 @@ def _model(std: str, kl: str = _LOGVAR_KL) -> str:
 class StdLogvarMismatch(Rule):
     code = "VAE008"
     name = "std-logvar-mismatch"
-    severity = "error"
-    needs = ("loss", "reparam", "kl_term", "clean_run")
+    severity = Severity.ERROR
+    needs = (Need.LOSS, Need.REPARAM, Need.KL_TERM, Need.CLEAN_RUN)
     summary = "The sampler and the KL read the encoder's scale output differently."
     what = """
 The encoder's second head may be a log-variance, a log-std, a std or a

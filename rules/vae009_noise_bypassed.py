@@ -6,6 +6,7 @@ from vaelint.confirm.forward_backward import gradient_of
 from vaelint.frames import call_site
 from vaelint.facts.context import loc_of, stack_of
 from vaelint.rulebase import Example, fill, Rule
+from vaelint.vocab import ConfirmNeed, Need, Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -40,8 +41,8 @@ def _model(decoder_input: str) -> str:
 class NoiseBypassed(Rule):
     code = "VAE009"
     name = "noise-bypassed"
-    severity = "error"
-    needs = ("reparam", "recon", "clean_run")
+    severity = Severity.ERROR
+    needs = (Need.REPARAM, Need.RECON, Need.CLEAN_RUN)
     summary = "In training mode the decoder input does not depend on the noise."
     what = """
 In training mode the decoder must decode the sample ``z = mu + eps * std``.
@@ -146,7 +147,7 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         return Fix(f"decode the sample: {z} for {mu}", (expr.replace(z, uses[0]),), SAFE)
 
     def confirm_needs(self, finding, ctx):
-        return {"graph"}  # d recon / d std, after the backward
+        return {ConfirmNeed.GRAPH}  # d recon / d std, after the backward
 
     def confirm(self, finding, ctx, observed):
         """The real run's gradient of the reconstruction w.r.t. std is zero."""

@@ -6,6 +6,7 @@ from vaelint.capture.ops import CAST_OPS, RESHAPE_OPS
 from vaelint.facts.context import loc_of
 from vaelint.errorkinds import kind_of
 from vaelint.rulebase import Example, fill, Rule
+from vaelint.vocab import ErrorKind, Need, Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -42,8 +43,8 @@ _BOUNDED = {"sigmoid", "softmax", "hardsigmoid", "clamp", "clip"}
 class LikelihoodMismatch(Rule):
     code = "VAE010"
     name = "likelihood-mismatch"
-    severity = "error"
-    needs = ("loss", "recon")
+    severity = Severity.ERROR
+    needs = (Need.LOSS, Need.RECON)
     summary = "The decoder output does not fit the reconstruction loss."
     what = """
 The reconstruction loss fixes what the decoder must output.
@@ -82,7 +83,7 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
     ]
 
     def explains(self, failure, ctx):
-        return kind_of(failure.error) == "range" and any(c.node is failure.node for c in ctx.roles.comparisons)
+        return kind_of(failure.error) is ErrorKind.RANGE and any(c.node is failure.node for c in ctx.roles.comparisons)
 
     def check(self, ctx):
         for cmp in ctx.roles.comparisons:
@@ -123,7 +124,7 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
 
     def confirm(self, finding, ctx, observed):
         if observed.error is not None:
-            return kind_of(observed.error) == "range"
+            return kind_of(observed.error) is ErrorKind.RANGE
         if observed.result is None:
             return None
         cmp = next((c for c in ctx.roles.comparisons if c.node is finding.node), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vaelint.rulebase import Example, Observed, Rule, fill
+from vaelint.vocab import Need, Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -42,8 +43,8 @@ def _model(extra: str) -> str:
 class DeadParameters(Rule):
     code = "VAE011"
     name = "dead-parameters"
-    severity = "warning"
-    needs = ("loss", "clean_run")
+    severity = Severity.WARNING
+    needs = (Need.LOSS, Need.CLEAN_RUN)
     summary = "Parameters that receive no gradient from the loss."
     what = """
 Trainable parameters whose module never contributes to the loss: a layer

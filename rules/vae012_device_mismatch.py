@@ -9,6 +9,7 @@ from vaelint.facts.context import loc_of
 from vaelint.errorkinds import kind_of
 from vaelint.rulebase import Example, fill, Rule, SkipRule
 from vaelint.confirm.simdevice import simulated_run
+from vaelint.vocab import ErrorKind, Need, Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -48,8 +49,8 @@ _MEETS = ARITH_OPS | {"matmul", "linear", "cat", "stack", "addcmul", "where", "m
 class DeviceMismatch(Rule):
     code = "VAE012"
     name = "device-mismatch"
-    severity = "error"
-    needs = ("own_devices",)
+    severity = Severity.ERROR
+    needs = (Need.OWN_DEVICES,)
     summary = "A tensor created on a fixed device inside forward or the loss breaks on a GPU."
     what = """
 A tensor created inside forward or the loss without ``device=`` (``torch.randn(n,
@@ -271,7 +272,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             # the simulated GPU run saw the meeting (no payload: the simulation could not run)
             return True if finding.payload is not None else None
         err = observed.error
-        return err is not None and kind_of(err) == "device"
+        return err is not None and kind_of(err) is ErrorKind.DEVICE
 
 
 def _is_mismatch(error: str) -> bool:

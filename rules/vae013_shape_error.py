@@ -6,6 +6,7 @@ from __future__ import annotations
 from vaelint.errorkinds import kind_of
 from vaelint.rulebase import Example, fill, Rule
 from vaelint.frontends.sourcefacts import call_argument, expr_text, origin_of
+from vaelint.vocab import ErrorKind, Severity
 
 # The size argument a layer fixes at construction: (argument index, keyword, what it is).
 _LAYER_INPUT = {
@@ -26,7 +27,7 @@ _LAYER_INPUT = {
 }
 
 def is_shape_error(error: BaseException) -> bool:
-    return kind_of(error) == "shape"
+    return kind_of(error) is ErrorKind.SHAPE
 
 
 _TEMPLATE = '''import torch
@@ -51,7 +52,7 @@ _MLP = fill(_TEMPLATE, size=28, flat="image_size * image_size")
 class ShapeError(Rule):
     code = "VAE013"
     name = "shape-error"
-    severity = "error"
+    severity = Severity.ERROR
     defers_to = ("VAE003",)  # a failing comparison of recon and input is VAE003's finding
     summary = "An operation cannot take the shapes that reach it."
     what = """

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from vaelint.contracts.check import ContractFacts, Violation, check_calls, concrete_fact, read
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
+from vaelint.vocab import ConfirmNeed, Severity
 
 _MODEL = '''import torch
 import torch.nn as nn
@@ -78,7 +79,7 @@ class ContractBreak(Observed):
 class ShapeContract(Rule):
     code = "VAE014"
     name = "shape-contract"
-    severity = "error"
+    severity = Severity.ERROR
     summary = "A value contradicts its jaxtyping shape or dtype annotation."
     what = """
 Annotations such as ``Float[Tensor, "batch latent"]`` on the model's
@@ -149,7 +150,7 @@ wrong shape. ``vaelint annotate`` writes annotations from the solved shapes.
             yield self.report(_observe(v, ctx), v.loc or v.contract.def_loc, node=v.node)
 
     def confirm_needs(self, finding, ctx) -> set:
-        return {"contract_run"}
+        return {ConfirmNeed.CONTRACT_RUN}
 
     def autofix(self, finding, ctx):
         """Unsafe (the annotation or the code may be the wrong one: a choice): the

@@ -45,6 +45,7 @@ from vaelint.facts.roles import forward_roles, loss_roles
 from vaelint.capture.ops import RANDOM_OPS
 from vaelint.rulebase import SkipRule, drop_deferred
 from vaelint.facts.shapes import make_inputs, run_batches
+from vaelint.vocab import ConfirmNeed, ErrorKind
 
 
 def selected_rules(options: Options):
@@ -228,7 +229,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     # only the rules the user selected may explain a failed run; otherwise it is exit 2
     if runs.failure is not None:
         program.raise_deferred_error()  # e.g. a tf.* call in a Keras layer's call(): exit 2 naming it
-    if runs.failure is not None and kind_of(runs.failure.error) == "device" and torch.cuda.is_available():
+    if runs.failure is not None and kind_of(runs.failure.error) is ErrorKind.DEVICE and torch.cuda.is_available():
         where = runs.failure.loc.where() if runs.failure.loc else "its forward"
         raise ChoosesCuda(f"{type(runs.failure.error).__name__} at {where}")
     if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
@@ -286,10 +287,10 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         needs = set().union(*(_confirm_needs(rule, f, ctx) for rule, f in findings))
         reuse = runs.runs[runs.batch] if keep_graph else None
         obs = confirm_run(
-            cap, specs, device, ctx.roles.total_value, doubled="doubled_batch" in needs,
-            reuse=reuse, retain_graph="graph" in needs, keep=ctx.read_after_run(),
+            cap, specs, device, ctx.roles.total_value, doubled=ConfirmNeed.DOUBLED_BATCH in needs,
+            reuse=reuse, retain_graph=ConfirmNeed.GRAPH in needs, keep=ctx.read_after_run(),
             random_nodes=ctx.nodes_by_op(*RANDOM_OPS),
-            contracts=contracts if "contract_run" in needs else None,
+            contracts=contracts if ConfirmNeed.CONTRACT_RUN in needs else None,
         )
         if obs.skipped:
             result.notes.append(obs.skipped)
@@ -395,7 +396,7 @@ def _confirm_needs(rule, finding, ctx) -> set:
     try:
         return set(rule.confirm_needs(finding, ctx))
     except Exception:  # noqa: BLE001 - its confirm will say what went wrong
-        return {"doubled_batch", "graph"}
+        return set(ConfirmNeed)
 
 
 def _rule_bug(rule, stage: str, e: Exception) -> str:

@@ -18,6 +18,7 @@ import typer
 
 from vaelint.errors import VaelintError
 from vaelint.runner import resolve_jobs, shown_target as _shown, untargeted
+from vaelint.vocab import Severity
 
 app = typer.Typer(
     add_completion=False,
@@ -46,11 +47,6 @@ class Color(str, Enum):
     auto = "auto"
     always = "always"
     never = "never"
-
-
-class FailOn(str, Enum):
-    error = "error"
-    warning = "warning"
 
 
 def _codes(value: Optional[str]) -> list[str]:
@@ -98,7 +94,7 @@ def check(
     extend_select: Optional[str] = typer.Option(None, "--extend-select", help="Codes to add to the selected ones."),
     ignore: Optional[str] = typer.Option(None, "--ignore", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
     extend_ignore: Optional[str] = typer.Option(None, "--extend-ignore", help="Codes to add to the ignored ones."),
-    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="The lowest severity that makes the exit status 1."),
+    fail_on: Optional[Severity] = typer.Option(None, "--fail-on", help="The lowest severity that makes the exit status 1."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even with findings (exit 2 stays 2)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Findings and the summary only, no shape-flow table."),
     statistics: bool = typer.Option(False, "--statistics", help="A count per rule code after the report."),

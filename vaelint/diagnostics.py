@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
 from vaelint.frames import SourceLoc
+from vaelint.vocab import Severity
 
 
 @dataclass
 class Finding:
     code: str
     name: str
-    severity: str  # "error" or "warning"
+    severity: Severity
     message: str
     loc: SourceLoc | None
     fix: str
@@ -36,11 +37,13 @@ class Finding:
 class FlowRow:
     stage: str  # input, encoder, reparam, decoder, loss
     name: str
-    shape: list[str] | None  # None: the run never reached it
-    sizes: dict[str, int]
+    shape: list[str] | None  # the symbols, ["B", "Z"]; None: the run never reached it
+    sizes: dict[str, int]  # each symbol's size at the user's batch, {"B": 32, "Z": 16}
     loc: SourceLoc | None
     note: str = ""  # e.g. "sum over B, 784" for loss terms
     node: object = field(default=None, repr=False, compare=False)  # the graph node; not reported
+    # the sizes at the user's batch, one per symbol of ``shape`` (None: not known)
+    at_batch: tuple[int, ...] | None = None
 
 
 @dataclass

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterable
 
 from vaelint.diagnostics import Finding
+from vaelint.vocab import ConfirmNeed, Need, Severity
 
 if TYPE_CHECKING:
     from vaelint.facts.context import Context
@@ -89,23 +90,28 @@ class SkipRule(Exception):
 class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
-    severity: ClassVar[str] = "error"
+    severity: ClassVar[Severity] = Severity.ERROR
     summary: ClassVar[str]  # one line
     what: ClassVar[str]  # what it finds
     why: ClassVar[str]  # why it is bad
     example: ClassVar[str]  # a short snippet that triggers it
     fix: ClassVar[str]  # what to write instead
-    # What the rule reads; the engine skips it, saying why, when the target lacks
-    # one: "loss", "reparam", "recon", "kl_term", "rec_term", "clean_run",
-    # "own_devices" (the model's code, not a framework, places its tensors)
-    # (see vaelint.facts.context.Context.unmet).
-    needs: ClassVar[tuple[str, ...]] = ()
+    # What the rule reads (vaelint/vocab.py, Need); the engine skips it, saying why,
+    # when the target lacks one (vaelint/facts/context.py, Context.unmet).
+    needs: ClassVar[tuple[Need, ...]] = ()
     # Rules that report some of this rule's cases better: where one of them (selected
     # and run) has a finding at the same node or line, this rule's finding there is
     # dropped (see drop_deferred). Ignore that rule and this one reports the case.
     defers_to: ClassVar[tuple[str, ...]] = ()
     VALID: ClassVar[list[Example]] = []
     INVALID: ClassVar[list[Example]] = []
+
+    def __init_subclass__(cls, **kwargs):
+        # the words as typed members: a misspelt need or severity fails when the
+        # rule is defined, not by silently never matching
+        super().__init_subclass__(**kwargs)
+        cls.severity = Severity(cls.severity)
+        cls.needs = tuple(Need(n) for n in cls.needs)
 
     def check(self, ctx: "Context") -> Iterable[Finding]:
         raise NotImplementedError
@@ -115,12 +121,12 @@ class Rule:
         analysed, not abandoned with exit 2)?"""
         return False
 
-    def confirm_needs(self, finding: Finding, ctx: "Context") -> set[str]:
+    def confirm_needs(self, finding: Finding, ctx: "Context") -> set[ConfirmNeed]:
         """What ``confirm`` reads beyond the run at the user's batch, so the pass
-        pays for it only when some finding asks: "doubled_batch" (a second forward
-        at 2*B, the same samples twice: the costliest part on a large model) and
-        "graph" (the autograd graph kept after the backward, for gradients between
-        nodes: it holds every activation until the analysis ends)."""
+        pays for it only when some finding asks: DOUBLED_BATCH (a second forward
+        at 2*B, the same samples twice: the costliest part on a large model), GRAPH
+        (the autograd graph kept after the backward, for gradients between nodes:
+        it holds every activation until the analysis ends), CONTRACT_RUN."""
         return set()
 
     def confirm(self, finding: Finding, ctx: "Context", observed) -> bool | None:
@@ -133,11 +139,11 @@ class Rule:
         edited model must be rid of the finding with no new one."""
         return None
 
-    def finding(self, message: str, loc, fix: str, node=None, severity: str | None = None, payload=None) -> Finding:
+    def finding(self, message: str, loc, fix: str, node=None, severity: Severity | None = None, payload=None) -> Finding:
         """A finding; ``payload``: what the rule observed, for its own ``confirm`` (never a message to parse)."""
         return Finding(self.code, self.name, severity or self.severity, message, loc, fix, node=node, payload=payload)
 
-    def report(self, observed: Observed, loc, node=None, severity: str | None = None) -> Finding:
+    def report(self, observed: Observed, loc, node=None, severity: Severity | None = None) -> Finding:
         """A finding worded by what was observed (``finding.payload`` is ``observed``)."""
         return self.finding(observed.message(), loc, observed.fix(), node=node, severity=severity, payload=observed)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from vaelint.errors import VaelintError
+from vaelint.vocab import Severity
 
 
 untargeted: list[str] = []  # files with a training step but no input shape (said on stderr)
@@ -111,7 +112,7 @@ def check_jobs(
         result = ran.get(i, result)
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
         results.append(result)
-        severities = ("error",) if settings.fail_on(config) == "error" else ("error", "warning")
+        severities = {Severity.ERROR} if settings.fail_on(config) == Severity.ERROR else set(Severity)
         failing += [f for f in result.findings if f.severity in severities]
     return results, failing
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Union
 
 from vaelint.capture.outputs import flatten_outputs, get_path, path_text
 from vaelint.errors import ForwardHasLoss, VaelintError
@@ -44,7 +45,7 @@ _CONTAINER_NAMES = {"out", "output", "outputs", "outs", "results", "result", "fw
 
 
 def _output_paths(out) -> set:
-    return {("path", path) for path, _value in flatten_outputs(out)}
+    return {FromPath(path) for path, _value in flatten_outputs(out)}
 
 
 def _is_record(out) -> bool:
@@ -71,13 +72,65 @@ def role_of_name(name: str) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- sources
+# Where one loss parameter's value comes from, on every run of the capture.
+
+
+@dataclass(frozen=True)
+class FromInput:
+    index: int  # the forward's input at that position
+
+    def value(self, out, inputs):
+        return inputs[self.index]
+
+
+@dataclass(frozen=True)
+class FromPath:
+    path: tuple  # a leaf of the forward's output (vaelint/capture/outputs.py)
+
+    def value(self, out, inputs):
+        return get_path(out, self.path)
+
+
+@dataclass(frozen=True)
+class WholeOutput:
+    def value(self, out, inputs):
+        return out
+
+
+@dataclass(frozen=True)
+class OutputsInOrder:  # a ``*args`` parameter
+    def value(self, out, inputs):
+        return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+@dataclass(frozen=True, eq=False)  # by identity: a --loss-kwarg value may be a list
+class Given:
+    given: Any  # a --loss-kwarg value
+
+    def value(self, out, inputs):
+        return self.given
+
+
+Source = Union[FromInput, FromPath, WholeOutput, OutputsInOrder, Given]
+
+
+class ParamKind(Enum):
+    """How the loss takes a parameter: so the call passes its value."""
+
+    POSITIONAL = "positional"
+    KEYWORD = "keyword"
+    VARARGS = "varargs"  # *args: the value is a list, spread
+    VARKW = "varkw"  # **kwargs: the value is a dict, spread
+
+
 @dataclass
 class Binding:
     """How each loss parameter gets its value; decided once, applied on every run."""
 
-    sources: list[tuple[str, tuple]] = field(default_factory=list)  # (param, source)
+    sources: list[tuple[str, Source | None]] = field(default_factory=list)  # (param, source)
     descriptions: list[tuple[str, str]] = field(default_factory=list)  # (param, text)
-    kind_of_param: dict = field(default_factory=dict)
+    kind_of_param: dict[str, ParamKind] = field(default_factory=dict)
     # parameters bound by position alone: nothing in the code or the graph said which output
     guessed: list[str] = field(default_factory=list)
 
@@ -85,9 +138,41 @@ class Binding:
         text = dict(self.descriptions)
         return ", ".join(f"{p} <- {text.get(p, '?')}" for p in self.guessed)
 
+    def add(self, name: str, kind: ParamKind, source: Source | None, text: str) -> None:
+        self.sources.append((name, source))
+        self.kind_of_param[name] = kind
+        self.descriptions.append((name, text))
+
+    def call_args(self, out, inputs) -> tuple[list, dict]:
+        args, kwargs = [], {}
+        for param, source in self.sources:
+            value = source.value(out, inputs)
+            kind = self.kind_of_param[param]
+            if kind is ParamKind.VARARGS:
+                args.extend(value)
+            elif kind is ParamKind.VARKW:
+                kwargs.update(value)
+            elif kind is ParamKind.POSITIONAL:
+                args.append(value)
+            else:
+                kwargs[param] = value
+        return args, kwargs
+
 
 def _returns_own_loss(out) -> bool:
     return isinstance(out, dict) and "loss" in out and not isinstance(out["loss"], (int, float, type(None)))
+
+
+@dataclass
+class _Decision:
+    """A binding being decided: what is bound so far and what is still free."""
+
+    binding: Binding
+    found: dict  # role -> (source, description)
+    extra: dict  # --loss-kwarg values not bound yet
+    used_roles: set = field(default_factory=set)
+    unnamed: list = field(default_factory=list)  # parameters whose names say nothing
+    positional_ok: bool = True
 
 
 class Binder:
@@ -108,32 +193,7 @@ class Binder:
             raise ForwardHasLoss(self.plan.name)
         if self.binding is None:
             self.binding = self._decide(out, inputs, leaf_nodes)
-        args, kwargs = [], {}
-        for param, source in self.binding.sources:
-            value = self._value(source, out, inputs)
-            kind = self.binding.kind_of_param[param]
-            if kind == "varargs":
-                args.extend(value)
-            elif kind == "varkw":
-                kwargs.update(value)
-            elif kind == "positional":
-                args.append(value)
-            else:
-                kwargs[param] = value
-        return args, kwargs
-
-    @staticmethod
-    def _value(source, out, inputs):
-        kind = source[0]
-        if kind == "input":
-            return inputs[source[1]]
-        if kind == "path":
-            return get_path(out, source[1])
-        if kind == "whole":
-            return out
-        if kind == "outputs_in_order":
-            return list(out) if isinstance(out, (tuple, list)) else [out]
-        return source[1]  # ("value", v)
+        return self.binding.call_args(out, inputs)
 
     def _decide(self, out, inputs, leaf_nodes: dict) -> Binding:
         fn = self.plan.fn
@@ -148,72 +208,82 @@ class Binder:
         # is returned under) are that parameter's: no role or hint takes them for another
         named = set(p.name for p in params)
         reserved = {src for n, src in (self.call_site[0].items() if self.call_site else ()) if n in named}
-        reserved |= {("path", path) for n, path in self.output_names.items() if n in named}
+        reserved |= {FromPath(path) for n, path in self.output_names.items() if n in named}
         found = {r: f for r, f in found.items() if f[0] not in reserved or r == "input"}
-        binding = Binding()
-        extra = dict(self.plan.kwargs)
-        used_roles: set[str] = set()
-        unnamed: list[inspect.Parameter] = []
-        positional_ok = True
+        decision = _Decision(Binding(), found, dict(self.plan.kwargs))
         for p in params:
-            if p.kind == p.VAR_POSITIONAL:
-                binding.sources.append((p.name, ("outputs_in_order",)))
-                binding.kind_of_param[p.name] = "varargs"
-                binding.descriptions.append((f"*{p.name}", "the forward's outputs, in order"))
-                positional_ok = False
-                continue
-            if p.kind == p.VAR_KEYWORD:
-                continue
-            kind = "positional" if positional_ok and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else "keyword"
-            if p.name in extra:
-                self._add(binding, p.name, kind, ("value", extra.pop(p.name)), f"--loss-kwarg {p.name}")
-                continue
-            if p.name in self.input_names[1:]:
-                # a forward input the loss needs too (sequence lengths, labels): by name
-                self._add(binding, p.name, kind, ("input", self.input_names.index(p.name)), f"the forward's input {p.name}")
-                continue
-            if self.call_site is not None and p.name in self.call_site[0]:
-                # the training code calls this loss: its call site decides
-                source = self.call_site[0][p.name]
-                text = "the input" if source[0] == "input" else path_text(source[1])
-                self._add(binding, p.name, kind, source, f"{text} (as {self.call_site[1]} calls it)")
-                used_roles |= {r for r, f in found.items() if f[0] == source}
-                continue
-            if p.name in self.output_names and ("path", self.output_names[p.name]) in _output_paths(out):
-                # named exactly as the forward returns it
-                source = ("path", self.output_names[p.name])
-                self._add(binding, p.name, kind, source, f"{path_text(source[1])} (returned as {p.name})")
-                used_roles |= {r for r, f in found.items() if f[0] == source}
-                continue
-            role = role_of_name(p.name)
-            if p.name.lower() in _CONTAINER_NAMES and _is_record(out):
-                role = "outputs"
-            if role == "outputs":
-                self._add(binding, p.name, kind, ("whole",), "the forward's whole output")
-                continue
-            if role is not None and role not in used_roles and role in found:
-                used_roles.add(role)
-                self._add(binding, p.name, kind, found[role][0], found[role][1])
-                continue
+            self._bind_param(decision, p, out)
+        self._bind_by_position(decision, out)
+        self._bind_extra(decision, params)
+        return decision.binding
+
+    def _bind_param(self, d: _Decision, p: inspect.Parameter, out) -> None:
+        """One parameter, by what says most about it: a --loss-kwarg, a forward input of
+        its name, the training code's call, the name forward returns, its role."""
+        binding = d.binding
+        if p.kind == p.VAR_POSITIONAL:
+            binding.sources.append((p.name, OutputsInOrder()))
+            binding.kind_of_param[p.name] = ParamKind.VARARGS
+            binding.descriptions.append((f"*{p.name}", "the forward's outputs, in order"))
+            d.positional_ok = False
+            return
+        if p.kind == p.VAR_KEYWORD:
+            return
+        positional = d.positional_ok and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        kind = ParamKind.POSITIONAL if positional else ParamKind.KEYWORD
+        source, text = self._said_by_code(p, out, d)
+        if source is not None:
+            binding.add(p.name, kind, source, text)
+            d.used_roles |= {r for r, f in d.found.items() if f[0] == source}
+            return
+        role = role_of_name(p.name)
+        if p.name.lower() in _CONTAINER_NAMES and _is_record(out):
+            role = "outputs"
+        if role == "outputs":
+            binding.add(p.name, kind, WholeOutput(), "the forward's whole output")
+        elif role is not None and role not in d.used_roles and role in d.found:
+            d.used_roles.add(role)
+            binding.add(p.name, kind, *d.found[role])
+        elif p.default is not p.empty:
             # a role the graph did not show (a sampler vaelint cannot see): bound by
             # position below, like a parameter whose name says nothing
-            if p.default is not p.empty:
-                if kind == "positional":
-                    positional_ok = False  # later ones must go by keyword
-                continue
-            unnamed.append(p)
-            self._add(binding, p.name, kind, None, "")
-        # Parameters whose names say nothing take the conventional order
-        # loss(recon_x, x, mu, logvar) among the roles still free, then the
-        # forward's outputs not bound yet, in order.
-        free = [found[r] for r in _CONVENTIONAL_ORDER if r not in used_roles and r in found]
+            if kind is ParamKind.POSITIONAL:
+                d.positional_ok = False  # later ones must go by keyword
+        else:
+            d.unnamed.append(p)
+            binding.add(p.name, kind, None, "")
+
+    def _said_by_code(self, p: inspect.Parameter, out, d: _Decision) -> tuple:
+        """(source, description) when the user's words bind ``p``, else (None, "")."""
+        if p.name in d.extra:
+            return Given(d.extra.pop(p.name)), f"--loss-kwarg {p.name}"
+        if p.name in self.input_names[1:]:
+            # a forward input the loss needs too (sequence lengths, labels): by name
+            return FromInput(self.input_names.index(p.name)), f"the forward's input {p.name}"
+        if self.call_site is not None and p.name in self.call_site[0]:
+            # the training code calls this loss: its call site decides
+            source = self.call_site[0][p.name]
+            text = "the input" if isinstance(source, FromInput) else path_text(source.path)
+            return source, f"{text} (as {self.call_site[1]} calls it)"
+        if p.name in self.output_names and FromPath(self.output_names[p.name]) in _output_paths(out):
+            # named exactly as the forward returns it
+            source = FromPath(self.output_names[p.name])
+            return source, f"{path_text(source.path)} (returned as {p.name})"
+        return None, ""
+
+    def _bind_by_position(self, d: _Decision, out) -> None:
+        """Parameters whose names say nothing take the conventional order
+        loss(recon_x, x, mu, logvar) among the roles still free, then the
+        forward's outputs not bound yet, in order."""
+        binding = d.binding
+        free = [d.found[r] for r in _CONVENTIONAL_ORDER if r not in d.used_roles and r in d.found]
         taken = {src for _p, src in binding.sources if src is not None}
         for path, _value in flatten_outputs(out):
-            src = ("path", path)
+            src = FromPath(path)
             if src not in taken and all(src != f[0] for f in free):
                 free.append((src, f"{path_text(path)} (forward output, by position)"))
         free = [f for f in free if f[0] not in taken]
-        for p in unnamed:
+        for p in d.unnamed:
             if not free:
                 raise VaelintError(
                     "loss",
@@ -227,31 +297,28 @@ class Binder:
             binding.descriptions[idx] = (p.name, text)
             if "by position" in text:
                 binding.guessed.append(p.name)
-        if extra:
-            if any(p.kind == p.VAR_KEYWORD for p in params):
-                var = next(p for p in params if p.kind == p.VAR_KEYWORD)
-                binding.sources.append((var.name, ("value", extra)))
-                binding.kind_of_param[var.name] = "varkw"
-                for k in extra:
-                    binding.descriptions.append((k, f"--loss-kwarg {k} = {extra[k]!r}"))
-            else:
-                raise VaelintError(
-                    "loss",
-                    f"--loss-kwarg {', '.join(extra)}: the loss {self.plan.name} takes no such parameter.",
-                )
-        return binding
 
-    @staticmethod
-    def _add(binding: Binding, name, kind, source, text):
-        binding.sources.append((name, source))
-        binding.kind_of_param[name] = kind
-        binding.descriptions.append((name, text))
+    def _bind_extra(self, d: _Decision, params: list) -> None:
+        """--loss-kwarg values no parameter took: into **kwargs, or an error."""
+        extra = d.extra
+        if not extra:
+            return
+        var = next((p for p in params if p.kind == p.VAR_KEYWORD), None)
+        if var is None:
+            raise VaelintError(
+                "loss",
+                f"--loss-kwarg {', '.join(extra)}: the loss {self.plan.name} takes no such parameter.",
+            )
+        d.binding.sources.append((var.name, Given(extra)))
+        d.binding.kind_of_param[var.name] = ParamKind.VARKW
+        for k in extra:
+            d.binding.descriptions.append((k, f"--loss-kwarg {k} = {extra[k]!r}"))
 
     def _role_paths(self, out, leaf_nodes: dict) -> dict:
         """role -> (source, description), from the graph first, then from output names."""
         found: dict[str, tuple] = {}
         input_name = self.input_names[0] if self.input_names else "x"
-        found["input"] = (("input", 0), f"the input {input_name}")
+        found["input"] = (FromInput(0), f"the input {input_name}")
         if leaf_nodes:
             graph = next(iter(leaf_nodes.values())).graph
             view = GraphView(graph)
@@ -263,7 +330,7 @@ class Binder:
             for role, node in pairs:
                 path = roles.path_of(node) if node is not None else None
                 if path is not None:
-                    found[role] = (("path", path), f"{path_text(path)} ({_ROLE_WORDS[role]}, from the graph)")
+                    found[role] = (FromPath(path), f"{path_text(path)} ({_ROLE_WORDS[role]}, from the graph)")
         # Names of dict keys / dataclass fields as hints for what the graph left open.
         leaves = flatten_outputs(out)
         for path, _value in leaves:
@@ -271,8 +338,8 @@ class Binder:
             if isinstance(key, str):
                 role = role_of_name(key.lstrip("."))
                 if role in _ROLE_WORDS and role not in found:
-                    found[role] = (("path", path), f"{path_text(path)} ({_ROLE_WORDS[role]}, by its name)")
+                    found[role] = (FromPath(path), f"{path_text(path)} ({_ROLE_WORDS[role]}, by its name)")
         if "recon" not in found and len(leaves) >= 1 and not isinstance(out, dict):
             path = leaves[0][0]
-            found["recon"] = (("path", path), f"{path_text(path)} (reconstruction, first output)")
+            found["recon"] = (FromPath(path), f"{path_text(path)} (reconstruction, first output)")
         return found

@@ -15,6 +15,8 @@ import inspect
 import os
 import textwrap
 
+from vaelint.capture.binding import FromInput, FromPath
+
 
 def return_names(forward) -> dict[str, tuple]:
     """Variable name -> output path, from the forward's return statements (the
@@ -39,8 +41,9 @@ def return_names(forward) -> dict[str, tuple]:
 
 
 def call_site_sources(loss_fn, model, paths: list[str]) -> tuple[dict[str, tuple], str] | None:
-    """Where the code calls the loss after the model: parameter -> ("path", p) or
-    ("input", 0), and that call's place; None when no call reads so."""
+    """Where the code calls the loss after the model: parameter -> FromPath(p) or
+    FromInput(0) (vaelint/capture/binding.py), and that call's place; None when no
+    call reads so."""
     name = getattr(loss_fn, "__name__", None)
     if not name:
         return None
@@ -131,12 +134,12 @@ def _in_scope(scope, loss_name: str, params) -> tuple[dict, int] | None:
             sources = {}
             for p, arg in zip(params, call.args):
                 if isinstance(arg, ast.Name) and arg.id in names:
-                    sources[p.name] = ("path", (names.index(arg.id),))
+                    sources[p.name] = FromPath((names.index(arg.id),))
                 elif model_arg is not None and ast.dump(arg) == ast.dump(model_arg):
-                    sources[p.name] = ("input", 0)
+                    sources[p.name] = FromInput(0)
             for k in call.keywords:
                 if k.arg and isinstance(k.value, ast.Name) and k.value.id in names:
-                    sources[k.arg] = ("path", (names.index(k.value.id),))
+                    sources[k.arg] = FromPath((names.index(k.value.id),))
             if len(sources) >= 2:
                 return sources, call.lineno
     return None

@@ -9,6 +9,7 @@ from vaelint.errorkinds import kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
 from vaelint.inputs import InputSpec
+from vaelint.vocab import ErrorKind
 
 
 def check_inputs(inputs: list[InputSpec]) -> None:
@@ -37,7 +38,7 @@ def check_inputs(inputs: list[InputSpec]) -> None:
 def binary_retry(failure, specs: list[InputSpec]) -> list[InputSpec] | None:
     """The specs to run again with, when a distribution rejected the float inputs as
     outside its support (``Bernoulli(...).log_prob(x)``): the same, drawn in {0, 1}."""
-    if failure is None or not (isinstance(failure.error, ValueError) and kind_of(failure.error) == "support"):
+    if failure is None or not (isinstance(failure.error, ValueError) and kind_of(failure.error) is ErrorKind.SUPPORT):
         return None
     if not any(_is_plain_float(s) for s in specs):
         return None
@@ -79,17 +80,17 @@ def check_token_ids(target: str, specs, cap, runs) -> None:
 def unexplained(target: str, specs, failure) -> VaelintError:
     where = f" at {failure.loc.where()}" if failure.loc else ""
     kind = kind_of(failure.error)
-    if kind == "support":
+    if kind is ErrorKind.SUPPORT:
         hint = (
             "The input vaelint drew (floats in [0, 1)) lies outside a distribution's support: give "
             "--input the values the model's data has, e.g. SHAPE:float32:2 for binary data."
         )
-    elif kind == "memory":
+    elif kind is ErrorKind.MEMORY:
         hint = (
             "The model asks for more memory than a tensor can have or the machine holds: check the sizes it "
             "allocates at this line, or check with a smaller --input batch."
         )
-    elif kind == "device":
+    elif kind is ErrorKind.DEVICE:
         hint = (
             "The model (or its loss) moves a tensor to CUDA by itself (.cuda(), device='cuda'), which "
             "fails on a machine without a GPU: create it where the inputs are (device=x.device, "
@@ -102,7 +103,7 @@ def unexplained(target: str, specs, failure) -> VaelintError:
             f"--loss-kwarg {key}=VALUE (AntixK-style losses read M_N, batch_idx, optimizer_idx so), or a "
             f"forward keyword input with --input {key}=SPEC."
         )
-    elif kind == "dtype":
+    elif kind is ErrorKind.DTYPE:
         hint = "Give --input the dtype the model expects (float32 unless it embeds token ids: SHAPE:int64:VOCAB)."
     else:
         hint = "This is not a shape error vaelint can explain; fix it so the model runs on that input."

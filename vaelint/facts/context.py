@@ -14,6 +14,7 @@ from vaelint.capture.ops import flat_args
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.roles import Roles
 from vaelint.facts.shapes import ShapeFact, ShapeRuns
+from vaelint.vocab import Need
 
 
 def loc_of(node) -> SourceLoc | None:
@@ -128,28 +129,46 @@ class Context:
         (legacy constructors such as ``torch.FloatTensor(n)`` end up so)."""
         return [n for n in self.view.graph.nodes if n.op == "get_attr" and not str(n.target).startswith("model.") and n.users]
 
-    def unmet(self, need: str) -> str | None:
+    def unmet(self, need: Need) -> str | None:
         """Why this target lacks what a rule needs (``Rule.needs``); None when it has it."""
-        roles = self.roles
-        if need == "loss" and not self.has_loss:
-            if self.program.step is not None:
-                failure = self.runs.failure
-                if failure is not None:
-                    where = f" at {failure.loc.where()}" if failure.loc else ""
-                    return f"the training step raised{where} before it computed its loss"
-                return "the training step's loss could not be read from what it backpropagates"
+        return _UNMET[Need(need)](self)
+
+    def _no_loss(self) -> str | None:
+        if self.has_loss:
+            return None
+        if self.program.step is None:
             return self.program.loss_missing_reason or "no loss found: pass one with --loss"
-        if need == "reparam" and roles.reparam is None:
+        failure = self.runs.failure
+        if failure is not None:
+            where = f" at {failure.loc.where()}" if failure.loc else ""
+            return f"the training step raised{where} before it computed its loss"
+        return "the training step's loss could not be read from what it backpropagates"
+
+    def _no_reparam(self) -> str | None:
+        if self.roles.reparam is None:
             return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph"
-        if need == "recon" and roles.recon is None:
+        return None
+
+    def _no_recon(self) -> str | None:
+        if self.roles.recon is None:
             return "no reconstruction found: no forward output depends on the sample"
-        if need == "kl_term" and self.has_loss and not roles.kl_terms:
+        return None
+
+    def _no_kl_term(self) -> str | None:
+        if self.has_loss and not self.roles.kl_terms:
             return "no KL term found in the loss (no term depends on the mean or the scale head alone)"
-        if need == "rec_term" and self.has_loss and not roles.rec_terms:
+        return None
+
+    def _no_rec_term(self) -> str | None:
+        if self.has_loss and not self.roles.rec_terms:
             return "no reconstruction term found in the loss"
-        if need == "own_devices" and self.program.device_policy():
-            return self.program.device_policy()
-        if need == "clean_run" and self.runs.failure is not None:
+        return None
+
+    def _not_own_devices(self) -> str | None:
+        return self.program.device_policy() or None
+
+    def _not_clean_run(self) -> str | None:
+        if self.runs.failure is not None:
             return f"the model raised at batch {self.runs.failure.batch}, so the values this rule reads do not exist"
         return None
 
@@ -296,3 +315,15 @@ class Context:
             return []
         return [a for i, a in enumerate(first) if a is not None and all(s[i] == a for s in seen)]
 
+
+# Need -> the Context's reason for lacking it (None: it has it); one entry per need
+_UNMET = {
+    Need.LOSS: Context._no_loss,
+    Need.REPARAM: Context._no_reparam,
+    Need.RECON: Context._no_recon,
+    Need.KL_TERM: Context._no_kl_term,
+    Need.REC_TERM: Context._no_rec_term,
+    Need.OWN_DEVICES: Context._not_own_devices,
+    Need.CLEAN_RUN: Context._not_clean_run,
+}
+assert set(_UNMET) == set(Need), "every Need has its reason"

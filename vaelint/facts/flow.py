@@ -80,7 +80,8 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
                 if not sym.isdigit():
                     key = "B" if "B" in sym and not sym.isidentifier() or sym == "B" else sym
                     sizes[key] = ctx.batch if key == "B" else size
-        rows.append(FlowRow(stage, name, symbols, sizes, loc_of(node) or _inner_loc(ctx, node), note, node=node))
+        at_batch = tuple(fact.sizes) if fact and fact.sizes is not None and len(fact.sizes) == len(symbols) else None
+        rows.append(FlowRow(stage, name, symbols, sizes, loc_of(node) or _inner_loc(ctx, node), note, node=node, at_batch=at_batch))
 
     for i, ph in enumerate(roles.inputs):
         if ph.meta.get("loc") is None:

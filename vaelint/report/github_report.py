@@ -23,7 +23,7 @@ def render(results: list[TargetResult]) -> str:
             codes = ", ".join(code for code, _reason in res.skipped)
             lines.append(f"::notice title={_prop('vaelint: rules not checked')}::{_data(f'{res.target}: {codes} not checked: {res.skipped[0][1]}')}")
         for f in res.findings:
-            level = "error" if f.severity == "error" else "warning"
+            level = str(f.severity)
             where = ""
             if f.loc is not None:
                 where = f"file={_prop(display_path(f.loc.path))},line={f.loc.shown_line},col={f.loc.column},"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from vaelint.diagnostics import TargetResult
 from vaelint.report.text_report import confirmation_state, summary_line
+from vaelint.vocab import Severity
 
 _STAGES = ("input", "encoder", "reparam", "decoder", "loss")
 _TITLES = {"input": "input", "encoder": "encoder", "reparam": "reparameterisation", "decoder": "decoder", "loss": "loss"}
@@ -35,7 +36,7 @@ def _target(r: TargetResult) -> list[str]:
         out += ["| | code | where | finding | fix |", "| --- | --- | --- | --- | --- |"]
         for f in r.findings:
             where = f"`{f.loc.where()}`" if f.loc else ""
-            mark = ":x:" if f.severity == "error" else ":warning:"
+            mark = ":x:" if f.severity is Severity.ERROR else ":warning:"
             out.append(
                 f"| {mark} | {f.code} {f.name} | {where} | {_text(f.message)} ({confirmation_state(r, f)}) | {_text(f.fix)} |"
             )

@@ -62,7 +62,7 @@ def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[s
                 {
                     "ruleId": f.code,
                     "ruleIndex": index.get(f.code, 0),
-                    "level": "error" if f.severity == "error" else "warning",
+                    "level": str(f.severity),
                     "message": {"text": f"{_cell(f.loc)}{f.message} Fix: {f.fix}"},
                     "locations": [
                         {
@@ -96,7 +96,7 @@ def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[s
                                 "fullDescription": {"text": " ".join(r.what.split())},
                                 "help": {"text": r.page()},
                                 "helpUri": rule_uri(r.code),
-                                "defaultConfiguration": {"level": "error" if r.severity == "error" else "warning"},
+                                "defaultConfiguration": {"level": str(r.severity)},
                             }
                             for r in rules
                         ],

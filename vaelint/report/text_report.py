@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vaelint.diagnostics import TargetResult
+from vaelint.vocab import Severity
 
 
 def render(results: list[TargetResult], console: Console, quiet: bool = False, statistics: bool = False) -> None:
@@ -41,7 +42,7 @@ def _quiet_target(r: TargetResult, console: Console) -> None:
 
 def summary_line(results: list[TargetResult]) -> str:
     findings = [f for r in results for f in r.findings]
-    errors = sum(f.severity == "error" for f in findings)
+    errors = sum(f.severity is Severity.ERROR for f in findings)
     warnings = len(findings) - errors
     failed = sum(r.error is not None for r in results)
     n = len(results)
@@ -146,7 +147,7 @@ def confirmation_state(r: TargetResult, f) -> str:
 
 def _finding(r: TargetResult, f, console: Console, blank: bool = True) -> None:
     loc = f.loc.where(column=True) if f.loc else r.target
-    colour = "red" if f.severity == "error" else "yellow"
+    colour = "red" if f.severity is Severity.ERROR else "yellow"
     state = escape(confirmation_state(r, f))
     if blank:
         console.print()
@@ -198,23 +199,7 @@ def _skipped_by_reason(skipped) -> list[tuple[str, list[str]]]:
 
 
 def _sizes(row) -> str:
+    """``32 x 784``: the sizes at the user's batch, or the symbols where they are not known."""
     if not row.shape:
         return ""
-    out = []
-    for sym in row.shape:
-        if sym.isdigit():
-            out.append(sym)
-        elif sym in row.sizes:
-            out.append(str(row.sizes[sym]))
-        elif "B" in sym and "B" in row.sizes:
-            out.append(str(_eval(sym, row.sizes["B"])))
-        else:
-            out.append(sym)
-    return " x ".join(out)
-
-
-def _eval(sym: str, b: int):
-    try:
-        return eval(sym.replace("B", str(b)), {"__builtins__": {}})  # noqa: S307 - "4*B+1" only
-    except Exception:  # noqa: BLE001
-        return sym
+    return " x ".join(str(s) for s in row.at_batch) if row.at_batch is not None else " x ".join(row.shape)
