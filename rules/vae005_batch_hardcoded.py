@@ -242,7 +242,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
     def _normaliser(ctx, node, b0) -> bool:
         if len(node.args) < 2 or not hasattr(node.args[0], "op"):
             return False
-        if b0 not in ctx.literal_sizes(node) or node.args[1] != b0 and ctx.symbolic_capture:
+        if b0 not in ctx.literal_sizes(node) or node.args[1] != b0 and ctx.ints_are_literals:
             return False
         fact = ctx.shape(node)
         if fact is None or fact.sizes != ():

@@ -61,7 +61,7 @@ def _spy_on_the_pass(monkeypatch) -> list:
         seen.append(obs)
         return obs
 
-    monkeypatch.setattr("vaelint.analyze.confirm_run", spy)
+    monkeypatch.setattr("vaelint.confirm.stage.confirm_run", spy)
     return seen
 
 

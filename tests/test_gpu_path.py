@@ -63,17 +63,18 @@ def test_a_model_that_raises_is_confirmed_on_the_cpu_not_on_cuda(tmp_path, monke
     # binary_cross_entropy on logits raises on the CPU, but is a device-side assert on
     # CUDA, after which the process has no usable GPU: confirm where it raises
     import vaelint.analyze as analyze
+    import vaelint.confirm.stage as confirm_stage
 
     path = tmp_path / "logits.py"
     path.write_text(CHOOSES_CUDA.replace("torch.sigmoid(self.dec(z))", "self.dec(z)").replace("            if ON_GPU:\n                raise RuntimeError(\"Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!\")\n", ""))
     seen = {}
-    real = analyze.confirm_run
+    real = confirm_stage.confirm_run
 
     def confirm_run(cap, specs, device, *a, **k):
         seen["device"] = device
         return real(cap, specs, "cpu", *a, **k)
 
-    monkeypatch.setattr(analyze, "confirm_run", confirm_run)
+    monkeypatch.setattr(confirm_stage, "confirm_run", confirm_run)
     monkeypatch.setattr(analyze, "_check_device", lambda options: "cuda")  # as --device cuda on a GPU machine
     result = check(str(path), "VAE", ["6x12"])
     assert [f.code for f in result.findings] == ["VAE010"]

@@ -110,6 +110,39 @@ def test_the_example_rule_in_the_readme_runs(tmp_path, monkeypatch):
     assert "rand_like" in result.findings[0].message and "B x Z" in result.findings[0].message
 
 
+def test_the_example_capture_route_in_the_readme_is_one_class_and_one_list_entry(tmp_path, monkeypatch):
+    """'Adding a capture route': the README's route, put in the list where it says,
+    is tried in order and named by the report, with the reason the route before it gave."""
+    route_code, list_code = blocks("python", "### Adding a capture route")[:2]
+    namespace: dict = {}
+    exec(compile(route_code, "readme_route.py", "exec"), namespace)  # noqa: S102 - the README's own example
+    import vaelint.capture.routes as routes_mod
+    from vaelint.capture.recording import RecordingRoute
+    from vaelint.capture.symbolic import SymbolicRoute
+
+    namespace.update(Route=routes_mod.Route, SymbolicRoute=SymbolicRoute, RecordingRoute=RecordingRoute)
+    exec(compile(list_code, "readme_routes.py", "exec"), namespace)  # noqa: S102
+    monkeypatch.setattr(routes_mod, "routes", namespace["routes"])
+    model = tmp_path / "branchy.py"
+    model.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass VAE(nn.Module):\n    check_in_eval = True\n\n"
+        "    def __init__(self):\n        super().__init__()\n        self.enc, self.dec = nn.Linear(8, 4), nn.Linear(2, 8)\n"
+        "        self.drop = nn.Dropout(0.5)\n\n"
+        "    def forward(self, x):\n        if x.sum() > -1e9:  # data-dependent: fx cannot trace it\n"
+        "            x = self.drop(x)\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        eps = torch.randn_like(mu)\n"
+        "        return self.dec(mu + eps * torch.exp(0.5 * logvar)), mu, logvar\n"
+    )
+    import vaelint.analyze as analyze
+    from vaelint.inputs import parse_input_spec
+
+    result = analyze.analyse(f"{model}:VAE", analyze.Options(inputs=[parse_input_spec("4x8")], dynamic=False))
+    assert result.error is None, result.error
+    assert result.capture_method == "recording-eval"
+    assert result.fallback_reason.startswith("torch.fx could not trace it symbolically")
+    assert [r.stage for r in result.flow][:2] == ["input", "encoder"]
+
+
 def test_every_heading_appears_once():
     import collections
 

@@ -1,73 +1,53 @@
 """One target through the pipeline: load -> capture -> shapes -> roles -> rules -> confirm.
 
-Each stage lives in its own module; this one only sequences them and turns
-whatever goes wrong into a :class:`TargetResult` with an error, never a
-traceback.
+Each stage lives in its own folder (README, "How it works"); this module only
+sequences them, hands each stage the typed result of the one before (Loaded,
+Shaped, the Context), and turns whatever goes wrong into a :class:`TargetResult`
+with an error, never a traceback.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import inspect
 import math
-import os
-import signal
 import sys
-import threading
 import traceback
 import warnings
+from dataclasses import dataclass
 
 import torch
-import torch.fx as fx
-from torch.fx.proxy import TraceError
 
-from vaelint.capture import result as capture_mod
-from vaelint.capture.symbolic import capture_fx
-from vaelint.capture.recording import capture_recording
-from vaelint.confirm.forward_backward import confirm_run, fits, pick_device, whole_model_checks
-from vaelint.facts.context import Context
-from vaelint.contracts.dimnames import from_annotations
+from vaelint.capture.inputcheck import binary_retry, check_inputs, check_token_ids, unexplained
+from vaelint.capture.routes import CaptureJob, Captured, capture_and_run
+from vaelint.catalogue import offer_fixes, run_rules, selected_rules
+from vaelint.confirm.devicechoice import ChoosesCuda, cuda_hidden, forget_device_choices
+from vaelint.confirm.forward_backward import fits, pick_device
 from vaelint.diagnostics import Finding, TargetResult
-from vaelint.confirm.devicechoice import ChoosesCuda, asserts_on_cuda, cuda_hidden, forget_device_choices
 from vaelint.errorkinds import kind_of
 from vaelint.errors import ForwardHasLoss, VaelintError
+from vaelint.facts.context import Context, build_context
 from vaelint.facts.flow import beta_effective, flow_rows, loss_reading
-from vaelint.frames import boundary, user_frame_of_traceback
-from vaelint.frontends.sourcemap import where
 from vaelint.facts.graphview import GraphView
-from vaelint.capture.inputcheck import binary_retry, check_inputs, check_token_ids, unexplained
-from vaelint.frontends import LoadRequest, Program, choose, parse_ref
-from vaelint.capture.binding import Binder
-from vaelint.frontends.lossfind import LossPlan
-from vaelint.settings.options import Options  # noqa: F401 - its home before vaelint/settings/options.py
-from vaelint.facts.roles import forward_roles, loss_roles
-from vaelint.capture.ops import RANDOM_OPS
-from vaelint.rulebase import SkipRule, drop_deferred
 from vaelint.facts.shapes import make_inputs, run_batches
-from vaelint.vocab import ConfirmNeed, ErrorKind
+from vaelint.frames import boundary, user_frame_of_traceback
+from vaelint.frontends import LoadRequest, Program, choose, parse_ref
+from vaelint.frontends.lossfind import LossPlan
+from vaelint.frontends.sourcemap import where
+from vaelint.inputs import InputSpec
+from vaelint.settings.options import Options
+from vaelint.timelimit import TimedOut, time_limit
+from vaelint.vocab import ErrorKind
 
-
-def selected_rules(options: Options):
-    from vaelint.rules import all_rules
-
-    out = []
-    for cls in all_rules():
-        if options.select and not any(cls.code.startswith(s) for s in options.select):
-            continue
-        if any(cls.code.startswith(s) for s in options.ignore):
-            continue
-        out.append(cls())
-    return out
+__all__ = ["Options", "analyse"]
 
 
 @boundary
 def analyse(target: str, options: Options) -> TargetResult:
     result = TargetResult(target)
     try:
-        with _time_limit(options.timeout):
+        with time_limit(options.timeout):
             _seeded_analysis(target, options, result)
-    except _TimedOut as e:
+    except TimedOut as e:
         loc = user_frame_of_traceback(e.__traceback__)
         running = f" (it was running {where(loc.path, loc.line)})" if loc else ""
         result.error = VaelintError(
@@ -77,29 +57,6 @@ def analyse(target: str, options: Options) -> TargetResult:
             "smaller --input, or raise --timeout.",
         )
     return result
-
-
-class _TimedOut(BaseException):
-    """Raised in the analysing thread when the target's time is up (a BaseException,
-    so the user's ``except Exception`` cannot swallow it)."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float | None):
-    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expire(signum, frame):
-        raise _TimedOut()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _seeded_analysis(target: str, options: Options, result: TargetResult) -> None:
@@ -140,21 +97,53 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
         )
 
 
-def _load(target: str, options: Options, progress) -> Program:
-    """The front end that knows this way of writing VAE code turns the target into a Program."""
-    ref = parse_ref(target)
-    request = LoadRequest(
-        init=options.init, loss=options.loss, loss_kwargs=options.loss_kwargs, inputs=list(options.inputs),
-        script_args=list(options.script_args), progress=progress,
-    )
-    return choose(ref).load(ref, request)
-
-
 def _analyse(target: str, options: Options, result: TargetResult) -> None:
+    progress = options.progress or (lambda stage: None)
+    loaded = _load_stage(target, options, result, progress)
+    shaped = _capture_stage(target, loaded, result, progress)
+    ctx = _roles_stage(target, loaded, shaped, options, result)
+    progress("rules")
+    findings = run_rules(selected_rules(options), ctx, result)
+    if ctx.failure is not None and not findings:
+        # a rule claimed the crash but reported nothing about it: never "no findings" on a model that raises
+        raise unexplained(target, shaped.specs, ctx.failure)
+    result.notes.extend(ctx.notes)
+    if loaded.device is not None:
+        from vaelint.confirm.stage import confirm_findings
+
+        confirm_findings(ctx, findings, loaded.device, loaded.keep_graph, result, progress)
+    if options.fixes:
+        offer_fixes(findings, ctx, result)
+    result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+    if options.annotate:
+        from vaelint.contracts.proposals import propose
+
+        result.annotations = propose(ctx)
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class Loaded:
+    """Load's hand-off: the program, its inputs, and how the later stages run it."""
+
+    program: Program
+    specs: list[InputSpec]  # positional first, keyword (NAME=SPEC) after
+    device: str | None  # the confirmation pass's device; None: no pass
+    keep_graph: bool  # the run at the user's batch keeps its autograd graph for the pass
+    contracts: object  # the user's annotated functions (vaelint/contracts/annotations.py); None: none
+    initial_buffers: dict  # for a capture that starts over (BatchNorm's running statistics)
+
+    def start_over(self) -> None:
+        """A run changes buffers only, never the weights: put those back."""
+        self.program.model.load_state_dict(self.initial_buffers, strict=False)
+
+
+def _load_stage(target: str, options: Options, result: TargetResult, progress) -> Loaded:
     if options.inputs or not _may_infer_inputs(target):
         check_inputs(options.inputs)
     device = _check_device(options) if options.dynamic else None
-    progress = options.progress or (lambda stage: None)
     program = _load(target, options, progress)
     result.notes.extend(program.notes)
     specs = _inputs(program, options, result)
@@ -169,155 +158,170 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     keep_graph = device == "cpu" and fits(program.model, device) is None
     plan = program.loss
     result.loss_name = plan.name if plan else program.step.description if program.step else None
-    contracts = _contracts(program, options, result)
+    return Loaded(program, specs, device, keep_graph, _contracts(program, options, result), initial_buffers)
 
-    # capture -> shapes
-    try:
-        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph, contracts)
-    except ForwardHasLoss:
-        result.notes.append(
-            f"the forward returns its own loss (out['loss']), so the {plan.name} found by name was not "
-            "called again; give --loss to analyse another"
-        )
-        plan = None
-        result.loss_name = None
-        program.model.load_state_dict(initial_buffers, strict=False)
-        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph, contracts)
-    guessed = _guess_raised(cap, runs, binder)
-    if guessed:
-        # the loss was called with parameters bound by position alone, and that call
-        # raised: a guess, not the user's call, so no finding comes of it; the model is
-        # checked without that loss, and the report says why
-        program.loss_missing_reason = (
-            f"the loss {plan.name} could not be bound from the code alone ({binder.binding.guess_text()}: "
-            f"by position) and that call raised ({_first_line(runs.failure.error)}): name its parameters "
-            "as forward returns them (return recon, mu, logvar -> def loss(recon, x, mu, logvar)), or call it "
-            "in the training code, and vaelint binds them as written"
-        )
-        result.binding = binder.binding.descriptions
-        plan = None
-        result.loss_name = None
-        program.model.load_state_dict(initial_buffers, strict=False)
-        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph, contracts)
-    binary = binary_retry(runs.failure, specs)
-    if binary is not None:
-        # a distribution that validates its support: the data is binary, so draw it
-        # that way rather than stop
-        specs = binary
-        program.model.load_state_dict(initial_buffers, strict=False)
-        cap, runs, binder = _capture_and_run(program, plan, specs, progress, keep_graph, contracts)
-        result.notes.append(
-            "a distribution in the model checks that its data lies in its support, so the float "
-            "inputs were drawn in {0, 1} (as --input SHAPE:float32:2 would)"
-        )
-    check_token_ids(target, specs, cap, runs)
+
+def _load(target: str, options: Options, progress) -> Program:
+    """The front end that knows this way of writing VAE code turns the target into a Program."""
+    ref = parse_ref(target)
+    request = LoadRequest(
+        init=options.init, loss=options.loss, loss_kwargs=options.loss_kwargs, inputs=list(options.inputs),
+        script_args=list(options.script_args), progress=progress,
+    )
+    return choose(ref).load(ref, request)
+
+
+# --------------------------------------------------------------------------- capture and shapes
+
+
+@dataclass
+class Shaped:
+    """Capture's hand-off: the graph the routes gave (vaelint/capture/routes.py) with
+    the shapes stage's runs, and the loss and inputs it was captured with."""
+
+    plan: LossPlan | None
+    specs: list[InputSpec]
+    captured: Captured
+    guessed: bool  # a loss bound by position alone raised, and was dropped
+
+
+def _capture_stage(target: str, loaded: Loaded, result: TargetResult, progress) -> Shaped:
+    """Capture, revised where the first capture shows the loss or the inputs cannot
+    serve as they were: the forward returns its own loss, a loss bound by a guess
+    raised, a distribution wants binary data. Each check is asked once, in order."""
+    shaped = Shaped(loaded.program.loss, loaded.specs, None, False)
+    checks = [_guessed_loss_raised, _binary_data]
+    while True:
+        try:
+            job = CaptureJob(loaded.program, shaped.plan, shaped.specs, make_inputs(shaped.specs, shaped.specs[0].batch),
+                             progress, loaded.keep_graph, loaded.contracts)
+            shaped.captured = capture_and_run(job, run=run_batches)
+        except ForwardHasLoss:
+            if shaped.plan is None:
+                raise
+            _forward_has_loss(shaped, result)
+            loaded.start_over()
+            continue
+        while checks:
+            if checks.pop(0)(shaped, loaded, result):
+                loaded.start_over()
+                break
+        else:
+            break
+    cap, runs, binder = shaped.captured.capture, shaped.captured.runs, shaped.captured.binder
+    check_token_ids(target, shaped.specs, cap, runs)
     result.capture_method = cap.method
     result.fallback_reason = cap.fallback_reason
-    result.batch = specs[0].batch
+    result.batch = shaped.specs[0].batch
     if binder is not None and binder.binding is not None:
         result.binding = binder.binding.descriptions
-    elif program.loss_missing_reason:
+    elif loaded.program.loss_missing_reason:
         result.notes.append(f"binding tried: {', '.join(f'{p} <- {s}' for p, s in result.binding)}")
         result.binding = []
+    return shaped
 
-    # roles
-    ctx = _context(program, specs, cap, runs, plan, options.beta)
-    ctx.contracts = contracts
+
+def _forward_has_loss(shaped: Shaped, result: TargetResult) -> None:
+    result.notes.append(
+        f"the forward returns its own loss (out['loss']), so the {shaped.plan.name} found by name was not "
+        "called again; give --loss to analyse another"
+    )
+    shaped.plan = None
+    result.loss_name = None
+
+
+def _guessed_loss_raised(shaped: Shaped, loaded: Loaded, result: TargetResult) -> bool:
+    """The loss was called with parameters bound by position alone, and that call
+    raised: a guess, not the user's call, so no finding comes of it; the model is
+    checked without that loss, and the report says why."""
+    binder, runs = shaped.captured.binder, shaped.captured.runs
+    if not _guess_raised(shaped.captured):
+        return False
+    loaded.program.loss_missing_reason = (
+        f"the loss {shaped.plan.name} could not be bound from the code alone ({binder.binding.guess_text()}: "
+        f"by position) and that call raised ({_first_line(runs.failure.error)}): name its parameters "
+        "as forward returns them (return recon, mu, logvar -> def loss(recon, x, mu, logvar)), or call it "
+        "in the training code, and vaelint binds them as written"
+    )
+    result.binding = binder.binding.descriptions
+    shaped.plan, shaped.guessed = None, True
+    result.loss_name = None
+    return True
+
+
+def _binary_data(shaped: Shaped, loaded: Loaded, result: TargetResult) -> bool:
+    """A distribution that validates its support: the data is binary, so draw it
+    that way rather than stop."""
+    binary = binary_retry(shaped.captured.runs.failure, shaped.specs)
+    if binary is None:
+        return False
+    shaped.specs = binary
+    result.notes.append(
+        "a distribution in the model checks that its data lies in its support, so the float "
+        "inputs were drawn in {0, 1} (as --input SHAPE:float32:2 would)"
+    )
+    return True
+
+
+def _guess_raised(captured: Captured) -> bool:
+    """Did the loss, called with a guessed binding, raise (after the forward ran)?"""
+    cap, runs, binder = captured.capture, captured.runs, captured.binder
+    if binder is None or binder.binding is None or not binder.binding.guessed or runs.failure is None:
+        return False
+    node = runs.failure.node
+    if node is None:
+        return True  # the forward returned (the binding was decided): the loss raised
+    forward = [n for n in cap.graph.nodes if "forward_output" in n.meta]
+    view = GraphView(cap.graph, cap.modules)
+    return not any(view.depends_on(f, node) or f is node for f in forward)
+
+
+# --------------------------------------------------------------------------- roles
+
+
+def _roles_stage(target: str, loaded: Loaded, shaped: Shaped, options: Options, result: TargetResult) -> Context:
+    """The roles and the facts the rules read; a run that raised is explained by a
+    selected rule, or ends the check with exit 2."""
+    program, specs = loaded.program, shaped.specs
+    cap, runs = shaped.captured.capture, shaped.captured.runs
+    ctx = build_context(program, specs, cap, runs, shaped.plan, options.beta)
+    ctx.contracts = loaded.contracts
     from vaelint.contracts.check import name_held_dims
 
     name_held_dims(ctx)
-    # only the rules the user selected may explain a failed run; otherwise it is exit 2
     if runs.failure is not None:
         program.raise_deferred_error()  # e.g. a tf.* call in a Keras layer's call(): exit 2 naming it
-    if runs.failure is not None and kind_of(runs.failure.error) is ErrorKind.DEVICE and torch.cuda.is_available():
-        where = runs.failure.loc.where() if runs.failure.loc else "its forward"
-        raise ChoosesCuda(f"{type(runs.failure.error).__name__} at {where}")
-    if runs.failure is not None and not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
-        raise unexplained(target, specs, runs.failure)
-    if plan is None and program.step is not None:
-        pass  # the step's own loss
-    elif plan is None and ctx.has_loss:
+        if kind_of(runs.failure.error) is ErrorKind.DEVICE and torch.cuda.is_available():
+            at = runs.failure.loc.where() if runs.failure.loc else "its forward"
+            raise ChoosesCuda(f"{type(runs.failure.error).__name__} at {at}")
+        # only the rules the user selected may explain a failed run; otherwise it is exit 2
+        if not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
+            raise unexplained(target, specs, runs.failure)
+    _say_which_loss(program, shaped, ctx, result)
+    reading = loss_reading(ctx.roles)
+    if reading:
+        result.notes.append(reading)
+    result.flow = flow_rows(ctx)
+    if ctx.roles.inputs:
+        result.input_text = f"{ctx.shape_text(ctx.roles.inputs[0]).split(' (')[0]} (B={specs[0].batch})"
+    beta_effective(ctx, result)
+    return ctx
+
+
+def _say_which_loss(program: Program, shaped: Shaped, ctx: Context, result: TargetResult) -> None:
+    if shaped.plan is not None or program.step is not None:
+        return  # the loss found, or the step's own loss
+    if ctx.has_loss:
         result.loss_name = "the forward's own out['loss']"
-    elif plan is None and not guessed:
+    elif not shaped.guessed:
         result.notes.append(
             program.loss_missing_reason
             or "no loss found (no --loss, no loss_function/loss/compute_loss/elbo/vae_loss method or "
             "function, no 'loss' in the forward's output): the loss rules were skipped"
         )
-    reading = loss_reading(ctx.roles)
-    if reading:
-        result.notes.append(reading)
-    result.flow = flow_rows(ctx)
-    result.input_text = f"{ctx.shape_text(ctx.roles.inputs[0]).split(' (')[0]} (B={specs[0].batch})" if ctx.roles.inputs else ""
-    beta_effective(ctx, result)
-
-    # rules
-    progress("rules")
-    findings = []
-    for rule in selected_rules(options):
-        unmet = next((why for why in map(ctx.unmet, rule.needs) if why), None)
-        if unmet is not None:
-            result.skipped.append((rule.code, unmet))
-            continue
-        try:
-            findings += [(rule, f) for f in rule.check(ctx)]
-        except SkipRule as why:
-            result.skipped.append((rule.code, str(why)))
-        except Exception as e:  # noqa: BLE001 - one rule's bug must not hide the others' findings
-            result.notes.append(_rule_bug(rule, "check", e))
-
-    findings = _once_each(drop_deferred(findings))
-    if runs.failure is not None and not findings:
-        # a rule claimed the crash but reported nothing about it: never "no findings" on a model that raises
-        raise unexplained(target, specs, runs.failure)
-    result.notes.extend(ctx.notes)
-
-    # confirm
-    if device is not None and device.startswith("cuda") and runs.failure is not None and asserts_on_cuda(runs.failure.error):
-        # the model raises at the user's batch: on CUDA that error may be a device-side
-        # assert (binary_cross_entropy of values outside [0, 1]), which leaves the process
-        # no usable GPU; the CPU raises it as an exception the rules can read
-        result.notes.append(
-            f"the model raises at batch {runs.failure.batch} on the CPU, so the confirmation pass ran "
-            "there as well (on CUDA the same error can be a device-side assert)"
-        )
-        device = "cpu"
-    if device is not None:
-        progress("confirmation")
-        needs = set().union(*(_confirm_needs(rule, f, ctx) for rule, f in findings))
-        reuse = runs.runs[runs.batch] if keep_graph else None
-        obs = confirm_run(
-            cap, specs, device, ctx.roles.total_value, doubled=ConfirmNeed.DOUBLED_BATCH in needs,
-            reuse=reuse, retain_graph=ConfirmNeed.GRAPH in needs, keep=ctx.read_after_run(),
-            random_nodes=ctx.nodes_by_op(*RANDOM_OPS),
-            contracts=contracts if ConfirmNeed.CONTRACT_RUN in needs else None,
-        )
-        if obs.skipped:
-            result.notes.append(obs.skipped)
-        else:
-            result.confirmed_on = device
-            for rule, f in findings:
-                try:
-                    f.confirmed = rule.confirm(f, ctx, obs)
-                except Exception as e:  # noqa: BLE001
-                    result.notes.append(_rule_bug(rule, "confirm", e))
-            result.checks = whole_model_checks(ctx, obs)
-    if options.fixes:
-        _offer_fixes(findings, ctx, result)
-    result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
-    if options.annotate:
-        from vaelint.contracts.proposals import propose
-
-        result.annotations = propose(ctx)
 
 
-def _offer_fixes(findings, ctx, result: TargetResult) -> None:
-    """Each finding's edit, from its rule (not yet checked again: vaelint/fixes/verify.py)."""
-    for rule, f in findings:
-        try:
-            f.autofix = rule.autofix(f, ctx)
-        except Exception as e:  # noqa: BLE001 - a fix that cannot be worded is no fix, never a lost finding
-            result.notes.append(_rule_bug(rule, "word a fix for", e))
+# --------------------------------------------------------------------------- helpers
 
 
 def _contracts(program, options: Options, result: TargetResult):
@@ -335,41 +339,14 @@ def _contracts(program, options: Options, result: TargetResult):
         return None
 
 
-def _guess_raised(cap, runs, binder) -> bool:
-    """Did the loss, called with a guessed binding, raise (after the forward ran)?"""
-    if binder is None or binder.binding is None or not binder.binding.guessed or runs.failure is None:
-        return False
-    node = runs.failure.node
-    if node is None:
-        return True  # the forward returned (the binding was decided): the loss raised
-    forward = [n for n in cap.graph.nodes if "forward_output" in n.meta]
-    view = GraphView(cap.graph, cap.modules)
-    return not any(view.depends_on(f, node) or f is node for f in forward)
-
-
 def _first_line(error) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return f"{type(error).__name__}: {text[:160]}"
 
 
-def _once_each(findings: list) -> list:
-    """One finding per rule, place and message: a line the step runs twice (a loss
-    helper called for the labelled and the unlabelled batch) is one finding."""
-    seen, out = set(), []
-    for rule, f in findings:
-        loc = f.loc
-        key = (f.code, (loc.path, loc.line, loc.column) if loc else f.message)
-        if key not in seen:
-            seen.add(key)
-            out.append((rule, f))
-    return out
-
-
 def _may_infer_inputs(target: str) -> bool:
     """A target whose front end may find its inputs itself (a training script that
     builds a known data set): --input is checked after loading, not before."""
-    from vaelint.frontends import choose
-
     ref = parse_ref(target)
     # a whole file is a script (or not a target at all: its front end says so)
     return ref.name is None or choose(ref).infers_inputs
@@ -392,21 +369,6 @@ def _inputs(program: Program, options: Options, result: TargetResult) -> list:
     return [s for s in given if not s.name] + [s for s in given if s.name]
 
 
-def _confirm_needs(rule, finding, ctx) -> set:
-    try:
-        return set(rule.confirm_needs(finding, ctx))
-    except Exception:  # noqa: BLE001 - its confirm will say what went wrong
-        return set(ConfirmNeed)
-
-
-def _rule_bug(rule, stage: str, e: Exception) -> str:
-    frame = traceback.extract_tb(e.__traceback__)[-1]
-    return (
-        f"{rule.code} could not {stage} this model ({type(e).__name__}: {e} at "
-        f"{os.path.basename(frame.filename)}:{frame.lineno}); a bug in vaelint, please report it"
-    )
-
-
 def _check_device(options: Options) -> str:
     device = pick_device(options.device)
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -416,133 +378,3 @@ def _check_device(options: Options) -> str:
             "False). Use --device auto or cpu.",
         )
     return device
-
-
-def _context(program, specs, cap, runs, plan, beta) -> Context:
-    """The roles found in the captured graph, and everything the rules read."""
-    view = GraphView(cap.graph, cap.modules)
-    forward_out = dict(
-        sorted(
-            ((n.meta["forward_output"], n) for n in cap.graph.nodes if "forward_output" in n.meta),
-            key=lambda item: tuple((0, k, "") if isinstance(k, int) else (1, 0, str(k)) for k in item[0]),
-        )
-    )
-    roles = forward_roles(view, forward_out)
-    output_struct = _output_structure(cap)
-    if (plan is not None or program.step is not None) and output_struct is not None:
-        loss_roles(view, roles, output_struct)
-    elif isinstance(output_struct, dict) and isinstance(output_struct.get("loss"), fx.Node):
-        # no loss function, but the forward returns its own loss (pythae's ModelOutput)
-        loss_roles(view, roles, {"loss": output_struct["loss"]})
-    ctx = Context(program, specs, cap, view, roles, runs, plan, beta)
-    ctx.dim_names = from_annotations(
-        program.model,
-        [ctx.shape(n).sizes if ctx.shape(n) else None for n in roles.inputs],
-        [ctx.shape(n).sizes if ctx.shape(n) else None for n in forward_out.values()],
-        ctx.latent_size,
-    )
-    return ctx
-
-
-def _capture_and_run(program, plan: LossPlan | None, specs, progress=None, keep_graph: bool = False, contracts=None):
-    """torch.fx first; the recording route when fx cannot trace the model, or when
-    the fx graph fails where the eager model does not. A Keras model is recorded
-    at once: its layers run Python (argument conversion, seed generators) that
-    fx cannot trace, and the attempt would only cost time."""
-    model = program.model
-    inputs0 = make_inputs(specs, specs[0].batch)
-    keywords = tuple(s.name for s in specs if s.name)
-    program.before_capture(inputs0)
-    names = capture_mod.input_names(program, len(specs), keywords)
-    attributes = _attributes(model)
-    binding_facts = _binding_facts(program, plan)
-    fx_cap = fx_runs = None
-    if not program.captures_symbolically():
-        reason = None
-    else:
-        binder = Binder(plan, names, *binding_facts) if plan else None
-        try:
-            try:
-                cap = capture_fx(program, plan.fn if plan else None, binder, len(specs), keywords, progress, contracts)
-            finally:
-                # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
-                # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error
-                _restore_attributes(attributes)
-            if progress:
-                progress("forward")  # the shape runs execute the captured forward and loss
-            runs = run_batches(cap, specs, keep_graph=keep_graph)
-            if runs.failure is None:
-                return cap, runs, binder
-            fx_cap, fx_runs = cap, runs
-            reason = f"the fx graph raised at batch {specs[0].batch}"
-        except VaelintError:
-            raise
-        except Exception as e:  # noqa: BLE001 - anything fx cannot trace
-            reason = _trace_reason(e)
-    _restore_attributes(attributes)  # and what the fx graph's runs stored (self.x = ...)
-    if progress:
-        progress("forward")
-    binder = Binder(plan, names, *binding_facts) if plan else None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        program.reseed(0)
-        with torch.enable_grad() if keep_graph else torch.no_grad():
-            cap = capture_recording(
-                program, plan.fn if plan else None, binder, inputs0, reason, keywords, progress, program.module_sites,
-                keep_autograd=keep_graph, contracts=contracts,
-            )
-    runs = run_batches(cap, specs, keep_graph=keep_graph)
-    if fx_cap is not None and runs.failure is not None and not isinstance(fx_runs.failure.error, TraceError):
-        # Both routes fail: a real error of the model; keep the whole fx graph (but
-        # never for an error of fx's own making: the concrete run's error is the real one)
-        return fx_cap, fx_runs, fx_cap.binder
-    return cap, runs, binder
-
-
-def _binding_facts(program: Program, plan) -> tuple:
-    """(the forward's returned names, where the code calls the loss): what the
-    user's code says about binding the loss (vaelint/capture/bindnames.py)."""
-    from vaelint.capture.bindnames import call_site_sources, return_names
-
-    if plan is None or program.step is not None:
-        return {}, None
-    names = return_names(program.forward_fn())
-    paths = [program.path]
-    try:
-        loss_file = inspect.getsourcefile(getattr(plan.fn, "__func__", plan.fn))
-    except TypeError:
-        loss_file = None
-    if loss_file:
-        paths.append(os.path.realpath(loss_file))
-    folder = os.path.dirname(program.path)
-    try:
-        paths += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py"))[:30]
-    except OSError:
-        pass
-    return names, call_site_sources(plan.fn, program.model, list(dict.fromkeys(paths)))
-
-
-def _attributes(model) -> list:
-    """Each module's plain attributes and buffers, as they are before tracing."""
-    return [(m, dict(m.__dict__), dict(m._buffers)) for m in model.modules()]
-
-
-def _restore_attributes(saved: list) -> None:
-    for module, attributes, buffers in saved:
-        for key in [k for k in module.__dict__ if k not in attributes]:
-            del module.__dict__[key]
-        module.__dict__.update(attributes)
-        module._buffers.clear()
-        module._buffers.update(buffers)
-
-
-def _trace_reason(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"torch.fx could not trace it symbolically ({type(e).__name__}: {text[:160]})"
-
-
-def _output_structure(cap):
-    out_nodes = [n for n in cap.graph.nodes if n.op == "output"]
-    if not out_nodes:
-        return None
-    return out_nodes[0].args[0]

@@ -22,6 +22,7 @@ from vaelint.errors import VaelintError
 from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
 from vaelint.capture.ops import RANDOM_OPS, function_name
 from vaelint.capture.outputs import flatten_outputs
+from vaelint.capture.routes import CaptureJob, Refusal, Route, fallback_reason
 
 
 class _Recorder(TorchFunctionMode):
@@ -143,6 +144,24 @@ def _returns_its_input(func, out: torch.Tensor, args) -> bool:
     return any(a is out for a in args)
 
 
+class RecordingRoute(Route):
+    """Recording a concrete run: for what fx cannot trace, and for a graph fx traced
+    that raised where the eager model does not."""
+
+    name = "recording"
+
+    def try_capture(self, job: CaptureJob, refused: list[Refusal]) -> Capture | Refusal:
+        job.stage("forward")  # the capture run is the forward's first run
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            job.program.reseed(0)
+            with torch.enable_grad() if job.keep_graph else torch.no_grad():
+                return capture_recording(
+                    job.program, job.loss_fn, job.binder(), job.inputs, fallback_reason(refused), job.keywords,
+                    job.progress, job.program.module_sites, keep_autograd=job.keep_graph, contracts=job.contracts,
+                )
+
+
 def capture_recording(
     program,
     loss,
@@ -161,39 +180,43 @@ def capture_recording(
     ``keep_autograd``: the capture run (which serves as the first run at its
     batch) keeps its autograd graph, for a confirmation pass that reuses it."""
     wrapper, names = make_wrapper(program, loss, binder, len(inputs), keywords, progress)
-    replayers = program.replayers()
-    param_names = {}
-    for qual, p in wrapper.named_parameters():
-        param_names[id(p)] = qual
-    for qual, b in wrapper.named_buffers():
-        param_names[id(b)] = qual
+    recording = _Recording(wrapper, names, program.replayers(), module_sites or {}, contracts)
+    graph, first = recording.record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
+    for node in graph.nodes:
+        first.result.args[node] = node.args
+    cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason, program=program)
+    cap.contract_calls = recording.watched[0]
+    recording.first, recording.first_graph = first, graph
+    recording.pending = [first.result]  # the capture run itself serves the first run at its batch
+    cap.runner = recording.run
+    return cap
 
-    def record(run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None):
+
+class _Recording:
+    """The runs of one recorded capture: the first records the graph, each later one
+    (another batch size) is recorded again and aligned call by call with the first."""
+
+    def __init__(self, wrapper, names: list[str], replayers, module_sites: dict, contracts):
+        self.wrapper, self.names, self.replayers = wrapper, names, replayers
+        self.module_sites, self.contracts = module_sites, contracts
+        self.param_names = {id(p): qual for qual, p in wrapper.named_parameters()}
+        self.param_names.update({id(b): qual for qual, b in wrapper.named_buffers()})
+        self.watched: list = []  # the capture run's calls (the other batches' runs are not watched)
+        self.first = self.first_graph = None
+        self.pending: list = []
+
+    def record(self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None):
         graph = fx.Graph()
-        rec = _Recorder(graph, param_names, batch, keep_autograd, module_sites or {}, replay, replayers)
-        for name, x in zip(names, run_inputs):
+        rec = _Recorder(graph, self.param_names, batch, keep_autograd, self.module_sites, replay, self.replayers)
+        for name, x in zip(self.names, run_inputs):
             ph = graph.placeholder(name)
             ph.meta["loc"] = None
             rec.bind(x, ph)
-
-        def on_output(out, prefix: tuple = ()):
-            leaves = {}
-            for path, value in flatten_outputs(out, prefix):
-                if isinstance(value, torch.Tensor):
-                    node = rec.node_for(value)
-                    node.meta.setdefault("forward_output", path)
-                    leaves[path] = node
-            return leaves
-
-        wrapper._on_output = on_output
-
-        def node_of(v):
-            hit = rec.tensors.get(id(v)) if isinstance(v, torch.Tensor) else None
-            return hit[1] if hit is not None and hit[0] is v else None
-
+        wrapper = self.wrapper
+        wrapper._on_output = lambda out, prefix=(): _mark_outputs(rec, out, prefix)
         calls: list = []
-        wrapper._watch = watch_into(contracts, node_of, calls) if contracts and not watched else None
-        watched.append(calls)
+        wrapper._watch = watch_into(self.contracts, lambda v: _node_of(rec, v), calls) if self.contracts and not self.watched else None
+        self.watched.append(calls)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -211,23 +234,15 @@ def capture_recording(
                 wrapper._watch = None
         return graph, rec
 
-    watched: list = []  # the capture run's calls (the other batches' runs are not watched)
-
-    graph, first = record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
-    for node in graph.nodes:
-        first.result.args[node] = node.args
-    cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason, program=program)
-    cap.contract_calls = watched[0]
-    pending = [first.result]  # the capture run itself serves the first run at its batch
-
-    def runner(run_inputs, batch, keep_autograd=False, replay=None):
+    def run(self, run_inputs, batch, keep_autograd=False, replay=None) -> RunResult:
+        first, pending = self.first, self.pending
         if pending and batch == pending[0].batch and keep_autograd == first.keep_autograd:
             return pending.pop()
         pending.clear()
         # the replayed draws, in the order the first run made its random calls
         draws = [replay.get(node) for name, node in first.calls if name in RANDOM_OPS] if replay else None
-        other_graph, rec = record(run_inputs, batch, keep_autograd, draws)
-        by_node = _align(graph, first.calls, other_graph, rec.calls)
+        other_graph, rec = self.record(run_inputs, batch, keep_autograd, draws)
+        by_node = _align(self.first_graph, first.calls, other_graph, rec.calls)
         mapped = RunResult(batch, {}, {}, output=rec.result.output)
         for nb, na in by_node.items():
             if nb in rec.result.shapes:
@@ -240,8 +255,21 @@ def capture_recording(
             mapped.failure = Failure(by_node.get(f.node), f.error, f.loc, batch)
         return mapped
 
-    cap.runner = runner
-    return cap
+
+def _mark_outputs(rec: "_Recorder", out, prefix: tuple = ()) -> dict:
+    """The forward's outputs as the recorded nodes, each marked with its path."""
+    leaves = {}
+    for path, value in flatten_outputs(out, prefix):
+        if isinstance(value, torch.Tensor):
+            node = rec.node_for(value)
+            node.meta.setdefault("forward_output", path)
+            leaves[path] = node
+    return leaves
+
+
+def _node_of(rec: "_Recorder", v):
+    hit = rec.tensors.get(id(v)) if isinstance(v, torch.Tensor) else None
+    return hit[1] if hit is not None and hit[0] is v else None
 
 
 def _align(graph: fx.Graph, calls: list, other_graph: fx.Graph, other_calls: list) -> dict:

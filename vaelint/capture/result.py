@@ -170,7 +170,7 @@ class RunResult:
 
 @dataclass
 class Capture:
-    method: str  # "torch.fx" or "recording"
+    method: str  # the route's name, as the report says it: "torch.fx" or "recording"
     graph: fx.Graph
     modules: dict  # qualified name -> module (names as in call_module targets)
     wrapper: Analysed
@@ -181,6 +181,17 @@ class Capture:
     # the calls of the user's annotated functions the capture met, their values as
     # graph nodes (vaelint/contracts/calls.py)
     contract_calls: list = field(default_factory=list)
+    # the route that made it (vaelint/capture/routes.py): what its graph can say
+    route: Any = None
+
+    @property
+    def ints_are_literals(self) -> bool:
+        """A plain int in this graph was written in the code (never computed from a tensor)."""
+        return bool(self.route is not None and self.route.ints_are_literals)
+
+    def literal_ints(self, node: fx.Node, runs) -> list[int]:
+        """Integer arguments written into the code for ``node``'s op, as its route can tell."""
+        return self.route.literal_ints(node, runs) if self.route is not None else []
 
     def reseed(self, seed: int) -> None:
         """Restart every random generator a run of the program draws from: torch's,

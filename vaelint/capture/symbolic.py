@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 import torch.fx as fx
+from torch.fx.proxy import TraceError
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
@@ -21,6 +22,8 @@ from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, ta
 from vaelint.frames import user_stack
 from vaelint.capture.ops import CREATION_OPS, function_name
 from vaelint.capture.outputs import flatten_outputs
+from vaelint.capture.routes import CaptureJob, Refusal, Route
+from vaelint.errors import VaelintError
 
 
 class _KeepCreationOps(TorchFunctionMode):
@@ -121,3 +124,44 @@ def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] =
     cap = Capture("torch.fx", graph, modules, wrapper, names, runner=runner, program=program)
     cap.contract_calls = calls
     return cap
+
+
+class SymbolicRoute(Route):
+    """torch.fx first: its graph keeps computed sizes as nodes, so the rules can tell
+    a literal from ``x.size(0)`` on one run. A program that says fx cannot trace it
+    (a Keras model: its layers run Python fx cannot follow) is recorded at once."""
+
+    name = "torch.fx"
+    ints_are_literals = True
+
+    def applies(self, program) -> bool:
+        return program.captures_symbolically()
+
+    def try_capture(self, job: CaptureJob, refused: list[Refusal]) -> Capture | Refusal:
+        try:
+            try:
+                cap = capture_fx(job.program, job.loss_fn, job.binder(), len(job.specs), job.keywords, job.progress, job.contracts)
+            finally:
+                # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
+                # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error
+                job.restore_attributes()
+        except VaelintError:
+            raise
+        except Exception as e:  # noqa: BLE001 - anything fx cannot trace
+            return Refusal(self, _trace_reason(e))
+        job.stage("forward")  # the shape runs execute the captured forward and loss
+        return cap
+
+    def own_error(self, error: BaseException) -> bool:
+        return isinstance(error, TraceError)  # fx's, where the concrete run's error is the real one
+
+    def graph_raised(self, batch: int) -> str:
+        return f"the fx graph raised at batch {batch}"
+
+    def could_not_run(self, error: Exception) -> str:
+        return _trace_reason(error)
+
+
+def _trace_reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"torch.fx could not trace it symbolically ({type(e).__name__}: {text[:160]})"

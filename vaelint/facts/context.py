@@ -10,7 +10,6 @@ from vaelint.frames import SourceLoc
 from vaelint.inputs import InputSpec
 from vaelint.frontends.base import Program
 from vaelint.frontends.lossfind import LossPlan
-from vaelint.capture.ops import flat_args
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.roles import Roles
 from vaelint.facts.shapes import ShapeFact, ShapeRuns
@@ -93,9 +92,10 @@ class Context:
         return self.runs.failure
 
     @property
-    def symbolic_capture(self) -> bool:
-        """Captured by torch.fx (plain ints in the graph are literals), not by recording a run."""
-        return self.capture.method == "torch.fx"
+    def ints_are_literals(self) -> bool:
+        """A plain int in the graph was written in the code, never computed from a tensor
+        (so an int argument can be read on one run, without comparing batch sizes)."""
+        return self.capture.ints_are_literals
 
     @property
     def framework(self) -> str:
@@ -288,32 +288,9 @@ class Context:
 
     def literal_sizes(self, node) -> list[int]:
         """Integer arguments written into the code for this op (``randn(64, Z)``,
-        ``view(-1, 1024)``), not computed from a tensor (``x.size(0)``).
-
-        The fx graph keeps computed sizes as nodes, so its plain ints are
-        literals. The recording route sees only numbers: an int is a literal
-        when it was the same at every batch size the op ran at.
-        """
-        import torch.fx as fx
-
-        def ints(args) -> list:
-            out = []
-            for a in flat_args(args):
-                if isinstance(a, int) and not isinstance(a, bool):
-                    out.append(a)
-                elif isinstance(a, fx.Node) or a is None:
-                    out.append(None)
-            return out
-
-        if self.capture.method == "torch.fx":
-            return [a for a in ints(node.args) if a is not None]
-        seen = [ints(r.args[node]) for r in self.runs.runs.values() if node in r.args]
-        if len(seen) < 2:
-            return []  # ran at one batch size only: cannot tell a literal from x.size(0)
-        first = seen[0]
-        if any(len(s) != len(first) for s in seen):
-            return []
-        return [a for i, a in enumerate(first) if a is not None and all(s[i] == a for s in seen)]
+        ``view(-1, 1024)``), not computed from a tensor (``x.size(0)``), as the
+        capture route can tell (vaelint/capture/routes.py, Route.literal_ints)."""
+        return self.capture.literal_ints(node, self.runs)
 
 
 # Need -> the Context's reason for lacking it (None: it has it); one entry per need
@@ -327,3 +304,41 @@ _UNMET = {
     Need.CLEAN_RUN: Context._not_clean_run,
 }
 assert set(_UNMET) == set(Need), "every Need has its reason"
+
+
+def build_context(program, specs, cap, runs, plan, beta) -> Context:
+    """The roles found in the captured graph (computed once, here), and everything the rules read."""
+    import torch.fx as fx
+
+    from vaelint.contracts.dimnames import from_annotations
+    from vaelint.facts.roles import forward_roles, loss_roles
+
+    view = GraphView(cap.graph, cap.modules)
+    forward_out = dict(
+        sorted(
+            ((n.meta["forward_output"], n) for n in cap.graph.nodes if "forward_output" in n.meta),
+            key=lambda item: tuple((0, k, "") if isinstance(k, int) else (1, 0, str(k)) for k in item[0]),
+        )
+    )
+    roles = forward_roles(view, forward_out)
+    output_struct = _output_structure(cap)
+    if (plan is not None or program.step is not None) and output_struct is not None:
+        loss_roles(view, roles, output_struct)
+    elif isinstance(output_struct, dict) and isinstance(output_struct.get("loss"), fx.Node):
+        # no loss function, but the forward returns its own loss (pythae's ModelOutput)
+        loss_roles(view, roles, {"loss": output_struct["loss"]})
+    ctx = Context(program, specs, cap, view, roles, runs, plan, beta)
+    ctx.dim_names = from_annotations(
+        program.model,
+        [ctx.shape(n).sizes if ctx.shape(n) else None for n in roles.inputs],
+        [ctx.shape(n).sizes if ctx.shape(n) else None for n in forward_out.values()],
+        ctx.latent_size,
+    )
+    return ctx
+
+
+def _output_structure(cap):
+    out_nodes = [n for n in cap.graph.nodes if n.op == "output"]
+    if not out_nodes:
+        return None
+    return out_nodes[0].args[0]

@@ -119,7 +119,7 @@ class _Walker:
         size that follows the batch is k*B (``x.size(0)``: k=1, ``x.numel()``:
         k=D); None when it is neither a constant nor such a size."""
         if isinstance(arg, (int, float)) and not isinstance(arg, bool):
-            if self.ctx.capture.method == "torch.fx" or self._same_at_all_batches(node, arg):
+            if self.ctx.ints_are_literals or self._same_at_all_batches(node, arg):
                 return float(arg), 0, 1
             values = {b: v for b, v in self._values_in_args(node, arg).items()}
             k = _per_batch(values)

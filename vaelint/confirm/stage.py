@@ -1,0 +1,51 @@
+"""The confirmation stage of one target: what the findings need of the pass, the
+pass itself (vaelint/confirm/forward_backward.py), and each rule's verdict on its
+finding."""
+
+from __future__ import annotations
+
+from vaelint.capture.ops import RANDOM_OPS
+from vaelint.catalogue import rule_bug
+from vaelint.confirm.devicechoice import asserts_on_cuda
+from vaelint.confirm.forward_backward import confirm_run, whole_model_checks
+from vaelint.diagnostics import TargetResult
+from vaelint.vocab import ConfirmNeed
+
+
+def confirm_findings(ctx, findings: list[tuple], device: str, keep_graph: bool, result: TargetResult, progress) -> None:
+    """Run the pass on ``device`` and mark each finding confirmed true, false or None."""
+    runs = ctx.runs
+    if device.startswith("cuda") and runs.failure is not None and asserts_on_cuda(runs.failure.error):
+        # the model raises at the user's batch: on CUDA that error may be a device-side
+        # assert (binary_cross_entropy of values outside [0, 1]), which leaves the process
+        # no usable GPU; the CPU raises it as an exception the rules can read
+        result.notes.append(
+            f"the model raises at batch {runs.failure.batch} on the CPU, so the confirmation pass ran "
+            "there as well (on CUDA the same error can be a device-side assert)"
+        )
+        device = "cpu"
+    progress("confirmation")
+    needs = set().union(*(_confirm_needs(rule, f, ctx) for rule, f in findings))
+    obs = confirm_run(
+        ctx.capture, ctx.specs, device, ctx.roles.total_value, doubled=ConfirmNeed.DOUBLED_BATCH in needs,
+        reuse=runs.runs[runs.batch] if keep_graph else None, retain_graph=ConfirmNeed.GRAPH in needs,
+        keep=ctx.read_after_run(), random_nodes=ctx.nodes_by_op(*RANDOM_OPS),
+        contracts=ctx.contracts if ConfirmNeed.CONTRACT_RUN in needs else None,
+    )
+    if obs.skipped:
+        result.notes.append(obs.skipped)
+        return
+    result.confirmed_on = device
+    for rule, f in findings:
+        try:
+            f.confirmed = rule.confirm(f, ctx, obs)
+        except Exception as e:  # noqa: BLE001
+            result.notes.append(rule_bug(rule, "confirm", e))
+    result.checks = whole_model_checks(ctx, obs)
+
+
+def _confirm_needs(rule, finding, ctx) -> set[ConfirmNeed]:
+    try:
+        return set(rule.confirm_needs(finding, ctx))
+    except Exception:  # noqa: BLE001 - its confirm will say what went wrong
+        return set(ConfirmNeed)
