@@ -120,13 +120,13 @@ def test_a_reduction_over_a_dim_of_a_0d_tensor_reduces_nothing():
     """FactorVAE's loss sums a 0-d tensor over dim=-1: no crash in the term walk."""
     import torch.fx as fx
 
-    from vaelint.facts.reductions import _Walker
+    from vaelint.facts.reductions import TermWalker
 
     g = fx.Graph()
     x = g.placeholder("x")
     node = g.call_method("sum", (x, -1))
-    assert _Walker._reduced_positions(node, 0) == []
-    assert _Walker._reduced_positions(node, 2) == [1]
+    assert TermWalker._reduced_positions(node, 0) == []
+    assert TermWalker._reduced_positions(node, 2) == [1]
 
 
 def test_a_cuda_call_on_a_cpu_machine_gets_a_device_hint(tmp_path):

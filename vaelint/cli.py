@@ -7,17 +7,15 @@ traceback. Options given on the command line override ``[tool.vaelint]``.
 
 from __future__ import annotations
 
-import math
-
 import os
 import sys
-from enum import Enum
 from typing import List, Optional
 
 import typer
 
 from vaelint.errors import VaelintError
 from vaelint.runner import resolve_jobs, shown_target as _shown, untargeted
+from vaelint.request import Color, Device, Format, check_codes, check_request, codes, loss_kwargs_of
 from vaelint.vocab import Severity
 
 app = typer.Typer(
@@ -27,32 +25,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Shape-debugging analyzer for PyTorch variational autoencoders.",
 )
-
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
-    markdown = "markdown"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Color(str, Enum):
-    auto = "auto"
-    always = "always"
-    never = "never"
-
-
-def _codes(value: Optional[str]) -> list[str]:
-    if not value:
-        return []
-    return [c.strip().upper() for c in value.split(",") if c.strip()]
 
 
 def _usage_error(message: str) -> None:
@@ -112,83 +84,51 @@ def check(
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.vaelint_cache/; VAELINT_NO_CACHE=1 too)."),
 ) -> None:
     """Check VAE models for shape, loss and reparameterization bugs."""
-    from vaelint.frontends.build import parse_init, parse_literal
-    from vaelint.inputs import parse_input_spec
     from vaelint.settings.per_file import CommandLine, Settings
 
     cli = CommandLine(
-        select=_codes(select), extend_select=_codes(extend_select), ignore=_codes(ignore),
-        extend_ignore=_codes(extend_ignore), fail_on=fail_on.value if fail_on else None, timeout=timeout,
+        select=codes(select), extend_select=codes(extend_select), ignore=codes(ignore),
+        extend_ignore=codes(extend_ignore), fail_on=fail_on.value if fail_on else None, timeout=timeout,
         device=device.value if device else None, config=config_path, isolated=isolated,
     )
-    _check_codes(cli.select + cli.extend_select + cli.ignore + cli.extend_ignore)
     try:
+        check_codes(cli.select + cli.extend_select + cli.ignore + cli.extend_ignore)
         settings = Settings(cli)
-        specs = [parse_input_spec(s) for s in input]
-        init_kwargs = parse_init(init)
-        loss_kwargs = _loss_kwargs(loss_kwarg)
-        if beta is not None and not (math.isfinite(beta) and beta >= 0):
-            raise VaelintError(
-                "input",
-                f"--beta {beta}: the KL weight must be a finite number of at least 0 (1 for a plain "
-                "VAE, e.g. 4 for a beta-VAE).",
-            )
-        memory_limit = parse_size(max_memory) if max_memory else None
-        try:
-            import shlex
-
-            argv = shlex.split(script_args) if script_args is not None else None
-        except ValueError as e:
-            raise VaelintError("input", f"--script-args {script_args!r} does not split as a shell would ({e}): check the quotes.") from None
-        if specs and specs[0].batch < 2:
-            raise VaelintError(
-                "input",
-                f"--input {specs[0].text()}: use a batch of at least 2 (dim 0); with one sample, batch bugs "
-                "cannot show and BatchNorm cannot train.",
-            )
-        if output_file:
-            folder = os.path.dirname(os.path.abspath(output_file))
-            if not os.path.isdir(folder):
-                raise VaelintError("input", f"--output-file {output_file}: the folder {folder} does not exist.")
-        extra_outputs = _extra_outputs(also_output)
-        if fix and diff:
-            raise VaelintError("input", "--fix writes the fixes and --diff only shows them: give one of the two.")
-        if no_fixes and (fix or diff):
-            raise VaelintError("input", f"--no-fixes works out no fix, so {'--fix' if fix else '--diff'} would have none: drop one of the two.")
+        request = check_request(
+            settings, input=input, init=init, loss=loss, loss_kwarg=loss_kwarg, script_args=script_args, beta=beta,
+            no_dynamic=no_dynamic, no_fixes=no_fixes, max_memory=max_memory, output_file=output_file,
+            also_output=also_output, fix=fix, diff=diff,
+        )
         if show_settings:
             _show_settings(settings, targets or [])
             raise typer.Exit(0)
-        jobs = resolve_jobs(targets or [], settings, bool(specs))
+        jobs = resolve_jobs(targets or [], settings, bool(request.specs))
     except VaelintError as e:
         _usage_error(e.message)
-
-    from vaelint.settings.options import Options
-    from vaelint.inputs import parse_input_spec as spec_of
-
     # the command line's own process has run no torch op (see main): its workers keep torch's threads
     fresh = bool(ctx.obj and ctx.obj.get("fresh_process"))
+    results, failing, fixed_note = _run_checks(
+        request, jobs, fresh, format, jobs_option, no_cache, fix or diff, diff, unsafe_fixes, output_file,
+    )
+    if not results:
+        _no_targets(targets, format, output_file, color, quiet, statistics, request.extra_outputs)
+    if fixed_note:
+        typer.echo(f"vaelint: {fixed_note}", err=True)
+    _emit(results, format, output_file, color, quiet, statistics)
+    for extra_format, path in request.extra_outputs:
+        _emit(results, extra_format, path, Color.never, quiet, statistics)
+    if any(r.error is not None for r in results):
+        raise typer.Exit(2)
+    raise typer.Exit(1 if failing and not exit_zero else 0)
 
-    def options_for(tc, config, sources=None) -> Options:
-        return Options(
-            inputs=specs or ([spec_of(s) for s in tc.inputs] if tc else []),
-            init={**(tc.init if tc else {}), **init_kwargs},
-            loss=loss or (tc.loss if tc else None),
-            loss_kwargs={**(tc.loss_kwargs if tc else {}), **loss_kwargs},
-            beta=beta if beta is not None else (tc.beta if tc and tc.beta is not None else 1.0),
-            device=settings.device(config),
-            dynamic=not no_dynamic,
-            select=settings.select(config),
-            ignore=settings.ignore(config),
-            timeout=settings.timeout(config),
-            max_memory=memory_limit,
-            script_args=argv if argv is not None else (tc.script_args if tc else []),
-            fixes=not no_fixes,
-            sources=dict(sources or {}),
-        )
 
+def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, diff, unsafe_fixes, output_file):
+    """(results, the findings that fail the run, the --fix note): the targets checked,
+    with a progress line on a terminal; with --fix or --diff, the fix rounds."""
     from vaelint.concurrency import default_jobs
     from vaelint.runner import check_jobs, fix_rounds
 
+    settings, options_for = request.settings, request.options_for
     workers = jobs_option or default_jobs(len(jobs))
     shown = None
     if format is Format.text and sys.stderr.isatty():  # progress.wanted; rich's Live is imported only then
@@ -200,88 +140,39 @@ def check(
     finally:
         if shown is not None:
             shown.close()
-    fixed_note = None
-    if results and (fix or diff):
-        from vaelint.fixes import apply as fixes
+    if not results or not fixing:
+        return results, failing, None
+    from vaelint.fixes import apply as fixes
 
-        results, failing, sources, count, last = fix_rounds(
-            results, failing, jobs, options_for, settings, fresh, shown, unsafe_fixes, workers,
-        )
-        note = fixes.summary("would fix" if diff else "fixed", count, len(sources), last)
-        if diff:
-            _write(fixes.diff_text(sources), output_file)
-            typer.echo(f"vaelint: {note}", err=True)
-            raise typer.Exit(2 if any(r.error is not None for r in results) else (1 if sources else 0))
-        fixes.write(sources)  # the results above are the written files' (checked on the same text)
-        fixed_note = note
-    if not results:
-        # file mode: no configured target in these files. Said on stderr; a machine
-        # format still writes its (empty) document, so a CI step that parses it works
-        files = [t for t in (targets or []) if t.endswith((".py", ".ipynb"))]
-        notes = [
-            f"no VAE targets in {len(files)} file{'s' * (len(files) != 1)}: configure "
-            "[[tool.vaelint.targets]] or annotate forward inputs (jaxtyping)",
-            *untargeted,
-        ]
-        for note in notes:
-            typer.echo(f"vaelint: {note}", err=True)
-        if format is not Format.text:
-            _emit([], format, output_file, color, quiet, statistics, notes=notes)
-        for extra_format, path in extra_outputs:
-            if extra_format is not Format.text:
-                _emit([], extra_format, path, Color.never, quiet, statistics, notes=notes)
-        raise typer.Exit(0)
-    if fixed_note:
-        typer.echo(f"vaelint: {fixed_note}", err=True)
-    _emit(results, format, output_file, color, quiet, statistics)
+    results, failing, sources, count, last = fix_rounds(
+        results, failing, jobs, options_for, settings, fresh, shown, unsafe_fixes, workers,
+    )
+    note = fixes.summary("would fix" if diff else "fixed", count, len(sources), last)
+    if diff:
+        _write(fixes.diff_text(sources), output_file)
+        typer.echo(f"vaelint: {note}", err=True)
+        raise typer.Exit(2 if any(r.error is not None for r in results) else (1 if sources else 0))
+    fixes.write(sources)  # the results above are the written files' (checked on the same text)
+    return results, failing, note
+
+
+def _no_targets(targets, format, output_file, color, quiet, statistics, extra_outputs) -> None:
+    """File mode with no configured target in these files: said on stderr; a machine
+    format still writes its (empty) document, so a CI step that parses it works."""
+    files = [t for t in (targets or []) if t.endswith((".py", ".ipynb"))]
+    notes = [
+        f"no VAE targets in {len(files)} file{'s' * (len(files) != 1)}: configure "
+        "[[tool.vaelint.targets]] or annotate forward inputs (jaxtyping)",
+        *untargeted,
+    ]
+    for note in notes:
+        typer.echo(f"vaelint: {note}", err=True)
+    if format is not Format.text:
+        _emit([], format, output_file, color, quiet, statistics, notes=notes)
     for extra_format, path in extra_outputs:
-        _emit(results, extra_format, path, Color.never, quiet, statistics)
-    if any(r.error is not None for r in results):
-        raise typer.Exit(2)
-    raise typer.Exit(1 if failing and not exit_zero else 0)
-
-
-def _extra_outputs(items: list[str]) -> list[tuple[Format, str]]:
-    """``--also-output sarif=vaelint.sarif``: (format, path) pairs, checked before any model runs."""
-    out = []
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not path or name not in Format.__members__:
-            raise VaelintError(
-                "input",
-                f"--also-output {item!r} is not of the form FORMAT=PATH with FORMAT one of "
-                f"{', '.join(Format.__members__)}, e.g. --also-output sarif=vaelint.sarif.",
-            )
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise VaelintError("input", f"--also-output {item}: the folder {folder} does not exist.")
-        out.append((Format[name], path))
-    return out
-
-
-def _loss_kwargs(items: list[str]) -> dict:
-    from vaelint.frontends.build import parse_literal
-
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise VaelintError("input", f"--loss-kwarg {item!r} is not of the form NAME=VALUE, e.g. --loss-kwarg M_N=0.00025.")
-        out[name.strip()] = parse_literal(value, f"--loss-kwarg {item!r}", "--loss-kwarg M_N=0.00025")
-    return out
-
-
-def parse_size(text: str) -> int:
-    """``8G``, ``512M``, ``1.5G`` or a number of bytes."""
-    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-    t = text.strip().upper().removesuffix("B").removesuffix("I")
-    try:
-        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
-    except ValueError:
-        value = -1
-    if not value > 0:
-        raise VaelintError("input", f"--max-memory {text}: give a size such as 8G, 512M or 1.5G.")
-    return int(value)
+        if extra_format is not Format.text:
+            _emit([], extra_format, path, Color.never, quiet, statistics, notes=notes)
+    raise typer.Exit(0)
 
 
 def _show_settings(settings, targets: list[str]) -> None:
@@ -292,15 +183,6 @@ def _show_settings(settings, targets: list[str]) -> None:
             typer.echo(f"settings for {file}:")
         for name, value, source in settings.explain(config):
             typer.echo(f"  {name:20} {value}  ({source})")
-
-
-def _check_codes(codes: list[str]) -> None:
-    from vaelint.rules import rule_codes
-
-    known = rule_codes()
-    for c in codes:
-        if not any(k.startswith(c) for k in known):
-            _usage_error(f"unknown rule code {c!r} in --select/--ignore; known codes: {', '.join(known)}.")
 
 
 def _emit(
@@ -413,7 +295,7 @@ def annotate(
     try:
         specs = [parse_input_spec(s) for s in input]
         options = Options(
-            inputs=specs, init=parse_init(init), loss=loss, loss_kwargs=_loss_kwargs(loss_kwarg), dynamic=False, annotate=True,
+            inputs=specs, init=parse_init(init), loss=loss, loss_kwargs=loss_kwargs_of(loss_kwarg), dynamic=False, annotate=True,
             timeout=None if timeout == 0 else (timeout or 60.0),
         )
         ref = parse_ref(target)

@@ -311,7 +311,8 @@ def build_context(program, specs, cap, runs, plan, beta) -> Context:
     import torch.fx as fx
 
     from vaelint.contracts.dimnames import from_annotations
-    from vaelint.facts.roles import forward_roles, loss_roles
+    from vaelint.facts.lossroles import loss_roles
+    from vaelint.facts.roles import forward_roles
 
     view = GraphView(cap.graph, cap.modules)
     forward_out = dict(

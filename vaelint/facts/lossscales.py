@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
-from vaelint.facts.reductions import Factor, TermScale, term_scale
+from vaelint.facts.reductions import Factor, TermScale
+from vaelint.facts.termscale import term_scale
 
 
 def layer_for(ctx, element: fx.Node):

@@ -83,7 +83,17 @@ class TermScale:
         return ", ".join(parts) if parts else "no reduction"
 
 
-class _Walker:
+_STOP = object()  # the walk ends at this node: it is the term's element
+
+
+@dataclass
+class _Ends:
+    """The walk's result, decided by one step (None: the sizes were unknown)."""
+
+    scale: TermScale | None
+
+
+class TermWalker:
     def __init__(self, ctx):
         self.ctx = ctx
         self.view = ctx.view
@@ -156,87 +166,97 @@ class _Walker:
         return out
 
     def walk(self, term: fx.Node) -> TermScale | None:
+        """The term's factors, read from the term down to its element (the loss op or
+        the value it scales and reduces); None when a reduction's sizes are unknown."""
         scale = TermScale(term, None)
         node = term
         for _ in range(40):
             op = self.view.op(node)
-            args = list(node.args)
-            tensors = [a for a in args if isinstance(a, fx.Node) and self.ctx.shape(a) is not None]
-            if op in ("mul", "div") and len(args) == 2:
-                a, b = args
-                tensor, other = (a, b) if a in tensors else (b, a)
-                if tensor not in tensors:
-                    break
-                if op == "div" and tensor is b:
-                    break  # k / tensor: not a scaling
-                num = self.scalar_of(node, other) if other not in tensors or self._is_scalar_const(other) else None
-                if num is None:
-                    break
-                value, power, k = num
-                if value == 0:
-                    break
-                if power:
-                    # a size that follows the batch: B (x.size(0)) or k*B (x.numel())
-                    shown = "x.size(0)" if k == 1 else f"a size of {k}*B ({int(value)})"
-                    sign = -1 if op == "div" else 1
-                    scale.factors.append(Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op))
-                else:
-                    pinned = self._pinned_batch(value) if op == "div" else None
-                    if pinned is not None:
-                        b, k = pinned
-                        shown = f"{int(value)} (the batch size {b} written down{f' times {k}' if k > 1 else ''})"
-                        scale.factors.append(Factor("size", 1.0, -1, k, shown, node, op, pinned=b))
-                        node = tensor
-                        continue
-                    if op == "div":
-                        value = 1 / value
-                    shown = f"{int(1 / value)}" if op == "div" and float(1 / value).is_integer() else f"{value:g}"
-                    scale.factors.append(Factor("const", value, 0, 1, shown, node, op))
-                node = tensor
-                continue
-            if op == "neg" and tensors:
+            tensors = [a for a in node.args if isinstance(a, fx.Node) and self.ctx.shape(a) is not None]
+            if op in ("mul", "div") and len(node.args) == 2:
+                step = self._scaled(scale, node, op, tensors)
+            elif op == "neg" and tensors:
                 scale.factors.append(Factor("const", -1.0, 0, 1, "-1", node, op))
-                node = tensors[0]
-                continue
-            if op in ("sum", "mean") and tensors:
-                src = tensors[0]
-                fact = self.ctx.shape(src)
-                if fact is None or fact.sizes is None:
-                    return None
-                positions = self._reduced_positions(node, len(fact.sizes))
-                text, power, consts = self.labels(src, positions)
-                if op == "mean":
-                    scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
-                else:
-                    scale.factors.append(Factor("sum", 1.0, 0, 1, text, node, op))
-                node = src
-                continue
-            if op in RECON_LOSS_OPS and tensors:
-                reduction = self._reduction_of(node)
-                if reduction == "none":
-                    break
-                if op in CLASS_INDEX_LOSSES:
-                    # a mean over the targets (one per position, classes excluded)
-                    ref = tensors[1] if len(tensors) > 1 else tensors[0]
-                    fact = self.ctx.shape(ref)
-                    if fact is None or fact.sizes is None:
-                        return None
-                    text, power, consts = self.labels(ref, range(len(fact.sizes)))
-                else:
-                    # elementwise losses average over the broadcast of both sides
-                    got = self.broadcast_labels(tensors[:2])
-                    if got is None:
-                        return None
-                    text, power, consts = got
-                if reduction == "mean":
-                    scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
-                else:
-                    scale.factors.append(Factor("sum", 1.0, 0, 1, text, node, op))
-                scale.element = node
-                return scale
-            break
+                step = tensors[0]
+            elif op in ("sum", "mean") and tensors:
+                step = self._reduced(scale, node, op, tensors[0])
+            elif op in RECON_LOSS_OPS and tensors:
+                step = self._loss_element(scale, node, op, tensors)
+            else:
+                step = _STOP
+            if isinstance(step, _Ends):
+                return step.scale
+            if step is _STOP:
+                break
+            node = step
         scale.element = node
         return scale
+
+    def _scaled(self, scale: TermScale, node: fx.Node, op: str, tensors: list):
+        """``tensor * k`` or ``tensor / k``: the factor, and the tensor to go on from."""
+        a, b = node.args
+        tensor, other = (a, b) if a in tensors else (b, a)
+        if tensor not in tensors or (op == "div" and tensor is b):
+            return _STOP  # no tensor, or k / tensor: not a scaling
+        num = self.scalar_of(node, other) if other not in tensors or self._is_scalar_const(other) else None
+        if num is None or num[0] == 0:
+            return _STOP
+        value, power, k = num
+        if power:
+            # a size that follows the batch: B (x.size(0)) or k*B (x.numel())
+            shown = "x.size(0)" if k == 1 else f"a size of {k}*B ({int(value)})"
+            sign = -1 if op == "div" else 1
+            scale.factors.append(Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op))
+            return tensor
+        pinned = self._pinned_batch(value) if op == "div" else None
+        if pinned is not None:
+            b, k = pinned
+            shown = f"{int(value)} (the batch size {b} written down{f' times {k}' if k > 1 else ''})"
+            scale.factors.append(Factor("size", 1.0, -1, k, shown, node, op, pinned=b))
+            return tensor
+        if op == "div":
+            value = 1 / value
+        shown = f"{int(1 / value)}" if op == "div" and float(1 / value).is_integer() else f"{value:g}"
+        scale.factors.append(Factor("const", value, 0, 1, shown, node, op))
+        return tensor
+
+    def _reduced(self, scale: TermScale, node: fx.Node, op: str, src: fx.Node):
+        """``.sum(...)`` or ``.mean(...)``: the dims it reduces, and its input to go on from."""
+        fact = self.ctx.shape(src)
+        if fact is None or fact.sizes is None:
+            return _Ends(None)
+        positions = self._reduced_positions(node, len(fact.sizes))
+        text, power, consts = self.labels(src, positions)
+        if op == "mean":
+            scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
+        else:
+            scale.factors.append(Factor("sum", 1.0, 0, 1, text, node, op))
+        return src
+
+    def _loss_element(self, scale: TermScale, node: fx.Node, op: str, tensors: list):
+        """A loss op (``mse_loss``, ``binary_cross_entropy``): its own reduction, and the term's element."""
+        reduction = self._reduction_of(node)
+        if reduction == "none":
+            return _STOP
+        if op in CLASS_INDEX_LOSSES:
+            # a mean over the targets (one per position, classes excluded)
+            ref = tensors[1] if len(tensors) > 1 else tensors[0]
+            fact = self.ctx.shape(ref)
+            if fact is None or fact.sizes is None:
+                return _Ends(None)
+            text, power, consts = self.labels(ref, range(len(fact.sizes)))
+        else:
+            # elementwise losses average over the broadcast of both sides
+            got = self.broadcast_labels(tensors[:2])
+            if got is None:
+                return _Ends(None)
+            text, power, consts = got
+        if reduction == "mean":
+            scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
+        else:
+            scale.factors.append(Factor("sum", 1.0, 0, 1, text, node, op))
+        scale.element = node
+        return _Ends(scale)
 
     def _pinned_batch(self, value: float) -> tuple[int, int] | None:
         """(batch, k) when a constant divisor is a batch size written down times k
@@ -305,109 +325,3 @@ def _per_batch(values: dict) -> int | None:
         return None
     k = ks.pop()
     return int(k) if float(k).is_integer() and k >= 1 else None
-
-
-def _reads_inputs(ctx, node) -> bool:
-    return any(a.op == "placeholder" for a in ctx.view.ancestors(node))
-
-
-def term_scale(ctx, term: fx.Node) -> TermScale | None:
-    walker = _Walker(ctx)
-    scale = _own_scale(ctx, walker, term)
-    if scale is None:
-        return None
-    outer = _outer_factors(walker, ctx.roles.term_outer.get(term, ()), term, _shared_with_others(ctx, term))
-    if outer is None:
-        return None
-    scale.factors = outer + scale.factors
-    return scale
-
-
-def _own_scale(ctx, walker: _Walker, term: fx.Node) -> TermScale | None:
-    """The term's reductions and factors, from the term down to its element."""
-    scale = walker.walk(term)
-    if scale is None or scale.element is None:
-        return None
-    if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
-        # a sum of scalar parts (BCE + a normalising constant): use one that reduces
-        parts = scale.element.all_input_nodes
-        for part in parts:
-            if any(_reads_inputs(ctx, other) for other in parts if other is not part):
-                continue  # log q - log p: both sides carry the term, neither is a constant
-            sub = _own_scale(ctx, walker, part)
-            if sub is not None and sub.reductions():
-                sub.factors = scale.factors + sub.factors
-                sub.term = term
-                return sub
-    return scale
-
-
-def _scaling(walker: _Walker, node: fx.Node) -> Factor | None:
-    """A mul/div by a number or a batch size, as a factor (what walk() reads)."""
-    args = list(node.args)
-    tensors = [a for a in args if isinstance(a, fx.Node) and walker.ctx.shape(a) is not None]
-    if len(args) != 2 or len(tensors) != 1:
-        return None
-    other = args[1] if args[0] is tensors[0] else args[0]
-    op = walker.view.op(node)
-    if op == "div" and other is args[0]:
-        return None
-    num = walker.scalar_of(node, other)
-    if num is None or num[0] == 0:
-        return None
-    value, power, k = num
-    if power:
-        sign = -1 if op == "div" else 1
-        shown = "x.size(0)" if k == 1 else f"a size of {k}*B ({int(value)})"
-        return Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op)
-    value = 1 / value if op == "div" else value
-    return Factor("const", value, 0, 1, f"{value:g}", node, op)
-
-
-def _shared_with_others(ctx, term: fx.Node) -> set:
-    """The nodes of a term's outer chain that the terms of the other role (KL for
-    a reconstruction, reconstruction for a KL) go through as well."""
-    roles = ctx.roles
-    others = roles.kl_terms if term in roles.rec_terms else roles.rec_terms
-    return {n for t in others for n in roles.term_outer.get(t, ())}
-
-
-def _outer_factors(walker: _Walker, outer: tuple, term: fx.Node, shared: set | None = None) -> list[Factor] | None:
-    """The reductions a whole sum of terms goes through (``(rec + kl).mean()``),
-    as they act on one term: a mean over dims the term is broadcast along (a
-    scalar KL added to a per-sample reconstruction) leaves that term as it is,
-    and applies to the dims the term has. None: a sum along a broadcast dim,
-    which multiplies the term by a size this walk does not follow."""
-    own = walker.ctx.shape(term)
-    if own is None or own.sizes is None:
-        return [] if not outer else None
-    factors = []
-    for node in outer:
-        op = walker.view.op(node)
-        if op in ("div", "mul") and shared is not None and node not in shared:
-            # above a split the other role does not share (sum(nll) / nll.shape[0], where the
-            # NLL's learned log-variance was split off): this term's own factor
-            factor = _scaling(walker, node)
-            if factor is not None:
-                factors.append(factor)
-            continue
-        if op not in ("sum", "mean"):
-            continue  # a factor on the whole sum scales every term alike: beta_eff keeps it out
-        src = next((a for a in node.args if isinstance(a, fx.Node)), None)
-        fact = walker.ctx.shape(src) if src is not None else None
-        if fact is None or fact.sizes is None:
-            return None
-        rank, offset = len(fact.sizes), len(fact.sizes) - len(own.sizes)
-        positions = walker._reduced_positions(node, rank)
-        has = [p for p in positions if p >= offset and own.sizes[p - offset] == fact.sizes[p]]
-        broadcast = [p for p in positions if p not in has and fact.sizes[p] != 1]
-        if op == "sum" and broadcast:
-            return None
-        if not has:
-            continue
-        text, power, consts = walker.labels(src, has)
-        if op == "mean":
-            factors.append(Factor("mean", 1.0, -power, consts, text, node, op, shared=True))
-        else:
-            factors.append(Factor("sum", 1.0, 0, 1, text, node, op, shared=True))
-    return factors

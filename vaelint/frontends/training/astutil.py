@@ -270,3 +270,59 @@ def is_main_guard(stmt: ast.stmt) -> bool:
 def source_segment(text: str, node: ast.AST, limit: int = 80) -> str:
     seg = " ".join((ast.get_source_segment(text, node) or "").split())
     return seg if len(seg) <= limit else seg[: limit - 3] + "..."
+
+
+def header_loads(stmt: ast.stmt) -> set[str]:
+    """Names a statement reads before any of its blocks runs (a simple statement: all)."""
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return loads(stmt.iter)
+    if isinstance(stmt, (ast.If, ast.While)):
+        return loads(stmt.test)
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return set().union(*(loads(i.context_expr) for i in stmt.items))
+    if type(stmt) in BLOCK_FIELDS:
+        return set().union(*(loads(h.type) for h in getattr(stmt, "handlers", []) if h.type is not None)) if hasattr(stmt, "handlers") else set()
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return free_names(stmt)
+    return loads(stmt)
+
+
+def writes_of(stmt: ast.stmt) -> set[str]:
+    """Names a statement binds outright (not its blocks')."""
+    if isinstance(stmt, ast.Assign):
+        return set().union(*(target_names(t) for t in stmt.targets))
+    if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        return target_names(stmt.target)
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return target_names(stmt.target)
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return set().union(*(target_names(i.optional_vars) for i in stmt.items if i.optional_vars is not None))
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in stmt.names}
+    return set()
+
+
+def reads_before_writes(stmts: list[ast.stmt]) -> set[str]:
+    """Names the statements read before they bind them (in the order they run)."""
+    read, written = set(), set()
+    for stmt in walk_statements(stmts):
+        read |= header_loads(stmt) - written
+        written |= writes_of(stmt)
+    return read
+
+
+def local_names(scope: Scope) -> set[str]:
+    out = set(scope.params())
+    for stmt in walk_statements(scope.body):
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]):
+                out |= target_names(t)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            out |= target_names(stmt.target)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                if item.optional_vars is not None:
+                    out |= target_names(item.optional_vars)
+    return out

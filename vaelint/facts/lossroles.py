@@ -1,0 +1,199 @@
+"""The loss side's roles: the total, its terms split over + and -, what each term is
+about (reconstruction, KL, latent), and where the loss compares the reconstruction
+with the input. The forward's roles are found first (vaelint/facts/roles.py)."""
+
+from __future__ import annotations
+
+import torch.fx as fx
+
+from vaelint.facts.graphview import GraphView
+from vaelint.facts.roles import Comparison, Roles
+from vaelint.capture.ops import CAST_OPS, RECON_LOSS_OPS
+
+
+def term_kind(view: GraphView, roles: Roles, node) -> str | None:
+    """What a loss term is about: "rec" (it reads the reconstruction), "kl" (the
+    encoder's heads only: a closed-form KL candidate), "latent" (the sample but
+    not the reconstruction: a Monte Carlo KL, MMD, total correlation)."""
+    if not isinstance(node, fx.Node):
+        return None
+    if roles.recon is not None and view.depends_on(node, roles.recon):
+        return "rec"
+    layers = roles.reparams
+    # closed form for some layer: its heads without its own sample (an upper
+    # layer's KL reads the lower layers' samples through its heads)
+    if any(
+        (view.depends_on(node, r.mu) or view.depends_on(node, r.logvar))
+        and not (view.depends_on(node, r.z) or view.depends_on(node, r.noise))
+        for r in layers
+    ):
+        return "kl"
+    if any(view.depends_on(node, r.z) or view.depends_on(node, r.noise) for r in layers):
+        return "latent"
+    return None
+
+
+def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
+    """Fill in the loss's total, terms and comparisons (after forward+loss capture)."""
+    total, parts = _total_of(view, loss_output)
+    roles.loss_total = total
+    roles.loss_parts = parts
+    roles.total_paths = _paths_of(loss_output, [total] if total is not None else parts)
+    if total is None and not parts:
+        return
+
+    def kind(node):
+        return term_kind(view, roles, node)
+
+    tops = [(1, total)] if total is not None else [(1, p) for p in parts]
+    roles.loss_terms = [
+        part for sign, top in tops for part in _split_terms(view, top, sign, kind, outer=roles.term_outer)
+    ]
+    for _sign, term in roles.loss_terms:
+        k = kind(term)
+        if k == "rec":
+            roles.rec_terms.append(term)
+        elif k in ("kl", "latent"):
+            roles.kl_terms.append(term)
+    roles.comparisons = find_comparisons(view, roles)
+
+
+def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
+    """(the total, or None; the scalar parts when the loss returns terms it does
+    not add up itself: ``return rec, kl`` that the training step sums)."""
+    if isinstance(out, fx.Node):
+        return out, []
+    if isinstance(out, dict):
+        if isinstance(out.get("loss"), fx.Node):
+            return out["loss"], []
+        return None, [v for v in out.values() if isinstance(v, fx.Node) and _is_scalar(v)]
+    if isinstance(out, (tuple, list)) and out:
+        nodes = [o for o in out if isinstance(o, fx.Node)]
+        for candidate in nodes:  # an element computed from all the others is the total
+            others = [o for o in nodes if o is not candidate]
+            if others and all(_covers(view, candidate, o) for o in others):
+                return candidate, []
+        scalars = [o for o in nodes if _is_scalar(o)]
+        independent = [o for o in scalars if not any(o is not p and _covers(view, p, o) for p in scalars)]
+        if len(independent) >= 2:
+            return None, independent
+        if nodes and len(nodes) == 1:
+            return nodes[0], []
+    return None, []
+
+
+def _paths_of(out, nodes: list) -> list[tuple]:
+    """Where each of ``nodes`` sits in the loss's return value (() for a bare scalar)."""
+    if isinstance(out, fx.Node):
+        return [()] if out in nodes else []
+    items = out.items() if isinstance(out, dict) else enumerate(out) if isinstance(out, (tuple, list)) else []
+    found = {id(v): k for k, v in items if isinstance(v, fx.Node)}
+    return [(found[id(n)],) for n in nodes if id(n) in found]
+
+
+def _covers(view: GraphView, total: fx.Node, part: fx.Node) -> bool:
+    """``total`` is computed from ``part``, or ``part`` is a detached copy of
+    something it is computed from (``return loss, rec.detach(), kl.detach()``)."""
+    while True:
+        if view.depends_on(total, part):
+            return True
+        if view.op(part) in CAST_OPS and part.all_input_nodes:
+            part = part.all_input_nodes[0]
+            continue
+        return False
+
+
+def _is_scalar(node: fx.Node) -> bool:
+    fact = node.meta.get("shape")
+    return fact is not None and fact.sizes is not None and all(s == 1 for s in fact.sizes)
+
+
+def _split_terms(
+    view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0, outer: dict | None = None, chain: tuple = ()
+) -> list[tuple[int, fx.Node]]:
+    """The additive terms of the total, split only where the two sides play
+    different roles (reconstruction vs KL), so a KL's own ``1 + logvar - mu**2``
+    stays one term. Reductions and constant factors applied to a whole sum
+    (``(rec + kl).mean()``, ``(rec + kl) / B``) apply to each term: ``outer``
+    gets, for each term split out, that chain of nodes (outermost first)."""
+    if outer is None:
+        outer = {}
+    if depth > 20:
+        return [(sign, node)]
+    name = view.op(node)
+    operands = [a for a in node.args if isinstance(a, fx.Node)]
+    if name in {"add", "sub", "rsub"} and len(operands) == 2:
+        a, b = node.args[0], node.args[1]
+        # split where the roles differ, between reduced terms that read the
+        # encoder's heads (a KL beside an L2 penalty on mu), and where one side is
+        # itself a sum of different roles ((nll + kl) + adversarial, both sides reading
+        # the reconstruction); never inside one term
+        if kind(a) != kind(b) or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b)) or _mixes(view, a, kind) or _mixes(view, b, kind):
+            sb = -sign if name == "sub" else sign
+            sa = -sign if name == "rsub" else sign
+            parts = _split_terms(view, a, sa, kind, depth + 1, outer, chain)
+            parts += _split_terms(view, b, sb, kind, depth + 1, outer, chain)
+            return parts
+        return _term(sign, node, chain, outer)
+    tensor_operands = [a for a in operands if _is_tensor_valued(a)]
+    if name in {"mean", "sum", "div", "mul", "neg"} and len(tensor_operands) == 1:
+        inner = {}
+        parts = _split_terms(
+            view, tensor_operands[0], -sign if name == "neg" else sign, kind, depth + 1, inner, chain + (node,)
+        )
+        if len(parts) > 1:
+            outer.update(inner)
+            return parts
+    return _term(sign, node, chain, outer)
+
+
+def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
+    """Is ``node`` a sum (through scalings) of terms of different roles?"""
+    if not isinstance(node, fx.Node) or depth > 20:
+        return False
+    name = view.op(node)
+    operands = [a for a in node.args if isinstance(a, fx.Node)]
+    if name in {"add", "sub", "rsub"} and len(operands) == 2:
+        a, b = node.args[0], node.args[1]
+        return kind(a) != kind(b) or _mixes(view, a, kind, depth + 1) or _mixes(view, b, kind, depth + 1)
+    tensors = [a for a in operands if _is_tensor_valued(a)]
+    if name in {"mean", "sum", "div", "mul", "neg"} and len(tensors) == 1:
+        return _mixes(view, tensors[0], kind, depth + 1)
+    return False
+
+
+def _term(sign: int, node: fx.Node, chain: tuple, outer: dict) -> list[tuple[int, fx.Node]]:
+    if chain:
+        outer[node] = chain
+    return [(sign, node)]
+
+
+def _is_tensor_valued(node: fx.Node) -> bool:
+    """False for size queries (``x.size(0)``) and their arithmetic."""
+    fact = node.meta.get("shape")
+    if fact is not None:
+        return True
+    return node.op in ("placeholder", "get_attr") or "shape" in node.meta
+
+
+def find_comparisons(view: GraphView, roles: Roles) -> list[Comparison]:
+    if roles.recon is None:
+        return []
+    out = []
+    # the forward's own computation: what its outputs need, except outputs computed
+    # from the reconstruction (a forward that returns its loss too)
+    forward = {f for f in roles.forward_outputs.values() if f is roles.recon or not view.depends_on(f, roles.recon)}
+    for node in view.graph.nodes:
+        name = view.op(node)
+        if name not in RECON_LOSS_OPS and name not in {"sub", "rsub"}:
+            continue
+        if node in forward or any(view.depends_on(f, node) for f in forward):
+            continue  # part of the forward, not the loss
+        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+        if len(operands) != 2:
+            continue
+        rec = [a for a in operands if view.depends_on(a, roles.recon)]
+        data = [a for a in operands if view.is_data_only(a)]
+        if len(rec) == 1 and len(data) == 1 and rec[0] is not data[0]:
+            out.append(Comparison(node, name, rec[0], data[0]))
+    return out

@@ -1,0 +1,114 @@
+"""A loss term's scale: its own factors and reductions (read by vaelint/facts/reductions.py's
+walker), and the factors outside it that scale the total it is part of."""
+
+from __future__ import annotations
+
+import torch.fx as fx
+
+from vaelint.facts.reductions import Factor, TermScale, TermWalker
+
+
+def _reads_inputs(ctx, node) -> bool:
+    return any(a.op == "placeholder" for a in ctx.view.ancestors(node))
+
+
+def term_scale(ctx, term: fx.Node) -> TermScale | None:
+    walker = TermWalker(ctx)
+    scale = _own_scale(ctx, walker, term)
+    if scale is None:
+        return None
+    outer = _outer_factors(walker, ctx.roles.term_outer.get(term, ()), term, _shared_with_others(ctx, term))
+    if outer is None:
+        return None
+    scale.factors = outer + scale.factors
+    return scale
+
+
+def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
+    """The term's reductions and factors, from the term down to its element."""
+    scale = walker.walk(term)
+    if scale is None or scale.element is None:
+        return None
+    if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
+        # a sum of scalar parts (BCE + a normalising constant): use one that reduces
+        parts = scale.element.all_input_nodes
+        for part in parts:
+            if any(_reads_inputs(ctx, other) for other in parts if other is not part):
+                continue  # log q - log p: both sides carry the term, neither is a constant
+            sub = _own_scale(ctx, walker, part)
+            if sub is not None and sub.reductions():
+                sub.factors = scale.factors + sub.factors
+                sub.term = term
+                return sub
+    return scale
+
+
+def _scaling(walker: TermWalker, node: fx.Node) -> Factor | None:
+    """A mul/div by a number or a batch size, as a factor (what walk() reads)."""
+    args = list(node.args)
+    tensors = [a for a in args if isinstance(a, fx.Node) and walker.ctx.shape(a) is not None]
+    if len(args) != 2 or len(tensors) != 1:
+        return None
+    other = args[1] if args[0] is tensors[0] else args[0]
+    op = walker.view.op(node)
+    if op == "div" and other is args[0]:
+        return None
+    num = walker.scalar_of(node, other)
+    if num is None or num[0] == 0:
+        return None
+    value, power, k = num
+    if power:
+        sign = -1 if op == "div" else 1
+        shown = "x.size(0)" if k == 1 else f"a size of {k}*B ({int(value)})"
+        return Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op)
+    value = 1 / value if op == "div" else value
+    return Factor("const", value, 0, 1, f"{value:g}", node, op)
+
+
+def _shared_with_others(ctx, term: fx.Node) -> set:
+    """The nodes of a term's outer chain that the terms of the other role (KL for
+    a reconstruction, reconstruction for a KL) go through as well."""
+    roles = ctx.roles
+    others = roles.kl_terms if term in roles.rec_terms else roles.rec_terms
+    return {n for t in others for n in roles.term_outer.get(t, ())}
+
+
+def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set | None = None) -> list[Factor] | None:
+    """The reductions a whole sum of terms goes through (``(rec + kl).mean()``),
+    as they act on one term: a mean over dims the term is broadcast along (a
+    scalar KL added to a per-sample reconstruction) leaves that term as it is,
+    and applies to the dims the term has. None: a sum along a broadcast dim,
+    which multiplies the term by a size this walk does not follow."""
+    own = walker.ctx.shape(term)
+    if own is None or own.sizes is None:
+        return [] if not outer else None
+    factors = []
+    for node in outer:
+        op = walker.view.op(node)
+        if op in ("div", "mul") and shared is not None and node not in shared:
+            # above a split the other role does not share (sum(nll) / nll.shape[0], where the
+            # NLL's learned log-variance was split off): this term's own factor
+            factor = _scaling(walker, node)
+            if factor is not None:
+                factors.append(factor)
+            continue
+        if op not in ("sum", "mean"):
+            continue  # a factor on the whole sum scales every term alike: beta_eff keeps it out
+        src = next((a for a in node.args if isinstance(a, fx.Node)), None)
+        fact = walker.ctx.shape(src) if src is not None else None
+        if fact is None or fact.sizes is None:
+            return None
+        rank, offset = len(fact.sizes), len(fact.sizes) - len(own.sizes)
+        positions = walker._reduced_positions(node, rank)
+        has = [p for p in positions if p >= offset and own.sizes[p - offset] == fact.sizes[p]]
+        broadcast = [p for p in positions if p not in has and fact.sizes[p] != 1]
+        if op == "sum" and broadcast:
+            return None
+        if not has:
+            continue
+        text, power, consts = walker.labels(src, has)
+        if op == "mean":
+            factors.append(Factor("mean", 1.0, -power, consts, text, node, op, shared=True))
+        else:
+            factors.append(Factor("sum", 1.0, 0, 1, text, node, op, shared=True))
+    return factors

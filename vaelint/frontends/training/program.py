@@ -1,0 +1,303 @@
+"""The Program of a training step: the model its step calls, its inputs (given, or
+inferred from its data loader), what was not run, its schedules, and the step as a
+function of the batch that runs in the sandbox."""
+
+from __future__ import annotations
+
+import ast
+import os
+import types
+
+from vaelint.errors import VaelintError
+from vaelint.frames import display_path
+from vaelint.frontends.base import Program, Step
+from vaelint.frontends.training.astutil import source_segment
+from vaelint.frontends.training.runtime import StepReady
+
+
+def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, sites, home) -> Program:
+    fn = ready.fn
+    modules = referenced_modules(fn)
+    if not modules:
+        raise VaelintError("load", _no_modules(plan, fn))
+    model = _model_of(modules)
+    loader = _loader(ready, sandbox)
+    inputs, origin = _inferred_inputs(loader) if not request.inputs else ([], "")
+    counters: dict = {}  # a counter the step reads, set for every run (see _first_weighted_step)
+    path = os.path.realpath(ref.path)
+    program = Program(
+        frontend, ref, path, _Namespace(fn.__globals__), model, name=ref.name or os.path.basename(path),
+        init=dict(request.init), module_sites=sites, step=_step(plan, fn, counters, sandbox, home), inputs=inputs,
+        inputs_origin=origin, notes=_not_run(plan, sandbox),
+    )
+    program.schedules = _schedules(plan, fn, sandbox, home)
+    _first_weighted_step(program, fn, counters)
+    configured = getattr(loader, "batch_size", None)
+    if isinstance(configured, int) and configured > 1:
+        program.configured_batch = configured
+        loc = getattr(loader, "loc", None)
+        program.configured_batch_text = f"DataLoader(batch_size={configured})" + (f" at {loc.where()}" if loc else "")
+    return program
+
+
+def _loader(ready: StepReady, sandbox):
+    """The step's data loader, built in the sandbox; None when it cannot be built."""
+    try:
+        with sandbox.active():
+            return ready.loader() if ready.loader is not None else None
+    except Exception:  # noqa: BLE001 - the loader cannot be built: nothing is known of it
+        return None
+
+
+def _inferred_inputs(loader) -> tuple[list, str]:
+    """The inputs the loader's data set says, and from what (vaelint/frontends/training/datasets.py)."""
+    from vaelint.frontends.training.datasets import infer_inputs
+    from vaelint.inputs import parse_input_spec
+
+    inferred = infer_inputs(loader) if loader is not None else None
+    if inferred is None:
+        return [], ""
+    return [parse_input_spec(s) for s in inferred.specs], f"inferred from {inferred.origin}"
+
+
+def _not_run(plan, sandbox) -> list[str]:
+    """What the report says the check did not do: loading weights, the writes blocked."""
+    notes = [
+        f"{display_path(plan.site.place.scope.path)}:{stmt.lineno}: {source_segment(plan.entry.text, stmt.value, 70)} "
+        "was not run: vaelint checks the model as the code builds it, without loading weights"
+        for stmt in plan.skipped_loads
+    ]
+    notes += [f"the code's {what} was not performed (vaelint writes nothing)" for what in sandbox.blocked[:5]]
+    return notes
+
+
+def _step(plan, fn, counters: dict, sandbox, home) -> Step:
+    """The step as a function of the batch, run in the sandbox with its counters set."""
+    from vaelint.frames import SourceLoc
+
+    def run_step(*inputs, **named):
+        with sandbox.active(), counters_set(fn, counters):
+            return fn(*inputs, **named)
+
+    step_scope = plan.frames[plan.boundary.frame_index].scope
+    description = step_description(step_scope.path, step_scope.qualname, plan.region_lines, plan.site.place.line)
+    boundary_stmt = plan.boundary.sources[0] if plan.boundary.sources else step_scope.node
+    return Step(
+        run_step, list(plan.batch_names), description, batch_text=plan.boundary.text(source_text(step_scope, home)),
+        loc=SourceLoc(step_scope.path, boundary_stmt.lineno, boundary_stmt.col_offset + 1, step_scope.name),
+        lines=plan.region_lines,
+    )
+
+
+def _no_modules(plan, fn) -> str:
+    """Why a step reached calls no model: often a name nothing defines (a notebook
+    run out of order: its cells train ``vae`` but define ``model``)."""
+    import builtins
+
+    from vaelint.frontends.sourcemap import where
+
+    site = plan.site.place
+    from vaelint.frontends.placeholders import MissingImport
+
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    for name in [*fn.__code__.co_freevars, *fn.__code__.co_names]:
+        try:
+            value = cells[name].cell_contents if name in cells else fn.__globals__.get(name)
+        except ValueError:
+            continue
+        if isinstance(value, MissingImport):  # a setup line that failed: say which, and why
+            try:
+                value._fail()
+            except VaelintError as e:
+                return f"the training step uses {name!r}, which the setup could not build: {e.message}"
+    undefined = []
+    for stmt in plan.region:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in undefined:
+                known = node.id in fn.__globals__ or node.id in fn.__code__.co_freevars or hasattr(builtins, node.id)
+                assigned = any(isinstance(s, (ast.Assign, ast.AugAssign, ast.For)) and node.id in {n.id for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} for s in ast.walk(ast.Module(body=plan.region, type_ignores=[])))
+                if not known and not assigned and node.id not in plan.batch_names:
+                    undefined.append((node.id, node.lineno))
+    if undefined:
+        name, line = undefined[0]
+        return (
+            f"{where(site.scope.path, line)}: the training step uses {name!r}, which nothing before it defines "
+            "(in a notebook: cells run out of order?). Define it, or check the model with PATH:MODEL --loss PATH:LOSS."
+        )
+    return (
+        f"{where(site.scope.path, site.line)}: the training step calls no nn.Module that vaelint can see; "
+        "check the model with PATH:MODEL --loss PATH:LOSS."
+    )
+
+
+def _first_weighted_step(program, fn, counters: dict) -> None:
+    """A schedule that is 0 at the first step (``min(1, step / warmup)``) takes a
+    term out of the loss there: the step is checked at the first counter value
+    read where the weight is not 0, and the report says so."""
+    import dataclasses
+
+    settable = set(fn.__code__.co_freevars) | set(fn.__globals__)
+    for i, s in enumerate(program.schedules):
+        if s.now != 0 or s.counter not in settable:
+            continue
+        later = next(((c, v) for c, v in s.values if v != 0), None)
+        if later is None:
+            continue
+        counters[s.counter] = later[0]
+        program.schedules[i] = dataclasses.replace(s, now=later[1], values=[later, *[(c, v) for c, v in s.values if c > later[0]]])
+        program.notes.append(
+            f"{s.name} is 0 at {s.counter} = {s.values[0][0]}, so the step is checked at {s.counter} = {later[0]} "
+            f"({s.name} = {later[1]:.3g}), the first step read where the term it weighs counts"
+        )
+
+
+def counters_set(fn, counters: dict):
+    """While inside, the step's counters (closure variables or globals) hold the given values."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def setting():
+        saved = []
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+        for name, value in counters.items():
+            if name in cells:
+                saved.append((cells[name], "cell", cells[name].cell_contents))
+                cells[name].cell_contents = value
+            else:
+                saved.append((name, "global", fn.__globals__.get(name)))
+                fn.__globals__[name] = value
+        try:
+            yield
+        finally:
+            for key, kind, value in reversed(saved):
+                if kind == "cell":
+                    key.cell_contents = value
+                else:
+                    fn.__globals__[key] = value
+
+    return setting()
+
+
+def _schedules(plan, fn, sandbox, home) -> list:
+    """Weights the step computes from its counters (an annealed KL weight)."""
+    from vaelint.frontends.training.schedules import counters_of, find_schedules
+
+    frame = plan.frames[plan.boundary.frame_index]
+    loops = [s for s in frame.place.statements()[: plan.boundary.depth] if isinstance(s, (ast.For, ast.AsyncFor))]
+    counters = counters_of(frame.scope.node, loops, plan.index_var)
+    return find_schedules(fn, plan.region, counters, frame.scope.path, source_text(frame.scope, home), sandbox)
+
+
+def step_description(path: str, qualname: str, lines: tuple[int, int], backward: int) -> str:
+    """``the training step of train.py:train (lines 56-61, backward at line 61)``;
+    in a notebook ``the training step of nb.ipynb (cell 9, lines 2-6, backward at line 6)``."""
+    from vaelint.frontends.sourcemap import cell_of
+
+    first, last = lines
+    cells = [cell_of(path, n) for n in (first, last, backward)]
+    if all(cells) and len({c[0] for c in cells}) == 1:
+        (cell, a), (_, b), (_, c) = cells
+        return f"the training step of {display_path(path)} (cell {cell}, lines {a}-{b}, backward at line {c})"
+    name = f"{display_path(path)}:{qualname}" if qualname else display_path(path)
+    return f"the training step of {name} (lines {first}-{last}, backward at line {backward})"
+
+
+def source_text(scope, home) -> str:
+    if scope.path == home.path:
+        return home.text
+    from vaelint.frontends.load import read_source
+
+    try:
+        return read_source(scope.path)
+    except (OSError, ValueError):
+        return ""
+
+
+class _Namespace:
+    """A module-like view of the globals the step runs in (rules read ``.__dict__``)."""
+
+    def __init__(self, globals_: dict):
+        self.__dict__ = globals_
+
+
+def referenced_modules(fn) -> dict:
+    """name -> nn.Module, for the modules a step function can reach: its closure,
+    the globals it (and the functions it calls) read, and the modules an object
+    it reads holds (``self.model``, ``self.bce_loss``)."""
+    import inspect
+
+    import torch.nn as nn
+
+    values: dict = {}
+    seen_fns: set = set()
+
+    def collect(f, depth):
+        if id(f) in seen_fns or depth > 2:
+            return
+        seen_fns.add(id(f))
+        code = f.__code__
+        names, codes = set(), [code]
+        while codes:
+            c = codes.pop()
+            names |= set(c.co_names)
+            codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+        for name, cell in zip(code.co_freevars, f.__closure__ or ()):
+            try:
+                values.setdefault(name, cell.cell_contents)
+            except ValueError:
+                pass
+        for name in names:
+            if name in f.__globals__:
+                values.setdefault(name, f.__globals__[name])
+        for name, value in list(values.items()):
+            if inspect.isfunction(value):
+                collect(value, depth + 1)
+
+    collect(fn, 0)
+    out: dict = {}
+    for name, value in values.items():
+        if isinstance(value, nn.Module):
+            out.setdefault(name, value)
+        elif not isinstance(value, (type, types.ModuleType, types.FunctionType)) and hasattr(value, "__dict__"):
+            for attr, inner in vars(value).items():
+                if isinstance(inner, nn.Module):
+                    out.setdefault(attr, inner)
+    return out
+
+
+def _model_of(modules: dict):
+    """The model the step trains: the one module that holds all the others, or a
+    container of them (named as the code names them)."""
+    for name, module in modules.items():
+        inside = {id(m) for m in module.modules()}
+        if all(id(other) in inside for other in modules.values()):
+            return module
+    container = _StepModules()
+    for name, module in modules.items():
+        key = name.replace(".", "_")
+        if key not in container._modules:
+            container.add_module(key, module)
+    return container
+
+
+def _step_modules_class():
+    import torch.nn as nn
+
+    class StepModules(nn.Module):
+        """The modules a training step calls, held together so their parameters,
+        buffers and sub-modules are known by one name each."""
+
+    return StepModules
+
+
+class _LazyClass:
+    def __init__(self, make):
+        self.make, self.cls = make, None
+
+    def __call__(self, *a, **k):
+        if self.cls is None:
+            self.cls = self.make()
+        return self.cls(*a, **k)
+
+
+_StepModules = _LazyClass(_step_modules_class)

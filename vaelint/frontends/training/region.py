@@ -1,0 +1,136 @@
+"""The step's region (from where the batch comes in to the backward), made a function
+of the batch defined where the region was (vaelint/frontends/training/rewrite.py)."""
+
+from __future__ import annotations
+
+import ast
+import copy
+
+from vaelint.frontends.training.astbuild import ITEMS, NAMED, rt_call, const, function_def, located, mark, no_args, rt
+from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
+from vaelint.frontends.training.runtime import use_of
+from vaelint.frontends.training.sites import Boundary, Frame, Site, _peel
+from vaelint.frontends.training.slicer import Slicer
+
+
+class Region:
+    """Builds the step's function at the boundary (the slicer calls it at each depth)."""
+
+    def __init__(self, plan_boundary: Boundary, slicer: Slicer, frame: Frame, site: Site, name: str):
+        self.b, self.slicer, self.frame, self.site, self.name = plan_boundary, slicer, frame, site, name
+        self.batch_names: list[str] = []
+        self.lines = (0, 0)
+        self.statements: list[ast.stmt] = []
+        self.index_var: str | None = None
+
+    def __call__(self, depth, block, index, chain, needed):
+        b = self.b
+        if b.kind == "param" or depth != b.depth:
+            return None
+        if b.kind == "loop":
+            loop = chain[0]
+            source = b.sources[0]
+            bindings, names = self._loop_bindings(source)
+            body = list(loop.body)
+            start = index
+            thunk = _peel(source.iter)
+            region_stmts = body
+            region_first = source
+        else:  # next(...) assignments from b.index on
+            start = b.index
+            stmts = []
+            names = []
+            for stmt in block[start:index]:
+                if any(stmt is s for s in b.sources):
+                    binding, leaves = self._next_binding(stmt, block[start:index] + chain)
+                    stmts.append(binding)
+                    names += [n for n in leaves if n not in names]
+                else:
+                    stmts.append(stmt)
+            kept, _ = self.slicer.block(stmts, needed)
+            region_stmts = kept + chain
+            bindings = []
+            value = b.sources[0].value
+            while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in ("to", "cuda", "float", "cpu"):
+                value = value.func.value
+            thunk = value.args[0] if value.args else value.func.value if isinstance(value.func, ast.Attribute) else value
+            thunk = _peel(thunk)
+            region_first = b.sources[0]
+        self.batch_names = names
+        self.statements = region_stmts
+        inner = reads_before_writes(bindings + region_stmts)
+        stmts, before = self._function(bindings, region_stmts, region_first, thunk, inner)
+        self.lines = (region_first.lineno, self.site.place.statement.lineno)
+        return stmts, before, start
+
+    def _needs_of(self, stmts: list[ast.stmt]) -> set:
+        return reads_before_writes(stmts)
+
+    def _loop_bindings(self, loop: ast.For) -> tuple[list[ast.stmt], list[str]]:
+        target, it = loop.target, loop.iter
+        out: list[ast.stmt] = []
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate" and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+            start = it.args[1] if len(it.args) > 1 else next((k.value for k in it.keywords if k.arg == "start"), const(0))
+            out.append(located(ast.Assign(targets=[target.elts[0]], value=start), loop))
+            if isinstance(target.elts[0], ast.Name):
+                self.index_var = target.elts[0].id
+            target = target.elts[1]
+        binding, leaves = self._bind(target, loop, loop.body)
+        return out + [binding], leaves
+
+    def _next_binding(self, stmt: ast.Assign, following) -> tuple[ast.stmt, list[str]]:
+        return self._bind(stmt.targets[0], stmt, following)
+
+    def _bind(self, target: ast.expr, like: ast.stmt, following) -> tuple[ast.stmt, list[str]]:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            names = [e.id if isinstance(e, ast.Name) else "_" for e in target.elts]
+            use = None
+        else:
+            names = [target.id] if isinstance(target, ast.Name) else ["batch"]
+            use = use_of(names[0], following)
+        use_expr = const(None) if use is None else ast.Call(
+            func=rt("BatchUse"), args=[const(use.kind), const(use.arity)], keywords=[]
+        )
+        value = ast.Call(
+            func=rt("batch"),
+            args=[ast.Name(ITEMS, ast.Load()), ast.Name(NAMED, ast.Load()), const(tuple(names)), use_expr, const(like.lineno)],
+            keywords=[],
+        )
+        return mark(located(ast.Assign(targets=[copy.deepcopy(target)], value=value), like)), names
+
+    def _function(self, bindings, body, first: ast.stmt, thunk: ast.expr, needed: set) -> tuple[list[ast.stmt], set]:
+        """def <name>(*items, **named): <bindings>; try: <body> except StepLoss: return; then ready(...)."""
+        written = set().union(*(writes_of(s) for s in walk_statements(bindings + body)))
+        bound_by_batch = set()
+        for stmt in bindings:
+            for t in stmt.targets:
+                bound_by_batch |= target_names(t)
+        # read before the step writes them (step += 1): each run starts from the setup's value
+        carried = sorted((needed & written) - bound_by_batch)
+        saves = [
+            located(ast.Assign(
+                targets=[ast.Name(f"__vaelint_saved_{n}", ast.Store())],
+                value=rt_call("snapshot", ast.Lambda(args=no_args(), body=ast.Name(n, ast.Load())), const(n)),
+            ), first)
+            for n in carried
+        ]
+        restores = [located(ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"__vaelint_saved_{n}", ast.Load())), first) for n in carried]
+        exit_name = "__vaelint_exit"
+        guarded = ast.Try(
+            body=body or [ast.Pass()],
+            handlers=[ast.ExceptHandler(type=rt("StepLoss"), name=exit_name, body=[
+                ast.Return(ast.Attribute(value=ast.Name(exit_name, ast.Load()), attr="value", ctx=ast.Load()))
+            ])],
+            orelse=[], finalbody=[],
+        )
+        guarded._vaelint_signals = True  # its own handler is the one that catches the step's loss
+        fn = function_def(
+            self.name, [*restores, *bindings, guarded, ast.Expr(rt_call("not_reached", const(self.site.place.statement.lineno)))]
+        )
+        ready = ast.Expr(rt_call(
+            "ready", ast.Name(self.name, ast.Load()), const(self.b.frame_index),
+            ast.Lambda(args=no_args(), body=copy.deepcopy(thunk)),
+        ))
+        stmts = [mark(located(s, first)) for s in (*saves, fn, ready)]
+        before = (needed - written) | set(carried) | loads(thunk)
+        return stmts, before
