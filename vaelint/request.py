@@ -88,7 +88,7 @@ def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta,
 
     specs = [parse_input_spec(s) for s in input]
     request = CheckRequest(
-        settings, specs, parse_init(init), loss, loss_kwargs_of(loss_kwarg), _beta(beta), not no_dynamic,
+        settings, specs, parse_init(init), loss, loss_kwargs_of(loss_kwarg), check_beta(beta), not no_dynamic,
         parse_size(max_memory) if max_memory else None, _script_args(script_args), not no_fixes,
     )
     if specs and specs[0].batch < 2:
@@ -109,7 +109,7 @@ def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta,
     return request
 
 
-def _beta(beta: Optional[float]) -> Optional[float]:
+def check_beta(beta: Optional[float]) -> Optional[float]:
     if beta is not None and not (math.isfinite(beta) and beta >= 0):
         raise VaelintError(
             "input",

@@ -257,6 +257,11 @@ def _wait(pid: int, target: str, options: Options, read_end: int, listener=None)
                     listener.on_stage(value)
             elif kind == "result":
                 result = value
+    return _ended(pid, target, stages, result)
+
+
+def _ended(pid: int, target: str, stages: list[str], result: TargetResult | None) -> TargetResult:
+    """The worker's result once it has ended; or why none came back (killed, exited)."""
     _pid, status, usage = os.wait4(pid, 0)
     peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # bytes
     if result is not None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+import libcst as cst
+
 from vaelint.contracts.proposals import Proposal
 from vaelint.errors import VaelintError
 
@@ -84,49 +86,7 @@ def apply(path: str, proposals: list[Proposal]) -> Edit:
     for p in proposals:
         wanted.setdefault(p.function, {})[p.param] = p.text.replace("Tensor,", f"{tensor},")
 
-    class Annotate(cst.CSTTransformer):
-        def __init__(self):
-            self.scope: list[str] = []
-            self.added = 0
-            self.kinds: set = set()
-
-        def visit_ClassDef(self, node):
-            self.scope.append(node.name.value)
-
-        def leave_ClassDef(self, original, updated):
-            self.scope.pop()
-            return updated
-
-        def visit_FunctionDef(self, node):
-            self.scope.append(node.name.value)
-
-        def leave_FunctionDef(self, original, updated):
-            qualname = ".".join(self.scope)
-            self.scope.pop()
-            todo = wanted.get(qualname)
-            if not todo:
-                return updated
-
-            def annotate(param):
-                text = todo.get(param.name.value)
-                if text is None or not _replaceable(param.annotation):
-                    return param
-                self.added += 1
-                return param.with_changes(annotation=cst.Annotation(cst.parse_expression(text)))
-
-            params = updated.params
-            params = params.with_changes(
-                params=[annotate(p) for p in params.params],
-                posonly_params=[annotate(p) for p in params.posonly_params],
-                kwonly_params=[annotate(p) for p in params.kwonly_params],
-            )
-            updated = updated.with_changes(params=params)
-            if "return" in todo and _replaceable(updated.returns):
-                self.added += 1
-                updated = updated.with_changes(returns=cst.Annotation(cst.parse_expression(todo["return"])))
-            return updated
-
-    transformer = Annotate()
+    transformer = _Annotate(wanted)
     changed = module.visit(transformer)
     if transformer.added:
         context = CodemodContext()
@@ -143,3 +103,50 @@ def write(edit: Edit) -> None:
     """Write the edited file in place (``--write``: the user asked for it)."""
     with open(edit.path, "w", encoding="utf-8", newline="") as fh:
         fh.write(edit.after)
+
+
+class _Annotate(cst.CSTTransformer):
+    """Writes each wanted annotation (function qualname -> parameter or "return" -> text)
+    where the code has none, or only a bare Tensor."""
+
+    def __init__(self, wanted: dict):
+        self.wanted = wanted
+        self.scope: list[str] = []
+        self.added = 0
+        self.kinds: set = set()
+
+    def visit_ClassDef(self, node):
+        self.scope.append(node.name.value)
+
+    def leave_ClassDef(self, original, updated):
+        self.scope.pop()
+        return updated
+
+    def visit_FunctionDef(self, node):
+        self.scope.append(node.name.value)
+
+    def leave_FunctionDef(self, original, updated):
+        qualname = ".".join(self.scope)
+        self.scope.pop()
+        todo = self.wanted.get(qualname)
+        if not todo:
+            return updated
+
+        params = updated.params
+        params = params.with_changes(
+            params=[self._annotated(p, todo) for p in params.params],
+            posonly_params=[self._annotated(p, todo) for p in params.posonly_params],
+            kwonly_params=[self._annotated(p, todo) for p in params.kwonly_params],
+        )
+        updated = updated.with_changes(params=params)
+        if "return" in todo and _replaceable(updated.returns):
+            self.added += 1
+            updated = updated.with_changes(returns=cst.Annotation(cst.parse_expression(todo["return"])))
+        return updated
+
+    def _annotated(self, param, todo: dict):
+        text = todo.get(param.name.value)
+        if text is None or not _replaceable(param.annotation):
+            return param
+        self.added += 1
+        return param.with_changes(annotation=cst.Annotation(cst.parse_expression(text)))

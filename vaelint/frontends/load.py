@@ -96,6 +96,42 @@ def read_source(path: str) -> str:
         return fh.read()
 
 
+def _parsed_file(path: str) -> tuple[str, ast.Module]:
+    """The file's real path and syntax tree; a clear error for a missing, non-Python
+    or unparsable file."""
+    if not os.path.exists(path):
+        raise VaelintError(
+            "load", f"{path}: no such file. Check the path in the target (PATH.py:NAME); it is "
+            "relative to the current directory."
+        )
+    if os.path.isdir(path) or not path.endswith((".py", ".ipynb")):
+        raise VaelintError(
+            "load", f"{path}: not a Python file. A target is PATH.py:NAME, e.g. models/vae.py:VAE."
+        )
+    abspath = os.path.realpath(path)
+    source = read_source(abspath)
+    try:
+        return abspath, ast.parse(source, filename=abspath)
+    except SyntaxError as e:
+        raise VaelintError(
+            "load",
+            f"{display_path(abspath)}:{e.lineno}:{e.offset or 1}: the model file does not parse "
+            f"({e.msg}). Fix the syntax error; `python -m py_compile {display_path(abspath)}` "
+            "shows it too.",
+        ) from None
+
+
+def _module_name(abspath: str, package: str | None) -> str:
+    """The module's name: in its package when it has one, else unique to the file."""
+    stem = os.path.splitext(os.path.basename(abspath))[0]
+    if not stem.isidentifier():
+        stem = "".join(c if c.isalnum() else "_" for c in stem)
+    if package:
+        return f"{package}.{stem}"
+    digest = hashlib.sha1(abspath.encode()).hexdigest()[:10]
+    return f"_vaelint_model_{stem}_{digest}"
+
+
 def load_module(
     path: str,
     wanted: set[str] | None = None,
@@ -113,37 +149,10 @@ def load_module(
     ``overrides`` (file path -> statements) for files the code imports, the
     script's ``argv``, and names to ``inject`` in each of those modules first;
     ``failures`` collects (line, error) for each top-level line that failed."""
-    if not os.path.exists(path):
-        raise VaelintError(
-            "load", f"{path}: no such file. Check the path in the target (PATH.py:NAME); it is "
-            "relative to the current directory."
-        )
-    if os.path.isdir(path) or not path.endswith((".py", ".ipynb")):
-        raise VaelintError(
-            "load", f"{path}: not a Python file. A target is PATH.py:NAME, e.g. models/vae.py:VAE."
-        )
-    abspath = os.path.realpath(path)
-    source = read_source(abspath)
-    try:
-        tree = ast.parse(source, filename=abspath)
-    except SyntaxError as e:
-        raise VaelintError(
-            "load",
-            f"{display_path(abspath)}:{e.lineno}:{e.offset or 1}: the model file does not parse "
-            f"({e.msg}). Fix the syntax error; `python -m py_compile {display_path(abspath)}` "
-            "shows it too.",
-        ) from None
-
+    abspath, tree = _parsed_file(path)
     imports.prepare(abspath, tree)
     root, package = _package_context(abspath)
-    stem = os.path.splitext(os.path.basename(abspath))[0]
-    if not stem.isidentifier():
-        stem = "".join(c if c.isalnum() else "_" for c in stem)
-    if package:
-        modname = f"{package}.{stem}"
-    else:
-        digest = hashlib.sha1(abspath.encode()).hexdigest()[:10]
-        modname = f"_vaelint_model_{stem}_{digest}"
+    modname = _module_name(abspath, package)
     # The file's folder (sibling imports), its package root, and the current
     # directory (``from models.base import BaseVAE`` run from the repo root).
     for folder in (os.getcwd(), root, os.path.dirname(abspath)):

@@ -43,8 +43,6 @@ class PlainFrontend(FrontendBase):
     def build(self, ref: TargetRef, request: LoadRequest, extra_names: tuple[str, ...] = ()) -> Program:
         """Load the target's file and build the model; ``request.progress`` hears
         "import" and "build" as they start."""
-        import torch.nn as nn
-
         name, init, spec = ref.name, request.init, ref.spec
         if name is None:
             raise VaelintError(
@@ -71,6 +69,15 @@ class PlainFrontend(FrontendBase):
         obj = module.__dict__[name]
         request.progress("build")
         self.before_build()  # e.g. Keras's initializers draw from its own generator: the same weights every check
+        model = self._model_of(obj, ref, init, sites)
+        return Program(self, ref, abspath, module, model, name=name, init=init, module_sites=sites)
+
+    def _model_of(self, obj, ref: TargetRef, init: dict, sites: dict):
+        """The model the target names: an instance the file built, its class built with
+        its defaults and ``--init``, or what a factory returns."""
+        import torch.nn as nn
+
+        spec, name = ref.spec, ref.name
         if isinstance(obj, nn.Module):
             # a model the file builds itself (vae = VAE(encoder, decoder) in a script):
             # its defining line and the lines it reads have run, nothing else
@@ -80,8 +87,8 @@ class PlainFrontend(FrontendBase):
                     f"{spec}: {name} is a model the file builds itself, so --init does not apply. Drop --init, "
                     f"or point the target at its class or at a function that builds it.",
                 )
-            model = obj
-        elif inspect.isclass(obj):
+            return obj
+        if inspect.isclass(obj):
             if not issubclass(obj, nn.Module):
                 raise VaelintError(
                     "load",
@@ -89,8 +96,8 @@ class PlainFrontend(FrontendBase):
                     "the model class (a subclass of torch.nn.Module) or at a function that returns one.",
                 )
             check_constructor(spec, obj, obj.__init__, init, skip_self=True)
-            model = call_user(spec, obj, init, sites, self.on_build_error)
-        elif callable(obj):
+            return call_user(spec, obj, init, sites, self.on_build_error)
+        if callable(obj):
             check_constructor(spec, obj, obj, init, skip_self=False)
             model = call_user(spec, obj, init, sites, self.on_build_error)
             if not isinstance(model, nn.Module):
@@ -99,10 +106,9 @@ class PlainFrontend(FrontendBase):
                     f"{spec}: {name}() returned a {type(model).__name__}, not an nn.Module. A factory "
                     "target must return the model (an nn.Module instance).",
                 )
-        else:
-            raise VaelintError(
-                "load",
-                f"{spec}: {name} is a {type(obj).__name__}, not an nn.Module subclass or a function "
-                "returning one.",
-            )
-        return Program(self, ref, abspath, module, model, name=name, init=init, module_sites=sites)
+            return model
+        raise VaelintError(
+            "load",
+            f"{spec}: {name} is a {type(obj).__name__}, not an nn.Module subclass or a function "
+            "returning one.",
+        )

@@ -43,40 +43,11 @@ def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[s
     root = root or repository_root()
     rules = all_rules()
     index = {r.code: i for i, r in enumerate(rules)}
-    sarif_results = []
+    sarif_results = [
+        _result(f, res.target, index, root) for res in results for f in res.findings if f.loc is not None
+    ]
     notifications = [{"level": "note", "message": {"text": note}, "descriptor": {"id": "no-targets"}} for note in notes]
-    for res in results:
-        if res.error is not None:
-            notifications.append(
-                {"level": "error", "message": {"text": f"{res.target}: {res.error.message}"}, "descriptor": {"id": res.error.kind}}
-            )
-        for code, reason in res.skipped:  # a rule that could not run is said, never a silent pass
-            notifications.append(
-                {"level": "note", "message": {"text": f"{res.target}: {code} not checked: {reason}"}, "descriptor": {"id": "not-checked"}}
-            )
-        for f in res.findings:
-            if f.loc is None:
-                continue
-            uri = _uri(f.loc.path, root)
-            sarif_results.append(
-                {
-                    "ruleId": f.code,
-                    "ruleIndex": index.get(f.code, 0),
-                    "level": str(f.severity),
-                    "message": {"text": f"{_cell(f.loc)}{f.message} Fix: {f.fix}"},
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                                "region": _region(f.loc),
-                            }
-                        }
-                    ],
-                    "partialFingerprints": {"primaryLocationLineHash": _fingerprint(f.code, uri, f.loc.path, f.loc.line)},
-                    **({"fixes": [_fix(f.autofix, root)]} if f.autofix is not None and f.autofix.verified else {}),
-                    "properties": {"confirmed": f.confirmed, "target": res.target},
-                }
-            )
+    notifications += [n for res in results for n in _notifications(res)]
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -88,18 +59,7 @@ def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[s
                         "version": __version__,
                         "semanticVersion": __version__,
                         "informationUri": INFO_URI,
-                        "rules": [
-                            {
-                                "id": r.code,
-                                "name": r.name,
-                                "shortDescription": {"text": r.summary},
-                                "fullDescription": {"text": " ".join(r.what.split())},
-                                "help": {"text": r.page()},
-                                "helpUri": rule_uri(r.code),
-                                "defaultConfiguration": {"level": str(r.severity)},
-                            }
-                            for r in rules
-                        ],
+                        "rules": [_rule(r) for r in rules],
                     }
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + root.replace(os.sep, "/").rstrip("/") + "/"}},
@@ -112,6 +72,51 @@ def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[s
                 "results": sarif_results,
             }
         ],
+    }
+
+
+def _notifications(res: TargetResult) -> list[dict]:
+    """A target's error, and each rule that could not run (never a silent pass)."""
+    out = []
+    if res.error is not None:
+        out.append({"level": "error", "message": {"text": f"{res.target}: {res.error.message}"}, "descriptor": {"id": res.error.kind}})
+    for code, reason in res.skipped:
+        out.append(
+            {"level": "note", "message": {"text": f"{res.target}: {code} not checked: {reason}"}, "descriptor": {"id": "not-checked"}}
+        )
+    return out
+
+
+def _result(f, target: str, index: dict, root: str) -> dict:
+    uri = _uri(f.loc.path, root)
+    return {
+        "ruleId": f.code,
+        "ruleIndex": index.get(f.code, 0),
+        "level": str(f.severity),
+        "message": {"text": f"{_cell(f.loc)}{f.message} Fix: {f.fix}"},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                    "region": _region(f.loc),
+                }
+            }
+        ],
+        "partialFingerprints": {"primaryLocationLineHash": _fingerprint(f.code, uri, f.loc.path, f.loc.line)},
+        **({"fixes": [_fix(f.autofix, root)]} if f.autofix is not None and f.autofix.verified else {}),
+        "properties": {"confirmed": f.confirmed, "target": target},
+    }
+
+
+def _rule(r) -> dict:
+    return {
+        "id": r.code,
+        "name": r.name,
+        "shortDescription": {"text": r.summary},
+        "fullDescription": {"text": " ".join(r.what.split())},
+        "help": {"text": r.page()},
+        "helpUri": rule_uri(r.code),
+        "defaultConfiguration": {"level": str(r.severity)},
     }
 
 
@@ -148,15 +153,13 @@ def _cell(loc) -> str:
 
 
 def rule_uri(code: str) -> str | None:
-    """The rule's page, shipped in the package: its module (documentation and
-    examples; `vaelint rule CODE` prints it), as a file URI, found without
-    importing the rule (a cached report imports no torch)."""
-    from pathlib import Path
+    """The rule's page in the repository (docs/rules/VAE0NN.md, generated from the rule:
+    vaelint/report/rule_pages.py), known without importing the rule (a cached report
+    imports no torch); None for a code that is no rule."""
+    from vaelint.report.rule_pages import page_url
+    from vaelint.rules import rule_codes
 
-    from vaelint.rules import rule_file
-
-    path = rule_file(code)
-    return Path(path).resolve().as_uri() if path else None
+    return page_url(code) if code in rule_codes() else None
 
 
 def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:

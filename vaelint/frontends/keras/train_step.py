@@ -30,32 +30,12 @@ def train_step_forward(model):
         source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError):
         return None
-    tree = ast.parse(source)
-    func = tree.body[0]
+    func = ast.parse(source).body[0]
     if not isinstance(func, ast.FunctionDef) or len(func.args.args) < 2:
         return None
-    params = [func.args.args[1].arg]
-    body_in = list(func.body)
-    # `noisy, clean = data` (a denoising VAE fit on (x, y) pairs): the forward
-    # takes the unpacked names as its inputs (--input for each)
-    first = body_in[0] if body_in else None
-    if (
-        isinstance(first, ast.Assign) and len(first.targets) == 1 and isinstance(first.targets[0], ast.Tuple)
-        and isinstance(first.value, ast.Name) and first.value.id == params[0]
-        and all(isinstance(e, ast.Name) for e in first.targets[0].elts)
-    ):
-        params = [e.id for e in first.targets[0].elts]
-        body_in = body_in[1:]
+    params, body_in = _data_params(func)
     flat: list[ast.stmt] = []  # the body's statements, `with` blocks opened
-
-    def flatten(body):
-        for stmt in body:
-            if isinstance(stmt, ast.With):
-                flatten(stmt.body)
-            else:
-                flat.append(stmt)
-
-    flatten(body_in)
+    _flatten(body_in, flat)
 
     def calls_submodel(value) -> bool:
         return (
@@ -66,15 +46,55 @@ def train_step_forward(model):
             and is_keras_model(getattr(model, value.func.attr, None))
         )
 
-    def names_in(value) -> set:
-        return {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+    statements, assigned, known = _forward_statements(flat, params, calls_submodel)
+    if not statements:
+        return None
+    forward_fn = _compiled("forward", params, statements, _returning_dict(assigned, statements[-1]), func, fn)
+    loss_statements, loss_fn = _loss_of(flat[flat.index(statements[-1]) + 1:], known, params + assigned, func, fn)
+    return TrainStep(
+        forward_fn,
+        [st.lineno for st in statements if calls_submodel(st.value)],
+        loss_fn,
+        [st.lineno for st in loss_statements] if loss_fn else [],
+    )
 
-    # the forward: sub-model calls, and plain readings of the inputs before them (x = data[0])
+
+def _data_params(func: ast.FunctionDef) -> tuple[list[str], list[ast.stmt]]:
+    """The forward's inputs: train_step's data parameter, or the names it is unpacked
+    into first (`noisy, clean = data`, a denoising VAE fit on (x, y) pairs: --input for
+    each); and the body after that unpacking."""
+    params = [func.args.args[1].arg]
+    body_in = list(func.body)
+    first = body_in[0] if body_in else None
+    if (
+        isinstance(first, ast.Assign) and len(first.targets) == 1 and isinstance(first.targets[0], ast.Tuple)
+        and isinstance(first.value, ast.Name) and first.value.id == params[0]
+        and all(isinstance(e, ast.Name) for e in first.targets[0].elts)
+    ):
+        return [e.id for e in first.targets[0].elts], body_in[1:]
+    return params, body_in
+
+
+def _flatten(body, flat: list) -> None:
+    for stmt in body:
+        if isinstance(stmt, ast.With):
+            _flatten(stmt.body, flat)
+        else:
+            flat.append(stmt)
+
+
+def _names_in(value) -> set:
+    return {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+
+
+def _forward_statements(flat: list, params: list[str], calls_submodel) -> tuple[list, list, set]:
+    """The forward: sub-model calls, and plain readings of the inputs before them
+    (x = data[0]), up to the last sub-model call; with the names the calls assign."""
     statements, assigned, known = [], [], set(params)
     for stmt in flat:
         if not isinstance(stmt, ast.Assign):
             continue
-        plain = names_in(stmt.value) <= known and not any(isinstance(n, ast.Call) for n in ast.walk(stmt.value))
+        plain = _names_in(stmt.value) <= known and not any(isinstance(n, ast.Call) for n in ast.walk(stmt.value))
         if calls_submodel(stmt.value) or plain:
             statements.append(stmt)
             for n in (n for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)):
@@ -83,36 +103,29 @@ def train_step_forward(model):
                     assigned.append(n.id)
     while statements and not calls_submodel(statements[-1].value):
         statements.pop()  # only what leads to the last sub-model call
-    if not statements:
-        return None
-    forward_fn = _compiled("forward", params, statements, _returning_dict(assigned, statements[-1]), func, fn)
+    return statements, assigned, known
 
-    # the loss: the assignments after the last sub-model call that read only what is
-    # known and Keras's own functions (keras.ops, keras.losses), up to the total the
-    # gradient is taken of; a tf.* call or anything else ends it (then --loss is needed)
-    after = flat[flat.index(statements[-1]) + 1:]
+
+def _loss_of(after: list, known: set, inputs: list[str], func, fn) -> tuple[list, object]:
+    """The loss: the assignments after the last sub-model call that read only what is
+    known and Keras's own functions (keras.ops, keras.losses), up to the total the
+    gradient is taken of; a tf.* call or anything else ends it (then --loss is needed)."""
     loss_statements, loss_known = [], set(known)
     for stmt in after:
-        if not isinstance(stmt, ast.Assign) or not names_in(stmt.value) <= loss_known | _KERAS_NAMES:
+        if not isinstance(stmt, ast.Assign) or not _names_in(stmt.value) <= loss_known | _KERAS_NAMES:
             break
         loss_statements.append(stmt)
         loss_known |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
     total = _gradient_target(after) or next(
         (t.id for st in reversed(loss_statements) for t in st.targets if isinstance(t, ast.Name)), None
     )
-    loss_fn = None
-    if loss_statements and total in loss_known - known:
-        upto = max(i for i, st in enumerate(loss_statements) if any(
-            isinstance(t, ast.Name) and t.id == total for t in st.targets))
-        loss_statements = loss_statements[: upto + 1]
-        result = ast.copy_location(ast.Return(ast.Name(total, ast.Load())), loss_statements[-1])
-        loss_fn = _compiled("train_step_loss", params + assigned, loss_statements, result, func, fn, method=False)
-    return TrainStep(
-        forward_fn,
-        [st.lineno for st in statements if calls_submodel(st.value)],
-        loss_fn,
-        [st.lineno for st in loss_statements] if loss_fn else [],
-    )
+    if not loss_statements or total not in loss_known - known:
+        return loss_statements, None
+    upto = max(i for i, st in enumerate(loss_statements) if any(
+        isinstance(t, ast.Name) and t.id == total for t in st.targets))
+    loss_statements = loss_statements[: upto + 1]
+    result = ast.copy_location(ast.Return(ast.Name(total, ast.Load())), loss_statements[-1])
+    return loss_statements, _compiled("train_step_loss", inputs, loss_statements, result, func, fn, method=False)
 
 
 # names a loss written in train_step may read besides the data and the outputs

@@ -78,24 +78,79 @@ class Sandbox:
     @contextlib.contextmanager
     def active(self):
         """The guards, for the duration of a setup or a step run."""
-        import builtins
         import os
-        import pathlib
-        import shutil
-        import socket
-        import urllib.request
-
-        import torch
-
         import tempfile
 
-        real_open = builtins.open
-        sandbox = self
         self._free_roots = [
             os.path.realpath(r)
             for r in (tempfile.gettempdir(), os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))
             if r
         ]
+        try:
+            self._guard_files()
+            self._guard_network_and_training()
+            yield self
+        finally:
+            while self._patches:
+                owner, name, value, own = self._patches.pop()
+                if own or not isinstance(owner, type):
+                    setattr(owner, name, value)
+                else:
+                    delattr(owner, name)
+
+    def _guard_files(self) -> None:
+        """Writes outside the temporary and cache folders go nowhere, and are noted."""
+        import builtins
+        import os
+        import pathlib
+        import shutil
+        import sys
+
+        import torch
+
+        guarded_open = self._guarded_open(builtins.open)
+        self._patch(builtins, "open", guarded_open)
+        self._patch(io, "open", guarded_open)
+        self._patch(builtins, "input", self._no_input)
+        for name in ("makedirs", "mkdir", "remove", "unlink", "rmdir", "rename", "replace", "removedirs", "symlink"):
+            self._patch(os, name, self._skipped(f"os.{name}", getattr(os, name)))
+        for name in ("rmtree", "copy", "copy2", "copyfile", "copytree", "move"):
+            self._patch(shutil, name, self._skipped(f"shutil.{name}", getattr(shutil, name)))
+        for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
+            self._patch(pathlib.Path, name, self._skipped(f"Path.{name}", getattr(pathlib.Path, name)))
+        self._patch(torch, "save", self._skipped("torch.save"))
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            self._patch(plt, "savefig", self._skipped("plt.savefig"))
+            self._patch(plt, "show", lambda *a, **k: None)
+
+    def _guard_network_and_training(self) -> None:
+        """No connection or download; no data loader iterated, no optimizer or scheduler step."""
+        import socket
+        import urllib.request
+
+        import torch
+
+        self._patch(socket.socket, "connect", self._refused("open a network connection"))
+        self._patch(socket.socket, "connect_ex", self._refused("open a network connection"))
+        self._patch(urllib.request, "urlopen", self._refused("download a file (urlopen)"))
+        self._patch(urllib.request, "urlretrieve", self._refused("download a file (urlretrieve)"))
+        for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
+            self._patch(torch.hub, name, self._refused(f"download with torch.hub.{name}"))
+        self._patch(torch.utils.data.DataLoader, "__iter__", self._no_iteration())
+        no_step = self._no_step()
+        for cls in _subclasses(torch.optim.Optimizer):
+            if "step" in cls.__dict__:
+                self._patch(cls, "step", no_step)
+        scheduler = getattr(torch.optim.lr_scheduler, "LRScheduler", None) or getattr(torch.optim.lr_scheduler, "_LRScheduler", None)
+        for cls in _subclasses(scheduler) if scheduler else ():
+            if "step" in cls.__dict__:
+                self._patch(cls, "step", no_step)
+
+    def _guarded_open(self, real_open):
+        import os
+
+        sandbox = self
 
         def guarded_open(file, mode="r", *args, **kwargs):
             if isinstance(mode, str) and any(c in mode for c in "wax+") and not (
@@ -105,32 +160,48 @@ class Sandbox:
                 return _Sink(str(file), "b" in mode)
             return real_open(file, mode, *args, **kwargs)
 
-        def skipped(what, real=None):
-            def fn(*args, **kwargs):
-                target = args[0] if args else ""
-                if real is not None and isinstance(target, (str, bytes, os.PathLike)) and sandbox._allowed(target):
-                    return real(*args, **kwargs)
-                sandbox._note(f"{what}({str(target)!r})" if target != "" else f"{what}()")
-                return None
+        return guarded_open
 
-            return fn
+    def _skipped(self, what: str, real=None):
+        import os
 
-        def refused(what):
-            def fn(*args, **kwargs):
-                raise VaelintError(
-                    "load",
-                    f"the training code tried to {what}{sandbox._where()}; vaelint never downloads or connects while "
-                    "it checks. Give the inputs with --input, and keep downloads out of the code the step needs.",
-                )
+        sandbox = self
 
-            return fn
+        def fn(*args, **kwargs):
+            target = args[0] if args else ""
+            if real is not None and isinstance(target, (str, bytes, os.PathLike)) and sandbox._allowed(target):
+                return real(*args, **kwargs)
+            sandbox._note(f"{what}({str(target)!r})" if target != "" else f"{what}()")
+            return None
+
+        return fn
+
+    def _refused(self, what: str):
+        sandbox = self
+
+        def fn(*args, **kwargs):
+            raise VaelintError(
+                "load",
+                f"the training code tried to {what}{sandbox._where()}; vaelint never downloads or connects while "
+                "it checks. Give the inputs with --input, and keep downloads out of the code the step needs.",
+            )
+
+        return fn
+
+    def _no_step(self):
+        sandbox = self
 
         def no_step(self, *args, **kwargs):
             sandbox.optimizer_steps += 1
             return None
 
-        def no_input(*args, **kwargs):
-            raise VaelintError("input", f"the training code asks for input(){sandbox._where()}; vaelint runs without a terminal.")
+        return no_step
+
+    def _no_input(self, *args, **kwargs):
+        raise VaelintError("input", f"the training code asks for input(){self._where()}; vaelint runs without a terminal.")
+
+    def _no_iteration(self):
+        sandbox = self
 
         def no_iteration(self):
             raise VaelintError(
@@ -139,45 +210,7 @@ class Sandbox:
                 "Name the function that holds the training step (PATH.py:FUNCTION), or give the inputs with --input.",
             )
 
-        try:
-            self._patch(builtins, "open", guarded_open)
-            self._patch(io, "open", guarded_open)
-            self._patch(builtins, "input", no_input)
-            for name in ("makedirs", "mkdir", "remove", "unlink", "rmdir", "rename", "replace", "removedirs", "symlink"):
-                self._patch(os, name, skipped(f"os.{name}", getattr(os, name)))
-            for name in ("rmtree", "copy", "copy2", "copyfile", "copytree", "move"):
-                self._patch(shutil, name, skipped(f"shutil.{name}", getattr(shutil, name)))
-            for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
-                self._patch(pathlib.Path, name, skipped(f"Path.{name}", getattr(pathlib.Path, name)))
-            self._patch(torch, "save", skipped("torch.save"))
-            self._patch(socket.socket, "connect", refused("open a network connection"))
-            self._patch(socket.socket, "connect_ex", refused("open a network connection"))
-            self._patch(urllib.request, "urlopen", refused("download a file (urlopen)"))
-            self._patch(urllib.request, "urlretrieve", refused("download a file (urlretrieve)"))
-            for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
-                self._patch(torch.hub, name, refused(f"download with torch.hub.{name}"))
-            self._patch(torch.utils.data.DataLoader, "__iter__", no_iteration)
-            for cls in _subclasses(torch.optim.Optimizer):
-                if "step" in cls.__dict__:
-                    self._patch(cls, "step", no_step)
-            scheduler = getattr(torch.optim.lr_scheduler, "LRScheduler", None) or getattr(torch.optim.lr_scheduler, "_LRScheduler", None)
-            for cls in _subclasses(scheduler) if scheduler else ():
-                if "step" in cls.__dict__:
-                    self._patch(cls, "step", no_step)
-            import sys
-
-            plt = sys.modules.get("matplotlib.pyplot")
-            if plt is not None:
-                self._patch(plt, "savefig", skipped("plt.savefig"))
-                self._patch(plt, "show", lambda *a, **k: None)
-            yield self
-        finally:
-            while self._patches:
-                owner, name, value, own = self._patches.pop()
-                if own or not isinstance(owner, type):
-                    setattr(owner, name, value)
-                else:
-                    delattr(owner, name)
+        return no_iteration
 
 
 def _subclasses(cls) -> list:
