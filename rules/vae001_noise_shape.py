@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from vaelint.facts.context import loc_of
-from vaelint.rulebase import Example, fill, Rule
+from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import Need, Severity
 
 _MODEL = '''import torch
@@ -98,12 +100,7 @@ the GPU and in half precision).
             shared = "each sample's one draw is shared across its latent dims"
         else:
             return
-        yield self.finding(
-            f"the noise has shape {noise_t} but std has {std_t}: {shared}.",
-            loc_of(r.noise),
-            "eps = torch.randn_like(std)",
-            node=r.product,
-        )
+        yield self.report(NoiseSeen(noise_t, std_t, shared), loc_of(r.noise), node=r.product)
 
     def autofix(self, finding, ctx):
         """``eps = torch.randn(Z)`` -> ``eps = torch.randn_like(std)``, std as the product names it."""
@@ -126,3 +123,18 @@ the GPU and in half precision).
         same_rows = bool((eps - eps[:1]).abs().max() < 1e-4)
         same_cols = bool((eps - eps[:, :1]).abs().max() < 1e-4)
         return same_rows or same_cols
+
+
+@dataclass
+class NoiseSeen(Observed):
+    """The noise as drawn beside the std it multiplies, both as ``B x Z (32 x 16)``."""
+
+    noise: str
+    std: str
+    shared: str  # what the draw is shared by
+
+    def message(self) -> str:
+        return f"the noise has shape {self.noise} but std has {self.std}: {self.shared}."
+
+    def fix(self) -> str:
+        return "eps = torch.randn_like(std)"

@@ -125,7 +125,7 @@ over everything.
         from vaelint.fixes.edits import UNSAFE
         from vaelint.fixes.rewrites import per_sample_sum, reduce_by_sum
 
-        seen = finding.payload
+        seen = finding.observed
         scales = next((s for s in (loss_scales(ctx).each_kl() if loss_scales(ctx) else ()) if s.kl.term is seen.kl_term), None)
         if scales is None:
             return None
@@ -143,13 +143,13 @@ over everything.
         return None
 
     def confirm_needs(self, finding, ctx):
-        return {ConfirmNeed.DOUBLED_BATCH} if finding.payload.shows_at_twice_the_batch else set()
+        return {ConfirmNeed.DOUBLED_BATCH} if finding.observed.shows_at_twice_the_batch else set()
 
     def confirm(self, finding, ctx, observed):
         """Run the same samples twice over (a batch of 2*B): a term summed over
         the batch doubles, an averaged one stays. The KL/reconstruction ratio
         then moves by 2**p when beta_eff goes as B**p."""
-        seen = finding.payload
+        seen = finding.observed
         if not seen.shows_at_twice_the_batch:
             return None
         ratios = []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from vaelint.capture.ops import CLASS_INDEX_LOSSES
 from vaelint.facts.context import loc_of
-from vaelint.rulebase import Example, fill, Rule
+from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import Need, Severity
 
 _BASE = '''import torch
@@ -93,16 +95,7 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
                 expected = rec.sizes[:1] + rec.sizes[2:]
                 if tuple(expected) == tuple(data.sizes):
                     continue
-                yield self.finding(
-                    f"{cmp.op} compares logits of shape {rec_t} with targets of shape {data_t}: "
-                    f"the targets should have the logits' shape without the class dim "
-                    f"({' x '.join(map(str, expected))}); a sequence of the wrong length or a "
-                    "flattened batch does not line up sample for sample.",
-                    loc,
-                    "make the decoder produce one step per input position, and flatten both sides "
-                    "the same way: F.cross_entropy(logits.reshape(-1, V), x.reshape(-1))",
-                    node=cmp.node,
-                )
+                yield self.report(LogitsTargetsSeen(cmp.op, rec_t, data_t, tuple(expected)), loc, node=cmp.node)
                 continue
             if rec.sizes == data.sizes and _same_symbols(rec, data):
                 continue
@@ -126,13 +119,7 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
                     "is repeated against the other, so one reconstructed element stands for several inputs"
                 )
                 fix = f"make the decoder produce the input's shape {data.text()} (e.g. repeat z over the steps before decoding), or compare like with like"
-            yield self.finding(
-                f"the reconstruction has shape {rec_t} but the input it is compared with has "
-                f"{data_t}: {what}.",
-                loc,
-                fix,
-                node=cmp.node,
-            )
+            yield self.report(ReconInputSeen(rec_t, data_t, what, fix), loc, node=cmp.node)
 
     def autofix(self, finding, ctx):
         """Where the two sides hold the same number of values per sample but broadcast
@@ -208,3 +195,43 @@ def _fix(rec, data) -> str:
         "make the decoder's output size equal the input's per-sample size, and reshape the input "
         "with its own batch size: x.view(x.size(0), -1)"
     )
+
+
+@dataclass
+class LogitsTargetsSeen(Observed):
+    """A class-index loss whose targets are not the logits' shape less the class dim."""
+
+    op: str
+    recon: str
+    data: str
+    expected: tuple  # the targets' sizes that would line up
+
+    def message(self) -> str:
+        return (
+            f"{self.op} compares logits of shape {self.recon} with targets of shape {self.data}: "
+            f"the targets should have the logits' shape without the class dim "
+            f"({' x '.join(map(str, self.expected))}); a sequence of the wrong length or a "
+            "flattened batch does not line up sample for sample."
+        )
+
+    def fix(self) -> str:
+        return (
+            "make the decoder produce one step per input position, and flatten both sides "
+            "the same way: F.cross_entropy(logits.reshape(-1, V), x.reshape(-1))"
+        )
+
+
+@dataclass
+class ReconInputSeen(Observed):
+    """A reconstruction compared with an input it does not match element for element."""
+
+    recon: str
+    data: str
+    what: str  # what goes wrong: a size error, a silent broadcast, ...
+    remedy: str
+
+    def message(self) -> str:
+        return f"the reconstruction has shape {self.recon} but the input it is compared with has {self.data}: {self.what}."
+
+    def fix(self) -> str:
+        return self.remedy

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import inspect
 import math
 import re
 
 from vaelint.facts.lossscales import loss_scales, why_no_loss_scales
 from vaelint.facts.context import loc_of
-from vaelint.rulebase import Example, fill, Rule, SkipRule
+from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.frontends.sourcefacts import line_text
 from vaelint.vocab import Need, Severity
@@ -106,24 +108,12 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         if not consts:
             if math.isclose(factor, 1.0, rel_tol=1e-3):
                 loc = loc_of(scales.kl.term)
-                yield self.finding(
-                    f"the KL term carries no weight in the code (beta_eff = 1) but --beta {ctx.beta:g} "
-                    "was declared.",
-                    loc,
-                    f"multiply the KL term by beta (loss = rec + {ctx.beta:g} * kl), or drop --beta",
-                    node=scales.kl.term,
-                )
+                yield self.report(UnweightedKL(ctx.beta), loc, node=scales.kl.term)
             return  # the KL formula itself is off by a constant: VAE007's business
         main = max(consts, key=lambda f: abs(math.log(abs(f.value))))
         loc = main.loc
         source = self._source(ctx, main)
-        yield self.finding(
-            f"the KL term is multiplied by {factor:.6g} ({source}), so beta_eff = {factor:.6g} "
-            f"while the declared beta is {ctx.beta:g}.",
-            loc,
-            f"remove the factor, or declare the weight you intend with --beta {factor:.6g}",
-            node=scales.kl.term,
-        )
+        yield self.report(KLFactorSeen(factor, source, ctx.beta), loc, node=scales.kl.term)
 
     def autofix(self, finding, ctx):
         """Unsafe (the loss's scale changes): the factor on the KL term written as the
@@ -157,15 +147,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         if limit is not None and math.isclose(limit, ctx.beta, rel_tol=1e-3):
             ctx.notes.append(f"the KL weight is annealed: {s.text()}; it reaches beta = {ctx.beta:g}")
             return
-        where = "never settles" if limit is None else f"settles at {limit:.6g}"
-        yield self.finding(
-            f"the KL term's weight {s.name} is annealed with {s.counter} ({s.text()}) and {where}, so beta_eff "
-            f"ends at {'no fixed value' if limit is None else f'{limit:.6g}'} while the declared beta is {ctx.beta:g}.",
-            s.loc,
-            f"anneal to the beta you intend (the schedule's last value {ctx.beta:g}), or declare it with "
-            f"--beta {limit:.6g}" if limit is not None else "anneal towards a fixed weight, or check with --beta at the weight you intend",
-            node=scales.kl.term,
-        )
+        yield self.report(AnnealedKLSeen(s.name, s.counter, s.text(), limit, ctx.beta), s.loc, node=scales.kl.term)
 
     @staticmethod
     def _source(ctx, factor) -> str:
@@ -257,3 +239,61 @@ def text_at(loc) -> str:
 
 def _close(a, b) -> bool:
     return math.isclose(float(a), float(b), rel_tol=1e-6) or math.isclose(1 / float(a), float(b), rel_tol=1e-6) if a else False
+
+
+@dataclass
+class UnweightedKL(Observed):
+    """The KL term has no weight in the code, but a beta was declared."""
+
+    beta: float
+
+    def message(self) -> str:
+        return f"the KL term carries no weight in the code (beta_eff = 1) but --beta {self.beta:g} was declared."
+
+    def fix(self) -> str:
+        return f"multiply the KL term by beta (loss = rec + {self.beta:g} * kl), or drop --beta"
+
+
+@dataclass
+class KLFactorSeen(Observed):
+    """An explicit factor on the KL term, and where it comes from."""
+
+    factor: float
+    source: str  # "a literal", "self.kld_weight", ...
+    beta: float
+
+    def message(self) -> str:
+        return (
+            f"the KL term is multiplied by {self.factor:.6g} ({self.source}), so beta_eff = {self.factor:.6g} "
+            f"while the declared beta is {self.beta:g}."
+        )
+
+    def fix(self) -> str:
+        return f"remove the factor, or declare the weight you intend with --beta {self.factor:.6g}"
+
+
+@dataclass
+class AnnealedKLSeen(Observed):
+    """A KL weight annealed by the step's counter to a limit other than beta (None: none)."""
+
+    name: str
+    counter: str
+    schedule: str
+    limit: float | None
+    beta: float
+
+    def message(self) -> str:
+        where = "never settles" if self.limit is None else f"settles at {self.limit:.6g}"
+        ends = "no fixed value" if self.limit is None else f"{self.limit:.6g}"
+        return (
+            f"the KL term's weight {self.name} is annealed with {self.counter} ({self.schedule}) and {where}, so "
+            f"beta_eff ends at {ends} while the declared beta is {self.beta:g}."
+        )
+
+    def fix(self) -> str:
+        if self.limit is None:
+            return "anneal towards a fixed weight, or check with --beta at the weight you intend"
+        return (
+            f"anneal to the beta you intend (the schedule's last value {self.beta:g}), or declare it with "
+            f"--beta {self.limit:.6g}"
+        )

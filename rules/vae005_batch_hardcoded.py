@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from vaelint.capture.ops import CREATION_OPS, RESHAPE_OPS
 from vaelint.facts.context import loc_of
-from vaelint.rulebase import Example, fill, Rule
+from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import ConfirmNeed, Severity
 
 _ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "rdiv", "cat", "stack", "where", "maximum", "minimum"}
@@ -100,34 +102,13 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                 if b0 not in ctx.literal_sizes(node) or not self._pinned(ctx, node, failures):
                     continue
                 other = ctx.extra_batches[0] if ctx.extra_batches else b0 + 1
-                yield self.finding(
-                    f"{op} writes the batch size down as {b0}: its result is {ctx.shape_text(node)} "
-                    f"whatever the batch, so a batch of {other} samples (a smaller last batch) "
-                    f"{self._consequence(ctx, node, failures)}.",
-                    loc_of(node),
-                    self._fix(op),
-                    node=node,
-                )
+                written = BatchWrittenDown(op, b0, ctx.shape_text(node), other, self._consequence(ctx, node, failures))
+                yield self.report(written, loc_of(node), node=node)
             elif self._normaliser(ctx, node, b0):
-                yield self.finding(
-                    f"the loss is divided by {b0}, the batch size written down as a number: a batch of "
-                    f"another size (a smaller last batch) is divided by {b0} all the same, so its loss is "
-                    "scaled instead of averaged.",
-                    loc_of(node),
-                    "divide by the batch's own size: loss / x.size(0)",
-                    node=node,
-                )
+                yield self.report(LossOverWrittenBatch(b0), loc_of(node), node=node)
             elif op == "div" and self._configured_normaliser(ctx, node):
                 n = ctx.program.configured_batch
-                yield self.finding(
-                    f"the loss is divided by {n}, the batch size the code is configured with "
-                    f"({ctx.program.configured_batch_text}), not by the batch's own size: a batch of B "
-                    f"samples (this one of {b0}, a smaller last batch) gets B/{n} times the per-sample "
-                    f"average (here {b0 / n:g}), so the step size moves with the batch size.",
-                    loc_of(node),
-                    "divide by the batch's own size: loss / x.size(0)",
-                    node=node,
-                )
+                yield self.report(LossOverConfiguredBatch(n, ctx.program.configured_batch_text, b0), loc_of(node), node=node)
 
     @staticmethod
     def _pinned(ctx, node, failures) -> bool:
@@ -192,14 +173,6 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         tensor = tensor_beside(ctx, node)
         return batch_size_arg(call, index, tensor, "take the batch size from the tensor it meets") if tensor else None
 
-    @staticmethod
-    def _fix(op: str) -> str:
-        if op in RESHAPE_OPS:
-            return "take the batch from the tensor: x.view(x.size(0), -1)"
-        if op.startswith("rand") or op in ("normal", "empty"):
-            return "draw noise with the tensor's shape: torch.randn_like(std)"
-        return "take the batch size from the tensor: x.size(0), or use torch.zeros_like / new_zeros"
-
     def _pinned_terms(self, ctx):
         """A loss term divided by the batch size written as a number (``KLD /=
         args.batch_size * 784``): right at that one batch size, and beta_eff = B/b
@@ -221,15 +194,8 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                 other_batch = ctx.extra_batches[0] if ctx.extra_batches else B + 1
                 later = other_batch / b if name == "kl" else b / other_batch
                 what = "KL" if name == "kl" else "reconstruction"
-                yield self.finding(
-                    f"the {what} term is divided by {f.over}: right at batch {b} only, so beta_eff = {formula} "
-                    f"({now:g} at this batch of {B}, {later:g} for a batch of {other_batch}, such as a smaller last "
-                    "batch): the KL weight moves with the batch size.",
-                    loc_of(f.node),
-                    "divide by the batch's own size: x.size(0) (times the size it also divides by), or reduce "
-                    "both terms the same way: per-sample sums averaged over the batch",
-                    node=f.node,
-                )
+                seen = TermOverWrittenBatch(what, f.over, b, formula, now, B, later, other_batch)
+                yield self.report(seen, loc_of(f.node), node=f.node)
 
     @classmethod
     def _configured_normaliser(cls, ctx, node) -> bool:
@@ -273,4 +239,93 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         failure = doubled.failure
         return failure is not None and failure.node is not None and (
             failure.node is node or ctx.view.depends_on(failure.node, node)
+        )
+
+
+@dataclass
+class BatchWrittenDown(Observed):
+    """A size or shape argument that is the example batch size written as a number."""
+
+    op: str
+    batch: int  # the example batch size, as written
+    shape: str  # the result's shape, ``64 x 16``
+    other: int  # another batch size the consequence is told at
+    consequence: str
+
+    def message(self) -> str:
+        return (
+            f"{self.op} writes the batch size down as {self.batch}: its result is {self.shape} "
+            f"whatever the batch, so a batch of {self.other} samples (a smaller last batch) {self.consequence}."
+        )
+
+    def fix(self) -> str:
+        if self.op in RESHAPE_OPS:
+            return "take the batch from the tensor: x.view(x.size(0), -1)"
+        if self.op.startswith("rand") or self.op in ("normal", "empty"):
+            return "draw noise with the tensor's shape: torch.randn_like(std)"
+        return "take the batch size from the tensor: x.size(0), or use torch.zeros_like / new_zeros"
+
+
+@dataclass
+class LossOverWrittenBatch(Observed):
+    """The loss divided by the example batch size written as a number."""
+
+    batch: int
+
+    def message(self) -> str:
+        return (
+            f"the loss is divided by {self.batch}, the batch size written down as a number: a batch of "
+            f"another size (a smaller last batch) is divided by {self.batch} all the same, so its loss is "
+            "scaled instead of averaged."
+        )
+
+    def fix(self) -> str:
+        return "divide by the batch's own size: loss / x.size(0)"
+
+
+@dataclass
+class LossOverConfiguredBatch(Observed):
+    """The loss divided by the batch size the data loader is configured with."""
+
+    configured: int
+    configured_text: str  # ``DataLoader(batch_size=128) at train.py:40``
+    batch: int
+
+    def message(self) -> str:
+        n, b0 = self.configured, self.batch
+        return (
+            f"the loss is divided by {n}, the batch size the code is configured with "
+            f"({self.configured_text}), not by the batch's own size: a batch of B "
+            f"samples (this one of {b0}, a smaller last batch) gets B/{n} times the per-sample "
+            f"average (here {b0 / n:g}), so the step size moves with the batch size."
+        )
+
+    def fix(self) -> str:
+        return "divide by the batch's own size: loss / x.size(0)"
+
+
+@dataclass
+class TermOverWrittenBatch(Observed):
+    """One loss term divided by a batch size written down, the other not: beta_eff = B/b."""
+
+    what: str  # "KL" or "reconstruction"
+    over: str  # what it is divided by, as written
+    pinned: int  # the batch size written down
+    formula: str  # "B/64"
+    now: float  # beta_eff at this batch
+    batch: int
+    later: float  # beta_eff at another batch
+    other_batch: int
+
+    def message(self) -> str:
+        return (
+            f"the {self.what} term is divided by {self.over}: right at batch {self.pinned} only, so beta_eff = "
+            f"{self.formula} ({self.now:g} at this batch of {self.batch}, {self.later:g} for a batch of "
+            f"{self.other_batch}, such as a smaller last batch): the KL weight moves with the batch size."
+        )
+
+    def fix(self) -> str:
+        return (
+            "divide by the batch's own size: x.size(0) (times the size it also divides by), or reduce "
+            "both terms the same way: per-sample sums averaged over the batch"
         )

@@ -125,15 +125,9 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 continue
             if _restored(ctx, node):
                 continue  # rows processed one by one, then folded back: a per-row op, not mixing
-            yield self.finding(
-                f"{ctx.view.op(node)} turns {ctx.shape_text(src)} into {ctx.shape_text(node)}: the batch "
-                f"dim becomes {a0.text()}, so each sample is split over {a0.coef} rows that later "
-                "layers treat as separate samples.",
-                loc_of(node),
-                "keep the batch dim: x.view(x.size(0), -1) or x.flatten(1), and size the next layer "
-                f"for {math.prod(before.sizes[1:])} features",
-                node=node,
-            )
+            seen = BatchDimSplit(ctx.view.op(node), ctx.shape_text(src), ctx.shape_text(node), a0.text(), a0.coef,
+                                 math.prod(before.sizes[1:]))
+            yield self.report(seen, loc_of(node), node=node)
 
     def autofix(self, finding, ctx):
         """``h.view(-1, 128)`` that folds samples into rows -> ``h.view(h.size(0), -1)``
@@ -145,7 +139,7 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         from vaelint.fixes.source import expr_at, is_plain_reference
 
         node = finding.node
-        if node is None or isinstance(finding.payload, MixingSeen) or ctx.view.op(node) not in ("view", "reshape"):
+        if node is None or isinstance(finding.observed, MixingSeen) or ctx.view.op(node) not in ("view", "reshape"):
             return None
         call = expr_at(finding.loc)
         receiver = call.receiver() if call is not None and call.is_call else None
@@ -179,7 +173,7 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         return Fix(f"{message}, and {which} {features} features", (edit, *sized), UNSAFE)
 
     def confirm(self, finding, ctx, observed):
-        if isinstance(finding.payload, MixingSeen):
+        if isinstance(finding.observed, MixingSeen):
             return True  # decided by running the model on two batches
         shapes = observed.shapes_at(finding.node)
         if not shapes or observed.result is None:
@@ -302,3 +296,27 @@ def _in_features_edit(ctx, module, features: int):
     if not isinstance(given, cst.Integer) or given.evaluated_value == features:
         return None
     return call.replace(str(features), given)
+
+
+@dataclass(frozen=True)
+class BatchDimSplit(Observed):
+    """A reshape whose batch dim is a multiple of B: each sample split over several rows."""
+
+    op: str
+    before: str
+    after: str
+    batch_dim: str  # "4*B"
+    rows: int  # rows per sample
+    features: int  # the per-sample size the next layer should take
+
+    def message(self) -> str:
+        return (
+            f"{self.op} turns {self.before} into {self.after}: the batch dim becomes {self.batch_dim}, so each "
+            f"sample is split over {self.rows} rows that later layers treat as separate samples."
+        )
+
+    def fix(self) -> str:
+        return (
+            "keep the batch dim: x.view(x.size(0), -1) or x.flatten(1), and size the next layer "
+            f"for {self.features} features"
+        )

@@ -122,7 +122,7 @@ term.
         from vaelint.fixes.edits import SAFE, Fix
         from vaelint.fixes.source import expr_at
 
-        seen = finding.payload
+        seen = finding.observed
         if seen.kind not in ("wrong_sign", "missing_half") or not seen.coefficient or finding.node is None:
             return None
         if seen.kind == "wrong_sign" and math.isclose(seen.coefficient, -1.0, rel_tol=1e-3):
@@ -153,18 +153,18 @@ term.
     def confirm(self, finding, ctx, observed):
         if observed.result is None:
             return None
-        if finding.payload.kind == "scaled_noise":
+        if finding.observed.kind == "scaled_noise":
             layer = next((r for r in ctx.roles.reparams if r.product is finding.node), None)
             again = sampler_scale(ctx, layer, observed.result) if layer is not None else None
             return None if again is None else not math.isclose(again, 1.0, rel_tol=1e-3)
         again = kl_reading(ctx, observed.result)
         if again is None or again.sampler is None:
             return None
-        if finding.payload.kind == "not_gaussian":
+        if finding.observed.kind == "not_gaussian":
             return again.kl is None
         if again.coefficient is None:
             return None
-        if finding.payload.kind == "wrong_sign":
+        if finding.observed.kind == "wrong_sign":
             return again.coefficient < 0
         return math.isclose(again.coefficient, 2.0, rel_tol=1e-2)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from vaelint.facts.klcheck import why_no_kl_reading, READINGS, kl_reading
 from vaelint.facts.context import loc_of
-from vaelint.rulebase import Example, fill, Rule, SkipRule
+from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
 
 _MODEL = '''import torch
@@ -84,15 +86,7 @@ and ``kl = torch.sum(0.5 * (mu**2 + std**2) - logstd - 0.5)``.
         if reading.sampler is None or reading.kl is None or reading.kl == reading.sampler:
             return
         loc = loc_of(reading.element) or loc_of(reading.node)
-        yield self.finding(
-            f"the sampler reads the encoder's scale head as a {reading.sampler} "
-            f"({READINGS[reading.sampler][1]}) but the KL term treats it as a {reading.kl}: the KL "
-            "regularises a different distribution from the one the decoder is trained on.",
-            loc,
-            "use one reading in both places: for a log-variance head, std = torch.exp(0.5 * logvar) with "
-            "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
-            node=reading.node,
-        )
+        yield self.report(ReadingsDiffer(reading.sampler, READINGS[reading.sampler][1], reading.kl), loc, node=reading.node)
 
     def autofix(self, finding, ctx):
         """The sampler reads a log-variance head as a log-std (``std = torch.exp(logvar)``)
@@ -125,3 +119,25 @@ and ``kl = torch.sum(0.5 * (mu**2 + std**2) - logstd - 0.5)``.
         if again is None or again.sampler is None or again.kl is None:
             return None
         return again.kl != again.sampler
+
+
+@dataclass
+class ReadingsDiffer(Observed):
+    """The sampler's and the KL's readings of the scale head (vaelint/facts/klcheck.py)."""
+
+    sampler: str  # "log-variance", "log-std", "std", ...
+    sampler_formula: str  # how the sampler turns the head into std
+    kl: str
+
+    def message(self) -> str:
+        return (
+            f"the sampler reads the encoder's scale head as a {self.sampler} ({self.sampler_formula}) but the KL "
+            f"term treats it as a {self.kl}: the KL regularises a different distribution from the one the "
+            "decoder is trained on."
+        )
+
+    def fix(self) -> str:
+        return (
+            "use one reading in both places: for a log-variance head, std = torch.exp(0.5 * logvar) with "
+            "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
+        )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from vaelint.confirm.forward_backward import gradient_of
 from vaelint.frames import call_site
 from vaelint.facts.context import loc_of, stack_of
-from vaelint.rulebase import Example, fill, Rule
+from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import ConfirmNeed, Need, Severity
 
 _MODEL = '''import torch
@@ -103,13 +105,7 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             # the line in forward that hands mu to the decoder, not the decoder's first op
             loc = call_site(stack_of(target), stack_of(r.z)) or loc_of(target)
             node = entry
-        yield self.finding(
-            f"in training mode the reconstruction does not depend on the noise: {how}, so the "
-            "reconstruction term trains a plain autoencoder and the log-variance head learns from the KL alone.",
-            loc,
-            "decode the sample in training: recon = self.decode(z); keep mu for evaluation only (if not self.training: z = mu)",
-            node=node,
-        )
+        yield self.report(BypassSeen(how), loc, node=node)
 
     def autofix(self, finding, ctx):
         """``self.dec(z.detach())`` / ``z.data`` -> ``z``; ``self.decode(mu)`` -> ``self.decode(z)``
@@ -155,3 +151,19 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         r = next((r for r in ctx.roles.reparams if finding.node is not None and ctx.view.depends_on(finding.node, r.mu)), ctx.roles.reparam)
         grad = gradient_of(observed, recon, r.std)
         return None if grad is None else grad == 0.0
+
+
+@dataclass
+class BypassSeen(Observed):
+    """How the decoder's input came to skip the noise (fed mu, a detached sample, ...)."""
+
+    how: str
+
+    def message(self) -> str:
+        return (
+            f"in training mode the reconstruction does not depend on the noise: {self.how}, so the "
+            "reconstruction term trains a plain autoencoder and the log-variance head learns from the KL alone."
+        )
+
+    def fix(self) -> str:
+        return "decode the sample in training: recon = self.decode(z); keep mu for evaluation only (if not self.training: z = mu)"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from vaelint.capture.ops import CAST_OPS, RESHAPE_OPS
 from vaelint.facts.context import loc_of
 from vaelint.errorkinds import kind_of
-from vaelint.rulebase import Example, fill, Rule
+from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import ErrorKind, Need, Severity
 
 _MODEL = '''import torch
@@ -91,21 +93,9 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             name = ctx.view.op(last) if last is not None else "?"
             loc = loc_of(cmp.node)
             if cmp.op == "binary_cross_entropy" and name not in _BOUNDED:
-                yield self.finding(
-                    f"binary_cross_entropy needs probabilities, but the reconstruction is not bounded to "
-                    f"[0, 1]: the decoder ends in {name}{_at(last)}.",
-                    loc,
-                    "use F.binary_cross_entropy_with_logits(recon, x) on the logits, or end the decoder with torch.sigmoid",
-                    node=cmp.node,
-                )
+                yield self.report(UnboundedIntoBCE(name, _at(last)), loc, node=cmp.node)
             elif cmp.op == "binary_cross_entropy_with_logits" and name == "sigmoid":
-                yield self.finding(
-                    f"binary_cross_entropy_with_logits applies a sigmoid, and the decoder already ended in "
-                    f"one{_at(last)}: the output goes through the sigmoid twice and can only reach (0.5, 0.73).",
-                    loc,
-                    "drop the decoder's final sigmoid (apply it only when sampling), or use F.binary_cross_entropy",
-                    node=cmp.node,
-                )
+                yield self.report(SigmoidTwice(_at(last)), loc, node=cmp.node)
 
     def autofix(self, finding, ctx):
         """``F.binary_cross_entropy`` on an unbounded decoder output ->
@@ -153,3 +143,36 @@ def _last_op(ctx, node):
 def _at(node) -> str:
     loc = loc_of(node)
     return f" at {loc.where()}" if loc else ""
+
+
+@dataclass
+class UnboundedIntoBCE(Observed):
+    """binary_cross_entropy on a decoder output that is not bounded to [0, 1]."""
+
+    last_op: str  # the decoder's last op
+    at: str  # " at model.py:20", or ""
+
+    def message(self) -> str:
+        return (
+            f"binary_cross_entropy needs probabilities, but the reconstruction is not bounded to "
+            f"[0, 1]: the decoder ends in {self.last_op}{self.at}."
+        )
+
+    def fix(self) -> str:
+        return "use F.binary_cross_entropy_with_logits(recon, x) on the logits, or end the decoder with torch.sigmoid"
+
+
+@dataclass
+class SigmoidTwice(Observed):
+    """binary_cross_entropy_with_logits on a decoder output that ends in a sigmoid."""
+
+    at: str
+
+    def message(self) -> str:
+        return (
+            f"binary_cross_entropy_with_logits applies a sigmoid, and the decoder already ended in "
+            f"one{self.at}: the output goes through the sigmoid twice and can only reach (0.5, 0.73)."
+        )
+
+    def fix(self) -> str:
+        return "drop the decoder's final sigmoid (apply it only when sampling), or use F.binary_cross_entropy"

@@ -119,7 +119,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
     def confirm(self, finding, ctx, observed):
         if not observed.grads:
             return None
-        prefix = f"{finding.payload.name}."
+        prefix = f"{finding.observed.name}."
         grads = [g for n, g in observed.grads.items() if n.startswith(prefix)]
         if not grads:
             return None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import re
 
 from vaelint.capture.ops import ARITH_OPS, CREATION_OPS
 from vaelint.facts.context import loc_of
 from vaelint.errorkinds import kind_of
-from vaelint.rulebase import Example, fill, Rule, SkipRule
+from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.confirm.simdevice import simulated_run
 from vaelint.vocab import ErrorKind, Need, Severity
 
@@ -140,7 +142,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             if id(finding) in emitted:
                 continue
             emitted.add(id(finding))
-            finding.payload = meeting
+            finding.observed.meeting = meeting  # seen on the simulated GPU: confirm reads it
             yield finding
         # a graph candidate that met no GPU tensor in the simulated run is device-safe
         # (a guard such as `if mu.is_cuda: eps = eps.cuda()`): no finding
@@ -155,12 +157,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             "torch.Tensor(...), Variable(...)) is on the CPU"
         )
         where = f" at {meeting.loc.where()}" if meeting.loc else ""
-        return self.finding(
-            f"{made}; it meets the model's GPU tensors in {meeting.op}{where}, which fails on "
-            "a GPU with 'Expected all tensors to be on the same device' (seen on a simulated GPU).",
-            meeting.made or meeting.loc,
-            self._fix(meeting.made_by or "tensor"),
-        )
+        seen = CpuTensorSeen(made, f"the model's GPU tensors in {meeting.op}{where}", meeting.made_by or "tensor", True)
+        return self.report(seen, meeting.made or meeting.loc)
 
     def _from_graph(self, ctx):
         view = ctx.view
@@ -178,13 +176,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                 else f"{op} creates a tensor of shape {ctx.shape_text(node)} on the CPU (no device=)"
             )
             met = ctx.shape_text(other) if other is not None else "?"
-            yield self.finding(
-                f"{made}; it meets the model's {met} tensor in {view.op(meet)}{_at(meet)}, which "
-                "fails on a GPU with 'Expected all tensors to be on the same device'.",
-                loc_of(node),
-                self._fix(op),
-                node=meet,
-            )
+            seen = CpuTensorSeen(made, f"the model's {met} tensor in {view.op(meet)}{_at(meet)}", op, False)
+            yield self.report(seen, loc_of(node), node=meet)
 
     @staticmethod
     def _creates_on_cpu(ctx, node, op) -> bool:
@@ -259,18 +252,10 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             return with_keyword(call, "device", f"{params[0]}.device", "create it on the device of the function's input")
         return None
 
-    @staticmethod
-    def _fix(op: str) -> str:
-        if op == "cpu":
-            return "keep the tensor on its device: drop .cpu() (or move the result back with .to(x.device))"
-        if op.startswith("rand") or op in ("normal", "empty"):
-            return "draw it where the model is: torch.randn_like(std), or pass device=std.device"
-        return "create it where the model is: torch.zeros_like(x) / x.new_zeros(...), or pass device=x.device"
-
     def confirm(self, finding, ctx, observed):
         if not observed.device.startswith("cuda"):
-            # the simulated GPU run saw the meeting (no payload: the simulation could not run)
-            return True if finding.payload is not None else None
+            # the simulated GPU run saw the meeting (none: the simulation could not run)
+            return True if finding.observed.meeting is not None else None
         err = observed.error
         return err is not None and kind_of(err) is ErrorKind.DEVICE
 
@@ -311,3 +296,28 @@ def _same_place(finding, meeting) -> bool:
         return True
     meet_loc = loc_of(finding.node)
     return meet_loc is not None and meeting.loc is not None and (meet_loc.path, meet_loc.line) == (meeting.loc.path, meeting.loc.line)
+
+
+@dataclass
+class CpuTensorSeen(Observed):
+    """A tensor made (or moved) on the CPU, and the model's tensor it meets there."""
+
+    made: str  # "torch.randn() at model.py:20 makes a tensor of shape 16 on the CPU"
+    meets: str  # "the model's B x 16 tensor in mul at model.py:21"
+    op: str  # what made it: the fix depends on it
+    simulated: bool  # found by the simulated GPU run, not in the graph
+    meeting: object = None  # the simulated run's meeting (vaelint/confirm/simdevice.py), when it saw one
+
+    def message(self) -> str:
+        seen = " (seen on a simulated GPU)" if self.simulated else ""
+        return (
+            f"{self.made}; it meets {self.meets}, which fails on a GPU with 'Expected all tensors to be on "
+            f"the same device'{seen}."
+        )
+
+    def fix(self) -> str:
+        if self.op == "cpu":
+            return "keep the tensor on its device: drop .cpu() (or move the result back with .to(x.device))"
+        if self.op.startswith("rand") or self.op in ("normal", "empty"):
+            return "draw it where the model is: torch.randn_like(std), or pass device=std.device"
+        return "create it where the model is: torch.zeros_like(x) / x.new_zeros(...), or pass device=x.device"

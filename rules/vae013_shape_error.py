@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 from vaelint.errorkinds import kind_of
-from vaelint.rulebase import Example, fill, Rule
+from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.frontends.sourcefacts import call_argument, expr_text, origin_of
 from vaelint.vocab import ErrorKind, Severity
 
@@ -102,11 +104,7 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
         node = failure.node
         detail = str(failure.error).strip().splitlines()[0]
         if node is None:
-            yield self.finding(
-                f"the model raised a shape error on input {ctx.specs[0].text()}: {detail}",
-                failure.loc,
-                "make the sizes agree; the line above is where PyTorch gave up.",
-            )
+            yield self.report(ShapeErrorRaised(ctx.specs[0].text(), detail), failure.loc)
             return
         op = ctx.view.op(node)
         module = ctx.module_of(node)
@@ -115,20 +113,16 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
         if module is not None:
             cls = type(module).__name__
             name = ctx.module_name(module) or op
-            message = f"{name} ({cls}{_layer_sizes(module)}) cannot take {shown}"
-            fixed = self._size_origin(ctx, module, cls)
-            if fixed:
-                message += fixed
-            fix = self._fix_for(cls)
+            seen = OpCannotTake(f"{name} ({cls}{_layer_sizes(module)})", shown, self._size_origin(ctx, module, cls) or "",
+                                detail, self._fix_for(cls))
         elif op == "view" and "stride" in detail:
             # the sizes agree; the memory layout does not (a view after permute/transpose/expand)
-            message = f"view cannot take {shown}: the tensor is not contiguous in memory"
-            fix = "use .reshape(...) instead of .view(...), or call .contiguous() before .view(...)"
+            seen = OpCannotTake("view", shown, ": the tensor is not contiguous in memory", detail,
+                                "use .reshape(...) instead of .view(...), or call .contiguous() before .view(...)")
         else:
-            message = f"{op} cannot take {shown}"
-            fix = "make the sizes agree: derive them from the tensor (x.size(0), -1) rather than writing them down."
-        message += f" ({detail})"
-        yield self.finding(message, failure.loc, fix, node=node)
+            seen = OpCannotTake(op, shown, "", detail,
+                                "make the sizes agree: derive them from the tensor (x.size(0), -1) rather than writing them down.")
+        yield self.report(seen, failure.loc, node=node)
 
     def explains(self, failure, ctx):
         return is_shape_error(failure.error)
@@ -170,3 +164,34 @@ def _layer_sizes(module) -> str:
         if hasattr(module, attr):
             return f", {attr}={getattr(module, attr)}"
     return ""
+
+
+@dataclass
+class ShapeErrorRaised(Observed):
+    """A shape error raised where no graph node stands for the op (the message is PyTorch's)."""
+
+    inputs: str  # the --input spec
+    detail: str  # the error's first line
+
+    def message(self) -> str:
+        return f"the model raised a shape error on input {self.inputs}: {self.detail}"
+
+    def fix(self) -> str:
+        return "make the sizes agree; the line above is where PyTorch gave up."
+
+
+@dataclass
+class OpCannotTake(Observed):
+    """An op (a layer, with its sizes) and the shapes that reached it."""
+
+    taker: str  # "fc1 (Linear 1024 -> 256)", "view"
+    inputs: str  # "a tensor of shape B x 4096 (8 x 4096)"
+    origin: str  # where the wrong size was fixed (", sized at ..."), or why it cannot (": not contiguous"), or ""
+    detail: str  # the error's first line
+    remedy: str
+
+    def message(self) -> str:
+        return f"{self.taker} cannot take {self.inputs}{self.origin} ({self.detail})"
+
+    def fix(self) -> str:
+        return self.remedy

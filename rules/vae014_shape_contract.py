@@ -163,7 +163,7 @@ wrong shape. ``vaelint annotate`` writes annotations from the solved shapes.
         from vaelint.fixes.edits import UNSAFE, Fix
         from vaelint.fixes.source import expr_at
 
-        seen = finding.payload
+        seen = finding.observed
         wanted = re.fullmatch(r"(\w+)\[[^,]+,\s*(\".*\")\]", seen.suggestion or "") if isinstance(seen, ContractBreak) else None
         expr = expr_at(finding.loc)
         if wanted is None or expr is None or not isinstance(expr.node, cst.Subscript) or len(expr.node.slice) != 2:
@@ -186,7 +186,7 @@ wrong shape. ``vaelint annotate`` writes annotations from the solved shapes.
         calls = getattr(observed, "contract_calls", None)
         if calls is None:
             return None
-        v: Violation = finding.payload.violation
+        v: Violation = finding.observed.violation
         symbolic, _ = ctx.reading("contracts", read, ContractFacts)
         real = check_calls(calls, concrete_fact, exclude=symbolic.shared_excluded if symbolic else None)
         seen = any(r.contract.code == v.contract.code and r.slot == v.slot for r in real.violations)

@@ -87,7 +87,7 @@ def test_a_deferred_case_is_reported_by_the_deferring_rule_when_the_other_is_ign
 def test_drop_deferred_keeps_findings_at_other_places():
     from vaelint.diagnostics import Finding
     from vaelint.frames import SourceLoc as Location
-    from vaelint.rulebase import Rule, drop_deferred
+    from vaelint.rulebase import Reported, Rule, drop_deferred
 
     class Broad(Rule):
         code, defers_to = "VAE998", ("VAE999",)
@@ -96,7 +96,7 @@ def test_drop_deferred_keeps_findings_at_other_places():
         code = "VAE999"
 
     def at(code, line):
-        return Finding(code, "n", "error", "m", Location("m.py", line, 1), "fix")
+        return Reported(Finding(code, "n", "error", "m", Location("m.py", line, 1), "fix"))
 
     found = [(Broad, at("VAE998", 3)), (Broad, at("VAE998", 7)), (Narrow, at("VAE999", 3))]
     assert [(f.code, f.loc.line) for _r, f in drop_deferred(found)] == [("VAE998", 7), ("VAE999", 3)]
@@ -242,19 +242,29 @@ def test_a_missing_loss_keyword_gets_the_option_to_pass_it(tmp_path):
     assert fixed.error is None and fixed.findings == []
 
 
-def test_typed_findings_word_their_own_message_and_confirm_reads_their_fields(fixtures_dir):
+def test_typed_findings_word_their_own_message_and_confirm_reads_their_fields(fixtures_dir, monkeypatch):
+    import vaelint.analyze as analyze
+    from fixture_cases import all_cases
     from vaelint.rulebase import Observed
 
+    run_rules, reported = analyze.run_rules, []
+
+    def spy(rules, ctx, result):
+        found = run_rules(rules, ctx, result)
+        reported.extend(r for _rule, r in found)
+        return found
+
+    monkeypatch.setattr(analyze, "run_rules", spy)
     for path, target, inputs, code, field, value in [
         ("buggy/kl_sign_flipped.py", "VAE", ["8x30"], "VAE007", "kind", "wrong_sign"),
         ("buggy/unused_layer.py", "VAE", None, "VAE011", "in_graph", False),
         ("buggy/kl_sum_over_batch_only.py", "VAE", None, "VAE002", "formula", "B/Z"),
     ]:
-        from fixture_cases import all_cases
-
         case = next(c for c in all_cases() if c.path.endswith(path))
+        reported.clear()
         result = check(f"{fixtures_dir}/{path}", target, inputs or case.inputs)
+        (r,) = [r for r in reported if r.code == code]
         (f,) = [f for f in result.findings if f.code == code]
-        assert isinstance(f.payload, Observed)
-        assert f.message == f.payload.message() and f.fix == f.payload.fix()
-        assert getattr(f.payload, field) == value and f.confirmed is True
+        assert isinstance(r.observed, Observed) and r.finding is f
+        assert f.message == r.observed.message() and f.fix == r.observed.fix()
+        assert getattr(r.observed, field) == value and f.confirmed is True

@@ -26,8 +26,28 @@ def test_valid_example_has_no_finding(tmp_path, rule, i, example):
 
 
 @pytest.mark.parametrize("rule,i,example", INVALID, ids=[f"{r.code}-invalid-{i}" for r, i, _ in INVALID])
-def test_invalid_example_is_found(tmp_path, rule, i, example):
+def test_invalid_example_is_found(tmp_path, monkeypatch, rule, i, example):
+    import vaelint.analyze as analyze
+    from vaelint.diagnostics import Finding
+    from vaelint.rulebase import Observed
+
+    reported = []
+
+    def spy(rules, ctx, result):
+        found = run_rules(rules, ctx, result)
+        reported.extend(r for _rule, r in found)
+        return found
+
+    run_rules = analyze.run_rules
+    monkeypatch.setattr(analyze, "run_rules", spy)
     result = _run(tmp_path, example)
+    # every finding is worded by a typed record of what its rule observed; only the
+    # portable Finding reaches the result
+    for r in reported:
+        assert isinstance(r.observed, Observed), r.code
+        assert (r.message, r.fix) == (r.observed.message(), r.observed.fix())
+    assert all(type(f) is Finding for f in result.findings)
+    assert {"node", "payload", "observed"}.isdisjoint(vars(result.findings[0]) if result.findings else ())
     assert result.error is None, result.error.message
     hits = [f for f in result.findings if f.code == rule.code]
     assert hits, f"{rule.code} missed: {[f.message for f in result.findings]}"

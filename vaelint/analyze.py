@@ -114,7 +114,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         confirm_findings(ctx, findings, loaded.device, loaded.keep_graph, result, progress)
     if options.fixes:
         offer_fixes(findings, ctx, result)
-    result.findings = sorted((f for _r, f in findings), key=Finding.sort_key)
+    result.findings = sorted((reported.finding for _rule, reported in findings), key=Finding.sort_key)
     if options.annotate:
         from vaelint.contracts.proposals import propose
 

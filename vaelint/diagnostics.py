@@ -14,6 +14,10 @@ from vaelint.vocab import Severity
 
 @dataclass
 class Finding:
+    """What a report shows of one finding: portable (pickled from the worker, cached).
+    The graph node and the rule's typed record stay in the worker (vaelint/rulebase.py,
+    Reported)."""
+
     code: str
     name: str
     severity: Severity
@@ -21,10 +25,6 @@ class Finding:
     loc: SourceLoc | None
     fix: str
     confirmed: bool | None = None
-    # the node the finding is about, for the confirmation pass; not reported
-    node: object = field(default=None, repr=False, compare=False)
-    # what the rule observed, for its confirm (a simulated run's meeting); not reported
-    payload: object = field(default=None, repr=False, compare=False)
     # the edit that removes it (vaelint/fixes/edits.py, Fix), when its rule offers one
     autofix: object = field(default=None, compare=False)
 

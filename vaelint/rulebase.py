@@ -82,6 +82,41 @@ class Observed:
         raise NotImplementedError
 
 
+@dataclass
+class Reported:
+    """A rule's finding while its target is analysed: the portable :class:`Finding`
+    (all that leaves the worker and reaches a report), the graph node it is about,
+    and the typed record of what the rule observed. ``confirm`` and ``autofix`` read
+    it as they would a finding (``code``, ``loc``, ``message`` read through)."""
+
+    finding: Finding
+    node: object = None  # the graph node: deferral between rules, the confirmation pass
+    observed: Observed | None = None
+
+    code = property(lambda self: self.finding.code)
+    name = property(lambda self: self.finding.name)
+    severity = property(lambda self: self.finding.severity)
+    message = property(lambda self: self.finding.message)
+    loc = property(lambda self: self.finding.loc)
+    fix = property(lambda self: self.finding.fix)
+
+    @property
+    def confirmed(self) -> bool | None:
+        return self.finding.confirmed
+
+    @confirmed.setter
+    def confirmed(self, value: bool | None) -> None:
+        self.finding.confirmed = value
+
+    @property
+    def autofix(self):
+        return self.finding.autofix
+
+    @autofix.setter
+    def autofix(self, value) -> None:
+        self.finding.autofix = value
+
+
 class SkipRule(Exception):
     """Raised by a rule's check when it cannot run on this target; the message
     says why and goes to the report's ``skipped`` list (never a silent pass)."""
@@ -113,7 +148,7 @@ class Rule:
         cls.severity = Severity(cls.severity)
         cls.needs = tuple(Need(n) for n in cls.needs)
 
-    def check(self, ctx: "Context") -> Iterable[Finding]:
+    def check(self, ctx: "Context") -> Iterable[Reported]:
         raise NotImplementedError
 
     def explains(self, failure, ctx: "Context") -> bool:
@@ -121,7 +156,7 @@ class Rule:
         analysed, not abandoned with exit 2)?"""
         return False
 
-    def confirm_needs(self, finding: Finding, ctx: "Context") -> set[ConfirmNeed]:
+    def confirm_needs(self, finding: Reported, ctx: "Context") -> set[ConfirmNeed]:
         """What ``confirm`` reads beyond the run at the user's batch, so the pass
         pays for it only when some finding asks: DOUBLED_BATCH (a second forward
         at 2*B, the same samples twice: the costliest part on a large model), GRAPH
@@ -129,23 +164,21 @@ class Rule:
         it holds every activation until the analysis ends), CONTRACT_RUN."""
         return set()
 
-    def confirm(self, finding: Finding, ctx: "Context", observed) -> bool | None:
+    def confirm(self, finding: Reported, ctx: "Context", observed) -> bool | None:
         """Did the real forward/backward pass show the effect? None: cannot tell."""
         return None
 
-    def autofix(self, finding: Finding, ctx: "Context"):
+    def autofix(self, finding: Reported, ctx: "Context"):
         """The edit that removes ``finding`` (a ``vaelint.fixes.edits.Fix``), worded from
         the user's source, or None. It is checked again before it is offered: the
         edited model must be rid of the finding with no new one."""
         return None
 
-    def finding(self, message: str, loc, fix: str, node=None, severity: Severity | None = None, payload=None) -> Finding:
-        """A finding; ``payload``: what the rule observed, for its own ``confirm`` (never a message to parse)."""
-        return Finding(self.code, self.name, severity or self.severity, message, loc, fix, node=node, payload=payload)
-
-    def report(self, observed: Observed, loc, node=None, severity: Severity | None = None) -> Finding:
-        """A finding worded by what was observed (``finding.payload`` is ``observed``)."""
-        return self.finding(observed.message(), loc, observed.fix(), node=node, severity=severity, payload=observed)
+    def report(self, observed: Observed, loc, node=None, severity: Severity | None = None) -> "Reported":
+        """A finding worded by what was observed (``observed.message()``, ``observed.fix()``),
+        held with the node it is about for the rule's own ``confirm`` and ``autofix``."""
+        finding = Finding(self.code, self.name, severity or self.severity, observed.message(), loc, observed.fix())
+        return Reported(finding, node, observed)
 
     @classmethod
     def page(cls) -> str:
@@ -157,13 +190,13 @@ class Rule:
         )
 
 
-def drop_deferred(found: list[tuple[Rule, Finding]]) -> list[tuple[Rule, Finding]]:
+def drop_deferred(found: list[tuple[Rule, Reported]]) -> list[tuple[Rule, Reported]]:
     """Each rule's findings less those at a place a rule it defers to has reported."""
 
-    def place(f: Finding):
+    def place(f: Reported):
         return (f.loc.path, f.loc.line) if f.loc else None
 
-    by_code: dict[str, list[Finding]] = {}
+    by_code: dict[str, list[Reported]] = {}
     for rule, f in found:
         by_code.setdefault(rule.code, []).append(f)
     kept = []
