@@ -59,9 +59,6 @@ def prepare(n_targets: int, paths: list[str] = (), fresh: bool = False) -> None:
     from vaelint.rules import all_rules
 
     all_rules()
-    if n_targets >= 2:
-        import beartype  # noqa: F401 - the KL replay's shape checks (vaelint/facts/gaussian_kl.py) import it late
-
     if fresh:
         from vaelint.frontends import warm_up_parent
 
@@ -337,10 +334,8 @@ def _error(target: str, kind: str, message: str) -> TargetResult:
 
 
 def _portable(result: TargetResult) -> TargetResult:
-    """Drop what only the worker's graph can hold (nodes, run payloads) before pickling."""
-    for f in result.findings:
-        f.node = None
-        f.payload = None
+    """Drop what only the worker's graph can hold (the flow rows' nodes) before pickling;
+    findings are portable already (vaelint/rulebase.py, Reported keeps the rest)."""
     for row in result.flow:
         row.node = None
     return result

@@ -29,9 +29,9 @@ never divides the run's float32 element by anything:
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -41,21 +41,15 @@ from jaxtyping import Float
 from torch import Tensor
 
 def _shape_checked(fn):
-    """``jaxtyped(typechecker=beartype)``, applied at the first call: beartype's
-    import (about 0.07 s) is paid only by a check that replays a KL."""
-    checked = None
+    """``jaxtyped(typechecker=beartype)`` where the annotations are checked: under the
+    test suite (VAELINT_CHECK_SHAPES=1, tests/conftest.py), as jaxtyping advises for a
+    library's own code. A check does not pay beartype's import (about 0.07 s) for it."""
+    if not os.environ.get("VAELINT_CHECK_SHAPES"):
+        return fn
+    from beartype import beartype
+    from jaxtyping import jaxtyped
 
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        nonlocal checked
-        if checked is None:
-            from beartype import beartype
-            from jaxtyping import jaxtyped
-
-            checked = jaxtyped(typechecker=beartype)(fn)
-        return checked(*args, **kwargs)
-
-    return call
+    return jaxtyped(typechecker=beartype)(fn)
 
 
 RTOL = 1e-3  # how close to a constant multiple the element must be

@@ -195,10 +195,13 @@ def _evict(overrides: dict) -> dict:
     """Take out of sys.modules (until the load is done) the modules of the files a
     front end rewrote, so that importing them runs the rewritten statements."""
     wanted = {os.path.realpath(p) for p in overrides}
+    if not wanted:
+        return {}  # the common case: resolving every loaded module's path costs 0.1 s
+    names = {os.path.basename(p) for p in wanted}
     out = {}
     for key, mod in list(sys.modules.items()):
         origin = getattr(mod, "__file__", None)
-        if origin and os.path.realpath(origin) in wanted:
+        if origin and os.path.basename(origin) in names and os.path.realpath(origin) in wanted:
             out[key] = sys.modules.pop(key)
     return out
 
