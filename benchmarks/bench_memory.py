@@ -25,8 +25,11 @@ import sys, torch
 sys.path.insert(0, {here!r})
 from models_large import WideMLPVAE, loss_function
 
+from common import with_bytecode_cache
+
 # first checks are what this measures: the result cache (vaelint/cache/store.py) stays off
 os.environ["VAELINT_NO_CACHE"] = "1"
+with_bytecode_cache()  # as a user's machine runs vaelint (benchmarks/common.py)
 torch.manual_seed(0)
 model = WideMLPVAE()
 x = torch.rand({batch}, 8192)

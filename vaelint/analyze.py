@@ -22,6 +22,8 @@ from vaelint.capture.routes import CaptureJob, Captured, capture_and_run
 from vaelint.catalogue import offer_fixes, run_rules, selected_rules
 from vaelint.confirm.devicechoice import ChoosesCuda, cuda_hidden, forget_device_choices
 from vaelint.confirm.forward_backward import fits, pick_device
+from vaelint.confirm.stage import confirm_findings
+from vaelint.contracts.check import name_held_dims
 from vaelint.diagnostics import Finding, TargetResult
 from vaelint.errorkinds import kind_of
 from vaelint.errors import ForwardHasLoss, VaelintError
@@ -109,8 +111,6 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
         raise unexplained(target, shaped.specs, ctx.failure)
     result.notes.extend(ctx.notes)
     if loaded.device is not None:
-        from vaelint.confirm.stage import confirm_findings
-
         confirm_findings(ctx, findings, loaded.device, loaded.keep_graph, result, progress)
     if options.fixes:
         offer_fixes(findings, ctx, result)
@@ -286,8 +286,6 @@ def _roles_stage(target: str, loaded: Loaded, shaped: Shaped, options: Options, 
     cap, runs = shaped.captured.capture, shaped.captured.runs
     ctx = build_context(program, specs, cap, runs, shaped.plan, options.beta)
     ctx.contracts = loaded.contracts
-    from vaelint.contracts.check import name_held_dims
-
     name_held_dims(ctx)
     if runs.failure is not None:
         program.raise_deferred_error()  # e.g. a tf.* call in a Keras layer's call(): exit 2 naming it
