@@ -43,24 +43,23 @@ def batch_mixing(ctx) -> Mixing | str:
     if r is None:
         return "no reparameterisation found"
     targets = [(n, name) for n, name in ((r.mu, "the mean"), (r.logvar, "the log-variance"), (roles.recon, "the reconstruction")) if n is not None]
-    capture = ctx.capture
     batch = ctx.batch
     if batch < 2:
         return "a batch of one sample cannot show mixing"
-    inputs = make_inputs(ctx.specs, batch, seed=0)
-    changed = tuple(_perturbed(x, spec) for x, spec in zip(inputs, ctx.specs))
-    wrapper = capture.wrapper
-    was_training = wrapper.training
-    wrapper.eval()
-    try:
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            capture.reseed(0)
-            first = capture.run(inputs, batch)
-            noise = {n: t for n, t in first.tensors.items() if ctx.view.op(n) in RANDOM_OPS}
-            capture.reseed(0)
-            second = capture.run(changed, batch, replay=noise)
-    finally:
-        wrapper.train(was_training)
+    # first the targets alone, at the smallest batch the shapes stage ran (mixing is
+    # structural: a batch of 5 shows it as well as 64 does): a clean model, the common
+    # case, pays two small forwards and never holds two runs' activations at once
+    small = min((b for b in ctx.extra_batches if 2 <= b < batch and ctx.failure_at(b) is None), default=batch)
+    for b in dict.fromkeys((small, batch)):
+        first, second = _two_runs(ctx, b, keep={n for n, _name in targets})
+        if first.failure is None and second.failure is None:
+            break
+    else:
+        return "the model did not run in evaluation mode"
+    if not any(_moved_elsewhere(ctx, n, first, second) is not None for n, _name in targets):
+        return ""
+    # samples mix: run again at the user's batch keeping every value, to find the first op that mixes them
+    first, second = _two_runs(ctx, batch, keep=None)
     if first.failure is not None or second.failure is not None:
         return "the model did not run in evaluation mode"
     mixed = [(n, name) for n, name in targets if _moved_elsewhere(ctx, n, first, second) is not None]
@@ -79,6 +78,35 @@ def batch_mixing(ctx) -> Mixing | str:
             source = next((a for a in n.all_input_nodes if a.op != "get_attr" and ctx.shape(a) is not None), None)
             return Mixing(n, axis, moved, owned, source, name)
     return ""
+
+
+def _two_runs(ctx, batch: int, keep: set | None):
+    """The captured computation in evaluation mode on a batch and on the same batch
+    with sample 0 changed, with the same noise; ``keep``: the nodes whose values the
+    runs hold on to (None: all)."""
+    capture = ctx.capture
+    inputs = make_inputs(ctx.specs, batch, seed=0)
+    changed = tuple(_perturbed(x, spec) for x, spec in zip(inputs, ctx.specs))
+    wrapper = capture.wrapper
+    was_training = wrapper.training
+    wrapper.eval()
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            capture.reseed(0)
+            first = capture.run(inputs, batch)
+            noise = {n: t for n, t in first.tensors.items() if ctx.view.op(n) in RANDOM_OPS}
+            _hold_only(first, keep, noise)
+            capture.reseed(0)
+            second = capture.run(changed, batch, replay=noise)
+            _hold_only(second, keep, {})
+    finally:
+        wrapper.train(was_training)
+    return first, second
+
+
+def _hold_only(run, keep: set | None, noise: dict) -> None:
+    if keep is not None:
+        run.tensors = {n: t for n, t in run.tensors.items() if n in keep or n in noise}
 
 
 def _through_statistic(ctx, node, first, second) -> bool:

@@ -1,9 +1,10 @@
-"""Front ends: each turns one way of writing VAE code into a Program.
+"""Stage 1, load: each front end turns one way of writing VAE code into a Program
+(vaelint/frontends/base.py), with the helpers they share here (load.py, build.py,
+statements.py, placeholders.py, lossfind.py, overlay.py, sourcemap.py).
 
-This package may import the load/build helpers (vaelint/frontends/load.py, build.py,
-lossbind.py) but nothing after capture; the pipeline reads only the Program
-(vaelint/frontends/base.py). Adding a front end is one module here and one
-entry in FRONTENDS.
+Imports: the top-level vocabulary (and discover.py, the jaxtyping dims of
+contracts/dimnames.py); nothing after capture: the pipeline reads only the Program. Adding a front end is one module here and one entry in
+frontends().
 """
 
 from __future__ import annotations
