@@ -75,3 +75,39 @@ def test_a_capture_route_is_one_list_entry():
     assert [type(r) for r in routes()] == [SymbolicRoute, RecordingRoute]
     assert all(isinstance(r, Route) and r.name for r in routes())
     assert SymbolicRoute.ints_are_literals and not RecordingRoute.ints_are_literals
+
+
+# what each folder may import of the rest of vaelint, as its __init__ says (the top
+# level's vocabulary: errors, frames, inputs, vocab, errorkinds, diagnostics, __version__)
+VOCABULARY = {"vaelint", "errors", "frames", "inputs", "vocab", "errorkinds", "diagnostics"}
+MAY_IMPORT = {
+    "frontends": {"contracts", "settings"},  # discover.py only (below)
+    "capture": {"frontends", "contracts", "facts", "cache"},
+    "contracts": {"frontends"},
+    "facts": {"capture", "contracts", "frontends"},
+    "confirm": {"capture", "facts", "contracts", "frontends", "catalogue"},
+    "fixes": {"frontends", "facts"},
+    "report": {"rules", "frontends", "concurrency"},
+    "cache": set(),
+    "settings": {"frontends", "rules"},
+}
+ONLY_FROM = {("frontends", "contracts"): {"discover.py"}, ("frontends", "settings"): {"discover.py"}}
+
+
+def test_each_folder_imports_only_what_its_init_says():
+    wrong = []
+    for folder, allowed in MAY_IMPORT.items():
+        for path in sorted(_modules()):
+            rel = os.path.relpath(path, PACKAGE).split(os.sep)
+            if rel[0] != folder:
+                continue
+            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+                names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else [
+                    a.name for a in getattr(node, "names", []) if isinstance(node, ast.Import)]
+                for name in (n for n in names if n == "vaelint" or n.startswith("vaelint.")):
+                    room = name.split(".")[1] if "." in name else "vaelint"
+                    if room == folder or room in VOCABULARY:
+                        continue
+                    if room not in allowed or rel[-1] not in ONLY_FROM.get((folder, room), {rel[-1]}):
+                        wrong.append(f"{'/'.join(rel)} imports {name}")
+    assert not wrong

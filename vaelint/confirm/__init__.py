@@ -2,5 +2,6 @@
 (``forward_backward.py``), the simulated GPU (``simdevice.py``), and what differs on a
 machine with one (``devicechoice.py``).
 
-Imports: capture, facts and the top-level vocabulary; never a rule or a reporter.
+Imports: capture, facts, contracts, the front ends' source helpers, the
+catalogue's note for a rule that fails, and the top-level vocabulary; never a reporter.
 """

@@ -2,9 +2,9 @@
 (vaelint/frontends/base.py), with the helpers they share here (load.py, build.py,
 statements.py, placeholders.py, lossfind.py, overlay.py, sourcemap.py).
 
-Imports: the top-level vocabulary (and discover.py, the jaxtyping dims of
-contracts/dimnames.py); nothing after capture: the pipeline reads only the Program. Adding a front end is one module here and one entry in
-frontends().
+Imports: the top-level vocabulary; discover.py also the settings and the
+jaxtyping dims of contracts/dimnames.py. Nothing after capture: the pipeline reads
+only the Program.
 """
 
 from __future__ import annotations

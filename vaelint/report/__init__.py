@@ -1,1 +1,7 @@
-"""Reporters: they render results and never decide anything."""
+"""Stage 7, report: text (rich), JSON, SARIF, GitHub annotations and Markdown, the
+progress line, and the rule pages; reporters render results and never decide anything.
+
+Imports: the typed results (vaelint/diagnostics.py), the vocabulary, the rule
+catalogue's metadata, the notebook source map and the fork lock; never a pipeline
+stage (a cached result renders as a fresh one).
+"""

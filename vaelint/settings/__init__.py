@@ -2,5 +2,6 @@
 ``[tool.vaelint]`` table (``pyproject.py``), both merged per file (``per_file.py``),
 and suppression comments (``suppress.py``).
 
-Imports: the top-level vocabulary, and the catalogue's codes; never torch at import.
+Imports: the top-level vocabulary, the front ends' target references and the
+catalogue's codes; never torch (a cached answer is read before it is imported).
 """
