@@ -17,12 +17,10 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-from common import with_bytecode_cache
+from common import timed as run, with_bytecode_cache
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MLP = os.path.join(ROOT, "fixtures", "clean", "mlp_vae.py")
@@ -32,15 +30,6 @@ N = 10
 
 
 with_bytecode_cache()  # as a user's machine runs vaelint (benchmarks/common.py)
-
-def run(cmd, cwd, env) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
-    return elapsed
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()

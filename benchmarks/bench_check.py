@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import time
 
-from common import with_bytecode_cache
+from common import timed, with_bytecode_cache
 
 # first checks are what this measures: the result cache (vaelint/cache/store.py) stays off
 os.environ["VAELINT_NO_CACHE"] = "1"
@@ -38,15 +36,6 @@ COMMANDS = {
     "vaelint check guarded (simulated GPU)": [PY, "-m", "vaelint", "check", GUARDED, "--input", "32x12"],
     "vaelint check guarded --ignore VAE012": [PY, "-m", "vaelint", "check", GUARDED, "--input", "32x12", "--ignore", "VAE012"],
 }
-
-
-def timed(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
-    return elapsed
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import compileall
 import os
+import subprocess
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,3 +23,13 @@ def with_bytecode_cache() -> None:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     for folder in ("vaelint", "rules"):
         compileall.compile_dir(os.path.join(ROOT, folder), quiet=1)
+
+
+def timed(cmd: list[str], cwd: str = ROOT, env: dict | None = None) -> float:
+    """Wall time of one command; it must exit 0 or 1 (findings)."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
+    return elapsed

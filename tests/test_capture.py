@@ -23,7 +23,7 @@ def _graph(path, target, spec="4x784", route="fx"):
     if route == "fx":
         cap = capture_fx(loaded, None, None, 1)
     else:
-        cap = capture_recording(loaded, None, None, make_inputs([parse_input_spec(spec)], 4), None)
+        cap = capture_recording(loaded, None, None, make_inputs([parse_input_spec(spec)], 4))
     return cap
 
 

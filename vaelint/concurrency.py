@@ -26,14 +26,21 @@ def default_jobs(n_targets: int) -> int:
 
 
 def _available_memory() -> int:
+    """What the workers may share: the memory available, or a worker's share per core where it is not known."""
+    free = available_memory()
+    return free if free is not None else PER_WORKER * (os.cpu_count() or 1)
+
+
+def available_memory() -> int | None:
+    """The memory the kernel can still give this process, in bytes (Linux), else None."""
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except OSError:
-        pass
-    return PER_WORKER * (os.cpu_count() or 1)
+        return None
+    return None
 
 
 def threads_per_worker(jobs: int) -> int:

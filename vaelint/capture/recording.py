@@ -22,7 +22,7 @@ from vaelint.errors import VaelintError
 from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
 from vaelint.capture.ops import RANDOM_OPS, function_name
 from vaelint.capture.outputs import flatten_outputs
-from vaelint.capture.routes import CaptureJob, Refusal, Route, fallback_reason
+from vaelint.capture.routes import CaptureJob, Refusal, Route
 
 
 class _Recorder(TorchFunctionMode):
@@ -157,8 +157,8 @@ class RecordingRoute(Route):
             job.program.reseed(0)
             with torch.enable_grad() if job.keep_graph else torch.no_grad():
                 return capture_recording(
-                    job.program, job.loss_fn, job.binder(), job.inputs, fallback_reason(refused), job.keywords,
-                    job.progress, job.program.module_sites, keep_autograd=job.keep_graph, contracts=job.contracts,
+                    job.program, job.loss_fn, job.binder(), job.inputs, job.keywords, job.progress,
+                    job.program.module_sites, keep_autograd=job.keep_graph, contracts=job.contracts,
                 )
 
 
@@ -167,7 +167,6 @@ def capture_recording(
     loss,
     binder,
     inputs: tuple,
-    reason: str | None,
     keywords: tuple[str, ...] = (),
     progress=None,
     module_sites: dict | None = None,
@@ -184,7 +183,8 @@ def capture_recording(
     graph, first = recording.record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
     for node in graph.nodes:
         first.result.args[node] = node.args
-    cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, fallback_reason=reason, program=program)
+    # the route loop names the route and why the ones before it gave no graph (vaelint/capture/routes.py)
+    cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, program=program)
     cap.contract_calls = recording.watched[0]
     recording.first, recording.first_graph = first, graph
     recording.pending = [first.result]  # the capture run itself serves the first run at its batch

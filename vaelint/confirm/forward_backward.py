@@ -17,6 +17,7 @@ from vaelint.capture.result import Capture, RunResult
 from vaelint.diagnostics import Check
 from vaelint.inputs import InputSpec
 from vaelint.facts.shapes import make_inputs
+from vaelint.concurrency import available_memory
 
 
 @dataclass
@@ -64,18 +65,6 @@ def fits(model, device: str) -> str | None:
         free += need  # the weights are already in memory
     if need * 4 > free:  # weights, gradients and activations need a few times the weights
         return f"the model needs about {need * 4 / 2**30:.1f} GiB and {device} has {free / 2**30:.1f} GiB free"
-    return None
-
-
-def available_memory() -> int | None:
-    """The memory the kernel can still give this process, in bytes (Linux), else None."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
     return None
 
 
