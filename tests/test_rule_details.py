@@ -293,3 +293,31 @@ def test_the_dependence_check_runs_small_and_holds_only_its_targets(fixtures_dir
     mixed = check(f"{fixtures_dir}/buggy/bidirectional_hidden_view.py", "SentenceVAE", ["8x12:int64:50"], select=["VAE006"])
     assert [f.code for f in mixed.findings] == ["VAE006"]
     assert [c[:2] for c in calls] == [(5, True), (8, False)] and calls[1][2] > calls[0][2]
+
+
+def test_the_kl_helpers_are_shape_checked_under_the_tests_only(monkeypatch):
+    # a user's check does not import beartype for vaelint's own annotations (0.07 s)
+    from vaelint.facts.gaussian_kl import _shape_checked
+
+    def helper(x):
+        return x
+
+    assert _shape_checked(helper) is not helper  # VAELINT_CHECK_SHAPES=1 (tests/conftest.py)
+    monkeypatch.delenv("VAELINT_CHECK_SHAPES")
+    assert _shape_checked(helper) is helper
+
+
+def test_loading_evicts_only_the_modules_of_rewritten_files(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from vaelint.frontends.load import _evict
+
+    rewritten, other = tmp_path / "solver.py", tmp_path / "sub" / "solver.py"
+    for name, path in (("solver_mod", rewritten), ("other_solver_mod", other)):
+        module = types.ModuleType(name)
+        module.__file__ = str(path)
+        monkeypatch.setitem(sys.modules, name, module)
+    assert _evict({}) == {}
+    out = _evict({str(rewritten): []})
+    assert list(out) == ["solver_mod"] and "solver_mod" not in sys.modules and "other_solver_mod" in sys.modules
