@@ -128,6 +128,8 @@ def _split_terms(
         # encoder's heads (a KL beside an L2 penalty on mu), and where one side is
         # itself a sum of different roles ((nll + kl) + adversarial, both sides reading
         # the reconstruction); never inside one term
+        if _one_density(a, b, kind):
+            return _term(sign, node, chain, outer)
         if kind(a) != kind(b) or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b)) or _mixes(view, a, kind) or _mixes(view, b, kind):
             sb = -sign if name == "sub" else sign
             sa = -sign if name == "rsub" else sign
@@ -155,11 +157,28 @@ def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
     operands = [a for a in node.args if isinstance(a, fx.Node)]
     if name in {"add", "sub", "rsub"} and len(operands) == 2:
         a, b = node.args[0], node.args[1]
+        if _one_density(a, b, kind):
+            return False
         return kind(a) != kind(b) or _mixes(view, a, kind, depth + 1) or _mixes(view, b, kind, depth + 1)
     tensors = [a for a in operands if _is_tensor_valued(a)]
     if name in {"mean", "sum", "div", "mul", "neg"} and len(tensors) == 1:
         return _mixes(view, tensors[0], kind, depth + 1)
     return False
+
+
+def _one_density(a, b, kind) -> bool:
+    """Are ``a`` and ``b`` two halves of one log-density, elementwise over the latent
+    dims (``-0.5 * (log 2pi + logvar) - 0.5 * (z - mu)**2 / var`` in a Monte Carlo KL or a
+    total-correlation estimate), not two terms of the loss? One reads the encoder's heads
+    only, the other the sample, and neither is reduced to a number per sample yet."""
+    if not (isinstance(a, fx.Node) and isinstance(b, fx.Node)) or {kind(a), kind(b)} != {"kl", "latent"}:
+        return False
+    return all(_rank(n) >= 2 for n in (a, b))
+
+
+def _rank(node: fx.Node) -> int:
+    fact = node.meta.get("shape")
+    return len(fact.sizes) if fact is not None and fact.sizes is not None else 0
 
 
 def _term(sign: int, node: fx.Node, chain: tuple, outer: dict) -> list[tuple[int, fx.Node]]:
