@@ -85,7 +85,7 @@ MAY_IMPORT = {
     "capture": {"frontends", "contracts", "facts", "cache"},
     "contracts": {"frontends"},
     "facts": {"capture", "contracts", "frontends"},
-    "confirm": {"capture", "facts", "contracts", "frontends", "catalogue"},
+    "confirm": {"capture", "facts", "contracts", "frontends", "catalogue", "concurrency"},
     "fixes": {"frontends", "facts"},
     "report": {"rules", "frontends", "concurrency"},
     "cache": set(),

@@ -3,5 +3,6 @@
 machine with one (``devicechoice.py``).
 
 Imports: capture, facts, contracts, the front ends' source helpers, the
-catalogue's note for a rule that fails, and the top-level vocabulary; never a reporter.
+catalogue's note for a rule that fails, the memory available (concurrency.py) and the
+top-level vocabulary; never a reporter.
 """
