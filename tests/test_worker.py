@@ -216,13 +216,13 @@ def test_warming_the_parent_leaves_workers_able_to_use_threads(tmp_path):
 def test_small_computations_run_on_one_thread_large_ones_keep_theirs():
     code = (
         "import torch\n"
-        "from vaelint import worker\n"
+        "from vaelint import inworker\n"
         "torch.set_num_threads(2)\n"
-        "worker._threads_for(torch.nn.Linear(4000, 6000), 32 * 4000)\n"  # 2.4e7 parameters: large
+        "inworker.threads_for(torch.nn.Linear(4000, 6000), 32 * 4000)\n"  # 2.4e7 parameters: large
         "big = torch.get_num_threads()\n"
-        "worker._threads_for(torch.nn.LSTM(32, 256), 32 * 1000 * 32)\n"  # small model, long sequences
+        "inworker.threads_for(torch.nn.LSTM(32, 256), 32 * 1000 * 32)\n"  # small model, long sequences
         "long = torch.get_num_threads()\n"
-        "worker._threads_for(torch.nn.Linear(10, 10), 32 * 10)\n"
+        "inworker.threads_for(torch.nn.Linear(10, 10), 32 * 10)\n"
         "print(big, long, torch.get_num_threads())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

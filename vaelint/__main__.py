@@ -1,3 +1,3 @@
-from vaelint.cli import main
+from vaelint.launch import main
 
 main()

@@ -338,6 +338,9 @@ def main() -> None:
         code = 2
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    from vaelint import spare
+
+    spare.discard()  # a worker started with the process (vaelint/launch.py) that got no target
     # The report is written: end here. Tearing down an interpreter that imported
     # torch costs about 0.4 s, a third of a small check; nothing is left to clean.
     sys.stdout.flush()

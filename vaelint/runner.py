@@ -4,7 +4,8 @@ its worker, several side by side, its fixes checked again, suppressions
 applied; and ``--diff``/``--fix``'s rounds. The command line (vaelint/cli.py)
 only reads options and writes reports.
 
-Imports no torch until a target misses the cache.
+Imports no torch until a target misses the cache, nor then when it is the only
+one: the worker started with the process takes it (vaelint/spare.py).
 """
 
 from __future__ import annotations
@@ -91,7 +92,12 @@ def check_jobs(
         store = result_cache.Cache(result_cache.folder_for(config.root)) if use_cache and not options.sources else None
         planned.append((spec, config, options, store, store.get(shown_target(spec), options) if store is not None else None))
     missed = [spec for spec, _config, _options, _store, cached in planned if cached is None]
-    if missed:  # the parent's one-time imports and warm-up, for the targets that do run
+    from vaelint import spare
+
+    if len(missed) == 1 and spare.available():
+        pass  # the one target goes to the worker started with the process (vaelint/spare.py): no torch here
+    elif missed:  # the parent's one-time imports and warm-up, for the targets that do run
+        spare.discard()
         from vaelint.frontends.load import split_target
         from vaelint.worker import prepare
 

@@ -17,6 +17,10 @@ Linux), whatever that code does becomes a result instead of vaelint's fate:
 Where ``os.fork`` is missing (Windows), or ``VAELINT_IN_PROCESS=1`` is set, the
 target runs in this process with the same output capture and the in-process
 time limit; exits and hangs there are not contained, as the report says.
+
+This module is the parent's side: fork (or take the worker started with the
+process, vaelint/spare.py), wait, and word how the worker ended. What runs in
+the worker is vaelint/inworker.py.
 """
 
 from __future__ import annotations
@@ -30,12 +34,11 @@ import struct
 import sys
 import tempfile
 import time
-import traceback
 
-from vaelint.analyze import Options, analyse
 from vaelint.diagnostics import TargetResult
 from vaelint.errors import VaelintError
-from vaelint.frames import user_frame
+from vaelint.inworker import in_process, lines, work
+from vaelint.settings.options import Options
 
 _HINT_KILLED = (
     "Most often the kernel's out-of-memory killer: check with a smaller --input batch or model "
@@ -56,9 +59,9 @@ def prepare(n_targets: int, paths: list[str] = (), fresh: bool = False) -> None:
     three targets or more, also run a tiny model once (single-threaded, which
     leaves no thread pool behind for the workers to inherit) so each worker
     starts warm."""
-    from vaelint.rules import all_rules
+    from vaelint.inworker import preload
 
-    all_rules()
+    preload()
     if fresh:
         from vaelint.frontends import warm_up_parent
 
@@ -87,7 +90,7 @@ def run_target(target: str, options: Options, fresh: bool = False, listener=None
     process has its output captured, so it has no listener."""
     if hasattr(os, "fork") and not os.environ.get("VAELINT_IN_PROCESS"):
         return _forked(target, options, fresh, listener)
-    return _in_process(target, options)
+    return in_process(target, options)
 
 
 # --------------------------------------------------------------------------- the worker
@@ -98,8 +101,27 @@ THREADS_PER_WORKER: int | None = None
 
 
 def _forked(target: str, options: Options, fresh: bool, listener=None) -> TargetResult:
-    from vaelint.concurrency import FORK_LOCK
+    from vaelint import spare
 
+    taken = spare.take((target, options, THREADS_PER_WORKER)) if fresh else None
+    if taken is not None:  # started with the process, torch imported meanwhile
+        pid, read_end, captured = taken.pid, taken.messages, taken.captured
+    else:
+        pid, read_end, captured = _fork(target, options, fresh)
+    try:
+        result = _wait(pid, target, options, read_end, listener)
+    finally:
+        os.close(read_end)
+    result.output = lines(captured)
+    captured.close()
+    return result
+
+
+def _fork(target: str, options: Options, fresh: bool) -> tuple:
+    from vaelint.concurrency import FORK_LOCK
+    from vaelint.inworker import preload
+
+    preload()  # once: the workers forked from here inherit torch (after the spare, --fix's re-checks fork)
     with FORK_LOCK:  # no other thread of the parent holds a lock the child would inherit
         sys.stdout.flush()
         sys.stderr.flush()
@@ -111,67 +133,9 @@ def _forked(target: str, options: Options, fresh: bool, listener=None) -> Target
         pid = os.fork()
         if pid == 0:  # the worker
             os.close(read_end)
-            _work(target, options, write_end, captured, fresh)  # never returns
+            work(target, options, write_end, captured, fresh, THREADS_PER_WORKER)  # never returns
     os.close(write_end)
-    try:
-        result = _wait(pid, target, options, read_end, listener)
-    finally:
-        os.close(read_end)
-    result.output = _lines(captured)
-    captured.close()
-    return result
-
-
-def _work(target: str, options: Options, write_end: int, captured, fresh: bool) -> None:
-    code = 0
-    # the user's modules the model imports leave no __pycache__ in their repository
-    sys.dont_write_bytecode = True
-    try:
-        os.dup2(captured.fileno(), 1)
-        os.dup2(captured.fileno(), 2)
-        if not fresh:
-            import torch
-
-            torch.set_num_threads(1)
-        elif THREADS_PER_WORKER is not None:
-            import torch
-
-            torch.set_num_threads(THREADS_PER_WORKER)  # the cores shared among the workers that run at once
-
-        def progress(stage: str) -> None:
-            _send(write_end, ("stage", stage))
-
-        def where(signum, frame) -> None:  # the parent asks before it kills: which line?
-            loc = user_frame(frame)
-            if loc is not None:
-                _send(write_end, ("where", loc.where()))
-
-        signal.signal(signal.SIGUSR1, where)
-
-        options.progress = progress
-        options.on_model = _threads_for if fresh else None
-        options.timeout = None  # the parent keeps the time, and can kill
-        from vaelint.cache.reads import dependencies, record_opens
-
-        opened, modules_before = record_opens(), set(sys.modules)
-        try:
-            result = analyse(target, options)
-        except SystemExit as e:
-            result = TargetResult(target)
-            result.error = VaelintError("exit", "")
-            result.error.exit_code = e.code  # the parent words it with the stage it saw
-        from vaelint.cache import reads
-
-        result.dependencies = dependencies(opened, modules_before)
-        result.absent_names = {p: n for p, n in reads.absent().items() if p not in result.dependencies}
-        _send(write_end, ("result", _portable(result)))
-    except BaseException:  # noqa: BLE001 - a bug of ours: the parent reports the missing result
-        traceback.print_exc()
-        code = 70
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)  # no interpreter teardown: the parent owns the process's exit
+    return pid, read_end, captured
 
 
 class _Inbox:
@@ -197,22 +161,6 @@ class _Inbox:
             messages.append(pickle.loads(self.buffer[4 : 4 + size]))
             self.buffer = self.buffer[4 + size :]
         return messages
-
-
-SMALL_MODEL = 20_000_000  # parameters: below this, one thread is faster and steadier
-SMALL_INPUT = 200_000  # input elements at the batch (32 x 784 is 25,088; 32 x 3 x 64 x 64 is 393,216)
-
-
-def _threads_for(model, input_elements: int) -> None:
-    """One intra-op thread for a small computation: on a loaded 2-core machine
-    two threads made a small target's cost swing from 40 to 480 ms. A large
-    model, or a small one on a large input (an LSTM over 1000 steps, images of
-    64x64 and up), keeps every thread: its runs are where the time goes."""
-    import torch
-
-    small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL
-    if small and input_elements < SMALL_INPUT:
-        torch.set_num_threads(1)
 
 
 def _wait(pid: int, target: str, options: Options, read_end: int, listener=None) -> TargetResult:
@@ -333,61 +281,9 @@ def _error(target: str, kind: str, message: str) -> TargetResult:
     return result
 
 
-def _portable(result: TargetResult) -> TargetResult:
-    """Drop what only the worker's graph can hold (the flow rows' nodes) before pickling;
-    findings are portable already (vaelint/rulebase.py, Reported keeps the rest)."""
-    for row in result.flow:
-        row.node = None
-    return result
-
-
-def _send(fd: int, message) -> None:
-    """One length-prefixed pickle to the parent (which reads while the worker writes)."""
-    data = pickle.dumps(message)
-    view = memoryview(struct.pack("!I", len(data)) + data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _lines(captured) -> list[str]:
-    captured.seek(0)
-    text = captured.read(1 << 20).decode("utf-8", "replace")
-    return [line for line in text.splitlines() if line.strip()]
-
-
 def _size(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
         n /= 1024
     return f"{n:.1f} GiB"
-
-
-# --------------------------------------------------------------------------- no fork here
-
-
-def _in_process(target: str, options: Options) -> TargetResult:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    captured = tempfile.TemporaryFile()
-    saved = os.dup(1), os.dup(2)
-    saved_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the user's repository
-    try:
-        os.dup2(captured.fileno(), 1)
-        os.dup2(captured.fileno(), 2)
-        try:
-            result = analyse(target, options)
-        except SystemExit as e:
-            result = _error(target, "exit", f"{target}: the model's code called sys.exit({e.code!r}).")
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        sys.dont_write_bytecode = saved_bytecode
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
-    result.output = _lines(captured)
-    captured.close()
-    return result

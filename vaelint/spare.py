@@ -1,0 +1,168 @@
+"""A worker started before the command line is read, importing torch meanwhile.
+
+A first check of one target spends about 1 s in ``import torch`` and, before
+that, 0.1-0.2 s in the parent: typer parsing ``check``'s options, the settings,
+the result cache's lookup. Done one after the other, they add up. So
+``vaelint check`` forks this spare first thing (vaelint/launch.py); it imports
+torch and vaelint's analysis on a second core while the parent reads the command
+line, then waits for its one target. When exactly one target misses the cache,
+the parent hands it over (vaelint/runner.py) and never imports torch itself; the
+spare then is that target's worker, the same code as a forked one
+(vaelint/worker.py ``_work``), with the same containment.
+
+Any other outcome (every target cached, several targets, --help, a usage error)
+discards it: it is killed, unread, before the process exits. It is not started
+with one core (it would take that core from the parent), where fork is missing,
+under ``VAELINT_IN_PROCESS=1``, or with ``VAELINT_SPARE=0`` (``VAELINT_SPARE=1``
+starts it even on one core).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass
+
+
+@dataclass
+class Spare:
+    pid: int
+    requests: int  # the parent's end of the pipe its one request goes down
+    messages: int  # the parent's end of the pipe its stages and result come up
+    captured: object  # the temporary file its stdout and stderr go to, once it runs the target
+
+
+_spare: Spare | None = None
+
+
+def wanted(argv: list[str]) -> bool:
+    """Whether this command line will most likely check a target in a worker."""
+    setting = os.environ.get("VAELINT_SPARE")  # "0": never; "1": even on one core (the tests)
+    if not hasattr(os, "fork") or os.environ.get("VAELINT_IN_PROCESS") or setting == "0":
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores < 2 and setting != "1":
+        return False
+    return bool(argv) and argv[0] == "check" and not ({"--help", "-h", "--show-settings"} & set(argv))
+
+
+def start(argv: list[str]) -> None:
+    """Fork the spare, when ``wanted``; the parent returns at once."""
+    global _spare
+    if _spare is not None or not wanted(argv):
+        return
+    requests_in, requests_out = os.pipe()
+    messages_in, messages_out = os.pipe()
+    captured = tempfile.TemporaryFile()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(requests_out)
+        os.close(messages_in)
+        _serve(requests_in, messages_out, captured)  # never returns
+    os.close(requests_in)
+    os.close(messages_out)
+    _spare = Spare(pid, requests_out, messages_in, captured)
+
+
+def available() -> bool:
+    """Whether a spare is waiting (started, not handed a target, still alive)."""
+    if _spare is None:
+        return False
+    try:
+        pid, _status = os.waitpid(_spare.pid, os.WNOHANG)
+    except ChildProcessError:
+        pid = _spare.pid
+    if pid == 0:
+        return True
+    _forget(reaped=True)  # it died importing (torch broken, say): the parent's own import will say why
+    return False
+
+
+def take(request: tuple) -> Spare | None:
+    """Hand the spare its target (target, options, torch threads: the arguments of
+    vaelint/inworker.py ``work`` that are not the pipe and the file, pickled); the spare, or None when there is none or it could not take it."""
+    global _spare
+    if not available():
+        return None
+    spare = _spare
+    try:
+        data = pickle.dumps(request)
+    except Exception:  # noqa: BLE001 - an option that does not pickle: a worker forked as usual inherits it
+        discard()
+        return None
+    try:
+        view = memoryview(len(data).to_bytes(4, "big") + data)
+        while view:
+            view = view[os.write(spare.requests, view):]
+    except OSError:  # it died between the look and the write
+        discard()
+        return None
+    os.close(spare.requests)
+    _spare = None
+    return spare
+
+
+def discard() -> None:
+    """Kill an unused spare and reap it (at exit, or when the targets run otherwise)."""
+    if _spare is None:
+        return
+    try:
+        os.kill(_spare.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _forget(reaped=False)
+
+
+def _forget(reaped: bool) -> None:
+    global _spare
+    spare, _spare = _spare, None
+    if not reaped:
+        try:
+            os.waitpid(spare.pid, 0)
+        except ChildProcessError:
+            pass
+    for fd in (spare.requests, spare.messages):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    spare.captured.close()
+
+
+def _serve(requests: int, messages: int, captured) -> None:
+    """The spare's life: import what a worker needs, wait for the target, run it."""
+    code = 0
+    try:
+        # until it has a target, what it prints is nobody's: an unused spare is silent
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
+        from vaelint.inworker import preload, work
+
+        preload()
+        request = _read_request(requests)
+        if request is None:  # the parent ended without a target for it
+            os._exit(0)
+        target, options, threads = request
+        work(target, options, messages, captured, True, threads)  # never returns; fresh: it ran no torch op
+    except BaseException:  # noqa: BLE001 - the parent sees a worker that ended without a result
+        code = 70
+    os._exit(code)
+
+
+def _read_request(fd: int):
+    data = b""
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    if len(data) < 4:
+        return None
+    size = int.from_bytes(data[:4], "big")
+    return pickle.loads(data[4 : 4 + size])
