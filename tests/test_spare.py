@@ -124,3 +124,33 @@ def test_an_unused_spare_is_killed_before_the_process_ends(tmp_path):
     pid = int(out.stdout.split()[1])
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped by the process that started it
+
+
+WHO_RUNS_ME = '''
+import sys
+
+import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        # a worker forked by the command line has its modules; the spare was started before them
+        print("forked after the command line was read:", "vaelint.cli" in sys.modules)
+        self.enc, self.dec = nn.Linear(10, 4), nn.Linear(2, 10)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+'''
+
+
+@pytest.mark.parametrize("jobs, spare_runs_first", [("1", True), ("2", False)])
+def test_one_at_a_time_the_first_target_runs_in_the_spare_side_by_side_none(tmp_path, jobs, spare_runs_first):
+    # side by side, the spare's run beside the parent's import of torch cost more than it saved
+    (tmp_path / "who.py").write_text(WHO_RUNS_ME)
+    out = run("check", "who.py:VAE", "who.py:VAE", "who.py:VAE", "--input", "4x10", "--jobs", jobs, "--color", "never", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    said = [line.split(":")[-1].strip() for line in out.stdout.splitlines() if "forked after the command line was read" in line]
+    assert said == ["False" if spare_runs_first else "True", "True", "True"], out.stdout

@@ -5,13 +5,16 @@ that, 0.1-0.2 s in the parent: typer parsing ``check``'s options, the settings,
 the result cache's lookup. Done one after the other, they add up. So
 ``vaelint check`` forks this spare first thing (vaelint/launch.py); it imports
 torch and vaelint's analysis on a second core while the parent reads the command
-line, then waits for its one target. When exactly one target misses the cache,
-the parent hands it over (vaelint/runner.py) and never imports torch itself; the
-spare then is that target's worker, the same code as a forked one
-(vaelint/worker.py ``_work``), with the same containment.
+line, then waits for its one target. When targets run one at a time, the parent
+hands it the first that misses the cache (vaelint/runner.py) as soon as it knows
+it: with one target the parent never imports torch; with more, it imports torch
+for the rest while the spare runs the first. The spare is that target's worker,
+the same code as a forked one (vaelint/inworker.py ``work``), with the same
+containment.
 
-Any other outcome (every target cached, several targets, --help, a usage error)
-discards it: it is killed, unread, before the process exits. It is not started
+Any other outcome (every target cached, targets side by side with --jobs, --help,
+a usage error) lets it go: it is killed, unread, before the parent imports torch
+or exits. It is not started
 with one core (it would take that core from the parent), where fork is missing,
 under ``VAELINT_IN_PROCESS=1``, or with ``VAELINT_SPARE=0`` (``VAELINT_SPARE=1``
 starts it even on one core).
@@ -35,7 +38,8 @@ class Spare:
     captured: object  # the temporary file its stdout and stderr go to, once it runs the target
 
 
-_spare: Spare | None = None
+_spare: Spare | None = None  # started, waiting for a target
+_handed: dict[tuple[str, int], Spare] = {}  # (target, id(its options)) -> the spare already running it
 
 
 def wanted(argv: list[str]) -> bool:
@@ -71,6 +75,7 @@ def start(argv: list[str]) -> None:
 
 def available() -> bool:
     """Whether a spare is waiting (started, not handed a target, still alive)."""
+    global _spare
     if _spare is None:
         return False
     try:
@@ -79,13 +84,29 @@ def available() -> bool:
         pid = _spare.pid
     if pid == 0:
         return True
-    _forget(reaped=True)  # it died importing (torch broken, say): the parent's own import will say why
+    _close(_spare, reaped=True)  # it died importing (torch broken, say): the parent's own import will say why
+    _spare = None
     return False
 
 
-def take(request: tuple) -> Spare | None:
-    """Hand the spare its target (target, options, torch threads: the arguments of
-    vaelint/inworker.py ``work`` that are not the pipe and the file, pickled); the spare, or None when there is none or it could not take it."""
+def hand(target: str, options, threads: int | None) -> bool:
+    """Give the spare its target now, before the parent's own imports (with several
+    targets, the first runs beside them); ``take`` returns it when that target's
+    turn comes. Whether it took it."""
+    spare = _give((target, options, threads))
+    if spare is not None:
+        _handed[(target, id(options))] = spare
+    return spare is not None
+
+
+def take(target: str, options, threads: int | None) -> Spare | None:
+    """The spare running this target: handed it earlier, or given it now (the
+    arguments of vaelint/inworker.py ``work`` that are not the pipe and the file);
+    None when there is none, or it could not take it."""
+    return _handed.pop((target, id(options)), None) or _give((target, options, threads))
+
+
+def _give(request: tuple) -> Spare | None:
     global _spare
     if not available():
         return None
@@ -107,20 +128,22 @@ def take(request: tuple) -> Spare | None:
     return spare
 
 
-def discard() -> None:
-    """Kill an unused spare and reap it (at exit, or when the targets run otherwise)."""
-    if _spare is None:
-        return
-    try:
-        os.kill(_spare.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    _forget(reaped=False)
-
-
-def _forget(reaped: bool) -> None:
+def discard(handed: bool = True) -> None:
+    """Kill the waiting spare and, at exit (``handed``), any handed a target nobody
+    waited for; reap them."""
     global _spare
-    spare, _spare = _spare, None
+    for spare in [s for s in (_spare, *(_handed.values() if handed else ())) if s is not None]:
+        try:
+            os.kill(spare.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _close(spare, reaped=False)
+    _spare = None
+    if handed:
+        _handed.clear()
+
+
+def _close(spare: Spare, reaped: bool) -> None:
     if not reaped:
         try:
             os.waitpid(spare.pid, 0)
