@@ -154,3 +154,15 @@ def test_one_at_a_time_the_first_target_runs_in_the_spare_side_by_side_none(tmp_
     assert out.returncode == 0, out.stderr[-2000:]
     said = [line.split(":")[-1].strip() for line in out.stdout.splitlines() if "forked after the command line was read" in line]
     assert said == ["False" if spare_runs_first else "True", "True", "True"], out.stdout
+
+
+def test_the_reporter_is_imported_while_the_worker_runs_and_it_imports_no_torch():
+    code = (
+        "import sys\nfrom vaelint.cli import _import_reporter\nfrom vaelint.request import Format\n"
+        "for f in Format:\n    _import_reporter(f)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('vaelint.report.')), 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().endswith("False"), out.stderr
+    for name in ("text_report", "json_report", "sarif_report", "github_report", "markdown_report"):
+        assert f"vaelint.report.{name}" in out.stdout

@@ -129,6 +129,7 @@ def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, dif
     from vaelint.runner import check_jobs, fix_rounds
 
     settings, options_for = request.settings, request.options_for
+    _import_reporter(format)  # now, while a worker imports torch (vaelint/spare.py), not after it
     workers = jobs_option or default_jobs(len(jobs))
     shown = None
     if format is Format.text and sys.stderr.isatty():  # progress.wanted; rich's Live is imported only then
@@ -154,6 +155,15 @@ def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, dif
         raise typer.Exit(2 if any(r.error is not None for r in results) else (1 if sources else 0))
     fixes.write(sources)  # the results above are the written files' (checked on the same text)
     return results, failing, note
+
+
+def _import_reporter(format: Format) -> None:
+    import importlib
+
+    module = "text_report" if format is Format.text else f"{format.value}_report"
+    importlib.import_module(f"vaelint.report.{module}")
+    if format is Format.text:
+        importlib.import_module("rich.console")
 
 
 def _no_targets(targets, format, output_file, color, quiet, statistics, extra_outputs) -> None:
