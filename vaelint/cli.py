@@ -14,11 +14,13 @@ from typing import List, Optional
 import typer
 
 from vaelint.errors import VaelintError
+from vaelint.optionvalues import PlainValuesCommand, PlainValuesGroup
 from vaelint.runner import resolve_jobs, shown_target as _shown, untargeted
 from vaelint.request import Color, Device, Format, check_codes, check_request, codes, loss_kwargs_of
 from vaelint.vocab import Severity
 
 app = typer.Typer(
+    cls=PlainValuesGroup,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -47,7 +49,7 @@ def _main(
     """Shape-debugging analyzer for PyTorch variational autoencoders."""
 
 
-@app.command()
+@app.command(cls=PlainValuesCommand)  # option values without pydantic: vaelint/optionvalues.py
 def check(
     ctx: typer.Context,
     targets: List[str] = typer.Argument(None, help="PATH.py:NAME (a model class or factory), or PATH.py (its configured targets)."),
@@ -249,7 +251,7 @@ def _write(text: str, output_file: Optional[str]) -> None:
         _usage_error(f"cannot write --output-file {output_file}: {e.strerror}.")
 
 
-@app.command()
+@app.command(cls=PlainValuesCommand)  # option values without pydantic: vaelint/optionvalues.py
 def clean() -> None:
     """Remove the result cache (.vaelint_cache/ of this project, or VAELINT_CACHE_DIR)."""
     from vaelint.cache import store as result_cache
@@ -263,7 +265,7 @@ def clean() -> None:
     typer.echo(f"vaelint: {'removed' if removed else 'no cache at'} {folder}", err=True)
 
 
-@app.command()
+@app.command(cls=PlainValuesCommand)  # option values without pydantic: vaelint/optionvalues.py
 def rule(
     code: Optional[str] = typer.Argument(None, help="A rule code such as VAE003."),
     all_: bool = typer.Option(False, "--all", help="List the whole catalogue."),
@@ -282,7 +284,7 @@ def rule(
     typer.echo(match[0].page())
 
 
-@app.command()
+@app.command(cls=PlainValuesCommand)  # option values without pydantic: vaelint/optionvalues.py
 def annotate(
     ctx: typer.Context,
     target: str = typer.Argument(..., help="PATH.py:NAME, the model (class or factory) to annotate."),
