@@ -7,7 +7,7 @@ import typing
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jaxtyping import AnnotationError, Bool, Float, Int, jaxtyped  # noqa: F401
 from beartype import beartype
@@ -45,6 +45,10 @@ def _case(draw):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_case())
+# a later ``#*v`` must broadcast *to* a plain ``*v``'s shape, () here, not merely with it
+@example(([("Float", "*v"), ("Float", "#*v"), ("Float", "")], [([], torch.float32), ([1], torch.float32), ([], torch.float32)]))
+# a broadcastable ``#*v`` widens to the broadcast shape, (3,); a plain ``*v`` of (1,) then fails
+@example(([("Float", "#*v"), ("Float", "#*v"), ("Float", "*v")], [([1], torch.float32), ([3], torch.float32), ([1], torch.float32)]))
 def test_the_check_agrees_with_jaxtyping(case):
     """Random annotations (named, fixed, '_', '#', expressions, '...', '*v') and
     random shapes and dtypes: a call fails vaelint's check exactly when it fails

@@ -20,6 +20,7 @@ several times is generic in its dims, and binds per call only).
 from __future__ import annotations
 
 import operator
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -291,11 +292,20 @@ def _check_variadic(d, start, fact: Fact, tail: int, memo: _Memo, where: tuple):
     if earlier is None:
         memo.variadic[d.name] = (d.broadcastable, Bound(d.name, shape, dims, *where))
         return None
+    # as jaxtyping decides it (_array_types.py, its variadic memo): a broadcastable
+    # binding widens to the broadcast shape; a plain one must be met exactly, or
+    # broadcast to by a later ``#*name``
     prev_broadcastable, bound = earlier
-    if not (prev_broadcastable or d.broadcastable):
+    joint = _broadcast(shape, bound.size)
+    if prev_broadcastable:
+        if joint is None or (not d.broadcastable and joint != shape):
+            return ("variadic", f"*{d.name} broadcastable with {bound.size}", bound)
+        memo.variadic[d.name] = (d.broadcastable, dataclasses.replace(bound, size=joint))
+        return None
+    if not d.broadcastable:
         return None if shape == bound.size else ("variadic", f"*{d.name} = {bound.size}", bound)
-    if _broadcast(shape, bound.size) is None:
-        return ("variadic", f"*{d.name} broadcastable with {bound.size}", bound)
+    if joint != bound.size:
+        return ("variadic", f"*{d.name} broadcastable to {bound.size}", bound)
     return None
 
 
