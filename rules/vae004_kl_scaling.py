@@ -134,10 +134,17 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         args = list(factor.node.args)
         if len(operands) != 2 or len(args) != 2:
             return None
-        kept = [i for i, a in enumerate(args) if isinstance(a, fx.Node) and ctx.view.op(a) not in ("get_attr",) and a.op != "get_attr"]
-        if len(kept) != 1:
-            return None
-        text = expr.code(operands[kept[0]])
+        texts = [expr.code(o) for o in operands]
+        side = _factor_side(factor, texts)
+        if side is not None:
+            # the factor's side read from the source, whichever side the run recorded
+            # it on (a recorded ``self.beta * kld`` is kld.mul(4): the graph reads the other way)
+            text = texts[1 - side]
+        else:
+            kept = [i for i, a in enumerate(args) if isinstance(a, fx.Node) and a.op != "get_attr"]
+            if len(kept) != 1:
+                return None
+            text = texts[kept[0]]
         new = text if math.isclose(ctx.beta, 1.0) else f"{ctx.beta:g} * {text}"
         return Fix(f"weigh the KL term by the declared beta: {new}", (expr.replace(new),), UNSAFE)
 
@@ -208,6 +215,27 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         return math.isclose(weight, expected, rel_tol=0.05)
 
 
+def _factor_side(factor, texts: list[str]) -> int | None:
+    """Which of the two operands is the weight: a number written out, or the
+    ``self.`` attribute the message names; None when the source does not say."""
+    import ast
+
+    numbers = []
+    for i, text in enumerate(texts):
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers.append(i)
+    if len(numbers) == 1:
+        return numbers[0]
+    named = _assigned_name(factor.loc, line_text(factor.loc.path, factor.loc.line)) if factor.loc else None
+    if named is not None and named[0].startswith("self.") and texts.count(named[0]) == 1:
+        return texts.index(named[0])
+    return None
+
+
 def _assigned_name(loc, text: str):
     """A name on the factor's line that the function assigns before it
     (``kld_weight = kwargs['M_N']``): (name, where, the assignment's text)."""
@@ -219,7 +247,12 @@ def _assigned_name(loc, text: str):
         return None
     if loc.end_line == loc.line and loc.end_column:
         text = text_at(loc) or text  # the multiplication itself: `kld_weight * kld_loss`
-    for name in re.findall(r"\b([A-Za-z_]\w*)\b", text):
+    # an attribute first: in ``self.beta * total_kld`` the weight is the attribute
+    for attr in re.findall(r"\bself\.(\w+)\b", text):
+        found = origin_of(loc, ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Load()))
+        if found is not None:
+            return f"self.{attr}", found[0], found[1]
+    for name in re.findall(r"(?<![.\w])([A-Za-z_]\w*)\b", text):
         found = origin_of(loc, ast.Name(name, ast.Load()))
         if found is not None and found[0].line < loc.line:
             return name, found[0], found[1]

@@ -23,7 +23,7 @@ import types
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
-from vaelint.frontends.placeholders import MissingImport, Unavailable
+from vaelint.frontends.placeholders import LoggerStandIn, MissingImport, Unavailable, is_logger
 from vaelint.frontends.statements import assigned_names, select_statements
 
 
@@ -330,10 +330,13 @@ def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: 
             modname = stmt.module if isinstance(stmt, ast.ImportFrom) else None
             for alias in stmt.names:
                 name = (alias.asname or alias.name).split(".")[0]
-                if name not in module.__dict__:
-                    module.__dict__[name] = MissingImport(
-                        name, modname or alias.name, path, stmt.lineno, error
-                    )
+                if name in module.__dict__:
+                    continue
+                source = modname or alias.name
+                if is_logger(source):
+                    module.__dict__[name] = LoggerStandIn(name, source, path, stmt.lineno)
+                else:
+                    module.__dict__[name] = MissingImport(name, source, path, stmt.lineno, error)
             return
         for name in assigned_names(stmt):
             if name not in module.__dict__:

@@ -72,3 +72,59 @@ class Unavailable(MissingImport):
             f"and running that line failed ({error}). Make the value a plain constant or "
             "compute it inside the model's __init__.",
         )
+
+
+# Experiment loggers and visualisers: what training code hands its numbers to.
+# Nothing they return feeds the model or the loss, so a missing one stands in as
+# a no-op (the report says so) instead of stopping the check at its first call
+# (``visdom.Visdom(port=...)`` in a Solver's __init__, ``wandb.init()`` in main).
+LOGGERS = frozenset({
+    "visdom", "wandb", "tensorboardX", "tensorboard", "torch.utils.tensorboard", "mlflow", "comet_ml",
+    "neptune", "clearml", "aim", "swanlab", "dvclive",
+})
+_stood_in: list[str] = []
+
+
+def is_logger(module: str) -> bool:
+    return module in LOGGERS or module.split(".")[0] in LOGGERS
+
+
+class LoggerStandIn:
+    """A missing logger: every attribute, call and ``with`` is another no-op."""
+
+    def __init__(self, name: str, module: str, path: str, line: int):
+        note = f"{where(path, line)}: {module} is not installed; it stands in as a no-op (a logger: nothing it returns reaches the model or the loss)"
+        _stood_in.append(note)
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, item):
+        if item.startswith("__") and item.endswith("__"):
+            raise AttributeError(item)
+        return self
+
+    def __call__(self, *_a, **_k):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        return False
+
+    def __iter__(self):
+        return iter(())
+
+    def __setattr__(self, _name, _value):
+        pass
+
+    def __mro_entries__(self, bases):
+        return ()  # a class built on a missing logger's class is built on object
+
+    def __repr__(self):
+        return f"<stand-in for the missing logger {object.__getattribute__(self, '_name')}>"
+
+
+def stood_in(since: int = 0) -> list[str]:
+    """What the loaded files' missing loggers were replaced by (for the report's notes),
+    from the ``since``-th on (``len(stood_in())`` before a load: that load's)."""
+    return list(dict.fromkeys(_stood_in[since:]))  # a file loaded twice says it once

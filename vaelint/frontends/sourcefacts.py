@@ -13,8 +13,16 @@ from functools import lru_cache
 from vaelint.frames import SourceLoc
 
 
-@lru_cache(maxsize=64)
 def _parse(path: str) -> tuple[ast.Module, str] | None:
+    from vaelint.frontends.overlay import text_of
+
+    # keyed by the edited text too: a worker forked after the parent parsed the file
+    # (finding a file's training step) must see a fix's edit (vaelint/frontends/overlay.py)
+    return _parsed(path, text_of(path))
+
+
+@lru_cache(maxsize=64)
+def _parsed(path: str, _edited: str | None) -> tuple[ast.Module, str] | None:
     from vaelint.frontends.load import read_source
 
     try:
@@ -67,7 +75,9 @@ def call_argument(site: SourceLoc, index: int, keyword: str) -> ast.expr | None:
 
 
 def origin_of(site: SourceLoc, expr: ast.expr) -> tuple[SourceLoc, str] | None:
-    """Where the value of ``expr`` (a name or ``self.attr``) was last assigned before ``site``."""
+    """Where the value of ``expr`` (a name or ``self.attr``) was last assigned before
+    ``site``: in the enclosing function, else at module level; ``self.attr`` also in
+    the enclosing class's methods (``self.beta = args.beta`` in ``__init__``)."""
     parsed = _parse(site.path)
     if parsed is None:
         return None
@@ -76,20 +86,43 @@ def origin_of(site: SourceLoc, expr: ast.expr) -> tuple[SourceLoc, str] | None:
     if key is None:
         return None
     func = _enclosing_function(tree, site.line)
-    scopes = [func] if func is not None else []
-    scopes.append(tree)
-    for scope in scopes:
+    scopes = [(list(ast.walk(func)), site.line)] if func is not None else []
+    owner = _enclosing_class(tree, site.line) if key.startswith("self.") else None
+    if owner is not None:  # a method runs after __init__ whatever the lines say
+        scopes.append(([n for m in owner.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m is not func
+                        for n in ast.walk(m)], None))
+    scopes.append((tree.body, site.line))  # module level: its own statements, not other functions' bodies
+    for nodes, before in scopes:
         best = None
-        for node in ast.walk(scope):
-            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.lineno < site.line:
+        for node in nodes:
+            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and (before is None or node.lineno < before):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if any(_target_key(t) == key for t in targets):
+                if any(key in _target_keys(t) for t in targets):
                     if best is None or node.lineno > best.lineno:
                         best = node
         if best is not None:
             seg = ast.get_source_segment(text, best) or ""
             return SourceLoc(site.path, best.lineno, best.col_offset + 1), " ".join(seg.split())
     return None
+
+
+def _enclosing_class(tree: ast.AST, line: int) -> ast.ClassDef | None:
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.lineno <= line <= getattr(node, "end_lineno", node.lineno):
+            if best is None or node.lineno > best.lineno:
+                best = node
+    return best
+
+
+def _target_keys(target) -> set[str]:
+    """The names an assignment target binds: ``a``, ``self.a``, and each of ``a, (b, c)``."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return set().union(*(_target_keys(t) for t in target.elts)) if target.elts else set()
+    if isinstance(target, ast.Starred):
+        return _target_keys(target.value)
+    key = _target_key(target)
+    return {key} if key else set()
 
 
 def _target_key(expr) -> str | None:

@@ -252,7 +252,11 @@ _PARSED: dict = {}  # (path, mtime, size) -> SourceFile: a file read once per pr
 
 
 def parse_file(path: str, text: str | None = None) -> SourceFile | None:
+    from vaelint.frontends.overlay import text_of
+
     key = None
+    if text is None:
+        text = text_of(path)  # a fix being checked again: never the file's text cached before the edit
     if text is None:
         try:
             st = os.stat(path)
