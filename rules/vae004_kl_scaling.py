@@ -247,8 +247,9 @@ def _assigned_name(loc, text: str):
         return None
     if loc.end_line == loc.line and loc.end_column:
         text = text_at(loc) or text  # the multiplication itself: `kld_weight * kld_loss`
-    # an attribute first: in ``self.beta * total_kld`` the weight is the attribute
-    for attr in re.findall(r"\bself\.(\w+)\b", text):
+    # an attribute that is a whole operand first: in ``self.beta * total_kld`` the
+    # weight is the attribute (not in ``(1 - self.alpha) * kld_weight * kld``)
+    for attr in re.findall(r"(?:^|\*)\s*self\.(\w+)\s*(?=\*|$)", text.strip()):
         found = origin_of(loc, ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Load()))
         if found is not None:
             return f"self.{attr}", found[0], found[1]

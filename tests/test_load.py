@@ -180,6 +180,32 @@ def test_a_package_init_that_imports_a_sibling_needing_a_missing_package(tmp_pat
     assert other.error is not None and "not_installed_vision" in other.error.message
 
 
+def test_a_grandparent_package_init_that_imports_training_code_needing_a_missing_package(tmp_path):
+    """disentangling-vae's layout: disvae/__init__ imports the Trainer, whose module
+    imports a package that is not installed, and the model lives in disvae/models/;
+    the whole package tree loads filtered, so the model still loads."""
+    from vaelint.analyze import Options, analyse
+    from vaelint.inputs import parse_input_spec
+
+    top = tmp_path / "tree_pkg"
+    (top / "models").mkdir(parents=True)
+    (top / "__init__.py").write_text("from tree_pkg.models.vae import PlainVAE\nfrom tree_pkg.training import Trainer\n")
+    (top / "training.py").write_text(
+        "import not_installed_gif_writer\n\n\nclass Trainer:\n    def save(self, frames):\n"
+        "        not_installed_gif_writer.mimsave('out.gif', frames)\n\nprint('script code: never run')\n"
+    )
+    (top / "models" / "__init__.py").write_text("")
+    (top / "models" / "vae.py").write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass PlainVAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.enc, self.dec = nn.Linear(6, 4), nn.Linear(2, 6)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar\n"
+    )
+    result = analyse(f"{top / 'models' / 'vae.py'}:PlainVAE", Options(inputs=[parse_input_spec("4x6")], dynamic=False))
+    assert result.error is None, result.error.message
+    assert not any("script code" in line for line in result.output)
+
+
 def test_a_model_the_script_builds_is_a_target_and_the_training_after_it_never_runs(tmp_path):
 
     path = tmp_path / "script.py"

@@ -120,3 +120,24 @@ def test_a_file_parsed_before_a_fix_is_read_again_with_the_fix_standing_in(tmp_p
     with standing_in({os.path.realpath(path): "loss = recon + kld\n"}):
         assert parse_file(str(path)).text == "loss = recon + kld\n"
     assert "4 * kld" in parse_file(str(path)).text
+
+
+def test_the_weight_vae004_names_is_a_whole_operand_attribute_else_the_assigned_name(tmp_path):
+    from vaelint.rules.vae004_kl_scaling import _assigned_name
+
+    path = tmp_path / "losses.py"
+    path.write_text(
+        "class Loss:\n"                                                       # 1
+        "    def __init__(self, beta, alpha):\n"                              # 2
+        "        self.beta, self.alpha = beta, alpha\n"                       # 3
+        "    def plain(self, rec, kld):\n"                                    # 4
+        "        return rec + self.beta*kld\n"                                # 5
+        "    def info(self, rec, kld, **kwargs):\n"                           # 6
+        "        kld_weight = kwargs['M_N']\n"                                # 7
+        "        return rec + (1. - self.alpha) * kld_weight * kld\n"         # 8
+    )
+    plain = _assigned_name(SourceLoc(str(path), 5, 22, 5, 36), "self.beta*kld")
+    assert plain is not None and plain[0] == "self.beta" and plain[1].line == 3
+    # self.alpha sits inside (1. - self.alpha): the assigned weight is kld_weight
+    info = _assigned_name(SourceLoc(str(path), 8, 22, 8, 58), "(1. - self.alpha) * kld_weight * kld")
+    assert info is not None and info[0] == "kld_weight" and info[1].line == 7

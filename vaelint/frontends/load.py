@@ -208,7 +208,7 @@ def _evict(overrides: dict) -> dict:
 
 class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Serves one module name with the model-defining statements of its file, and
-    the other modules of its package (what its ``__init__`` imports) the same way:
+    the other modules and packages of its package tree the same way:
     definitions and guarded imports, no script code. A package whose ``__init__``
     imports a sibling that needs a missing package (AntixK's ``models/__init__``
     star-imports a model built on torchvision) then loads as long as the model
@@ -224,12 +224,16 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.overrides = {os.path.realpath(p): st for p, st in (overrides or {}).items()}
         self.inject = inject or {}
         self._siblings: dict[str, tuple[str, list[ast.stmt]]] = {}
+        self._packages: dict[str, str] = {}  # a package served here -> its folder
 
     def find_spec(self, fullname, path=None, target=None):
         origin = self._origin(fullname) or self._override(fullname, path)
         if origin is None:
             return None
-        spec = importlib.util.spec_from_loader(fullname, self, origin=origin)
+        folder = self._packages.get(fullname)
+        spec = importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=folder is not None)
+        if folder is not None:
+            spec.submodule_search_locations = [folder]
         spec.has_location = True
         return spec
 
@@ -249,23 +253,38 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def _origin(self, fullname: str) -> str | None:
         if fullname == self.modname:
             return self.path
-        if not self.package or not fullname.startswith(self.package + ".") or fullname in sys.modules:
+        if not self.package or fullname in sys.modules:
             return None
-        rest = fullname[len(self.package) + 1 :]
-        candidate = os.path.join(self.folder, rest + ".py") if "." not in rest else None
-        if candidate is None or not os.path.isfile(candidate):
+        # any module of the package tree the model file sits in: a grandparent
+        # __init__ that imports the training code (disvae's imports its Trainer,
+        # which imports imageio) loads as long as the model does not use it
+        top = self.package.split(".")[0]
+        if fullname != top and not fullname.startswith(top + "."):
             return None
+        top_folder = self.folder
+        for _ in range(self.package.count(".") + 1):
+            top_folder = os.path.dirname(top_folder)
+        base = os.path.join(top_folder, *fullname.split("."))
+        package = os.path.isfile(os.path.join(base, "__init__.py")) and not os.path.isfile(base + ".py")
+        candidate = os.path.join(base, "__init__.py") if package else base + ".py"
+        if not os.path.isfile(candidate):
+            return None  # a namespace package, or no such file: the normal import
         try:
             tree = ast.parse(read_source(candidate), filename=candidate)
         except SyntaxError:
             return None  # let the normal import report it
-        # what a sibling exports: its definitions and its module-level names
-        # (``SIZE = 7``); its loops, main guard and bare calls are left out
+        # what a module exports: its definitions, its module-level names (``SIZE =
+        # 7``) and what it imports (a package's API); its loops, main guard and bare
+        # calls are left out
         exported = {st.name for st in tree.body if isinstance(st, (ast.ClassDef, ast.FunctionDef))}
         for st in tree.body:
             if isinstance(st, (ast.Assign, ast.AnnAssign)):
                 exported |= assigned_names(st)
+            elif isinstance(st, (ast.Import, ast.ImportFrom)):
+                exported |= {(a.asname or a.name).split(".")[0] for a in st.names if a.name != "*"}
         self._siblings[fullname] = (candidate, select_statements(tree, exported))
+        if package:
+            self._packages[fullname] = base
         return candidate
 
     def create_module(self, spec):
