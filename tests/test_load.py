@@ -154,6 +154,14 @@ def test_a_failed_module_level_assignment_used_in_arithmetic_shows_its_own_error
     assert "Unavailable" not in result.error.message
 
 
+PLAIN_VAE = (
+        "import torch\nimport torch.nn as nn\n\n\nclass PlainVAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.enc, self.dec = nn.Linear(6, 4), nn.Linear(2, 6)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar\n"
+)
+
+
 def test_a_package_init_that_imports_a_sibling_needing_a_missing_package(tmp_path):
     """AntixK's layout: models/__init__ star-imports every model, one of them built on
     a package that is not installed; the other models still load."""
@@ -168,12 +176,7 @@ def test_a_package_init_that_imports_a_sibling_needing_a_missing_package(tmp_pat
         "class PerceptualVAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.net = vgg19()\n"
         "\nprint('script code of a sibling: never run')\n"
     )
-    (pkg / "plain.py").write_text(
-        "import torch\nimport torch.nn as nn\n\n\nclass PlainVAE(nn.Module):\n"
-        "    def __init__(self):\n        super().__init__()\n        self.enc, self.dec = nn.Linear(6, 4), nn.Linear(2, 6)\n\n"
-        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
-        "        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar\n"
-    )
+    (pkg / "plain.py").write_text(PLAIN_VAE)
     result = analyse(f"{pkg / 'plain.py'}:PlainVAE", Options(inputs=[parse_input_spec("4x6")], dynamic=False))
     assert result.error is None, result.error.message
     other = analyse(f"{pkg / 'needs_vision.py'}:PerceptualVAE", Options(inputs=[parse_input_spec("4x6")], dynamic=False))
@@ -195,12 +198,7 @@ def test_a_grandparent_package_init_that_imports_training_code_needing_a_missing
         "        not_installed_gif_writer.mimsave('out.gif', frames)\n\nprint('script code: never run')\n"
     )
     (top / "models" / "__init__.py").write_text("")
-    (top / "models" / "vae.py").write_text(
-        "import torch\nimport torch.nn as nn\n\n\nclass PlainVAE(nn.Module):\n"
-        "    def __init__(self):\n        super().__init__()\n        self.enc, self.dec = nn.Linear(6, 4), nn.Linear(2, 6)\n\n"
-        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
-        "        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar\n"
-    )
+    (top / "models" / "vae.py").write_text(PLAIN_VAE)
     result = analyse(f"{top / 'models' / 'vae.py'}:PlainVAE", Options(inputs=[parse_input_spec("4x6")], dynamic=False))
     assert result.error is None, result.error.message
     assert not any("script code" in line for line in result.output)
