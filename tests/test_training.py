@@ -239,3 +239,30 @@ def test_a_model_from_a_package_not_installed_is_named_with_what_to_install(tmp_
     assert r.exit_code == 2, r.output
     assert "vaelint_missing_models" in r.output and "'model'" in r.output, r.output
     assert "nothing before it defines" not in r.output, r.output
+
+
+def test_arguments_a_helper_adds_are_parsed_and_a_name_no_branch_defined_asks_for_them():
+    path = os.path.join(TRAINING, "args_from_helper.py")
+    missing = run(path, "--input", "8x784")
+    assert missing.exit_code == 2
+    words = " ".join(missing.output.split())
+    assert "uses 'model', which the setup did not define with these arguments" in words and "args_from_helper.py:40" in words
+    assert "--script-args" in words
+    ok = run(path, "--input", "8x784", "--script-args", "--posterior mean-field", "--format", "json")
+    assert ok.exit_code == 0, ok.output
+    flow = {row["name"]: row["sizes"] for row in json.loads(ok.output)["results"][0]["flow"]}
+    assert flow["mu"] == {"B": 8, "Z": 6}  # --latent's default, added by add_args(parser)
+
+
+def test_a_name_the_running_step_lacks_is_explained_with_the_setup_lines_that_failed():
+    from vaelint.capture.inputcheck import unexplained
+    from vaelint.capture.result import Failure
+    from vaelint.inputs import parse_input_spec
+
+    error = NameError("name 'variational' is not defined", name="variational")
+    failed = ["train.py:213: NameError: name 'variational' is not defined", "train.py:225: FileNotFoundError: data.h5"]
+    message = unexplained("train.py", [parse_input_spec("8x784")], Failure(None, error, None, 8), failed + failed[1:]).message
+    assert "'variational' is not defined when the step runs" in message and "--script-args" in message
+    assert message.count("train.py:225") == 1  # each failed line said once
+    plain = unexplained("m.py:VAE", [parse_input_spec("8x784")], Failure(None, error, None, 8)).message
+    assert "This is not a shape error vaelint can explain" in plain  # no setup: the plain words

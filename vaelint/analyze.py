@@ -109,7 +109,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     findings = run_rules(selected_rules(options), ctx, result)
     if ctx.failure is not None and not findings:
         # a rule claimed the crash but reported nothing about it: never "no findings" on a model that raises
-        raise unexplained(target, shaped.specs, ctx.failure)
+        raise unexplained(target, shaped.specs, ctx.failure, loaded.program.setup_failures)
     result.notes.extend(ctx.notes)
     if loaded.device is not None:
         confirm_findings(ctx, findings, loaded.device, loaded.keep_graph, result, progress)
@@ -296,7 +296,7 @@ def _roles_stage(target: str, loaded: Loaded, shaped: Shaped, options: Options, 
             raise ChoosesCuda(f"{type(runs.failure.error).__name__} at {at}")
         # only the rules the user selected may explain a failed run; otherwise it is exit 2
         if not any(rule.explains(runs.failure, ctx) for rule in selected_rules(options)):
-            raise unexplained(target, specs, runs.failure)
+            raise unexplained(target, specs, runs.failure, program.setup_failures)
     _say_which_loss(program, shaped, ctx, result)
     reading = loss_reading(ctx.roles)
     if reading:

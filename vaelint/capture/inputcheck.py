@@ -77,10 +77,21 @@ def check_token_ids(target: str, specs, cap, runs) -> None:
     )
 
 
-def unexplained(target: str, specs, failure) -> VaelintError:
+def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> VaelintError:
     where = f" at {failure.loc.where()}" if failure.loc else ""
     kind = kind_of(failure.error)
-    if kind is ErrorKind.SUPPORT:
+    if isinstance(failure.error, (NameError, AttributeError)) and setup_failures:
+        # the step reads what the setup would have defined, had a line not failed or a
+        # condition not been false with these arguments (a required script argument, say)
+        name = getattr(failure.error, "name", None)
+        what = f"{name!r} is" if isinstance(name, str) else "What it reads is"
+        failed = list(dict.fromkeys(setup_failures))[:3]
+        hint = (
+            f"{what} not defined when the step runs: the setup line that defines it failed, or a condition "
+            f"on the way was false, with these arguments (lines that failed: {'; '.join(failed)}). "
+            "Give the script's arguments with --script-args."
+        )
+    elif kind is ErrorKind.SUPPORT:
         hint = (
             "The input vaelint drew (floats in [0, 1)) lies outside a distribution's support: give "
             "--input the values the model's data has, e.g. SHAPE:float32:2 for binary data."

@@ -140,6 +140,8 @@ class Program:
     inputs: list = field(default_factory=list)
     inputs_origin: str = ""
     notes: list[str] = field(default_factory=list)
+    # lines of a script's setup that failed on the way to its step ("train.py:208: ValueError: ...")
+    setup_failures: list[str] = field(default_factory=list)
     # the loss was looked for and not found, so the loss rules will not run (the summary says so)
     loss_missing_reason: str = ""
     # a training step's configured batch size (its DataLoader's batch_size), and where it is set

@@ -21,7 +21,7 @@ from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
 from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, is_main_guard, places
-from vaelint.frontends.training.execute import execute
+from vaelint.frontends.training.execute import execute, failed_lines
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.program import source_text as _text_of, step_program
@@ -100,7 +100,9 @@ class TrainingFrontend(FrontendBase):
         run = execute(plan, request.script_args)
         if not isinstance(run.reached, StepReady):
             raise VaelintError("internal", "the setup stopped at a value, not at the step")
-        return step_program(self, ref, request, plan, run.reached, run.runtime, run.sandbox, run.sites, home)
+        program = step_program(self, ref, request, plan, run.reached, run.runtime, run.sandbox, run.sites, home)
+        program.setup_failures = failed_lines(run)
+        return program
 
 
 def _file_of_frame(frame: Frame, files: list[SourceFile]) -> SourceFile:

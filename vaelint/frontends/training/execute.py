@@ -57,10 +57,15 @@ def execute(plan: Plan, script_args: list[str]) -> Execution:
     return run
 
 
+def failed_lines(run: Execution) -> list[str]:
+    """The setup's lines that failed on the way, as ``path:line: error``."""
+    why = [f"{display_path(run.runtime.path)}:{line}: {text}" for line, text in run.runtime.failures]
+    return why + [f"{display_path(run.plan.entry.path)}:{line}: {text}" for line, text in run.failures]
+
+
 def _not_reached(plan: Plan, run: Execution) -> str:
     site = plan.site
-    why = [f"{display_path(run.runtime.path)}:{line}: {text}" for line, text in run.runtime.failures]
-    why += [f"{display_path(plan.entry.path)}:{line}: {text}" for line, text in run.failures]
+    why = failed_lines(run)
     because = f" Lines that failed on the way: {'; '.join(why[:3])}." if why else (
         " A condition on the way was false, or a loop did not run, with these arguments."
     )

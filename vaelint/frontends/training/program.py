@@ -120,6 +120,14 @@ def _no_modules(plan, fn) -> str:
                     undefined.append((node.id, node.lineno))
     if undefined:
         name, line = undefined[0]
+        defined_at = _assigned_before(site.scope.path, name, line)
+        if defined_at is not None:  # under a condition that was false, or after a line that failed
+            return (
+                f"{where(site.scope.path, line)}: the training step uses {name!r}, which the setup did not define "
+                f"with these arguments: the line that defines it ({where(site.scope.path, defined_at)}) did not run "
+                "(a condition on the way was false, or a line before it failed). Give the script's arguments "
+                "with --script-args."
+            )
         return (
             f"{where(site.scope.path, line)}: the training step uses {name!r}, which nothing before it defines "
             "(in a notebook: cells run out of order?). Define it, or check the model with PATH:MODEL --loss PATH:LOSS."
@@ -301,3 +309,19 @@ class _LazyClass:
 
 
 _StepModules = _LazyClass(_step_modules_class)
+
+
+def _assigned_before(path: str, name: str, line: int) -> int | None:
+    """The last line before ``line`` of ``path`` that assigns ``name``, or None."""
+    from vaelint.frontends.load import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    lines = [
+        node.lineno for node in ast.walk(tree)
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.lineno < line
+        and any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(node))
+    ]
+    return max(lines, default=None)

@@ -22,6 +22,7 @@ from typing import Callable
 from vaelint.frontends.training.astutil import (
     base_name,
     block_of,
+    dotted,
     free_names,
     is_main_guard,
     loads,
@@ -63,9 +64,15 @@ class Slicer:
         self.keep_definitions = keep_definitions
         self.main_guard_true = main_guard_true
         self.skipped_loads: list[ast.stmt] = []  # weight loads the slice leaves out (the report says so)
+        # names bound to an argparse parser: a plain call handed one (``add_args(parser)``)
+        # adds its arguments, so it stays with the parse that needs them
+        self.parsers: set[str] = set()
 
     # ---- one block
     def block(self, stmts: list[ast.stmt], needed: set) -> tuple[list[ast.stmt], set]:
+        for s in stmts:
+            if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and dotted(s.value.func).endswith("ArgumentParser"):
+                self.parsers |= set().union(*(target_names(t) for t in s.targets))
         kept: list[ast.stmt] = []
         for stmt in reversed(stmts):
             new, needed = self.stmt(stmt, needed)
@@ -134,6 +141,10 @@ class Slicer:
 
     def _expr(self, s, needed):
         call = s.value
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
+            handed = {a.id for a in [*call.args, *(k.value for k in call.keywords)] if isinstance(a, ast.Name)}
+            if handed & needed & self.parsers:
+                return s, needed | loads(s)
         if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
             return None, needed
         base = base_name(call.func.value)
