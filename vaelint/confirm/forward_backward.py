@@ -105,7 +105,10 @@ def confirm_run(
     try:
         with torch.random.fork_rng(devices=devices):
             capture.reseed(seed)
-            inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed))
+            # the inputs are drawn again only for a run that needs them (a reused forward does not:
+            # 25 ms of drawing at 32x3x256x256)
+            needs_inputs = reuse is None or doubled or bool(contracts)
+            inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed)) if needs_inputs else ()
             obs = _forward_backward(capture, inputs, batch, device, total_of, reuse, retain_graph, keep)
             if doubled and obs.result is not None and obs.result.failure is None:
                 twice = tuple(torch.cat([t, t]) for t in inputs)

@@ -46,11 +46,13 @@ def batch_mixing(ctx) -> Mixing | str:
     batch = ctx.batch
     if batch < 2:
         return "a batch of one sample cannot show mixing"
-    # first the targets alone, at the smallest batch the shapes stage ran (mixing is
-    # structural: a batch of 5 shows it as well as 64 does): a clean model, the common
-    # case, pays two small forwards and never holds two runs' activations at once
+    # first the targets alone, at a small batch (mixing is structural: 3 samples show
+    # it as well as 64 do, and the shape facts say which axis is the batch at any
+    # size): a clean model, the common case, pays two forwards of 3 samples and never
+    # holds two runs' activations at once. A model that does not run at 3 is tried at
+    # the smallest batch the shapes stage ran, then at the user's
     small = min((b for b in ctx.extra_batches if 2 <= b < batch and ctx.failure_at(b) is None), default=batch)
-    for b in dict.fromkeys((small, batch)):
+    for b in dict.fromkeys(([3] if batch > 3 else []) + [small, batch]):
         first, second = _two_runs(ctx, b, keep={n for n, _name in targets})
         if first.failure is None and second.failure is None:
             break
