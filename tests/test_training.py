@@ -266,3 +266,18 @@ def test_a_name_the_running_step_lacks_is_explained_with_the_setup_lines_that_fa
     assert message.count("train.py:225") == 1  # each failed line said once
     plain = unexplained("m.py:VAE", [parse_input_spec("8x784")], Failure(None, error, None, 8)).message
     assert "This is not a shape error vaelint can explain" in plain  # no setup: the plain words
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a machine with CUDA moves the model for real")
+def test_a_setup_that_moves_the_model_to_a_cuda_this_machine_lacks_is_checked_on_the_cpu(tmp_path):
+    path = os.path.join(TRAINING, "cuda_device_setup.py")
+    ok = run(path, "--input", "8x784", "--format", "json")
+    assert ok.exit_code == 0, ok.output
+    notes = json.loads(ok.output)["results"][0]["notes"]
+    assert any("the setup's VAE.to('cuda') stayed on the CPU: this machine has no CUDA" in n for n in notes)
+    # the step moving its batch to the hard-coded CUDA cannot run here: said, with what to do
+    moving = tmp_path / "moving.py"
+    moving.write_text(open(path).read().replace("    logits, mu, logvar = model(x)", "    x = x.to(DEVICE)\n    logits, mu, logvar = model(x)"))
+    r = run(str(moving), "--input", "8x784")
+    words = " ".join(r.output.split())
+    assert r.exit_code == 2 and "the training step moves a tensor to CUDA by itself" in words and "GPU machine" in words

@@ -103,7 +103,8 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
         )
     elif kind is ErrorKind.DEVICE:
         hint = (
-            "The model (or its loss) moves a tensor to CUDA by itself (.cuda(), device='cuda'), which "
+            "The model, its loss or the training step moves a tensor to CUDA by itself (.cuda(), .to('cuda'), "
+            "device='cuda'), which "
             "fails on a machine without a GPU: create it where the inputs are (device=x.device, "
             ".to(x.device)), or run vaelint on a GPU machine."
         )

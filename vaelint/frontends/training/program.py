@@ -28,7 +28,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     program = Program(
         frontend, ref, path, _Namespace(fn.__globals__), model, name=ref.name or os.path.basename(path),
         init=dict(request.init), module_sites=sites, step=_step(plan, fn, counters, sandbox, home), inputs=inputs,
-        inputs_origin=origin, notes=_not_run(plan, sandbox),
+        inputs_origin=origin, notes=_not_run(plan, sandbox) + _kept_on_cpu(runtime),
     )
     program.schedules = _schedules(plan, fn, sandbox, home)
     _first_weighted_step(program, fn, counters)
@@ -69,6 +69,13 @@ def _not_run(plan, sandbox) -> list[str]:
     ]
     notes += [f"the code's {what} was not performed (vaelint writes nothing)" for what in sandbox.blocked[:5]]
     return notes
+
+
+def _kept_on_cpu(runtime) -> list[str]:
+    moves = list(dict.fromkeys(runtime.kept_on_cpu))
+    if not moves:
+        return []
+    return [f"the setup's {', '.join(moves[:3])} stayed on the CPU: this machine has no CUDA (the check runs on the CPU)"]
 
 
 def _step(plan, fn, counters: dict, sandbox, home) -> Step:

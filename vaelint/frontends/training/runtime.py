@@ -138,6 +138,7 @@ class Runtime:
     path: str  # the file the step is in
     failures: list = field(default_factory=list)  # (line, error text) of setup lines that failed
     data_objects: list = field(default_factory=list)  # data sets and loaders the setup stood in for
+    kept_on_cpu: list = field(default_factory=list)  # "model.to(DEVICE)": moves to a CUDA this machine lacks
 
     StepLoss = StepLoss
     signals = SIGNALS
@@ -244,7 +245,31 @@ class Runtime:
         if stood is not None:
             self.data_objects.append(stood)
             return stood
+        kept = _kept_on_cpu(func, args, kwargs)
+        if kept is not None:
+            self.kept_on_cpu.append(kept[1])
+            return kept[0]
         return func(*args, **kwargs)
+
+
+def _kept_on_cpu(func, args, kwargs):
+    """(the module or tensor itself, what was asked) for a setup's move to CUDA on a
+    machine without one (``model = Model().to(torch.device("cuda"))`` in a notebook
+    written for a GPU): the setup's objects stay on the CPU, where the check runs,
+    instead of the setup failing; the report says so. None for any other call."""
+    import torch
+
+    owner, name = getattr(func, "__self__", None), getattr(func, "__name__", "")
+    if name not in ("to", "cuda") or not isinstance(owner, (torch.nn.Module, torch.Tensor)) or torch.cuda.is_available():
+        return None
+    if name == "cuda":
+        return owner, f"{type(owner).__name__}.cuda()"
+    target = kwargs.get("device", args[0] if args else None)
+    if not isinstance(target, (str, torch.device)) or torch.device(target).type != "cuda":
+        return None
+    rest = args[1:] if args and args[0] is target else args  # .to(device, dtype): the dtype still applies
+    others = {k: v for k, v in kwargs.items() if k != "device"}
+    return (func(*rest, **others) if rest or others else owner), f"{type(owner).__name__}.to({str(target)!r})"
 
 
 def use_of(name: str, statements) -> BatchUse:
