@@ -247,9 +247,11 @@ def _assigned_name(loc, text: str):
         return None
     if loc.end_line == loc.line and loc.end_column:
         text = text_at(loc) or text  # the multiplication itself: `kld_weight * kld_loss`
-    # an attribute that is a whole operand first: in ``self.beta * total_kld`` the
-    # weight is the attribute (not in ``(1 - self.alpha) * kld_weight * kld``)
-    for attr in re.findall(r"(?:^|\*)\s*self\.(\w+)\s*(?=\*|$)", text.strip()):
+    # in a product of two, an attribute that is a whole operand is the weight:
+    # ``self.beta * total_kld`` (not ``(1 - self.alpha) * kld_weight * kld``, nor
+    # ``self.beta * kld_weight * kld``, whose weight is more than the attribute)
+    two = _top_level_stars(text) == 1
+    for attr in re.findall(r"(?:^|\*)\s*self\.(\w+)\s*(?=\*|$)", text.strip()) if two else []:
         found = origin_of(loc, ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Load()))
         if found is not None:
             return f"self.{attr}", found[0], found[1]
@@ -258,6 +260,17 @@ def _assigned_name(loc, text: str):
         if found is not None and found[0].line < loc.line:
             return name, found[0], found[1]
     return None
+
+
+def _top_level_stars(text: str) -> int:
+    """How many ``*`` multiply at the outermost level of an expression's text."""
+    depth, count = 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "*" and depth == 0 and text[i - 1 : i] != "*" and text[i + 1 : i + 2] != "*":
+            count += 1
+    return count
 
 
 def text_at(loc) -> str:

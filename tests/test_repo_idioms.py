@@ -141,3 +141,19 @@ def test_the_weight_vae004_names_is_a_whole_operand_attribute_else_the_assigned_
     # self.alpha sits inside (1. - self.alpha): the assigned weight is kld_weight
     info = _assigned_name(SourceLoc(str(path), 8, 22, 8, 58), "(1. - self.alpha) * kld_weight * kld")
     assert info is not None and info[0] == "kld_weight" and info[1].line == 7
+
+
+def test_an_attribute_is_the_named_weight_only_of_a_product_of_two(tmp_path):
+    from vaelint.rules.vae004_kl_scaling import _assigned_name
+
+    path = tmp_path / "logcosh.py"
+    path.write_text(
+        "class Loss:\n"                                                   # 1
+        "    def __init__(self, beta):\n"                                 # 2
+        "        self.beta = beta\n"                                      # 3
+        "    def loss(self, rec, kld, **kwargs):\n"                       # 4
+        "        kld_weight = kwargs['M_N']\n"                            # 5
+        "        return rec + self.beta * kld_weight * kld\n"             # 6
+    )
+    named = _assigned_name(SourceLoc(str(path), 6, 22, 6, 50), "self.beta * kld_weight * kld")
+    assert named is not None and named[0] == "kld_weight"  # the attribute alone is not the weight of 3 factors
