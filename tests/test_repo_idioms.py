@@ -157,3 +157,22 @@ def test_an_attribute_is_the_named_weight_only_of_a_product_of_two(tmp_path):
     )
     named = _assigned_name(SourceLoc(str(path), 6, 22, 6, 50), "self.beta * kld_weight * kld")
     assert named is not None and named[0] == "kld_weight"  # the attribute alone is not the weight of 3 factors
+
+
+def test_a_module_level_name_set_inside_a_main_guard_is_found_and_another_functions_local_is_not(tmp_path):
+    from vaelint.frontends.sourcefacts import origin_of
+
+    path = tmp_path / "train.py"
+    path.write_text(
+        "def helper():\n"                              # 1
+        "    weight = 0.5\n"                           # 2: another function's local
+        "if __name__ == '__main__':\n"                 # 3
+        "    if True:\n"                               # 4
+        "        weight = 4.0\n"                       # 5
+        "    loss = weight * 2\n"                      # 6
+    )
+    found = origin_of(SourceLoc(str(path), 6, 12), ast.Name("weight", ast.Load()))
+    assert found is not None and found[0].line == 5
+    other = tmp_path / "train_without.py"  # a file is read once a process: another file, not an edit
+    other.write_text(path.read_text().replace("        weight = 4.0\n", "        pass\n"))
+    assert origin_of(SourceLoc(str(other), 6, 12), ast.Name("weight", ast.Load())) is None

@@ -91,7 +91,7 @@ def origin_of(site: SourceLoc, expr: ast.expr) -> tuple[SourceLoc, str] | None:
     if owner is not None:  # a method runs after __init__ whatever the lines say
         scopes.append(([n for m in owner.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m is not func
                         for n in ast.walk(m)], None))
-    scopes.append((tree.body, site.line))  # module level: its own statements, not other functions' bodies
+    scopes.append((_outside_definitions(tree), site.line))  # module level, its if/for/with blocks too
     for nodes, before in scopes:
         best = None
         for node in nodes:
@@ -104,6 +104,18 @@ def origin_of(site: SourceLoc, expr: ast.expr) -> tuple[SourceLoc, str] | None:
             seg = ast.get_source_segment(text, best) or ""
             return SourceLoc(site.path, best.lineno, best.col_offset + 1), " ".join(seg.split())
     return None
+
+
+def _outside_definitions(tree: ast.Module) -> list[ast.AST]:
+    """The module's nodes outside any function or class body: what runs at module
+    level (inside its ``if __name__ == "__main__":`` too), not other functions' locals."""
+    out, todo = [], list(tree.body)
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+    return out
 
 
 def _enclosing_class(tree: ast.AST, line: int) -> ast.ClassDef | None:

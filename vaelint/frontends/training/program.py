@@ -101,6 +101,8 @@ def _no_modules(plan, fn) -> str:
     run out of order: its cells train ``vae`` but define ``model``)."""
     import builtins
 
+    from vaelint.frames import SourceLoc
+    from vaelint.frontends.sourcefacts import origin_of
     from vaelint.frontends.sourcemap import where
 
     site = plan.site.place
@@ -127,11 +129,11 @@ def _no_modules(plan, fn) -> str:
                     undefined.append((node.id, node.lineno))
     if undefined:
         name, line = undefined[0]
-        defined_at = _assigned_before(site.scope.path, name, line)
-        if defined_at is not None:  # under a condition that was false, or after a line that failed
+        defined = origin_of(SourceLoc(site.scope.path, line, 1), ast.Name(name, ast.Load()))
+        if defined is not None:  # under a condition that was false, or after a line that failed
             return (
                 f"{where(site.scope.path, line)}: the training step uses {name!r}, which the setup did not define "
-                f"with these arguments: the line that defines it ({where(site.scope.path, defined_at)}) did not run "
+                f"with these arguments: the line that defines it ({where(site.scope.path, defined[0].line)}) did not run "
                 "(a condition on the way was false, or a line before it failed). Give the script's arguments "
                 "with --script-args."
             )
@@ -316,19 +318,3 @@ class _LazyClass:
 
 
 _StepModules = _LazyClass(_step_modules_class)
-
-
-def _assigned_before(path: str, name: str, line: int) -> int | None:
-    """The last line before ``line`` of ``path`` that assigns ``name``, or None."""
-    from vaelint.frontends.load import read_source
-
-    try:
-        tree = ast.parse(read_source(path))
-    except (OSError, SyntaxError, ValueError):
-        return None
-    lines = [
-        node.lineno for node in ast.walk(tree)
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.lineno < line
-        and any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(node))
-    ]
-    return max(lines, default=None)
