@@ -23,22 +23,19 @@ _INT = re.compile(r"[+-]?[0-9]+\Z")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 
 
-class PlainValuesCommand(TyperCommand):
+class _PlainValues:
+    def parse_args(self, ctx, args):
+        for param in self.get_params(ctx):  # --help too
+            _install(param)
+        return super().parse_args(ctx, args)
+
+
+class PlainValuesCommand(_PlainValues, TyperCommand):
     """A typer command whose plain option values skip pydantic (``app.command(cls=...)``)."""
 
-    def parse_args(self, ctx, args):
-        for param in self.get_params(ctx):  # --help too
-            _install(param)
-        return super().parse_args(ctx, args)
 
-
-class PlainValuesGroup(TyperGroup):
-    """The same for the application's own options (``--version``, shell completion)."""
-
-    def parse_args(self, ctx, args):
-        for param in self.get_params(ctx):  # --help too
-            _install(param)
-        return super().parse_args(ctx, args)
+class PlainValuesGroup(_PlainValues, TyperGroup):
+    """The same for the application's own options (``--version``)."""
 
 
 def _install(param) -> None:

@@ -91,22 +91,21 @@ def check_jobs(
         options = options_for(tc, config)
         store = result_cache.Cache(result_cache.folder_for(config.root)) if use_cache and not options.sources else None
         planned.append((spec, config, options, store, store.get(shown_target(spec), options) if store is not None else None))
-    missed = [spec for spec, _config, _options, _store, cached in planned if cached is None]
-    todo = [i for i, entry in enumerate(planned, 1) if entry[4] is None]
+    todo = [i for i, entry in enumerate(planned, 1) if entry[4] is None]  # the targets the cache missed
     # one worker at a time: the first target goes to the worker started with the
     # process (vaelint/spare.py) now, and runs while this process imports torch for
     # the rest. Side by side, it is let go: its run beside the parent's import made 4
     # targets at --jobs 2 slower (1.77 s against 1.68 s), not faster.
     one_at_a_time = parallel <= 1 or len(todo) == 1
     handed = bool(todo) and fresh and one_at_a_time and _hand_first(planned[todo[0] - 1])
-    if len(missed) > int(handed):  # the parent's one-time imports and warm-up, for the targets it forks
+    if len(todo) > int(handed):  # the parent's one-time imports and warm-up, for the targets it forks
         from vaelint import spare
 
         spare.discard(handed=False)  # a waiting one: it would only compete with this import
         from vaelint.frontends.load import split_target
         from vaelint.worker import prepare
 
-        prepare(len(missed), [split_target(s)[0] for s in missed], fresh=fresh)
+        prepare(len(todo), [split_target(planned[i - 1][0])[0] for i in todo], fresh=fresh)
 
     def run(i: int):
         spec, _config, options, store, _cached = planned[i - 1]

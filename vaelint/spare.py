@@ -39,7 +39,7 @@ class Spare:
 
 
 _spare: Spare | None = None  # started, waiting for a target
-_handed: dict[tuple[str, int], Spare] = {}  # (target, id(its options)) -> the spare already running it
+_handed: tuple[tuple[str, int], Spare] | None = None  # ((target, id(its options)), the spare running it)
 
 
 def wanted(argv: list[str]) -> bool:
@@ -90,49 +90,42 @@ def available() -> bool:
 
 
 def hand(target: str, options, threads: int | None) -> bool:
-    """Give the spare its target now, before the parent's own imports (with several
-    targets, the first runs beside them); ``take`` returns it when that target's
-    turn comes. Whether it took it."""
-    spare = _give((target, options, threads))
-    if spare is not None:
-        _handed[(target, id(options))] = spare
-    return spare is not None
+    """Give the waiting spare its target now, before the parent's own imports (with
+    several targets, the first runs beside them); ``take`` returns it when that
+    target's turn comes. Whether it took it (the arguments of vaelint/inworker.py
+    ``work`` that are not the pipe and the file go down the pipe, pickled)."""
+    global _spare, _handed
+    from vaelint.inworker import send  # not before the fork: this module is imported first thing
 
-
-def take(target: str, options, threads: int | None) -> Spare | None:
-    """The spare running this target: handed it earlier, or given it now (the
-    arguments of vaelint/inworker.py ``work`` that are not the pipe and the file);
-    None when there is none, or it could not take it."""
-    return _handed.pop((target, id(options)), None) or _give((target, options, threads))
-
-
-def _give(request: tuple) -> Spare | None:
-    global _spare
     if not available():
-        return None
+        return False
     spare = _spare
     try:
-        data = pickle.dumps(request)
-    except Exception:  # noqa: BLE001 - an option that does not pickle: a worker forked as usual inherits it
+        send(spare.requests, (target, options, threads))
+    except Exception:  # noqa: BLE001 - it died since the look, or an option does not pickle: a forked worker inherits it
         discard()
-        return None
-    try:
-        view = memoryview(len(data).to_bytes(4, "big") + data)
-        while view:
-            view = view[os.write(spare.requests, view):]
-    except OSError:  # it died between the look and the write
-        discard()
-        return None
+        return False
     os.close(spare.requests)
-    _spare = None
+    _spare, _handed = None, ((target, id(options)), spare)
+    return True
+
+
+def take(target: str, options) -> Spare | None:
+    """The spare running this target, if it was handed it; else None."""
+    global _handed
+    if _handed is None or _handed[0] != (target, id(options)):
+        return None
+    spare, _handed = _handed[1], None
     return spare
 
 
 def discard(handed: bool = True) -> None:
-    """Kill the waiting spare and, at exit (``handed``), any handed a target nobody
+    """Kill the waiting spare and, at exit (``handed``), one handed a target nobody
     waited for; reap them."""
-    global _spare
-    for spare in [s for s in (_spare, *(_handed.values() if handed else ())) if s is not None]:
+    global _spare, _handed
+    for spare in [_spare, _handed[1] if handed and _handed else None]:
+        if spare is None:
+            continue
         try:
             os.kill(spare.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -140,7 +133,7 @@ def discard(handed: bool = True) -> None:
         _close(spare, reaped=False)
     _spare = None
     if handed:
-        _handed.clear()
+        _handed = None
 
 
 def _close(spare: Spare, reaped: bool) -> None:
@@ -179,13 +172,9 @@ def _serve(requests: int, messages: int, captured) -> None:
 
 
 def _read_request(fd: int):
+    """The one message ``hand`` sent (vaelint/inworker.py ``send``: length, then the
+    pickle), read to the pipe's end; None when the parent closed it without one."""
     data = b""
-    while True:
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break
+    while chunk := os.read(fd, 1 << 16):
         data += chunk
-    if len(data) < 4:
-        return None
-    size = int.from_bytes(data[:4], "big")
-    return pickle.loads(data[4 : 4 + size])
+    return pickle.loads(data[4:]) if len(data) > 4 else None

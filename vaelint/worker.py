@@ -103,7 +103,7 @@ THREADS_PER_WORKER: int | None = None
 def _forked(target: str, options: Options, fresh: bool, listener=None) -> TargetResult:
     from vaelint import spare
 
-    taken = spare.take(target, options, THREADS_PER_WORKER) if fresh else None
+    taken = spare.take(target, options)  # handed it by vaelint/runner.py before its turn
     if taken is not None:  # started with the process, torch imported meanwhile
         pid, read_end, captured = taken.pid, taken.messages, taken.captured
     else:

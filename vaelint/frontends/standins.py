@@ -93,7 +93,9 @@ def _dataset_class(name: str) -> type:
         self._vaelint_args, self._vaelint_kwargs = args, kwargs
 
     def __len__(self):  # a DataLoader over a user's subclass (CustomImageFolder(ImageFolder)) asks
-        return 60000
+        from vaelint.frontends.training.datasets import STOOD_IN_LENGTH
+
+        return STOOD_IN_LENGTH
 
     def __getitem__(self, i):
         from vaelint.frontends.training.runtime import StandIn

@@ -37,6 +37,9 @@ _SHAPE_KEEPING = {
 }
 
 
+STOOD_IN_LENGTH = 60000  # some number: len(dataset) in the setup (a progress message, a sampler) must not fail
+
+
 @dataclass
 class DataSetStandIn:
     """A data set the setup would build: its name, transform and where."""
@@ -47,7 +50,7 @@ class DataSetStandIn:
     kwargs: dict = field(default_factory=dict)
 
     def __len__(self):
-        return 60000  # some number: len(dataset) in the setup (a progress message) must not fail
+        return STOOD_IN_LENGTH
 
     def __getitem__(self, i):
         from vaelint.frontends.training.runtime import StandIn
