@@ -263,3 +263,25 @@ def test_the_parent_imports_keras_once_for_two_keras_targets():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "True", "torch"], out.stderr
+
+
+def test_preload_imports_without_collections_and_freezes_what_it_imported():
+    # a full collection walks every object torch's import made: 0.05 s of a first check
+    # (vaelint/inworker.py, preload)
+    code = (
+        "import gc, sys\n"
+        "seen = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and seen.append(info['generation']))\n"
+        "if sys.argv[1] == 'off': gc.disable()\n"
+        "from vaelint.inworker import preload\n"
+        "seen.clear()\n"
+        "preload()\n"
+        "assert 'torch' in sys.modules\n"
+        "print(len(seen), gc.get_freeze_count(), gc.isenabled())\n"
+    )
+    for before in ("on", "off"):
+        out = subprocess.run([sys.executable, "-c", code, before], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        collections, frozen, enabled = out.stdout.split()
+        assert collections == "0" and int(frozen) > 100_000
+        assert enabled == ("True" if before == "on" else "False")  # the caller's setting is kept

@@ -9,6 +9,7 @@ parent imports it to fork and wait.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
@@ -32,10 +33,21 @@ def preload() -> None:
     global _preloaded
     if _preloaded:
         return
-    import vaelint.analyze  # noqa: F401
-    from vaelint.rules import all_rules
+    # torch's import makes some 500,000 objects that live as long as the process. The
+    # collector would walk them all in each full collection: twice during the import
+    # (0.04 s) and again during the analysis (0.05 s of a 0.17 s first check). Import
+    # with it off, then freeze what was imported out of every later collection.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import vaelint.analyze  # noqa: F401
+        from vaelint.rules import all_rules
 
-    all_rules()
+        all_rules()
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
     _preloaded = True
 
 
@@ -128,6 +140,7 @@ def send(fd: int, message) -> None:
 
 
 def in_process(target: str, options: Options) -> TargetResult:
+    preload()
     from vaelint.analyze import analyse
 
     sys.stdout.flush()
