@@ -98,3 +98,32 @@ def test_user_rng_state_is_restored():
     before = torch.get_rng_state()
     check(os.path.join(FIXTURES, "clean", "mlp_vae.py"), "VAE", ["4x784"])
     assert torch.equal(before, torch.get_rng_state())
+
+
+def test_a_run_that_does_not_hold_its_tensors_still_records_every_shape():
+    # the shapes stage's extra batches (vaelint/facts/shapes.py) read shapes only, and
+    # holding every activation cost a large model up to 3x a plain forward
+    import torch
+
+    for route in ("fx", "record"):
+        cap = _graph(NOISE, "VAE", route=route)
+        inputs = make_inputs([parse_input_spec("4x784")], 5)
+        with torch.no_grad():
+            held, shapes_only = cap.run(inputs, 5), cap.run(inputs, 5, hold=False)
+        assert held.tensors and not shapes_only.tensors, route
+        assert shapes_only.shapes == held.shapes and (5, 784) in shapes_only.shapes.values(), route
+
+
+def test_the_extra_batches_of_the_shapes_stage_hold_no_tensors():
+    import torch
+
+    from vaelint.facts.shapes import run_batches
+
+    cap = _graph(NOISE, "VAE")
+    runs = run_batches(cap, [parse_input_spec("4x784")])
+    assert runs.extra and runs.runs[runs.batch].tensors
+    for b in runs.extra:
+        assert not runs.runs[b].tensors and runs.runs[b].shapes
+    linear = next(n for n in cap.graph.nodes if n.meta.get("shape") and n.meta["shape"].sizes == (4, 784))
+    assert linear.meta["shape"].text() == "B x 784"
+    assert torch.is_tensor(runs.runs[runs.batch].tensors[linear])

@@ -32,12 +32,14 @@ class _Recorder(TorchFunctionMode):
         self, graph: fx.Graph, param_names: dict, batch: int, keep_autograd: bool = False, sites: dict | None = None,
         replay: list | None = None,
         replayers: tuple = (),
+        hold: bool = True,
     ):
         super().__init__()
         self.sites = sites or {}
         self.replayers = replayers  # module classes that run their layers themselves (Keras's Functional)
         self.replay = list(replay or [])  # the draws to replay, in the order the random calls come
         self.keep_autograd = keep_autograd
+        self.hold = hold  # False: shapes only in the result (self.tensors still maps tensors to nodes)
         self.graph = graph
         self.param_names = param_names  # id(tensor) -> qualified name
         self.tensors: dict[int, tuple[torch.Tensor, fx.Node]] = {}
@@ -81,6 +83,8 @@ class _Recorder(TorchFunctionMode):
     def bind(self, t: torch.Tensor, node: fx.Node) -> None:
         self.tensors[id(t)] = (t, node)
         self.result.shapes[node] = tuple(t.shape)
+        if not self.hold:
+            return
         if self.keep_autograd:
             self.result.tensors[node] = t
         else:  # in-place ops change t later: keep the value as it was here
@@ -205,9 +209,10 @@ class _Recording:
         self.first = self.first_graph = None
         self.pending: list = []
 
-    def record(self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None):
+    def record(self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None,
+               hold: bool = True):
         graph = fx.Graph()
-        rec = _Recorder(graph, self.param_names, batch, keep_autograd, self.module_sites, replay, self.replayers)
+        rec = _Recorder(graph, self.param_names, batch, keep_autograd, self.module_sites, replay, self.replayers, hold)
         for name, x in zip(self.names, run_inputs):
             ph = graph.placeholder(name)
             ph.meta["loc"] = None
@@ -234,14 +239,14 @@ class _Recording:
                 wrapper._watch = None
         return graph, rec
 
-    def run(self, run_inputs, batch, keep_autograd=False, replay=None) -> RunResult:
+    def run(self, run_inputs, batch, keep_autograd=False, replay=None, hold=True) -> RunResult:
         first, pending = self.first, self.pending
         if pending and batch == pending[0].batch and keep_autograd == first.keep_autograd:
             return pending.pop()
         pending.clear()
         # the replayed draws, in the order the first run made its random calls
         draws = [replay.get(node) for name, node in first.calls if name in RANDOM_OPS] if replay else None
-        other_graph, rec = self.record(run_inputs, batch, keep_autograd, draws)
+        other_graph, rec = self.record(run_inputs, batch, keep_autograd, draws, hold)
         by_node = _align(self.first_graph, first.calls, other_graph, rec.calls)
         mapped = RunResult(batch, {}, {}, output=rec.result.output)
         for nb, na in by_node.items():

@@ -164,7 +164,7 @@ class RunResult:
     values: dict  # node -> python int/tuple, for size queries (fx route)
     failure: Failure | None = None
     output: Any = None
-    tensors: dict = field(default_factory=dict)  # node -> the tensor it computed (detached)
+    tensors: dict = field(default_factory=dict)  # node -> the tensor it computed (detached); empty: not held
     args: dict = field(default_factory=dict)  # node -> the args it ran with (recording route)
 
 
@@ -205,15 +205,18 @@ class Capture:
         """How the loss's arguments were bound to the forward's outputs (None: no loss)."""
         return self.wrapper._binder
 
-    def run(self, inputs: tuple, batch: int, keep_autograd: bool = False, replay: dict | None = None) -> RunResult:
+    def run(self, inputs: tuple, batch: int, keep_autograd: bool = False, replay: dict | None = None,
+            hold: bool = True) -> RunResult:
         """Run the captured computation at ``batch``; ``keep_autograd`` keeps each
         node's tensor attached to the autograd graph (the confirmation pass asks
         for gradients between nodes). ``replay`` (random node -> tensor): where
         such a node draws a tensor of exactly that shape, it takes that value
-        instead (the confirmation's doubled batch draws the same noise twice)."""
-        if replay:
-            return self.runner(inputs, batch, keep_autograd, replay)
-        return self.runner(inputs, batch, keep_autograd)
+        instead (the confirmation's doubled batch draws the same noise twice).
+        ``hold=False``: the run records shapes and sizes only, and each tensor is
+        freed once the computation is done with it, as in a plain forward (the
+        shapes stage's extra batches: holding every activation made a 256x256
+        conv VAE's batch of 7 take up to 3x a plain forward, in fresh memory)."""
+        return self.runner(inputs, batch, keep_autograd, replay, hold)
 
 
 def take_replay(op_name: str, value: torch.Tensor, replay_value: torch.Tensor | None) -> torch.Tensor:

@@ -56,9 +56,9 @@ class _Tracer(fx.Tracer):
 
 
 class _ShapeInterpreter(fx.Interpreter):
-    def __init__(self, gm, result: RunResult, keep_autograd: bool, replay: dict | None = None):
+    def __init__(self, gm, result: RunResult, keep_autograd: bool, replay: dict | None = None, hold: bool = True):
         super().__init__(gm)
-        self.result, self.keep_autograd, self.replay = result, keep_autograd, replay or {}
+        self.result, self.keep_autograd, self.replay, self.hold = result, keep_autograd, replay or {}, hold
 
     def run_node(self, n):
         try:
@@ -69,7 +69,7 @@ class _ShapeInterpreter(fx.Interpreter):
         if n in self.replay:
             name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
             value = take_replay(name, value, self.replay[n])  # the raw name: a trailing _ means in place
-        _note_value(self.result, n, value, self.keep_autograd)
+        _note_value(self.result, n, value, self.keep_autograd, self.hold)
         return value
 
 
@@ -77,10 +77,11 @@ class _Stop(Exception):
     pass
 
 
-def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: bool) -> None:
+def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: bool, hold: bool) -> None:
     if isinstance(value, torch.Tensor):
         result.shapes[node] = tuple(value.shape)
-        result.tensors[node] = value if keep_autograd else value.detach()
+        if hold:
+            result.tensors[node] = value if keep_autograd else value.detach()
     elif isinstance(value, torch.Size):
         result.values[node] = tuple(value)
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -112,9 +113,9 @@ def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] =
     gm = fx.GraphModule(wrapper, graph)
     modules = dict(wrapper.named_modules())
 
-    def runner(inputs, batch, keep_autograd=False, replay=None):
+    def runner(inputs, batch, keep_autograd=False, replay=None, hold=True):
         result = RunResult(batch, {}, {})
-        interp = _ShapeInterpreter(gm, result, keep_autograd, replay)
+        interp = _ShapeInterpreter(gm, result, keep_autograd, replay, hold)
         try:
             result.output = interp.run(*inputs)
         except _Stop:

@@ -105,20 +105,19 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_gr
     seen |= {s for spec in specs for s in spec.shape[1:]}
     extra = pick_extra_batches(seen, b0)
     for b in extra:
-        runs[b] = _run(capture, specs, b, seed)
-        # only the shapes and sizes of the extra batches are read: their tensors go
-        # now, not at the end of the analysis (a large model's activations, twice)
-        runs[b].tensors.clear()
+        # only the shapes and sizes of the extra batches are read: their tensors are
+        # never held (a large model's activations, twice)
+        runs[b] = _run(capture, specs, b, seed, hold=False)
     result = ShapeRuns(b0, extra, runs)
     annotate(capture, result)
     return result
 
 
-def _run(capture: Capture, specs, batch, seed, keep_graph: bool = False) -> RunResult:
+def _run(capture: Capture, specs, batch, seed, keep_graph: bool = False, hold: bool = True) -> RunResult:
     with torch.random.fork_rng(devices=[]):
         capture.reseed(seed)
         with torch.enable_grad() if keep_graph else torch.no_grad():
-            return capture.run(make_inputs(specs, batch, seed), batch, keep_autograd=keep_graph)
+            return capture.run(make_inputs(specs, batch, seed), batch, keep_autograd=keep_graph, hold=hold)
 
 
 def solve(by_batch: dict[int, tuple[int, ...]]) -> tuple[Dim, ...] | None:
