@@ -176,3 +176,78 @@ def test_a_module_level_name_set_inside_a_main_guard_is_found_and_another_functi
     other = tmp_path / "train_without.py"  # a file is read once a process: another file, not an edit
     other.write_text(path.read_text().replace("        weight = 4.0\n", "        pass\n"))
     assert origin_of(SourceLoc(str(other), 6, 12), ast.Name("weight", ast.Load())) is None
+
+
+# --------------------------------------------------------------------------- a helper module that cannot be imported
+
+SIMULATOR_REPO = os.path.join(FIXTURES, "training", "simulator_settings_repo")
+
+
+def test_a_helper_module_that_imports_a_missing_package_is_loaded_with_its_definitions():
+    # ctallec/world-models: trainvae.py takes its sizes from utils/misc.py, which imports gym
+    out = subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", "train.py", "--input", "8x3x32x32", "--format", "json", "--no-cache"],
+        cwd=SIMULATOR_REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    result = json.loads(out.stdout)["results"][0]
+    assert result["error"] is None and result["findings"] == []
+    assert any(
+        "settings.py could not be imported as written (ModuleNotFoundError: No module named 'box2d_racing_sim')" in n
+        for n in result["notes"]
+    ), result["notes"]
+    assert "vaelint-fixture" not in out.stdout + out.stderr  # settings.py's script line did not run on the retry
+
+
+def test_a_helper_module_that_imports_cleanly_still_runs_as_written(tmp_path, monkeypatch):
+    (tmp_path / "registry.py").write_text("SEEN = []\nSEEN.append('registered')\nWIDTH = 4\n")
+    (tmp_path / "m.py").write_text(
+        "import torch.nn as nn\nimport registry\nfrom registry import WIDTH\n"
+        "class VAE(nn.Linear):\n    def __init__(self):\n        super().__init__(WIDTH, len(registry.SEEN))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    program = load_program(f"{tmp_path / 'm.py'}:VAE", LoadRequest(init={}))
+    assert (program.model.in_features, program.model.out_features) == (4, 1)  # its bare call ran
+
+
+def test_a_setup_line_that_fails_on_a_missing_import_names_the_import_and_the_package(tmp_path):
+    # torch raises a TypeError about the placeholder; the import's own explanation is the cause
+    (tmp_path / "train.py").write_text(
+        "import torch\nimport torch.nn as nn\nfrom box2d_racing_sim import FRAME\n"
+        "class VAE(nn.Module):\n"
+        "    def __init__(self, noise):\n        super().__init__()\n        self.register_buffer('noise', noise)\n"
+        "        self.enc = nn.Linear(4, 4)\n"
+        "    def forward(self, x):\n        return self.enc(x), x, x\n"
+        "model = VAE(torch.zeros(FRAME))\n"
+        "def train(loader):\n    for x in loader:\n        out, mu, logvar = model(x)\n        out.sum().backward()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", "train.py:train", "--input", "8x4", "--format", "json", "--no-cache"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+    message = json.loads(out.stdout)["results"][0]["error"]["message"]
+    assert "train.py:3 imports 'FRAME' from 'box2d_racing_sim', which could not be imported" in message, message
+    assert "Install the package that provides 'box2d_racing_sim'" in message
+    assert "MissingImport" not in message  # not torch's TypeError about the placeholder
+
+
+def test_a_module_level_value_that_fails_on_a_missing_import_is_explained_by_the_import(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\nfrom box2d_racing_sim import FRAME\n"
+        "NOISE = torch.zeros(FRAME)\n"
+        "class VAE(nn.Linear):\n    def __init__(self):\n        super().__init__(2, 2)\n        self.noise = NOISE * 1\n"
+    )
+    with pytest.raises(VaelintError) as e:
+        load_program(f"{path}:VAE", LoadRequest(init={}))
+    assert "m.py:3 imports 'FRAME' from 'box2d_racing_sim'" in e.value.message, e.value.message
+
+
+def test_the_package_to_install_is_the_one_the_import_error_names():
+    from vaelint.frontends.placeholders import MissingImport
+
+    placeholder = MissingImport("LSIZE", "utils.misc", "trainvae.py", 16, "ModuleNotFoundError: No module named 'gym.envs'")
+    message = placeholder.explanation().message
+    assert "imports 'LSIZE' from 'utils.misc'" in message and "provides 'gym' in this environment" in message
+    assert "provides 'utils.misc'" in MissingImport("X", "utils.misc", "t.py", 1, "ImportError: cannot import name 'X'").explanation().message

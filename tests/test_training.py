@@ -44,6 +44,7 @@ NOTHING_ELSE_RUNS = [
     ("a Trainer class, AMP, accumulation, a JSON config", "trainer_repo", ["train.py", "--input", "8x784"], 0),
     ("a Trainer's method", "trainer_repo", ["train.py:Trainer.train", "--input", "8x784"], 0),
     ("accelerate, not installed", ".", ["accelerate_loop.py", "--input", "8x784"], 0),
+    ("sizes from a helper that imports a simulator not installed", "simulator_settings_repo", ["train.py", "--input", "8x3x32x32"], 0),
 ]
 
 

@@ -34,7 +34,7 @@ from vaelint.facts.shapes import make_inputs, run_batches
 from vaelint.frames import boundary, user_frame_of_traceback
 from vaelint.frontends import LoadRequest, Program, choose, parse_ref
 from vaelint.frontends.lossfind import LossPlan
-from vaelint.frontends.placeholders import stood_in
+from vaelint.frontends.placeholders import notes_mark, stood_in
 from vaelint.frontends.sourcemap import where
 from vaelint.inputs import InputSpec
 from vaelint.settings.options import Options
@@ -145,7 +145,7 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
     if options.inputs or not _may_infer_inputs(target):
         check_inputs(options.inputs)
     device = _check_device(options) if options.dynamic else None
-    before = len(stood_in())
+    before = notes_mark()
     program = _load(target, options, progress)
     result.notes.extend(program.notes + stood_in(before))
     specs = _inputs(program, options, result)

@@ -23,7 +23,8 @@ import types
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
-from vaelint.frontends.placeholders import LoggerStandIn, MissingImport, Unavailable, is_logger
+from vaelint.frontends.ownmodules import definitions_of, own_module_spec
+from vaelint.frontends.placeholders import LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger
 from vaelint.frontends.statements import assigned_names, select_statements
 
 
@@ -208,7 +209,8 @@ def _evict(overrides: dict) -> dict:
 
 class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Serves one module name with the model-defining statements of its file, and
-    the other modules and packages of its package tree the same way:
+    the other modules and packages of its package tree the same way (the user's
+    other modules: vaelint/frontends/ownmodules.py):
     definitions and guarded imports, no script code. A package whose ``__init__``
     imports a sibling that needs a missing package (AntixK's ``models/__init__``
     star-imports a model built on torchvision) then loads as long as the model
@@ -229,7 +231,7 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, fullname, path=None, target=None):
         origin = self._origin(fullname) or self._override(fullname, path)
         if origin is None:
-            return None
+            return self._users_own(fullname, path)
         folder = self._packages.get(fullname)
         spec = importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=folder is not None)
         if folder is not None:
@@ -269,23 +271,22 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         candidate = os.path.join(base, "__init__.py") if package else base + ".py"
         if not os.path.isfile(candidate):
             return None  # a namespace package, or no such file: the normal import
-        try:
-            tree = ast.parse(read_source(candidate), filename=candidate)
-        except SyntaxError:
-            return None  # let the normal import report it
-        # what a module exports: its definitions, its module-level names (``SIZE =
-        # 7``) and what it imports (a package's API); its loops, main guard and bare
-        # calls are left out
-        exported = {st.name for st in tree.body if isinstance(st, (ast.ClassDef, ast.FunctionDef))}
-        for st in tree.body:
-            if isinstance(st, (ast.Assign, ast.AnnAssign)):
-                exported |= assigned_names(st)
-            elif isinstance(st, (ast.Import, ast.ImportFrom)):
-                exported |= {(a.asname or a.name).split(".")[0] for a in st.names if a.name != "*"}
-        self._siblings[fullname] = (candidate, select_statements(tree, exported))
+        statements = definitions_of(candidate)
+        if statements is None:
+            return None  # let the normal import report its syntax error
+        self._siblings[fullname] = (candidate, statements)
         if package:
             self._packages[fullname] = base
         return candidate
+
+    def _users_own(self, fullname: str, path):
+        """A module of the user's own folders (not an installed package) outside the
+        model's package tree: imported as written, and where that fails (it imports
+        ``gym``, which is not installed here), loaded again with its definitions,
+        module-level values and imports only, as the package tree is, with a note."""
+        if self.folder is None:
+            return None
+        return own_module_spec(fullname, path, [self.folder, os.path.dirname(self.path), os.getcwd()], self.imports)
 
     def create_module(self, spec):
         return None
@@ -340,6 +341,9 @@ def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: 
     try:
         exec(code, module.__dict__)
     except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of the user's line
+        if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            read = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            e = cause_among(e, [module.__dict__.get(n) for n in sorted(read)])
         error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         if failures is not None and not isinstance(stmt, (ast.Import, ast.ImportFrom)):
             failures.append((stmt.lineno, e.message if isinstance(e, VaelintError) else error))

@@ -29,11 +29,17 @@ class _Finder(importlib.abc.MetaPathFinder):
     """Imports an edited file from its edited text (and writes no bytecode for it)."""
 
     def find_spec(self, fullname, path, target=None):
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or not spec.origin or os.path.realpath(spec.origin) not in _sources:
-            return None
-        spec.loader = _Loader(fullname, spec.origin)
-        return spec
+        return spec_of(fullname, path, edited_only=True)
+
+
+def spec_of(fullname: str, path=None, edited_only: bool = False):
+    """The module's spec as the file system has it, its edited text standing in where
+    there is one; ``edited_only``: None for a file not edited."""
+    spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+    if spec is None or not spec.origin or os.path.realpath(spec.origin) not in _sources:
+        return None if edited_only else spec
+    spec.loader = _Loader(fullname, spec.origin)
+    return spec
 
 
 class _Loader(importlib.machinery.SourceFileLoader):

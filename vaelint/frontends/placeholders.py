@@ -8,6 +8,8 @@ package the model never touches costs nothing.
 
 from __future__ import annotations
 
+import re
+
 from vaelint.errors import VaelintError
 from vaelint.frontends.sourcemap import where
 
@@ -24,8 +26,16 @@ class MissingImport:
             "load",
             f"{where(path, line)} imports {name!r} from {module!r}, which could not be "
             f"imported ({error}), and the model uses it. Install the package that provides "
-            f"{module!r} in this environment, or move that import out of the model's code path.",
+            f"{missing_package(module, error)!r} in this environment, or move that import out of the model's code path.",
         )
+
+    def explanation(self) -> VaelintError:
+        """The error a use of this name raises."""
+        try:
+            object.__getattribute__(self, "_fail")()
+        except VaelintError as e:
+            return e
+        raise AssertionError("a placeholder's _fail always raises")
 
     def __getattr__(self, item):
         if item.startswith("__") and item.endswith("__"):
@@ -44,6 +54,25 @@ def _mro_entries(self, bases):
 
 
 MissingImport.__mro_entries__ = _mro_entries
+
+
+def missing_package(module: str, error) -> str:
+    """The package to install: the one the import error names (``utils.misc`` failed
+    because ``gym`` is not installed: gym), else the module imported."""
+    match = re.search(r"No module named '([^']+)'", str(error))
+    return match.group(1).split(".")[0] if match else module
+
+
+def cause_among(error: BaseException, values) -> BaseException:
+    """Why a line failed: a placeholder among the values it read explains it better than
+    what the library said of it (``torch.empty(LSIZE)`` with LSIZE from a module that
+    could not be imported: a TypeError about a MissingImport). ``error`` otherwise."""
+    if isinstance(error, VaelintError):
+        return error
+    for value in values:
+        if isinstance(value, MissingImport):
+            return value.explanation()
+    return error
 
 # Operators look their method up on the type, not through __getattr__: without
 # these, ``2 * LATENT`` would raise "unsupported operand ... 'Unavailable'"
@@ -82,7 +111,7 @@ LOGGERS = frozenset({
     "visdom", "wandb", "tensorboardX", "tensorboard", "torch.utils.tensorboard", "mlflow", "comet_ml",
     "neptune", "clearml", "aim", "swanlab", "dvclive",
 })
-_stood_in: list[str] = []
+_stood_in: list[str] = []  # the report's notes on what stood in for what, in load order
 
 
 def is_logger(module: str) -> bool:
@@ -93,8 +122,7 @@ class LoggerStandIn:
     """A missing logger: every attribute, call and ``with`` is another no-op."""
 
     def __init__(self, name: str, module: str, path: str, line: int):
-        note = f"{where(path, line)}: {module} is not installed; it stands in as a no-op (a logger: nothing it returns reaches the model or the loss)"
-        _stood_in.append(note)
+        note(f"{where(path, line)}: {module} is not installed; it stands in as a no-op (a logger: nothing it returns reaches the model or the loss)")
         object.__setattr__(self, "_name", name)
 
     def __getattr__(self, item):
@@ -124,7 +152,17 @@ class LoggerStandIn:
         return f"<stand-in for the missing logger {object.__getattribute__(self, '_name')}>"
 
 
+def note(text: str) -> None:
+    """A note for the report on what a load put in place of the user's code."""
+    _stood_in.append(text)
+
+
+def notes_mark() -> int:
+    """Where the next load's notes begin: ``stood_in(notes_mark())`` after it are that load's."""
+    return len(_stood_in)
+
+
 def stood_in(since: int = 0) -> list[str]:
-    """What the loaded files' missing loggers were replaced by (for the report's notes),
-    from the ``since``-th on (``len(stood_in())`` before a load: that load's)."""
+    """What the loaded files' missing loggers and unimportable modules were replaced by
+    (for the report's notes), from the ``since``-th on (see ``notes_mark``)."""
     return list(dict.fromkeys(_stood_in[since:]))  # a file loaded twice says it once

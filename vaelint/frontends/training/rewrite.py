@@ -103,16 +103,26 @@ def _tolerant(stmt: ast.stmt, original: ast.stmt) -> ast.stmt:
     elif isinstance(original, ast.AnnAssign):
         names = target_names(original.target)
     err = ast.Name("__vaelint_error", ast.Load())
+    read = _values_read(original)
     handler_body: list[ast.stmt] = [
-        ast.Assign(targets=[ast.Name(n, ast.Store())], value=rt_call("failed", err, const(n), const(original.lineno)))
+        ast.Assign(targets=[ast.Name(n, ast.Store())], value=rt_call("failed", err, const(n), const(original.lineno), *read))
         for n in sorted(names)
-    ] or [ast.Expr(rt_call("failed", err, const(None), const(original.lineno)))]
+    ] or [ast.Expr(rt_call("failed", err, const(None), const(original.lineno), *read))]
     node = ast.Try(
         body=[stmt],
         handlers=[ast.ExceptHandler(type=ast.Name("Exception", ast.Load()), name="__vaelint_error", body=handler_body)],
         orelse=[], finalbody=[],
     )
     return located(node, original)
+
+
+def _values_read(stmt: ast.stmt) -> list[ast.expr]:
+    """The handler's ``("a", ...), (vars(), globals())``: the names the statement reads
+    and where to look them up, so that a placeholder among their values (a failed
+    import's name) explains the failure (vaelint/frontends/placeholders.py, cause_among)."""
+    names = sorted({n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
+    scopes = [ast.Call(func=ast.Name(f, ast.Load()), args=[], keywords=[]) for f in ("vars", "globals")]
+    return [ast.Tuple(elts=[const(n) for n in names], ctx=ast.Load()), ast.Tuple(elts=scopes, ctx=ast.Load())]
 
 
 def _signals_first(stmts: list[ast.stmt]) -> None:

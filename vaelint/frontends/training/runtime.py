@@ -23,7 +23,7 @@ from typing import Any
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path, user_frame
-from vaelint.frontends.placeholders import MissingImport, Unavailable
+from vaelint.frontends.placeholders import MissingImport, Unavailable, cause_among, missing_package
 
 
 class StepReady(BaseException):
@@ -218,9 +218,15 @@ class Runtime:
             return StandIn(f"{name} before the step sets it")
 
     # ---- the setup
-    def failed(self, error: BaseException, name: str | None, line: int):
-        """A setup line failed: remember it, and stand in for the name it binds."""
-        text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    def failed(self, error: BaseException, name: str | None, line: int, read: tuple = (), scopes: tuple = ()):
+        """A setup line failed: remember it, and stand in for the name it binds. ``read``:
+        the names the line reads, looked up in ``scopes`` (its locals, its globals); a
+        placeholder among their values is the cause."""
+        values = [next((s[n] for s in scopes if n in s), None) for n in read]
+        error = cause_among(error, values)
+        text = error.message if isinstance(error, VaelintError) else (
+            f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        )
         self.failures.append((line, text))
         if name is None:
             return None
@@ -232,11 +238,8 @@ class Runtime:
         from vaelint.frontends.training import datasets
 
         if isinstance(func, MissingImport):
-            import re
-
             name, module, path, line, error = object.__getattribute__(func, "_info")
-            missing = re.search(r"No module named '([^']+)'", str(error))
-            package = missing.group(1).split(".")[0] if missing else module
+            package = missing_package(module, error)
             return StandIn(
                 f"what {name}(...) returns ({module} could not be imported: {error})",
                 f"Install {package}, or check the model with PATH:MODEL --init ... --loss PATH:LOSS.",
