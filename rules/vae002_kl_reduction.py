@@ -74,6 +74,9 @@ over everything.
         Example(_model('F.binary_cross_entropy(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum() / x.size(0)"), inputs=("8x20",)),
         Example(_model('F.mse_loss(recon, x, reduction="none").sum(dim=1).mean()', "kl_elem.sum(dim=1).mean()"), inputs=("8x20",)),
         Example(_model("((recon - x) ** 2).sum(1).mean(0)", "torch.mean(kl_elem.sum(1))"), inputs=("8x20",)),
+        # JointVAE's "unnormalise": a mean over pixels multiplied back by their number is a per-sample sum
+        Example(_model("F.binary_cross_entropy(recon, x) * 20", "torch.sum(torch.mean(kl_elem, dim=0))"), inputs=("8x20",)),
+        Example(_model("F.binary_cross_entropy(recon, x) * x[0].numel()", "kl_elem.sum(dim=1).mean()"), inputs=("8x20",)),
     ]
     INVALID = [
         Example(
@@ -87,6 +90,11 @@ over everything.
         Example(
             _model("F.mse_loss(recon, x)", "kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding", message="beta_eff = D = 20",
             fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=1).mean(dim=0)"), unsafe=True,
+        ),
+        # multiplied back by a number that is not the size the mean divided by: still a mean, weighted
+        Example(
+            _model("F.mse_loss(recon, x) * 10", "kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding", message="beta_eff = D = 20",
+            fixed=_model('(F.mse_loss(recon, x, reduction="sum") / x.size(0)) * 10', "kl_elem.sum(dim=1).mean(dim=0)"), unsafe=True,
         ),
     ]
 

@@ -3,6 +3,8 @@ walker), and the factors outside it that scale the total it is part of."""
 
 from __future__ import annotations
 
+import math
+
 import torch.fx as fx
 
 from vaelint.facts.reductions import Factor, TermScale, TermWalker
@@ -20,8 +22,26 @@ def term_scale(ctx, term: fx.Node) -> TermScale | None:
     outer = _outer_factors(walker, ctx.roles.term_outer.get(term, ()), term, _shared_with_others(ctx, term))
     if outer is None:
         return None
-    scale.factors = outer + scale.factors
+    scale.factors = _undone_means(outer + scale.factors)
     return scale
+
+
+def _undone_means(factors: list[Factor]) -> list[Factor]:
+    """A number written on a term that equals the sizes one of its means divided by
+    (``F.binary_cross_entropy(recon, x) * num_pixels``: JointVAE's "unnormalise")
+    undoes that mean: the term is a sum over those sizes, not weighted by them. It
+    becomes a size factor, so neither beta_eff's reductions nor the weight count it."""
+    means = [f for f in factors if f.kind == "mean" and f.const_sizes > 1]
+    out = []
+    for f in factors:
+        undone = next((m for m in means if f.kind == "const" and f.op == "mul" and math.isclose(f.value, m.const_sizes)), None)
+        if undone is None:
+            out.append(f)
+            continue
+        means.remove(undone)
+        shown = f"{int(f.value)}, which undoes the division of the mean over {undone.over}"
+        out.append(Factor("size", 1.0, 0, 1 / f.value, shown, f.node, f.op, shared=f.shared))
+    return out
 
 
 def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
