@@ -11,6 +11,7 @@ from vaelint.facts.context import loc_of
 from vaelint.errorkinds import kind_of
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.confirm.simdevice import simulated_run
+from vaelint.frontends.sourcefacts import guarded_move, guarded_move_into
 from vaelint.vocab import ErrorKind, Need, Severity
 
 _MODEL = '''import torch
@@ -34,6 +35,29 @@ class VAE(nn.Module):
 
 def _model(noise: str) -> str:
     return fill(_MODEL, noise=noise)
+
+
+# JointVAE's way: a flag set when the model is built, the move under it
+_FLAGGED = '''import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.use_cuda = torch.cuda.is_available()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        std = torch.exp(0.5 * logvar)
+        eps = torch.zeros(std.size()).normal_()  # <- noise
+        if self.use_cuda:
+            {MOVED} = {MOVED}.cuda()
+        z = mu + std * eps  # <- sample
+        return torch.sigmoid(self.dec(z)), mu, logvar
+'''
 
 
 # ops through which a CPU tensor stays on the CPU
@@ -89,6 +113,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         # guarded: moved to the GPU when the model is there (decided on a simulated GPU)
         Example(_model("torch.randn(mu.shape).cuda() if mu.is_cuda else torch.randn(mu.shape)"), inputs=("6x20",)),
         Example(_model('torch.randn(mu.shape, device="cuda" if torch.cuda.is_available() else "cpu")'), inputs=("6x20",)),
+        # moved under a flag the code set on this machine (no GPU): not decided, a note says so
+        Example(fill(_FLAGGED, moved="eps"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(
@@ -107,6 +133,11 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         ),
         # a legacy constructor, outside torch's functions: seen on the simulated GPU
         Example(_model("torch.FloatTensor(mu.size(0), self.latent).normal_()"), inputs=("6x20",), at="sample", message="simulated GPU"),
+        # the flag moves another tensor: the noise stays on the CPU whatever it says
+        Example(
+            fill(_FLAGGED, moved="std"), inputs=("6x20",), at="noise", message="zeros",
+            fixed=fill(_FLAGGED, moved="std").replace("torch.zeros(std.size())", "torch.zeros(std.size(), device=std.device)"),
+        ),
     ]
 
     def check(self, ctx):
@@ -114,7 +145,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         if not static and not ctx.loose_constants():
             return  # nothing made on a fixed device: no simulated run needed
         sim = simulated_run(ctx)
-        meetings = [m for m in sim.meetings if not _in_step_code(ctx, m)]
+        meetings = [m for m in sim.meetings if not _in_step_code(ctx, m) and not _moved_under_a_flag(ctx, m)]
         if sim.error is not None:
             if _is_mismatch(sim.error):
                 yield from static  # the simulated run failed on the mismatch itself
@@ -275,6 +306,29 @@ def _in_step_code(ctx, meeting) -> bool:
         return False
     first, last = step.lines
     return made.path == step.loc.path and first <= made.line <= last
+
+
+def _moved_under_a_flag(ctx, meeting) -> bool:
+    """The tensor is moved to the GPU under an ``if`` the simulated run did not take
+    (``if self.use_cuda: eps = eps.cuda()``, the flag set from
+    ``torch.cuda.is_available()`` when the model was built here): on a GPU the flag
+    is set and the move runs. Not decided, and the report says so (JointVAE's
+    sampler and its discrete KL)."""
+    if meeting.made is not None:
+        moved, place, what = guarded_move(meeting.made), meeting.made, "the tensor made there on the CPU"
+    elif meeting.loc is not None:
+        moved, place, what = guarded_move_into(meeting.loc), meeting.loc, "the CPU tensor that meets the model's there"
+    else:
+        return False
+    if moved is None:
+        return False
+    line, condition = moved
+    ctx.notes.append(
+        f"VAE012 did not decide {place.where()}: {what} is moved to the GPU under `if {condition}:` "
+        f"(line {line}), a condition the code settled on this machine, without a GPU, which the simulated "
+        "GPU cannot change"
+    )
+    return True
 
 
 def _on_device(ctx, node) -> bool:

@@ -45,6 +45,7 @@ NOTHING_ELSE_RUNS = [
     ("a Trainer's method", "trainer_repo", ["train.py:Trainer.train", "--input", "8x784"], 0),
     ("accelerate, not installed", ".", ["accelerate_loop.py", "--input", "8x784"], 0),
     ("sizes from a helper that imports a simulator not installed", "simulator_settings_repo", ["train.py", "--input", "8x3x32x32"], 0),
+    ("a script whose Trainer lives in a package it imports", "package_trainer_repo", ["main.py", "--input", "8x1x16x16"], 0),
 ]
 
 
@@ -282,3 +283,16 @@ def test_a_setup_that_moves_the_model_to_a_cuda_this_machine_lacks_is_checked_on
     r = run(str(moving), "--input", "8x784")
     words = " ".join(r.output.split())
     assert r.exit_code == 2 and "the training step moves a tensor to CUDA by itself" in words and "GPU machine" in words
+
+
+def test_a_trainer_in_a_package_the_script_imports_is_found_and_flag_guarded_moves_are_not_decided(monkeypatch):
+    # Schlumberger/joint-vae's layout: main.py builds a Trainer from jointvae/training.py and calls train()
+    monkeypatch.chdir(os.path.join(TRAINING, "package_trainer_repo"))
+    r = run("main.py", "--input", "8x1x16x16", "--format", "json", "--no-cache")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)["results"][0]
+    assert result["loss"].startswith("the training step of capvae/training.py:Trainer"), result["loss"]
+    assert result["findings"] == [] and result["beta_effective"] == "1"
+    undecided = [n for n in result["notes"] if n.startswith("VAE012 did not decide")]
+    assert [n.split(":")[0:2] for n in undecided] == [["VAE012 did not decide capvae/models.py", "21"], ["VAE012 did not decide capvae/training.py", "46"]]
+    assert all("`if self.use_cuda:`" in n for n in undecided)

@@ -148,3 +148,79 @@ def _target_key(expr) -> str | None:
 def expr_text(site: SourceLoc, expr: ast.expr) -> str:
     parsed = _parse(site.path)
     return " ".join((ast.get_source_segment(parsed[1], expr) or "").split()) if parsed else ""
+
+
+_MOVE_METHODS = {"cuda", "to", "type_as"}
+
+
+def _function_at(loc: SourceLoc) -> tuple[ast.AST | None, str]:
+    """The innermost function around ``loc``'s line, and its file's text."""
+    parsed = _parse(loc.path)
+    if parsed is None:
+        return None, ""
+    tree, text = parsed
+    return _enclosing_function(tree, loc.line), text
+
+
+def guarded_move(made: SourceLoc) -> tuple[int, str] | None:
+    """(line, condition) of an ``if`` after ``made`` that moves the tensor assigned
+    there (``eps = torch.zeros(n, Z)`` then ``if self.use_cuda: eps = eps.cuda()``);
+    None when there is none. A simulated GPU cannot take such a branch when its
+    condition is a flag the code set on this machine, before the model ran."""
+    function, text = _function_at(made)
+    if function is None:
+        return None
+    assigned = [
+        n for n in ast.walk(function)
+        if isinstance(n, ast.Assign) and n.lineno <= made.line <= (n.end_lineno or n.lineno)
+        and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+    ]
+    if not assigned:
+        return None
+    return _move_after(function, text, assigned[0].targets[0].id, made.line)
+
+
+def guarded_move_into(met: SourceLoc) -> tuple[int, str] | None:
+    """``guarded_move`` for a tensor known only by the line where it met the model
+    (``torch.Tensor([...])`` is made outside torch's functions): each name that line
+    reads, from its last assignment before it."""
+    function, text = _function_at(met)
+    if function is None:
+        return None
+    statement = [n for n in ast.walk(function) if isinstance(n, ast.stmt) and n.lineno == met.line]
+    if not statement:
+        return None
+    read = {n.id for n in ast.walk(statement[0]) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    for name in sorted(read):
+        made = [
+            n.lineno for n in ast.walk(function)
+            if isinstance(n, ast.Assign) and n.lineno < met.line
+            and any(isinstance(t, ast.Name) and t.id == name for t in n.targets) and not _moves(n, name)
+        ]
+        if made:
+            moved = _move_after(function, text, name, max(made), before=met.line)
+            if moved is not None:
+                return moved
+    return None
+
+
+def _move_after(function: ast.AST, text: str, name: str, line: int, before: int | None = None) -> tuple[int, str] | None:
+    for node in ast.walk(function):
+        if not isinstance(node, ast.If) or node.lineno <= line or (before is not None and node.lineno >= before):
+            continue
+        for stmt in (s for branch in (node.body, node.orelse) for s in branch):
+            if _moves(stmt, name):
+                return node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
+    return None
+
+
+def _moves(stmt: ast.stmt, name: str) -> bool:
+    """``name = name.cuda()`` / ``.to(...)`` / ``.type_as(...)``, or the same moved in place."""
+    value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr)) else None
+    if isinstance(stmt, ast.Assign) and not any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+        return False
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        if value.func.attr in _MOVE_METHODS and isinstance(value.func.value, ast.Name) and value.func.value.id == name:
+            return True
+        value = value.func.value  # eps.float().cuda()
+    return False

@@ -116,7 +116,9 @@ def _file_of_frame(frame: Frame, files: list[SourceFile]) -> SourceFile:
 
 def neighbours(path: str) -> list[SourceFile]:
     """The other .py files of the target's folder and of the current directory
-    (where a script that calls the target may be)."""
+    (where a script that calls the target may be), then the repository's files the
+    target imports from its packages (``from jointvae.training import Trainer``:
+    the Trainer's step is in jointvae/training.py)."""
     out, seen = [], {os.path.realpath(path)}
     for folder in dict.fromkeys([os.path.dirname(os.path.realpath(path)), os.getcwd()]):
         try:
@@ -136,7 +138,55 @@ def neighbours(path: str) -> list[SourceFile]:
             parsed = parse_file(full)
             if parsed is not None:
                 out.append(parsed)
+    home = parse_file(os.path.realpath(path))
+    for full in _imported_files(home, [os.path.dirname(os.path.realpath(path)), os.getcwd()]) if home else ():
+        if full not in seen:
+            seen.add(full)
+            parsed = parse_file(full)
+            if parsed is not None:
+                out.append(parsed)
     return out
+
+
+_MAX_IMPORTED = 30  # the repository's files a target imports, read for call sites
+
+
+def _imported_files(home: SourceFile, roots: list[str]) -> list[str]:
+    """The files of the repository (under ``roots``) that ``home`` imports, and those
+    they import, breadth first; installed packages are never under the roots."""
+    found, queue = [], [home]
+    while queue and len(found) < _MAX_IMPORTED:
+        file = queue.pop(0)
+        for name in _module_names(file):
+            for root in dict.fromkeys(roots + [os.path.dirname(file.path)]):
+                base = os.path.join(root, *name.split("."))
+                for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                    full = os.path.realpath(candidate)
+                    if os.path.isfile(full) and full != home.path and full not in found and len(found) < _MAX_IMPORTED:
+                        found.append(full)
+                        parsed = parse_file(full)
+                        if parsed is not None:
+                            queue.append(parsed)
+    return found
+
+
+def _module_names(file: SourceFile) -> list[str]:
+    """The modules ``file`` imports, dotted, relative ones resolved against its folder
+    (``from .models import VAE`` in a package: its sibling ``models``); for
+    ``from a.b import c``, ``a.b.c`` too (c may be a module)."""
+    names = []
+    for node in ast.walk(file.tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # relative: found from the file's own folder by the caller
+                module = module if node.level == 1 else ""
+                if not module:
+                    continue
+            names.append(module)
+            names += [f"{module}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return list(dict.fromkeys(n for n in names if n))
 
 
 def _callees(file: SourceFile, scope: Scope) -> list[Scope]:
