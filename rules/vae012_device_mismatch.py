@@ -87,7 +87,10 @@ on a simulated GPU (its weights and inputs say ``cuda:0``, ``torch.cuda.is_avail
 is True, ``.cuda()`` works), so the model's own guards (``if mu.is_cuda:``,
 ``device = "cuda" if torch.cuda.is_available() else "cpu"``) take their GPU
 branch, and reports each op where a CPU tensor meets a GPU one, on a machine
-without a GPU. On a GPU the confirmation pass shows the real failure.
+without a GPU. On a GPU the confirmation pass shows the real failure. A tensor
+moved to the GPU under a flag the code set before the model ran (``if
+self.use_cuda: eps = eps.cuda()``, ``use_cuda = torch.cuda.is_available()`` when
+the model was built) is not decided on such a machine: a note names the line.
 """
     why = """
 The model works in every CPU test and crashes on the first GPU run with
