@@ -11,6 +11,18 @@ import ast
 
 _DEFINITIONAL = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
+# Method calls on an object the file built that train, evaluate, save, load or show
+# it: never configuration the model needs. ``vae.fit(mnist_digits, epochs=30)``
+# after ``vae = VAE(encoder, decoder)`` (the Keras example's last lines) would
+# download MNIST and train for 30 epochs; ``model.train()`` on an nn.Module only
+# sets a mode vaelint sets itself, on a Solver it trains.
+_NOT_CONFIGURATION = frozenset({
+    "fit", "fit_generator", "train", "train_on_batch", "train_model", "evaluate", "evaluate_generator",
+    "predict", "predict_on_batch", "predict_generator", "test", "validate", "run", "backward", "step",
+    "zero_grad", "save", "save_weights", "save_pretrained", "save_model", "load", "load_weights",
+    "load_state_dict", "summary", "show", "savefig", "plot", "download", "prepare_data",
+})
+
 
 def _names_loaded(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
@@ -59,6 +71,11 @@ def assigned_names(stmt: ast.stmt) -> set[str]:
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                 out.add(n.id)
     return out
+
+
+def _not_configuration(stmt: ast.Expr) -> bool:
+    func = stmt.value.func if isinstance(stmt.value, ast.Call) else None
+    return isinstance(func, ast.Attribute) and func.attr in _NOT_CONFIGURATION
 
 
 def _defined_names(stmt: ast.stmt) -> set[str]:
@@ -127,8 +144,9 @@ def select_statements(tree: ast.Module, wanted: set[str]) -> list[ast.stmt]:
                 continue
             if isinstance(s, ast.Expr):
                 # parser.add_argument(...): only calls on an object this file
-                # built (never os.makedirs(...), download(...), train()).
-                if not (assigned_names(s) & needed & assigned_here):
+                # built (never os.makedirs(...), download(...), train()), and never
+                # one that trains, saves or shows it (vae.fit(...))
+                if not (assigned_names(s) & needed & assigned_here) or _not_configuration(s):
                     continue
             elif not isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.If, ast.Try)):
                 continue
