@@ -224,3 +224,84 @@ def test_a_model_the_script_builds_is_a_target_and_the_training_after_it_never_r
     result = check(str(path), "model", ["4x12"])
     assert result.error is None, result.error.message
     assert ("reparam", "z") in {(r.stage, r.name) for r in result.flow}
+
+
+def test_a_model_the_file_builds_is_never_trained_saved_or_shown(tmp_path, capfd):
+    # the Keras VAE example ends with vae.compile(...) and vae.fit(mnist_digits, epochs=30): checking
+    # file.py:vae must not download the digits nor train (statements.py, _NOT_CONFIGURATION)
+    path = tmp_path / "m.py"
+    path.write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        def download():
+            print("vaelint-fixture: downloaded")
+            return []
+
+        class VAE(nn.Linear):
+            def fit(self, data, epochs=1):
+                print("vaelint-fixture: trained")
+            def configure(self, width):
+                self.width = width
+            def summary(self):
+                print("vaelint-fixture: summary printed")
+
+        WIDTH = 3
+        vae = VAE(2, 2)
+        vae.configure(WIDTH)
+        data = download()
+        vae.fit(data, epochs=30)
+        vae.train()
+        vae.summary()
+        vae.load_state_dict({})
+    """))
+    program = load_program(f"{path}:vae", LoadRequest(init={}))
+    assert program.model.width == 3  # a configuration call runs, with what it reads
+    assert "vaelint-fixture" not in capfd.readouterr().out
+
+
+def test_an_error_a_library_rebuilt_with_one_argument_is_ours_again():
+    import pickle
+
+    ours = "m.py:12: the model calls TensorFlow directly (tf.shape); write keras.ops.shape instead."
+    layer = VaelintError(f"Exception encountered when calling Sampling.call().\n\n{ours}\n\nArguments received by Sampling.call():\n  x=1")
+    functional = VaelintError(
+        "Could not automatically infer the output shape / dtype of 'sampling' (of type Sampling). Either the "
+        f"`Sampling.call()` method is incorrect. Error encountered:\n\n{ours}"
+    )
+    assert (layer.kind, layer.message) == (functional.kind, functional.message) == ("load", ours)
+    again = pickle.loads(pickle.dumps(layer))  # from the worker to the parent
+    assert (again.kind, again.message) == ("load", ours)
+    assert VaelintError("input", "plain").message == "plain"
+
+
+def test_calling_a_name_whose_line_failed_says_which_line_failed(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(textwrap.dedent("""
+        import torch.nn as nn
+        ENCODER = nn.Linear(2, undefined_width)
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.out = ENCODER(None)
+    """))
+    with pytest.raises(VaelintError) as e:
+        load_program(f"{path}:VAE", LoadRequest(init={}))
+    assert "m.py:3 defines 'ENCODER' at module level" in e.value.message and "imports" not in e.value.message
+
+
+def test_a_class_that_needs_arguments_points_at_the_instance_the_file_builds(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        class VAE(nn.Module):
+            def __init__(self, encoder, decoder):
+                super().__init__()
+                self.encoder, self.decoder = encoder, decoder
+
+        vae = VAE(nn.Linear(4, 4), nn.Linear(2, 4))
+    """))
+    with pytest.raises(VaelintError) as e:
+        load_program(f"{path}:VAE", LoadRequest(init={}))
+    assert f"The file builds one itself at line 9 (vae = VAE(nn.Linear(4, 4), nn.Linear(2, 4))): check that with {path}:vae." in e.value.message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class VaelintError(Exception):
     """A target could not be analysed, or the command line was wrong.
@@ -11,13 +13,34 @@ class VaelintError(Exception):
     The message names the cause and the fix in one paragraph.
     """
 
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: str, message: str | None = None):
+        if message is None:
+            # rebuilt by a library with one argument, its text around ours (Keras: type(e)(text)
+            # for an error raised in a layer's call): ours, as a load error
+            kind, message = "load", _inner(kind)
         super().__init__(message)
         self.kind = kind
         self.message = message
 
     def __reduce__(self):  # pickled from the worker process to the parent
         return (type(self), (self.kind, self.message), dict(self.__dict__))
+
+
+_WRAPPINGS = (
+    # Keras, an error in a layer's call: "Exception encountered when calling Sampling.call().\n\nOURS\n\nArguments received by ..."
+    r"Exception encountered when calling [^\n]*\n\n(.*?)(?:\n\nArguments received by|\Z)",
+    # Keras, building a functional model: "Could not automatically infer the output shape ... Error encountered:\n\nOURS"
+    r"Could not automatically infer the output shape.*?Error encountered:\s*\n\n(.*)\Z",
+)
+
+
+def _inner(text: str) -> str:
+    """Our message out of a library's wrapping of it."""
+    for wrapping in _WRAPPINGS:
+        match = re.search(wrapping, text, re.S)
+        if match:
+            return _inner(match.group(1).strip())
+    return text
 
 
 class ForwardHasLoss(BaseException):

@@ -42,7 +42,9 @@ class MissingImport:
             raise AttributeError(item)
         self._fail()
 
-    __call__ = _fail
+    def __call__(self, *_a, **_k):  # a subclass's own _fail (Unavailable's) explains the call
+        object.__getattribute__(self, "_fail")()
+
     __mro_entries__ = None  # set below; subclassing a missing base is a use
 
     def __repr__(self):
