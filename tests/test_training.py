@@ -296,3 +296,25 @@ def test_a_trainer_in_a_package_the_script_imports_is_found_and_flag_guarded_mov
     undecided = [n for n in result["notes"] if n.startswith("VAE012 did not decide")]
     assert [n.split(":")[0:2] for n in undecided] == [["VAE012 did not decide capvae/models.py", "21"], ["VAE012 did not decide capvae/training.py", "46"]]
     assert all("`if self.use_cuda:`" in n for n in undecided)
+
+
+def test_a_percent_sign_that_continues_a_line_is_python_not_a_magic(tmp_path):
+    # rasbt's notebooks: print('Epoch: %03d | Cost: %.4f'\n      %(epoch, cost)) inside the training loop;
+    # read as a magic, the line became `pass` and the notebook did not parse
+    from vaelint.frontends.sourcemap import notebook_text
+
+    cells = [
+        "%load_ext watermark\n!pip list\nimport torch",
+        "epoch, cost = 1, 2.0\nprint('Epoch: %03d | Cost: %.4f'\n      %(epoch, cost))\nwidth = 10 \\\n    % 3\n"
+        "doc = '''\n%s is kept\n'''\n%time width",
+    ]
+    nb = {"cells": [{"cell_type": "code", "source": c} for c in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(nb))
+    lines = notebook_text(str(path)).text.splitlines()
+    assert lines[:3] == ["pass", "pass", "import torch"]  # the magic and the shell line
+    assert "      %(epoch, cost))" in lines and "    % 3" in lines and "%s is kept" in lines
+    assert lines[-2] == "pass"  # %time on its own line is still a magic
+    namespace: dict = {}
+    exec(compile("\n".join(lines[3:]), "nb", "exec"), namespace)  # noqa: S102 - the test's own cells
+    assert namespace["width"] == 1

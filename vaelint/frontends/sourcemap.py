@@ -9,8 +9,10 @@ as ruff writes it; cells counted from the top, markdown cells included).
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tokenize
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -35,6 +37,29 @@ def _code_line(line: str) -> str:
     return line
 
 
+def _continued_lines(source: str) -> set[int]:
+    """The cell's lines (1-based) that continue the line before: inside brackets,
+    after a backslash, inside a string. There a leading ``%`` is Python's operator
+    (``print('%03d' \\n % (epoch, cost))``, rasbt's notebooks), not a magic."""
+    out: set[int] = set()
+    depth = 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.OP and tok.string in "([{":
+                depth += 1
+            elif tok.type == tokenize.OP and tok.string in ")]}":
+                depth = max(0, depth - 1)
+            elif tok.type == tokenize.NL and depth:
+                out.add(tok.start[0] + 1)
+            elif tok.type == tokenize.STRING and tok.end[0] > tok.start[0]:
+                out.update(range(tok.start[0] + 1, tok.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError):
+        pass  # a cell that does not tokenize (a magic's own syntax): its lines as they come
+    lines = source.split("\n")
+    out.update(k + 1 for k, line in enumerate(lines, start=1) if line.rstrip().endswith("\\"))
+    return out
+
+
 @lru_cache(maxsize=32)
 def _read(path: str, mtime: int) -> NotebookText:
     with open(path, encoding="utf-8") as fh:
@@ -49,8 +74,9 @@ def _read(path: str, mtime: int) -> NotebookText:
         cell_lines = source.split("\n")
         first = cell_lines[0].strip() if cell_lines else ""
         skip_all = first.startswith("%%") and not first.startswith(_PYTHON_CELL_MAGICS)
+        continued = _continued_lines(source)
         for k, line in enumerate(cell_lines, start=1):
-            text = "" if skip_all or (k == 1 and first.startswith("%%")) else _code_line(line)
+            text = "" if skip_all or (k == 1 and first.startswith("%%")) else line if k in continued else _code_line(line)
             out.append(text)
             lines.append((number, k))
         out.append("")
