@@ -127,3 +127,26 @@ def test_the_extra_batches_of_the_shapes_stage_hold_no_tensors():
     linear = next(n for n in cap.graph.nodes if n.meta.get("shape") and n.meta["shape"].sizes == (4, 784))
     assert linear.meta["shape"].text() == "B x 784"
     assert torch.is_tensor(runs.runs[runs.batch].tensors[linear])
+
+
+def test_a_factory_given_sizes_of_traced_tensors_is_a_node_of_the_fx_graph(tmp_path):
+    # torch.randn(mu.size(0), mu.size(1)): torch's argument parser refuses Proxies before a mode
+    # sees the call, which sent such models (rasbt's VAE notebooks) to the recording route
+    import torch
+
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n"
+        "class VAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.enc = nn.Linear(6, 8)\n        self.dec = nn.Linear(4, 6)\n"
+        "    def forward(self, x):\n"
+        "        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        eps = torch.randn(mu.size(0), mu.shape[1])\n"
+        "        return self.dec(mu + eps * torch.exp(0.5 * logvar)), mu, logvar\n"
+    )
+    original = torch.randn
+    cap = _graph(str(path), "VAE")
+    assert cap.method == "torch.fx" and torch.randn is original  # the factory is put back after the trace
+    randn = next(n for n in cap.graph.nodes if op_name(n) == "randn")
+    assert [op_name(a) for a in randn.args] == ["size", "getitem"] and randn.meta["loc"].line == 10
+    assert tuple(cap.run(make_inputs([parse_input_spec("5x6")], 5), 5).shapes[randn]) == (5, 4)

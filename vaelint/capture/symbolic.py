@@ -42,6 +42,38 @@ class _KeepCreationOps(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+# torch's factories that take sizes: called with sizes read from traced tensors
+# (torch.randn(mu.size(0), mu.size(1))), torch's argument parser refuses the Proxies
+# before any mode sees the call, so these are wrapped while tracing
+_SIZED_FACTORIES = ("randn", "rand", "randint", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "normal")
+
+
+def _sized_factory(tracer: fx.Tracer, original):
+    def factory(*args, **kwargs):
+        proxies = [a for a in tree_leaves((args, kwargs)) if isinstance(a, fx.Proxy)]
+        if proxies and not any(_may_be_tensor(p) for p in proxies):
+            return tracer.create_proxy("call_function", original, args, kwargs)
+        return original(*args, **kwargs)
+
+    return factory
+
+
+def _may_be_tensor(proxy: fx.Proxy) -> bool:
+    """A Proxy that may stand for a tensor (torch.randn_like(proxy) dispatches on it);
+    one made by a size query (``x.size(0)``, ``x.shape[1]``) stands for an int."""
+    node = proxy.node
+    if node.op == "call_method" and node.target in ("size", "dim", "numel"):
+        return False
+    if node.op == "call_function" and getattr(node.target, "__name__", "") == "getitem":
+        source = node.args[0] if node.args else None
+        if isinstance(source, fx.Node) and (
+            (source.op == "call_method" and source.target == "size")
+            or (source.op == "call_function" and getattr(source.target, "__name__", "") == "getattr" and source.args[1:] == ("shape",))
+        ):
+            return False
+    return True
+
+
 class _Tracer(fx.Tracer):
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
@@ -51,8 +83,15 @@ class _Tracer(fx.Tracer):
         return node
 
     def trace(self, root, concrete_args=None):
-        with _KeepCreationOps(self):
-            return super().trace(root, concrete_args)
+        originals = {name: getattr(torch, name) for name in _SIZED_FACTORIES}
+        for name, original in originals.items():
+            setattr(torch, name, _sized_factory(self, original))
+        try:
+            with _KeepCreationOps(self):
+                return super().trace(root, concrete_args)
+        finally:
+            for name, original in originals.items():
+                setattr(torch, name, original)
 
 
 class _ShapeInterpreter(fx.Interpreter):
