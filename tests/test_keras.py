@@ -72,6 +72,24 @@ def test_a_train_step_gives_the_forward_and_the_loss():
     assert result.beta_effective == "1" and result.findings == [] and not result.skipped[:-1]
 
 
+def test_a_train_step_is_what_trains_even_beside_an_inference_call(tmp_path):
+    # keras.io's VAE example defines call() for inference (the reconstruction alone) beside the
+    # train_step that trains: the check follows train_step, and says why
+    source = open(os.path.join(KERAS, "train_step_vae.py"), encoding="utf-8").read()
+    source = source.replace(
+        "    def train_step(self, data):\n",
+        "    def call(self, x):\n        z_mean, z_log_var, z = self.encoder(x)\n        return self.decoder(z)\n\n"
+        "    def train_step(self, data):\n",
+    )
+    path = tmp_path / "with_call.py"
+    path.write_text(source)
+    result = check(str(path), "build_vae", ["4x28x28x1"])
+    assert result.error is None, result.error.message
+    assert any(n.startswith("VAE.call() is not what trains: its forward is taken from train_step") for n in result.notes)
+    assert result.loss_name == "VAE.train_step's loss (lines 56-61)"
+    assert result.beta_effective == "1" and result.findings == []
+
+
 def test_a_train_step_loss_written_with_tensorflow_is_left_to_loss(tmp_path):
     source = open(os.path.join(KERAS, "train_step_vae.py"), encoding="utf-8").read()
     path = tmp_path / "tf_loss.py"

@@ -126,12 +126,14 @@ def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
     name = type(model).__name__
     from vaelint.frontends.keras.train_step import train_step_forward
 
+    own_call = user_defined(type(model), "call")
     step = train_step_forward(model)
     if step is not None:
         lines = step.forward_lines
         object.__setattr__(model, "call", types.MethodType(step.forward, model))
+        what = f"{name}.call() is not what trains" if own_call else f"{name} defines no call()"
         notes.append(
-            f"{name} defines no call(): its forward is taken from train_step's sub-model calls "
+            f"{what}: its forward is taken from train_step's sub-model calls "
             f"(line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))})"
         )
         if plan is None and step.loss is not None:

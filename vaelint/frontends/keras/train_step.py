@@ -18,12 +18,13 @@ from vaelint.frontends.keras.model_facts import is_keras_model, user_defined
 
 
 def train_step_forward(model):
-    """For a model with no ``call`` of its own whose forward is written in
-    ``train_step`` (the keras.io VAE example): a forward made of train_step's
-    statements that call the model's sub-models, returning what they assign.
-    None when there is no such train_step."""
+    """For a model whose forward is written in ``train_step`` (the keras.io VAE
+    example; its ``call``, when it has one, is for inference and returns only the
+    reconstruction): a forward made of train_step's statements that call the
+    model's sub-models, returning what they assign. None when there is no such
+    train_step (one that calls ``self(data)`` trains ``call`` itself)."""
     cls = type(model)
-    if user_defined(cls, "call") or not user_defined(cls, "train_step"):
+    if not user_defined(cls, "train_step"):
         return None
     fn = next(k.__dict__["train_step"] for k in cls.__mro__ if "train_step" in k.__dict__)
     try:
