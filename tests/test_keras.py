@@ -98,6 +98,7 @@ def test_a_train_step_loss_written_with_tensorflow_is_left_to_loss(tmp_path):
     assert result.error is None, result.error.message
     assert result.loss_name is None
     assert any("the loss lives in VAE.train_step" in n and "--loss" in n for n in result.notes)
+    assert any("calls TensorFlow (line 56: tf.reduce_mean), which cannot run on the torch backend" in n for n in result.notes)
     assert ("reparam", "z") in {(r.stage, r.name) for r in result.flow}
     assert not any(code == "VAE001" for code, _why in result.skipped)  # the noise rule ran
 

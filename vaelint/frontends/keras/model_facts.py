@@ -140,11 +140,17 @@ def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
             first, last = step.loss_lines[0], step.loss_lines[-1]
             plan = LossPlan(step.loss, f"{name}.train_step's loss (lines {first}-{last})")
         elif plan is None:
+            from vaelint.frontends.keras.train_step import tensorflow_in_loss
+
+            tf_call = tensorflow_in_loss(model)
+            why = (
+                f"and calls TensorFlow ({tf_call}), which cannot run on the torch backend: write keras.ops "
+                "there, or" if tf_call else ", which vaelint does not run (it takes gradients with the backend's own machinery):"
+            )
             loaded.loss_missing_reason = (
-                f"the loss lives in {name}.train_step, which vaelint does not run (it takes gradients with "
-                "the backend's own machinery): write it as a function of the data and the sub-models' "
-                "outputs, e.g. def vae_loss(data, reconstruction, z_mean, z_log_var), and pass it with "
-                "--loss FILE.py:vae_loss"
+                f"the loss lives in {name}.train_step{' ' if tf_call else ''}{why} write it as a function of the data and the "
+                "sub-models' outputs, e.g. def vae_loss(data, reconstruction, z_mean, z_log_var), and pass it "
+                "with --loss FILE.py:vae_loss"
             )
     added = added_losses(model)
     if plan is not None:

@@ -114,6 +114,7 @@ def _loss_of(after: list, known: set, inputs: list[str], func, fn) -> tuple[list
     loss_statements, loss_known = [], set(known)
     for stmt in after:
         if not isinstance(stmt, ast.Assign) or not _names_in(stmt.value) <= loss_known | _KERAS_NAMES:
+            _STOPPED[fn] = stmt
             break
         loss_statements.append(stmt)
         loss_known |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
@@ -131,6 +132,19 @@ def _loss_of(after: list, known: set, inputs: list[str], func, fn) -> tuple[list
 
 # names a loss written in train_step may read besides the data and the outputs
 _KERAS_NAMES = {"ops", "keras", "K", "math"}
+_STOPPED: dict = {}  # train_step -> the statement its loss could not be read past
+
+
+def tensorflow_in_loss(model) -> str | None:
+    """``line N: tf.reduce_mean`` when train_step's loss stopped at a TensorFlow call."""
+    fn = next((k.__dict__["train_step"] for k in type(model).__mro__ if "train_step" in k.__dict__), None)
+    stmt = _STOPPED.get(fn)
+    if stmt is None:
+        return None
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "tf":
+            return f"line {fn.__code__.co_firstlineno + stmt.lineno - 1}: tf.{node.attr}"
+    return None
 
 
 @dataclass
