@@ -326,11 +326,13 @@ def _moved_under_a_flag(ctx, meeting) -> bool:
     if moved is None:
         return False
     line, condition = moved
-    ctx.notes.append(
+    undecided = (
         f"VAE012 did not decide {place.where()}: {what} is moved to the GPU under `if {condition}:` "
         f"(line {line}), a condition the code settled on this machine, without a GPU, which the simulated "
         "GPU cannot change"
     )
+    if undecided not in ctx.notes:  # the same tensor meeting the model again
+        ctx.notes.append(undecided)
     return True
 
 

@@ -34,6 +34,11 @@ _WRAPPINGS = (
 )
 
 
+def error_text(e: BaseException) -> str:
+    """``TypeError: what it said``, or the type alone when it said nothing."""
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
 def _inner(text: str) -> str:
     """Our message out of a library's wrapping of it."""
     for wrapping in _WRAPPINGS:

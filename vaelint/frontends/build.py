@@ -129,19 +129,19 @@ def _built_in_file(spec: str, cls) -> str:
     """`` The file builds one itself ...`` when a top-level line of the class's file
     assigns an instance of it to a name (Keras's VAE example: ``vae = VAE(encoder,
     decoder)``), which can be the target instead; else ""."""
-    import ast
+    from vaelint.frontends.load import read_source
 
     path, name = spec.rsplit(":", 1) if ":" in spec else (spec, "")
     try:
-        tree = ast.parse(open(path, encoding="utf-8").read()) if path.endswith(".py") else None
+        tree = ast.parse(read_source(path)) if path.endswith(".py") else None
     except (OSError, SyntaxError, ValueError):
         return ""
-    for stmt in ast.walk(tree) if tree is not None else ():
+    for stmt in tree.body if tree is not None else ():
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
             continue
         func = stmt.value.func if isinstance(stmt.value, ast.Call) else None
         called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-        if called == getattr(cls, "__name__", name) and stmt.col_offset == 0:
+        if called == getattr(cls, "__name__", name):
             target = stmt.targets[0].id
             return f" The file builds one itself at line {stmt.lineno} ({target} = {ast.unparse(stmt.value)}): check that with {path}:{target}."
     return ""

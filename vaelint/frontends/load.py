@@ -21,7 +21,7 @@ import os
 import sys
 import types
 
-from vaelint.errors import VaelintError
+from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
 from vaelint.frontends.placeholders import LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger
@@ -342,9 +342,10 @@ def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: 
         exec(code, module.__dict__)
     except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of the user's line
         if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            read = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-            e = cause_among(e, [module.__dict__.get(n) for n in sorted(read)])
-        error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            from vaelint.frontends.training.astutil import loads
+
+            e = cause_among(e, [module.__dict__.get(n) for n in sorted(loads(stmt))])
+        error = error_text(e)
         if failures is not None and not isinstance(stmt, (ast.Import, ast.ImportFrom)):
             failures.append((stmt.lineno, e.message if isinstance(e, VaelintError) else error))
         if isinstance(e, VaelintError):

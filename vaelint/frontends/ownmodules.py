@@ -12,6 +12,7 @@ import importlib.machinery
 import os
 import sys
 
+from vaelint.errors import error_text
 from vaelint.frames import display_path
 from vaelint.frontends.overlay import spec_of
 from vaelint.frontends.placeholders import note
@@ -87,7 +88,7 @@ class _AsWrittenElseDefinitions(importlib.abc.Loader):
             self.loader.exec_module(module)
             return
         except (Exception, SystemExit) as e:  # noqa: BLE001 - its own line failed, or an import of it
-            error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            error = error_text(e)
         path = module.__file__
         statements = definitions_of(path)
         if statements is None:

@@ -190,8 +190,9 @@ def guarded_move_into(met: SourceLoc) -> tuple[int, str] | None:
     statement = [n for n in ast.walk(function) if isinstance(n, ast.stmt) and n.lineno == met.line]
     if not statement:
         return None
-    read = {n.id for n in ast.walk(statement[0]) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    for name in sorted(read):
+    from vaelint.frontends.training.astutil import loads
+
+    for name in sorted(loads(statement[0])):
         made = [
             n.lineno for n in ast.walk(function)
             if isinstance(n, ast.Assign) and n.lineno < met.line

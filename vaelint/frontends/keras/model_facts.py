@@ -140,9 +140,7 @@ def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
             first, last = step.loss_lines[0], step.loss_lines[-1]
             plan = LossPlan(step.loss, f"{name}.train_step's loss (lines {first}-{last})")
         elif plan is None:
-            from vaelint.frontends.keras.train_step import tensorflow_in_loss
-
-            tf_call = tensorflow_in_loss(model)
+            tf_call = step.tensorflow_call
             why = (
                 f"and calls TensorFlow ({tf_call}), which cannot run on the torch backend: write keras.ops "
                 "there, or" if tf_call else ", which vaelint does not run (it takes gradients with the backend's own machinery):"

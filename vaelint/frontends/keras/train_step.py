@@ -51,12 +51,14 @@ def train_step_forward(model):
     if not statements:
         return None
     forward_fn = _compiled("forward", params, statements, _returning_dict(assigned, statements[-1]), func, fn)
-    loss_statements, loss_fn = _loss_of(flat[flat.index(statements[-1]) + 1:], known, params + assigned, func, fn)
+    after = flat[flat.index(statements[-1]) + 1:]
+    loss_statements, loss_fn = _loss_of(after, known, params + assigned, func, fn)
     return TrainStep(
         forward_fn,
         [st.lineno for st in statements if calls_submodel(st.value)],
         loss_fn,
         [st.lineno for st in loss_statements] if loss_fn else [],
+        None if loss_fn else _tensorflow_call(after[len(loss_statements):], fn),
     )
 
 
@@ -114,7 +116,6 @@ def _loss_of(after: list, known: set, inputs: list[str], func, fn) -> tuple[list
     loss_statements, loss_known = [], set(known)
     for stmt in after:
         if not isinstance(stmt, ast.Assign) or not _names_in(stmt.value) <= loss_known | _KERAS_NAMES:
-            _STOPPED[fn] = stmt
             break
         loss_statements.append(stmt)
         loss_known |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
@@ -132,18 +133,15 @@ def _loss_of(after: list, known: set, inputs: list[str], func, fn) -> tuple[list
 
 # names a loss written in train_step may read besides the data and the outputs
 _KERAS_NAMES = {"ops", "keras", "K", "math"}
-_STOPPED: dict = {}  # train_step -> the statement its loss could not be read past
 
 
-def tensorflow_in_loss(model) -> str | None:
-    """``line N: tf.reduce_mean`` when train_step's loss stopped at a TensorFlow call."""
-    fn = next((k.__dict__["train_step"] for k in type(model).__mro__ if "train_step" in k.__dict__), None)
-    stmt = _STOPPED.get(fn)
-    if stmt is None:
-        return None
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "tf":
-            return f"line {fn.__code__.co_firstlineno + stmt.lineno - 1}: tf.{node.attr}"
+def _tensorflow_call(statements: list, fn) -> str | None:
+    """``line N: tf.reduce_mean`` for the first statement (of those the loss could not
+    be read past) that calls TensorFlow."""
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "tf":
+                return f"line {fn.__code__.co_firstlineno + stmt.lineno - 1}: tf.{node.attr}"
     return None
 
 
@@ -153,6 +151,7 @@ class TrainStep:
     forward_lines: list
     loss: object | None
     loss_lines: list
+    tensorflow_call: str | None = None  # where a loss left unread calls TensorFlow (line N: tf.X)
 
 
 def _returning_dict(names: list, last: ast.stmt) -> ast.stmt:

@@ -139,34 +139,34 @@ def neighbours(path: str) -> list[SourceFile]:
             if parsed is not None:
                 out.append(parsed)
     home = parse_file(os.path.realpath(path))
-    for full in _imported_files(home, [os.path.dirname(os.path.realpath(path)), os.getcwd()]) if home else ():
-        if full not in seen:
-            seen.add(full)
-            parsed = parse_file(full)
-            if parsed is not None:
-                out.append(parsed)
+    for imported in _imported_files(home, [os.path.dirname(os.path.realpath(path)), os.getcwd()]) if home else ():
+        if imported.path not in seen:
+            seen.add(imported.path)
+            out.append(imported)
     return out
 
 
 _MAX_IMPORTED = 30  # the repository's files a target imports, read for call sites
 
 
-def _imported_files(home: SourceFile, roots: list[str]) -> list[str]:
+def _imported_files(home: SourceFile, roots: list[str]) -> list[SourceFile]:
     """The files of the repository (under ``roots``) that ``home`` imports, and those
     they import, breadth first; installed packages are never under the roots."""
-    found, queue = [], [home]
-    while queue and len(found) < _MAX_IMPORTED:
+    seen, found, queue = {home.path}, [], [home]
+    while queue and len(seen) <= _MAX_IMPORTED:
         file = queue.pop(0)
         for name in _module_names(file):
             for root in dict.fromkeys(roots + [os.path.dirname(file.path)]):
                 base = os.path.join(root, *name.split("."))
                 for candidate in (base + ".py", os.path.join(base, "__init__.py")):
                     full = os.path.realpath(candidate)
-                    if os.path.isfile(full) and full != home.path and full not in found and len(found) < _MAX_IMPORTED:
-                        found.append(full)
-                        parsed = parse_file(full)
-                        if parsed is not None:
-                            queue.append(parsed)
+                    if full in seen or not os.path.isfile(full) or len(seen) > _MAX_IMPORTED:
+                        continue
+                    seen.add(full)
+                    parsed = parse_file(full)
+                    if parsed is not None:
+                        found.append(parsed)
+                        queue.append(parsed)
     return found
 
 

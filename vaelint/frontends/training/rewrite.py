@@ -120,7 +120,7 @@ def _values_read(stmt: ast.stmt) -> list[ast.expr]:
     """The handler's ``("a", ...), (vars(), globals())``: the names the statement reads
     and where to look them up, so that a placeholder among their values (a failed
     import's name) explains the failure (vaelint/frontends/placeholders.py, cause_among)."""
-    names = sorted({n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
+    names = sorted(loads(stmt))
     scopes = [ast.Call(func=ast.Name(f, ast.Load()), args=[], keywords=[]) for f in ("vars", "globals")]
     return [ast.Tuple(elts=[const(n) for n in names], ctx=ast.Load()), ast.Tuple(elts=scopes, ctx=ast.Load())]
 

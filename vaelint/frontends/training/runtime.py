@@ -21,7 +21,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaelint.errors import VaelintError
+from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path, user_frame
 from vaelint.frontends.placeholders import MissingImport, Unavailable, cause_among, missing_package
 
@@ -224,9 +224,7 @@ class Runtime:
         placeholder among their values is the cause."""
         values = [next((s[n] for s in scopes if n in s), None) for n in read]
         error = cause_among(error, values)
-        text = error.message if isinstance(error, VaelintError) else (
-            f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        )
+        text = error.message if isinstance(error, VaelintError) else error_text(error)
         self.failures.append((line, text))
         if name is None:
             return None
