@@ -150,3 +150,57 @@ def test_a_factory_given_sizes_of_traced_tensors_is_a_node_of_the_fx_graph(tmp_p
     randn = next(n for n in cap.graph.nodes if op_name(n) == "randn")
     assert [op_name(a) for a in randn.args] == ["size", "getitem"] and randn.meta["loc"].line == 10
     assert tuple(cap.run(make_inputs([parse_input_spec("5x6")], 5), 5).shapes[randn]) == (5, 4)
+
+
+_OUTER = '''
+import torch
+from torch import nn
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(784, 8)
+        self.dec = nn.Linear(4, 784)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        {extra}
+        return torch.sigmoid(self.dec(z)), mu, logvar
+'''
+
+
+def test_two_batch_sizes_settle_a_clean_model_and_a_third_runs_only_on_doubt(tmp_path):
+    # two points fit any line: a clean model's dims are plain sizes or k*B through the
+    # user's batch and one more, so the third forward is saved; a dim that is neither
+    # (B*B reads as 37*B-160 through 32 and 5) or a failed run brings the third batch
+    from vaelint.facts.shapes import run_batches
+
+    cases = {
+        "clean": ("pass", 1),
+        "folded batch": ("z = z.view(-1, 2).view(-1, 4)", 1),  # k*B and back: settled
+        "outer product": ("pairs = (z @ z.t()).flatten()", 2),
+        "one more row": ("z = torch.cat([z, z[:1]])[:-1]", 2),
+    }
+    for name, (extra, ran) in cases.items():
+        path = tmp_path / f"m_{len(extra)}.py"
+        path.write_text(_OUTER.replace("{extra}", extra))
+        cap = _graph(str(path), "VAE")
+        runs = run_batches(cap, [parse_input_spec("32x784")])
+        assert len(runs.extra) == ran, name
+        facts = {op_name(n): n.meta["shape"] for n in cap.graph.nodes if "shape" in n.meta}
+        assert facts["randn_like"].text() == "B x 4", name
+        if name == "outer product":
+            assert facts["flatten"].sizes == (1024,) and facts["flatten"].dims is None  # not linear: unsolved
+        if name == "one more row":
+            assert facts["cat"].text() == "B+1 x 4"
+
+
+def test_a_model_that_fails_at_the_second_batch_size_is_run_at_a_third(tmp_path):
+    from vaelint.facts.shapes import run_batches
+
+    path = tmp_path / "pinned.py"
+    path.write_text(_OUTER.replace("{extra}", "z = z.view(32, 4)"))
+    runs = run_batches(_graph(str(path), "VAE"), [parse_input_spec("32x784")])
+    assert runs.extra == (5, 7) and all(runs.failure_at(b) is not None for b in runs.extra)
