@@ -79,3 +79,34 @@ def test_a_guessed_binding_that_raises_is_no_finding(tmp_path):
     reason = dict(result.skipped)["VAE002"]
     assert "could not be bound from the code alone" in reason and "p4 <- out[1] (forward output, by position)" in reason
     assert any(n.startswith("binding tried: p1 <- out[0]") for n in result.notes)
+
+
+def test_a_distribution_the_forward_returns_is_opened_for_roles_and_kept_whole_for_the_loss():
+    # Normal(self.dec(z), 1) as the forward's result: the reconstruction is its loc, but a
+    # loss written for that forward takes the Normal (vaelint/capture/outputs.py)
+    import torch
+    from torch.distributions import Bernoulli, Independent, Normal
+
+    from vaelint.capture.outputs import distribution_owner, flatten_outputs, get_path, path_text
+
+    loc, scale, logits = torch.zeros(2, 3), torch.ones(2, 3), torch.zeros(2, 5)
+    out = (Normal(loc, scale), {"p": Independent(Bernoulli(logits=logits), 1)})
+    assert [p for p, _v in flatten_outputs(out)] == [(0,), (1, "p")]
+    opened = flatten_outputs(out, distributions=True)
+    assert [p for p, _v in opened] == [(0, ".loc"), (0, ".scale"), (1, "p", ".base_dist.logits")]
+    assert opened[0][1] is loc and opened[2][1] is logits  # probs, never read, is not computed
+    assert get_path(out, (1, "p", ".base_dist.logits")) is logits
+    assert path_text((1, "p", ".base_dist.logits")) == "out[1]['p'].base_dist.logits"
+    assert distribution_owner(out, (1, "p", ".base_dist.logits")) == (1, "p")
+    assert distribution_owner(out, (0, ".loc")) == (0,) and distribution_owner(out, (1,)) == (1,)
+
+
+def test_a_loss_over_a_decoder_distribution_sees_its_reconstruction_term():
+    # the forward returns (Independent(Bernoulli(logits)), q): before, no output was a tensor
+    # that depended on the sample, and five rules were skipped on such models
+    result = check(os.path.join(FIXTURES, "clean", "decoder_distribution.py"), "VAE", ["6x30"])
+    flow = {row.name: row for row in result.flow}
+    assert flow["recon"].shape == ["B", "30"] and flow["rec"].note.startswith("mean over B")
+    assert result.beta_effective == "1" and not result.findings
+    assert ("p_x", "out[0] (reconstruction, from the graph)") in result.binding
+    assert not [code for code, _why in result.skipped if code in ("VAE002", "VAE003", "VAE004", "VAE009", "VAE010")]

@@ -46,6 +46,7 @@ NOTHING_ELSE_RUNS = [
     ("accelerate, not installed", ".", ["accelerate_loop.py", "--input", "8x784"], 0),
     ("sizes from a helper that imports a simulator not installed", "simulator_settings_repo", ["train.py", "--input", "8x3x32x32"], 0),
     ("a script whose Trainer lives in a package it imports", "package_trainer_repo", ["main.py", "--input", "8x1x16x16"], 0),
+    ("a script whose model returns distributions", ".", ["distribution_decoder_loop.py", "--input", "16x784"], 1),
 ]
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Union
 
-from vaelint.capture.outputs import flatten_outputs, get_path, path_text
+from vaelint.capture.outputs import distribution_owner, flatten_outputs, get_path, path_text
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.roles import forward_roles
@@ -330,6 +330,8 @@ class Binder:
             for role, node in pairs:
                 path = roles.path_of(node) if node is not None else None
                 if path is not None:
+                    # a loss takes the distribution the forward returned, not its loc
+                    path = distribution_owner(out, path)
                     found[role] = (FromPath(path), f"{path_text(path)} ({_ROLE_WORDS[role]}, from the graph)")
         # Names of dict keys / dataclass fields as hints for what the graph left open.
         leaves = flatten_outputs(out)

@@ -264,7 +264,7 @@ class _Recording:
 def _mark_outputs(rec: "_Recorder", out, prefix: tuple = ()) -> dict:
     """The forward's outputs as the recorded nodes, each marked with its path."""
     leaves = {}
-    for path, value in flatten_outputs(out, prefix):
+    for path, value in flatten_outputs(out, prefix, distributions=True):
         if isinstance(value, torch.Tensor):
             node = rec.node_for(value)
             node.meta.setdefault("forward_output", path)

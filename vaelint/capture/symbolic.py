@@ -136,7 +136,7 @@ def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] =
 
     def on_output(out, prefix: tuple = ()):
         leaves = {}
-        for path, value in flatten_outputs(out, prefix):
+        for path, value in flatten_outputs(out, prefix, distributions=True):
             if isinstance(value, fx.Proxy):
                 value.node.meta.setdefault("forward_output", path)
                 leaves[path] = value.node
