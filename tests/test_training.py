@@ -47,6 +47,7 @@ NOTHING_ELSE_RUNS = [
     ("sizes from a helper that imports a simulator not installed", "simulator_settings_repo", ["train.py", "--input", "8x3x32x32"], 0),
     ("a script whose Trainer lives in a package it imports", "package_trainer_repo", ["main.py", "--input", "8x1x16x16"], 0),
     ("a script whose model returns distributions", ".", ["distribution_decoder_loop.py", "--input", "16x784"], 1),
+    ("a data file not here, a batcher not installed", ".", ["pickled_folds_loop.py", "--input", "8x3x32x32"], 0),
 ]
 
 
@@ -319,3 +320,20 @@ def test_a_percent_sign_that_continues_a_line_is_python_not_a_magic(tmp_path):
     namespace: dict = {}
     exec(compile("\n".join(lines[3:]), "nb", "exec"), namespace)  # noqa: S102 - the test's own cells
     assert namespace["width"] == 1
+
+
+def test_a_with_block_whose_file_is_missing_is_skipped_and_named_when_the_step_needs_it(tmp_path, monkeypatch):
+    # pickled_folds_loop.py reads a data fold the check does not need; here the
+    # model's size comes from a JSON file read the same way, and that one it does need
+    source = open(os.path.join(TRAINING, "pickled_folds_loop.py")).read()
+    source = source.replace("    vae = VAE()\n", '    with open("config.json") as fh:\n        cfg = json.load(fh)\n    vae = VAE(cfg["latent"])\n')
+    (tmp_path / "train.py").write_text("import json\n" + source)
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--input", "8x3x32x32")
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert "train.py:32 sets 'cfg' in the training setup" in text and "No such file or directory: 'config.json'" in text
+    assert "run the check from the folder you run the script from" in text and "at module level" not in text
+    (tmp_path / "config.json").write_text('{"latent": 16}')
+    r = run("train.py", "--input", "8x3x32x32")
+    assert r.exit_code == 0 and "no findings" in r.output, r.output

@@ -90,18 +90,35 @@ for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__f
     setattr(MissingImport, _name, lambda self, *a: self._fail())
 
 
+SETUP = "setup"  # Unavailable's context: a line of training code's setup (vaelint/frontends/training)
+
+
 class Unavailable(MissingImport):
-    """Stands for a module-level name whose defining statement failed."""
+    """Stands for a name whose defining statement failed: a model file's module-level
+    line, or (context ``SETUP``) a line of the training setup before the step."""
 
     def _fail(self, *_a, **_k):
-        name, _module, path, line, error = object.__getattribute__(self, "_info")
+        name, context, path, line, error = object.__getattribute__(self, "_info")
         if isinstance(error, VaelintError):  # e.g. a class built on a missing import
             raise error
+        if context != SETUP:
+            raise VaelintError(
+                "load",
+                f"{where(path, line)} defines {name!r} at module level, the model uses it, "
+                f"and running that line failed ({error}). Make the value a plain constant or "
+                "compute it inside the model's __init__.",
+            )
+        if str(error).startswith(("FileNotFoundError", "NotADirectoryError")):
+            fix = (
+                "The code reads that file relative to the folder vaelint runs in: run the check from the "
+                "folder you run the script from, or give the script's arguments with --script-args."
+            )
+        else:
+            fix = "Give the script's arguments with --script-args, or check the model with PATH:MODEL --loss PATH:LOSS."
         raise VaelintError(
             "load",
-            f"{where(path, line)} defines {name!r} at module level, the model uses it, "
-            f"and running that line failed ({error}). Make the value a plain constant or "
-            "compute it inside the model's __init__.",
+            f"{where(path, line)} sets {name!r} in the training setup, the step needs it, and running that "
+            f"line failed ({error}). {fix}",
         )
 
 

@@ -42,11 +42,17 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
 
 def _loader(ready: StepReady, sandbox):
     """The step's data loader, built in the sandbox; None when it cannot be built."""
+    from vaelint.frontends.placeholders import MissingImport
+    from vaelint.frontends.training.runtime import StandIn
+
     try:
         with sandbox.active():
-            return ready.loader() if ready.loader is not None else None
+            loader = ready.loader() if ready.loader is not None else None
     except Exception:  # noqa: BLE001 - the loader cannot be built: nothing is known of it
         return None
+    # a loader from a failed line or a package not installed (dlutils' batch_provider):
+    # nothing is known of it either, and reading it would raise
+    return None if isinstance(loader, (MissingImport, StandIn)) else loader
 
 
 def _inferred_inputs(loader) -> tuple[list, str]:

@@ -84,6 +84,13 @@ def _setup(stmts: list[ast.stmt], top_level_tolerant: bool) -> list[ast.stmt]:
             for header in ("test", "iter") if not kept_as_is else ():
                 if hasattr(new, header):
                     setattr(new, header, located(_CallGuard().visit(copy.deepcopy(getattr(new, header))), stmt))
+            if isinstance(stmt, (ast.With, ast.AsyncWith)) and not kept_as_is:
+                new.items = [located(_CallGuard().visit(copy.deepcopy(item)), stmt) for item in stmt.items]
+                if not top_level_tolerant:
+                    # ``with open('data_fold_0.pkl') as f: data = pickle.load(f)``: a header that
+                    # fails (a data file not on this machine) skips the block, as a failed line
+                    # does: what it binds becomes a placeholder, and the step may never read it
+                    new = _tolerant(new, stmt)
             out.append(new)
             continue
         guarded = located(_CallGuard().visit(copy.deepcopy(stmt)), stmt)
@@ -102,6 +109,8 @@ def _tolerant(stmt: ast.stmt, original: ast.stmt) -> ast.stmt:
             names |= target_names(t)
     elif isinstance(original, ast.AnnAssign):
         names = target_names(original.target)
+    elif isinstance(original, (ast.With, ast.AsyncWith)):
+        names = _bound_in_block(original)
     err = ast.Name("__vaelint_error", ast.Load())
     read = _values_read(original)
     handler_body: list[ast.stmt] = [
@@ -114,6 +123,25 @@ def _tolerant(stmt: ast.stmt, original: ast.stmt) -> ast.stmt:
         orelse=[], finalbody=[],
     )
     return located(node, original)
+
+
+def _bound_in_block(stmt: ast.stmt) -> set[str]:
+    """The names a block binds (its ``as`` targets, its assignments and loops), not
+    those of the functions or classes it defines inside."""
+    names: set[str] = set()
+    todo = [stmt]
+    while todo:
+        node = todo.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(child.name)
+            elif isinstance(child, ast.Lambda):
+                continue
+            elif isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                names.add(child.id)
+            else:
+                todo.append(child)
+    return names
 
 
 def _values_read(stmt: ast.stmt) -> list[ast.expr]:

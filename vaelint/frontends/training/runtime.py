@@ -23,7 +23,7 @@ from typing import Any
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path, user_frame
-from vaelint.frontends.placeholders import MissingImport, Unavailable, cause_among, missing_package
+from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, missing_package
 
 
 class StepReady(BaseException):
@@ -228,7 +228,7 @@ class Runtime:
         self.failures.append((line, text))
         if name is None:
             return None
-        return Unavailable(name, "", self.path, line, error if isinstance(error, VaelintError) else text)
+        return Unavailable(name, SETUP, self.path, line, error if isinstance(error, VaelintError) else text)
 
     def call(self, func, *args, **kwargs):
         """A call of the setup: data sets and loaders stand in, a failed import's
