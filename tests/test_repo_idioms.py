@@ -251,3 +251,71 @@ def test_the_package_to_install_is_the_one_the_import_error_names():
     message = placeholder.explanation().message
     assert "imports 'LSIZE' from 'utils.misc'" in message and "provides 'gym' in this environment" in message
     assert "provides 'utils.misc'" in MissingImport("X", "utils.misc", "t.py", 1, "ImportError: cannot import name 'X'").explanation().message
+
+
+_LIB = '''import torch
+import torch.nn as nn
+
+
+class Gaussian(nn.Module):
+    def __init__(self, features, latent):
+        super().__init__()
+        self.mu, self.log_var = nn.Linear(features, latent), nn.Linear(features, latent)
+
+    def forward(self, h):
+        mu, log_var = self.mu(h), self.log_var(h)
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * log_var), mu, log_var
+'''
+
+_MODEL = '''import {how}
+sys.path.{call}
+import torch
+import torch.nn as nn
+from stochastic import Gaussian
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.sample, self.dec = nn.Linear(20, 16), Gaussian(16, 4), nn.Linear(4, 20)
+
+    def forward(self, x):
+        z, mu, log_var = self.sample(torch.relu(self.enc(x)))
+        return torch.sigmoid(self.dec(z)), mu, log_var
+
+
+def loss(recon, x, mu, log_var):
+    rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
+    return (rec - 0.5 * torch.sum(1 + log_var - mu.pow(2) - log_var.exp())) / x.size(0)
+'''
+
+_LOOP = '''
+model = VAE()
+for x in torch.utils.data.DataLoader(torch.rand(64, 20), batch_size=8):
+    recon, mu, log_var = model(x)
+    loss(recon, x, mu, log_var).backward()
+'''
+
+
+@pytest.mark.parametrize("form", ["model", "script"])
+def test_a_sys_path_line_before_the_imports_it_serves_is_kept(tmp_path, monkeypatch, form):
+    # wohlert/semi-supervised-pytorch's notebooks: sys.path.append("../../semi-supervised"),
+    # then from models import VariationalAutoencoder; the line was cut as no definition
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "stochastic.py").write_text(_LIB)
+    (tmp_path / "examples").mkdir()
+    if form == "model":  # a model file: the path from the file's own folder
+        source = _MODEL.format(how="os, sys", call='insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))')
+        target = ["model.py:VAE", "--loss", "model.py:loss"]
+    else:  # a script run from its folder: a path relative to it, as the notebooks write it
+        source = _MODEL.format(how="sys", call='append("../lib")') + _LOOP
+        target = ["model.py"]
+    (tmp_path / "examples" / "model.py").write_text(source)
+    monkeypatch.chdir(tmp_path / "examples")
+    out = subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", *target, "--input", "8x20", "--format", "json", "--no-cache"],
+        capture_output=True, text=True, timeout=300,
+    )
+    result = json.loads(out.stdout)["results"][0]
+    assert out.returncode == 0 and result["error"] is None, out.stdout[-2000:]
+    assert {row["name"] for row in result["flow"]} >= {"mu", "z", "recon"}

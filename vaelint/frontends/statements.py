@@ -86,6 +86,30 @@ def _defined_names(stmt: ast.stmt) -> set[str]:
     return set()
 
 
+_IMPORT_PATH_CALLS = frozenset({"sys.path.append", "sys.path.insert", "sys.path.extend", "site.addsitedir"})
+
+
+def _dotted(node: ast.AST) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""
+
+
+def extends_import_path(stmt: ast.stmt) -> bool:
+    """``sys.path.append("../../semi-supervised")`` and the like: where the file's own
+    imports are found. Kept with the imports (a notebook's ``from models import VAE``
+    needs it), as harmless as they are."""
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        return _dotted(stmt.value.func) in _IMPORT_PATH_CALLS
+    if isinstance(stmt, ast.AugAssign):
+        return _dotted(stmt.target) == "sys.path"
+    if isinstance(stmt, ast.Assign):
+        return any(_dotted(t) == "sys.path" for t in stmt.targets)
+    return False
+
+
 def _is_main_guard(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.If) and "__name__" in _names_loaded(stmt.test)
 
@@ -114,7 +138,7 @@ def select_statements(tree: ast.Module, wanted: set[str]) -> list[ast.stmt]:
     download) is never called.
     """
     body = tree.body
-    keep = [isinstance(s, _DEFINITIONAL) for s in body]
+    keep = [isinstance(s, _DEFINITIONAL) or extends_import_path(s) for s in body]
     defs = {}
     for s in body:
         if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -123,7 +147,7 @@ def select_statements(tree: ast.Module, wanted: set[str]) -> list[ast.stmt]:
     for s in body:
         if isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             assigned_here |= assigned_names(s)
-    needed = set(wanted)
+    needed = set(wanted).union(*(_names_loaded(s) for s in body if extends_import_path(s)))
     expanded: set[str] = set()
     changed = True
     while changed:

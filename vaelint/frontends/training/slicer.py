@@ -19,6 +19,7 @@ import ast
 import copy
 from typing import Callable
 
+from vaelint.frontends.statements import extends_import_path
 from vaelint.frontends.training.astutil import (
     base_name,
     block_of,
@@ -90,6 +91,8 @@ class Slicer:
             if s.name in needed:
                 return s, (needed - {s.name}) | free_names(self._rewritten(s))
             return (s, needed) if self.keep_definitions else (None, needed)
+        if extends_import_path(s):
+            return s, needed | loads(s)
         if isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             return self._assign(s, needed)
         if isinstance(s, ast.Expr):
