@@ -98,3 +98,37 @@ def test_a_simulation_that_cannot_run_leaves_the_rule_not_checked(tmp_path):
     assert not [f for f in result.findings if f.code == "VAE012"]
     reason = dict(result.skipped)["VAE012"]
     assert "did not run to its end on a simulated GPU" in reason, result.skipped
+
+
+def test_what_a_legacy_variable_of_a_gpu_tensor_computes_is_on_the_gpu_too():
+    # wohlert/semi-supervised-pytorch's notebooks: u = Variable(u), then a BCE written out by
+    # hand, (1 - x) * torch.log(1 - r): 1 - x is on the GPU whenever u is
+    from torch.autograd import Variable
+
+    class Step(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dec = torch.nn.Linear(6, 6)
+
+        def forward(self, u):
+            x = Variable(u)
+            r = torch.sigmoid(self.dec(x))
+            return -torch.sum(x * torch.log(r) + (1 - x) * torch.log(1 - r))
+
+    sim = simulate(Step(), (torch.rand(3, 6),))
+    assert sim.error is None and sim.meetings == []
+
+
+def test_a_tensor_made_on_the_cpu_still_meets_the_model_after_arithmetic():
+    # the near miss: 1 - mask, the mask made on the CPU in forward, is still on the CPU
+    class Masked(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dec = torch.nn.Linear(6, 6)
+
+        def forward(self, u):
+            mask = torch.ones(3, 6)
+            return (self.dec(u) * (1 - mask)).sum()
+
+    sim = simulate(Masked(), (torch.rand(3, 6),))
+    assert [(m.op, m.made_by) for m in sim.meetings] == [("mul", "ones")]

@@ -189,8 +189,20 @@ class _Moves(TorchFunctionMode):
         if name in _CREATES and not any(isinstance(a, SimulatedCuda) for a in tree_leaves((args, kwargs))):
             return _made_plain(out, name)
         if not any(isinstance(a, SimulatedCuda) for a in tree_leaves((args, kwargs))):
+            if any(_over_simulated(a) for a in tree_leaves((args, kwargs))):
+                # ``1 - Variable(x)``: computed from a simulated tensor's memory, so on the GPU too
+                return tree_map(_simulated, out)
             return _inherit_origin(out, args)
         return out
+
+
+def _over_simulated(t) -> bool:
+    """A plain tensor over a simulated tensor's memory that the user's code did not
+    make on, or move to, the CPU: what ``Variable(t)`` hands back for a GPU tensor."""
+    return (
+        isinstance(t, torch.Tensor) and not isinstance(t, (SimulatedCuda, nn.Parameter))
+        and not hasattr(t, "_vaelint_made") and _storage(t) in SimulatedCuda._storages
+    )
 
 
 _CREATES = {
