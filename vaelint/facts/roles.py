@@ -98,9 +98,15 @@ def find_reparams(view: GraphView) -> list[Reparam]:
         if noise in claimed:
             continue
         for node in view.graph.nodes:
-            if view.op(node) != "mul" or not view.depends_on(node, noise):
+            op = view.op(node)
+            if op not in ("mul", "addcmul") or not view.depends_on(node, noise):
                 continue
-            factors = [a for a in node.args if isinstance(a, fx.Node)]
+            # mu.addcmul(std, eps) is mu + std * eps in one op (semi-supervised-pytorch's
+            # Stochastic layer): the op is both the product and the sample
+            fused = op == "addcmul"
+            if fused and (node.kwargs.get("value", 1) != 1 or len(node.args) != 3):
+                continue
+            factors = [a for a in (node.args[1:] if fused else node.args) if isinstance(a, fx.Node)]
             if len(factors) != 2:
                 continue
             noisy = [f for f in factors if view.depends_on(f, noise)]
@@ -110,7 +116,10 @@ def find_reparams(view: GraphView) -> list[Reparam]:
             std = factors[1] if factors[0] is eps else factors[0]
             if not any(a.op == "placeholder" for a in view.ancestors(std)):
                 continue
-            got = _find_sum_with_mean(view, node, noise)
+            mean = node.args[0] if fused else None
+            if fused and (not isinstance(mean, fx.Node) or view.depends_on(mean, noise)):
+                continue
+            got = (node, mean) if fused else _find_sum_with_mean(view, node, noise)
             if got is None:
                 continue
             z, mu = got
