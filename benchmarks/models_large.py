@@ -64,6 +64,44 @@ class ConvVAE(nn.Module):
         return torch.sigmoid(self.dec(d)), mu, logvar
 
 
+class _ResBlock(nn.Module):
+    def __init__(self, ch):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(ch, ch, 3, padding=1), nn.BatchNorm2d(ch)
+        self.conv2, self.bn2 = nn.Conv2d(ch, ch, 3, padding=1), nn.BatchNorm2d(ch)
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(x + self.bn2(self.conv2(h)))
+
+
+class ResVAE(nn.Module):
+    """A residual conv VAE: blocks of conv-BN-ReLU at each end (8 each: about 140 graph
+    nodes), 3 x size x size images, latent 128. Its check is mostly vaelint's own Python
+    (trace, shapes, rules) on one core: what --jobs has to share out (bench_cache.py)."""
+
+    def __init__(self, blocks=8, width=32, latent=128, size=64):
+        super().__init__()
+        self.stem = nn.Conv2d(3, width, 4, 2, 1)
+        self.enc = nn.Sequential(*[_ResBlock(width) for _ in range(blocks)])
+        self.down = nn.Conv2d(width, width, 4, 2, 1)
+        self.width, self.side = width, size // 4
+        flat = width * self.side * self.side
+        self.mu = nn.Linear(flat, latent)
+        self.logvar = nn.Linear(flat, latent)
+        self.dec_in = nn.Linear(latent, flat)
+        self.dec = nn.Sequential(*[_ResBlock(width) for _ in range(blocks)])
+        self.up1 = nn.ConvTranspose2d(width, width, 4, 2, 1)
+        self.up2 = nn.ConvTranspose2d(width, 3, 4, 2, 1)
+
+    def forward(self, x):
+        h = self.down(self.enc(F.relu(self.stem(x)))).flatten(1)
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        d = self.dec(self.dec_in(z).view(-1, self.width, self.side, self.side))
+        return torch.sigmoid(self.up2(F.relu(self.up1(d)))), mu, logvar
+
+
 class LSTMVAE(nn.Module):
     """A sequence VAE: LSTM encoder, z repeated over the steps, LSTM decoder."""
 
