@@ -337,3 +337,14 @@ def test_a_with_block_whose_file_is_missing_is_skipped_and_named_when_the_step_n
     (tmp_path / "config.json").write_text('{"latent": 16}')
     r = run("train.py", "--input", "8x3x32x32")
     assert r.exit_code == 0 and "no findings" in r.output, r.output
+
+
+def test_a_weight_from_an_iterator_the_step_advances_is_read_as_a_schedule():
+    # wohlert/semi-supervised-pytorch's Ladder VAE: elbo = likelihood - next(beta) * kl with a
+    # DeterministicWarmup. Each of the check's runs advanced the user's object, so every run saw
+    # another weight and the factor could not be read; now each run starts from a copy
+    r = run(os.path.join(TRAINING, "iterator_warmup.py"), "--input", "16x784", "--format", "json", "--no-cache")
+    result = json.loads(r.output)["results"][0]
+    assert r.exit_code == 0 and not result["findings"], r.output
+    assert result["beta_effective"] == "0.01 at step 0, annealed (beta) to 1"
+    assert any("beta = next(beta)" in n and "0.01 at step = 0, 1 from step = 100" in n for n in result["notes"])

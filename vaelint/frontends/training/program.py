@@ -13,6 +13,7 @@ from vaelint.frames import display_path
 from vaelint.frontends.base import Program, Step
 from vaelint.frontends.training.astutil import source_segment
 from vaelint.frontends.training.runtime import StepReady
+from vaelint.frontends.training.schedules import iterator_schedules, stepped_iterators
 
 
 def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, sites, home) -> Program:
@@ -24,13 +25,15 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     loader = _loader(ready, sandbox)
     inputs, origin = _inferred_inputs(loader) if not request.inputs else ([], "")
     counters: dict = {}  # a counter the step reads, set for every run (see _first_weighted_step)
+    iterators = stepped_iterators(fn, plan.region, sandbox)  # next(beta): each run starts from a copy
     path = os.path.realpath(ref.path)
     program = Program(
         frontend, ref, path, _Namespace(fn.__globals__), model, name=ref.name or os.path.basename(path),
-        init=dict(request.init), module_sites=sites, step=_step(plan, fn, counters, sandbox, home), inputs=inputs,
+        init=dict(request.init), module_sites=sites, step=_step(plan, fn, counters, sandbox, home, iterators), inputs=inputs,
         inputs_origin=origin, notes=_not_run(plan, sandbox) + _kept_on_cpu(runtime),
     )
-    program.schedules = _schedules(plan, fn, sandbox, home)
+    frame = plan.frames[plan.boundary.frame_index]
+    program.schedules = _schedules(plan, fn, sandbox, home) + iterator_schedules(iterators, plan.region, frame.scope.path, sandbox)
     _first_weighted_step(program, fn, counters)
     configured = getattr(loader, "batch_size", None)
     if isinstance(configured, int) and configured > 1:
@@ -84,12 +87,17 @@ def _kept_on_cpu(runtime) -> list[str]:
     return [f"the setup's {', '.join(moves[:3])} stayed on the CPU: this machine has no CUDA (the check runs on the CPU)"]
 
 
-def _step(plan, fn, counters: dict, sandbox, home) -> Step:
-    """The step as a function of the batch, run in the sandbox with its counters set."""
+def _step(plan, fn, counters: dict, sandbox, home, iterators: dict) -> Step:
+    """The step as a function of the batch, run in the sandbox with its counters set,
+    and each iterator it advances (``next(beta)``) a fresh copy: every run is the first
+    step, however many runs the check makes."""
+    import copy
+
     from vaelint.frames import SourceLoc
 
     def run_step(*inputs, **named):
-        with sandbox.active(), counters_set(fn, counters):
+        fresh = {name: copy.deepcopy(pristine) for name, pristine in iterators.items()}
+        with sandbox.active(), counters_set(fn, {**counters, **fresh}):
             return fn(*inputs, **named)
 
     step_scope = plan.frames[plan.boundary.frame_index].scope

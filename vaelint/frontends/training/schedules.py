@@ -78,6 +78,85 @@ def find_schedules(fn, region: list[ast.stmt], counters: set[str], path: str, te
     return out
 
 
+# steps at which an iterator weight is read: advancing a copy that far is cheap
+ITERATOR_LATER = (10, 100, 1_000, 2_500, 5_000, 10_000, 100_000)
+
+
+def stepped_iterators(fn, region: list[ast.stmt], sandbox) -> dict:
+    """``next(beta)`` in the step, with ``beta`` an object of the setup that yields
+    numbers (``beta = DeterministicWarmup(n=50)``, ``itertools.repeat(4.0)``): name ->
+    a copy as the setup left it. Each of the check's runs is the first step, so each
+    gets a fresh copy; the user's object is never advanced. Data iterators, generators
+    and anything that cannot be copied are left out (a copy of a loader's iterator
+    would read data)."""
+    import copy
+    import itertools
+
+    assigned = set()
+    for stmt in walk_statements(region):
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                assigned.add(node.id)
+    names = {
+        node.args[0].id for stmt in region for node in ast.walk(stmt)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next"
+        and len(node.args) == 1 and isinstance(node.args[0], ast.Name) and node.args[0].id not in assigned
+    }
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    out = {}
+    for name in sorted(names):
+        try:
+            value = cells[name].cell_contents if name in cells else fn.__globals__[name]
+        except (KeyError, ValueError):
+            continue
+        kind = type(value)
+        if not hasattr(kind, "__next__") or kind.__module__.split(".")[0] == "torch" or isinstance(value, itertools.cycle):
+            continue
+        try:
+            with sandbox.active():
+                pristine = copy.deepcopy(value)
+                first = next(copy.deepcopy(pristine))
+        except Exception:  # noqa: BLE001 - a generator, a file, an exhausted iterator: not a weight
+            continue
+        if isinstance(first, (int, float)) and not isinstance(first, bool):
+            out[name] = pristine
+    return out
+
+
+def iterator_schedules(iterators: dict, region: list[ast.stmt], path: str, sandbox) -> list[Schedule]:
+    """An iterator weight read at later steps: a copy advanced that many times (a
+    warm-up object's 0.02 at the first step, 1 from step 50)."""
+    import copy
+
+    out = []
+    for name, pristine in iterators.items():
+        call = next(
+            node for stmt in region for node in ast.walk(stmt)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next"
+            and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == name
+        )
+        values, taken = [], 0
+        try:
+            with sandbox.active():
+                it = copy.deepcopy(pristine)
+                for at in (0, *ITERATOR_LATER):
+                    while taken < at:
+                        next(it)
+                        taken += 1
+                    value = next(it)
+                    taken += 1
+                    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                        break
+                    values.append((at, float(value)))
+        except Exception:  # noqa: BLE001 - it ends (StopIteration) or fails later on: what was read stands
+            pass
+        if len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values):
+            continue
+        loc = SourceLoc(path, call.lineno, call.col_offset + 1)
+        out.append(Schedule(name, f"next({name})", loc, "step", values[0][1], values))
+    return out
+
+
 def _evaluate(expr: ast.expr, namespace: dict, counters: dict, path: str, sandbox):
     """The expression's value with the counters set (a plain number), or None."""
     code = compile(ast.Expression(body=expr), path, "eval")
