@@ -48,6 +48,7 @@ NOTHING_ELSE_RUNS = [
     ("a script whose Trainer lives in a package it imports", "package_trainer_repo", ["main.py", "--input", "8x1x16x16"], 0),
     ("a script whose model returns distributions", ".", ["distribution_decoder_loop.py", "--input", "16x784"], 1),
     ("a data file not here, a batcher not installed", ".", ["pickled_folds_loop.py", "--input", "8x3x32x32"], 0),
+    ("two loaders zipped, a nested pattern", ".", ["paired_loaders.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784"], 0),
 ]
 
 
@@ -348,3 +349,26 @@ def test_a_weight_from_an_iterator_the_step_advances_is_read_as_a_schedule():
     assert r.exit_code == 0 and not result["findings"], r.output
     assert result["beta_effective"] == "0.01 at step 0, annealed (beta) to 1"
     assert any("beta = next(beta)" in n and "0.01 at step = 0, 1 from step = 100" in n for n in result["notes"])
+
+
+def test_a_nested_batch_pattern_takes_the_items_in_order():
+    # for (x, y), (u, _) in zip(cycle(labelled), unlabelled): the batch was bound as (x, u) and
+    # its first item unpacked into (x, y): "too many values to unpack"
+    r = run(os.path.join(TRAINING, "paired_loaders.py"), "--input", "16x784", "--input", "16:int64:10",
+            "--input", "16x784", "--format", "json", "--no-cache")
+    result = json.loads(r.output)["results"][0]
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    inputs = {row["name"]: row["shape"] for row in result["flow"] if row["stage"] == "input"}
+    assert inputs == {"x": ["B", "784"], "y": ["B"], "u": ["B", "784"]}
+
+
+def test_a_failed_top_level_line_of_a_script_is_named_as_the_setups(tmp_path, monkeypatch):
+    source = open(os.path.join(TRAINING, "paired_loaders.py")).read()
+    source = source.replace("vae = VAE()\n", 'vae = VAE()\nalpha = float(open("alpha.txt").read())\n')
+    source = source.replace("0.1 * classification", "alpha * classification")
+    (tmp_path / "train.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "train.py:27 sets 'alpha' in the training setup" in text, r.output
+    assert "No such file or directory: 'alpha.txt'" in text and "at module level" not in text

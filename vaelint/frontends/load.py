@@ -24,7 +24,7 @@ import types
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
-from vaelint.frontends.placeholders import LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger
+from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger
 from vaelint.frontends.statements import assigned_names, select_statements
 
 
@@ -362,6 +362,9 @@ def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: 
                 else:
                     module.__dict__[name] = MissingImport(name, source, path, stmt.lineno, error)
             return
+        # ``failures`` is kept for a training script's setup (vaelint/frontends/training/execute.py):
+        # its placeholders speak of the setup, not of a model file's module level
+        context = SETUP if failures is not None else ""
         for name in assigned_names(stmt):
             if name not in module.__dict__:
-                module.__dict__[name] = Unavailable(name, "", path, stmt.lineno, error)
+                module.__dict__[name] = Unavailable(name, context, path, stmt.lineno, error)

@@ -83,7 +83,9 @@ class Region:
 
     def _bind(self, target: ast.expr, like: ast.stmt, following) -> tuple[ast.stmt, list[str]]:
         if isinstance(target, (ast.Tuple, ast.List)):
-            names = [e.id if isinstance(e, ast.Name) else "_" for e in target.elts]
+            # ``for (x, y), (u, _) in zip(cycle(labelled), unlabelled)``: the pattern's shape is
+            # kept, and the batch's items fill its names in order (x, y, u, _)
+            names = _pattern(target)
             use = None
         else:
             names = [target.id] if isinstance(target, ast.Name) else ["batch"]
@@ -96,7 +98,7 @@ class Region:
             args=[ast.Name(ITEMS, ast.Load()), ast.Name(NAMED, ast.Load()), const(tuple(names)), use_expr, const(like.lineno)],
             keywords=[],
         )
-        return mark(located(ast.Assign(targets=[copy.deepcopy(target)], value=value), like)), names
+        return mark(located(ast.Assign(targets=[copy.deepcopy(target)], value=value), like)), _leaves(names)
 
     def _function(self, bindings, body, first: ast.stmt, thunk: ast.expr, needed: set) -> tuple[list[ast.stmt], set]:
         """def <name>(*items, **named): <bindings>; try: <body> except StepLoss: return; then ready(...)."""
@@ -134,3 +136,19 @@ class Region:
         stmts = [mark(located(s, first)) for s in (*saves, fn, ready)]
         before = (needed - written) | set(carried) | loads(thunk)
         return stmts, before
+
+
+def _pattern(target: ast.expr):
+    """A loop target's names with its nesting: ``(x, y), (u, _)`` -> (("x", "y"), ("u", "_"));
+    anything else in it (``batch[0]``, ``*rest``) is ``"_"``."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return tuple(_pattern(e) for e in target.elts)
+    return target.id if isinstance(target, ast.Name) else "_"
+
+
+def _leaves(names) -> list[str]:
+    """The names of a pattern (or a list of names), flat, in order."""
+    if isinstance(names, (tuple, list)):
+        return [leaf for n in names for leaf in _leaves(n)]
+    return [names]
+

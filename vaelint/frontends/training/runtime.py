@@ -61,6 +61,10 @@ _CHAINABLE = frozenset({
 })
 
 
+def _flat(names) -> list:
+    return [leaf for n in names for leaf in (_flat(n) if isinstance(n, tuple) else [n])]
+
+
 class StandIn:
     """A value the check does not have: a batch item no ``--input`` gives, an
     argument the step does not need, a data set. Harmless until used for real;
@@ -168,7 +172,14 @@ class Runtime:
         order; a single name (``for batch in loader``) gets them as ``use`` says the
         step reads it."""
         if use is None:
-            return tuple(self._item(items, named, name, k, line) for k, name in enumerate(names))
+            taken = iter(range(len(_flat(names))))
+
+            def fill(pattern):  # nested patterns take the items in order: (x, y), (u, _)
+                if isinstance(pattern, tuple):
+                    return tuple(fill(p) for p in pattern)
+                return self._item(items, named, pattern, next(taken), line)
+
+            return fill(tuple(names))
         name = names[0]
         if name in named:
             return named[name]
