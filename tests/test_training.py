@@ -48,6 +48,7 @@ NOTHING_ELSE_RUNS = [
     ("a script whose Trainer lives in a package it imports", "package_trainer_repo", ["main.py", "--input", "8x1x16x16"], 0),
     ("a script whose model returns distributions", ".", ["distribution_decoder_loop.py", "--input", "16x784"], 1),
     ("a data file not here, a batcher not installed", ".", ["pickled_folds_loop.py", "--input", "8x3x32x32"], 0),
+    ("a loop at the top level calls train(), CUDA hard-coded", ".", ["cuda_step_module_loop.py", "--input", "16x1x28x28", "--input", "16:int64:10"], 0),
     ("two loaders zipped, a nested pattern", ".", ["paired_loaders.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784"], 0),
 ]
 
@@ -279,11 +280,18 @@ def test_a_setup_that_moves_the_model_to_a_cuda_this_machine_lacks_is_checked_on
     ok = run(path, "--input", "8x784", "--format", "json")
     assert ok.exit_code == 0, ok.output
     notes = json.loads(ok.output)["results"][0]["notes"]
-    assert any("the setup's VAE.to('cuda') stayed on the CPU: this machine has no CUDA" in n for n in notes)
-    # the step moving its batch to the hard-coded CUDA cannot run here: said, with what to do
+    assert any("the setup's torch.device('cuda') stayed on the CPU: this machine has no CUDA" in n for n in notes)
+    # the step moving its batch to the setup's hard-coded device: that device stands for the CPU
     moving = tmp_path / "moving.py"
     moving.write_text(open(path).read().replace("    logits, mu, logvar = model(x)", "    x = x.to(DEVICE)\n    logits, mu, logvar = model(x)"))
-    r = run(str(moving), "--input", "8x784")
+    r = run(str(moving), "--input", "8x784", "--format", "json")
+    assert r.exit_code == 0, r.output
+    notes = json.loads(r.output)["results"][0]["notes"]
+    assert any("torch.device('cuda') stayed on the CPU" in n for n in notes)
+    # the step naming CUDA itself cannot run here: said, with what to do
+    literal = tmp_path / "literal.py"
+    literal.write_text(open(path).read().replace("    logits, mu, logvar = model(x)", "    x = x.to('cuda')\n    logits, mu, logvar = model(x)"))
+    r = run(str(literal), "--input", "8x784")
     words = " ".join(r.output.split())
     assert r.exit_code == 2 and "the training step moves a tensor to CUDA by itself" in words and "GPU machine" in words
 

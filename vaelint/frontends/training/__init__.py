@@ -221,11 +221,14 @@ def _sites_from(file: SourceFile, scope: Scope) -> list[tuple[Site, list[Scope]]
 
 
 def is_script(file: SourceFile) -> bool:
-    """A file meant to be run: a main guard, or calls at its top level."""
+    """A file meant to be run: a main guard, calls at its top level, or a loop there
+    (``for epoch in range(epochs): train(epoch)`` with no main guard)."""
     for stmt in file.tree.body:
         if is_main_guard(stmt):
             return True
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            return True
+        if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)) and any(isinstance(n, ast.Call) for n in ast.walk(stmt)):
             return True
     return False
 

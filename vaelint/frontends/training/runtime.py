@@ -271,8 +271,15 @@ def _kept_on_cpu(func, args, kwargs):
     instead of the setup failing; the report says so. None for any other call."""
     import torch
 
+    if torch.cuda.is_available():
+        return None
+    if func is torch.device and args and isinstance(args[0], str) and args[0].split(":")[0] == "cuda":
+        # device = torch.device("cuda"), written for a GPU with no fallback: the step's
+        # .to(device) would fail here. It stands for the CPU; VAE012's simulated GPU still
+        # reads .to(device) as a move to the GPU
+        return torch.device("cpu"), f"torch.device({args[0]!r})"
     owner, name = getattr(func, "__self__", None), getattr(func, "__name__", "")
-    if name not in ("to", "cuda") or not isinstance(owner, (torch.nn.Module, torch.Tensor)) or torch.cuda.is_available():
+    if name not in ("to", "cuda") or not isinstance(owner, (torch.nn.Module, torch.Tensor)):
         return None
     if name == "cuda":
         return owner, f"{type(owner).__name__}.cuda()"
