@@ -49,6 +49,7 @@ NOTHING_ELSE_RUNS = [
     ("a script whose model returns distributions", ".", ["distribution_decoder_loop.py", "--input", "16x784"], 1),
     ("a data file not here, a batcher not installed", ".", ["pickled_folds_loop.py", "--input", "8x3x32x32"], 0),
     ("a loop at the top level calls train(), CUDA hard-coded", ".", ["cuda_step_module_loop.py", "--input", "16x1x28x28", "--input", "16:int64:10"], 0),
+    ("a function its script cannot reach (no checkpoint to resume)", ".", ["resume_from_checkpoint.py:train", "--input", "16x784"], 0),
     ("two loaders zipped, a nested pattern", ".", ["paired_loaders.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784"], 0),
 ]
 
@@ -380,3 +381,19 @@ def test_a_failed_top_level_line_of_a_script_is_named_as_the_setups(tmp_path, mo
     text = " ".join(r.output.split())
     assert r.exit_code == 2 and "train.py:27 sets 'alpha' in the training setup" in text, r.output
     assert "No such file or directory: 'alpha.txt'" in text and "at module level" not in text
+
+
+def test_a_function_its_script_cannot_reach_is_called_directly_and_the_script_says_why_not():
+    # bhpfelix/Variational-Autoencoder-PyTorch: the main guard resumes from the last checkpoint,
+    # max() of none fails, and train() was never reached, even when named as the target
+    path = os.path.join(TRAINING, "resume_from_checkpoint.py")
+    r = run(path + ":train", "--input", "16x784", "--format", "json", "--no-cache")
+    result = json.loads(r.output)["results"][0]
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    assert any("the script's own way to train did not reach it" in n and "max() arg is an empty sequence" in n
+               and "vaelint called train itself" in n for n in result["notes"])
+    r = run(path, "--input", "16x784")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "never reached the training step" in text, r.output
+    assert "resume_from_checkpoint.py:51 did not set 'start'" in text and ".." not in text
+    assert text.count("max() arg is an empty sequence") == 1

@@ -347,7 +347,7 @@ def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: 
             e = cause_among(e, [module.__dict__.get(n) for n in sorted(loads(stmt))])
         error = error_text(e)
         if failures is not None and not isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            failures.append((stmt.lineno, e.message if isinstance(e, VaelintError) else error))
+            failures.append((stmt.lineno, getattr(e, "short", None) or (e.message if isinstance(e, VaelintError) else error)))
         if isinstance(e, VaelintError):
             error = e
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):

@@ -115,11 +115,12 @@ class Unavailable(MissingImport):
             )
         else:
             fix = "Give the script's arguments with --script-args, or check the model with PATH:MODEL --loss PATH:LOSS."
-        raise VaelintError(
-            "load",
-            f"{where(path, line)} sets {name!r} in the training setup, the step needs it, and running that "
-            f"line failed ({error}). {fix}",
+        failure = VaelintError(
+            "load", f"{where(path, line)} sets {name!r} in the training setup, and running that line failed ({error}). {fix}",
         )
+        # how a later setup line that failed for want of it is listed among the failed lines
+        failure.short = f"{where(path, line)} did not set {name!r}"
+        raise failure
 
 
 # Experiment loggers and visualisers: what training code hands its numbers to.

@@ -21,7 +21,7 @@ from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
 from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, is_main_guard, places
-from vaelint.frontends.training.execute import execute, failed_lines
+from vaelint.frontends.training.execute import NotReached, execute, failed_lines
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.program import source_text as _text_of, step_program
@@ -79,14 +79,27 @@ class TrainingFrontend(FrontendBase):
         files = [home] + neighbours(path)
         request.progress("import")
         tried = []
-        for site, frames in candidates(ref, home, files, request):
+        files_by_scope = {id(s.node): f for f in files for s in f.scopes.values()}
+        for site, frames, direct in candidates(ref, home, files, request):
             boundary = find_boundary(frames)
             if boundary is None:
                 tried.append(f"line {site.place.line}: no batch found (no loop over a data loader, next(...) or batch parameter on the way to it)")
                 continue
-            files_by_scope = {id(s.node): f for f in files for s in f.scopes.values()}
             plan = build_plan(files, _file_of_frame(frames[0], files), frames, site, boundary, lambda s: files_by_scope.get(id(s.node), home))
-            return self._run(ref, request, plan, home)
+            try:
+                return self._run(ref, request, plan, home)
+            except NotReached as missed:
+                if direct is None or find_boundary(direct) is None:
+                    raise
+                # the script's own way to the named function failed (a checkpoint to resume
+                # from, a data folder): the function is called as if nothing called it
+                plan = build_plan(files, home, direct, site, find_boundary(direct), lambda s: files_by_scope.get(id(s.node), home))
+                program = self._run(ref, request, plan, home)
+                program.notes.insert(0, (
+                    f"the script's own way to {ref.name} did not reach it ({missed.first_failure or 'a condition on the way was false'}), "
+                    f"so vaelint called {ref.name} itself, its parameters standing in"
+                ))
+                return program
         where = "; ".join(tried) or "no statement that backpropagates a loss (loss.backward(), accelerator.backward(loss)) is reached from it"
         raise VaelintError(
             "load",
@@ -252,7 +265,7 @@ def candidates(ref: TargetRef, home: SourceFile, files: list[SourceFile], reques
     """(site, frames from a module's top level to it), the likeliest VAE step first."""
     found = []
     if ref.name is None:
-        found = list(_script_candidates(home, files))
+        found = [(site, frames, None) for site, frames in _script_candidates(home, files)]
     else:
         target = home.scopes.get(ref.name)
         if target is None:
@@ -262,8 +275,12 @@ def candidates(ref: TargetRef, home: SourceFile, files: list[SourceFile], reques
             for caller, callee in zip(way, way[1:]):
                 place, call = _call_place(caller, callee)
                 inner.append(Frame(caller, place, call))
-            chains = chains_to(files, home, target) or [_synthetic_chain(home, target, request)]
-            found.append((site, chains[0] + inner + [Frame(way[-1], site.place)]))
+            chains = chains_to(files, home, target)
+            direct = _synthetic_chain(home, target, request) + inner + [Frame(way[-1], site.place)]
+            if chains:  # the script's own way first; called directly if that way does not get there
+                found.append((site, chains[0] + inner + [Frame(way[-1], site.place)], direct))
+            else:
+                found.append((site, direct, None))
     found.sort(key=lambda item: -site_score(item[0], _text_of(item[0].place.scope, home)))
     return found
 

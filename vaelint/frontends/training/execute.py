@@ -53,8 +53,18 @@ def execute(plan: Plan, script_args: list[str]) -> Execution:
     if getattr(run, "argv_error", None) is not None:
         raise run.argv_error  # the script's own arguments did not parse: nothing it builds is as it would run
     if run.reached is None:
-        raise VaelintError("load", _not_reached(plan, run))
+        why = failed_lines(run)
+        raise NotReached(_not_reached(plan, run), why[0] if why else "")
     return run
+
+
+class NotReached(VaelintError):
+    """The setup ran without reaching the step; ``first_failure``: the first line that
+    failed on the way (``path:line: error``), or ""."""
+
+    def __init__(self, message: str, first_failure: str = ""):
+        super().__init__("load", message)
+        self.first_failure = first_failure
 
 
 def failed_lines(run: Execution) -> list[str]:
@@ -65,7 +75,7 @@ def failed_lines(run: Execution) -> list[str]:
 
 def _not_reached(plan: Plan, run: Execution) -> str:
     site = plan.site
-    why = failed_lines(run)
+    why = list(dict.fromkeys(text.rstrip(". ") for text in failed_lines(run)))  # a line that failed twice, said once
     because = f" Lines that failed on the way: {'; '.join(why[:3])}." if why else (
         " A condition on the way was false, or a loop did not run, with these arguments."
     )

@@ -235,7 +235,7 @@ class Runtime:
         placeholder among their values is the cause."""
         values = [next((s[n] for s in scopes if n in s), None) for n in read]
         error = cause_among(error, values)
-        text = error.message if isinstance(error, VaelintError) else error_text(error)
+        text = getattr(error, "short", None) or (error.message if isinstance(error, VaelintError) else error_text(error))
         self.failures.append((line, text))
         if name is None:
             return None
