@@ -6,9 +6,12 @@ for the functions the slice does call (an ``arguments.get_args()`` that makes
 its output folder, a ``Solver.__init__`` that opens a log file):
 
 * files are not written: ``open`` for writing gives a sink, ``os.makedirs``,
-  ``Path.mkdir``, ``shutil`` copies and removals, ``torch.save`` do nothing;
+  ``Path.mkdir``, ``shutil`` copies and removals, ``torch.save`` do nothing
+  (the temporary and cache folders excepted, never the script's own folder or
+  the one vaelint runs in, even under /tmp);
 * nothing is downloaded: network connections, ``urlopen`` and ``torch.hub``
-  downloads stop the check with a message;
+  downloads stop the check with a message, and no program is started
+  (``subprocess``, ``os.system``: ``curl`` fetching a data set);
 * no optimiser or learning-rate scheduler steps, no data loader is iterated;
 * ``input()`` does not wait, and an argparse error says which ``--script-args``
   to give instead of exiting.
@@ -62,7 +65,13 @@ class Sandbox:
             path = os.path.realpath(os.fspath(target))
         except TypeError:
             return False
-        return any(path == r or path.startswith(r + os.sep) for r in self._free_roots)
+
+        def under(root: str) -> bool:
+            return path == root or path.startswith(root + os.sep)
+
+        # a repository checked out under /tmp (a CI runner's) is still the user's
+        theirs = {os.path.realpath(os.path.dirname(os.path.abspath(self.script))), os.path.realpath(os.getcwd())}
+        return any(under(r) for r in self._free_roots) and not any(under(r) for r in theirs)
 
     def _note(self, what: str) -> None:
         text = f"{what}{self._where()}"
@@ -138,6 +147,16 @@ class Sandbox:
         for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
             self._patch(torch.hub, name, self._refused(f"download with torch.hub.{name}"))
         self._patch(torch.utils.data.DataLoader, "__iter__", self._no_iteration())
+        # a program the code starts (curl or wget fetching a data set, a shell command) is out
+        # of this process's reach: none is started
+        import os
+        import subprocess
+
+        self._patch(subprocess, "Popen", self._no_program())
+        for name in ("system", "popen", "posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe",
+                     "execl", "execle", "execlp", "execlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe", "spawnl",
+                     "spawnle", "spawnlp", "spawnlpe"):
+            self._patch(os, name, self._no_program())
         no_step = self._no_step()
         for cls in _subclasses(torch.optim.Optimizer):
             if "step" in cls.__dict__:
@@ -173,6 +192,23 @@ class Sandbox:
                 return real(*args, **kwargs)
             sandbox._note(f"{what}({str(target)!r})" if target != "" else f"{what}()")
             return None
+
+        return fn
+
+    def _no_program(self):
+        sandbox = self
+
+        def fn(*args, **kwargs):
+            command = args[0] if args else kwargs.get("args", "")
+            if isinstance(command, (list, tuple)):
+                command = " ".join(str(c) for c in command)
+            shown = str(command)[:80] + ("..." if len(str(command)) > 80 else "")
+            raise VaelintError(
+                "load",
+                f"the training code tried to run a program ({shown}){sandbox._where()}; vaelint starts no "
+                "program while it checks (a download with curl or wget, a shell command). Give the inputs "
+                "with --input, and keep such calls out of the code the step needs.",
+            )
 
         return fn
 
