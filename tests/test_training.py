@@ -50,6 +50,7 @@ NOTHING_ELSE_RUNS = [
     ("a data file not here, a batcher not installed", ".", ["pickled_folds_loop.py", "--input", "8x3x32x32"], 0),
     ("a loop at the top level calls train(), CUDA hard-coded", ".", ["cuda_step_module_loop.py", "--input", "16x1x28x28", "--input", "16:int64:10"], 0),
     ("a function its script cannot reach (no checkpoint to resume)", ".", ["resume_from_checkpoint.py:train", "--input", "16x784"], 0),
+    ("a data set that makes its folder and starts curl", ".", ["downloading_dataset.py", "--input", "16x784"], 0),
     ("two loaders zipped, a nested pattern", ".", ["paired_loaders.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784"], 0),
 ]
 
@@ -397,3 +398,39 @@ def test_a_function_its_script_cannot_reach_is_called_directly_and_the_script_sa
     assert r.exit_code == 2 and "never reached the training step" in text, r.output
     assert "resume_from_checkpoint.py:51 did not set 'start'" in text and ".." not in text
     assert text.count("max() arg is an empty sequence") == 1
+
+
+def test_a_trainer_called_as_a_function_and_imported_from_its_package_is_followed(tmp_path, monkeypatch):
+    # YannDubs/disentangling-vae: `from disvae import Trainer` (re-exported by the package's
+    # __init__), trainer = Trainer(...), then trainer(train_loader, epochs=...): its __call__
+    # trains. A failed line of main() is named in main.py, not in the Trainer's file
+    repo = tmp_path / "repo"
+    shutil.copytree(os.path.join(TRAINING, "package_trainer_repo"), repo, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "capvae" / "__init__.py").write_text("from capvae.training import Trainer\n")
+    training = (repo / "capvae" / "training.py").read_text()
+    (repo / "capvae" / "training.py").write_text(training.replace(
+        "    def train(self, data_loader, epochs=10):",
+        "    def __call__(self, data_loader, epochs=10):\n        return self.train(data_loader, epochs)\n\n"
+        "    def train(self, data_loader, epochs=10):",
+    ))
+    main = (repo / "main.py").read_text()
+    main = main.replace("from capvae.training import Trainer", "from capvae import Trainer")
+    main = main.replace("trainer.train(loader, 100)", "trainer(loader, epochs=100)")
+    (repo / "main.py").write_text(main)
+    monkeypatch.chdir(repo)
+    r = run("main.py", "--input", "8x1x16x16", "--format", "json", "--no-cache")
+    result = json.loads(r.output)["results"][0]
+    assert result["error"] is None, r.output
+    assert "capvae/training.py" in result["loss"] and result["beta_effective"] is not None
+    # the same, with main() reading a settings file that is not here
+    body = main.split("use_cuda = torch.cuda.is_available()\n", 1)
+    lines = ("use_cuda = torch.cuda.is_available()\n" + body[1]).splitlines()
+    wrapped = "\n".join(["import json", body[0], "def main():", '    settings = json.load(open("settings.json"))',
+                         *["    " + line.replace("latent=8", 'latent=settings["latent"]') for line in lines],
+                         "", "if __name__ == '__main__':", "    main()", ""])
+    (repo / "main.py").write_text(wrapped)
+    r = run("main.py", "--input", "8x1x16x16")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "No such file or directory: 'settings.json'" in text, r.output
+    line = wrapped.splitlines().index('    settings = json.load(open("settings.json"))') + 1
+    assert f"main.py:{line}" in text and f"training.py:{line}" not in text

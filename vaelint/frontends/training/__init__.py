@@ -113,8 +113,9 @@ class TrainingFrontend(FrontendBase):
         run = execute(plan, request.script_args)
         if not isinstance(run.reached, StepReady):
             raise VaelintError("internal", "the setup stopped at a value, not at the step")
-        program = step_program(self, ref, request, plan, run.reached, run.runtime, run.sandbox, run.sites, home)
-        program.setup_failures = failed_lines(run)
+        failed = failed_lines(run)
+        program = step_program(self, ref, request, plan, run.reached, run.runtime, run.sandbox, run.sites, home, failed)
+        program.setup_failures = failed
         return program
 
 

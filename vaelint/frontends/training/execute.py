@@ -69,7 +69,7 @@ class NotReached(VaelintError):
 
 def failed_lines(run: Execution) -> list[str]:
     """The setup's lines that failed on the way, as ``path:line: error``."""
-    why = [f"{display_path(run.runtime.path)}:{line}: {text}" for line, text in run.runtime.failures]
+    why = [f"{display_path(path)}:{line}: {text}" for path, line, text in run.runtime.failures]
     return why + [f"{display_path(run.plan.entry.path)}:{line}: {text}" for line, text in run.failures]
 
 

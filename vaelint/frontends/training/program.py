@@ -16,11 +16,17 @@ from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.schedules import iterator_schedules, stepped_iterators
 
 
-def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, sites, home) -> Program:
+def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, sites, home, failed: list | None = None) -> Program:
+    """``failed``: the setup's lines that failed (``path:line: error``), which may be why
+    the step finds no model (``self.model`` built from a file that is not here)."""
     fn = ready.fn
     modules = referenced_modules(fn)
     if not modules:
-        raise VaelintError("load", _no_modules(plan, fn))
+        message = _no_modules(plan, fn)
+        if failed and "calls no nn.Module" in message:
+            shown = list(dict.fromkeys(text.rstrip(". ") for text in failed))[:3]
+            message += f" Lines of the setup that failed, which may have built it: {'; '.join(shown)}."
+        raise VaelintError("load", message)
     model = _model_of(modules)
     loader = _loader(ready, sandbox)
     inputs, origin = _inferred_inputs(loader) if not request.inputs else ([], "")

@@ -65,7 +65,7 @@ class _CallGuard(ast.NodeTransformer):
     visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = visit_FunctionDef
 
 
-def _setup(stmts: list[ast.stmt], top_level_tolerant: bool) -> list[ast.stmt]:
+def _setup(stmts: list[ast.stmt], top_level_tolerant: bool, path: str = "") -> list[ast.stmt]:
     """Setup statements: calls guarded; each simple statement that fails binds
     placeholders for its names (a module's top-level lines already do, via
     vaelint/frontends/load.py's run_statement)."""
@@ -80,7 +80,7 @@ def _setup(stmts: list[ast.stmt], top_level_tolerant: bool) -> list[ast.stmt]:
             new = copy.copy(stmt)
             for name in BLOCK_FIELDS[type(stmt)]:
                 if name != "handlers":
-                    setattr(new, name, _setup(getattr(stmt, name), False))
+                    setattr(new, name, _setup(getattr(stmt, name), False, path))
             for header in ("test", "iter") if not kept_as_is else ():
                 if hasattr(new, header):
                     setattr(new, header, located(_CallGuard().visit(copy.deepcopy(getattr(new, header))), stmt))
@@ -90,19 +90,20 @@ def _setup(stmts: list[ast.stmt], top_level_tolerant: bool) -> list[ast.stmt]:
                     # ``with open('data_fold_0.pkl') as f: data = pickle.load(f)``: a header that
                     # fails (a data file not on this machine) skips the block, as a failed line
                     # does: what it binds becomes a placeholder, and the step may never read it
-                    new = _tolerant(new, stmt)
+                    new = _tolerant(new, stmt, path)
             out.append(new)
             continue
         guarded = located(_CallGuard().visit(copy.deepcopy(stmt)), stmt)
         if top_level_tolerant:
             out.append(guarded)
         else:
-            out.append(_tolerant(guarded, stmt))
+            out.append(_tolerant(guarded, stmt, path))
     return out
 
 
-def _tolerant(stmt: ast.stmt, original: ast.stmt) -> ast.stmt:
-    """try: stmt / except Exception as e: name = __vaelint__.failed(e, "name", line)."""
+def _tolerant(stmt: ast.stmt, original: ast.stmt, path: str = "") -> ast.stmt:
+    """try: stmt / except Exception as e: name = __vaelint__.failed(e, "name", line, ..., path);
+    ``path``: the file the line is in (a function of another file on the way to the step)."""
     names: set[str] = set()
     if isinstance(original, ast.Assign):
         for t in original.targets:
@@ -112,7 +113,7 @@ def _tolerant(stmt: ast.stmt, original: ast.stmt) -> ast.stmt:
     elif isinstance(original, (ast.With, ast.AsyncWith)):
         names = _bound_in_block(original)
     err = ast.Name("__vaelint_error", ast.Load())
-    read = _values_read(original)
+    read = [*_values_read(original), const(path or None)]
     handler_body: list[ast.stmt] = [
         ast.Assign(targets=[ast.Name(n, ast.Store())], value=rt_call("failed", err, const(n), const(original.lineno), *read))
         for n in sorted(names)
@@ -239,7 +240,7 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
             batch_names, region_lines = region.batch_names, region.lines
             region_statements, index_var = region.statements, region.index_var
         if fi <= boundary.frame_index and boundary.kind != "param" or fi < boundary.frame_index:
-            body = _setup(body, top_level_tolerant=scope.is_module)
+            body = _setup(body, top_level_tolerant=scope.is_module, path=file.path)
         _signals_first(body)
         for stmt in body:
             ast.fix_missing_locations(stmt)

@@ -229,17 +229,18 @@ class Runtime:
             return StandIn(f"{name} before the step sets it")
 
     # ---- the setup
-    def failed(self, error: BaseException, name: str | None, line: int, read: tuple = (), scopes: tuple = ()):
+    def failed(self, error: BaseException, name: str | None, line: int, read: tuple = (), scopes: tuple = (), path: str | None = None):
         """A setup line failed: remember it, and stand in for the name it binds. ``read``:
         the names the line reads, looked up in ``scopes`` (its locals, its globals); a
-        placeholder among their values is the cause."""
+        placeholder among their values is the cause. ``path``: the line's file."""
         values = [next((s[n] for s in scopes if n in s), None) for n in read]
         error = cause_among(error, values)
         text = getattr(error, "short", None) or (error.message if isinstance(error, VaelintError) else error_text(error))
-        self.failures.append((line, text))
+        path = path or self.path
+        self.failures.append((path, line, text))
         if name is None:
             return None
-        return Unavailable(name, SETUP, self.path, line, error if isinstance(error, VaelintError) else text)
+        return Unavailable(name, SETUP, path, line, error if isinstance(error, VaelintError) else text)
 
     def call(self, func, *args, **kwargs):
         """A call of the setup: data sets and loaders stand in, a failed import's

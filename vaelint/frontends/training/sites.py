@@ -211,6 +211,13 @@ def call_places(scopes: dict[str, Scope], target: Scope, same_file: bool) -> lis
                 continue
             for call in calls_in(_header(stmt)):
                 owner, name = _called_name(call)
+                if target.name == "__call__" and cls is not None:
+                    # trainer(train_loader, epochs=...) with trainer = Trainer(...), or
+                    # Trainer(...)(loader): the instance called is the class's __call__
+                    built = isinstance(call.func, ast.Call) and dotted(call.func.func).split(".")[-1] == cls.name
+                    if owner == "" and name in instances or built:
+                        out.append((scope, place, call))
+                    continue
                 if name != target.name:
                     continue
                 if cls is None:
@@ -301,11 +308,19 @@ def chains_to(files: list[SourceFile], home: SourceFile, scope: Scope, depth: in
 
 
 def _imports(file: SourceFile, other: SourceFile) -> bool:
+    defined = {  # its top-level functions and classes
+        stmt.name for stmt in other.tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
     for node in ast.walk(file.tree):
         if isinstance(node, ast.Import) and any(a.name.split(".")[-1] == other.module_name for a in node.names):
             return True
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] == other.module_name:
             return True
+        # ``from disvae import Trainer``, re-exported by disvae/__init__.py from disvae/training.py
+        if isinstance(node, ast.ImportFrom) and node.module and any(a.name in defined for a in node.names):
+            package = os.sep + node.module.replace(".", os.sep) + os.sep
+            if package in other.path:
+                return True
     return False
 
 
