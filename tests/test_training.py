@@ -290,12 +290,23 @@ def test_a_setup_that_moves_the_model_to_a_cuda_this_machine_lacks_is_checked_on
     assert r.exit_code == 0, r.output
     notes = json.loads(r.output)["results"][0]["notes"]
     assert any("torch.device('cuda') stayed on the CPU" in n for n in notes)
-    # the step naming CUDA itself cannot run here: said, with what to do
+    # the step naming CUDA itself (lyeoni's notebook: data = data.cuda()): the move leaves the batch
+    # on the CPU here, said with its line
     literal = tmp_path / "literal.py"
-    literal.write_text(open(path).read().replace("    logits, mu, logvar = model(x)", "    x = x.to('cuda')\n    logits, mu, logvar = model(x)"))
-    r = run(str(literal), "--input", "8x784")
+    literal.write_text(open(path).read().replace("    logits, mu, logvar = model(x)", "    x = x.to('cuda')\n    x = x.cuda()\n    logits, mu, logvar = model(x)"))
+    r = run(str(literal), "--input", "8x784", "--format", "json")
+    assert r.exit_code == 0, r.output
+    notes = json.loads(r.output)["results"][0]["notes"]
+    assert any("the step's .to('cuda') at" in n and "left its tensor on the CPU: this machine has no CUDA" in n for n in notes)
+    assert any("the step's .cuda() at" in n for n in notes)
+    # the model's own forward naming CUDA is the model's: it still cannot run here, and says so
+    forward = tmp_path / "forward.py"
+    source = open(path).read()
+    assert "    def forward(self, x):\n" in source
+    forward.write_text(source.replace("    def forward(self, x):\n", "    def forward(self, x):\n        x = x.cuda()\n"))
+    r = run(str(forward), "--input", "8x784")
     words = " ".join(r.output.split())
-    assert r.exit_code == 2 and "the training step moves a tensor to CUDA by itself" in words and "GPU machine" in words
+    assert r.exit_code == 2 and "moves a tensor to CUDA by itself" in words and "GPU machine" in words
 
 
 def test_a_trainer_in_a_package_the_script_imports_is_found_and_flag_guarded_moves_are_not_decided(monkeypatch):
@@ -434,3 +445,38 @@ def test_a_trainer_called_as_a_function_and_imported_from_its_package_is_followe
     assert r.exit_code == 2 and "No such file or directory: 'settings.json'" in text, r.output
     line = wrapped.splitlines().index('    settings = json.load(open("settings.json"))') + 1
     assert f"main.py:{line}" in text and f"training.py:{line}" not in text
+
+
+def test_a_step_that_moves_its_batch_with_cuda_runs_on_a_machine_without_one_and_keeps_the_gpu_check(tmp_path):
+    # lyeoni/pytorch-mnist-VAE: data = data.cuda() in the loop stopped every CPU check; now the move
+    # leaves the batch where it is, and the report says so with the line
+    source = open(os.path.join(TRAINING, "module_level_loop.py")).read()
+    assert "        stats = encoder(x)\n" in source
+    (tmp_path / "moved.py").write_text(source.replace("        stats = encoder(x)\n", "        x = x.cuda()\n        stats = encoder(x)\n"))
+    r = run(str(tmp_path / "moved.py"), "--input", "16x784", "--format", "json", "--no-cache")
+    result = json.loads(r.output)["results"][0]
+    assert r.exit_code == 0 and result["error"] is None and not result["findings"], r.output
+    assert any("the step's .cuda() at" in n and "moved.py:24" in n for n in result["notes"]), result["notes"]
+    # on VAE012's simulated GPU the step's move is real: a CPU tensor it moves meets nothing there,
+    # the same tensor left unmoved does
+    import torch
+
+    from vaelint.confirm.simdevice import simulate
+    from vaelint.frontends.training.runtime import Runtime
+
+    runtime = Runtime(str(tmp_path / "moved.py"))
+
+    class Step(torch.nn.Module):
+        def __init__(self, move):
+            super().__init__()
+            self.lin, self.move = torch.nn.Linear(4, 4), move
+
+        def forward(self, x):
+            noise = torch.ones(3, 4)
+            if self.move:
+                noise = runtime.moved(noise, "cuda", 1)
+            return (self.lin(x) * noise).sum()
+
+    assert simulate(Step(True), (torch.rand(3, 4),)).meetings == []
+    assert [m.op for m in simulate(Step(False), (torch.rand(3, 4),)).meetings] == ["mul"]
+    assert runtime.moved(torch.ones(2), "to", 1, "cuda", torch.float64).dtype == torch.float64  # the dtype still applies

@@ -104,6 +104,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     progress = options.progress or (lambda stage: None)
     loaded = _load_stage(target, options, result, progress)
     shaped = _capture_stage(target, loaded, result, progress)
+    # what the program learned while its step ran (a move to a CUDA this machine lacks)
+    result.notes.extend(n for n in loaded.program.notes if n not in result.notes)
     ctx = _roles_stage(target, loaded, shaped, options, result)
     progress("rules")
     findings = run_rules(selected_rules(options), ctx, result)

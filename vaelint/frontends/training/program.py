@@ -38,6 +38,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
         init=dict(request.init), module_sites=sites, step=_step(plan, fn, counters, sandbox, home, iterators), inputs=inputs,
         inputs_origin=origin, notes=_not_run(plan, sandbox) + _kept_on_cpu(runtime),
     )
+    runtime.notes = program.notes  # a move to CUDA the step makes is said when it runs
     frame = plan.frames[plan.boundary.frame_index]
     program.schedules = _schedules(plan, fn, sandbox, home) + iterator_schedules(iterators, plan.region, frame.scope.path, sandbox)
     _first_weighted_step(program, fn, counters)

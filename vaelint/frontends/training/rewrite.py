@@ -65,6 +65,40 @@ class _CallGuard(ast.NodeTransformer):
     visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = visit_FunctionDef
 
 
+class DeviceMoves(ast.NodeTransformer):
+    """``x.cuda(...)`` -> ``__vaelint__.moved(x, "cuda", line, ...)``, and ``.to(...)`` the same, in
+    the step and the functions it calls on the way: training code written for a GPU moves
+    each batch there, which a machine without CUDA cannot do (vaelint/frontends/training/runtime.py)."""
+
+    def __init__(self, step: str | None = None):
+        # in the frame that defines the step's function: that function only (the frame's other
+        # statements are setup, and a model class defined there is the model's own code)
+        self.step = step
+
+    def visit_ClassDef(self, node):
+        return node  # the model's code: its own moves to CUDA are the model's (VAE012)
+
+    def visit_FunctionDef(self, node):
+        if self.step is not None and node.name != self.step:
+            return node
+        inner = DeviceMoves()
+        node.body = [inner.visit(stmt) for stmt in node.body]
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Call(self, node: ast.Call):
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("cuda", "to") and not (
+            isinstance(func.value, ast.Name) and func.value.id == RT
+        ):
+            call = rt_call("moved", func.value, const(func.attr), const(node.lineno), *node.args)
+            call.keywords = node.keywords
+            return ast.copy_location(call, node)
+        return node
+
+
 def _setup(stmts: list[ast.stmt], top_level_tolerant: bool, path: str = "") -> list[ast.stmt]:
     """Setup statements: calls guarded; each simple statement that fails binds
     placeholders for its names (a module's top-level lines already do, via
@@ -241,6 +275,12 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
             region_statements, index_var = region.statements, region.index_var
         if fi <= boundary.frame_index and boundary.kind != "param" or fi < boundary.frame_index:
             body = _setup(body, top_level_tolerant=scope.is_module, path=file.path)
+        if fi == boundary.frame_index and region is not None:  # the step's function, defined in this frame
+            body = [DeviceMoves(step=region.name).visit(stmt) for stmt in body]
+        elif fi > boundary.frame_index or fi == boundary.frame_index and boundary.kind == "param":
+            # the functions the step calls on the way to its backward; a step that takes its
+            # batch as a parameter (a training_step) is that whole function
+            body = [DeviceMoves().visit(stmt) for stmt in body]
         _signals_first(body)
         for stmt in body:
             ast.fix_missing_locations(stmt)

@@ -24,6 +24,7 @@ from typing import Any
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path, user_frame
 from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, missing_package
+from vaelint.frontends.sourcemap import where
 
 
 class StepReady(BaseException):
@@ -143,6 +144,8 @@ class Runtime:
     failures: list = field(default_factory=list)  # (line, error text) of setup lines that failed
     data_objects: list = field(default_factory=list)  # data sets and loaders the setup stood in for
     kept_on_cpu: list = field(default_factory=list)  # "model.to(DEVICE)": moves to a CUDA this machine lacks
+    # the program's notes, once it is built: a step's own move to CUDA is said there (``moved``)
+    notes: list | None = None
 
     StepLoss = StepLoss
     signals = SIGNALS
@@ -227,6 +230,39 @@ class Runtime:
             return read()
         except NameError:
             return StandIn(f"{name} before the step sets it")
+
+    # ---- the step's moves to the GPU
+    def moved(self, obj, method: str, line: int, *args, **kwargs):
+        """``x.cuda()`` / ``x.to(device)`` as the step writes them (vaelint/frontends/training/rewrite.py,
+        ``DeviceMoves``): as written where CUDA is (a GPU machine, and VAE012's simulated GPU, where
+        the move is what it checks); on a machine without CUDA a move there keeps the object where it
+        is, on the CPU the check runs on, and the report says so."""
+        import torch
+
+        real = getattr(obj, method)
+        if torch.cuda.is_available():
+            return real(*args, **kwargs)
+        if method == "cuda":
+            self._kept(f".cuda() at {where(self.path, line)}")
+            return obj
+        device = kwargs.get("device", args[0] if args else None)
+        try:
+            to_cuda = isinstance(device, (str, torch.device)) and torch.device(device).type == "cuda"
+        except (RuntimeError, TypeError):
+            to_cuda = False
+        if not to_cuda:
+            return real(*args, **kwargs)
+        self._kept(f".to({str(device)!r}) at {where(self.path, line)}")
+        rest = args[1:] if args and args[0] is device else args  # .to("cuda", torch.float16): the dtype still applies
+        others = {k: v for k, v in kwargs.items() if k != "device"}
+        return real(*rest, **others) if rest or others else obj
+
+    def _kept(self, what: str) -> None:
+        if self.notes is None:
+            return
+        note = f"the step's {what} left its tensor on the CPU: this machine has no CUDA (the check runs on the CPU)"
+        if note not in self.notes:
+            self.notes.append(note)
 
     # ---- the setup
     def failed(self, error: BaseException, name: str | None, line: int, read: tuple = (), scopes: tuple = (), path: str | None = None):
