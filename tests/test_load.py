@@ -305,3 +305,38 @@ def test_a_class_that_needs_arguments_points_at_the_instance_the_file_builds(tmp
     with pytest.raises(VaelintError) as e:
         load_program(f"{path}:VAE", LoadRequest(init={}))
     assert f"The file builds one itself at line 9 (vae = VAE(nn.Linear(4, 4), nn.Linear(2, 4))): check that with {path}:vae." in e.value.message
+
+
+_STAR = """import torch
+import torch.nn as nn
+from mylayers import *
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = Encoder(784, 8)
+        self.dec = nn.Linear(4, 784)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+"""
+
+
+def test_a_name_a_failed_star_import_would_have_defined_is_explained_by_that_import(tmp_path, monkeypatch):
+    # hsinyilin19/ResNetVAE ships without its modules.py: `from modules import *` fails and then
+    # ResNet_VAE(...) said only "name 'ResNet_VAE' is not defined"
+    (tmp_path / "m.py").write_text(_STAR)
+    result = check(str(tmp_path / "m.py"), "VAE", ["8x784"])
+    message = " ".join(result.error.message.split())
+    assert "m.py:3 imports * from 'mylayers', which could not be imported" in message
+    assert "'Encoder' is not defined, and would have come from it" in message and "add mylayers.py" in message
+    # a training script: the same cause, through the setup line that built the model
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(_STAR + "\n\nmodel = VAE()\nfor x in torch.utils.data.DataLoader(torch.rand(32, 784), batch_size=8):\n"
+                                       "    recon, mu, logvar = model(x)\n    ((recon - x) ** 2).sum().backward()\n")
+    result = check(str(tmp_path / "train.py"), "-", ["8x784"])
+    message = " ".join(result.error.message.split())
+    assert "train.py:3 imports * from 'mylayers'" in message and "'VAE' is not defined" not in message, message

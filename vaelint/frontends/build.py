@@ -158,6 +158,11 @@ def call_user(spec, fn, init, sites, on_error=lambda: None):
         raise
     except Exception as e:  # noqa: BLE001 - the user's constructor failed
         on_error()
+        from vaelint.frontends.placeholders import star_cause
+
+        cause = star_cause(e, [getattr(fn, "__globals__", None), getattr(getattr(fn, "__init__", None), "__globals__", None)])
+        if isinstance(cause, VaelintError):  # Encoder from a `from layers import *` that failed
+            raise VaelintError("load", f"{spec}: building the model failed: {cause.message}") from None
         loc = user_frame_of_traceback(e.__traceback__)
         where = f" at {loc.where()}" if loc else ""
         raise VaelintError(

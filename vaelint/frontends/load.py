@@ -24,7 +24,7 @@ import types
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
-from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger
+from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger, star_cause
 from vaelint.frontends.statements import assigned_names, select_statements
 
 
@@ -344,7 +344,7 @@ def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: 
         if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
             from vaelint.frontends.training.astutil import loads
 
-            e = cause_among(e, [module.__dict__.get(n) for n in sorted(loads(stmt))])
+            e = star_cause(cause_among(e, [module.__dict__.get(n) for n in sorted(loads(stmt))]), [module.__dict__])
         error = error_text(e)
         if failures is not None and not isinstance(stmt, (ast.Import, ast.ImportFrom)):
             failures.append((stmt.lineno, getattr(e, "short", None) or (e.message if isinstance(e, VaelintError) else error)))

@@ -76,6 +76,27 @@ def cause_among(error: BaseException, values) -> BaseException:
             return value.explanation()
     return error
 
+def star_cause(error: BaseException, namespaces) -> BaseException:
+    """A NameError in a file whose ``from M import *`` failed: that import is the cause
+    (``from modules import *`` with modules.py not in the repository, then
+    ``ResNet_VAE(...)``: 'name ResNet_VAE is not defined'). ``error`` otherwise."""
+    if not isinstance(error, NameError):
+        return error
+    for namespace in namespaces:
+        star = namespace.get("*") if isinstance(namespace, dict) else None
+        if isinstance(star, MissingImport):
+            _name, module, path, line, failure = object.__getattribute__(star, "_info")
+            missing = getattr(error, "name", None)
+            what = f"{missing!r} is not defined, and would have come from it" if missing else "the names it would have defined are missing"
+            return VaelintError(
+                "load",
+                f"{where(path, line)} imports * from {module!r}, which could not be imported ({failure}): {what}. "
+                f"Install the package that provides {missing_package(module, failure)!r} in this environment "
+                f"(or add {module.replace('.', '/')}.py, if it is the repository's own module).",
+            )
+    return error
+
+
 # Operators look their method up on the type, not through __getattr__: without
 # these, ``2 * LATENT`` would raise "unsupported operand ... 'Unavailable'"
 # instead of the import's or the assignment's own error.

@@ -23,7 +23,7 @@ from typing import Any
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path, user_frame
-from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, missing_package
+from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, missing_package, star_cause
 from vaelint.frontends.sourcemap import where
 
 
@@ -270,7 +270,7 @@ class Runtime:
         the names the line reads, looked up in ``scopes`` (its locals, its globals); a
         placeholder among their values is the cause. ``path``: the line's file."""
         values = [next((s[n] for s in scopes if n in s), None) for n in read]
-        error = cause_among(error, values)
+        error = star_cause(cause_among(error, values), scopes)
         text = getattr(error, "short", None) or (error.message if isinstance(error, VaelintError) else error_text(error))
         path = path or self.path
         self.failures.append((path, line, text))
