@@ -123,6 +123,9 @@ over everything.
             kl_term=scales.kl.term,
             # the terms' values carry their own reductions, not those of a sum they share
             expected_move=2.0 ** (scales.kl.own()[0] - scales.rec.own()[0]),
+            # with what a sum they share does to both: the reductions beta_eff is read from
+            rec_own=_reduced(scales.rec),
+            kl_own=_reduced(scales.kl),
         )
         yield self.report(seen, loc, node=scales.kl.term, severity=Severity.ERROR if scales.batch_power else Severity.WARNING)
 
@@ -172,6 +175,13 @@ over everything.
         return math.isclose(moved, seen.expected_move, rel_tol=0.25)
 
 
+def _reduced(term) -> tuple[int, float, float]:
+    """(batch power, sizes its means divide by, sizes its other divisions divide by)."""
+    means = math.prod(f.const_sizes for f in term.factors if f.kind == "mean")
+    others = math.prod(f.const_sizes for f in term.factors if f.kind != "mean")
+    return term.batch_power, means, others
+
+
 @dataclass(frozen=True)
 class ReductionsSeen(Observed):
     """How the reconstruction and KL terms are reduced, and the beta_eff it makes."""
@@ -185,6 +195,10 @@ class ReductionsSeen(Observed):
     rec_term: object = field(compare=False)  # the terms' nodes, for the confirmation's values
     kl_term: object = field(compare=False)
     expected_move: float = 1.0  # of the KL/reconstruction ratio, at twice the batch
+    # each term's (batch power, sizes its means divide by, sizes it is divided by otherwise
+    # (x.numel())): what the fix says to change (``_reduced``)
+    rec_own: tuple = (0, 1.0, 1.0)
+    kl_own: tuple = (0, 1.0, 1.0)
 
     @property
     def shows_at_twice_the_batch(self) -> bool:
@@ -202,7 +216,26 @@ class ReductionsSeen(Observed):
         )
 
     def fix(self) -> str:
-        return (
-            "reduce both terms the same way: per-sample sums averaged over the batch, "
-            "e.g. F.mse_loss(recon, x, reduction='sum') / x.size(0) and kl.sum() / x.size(0)"
-        )
+        """What to change, term by term, toward the ELBO's per-sample sums averaged over the batch."""
+        (rec_b, rec_d, rec_n), (kl_b, kl_d, kl_n) = self.rec_own, self.kl_own
+        steps = []
+        if rec_d > 1.5:
+            steps.append("sum the reconstruction over each sample's values instead of averaging them "
+                         "(F.mse_loss(recon, x, reduction='sum') / x.size(0))")
+        if rec_n > 1.5:
+            steps.append("divide the reconstruction by the batch size, not by a count of its values (x.size(0), not x.numel())")
+        if kl_d > 1.5:
+            steps.append("sum the KL over the latent dims instead of averaging them (kl.sum(dim=-1).mean())")
+        if kl_n > 1.5:
+            steps.append("divide the KL by the batch size only (x.size(0)), not by a count of values")
+        # batch powers: -1 averaged over the batch, 0 summed over it
+        if kl_b > rec_b:
+            steps.append("average the KL over the batch as the reconstruction is (kl.sum() / x.size(0))")
+        elif kl_b < rec_b:
+            steps.append("average the reconstruction over the batch as the KL is (divide its sum by x.size(0))")
+        if not steps:
+            return (
+                "reduce both terms the same way: per-sample sums averaged over the batch, "
+                "e.g. F.mse_loss(recon, x, reduction='sum') / x.size(0) and kl.sum() / x.size(0)"
+            )
+        return "reduce both terms as per-sample sums averaged over the batch: " + "; ".join(steps)

@@ -320,3 +320,18 @@ def test_loading_evicts_only_the_modules_of_rewritten_files(tmp_path, monkeypatc
     assert _evict({}) == {}
     out = _evict({str(rewritten): []})
     assert list(out) == ["solver_mod"] and "solver_mod" not in sys.modules and "other_solver_mod" in sys.modules
+
+
+def test_vae002_says_what_to_change_in_each_term():
+    # the fix names the reductions that differ from per-sample sums averaged over the batch
+    from vaelint.rules.vae002_kl_reduction import ReductionsSeen
+
+    def fix(rec, kl):
+        return ReductionsSeen("r", "k", "f", 2.0, 8, 1, None, None, rec_own=rec, kl_own=kl).fix()
+
+    both = fix((-1, 784.0, 1.0), (0, 1.0, 1.0))  # F.mse_loss(recon, x) beside kl.sum()
+    assert "sum the reconstruction over each sample's values" in both and "average the KL over the batch" in both
+    assert fix((-1, 1.0, 1.0), (-1, 4.0, 1.0)).endswith("sum the KL over the latent dims instead of averaging them (kl.sum(dim=-1).mean())")
+    assert "average the reconstruction over the batch as the KL is" in fix((0, 1.0, 1.0), (-1, 1.0, 1.0))
+    assert "not by a count of values" in fix((-1, 1.0, 1.0), (-1, 1.0, 784.0))  # kl / x.numel()
+    assert fix((-1, 1.0, 1.0), (-1, 1.0, 1.0)).startswith("reduce both terms the same way")  # nothing to name
