@@ -81,6 +81,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         Example(_model("h.view(-1, 16 * 8 * 8)", 1024), inputs=("4x1x16x16",)),
         # rows of 64 treated one by one (a per-row softmax), then folded back to B rows
         Example(_model("torch.softmax(h.view(-1, 64), dim=-1).view(h.size(0), -1)", 1024), inputs=("4x1x16x16",)),
+        # one row per position with its channels (a vector quantiser's lookup, channels moved last)
+        Example(_model("h.permute(0, 2, 3, 1).reshape(-1, 16)", 16), inputs=("4x1x16x16",)),
     ]
     INVALID = [
         Example(
@@ -91,6 +93,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
             _model("h.reshape(-1, 512)", 512), inputs=("4x1x16x16",), at="finding",
             message="B x 16 x 8 x 8 (4 x 16 x 8 x 8) into 2*B x 512", fixed=_model("h.reshape(h.size(0), -1)", 1024), unsafe=True,
         ),
+        # the same lookup with the channels left first (a VQ-VAE tutorial's): rows of 16 values along W
+        Example(_model("h.reshape(-1, 16)", 16), inputs=("4x1x16x16",), at="finding", message="not along its 16 channels"),
     ]
 
     def check(self, ctx):
@@ -125,8 +129,15 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 continue
             if _restored(ctx, node):
                 continue  # rows processed one by one, then folded back: a per-row op, not mixing
+            # B x C x H x W -> (H*W*B) x C: rows of C values that run along W, not along the
+            # channels (a vector quantiser's lookup written without moving the channels last)
+            channels_first = (
+                len(before.sizes) >= 3 and len(after.sizes) == 2 and after.sizes[1] == before.sizes[1]
+                and a0.const == 0 and a0.coef == math.prod(before.sizes[2:])
+            )
             seen = BatchDimSplit(ctx.view.op(node), ctx.shape_text(src), ctx.shape_text(node), a0.text(), a0.coef,
-                                 math.prod(before.sizes[1:]))
+                                 math.prod(before.sizes[1:]), before.sizes[1] if channels_first else 0,
+                                 " x ".join(str(n) for n in before.sizes[2:]) if channels_first else "")
             yield self.report(seen, loc_of(node), node=node)
 
     def autofix(self, finding, ctx):
@@ -141,6 +152,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         node = finding.node
         if node is None or isinstance(finding.observed, MixingSeen) or ctx.view.op(node) not in ("view", "reshape"):
             return None
+        if finding.observed.channels:
+            return None  # rows per position or per sample: which one the code means, the words ask
         call = expr_at(finding.loc)
         receiver = call.receiver() if call is not None and call.is_call else None
         if receiver is None or not is_plain_reference(call, receiver):
@@ -308,14 +321,28 @@ class BatchDimSplit(Observed):
     batch_dim: str  # "4*B"
     rows: int  # rows per sample
     features: int  # the per-sample size the next layer should take
+    # B x C x H x W -> (H*W*B) x C: C (0: not this case), and "H x W"
+    channels: int = 0
+    positions: str = ""
 
     def message(self) -> str:
+        if self.channels:
+            return (
+                f"{self.op} turns {self.before} into {self.after}: each row takes {self.channels} consecutive values "
+                f"of one sample, which in this layout run along its last dims ({self.positions}), not along its "
+                f"{self.channels} channels, so the {self.batch_dim} rows are neither samples nor positions."
+            )
         return (
             f"{self.op} turns {self.before} into {self.after}: the batch dim becomes {self.batch_dim}, so each "
             f"sample is split over {self.rows} rows that later layers treat as separate samples."
         )
 
     def fix(self) -> str:
+        if self.channels:
+            return (
+                f"for one row per position with its {self.channels} channels, move the channels last first: "
+                f"x.permute(0, 2, 3, 1).reshape(-1, {self.channels}); for one row per sample, x.flatten(1)"
+            )
         return (
             "keep the batch dim: x.view(x.size(0), -1) or x.flatten(1), and size the next layer "
             f"for {self.features} features"
