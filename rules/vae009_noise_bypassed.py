@@ -40,6 +40,34 @@ def _model(decoder_input: str) -> str:
     return fill(_MODEL, decoder_input=decoder_input)
 
 
+# VaDE's loss: a second draw from the same posterior, for the clusters' responsibilities
+_TWO_DRAWS = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4, clusters=3):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+        self.centres = nn.Parameter(torch.randn(clusters, latent))
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        z2 = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        gamma = torch.softmax(-((z2.unsqueeze(1) - self.centres) ** 2).sum(2), dim=1)
+        return torch.sigmoid(self.dec(z)), mu, logvar, gamma
+
+
+def loss_function(recon, x, mu, logvar, gamma):
+    rec = F.binary_cross_entropy(recon, x, reduction="sum")
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return rec + kl + (gamma * gamma.log()).sum()
+'''
+
+
 class NoiseBypassed(Rule):
     code = "VAE009"
     name = "noise-bypassed"
@@ -70,6 +98,7 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
     VALID = [
         Example(_model("z"), inputs=("6x20",)),
         Example(_model("z.view(z.size(0), -1)"), inputs=("6x20",)),
+        Example(_TWO_DRAWS, inputs=("6x20",)),
     ]
     INVALID = [
         Example(_model("mu"), inputs=("6x20",), at="finding", message="fed the mean", fixed=_model("z")),
@@ -77,9 +106,14 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
     ]
 
     def check(self, ctx):
-        for i, r in enumerate(ctx.roles.reparams):
+        reparams, recon, view = ctx.roles.reparams, ctx.roles.recon, ctx.view
+        for i, r in enumerate(reparams):
+            # another draw from the same posterior whose sample the decoder does read (VaDE draws
+            # a second z for its clusters' responsibilities): the decoding path has its noise
+            if any(q is not r and q.mu is r.mu and view.depends_on(recon, q.noise) for q in reparams):
+                continue
             # a later layer counts when the reconstruction reads its mean: it is on the decoding path
-            if i == 0 or ctx.view.depends_on(ctx.roles.recon, r.mu):
+            if i == 0 or view.depends_on(recon, r.mu):
                 yield from self._check_layer(ctx, r)
 
     def _check_layer(self, ctx, r):
