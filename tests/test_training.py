@@ -51,6 +51,7 @@ NOTHING_ELSE_RUNS = [
     ("a loop at the top level calls train(), CUDA hard-coded", ".", ["cuda_step_module_loop.py", "--input", "16x1x28x28", "--input", "16:int64:10"], 0),
     ("a function its script cannot reach (no checkpoint to resume)", ".", ["resume_from_checkpoint.py:train", "--input", "16x784"], 0),
     ("a data set that makes its folder and starts curl", ".", ["downloading_dataset.py", "--input", "16x784"], 0),
+    ("a pre-training method called on the model", ".", ["pretrain_method.py", "--input", "16x784"], 0),
     ("two loaders zipped, a nested pattern", ".", ["paired_loaders.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784"], 0),
 ]
 
@@ -480,3 +481,14 @@ def test_a_step_that_moves_its_batch_with_cuda_runs_on_a_machine_without_one_and
     assert simulate(Step(True), (torch.rand(3, 4),)).meetings == []
     assert [m.op for m in simulate(Step(False), (torch.rand(3, 4),)).meetings] == ["mul"]
     assert runtime.moved(torch.ones(2), "to", 1, "cuda", torch.float64).dtype == torch.float64  # the dtype still applies
+
+
+def test_a_method_of_the_model_that_trains_is_left_out_and_said():
+    # GuHongyang/VaDE-pytorch: vade.module.pre_train(DL, pre_epoch=50) before the loop ran its
+    # own training loop in the setup (the sandbox stopped its data loader and optimiser)
+    r = run(os.path.join(TRAINING, "pretrain_method.py"), "--input", "16x784", "--format", "json", "--no-cache")
+    result = json.loads(r.output)["results"][0]
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    assert any("model.pre_train(loader, epochs=50) was not run: VAE.pre_train (its backward at" in n
+               and "trains, and vaelint never trains on the user's behalf" in n for n in result["notes"]), result["notes"]
+    assert "pre-training ran" not in r.output

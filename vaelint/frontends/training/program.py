@@ -11,6 +11,7 @@ import types
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.base import Program, Step
+from vaelint.frontends.sourcemap import where
 from vaelint.frontends.training.astutil import source_segment
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.schedules import iterator_schedules, stepped_iterators
@@ -82,6 +83,10 @@ def _not_run(plan, sandbox) -> list[str]:
         f"{display_path(plan.site.place.scope.path)}:{stmt.lineno}: {source_segment(plan.entry.text, stmt.value, 70)} "
         "was not run: vaelint checks the model as the code builds it, without loading weights"
         for stmt in plan.skipped_loads
+    ]
+    notes += [
+        f"{where(path, line)}: {text} was not run: {what} trains, and vaelint never trains on the user's behalf"
+        for path, line, text, what in plan.skipped_training
     ]
     notes += [f"the code's {what} was not performed (vaelint writes nothing)" for what in sandbox.blocked[:5]]
     return notes

@@ -27,7 +27,7 @@ import ast
 import copy
 from dataclasses import dataclass, field
 
-from vaelint.frontends.training.astutil import BLOCK_FIELDS, Scope, free_names, loads, target_names, walk_statements, local_names
+from vaelint.frontends.training.astutil import BLOCK_FIELDS, Scope, free_names, loads, local_names, source_segment, target_names, walk_statements
 from vaelint.frontends.training.astbuild import RT, rt_call, const, located, mark, rt
 from vaelint.frontends.training.region import Region
 from vaelint.frontends.training.sites import Boundary, Frame, Site, SourceFile
@@ -42,6 +42,8 @@ class Plan:
     boundary: Boundary
     batch_names: list[str]  # the first data source's variables, in order (placeholder names)
     skipped_loads: list[ast.stmt] = field(default_factory=list)
+    # calls of the repository's methods that train, left out: (path, line, the call's text, what it is)
+    skipped_training: list[tuple] = field(default_factory=list)
     region_lines: tuple[int, int] = (0, 0)
     region: list[ast.stmt] = field(default_factory=list)  # the step's statements, as kept
     index_var: str | None = None  # the data loop's enumerate index (0 at the step run)
@@ -249,6 +251,8 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
     region_lines = (0, 0)
     region_statements, index_var = [], None
     entry_body: list[ast.stmt] = []
+    skipped_training: list[tuple] = []
+    trains = _training_methods(files, frames)
     last = len(frames) - 1
     for fi in range(last, -1, -1):
         frame = frames[fi]
@@ -256,7 +260,7 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
         file = file_of(scope)
         slicer = Slicer(
             local_names(scope), keep_definitions=scope.is_module, main_guard_true=scope.is_module and file is entry,
-            rewritten=new_defs,
+            rewritten=new_defs, trains=trains,
         )
 
         if fi == last:
@@ -270,17 +274,13 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
             region = Region(boundary, slicer, frame, site, scope.name if not scope.is_module else "step")
         body, entry_needs = slicer.along(scope.body, frame.place.steps, end, region)
         skipped += slicer.skipped_loads
+        skipped_training += [(file.path, s.lineno, source_segment(file.text, s.value, 70), w) for s, w in slicer.skipped_training]
         if region is not None:
             batch_names, region_lines = region.batch_names, region.lines
             region_statements, index_var = region.statements, region.index_var
         if fi <= boundary.frame_index and boundary.kind != "param" or fi < boundary.frame_index:
             body = _setup(body, top_level_tolerant=scope.is_module, path=file.path)
-        if fi == boundary.frame_index and region is not None:  # the step's function, defined in this frame
-            body = [DeviceMoves(step=region.name).visit(stmt) for stmt in body]
-        elif fi > boundary.frame_index or fi == boundary.frame_index and boundary.kind == "param":
-            # the functions the step calls on the way to its backward; a step that takes its
-            # batch as a parameter (a training_step) is that whole function
-            body = [DeviceMoves().visit(stmt) for stmt in body]
+        body = _device_moves(body, fi, boundary, region)
         _signals_first(body)
         for stmt in body:
             ast.fix_missing_locations(stmt)
@@ -295,7 +295,36 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
             new_defs[id(scope.node)] = new_def
 
     statements = _file_statements(entry, entry_body, [file_of(fr.scope) for fr in frames], globals_needed, new_defs)
-    return Plan(entry, statements, frames, site, boundary, batch_names, skipped, region_lines, region_statements, index_var)
+    return Plan(entry, statements, frames, site, boundary, batch_names, skipped, skipped_training, region_lines, region_statements, index_var)
+
+
+def _device_moves(body: list[ast.stmt], fi: int, boundary: Boundary, region) -> list[ast.stmt]:
+    """The step's own moves to CUDA through ``__vaelint__.moved`` (``DeviceMoves``): in the
+    step's function where this frame defines it, in the functions the step calls on the way
+    to its backward, and in a step that takes its batch as a parameter (a training_step)."""
+    if fi == boundary.frame_index and region is not None:
+        return [DeviceMoves(step=region.name).visit(stmt) for stmt in body]
+    if fi > boundary.frame_index or fi == boundary.frame_index and boundary.kind == "param":
+        return [DeviceMoves().visit(stmt) for stmt in body]
+    return body
+
+
+def _training_methods(files: list[SourceFile], frames: list[Frame]) -> dict[str, str]:
+    """Method name -> ``Class.method (its backward at path:line)`` for the repository's
+    methods with a backward in their own body, those on the way to the step excepted."""
+    from vaelint.frontends.sourcemap import where
+    from vaelint.frontends.training.sites import find_sites
+
+    on_the_way = {id(frame.scope.node) for frame in frames}
+    out: dict[str, str] = {}
+    for file in files:
+        for scope in file.scopes.values():
+            if scope.is_module or scope.cls is None or id(scope.node) in on_the_way:
+                continue
+            sites = find_sites(scope)
+            if sites:
+                out.setdefault(scope.name, f"{scope.qualname} (its backward at {where(file.path, sites[0].place.line)})")
+    return out
 
 
 def _site_end(site: Site):

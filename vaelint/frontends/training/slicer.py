@@ -57,8 +57,13 @@ class Slicer:
     ``os.makedirs(d)``). ``keep_definitions``: a module keeps every import and
     definition (defining is harmless, and other modules may import them)."""
 
-    def __init__(self, local: set[str], keep_definitions: bool = False, main_guard_true: bool = False, rewritten: dict | None = None):
+    def __init__(self, local: set[str], keep_definitions: bool = False, main_guard_true: bool = False, rewritten: dict | None = None,
+                 trains: dict | None = None):
         self.local = local
+        # method name -> what it is, for the repository's methods that train (a backward in their
+        # body): ``vade.module.pre_train(loader, pre_epoch=50)`` is left out like an optimiser step
+        self.trains = trains or {}
+        self.skipped_training: list[tuple[ast.stmt, str]] = []
         # id(a def of the user's) -> its rewritten version: what a needed function reads is what
         # the rewritten one reads (a train() cut at its step no longer reads the optimiser)
         self.rewritten = rewritten or {}
@@ -156,6 +161,9 @@ class Slicer:
             return None, needed
         if method in WEIGHT_LOADS:
             self.skipped_loads.append(s)
+            return None, needed
+        if method in self.trains:
+            self.skipped_training.append((s, self.trains[method]))
             return None, needed
         if method in SIDE_EFFECT_METHODS:
             return None, needed
