@@ -21,6 +21,7 @@ tensor subclass costs one extra forward under ``no_grad``.
 from __future__ import annotations
 
 import contextlib
+import weakref
 import warnings
 from dataclasses import dataclass, field
 
@@ -64,9 +65,11 @@ class SimulatedCuda(torch.Tensor):
     """A CPU tensor that says it lives on ``cuda:0``."""
 
     _meetings: list | None = None  # the running simulation's record
-    # storages of simulated tensors: Variable(t) and other legacy wrappers hand back a
-    # plain tensor over the same memory, which is on the GPU all the same
-    _storages: set = set()
+    # the memory of simulated tensors, by address, with weak references to the tensors over
+    # it: Variable(t) and other legacy wrappers hand back a plain tensor over the same memory,
+    # which is on the GPU all the same. Weak, because memory a freed tensor gave back is
+    # handed out again, and a CPU tensor made there later is no GPU tensor
+    _storages: dict = {}
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
@@ -86,7 +89,7 @@ class SimulatedCuda(torch.Tensor):
             and not (name in _RNN and t.dim() == 1 and t.dtype == torch.int64)
             # a tensor the user's code made on (or moved to) the CPU carries where; an unlabelled
             # one over a simulated tensor's memory (Variable(t)) is that tensor
-            and (hasattr(t, "_vaelint_made") or _storage(t) not in cls._storages)
+            and (hasattr(t, "_vaelint_made") or not _on_simulated_memory(t))
         ]
         if plain and name not in _ALLOWED and cls._meetings is not None:
             t = plain[0]
@@ -107,8 +110,21 @@ def _simulated(t):
     if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and not isinstance(t, nn.Parameter):
         t = t.as_subclass(SimulatedCuda)
     if isinstance(t, SimulatedCuda):
-        SimulatedCuda._storages.add(_storage(t))
+        _remember(t)
     return t
+
+
+def _remember(t: torch.Tensor) -> None:
+    """``t``'s memory is simulated GPU memory for as long as ``t`` lives."""
+    where = _storage(t)
+    if where is not None:
+        SimulatedCuda._storages.setdefault(where, []).append(weakref.ref(t))
+
+
+def _on_simulated_memory(t: torch.Tensor) -> bool:
+    """Is ``t`` over the memory of a simulated tensor that is still alive?"""
+    where = _storage(t)
+    return where is not None and any(ref() is not None for ref in SimulatedCuda._storages.get(where, ()))
 
 
 def _storage(t: torch.Tensor) -> int | None:
@@ -199,10 +215,11 @@ class _Moves(TorchFunctionMode):
 def _over_simulated(t) -> bool:
     """A plain tensor over a simulated tensor's memory that the user's code did not
     make on, or move to, the CPU: what ``Variable(t)`` hands back for a GPU tensor."""
-    return (
-        isinstance(t, torch.Tensor) and not isinstance(t, (SimulatedCuda, nn.Parameter))
-        and not hasattr(t, "_vaelint_made") and _storage(t) in SimulatedCuda._storages
-    )
+    if not (isinstance(t, torch.Tensor) and not isinstance(t, (SimulatedCuda, nn.Parameter))
+            and not hasattr(t, "_vaelint_made") and _on_simulated_memory(t)):
+        return False
+    _remember(t)  # the alias keeps that memory the GPU's when the simulated tensor is gone
+    return True
 
 
 _CREATES = {
@@ -253,7 +270,9 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
     state.update({name: t.detach().as_subclass(SimulatedCuda) for name, t in module.named_buffers()})
     sim_inputs = tuple(x.detach().as_subclass(SimulatedCuda) for x in inputs)
     SimulatedCuda._meetings = sim.meetings
-    SimulatedCuda._storages = {_storage(t) for t in (*state.values(), *sim_inputs)}
+    SimulatedCuda._storages = {}
+    for t in (*state.values(), *sim_inputs):
+        _remember(t)
     try:
         # cuDNN off: on a machine with a real GPU, an RNN whose input says is_cuda would
         # call cuDNN's kernels with the simulated tensors' CPU memory
