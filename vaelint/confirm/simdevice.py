@@ -21,7 +21,6 @@ tensor subclass costs one extra forward under ``no_grad``.
 from __future__ import annotations
 
 import contextlib
-import weakref
 import warnings
 from dataclasses import dataclass, field
 
@@ -65,10 +64,10 @@ class SimulatedCuda(torch.Tensor):
     """A CPU tensor that says it lives on ``cuda:0``."""
 
     _meetings: list | None = None  # the running simulation's record
-    # the memory of simulated tensors, by address, with weak references to the tensors over
-    # it: Variable(t) and other legacy wrappers hand back a plain tensor over the same memory,
-    # which is on the GPU all the same. Weak, because memory a freed tensor gave back is
-    # handed out again, and a CPU tensor made there later is no GPU tensor
+    # the memory of simulated tensors, by address: Variable(t) and other legacy wrappers hand
+    # back a plain tensor over the same memory, which is on the GPU all the same. The storages
+    # are held until the simulated run ends: memory a freed tensor gave back would be handed
+    # out again, and a CPU tensor made there later is no GPU tensor
     _storages: dict = {}
 
     @classmethod
@@ -115,16 +114,17 @@ def _simulated(t):
 
 
 def _remember(t: torch.Tensor) -> None:
-    """``t``'s memory is simulated GPU memory for as long as ``t`` lives."""
-    where = _storage(t)
-    if where is not None:
-        SimulatedCuda._storages.setdefault(where, []).append(weakref.ref(t))
+    """``t``'s memory is simulated GPU memory, kept (not reused) until the run ends."""
+    try:
+        storage = t.untyped_storage()
+    except (RuntimeError, NotImplementedError):
+        return
+    SimulatedCuda._storages[storage.data_ptr()] = storage
 
 
 def _on_simulated_memory(t: torch.Tensor) -> bool:
-    """Is ``t`` over the memory of a simulated tensor that is still alive?"""
-    where = _storage(t)
-    return where is not None and any(ref() is not None for ref in SimulatedCuda._storages.get(where, ()))
+    """Is ``t`` over the memory of a simulated tensor?"""
+    return _storage(t) in SimulatedCuda._storages
 
 
 def _storage(t: torch.Tensor) -> int | None:
@@ -218,7 +218,6 @@ def _over_simulated(t) -> bool:
     if not (isinstance(t, torch.Tensor) and not isinstance(t, (SimulatedCuda, nn.Parameter))
             and not hasattr(t, "_vaelint_made") and _on_simulated_memory(t)):
         return False
-    _remember(t)  # the alias keeps that memory the GPU's when the simulated tensor is gone
     return True
 
 
@@ -286,6 +285,7 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
         sim.error = f"{type(e).__name__}: {text[:200]}"
     finally:
         SimulatedCuda._meetings = None
+        SimulatedCuda._storages = {}  # the run's memory, held so far, is given back
     return sim
 
 
