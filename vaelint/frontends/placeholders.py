@@ -76,6 +76,7 @@ def cause_among(error: BaseException, values) -> BaseException:
             return value.explanation()
     return error
 
+
 def star_cause(error: BaseException, namespaces) -> BaseException:
     """A NameError in a file whose ``from M import *`` failed: that import is the cause
     (``from modules import *`` with modules.py not in the repository, then

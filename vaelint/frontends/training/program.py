@@ -23,11 +23,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     fn = ready.fn
     modules = referenced_modules(fn)
     if not modules:
-        message = _no_modules(plan, fn)
-        if failed and "calls no nn.Module" in message:
-            shown = list(dict.fromkeys(text.rstrip(". ") for text in failed))[:3]
-            message += f" Lines of the setup that failed, which may have built it: {'; '.join(shown)}."
-        raise VaelintError("load", message)
+        raise VaelintError("load", _no_modules(plan, fn, failed or []))
     model = _model_of(modules)
     loader = _loader(ready, sandbox)
     inputs, origin = _inferred_inputs(loader) if not request.inputs else ([], "")
@@ -122,9 +118,10 @@ def _step(plan, fn, counters: dict, sandbox, home, iterators: dict) -> Step:
     )
 
 
-def _no_modules(plan, fn) -> str:
+def _no_modules(plan, fn, failed: list) -> str:
     """Why a step reached calls no model: often a name nothing defines (a notebook
-    run out of order: its cells train ``vae`` but define ``model``)."""
+    run out of order: its cells train ``vae`` but define ``model``); else the setup's
+    failed lines (``failed``), which may have built it."""
     import builtins
 
     from vaelint.frames import SourceLoc
@@ -167,9 +164,11 @@ def _no_modules(plan, fn) -> str:
             f"{where(site.scope.path, line)}: the training step uses {name!r}, which nothing before it defines "
             "(in a notebook: cells run out of order?). Define it, or check the model with PATH:MODEL --loss PATH:LOSS."
         )
+    shown = list(dict.fromkeys(text.rstrip(". ") for text in failed))[:3]
+    because = f" Lines of the setup that failed, which may have built it: {'; '.join(shown)}." if shown else ""
     return (
         f"{where(site.scope.path, site.line)}: the training step calls no nn.Module that vaelint can see; "
-        "check the model with PATH:MODEL --loss PATH:LOSS."
+        f"check the model with PATH:MODEL --loss PATH:LOSS.{because}"
     )
 
 

@@ -27,7 +27,9 @@ import ast
 import copy
 from dataclasses import dataclass, field
 
-from vaelint.frontends.training.astutil import BLOCK_FIELDS, Scope, free_names, loads, local_names, source_segment, target_names, walk_statements
+from vaelint.frontends.training.astutil import (
+    BLOCK_FIELDS, Scope, free_names, loads, local_names, source_segment, target_names, walk_statements, writes_of,
+)
 from vaelint.frontends.training.astbuild import RT, rt_call, const, located, mark, rt
 from vaelint.frontends.training.region import Region
 from vaelint.frontends.training.sites import Boundary, Frame, Site, SourceFile
@@ -147,7 +149,7 @@ def _tolerant(stmt: ast.stmt, original: ast.stmt, path: str = "") -> ast.stmt:
     elif isinstance(original, ast.AnnAssign):
         names = target_names(original.target)
     elif isinstance(original, (ast.With, ast.AsyncWith)):
-        names = _bound_in_block(original)
+        names = set().union(*(writes_of(s) for s in walk_statements([original])))  # what its block binds
     err = ast.Name("__vaelint_error", ast.Load())
     read = [*_values_read(original), const(path or None)]
     handler_body: list[ast.stmt] = [
@@ -160,25 +162,6 @@ def _tolerant(stmt: ast.stmt, original: ast.stmt, path: str = "") -> ast.stmt:
         orelse=[], finalbody=[],
     )
     return located(node, original)
-
-
-def _bound_in_block(stmt: ast.stmt) -> set[str]:
-    """The names a block binds (its ``as`` targets, its assignments and loops), not
-    those of the functions or classes it defines inside."""
-    names: set[str] = set()
-    todo = [stmt]
-    while todo:
-        node = todo.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(child.name)
-            elif isinstance(child, ast.Lambda):
-                continue
-            elif isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
-                names.add(child.id)
-            else:
-                todo.append(child)
-    return names
 
 
 def _values_read(stmt: ast.stmt) -> list[ast.expr]:

@@ -18,6 +18,7 @@ The rewritten user code (:mod:`.rewrite`) names one object, ``__vaelint__`` (a
 from __future__ import annotations
 
 import inspect
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,10 +61,6 @@ _CHAINABLE = frozenset({
     "to", "cuda", "cpu", "float", "long", "int", "double", "half", "bfloat16", "detach", "requires_grad_",
     "contiguous", "squeeze", "unsqueeze", "view", "reshape", "type", "type_as", "flatten", "clone", "numpy",
 })
-
-
-def _flat(names) -> list:
-    return [leaf for n in names for leaf in (_flat(n) if isinstance(n, tuple) else [n])]
 
 
 class StandIn:
@@ -175,7 +172,7 @@ class Runtime:
         order; a single name (``for batch in loader``) gets them as ``use`` says the
         step reads it."""
         if use is None:
-            taken = iter(range(len(_flat(names))))
+            taken = itertools.count()
 
             def fill(pattern):  # nested patterns take the items in order: (x, y), (u, _)
                 if isinstance(pattern, tuple):
@@ -237,32 +234,15 @@ class Runtime:
         ``DeviceMoves``): as written where CUDA is (a GPU machine, and VAE012's simulated GPU, where
         the move is what it checks); on a machine without CUDA a move there keeps the object where it
         is, on the CPU the check runs on, and the report says so."""
-        import torch
-
         real = getattr(obj, method)
-        if torch.cuda.is_available():
+        kept = _without_cuda(obj, real, method, args, kwargs)
+        if kept is None:
             return real(*args, **kwargs)
-        if method == "cuda":
-            self._kept(f".cuda() at {where(self.path, line)}")
-            return obj
-        device = kwargs.get("device", args[0] if args else None)
-        try:
-            to_cuda = isinstance(device, (str, torch.device)) and torch.device(device).type == "cuda"
-        except (RuntimeError, TypeError):
-            to_cuda = False
-        if not to_cuda:
-            return real(*args, **kwargs)
-        self._kept(f".to({str(device)!r}) at {where(self.path, line)}")
-        rest = args[1:] if args and args[0] is device else args  # .to("cuda", torch.float16): the dtype still applies
-        others = {k: v for k, v in kwargs.items() if k != "device"}
-        return real(*rest, **others) if rest or others else obj
-
-    def _kept(self, what: str) -> None:
-        if self.notes is None:
-            return
-        note = f"the step's {what} left its tensor on the CPU: this machine has no CUDA (the check runs on the CPU)"
-        if note not in self.notes:
+        value, what = kept
+        note = f"the step's {what} at {where(self.path, line)} left its tensor on the CPU: this machine has no CUDA (the check runs on the CPU)"
+        if self.notes is not None and note not in self.notes:
             self.notes.append(note)
+        return value
 
     # ---- the setup
     def failed(self, error: BaseException, name: str | None, line: int, read: tuple = (), scopes: tuple = (), path: str | None = None):
@@ -318,14 +298,29 @@ def _kept_on_cpu(func, args, kwargs):
     owner, name = getattr(func, "__self__", None), getattr(func, "__name__", "")
     if name not in ("to", "cuda") or not isinstance(owner, (torch.nn.Module, torch.Tensor)):
         return None
-    if name == "cuda":
-        return owner, f"{type(owner).__name__}.cuda()"
-    target = kwargs.get("device", args[0] if args else None)
-    if not isinstance(target, (str, torch.device)) or torch.device(target).type != "cuda":
+    kept = _without_cuda(owner, func, name, args, kwargs)
+    return None if kept is None else (kept[0], f"{type(owner).__name__}{kept[1]}")
+
+
+def _without_cuda(owner, func, name: str, args, kwargs):
+    """(what stays, ``.cuda()`` or ``.to('cuda')``) for ``owner.cuda()`` or a ``.to(...)`` that
+    names CUDA, on a machine without it: the owner itself, or only the rest of the move
+    (``.to(device, dtype)``: the dtype still applies). None for a move that does not name CUDA."""
+    import torch
+
+    if torch.cuda.is_available():
         return None
-    rest = args[1:] if args and args[0] is target else args  # .to(device, dtype): the dtype still applies
+    if name == "cuda":
+        return owner, ".cuda()"
+    target = kwargs.get("device", args[0] if args else None)
+    try:
+        if not isinstance(target, (str, torch.device)) or torch.device(target).type != "cuda":
+            return None
+    except (RuntimeError, TypeError):  # .to("float16") and the like: a string that names no device
+        return None
+    rest = args[1:] if args and args[0] is target else args
     others = {k: v for k, v in kwargs.items() if k != "device"}
-    return (func(*rest, **others) if rest or others else owner), f"{type(owner).__name__}.to({str(target)!r})"
+    return (func(*rest, **others) if rest or others else owner), f".to({str(target)!r})"
 
 
 def use_of(name: str, statements) -> BatchUse:

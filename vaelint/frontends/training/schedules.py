@@ -17,7 +17,7 @@ import types
 
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.training.astutil import loads, source_segment, target_names, walk_statements
+from vaelint.frontends.training.astutil import loads, source_segment, target_names, walk_statements, writes_of
 
 # counter values a schedule is read at: the step run, then further and further on
 LATER = (10, 100, 1_000, 2_500, 5_000, 10_000, 100_000, 1_000_000, 100_000_000)
@@ -92,19 +92,10 @@ def stepped_iterators(fn, region: list[ast.stmt], sandbox) -> dict:
     import copy
     import itertools
 
-    assigned = set()
-    for stmt in walk_statements(region):
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                assigned.add(node.id)
-    names = {
-        node.args[0].id for stmt in region for node in ast.walk(stmt)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next"
-        and len(node.args) == 1 and isinstance(node.args[0], ast.Name) and node.args[0].id not in assigned
-    }
+    assigned = set().union(*(writes_of(stmt) for stmt in walk_statements(region)))
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     out = {}
-    for name in sorted(names):
+    for name in sorted(set(_next_calls(region)) - assigned):
         try:
             value = cells[name].cell_contents if name in cells else fn.__globals__[name]
         except (KeyError, ValueError):
@@ -129,12 +120,9 @@ def iterator_schedules(iterators: dict, region: list[ast.stmt], path: str, sandb
     import copy
 
     out = []
+    calls = _next_calls(region)
     for name, pristine in iterators.items():
-        call = next(
-            node for stmt in region for node in ast.walk(stmt)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next"
-            and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == name
-        )
+        call = calls[name]
         values, taken = [], 0
         try:
             with sandbox.active():
@@ -154,6 +142,17 @@ def iterator_schedules(iterators: dict, region: list[ast.stmt], path: str, sandb
             continue
         loc = SourceLoc(path, call.lineno, call.col_offset + 1)
         out.append(Schedule(name, f"next({name})", loc, "step", values[0][1], values))
+    return out
+
+
+def _next_calls(region: list[ast.stmt]) -> dict[str, ast.Call]:
+    """``next(NAME)`` in the step, by NAME (its first call)."""
+    out: dict[str, ast.Call] = {}
+    for stmt in region:
+        for node in ast.walk(stmt):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next"
+                    and len(node.args) == 1 and isinstance(node.args[0], ast.Name)):
+                out.setdefault(node.args[0].id, node)
     return out
 
 
