@@ -77,14 +77,16 @@ def test_the_input_is_inferred_from_a_known_data_set_and_said_so():
     assert "inferred from datasets.MNIST (1x28x28 after ToTensor()) and batch_size=64" in r.output
 
 
-def test_file_mode_takes_a_training_script_only_when_its_input_is_known(tmp_path, monkeypatch):
-    """pre-commit passes every changed file: a script whose data set shapes are
-    unknown is said on stderr, not failed."""
+def test_a_training_script_named_alone_is_checked_or_refused_never_passed_over(tmp_path, monkeypatch):
+    """A file that trains, named without ``:NAME`` and without --input (as pre-commit passes
+    it), is a target: here its required arguments are missing, which is exit 2 naming them,
+    not exit 0 with "no VAE targets"."""
     monkeypatch.chdir(tmp_path)
     shutil.copy(os.path.join(TRAINING, "required_args.py"), tmp_path)
     r = run("required_args.py")
-    assert r.exit_code == 0
-    assert "has a training step but no input shape" in r.output
+    assert r.exit_code == 2, r.output
+    assert "the following arguments are required: --data-dir, --latent" in r.output
+    assert "no VAE targets" not in r.output
 
 
 def test_required_script_arguments_are_asked_for_by_name():

@@ -360,6 +360,12 @@ def _inputs(program: Program, options: Options, result: TargetResult) -> list:
     given = list(options.inputs) or list(program.inputs)
     if not options.inputs and program.inputs:
         result.notes.append(f"input {' '.join(s.text() for s in program.inputs)}: {program.inputs_origin}")
+    elif options.inputs and len(program.inputs) > len(options.inputs):
+        # a training step's batch has more items than --input gives (a data set's labels): the
+        # rest as the code made them (vaelint/frontends/training/liveprogram.py)
+        rest = program.inputs[len(options.inputs):]
+        given += rest
+        result.notes.append(f"input {' '.join(s.text() for s in rest)}: {program.inputs_origin}")
     if not given and program.step is not None:
         raise VaelintError(
             "input",

@@ -11,7 +11,7 @@ binary data, for models whose likelihood checks its support (Bernoulli).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
 
@@ -26,6 +26,9 @@ class InputSpec:
     dtype: str = "float32"
     high: int | None = None
     name: str | None = None  # NAME=SPEC: passed to forward by keyword
+    # the tensor the user's code made, where the spec was read off one (a training script's
+    # first batch, a full-batch graph): its rows are the inputs, not made-up values
+    real: object = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def batch(self) -> int:
@@ -40,8 +43,13 @@ class InputSpec:
         return out
 
     def make(self, batch: int, generator=None, device="cpu"):
-        """A tensor of this spec with dim 0 replaced by ``batch``."""
+        """A tensor of this spec with dim 0 replaced by ``batch``: of the code's own rows
+        where the spec came from a tensor it made (repeated past its size), else drawn."""
         import torch
+
+        if self.real is not None:
+            rows = torch.arange(batch) % self.real.shape[0]
+            return self.real[rows].clone().to(device)
 
         shape = (batch, *self.shape[1:])
         dtype = getattr(torch, self.dtype)

@@ -275,7 +275,9 @@ def class_file(cls) -> str | None:
     """The file that defines a class: by its module, else by its methods' code (a
     training script's module is loaded under a name sys.modules does not hold)."""
     try:
-        path = inspect.getsourcefile(cls)
+        # a script run as __main__ (vaelint runs training code as `python FILE` does): its
+        # classes' module is not the __main__ sys.modules holds
+        path = inspect.getsourcefile(cls) if cls.__module__ != "__main__" else None
         if path:
             return path
     except (TypeError, OSError):

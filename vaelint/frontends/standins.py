@@ -98,11 +98,21 @@ def _dataset_class(name: str) -> type:
         return STOOD_IN_LENGTH
 
     def __getitem__(self, i):
-        from vaelint.frontends.training.runtime import StandIn
+        from vaelint.frontends.training.datasets import known_item
 
-        return StandIn(f"an item of the data set {name}")
+        return known_item(name, i)
 
-    body = {"__init__": __init__, "__len__": __len__, "__getitem__": __getitem__, "__module__": "torchvision.datasets"}
+    def __getattr__(self, item):
+        from vaelint.frontends.training.datasets import known_attribute
+
+        if item.startswith("_"):
+            raise AttributeError(item)
+        return known_attribute(name, item)
+
+    body = {
+        "__init__": __init__, "__len__": __len__, "__getitem__": __getitem__, "__getattr__": __getattr__,
+        "__module__": "torchvision.datasets",
+    }
     return type(name, (Dataset,), body)
 
 

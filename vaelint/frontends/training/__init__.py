@@ -20,7 +20,7 @@ import os
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
-from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, is_main_guard, places
+from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, is_main_guard, places, walk_statements
 from vaelint.frontends.training.execute import NotReached, execute, failed_lines
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
@@ -60,9 +60,25 @@ class TrainingFrontend(FrontendBase):
             if not is_script(file) and not any(find_sites(file.scopes[""])):
                 return False
             files = [file] + (neighbours(file.path) if is_script(file) else [])
-            return any(True for _ in _script_candidates(file, files))
+            if any(True for _ in _script_candidates(file, files)):
+                return True
+            # a backward its own top level reaches only at run time (a trainer object, a
+            # launcher given main, a Hydra main): found by running it (.liveprogram)
+            return any(find_sites(s) for f in files for s in f.scopes.values())
         scope = file.scopes.get(ref.name)
-        return scope is not None and not scope.is_module and bool(_sites_from(file, scope))
+        if scope is None or scope.is_module:
+            return False
+        if _sites_from(file, scope):
+            return True
+        # a function or method whose backward is in what it calls at run time: one that loops
+        # (a model factory, which returns the model, does not)
+        loops = any(isinstance(st, (ast.For, ast.AsyncFor, ast.While)) for st in walk_statements(scope.body))
+        return loops and not _is_module_class(file, ref.name) and any(
+            find_sites(s) for f in [file, *neighbours(file.path)] for s in f.scopes.values()
+        )
+
+    def device_policy(self, program: Program) -> str | None:
+        return getattr(program, "device_note", None)
 
     def source_of(self, ref: TargetRef) -> tuple[str, str]:
         """(absolute path, Python source) of the target's file."""
@@ -72,10 +88,31 @@ class TrainingFrontend(FrontendBase):
         return path, read_source(path)
 
     def load(self, ref: TargetRef, request: LoadRequest) -> Program:
+        """The step found by running the code as written to its first VAE backward
+        (:mod:`.liveprogram`); where the code does not get there as written (a data file or a
+        checkpoint that is not here, a pretraining phase first), the step found by reading the
+        code, whose setup is tolerant: lines that fail stand in, weights are not loaded,
+        pretraining methods are left out (:meth:`_read`)."""
+        from vaelint.frontends.training.liveprogram import live_program
+
         path, text = self.source_of(ref)
         home = parse_file(path, text)
         if home is None:
             raise VaelintError("load", f"{display_path(path)}: the file does not parse; `python -m py_compile {display_path(path)}` shows why.")
+        way = os.environ.get("VAELINT_TRAINING", "")  # "run" or "read": one way only (debugging)
+        if way != "read":
+            try:
+                return live_program(self, ref, request, home)
+            except VaelintError as run_error:
+                if way == "run" or getattr(run_error, "argv", False):
+                    raise
+                try:
+                    return self._read(ref, request, path, home)
+                except VaelintError as read_error:
+                    raise _worth_telling(read_error, run_error) from None
+        return self._read(ref, request, path, home)
+
+    def _read(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile) -> Program:
         files = [home] + neighbours(path)
         request.progress("import")
         tried = []
@@ -117,6 +154,24 @@ class TrainingFrontend(FrontendBase):
         program = step_program(self, ref, request, plan, run.reached, run.runtime, run.sandbox, run.sites, home, failed)
         program.setup_failures = failed
         return program
+
+
+def _is_module_class(file: SourceFile, name: str) -> bool:
+    """``VAE.forward``: a method of a class that subclasses a Module is the model's, not a trainer's."""
+    head = name.split(".")[0]
+    for stmt in file.tree.body:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == head:
+            return any((dotted(b) or "").split(".")[-1] in ("Module", "LightningModule") for b in stmt.bases)
+    return False
+
+
+def _worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintError:
+    """Of the two ways' errors, the one that says more: the run's, unless reading the code
+    got further (it found the step, and the step's own setup failed)."""
+    said = read_error.message
+    if "no training step to check" in said or "no batch found" in said:
+        return run_error
+    return read_error if run_error.kind == "load" and "no training step to check" in run_error.message else run_error
 
 
 def _file_of_frame(frame: Frame, files: list[SourceFile]) -> SourceFile:

@@ -53,12 +53,65 @@ class DataSetStandIn:
         return STOOD_IN_LENGTH
 
     def __getitem__(self, i):
-        from vaelint.frontends.training.runtime import StandIn
+        return known_item(self.name, i)
 
-        return StandIn(f"an item of the data set {self.name}")
+    def __getattr__(self, item):
+        return known_attribute(self.name, item)
 
     def __repr__(self):
         return f"<data set {self.name} (stood in for by vaelint)>"
+
+
+# what code reads of a torchvision data set besides its items: how each stores its images
+_NUMPY_DATA = {"CIFAR10", "CIFAR100", "SVHN", "STL10"}  # numpy uint8 arrays; MNIST's kind: torch uint8 tensors
+_CACHE: dict = {}
+
+
+def known_attribute(name: str, item: str):
+    """``.data``, ``.targets`` (``.labels``), ``.classes`` of a known data set, made up with its
+    real shapes and dtypes (``np.var(train_set.data / 255)``, ``len(dataset.classes)``); an
+    attribute of anything else raises AttributeError, as a missing attribute does."""
+    if name not in KNOWN or item not in ("data", "targets", "labels", "classes", "class_to_idx", "train_data", "train_labels"):
+        raise AttributeError(item)
+    key = (name, item)
+    if key not in _CACHE:
+        _CACHE[key] = _make_attribute(name, item)
+    return _CACHE[key]
+
+
+def _make_attribute(name: str, item: str):
+    import numpy as np
+    import torch
+
+    (c, h, w), classes = KNOWN[name]
+    n = STOOD_IN_LENGTH
+    k = 2 if classes == "attr" else classes
+    gen = torch.Generator().manual_seed(0)
+    if item in ("data", "train_data"):
+        if name in _NUMPY_DATA:
+            layout = (n, c, h, w) if name in ("SVHN", "STL10") else (n, h, w, c)
+            return torch.randint(0, 256, layout, dtype=torch.uint8, generator=gen).numpy()
+        return torch.randint(0, 256, (n, h, w) if c == 1 else (n, h, w, c), dtype=torch.uint8, generator=gen)
+    if item == "classes":
+        return [str(i) for i in range(k)]
+    if item == "class_to_idx":
+        return {str(i): i for i in range(k)}
+    labels = torch.randint(0, k, (n, 40) if classes == "attr" else (n,), generator=gen)
+    return labels.numpy().tolist() if name in _NUMPY_DATA and item == "targets" else (labels.numpy() if name == "SVHN" else labels)
+
+
+def known_item(name: str, i):
+    """``dataset[i]`` of a known data set: an image as ToTensor gives it and its label; of any
+    other data set, a stand-in that says it is one if used."""
+    import torch
+
+    if name not in KNOWN or not isinstance(i, int):
+        from vaelint.frontends.training.runtime import StandIn
+
+        return StandIn(f"an item of the data set {name}")
+    shape, classes = KNOWN[name]
+    label = torch.randint(0, 2, (40,)) if classes == "attr" else int(torch.randint(0, classes, ()).item())
+    return torch.rand(shape), label
 
 
 @dataclass

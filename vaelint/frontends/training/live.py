@@ -1,0 +1,398 @@
+"""Training code found by running it: the step is what runs between a batch and its backward.
+
+The code runs as ``python FILE ARGS`` would run it (or the named function is called),
+in the sandbox (:mod:`.sandbox`), with the stand-in packages. Nothing about the
+loop's syntax is assumed; the run is watched instead (:class:`Watch`):
+
+* a data loader yields one batch per iterator (synthetic, of the ``--input`` spec or
+  of the data set's known shapes; the real first batch where the data is real), and
+  the user's frame that took it is remembered, with its variables just after the
+  batch was bound (the line right after, through a one-frame trace);
+* the top-level ``nn.Module`` calls are remembered, with their inputs;
+* every ``backward`` (``loss.backward()``, ``torch.autograd.backward``, and so
+  ``scaler.scale(loss).backward()``, ``accelerator.backward(loss)``) is stopped: one
+  whose graph reaches a reparameterised sample (noise the code drew, multiplied
+  into the graph) ends the run (:class:`Reached`); another (a discriminator's, a
+  pretraining phase's) is passed over without computing gradients.
+
+At the VAE backward the user's frames on the stack are read (:func:`step_from`): the
+frame that took the batch (or that holds the model's inputs) is the step's frame;
+its statements from the batch to the backward become the step function, closing
+over that frame's variables as they were when the batch came in. Loop shape,
+names, launchers, trainer objects and Hydra mains no longer matter: whatever way
+the program gets to the backward, it is the program's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import types
+from dataclasses import dataclass
+
+from vaelint.frames import is_user_file
+
+MAX_BATCHES = 16  # batches the code may take, over all its loaders, before a VAE backward
+
+
+class Reached(BaseException):
+    """The run reached a VAE backward: ``capture`` holds what the step needs."""
+
+    def __init__(self, capture):
+        super().__init__("reached the VAE backward")
+        self.capture = capture
+
+
+class Stopped(BaseException):
+    """The run was stopped by vaelint (too many batches); ``message`` says why."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Taken:
+    """A batch a data loader gave, and the user's frame that took it."""
+
+    value: object
+    frame: types.FrameType | None
+    line: int
+    loader: object
+    after: dict | None = None  # the frame's variables once the batch was bound
+    pristine: dict | None = None  # copies of what the frame advances with next(NAME), as they were then
+
+
+@dataclass
+class Capture:
+    """The user's frames at a backward (outermost first), with what the run knew then."""
+
+    frames: list  # [(frame, line, locals snapshot)]
+    loss: object
+    taken: Taken | None
+    model_calls: list  # [(module, args)] top-level calls since the batch
+    vae: bool
+
+
+# --------------------------------------------------------------------------- watching the run
+
+
+class Watch:
+    """The hooks of a run (see the module's docstring)."""
+
+    def __init__(self, specs: list, make_batch):
+        self.specs = specs
+        self.make_batch = make_batch  # (loader) -> the synthetic batch for it, or None for a real one
+        self.noise: list = []  # tensors the code drew (held: their storages stay unique)
+        self.noise_ptrs: set = set()
+        self.taken: Taken | None = None
+        self.batches = 0
+        self.model_calls: list = []
+        self.passed: list[Capture] = []  # backwards that were not a VAE's
+        self.depth = 0
+        self.taking = None  # the user's frame taking a batch, while it does
+        self.making = False  # a batch is being made (its random values are data, not noise)
+
+    # ---- noise
+    def _record_noise(self, t):
+        """Noise is what the model's forward draws, or the step once it has its batch; never the
+        data the code makes (``TensorDataset(torch.rand(...))``, a synthetic batch) or its weights."""
+        import torch
+
+        in_step = self.depth > 0 or self.taken is not None and not self.making
+        if in_step and isinstance(t, torch.Tensor) and t.numel() and not t.requires_grad:
+            try:
+                self.noise_ptrs.add(t.untyped_storage().data_ptr())
+                self.noise.append(t)
+            except RuntimeError:
+                pass
+        return t
+
+    def reaches_noise(self, loss) -> bool:
+        """Does the loss's graph multiply in a tensor the code drew at random (a
+        reparameterised sample: mu + eps * std, rsample)?"""
+        import torch
+
+        fn = getattr(loss, "grad_fn", None)
+        seen, todo, visited = set(), [fn], 0
+        while todo and visited < 200_000:
+            node = todo.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            visited += 1
+            for name in dir(node):
+                if not name.startswith("_saved_"):
+                    continue
+                try:
+                    value = getattr(node, name)
+                except Exception:  # noqa: BLE001 - a freed or unreadable saved value
+                    continue
+                for v in value if isinstance(value, (tuple, list)) else (value,):
+                    if isinstance(v, torch.Tensor):
+                        try:
+                            if v.untyped_storage().data_ptr() in self.noise_ptrs:
+                                return True
+                        except RuntimeError:
+                            continue
+            todo += [n for n, _ in getattr(node, "next_functions", ())]
+        return False
+
+    # ---- backward
+    def backward(self, loss):
+        capture = Capture(user_frames(), loss, self.taken, list(self.model_calls), self.reaches_noise(loss))
+        if capture.vae:
+            raise Reached(capture)
+        self.passed.append(capture)
+        self.model_calls = []  # the next step's calls start here
+
+    # ---- data
+    def take(self, loader):
+        if self.batches >= MAX_BATCHES:
+            raise Stopped(
+                f"the code took {MAX_BATCHES} batches without reaching the backward of a loss that reaches a "
+                "reparameterised sample"
+            )
+        self.batches += 1
+        frame = _taker()
+        self.taking = frame
+        self.making = True
+        try:
+            value = self.make_batch(loader)
+        finally:
+            self.making = False
+        self.taken = Taken(value, frame, frame.f_lineno if frame else 0, loader)
+        self.model_calls = []
+        if frame is not None:
+            _after_binding(frame, self.taken)
+        return value
+
+    # ---- model calls
+    def pre_hook(self, module, args):
+        if self.depth == 0:
+            self.model_calls.append((module, args))
+        self.depth += 1
+
+    def post_hook(self, module, args, output):
+        self.depth = max(0, self.depth - 1)
+
+
+def user_frames() -> list:
+    """The user's frames on the stack, outermost first: (frame, line, locals)."""
+    out = []
+    f = sys._getframe(2)
+    while f is not None:
+        if _is_user_frame(f):
+            out.append((f, f.f_lineno, dict(f.f_locals)))
+        f = f.f_back
+    return out[::-1]
+
+
+def _pristine(frame, values: dict) -> dict:
+    """Copies of the objects the frame advances with ``next(NAME)`` (a KL warm-up object), as
+    they are when the batch comes in: the run advances the user's own, each step run starts
+    from a copy of this (vaelint/frontends/training/schedules.py, stepped_iterators)."""
+    import ast
+    import copy
+    import os
+
+    from vaelint.frontends.training.livestep import scope_of
+    from vaelint.frontends.training.sites import parse_file
+
+    file = parse_file(os.path.realpath(frame.f_code.co_filename))
+    scope = scope_of(file, frame) if file is not None else None
+    if scope is None:
+        return {}
+    out = {}
+    for node in ast.walk(scope.node):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next" and node.args:
+            arg = node.args[0]
+            if isinstance(arg, ast.Name) and arg.id in values and arg.id not in out:
+                try:
+                    out[arg.id] = copy.deepcopy(values[arg.id])
+                except Exception:  # noqa: BLE001 - a generator or a loader's iterator: not copied
+                    pass
+    return out
+
+
+def _is_user_frame(f) -> bool:
+    """A frame of the user's code: a function or a module's top level (not a comprehension)."""
+    name = f.f_code.co_name
+    return is_user_file(f.f_code.co_filename) and (name == "<module>" or not name.startswith("<"))
+
+
+def _taker():
+    f = sys._getframe(2)
+    while f is not None:
+        if _is_user_frame(f):
+            return f
+        f = f.f_back
+    return None
+
+
+def _after_binding(frame, taken: Taken) -> None:
+    """Snapshot ``frame``'s variables at its next line: the batch is bound by then."""
+    previous = sys.gettrace()
+
+    def local(f, event, arg):
+        if event == "line" and f is frame:
+            taken.after = dict(f.f_locals)
+            taken.pristine = _pristine(f, taken.after)
+            taken.after.update(taken.pristine)
+            f.f_trace = None
+            sys.settrace(previous)
+            return None
+        return local
+
+    def global_(f, event, arg):
+        return None
+
+    frame.f_trace = local
+    if previous is None:
+        sys.settrace(global_)
+
+
+@contextlib.contextmanager
+def watching(watch: Watch):
+    """The run's hooks, for as long as it runs."""
+    import torch
+    import torch.distributions.normal as normal_mod
+    import torch.distributions.utils as dist_utils
+    import torch.nn.modules.module as module_mod
+
+    saved = []
+
+    def patch(owner, name, value):
+        saved.append((owner, name, owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name)))
+        setattr(owner, name, value)
+
+    def noisy(real):
+        def fn(*a, **k):
+            return watch._record_noise(real(*a, **k))
+
+        return fn
+
+    for name in ("randn", "randn_like", "rand", "rand_like", "normal"):
+        patch(torch, name, noisy(getattr(torch, name)))
+    patch(torch.Tensor, "normal_", noisy(torch.Tensor.normal_))
+    patch(torch.Tensor, "uniform_", noisy(torch.Tensor.uniform_))
+    patch(dist_utils, "_standard_normal", noisy(dist_utils._standard_normal))
+    patch(normal_mod, "_standard_normal", noisy(normal_mod._standard_normal))
+
+    def tensor_backward(self, *a, **k):
+        return watch.backward(self)
+
+    def autograd_backward(tensors, *a, **k):
+        first = tensors[0] if isinstance(tensors, (tuple, list)) else tensors
+        return watch.backward(first)
+
+    patch(torch.Tensor, "backward", tensor_backward)
+    patch(torch.autograd, "backward", autograd_backward)
+    patch(torch.utils.data.DataLoader, "__iter__", lambda loader: _OneBatch(watch, loader))
+    loader_init = torch.utils.data.DataLoader.__init__
+
+    def init(loader, *a, **k):  # where the code builds it: the report names it (VAE005)
+        loader_init(loader, *a, **k)
+        if not hasattr(loader, "loc"):
+            from vaelint.frames import user_frame
+
+            object.__setattr__(loader, "loc", user_frame())
+
+    patch(torch.utils.data.DataLoader, "__init__", init)
+    handles = [module_mod.register_module_forward_pre_hook(watch.pre_hook), module_mod.register_module_forward_hook(watch.post_hook)]
+    trace = sys.gettrace()
+    try:
+        with cuda_kept_on_cpu(watch):
+            yield watch
+    finally:
+        for h in handles:
+            h.remove()
+        for owner, name, value in reversed(saved):
+            if value is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+        sys.settrace(trace)
+
+
+class _OneBatch:
+    """A data loader's iterator in the run: one batch, then the end of the data."""
+
+    def __init__(self, watch: Watch, loader):
+        self.watch, self.loader, self.given = watch, loader, False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.given:
+            raise StopIteration
+        self.given = True
+        return self.watch.take(self.loader)
+
+    def __len__(self):
+        return 1
+
+
+# --------------------------------------------------------------------------- CUDA on a machine without it
+
+
+@contextlib.contextmanager
+def cuda_kept_on_cpu(record):
+    """``x.cuda()``, ``x.to('cuda')``, ``model.cuda()`` in the code (its model's forward too)
+    keep the object on the CPU where this machine has no CUDA (VAE012's simulated GPU, which
+    reports CUDA as available, still sees the moves); ``record.moves`` lists them."""
+    import torch
+
+    from vaelint.frontends.training.runtime import _without_cuda
+
+    moves = getattr(record, "moves", None)
+    if moves is None:
+        record.moves = moves = []
+    saved = []
+
+    def asks(*a, **k):
+        """A device named by the code itself (not a library's): the code places its tensors."""
+        if is_user_file(sys._getframe(2).f_code.co_filename):
+            record.device_aware = True
+
+    def is_available(real=torch.cuda.is_available):
+        asks()
+        return real()
+
+    def wrap(owner, name):
+        real = getattr(owner, name)
+
+        def fn(self, *a, **k):
+            if name == "cuda" or "device" in k or any(isinstance(v, (str, torch.device)) for v in a[:1]):
+                asks()
+            kept = _without_cuda(self, lambda *x, **y: real(self, *x, **y), name, a, k)
+            if kept is None:
+                return real(self, *a, **k)
+            from vaelint.frames import user_frame
+
+            loc = user_frame()
+            # before the batch is taken it is the setup's move (the model's), after it the step's
+            phase = "step" if getattr(record, "taken", None) is not None else "setup"
+            entry = (phase, kept[1] if phase == "step" else f"{type(self).__name__}{kept[1]}", loc.path if loc else "", loc.line if loc else 0)
+            if entry not in moves:
+                moves.append(entry)
+            return kept[0]
+
+        fn.__name__ = fn.__qualname__ = name  # torch function modes (the simulated GPU) dispatch on it
+        saved.append((owner, name, owner.__dict__.get(name)))
+        setattr(owner, name, fn)
+
+    for owner in (torch.Tensor, torch.nn.Module):
+        for name in ("cuda", "to"):
+            wrap(owner, name)
+    saved.append((torch.cuda, "is_available", torch.cuda.is_available))
+    torch.cuda.is_available = is_available
+    try:
+        yield
+    finally:
+        for owner, name, own in reversed(saved):
+            if own is None and isinstance(owner, type):
+                delattr(owner, name)
+            else:
+                setattr(owner, name, own)

@@ -1,0 +1,150 @@
+"""The step read off a run (:mod:`.livestep`) compiled as a function of the batch: the
+batch bound from its items, the step's statements run in the frame's module with the
+frame's variables as they were when the batch came in (closure cells), ending at the
+backward with its loss (:meth:`.liverun.LiveRuntime.stepping` stops a backward written in
+a function the step calls)."""
+
+from __future__ import annotations
+
+import ast
+import copy
+
+from vaelint.frontends.training.astbuild import ITEMS, NAMED, RT, const, function_def, located, rt, rt_call
+from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
+from vaelint.frontends.training.livestep import LiveStep
+from vaelint.frontends.training.sites import backward_of
+
+
+# --------------------------------------------------------------------------- the step's function
+
+
+def compile_step(step: LiveStep, runtime, name: str = "step"):
+    """The step as ``fn(*items, **named)``: the batch bound from the items, then the region
+    run in the frame's module with the frame's variables as they were (closure cells),
+    ending at the backward with its loss."""
+    import builtins
+
+    region = [copy.deepcopy(s) for s in step.region]
+    _end_at_site(region, step)
+    first = step.source if step.kind != "param" else step.region[0]
+    line = getattr(first, "lineno", 1)
+    binding = _binding(step, line)
+    written = set().union(*(writes_of(s) for s in walk_statements(region))) if region else set()
+    bound = set(step.names) | (target_names(step.pattern) if step.pattern is not None else set())
+    needed = reads_before_writes(region) | set().union(*(loads(s) for s in region))
+    free = {n for n in needed if n in step.values and not step.is_module}
+    carried = sorted((reads_before_writes(region) & written) - bound)
+    body: list[ast.stmt] = []
+    if step.is_module:
+        declared = sorted((written | bound) - {"__vaelint__"})
+        if declared:
+            body.append(ast.Global(names=declared))
+    else:
+        body += [ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"__vaelint_saved_{n}", ast.Load())) for n in carried if n in step.values]
+    body += binding
+    once = ast.For(target=ast.Name("__vaelint_once", ast.Store()), iter=ast.Tuple(elts=[const(0)], ctx=ast.Load()),
+                   body=region or [ast.Pass()], orelse=[])
+    guarded = ast.Try(
+        body=[once],
+        handlers=[ast.ExceptHandler(type=rt("StepLoss"), name="__vaelint_exit", body=[
+            ast.Return(ast.Attribute(value=ast.Name("__vaelint_exit", ast.Load()), attr="value", ctx=ast.Load()))
+        ])],
+        orelse=[], finalbody=[],
+    )
+    stepping = ast.With(items=[ast.withitem(context_expr=rt_call("stepping"), optional_vars=None)], body=[guarded])
+    body += [stepping, ast.Expr(rt_call("not_reached", const(step.site.place.line)))]
+    fn = function_def(name, body)
+    outer_params = sorted(free - bound - written) + [f"__vaelint_saved_{n}" for n in carried if n in step.values and not step.is_module]
+    outer = function_def("__vaelint_make_step", [fn, ast.Return(ast.Name(name, ast.Load()))])
+    outer.args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in outer_params], vararg=None, kwonlyargs=[],
+                               kw_defaults=[], kwarg=None, defaults=[])
+    module = ast.Module(body=[located(outer, first)], type_ignores=[])
+    for node in ast.walk(module):
+        if isinstance(node, (ast.stmt, ast.expr, ast.excepthandler, ast.arg, ast.keyword)) and not hasattr(node, "lineno"):
+            ast.copy_location(node, first)
+    ast.fix_missing_locations(module)
+    globals_ = step.module_globals
+    globals_[RT] = runtime
+    scratch: dict = {"__builtins__": builtins}
+    code = compile(module, step.scope.path, "exec")
+    exec(code, globals_, scratch)  # noqa: S102 - the user's own statements, rewritten
+    make = scratch["__vaelint_make_step"]
+    args = []
+    for p in outer_params:
+        if p.startswith("__vaelint_saved_"):
+            args.append(step.values[p[len("__vaelint_saved_"):]])
+        else:
+            args.append(step.values[p])
+    return make(*args)
+
+
+def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
+    """``<pattern> = __vaelint__.batch(items, named, names, use, line)``: a loop's or an
+    assignment's pattern takes the items in order; one name takes the batch as the step
+    reads it (a tensor, unpacked, indexed); free names (full-batch) take one item each."""
+    from vaelint.frontends.training.runtime import use_of
+
+    use = None
+    if isinstance(step.pattern, (ast.Tuple, ast.List)):
+        target, pattern = step.pattern, _names_pattern(step.pattern)
+    elif isinstance(step.pattern, ast.Name):
+        target, pattern = step.pattern, (step.pattern.id,)
+        use = use_of(step.pattern.id, step.region)
+    elif len(step.names) == 1:
+        target, pattern = ast.Name(step.names[0], ast.Store()), (step.names[0],)
+        use = use_of(step.names[0], [])  # a tensor
+    else:
+        target = ast.Tuple(elts=[ast.Name(n, ast.Store()) for n in step.names], ctx=ast.Store())
+        pattern = tuple(step.names)
+    use_expr = const(None) if use is None else ast.Call(func=rt("BatchUse"), args=[const(use.kind), const(use.arity)], keywords=[])
+    value = ast.Call(
+        func=rt("batch"),
+        args=[ast.Name(ITEMS, ast.Load()), ast.Name(NAMED, ast.Load()), const(pattern), use_expr, const(line)],
+        keywords=[],
+    )
+    return [ast.Assign(targets=[_store(target)], value=value)]
+
+
+def _store(target):
+    target = copy.deepcopy(target)
+    for n in ast.walk(target):
+        if hasattr(n, "ctx"):
+            n.ctx = ast.Store()
+    return target
+
+
+def _names_pattern(target):
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return tuple(_names_pattern(e) for e in target.elts)
+    if isinstance(target, ast.Starred):
+        return _names_pattern(target.value)
+    return target.id if isinstance(target, ast.Name) else "_"
+
+
+def _end_at_site(region: list[ast.stmt], step: LiveStep) -> None:
+    """The backward in the step's own statements returns its loss (``__vaelint__.loss``): a
+    backward in a function it calls is stopped by the hook (:meth:`LiveRuntime.stepping`)."""
+    site = step.site
+    if site is None or site.place.scope is not step.scope:
+        return
+    line = site.place.statement.lineno
+    col = site.place.statement.col_offset
+
+    class Swap(ast.NodeTransformer):
+        def generic_visit(self, node):
+            for name, value in ast.iter_fields(node):
+                if isinstance(value, list):
+                    new = []
+                    for item in value:
+                        if isinstance(item, ast.stmt) and item.lineno == line and item.col_offset == col and backward_of(item) is not None:
+                            new.append(located(ast.Expr(rt_call("loss", copy.deepcopy(backward_of(item)))), item))
+                        elif isinstance(item, ast.AST):
+                            new.append(self.visit(item))
+                        else:
+                            new.append(item)
+                    setattr(node, name, new)
+            return node
+
+    holder = ast.Module(body=region, type_ignores=[])
+    Swap().visit(holder)
+    region[:] = holder.body

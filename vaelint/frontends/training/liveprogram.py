@@ -1,0 +1,196 @@
+"""The Program of training code found by running it (:mod:`.liverun`): the run to the first
+VAE backward, the step read off its frames (:mod:`.livestep`), handed to the same
+Program builder as the rest of the training front end (:mod:`.program`)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import os
+
+from vaelint.errors import VaelintError
+from vaelint.frames import display_path
+
+
+def live_program(frontend, ref, request, home):
+    """Run ``ref`` as written to its first VAE backward; its Program. A run that reaches
+    none raises a VaelintError saying what ran and where it stopped."""
+    from vaelint.frontends.training.live import Watch
+    from vaelint.frontends.training.liverun import LiveRuntime, batch_maker, run_target, why_not
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    request.progress("build")
+    make = batch_maker(list(request.inputs))
+    watch = Watch(list(request.inputs), None)
+    watch.make_batch = lambda loader: make(loader, watch.taking)
+    runtime = LiveRuntime(home.path)
+    sandbox = Sandbox(home.path)
+    sites: dict = {}
+    capture = run_target(ref, request, home, watch, runtime, sandbox, sites)
+    if getattr(runtime, "argv_error", None) is not None:
+        raise runtime.argv_error
+    notes = []
+    if capture is None and watch.passed and not runtime.stops:
+        capture = watch.passed[0]
+        notes.append(
+            "the loss this step backpropagates reaches no random sample (no reparameterisation was seen): "
+            "it is checked as the model's training step"
+        )
+    if capture is None:
+        raise VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home)}.")
+    if ref.name and not _reaches(capture, ref.name):
+        raise VaelintError(
+            "load",
+            f"{ref.spec}: running it reached a backward outside {ref.name} "
+            f"({display_path(capture.frames[-1][0].f_code.co_filename)}:{capture.frames[-1][1]}): name that "
+            "function, or the script, as the target.",
+        )
+    if ref.name and runtime.guard_stops:
+        where, error = runtime.guard_stops[0]
+        notes.append(
+            f"the script's own way to {ref.name} did not reach it ({where + ': ' if where else ''}{_said(error)}), "
+            f"so vaelint called {ref.name} itself, its parameters standing in"
+        )
+    program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
+    program.notes[:0] = notes + _moves(runtime, watch)
+    if not getattr(watch, "device_aware", False):
+        # nothing of it asked for a device (no .cuda(), .to(device), torch.cuda.is_available()):
+        # it runs on the CPU wherever it runs, so no tensor of it can be on the wrong device
+        program.device_note = "the training code never places a tensor on a device: it runs on the CPU as written"
+    _inputs_of_batch(program, request, program.live_step)
+    return program
+
+
+def _inputs_of_batch(program, request, step) -> None:
+    """The inputs the run's batch says: of a known data set (what it is, and its loader's batch
+    size), else of the tensors the code made; with ``--input`` given for only the first items of
+    the batch, the rest as the code made them (a data set's labels)."""
+    from vaelint.frontends.training.datasets import infer_inputs
+    from vaelint.frontends.training.liverun import _as_known
+    from vaelint.inputs import parse_input_spec
+
+    specs, origin = _specs_of(step.batch_value), ""
+    known = infer_inputs(_as_known(step.loader)) if step.loader is not None else None
+    if known is not None and len(known.specs) == len(specs):
+        specs, origin = [parse_input_spec(t) for t in known.specs], f"inferred from {known.origin}"
+    elif specs:
+        origin = f"inferred from the batch the code made ({', '.join(s.text() for s in specs)})"
+    positional = [s for s in request.inputs if not s.name]
+    if not request.inputs and specs:
+        program.inputs, program.inputs_origin = specs, origin
+    elif positional and len(specs) > len(positional) and not any(s.name for s in request.inputs):
+        batch = positional[0].batch
+        rest = [parse_input_spec(_with_batch(s, batch)) for s in specs[len(positional):]]
+        program.inputs = [*positional, *rest]
+        program.inputs_origin = f"the rest of the batch, {origin}"
+
+
+def _with_batch(spec, batch: int) -> str:
+    text = spec.text()
+    head, _, tail = text.partition(":")
+    dims = head.split("x")
+    dims[0] = str(batch)
+    return "x".join(dims) + (f":{tail}" if tail else "")
+
+
+def _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make):
+    """The step read off the capture, compiled, handed to the training front end's Program builder."""
+    from vaelint.frontends.training.livecompile import compile_step
+    from vaelint.frontends.training.livestep import step_from
+    from vaelint.frontends.training.program import step_program
+    from vaelint.frontends.training.runtime import StepReady
+
+    step = step_from(capture)
+    if step.is_module and step.loader is not None and capture.taken.pristine:
+        step.module_globals.update(capture.taken.pristine)  # a warm-up object as the batch found it
+    first = step.source.lineno if step.kind != "param" else step.region[0].lineno
+    runtime.path = step.scope.path
+    runtime.site = (step.site.place.scope.path, step.site.place.statement.lineno, step.site.place.statement.end_lineno)
+    runtime.batches = lambda loader, frame=None: make(loader, frame)
+    fn = compile_step(step, runtime, name=step.scope.name if not step.is_module else "step")
+    ready = StepReady(fn, 0, (lambda: step.loader) if step.loader is not None else None)
+    program = step_program(frontend, ref, request, _plan(home, step, first), ready, runtime, sandbox, sites, home, [])
+    program.live_step = step
+    return program
+
+
+def _said(error) -> str:
+    from vaelint.errors import error_text
+
+    return error.message if isinstance(error, VaelintError) else error_text(error)
+
+
+def _reaches(capture, name: str) -> bool:
+    last = name.split(".")[-1]
+    return any(frame.f_code.co_name == last for frame, _line, _values in capture.frames)
+
+
+def _moves(runtime, watch) -> list[str]:
+    """The moves to CUDA the run kept on the CPU, said as the rest of the training front end
+    says them: the setup's at once, the step's each with its line."""
+    from vaelint.frontends.sourcemap import where
+
+    moves = list(dict.fromkeys(getattr(watch, "moves", [])))
+    setup = list(dict.fromkeys(what for phase, what, _p, _l in moves if phase == "setup"))
+    notes = [f"the setup's {', '.join(setup[:3])} stayed on the CPU: this machine has no CUDA (the check runs on the CPU)"] if setup else []
+    for phase, what, path, line in moves:
+        if phase == "step":
+            at = f" at {where(path, line)}" if path else ""
+            notes.append(f"the step's {what}{at} left its tensor on the CPU: this machine has no CUDA (the check runs on the CPU)")
+    return list(dict.fromkeys(notes))
+
+
+def _plan(home, step, first: int):
+    from vaelint.frontends.training.liverun import LiveBoundary
+    from vaelint.frontends.training.rewrite import Plan
+
+    kind = {"loop": "loop", "assign": "next", "free": "free", "param": "param"}[step.kind]
+    statements = step.place.statements()
+    depth = next((i for i, s in enumerate(statements) if s is step.source), len(statements) - 1)
+    boundary = LiveBoundary(0, depth, 0, kind, [step.source] if kind != "param" else [], list(step.names))
+    index_var = None
+    if step.kind == "loop" and isinstance(step.source.target, ast.Tuple):
+        index_var = next((e.id for e in step.source.target.elts if isinstance(e, ast.Name) and e.id not in step.names), None)
+    last = step.site.place.line if step.site.place.scope is step.scope else step.place.statement.end_lineno
+    return Plan(
+        step.file, {}, step.frames, step.site, boundary, list(step.names), region_lines=(first, last),
+        region=step.region, index_var=index_var,
+    )
+
+
+def _specs_of(batch) -> list:
+    """``--input`` specs of the tensors of a batch the code made (a real first batch, the
+    tensors a full-batch model is given)."""
+    import torch
+
+    from vaelint.inputs import parse_input_spec
+
+    items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
+    out = []
+    for t in items:
+        if not isinstance(t, torch.Tensor) or t.dim() == 0:
+            return []
+        dtype = str(t.dtype).replace("torch.", "")
+        text = "x".join(str(d) for d in t.shape)
+        if not t.is_floating_point():
+            text += f":{dtype}:{int(t.max()) + 1 if t.numel() else 2}"
+        elif dtype != "float32":
+            text += f":{dtype}"
+        out.append(dataclasses.replace(parse_input_spec(text), real=t.detach().clone()))
+    return out
+
+
+def is_training_file(path: str) -> bool:
+    """A script (main guard, calls or loops at its top level) whose code or whose
+    repository's files call a backward: training code, checked or refused, never
+    passed over."""
+    from vaelint.frontends.training import is_script, neighbours
+    from vaelint.frontends.training.sites import find_sites, parse_file
+
+    home = parse_file(os.path.realpath(path))
+    if home is None or not is_script(home):
+        return False
+    for file in [home, *neighbours(home.path)]:
+        if any(find_sites(s) for s in file.scopes.values()):
+            return True
+    return False

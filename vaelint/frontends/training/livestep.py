@@ -1,0 +1,286 @@
+"""The step read off the frames of a VAE backward (:mod:`.live`): the frame that took the
+batch (or holds what the model was given), the statements from the batch to the backward,
+and those statements compiled as a function of the batch that closes over the frame's
+variables as they were when the batch came in."""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+
+from vaelint.errors import VaelintError
+from vaelint.frames import display_path
+from vaelint.frontends.training.astutil import Place, Scope, places, target_names, walk_statements, writes_of
+from vaelint.frontends.training.live import Capture, Taken
+from vaelint.frontends.training.sites import Frame, Site, SourceFile, backward_of, enclosing_blocks, parse_file
+
+
+# --------------------------------------------------------------------------- the step, from the frames
+
+
+@dataclass
+class LiveStep:
+    """What :func:`step_from` read off the frames: enough for the plan and the step's function."""
+
+    file: SourceFile
+    scope: Scope
+    place: Place  # the statement of the step's frame on the way to the backward
+    kind: str  # "loop", "assign", "free", "param"
+    source: ast.stmt  # the statement that bound the batch (a loop, an assignment, the def)
+    pattern: ast.expr | None  # the batch's part of its target (None: names)
+    names: list[str]  # the batch variables, in order
+    region: list[ast.stmt]  # the step's statements, the batch's binding excluded
+    values: dict  # the frame's variables when the batch came in
+    is_module: bool
+    site: Site
+    frames: list = field(default_factory=list)  # Frame per user frame from the step's to the backward's
+    loader: object = None
+    batch_value: object = None  # the batch as the run had it (its tensors give unspecified inputs)
+    module_globals: dict = field(default_factory=dict)  # the frame's module namespace
+
+
+def scope_of(file: SourceFile, frame) -> Scope | None:
+    code = frame.f_code
+    if code.co_name == "<module>":
+        return file.scopes[""]
+    best = None
+    for scope in file.scopes.values():
+        node = scope.node
+        if scope.is_module or node.name != code.co_name:
+            continue
+        if node.lineno <= frame.f_lineno <= (node.end_lineno or node.lineno):
+            if best is None or node.lineno >= best.node.lineno:
+                best = scope
+    return best
+
+
+def place_at(scope: Scope, line: int) -> Place | None:
+    """The innermost statement of ``scope`` holding ``line``."""
+    best = None
+    for place, stmt in places(scope):
+        if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+            if best is None or len(place.steps) > len(best.steps):
+                best = place
+    return best
+
+
+def _holds(value, obj) -> bool:
+    if value is obj:
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(v is obj for v in value)
+    if isinstance(value, dict):
+        return any(v is obj for v in value.values())
+    return False
+
+
+def _tensors_in(value) -> list:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors_in(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors_in(v)]
+    return []
+
+
+def step_from(capture: Capture) -> LiveStep:
+    """The step's frame, its batch and its statements, read off a VAE backward's frames."""
+    frames = capture.frames
+    if not frames:
+        raise VaelintError("load", "the backward was reached from no file of the user's (a library ran the whole loop)")
+    parsed = []
+    for frame, line, values in frames:
+        file = parse_file(os.path.realpath(frame.f_code.co_filename))
+        scope = scope_of(file, frame) if file is not None else None
+        place = place_at(scope, line) if scope is not None else None
+        parsed.append((frame, line, values, file, scope, place))
+    usable = [p for p in parsed if p[5] is not None]
+    if not usable:
+        raise VaelintError("load", "the backward's frames could not be read back to the user's source")
+    site_frame = usable[-1]
+    site_stmt = site_frame[5].statement
+    loss_expr = backward_of(site_stmt) or (site_stmt.value if isinstance(site_stmt, ast.Expr) else ast.Name("loss", ast.Load()))
+    site = Site(site_frame[5], loss_expr, "")
+
+    taken = capture.taken
+    chosen = None
+    if taken is not None and taken.frame is not None:
+        for entry in usable:
+            if entry[0] is taken.frame:
+                chosen = _from_taken(entry, taken)
+                break
+    if chosen is None:
+        chosen = _from_model_inputs(usable, capture)
+    if chosen is None:
+        raise VaelintError(
+            "load",
+            f"{display_path(site.place.scope.path)}:{site.place.line}: the step's backward was reached, but no "
+            "variable of the code holds the batch the model was given (a data loader's batch, or the tensors "
+            "passed to the model)",
+        )
+    start = next(i for i, e in enumerate(usable) if e[0] is chosen.frame_obj)
+    chosen.step.frames = [Frame(e[4], e[5]) for e in usable[start:]]
+    chosen.step.site = site
+    return chosen.step
+
+
+@dataclass
+class _Chosen:
+    frame_obj: object
+    step: LiveStep
+
+
+def _path_blocks(place: Place) -> list[tuple[list, int]]:
+    return enclosing_blocks(place)
+
+
+def _from_taken(entry, taken: Taken) -> _Chosen | None:
+    frame, line, values, file, scope, place = entry
+    source_place = place_at(scope, taken.line)
+    if source_place is None:
+        return None
+    source = source_place.statement
+    after = taken.after if taken.after is not None else values
+    if isinstance(source, (ast.For, ast.AsyncFor)):
+        pattern, names = _batch_pattern(source.target, taken.value, after)
+        if pattern is None:
+            return None
+        region = _region_in_loop(source, place)
+        if region is None:
+            return None
+        kind = "loop"
+    elif isinstance(source, (ast.Assign, ast.AnnAssign)):
+        target = source.targets[0] if isinstance(source, ast.Assign) else source.target
+        pattern, names = _batch_pattern(target, taken.value, after)
+        if pattern is None:
+            pattern, names = target, sorted(target_names(target))
+        region = _region_after(source_place, place)
+        if region is None:
+            return None
+        kind = "assign"
+    else:
+        return None
+    step = LiveStep(file, scope, place, kind, source, pattern, names, region, after, scope.is_module, None,
+                    loader=taken.loader, batch_value=taken.value, module_globals=frame.f_globals)
+    return _Chosen(frame, step)
+
+
+def _batch_pattern(target: ast.expr, batch, values: dict):
+    """The part of a loop or assignment target that received the batch: the target
+    itself, or one of its elements (``i, (x, y)`` from ``enumerate(loader)``), found by
+    the values the names hold once bound."""
+    candidates = [target]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        candidates += list(target.elts)
+    items = list(batch) if isinstance(batch, (tuple, list)) else None
+    for cand in candidates:
+        if isinstance(cand, ast.Name) and cand.id in values and values[cand.id] is batch:
+            return cand, [cand.id]
+        if isinstance(cand, (ast.Tuple, ast.List)) and items is not None and len(cand.elts) == len(items):
+            leaves = [e for e in cand.elts]
+            if all(isinstance(e, ast.Name) and (e.id == "_" or values.get(e.id) is items[k]) for k, e in enumerate(leaves)) or all(
+                isinstance(e, (ast.Name, ast.Tuple, ast.List, ast.Starred)) for e in leaves
+            ) and cand is not target:
+                return cand, _leaf_names(cand)
+    if isinstance(target, (ast.Tuple, ast.List)) and items is not None and len(target.elts) == len(items):
+        return target, _leaf_names(target)
+    if isinstance(target, ast.Name):
+        return target, [target.id]
+    return None, []
+
+
+def _leaf_names(pattern) -> list[str]:
+    if isinstance(pattern, (ast.Tuple, ast.List)):
+        return [n for e in pattern.elts for n in _leaf_names(e)]
+    if isinstance(pattern, ast.Starred):
+        return _leaf_names(pattern.value)
+    return [pattern.id] if isinstance(pattern, ast.Name) else []
+
+
+def _region_in_loop(loop: ast.stmt, place: Place) -> list[ast.stmt] | None:
+    """The loop's body, from its start to the statement on the way to ``place``."""
+    stmts = place.statements()
+    if not any(s is loop for s in stmts):
+        return None
+    k = next(i for i, s in enumerate(stmts) if s is loop)
+    if k + 1 >= len(stmts):
+        return None
+    inner = stmts[k + 1]
+    body = loop.body
+    idx = next((i for i, s in enumerate(body) if s is inner), None)
+    return None if idx is None else list(body[: idx + 1])
+
+
+def _region_after(source: Place, place: Place) -> list[ast.stmt] | None:
+    """The statements after ``source`` in its block, to the one on the way to ``place``."""
+    blocks = _path_blocks(source)
+    block, index = blocks[-1]
+    stmts = place.statements()
+    end = next((i for i, s in enumerate(block) if any(s is t for t in stmts)), None)
+    if end is None or end <= index:
+        return None
+    return list(block[index + 1: end + 1])
+
+
+def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
+    """No loader's batch on the stack (an index loop over a tensor, full-batch training,
+    a generator): the batch is what the model was given, in the innermost frame that
+    holds it in a variable."""
+    inputs = [t for _m, args in capture.model_calls[:1] for t in _tensors_in(args)]
+    if not inputs:
+        return None
+    for frame, line, values, file, scope, place in reversed(usable):
+        names = []
+        for t in inputs:
+            name = next((n for n, v in values.items() if v is t and not n.startswith("__")), None)
+            if name is not None and name not in names:
+                names.append(name)
+        if not names:
+            continue
+        region, kind, source = _region_for_names(scope, place, names)
+        if region is None:
+            continue
+        pattern = None
+        step = LiveStep(file, scope, place, kind, source, pattern, names, region, values, scope.is_module, None,
+                        batch_value=tuple(values[n] for n in names), module_globals=frame.f_globals)
+        return _Chosen(frame, step)
+    return None
+
+
+def _region_for_names(scope: Scope, place: Place, names: list[str]):
+    """(region, kind, the binding statement) for batch variables found in a frame: the
+    statements after the last one on the way that binds them, or the innermost loop
+    body after it (full-batch training: ``for epoch in range(E): model(features)``)."""
+    blocks = _path_blocks(place)
+    stmts = place.statements()
+    wanted = set(names)
+    # the last binding on the way: at each depth, the statements before the path's
+    bind_depth, bind_index = -1, -1
+    for depth, (block, index) in enumerate(blocks):
+        for i in range(index):
+            if any(wanted & writes_of(s) for s in walk_statements([block[i]])):
+                bind_depth, bind_index = depth, i
+        if depth < len(blocks) - 1 and isinstance(stmts[depth], (ast.For, ast.AsyncFor)) and wanted & target_names(stmts[depth].target):
+            bind_depth, bind_index = depth + 1, -1  # bound by the loop over it: the loop's body
+    # the innermost loop on the way after the binding: its body is the step
+    for depth in range(len(blocks) - 2, max(bind_depth, 0) - 1, -1):
+        stmt = stmts[depth]
+        if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)) and (depth > bind_depth or blocks[depth][1] > bind_index):
+            inner = stmts[depth + 1]
+            body = stmt.body
+            idx = next((i for i, s in enumerate(body) if s is inner), None)
+            if idx is not None:
+                return list(body[: idx + 1]), "free", stmt
+    if bind_depth < 0:
+        if scope.is_module:
+            return None, "", None
+        block, index = blocks[0]
+        return list(block[: index + 1]), "param", scope.node
+    block, index = blocks[bind_depth]
+    if bind_index < 0:
+        return None, "", None
+    return list(block[bind_index + 1: index + 1]), "free", block[bind_index]
