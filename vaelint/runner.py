@@ -42,6 +42,7 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False) -> lis
         elif t.endswith((".py", ".ipynb")):
             if not os.path.exists(t):
                 raise VaelintError("input", f"{t}: no such file.")
+            _parses(t)
             # file mode (pre-commit passes every changed file): its configured
             # targets, else the models whose forward annotates its input shape,
             # else its training step (when its input is known), and nothing for
@@ -63,6 +64,24 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False) -> lis
         else:
             raise VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
     return jobs
+
+
+def _parses(path: str) -> None:
+    """A file named for checking that is not Python cannot be passed over as holding no
+    model: exit 2 with where it stops parsing (as ruff's E999)."""
+    import ast
+
+    from vaelint.frontends.load import read_source
+
+    try:
+        ast.parse(read_source(path), filename=path)
+    except SyntaxError as e:
+        raise VaelintError(
+            "input", f"{path}:{e.lineno or 1}:{(e.offset or 1)}: the file does not parse: {e.msg}; vaelint checks "
+            "only code Python can run (`python -m py_compile FILE` shows the same).",
+        ) from None
+    except (OSError, ValueError) as e:
+        raise VaelintError("input", f"{path}: the file cannot be read: {e}") from None
 
 
 def shown_target(spec: str) -> str:

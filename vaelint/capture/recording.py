@@ -227,6 +227,9 @@ class _Recording:
             try:
                 with rec:
                     out = wrapper.run(run_inputs)
+                # an op that raised inside and was caught by the code (numpy probing a tensor's
+                # __index__ before __array__, the user's own try/except) is no failure of the run
+                rec.result.failure = None
                 rec.result.output = out
                 graph.output(rec._arg(out) if not isinstance(out, torch.Tensor) else rec.node_for(out))
             except VaelintError:

@@ -101,7 +101,18 @@ class LightningFrontend(FrontendBase):
         request.progress("build")
         method_name = ref.parts[1] if len(ref.parts) > 1 else None
         if ref.name is None:
-            module, run = self._from_fit(home, files, request, file_of)
+            # the script run as written to its trainer (Hydra's instantiate, a registry of
+            # modules), else the module passed to trainer.fit reached by reading the code
+            from vaelint.frontends.training import TrainingFrontend
+            from vaelint.frontends.training.liveprogram import live_program
+
+            try:
+                return live_program(TrainingFrontend(), ref, request, home)
+            except VaelintError as run_error:
+                try:
+                    module, run = self._from_fit(home, files, request, file_of)
+                except VaelintError:
+                    raise run_error from None
         else:
             module, run = self._built(ref, home, files, request, file_of)
         return self._program(ref, request, module, method_name, run)

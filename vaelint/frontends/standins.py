@@ -231,7 +231,29 @@ def _lightning_name(item: str):
         return lambda seed=None, *a, **k: seed
     if item in ("LightningDataModule",):
         return type(item, (_Anything,), {})
+    if item == "Trainer":
+        return _Trainer
     return _Anything
+
+
+class _Trainer(_Anything):
+    """Lightning's Trainer where Lightning is not installed: ``fit`` takes the first batch of
+    the training data, as the real one would, and trains nothing (vaelint reads the module's
+    training_step; the batch tells its shapes)."""
+
+    def fit(self, model=None, train_dataloaders=None, val_dataloaders=None, datamodule=None, **kwargs):
+        loader = train_dataloaders if train_dataloaders is not None else kwargs.get("train_dataloader")
+        for source in (datamodule, model):
+            if loader is None and callable(getattr(source, "train_dataloader", None)):
+                try:
+                    loader = source.train_dataloader()
+                except Exception:  # noqa: BLE001 - its data is not here: the shapes stay unknown
+                    return None
+        try:
+            next(iter(loader)) if loader is not None else None
+        except Exception:  # noqa: BLE001 - a loader that cannot be read: nothing is known of it
+            pass
+        return None
 
 
 def _lightning(fullname: str) -> types.ModuleType:

@@ -25,6 +25,7 @@ from vaelint.frontends.training.execute import NotReached, execute, failed_lines
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.program import source_text as _text_of, step_program
+from vaelint.frontends.training.ways import is_module_class as _is_module_class, trains_through_a_library as _trains_through_a_library, why as _why, worth_telling as _worth_telling
 from vaelint.frontends.training.sites import (
     Frame,
     Site,
@@ -63,8 +64,9 @@ class TrainingFrontend(FrontendBase):
             if any(True for _ in _script_candidates(file, files)):
                 return True
             # a backward its own top level reaches only at run time (a trainer object, a
-            # launcher given main, a Hydra main): found by running it (.liveprogram)
-            return any(find_sites(s) for f in files for s in f.scopes.values())
+            # launcher given main, a Hydra main), or one in an installed trainer library
+            # (pipeline(train_data=x), trainer.fit(model)): found by running it (.liveprogram)
+            return any(find_sites(s) for f in files for s in f.scopes.values()) or _trains_through_a_library(file)
         scope = file.scopes.get(ref.name)
         if scope is None or scope.is_module:
             return False
@@ -107,9 +109,16 @@ class TrainingFrontend(FrontendBase):
                 if way == "run" or getattr(run_error, "argv", False):
                     raise
                 try:
-                    return self._read(ref, request, path, home)
+                    program = self._read(ref, request, path, home)
                 except VaelintError as read_error:
+                    if getattr(run_error, "build", None) is not None:
+                        return run_error.build()  # the run's step with no reparameterisation
                     raise _worth_telling(read_error, run_error) from None
+                if not request.inputs and not program.inputs:
+                    raise run_error  # nothing gives the batch: the run says what stopped it, and what to give
+                program.notes.insert(0, f"running the code as written did not reach its step ({_why(run_error)}): "
+                                        "the step was found by reading the code")
+                return program
         return self._read(ref, request, path, home)
 
     def _read(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile) -> Program:
@@ -154,24 +163,6 @@ class TrainingFrontend(FrontendBase):
         program = step_program(self, ref, request, plan, run.reached, run.runtime, run.sandbox, run.sites, home, failed)
         program.setup_failures = failed
         return program
-
-
-def _is_module_class(file: SourceFile, name: str) -> bool:
-    """``VAE.forward``: a method of a class that subclasses a Module is the model's, not a trainer's."""
-    head = name.split(".")[0]
-    for stmt in file.tree.body:
-        if isinstance(stmt, ast.ClassDef) and stmt.name == head:
-            return any((dotted(b) or "").split(".")[-1] in ("Module", "LightningModule") for b in stmt.bases)
-    return False
-
-
-def _worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintError:
-    """Of the two ways' errors, the one that says more: the run's, unless reading the code
-    got further (it found the step, and the step's own setup failed)."""
-    said = read_error.message
-    if "no training step to check" in said or "no batch found" in said:
-        return run_error
-    return read_error if run_error.kind == "load" and "no training step to check" in run_error.message else run_error
 
 
 def _file_of_frame(frame: Frame, files: list[SourceFile]) -> SourceFile:

@@ -71,7 +71,9 @@ def known_attribute(name: str, item: str):
     """``.data``, ``.targets`` (``.labels``), ``.classes`` of a known data set, made up with its
     real shapes and dtypes (``np.var(train_set.data / 255)``, ``len(dataset.classes)``); an
     attribute of anything else raises AttributeError, as a missing attribute does."""
-    if name not in KNOWN or item not in ("data", "targets", "labels", "classes", "class_to_idx", "train_data", "train_labels"):
+    if name not in KNOWN or item not in (
+        "data", "targets", "labels", "classes", "class_to_idx", "train_data", "train_labels", "test_data", "test_labels",
+    ):
         raise AttributeError(item)
     key = (name, item)
     if key not in _CACHE:
@@ -80,14 +82,13 @@ def known_attribute(name: str, item: str):
 
 
 def _make_attribute(name: str, item: str):
-    import numpy as np
     import torch
 
     (c, h, w), classes = KNOWN[name]
     n = STOOD_IN_LENGTH
     k = 2 if classes == "attr" else classes
     gen = torch.Generator().manual_seed(0)
-    if item in ("data", "train_data"):
+    if item in ("data", "train_data", "test_data"):
         if name in _NUMPY_DATA:
             layout = (n, c, h, w) if name in ("SVHN", "STL10") else (n, h, w, c)
             return torch.randint(0, 256, layout, dtype=torch.uint8, generator=gen).numpy()
@@ -100,11 +101,18 @@ def _make_attribute(name: str, item: str):
     return labels.numpy().tolist() if name in _NUMPY_DATA and item == "targets" else (labels.numpy() if name == "SVHN" else labels)
 
 
+GIVEN: list = []  # the --input specs of a training run (vaelint/frontends/training/liverun.py), while it runs
+
+
 def known_item(name: str, i):
-    """``dataset[i]`` of a known data set: an image as ToTensor gives it and its label; of any
-    other data set, a stand-in that says it is one if used."""
+    """``dataset[i]`` of a known data set: an image as ToTensor gives it and its label; of
+    another data set (an ImageFolder whose folder is not here), one sample of each --input
+    (``dataset[0][0].size()`` in the setup); else a stand-in that says it is one if used."""
     import torch
 
+    if name not in KNOWN and GIVEN and isinstance(i, int):
+        items = tuple(spec.make(1)[0] for spec in GIVEN if not spec.name)
+        return items if len(items) > 1 else (items[0], 0)
     if name not in KNOWN or not isinstance(i, int):
         from vaelint.frontends.training.runtime import StandIn
 

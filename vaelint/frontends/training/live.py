@@ -57,7 +57,7 @@ class Taken:
 
     value: object
     frame: types.FrameType | None
-    line: int
+    line: tuple  # (line, column) of the statement that took it
     loader: object
     after: dict | None = None  # the frame's variables once the batch was bound
     pristine: dict | None = None  # copies of what the frame advances with next(NAME), as they were then
@@ -92,6 +92,7 @@ class Watch:
         self.depth = 0
         self.taking = None  # the user's frame taking a batch, while it does
         self.making = False  # a batch is being made (its random values are data, not noise)
+        self.built: list = []  # the modules with a training_step the code built
 
     # ---- noise
     def _record_noise(self, t):
@@ -148,6 +149,13 @@ class Watch:
 
     # ---- data
     def take(self, loader):
+        if self.passed:
+            # the iteration that passed over a backward is over without a VAE's: its loop would
+            # run again (the code after the backward already ran once), so the run ends here
+            raise Stopped(
+                "the first batch's step ended with no backward of a loss that reaches a reparameterised "
+                "sample (only a backward whose loss reaches none: no reparameterisation, or another network's)"
+            )
         if self.batches >= MAX_BATCHES:
             raise Stopped(
                 f"the code took {MAX_BATCHES} batches without reaching the backward of a loss that reaches a "
@@ -161,7 +169,7 @@ class Watch:
             value = self.make_batch(loader)
         finally:
             self.making = False
-        self.taken = Taken(value, frame, frame.f_lineno if frame else 0, loader)
+        self.taken = Taken(value, frame, position(frame) if frame else (0, 0), loader)
         self.model_calls = []
         if frame is not None:
             _after_binding(frame, self.taken)
@@ -177,15 +185,54 @@ class Watch:
         self.depth = max(0, self.depth - 1)
 
 
+def lightning_module(watch: Watch, loss=None):
+    """The LightningModule the code built and a trainer runs (its training_step computes the
+    loss, the trainer's library backpropagates it): the outermost one whose parameters the
+    loss reaches, or, with no loss, the outermost one built."""
+    modules = list(dict.fromkeys(watch.built))
+    inside = {id(sub) for m in modules for sub in m.modules() if sub is not m}
+    modules = [m for m in modules if id(m) not in inside]
+    if loss is not None:
+        reached = _parameters_reached(loss)
+        modules = [m for m in modules if any(id(p) in reached for p in m.parameters())]
+    return modules[0] if len(modules) == 1 else None
+
+
+def _parameters_reached(loss) -> set:
+    out, seen, todo = set(), set(), [getattr(loss, "grad_fn", None)]
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        variable = getattr(node, "variable", None)
+        if variable is not None:
+            out.add(id(variable))
+        todo += [n for n, _ in getattr(node, "next_functions", ())]
+    return out
+
+
 def user_frames() -> list:
     """The user's frames on the stack, outermost first: (frame, line, locals)."""
     out = []
     f = sys._getframe(2)
     while f is not None:
         if _is_user_frame(f):
-            out.append((f, f.f_lineno, dict(f.f_locals)))
+            out.append((f, position(f), dict(f.f_locals)))
         f = f.f_back
     return out[::-1]
+
+
+def position(frame) -> tuple[int, int]:
+    """(line, column) of the instruction a frame runs: two statements on one line
+    (``opt.zero_grad(); loss.backward()``) are told apart by the column."""
+    try:
+        pos = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+        if pos[0] is not None:
+            return pos[0], pos[2] or 0
+    except (AttributeError, IndexError):
+        pass
+    return frame.f_lineno, 0
 
 
 def _pristine(frame, values: dict) -> dict:
@@ -256,8 +303,6 @@ def _after_binding(frame, taken: Taken) -> None:
 def watching(watch: Watch):
     """The run's hooks, for as long as it runs."""
     import torch
-    import torch.distributions.normal as normal_mod
-    import torch.distributions.utils as dist_utils
     import torch.nn.modules.module as module_mod
 
     saved = []
@@ -266,18 +311,7 @@ def watching(watch: Watch):
         saved.append((owner, name, owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name)))
         setattr(owner, name, value)
 
-    def noisy(real):
-        def fn(*a, **k):
-            return watch._record_noise(real(*a, **k))
-
-        return fn
-
-    for name in ("randn", "randn_like", "rand", "rand_like", "normal"):
-        patch(torch, name, noisy(getattr(torch, name)))
-    patch(torch.Tensor, "normal_", noisy(torch.Tensor.normal_))
-    patch(torch.Tensor, "uniform_", noisy(torch.Tensor.uniform_))
-    patch(dist_utils, "_standard_normal", noisy(dist_utils._standard_normal))
-    patch(normal_mod, "_standard_normal", noisy(normal_mod._standard_normal))
+    _watch_noise(patch, watch)
 
     def tensor_backward(self, *a, **k):
         return watch.backward(self)
@@ -299,8 +333,18 @@ def watching(watch: Watch):
             object.__setattr__(loader, "loc", user_frame())
 
     patch(torch.utils.data.DataLoader, "__init__", init)
+    module_init = torch.nn.Module.__init__
+
+    def built(module, *a, **k):  # the LightningModules the code builds (held: a trainer may drop them)
+        module_init(module, *a, **k)
+        if callable(getattr(type(module), "training_step", None)):
+            watch.built.append(module)
+
+    patch(torch.nn.Module, "__init__", built)
     handles = [module_mod.register_module_forward_pre_hook(watch.pre_hook), module_mod.register_module_forward_hook(watch.post_hook)]
     trace = sys.gettrace()
+    from vaelint.frontends.training.livecuda import cuda_kept_on_cpu
+
     try:
         with cuda_kept_on_cpu(watch):
             yield watch
@@ -313,6 +357,26 @@ def watching(watch: Watch):
             else:
                 setattr(owner, name, value)
         sys.settrace(trace)
+
+
+def _watch_noise(patch, watch: Watch) -> None:
+    """torch's random draws (and torch.distributions' rsample) remember what they drew."""
+    import torch
+    import torch.distributions.normal as normal_mod
+    import torch.distributions.utils as dist_utils
+
+    def noisy(real):
+        def fn(*a, **k):
+            return watch._record_noise(real(*a, **k))
+
+        return fn
+
+    for name in ("randn", "randn_like", "rand", "rand_like", "normal"):
+        patch(torch, name, noisy(getattr(torch, name)))
+    patch(torch.Tensor, "normal_", noisy(torch.Tensor.normal_))
+    patch(torch.Tensor, "uniform_", noisy(torch.Tensor.uniform_))
+    patch(dist_utils, "_standard_normal", noisy(dist_utils._standard_normal))
+    patch(normal_mod, "_standard_normal", noisy(normal_mod._standard_normal))
 
 
 class _OneBatch:
@@ -332,67 +396,3 @@ class _OneBatch:
 
     def __len__(self):
         return 1
-
-
-# --------------------------------------------------------------------------- CUDA on a machine without it
-
-
-@contextlib.contextmanager
-def cuda_kept_on_cpu(record):
-    """``x.cuda()``, ``x.to('cuda')``, ``model.cuda()`` in the code (its model's forward too)
-    keep the object on the CPU where this machine has no CUDA (VAE012's simulated GPU, which
-    reports CUDA as available, still sees the moves); ``record.moves`` lists them."""
-    import torch
-
-    from vaelint.frontends.training.runtime import _without_cuda
-
-    moves = getattr(record, "moves", None)
-    if moves is None:
-        record.moves = moves = []
-    saved = []
-
-    def asks(*a, **k):
-        """A device named by the code itself (not a library's): the code places its tensors."""
-        if is_user_file(sys._getframe(2).f_code.co_filename):
-            record.device_aware = True
-
-    def is_available(real=torch.cuda.is_available):
-        asks()
-        return real()
-
-    def wrap(owner, name):
-        real = getattr(owner, name)
-
-        def fn(self, *a, **k):
-            if name == "cuda" or "device" in k or any(isinstance(v, (str, torch.device)) for v in a[:1]):
-                asks()
-            kept = _without_cuda(self, lambda *x, **y: real(self, *x, **y), name, a, k)
-            if kept is None:
-                return real(self, *a, **k)
-            from vaelint.frames import user_frame
-
-            loc = user_frame()
-            # before the batch is taken it is the setup's move (the model's), after it the step's
-            phase = "step" if getattr(record, "taken", None) is not None else "setup"
-            entry = (phase, kept[1] if phase == "step" else f"{type(self).__name__}{kept[1]}", loc.path if loc else "", loc.line if loc else 0)
-            if entry not in moves:
-                moves.append(entry)
-            return kept[0]
-
-        fn.__name__ = fn.__qualname__ = name  # torch function modes (the simulated GPU) dispatch on it
-        saved.append((owner, name, owner.__dict__.get(name)))
-        setattr(owner, name, fn)
-
-    for owner in (torch.Tensor, torch.nn.Module):
-        for name in ("cuda", "to"):
-            wrap(owner, name)
-    saved.append((torch.cuda, "is_available", torch.cuda.is_available))
-    torch.cuda.is_available = is_available
-    try:
-        yield
-    finally:
-        for owner, name, own in reversed(saved):
-            if own is None and isinstance(owner, type):
-                delattr(owner, name)
-            else:
-                setattr(owner, name, own)

@@ -30,19 +30,22 @@ def live_program(frontend, ref, request, home):
     if getattr(runtime, "argv_error", None) is not None:
         raise runtime.argv_error
     notes = []
-    if capture is None and watch.passed and not runtime.stops:
-        capture = watch.passed[0]
-        notes.append(
-            "the loss this step backpropagates reaches no random sample (no reparameterisation was seen): "
-            "it is checked as the model's training step"
-        )
+    trained = _lightning(ref, request, watch, capture, sandbox, sites)
+    if trained is not None:
+        return trained
     if capture is None:
-        raise VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home)}.")
+        error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home)}.")
+        if watch.passed and (not runtime.stops or runtime.stopped_here):
+            # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
+            # phase, which reading the code leaves out): the first is the step when nothing else is
+            passed = watch.passed[0]
+            error.build = lambda: _passed_program(frontend, ref, request, home, passed, runtime, watch, sandbox, sites, make)
+        raise error
     if ref.name and not _reaches(capture, ref.name):
         raise VaelintError(
             "load",
             f"{ref.spec}: running it reached a backward outside {ref.name} "
-            f"({display_path(capture.frames[-1][0].f_code.co_filename)}:{capture.frames[-1][1]}): name that "
+            f"({display_path(capture.frames[-1][0].f_code.co_filename)}:{capture.frames[-1][1][0]}): name that "
             "function, or the script, as the target.",
         )
     if ref.name and runtime.guard_stops:
@@ -62,6 +65,10 @@ def live_program(frontend, ref, request, home):
 
 
 def _inputs_of_batch(program, request, step) -> None:
+    _inputs_of(program, request, step.batch_value, step.loader)
+
+
+def _inputs_of(program, request, batch_value, loader) -> None:
     """The inputs the run's batch says: of a known data set (what it is, and its loader's batch
     size), else of the tensors the code made; with ``--input`` given for only the first items of
     the batch, the rest as the code made them (a data set's labels)."""
@@ -69,8 +76,8 @@ def _inputs_of_batch(program, request, step) -> None:
     from vaelint.frontends.training.liverun import _as_known
     from vaelint.inputs import parse_input_spec
 
-    specs, origin = _specs_of(step.batch_value), ""
-    known = infer_inputs(_as_known(step.loader)) if step.loader is not None else None
+    specs, origin = _specs_of(batch_value), ""
+    known = infer_inputs(_as_known(loader)) if loader is not None else None
     if known is not None and len(known.specs) == len(specs):
         specs, origin = [parse_input_spec(t) for t in known.specs], f"inferred from {known.origin}"
     elif specs:
@@ -91,6 +98,45 @@ def _with_batch(spec, batch: int) -> str:
     dims = head.split("x")
     dims[0] = str(batch)
     return "x".join(dims) + (f":{tail}" if tail else "")
+
+
+def _lightning(ref, request, watch, capture, sandbox, sites):
+    """A LightningModule the code built and handed to a trainer (``instantiate(cfg.model)``,
+    ``trainer.fit(model)``): its training_step is the step, as for a LightningModule named as
+    the target. Where the trainer ran it (Lightning installed) the loss reaches its parameters;
+    where the trainer stands in, the run ends with the module built and no backward."""
+    from types import SimpleNamespace
+
+    from vaelint.frontends.lightning import LightningFrontend
+    from vaelint.frontends.training.live import lightning_module
+    from vaelint.frontends.training.livestep import step_from
+
+    if capture is not None:
+        try:
+            step_from(capture)
+            return None  # the user's own frames hold the step
+        except VaelintError:
+            module = lightning_module(watch, capture.loss)
+    else:
+        module = lightning_module(watch)
+    if module is None:
+        return None
+    program = LightningFrontend()._program(ref, request, module, None, SimpleNamespace(sandbox=sandbox, sites=sites))
+    program.notes.insert(0, f"the step is {type(module).__name__}.training_step: the code hands the module to a trainer")
+    if watch.taken is not None:  # the batch its trainer took from the loader
+        _inputs_of(program, request, watch.taken.value, watch.taken.loader)
+    return program
+
+
+def _passed_program(frontend, ref, request, home, capture, runtime, watch, sandbox, sites, make):
+    program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
+    program.notes[:0] = [
+        "the loss this step backpropagates reaches no random sample (no reparameterisation was seen): "
+        "it is checked as the model's training step",
+        *_moves(runtime, watch),
+    ]
+    _inputs_of_batch(program, request, program.live_step)
+    return program
 
 
 def _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make):

@@ -19,7 +19,8 @@ from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path, user_frame_of_traceback
 from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.astutil import is_main_guard, source_segment
-from vaelint.frontends.training.live import Reached, Stopped, Watch, cuda_kept_on_cpu, watching
+from vaelint.frontends.training.live import Reached, Stopped, Watch, watching
+from vaelint.frontends.training.livecuda import cuda_kept_on_cpu
 from vaelint.frontends.training.runtime import BatchUse, Runtime, StandIn, StepLoss
 from vaelint.frontends.training.sites import Boundary
 
@@ -34,6 +35,7 @@ class LiveRuntime(Runtime):
     batches: object = None  # (loader, frame) -> a batch
     stops: list = field(default_factory=list)  # (where, error) of what ended the run
     guard_stops: list = field(default_factory=list)  # those of the main guard's block
+    stopped_here: bool = False  # vaelint ended the run (a second batch), not the code
     moves: list = field(default_factory=list)
 
     BatchUse = BatchUse
@@ -189,13 +191,14 @@ def _arity(frame) -> int | None:
     """How many items the statement that takes the batch unpacks it into (None: one name)."""
     if frame is None:
         return None
+    from vaelint.frontends.training.live import position
     from vaelint.frontends.training.livestep import place_at, scope_of
     from vaelint.frontends.training.sites import parse_file
     import os
 
     file = parse_file(os.path.realpath(frame.f_code.co_filename))
     scope = scope_of(file, frame) if file else None
-    place = place_at(scope, frame.f_lineno) if scope else None
+    place = place_at(scope, position(frame)) if scope else None
     if place is None:
         return None
     stmt = place.statement
@@ -229,7 +232,7 @@ def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, 
                 n.col_offset = n.end_col_offset = 0
         body.insert(0, main)
     with standins.installed(), sandbox.active(), script_argv(home.path, request.script_args, runtime), \
-            record_module_sites(sites), watching(watch):
+            record_module_sites(sites), watching(watch), _given(request.inputs):
         try:
             module = load_module(home.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures)
             if ref.name:
@@ -238,11 +241,24 @@ def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, 
             return reached.capture
         except Stopped as stop:
             runtime.stops.append(("", VaelintError("load", stop.message)))
+            runtime.stopped_here = True
         except VaelintError as e:
             runtime.stops.append(("", e))
         except Exception as e:  # noqa: BLE001 - the user's code failed where nothing caught it
             runtime.stopped(e)
     return None
+
+
+@contextlib.contextmanager
+def _given(specs):
+    """While the run runs, a stood-in data set's items are of the --input specs."""
+    from vaelint.frontends.training import datasets
+
+    datasets.GIVEN[:] = list(specs)
+    try:
+        yield
+    finally:
+        datasets.GIVEN.clear()
 
 
 def _taken(stmt: ast.stmt) -> ast.stmt:
@@ -314,15 +330,26 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
     if runtime.stops:
         where, error = runtime.stops[0]
         text = error.message if isinstance(error, VaelintError) else error_text(error)
-        return f"running it stopped at {where}: {text}" if where else f"running it stopped: {text}"
+        taken = watch.taken
+        if watch.model_calls and where:
+            # past the batch and the model: the step's own code raised (a loss that does not run)
+            from vaelint.frontends.sourcemap import where as at
+
+            came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
+            return f"the training step{came} raised at {where}, after the model ran: {text}"
+        hint = ""
+        if isinstance(error, OSError) and not watch.batches:
+            hint = (" (its data is not here: give the batch with --input, one per item of the batch, "
+                    "e.g. --input 64x784; the code's loaders then give it)")
+        return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"
     failed = [f"{display_path(home.path)}:{line}: {text}" for line, text in runtime.failures]
     if failed:
         return f"running it reached no backward; lines that failed: {'; '.join(failed[:3])}"
     if watch.passed:
         from vaelint.frontends.sourcemap import where
 
-        frame, line, _ = watch.passed[0].frames[-1] if watch.passed[0].frames else (None, 0, None)
-        at = f" (at {where(frame.f_code.co_filename, line)})" if frame is not None else ""
+        frame, line, _ = watch.passed[0].frames[-1] if watch.passed[0].frames else (None, (0, 0), None)
+        at = f" (at {where(frame.f_code.co_filename, line[0])})" if frame is not None else ""
         return (
             f"running it took {watch.batches} batch(es) and passed over {len(watch.passed)} backward(s){at} whose "
             "loss reaches no random sample (a pretraining phase, another network); no backward of a VAE loss came"

@@ -158,13 +158,15 @@ class Sandbox:
                      "spawnle", "spawnlp", "spawnlpe"):
             self._patch(os, name, self._no_program())
         no_step = self._no_step()
-        for cls in _subclasses(torch.optim.Optimizer):
-            if "step" in cls.__dict__:
-                self._patch(cls, "step", no_step)
         scheduler = getattr(torch.optim.lr_scheduler, "LRScheduler", None) or getattr(torch.optim.lr_scheduler, "_LRScheduler", None)
-        for cls in _subclasses(scheduler) if scheduler else ():
-            if "step" in cls.__dict__:
-                self._patch(cls, "step", no_step)
+        for base in (torch.optim.Optimizer, scheduler):
+            if base is None:
+                continue
+            for cls in _subclasses(base):
+                if "step" in cls.__dict__:
+                    self._patch(cls, "step", no_step)
+            # an optimiser class the code defines while it runs (its own SGD) steps no more
+            self._patch(base, "__init_subclass__", classmethod(_no_step_subclass(no_step, base)))
 
     def _guarded_open(self, real_open):
         import os
@@ -203,6 +205,10 @@ class Sandbox:
             if isinstance(command, (list, tuple)):
                 command = " ".join(str(c) for c in command)
             shown = str(command)[:80] + ("..." if len(str(command)) > 80 else "")
+            if not _started_by_user_code():
+                # a library's own look-up at import (matplotlib listing fonts with fc-list): it
+                # gets what a machine without the program gives, and the check goes on
+                raise FileNotFoundError(2, "vaelint starts no program while it checks", shown.split(" ")[0])
             raise VaelintError(
                 "load",
                 f"the training code tried to run a program ({shown}){sandbox._where()}; vaelint starts no "
@@ -249,6 +255,15 @@ class Sandbox:
         return no_iteration
 
 
+def _no_step_subclass(no_step, base):
+    def init_subclass(cls, **kwargs):
+        super(base, cls).__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = no_step
+
+    return init_subclass
+
+
 def _subclasses(cls) -> list:
     out, todo = [], [cls]
     while todo:
@@ -256,6 +271,24 @@ def _subclasses(cls) -> list:
         out.append(c)
         todo += c.__subclasses__()
     return out
+
+
+def _started_by_user_code() -> bool:
+    """Is the program started by the user's own line (``subprocess.run(["curl", ...])``), not by
+    a library it imports? The first frame outside the standard library's process modules says."""
+    import sys
+
+    from vaelint.frames import is_user_file
+
+    f = sys._getframe(2)
+    while f is not None:
+        name = f.f_code.co_filename
+        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+        if base in ("subprocess.py", "os.py", "contextlib.py", "sandbox.py") or name.startswith("<"):
+            f = f.f_back
+            continue
+        return is_user_file(name)
+    return True
 
 
 @contextlib.contextmanager

@@ -1,0 +1,50 @@
+"""The training front end's two ways to a step (running the code, reading it): which files
+train, and which way's error to tell when neither gets there."""
+
+from __future__ import annotations
+
+import ast
+
+from vaelint.errors import VaelintError
+from vaelint.frontends.training.astutil import dotted
+from vaelint.frontends.training.sites import SourceFile
+
+_TRAINING_CALLS = ("fit", "train", "train_model", "fit_model", "Trainer", "TrainingPipeline", "pipeline", "run_training")
+
+
+def trains_through_a_library(file: SourceFile) -> bool:
+    """A script that imports torch (or a torch library) and calls what trains: a trainer's
+    ``fit``/``train``, a pipeline. Its backward is in the library, not in the repository."""
+    text = file.text
+    if "torch" not in text and "lightning" not in text:
+        return False
+    for node in ast.walk(file.tree):
+        if isinstance(node, ast.Call):
+            name = (dotted(node.func) or "").rpartition(".")[2]
+            if name in _TRAINING_CALLS:
+                return True
+    return False
+
+
+def is_module_class(file: SourceFile, name: str) -> bool:
+    """``VAE.forward``: a method of a class that subclasses a Module is the model's, not a trainer's."""
+    head = name.split(".")[0]
+    for stmt in file.tree.body:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == head:
+            return any((dotted(b) or "").split(".")[-1] in ("Module", "LightningModule") for b in stmt.bases)
+    return False
+
+
+def why(error: VaelintError) -> str:
+    text = error.message
+    head = "no training step to check: "
+    return text.split(head, 1)[1].rstrip(".") if head in text else text.rstrip(".")
+
+
+def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintError:
+    """Of the two ways' errors, the one that says more: the run's, unless reading the code
+    got further (it found the step, and the step's own setup failed)."""
+    said = read_error.message
+    if "no training step to check" in said or "no batch found" in said:
+        return run_error
+    return read_error if run_error.kind == "load" and "no training step to check" in run_error.message else run_error
