@@ -153,3 +153,25 @@ def test_memory_a_freed_simulated_tensor_gave_back_is_no_gpu_memory_for_the_next
             return out
 
     assert len(simulate(Turns(), (torch.rand(16, 64),)).meetings) == 50
+
+
+def test_a_size_read_on_the_simulated_gpu_stays_a_size():
+    # sylvester-flows, vampprior: eps = torch.FloatTensor(std.size()).normal_(); the size came back
+    # as a plain tuple, read as data: "a tensor of shape 2"
+    import torch
+    import torch.nn as nn
+
+    from vaelint.confirm.simdevice import simulate
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            std = self.lin(x).exp()
+            eps = torch.FloatTensor(std.size()).normal_()
+            return (std * eps).sum()
+
+    sim = simulate(Model(), (torch.rand(3, 4),))
+    assert sim.error is None and [m.shape for m in sim.meetings] == [(3, 4)]

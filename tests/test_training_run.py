@@ -251,3 +251,128 @@ def test_a_lightning_module_handed_to_a_trainer_is_the_step_and_nothing_after_it
     assert "Noisy.training_step" in done.stdout and "input 8x784" in done.stdout, done.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.py"]
     assert "after the batch" not in done.stdout
+
+
+@pytest.mark.parametrize("script, args", [
+    ("batch_to_helper.py", []),  # x, y, lengths = prep(batch): the batch stays whole
+    ("ddp_spawn.py", []),  # mp.spawn, an NCCL group, set_device, DistributedDataParallel
+    ("laplace_posterior.py", []),  # Laplace.rsample: uniform noise, transformed
+    ("imagefolder_item.py", ["--input", "8x3x32x32"]),  # dataset[0] of an ImageFolder that is not here
+    ("numpy_onehot_labels.py", []),  # numpy probing a tensor's __index__
+    ("../paired_loaders.py", ["--input", "16x784", "--input", "16:int64:10", "--input", "16x784"]),  # zip of two loaders
+])
+def test_running_the_code_reaches_these_steps_itself(script, args, monkeypatch):
+    # VAELINT_TRAINING=run: no fallback to reading the code, so the run itself must get there
+    monkeypatch.setenv("VAELINT_TRAINING", "run")
+    r, result = _json(os.path.join(RUNNING, script), *args)
+    assert result["error"] is None and r.exit_code == 0, r.output
+    assert not any("reaches no random sample" in n for n in result["notes"]), result["notes"]
+
+
+_STEP_IN = {
+    # a bare `except:` around the step, and a `finally` whose own call is refused: the stop comes
+    # back through both, and the step ends at its backward
+    "swallowed": (
+        "for epoch in range(100):", "    for (x,) in loader:", "        try:", "            recon, mu, logvar = model(x)",
+        "            elbo(recon, x, mu, logvar).backward()", "            opt.step()", "        except:",
+        "            print('vaelint-fixture: skipped a batch')", "        finally:",
+        "            __import__('urllib.request').request.urlopen('http://127.0.0.1:9/')",
+    ),
+    # a counter counted before the backward, at the top level: every run starts from 0 + 1
+    "top-level counter": (
+        "step = 0", "for (x,) in loader:", "    step += 1", "    assert step == 1, step",
+        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+    ),
+    # the same in a function, with a KL weight annealed from it (the README's own example)
+    "annealed in a function": (
+        "def main():", "    step = 0", "    for epoch in range(10):", "        for (x,) in loader:",
+        "            step += 1", "            beta = min(1.0, step / 1000)", "            recon, mu, logvar = model(x)",
+        "            rec = F.binary_cross_entropy(recon, x, reduction='sum')",
+        "            kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
+        "            ((rec + beta * kl) / x.size(0)).backward()", "main()",
+    ),
+    # a distributed step: the one-process group is still there when the check runs the step
+    "distributed step": (
+        "import torch.distributed as dist", "dist.init_process_group('nccl', init_method='tcp://127.0.0.1:23456', rank=0, world_size=4)",
+        "for (x,) in loader:", "    recon, mu, logvar = model(x)",
+        "    (elbo(recon, x, mu, logvar) / dist.get_world_size()).backward()",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_STEP_IN))
+def test_the_run_gets_through_what_the_code_does_around_its_step(case, tmp_path, monkeypatch):
+    _script(
+        tmp_path, "import torch", "import torch.nn.functional as F", "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo", "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
+        "loader = DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16)", *_STEP_IN[case],
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VAELINT_TRAINING", "run")
+    r, result = _json("train.py")
+    assert result["error"] is None and r.exit_code == 0, r.output
+    if case == "annealed in a function":
+        assert result["beta_effective"] == "0.001 at step 1, annealed (beta) to 1", result["beta_effective"]
+
+
+def test_a_gumbel_softmax_posterior_is_a_vae_step(tmp_path, monkeypatch):
+    # F.gumbel_softmax draws with exponential_: its backward reaches noise
+    _script(
+        tmp_path, "import torch", "import torch.nn as nn", "import torch.nn.functional as F",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "enc, dec = nn.Linear(784, 80), nn.Linear(80, 784)",
+        "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+        "    logits = enc(x).view(-1, 8, 10)", "    z = F.gumbel_softmax(logits, tau=1.0)",
+        "    recon = torch.sigmoid(dec(z.view(-1, 80)))", "    q = F.softmax(logits, -1)",
+        "    kl = (q * (torch.log(q + 1e-20) - torch.log(torch.tensor(0.1)))).sum()",
+        "    (F.binary_cross_entropy(recon, x, reduction='sum') + kl).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VAELINT_TRAINING", "run")
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    assert not any("reaches no random sample" in n for n in result["notes"]), result["notes"]
+
+
+def test_a_process_pool_of_the_setup_is_not_started(tmp_path, monkeypatch):
+    _script(
+        tmp_path, "import multiprocessing", "import torch", "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo", "pool = multiprocessing.Pool(2)", "model = VAE()",
+        "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VAELINT_TRAINING", "run")
+    r = run("train.py", "--no-cache")
+    # the pool's line fails (its workers are a library's processes: none is started, none runs
+    # inline), the setup goes on without it, and the step is reached
+    assert r.exit_code == 0 and "the training step of train.py" in r.output, r.output
+
+
+def test_the_run_leaves_torch_and_the_tracer_as_it_found_them(tmp_path, monkeypatch):
+    import torch
+
+    from vaelint.frontends.base import LoadRequest, parse_ref
+    from vaelint.frontends.training import TrainingFrontend
+    from vaelint.frontends.training.liveprogram import live_program
+    from vaelint.frontends.training.sites import parse_file
+
+    def tracer(frame, event, arg):
+        return None
+
+    before = (torch.Tensor.backward, torch.Tensor.cuda, torch.Tensor.to, torch.Tensor.type, torch.randn,
+              torch.utils.data.DataLoader.__iter__, torch.nn.Module.__init__, torch.cuda.is_available)
+    shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
+    (tmp_path / "train.py").write_text(open(os.path.join(RUNNING, "../paired_loaders.py")).read())
+    monkeypatch.chdir(tmp_path)
+    sys.settrace(tracer)
+    try:
+        program = live_program(TrainingFrontend(), parse_ref("train.py"), LoadRequest(), parse_file(str(tmp_path / "train.py")))
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(None)
+    after = (torch.Tensor.backward, torch.Tensor.cuda, torch.Tensor.to, torch.Tensor.type, torch.randn,
+             torch.utils.data.DataLoader.__iter__, torch.nn.Module.__init__, torch.cuda.is_available)
+    assert before == after
+    assert torch._C._len_torch_function_stack() == 0
+    assert program.step is not None

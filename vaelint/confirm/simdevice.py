@@ -102,6 +102,8 @@ class SimulatedCuda(torch.Tensor):
         if name in _CPU_OUTPUTS and isinstance(out, tuple):
             # packed sequences keep their batch sizes / lengths on the CPU on a real GPU too
             return tuple(o if i in _CPU_OUTPUTS[name] else _simulated(o) for i, o in enumerate(out))
+        if isinstance(out, torch.Size):
+            return out  # x.size() stays a size: torch.FloatTensor(x.size()) is a tensor of that shape
         return tree_map(_simulated, out)
 
 

@@ -112,7 +112,7 @@ class LightningFrontend(FrontendBase):
                 try:
                     module, run = self._from_fit(home, files, request, file_of)
                 except VaelintError:
-                    raise run_error from None
+                    raise VaelintError(run_error.kind, run_error.message) from None
         else:
             module, run = self._built(ref, home, files, request, file_of)
         return self._program(ref, request, module, method_name, run)

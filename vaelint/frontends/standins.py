@@ -98,9 +98,10 @@ def _dataset_class(name: str) -> type:
         return STOOD_IN_LENGTH
 
     def __getitem__(self, i):
-        from vaelint.frontends.training.datasets import known_item
+        from vaelint.frontends.training.datasets import known_item, stand_in
 
-        return known_item(name, i)
+        known = stand_in(type(self), self._vaelint_args, self._vaelint_kwargs)  # its transform, read as given
+        return known_item(name, i, getattr(known, "transform", None))
 
     def __getattr__(self, item):
         from vaelint.frontends.training.datasets import known_attribute

@@ -25,7 +25,7 @@ from vaelint.frontends.training.execute import NotReached, execute, failed_lines
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.program import source_text as _text_of, step_program
-from vaelint.frontends.training.ways import is_module_class as _is_module_class, trains_through_a_library as _trains_through_a_library, why as _why, worth_telling as _worth_telling
+from vaelint.frontends.training.ways import is_module_class as _is_module_class, plain as _plain, trains_through_a_library as _trains_through_a_library, why as _why, worth_telling as _worth_telling
 from vaelint.frontends.training.sites import (
     Frame,
     Site,
@@ -66,7 +66,7 @@ class TrainingFrontend(FrontendBase):
             # a backward its own top level reaches only at run time (a trainer object, a
             # launcher given main, a Hydra main), or one in an installed trainer library
             # (pipeline(train_data=x), trainer.fit(model)): found by running it (.liveprogram)
-            return any(find_sites(s) for f in files for s in f.scopes.values()) or _trains_through_a_library(file)
+            return any(find_sites(s) for f in files for s in f.scopes.values()) or _trains_through_a_library(file, files[1:])
         scope = file.scopes.get(ref.name)
         if scope is None or scope.is_module:
             return False
@@ -107,21 +107,27 @@ class TrainingFrontend(FrontendBase):
                 return live_program(self, ref, request, home)
             except VaelintError as run_error:
                 if way == "run" or getattr(run_error, "argv", False):
-                    raise
+                    raise _plain(run_error) from None
                 try:
                     program = self._read(ref, request, path, home)
                 except VaelintError as read_error:
                     if getattr(run_error, "build", None) is not None:
                         return run_error.build()  # the run's step with no reparameterisation
-                    raise _worth_telling(read_error, run_error) from None
+                    raise _plain(_worth_telling(read_error, run_error)) from None
                 if not request.inputs and not program.inputs:
-                    raise run_error  # nothing gives the batch: the run says what stopped it, and what to give
+                    raise _plain(run_error) from None  # nothing gives the batch: the run says what stopped it
                 program.notes.insert(0, f"running the code as written did not reach its step ({_why(run_error)}): "
                                         "the step was found by reading the code")
                 return program
         return self._read(ref, request, path, home)
 
     def _read(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile) -> Program:
+        from vaelint.frontends.training.liverun import given_items
+
+        with given_items(request.inputs):  # a stood-in data set's items are of the --input specs
+            return self._read_code(ref, request, path, home)
+
+    def _read_code(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile) -> Program:
         files = [home] + neighbours(path)
         request.progress("import")
         tried = []

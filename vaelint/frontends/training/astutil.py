@@ -309,6 +309,8 @@ def reads_before_writes(stmts: list[ast.stmt]) -> set[str]:
     read, written = set(), set()
     for stmt in walk_statements(stmts):
         read |= header_loads(stmt) - written
+        if isinstance(stmt, ast.AugAssign):  # step += 1 reads step first
+            read |= target_names(stmt.target) - written
         written |= writes_of(stmt)
     return read
 

@@ -53,7 +53,7 @@ class DataSetStandIn:
         return STOOD_IN_LENGTH
 
     def __getitem__(self, i):
-        return known_item(self.name, i)
+        return known_item(self.name, i, self.transform)
 
     def __getattr__(self, item):
         return known_attribute(self.name, item)
@@ -104,7 +104,7 @@ def _make_attribute(name: str, item: str):
 GIVEN: list = []  # the --input specs of a training run (vaelint/frontends/training/liverun.py), while it runs
 
 
-def known_item(name: str, i):
+def known_item(name: str, i, transform=None):
     """``dataset[i]`` of a known data set: an image as ToTensor gives it and its label; of
     another data set (an ImageFolder whose folder is not here), one sample of each --input
     (``dataset[0][0].size()`` in the setup); else a stand-in that says it is one if used."""
@@ -118,6 +118,7 @@ def known_item(name: str, i):
 
         return StandIn(f"an item of the data set {name}")
     shape, classes = KNOWN[name]
+    shape = _transformed(shape, transform) or shape  # Resize(32) gives 32 x 32, as the real one would
     label = torch.randint(0, 2, (40,)) if classes == "attr" else int(torch.randint(0, classes, ()).item())
     return torch.rand(shape), label
 
@@ -289,7 +290,7 @@ def _transformed(shape: tuple, transform) -> tuple | None:
         name = type(t).__name__
         if name in _SHAPE_KEEPING:
             continue
-        if name == "Resize":
+        if name in ("Resize", "Scale"):  # Scale: torchvision's old name of Resize
             size = _size_arg(t)
             if isinstance(size, int):  # the shorter side becomes size, the aspect ratio is kept
                 h, w = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)

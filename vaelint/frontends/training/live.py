@@ -85,6 +85,7 @@ class Watch:
         self.make_batch = make_batch  # (loader) -> the synthetic batch for it, or None for a real one
         self.noise: list = []  # tensors the code drew (held: their storages stay unique)
         self.noise_ptrs: set = set()
+        self.noisy_nodes: dict = {}  # id -> autograd node a drawn noise entered the graph at (held)
         self.taken: Taken | None = None
         self.batches = 0
         self.model_calls: list = []
@@ -93,6 +94,7 @@ class Watch:
         self.taking = None  # the user's frame taking a batch, while it does
         self.making = False  # a batch is being made (its random values are data, not noise)
         self.built: list = []  # the modules with a training_step the code built
+        self.reached: Reached | None = None  # the VAE backward's stop, once raised
 
     # ---- noise
     def _record_noise(self, t):
@@ -122,6 +124,8 @@ class Watch:
                 continue
             seen.add(id(node))
             visited += 1
+            if id(node) in self.noisy_nodes:
+                return True
             for name in dir(node):
                 if not name.startswith("_saved_"):
                     continue
@@ -141,21 +145,23 @@ class Watch:
 
     # ---- backward
     def backward(self, loss):
+        if self.reached is not None:
+            raise self.reached  # the user's `except:` swallowed the stop: it comes back, unchanged
         capture = Capture(user_frames(), loss, self.taken, list(self.model_calls), self.reaches_noise(loss))
         if capture.vae:
-            raise Reached(capture)
+            self.reached = Reached(capture)
+            raise self.reached
         self.passed.append(capture)
         self.model_calls = []  # the next step's calls start here
 
     # ---- data
     def take(self, loader):
+        if self.reached is not None:
+            raise self.reached
         if self.passed:
             # the iteration that passed over a backward is over without a VAE's: its loop would
             # run again (the code after the backward already ran once), so the run ends here
-            raise Stopped(
-                "the first batch's step ended with no backward of a loss that reaches a reparameterised "
-                "sample (only a backward whose loss reaches none: no reparameterisation, or another network's)"
-            )
+            raise Stopped("the first batch's step ended with no backward of a VAE loss")
         if self.batches >= MAX_BATCHES:
             raise Stopped(
                 f"the code took {MAX_BATCHES} batches without reaching the backward of a loss that reaches a "
@@ -169,7 +175,13 @@ class Watch:
             value = self.make_batch(loader)
         finally:
             self.making = False
-        self.taken = Taken(value, frame, position(frame) if frame else (0, 0), loader)
+        where = position(frame) if frame else (0, 0)
+        last = self.taken
+        if last is not None and frame is not None and last.frame is frame and last.line == where and not self.model_calls:
+            # zip(labelled, unlabelled): the loaders one statement reads together make one batch
+            self.taken = Taken(_items(last.value) + _items(value), frame, where, last.loader)
+        else:
+            self.taken = Taken(value, frame, where, loader)
         self.model_calls = []
         if frame is not None:
             _after_binding(frame, self.taken)
@@ -185,31 +197,8 @@ class Watch:
         self.depth = max(0, self.depth - 1)
 
 
-def lightning_module(watch: Watch, loss=None):
-    """The LightningModule the code built and a trainer runs (its training_step computes the
-    loss, the trainer's library backpropagates it): the outermost one whose parameters the
-    loss reaches, or, with no loss, the outermost one built."""
-    modules = list(dict.fromkeys(watch.built))
-    inside = {id(sub) for m in modules for sub in m.modules() if sub is not m}
-    modules = [m for m in modules if id(m) not in inside]
-    if loss is not None:
-        reached = _parameters_reached(loss)
-        modules = [m for m in modules if any(id(p) in reached for p in m.parameters())]
-    return modules[0] if len(modules) == 1 else None
-
-
-def _parameters_reached(loss) -> set:
-    out, seen, todo = set(), set(), [getattr(loss, "grad_fn", None)]
-    while todo:
-        node = todo.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        variable = getattr(node, "variable", None)
-        if variable is not None:
-            out.add(id(variable))
-        todo += [n for n, _ in getattr(node, "next_functions", ())]
-    return out
+def _items(batch) -> list:
+    return list(batch) if isinstance(batch, (tuple, list)) else [batch]
 
 
 def user_frames() -> list:
@@ -254,12 +243,21 @@ def _pristine(frame, values: dict) -> dict:
     for node in ast.walk(scope.node):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next" and node.args:
             arg = node.args[0]
-            if isinstance(arg, ast.Name) and arg.id in values and arg.id not in out:
+            if isinstance(arg, ast.Name) and arg.id in values and arg.id not in out and _copyable(values[arg.id]):
                 try:
                     out[arg.id] = copy.deepcopy(values[arg.id])
                 except Exception:  # noqa: BLE001 - a generator or a loader's iterator: not copied
                     pass
     return out
+
+
+def _copyable(value) -> bool:
+    """A warm-up object, not a data loader's iterator or a generator (a copy would read data)."""
+    import types
+
+    from torch.utils.data.dataloader import _BaseDataLoaderIter
+
+    return not isinstance(value, (_OneBatch, _BaseDataLoaderIter, types.GeneratorType))
 
 
 def _is_user_frame(f) -> bool:
@@ -278,25 +276,29 @@ def _taker():
 
 
 def _after_binding(frame, taken: Taken) -> None:
-    """Snapshot ``frame``'s variables at its next line: the batch is bound by then."""
+    """Snapshot ``frame``'s variables at its next line: the batch is bound by then. The frame's
+    own tracer and the global one (a debugger's, coverage's) are put back right after."""
     previous = sys.gettrace()
+    previous = getattr(previous, "_vaelint_original", previous)  # a second take before the first's line
+    own = frame.f_trace
+    own = getattr(own, "_vaelint_original", own)
 
     def local(f, event, arg):
         if event == "line" and f is frame:
             taken.after = dict(f.f_locals)
             taken.pristine = _pristine(f, taken.after)
             taken.after.update(taken.pristine)
-            f.f_trace = None
+            f.f_trace = own
             sys.settrace(previous)
-            return None
+            return own
         return local
 
     def global_(f, event, arg):
-        return None
+        return previous(f, event, arg) if previous is not None else None
 
+    local._vaelint_original, global_._vaelint_original = own, previous
     frame.f_trace = local
-    if previous is None:
-        sys.settrace(global_)
+    sys.settrace(global_)
 
 
 @contextlib.contextmanager
@@ -305,13 +307,15 @@ def watching(watch: Watch):
     import torch
     import torch.nn.modules.module as module_mod
 
+    from vaelint.frontends.training.livenoise import watch_noise
+
     saved = []
 
     def patch(owner, name, value):
         saved.append((owner, name, owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name)))
         setattr(owner, name, value)
 
-    _watch_noise(patch, watch)
+    watch_noise(patch, watch)
 
     def tensor_backward(self, *a, **k):
         return watch.backward(self)
@@ -343,10 +347,11 @@ def watching(watch: Watch):
     patch(torch.nn.Module, "__init__", built)
     handles = [module_mod.register_module_forward_pre_hook(watch.pre_hook), module_mod.register_module_forward_hook(watch.post_hook)]
     trace = sys.gettrace()
-    from vaelint.frontends.training.livecuda import cuda_kept_on_cpu
+    from vaelint.frontends.training.livecuda import cuda_kept_on_cpu, one_process
+    from vaelint.frontends.training.livenoise import noise_flow
 
     try:
-        with cuda_kept_on_cpu(watch):
+        with cuda_kept_on_cpu(watch), one_process(), noise_flow(watch):
             yield watch
     finally:
         for h in handles:
@@ -357,26 +362,6 @@ def watching(watch: Watch):
             else:
                 setattr(owner, name, value)
         sys.settrace(trace)
-
-
-def _watch_noise(patch, watch: Watch) -> None:
-    """torch's random draws (and torch.distributions' rsample) remember what they drew."""
-    import torch
-    import torch.distributions.normal as normal_mod
-    import torch.distributions.utils as dist_utils
-
-    def noisy(real):
-        def fn(*a, **k):
-            return watch._record_noise(real(*a, **k))
-
-        return fn
-
-    for name in ("randn", "randn_like", "rand", "rand_like", "normal"):
-        patch(torch, name, noisy(getattr(torch, name)))
-    patch(torch.Tensor, "normal_", noisy(torch.Tensor.normal_))
-    patch(torch.Tensor, "uniform_", noisy(torch.Tensor.uniform_))
-    patch(dist_utils, "_standard_normal", noisy(dist_utils._standard_normal))
-    patch(normal_mod, "_standard_normal", noisy(normal_mod._standard_normal))
 
 
 class _OneBatch:

@@ -12,6 +12,7 @@ import copy
 from vaelint.frontends.training.astbuild import ITEMS, NAMED, RT, const, function_def, located, rt, rt_call
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.livestep import LiveStep
+from vaelint.frontends.training.rewrite import _signals_first
 from vaelint.frontends.training.sites import backward_of
 
 
@@ -22,10 +23,10 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
     """The step as ``fn(*items, **named)``: the batch bound from the items, then the region
     run in the frame's module with the frame's variables as they were (closure cells),
     ending at the backward with its loss."""
-    import builtins
-
     region = [copy.deepcopy(s) for s in step.region]
     _end_at_site(region, step)
+    _signals_first(region)  # the step's own `except:` lets its end through
+    _no_finally_after_the_end(region)
     first = step.source if step.kind != "param" else step.region[0]
     line = getattr(first, "lineno", 1)
     binding = _binding(step, line)
@@ -39,8 +40,9 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
         declared = sorted((written | bound) - {"__vaelint__"})
         if declared:
             body.append(ast.Global(names=declared))
-    else:
-        body += [ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"__vaelint_saved_{n}", ast.Load())) for n in carried if n in step.values]
+    # read before the step writes them (step += 1): each run starts from their value when the
+    # batch came in, not from what the last run left (at a script's top level too)
+    body += [ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"__vaelint_saved_{n}", ast.Load())) for n in carried if n in step.values]
     body += binding
     once = ast.For(target=ast.Name("__vaelint_once", ast.Store()), iter=ast.Tuple(elts=[const(0)], ctx=ast.Load()),
                    body=region or [ast.Pass()], orelse=[])
@@ -52,11 +54,20 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
         orelse=[], finalbody=[],
     )
     stepping = ast.With(items=[ast.withitem(context_expr=rt_call("stepping"), optional_vars=None)], body=[guarded])
-    body += [stepping, ast.Expr(rt_call("not_reached", const(step.site.place.line)))]
+    # a stop the code swallowed (a bare `except:` in a function the step calls) still ends the step
+    body += [stepping, ast.Return(rt_call("swallowed", const(step.site.place.line)))]
     fn = function_def(name, body)
-    outer_params = sorted(free - bound - written) + [f"__vaelint_saved_{n}" for n in carried if n in step.values and not step.is_module]
+    outer_params = sorted(free - bound - written) + [f"__vaelint_saved_{n}" for n in carried if n in step.values]
+    return _closed_over(fn, name, outer_params, first, step, runtime)
+
+
+def _closed_over(fn: ast.FunctionDef, name: str, params: list[str], first: ast.stmt, step: LiveStep, runtime):
+    """``fn`` compiled in the frame's module, closing over the frame's variables (``params``, a
+    carried one as ``__vaelint_saved_NAME``) as they were when the batch came in."""
+    import builtins
+
     outer = function_def("__vaelint_make_step", [fn, ast.Return(ast.Name(name, ast.Load()))])
-    outer.args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in outer_params], vararg=None, kwonlyargs=[],
+    outer.args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None, kwonlyargs=[],
                                kw_defaults=[], kwarg=None, defaults=[])
     module = ast.Module(body=[located(outer, first)], type_ignores=[])
     for node in ast.walk(module):
@@ -66,23 +77,15 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
     globals_ = step.module_globals
     globals_[RT] = runtime
     scratch: dict = {"__builtins__": builtins}
-    code = compile(module, step.scope.path, "exec")
-    exec(code, globals_, scratch)  # noqa: S102 - the user's own statements, rewritten
-    make = scratch["__vaelint_make_step"]
-    args = []
-    for p in outer_params:
-        if p.startswith("__vaelint_saved_"):
-            args.append(step.values[p[len("__vaelint_saved_"):]])
-        else:
-            args.append(step.values[p])
-    return make(*args)
+    exec(compile(module, step.scope.path, "exec"), globals_, scratch)  # noqa: S102 - the user's own statements, rewritten
+    return scratch["__vaelint_make_step"](*(step.values[p.removeprefix("__vaelint_saved_")] for p in params))
 
 
 def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
     """``<pattern> = __vaelint__.batch(items, named, names, use, line)``: a loop's or an
     assignment's pattern takes the items in order; one name takes the batch as the step
     reads it (a tensor, unpacked, indexed); free names (full-batch) take one item each."""
-    from vaelint.frontends.training.runtime import use_of
+    from vaelint.frontends.training.runtime import BatchUse, use_of
 
     use = None
     if isinstance(step.pattern, (ast.Tuple, ast.List)):
@@ -90,6 +93,10 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
     elif isinstance(step.pattern, ast.Name):
         target, pattern = step.pattern, (step.pattern.id,)
         use = use_of(step.pattern.id, step.region)
+        if use.kind in ("tensor", "passed") and isinstance(step.batch_value, (tuple, list)):
+            # the batch the code took has several items (handed whole to prep(batch), which
+            # unpacks it): it stays a sequence of the inputs, as the run had it
+            use = BatchUse("indexed")
     elif len(step.names) == 1:
         target, pattern = ast.Name(step.names[0], ast.Store()), (step.names[0],)
         use = use_of(step.names[0], [])  # a tensor
@@ -148,3 +155,14 @@ def _end_at_site(region: list[ast.stmt], step: LiveStep) -> None:
     holder = ast.Module(body=region, type_ignores=[])
     Swap().visit(holder)
     region[:] = holder.body
+
+
+def _no_finally_after_the_end(region: list[ast.stmt]) -> None:
+    """A ``finally:`` of the step's own runs only when the step has not ended: once its backward
+    is reached, nothing after it runs (a download, a checkpoint in the finally)."""
+    for stmt in region:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Try) and node.finalbody and not getattr(node, "_vaelint_final", False):
+                guard = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=rt_call("ending")), body=node.finalbody, orelse=[])
+                node.finalbody = [located(guard, node.finalbody[0])]
+                node._vaelint_final = True

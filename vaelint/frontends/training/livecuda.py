@@ -59,6 +59,8 @@ def cuda_kept_on_cpu(record):
     for owner in (torch.Tensor, torch.nn.Module):
         for name in ("cuda", "to"):
             wrap(owner, name)
+    saved.append((torch.Tensor, "type", torch.Tensor.__dict__.get("type")))
+    torch.Tensor.type = _cpu_type(torch.Tensor.type, asks)
     saved.append((torch.cuda, "is_available", torch.cuda.is_available))
     torch.cuda.is_available = is_available
     try:
@@ -69,3 +71,105 @@ def cuda_kept_on_cpu(record):
                 delattr(owner, name)
             else:
                 setattr(owner, name, own)
+
+
+def _cpu_type(real_type, asks):
+    """``x.type(torch.cuda.FloatTensor)``: the CPU's FloatTensor where there is no CUDA."""
+    import torch
+
+    def type_(self, dtype=None, non_blocking=False, **kwargs):
+        text = dtype if isinstance(dtype, str) else f"{getattr(dtype, '__module__', '')}.{getattr(dtype, '__name__', '')}"
+        if dtype is not None and text.startswith("torch.cuda.") and not torch.cuda.is_available():
+            asks()
+            return real_type(self, "torch." + text[len("torch.cuda."):], non_blocking, **kwargs)
+        return real_type(self) if dtype is None else real_type(self, dtype, non_blocking, **kwargs)
+
+    type_.__name__ = type_.__qualname__ = "type"  # torch function modes (the simulated GPU) dispatch on it
+    return type_
+
+
+def _start_here(process):
+    """The code's own process (its training function) runs here; a library's (a Pool's workers)
+    is not started: vaelint starts no process."""
+    target = getattr(process, "_target", None)
+    code = getattr(target, "__code__", None)
+    if code is None or not is_user_file(code.co_filename):
+        from vaelint.errors import VaelintError
+
+        raise VaelintError("load", "the code starts a process of a library (a Pool, an executor); vaelint starts no process while it checks")
+    process.run()
+
+
+@contextlib.contextmanager
+def one_process():
+    """Distributed training run as one process on this machine, as its rank 0: ``mp.spawn(fn,
+    args)`` and ``Process(target=fn).start()`` call ``fn`` here (vaelint starts no process),
+    ``torch.cuda.set_device`` without CUDA does nothing, ``init_process_group`` makes a group of
+    one (gloo, in memory), whatever backend and address the code names (it stays for the step's
+    runs: ``dist.get_world_size()`` in the step), and a model wrapped in DistributedDataParallel
+    or DataParallel is the model itself."""
+    import multiprocessing
+    import multiprocessing.process as mp_process
+
+    import torch
+    import torch.distributed as dist
+    import torch.multiprocessing as tmp
+
+    saved = []
+
+    def patch(owner, name, value):
+        if hasattr(owner, name):
+            saved.append((owner, name, owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name)))
+            setattr(owner, name, value)
+
+    def spawn(fn, args=(), nprocs=1, join=True, daemon=False, start_method="spawn"):
+        fn(0, *args)
+
+    def init_process_group(*args, **kwargs):
+        if not dist.is_initialized():
+            dist.init_process_group.__wrapped__(backend="gloo", store=dist.HashStore(), rank=0, world_size=1)
+
+    def set_device(device):
+        if not torch.cuda.is_available():
+            return None
+        return real_set_device(device)
+
+    _unwrap_parallel(patch)
+    real_set_device = torch.cuda.set_device
+    patch(tmp, "spawn", spawn)
+    patch(tmp, "start_processes", spawn)
+    for cls in (mp_process.BaseProcess, multiprocessing.Process):
+        patch(cls, "start", _start_here)
+        patch(cls, "join", lambda self, timeout=None: None)
+    if dist.is_available():
+        init_process_group.__wrapped__ = dist.init_process_group
+        patch(dist, "init_process_group", init_process_group)
+    patch(torch.cuda, "set_device", set_device)
+    try:
+        yield
+    finally:
+        for owner, name, value in reversed(saved):
+            if value is None and isinstance(owner, type):
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+
+
+class _Unwrapped:
+    """DistributedDataParallel / DataParallel of a module: the module itself (one process needs
+    no wrapper; ``model.module`` still names it)."""
+
+    def __new__(cls, module, *args, **kwargs):
+        if not hasattr(module, "module"):
+            object.__setattr__(module, "module", module)  # not registered as its own child
+        return module
+
+
+def _unwrap_parallel(patch) -> None:
+    import torch
+    import torch.nn.parallel as parallel
+
+    for owner in (torch.nn, parallel, getattr(parallel, "distributed", None), getattr(parallel, "data_parallel", None)):
+        for name in ("DistributedDataParallel", "DataParallel"):
+            if owner is not None:
+                patch(owner, name, _Unwrapped)

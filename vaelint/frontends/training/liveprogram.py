@@ -16,7 +16,8 @@ def live_program(frontend, ref, request, home):
     """Run ``ref`` as written to its first VAE backward; its Program. A run that reaches
     none raises a VaelintError saying what ran and where it stopped."""
     from vaelint.frontends.training.live import Watch
-    from vaelint.frontends.training.liverun import LiveRuntime, batch_maker, run_target, why_not
+    from vaelint.frontends.training.livebatch import batch_maker
+    from vaelint.frontends.training.liverun import LiveRuntime, run_target, why_not
     from vaelint.frontends.training.sandbox import Sandbox
 
     request.progress("build")
@@ -56,16 +57,44 @@ def live_program(frontend, ref, request, home):
         )
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
     program.notes[:0] = notes + _moves(runtime, watch)
-    if not getattr(watch, "device_aware", False):
-        # nothing of it asked for a device (no .cuda(), .to(device), torch.cuda.is_available()):
-        # it runs on the CPU wherever it runs, so no tensor of it can be on the wrong device
+    if not getattr(watch, "device_aware", False) and not _mentions_a_device(program, home):
+        # nothing of it asks for a device (no .cuda(), .to(device), torch.cuda.is_available(), and
+        # its files name none: no Fabric or Accelerator placing it): it runs on the CPU wherever
+        # it runs, so no tensor of it can be on the wrong device
         program.device_note = "the training code never places a tensor on a device: it runs on the CPU as written"
-    _inputs_of_batch(program, request, program.live_step)
+    _inputs_of(program, request, program.live_step.batch_value, program.live_step.loader)
     return program
 
 
-def _inputs_of_batch(program, request, step) -> None:
-    _inputs_of(program, request, step.batch_value, step.loader)
+_DEVICE_WORDS = ("cuda", "device", "Fabric", "Accelerator", "accelerate", "set_default_device", "xla", "mps")
+
+
+def _mentions_a_device(program, home) -> bool:
+    """Do the files of the step, the script and the model's classes name a device or a library
+    that places tensors on one?"""
+    import inspect
+
+    from vaelint.frames import is_user_file
+
+    paths = {home.path, program.live_step.scope.path}
+    for module in program.model.modules():
+        for cls in type(module).__mro__:
+            try:
+                path = inspect.getsourcefile(cls) if cls.__module__ != "__main__" else None
+            except (TypeError, OSError):
+                path = None
+            path = path or next((f.__code__.co_filename for f in vars(cls).values() if inspect.isfunction(f)), None)
+            if path and is_user_file(path):
+                paths.add(path)
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        if any(word in text for word in _DEVICE_WORDS):
+            return True
+    return False
 
 
 def _inputs_of(program, request, batch_value, loader) -> None:
@@ -73,7 +102,7 @@ def _inputs_of(program, request, batch_value, loader) -> None:
     size), else of the tensors the code made; with ``--input`` given for only the first items of
     the batch, the rest as the code made them (a data set's labels)."""
     from vaelint.frontends.training.datasets import infer_inputs
-    from vaelint.frontends.training.liverun import _as_known
+    from vaelint.frontends.training.livebatch import as_known as _as_known
     from vaelint.inputs import parse_input_spec
 
     specs, origin = _specs_of(batch_value), ""
@@ -108,7 +137,6 @@ def _lightning(ref, request, watch, capture, sandbox, sites):
     from types import SimpleNamespace
 
     from vaelint.frontends.lightning import LightningFrontend
-    from vaelint.frontends.training.live import lightning_module
     from vaelint.frontends.training.livestep import step_from
 
     if capture is not None:
@@ -135,7 +163,7 @@ def _passed_program(frontend, ref, request, home, capture, runtime, watch, sandb
         "it is checked as the model's training step",
         *_moves(runtime, watch),
     ]
-    _inputs_of_batch(program, request, program.live_step)
+    _inputs_of(program, request, program.live_step.batch_value, program.live_step.loader)
     return program
 
 
@@ -240,3 +268,30 @@ def is_training_file(path: str) -> bool:
         if any(find_sites(s) for s in file.scopes.values()):
             return True
     return False
+
+
+def lightning_module(watch, loss=None):
+    """The LightningModule the code built and a trainer runs (its training_step computes the
+    loss, the trainer's library backpropagates it): the outermost one whose parameters the
+    loss reaches, or, with no loss, the outermost one built."""
+    modules = list(dict.fromkeys(watch.built))
+    inside = {id(sub) for m in modules for sub in m.modules() if sub is not m}
+    modules = [m for m in modules if id(m) not in inside]
+    if loss is not None:
+        reached = _parameters_reached(loss)
+        modules = [m for m in modules if any(id(p) in reached for p in m.parameters())]
+    return modules[0] if len(modules) == 1 else None
+
+
+def _parameters_reached(loss) -> set:
+    out, seen, todo = set(), set(), [getattr(loss, "grad_fn", None)]
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        variable = getattr(node, "variable", None)
+        if variable is not None:
+            out.add(id(variable))
+        todo += [n for n, _ in getattr(node, "next_functions", ())]
+    return out

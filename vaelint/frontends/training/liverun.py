@@ -19,8 +19,7 @@ from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path, user_frame_of_traceback
 from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.astutil import is_main_guard, source_segment
-from vaelint.frontends.training.live import Reached, Stopped, Watch, watching
-from vaelint.frontends.training.livecuda import cuda_kept_on_cpu
+from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
 from vaelint.frontends.training.runtime import BatchUse, Runtime, StandIn, StepLoss
 from vaelint.frontends.training.sites import Boundary
 
@@ -36,9 +35,23 @@ class LiveRuntime(Runtime):
     stops: list = field(default_factory=list)  # (where, error) of what ended the run
     guard_stops: list = field(default_factory=list)  # those of the main guard's block
     stopped_here: bool = False  # vaelint ended the run (a second batch), not the code
-    moves: list = field(default_factory=list)
+    ended: StepLoss | None = None  # the step's end, once raised in a step run
 
     BatchUse = BatchUse
+
+    def loss(self, value):
+        self.ended = StepLoss(value)
+        raise self.ended
+
+    def ending(self) -> bool:
+        """Has the step reached its backward (its ``finally:`` blocks then do not run)?"""
+        return self.ended is not None
+
+    def swallowed(self, line: int):
+        """The step's end, raised and swallowed by the code on the way out: its loss all the same."""
+        if self.ended is not None:
+            return self.ended.value
+        return self.not_reached(line)
 
     @contextlib.contextmanager
     def stepping(self):
@@ -49,6 +62,7 @@ class LiveRuntime(Runtime):
         from vaelint.frames import is_user_file
 
         saved = []
+        self.ended = None
         path, first, last = self.site
 
         def ends(t):
@@ -56,7 +70,8 @@ class LiveRuntime(Runtime):
             while f is not None and not is_user_file(f.f_code.co_filename):
                 f = f.f_back
             if f is not None and f.f_code.co_filename == path and first <= f.f_lineno <= last:
-                raise StepLoss(t)
+                self.ended = StepLoss(t)
+                raise self.ended
             return None  # another network's backward: passed over
 
         def patch(owner, name, value):
@@ -72,10 +87,9 @@ class LiveRuntime(Runtime):
         patch(torch.fx.Proxy, "__getattr__", traced_getattr)
         patch(torch.autograd, "backward", lambda ts, *a, **k: ends(ts[0] if isinstance(ts, (tuple, list)) else ts))
         watch = Watch([], self.batches)
-        patch(torch.utils.data.DataLoader, "__iter__", lambda loader: _once(watch, loader))
+        patch(torch.utils.data.DataLoader, "__iter__", lambda loader: _OneBatch(watch, loader))
         try:
-            with cuda_kept_on_cpu(self):
-                yield
+            yield
         finally:
             for owner, name, value in reversed(saved):
                 if value is None:
@@ -91,126 +105,6 @@ class LiveRuntime(Runtime):
         self.stops.append((f"{loc.display_path()}:{loc.line}" if loc else "", error))
         if guard:
             self.guard_stops.append(self.stops[-1])
-
-
-def _once(watch, loader):
-    from vaelint.frontends.training.live import _OneBatch
-
-    return _OneBatch(watch, loader)
-
-
-# --------------------------------------------------------------------------- batches
-
-
-def batch_maker(specs: list):
-    """(loader, taking frame) -> the batch the loader gives in the run: of the ``--input``
-    specs; else of the data set's known shapes; else the loader's own first batch, where
-    its data is here."""
-    from vaelint.frontends.training.datasets import infer_inputs
-    from vaelint.inputs import parse_input_spec
-
-    def make(loader, frame):
-        arity = _arity(frame)
-        given = [s for s in specs if not s.name]
-        if given or specs:
-            return _from_specs(given, {s.name: s for s in specs if s.name}, arity, _labels(loader, given))
-        inferred = infer_inputs(_as_known(loader))
-        if inferred is not None:
-            parsed = [parse_input_spec(s) for s in inferred.specs]
-            return _from_specs(parsed[:1], {}, arity, parsed[1] if len(parsed) > 1 else None)
-        return _real_batch(loader)
-
-    return make
-
-
-def _from_specs(given: list, named: dict, arity, labels):
-    if named and not given:
-        out: dict = {}
-        for name, spec in named.items():
-            out[name.split(".", 1)[-1]] = spec.make(spec.batch)
-        return out
-    items = [s.make(s.batch) for s in given]
-    if labels is not None and (arity is None and len(items) == 1 or arity is not None and arity > len(items)):
-        items.append(labels.make(given[0].batch if given else labels.batch))
-    if arity is None:
-        return items[0] if len(items) == 1 else items
-    while len(items) < arity:
-        k = len(items)
-        items.append(StandIn(
-            f"item {k + 1} of the batch, which no --input gives",
-            "Give it a value with one more --input (in the batch's order), e.g. --input 8:int64:10 for class labels.",
-        ))
-    return items
-
-
-def _labels(loader, given):
-    """The labels a known labelled data set gives beside its images (MNIST's digits)."""
-    from vaelint.frontends.training.datasets import infer_inputs
-    from vaelint.inputs import parse_input_spec
-
-    inferred = infer_inputs(_as_known(loader))
-    if inferred is None or len(inferred.specs) < 2:
-        return None
-    spec = parse_input_spec(inferred.specs[1])
-    batch = given[0].batch if given else spec.batch
-    return parse_input_spec("x".join(str(d) for d in (batch, *spec.shape[1:])) + f":{spec.dtype}" + (f":{spec.high}" if spec.high else ""))
-
-
-def _as_known(loader):
-    """A loader over torchvision's stand-in data set, seen as over a known data set."""
-    from vaelint.frontends.training.datasets import LoaderStandIn, stand_in
-
-    dataset = getattr(loader, "dataset", None)
-    args = getattr(dataset, "_vaelint_args", None)
-    if args is None:
-        return loader
-    known = stand_in(type(dataset), args, getattr(dataset, "_vaelint_kwargs", {}))
-    return LoaderStandIn(known, getattr(loader, "batch_size", None), None) if known is not None else loader
-
-
-def _real_batch(loader):
-    """The loader's own first batch, its sampler and collate function, in this process."""
-    from torch.utils.data.dataloader import _SingleProcessDataLoaderIter
-
-    workers = getattr(loader, "num_workers", 0)
-    try:
-        object.__setattr__(loader, "num_workers", 0)  # no worker process is started
-        return next(_SingleProcessDataLoaderIter(loader))
-    except (Exception, StopIteration) as e:  # noqa: BLE001 - the data set is not here
-        raise VaelintError(
-            "input",
-            f"the data loader's data set {type(getattr(loader, 'dataset', None)).__name__} gave no batch here "
-            f"({error_text(e)}): give the batch's shapes with --input, one per item of the batch "
-            "(e.g. --input 64x1x28x28 --input 64:int64:10).",
-        ) from None
-    finally:
-        object.__setattr__(loader, "num_workers", workers)
-
-
-def _arity(frame) -> int | None:
-    """How many items the statement that takes the batch unpacks it into (None: one name)."""
-    if frame is None:
-        return None
-    from vaelint.frontends.training.live import position
-    from vaelint.frontends.training.livestep import place_at, scope_of
-    from vaelint.frontends.training.sites import parse_file
-    import os
-
-    file = parse_file(os.path.realpath(frame.f_code.co_filename))
-    scope = scope_of(file, frame) if file else None
-    place = place_at(scope, position(frame)) if scope else None
-    if place is None:
-        return None
-    stmt = place.statement
-    if isinstance(stmt, (ast.For, ast.AsyncFor)):
-        target, source = stmt.target, stmt.iter
-    elif isinstance(stmt, ast.Assign):
-        target, source = stmt.targets[0], stmt.value
-    else:
-        return None
-    if isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2 and "enumerate" in ast.dump(source):
-        target = target.elts[1]
-    return len(target.elts) if isinstance(target, (ast.Tuple, ast.List)) else None
 
 
 # --------------------------------------------------------------------------- the run
@@ -232,25 +126,30 @@ def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, 
                 n.col_offset = n.end_col_offset = 0
         body.insert(0, main)
     with standins.installed(), sandbox.active(), script_argv(home.path, request.script_args, runtime), \
-            record_module_sites(sites), watching(watch), _given(request.inputs):
+            record_module_sites(sites), watching(watch), given_items(request.inputs):
         try:
             module = load_module(home.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures)
             if ref.name:
                 _call_named(module, ref, request)
-        except Reached as reached:
-            return reached.capture
-        except Stopped as stop:
-            runtime.stops.append(("", VaelintError("load", stop.message)))
-            runtime.stopped_here = True
-        except VaelintError as e:
-            runtime.stops.append(("", e))
-        except Exception as e:  # noqa: BLE001 - the user's code failed where nothing caught it
-            runtime.stopped(e)
-    return None
+        except BaseException as e:  # noqa: BLE001 - how the run ended
+            if watch.reached is not None:
+                # the stop itself, or what the user's `finally` raised over it: the step was reached
+                return watch.reached.capture
+            if isinstance(e, Stopped):
+                runtime.stops.append(("", VaelintError("load", e.message)))
+                runtime.stopped_here = True
+            elif isinstance(e, VaelintError):
+                runtime.stops.append(("", e))
+            elif isinstance(e, Exception):  # the user's code failed where nothing caught it
+                runtime.stopped(e)
+            else:
+                raise
+    # a stop the code swallowed (a bare `except:` around its step) still reached the step
+    return watch.reached.capture if watch.reached is not None else None
 
 
 @contextlib.contextmanager
-def _given(specs):
+def given_items(specs):
     """While the run runs, a stood-in data set's items are of the --input specs."""
     from vaelint.frontends.training import datasets
 
@@ -338,7 +237,7 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
             came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
             return f"the training step{came} raised at {where}, after the model ran: {text}"
         hint = ""
-        if isinstance(error, OSError) and not watch.batches:
+        if isinstance(error, OSError) and not watch.batches and not watch.specs:
             hint = (" (its data is not here: give the batch with --input, one per item of the batch, "
                     "e.g. --input 64x784; the code's loaders then give it)")
         return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"

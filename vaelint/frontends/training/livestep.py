@@ -138,10 +138,6 @@ class _Chosen:
     step: LiveStep
 
 
-def _path_blocks(place: Place) -> list[tuple[list, int]]:
-    return enclosing_blocks(place)
-
-
 def _from_taken(entry, taken: Taken) -> _Chosen | None:
     frame, line, values, file, scope, place = entry
     source_place = place_at(scope, taken.line)
@@ -150,7 +146,7 @@ def _from_taken(entry, taken: Taken) -> _Chosen | None:
     source = source_place.statement
     after = taken.after if taken.after is not None else values
     if isinstance(source, (ast.For, ast.AsyncFor)):
-        pattern, names = _batch_pattern(source.target, taken.value, after)
+        pattern, names = _batch_pattern(source.target, source.iter, after)
         if pattern is None:
             return None
         region = _region_in_loop(source, place)
@@ -159,7 +155,7 @@ def _from_taken(entry, taken: Taken) -> _Chosen | None:
         kind = "loop"
     elif isinstance(source, (ast.Assign, ast.AnnAssign)):
         target = source.targets[0] if isinstance(source, ast.Assign) else source.target
-        pattern, names = _batch_pattern(target, taken.value, after)
+        pattern, names = _batch_pattern(target, source.value, after)
         if pattern is None:
             pattern, names = target, sorted(target_names(target))
         region = _region_after(source_place, place)
@@ -173,27 +169,18 @@ def _from_taken(entry, taken: Taken) -> _Chosen | None:
     return _Chosen(frame, step)
 
 
-def _batch_pattern(target: ast.expr, batch, values: dict):
-    """The part of a loop or assignment target that received the batch: the target
-    itself, or one of its elements (``i, (x, y)`` from ``enumerate(loader)``), found by
-    the values the names hold once bound."""
-    candidates = [target]
-    if isinstance(target, (ast.Tuple, ast.List)):
-        candidates += list(target.elts)
-    items = list(batch) if isinstance(batch, (tuple, list)) else None
-    for cand in candidates:
-        if isinstance(cand, ast.Name) and cand.id in values and values[cand.id] is batch:
-            return cand, [cand.id]
-        if isinstance(cand, (ast.Tuple, ast.List)) and items is not None and len(cand.elts) == len(items):
-            leaves = [e for e in cand.elts]
-            if all(isinstance(e, ast.Name) and (e.id == "_" or values.get(e.id) is items[k]) for k, e in enumerate(leaves)) or all(
-                isinstance(e, (ast.Name, ast.Tuple, ast.List, ast.Starred)) for e in leaves
-            ) and cand is not target:
-                return cand, _leaf_names(cand)
-    if isinstance(target, (ast.Tuple, ast.List)) and items is not None and len(target.elts) == len(items):
-        return target, _leaf_names(target)
+def _batch_pattern(target: ast.expr, source: ast.expr, values: dict):
+    """The part of a loop or assignment target that receives the batch: the target, less
+    ``enumerate``'s index (``i, (x, y)``: the int the frame's ``i`` holds); a nested pattern
+    (``(x, y), (u, _)`` over ``zip(a, b)``) takes the items of every zipped loader in order."""
+    if isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2 and "enumerate" in ast.dump(source):
+        index = target.elts[0]
+        if isinstance(index, ast.Name) and isinstance(values.get(index.id), int):
+            target = target.elts[1]
     if isinstance(target, ast.Name):
         return target, [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return target, _leaf_names(target)
     return None, []
 
 
@@ -221,7 +208,7 @@ def _region_in_loop(loop: ast.stmt, place: Place) -> list[ast.stmt] | None:
 
 def _region_after(source: Place, place: Place) -> list[ast.stmt] | None:
     """The statements after ``source`` in its block, to the one on the way to ``place``."""
-    blocks = _path_blocks(source)
+    blocks = enclosing_blocks(source)
     block, index = blocks[-1]
     stmts = place.statements()
     end = next((i for i, s in enumerate(block) if any(s is t for t in stmts)), None)
@@ -259,7 +246,7 @@ def _region_for_names(scope: Scope, place: Place, names: list[str]):
     """(region, kind, the binding statement) for batch variables found in a frame: the
     statements after the last one on the way that binds them, or the innermost loop
     body after it (full-batch training: ``for epoch in range(E): model(features)``)."""
-    blocks = _path_blocks(place)
+    blocks = enclosing_blocks(place)
     stmts = place.statements()
     wanted = set(names)
     # the last binding on the way: at each depth, the statements before the path's

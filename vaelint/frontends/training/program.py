@@ -32,7 +32,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     path = os.path.realpath(ref.path)
     program = Program(
         frontend, ref, path, _Namespace(fn.__globals__), model, name=ref.name or os.path.basename(path),
-        init=dict(request.init), module_sites=sites, step=_step(plan, fn, counters, sandbox, home, iterators), inputs=inputs,
+        init=dict(request.init), module_sites=sites, step=_step(plan, fn, counters, sandbox, home, iterators, runtime), inputs=inputs,
         inputs_origin=origin, notes=_not_run(plan, sandbox) + _kept_on_cpu(runtime),
     )
     runtime.notes = program.notes  # a move to CUDA the step makes is said when it runs
@@ -95,7 +95,17 @@ def _kept_on_cpu(runtime) -> list[str]:
     return [f"the setup's {', '.join(moves[:3])} stayed on the CPU: this machine has no CUDA (the check runs on the CPU)"]
 
 
-def _step(plan, fn, counters: dict, sandbox, home, iterators: dict) -> Step:
+def _say_moves(moves: list, runtime) -> None:
+    """A step's moves to CUDA kept on the CPU, each said once with its line."""
+    if runtime is None or runtime.notes is None:
+        return
+    for _phase, what, path, line in moves:
+        note = f"the step's {what} at {where(path, line)} left its tensor on the CPU: this machine has no CUDA (the check runs on the CPU)"
+        if note not in runtime.notes:
+            runtime.notes.append(note)
+
+
+def _step(plan, fn, counters: dict, sandbox, home, iterators: dict, runtime=None) -> Step:
     """The step as a function of the batch, run in the sandbox with its counters set,
     and each iterator it advances (``next(beta)``) a fresh copy: every run is the first
     step, however many runs the check makes."""
@@ -103,10 +113,19 @@ def _step(plan, fn, counters: dict, sandbox, home, iterators: dict) -> Step:
 
     from vaelint.frames import SourceLoc
 
+    from types import SimpleNamespace
+
+    from vaelint.frontends.training.livecuda import cuda_kept_on_cpu
+
+    moves = SimpleNamespace(moves=[], taken=True)  # CUDA moves kept on the CPU, the model's forward's too
+
     def run_step(*inputs, **named):
         fresh = {name: copy.deepcopy(pristine) for name, pristine in iterators.items()}
-        with sandbox.active(), counters_set(fn, {**counters, **fresh}):
-            return fn(*inputs, **named)
+        try:
+            with sandbox.active(), counters_set(fn, {**counters, **fresh}), cuda_kept_on_cpu(moves):
+                return fn(*inputs, **named)
+        finally:
+            _say_moves(moves.moves, runtime)
 
     step_scope = plan.frames[plan.boundary.frame_index].scope
     description = step_description(step_scope.path, step_scope.qualname, plan.region_lines, plan.site.place.line)
@@ -178,7 +197,7 @@ def _first_weighted_step(program, fn, counters: dict) -> None:
     read where the weight is not 0, and the report says so."""
     import dataclasses
 
-    settable = set(fn.__code__.co_freevars) | set(fn.__globals__)
+    settable = {n.removeprefix("__vaelint_saved_") for n in fn.__code__.co_freevars} | set(fn.__globals__)
     for i, s in enumerate(program.schedules):
         if s.now != 0 or s.counter not in settable:
             continue
@@ -201,6 +220,8 @@ def counters_set(fn, counters: dict):
     def setting():
         saved = []
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+        for held in [n for n in cells if n.startswith("__vaelint_saved_")]:
+            cells.setdefault(held.removeprefix("__vaelint_saved_"), cells[held])  # step += 1's start
         for name, value in counters.items():
             if name in cells:
                 saved.append((cells[name], "cell", cells[name].cell_contents))

@@ -95,11 +95,14 @@ class Sandbox:
             for r in (tempfile.gettempdir(), os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))
             if r
         ]
+        here = os.getcwd()
         try:
             self._guard_files()
             self._guard_network_and_training()
             yield self
         finally:
+            if os.getcwd() != here:
+                os.chdir(here)  # the code moved into a folder of its own: vaelint's paths are from here
             while self._patches:
                 owner, name, value, own = self._patches.pop()
                 if own or not isinstance(owner, type):
@@ -128,6 +131,7 @@ class Sandbox:
         for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
             self._patch(pathlib.Path, name, self._skipped(f"Path.{name}", getattr(pathlib.Path, name)))
         self._patch(torch, "save", self._skipped("torch.save"))
+        self._patch(os, "chdir", self._chdir(os.chdir))
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is not None:
             self._patch(plt, "savefig", self._skipped("plt.savefig"))
@@ -196,6 +200,21 @@ class Sandbox:
             return None
 
         return fn
+
+    def _chdir(self, real):
+        """Into a folder that is there, as asked; into one the code would have made (Hydra's run
+        folder, whose mkdir did nothing) the code stays where it is, and it is noted."""
+        import os
+
+        sandbox = self
+
+        def chdir(path):
+            if os.path.isdir(path):
+                return real(path)
+            sandbox._note(f"os.chdir({str(path)!r})")
+            return None
+
+        return chdir
 
     def _no_program(self):
         sandbox = self

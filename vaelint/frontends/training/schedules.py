@@ -49,11 +49,17 @@ def find_schedules(fn, region: list[ast.stmt], counters: set[str], path: str, te
     namespace = dict(fn.__globals__)
     for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
         try:
-            namespace[name] = cell.cell_contents
+            # a counter the step reads before it counts (step += 1) is held as its value when the
+            # batch came in (vaelint/frontends/training/livecompile.py)
+            namespace[name.removeprefix("__vaelint_saved_")] = cell.cell_contents
         except ValueError:
             pass
     out = []
+    counted: dict = {}  # step += 1 before the weight is read: the weight sees the counted value
     for stmt in walk_statements(region):
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add) and isinstance(stmt.target, ast.Name) and \
+                isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, int):
+            counted[stmt.target.id] = counted.get(stmt.target.id, 0) + stmt.value.value
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
             continue
         read = loads(stmt.value) & counters
@@ -63,6 +69,7 @@ def find_schedules(fn, region: list[ast.stmt], counters: set[str], path: str, te
         now = namespace.get(counter, 0)
         if not isinstance(now, (int, float)) or isinstance(now, bool):
             now = 0
+        now += counted.get(counter, 0)
         values = []
         for value in (now, *[v for v in LATER if v > now]):
             got = _evaluate(stmt.value, namespace, {counter: value}, path, sandbox)

@@ -12,18 +12,26 @@ from vaelint.frontends.training.sites import SourceFile
 _TRAINING_CALLS = ("fit", "train", "train_model", "fit_model", "Trainer", "TrainingPipeline", "pipeline", "run_training")
 
 
-def trains_through_a_library(file: SourceFile) -> bool:
-    """A script that imports torch (or a torch library) and calls what trains: a trainer's
-    ``fit``/``train``, a pipeline. Its backward is in the library, not in the repository."""
-    text = file.text
-    if "torch" not in text and "lightning" not in text:
+def trains_through_a_library(file: SourceFile, others: list[SourceFile] = ()) -> bool:
+    """A script of a torch repository (it or the repository's files it sits with import torch)
+    that calls what trains: a trainer's ``fit``/``train``, a pipeline, ``Trainer(...).run()``.
+    Its backward is in the library, not in the repository."""
+    if not any("torch" in f.text or "lightning" in f.text for f in (file, *others)):
         return False
     for node in ast.walk(file.tree):
         if isinstance(node, ast.Call):
             name = (dotted(node.func) or "").rpartition(".")[2]
             if name in _TRAINING_CALLS:
                 return True
+            if name == "run" and isinstance(node.func, ast.Attribute) and _trainer_like(node.func.value):
+                return True
     return False
+
+
+def _trainer_like(expr: ast.expr) -> bool:
+    """``Trainer(exp)``, ``trainer``, ``self.experiment_manager``: what a ``.run()`` trains."""
+    text = (dotted(expr.func) if isinstance(expr, ast.Call) else dotted(expr)) or ""
+    return any(word in text.lower() for word in ("trainer", "experiment", "runner", "solver"))
 
 
 def is_module_class(file: SourceFile, name: str) -> bool:
@@ -33,6 +41,15 @@ def is_module_class(file: SourceFile, name: str) -> bool:
         if isinstance(stmt, ast.ClassDef) and stmt.name == head:
             return any((dotted(b) or "").split(".")[-1] in ("Module", "LightningModule") for b in stmt.bases)
     return False
+
+
+def plain(error: VaelintError) -> VaelintError:
+    """The error as the report carries it: its kind and message only (what a way attached to
+    it, such as a step to build, stays in this process)."""
+    out = VaelintError(error.kind, error.message)
+    if getattr(error, "argv", False):
+        out.argv = True
+    return out
 
 
 def why(error: VaelintError) -> str:

@@ -1,0 +1,157 @@
+"""The batches the data loaders give while training code runs (:mod:`.liverun`): of the
+``--input`` specs, split between the loaders one statement zips together; else of a known
+data set's shapes, with its labels; else the loader's own first batch, where the data is here."""
+
+from __future__ import annotations
+
+import ast
+
+from vaelint.errors import VaelintError, error_text
+from vaelint.frontends.training.runtime import StandIn
+
+
+def batch_maker(specs: list):
+    """(loader, taking frame) -> the batch the loader gives in the run: of the ``--input``
+    specs; else of the data set's known shapes; else the loader's own first batch, where
+    its data is here."""
+    from vaelint.frontends.training.datasets import infer_inputs
+    from vaelint.inputs import parse_input_spec
+
+    rounds: dict = {}  # (frame, line) -> loaders read there so far: zip(labelled, unlabelled)
+
+    def make(loader, frame):
+        arity = _arity(frame)
+        given = [s for s in specs if not s.name]
+        parts = _zipped_parts(frame)
+        if parts and given:
+            # for (x, y), (u, _) in zip(a, b): the k-th loader zip reads takes its part's specs
+            key = (id(frame), frame.f_lineno)
+            k = rounds.get(key, 0) % len(parts)
+            rounds[key] = rounds.get(key, 0) + 1
+            start = sum(parts[:k])
+            given, arity = given[start:start + parts[k]], parts[k]
+        if given or specs:
+            return _from_specs(given, {s.name: s for s in specs if s.name}, arity, _labels(loader, given))
+        known = as_known(loader)
+        inferred = infer_inputs(known) if known is not loader else None  # a data set that stands in
+        if inferred is not None:
+            parsed = [parse_input_spec(s) for s in inferred.specs]
+            return _from_specs(parsed[:1], {}, arity, parsed[1] if len(parsed) > 1 else None)
+        return _real_batch(loader)  # the data is here (a TensorDataset, the code's own Dataset)
+
+    return make
+
+
+def _from_specs(given: list, named: dict, arity, labels):
+    if named and not given:
+        out: dict = {}
+        for name, spec in named.items():
+            out[name.split(".", 1)[-1]] = spec.make(spec.batch)
+        return out
+    items = [s.make(s.batch) for s in given]
+    if labels is not None and (arity is None and len(items) == 1 or arity is not None and arity > len(items)):
+        items.append(labels.make(given[0].batch if given else labels.batch))
+    if arity is None:
+        return items[0] if len(items) == 1 else items
+    while len(items) < arity:
+        k = len(items)
+        items.append(StandIn(
+            f"item {k + 1} of the batch, which no --input gives",
+            "Give it a value with one more --input (in the batch's order), e.g. --input 8:int64:10 for class labels.",
+        ))
+    return items
+
+
+def _labels(loader, given):
+    """The labels a known labelled data set gives beside its images (MNIST's digits)."""
+    from vaelint.frontends.training.datasets import infer_inputs
+    from vaelint.inputs import parse_input_spec
+
+    inferred = infer_inputs(as_known(loader))
+    if inferred is None or len(inferred.specs) < 2:
+        dataset = getattr(loader, "dataset", None)
+        if given and getattr(type(dataset), "__module__", "") == "torchvision.datasets":
+            # a torchvision data set that stands in (an ImageFolder whose folder is not here) gives
+            # (sample, class index) pairs, as the real one does
+            return parse_input_spec(f"{given[0].batch}:int64:2")
+        return None
+    spec = parse_input_spec(inferred.specs[1])
+    batch = given[0].batch if given else spec.batch
+    return parse_input_spec("x".join(str(d) for d in (batch, *spec.shape[1:])) + f":{spec.dtype}" + (f":{spec.high}" if spec.high else ""))
+
+
+def as_known(loader):
+    """A loader over torchvision's stand-in data set, seen as over a known data set."""
+    from vaelint.frontends.training.datasets import LoaderStandIn, stand_in
+
+    dataset = getattr(loader, "dataset", None)
+    args = getattr(dataset, "_vaelint_args", None)
+    if args is None:
+        return loader
+    known = stand_in(type(dataset), args, getattr(dataset, "_vaelint_kwargs", {}))
+    return LoaderStandIn(known, getattr(loader, "batch_size", None), None) if known is not None else loader
+
+
+def _real_batch(loader):
+    """The loader's own first batch, its sampler and collate function, in this process."""
+    from torch.utils.data.dataloader import _SingleProcessDataLoaderIter
+
+    workers = getattr(loader, "num_workers", 0)
+    try:
+        object.__setattr__(loader, "num_workers", 0)  # no worker process is started
+        return next(_SingleProcessDataLoaderIter(loader))
+    except (Exception, StopIteration) as e:  # noqa: BLE001 - the data set is not here
+        raise VaelintError(
+            "input",
+            f"the data loader's data set {type(getattr(loader, 'dataset', None)).__name__} gave no batch here "
+            f"({error_text(e)}): give the batch's shapes with --input, one per item of the batch "
+            "(e.g. --input 64x1x28x28 --input 64:int64:10).",
+        ) from None
+    finally:
+        object.__setattr__(loader, "num_workers", workers)
+
+
+def _zipped_parts(frame) -> list[int] | None:
+    """``for (x, y), (u, _) in zip(cycle(labelled), unlabelled)``: how many items each zipped
+    loader's part of the pattern takes ([2, 2]); None for any other statement."""
+    stmt = _taking_statement(frame)
+    if not isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return None
+    target, source = stmt.target, stmt.iter
+    if isinstance(target, ast.Tuple) and len(target.elts) == 2 and isinstance(source, ast.Call) and \
+            getattr(source.func, "id", "") == "enumerate" and source.args:
+        target, source = target.elts[1], source.args[0]
+    if not (isinstance(source, ast.Call) and getattr(source.func, "id", "") == "zip" and isinstance(target, (ast.Tuple, ast.List))):
+        return None
+    if len(target.elts) != len(source.args):
+        return None
+    return [len(e.elts) if isinstance(e, (ast.Tuple, ast.List)) else 1 for e in target.elts]
+
+
+def _taking_statement(frame):
+    """The statement of the user's frame that takes a batch."""
+    if frame is None:
+        return None
+    from vaelint.frontends.training.live import position
+    from vaelint.frontends.training.livestep import place_at, scope_of
+    from vaelint.frontends.training.sites import parse_file
+    import os
+
+    file = parse_file(os.path.realpath(frame.f_code.co_filename))
+    scope = scope_of(file, frame) if file else None
+    place = place_at(scope, position(frame)) if scope else None
+    return place.statement if place is not None else None
+
+
+def _arity(frame) -> int | None:
+    """How many items the statement that takes the batch unpacks it into (None: one name)."""
+    stmt = _taking_statement(frame)
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        target, source = stmt.target, stmt.iter
+    elif isinstance(stmt, ast.Assign):
+        target, source = stmt.targets[0], stmt.value
+    else:
+        return None
+    if isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2 and "enumerate" in ast.dump(source):
+        target = target.elts[1]
+    return len(target.elts) if isinstance(target, (ast.Tuple, ast.List)) else None

@@ -1,0 +1,67 @@
+"""The noise a training run draws (:mod:`.live`): torch's random draws, and what is computed
+from them without a gradient, remembered by their storage, so that a backward whose loss
+multiplies one in is told for a VAE's (a reparameterised sample)."""
+
+from __future__ import annotations
+
+
+def noise_flow(watch):
+    """A torch function mode under which what is computed from noise without a gradient is noise
+    too: ``1e-2 * torch.randn_like(std)``, Laplace's rsample (``u.sign() * log1p(-u.abs())``)
+    before it meets the scale head."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+    from torch.utils._pytree import tree_leaves
+
+    class NoiseFlow(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            drawn = len(watch.noise)
+            out = func(*args, **(kwargs or {}))
+            if len(watch.noise) > drawn and isinstance(out, torch.Tensor) and out.grad_fn is not None:
+                # a function that draws its own noise inside (F.gumbel_softmax): its output carries it
+                watch.noisy_nodes[id(out.grad_fn)] = out.grad_fn
+                return out
+            if watch.noise_ptrs and isinstance(out, torch.Tensor):
+                for a in tree_leaves((args, kwargs or {})):
+                    if not isinstance(a, torch.Tensor):
+                        continue
+                    if _storage(a) in watch.noise_ptrs:
+                        if not out.requires_grad:
+                            watch._record_noise(out)
+                        elif out.grad_fn is not None:
+                            # noise entering the graph (logits + gumbel noise, mu + eps): no node need
+                            # save it, so the node it entered at is remembered; a loss that reaches it
+                            # reaches the noise (a detached reconstruction, a discriminator's input,
+                            # does not)
+                            watch.noisy_nodes[id(out.grad_fn)] = out.grad_fn
+                        break
+            return out
+
+    return NoiseFlow()
+
+
+def _storage(t) -> int | None:
+    try:
+        return t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
+def watch_noise(patch, watch) -> None:
+    """torch's random draws (and torch.distributions' rsample) remember what they drew."""
+    import torch
+    import torch.distributions.utils as dist_utils
+
+    def noisy(real):
+        def fn(*a, **k):
+            return watch._record_noise(real(*a, **k))
+
+        return fn
+
+    for name in ("randn", "randn_like", "rand", "rand_like", "normal"):
+        patch(torch, name, noisy(getattr(torch, name)))
+    patch(torch.Tensor, "normal_", noisy(torch.Tensor.normal_))
+    patch(torch.Tensor, "uniform_", noisy(torch.Tensor.uniform_))
+    patch(torch.Tensor, "exponential_", noisy(torch.Tensor.exponential_))  # F.gumbel_softmax
+    patch(torch, "_standard_gamma", noisy(torch._standard_gamma))  # Gamma, Beta, Dirichlet rsample
+    patch(dist_utils, "_standard_normal", noisy(dist_utils._standard_normal))
