@@ -308,12 +308,10 @@ def watching(watch: Watch):
     import torch.nn.modules.module as module_mod
 
     from vaelint.frontends.training.livenoise import watch_noise
+    from vaelint.frontends.training.livepatch import Patches
 
-    saved = []
-
-    def patch(owner, name, value):
-        saved.append((owner, name, owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name)))
-        setattr(owner, name, value)
+    patches = Patches()
+    patch = patches.set
 
     watch_noise(patch, watch)
 
@@ -356,11 +354,7 @@ def watching(watch: Watch):
     finally:
         for h in handles:
             h.remove()
-        for owner, name, value in reversed(saved):
-            if value is None:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, value)
+        patches.restore()
         sys.settrace(trace)
 
 

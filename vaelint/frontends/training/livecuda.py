@@ -8,6 +8,7 @@ import contextlib
 import sys
 
 from vaelint.frames import is_user_file
+from vaelint.frontends.training.livepatch import Patches
 
 
 @contextlib.contextmanager
@@ -22,7 +23,7 @@ def cuda_kept_on_cpu(record):
     moves = getattr(record, "moves", None)
     if moves is None:
         record.moves = moves = []
-    saved = []
+    patches = Patches()
 
     def asks(*a, **k):
         """A device named by the code itself (not a library's): the code places its tensors."""
@@ -53,24 +54,17 @@ def cuda_kept_on_cpu(record):
             return kept[0]
 
         fn.__name__ = fn.__qualname__ = name  # torch function modes (the simulated GPU) dispatch on it
-        saved.append((owner, name, owner.__dict__.get(name)))
-        setattr(owner, name, fn)
+        patches.set(owner, name, fn)
 
     for owner in (torch.Tensor, torch.nn.Module):
         for name in ("cuda", "to"):
             wrap(owner, name)
-    saved.append((torch.Tensor, "type", torch.Tensor.__dict__.get("type")))
-    torch.Tensor.type = _cpu_type(torch.Tensor.type, asks)
-    saved.append((torch.cuda, "is_available", torch.cuda.is_available))
-    torch.cuda.is_available = is_available
+    patches.set(torch.Tensor, "type", _cpu_type(torch.Tensor.type, asks))
+    patches.set(torch.cuda, "is_available", is_available)
     try:
         yield
     finally:
-        for owner, name, own in reversed(saved):
-            if own is None and isinstance(owner, type):
-                delattr(owner, name)
-            else:
-                setattr(owner, name, own)
+        patches.restore()
 
 
 def _cpu_type(real_type, asks):
@@ -115,12 +109,8 @@ def one_process():
     import torch.distributed as dist
     import torch.multiprocessing as tmp
 
-    saved = []
-
-    def patch(owner, name, value):
-        if hasattr(owner, name):
-            saved.append((owner, name, owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name)))
-            setattr(owner, name, value)
+    patches = Patches()
+    patch = patches.set
 
     def spawn(fn, args=(), nprocs=1, join=True, daemon=False, start_method="spawn"):
         fn(0, *args)
@@ -148,11 +138,7 @@ def one_process():
     try:
         yield
     finally:
-        for owner, name, value in reversed(saved):
-            if value is None and isinstance(owner, type):
-                delattr(owner, name)
-            else:
-                setattr(owner, name, value)
+        patches.restore()
 
 
 class _Unwrapped:

@@ -20,6 +20,7 @@ from vaelint.frames import display_path, user_frame_of_traceback
 from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.astutil import is_main_guard, source_segment
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
+from vaelint.frontends.training.livepatch import Patches
 from vaelint.frontends.training.runtime import BatchUse, Runtime, StandIn, StepLoss
 from vaelint.frontends.training.sites import Boundary
 
@@ -61,7 +62,6 @@ class LiveRuntime(Runtime):
 
         from vaelint.frames import is_user_file
 
-        saved = []
         self.ended = None
         path, first, last = self.site
 
@@ -74,9 +74,8 @@ class LiveRuntime(Runtime):
                 raise self.ended
             return None  # another network's backward: passed over
 
-        def patch(owner, name, value):
-            saved.append((owner, name, owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name)))
-            setattr(owner, name, value)
+        patches = Patches()
+        patch = patches.set
 
         patch(torch.Tensor, "backward", lambda t, *a, **k: ends(t))
         proxy_getattr = torch.fx.Proxy.__getattr__
@@ -91,11 +90,7 @@ class LiveRuntime(Runtime):
         try:
             yield
         finally:
-            for owner, name, value in reversed(saved):
-                if value is None:
-                    delattr(owner, name)
-                else:
-                    setattr(owner, name, value)
+            patches.restore()
 
     def stopped(self, error: BaseException, guard: bool = False):
         """A top-level statement failed (``guard``: the main guard's block)."""
