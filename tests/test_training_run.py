@@ -376,3 +376,12 @@ def test_the_run_leaves_torch_and_the_tracer_as_it_found_them(tmp_path, monkeypa
     assert before == after
     assert torch._C._len_torch_function_stack() == 0
     assert program.step is not None
+
+
+def test_a_step_that_calls_the_decoders_parts_reads_the_decoders_last_product():
+    # diffusers-style scripts: vae.decode(z) runs post_quant_conv(z) first, at the top level;
+    # the reconstruction was that layer's B x 4 x 16 x 16 output, not the B x 3 x 64 x 64 image
+    r, result = _json(os.path.join(RUNNING, "decoder_parts_in_the_step.py"))
+    assert result["error"] is None and not result["findings"], r.output
+    recon = next(row for row in result["flow"] if row["stage"] == "decoder")
+    assert recon["shape"] == ["B", "3", "64", "64"], recon

@@ -213,10 +213,15 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
     roles.reparam = roles.reparams[0] if roles.reparams else None
     z = roles.reparam.z if roles.reparam else None
     if z is not None:
-        for path, node in _recon_candidates(forward_outputs):
-            if node is not z and view.depends_on(node, z) and node not in _reparam_nodes(roles.reparam):
-                roles.recon, roles.recon_path = node, path
-                break
+        candidates = [(path, node) for path, node in _recon_candidates(forward_outputs)
+                      if node is not z and view.depends_on(node, z) and node not in _reparam_nodes(roles.reparam)]
+        # of the outputs the sample reaches, one of an input's shape first: a step that runs the
+        # decoder's parts (AutoencoderKL.decode: post_quant_conv on the latent, then the decoder)
+        # has a latent-shaped output before the image
+        inputs = {_sizes(p) for p in roles.inputs} - {None}
+        shaped = [(p, n) for p, n in candidates if _sizes(n) in inputs]
+        if shaped or candidates:
+            roles.recon_path, roles.recon = (shaped or candidates)[0]
     r = roles.reparam
     if roles.recon is None and r is not None:
         # A decoder fed the mean instead of the sample: the output computed
@@ -250,6 +255,11 @@ def _recon_candidates(forward_outputs: dict) -> list[tuple[tuple, fx.Node]]:
         return 0 if any(w in name for w in _RECON_WORDS) else 1
 
     return sorted(forward_outputs.items(), key=rank)
+
+
+def _sizes(node: fx.Node):
+    fact = node.meta.get("shape")
+    return tuple(fact.sizes) if fact is not None and fact.sizes is not None else None
 
 
 def _reparam_nodes(r: Reparam) -> set:
