@@ -7,6 +7,7 @@ import ast
 
 RT = "__vaelint__"  # the runtime's name in the rewritten modules
 ITEMS, NAMED = "__vaelint_items", "__vaelint_named"
+SAVED = "__vaelint_saved_"  # SAVED + NAME: a variable's value when the batch came in (step += 1 reads it)
 
 
 def rt(attr: str) -> ast.expr:

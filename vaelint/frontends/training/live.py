@@ -104,11 +104,10 @@ class Watch:
 
         in_step = self.depth > 0 or self.taken is not None and not self.making
         if in_step and isinstance(t, torch.Tensor) and t.numel() and not t.requires_grad:
-            try:
-                self.noise_ptrs.add(t.untyped_storage().data_ptr())
+            ptr = storage_of(t)
+            if ptr is not None:
+                self.noise_ptrs.add(ptr)
                 self.noise.append(t)
-            except RuntimeError:
-                pass
         return t
 
     def reaches_noise(self, loss) -> bool:
@@ -134,12 +133,8 @@ class Watch:
                 except Exception:  # noqa: BLE001 - a freed or unreadable saved value
                     continue
                 for v in value if isinstance(value, (tuple, list)) else (value,):
-                    if isinstance(v, torch.Tensor):
-                        try:
-                            if v.untyped_storage().data_ptr() in self.noise_ptrs:
-                                return True
-                        except RuntimeError:
-                            continue
+                    if isinstance(v, torch.Tensor) and storage_of(v) in self.noise_ptrs:
+                        return True
             todo += [n for n, _ in getattr(node, "next_functions", ())]
         return False
 
@@ -230,13 +225,10 @@ def _pristine(frame, values: dict) -> dict:
     from a copy of this (vaelint/frontends/training/schedules.py, stepped_iterators)."""
     import ast
     import copy
-    import os
 
-    from vaelint.frontends.training.livestep import scope_of
-    from vaelint.frontends.training.sites import parse_file
+    from vaelint.frontends.training.livestep import located_frame
 
-    file = parse_file(os.path.realpath(frame.f_code.co_filename))
-    scope = scope_of(file, frame) if file is not None else None
+    scope = located_frame(frame)[1]
     if scope is None:
         return {}
     out = {}
@@ -249,6 +241,14 @@ def _pristine(frame, values: dict) -> dict:
                 except Exception:  # noqa: BLE001 - a generator or a loader's iterator: not copied
                     pass
     return out
+
+
+def storage_of(t) -> int | None:
+    """Where a tensor's memory is: how a drawn noise is known again in the graph."""
+    try:
+        return t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return None
 
 
 def _copyable(value) -> bool:

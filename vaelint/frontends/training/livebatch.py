@@ -130,16 +130,9 @@ def _zipped_parts(frame) -> list[int] | None:
 
 def _taking_statement(frame):
     """The statement of the user's frame that takes a batch."""
-    if frame is None:
-        return None
-    from vaelint.frontends.training.live import position
-    from vaelint.frontends.training.livestep import place_at, scope_of
-    from vaelint.frontends.training.sites import parse_file
-    import os
+    from vaelint.frontends.training.livestep import located_frame
 
-    file = parse_file(os.path.realpath(frame.f_code.co_filename))
-    scope = scope_of(file, frame) if file else None
-    place = place_at(scope, position(frame)) if scope else None
+    place = located_frame(frame)[2] if frame is not None else None
     return place.statement if place is not None else None
 
 
@@ -152,6 +145,7 @@ def _arity(frame) -> int | None:
         target, source = stmt.targets[0], stmt.value
     else:
         return None
-    if isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2 and "enumerate" in ast.dump(source):
-        target = target.elts[1]
+    from vaelint.frontends.training.livestep import enumerated
+
+    target = (enumerated(target, source) or (None, target))[1]
     return len(target.elts) if isinstance(target, (ast.Tuple, ast.List)) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from vaelint.frontends.training.astbuild import ITEMS, NAMED, RT, const, function_def, located, rt, rt_call
+from vaelint.frontends.training.astbuild import ITEMS, NAMED, RT, SAVED, const, function_def, located, rt, rt_call
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.livestep import LiveStep
 from vaelint.frontends.training.rewrite import _signals_first
@@ -42,7 +42,7 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
             body.append(ast.Global(names=declared))
     # read before the step writes them (step += 1): each run starts from their value when the
     # batch came in, not from what the last run left (at a script's top level too)
-    body += [ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"__vaelint_saved_{n}", ast.Load())) for n in carried if n in step.values]
+    body += [ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"{SAVED}{n}", ast.Load())) for n in carried if n in step.values]
     body += binding
     once = ast.For(target=ast.Name("__vaelint_once", ast.Store()), iter=ast.Tuple(elts=[const(0)], ctx=ast.Load()),
                    body=region or [ast.Pass()], orelse=[])
@@ -57,13 +57,13 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
     # a stop the code swallowed (a bare `except:` in a function the step calls) still ends the step
     body += [stepping, ast.Return(rt_call("swallowed", const(step.site.place.line)))]
     fn = function_def(name, body)
-    outer_params = sorted(free - bound - written) + [f"__vaelint_saved_{n}" for n in carried if n in step.values]
+    outer_params = sorted(free - bound - written) + [f"{SAVED}{n}" for n in carried if n in step.values]
     return _closed_over(fn, name, outer_params, first, step, runtime)
 
 
 def _closed_over(fn: ast.FunctionDef, name: str, params: list[str], first: ast.stmt, step: LiveStep, runtime):
     """``fn`` compiled in the frame's module, closing over the frame's variables (``params``, a
-    carried one as ``__vaelint_saved_NAME``) as they were when the batch came in."""
+    carried one as ``SAVED + NAME``) as they were when the batch came in."""
     import builtins
 
     outer = function_def("__vaelint_make_step", [fn, ast.Return(ast.Name(name, ast.Load()))])
@@ -78,7 +78,7 @@ def _closed_over(fn: ast.FunctionDef, name: str, params: list[str], first: ast.s
     globals_[RT] = runtime
     scratch: dict = {"__builtins__": builtins}
     exec(compile(module, step.scope.path, "exec"), globals_, scratch)  # noqa: S102 - the user's own statements, rewritten
-    return scratch["__vaelint_make_step"](*(step.values[p.removeprefix("__vaelint_saved_")] for p in params))
+    return scratch["__vaelint_make_step"](*(step.values[p.removeprefix(SAVED)] for p in params))
 
 
 def _binding(step: LiveStep, line: int) -> list[ast.stmt]:

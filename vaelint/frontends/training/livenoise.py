@@ -13,6 +13,8 @@ def noise_flow(watch):
     from torch.overrides import TorchFunctionMode
     from torch.utils._pytree import tree_leaves
 
+    from vaelint.frontends.training.live import storage_of
+
     class NoiseFlow(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             drawn = len(watch.noise)
@@ -25,7 +27,7 @@ def noise_flow(watch):
                 for a in tree_leaves((args, kwargs or {})):
                     if not isinstance(a, torch.Tensor):
                         continue
-                    if _storage(a) in watch.noise_ptrs:
+                    if storage_of(a) in watch.noise_ptrs:
                         if not out.requires_grad:
                             watch._record_noise(out)
                         elif out.grad_fn is not None:
@@ -38,13 +40,6 @@ def noise_flow(watch):
             return out
 
     return NoiseFlow()
-
-
-def _storage(t) -> int | None:
-    try:
-        return t.untyped_storage().data_ptr()
-    except (RuntimeError, NotImplementedError):
-        return None
 
 
 def watch_noise(patch, watch) -> None:

@@ -202,15 +202,12 @@ def _reaches(capture, name: str) -> bool:
 def _moves(runtime, watch) -> list[str]:
     """The moves to CUDA the run kept on the CPU, said as the rest of the training front end
     says them: the setup's at once, the step's each with its line."""
-    from vaelint.frontends.sourcemap import where
+    from vaelint.frontends.training.program import step_move_note
 
     moves = list(dict.fromkeys(getattr(watch, "moves", [])))
     setup = list(dict.fromkeys(what for phase, what, _p, _l in moves if phase == "setup"))
     notes = [f"the setup's {', '.join(setup[:3])} stayed on the CPU: this machine has no CUDA (the check runs on the CPU)"] if setup else []
-    for phase, what, path, line in moves:
-        if phase == "step":
-            at = f" at {where(path, line)}" if path else ""
-            notes.append(f"the step's {what}{at} left its tensor on the CPU: this machine has no CUDA (the check runs on the CPU)")
+    notes += [step_move_note(what, path, line) for phase, what, path, line in moves if phase == "step"]
     return list(dict.fromkeys(notes))
 
 

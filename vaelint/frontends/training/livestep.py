@@ -55,6 +55,24 @@ def scope_of(file: SourceFile, frame) -> Scope | None:
     return best
 
 
+def located_frame(frame, at=None):
+    """(file, scope, place) of a running frame in the user's source: the statement at ``at``
+    ((line, column)) or, with none, where the frame runs now; None for each part not found."""
+    from vaelint.frontends.training.live import position
+
+    file = parse_file(os.path.realpath(frame.f_code.co_filename))
+    scope = scope_of(file, frame) if file is not None else None
+    place = place_at(scope, at if at is not None else position(frame)) if scope is not None else None
+    return file, scope, place
+
+
+def enumerated(target: ast.expr, source: ast.expr):
+    """``i, batch`` over ``enumerate(...)`` (or ``tqdm(enumerate(...))``): (index, the rest), else None."""
+    if isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2 and "enumerate" in ast.dump(source):
+        return target.elts[0], target.elts[1]
+    return None
+
+
 def place_at(scope: Scope, at) -> Place | None:
     """The innermost statement of ``scope`` holding ``at``: a line, or (line, column)."""
     line, col = at if isinstance(at, tuple) else (at, None)
@@ -98,10 +116,7 @@ def step_from(capture: Capture) -> LiveStep:
         raise VaelintError("load", "the backward was reached from no file of the user's (a library ran the whole loop)")
     parsed = []
     for frame, line, values in frames:
-        file = parse_file(os.path.realpath(frame.f_code.co_filename))
-        scope = scope_of(file, frame) if file is not None else None
-        place = place_at(scope, line) if scope is not None else None
-        parsed.append((frame, line, values, file, scope, place))
+        parsed.append((frame, line, values, *located_frame(frame, line)))
     usable = [p for p in parsed if p[5] is not None]
     if not usable:
         raise VaelintError("load", "the backward's frames could not be read back to the user's source")
@@ -173,10 +188,9 @@ def _batch_pattern(target: ast.expr, source: ast.expr, values: dict):
     """The part of a loop or assignment target that receives the batch: the target, less
     ``enumerate``'s index (``i, (x, y)``: the int the frame's ``i`` holds); a nested pattern
     (``(x, y), (u, _)`` over ``zip(a, b)``) takes the items of every zipped loader in order."""
-    if isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2 and "enumerate" in ast.dump(source):
-        index = target.elts[0]
-        if isinstance(index, ast.Name) and isinstance(values.get(index.id), int):
-            target = target.elts[1]
+    pair = enumerated(target, source)
+    if pair is not None and isinstance(pair[0], ast.Name) and isinstance(values.get(pair[0].id), int):
+        target = pair[1]
     if isinstance(target, ast.Name):
         return target, [target.id]
     if isinstance(target, (ast.Tuple, ast.List)):

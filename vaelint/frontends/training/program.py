@@ -12,6 +12,7 @@ from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.base import Program, Step
 from vaelint.frontends.sourcemap import where
+from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import source_segment
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.schedules import iterator_schedules, stepped_iterators
@@ -100,9 +101,15 @@ def _say_moves(moves: list, runtime) -> None:
     if runtime is None or runtime.notes is None:
         return
     for _phase, what, path, line in moves:
-        note = f"the step's {what} at {where(path, line)} left its tensor on the CPU: this machine has no CUDA (the check runs on the CPU)"
+        note = step_move_note(what, path, line)
         if note not in runtime.notes:
             runtime.notes.append(note)
+
+
+def step_move_note(what: str, path: str, line: int) -> str:
+    """``the step's .cuda() at train.py:24 left its tensor on the CPU: ...``"""
+    at = f" at {where(path, line)}" if path else ""
+    return f"the step's {what}{at} left its tensor on the CPU: this machine has no CUDA (the check runs on the CPU)"
 
 
 def _step(plan, fn, counters: dict, sandbox, home, iterators: dict, runtime=None) -> Step:
@@ -197,7 +204,7 @@ def _first_weighted_step(program, fn, counters: dict) -> None:
     read where the weight is not 0, and the report says so."""
     import dataclasses
 
-    settable = {n.removeprefix("__vaelint_saved_") for n in fn.__code__.co_freevars} | set(fn.__globals__)
+    settable = {n.removeprefix(SAVED) for n in fn.__code__.co_freevars} | set(fn.__globals__)
     for i, s in enumerate(program.schedules):
         if s.now != 0 or s.counter not in settable:
             continue
@@ -220,8 +227,8 @@ def counters_set(fn, counters: dict):
     def setting():
         saved = []
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
-        for held in [n for n in cells if n.startswith("__vaelint_saved_")]:
-            cells.setdefault(held.removeprefix("__vaelint_saved_"), cells[held])  # step += 1's start
+        for held in [n for n in cells if n.startswith(SAVED)]:
+            cells.setdefault(held.removeprefix(SAVED), cells[held])  # step += 1's start
         for name, value in counters.items():
             if name in cells:
                 saved.append((cells[name], "cell", cells[name].cell_contents))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from vaelint.frontends.training.astbuild import ITEMS, NAMED, rt_call, const, function_def, located, mark, no_args, rt
+from vaelint.frontends.training.astbuild import ITEMS, NAMED, SAVED, rt_call, const, function_def, located, mark, no_args, rt
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.runtime import use_of
 from vaelint.frontends.training.sites import Boundary, Frame, Site, _peel
@@ -111,12 +111,12 @@ class Region:
         carried = sorted((needed & written) - bound_by_batch)
         saves = [
             located(ast.Assign(
-                targets=[ast.Name(f"__vaelint_saved_{n}", ast.Store())],
+                targets=[ast.Name(f"{SAVED}{n}", ast.Store())],
                 value=rt_call("snapshot", ast.Lambda(args=no_args(), body=ast.Name(n, ast.Load())), const(n)),
             ), first)
             for n in carried
         ]
-        restores = [located(ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"__vaelint_saved_{n}", ast.Load())), first) for n in carried]
+        restores = [located(ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"{SAVED}{n}", ast.Load())), first) for n in carried]
         exit_name = "__vaelint_exit"
         guarded = ast.Try(
             body=body or [ast.Pass()],

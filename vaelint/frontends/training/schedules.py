@@ -17,6 +17,7 @@ import types
 
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
+from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import loads, source_segment, target_names, walk_statements, writes_of
 
 # counter values a schedule is read at: the step run, then further and further on
@@ -51,7 +52,7 @@ def find_schedules(fn, region: list[ast.stmt], counters: set[str], path: str, te
         try:
             # a counter the step reads before it counts (step += 1) is held as its value when the
             # batch came in (vaelint/frontends/training/livecompile.py)
-            namespace[name.removeprefix("__vaelint_saved_")] = cell.cell_contents
+            namespace[name.removeprefix(SAVED)] = cell.cell_contents
         except ValueError:
             pass
     out = []
