@@ -109,7 +109,7 @@ over everything.
         ratio = scales.reduction_ratio(ctx.batch)
         if math.isclose(ratio, 1.0, rel_tol=1e-6):
             return
-        data = math.prod(ctx.specs[0].shape[1:])
+        data = math.prod(ctx.specs[0].sample_shape)
         kl_red = [f for f in scales.kl.reductions() if not f.shared]  # the KL's own, not the whole sum's
         loc = (kl_red[0].loc if kl_red else None) or loc_of(scales.kl.term)
         seen = ReductionsSeen(
@@ -118,6 +118,7 @@ over everything.
             formula=scales.formula(data, ctx.latent_size),
             ratio=ratio,
             batch=ctx.batch,
+            size=f"x.size({ctx.specs[0].batch_dim})" if ctx.specs else "x.size(0)",
             batch_power=scales.batch_power,
             rec_term=scales.rec.term,
             kl_term=scales.kl.term,
@@ -198,6 +199,7 @@ class ReductionsSeen(Observed):
     # each term's (batch power, sizes its means divide by, sizes it is divided by otherwise
     # (x.numel())): what the fix says to change (``_reduced``)
     rec_own: tuple = (0, 1.0, 1.0)
+    size: str = "x.size(0)"  # how the code reads the batch size: x.size(1) for (T, B, F) data
     kl_own: tuple = (0, 1.0, 1.0)
 
     @property
@@ -218,24 +220,24 @@ class ReductionsSeen(Observed):
     def fix(self) -> str:
         """What to change, term by term, toward the ELBO's per-sample sums averaged over the batch."""
         (rec_b, rec_d, rec_n), (kl_b, kl_d, kl_n) = self.rec_own, self.kl_own
-        steps = []
+        steps, n = [], self.size
         if rec_d > 1.5:
             steps.append("sum the reconstruction over each sample's values instead of averaging them "
-                         "(F.mse_loss(recon, x, reduction='sum') / x.size(0))")
+                         f"(F.mse_loss(recon, x, reduction='sum') / {n})")
         if rec_n > 1.5:
-            steps.append("divide the reconstruction by the batch size, not by a count of its values (x.size(0), not x.numel())")
+            steps.append(f"divide the reconstruction by the batch size, not by a count of its values ({n}, not x.numel())")
         if kl_d > 1.5:
             steps.append("sum the KL over the latent dims instead of averaging them (kl.sum(dim=-1).mean())")
         if kl_n > 1.5:
-            steps.append("divide the KL by the batch size only (x.size(0)), not by a count of values")
+            steps.append(f"divide the KL by the batch size only ({n}), not by a count of values")
         # batch powers: -1 averaged over the batch, 0 summed over it
         if kl_b > rec_b:
-            steps.append("average the KL over the batch as the reconstruction is (kl.sum() / x.size(0))")
+            steps.append(f"average the KL over the batch as the reconstruction is (kl.sum() / {n})")
         elif kl_b < rec_b:
-            steps.append("average the reconstruction over the batch as the KL is (divide its sum by x.size(0))")
+            steps.append(f"average the reconstruction over the batch as the KL is (divide its sum by {n})")
         if not steps:
             return (
                 "reduce both terms the same way: per-sample sums averaged over the batch, "
-                "e.g. F.mse_loss(recon, x, reduction='sum') / x.size(0) and kl.sum() / x.size(0)"
+                f"e.g. F.mse_loss(recon, x, reduction='sum') / {n} and kl.sum() / {n}"
             )
         return "reduce both terms as per-sample sums averaged over the batch: " + "; ".join(steps)

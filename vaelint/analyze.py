@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from vaelint.capture.inputcheck import binary_retry, check_inputs, check_token_ids, unexplained
+from vaelint.capture.inputcheck import binary_retry, check_inputs, check_token_ids, gather_inputs, unexplained
+from vaelint.capture.batchdim import sequence_first
 from vaelint.capture.routes import CaptureJob, Captured, capture_and_run
 from vaelint.catalogue import offer_fixes, run_rules, selected_rules
 from vaelint.confirm.devicechoice import ChoosesCuda, cuda_hidden, forget_device_choices
@@ -137,6 +138,7 @@ class Loaded:
     keep_graph: bool  # the run at the user's batch keeps its autograd graph for the pass
     contracts: object  # the user's annotated functions (vaelint/contracts/annotations.py); None: none
     initial_buffers: dict  # for a capture that starts over (BatchNorm's running statistics)
+    batch_dim_given: bool = False  # --batch-dim (or the target's batch-dim) says where the batch is
 
     def start_over(self) -> None:
         """A run changes buffers only, never the weights: put those back."""
@@ -150,7 +152,7 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
     before = notes_mark()
     program = _load(target, options, progress)
     result.notes.extend(program.notes + stood_in(before))
-    specs = _inputs(program, options, result)
+    specs = gather_inputs(program, options, result.notes)
     program.model.train()
     if options.on_model is not None:
         options.on_model(program.model, sum(math.prod(s.shape) for s in specs))
@@ -162,7 +164,8 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
     keep_graph = device == "cpu" and fits(program.model, device) is None
     plan = program.loss
     result.loss_name = plan.name if plan else program.step.description if program.step else None
-    return Loaded(program, specs, device, keep_graph, _contracts(program, options, result), initial_buffers)
+    return Loaded(program, specs, device, keep_graph, _contracts(program, options, result), initial_buffers,
+                  options.batch_dim is not None or program.batch_dim_known)
 
 
 def _load(target: str, options: Options, progress) -> Program:
@@ -194,7 +197,7 @@ def _capture_stage(target: str, loaded: Loaded, result: TargetResult, progress) 
     serve as they were: the forward returns its own loss, a loss bound by a guess
     raised, a distribution wants binary data. Each check is asked once, in order."""
     shaped = Shaped(loaded.program.loss, loaded.specs, None, False)
-    checks = [_guessed_loss_raised, _binary_data]
+    checks = [_guessed_loss_raised, _binary_data, _sequence_first]
     while True:
         try:
             job = CaptureJob(loaded.program, shaped.plan, shaped.specs, make_inputs(shaped.specs, shaped.specs[0].batch),
@@ -265,6 +268,15 @@ def _binary_data(shaped: Shaped, loaded: Loaded, result: TargetResult) -> bool:
         "inputs were drawn in {0, 1} (as --input SHAPE:float32:2 would)"
     )
     return True
+
+
+def _sequence_first(shaped: Shaped, loaded: Loaded, result: TargetResult) -> bool:
+    """The batch at dim 1 of inputs a sequence-first layer reads (vaelint/capture/batchdim.py)."""
+    found = None if loaded.batch_dim_given else sequence_first(shaped.specs, shaped.captured.capture)
+    if found is not None:
+        shaped.specs, note = found
+        result.notes.append(note)
+    return found is not None
 
 
 def _guess_raised(captured: Captured) -> bool:
@@ -352,29 +364,6 @@ def _may_infer_inputs(target: str) -> bool:
     ref = parse_ref(target)
     # a whole file is a script (or not a target at all: its front end says so)
     return ref.name is None or choose(ref).infers_inputs
-
-
-def _inputs(program: Program, options: Options, result: TargetResult) -> list:
-    """The inputs, positional first and keyword (NAME=SPEC) after, in the order
-    given; or those the front end inferred (the report says from what)."""
-    given = list(options.inputs) or list(program.inputs)
-    if not options.inputs and program.inputs:
-        result.notes.append(f"input {' '.join(s.text() for s in program.inputs)}: {program.inputs_origin}")
-    elif options.inputs and len(program.inputs) > len(options.inputs):
-        # a training step's batch has more items than --input gives (a data set's labels): the
-        # rest as the code made them (vaelint/frontends/training/liveprogram.py)
-        rest = program.inputs[len(options.inputs):]
-        given += rest
-        result.notes.append(f"input {' '.join(s.text() for s in rest)}: {program.inputs_origin}")
-    if not given and program.step is not None:
-        raise VaelintError(
-            "input",
-            f"no input shape: the training step reads its batch from {program.step.batch_text or 'its data'}, "
-            "whose shape vaelint cannot tell without loading data. Give it with --input, one per item of "
-            "the batch in order, e.g. --input 32x1x28x28 --input 32:int64:10.",
-        )
-    check_inputs(given)
-    return [s for s in given if not s.name] + [s for s in given if s.name]
 
 
 def _check_device(options: Options) -> str:

@@ -58,6 +58,7 @@ def check(
     loss: Optional[str] = typer.Option(None, "--loss", help="PATH.py:function, PATH.py:Class, or a model method name."),
     loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", help="Extra loss keyword NAME=VALUE."),
     script_args: Optional[str] = typer.Option(None, "--script-args", help="A training script's own arguments, as `python script.py ARGS` takes them."),
+    batch_dim: Optional[int] = typer.Option(None, "--batch-dim", help="The dim of the inputs the batch size sets (default: 0, or what the code shows: 1 for a sequence-first RNN's input)."),
     beta: Optional[float] = typer.Option(None, "--beta", help="The KL weight you intend (beta-VAE); default 1."),
     device: Optional[Device] = typer.Option(None, "--device", help="Where the confirmation pass runs (default auto)."),
     no_dynamic: bool = typer.Option(False, "--no-dynamic", help="Skip the real forward/backward confirmation pass."),
@@ -99,7 +100,7 @@ def check(
         request = check_request(
             settings, input=input, init=init, loss=loss, loss_kwarg=loss_kwarg, script_args=script_args, beta=beta,
             no_dynamic=no_dynamic, no_fixes=no_fixes, max_memory=max_memory, output_file=output_file,
-            also_output=also_output, fix=fix, diff=diff,
+            also_output=also_output, fix=fix, diff=diff, batch_dim=batch_dim,
         )
         if show_settings:
             _show_settings(settings, targets or [])

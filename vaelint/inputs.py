@@ -1,8 +1,9 @@
 """`--input [NAME=]SPEC`: the shape, dtype and value range of one forward input
 (positional, or by keyword with NAME=).
 
-SPEC = SHAPE[:DTYPE[:HIGH]], SHAPE = sizes joined by "x" ("32x784"); dim 0 is
-the batch. Float inputs are drawn in [0, 1); integer inputs in [0, HIGH)
+SPEC = SHAPE[:DTYPE[:HIGH]], SHAPE = sizes joined by "x" ("32x784"); the batch is
+dim 0 unless ``--batch-dim N`` or the code says otherwise (a sequence-first RNN's
+input, a loader whose collate puts the batch second). Float inputs are drawn in [0, 1); integer inputs in [0, HIGH)
 (HIGH defaults to 2), 1-D integer inputs (per-sample lengths) in [1, HIGH).
 A float input with HIGH holds whole numbers in [0, HIGH): ``784:float32:2`` is
 binary data, for models whose likelihood checks its support (Bernoulli).
@@ -29,10 +30,27 @@ class InputSpec:
     # the tensor the user's code made, where the spec was read off one (a training script's
     # first batch, a full-batch graph): its rows are the inputs, not made-up values
     real: object = field(default=None, compare=False, hash=False, repr=False)
+    batch_dim: int = 0  # the dim the batch size sets: 1 for (T, B, F) sequence-first data
 
     @property
     def batch(self) -> int:
-        return self.shape[0]
+        return self.shape[self.batch_dim]
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The sizes of one sample: every dim but the batch's."""
+        return self.shape[: self.batch_dim] + self.shape[self.batch_dim + 1 :]
+
+    def sized(self, batch: int) -> tuple[int, ...]:
+        """This spec's shape at another batch size."""
+        return self.shape[: self.batch_dim] + (batch,) + self.shape[self.batch_dim + 1 :]
+
+    def with_batch_dim(self, dim: int) -> "InputSpec":
+        """The same input with its batch at ``dim`` (kept at 0 where it has no such dim: a
+        per-sample lengths or labels tensor beside (T, B, F) sequences)."""
+        from dataclasses import replace
+
+        return replace(self, batch_dim=dim if dim < len(self.shape) else 0)
 
     def text(self) -> str:
         out = (f"{self.name}=" if self.name else "") + "x".join(str(s) for s in self.shape)
@@ -43,15 +61,15 @@ class InputSpec:
         return out
 
     def make(self, batch: int, generator=None, device="cpu"):
-        """A tensor of this spec with dim 0 replaced by ``batch``: of the code's own rows
-        where the spec came from a tensor it made (repeated past its size), else drawn."""
+        """A tensor of this spec with its batch dim of size ``batch``: of the code's own
+        samples where the spec came from a tensor it made (repeated past its size), else drawn."""
         import torch
 
         if self.real is not None:
-            rows = torch.arange(batch) % self.real.shape[0]
-            return self.real[rows].clone().to(device)
+            rows = torch.arange(batch) % self.real.shape[self.batch_dim]
+            return self.real.index_select(self.batch_dim, rows).clone().to(device)
 
-        shape = (batch, *self.shape[1:])
+        shape = self.sized(batch)
         dtype = getattr(torch, self.dtype)
         if self.dtype in _FLOAT and self.high is not None:
             # whole numbers as floats: SHAPE:float32:2 is binary data (Bernoulli targets)

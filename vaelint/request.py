@@ -56,14 +56,18 @@ class CheckRequest:
     script_args: Optional[list[str]]
     fixes: bool
     extra_outputs: list = field(default_factory=list)  # --also-output (format, path)
+    batch_dim: Optional[int] = None  # --batch-dim: the dim of every input the batch size sets
 
     def options_for(self, tc, config, sources=None):
         """One target's options: the command line over its configured target ``tc``."""
         from vaelint.inputs import parse_input_spec
         from vaelint.settings.options import Options
 
+        inputs = self.specs or ([parse_input_spec(s) for s in tc.inputs] if tc else [])
+        batch_dim = self.batch_dim if self.batch_dim is not None else (tc.batch_dim if tc else None)
         return Options(
-            inputs=self.specs or ([parse_input_spec(s) for s in tc.inputs] if tc else []),
+            inputs=[s.with_batch_dim(batch_dim) for s in inputs] if batch_dim is not None else inputs,
+            batch_dim=batch_dim,
             init={**(tc.init if tc else {}), **self.init},
             loss=self.loss or (tc.loss if tc else None),
             loss_kwargs={**(tc.loss_kwargs if tc else {}), **self.loss_kwargs},
@@ -81,21 +85,24 @@ class CheckRequest:
 
 
 def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta, no_dynamic, no_fixes,
-                  max_memory, output_file, also_output, fix, diff) -> CheckRequest:
+                  max_memory, output_file, also_output, fix, diff, batch_dim=None) -> CheckRequest:
     """The command line's values, each checked; the first bad one raises."""
     from vaelint.frontends.build import parse_init
     from vaelint.inputs import parse_input_spec
 
     specs = [parse_input_spec(s) for s in input]
+    if batch_dim is not None:
+        specs = [_batch_dim_of(s, batch_dim) for s in specs]
     request = CheckRequest(
         settings, specs, parse_init(init), loss, loss_kwargs_of(loss_kwarg), check_beta(beta), not no_dynamic,
         parse_size(max_memory) if max_memory else None, _script_args(script_args), not no_fixes,
     )
+    request.batch_dim = batch_dim
     if specs and specs[0].batch < 2:
         raise VaelintError(
             "input",
-            f"--input {specs[0].text()}: use a batch of at least 2 (dim 0); with one sample, batch bugs "
-            "cannot show and BatchNorm cannot train.",
+            f"--input {specs[0].text()}: use a batch of at least 2 (dim {specs[0].batch_dim}); with one sample, "
+            "batch bugs cannot show and BatchNorm cannot train.",
         )
     if output_file:
         folder = os.path.dirname(os.path.abspath(output_file))
@@ -107,6 +114,14 @@ def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta,
     if no_fixes and (fix or diff):
         raise VaelintError("input", f"--no-fixes works out no fix, so {'--fix' if fix else '--diff'} would have none: drop one of the two.")
     return request
+
+
+def _batch_dim_of(spec, dim: int):
+    """``--batch-dim N`` for one ``--input``: a spec of fewer dims keeps its batch at dim 0
+    (per-sample lengths or labels beside (T, B, F) sequences)."""
+    if dim < 0:
+        raise VaelintError("input", f"--batch-dim {dim}: give the index of the batch dim, counted from 0 (1 for (T, B, F) sequences).")
+    return spec.with_batch_dim(dim)
 
 
 def check_beta(beta: Optional[float]) -> Optional[float]:

@@ -5,6 +5,8 @@ CPU machine)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from vaelint.errorkinds import kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
@@ -24,15 +26,40 @@ def check_inputs(inputs: list[InputSpec]) -> None:
     if len(batches) != 1:
         raise VaelintError(
             "input",
-            "the --input specs disagree on the batch size (dim 0): "
-            f"{', '.join(s.text() for s in inputs)}. Give every input the same batch size.",
+            f"the --input specs disagree on the batch size ({', '.join(f'{s.text()}: {s.batch} at dim {s.batch_dim}' for s in inputs)}). "
+            "Give every input the same batch size, or say where the batch is with --batch-dim N.",
         )
     if inputs[0].batch < 2:
         raise VaelintError(
             "input",
-            f"--input {inputs[0].text()}: use a batch of at least 2 (dim 0); with one "
+            f"--input {inputs[0].text()}: use a batch of at least 2 (dim {inputs[0].batch_dim}); with one "
             "sample, batch bugs cannot show and BatchNorm cannot train.",
         )
+
+
+def gather_inputs(program, options, notes: list) -> list[InputSpec]:
+    """The inputs, positional first and keyword (NAME=SPEC) after, in the order
+    given; or those the front end inferred (the report says from what)."""
+    given = list(options.inputs) or list(program.inputs)
+    if not options.inputs and program.inputs:
+        notes.append(f"input {' '.join(s.text() for s in program.inputs)}: {program.inputs_origin}")
+    elif options.inputs and len(program.inputs) > len(options.inputs):
+        # a training step's batch has more items than --input gives (a data set's labels): the
+        # rest as the code made them (vaelint/frontends/training/liveprogram.py)
+        rest = program.inputs[len(options.inputs):]
+        given += rest
+        notes.append(f"input {' '.join(s.text() for s in rest)}: {program.inputs_origin}")
+    if not given and program.step is not None:
+        raise VaelintError(
+            "input",
+            f"no input shape: the training step reads its batch from {program.step.batch_text or 'its data'}, "
+            "whose shape vaelint cannot tell without loading data. Give it with --input, one per item of "
+            "the batch in order, e.g. --input 32x1x28x28 --input 32:int64:10.",
+        )
+    if options.batch_dim is not None:
+        given = [s.with_batch_dim(options.batch_dim) for s in given]
+    check_inputs(given)
+    return [s for s in given if not s.name] + [s for s in given if s.name]
 
 
 def binary_retry(failure, specs: list[InputSpec]) -> list[InputSpec] | None:
@@ -42,7 +69,7 @@ def binary_retry(failure, specs: list[InputSpec]) -> list[InputSpec] | None:
         return None
     if not any(_is_plain_float(s) for s in specs):
         return None
-    return [InputSpec(s.shape, s.dtype, 2, s.name) if _is_plain_float(s) else s for s in specs]
+    return [dataclasses.replace(s, high=2) if _is_plain_float(s) else s for s in specs]
 
 
 def _is_plain_float(spec: InputSpec) -> bool:
@@ -68,7 +95,7 @@ def check_token_ids(target: str, specs, cap, runs) -> None:
         return
     spec = ints[0]
     where = f" ({failure.loc.where()})" if failure.loc else ""
-    fixed = InputSpec(spec.shape, spec.dtype, size, spec.name).text()
+    fixed = dataclasses.replace(spec, high=size).text()
     raise VaelintError(
         "input",
         f"{target}: --input {spec.text()} draws token ids up to {(spec.high or 2) - 1}, but the embedding "

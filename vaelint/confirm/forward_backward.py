@@ -111,12 +111,14 @@ def confirm_run(
             inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed)) if needs_inputs else ()
             obs = _forward_backward(capture, inputs, batch, device, total_of, reuse, retain_graph, keep)
             if doubled and obs.result is not None and obs.result.failure is None:
-                twice = tuple(torch.cat([t, t]) for t in inputs)
+                twice = tuple(torch.cat([t, t], dim=s.batch_dim if s.batch_dim < t.dim() else 0) for t, s in zip(inputs, specs))
                 replay = {}
                 for node in random_nodes or ():
                     drawn = obs.result.tensors.get(node)
-                    if drawn is not None and drawn.dim() and drawn.shape[0] == batch:
-                        replay[node] = torch.cat([drawn.detach(), drawn.detach()])
+                    # along its batch axis: dim 0 where that is the batch's size, else the first that is
+                    axis = next((i for i, size in enumerate(drawn.shape) if size == batch), None) if drawn is not None else None
+                    if axis is not None:
+                        replay[node] = torch.cat([drawn.detach(), drawn.detach()], dim=axis)
                 with torch.no_grad():
                     obs.doubled = capture.run(twice, 2 * batch, replay=replay)
             if contracts:

@@ -125,12 +125,14 @@ def _through_statistic(ctx, node, first, second) -> bool:
 
 
 def _perturbed(x: torch.Tensor, spec) -> torch.Tensor:
-    """The same batch with sample 0 drawn again."""
-    other = spec.make(x.shape[0], generator=torch.Generator().manual_seed(1))
+    """The same batch with sample 0 (along the spec's batch dim) drawn again."""
+    dim = spec.batch_dim if spec.batch_dim < x.dim() else 0
+    other = spec.make(x.shape[dim], generator=torch.Generator().manual_seed(1)).movedim(dim, 0)
     y = x.clone()
-    y[0] = other[0]
-    if torch.equal(y[0], x[0]):  # integer inputs of a tiny range may draw the same: shift them
-        y[0] = (x[0] + 1) % (spec.high or 2) if not x.is_floating_point() else x[0] + 0.5
+    rows, old = y.movedim(dim, 0), x.movedim(dim, 0)  # views: writing rows[0] writes y
+    rows[0] = other[0]
+    if torch.equal(rows[0], old[0]):  # integer inputs of a tiny range may draw the same: shift them
+        rows[0] = (old[0] + 1) % (spec.high or 2) if not x.is_floating_point() else old[0] + 0.5
     return y
 
 

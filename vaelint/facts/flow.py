@@ -24,7 +24,7 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
         return
     formulas = []
     for one in scales.each_kl():  # one per KL term (a hierarchical VAE has several)
-        formula = one.formula(math.prod(ctx.specs[0].shape[1:]), ctx.latent_size)
+        formula = one.formula(math.prod(ctx.specs[0].sample_shape), ctx.latent_size)
         weight = one.kl.explicit
         scheduled = scheduled_weight(ctx, one.kl)
         pins = [f.pinned for f in one.kl.factors if f.pinned] + [-f.pinned for f in one.rec.factors if f.pinned]

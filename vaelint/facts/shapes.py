@@ -109,7 +109,7 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_gr
     b0 = specs[0].batch
     runs = {b0: _run(capture, specs, b0, seed, keep_graph)}
     seen = {s for shape in runs[b0].shapes.values() for s in shape}
-    seen |= {s for spec in specs for s in spec.shape[1:]}
+    seen |= {s for spec in specs for s in spec.sample_shape}
     candidates = pick_extra_batches(seen, b0)
     extra: tuple[int, ...] = ()
     for b in candidates:

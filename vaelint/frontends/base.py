@@ -147,6 +147,8 @@ class Program:
     # a training step's configured batch size (its DataLoader's batch_size), and where it is set
     configured_batch: int | None = None
     configured_batch_text: str = ""
+    # the inputs' batch dims are the dims their loader's batch size sets: nothing to find out
+    batch_dim_known: bool = False
     # weights the step computes from its counters (vaelint/frontends/training/schedules.py)
     schedules: list = field(default_factory=list)
 

@@ -23,6 +23,7 @@ class Options:
     ignore: list[str] = field(default_factory=list)
     timeout: float | None = 60.0  # seconds per target
     script_args: list[str] = field(default_factory=list)  # --script-args, split as a shell would
+    batch_dim: int | None = None  # --batch-dim: given, the batch is there in every input; else found
     # hears each stage as it starts: import, build, forward, loss, rules, confirmation
     progress: Callable[[str], None] | None = None
     # hears the built model (the worker picks torch's thread count by its size)

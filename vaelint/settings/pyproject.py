@@ -22,7 +22,7 @@ else:  # pragma: no cover - Python 3.10
 SEVERITIES = ("warning", "error")
 DEVICES = ("auto", "cpu", "cuda")
 _TOP_KEYS = ("select", "ignore", "fail-on", "timeout", "device", "targets", "per-file-ignores")
-_TARGET_KEYS = ("target", "input", "init", "loss", "loss-kwargs", "beta", "script-args")
+_TARGET_KEYS = ("target", "input", "init", "loss", "loss-kwargs", "beta", "script-args", "batch-dim")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class TargetConfig:
     loss_kwargs: dict = field(default_factory=dict)
     beta: float | None = None
     script_args: list[str] = field(default_factory=list)  # the script's own arguments, as a shell splits them
+    batch_dim: int | None = None  # batch-dim: where the batch is in the inputs (1 for (T, B, F))
 
     @property
     def path(self) -> str:
@@ -219,4 +220,9 @@ def _target(path: str, root: str, i: int, t) -> TargetConfig:
     if not isinstance(script_args, list) or not all(isinstance(a, str) for a in script_args):
         raise _bad(path, f"{where}.script-args", script_args, 'give the script\'s arguments as a string or a list, e.g. "--config configs/vae.yaml"')
     tc.script_args = script_args
+    batch_dim = t.get("batch-dim")
+    if batch_dim is not None:
+        if isinstance(batch_dim, bool) or not isinstance(batch_dim, int) or batch_dim < 0:
+            raise _bad(path, f"{where}.batch-dim", batch_dim, "give the index of the inputs' batch dim, e.g. 1 for (T, B, F) sequences")
+        tc.batch_dim = batch_dim
     return tc

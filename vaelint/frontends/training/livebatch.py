@@ -4,6 +4,8 @@ data set's shapes, with its labels; else the loader's own first batch, where the
 
 from __future__ import annotations
 
+import dataclasses
+
 import ast
 
 from vaelint.errors import VaelintError, error_text
@@ -77,7 +79,7 @@ def _labels(loader, given):
         return None
     spec = parse_input_spec(inferred.specs[1])
     batch = given[0].batch if given else spec.batch
-    return parse_input_spec("x".join(str(d) for d in (batch, *spec.shape[1:])) + f":{spec.dtype}" + (f":{spec.high}" if spec.high else ""))
+    return dataclasses.replace(spec, shape=spec.sized(batch))
 
 
 def as_known(loader):

@@ -105,10 +105,14 @@ def _inputs_of(program, request, batch_value, loader) -> None:
     from vaelint.frontends.training.livebatch import as_known as _as_known
     from vaelint.inputs import parse_input_spec
 
-    specs, origin = _specs_of(batch_value), ""
+    size = getattr(loader, "batch_size", None) if loader is not None else None
+    specs, origin = _specs_of(batch_value, size if isinstance(size, int) else None), ""
+    program.batch_dim_known = isinstance(size, int) and any(s.batch == size for s in specs)
     known = infer_inputs(_as_known(loader)) if loader is not None else None
-    if known is not None and len(known.specs) == len(specs):
-        specs, origin = [parse_input_spec(t) for t in known.specs], f"inferred from {known.origin}"
+    named = [parse_input_spec(t) for t in known.specs] if known is not None else []
+    if named and len(named) == len(specs) and all(k.shape == s.shape for k, s in zip(named, specs)):
+        # what the data set is, as the code built it (its collate function kept the items' layout)
+        specs, origin = named, f"inferred from {known.origin}"
     elif specs:
         origin = f"inferred from the batch the code made ({', '.join(s.text() for s in specs)})"
     positional = [s for s in request.inputs if not s.name]
@@ -229,9 +233,11 @@ def _plan(home, step, first: int):
     )
 
 
-def _specs_of(batch) -> list:
+def _specs_of(batch, size: int | None = None) -> list:
     """``--input`` specs of the tensors of a batch the code made (a real first batch, the
-    tensors a full-batch model is given)."""
+    tensors a full-batch model is given); the batch of each is the dim of the loader's batch
+    ``size`` (dim 0 where that is it, or where no dim is: (T, B, F) from a collate function
+    has it at 1)."""
     import torch
 
     from vaelint.inputs import parse_input_spec
@@ -247,7 +253,8 @@ def _specs_of(batch) -> list:
             text += f":{dtype}:{int(t.max()) + 1 if t.numel() else 2}"
         elif dtype != "float32":
             text += f":{dtype}"
-        out.append(dataclasses.replace(parse_input_spec(text), real=t.detach().clone()))
+        dim = 0 if size is None or t.shape[0] == size else next((i for i, s in enumerate(t.shape) if s == size), 0)
+        out.append(dataclasses.replace(parse_input_spec(text), real=t.detach().clone(), batch_dim=dim))
     return out
 
 

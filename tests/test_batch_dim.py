@@ -1,0 +1,113 @@
+"""Where the batch is (issue 32, item 4): the dim the data's batch size sets, not dim 0 by
+assumption. A sequence-first RNN's input has it at dim 1 as the code shows; a loader's
+collate function that stacks along dim 1 says it by its batch size; ``--batch-dim N`` (and
+``batch-dim`` in ``[tool.vaelint]``) says it where the code cannot."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import FIXTURES
+from vaelint.cli import app
+from vaelint.inputs import parse_input_spec
+
+runner = CliRunner()
+CLEAN = os.path.join(FIXTURES, "clean", "sequence_first_lstm_vae.py") + ":LSTMVAE"
+BUGGY = os.path.join(FIXTURES, "buggy", "sequence_first_kl_by_length.py") + ":SentenceVAE"
+
+
+def _result(*args):
+    r = runner.invoke(app, ["check", *args, "--format", "json", "--no-cache"])
+    assert "Traceback" not in r.output, r.output
+    return r, json.loads(r.output)["results"][0]
+
+
+def _shape(result, name):
+    return " x ".join(next(row["shape"] for row in result["flow"] if row["name"] == name))
+
+
+def test_a_spec_is_made_and_resized_along_its_batch_dim():
+    spec = parse_input_spec("12x8x5").with_batch_dim(1)
+    assert spec.batch == 8 and spec.sample_shape == (12, 5) and spec.sized(3) == (12, 3, 5)
+    assert spec.make(3).shape == (12, 3, 5)
+    # a spec read off a tensor the code made repeats the code's own samples along that dim
+    real = torch.arange(12 * 2 * 1.0).view(12, 2, 1)
+    made = parse_input_spec("12x2x1").with_batch_dim(1)
+    made = type(made)(made.shape, real=real, batch_dim=1)
+    grown = made.make(4)
+    assert grown.shape == (12, 4, 1) and torch.equal(grown[:, 2], real[:, 0]) and torch.equal(grown[:, 3], real[:, 1])
+    # labels or lengths beside (T, B, F) sequences keep their batch at dim 0
+    assert parse_input_spec("8:int64:10").with_batch_dim(1).batch_dim == 0
+
+
+def test_a_sequence_first_rnns_input_has_its_batch_at_dim_1_as_the_code_shows():
+    r, result = _result(CLEAN, "--input", "12x8x5")
+    assert r.exit_code == 0, r.output
+    assert _shape(result, "x") == "12 x B x 5" and _shape(result, "mu") == "B x Z", result["flow"]
+    note = next(n for n in result["notes"] if "the batch is dim 1" in n)
+    assert "nn.LSTM (encoder)" in note and "--batch-dim 0" in note, note
+
+
+def test_batch_dim_0_said_on_the_command_line_is_taken_as_said():
+    # the user's word over what the code shows: the sequence length is then read as B, and the
+    # loss's division by x.size(1) is a constant factor on the KL (VAE004)
+    r, result = _result(CLEAN, "--input", "12x8x5", "--batch-dim", "0")
+    assert r.exit_code == 1, r.output
+    assert _shape(result, "x") == "B x 8 x 5"
+    assert [f["code"] for f in result["findings"]] == ["VAE004"]
+    assert not any("the batch is dim 1" in n for n in result["notes"])
+
+
+def test_a_loss_divided_by_the_sequence_length_is_found_with_the_batch_dim_given():
+    r, result = _result(BUGGY, "--input", "15x8:int64:100", "--batch-dim", "1")
+    assert r.exit_code == 1, r.output
+    assert {f["code"] for f in result["findings"]} == {"VAE002", "VAE004"}
+    vae002 = next(f for f in result["findings"] if f["code"] == "VAE002")
+    # the fix names the batch as the code reads it: dim 1
+    assert "x.size(1)" in vae002["fix"] and "x.size(0)" not in vae002["fix"], vae002["fix"]
+
+
+def test_batch_mixing_perturbs_one_sample_along_the_batch_dim():
+    # VAE006 changes sample 0 along dim 1 and watches where the change goes: no note that it
+    # could not run (it raised on a (T, B, F) input before)
+    r, result = _result(CLEAN, "--input", "12x8x5", "--batch-dim", "1")
+    assert r.exit_code == 0, r.output
+    assert not any("could not check" in n for n in result["notes"]), result["notes"]
+
+
+def test_a_collate_function_that_stacks_along_dim_1_sets_the_batch_dim(monkeypatch):
+    folder = os.path.join(FIXTURES, "training", "running")
+    monkeypatch.chdir(folder)
+    r, result = _result("sequence_first.py")
+    assert r.exit_code == 0, r.output
+    assert _shape(result, "x") == "20 x B x 5", result["flow"]
+
+
+@pytest.mark.parametrize("value, says", [("-1", "counted from 0"), ("x", "")])
+def test_a_bad_batch_dim_is_a_usage_error(value, says):
+    r = runner.invoke(app, ["check", CLEAN, "--input", "12x8x5", "--batch-dim", value])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert says in r.output
+
+
+def test_batch_dim_in_the_configuration(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.vaelint]\n[[tool.vaelint.targets]]\n"
+        f'target = "{CLEAN.replace(os.sep, "/")}"\ninput = ["12x8x5"]\nbatch-dim = 0\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["check", "--format", "json", "--no-cache"])
+    assert "Traceback" not in r.output, r.output
+    result = json.loads(r.output)["results"][0]
+    assert _shape(result, "x") == "B x 8 x 5", result["flow"]
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.vaelint]\n[[tool.vaelint.targets]]\n"
+        f'target = "{CLEAN.replace(os.sep, "/")}"\ninput = ["12x8x5"]\nbatch-dim = "one"\n'
+    )
+    r = runner.invoke(app, ["check", "--no-cache"])
+    assert r.exit_code == 2 and "batch-dim" in r.output, r.output

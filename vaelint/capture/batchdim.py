@@ -1,0 +1,103 @@
+"""Where the batch is in the inputs, as the code shows it: PyTorch's recurrent layers and
+attention take ``(T, B, F)`` unless built with ``batch_first=True``, so an input that reaches
+one of those as it came (through embeddings, dropout, casts: ops that keep its two leading
+dims) has its batch at dim 1. ``--batch-dim`` says it where the code cannot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.fx as fx
+from torch import nn
+
+
+@dataclass(frozen=True)
+class SequenceFirst:
+    index: int  # which input
+    reader: str  # what reads it that way, as the note says it: "nn.LSTM (encoder)"
+
+
+def _layout_of(module) -> bool | None:
+    """True: the module reads (T, B, F); False: (B, T, F); None: not a sequence layer."""
+    if isinstance(module, (nn.RNNBase, nn.MultiheadAttention)):
+        return not module.batch_first
+    if isinstance(module, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
+        return not module.self_attn.batch_first
+    if isinstance(module, (nn.TransformerEncoder, nn.TransformerDecoder)) and len(module.layers):
+        return _layout_of(module.layers[0])
+    return None
+
+
+def _sizes(node: fx.Node):
+    fact = node.meta.get("shape")
+    return getattr(fact, "sizes", None)
+
+
+def _reader(start: fx.Node, modules: dict) -> str | None:
+    """The sequence layer that reads ``start`` sequence-first, through ops that keep its
+    two leading dims; None where the first such layer is batch-first, or none is met."""
+    lead = (_sizes(start) or ())[:2]
+    if len(lead) < 2:
+        return None
+    todo, seen = [start], {start}
+    while todo:
+        node = todo.pop(0)
+        for user in node.users:
+            if user in seen:
+                continue
+            seen.add(user)
+            module = modules.get(user.target) if user.op == "call_module" else None
+            layout = _layout_of(module) if module is not None else None
+            if layout is not None and user.args and user.args[0] is node:
+                name = str(user.target).removeprefix("model.")  # the wrapper's own prefix
+                return f"nn.{type(module).__name__} ({name})" if layout else None
+            sizes = _sizes(user)
+            if sizes is not None and tuple(sizes[:2]) == tuple(lead) and len(seen) < 64:
+                todo.append(user)
+    return None
+
+
+def sequence_first_inputs(graph: fx.Graph, modules: dict, count: int) -> list[SequenceFirst]:
+    """The inputs (by position, of ``count``) that reach a sequence-first layer as they came."""
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != count:
+        return []  # which node is which input is not plain
+    found = []
+    for i, node in enumerate(placeholders):
+        reader = _reader(node, modules)
+        if reader is not None:
+            found.append(SequenceFirst(i, reader))
+    return found
+
+
+def sequence_first(specs: list, cap) -> tuple[list, str] | None:
+    """(the specs with the batch at dim 1 where a sequence-first layer reads them, the
+    report's note); None where no input reaches one as it came, or a batch dim is set."""
+    if any(s.batch_dim for s in specs):
+        return None
+    found = sequence_first_inputs(cap.graph, cap.modules, len(specs))
+    changed = with_sequence_first(specs, found)
+    if changed is specs:
+        return None
+    first = changed[found[0].index]
+    return changed, (
+        f"the batch is dim 1 of the input {first.text()} (B={first.batch}): it goes into {found[0].reader} as it came, "
+        "and that layer reads (T, B, F) (batch_first=False); give --batch-dim 0 if the batch is dim 0"
+    )
+
+
+def with_sequence_first(specs: list, found: list[SequenceFirst]) -> list:
+    """The specs with the batch at dim 1 in the inputs found, and in every other input of
+    that layout (its dim 1 is that batch size and its dim 0 is not: the target sequence
+    beside the source); per-sample lengths and labels keep theirs at dim 0."""
+    if not found or any(f.index >= len(specs) for f in found):
+        return specs
+    batch = specs[found[0].index].shape[1]
+    flagged = {f.index for f in found}
+    out = []
+    for i, spec in enumerate(specs):
+        if i in flagged or (len(spec.shape) >= 2 and spec.shape[1] == batch and spec.shape[0] != batch):
+            out.append(spec.with_batch_dim(1))
+        else:
+            out.append(spec)
+    return out
