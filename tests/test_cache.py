@@ -113,6 +113,34 @@ def test_options_and_versions_are_part_of_the_key(repo, monkeypatch):
     assert result()["cached"] is False
 
 
+def test_a_data_file_put_in_place_after_a_check_that_missed_it_checks_again(repo):
+    # the model reads an optional file when it is there: a check that found it missing holds
+    # only while it is still missing (the error that told the user to add it is never served again)
+    (repo / "vae.py").write_text(MODEL.replace(
+        'CONFIG = json.load(open(os.path.join(os.path.dirname(__file__), "config.json")))',
+        'HERE = os.path.dirname(__file__)\n'
+        'try:\n    CONFIG = json.load(open(os.path.join(HERE, "local.json")))\n'
+        'except FileNotFoundError:\n    CONFIG = json.load(open(os.path.join(HERE, "config.json")))',
+    ))
+    assert result()["cached"] is False
+    assert result()["cached"] is True
+    (repo / "local.json").write_text('{"latent": 4}')
+    assert result()["cached"] is False
+    assert result()["cached"] is True
+
+
+def test_a_package_installed_after_a_check_that_lacked_it_checks_again(repo):
+    # exit 2 "install the package": once it is installed, the check runs again, not the error
+    (repo / "vae.py").write_text(MODEL.replace("from layers import make_encoder", "from vaelint_absent_extra_xyz import make_encoder"))
+    first = result()
+    assert first["cached"] is False and "vaelint_absent_extra_xyz" in first["error"]["message"]
+    assert result()["cached"] is True
+    (repo / "vaelint_absent_extra_xyz").mkdir()
+    (repo / "vaelint_absent_extra_xyz" / "__init__.py").write_text((repo / "layers.py").read_text())
+    again = result()
+    assert again["cached"] is False and again["error"] is None and [f["code"] for f in again["findings"]] == ["VAE004"]
+
+
 def test_suppressions_apply_to_a_cached_result(repo):
     assert [f["code"] for f in result()["findings"]] == ["VAE004"]
     (repo / "pyproject.toml").write_text('[tool.vaelint]\n[tool.vaelint.per-file-ignores]\n"vae.py" = ["VAE004"]\n')

@@ -81,6 +81,9 @@ class TargetResult:
     dependencies: list[str] = field(default_factory=list)
     # files read only to find a name (a call of the loss) they did not hold: path -> names
     absent_names: dict[str, list[str]] = field(default_factory=dict)
+    # what it looked for and did not find: (files, top-level modules, the user folders searched)
+    # (vaelint/cache/reads.py ``missing``); a cached result holds while they are still missing
+    missing: tuple = ((), (), ())
     cached: bool = False  # answered from the result cache
 
     @property

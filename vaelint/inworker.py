@@ -95,6 +95,7 @@ def work(target: str, options: Options, write_end: int, captured, fresh: bool, t
         from vaelint.cache import reads
 
         result.dependencies = dependencies(opened, modules_before)
+        result.missing = reads.missing(opened, result.dependencies)
         result.absent_names = {p: n for p, n in reads.absent().items() if p not in result.dependencies}
         send(write_end, ("result", portable(result)))
     except BaseException:  # noqa: BLE001 - a bug of ours: the parent reports the missing result

@@ -17,6 +17,7 @@ import sys
 _quiet = False
 _absent: dict[str, set[str]] = {}
 _read: set[str] = set()
+_imported: set[str] = set()  # the top-level names the check's code tried to import
 
 
 def recording() -> bool:
@@ -50,6 +51,7 @@ def reset() -> None:
     _quiet = False
     _absent.clear()
     _read.clear()
+    _imported.clear()
 
 
 def absent() -> dict[str, list[str]]:
@@ -71,6 +73,8 @@ def record_opens() -> set:
     def audit(event, args):
         if event == "open" and args and isinstance(args[0], str) and recording():
             opened.add(args[0])
+        elif event == "import" and args and isinstance(args[0], str):
+            _imported.add(args[0].partition(".")[0])
 
     sys.addaudithook(audit)
     return opened
@@ -93,3 +97,57 @@ def dependencies(opened: set, modules_before: set) -> list[str]:
         if os.path.isfile(real) and not real.startswith(ours):
             out.add(real)
     return sorted(out)
+
+
+def _searched() -> list[str]:
+    """The folders on the import path that are not the interpreter's (the script's own, the
+    project's): where a module the code lacked could appear."""
+    prefixes = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
+    return [p for p in sys.path if p and os.path.isdir(p) and not (os.path.realpath(p) + os.sep).startswith(prefixes)]
+
+
+def missing(opened: set, read: list[str] = ()) -> tuple[list[str], list[str], list[str]]:
+    """What the check looked for and did not find, which a result depends on as much as on
+    the files it read: (user files it tried to open that did not exist, the top-level modules
+    it tried to import that are not installed, the user folders searched for them: those on
+    the import path, the current one and those of the files it ``read``). A data file put in
+    place or a package installed after a check that missed them is a new check."""
+    from vaelint.frames import is_user_file
+
+    from vaelint.cache.store import code_roots
+
+    ours = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, *code_roots()})
+    files = set()
+    for path in opened:
+        if not path or path.startswith(("/proc/", "/sys/", "/dev/")) or "__pycache__" in path:
+            continue
+        real = os.path.realpath(path)
+        if not os.path.exists(real) and is_user_file(real) and not real.startswith(ours):
+            files.add(real)
+    searched = list(dict.fromkeys([*_searched(), os.getcwd(), *sorted({os.path.dirname(f) for f in read})]))
+    modules = sorted(
+        top for top in _imported
+        if top.isidentifier() and top not in sys.builtin_module_names and not _imported_for_real(top)
+        and not _findable(top, searched)
+    )
+    return sorted(files)[:500], modules, searched
+
+
+def _imported_for_real(top: str) -> bool:
+    """Is ``top`` a module the run imported (not one that failed, nor a stand-in of ours)?"""
+    module = sys.modules.get(top)
+    return module is not None and getattr(module, "__spec__", None) is not None and not getattr(module, "__vaelint_stand_in__", False)
+
+
+def _findable(top: str, searched: list[str]) -> bool:
+    import importlib.machinery
+
+    try:
+        return importlib.machinery.PathFinder.find_spec(top, searched + sys.path) is not None
+    except (ImportError, ValueError, OSError):
+        return False
+
+
+def still_missing(files: list[str], modules: list[str], searched: list[str]) -> bool:
+    """Is every file a check found missing still missing, and every module still not installed?"""
+    return not any(os.path.exists(f) for f in files) and not any(_findable(m, searched) for m in modules)

@@ -5,8 +5,10 @@ A result is stored under a key of what the check was asked (the target, the
 options, the current directory) and what ran it (vaelint's code, torch's and
 Python's versions); beside it, the content digest of every file the check read:
 the target's file and every user module and file its code opened (recorded in
-the worker while it ran, vaelint/worker.py). A result whose recorded files all
-still hold the same bytes is reused; any change misses. Only results that the
+the worker while it ran, vaelint/worker.py), and what it looked for and did not
+find (a data file, a package: vaelint/cache/reads.py ``missing``). A result whose
+recorded files all still hold the same bytes, and whose missing files and packages
+are still missing, is reused; any change misses. Only results that the
 same inputs always give are stored: not a timeout, a killed worker or a bug of
 vaelint's, nor a check with edited sources standing in (``--fix`` rounds).
 
@@ -139,6 +141,10 @@ class Cache:
         if any(_mentions(path, names) for path, names in stored.get("absent", {}).items()):
             return None
         result = stored["result"]
+        from vaelint.cache.reads import still_missing
+
+        if not still_missing(*getattr(result, "missing", ((), (), ()))):
+            return None  # a data file it looked for is there now, or a package it lacked is installed
         result.cached = True
         return result
 
