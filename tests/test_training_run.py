@@ -23,6 +23,10 @@ def _json(*args):
     ("permutation_loop.py", "the training step of permutation_loop.py (lines 19-23, backward at line 23)", ["x"]),
     # a progress bar held in a variable, enumerate under it: the index is not the batch
     ("tqdm_variable.py", "the training step of tqdm_variable.py:train (lines 22-28, backward at line 28)", ["x", "_"]),
+    # enumerate held in a variable (a progress bar around it): told by the value the loop reads
+    ("enumerate_in_a_variable.py", "the training step of enumerate_in_a_variable.py (lines 28-32, backward at line 32)", ["x", "_"]),
+    # the index's name taken over by the labels in the same target
+    ("index_name_reused.py", "the training step of index_name_reused.py (lines 16-20, backward at line 20)", ["x", "_"]),
     # the loop in a method of a plain object, built in main()
     ("trainer_object.py", "the training step of trainer_object.py:Trainer.fit (lines 20-24, backward at line 24)", ["batch"]),
     # main handed to a launcher function; the model class chosen by name

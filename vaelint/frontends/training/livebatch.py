@@ -149,5 +149,5 @@ def _arity(frame) -> int | None:
         return None
     from vaelint.frontends.training.livestep import enumerated
 
-    target = (enumerated(target, source) or (None, target))[1]
+    target = (enumerated(target, source, lambda name: frame.f_locals.get(name, frame.f_globals.get(name))) or (None, target))[1]
     return len(target.elts) if isinstance(target, (ast.Tuple, ast.List)) else None

@@ -66,10 +66,19 @@ def located_frame(frame, at=None):
     return file, scope, place
 
 
-def enumerated(target: ast.expr, source: ast.expr):
-    """``i, batch`` over ``enumerate(...)`` (or ``tqdm(enumerate(...))``): (index, the rest), else None."""
-    if isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2 and "enumerate" in ast.dump(source):
+def enumerated(target: ast.expr, source: ast.expr, lookup=None):
+    """``i, batch`` over ``enumerate(...)``, ``tqdm(enumerate(...))``, or a variable that holds
+    one (``pbar = tqdm(enumerate(loader))``; ``lookup(name)``: its value in the running frame):
+    (index, the rest), else None."""
+    if not (isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2):
+        return None
+    if "enumerate" in ast.dump(source):
         return target.elts[0], target.elts[1]
+    held = lookup(source.id) if lookup is not None and isinstance(source, ast.Name) else None
+    for _ in range(4):  # the enumerate a progress bar or two wraps (tqdm's .iterable)
+        if isinstance(held, enumerate):
+            return target.elts[0], target.elts[1]
+        held = getattr(held, "iterable", None) if held is not None and not isinstance(held, (list, tuple, dict)) else None
     return None
 
 
@@ -188,9 +197,13 @@ def _batch_pattern(target: ast.expr, source: ast.expr, values: dict):
     """The part of a loop or assignment target that receives the batch: the target, less
     ``enumerate``'s index (``i, (x, y)``: the int the frame's ``i`` holds); a nested pattern
     (``(x, y), (u, _)`` over ``zip(a, b)``) takes the items of every zipped loader in order."""
-    pair = enumerated(target, source)
-    if pair is not None and isinstance(pair[0], ast.Name) and isinstance(values.get(pair[0].id), int):
-        target = pair[1]
+    pair = enumerated(target, source, values.get)
+    if pair is not None and isinstance(pair[0], ast.Name):
+        index = pair[0].id
+        # the frame's index is an int, unless the batch's own pattern took the name over after it
+        # (``for _, (x, _) in enumerate(loader)``: ``_`` ends up holding the labels)
+        if isinstance(values.get(index), int) or index in _leaf_names(pair[1]):
+            target = pair[1]
     if isinstance(target, ast.Name):
         return target, [target.id]
     if isinstance(target, (ast.Tuple, ast.List)):
