@@ -389,3 +389,15 @@ def test_a_step_that_calls_the_decoders_parts_reads_the_decoders_last_product():
     assert result["error"] is None and not result["findings"], r.output
     recon = next(row for row in result["flow"] if row["stage"] == "decoder")
     assert recon["shape"] == ["B", "3", "64", "64"], recon
+
+
+def test_full_batch_training_with_no_sample_stops_when_its_backward_comes_round_again(monkeypatch):
+    # a graph autoencoder trained full-batch for 2000 epochs: no batch is ever taken, and no
+    # backward reaches a sample; the run ends at the second pass of the same backward (it ran
+    # every epoch until the time limit before) and the step is checked at the first
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("graph_autoencoder_full_batch.py")
+    assert result["error"] is None, r.output
+    assert result["loss"] == "the training step of graph_autoencoder_full_batch.py (lines 41-42, backward at line 37)"
+    assert any("reaches no random sample" in n for n in result["notes"]), result["notes"]
+    assert r.exit_code == 0 and result["findings"] == []

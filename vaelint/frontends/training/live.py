@@ -146,8 +146,13 @@ class Watch:
         if capture.vae:
             self.reached = Reached(capture)
             raise self.reached
+        again = any(_site(p) == _site(capture) for p in self.passed)
         self.passed.append(capture)
         self.model_calls = []  # the next step's calls start here
+        if again:
+            # the same backward once more with no batch taken between (full-batch training: every
+            # epoch runs the model on the same tensors): the loop goes round without a VAE's
+            raise Stopped("the step's backward came round again with no backward of a VAE loss")
 
     # ---- data
     def take(self, loader):
@@ -190,6 +195,14 @@ class Watch:
 
     def post_hook(self, module, args, output):
         self.depth = max(0, self.depth - 1)
+
+
+def _site(capture: Capture):
+    """Where a backward was called: the innermost user frame's code and line."""
+    if not capture.frames:
+        return None
+    frame, line = capture.frames[-1][0], capture.frames[-1][1]
+    return (frame.f_code, line)
 
 
 def _items(batch) -> list:

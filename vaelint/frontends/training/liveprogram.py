@@ -57,13 +57,18 @@ def live_program(frontend, ref, request, home):
         )
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
     program.notes[:0] = notes + _moves(runtime, watch)
+    _finish(program, request, watch, home)
+    return program
+
+
+def _finish(program, request, watch, home) -> None:
+    """The inputs the run's batch says, and whether the code can put a tensor on a wrong device."""
     if not getattr(watch, "device_aware", False) and not _mentions_a_device(program, home):
         # nothing of it asks for a device (no .cuda(), .to(device), torch.cuda.is_available(), and
         # its files name none: no Fabric or Accelerator placing it): it runs on the CPU wherever
         # it runs, so no tensor of it can be on the wrong device
         program.device_note = "the training code never places a tensor on a device: it runs on the CPU as written"
     _inputs_of(program, request, program.live_step.batch_value, program.live_step.loader)
-    return program
 
 
 _DEVICE_WORDS = ("cuda", "device", "Fabric", "Accelerator", "accelerate", "set_default_device", "xla", "mps")
@@ -167,7 +172,7 @@ def _passed_program(frontend, ref, request, home, capture, runtime, watch, sandb
         "it is checked as the model's training step",
         *_moves(runtime, watch),
     ]
-    _inputs_of(program, request, program.live_step.batch_value, program.live_step.loader)
+    _finish(program, request, watch, home)
     return program
 
 
