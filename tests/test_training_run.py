@@ -401,3 +401,24 @@ def test_full_batch_training_with_no_sample_stops_when_its_backward_comes_round_
     assert result["loss"] == "the training step of graph_autoencoder_full_batch.py (lines 41-42, backward at line 37)"
     assert any("reaches no random sample" in n for n in result["notes"]), result["notes"]
     assert r.exit_code == 0 and result["findings"] == []
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_script_in_a_folder_whose_init_fails_runs_as_python_runs_it(tmp_path, monkeypatch, relative):
+    # `python train.py` never imports the folder's __init__.py (here Python 2 code); vaelint
+    # loads the script alone when the package's __init__ fails and the script needs no package
+    # (no relative import). One that does import relatively is told what failed.
+    repo = tmp_path / "aae"
+    repo.mkdir()
+    (repo / "__init__.py").write_text("print 'python 2'\n")
+    shutil.copy(os.path.join(RUNNING, "vae_common.py"), repo / ("vae_common.py"))
+    source = open(os.path.join(RUNNING, "index_name_reused.py")).read()
+    if relative:
+        source = source.replace("from vae_common import", "from .vae_common import")
+    (repo / "train.py").write_text(source)
+    monkeypatch.chdir(repo)
+    r, result = _json("train.py")
+    if relative:
+        assert r.exit_code == 2 and "importing its package 'aae' failed" in result["error"]["message"], r.output
+    else:
+        assert result["error"] is None and r.exit_code == 0, r.output

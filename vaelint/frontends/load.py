@@ -153,7 +153,6 @@ def load_module(
     abspath, tree = _parsed_file(path)
     imports.prepare(abspath, tree)
     root, package = _package_context(abspath)
-    modname = _module_name(abspath, package)
     # The file's folder (sibling imports), its package root, and the current
     # directory (``from models.base import BaseVAE`` run from the repo root).
     for folder in (os.getcwd(), root, os.path.dirname(abspath)):
@@ -164,6 +163,22 @@ def load_module(
         if wanted is None:
             wanted = {s.name for s in tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
         statements = select_statements(tree, wanted)
+    try:
+        return _import_filtered(abspath, tree, statements, package, root, imports, overrides, inject, failures, argv)
+    except VaelintError as e:
+        if not getattr(e, "package_failed", False) or _relative_imports(tree):
+            raise
+        # the folder's __init__.py fails (a Python 2 one, a package of scripts never imported as
+        # one), and the file needs no package of its own: load it as `python FILE` does, alone
+        return _import_filtered(abspath, tree, statements, None, root, imports, overrides, inject, failures, argv)
+
+
+def _relative_imports(tree: ast.Module) -> bool:
+    return any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))
+
+
+def _import_filtered(abspath, tree, statements, package, root, imports, overrides, inject, failures, argv):
+    modname = _module_name(abspath, package)
     # Import through a finder of our own, so that a package __init__ that
     # imports this very module (``from .vanilla_vae import *``) gets the
     # filtered module too, as a normal import would give it the real one.
@@ -179,12 +194,14 @@ def load_module(
             except VaelintError:
                 raise
             except Exception as e:  # noqa: BLE001 - the package's own __init__ failed
-                raise VaelintError(
+                error = VaelintError(
                     "load",
                     f"{display_path(abspath)}: importing its package {package!r} failed "
                     f"({type(e).__name__}: {e}). Fix the package's __init__.py, or check a copy of "
                     "the model file outside the package.",
-                ) from None
+                )
+                error.package_failed = True
+                raise error from None
     finally:
         sys.meta_path.remove(finder)
         for key, mod in shadowed.items():
