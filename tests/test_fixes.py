@@ -101,27 +101,39 @@ def test_diff_shows_the_fix_changes_nothing_and_applies_as_fix_writes(tmp_path):
     )]
 
 
-def test_text_report_marks_a_verified_fix(tmp_path):
+def test_a_plain_check_offers_the_rules_edit_and_checks_it_again_only_when_asked(tmp_path, monkeypatch):
+    # issue 33: a fixable finding costs no re-check of its target until --fix or --diff asks
+    import vaelint.fixes.verify as verify
+
     model(tmp_path)
+    calls = []
+    real = verify.verify
+    monkeypatch.setattr(verify, "verify", lambda *a, **k: (calls.append(a[0]), real(*a, **k))[1])
     r = run("check", "vae.py:VAE", "--input", "6x20", "-q", cwd=tmp_path)
-    assert r.exit_code == 1
-    assert "[*] fixable with --fix (checked again: the finding goes, nothing new): draw the noise with std's shape: torch.randn_like(std)" in r.stdout
+    assert r.exit_code == 1 and calls == []
+    assert "[*] fixable with --fix (checked again before it is written; --diff shows it): draw the noise with std's shape: torch.randn_like(std)" in r.stdout
+    shown = run("check", "vae.py:VAE", "--input", "6x20", "--diff", cwd=tmp_path)
+    assert calls and "+        eps = torch.randn_like(std)" in shown.stdout
 
 
 def test_a_fix_whose_recheck_fails_is_never_offered(tmp_path):
     path = model(tmp_path, STD_LATE)
     before = path.read_text()
+    # a plain check offers the rule's edit unchecked; --diff and --fix check it again first
     text = run("check", "vae.py:VAE", "--input", "6x20", "-q", cwd=tmp_path)
-    assert "VAE001" in text.stdout and "[*]" not in text.stdout
-    assert "no automatic fix: the edit `draw the noise with std's shape: torch.randn_like(std)` was tried and the edited model could not be checked" in text.stdout
+    assert "VAE001" in text.stdout and "[*] fixable with --fix (checked again before it is written" in text.stdout
+    report = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--format", "json", cwd=tmp_path).stdout)
+    offered = [f["autofix"] for f in report["results"][0]["findings"] if f["code"] == "VAE001"][0]
+    assert offered["verified"] is False and offered["rejected"] is None
     diff = run("check", "vae.py:VAE", "--input", "6x20", "--diff", cwd=tmp_path)
     assert diff.exit_code == 0 and diff.stdout == "" and "would fix 0 findings in 0 files" in diff.stderr
     fixed = run("check", "vae.py:VAE", "--input", "6x20", "--fix", cwd=tmp_path)
     assert path.read_text() == before and fixed.exit_code == 1
-    report = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--format", "json", cwd=tmp_path).stdout)
+    assert "no automatic fix: the edit `draw the noise with std's shape: torch.randn_like(std)` was tried and the edited model could not be checked" in fixed.stdout
+    report = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--fix", "--format", "json", cwd=tmp_path).stdout)
     offered = [f["autofix"] for f in report["results"][0]["findings"] if f["code"] == "VAE001"][0]
     assert offered["verified"] is False and "could not be checked" in offered["rejected"]
-    sarif = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--format", "sarif", cwd=tmp_path).stdout)
+    sarif = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--fix", "--format", "sarif", cwd=tmp_path).stdout)
     assert all("fixes" not in res for res in sarif["runs"][0]["results"] if res["ruleId"] == "VAE001")
 
 
@@ -164,7 +176,7 @@ def test_json_and_sarif_carry_the_edits_and_follow_their_schemas(tmp_path):
     assert f["fix"] == "eps = torch.randn_like(std)"  # the words stay as they were
     assert f["autofix"] == {
         "message": "draw the noise with std's shape: torch.randn_like(std)", "applicability": "safe",
-        "verified": True, "rejected": None,
+        "verified": False, "rejected": None,  # offered, not checked again: --diff, --fix do that
         "edits": [{"path": "vae.py", "line": 16, "column": 15, "end_line": 16, "end_column": 39, "content": "torch.randn_like(std)"}],
     }
     sarif = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--format", "sarif", cwd=tmp_path).stdout)
@@ -254,7 +266,7 @@ def test_fix_removes_a_fixture_models_findings(tmp_path, name):
     before = json.loads(run("check", spec, *args, "--format", "json", cwd=tmp_path).stdout)["results"][0]
     declared = {(code, line) for code, line in case.expect}
     assert {(f["code"], f["line"]) for f in before["findings"]} == declared
-    assert all(f["autofix"] and f["autofix"]["verified"] for f in before["findings"]), before["findings"]
+    assert all(f["autofix"] and f["autofix"]["rejected"] is None for f in before["findings"]), before["findings"]
     fixed = run("check", spec, *args, "--fix", "--unsafe-fixes", cwd=tmp_path)
     assert fixed.exit_code == 0, fixed.stdout
     after = json.loads(run("check", spec, *args, "--format", "json", cwd=tmp_path).stdout)["results"][0]
@@ -297,7 +309,7 @@ def test_fix_runs_rounds_a_fix_revealing_a_finding_a_crash_hid(tmp_path):
     assert [f["code"] for f in first["findings"]] == ["VAE010"]  # the crash hides VAE001
     assert any(s["code"] == "VAE001" for s in first["skipped"])
     # the re-check shows VAE001, whose rule could not run before: revealed, not brought by the edit
-    assert first["findings"][0]["autofix"]["verified"] is True
+    assert first["findings"][0]["autofix"]["rejected"] is None
     diff = run("check", "vae.py:VAE", "--input", "6x20", "--diff", cwd=tmp_path)
     assert "+        eps = torch.randn_like(std)" in diff.stdout
     assert "binary_cross_entropy_with_logits(recon_x, x" in diff.stdout

@@ -42,7 +42,7 @@ def test_a_solver_repository_with_a_missing_dashboard_and_an_image_folder_is_che
     # the 4 is the solver's attribute, set from the flag, not the KL term it multiplies
     assert "(self.beta, set at solver.py:33 as `self.beta = args.beta`)" in finding["message"]
     fix = finding["autofix"]
-    assert fix["verified"] is True and [e["content"] for e in fix["edits"]] == ["total_kld"]
+    assert fix["rejected"] is None and [e["content"] for e in fix["edits"]] == ["total_kld"]
     _out, declared = check_repo("--beta", "4")
     assert declared["findings"] == [] and declared["error"] is None
 

@@ -50,7 +50,10 @@ def test_the_spare_finds_what_a_forked_worker_finds_and_its_fixes_are_checked_ag
     assert findings(with_spare.stdout) == findings(without.stdout)
     assert [c for c, _line, _m in findings(with_spare.stdout)] == ["VAE005", "VAE012"]
     fixes = [[f["autofix"] for f in json.loads(out.stdout)["results"][0]["findings"]] for out in (with_spare, without)]
-    assert fixes[0] == fixes[1] and fixes[0][0]["verified"] is True
+    assert fixes[0] == fixes[1] and fixes[0][0]["rejected"] is None
+    # --diff checks each edit again, in a worker the parent forks
+    diffs = [run("check", BUGGY, "--input", "16x20", "--diff", spare=s) for s in ("1", "0")]
+    assert diffs[0].stdout == diffs[1].stdout and "+++" in diffs[0].stdout, diffs[0].stderr[-2000:]
 
 
 def test_the_spare_contains_the_users_exit_hang_and_output(model_dir):

@@ -82,7 +82,7 @@ def check(
     fix: bool = typer.Option(False, "--fix", help="Apply the verified safe fixes to the files, then report what remains."),
     diff: bool = typer.Option(False, "--diff", help="Print the verified fixes as a unified diff and change nothing (exit 1 if there are any)."),
     unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Include fixes that change the loss's scale or make a choice."),
-    no_fixes: bool = typer.Option(False, "--no-fixes", help="Work out no fixes (each fixable finding costs a re-check of its target)."),
+    no_fixes: bool = typer.Option(False, "--no-fixes", help="Work out no edits (a plain check offers them unchecked; --fix and --diff check each again)."),
     jobs_option: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Targets checked side by side (default: the cores, bounded by memory)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.vaelint_cache/; VAELINT_NO_CACHE=1 too)."),
 ) -> None:

@@ -57,6 +57,7 @@ class CheckRequest:
     fixes: bool
     extra_outputs: list = field(default_factory=list)  # --also-output (format, path)
     batch_dim: Optional[int] = None  # --batch-dim: the dim of every input the batch size sets
+    verify_fixes: bool = False  # --fix or --diff: each edit is checked again before it is applied or shown
 
     def options_for(self, tc, config, sources=None):
         """One target's options: the command line over its configured target ``tc``."""
@@ -80,6 +81,7 @@ class CheckRequest:
             max_memory=self.memory_limit,
             script_args=self.script_args if self.script_args is not None else (tc.script_args if tc else []),
             fixes=self.fixes,
+            verify_fixes=self.verify_fixes,
             sources=dict(sources or {}),
         )
 
@@ -98,6 +100,7 @@ def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta,
         parse_size(max_memory) if max_memory else None, _script_args(script_args), not no_fixes,
     )
     request.batch_dim = batch_dim
+    request.verify_fixes = bool(fix or diff)
     if specs and specs[0].batch < 2:
         raise VaelintError(
             "input",

@@ -177,7 +177,7 @@ def run_and_verify(target: str, options, fresh: bool, shown, index: int):
     from vaelint.worker import run_target
 
     result = run_target(target, options, fresh=fresh, listener=shown)
-    if options.fixes and any(f.autofix is not None for f in result.findings):
+    if options.fixes and options.verify_fixes and any(f.autofix is not None for f in result.findings):
         if shown is not None:
             shown.begin(index, target, "checking its fixes again")
         verify(target, options, result, lambda t, again: run_target(t, again, fresh=fresh, listener=shown))

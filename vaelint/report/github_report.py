@@ -29,6 +29,6 @@ def render(results: list[TargetResult]) -> str:
                 where = f"file={_prop(display_path(f.loc.path))},line={f.loc.shown_line},col={f.loc.column},"
             cell = f" (cell {f.loc.cell})" if f.loc is not None and f.loc.cell else ""
             title = _prop(f"{f.code} {f.name}{cell}")
-            fixable = " (fixable: vaelint check --fix)" if f.autofix is not None and f.autofix.verified else ""
+            fixable = " (fixable: vaelint check --fix)" if f.autofix is not None and not f.autofix.rejected else ""
             lines.append(f"::{level} {where}title={title}::{_data(f.message + ' Fix: ' + f.fix + fixable)}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -84,8 +84,9 @@ def _result(r: TargetResult) -> dict:
 
 
 def _autofix(fix) -> dict | None:
-    """The edit offered with a finding (``fix`` stays its words): applicable only when ``verified``."""
-    if fix is None or (fix.verified is None and not fix.rejected):
+    """The edit offered with a finding (``fix`` stays its words): ``verified`` once checked again
+    (--fix, --diff), ``rejected`` with why a check again refused it; neither: not checked yet."""
+    if fix is None:
         return None
     return {
         "message": fix.message,

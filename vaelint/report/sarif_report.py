@@ -103,7 +103,7 @@ def _result(f, target: str, index: dict, root: str) -> dict:
             }
         ],
         "partialFingerprints": {"primaryLocationLineHash": _fingerprint(f.code, uri, f.loc.path, f.loc.line)},
-        **({"fixes": [_fix(f.autofix, root)]} if f.autofix is not None and f.autofix.verified else {}),
+        **({"fixes": [_fix(f.autofix, root)]} if f.autofix is not None and not f.autofix.rejected else {}),
         "properties": {"confirmed": f.confirmed, "target": target},
     }
 

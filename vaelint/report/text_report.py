@@ -171,7 +171,8 @@ def fix_offer(f) -> str:
         return f"[*] fixable with {how} (checked again: the finding goes, nothing new): {fix.message}"
     if fix.rejected:
         return f"no automatic fix: the edit `{fix.message}` was tried and {fix.rejected}"
-    return ""
+    how = "--fix" if fix.applicability == "safe" else "--fix --unsafe-fixes"
+    return f"[*] fixable with {how} (checked again before it is written; --diff shows it): {fix.message}"
 
 
 def _output(r: TargetResult, console: Console) -> None:

@@ -32,7 +32,10 @@ class Options:
     # vaelint annotate: also watch the model's unannotated forward/encode/decode/
     # reparameterize and the loss, and propose annotations (result.annotations)
     annotate: bool = False
-    # offer fixes: each rule's edit for its findings (vaelint/fixes/), checked again by the caller
+    # offer fixes: each rule's edit for its findings (vaelint/fixes/)
     fixes: bool = False
+    # check each offered edit again before the report (--fix, --diff: what is applied or shown);
+    # a plain check offers the rule's edit as it is, at the cost of one check, not one more per fix
+    verify_fixes: bool = False
     # path -> edited text standing in for the file (a fix being checked again: vaelint/frontends/overlay.py)
     sources: dict = field(default_factory=dict)
