@@ -111,3 +111,15 @@ def test_batch_dim_in_the_configuration(tmp_path, monkeypatch):
     )
     r = runner.invoke(app, ["check", "--no-cache"])
     assert r.exit_code == 2 and "batch-dim" in r.output, r.output
+
+
+def test_sample_0_of_a_sparse_input_is_perturbed_as_a_dense_one():
+    # VAE006's two runs on a sparse input (a graph's features, a user-item matrix): it raised
+    # "Cannot assign to a sparse tensor" and the rule could not run
+    from vaelint.facts.batchdeps import _perturbed
+
+    spec = parse_input_spec("6x5")
+    x = torch.eye(6, 5).to_sparse()
+    y = _perturbed(x, spec)
+    assert y.is_sparse and y.shape == x.shape
+    assert torch.equal(y.to_dense()[1:], x.to_dense()[1:]) and not torch.equal(y.to_dense()[0], x.to_dense()[0])

@@ -125,7 +125,10 @@ def _through_statistic(ctx, node, first, second) -> bool:
 
 
 def _perturbed(x: torch.Tensor, spec) -> torch.Tensor:
-    """The same batch with sample 0 (along the spec's batch dim) drawn again."""
+    """The same batch with sample 0 (along the spec's batch dim) drawn again (a sparse input,
+    a graph's features or a user-item matrix, changed as a dense one and made sparse again)."""
+    if x.layout != torch.strided:
+        return _perturbed(x.to_dense(), spec).to_sparse(layout=x.layout) if x.layout == torch.sparse_coo else x.to_dense()
     dim = spec.batch_dim if spec.batch_dim < x.dim() else 0
     other = spec.make(x.shape[dim], generator=torch.Generator().manual_seed(1)).movedim(dim, 0)
     y = x.clone()
