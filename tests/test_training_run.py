@@ -422,3 +422,22 @@ def test_a_script_in_a_folder_whose_init_fails_runs_as_python_runs_it(tmp_path, 
         assert r.exit_code == 2 and "importing its package 'aae' failed" in result["error"]["message"], r.output
     else:
         assert result["error"] is None and r.exit_code == 0, r.output
+
+
+def test_a_data_set_of_the_users_whose_data_is_not_here_stands_in_when_input_is_given(monkeypatch):
+    # its constructor runs curl for the missing file (refused: no program is started); with
+    # --input the batches are of the spec, so the data set stands in and the step is reached
+    from torch.utils.data import Dataset
+
+    monkeypatch.chdir(RUNNING)
+    before = Dataset.__dict__.get("__init_subclass__")
+    r, result = _json("dataset_without_its_data.py", "--input", "32x784")
+    assert result["error"] is None and r.exit_code == 0, r.output
+    assert result["loss"] == "the training step of dataset_without_its_data.py (lines 36-40, backward at line 40)"
+    note = next(n for n in result["notes"] if "the data set Shapes" in n)
+    assert "dataset_without_its_data.py:17" in note and "curl" in note and "stands in" in note
+    assert Dataset.__dict__.get("__init_subclass__") is before  # the hook is gone with the run
+    # without --input nothing stands in: the user hears what the code tried to do
+    r, result = _json("dataset_without_its_data.py")
+    assert r.exit_code == 2 and "tried to run a program (curl" in result["error"]["message"], r.output
+    assert ".." not in result["error"]["message"]

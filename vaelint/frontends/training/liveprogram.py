@@ -35,7 +35,7 @@ def live_program(frontend, ref, request, home):
     if trained is not None:
         return trained
     if capture is None:
-        error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home)}.")
+        error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home).rstrip('.')}.")
         if watch.passed and (not runtime.stops or runtime.stopped_here):
             # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
             # phase, which reading the code leaves out): the first is the step when nothing else is
@@ -62,7 +62,11 @@ def live_program(frontend, ref, request, home):
 
 
 def _finish(program, request, watch, home) -> None:
-    """The inputs the run's batch says, and whether the code can put a tensor on a wrong device."""
+    """The inputs the run's batch says, whether the code can put a tensor on a wrong device, and
+    which of its data sets stood in."""
+    from vaelint.frontends.training.livedata import STOOD_IN
+
+    program.notes.extend(n for n in STOOD_IN if n not in program.notes)
     if not getattr(watch, "device_aware", False) and not _mentions_a_device(program, home):
         # nothing of it asks for a device (no .cuda(), .to(device), torch.cuda.is_available(), and
         # its files name none: no Fabric or Accelerator placing it): it runs on the CPU wherever

@@ -145,12 +145,15 @@ def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, 
 
 @contextlib.contextmanager
 def given_items(specs):
-    """While the run runs, a stood-in data set's items are of the --input specs."""
+    """While the run runs, a stood-in data set's items are of the --input specs, and a user's
+    data set whose data is not here stands in (vaelint/frontends/training/livedata.py)."""
     from vaelint.frontends.training import datasets
+    from vaelint.frontends.training.livedata import standing_in
 
     datasets.GIVEN[:] = list(specs)
     try:
-        yield
+        with standing_in(specs):
+            yield
     finally:
         datasets.GIVEN.clear()
 

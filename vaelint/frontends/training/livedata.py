@@ -1,0 +1,98 @@
+"""The user's own data sets whose data is not here, while training code runs (:mod:`.liverun`).
+
+With ``--input`` given, the batches are of the specs, so a data set is only ever asked for
+what the setup reads of it (``len``, ``dataset[0]``). A ``Dataset`` subclass of the user's
+whose constructor cannot find its files, or tries to download them (refused by the sandbox),
+would end the run before any loader exists; instead it stands in: ``len`` is some number,
+its items are samples of the specs, and an attribute it never set says what it is if used.
+Without ``--input`` nothing stands in: the run stops and says which file was missing."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+from vaelint.errors import VaelintError
+from vaelint.frontends.sourcemap import where
+
+STOOD_IN: list[str] = []  # notes for the report: which data set stood in, and why
+
+
+def _no_data(error: BaseException) -> bool:
+    """Is this how a data set says its data is not here?"""
+    if isinstance(error, OSError):
+        return True
+    if isinstance(error, VaelintError):
+        return "never downloads" in error.message or "starts no program" in error.message
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("not found" in text or "download" in text)
+
+
+def _stand_in(obj, cls, error: BaseException, init) -> None:
+    from vaelint.frontends.training.datasets import STOOD_IN_LENGTH, known_item
+    from vaelint.frontends.training.runtime import StandIn
+
+    name = cls.__name__
+
+    def __getattr__(self, item):
+        if item.startswith("_"):
+            raise AttributeError(item)  # a private attribute, a probe (vaelint's, pickle's, copy's)
+        return StandIn(f"{name}.{item} (the data set stands in: its data is not here)")
+
+    standing = type(name, (cls,), {
+        "__len__": lambda self: STOOD_IN_LENGTH,
+        "__getitem__": lambda self, i: known_item(name, i),
+        "__getattr__": __getattr__,
+        "__module__": cls.__module__,
+        "__vaelint_stood_in__": True,
+    })
+    obj.__class__ = standing
+    code = init.__code__
+    said = str(error).splitlines()[0] if str(error) else type(error).__name__
+    said = said if len(said) <= 120 else said[:117] + "..."
+    STOOD_IN.append(
+        f"the data set {name} ({where(code.co_filename, code.co_firstlineno)}) could not be built here "
+        f"({type(error).__name__}: {said}): it stands in, its items samples of --input"
+    )
+
+
+def _tolerant(cls, init):
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        try:
+            return init(self, *args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - which ones say "no data" is _no_data's
+            if not _no_data(e) or getattr(type(self), "__vaelint_stood_in__", False):
+                raise
+            _stand_in(self, cls, e, init)
+
+    return __init__
+
+
+@contextlib.contextmanager
+def standing_in(specs):
+    """While the run runs, a user ``Dataset`` whose constructor finds no data stands in (only
+    when --input gives the batch: otherwise the missing file is what the user must hear)."""
+    from torch.utils.data import Dataset
+
+    from vaelint.frames import is_user_file
+    from vaelint.frontends.training.livepatch import Patches
+
+    STOOD_IN.clear()
+    if not any(not s.name for s in specs):
+        yield
+        return
+
+    def __init_subclass__(cls, **kwargs):
+        super(Dataset, cls).__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        code = getattr(init, "__code__", None)
+        if code is not None and is_user_file(code.co_filename):
+            cls.__init__ = _tolerant(cls, init)
+
+    patches = Patches()
+    patches.set(Dataset, "__init_subclass__", classmethod(__init_subclass__))
+    try:
+        yield
+    finally:
+        patches.restore()
