@@ -13,22 +13,14 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import FIXTURES
+from json_cli import check_json as _result
+from json_cli import flow_shape as _shape
 from vaelint.cli import app
 from vaelint.inputs import parse_input_spec
 
 runner = CliRunner()
 CLEAN = os.path.join(FIXTURES, "clean", "sequence_first_lstm_vae.py") + ":LSTMVAE"
 BUGGY = os.path.join(FIXTURES, "buggy", "sequence_first_kl_by_length.py") + ":SentenceVAE"
-
-
-def _result(*args):
-    r = runner.invoke(app, ["check", *args, "--format", "json", "--no-cache"])
-    assert "Traceback" not in r.output, r.output
-    return r, json.loads(r.output)["results"][0]
-
-
-def _shape(result, name):
-    return " x ".join(next(row["shape"] for row in result["flow"] if row["name"] == name))
 
 
 def test_a_spec_is_made_and_resized_along_its_batch_dim():
@@ -123,3 +115,4 @@ def test_sample_0_of_a_sparse_input_is_perturbed_as_a_dense_one():
     y = _perturbed(x, spec)
     assert y.is_sparse and y.shape == x.shape
     assert torch.equal(y.to_dense()[1:], x.to_dense()[1:]) and not torch.equal(y.to_dense()[0], x.to_dense()[0])
+

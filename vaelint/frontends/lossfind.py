@@ -50,6 +50,37 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
     return None
 
 
+def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
+    """A loss method of the model that takes the batch and runs the forward itself
+    (``def compute_loss(self, x): recon, mu, logvar = self(x)``): binding it beside a forward
+    of vaelint's own would check a second forward the loss never reads. It is the step
+    instead: the model's call inside it is the forward, what it returns the loss."""
+    import ast
+    import textwrap
+
+    from vaelint.frontends.base import Step
+
+    fn = plan.fn if plan is not None else None
+    if fn is None or getattr(fn, "__self__", None) is not program.model:
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        params = inspect.signature(fn).parameters
+    except (OSError, TypeError, ValueError, SyntaxError):
+        return None
+    calls_model = any(isinstance(n, ast.Call) and ast.unparse(n.func) in ("self", "self.forward") for n in ast.walk(tree))
+    required = [p for p in params.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    positional = [s for s in request.inputs if not s.name]
+    if not calls_model or not required or len(required) > max(len(positional), 1):
+        return None
+    kwargs = dict(plan.kwargs)
+    names = [p.name for p in required]
+    return Step(
+        fn=lambda *inputs: fn(*inputs, **kwargs), names=names,
+        description=f"{plan.name} (it runs the forward itself: its call of the model is the forward)",
+    )
+
+
 def _framework_method(cls, name: str) -> bool:
     """Is ``cls.name`` inherited from Keras or torch rather than written for this model?"""
     owner = next((k for k in cls.__mro__ if name in k.__dict__), None)
