@@ -1,0 +1,111 @@
+"""What a training run must never do while vaelint runs it (vaelint/frontends/training/sandbox.py,
+live.py): nothing after the step's backward runs, no program or process is started, no
+optimiser steps, and torch and the tracer are left as they were found."""
+
+import os
+import shutil
+import sys
+
+import pytest
+
+from training_cli import RUNNING, run
+from training_cli import write_script as _script
+
+
+def test_nothing_after_the_step_runs_and_nothing_is_written(tmp_path):
+    # run as a user runs it (a process of its own): what the code prints comes back in the report
+    import subprocess
+
+    for name in ("after_the_step.py", "vae_common.py"):
+        shutil.copy(os.path.join(RUNNING, name), tmp_path)
+    env = {**os.environ, "VAELINT_NO_CACHE": "1", "NO_COLOR": "1", "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "vaelint", "check", "after_the_step.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(os.listdir(tmp_path)) == ["after_the_step.py", "vae_common.py"]  # no folder, file, checkpoint
+    # one batch of four items, read once: no second batch; nothing after the backward
+    items = [line.strip(" |") for line in done.stdout.splitlines() if "vaelint-fixture: item" in line]
+    assert items == [f"vaelint-fixture: item {i}" for i in range(4)], done.stdout
+    assert "after the backward" not in done.stdout and "optimiser stepped" not in done.stdout
+    assert "os.makedirs('runs/vaelint_fixture') at after_the_step.py:39 was not performed" in " ".join(done.stdout.split())
+
+
+def test_a_program_a_library_starts_is_missing_and_the_users_own_is_refused():
+    import sysconfig
+
+    from vaelint.errors import VaelintError
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    library = os.path.join(sysconfig.get_paths()["purelib"], "vaelint_test_fontlib.py")
+    namespace: dict = {}
+    exec(compile("import subprocess\ndef list_fonts():\n    return subprocess.run(['fc-list'])\n", library, "exec"), namespace)
+    user = os.path.join(RUNNING, "user_code.py")
+    exec(compile("import subprocess\ndef fetch():\n    return subprocess.run(['curl', 'x'])\n", user, "exec"), namespace)
+    with Sandbox(user).active():
+        with pytest.raises(FileNotFoundError):
+            namespace["list_fonts"]()
+        with pytest.raises(VaelintError, match="tried to run a program"):
+            namespace["fetch"]()
+
+
+def test_an_optimiser_class_the_code_defines_while_it_runs_does_not_step():
+    import torch
+
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    with Sandbox(__file__).active() as sandbox:
+        class Mine(torch.optim.Optimizer):
+            def __init__(self, params):
+                super().__init__(params, {})
+
+            def step(self, closure=None):
+                raise AssertionError("stepped")
+
+        p = torch.nn.Parameter(torch.ones(2))
+        Mine([p]).step()
+    assert sandbox.optimizer_steps == 1 and torch.equal(p.detach(), torch.ones(2))
+    sys.modules.pop("vaelint_test_fontlib", None)
+
+
+def test_a_process_pool_of_the_setup_is_not_started(tmp_path, monkeypatch):
+    _script(
+        tmp_path, "import multiprocessing", "import torch", "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo", "pool = multiprocessing.Pool(2)", "model = VAE()",
+        "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VAELINT_TRAINING", "run")
+    r = run("train.py", "--no-cache")
+    # the pool's line fails (its workers are a library's processes: none is started, none runs
+    # inline), the setup goes on without it, and the step is reached
+    assert r.exit_code == 0 and "the training step of train.py" in r.output, r.output
+
+
+def test_the_run_leaves_torch_and_the_tracer_as_it_found_them(tmp_path, monkeypatch):
+    import torch
+
+    from vaelint.frontends.base import LoadRequest, parse_ref
+    from vaelint.frontends.training import TrainingFrontend
+    from vaelint.frontends.training.liveprogram import live_program
+    from vaelint.frontends.training.sites import parse_file
+
+    def tracer(frame, event, arg):
+        return None
+
+    before = (torch.Tensor.backward, torch.Tensor.cuda, torch.Tensor.to, torch.Tensor.type, torch.randn,
+              torch.utils.data.DataLoader.__iter__, torch.nn.Module.__init__, torch.cuda.is_available)
+    shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
+    (tmp_path / "train.py").write_text(open(os.path.join(RUNNING, "../paired_loaders.py")).read())
+    monkeypatch.chdir(tmp_path)
+    sys.settrace(tracer)
+    try:
+        program = live_program(TrainingFrontend(), parse_ref("train.py"), LoadRequest(), parse_file(str(tmp_path / "train.py")))
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(None)
+    after = (torch.Tensor.backward, torch.Tensor.cuda, torch.Tensor.to, torch.Tensor.type, torch.randn,
+             torch.utils.data.DataLoader.__iter__, torch.nn.Module.__init__, torch.cuda.is_available)
+    assert before == after
+    assert torch._C._len_torch_function_stack() == 0
+    assert program.step is not None

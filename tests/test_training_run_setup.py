@@ -1,0 +1,122 @@
+"""What a training run needs from around its step (vaelint/frontends/training/live*.py): the
+files it loads and the data it reads, a data set whose data is not here, CUDA on a machine
+without it; and, where the code cannot be checked, an exit 2 that says why and what to give."""
+
+import os
+import shutil
+
+import pytest
+
+from json_cli import check_json as _json
+from training_cli import RUNNING, run
+from training_cli import write_script as _script
+
+
+def test_what_the_setup_reads_of_a_data_set_is_there(monkeypatch):
+    # np.var(train_set.data / 255), len(train_set.classes), train_set.targets, a model sized from
+    # next(iter(test_loader)): a torchvision data set that is not here answers as MNIST would
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("dataset_attributes.py")
+    assert result["error"] is None, r.output
+    assert any("inferred from datasets.MNIST" in n for n in result["notes"]), result["notes"]
+
+
+def test_cuda_in_the_models_forward_is_checked_on_a_cpu_machine(monkeypatch):
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("cuda_in_forward.py")
+    assert result["error"] is None and not result["findings"], r.output
+    assert any("the step's .cuda() at cuda_in_forward.py:27" in n for n in result["notes"]), result["notes"]
+    assert any("the setup's VAE.cuda() stayed on the CPU" in n for n in result["notes"]), result["notes"]
+    # the same model drawing its noise on the CPU fails on a GPU: seen on the simulated one
+    r, result = _json("cuda_noise_left_on_cpu.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE012", 19)], r.output
+
+
+def test_a_step_whose_own_loss_fails_says_so_with_its_line(tmp_path, monkeypatch):
+    # gae-pytorch on current torch: pos_weight given as a float; the step was reached
+    _script(
+        tmp_path, "import torch", "import torch.nn.functional as F", "from vae_common import VAE",
+        "model = VAE()", "x = torch.rand(8, 784)", "for epoch in range(3):", "    recon, mu, logvar = model(x)",
+        "    loss = F.binary_cross_entropy_with_logits(recon, x, pos_weight=2.0)", "    loss.backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert "the training step raised at train.py:8, after the model ran" in text and "pos_weight" in text, text
+
+
+def test_a_file_that_trains_without_its_data_is_refused_with_what_to_give(tmp_path, monkeypatch):
+    _script(
+        tmp_path, "import numpy as np", "import torch", "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo", "data = torch.from_numpy(np.load('features.npy'))", "model = VAE()",
+        "for (x,) in DataLoader(TensorDataset(data), batch_size=16):", "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py")
+    assert r.exit_code == 2 and "no VAE targets" not in r.output, r.output
+    assert "features.npy" in r.output, r.output
+    ok = run("train.py", "--input", "16x784", "--no-cache")  # the batch given: the loader gives it
+    assert ok.exit_code == 0, ok.output
+
+
+def test_a_script_whose_loop_is_in_a_trainer_library_is_not_passed_over(tmp_path, monkeypatch):
+    # pythae's pipeline(train_data=...), a Trainer(...).fit(...): the backward is in the library,
+    # so no line of the repository backpropagates; named alone, the file is still checked or refused
+    _script(
+        tmp_path, "import torch", "from vae_common import VAE", "from trainer_library_not_installed import Trainer",
+        "if __name__ == '__main__':", "    Trainer(VAE(), lr=1e-3).fit(torch.rand(64, 784))",
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py")
+    assert r.exit_code == 2 and "no VAE targets" not in r.output, r.output
+    assert "trainer_library_not_installed" in r.output, r.output
+
+
+def test_a_named_file_that_does_not_parse_is_exit_2_with_its_line(tmp_path, monkeypatch):
+    # rtqichen/beta-tcvae: x.cuda(async=True) is a SyntaxError since Python 3.7
+    (tmp_path / "vae_quant.py").write_text("import torch\n\ndef step(x):\n    return x.cuda(async=True)\n")
+    monkeypatch.chdir(tmp_path)
+    r = run("vae_quant.py")
+    assert r.exit_code == 2 and "vae_quant.py:4:" in r.output and "does not parse" in r.output, r.output
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_script_in_a_folder_whose_init_fails_runs_as_python_runs_it(tmp_path, monkeypatch, relative):
+    # `python train.py` never imports the folder's __init__.py (here Python 2 code); vaelint
+    # loads the script alone when the package's __init__ fails and the script needs no package
+    # (no relative import). One that does import relatively is told what failed.
+    repo = tmp_path / "aae"
+    repo.mkdir()
+    (repo / "__init__.py").write_text("print 'python 2'\n")
+    shutil.copy(os.path.join(RUNNING, "vae_common.py"), repo / ("vae_common.py"))
+    source = open(os.path.join(RUNNING, "index_name_reused.py")).read()
+    if relative:
+        source = source.replace("from vae_common import", "from .vae_common import")
+    (repo / "train.py").write_text(source)
+    monkeypatch.chdir(repo)
+    r, result = _json("train.py")
+    if relative:
+        assert r.exit_code == 2 and "importing its package 'aae' failed" in result["error"]["message"], r.output
+    else:
+        assert result["error"] is None and r.exit_code == 0, r.output
+
+
+def test_a_data_set_of_the_users_whose_data_is_not_here_stands_in_when_input_is_given(monkeypatch):
+    # its constructor runs curl for the missing file (refused: no program is started); with
+    # --input the batches are of the spec, so the data set stands in and the step is reached
+    from torch.utils.data import Dataset
+
+    monkeypatch.chdir(RUNNING)
+    before = Dataset.__dict__.get("__init_subclass__")
+    r, result = _json("dataset_without_its_data.py", "--input", "32x784")
+    assert result["error"] is None and r.exit_code == 0, r.output
+    assert result["loss"] == "the training step of dataset_without_its_data.py (lines 36-40, backward at line 40)"
+    note = next(n for n in result["notes"] if "the data set Shapes" in n)
+    assert "dataset_without_its_data.py:17" in note and "curl" in note and "stands in" in note
+    assert Dataset.__dict__.get("__init_subclass__") is before  # the hook is gone with the run
+    # without --input nothing stands in: the user hears what the code tried to do
+    r, result = _json("dataset_without_its_data.py")
+    assert r.exit_code == 2 and "tried to run a program (curl" in result["error"]["message"], r.output
+    assert ".." not in result["error"]["message"]
