@@ -40,6 +40,32 @@ def _model(rec: str, kl: str) -> str:
     return fill(_MODEL, rec=rec, kl=kl)
 
 
+# sequence-first, as nn.GRU's default layout: x is (T, B, F), so the batch size is x.size(1)
+_SEQUENCE_FIRST = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.GRU(3, 2 * latent)
+        self.dec = nn.Linear(latent, 3)
+
+    def forward(self, x):
+        _, h = self.enc(x)
+        mu, logvar = h[-1].chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z).unsqueeze(0).expand_as(x), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = F.mse_loss(recon, x, reduction="sum") / x.size(1)
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / {DIVISOR}  # <- finding
+    return rec + kl
+'''
+
+
 class KLReduction(Rule):
     code = "VAE002"
     name = "kl-reduction"
@@ -77,6 +103,8 @@ over everything.
         # JointVAE's "unnormalise": a mean over pixels multiplied back by their number is a per-sample sum
         Example(_model("F.binary_cross_entropy(recon, x) * 20", "torch.sum(torch.mean(kl_elem, dim=0))"), inputs=("8x20",)),
         Example(_model("F.binary_cross_entropy(recon, x) * x[0].numel()", "kl_elem.sum(dim=1).mean()"), inputs=("8x20",)),
+        # (T, B, F) into a sequence-first GRU: the batch is dim 1, and both terms are divided by it
+        Example(fill(_SEQUENCE_FIRST, divisor="x.size(1)"), inputs=("10x6x3",)),
     ]
     INVALID = [
         Example(
@@ -96,6 +124,8 @@ over everything.
             _model("F.mse_loss(recon, x) * 10", "kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding", message="beta_eff = D = 20",
             fixed=_model('(F.mse_loss(recon, x, reduction="sum") / x.size(0)) * 10', "kl_elem.sum(dim=1).mean(dim=0)"), unsafe=True,
         ),
+        # the same, the KL divided by the sequence length (dim 0) instead of the batch size
+        Example(fill(_SEQUENCE_FIRST, divisor="x.size(0)"), inputs=("10x6x3",), at="finding", message="divided by x.size(1)"),
     ]
 
     def check(self, ctx):
