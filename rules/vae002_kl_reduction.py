@@ -148,7 +148,7 @@ over everything.
             formula=scales.formula(data, ctx.latent_size),
             ratio=ratio,
             batch=ctx.batch,
-            size=f"x.size({ctx.specs[0].batch_dim})" if ctx.specs else "x.size(0)",
+            size=ctx.batch_size_text,
             batch_power=scales.batch_power,
             rec_term=scales.rec.term,
             kl_term=scales.kl.term,

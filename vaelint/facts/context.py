@@ -180,6 +180,12 @@ class Context:
         return self.runs.batch
 
     @property
+    def batch_size_text(self) -> str:
+        """How the code reads the batch size, as a person writes it: ``x.size(0)``, or
+        ``x.size(1)`` where the batch is dim 1 ((T, B, F) sequences)."""
+        return f"x.size({self.specs[0].batch_dim if self.specs else 0})"
+
+    @property
     def latent_size(self) -> int | None:
         """Z, the latent size per sample: a conv latent's C x H x W counts as one size."""
         r = self.roles.reparam

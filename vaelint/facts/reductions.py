@@ -99,12 +99,6 @@ class TermWalker:
         self.view = ctx.view
         self.runs = ctx.runs
 
-    def batch_size_text(self) -> str:
-        """How the code reads the batch size, as a person writes it: ``x.size(0)``, or
-        ``x.size(1)`` where the batch is dim 1 ((T, B, F) sequences)."""
-        specs = self.ctx.specs
-        return f"x.size({specs[0].batch_dim if specs else 0})"
-
     def labels(self, node, positions) -> tuple[str, int, int]:
         """(text, batch power, product of constant sizes) of the dims reduced."""
         fact = self.ctx.shape(node)
@@ -210,7 +204,7 @@ class TermWalker:
         value, power, k = num
         if power:
             # a size that follows the batch: B (x.size(0)) or k*B (x.numel())
-            shown = self.batch_size_text() if k == 1 else f"a size of {k}*B ({int(value)})"
+            shown = self.ctx.batch_size_text if k == 1 else f"a size of {k}*B ({int(value)})"
             sign = -1 if op == "div" else 1
             scale.factors.append(Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op))
             return tensor

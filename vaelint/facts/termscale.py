@@ -79,7 +79,7 @@ def _scaling(walker: TermWalker, node: fx.Node) -> Factor | None:
     value, power, k = num
     if power:
         sign = -1 if op == "div" else 1
-        shown = walker.batch_size_text() if k == 1 else f"a size of {k}*B ({int(value)})"
+        shown = walker.ctx.batch_size_text if k == 1 else f"a size of {k}*B ({int(value)})"
         return Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op)
     value = 1 / value if op == "div" else value
     return Factor("const", value, 0, 1, f"{value:g}", node, op)

@@ -23,7 +23,7 @@ def _no_data(error: BaseException) -> bool:
     if isinstance(error, OSError):
         return True
     if isinstance(error, VaelintError):
-        return "never downloads" in error.message or "starts no program" in error.message
+        return getattr(error, "refused", False)  # a download or a program the sandbox refused
     text = str(error).lower()
     return isinstance(error, RuntimeError) and ("not found" in text or "download" in text)
 

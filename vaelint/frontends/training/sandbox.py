@@ -228,8 +228,7 @@ class Sandbox:
                 # a library's own look-up at import (matplotlib listing fonts with fc-list): it
                 # gets what a machine without the program gives, and the check goes on
                 raise FileNotFoundError(2, "vaelint starts no program while it checks", shown.split(" ")[0])
-            raise VaelintError(
-                "load",
+            raise _refusal(
                 f"the training code tried to run a program ({shown}){sandbox._where()}; vaelint starts no "
                 "program while it checks (a download with curl or wget, a shell command). Give the inputs "
                 "with --input, and keep such calls out of the code the step needs.",
@@ -241,8 +240,7 @@ class Sandbox:
         sandbox = self
 
         def fn(*args, **kwargs):
-            raise VaelintError(
-                "load",
+            raise _refusal(
                 f"the training code tried to {what}{sandbox._where()}; vaelint never downloads or connects while "
                 "it checks. Give the inputs with --input, and keep downloads out of the code the step needs.",
             )
@@ -344,3 +342,11 @@ def script_argv(path: str, args: list[str], record=None):
     finally:
         sys.argv = saved_argv
         argparse.ArgumentParser.error = saved_error
+
+
+def _refusal(message: str) -> VaelintError:
+    """A download, a connection or a program the sandbox refused: what a data set's constructor
+    meets when its data is not here (vaelint/frontends/training/livedata.py reads ``refused``)."""
+    error = VaelintError("load", message)
+    error.refused = True
+    return error
