@@ -143,9 +143,20 @@ def test_file_mode_checks_configured_files_and_skips_the_rest_quietly(tmp_path, 
     monkeypatch.chdir(tmp_path)
     # nothing checked, and said in one line (stderr)
     assert invoke("m/utils.py").exit_code == 0 and "no VAE targets in 1 file" in invoke("m/utils.py").output
-    assert invoke("m/clean.py").exit_code == 0  # a VAE file with no configured target: skipped
+    # named by hand, a model file with no target is not passed over as clean: exit 2, what to write
+    r = invoke("m/clean.py")
+    assert r.exit_code == 2 and "m/clean.py defines the model VAE but names no target" in r.output
+    assert "vaelint check m/clean.py:VAE --input SHAPE" in r.output
+    r = invoke("m/clean.py", "--input", "8x784")
+    assert r.exit_code == 2 and "vaelint check m/clean.py:VAE --input 8x784" in r.output
+    # --input with a file that has neither a model nor training code: nothing for it to go to
+    r = invoke("m/utils.py", "--input", "8x784")
+    assert r.exit_code == 2 and "--input has nothing to go to" in r.output
+    # pre-commit hands every changed file: the model file without a target is listed in one note
+    monkeypatch.setenv("PRE_COMMIT", "1")
     r = invoke("m/utils.py", "m/broadcast.py", "m/clean.py")
     assert r.exit_code == 1 and "VAE003" in r.output
+    assert "1 file defines a model with no target configured, not checked: m/clean.py (VAE)" in r.output
 
 
 def test_fail_on_error_lets_warnings_pass(tmp_path, monkeypatch):
@@ -266,9 +277,14 @@ def test_file_mode_finds_models_that_annotate_their_input_shape(tmp_path, monkey
     (res,) = json.loads(r.output)["results"]
     assert r.exit_code == 0 and res["target"].endswith("annotated_input_vae.py:VAE")
     assert res["flow"][0]["shape"] == ["B", "1", "28", "28"] and res["flow"][0]["sizes"] == {"B": 8}
-    # named (not numeric) dims give no input shape: skipped quietly
+    # named (not numeric) dims give no input shape: named by hand, exit 2 with what to write
+    r = invoke("fixtures/clean/jaxtyping_vae.py")
+    assert r.exit_code == 2 and "vaelint check fixtures/clean/jaxtyping_vae.py:VAE --input SHAPE" in r.output
+    # passed by pre-commit, listed in one note
+    monkeypatch.setenv("PRE_COMMIT", "1")
     quiet = invoke("fixtures/clean/jaxtyping_vae.py")
     assert quiet.exit_code == 0 and quiet.output.startswith("vaelint: no VAE targets in 1 file")
+    assert "fixtures/clean/jaxtyping_vae.py (VAE" in quiet.output
 
 
 def test_file_mode_runs_nothing_of_files_that_declare_no_model(tmp_path, monkeypatch):

@@ -105,7 +105,7 @@ def check(
         if show_settings:
             _show_settings(settings, targets or [])
             raise typer.Exit(0)
-        jobs = resolve_jobs(targets or [], settings, bool(request.specs))
+        jobs = resolve_jobs(targets or [], settings, bool(request.specs), " ".join(f"--input {s.text()}" for s in request.specs))
     except VaelintError as e:
         _usage_error(e.message)
     # the command line's own process has run no torch op (see main): its workers keep torch's threads
@@ -117,9 +117,11 @@ def check(
         _no_targets(targets, format, output_file, color, quiet, statistics, request.extra_outputs)
     if fixed_note:
         typer.echo(f"vaelint: {fixed_note}", err=True)
-    _emit(results, format, output_file, color, quiet, statistics)
+    for note in untargeted:  # files given that hold a model no target names (pre-commit's list)
+        typer.echo(f"vaelint: {note}", err=True)
+    _emit(results, format, output_file, color, quiet, statistics, notes=tuple(untargeted))
     for extra_format, path in request.extra_outputs:
-        _emit(results, extra_format, path, Color.never, quiet, statistics)
+        _emit(results, extra_format, path, Color.never, quiet, statistics, notes=tuple(untargeted))
     if any(r.error is not None for r in results):
         raise typer.Exit(2)
     raise typer.Exit(1 if failing and not exit_zero else 0)
@@ -262,8 +264,10 @@ def clean() -> None:
         folder = result_cache.folder_for(Settings(CommandLine()).base().root)
     except VaelintError as e:
         _usage_error(e.message)
-    removed = result_cache.clean(folder)
-    typer.echo(f"vaelint: {'removed' if removed else 'no cache at'} {folder}", err=True)
+    said = result_cache.clean(folder)
+    typer.echo(f"vaelint: {said}", err=True)
+    if not said.startswith(("removed", "no cache")):
+        raise typer.Exit(2)
 
 
 @app.command(cls=PlainValuesCommand)  # option values without pydantic: vaelint/optionvalues.py

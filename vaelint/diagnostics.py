@@ -84,6 +84,8 @@ class TargetResult:
     # what it looked for and did not find: (files, top-level modules, the user folders searched)
     # (vaelint/cache/reads.py ``missing``); a cached result holds while they are still missing
     missing: tuple = ((), (), ())
+    # the environment variables the check read, with the values it saw (None: unset)
+    environment: dict[str, str | None] = field(default_factory=dict)
     cached: bool = False  # answered from the result cache
 
     @property

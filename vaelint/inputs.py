@@ -11,6 +11,7 @@ binary data, for models whose likelihood checks its support (Bernoulli).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -19,6 +20,8 @@ from vaelint.errors import VaelintError
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool")
 _FLOAT = {"float32", "float64", "float16", "bfloat16"}
 _SIZE = re.compile(r"^[1-9][0-9]*$")
+MAX_DIMS = 25  # the most dims torch's CUDA element-wise kernels take (OffsetCalculator's MAX_DIMS)
+_ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "bool": 1}
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ def parse_input_spec(text: str) -> InputSpec:
             f"--input {text!r} names the unknown dtype {dtype!r}: use one of "
             f"{', '.join(DTYPES)}.",
         )
+    _check_size(text, shape, dtype)
     high = None
     if len(parts) == 3:
         if dtype == "bool":
@@ -141,3 +145,55 @@ def parse_input_spec(text: str) -> InputSpec:
             )
         high = int(parts[2])
     return InputSpec(shape, dtype, high, name)
+
+
+def nbytes(spec: InputSpec, batch: int | None = None) -> int:
+    """The bytes of one tensor of this spec (at ``batch``, else its own)."""
+    return math.prod(spec.sized(batch) if batch is not None else spec.shape) * _ITEMSIZE[spec.dtype]
+
+
+def _check_size(text: str, shape: tuple[int, ...], dtype: str) -> None:
+    """A spec torch cannot make is a usage error, said before anything runs."""
+    if len(shape) > MAX_DIMS:
+        raise VaelintError(
+            "input",
+            f"--input {text!r} has {len(shape)} dims; torch's GPU kernels take at most {MAX_DIMS}: "
+            "give the shape one forward call takes, e.g. --input 32x3x64x64.",
+        )
+    if math.prod(shape) * _ITEMSIZE[dtype] >= 2**63:
+        raise VaelintError(
+            "input",
+            f"--input {text!r} has {math.prod(shape):.3g} elements, more than a tensor can hold "
+            "(2**63 bytes): check the sizes, e.g. --input 32x784.",
+        )
+
+
+def check_fits(specs: list[InputSpec], limit: int | None) -> None:
+    """The inputs must fit the memory the check may use (``--max-memory``, else the machine's),
+    said before anything is allocated (the model's activations come on top)."""
+    available = limit or _physical_memory()
+    need = sum(nbytes(s) for s in specs)
+    if available and need > available:
+        given = " ".join(f"--input {s.text()}" for s in specs)
+        where = f"--max-memory ({_human(limit)})" if limit else f"this machine's memory ({_human(available)})"
+        raise VaelintError(
+            "input",
+            f"{given}: the input{'s' * (len(specs) != 1)} alone would take {_human(need)}, more than {where}, "
+            "before the model's activations: give a smaller batch or sample size.",
+        )
+
+
+def _physical_memory() -> int | None:
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _human(size: int) -> str:
+    for unit, scale in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"

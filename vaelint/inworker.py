@@ -57,6 +57,7 @@ def work(target: str, options: Options, write_end: int, captured, fresh: bool, t
     code = 0
     # the user's modules the model imports leave no __pycache__ in their repository
     sys.dont_write_bytecode = True
+    contain()
     try:
         os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
@@ -97,6 +98,7 @@ def work(target: str, options: Options, write_end: int, captured, fresh: bool, t
         result.dependencies = dependencies(opened, modules_before)
         result.missing = reads.missing(opened, result.dependencies)
         result.absent_names = {p: n for p, n in reads.absent().items() if p not in result.dependencies}
+        result.environment = reads.environment()
         send(write_end, ("result", portable(result)))
     except BaseException:  # noqa: BLE001 - a bug of ours: the parent reports the missing result
         traceback.print_exc()
@@ -121,6 +123,44 @@ def threads_for(model, input_elements: int) -> None:
     small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL
     if small and input_elements < SMALL_INPUT:
         torch.set_num_threads(1)
+
+
+def contain() -> None:
+    """The worker leads a process group of its own, so the parent ends whatever the model's code
+    starts (a forked child, a pool) with it (vaelint/worker.py); and the model's code may signal
+    only that group: ``os.kill(os.getppid(), SIGTERM)`` is refused with EPERM, which the model's
+    code sees as an exception, rather than ending vaelint. This process is the target's alone,
+    so the patch ends with it."""
+    import errno
+
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        return  # not permitted here (a session leader): signals stay as they are
+    group = os.getpgid(0)
+    real_kill, real_killpg = os.kill, os.killpg
+
+    def refuse(what: str):
+        return PermissionError(errno.EPERM, f"vaelint's worker signals only the processes the model's code started, not {what}")
+
+    def kill(pid, sig):
+        if pid in (0, os.getpid(), -group) or (pid > 0 and _group_of(pid) == group):
+            return real_kill(pid, sig)
+        raise refuse(f"process {pid}")
+
+    def killpg(pgid, sig):
+        if pgid in (0, group):
+            return real_killpg(pgid, sig)
+        raise refuse(f"process group {pgid}")
+
+    os.kill, os.killpg = kill, killpg
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None  # gone: the real kill says so
 
 
 def portable(result: TargetResult) -> TargetResult:

@@ -90,7 +90,7 @@ def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta,
                   max_memory, output_file, also_output, fix, diff, batch_dim=None) -> CheckRequest:
     """The command line's values, each checked; the first bad one raises."""
     from vaelint.frontends.build import parse_init
-    from vaelint.inputs import parse_input_spec
+    from vaelint.inputs import check_fits, parse_input_spec
 
     specs = [parse_input_spec(s) for s in input]
     if batch_dim is not None:
@@ -101,6 +101,7 @@ def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta,
     )
     request.batch_dim = batch_dim
     request.verify_fixes = bool(fix or diff)
+    check_fits(specs, request.memory_limit)
     if specs and specs[0].batch < 2:
         raise VaelintError(
             "input",
@@ -111,6 +112,7 @@ def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta,
         folder = os.path.dirname(os.path.abspath(output_file))
         if not os.path.isdir(folder):
             raise VaelintError("input", f"--output-file {output_file}: the folder {folder} does not exist.")
+        never_over_source("--output-file ", output_file)
     request.extra_outputs = _extra_outputs(also_output)
     if fix and diff:
         raise VaelintError("input", "--fix writes the fixes and --diff only shows them: give one of the two.")
@@ -167,8 +169,24 @@ def _extra_outputs(items: list[str]) -> list[tuple[Format, str]]:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise VaelintError("input", f"--also-output {item}: the folder {folder} does not exist.")
+        never_over_source(f"--also-output {name}=", path)
         out.append((Format[name], path))
     return out
+
+
+SOURCE_SUFFIXES = (".py", ".pyi", ".pyw", ".ipynb", ".toml", ".cfg")
+
+
+def never_over_source(option: str, path: str) -> None:
+    """A report is never written over code: an existing Python file, notebook or configuration
+    file (every target is one) is refused; a new path, or an existing report, is fine."""
+    real = os.path.realpath(path)
+    if os.path.exists(real) and real.endswith(SOURCE_SUFFIXES):
+        raise VaelintError(
+            "input",
+            f"{option}{path}: that file holds code or configuration, and the report would "
+            "replace it: write the report to a new file, e.g. --output-file vaelint-report.json.",
+        )
 
 
 def loss_kwargs_of(items: list[str]) -> dict:

@@ -19,8 +19,11 @@ from vaelint.vocab import Severity
 untargeted: list[str] = []  # files with a training step but no input shape (said on stderr)
 
 
-def resolve_jobs(targets: list[str], settings, have_inputs: bool = False) -> list:
-    """(target spec, its configuration or None, the configuration governing it) per target."""
+def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs_text: str = "") -> list:
+    """(target spec, its configuration or None, the configuration governing it) per target.
+    ``inputs_text``: the --input options as given, for the messages. Fills ``untargeted``
+    anew with what this command line's files say beside their targets."""
+    untargeted.clear()
     if not targets:
         config = settings.base()
         if not config.targets:
@@ -31,7 +34,7 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False) -> lis
                 "PATH.py:NAME, e.g. vaelint check models/vae.py:VAE --input 32x784",
             )
         return [(t.target, t, config) for t in config.targets]
-    jobs = []
+    jobs, unconfigured = [], []
     for t in targets:
         from vaelint.frontends.base import parse_ref
 
@@ -60,10 +63,47 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False) -> lis
                 configured = [found] if found else []
                 if note:
                     untargeted.append(note)
+            if not configured:
+                _no_target_in(t, have_inputs, unconfigured, inputs_text)
             jobs += [(c.target, c, config) for c in configured]
         else:
             raise VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
+    if unconfigured:
+        untargeted.append(
+            f"{len(unconfigured)} file{'s' * (len(unconfigured) != 1)} define{'s' * (len(unconfigured) == 1)} a model "
+            f"with no target configured, not checked: {'; '.join(unconfigured)} (add each to [[tool.vaelint.targets]] "
+            "with its input, or annotate its forward's input with a jaxtyping shape)"
+        )
     return jobs
+
+
+def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_text: str = "") -> None:
+    """A file that yields no target. Named on the command line, a file that defines a model
+    (or is given an ``--input``) is a usage error naming what to write: it is never passed
+    over as clean. Passed by pre-commit (which hands every changed file, utilities too), a
+    model file is listed in one note and the rest stay quiet."""
+    from vaelint.frontends.discover import models_defined
+
+    models = models_defined(path) if path.endswith(".py") else []
+    if os.environ.get("PRE_COMMIT") and not have_inputs:
+        if models:
+            unconfigured.append(f"{path} ({', '.join(models)})")
+        return
+    if not models and not have_inputs:
+        return
+    if not models:
+        raise VaelintError(
+            "input",
+            f"{path} defines no nn.Module and has no training step, so --input has nothing to go to: name the "
+            "model as PATH.py:NAME (`vaelint check models/vae.py:VAE --input 32x784`), or the training script.",
+        )
+    names = f"the model{'s' * (len(models) != 1)} {', '.join(models)}"
+    example = f"vaelint check {path}:{models[0]} " + (inputs_text or "--input SHAPE")
+    raise VaelintError(
+        "input",
+        f"{path} defines {names} but names no target, so nothing in it was checked: name the model as "
+        f"PATH.py:NAME (`{example}`), or configure it in [[tool.vaelint.targets]].",
+    )
 
 
 def _parses(path: str) -> None:
@@ -131,8 +171,8 @@ def check_jobs(
         if shown is not None:
             shown.begin(i, shown_target(spec))
         result = run_and_verify(shown_target(spec), options, fresh, shown, i)
-        if store is not None:
-            store.put(shown_target(spec), options, result)
+        if store is not None and not store.put(shown_target(spec), options, result) and store.problem:
+            result.notes.append(store.problem)  # checked all the same; said once, on this target
         return result
 
     ran = side_by_side(run, todo, parallel)

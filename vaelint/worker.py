@@ -112,6 +112,7 @@ def _forked(target: str, options: Options, fresh: bool, listener=None) -> Target
         result = _wait(pid, target, options, read_end, listener)
     finally:
         os.close(read_end)
+        end_group(pid)  # what the model's code started ends with its worker (interrupted too)
     result.output = lines(captured)
     captured.close()
     return result
@@ -202,6 +203,8 @@ def _wait(pid: int, target: str, options: Options, read_end: int, listener=None)
                     listener.on_stage(value)
             elif kind == "result":
                 result = value
+        if result is not None:
+            break  # its last message: a process the model's code started may hold the pipe open
     return _ended(pid, target, stages, result)
 
 
@@ -232,6 +235,20 @@ def _ended(pid: int, target: str, stages: list[str], result: TargetResult | None
         f"{target}: the model's code ended the process (os._exit({code})) in {_where(stages)}, so no "
         "result came back. Keep process exits out of the model's code path."
     ))
+
+
+def end_group(pid: int) -> None:
+    """Kill what is left of a worker's process group (vaelint/inworker.py ``contain``): the
+    processes the model's code started and left running; the worker itself, when it is
+    still running (an interrupt)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return  # nothing left, or the worker never led a group
+    try:
+        os.waitpid(pid, os.WNOHANG)  # the worker, when an interrupt left it unreaped
+    except ChildProcessError:
+        pass
 
 
 def _ask_where(pid: int, inbox: _Inbox) -> str | None:

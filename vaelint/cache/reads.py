@@ -77,7 +77,43 @@ def record_opens() -> set:
             _imported.add(args[0].partition(".")[0])
 
     sys.addaudithook(audit)
+    _record_environment()
     return opened
+
+
+_environment: dict[str, str | None] = {}  # the variables the check read: name -> value (None: unset)
+# what a terminal or a shell sets that no check's result depends on
+_NOT_RECORDED = {"COLUMNS", "LINES", "TERM", "PWD", "OLDPWD", "SHLVL", "_", "VAELINT_NO_CACHE", "VAELINT_CACHE_DIR"}
+
+
+def _record_environment() -> None:
+    """Every environment variable the check reads from now on (``os.environ[...]``, ``.get``,
+    ``os.getenv``, ``in``: all go through ``__getitem__``), with the value it saw. The worker is
+    this target's alone, so the patch ends with it."""
+    _environment.clear()
+    original = os._Environ.__getitem__
+
+    def getitem(self, key):
+        try:
+            value = original(self, key)
+        except KeyError:
+            if self is os.environ and isinstance(key, str) and key not in _NOT_RECORDED:
+                _environment.setdefault(key, None)
+            raise
+        if self is os.environ and isinstance(key, str) and key not in _NOT_RECORDED:
+            _environment.setdefault(key, value)
+        return value
+
+    os._Environ.__getitem__ = getitem
+
+
+def environment() -> dict[str, str | None]:
+    return dict(_environment)
+
+
+def same_environment(recorded: dict) -> bool:
+    """Does every variable the check read hold the value it read (or is it still unset)?"""
+    return all(os.environ.get(name) == value for name, value in recorded.items())
 
 
 def dependencies(opened: set, modules_before: set) -> list[str]:

@@ -12,6 +12,14 @@ are still missing, is reused; any change misses. Only results that the
 same inputs always give are stored: not a timeout, a killed worker or a bug of
 vaelint's, nor a check with edited sources standing in (``--fix`` rounds).
 
+Entries are JSON (vaelint/cache/codec.py), never pickle: reading one builds only
+vaelint's own result records, so a planted entry cannot run code. Each holds the
+full text of its key, compared on read: an entry copied over another target's,
+truncated, foreign or of another format is a miss, and is replaced. A result also
+holds while every environment variable the check read has the value it saw. A
+cache that cannot be read or written (a file where the folder should be, a
+read-only or full disk) is a check without it, said in one note; never a lost report.
+
 The folder is ``.vaelint_cache/`` beside the project's ``pyproject.toml`` (else
 in the current directory), or ``VAELINT_CACHE_DIR``; it ignores itself for git.
 ``--no-cache`` (or ``VAELINT_NO_CACHE=1``) neither reads nor writes it;
@@ -20,17 +28,21 @@ in the current directory), or ``VAELINT_CACHE_DIR``; it ignores itself for git.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import os
-import pickle
+import json
 import platform
 import sys
 import tempfile
 
+from vaelint.cache import codec
+from vaelint.diagnostics import TargetResult
+
 FOLDER = ".vaelint_cache"
-FORMAT = 1  # of the entries: a new layout is a new number
+FORMAT = 2  # of the entries: a new layout is a new number (1 was pickle)
 
 # what a result is not stored for: it depends on the machine's state, not the inputs
 _NOT_STORED = {"timeout", "killed", "internal", "exit"}
@@ -94,20 +106,23 @@ def _torch_version() -> str:
         return "unknown"
 
 
-def key(target: str, options) -> str:
+def key_text(target: str, options) -> str:
     """What the check was asked and what runs it (the files it reads are checked apart)."""
     asked = {
         f.name: getattr(options, f.name)
         for f in dataclasses.fields(options)
         if f.name not in ("progress", "on_model", "sources", "timeout", "max_memory")
     }
-    text = repr((
+    return repr((
         FORMAT, os.path.abspath(target.partition(":")[0]), target.partition(":")[2], os.getcwd(),
         sorted((k, repr(v)) for k, v in asked.items()),
         _code_fingerprint(), _torch_version(), sys.version, platform.machine(),
         os.environ.get("CUDA_VISIBLE_DEVICES"),
     ))
-    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def key(target: str, options) -> str:
+    return hashlib.sha256(key_text(target, options).encode()).hexdigest()
 
 
 def _mentions(path: str, names: list[str]) -> bool:
@@ -123,33 +138,55 @@ def _mentions(path: str, names: list[str]) -> bool:
 class Cache:
     def __init__(self, folder: str):
         self.folder = folder
+        self.problem: str | None = None  # why the cache could not be used this time, for one note
 
     def _entry(self, k: str) -> str:
-        return os.path.join(self.folder, "results", k[:2], f"{k}.pickle")
+        return os.path.join(self.folder, "results", k[:2], f"{k}.json")
 
     def get(self, target: str, options):
-        """The stored result, when every file it read holds the same bytes; else None."""
+        """The stored result, when it is this target's and every file it read holds the same bytes; else None."""
+        text = key_text(target, options)
         try:
-            with open(self._entry(key(target, options)), "rb") as fh:
-                stored = pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+            with open(self._entry(hashlib.sha256(text.encode()).hexdigest()), encoding="utf-8") as fh:
+                stored = json.load(fh)
+        except FileNotFoundError:
             return None
-        if not isinstance(stored, dict) or not stored.get("files"):
+        except (OSError, ValueError, RecursionError):  # unreadable, truncated, not JSON: a miss
             return None
-        if any(digest(path) != sha for path, sha in stored["files"].items()):
+        try:
+            result = self._valid(stored, text, target)
+        except (codec.Malformed, TypeError, ValueError, KeyError, AttributeError, RecursionError):
+            return None  # foreign, planted or another target's: a miss, replaced by this check's
+        if result is None:
             return None
-        if any(_mentions(path, names) for path, names in stored.get("absent", {}).items()):
-            return None
-        result = stored["result"]
-        from vaelint.cache.reads import still_missing
-
-        if not still_missing(*getattr(result, "missing", ((), (), ()))):
-            return None  # a data file it looked for is there now, or a package it lacked is installed
         result.cached = True
         return result
 
+    @staticmethod
+    def _valid(stored, text: str, target: str):
+        if not isinstance(stored, dict) or stored.get("format") != FORMAT or stored.get("key") != text:
+            return None
+        files, absent, env = stored["files"], stored["absent"], stored["environment"]
+        if not files or not isinstance(files, dict) or not isinstance(absent, dict) or not isinstance(env, dict):
+            return None
+        if any(digest(path) != sha for path, sha in files.items()):
+            return None
+        if any(_mentions(path, names) for path, names in absent.items()):
+            return None
+        from vaelint.cache.reads import same_environment, still_missing
+
+        if not same_environment(env):
+            return None  # a variable the check read has another value now
+        result = codec.decode(stored["result"])
+        if not isinstance(result, TargetResult) or result.target != target:
+            return None
+        if not still_missing(*result.missing):
+            return None  # a data file it looked for is there now, or a package it lacked is installed
+        return result
+
     def put(self, target: str, options, result) -> bool:
-        """Store ``result`` (its ``dependencies`` were recorded while it ran)."""
+        """Store ``result`` (its ``dependencies`` were recorded while it ran); a cache that
+        cannot be written is said once (``problem``), never raised."""
         if options.sources or not result.dependencies:
             return False
         if result.error is not None and result.error.kind in _NOT_STORED:
@@ -157,14 +194,32 @@ class Cache:
         files = {path: digest(path) for path in result.dependencies}
         if any(sha is None for sha in files.values()):
             return False
-        self._prepare()
-        path = self._entry(key(target, options))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        # written whole, then moved in place: a reader never sees half an entry
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump({"files": files, "absent": dict(result.absent_names), "result": result}, fh)
-        os.replace(tmp, path)
+        text = key_text(target, options)
+        try:
+            entry = {
+                "format": FORMAT, "key": text, "files": files, "absent": dict(result.absent_names),
+                "environment": dict(result.environment), "result": codec.encode(result),
+            }
+            data = json.dumps(entry)
+        except (codec.Unstorable, TypeError, ValueError):
+            return False  # a value of a kind the cache does not hold: checked again next time
+        try:
+            self._prepare()
+            path = self._entry(hashlib.sha256(text.encode()).hexdigest())
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            # written whole, then moved in place: a reader never sees half an entry
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as e:
+            self.problem = f"the result cache at {self.folder} could not be written ({e.strerror or e}), so this check was not stored"
+            return False
         return True
 
     def _prepare(self) -> None:
@@ -177,11 +232,17 @@ class Cache:
             fh.write("Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by vaelint.\n")
 
 
-def clean(folder: str) -> bool:
-    """Remove the cache folder; whether there was one."""
+def clean(folder: str) -> str:
+    """Remove the cache folder; what was done, in words. A path that is not a cache folder is
+    left alone, and a folder that cannot be removed is said, never raised."""
     import shutil
 
-    if not os.path.isdir(folder):
-        return False
-    shutil.rmtree(folder)
-    return True
+    if not os.path.lexists(folder):
+        return f"no cache at {folder}"
+    if not os.path.isdir(folder) or os.path.islink(folder):
+        return f"{folder} is not a cache folder (a file or a link): left as it is"
+    try:
+        shutil.rmtree(folder)
+    except OSError as e:
+        return f"could not remove {folder} ({e.strerror or e}): remove it by hand"
+    return f"removed {folder}"

@@ -156,3 +156,40 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return text if text.endswith(".") else text + "."
+
+
+# what a layer expects of the tensor it takes: (attribute, where the size sits)
+_EXPECTS = {
+    "Linear": ("in_features", "the last dim"), "Bilinear": ("in1_features", "the last dim"),
+    "LSTM": ("input_size", "the last dim"), "GRU": ("input_size", "the last dim"), "RNN": ("input_size", "the last dim"),
+    "LayerNorm": ("normalized_shape", "the last dims"),
+    "Conv1d": ("in_channels", "dim 1 of a 3-D B x C x L"), "Conv2d": ("in_channels", "dim 1 of a 4-D B x C x H x W"),
+    "Conv3d": ("in_channels", "dim 1 of a 5-D B x C x D x H x W"),
+    "BatchNorm1d": ("num_features", "dim 1"), "BatchNorm2d": ("num_features", "dim 1 of a 4-D B x C x H x W"),
+}
+
+
+def input_misfit(ctx, failure, specs: list[InputSpec]) -> VaelintError | None:
+    """A shape error at a layer that the user's ``--input`` reaches as given (no op between) is
+    the input's, not the model's: a usage error saying what the layer expects, never a
+    confirmed finding with a fix to the model. Inputs the user's own code made (a training
+    script's real batch) are left to VAE013."""
+    node = failure.node
+    if node is None or kind_of(failure.error) is not ErrorKind.SHAPE or any(s.real is not None for s in specs):
+        return None
+    given = [a for a in node.all_input_nodes if a.op == "placeholder"]
+    module = ctx.module_of(node)
+    if not given or module is None or type(module).__name__ not in _EXPECTS:
+        return None
+    attr, where = _EXPECTS[type(module).__name__]
+    size = getattr(module, attr, None)
+    size = "x".join(str(s) for s in size) if isinstance(size, (tuple, list)) else size
+    name = ctx.module_name(module) or type(module).__name__
+    at = f" at {failure.loc.where()}" if failure.loc else ""
+    shown = " ".join(f"--input {s.text()}" for s in specs)
+    return VaelintError(
+        "input",
+        f"your {shown} does not fit the model's first layer: {name} ({type(module).__name__}){at} expects "
+        f"{attr}={size} at {where}, and got {ctx.shape_text(given[0])} ({str(failure.error).strip().splitlines()[0]}). "
+        "Give the shape of one batch of your data; if that is what you gave, the layer was built for other data.",
+    )

@@ -33,6 +33,9 @@ class Observation:
     # the annotated calls of an eager run on the device, with their real tensors
     # (vaelint/contracts/calls.py), when a finding asked for them
     contract_calls: list | None = None
+    # the first node (in the order the run computed them) whose value holds a NaN or an inf
+    # while the values it was computed from are finite: where a non-finite loss began
+    nonfinite: object = None
 
     def shapes_at(self, node) -> list[tuple] | None:
         """Shapes of the tensors that reached ``node`` in this run."""
@@ -140,13 +143,17 @@ _LARGE = 1 << 16
 
 def _forward_backward(capture, inputs, batch, device, total_of, reuse=None, retain_graph=True, keep=None) -> Observation:
     result = reuse if reuse is not None else capture.run(inputs, batch, keep_autograd=True)
+    total = total_of(result.output) if result.failure is None else None
+    if isinstance(total, torch.Tensor) and total.numel() == 1 and not bool(torch.isfinite(total.detach())):
+        nonfinite = first_nonfinite(result.tensors)  # before the large values are let go
+    else:
+        nonfinite = None
     if keep is not None:
         for node in [n for n, t in result.tensors.items() if n not in keep and t.numel() > _LARGE]:
             del result.tensors[node]
-    obs = Observation(device, result, error=result.failure.error if result.failure else None)
+    obs = Observation(device, result, error=result.failure.error if result.failure else None, nonfinite=nonfinite)
     if result.failure is not None:
         return obs
-    total = total_of(result.output)
     if not isinstance(total, torch.Tensor) or total.numel() != 1:
         return obs
     obs.loss_value = float(total.detach())
@@ -163,6 +170,15 @@ def _forward_backward(capture, inputs, batch, device, total_of, reuse=None, reta
         if p.requires_grad:
             obs.grads[name.removeprefix("model.")] = None if p.grad is None else float(torch.linalg.vector_norm(p.grad))
     return obs
+
+
+def first_nonfinite(tensors: dict):
+    """The first node, in the order the run computed them, whose floating value is not finite."""
+    for node, value in tensors.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+            if not bool(torch.isfinite(value.detach()).all()):
+                return node
+    return None
 
 
 def gradient_of(obs: Observation, output_node, input_node) -> float | None:

@@ -9,6 +9,7 @@ from vaelint.catalogue import rule_bug
 from vaelint.confirm.devicechoice import asserts_on_cuda
 from vaelint.confirm.forward_backward import confirm_run, whole_model_checks
 from vaelint.diagnostics import TargetResult
+from vaelint.errors import VaelintError
 from vaelint.vocab import ConfirmNeed
 
 
@@ -42,6 +43,29 @@ def confirm_findings(ctx, findings: list[tuple], device: str, keep_graph: bool, 
         except Exception as e:  # noqa: BLE001
             result.notes.append(rule_bug(rule, "confirm", e))
     result.checks = whole_model_checks(ctx, obs)
+    failed = [c for c in result.checks if not c.ok]
+    if failed:
+        said = not_finite_text(ctx, obs, failed)
+        if not findings:  # a check that failed is never "no findings": exit 2 saying what failed
+            raise VaelintError("loss", f"the confirmation run failed ({said}); no rule explains it, so the check cannot pass.")
+        result.notes.append(f"the confirmation run failed: {said}")
+
+
+def not_finite_text(ctx, obs, failed) -> str:
+    """What failed in the real run, and where a value first stopped being finite."""
+    text = "; ".join(f"{c.name} {c.detail}" for c in failed)
+    node = obs.nonfinite
+    if node is None:
+        return text
+    from vaelint.facts.context import loc_of
+
+    loc = loc_of(node)
+    at = f" at {loc.where()}" if loc is not None else ""
+    made = f"`{ctx.view.op(node)}`{at}, of shape {ctx.shape_text(node)}"
+    return (
+        f"{text}. The first value that is not finite is {made}, computed from finite values: a log of 0, an "
+        "exp that overflows (a log-variance head with no bound), or a division by 0 there"
+    )
 
 
 def _confirm_needs(rule, finding, ctx) -> set[ConfirmNeed]:

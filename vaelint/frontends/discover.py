@@ -102,3 +102,41 @@ def _dtype_of(ann) -> str:
         if name.startswith(prefix):
             return dtype
     return "float32"
+
+
+_MODEL_BASES = ("Module", "LightningModule")
+
+
+def models_defined(path: str) -> list[str]:
+    """Without running anything: the top-level classes of a file that are models (their bases
+    name ``nn.Module``, ``LightningModule``, a Keras ``Model``, or a model class of the same
+    file). Used to refuse a model file named without a target rather than pass it over."""
+    import ast
+
+    from vaelint.frontends.load import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    keras = any(
+        (isinstance(n, ast.Import) and any(a.name.split(".")[0] in ("keras", "tensorflow") for a in n.names))
+        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] in ("keras", "tensorflow"))
+        for n in ast.walk(tree)
+    )
+    bases = _MODEL_BASES + (("Model",) if keras else ())
+    models: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and any(_base_name(b) in bases or _base_name(b) in models for b in node.bases):
+            models.append(node.name)
+    return models
+
+
+def _base_name(expr) -> str:
+    import ast
+
+    while isinstance(expr, ast.Subscript):  # Generic[...]-style bases
+        expr = expr.value
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    return expr.id if isinstance(expr, ast.Name) else ""

@@ -1,0 +1,172 @@
+"""Never green without a check: a failed confirmation run, an input torch cannot make, an input
+the model's first layer cannot take, a report path over source, and what a model's code starts
+or signals: each is said (exit 2 with why), never "no findings", never a lost report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import FIXTURES
+from vaelint.cli import app
+
+runner = CliRunner()
+
+NAN_VAE = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Linear(20, 8)
+            self.dec = nn.Linear(4, 20)
+
+        def forward(self, x):
+            mu, logvar = self.enc(x).chunk(2, dim=-1)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+    def loss_function(recon, x, mu, logvar):
+        rec = -(x * torch.log(recon - recon)).sum()
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return (rec + kl) / x.size(0)
+''')
+
+
+def check(*args):
+    r = runner.invoke(app, ["check", *args, "--no-cache"])
+    assert "Traceback" not in r.output, r.output
+    return r
+
+
+def test_a_loss_that_is_not_finite_is_never_clean(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nan.py").write_text(NAN_VAE)
+    r = check("nan.py:VAE", "--input", "4x20", "--format", "json")
+    (res,) = json.loads(r.stdout)["results"]
+    assert r.exit_code == 2 and res["status"] == "error" and res["error"]["kind"] == "loss"
+    message = res["error"]["message"]
+    assert "the confirmation run failed (loss inf" in message
+    # where it began: the log of 0 at its line, with its shape
+    assert "The first value that is not finite is `log` at nan.py:19, of shape B x 20 (4 x 20)" in message
+    sarif = json.loads(check("nan.py:VAE", "--input", "4x20", "--format", "sarif").stdout)
+    (note,) = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "error" and sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    text = check("nan.py:VAE", "--input", "4x20")
+    assert text.exit_code == 2 and "could not be analysed" in text.stdout and "no findings in 1 target; 1 could not" in text.stdout
+
+
+def test_a_loss_that_is_not_finite_beside_findings_is_said_in_a_note(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # the same model with a shared noise draw (VAE001): findings, and the failed run in a note
+    (tmp_path / "nan.py").write_text(NAN_VAE.replace("torch.randn_like(mu)", "torch.randn(1, 4)"))
+    r = check("nan.py:VAE", "--input", "4x20", "--format", "json")
+    (res,) = json.loads(r.stdout)["results"]
+    assert r.exit_code == 1 and "VAE001" in [f["code"] for f in res["findings"]]
+    assert any(n.startswith("the confirmation run failed: loss inf") for n in res["notes"])
+
+
+@pytest.mark.parametrize("spec,said", [
+    ("1000000x1000000", "the input alone would take 3.64 TB, more than this machine's memory"),
+    ("99999999999999999999999x784", "more than a tensor can hold"),
+    ("2" + "x1" * 30 + "x784", "has 32 dims; torch's GPU kernels take at most 25"),
+])
+def test_an_input_torch_cannot_make_is_a_usage_error(spec, said):
+    r = check(f"{FIXTURES}/clean/mlp_vae.py:VAE", "--input", spec)
+    assert r.exit_code == 2 and said in r.output and "bug in vaelint" not in r.output
+
+
+def test_an_input_past_max_memory_is_a_usage_error():
+    r = check(f"{FIXTURES}/clean/mlp_vae.py:VAE", "--input", "100000x784", "--max-memory", "100M")
+    assert r.exit_code == 2 and "the input alone would take 299 MB, more than --max-memory (100 MB)" in r.output
+
+
+@pytest.mark.parametrize("spec,expects", [
+    ("8x784", "encoder.0 (Conv2d) at fixtures/clean/conv_vae.py:29 expects in_channels=1 at dim 1 of a 4-D B x C x H x W, and got B x 784"),
+    ("8x3x28x28", "expects in_channels=1 at dim 1 of a 4-D B x C x H x W, and got B x 3 x 28 x 28"),
+])
+def test_an_input_the_first_layer_cannot_take_is_the_inputs_fault(spec, expects, monkeypatch):
+    monkeypatch.chdir(os.path.dirname(FIXTURES))
+    r = check("fixtures/clean/conv_vae.py:ConvVAE", "--input", spec, "--format", "json")
+    (res,) = json.loads(r.stdout)["results"]
+    assert r.exit_code == 2 and res["error"]["kind"] == "input" and res["findings"] == []
+    assert f"your --input {spec} does not fit the model's first layer: " in res["error"]["message"]
+    assert expects in res["error"]["message"]
+
+
+def test_a_size_the_model_works_out_itself_stays_a_finding(monkeypatch):
+    # the near miss: the input reaches the layer through the model's own reshape (VAE013's example)
+    monkeypatch.chdir(os.path.dirname(FIXTURES))
+    r = check("fixtures/clean/mlp_vae.py:VAE", "--input", "8x1x28x28", "--format", "json")
+    assert r.exit_code == 2 and "does not fit the model's first layer" in r.stdout  # the input as given
+    from vaelint.rules import all_rules
+
+    vae013 = next(rule for rule in all_rules() if rule.code == "VAE013")
+    assert vae013.INVALID and all("x" in e.inputs[0] for e in vae013.INVALID)  # its examples still run as findings
+
+
+def test_a_report_is_never_written_over_source(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / "victim.py"
+    model.write_text(open(f"{FIXTURES}/clean/mlp_vae.py").read())
+    before = model.read_text()
+    for option in (["--output-file", "victim.py"], ["--also-output", "json=victim.py"], ["--output-file", "pyproject.toml"]):
+        (tmp_path / "pyproject.toml").write_text("[tool.other]\n")
+        r = check("victim.py:VAE", "--input", "4x784", *option)
+        assert r.exit_code == 2 and "the report would replace it" in r.output
+    assert model.read_text() == before and (tmp_path / "pyproject.toml").read_text() == "[tool.other]\n"
+    r = check("victim.py:VAE", "--input", "4x784", "--output-file", "report.json", "--format", "json")
+    assert r.exit_code == 0 and json.loads((tmp_path / "report.json").read_text())["results"]
+    assert check("victim.py:VAE", "--input", "4x784", "--output-file", "report.json", "--format", "json").exit_code == 0  # a report again
+
+
+HOSTILE = textwrap.dedent('''
+    import os
+    import signal
+    import time
+
+    import torch
+    import torch.nn as nn
+
+    from vae_base import Base
+
+
+    class Forks(Base):
+        def forward(self, x):
+            if os.fork() == 0:  # a child left behind, holding the worker's pipe
+                time.sleep(4)
+                open("LEFTOVER", "w").write("alive")
+                os._exit(0)
+            return super().forward(x)
+
+
+    class SignalsParent(Base):
+        def forward(self, x):
+            os.kill(os.getppid(), signal.SIGTERM)
+            return super().forward(x)
+''')
+
+
+def test_what_the_models_code_starts_ends_with_it_and_its_signals_stay_inside(tmp_path):
+    (tmp_path / "vae_base.py").write_text(
+        open(f"{FIXTURES}/clean/mlp_vae.py").read().replace("class VAE(", "class Base(")
+    )
+    (tmp_path / "hostile.py").write_text(HOSTILE)
+    run = [sys.executable, "-m", "vaelint", "check", "--input", "4x784", "--no-dynamic", "--no-cache", "--format", "json"]
+    forks = subprocess.run([*run, "hostile.py:Forks"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert forks.returncode == 0 and json.loads(forks.stdout)["results"][0]["status"] == "clean"
+    time.sleep(5)
+    assert not (tmp_path / "LEFTOVER").exists()  # the child ended with the worker
+    signals = subprocess.run([*run, "hostile.py:SignalsParent"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    (res,) = json.loads(signals.stdout)["results"]  # vaelint lived to write its report
+    assert signals.returncode == 2 and "signals only the processes the model's code started" in res["error"]["message"]
