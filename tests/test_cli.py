@@ -212,7 +212,7 @@ def test_timeout_is_exit_2_and_other_targets_still_run(tmp_path):
     assert r.exit_code == 2
     assert results[0]["error"]["kind"] == "timeout" and "did not finish within 2 s" in results[0]["error"]["message"]
     assert "model.py:13" in results[0]["error"]["message"] or "model.py:14" in results[0]["error"]["message"]
-    assert results[1]["status"] == "findings" and results[1]["findings"][0]["code"] == "VAE013"
+    assert results[1]["error"]["kind"] == "input" and "does not fit the model's first layer" in results[1]["error"]["message"]
 
 
 def test_whole_model_checks_are_reported():

@@ -186,7 +186,9 @@ def test_json_reports_follow_the_schema_in_docs(tmp_path):
     r = run("check", f"{BROADCAST}:VAE", f"{WARNING_ONLY}:VAE", f"{missing}:VAE", "--input", "8x784", "--format", "json")
     report = json.loads(r.output)
     jsonschema.validate(report, schema)
-    assert [x["status"] for x in report["results"]] == ["findings", "findings", "error"]
+    # the 20-wide model's first layer cannot take 8x784: an input error; the missing file: a load error
+    assert [x["status"] for x in report["results"]] == ["findings", "error", "error"]
+    assert [x["error"]["kind"] for x in report["results"][1:]] == ["input", "load"]
 
 
 @pytest.mark.parametrize("fmt", ["json", "sarif", "github", "markdown"])

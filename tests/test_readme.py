@@ -149,3 +149,22 @@ def test_every_heading_appears_once():
     headings = [ln for ln in README.splitlines() if ln.startswith(("## ", "### "))]
     repeated = [h for h, n in collections.Counter(headings).items() if n > 1]
     assert not repeated, repeated
+
+
+def test_what_you_see_is_the_real_output(monkeypatch):
+    """The README's example report is what the command prints now (trailing spaces aside);
+    ``VAELINT_REGOLD=1`` writes the real output into the README."""
+    monkeypatch.chdir(ROOT)
+    section = README[README.index("## What you see"):]
+    block = re.search(r"```\n(.*?)```", section, re.S).group(1)
+    command, *shown = block.splitlines()
+    args = command.removeprefix("$ vaelint ").split()
+    r = CliRunner().invoke(app, [*args, "--no-cache", "--color", "never"])
+    real = [line.rstrip() for line in r.stdout.splitlines()]
+    if os.environ.get("VAELINT_REGOLD"):
+        text = README.replace(block, "\n".join([command, *real]) + "\n")
+        open(os.path.join(ROOT, "README.md"), "w", encoding="utf-8").write(text)
+        return
+    # the measured values may differ in their last digit on another CPU: the rest must be the same
+    measured = lambda lines: [re.sub(r"[0-9.e+-]+ ok", "N ok", line.rstrip()) for line in lines]  # noqa: E731
+    assert r.exit_code == 1 and measured(shown) == measured(real)

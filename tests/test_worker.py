@@ -140,8 +140,8 @@ def test_exits_anywhere_are_results_and_later_targets_still_run(model_dir):
     assert "(os._exit(0)) in forward" in errors["os_exit_forward"]["message"]
     assert "(os._exit(0)) in loss" in errors["os_exit_loss"]["message"]
     assert "helper says stop" in errors["helper_exit_forward"]["message"]
-    # the last target ran (its 784-wide layer meets the 10-wide input: a shape finding)
-    assert results[-1]["status"] == "findings"
+    # the last target ran (its 784-wide first layer meets the 10-wide input: the input's fault)
+    assert results[-1]["error"]["kind"] == "input" and "first layer" in results[-1]["error"]["message"]
 
 
 def test_a_hang_that_swallows_exceptions_is_killed_at_the_timeout(model_dir):
@@ -152,7 +152,7 @@ def test_a_hang_that_swallows_exceptions_is_killed_at_the_timeout(model_dir):
     assert out.returncode == 2
     assert results[0]["error"]["kind"] == "timeout"
     assert "in forward, running bad.py:" in results[0]["error"]["message"]
-    assert results[1]["status"] == "findings"
+    assert results[1]["error"]["kind"] == "input"  # the next target ran (4x10 does not fit its first layer)
 
 
 def test_a_killed_worker_and_a_huge_allocation_are_reported(model_dir, tmp_path):

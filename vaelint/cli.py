@@ -73,7 +73,7 @@ def check(
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even with findings (exit 2 stays 2)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Findings and the summary only, no shape-flow table."),
     statistics: bool = typer.Option(False, "--statistics", help="A count per rule code after the report."),
-    config_path: Optional[str] = typer.Option(None, "--config", help="Read [tool.vaelint] from this file only."),
+    config_path: Optional[str] = typer.Option(None, "--config", help="Read \\[tool.vaelint] from this file only."),
     isolated: bool = typer.Option(False, "--isolated", help="Read no configuration file."),
     show_settings: bool = typer.Option(False, "--show-settings", help="Print the merged settings and where each came from."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0, help="Seconds per target (0: no limit; default 60)."),
@@ -111,7 +111,7 @@ def check(
     # the command line's own process has run no torch op (see main): its workers keep torch's threads
     fresh = bool(ctx.obj and ctx.obj.get("fresh_process"))
     results, failing, fixed_note = _run_checks(
-        request, jobs, fresh, format, jobs_option, no_cache, fix or diff, diff, unsafe_fixes, output_file,
+        request, jobs, fresh, format, jobs_option, no_cache, fix or diff, diff, unsafe_fixes, output_file, exit_zero,
     )
     if not results:
         _no_targets(targets, format, output_file, color, quiet, statistics, request.extra_outputs)
@@ -127,9 +127,10 @@ def check(
     raise typer.Exit(1 if failing and not exit_zero else 0)
 
 
-def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, diff, unsafe_fixes, output_file):
+def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, diff, unsafe_fixes, output_file, exit_zero=False):
     """(results, the findings that fail the run, the --fix note): the targets checked,
-    with a progress line on a terminal; with --fix or --diff, the fix rounds."""
+    with a progress line on a terminal; with --fix or --diff, the fix rounds (``--diff``
+    ends here: exit 1 when it has fixes to show, 0 with ``--exit-zero``, 2 on an error)."""
     from vaelint.concurrency import default_jobs
     from vaelint.runner import check_jobs, fix_rounds
 
@@ -157,7 +158,7 @@ def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, dif
     if diff:
         _write(fixes.diff_text(sources), output_file)
         typer.echo(f"vaelint: {note}", err=True)
-        raise typer.Exit(2 if any(r.error is not None for r in results) else (1 if sources else 0))
+        raise typer.Exit(2 if any(r.error is not None for r in results) else (1 if sources and not exit_zero else 0))
     fixes.write(sources)  # the results above are the written files' (checked on the same text)
     return results, failing, note
 

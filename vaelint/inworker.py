@@ -100,9 +100,13 @@ def work(target: str, options: Options, write_end: int, captured, fresh: bool, t
         result.absent_names = {p: n for p, n in reads.absent().items() if p not in result.dependencies}
         result.environment = reads.environment()
         send(write_end, ("result", portable(result)))
-    except BaseException:  # noqa: BLE001 - a bug of ours: the parent reports the missing result
+    except BaseException as e:  # noqa: BLE001 - a bug of ours: said to the parent as ours, not the model's exit
         traceback.print_exc()
         code = 70
+        try:
+            send(write_end, (*_whose(e), traceback.format_exc()))
+        except BaseException:  # noqa: BLE001 - the pipe is gone: exit 70 says it alone
+            pass
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -123,6 +127,19 @@ def threads_for(model, input_elements: int) -> None:
     small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL
     if small and input_elements < SMALL_INPUT:
         torch.set_num_threads(1)
+
+
+def _whose(e: BaseException) -> tuple[str, str]:
+    """("raised", what) when the innermost frame that raised ``e`` is the user's code, else
+    ("internal", what): an exception of vaelint's machinery, wherever it travelled through."""
+    from vaelint.frames import display_path, is_user_file
+
+    frames = traceback.extract_tb(e.__traceback__) if e.__traceback__ else []
+    last = frames[-1] if frames else None
+    name = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    if last is not None and is_user_file(last.filename):
+        return "raised", f"{name} at {display_path(last.filename)}:{last.lineno}"
+    return "internal", name + (f" (at {last.filename}:{last.lineno})" if last else "")
 
 
 def contain() -> None:

@@ -44,7 +44,9 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs
             jobs.append((t, config.target_named(t), config))
         elif t.endswith((".py", ".ipynb")):
             if not os.path.exists(t):
-                raise VaelintError("input", f"{t}: no such file.")
+                from vaelint.frontends.sourcefile import missing_file
+
+                raise VaelintError("input", f"{t}: {missing_file(t)}")
             _parses(t)
             # file mode (pre-commit passes every changed file): its configured
             # targets, else the models whose forward annotates its input shape,
@@ -111,9 +113,10 @@ def _parses(path: str) -> None:
     model: exit 2 with where it stops parsing (as ruff's E999)."""
     import ast
 
-    from vaelint.frontends.load import read_source
+    from vaelint.frontends.sourcefile import read_source, undecodable
 
     try:
+        undecodable(path)
         ast.parse(read_source(path), filename=path)
     except SyntaxError as e:
         raise VaelintError(

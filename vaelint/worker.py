@@ -196,7 +196,9 @@ def _wait(pid: int, target: str, options: Options, read_end: int, listener=None)
                 f"{_where(stages)}{at}). A forward that never returns, or a model too slow for this input: "
                 "fix the loop, check with a smaller --input, or raise --timeout."
             ))
-        for kind, value in messages:
+        for kind, value, *more in messages:
+            if kind in ("internal", "raised"):
+                return _escaped(pid, target, stages, kind, value, more[0] if more else "")
             if kind == "stage":
                 stages.append(value)
                 if listener is not None:
@@ -226,7 +228,7 @@ def _ended(pid: int, target: str, stages: list[str], result: TargetResult | None
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
         return _error(target, "killed", (
             f"{target}: the worker running the model was killed by {name} in {_where(stages)}, with a peak "
-            f"memory of {_size(peak)}. {_HINT_KILLED}"
+            f"memory of {_size(peak)}. {_hint_for(sig)}"
         ))
     code = os.WEXITSTATUS(status)
     if code == 70 and not stages:
@@ -235,6 +237,39 @@ def _ended(pid: int, target: str, stages: list[str], result: TargetResult | None
         f"{target}: the model's code ended the process (os._exit({code})) in {_where(stages)}, so no "
         "result came back. Keep process exits out of the model's code path."
     ))
+
+
+def _escaped(pid: int, target: str, stages: list[str], kind: str, what: str, trace: str) -> TargetResult:
+    """An exception no stage catches ended the worker: vaelint's own (``internal``: a bug of
+    ours, never the model's exit) or one the model's code raised that is not an Exception
+    (``raised``: a KeyboardInterrupt or a BaseException of its own). ``VAELINT_DEBUG=1`` prints
+    the worker's traceback."""
+    os.waitpid(pid, 0)
+    if os.environ.get("VAELINT_DEBUG"):
+        sys.stderr.write(trace)
+    if kind == "raised":
+        return _error(target, "exit", (
+            f"{target}: the model's code raised {what} in {_where(stages)}, which ends the analysis as an exit "
+            "would. Keep it out of the model's code path."
+        ))
+    return _error(target, "internal", (
+        f"vaelint failed while analysing {target}, in {_where(stages)}: {what}. This is a bug in vaelint, "
+        "not in your code; please report it with the model file (VAELINT_DEBUG=1 prints the traceback)."
+    ))
+
+
+def _hint_for(sig: int) -> str:
+    """What most often sends this signal: the out-of-memory killer sends SIGKILL; a crash in
+    native code (a C extension, a CUDA library, torch itself) raises SIGSEGV, SIGBUS or SIGABRT."""
+    if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE):
+        return (
+            "A crash in native code (a C extension the model uses, a CUDA library, or torch itself), not "
+            "Python: run the model's forward in plain Python on the same input to see it, and check that the "
+            "extension was built for this torch."
+        )
+    if sig == signal.SIGKILL:
+        return _HINT_KILLED
+    return "A signal the model's code asked for (an alarm, a timer) or another process sent: look for signal.alarm or os.kill in its code path."
 
 
 def end_group(pid: int) -> None:
@@ -263,7 +298,7 @@ def _ask_where(pid: int, inbox: _Inbox) -> str | None:
         messages = inbox.read(max(0.0, deadline - time.monotonic()))
         if messages is None:
             break
-        for kind, value in messages:
+        for kind, value, *_ in messages:
             if kind == "where":
                 return value
     return None

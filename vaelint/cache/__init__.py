@@ -1,6 +1,8 @@
 """The result cache: results stored under a key of all they depend on (``store.py``),
-and the files a check read, recorded while it ran (``reads.py``).
+the files a check read, recorded while it ran (``reads.py``), and a result as JSON
+(``codec.py``).
 
-Imports: the settings' options and the top-level vocabulary only: a cached answer
-is read before torch is imported.
+Imports: the settings' options and the top-level vocabulary only, and, in codec.py, the
+records of an offered edit (vaelint/fixes/edits.py): a cached answer is read before torch
+is imported.
 """

@@ -21,7 +21,7 @@ def _may_declare_shapes(path: str) -> bool:
     import ast
 
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
             tree = ast.parse(fh.read())
     except (OSError, SyntaxError, ValueError):
         return False

@@ -24,6 +24,7 @@ import types
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
+from vaelint.frontends.sourcefile import missing_file, read_source, undecodable  # noqa: F401 - read_source: imported from here
 from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger, star_cause
 from vaelint.frontends.statements import assigned_names, select_statements
 
@@ -81,42 +82,24 @@ def _script_guard(path: str, argv: list[str] | None):
         sys.argv = saved_argv
 
 
-def read_source(path: str) -> str:
-    """The Python source of a file (a notebook's code cells, joined:
-    vaelint/frontends/notebook.py)."""
-    from vaelint.frontends.overlay import text_of
-
-    edited = text_of(path)  # a fix being checked again (vaelint/frontends/overlay.py)
-    if edited is not None:
-        return edited
-    if path.endswith(".ipynb"):
-        from vaelint.frontends.notebook import notebook_source
-
-        return notebook_source(path).text  # the code cells as one Python text (vaelint/frontends/sourcemap.py)
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        return fh.read()
-
-
 def _parsed_file(path: str) -> tuple[str, ast.Module]:
     """The file's real path and syntax tree; a clear error for a missing, non-Python
     or unparsable file."""
     if not os.path.exists(path):
-        raise VaelintError(
-            "load", f"{path}: no such file. Check the path in the target (PATH.py:NAME); it is "
-            "relative to the current directory."
-        )
+        raise VaelintError("load", f"{path}: {missing_file(path)}")
     if os.path.isdir(path) or not path.endswith((".py", ".ipynb")):
         raise VaelintError(
             "load", f"{path}: not a Python file. A target is PATH.py:NAME, e.g. models/vae.py:VAE."
         )
     abspath = os.path.realpath(path)
+    undecodable(abspath)
     source = read_source(abspath)
     try:
         return abspath, ast.parse(source, filename=abspath)
     except SyntaxError as e:
         raise VaelintError(
             "load",
-            f"{display_path(abspath)}:{e.lineno}:{e.offset or 1}: the model file does not parse "
+            f"{display_path(abspath)}:{e.lineno or 1}:{e.offset or 1}: the model file does not parse "
             f"({e.msg}). Fix the syntax error; `python -m py_compile {display_path(abspath)}` "
             "shows it too.",
         ) from None

@@ -29,6 +29,14 @@ def render(results: list[TargetResult]) -> str:
                 where = f"file={_prop(display_path(f.loc.path))},line={f.loc.shown_line},col={f.loc.column},"
             cell = f" (cell {f.loc.cell})" if f.loc is not None and f.loc.cell else ""
             title = _prop(f"{f.code} {f.name}{cell}")
-            fixable = " (fixable: vaelint check --fix)" if f.autofix is not None and not f.autofix.rejected else ""
+            fixable = _fixable(f.autofix)
             lines.append(f"::{level} {where}title={title}::{_data(f.message + ' Fix: ' + f.fix + fixable)}")
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _fixable(fix) -> str:
+    """How to apply the offered edit: ``--fix``, or ``--fix --unsafe-fixes`` for one that changes the
+    loss's scale or makes a choice (vaelint/fixes/edits.py)."""
+    if fix is None or fix.rejected:
+        return ""
+    return " (fixable: vaelint check --fix)" if fix.applicability == "safe" else " (fixable: vaelint check --fix --unsafe-fixes)"

@@ -85,21 +85,22 @@ class Settings:
 
     def explain(self, config: Config) -> list[tuple[str, str, str]]:
         """(setting, value, where it came from), for --show-settings."""
-        where = "[tool.vaelint] in " + config.path if config.path else "default"
-        if self.cli.isolated:
-            where = "default (--isolated)"
+        default = "default (--isolated)" if self.cli.isolated else "default"
 
-        def source(cli_value) -> str:
-            return "command line" if cli_value else where
+        def source(cli_value, key: str) -> str:
+            """The command line, the [tool.vaelint] key that set it, or the default."""
+            if cli_value:
+                return "command line"
+            return f"[tool.vaelint] in {config.path}" if key in config.keys and not self.cli.isolated else default
 
         rows = [
-            ("select", ", ".join(self.select(config) or ["all rules"]), source(self.cli.select or self.cli.extend_select)),
-            ("ignore", ", ".join(self.ignore(config)) or "none", source(self.cli.ignore or self.cli.extend_ignore)),
-            ("fail-on", self.fail_on(config), source(self.cli.fail_on)),
-            ("timeout", f"{self.timeout(config):g} s" if self.timeout(config) else "none", source(self.cli.timeout is not None)),
-            ("device", self.device(config), source(self.cli.device)),
-            ("per-file-ignores", "; ".join(f"{k}: {', '.join(v)}" for k, v in config.per_file_ignores.items()) or "none", where),
-            ("targets", ", ".join(t.target for t in config.targets) or "none", where),
+            ("select", ", ".join(self.select(config) or ["all rules"]), source(self.cli.select or self.cli.extend_select, "select")),
+            ("ignore", ", ".join(self.ignore(config)) or "none", source(self.cli.ignore or self.cli.extend_ignore, "ignore")),
+            ("fail-on", self.fail_on(config), source(self.cli.fail_on, "fail-on")),
+            ("timeout", f"{self.timeout(config):g} s" if self.timeout(config) else "none", source(self.cli.timeout is not None, "timeout")),
+            ("device", self.device(config), source(self.cli.device, "device")),
+            ("per-file-ignores", "; ".join(f"{k}: {', '.join(v)}" for k, v in config.per_file_ignores.items()) or "none", source(False, "per-file-ignores")),
+            ("targets", ", ".join(t.target for t in config.targets) or "none", source(False, "targets")),
             ("configuration file", config.path or "none", "--config" if self.cli.config else "found" if config.path else "-"),
         ]
         return rows

@@ -55,6 +55,7 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
 
     has_section: bool = False  # the file has a [tool.vaelint] section
+    keys: frozenset = frozenset()  # the keys that section sets (the rest are defaults)
 
     @property
     def root(self) -> str:
@@ -130,9 +131,9 @@ def _codes(path, key, value) -> list[str]:
 
 
 def _parse(section: dict, path: str) -> Config:
-    cfg = Config(path=path, has_section=True)
     if not isinstance(section, dict):
         raise _bad(path, "", section, "[tool.vaelint] must be a table")
+    cfg = Config(path=path, has_section=True, keys=frozenset(section))
     for key in section:
         if key not in _TOP_KEYS:
             raise _bad(path, key, section[key], f"unknown key; the keys are {', '.join(_TOP_KEYS)}")

@@ -77,7 +77,7 @@ class KerasFrontend(PlainFrontend):
 
 def file_imports_keras(path: str) -> bool:
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
             return loading.imports_keras(ast.parse(fh.read()))
     except (OSError, SyntaxError, ValueError):
         return False

@@ -97,7 +97,7 @@ def _mentions_a_device(program, home) -> bool:
                 paths.add(path)
     for path in paths:
         try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
+            with open(path, encoding="utf-8-sig", errors="replace") as fh:
                 text = fh.read()
         except OSError:
             continue

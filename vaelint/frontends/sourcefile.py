@@ -1,0 +1,77 @@
+"""Reading a named source file as Python would: its text (a notebook's code cells
+joined; a fix being checked again stands in for the file), and why it cannot be read
+(not in its encoding, a link to nothing or to itself)."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from vaelint.errors import VaelintError
+from vaelint.frames import display_path
+
+
+def read_source(path: str) -> str:
+    """The Python source of a file (a notebook's code cells, joined:
+    vaelint/frontends/notebook.py)."""
+    from vaelint.frontends.overlay import text_of
+
+    edited = text_of(path)  # a fix being checked again (vaelint/frontends/overlay.py)
+    if edited is not None:
+        return edited
+    if path.endswith(".ipynb"):
+        from vaelint.frontends.notebook import notebook_source
+
+        return notebook_source(path).text  # the code cells as one Python text (vaelint/frontends/sourcemap.py)
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        return fh.read()
+
+
+def undecodable(path: str) -> None:
+    """A Python file whose bytes are not in its encoding (UTF-8, or what a coding line
+    declares) does not import: exit 2 with where, as Python would refuse it (read_source
+    itself is lenient, for the files it only scans)."""
+    if not path.endswith(".py"):
+        return
+    import io
+    import tokenize
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return  # said by the read itself
+    encoding = "utf-8"
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        data.decode(encoding)
+    except LookupError as e:
+        raise VaelintError("load", f"{display_path(path)}:1:1: the file declares an encoding Python does not know ({e}).") from None
+    except (SyntaxError, UnicodeDecodeError) as e:  # SyntaxError: not UTF-8 in its first two lines, and no coding line
+        e = e if isinstance(e, UnicodeDecodeError) else _first_bad_byte(data)
+        line = data[: e.start].count(b"\n") + 1
+        raise VaelintError(
+            "load",
+            f"{display_path(path)}:{line}:1: the file is not valid {encoding} (byte {data[e.start]:#x}), so Python cannot "
+            "import it: save it as UTF-8, or declare its encoding on its first line (# -*- coding: latin-1 -*-).",
+        ) from None
+
+
+def _first_bad_byte(data: bytes) -> UnicodeDecodeError:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e
+    return UnicodeDecodeError("utf-8", data, 0, 1, "not UTF-8")
+
+
+def missing_file(path: str) -> str:
+    """Why a named file cannot be opened, in words: absent, or a link to nothing or to itself."""
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return "a symbolic link that leads back to itself, so there is no file to read. Point it at the model file."
+        return f"a symbolic link to {os.readlink(path)}, which does not exist. Point it at the model file."
+    return "no such file. Check the path in the target (PATH.py:NAME); it is relative to the current directory."
