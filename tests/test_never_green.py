@@ -182,3 +182,14 @@ def test_an_exception_of_vaelints_own_is_ours_and_a_models_base_exception_is_its
     (res,) = json.loads(theirs.stdout)["results"]
     assert theirs.returncode == 2 and res["error"]["kind"] == "exit"
     assert "the model's code raised KeyboardInterrupt at interrupts.py:6" in res["error"]["message"]
+
+
+def test_a_keyword_input_the_forward_does_not_take_is_a_usage_error(monkeypatch):
+    monkeypatch.chdir(os.path.dirname(FIXTURES))
+    r = check("fixtures/clean/mlp_vae.py:VAE", "--input", "4x784", "--input", "labels=4:int64:10", "--format", "json")
+    (res,) = json.loads(r.stdout)["results"]
+    assert r.exit_code == 2 and res["error"]["kind"] == "input"
+    assert "the model's forward takes no parameter 'labels' (it takes x)" in res["error"]["message"]
+    # the near miss: a forward that reads **kwargs takes it (the conditional VAE fixture)
+    r = check("fixtures/clean/keyword_input_cvae.py:CVAE", "--input", "6x20", "--input", "labels=6:int64:3")
+    assert r.exit_code == 0, r.output

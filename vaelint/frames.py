@@ -80,11 +80,23 @@ def _library_roots() -> tuple[str, ...]:
     return tuple(sorted(roots))
 
 
+_claimed: set[str] = set()  # installed packages checked as the user's code (a target inside one)
+
+
+def claim(folder: str) -> None:
+    """Count ``folder`` (an installed package that holds the target: ``diffusers``) as the
+    user's code, so findings and shapes point at its lines."""
+    _claimed.add(os.path.realpath(folder))
+    is_user_file.cache_clear()
+
+
 @lru_cache(maxsize=4096)
 def is_user_file(filename: str) -> bool:
     if not filename or filename.startswith("<"):
         return False
     real = os.path.realpath(filename)
+    if any(real.startswith(root + os.sep) for root in _claimed):
+        return True
     for root in _roots():
         if real == root or real.startswith(root + os.sep):
             return False

@@ -39,6 +39,7 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs
         from vaelint.frontends.base import parse_ref
 
         ref = parse_ref(t)
+        t, ref = _import_path(t, ref)
         if ref.name and ref.path.endswith((".py", ".ipynb")):
             config = settings.for_file(ref.path)
             jobs.append((t, config.target_named(t), config))
@@ -77,6 +78,24 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs
             "with its input, or annotate its forward's input with a jaxtyping shape)"
         )
     return jobs
+
+
+def _import_path(t: str, ref):
+    """``pkg.module:Class`` (an import path, as uvicorn and pytest take them): the module's
+    file in its installed package (vaelint/frontends/load.py imports it whole)."""
+    from vaelint.frontends.base import parse_ref
+    from vaelint.frontends.installed import module_file
+
+    module, sep, name = t.rpartition(":")
+    if ref.name or not sep or not name.isidentifier() or "/" in module or os.sep in module or module.endswith((".py", ".ipynb")):
+        return t, ref
+    path = module_file(module)
+    if path is None:
+        raise VaelintError(
+            "input", f"{t!r}: no module {module!r} is installed here, and it is not a file: write PATH.py:NAME, or "
+            "the import path of an installed module (diffusers.models:AutoencoderKL).",
+        )
+    return f"{path}:{name}", parse_ref(f"{path}:{name}")
 
 
 def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_text: str = "") -> None:

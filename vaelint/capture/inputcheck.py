@@ -59,7 +59,32 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
     if options.batch_dim is not None:
         given = [s.with_batch_dim(options.batch_dim) for s in given]
     check_inputs(given)
+    if program.step is None:
+        _keywords_taken(program.model, [s for s in given if s.name])
     return [s for s in given if not s.name] + [s for s in given if s.name]
+
+
+def _keywords_taken(model, keyword_specs: list[InputSpec]) -> None:
+    """``--input NAME=SPEC`` for a keyword the model's forward does not take is a usage error
+    naming the parameters it does take (a forward with ``**kwargs`` takes any)."""
+    import inspect
+
+    if not keyword_specs:
+        return
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError, AttributeError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    taken = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for spec in keyword_specs:
+        if spec.name.split(".")[0] not in taken:
+            raise VaelintError(
+                "input",
+                f"--input {spec.text()}: the model's forward takes no parameter {spec.name.split('.')[0]!r} "
+                f"(it takes {', '.join(taken) or 'no named parameters'}): give NAME= only for one of those.",
+            )
 
 
 def binary_retry(failure, specs: list[InputSpec]) -> list[InputSpec] | None:

@@ -24,6 +24,7 @@ import types
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
+from vaelint.frontends.installed import installed_module
 from vaelint.frontends.sourcefile import missing_file, read_source, undecodable  # noqa: F401 - read_source: imported from here
 from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger, star_cause
 from vaelint.frontends.statements import assigned_names, select_statements
@@ -136,6 +137,9 @@ def load_module(
     abspath, tree = _parsed_file(path)
     imports.prepare(abspath, tree)
     root, package = _package_context(abspath)
+    installed = installed_module(abspath, root, package)
+    if installed is not None:
+        return installed
     # The file's folder (sibling imports), its package root, and the current
     # directory (``from models.base import BaseVAE`` run from the repo root).
     for folder in (os.getcwd(), root, os.path.dirname(abspath)):

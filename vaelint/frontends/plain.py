@@ -61,6 +61,10 @@ class PlainFrontend(FrontendBase):
         abspath = os.path.realpath(ref.path)
         if isinstance(module.__dict__.get(name), MissingImport):
             module.__dict__[name]._fail()  # says why the name could not be defined
+        if name not in module.__dict__ and hasattr(module, "__getattr__"):  # a library's lazy module (diffusers)
+            defined_in = _lazily_defined(module, name)
+            if defined_in is not None:  # checked in the module that defines it (its loss beside it)
+                return self.build(TargetRef(f"{defined_in}:{name}", defined_in, name), request, extra_names)
         if name not in module.__dict__:
             candidates = model_candidates(module)
             hint = f" It defines: {', '.join(candidates)}." if candidates else (
@@ -115,3 +119,14 @@ class PlainFrontend(FrontendBase):
             f"{spec}: {name} is a {type(obj).__name__}, not an nn.Module subclass or a function "
             "returning one.",
         )
+
+
+def _lazily_defined(module, name: str) -> str | None:
+    """The file that defines what a lazy package's ``__getattr__`` gives for ``name``; None
+    when it gives nothing, or nothing defined in a file of its own."""
+    try:
+        obj = getattr(module, name)
+        path = inspect.getsourcefile(obj)
+    except Exception:  # noqa: BLE001 - no such name, or no source: said by the caller
+        return None
+    return path if path and path.endswith(".py") and os.path.realpath(path) != os.path.realpath(module.__file__ or "") else None
