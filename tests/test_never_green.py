@@ -193,3 +193,14 @@ def test_a_keyword_input_the_forward_does_not_take_is_a_usage_error(monkeypatch)
     # the near miss: a forward that reads **kwargs takes it (the conditional VAE fixture)
     r = check("fixtures/clean/keyword_input_cvae.py:CVAE", "--input", "6x20", "--input", "labels=6:int64:3")
     assert r.exit_code == 0, r.output
+
+
+def test_a_keras_functional_model_trained_with_fit_is_never_passed_over(tmp_path, monkeypatch):
+    # a Keras script: Model(x, y) at the top, vae.fit(...): no torch backward, yet a model
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        "from keras.layers import Input, Dense\nfrom keras.models import Model\n\n"
+        "x = Input(shape=(784,))\ny = Dense(784)(Dense(8)(x))\nvae = Model(x, y)\nvae.compile(loss=None)\n"
+    )
+    r = runner.invoke(app, ["check", "train.py", "--no-cache"])
+    assert r.exit_code == 2 and "train.py defines the model vae but names no target" in r.output

@@ -129,6 +129,9 @@ def models_defined(path: str) -> list[str]:
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and any(_base_name(b) in bases or _base_name(b) in models for b in node.bases):
             models.append(node.name)
+        # a Keras functional model built at the top: vae = Model(inputs, outputs)
+        elif keras and isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _base_name(node.value.func) == "Model":
+            models += [t.id for t in node.targets if isinstance(t, ast.Name)]
     return models
 
 
