@@ -204,3 +204,35 @@ def test_a_keras_functional_model_trained_with_fit_is_never_passed_over(tmp_path
     )
     r = runner.invoke(app, ["check", "train.py", "--no-cache"])
     assert r.exit_code == 2 and "train.py defines the model vae but names no target" in r.output
+
+
+def test_a_skipped_weight_load_in_another_module_than_the_script_is_quoted_from_its_own_file(tmp_path, monkeypatch):
+    # the step lives in pkg/algo.py, past the entry script's last line: its text was cut from the
+    # entry script's (an IndexError, "a bug in vaelint"; a wrong quote where the script was longer)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VAELINT_TRAINING", "read")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "vae.py").write_text(open(f"{FIXTURES}/clean/mlp_vae.py").read())
+    (tmp_path / "pkg" / "algo.py").write_text(textwrap.dedent('''
+        import torch
+        from vae import VAE, loss_function
+
+
+        class Learner:
+            def train(self, resume):
+                model = VAE()
+                if resume:
+                    model.load_state_dict(torch.load("ckpt.pt"))
+                opt = torch.optim.Adam(model.parameters())
+                for x in torch.utils.data.DataLoader(torch.rand(32, 784), batch_size=8):
+                    loss = loss_function(*model(x)[:1], x, *model(x)[1:])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+    '''))
+    (tmp_path / "train_model.py").write_text("from pkg.algo import Learner\nLearner().train(resume=True)\n")
+    r = check("train_model.py", "--input", "8x784", "--format", "json")
+    (res,) = json.loads(r.stdout)["results"]
+    assert res["error"] is None, res["error"]
+    assert any(n.startswith('pkg/algo.py:10: model.load_state_dict(torch.load("ckpt.pt")) was not run') for n in res["notes"]), res["notes"]

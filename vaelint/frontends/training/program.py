@@ -76,8 +76,12 @@ def _inferred_inputs(loader) -> tuple[list, str]:
 
 def _not_run(plan, sandbox) -> list[str]:
     """What the report says the check did not do: loading weights, the writes blocked."""
+    from vaelint.frontends.sourcefile import read_source
+
+    # the skipped loads are statements of the step's own file, which need not be the entry script
+    text = read_source(plan.site.place.scope.path) if plan.skipped_loads else ""
     notes = [
-        f"{display_path(plan.site.place.scope.path)}:{stmt.lineno}: {source_segment(plan.entry.text, stmt.value, 70)} "
+        f"{display_path(plan.site.place.scope.path)}:{stmt.lineno}: {source_segment(text, stmt.value, 70)} "
         "was not run: vaelint checks the model as the code builds it, without loading weights"
         for stmt in plan.skipped_loads
     ]

@@ -74,6 +74,8 @@ class Sandbox:
         return any(under(r) for r in self._free_roots) and not any(under(r) for r in theirs)
 
     def _note(self, what: str) -> None:
+        if len(what) > 120:  # an argument's repr (a whole state_dict): its start says enough
+            what = what[:100] + "...)"
         text = f"{what}{self._where()}"
         if text not in self.blocked:
             self.blocked.append(text)
