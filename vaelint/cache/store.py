@@ -121,10 +121,6 @@ def key_text(target: str, options) -> str:
     ))
 
 
-def key(target: str, options) -> str:
-    return hashlib.sha256(key_text(target, options).encode()).hexdigest()
-
-
 def _mentions(path: str, names: list[str]) -> bool:
     """Does a file read only to find these names (a call of the loss) hold one now?"""
     try:
@@ -140,14 +136,16 @@ class Cache:
         self.folder = folder
         self.problem: str | None = None  # why the cache could not be used this time, for one note
 
-    def _entry(self, k: str) -> str:
+    def _entry(self, text: str) -> str:
+        """The entry's file, named by the digest of its key's text."""
+        k = hashlib.sha256(text.encode()).hexdigest()
         return os.path.join(self.folder, "results", k[:2], f"{k}.json")
 
     def get(self, target: str, options):
         """The stored result, when it is this target's and every file it read holds the same bytes; else None."""
         text = key_text(target, options)
         try:
-            with open(self._entry(hashlib.sha256(text.encode()).hexdigest()), encoding="utf-8") as fh:
+            with open(self._entry(text), encoding="utf-8") as fh:
                 stored = json.load(fh)
         except FileNotFoundError:
             return None
@@ -205,7 +203,7 @@ class Cache:
             return False  # a value of a kind the cache does not hold: checked again next time
         try:
             self._prepare()
-            path = self._entry(hashlib.sha256(text.encode()).hexdigest())
+            path = self._entry(text)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             # written whole, then moved in place: a reader never sees half an entry
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
