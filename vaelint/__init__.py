@@ -5,3 +5,14 @@ load -> capture -> shapes -> roles -> (loss binding) -> rules -> report.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["Finding", "Report", "UsageError", "check"]
+
+
+def __getattr__(name: str):
+    # the Python API (vaelint/api.py), imported on first use: the command line never pays for it
+    if name in __all__:
+        from vaelint import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'vaelint' has no attribute {name!r}")

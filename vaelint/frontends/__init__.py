@@ -15,13 +15,14 @@ from vaelint.frontends.base import Frontend, LoadRequest, Program, TargetRef, pa
 
 def frontends() -> list[Frontend]:
     """The front ends in the order they are asked; the first that detects a target gets it."""
+    from vaelint.frontends.inmemory import InMemoryFrontend
     from vaelint.frontends.keras import KerasFrontend
     from vaelint.frontends.lightning import LightningFrontend
     from vaelint.frontends.notebook import NotebookFrontend
     from vaelint.frontends.plain import PlainFrontend
     from vaelint.frontends.training import TrainingFrontend
 
-    return [NotebookFrontend(), KerasFrontend(), LightningFrontend(), TrainingFrontend(), PlainFrontend()]
+    return [InMemoryFrontend(), NotebookFrontend(), KerasFrontend(), LightningFrontend(), TrainingFrontend(), PlainFrontend()]
 
 
 def choose(ref: TargetRef) -> Frontend:
