@@ -196,3 +196,15 @@ def test_the_package_imports_the_api_only_when_asked():
 
     code = "import sys, vaelint; assert 'vaelint.api' not in sys.modules; vaelint.check; assert 'vaelint.api' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_process_with_cuda_set_up_is_checked_in_process(tmp_path, monkeypatch):
+    # a forked worker cannot use the CUDA its parent set up (a notebook that moved its model to the GPU)
+    module = _vae_file(tmp_path, KL_MEAN)
+    model = module.VAE()
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr("vaelint.worker.run_target", lambda *a, **k: pytest.fail("forked a worker"))
+    report = vaelint.check(model, "8x12", loss=module.vae_loss, device="cpu")
+    assert [f.code for f in report.findings] == ["VAE002"]
+    assert any("CUDA set up" in n for n in report.notes)
+    assert model.training and all(p.grad is None for p in model.parameters())

@@ -226,9 +226,10 @@ def _check_object(obj, settings, request, loss, isolate: bool) -> Report:
 
     config = _config_for(obj, settings)
     options = request.options_for(None, config)
-    token = register(Entry(obj, loss, dict(request.loss_kwargs), copy=not isolate))
+    entry = Entry(obj, loss, dict(request.loss_kwargs))
+    token = register(entry)
     try:
-        result = _run(token, options, obj, isolate)
+        result = _run(token, entry, options, isolate)
     finally:
         release(token)
     result.target = _label(obj)
@@ -236,15 +237,23 @@ def _check_object(obj, settings, request, loss, isolate: bool) -> Report:
     return Report([result])
 
 
-def _run(token: str, options, obj, isolate: bool) -> TargetResult:
+def _run(token: str, entry, options, isolate: bool) -> TargetResult:
+    """In a forked worker (its model is its own), else in this process on a copy."""
     from vaelint.inworker import in_process
     from vaelint.worker import prepare, run_target
 
+    import torch
+
     prepare(1)
-    if isolate:
+    if isolate and not torch.cuda.is_initialized():
         return run_target(token, options, fresh=False)
-    with _kept(obj):
-        return in_process(token, options)
+    entry.copy = True
+    with _kept(entry.obj):
+        result = in_process(token, options)
+    if isolate:  # a forked worker cannot use the CUDA this process has set up
+        result.notes.append("this process has CUDA set up, which a forked worker cannot use: checked in this "
+                            "process, on a copy of the model (isolate=False does so always)")
+    return result
 
 
 class _kept:
