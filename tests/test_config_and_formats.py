@@ -217,7 +217,7 @@ def test_sarif_field_by_field(tmp_path, monkeypatch):
     assert sarif["$schema"].endswith("sarif-2.1.0.json") and sarif["version"] == "2.1.0"
     (run,) = sarif["runs"]
     driver = run["tool"]["driver"]
-    assert driver["name"] == "vaelint" and driver["version"] == "0.1.0" and driver["informationUri"].startswith("https://")
+    assert driver["name"] == "vaelint" and driver["version"] == "0.1.0" and "informationUri" not in driver
     codes = [rule["id"] for rule in driver["rules"]]
     assert "VAE003" in codes and "VAE013" in codes
     for rule in driver["rules"]:

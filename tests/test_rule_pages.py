@@ -31,12 +31,16 @@ def test_a_page_shows_the_rule_and_an_example_the_tests_run():
     assert example.code.strip() in text and f"line {example.line}" in text
 
 
-def test_reports_link_each_finding_to_its_page():
+def test_reports_link_each_finding_to_its_page_under_the_projects_home(monkeypatch):
+    from vaelint.report import rule_pages
     from vaelint.report.sarif_report import rule_uri
 
+    # no [project.urls] entry: no link at all, never a made-up one
+    assert rule_pages.home_url() is None and rule_uri("VAE003") is None
+    monkeypatch.setattr(rule_pages, "home_url", lambda: "https://git.example.org/ml/vaelint")
     for rule in all_rules():
         uri = rule_uri(rule.code)
-        assert uri == page_url(rule.code) and uri.endswith(f"/docs/rules/{rule.code}.md")
+        assert uri == page_url(rule.code) == f"https://git.example.org/ml/vaelint/blob/main/docs/rules/{rule.code}.md"
         assert os.path.exists(os.path.join(ROOT, "docs", "rules", f"{rule.code}.md"))
     assert rule_uri("VAE999") is None
     schema = json.load(open(os.path.join(ROOT, "docs", "report.schema.json")))
@@ -49,3 +53,27 @@ def test_the_readme_rule_table_is_the_catalogue():
     section = section[: section.index("\n## ", 1)]
     rows = re.findall(r"^\| (VAE\d{3}) \| ([\w-]+) \|", section, re.M)
     assert rows == [(r.code, r.name) for r in all_rules()]
+
+
+def test_the_home_is_read_from_the_installed_packages_project_urls(monkeypatch):
+    import importlib.metadata
+
+    from vaelint.report import rule_pages
+
+    class Meta:
+        def __init__(self, urls):
+            self.urls = urls
+
+        def get_all(self, key):
+            return self.urls if key == "Project-URL" else None
+
+    for urls, home in [
+        (["Documentation, https://docs.example.org", "Source, https://git.example.org/vaelint/"], "https://git.example.org/vaelint"),
+        (["Homepage, https://vaelint.example.org"], "https://vaelint.example.org"),
+        (["Documentation, https://docs.example.org"], None),
+        ([], None),
+    ]:
+        monkeypatch.setattr(importlib.metadata, "metadata", lambda name, urls=urls: Meta(urls))
+        rule_pages.home_url.cache_clear()
+        assert rule_pages.home_url() == home
+    rule_pages.home_url.cache_clear()

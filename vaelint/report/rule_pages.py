@@ -7,12 +7,26 @@ fails when they differ from what the catalogue renders (ruff's rule pages).
 
 from __future__ import annotations
 
+import functools
 import textwrap
 
-# the repository's home, where docs/rules/ is published: the SARIF report's helpUri
-# and the JSON report's help_uri point there (README, "Installing")
-REPOSITORY_URL = "https://github.com/your-org/vaelint"
 PAGES_FOLDER = "docs/rules"
+
+
+@functools.lru_cache(maxsize=1)
+def home_url() -> str | None:
+    """The project's home, where docs/rules/ is published: the one setting every link is
+    made from, read from the installed package's ``[project.urls]`` (``Homepage``, ``Source``
+    or ``Repository``); None when it names none (then no report carries a link: SARIF
+    carries each rule's page as ``help.markdown`` instead)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("vaelint").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        return None
+    by_label = {label.strip().lower(): url.strip() for label, _, url in (u.partition(",") for u in urls)}
+    return next((by_label[k].rstrip("/") for k in ("homepage", "source", "repository") if by_label.get(k)), None)
 
 
 def page_path(code: str) -> str:
@@ -20,9 +34,10 @@ def page_path(code: str) -> str:
     return f"{PAGES_FOLDER}/{code}.md"
 
 
-def page_url(code: str) -> str:
-    """The page's URL in the repository (blob view of the main branch)."""
-    return f"{REPOSITORY_URL}/blob/main/{page_path(code)}"
+def page_url(code: str) -> str | None:
+    """The page's URL in the repository (blob view of the main branch); None without a home."""
+    home = home_url()
+    return f"{home}/blob/main/{page_path(code)}" if home else None
 
 
 def render(rule) -> str:

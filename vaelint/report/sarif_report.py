@@ -9,9 +9,9 @@ import os
 
 from vaelint import __version__
 from vaelint.diagnostics import TargetResult
+from vaelint.report.rule_pages import home_url, render as render_page
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFO_URI = "https://pypi.org/project/vaelint/"
 
 
 def repository_root(start: str | None = None) -> str:
@@ -58,7 +58,7 @@ def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[s
                         "name": "vaelint",
                         "version": __version__,
                         "semanticVersion": __version__,
-                        "informationUri": INFO_URI,
+                        **({"informationUri": home} if (home := home_url()) else {}),
                         "rules": [_rule(r) for r in rules],
                     }
                 },
@@ -114,8 +114,8 @@ def _rule(r) -> dict:
         "name": r.name,
         "shortDescription": {"text": r.summary},
         "fullDescription": {"text": " ".join(r.what.split())},
-        "help": {"text": r.page()},
-        "helpUri": rule_uri(r.code),
+        "help": {"text": r.page(), "markdown": render_page(r)},
+        **({"helpUri": uri} if (uri := rule_uri(r.code)) else {}),
         "defaultConfiguration": {"level": str(r.severity)},
     }
 
