@@ -109,3 +109,31 @@ def test_the_run_leaves_torch_and_the_tracer_as_it_found_them(tmp_path, monkeypa
     assert before == after
     assert torch._C._len_torch_function_stack() == 0
     assert program.step is not None
+
+
+def test_writes_beside_a_checkout_in_the_temporary_folder_are_the_users_too(tmp_path):
+    # a repository under /tmp (tmp_path is there): ../runs and ../tmp beside it are the user's,
+    # while a library's own temporary file (tempfile's) is still made
+    import tempfile
+
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    cwd = os.getcwd()
+    os.chdir(repo)
+    try:
+        with Sandbox(str(repo / "train.py")).active() as sandbox:
+            os.mkdir("../tmp")
+            with open("../f.txt", "w") as fh:
+                fh.write("x")
+            os.makedirs(str(tmp_path / "runs" / "exp1"))
+            with tempfile.NamedTemporaryFile("w") as own:
+                own.write("library scratch")
+                assert os.path.exists(own.name)
+    finally:
+        os.chdir(cwd)
+    assert sorted(os.listdir(tmp_path)) == ["repo"] and os.listdir(repo) == []
+    assert [b.split(" at ")[0] for b in sandbox.blocked] == [
+        "os.mkdir('../tmp')", "open('../f.txt', 'w')", f"os.makedirs('{tmp_path / 'runs' / 'exp1'}')",
+    ]

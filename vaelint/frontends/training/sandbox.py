@@ -69,8 +69,15 @@ class Sandbox:
         def under(root: str) -> bool:
             return path == root or path.startswith(root + os.sep)
 
-        # a repository checked out under /tmp (a CI runner's) is still the user's
+        # a repository checked out under /tmp (a CI runner's) is still the user's, and so is the
+        # folder it sits in there (../runs, ../tmp beside the checkout): of the temporary folder,
+        # only what lies outside the user's top folder in it is free
         theirs = {os.path.realpath(os.path.dirname(os.path.abspath(self.script))), os.path.realpath(os.getcwd())}
+        for root in self._free_roots:
+            for folder in list(theirs):
+                rel = os.path.relpath(folder, root)
+                if rel != "." and not rel.startswith(".."):
+                    theirs.add(os.path.join(root, rel.split(os.sep)[0]))
         return any(under(r) for r in self._free_roots) and not any(under(r) for r in theirs)
 
     def _note(self, what: str) -> None:
