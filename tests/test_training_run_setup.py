@@ -120,3 +120,35 @@ def test_a_data_set_of_the_users_whose_data_is_not_here_stands_in_when_input_is_
     r, result = _json("dataset_without_its_data.py")
     assert r.exit_code == 2 and "tried to run a program (curl" in result["error"]["message"], r.output
     assert ".." not in result["error"]["message"]
+
+
+def test_arrays_the_setup_reads_from_files_that_are_not_here_stand_in_when_input_is_given(monkeypatch):
+    # np.load at the top, np.loadtxt in a helper, the model sized from the array, an index loop
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("array_files_index_loop.py", "--input", "32x500")
+    assert r.exit_code == 1 and [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 46)], r.output
+    notes = [n for n in result["notes"] if n.startswith("the data file")]
+    assert notes == [
+        "the data file data/train_matrix.npy (np.load at array_files_index_loop.py:30) is not here: it stands in as "
+        "512 x 500 float32 rows of --input 32x500's samples",
+        "the data file data/heldout.csv (np.loadtxt at array_files_index_loop.py:27) is not here: it stands in as "
+        "512 x 500 float32 rows of --input 32x500's samples",
+    ]
+    r, result = _json("array_files_index_loop.py")  # nothing gives the batch: the missing file is named
+    assert r.exit_code == 2 and "No such file or directory: 'data/train_matrix.npy'" in result["error"]["message"]
+
+
+def test_an_array_file_that_is_here_is_read_as_written(tmp_path, monkeypatch):
+    import numpy as np
+
+    np.save(tmp_path / "train.npy", np.random.rand(40, 20).astype("float32"))
+    _script(
+        tmp_path, "import numpy as np", "import torch", "from vae_common import VAE, elbo",
+        "data = np.load('train.npy')", "model = VAE(data.shape[1], 4)",
+        "for i in range(0, len(data), 8):", "    x = torch.from_numpy(data[i:i + 8])", "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "8x20")
+    assert result["error"] is None, r.output
+    assert not any(n.startswith("the data file") for n in result["notes"]), result["notes"]

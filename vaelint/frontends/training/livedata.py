@@ -1,10 +1,16 @@
-"""The user's own data sets whose data is not here, while training code runs (:mod:`.liverun`).
+"""The user's own data whose files are not here, while training code runs (:mod:`.liverun`).
 
 With ``--input`` given, the batches are of the specs, so a data set is only ever asked for
 what the setup reads of it (``len``, ``dataset[0]``). A ``Dataset`` subclass of the user's
 whose constructor cannot find its files, or tries to download them (refused by the sandbox),
 would end the run before any loader exists; instead it stands in: ``len`` is some number,
 its items are samples of the specs, and an attribute it never set says what it is if used.
+
+Data read as arrays by the setup itself (``train = np.load("data/train.npy")`` at the top of
+a script, a helper that returns ``pd.read_csv(path).values``, then batches sliced from it
+in an index loop) stands in the same way: a read of a file that is not here returns rows of
+the first ``--input``'s samples (``n_items = train.shape[1]`` is its width), and the report
+says which file stood in. A file that is here is read as written.
 Without ``--input`` nothing stands in: the run stops and says which file was missing."""
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ def standing_in(specs):
     if not any(not s.name for s in specs):
         yield
         return
+    spec = next(s for s in specs if not s.name)
 
     def __init_subclass__(cls, **kwargs):
         super(Dataset, cls).__init_subclass__(**kwargs)
@@ -92,7 +99,69 @@ def standing_in(specs):
 
     patches = Patches()
     patches.set(Dataset, "__init_subclass__", classmethod(__init_subclass__))
+    _array_reads(patches, spec)
     try:
         yield
     finally:
         patches.restore()
+
+
+# the readers of data files a setup calls: (module, function, what it returns)
+_READERS = (
+    ("numpy", "load", "array"), ("numpy", "loadtxt", "array"), ("numpy", "genfromtxt", "array"),
+    ("numpy", "fromfile", "array"), ("pandas", "read_csv", "frame"), ("pandas", "read_table", "frame"),
+    ("pandas", "read_json", "frame"), ("pandas", "read_pickle", "frame"), ("pandas", "read_parquet", "frame"),
+    ("pandas", "read_feather", "frame"), ("pandas", "read_hdf", "frame"), ("pandas", "read_excel", "frame"),
+)
+_ROWS_BYTES = 64 << 20  # a stood-in array holds at most this much (and 2 to 512 rows)
+
+
+def _array_reads(patches, spec) -> None:
+    """np.load, pd.read_csv, ... of a file that is not here give rows of ``spec``'s samples."""
+    import importlib
+    import importlib.util
+
+    for module_name, name, kind in _READERS:
+        if module_name not in __import__("sys").modules and importlib.util.find_spec(module_name) is None:
+            continue
+        module = importlib.import_module(module_name)  # imported now: the setup's own import finds it patched
+        real = getattr(module, name, None)
+        if real is not None:
+            patches.set(module, name, _reader(real, f"{'np' if module_name == 'numpy' else 'pd'}.{name}", kind, spec))
+
+
+def _reader(real, label: str, kind: str, spec):
+    import os
+
+    from vaelint.frames import user_frame
+
+    @functools.wraps(real)
+    def read(path=None, *args, **kwargs):
+        target = path if path is not None else kwargs.get("filepath_or_buffer", kwargs.get("file"))
+        try:
+            return real(path, *args, **kwargs) if path is not None else real(*args, **kwargs)
+        except OSError:
+            if not isinstance(target, (str, os.PathLike)) or os.path.exists(target) or user_frame() is None:
+                raise
+        rows = _stood_in_rows(spec)
+        loc = user_frame()
+        STOOD_IN.append(
+            f"the data file {os.fspath(target)} ({label} at {loc.where()}) is not here: it stands in as "
+            f"{' x '.join(str(n) for n in rows.shape)} {rows.dtype} rows of --input {spec.text()}'s samples"
+        )
+        if kind == "frame":
+            import pandas as pd
+
+            return pd.DataFrame(rows.reshape(rows.shape[0], -1))
+        return rows
+
+    return read
+
+
+def _stood_in_rows(spec):
+    """Rows of the spec's samples, as many as fit in a small array (at least twice the batch)."""
+    import math
+
+    sample = max(1, math.prod(spec.sample_shape)) * 4
+    n = max(2 * spec.batch, min(512, _ROWS_BYTES // sample))
+    return spec.with_batch_dim(0).make(n).numpy() if spec.batch_dim == 0 else spec.make(n).movedim(spec.batch_dim, 0).numpy()
