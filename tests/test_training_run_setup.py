@@ -152,3 +152,18 @@ def test_an_array_file_that_is_here_is_read_as_written(tmp_path, monkeypatch):
     r, result = _json("train.py", "--input", "8x20")
     assert result["error"] is None, r.output
     assert not any(n.startswith("the data file") for n in result["notes"]), result["notes"]
+
+
+def test_an_npz_archive_that_is_not_here_gives_each_array_it_is_asked_for(tmp_path, monkeypatch):
+    # dsprites-style: data = np.load("...npz"); data["imgs"] sized the model and is sliced in a loop
+    _script(
+        tmp_path, "import numpy as np", "import torch", "from vae_common import VAE, elbo",
+        "with np.load('data/dsprites.npz', encoding='latin1') as data:",
+        "    imgs = torch.from_numpy(data['imgs']).float().flatten(1)",
+        "model = VAE(imgs.shape[1], 4)", "for i in range(0, len(imgs), 16):", "    x = imgs[i:i + 16]",
+        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "16x4096")
+    assert result["error"] is None, r.output
+    assert any(n.startswith("the data file data/dsprites.npz (np.load at train.py:4)") for n in result["notes"])

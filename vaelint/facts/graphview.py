@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import torch.fx as fx
 
 from vaelint.capture.ops import CAST_OPS, RANDOM_OPS, RESHAPE_OPS, op_name
@@ -14,6 +16,7 @@ class GraphView:
         self.graph = graph
         self.modules = modules or {}
         self._anc: dict[fx.Node, frozenset] = {}
+        self._values: dict[fx.Node, frozenset] = {}
         self.order = {n: i for i, n in enumerate(graph.nodes)}
 
     def op(self, node: fx.Node) -> str:
@@ -40,7 +43,36 @@ class GraphView:
         return result
 
     def depends_on(self, node: fx.Node, other: fx.Node | None) -> bool:
-        return other is not None and other in self.ancestors(node)
+        """Does ``node`` read ``other``'s values? Reading only its sizes is not reading it: a KL
+        scaled by ``0.5 / recon.shape[0]`` reads the heads, not the reconstruction."""
+        return other is not None and other in self.value_ancestors(node)
+
+    def value_ancestors(self, node: fx.Node) -> frozenset:
+        """The nodes whose values ``node`` is computed from (itself included): :meth:`ancestors`
+        without the way through a size query (``x.size(0)``, ``x.shape[0]``, ``len(x)``)."""
+        hit = self._values.get(node)
+        if hit is not None:
+            return hit
+        acc = {node}
+        for a in node.all_input_nodes:
+            if not is_size(a):
+                acc |= self.value_ancestors(a) if a in self._values else self._value_ancestors_iter(a)
+        result = frozenset(acc)
+        self._values[node] = result
+        return result
+
+    def _value_ancestors_iter(self, start: fx.Node) -> frozenset:
+        acc, stack = set(), [start]
+        while stack:
+            n = stack.pop()
+            if n in acc:
+                continue
+            if n in self._values:
+                acc |= self._values[n]
+                continue
+            acc.add(n)
+            stack.extend(a for a in n.all_input_nodes if not is_size(a))
+        return frozenset(acc)
 
     def depends_through(self, node: fx.Node, other: fx.Node, blocked: set[str]) -> bool:
         """Does ``node`` depend on ``other`` along a path with no op in ``blocked``
@@ -90,3 +122,30 @@ class GraphView:
                 continue
             return False
         return any(a.op == "placeholder" for a in self.ancestors(node))
+
+
+
+_SIZE_METHODS = {"size", "dim", "numel", "__len__", "ndimension", "nelement"}
+_SIZE_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.neg,
+                    operator.pow, operator.mod}
+
+
+def is_size(node: fx.Node, depth: int = 0) -> bool:
+    """A size query or arithmetic on sizes: ``x.size(0)``, ``x.shape[0]``, ``len(x)``, ``0.5 / x.shape[0]``."""
+    if depth > 12:
+        return False
+    if node.op == "call_method":
+        return node.target in _SIZE_METHODS
+    if node.op != "call_function":
+        return False
+    target = node.target
+    if target is getattr:
+        return len(node.args) > 1 and node.args[1] == "shape"
+    if target is len:
+        return True
+    inputs = node.all_input_nodes
+    if target is operator.getitem:
+        return bool(inputs) and is_size(node.args[0], depth + 1) if isinstance(node.args[0], fx.Node) else False
+    if target in _SIZE_ARITHMETIC:
+        return bool(inputs) and all(is_size(a, depth + 1) for a in inputs)
+    return False

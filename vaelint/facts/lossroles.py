@@ -11,6 +11,10 @@ from vaelint.facts.roles import Comparison, Roles
 from vaelint.capture.ops import CAST_OPS, RECON_LOSS_OPS
 
 
+# ops that hand on the same value (a copy, a cast, a dim of size 1 dropped): the terms are inside
+_SAME_VALUE = {"clone", "contiguous", "float", "double", "to", "type", "squeeze", "view_as", "reshape_as"}
+
+
 def term_kind(view: GraphView, roles: Roles, node) -> str | None:
     """What a loss term is about: "rec" (it reads the reconstruction), "kl" (the
     encoder's heads only: a closed-form KL candidate), "latent" (the sample but
@@ -138,6 +142,8 @@ def _split_terms(
             return parts
         return _term(sign, node, chain, outer)
     tensor_operands = [a for a in operands if _is_tensor_valued(a)]
+    if name in _SAME_VALUE and len(tensor_operands) == 1:  # loss.clone(), loss.float(): the same terms
+        return _split_terms(view, tensor_operands[0], sign, kind, depth + 1, outer, chain)
     if name in {"mean", "sum", "div", "mul", "neg"} and len(tensor_operands) == 1:
         inner = {}
         parts = _split_terms(
@@ -161,7 +167,7 @@ def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
             return False
         return kind(a) != kind(b) or _mixes(view, a, kind, depth + 1) or _mixes(view, b, kind, depth + 1)
     tensors = [a for a in operands if _is_tensor_valued(a)]
-    if name in {"mean", "sum", "div", "mul", "neg"} and len(tensors) == 1:
+    if name in {"mean", "sum", "div", "mul", "neg"} | _SAME_VALUE and len(tensors) == 1:
         return _mixes(view, tensors[0], kind, depth + 1)
     return False
 
