@@ -283,26 +283,26 @@ class _kept:
 
 def _config_for(obj, settings):
     """The configuration of the project that holds the model's file (else the current folder's)."""
-    import inspect
-
-    cls = obj if inspect.isclass(obj) else type(obj) if not inspect.isfunction(obj) else None
-    try:
-        path = inspect.getsourcefile(cls if cls is not None else obj)
-    except TypeError:
-        path = None
-    return settings.for_file(path) if path and os.path.exists(path) else settings.base()
+    _thing, path = _source_of(obj)
+    return settings.for_file(path) if path else settings.base()
 
 
 def _label(obj) -> str:
     """How the report names a model object: ``vae.py:VAE`` (its class's file), or the class."""
-    import inspect
-
     from vaelint.frames import display_path
+
+    thing, path = _source_of(obj)
+    name = thing.__qualname__.replace(".<locals>.", ".")
+    return f"{display_path(path)}:{name}" if path else name
+
+
+def _source_of(obj):
+    """(the class or function that defines the model, the file it is defined in or None)."""
+    import inspect
 
     thing = obj if inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
     try:
         path = inspect.getsourcefile(thing)
-    except TypeError:
+    except TypeError:  # defined in the interpreter (python -c, a REPL)
         path = None
-    name = thing.__qualname__.replace(".<locals>.", ".")
-    return f"{display_path(path)}:{name}" if path and os.path.exists(path) else name
+    return thing, path if path and os.path.exists(path) else None

@@ -120,9 +120,10 @@ def _array_reads(patches, spec) -> None:
     """np.load, pd.read_csv, ... of a file that is not here give rows of ``spec``'s samples."""
     import importlib
     import importlib.util
+    import sys
 
     for module_name, name, kind in _READERS:
-        if module_name not in __import__("sys").modules and importlib.util.find_spec(module_name) is None:
+        if module_name not in sys.modules and importlib.util.find_spec(module_name) is None:
             continue
         module = importlib.import_module(module_name)  # imported now: the setup's own import finds it patched
         real = getattr(module, name, None)
