@@ -125,6 +125,8 @@ def test_findings_are_typed_records_at_the_users_line(tmp_path):
     assert [row.stage for row in report.flow][:2] == ["input", "encoder"]
     assert "VAE002" in repr(report) and "api_models.py:20" in repr(report)
     assert report.to_dict()["results"][0]["findings"][0]["code"] == "VAE002"
+    assert "VAE002" in report.__rich__().plain  # rich (a notebook with rich's extension) shows the text report
+    assert report._repr_html_().startswith("<pre>") and "api_models.py:20" in report._repr_html_()
 
 
 def test_a_clean_model_is_ok_and_the_callers_model_is_untouched(tmp_path):
