@@ -14,6 +14,14 @@ def rt(attr: str) -> ast.expr:
     return ast.Attribute(value=ast.Name(RT, ast.Load()), attr=attr, ctx=ast.Load())
 
 
+def batch_use(use) -> ast.expr:
+    """``BatchUse(kind, arity, keys=(...))``, how the generated step reads a batch; or None."""
+    if use is None:
+        return const(None)
+    keys = [ast.keyword("keys", const(tuple(use.keys)))] if use.keys else []
+    return ast.Call(func=rt("BatchUse"), args=[const(use.kind), const(use.arity)], keywords=keys)
+
+
 def rt_call(attr: str, *args: ast.expr) -> ast.Call:
     return ast.Call(func=rt(attr), args=list(args), keywords=[])
 

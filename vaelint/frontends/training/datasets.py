@@ -112,6 +112,8 @@ def known_item(name: str, i, transform=None):
 
     if name not in KNOWN and GIVEN and isinstance(i, int):
         items = tuple(spec.make(1)[0] for spec in GIVEN if not spec.name)
+        if not items:  # --input batch.image=SPEC: a dict of each key's sample
+            return {s.name.split(".", 1)[1]: s.make(1)[0] for s in GIVEN if "." in (s.name or "")}
         return items if len(items) > 1 else (items[0], 0)
     if name not in KNOWN or not isinstance(i, int):
         from vaelint.frontends.training.runtime import StandIn

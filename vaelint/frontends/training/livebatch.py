@@ -32,6 +32,11 @@ def batch_maker(specs: list):
             rounds[key] = rounds.get(key, 0) + 1
             start = sum(parts[:k])
             given, arity = given[start:start + parts[k]], parts[k]
+        keys = _keys_read(frame) if given and arity is None and not parts else []
+        if keys:
+            # for batch in loader: x = batch["image"]: the keys the step reads take the specs in
+            # order (the data set's labels after them), as a pattern's names do
+            return _keyed(keys, given, {s.name: s for s in specs if s.name}, _labels(loader, given))
         if given or specs:
             return _from_specs(given, {s.name: s for s in specs if s.name}, arity, _labels(loader, given))
         known = as_known(loader)
@@ -128,6 +133,46 @@ def _zipped_parts(frame) -> list[int] | None:
     if len(target.elts) != len(source.args):
         return None
     return [len(e.elts) if isinstance(e, (ast.Tuple, ast.List)) else 1 for e in target.elts]
+
+
+def _keys_read(frame) -> list[str]:
+    """The keys the step reads of a batch it takes whole (``for batch in loader:`` then
+    ``batch["image"]``, ``batch = next(it)``), in the order of the source; [] for none."""
+    from vaelint.frontends.training.livestep import enumerated, located_frame
+    from vaelint.frontends.training.runtime import keys_read
+
+    _, scope, place = located_frame(frame) if frame is not None else (None, None, None)
+    stmt = place.statement if place is not None else None
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        target, after = stmt.target, stmt.body
+        target = (enumerated(target, stmt.iter, lambda name: frame.f_locals.get(name, frame.f_globals.get(name))) or (None, target))[1]
+    elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        after = [s for s in ast.walk(scope.node) if isinstance(s, ast.stmt) and s.lineno > (stmt.end_lineno or stmt.lineno)]
+    else:
+        return []
+    return keys_read(target.id, after) if isinstance(target, ast.Name) else []
+
+
+def _keyed(keys: list[str], given: list, named: dict, labels) -> dict:
+    """The dict batch: a key named by ``--input batch.KEY=SPEC`` takes that spec; the others
+    take the unnamed specs in the order the step reads them, then the data set's labels."""
+    by_key = {n.split(".", 1)[1]: s for n, s in named.items() if "." in n}
+    rest = [k for k in keys if k not in by_key]
+    items = dict(zip(rest, _from_specs(given, {}, len(rest), labels))) if rest else {}
+    _say_keys(rest, given)
+    return {k: by_key[k].make(by_key[k].batch) if k in by_key else items[k] for k in keys}
+
+
+def _say_keys(keys: list[str], given: list) -> None:
+    from vaelint.frontends.training.livedata import STOOD_IN
+
+    pairs = ", ".join(f"[{k!r}] = --input {s.text()}" for k, s in zip(keys, given))
+    if not pairs:
+        return
+    note = f"the batch is a dict the step reads by key: {pairs} (in the order the step reads them)"
+    if note not in STOOD_IN:
+        STOOD_IN.append(note)
 
 
 def _taking_statement(frame):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from vaelint.frontends.training.astbuild import ITEMS, NAMED, RT, SAVED, const, function_def, located, rt, rt_call
+from vaelint.frontends.training.astbuild import ITEMS, NAMED, RT, SAVED, batch_use, const, function_def, located, rt, rt_call
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.livestep import LiveStep
 from vaelint.frontends.training.rewrite import _signals_first
@@ -103,7 +103,7 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
     else:
         target = ast.Tuple(elts=[ast.Name(n, ast.Store()) for n in step.names], ctx=ast.Store())
         pattern = tuple(step.names)
-    use_expr = const(None) if use is None else ast.Call(func=rt("BatchUse"), args=[const(use.kind), const(use.arity)], keywords=[])
+    use_expr = batch_use(use)
     value = ast.Call(
         func=rt("batch"),
         args=[ast.Name(ITEMS, ast.Load()), ast.Name(NAMED, ast.Load()), const(pattern), use_expr, const(line)],

@@ -85,10 +85,10 @@ def standing_in(specs):
     from vaelint.frontends.training.livepatch import Patches
 
     STOOD_IN.clear()
-    if not any(not s.name for s in specs):
+    if not any(not s.name or "." in s.name for s in specs):  # the batch's items, or its keys (batch.image=)
         yield
         return
-    spec = next(s for s in specs if not s.name)
+    spec = next((s for s in specs if not s.name), None)
 
     def __init_subclass__(cls, **kwargs):
         super(Dataset, cls).__init_subclass__(**kwargs)
@@ -99,7 +99,8 @@ def standing_in(specs):
 
     patches = Patches()
     patches.set(Dataset, "__init_subclass__", classmethod(__init_subclass__))
-    _array_reads(patches, spec)
+    if spec is not None:
+        _array_reads(patches, spec)
     try:
         yield
     finally:

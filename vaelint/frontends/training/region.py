@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from vaelint.frontends.training.astbuild import ITEMS, NAMED, SAVED, rt_call, const, function_def, located, mark, no_args, rt
+from vaelint.frontends.training.astbuild import ITEMS, NAMED, SAVED, batch_use, const, function_def, located, mark, no_args, rt, rt_call
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.runtime import use_of
 from vaelint.frontends.training.sites import Boundary, Frame, Site, _peel
@@ -90,9 +90,7 @@ class Region:
         else:
             names = [target.id] if isinstance(target, ast.Name) else ["batch"]
             use = use_of(names[0], following)
-        use_expr = const(None) if use is None else ast.Call(
-            func=rt("BatchUse"), args=[const(use.kind), const(use.arity)], keywords=[]
-        )
+        use_expr = batch_use(use)
         value = ast.Call(
             func=rt("batch"),
             args=[ast.Name(ITEMS, ast.Load()), ast.Name(NAMED, ast.Load()), const(tuple(names)), use_expr, const(like.lineno)],

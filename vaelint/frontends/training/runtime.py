@@ -133,6 +133,7 @@ class BatchUse:
     method: str = ""  # "passed": the method of self it is passed to ...
     position: int = 0  # ... as its argument number
     key: str = ""  # "keyed": the first key read
+    keys: tuple = ()  # "keyed": every key read, in the order the step first reads them
 
 
 @dataclass
@@ -181,9 +182,15 @@ class Runtime:
 
             return fill(tuple(names))
         name = names[0]
+        kind = use.kind if use else "tensor"
+        keyed = named.get(name) if isinstance(named.get(name), dict) else {}  # --input batch.label=SPEC
+        if kind == "keyed" and use.keys and items:
+            # batch["image"], batch["label"]: the keys no --input names take the --input values
+            # in the order the step reads them, as a pattern's names do
+            rest = [k for k in use.keys if k not in keyed]
+            return {**{k: self._item(items, {}, f"{name}[{k!r}]", i, line) for i, k in enumerate(rest)}, **keyed}
         if name in named:
             return named[name]
-        kind = use.kind if use else "tensor"
         if kind == "unpacked":
             return tuple(self._item(items, named, f"{name}[{k}]", k, line) for k in range(use.arity))
         if kind == "indexed":
@@ -206,9 +213,12 @@ class Runtime:
 
     def _missing(self, name: str, k: int, line: int) -> StandIn:
         nth = {0: "1st", 1: "2nd", 2: "3rd"}.get(k, f"{k + 1}th")
+        base, _, key = name.partition("[")
+        key = key.rstrip("]").strip("'\"")
+        named = f"{base}.{key}" if key and not key.lstrip("-").isdigit() else base  # batch['label'] -> batch.label
         return StandIn(
             f"{name}, the {nth} item of the batch ({display_path(self.path)}:{line})",
-            f"Give it a value with one more --input (in the batch's order) or --input {name.split('[')[0]}=SPEC, "
+            f"Give it a value with one more --input (in the batch's order) or --input {named}=SPEC, "
             "e.g. --input 8:int64:10 for class labels.",
         )
 
@@ -337,7 +347,8 @@ def use_of(name: str, statements) -> BatchUse:
             if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
                 key = node.slice
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    return BatchUse("keyed", key=key.value)
+                    keys = keys_read(name, statements)
+                    return BatchUse("keyed", key=keys[0] if keys else key.value, keys=tuple(keys))
                 return BatchUse("indexed")
             if isinstance(node, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in node.args):
                 func = node.func
@@ -346,6 +357,25 @@ def use_of(name: str, statements) -> BatchUse:
                     return BatchUse("passed", method=func.attr, position=k)
                 return BatchUse("tensor")
     return BatchUse("tensor")
+
+
+def keys_read(name: str, statements) -> list[str]:
+    """The keys the statements read of a dict ``name`` (``name["image"]``, ``name.get("y")``),
+    in the order of the source, each once."""
+    import ast
+
+    found = []
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            key = None
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
+                key = node.slice
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == name and node.args:
+                key = node.args[0]
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                found.append((node.lineno, node.col_offset, key.value))
+    return list(dict.fromkeys(k for _, _, k in sorted(found)))
 
 
 def signature_params(fn) -> list[str]:
