@@ -141,6 +141,29 @@ def test_a_clean_model_is_ok_and_the_callers_model_is_untouched(tmp_path):
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+def test_scripted_functions_are_read_as_python_and_put_back(monkeypatch):
+    # @torch.jit.script sampler and KL: found through (VAE002 at the scripted KL's caller), and
+    # the caller's module keeps its scripted functions after an in-process check
+    module = _import(os.path.join(FIXTURES, "buggy", "jit_scripted_kl_mean.py"))
+    assert isinstance(module.draw_gaussian, torch.jit.ScriptFunction)
+    for isolate in (True, False):
+        report = vaelint.check(module.VAE(), "16x784", loss=module.loss_function, isolate=isolate)
+        assert [(f.code, f.line) for f in report.findings] == [("VAE002", 36)], report.text()
+        assert isinstance(module.draw_gaussian, torch.jit.ScriptFunction)
+        assert isinstance(module.gaussian_kl, torch.jit.ScriptFunction)
+
+
+def test_a_file_loads_with_torchscript_off_and_torchscript_is_on_again_after():
+    from torch.jit import _state
+
+    from vaelint.frontends import LoadRequest, load_program
+
+    program = load_program(os.path.join(FIXTURES, "clean", "jit_scripted_sampler.py") + ":VAE", LoadRequest())
+    scripted = sys.modules[type(program.model).__module__].draw_gaussian
+    assert not isinstance(scripted, torch.jit.ScriptFunction) and callable(scripted)
+    assert bool(_state._enabled)
+
+
 def test_a_class_a_factory_and_a_target_string_agree(tmp_path):
     module = _vae_file(tmp_path, KL_MEAN)
     spec = f"{tmp_path / 'api_models.py'}:VAE"

@@ -33,7 +33,7 @@ from vaelint.facts.flow import beta_effective, flow_rows, loss_reading
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.shapes import make_inputs, run_batches
 from vaelint.frames import boundary, user_frame_of_traceback
-from vaelint.frontends import LoadRequest, Program, choose, parse_ref
+from vaelint.frontends import LoadRequest, Program, choose, load_program, parse_ref
 from vaelint.frontends.lossfind import LossPlan
 from vaelint.frontends.placeholders import notes_mark, stood_in
 from vaelint.frontends.sourcemap import where
@@ -170,12 +170,11 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
 
 def _load(target: str, options: Options, progress) -> Program:
     """The front end that knows this way of writing VAE code turns the target into a Program."""
-    ref = parse_ref(target)
     request = LoadRequest(
         init=options.init, loss=options.loss, loss_kwargs=options.loss_kwargs, inputs=list(options.inputs),
         script_args=list(options.script_args), progress=progress,
     )
-    return choose(ref).load(ref, request)
+    return load_program(target, request)  # with TorchScript off while the code loads
 
 
 # --------------------------------------------------------------------------- capture and shapes

@@ -247,9 +247,14 @@ def _run(token: str, entry, options, isolate: bool) -> TargetResult:
     prepare(1)
     if isolate and not torch.cuda.is_initialized():
         return run_target(token, options, fresh=False)
+    from vaelint.frontends.inmemory import restore_scripts
+
     entry.copy = True
-    with _kept(entry.obj):
-        result = in_process(token, options)
+    try:
+        with _kept(entry.obj):
+            result = in_process(token, options)
+    finally:
+        restore_scripts(entry)
     if isolate:  # a forked worker cannot use the CUDA this process has set up
         result.notes.append("this process has CUDA set up, which a forked worker cannot use: checked in this "
                             "process, on a copy of the model (isolate=False does so always)")

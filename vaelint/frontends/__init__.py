@@ -9,6 +9,8 @@ only the Program.
 
 from __future__ import annotations
 
+import contextlib
+
 from vaelint.errors import VaelintError
 from vaelint.frontends.base import Frontend, LoadRequest, Program, TargetRef, parse_ref
 
@@ -37,7 +39,26 @@ def choose(ref: TargetRef) -> Frontend:
 def load_program(spec: str, request: LoadRequest | None = None) -> Program:
     """The Program of a target (``path.py:Name``, ``train.py``, ...)."""
     ref = parse_ref(spec)
-    return choose(ref).load(ref, request or LoadRequest())
+    with torchscript_off():
+        return choose(ref).load(ref, request or LoadRequest())
+
+
+@contextlib.contextmanager
+def torchscript_off():
+    """While the user's code loads (and, for training code, runs), ``@torch.jit.script`` and
+    ``torch.jit.script(fn)`` leave functions as Python, as ``PYTORCH_JIT=0`` does: TorchScript
+    runs a scripted function where the check's tracers cannot see, so noise drawn in a
+    scripted ``sample(mu, logsigma)`` was no sample to them and its tensors seemed made outside
+    torch. TorchScript is a subset of Python, so the code computes the same."""
+    from torch.jit import _state
+
+    was = bool(_state._enabled)
+    _state.disable()
+    try:
+        yield
+    finally:
+        if was:
+            _state.enable()
 
 
 def warm_up_parent(paths: list[str]) -> None:

@@ -35,6 +35,7 @@ class Entry:
     loss: object = None  # a callable, a method name or PATH.py:NAME, or None (found by name)
     loss_kwargs: dict = field(default_factory=dict)
     copy: bool = False  # in-process: check a deep copy, never the caller's object
+    swapped: list = field(default_factory=list)  # (module dict, name, scripted function) to put back
 
 
 _objects: dict[str, Entry] = {}
@@ -70,6 +71,7 @@ class InMemoryFrontend(FrontendBase):
         entry = _objects[ref.spec]
         request.progress("build")
         model, sites = _model_of(entry, ref, request.init)
+        _scripts_as_python(entry, [type(m) for m in model.modules()] + [entry.loss])
         path, module = _home_of(model)
         name = type(model).__qualname__
         if _is_lightning(model):
@@ -114,6 +116,30 @@ def _model_of(entry: Entry, ref: TargetRef, init: dict):
         "input", f"{ref.spec}: vaelint.check takes an nn.Module (an instance, its class, or a function returning one) "
         f"or a target string ('model.py:VAE', 'train.py'); it was given a {type(obj).__name__}.",
     )
+
+
+def _scripts_as_python(entry: Entry, things) -> None:
+    """The ``@torch.jit.script`` functions of the modules that define the model's classes and
+    its loss run as the Python they were written as while the check runs (a file target
+    loads with TorchScript off: vaelint.frontends.torchscript_off); ``restore_scripts`` puts
+    them back."""
+    import sys
+
+    import torch
+
+    for module_name in dict.fromkeys(getattr(t, "__module__", None) for t in things if t is not None):
+        namespace = getattr(sys.modules.get(module_name or ""), "__dict__", {})
+        for name, value in list(namespace.items()):
+            python = getattr(value, "_torchdynamo_inline", None)
+            if isinstance(value, torch.jit.ScriptFunction) and callable(python):
+                entry.swapped.append((namespace, name, value))
+                namespace[name] = python
+
+
+def restore_scripts(entry: Entry) -> None:
+    while entry.swapped:
+        namespace, name, value = entry.swapped.pop()
+        namespace[name] = value
 
 
 def _copied(model):
