@@ -195,3 +195,20 @@ def test_an_npz_archive_that_is_not_here_gives_each_array_it_is_asked_for(tmp_pa
     r, result = _json("train.py", "--input", "16x4096")
     assert result["error"] is None, r.output
     assert any(n.startswith("the data file data/dsprites.npz (np.load at train.py:4)") for n in result["notes"])
+
+
+def test_a_method_that_needs_the_scripts_arguments_is_reached_through_the_script(monkeypatch):
+    # solver.py:Solver.train, Solver(args) built by main.py from its argparse defaults
+    monkeypatch.chdir(os.path.join(RUNNING, "solver_app"))
+    r, result = _json("solver.py:Solver.train", "--input", "64x784")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 41)], r.output
+    assert "Solver.train was reached through main.py, the script that calls it, run as `python main.py` runs it " \
+        "(--script-args gives its arguments)" in result["notes"]
+    # the script's own arguments reach the solver: a latent of 4 instead of 10
+    r, result = _json("solver.py:Solver.train", "--input", "64x784", "--script-args", "--z_dim 4")
+    assert "beta_eff = 1/Z = 0.25" in result["findings"][0]["message"], r.output
+    # without --input the data is what is missing, and the message says so (not the read code's
+    # "Solver.__init__() missing 1 required positional argument")
+    r, result = _json("solver.py:Solver.train")
+    assert r.exit_code == 2 and "No such file or directory: 'data/shapes.pt'" in result["error"]["message"], r.output
+    assert "give the batch with --input" in result["error"]["message"]

@@ -49,6 +49,9 @@ def live_program(frontend, ref, request, home):
             f"({display_path(capture.frames[-1][0].f_code.co_filename)}:{capture.frames[-1][1][0]}): name that "
             "function, or the script, as the target.",
         )
+    if ref.name and runtime.via and not runtime.guard_stops:
+        notes.append(f"{ref.name} was reached through {display_path(runtime.via)}, the script that calls it, run as "
+                     f"`python {os.path.basename(runtime.via)}` runs it (--script-args gives its arguments)")
     if ref.name and runtime.guard_stops:
         where, error = runtime.guard_stops[0]
         notes.append(

@@ -36,6 +36,7 @@ class LiveRuntime(Runtime):
     stops: list = field(default_factory=list)  # (where, error) of what ended the run
     guard_stops: list = field(default_factory=list)  # those of the main guard's block
     stopped_here: bool = False  # vaelint ended the run (a second batch), not the code
+    via: str = ""  # the script run to reach a named target (main.py for solver.py:Solver.train)
     ended: StepLoss | None = None  # the step's end, once raised in a step run
 
     BatchUse = BatchUse
@@ -125,7 +126,9 @@ def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, 
         try:
             module = load_module(home.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures)
             if ref.name:
-                _call_named(module, ref, request)
+                caller = caller_script(home, ref) if _needs_values(module, ref, request) else None
+                if caller is None or not _run_caller(caller, request, runtime, watch):
+                    _call_named(module, ref, request)
         except BaseException as e:  # noqa: BLE001 - how the run ended
             if watch.reached is not None:
                 # the stop itself, or what the user's `finally` raised over it: the step was reached
@@ -186,6 +189,55 @@ def _watched(stmt: ast.stmt, guard: bool = False) -> ast.stmt:
     return ast.fix_missing_locations(node)
 
 
+def caller_script(home, ref):
+    """The script beside the target (or in the current folder) that builds and calls what
+    ``ref`` names, importing it from the target's file: main.py's ``Solver(args).train()``
+    for ``solver.py:Solver.train``, its argparse defaults giving ``args``. None for none."""
+    import os
+
+    from vaelint.frontends.training import is_script, neighbours
+
+    head, stem = ref.name.split(".")[0], os.path.splitext(os.path.basename(home.path))[0]
+
+    def imports_it(node) -> bool:
+        if isinstance(node, ast.ImportFrom):
+            return (node.module or "").split(".")[-1] == stem and any(a.name in (head, "*") for a in node.names)
+        return isinstance(node, ast.Import) and any(a.name.split(".")[-1] == stem for a in node.names)
+
+    found = [f for f in neighbours(home.path) if is_script(f) and any(imports_it(n) for n in ast.walk(f.tree))
+             and any(isinstance(n, ast.Name) and n.id == head or isinstance(n, ast.Attribute) and n.attr == head
+                     for n in ast.walk(f.tree))]
+    usual = ("main.py", "train.py", "run.py")
+    found.sort(key=lambda f: (not any(is_main_guard(s) for s in f.tree.body), os.path.basename(f.path) not in usual, f.path))
+    return found[0] if found else None
+
+
+def _needs_values(module, ref, request) -> bool:
+    """Would calling ``ref.name`` directly leave a parameter standing in (``Solver(args)``)?"""
+    parts = ref.name.split(".")
+    obj = getattr(module, parts[0], None)
+    fns = [obj.__init__, getattr(obj, parts[1], None)] if len(parts) > 1 and isinstance(obj, type) else [obj]
+    return any(isinstance(v, StandIn) for fn in fns if callable(fn) for v in _arguments(fn, request.init, True).values())
+
+
+def _run_caller(caller, request, runtime, watch) -> bool:
+    """Run the caller script as ``python CALLER`` runs it, to the step; False where it stopped
+    before (its stop is said: the named target is then called directly)."""
+    from vaelint.frontends.load import load_module
+
+    main = ast.parse("__name__ = '__main__'").body[0]
+    ast.fix_missing_locations(ast.copy_location(main, caller.tree.body[0] if caller.tree.body else main))
+    body = [main] + [_watched(_taken(s), True) for s in caller.tree.body]
+    runtime.via = caller.path
+    try:
+        load_module(caller.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures)
+    except Exception:  # noqa: BLE001 - where the script stopped is in runtime.guard_stops
+        if watch.reached is not None:
+            raise
+        return False
+    return watch.reached is not None
+
+
 def _call_named(module, ref, request):
     """``train.py:train``, ``solver.py:Solver.train``: called, its parameters from
     ``--init`` or standing in."""
@@ -222,6 +274,9 @@ def _arguments(fn, init: dict, skip_self: bool) -> dict:
     return out
 
 
+NO_DATA = "its data is not here"  # what a run that stopped at a missing data file says
+
+
 def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
     """What ran and where it stopped, for a run that reached no backward."""
     if runtime.stops:
@@ -236,7 +291,7 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
             return f"the training step{came} raised at {where}, after the model ran: {text}"
         hint = ""
         if isinstance(error, OSError) and not watch.batches and not watch.specs:
-            hint = (" (its data is not here: give the batch with --input, one per item of the batch, "
+            hint = (f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
                     "e.g. --input 64x784; the code's loaders then give it)")
         return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"
     failed = [f"{display_path(home.path)}:{line}: {text}" for line, text in runtime.failures]

@@ -60,8 +60,11 @@ def why(error: VaelintError) -> str:
 
 def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintError:
     """Of the two ways' errors, the one that says more: the run's, unless reading the code
-    got further (it found the step, and the step's own setup failed)."""
+    got further (it found the step, and the step's own setup failed) and the run did not stop
+    only for want of the data."""
+    from vaelint.frontends.training.liverun import NO_DATA
+
     said = read_error.message
-    if "no training step to check" in said or "no batch found" in said:
-        return run_error
+    if "no training step to check" in said or "no batch found" in said or NO_DATA in run_error.message:
+        return run_error  # the run stopped at the data, which --input gives: that is what to do
     return read_error if run_error.kind == "load" and "no training step to check" in run_error.message else run_error
