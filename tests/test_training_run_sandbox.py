@@ -137,3 +137,41 @@ def test_writes_beside_a_checkout_in_the_temporary_folder_are_the_users_too(tmp_
     assert [b.split(" at ")[0] for b in sandbox.blocked] == [
         "os.mkdir('../tmp')", "open('../f.txt', 'w')", f"os.makedirs('{tmp_path / 'runs' / 'exp1'}')",
     ]
+
+
+def test_programs_the_setup_asks_are_not_started_and_answer_as_missing_ones(tmp_path):
+    # os.popen('nvidia-smi').read(), a git commit under try/except OSError, os.system('mkdir ...'):
+    # the run goes on to the step, nothing is started, and the report lists each
+    import json
+    import subprocess
+
+    for name in ("programs_in_setup.py", "vae_common.py"):
+        shutil.copy(os.path.join(RUNNING, name), tmp_path)
+    env = {**os.environ, "VAELINT_NO_CACHE": "1", "NO_COLOR": "1"}
+    done = subprocess.run([sys.executable, "-m", "vaelint", "check", "programs_in_setup.py", "--format", "json"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    result = json.loads(done.stdout)["results"][0]
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 42)], done.stdout
+    assert sorted(os.listdir(tmp_path)) == ["programs_in_setup.py", "vae_common.py"]  # no runs/ folder
+    unrun = [n for n in result["notes"] if "was not run (vaelint starts no program)" in n]
+    assert [n.split(" at ")[0] for n in unrun] == [
+        "the code's os.popen('nvidia-smi --query-gpu=name --format=csv,noheader')",
+        "the code's os.system('mkdir -p runs/unknown')",  # git was missing: the code's own fallback
+        "the code's os.system('touch runs/started')",
+    ]
+
+
+def test_a_program_the_code_starts_is_an_oserror_it_can_catch():
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    user = os.path.join(RUNNING, "user_code.py")
+    namespace: dict = {}
+    exec(compile("import os, subprocess\ndef commit():\n    try:\n        return subprocess.check_output(['git', 'log'])\n"
+                 "    except OSError as e:\n        return str(e)\ndef gpus():\n    p = os.popen('nvidia-smi')\n"
+                 "    return p.read(), p.close()\n", user, "exec"), namespace)
+    sandbox = Sandbox(user)
+    with sandbox.active():
+        assert "tried to run a program (git log)" in namespace["commit"]()
+        assert namespace["gpus"]() == ("", 127 << 8)
+    assert [n.replace(os.sep, '/').rsplit('/', 1)[-1] for n in sandbox.unrun] == ["user_code.py:8"]
+    assert sandbox.unrun[0].startswith("os.popen('nvidia-smi') at ")

@@ -201,7 +201,7 @@ class LightningFrontend(FrontendBase):
         )
         notes = []
         if sandbox is not None:
-            notes += [f"the code's {what} was not performed (vaelint writes nothing)" for what in sandbox.blocked[:5]]
+            notes += sandbox.said()
         sites = run.sites if run is not None else {}
         globals_ = fn.__globals__
         from vaelint.frontends.training.sandbox import Sandbox

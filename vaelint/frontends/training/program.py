@@ -89,8 +89,7 @@ def _not_run(plan, sandbox) -> list[str]:
         f"{where(path, line)}: {text} was not run: {what} trains, and vaelint never trains on the user's behalf"
         for path, line, text, what in plan.skipped_training
     ]
-    notes += [f"the code's {what} was not performed (vaelint writes nothing)" for what in sandbox.blocked[:5]]
-    return notes
+    return notes + sandbox.said()
 
 
 def _kept_on_cpu(runtime) -> list[str]:

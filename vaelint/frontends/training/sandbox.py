@@ -10,8 +10,11 @@ its output folder, a ``Solver.__init__`` that opens a log file):
   (the temporary and cache folders excepted, never the script's own folder or
   the one vaelint runs in, even under /tmp);
 * nothing is downloaded: network connections, ``urlopen`` and ``torch.hub``
-  downloads stop the check with a message, and no program is started
-  (``subprocess``, ``os.system``: ``curl`` fetching a data set);
+  downloads stop the check with a message, and no program is started:
+  ``subprocess`` raises a FileNotFoundError with that message (code that tries
+  ``git`` and carries on without it does so), ``os.system`` and ``os.popen``
+  answer as a shell does for a program that is not installed (exit status 127,
+  no output: ``nvidia-smi`` finds no GPU), and the report lists them;
 * no optimiser or learning-rate scheduler steps, no data loader is iterated;
 * ``input()`` does not wait, and an argparse error says which ``--script-args``
   to give instead of exiting.
@@ -49,6 +52,7 @@ class _Sink(io.StringIO):
 class Sandbox:
     script: str  # the script's path, for messages
     blocked: list[str] = field(default_factory=list)  # "open('out.txt', 'w') at train.py:40"
+    unrun: list[str] = field(default_factory=list)  # "os.popen('nvidia-smi') at train.py:12"
     optimizer_steps: int = 0
     _patches: list = field(default_factory=list)
 
@@ -80,12 +84,18 @@ class Sandbox:
                     theirs.add(os.path.join(root, rel.split(os.sep)[0]))
         return any(under(r) for r in self._free_roots) and not any(under(r) for r in theirs)
 
-    def _note(self, what: str) -> None:
+    def _note(self, what: str, into: list | None = None) -> None:
         if len(what) > 120:  # an argument's repr (a whole state_dict): its start says enough
             what = what[:100] + "...)"
-        text = f"{what}{self._where()}"
-        if text not in self.blocked:
-            self.blocked.append(text)
+        text, into = f"{what}{self._where()}", self.blocked if into is None else into
+        if text not in into:
+            into.append(text)
+
+    def said(self) -> list[str]:
+        """The report's notes of what the sandbox kept from happening."""
+        return [f"the code's {w} was not performed (vaelint writes nothing)" for w in self.blocked[:5]] + [
+            f"the code's {w} was not run (vaelint starts no program): it gave what a machine without the "
+            "program gives (no output, exit status 127)" for w in self.unrun[:3]]
 
     def _patch(self, owner, name: str, value) -> None:
         if owner is None or not hasattr(owner, name):
@@ -166,7 +176,9 @@ class Sandbox:
         import subprocess
 
         self._patch(subprocess, "Popen", self._no_program())
-        for name in ("system", "popen", "posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe",
+        self._patch(os, "system", self._no_program("os.system", lambda: 127 << 8))
+        self._patch(os, "popen", self._no_program("os.popen", _NoOutput))
+        for name in ("posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe",
                      "execl", "execle", "execlp", "execlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe", "spawnl",
                      "spawnle", "spawnlp", "spawnlpe"):
             self._patch(os, name, self._no_program())
@@ -225,11 +237,15 @@ class Sandbox:
 
         return chdir
 
-    def _no_program(self):
+    def _no_program(self, call: str = "", gives=None):
+        """A program the code would start: none is. ``os.system`` and ``os.popen`` (``gives``)
+        answer as a shell does for a program that is not installed, and the report says so;
+        ``subprocess`` raises what it raises then (a FileNotFoundError the code may catch)
+        with vaelint's message, which names the program."""
         sandbox = self
 
         def fn(*args, **kwargs):
-            command = args[0] if args else kwargs.get("args", "")
+            command = args[0] if args else kwargs.get("args", kwargs.get("cmd", ""))
             if isinstance(command, (list, tuple)):
                 command = " ".join(str(c) for c in command)
             shown = str(command)[:80] + ("..." if len(str(command)) > 80 else "")
@@ -237,6 +253,9 @@ class Sandbox:
                 # a library's own look-up at import (matplotlib listing fonts with fc-list): it
                 # gets what a machine without the program gives, and the check goes on
                 raise FileNotFoundError(2, "vaelint starts no program while it checks", shown.split(" ")[0])
+            if gives is not None:
+                sandbox._note(f"{call}({shown!r})", sandbox.unrun)
+                return gives()
             raise _refusal(
                 f"the training code tried to run a program ({shown}){sandbox._where()}; vaelint starts no "
                 "program while it checks (a download with curl or wget, a shell command). Give the inputs "
@@ -353,9 +372,22 @@ def script_argv(path: str, args: list[str], record=None):
         argparse.ArgumentParser.error = saved_error
 
 
-def _refusal(message: str) -> VaelintError:
+class Refused(VaelintError, FileNotFoundError):
     """A download, a connection or a program the sandbox refused: what a data set's constructor
-    meets when its data is not here (vaelint/frontends/training/livedata.py reads ``refused``)."""
-    error = VaelintError("load", message)
-    error.refused = True
-    return error
+    meets when its data is not here (vaelint/frontends/training/livedata.py reads ``refused``),
+    and, as an OSError, what code that tries a program and carries on without it catches."""
+
+    refused = True
+
+
+def _refusal(message: str) -> VaelintError:
+    return Refused("load", message)
+
+
+class _NoOutput(io.StringIO):
+    """``os.popen(command)`` of a program that is not there: no output; ``close()`` gives the
+    shell's exit status for a command not found."""
+
+    def close(self):
+        super().close()
+        return 127 << 8
