@@ -62,7 +62,7 @@ def check(
     beta: Optional[float] = typer.Option(None, "--beta", help="The KL weight you intend (beta-VAE); default 1."),
     device: Optional[Device] = typer.Option(None, "--device", help="Where the confirmation pass runs (default auto)."),
     no_dynamic: bool = typer.Option(False, "--no-dynamic", help="Skip the real forward/backward confirmation pass."),
-    format: Format = typer.Option(Format.text, "--output-format", "--format", help="text (for people), json, sarif, github or markdown."),
+    format: Format = typer.Option(Format.text, "--output-format", "--format", help="text (for people), json, sarif, github, markdown, junit (JUnit XML) or gitlab (GitLab code quality)."),
     output_file: Optional[str] = typer.Option(None, "--output-file", help="Write the report here instead of stdout."),
     also_output: List[str] = typer.Option([], "--also-output", help="FORMAT=PATH: also write the report in FORMAT to PATH, from the same run (repeatable)."),
     select: Optional[str] = typer.Option(None, "--select", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
@@ -223,6 +223,14 @@ def _emit(
         from vaelint.report import markdown_report
 
         return _write(markdown_report.render(results, notes), output_file)
+    if format is Format.junit:
+        from vaelint.report import junit_report
+
+        return _write(junit_report.render(results, notes), output_file)
+    if format is Format.gitlab:
+        from vaelint.report import gitlab_report
+
+        return _write(gitlab_report.render(results, notes), output_file)
     import io
 
     from rich.console import Console

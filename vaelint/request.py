@@ -21,6 +21,8 @@ class Format(str, Enum):
     sarif = "sarif"
     github = "github"
     markdown = "markdown"
+    junit = "junit"
+    gitlab = "gitlab"
 
 
 class Device(str, Enum):
