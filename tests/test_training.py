@@ -260,3 +260,43 @@ def test_a_nested_batch_pattern_takes_the_items_in_order():
     inputs = {row["name"]: row["shape"] for row in result["flow"] if row["stage"] == "input"}
     # the unlabelled loader's labels, which no --input gives, come as the code made them
     assert inputs == {"x": ["B", "784"], "y": ["B"], "u": ["B", "784"], "_": ["B"]}
+
+
+def test_a_lightning_1_script_runs_on_the_stand_in(monkeypatch):
+    # Trainer.add_argparse_args / from_argparse_args (Lightning 1.x) where Lightning 1.x is not
+    # here: its stand-in takes them, the script's --gpus too
+    import importlib.abc
+
+    from helpers import check
+    from training_cli import RUNNING
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname.split(".")[0] in ("pytorch_lightning", "lightning"):
+                raise ImportError(f"no {fullname} here")
+            return None
+
+    for key in [k for k in sys.modules if k.split(".")[0] in ("pytorch_lightning", "lightning", "lightning_fabric")]:
+        monkeypatch.delitem(sys.modules, key)
+    monkeypatch.setattr(sys, "meta_path", [Block(), *sys.meta_path])
+    monkeypatch.syspath_prepend(RUNNING)
+    path = os.path.join(RUNNING, "lightning1_argparse.py")
+    for args in ([], ["--gpus", "0,", "--max_epochs", "3"]):
+        result = check(path, "-", ["16x784"], script_args=args)
+        assert result.error is None, result.error.message
+        assert [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
+
+
+def test_installed_lightning_is_used_after_torchvision_stood_in(monkeypatch):
+    # `import torchvision` (not installed: it stands in) before `import pytorch_lightning`: the
+    # real Lightning still imports, finding torchvision's stand-in, and serves
+    from vaelint.frontends import standins
+
+    pytest.importorskip("pytorch_lightning")
+    for key in [k for k in sys.modules if k.split(".")[0] in ("pytorch_lightning", "lightning_fabric", "torchvision")]:
+        monkeypatch.delitem(sys.modules, key)
+    with standins.installed():
+        import torchvision  # noqa: F401
+        import pytorch_lightning as pl
+
+        assert not getattr(pl, "__vaelint_stand_in__", False) and hasattr(pl, "__version__")

@@ -25,6 +25,8 @@ import sys
 import types
 
 from vaelint.errors import VaelintError
+from vaelint.frontends.standinbase import _Anything, _StandInModule
+from vaelint.frontends.standinlightning import _lightning
 
 
 def _missing(package: str, what: str):
@@ -53,22 +55,6 @@ def _torch_version() -> str:
     import torch
 
     return torch.__version__.split("+")[0]
-
-
-class _Anything:
-    """A class, function or object of a stand-in package that is only passed around
-    (a logger, a callback, a plugin): it takes any arguments and does nothing."""
-
-    def __init__(self, *args, **kwargs):
-        self._vaelint_args, self._vaelint_kwargs = args, kwargs
-
-    def __call__(self, *args, **kwargs):
-        return self
-
-    def __getattr__(self, item):
-        if item.startswith("__"):
-            raise AttributeError(item)
-        return _Anything()
 
 
 # --------------------------------------------------------------------------- torchvision
@@ -117,24 +103,6 @@ def _dataset_class(name: str) -> type:
     return type(name, (Dataset,), body)
 
 
-class _StandInModule(types.ModuleType):
-    """A module whose names are made on first use by ``make(name)``."""
-
-    def __init__(self, name: str, make):
-        super().__init__(name)
-        self.__file__ = f"<vaelint stand-in for {name}>"
-        self.__path__ = []  # a package: submodules import
-        self._make = make
-        self.__vaelint_stand_in__ = True
-
-    def __getattr__(self, item):
-        if item.startswith("__"):
-            raise AttributeError(item)
-        value = self._make(item)
-        setattr(self, item, value)
-        return value
-
-
 def _torchvision(fullname: str) -> types.ModuleType:
     sub = fullname.split(".", 1)[1] if "." in fullname else ""
     if sub == "":
@@ -146,127 +114,6 @@ def _torchvision(fullname: str) -> types.ModuleType:
     if sub == "utils":
         return _StandInModule(fullname, lambda item: (lambda *a, **k: None) if item.startswith("save") else _Anything())
     return _StandInModule(fullname, lambda item: _placeholder("torchvision", f"{fullname}.{item}"))
-
-
-# --------------------------------------------------------------------------- Lightning
-
-
-def _lightning_module_class() -> type:
-    import torch.nn as nn
-
-    class LightningModule(nn.Module):
-        """Lightning's LightningModule as far as a training step reads it with no Trainer."""
-
-        automatic_optimization = True
-        current_epoch = 0
-        global_step = 0
-        trainer = None
-        logger = _Anything()
-
-        def __init__(self, *args, **kwargs):
-            super().__init__()
-            self.hparams = _AttributeDict()
-
-        def log(self, *args, **kwargs):
-            return None
-
-        def log_dict(self, *args, **kwargs):
-            return None
-
-        def print(self, *args, **kwargs):
-            return None
-
-        def save_hyperparameters(self, *args, **kwargs):
-            frame = sys._getframe(1)
-            for key, value in frame.f_locals.items():
-                if key not in ("self", "__class__") and not key.startswith("_"):
-                    self.hparams[key] = value
-
-        def optimizers(self, *args, **kwargs):
-            return _Anything()
-
-        def lr_schedulers(self, *args, **kwargs):
-            return _Anything()
-
-        def manual_backward(self, loss, *args, **kwargs):
-            from vaelint.frontends.training.runtime import StepLoss
-
-            raise StepLoss(loss)
-
-        def toggle_optimizer(self, *args, **kwargs):
-            return None
-
-        def untoggle_optimizer(self, *args, **kwargs):
-            return None
-
-        @property
-        def device(self):
-            import torch
-
-            return next((p.device for p in self.parameters()), torch.device("cpu"))
-
-    LightningModule.__module__ = "lightning.pytorch"
-    return LightningModule
-
-
-class _AttributeDict(dict):
-    def __getattr__(self, item):
-        try:
-            return self[item]
-        except KeyError:
-            raise AttributeError(item) from None
-
-    def __setattr__(self, key, value):
-        self[key] = value
-
-
-_LIGHTNING_CACHE: dict = {}
-
-
-def _lightning_name(item: str):
-    if item == "LightningModule":
-        if "LightningModule" not in _LIGHTNING_CACHE:
-            _LIGHTNING_CACHE["LightningModule"] = _lightning_module_class()
-        return _LIGHTNING_CACHE["LightningModule"]
-    if item == "seed_everything":
-        return lambda seed=None, *a, **k: seed
-    if item in ("LightningDataModule",):
-        return type(item, (_Anything,), {})
-    if item == "Trainer":
-        return _Trainer
-    return _Anything
-
-
-class _Trainer(_Anything):
-    """Lightning's Trainer where Lightning is not installed: ``fit`` takes the first batch of
-    the training data, as the real one would, and trains nothing (vaelint reads the module's
-    training_step; the batch tells its shapes)."""
-
-    def fit(self, model=None, train_dataloaders=None, val_dataloaders=None, datamodule=None, **kwargs):
-        loader = train_dataloaders if train_dataloaders is not None else kwargs.get("train_dataloader")
-        for source in (datamodule, model):
-            if loader is None and callable(getattr(source, "train_dataloader", None)):
-                try:
-                    loader = source.train_dataloader()
-                except Exception:  # noqa: BLE001 - its data is not here: the shapes stay unknown
-                    return None
-        try:
-            next(iter(loader)) if loader is not None else None
-        except Exception:  # noqa: BLE001 - a loader that cannot be read: nothing is known of it
-            pass
-        return None
-
-
-def _lightning(fullname: str) -> types.ModuleType:
-    parts = fullname.split(".")
-    if fullname in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning.pytorch.core", "pytorch_lightning.core"):
-        def make(item):
-            if item in ("pytorch", "core", "callbacks", "loggers", "utilities", "strategies", "plugins", "trainer"):
-                return importlib.import_module(f"{fullname}.{item}")
-            return _lightning_name(item)
-
-        return _StandInModule(fullname, make)
-    return _StandInModule(fullname, lambda item: _lightning_name(item) if parts[-1] == "core" else _Anything)
 
 
 # --------------------------------------------------------------------------- accelerate
@@ -348,7 +195,8 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             elif importlib.machinery.PathFinder.find_spec(top) is None:
                 self.real_ok[top] = False
             else:
-                self.real_ok[top] = _imports(top)
+                self.real_ok[top] = True  # while the real one is tried, it is not stood in for ...
+                self.real_ok[top] = _imports(top)  # ... but the others are (Lightning importing torchvision)
         return not self.real_ok[top]
 
     def create_module(self, spec):
@@ -359,10 +207,9 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def _imports(top: str) -> bool:
-    """Does the real package import here? (torchvision built for another torch raises at import.)"""
-    saved = [f for f in sys.meta_path if isinstance(f, StandInFinder)]
-    for f in saved:
-        sys.meta_path.remove(f)
+    """Does the real package import here? (torchvision built for another torch raises at import.)
+    The other stand-ins still serve while it is tried: Lightning imported after the code's own
+    ``import torchvision`` (a stand-in here) finds torchvision's stand-in modules, not a failure."""
     try:
         importlib.import_module(top)
         return True
@@ -370,9 +217,6 @@ def _imports(top: str) -> bool:
         for key in [k for k in sys.modules if k == top or k.startswith(top + ".")]:
             del sys.modules[key]
         return False
-    finally:
-        for f in saved:
-            sys.meta_path.insert(0, f)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,51 @@
+"""What the stand-in packages (:mod:`vaelint.frontends.standins`) are made of: a module
+whose names are made on first use, and a class, function or object that takes anything and
+does nothing."""
+
+from __future__ import annotations
+
+import types
+
+
+class _AnythingType(type):
+    """Class-level names of a stand-in class (``Trainer.from_argparse_args``,
+    ``Callback.some_hook``) are stand-ins too."""
+
+    def __getattr__(cls, item):
+        if item.startswith("__"):
+            raise AttributeError(item)
+        return _Anything()
+
+
+class _Anything(metaclass=_AnythingType):
+    """A class, function or object of a stand-in package that is only passed around
+    (a logger, a callback, a plugin): it takes any arguments and does nothing."""
+
+    def __init__(self, *args, **kwargs):
+        self._vaelint_args, self._vaelint_kwargs = args, kwargs
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __getattr__(self, item):
+        if item.startswith("__"):
+            raise AttributeError(item)
+        return _Anything()
+
+
+class _StandInModule(types.ModuleType):
+    """A module whose names are made on first use by ``make(name)``."""
+
+    def __init__(self, name: str, make):
+        super().__init__(name)
+        self.__file__ = f"<vaelint stand-in for {name}>"
+        self.__path__ = []  # a package: submodules import
+        self._make = make
+        self.__vaelint_stand_in__ = True
+
+    def __getattr__(self, item):
+        if item.startswith("__"):
+            raise AttributeError(item)
+        value = self._make(item)
+        setattr(self, item, value)
+        return value

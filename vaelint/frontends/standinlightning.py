@@ -1,0 +1,153 @@
+"""Lightning's stand-in (``pytorch_lightning``, ``lightning``, ``lightning.pytorch``) where it
+cannot be imported (:mod:`vaelint.frontends.standins`): a LightningModule base class as far
+as a training step reads it, a Trainer whose ``fit`` takes the first batch and trains
+nothing, and do-nothing loggers, callbacks and plugins."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+
+from vaelint.frontends.standinbase import _Anything, _StandInModule
+
+
+def _lightning_module_class() -> type:
+    import torch.nn as nn
+
+    class LightningModule(nn.Module):
+        """Lightning's LightningModule as far as a training step reads it with no Trainer."""
+
+        automatic_optimization = True
+        current_epoch = 0
+        global_step = 0
+        trainer = None
+        logger = _Anything()
+
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            self.hparams = _AttributeDict()
+
+        def log(self, *args, **kwargs):
+            return None
+
+        def log_dict(self, *args, **kwargs):
+            return None
+
+        def print(self, *args, **kwargs):
+            return None
+
+        def save_hyperparameters(self, *args, **kwargs):
+            frame = sys._getframe(1)
+            for key, value in frame.f_locals.items():
+                if key not in ("self", "__class__") and not key.startswith("_"):
+                    self.hparams[key] = value
+
+        def optimizers(self, *args, **kwargs):
+            return _Anything()
+
+        def lr_schedulers(self, *args, **kwargs):
+            return _Anything()
+
+        def manual_backward(self, loss, *args, **kwargs):
+            from vaelint.frontends.training.runtime import StepLoss
+
+            raise StepLoss(loss)
+
+        def toggle_optimizer(self, *args, **kwargs):
+            return None
+
+        def untoggle_optimizer(self, *args, **kwargs):
+            return None
+
+        @property
+        def device(self):
+            import torch
+
+            return next((p.device for p in self.parameters()), torch.device("cpu"))
+
+    LightningModule.__module__ = "lightning.pytorch"
+    return LightningModule
+
+
+class _AttributeDict(dict):
+    def __getattr__(self, item):
+        try:
+            return self[item]
+        except KeyError:
+            raise AttributeError(item) from None
+
+    def __setattr__(self, key, value):
+        self[key] = value
+
+
+_LIGHTNING_CACHE: dict = {}
+
+
+def _lightning_name(item: str):
+    if item == "LightningModule":
+        if "LightningModule" not in _LIGHTNING_CACHE:
+            _LIGHTNING_CACHE["LightningModule"] = _lightning_module_class()
+        return _LIGHTNING_CACHE["LightningModule"]
+    if item == "seed_everything":
+        return lambda seed=None, *a, **k: seed
+    if item in ("LightningDataModule",):
+        return type(item, (_Anything,), {})
+    if item == "Trainer":
+        return _Trainer
+    return _Anything
+
+
+class _Trainer(_Anything):
+    """Lightning's Trainer where Lightning is not installed: ``fit`` takes the first batch of
+    the training data, as the real one would, and trains nothing (vaelint reads the module's
+    training_step; the batch tells its shapes)."""
+
+    # Lightning 1.x scripts: parser = Trainer.add_argparse_args(parser); Trainer.from_argparse_args(args)
+    _FLAGS = ("--gpus", "--devices", "--accelerator", "--strategy", "--num_nodes", "--precision", "--max_epochs",
+              "--min_epochs", "--max_steps", "--limit_train_batches", "--limit_val_batches", "--val_check_interval",
+              "--check_val_every_n_epoch", "--log_every_n_steps", "--default_root_dir", "--accumulate_grad_batches",
+              "--gradient_clip_val", "--fast_dev_run", "--benchmark", "--deterministic", "--resume_from_checkpoint",
+              "--auto_lr_find", "--auto_scale_batch_size", "--num_sanity_val_steps", "--progress_bar_refresh_rate")
+
+    @classmethod
+    def add_argparse_args(cls, parent_parser, **kwargs):
+        """The parser given, with the Trainer's flags the script may be run with (``--gpus 0,``)."""
+        import argparse
+
+        for flag in cls._FLAGS:
+            try:
+                parent_parser.add_argument(flag, default=None)
+            except argparse.ArgumentError:  # the script has its own
+                pass
+        return parent_parser
+
+    @classmethod
+    def from_argparse_args(cls, args, **kwargs):
+        return cls(**kwargs)
+
+    def fit(self, model=None, train_dataloaders=None, val_dataloaders=None, datamodule=None, **kwargs):
+        loader = train_dataloaders if train_dataloaders is not None else kwargs.get("train_dataloader")
+        for source in (datamodule, model):
+            if loader is None and callable(getattr(source, "train_dataloader", None)):
+                try:
+                    loader = source.train_dataloader()
+                except Exception:  # noqa: BLE001 - its data is not here: the shapes stay unknown
+                    return None
+        try:
+            next(iter(loader)) if loader is not None else None
+        except Exception:  # noqa: BLE001 - a loader that cannot be read: nothing is known of it
+            pass
+        return None
+
+
+def _lightning(fullname: str) -> types.ModuleType:
+    parts = fullname.split(".")
+    if fullname in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning.pytorch.core", "pytorch_lightning.core"):
+        def make(item):
+            if item in ("pytorch", "core", "callbacks", "loggers", "utilities", "strategies", "plugins", "trainer"):
+                return importlib.import_module(f"{fullname}.{item}")
+            return _lightning_name(item)
+
+        return _StandInModule(fullname, make)
+    return _StandInModule(fullname, lambda item: _lightning_name(item) if parts[-1] == "core" else _Anything)
