@@ -177,19 +177,9 @@ def test_a_quiet_clean_report_says_which_rules_did_not_run(tmp_path):
 def test_lightning_need_not_be_installed(monkeypatch):
     """With pytorch_lightning unimportable, a LightningModule still checks: its
     import stands in (vaelint/frontends/standins.py)."""
-    import importlib.abc
-
     from helpers import check
 
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, fullname, path=None, target=None):
-            if fullname.split(".")[0] in ("pytorch_lightning", "lightning"):
-                raise ImportError(f"no {fullname} here")
-            return None
-
-    for key in [k for k in sys.modules if k.split(".")[0] in ("pytorch_lightning", "lightning", "lightning_fabric")]:
-        monkeypatch.delitem(sys.modules, key)
-    monkeypatch.setattr(sys, "meta_path", [Block(), *sys.meta_path])
+    _without_lightning(monkeypatch)
     result = check(os.path.join(TRAINING, "lightning_modules.py"), "StepVAE", ["8x784"], init={"input_dim": 784})
     assert result.error is None, result.error.message
     assert {f.code for f in result.findings} == {"VAE004"}
@@ -265,20 +255,10 @@ def test_a_nested_batch_pattern_takes_the_items_in_order():
 def test_a_lightning_1_script_runs_on_the_stand_in(monkeypatch):
     # Trainer.add_argparse_args / from_argparse_args (Lightning 1.x) where Lightning 1.x is not
     # here: its stand-in takes them, the script's --gpus too
-    import importlib.abc
-
     from helpers import check
     from training_cli import RUNNING
 
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, fullname, path=None, target=None):
-            if fullname.split(".")[0] in ("pytorch_lightning", "lightning"):
-                raise ImportError(f"no {fullname} here")
-            return None
-
-    for key in [k for k in sys.modules if k.split(".")[0] in ("pytorch_lightning", "lightning", "lightning_fabric")]:
-        monkeypatch.delitem(sys.modules, key)
-    monkeypatch.setattr(sys, "meta_path", [Block(), *sys.meta_path])
+    _without_lightning(monkeypatch)
     monkeypatch.syspath_prepend(RUNNING)
     path = os.path.join(RUNNING, "lightning1_argparse.py")
     for args in ([], ["--gpus", "0,", "--max_epochs", "3"]):
@@ -300,3 +280,18 @@ def test_installed_lightning_is_used_after_torchvision_stood_in(monkeypatch):
         import pytorch_lightning as pl
 
         assert not getattr(pl, "__vaelint_stand_in__", False) and hasattr(pl, "__version__")
+
+
+def _without_lightning(monkeypatch):
+    """Lightning cannot be imported (as where it is not installed): its stand-in serves."""
+    import importlib.abc
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname.split(".")[0] in ("pytorch_lightning", "lightning"):
+                raise ImportError(f"no {fullname} here")
+            return None
+
+    for key in [k for k in sys.modules if k.split(".")[0] in ("pytorch_lightning", "lightning", "lightning_fabric")]:
+        monkeypatch.delitem(sys.modules, key)
+    monkeypatch.setattr(sys, "meta_path", [Block(), *sys.meta_path])
