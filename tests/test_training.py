@@ -127,7 +127,7 @@ def test_a_solver_method_is_a_loss_name(monkeypatch):
 def test_a_dict_batch_takes_an_unnamed_spec_by_the_key_the_step_reads():
     r = run(os.path.join(TRAINING, "dict_batch.py"), "--input", "8x1x16x16")
     assert r.exit_code == 0, r.output
-    assert "the batch is a dict the step reads by key: ['image'] = --input 8x1x16x16" in r.output
+    assert "the batch is a dict the step reads by key: ['image'] = --input 8x1x16x16" in " ".join(r.output.split())
 
 
 def test_a_notebook_is_reported_by_cell_in_every_format():

@@ -130,7 +130,7 @@ def test_a_dict_batch_takes_the_specs_in_the_order_the_step_reads_its_keys(monke
     assert [(f["code"], f["line"]) for f in result["findings"]] == found, r.output
     assert result["loss"] == "the training step of dict_batch_dataset.py (lines 43-51, backward at line 51)"
     assert "the batch is a dict the step reads by key: ['image'] = --input 16x784, ['label'] = --input 16:int64:10 " \
-        "(in the order the step reads them)" in result["notes"]
+        "(the keys in the order the step reads them, or its data set's __getitem__ writes them)" in result["notes"]
     assert any(n.startswith("the data set Digits (dict_batch_dataset.py:17)") for n in result["notes"]), result["notes"]
     # a key named by --input batch.KEY=SPEC takes that spec; the others take the unnamed ones
     for inputs in (["batch.image=16x784", "batch.label=16:int64:10"], ["batch.label=16:int64:10", "16x784"]):
@@ -212,3 +212,32 @@ def test_a_method_that_needs_the_scripts_arguments_is_reached_through_the_script
     r, result = _json("solver.py:Solver.train")
     assert r.exit_code == 2 and "No such file or directory: 'data/shapes.pt'" in result["error"]["message"], r.output
     assert "give the batch with --input" in result["error"]["message"]
+
+
+def test_a_dict_batch_read_through_a_variable_key_takes_the_data_sets_keys(monkeypatch):
+    # model.get_input(batch, model.image_key), the keys from the dict __getitem__ returns
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("dict_batch_key_in_variable.py", "--input", "8x32x32x3")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 48)], r.output
+    assert any(n.startswith("the batch is a dict the step reads by key: ['image'] = --input 8x32x32x3") for n in result["notes"])
+
+
+def test_a_key_read_of_a_batch_made_as_a_tensor_is_the_inputs_error_never_a_finding(tmp_path, monkeypatch):
+    # a data set whose items are dicts built key by key: nothing says its keys; the step's
+    # batch[key] of the tensor vaelint made is an input error naming --input batch.KEY=SPEC,
+    # never VAE013 at the user's line
+    _script(
+        tmp_path, "import torch", "from torch.utils.data import DataLoader, Dataset", "from vae_common import VAE, elbo",
+        "class Items(Dataset):", "    def __init__(self):", "        self.files = open('list.txt').read().split()",
+        "    def __len__(self):", "        return len(self.files)", "    def __getitem__(self, i):",
+        "        item = {}", "        item['pixels'] = torch.load(self.files[i])", "        return item",
+        "KEY = 'pixels'", "model = VAE()", "for batch in DataLoader(Items(), batch_size=8):",
+        "    x = batch[KEY]", "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "8x784")
+    assert r.exit_code == 2 and not result["findings"], r.output
+    message = result["error"]["message"]
+    assert "the code reads its batch by a key at train.py:16" in message and "--input batch.KEY=SPEC" in message, message
+    r, result = _json("train.py", "--input", "batch.pixels=8x784")
+    assert result["error"] is None, r.output

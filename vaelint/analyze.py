@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vaelint.capture.inputcheck import binary_retry, check_inputs, check_token_ids, gather_inputs, input_misfit, unexplained
+from vaelint.capture.inputcheck import binary_retry, check_inputs, check_token_ids, gather_inputs, input_misfit, keyed_input, unexplained
 from vaelint.capture.batchdim import sequence_first
 from vaelint.capture.routes import CaptureJob, Captured, capture_and_run
 from vaelint.catalogue import offer_fixes, run_rules, selected_rules
@@ -307,7 +307,7 @@ def _roles_stage(target: str, loaded: Loaded, shaped: Shaped, options: Options, 
         if kind_of(runs.failure.error) is ErrorKind.DEVICE and torch.cuda.is_available():
             at = runs.failure.loc.where() if runs.failure.loc else "its forward"
             raise ChoosesCuda(f"{type(runs.failure.error).__name__} at {at}")
-        misfit = input_misfit(ctx, runs.failure, specs)  # the --input's shape, not the model's bug
+        misfit = keyed_input(ctx, runs.failure, specs) or input_misfit(ctx, runs.failure, specs)  # the --input's, not the model's bug
         if misfit is not None:
             raise misfit
         # only the rules the user selected may explain a failed run; otherwise it is exit 2

@@ -194,6 +194,33 @@ _EXPECTS = {
 }
 
 
+def keyed_input(ctx, failure, specs: list[InputSpec]) -> VaelintError | None:
+    """The code reads a key of an input vaelint made as a tensor or a list (``batch[self.image_key]``:
+    a dict batch whose keys the code names through a variable): the input's error, saying to give
+    the keys, never a shape finding in the user's code."""
+    import operator
+
+    node, text = failure.node, str(failure.error)
+    if node is not None and node.target is operator.getitem and len(node.args) > 1 and isinstance(node.args[1], str):
+        key, name = node.args[1], getattr(node.args[0], "name", "batch").split("_")[0]
+    elif isinstance(failure.error, (TypeError, IndexError)) and (
+            "indices must be integers" in text and text.rstrip().endswith("not str") or text.startswith("only integers, slices")):
+        key, name = "", "batch"  # a list or tensor indexed by a str: which key, the error does not say
+    else:
+        return None
+    if any(s.real is not None for s in specs):
+        return None
+    at = f" at {failure.loc.where()}" if failure.loc else ""
+    what = f"the key {key!r} of its batch" if key else "its batch by a key"
+    return VaelintError(
+        "input",
+        f"the code reads {what}{at}, but vaelint made the batch from "
+        f"{' '.join('--input ' + s.text() for s in specs)} as a tensor: the batch is a dict. Give each key "
+        f"the step reads with --input {name}.KEY=SPEC (e.g. --input {name}.{key or 'image'}="
+        f"{specs[0].text() if specs else '8x3x64x64'}).",
+    )
+
+
 def input_misfit(ctx, failure, specs: list[InputSpec]) -> VaelintError | None:
     """A shape error at a layer that the user's ``--input`` reaches as given (no op between) is
     the input's, not the model's: a usage error saying what the layer expects, never a

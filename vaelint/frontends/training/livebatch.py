@@ -32,7 +32,7 @@ def batch_maker(specs: list):
             rounds[key] = rounds.get(key, 0) + 1
             start = sum(parts[:k])
             given, arity = given[start:start + parts[k]], parts[k]
-        keys = _keys_read(frame) if given and arity is None and not parts else []
+        keys = (_keys_read(frame) or _item_keys(loader)) if given and arity is None and not parts else []
         if keys:
             # for batch in loader: x = batch["image"]: the keys the step reads take the specs in
             # order (the data set's labels after them), as a pattern's names do
@@ -164,13 +164,36 @@ def _keyed(keys: list[str], given: list, named: dict, labels) -> dict:
     return {k: by_key[k].make(by_key[k].batch) if k in by_key else items[k] for k in keys}
 
 
+def _item_keys(loader) -> list[str]:
+    """The keys of the dict a data set of the user's own returns from ``__getitem__``
+    (``return {"image": x, "label": y}``), when the step reads them through a variable
+    (``batch[self.image_key]``); [] for any other data set."""
+    import inspect
+    import textwrap
+
+    from vaelint.frames import is_user_file
+
+    getitem = next((c.__dict__["__getitem__"] for c in type(getattr(loader, "dataset", None)).__mro__
+                    if "__getitem__" in c.__dict__ and is_user_file(getattr(c.__dict__["__getitem__"], "__code__", None)
+                                                                   and c.__dict__["__getitem__"].__code__.co_filename or "")), None)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(getitem))) if getitem is not None else None
+    except (OSError, TypeError, SyntaxError):
+        return []
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict) and node.value.keys and all(
+                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.value.keys):
+            return [k.value for k in node.value.keys]
+    return []
+
+
 def _say_keys(keys: list[str], given: list) -> None:
     from vaelint.frontends.training.livedata import STOOD_IN
 
     pairs = ", ".join(f"[{k!r}] = --input {s.text()}" for k, s in zip(keys, given))
     if not pairs:
         return
-    note = f"the batch is a dict the step reads by key: {pairs} (in the order the step reads them)"
+    note = f"the batch is a dict the step reads by key: {pairs} (the keys in the order the step reads them, or its data set's __getitem__ writes them)"
     if note not in STOOD_IN:
         STOOD_IN.append(note)
 

@@ -97,6 +97,10 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
             # the batch the code took has several items (handed whole to prep(batch), which
             # unpacks it): it stays a sequence of the inputs, as the run had it
             use = BatchUse("indexed")
+        elif use.kind in ("tensor", "passed") and isinstance(step.batch_value, dict) and step.batch_value:
+            # a dict, its keys read through a variable (model.get_input(batch, model.image_key)):
+            # it stays a dict of the same keys, as the run had it
+            use = BatchUse("keyed", keys=tuple(step.batch_value))
     elif len(step.names) == 1:
         target, pattern = ast.Name(step.names[0], ast.Store()), (step.names[0],)
         use = use_of(step.names[0], [])  # a tensor
