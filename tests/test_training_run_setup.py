@@ -241,3 +241,24 @@ def test_a_key_read_of_a_batch_made_as_a_tensor_is_the_inputs_error_never_a_find
     assert "the code reads its batch by a key at train.py:16" in message and "--input batch.KEY=SPEC" in message, message
     r, result = _json("train.py", "--input", "batch.pixels=8x784")
     assert result["error"] is None, r.output
+
+
+def test_the_runs_own_error_is_told_over_the_read_codes_argument_error(tmp_path, monkeypatch):
+    # argparse argument groups: the script's parser takes --latent 4 as it runs; the step then
+    # fails in the model (an attribute it never set): that is what the user hears, not
+    # "unrecognized arguments: --latent 4" from the code read without the group's lines
+    _script(
+        tmp_path, "import argparse", "import torch", "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "class Broken(VAE):", "    def forward(self, x):", "        recon, mu, logvar = super().forward(x)",
+        "        return self.squash(recon), mu, logvar",
+        "parser = argparse.ArgumentParser()", "group = parser.add_argument_group('model')",
+        "group.add_argument('--latent', type=int, default=8)", "args = parser.parse_args()",
+        "model = Broken(784, args.latent)",
+        "for x, in DataLoader(TensorDataset(torch.rand(32, 784)), batch_size=8):",
+        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--script-args", "--latent 4")
+    assert r.exit_code == 2, r.output
+    assert "'Broken' object has no attribute 'squash'" in result["error"]["message"], result["error"]["message"]

@@ -67,4 +67,8 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
     said = read_error.message
     if "no training step to check" in said or "no batch found" in said or NO_DATA in run_error.message:
         return run_error  # the run stopped at the data, which --input gives: that is what to do
+    if getattr(read_error, "argv", False) and not getattr(run_error, "argv", False):
+        # the script's own parser took these arguments when it ran; the read code's slice of it
+        # did not (an argument group it lost): the run's error is the user's
+        return run_error
     return read_error if run_error.kind == "load" and "no training step to check" in run_error.message else run_error
