@@ -262,3 +262,21 @@ def test_the_runs_own_error_is_told_over_the_read_codes_argument_error(tmp_path,
     r, result = _json("train.py", "--script-args", "--latent 4")
     assert r.exit_code == 2, r.output
     assert "'Broken' object has no attribute 'squash'" in result["error"]["message"], result["error"]["message"]
+
+
+def test_a_distribution_parameter_outside_its_constraint_is_said_never_a_shape_finding(tmp_path, monkeypatch):
+    # RelaxedBernoulli(temperature, probs=<the decoder's unbounded output>): torch's argument
+    # validation names the tensor's shape, but this is a value error (pvae): exit 2 saying so
+    _script(
+        tmp_path, "import torch", "import torch.distributions as D", "from vae_common import VAE",
+        "class Relaxed(VAE):", "    def forward(self, x):", "        recon, mu, logvar = super().forward(x)",
+        "        return D.RelaxedBernoulli(torch.tensor(1.0), probs=recon * 4 - 2), mu, logvar",
+        "model = Relaxed()", "x = torch.rand(8, 784).clamp(0.01, 0.99)", "for epoch in range(2):",
+        "    px, mu, logvar = model(x)",
+        "    loss = -px.log_prob(x).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
+        "    loss.backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert r.exit_code == 2 and not result["findings"], r.output
+    assert "given a parameter outside what it allows" in result["error"]["message"], result["error"]["message"]

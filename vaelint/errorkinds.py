@@ -16,6 +16,8 @@ _SHAPE_WORDS = re.compile(
 _KINDS = (  # checked in order: the first that matches names the error
     (ErrorKind.RANGE, re.compile(r"between 0 and 1", re.I)),  # binary_cross_entropy on values outside [0, 1]
     (ErrorKind.SUPPORT, re.compile(r"support", re.I)),  # a distribution's support
+    # a distribution's parameter outside its constraint (its message names the tensor's shape too)
+    (ErrorKind.CONSTRAINT, re.compile(r"to satisfy the constraint", re.I)),
     (ErrorKind.MEMORY, re.compile(r"overflow|out of memory|not enough memory|can't allocate|DefaultCPUAllocator", re.I)),
     (ErrorKind.DEVICE, re.compile(r"device|accelerator|cuda", re.I)),
     (ErrorKind.DTYPE, re.compile(r"dtype|scalar type", re.I)),

@@ -54,6 +54,7 @@ class ErrorKind(Word):
 
     RANGE = "range"  # binary_cross_entropy on values outside [0, 1]
     SUPPORT = "support"  # outside a distribution's support
+    CONSTRAINT = "constraint"  # a distribution's parameter outside what it allows (probs outside [0, 1])
     MEMORY = "memory"
     DEVICE = "device"
     DTYPE = "dtype"

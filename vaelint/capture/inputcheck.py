@@ -129,6 +129,13 @@ def check_token_ids(target: str, specs, cap, runs) -> None:
     )
 
 
+CONSTRAINT_HINT = (
+    "A distribution was given a parameter outside what it allows (probs outside [0, 1], a scale that is "
+    "not positive): with torch's argument validation (on by default) this fails on any input. Pass the "
+    "decoder's output through torch.sigmoid / F.softplus first, or give it as logits=."
+)
+
+
 def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> VaelintError:
     where = f" at {failure.loc.where()}" if failure.loc else ""
     kind = kind_of(failure.error)
@@ -148,6 +155,8 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
             "The input vaelint drew (floats in [0, 1)) lies outside a distribution's support: give "
             "--input the values the model's data has, e.g. SHAPE:float32:2 for binary data."
         )
+    elif kind is ErrorKind.CONSTRAINT:
+        hint = CONSTRAINT_HINT
     elif kind is ErrorKind.MEMORY:
         hint = (
             "The model asks for more memory than a tensor can have or the machine holds: check the sizes it "

@@ -274,6 +274,17 @@ def _arguments(fn, init: dict, skip_self: bool) -> dict:
     return out
 
 
+def _said_of(error, text: str) -> str:
+    """An error's first line (torch appends the offending tensor's values), with what to do
+    where vaelint knows it (a distribution's parameter outside its constraint)."""
+    from vaelint.capture.inputcheck import CONSTRAINT_HINT
+    from vaelint.errorkinds import kind_of
+    from vaelint.vocab import ErrorKind
+
+    first = text.strip().splitlines()[0].rstrip(":") if text.strip() else text
+    return f"{first}. {CONSTRAINT_HINT}" if kind_of(error) is ErrorKind.CONSTRAINT else first
+
+
 NO_DATA = "its data is not here"  # what a run that stopped at a missing data file says
 
 
@@ -288,7 +299,7 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
             from vaelint.frontends.sourcemap import where as at
 
             came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
-            return f"the training step{came} raised at {where}, after the model ran: {text}"
+            return f"the training step{came} raised at {where}, after the model ran: {_said_of(error, text)}"
         hint = ""
         if isinstance(error, OSError) and not watch.batches and not watch.specs:
             hint = (f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
