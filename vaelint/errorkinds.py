@@ -36,3 +36,11 @@ def kind_of(error: BaseException | None) -> ErrorKind:
     if isinstance(error, (RuntimeError, ValueError, IndexError)) and _SHAPE_WORDS.search(text):
         return ErrorKind.SHAPE
     return ErrorKind.OTHER
+
+
+# what to write for an error of ErrorKind.CONSTRAINT (said by the capture's and the training run's messages)
+CONSTRAINT_HINT = (
+    "A distribution was given a parameter outside what it allows (probs outside [0, 1], a scale that is "
+    "not positive): with torch's argument validation (on by default) this fails on any input. Pass the "
+    "decoder's output through torch.sigmoid / F.softplus first, or give it as logits=."
+)

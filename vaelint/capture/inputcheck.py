@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from vaelint.errorkinds import kind_of
+from vaelint.errorkinds import CONSTRAINT_HINT, kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
 from vaelint.inputs import InputSpec
@@ -127,13 +127,6 @@ def check_token_ids(target: str, specs, cap, runs) -> None:
         f"that reads them{where} has {size} entries. Give HIGH no larger than the vocabulary: "
         f"--input {fixed}.",
     )
-
-
-CONSTRAINT_HINT = (
-    "A distribution was given a parameter outside what it allows (probs outside [0, 1], a scale that is "
-    "not positive): with torch's argument validation (on by default) this fails on any input. Pass the "
-    "decoder's output through torch.sigmoid / F.softplus first, or give it as logits=."
-)
 
 
 def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> VaelintError:

@@ -277,8 +277,7 @@ def _arguments(fn, init: dict, skip_self: bool) -> dict:
 def _said_of(error, text: str) -> str:
     """An error's first line (torch appends the offending tensor's values), with what to do
     where vaelint knows it (a distribution's parameter outside its constraint)."""
-    from vaelint.capture.inputcheck import CONSTRAINT_HINT
-    from vaelint.errorkinds import kind_of
+    from vaelint.errorkinds import CONSTRAINT_HINT, kind_of
     from vaelint.vocab import ErrorKind
 
     first = text.strip().splitlines()[0].rstrip(":") if text.strip() else text
