@@ -173,14 +173,16 @@ def _item_keys(loader) -> list[str]:
 
     from vaelint.frames import is_user_file
 
-    getitem = next((c.__dict__["__getitem__"] for c in type(getattr(loader, "dataset", None)).__mro__
-                    if "__getitem__" in c.__dict__ and is_user_file(getattr(c.__dict__["__getitem__"], "__code__", None)
-                                                                   and c.__dict__["__getitem__"].__code__.co_filename or "")), None)
+    # the user's own __getitem__ (a data set that stands in puts vaelint's in front of it)
+    methods = (vars(c).get("__getitem__") for c in type(getattr(loader, "dataset", None)).__mro__)
+    getitem = next((m for m in methods if is_user_file(getattr(getattr(m, "__code__", None), "co_filename", ""))), None)
+    if getitem is None:
+        return []
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(getitem))) if getitem is not None else None
+        tree = ast.parse(textwrap.dedent(inspect.getsource(getitem)))
     except (OSError, TypeError, SyntaxError):
         return []
-    for node in ast.walk(tree) if tree is not None else ():
+    for node in ast.walk(tree):
         if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict) and node.value.keys and all(
                 isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.value.keys):
             return [k.value for k in node.value.keys]

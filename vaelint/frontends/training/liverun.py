@@ -115,12 +115,7 @@ def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, 
 
     body = [_watched(_taken(s), is_main_guard(s)) for s in home.tree.body]
     if not ref.name:  # run as `python FILE` runs it: its module is __main__ (Hydra finds conf/ beside it so)
-        main = ast.parse("__name__ = '__main__'").body[0]
-        for n in ast.walk(main):
-            if hasattr(n, "lineno"):
-                n.lineno = n.end_lineno = 1
-                n.col_offset = n.end_col_offset = 0
-        body.insert(0, main)
+        body.insert(0, _main_name())
     with standins.installed(), sandbox.active(), script_argv(home.path, request.script_args, runtime), \
             record_module_sites(sites), watching(watch), given_items(request.inputs):
         try:
@@ -159,6 +154,16 @@ def given_items(specs):
             yield
     finally:
         datasets.GIVEN.clear()
+
+
+def _main_name() -> ast.stmt:
+    """``__name__ = '__main__'`` at line 1: the module runs as ``python FILE`` runs it."""
+    main = ast.parse("__name__ = '__main__'").body[0]
+    for n in ast.walk(main):
+        if hasattr(n, "lineno"):
+            n.lineno = n.end_lineno = 1
+            n.col_offset = n.end_col_offset = 0
+    return main
 
 
 def _taken(stmt: ast.stmt) -> ast.stmt:
@@ -225,9 +230,9 @@ def _run_caller(caller, request, runtime, watch) -> bool:
     before (its stop is said: the named target is then called directly)."""
     from vaelint.frontends.load import load_module
 
-    main = ast.parse("__name__ = '__main__'").body[0]
-    ast.fix_missing_locations(ast.copy_location(main, caller.tree.body[0] if caller.tree.body else main))
-    body = [main] + [_watched(_taken(s), True) for s in caller.tree.body]
+    # every stop of the caller's is the script's own way failing (runtime.guard_stops): then the
+    # named target is called directly, and the note says why
+    body = [_main_name()] + [_watched(_taken(s), True) for s in caller.tree.body]
     runtime.via = caller.path
     try:
         load_module(caller.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures)
