@@ -43,6 +43,36 @@ def _model(kl: str, beta: str = "1.0") -> str:
     return fill(_MODEL, kl=kl, beta=beta)
 
 
+# the KL kept on self and weighted by an option (MONet, CycleGAN-style models): the factor is
+# the option, never the attribute that holds the KL
+_KL_ON_SELF = """from types import SimpleNamespace
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.opt = SimpleNamespace(beta=0.5)
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z), mu, logvar
+
+    def loss_function(self, recon, x, mu, logvar):
+        n = x.size(0)
+        self.loss_E = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        self.loss_E /= n
+        self.loss_D = F.mse_loss(recon, x, reduction="sum") / n
+        return self.loss_D + {KL}  # <- finding
+"""
+
+
 class KLScaling(Rule):
     code = "VAE004"
     name = "kl-scaling"
@@ -73,6 +103,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         Example(_model("kl"), inputs=("8x20",)),
         Example(_model("self.beta * kl"), inputs=("8x20",)),
         Example(_model("kld_weight * kl"), inputs=("8x20",)),
+        Example(fill(_KL_ON_SELF, kl="self.loss_E"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(_model("0.01 * kl"), inputs=("8x20",), at="finding", message="the literal 0.01", fixed=_model("kl"), unsafe=True),
@@ -81,6 +112,10 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             fixed=_model("kl", beta="4.0"), unsafe=True,
         ),
         Example(_model("kl * 0.5"), inputs=("8x20",), at="finding", message="beta_eff = 0.5", fixed=_model("kl"), unsafe=True),
+        Example(
+            fill(_KL_ON_SELF, kl="self.opt.beta * self.loss_E"), inputs=("6x20",), at="finding", message="(self.opt.beta = 0.5 at",
+            fixed=fill(_KL_ON_SELF, kl="self.loss_E"), unsafe=True,
+        ),
     ]
 
     def check(self, ctx):
@@ -187,7 +222,10 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         literal = f"{value:g}"
         if literal in text or str(value) in text:
             return f"the literal {literal}{where}"
-        assigned = _assigned_name(loc, text)
+        assigned = _assigned_name(loc, text, _kl_lines(factor))
+        setting = _setting(factor, text)
+        if setting is not None and (assigned is None or setting.startswith(assigned[0] + ".")):
+            return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
         if assigned is not None:
             return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
         return f"a factor of {value:g}{where}"
@@ -230,13 +268,48 @@ def _factor_side(factor, texts: list[str]) -> int | None:
             numbers.append(i)
     if len(numbers) == 1:
         return numbers[0]
-    named = _assigned_name(factor.loc, line_text(factor.loc.path, factor.loc.line)) if factor.loc else None
+    kl = _kl_operand(factor, texts)
+    if kl is not None:
+        return 1 - kl
+    named = _assigned_name(factor.loc, line_text(factor.loc.path, factor.loc.line), _kl_lines(factor)) if factor.loc else None
     if named is not None and named[0].startswith("self.") and texts.count(named[0]) == 1:
         return texts.index(named[0])
     return None
 
 
-def _assigned_name(loc, text: str):
+def _kl_lines(factor) -> set:
+    """The lines where the operands the run recorded as tensors were made: the KL side of the
+    product (``self.loss_E`` of ``self.opt.beta * self.loss_E`` was made at ``self.loss_E /= n``)."""
+    import torch.fx as fx
+
+    node = getattr(factor, "node", None)
+    locs = [loc_of(a) for a in (node.args if node is not None else ()) if isinstance(a, fx.Node)]
+    return {(loc.path, loc.line) for loc in locs if loc is not None}
+
+
+def _kl_operand(factor, texts: list[str]) -> int | None:
+    """Which operand's text is the KL term: the name or attribute assigned where the run made
+    the tensor the factor multiplies."""
+    import ast
+
+    from vaelint.frontends.sourcefacts import origin_of
+
+    lines = _kl_lines(factor)
+    if factor.loc is None or not lines:
+        return None
+    found = []
+    for i, text in enumerate(texts):
+        try:
+            expr = ast.parse(text.strip(), mode="eval").body
+        except SyntaxError:
+            continue
+        origin = origin_of(factor.loc, expr) if isinstance(expr, (ast.Name, ast.Attribute)) else None
+        if origin is not None and (origin[0].path, origin[0].line) in lines:
+            found.append(i)
+    return found[0] if len(found) == 1 else None
+
+
+def _assigned_name(loc, text: str, skip: set = frozenset()):
     """A name on the factor's line that the function assigns before it
     (``kld_weight = kwargs['M_N']``): (name, where, the assignment's text)."""
     import ast
@@ -253,13 +326,26 @@ def _assigned_name(loc, text: str):
     two = _top_level_stars(text) == 1
     for attr in re.findall(r"(?:^|\*)\s*self\.(\w+)\s*(?=\*|$)", text.strip()) if two else []:
         found = origin_of(loc, ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Load()))
-        if found is not None:
+        if found is not None and (found[0].path, found[0].line) not in skip:
             return f"self.{attr}", found[0], found[1]
     for name in re.findall(r"(?<![.\w])([A-Za-z_]\w*)\b", text):
         found = origin_of(loc, ast.Name(name, ast.Load()))
-        if found is not None and found[0].line < loc.line:
+        if found is not None and found[0].line < loc.line and (found[0].path, found[0].line) not in skip:
             return name, found[0], found[1]
     return None
+
+
+def _setting(factor, text: str) -> str | None:
+    """A setting the factor is read from (``self.opt.beta``, ``args.kl_weight``,
+    ``cfg.loss.beta``): the one dotted name of the product that is not the KL term."""
+    if factor.loc is None:
+        return None
+    if factor.loc.end_line == factor.loc.line and factor.loc.end_column:
+        text = text_at(factor.loc) or text
+    chains = list(dict.fromkeys(re.findall(r"(?<![.\w])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w(])", text)))
+    kl = _kl_operand(factor, chains)
+    rest = [c for i, c in enumerate(chains) if i != kl]
+    return rest[0] if len(rest) == 1 and (kl is not None or len(chains) == 1) else None
 
 
 def _top_level_stars(text: str) -> int:

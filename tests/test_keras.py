@@ -340,3 +340,43 @@ def test_a_keras_file_without_keras_installed_is_a_usage_error(monkeypatch, tmp_
     result = check(path, "build", ["4x4"])
     assert result.error is not None and result.error.kind == "load"
     assert "'keras'" in result.error.message and "Install the package" in result.error.message
+
+
+def test_a_script_that_fits_a_keras_model_is_checked_never_passed_over(tmp_path):
+    # a Keras training script (vae.fit) beside the file that builds the model: training code,
+    # run on the torch backend; this Keras 2 style model (a loss closing over the encoder's
+    # tensors) does not build on Keras 3, and the check says so, exit 2, never "no VAE targets"
+    (tmp_path / "model.py").write_text(textwrap.dedent('''
+        from keras.layers import Input, Dense, Lambda
+        from keras.models import Model
+        from keras import backend as K
+
+
+        def build_vae(latent=8):
+            x = Input(shape=(784,))
+            h = Dense(64, activation="relu")(x)
+            mu, lv = Dense(latent)(h), Dense(latent)(h)
+            z = Lambda(lambda a: a[0] + K.exp(0.5 * a[1]) * K.random_normal(K.shape(a[0])), output_shape=(latent,))([mu, lv])
+            vae = Model(x, Dense(784, activation="sigmoid")(z))
+
+            def loss(y, p):
+                return K.sum(K.binary_crossentropy(y, p), -1) - 0.5 * K.sum(1 + lv - K.square(mu) - K.exp(lv), -1)
+
+            vae.compile(optimizer="adam", loss=loss)
+            return vae
+    '''))
+    (tmp_path / "train.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from model import build_vae
+
+        x_train = np.random.rand(64, 784).astype("float32")
+        build_vae().fit(x_train, x_train, epochs=1, batch_size=16)
+    '''))
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    out = subprocess.run([sys.executable, "-m", "vaelint", "check", "train.py", "--no-cache"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "no VAE targets" not in out.stdout + out.stderr
+    assert "train.py   could not be analysed (load)" in out.stdout
+    assert "Unable to automatically build the model" in out.stdout
+    assert "tensorflow" not in out.stdout  # Keras ran on the torch backend

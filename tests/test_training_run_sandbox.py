@@ -175,3 +175,31 @@ def test_a_program_the_code_starts_is_an_oserror_it_can_catch():
         assert namespace["gpus"]() == ("", 127 << 8)
     assert [n.replace(os.sep, '/').rsplit('/', 1)[-1] for n in sandbox.unrun] == ["user_code.py:8"]
     assert sandbox.unrun[0].startswith("os.popen('nvidia-smi') at ")
+
+
+def test_writes_not_performed_answer_as_the_real_calls_do(tmp_path, monkeypatch):
+    # a run folder snapshotting the code (shutil.copy's returned path is used), a log opened by a
+    # bytes path, a note written with Path.write_text: nothing is written, and the run goes on
+    _script(
+        tmp_path, "import os, pathlib, shutil", "import torch", "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "run_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'runs', 'exp1')",
+        "os.makedirs(run_dir, exist_ok=True)",
+        "saved = shutil.copy(__file__, run_dir)",
+        "print('code saved as', os.path.basename(saved))",
+        "assert pathlib.Path(run_dir, 'notes.txt').write_text('first run') == 9",
+        "log = open(os.fsencode(os.path.join(run_dir, 'log.bin')), 'wb')",
+        "model = VAE()",
+        "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    loss.backward()",
+        "    log.write(b'step')",
+    )
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    r = run("train.py", "--no-cache")
+    assert r.exit_code == 0, r.output
+    assert "running the code as written did not reach its step" not in r.output
+    assert f"shutil.copy({str(tmp_path / 'train.py')!r}) at train.py:7 was not performed" in " ".join(r.output.split())
+    assert sorted(os.listdir(tmp_path)) == before

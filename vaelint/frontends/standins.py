@@ -166,7 +166,19 @@ def _accelerate(fullname: str) -> types.ModuleType:
     return _StandInModule(fullname, lambda item: _Accelerator if item == "Accelerator" else _Anything)
 
 
+def _logger(fullname: str) -> types.ModuleType:
+    """A logger or visualiser the code imports where it uses it (``import visdom`` in a
+    Visualizer's __init__) and this environment lacks: a no-op, as a missing logger imported at a
+    file's top is (:class:`vaelint.frontends.placeholders.LoggerStandIn`)."""
+    from vaelint.frontends.placeholders import note
+
+    if "." not in fullname:
+        note(f"{fullname} is not installed; it stands in as a no-op (a logger: nothing it returns reaches the model or the loss)")
+    return _StandInModule(fullname, lambda item: _Anything)
+
+
 _FACTORIES = {"torchvision": _torchvision, "pytorch_lightning": _lightning, "lightning": _lightning, "accelerate": _accelerate}
+_FACTORIES.update({name: _logger for name in ("visdom", "wandb", "tensorboardX", "mlflow", "comet_ml", "neptune", "clearml", "swanlab", "dvclive")})
 
 
 class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

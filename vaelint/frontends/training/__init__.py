@@ -25,6 +25,7 @@ from vaelint.frontends.training.execute import NotReached, execute, failed_lines
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.program import source_text as _text_of, step_program
+from vaelint.frontends.training.repofiles import neighbours
 from vaelint.frontends.training.ways import is_module_class as _is_module_class, plain as _plain, trains_through_a_library as _trains_through_a_library, why as _why, worth_telling as _worth_telling
 from vaelint.frontends.training.sites import (
     Frame,
@@ -37,7 +38,6 @@ from vaelint.frontends.training.sites import (
     site_score,
 )
 
-_MAX_NEIGHBOURS = 60  # .py files beside the target read for call sites
 
 
 class TrainingFrontend(FrontendBase):
@@ -178,81 +178,6 @@ def _file_of_frame(frame: Frame, files: list[SourceFile]) -> SourceFile:
 
 
 # --------------------------------------------------------------------------- finding the step
-
-
-def neighbours(path: str) -> list[SourceFile]:
-    """The other .py files of the target's folder and of the current directory
-    (where a script that calls the target may be), then the repository's files the
-    target imports from its packages (``from jointvae.training import Trainer``:
-    the Trainer's step is in jointvae/training.py)."""
-    out, seen = [], {os.path.realpath(path)}
-    for folder in dict.fromkeys([os.path.dirname(os.path.realpath(path)), os.getcwd()]):
-        try:
-            names = sorted(os.listdir(folder))
-        except OSError:
-            continue
-        for name in names:
-            full = os.path.realpath(os.path.join(folder, name))
-            if not name.endswith(".py") or full in seen or len(out) >= _MAX_NEIGHBOURS:
-                continue
-            seen.add(full)
-            try:
-                if os.path.getsize(full) > 500_000:
-                    continue
-            except OSError:
-                continue
-            parsed = parse_file(full)
-            if parsed is not None:
-                out.append(parsed)
-    home = parse_file(os.path.realpath(path))
-    for imported in _imported_files(home, [os.path.dirname(os.path.realpath(path)), os.getcwd()]) if home else ():
-        if imported.path not in seen:
-            seen.add(imported.path)
-            out.append(imported)
-    return out
-
-
-_MAX_IMPORTED = 30  # the repository's files a target imports, read for call sites
-
-
-def _imported_files(home: SourceFile, roots: list[str]) -> list[SourceFile]:
-    """The files of the repository (under ``roots``) that ``home`` imports, and those
-    they import, breadth first; installed packages are never under the roots."""
-    seen, found, queue = {home.path}, [], [home]
-    while queue and len(seen) <= _MAX_IMPORTED:
-        file = queue.pop(0)
-        for name in _module_names(file):
-            for root in dict.fromkeys(roots + [os.path.dirname(file.path)]):
-                base = os.path.join(root, *name.split("."))
-                for candidate in (base + ".py", os.path.join(base, "__init__.py")):
-                    full = os.path.realpath(candidate)
-                    if full in seen or not os.path.isfile(full) or len(seen) > _MAX_IMPORTED:
-                        continue
-                    seen.add(full)
-                    parsed = parse_file(full)
-                    if parsed is not None:
-                        found.append(parsed)
-                        queue.append(parsed)
-    return found
-
-
-def _module_names(file: SourceFile) -> list[str]:
-    """The modules ``file`` imports, dotted, relative ones resolved against its folder
-    (``from .models import VAE`` in a package: its sibling ``models``); for
-    ``from a.b import c``, ``a.b.c`` too (c may be a module)."""
-    names = []
-    for node in ast.walk(file.tree):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:  # relative: found from the file's own folder by the caller
-                module = module if node.level == 1 else ""
-                if not module:
-                    continue
-            names.append(module)
-            names += [f"{module}.{alias.name}" for alias in node.names if alias.name != "*"]
-    return list(dict.fromkeys(n for n in names if n))
 
 
 def _callees(file: SourceFile, scope: Scope) -> list[Scope]:

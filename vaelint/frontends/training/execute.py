@@ -19,7 +19,8 @@ from vaelint.frames import boundary, display_path
 from vaelint.frontends.training.astutil import Place
 from vaelint.frontends.training.rewrite import RT, Plan, build_plan
 from vaelint.frontends.training.runtime import BatchUse, Found, Runtime, StepReady
-from vaelint.frontends.training.sandbox import Sandbox, script_argv
+from vaelint.frontends.training.sandbox import Sandbox
+from vaelint.frontends.training.scriptargv import script_argv
 from vaelint.frontends.training.sites import Site, SourceFile, chains_to, Frame
 
 

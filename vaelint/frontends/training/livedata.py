@@ -31,7 +31,29 @@ def _no_data(error: BaseException) -> bool:
     if isinstance(error, VaelintError):
         return getattr(error, "refused", False)  # a download or a program the sandbox refused
     text = str(error).lower()
-    return isinstance(error, RuntimeError) and ("not found" in text or "download" in text)
+    if isinstance(error, RuntimeError) and ("not found" in text or "download" in text):
+        return True
+    if any(words in text for words in _NO_DATA_WORDS):
+        return True
+    return isinstance(error, AssertionError) and _checks_a_path(error)
+
+
+_NO_DATA_WORDS = ("does not exist", "no such file", "not a valid directory", "not a directory", "found 0 ")
+_PATH_CHECKS = ("exists(", "isdir(", "isfile(", "is_dir(", "is_file(", "glob(", "listdir(")
+
+
+def _checks_a_path(error: BaseException) -> bool:
+    """``assert os.path.isdir(root)``, ``assert len(glob(...)) > 0``: an assert about files, the
+    line that raised it read from the traceback."""
+    import linecache
+
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+    return any(check in line for check in _PATH_CHECKS)
 
 
 def _stand_in(obj, cls, error: BaseException, init) -> None:

@@ -21,6 +21,7 @@ def live_program(frontend, ref, request, home):
     from vaelint.frontends.training.sandbox import Sandbox
 
     request.progress("build")
+    _keras_on_torch(home)
     make = batch_maker(list(request.inputs))
     watch = Watch(list(request.inputs), None)
     watch.make_batch = lambda loader: make(loader, watch.taking)
@@ -62,6 +63,16 @@ def live_program(frontend, ref, request, home):
     program.notes[:0] = notes + _moves(runtime, watch)
     _finish(program, request, watch, home)
     return program
+
+
+def _keras_on_torch(home) -> None:
+    """Keras imported by the script or its repository's files loads on the torch backend, as a
+    Keras model named as the target does (its fit then backpropagates through torch)."""
+    from vaelint.frontends.keras.loading import imports_keras, use_torch_backend
+    from vaelint.frontends.training.repofiles import neighbours
+
+    if any(imports_keras(f.tree) for f in [home, *neighbours(home.path)]):
+        use_torch_backend(home.path)
 
 
 def _finish(program, request, watch, home) -> None:
@@ -249,25 +260,36 @@ def _specs_of(batch, size: int | None = None) -> list:
     """``--input`` specs of the tensors of a batch the code made (a real first batch, the
     tensors a full-batch model is given); the batch of each is the dim of the loader's batch
     ``size`` (dim 0 where that is it, or where no dim is: (T, B, F) from a collate function
-    has it at 1)."""
+    has it at 1). A dict batch (``{"image": x, "path": names}`` from the user's own data set)
+    gives ``batch.KEY=`` specs of its tensors; its other values (file names) are left out."""
+    if isinstance(batch, dict):
+        named = [_spec_of(t, size, f"batch.{k}") for k, t in batch.items()
+                 if isinstance(k, str) and k.isidentifier() and _is_tensor(t)]
+        return [s for s in named if s is not None]
+    items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
+    out = [_spec_of(t, size) for t in items]
+    return [] if any(s is None for s in out) else out
+
+
+def _is_tensor(value) -> bool:
     import torch
 
+    return isinstance(value, torch.Tensor) and value.dim() > 0
+
+
+def _spec_of(t, size: int | None, name: str = ""):
     from vaelint.inputs import parse_input_spec
 
-    items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
-    out = []
-    for t in items:
-        if not isinstance(t, torch.Tensor) or t.dim() == 0:
-            return []
-        dtype = str(t.dtype).replace("torch.", "")
-        text = "x".join(str(d) for d in t.shape)
-        if not t.is_floating_point():
-            text += f":{dtype}:{int(t.max()) + 1 if t.numel() else 2}"
-        elif dtype != "float32":
-            text += f":{dtype}"
-        dim = 0 if size is None or t.shape[0] == size else next((i for i, s in enumerate(t.shape) if s == size), 0)
-        out.append(dataclasses.replace(parse_input_spec(text), real=t.detach().clone(), batch_dim=dim))
-    return out
+    if not _is_tensor(t):
+        return None
+    dtype = str(t.dtype).replace("torch.", "")
+    text = "x".join(str(d) for d in t.shape)
+    if not t.is_floating_point():
+        text += f":{dtype}:{int(t.max()) + 1 if t.numel() else 2}"
+    elif dtype != "float32":
+        text += f":{dtype}"
+    dim = 0 if size is None or t.shape[0] == size else next((i for i, s in enumerate(t.shape) if s == size), 0)
+    return dataclasses.replace(parse_input_spec(f"{name}={text}" if name else text), real=t.detach().clone(), batch_dim=dim)
 
 
 def is_training_file(path: str) -> bool:

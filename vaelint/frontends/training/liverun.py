@@ -111,7 +111,7 @@ def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, 
     from vaelint.frontends import standins
     from vaelint.frontends.build import record_module_sites
     from vaelint.frontends.load import load_module
-    from vaelint.frontends.training.sandbox import script_argv
+    from vaelint.frontends.training.scriptargv import script_argv
 
     body = [_watched(_taken(s), is_main_guard(s)) for s in home.tree.body]
     if not ref.name:  # run as `python FILE` runs it: its module is __main__ (Hydra finds conf/ beside it so)
@@ -289,7 +289,21 @@ def _said_of(error, text: str) -> str:
     return f"{first}. {CONSTRAINT_HINT}" if kind_of(error) is ErrorKind.CONSTRAINT else first
 
 
+def _needs_cuda(error, text: str) -> bool:
+    """``assert torch.cuda.is_available()``, a GPU library's call: code that runs only with CUDA."""
+    import linecache
+
+    if "compiled with cuda" in text.lower() or "nvidia driver" in text.lower():
+        return True
+    tb = getattr(error, "__traceback__", None)
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else ""
+    return isinstance(error, AssertionError) and "cuda" in line
+
+
 NO_DATA = "its data is not here"  # what a run that stopped at a missing data file says
+NEEDS_CUDA = "the code needs CUDA"  # what a run that stopped at code that runs only on a GPU says
 
 
 def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
@@ -308,6 +322,9 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
         if isinstance(error, OSError) and not watch.batches and not watch.specs:
             hint = (f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
                     "e.g. --input 64x784; the code's loaders then give it)")
+        elif _needs_cuda(error, text):
+            hint = (f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
+                    "script's option that runs it on the CPU with --script-args, such as --no-cuda or --device cpu)")
         return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"
     failed = [f"{display_path(home.path)}:{line}: {text}" for line, text in runtime.failures]
     if failed:

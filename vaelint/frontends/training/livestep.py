@@ -141,6 +141,8 @@ def step_from(capture: Capture) -> LiveStep:
             if entry[0] is taken.frame:
                 chosen = _from_taken(entry, taken)
                 break
+    if chosen is None and taken is not None:
+        chosen = _relayed(usable, taken)
     if chosen is None:
         chosen = _from_model_inputs(usable, capture)
     if chosen is None:
@@ -191,6 +193,28 @@ def _from_taken(entry, taken: Taken) -> _Chosen | None:
     step = LiveStep(file, scope, place, kind, source, pattern, names, region, after, scope.is_module, None,
                     loader=taken.loader, batch_value=taken.value, module_globals=frame.f_globals)
     return _Chosen(frame, step)
+
+
+def _relayed(usable, taken: Taken) -> _Chosen | None:
+    """The batch taken in a frame that is not on the way to the backward (a loader wrapper's
+    ``__iter__`` that yields the DataLoader's batches, a generator of the user's) and handed on
+    to a loop that is: that loop takes the batch, as if from the loader itself."""
+    import dataclasses
+
+    value = taken.value
+    items = list(value) if isinstance(value, (tuple, list)) else []
+    for entry in reversed(usable):
+        frame, _line, values, _file, _scope, place = entry
+        if place is None:
+            continue
+        for stmt in reversed(place.statements()):
+            if not isinstance(stmt, (ast.For, ast.AsyncFor)):
+                continue
+            held = [values.get(n) for n in target_names(stmt.target)]
+            if any(v is value or any(v is item for item in items) for v in held if v is not None):
+                relay = dataclasses.replace(taken, frame=frame, line=(stmt.lineno, stmt.col_offset), after=values, pristine=None)
+                return _from_taken(entry, relay)
+    return None
 
 
 def _batch_pattern(target: ast.expr, source: ast.expr, values: dict):

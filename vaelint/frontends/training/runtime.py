@@ -183,8 +183,8 @@ class Runtime:
             return fill(tuple(names))
         name = names[0]
         kind = use.kind if use else "tensor"
-        keyed = named.get(name) if isinstance(named.get(name), dict) else {}  # --input batch.label=SPEC
-        if kind == "keyed" and use.keys and items:
+        keyed = _keyed_specs(named, name)  # --input batch.label=SPEC
+        if kind == "keyed" and use.keys and (items or keyed):
             # batch["image"], batch["label"]: the keys no --input names take the --input values
             # in the order the step reads them, as a pattern's names do
             rest = [k for k in use.keys if k not in keyed]
@@ -383,3 +383,13 @@ def signature_params(fn) -> list[str]:
         return list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         return []
+
+
+def _keyed_specs(named: dict, name: str) -> dict:
+    """The tensors ``--input NAME.KEY=SPEC`` gives under the keys of the dict batch ``name``; the
+    batch's own dict under whatever name the specs use where they use one name only (the keys of
+    the batch vaelint read off a run are ``batch.KEY``, whatever the loop calls it)."""
+    if isinstance(named.get(name), dict):
+        return named[name]
+    dicts = [v for v in named.values() if isinstance(v, dict)]
+    return dicts[0] if len(dicts) == 1 and len(named) == 1 else {}

@@ -66,8 +66,8 @@ class Sandbox:
         import os
 
         try:
-            path = os.path.realpath(os.fspath(target))
-        except TypeError:
+            path = os.path.realpath(os.fsdecode(os.fspath(target)))  # a bytes path too
+        except (TypeError, ValueError):
             return False
 
         def under(root: str) -> bool:
@@ -146,9 +146,9 @@ class Sandbox:
         for name in ("makedirs", "mkdir", "remove", "unlink", "rmdir", "rename", "replace", "removedirs", "symlink"):
             self._patch(os, name, self._skipped(f"os.{name}", getattr(os, name)))
         for name in ("rmtree", "copy", "copy2", "copyfile", "copytree", "move"):
-            self._patch(shutil, name, self._skipped(f"shutil.{name}", getattr(shutil, name)))
+            self._patch(shutil, name, self._skipped(f"shutil.{name}", getattr(shutil, name), _RETURNS.get(name)))
         for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
-            self._patch(pathlib.Path, name, self._skipped(f"Path.{name}", getattr(pathlib.Path, name)))
+            self._patch(pathlib.Path, name, self._skipped(f"Path.{name}", getattr(pathlib.Path, name), _RETURNS.get(f"Path.{name}")))
         self._patch(torch, "save", self._skipped("torch.save"))
         self._patch(os, "chdir", self._chdir(os.chdir))
         plt = sys.modules.get("matplotlib.pyplot")
@@ -208,7 +208,9 @@ class Sandbox:
 
         return guarded_open
 
-    def _skipped(self, what: str, real=None):
+    def _skipped(self, what: str, real=None, returns=None):
+        """A write not performed: noted, and answered as the real call answers (``returns``:
+        the path shutil.copy gives back, the count write_text gives), else None."""
         import os
 
         sandbox = self
@@ -218,7 +220,10 @@ class Sandbox:
             if real is not None and isinstance(target, (str, bytes, os.PathLike)) and sandbox._allowed(target):
                 return real(*args, **kwargs)
             sandbox._note(f"{what}({str(target)!r})" if target != "" else f"{what}()")
-            return None
+            try:
+                return returns(*args, **kwargs) if returns is not None else None
+            except (TypeError, ValueError, IndexError):
+                return None
 
         return fn
 
@@ -336,42 +341,6 @@ def _started_by_user_code() -> bool:
     return True
 
 
-@contextlib.contextmanager
-def script_argv(path: str, args: list[str], record=None):
-    """``sys.argv`` as ``python PATH ARGS`` gives it, and argparse's errors as
-    messages about --script-args instead of an exit (the first one is kept on
-    ``record.argv_error``: a setup line that fails binds placeholders, but a
-    script whose arguments do not parse cannot be checked)."""
-    import argparse
-    import sys
-
-    from vaelint.frames import display_path
-
-    saved_argv, saved_error = sys.argv, argparse.ArgumentParser.error
-
-    def error(parser, message):
-        given = " ".join(args)
-        hint = f" (given: --script-args {given!r})" if args else ""
-        e = VaelintError(
-            "input",
-            f"{display_path(path)}: the script's argument parser stops: {message}{hint}. Give the script's "
-            "arguments as `python script.py ARGS` would take them, with --script-args \"ARGS\" "
-            "(e.g. --script-args \"--data-dir data --epochs 1\").",
-        )
-        e.argv = True  # the script's own arguments: neither way to the step can help
-        if record is not None and getattr(record, "argv_error", None) is None:
-            record.argv_error = e
-        raise e
-
-    sys.argv = [path, *args]
-    argparse.ArgumentParser.error = error
-    try:
-        yield
-    finally:
-        sys.argv = saved_argv
-        argparse.ArgumentParser.error = saved_error
-
-
 class Refused(VaelintError, FileNotFoundError):
     """A download, a connection or a program the sandbox refused: what a data set's constructor
     meets when its data is not here (vaelint/frontends/training/livedata.py reads ``refused``),
@@ -391,3 +360,24 @@ class _NoOutput(io.StringIO):
     def close(self):
         super().close()
         return 127 << 8
+
+
+def _copied_to(src, dst, *_a, **_k):
+    """Where shutil.copy would have put the file: into ``dst``, a folder, under its own name."""
+    import os
+
+    return os.path.join(dst, os.path.basename(os.fspath(src))) if os.path.isdir(dst) else dst
+
+
+# what a write the sandbox does not perform gives back, as the real one would
+_RETURNS = {
+    "copy": _copied_to,
+    "copy2": _copied_to,
+    "copyfile": lambda src, dst, *a, **k: dst,
+    "copytree": lambda src, dst, *a, **k: dst,
+    "move": _copied_to,
+    "Path.write_text": lambda self, data, *a, **k: len(data),
+    "Path.write_bytes": lambda self, data, *a, **k: len(memoryview(data)),
+    "Path.rename": lambda self, target, *a, **k: type(self)(target),
+    "Path.replace": lambda self, target, *a, **k: type(self)(target),
+}

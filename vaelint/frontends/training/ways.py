@@ -16,11 +16,12 @@ def trains_through_a_library(file: SourceFile, others: list[SourceFile] = ()) ->
     """A script of a torch repository (it or the repository's files it sits with import torch)
     that calls what trains: a trainer's ``fit``/``train``, a pipeline, ``Trainer(...).run()``.
     Its backward is in the library, not in the repository."""
-    if not any("torch" in f.text or "lightning" in f.text for f in (file, *others)):
+    if not any(word in f.text for f in (file, *others) for word in ("torch", "lightning", "keras")):
         return False
     for node in ast.walk(file.tree):
         if isinstance(node, ast.Call):
-            name = (dotted(node.func) or "").rpartition(".")[2]
+            # the method's name whatever it is called on (``build_vae().fit(x, x)``)
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else (dotted(node.func) or "").rpartition(".")[2]
             if name in _TRAINING_CALLS:
                 return True
             if name == "run" and isinstance(node.func, ast.Attribute) and _trainer_like(node.func.value):
@@ -62,11 +63,13 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
     """Of the two ways' errors, the one that says more: the run's, unless reading the code
     got further (it found the step, and the step's own setup failed) and the run did not stop
     only for want of the data."""
-    from vaelint.frontends.training.liverun import NO_DATA
+    from vaelint.frontends.training.liverun import NEEDS_CUDA, NO_DATA
 
     said = read_error.message
     if "no training step to check" in said or "no batch found" in said or NO_DATA in run_error.message:
         return run_error  # the run stopped at the data, which --input gives: that is what to do
+    if NEEDS_CUDA in run_error.message:
+        return run_error  # the read code stops at the same line, without saying it needs a GPU
     if getattr(read_error, "argv", False) and not getattr(run_error, "argv", False):
         # the script's own parser took these arguments when it ran; the read code's slice of it
         # did not (an argument group it lost): the run's error is the user's

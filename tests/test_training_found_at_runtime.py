@@ -1,0 +1,119 @@
+"""Training code whose parts are found only when it runs: a model module imported by the name
+an option gives, a loader wrapper whose generator yields the batches, a data set that asserts
+its folder, a logger imported where it is used, and code that needs CUDA."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import textwrap
+
+import pytest
+
+from training_cli import RUNNING, run, write_script as _script
+from vaelint.frontends.training.liveprogram import is_training_file
+from vaelint.frontends.training.repofiles import neighbours
+
+APP = os.path.join(RUNNING, "model_by_name")
+
+
+@pytest.mark.parametrize("how", [
+    '"models." + name + "_model"',
+    'f"models.{name}_model"',
+    '"models.%s_model" % name',
+    "name",  # a bare name: any module of the repository's packages
+])
+def test_a_module_imported_by_a_name_made_at_run_time_is_read_for_the_step(tmp_path, monkeypatch, how):
+    shutil.copytree(APP, tmp_path / "app")
+    init = tmp_path / "app" / "models" / "__init__.py"
+    text = init.read_text()
+    assert '"models." + name + "_model"' in text
+    init.write_text(text.replace('"models." + name + "_model"', how))
+    monkeypatch.chdir(tmp_path / "app")
+    files = {os.path.relpath(f.path, tmp_path / "app") for f in neighbours(str(tmp_path / "app" / "train.py"))}
+    assert os.path.join("models", "vae_model.py") in files
+    assert is_training_file(str(tmp_path / "app" / "train.py"))
+
+
+def test_without_the_run_time_import_the_script_trains_nothing_vaelint_can_see(tmp_path, monkeypatch):
+    # the near miss: the same application with a models package that never imports vae_model
+    shutil.copytree(APP, tmp_path / "app")
+    (tmp_path / "app" / "models" / "__init__.py").write_text("def create_model(opt):\n    return None\n")
+    monkeypatch.chdir(tmp_path / "app")
+    assert not is_training_file(str(tmp_path / "app" / "train.py"))
+
+
+def test_the_application_is_checked_through_its_loader_wrapper_and_dict_batches(monkeypatch):
+    monkeypatch.chdir(APP)
+    r = run("train.py", "--format", "json", "--no-cache")
+    (res,) = json.loads(r.stdout)["results"]
+    assert r.exit_code == 1, r.stdout
+    assert [(f["code"], os.path.basename(f["path"]), f["line"]) for f in res["findings"]] == [("VAE002", "vae_model.py", 34)]
+    # the batch the code made: the image under its key; the file names are no input
+    assert res["notes"][0] == "input batch.A=16x784: inferred from the batch the code made (batch.A=16x784)"
+
+
+def test_a_data_set_asserting_its_folder_stands_in_and_a_late_logger_import_is_a_no_op(monkeypatch):
+    monkeypatch.chdir(RUNNING)
+    r = run("dataset_asserts_its_folder.py", "--input", "32x784", "--no-cache")
+    assert r.exit_code == 1, r.output
+    assert "the data set Faces (dataset_asserts_its_folder.py:20) could not be built here (AssertionError: datasets/faces is not a valid directory)" in r.output
+    assert "visdom is not installed; it stands in as a no-op" in r.output
+    assert "(args.kl_weight = 0.1 at dataset_asserts_its_folder.py:54)" in r.output
+
+
+def test_an_assert_that_is_not_about_files_stops_the_run_as_written(tmp_path, monkeypatch):
+    # the near miss: a data set whose constructor asserts its arguments does not stand in (the
+    # step is then found by reading the code, which says why the run did not get there)
+    _script(tmp_path, *textwrap.dedent('''
+        import torch
+        from torch.utils.data import DataLoader, Dataset
+        from vae_common import VAE, elbo
+
+        class Rows(Dataset):
+            def __init__(self, size):
+                assert size % 64 == 0, "size must be a multiple of the batch"
+                self.size = size
+
+            def __len__(self):
+                return self.size
+
+            def __getitem__(self, i):
+                return torch.rand(784)
+
+        loader = DataLoader(Rows(100), batch_size=64)
+        model = VAE()
+        for x in loader:
+            recon, mu, logvar = model(x)
+            elbo(recon, x, mu, logvar).backward()
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--input", "64x784", "--no-cache")
+    assert "stands in" not in r.output
+    assert "running the code as written did not reach its step (running it stopped at train.py:8: AssertionError: size must be a multiple of the batch)" in r.output
+
+
+def test_code_that_asserts_cuda_says_it_needs_a_gpu(tmp_path, monkeypatch):
+    _script(tmp_path, *textwrap.dedent('''
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+        from vae_common import VAE, elbo
+
+        def init_net(net, gpu_ids=(0,)):
+            if len(gpu_ids) > 0:
+                assert torch.cuda.is_available()
+                net.to(gpu_ids[0])
+            return net
+
+        model = init_net(VAE())
+        loader = DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16)
+        for (x,) in loader:
+            recon, mu, logvar = model(x)
+            elbo(recon, x, mu, logvar).backward()
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--no-cache")
+    if r.exit_code != 2:
+        pytest.skip("this machine has CUDA: the script runs as written")
+    assert "running it stopped at train.py:8: AssertionError (the code needs CUDA, which this machine does not have" in r.output

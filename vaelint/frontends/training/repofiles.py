@@ -1,0 +1,130 @@
+"""The repository's files around a target: the .py files beside it and in the current
+directory, and those it imports from the repository's own packages, statically
+(``from models import VAE``) or by a name made at run time
+(``importlib.import_module("models." + opt.model + "_model")``: any module of ``models``)."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+from vaelint.frontends.training.astutil import dotted
+from vaelint.frontends.training.sites import SourceFile, parse_file
+
+_MAX_NEIGHBOURS = 60  # .py files beside the target read for call sites
+
+
+def neighbours(path: str) -> list[SourceFile]:
+    """The other .py files of the target's folder and of the current directory
+    (where a script that calls the target may be), then the repository's files the
+    target imports from its packages (``from jointvae.training import Trainer``:
+    the Trainer's step is in jointvae/training.py)."""
+    out, seen = [], {os.path.realpath(path)}
+    for folder in dict.fromkeys([os.path.dirname(os.path.realpath(path)), os.getcwd()]):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            full = os.path.realpath(os.path.join(folder, name))
+            if not name.endswith(".py") or full in seen or len(out) >= _MAX_NEIGHBOURS:
+                continue
+            seen.add(full)
+            try:
+                if os.path.getsize(full) > 500_000:
+                    continue
+            except OSError:
+                continue
+            parsed = parse_file(full)
+            if parsed is not None:
+                out.append(parsed)
+    home = parse_file(os.path.realpath(path))
+    for imported in _imported_files(home, [os.path.dirname(os.path.realpath(path)), os.getcwd()]) if home else ():
+        if imported.path not in seen:
+            seen.add(imported.path)
+            out.append(imported)
+    return out
+
+
+_MAX_IMPORTED = 30  # the repository's files a target imports, read for call sites
+
+
+def _imported_files(home: SourceFile, roots: list[str]) -> list[SourceFile]:
+    """The files of the repository (under ``roots``) that ``home`` imports, and those
+    they import, breadth first; installed packages are never under the roots."""
+    seen, found, queue = {home.path}, [], [home]
+    while queue and len(seen) <= _MAX_IMPORTED:
+        file = queue.pop(0)
+        for name in _module_names(file):
+            for root in dict.fromkeys(roots + [os.path.dirname(file.path)]):
+                for candidate in _module_files(root, name):
+                    full = os.path.realpath(candidate)
+                    if full in seen or not os.path.isfile(full) or len(seen) > _MAX_IMPORTED:
+                        continue
+                    seen.add(full)
+                    parsed = parse_file(full)
+                    if parsed is not None:
+                        found.append(parsed)
+                        queue.append(parsed)
+    return found
+
+
+def _module_names(file: SourceFile) -> list[str]:
+    """The modules ``file`` imports, dotted, relative ones resolved against its folder
+    (``from .models import VAE`` in a package: its sibling ``models``); for
+    ``from a.b import c``, ``a.b.c`` too (c may be a module)."""
+    names = []
+    for node in ast.walk(file.tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # relative: found from the file's own folder by the caller
+                module = module if node.level == 1 else ""
+                if not module:
+                    continue
+            names.append(module)
+            names += [f"{module}.{alias.name}" for alias in node.names if alias.name != "*"]
+        elif isinstance(node, ast.Call) and dotted(node.func).rpartition(".")[2] in _IMPORTERS and node.args:
+            names.append(_dynamic_name(node.args[0]))
+    return list(dict.fromkeys(n for n in names if n))
+
+
+_IMPORTERS = {"import_module", "__import__"}
+
+
+def _dynamic_name(arg: ast.expr) -> str:
+    """The module a run-time import names: the name itself where it is written out, else
+    ``PACKAGE.*`` for the package its constant start names (``"models." + name``,
+    ``f"models.{name}"``, ``"models.%s" % name``), else ``*`` (any of the repository's
+    packages)."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    start = arg
+    while isinstance(start, ast.BinOp):
+        start = start.left
+    if isinstance(start, ast.JoinedStr):
+        start = start.values[0] if start.values else None
+    text = start.value if isinstance(start, ast.Constant) and isinstance(start.value, str) else ""
+    package = text.rpartition(".")[0] if "." in text else ""
+    return f"{package}.*" if package else "*"
+
+
+def _module_files(root: str, name: str) -> list[str]:
+    """The files a dotted module name may be under ``root``: ``a.b`` is a/b.py or
+    a/b/__init__.py; ``a.*`` is every module of package a; ``*`` every top-level package's
+    modules."""
+    if name == "*":
+        try:
+            folders = sorted(e for e in os.listdir(root) if os.path.isfile(os.path.join(root, e, "__init__.py")))
+        except OSError:
+            return []
+        return [f for folder in folders for f in _module_files(root, folder + ".*")]
+    if name.endswith(".*"):
+        folder = os.path.join(root, *name[:-2].split("."))
+        try:
+            return [os.path.join(folder, e) for e in sorted(os.listdir(folder)) if e.endswith(".py")]
+        except OSError:
+            return []
+    base = os.path.join(root, *name.split("."))
+    return [base + ".py", os.path.join(base, "__init__.py")]
