@@ -256,6 +256,8 @@ class ReductionsSeen(Observed):
                          f"(F.mse_loss(recon, x, reduction='sum') / {n})")
         if rec_n > 1.5:
             steps.append(f"divide the reconstruction by the batch size, not by a count of its values ({n}, not x.numel())")
+        if 0 < rec_n < 0.67:  # a sum over the L samples of z: L times the Monte Carlo estimate
+            steps.append(f"average the reconstruction over its {round(1 / rec_n)} samples of z instead of summing them (.mean(dim=0))")
         if kl_d > 1.5:
             steps.append("sum the KL over the latent dims instead of averaging them (kl.sum(dim=-1).mean())")
         if kl_n > 1.5:

@@ -97,7 +97,7 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
                     continue
                 yield self.report(LogitsTargetsSeen(cmp.op, rec_t, data_t, tuple(expected)), loc, node=cmp.node)
                 continue
-            if rec.sizes == data.sizes and _same_symbols(rec, data):
+            if rec.sizes == data.sizes and _same_symbols(rec, data) or _per_sample(ctx, cmp, rec, data):
                 continue
             rec_syms, data_syms = rec.symbols(), data.symbols()
             out_syms = _broadcast(rec_syms, data_syms)
@@ -153,6 +153,22 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
         if shapes is None:
             return None
         return len(shapes) == 2 and shapes[0] != shapes[1]
+
+
+def _per_sample(ctx, cmp, rec, data) -> bool:
+    """L reconstructions per input (z drawn L times, ``q.rsample([L])``) compared with the
+    input broadcast over the samples (``x.unsqueeze(0)``, or x as it is): a Monte Carlo
+    estimate, each input against its own reconstructions."""
+    k = ctx.sample_positions(cmp.recon_side)
+    if not k or ctx.sample_positions(cmp.data_side):
+        return False
+    sizes = (1,) * (len(rec.sizes) - len(data.sizes)) + tuple(data.sizes)
+    if len(sizes) != len(rec.sizes) or any(s != 1 for s in sizes[:k]) or tuple(sizes[k:]) != tuple(rec.sizes[k:]):
+        return False
+    if rec.dims is None or data.dims is None:
+        return True
+    dims = data.dims[len(data.dims) - (len(rec.dims) - k):]
+    return tuple(rec.dims[k:]) == tuple(dims)
 
 
 def _same_symbols(a, b) -> bool:

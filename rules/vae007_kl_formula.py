@@ -39,6 +39,33 @@ def _model(kl: str) -> str:
     return fill(_MODEL, kl=kl)
 
 
+# a std by softplus (no log-variance to read): the KL is read in the sampler's own std
+_SOFTPLUS = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, s = self.enc(x).chunk(2, dim=1)
+        std = F.softplus(s) + 1e-4
+        z = mu + torch.randn_like(std) * std
+        return self.dec(z), mu, s
+
+
+def loss_function(recon, x, mu, s):
+    rec = F.mse_loss(recon, x, reduction="sum")
+    std = F.softplus(s) + 1e-4
+    kl = {KL}  # <- finding
+    return rec + kl
+'''
+
+
 class KLFormula(Rule):
     code = "VAE007"
     name = "kl-formula"
@@ -74,6 +101,7 @@ term.
         Example(_model("torch.sum(-0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)))"), inputs=("6x20",)),
         # free bits: a KL clamped from below on purpose is not checked against the closed form
         Example(_model("torch.clamp(-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()), min=0.1).sum()"), inputs=("6x20",)),
+        Example(fill(_SOFTPLUS, kl="torch.sum(-torch.log(std) + 0.5 * (std**2 + mu**2) - 0.5)"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(
@@ -85,6 +113,8 @@ term.
             fixed=_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
         ),
         Example(_model("-0.5 * torch.sum(1 + logvar - logvar.exp())"), inputs=("6x20",), at="finding", message="not the Gaussian KL"),
+        Example(fill(_SOFTPLUS, kl="-0.5 * torch.sum(1 + s - mu.pow(2) - s.exp())"), inputs=("6x20",), at="finding",
+                message="not the Gaussian KL of the mean and std the sampler uses"),
     ]
 
     def check(self, ctx):

@@ -200,6 +200,31 @@ class Context:
             size *= d.const
         return size
 
+    @property
+    def sample_axes(self) -> tuple[int, ...]:
+        """The sizes of the leading dims the sample z has and its mean does not: Monte Carlo
+        samples per input (``q.rsample([L])``: L x B x Z from B x Z heads); () for one sample."""
+        r = self.roles.reparam
+        mu, z = (self.shape(r.mu), self.shape(r.z)) if r else (None, None)
+        if mu is None or z is None or mu.sizes is None or z.sizes is None:
+            return ()
+        k = len(z.sizes) - len(mu.sizes)
+        if k <= 0 or any(a != b and a != 1 for a, b in zip(mu.sizes, z.sizes[k:])):
+            return ()
+        if z.dims is not None and any(d.batch_dependent for d in z.dims[:k]):
+            return ()
+        return tuple(z.sizes[:k])
+
+    def sample_positions(self, node) -> int:
+        """How many leading dims of ``node`` are the Monte Carlo sample axes: a tensor made
+        from the samples that still has them in front (the L x B x D reconstruction)."""
+        lead, fact, r = self.sample_axes, self.shape(node), self.roles.reparam
+        if not lead or fact is None or fact.sizes is None or len(fact.sizes) <= len(lead):
+            return 0
+        if tuple(fact.sizes[: len(lead)]) != lead or not (node is r.z or self.view.depends_on(node, r.z)):
+            return 0
+        return len(lead)
+
     def names_for(self, node) -> dict[int, str]:
         """Constant sizes to show by name on this node: the names of an annotation
         that held on it (vaelint/contracts/check.py), else the latent size as Z (or

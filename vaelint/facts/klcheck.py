@@ -108,8 +108,12 @@ def _read_term(ctx, term, run) -> KLReading | str:
     if not element.valid or element.std is None:
         return "the KL element and the encoder's heads do not share a shape"
     sampler = sampler_reading(element.head, element.std)
-    if sampler is None:
-        return "the sampler's std is no plain reading of the scale head (exp, softplus, ...)"
+    if sampler is None and element.std is not None:
+        # a std made by a transform no reading inverts (softplus(h), softplus(h) + 1e-4,
+        # sigmoid(h) * k): the sampler's std itself is the head both the sampler and the KL read
+        element, sampler = _std_as_head(ctx, scale.element, r, run), "std"
+        if element is None:
+            return "the sampler's std is no plain reading of the scale head (exp, softplus, ...)"
     kl_name, ratio, undecided = None, None, None
     order = [sampler] + [n for n in READINGS if n != sampler]
     for name in order:
@@ -131,3 +135,15 @@ def _read_term(ctx, term, run) -> KLReading | str:
         coefficient = sign * math.prod(f.value for f in consts) * ratio
     explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
     return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided)
+
+
+def _std_as_head(ctx, node, r, run):
+    """The KL element as a function of the mean and the sampler's std (the std is the head)."""
+    from dataclasses import replace
+
+    from vaelint.facts.gaussian_kl import KLElement
+
+    layer = replace(r, logvar=r.std)
+    run0 = run if run is not None else ctx.runs.runs[ctx.runs.batch]
+    element = KLElement(ctx.capture, run0, node, layer.mu, layer.logvar, layer.std, layer.z, False)
+    return element if element.valid and element.std is not None else None

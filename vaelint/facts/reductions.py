@@ -99,29 +99,32 @@ class TermWalker:
         self.view = ctx.view
         self.runs = ctx.runs
 
-    def labels(self, node, positions) -> tuple[str, int, int]:
-        """(text, batch power, product of constant sizes) of the dims reduced."""
+    def labels(self, node, positions) -> tuple[str, int, int, int]:
+        """(text, batch power, product of constant sizes, Monte Carlo samples) of the dims reduced."""
         fact = self.ctx.shape(node)
         if fact is None or fact.sizes is None:
-            return "?", 0, 1
+            return "?", 0, 1, 1
+        samples = self.ctx.sample_positions(node)
         return _describe_dims(
-            (fact.sizes[p], fact.dims[p] if fact.dims is not None else None) for p in positions
+            (fact.sizes[p], fact.dims[p] if fact.dims is not None else None, p < samples) for p in positions
         )
 
-    def broadcast_labels(self, nodes) -> tuple[str, int, int] | None:
+    def broadcast_labels(self, nodes) -> tuple[str, int, int, int] | None:
         """The same for the broadcast of several tensors (an elementwise loss)."""
         facts = [self.ctx.shape(n) for n in nodes]
         if any(f is None or f.sizes is None for f in facts):
             return None
         rank = max(len(f.sizes) for f in facts)
+        samples = [self.ctx.sample_positions(n) for n in nodes]
         pairs = []
         for i in range(rank, 0, -1):
-            size, dim = 1, None
-            for f in facts:
+            size, dim, sample = 1, None, False
+            for f, k in zip(facts, samples):
                 if i <= len(f.sizes) and f.sizes[-i] != 1:
                     size = f.sizes[-i]
                     dim = f.dims[-i] if f.dims is not None else None
-            pairs.append((size, dim))
+                    sample = sample or len(f.sizes) - i < k
+            pairs.append((size, dim, sample))
         return _describe_dims(pairs)
 
     def scalar_of(self, node, arg):
@@ -226,11 +229,11 @@ class TermWalker:
         if fact is None or fact.sizes is None:
             return _Ends(None)
         positions = self._reduced_positions(node, len(fact.sizes))
-        text, power, consts = self.labels(src, positions)
+        text, power, consts, samples = self.labels(src, positions)
         if op == "mean":
             scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
-        else:
-            scale.factors.append(Factor("sum", 1.0, 0, 1, text, node, op))
+        else:  # a sum over the samples is L times the estimate
+            scale.factors.append(Factor("sum", 1.0, 0, 1 / samples, text, node, op))
         return src
 
     def _loss_element(self, scale: TermScale, node: fx.Node, op: str, tensors: list):
@@ -244,17 +247,17 @@ class TermWalker:
             fact = self.ctx.shape(ref)
             if fact is None or fact.sizes is None:
                 return _Ends(None)
-            text, power, consts = self.labels(ref, range(len(fact.sizes)))
+            text, power, consts, samples = self.labels(ref, range(len(fact.sizes)))
         else:
             # elementwise losses average over the broadcast of both sides
             got = self.broadcast_labels(tensors[:2])
             if got is None:
                 return _Ends(None)
-            text, power, consts = got
+            text, power, consts, samples = got
         if reduction == "mean":
             scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
         else:
-            scale.factors.append(Factor("sum", 1.0, 0, 1, text, node, op))
+            scale.factors.append(Factor("sum", 1.0, 0, 1 / samples, text, node, op))
         scale.element = node
         return _Ends(scale)
 
@@ -301,19 +304,24 @@ class TermWalker:
         return str(node.kwargs.get("reduction", "mean"))
 
 
-def _describe_dims(pairs) -> tuple[str, int, int]:
-    """(``"B, 784"``, batch power, product of constant sizes) of (size, Dim) pairs;
-    a dim of k*B counts as B with k among the constants."""
-    texts, power, consts = [], 0, 1
-    for size, dim in pairs:
-        if dim is not None and dim.batch_dependent:
+def _describe_dims(pairs) -> tuple[str, int, int, int]:
+    """(``"B, 784"``, batch power, product of constant sizes, product of sample sizes) of (size,
+    Dim, is a Monte Carlo sample axis) triples; a dim of k*B counts as B with k among the
+    constants. A mean over the samples is the Monte Carlo estimate of one term per input: it
+    weighs nothing (a sum over them weighs their number)."""
+    texts, power, consts, samples = [], 0, 1, 1
+    for size, dim, sample in pairs:
+        if sample:
+            samples *= size
+            texts.append(f"{size} samples")
+        elif dim is not None and dim.batch_dependent:
             power += 1
             consts *= dim.coef
             texts.append("B" if dim.coef == 1 else f"{dim.coef}*B")
         else:
             consts *= size
             texts.append(str(size))
-    return ", ".join(texts), power, consts
+    return ", ".join(texts), power, consts, samples
 
 
 def _per_batch(values: dict) -> int | None:

@@ -126,9 +126,9 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
             return None
         if not has:
             continue
-        text, power, consts = walker.labels(src, has)
+        text, power, consts, samples = walker.labels(src, has)
         if op == "mean":
             factors.append(Factor("mean", 1.0, -power, consts, text, node, op, shared=True))
         else:
-            factors.append(Factor("sum", 1.0, 0, 1, text, node, op, shared=True))
+            factors.append(Factor("sum", 1.0, 0, 1 / samples, text, node, op, shared=True))
     return factors
