@@ -207,6 +207,27 @@ def test_torchvision_stands_in_with_known_shapes():
             vgg19_bn()
 
 
+def test_a_pil_round_trip_keeps_the_shape_and_an_unknown_transform_asks_for_the_batch():
+    # ToTensor, ToPILImage, Pad(2), ToTensor: MNIST padded to 32 x 32; a Lambda's effect on the
+    # shape is not known: dataset[0] says to give the batch, never a 28 x 28 image it does not make
+    from vaelint.errors import VaelintError
+    from vaelint.frontends import standins
+    from vaelint.frontends.training.datasets import infer_inputs, stand_in
+
+    with standins.installed():
+        import torchvision.datasets as datasets
+        import torchvision.transforms as T
+
+        padded = stand_in(datasets.MNIST, ("data",), {"transform": T.Compose([T.ToTensor(), T.ToPILImage(), T.Pad(2), T.ToTensor()])})
+        loader = stand_in(__import__("torch").utils.data.DataLoader, (padded,), {"batch_size": 8})
+        assert infer_inputs(loader).specs == ["8x1x32x32", "8:int64:10"]
+        assert tuple(padded[0][0].shape) == (1, 32, 32)
+        lam = stand_in(datasets.MNIST, ("data",), {"transform": T.Compose([T.ToTensor(), T.Lambda(lambda t: t.view(-1))])})
+        assert infer_inputs(stand_in(__import__("torch").utils.data.DataLoader, (lam,), {"batch_size": 8})) is None
+        with pytest.raises(VaelintError, match="transformed by Lambda, whose effect on the shape of its items vaelint cannot tell"):
+            lam[0]
+
+
 def test_a_percent_sign_that_continues_a_line_is_python_not_a_magic(tmp_path):
     # rasbt's notebooks: print('Epoch: %03d | Cost: %.4f'\n      %(epoch, cost)) inside the training loop;
     # read as a magic, the line became `pass` and the notebook did not parse

@@ -203,3 +203,44 @@ def test_writes_not_performed_answer_as_the_real_calls_do(tmp_path, monkeypatch)
     assert "running the code as written did not reach its step" not in r.output
     assert f"shutil.copy({str(tmp_path / 'train.py')!r}) at train.py:7 was not performed" in " ".join(r.output.split())
     assert sorted(os.listdir(tmp_path)) == before
+
+
+PERCEPTUAL = (
+    "import torch", "import torch.nn as nn", "from torch.utils.data import DataLoader, TensorDataset",
+    "from vae_common import VAE, elbo",
+    "class Perceptual(nn.Module):",
+    "    def __init__(self):",
+    "        super().__init__()",
+    "        self.proj = nn.Linear(784, 16)",
+    "        self.proj.load_state_dict(torch.hub.load_state_dict_from_url('https://example.org/w/proj-1234.pth'))",
+    "    def forward(self, a, b):",
+    "        return (self.proj(a) - self.proj(b)).pow(2).sum() / a.size(0)",
+    "model, feat = VAE(), Perceptual()",
+    "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+    "    recon, mu, logvar = model(x)",
+    "    loss = elbo(recon, x, mu, logvar) + feat(recon, x)",
+    "    loss.backward()",
+)
+
+
+def test_pretrained_weights_load_from_torch_hubs_cache_and_are_never_downloaded(tmp_path, monkeypatch):
+    import torch
+
+    (tmp_path / "app").mkdir()
+    _script(tmp_path / "app", *PERCEPTUAL)
+    monkeypatch.chdir(tmp_path / "app")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    cached = tmp_path / "torch_home" / "hub" / "checkpoints" / "proj-1234.pth"
+    # not in the cache: refused, and the message says where the cache is (the read code's
+    # "iterates a data loader" is not what the user needs to hear)
+    r = run("train.py", "--no-cache")
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert "running it stopped at train.py:9: the training code tried to download with torch.hub.load_state_dict_from_url" in said
+    assert f"put the file at {cached}" in said
+    # in the cache: read from there, and the step is checked
+    cached.parent.mkdir(parents=True)
+    torch.save(torch.nn.Linear(784, 16).state_dict(), cached)
+    r = run("train.py", "--no-cache")
+    assert r.exit_code == 0, r.output
+    assert "no findings in 1 target" in r.output

@@ -34,8 +34,13 @@ _SHAPE_KEEPING = {
     "ToTensor", "PILToTensor", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip", "ColorJitter",
     "RandomRotation", "ConvertImageDtype", "RandomAffine", "GaussianBlur", "RandomGrayscale", "ToDtype",
     "RandomErasing", "RandomApply", "RandomInvert", "AutoAugment", "RandAugment", "TrivialAugmentWide",
+    # a PIL round trip (ToTensor, ToPILImage, Pad, ToTensor) and v2's image types keep the shape
+    "ToPILImage", "ToImage", "ToPureTensor", "RandomAutocontrast", "RandomEqualize", "RandomPosterize",
+    "RandomSolarize", "RandomAdjustSharpness", "RandomPerspective", "ElasticTransform",
 }
 
+
+_RESHAPING = {"Resize", "Scale", "CenterCrop", "RandomCrop", "RandomResizedCrop", "Grayscale", "Pad"}  # read by _transformed
 
 STOOD_IN_LENGTH = 60000  # some number: len(dataset) in the setup (a progress message, a sampler) must not fail
 
@@ -110,7 +115,8 @@ def known_item(name: str, i, transform=None):
     (``dataset[0][0].size()`` in the setup); else a stand-in that says it is one if used."""
     import torch
 
-    if name not in KNOWN and GIVEN and isinstance(i, int):
+    unknown = name in KNOWN and transform is not None and _transforms_of(transform) and _transformed(KNOWN[name][0], transform) is None
+    if (name not in KNOWN or unknown) and GIVEN and isinstance(i, int):
         items = tuple(spec.make(1)[0] for spec in GIVEN if not spec.name)
         if not items:  # --input batch.image=SPEC: a dict of each key's sample
             return {s.name.split(".", 1)[1]: s.make(1)[0] for s in GIVEN if "." in (s.name or "")}
@@ -120,7 +126,18 @@ def known_item(name: str, i, transform=None):
 
         return StandIn(f"an item of the data set {name}")
     shape, classes = KNOWN[name]
-    shape = _transformed(shape, transform) or shape  # Resize(32) gives 32 x 32, as the real one would
+    known = _transformed(shape, transform)  # Resize(32) gives 32 x 32, as the real one would
+    if unknown:
+        from vaelint.errors import VaelintError
+
+        names = [type(t).__name__ for t in _transforms_of(transform) if type(t).__name__ not in _SHAPE_KEEPING | _RESHAPING]
+        raise VaelintError(
+            "input",
+            f"the data set {name} is transformed by {', '.join(names) or 'a transform'}, whose effect on the shape of its "
+            "items vaelint cannot tell without its data: give the batch with --input, one per item of the batch "
+            f"(e.g. --input 64x{'x'.join(str(d) for d in shape)} --input 64:int64:{classes if isinstance(classes, int) else 2}).",
+        )
+    shape = known or shape
     label = torch.randint(0, 2, (40,)) if classes == "attr" else int(torch.randint(0, classes, ()).item())
     return torch.rand(shape), label
 

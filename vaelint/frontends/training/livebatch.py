@@ -107,6 +107,8 @@ def _real_batch(loader):
     try:
         object.__setattr__(loader, "num_workers", 0)  # no worker process is started
         return next(_SingleProcessDataLoaderIter(loader))
+    except VaelintError:
+        raise  # a stood-in data set says itself why it gives no batch
     except (Exception, StopIteration) as e:  # noqa: BLE001 - the data set is not here
         raise VaelintError(
             "input",

@@ -312,7 +312,7 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
         where, error = runtime.stops[0]
         text = error.message if isinstance(error, VaelintError) else error_text(error)
         taken = watch.taken
-        if watch.model_calls and where:
+        if watch.model_calls and where and not getattr(error, "refused", False):
             # past the batch and the model: the step's own code raised (a loss that does not run)
             from vaelint.frontends.sourcemap import where as at
 

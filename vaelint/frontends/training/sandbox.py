@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
 from vaelint.frames import user_frame
+from vaelint.frontends.training.sandboxanswers import RETURNS, NoOutput, from_hub_cache
 
 
 class _Sink(io.StringIO):
@@ -146,9 +147,9 @@ class Sandbox:
         for name in ("makedirs", "mkdir", "remove", "unlink", "rmdir", "rename", "replace", "removedirs", "symlink"):
             self._patch(os, name, self._skipped(f"os.{name}", getattr(os, name)))
         for name in ("rmtree", "copy", "copy2", "copyfile", "copytree", "move"):
-            self._patch(shutil, name, self._skipped(f"shutil.{name}", getattr(shutil, name), _RETURNS.get(name)))
+            self._patch(shutil, name, self._skipped(f"shutil.{name}", getattr(shutil, name), RETURNS.get(name)))
         for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
-            self._patch(pathlib.Path, name, self._skipped(f"Path.{name}", getattr(pathlib.Path, name), _RETURNS.get(f"Path.{name}")))
+            self._patch(pathlib.Path, name, self._skipped(f"Path.{name}", getattr(pathlib.Path, name), RETURNS.get(f"Path.{name}")))
         self._patch(torch, "save", self._skipped("torch.save"))
         self._patch(os, "chdir", self._chdir(os.chdir))
         plt = sys.modules.get("matplotlib.pyplot")
@@ -167,8 +168,11 @@ class Sandbox:
         self._patch(socket.socket, "connect_ex", self._refused("open a network connection"))
         self._patch(urllib.request, "urlopen", self._refused("download a file (urlopen)"))
         self._patch(urllib.request, "urlretrieve", self._refused("download a file (urlretrieve)"))
+        real_load = torch.hub.load_state_dict_from_url
         for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
             self._patch(torch.hub, name, self._refused(f"download with torch.hub.{name}"))
+        # weights already in torch.hub's cache load from the disk, as torch.hub loads them
+        self._patch(torch.hub, "load_state_dict_from_url", from_hub_cache(real_load, torch.hub.load_state_dict_from_url))
         self._patch(torch.utils.data.DataLoader, "__iter__", self._no_iteration())
         # a program the code starts (curl or wget fetching a data set, a shell command) is out
         # of this process's reach: none is started
@@ -177,7 +181,7 @@ class Sandbox:
 
         self._patch(subprocess, "Popen", self._no_program())
         self._patch(os, "system", self._no_program("os.system", lambda: 127 << 8))
-        self._patch(os, "popen", self._no_program("os.popen", _NoOutput))
+        self._patch(os, "popen", self._no_program("os.popen", NoOutput))
         for name in ("posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe",
                      "execl", "execle", "execlp", "execlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe", "spawnl",
                      "spawnle", "spawnlp", "spawnlpe"):
@@ -274,7 +278,7 @@ class Sandbox:
 
         def fn(*args, **kwargs):
             raise _refusal(
-                f"the training code tried to {what}{sandbox._where()}; vaelint never downloads or connects while "
+                f"the training code tried to {what}{sandbox._where()}; {NO_DOWNLOADS} while "
                 "it checks. Give the inputs with --input, and keep downloads out of the code the step needs.",
             )
 
@@ -341,6 +345,9 @@ def _started_by_user_code() -> bool:
     return True
 
 
+NO_DOWNLOADS = "vaelint never downloads or connects"  # what a refused download says (ways.worth_telling looks for it)
+
+
 class Refused(VaelintError, FileNotFoundError):
     """A download, a connection or a program the sandbox refused: what a data set's constructor
     meets when its data is not here (vaelint/frontends/training/livedata.py reads ``refused``),
@@ -351,33 +358,3 @@ class Refused(VaelintError, FileNotFoundError):
 
 def _refusal(message: str) -> VaelintError:
     return Refused("load", message)
-
-
-class _NoOutput(io.StringIO):
-    """``os.popen(command)`` of a program that is not there: no output; ``close()`` gives the
-    shell's exit status for a command not found."""
-
-    def close(self):
-        super().close()
-        return 127 << 8
-
-
-def _copied_to(src, dst, *_a, **_k):
-    """Where shutil.copy would have put the file: into ``dst``, a folder, under its own name."""
-    import os
-
-    return os.path.join(dst, os.path.basename(os.fspath(src))) if os.path.isdir(dst) else dst
-
-
-# what a write the sandbox does not perform gives back, as the real one would
-_RETURNS = {
-    "copy": _copied_to,
-    "copy2": _copied_to,
-    "copyfile": lambda src, dst, *a, **k: dst,
-    "copytree": lambda src, dst, *a, **k: dst,
-    "move": _copied_to,
-    "Path.write_text": lambda self, data, *a, **k: len(data),
-    "Path.write_bytes": lambda self, data, *a, **k: len(memoryview(data)),
-    "Path.rename": lambda self, target, *a, **k: type(self)(target),
-    "Path.replace": lambda self, target, *a, **k: type(self)(target),
-}

@@ -64,12 +64,14 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
     got further (it found the step, and the step's own setup failed) and the run did not stop
     only for want of the data."""
     from vaelint.frontends.training.liverun import NEEDS_CUDA, NO_DATA
+    from vaelint.frontends.training.sandbox import NO_DOWNLOADS
 
     said = read_error.message
     if "no training step to check" in said or "no batch found" in said or NO_DATA in run_error.message:
         return run_error  # the run stopped at the data, which --input gives: that is what to do
-    if NEEDS_CUDA in run_error.message:
-        return run_error  # the read code stops at the same line, without saying it needs a GPU
+    if NEEDS_CUDA in run_error.message or NO_DOWNLOADS in run_error.message:
+        # the read code stops at the same line, without saying it needs a GPU or a download
+        return run_error
     if getattr(read_error, "argv", False) and not getattr(run_error, "argv", False):
         # the script's own parser took these arguments when it ran; the read code's slice of it
         # did not (an argument group it lost): the run's error is the user's

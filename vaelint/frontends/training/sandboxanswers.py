@@ -1,0 +1,63 @@
+"""What the sandbox (:mod:`.sandbox`) answers in place of what it does not do: the value a
+write not performed gives back, the output of a program not started, weights read from
+torch.hub's cache instead of downloaded."""
+
+from __future__ import annotations
+
+import io
+
+
+class NoOutput(io.StringIO):
+    """``os.popen(command)`` of a program that is not there: no output; ``close()`` gives the
+    shell's exit status for a command not found."""
+
+    def close(self):
+        super().close()
+        return 127 << 8
+
+
+def from_hub_cache(real, refused):
+    """``load_state_dict_from_url(url)`` of weights torch.hub has cached (a perceptual loss's VGG
+    or LPIPS weights): read from the cache, nothing downloaded; of others: refused."""
+
+    def load_state_dict_from_url(url, model_dir=None, *args, file_name=None, **kwargs):
+        import os
+        from urllib.parse import urlparse
+
+        import torch
+
+        folder = model_dir or os.path.join(torch.hub.get_dir(), "checkpoints")
+        cached = os.path.join(folder, file_name or os.path.basename(urlparse(url).path))
+        if not os.path.isfile(cached):
+            try:
+                return refused(url, model_dir, *args, file_name=file_name, **kwargs)
+            except Exception as e:  # noqa: BLE001 - the refusal, said with where the cache is
+                e.message = f"{e.message} Weights in torch.hub's cache are read from there: put the file at {cached}."
+                e.args = (e.message,)
+                raise
+        kwargs.pop("progress", None)
+        kwargs.pop("check_hash", None)
+        return real(url, model_dir, *args, file_name=file_name, progress=False, check_hash=False, **kwargs)
+
+    return load_state_dict_from_url
+
+
+def _copied_to(src, dst, *_a, **_k):
+    """Where shutil.copy would have put the file: into ``dst``, a folder, under its own name."""
+    import os
+
+    return os.path.join(dst, os.path.basename(os.fspath(src))) if os.path.isdir(dst) else dst
+
+
+# what a write the sandbox does not perform gives back, as the real one would
+RETURNS = {
+    "copy": _copied_to,
+    "copy2": _copied_to,
+    "copyfile": lambda src, dst, *a, **k: dst,
+    "copytree": lambda src, dst, *a, **k: dst,
+    "move": _copied_to,
+    "Path.write_text": lambda self, data, *a, **k: len(data),
+    "Path.write_bytes": lambda self, data, *a, **k: len(memoryview(data)),
+    "Path.rename": lambda self, target, *a, **k: type(self)(target),
+    "Path.replace": lambda self, target, *a, **k: type(self)(target),
+}
