@@ -110,7 +110,7 @@ def test_the_actions_steps_check_a_repository(tmp_path, fail_on_findings):
     bin_dir = os.path.dirname(sys.executable)  # this environment's vaelint, as the install step leaves it
     env = {
         **os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "GITHUB_OUTPUT": str(github_output),
-        "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTION_PATH": ROOT,
+        "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTION_PATH": ROOT, "GITHUB_WORKSPACE": str(repo),
     }
     steps = {step.get("name"): step for step in action["runs"]["steps"]}
     # the install step (pip from the network) is left out: vaelint is installed here
@@ -127,3 +127,33 @@ def test_the_actions_steps_check_a_repository(tmp_path, fail_on_findings):
     assert gate.returncode == (1 if fail_on_findings == "true" else 0)
     # a target that cannot be analysed fails the job whatever fail-on-findings says
     assert _run_step(steps["Gate"], inputs, {"exit-code": "2"}, env, repo).returncode == 2
+
+
+def test_the_action_keeps_pip_and_vaelints_results_between_runs(tmp_path):
+    action = _action()
+    steps = {step.get("name"): step for step in action["runs"]["steps"]}
+    assert action["inputs"]["cache"]["default"] == "true"
+    pip, results = steps["Cache pip"], steps["Cache vaelint results"]
+    for step in (pip, results):
+        assert step["uses"] == "actions/cache@v4" and step["if"] == "inputs.cache == 'true'"
+        # a new vaelint (another ref of the action) never reads the entries of an old one
+        assert "${{ github.action_ref }}" in step["with"]["key"] and step["with"]["key"].startswith(step["with"]["restore-keys"].rstrip("-"))
+    assert results["with"]["path"] == "${{ github.workspace }}/.vaelint_cache"
+    assert pip["with"]["path"] == "~/.cache/pip"
+    # the check writes its results where the cache step keeps them, and a second run reads them
+    repo = tmp_path / "repo"
+    (repo / "models").mkdir(parents=True)
+    (repo / "models" / "vae.py").write_text(BUGGY)
+    (repo / "models" / "pyproject.toml").write_text('[tool.vaelint]\n[[tool.vaelint.targets]]\ntarget = "vae.py:VAE"\ninput = ["6x20"]\n')
+    inputs = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
+    inputs.update({"torch": "", "summary": "false", "args": "models/vae.py:VAE --input 6x20"})
+    github_output = tmp_path / "output"
+    github_output.write_text("")
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+           "GITHUB_OUTPUT": str(github_output), "GITHUB_WORKSPACE": str(repo)}
+    env.pop("VAELINT_NO_CACHE", None)
+    assert _run_step(steps["vaelint check"], inputs, {}, env, repo).returncode == 0
+    assert os.path.isdir(repo / ".vaelint_cache") and not os.path.exists(repo / "models" / ".vaelint_cache")
+    again = subprocess.run([sys.executable, "-m", "vaelint", "check", "models/vae.py:VAE", "--input", "6x20", "--format", "json"],
+                           cwd=repo, env={**env, "VAELINT_CACHE_DIR": str(repo / ".vaelint_cache")}, capture_output=True, text=True)
+    assert json.loads(again.stdout)["results"][0]["cached"] is True
