@@ -117,3 +117,44 @@ def test_code_that_asserts_cuda_says_it_needs_a_gpu(tmp_path, monkeypatch):
     if r.exit_code != 2:
         pytest.skip("this machine has CUDA: the script runs as written")
     assert "running it stopped at train.py:8: AssertionError (the code needs CUDA, which this machine does not have" in r.output
+
+
+def test_the_runs_first_forward_is_let_go_once_its_step_is_read(tmp_path, monkeypatch):
+    # the loss, the reconstruction and a posterior object the script's loop leaves in its module,
+    # the frames' variables and the stop's traceback all held the first forward's graph: an
+    # SD-VAE's check carried a whole extra set of activations through every later stage
+    import gc
+    import sys
+
+    from vaelint.frontends import LoadRequest, load_program
+
+    _script(tmp_path, *textwrap.dedent('''
+        import weakref
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+        from vae_common import VAE, elbo
+
+        made = []
+
+        class Posterior:
+            def __init__(self, mu, logvar):
+                self.mu, self.logvar = mu, logvar
+
+        model = VAE()
+        for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):
+            recon, mu, logvar = model(x)
+            made.append(weakref.ref(recon))
+            posterior = Posterior(mu, logvar)
+            loss = elbo(recon, x, posterior.mu, posterior.logvar)
+            loss.backward()
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    program = load_program(str(tmp_path / "train.py"), LoadRequest(init={}))
+    gc.collect()
+    made = program.live_step.module_globals["made"]
+    assert made and made[0]() is None
+    assert "loss" not in program.live_step.module_globals and "posterior" not in program.live_step.module_globals
+    # the step still runs as written: it makes them again
+    assert callable(program.live_step.module_globals["Posterior"])
+    sys.modules.pop("vae_common", None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import operator
+import weakref
 import warnings
 
 import torch
@@ -23,6 +24,18 @@ from vaelint.frames import running_module_site, user_frame_of_traceback, user_st
 from vaelint.capture.ops import RANDOM_OPS, function_name
 from vaelint.capture.outputs import flatten_outputs
 from vaelint.capture.routes import CaptureJob, Refusal, Route
+
+
+class _Held:
+    """A strong reference called as a weak one is: the recorded run that holds its tensors."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def __call__(self):
+        return self.tensor
 
 
 class _Recorder(TorchFunctionMode):
@@ -42,7 +55,10 @@ class _Recorder(TorchFunctionMode):
         self.hold = hold  # False: shapes only in the result (self.tensors still maps tensors to nodes)
         self.graph = graph
         self.param_names = param_names  # id(tensor) -> qualified name
-        self.tensors: dict[int, tuple[torch.Tensor, fx.Node]] = {}
+        # id(tensor) -> (a reference that gives the tensor back, or None once it is gone; its node).
+        # The runs that hold nothing (hold=False: the shapes stage's extra batches) keep weak
+        # references, so each activation is freed when the model lets it go, as in a plain forward
+        self.tensors: dict[int, tuple[object, fx.Node]] = {}
         self.calls: list[tuple[str, fx.Node]] = []
         self.result = RunResult(batch, {}, {})
         self._consts = 0
@@ -50,7 +66,7 @@ class _Recorder(TorchFunctionMode):
     # tensors -> nodes
     def node_for(self, t: torch.Tensor) -> fx.Node:
         hit = self.tensors.get(id(t))
-        if hit is not None and hit[0] is t:
+        if hit is not None and hit[0]() is t:
             return hit[1]
         name = self.param_names.get(id(t))
         if name is None:
@@ -72,7 +88,10 @@ class _Recorder(TorchFunctionMode):
             key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride())
         except (RuntimeError, NotImplementedError):
             return None
-        for other, node in reversed(list(self.tensors.values())):
+        for ref, node in reversed(list(self.tensors.values())):
+            other = ref()
+            if other is None:
+                continue
             try:
                 if (other.untyped_storage().data_ptr(), other.storage_offset(), tuple(other.shape), other.stride()) == key:
                     return node
@@ -81,9 +100,12 @@ class _Recorder(TorchFunctionMode):
         return None
 
     def bind(self, t: torch.Tensor, node: fx.Node) -> None:
-        self.tensors[id(t)] = (t, node)
+        self.tensors[id(t)] = (weakref.ref(t) if self.hold is not True else _Held(t), node)
         self.result.shapes[node] = tuple(t.shape)
-        if not self.hold:
+        hold = self.hold
+        if isinstance(hold, frozenset):  # the calls whose values a rule reads (their places in the run)
+            hold = node.op == "placeholder" or (node.op != "get_attr" and len(self.calls) - 1 in hold)  # inputs: small
+        if not hold:
             return
         if self.keep_autograd:
             self.result.tensors[node] = t
@@ -127,7 +149,7 @@ class _Recorder(TorchFunctionMode):
         if self.replay and isinstance(out, torch.Tensor) and function_name(func) in RANDOM_OPS:
             out = take_replay(getattr(func, "__name__", ""), out, self.replay.pop(0))
         if isinstance(out, torch.Tensor):
-            if _returns_its_input(func, out, args) and id(out) in self.tensors:
+            if _returns_its_input(func, out, args) and id(out) in self.tensors and self.tensors[id(out)][0]() is out:
                 return out  # a no-op cast (x.to("cpu") on a CPU tensor, as Keras's ops make): the same value
             node = self._make_node(func, args, kwargs)
             self.bind(out, node)
@@ -249,6 +271,8 @@ class _Recording:
         pending.clear()
         # the replayed draws, in the order the first run made its random calls
         draws = [replay.get(node) for name, node in first.calls if name in RANDOM_OPS] if replay else None
+        if isinstance(hold, (set, frozenset)):
+            hold = _calls_held(first.calls, hold)
         other_graph, rec = self.record(run_inputs, batch, keep_autograd, draws, hold)
         by_node = _align(self.first_graph, first.calls, other_graph, rec.calls)
         mapped = RunResult(batch, {}, {}, output=rec.result.output)
@@ -264,6 +288,16 @@ class _Recording:
         return mapped
 
 
+def _calls_held(calls: list, wanted) -> frozenset:
+    """The places, in the order of the first run's calls, of the nodes whose values a rule reads
+    (and of the random draws, which a replay takes): another run of the same calls holds those
+    only. A run whose calls differ holds what falls at those places; alignment drops the rest."""
+    return frozenset(
+        i for i, (name, node) in enumerate(calls)
+        if node in wanted or name in RANDOM_OPS or any(u in wanted and u.target is operator.getitem for u in node.users)
+    )
+
+
 def _mark_outputs(rec: "_Recorder", out, prefix: tuple = ()) -> dict:
     """The forward's outputs as the recorded nodes, each marked with its path."""
     leaves = {}
@@ -277,7 +311,7 @@ def _mark_outputs(rec: "_Recorder", out, prefix: tuple = ()) -> dict:
 
 def _node_of(rec: "_Recorder", v):
     hit = rec.tensors.get(id(v)) if isinstance(v, torch.Tensor) else None
-    return hit[1] if hit is not None and hit[0] is v else None
+    return hit[1] if hit is not None and hit[0]() is v else None
 
 
 def _align(graph: fx.Graph, calls: list, other_graph: fx.Graph, other_calls: list) -> dict:

@@ -20,7 +20,7 @@ from torch.utils._pytree import tree_leaves
 from vaelint.contracts.calls import watch_into
 from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.frames import user_stack
-from vaelint.capture.ops import CREATION_OPS, function_name
+from vaelint.capture.ops import CREATION_OPS, RANDOM_OPS, function_name, op_name
 from vaelint.capture.outputs import flatten_outputs
 from vaelint.capture.routes import CaptureJob, Refusal, Route
 from vaelint.errors import VaelintError
@@ -116,10 +116,12 @@ class _Stop(Exception):
     pass
 
 
-def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: bool, hold: bool) -> None:
+def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: bool, hold) -> None:
+    """``hold``: True (every tensor), False (shapes only), or the nodes whose tensors a rule reads
+    (the random draws are held too: a replay takes them)."""
     if isinstance(value, torch.Tensor):
         result.shapes[node] = tuple(value.shape)
-        if hold:
+        if hold is True or (hold is not False and (node in hold or op_name(node) in RANDOM_OPS)):
             result.tensors[node] = value if keep_autograd else value.detach()
     elif isinstance(value, torch.Size):
         result.values[node] = tuple(value)

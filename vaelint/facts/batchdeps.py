@@ -95,11 +95,13 @@ def _two_runs(ctx, batch: int, keep: set | None):
     try:
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             capture.reseed(0)
-            first = capture.run(inputs, batch)
+            # a run holds only what the rule reads (and the draws it replays), not every activation
+            hold = frozenset(keep) if keep is not None else True
+            first = capture.run(inputs, batch, hold=hold)
             noise = {n: t for n, t in first.tensors.items() if ctx.view.op(n) in RANDOM_OPS}
             _hold_only(first, keep, noise)
             capture.reseed(0)
-            second = capture.run(changed, batch, replay=noise)
+            second = capture.run(changed, batch, replay=noise, hold=hold)
             _hold_only(second, keep, {})
     finally:
         wrapper.train(was_training)

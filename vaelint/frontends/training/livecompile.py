@@ -51,14 +51,56 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
         handlers=[ast.ExceptHandler(type=rt("StepLoss"), name="__vaelint_exit", body=[
             ast.Return(ast.Attribute(value=ast.Name("__vaelint_exit", ast.Load()), attr="value", ctx=ast.Load()))
         ])],
-        orelse=[], finalbody=[],
+        orelse=[], finalbody=_letting_go(step, written - set(carried)),
     )
     stepping = ast.With(items=[ast.withitem(context_expr=rt_call("stepping"), optional_vars=None)], body=[guarded])
     # a stop the code swallowed (a bare `except:` in a function the step calls) still ends the step
     body += [stepping, ast.Return(rt_call("swallowed", const(step.site.place.line)))]
     fn = function_def(name, body)
     outer_params = sorted(free - bound - written) + [f"{SAVED}{n}" for n in carried if n in step.values]
-    return _closed_over(fn, name, outer_params, first, step, runtime)
+    made = _closed_over(fn, name, outer_params, first, step, runtime)
+    _release_graphs(step, written - set(carried))
+    return made
+
+
+LET_GO = "__vaelint_let_go"
+
+
+def _letting_go(step: LiveStep, fresh: set) -> list[ast.stmt]:
+    """A script's step writes its module's globals (``global loss, pred``): once it is over they
+    would hold its forward's graph until the next run replaced them; the step lets them go."""
+    if not step.is_module or not fresh:
+        return []
+    space = ast.Call(func=ast.Name("globals", ast.Load()), args=[], keywords=[])
+    return [ast.Expr(ast.Call(func=ast.Name(LET_GO, ast.Load()), args=[space, const(tuple(sorted(fresh)))], keywords=[]))]
+
+
+def let_go(space: dict, names) -> None:
+    for name in [n for n in names if n in space and _holds_a_graph(space[n])]:
+        del space[name]
+
+
+def _release_graphs(step: LiveStep, names: set) -> None:
+    """The run's values of what the step makes afresh each time (``loss``, ``pred``, a posterior)
+    hold its first forward's autograd graph, every activation of it: the frame's variables and a
+    script's module namespace let them go, as the next iteration of the loop would."""
+    for space in ({} if step.values is step.module_globals else step.values, step.module_globals if step.is_module else {}):
+        let_go(space, names)
+
+
+def _holds_a_graph(value, depth: int = 0) -> bool:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.grad_fn is not None
+    if depth > 1 or isinstance(value, (torch.nn.Module, torch.optim.Optimizer, type)):
+        return False
+    if isinstance(value, (tuple, list)):
+        return any(_holds_a_graph(v, depth + 1) for v in value[:16])
+    if isinstance(value, dict):
+        return any(_holds_a_graph(v, depth + 1) for v in list(value.values())[:16])
+    held = getattr(value, "__dict__", None)  # a distribution, a model output dataclass
+    return isinstance(held, dict) and any(_holds_a_graph(v, depth + 1) for v in list(held.values())[:16])
 
 
 def _closed_over(fn: ast.FunctionDef, name: str, params: list[str], first: ast.stmt, step: LiveStep, runtime):
@@ -76,6 +118,7 @@ def _closed_over(fn: ast.FunctionDef, name: str, params: list[str], first: ast.s
     ast.fix_missing_locations(module)
     globals_ = step.module_globals
     globals_[RT] = runtime
+    globals_[LET_GO] = let_go
     scratch: dict = {"__builtins__": builtins}
     exec(compile(module, step.scope.path, "exec"), globals_, scratch)  # noqa: S102 - the user's own statements, rewritten
     return scratch["__vaelint_make_step"](*(step.values[p.removeprefix(SAVED)] for p in params))

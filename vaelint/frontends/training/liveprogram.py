@@ -62,7 +62,19 @@ def live_program(frontend, ref, request, home):
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
     program.notes[:0] = notes + _moves(runtime, watch)
     _finish(program, request, watch, home)
+    _let_go(capture, watch, runtime)
     return program
+
+
+def _let_go(capture, watch, runtime) -> None:
+    """The run's forward is over once its step is read: its loss, the frames' variables and the
+    model calls it watched hold that forward's autograd graph (every activation), which the
+    checks that follow never read. A run frame kept by a stop's traceback holds them too."""
+    capture.loss, capture.frames, capture.model_calls = None, [], []
+    watch.model_calls, watch.noise, watch.noisy_nodes, watch.passed = [], [], {}, []
+    for error in [watch.reached, *(e for _where, e in getattr(runtime, "stops", []))]:
+        if isinstance(error, BaseException):
+            error.__traceback__ = None  # the frames it ran through hold the loss
 
 
 def _keras_on_torch(home) -> None:
