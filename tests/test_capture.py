@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from helpers import check
 
 from vaelint.capture.symbolic import capture_fx
@@ -189,6 +191,47 @@ def test_a_run_holds_only_the_nodes_a_rule_reads_and_the_draws():
         inputs_ = {n for n in some.tensors if n.op == "placeholder"}  # the recorded run keeps its inputs
         assert set(some.tensors) - inputs_ == set(wanted) | draws, route
         assert some.shapes == everything.shapes, route
+
+
+SEEN = """import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, reads_a_value=False):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(32, 8), nn.Linear(4, 32)
+        self.reads_a_value = reads_a_value
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(type(x).__name__)
+        if self.reads_a_value and x.sum().item() < 0:  # a value read: no fake tensor has one
+            x = -x
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z), mu, logvar
+"""
+
+
+@pytest.mark.parametrize("reads_a_value", [False, True])
+def test_a_costly_models_extra_batches_run_on_fake_tensors_unless_it_reads_a_value(tmp_path, reads_a_value):
+    from vaelint.facts.shapes import run_batches
+
+    path = tmp_path / "seen.py"
+    path.write_text(SEEN.replace("reads_a_value=False", f"reads_a_value={reads_a_value}"))
+    for route in ("fx", "record") if not reads_a_value else ("record",):
+        cap = _graph(str(path), "VAE", spec="4x32", route=route)
+        model = next(m for m in cap.wrapper.modules() if type(m).__name__ == "VAE")
+        cap.first_seconds = 60.0  # as a large model's run costs: the extra batches are not run for real
+        runs = run_batches(cap, [parse_input_spec("4x32")])
+        extra = runs.runs[runs.extra[0]]
+        assert extra.failure is None and (runs.extra[0], 32) in extra.shapes.values(), route
+        out = next(n for n in cap.graph.nodes if n.meta.get("shape") and n.meta["shape"].sizes == (4, 32) and n.op != "placeholder")
+        assert out.meta["shape"].text() == "B x 32", route
+        if route == "record":
+            # tried on fake tensors first; run for real where the model reads a value
+            assert "FakeTensor" in model.seen and model.seen[-1] == ("Tensor" if reads_a_value else "FakeTensor"), model.seen
 
 
 def test_a_factory_given_sizes_of_traced_tensors_is_a_node_of_the_fx_graph(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import operator
+import time
 import weakref
 import warnings
 
@@ -206,12 +207,15 @@ def capture_recording(
     batch) keeps its autograd graph, for a confirmation pass that reuses it."""
     wrapper, names = make_wrapper(program, loss, binder, len(inputs), keywords, progress)
     recording = _Recording(wrapper, names, program.replayers(), module_sites or {}, contracts)
+    started = time.perf_counter()
     graph, first = recording.record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
+    seconds = time.perf_counter() - started
     for node in graph.nodes:
         first.result.args[node] = node.args
     # the route loop names the route and why the ones before it gave no graph (vaelint/capture/routes.py)
     cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, program=program)
     cap.contract_calls = recording.watched[0]
+    cap.first_seconds = seconds  # what a run of the model costs (vaelint/facts/shapes.py)
     recording.first, recording.first_graph = first, graph
     recording.pending = [first.result]  # the capture run itself serves the first run at its batch
     cap.runner = recording.run

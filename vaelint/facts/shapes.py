@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import time
+
 import torch
 
 from vaelint.capture.result import Capture, Failure, RunResult
@@ -107,7 +109,9 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_gr
     same device takes this run's forward instead of repeating it (one forward
     and one set of activations less on a large model)."""
     b0 = specs[0].batch
+    started = time.perf_counter()
     runs = {b0: _run(capture, specs, b0, seed, keep_graph)}
+    seconds = max(time.perf_counter() - started, getattr(capture, "first_seconds", 0.0))
     seen = {s for shape in runs[b0].shapes.values() for s in shape}
     seen |= {s for spec in specs for s in spec.sample_shape}
     candidates = pick_extra_batches(seen, b0)
@@ -117,7 +121,7 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_gr
             break
         # only the shapes and sizes of the extra batches are read: their tensors are
         # never held (a large model's activations)
-        runs[b] = _run(capture, specs, b, seed, hold=False)
+        runs[b] = (seconds * b / max(b0, 1) > _FAKE_ABOVE and _fake_run(capture, specs, b, seed)) or _run(capture, specs, b, seed, hold=False)
         extra += (b,)
     result = ShapeRuns(b0, extra, runs)
     annotate(capture, result)
@@ -129,6 +133,32 @@ def _run(capture: Capture, specs, batch, seed, keep_graph: bool = False, hold: b
         capture.reseed(seed)
         with torch.enable_grad() if keep_graph else torch.no_grad():
             return capture.run(make_inputs(specs, batch, seed), batch, keep_autograd=keep_graph, hold=hold)
+
+
+# seconds a real run of an extra batch would take above which it runs on fake tensors instead:
+# FakeTensorMode's first use costs about 1-1.5 s here; an SD-VAE's batch of 5 at 128x128 took
+# 4.9 s for real and 0.2 s fake (benchmarks/bench_sdvae.py)
+_FAKE_ABOVE = 2.0
+
+
+def _fake_run(capture: Capture, specs, batch, seed) -> RunResult | None:
+    """An extra batch's shapes and sizes from a run on fake tensors (no compute, no memory);
+    None where the model cannot run so (it reads a value: ``.item()``, a data-dependent branch)
+    or fails there: the real run then says what it says."""
+    try:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        with torch.random.fork_rng(devices=[]):
+            capture.reseed(seed)
+            with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True) as mode:
+                inputs = tuple(mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for t in make_inputs(specs, batch, seed))
+                result = capture.run(inputs, batch, hold=False)
+    except Exception:  # noqa: BLE001 - any failure of the fake run: the real run decides
+        return None
+    if result.failure is not None:
+        return None
+    result.output = None  # fake tensors: nothing to read
+    return result
 
 
 def settled(runs: dict[int, RunResult]) -> bool:
