@@ -201,6 +201,16 @@ def call_site(stack: tuple, other: tuple) -> SourceLoc | None:
     return next((loc for loc in stack if (loc.path, loc.function) in functions), None)
 
 
+def raising_line(error: BaseException) -> str:
+    """The source text of the line that raised ``error`` (its traceback's innermost frame)."""
+    import linecache
+
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else ""
+
+
 def user_frame_of_traceback(tb) -> SourceLoc | None:
     """The innermost user frame of an exception's traceback."""
     found = None

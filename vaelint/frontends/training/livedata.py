@@ -45,15 +45,9 @@ _PATH_CHECKS = ("exists(", "isdir(", "isfile(", "is_dir(", "is_file(", "glob(", 
 def _checks_a_path(error: BaseException) -> bool:
     """``assert os.path.isdir(root)``, ``assert len(glob(...)) > 0``: an assert about files, the
     line that raised it read from the traceback."""
-    import linecache
+    from vaelint.frames import raising_line
 
-    tb = error.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return False
-    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
-    return any(check in line for check in _PATH_CHECKS)
+    return any(check in raising_line(error) for check in _PATH_CHECKS)
 
 
 def _stand_in(obj, cls, error: BaseException, init) -> None:

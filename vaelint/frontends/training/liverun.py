@@ -291,15 +291,11 @@ def _said_of(error, text: str) -> str:
 
 def _needs_cuda(error, text: str) -> bool:
     """``assert torch.cuda.is_available()``, a GPU library's call: code that runs only with CUDA."""
-    import linecache
+    from vaelint.frames import raising_line
 
     if "compiled with cuda" in text.lower() or "nvidia driver" in text.lower():
         return True
-    tb = getattr(error, "__traceback__", None)
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else ""
-    return isinstance(error, AssertionError) and "cuda" in line
+    return isinstance(error, AssertionError) and "cuda" in raising_line(error)
 
 
 NO_DATA = "its data is not here"  # what a run that stopped at a missing data file says
