@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import inspect
 import math
-import re
 
 from vaelint.facts.lossscales import loss_scales, why_no_loss_scales
 from vaelint.facts.context import loc_of
+from vaelint.facts.weightsource import _factor_side, factor_source
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.facts.schedules import scheduled_weight
-from vaelint.frontends.sourcefacts import line_text
 from vaelint.vocab import Need, Severity
 
 _MODEL = '''import torch
@@ -147,7 +145,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             return  # the KL formula itself is off by a constant: VAE007's business
         main = max(consts, key=lambda f: abs(math.log(abs(f.value))))
         loc = main.loc
-        source = self._source(ctx, main)
+        source = factor_source(ctx, main)
         yield self.report(KLFactorSeen(factor, source, ctx.beta), loc, node=scales.kl.term)
 
     def autofix(self, finding, ctx):
@@ -191,45 +189,6 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             return
         yield self.report(AnnealedKLSeen(s.name, s.counter, s.text(), limit, ctx.beta), s.loc, node=scales.kl.term)
 
-    @staticmethod
-    def _source(ctx, factor) -> str:
-        value = factor.value
-        loc = factor.loc
-        where = f" at {loc.where()}" if loc else ""
-        plan = ctx.loss
-        if plan is not None:
-            for name, kw in plan.kwargs.items():
-                if isinstance(kw, (int, float)) and _close(kw, value):
-                    return f"the loss keyword {name} = {kw!r}{where}"
-            try:
-                params = inspect.signature(plan.fn).parameters.values()
-            except (TypeError, ValueError):
-                params = []
-            for p in params:
-                if isinstance(p.default, (int, float)) and not isinstance(p.default, bool) and _close(p.default, value):
-                    text = line_text(loc.path, loc.line) if loc else ""
-                    if p.name in text:
-                        return f"the loss keyword {p.name} = {p.default!r}{where}"
-        text = line_text(loc.path, loc.line) if loc else ""
-        for attr in re.findall(r"self\.(\w+)", text):
-            held = getattr(ctx.program.model, attr, None)
-            if isinstance(held, (int, float)) and _close(held, value):
-                return f"the attribute self.{attr} = {held:g}{where}"
-        for name in re.findall(r"\b([A-Za-z_]\w*)\b", text):
-            held = ctx.program.module.__dict__.get(name)
-            if isinstance(held, (int, float)) and not isinstance(held, bool) and _close(held, value):
-                return f"the module-level {name} = {held:g}{where}"
-        literal = f"{value:g}"
-        if literal in text or str(value) in text:
-            return f"the literal {literal}{where}"
-        assigned = _assigned_name(loc, text, _kl_lines(factor))
-        setting = _setting(factor, text)
-        if setting is not None and (assigned is None or setting.startswith(assigned[0] + ".")):
-            return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
-        if assigned is not None:
-            return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
-        return f"a factor of {value:g}{where}"
-
     def confirm(self, finding, ctx, observed):
         """In the real run, the KL term's value over the closed-form KL of the
         sampler's mean and std is the weight the loss gives it."""
@@ -251,127 +210,6 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         power, sizes = scales.kl.own()
         expected = scales.kl.explicit * ctx.batch**power / sizes
         return math.isclose(weight, expected, rel_tol=0.05)
-
-
-def _factor_side(factor, texts: list[str]) -> int | None:
-    """Which of the two operands is the weight: a number written out, or the
-    ``self.`` attribute the message names; None when the source does not say."""
-    import ast
-
-    numbers = []
-    for i, text in enumerate(texts):
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            numbers.append(i)
-    if len(numbers) == 1:
-        return numbers[0]
-    kl = _kl_operand(factor, texts)
-    if kl is not None:
-        return 1 - kl
-    named = _assigned_name(factor.loc, line_text(factor.loc.path, factor.loc.line), _kl_lines(factor)) if factor.loc else None
-    if named is not None and named[0].startswith("self.") and texts.count(named[0]) == 1:
-        return texts.index(named[0])
-    return None
-
-
-def _kl_lines(factor) -> set:
-    """The lines where the operands the run recorded as tensors were made: the KL side of the
-    product (``self.loss_E`` of ``self.opt.beta * self.loss_E`` was made at ``self.loss_E /= n``)."""
-    import torch.fx as fx
-
-    node = getattr(factor, "node", None)
-    locs = [loc_of(a) for a in (node.args if node is not None else ()) if isinstance(a, fx.Node)]
-    return {(loc.path, loc.line) for loc in locs if loc is not None}
-
-
-def _kl_operand(factor, texts: list[str]) -> int | None:
-    """Which operand's text is the KL term: the name or attribute assigned where the run made
-    the tensor the factor multiplies."""
-    import ast
-
-    from vaelint.frontends.sourcefacts import origin_of
-
-    lines = _kl_lines(factor)
-    if factor.loc is None or not lines:
-        return None
-    found = []
-    for i, text in enumerate(texts):
-        try:
-            expr = ast.parse(text.strip(), mode="eval").body
-        except SyntaxError:
-            continue
-        origin = origin_of(factor.loc, expr) if isinstance(expr, (ast.Name, ast.Attribute)) else None
-        if origin is not None and (origin[0].path, origin[0].line) in lines:
-            found.append(i)
-    return found[0] if len(found) == 1 else None
-
-
-def _assigned_name(loc, text: str, skip: set = frozenset()):
-    """A name on the factor's line that the function assigns before it
-    (``kld_weight = kwargs['M_N']``): (name, where, the assignment's text)."""
-    import ast
-
-    from vaelint.frontends.sourcefacts import origin_of
-
-    if loc is None:
-        return None
-    if loc.end_line == loc.line and loc.end_column:
-        text = text_at(loc) or text  # the multiplication itself: `kld_weight * kld_loss`
-    # in a product of two, an attribute that is a whole operand is the weight:
-    # ``self.beta * total_kld`` (not ``(1 - self.alpha) * kld_weight * kld``, nor
-    # ``self.beta * kld_weight * kld``, whose weight is more than the attribute)
-    two = _top_level_stars(text) == 1
-    for attr in re.findall(r"(?:^|\*)\s*self\.(\w+)\s*(?=\*|$)", text.strip()) if two else []:
-        found = origin_of(loc, ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Load()))
-        if found is not None and (found[0].path, found[0].line) not in skip:
-            return f"self.{attr}", found[0], found[1]
-    for name in re.findall(r"(?<![.\w])([A-Za-z_]\w*)\b", text):
-        found = origin_of(loc, ast.Name(name, ast.Load()))
-        if found is not None and found[0].line < loc.line and (found[0].path, found[0].line) not in skip:
-            return name, found[0], found[1]
-    return None
-
-
-def _setting(factor, text: str) -> str | None:
-    """A setting the factor is read from (``self.opt.beta``, ``args.kl_weight``,
-    ``cfg.loss.beta``): the one dotted name of the product that is not the KL term."""
-    if factor.loc is None:
-        return None
-    if factor.loc.end_line == factor.loc.line and factor.loc.end_column:
-        text = text_at(factor.loc) or text
-    chains = list(dict.fromkeys(re.findall(r"(?<![.\w])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w(])", text)))
-    kl = _kl_operand(factor, chains)
-    rest = [c for i, c in enumerate(chains) if i != kl]
-    return rest[0] if len(rest) == 1 and (kl is not None or len(chains) == 1) else None
-
-
-def _top_level_stars(text: str) -> int:
-    """How many ``*`` multiply at the outermost level of an expression's text."""
-    depth, count = 0, 0
-    for i, ch in enumerate(text):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if ch == "*" and depth == 0 and text[i - 1 : i] != "*" and text[i + 1 : i + 2] != "*":
-            count += 1
-    return count
-
-
-def text_at(loc) -> str:
-    """The source between a location's start and end columns."""
-    from vaelint.frontends.load import read_source
-
-    try:
-        lines = read_source(loc.path).splitlines()
-    except (OSError, ValueError):
-        return ""
-    return lines[loc.line - 1][loc.column - 1 : loc.end_column - 1] if 0 < loc.line <= len(lines) else ""
-
-
-def _close(a, b) -> bool:
-    return math.isclose(float(a), float(b), rel_tol=1e-6) or math.isclose(1 / float(a), float(b), rel_tol=1e-6) if a else False
 
 
 @dataclass

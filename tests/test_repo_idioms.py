@@ -123,7 +123,7 @@ def test_a_file_parsed_before_a_fix_is_read_again_with_the_fix_standing_in(tmp_p
 
 
 def test_the_weight_vae004_names_is_a_whole_operand_attribute_else_the_assigned_name(tmp_path):
-    from vaelint.rules.vae004_kl_scaling import _assigned_name
+    from vaelint.facts.weightsource import _assigned_name
 
     path = tmp_path / "losses.py"
     path.write_text(
@@ -144,7 +144,7 @@ def test_the_weight_vae004_names_is_a_whole_operand_attribute_else_the_assigned_
 
 
 def test_an_attribute_is_the_named_weight_only_of_a_product_of_two(tmp_path):
-    from vaelint.rules.vae004_kl_scaling import _assigned_name
+    from vaelint.facts.weightsource import _assigned_name
 
     path = tmp_path / "logcosh.py"
     path.write_text(
