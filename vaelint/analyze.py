@@ -328,7 +328,9 @@ def _say_which_loss(program: Program, shaped: Shaped, ctx: Context, result: Targ
     if shaped.plan is not None or program.step is not None:
         return  # the loss found, or the step's own loss
     if ctx.has_loss:
-        result.loss_name = "the forward's own out['loss']"
+        paths = ctx.roles.total_paths
+        where = "".join(f"[{p!r}]" for p in paths[0]) if len(paths) == 1 else ""
+        result.loss_name = f"the forward's own out{where}" if where else "the forward's return value"
     elif not shaped.guessed:
         result.notes.append(
             program.loss_missing_reason

@@ -342,7 +342,7 @@ def build_context(program, specs, cap, runs, plan, beta) -> Context:
     import torch.fx as fx
 
     from vaelint.contracts.dimnames import from_annotations
-    from vaelint.facts.lossroles import loss_roles
+    from vaelint.facts.lossroles import forward_scalar_loss, loss_roles
     from vaelint.facts.roles import forward_roles
 
     view = GraphView(cap.graph, cap.modules)
@@ -359,6 +359,10 @@ def build_context(program, specs, cap, runs, plan, beta) -> Context:
     elif isinstance(output_struct, dict) and isinstance(output_struct.get("loss"), fx.Node):
         # no loss function, but the forward returns its own loss (pythae's ModelOutput)
         loss_roles(view, roles, {"loss": output_struct["loss"]})
+    elif plan is None and program.step is None:
+        own = forward_scalar_loss(view, roles, output_struct)  # ``return rec + kl``
+        if own is not None:
+            loss_roles(view, roles, own)
     ctx = Context(program, specs, cap, view, roles, runs, plan, beta)
     ctx.dim_names = from_annotations(
         program.model,

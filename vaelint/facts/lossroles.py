@@ -62,6 +62,25 @@ def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
     roles.comparisons = find_comparisons(view, roles)
 
 
+def forward_scalar_loss(view: GraphView, roles: Roles, out):
+    """The loss a forward returns as a scalar (``return rec + kl``, ``return loss, recon``)
+    when no loss function was found: the scalar outputs computed from both the
+    reconstruction and the sampler's heads; None when there is none."""
+    if roles.recon is None or roles.reparam is None:
+        return None
+    heads = [h for r in roles.reparams for h in (r.mu, r.logvar) if h is not None]
+    items = [((), out)] if isinstance(out, fx.Node) else (
+        list(out.items()) if isinstance(out, dict) else list(enumerate(out)) if isinstance(out, (tuple, list)) else [])
+    scalars = [(k, v) for k, v in items if isinstance(v, fx.Node) and _is_scalar(v)]
+    whole = [(k, v) for k, v in scalars
+             if view.depends_on(v, roles.recon) and any(view.depends_on(v, h) for h in heads)]
+    if not whole:
+        return None
+    if isinstance(out, fx.Node):
+        return out
+    return {k: v for k, v in scalars} if isinstance(out, dict) else tuple(v for _k, v in scalars)
+
+
 def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
     """(the total, or None; the scalar parts when the loss returns terms it does
     not add up itself: ``return rec, kl`` that the training step sums)."""

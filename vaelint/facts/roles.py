@@ -214,7 +214,8 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
     z = roles.reparam.z if roles.reparam else None
     if z is not None:
         candidates = [(path, node) for path, node in _recon_candidates(forward_outputs)
-                      if node is not z and view.depends_on(node, z) and node not in _reparam_nodes(roles.reparam)]
+                      if node is not z and view.depends_on(node, z) and node not in _reparam_nodes(roles.reparam)
+                      and not _is_scalar(node)]  # a loss the forward returns is no reconstruction
         # of the outputs the sample reaches, one of an input's shape first: a step that runs the
         # decoder's parts (AutoencoderKL.decode: post_quant_conv on the latent, then the decoder)
         # has a latent-shaped output before the image
@@ -228,12 +229,49 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
         # from the encoder's heads that is none of them.
         heads = (r.mu, r.logvar)
         for path, node in _recon_candidates(forward_outputs):
-            if node in _reparam_nodes(r) or node.op == "placeholder":
+            if node in _reparam_nodes(r) or node.op == "placeholder" or _is_scalar(node):
                 continue
             if any(view.depends_on(node, h) for h in heads) and not any(view.depends_on(h, node) for h in heads):
                 roles.recon, roles.recon_path = node, path
                 break
+    if roles.recon is None and r is not None:
+        roles.recon = _inner_recon(view, roles)
     return roles
+
+
+def _inner_recon(view: GraphView, roles: Roles) -> fx.Node | None:
+    """A forward that returns its loss and not the reconstruction (``return rec + kl``):
+    the value its own reconstruction loss compares with the data, computed from a sample."""
+    from vaelint.capture.ops import RECON_LOSS_OPS
+
+    samples = [x for r in roles.reparams for x in (r.z, r.noise) if x is not None]
+    for node in view.graph.nodes:
+        if view.op(node) not in RECON_LOSS_OPS and view.op(node) not in ("sub", "rsub"):
+            continue
+        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+        made = [a for a in operands if any(view.depends_on(a, s) for s in samples)]
+        if len(operands) == 2 and len(made) == 1 and any(view.is_data_only(a) for a in operands if a is not made[0]):
+            return made[0]
+    # a likelihood written out: x * log(p) + (1 - x) * log(1 - p)
+    for node in view.graph.nodes:
+        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+        if view.op(node) != "mul" or len(operands) != 2 or not any(view.is_data_only(a) for a in operands):
+            continue
+        made = [a for a in operands if any(view.depends_on(a, s) for s in samples)]
+        if len(made) == 1:
+            return _before_log(view, made[0])
+    return None
+
+
+def _before_log(view: GraphView, node: fx.Node) -> fx.Node:
+    """The value under a log of a likelihood (``log(p)``, ``log(1 - p + eps)``: ``p``)."""
+    seen = node
+    while view.op(seen) in ("log", "log1p", "clamp", "clamp_min", "add", "rsub", "sub"):
+        inner = [a for a in seen.args if isinstance(a, fx.Node)]
+        if len(inner) != 1:
+            break
+        seen = inner[0]
+    return seen if view.op(node) in ("log", "log1p") or seen is not node else node
 
 
 _LOSS_WORDS = ("loss", "kl", "kld", "elbo", "nll", "reg", "penalty", "bce", "mse")
@@ -255,6 +293,11 @@ def _recon_candidates(forward_outputs: dict) -> list[tuple[tuple, fx.Node]]:
         return 0 if any(w in name for w in _RECON_WORDS) else 1
 
     return sorted(forward_outputs.items(), key=rank)
+
+
+def _is_scalar(node: fx.Node) -> bool:
+    sizes = _sizes(node)
+    return sizes is not None and all(size == 1 for size in sizes)
 
 
 def _sizes(node: fx.Node):
