@@ -340,3 +340,32 @@ def test_a_name_a_failed_star_import_would_have_defined_is_explained_by_that_imp
     result = check(str(tmp_path / "train.py"), "-", ["8x784"])
     message = " ".join(result.error.message.split())
     assert "train.py:3 imports * from 'mylayers'" in message and "'VAE' is not defined" not in message, message
+
+
+def test_a_module_level_if_binding_a_needed_name_is_kept_without_its_calls():
+    import ast
+
+    from vaelint.frontends.statements import select_statements
+
+    tree = ast.parse(textwrap.dedent('''
+        import warnings
+        if HAVE:
+            from fancy import Scaler
+        else:
+            warnings.warn("fancy is missing")
+            Scaler = None
+        if HAVE:
+            for i in range(3):
+                Other = i
+        class Data:
+            scaler = Scaler
+            other = Other
+    '''))
+    kept = select_statements(tree, {"Data"})
+    text = ast.unparse(ast.Module(body=kept, type_ignores=[]))
+    # the optional import's if/else binds Scaler: kept, its warnings.warn left out
+    assert "Scaler = None" in text and "warnings.warn" not in text
+    # the near miss: an if holding a loop is script code, never run to define a name
+    assert "for i in range(3)" not in text
+    # the tree itself is unchanged (the call left out of a copy)
+    assert "warnings.warn" in ast.unparse(tree)

@@ -118,8 +118,8 @@ def _only_definitions(stmt: ast.stmt) -> bool:
     """A compound statement made only of imports, definitions and assignments."""
     if isinstance(stmt, (*_DEFINITIONAL, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Pass)):
         return True
-    if isinstance(stmt, ast.Expr):
-        return isinstance(stmt.value, ast.Constant)
+    if isinstance(stmt, (ast.Expr, ast.Raise)):
+        return True  # a docstring, a warnings.warn(...) (left out when run: _without_calls), a raise
     if isinstance(stmt, (ast.If, ast.Try)):
         bodies = [stmt.body, getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
         bodies += [h.body for h in getattr(stmt, "handlers", [])]
@@ -178,4 +178,21 @@ def select_statements(tree: ast.Module, wanted: set[str]) -> list[ast.stmt]:
                 keep[i] = True
                 needed |= _names_loaded(s)
                 changed = True
-    return [s for s, k in zip(body, keep) if k]
+    return [_without_calls(s) if isinstance(s, (ast.If, ast.Try)) else s for s, k in zip(body, keep) if k]
+
+
+def _without_calls(stmt: ast.stmt) -> ast.stmt:
+    """A kept ``if``/``try`` of definitions with its bare calls left out, as at the top level
+    (``else: warnings.warn("scipy is missing"); Scaler = None`` keeps ``Scaler = None``)."""
+    import copy
+
+    class _Strip(ast.NodeTransformer):
+        def visit_Expr(self, node):
+            return node if isinstance(node.value, ast.Constant) else ast.copy_location(ast.Pass(), node)
+
+        def visit_FunctionDef(self, node):
+            return node  # a definition's own body runs as written when it is called
+
+        visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
+
+    return _Strip().visit(copy.deepcopy(stmt))
