@@ -212,3 +212,40 @@ def test_full_batch_training_with_no_sample_stops_when_its_backward_comes_round_
     assert result["loss"] == "the training step of graph_autoencoder_full_batch.py (lines 41-42, backward at line 37)"
     assert any("reaches no random sample" in n for n in result["notes"]), result["notes"]
     assert r.exit_code == 0 and result["findings"] == []
+
+
+def test_a_lightning_module_whose_init_raised_is_not_checked_half_built(tmp_path, monkeypatch):
+    # its __init__ stops after super().__init__() (a perceptual loss's weights are not here): the
+    # module was seen built, but it has no decoder; the run's stop is what the user hears
+    lines = [
+        "import torch, torch.nn as nn, torch.nn.functional as F",
+        "from pytorch_lightning import LightningModule, Trainer",
+        "from vae_common import VAE",
+        "class LitVAE(LightningModule):",
+        "    def __init__(self, weights='weights/lpips.pth'):",
+        "        super().__init__()",
+        "        self.enc = VAE()",
+        "        self.perceptual = torch.load(weights)",
+        "        self.dec = nn.Identity()",
+        "    def training_step(self, batch, batch_idx):",
+        "        (x,) = batch",
+        "        recon, mu, logvar = self.enc(x)",
+        "        return F.mse_loss(self.dec(recon), x)",
+        "    def configure_optimizers(self):",
+        "        return torch.optim.Adam(self.parameters())",
+        "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
+        "Trainer(max_epochs=1).fit(LitVAE(), loader)",
+    ]
+    _script(tmp_path, *lines)
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "16x784")
+    assert r.exit_code == 2, r.output
+    assert "stopped at train.py:8: FileNotFoundError" in result["error"]["message"], result["error"]
+    assert "has no attribute" not in result["error"]["message"]
+    # the near miss: the same module whose weights are there is checked
+    torch_save = "import torch; import os; os.makedirs('weights'); torch.save(torch.zeros(1), 'weights/lpips.pth')"
+    import subprocess, sys
+    subprocess.run([sys.executable, "-c", torch_save], cwd=tmp_path, check=True)
+    r, result = _json("train.py", "--input", "16x784")
+    assert result["error"] is None, r.output
+    assert result["loss"].startswith("LitVAE.training_step"), result["loss"]

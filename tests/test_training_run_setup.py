@@ -4,6 +4,7 @@ without it; and, where the code cannot be checked, an exit 2 that says why and w
 
 import os
 import shutil
+import textwrap
 
 import pytest
 
@@ -280,3 +281,67 @@ def test_a_distribution_parameter_outside_its_constraint_is_said_never_a_shape_f
     r, result = _json("train.py")
     assert r.exit_code == 2 and not result["findings"], r.output
     assert "given a parameter outside what it allows" in result["error"]["message"], result["error"]["message"]
+
+
+@pytest.mark.parametrize("item, layout", [
+    # the archive holds N x 64 x 64; the item gets its channel
+    ("torch.from_numpy(self.imgs[i]).float().unsqueeze(0)", "laid out without the sample's dims of size 1 (512 x 64 x 64)"),
+    # the file holds N x H x W x C; the item is permuted to C x H x W
+    ("torch.from_numpy(self.imgs[i]).float().permute(2, 0, 1)", "laid out channels last (512 x 64 x 64 x 1)"),
+    # an item made by reshaping takes the rows as they are
+    ("torch.from_numpy(self.imgs[i]).float().reshape(1, 64, 64)", None),
+    # the near miss: the item is the row as it is: the rows stay as they were
+    ("torch.from_numpy(self.imgs[i]).float()", None),
+])
+def test_stood_in_rows_are_laid_out_as_the_data_sets_items_need(tmp_path, monkeypatch, item, layout):
+    _script(tmp_path, *textwrap.dedent(f'''
+        import numpy as np, torch, torch.nn.functional as F
+        from torch.utils.data import DataLoader, Dataset
+        from vae_common import VAE
+        class Images(Dataset):
+            def __init__(self):
+                self.imgs = np.load("data/images.npz")["imgs"][:1000]
+            def __len__(self):
+                return len(self.imgs)
+            def __getitem__(self, i):
+                return {item}, 0
+        data = Images()
+        c, h, w = data[0][0].shape
+        model = VAE(x_dim=c * h * w)
+        opt = torch.optim.Adam(model.parameters())
+        for x, _ in DataLoader(data, batch_size=8):
+            recon, mu, logvar = model(x.flatten(1))
+            loss = F.mse_loss(recon, x.flatten(1), reduction="sum") / x.size(0) - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.size(0)
+            opt.zero_grad(); loss.backward(); opt.step()
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "8x1x64x64", "--input", "8:int64:10")
+    assert result["error"] is None, r.output
+    (note,) = [n for n in result["notes"] if "data/images.npz" in n]
+    if layout is None:
+        assert "laid out" not in note, note
+    else:
+        assert note.endswith(f"{layout} so that the data set's items are 1 x 64 x 64"), note
+
+
+def test_a_text_file_the_setup_opens_that_is_nowhere_here_says_to_bring_it(tmp_path, monkeypatch):
+    _script(tmp_path, *textwrap.dedent('''
+        import numpy as np, torch
+        from vae_common import VAE, elbo
+        def load():
+            with open("data/train.amat") as f:
+                return torch.tensor(np.array([[float(v) for v in line.split()] for line in f]), dtype=torch.float32)
+        x = load()
+        model = VAE()
+        recon, mu, logvar = model(x)
+        elbo(recon, x, mu, logvar).backward()
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--input", "8x784", "--no-cache")
+    assert r.exit_code == 2, r.output
+    assert "train.amat is nowhere under this folder" in r.output and "not a file read another way (open())" in r.output
+    # the near miss: the file is in the repository, in another folder than the one run from
+    (tmp_path / "exp" / "data").mkdir(parents=True)
+    (tmp_path / "exp" / "data" / "train.amat").write_text("0 1\n")
+    r = run("train.py", "--input", "8x784", "--no-cache")
+    assert r.exit_code == 2 and "run the check from the folder you run the script from" in r.output, r.output

@@ -131,10 +131,7 @@ class Unavailable(MissingImport):
                 "compute it inside the model's __init__.",
             )
         if str(error).startswith(("FileNotFoundError", "NotADirectoryError")):
-            fix = (
-                "The code reads that file relative to the folder vaelint runs in: run the check from the "
-                "folder you run the script from, or give the script's arguments with --script-args."
-            )
+            fix = missing_file_fix(str(error))
         else:
             fix = "Give the script's arguments with --script-args, or check the model with PATH:MODEL --loss PATH:LOSS."
         failure = VaelintError(
@@ -143,6 +140,40 @@ class Unavailable(MissingImport):
         # how a later setup line that failed for want of it is listed among the failed lines
         failure.short = f"{where(path, line)} did not set {name!r}"
         raise failure
+
+
+def missing_file_fix(error: str) -> str:
+    """What to do about a file the setup reads that is not where it looks: run from another
+    folder when the file is somewhere below this one, else bring it (or check the model alone)."""
+    import os
+    import re
+
+    quoted = re.search(r"'([^']+)'", error)
+    base = os.path.basename(quoted.group(1)) if quoted else ""
+    elsewhere = base and any(
+        base in files for _root, _dirs, files in _walk_limited(os.getcwd())
+    )
+    if not base or elsewhere:
+        return (
+            "The code reads that file relative to the folder vaelint runs in: run the check from the "
+            "folder you run the script from, or give the script's arguments with --script-args."
+        )
+    return (
+        f"{base} is nowhere under this folder (vaelint never downloads data). With --input giving the batch, "
+        "data read through a Dataset, np.load or pd.read_* stands in, but not a file read another way (open()): "
+        "put the file where the code reads it, or check the model alone with PATH:MODEL --input SPEC."
+    )
+
+
+def _walk_limited(top: str, limit: int = 5000):
+    """os.walk below ``top``, at most ``limit`` folders, hidden folders and environments left out."""
+    import os
+
+    for seen, (root, dirs, files) in enumerate(os.walk(top)):
+        if seen >= limit:
+            return
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("node_modules", "venv", "__pycache__")]
+        yield root, dirs, files
 
 
 # Experiment loggers and visualisers: what training code hands its numbers to.

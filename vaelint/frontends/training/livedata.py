@@ -22,6 +22,7 @@ from vaelint.errors import VaelintError
 from vaelint.frontends.sourcemap import where
 
 STOOD_IN: list[str] = []  # notes for the report: which data set stood in, and why
+MADE: list = []  # the stood-in rows of the run's file reads: vaelint/frontends/training/livedatafit.py
 
 
 def _no_data(error: BaseException) -> bool:
@@ -81,12 +82,18 @@ def _stand_in(obj, cls, error: BaseException, init) -> None:
 def _tolerant(cls, init):
     @functools.wraps(init)
     def __init__(self, *args, **kwargs):
+        made = len(MADE)
         try:
-            return init(self, *args, **kwargs)
+            init(self, *args, **kwargs)
         except Exception as e:  # noqa: BLE001 - which ones say "no data" is _no_data's
             if not _no_data(e) or getattr(type(self), "__vaelint_stood_in__", False):
                 raise
             _stand_in(self, cls, e, init)
+            return
+        if len(MADE) > made and type(self).__init__ is __init__:  # its own rows, not a subclass's yet
+            from vaelint.frontends.training.livedatafit import fit_items
+
+            fit_items(self, MADE[made:])
 
     return __init__
 
@@ -101,6 +108,7 @@ def standing_in(specs):
     from vaelint.frontends.training.livepatch import Patches
 
     STOOD_IN.clear()
+    MADE.clear()
     if not any(not s.name or "." in s.name for s in specs):  # the batch's items, or its keys (batch.image=)
         yield
         return
@@ -161,24 +169,28 @@ def _reader(real, label: str, kind: str, spec):
         except OSError:
             if not isinstance(target, (str, os.PathLike)) or os.path.exists(target) or user_frame() is None:
                 raise
-        rows = _stood_in_rows(spec)
+        from vaelint.frontends.training.livedatafit import Made
+
+        rows = stood_in_rows(spec)
         loc = user_frame()
         STOOD_IN.append(
             f"the data file {os.fspath(target)} ({label} at {loc.where()}) is not here: it stands in as "
             f"{' x '.join(str(n) for n in rows.shape)} {rows.dtype} rows of --input {spec.text()}'s samples"
         )
+        MADE.append(Made(rows, spec, len(STOOD_IN) - 1))
         if kind == "frame":
             import pandas as pd
 
             return pd.DataFrame(rows.reshape(rows.shape[0], -1))
         if label == "np.load" and os.fspath(target).endswith(".npz"):
-            return _Archive(rows)  # np.load of an .npz: every array it is asked for
+            MADE[-1].archive = _Archive(rows)
+            return MADE[-1].archive  # np.load of an .npz: every array it is asked for
         return rows
 
     return read
 
 
-def _stood_in_rows(spec):
+def stood_in_rows(spec):
     """Rows of the spec's samples, as many as fit in a small array (at least twice the batch)."""
     import math
 

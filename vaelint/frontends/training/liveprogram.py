@@ -32,6 +32,7 @@ def live_program(frontend, ref, request, home):
     if getattr(runtime, "argv_error", None) is not None:
         raise runtime.argv_error
     notes = []
+    watch.built = [m for m in watch.built if not _half_built(m, runtime)]
     trained = _lightning(ref, request, watch, capture, sandbox, sites)
     if trained is not None:
         return trained
@@ -64,6 +65,20 @@ def live_program(frontend, ref, request, home):
     _finish(program, request, watch, home)
     _let_go(capture, watch, runtime)
     return program
+
+
+def _half_built(module, runtime) -> bool:
+    """Did ``module``'s own ``__init__`` raise (``self.lpips = load_weights()`` past
+    ``super().__init__()``, where it was seen built)? Such a module is no model to check: the
+    run's stop says why."""
+    for _where, error in getattr(runtime, "stops", []):
+        tb = getattr(error, "__traceback__", None)
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is module:
+                return True
+            tb = tb.tb_next
+    return False
 
 
 def _let_go(capture, watch, runtime) -> None:

@@ -313,9 +313,11 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
             from vaelint.frontends.sourcemap import where as at
 
             came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
-            return f"the training step{came} raised at {where}, after the model ran: {_said_of(error, text)}"
+            return f"the training step{came} raised at {where}, after the model ran: {_said_of(error, text)}{_file_hint(error)}"
         hint = ""
-        if isinstance(error, OSError) and not watch.batches and not watch.specs:
+        if isinstance(error, FileNotFoundError) and watch.specs:
+            hint = _file_hint(error)
+        elif isinstance(error, OSError) and not watch.batches and not watch.specs:
             hint = (f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
                     "e.g. --input 64x784; the code's loaders then give it)")
         elif _needs_cuda(error, text):
@@ -337,6 +339,15 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
     if watch.batches == 0:
         return "running it took no batch from a data loader and reached no backward"
     return f"running it took {watch.batches} batch(es) and reached no backward"
+
+
+def _file_hint(error) -> str:
+    """For a file the code reads that is not here: where it may be, or that it must be brought."""
+    if not isinstance(error, FileNotFoundError):
+        return ""
+    from vaelint.frontends.placeholders import missing_file_fix
+
+    return " " + missing_file_fix(f"FileNotFoundError: '{error.filename}'" if error.filename else str(error))
 
 
 # --------------------------------------------------------------------------- the plan, for the Program
