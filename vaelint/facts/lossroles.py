@@ -151,8 +151,8 @@ def _split_terms(
         # encoder's heads (a KL beside an L2 penalty on mu), and where one side is
         # itself a sum of different roles ((nll + kl) + adversarial, both sides reading
         # the reconstruction); never inside one term
-        if _one_density(a, b, kind):
-            return _term(sign, node, chain, outer)
+        if _one_density(a, b, kind) or _constant(view, a) or _constant(view, b):
+            return _term(sign, node, chain, outer)  # a constant tensor (torch.tensor(0.) as a prior's mean) is no term
         if kind(a) != kind(b) or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b)) or _mixes(view, a, kind) or _mixes(view, b, kind):
             sb = -sign if name == "sub" else sign
             sa = -sign if name == "rsub" else sign
@@ -174,6 +174,13 @@ def _split_terms(
     return _term(sign, node, chain, outer)
 
 
+def _constant(view: GraphView, node) -> bool:
+    """A tensor computed from no input, parameter or module (``torch.tensor(0.0).to(device)``)."""
+    if not isinstance(node, fx.Node) or node.op in ("placeholder", "get_attr", "call_module"):
+        return False
+    return not any(a.op in ("placeholder", "get_attr", "call_module") for a in view.ancestors(node))
+
+
 def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
     """Is ``node`` a sum (through scalings) of terms of different roles?"""
     if not isinstance(node, fx.Node) or depth > 20:
@@ -182,7 +189,7 @@ def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
     operands = [a for a in node.args if isinstance(a, fx.Node)]
     if name in {"add", "sub", "rsub"} and len(operands) == 2:
         a, b = node.args[0], node.args[1]
-        if _one_density(a, b, kind):
+        if _one_density(a, b, kind) or _constant(view, a) or _constant(view, b):
             return False
         return kind(a) != kind(b) or _mixes(view, a, kind, depth + 1) or _mixes(view, b, kind, depth + 1)
     tensors = [a for a in operands if _is_tensor_valued(a)]
