@@ -194,9 +194,16 @@ class Capture:
         return self.route.literal_ints(node, runs) if self.route is not None else []
 
     def reseed(self, seed: int) -> None:
-        """Restart every random generator a run of the program draws from: torch's,
-        and the front end's own (Keras's seed generators)."""
+        """Restart every random generator a run of the program draws from: torch's, Python's and
+        numpy's global ones (a step that picks a random time step with np.random.choice: two runs
+        compared must pick the same), and the front end's own (Keras's seed generators)."""
+        import random
+        import sys
+
         torch.manual_seed(seed)
+        random.seed(seed)
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed(seed)
         if self.program is not None:
             self.program.reseed(seed)
 

@@ -221,8 +221,14 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
         # has a latent-shaped output before the image
         inputs = {_sizes(p) for p in roles.inputs} - {None}
         shaped = [(p, n) for p, n in candidates if _sizes(n) in inputs]
-        if shaped or candidates:
-            roles.recon_path, roles.recon = (shaped or candidates)[0]
+        # what a likelihood compares with the data is the reconstruction, whatever its shape
+        # (TD-VAE's B x 784 frame beside the B x T x 784 input, the other outputs latent-sized)
+        compared = list(_compared(view, roles))
+        hit = [(p, n) for p, n in candidates if n in compared]
+        if hit or shaped or candidates:
+            roles.recon_path, roles.recon = (hit or shaped or candidates)[0]
+        if compared and not hit and not shaped:
+            roles.recon_path, roles.recon = None, compared[0]
     r = roles.reparam
     if roles.recon is None and r is not None:
         # A decoder fed the mean instead of the sample: the output computed
@@ -242,25 +248,30 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
 def _inner_recon(view: GraphView, roles: Roles) -> fx.Node | None:
     """A forward that returns its loss and not the reconstruction (``return rec + kl``):
     the value its own reconstruction loss compares with the data, computed from a sample."""
+    return next(_compared(view, roles), None)
+
+
+def _compared(view: GraphView, roles: Roles):
+    """The values computed from a sample that a likelihood compares with the data, in graph
+    order: an operand of a loss op (or a difference) whose other operand is the data, then
+    the ``p`` of a likelihood written out (``x * log(p) + (1 - x) * log(1 - p)``)."""
     from vaelint.capture.ops import RECON_LOSS_OPS
 
     samples = [x for r in roles.reparams for x in (r.z, r.noise) if x is not None]
-    for node in view.graph.nodes:
-        if view.op(node) not in RECON_LOSS_OPS and view.op(node) not in ("sub", "rsub"):
-            continue
-        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
-        made = [a for a in operands if any(view.depends_on(a, s) for s in samples)]
-        if len(operands) == 2 and len(made) == 1 and any(view.is_data_only(a) for a in operands if a is not made[0]):
-            return made[0]
-    # a likelihood written out: x * log(p) + (1 - x) * log(1 - p)
-    for node in view.graph.nodes:
-        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
-        if view.op(node) != "mul" or len(operands) != 2 or not any(view.is_data_only(a) for a in operands):
-            continue
-        made = [a for a in operands if any(view.depends_on(a, s) for s in samples)]
-        if len(made) == 1:
-            return _before_log(view, made[0])
-    return None
+    seen = set()
+    for written in (False, True):
+        for node in view.graph.nodes:
+            op = view.op(node)
+            if (op != "mul") if written else (op not in RECON_LOSS_OPS and op not in ("sub", "rsub")):
+                continue
+            operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+            made = [a for a in operands if any(view.depends_on(a, s) for s in samples)]
+            if len(operands) != 2 or len(made) != 1 or not any(view.is_data_only(a) for a in operands if a is not made[0]):
+                continue
+            value = _before_log(view, made[0]) if written else made[0]
+            if value not in seen:
+                seen.add(value)
+                yield value
 
 
 def _before_log(view: GraphView, node: fx.Node) -> fx.Node:
