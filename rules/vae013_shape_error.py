@@ -28,6 +28,14 @@ _LAYER_INPUT = {
     "RNN": (0, "input_size", "input_size"),
 }
 
+# an RNN's initial state given without its layer dim (B x H for (h0, c0))
+_STATE_FIX = (
+    "give nn.{cls} its initial state as (num_layers * num_directions) x B x hidden_size, "
+    "the input's batch in dim 1 even with batch_first=True: e.g. h0 = h.unsqueeze(0) (repeat it over the layers "
+    "with .repeat(num_layers, 1, 1))"
+)
+
+
 def is_shape_error(error: BaseException) -> bool:
     return kind_of(error) is ErrorKind.SHAPE
 
@@ -113,8 +121,10 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
         if module is not None:
             cls = type(module).__name__
             name = ctx.module_name(module) or op
-            seen = OpCannotTake(f"{name} ({cls}{_layer_sizes(module)})", shown, self._size_origin(ctx, module, cls) or "",
-                                detail, self._fix_for(cls))
+            state = cls in ("LSTM", "GRU", "RNN") and ("hx" in detail or "hidden" in detail.lower())
+            seen = OpCannotTake(f"{name} ({cls}{_layer_sizes(module)})", shown,
+                                "" if state else self._size_origin(ctx, module, cls) or "", detail,
+                                _STATE_FIX.format(cls=cls) if state else self._fix_for(cls))
         elif op == "view" and "stride" in detail:
             # the sizes agree; the memory layout does not (a view after permute/transpose/expand)
             seen = OpCannotTake("view", shown, ": the tensor is not contiguous in memory", detail,
@@ -177,6 +187,8 @@ class ShapeErrorRaised(Observed):
         return f"the model raised a shape error on input {self.inputs}: {self.detail}"
 
     def fix(self) -> str:
+        if "hx" in self.detail:  # "For batched 3-D input, hx and cx should also be 3-D"
+            return _STATE_FIX.format(cls="LSTM" if "cx" in self.detail else "GRU/RNN")
         return "make the sizes agree; the line above is where PyTorch gave up."
 
 

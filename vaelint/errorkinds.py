@@ -10,7 +10,7 @@ from vaelint.vocab import ErrorKind
 
 _SHAPE_WORDS = re.compile(
     r"shape|size|dimension|mat1|mat2|must match|expected input|channels|broadcast|"
-    r"input\.size|out of range|number of elements|to have",
+    r"input\.size|out of range|number of elements|to have|\b\d-D\b",  # 3-D input, hx and cx should be 3-D
     re.I,
 )
 _KINDS = (  # checked in order: the first that matches names the error
