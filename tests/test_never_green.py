@@ -236,3 +236,32 @@ def test_a_skipped_weight_load_in_another_module_than_the_script_is_quoted_from_
     (res,) = json.loads(r.stdout)["results"]
     assert res["error"] is None, res["error"]
     assert any(n.startswith('pkg/algo.py:10: model.load_state_dict(torch.load("ckpt.pt")) was not run') for n in res["notes"]), res["notes"]
+
+
+def test_a_tensorflow_training_script_is_never_passed_over(tmp_path, monkeypatch):
+    # a tf.GradientTape loop over a model built in another module: no nn.Module, no torch
+    # backward, no Keras Model at the top, yet training code: exit 2 saying why
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(textwrap.dedent('''
+        import tensorflow as tf
+        import modules
+        model = modules.GraphVAE(16)
+        optimizer = tf.keras.optimizers.Adam(1e-3)
+        for epoch in range(10):
+            with tf.GradientTape() as tape:
+                loss = model.loss(modules.batch())
+            grad = tape.gradient(loss, model.weights)
+            optimizer.apply_gradients(zip(grad, model.weights))
+    '''))
+    r = runner.invoke(app, ["check", "train.py", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    assert "train.py trains with TensorFlow (GradientTape at line 7)" in r.output
+    # pre-commit hands every changed file: said in a note, the hook not failed for it
+    monkeypatch.setenv("PRE_COMMIT", "1")
+    r = runner.invoke(app, ["check", "train.py", "--no-cache"])
+    assert r.exit_code == 0 and "trains with TensorFlow" in r.output
+    # the near miss: a file that only imports tensorflow (for its data pipeline, say) is passed over
+    monkeypatch.delenv("PRE_COMMIT")
+    (tmp_path / "data.py").write_text("import tensorflow as tf\n\ndef batches():\n    return tf.data.Dataset.range(4)\n")
+    r = runner.invoke(app, ["check", "data.py", "--no-cache"])
+    assert r.exit_code == 0 and "no VAE targets" in r.output

@@ -106,6 +106,14 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
     from vaelint.frontends.discover import models_defined
 
     models = models_defined(path) if path.endswith(".py") else []
+    tape = _tensorflow_training(path) if path.endswith(".py") else ""
+    if tape:
+        said = (f"{path} trains with TensorFlow ({tape}): vaelint checks PyTorch code (and Keras 3 models, run on "
+                "its torch backend), so nothing in it was checked")
+        if os.environ.get("PRE_COMMIT"):
+            untargeted.append(said)
+            return
+        raise VaelintError("input", said + ".")
     if os.environ.get("PRE_COMMIT") and not have_inputs:
         if models:
             unconfigured.append(f"{path} ({', '.join(models)})")
@@ -125,6 +133,29 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
         f"{path} defines {names} but names no target, so nothing in it was checked: name the model as "
         f"PATH.py:NAME (`{example}`), or configure it in [[tool.vaelint.targets]].",
     )
+
+
+def _tensorflow_training(path: str) -> str:
+    """What says that a file trains with TensorFlow's own API (a ``tf.GradientTape`` loop,
+    ``optimizer.apply_gradients``), read without running it; "" when nothing does."""
+    import ast
+
+    from vaelint.frontends.sourcefile import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    imports_tf = any(
+        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "tensorflow" for a in n.names))
+        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "tensorflow")
+        for n in ast.walk(tree)
+    )
+    if not imports_tf:
+        return ""
+    uses = sorted((n.lineno, n.attr) for n in ast.walk(tree)
+                  if isinstance(n, ast.Attribute) and n.attr in ("GradientTape", "apply_gradients"))
+    return f"{uses[0][1]} at line {uses[0][0]}" if uses else ""
 
 
 def _parses(path: str) -> None:
