@@ -345,3 +345,13 @@ def test_a_text_file_the_setup_opens_that_is_nowhere_here_says_to_bring_it(tmp_p
     (tmp_path / "exp" / "data" / "train.amat").write_text("0 1\n")
     r = run("train.py", "--input", "8x784", "--no-cache")
     assert r.exit_code == 2 and "run the check from the folder you run the script from" in r.output, r.output
+
+
+def test_lines_that_failed_for_one_reason_are_said_once_with_their_lines():
+    from vaelint.frontends.training.execute import _grouped
+
+    why = "main.py:8 imports 'easydict' from 'easydict', which could not be imported"
+    failed = [f"main.py:{n}: {why}" for n in (135, 150, 38, 151, 152, 155)] + ["data.py:4: FileNotFoundError: x.npy"]
+    assert _grouped(failed) == [f"main.py:38, 135, 150, 151 and 2 more: {why}", "data.py:4: FileNotFoundError: x.npy"]
+    # the near miss: the same reason in another file is its own entry
+    assert len(_grouped([f"a.py:1: {why}", f"b.py:1: {why}"])) == 2

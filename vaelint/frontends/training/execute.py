@@ -74,9 +74,27 @@ def failed_lines(run: Execution) -> list[str]:
     return why + [f"{display_path(run.plan.entry.path)}:{line}: {text}" for line, text in run.failures]
 
 
+def _grouped(failed: list[str]) -> list[str]:
+    """Lines of one file that failed for the same reason, said once with their lines
+    (``main.py:135, 150, 151: ... imports 'easydict' ...``), in order of the first."""
+    import re
+
+    groups: dict = {}
+    for text in failed:
+        m = re.match(r"(.+?):(\d+): (.*)$", text, re.S)
+        key = (m.group(1), m.group(3)) if m else (text, "")
+        groups.setdefault(key, []).append(m.group(2) if m else "")
+    out = []
+    for (path, reason), lines in groups.items():
+        numbers = sorted(set(lines), key=lambda n: int(n) if n.isdigit() else 0)
+        shown = ", ".join(numbers[:4]) + (f" and {len(numbers) - 4} more" if len(numbers) > 4 else "")
+        out.append(f"{path}:{shown}: {reason}" if reason else path)
+    return out
+
+
 def _not_reached(plan: Plan, run: Execution) -> str:
     site = plan.site
-    why = list(dict.fromkeys(text.rstrip(". ") for text in failed_lines(run)))  # a line that failed twice, said once
+    why = _grouped(list(dict.fromkeys(text.rstrip(". ") for text in failed_lines(run))))  # a line that failed twice, said once
     because = f" Lines that failed on the way: {'; '.join(why[:3])}." if why else (
         " A condition on the way was false, or a loop did not run, with these arguments."
     )
