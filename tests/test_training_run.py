@@ -249,3 +249,20 @@ def test_a_lightning_module_whose_init_raised_is_not_checked_half_built(tmp_path
     r, result = _json("train.py", "--input", "16x784")
     assert result["error"] is None, r.output
     assert result["loss"].startswith("LitVAE.training_step"), result["loss"]
+
+
+@pytest.mark.parametrize("helper", ["step", "compute"])
+def test_a_helper_of_the_code_named_like_the_step_is_the_codes_own(tmp_path, monkeypatch, helper):
+    # RL and sequence code often calls its own `step(model, batch)` in the loop: the compiled
+    # step must not shadow it (it recursed into itself); another name is the near miss
+    _script(
+        tmp_path, "import torch", "from vae_common import VAE, elbo",
+        f"def {helper}(model, x):", "    recon, mu, logvar = model(x)", "    return elbo(recon, x, mu, logvar)",
+        "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
+        "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(32, 784)), batch_size=8)",
+        "for (x,) in loader:", f"    loss = {helper}(model, x)", "    opt.zero_grad()", "    loss.backward()", "    opt.step()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    assert result["loss"].startswith("the training step of train.py"), result["loss"]

@@ -56,6 +56,8 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
     stepping = ast.With(items=[ast.withitem(context_expr=rt_call("stepping"), optional_vars=None)], body=[guarded])
     # a stop the code swallowed (a bare `except:` in a function the step calls) still ends the step
     body += [stepping, ast.Return(rt_call("swallowed", const(step.site.place.line)))]
+    if name in needed:  # the step calls the code's own `step(model, batch)`: no name of ours may shadow it
+        name = f"__vaelint_{name}"
     fn = function_def(name, body)
     outer_params = sorted(free - bound - written) + [f"{SAVED}{n}" for n in carried if n in step.values]
     made = _closed_over(fn, name, outer_params, first, step, runtime)
