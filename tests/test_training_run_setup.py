@@ -355,3 +355,28 @@ def test_lines_that_failed_for_one_reason_are_said_once_with_their_lines():
     assert _grouped(failed) == [f"main.py:38, 135, 150, 151 and 2 more: {why}", "data.py:4: FileNotFoundError: x.npy"]
     # the near miss: the same reason in another file is its own entry
     assert len(_grouped([f"a.py:1: {why}", f"b.py:1: {why}"])) == 2
+
+
+def test_float64_code_given_float32_inputs_is_told_the_dtype_not_cuda(tmp_path, monkeypatch):
+    # torch.DoubleTensor(batch) of a float32 batch: "expected TensorOptions(dtype=double, device=cpu ...)"
+    # is a dtype error (it was read as a CUDA move for its "device=")
+    _script(tmp_path, *textwrap.dedent('''
+        import torch
+        from vae_common import VAE, elbo
+        model = VAE().double()
+        opt = torch.optim.Adam(model.parameters())
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(32, 784)), batch_size=8)
+        for (xb,) in loader:
+            x = torch.DoubleTensor(xb)
+            recon, mu, logvar = model(x)
+            loss = elbo(recon, x, mu, logvar)
+            opt.zero_grad(); loss.backward(); opt.step()
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--input", "8x784", "--no-cache")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "give the dtype with the input, --input 8x784:float64" in text, r.output
+    assert "CUDA" not in text
+    # the near miss: given as float64, it is checked
+    r = run("train.py", "--input", "8x784:float64", "--no-cache")
+    assert r.exit_code == 0, r.output

@@ -170,7 +170,7 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
             f"forward keyword input with --input {key}=SPEC."
         )
     elif kind is ErrorKind.DTYPE:
-        hint = "Give --input the dtype the model expects (float32 unless it embeds token ids: SHAPE:int64:VOCAB)."
+        hint = _dtype_hint(str(failure.error), specs)
     else:
         hint = "This is not a shape error vaelint can explain; fix it so the model runs on that input."
     return VaelintError(
@@ -247,3 +247,21 @@ def input_misfit(ctx, failure, specs: list[InputSpec]) -> VaelintError | None:
         f"{attr}={size} at {where}, and got {ctx.shape_text(given[0])} ({str(failure.error).strip().splitlines()[0]}). "
         "Give the shape of one batch of your data; if that is what you gave, the layer was built for other data.",
     )
+
+
+# the dtype PyTorch's message says it expected -> the --input dtype that gives it
+_EXPECTED_DTYPES = {"double": "float64", "half": "float16", "bfloat16": "bfloat16", "long": "int64"}
+
+
+def _dtype_hint(text: str, specs) -> str:
+    """Give --input the dtype the code expects: the one PyTorch's message names (``expected
+    TensorOptions(dtype=double ...)`` from ``torch.DoubleTensor(x)``: ``SHAPE:float64``)."""
+    import re
+
+    expected = re.search(r"expected TensorOptions\(dtype=(\w+)", text) or re.search(r"[Ee]xpected[^.]*?\b(Double|Half|BFloat16|Long)\b", text)
+    dtype = _EXPECTED_DTYPES.get(expected.group(1).lower()) if expected else None
+    if dtype is not None and specs:
+        shape = specs[0].text().split(":")[0]
+        return (f"The code expects {dtype} data (a model run in .double(), torch.DoubleTensor(x)): give the dtype with "
+                f"the input, --input {shape}:{dtype}.")
+    return "Give --input the dtype the model expects (float32 unless it embeds token ids: SHAPE:int64:VOCAB)."
