@@ -132,6 +132,9 @@ def _last_op(ctx, node):
     seen = 0
     while node is not None and seen < 20:
         name = ctx.view.op(node)
+        if name == "setitem" and len(node.args) > 2 and isinstance(node.args[2], type(node)):
+            node, seen = node.args[2], seen + 1  # probs[:, j] = p in a time loop: what was written is p
+            continue
         if name not in RESHAPE_OPS and name not in CAST_OPS and name != "getitem":
             return node
         inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]

@@ -154,6 +154,10 @@ class _Recorder(TorchFunctionMode):
                 return out  # a no-op cast (x.to("cpu") on a CPU tensor, as Keras's ops make): the same value
             node = self._make_node(func, args, kwargs)
             self.bind(out, node)
+        elif (out is None and len(args) > 2 and isinstance(args[0], torch.Tensor) and isinstance(args[2], torch.Tensor)
+              and function_name(func) == "setitem"):
+            # buf[t] = z_t: the buffer read after this holds z_t (a time loop filling T x B x Z)
+            self.bind(args[0], self._make_node(func, args, kwargs))
         elif isinstance(out, (tuple, list)) and any(isinstance(o, torch.Tensor) for o in out):
             node = self._make_node(func, args, kwargs)
             for i, o in enumerate(out):

@@ -363,6 +363,12 @@ def build_context(program, specs, cap, runs, plan, beta) -> Context:
         own = forward_scalar_loss(view, roles, output_struct)  # ``return rec + kl``
         if own is not None:
             loss_roles(view, roles, own)
+    if not roles.comparisons and roles.recon is not None and runs.failure is not None:
+        # a recorded run that raised in its loss has no output to read the loss from, yet its loss
+        # compared the reconstruction with the data (binary_cross_entropy on logits: VAE010)
+        from vaelint.facts.lossroles import find_comparisons
+
+        roles.comparisons = find_comparisons(view, roles)
     ctx = Context(program, specs, cap, view, roles, runs, plan, beta)
     ctx.dim_names = from_annotations(
         program.model,
