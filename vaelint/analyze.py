@@ -228,10 +228,9 @@ def _capture_stage(target: str, loaded: Loaded, result: TargetResult, progress) 
 
 
 def _forward_has_loss(shaped: Shaped, result: TargetResult) -> None:
-    result.notes.append(
-        f"the forward returns its own loss (out['loss']), so the {shaped.plan.name} found by name was not "
-        "called again; give --loss to analyse another"
-    )
+    plan = shaped.plan
+    how = f"calls its own loss ({plan.name}(...))" if plan.in_forward else "returns its own loss (out['loss'])"
+    result.notes.append(f"the forward {how}, so the {plan.name} found by name was not called again; give --loss to analyse another")
     shaped.plan = None
     result.loss_name = None
 

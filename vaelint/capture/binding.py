@@ -189,7 +189,7 @@ class Binder:
         self.call_site = call_site
 
     def __call__(self, out: Any, inputs: tuple, leaf_nodes: dict):
-        if not self.plan.explicit and _returns_own_loss(out):
+        if not self.plan.explicit and (_returns_own_loss(out) or self.plan.in_forward):
             raise ForwardHasLoss(self.plan.name)
         if self.binding is None:
             self.binding = self._decide(out, inputs, leaf_nodes)

@@ -29,6 +29,7 @@ class LossPlan:
     name: str  # how the report names it: "VAE.loss_function", "vae.py:loss_function"
     kwargs: dict = field(default_factory=dict)
     explicit: bool = False  # given with --loss (or configured), not found by name
+    in_forward: bool = False  # the model's forward calls it itself (``out = self.loss_function(...)``)
 
 
 
@@ -42,7 +43,7 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
         if _framework_method(cls, name):
             continue  # Keras's own Model.compute_loss is not the user's loss
         if inspect.isfunction(attr) or isinstance(attr, (staticmethod, classmethod)):
-            return LossPlan(getattr(model, name), f"{cls.__name__}.{name}", kwargs)
+            return LossPlan(getattr(model, name), f"{cls.__name__}.{name}", kwargs, in_forward=_forward_calls(cls, name))
     for name in LOSS_NAMES:
         obj = loaded.module.__dict__.get(name)
         if inspect.isfunction(obj):
@@ -118,3 +119,19 @@ def _resolve_ref(loaded: Program, ref: str) -> Callable:
     if not callable(obj):
         raise VaelintError("loss", f"--loss {ref!r}: {name} is not callable.")
     return obj
+
+
+def _forward_calls(cls, name: str) -> bool:
+    """Does ``cls.forward`` call ``self.NAME(...)`` itself (it computes its own loss)?"""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls.forward)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return False
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == name
+        and isinstance(n.func.value, ast.Name) and n.func.value.id == "self"
+        for n in ast.walk(tree)
+    )
