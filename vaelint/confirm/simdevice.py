@@ -264,6 +264,46 @@ def _cuda_answers_yes():
             setattr(torch.cuda, k, v)
 
 
+@contextlib.contextmanager
+def _switches_on(module: nn.Module):
+    """The model files' module-level device switches decided when they loaded, on this CPU
+    machine (``cuda = torch.cuda.is_available()``, ``device = "cuda" if ... else "cpu"``),
+    worked out again as a GPU machine loads them, for the run; put back after."""
+    import ast
+    import sys
+
+    from vaelint.frames import is_user_file
+    from vaelint.frontends.sourcefile import read_source
+
+    saved = []
+    for name in {type(m).__module__ for m in module.modules()}:
+        mod = sys.modules.get(name)
+        path = getattr(mod, "__file__", None)
+        if not path or not is_user_file(path):
+            continue
+        try:
+            tree = ast.parse(read_source(path))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for stmt in tree.body:
+            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+                continue
+            if not any(isinstance(n, ast.Attribute) and n.attr == "is_available" for n in ast.walk(stmt.value)):
+                continue
+            key = stmt.targets[0].id
+            try:
+                value = eval(compile(ast.Expression(stmt.value), path, "eval"), mod.__dict__)  # noqa: S307 - the user's own line
+            except Exception:  # noqa: BLE001 - a switch that cannot be worked out again stays as it loaded
+                continue
+            saved.append((mod.__dict__, key, mod.__dict__.get(key)))
+            mod.__dict__[key] = value
+    try:
+        yield
+    finally:
+        for space, key, value in reversed(saved):
+            space[key] = value
+
+
 def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simulation:
     """Run ``module`` (the analysed model with its loss) on the simulated device."""
     sim = Simulation()
@@ -277,8 +317,8 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
     try:
         # cuDNN off: on a machine with a real GPU, an RNN whose input says is_cuda would
         # call cuDNN's kernels with the simulated tensors' CPU memory
-        with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), _Moves(), \
-                torch.backends.cudnn.flags(enabled=False):
+        with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), \
+                _switches_on(module), _Moves(), torch.backends.cudnn.flags(enabled=False):
             warnings.simplefilter("ignore")  # "compiled without cuDNN": the simulated GPU has none
             reseed(0)
             torch.func.functional_call(module, state, sim_inputs, strict=False)
