@@ -266,3 +266,25 @@ def test_a_helper_of_the_code_named_like_the_step_is_the_codes_own(tmp_path, mon
     r, result = _json("train.py")
     assert result["error"] is None, r.output
     assert result["loss"].startswith("the training step of train.py"), result["loss"]
+
+
+def test_a_step_that_fails_on_the_codes_own_batch_is_what_the_user_hears(tmp_path, monkeypatch):
+    # `for x in loader` over a TensorDataset hands the model a list: the user's own run fails there,
+    # so the step read from the code (checked on a tensor) must not turn it into "no findings"
+    lines = [
+        "import torch", "from vae_common import VAE, elbo",
+        "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
+        "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
+        "for x in loader:", "    recon, mu, logvar = model(x)", "    loss = elbo(recon, x, mu, logvar)",
+        "    opt.zero_grad()", "    loss.backward()", "    opt.step()",
+    ]
+    _script(tmp_path, *lines)
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert r.exit_code == 2 and result["error"] is not None, r.output
+    message = " ".join(result["error"]["message"].split())
+    assert "must be Tensor, not list" in message and "unpack it, e.g. `for (x,) in loader`" in message, message
+    # the near miss: the batch unpacked, the step is checked
+    _script(tmp_path, *[line.replace("for x in loader:", "for (x,) in loader:") for line in lines])
+    r, result = _json("train.py")
+    assert r.exit_code == 0 and result["error"] is None, r.output

@@ -106,7 +106,7 @@ class TrainingFrontend(FrontendBase):
             try:
                 return live_program(self, ref, request, home)
             except VaelintError as run_error:
-                if way == "run" or getattr(run_error, "argv", False):
+                if way == "run" or getattr(run_error, "argv", False) or getattr(run_error, "own_step_failed", False):
                     raise _plain(run_error) from None
                 try:
                     program = self._read(ref, request, path, home)

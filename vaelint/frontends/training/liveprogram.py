@@ -33,11 +33,13 @@ def live_program(frontend, ref, request, home):
         raise runtime.argv_error
     notes = []
     watch.built = [m for m in watch.built if not _half_built(m, runtime)]
-    trained = _lightning(ref, request, watch, capture, sandbox, sites)
+    failed = capture is None and _own_step_failed(runtime, watch)
+    trained = None if failed else _lightning(ref, request, watch, capture, sandbox, sites)
     if trained is not None:
         return trained
     if capture is None:
         error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home).rstrip('.')}.")
+        error.own_step_failed = failed
         if watch.passed and (not runtime.stops or runtime.stopped_here):
             # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
             # phase, which reading the code leaves out): the first is the step when nothing else is
@@ -65,6 +67,20 @@ def live_program(frontend, ref, request, home):
     _finish(program, request, watch, home)
     _let_go(capture, watch, runtime)
     return program
+
+
+def _own_step_failed(runtime, watch) -> bool:
+    """Did the step itself raise on the code's own data: a batch its own loader gave (no
+    --input, nothing stood in), taken to the model, then an error of the code's own (``for x in
+    loader: model(x)`` on a TensorDataset's ``[x]``)? The user's run fails the same way: it is
+    what they must hear, not a check of the step read from the code on other data."""
+    from vaelint.frontends.training.livedata import STOOD_IN
+
+    if not runtime.stops or watch.specs or STOOD_IN or watch.taken is None or not watch.model_calls:
+        return False
+    _where, error = runtime.stops[0]
+    return isinstance(error, (TypeError, ValueError, IndexError, RuntimeError, AttributeError)) and not isinstance(
+        error, VaelintError) and "cuda" not in str(error).lower()
 
 
 def _half_built(module, runtime) -> bool:

@@ -313,7 +313,7 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
             from vaelint.frontends.sourcemap import where as at
 
             came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
-            return f"the training step{came} raised at {where}, after the model ran: {_said_of(error, text)}{_file_hint(error)}"
+            return f"the training step{came} raised at {where}, after the model ran: {_said_of(error, text)}{_file_hint(error)}{_list_hint(error, taken)}"
         hint = ""
         if isinstance(error, FileNotFoundError) and watch.specs:
             hint = _file_hint(error)
@@ -341,13 +341,22 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
     return f"running it took {watch.batches} batch(es) and reached no backward"
 
 
+def _list_hint(error, taken) -> str:
+    """A batch handed on whole where a tensor is wanted: a TensorDataset's batch is a list."""
+    said = str(error)
+    if not isinstance(error, TypeError) or not ("not list" in said or "not tuple" in said):
+        return ""
+    return (". The loader's batch is a list of its tensors (a TensorDataset gives [x] even for one tensor): "
+            "unpack it, e.g. `for (x,) in loader` or `x = batch[0]`")
+
+
 def _file_hint(error) -> str:
     """For a file the code reads that is not here: where it may be, or that it must be brought."""
     if not isinstance(error, FileNotFoundError):
         return ""
     from vaelint.frontends.placeholders import missing_file_fix
 
-    return " " + missing_file_fix(f"FileNotFoundError: '{error.filename}'" if error.filename else str(error))
+    return ". " + missing_file_fix(f"FileNotFoundError: '{error.filename}'" if error.filename else str(error))
 
 
 # --------------------------------------------------------------------------- the plan, for the Program
