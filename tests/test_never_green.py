@@ -265,3 +265,14 @@ def test_a_tensorflow_training_script_is_never_passed_over(tmp_path, monkeypatch
     (tmp_path / "data.py").write_text("import tensorflow as tf\n\ndef batches():\n    return tf.data.Dataset.range(4)\n")
     r = runner.invoke(app, ["check", "data.py", "--no-cache"])
     assert r.exit_code == 0 and "no VAE targets" in r.output
+
+
+def test_script_options_after_the_target_point_at_script_args(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text("import torch\n")
+    r = runner.invoke(app, ["check", "train.py", "--", "--algo", "dreamer", "--epochs", "1"])
+    assert r.exit_code == 2, r.output
+    assert "'--algo' is not a target" in r.output and '--script-args "--algo dreamer --epochs 1"' in r.output
+    # the near miss: a word that is no option is still "not a target" with the plain advice
+    r = runner.invoke(app, ["check", "train.py", "dreamer"])
+    assert r.exit_code == 2 and "write PATH.py:NAME or PATH.py" in r.output

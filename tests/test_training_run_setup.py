@@ -380,3 +380,35 @@ def test_float64_code_given_float32_inputs_is_told_the_dtype_not_cuda(tmp_path, 
     # the near miss: given as float64, it is checked
     r = run("train.py", "--input", "8x784:float64", "--no-cache")
     assert r.exit_code == 0, r.output
+
+
+def test_a_helper_folder_the_script_puts_on_sys_path_is_the_users_own(tmp_path, monkeypatch):
+    # scripts/train.py appends ../utils/ to sys.path; utils/vaetools.py imports a package that is not
+    # installed and never uses it (named unlike the tests' own helpers.py): the helper loads with its definitions, as one beside the script does
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "scripts").mkdir()
+    helpers = "from not_installed_debugger import embed\nfrom vae_common import elbo\n\ndef vae_loss(recon, x, mu, logvar):\n    return elbo(recon, x, mu, logvar)\n"
+    (tmp_path / "utils" / "vaetools.py").write_text(helpers)
+    _script(tmp_path / "scripts", *textwrap.dedent('''
+        import sys
+        sys.path.append("../utils/")
+        import torch
+        from vaetools import *
+        from vae_common import VAE
+        model = VAE()
+        opt = torch.optim.Adam(model.parameters())
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)
+        for (x,) in loader:
+            recon, mu, logvar = model(x)
+            loss = vae_loss(recon, x, mu, logvar)
+            opt.zero_grad(); loss.backward(); opt.step()
+    ''').splitlines())
+    shutil.copy(tmp_path / "scripts" / "vae_common.py", tmp_path / "utils")
+    monkeypatch.chdir(tmp_path / "scripts")
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    assert any("vaetools.py could not be imported as written" in n for n in result["notes"]), result["notes"]
+    # the near miss: the helper uses the missing package: the message names it
+    (tmp_path / "utils" / "vaetools.py").write_text(helpers.replace("return elbo(recon, x, mu, logvar)", "return embed(elbo(recon, x, mu, logvar))"))
+    r, result = _json("train.py")
+    assert result["error"] is not None and "not_installed_debugger" in result["error"]["message"], r.output

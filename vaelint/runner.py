@@ -70,7 +70,7 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs
                 _no_target_in(t, have_inputs, unconfigured, inputs_text)
             jobs += [(c.target, c, config) for c in configured]
         else:
-            raise VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
+            raise _not_a_target(t, targets)
     if unconfigured:
         untargeted.append(
             f"{len(unconfigured)} file{'s' * (len(unconfigured) != 1)} define{'s' * (len(unconfigured) == 1)} a model "
@@ -78,6 +78,16 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs
             "with its input, or annotate its forward's input with a jaxtyping shape)"
         )
     return jobs
+
+
+def _not_a_target(t: str, targets: list[str]) -> VaelintError:
+    if t.startswith("-"):  # `vaelint check train.py -- --epochs 1`: the script's own options
+        return VaelintError(
+            "input", f"{t!r} is not a target: the script's own arguments go in one option, "
+            f"--script-args \"{' '.join(targets[targets.index(t):])}\" "
+            "(vaelint check train.py --script-args \"--epochs 1 --lr 1e-3\").",
+        )
+    return VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
 
 
 def _import_path(t: str, ref):

@@ -290,7 +290,10 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module-level values and imports only, as the package tree is, with a note."""
         if self.folder is None:
             return None
-        return own_module_spec(fullname, path, [self.folder, os.path.dirname(self.path), os.getcwd()], self.imports)
+        # and the folders the code put on sys.path itself (sys.path.append("../utils/")); installed
+        # places (site-packages, the interpreter's own) are never the user's (ownmodules._users_file)
+        folders = [self.folder, os.path.dirname(self.path), os.getcwd(), *(p for p in sys.path if p and os.path.isdir(p))]
+        return own_module_spec(fullname, path, folders, self.imports)
 
     def create_module(self, spec):
         return None
