@@ -285,15 +285,19 @@ def _switches_on(module: nn.Module):
             tree = ast.parse(read_source(path))
         except (OSError, SyntaxError, ValueError):
             continue
+        moves = _names_guarding_cuda(tree)
         for stmt in tree.body:
             if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
                 continue
-            if not any(isinstance(n, ast.Attribute) and n.attr == "is_available" for n in ast.walk(stmt.value)):
-                continue
             key = stmt.targets[0].id
-            try:
-                value = eval(compile(ast.Expression(stmt.value), path, "eval"), mod.__dict__)  # noqa: S307 - the user's own line
-            except Exception:  # noqa: BLE001 - a switch that cannot be worked out again stays as it loaded
+            if isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, bool) and key in moves:
+                value = True  # `cuda = False` by hand, gating `.cuda()` calls: set on a GPU machine
+            elif any(isinstance(n, ast.Attribute) and n.attr == "is_available" for n in ast.walk(stmt.value)):
+                try:
+                    value = eval(compile(ast.Expression(stmt.value), path, "eval"), mod.__dict__)  # noqa: S307 - the user's own line
+                except Exception:  # noqa: BLE001 - a switch that cannot be worked out again stays as it loaded
+                    continue
+            else:
                 continue
             saved.append((mod.__dict__, key, mod.__dict__.get(key)))
             mod.__dict__[key] = value
@@ -302,6 +306,19 @@ def _switches_on(module: nn.Module):
     finally:
         for space, key, value in reversed(saved):
             space[key] = value
+
+
+def _names_guarding_cuda(tree) -> set:
+    """Names tested by an ``if`` whose body calls ``.cuda()`` (``if cuda: model.cuda()``)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.If, ast.IfExp)) and isinstance(node.test, ast.Name):
+            body = node.body if isinstance(node.body, list) else [node.body]
+            if any(isinstance(n, ast.Attribute) and n.attr == "cuda" for b in body for n in ast.walk(b)):
+                names.add(node.test.id)
+    return names
 
 
 def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simulation:
