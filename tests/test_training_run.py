@@ -4,6 +4,7 @@ command a user types. What the step needs from around it: test_training_run_setu
 run must never do: test_training_run_sandbox.py."""
 
 import os
+import textwrap
 
 import pytest
 
@@ -288,3 +289,33 @@ def test_a_step_that_fails_on_the_codes_own_batch_is_what_the_user_hears(tmp_pat
     _script(tmp_path, *[line.replace("for x in loader:", "for (x,) in loader:") for line in lines])
     r, result = _json("train.py")
     assert r.exit_code == 0 and result["error"] is None, r.output
+
+
+@pytest.mark.parametrize("unpack, fails", [("x = batch", True), ("(x,) = batch", False)])
+def test_a_lightning_step_that_fails_on_the_trainers_batch_is_what_the_user_hears(tmp_path, monkeypatch, unpack, fails):
+    # Lightning's optimizer.step(closure) runs training_step inside the closure: the sandbox's
+    # optimizer leaves out the update, not the closure (before, "the closure hasn't been executed",
+    # and the step read from the code was checked on a tensor: exit 0 on a crash)
+    pytest.importorskip("pytorch_lightning")
+    _script(tmp_path, *textwrap.dedent(f'''
+        import torch, pytorch_lightning as pl
+        from vae_common import VAE, elbo
+        class Lit(pl.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.vae = VAE()
+            def training_step(self, batch, batch_idx):
+                {unpack}
+                recon, mu, logvar = self.vae(x)
+                return elbo(recon, x, mu, logvar)
+            def configure_optimizers(self):
+                return torch.optim.Adam(self.parameters())
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)
+        pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False).fit(Lit(), loader)
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    if fails:
+        assert r.exit_code == 2 and "must be Tensor, not list" in result["error"]["message"], r.output
+    else:
+        assert r.exit_code == 0 and result["error"] is None, r.output
