@@ -412,3 +412,29 @@ def test_a_helper_folder_the_script_puts_on_sys_path_is_the_users_own(tmp_path, 
     (tmp_path / "utils" / "vaetools.py").write_text(helpers.replace("return elbo(recon, x, mu, logvar)", "return embed(elbo(recon, x, mu, logvar))"))
     r, result = _json("train.py")
     assert result["error"] is not None and "not_installed_debugger" in result["error"]["message"], r.output
+
+
+def test_a_data_file_whose_reader_is_not_installed_stands_in_with_why(tmp_path, monkeypatch):
+    # pd.read_parquet without pyarrow raises ImportError, not OSError: with --input the rows stand
+    # in, and the note says why; a reader that fails another way (a bad file) still raises
+    from vaelint.frontends.training import livedata
+    from vaelint.inputs import parse_input_spec
+
+    def read_parquet(path, **kwargs):
+        error = ImportError("Missing optional dependency 'pyarrow'.")
+        error.name = "pyarrow"
+        raise error
+
+    def corrupt(path, **kwargs):
+        raise ValueError("not a parquet file")
+
+    (tmp_path / "train.parquet").write_bytes(b"PAR1")
+    spec = parse_input_spec("8x5")
+    livedata.STOOD_IN.clear()
+    livedata.MADE.clear()
+    monkeypatch.setattr("vaelint.frames.user_frame", lambda: type("Loc", (), {"where": lambda self: "train.py:3"})())
+    rows = livedata._reader(read_parquet, "pd.read_parquet", "array", spec)(str(tmp_path / "train.parquet"))
+    assert rows.shape[1:] == (5,)
+    assert "train.parquet (pd.read_parquet at train.py:3) cannot be read here (pyarrow is not installed)" in livedata.STOOD_IN[-1]
+    with pytest.raises(ValueError):
+        livedata._reader(corrupt, "pd.read_parquet", "array", spec)(str(tmp_path / "train.parquet"))

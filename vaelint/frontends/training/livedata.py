@@ -164,17 +164,22 @@ def _reader(real, label: str, kind: str, spec):
     @functools.wraps(real)
     def read(path=None, *args, **kwargs):
         target = path if path is not None else kwargs.get("filepath_or_buffer", kwargs.get("file"))
+        why = "is not here"
         try:
             return real(path, *args, **kwargs) if path is not None else real(*args, **kwargs)
         except OSError:
             if not isinstance(target, (str, os.PathLike)) or os.path.exists(target) or user_frame() is None:
                 raise
+        except ImportError as e:  # read_parquet without pyarrow, read_excel without openpyxl
+            if not isinstance(target, (str, os.PathLike)) or user_frame() is None:
+                raise
+            why = f"cannot be read here ({getattr(e, 'name', None) or 'its reader'} is not installed)"
         from vaelint.frontends.training.livedatafit import Made
 
         rows = stood_in_rows(spec)
         loc = user_frame()
         STOOD_IN.append(
-            f"the data file {os.fspath(target)} ({label} at {loc.where()}) is not here: it stands in as "
+            f"the data file {os.fspath(target)} ({label} at {loc.where()}) {why}: it stands in as "
             f"{' x '.join(str(n) for n in rows.shape)} {rows.dtype} rows of --input {spec.text()}'s samples"
         )
         MADE.append(Made(rows, spec, len(STOOD_IN) - 1))
