@@ -438,3 +438,31 @@ def test_a_data_file_whose_reader_is_not_installed_stands_in_with_why(tmp_path, 
     assert "train.parquet (pd.read_parquet at train.py:3) cannot be read here (pyarrow is not installed)" in livedata.STOOD_IN[-1]
     with pytest.raises(ValueError):
         livedata._reader(corrupt, "pd.read_parquet", "array", spec)(str(tmp_path / "train.parquet"))
+
+
+def test_a_missing_package_in_the_data_code_says_install_or_give_the_batch(tmp_path, monkeypatch):
+    # the data helper imports a package that is not installed (openpyxl for an Excel report): without
+    # --input the run stops there, and the message says both ways on
+    (tmp_path / "data_utils.py").write_text(
+        "import torch\n\ndef load():\n    import not_installed_excel_writer\n    return torch.rand(64, 784)\n"
+    )
+    _script(tmp_path, *textwrap.dedent('''
+        import torch
+        from data_utils import load
+        from vae_common import VAE, elbo
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(load()), batch_size=16)
+        model = VAE()
+        opt = torch.optim.Adam(model.parameters())
+        for (x,) in loader:
+            recon, mu, logvar = model(x)
+            loss = elbo(recon, x, mu, logvar)
+            opt.zero_grad(); loss.backward(); opt.step()
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--no-cache")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert "the code needs not_installed_excel_writer, which is not installed here: install it, or give the batch with --input" in text, text
+    # as said: with the batch given, the step is found by reading the code and checked
+    r = run("train.py", "--input", "16x784", "--no-cache")
+    assert r.exit_code == 0 and "no findings" in r.output, r.output

@@ -317,6 +317,10 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
         hint = ""
         if isinstance(error, FileNotFoundError) and watch.specs:
             hint = _file_hint(error)
+        elif isinstance(error, ModuleNotFoundError) and error.name and not watch.batches and not watch.specs:
+            hint = (f" (the code needs {error.name}, which is not installed here: install it, or give the batch with "
+                    "--input, one per item of the batch, e.g. --input 64x784, so that the data code around the step "
+                    "stands in where it can)")
         elif isinstance(error, OSError) and not watch.batches and not watch.specs:
             hint = (f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
                     "e.g. --input 64x784; the code's loaders then give it)")
