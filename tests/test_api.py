@@ -162,6 +162,11 @@ def test_a_file_loads_with_torchscript_off_and_torchscript_is_on_again_after():
     scripted = sys.modules[type(program.model).__module__].draw_gaussian
     assert not isinstance(scripted, torch.jit.ScriptFunction) and callable(scripted)
     assert bool(_state._enabled)
+    # old-style ScriptModule subclasses load as plain modules; torch's own class is back after
+    script_module = torch.jit.ScriptModule
+    program = load_program(os.path.join(FIXTURES, "clean", "old_style_script_module.py") + ":VAE", LoadRequest())
+    assert not isinstance(program.model, script_module) and isinstance(program.model, torch.nn.Module)
+    assert torch.jit.ScriptModule is script_module
 
 
 def test_a_class_a_factory_and_a_target_string_agree(tmp_path):

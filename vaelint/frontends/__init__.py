@@ -10,6 +10,7 @@ only the Program.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.base import Frontend, LoadRequest, Program, TargetRef, parse_ref
@@ -50,15 +51,34 @@ def torchscript_off():
     runs a scripted function where the check's tracers cannot see, so noise drawn in a
     scripted ``sample(mu, logsigma)`` was no sample to them and its tensors seemed made outside
     torch. TorchScript is a subset of Python, so the code computes the same."""
+    import torch
     from torch.jit import _state
 
     was = bool(_state._enabled)
     _state.disable()
+    # old-style modules (class Encoder(torch.jit.ScriptModule) with @torch.jit.script_method, RL
+    # code of the PlaNet/SLAC era) are plain modules too, as PYTORCH_JIT=0 makes them: the
+    # scripting metaclass compiles their submodules even with TorchScript off, and fails
+    script_module = torch.jit.ScriptModule
+    torch.jit.ScriptModule = _plain_script_module()
     try:
         yield
     finally:
+        torch.jit.ScriptModule = script_module
         if was:
             _state.enable()
+
+
+@functools.lru_cache(maxsize=None)
+def _plain_script_module():
+    """What torch defines as ``ScriptModule`` with TorchScript off: a plain module."""
+    import torch
+
+    class ScriptModule(torch.nn.Module):
+        def __init__(self, arg=None):
+            super().__init__()
+
+    return ScriptModule
 
 
 def warm_up_parent(paths: list[str]) -> None:

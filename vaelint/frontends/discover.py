@@ -104,7 +104,7 @@ def _dtype_of(ann) -> str:
     return "float32"
 
 
-_MODEL_BASES = ("Module", "LightningModule")
+_MODEL_BASES = ("Module", "LightningModule", "ScriptModule")
 
 
 def models_defined(path: str) -> list[str]:
