@@ -316,3 +316,34 @@ def _without_lightning(monkeypatch):
     for key in [k for k in sys.modules if k.split(".")[0] in ("pytorch_lightning", "lightning", "lightning_fabric")]:
         monkeypatch.delitem(sys.modules, key)
     monkeypatch.setattr(sys, "meta_path", [Block(), *sys.meta_path])
+
+
+@pytest.mark.parametrize("loop, batch", [
+    # enumerate held in a variable, inside a progress wrapper: the index is no item of the batch
+    (["it = progress(enumerate(loader), total=len(loader))", "for i, (x, y) in it:"], ["x", "y"]),
+    (["it = enumerate(loader)", "for i, (x, y) in it:"], ["x", "y"]),
+    (["for i, (x, y) in progress(enumerate(loader)):"], ["x", "y"]),
+    # the near miss: a loader held in a variable with no enumerate: both names are the batch's
+    (["it = progress(loader)", "for x, y in it:"], ["x", "y"]),
+])
+def test_read_code_finds_enumerate_wherever_the_loop_holds_it(tmp_path, monkeypatch, loop, batch):
+    import json as _jsonlib
+
+    monkeypatch.setenv("VAELINT_TRAINING", "read")  # the step read from the code, not run
+    body = [
+        "import torch", "from vae_common import VAE, elbo",
+        "def progress(xs, total=None):", "    return xs",
+        "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
+        "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784), torch.zeros(64)), batch_size=16)",
+        *loop,
+        "    recon, mu, logvar = model(x)", "    loss = elbo(recon, x, mu, logvar)",
+        "    opt.zero_grad()", "    loss.backward()", "    opt.step()",
+    ]
+    from training_cli import write_script
+
+    write_script(tmp_path, *body)
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--input", "16x784", "--input", "16", "--format", "json", "--no-cache")
+    (result,) = _jsonlib.loads(r.stdout)["results"]
+    assert result["error"] is None, r.output
+    assert [row["name"] for row in result["flow"] if row["stage"] == "input"][:1] == batch[:1], result["flow"]

@@ -13,6 +13,24 @@ from vaelint.frontends.training.sites import Boundary, Frame, Site, _peel
 from vaelint.frontends.training.slicer import Slicer
 
 
+def _enumerate_in(it: ast.expr, before: list) -> ast.Call | None:
+    """The ``enumerate(...)`` a loop iterates: written in the ``for``, inside a wrapper
+    (``tqdm(enumerate(loader), total=n)``), or held in a variable set before the loop in the same
+    block (``it = tqdm(enumerate(loader)); for i, batch in it``)."""
+    if isinstance(it, ast.Name):
+        for stmt in reversed(before):
+            if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == it.id for t in stmt.targets):
+                it = stmt.value
+                break
+    while isinstance(it, ast.Call):
+        if isinstance(it.func, ast.Name) and it.func.id == "enumerate":
+            return it
+        if not it.args:
+            return None
+        it = it.args[0]  # tqdm(...), iter(...): the iterable they wrap
+    return None
+
+
 class Region:
     """Builds the step's function at the boundary (the slicer calls it at each depth)."""
 
@@ -30,7 +48,7 @@ class Region:
         if b.kind == "loop":
             loop = chain[0]
             source = b.sources[0]
-            bindings, names = self._loop_bindings(source)
+            bindings, names = self._loop_bindings(source, block[:index])
             body = list(loop.body)
             start = index
             thunk = _peel(source.iter)
@@ -66,10 +84,10 @@ class Region:
     def _needs_of(self, stmts: list[ast.stmt]) -> set:
         return reads_before_writes(stmts)
 
-    def _loop_bindings(self, loop: ast.For) -> tuple[list[ast.stmt], list[str]]:
-        target, it = loop.target, loop.iter
+    def _loop_bindings(self, loop: ast.For, before: list | None = None) -> tuple[list[ast.stmt], list[str]]:
+        target, it = loop.target, _enumerate_in(loop.iter, before or [])
         out: list[ast.stmt] = []
-        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate" and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+        if it is not None and isinstance(target, ast.Tuple) and len(target.elts) == 2:
             start = it.args[1] if len(it.args) > 1 else next((k.value for k in it.keywords if k.arg == "start"), const(0))
             out.append(located(ast.Assign(targets=[target.elts[0]], value=start), loop))
             if isinstance(target.elts[0], ast.Name):
