@@ -224,6 +224,7 @@ def _check_object(obj, settings, request, loss, isolate: bool) -> Report:
     from vaelint.frontends.inmemory import Entry, register, release
     from vaelint.settings.suppress import apply
 
+    _not_torchscript(obj)
     config = _config_for(obj, settings)
     options = request.options_for(None, config)
     entry = Entry(obj, loss, dict(request.loss_kwargs))
@@ -235,6 +236,22 @@ def _check_object(obj, settings, request, loss, isolate: bool) -> Report:
     result.target = _label(obj)
     result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
     return Report([result])
+
+
+def _not_torchscript(obj) -> None:
+    """An old-style TorchScript model (an instance or subclass of torch.jit.ScriptModule) built
+    in this process runs as TorchScript, where no tracer sees its operations: said, with the way
+    that works (its file, which vaelint loads with TorchScript off)."""
+    import torch
+
+    script = torch.jit.ScriptModule
+    if isinstance(obj, script) or (isinstance(obj, type) and issubclass(obj, script)):
+        name = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+        raise UsageError(
+            "input", f"{name} is a TorchScript module (torch.jit.ScriptModule): built here, its forward runs as "
+            "TorchScript, where vaelint cannot see its operations. Check it from its file, "
+            "vaelint.check('model.py:CLASS', ...), which loads it as Python (TorchScript off).",
+        )
 
 
 def _run(token: str, entry, options, isolate: bool) -> TargetResult:
