@@ -35,6 +35,17 @@ from vaelint.frames import SourceLoc, boundary
 # --------------------------------------------------------------------------- outputs
 
 
+class Record(dict):
+    """A batch given by keys (``--input batch.sentence=SPEC``): a dict that also answers its keys
+    as attributes, as a torchtext or PyG batch does (``batch.sentence``, ``data.x``)."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
 class Analysed(nn.Module):
     """forward(*inputs) = loss(bind(model(*inputs))), or a training step's
     step(*inputs), with hooks for the capture route."""
@@ -71,9 +82,9 @@ class Analysed(nn.Module):
         n = len(inputs) - len(self.keywords)
         kwargs: dict = {}
         for name, value in zip(self.keywords, inputs[n:]):
-            if "." in name:  # NAME.KEY: a dict input
+            if "." in name:  # NAME.KEY: a dict input, read as batch["KEY"] or batch.KEY (torchtext, PyG)
                 outer, key = name.split(".")
-                kwargs.setdefault(outer, {})[key] = value
+                kwargs.setdefault(outer, Record())[key] = value
             else:
                 kwargs[name] = value
         if self._step is not None:
