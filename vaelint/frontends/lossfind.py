@@ -70,6 +70,11 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
     except (OSError, TypeError, ValueError, SyntaxError):
         return None
     calls_model = any(isinstance(n, ast.Call) and ast.unparse(n.func) in ("self", "self.forward") for n in ast.walk(tree))
+    if not calls_model and _no_forward(program.model):
+        # a model with no forward of its own (mel-spectrogram VAEs): its loss runs the model's
+        # parts itself (self.encode, self.decode), and those calls are the forward
+        calls_model = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+                          and n.func.value.id == "self" for n in ast.walk(tree))
     required = [p for p in params.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     positional = [s for s in request.inputs if not s.name]
     if not calls_model or not required or len(required) > max(len(positional), 1):
@@ -135,3 +140,10 @@ def _forward_calls(cls, name: str) -> bool:
         and isinstance(n.func.value, ast.Name) and n.func.value.id == "self"
         for n in ast.walk(tree)
     )
+
+
+def _no_forward(model) -> bool:
+    """The model defines no forward (nn.Module's own raises "missing the required forward")."""
+    import torch.nn as nn
+
+    return isinstance(model, nn.Module) and type(model).forward is nn.Module.forward
