@@ -276,3 +276,29 @@ def test_script_options_after_the_target_point_at_script_args(tmp_path, monkeypa
     # the near miss: a word that is no option is still "not a target" with the plain advice
     r = runner.invoke(app, ["check", "train.py", "dreamer"])
     assert r.exit_code == 2 and "write PATH.py:NAME or PATH.py" in r.output
+
+
+def test_an_assert_on_the_data_that_random_input_fails_is_said_as_the_datas(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.py").write_text(textwrap.dedent('''
+        import torch, torch.nn as nn, torch.nn.functional as F
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec = nn.Linear(5, 4), nn.Linear(2, 5)
+            def forward(self, x):
+                assert torch.all(x[:, 2:].sum(-1) == 1), "pen state must be one-hot"
+                mu, logvar = self.enc(x).chunk(2, -1)
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+                return self.dec(z), mu, logvar
+    '''))
+    r = check("m.py:VAE", "--input", "8x5")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert "AssertionError: pen state must be one-hot. The code's own assert (`assert torch.all(" in text, text
+    assert "it checks the data, not the model" in text
+    # the near miss: an error that is no assert keeps the plain message
+    (tmp_path / "m.py").write_text((tmp_path / "m.py").read_text().replace(
+        'assert torch.all(x[:, 2:].sum(-1) == 1), "pen state must be one-hot"', 'x = x.new_tensor(x.tolist()).item()'))
+    r = check("m.py:VAE", "--input", "8x5")
+    assert r.exit_code == 2 and "it checks the data" not in r.output, r.output

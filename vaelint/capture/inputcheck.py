@@ -143,6 +143,16 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
             f"on the way was false, with these arguments (lines that failed: {'; '.join(failed)}). "
             "Give the script's arguments with --script-args."
         )
+    elif isinstance(failure.error, AssertionError):
+        from vaelint.frames import raising_line
+
+        line = raising_line(failure.error).strip()
+        said = f" (`{line}`)" if line.startswith("assert") else ""
+        hint = (
+            f"The code's own assert{said} does not hold for the input vaelint drew (floats in [0, 1); "
+            "SHAPE:float32:2 gives binary values, SHAPE:int64:N integers below N): it checks the data, not the "
+            "model. Give an --input whose values pass it, or check the model alone with PATH:MODEL --loss PATH:LOSS."
+        )
     elif kind is ErrorKind.SUPPORT:
         hint = (
             "The input vaelint drew (floats in [0, 1)) lies outside a distribution's support: give "
@@ -176,13 +186,13 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
     return VaelintError(
         "trace",
         f"{target}: running the model on input {specs[0].text()} raised{where}: "
-        f"{type(failure.error).__name__}: {_first_line(failure.error)} {hint}",
+        f"{type(failure.error).__name__}{': ' + _first_line(failure.error) if _first_line(failure.error) else '.'} {hint}",
     )
 
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return text if text.endswith(".") else text + "."
+    return text if not text or text.endswith(".") else text + "."
 
 
 # what a layer expects of the tensor it takes: (attribute, where the size sits)
