@@ -143,13 +143,9 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
             f"on the way was false, with these arguments (lines that failed: {'; '.join(failed)}). "
             "Give the script's arguments with --script-args."
         )
-    elif isinstance(failure.error, AssertionError):
-        from vaelint.frames import raising_line
-
-        line = raising_line(failure.error).strip()
-        said = f" (`{line}`)" if line.startswith("assert") else ""
+    elif isinstance(failure.error, AssertionError) and _own_assert(failure.error):
         hint = (
-            f"The code's own assert{said} does not hold for the input vaelint drew (floats in [0, 1); "
+            f"The code's own assert (`{_own_assert(failure.error)}`) does not hold for the input vaelint drew (floats in [0, 1); "
             "SHAPE:float32:2 gives binary values, SHAPE:int64:N integers below N): it checks the data, not the "
             "model. Give an --input whose values pass it, or check the model alone with PATH:MODEL --loss PATH:LOSS."
         )
@@ -188,6 +184,20 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
         f"{target}: running the model on input {specs[0].text()} raised{where}: "
         f"{type(failure.error).__name__}{': ' + _first_line(failure.error) if _first_line(failure.error) else '.'} {hint}",
     )
+
+
+def _own_assert(error: BaseException) -> str:
+    """The ``assert`` statement of the code's own that raised ``error`` ("" for one raised
+    another way: torch's "Torch not compiled with CUDA enabled" is an AssertionError too)."""
+    from vaelint.frames import is_user_file, raising_line
+
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or not is_user_file(tb.tb_frame.f_code.co_filename):
+        return ""  # an assert inside a library (torch's own) is no check of the user's data
+    line = raising_line(error).strip()
+    return line if line.startswith("assert") else ""
 
 
 def _first_line(error: BaseException) -> str:
