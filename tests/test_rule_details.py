@@ -1,7 +1,9 @@
 """Details of rules that examples alone do not pin down."""
 
+import os
 import textwrap
 
+from conftest import FIXTURES
 from helpers import check
 
 from vaelint.frames import SourceLoc
@@ -129,7 +131,7 @@ def test_a_reduction_over_a_dim_of_a_0d_tensor_reduces_nothing():
     assert TermWalker._reduced_positions(node, 2) == [1]
 
 
-def test_a_cuda_call_on_a_cpu_machine_gets_a_device_hint(tmp_path):
+def test_a_cuda_call_in_the_loss_on_a_cpu_machine_is_kept_on_the_cpu_and_said(tmp_path):
     import pytest
     import torch
 
@@ -153,8 +155,9 @@ def test_a_cuda_call_on_a_cpu_machine_gets_a_device_hint(tmp_path):
             return ((recon - x) ** 2 * weights).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     '''))
     result = check(str(path), "VAE", ["4x12"])
-    assert result.error is not None and result.error.kind == "trace"
-    assert "moves a tensor to CUDA" in result.error.message and "x.device" in result.error.message
+    # the loss written for a GPU is checked here: its move stays on the CPU, said with its line
+    assert result.error is None and result.findings == []
+    assert any("the code's .cuda() at " in n and "cuda_loss.py:14 stayed on the CPU: this machine has no CUDA" in n for n in result.notes), result.notes
 
 
 def test_errors_are_sorted_into_kinds_in_one_place():
@@ -335,3 +338,21 @@ def test_vae002_says_what_to_change_in_each_term():
     assert "average the reconstruction over the batch as the KL is" in fix((0, 1.0, 1.0), (-1, 1.0, 1.0))
     assert "not by a count of values" in fix((-1, 1.0, 1.0), (-1, 1.0, 784.0))  # kl / x.numel()
     assert fix((-1, 1.0, 1.0), (-1, 1.0, 1.0)).startswith("reduce both terms the same way")  # nothing to name
+
+
+def test_a_model_built_for_cuda_by_default_is_checked_on_a_cpu_machine():
+    """``device="cuda"`` as the constructor's default, ``self.to(device)``, ``device=self.device``
+    in forward: without CUDA the moves stay on the CPU, each said with its line; before, building
+    the model failed with "Torch not compiled with CUDA enabled". The near miss (noise drawn on
+    the CPU) is still VAE012, from the simulated GPU."""
+    import pytest
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a machine with CUDA moves the model for real")
+    result = check(os.path.join(FIXTURES, "clean/cuda_by_default.py"), "VAE", ["8x784"])
+    assert result.error is None and result.findings == []
+    note = next(n for n in result.notes if "this machine has no CUDA" in n)
+    assert "VAE.to('cuda') at fixtures/clean/cuda_by_default.py:18" in note and "randn(device='cuda') at fixtures/clean/cuda_by_default.py:23" in note
+    buggy = check(os.path.join(FIXTURES, "buggy/cuda_by_default_cpu_noise.py"), "VAE", ["8x784"])
+    assert [(f.code, f.loc.line, f.confirmed) for f in buggy.findings] == [("VAE012", 23, True)]

@@ -21,7 +21,7 @@ from vaelint.capture.inputcheck import binary_retry, check_inputs, check_token_i
 from vaelint.capture.batchdim import sequence_first
 from vaelint.capture.routes import CaptureJob, Captured, capture_and_run
 from vaelint.catalogue import offer_fixes, run_rules, selected_rules
-from vaelint.confirm.devicechoice import ChoosesCuda, cuda_hidden, forget_device_choices
+from vaelint.confirm.devicechoice import ChoosesCuda, cuda_hidden, cuda_kept_said, forget_device_choices
 from vaelint.confirm.forward_backward import fits, pick_device
 from vaelint.confirm.stage import confirm_findings
 from vaelint.contracts.check import name_held_dims
@@ -74,7 +74,8 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
             torch.manual_seed(0)
             imported_before = set(sys.modules)
             try:
-                _analyse(target, options, result)
+                with cuda_kept_said(result.notes):
+                    _analyse(target, options, result)
             except ChoosesCuda as chose:
                 # check it as on a machine without a GPU, where its code picks the CPU:
                 # loaded again with CUDA hidden, confirmed on the CPU

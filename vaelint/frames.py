@@ -74,9 +74,14 @@ def _library_roots() -> tuple[str, ...]:
     for p in sys.path:
         if p and ("site-packages" in p or "dist-packages" in p):
             roots.add(os.path.realpath(p))
+    import importlib.util
+
     import torch
 
     roots.add(os.path.dirname(os.path.realpath(torch.__file__)))
+    # vaelint's rules (vaelint.rules), which an editable install keeps outside vaelint/
+    rules = importlib.util.find_spec("vaelint.rules")
+    roots.update(os.path.realpath(p) for p in (rules.submodule_search_locations or ()) if rules is not None)
     return tuple(sorted(roots))
 
 

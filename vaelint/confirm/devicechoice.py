@@ -16,6 +16,8 @@ import sys
 
 import torch
 
+from vaelint.frontends.sourcemap import where
+
 
 class ChoosesCuda(Exception):
     """The model's own code put tensors on the machine's GPU (``DEVICE = "cuda" if
@@ -63,3 +65,38 @@ def forget_device_choices(imported_before: set) -> None:
                 reset()
             except Exception:  # noqa: BLE001 - an accelerate without it: the retry says what happens
                 pass
+
+
+@contextlib.contextmanager
+def cuda_kept_said(notes: list):
+    """On a machine without CUDA, the model's own moves to it (``self.to("cuda")`` in its
+    constructor, ``torch.randn(..., device="cuda")`` in forward) stay on the CPU, said in a note;
+    VAE012 is still decided by the simulated GPU (vaelint/confirm/simdevice.py)."""
+    if torch.cuda.is_available():
+        yield
+        return
+    from types import SimpleNamespace
+
+    from vaelint.frontends.training.livecuda import cuda_kept_on_cpu
+
+    record = SimpleNamespace(moves=[])
+    try:
+        with cuda_kept_on_cpu(record):
+            yield
+    finally:
+        _say_kept_moves(record.moves, notes)
+
+
+def _say_kept_moves(moves: list, notes: list) -> None:
+    """The moves the stages' runs kept on the CPU, those the training front end has not said."""
+    from vaelint.frontends.training.program import step_move_note
+
+    moves = [(what, path, line) for _phase, what, path, line in moves]
+    training = any("this machine has no CUDA" in n for n in notes)  # the training front end said its own
+    moves = [m for m in dict.fromkeys(moves) if not any((where(m[1], m[2]) if m[1] else m[0]) in n for n in notes)]
+    if training:
+        notes.extend(step_move_note(what, path, line) for what, path, line in moves if path)
+    elif moves:
+        said = ", ".join(f"{what} at {where(path, line)}" if path else what for what, path, line in moves[:3])
+        notes.insert(0, f"the code's {said} stayed on the CPU: this machine has no CUDA (the check runs on the CPU; "
+                        "VAE012 is decided on a simulated GPU)")

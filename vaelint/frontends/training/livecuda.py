@@ -7,31 +7,80 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from torch.overrides import TorchFunctionMode
+
 from vaelint.frames import is_user_file
 from vaelint.frontends.training.livepatch import Patches
 
 
+_RECORDS: list = []  # the records of the cuda_kept_on_cpu blocks open now, innermost last
+
+
 @contextlib.contextmanager
 def cuda_kept_on_cpu(record):
-    """``x.cuda()``, ``x.to('cuda')``, ``model.cuda()`` in the code (its model's forward too)
-    keep the object on the CPU where this machine has no CUDA (VAE012's simulated GPU, which
-    reports CUDA as available, still sees the moves); ``record.moves`` lists them."""
+    """``x.cuda()``, ``x.to('cuda')``, ``model.cuda()`` and ``torch.randn(..., device="cuda")``
+    in the code (its model's forward too) keep the object on the CPU where this machine has no
+    CUDA (VAE012's simulated GPU, which reports CUDA as available, still sees the moves);
+    ``record.moves`` lists them. A block inside another records into its own record only."""
+    if getattr(record, "moves", None) is None:
+        record.moves = []
+    _RECORDS.append(record)
+    try:
+        if len(_RECORDS) > 1:
+            yield
+            return
+        with _patched():
+            yield
+    finally:
+        _RECORDS.remove(record)
+
+
+def _asks() -> None:
+    """A device named by the code itself (not a library's): the code places its tensors."""
+    if _RECORDS and is_user_file(sys._getframe(2).f_code.co_filename):
+        _RECORDS[-1].device_aware = True
+
+
+def _remember(what: str, own: object = None) -> None:
+    import torch
+
+    from vaelint.frames import user_frame
+
+    if not _RECORDS:
+        return
+    record = _RECORDS[-1]
+    loc = user_frame() or _graph_line()
+    # before the batch is taken it is the setup's move (the model's), after it the step's
+    phase = "step" if getattr(record, "taken", None) is not None else "setup"
+    named = phase == "setup" and isinstance(own, torch.nn.Module)  # model.cuda(): the model names what moved
+    entry = (phase, f"{type(own).__name__}{what}" if named else what, loc.path if loc else "", loc.line if loc else 0)
+    if entry not in record.moves:
+        record.moves.append(entry)
+
+
+def _graph_line():
+    """The user's line of the graph node running now: a captured graph's run (torch.fx's
+    Interpreter) has no user frame on the stack, but its node remembers the line."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        node = frame.f_locals.get("n") if frame.f_code.co_name == "run_node" else None
+        loc = getattr(node, "meta", {}).get("loc") if node is not None else None
+        if loc is not None:
+            return loc
+        frame = frame.f_back
+    return None
+
+
+@contextlib.contextmanager
+def _patched():
     import torch
 
     from vaelint.frontends.training.runtime import _without_cuda
 
-    moves = getattr(record, "moves", None)
-    if moves is None:
-        record.moves = moves = []
     patches = Patches()
 
-    def asks(*a, **k):
-        """A device named by the code itself (not a library's): the code places its tensors."""
-        if is_user_file(sys._getframe(2).f_code.co_filename):
-            record.device_aware = True
-
     def is_available(real=torch.cuda.is_available):
-        asks()
+        _asks()
         return real()
 
     def wrap(owner, name):
@@ -39,18 +88,11 @@ def cuda_kept_on_cpu(record):
 
         def fn(self, *a, **k):
             if name == "cuda" or "device" in k or any(isinstance(v, (str, torch.device)) for v in a[:1]):
-                asks()
+                _asks()
             kept = _without_cuda(self, lambda *x, **y: real(self, *x, **y), name, a, k)
             if kept is None:
                 return real(self, *a, **k)
-            from vaelint.frames import user_frame
-
-            loc = user_frame()
-            # before the batch is taken it is the setup's move (the model's), after it the step's
-            phase = "step" if getattr(record, "taken", None) is not None else "setup"
-            entry = (phase, kept[1] if phase == "step" else f"{type(self).__name__}{kept[1]}", loc.path if loc else "", loc.line if loc else 0)
-            if entry not in moves:
-                moves.append(entry)
+            _remember(kept[1], self)
             return kept[0]
 
         fn.__name__ = fn.__qualname__ = name  # torch function modes (the simulated GPU) dispatch on it
@@ -59,12 +101,42 @@ def cuda_kept_on_cpu(record):
     for owner in (torch.Tensor, torch.nn.Module):
         for name in ("cuda", "to"):
             wrap(owner, name)
-    patches.set(torch.Tensor, "type", _cpu_type(torch.Tensor.type, asks))
+    patches.set(torch.Tensor, "type", _cpu_type(torch.Tensor.type, _asks))
     patches.set(torch.cuda, "is_available", is_available)
     try:
-        yield
+        with _MadeOnCpu():
+            yield
     finally:
         patches.restore()
+
+
+def _names_cuda(device) -> bool:
+    import torch
+
+    if isinstance(device, bool):
+        return False
+    if isinstance(device, int):  # device=0: the first GPU
+        return True
+    if isinstance(device, str):
+        return device.startswith("cuda")
+    return isinstance(device, torch.device) and device.type == "cuda"
+
+
+class _MadeOnCpu(TorchFunctionMode):
+    """``torch.randn(shape, device="cuda")``, ``x.new_zeros(n, device=DEVICE)`` and every other
+    op given a CUDA device: made on the CPU while this machine has no CUDA (under the simulated
+    GPU, which answers that it has, its own mode turns them into simulated GPU tensors first)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        device = kwargs.get("device")
+        if device is not None and _names_cuda(device):
+            import torch
+
+            if not torch.cuda.is_available():
+                kwargs = {**kwargs, "device": "cpu"}
+                _remember(f"{getattr(func, '__name__', 'a tensor')}(device={str(device)!r})")
+        return func(*args, **kwargs)
 
 
 def _cpu_type(real_type, asks):
