@@ -195,3 +195,22 @@ def test_an_explicit_loss_is_used_even_when_the_forward_returns_one():
     result = check(path, "VAE", ["inputs.data=6x20"], loss="loss_function", dynamic=False)
     assert result.loss_name == "loss_function"
     assert not any("not called again" in n for n in result.notes)
+
+
+def test_a_reconstruction_summed_column_by_column_is_read_when_its_parts_are_reduced_alike(tmp_path):
+    """A tabular VAE's loss: one likelihood per column span, added up. Parts reduced alike read as
+    one reconstruction (VAE002 runs and fires on the averaged KL); parts reduced differently (an
+    MSE averaged over its column beside cross-entropies summed over the batch) have no one
+    reduction: VAE002 is listed as not checked, never judged."""
+    clean = check(_fixture("clean/tabular_columns_loss.py"), "VAE", ["16x9"], dynamic=False)
+    assert clean.findings == [] and clean.beta_effective == "1" and "VAE002" not in dict(clean.skipped)
+    assert next(r for r in clean.flow if r.name == "rec").note == "sum over each part's own dims (B, 1; B) in its 4 parts"
+    buggy = check(_fixture("buggy/tabular_columns_loss_kl_mean.py"), "VAE", ["16x9"], dynamic=False)
+    assert [(f.code, f.loc.line) for f in buggy.findings] == [("VAE002", 31)]
+    mixed = tmp_path / "mixed_parts.py"
+    source = open(_fixture("buggy/tabular_columns_loss_kl_mean.py")).read()
+    mixed.write_text(source.replace('x[:, start:end], reduction="sum")\n        else', 'x[:, start:end], reduction="mean")\n        else', 1))
+    assert mixed.read_text() != source
+    result = check(str(mixed), "VAE", ["16x9"], dynamic=False)
+    assert [f.code for f in result.findings if f.code == "VAE002"] == []
+    assert "VAE002" in dict(result.skipped)

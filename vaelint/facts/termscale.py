@@ -3,6 +3,7 @@ walker), and the factors outside it that scale the total it is part of."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch.fx as fx
@@ -49,6 +50,15 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
     scale = walker.walk(term)
     if scale is None or scale.element is None:
         return None
+    if term in ctx.roles.rec_terms and not scale.reductions():
+        parts = _parts_alike(ctx, walker, scale.element)
+        if parts is not None:
+            part = parts[0]
+            overs = [[f.over for f in p.reductions()] for p in parts]
+            part.factors = scale.factors + [_each_part(f, overs, i) for i, f in enumerate(part.reductions())] + [
+                f for f in part.factors if f.kind not in ("sum", "mean", "size")]
+            part.term = term
+            return part
     if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
         # a sum of scalar parts (BCE + a normalising constant): use one that reduces
         parts = scale.element.all_input_nodes
@@ -132,3 +142,44 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
         else:
             factors.append(Factor("sum", 1.0, 0, 1 / samples, text, node, op, shared=True))
     return factors
+
+
+def _summands(view, node: fx.Node) -> list[fx.Node]:
+    """The parts of a chain of additions (``rec = rec + part`` in a loop over columns)."""
+    if view.op(node) != "add" or len(node.kwargs):
+        return [node]
+    out = []
+    for arg in node.args:
+        if isinstance(arg, fx.Node):
+            out.extend(_summands(view, arg))
+    return out
+
+
+def _parts_alike(ctx, walker: TermWalker, element: fx.Node) -> list[TermScale] | None:
+    """A reconstruction written as a sum of parts, each a likelihood of its own slice of the data
+    (a tabular VAE's MSE of each numeric column plus the cross-entropy of each categorical one),
+    all reduced alike: the parts' scales. None where there are fewer than two, a part reads no
+    data, or two are reduced or weighted differently (then no one reduction holds for the term)."""
+    parts = _summands(ctx.view, element)
+    if len(parts) < 2 or any(not _reads_inputs(ctx, p) for p in parts):
+        return None
+    scales = [_own_scale(ctx, walker, p) for p in parts]
+    if any(s is None or not s.reductions() for s in scales):
+        return None
+    first = scales[0]
+    for other in scales[1:]:
+        if (other.batch_power, other.own()) != (first.batch_power, first.own()) or not math.isclose(other.explicit, first.explicit):
+            return None
+        if {f.kind for f in other.reductions()} != {f.kind for f in first.reductions()}:
+            return None
+    return scales
+
+
+def _each_part(factor: Factor, overs: list[list[str]], i: int) -> Factor:
+    """A part's reduction, said as the whole term's: ``sum over each part's own dims (B, 1; B) in
+    its 4 parts``."""
+    said = list(dict.fromkeys(o[i] for o in overs if i < len(o)))
+    if len(said) == 1:
+        return dataclasses.replace(factor, over=f"{said[0]} in each of its {len(overs)} parts")
+    text = "; ".join(said[:3]) + ("; ..." if len(said) > 3 else "")
+    return dataclasses.replace(factor, over=f"each part's own dims ({text}) in its {len(overs)} parts")
