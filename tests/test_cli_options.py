@@ -118,7 +118,6 @@ def test_noqa_is_honoured(tmp_path):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["--input", "1x784"], "batch of at least 2"),
         (["--input", "4x784", "--output-file", "no/such/folder/report.json"], "does not exist"),
         (["--input", "4x784", "--beta", "nan"], "--beta"),
     ],
@@ -262,3 +261,23 @@ def test_default_jobs_are_the_cores_bounded_by_targets_and_memory(monkeypatch):
     monkeypatch.setattr(concurrency, "_available_memory", lambda: 1 << 30)
     assert concurrency.default_jobs(20) == 1
     assert concurrency.threads_per_worker(2) == 4 and concurrency.threads_per_worker(16) == 1
+
+
+def test_a_batch_of_one_sample_is_checked_at_two_and_says_so():
+    """``--input 1x...`` (a big VAE trained one sample per device): with one sample a mean over B
+    is a sum and a view pinned to the batch holds, so the check runs at a batch of 2, in a note;
+    before, it was refused. The batch bugs show as they do at any batch."""
+    r = CliRunner().invoke(app, ["check", os.path.join(FIXTURES, "clean/mlp_vae.py:VAE"), "--input", "1x784", "--format", "json", "--no-cache"])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output)["results"][0]
+    assert result["findings"] == [] and any("ran at a batch of 2" in n for n in result["notes"])
+    assert result["flow"][0]["sizes"]["B"] == 2
+    # a mean over B is a sum at B=1: the batch-dependent beta_eff still shows
+    r = CliRunner().invoke(app, ["check", os.path.join(FIXTURES, "buggy/mc_kl_mean_vs_sum.py:VAE"), "--input", "1x16", "--format", "json", "--no-cache"])
+    assert [(f["code"], f["line"]) for f in json.loads(r.output)["results"][0]["findings"]] == [("VAE002", 26)], r.output
+    # a view pinned to a batch of 1 holds at B=1 and breaks at any other: found at its line
+    r = CliRunner().invoke(app, ["check", os.path.join(FIXTURES, "buggy/view_pinned_batch.py:ConvVAE"), "--input", "1x1x8x8",
+                                 "--init", "batch_size=1", "--format", "json", "--no-cache"])
+    findings = json.loads(r.output)["results"][0]["findings"]
+    assert [(f["code"], f["line"]) for f in findings] == [("VAE013", 23)], r.output
+    assert "x.size(0)" in findings[0]["fix"]

@@ -104,12 +104,6 @@ def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta,
     request.batch_dim = batch_dim
     request.verify_fixes = bool(fix or diff)
     check_fits(specs, request.memory_limit)
-    if specs and specs[0].batch < 2:
-        raise VaelintError(
-            "input",
-            f"--input {specs[0].text()}: use a batch of at least 2 (dim {specs[0].batch_dim}); with one sample, "
-            "batch bugs cannot show and BatchNorm cannot train.",
-        )
     if output_file:
         folder = os.path.dirname(os.path.abspath(output_file))
         if not os.path.isdir(folder):

@@ -29,12 +29,6 @@ def check_inputs(inputs: list[InputSpec]) -> None:
             f"the --input specs disagree on the batch size ({', '.join(f'{s.text()}: {s.batch} at dim {s.batch_dim}' for s in inputs)}). "
             "Give every input the same batch size, or say where the batch is with --batch-dim N.",
         )
-    if inputs[0].batch < 2:
-        raise VaelintError(
-            "input",
-            f"--input {inputs[0].text()}: use a batch of at least 2 (dim {inputs[0].batch_dim}); with one "
-            "sample, batch bugs cannot show and BatchNorm cannot train.",
-        )
 
 
 def gather_inputs(program, options, notes: list) -> list[InputSpec]:
@@ -59,9 +53,23 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
     if options.batch_dim is not None:
         given = [s.with_batch_dim(options.batch_dim) for s in given]
     check_inputs(given)
+    given = _at_least_two(given, notes)
     if program.step is None:
         _keywords_taken(program.model, [s for s in given if s.name])
     return [s for s in given if not s.name] + [s for s in given if s.name]
+
+
+def _at_least_two(given: list[InputSpec], notes: list) -> list[InputSpec]:
+    """A batch of one sample (a big VAE trained one sample per device) cannot show a batch bug
+    (a mean over B is a sum, a row that reads another has none to read, a hard-coded 1 is the
+    batch): the check runs at a batch of two, said in a note."""
+    from dataclasses import replace
+
+    if not given or given[0].batch != 1:
+        return given
+    notes.append(f"input {' '.join(s.text() for s in given)}: a batch of one sample cannot show batch bugs, "
+                 "so the check ran at a batch of 2 (the sizes shown are at B=2)")
+    return [replace(s, shape=s.sized(2)) for s in given]
 
 
 def _keywords_taken(model, keyword_specs: list[InputSpec]) -> None:
