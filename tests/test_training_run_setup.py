@@ -184,6 +184,31 @@ def test_an_array_file_that_is_here_is_read_as_written(tmp_path, monkeypatch):
 
 
 def test_an_npz_archive_that_is_not_here_gives_each_array_it_is_asked_for(tmp_path, monkeypatch):
+def test_pickled_data_that_is_not_here_stands_in_when_input_is_given(tmp_path, monkeypatch):
+    # open(..., "rb") + pickle.load, a key of the unpickled dict, the model sized from it
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("pickled_data_full_batch_slices.py", "--input", "32x30")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 39)], r.output
+    assert [n for n in result["notes"] if n.startswith("the data file")] == [
+        "the data file data/adult_train.pkl (pickle.load at pickled_data_full_batch_slices.py:28) is not here: it stands "
+        "in as 512 x 30 float32 rows of --input 32x30's samples"]
+    r, result = _json("pickled_data_full_batch_slices.py")  # nothing gives the batch: the missing file is named
+    assert r.exit_code == 2 and "data/adult_train.pkl" in result["error"]["message"]
+    # the near miss: a pickle that is here is read as written, nothing stands in
+    import pickle
+
+    import numpy as np
+
+    (tmp_path / "data").mkdir()
+    with open(tmp_path / "data" / "adult_train.pkl", "wb") as f:
+        pickle.dump({"features": np.random.rand(40, 12).astype("float32")}, f)
+    shutil.copy(os.path.join(RUNNING, "pickled_data_full_batch_slices.py"), tmp_path / "train.py")
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "32x12")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 39)], r.output
+    assert not any(n.startswith("the data file") for n in result["notes"]), result["notes"]
+
+
     # dsprites-style: data = np.load("...npz"); data["imgs"] sized the model and is sliced in a loop
     _script(
         tmp_path, "import numpy as np", "import torch", "from vae_common import VAE, elbo",

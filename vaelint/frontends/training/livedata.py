@@ -154,6 +154,9 @@ def _array_reads(patches, spec) -> None:
         real = getattr(module, name, None)
         if real is not None:
             patches.set(module, name, _reader(real, f"{'np' if module_name == 'numpy' else 'pd'}.{name}", kind, spec))
+    from vaelint.frontends.training.livepickle import pickled_reads
+
+    pickled_reads(patches, spec, _stood_in_note)
 
 
 def _reader(real, label: str, kind: str, spec):
@@ -174,15 +177,7 @@ def _reader(real, label: str, kind: str, spec):
             if not isinstance(target, (str, os.PathLike)) or user_frame() is None:
                 raise
             why = f"cannot be read here ({getattr(e, 'name', None) or 'its reader'} is not installed)"
-        from vaelint.frontends.training.livedatafit import Made
-
-        rows = stood_in_rows(spec)
-        loc = user_frame()
-        STOOD_IN.append(
-            f"the data file {os.fspath(target)} ({label} at {loc.where()}) {why}: it stands in as "
-            f"{' x '.join(str(n) for n in rows.shape)} {rows.dtype} rows of --input {spec.text()}'s samples"
-        )
-        MADE.append(Made(rows, spec, len(STOOD_IN) - 1))
+        rows = _stood_in_note(spec, os.fspath(target), label, why)
         if kind == "frame":
             import pandas as pd
 
@@ -193,6 +188,21 @@ def _reader(real, label: str, kind: str, spec):
         return rows
 
     return read
+
+
+def _stood_in_note(spec, target: str, label: str, why: str):
+    """Rows of ``spec``'s samples for a data file that is not here, said in the report."""
+    from vaelint.frames import user_frame
+    from vaelint.frontends.training.livedatafit import Made
+
+    rows = stood_in_rows(spec)
+    loc = user_frame()
+    STOOD_IN.append(
+        f"the data file {target} ({label} at {loc.where() if loc else '?'}) {why}: it stands in as "
+        f"{' x '.join(str(n) for n in rows.shape)} {rows.dtype} rows of --input {spec.text()}'s samples"
+    )
+    MADE.append(Made(rows, spec, len(STOOD_IN) - 1))
+    return rows
 
 
 def stood_in_rows(spec):
