@@ -47,6 +47,23 @@ def test_a_step_whose_own_loss_fails_says_so_with_its_line(tmp_path, monkeypatch
     assert "the training step raised at train.py:8, after the model ran" in text and "pos_weight" in text, text
 
 
+def test_a_step_that_fails_inside_its_model_says_while_the_model_ran(tmp_path, monkeypatch):
+    """The near miss of the test above: the error is raised in a module's forward (a layer of
+    the model), not in the step's code after it, and the message says which."""
+    _script(
+        tmp_path, "import torch", "import torch.nn as nn", "from vae_common import VAE", "",
+        "class Checked(VAE):", "    def forward(self, x):", "        if x.max() < 2:",
+        "            raise ValueError('the data must be in counts')", "        return super().forward(x)", "",
+        "model = Checked()", "x = torch.rand(8, 784)", "for epoch in range(3):", "    recon, mu, logvar = model(x)",
+        "    loss = recon.sum() + mu.sum()", "    loss.backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert "raised at train.py:8, while its model ran" in text and "counts" in text, text
+
+
 def test_a_file_that_trains_without_its_data_is_refused_with_what_to_give(tmp_path, monkeypatch):
     _script(
         tmp_path, "import numpy as np", "import torch", "from torch.utils.data import DataLoader, TensorDataset",
@@ -167,23 +184,6 @@ def test_arrays_the_setup_reads_from_files_that_are_not_here_stand_in_when_input
     assert r.exit_code == 2 and "No such file or directory: 'data/train_matrix.npy'" in result["error"]["message"]
 
 
-def test_an_array_file_that_is_here_is_read_as_written(tmp_path, monkeypatch):
-    import numpy as np
-
-    np.save(tmp_path / "train.npy", np.random.rand(40, 20).astype("float32"))
-    _script(
-        tmp_path, "import numpy as np", "import torch", "from vae_common import VAE, elbo",
-        "data = np.load('train.npy')", "model = VAE(data.shape[1], 4)",
-        "for i in range(0, len(data), 8):", "    x = torch.from_numpy(data[i:i + 8])", "    recon, mu, logvar = model(x)",
-        "    elbo(recon, x, mu, logvar).backward()",
-    )
-    monkeypatch.chdir(tmp_path)
-    r, result = _json("train.py", "--input", "8x20")
-    assert result["error"] is None, r.output
-    assert not any(n.startswith("the data file") for n in result["notes"]), result["notes"]
-
-
-def test_an_npz_archive_that_is_not_here_gives_each_array_it_is_asked_for(tmp_path, monkeypatch):
 def test_pickled_data_that_is_not_here_stands_in_when_input_is_given(tmp_path, monkeypatch):
     # open(..., "rb") + pickle.load, a key of the unpickled dict, the model sized from it
     monkeypatch.chdir(RUNNING)
@@ -209,6 +209,23 @@ def test_pickled_data_that_is_not_here_stands_in_when_input_is_given(tmp_path, m
     assert not any(n.startswith("the data file") for n in result["notes"]), result["notes"]
 
 
+def test_an_array_file_that_is_here_is_read_as_written(tmp_path, monkeypatch):
+    import numpy as np
+
+    np.save(tmp_path / "train.npy", np.random.rand(40, 20).astype("float32"))
+    _script(
+        tmp_path, "import numpy as np", "import torch", "from vae_common import VAE, elbo",
+        "data = np.load('train.npy')", "model = VAE(data.shape[1], 4)",
+        "for i in range(0, len(data), 8):", "    x = torch.from_numpy(data[i:i + 8])", "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "8x20")
+    assert result["error"] is None, r.output
+    assert not any(n.startswith("the data file") for n in result["notes"]), result["notes"]
+
+
+def test_an_npz_archive_that_is_not_here_gives_each_array_it_is_asked_for(tmp_path, monkeypatch):
     # dsprites-style: data = np.load("...npz"); data["imgs"] sized the model and is sliced in a loop
     _script(
         tmp_path, "import numpy as np", "import torch", "from vae_common import VAE, elbo",

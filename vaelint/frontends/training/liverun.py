@@ -289,6 +289,16 @@ def _said_of(error, text: str) -> str:
     return f"{first}. {CONSTRAINT_HINT}" if kind_of(error) is ErrorKind.CONSTRAINT else first
 
 
+def _in_a_module(error) -> bool:
+    """Whether the error was raised inside a module's call (the model's forward, a layer of it)."""
+    tb = getattr(error, "__traceback__", None)
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in ("_call_impl", "_wrapped_call_impl"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _needs_cuda(error, text: str) -> bool:
     """``assert torch.cuda.is_available()``, a GPU library's call: code that runs only with CUDA."""
     from vaelint.frames import raising_line
@@ -313,7 +323,8 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
             from vaelint.frontends.sourcemap import where as at
 
             came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
-            return f"the training step{came} raised at {where}, after the model ran: {_said_of(error, text)}{_file_hint(error)}{_list_hint(error, taken)}"
+            when = "while its model ran" if _in_a_module(error) else "after the model ran"
+            return f"the training step{came} raised at {where}, {when}: {_said_of(error, text)}{_file_hint(error)}{_list_hint(error, taken)}"
         hint = ""
         if isinstance(error, FileNotFoundError) and watch.specs:
             hint = _file_hint(error)
