@@ -508,3 +508,63 @@ def test_a_missing_package_in_the_data_code_says_install_or_give_the_batch(tmp_p
     # as said: with the batch given, the step is found by reading the code and checked
     r = run("train.py", "--input", "16x784", "--no-cache")
     assert r.exit_code == 0 and "no findings" in r.output, r.output
+
+
+_TORCHVISION = {
+    "__init__.py": "from . import datasets, transforms\n",
+    "transforms.py": (
+        "class ToTensor:\n    def __call__(self, image):\n        return image\n\n"
+        "class Compose:\n    def __init__(self, transforms):\n        self.transforms = transforms\n"
+        "    def __call__(self, image):\n        for t in self.transforms:\n            image = t(image)\n        return image\n"
+    ),
+    "datasets.py": (
+        "import os\nimport urllib.request\nimport torch\nfrom torch.utils.data import Dataset\n\n"
+        "class MNIST(Dataset):\n"
+        "    def __init__(self, root, train=True, transform=None, download=False):\n"
+        "        self.transform = transform\n"
+        "        path = os.path.join(root, 'mnist.pt')\n"
+        "        if not os.path.exists(path):\n"
+        "            if not download:\n                raise RuntimeError('Dataset not found. You can use download=True to download it')\n"
+        "            urllib.request.urlopen('https://example.org/mnist.pt')\n"
+        "        self.data = torch.load(path)\n\n"
+        "    def __len__(self):\n        return len(self.data)\n\n"
+        "    def __getitem__(self, i):\n        return self.transform(self.data[i]), 3\n"
+    ),
+}
+
+
+def test_an_installed_torchvision_data_set_without_its_data_stands_in(tmp_path):
+    """torchvision installed (here a stand-in package of the same layout), its MNIST asked to
+    download into a folder that does not hold it: the download is refused, the data set stands
+    in with MNIST's known items, and the step is reached with no --input. The near miss: the
+    data is in the folder, and the data set gives its own items."""
+    from training_cli import check_in
+
+    library = tmp_path / "site-packages" / "torchvision"  # installed: not the user's code
+    library.mkdir(parents=True)
+    for name, text in _TORCHVISION.items():
+        (library / name).write_text(text)
+    env = {"PYTHONPATH": str(library.parent)}
+    tmp_path = tmp_path / "project"
+    tmp_path.mkdir()
+    _script(
+        tmp_path, "import torch", "from torchvision import datasets, transforms", "from vae_common import VAE, elbo",
+        "data = datasets.MNIST('data', train=True, download=True, transform=transforms.ToTensor())",
+        "loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=True)",
+        "model = VAE()", "for x, _ in loader:", "    recon, mu, logvar = model(x.view(x.size(0), -1))",
+        "    elbo(recon, x.view(x.size(0), -1), mu, logvar).backward()",
+    )
+    out = check_in(tmp_path, "train.py", "--format", "json", env_extra=env)
+    result = __import__("json").loads(out.stdout)["results"][0]
+    assert result["error"] is None, out.stdout + out.stderr
+    assert any("torchvision's MNIST data set (root 'data') is not here (it would be downloaded, and vaelint never downloads)" in n
+               for n in result["notes"]), result["notes"]
+    assert result["flow"][0]["shape"] == ["B", "1", "28", "28"] and not any("did not reach its step" in n for n in result["notes"])
+    (tmp_path / "data").mkdir()
+    import torch
+
+    torch.save(torch.rand(40, 1, 28, 28), tmp_path / "data" / "mnist.pt")
+    out = check_in(tmp_path, "train.py", "--format", "json", env_extra=env)
+    result = __import__("json").loads(out.stdout)["results"][0]
+    assert result["error"] is None, out.stdout + out.stderr
+    assert not any("MNIST data set" in n for n in result["notes"]), result["notes"]

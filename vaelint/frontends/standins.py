@@ -186,6 +186,7 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def __init__(self):
         self.real_ok: dict[str, bool] = {}
+        self.patches = None  # the real torchvision's data sets, made to stand in without their data
 
     def find_spec(self, fullname, path=None, target=None):
         top = fullname.split(".")[0]
@@ -209,6 +210,10 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             else:
                 self.real_ok[top] = True  # while the real one is tried, it is not stood in for ...
                 self.real_ok[top] = _imports(top)  # ... but the others are (Lightning importing torchvision)
+            if top == "torchvision" and self.real_ok[top] and self.patches is None:
+                from vaelint.frontends.knownsets import without_their_data
+
+                self.patches = without_their_data()
         return not self.real_ok[top]
 
     def create_module(self, spec):
@@ -238,10 +243,14 @@ def installed():
     modules stay with the code that imported them)."""
     finder = StandInFinder()
     sys.meta_path.insert(0, finder)
+    if "torchvision" in sys.modules:  # imported before: no import of it reaches the finder
+        finder._stands_in("torchvision")
     try:
         yield
     finally:
         sys.meta_path.remove(finder)
+        if finder.patches is not None:
+            finder.patches.restore()
         for key in [k for k, m in list(sys.modules.items()) if is_stand_in(m)]:
             del sys.modules[key]
 
