@@ -175,3 +175,20 @@ def test_a_size_read_on_the_simulated_gpu_stays_a_size():
 
     sim = simulate(Model(), (torch.rand(3, 4),))
     assert sim.error is None and [m.shape for m in sim.meetings] == [(3, 4)]
+
+
+def test_legacy_cuda_tensor_types_make_simulated_gpu_tensors():
+    """``torch.cuda.FloatTensor(size)`` on the simulated GPU: a simulated tensor of that shape (of
+    that data, for a list), an instance of the legacy type; put back after the run."""
+    from vaelint.confirm.simdevice import SimulatedCuda, _simulated
+    from vaelint.confirm.simlegacy import legacy_types
+
+    before = torch.cuda.FloatTensor
+    with legacy_types(_simulated):
+        sized = torch.cuda.FloatTensor(torch.Size([3, 4])).normal_()
+        data = torch.cuda.LongTensor([1, 2, 3])
+        assert isinstance(sized, SimulatedCuda) and sized.shape == (3, 4) and sized.dtype == torch.float32
+        assert data.tolist() == [1, 2, 3] and data.dtype == torch.int64
+        assert isinstance(sized, torch.cuda.FloatTensor) and not isinstance(data, torch.cuda.FloatTensor)
+        assert not isinstance(torch.zeros(2), torch.cuda.FloatTensor)  # a CPU tensor is not one
+    assert torch.cuda.FloatTensor is before

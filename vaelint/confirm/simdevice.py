@@ -29,6 +29,7 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
+from vaelint.confirm.simlegacy import legacy_types
 from vaelint.frames import SourceLoc, user_stack
 from vaelint.frontends.sourcefacts import line_text
 
@@ -335,7 +336,7 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
         # cuDNN off: on a machine with a real GPU, an RNN whose input says is_cuda would
         # call cuDNN's kernels with the simulated tensors' CPU memory
         with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), \
-                _switches_on(module), _Moves(), torch.backends.cudnn.flags(enabled=False):
+                _switches_on(module), legacy_types(_simulated), _Moves(), torch.backends.cudnn.flags(enabled=False):
             warnings.simplefilter("ignore")  # "compiled without cuDNN": the simulated GPU has none
             reseed(0)
             torch.func.functional_call(module, state, sim_inputs, strict=False)

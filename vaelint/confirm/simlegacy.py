@@ -1,0 +1,59 @@
+"""The legacy CUDA tensor types on the simulated GPU (:mod:`.simdevice`).
+
+Older VAE code draws its noise with ``torch.cuda.FloatTensor(std.size()).normal_()`` (or keeps
+``self.FloatTensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor``). On a machine
+without a GPU that constructor raises ("type torch.cuda.FloatTensor not available", "Found no
+NVIDIA driver" with a CUDA build of torch), so the simulated run could not finish and VAE012
+went unchecked. While the simulated GPU runs, ``torch.cuda.FloatTensor`` and its siblings make
+simulated GPU tensors as on a GPU: a size (``x.size()``, ints) gives a tensor of that shape, data
+(a list, an array, a tensor) a tensor of it; ``isinstance(t, torch.cuda.FloatTensor)`` holds for
+a simulated float32 tensor."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+_TYPES = {
+    "FloatTensor": torch.float32, "DoubleTensor": torch.float64, "HalfTensor": torch.float16,
+    "BFloat16Tensor": torch.bfloat16, "LongTensor": torch.int64, "IntTensor": torch.int32,
+    "ShortTensor": torch.int16, "CharTensor": torch.int8, "ByteTensor": torch.uint8, "BoolTensor": torch.bool,
+}
+
+
+def _is_size(args) -> bool:
+    if len(args) == 1 and isinstance(args[0], torch.Size):
+        return True
+    return all(isinstance(a, int) and not isinstance(a, bool) for a in args)
+
+
+def _legacy_type(name: str, dtype: torch.dtype, simulated) -> type:
+    class _Meta(type):
+        def __instancecheck__(cls, obj):
+            return isinstance(obj, torch.Tensor) and obj.dtype == dtype and obj.is_cuda
+
+    def __new__(cls, *args, **kwargs):
+        if _is_size(args):
+            made = torch.empty(*args, dtype=dtype)
+        else:
+            made = torch.as_tensor(args[0], dtype=dtype).clone()
+        return simulated(made)
+
+    return _Meta(name, (), {"__new__": __new__, "__module__": "torch.cuda", "dtype": dtype, "is_cuda": True})
+
+
+@contextlib.contextmanager
+def legacy_types(simulated):
+    """While inside, ``torch.cuda.<Type>Tensor(...)`` makes ``simulated(tensor)``."""
+    saved = {name: getattr(torch.cuda, name, None) for name in _TYPES}
+    try:
+        for name, dtype in _TYPES.items():
+            setattr(torch.cuda, name, _legacy_type(name, dtype, simulated))
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                delattr(torch.cuda, name)
+            else:
+                setattr(torch.cuda, name, value)
