@@ -568,3 +568,44 @@ def test_an_installed_torchvision_data_set_without_its_data_stands_in(tmp_path):
     result = __import__("json").loads(out.stdout)["results"][0]
     assert result["error"] is None, out.stdout + out.stderr
     assert not any("MNIST data set" in n for n in result["notes"]), result["notes"]
+
+
+def test_full_batch_training_through_the_models_own_loss_method_is_the_vae_step(tmp_path, monkeypatch):
+    """``model.negative_elbo(data).mean().backward()`` with no forward call and no loader: the
+    rsample drawn inside the model's method is the step's noise, so the backward is a VAE's (no
+    "reaches no random sample" note), and the KL kept per latent dim is VAE002. The near miss
+    sums the KL over the latent dims: clean."""
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("full_batch_loss_method.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 28)], r.output
+    assert not any("reaches no random sample" in n for n in result["notes"]), result["notes"]
+    source = open(os.path.join(RUNNING, "full_batch_loss_method.py")).read()
+    summed = source.replace("kl = kl_divergence(q, self.prior)", "kl = kl_divergence(q, self.prior).sum(dim=1, keepdim=True)")
+    assert summed != source
+    (tmp_path / "train.py").write_text(summed)
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None and result["findings"] == [] and result["beta_effective"] == "1", r.output
+
+
+def test_torch_load_of_a_data_file_that_is_not_here_stands_in_and_a_checkpoint_does_not(tmp_path, monkeypatch):
+    """``TensorDataset(torch.load("data/shapes_train.pt"))`` with --input: the read stands in as
+    rows of the spec, the loader's batch is the list a TensorDataset gives (``d[0]``), the step is
+    reached by running the code. The near miss: ``torch.load("checkpoints/model_best.pth")`` is a
+    checkpoint, not data: it never stands in."""
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("torch_load_tensor_dataset.py", "--input", "16x1x32x32")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 35)], r.output
+    assert any(n.startswith("the data file data/shapes_train.pt (torch.load at torch_load_tensor_dataset.py:26)") for n in result["notes"])
+    assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]
+    source = open(os.path.join(RUNNING, "torch_load_tensor_dataset.py")).read()
+    (tmp_path / "train.py").write_text(source.replace('images = torch.load("data/shapes_train.pt")',
+                                                      'images = torch.load("data/shapes_train.pt")\nmodel_state = torch.load("checkpoints/model_best.pth")'))
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "16x1x32x32")
+    # never stood in; the step does not read it, so its failure does not stop the check
+    assert not any("model_best.pth" in n for n in result["notes"]), r.output
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 36)], r.output
+    from vaelint.frontends.training.livepickle import _data_file
+
+    assert _data_file("data/shapes_train.pt") and not _data_file("checkpoints/model_best.pth") and not _data_file("runs/vae_epoch_10.pt")

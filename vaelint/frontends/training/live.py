@@ -102,7 +102,9 @@ class Watch:
         data the code makes (``TensorDataset(torch.rand(...))``, a synthetic batch) or its weights."""
         import torch
 
-        in_step = self.depth > 0 or self.taken is not None and not self.making
+        from vaelint.frontends.training.livenoise import in_a_model_method
+
+        in_step = self.depth > 0 or self.taken is not None and not self.making or not self.making and in_a_model_method()
         if in_step and isinstance(t, torch.Tensor) and t.numel() and not t.requires_grad:
             ptr = storage_of(t)
             if ptr is not None:
@@ -388,3 +390,4 @@ class _OneBatch:
 
     def __len__(self):
         return 1
+

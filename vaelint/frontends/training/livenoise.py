@@ -60,3 +60,25 @@ def watch_noise(patch, watch) -> None:
     patch(torch.Tensor, "exponential_", noisy(torch.Tensor.exponential_))  # F.gumbel_softmax
     patch(torch, "_standard_gamma", noisy(torch._standard_gamma))  # Gamma, Beta, Dirichlet rsample
     patch(dist_utils, "_standard_normal", noisy(dist_utils._standard_normal))
+
+
+def in_a_model_method() -> bool:
+    """Is a method of the user's own module running (not its constructor)? Full-batch training
+    calls the model's loss method itself (``model.loss(x)``: no forward call, no batch taken), and
+    the rsample drawn there is the step's noise."""
+    import sys
+
+    import torch
+
+    from vaelint.frames import is_user_file
+
+    frame = sys._getframe(2)
+    for _ in range(40):
+        if frame is None:
+            return False
+        own = frame.f_locals.get("self") if frame.f_code.co_name != "__init__" else None
+        if isinstance(own, torch.nn.Module) and is_user_file(frame.f_code.co_filename):
+            return True
+        frame = frame.f_back
+    return False
+
