@@ -90,7 +90,9 @@ def test_a_simulation_that_cannot_run_leaves_the_rule_not_checked(tmp_path):
             def forward(self, x):
                 mu, logvar = self.enc(x).chunk(2, dim=1)
                 eps = torch.randn(mu.shape)
-                scale = torch.cuda.FloatTensor([1.0]) if torch.cuda.is_available() else torch.ones(1)
+                # a GPU's own query, which the simulated GPU cannot answer
+                big = torch.cuda.get_device_properties(0).total_memory > 2**33 if torch.cuda.is_available() else False
+                scale = 0.5 if big else 1.0
                 return self.dec(mu + eps * scale * torch.exp(0.5 * logvar)), mu, logvar
     '''))
     result = check(str(path), "VAE", ["4x10"])

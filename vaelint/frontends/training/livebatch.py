@@ -32,6 +32,8 @@ def batch_maker(specs: list):
             rounds[key] = rounds.get(key, 0) + 1
             start = sum(parts[:k])
             given, arity = given[start:start + parts[k]], parts[k]
+        if arity is None and not parts:
+            arity = _tensor_items(loader)  # for batch in loader: x = batch[0], over a TensorDataset: a list
         keys = (_keys_read(frame) or _item_keys(loader)) if given and arity is None and not parts else []
         if keys:
             # for batch in loader: x = batch["image"]: the keys the step reads take the specs in
@@ -208,6 +210,15 @@ def _taking_statement(frame):
 
     place = located_frame(frame)[2] if frame is not None else None
     return place.statement if place is not None else None
+
+
+def _tensor_items(loader) -> int | None:
+    """A loader over a ``TensorDataset`` gives a list of its tensors' batches, whatever the
+    statement that takes it does with it: their number; None for any other loader."""
+    from torch.utils.data import TensorDataset
+
+    dataset = getattr(loader, "dataset", None)
+    return len(dataset.tensors) if isinstance(dataset, TensorDataset) else None
 
 
 def _arity(frame) -> int | None:

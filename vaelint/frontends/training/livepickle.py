@@ -1,6 +1,7 @@
 """Pickled data whose file is not here, while training code runs (:mod:`.livedata`).
 
-``with open("data/train.pkl", "rb") as f: data = pickle.load(f)`` (and ``joblib.load(path)``)
+``with open("data/train.pkl", "rb") as f: data = pickle.load(f)`` (and ``joblib.load(path)``,
+``torch.load("data/train.pt")`` of a file named for data, not a checkpoint)
 is how much tabular, molecular and text VAE code reads its data set. With ``--input`` giving
 the batch, the open of a pickle file that is not here gives an empty stand-in file, and
 unpickling it gives rows of the first ``--input``'s samples, as ``np.load`` of a missing file
@@ -69,6 +70,16 @@ def pickled_reads(patches, spec, note) -> None:
 
         return load
 
+    import torch
+
+    real_load = torch.load
+
+    def torch_load(f, *args, **kwargs):
+        if isinstance(f, (str, os.PathLike)) and not os.path.exists(f) and _data_file(os.fspath(f)) and user_frame() is not None:
+            return torch.from_numpy(note(spec, os.fspath(f), "torch.load", "is not here"))
+        return real_load(f, *args, **kwargs)
+
+    patches.set(torch, "load", torch_load)
     patches.set(builtins, "open", open_)
     patches.set(io, "open", open_)
     patches.set(pickle, "load", loader(pickle.load, "pickle.load"))
@@ -77,3 +88,13 @@ def pickled_reads(patches, spec, note) -> None:
     joblib = sys.modules.get("joblib") or (importlib.import_module("joblib") if importlib.util.find_spec("joblib") else None)
     if joblib is not None:  # imported now: the setup's own import finds it patched
         patches.set(joblib, "load", loader(joblib.load, "joblib.load"))
+
+
+_CHECKPOINT_WORDS = ("ckpt", "checkpoint", "model", "weight", "state", "epoch", "best", "last", "optim", "net")
+
+
+def _data_file(path: str) -> bool:
+    """A ``torch.load`` of data (``data/train.pt``), not of a checkpoint (``model_best.pth``,
+    ``checkpoints/epoch_10.pt``): a checkpoint that is not here stays an error."""
+    low = path.lower()
+    return low.endswith((".pt", ".pth", ".tensor")) and not any(w in low for w in _CHECKPOINT_WORDS)

@@ -116,11 +116,19 @@ class Sandbox:
             if r
         ]
         here = os.getcwd()
+        # matplotlib, imported by the code, makes its configuration folder in the home folder, which
+        # the guards refuse: it would print a warning about it into the report. Its own fallback, a
+        # folder under the temporary one, given here
+        mpl = "MPLCONFIGDIR" not in os.environ
+        if mpl:
+            os.environ["MPLCONFIGDIR"] = os.path.join(tempfile.gettempdir(), "vaelint-matplotlib")
         try:
             self._guard_files()
             self._guard_network_and_training()
             yield self
         finally:
+            if mpl:
+                os.environ.pop("MPLCONFIGDIR", None)
             if os.getcwd() != here:
                 os.chdir(here)  # the code moved into a folder of its own: vaelint's paths are from here
             while self._patches:
