@@ -242,7 +242,28 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
                 break
     if roles.recon is None and r is not None:
         roles.recon = _inner_recon(view, roles)
+    if r is None:
+        # no sampler (a VQ-VAE, a plain autoencoder): the reconstruction is the output the loss
+        # compares with the data, so the shape and likelihood rules (VAE003, VAE010) still run
+        compared = set(_compared_with_data(view))
+        hit = [(p, n) for p, n in _recon_candidates(forward_outputs) if n in compared and not _is_scalar(n)]
+        if hit:
+            roles.recon_path, roles.recon = hit[0]
     return roles
+
+
+def _compared_with_data(view: GraphView):
+    """Operands of a loss op (or a difference) whose other operand is the data alone."""
+    from vaelint.capture.ops import RECON_LOSS_OPS
+
+    for node in view.graph.nodes:
+        if view.op(node) not in RECON_LOSS_OPS and view.op(node) not in ("sub", "rsub"):
+            continue
+        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+        if len(operands) == 2:
+            for a, b in (operands, operands[::-1]):
+                if view.is_data_only(b) and not view.is_data_only(a):
+                    yield a
 
 
 def _inner_recon(view: GraphView, roles: Roles) -> fx.Node | None:
