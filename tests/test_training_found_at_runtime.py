@@ -158,3 +158,21 @@ def test_the_runs_first_forward_is_let_go_once_its_step_is_read(tmp_path, monkey
     # the step still runs as written: it makes them again
     assert callable(program.live_step.module_globals["Posterior"])
     sys.modules.pop("vae_common", None)
+
+
+def test_a_named_function_that_returns_nothing_is_run_as_training_code_not_built_as_a_model():
+    """``cli/main.py:main`` of a package's command line (argparse subcommands, ``args.func(args)``,
+    the loop two modules away) returns nothing, so it builds no model: it is run to its step.
+    A function that returns what it builds stays a model factory (the near miss)."""
+    import ast
+
+    from vaelint.frontends.training import _calls_without_returning
+
+    def body(text):
+        return ast.parse(text).body[0].body
+
+    assert _calls_without_returning(body("def main():\n    args = parse()\n    args.func(args)\n"))
+    assert not _calls_without_returning(body("def build(latent=8):\n    model = VAE(latent)\n    return model\n"))
+    assert not _calls_without_returning(body("def main():\n    def inner():\n        return 1\n    return inner()\n"))
+    assert _calls_without_returning(body("def main():\n    def make():\n        return VAE()\n    train(make())\n    return None\n"))
+    assert not _calls_without_returning(body("def main():\n    pass\n"))  # calls nothing: nothing to run

@@ -46,6 +46,8 @@ def _tolerant(cls, init):
             root = kwargs.get("root", args[0] if args else "")
             said = str(e).splitlines()[0] if str(e) else type(e).__name__
             why = "it would be downloaded, and vaelint never downloads" if getattr(e, "refused", False) else said[:100]
+            if any(n.startswith(f"torchvision's {cls.__name__} data set (root {str(root)!r})") for n in STOOD_IN):
+                return  # its test split beside its training split: said once
             STOOD_IN.append(
                 f"torchvision's {cls.__name__} data set (root {str(root)!r}) is not here ({why}): it stands in, "
                 f"its items of {cls.__name__}'s shape through the code's transform"

@@ -75,9 +75,13 @@ class TrainingFrontend(FrontendBase):
         # a function or method whose backward is in what it calls at run time: one that loops
         # (a model factory, which returns the model, does not)
         loops = any(isinstance(st, (ast.For, ast.AsyncFor, ast.While)) for st in walk_statements(scope.body))
-        return loops and not _is_module_class(file, ref.name) and any(
+        if loops and not _is_module_class(file, ref.name) and any(
             find_sites(s) for f in [file, *neighbours(file.path)] for s in f.scopes.values()
-        )
+        ):
+            return True
+        # a function that returns nothing builds no model: a command line's main, a subcommand
+        # handed its parsed arguments (args.func(args)), whose training is found by running it
+        return not _is_module_class(file, ref.name) and _calls_without_returning(scope.body)
 
     def device_policy(self, program: Program) -> str | None:
         return getattr(program, "device_note", None)
@@ -297,3 +301,21 @@ def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest) -> l
 
 
 # --------------------------------------------------------------------------- the program
+
+
+def _calls_without_returning(body: list) -> bool:
+    """Does a function body call something and return no value (nested definitions aside)?"""
+    calls = False
+    todo = list(body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Return) and node.value is not None and not (
+                isinstance(node.value, ast.Constant) and node.value.value is None):
+            return False
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            return False
+        calls = calls or isinstance(node, ast.Call)
+        todo.extend(ast.iter_child_nodes(node))
+    return calls
