@@ -244,3 +244,44 @@ def test_pretrained_weights_load_from_torch_hubs_cache_and_are_never_downloaded(
     r = run("train.py", "--no-cache")
     assert r.exit_code == 0, r.output
     assert "no findings in 1 target" in r.output
+
+
+_NATIVE_CV2 = '''
+import os
+
+
+def imwrite(path, image):
+    """Writes as OpenCV does, below Python's open (a C library's own file handle)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"png")
+    os.close(fd)
+    return True
+
+
+def imread(path, flags=None):
+    return None
+'''
+
+
+def test_writers_that_open_their_files_in_c_write_nothing(tmp_path):
+    """cv2.imwrite in the step (explainingai-code/VAE-Pytorch writes input.jpeg each batch) opens
+    its file in C, where the guard on open() never looks: it is a no-op too, said in a note,
+    whether cv2 was imported before the run or by the code itself. The near miss: cv2's reader
+    still runs."""
+    from training_cli import check_in
+
+    library = tmp_path / "site-packages"
+    library.mkdir()
+    (library / "cv2.py").write_text(_NATIVE_CV2)
+    project = tmp_path / "project"
+    project.mkdir()
+    _script(
+        project, "import cv2", "import torch", "from vae_common import VAE, elbo",
+        "model = VAE()", "data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(32, 784)), batch_size=8)",
+        "for (x,) in data:", "    recon, mu, logvar = model(x)", "    assert cv2.imread('missing.png') is None",
+        "    cv2.imwrite('recon.png', recon.detach().numpy())", "    elbo(recon, x, mu, logvar).backward()",
+    )
+    out = check_in(project, "train.py", env_extra={"PYTHONPATH": str(library)})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "cv2.imwrite('recon.png') at train.py:9 was not performed" in out.stdout, out.stdout
+    assert not (project / "recon.png").exists()

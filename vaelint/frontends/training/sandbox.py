@@ -159,6 +159,9 @@ class Sandbox:
         for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
             self._patch(pathlib.Path, name, self._skipped(f"Path.{name}", getattr(pathlib.Path, name), RETURNS.get(f"Path.{name}")))
         self._patch(torch, "save", self._skipped("torch.save"))
+        from vaelint.frontends.training.sandboxnative import guard_native_writers
+
+        guard_native_writers(self)  # cv2.imwrite and other writers that open their files in C
         self._patch(os, "chdir", self._chdir(os.chdir))
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is not None:
