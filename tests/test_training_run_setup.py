@@ -609,3 +609,15 @@ def test_torch_load_of_a_data_file_that_is_not_here_stands_in_and_a_checkpoint_d
     from vaelint.frontends.training.livepickle import _data_file
 
     assert _data_file("data/shapes_train.pt") and not _data_file("checkpoints/model_best.pth") and not _data_file("runs/vae_epoch_10.pt")
+
+
+def test_a_data_set_of_the_users_that_is_empty_here_stands_in_with_input(monkeypatch):
+    """A Dataset whose glob finds none of its files is built fine but empty: with --input it
+    stands in (the step is reached), without it the run's "num_samples=0" says the data set is
+    empty here and what to give."""
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("empty_glob_dataset.py", "--input", "32x1x28x28")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 46)], r.output
+    assert any(n.startswith("the data set DigitFolder (empty_glob_dataset.py:18) holds no items here") for n in result["notes"])
+    r, result = _json("empty_glob_dataset.py")
+    assert r.exit_code == 2 and "a data set of the code's is empty here" in result["error"]["message"], r.output

@@ -73,10 +73,19 @@ def _stand_in(obj, cls, error: BaseException, init) -> None:
     code = init.__code__
     said = str(error).splitlines()[0] if str(error) else type(error).__name__
     said = said if len(said) <= 120 else said[:117] + "..."
-    STOOD_IN.append(
-        f"the data set {name} ({where(code.co_filename, code.co_firstlineno)}) could not be built here "
-        f"({type(error).__name__}: {said}): it stands in, its items samples of --input"
-    )
+    why = f"holds no items here ({said})" if isinstance(error, _Empty) else f"could not be built here ({type(error).__name__}: {said})"
+    STOOD_IN.append(f"the data set {name} ({where(code.co_filename, code.co_firstlineno)}) {why}: it stands in, its items samples of --input")
+
+
+class _Empty(Exception):
+    """A data set built fine that holds no items: its folder is here, its files are not."""
+
+
+def _empty(dataset) -> bool:
+    try:
+        return len(dataset) == 0
+    except Exception:  # noqa: BLE001 - a data set without a length (an iterable one): not empty
+        return False
 
 
 def _tolerant(cls, init):
@@ -89,6 +98,10 @@ def _tolerant(cls, init):
             if not _no_data(e) or getattr(type(self), "__vaelint_stood_in__", False):
                 raise
             _stand_in(self, cls, e, init)
+            return
+        if type(self).__init__ is __init__ and _empty(self):
+            # its folder is here but holds none of its files (glob found nothing): no data here either
+            _stand_in(self, cls, _Empty("its files are not here"), init)
             return
         if len(MADE) > made and type(self).__init__ is __init__:  # its own rows, not a subclass's yet
             from vaelint.frontends.training.livedatafit import fit_items

@@ -332,6 +332,9 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
             hint = (f" (the code needs {error.name}, which is not installed here: install it, or give the batch with "
                     "--input, one per item of the batch, e.g. --input 64x784, so that the data code around the step "
                     "stands in where it can)")
+        elif "num_samples=0" in text and not watch.specs:
+            hint = (" (a data set of the code's is empty here: its files are not here. Give the batch with --input, one "
+                    "per item of the batch, e.g. --input 64x1x28x28; an empty data set of yours then stands in)")
         elif isinstance(error, OSError) and not watch.batches and not watch.specs:
             hint = (f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
                     "e.g. --input 64x784; the code's loaders then give it)")
