@@ -285,3 +285,19 @@ def test_writers_that_open_their_files_in_c_write_nothing(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "cv2.imwrite('recon.png') at train.py:9 was not performed" in out.stdout, out.stdout
     assert not (project / "recon.png").exists()
+
+
+def test_an_hdf5_file_opened_to_write_is_kept_in_memory(tmp_path):
+    """``h5py.File(path, "w")`` (h5py opens its files in C) becomes the same file in memory
+    (driver="core", no backing store), noted; a file opened to read is opened as written."""
+    from vaelint.frontends.training.sandbox import Sandbox
+    from vaelint.frontends.training.sandboxnative import _h5_file
+
+    calls = []
+    sandbox = Sandbox(str(tmp_path / "train.py"))
+    sandbox._free_roots = []
+    h5 = _h5_file(sandbox, lambda name, mode, *a, **k: calls.append((name, mode, k)))
+    h5(str(tmp_path / "cache.h5"), "w")
+    h5(str(tmp_path / "data.h5"), "r")
+    assert calls[0][2] == {"driver": "core", "backing_store": False} and calls[1] == (str(tmp_path / "data.h5"), "r", {})
+    assert any("h5py.File(" in b and "cache.h5" in b for b in sandbox.blocked), sandbox.blocked

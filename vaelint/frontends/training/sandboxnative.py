@@ -1,5 +1,5 @@
 """Writers that do not go through Python's ``open`` (:mod:`.sandbox`): OpenCV's ``cv2.imwrite``,
-``cv2.VideoWriter``, soundfile's ``write`` and torchvision's ``io.write_*`` open their files in C,
+``cv2.VideoWriter``, soundfile's ``write``, torchvision's ``io.write_*`` and ``h5py.File`` open their files in C,
 so the guard on ``open`` never sees them. Each is replaced by a no-op that notes what it would
 have written, in a module already imported, or as soon as the code imports it."""
 
@@ -15,6 +15,7 @@ WRITERS = {
     "soundfile": ("write",),
     "torchvision.io": ("write_png", "write_jpeg", "write_file", "write_video"),
     "imageio": ("imwrite", "imsave", "mimwrite", "mimsave", "volwrite"),
+    "h5py": ("File",),
 }
 
 
@@ -90,6 +91,8 @@ def guard_native_writers(sandbox) -> None:
                 continue
             if func == "VideoWriter":
                 fake = _video_writer(sandbox, name)
+            elif func == "File":
+                fake = _h5_file(sandbox, real)
             else:
                 fake = sandbox._skipped(f"{name}.{func}", real, _TRUE if func.startswith("imwrite") else None)
             try:
@@ -103,6 +106,24 @@ def guard_native_writers(sandbox) -> None:
     finder = _AfterImport(patch_module)
     sys.meta_path.insert(0, finder)
     sandbox._patches.append((_MetaPath(finder), "active", True, True))
+
+
+def _h5_file(sandbox, real):
+    """``h5py.File(path, "w")``: the same file in memory, never written to the disk (reads as
+    written; a file opened to append is read into memory and its changes kept there)."""
+
+    def h5_file(name=None, mode="r", *args, **kwargs):
+        import os
+
+        writes = mode not in ("r", None)
+        if writes and isinstance(name, (str, bytes, os.PathLike)) and not sandbox._allowed(name):
+            sandbox._note(f"h5py.File({str(name)!r}, {mode!r})")
+            kwargs.update(driver="core", backing_store=False)
+            if not os.path.exists(name):
+                mode = "w"
+        return real(name, mode, *args, **kwargs)
+
+    return h5_file
 
 
 def _video_writer(sandbox, module: str):
