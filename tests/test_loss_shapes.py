@@ -214,3 +214,15 @@ def test_a_reconstruction_summed_column_by_column_is_read_when_its_parts_are_red
     result = check(str(mixed), "VAE", ["16x9"], dynamic=False)
     assert [f.code for f in result.findings if f.code == "VAE002"] == []
     assert "VAE002" in dict(result.skipped)
+
+
+def test_a_kl_stacked_over_time_steps_against_a_learned_prior_says_why_it_is_not_read():
+    """A DKF's per-step KLs against its transition prior, stacked over T: VAE002/VAE004 are not
+    checked, and the reason names the stacked layers (before: "too close to zero", which it is not);
+    a ladder's KLs against learned priors, one term per layer, are still read (the near miss)."""
+    result = check(_fixture("clean/time_loop_learned_prior.py"), "DKF", ["8x12x10"], dynamic=False)
+    assert result.error is None and result.findings == []
+    skipped = dict(result.skipped)
+    assert "several stochastic layers in one tensor" in skipped["VAE002"] and "too close to zero" not in skipped["VAE002"]
+    near = check(_fixture("clean/ladder_learned_prior.py"), "LadderVAE", ["6x24"], dynamic=False)
+    assert "VAE002" not in dict(near.skipped) and near.beta_effective == "1"

@@ -164,7 +164,12 @@ def _loss_scales(ctx) -> LossScales | str:
             continue
         if not norm.constant:
             others.append(term)
-            if not norm.decided:
+            if len(candidate_layers(ctx, kl.element)) > 1 and _from_several_steps(ctx, kl.element):
+                undecided = (
+                    "the KL term holds the KLs of several stochastic layers in one tensor (a time loop's steps, "
+                    "stacked), against a prior computed from another layer's sample: its scale per layer is not read"
+                )
+            elif not norm.decided:
                 undecided = (
                     "the KL element is too close to zero on this run to be read in the model's "
                     "precision, and its formula could not be replayed in float64"
@@ -182,3 +187,19 @@ def _loss_scales(ctx) -> LossScales | str:
         )
     others += [t for t in roles.rec_terms if t is not rec.term]
     return LossScales(rec, kls[0], kls, others)
+
+
+def _from_several_steps(ctx, element) -> bool:
+    """Is the KL element a stack or concatenation of per-layer KLs (``torch.stack(kls, 1)``)?"""
+    view = ctx.view
+    todo, seen = [element], set()
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if view.op(node) in ("stack", "cat"):
+            return True
+        if view.op(node) in ("sum", "mean", "mul", "div", "neg", "view", "reshape", "flatten", "squeeze", "unsqueeze"):
+            todo.extend(a for a in node.all_input_nodes)
+    return False
