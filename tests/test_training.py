@@ -371,3 +371,29 @@ def test_a_batch_read_by_attribute_takes_its_keys_from_the_input(tmp_path, monke
     r = run("train.py", "--input", "batch.text=8x784", "--format", "json", "--no-cache")
     (result,) = _jsonlib.loads(r.stdout)["results"]
     assert result["error"] is not None and "sentence" in result["error"]["message"], r.output
+
+
+def test_a_lightning_module_the_setup_cannot_build_says_the_line_that_failed(tmp_path, monkeypatch):
+    """``vae = LitVAE(input_height=32)`` for a constructor that takes no such argument, then
+    ``trainer.fit(vae, ...)``: the message is that line's failure (before: "the model trained is a
+    Unavailable, not a LightningModule"); the same script with the right argument is checked."""
+    from helpers import check
+    from training_cli import RUNNING
+
+    source = open(os.path.join(RUNNING, "lightning1_argparse.py")).read()
+    main = source[source.index("def cli_main():"):]
+    lines = source[:source.index("def cli_main():")] + (
+        "vae = LitVAE(kl_coeff=0.1, input_height=32)\n"
+        "trainer = pl.Trainer(max_epochs=1)\n"
+        "trainer.fit(vae, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))\n"
+    )
+    assert "def cli_main" in main
+    (tmp_path / "train.py").write_text(lines)
+    shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = check(str(tmp_path / "train.py"), "-", ["16x784"])
+    assert result.error is not None
+    assert "train.py:36 sets 'vae'" in result.error.message and "unexpected keyword argument 'input_height'" in result.error.message, result.error.message
+    (tmp_path / "train.py").write_text(lines.replace(", input_height=32", ""))
+    result = check(str(tmp_path / "train.py"), "-", ["16x784"])
+    assert result.error is None and [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings

@@ -164,6 +164,13 @@ class LightningFrontend(FrontendBase):
         from vaelint.frontends.training.runtime import Runtime, StepLoss
 
         if not isinstance(module, nn.Module):
+            from vaelint.frontends.placeholders import MissingImport
+
+            if isinstance(module, MissingImport):  # the line that builds it failed: that failure is the reason
+                try:
+                    module._fail()
+                except VaelintError as e:
+                    raise VaelintError("load", f"{ref.spec}: the model the code trains could not be built: {e.message}") from None
             raise VaelintError("load", f"{ref.spec}: the model trained is a {type(module).__name__}, not a LightningModule.")
         name = method_name or next((m for m in STEP_METHODS if callable(getattr(module, m, None))), None)
         method = getattr(module, name, None) if name else None
