@@ -397,3 +397,35 @@ def test_a_lightning_module_the_setup_cannot_build_says_the_line_that_failed(tmp
     (tmp_path / "train.py").write_text(lines.replace(", input_height=32", ""))
     result = check(str(tmp_path / "train.py"), "-", ["16x784"])
     assert result.error is None and [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
+
+
+def test_an_installed_lightning_trainer_asking_for_a_gpu_runs_on_the_cpu(tmp_path, monkeypatch):
+    """``Trainer(accelerator="gpu", devices=[0])`` with Lightning installed, on a machine without
+    a GPU: the trainer is built for the CPU as one process (said in a note), its loop runs the
+    module's training_step, and the step is checked (before: "No supported gpu backend found!",
+    then "no input shape"). The near miss asks for the CPU itself: nothing is changed or said."""
+    from helpers import check
+    from training_cli import RUNNING
+
+    import torch
+
+    pytest.importorskip("pytorch_lightning")
+    if torch.cuda.is_available():
+        pytest.skip("a machine with a GPU builds the trainer as asked")
+    source = open(os.path.join(RUNNING, "lightning1_argparse.py")).read()
+    lines = source[:source.index("def cli_main():")] + (
+        "model = LitVAE()\n"
+        "trainer = pl.Trainer(accelerator='gpu', devices=[0], max_epochs=1, logger=False, enable_checkpointing=False)\n"
+        "trainer.fit(model, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))\n"
+    )
+    (tmp_path / "train.py").write_text(lines)
+    shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
+    assert any("Trainer(accelerator='gpu', devices=[0]) at " in n and "train.py:37 ran on this machine's CPU as one process" in n
+               for n in result.notes), result.notes
+    (tmp_path / "train.py").write_text(lines.replace("accelerator='gpu', devices=[0]", "accelerator='cpu'"))
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None and not any("ran on this machine's CPU" in n for n in result.notes), result.notes

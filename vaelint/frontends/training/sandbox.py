@@ -54,6 +54,7 @@ class Sandbox:
     script: str  # the script's path, for messages
     blocked: list[str] = field(default_factory=list)  # "open('out.txt', 'w') at train.py:40"
     unrun: list[str] = field(default_factory=list)  # "os.popen('nvidia-smi') at train.py:12"
+    changed: list[str] = field(default_factory=list)  # "Trainer(accelerator='gpu') at main.py:33", built for the CPU
     optimizer_steps: int = 0
     _patches: list = field(default_factory=list)
 
@@ -96,7 +97,8 @@ class Sandbox:
         """The report's notes of what the sandbox kept from happening."""
         return [f"the code's {w} was not performed (vaelint writes nothing)" for w in self.blocked[:5]] + [
             f"the code's {w} was not run (vaelint starts no program): it gave what a machine without the "
-            "program gives (no output, exit status 127)" for w in self.unrun[:3]]
+            "program gives (no output, exit status 127)" for w in self.unrun[:3]] + [
+            f"the code's {w} ran on this machine's CPU as one process: it has no GPU" for w in self.changed[:2]]
 
     def _patch(self, owner, name: str, value) -> None:
         if owner is None or not hasattr(owner, name):
@@ -162,6 +164,9 @@ class Sandbox:
         from vaelint.frontends.training.sandboxnative import guard_native_writers
 
         guard_native_writers(self)  # cv2.imwrite and other writers that open their files in C
+        from vaelint.frontends.training.livelightning import trainer_on_cpu
+
+        trainer_on_cpu(self)  # Trainer(accelerator="gpu") built for this machine's CPU
         self._patch(os, "chdir", self._chdir(os.chdir))
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is not None:

@@ -43,12 +43,13 @@ class _AfterImport(importlib.abc.MetaPathFinder):
     """Finds nothing itself: it has the real finders find a writer module, and patches the
     module once its code has run."""
 
-    def __init__(self, patch_module):
+    def __init__(self, patch_module, names=WRITERS):
         self.patch_module = patch_module
+        self.names = names
         self.busy: set = set()
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname not in WRITERS or fullname in self.busy:
+        if fullname not in self.names or fullname in self.busy:
             return None
         self.busy.add(fullname)
         try:
@@ -56,6 +57,10 @@ class _AfterImport(importlib.abc.MetaPathFinder):
                          for s in [f.find_spec(fullname, path, target)] if s is not None), None)
         finally:
             self.busy.discard(fullname)
+        if fullname in sys.modules:
+            # another finder imported it while it looked (vaelint's stand-in finder tries the real
+            # package): the import hands back that module, so it is patched now
+            self.patch_module(fullname)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         spec.loader = _Then(spec.loader, lambda: self.patch_module(fullname))
@@ -101,9 +106,15 @@ def guard_native_writers(sandbox) -> None:
                 pass
             sandbox._patch(module, func, fake)
 
-    for name in WRITERS:
+    after_import(sandbox, WRITERS, patch_module)
+
+
+def after_import(sandbox, names, patch_module) -> None:
+    """``patch_module(name)`` for each of ``names`` imported now, and for each the code imports
+    while the sandbox lasts, once its code has run; the import hook goes when the sandbox ends."""
+    for name in names:
         patch_module(name)
-    finder = _AfterImport(patch_module)
+    finder = _AfterImport(patch_module, names)
     sys.meta_path.insert(0, finder)
     sandbox._patches.append((_MetaPath(finder), "active", True, True))
 

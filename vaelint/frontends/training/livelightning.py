@@ -1,0 +1,56 @@
+"""An installed Lightning's Trainer on a machine without the accelerator the code asks for
+(:mod:`.sandbox`): ``Trainer(accelerator="gpu", devices=[0])``, ``Trainer(gpus=1)``, a DDP
+strategy, 16-bit mixed precision. The trainer is built for this machine's CPU instead, as one
+process, so that its loop runs the module's training_step on one batch (a data module's own
+loader included) and the step is found; the report says what was changed. With the
+accelerator present, nothing changes."""
+
+from __future__ import annotations
+
+import sys
+
+_MODULES = ("pytorch_lightning", "lightning", "lightning.pytorch")
+_ACCELERATORS = ("gpu", "cuda", "mps", "tpu", "hpu", "ipu")
+
+
+def trainer_on_cpu(sandbox) -> None:
+    from vaelint.frontends.training.sandboxnative import after_import
+
+    def patch_module(name: str) -> None:
+        import torch
+
+        module = sys.modules.get(name)
+        trainer = getattr(module, "Trainer", None) if module is not None else None
+        if not isinstance(trainer, type) or torch.cuda.is_available() or getattr(trainer.__init__, "__vaelint_cpu__", False):
+            return
+        sandbox._patch(trainer, "__init__", _on_cpu(trainer.__init__, sandbox))
+
+    after_import(sandbox, _MODULES, patch_module)
+
+
+def _on_cpu(real_init, sandbox):
+    def __init__(self, *args, **kwargs):
+        changed = []
+        accelerator = kwargs.get("accelerator")
+        if isinstance(accelerator, str) and accelerator.lower() in _ACCELERATORS:
+            changed.append(f"accelerator={accelerator!r}")
+            kwargs["accelerator"] = "cpu"
+        if "gpus" in kwargs:  # Lightning 1.x's flag, gone from 2.x
+            changed.append(f"gpus={kwargs.pop('gpus')!r}")
+        if kwargs.get("devices") not in (None, "auto", 1) or changed and "devices" in kwargs:
+            changed.append(f"devices={kwargs['devices']!r}")
+            kwargs["devices"] = 1
+        strategy = kwargs.get("strategy")
+        if isinstance(strategy, str) and "ddp" in strategy or strategy is not None and "DDP" in type(strategy).__name__:
+            changed.append(f"strategy={strategy if isinstance(strategy, str) else type(strategy).__name__!r}")
+            kwargs["strategy"] = "auto"
+        precision = kwargs.get("precision")
+        if str(precision) in ("16", "16-mixed", "16-true"):
+            changed.append(f"precision={precision!r}")
+            kwargs["precision"] = "32-true"
+        if changed:
+            sandbox._note(f"Trainer({', '.join(changed)})", sandbox.changed)
+        real_init(self, *args, **kwargs)
+
+    __init__.__vaelint_cpu__ = True
+    return __init__
