@@ -164,14 +164,7 @@ class LightningFrontend(FrontendBase):
         from vaelint.frontends.training.runtime import Runtime, StepLoss
 
         if not isinstance(module, nn.Module):
-            from vaelint.frontends.placeholders import MissingImport
-
-            if isinstance(module, MissingImport):  # the line that builds it failed: that failure is the reason
-                try:
-                    module._fail()
-                except VaelintError as e:
-                    raise VaelintError("load", f"{ref.spec}: the model the code trains could not be built: {e.message}") from None
-            raise VaelintError("load", f"{ref.spec}: the model trained is a {type(module).__name__}, not a LightningModule.")
+            raise _not_a_module(ref, module)
         name = method_name or next((m for m in STEP_METHODS if callable(getattr(module, m, None))), None)
         method = getattr(module, name, None) if name else None
         if method is None:
@@ -295,3 +288,16 @@ def _file_of(files):
     by_scope = {id(s.node): f for f in files for s in f.scopes.values()}
     by_tree = {id(f.tree): f for f in files}
     return lambda scope: by_scope.get(id(scope.node)) or by_tree.get(id(scope.node)) or files[0]
+
+
+def _not_a_module(ref, module) -> VaelintError:
+    """Why the object the code trains is no module: the failure of the line that built it, where
+    that line failed (a placeholder stands for what it would have set)."""
+    from vaelint.frontends.placeholders import MissingImport
+
+    if isinstance(module, MissingImport):
+        try:
+            module._fail()
+        except VaelintError as e:
+            return VaelintError("load", f"{ref.spec}: the model the code trains could not be built: {e.message}")
+    return VaelintError("load", f"{ref.spec}: the model trained is a {type(module).__name__}, not a LightningModule.")
