@@ -176,3 +176,23 @@ def test_a_named_function_that_returns_nothing_is_run_as_training_code_not_built
     assert not _calls_without_returning(body("def main():\n    def inner():\n        return 1\n    return inner()\n"))
     assert _calls_without_returning(body("def main():\n    def make():\n        return VAE()\n    train(make())\n    return None\n"))
     assert not _calls_without_returning(body("def main():\n    pass\n"))  # calls nothing: nothing to run
+
+
+def test_a_top_level_if_that_calls_the_files_own_training_function_makes_a_script():
+    """``if weights in os.listdir(d): load() else: train(model)`` at the top of a file: a script.
+    The near miss: a model file's optional import (``try: import x except ImportError:
+    warnings.warn(...)``) calls no function of its own and stays a library."""
+    from vaelint.frontends.training import is_script
+    from vaelint.frontends.training.sites import parse_file
+
+    def script(text, tmp):
+        tmp.write_text(text)
+        return is_script(parse_file(str(tmp)))
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = __import__("pathlib").Path(d) / "m.py"
+        assert script("def train(m):\n    pass\n\nif 'w.pt' in files:\n    load()\nelse:\n    train(model)\n", path)
+        assert not script("try:\n    import einops\nexcept ImportError:\n    warnings.warn('no einops')\n\nclass VAE:\n    pass\n", path)
+        assert not script("def train(m):\n    pass\n\nif CUDA:\n    device = 'cuda'\n", path)

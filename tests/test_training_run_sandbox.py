@@ -301,3 +301,29 @@ def test_an_hdf5_file_opened_to_write_is_kept_in_memory(tmp_path):
     h5(str(tmp_path / "data.h5"), "r")
     assert calls[0][2] == {"driver": "core", "backing_store": False} and calls[1] == (str(tmp_path / "data.h5"), "r", {})
     assert any("h5py.File(" in b and "cache.h5" in b for b in sandbox.blocked), sandbox.blocked
+
+
+def test_a_folder_the_code_made_answers_as_the_empty_folder_it_would_be(tmp_path):
+    """vaelint makes no folder, so code that makes one and looks into it (vae-lab's
+    ``os.mkdir(save_dir)`` then ``os.listdir(save_dir)``) sees the empty folder it would have
+    made; a folder nobody made is still missing, and a real one lists what it holds."""
+    import pathlib
+
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "weights.pt").write_text("")
+    made, never = tmp_path / "project" / "runs" / "exp1", tmp_path / "project" / "other"
+    sandbox = Sandbox(str(tmp_path / "project" / "train.py"))
+    with sandbox.active():
+        os.makedirs(made)
+        pathlib.Path(str(made) + "_p").mkdir(parents=True)
+        assert os.listdir(made) == [] and os.path.isdir(made) and os.path.exists(made)
+        assert pathlib.Path(made).exists() and pathlib.Path(made).is_dir() and list(pathlib.Path(made).iterdir()) == []
+        assert os.path.isdir(str(made) + "_p")
+        assert not os.path.exists(never) and not pathlib.Path(never).exists()
+        with pytest.raises(FileNotFoundError):
+            os.listdir(never)
+        assert os.listdir(real) == ["weights.pt"]
+    assert not made.exists() and not os.path.exists(made)  # nothing was made, and the answers end with the run

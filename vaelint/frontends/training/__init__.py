@@ -225,6 +225,25 @@ def is_script(file: SourceFile) -> bool:
             return True
         if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)) and any(isinstance(n, ast.Call) for n in ast.walk(stmt)):
             return True
+        if isinstance(stmt, (ast.If, ast.Try, ast.With)) and _calls_own_function(stmt, file.tree):
+            return True  # if weights in os.listdir(d): load(...) else: train(model)
+    return False
+
+
+def _calls_own_function(stmt: ast.stmt, tree: ast.Module) -> bool:
+    """Does a top-level if/try/with call a function the file defines, as a statement
+    (``train(model)``)? A warning or a print under an optional import's ``except`` does not
+    make a model file a script."""
+    own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    todo = [stmt]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) \
+                and node.value.func.id in own:
+            return True
+        todo.extend(n for n in ast.iter_child_nodes(node) if isinstance(n, (ast.stmt, ast.excepthandler)))
     return False
 
 

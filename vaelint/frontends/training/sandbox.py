@@ -167,6 +167,9 @@ class Sandbox:
         from vaelint.frontends.training.livelightning import trainer_on_cpu
 
         trainer_on_cpu(self)  # Trainer(accelerator="gpu") built for this machine's CPU
+        from vaelint.frontends.training.sandboxfolders import made_folders
+
+        made_folders(self)  # a folder the code made (not made) answers as the empty folder it would be
         self._patch(os, "chdir", self._chdir(os.chdir))
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is not None:

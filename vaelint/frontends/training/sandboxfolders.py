@@ -1,0 +1,69 @@
+"""Folders the code made while it ran (:mod:`.sandbox`). vaelint creates no folder: the code's
+``os.makedirs(out_dir)`` does nothing. Code that then looks into the folder it just made
+(``if name in os.listdir(out_dir)``, ``os.path.exists(out_dir)``) would fail or take the other
+branch, for a reason of vaelint's own. So a folder the code made answers as the empty folder it
+would be: it exists, it is a folder, it lists nothing."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+
+def made_folders(sandbox) -> None:
+    """Record what the code's mkdir calls would have made; answer for it afterwards."""
+    made: set[str] = set()
+
+    def real_path(path) -> str | None:
+        try:
+            return os.path.realpath(os.fsdecode(os.fspath(path)))
+        except (TypeError, ValueError):
+            return None
+
+    def recording(fn, path_of=lambda a: a[0] if a else None):
+        def wrapped(*args, **kwargs):
+            target = path_of(args) if args else kwargs.get("name", kwargs.get("path"))
+            out = fn(*args, **kwargs)
+            where = real_path(target) if target is not None else None
+            if where is not None and not os.path.isdir(where):
+                made.add(where)
+            return out
+
+        return wrapped
+
+    def answering(real, answer):
+        def wrapped(path=".", *args, **kwargs):
+            if not made:  # the common case: nothing to answer for, no path to resolve
+                return real(path, *args, **kwargs)
+            where = real_path(path)
+            if where is not None and where in made and not _really_there(where):
+                return answer
+            return real(path, *args, **kwargs)
+
+        return wrapped
+
+    for name in ("makedirs", "mkdir"):
+        sandbox._patch(os, name, recording(getattr(os, name)))
+    sandbox._patch(pathlib.Path, "mkdir", recording(pathlib.Path.mkdir, lambda a: a[0]))
+    sandbox._patch(os, "listdir", answering(os.listdir, []))
+    sandbox._patch(os.path, "exists", answering(os.path.exists, True))
+    sandbox._patch(os.path, "isdir", answering(os.path.isdir, True))
+    real_exists, real_is_dir, real_iterdir = pathlib.Path.exists, pathlib.Path.is_dir, pathlib.Path.iterdir
+    sandbox._patch(pathlib.Path, "exists", lambda self, *a, **k: _made(self, made) or real_exists(self, *a, **k))
+    sandbox._patch(pathlib.Path, "is_dir", lambda self, *a, **k: _made(self, made) or real_is_dir(self, *a, **k))
+    sandbox._patch(pathlib.Path, "iterdir", lambda self: iter(()) if _made(self, made) else real_iterdir(self))
+
+
+def _made(path, made: set) -> bool:
+    if not made:
+        return False
+    where = os.path.realpath(os.fspath(path))
+    return where in made and not _really_there(where)
+
+
+def _really_there(where: str) -> bool:
+    try:
+        os.stat(where)
+        return True
+    except OSError:
+        return False
