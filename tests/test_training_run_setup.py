@@ -621,3 +621,18 @@ def test_a_data_set_of_the_users_that_is_empty_here_stands_in_with_input(monkeyp
     assert any(n.startswith("the data set DigitFolder (empty_glob_dataset.py:18) holds no items here") for n in result["notes"])
     r, result = _json("empty_glob_dataset.py")
     assert r.exit_code == 2 and "a data set of the code's is empty here" in result["error"]["message"], r.output
+
+
+def test_an_input_with_channels_the_first_convolution_does_not_take_says_which_to_give():
+    """pytorch-generative's VQ-VAE trains on CIFAR (3 channels); given --input 16x1x32x32 its
+    first convolution raises, and the message names the --input that fits. The near miss: a
+    channel error on a tensor the model made (not the --input's shape) gets no such hint."""
+    from vaelint.frontends.training.livehints import channels_hint
+    from vaelint.inputs import parse_input_spec
+
+    error = ("Given groups=1, weight of size [64, 3, 4, 4], expected input[16, 1, 32, 32] to have 3 channels, "
+             "but got 1 channels instead")
+    hint = channels_hint(error, [parse_input_spec("16x1x32x32")])
+    assert "Your --input 16x1x32x32 reaches that layer as given" in hint and hint.endswith("--input 16x3x32x32")
+    assert channels_hint(error.replace("[16, 1, 32, 32]", "[16, 1, 16, 16]"), [parse_input_spec("16x1x32x32")]) == ""
+    assert channels_hint(error, []) == ""

@@ -20,6 +20,7 @@ from vaelint.frames import display_path, user_frame_of_traceback
 from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.astutil import is_main_guard, source_segment
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
+from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint
 from vaelint.frontends.training.livepatch import Patches
 from vaelint.frontends.training.runtime import BatchUse, Runtime, StandIn, StepLoss
 from vaelint.frontends.training.sites import Boundary
@@ -289,16 +290,6 @@ def _said_of(error, text: str) -> str:
     return f"{first}. {CONSTRAINT_HINT}" if kind_of(error) is ErrorKind.CONSTRAINT else first
 
 
-def _in_a_module(error) -> bool:
-    """Whether the error was raised inside a module's call (the model's forward, a layer of it)."""
-    tb = getattr(error, "__traceback__", None)
-    while tb is not None:
-        if tb.tb_frame.f_code.co_name in ("_call_impl", "_wrapped_call_impl"):
-            return True
-        tb = tb.tb_next
-    return False
-
-
 def _needs_cuda(error, text: str) -> bool:
     """``assert torch.cuda.is_available()``, a GPU library's call: code that runs only with CUDA."""
     from vaelint.frames import raising_line
@@ -323,11 +314,12 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
             from vaelint.frontends.sourcemap import where as at
 
             came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
-            when = "while its model ran" if _in_a_module(error) else "after the model ran"
-            return f"the training step{came} raised at {where}, {when}: {_said_of(error, text)}{_file_hint(error)}{_list_hint(error, taken)}"
+            when = "while its model ran" if in_a_module(error) else "after the model ran"
+            hints = f"{file_hint(error)}{list_hint(error, taken)}{channels_hint(text, watch.specs)}"
+            return f"the training step{came} raised at {where}, {when}: {_said_of(error, text)}{hints}"
         hint = ""
         if isinstance(error, FileNotFoundError) and watch.specs:
-            hint = _file_hint(error)
+            hint = file_hint(error)
         elif isinstance(error, ModuleNotFoundError) and error.name and not watch.batches and not watch.specs:
             hint = (f" (the code needs {error.name}, which is not installed here: install it, or give the batch with "
                     "--input, one per item of the batch, e.g. --input 64x784, so that the data code around the step "
@@ -357,24 +349,6 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
     if watch.batches == 0:
         return "running it took no batch from a data loader and reached no backward"
     return f"running it took {watch.batches} batch(es) and reached no backward"
-
-
-def _list_hint(error, taken) -> str:
-    """A batch handed on whole where a tensor is wanted: a TensorDataset's batch is a list."""
-    said = str(error)
-    if not isinstance(error, TypeError) or not ("not list" in said or "not tuple" in said):
-        return ""
-    return (". The loader's batch is a list of its tensors (a TensorDataset gives [x] even for one tensor): "
-            "unpack it, e.g. `for (x,) in loader` or `x = batch[0]`")
-
-
-def _file_hint(error) -> str:
-    """For a file the code reads that is not here: where it may be, or that it must be brought."""
-    if not isinstance(error, FileNotFoundError):
-        return ""
-    from vaelint.frontends.placeholders import missing_file_fix
-
-    return ". " + missing_file_fix(f"FileNotFoundError: '{error.filename}'" if error.filename else str(error))
 
 
 # --------------------------------------------------------------------------- the plan, for the Program

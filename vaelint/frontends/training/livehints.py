@@ -1,0 +1,51 @@
+"""The hints a failed training run's message carries (:mod:`.liverun`): where the error was
+raised (in the model, or after it), a file that is not where the code looks, a batch handed on
+as the list a loader gives, an --input whose channels the model's first layer does not take."""
+
+from __future__ import annotations
+
+def in_a_module(error) -> bool:
+    """Whether the error was raised inside a module's call (the model's forward, a layer of it)."""
+    tb = getattr(error, "__traceback__", None)
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in ("_call_impl", "_wrapped_call_impl"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def channels_hint(text: str, specs) -> str:
+    """A convolution given the --input as it is, with other channels than it was built for
+    (``expected input[16, 1, 32, 32] to have 3 channels``): the spec that gives them."""
+    import re
+
+    found = re.search(r"expected input\[([\d, ]+)\] to have (\d+) channels", text)
+    if found is None:
+        return ""
+    shape = tuple(int(n) for n in found.group(1).split(","))
+    spec = next((s for s in specs or () if tuple(s.shape) == shape), None)
+    if spec is None or len(shape) < 2:
+        return ""
+    want = "x".join(str(n) for n in (shape[0], int(found.group(2)), *shape[2:]))
+    dtype = spec.text().partition(":")[2]
+    return (f". Your --input {spec.text()} reaches that layer as given, with {shape[1]} channel(s) where it takes "
+            f"{found.group(2)}: give the shape of one batch of the data the code trains on, e.g. --input {want}"
+            f"{':' + dtype if dtype else ''}")
+
+
+def list_hint(error, taken) -> str:
+    """A batch handed on whole where a tensor is wanted: a TensorDataset's batch is a list."""
+    said = str(error)
+    if not isinstance(error, TypeError) or not ("not list" in said or "not tuple" in said):
+        return ""
+    return (". The loader's batch is a list of its tensors (a TensorDataset gives [x] even for one tensor): "
+            "unpack it, e.g. `for (x,) in loader` or `x = batch[0]`")
+
+
+def file_hint(error) -> str:
+    """For a file the code reads that is not here: where it may be, or that it must be brought."""
+    if not isinstance(error, FileNotFoundError):
+        return ""
+    from vaelint.frontends.placeholders import missing_file_fix
+
+    return ". " + missing_file_fix(f"FileNotFoundError: '{error.filename}'" if error.filename else str(error))
