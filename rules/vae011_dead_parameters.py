@@ -94,7 +94,9 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             if node in used_nodes:
                 used_params |= names
         model = ctx.program.model
-        dead = {n for n, p in model.named_parameters() if p.requires_grad and n not in used_params}
+        # parameters another backward of the step trains (a GAN's discriminator) are not the VAE loss's
+        elsewhere = getattr(ctx.program, "trained_elsewhere", set())
+        dead = {n for n, p in model.named_parameters() if p.requires_grad and n not in used_params and id(p) not in elsewhere}
         if not dead:
             return
         for name, module in self._dead_modules(model, dead):

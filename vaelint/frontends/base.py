@@ -149,6 +149,9 @@ class Program:
     configured_batch_text: str = ""
     # the inputs' batch dims are the dims their loader's batch size sets: nothing to find out
     batch_dim_known: bool = False
+    # id()s of the parameters another backward of the step trains (a GAN's discriminator, whose
+    # own loss steps first): not the VAE loss's to reach (VAE011)
+    trained_elsewhere: set = field(default_factory=set)
     # weights the step computes from its counters (vaelint/frontends/training/schedules.py)
     schedules: list = field(default_factory=list)
 

@@ -114,8 +114,11 @@ class Watch:
 
     def reaches_noise(self, loss) -> bool:
         """Does the loss's graph multiply in a tensor the code drew at random (a
-        reparameterised sample: mu + eps * std, rsample)?"""
+        reparameterised sample: mu + eps * std, rsample)? Noise a layer takes as its input (a
+        GAN's decoder(torch.randn(B, nz))) is a generator's latent, not such a sample."""
         import torch
+
+        from vaelint.frontends.training.livenoise import LAYER_NODES
 
         fn = getattr(loss, "grad_fn", None)
         seen, todo, visited = set(), [fn], 0
@@ -127,7 +130,7 @@ class Watch:
             visited += 1
             if id(node) in self.noisy_nodes:
                 return True
-            for name in dir(node):
+            for name in dir(node) if type(node).__name__ not in LAYER_NODES else ():
                 if not name.startswith("_saved_"):
                     continue
                 try:

@@ -5,6 +5,18 @@ multiplies one in is told for a VAE's (a reparameterised sample)."""
 from __future__ import annotations
 
 
+# ops through which noise enters a layer as its input (a GAN's decoder(torch.randn(B, nz))): a
+# generator's latent, not a reparameterised sample, which meets the encoder's heads elementwise
+LAYER_OPS = frozenset({
+    "linear", "matmul", "mm", "addmm", "bmm", "baddbmm", "conv1d", "conv2d", "conv3d",
+    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "embedding", "bilinear",
+})
+LAYER_NODES = frozenset({
+    "AddmmBackward0", "MmBackward0", "BmmBackward0", "BaddbmmBackward0", "ConvolutionBackward0",
+    "LinearBackward0", "EmbeddingBackward0", "MkldnnConvolutionBackward0", "CudnnConvolutionBackward0",
+})
+
+
 def noise_flow(watch):
     """A torch function mode under which what is computed from noise without a gradient is noise
     too: ``1e-2 * torch.randn_like(std)``, Laplace's rsample (``u.sign() * log1p(-u.abs())``)
@@ -23,7 +35,7 @@ def noise_flow(watch):
                 # a function that draws its own noise inside (F.gumbel_softmax): its output carries it
                 watch.noisy_nodes[id(out.grad_fn)] = out.grad_fn
                 return out
-            if watch.noise_ptrs and isinstance(out, torch.Tensor):
+            if watch.noise_ptrs and isinstance(out, torch.Tensor) and getattr(func, "__name__", "") not in LAYER_OPS:
                 for a in tree_leaves((args, kwargs or {})):
                     if not isinstance(a, torch.Tensor):
                         continue

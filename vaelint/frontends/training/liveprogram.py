@@ -124,12 +124,31 @@ def _finish(program, request, watch, home) -> None:
     from vaelint.frontends.training.livedata import STOOD_IN
 
     program.notes.extend(n for n in STOOD_IN if n not in program.notes)
+    program.trained_elsewhere = _trained_by(c.loss for c in watch.passed)
     if not getattr(watch, "device_aware", False) and not _mentions_a_device(program, home):
         # nothing of it asks for a device (no .cuda(), .to(device), torch.cuda.is_available(), and
         # its files name none: no Fabric or Accelerator placing it): it runs on the CPU wherever
         # it runs, so no tensor of it can be on the wrong device
         program.device_note = "the training code never places a tensor on a device: it runs on the CPU as written"
     _inputs_of(program, request, program.live_step.batch_value, program.live_step.loader)
+
+
+def _trained_by(losses) -> set:
+    """id()s of the parameters the graphs of these losses reach (the backwards the run passed
+    over before the VAE's: a discriminator's)."""
+    found: set = set()
+    for loss in losses:
+        todo, seen = [getattr(loss, "grad_fn", None)], set()
+        while todo and len(seen) < 200_000:
+            node = todo.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            variable = getattr(node, "variable", None)
+            if variable is not None:
+                found.add(id(variable))
+            todo += [n for n, _ in getattr(node, "next_functions", ())]
+    return found
 
 
 _DEVICE_WORDS = ("cuda", "device", "Fabric", "Accelerator", "accelerate", "set_default_device", "xla", "mps")
