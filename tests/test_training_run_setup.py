@@ -592,7 +592,7 @@ def test_torch_load_of_a_data_file_that_is_not_here_stands_in_and_a_checkpoint_d
     """``TensorDataset(torch.load("data/shapes_train.pt"))`` with --input: the read stands in as
     rows of the spec, the loader's batch is the list a TensorDataset gives (``d[0]``), the step is
     reached by running the code. The near miss: ``torch.load("checkpoints/model_best.pth")`` is a
-    checkpoint, not data: it never stands in."""
+    checkpoint, not data: it never stands in as rows; the weights stay as built, said in a note."""
     monkeypatch.chdir(RUNNING)
     r, result = _json("torch_load_tensor_dataset.py", "--input", "16x1x32x32")
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 35)], r.output
@@ -603,8 +603,10 @@ def test_torch_load_of_a_data_file_that_is_not_here_stands_in_and_a_checkpoint_d
                                                       'images = torch.load("data/shapes_train.pt")\nmodel_state = torch.load("checkpoints/model_best.pth")'))
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py", "--input", "16x1x32x32")
-    # never stood in; the step does not read it, so its failure does not stop the check
-    assert not any("model_best.pth" in n for n in result["notes"]), r.output
+    # never stood in as data: a checkpoint that is not here leaves the weights as built
+    assert not any(n.startswith("the data file checkpoints/model_best.pth") for n in result["notes"]), r.output
+    assert any("checkpoint torch.load('checkpoints/model_best.pth')" in n and "the weights stay as built" in n
+               for n in result["notes"]), result["notes"]
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 36)], r.output
     from vaelint.frontends.training.livepickle import _data_file
 
@@ -636,3 +638,48 @@ def test_an_input_with_channels_the_first_convolution_does_not_take_says_which_t
     assert "Your --input 16x1x32x32 reaches that layer as given" in hint and hint.endswith("--input 16x3x32x32")
     assert channels_hint(error.replace("[16, 1, 32, 32]", "[16, 1, 16, 16]"), [parse_input_spec("16x1x32x32")]) == ""
     assert channels_hint(error, []) == ""
+
+
+def test_a_checkpoint_that_is_not_here_leaves_the_weights_as_built_and_a_gpu_one_loads_on_the_cpu(tmp_path, monkeypatch):
+    """``vae.load_state_dict(torch.load("./vae.pth"))`` before training, the file not in the
+    checkout (CVAE-GAN-zoos ships one of its three): the weights stay as built, said in a note,
+    and the step is reached; an optimiser's state too. A checkpoint saved on a GPU (without
+    map_location) loads onto this machine's CPU. The near miss: a checkpoint that is here loads."""
+    import torch
+
+    from vaelint.frontends.training.livecuda import _load_on_cpu
+
+    _script(
+        tmp_path, "import torch", "from vae_common import VAE, elbo",
+        "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
+        "model.load_state_dict(torch.load('./vae_discriminator.pth'))", "ckpt = torch.load('runs/last.ckpt')",
+        "opt.load_state_dict(ckpt['optimizer'])",
+        "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
+        "for (x,) in loader:", "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None and not any("did not reach its step" in n for n in result["notes"]), r.output
+    said = [n for n in result["notes"] if "the weights stay as built" in n]
+    assert len(said) == 2 and "vae_discriminator.pth" in said[0], result["notes"]
+    import sys
+
+    sys.path.insert(0, RUNNING)
+    try:
+        from vae_common import VAE
+    finally:
+        sys.path.remove(RUNNING)
+    torch.save(VAE().state_dict(), tmp_path / "vae_discriminator.pth")
+    r, result = _json("train.py")  # here: it loads, and only the other one is said
+    said = [n for n in result["notes"] if "the weights stay as built" in n]
+    assert result["error"] is None and len(said) == 1 and "runs/last.ckpt" in said[0], result["notes"]
+    calls = []
+
+    def gpu_saved(f, map_location=None, **kwargs):
+        calls.append(map_location)
+        if map_location is None:
+            raise RuntimeError("Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False.")
+        return {"w": 1}
+
+    if not torch.cuda.is_available():
+        assert _load_on_cpu(gpu_saved)("vae.pth") == {"w": 1} and calls == [None, "cpu"]

@@ -102,6 +102,7 @@ def _patched():
         for name in ("cuda", "to"):
             wrap(owner, name)
     patches.set(torch.Tensor, "type", _cpu_type(torch.Tensor.type, _asks))
+    patches.set(torch, "load", _load_on_cpu(torch.load))
     patches.set(torch.cuda, "is_available", is_available)
     try:
         with _MadeOnCpu():
@@ -137,6 +138,28 @@ class _MadeOnCpu(TorchFunctionMode):
                 kwargs = {**kwargs, "device": "cpu"}
                 _remember(f"{getattr(func, '__name__', 'a tensor')}(device={str(device)!r})")
         return func(*args, **kwargs)
+
+
+def _load_on_cpu(real_load):
+    """``torch.load(ckpt)`` of a checkpoint saved on a GPU, with no ``map_location``: its tensors
+    come to this machine's CPU (without CUDA, torch refuses to deserialize them), said as a move."""
+    import functools
+
+    import torch
+
+    @functools.wraps(real_load)
+    def load(f, *args, **kwargs):
+        if torch.cuda.is_available() or "map_location" in kwargs or args:
+            return real_load(f, *args, **kwargs)
+        try:
+            return real_load(f, **kwargs)
+        except RuntimeError as e:
+            if "CUDA device" not in str(e):
+                raise
+        _remember(f"torch.load({str(f)!r}) of a checkpoint saved on a GPU")
+        return real_load(f, map_location="cpu", **kwargs)
+
+    return load
 
 
 def _cpu_type(real_type, asks):

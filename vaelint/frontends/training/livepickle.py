@@ -90,7 +90,8 @@ def pickled_reads(patches, spec, note) -> None:
         patches.set(joblib, "load", loader(joblib.load, "joblib.load"))
 
 
-_CHECKPOINT_WORDS = ("ckpt", "checkpoint", "model", "weight", "state", "epoch", "best", "last", "optim", "net")
+_CHECKPOINT_WORDS = ("ckpt", "checkpoint", "model", "weight", "state", "epoch", "best", "last", "optim", "net",
+                     "vae", "encoder", "decoder", "discriminator", "generator", "gan")
 
 
 def _data_file(path: str) -> bool:
@@ -98,3 +99,45 @@ def _data_file(path: str) -> bool:
     ``checkpoints/epoch_10.pt``): a checkpoint that is not here stays an error."""
     low = path.lower()
     return low.endswith((".pt", ".pth", ".tensor")) and not any(w in low for w in _CHECKPOINT_WORDS)
+
+
+class MissingCheckpoint(dict):
+    """What ``torch.load`` of a checkpoint that is not here gives while code runs: loading it into
+    a module or an optimiser does nothing (the check needs shapes, not trained weights), and any
+    key of it (``ckpt["model"]``) is such a checkpoint too."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def __missing__(self, key):
+        return MissingCheckpoint(self.path)
+
+
+def missing_checkpoints(sandbox) -> None:
+    """``torch.load(missing_checkpoint)`` gives a :class:`MissingCheckpoint`, and
+    ``load_state_dict`` of one keeps the initial weights; each is noted."""
+    import torch
+
+    from vaelint.frames import user_frame
+
+    real_load = torch.load
+
+    def load(f, *args, **kwargs):
+        if isinstance(f, (str, os.PathLike)) and not os.path.exists(f) and user_frame() is not None:
+            # data files that are not here stand in as rows first, where --input gives them (pickled_reads)
+            sandbox._note(f"checkpoint torch.load({os.fspath(f)!r})", sandbox.unloaded)
+            return MissingCheckpoint(os.fspath(f))
+        return real_load(f, *args, **kwargs)
+
+    def keeping(real):
+        def load_state_dict(self, state, *args, **kwargs):
+            if isinstance(state, MissingCheckpoint):
+                return torch.nn.modules.module._IncompatibleKeys([], []) if isinstance(self, torch.nn.Module) else None
+            return real(self, state, *args, **kwargs)
+
+        return load_state_dict
+
+    sandbox._patch(torch, "load", load)
+    sandbox._patch(torch.nn.Module, "load_state_dict", keeping(torch.nn.Module.load_state_dict))
+    sandbox._patch(torch.optim.Optimizer, "load_state_dict", keeping(torch.optim.Optimizer.load_state_dict))

@@ -55,6 +55,7 @@ class Sandbox:
     blocked: list[str] = field(default_factory=list)  # "open('out.txt', 'w') at train.py:40"
     unrun: list[str] = field(default_factory=list)  # "os.popen('nvidia-smi') at train.py:12"
     changed: list[str] = field(default_factory=list)  # "Trainer(accelerator='gpu') at main.py:33", built for the CPU
+    unloaded: list[str] = field(default_factory=list)  # checkpoints that are not here: the weights stay as built
     optimizer_steps: int = 0
     _patches: list = field(default_factory=list)
 
@@ -98,7 +99,9 @@ class Sandbox:
         return [f"the code's {w} was not performed (vaelint writes nothing)" for w in self.blocked[:5]] + [
             f"the code's {w} was not run (vaelint starts no program): it gave what a machine without the "
             "program gives (no output, exit status 127)" for w in self.unrun[:3]] + [
-            f"the code's {w} ran on this machine's CPU as one process: it has no GPU" for w in self.changed[:2]]
+            f"the code's {w} ran on this machine's CPU as one process: it has no GPU" for w in self.changed[:2]] + [
+            f"the code's {w} is not here: the weights stay as built (the check needs shapes, not trained weights)"
+            for w in self.unloaded[:3]]
 
     def _patch(self, owner, name: str, value) -> None:
         if owner is None or not hasattr(owner, name):
@@ -170,6 +173,9 @@ class Sandbox:
         from vaelint.frontends.training.sandboxfolders import made_folders
 
         made_folders(self)  # a folder the code made (not made) answers as the empty folder it would be
+        from vaelint.frontends.training.livepickle import missing_checkpoints
+
+        missing_checkpoints(self)  # torch.load of a checkpoint that is not here: the weights stay as built
         self._patch(os, "chdir", self._chdir(os.chdir))
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is not None:
