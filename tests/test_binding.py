@@ -110,3 +110,15 @@ def test_a_loss_over_a_decoder_distribution_sees_its_reconstruction_term():
     assert result.beta_effective == "1" and not result.findings
     assert ("p_x", "out[0] (reconstruction, from the graph)") in result.binding
     assert not [code for code, _why in result.skipped if code in ("VAE002", "VAE003", "VAE004", "VAE009", "VAE010")]
+
+
+def test_an_output_returned_under_the_forwards_input_name_is_not_the_input(fixtures_dir):
+    """``x = self.decode(z); return x, mu, logvar``: the returned ``x`` is the reconstruction, so
+    loss_function(recon_x, x, ...) takes the forward's input as x and the output as recon_x
+    (JunhongXu/world-models-pytorch). Names the forward returns that are not its input's
+    (mu, logvar) still bind as returned (the near miss)."""
+    result = check(f"{fixtures_dir}/clean/forward_reuses_input_name.py", "VAE", ["8x784"])
+    assert result.error is None and not result.findings
+    bound = _bound(result)
+    assert bound["x"] == "the input x" and bound["recon_x"].startswith("out[0]"), bound
+    assert bound["mu"] == "out[1] (returned as mu)"

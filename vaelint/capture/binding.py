@@ -265,8 +265,10 @@ class Binder:
             source = self.call_site[0][p.name]
             text = "the input" if isinstance(source, FromInput) else path_text(source.path)
             return source, f"{text} (as {self.call_site[1]} calls it)"
-        if p.name in self.output_names and FromPath(self.output_names[p.name]) in _output_paths(out):
-            # named exactly as the forward returns it
+        if p.name in self.output_names and p.name not in self.input_names[:1] and \
+                FromPath(self.output_names[p.name]) in _output_paths(out):
+            # named exactly as the forward returns it (not the forward's own input's name, reassigned
+            # to what it returns: ``x = self.decode(z); return x, mu, logvar``)
             source = FromPath(self.output_names[p.name])
             return source, f"{path_text(source.path)} (returned as {p.name})"
         return None, ""
