@@ -208,3 +208,37 @@ def test_a_sibling_models_change_leaves_the_others_cached_until_it_calls_their_l
     # now it imports the loss from vae.py: where it calls it may bind its parameters
     sibling.write_text(sibling.read_text() + "from vae import loss_function  # noqa\n")
     assert result()["cached"] is False
+
+
+def test_a_check_that_met_a_refused_download_is_not_stored_and_an_editable_install_is_seen(tmp_path, monkeypatch):
+    """A check whose run tried a download (refused: the LPIPS/VQGAN pattern fetches weights when
+    ``os.path.exists`` says they are absent) hangs on what the download would fetch: it is not
+    stored, so putting the file in place checks again. A package installed with ``pip install -e``
+    (found by its finder on sys.meta_path, not on sys.path) ends "still missing"."""
+    import importlib.abc
+    import importlib.machinery
+    import sys
+
+    from vaelint.cache.reads import still_missing
+    from vaelint.cache.store import Cache
+    from vaelint.diagnostics import TargetResult
+    from vaelint.errors import VaelintError
+    from vaelint.settings.options import Options
+
+    model = tmp_path / "m.py"
+    model.write_text("x = 1\n")
+    store = Cache(str(tmp_path / "c"))
+    refused = TargetResult("m.py:VAE", error=VaelintError(
+        "load", "the training code tried to download a file (urlretrieve) at m.py:9; vaelint never downloads or connects while it checks."),
+        dependencies=[str(model)])
+    assert store.put("m.py:VAE", Options([]), refused) is False
+    other = TargetResult("m.py:VAE", error=VaelintError("load", "m.py:3: NameError: name 'nz' is not defined"), dependencies=[str(model)])
+    assert store.put("m.py:VAE", Options([]), other) is True  # the near miss: an error of the files themselves
+
+    class Editable(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            return importlib.machinery.ModuleSpec(name, None) if name == "vaelint_editable_xyz" else None
+
+    assert still_missing([], ["vaelint_editable_xyz"], [])
+    monkeypatch.setattr(sys, "meta_path", [Editable(), *sys.meta_path])
+    assert not still_missing([], ["vaelint_editable_xyz"], [])

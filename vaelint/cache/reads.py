@@ -176,12 +176,25 @@ def _imported_for_real(top: str) -> bool:
 
 
 def _findable(top: str, searched: list[str]) -> bool:
+    """Can ``top`` be imported now: from the folders searched and ``sys.path``, or through an
+    import hook of the environment (``pip install -e`` puts an editable package's finder on
+    ``sys.meta_path``, where no path lookup sees it)?"""
     import importlib.machinery
 
     try:
-        return importlib.machinery.PathFinder.find_spec(top, searched + sys.path) is not None
+        if importlib.machinery.PathFinder.find_spec(top, searched + sys.path) is not None:
+            return True
     except (ImportError, ValueError, OSError):
-        return False
+        pass
+    for finder in sys.meta_path:
+        if finder is importlib.machinery.PathFinder or not hasattr(finder, "find_spec"):
+            continue
+        try:
+            if finder.find_spec(top, None) is not None:
+                return True
+        except Exception:  # noqa: BLE001 - a finder that cannot answer: it found nothing
+            continue
+    return False
 
 
 def still_missing(files: list[str], modules: list[str], searched: list[str]) -> bool:

@@ -48,6 +48,15 @@ FORMAT = 2  # of the entries: a new layout is a new number (1 was pickle)
 _NOT_STORED = {"timeout", "killed", "internal", "exit"}
 
 
+def _met_the_network(result) -> bool:
+    """Did the check's run try a download or a connection (refused, as every one is)? Its outcome
+    then hangs on what is outside the files it read (a weights file fetched when
+    ``os.path.exists`` says it is absent): such a result is not stored."""
+    said = [result.error.message] if result.error is not None else []
+    # the words every refusal of the sandbox says (vaelint/frontends/training/sandbox.py, NO_DOWNLOADS)
+    return any("vaelint never downloads" in text for text in said + list(result.notes))
+
+
 def folder_for(project_root: str | None) -> str:
     return os.environ.get("VAELINT_CACHE_DIR") or os.path.join(project_root or os.getcwd(), FOLDER)
 
@@ -189,6 +198,8 @@ class Cache:
             return False
         if result.error is not None and result.error.kind in _NOT_STORED:
             return False
+        if _met_the_network(result):
+            return False  # a refused download decided it: what the download would fetch is no file read
         files = {path: digest(path) for path in result.dependencies}
         if any(sha is None for sha in files.values()):
             return False
