@@ -124,8 +124,9 @@ def missing_checkpoints(sandbox) -> None:
     real_load = torch.load
 
     def load(f, *args, **kwargs):
-        if isinstance(f, (str, os.PathLike)) and not os.path.exists(f) and user_frame() is not None:
-            # data files that are not here stand in as rows first, where --input gives them (pickled_reads)
+        if isinstance(f, (str, os.PathLike)) and not os.path.exists(f) and not _data_file(os.fspath(f)) \
+                and user_frame() is not None:
+            # a data file that is not here stays the code's error (rows stand in for it with --input)
             sandbox._note(f"checkpoint torch.load({os.fspath(f)!r})", sandbox.unloaded)
             return MissingCheckpoint(os.fspath(f))
         return real_load(f, *args, **kwargs)
