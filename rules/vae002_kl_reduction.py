@@ -119,9 +119,10 @@ over everything.
             _model("F.mse_loss(recon, x)", "kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding", message="beta_eff = D = 20",
             fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=1).mean(dim=0)"), unsafe=True,
         ),
-        # multiplied back by a number that is not the size the mean divided by: still a mean, weighted
+        # multiplied back by a number that is not the size the mean divided by: still a mean, weighted,
+        # and the weight is in beta_eff (the ELBO's a in c / a)
         Example(
-            _model("F.mse_loss(recon, x) * 10", "kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding", message="beta_eff = D = 20",
+            _model("F.mse_loss(recon, x) * 10", "kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding", message="beta_eff = D/10 = 2:",
             fixed=_model('(F.mse_loss(recon, x, reduction="sum") / x.size(0)) * 10', "kl_elem.sum(dim=1).mean(dim=0)"), unsafe=True,
         ),
         # the same, the KL divided by the sequence length (dim 0) instead of the batch size
@@ -157,6 +158,7 @@ over everything.
             # with what a sum they share does to both: the reductions beta_eff is read from
             rec_own=_reduced(scales.rec),
             kl_own=_reduced(scales.kl),
+            rec_weight=scales.rec.explicit,
         )
         yield self.report(seen, loc, node=scales.kl.term, severity=Severity.ERROR if scales.batch_power else Severity.WARNING)
 
@@ -231,6 +233,7 @@ class ReductionsSeen(Observed):
     rec_own: tuple = (0, 1.0, 1.0)
     size: str = "x.size(0)"  # how the code reads the batch size: x.size(1) for (T, B, F) data
     kl_own: tuple = (0, 1.0, 1.0)
+    rec_weight: float = 1.0  # a number written on the reconstruction term (rec * alpha): the ELBO's weight a
 
     @property
     def shows_at_twice_the_batch(self) -> bool:
@@ -241,6 +244,15 @@ class ReductionsSeen(Observed):
     def message(self) -> str:
         value = f"{self.ratio:.6g}"
         changes = ", and changes with the batch size" if self.batch_power else ""
+        if self.rec_weight and not math.isclose(self.rec_weight, 1.0, rel_tol=1e-3):
+            # rec * alpha: the weight the ELBO's terms get is the reductions' ratio over alpha
+            weighted = f"{self.ratio / self.rec_weight:.6g}"
+            return (
+                f"the reconstruction term is reduced as {self.rec} but the KL term as {self.kl}: the reductions give "
+                f"{self.formula} = {value} (B={self.batch}), and the reconstruction is multiplied by {self.rec_weight:g}, "
+                f"so beta_eff = {self.formula}/{self.rec_weight:g} = {weighted}: the KL term weighs {weighted} times what the "
+                f"ELBO gives it{changes}."
+            )
         return (
             f"the reconstruction term is reduced as {self.rec} but the KL term as {self.kl}: beta_eff = "
             f"{self.formula} = {value} (B={self.batch}), so the KL term weighs {value} times what the ELBO "

@@ -226,3 +226,17 @@ def test_a_kl_stacked_over_time_steps_against_a_learned_prior_says_why_it_is_not
     assert "several stochastic layers in one tensor" in skipped["VAE002"] and "too close to zero" not in skipped["VAE002"]
     near = check(_fixture("clean/ladder_learned_prior.py"), "LadderVAE", ["6x24"], dynamic=False)
     assert "VAE002" not in dict(near.skipped) and near.beta_effective == "1"
+
+
+def test_a_weight_on_the_reconstruction_divides_beta_eff(tmp_path):
+    """``mse_loss(recon, x) * alpha + kl`` (a mean over 784 pixels, alpha 1024): beta_eff is the
+    reductions' D over alpha, in the header and in VAE002's message. The near miss: alpha equal to
+    the pixel count undoes the mean, and the ELBO's weights hold (clean)."""
+    buggy = check(_fixture("buggy/recon_weighted_mean.py"), "VAE", ["16x1x28x28"], dynamic=False)
+    assert buggy.beta_effective == "D/1024"
+    assert [(f.code, f.loc.line) for f in buggy.findings] == [("VAE002", 24)]
+    assert "beta_eff = D/1024 = 0.765625" in buggy.findings[0].message
+    undone = tmp_path / "undone.py"
+    undone.write_text(open(_fixture("buggy/recon_weighted_mean.py")).read().replace("alpha=1024", "alpha=784"))
+    clean = check(str(undone), "VAE", ["16x1x28x28"], dynamic=False)
+    assert clean.findings == [] and clean.beta_effective == "1", (clean.beta_effective, clean.findings)

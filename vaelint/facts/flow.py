@@ -39,6 +39,9 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
             formula = f"{now} at {s.counter} {s.values[0][0]}, annealed ({s.name}) to {later}"
         elif not math.isclose(weight, 1.0, rel_tol=1e-3):
             formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
+        rec_weight = one.rec.explicit
+        if rec_weight and not math.isclose(rec_weight, 1.0, rel_tol=1e-3) and scheduled is None:
+            formula = f"{formula}/{rec_weight:g}" if formula != "1" else f"1/{rec_weight:g}"  # rec * alpha
         loc = one.kl.term.meta.get("loc")
         formulas.append((formula, f"line {loc.line}" if loc else "?"))
     if len({f for f, _ in formulas}) == 1:
