@@ -140,8 +140,11 @@ term.
         c = reading.coefficient
         if c < 0:
             yield self.report(FormulaSeen("wrong_sign", c), loc, node=reading.node)
-        elif not reading.explicit and not math.isclose(c, 1.0, rel_tol=1e-3) and math.isclose(c, 2.0, rel_tol=1e-3):
-            yield self.report(FormulaSeen("missing_half", c), loc, node=reading.node)
+        elif math.isclose(_own_constant(c, reading.explicit), 2.0, rel_tol=1e-3):
+            # twice the Gaussian KL once the weights written on it are taken out (b * -torch.sum(...)
+            # with b = 0.7: 1.4 = 0.7 * 2): the 1/2 is missing whatever the weight
+            own = _own_constant(c, reading.explicit)
+            yield self.report(FormulaSeen("missing_half", own, weight=c / own), loc, node=reading.node)
 
     def autofix(self, finding, ctx):
         """A KL with its sign flipped or its 1/2 missing, written as a number times the
@@ -196,7 +199,7 @@ term.
             return None
         if finding.observed.kind == "wrong_sign":
             return again.coefficient < 0
-        return math.isclose(again.coefficient, 2.0, rel_tol=1e-2)
+        return math.isclose(_own_constant(again.coefficient, again.explicit), 2.0, rel_tol=1e-2)
 
 
 _CLOSED_FORM = "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
@@ -232,6 +235,7 @@ class FormulaSeen(Observed):
 
     kind: Literal["not_gaussian", "wrong_sign", "missing_half", "scaled_noise"]
     coefficient: float | None = None  # the term over the closed form, where it is a constant
+    weight: float = 1.0  # a weight written on the KL beside its missing 1/2 (b * -torch.sum(...))
 
     def message(self) -> str:
         if self.kind == "scaled_noise":
@@ -250,6 +254,9 @@ class FormulaSeen(Observed):
                 f"the KL term enters the loss with the wrong sign (weight {self.coefficient:.3g}): the KL is "
                 "subtracted, so minimising the loss pushes the posterior away from the prior."
             )
+        if self.weight and not math.isclose(self.weight, 1.0, rel_tol=1e-3):
+            return (f"the KL term is twice the Gaussian KL (a missing 1/2), and weighted by {self.weight:g}: "
+                    f"beta_eff = 2 * {self.weight:g} = {2 * self.weight:g}, not the {self.weight:g} the weight says.")
         return "the KL term is twice the Gaussian KL (a missing 1/2): beta_eff = 2."
 
     def fix(self) -> str:
@@ -272,3 +279,9 @@ def _number(node) -> float | None:
         inner = _number(node.expression)
         return -inner if inner is not None else None
     return None
+
+
+def _own_constant(coefficient: float, explicit: list) -> float:
+    """The KL formula's own constant: the coefficient with the weights written on it taken out."""
+    weights = math.prod(abs(f.value) for f in explicit) if explicit else 1.0
+    return coefficient / weights if weights else coefficient

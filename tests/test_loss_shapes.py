@@ -240,3 +240,18 @@ def test_a_weight_on_the_reconstruction_divides_beta_eff(tmp_path):
     undone.write_text(open(_fixture("buggy/recon_weighted_mean.py")).read().replace("alpha=1024", "alpha=784"))
     clean = check(str(undone), "VAE", ["16x1x28x28"], dynamic=False)
     assert clean.findings == [] and clean.beta_effective == "1", (clean.beta_effective, clean.findings)
+
+
+def test_a_weight_on_a_kl_missing_its_half_does_not_hide_the_missing_half(tmp_path):
+    """``KL_WEIGHT * -torch.sum(1 + logvar - ...)`` with KL_WEIGHT = 0.7: VAE007 finds the missing
+    1/2 with the weight taken out (beta_eff = 2 * 0.7), and VAE004 quotes the weight as written
+    (0.7, not 1.4). The near miss: the same weight on a right KL is VAE004 alone."""
+    buggy = check(_fixture("buggy/kl_weight_beside_missing_half.py"), "VAE", ["8x40"], dynamic=False)
+    found = {f.code: f for f in buggy.findings}
+    assert set(found) == {"VAE007", "VAE004"}
+    assert "beta_eff = 2 * 0.7 = 1.4" in found["VAE007"].message
+    assert "multiplied by 0.7 " in found["VAE004"].message
+    right = tmp_path / "right.py"
+    right.write_text(open(_fixture("buggy/kl_weight_beside_missing_half.py")).read().replace("kld = -torch.sum(", "kld = -0.5 * torch.sum("))
+    near = check(str(right), "VAE", ["8x40"], dynamic=False)
+    assert [f.code for f in near.findings] == ["VAE004"] and "multiplied by 0.7 " in near.findings[0].message
