@@ -356,3 +356,20 @@ def test_a_model_built_for_cuda_by_default_is_checked_on_a_cpu_machine():
     assert "VAE.to('cuda') at fixtures/clean/cuda_by_default.py:18" in note and "randn(device='cuda') at fixtures/clean/cuda_by_default.py:23" in note
     buggy = check(os.path.join(FIXTURES, "buggy/cuda_by_default_cpu_noise.py"), "VAE", ["8x784"])
     assert [(f.code, f.loc.line, f.confirmed) for f in buggy.findings] == [("VAE012", 23, True)]
+
+
+def test_functional_data_parallel_runs_on_the_one_device_while_checking_and_is_put_back():
+    """``data_parallel(self.encoder, x)`` without CUDA: checked as the module applied to x (before:
+    exit 2, "device type could not be determined"); the function is torch's own again after."""
+    import importlib
+
+    import pytest
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a machine with CUDA runs data_parallel for real")
+    result = check(os.path.join(FIXTURES, "clean/functional_data_parallel.py"), "VAE", ["4x3x16x16"])
+    assert result.error is None and result.findings == [], result.error
+    function = importlib.import_module("torch.nn.parallel.data_parallel").data_parallel
+    with pytest.raises(RuntimeError, match="device type could not be determined"):
+        function(torch.nn.Linear(2, 2), torch.zeros(1, 2))

@@ -103,6 +103,12 @@ def _patched():
             wrap(owner, name)
     patches.set(torch.Tensor, "type", _cpu_type(torch.Tensor.type, _asks))
     patches.set(torch, "load", _load_on_cpu(torch.load))
+    # torch.nn.parallel.data_parallel(module, x), imported by name into the code before this ran:
+    # the function itself runs the module on the one device there is (it raises without CUDA)
+    import importlib
+
+    parallel_module = importlib.import_module("torch.nn.parallel.data_parallel")  # the module, not the function
+    patches.set(parallel_module.data_parallel, "__code__", _one_device.__code__)
     patches.set(torch.cuda, "is_available", is_available)
     try:
         with _MadeOnCpu():
@@ -138,6 +144,13 @@ class _MadeOnCpu(TorchFunctionMode):
                 kwargs = {**kwargs, "device": "cpu"}
                 _remember(f"{getattr(func, '__name__', 'a tensor')}(device={str(device)!r})")
         return func(*args, **kwargs)
+
+
+def _one_device(module, inputs, device_ids=None, output_device=None, dim=0, module_kwargs=None):
+    """torch.nn.parallel.data_parallel on one device: the module applied to the inputs."""
+    if not isinstance(inputs, tuple):
+        inputs = (inputs,) if inputs is not None else ()
+    return module(*inputs, **(module_kwargs or {}))
 
 
 def _load_on_cpu(real_load):
