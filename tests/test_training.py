@@ -429,3 +429,25 @@ def test_an_installed_lightning_trainer_asking_for_a_gpu_runs_on_the_cpu(tmp_pat
     (tmp_path / "train.py").write_text(lines.replace("accelerator='gpu', devices=[0]", "accelerator='cpu'"))
     result = check(str(tmp_path / "train.py"), "-", [])
     assert result.error is None and not any("ran on this machine's CPU" in n for n in result.notes), result.notes
+
+
+def test_a_lightning_cli_script_is_training_code_and_the_cpu_trainer_keeps_its_signature(tmp_path):
+    """A main.py that only calls ``LightningCLI()`` trains through the library (before: exit 0, "no
+    VAE targets"); the Trainer built for the CPU keeps the signature LightningCLI reads its options
+    from (before: "Subcommand 'fit' does not accept option 'trainer.max_epochs'"). The near miss: a
+    file that calls no trainer is no training script."""
+    import inspect
+
+    from vaelint.frontends.training.sandbox import Sandbox
+    from vaelint.frontends.training.sites import parse_file
+    from vaelint.frontends.training.ways import trains_through_a_library
+
+    cli = tmp_path / "main.py"
+    cli.write_text("import torch\nfrom lightning.pytorch.cli import LightningCLI\n\n\ndef main():\n    LightningCLI()\n\n\nif __name__ == '__main__':\n    main()\n")
+    assert trains_through_a_library(parse_file(str(cli)))
+    other = tmp_path / "other.py"
+    other.write_text("import torch\n\n\ndef main():\n    print(torch.zeros(2))\n")
+    assert not trains_through_a_library(parse_file(str(other)))
+    pl = pytest.importorskip("pytorch_lightning")
+    with Sandbox(str(cli)).active():
+        assert "max_epochs" in inspect.signature(pl.Trainer.__init__).parameters

@@ -287,3 +287,24 @@ def test_preload_imports_without_collections_and_freezes_what_it_imported():
         collections, frozen, enabled = out.stdout.split()
         assert collections == "0" and int(frozen) > 100_000
         assert enabled == ("True" if before == "on" else "False")  # the caller's setting is kept
+
+
+def test_a_failed_run_shows_the_last_lines_its_code_printed():
+    """A run that failed said why last (argparse's usage, then its "error: ..."): the text report
+    shows its first and last lines; a run that did not fail shows its first lines (near miss)."""
+    import io
+
+    from rich.console import Console
+
+    from vaelint.diagnostics import TargetResult
+    from vaelint.errors import VaelintError
+    from vaelint.report.text_report import _output
+
+    printed = [f"usage line {i}" for i in range(8)] + ["error: Subcommand 'fit' does not accept option 'x'"]
+    for failed in (True, False):
+        buffer = io.StringIO()
+        result = TargetResult("main.py", error=VaelintError("load", "SystemExit: 2") if failed else None, output=list(printed))
+        _output(result, Console(file=buffer, width=200))
+        text = buffer.getvalue()
+        assert ("does not accept option" in text) is failed, text
+        assert "usage line 0" in text

@@ -179,13 +179,20 @@ def _output(r: TargetResult, console: Console) -> None:
     """A few lines of what the model's own code printed (never in machine formats)."""
     if not r.output:
         return
-    shown = r.output[:SHOWN_OUTPUT_LINES]
-    more = len(r.output) - len(shown)
     console.print(f"  [dim]the model's code printed {len(r.output)} line{'s' * (len(r.output) != 1)}:[/dim]")
-    for line in shown:
+    if r.error is not None and len(r.output) > SHOWN_OUTPUT_LINES:
+        # a run that failed said why last (argparse's "error: ..." after its usage): its first and last lines
+        head, tail = r.output[:2], r.output[-(SHOWN_OUTPUT_LINES - 2):]
+        more = len(r.output) - len(head) - len(tail)
+    else:
+        head, tail = r.output[:SHOWN_OUTPUT_LINES], []
+        more = len(r.output) - len(head)
+    for line in head:
         console.print(f"  [dim]| {escape(line[:200])}[/dim]", soft_wrap=True)
     if more:
         console.print(f"  [dim]| ... {more} more[/dim]")
+    for line in tail:
+        console.print(f"  [dim]| {escape(line[:200])}[/dim]", soft_wrap=True)
 
 
 SHOWN_OUTPUT_LINES = 6

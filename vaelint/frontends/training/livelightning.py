@@ -29,6 +29,9 @@ def trainer_on_cpu(sandbox) -> None:
 
 
 def _on_cpu(real_init, sandbox):
+    import functools
+
+    @functools.wraps(real_init)  # its signature stays the Trainer's (LightningCLI reads it for its options)
     def __init__(self, *args, **kwargs):
         changed = []
         accelerator = kwargs.get("accelerator")

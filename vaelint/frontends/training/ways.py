@@ -9,7 +9,8 @@ from vaelint.errors import VaelintError
 from vaelint.frontends.training.astutil import dotted
 from vaelint.frontends.training.sites import SourceFile
 
-_TRAINING_CALLS = ("fit", "train", "train_model", "fit_model", "Trainer", "TrainingPipeline", "pipeline", "run_training")
+_TRAINING_CALLS = ("fit", "train", "train_model", "fit_model", "Trainer", "TrainingPipeline", "pipeline", "run_training",
+                   "LightningCLI", "CLI")  # LightningCLI() runs the subcommand its arguments name (fit)
 
 
 def trains_through_a_library(file: SourceFile, others: list[SourceFile] = ()) -> bool:
