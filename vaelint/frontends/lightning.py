@@ -183,7 +183,10 @@ class LightningFrontend(FrontendBase):
         use = _batch_use(module, fn, batch_param)
         sandbox = run.sandbox if run is not None else None
         extra = {p: 0 for p in params[1:] if p in ("batch_idx", "optimizer_idx", "dataloader_idx", "batch_nb", "idx")}
-
+        signature = inspect.signature(method).parameters
+        if len(params) > 1 and params[1] not in extra and signature[params[1]].default is inspect.Parameter.empty \
+                and signature[params[1]].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            extra[params[1]] = 0  # the batch index, however it is named (training_step(self, batch, _)): Lightning gives it second
         def run_step(*items, **named):
             batch = runtime.batch(items, named, (batch_param,), use, code.co_firstlineno)
             try:

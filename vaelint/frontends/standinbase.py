@@ -32,6 +32,12 @@ class _Anything(metaclass=_AnythingType):
             raise AttributeError(item)
         return _Anything()
 
+    def __enter__(self):  # with wandb.init(...) as run: a run that records nothing
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
 
 class _StandInModule(types.ModuleType):
     """A module whose names are made on first use by ``make(name)``."""
