@@ -79,9 +79,9 @@ def _dataset_class(name: str) -> type:
         self._vaelint_args, self._vaelint_kwargs = args, kwargs
 
     def __len__(self):  # a DataLoader over a user's subclass (CustomImageFolder(ImageFolder)) asks
-        from vaelint.frontends.training.datasets import STOOD_IN_LENGTH
+        from vaelint.frontends.training.datasets import known_length
 
-        return STOOD_IN_LENGTH
+        return known_length(name, self._vaelint_args, self._vaelint_kwargs)
 
     def __getitem__(self, i):
         from vaelint.frontends.training.datasets import known_item, stand_in

@@ -44,6 +44,28 @@ _RESHAPING = {"Resize", "Scale", "CenterCrop", "RandomCrop", "RandomResizedCrop"
 
 STOOD_IN_LENGTH = 60000  # some number: len(dataset) in the setup (a progress message, a sampler) must not fail
 
+# the real sizes of the known data sets' splits: code splits them by number (random_split(cifar, [45000, 5000]))
+_SIZES = {
+    "MNIST": {True: 60000, False: 10000}, "FashionMNIST": {True: 60000, False: 10000}, "KMNIST": {True: 60000, False: 10000},
+    "QMNIST": {True: 60000, False: 60000}, "CIFAR10": {True: 50000, False: 10000}, "CIFAR100": {True: 50000, False: 10000},
+    "SVHN": {"train": 73257, "test": 26032, "extra": 531131}, "STL10": {"train": 5000, "test": 8000, "unlabeled": 100000},
+    "CelebA": {"train": 162770, "valid": 19867, "test": 19962, "all": 202599}, "Omniglot": {True: 19280, False: 13180},
+}
+
+
+def known_length(name: str, args: tuple = (), kwargs: dict | None = None) -> int:
+    """The length of a known data set's split, as the code builds it (``train=False``,
+    ``split="test"``, ``background=False``); STOOD_IN_LENGTH for any other."""
+    kwargs = kwargs or {}
+    sizes = _SIZES.get(name)
+    if sizes is None:
+        return STOOD_IN_LENGTH
+    if "split" in kwargs or name in ("SVHN", "STL10", "CelebA"):
+        split = kwargs.get("split", args[1] if len(args) > 1 and isinstance(args[1], str) else "train")
+        return sizes.get(split, STOOD_IN_LENGTH)
+    flag = kwargs.get("background" if name == "Omniglot" else "train", args[1] if len(args) > 1 and isinstance(args[1], bool) else True)
+    return sizes.get(bool(flag), STOOD_IN_LENGTH)
+
 
 @dataclass
 class DataSetStandIn:
@@ -55,7 +77,7 @@ class DataSetStandIn:
     kwargs: dict = field(default_factory=dict)
 
     def __len__(self):
-        return STOOD_IN_LENGTH
+        return known_length(self.name, (), self.kwargs)
 
     def __getitem__(self, i):
         return known_item(self.name, i, self.transform)
