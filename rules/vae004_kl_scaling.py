@@ -144,7 +144,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
                 yield self.report(UnweightedKL(ctx.beta), loc, node=scales.kl.term)
             return  # the KL formula itself is off by a constant: VAE007's business
         written = math.prod(abs(f.value) for f in consts)
-        if written and math.isclose(abs(factor) / written, 2.0, rel_tol=1e-3) and not math.isclose(abs(factor), 2.0, rel_tol=1e-3):
+        named = all(not factor_source(ctx, f).startswith(("a factor of", "the literal")) for f in consts)
+        if named and written and math.isclose(abs(factor) / written, 2.0, rel_tol=1e-3) and not math.isclose(abs(factor), 2.0, rel_tol=1e-3):
             factor = factor / 2  # the formula's own missing 1/2 is VAE007's finding, not a weight
             if math.isclose(factor, ctx.beta, rel_tol=1e-3):
                 return

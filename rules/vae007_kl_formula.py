@@ -140,7 +140,7 @@ term.
         c = reading.coefficient
         if c < 0:
             yield self.report(FormulaSeen("wrong_sign", c), loc, node=reading.node)
-        elif math.isclose(_own_constant(c, reading.explicit), 2.0, rel_tol=1e-3):
+        elif math.isclose(_own_constant(c, reading.explicit), 2.0, rel_tol=1e-3) and _weights_only(ctx, reading.explicit):
             # twice the Gaussian KL once the weights written on it are taken out (b * -torch.sum(...)
             # with b = 0.7: 1.4 = 0.7 * 2): the 1/2 is missing whatever the weight
             own = _own_constant(c, reading.explicit)
@@ -279,6 +279,15 @@ def _number(node) -> float | None:
         inner = _number(node.expression)
         return -inner if inner is not None else None
     return None
+
+
+def _weights_only(ctx, explicit: list) -> bool:
+    """Are the numbers written on the KL all weights read from a name (``b``, ``self.beta``,
+    a keyword)? A literal (``0.25 * -torch.sum(...)``, ``0.5 * -0.5`` folded into one) may hold the
+    formula's own 1/2 with the weight: the KL may be right, and no missing 1/2 is claimed."""
+    from vaelint.facts.weightsource import factor_source
+
+    return all(not factor_source(ctx, f).startswith(("a factor of", "the literal")) for f in explicit)
 
 
 def _own_constant(coefficient: float, explicit: list) -> float:

@@ -255,3 +255,10 @@ def test_a_weight_on_a_kl_missing_its_half_does_not_hide_the_missing_half(tmp_pa
     right.write_text(open(_fixture("buggy/kl_weight_beside_missing_half.py")).read().replace("kld = -torch.sum(", "kld = -0.5 * torch.sum("))
     near = check(str(right), "VAE", ["8x40"], dynamic=False)
     assert [f.code for f in near.findings] == ["VAE004"] and "multiplied by 0.7 " in near.findings[0].message
+    # a literal that may hold the formula's own 1/2 (0.5 * -0.5, folded into -0.25): the KL may be
+    # right with a weight 0.5, so no missing 1/2 is claimed, and VAE004 says 0.5
+    folded = tmp_path / "folded.py"
+    folded.write_text(open(_fixture("buggy/kl_weight_beside_missing_half.py")).read().replace(
+        "kld = -torch.sum(", "kld = 0.5 * -0.5 * torch.sum(").replace("KL_WEIGHT * kld", "kld"))
+    ambiguous = check(str(folded), "VAE", ["8x40"], dynamic=False)
+    assert [f.code for f in ambiguous.findings] == ["VAE004"] and "multiplied by 0.5 " in ambiguous.findings[0].message

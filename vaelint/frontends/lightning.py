@@ -182,11 +182,7 @@ class LightningFrontend(FrontendBase):
         runtime = Runtime(src_path)
         use = _batch_use(module, fn, batch_param)
         sandbox = run.sandbox if run is not None else None
-        extra = {p: 0 for p in params[1:] if p in ("batch_idx", "optimizer_idx", "dataloader_idx", "batch_nb", "idx")}
-        signature = inspect.signature(method).parameters
-        if len(params) > 1 and params[1] not in extra and signature[params[1]].default is inspect.Parameter.empty \
-                and signature[params[1]].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
-            extra[params[1]] = 0  # the batch index, however it is named (training_step(self, batch, _)): Lightning gives it second
+        extra = _step_indices(method, params)
         def run_step(*items, **named):
             batch = runtime.batch(items, named, (batch_param,), use, code.co_firstlineno)
             try:
@@ -304,3 +300,14 @@ def _not_a_module(ref, module) -> VaelintError:
         except VaelintError as e:
             return VaelintError("load", f"{ref.spec}: the model the code trains could not be built: {e.message}")
     return VaelintError("load", f"{ref.spec}: the model trained is a {type(module).__name__}, not a LightningModule.")
+
+
+def _step_indices(method, params: list) -> dict:
+    """The indices Lightning gives a step beside its batch: known names as 0, and the second
+    parameter, however it is named (``training_step(self, batch, _)``), when it has no default."""
+    extra = {p: 0 for p in params[1:] if p in ("batch_idx", "optimizer_idx", "dataloader_idx", "batch_nb", "idx")}
+    signature = inspect.signature(method).parameters
+    if len(params) > 1 and params[1] not in extra and signature[params[1]].default is inspect.Parameter.empty \
+            and signature[params[1]].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+        extra[params[1]] = 0
+    return extra
