@@ -136,19 +136,7 @@ def _finish(program, request, watch, home) -> None:
 def _trained_by(losses) -> set:
     """id()s of the parameters the graphs of these losses reach (the backwards the run passed
     over before the VAE's: a discriminator's)."""
-    found: set = set()
-    for loss in losses:
-        todo, seen = [getattr(loss, "grad_fn", None)], set()
-        while todo and len(seen) < 200_000:
-            node = todo.pop()
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            variable = getattr(node, "variable", None)
-            if variable is not None:
-                found.add(id(variable))
-            todo += [n for n, _ in getattr(node, "next_functions", ())]
-    return found
+    return set().union(*(_parameters_reached(loss) for loss in losses))
 
 
 _DEVICE_WORDS = ("cuda", "device", "Fabric", "Accelerator", "accelerate", "set_default_device", "xla", "mps")
