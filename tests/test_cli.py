@@ -242,3 +242,16 @@ def test_beta_must_be_a_finite_non_negative_number(bad):
         check_beta(bad)
     assert e.value.kind == "input" and "finite number of at least 0" in e.value.message
     assert check_beta(0.0) == 0.0 and check_beta(4.0) == 4.0 and check_beta(None) is None
+
+
+def test_a_file_given_script_args_in_which_nothing_trains_is_exit_2_not_clean(tmp_path, monkeypatch):
+    """``vaelint check run.py --script-args "--epochs 1"`` where vaelint finds no training step
+    (a script run from src/ whose `from src.utils ...` imports resolve only from the repository's
+    top: CPJKU/adv-multvae): the user says it trains, so nothing found is exit 2 with what to do,
+    never "no VAE targets" exit 0. The near miss: the same file with no --script-args."""
+    (tmp_path / "run.py").write_text("import torch\n\n\ndef helper():\n    return torch.zeros(2)\n")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["check", "run.py", "--script-args", "--epochs 1"])
+    assert r.exit_code == 2 and "was given --script-args, but vaelint found no training step" in " ".join(r.output.split()), r.output
+    r = CliRunner().invoke(app, ["check", "run.py"])
+    assert r.exit_code == 0 and "no VAE targets" in r.output, r.output

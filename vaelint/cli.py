@@ -105,7 +105,8 @@ def check(
         if show_settings:
             _show_settings(settings, targets or [])
             raise typer.Exit(0)
-        jobs = resolve_jobs(targets or [], settings, bool(request.specs), " ".join(f"--input {s.text()}" for s in request.specs))
+        jobs = resolve_jobs(targets or [], settings, bool(request.specs), " ".join(f"--input {s.text()}" for s in request.specs),
+                            bool(request.script_args))
     except VaelintError as e:
         _usage_error(e.message)
     # the command line's own process has run no torch op (see main): its workers keep torch's threads

@@ -19,7 +19,7 @@ from vaelint.vocab import Severity
 untargeted: list[str] = []  # files with a training step but no input shape (said on stderr)
 
 
-def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs_text: str = "") -> list:
+def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs_text: str = "", as_script: bool = False) -> list:
     """(target spec, its configuration or None, the configuration governing it) per target.
     ``inputs_text``: the --input options as given, for the messages. Fills ``untargeted``
     anew with what this command line's files say beside their targets."""
@@ -67,7 +67,7 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs
                 if note:
                     untargeted.append(note)
             if not configured:
-                _no_target_in(t, have_inputs, unconfigured, inputs_text)
+                _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
             jobs += [(c.target, c, config) for c in configured]
         else:
             raise _not_a_target(t, targets)
@@ -108,7 +108,7 @@ def _import_path(t: str, ref):
     return f"{path}:{name}", parse_ref(f"{path}:{name}")
 
 
-def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_text: str = "") -> None:
+def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_text: str = "", as_script: bool = False) -> None:
     """A file that yields no target. Named on the command line, a file that defines a model
     (or is given an ``--input``) is a usage error naming what to write: it is never passed
     over as clean. Passed by pre-commit (which hands every changed file, utilities too), a
@@ -129,6 +129,15 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
             unconfigured.append(f"{path} ({', '.join(models)})")
         return
     if not models and not have_inputs:
+        if as_script and not os.environ.get("PRE_COMMIT"):
+            # --script-args: the user runs it as a script that trains; finding nothing is no clean pass
+            raise VaelintError(
+                "input",
+                f"{path} was given --script-args, but vaelint found no training step in it nor in the files it "
+                "imports that resolve from here (a script run from its own folder that imports `from src.utils ...`, "
+                "say): run the check from the folder the script's imports resolve from (the repository's top, as "
+                "PYTHONPATH=.. does), or name the function that trains as PATH.py:NAME.",
+            )
         return
     if not models:
         raise VaelintError(
