@@ -115,10 +115,21 @@ term.
         Example(_model("-0.5 * torch.sum(1 + logvar - logvar.exp())"), inputs=("6x20",), at="finding", message="not the Gaussian KL"),
         Example(fill(_SOFTPLUS, kl="-0.5 * torch.sum(1 + s - mu.pow(2) - s.exp())"), inputs=("6x20",), at="finding",
                 message="not the Gaussian KL of the mean and std the sampler uses"),
+        # uniform noise (torch.rand_like where randn_like was meant): no Gaussian sample
+        Example(
+            _model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())").replace("  # <- finding", "").replace(
+                "z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)",
+                "z = mu + torch.rand_like(mu) * torch.exp(0.5 * logvar)  # <- noise"),
+            inputs=("6x20",), at="noise", message="uniform on [0, 1)",
+        ),
     ]
 
     def check(self, ctx):
         for layer in ctx.roles.reparams:
+            if _uniform_noise(ctx, layer):
+                # eps = torch.rand_like(std): U(0, 1) noise, mean 1/2, no Gaussian sample at all
+                yield self.report(FormulaSeen("uniform_noise"), loc_of(layer.noise) or loc_of(layer.product), node=layer.product)
+                return
             scale = sampler_scale(ctx, layer)
             if scale is not None and not math.isclose(scale, 1.0, rel_tol=1e-3):
                 # the sampler draws N(mu, (scale * std)^2): no KL of N(mu, std^2) is its KL
@@ -233,11 +244,17 @@ def sampler_scale(ctx, layer, run=None) -> float | None:
 class FormulaSeen(Observed):
     """The KL term read against the closed form of the sampler's mean and std."""
 
-    kind: Literal["not_gaussian", "wrong_sign", "missing_half", "scaled_noise"]
+    kind: Literal["not_gaussian", "wrong_sign", "missing_half", "scaled_noise", "uniform_noise"]
     coefficient: float | None = None  # the term over the closed form, where it is a constant
     weight: float = 1.0  # a weight written on the KL beside its missing 1/2 (b * -torch.sum(...))
 
     def message(self) -> str:
+        if self.kind == "uniform_noise":
+            return (
+                "the noise that multiplies the std is uniform on [0, 1) (torch.rand / rand_like), not N(0, 1): the "
+                "sampler's z = mu + u * std is no Gaussian sample (its mean is mu + std / 2), so the Gaussian KL "
+                "and the reparameterisation disagree."
+            )
         if self.kind == "scaled_noise":
             return (
                 f"the noise is scaled by {self.coefficient:.3g} before it meets the std: the sampler draws "
@@ -260,6 +277,8 @@ class FormulaSeen(Observed):
         return "the KL term is twice the Gaussian KL (a missing 1/2): beta_eff = 2."
 
     def fix(self) -> str:
+        if self.kind == "uniform_noise":
+            return "draw standard normal noise: eps = torch.randn_like(std)"
         if self.kind == "scaled_noise":
             return "draw standard normal noise: eps = torch.randn_like(std) (a smaller spread belongs in the encoder's std)"
         if self.kind == "not_gaussian":
@@ -294,3 +313,20 @@ def _own_constant(coefficient: float, explicit: list) -> float:
     """The KL formula's own constant: the coefficient with the weights written on it taken out."""
     weights = math.prod(abs(f.value) for f in explicit) if explicit else 1.0
     return coefficient / weights if weights else coefficient
+
+
+def _uniform_noise(ctx, layer) -> bool:
+    """Is the noise that multiplies the std drawn uniformly (``torch.rand_like(std)``) and used as
+    it is? Uniform draws transformed first (a Laplace's ``u.sign() * log1p(-u.abs())``, a Gumbel's
+    ``-log(-log(u))``) are other distributions' samples, not this mistake."""
+    noise = layer.noise
+    if noise is None or ctx.view.op(noise) not in ("rand", "rand_like"):
+        return False
+    node = layer.eps
+    for _ in range(6):  # through reshapes and casts only
+        if node is noise:
+            return True
+        if node is None or ctx.view.op(node) not in ("view", "reshape", "expand", "expand_as", "to", "type_as", "float", "contiguous"):
+            return False
+        node = next((a for a in node.all_input_nodes), None)
+    return False
