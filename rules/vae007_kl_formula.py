@@ -197,6 +197,11 @@ term.
     def confirm(self, finding, ctx, observed):
         if observed.result is None:
             return None
+        if finding.observed.kind == "uniform_noise":
+            # the run's noise is all in [0, 1): no standard normal draw would be (a few of 2*B*Z values at least)
+            layer = next((r for r in ctx.roles.reparams if r.product is finding.node), None)
+            noise = observed.value(layer.noise) if layer is not None else None
+            return None if noise is None else bool((noise >= 0).all() and (noise < 1).all())
         if finding.observed.kind == "scaled_noise":
             layer = next((r for r in ctx.roles.reparams if r.product is finding.node), None)
             again = sampler_scale(ctx, layer, observed.result) if layer is not None else None
