@@ -45,6 +45,24 @@ def test_a_discriminator_that_steps_first_is_passed_over():
     assert result["loss"].endswith("backward at line 32)"), result["loss"]
 
 
+@pytest.mark.parametrize("epochs, read", [(5, False), (300, True)])
+def test_a_classifier_trained_first_is_passed_over_to_the_vaes_step(epochs, read, tmp_path, monkeypatch):
+    # its loop comes round to the batch it took with no VAE backward since: that loop's data
+    # ends there, and the VAE's loop is the step. Past 100 such rounds the run stops, and reading
+    # the code tries the classifier's backward, which the run passed over, last
+    text = open(os.path.join(RUNNING, "classifier_trained_first.py")).read().replace(
+        "for epoch in range(5):", f"for epoch in range({epochs}):")
+    (tmp_path / "train.py").write_text(text)
+    (tmp_path / "vae_common.py").write_text(open(os.path.join(RUNNING, "vae_common.py")).read())
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    assert result["loss"] == "the training step of train.py (lines 36-42, backward at line 42)", result["loss"]
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 39)], r.output
+    assert any("found by reading the code" in n for n in result["notes"]) == read, result["notes"]
+    assert not any("VAE011" == f["code"] for f in result["findings"])
+
+
 def test_a_hydra_main_runs_with_its_config_and_overrides(monkeypatch):
     monkeypatch.chdir(os.path.join(RUNNING, "hydra_app"))
     before = sorted(os.listdir("."))

@@ -229,9 +229,23 @@ def test_a_step_that_moves_its_batch_with_cuda_runs_on_a_machine_without_one_and
     assert runtime.moved(torch.ones(2), "to", 1, "cuda", torch.float64).dtype == torch.float64  # the dtype still applies
 
 
-def test_a_method_of_the_model_that_trains_is_left_out_and_said():
-    # GuHongyang/VaDE-pytorch: vade.module.pre_train(DL, pre_epoch=50) before the loop ran its
-    # own training loop in the setup (the sandbox stopped its data loader and optimiser)
+def test_a_method_of_the_model_that_trains_first_is_passed_over_and_said():
+    # GuHongyang/VaDE-pytorch: vade.module.pre_train(DL, pre_epoch=50) before the loop. Run as
+    # written, its backward (a plain autoencoder loss: no random sample) is passed over without
+    # gradients, its loop ends when it comes round, and the VAE's loop is the step; nothing trains
+    r = run(os.path.join(TRAINING, "pretrain_method.py"), "--input", "16x784", "--format", "json", "--no-cache")
+    result = json.loads(r.output)["results"][0]
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    assert result["loss"].endswith("(lines 42-47, backward at line 47)"), result["loss"]
+    assert any(n.startswith("running it passed over the backward at fixtures/training/pretrain_method.py:31 before the VAE's")
+               and "no optimiser stepped" in n for n in result["notes"]), result["notes"]
+    assert "the optimizer stepped" not in r.output
+
+
+def test_a_method_of_the_model_that_trains_is_left_out_of_the_step_read_from_the_code(monkeypatch):
+    # the same, the step read from the code (the run could not get there): the method is not
+    # called (the sandbox would stop its loader and optimiser), and the report says so
+    monkeypatch.setenv("VAELINT_TRAINING", "read")
     r = run(os.path.join(TRAINING, "pretrain_method.py"), "--input", "16x784", "--format", "json", "--no-cache")
     result = json.loads(r.output)["results"][0]
     assert r.exit_code == 0 and result["error"] is None, r.output

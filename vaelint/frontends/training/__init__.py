@@ -113,7 +113,7 @@ class TrainingFrontend(FrontendBase):
                 if way == "run" or getattr(run_error, "argv", False) or getattr(run_error, "own_step_failed", False):
                     raise _plain(run_error) from None
                 try:
-                    program = self._read(ref, request, path, home)
+                    program = self._read(ref, request, path, home, getattr(run_error, "passed_sites", set()))
                 except VaelintError as read_error:
                     if getattr(run_error, "build", None) is not None:
                         return run_error.build()  # the run's step with no reparameterisation
@@ -125,18 +125,23 @@ class TrainingFrontend(FrontendBase):
                 return program
         return self._read(ref, request, path, home)
 
-    def _read(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile) -> Program:
+    def _read(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile, passed: set = frozenset()) -> Program:
         from vaelint.frontends.training.liverun import given_items
 
         with given_items(request.inputs):  # a stood-in data set's items are of the --input specs
-            return self._read_code(ref, request, path, home)
+            return self._read_code(ref, request, path, home, passed)
 
-    def _read_code(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile) -> Program:
+    def _read_code(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile, passed: set = frozenset()) -> Program:
+        """The likeliest step the code holds; a backward that running the code passed over as no
+        VAE's (``passed``: (path, line)) only after the others."""
         files = [home] + neighbours(path)
         request.progress("import")
         tried = []
         files_by_scope = {id(s.node): f for f in files for s in f.scopes.values()}
-        for site, frames, direct in candidates(ref, home, files, request):
+        found = candidates(ref, home, files, request)
+        found.sort(key=lambda c: (os.path.realpath(files_by_scope.get(id(c[0].place.scope.node), home).path),
+                                  c[0].place.statements()[-1].lineno) in passed)
+        for site, frames, direct in found:
             boundary = find_boundary(frames)
             if boundary is None:
                 tried.append(f"line {site.place.line}: no batch found (no loop over a data loader, next(...) or batch parameter on the way to it)")

@@ -13,7 +13,9 @@ loop's syntax is assumed; the run is watched instead (:class:`Watch`):
   ``scaler.scale(loss).backward()``, ``accelerator.backward(loss)``) is stopped: one
   whose graph reaches a reparameterised sample (noise the code drew, multiplied
   into the graph) ends the run (:class:`Reached`); another (a discriminator's, a
-  pretraining phase's) is passed over without computing gradients.
+  pretraining phase's) is passed over without computing gradients;
+* a loop that comes round to a batch it took before, with no VAE backward since (a classifier
+  trained first, epoch after epoch), ends its data there: the code goes on to its next phase.
 
 At the VAE backward the user's frames on the stack are read (:func:`step_from`): the
 frame that took the batch (or that holds the model's inputs) is the step's frame;
@@ -31,8 +33,10 @@ import types
 from dataclasses import dataclass
 
 from vaelint.frames import is_user_file
+from vaelint.frontends.training.livebinding import OneBatch as _OneBatch, after_binding
 
 MAX_BATCHES = 16  # batches the code may take, over all its loaders, before a VAE backward
+MAX_ROUNDS = 100  # loops (epochs) that may come round to a batch they took before a VAE backward
 
 
 class Reached(BaseException):
@@ -95,6 +99,8 @@ class Watch:
         self.making = False  # a batch is being made (its random values are data, not noise)
         self.built: list = []  # the modules with a training_step the code built
         self.reached: Reached | None = None  # the VAE backward's stop, once raised
+        self.sites: set = set()  # (code, position, loader) where a batch was taken
+        self.rounds = 0  # loops that came round to such a site: each ended there
 
     # ---- noise
     def _record_noise(self, t):
@@ -163,24 +169,35 @@ class Watch:
     def take(self, loader):
         if self.reached is not None:
             raise self.reached
-        if self.passed:
-            # the iteration that passed over a backward is over without a VAE's: its loop would
-            # run again (the code after the backward already ran once), so the run ends here
-            raise Stopped("the first batch's step ended with no backward of a VAE loss")
+        frame = _taker()
+        where = position(frame) if frame else (0, 0)
+        site = (frame.f_code if frame else None, where, id(loader))
+        if site in self.sites:
+            # a loop that took a batch here came round with no backward of a VAE loss since (a
+            # pretraining phase, a classifier trained first, an evaluation loop): its data ends,
+            # so the code goes on to its next phase, as it would once that loop had run
+            self.rounds += 1
+            if self.rounds > MAX_ROUNDS:
+                passed = (f", passing over {len(self.passed)} backward(s) whose loss reaches no random sample (another "
+                          "network's, a pretraining phase's)") if self.passed else ""
+                raise Stopped(
+                    f"the code's loops came round {MAX_ROUNDS} times{passed} without a backward of a loss that reaches "
+                    "a reparameterised sample"
+                )
+            raise StopIteration
+        self.sites.add(site)
         if self.batches >= MAX_BATCHES:
             raise Stopped(
                 f"the code took {MAX_BATCHES} batches without reaching the backward of a loss that reaches a "
                 "reparameterised sample"
             )
         self.batches += 1
-        frame = _taker()
         self.taking = frame
         self.making = True
         try:
             value = self.make_batch(loader)
         finally:
             self.making = False
-        where = position(frame) if frame else (0, 0)
         last = self.taken
         if last is not None and frame is not None and last.frame is frame and last.line == where and not self.model_calls:
             # zip(labelled, unlabelled): the loaders one statement reads together make one batch
@@ -189,7 +206,7 @@ class Watch:
             self.taken = Taken(value, frame, where, loader)
         self.model_calls = []
         if frame is not None:
-            _after_binding(frame, self.taken)
+            after_binding(frame, self.taken)
         return value
 
     # ---- model calls
@@ -237,45 +254,12 @@ def position(frame) -> tuple[int, int]:
     return frame.f_lineno, 0
 
 
-def _pristine(frame, values: dict) -> dict:
-    """Copies of the objects the frame advances with ``next(NAME)`` (a KL warm-up object), as
-    they are when the batch comes in: the run advances the user's own, each step run starts
-    from a copy of this (vaelint/frontends/training/schedules.py, stepped_iterators)."""
-    import ast
-    import copy
-
-    from vaelint.frontends.training.livestep import located_frame
-
-    scope = located_frame(frame)[1]
-    if scope is None:
-        return {}
-    out = {}
-    for node in ast.walk(scope.node):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next" and node.args:
-            arg = node.args[0]
-            if isinstance(arg, ast.Name) and arg.id in values and arg.id not in out and _copyable(values[arg.id]):
-                try:
-                    out[arg.id] = copy.deepcopy(values[arg.id])
-                except Exception:  # noqa: BLE001 - a generator or a loader's iterator: not copied
-                    pass
-    return out
-
-
 def storage_of(t) -> int | None:
     """Where a tensor's memory is: how a drawn noise is known again in the graph."""
     try:
         return t.untyped_storage().data_ptr()
     except (RuntimeError, NotImplementedError):
         return None
-
-
-def _copyable(value) -> bool:
-    """A warm-up object, not a data loader's iterator or a generator (a copy would read data)."""
-    import types
-
-    from torch.utils.data.dataloader import _BaseDataLoaderIter
-
-    return not isinstance(value, (_OneBatch, _BaseDataLoaderIter, types.GeneratorType))
 
 
 def _is_user_frame(f) -> bool:
@@ -291,32 +275,6 @@ def _taker():
             return f
         f = f.f_back
     return None
-
-
-def _after_binding(frame, taken: Taken) -> None:
-    """Snapshot ``frame``'s variables at its next line: the batch is bound by then. The frame's
-    own tracer and the global one (a debugger's, coverage's) are put back right after."""
-    previous = sys.gettrace()
-    previous = getattr(previous, "_vaelint_original", previous)  # a second take before the first's line
-    own = frame.f_trace
-    own = getattr(own, "_vaelint_original", own)
-
-    def local(f, event, arg):
-        if event == "line" and f is frame:
-            taken.after = dict(f.f_locals)
-            taken.pristine = _pristine(f, taken.after)
-            taken.after.update(taken.pristine)
-            f.f_trace = own
-            sys.settrace(previous)
-            return own
-        return local
-
-    def global_(f, event, arg):
-        return previous(f, event, arg) if previous is not None else None
-
-    local._vaelint_original, global_._vaelint_original = own, previous
-    frame.f_trace = local
-    sys.settrace(global_)
 
 
 @contextlib.contextmanager
@@ -374,23 +332,3 @@ def watching(watch: Watch):
             h.remove()
         patches.restore()
         sys.settrace(trace)
-
-
-class _OneBatch:
-    """A data loader's iterator in the run: one batch, then the end of the data."""
-
-    def __init__(self, watch: Watch, loader):
-        self.watch, self.loader, self.given = watch, loader, False
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.given:
-            raise StopIteration
-        self.given = True
-        return self.watch.take(self.loader)
-
-    def __len__(self):
-        return 1
-

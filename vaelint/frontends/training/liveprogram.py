@@ -10,6 +10,7 @@ import os
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
+from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over
 
 
 def live_program(frontend, ref, request, home):
@@ -40,6 +41,10 @@ def live_program(frontend, ref, request, home):
     if capture is None:
         error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home).rstrip('.')}.")
         error.own_step_failed = failed
+        # the backwards the run passed over (a classifier's, a discriminator's): reading the code
+        # tries other steps before these
+        error.passed_sites = {(os.path.realpath(c.frames[-1][0].f_code.co_filename), c.frames[-1][1][0])
+                              for c in watch.passed if c.frames}
         if watch.passed and (not runtime.stops or runtime.stopped_here):
             # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
             # phase, which reading the code leaves out): the first is the step when nothing else is
@@ -62,8 +67,9 @@ def live_program(frontend, ref, request, home):
             f"the script's own way to {ref.name} did not reach it ({where + ': ' if where else ''}{_said(error)}), "
             f"so vaelint called {ref.name} itself, its parameters standing in"
         )
+    notes += passed_over(watch)
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
-    program.notes[:0] = notes + _moves(runtime, watch)
+    program.notes[:0] = notes + moves(runtime, watch)
     _finish(program, request, watch, home)
     _let_go(capture, watch, runtime)
     return program
@@ -125,7 +131,7 @@ def _finish(program, request, watch, home) -> None:
 
     program.notes.extend(n for n in STOOD_IN if n not in program.notes)
     program.trained_elsewhere = _trained_by(c.loss for c in watch.passed)
-    if not getattr(watch, "device_aware", False) and not _mentions_a_device(program, home):
+    if not getattr(watch, "device_aware", False) and not mentions_a_device(program, home):
         # nothing of it asks for a device (no .cuda(), .to(device), torch.cuda.is_available(), and
         # its files name none: no Fabric or Accelerator placing it): it runs on the CPU wherever
         # it runs, so no tensor of it can be on the wrong device
@@ -137,37 +143,6 @@ def _trained_by(losses) -> set:
     """id()s of the parameters the graphs of these losses reach (the backwards the run passed
     over before the VAE's: a discriminator's)."""
     return set().union(*(_parameters_reached(loss) for loss in losses))
-
-
-_DEVICE_WORDS = ("cuda", "device", "Fabric", "Accelerator", "accelerate", "set_default_device", "xla", "mps")
-
-
-def _mentions_a_device(program, home) -> bool:
-    """Do the files of the step, the script and the model's classes name a device or a library
-    that places tensors on one?"""
-    import inspect
-
-    from vaelint.frames import is_user_file
-
-    paths = {home.path, program.live_step.scope.path}
-    for module in program.model.modules():
-        for cls in type(module).__mro__:
-            try:
-                path = inspect.getsourcefile(cls) if cls.__module__ != "__main__" else None
-            except (TypeError, OSError):
-                path = None
-            path = path or next((f.__code__.co_filename for f in vars(cls).values() if inspect.isfunction(f)), None)
-            if path and is_user_file(path):
-                paths.add(path)
-    for path in paths:
-        try:
-            with open(path, encoding="utf-8-sig", errors="replace") as fh:
-                text = fh.read()
-        except OSError:
-            continue
-        if any(word in text for word in _DEVICE_WORDS):
-            return True
-    return False
 
 
 def _inputs_of(program, request, batch_value, loader) -> None:
@@ -238,7 +213,7 @@ def _passed_program(frontend, ref, request, home, capture, runtime, watch, sandb
     program.notes[:0] = [
         "the loss this step backpropagates reaches no random sample (no reparameterisation was seen): "
         "it is checked as the model's training step",
-        *_moves(runtime, watch),
+        *moves(runtime, watch),
     ]
     _finish(program, request, watch, home)
     return program
@@ -274,18 +249,6 @@ def _said(error) -> str:
 def _reaches(capture, name: str) -> bool:
     last = name.split(".")[-1]
     return any(frame.f_code.co_name == last for frame, _line, _values in capture.frames)
-
-
-def _moves(runtime, watch) -> list[str]:
-    """The moves to CUDA the run kept on the CPU, said as the rest of the training front end
-    says them: the setup's at once, the step's each with its line."""
-    from vaelint.frontends.training.program import step_move_note
-
-    moves = list(dict.fromkeys(getattr(watch, "moves", [])))
-    setup = list(dict.fromkeys(what for phase, what, _p, _l in moves if phase == "setup"))
-    notes = [f"the setup's {', '.join(setup[:3])} stayed on the CPU: this machine has no CUDA (the check runs on the CPU)"] if setup else []
-    notes += [step_move_note(what, path, line) for phase, what, path, line in moves if phase == "step"]
-    return list(dict.fromkeys(notes))
 
 
 def _plan(home, step, first: int):

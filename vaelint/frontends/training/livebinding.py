@@ -1,0 +1,86 @@
+"""A data loader's iterator in the run (:mod:`.live`), and the frame that took its batch as it
+is once the batch is bound: its variables at its next line, and copies of what it advances
+with ``next(NAME)``."""
+
+from __future__ import annotations
+
+import sys
+
+
+def pristine(frame, values: dict) -> dict:
+    """Copies of the objects the frame advances with ``next(NAME)`` (a KL warm-up object), as
+    they are when the batch comes in: the run advances the user's own, each step run starts
+    from a copy of this (vaelint/frontends/training/schedules.py, stepped_iterators)."""
+    import ast
+    import copy
+
+    from vaelint.frontends.training.livestep import located_frame
+
+    scope = located_frame(frame)[1]
+    if scope is None:
+        return {}
+    out = {}
+    for node in ast.walk(scope.node):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next" and node.args:
+            arg = node.args[0]
+            if isinstance(arg, ast.Name) and arg.id in values and arg.id not in out and copyable(values[arg.id]):
+                try:
+                    out[arg.id] = copy.deepcopy(values[arg.id])
+                except Exception:  # noqa: BLE001 - a generator or a loader's iterator: not copied
+                    pass
+    return out
+
+
+def copyable(value) -> bool:
+    """A warm-up object, not a data loader's iterator or a generator (a copy would read data)."""
+    import types
+
+    from torch.utils.data.dataloader import _BaseDataLoaderIter
+
+    return not isinstance(value, (OneBatch, _BaseDataLoaderIter, types.GeneratorType))
+
+
+def after_binding(frame, taken) -> None:
+    """Snapshot ``frame``'s variables at its next line: the batch is bound by then. The frame's
+    own tracer and the global one (a debugger's, coverage's) are put back right after."""
+    previous = sys.gettrace()
+    previous = getattr(previous, "_vaelint_original", previous)  # a second take before the first's line
+    own = frame.f_trace
+    own = getattr(own, "_vaelint_original", own)
+
+    def local(f, event, arg):
+        if event == "line" and f is frame:
+            taken.after = dict(f.f_locals)
+            taken.pristine = pristine(f, taken.after)
+            taken.after.update(taken.pristine)
+            f.f_trace = own
+            sys.settrace(previous)
+            return own
+        return local
+
+    def global_(f, event, arg):
+        return previous(f, event, arg) if previous is not None else None
+
+    local._vaelint_original, global_._vaelint_original = own, previous
+    frame.f_trace = local
+    sys.settrace(global_)
+
+
+class OneBatch:
+    """A data loader's iterator in the run: one batch, then the end of the data."""
+
+    def __init__(self, watch, loader):  # watch: the run's Watch (vaelint/frontends/training/live.py)
+        self.watch, self.loader, self.given = watch, loader, False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.given:
+            raise StopIteration
+        self.given = True
+        return self.watch.take(self.loader)
+
+    def __len__(self):
+        return 1
+

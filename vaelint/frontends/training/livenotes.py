@@ -1,0 +1,65 @@
+"""What the report says of a run of training code (:mod:`.liveprogram`): the backwards it passed
+over before the VAE's, the moves to CUDA kept on the CPU, and whether the code names a device."""
+
+from __future__ import annotations
+
+
+def passed_over(watch) -> list[str]:
+    """The note for the backwards the run passed over before the VAE's (a classifier or a
+    pretraining phase trained first, a discriminator's step): where, and that nothing trained."""
+    from vaelint.frontends.sourcemap import where
+
+    places = []
+    for c in watch.passed:
+        if c.frames:
+            frame, (line, _col), _values = c.frames[-1]
+            place = where(frame.f_code.co_filename, line)
+            if place not in places:
+                places.append(place)
+    if not places:
+        return []
+    return [f"running it passed over the backward{'s' * (len(places) > 1)} at {', '.join(places[:3])} before the VAE's: "
+            "its loss reaches no random sample (another network's, a pretraining phase's); no gradient was computed "
+            "for it and no optimiser stepped"]
+
+
+def moves(runtime, watch) -> list[str]:
+    """The moves to CUDA the run kept on the CPU, said as the rest of the training front end
+    says them: the setup's at once, the step's each with its line."""
+    from vaelint.frontends.training.program import step_move_note
+
+    moves = list(dict.fromkeys(getattr(watch, "moves", [])))
+    setup = list(dict.fromkeys(what for phase, what, _p, _l in moves if phase == "setup"))
+    notes = [f"the setup's {', '.join(setup[:3])} stayed on the CPU: this machine has no CUDA (the check runs on the CPU)"] if setup else []
+    notes += [step_move_note(what, path, line) for phase, what, path, line in moves if phase == "step"]
+    return list(dict.fromkeys(notes))
+
+
+_DEVICE_WORDS = ("cuda", "device", "Fabric", "Accelerator", "accelerate", "set_default_device", "xla", "mps")
+
+def mentions_a_device(program, home) -> bool:
+    """Do the files of the step, the script and the model's classes name a device or a library
+    that places tensors on one?"""
+    import inspect
+
+    from vaelint.frames import is_user_file
+
+    paths = {home.path, program.live_step.scope.path}
+    for module in program.model.modules():
+        for cls in type(module).__mro__:
+            try:
+                path = inspect.getsourcefile(cls) if cls.__module__ != "__main__" else None
+            except (TypeError, OSError):
+                path = None
+            path = path or next((f.__code__.co_filename for f in vars(cls).values() if inspect.isfunction(f)), None)
+            if path and is_user_file(path):
+                paths.add(path)
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8-sig", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        if any(word in text for word in _DEVICE_WORDS):
+            return True
+    return False
