@@ -27,6 +27,12 @@ from training_cli import write_script as _script
     ("trainer_object.py", "the training step of trainer_object.py:Trainer.fit (lines 20-24, backward at line 24)", ["batch"]),
     # main handed to a launcher function; the model class chosen by name
     ("launcher_main.py", "the training step of launcher_main.py:main (lines 19-23, backward at line 23)", ["x"]),
+    # a generator of the code's own over one tensor: the loop's target is the batch
+    ("generator_batches.py", "the training step of generator_batches.py (lines 22-26, backward at line 26)", ["x"]),
+    # a counter zipped beside the loader (zip(tqdm(range(n)), loader)): its item is no batch
+    ("zip_counter_loader.py", "the training step of zip_counter_loader.py (lines 35-39, backward at line 39)", ["x"]),
+    # next() of a cycled loader inside an expression: the batch bound on its own, the expression run on it
+    ("next_of_cycle_expression.py", "the training step of next_of_cycle_expression.py (lines 21-26, backward at line 26)", ["batch"]),
     # full-batch training on a graph: every epoch runs the model on the same tensors
     ("graph_full_batch.py", "the training step of graph_full_batch.py (lines 45-46, backward at line 41)", ["features", "adj_norm"]),
 ])

@@ -6,6 +6,7 @@ variables as they were when the batch came in."""
 from __future__ import annotations
 
 import ast
+import copy
 import os
 from dataclasses import dataclass, field
 
@@ -181,12 +182,17 @@ def _from_taken(entry, taken: Taken) -> _Chosen | None:
         kind = "loop"
     elif isinstance(source, (ast.Assign, ast.AnnAssign)):
         target = source.targets[0] if isinstance(source, ast.Assign) else source.target
-        pattern, names = _batch_pattern(target, source.value, after)
+        around = _around_next(source, set(after))
+        if around is not None:  # x = next(batches)[0].float().view(-1, 784): the batch, then that
+            pattern, names = ast.Name(around[0], ast.Store()), [around[0]]
+        else:
+            pattern, names = _batch_pattern(target, source.value, after)
         if pattern is None:
             pattern, names = target, sorted(target_names(target))
         region = _region_after(source_place, place)
         if region is None:
             return None
+        region = [around[1], *region] if around is not None else region
         kind = "assign"
     else:
         return None
@@ -221,6 +227,7 @@ def _batch_pattern(target: ast.expr, source: ast.expr, values: dict):
     """The part of a loop or assignment target that receives the batch: the target, less
     ``enumerate``'s index (``i, (x, y)``: the int the frame's ``i`` holds); a nested pattern
     (``(x, y), (u, _)`` over ``zip(a, b)``) takes the items of every zipped loader in order."""
+    target = _without_counters(target, source, values)
     pair = enumerated(target, source, values.get)
     if pair is not None and isinstance(pair[0], ast.Name):
         index = pair[0].id
@@ -233,6 +240,61 @@ def _batch_pattern(target: ast.expr, source: ast.expr, values: dict):
     if isinstance(target, (ast.Tuple, ast.List)):
         return target, _leaf_names(target)
     return None, []
+
+
+def _around_next(source: ast.stmt, taken: set):
+    """(name, the statement reading it) for an assignment whose value computes with the batch
+    ``next(...)`` gives (``x = next(batches)[0].float().view(-1, 784)``, ``x = prep(next(it))``):
+    the batch is bound to a name of its own (``batch`` where the code has none) and the statement
+    runs on it. None where the value is the batch itself (``x, y = next(it)``, ``.to(device)``
+    after it)."""
+    from vaelint.frontends.training.sites import next_source
+
+    if next_source(source):
+        return None
+    call = next((n for n in ast.walk(source.value) if isinstance(n, ast.Call)
+                 and (getattr(n.func, "id", None) == "next" or getattr(n.func, "attr", None) in ("next", "__next__"))), None)
+    if call is None:
+        return None
+    name = "batch" if "batch" not in taken else "__vaelint_batch"
+
+    class Swap(ast.NodeTransformer):
+        def visit_Call(self, node):
+            if (node.lineno, node.col_offset, node.end_col_offset) == (call.lineno, call.col_offset, call.end_col_offset):
+                return ast.copy_location(ast.Name(name, ast.Load()), node)
+            return self.generic_visit(node)
+
+    return name, Swap().visit(copy.deepcopy(source))
+
+
+def _without_counters(target: ast.expr, source: ast.expr, values: dict) -> ast.expr:
+    """``_, (x, y)`` over ``zip(pbar, loader)`` with ``pbar = tqdm(range(n))``: the target less
+    what a counter zipped beside the data gives (a range, ``itertools.count()``, a progress bar
+    over either), so that the batch is what the loaders give."""
+    if not (isinstance(source, ast.Call) and isinstance(source.func, ast.Name) and source.func.id == "zip"
+            and isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == len(source.args)):
+        return target
+    kept = [t for t, arg in zip(target.elts, source.args) if not _counter(arg, values)]
+    if not kept or len(kept) == len(target.elts):
+        return target
+    return kept[0] if len(kept) == 1 else ast.Tuple(elts=kept, ctx=ast.Store())
+
+
+def _counter(arg: ast.expr, values: dict) -> bool:
+    """Does ``arg`` count (``range(n)``, ``count()``, ``tqdm(range(n))``, a name holding one)?"""
+    import itertools
+
+    if isinstance(arg, ast.Call):
+        name = arg.func.attr if isinstance(arg.func, ast.Attribute) else getattr(arg.func, "id", "")
+        if name in ("range", "count", "trange"):
+            return True
+        return bool(arg.args) and name == "tqdm" and _counter(arg.args[0], values)
+    held = values.get(arg.id) if isinstance(arg, ast.Name) else None
+    for _ in range(4):  # a progress bar or two around it (tqdm's .iterable)
+        if isinstance(held, (range, itertools.count)):
+            return True
+        held = getattr(held, "iterable", None) if held is not None and not isinstance(held, (list, tuple, dict)) else None
+    return False
 
 
 def _leaf_names(pattern) -> list[str]:
@@ -324,5 +386,7 @@ def _region_for_names(scope: Scope, place: Place, names: list[str]):
         return list(block[: index + 1]), "param", scope.node
     block, index = blocks[bind_depth]
     if bind_index < 0:
-        return None, "", None
+        # bound by the innermost loop's own target (``for x in batches(data, 64)``, a generator
+        # of the code's): that loop's body is the step
+        return list(block[: index + 1]), "free", stmts[bind_depth - 1]
     return list(block[bind_index + 1: index + 1]), "free", block[bind_index]
