@@ -183,15 +183,17 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 
     def _from_meeting(self, meeting):
         shape = " x ".join(str(s) for s in meeting.shape) or "scalar"
-        made = (
-            f"{meeting.made_by}() at {meeting.made.where()} makes a tensor of shape "
-            f"{shape} on the CPU"
-            if meeting.made is not None
-            else f"a tensor of shape {shape} made outside torch's functions (torch.FloatTensor(...), "
-            "torch.Tensor(...), Variable(...)) is on the CPU"
-        )
+        if meeting.made is not None:
+            made = f"{meeting.made_by}() at {meeting.made.where()} makes a tensor of shape {shape} on the CPU"
+        elif meeting.held:
+            made = (f"the model's attribute {meeting.held}, a tensor of shape {shape} that is neither a parameter "
+                    "nor a buffer (so model.to(device) does not move it), is on the CPU")
+        else:
+            made = (f"a tensor of shape {shape} made outside torch's functions (torch.FloatTensor(...), "
+                    "torch.Tensor(...), Variable(...)) is on the CPU")
         where = f" at {meeting.loc.where()}" if meeting.loc else ""
-        seen = CpuTensorSeen(made, f"the model's GPU tensors in {meeting.op}{where}", meeting.made_by or "tensor", True)
+        op = "attribute" if meeting.made is None and meeting.held else meeting.made_by or "tensor"
+        seen = CpuTensorSeen(made, f"the model's GPU tensors in {meeting.op}{where}", op, True)
         return self.report(seen, meeting.made or meeting.loc)
 
     def _from_graph(self, ctx):
@@ -377,6 +379,10 @@ class CpuTensorSeen(Observed):
     def fix(self) -> str:
         if self.op == "cpu":
             return "keep the tensor on its device: drop .cpu() (or move the result back with .to(x.device))"
+        if self.op == "attribute":
+            return ("register it with the module so that model.to(device) moves it: self.register_buffer('prior_loc', "
+                    "torch.zeros(z_dim)), and build what holds it from the buffers in forward (Normal(self.prior_loc, "
+                    "self.prior_scale)); or make it there from the input: torch.zeros_like(mu)")
         if self.op.startswith("rand") or self.op in ("normal", "empty"):
             return "draw it where the model is: torch.randn_like(std), or pass device=std.device"
         return "create it where the model is: torch.zeros_like(x) / x.new_zeros(...), or pass device=x.device"

@@ -53,6 +53,7 @@ class Meeting:
     made: SourceLoc | None  # where the CPU tensor was created or moved to the CPU, when known
     made_by: str | None  # the op that made it ("randn", "cpu", ...)
     shape: tuple  # the CPU tensor's shape
+    held: str | None = None  # the model's attribute that holds it ("prior.loc"), when one does
 
 
 @dataclass
@@ -70,6 +71,7 @@ class SimulatedCuda(torch.Tensor):
     # are held until the simulated run ends: memory a freed tensor gave back would be handed
     # out again, and a CPU tensor made there later is no GPU tensor
     _storages: dict = {}
+    _held: dict = {}  # id -> the model's attribute holding a tensor that is no parameter or buffer
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
@@ -90,12 +92,15 @@ class SimulatedCuda(torch.Tensor):
             # a tensor the user's code made on (or moved to) the CPU carries where; an unlabelled
             # one over a simulated tensor's memory (Variable(t)) is that tensor
             and (hasattr(t, "_vaelint_made") or not _on_simulated_memory(t))
+            # placed on the GPU by the code where this machine has none (the setup's .cuda())
+            and not hasattr(t, "_vaelint_on_gpu")
         ]
         if plain and name not in _ALLOWED and cls._meetings is not None:
             t = plain[0]
             made = getattr(t, "_vaelint_made", (None, None))
             stack = user_stack()
-            cls._meetings.append(Meeting(name, stack[0] if stack else None, made[0], made[1], tuple(t.shape)))
+            held = cls._held.get(id(t))
+            cls._meetings.append(Meeting(name, stack[0] if stack else None, made[0], made[1], tuple(t.shape), held))
         with torch._C.DisableTorchFunctionSubclass():
             out = func(*args, **kwargs)
         if name == "cpu" or (name == "to" and _to_cpu(args, kwargs) and _cpu_written_here()):
@@ -330,6 +335,7 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
     sim_inputs = tuple(x.detach().as_subclass(SimulatedCuda) for x in inputs)
     SimulatedCuda._meetings = sim.meetings
     SimulatedCuda._storages = {}
+    SimulatedCuda._held = held_tensors(module)
     for t in (*state.values(), *sim_inputs):
         _remember(t)
     try:
@@ -346,7 +352,27 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
     finally:
         SimulatedCuda._meetings = None
         SimulatedCuda._storages = {}  # the run's memory, held so far, is given back
+        SimulatedCuda._held = {}
     return sim
+
+
+def held_tensors(module: nn.Module) -> dict:
+    """id -> name of the tensors the model holds as plain attributes, neither parameters nor
+    buffers (``self.prior = Normal(torch.zeros(z), ...)``: ``prior.loc``), which
+    ``model.to(device)`` does not move."""
+    out: dict = {}
+    wrapped = "model." if type(module).__module__.startswith("vaelint.") else ""  # the capture's wrapper
+    for prefix, sub in module.named_modules():
+        prefix = prefix[len(wrapped):] if wrapped and prefix.startswith(wrapped) else "" if f"{prefix}." == wrapped else prefix
+        for key, value in vars(sub).items():
+            if key.startswith("_") or isinstance(value, nn.Module):
+                continue
+            name = f"{prefix}.{key}" if prefix else key
+            inner = vars(value).items() if hasattr(value, "__dict__") and not isinstance(value, torch.Tensor) else ()
+            for label, t in [(name, value), *((f"{name}.{k}", v) for k, v in inner if not k.startswith("_"))]:
+                if isinstance(t, torch.Tensor) and not isinstance(t, nn.Parameter):
+                    out.setdefault(id(t), label)
+    return out
 
 
 def simulated_run(ctx) -> Simulation:

@@ -93,7 +93,7 @@ def _patched():
             if kept is None:
                 return real(self, *a, **k)
             _remember(kept[1], self)
-            return kept[0]
+            return placed_on_gpu(kept[0], self)
 
         fn.__name__ = fn.__qualname__ = name  # torch function modes (the simulated GPU) dispatch on it
         patches.set(owner, name, fn)
@@ -115,6 +115,27 @@ def _patched():
             yield
     finally:
         patches.restore()
+
+
+GPU_MARK = "_vaelint_on_gpu"  # a tensor the code placed on the GPU, kept on the CPU here
+
+
+def placed_on_gpu(value, owner=None):
+    """``value``, a tensor the code placed on CUDA, marked so (VAE012's simulated GPU counts it
+    as a GPU tensor: the prior's ``loc.cuda()`` made at build time is no CPU tensor there). A
+    tensor handed back as itself (``t.cuda()`` with no CUDA) is marked as a new view, as a real
+    move makes a new tensor: ``t`` itself stays a CPU tensor."""
+    import torch
+
+    if not isinstance(value, torch.Tensor) or isinstance(owner, torch.nn.Module):
+        return value
+    if value is owner:
+        value = value.view_as(value)
+    try:
+        setattr(value, GPU_MARK, True)
+    except (AttributeError, RuntimeError):
+        pass
+    return value
 
 
 def _names_cuda(device) -> bool:
@@ -143,6 +164,7 @@ class _MadeOnCpu(TorchFunctionMode):
             if not torch.cuda.is_available():
                 kwargs = {**kwargs, "device": "cpu"}
                 _remember(f"{getattr(func, '__name__', 'a tensor')}(device={str(device)!r})")
+                return placed_on_gpu(func(*args, **kwargs))
         return func(*args, **kwargs)
 
 
