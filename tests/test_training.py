@@ -349,6 +349,31 @@ def test_read_code_finds_enumerate_wherever_the_loop_holds_it(tmp_path, monkeypa
     assert [row["name"] for row in result["flow"] if row["stage"] == "input"][:1] == batch[:1], result["flow"]
 
 
+@pytest.mark.parametrize("wrap", ["torch.nn.DataParallel(VAE())", "torch.nn.parallel.DistributedDataParallel(VAE())", "VAE()"])
+def test_read_code_takes_a_parallel_wrapped_model_as_the_model(tmp_path, monkeypatch, wrap):
+    # the step read from the code (not run) builds its setup as one process too: the wrapper
+    # is the model itself. Its forward was not traced through: "no reparameterisation" and a
+    # false VAE011 "module (VAE) gets no gradient"
+    import json as _jsonlib
+
+    from training_cli import write_script
+
+    monkeypatch.setenv("VAELINT_TRAINING", "read")
+    write_script(
+        tmp_path, "import torch", "from vae_common import VAE, elbo",
+        f"model = {wrap}", "opt = torch.optim.Adam(model.parameters())",
+        "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
+        "for epoch in range(3):", "    for (x,) in loader:",
+        "        recon, mu, logvar = model(x)", "        loss = elbo(recon, x, mu, logvar)",
+        "        opt.zero_grad()", "        loss.backward()", "        opt.step()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--format", "json", "--no-cache")
+    (result,) = _jsonlib.loads(r.stdout)["results"]
+    assert result["error"] is None and result["findings"] == [], r.output
+    assert [row["stage"] for row in result["flow"]].count("reparam") == 2, result["flow"]
+
+
 def test_a_batch_read_by_attribute_takes_its_keys_from_the_input(tmp_path, monkeypatch):
     # torchtext's and PyG's batches are read by attribute (batch.sentence, data.x): --input
     # batch.KEY=SPEC gives a record read either way (it was a dict: "'dict' object has no attribute")

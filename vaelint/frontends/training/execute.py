@@ -38,12 +38,16 @@ class Execution:
 def execute(plan: Plan, script_args: list[str]) -> Execution:
     from vaelint.frontends import standins
     from vaelint.frontends.load import load_module
+    from vaelint.frontends.training.livecuda import one_process
 
     runtime = Runtime(plan.site.place.scope.path)
     runtime.BatchUse = BatchUse
     run = Execution(plan, runtime, Sandbox(plan.entry.path))
     overrides = {p: st for p, st in plan.statements.items() if p != plan.entry.path}
-    with standins.installed(), run.sandbox.active(), script_argv(plan.entry.path, script_args, run), record_module_sites(run.sites):
+    # distributed code as one process, a DataParallel model as the model itself, as in a run of the
+    # code as written (vaelint/frontends/training/livecuda.py)
+    with standins.installed(), run.sandbox.active(), script_argv(plan.entry.path, script_args, run), \
+            record_module_sites(run.sites), one_process():
         try:
             load_module(
                 plan.entry.path, statements=plan.statements[plan.entry.path], overrides=overrides,
