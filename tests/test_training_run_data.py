@@ -207,3 +207,21 @@ def test_a_stood_in_data_set_has_its_real_length_so_a_split_by_number_works(tmp_
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py")
     assert result["error"] is None and not any("did not reach its step" in n for n in result["notes"]), r.output
+
+
+def test_a_stood_in_data_sets_vocabulary_is_the_size_the_token_ids_give():
+    # len(train.w2i), train.w2i["<pad>"], i2w[str(i)] of a text data set whose files are not here
+    from vaelint.frontends.training.livevocab import vocab_attribute
+    from vaelint.inputs import parse_input_spec
+
+    specs = [parse_input_spec("32x20:int64:1000")]
+    w2i, i2w = vocab_attribute("w2i", specs), vocab_attribute("idx2word", specs)
+    assert len(w2i) == len(i2w) == 1000 and vocab_attribute("vocab_size", specs) == 1000
+    assert [w2i[t] for t in ("<pad>", "<sos>", "<eos>", "<unk>")] == [0, 1, 2, 3]
+    assert 4 <= w2i["the"] < 1000 and w2i.get("the") == w2i["the"]
+    assert i2w[0] == "<pad>" and i2w["5"] == i2w[5] and i2w[5] != "<unk>"
+    assert len(vocab_attribute("vocab", specs).stoi) == 1000  # torchtext's Vocab read through .stoi
+    # the near misses: a name that says no vocabulary, and no token ids to size one
+    assert vocab_attribute("labels", specs) is None
+    assert vocab_attribute("w2i", [parse_input_spec("32x784")]) is None
+    assert vocab_attribute("w2i", [parse_input_spec("32:int64:3")]) is None

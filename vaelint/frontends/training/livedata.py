@@ -60,6 +60,17 @@ def _stand_in(obj, cls, error: BaseException, init) -> None:
     def __getattr__(self, item):
         if item.startswith("_"):
             raise AttributeError(item)  # a private attribute, a probe (vaelint's, pickle's, copy's)
+        from vaelint.frontends.training.datasets import GIVEN
+        from vaelint.frontends.training.livevocab import vocab_attribute
+
+        vocab = vocab_attribute(item, GIVEN)
+        if vocab is not None:  # len(train.w2i): the vocabulary the --input's token ids give
+            note = (f"the data set {name}'s {item} is a vocabulary of {len(vocab) if hasattr(vocab, '__len__') else vocab} "
+                    "words, the bound of the --input's token ids")
+            if note not in STOOD_IN:
+                STOOD_IN.append(note)
+            self.__dict__[item] = vocab  # the same one when the step reads it again
+            return vocab
         return StandIn(f"{name}.{item} (the data set stands in: its data is not here)")
 
     standing = type(name, (cls,), {
