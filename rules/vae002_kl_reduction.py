@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import math
 
-from vaelint.facts.lossscales import loss_scales, why_no_loss_scales
+from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ConfirmNeed, Need, Severity
@@ -127,6 +127,12 @@ over everything.
         ),
         # the same, the KL divided by the sequence length (dim 0) instead of the batch size
         Example(fill(_SEQUENCE_FIRST, divisor="x.size(0)"), inputs=("10x6x3",), at="finding", message="divided by x.size(1)"),
+        # a weight on the KL beside the reductions: one beta_eff, as the header and VAE004 say it
+        Example(
+            _model("F.mse_loss(recon, x)", "1e-3 * kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding",
+            message="the reductions give D = 20 (B=8), and the KL term is multiplied by 0.001, so beta_eff = 0.001*D = 0.02:",
+            fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "1e-3 * kl_elem.sum(dim=1).mean(dim=0)"), unsafe=True,
+        ),
     ]
 
     def check(self, ctx):
@@ -159,6 +165,7 @@ over everything.
             rec_own=_reduced(scales.rec),
             kl_own=_reduced(scales.kl),
             rec_weight=scales.rec.explicit,
+            kl_weight=scales.kl.explicit,
         )
         yield self.report(seen, loc, node=scales.kl.term, severity=Severity.ERROR if scales.batch_power else Severity.WARNING)
 
@@ -234,6 +241,7 @@ class ReductionsSeen(Observed):
     size: str = "x.size(0)"  # how the code reads the batch size: x.size(1) for (T, B, F) data
     kl_own: tuple = (0, 1.0, 1.0)
     rec_weight: float = 1.0  # a number written on the reconstruction term (rec * alpha): the ELBO's weight a
+    kl_weight: float = 1.0  # a number written on the KL term (1e-5 * kl): VAE004's, but in beta_eff all the same
 
     @property
     def shows_at_twice_the_batch(self) -> bool:
@@ -244,14 +252,16 @@ class ReductionsSeen(Observed):
     def message(self) -> str:
         value = f"{self.ratio:.6g}"
         changes = ", and changes with the batch size" if self.batch_power else ""
-        if self.rec_weight and not math.isclose(self.rec_weight, 1.0, rel_tol=1e-3):
-            # rec * alpha: the weight the ELBO's terms get is the reductions' ratio over alpha
-            weighted = f"{self.ratio / self.rec_weight:.6g}"
+        beta = BetaEff(self.formula, self.ratio, self.kl_weight, self.rec_weight)
+        if beta.weighted:
+            # rec * alpha, 1e-5 * kl: the weight the ELBO's terms get is the reductions' ratio times
+            # the KL's weight over the reconstruction's, as the report's header says it
+            weights = [f"the {name} term is multiplied by {w:g}" for name, w in (("KL", self.kl_weight), ("reconstruction", self.rec_weight))
+                       if w and not math.isclose(w, 1.0, rel_tol=1e-3)]
             return (
                 f"the reconstruction term is reduced as {self.rec} but the KL term as {self.kl}: the reductions give "
-                f"{self.formula} = {value} (B={self.batch}), and the reconstruction is multiplied by {self.rec_weight:g}, "
-                f"so beta_eff = {self.formula}/{self.rec_weight:g} = {weighted}: the KL term weighs {weighted} times what the "
-                f"ELBO gives it{changes}."
+                f"{self.formula} = {value} (B={self.batch}), and {' and '.join(weights)}, so {beta.said()}: the KL term "
+                f"weighs {beta.value:.6g} times what the ELBO gives it{changes}."
             )
         return (
             f"the reconstruction term is reduced as {self.rec} but the KL term as {self.kl}: beta_eff = "

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import math
 
-from vaelint.facts.lossscales import loss_scales, why_no_loss_scales
+from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, why_no_loss_scales
 from vaelint.facts.context import loc_of
 from vaelint.facts.weightsource import _factor_side, factor_source
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
@@ -39,6 +39,11 @@ class VAE(nn.Module):
 
 def _model(kl: str, beta: str = "1.0") -> str:
     return fill(_MODEL, kl=kl, beta=beta)
+
+
+def _weighted(rec: str, kl: str) -> str:
+    """The model with the reconstruction term written too."""
+    return fill(_MODEL.replace("return rec + {KL}", "return {REC} + {KL}"), rec=rec, kl=kl, beta="1.0")
 
 
 # the KL kept on self and weighted by an option (MONet, CycleGAN-style models): the factor is
@@ -102,6 +107,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         Example(_model("self.beta * kl"), inputs=("8x20",)),
         Example(_model("kld_weight * kl"), inputs=("8x20",)),
         Example(fill(_KL_ON_SELF, kl="self.loss_E"), inputs=("6x20",)),
+        # both terms weighed alike: the ELBO, scaled (the near miss of 0.5 * kl)
+        Example(_weighted("0.5 * rec", "0.5 * kl"), inputs=("8x20",)),
     ]
     INVALID = [
         Example(_model("0.01 * kl"), inputs=("8x20",), at="finding", message="the literal 0.01", fixed=_model("kl"), unsafe=True),
@@ -110,6 +117,14 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             fixed=_model("kl", beta="4.0"), unsafe=True,
         ),
         Example(_model("kl * 0.5"), inputs=("8x20",), at="finding", message="beta_eff = 0.5", fixed=_model("kl"), unsafe=True),
+        # the reconstruction averaged over its values: beta_eff as the header and VAE002 say it
+        Example(
+            _weighted("F.binary_cross_entropy(recon, x, reduction='sum') / x.numel() * x.size(0)", "1e-3 * kl"),
+            inputs=("8x20",), at="finding", message="with the reductions' D = 20 (VAE002), beta_eff = 0.001*D = 0.02 while",
+            fixed=_weighted("F.binary_cross_entropy(recon, x, reduction='sum') / x.numel() * x.size(0)", "kl"), unsafe=True,
+        ),
+        # the reconstruction weighed 10 and the KL 0.5: beta_eff = 0.05
+        Example(_weighted("10 * rec", "0.5 * kl"), inputs=("8x20",), at="finding", message="beta_eff = 0.5/10 = 0.05 while"),
         Example(
             fill(_KL_ON_SELF, kl="self.opt.beta * self.loss_E"), inputs=("6x20",), at="finding", message="(self.opt.beta = 0.5 at",
             fixed=fill(_KL_ON_SELF, kl="self.loss_E"), unsafe=True,
@@ -149,10 +164,14 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             factor = factor / 2  # the formula's own missing 1/2 is VAE007's finding, not a weight
             if math.isclose(factor, ctx.beta, rel_tol=1e-3):
                 return
+        beta = beta_eff(scales, ctx)
+        if beta.rec_weight and math.isclose(factor / beta.rec_weight, ctx.beta, rel_tol=1e-3):
+            return  # 0.5 * rec + 0.5 * kl: the terms weighed alike
         main = max(consts, key=lambda f: abs(math.log(abs(f.value))))
         loc = main.loc
         source = factor_source(ctx, main)
-        yield self.report(KLFactorSeen(factor, source, ctx.beta), loc, node=scales.kl.term)
+        said = BetaEff(beta.reductions, beta.reductions_value, factor, beta.rec_weight)
+        yield self.report(KLFactorSeen(factor, source, ctx.beta, said), loc, node=scales.kl.term)
 
     def autofix(self, finding, ctx):
         """Unsafe (the loss's scale changes): the factor on the KL term written as the
@@ -165,6 +184,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         scales = next((s for s in (loss_scales(ctx).each_kl() if loss_scales(ctx) else ()) if s.kl.term is finding.node), None)
         if scales is None or scheduled_weight(ctx, scales.kl) is not None:
             return None
+        if not math.isclose(scales.rec.explicit or 1.0, 1.0, rel_tol=1e-3):
+            return None  # the reconstruction weighed too: the edit is the user's to choose
         factor = next((f for f in scales.kl.factors if f.kind == "const" and f.loc == finding.loc), None)
         if factor is None or ctx.view.op(factor.node) != "mul":
             return None
@@ -238,15 +259,28 @@ class KLFactorSeen(Observed):
     factor: float
     source: str  # "a literal", "self.kld_weight", ...
     beta: float
+    said: BetaEff | None = None  # beta_eff with the reductions and the reconstruction's weight, as the header says it
 
     def message(self) -> str:
+        said = self.said
+        if said is None or said.reductions == "1" and math.isclose(said.rec_weight or 1.0, 1.0, rel_tol=1e-3):
+            return (
+                f"the KL term is multiplied by {self.factor:.6g} ({self.source}), so beta_eff = {self.factor:.6g} "
+                f"while the declared beta is {self.beta:g}."
+            )
+        parts = []
+        if said.reductions != "1":
+            parts.append(f"the reductions' {said.reductions} = {said.reductions_value:.6g} (VAE002)")
+        if said.rec_weight and not math.isclose(said.rec_weight, 1.0, rel_tol=1e-3):
+            parts.append(f"the reconstruction's weight {said.rec_weight:g}")
         return (
-            f"the KL term is multiplied by {self.factor:.6g} ({self.source}), so beta_eff = {self.factor:.6g} "
-            f"while the declared beta is {self.beta:g}."
+            f"the KL term is multiplied by {self.factor:.6g} ({self.source}); with {' and '.join(parts)}, "
+            f"{said.said()} while the declared beta is {self.beta:g}."
         )
 
     def fix(self) -> str:
-        return f"remove the factor, or declare the weight you intend with --beta {self.factor:.6g}"
+        weight = self.factor / (self.said.rec_weight or 1.0) if self.said is not None else self.factor
+        return f"remove the factor, or declare the weight you intend with --beta {weight:.6g}"
 
 
 @dataclass

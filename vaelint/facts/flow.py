@@ -12,7 +12,7 @@ from vaelint.capture.outputs import path_text
 from vaelint.facts.context import Context, loc_of
 from vaelint.diagnostics import FlowRow, TargetResult
 from vaelint.frames import SourceLoc, is_user_file
-from vaelint.facts.lossscales import loss_scales
+from vaelint.facts.lossscales import BetaEff, loss_scales
 from vaelint.facts.roles import Roles
 from vaelint.facts.schedules import scheduled_weight
 
@@ -37,11 +37,8 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
             now = f"{weight:.3g}" if formula == "1" else f"{weight:.3g}*{formula}"
             later = "never settling" if limit is None else f"{limit:g}" if formula == "1" else f"{limit:g}*{formula}"
             formula = f"{now} at {s.counter} {s.values[0][0]}, annealed ({s.name}) to {later}"
-        elif not math.isclose(weight, 1.0, rel_tol=1e-3):
-            formula = f"{weight:g}" if formula == "1" else f"{weight:g}*{formula}"
-        rec_weight = one.rec.explicit
-        if rec_weight and not math.isclose(rec_weight, 1.0, rel_tol=1e-3) and scheduled is None:
-            formula = f"{formula}/{rec_weight:g}" if formula != "1" else f"1/{rec_weight:g}"  # rec * alpha
+        else:
+            formula = BetaEff(formula, 1.0, weight, one.rec.explicit).formula  # as VAE002 and VAE004 say it
         loc = one.kl.term.meta.get("loc")
         formulas.append((formula, f"line {loc.line}" if loc else "?"))
     if len({f for f, _ in formulas}) == 1:

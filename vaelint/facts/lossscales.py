@@ -116,6 +116,49 @@ class LossScales:
         return f"{top}/{bottom}"
 
 
+@dataclass(frozen=True)
+class BetaEff:
+    """beta_eff of one KL term, said one way everywhere (the report's header, VAE002, VAE004):
+    the reductions' formula, times the KL's written weight, over the reconstruction's."""
+
+    reductions: str  # "D", "B*D", "1"
+    reductions_value: float  # at the user's batch
+    kl_weight: float
+    rec_weight: float
+
+    @property
+    def formula(self) -> str:
+        f = self.reductions
+        if self.rec_weight and math.isclose(self.kl_weight, self.rec_weight, rel_tol=1e-3):
+            return f  # 0.5 * rec + 0.5 * kl: both terms weighed alike
+        if not math.isclose(self.kl_weight, 1.0, rel_tol=1e-3):
+            f = f"{self.kl_weight:g}" if f == "1" else f"{self.kl_weight:g}*{f}"
+        if self.rec_weight and not math.isclose(self.rec_weight, 1.0, rel_tol=1e-3):
+            f = f"{f}/{self.rec_weight:g}" if f != "1" else f"1/{self.rec_weight:g}"  # rec * alpha
+        return f
+
+    @property
+    def value(self) -> float:
+        return self.reductions_value * self.kl_weight / (self.rec_weight or 1.0)
+
+    @property
+    def weighted(self) -> bool:
+        """Does a weight written on a term change what the reductions give?"""
+        return not math.isclose(self.value, self.reductions_value, rel_tol=1e-3)
+
+    def said(self) -> str:
+        """``beta_eff = 1e-05*D = 0.00784``."""
+        if self.formula == f"{self.value:g}":
+            return f"beta_eff = {self.formula}"
+        return f"beta_eff = {self.formula} = {self.value:.6g}"
+
+
+def beta_eff(one: LossScales, ctx) -> BetaEff:
+    """beta_eff of ``one`` (a LossScales of one KL term) at the context's batch."""
+    data = math.prod(ctx.specs[0].sample_shape)
+    return BetaEff(one.formula(data, ctx.latent_size), one.reduction_ratio(ctx.batch), one.kl.explicit, one.rec.explicit)
+
+
 def loss_scales(ctx) -> LossScales | None:
     """The reduction facts of the reconstruction and KL terms, when both are clear
     (computed once per target: beta_eff and three rules read them)."""

@@ -46,6 +46,9 @@ def factor_source(ctx, factor) -> str:
     literal = f"{value:g}"
     if literal in text or str(value) in text:
         return f"the literal {literal}{where}"
+    divisor = _size_divisor(text, value)
+    if divisor is not None:
+        return f"the division by {divisor} = {round(1 / value)}{where}"  # / x.size(0): a length, not a batch size
     assigned = _assigned_name(loc, text, _kl_lines(factor))
     setting = _setting(factor, text)
     if setting is not None and (assigned is None or setting.startswith(assigned[0] + ".")):
@@ -53,6 +56,16 @@ def factor_source(ctx, factor) -> str:
     if assigned is not None:
         return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
     return f"a factor of {value:g}{where}"
+
+
+def _size_divisor(text: str, value: float) -> str | None:
+    """``x.size(0)`` when the line divides by a size of a tensor and the factor is one over a
+    whole number (the KL divided by the sequence length): said as the division, not as a
+    name assigned before it."""
+    if not value or value >= 1 or not _close(1 / value, round(1 / value)):
+        return None
+    found = re.findall(r"/\s*(\w[\w.]*\.(?:size\(\s*-?\d*\s*\)|shape\[\s*-?\d+\s*\])|len\(\s*\w[\w.]*\s*\))", text)
+    return found[-1] if len(set(found)) == 1 else None
 
 
 def _factor_side(factor, texts: list[str]) -> int | None:
