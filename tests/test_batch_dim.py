@@ -47,11 +47,12 @@ def test_a_sequence_first_rnns_input_has_its_batch_at_dim_1_as_the_code_shows():
 
 def test_batch_dim_0_said_on_the_command_line_is_taken_as_said():
     # the user's word over what the code shows: the sequence length is then read as B, and the
-    # loss's division by x.size(1) is a constant factor on the KL (VAE004)
+    # loss's division by x.size(1) is a constant factor on both terms alike: the ELBO scaled,
+    # beta_eff 1, no VAE004 (one beta_eff: the reconstruction's weight counts as the KL's does)
     r, result = _result(CLEAN, "--input", "12x8x5", "--batch-dim", "0")
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 0, r.output
     assert _shape(result, "x") == "B x 8 x 5"
-    assert [f["code"] for f in result["findings"]] == ["VAE004"]
+    assert result["findings"] == [] and result["beta_effective"] == "1"
     assert not any("the batch is dim 1" in n for n in result["notes"])
 
 
