@@ -29,7 +29,7 @@ from vaelint.diagnostics import Finding, TargetResult
 from vaelint.errorkinds import kind_of
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.context import Context, build_context
-from vaelint.facts.flow import beta_effective, flow_rows, loss_reading
+from vaelint.facts.flow import alike_once, beta_effective, flow_rows, loss_reading
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.shapes import make_inputs, run_batches
 from vaelint.frames import boundary, user_frame_of_traceback
@@ -321,6 +321,7 @@ def _roles_stage(target: str, loaded: Loaded, shaped: Shaped, options: Options, 
     if ctx.roles.inputs:
         result.input_text = f"{ctx.shape_text(ctx.roles.inputs[0]).split(' (')[0]} (B={specs[0].batch})"
     beta_effective(ctx, result)
+    result.flow = alike_once(result.flow)
     return ctx
 
 

@@ -107,6 +107,27 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
     return rows
 
 
+def alike_once(rows: list[FlowRow]) -> list[FlowRow]:
+    """Terms made on one line again and again (a recurrent VAE's KL of each time step, added
+    up in a loop) are one row that says how many there are, not a row each (after their
+    reductions are written in: rows alike in everything)."""
+    out: list[FlowRow] = []
+    count = 0
+    for row in rows + [None]:
+        last = out[-1] if out else None
+        if row is not None and last is not None and row.stage == "loss" and (
+            (row.stage, row.name, row.shape, row.note, row.loc) == (last.stage, last.name, last.shape, last.note, last.loc)
+        ):
+            count += 1
+            continue
+        if count and last is not None:
+            last.note = f"{last.note} ({count + 1} terms like this)" if last.note else f"{count + 1} terms like this"
+        count = 0
+        if row is not None:
+            out.append(row)
+    return out
+
+
 def _inner_loc(ctx: Context, node) -> SourceLoc | None:
     """For a node with no line of its own (Keras's per-sample average of the
     loss runs in vaelint): the nearest line among what it is computed from."""

@@ -17,6 +17,7 @@ class GraphView:
         self.modules = modules or {}
         self._anc: dict[fx.Node, frozenset] = {}
         self._values: dict[fx.Node, frozenset] = {}
+        self._around: dict[tuple, dict] = {}
         self.order = {n: i for i, n in enumerate(graph.nodes)}
 
     def op(self, node: fx.Node) -> str:
@@ -88,6 +89,26 @@ class GraphView:
             if n is not node and self.op(n) in blocked:
                 continue
             stack.extend(n.all_input_nodes)
+        return False
+
+    def reads_around(self, node: fx.Node, wanted: frozenset, blocked: frozenset) -> bool:
+        """Does ``node`` read the values of one of ``wanted`` along a path through none of
+        ``blocked`` (the data read directly, not through the encoder's heads)?"""
+        memo = self._around.setdefault((wanted, blocked), {})
+        stack, seen = [node], set()
+        while stack:
+            n = stack.pop()
+            if n in seen or n in blocked:
+                continue
+            if memo.get(n) is False:
+                continue
+            if n in wanted:
+                memo[node] = True
+                return True
+            seen.add(n)
+            stack.extend(a for a in n.all_input_nodes if not is_size(a))
+        for n in seen:
+            memo[n] = False  # nothing wanted is reached from any node the walk saw
         return False
 
     def used(self) -> frozenset:

@@ -33,8 +33,19 @@ def term_kind(view: GraphView, roles: Roles, node) -> str | None:
     ):
         return "kl"
     if any(view.depends_on(node, r.z) or view.depends_on(node, r.noise) for r in layers):
-        return "latent"
+        # a sample's term that also reads the data itself, not through the encoder's heads, is
+        # a likelihood of the data: a recurrent VAE's NLL of step t, whose decoder output is no
+        # one reconstruction (x[t] against dec(z_t, h)); a Monte Carlo KL or MMD reads no data
+        return "rec" if _reads_the_data(view, roles, node) else "latent"
     return None
+
+
+def _reads_the_data(view: GraphView, roles: Roles, node) -> bool:
+    heads = frozenset(
+        n for r in roles.reparams for n in (r.mu, r.logvar, r.std, r.z, r.noise, r.eps) if isinstance(n, fx.Node)
+    )
+    data = frozenset(n for n in roles.inputs if isinstance(n, fx.Node))
+    return bool(data) and view.reads_around(node, data, heads)
 
 
 def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
@@ -141,7 +152,7 @@ def _split_terms(
     gets, for each term split out, that chain of nodes (outermost first)."""
     if outer is None:
         outer = {}
-    if depth > 20:
+    if depth > 200:  # a sum accumulated over a recurrent VAE's time steps is as deep as they are many
         return [(sign, node)]
     name = view.op(node)
     operands = [a for a in node.args if isinstance(a, fx.Node)]
@@ -183,7 +194,7 @@ def _constant(view: GraphView, node) -> bool:
 
 def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
     """Is ``node`` a sum (through scalings) of terms of different roles?"""
-    if not isinstance(node, fx.Node) or depth > 20:
+    if not isinstance(node, fx.Node) or depth > 200:
         return False
     name = view.op(node)
     operands = [a for a in node.args if isinstance(a, fx.Node)]
