@@ -118,3 +118,26 @@ def test_a_stand_in_logger_run_is_a_context_manager():
 
     with _Anything("project")() as run:
         assert run.log({"loss": 1.0}) is not None
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_a_lightning_module_whose_base_is_a_name_set_in_a_try_is_one(monkeypatch, installed):
+    """``Base = pl.LightningModule`` (``nn.Module`` where the import fails), ``class LitVAE(Base)``
+    with a training_step: the step is checked, Lightning installed or not (before: "no loss
+    found", exit 0); a plain module of the same file with no training_step stays a model."""
+    from conftest import FIXTURES
+    from helpers import check
+    from test_training import _without_lightning
+
+    from vaelint.frontends.lightning import _lightning_classes
+    from vaelint.frontends.training.sites import parse_file
+
+    path = os.path.join(FIXTURES, "training", "lightning_base_alias.py")
+    if installed:
+        pytest.importorskip("pytorch_lightning")
+    else:
+        _without_lightning(monkeypatch)
+    result = check(path, "LitVAE", ["32x784"])
+    assert result.error is None, result.error.message
+    assert [(f.code, f.loc.line) for f in result.findings] == [("VAE002", 35)]
+    assert _lightning_classes(parse_file(os.path.realpath(os.path.join(FIXTURES, "clean", "mlp_vae.py")))) == set()

@@ -33,6 +33,11 @@ def _lightning_classes(file) -> set[str]:
     from vaelint.frontends.training.astutil import dotted
 
     found: set[str] = set()
+    # Base = pl.LightningModule (in a try: beside an nn.Module fallback): the name is Lightning's
+    aliases = {"LightningModule"} | {
+        t.id for n in ast.walk(file.tree) if isinstance(n, ast.Assign)
+        and (dotted(n.value) or "").split(".")[-1] == "LightningModule" for t in n.targets if isinstance(t, ast.Name)
+    }
     classes = [n for n in ast.walk(file.tree) if isinstance(n, ast.ClassDef)]
     changed = True
     while changed:
@@ -41,10 +46,19 @@ def _lightning_classes(file) -> set[str]:
             if cls.name in found:
                 continue
             bases = {(dotted(b) or "").split(".")[-1] for b in cls.bases}
-            if "LightningModule" in bases or bases & found:
+            if bases & aliases or bases & found or (bases and _has_training_step(cls)):
                 found.add(cls.name)
                 changed = True
     return found
+
+
+def _has_training_step(cls: ast.ClassDef) -> bool:
+    """A class with Lightning's ``training_step(self, batch, batch_idx)``, whatever its base is
+    spelled (a LightningModule by what it is)."""
+    for item in cls.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "training_step":
+            return len(item.args.args) >= 3 or item.args.vararg is not None
+    return False
 
 
 def _fit_calls(file):
