@@ -81,7 +81,17 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             _model("self.dec(z)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",), at="finding",
             message="not bounded", fixed=_model("self.dec(z)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'),
         ),
-        Example(_model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",), at="finding", message="sigmoid twice"),
+        Example(
+            _model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",),
+            at="finding", message="sigmoid twice",
+            fixed=_model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy(recon, x, reduction="sum")'),
+        ),
+        # the decoder's sigmoid a module at the end of its Sequential, the loss a module too
+        Example(
+            _model("nn.Sequential(self.dec, nn.Sigmoid())(z)", 'nn.BCEWithLogitsLoss(reduction="sum")(recon, x)'), inputs=("6x20",),
+            at="finding", message="sigmoid twice",
+            fixed=_model("nn.Sequential(self.dec, nn.Sigmoid())(z)", 'nn.BCELoss(reduction="sum")(recon, x)'),
+        ),
     ]
 
     def explains(self, failure, ctx):
@@ -99,15 +109,21 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
 
     def autofix(self, finding, ctx):
         """``F.binary_cross_entropy`` on an unbounded decoder output ->
-        ``F.binary_cross_entropy_with_logits`` (``nn.BCELoss()`` -> ``nn.BCEWithLogitsLoss()``)."""
+        ``F.binary_cross_entropy_with_logits`` (``nn.BCELoss()`` -> ``nn.BCEWithLogitsLoss()``), and
+        the other way round after a decoder that ends in a sigmoid (twice through the sigmoid)."""
         from vaelint.fixes.rewrites import renamed_call
         from vaelint.fixes.source import expr_at
 
-        if finding.node is None or ctx.view.op(finding.node) != "binary_cross_entropy":
-            return None
-        call = expr_at(finding.loc)
+        op = ctx.view.op(finding.node) if finding.node is not None else None
+        call = expr_at(finding.loc) if op in ("binary_cross_entropy", "binary_cross_entropy_with_logits") else None
         if call is None:
             return None
+        if op == "binary_cross_entropy_with_logits":
+            # the decoder's own sigmoid (a function or an nn.Sigmoid() in its Sequential) stays;
+            # the loss takes its output as the probabilities it is
+            return renamed_call(
+                call, "binary_cross_entropy_with_logits", "binary_cross_entropy", "take the decoder's output as probabilities"
+            ) or renamed_call(call, "BCEWithLogitsLoss", "BCELoss", "take the decoder's output as probabilities")
         return renamed_call(
             call, "binary_cross_entropy", "binary_cross_entropy_with_logits", "take the decoder's output as logits"
         ) or renamed_call(call, "BCELoss", "BCEWithLogitsLoss", "take the decoder's output as logits")
