@@ -8,6 +8,7 @@ import math
 
 from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
 from vaelint.facts.context import loc_of
+from vaelint.facts.schedules import scheduled_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ConfirmNeed, Need, Severity
 
@@ -165,7 +166,8 @@ over everything.
             rec_own=_reduced(scales.rec),
             kl_own=_reduced(scales.kl),
             rec_weight=scales.rec.explicit,
-            kl_weight=scales.kl.explicit,
+            # an annealed weight's value at the step run is no weight of the reductions' (the header says the schedule)
+            kl_weight=1.0 if scheduled_weight(ctx, scales.kl) is not None else scales.kl.explicit,
         )
         yield self.report(seen, loc, node=scales.kl.term, severity=Severity.ERROR if scales.batch_power else Severity.WARNING)
 

@@ -96,6 +96,9 @@ class Schedule:
     counter: str  # what it reads: "step", "epoch", "self.global_step"
     now: float  # its value at the step run
     values: list  # (counter value, weight), the step run's first
+    # computed before the step, in a loop around it (beta = min(1, epoch / 200) in the epoch
+    # loop): the step reads the variable itself, so a later step is the variable set, not the counter
+    held: bool = False
 
     @property
     def limit(self) -> float | None:

@@ -25,8 +25,8 @@ class MissingImport:
         raise VaelintError(
             "load",
             f"{where(path, line)} imports {name!r} from {module!r}, which could not be "
-            f"imported ({error}), and the model uses it. Install the package that provides "
-            f"{missing_package(module, error)!r} in this environment, or move that import out of the model's code path.",
+            f"imported ({error}), and the code checked uses it. Install the package that provides "
+            f"{missing_package(module, error)!r} in this environment, or move that import out of the code the check runs.",
         )
 
     def explanation(self) -> VaelintError:
@@ -126,7 +126,7 @@ class Unavailable(MissingImport):
         if context != SETUP:
             raise VaelintError(
                 "load",
-                f"{where(path, line)} defines {name!r} at module level, the model uses it, "
+                f"{where(path, line)} defines {name!r} at module level, the code checked uses it, "
                 f"and running that line failed ({error}). Make the value a plain constant or "
                 "compute it inside the model's __init__.",
             )

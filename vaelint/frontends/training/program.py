@@ -209,12 +209,15 @@ def _first_weighted_step(program, fn, counters: dict) -> None:
 
     settable = {n.removeprefix(SAVED) for n in fn.__code__.co_freevars} | set(fn.__globals__)
     for i, s in enumerate(program.schedules):
-        if s.now != 0 or s.counter not in settable:
+        if s.now != 0 or (s.name if s.held else s.counter) not in settable:
             continue
         later = next(((c, v) for c, v in s.values if v != 0), None)
         if later is None:
             continue
-        counters[s.counter] = later[0]
+        if s.held:
+            counters[s.name] = later[1]  # set before the step: the step reads the variable as left
+        else:
+            counters[s.counter] = later[0]
         program.schedules[i] = dataclasses.replace(s, now=later[1], values=[later, *[(c, v) for c, v in s.values if c > later[0]]])
         program.notes.append(
             f"{s.name} is 0 at {s.counter} = {s.values[0][0]}, so the step is checked at {s.counter} = {later[0]} "
@@ -253,12 +256,16 @@ def counters_set(fn, counters: dict):
 
 def _schedules(plan, fn, sandbox, home) -> list:
     """Weights the step computes from its counters (an annealed KL weight)."""
-    from vaelint.frontends.training.schedules import counters_of, find_schedules
+    from vaelint.frontends.training.schedules import counters_of, find_schedules, lead_statements
 
     frame = plan.frames[plan.boundary.frame_index]
-    loops = [s for s in frame.place.statements()[: plan.boundary.depth] if isinstance(s, (ast.For, ast.AsyncFor))]
+    path = frame.place.statements()[: plan.boundary.depth]
+    loops = [s for s in path if isinstance(s, (ast.For, ast.AsyncFor))]
     counters = counters_of(frame.scope.node, loops, plan.index_var)
-    return find_schedules(fn, plan.region, counters, frame.scope.path, source_text(frame.scope, home), sandbox)
+    return find_schedules(
+        fn, plan.region, counters, frame.scope.path, source_text(frame.scope, home), sandbox,
+        lead_statements(frame.place.statements()[: plan.boundary.depth + 1]),  # down to the data loop
+    )
 
 
 def step_description(path: str, qualname: str, lines: tuple[int, int], backward: int) -> str:

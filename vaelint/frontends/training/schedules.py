@@ -43,8 +43,12 @@ def counters_of(scope_node: ast.AST, path_loops: list[ast.stmt], index_var: str 
     return out
 
 
-def find_schedules(fn, region: list[ast.stmt], counters: set[str], path: str, text: str, sandbox) -> list[Schedule]:
-    """The step's assignments that read a counter, read at later counter values."""
+def find_schedules(
+    fn, region: list[ast.stmt], counters: set[str], path: str, text: str, sandbox, lead: list[ast.stmt] = (),
+) -> list[Schedule]:
+    """The step's assignments that read a counter, read at later counter values; ``lead``: the
+    assignments of the loops around the step that come before it (``beta = min(1, epoch / 200)``
+    at the top of the epoch loop), whose variable the step reads as it was left."""
     if not counters:
         return []
     namespace = dict(fn.__globals__)
@@ -57,7 +61,8 @@ def find_schedules(fn, region: list[ast.stmt], counters: set[str], path: str, te
             pass
     out = []
     counted: dict = {}  # step += 1 before the weight is read: the weight sees the counted value
-    for stmt in walk_statements(region):
+    held = {id(stmt) for stmt in lead}
+    for stmt in [*lead, *walk_statements(region)]:
         if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add) and isinstance(stmt.target, ast.Name) and \
                 isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, int):
             counted[stmt.target.id] = counted.get(stmt.target.id, 0) + stmt.value.value
@@ -82,7 +87,20 @@ def find_schedules(fn, region: list[ast.stmt], counters: set[str], path: str, te
             continue
         name = stmt.targets[0].id
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
-        out.append(Schedule(name, source_segment(text, stmt.value, 90), loc, counter, values[0][1], values))
+        out.append(Schedule(name, source_segment(text, stmt.value, 90), loc, counter, values[0][1], values, id(stmt) in held))
+    return out
+
+
+def lead_statements(path: list[ast.stmt]) -> list[ast.stmt]:
+    """The plain assignments each statement on the way to the step makes before the next one
+    (the epoch loop's ``beta = ...`` above its data loop)."""
+    out = []
+    for outer, inner in zip(path, path[1:]):
+        for stmt in getattr(outer, "body", []):
+            if stmt is inner:
+                break
+            if isinstance(stmt, ast.Assign):
+                out.append(stmt)
     return out
 
 
