@@ -88,7 +88,12 @@ def _two_runs(ctx, batch: int, keep: set | None):
     runs hold on to (None: all)."""
     capture = ctx.capture
     inputs = make_inputs(ctx.specs, batch, seed=0)
-    changed = tuple(_perturbed(x, spec) for x, spec in zip(inputs, ctx.specs))
+    data = [_is_data(x) for x in inputs]
+    if not any(data):
+        data = [True] * len(inputs)  # item ids alone: they are the data
+    # sample 0's data drawn again; its length, label or index kept (a batch sorted by length
+    # would otherwise reorder, and a permutation of rows is no mixing of samples)
+    changed = tuple(_perturbed(x, spec) if d else x for x, spec, d in zip(inputs, ctx.specs, data))
     wrapper = capture.wrapper
     was_training = wrapper.training
     wrapper.eval()
@@ -124,6 +129,12 @@ def _through_statistic(ctx, node, first, second) -> bool:
         if a is not None and b is not None and a.shape == b.shape and not torch.equal(a, b):
             return True
     return False
+
+
+def _is_data(x) -> bool:
+    """Floats, or integers with a dim past the batch's (token ids); not one integer per sample
+    (a length, a label, an index)."""
+    return not isinstance(x, torch.Tensor) or x.is_floating_point() or x.dim() >= 2
 
 
 def _perturbed(x: torch.Tensor, spec) -> torch.Tensor:
