@@ -265,7 +265,10 @@ class Sandbox:
 
         def chdir(path):
             if os.path.isdir(path):
-                return real(path)
+                try:
+                    return real(path)
+                except FileNotFoundError:
+                    pass  # a folder only the sandbox's own view holds (its mkdir was not made)
             sandbox._note(f"os.chdir({str(path)!r})")
             return None
 
