@@ -13,6 +13,9 @@ from vaelint.facts.context import loc_of
 from vaelint.frontends.sourcefacts import line_text
 
 
+_DIVISIONS = {"truediv", "floordiv", "div", "__truediv__", "true_divide", "div_"}
+
+
 def factor_source(ctx, factor) -> str:
     """Where the value of a constant factor on the KL term comes from, said for the message: a
     loss keyword, an attribute of the model, a module-level name, a literal, the setting it is
@@ -46,7 +49,7 @@ def factor_source(ctx, factor) -> str:
     literal = f"{value:g}"
     if literal in text or str(value) in text:
         return f"the literal {literal}{where}"
-    divisor = _size_divisor(text, value)
+    divisor = _size_divisor(text, value) if _divides_by_a_size(factor) else None
     if divisor is not None:
         return f"the division by {divisor} = {round(1 / value)}{where}"  # / x.size(0): a length, not a batch size
     assigned = _assigned_name(loc, text, _kl_lines(factor))
@@ -56,6 +59,18 @@ def factor_source(ctx, factor) -> str:
     if assigned is not None:
         return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
     return f"a factor of {value:g}{where}"
+
+
+def _divides_by_a_size(factor) -> bool:
+    """Is the factor's own op a division by a size query (``/ x.size(0)``), not a weight that
+    happens to sit on a line that also divides by one?"""
+    from vaelint.facts.graphview import is_size
+
+    node = getattr(factor, "node", None)
+    args = getattr(node, "args", ())
+    target = getattr(node, "target", None)
+    name = target if isinstance(target, str) else getattr(target, "__name__", "")
+    return name in _DIVISIONS and len(args) > 1 and hasattr(args[1], "op") and is_size(args[1])
 
 
 def _size_divisor(text: str, value: float) -> str | None:
