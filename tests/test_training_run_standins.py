@@ -1,0 +1,269 @@
+"""Data the setup reads that is not here stands in as the step reads it (issue "Any training code,
+found by running it", item 2): a data set's attributes, arrays, pickles and npz archives given
+rows of --input, dict batches by the keys the step reads, rows laid out as the items need; and a
+data file that cannot stand in says what to bring."""
+
+
+import os
+import shutil
+import textwrap
+
+import pytest
+
+from json_cli import check_json as _json
+from training_cli import RUNNING, run
+from training_cli import write_script as _script
+
+
+def test_what_the_setup_reads_of_a_data_set_is_there(monkeypatch):
+    # np.var(train_set.data / 255), len(train_set.classes), train_set.targets, a model sized from
+    # next(iter(test_loader)): a torchvision data set that is not here answers as MNIST would
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("dataset_attributes.py")
+    assert result["error"] is None, r.output
+    assert any("inferred from datasets.MNIST" in n for n in result["notes"]), result["notes"]
+
+
+def test_a_data_set_of_the_users_whose_data_is_not_here_stands_in_when_input_is_given(monkeypatch):
+    # its constructor runs curl for the missing file (refused: no program is started); with
+    # --input the batches are of the spec, so the data set stands in and the step is reached
+    from torch.utils.data import Dataset
+
+    monkeypatch.chdir(RUNNING)
+    before = Dataset.__dict__.get("__init_subclass__")
+    r, result = _json("dataset_without_its_data.py", "--input", "32x784")
+    assert result["error"] is None and r.exit_code == 0, r.output
+    assert result["loss"] == "the training step of dataset_without_its_data.py (lines 36-40, backward at line 40)"
+    note = next(n for n in result["notes"] if "the data set Shapes" in n)
+    assert "dataset_without_its_data.py:17" in note and "curl" in note and "stands in" in note
+    assert Dataset.__dict__.get("__init_subclass__") is before  # the hook is gone with the run
+    # without --input nothing stands in: the user hears what the code tried to do
+    r, result = _json("dataset_without_its_data.py")
+    assert r.exit_code == 2 and "tried to run a program (curl" in result["error"]["message"], r.output
+    assert ".." not in result["error"]["message"]
+
+
+def test_a_dict_batch_takes_the_specs_in_the_order_the_step_reads_its_keys(monkeypatch):
+    # batch["image"], batch["label"] of a data set of the user's own whose folder is not here
+    monkeypatch.chdir(RUNNING)
+    found = [("VAE002", 48)]
+    r, result = _json("dict_batch_dataset.py", "--input", "16x784", "--input", "16:int64:10")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == found, r.output
+    assert result["loss"] == "the training step of dict_batch_dataset.py (lines 43-51, backward at line 51)"
+    assert "the batch is a dict the step reads by key: ['image'] = --input 16x784, ['label'] = --input 16:int64:10 " \
+        "(the keys in the order the step reads them, or its data set's __getitem__ writes them)" in result["notes"]
+    assert any(n.startswith("the data set Digits (dict_batch_dataset.py:17)") for n in result["notes"]), result["notes"]
+    # a key named by --input batch.KEY=SPEC takes that spec; the others take the unnamed ones
+    for inputs in (["batch.image=16x784", "batch.label=16:int64:10"], ["batch.label=16:int64:10", "16x784"]):
+        r, result = _json("dict_batch_dataset.py", *[a for spec in inputs for a in ("--input", spec)])
+        assert [(f["code"], f["line"]) for f in result["findings"]] == found, (inputs, r.output)
+    # a key no --input gives is named, with the --input that would give it
+    r, result = _json("dict_batch_dataset.py", "--input", "16x784")
+    assert r.exit_code == 2, r.output
+    assert "the step uses batch['label']" in result["error"]["message"]
+    assert "--input batch.label=SPEC" in result["error"]["message"]
+
+
+def test_a_dict_batch_read_off_the_code_takes_the_specs_by_key_too(monkeypatch):
+    monkeypatch.chdir(RUNNING)
+    monkeypatch.setenv("VAELINT_TRAINING", "read")
+    r, result = _json("dict_batch_dataset.py", "--input", "16x784", "--input", "16:int64:10")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 48)], r.output
+
+
+def test_arrays_the_setup_reads_from_files_that_are_not_here_stand_in_when_input_is_given(monkeypatch):
+    # np.load at the top, np.loadtxt in a helper, the model sized from the array, an index loop
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("array_files_index_loop.py", "--input", "32x500")
+    assert r.exit_code == 1 and [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 46)], r.output
+    notes = [n for n in result["notes"] if n.startswith("the data file")]
+    assert notes == [
+        "the data file data/train_matrix.npy (np.load at array_files_index_loop.py:30) is not here: it stands in as "
+        "512 x 500 float32 rows of --input 32x500's samples",
+        "the data file data/heldout.csv (np.loadtxt at array_files_index_loop.py:27) is not here: it stands in as "
+        "512 x 500 float32 rows of --input 32x500's samples",
+    ]
+    r, result = _json("array_files_index_loop.py")  # nothing gives the batch: the missing file is named
+    assert r.exit_code == 2 and "No such file or directory: 'data/train_matrix.npy'" in result["error"]["message"]
+
+
+def test_pickled_data_that_is_not_here_stands_in_when_input_is_given(tmp_path, monkeypatch):
+    # open(..., "rb") + pickle.load, a key of the unpickled dict, the model sized from it
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("pickled_data_full_batch_slices.py", "--input", "32x30")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 39)], r.output
+    assert [n for n in result["notes"] if n.startswith("the data file")] == [
+        "the data file data/adult_train.pkl (pickle.load at pickled_data_full_batch_slices.py:28) is not here: it stands "
+        "in as 512 x 30 float32 rows of --input 32x30's samples"]
+    r, result = _json("pickled_data_full_batch_slices.py")  # nothing gives the batch: the missing file is named
+    assert r.exit_code == 2 and "data/adult_train.pkl" in result["error"]["message"]
+    # the near miss: a pickle that is here is read as written, nothing stands in
+    import pickle
+
+    import numpy as np
+
+    (tmp_path / "data").mkdir()
+    with open(tmp_path / "data" / "adult_train.pkl", "wb") as f:
+        pickle.dump({"features": np.random.rand(40, 12).astype("float32")}, f)
+    shutil.copy(os.path.join(RUNNING, "pickled_data_full_batch_slices.py"), tmp_path / "train.py")
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "32x12")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 39)], r.output
+    assert not any(n.startswith("the data file") for n in result["notes"]), result["notes"]
+
+
+def test_an_array_file_that_is_here_is_read_as_written(tmp_path, monkeypatch):
+    import numpy as np
+
+    np.save(tmp_path / "train.npy", np.random.rand(40, 20).astype("float32"))
+    _script(
+        tmp_path, "import numpy as np", "import torch", "from vae_common import VAE, elbo",
+        "data = np.load('train.npy')", "model = VAE(data.shape[1], 4)",
+        "for i in range(0, len(data), 8):", "    x = torch.from_numpy(data[i:i + 8])", "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "8x20")
+    assert result["error"] is None, r.output
+    assert not any(n.startswith("the data file") for n in result["notes"]), result["notes"]
+
+
+def test_an_npz_archive_that_is_not_here_gives_each_array_it_is_asked_for(tmp_path, monkeypatch):
+    # dsprites-style: data = np.load("...npz"); data["imgs"] sized the model and is sliced in a loop
+    _script(
+        tmp_path, "import numpy as np", "import torch", "from vae_common import VAE, elbo",
+        "with np.load('data/dsprites.npz', encoding='latin1') as data:",
+        "    imgs = torch.from_numpy(data['imgs']).float().flatten(1)",
+        "model = VAE(imgs.shape[1], 4)", "for i in range(0, len(imgs), 16):", "    x = imgs[i:i + 16]",
+        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "16x4096")
+    assert result["error"] is None, r.output
+    assert any(n.startswith("the data file data/dsprites.npz (np.load at train.py:4)") for n in result["notes"])
+
+
+def test_a_dict_batch_read_through_a_variable_key_takes_the_data_sets_keys(monkeypatch):
+    # model.get_input(batch, model.image_key), the keys from the dict __getitem__ returns
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("dict_batch_key_in_variable.py", "--input", "8x32x32x3")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 48)], r.output
+    assert any(n.startswith("the batch is a dict the step reads by key: ['image'] = --input 8x32x32x3") for n in result["notes"])
+
+
+@pytest.mark.parametrize("item, layout", [
+    # the archive holds N x 64 x 64; the item gets its channel
+    ("torch.from_numpy(self.imgs[i]).float().unsqueeze(0)", "laid out without the sample's dims of size 1 (512 x 64 x 64)"),
+    # the file holds N x H x W x C; the item is permuted to C x H x W
+    ("torch.from_numpy(self.imgs[i]).float().permute(2, 0, 1)", "laid out channels last (512 x 64 x 64 x 1)"),
+    # an item made by reshaping takes the rows as they are
+    ("torch.from_numpy(self.imgs[i]).float().reshape(1, 64, 64)", None),
+    # the near miss: the item is the row as it is: the rows stay as they were
+    ("torch.from_numpy(self.imgs[i]).float()", None),
+])
+def test_stood_in_rows_are_laid_out_as_the_data_sets_items_need(tmp_path, monkeypatch, item, layout):
+    _script(tmp_path, *textwrap.dedent(f'''
+        import numpy as np, torch, torch.nn.functional as F
+        from torch.utils.data import DataLoader, Dataset
+        from vae_common import VAE
+        class Images(Dataset):
+            def __init__(self):
+                self.imgs = np.load("data/images.npz")["imgs"][:1000]
+            def __len__(self):
+                return len(self.imgs)
+            def __getitem__(self, i):
+                return {item}, 0
+        data = Images()
+        c, h, w = data[0][0].shape
+        model = VAE(x_dim=c * h * w)
+        opt = torch.optim.Adam(model.parameters())
+        for x, _ in DataLoader(data, batch_size=8):
+            recon, mu, logvar = model(x.flatten(1))
+            loss = F.mse_loss(recon, x.flatten(1), reduction="sum") / x.size(0) - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.size(0)
+            opt.zero_grad(); loss.backward(); opt.step()
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "8x1x64x64", "--input", "8:int64:10")
+    assert result["error"] is None, r.output
+    (note,) = [n for n in result["notes"] if "data/images.npz" in n]
+    if layout is None:
+        assert "laid out" not in note, note
+    else:
+        assert note.endswith(f"{layout} so that the data set's items are 1 x 64 x 64"), note
+
+
+def test_a_text_file_the_setup_opens_that_is_nowhere_here_says_to_bring_it(tmp_path, monkeypatch):
+    _script(tmp_path, *textwrap.dedent('''
+        import numpy as np, torch
+        from vae_common import VAE, elbo
+        def load():
+            with open("data/train.amat") as f:
+                return torch.tensor(np.array([[float(v) for v in line.split()] for line in f]), dtype=torch.float32)
+        x = load()
+        model = VAE()
+        recon, mu, logvar = model(x)
+        elbo(recon, x, mu, logvar).backward()
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--input", "8x784", "--no-cache")
+    assert r.exit_code == 2, r.output
+    assert "train.amat is nowhere under this folder" in r.output and "not a file read another way (open())" in r.output
+    # the near miss: the file is in the repository, in another folder than the one run from
+    (tmp_path / "exp" / "data").mkdir(parents=True)
+    (tmp_path / "exp" / "data" / "train.amat").write_text("0 1\n")
+    r = run("train.py", "--input", "8x784", "--no-cache")
+    assert r.exit_code == 2 and "run the check from the folder you run the script from" in r.output, r.output
+
+
+def test_a_data_file_whose_reader_is_not_installed_stands_in_with_why(tmp_path, monkeypatch):
+    # pd.read_parquet without pyarrow raises ImportError, not OSError: with --input the rows stand
+    # in, and the note says why; a reader that fails another way (a bad file) still raises
+    from vaelint.frontends.training import livedata
+    from vaelint.inputs import parse_input_spec
+
+    def read_parquet(path, **kwargs):
+        error = ImportError("Missing optional dependency 'pyarrow'.")
+        error.name = "pyarrow"
+        raise error
+
+    def corrupt(path, **kwargs):
+        raise ValueError("not a parquet file")
+
+    (tmp_path / "train.parquet").write_bytes(b"PAR1")
+    spec = parse_input_spec("8x5")
+    livedata.STOOD_IN.clear()
+    livedata.MADE.clear()
+    monkeypatch.setattr("vaelint.frames.user_frame", lambda: type("Loc", (), {"where": lambda self: "train.py:3"})())
+    rows = livedata._reader(read_parquet, "pd.read_parquet", "array", spec)(str(tmp_path / "train.parquet"))
+    assert rows.shape[1:] == (5,)
+    assert "train.parquet (pd.read_parquet at train.py:3) cannot be read here (pyarrow is not installed)" in livedata.STOOD_IN[-1]
+    with pytest.raises(ValueError):
+        livedata._reader(corrupt, "pd.read_parquet", "array", spec)(str(tmp_path / "train.parquet"))
+
+
+def test_a_missing_package_in_the_data_code_says_install_or_give_the_batch(tmp_path, monkeypatch):
+    # the data helper imports a package that is not installed (openpyxl for an Excel report): without
+    # --input the run stops there, and the message says both ways on
+    (tmp_path / "data_utils.py").write_text(
+        "import torch\n\ndef load():\n    import not_installed_excel_writer\n    return torch.rand(64, 784)\n"
+    )
+    _script(tmp_path, *textwrap.dedent('''
+        import torch
+        from data_utils import load
+        from vae_common import VAE, elbo
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(load()), batch_size=16)
+        model = VAE()
+        opt = torch.optim.Adam(model.parameters())
+        for (x,) in loader:
+            recon, mu, logvar = model(x)
+            loss = elbo(recon, x, mu, logvar)
+            opt.zero_grad(); loss.backward(); opt.step()
+    ''').splitlines())
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--no-cache")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert "the code needs not_installed_excel_writer, which is not installed here: install it, or give the batch with --input" in text, text
+    # as said: with the batch given, the step is found by reading the code and checked
+    r = run("train.py", "--input", "16x784", "--no-cache")
+    assert r.exit_code == 0 and "no findings" in r.output, r.output
