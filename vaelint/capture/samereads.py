@@ -19,6 +19,8 @@ import operator
 import torch
 import torch.fx as fx
 
+from vaelint.capture.ops import op_name
+
 # indexing ops: the same arguments read the same part. Views and reshapes (x.view(-1, 392) in the
 # forward and again in the loss) stay apart: each is a line a finding (VAE006) may have to name
 _READS = frozenset({"getitem", "narrow", "select", "chunk", "split", "unbind"})
@@ -49,16 +51,12 @@ def merge_same_reads(graph: fx.Graph) -> int:
 
 
 def _read_name(node: fx.Node) -> str | None:
-    """The read op ``node`` is (``getitem``, ``view``, ...), or None."""
-    if node.op == "call_method" and isinstance(node.target, str):
-        name = node.target
-    elif node.op == "call_function" and node.target is operator.getitem:
-        name = "getitem"
-    elif node.op == "call_function" and _is_torch(node.target):
-        name = node.target.__name__
-    else:
+    """The read op ``node`` is (``getitem``, ``narrow``, ...), or None: a method, or one of
+    torch's or Python's indexing functions (never a function of the user's of the same name)."""
+    if node.op == "call_function" and node.target is not operator.getitem and not _is_torch(node.target):
         return None
-    return "getitem" if name == "__getitem__" else name if name in _READS else None
+    name = op_name(node) if node.op in ("call_method", "call_function") else None
+    return name if name in _READS else None
 
 
 def _is_torch(target) -> bool:

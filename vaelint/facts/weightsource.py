@@ -9,11 +9,12 @@ import inspect
 import math
 import re
 
+import torch.fx as fx
+
+from vaelint.capture.ops import op_name
 from vaelint.facts.context import loc_of
+from vaelint.facts.graphview import is_size
 from vaelint.frontends.sourcefacts import line_text
-
-
-_DIVISIONS = {"truediv", "floordiv", "div", "__truediv__", "true_divide", "div_"}
 
 
 def factor_source(ctx, factor) -> str:
@@ -64,13 +65,10 @@ def factor_source(ctx, factor) -> str:
 def _divides_by_a_size(factor) -> bool:
     """Is the factor's own op a division by a size query (``/ x.size(0)``), not a weight that
     happens to sit on a line that also divides by one?"""
-    from vaelint.facts.graphview import is_size
-
     node = getattr(factor, "node", None)
-    args = getattr(node, "args", ())
-    target = getattr(node, "target", None)
-    name = target if isinstance(target, str) else getattr(target, "__name__", "")
-    return name in _DIVISIONS and len(args) > 1 and hasattr(args[1], "op") and is_size(args[1])
+    if not isinstance(node, fx.Node) or op_name(node) not in ("div", "floordiv", "true_divide"):
+        return False
+    return len(node.args) > 1 and isinstance(node.args[1], fx.Node) and is_size(node.args[1])
 
 
 def _size_divisor(text: str, value: float) -> str | None:
