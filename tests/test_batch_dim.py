@@ -117,3 +117,22 @@ def test_sample_0_of_a_sparse_input_is_perturbed_as_a_dense_one():
     assert y.is_sparse and y.shape == x.shape
     assert torch.equal(y.to_dense()[1:], x.to_dense()[1:]) and not torch.equal(y.to_dense()[0], x.to_dense()[0])
 
+
+
+def test_the_batch_mixing_run_redraws_sample_0s_data_and_keeps_its_length():
+    """Tokens and floats change at sample 0; one integer per sample (a length, a label) keeps its
+    value, so a batch sorted by length keeps its order; item ids alone are still the data."""
+    from vaelint.facts.batchdeps import perturbed_inputs
+    from vaelint.facts.shapes import make_inputs
+    from vaelint.inputs import parse_input_spec
+
+    specs = [parse_input_spec(s) for s in ("6x12:int64:100", "6:int64:13", "6x3")]
+    tokens, lengths, floats = make_inputs(specs, 6, seed=0)
+    new_tokens, new_lengths, new_floats = perturbed_inputs((tokens, lengths, floats), specs)
+    assert not torch.equal(new_tokens[0], tokens[0]) and torch.equal(new_tokens[1:], tokens[1:])
+    assert not torch.equal(new_floats[0], floats[0]) and torch.equal(new_floats[1:], floats[1:])
+    assert torch.equal(new_lengths, lengths)
+    ids = [parse_input_spec("6:int64:50")]
+    (items,) = make_inputs(ids, 6, seed=0)
+    (new_items,) = perturbed_inputs((items,), ids)
+    assert new_items[0] != items[0] and torch.equal(new_items[1:], items[1:])

@@ -262,3 +262,18 @@ def test_a_weight_on_a_kl_missing_its_half_does_not_hide_the_missing_half(tmp_pa
         "kld = -torch.sum(", "kld = 0.5 * -0.5 * torch.sum(").replace("KL_WEIGHT * kld", "kld"))
     ambiguous = check(str(folded), "VAE", ["8x40"], dynamic=False)
     assert [f.code for f in ambiguous.findings] == ["VAE004"] and "multiplied by 0.5 " in ambiguous.findings[0].message
+
+
+def test_a_recurrent_vaes_nll_accumulated_over_time_steps_is_its_reconstruction():
+    """Each time step's NLL (x[t] against dec(z_t, h)) added up in forward is one reconstruction
+    of 10 parts, not regularisers of the sample; each step's KL is a KL, shown once with its
+    count (was a row per time step, the NLLs labelled 'reg')."""
+    from json_cli import check_json
+    from training_cli import RUNNING
+
+    r, result = check_json(os.path.join(RUNNING, "recurrent_terms_accumulated.py"))
+    assert r.exit_code == 0, r.output
+    rows = [row for row in result["flow"] if row["stage"] == "loss"]
+    assert [row["name"] for row in rows] == ["rec", "kl", "kl", "loss"], rows
+    assert rows[0]["reduction"] == "sum over B, 6 in each of its 10 parts"
+    assert rows[2]["reduction"] == "sum over B, 4 (9 terms like this)"

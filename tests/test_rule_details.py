@@ -373,3 +373,40 @@ def test_functional_data_parallel_runs_on_the_one_device_while_checking_and_is_p
     function = importlib.import_module("torch.nn.parallel.data_parallel").data_parallel
     with pytest.raises(RuntimeError, match="device type could not be determined"):
         function(torch.nn.Linear(2, 2), torch.zeros(1, 2))
+
+
+_WEIGHT_BESIDE_A_SIZE = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(20, 8)
+        self.dec = nn.Linear(4, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+    def weight(self):
+        return 0.01
+
+    def loss_function(self, recon, x, mu, logvar):
+        rec = F.mse_loss(recon, x, reduction="sum")
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        w = self.weight()
+        return (rec + w * kl) / x.size(0)
+"""
+
+
+def test_vae004_names_a_division_by_a_size_only_when_the_factor_is_that_division(tmp_path):
+    """``(rec + w * kl) / x.size(0)`` with w = 0.01 and a batch of 8: the factor is w, not "the
+    division by x.size(0) = 100" (which both terms share, and is 8). The division itself named is
+    the golden messages' sequence_first_kl_by_length fixtures."""
+    path = tmp_path / "m.py"
+    path.write_text(_WEIGHT_BESIDE_A_SIZE)
+    result = check(str(path), "VAE", ["8x20"], loss="loss_function")
+    [finding] = [f for f in result.findings if f.code == "VAE004"]
+    assert "(w, set at" in finding.message and "the division by" not in finding.message, finding.message

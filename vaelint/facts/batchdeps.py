@@ -88,12 +88,7 @@ def _two_runs(ctx, batch: int, keep: set | None):
     runs hold on to (None: all)."""
     capture = ctx.capture
     inputs = make_inputs(ctx.specs, batch, seed=0)
-    data = [_is_data(x) for x in inputs]
-    if not any(data):
-        data = [True] * len(inputs)  # item ids alone: they are the data
-    # sample 0's data drawn again; its length, label or index kept (a batch sorted by length
-    # would otherwise reorder, and a permutation of rows is no mixing of samples)
-    changed = tuple(_perturbed(x, spec) if d else x for x, spec, d in zip(inputs, ctx.specs, data))
+    changed = perturbed_inputs(inputs, ctx.specs)
     wrapper = capture.wrapper
     was_training = wrapper.training
     wrapper.eval()
@@ -129,6 +124,15 @@ def _through_statistic(ctx, node, first, second) -> bool:
         if a is not None and b is not None and a.shape == b.shape and not torch.equal(a, b):
             return True
     return False
+
+
+def perturbed_inputs(inputs: tuple, specs) -> tuple:
+    """The inputs with sample 0's data drawn again; its length, label or index kept (a batch
+    sorted by length would otherwise reorder, and a permutation of rows is no mixing of samples)."""
+    data = [_is_data(x) for x in inputs]
+    if not any(data):
+        data = [True] * len(inputs)  # item ids alone: they are the data
+    return tuple(_perturbed(x, spec) if d else x for x, spec, d in zip(inputs, specs, data))
 
 
 def _is_data(x) -> bool:
