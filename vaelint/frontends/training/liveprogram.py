@@ -23,6 +23,7 @@ def live_program(frontend, ref, request, home):
 
     request.progress("build")
     _keras_on_torch(home)
+    _claim_trainer_libraries(home)
     make = batch_maker(list(request.inputs))
     watch = Watch(list(request.inputs), None)
     watch.make_batch = lambda loader: make(loader, watch.taking)
@@ -73,6 +74,20 @@ def live_program(frontend, ref, request, home):
     _finish(program, request, watch, home)
     _let_go(capture, watch, runtime)
     return program
+
+
+def _claim_trainer_libraries(home) -> None:
+    """A script whose files hold no backward trains in a torch library it imports (``TVAE().fit``):
+    that library's code is read as the user's, where the step and its batch are."""
+    from vaelint.frames import claim
+    from vaelint.frontends.training.repofiles import neighbours
+    from vaelint.frontends.training.sites import find_sites
+    from vaelint.frontends.training.torchlibs import trainer_libraries
+
+    if any(find_sites(s) for f in [home, *neighbours(home.path)] for s in f.scopes.values()):
+        return
+    for folder in trainer_libraries(home.tree):
+        claim(folder)
 
 
 def _own_step_failed(runtime, watch) -> bool:

@@ -14,10 +14,13 @@ _TRAINING_CALLS = ("fit", "train", "train_model", "fit_model", "Trainer", "Train
 
 
 def trains_through_a_library(file: SourceFile, others: list[SourceFile] = ()) -> bool:
-    """A script of a torch repository (it or the repository's files it sits with import torch)
-    that calls what trains: a trainer's ``fit``/``train``, a pipeline, ``Trainer(...).run()``.
+    """A script of a torch repository (it or the repository's files it sits with import torch,
+    or a package it imports depends on torch: ``from ctgan import TVAE``) that calls what trains: a trainer's ``fit``/``train``, a pipeline, ``Trainer(...).run()``.
     Its backward is in the library, not in the repository."""
-    if not any(word in f.text for f in (file, *others) for word in ("torch", "lightning", "keras")):
+    from vaelint.frontends.training.torchlibs import imports_a_torch_library
+
+    if not any(word in f.text for f in (file, *others) for word in ("torch", "lightning", "keras")) \
+            and not imports_a_torch_library(file.tree):
         return False
     for node in ast.walk(file.tree):
         if isinstance(node, ast.Call):
