@@ -60,6 +60,39 @@ class VAE(nn.Module):
 '''
 
 
+# the 2017 way (vampprior, sylvester flows): the device chosen once when the model is built, from
+# a flag a GPU machine sets; on this machine the flag and the choice are the CPU's
+_CHOSEN = '''import argparse
+
+import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4, args=argparse.Namespace(cuda=torch.cuda.is_available())):
+        super().__init__()
+        self.args = args
+        {CHOICE}
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        std = torch.exp(0.5 * logvar)
+        {NOISE}  # <- noise
+        z = mu + std * eps  # <- sample
+        return torch.sigmoid(self.dec(z)), mu, logvar
+'''
+_BY_FLAG = """if self.args.cuda:
+            eps = torch.cuda.FloatTensor(std.size()).normal_()
+        else:
+            eps = torch.FloatTensor(std.size()).normal_()"""
+
+
+def _chosen(choice: str, noise: str = "eps = self.FloatTensor(std.size()).normal_()") -> str:
+    return fill(_CHOSEN, choice=choice, noise=noise)
+
+
 # ops through which a CPU tensor stays on the CPU
 _PASS_THROUGH = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "expand", "expand_as", "permute",
                  "transpose", "contiguous", "float", "double", "half", "normal_", "uniform_", "getitem", "neg",
@@ -118,6 +151,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(_model('torch.randn(mu.shape, device="cuda" if torch.cuda.is_available() else "cpu")'), inputs=("6x20",)),
         # moved under a flag the code set on this machine (no GPU): not decided, a note says so
         Example(fill(_FLAGGED, moved="eps"), inputs=("6x20",)),
+        # a type or a branch chosen by a flag a GPU machine sets: decided as on a GPU machine
+        Example(_chosen("self.FloatTensor = torch.cuda.FloatTensor if args.cuda else torch.FloatTensor"), inputs=("6x20",)),
+        Example(_chosen("self.FloatTensor = torch.FloatTensor", _BY_FLAG), inputs=("6x20",)),
     ]
     INVALID = [
         Example(
@@ -136,6 +172,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         ),
         # a legacy constructor, outside torch's functions: seen on the simulated GPU
         Example(_model("torch.FloatTensor(mu.size(0), self.latent).normal_()"), inputs=("6x20",), at="sample", message="simulated GPU"),
+        # the CPU type whatever the flag says: no GPU machine chooses otherwise
+        Example(_chosen("self.FloatTensor = torch.FloatTensor"), inputs=("6x20",), at="sample", message="simulated GPU"),
         # the flag moves another tensor: the noise stays on the CPU whatever it says
         Example(
             fill(_FLAGGED, moved="std"), inputs=("6x20",), at="noise", message="zeros",

@@ -30,6 +30,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
 from vaelint.confirm.simlegacy import legacy_types
+from vaelint.confirm.simswitches import switches_on
 from vaelint.frames import SourceLoc, user_stack
 from vaelint.frontends.sourcefacts import line_text
 
@@ -270,63 +271,6 @@ def _cuda_answers_yes():
             setattr(torch.cuda, k, v)
 
 
-@contextlib.contextmanager
-def _switches_on(module: nn.Module):
-    """The model files' module-level device switches decided when they loaded, on this CPU
-    machine (``cuda = torch.cuda.is_available()``, ``device = "cuda" if ... else "cpu"``),
-    worked out again as a GPU machine loads them, for the run; put back after."""
-    import ast
-    import sys
-
-    from vaelint.frames import is_user_file
-    from vaelint.frontends.sourcefile import read_source
-
-    saved = []
-    for name in {type(m).__module__ for m in module.modules()}:
-        mod = sys.modules.get(name)
-        path = getattr(mod, "__file__", None)
-        if not path or not is_user_file(path):
-            continue
-        try:
-            tree = ast.parse(read_source(path))
-        except (OSError, SyntaxError, ValueError):
-            continue
-        moves = _names_guarding_cuda(tree)
-        for stmt in tree.body:
-            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
-                continue
-            key = stmt.targets[0].id
-            if isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, bool) and key in moves:
-                value = True  # `cuda = False` by hand, gating `.cuda()` calls: set on a GPU machine
-            elif any(isinstance(n, ast.Attribute) and n.attr == "is_available" for n in ast.walk(stmt.value)):
-                try:
-                    value = eval(compile(ast.Expression(stmt.value), path, "eval"), mod.__dict__)  # noqa: S307 - the user's own line
-                except Exception:  # noqa: BLE001 - a switch that cannot be worked out again stays as it loaded
-                    continue
-            else:
-                continue
-            saved.append((mod.__dict__, key, mod.__dict__.get(key)))
-            mod.__dict__[key] = value
-    try:
-        yield
-    finally:
-        for space, key, value in reversed(saved):
-            space[key] = value
-
-
-def _names_guarding_cuda(tree) -> set:
-    """Names tested by an ``if`` whose body calls ``.cuda()`` (``if cuda: model.cuda()``)."""
-    import ast
-
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.If, ast.IfExp)) and isinstance(node.test, ast.Name):
-            body = node.body if isinstance(node.body, list) else [node.body]
-            if any(isinstance(n, ast.Attribute) and n.attr == "cuda" for b in body for n in ast.walk(b)):
-                names.add(node.test.id)
-    return names
-
-
 def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simulation:
     """Run ``module`` (the analysed model with its loss) on the simulated device."""
     sim = Simulation()
@@ -342,7 +286,7 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
         # cuDNN off: on a machine with a real GPU, an RNN whose input says is_cuda would
         # call cuDNN's kernels with the simulated tensors' CPU memory
         with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), \
-                _switches_on(module), legacy_types(_simulated), _Moves(), torch.backends.cudnn.flags(enabled=False):
+                legacy_types(_simulated), switches_on(module), _Moves(), torch.backends.cudnn.flags(enabled=False):
             warnings.simplefilter("ignore")  # "compiled without cuDNN": the simulated GPU has none
             reseed(0)
             torch.func.functional_call(module, state, sim_inputs, strict=False)

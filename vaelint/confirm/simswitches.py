@@ -1,0 +1,192 @@
+"""The device switches of the model's code, decided on this CPU machine, decided again as a GPU
+machine decides them, while the simulated GPU (:mod:`.simdevice`) runs.
+
+Code of the ``args.cuda = not args.no_cuda and torch.cuda.is_available()`` era chooses its
+device once, when it starts, and then branches on the choice: ``if self.args.cuda: eps =
+torch.cuda.FloatTensor(...)``, ``self.FloatTensor = torch.cuda.FloatTensor if cuda else
+torch.FloatTensor``. On this machine every such choice was the CPU's; on a GPU machine each is
+the GPU's. Run with the CPU's choices, the simulated GPU met the CPU branch's tensors and
+VAE012 reported a device mismatch a GPU run never has."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+
+import torch.nn as nn
+
+
+@contextlib.contextmanager
+def switches_on(module: nn.Module):
+    """Inside, the model files' switches (module-level ``cuda = torch.cuda.is_available()``,
+    ``args.cuda``, an instance's ``self.args.cuda`` / ``self.use_cuda`` tested by an ``if`` whose
+    branch goes to CUDA, ``self.FloatTensor`` chosen between a CUDA and a CPU type) hold what a
+    GPU machine gives them; put back after."""
+    saved: list = []
+    try:
+        for space, path, tree in _user_files(module):
+            _module_level(space, path, tree, saved)
+            guards = _guards(tree)
+            for chain in guards:
+                if chain[0] != "self":
+                    _turn_on(space.get(chain[0]), chain[1:], saved)
+            classes = {c.name: c for c in ast.walk(tree) if isinstance(c, ast.ClassDef)}
+            for sub, name in _classes_of(module, path).items():
+                if name not in classes:
+                    continue
+                for chain in guards:
+                    if chain[0] == "self":
+                        _turn_on(sub, chain[1:], saved)
+                _chosen_attributes(sub, classes[name], space, path, saved)
+        yield
+    finally:
+        for owner, key, value, is_dict in reversed(saved):
+            if is_dict:
+                owner[key] = value
+            elif isinstance(owner, nn.Module):
+                object.__setattr__(owner, key, value)
+            else:
+                setattr(owner, key, value)
+
+
+def _user_files(module: nn.Module):
+    """(globals, path, tree) of each of the user's files that defines a class of the model's
+    modules, read from the classes' own functions: a training script runs as a namespace of its
+    own, which ``sys.modules[cls.__module__]`` is not."""
+    from vaelint.frames import is_user_file
+    from vaelint.frontends.sourcefile import read_source
+
+    seen = {}
+    for cls in {type(m) for m in module.modules()}:
+        fn = next((f for f in vars(cls).values() if hasattr(f, "__code__") and hasattr(f, "__globals__")), None)
+        path = fn.__code__.co_filename if fn is not None else None
+        if path and path not in seen and is_user_file(path):
+            seen[path] = fn.__globals__
+    for path, space in sorted(seen.items()):
+        try:
+            yield space, path, ast.parse(read_source(path))
+        except (OSError, SyntaxError, ValueError):
+            continue
+
+
+def _classes_of(module: nn.Module, path: str) -> dict:
+    """Instance -> its class's definition name, for the model's modules whose class is in ``path``."""
+    out = {}
+    for sub in module.modules():
+        fn = next((f for f in vars(type(sub)).values() if hasattr(f, "__code__")), None)
+        if fn is not None and fn.__code__.co_filename == path:
+            out[sub] = type(sub).__name__
+    return out
+
+
+def _module_level(space: dict, path: str, tree: ast.Module, saved: list) -> None:
+    """``cuda = torch.cuda.is_available()``, ``device = "cuda" if ... else "cpu"`` worked out
+    again; ``cuda = False`` by hand, gating ``.cuda()`` calls, set."""
+    moves = {chain[0] for chain in _guards(tree) if len(chain) == 1}
+    for stmt in tree.body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            continue
+        key = stmt.targets[0].id
+        if isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, bool) and key in moves:
+            value = True
+        elif any(isinstance(n, ast.Attribute) and n.attr == "is_available" for n in ast.walk(stmt.value)):
+            try:
+                value = eval(compile(ast.Expression(stmt.value), path, "eval"), space)  # noqa: S307 - the user's own line
+            except Exception:  # noqa: BLE001 - a switch that cannot be worked out again stays as it loaded
+                continue
+        else:
+            continue
+        saved.append((space, key, space.get(key), True))
+        space[key] = value
+
+
+def _names_cuda(node: ast.AST) -> bool:
+    """Does the code go to CUDA: ``.cuda()``, ``torch.cuda.FloatTensor``, ``device="cuda"``?"""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Attribute) and n.attr == "cuda":
+            return True
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.startswith("cuda"):
+            return True
+    return False
+
+
+def _chain(node: ast.expr) -> tuple | None:
+    """``self.args.cuda`` -> ("self", "args", "cuda"); None for anything but names and attributes."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return (node.id, *reversed(parts))
+
+
+def _guards(tree: ast.Module) -> set:
+    """The switches an ``if`` tests whose true branch goes to CUDA (``if self.args.cuda:
+    eps = eps.cuda()``, ``x.cuda() if use_cuda else x``): names and attribute chains."""
+    out = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.If, ast.IfExp)):
+            continue
+        body = node.body if isinstance(node.body, list) else [node.body]
+        if not any(_names_cuda(b) for b in body):
+            continue
+        tests = node.test.values if isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.And) else [node.test]
+        out.update(c for c in map(_chain, tests) if c is not None)
+    return out
+
+
+def _turn_on(owner, path: tuple, saved: list) -> None:
+    """Set the switch at ``owner.path`` to True where it is False (the CPU's choice)."""
+    if owner is None or not path:
+        return
+    for key in path[:-1]:
+        owner = getattr(owner, key, None)
+        if owner is None or isinstance(owner, (int, float, str)):
+            return
+    key = path[-1]
+    if isinstance(owner, dict):
+        if owner.get(key) is False:
+            saved.append((owner, key, False, True))
+            owner[key] = True
+        return
+    if getattr(owner, key, None) is False:
+        saved.append((owner, key, False, False))
+        try:
+            setattr(owner, key, True)
+        except (AttributeError, TypeError):
+            saved.pop()
+
+
+def _chosen_attributes(sub: nn.Module, cls: ast.ClassDef, space: dict, path: str, saved: list) -> None:
+    """``self.FloatTensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor`` (or the same
+    as an if/else): the instance holds the CPU branch's value; the GPU branch's is set."""
+    for node in ast.walk(cls):
+        pairs = []
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.IfExp):
+            pairs = [(t, node.value.body, node.value.orelse) for t in node.targets]
+        elif isinstance(node, ast.If):
+            on, off = _self_assignments(node.body), _self_assignments(node.orelse)
+            pairs = [(target, value, off[name][1]) for name, (target, value) in on.items() if name in off]
+        for target, gpu, cpu in pairs:
+            name = target.attr if isinstance(target, ast.Attribute) and _chain(target) == ("self", target.attr) else None
+            if name is None or not _names_cuda(gpu) or _names_cuda(cpu):
+                continue
+            try:
+                gpu_value, cpu_value = (eval(compile(ast.Expression(e), path, "eval"), space)  # noqa: S307
+                                        for e in (gpu, cpu))
+            except Exception:  # noqa: BLE001 - a branch that needs the constructor's locals stays as it is
+                continue
+            if getattr(sub, name, None) is cpu_value:
+                saved.append((sub, name, cpu_value, False))
+                object.__setattr__(sub, name, gpu_value)
+
+
+def _self_assignments(body: list) -> dict:
+    out = {}
+    for stmt in body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Attribute):
+            target = stmt.targets[0]
+            if _chain(target) == ("self", target.attr):
+                out[target.attr] = (target, stmt.value)
+    return out
