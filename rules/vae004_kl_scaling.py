@@ -41,6 +41,12 @@ def _model(kl: str, beta: str = "1.0") -> str:
     return fill(_MODEL, kl=kl, beta=beta)
 
 
+def _set_twice(kl: str) -> str:
+    """The model with the weight set, then set again under an ``if`` the run does not take."""
+    return fill(_MODEL.replace("        return rec + {KL}", "        w = 0.1\n        if x.size(0) > 100:\n            w = 1.0\n"
+                               "        return rec + {KL}"), kl=kl, beta="1.0")
+
+
 def _weighted(rec: str, kl: str) -> str:
     """The model with the reconstruction term written too."""
     return fill(_MODEL.replace("return rec + {KL}", "return {REC} + {KL}"), rec=rec, kl=kl, beta="1.0")
@@ -125,6 +131,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         ),
         # the reconstruction weighed 10 and the KL 0.5: beta_eff = 0.05
         Example(_weighted("10 * rec", "0.5 * kl"), inputs=("8x20",), at="finding", message="beta_eff = 0.5/10 = 0.05 while"),
+        # set twice: the message quotes the assignment that gave 0.1, not the if's that did not run
+        Example(_set_twice("w * kl"), inputs=("8x20",), at="finding", message="as `w = 0.1`)", fixed=_set_twice("kl"), unsafe=True),
         Example(
             fill(_KL_ON_SELF, kl="self.opt.beta * self.loss_E"), inputs=("6x20",), at="finding", message="(self.opt.beta = 0.5 at",
             fixed=fill(_KL_ON_SELF, kl="self.loss_E"), unsafe=True,

@@ -53,7 +53,7 @@ def factor_source(ctx, factor) -> str:
     divisor = _size_divisor(text, value) if _divides_by_a_size(factor) else None
     if divisor is not None:
         return f"the division by {divisor} = {round(1 / value)}{where}"  # / x.size(0): a length, not a batch size
-    assigned = _assigned_name(loc, text, _kl_lines(factor))
+    assigned = _assigned_name(loc, text, _kl_lines(factor), value)
     setting = _setting(factor, text)
     if setting is not None and (assigned is None or setting.startswith(assigned[0] + ".")):
         return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
@@ -137,12 +137,22 @@ def _kl_operand(factor, texts: list[str]) -> int | None:
     return found[0] if len(found) == 1 else None
 
 
-def _assigned_name(loc, text: str, skip: set = frozenset()):
+def _assigned_name(loc, text: str, skip: set = frozenset(), value: float | None = None):
     """A name on the factor's line that the function assigns before it
-    (``kld_weight = kwargs['M_N']``): (name, where, the assignment's text)."""
+    (``kld_weight = kwargs['M_N']``): (name, where, the assignment's text). Of several
+    assignments, the last one that can have given ``value``: ``beta = 1.0`` under an ``if`` the
+    run did not take is not where a weight of 0.1 was set."""
     import ast
 
-    from vaelint.frontends.sourcefacts import origin_of
+    from vaelint.frontends.sourcefacts import origin_of, origins_of
+
+    def could_give(found) -> bool:
+        rhs = found[1].split("=", 1)[1].strip() if "=" in found[1] else ""
+        try:
+            literal = ast.literal_eval(rhs)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return True
+        return value is None or not isinstance(literal, (int, float)) or math.isclose(literal, value, rel_tol=1e-6)
 
     if loc is None:
         return None
@@ -157,7 +167,7 @@ def _assigned_name(loc, text: str, skip: set = frozenset()):
         if found is not None and (found[0].path, found[0].line) not in skip:
             return f"self.{attr}", found[0], found[1]
     for name in re.findall(r"(?<![.\w])([A-Za-z_]\w*)\b", text):
-        found = origin_of(loc, ast.Name(name, ast.Load()))
+        found = next((f for f in reversed(origins_of(loc, ast.Name(name, ast.Load()))) if could_give(f)), None)
         if found is not None and found[0].line < loc.line and (found[0].path, found[0].line) not in skip:
             return name, found[0], found[1]
     return None

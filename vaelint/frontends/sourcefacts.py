@@ -78,13 +78,20 @@ def origin_of(site: SourceLoc, expr: ast.expr) -> tuple[SourceLoc, str] | None:
     """Where the value of ``expr`` (a name or ``self.attr``) was last assigned before
     ``site``: in the enclosing function, else at module level; ``self.attr`` also in
     the enclosing class's methods (``self.beta = args.beta`` in ``__init__``)."""
+    found = origins_of(site, expr)
+    return found[-1] if found else None
+
+
+def origins_of(site: SourceLoc, expr: ast.expr) -> list[tuple[SourceLoc, str]]:
+    """Every assignment of ``expr`` before ``site`` in the first scope of :func:`origin_of`'s
+    that has one, in line order: ``beta = epoch / w`` then the cap ``beta = 1.0`` under an if."""
     parsed = _parse(site.path)
     if parsed is None:
-        return None
+        return []
     tree, text = parsed
     key = _target_key(expr)
     if key is None:
-        return None
+        return []
     func = _enclosing_function(tree, site.line)
     scopes = [(list(ast.walk(func)), site.line)] if func is not None else []
     owner = _enclosing_class(tree, site.line) if key.startswith("self.") else None
@@ -93,17 +100,17 @@ def origin_of(site: SourceLoc, expr: ast.expr) -> tuple[SourceLoc, str] | None:
                         for n in ast.walk(m)], None))
     scopes.append((_outside_definitions(tree), site.line))  # module level, its if/for/with blocks too
     for nodes, before in scopes:
-        best = None
+        found = []
         for node in nodes:
             if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and (before is None or node.lineno < before):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 if any(key in _target_keys(t) for t in targets):
-                    if best is None or node.lineno > best.lineno:
-                        best = node
-        if best is not None:
-            seg = ast.get_source_segment(text, best) or ""
-            return SourceLoc(site.path, best.lineno, best.col_offset + 1), " ".join(seg.split())
-    return None
+                    found.append(node)
+        if found:
+            found.sort(key=lambda n: n.lineno)
+            return [(SourceLoc(site.path, n.lineno, n.col_offset + 1), " ".join((ast.get_source_segment(text, n) or "").split()))
+                    for n in found]
+    return []
 
 
 def _outside_definitions(tree: ast.Module) -> list[ast.AST]:

@@ -280,7 +280,8 @@ def _plan(home, step, first: int):
     last = step.site.place.line if step.site.place.scope is step.scope else step.place.statement.end_lineno
     return Plan(
         step.file, {}, step.frames, step.site, boundary, list(step.names), region_lines=(first, last),
-        region=step.region, index_var=index_var,
+        region=step.region, index_var=index_var, callers=list(step.callers),
+        frame_values=dict(step.values),
     )
 
 

@@ -36,6 +36,7 @@ class LiveStep:
     is_module: bool
     site: Site
     frames: list = field(default_factory=list)  # Frame per user frame from the step's to the backward's
+    callers: list = field(default_factory=list)  # Frame per user frame that called the step's, outermost first
     loader: object = None
     batch_value: object = None  # the batch as the run had it (its tensors give unspecified inputs)
     module_globals: dict = field(default_factory=dict)  # the frame's module namespace
@@ -155,6 +156,7 @@ def step_from(capture: Capture) -> LiveStep:
         )
     start = next(i for i, e in enumerate(usable) if e[0] is chosen.frame_obj)
     chosen.step.frames = [Frame(e[4], e[5]) for e in usable[start:]]
+    chosen.step.callers = [Frame(e[4], e[5]) for e in usable[:start]]
     chosen.step.site = site
     return chosen.step
 

@@ -256,15 +256,16 @@ def counters_set(fn, counters: dict):
 
 def _schedules(plan, fn, sandbox, home) -> list:
     """Weights the step computes from its counters (an annealed KL weight)."""
-    from vaelint.frontends.training.schedules import counters_of, find_schedules, lead_statements
+    from vaelint.frontends.training.schedules import counters_of, find_schedules, handed_counters, lead_statements
 
     frame = plan.frames[plan.boundary.frame_index]
     path = frame.place.statements()[: plan.boundary.depth]
     loops = [s for s in path if isinstance(s, (ast.For, ast.AsyncFor))]
-    counters = counters_of(frame.scope.node, loops, plan.index_var)
+    counters = counters_of(frame.scope.node, loops, plan.index_var) | handed_counters(plan, frame)
     return find_schedules(
         fn, plan.region, counters, frame.scope.path, source_text(frame.scope, home), sandbox,
-        lead_statements(frame.place.statements()[: plan.boundary.depth + 1]),  # down to the data loop
+        # down to the data loop, from the top of the function that holds it
+        lead_statements([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]]), plan.frame_values,
     )
 
 

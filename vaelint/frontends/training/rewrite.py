@@ -49,6 +49,8 @@ class Plan:
     region_lines: tuple[int, int] = (0, 0)
     region: list[ast.stmt] = field(default_factory=list)  # the step's statements, as kept
     index_var: str | None = None  # the data loop's enumerate index (0 at the step run)
+    callers: list[Frame] = field(default_factory=list)  # the user's frames that called the step's, outermost first
+    frame_values: dict = field(default_factory=dict)  # the step's frame's variables when the batch came in (a run's)
 
 
 class _CallGuard(ast.NodeTransformer):

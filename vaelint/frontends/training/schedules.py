@@ -45,13 +45,15 @@ def counters_of(scope_node: ast.AST, path_loops: list[ast.stmt], index_var: str 
 
 def find_schedules(
     fn, region: list[ast.stmt], counters: set[str], path: str, text: str, sandbox, lead: list[ast.stmt] = (),
+    frame_values: dict | None = None,
 ) -> list[Schedule]:
     """The step's assignments that read a counter, read at later counter values; ``lead``: the
     assignments of the loops around the step that come before it (``beta = min(1, epoch / 200)``
-    at the top of the epoch loop), whose variable the step reads as it was left."""
+    at the top of the epoch loop), whose variable the step reads as it was left; ``frame_values``:
+    the step's frame's variables when the batch came in (``cap`` of ``def train(epoch, cap)``)."""
     if not counters:
         return []
-    namespace = dict(fn.__globals__)
+    namespace = {**fn.__globals__, **(frame_values or {})}
     for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
         try:
             # a counter the step reads before it counts (step += 1) is held as its value when the
@@ -77,8 +79,12 @@ def find_schedules(
             now = 0
         now += counted.get(counter, 0)
         values = []
+        then = getattr(stmt, "_vaelint_then", []) if id(stmt) in held else []
         for value in (now, *[v for v in LATER if v > now]):
-            got = _evaluate(stmt.value, namespace, {counter: value}, path, sandbox)
+            if then:  # beta = epoch / warmup; if beta > 1: beta = 1 -- the variable as the block leaves it
+                got = _evaluate_block([stmt, *then], stmt.targets[0].id, namespace, {counter: value}, path, sandbox)
+            else:
+                got = _evaluate(stmt.value, namespace, {counter: value}, path, sandbox)
             if got is None:
                 values = []
                 break
@@ -91,15 +97,50 @@ def find_schedules(
     return out
 
 
-def lead_statements(path: list[ast.stmt]) -> list[ast.stmt]:
+def handed_counters(plan, frame) -> set[str]:
+    """Parameters of the function that holds the step which its caller hands a counter:
+    ``for epoch in range(E): train(epoch)`` makes ``epoch`` of ``def train(epoch)`` one."""
+    i = plan.boundary.frame_index
+    node = frame.scope.node
+    callers = [*plan.callers, *plan.frames[:i]]
+    if not callers or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return set()
+    caller = callers[-1]
+    caller_loops = [s for s in caller.place.statements() if isinstance(s, (ast.For, ast.AsyncFor))]
+    counting = counters_of(caller.scope.node, caller_loops, None)
+    params = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+    out = set()
+    for call in (n for n in ast.walk(caller.place.statement) if isinstance(n, ast.Call)):
+        called = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+        if called != node.name:
+            continue
+        skip = 1 if isinstance(call.func, ast.Attribute) and params[:1] in (["self"], ["cls"]) else 0
+        out |= {params[k + skip] for k, arg in enumerate(call.args) if k + skip < len(params) and loads(arg) & counting}
+        out |= {kw.arg for kw in call.keywords if kw.arg in params and loads(kw.value) & counting}
+    return out
+
+
+def lead_statements(path: list) -> list[ast.stmt]:
     """The plain assignments each statement on the way to the step makes before the next one
-    (the epoch loop's ``beta = ...`` above its data loop)."""
+    (the epoch loop's ``beta = ...`` above its data loop; ``path[0]`` may be the function that
+    holds the step, whose body sets ``beta`` before its data loop). Each carries the statements
+    after it that set its variable again before the step (``if beta > 1: beta = 1``), as
+    ``_vaelint_then``."""
     out = []
     for outer, inner in zip(path, path[1:]):
-        for stmt in getattr(outer, "body", []):
+        body = getattr(outer, "body", [])
+        for k, stmt in enumerate(body):
             if stmt is inner:
                 break
             if isinstance(stmt, ast.Assign):
+                names = set().union(*(target_names(t) for t in stmt.targets))
+                then = []
+                for later in body[k + 1:]:
+                    if later is inner:
+                        break
+                    if names & set().union(*(writes_of(w) for w in walk_statements([later]))):
+                        then.append(later)
+                stmt._vaelint_then = then
                 out.append(stmt)
     return out
 
@@ -192,6 +233,24 @@ def _evaluate(expr: ast.expr, namespace: dict, counters: dict, path: str, sandbo
             value = eval(code, scope)  # noqa: S307 - the user's own expression, as the step would evaluate it
     except Exception:  # noqa: BLE001 - it needs what only the step computes: no schedule
         return None
+    if hasattr(value, "item") and getattr(value, "numel", lambda: 0)() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _evaluate_block(stmts: list[ast.stmt], name: str, namespace: dict, counters: dict, path: str, sandbox):
+    """``name`` as the statements leave it with the counters set (a plain number), or None."""
+    code = compile(ast.Module(body=stmts, type_ignores=[]), path, "exec")
+    scope = dict(namespace)
+    scope.update(counters)
+    try:
+        with sandbox.active():
+            exec(code, scope)  # noqa: S102 - the user's own assignments, as the loop runs them
+    except Exception:  # noqa: BLE001 - they need what only the step computes: no schedule
+        return None
+    value = scope.get(name)
     if hasattr(value, "item") and getattr(value, "numel", lambda: 0)() == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
