@@ -309,3 +309,41 @@ def test_a_model_that_fails_at_the_second_batch_size_is_run_at_a_third(tmp_path)
     path.write_text(_OUTER.replace("{extra}", "z = z.view(32, 4)"))
     runs = run_batches(_graph(str(path), "VAE"), [parse_input_spec("32x784")])
     assert runs.extra == (5, 7) and all(runs.failure_at(b) is not None for b in runs.extra)
+
+
+CAPACITY_LOSS = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.C_max = torch.Tensor([25.0])  # a tensor attribute, neither parameter nor buffer
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+    def loss_function(self, recon, x, mu, logvar):
+        rec = F.binary_cross_entropy(recon, x, reduction="sum")
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        self.C_max = self.C_max.to(x.device)  # assigned in the loss: a Proxy while fx traces it
+        return rec + kl + 0 * self.C_max.sum()
+'''
+
+
+def test_a_tensor_attribute_the_loss_assigns_is_the_models_own_in_the_graph(tmp_path):
+    """The trace stores a Proxy on ``self.C_max``; the graph's read of the attribute is of the
+    tensor the model had, not of that Proxy (before: the confirmation run's loss was a Proxy,
+    "the confirmation run failed (loss not a scalar)", exit 2)."""
+    path = tmp_path / "capacity.py"
+    path.write_text(CAPACITY_LOSS)
+    result = check(str(path), "VAE", ["8x20"])
+    assert result.error is None, result.error
+    assert result.capture_method == "torch.fx"
+    loss = next(c for c in result.checks if c.name == "loss")
+    assert loss.ok, loss

@@ -129,7 +129,12 @@ def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: boo
         result.values[node] = value
 
 
-def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None, contracts=None) -> Capture:
+def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None, contracts=None,
+               restore=None) -> Capture:
+    """``restore``: puts back the model's attributes as they were before the trace. It runs before
+    the GraphModule copies the attributes its graph reads: a tensor attribute the loss assigns
+    (``self.C_max = self.C_max.to(x.device)``) holds a Proxy after the trace, and a graph that read
+    it would hand the Proxy back as the loss."""
     wrapper, names = make_wrapper(program, loss, binder, n_inputs, keywords, progress)
     calls: list = []
     if contracts:  # the annotated functions' calls, their values as the Proxies' nodes
@@ -151,6 +156,8 @@ def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] =
             graph = tracer.trace(wrapper)
         finally:
             wrapper._watch = None
+            if restore is not None:
+                restore()
     gm = fx.GraphModule(wrapper, graph)
     modules = dict(wrapper.named_modules())
 
@@ -182,7 +189,8 @@ class SymbolicRoute(Route):
     def try_capture(self, job: CaptureJob, refused: list[Refusal]) -> Capture | Refusal:
         try:
             try:
-                cap = capture_fx(job.program, job.loss_fn, job.binder(), len(job.specs), job.keywords, job.progress, job.contracts)
+                cap = capture_fx(job.program, job.loss_fn, job.binder(), len(job.specs), job.keywords, job.progress, job.contracts,
+                                 job.restore_attributes)
             finally:
                 # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
                 # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error
