@@ -233,7 +233,7 @@ def _passed_program(frontend, ref, request, home, capture, runtime, watch, sandb
         "it is checked as the model's training step",
         *moves(runtime, watch),
     ]
-    _finish(program, request, watch, home, passed.loss)
+    _finish(program, request, watch, home, capture.loss)
     return program
 
 
