@@ -106,6 +106,9 @@ over everything.
         Example(_model("F.binary_cross_entropy(recon, x) * x[0].numel()", "kl_elem.sum(dim=1).mean()"), inputs=("8x20",)),
         # (T, B, F) into a sequence-first GRU: the batch is dim 1, and both terms are divided by it
         Example(fill(_SEQUENCE_FIRST, divisor="x.size(1)"), inputs=("10x6x3",)),
+        # averaged over the data dims, and the KL divided by their number: a weight that undoes a
+        # ratio no batch size changes (a graph VAE's -0.5 / n * KL): beta_eff = 1
+        Example(_model('F.mse_loss(recon, x, reduction="none").mean(1).sum()', "kl_elem.sum() / 20"), inputs=("8x20",)),
     ]
     INVALID = [
         Example(
@@ -115,6 +118,9 @@ over everything.
         Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = 1/Z = 0.25"),
         Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=0).mean()"), inputs=("8x20",), at="finding", message="B/Z"),
         Example(_model("F.mse_loss(recon, x)", "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = D/Z = 5"),
+        # the near miss: a weight that undoes half the ratio
+        Example(_model('F.mse_loss(recon, x, reduction="none").mean(1).sum()', "kl_elem.sum() / 10"), inputs=("8x20",), at="finding",
+                message="beta_eff = 0.1*D = 2"),
         # PyTorch-VAE's form: the KL a per-sample sum averaged over the batch, the reconstruction a mean of everything
         Example(
             _model("F.mse_loss(recon, x)", "kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding", message="beta_eff = D = 20",
@@ -146,6 +152,11 @@ over everything.
     def _check_term(self, ctx, scales):
         ratio = scales.reduction_ratio(ctx.batch)
         if math.isclose(ratio, 1.0, rel_tol=1e-6):
+            return
+        if not scales.batch_power and scheduled_weight(ctx, scales.kl) is None and \
+                math.isclose(ratio * scales.kl.explicit / (scales.rec.explicit or 1.0), ctx.beta, rel_tol=1e-3):
+            # a weight on the KL undoes a ratio no batch size changes (a graph VAE's -0.5 / n * KL
+            # beside a reconstruction averaged over n x n entries): beta_eff is the declared beta
             return
         data = math.prod(ctx.specs[0].sample_shape)
         kl_red = [f for f in scales.kl.reductions() if not f.shared]  # the KL's own, not the whole sum's

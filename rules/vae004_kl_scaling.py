@@ -175,6 +175,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         beta = beta_eff(scales, ctx)
         if beta.rec_weight and math.isclose(factor / beta.rec_weight, ctx.beta, rel_tol=1e-3):
             return  # 0.5 * rec + 0.5 * kl: the terms weighed alike
+        if not scales.batch_power and math.isclose(beta.reductions_value * factor / (beta.rec_weight or 1.0), ctx.beta, rel_tol=1e-3):
+            return  # the weight undoes the reductions' ratio (a graph VAE's KL / n beside a mean over n x n): the ELBO's
         main = max(consts, key=lambda f: abs(math.log(abs(f.value))))
         loc = main.loc
         source = factor_source(ctx, main)

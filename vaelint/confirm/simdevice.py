@@ -115,6 +115,14 @@ class SimulatedCuda(torch.Tensor):
 
 
 def _simulated(t):
+    if isinstance(t, torch.Tensor) and t.layout != torch.strided:
+        # a sparse tensor (a graph's adjacency) cannot be a subclass: marked as on the GPU, and
+        # what is computed from it alone is too (_over_simulated)
+        try:
+            setattr(t, "_vaelint_on_gpu", True)
+        except (AttributeError, RuntimeError):
+            pass
+        return t
     if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and not isinstance(t, nn.Parameter):
         t = t.as_subclass(SimulatedCuda)
     if isinstance(t, SimulatedCuda):
@@ -224,6 +232,8 @@ class _Moves(TorchFunctionMode):
 def _over_simulated(t) -> bool:
     """A plain tensor over a simulated tensor's memory that the user's code did not
     make on, or move to, the CPU: what ``Variable(t)`` hands back for a GPU tensor."""
+    if isinstance(t, torch.Tensor) and t.layout != torch.strided:
+        return bool(getattr(t, "_vaelint_on_gpu", False))  # a sparse input of the simulated run
     if not (isinstance(t, torch.Tensor) and not isinstance(t, (SimulatedCuda, nn.Parameter))
             and not hasattr(t, "_vaelint_made") and _on_simulated_memory(t)):
         return False
@@ -274,9 +284,9 @@ def _cuda_answers_yes():
 def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simulation:
     """Run ``module`` (the analysed model with its loss) on the simulated device."""
     sim = Simulation()
-    state = {name: t.detach().as_subclass(SimulatedCuda) for name, t in module.named_parameters()}
-    state.update({name: t.detach().as_subclass(SimulatedCuda) for name, t in module.named_buffers()})
-    sim_inputs = tuple(x.detach().as_subclass(SimulatedCuda) for x in inputs)
+    state = {name: _simulated(t.detach()) for name, t in module.named_parameters()}
+    state.update({name: _simulated(t.detach()) for name, t in module.named_buffers()})
+    sim_inputs = tuple(_simulated(x.detach()) for x in inputs)
     SimulatedCuda._meetings = sim.meetings
     SimulatedCuda._storages = {}
     SimulatedCuda._held = held_tensors(module)

@@ -147,7 +147,10 @@ def _perturbed(x: torch.Tensor, spec) -> torch.Tensor:
     if x.layout != torch.strided:
         return _perturbed(x.to_dense(), spec).to_sparse(layout=x.layout) if x.layout == torch.sparse_coo else x.to_dense()
     dim = spec.batch_dim if spec.batch_dim < x.dim() else 0
-    other = spec.make(x.shape[dim], generator=torch.Generator().manual_seed(1)).movedim(dim, 0)
+    other = spec.make(x.shape[dim], generator=torch.Generator().manual_seed(1))
+    if other.layout != torch.strided:  # a sparse spec's draw: its rows as a dense one's
+        other = other.to_dense()
+    other = other.movedim(dim, 0)
     y = x.clone()
     rows, old = y.movedim(dim, 0), x.movedim(dim, 0)  # views: writing rows[0] writes y
     rows[0] = other[0]

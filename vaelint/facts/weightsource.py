@@ -57,9 +57,17 @@ def factor_source(ctx, factor) -> str:
     setting = _setting(factor, text)
     if setting is not None and (assigned is None or setting.startswith(assigned[0] + ".")):
         return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
-    if assigned is not None:
+    if assigned is not None and not _other_value(ctx, assigned[0], value):
         return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
     return f"a factor of {value:g}{where}"
+
+
+def _other_value(ctx, name: str, value: float) -> bool:
+    """Does ``name`` hold a number (at module level) that is neither the factor nor its inverse?
+    Then the factor is more than the name: ``-0.5 / n`` is 0.0025 with n = 200, the KL formula's
+    1/2 folded into it."""
+    held = ctx.program.module.__dict__.get(name) if getattr(ctx.program, "module", None) is not None else None
+    return isinstance(held, (int, float)) and not isinstance(held, bool) and not _close(held, value)
 
 
 def _divides_by_a_size(factor) -> bool:

@@ -91,7 +91,10 @@ def _patched():
                 _asks()
             kept = _without_cuda(self, lambda *x, **y: real(self, *x, **y), name, a, k)
             if kept is None:
-                return real(self, *a, **k)
+                out = real(self, *a, **k)
+                # .to(device) with the device the code chose from torch.cuda.is_available() (the CPU
+                # here): on a GPU machine it is the GPU, so the tensor is marked as placed there
+                return placed_on_gpu(out, self) if name == "to" and _to_a_chosen_device(a, k) else out
             _remember(kept[1], self)
             return placed_on_gpu(kept[0], self)
 
@@ -117,6 +120,24 @@ def _patched():
         patches.restore()
 
 
+def _to_a_chosen_device(args, kwargs) -> bool:
+    """``.to(device)`` where ``device`` is the CPU the code chose after asking whether CUDA is
+    there (``"cuda" if torch.cuda.is_available() else "cpu"``), not a CPU its line names."""
+    import torch
+
+    from vaelint.frames import user_frame
+    from vaelint.frontends.sourcefacts import line_text
+
+    target = kwargs.get("device", args[0] if args else None)
+    if not _RECORDS or not getattr(_RECORDS[-1], "device_aware", False):
+        return False
+    if not (isinstance(target, torch.device) or isinstance(target, str) and target.startswith("cpu")) or str(target) != "cpu":
+        return False
+    loc = user_frame()
+    text = line_text(loc.path, loc.line) if loc is not None else ""
+    return bool(text) and "'cpu'" not in text and '"cpu"' not in text and ".cpu()" not in text
+
+
 GPU_MARK = "_vaelint_on_gpu"  # a tensor the code placed on the GPU, kept on the CPU here
 
 
@@ -129,7 +150,7 @@ def placed_on_gpu(value, owner=None):
 
     if not isinstance(value, torch.Tensor) or isinstance(owner, torch.nn.Module):
         return value
-    if value is owner:
+    if value is owner and value.layout == torch.strided:  # a sparse tensor has no views: marked itself
         value = value.view_as(value)
     try:
         setattr(value, GPU_MARK, True)
