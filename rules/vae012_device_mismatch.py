@@ -227,8 +227,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             made = (f"the model's attribute {meeting.held}, a tensor of shape {shape} that is neither a parameter "
                     "nor a buffer (so model.to(device) does not move it), is on the CPU")
         else:
-            made = (f"a tensor of shape {shape} made outside torch's functions (torch.FloatTensor(...), "
-                    "torch.Tensor(...), Variable(...)) is on the CPU")
+            made = (f"a tensor of shape {shape} is on the CPU (made in the setup and never moved to the device, or "
+                    "by a legacy constructor: torch.FloatTensor(...), torch.Tensor(...), Variable(...))")
         where = f" at {meeting.loc.where()}" if meeting.loc else ""
         op = "attribute" if meeting.made is None and meeting.held else meeting.made_by or "tensor"
         seen = CpuTensorSeen(made, f"the model's GPU tensors in {meeting.op}{where}", op, True)
