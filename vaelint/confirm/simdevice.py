@@ -32,7 +32,7 @@ from torch.utils._pytree import tree_leaves, tree_map
 from vaelint.confirm.simlegacy import legacy_types
 from vaelint.confirm.simswitches import switches_on
 from vaelint.frames import SourceLoc, user_stack
-from vaelint.frontends.sourcefacts import line_text
+from vaelint.frontends.sourcefacts import line_text, names_the_cpu
 
 _CUDA = torch.device("cuda", 0)
 _DEVICE_ATTR = torch._C.TensorBase.device
@@ -173,8 +173,7 @@ def _cpu_written_here() -> bool:
     stack = user_stack()
     if not stack:
         return True
-    text = line_text(stack[0].path, stack[0].line)
-    return "'cpu'" in text or '"cpu"' in text or ".cpu()" in text
+    return names_the_cpu(line_text(stack[0].path, stack[0].line))
 
 
 def _is_cuda_device(value) -> bool:

@@ -40,6 +40,12 @@ def line_text(path: str, line: int) -> str:
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
+def names_the_cpu(text: str) -> bool:
+    """Does a line name the CPU itself (``device="cpu"``, ``.to("cpu")``, ``.cpu()``), rather
+    than through a variable the code chose (``"cuda" if torch.cuda.is_available() else "cpu"``)?"""
+    return "'cpu'" in text or '"cpu"' in text or ".cpu()" in text
+
+
 def _enclosing_function(tree: ast.AST, line: int) -> ast.AST | None:
     best = None
     for node in ast.walk(tree):

@@ -126,16 +126,16 @@ def _to_a_chosen_device(args, kwargs) -> bool:
     import torch
 
     from vaelint.frames import user_frame
-    from vaelint.frontends.sourcefacts import line_text
+    from vaelint.frontends.sourcefacts import line_text, names_the_cpu
 
     target = kwargs.get("device", args[0] if args else None)
     if not _RECORDS or not getattr(_RECORDS[-1], "device_aware", False):
         return False
-    if not (isinstance(target, torch.device) or isinstance(target, str) and target.startswith("cpu")) or str(target) != "cpu":
+    if not isinstance(target, (str, torch.device)) or str(target) != "cpu":
         return False
     loc = user_frame()
     text = line_text(loc.path, loc.line) if loc is not None else ""
-    return bool(text) and "'cpu'" not in text and '"cpu"' not in text and ".cpu()" not in text
+    return bool(text) and not names_the_cpu(text)
 
 
 GPU_MARK = "_vaelint_on_gpu"  # a tensor the code placed on the GPU, kept on the CPU here
