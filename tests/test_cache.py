@@ -113,20 +113,29 @@ def test_options_and_versions_are_part_of_the_key(repo, monkeypatch):
     assert result()["cached"] is False
 
 
+def _config_read_as(repo, code: str) -> None:
+    """The model's CONFIG read by ``code`` instead of its one ``json.load``."""
+    (repo / "vae.py").write_text(MODEL.replace(
+        'CONFIG = json.load(open(os.path.join(os.path.dirname(__file__), "config.json")))', code))
+
+
+def _cached_until_written(path, text: str) -> None:
+    """The second check is served from the cache; once ``path`` is written, one more is made."""
+    assert result()["cached"] is False
+    assert result()["cached"] is True
+    path.write_text(text)
+    assert result()["cached"] is False
+    assert result()["cached"] is True
+
+
 def test_a_data_file_put_in_place_after_a_check_that_missed_it_checks_again(repo):
     # the model reads an optional file when it is there: a check that found it missing holds
     # only while it is still missing (the error that told the user to add it is never served again)
-    (repo / "vae.py").write_text(MODEL.replace(
-        'CONFIG = json.load(open(os.path.join(os.path.dirname(__file__), "config.json")))',
+    _config_read_as(repo, (
         'HERE = os.path.dirname(__file__)\n'
         'try:\n    CONFIG = json.load(open(os.path.join(HERE, "local.json")))\n'
-        'except FileNotFoundError:\n    CONFIG = json.load(open(os.path.join(HERE, "config.json")))',
-    ))
-    assert result()["cached"] is False
-    assert result()["cached"] is True
-    (repo / "local.json").write_text('{"latent": 4}')
-    assert result()["cached"] is False
-    assert result()["cached"] is True
+        'except FileNotFoundError:\n    CONFIG = json.load(open(os.path.join(HERE, "config.json")))'))
+    _cached_until_written(repo / "local.json", '{"latent": 4}')
 
 
 def test_a_package_installed_after_a_check_that_lacked_it_checks_again(repo):
@@ -242,3 +251,62 @@ def test_a_check_that_met_a_refused_download_is_not_stored_and_an_editable_insta
     assert still_missing([], ["vaelint_editable_xyz"], [])
     monkeypatch.setattr(sys, "meta_path", [Editable(), *sys.meta_path])
     assert not still_missing([], ["vaelint_editable_xyz"], [])
+
+
+def test_a_file_the_code_only_asked_about_then_put_in_place_checks_again(repo):
+    # `if os.path.exists(...)` decided what ran without opening the file: a check made while it was
+    # absent holds only while it still is (before: the stale answer was served after it appeared)
+    _config_read_as(repo, (
+        'HERE = os.path.dirname(__file__)\n'
+        'if os.path.exists(os.path.join(HERE, "big.flag")):\n    CONFIG = {"latent": 6}\n'
+        'else:\n    CONFIG = json.load(open(os.path.join(HERE, "config.json")))'))
+    _cached_until_written(repo / "big.flag", "")
+
+
+def test_a_folder_the_code_lists_that_gains_a_file_checks_again(repo):
+    # a data set found by a glob (empty when the check ran) is what the folder holds, not a file read
+    (repo / "shards").mkdir()
+    _config_read_as(repo, (
+        'import glob\nHERE = os.path.dirname(__file__)\n'
+        'CONFIG = {"latent": 4 + len(glob.glob(os.path.join(HERE, "shards", "*.npy")))}'))
+    assert result()["cached"] is False
+    (repo / "notes.txt").write_text("a folder the code did not list\n")
+    assert result()["cached"] is True
+    (repo / "shards" / "__pycache__").mkdir()  # what appears by itself is no change
+    assert result()["cached"] is True
+    (repo / "shards" / "part0.npy").write_text("")
+    assert result()["cached"] is False
+    assert result()["cached"] is True
+
+
+def test_a_reinstalled_package_the_model_imports_checks_again(repo, monkeypatch):
+    from vaelint import frames
+
+    site = repo / "env" / "site-packages"
+    (site / "vaelint_dep_xyz").mkdir(parents=True)
+    init = site / "vaelint_dep_xyz" / "__init__.py"
+    init.write_text((repo / "layers.py").read_text())
+    monkeypatch.syspath_prepend(str(site))
+    frames._roots.cache_clear(), frames.is_user_file.cache_clear()  # the folder is a library's, as pip puts it
+    (repo / "vae.py").write_text(MODEL.replace("from layers import make_encoder", "from vaelint_dep_xyz import make_encoder"))
+    assert result()["cached"] is False
+    assert result()["cached"] is True
+    stat = init.stat()
+    os.utime(init, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # pip install -U: new files
+    assert result()["cached"] is False
+    frames._roots.cache_clear(), frames.is_user_file.cache_clear()
+
+
+def test_another_environment_or_pythonpath_is_another_key(repo, monkeypatch):
+    import sys
+
+    from vaelint.cache.store import key_text
+    from vaelint.settings.options import Options
+
+    options = Options([])
+    here = key_text("vae.py:VAE", options)
+    monkeypatch.setenv("PYTHONPATH", "/somewhere/else")
+    assert key_text("vae.py:VAE", options) != here
+    monkeypatch.delenv("PYTHONPATH")
+    monkeypatch.setattr(sys, "prefix", "/another/venv")
+    assert key_text("vae.py:VAE", options) != here

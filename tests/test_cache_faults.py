@@ -31,7 +31,7 @@ def test_entries_are_json_that_holds_their_whole_key(repo):
     result()
     (entry,) = _entries(repo)
     stored = json.loads(entry.read_text())  # JSON, not a pickle
-    assert stored["format"] == 2 and "vae.py" in stored["key"] and "'VAE'" in stored["key"]
+    assert stored["format"] == 3 and "vae.py" in stored["key"] and "'VAE'" in stored["key"]
     assert stored["result"]["class"] == "TargetResult"
 
 

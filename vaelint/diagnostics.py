@@ -86,6 +86,10 @@ class TargetResult:
     missing: tuple = ((), (), ())
     # the environment variables the check read, with the values it saw (None: unset)
     environment: dict[str, str | None] = field(default_factory=dict)
+    # the user's folders its code listed, with a digest of their names (None: no such folder)
+    listings: dict[str, str | None] = field(default_factory=dict)
+    # the installed packages its code imported: top module file -> "size:mtime"
+    installed: dict[str, str] = field(default_factory=dict)
     cached: bool = False  # answered from the result cache
 
     @property

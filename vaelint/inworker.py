@@ -99,6 +99,7 @@ def work(target: str, options: Options, write_end: int, captured, fresh: bool, t
         result.missing = reads.missing(opened, result.dependencies)
         result.absent_names = {p: n for p, n in reads.absent().items() if p not in result.dependencies}
         result.environment = reads.environment()
+        result.listings, result.installed = reads.listings(), reads.installed()
         send(write_end, ("result", portable(result)))
     except BaseException as e:  # noqa: BLE001 - a bug of ours: said to the parent as ours, not the model's exit
         traceback.print_exc()

@@ -18,6 +18,7 @@ _quiet = False
 _absent: dict[str, set[str]] = {}
 _read: set[str] = set()
 _imported: set[str] = set()  # the top-level names the check's code tried to import
+_listed: set[str] = set()  # the folders the code listed (os.listdir, os.scandir, so glob and pathlib too)
 
 
 def recording() -> bool:
@@ -52,6 +53,7 @@ def reset() -> None:
     _absent.clear()
     _read.clear()
     _imported.clear()
+    _listed.clear()
 
 
 def absent() -> dict[str, list[str]]:
@@ -64,8 +66,10 @@ def explicit() -> set[str]:
 
 def record_opens() -> set:
     """Every file this worker opens from now on (Python's audit hook: ``open`` and
-    ``io.open_code``, so imports too). The worker is this target's alone, so the
-    hook, which cannot be removed, ends with it."""
+    ``io.open_code``, so imports too), and every path the code asked about that was not
+    there (``os.path.exists``, ``Path.is_file``: ``os.stat`` and ``os.lstat``), and the
+    folders it listed. The worker is this target's alone, so the hook, which cannot be
+    removed, and the patches end with it."""
     opened: set = set()
 
     reset()
@@ -75,10 +79,136 @@ def record_opens() -> set:
             opened.add(args[0])
         elif event == "import" and args and isinstance(args[0], str):
             _imported.add(args[0].partition(".")[0])
+        elif event in ("os.listdir", "os.scandir") and args and recording():
+            folder = _path_of(args[0] if args[0] is not None else ".")
+            if folder is not None and _for_the_code():
+                _listed.add(folder)
 
     sys.addaudithook(audit)
+    _record_probes(opened)
     _record_environment()
     return opened
+
+
+def _path_of(arg) -> str | None:
+    """An absolute path of what a call was given (a str, bytes or path object; not a file descriptor)."""
+    if isinstance(arg, int):
+        return None
+    try:
+        return os.path.abspath(os.fsdecode(os.fspath(arg)))
+    except (TypeError, ValueError):
+        return None
+
+
+def _for_the_code() -> bool:
+    """Does the call come, however deep, from the user's code (or a library it called)? vaelint's
+    own scans of the project (the files beside a script, a loss's callers) run with no user
+    frame on the stack and decide nothing a user's change to the folder would undo."""
+    from vaelint.frames import is_user_file
+
+    frame, found = sys._getframe(2), False
+    for _ in range(400):
+        if frame is None:
+            return False  # not inside a check (the worker's own book-keeping after it)
+        name = frame.f_code.co_filename
+        if name in _BASE:
+            return found  # what called the check (a launcher, a test) is not the code checked
+        if name.startswith("<frozen importlib") and not found:
+            return False  # the import system's own look-ups: what they find is in ``missing`` and the files read
+        found = found or is_user_file(name)
+        frame = frame.f_back
+    return False
+
+
+# the check's own entry: frames below it are whatever started the check
+_BASE = {os.path.join(os.path.dirname(os.path.dirname(f(__file__))), "analyze.py") for f in (os.path.abspath, os.path.realpath)}
+
+
+def _record_probes(opened: set) -> None:
+    """A path the code asks about and does not find (``if not os.path.exists("data/train.npy"):
+    sys.exit(...)``) is looked for as much as a file it fails to open: it joins ``opened``, so
+    ``missing`` holds it, and a check that stopped there is done again once the file is there."""
+    for name in ("stat", "lstat"):
+        original = getattr(os, name)
+
+        def probe(path, *args, _original=original, **kwargs):
+            try:
+                return _original(path, *args, **kwargs)
+            except (FileNotFoundError, NotADirectoryError):
+                if recording() and kwargs.get("dir_fd") is None:
+                    where = _path_of(path)
+                    if where is not None and _for_the_code():
+                        opened.add(where)
+                raise
+
+        setattr(os, name, probe)
+        for supports in (os.supports_dir_fd, os.supports_fd, os.supports_follow_symlinks, os.supports_effective_ids):
+            if original in supports:  # shutil and others ask these sets what os.stat takes
+                supports.add(probe)
+
+
+_SCRATCH = {".vaelint_cache", "__pycache__", ".ipynb_checkpoints"}
+
+
+def _listing(folder: str) -> str | None:
+    """The digest of the names a folder holds (None: no such folder); vaelint's cache and
+    Python's bytecode caches, which appear by themselves, are left out."""
+    import hashlib
+
+    try:
+        names = sorted(n for n in os.listdir(folder) if n not in _SCRATCH)
+    except OSError:
+        return None
+    return hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def listings() -> dict[str, str | None]:
+    """The user's folders the code listed, each with the digest of what it held: a data file
+    added to a folder a glob reads (a data set that was empty) is a new check."""
+    from vaelint.frames import is_user_file
+
+    return {folder: _listing(folder) for folder in sorted(_listed) if is_user_file(folder)}
+
+
+def same_listings(recorded: dict) -> bool:
+    return all(_listing(folder) == digest for folder, digest in recorded.items())
+
+
+def installed() -> dict[str, str]:
+    """The installed packages the check's code imported (not vaelint, not stand-ins), each by
+    its top module file's size and time: ``pip install -U einops`` after a check is a new check."""
+    from vaelint.frames import is_user_file
+
+    out = {}
+    for name in sorted(_imported):
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None) if _imported_for_real(name) else None
+        if not path or name == "vaelint" or is_user_file(path) or not _in_site_packages(path):
+            continue  # the standard library is Python's version, in the key
+        signature = _signature(path)
+        if signature is not None:
+            out[os.path.realpath(path)] = signature
+    return out
+
+
+def _in_site_packages(path: str) -> bool:
+    import sysconfig
+
+    real = os.path.realpath(path)
+    roots = {os.path.realpath(p) for p in (sysconfig.get_paths().get(k) for k in ("purelib", "platlib")) if p}
+    return "site-packages" in real or "dist-packages" in real or any(real.startswith(r + os.sep) for r in roots)
+
+
+def _signature(path: str) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def same_installed(recorded: dict) -> bool:
+    return all(_signature(path) == signature for path, signature in recorded.items())
 
 
 _environment: dict[str, str | None] = {}  # the variables the check read: name -> value (None: unset)
@@ -154,7 +284,7 @@ def missing(opened: set, read: list[str] = ()) -> tuple[list[str], list[str], li
 
     ours = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, *code_roots()})
     files = set()
-    for path in opened:
+    for path in list(opened):
         if not path or path.startswith(("/proc/", "/sys/", "/dev/")) or "__pycache__" in path:
             continue
         real = os.path.realpath(path)

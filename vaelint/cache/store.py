@@ -42,7 +42,7 @@ from vaelint.cache import codec
 from vaelint.diagnostics import TargetResult
 
 FOLDER = ".vaelint_cache"
-FORMAT = 2  # of the entries: a new layout is a new number (1 was pickle)
+FORMAT = 3  # of the entries: a new layout is a new number (1 was pickle; 2 had no listings)
 
 # what a result is not stored for: it depends on the machine's state, not the inputs
 _NOT_STORED = {"timeout", "killed", "internal", "exit"}
@@ -127,6 +127,9 @@ def key_text(target: str, options) -> str:
         sorted((k, repr(v)) for k, v in asked.items()),
         _code_fingerprint(), _torch_version(), sys.version, platform.machine(),
         os.environ.get("CUDA_VISIBLE_DEVICES"),
+        # which environment's packages (another venv sharing the project's cache folder), and
+        # where Python looked for modules before any code ran
+        os.path.realpath(sys.prefix), os.environ.get("PYTHONPATH"),
     ))
 
 
@@ -174,16 +177,19 @@ class Cache:
         if not isinstance(stored, dict) or stored.get("format") != FORMAT or stored.get("key") != text:
             return None
         files, absent, env = stored["files"], stored["absent"], stored["environment"]
-        if not files or not isinstance(files, dict) or not isinstance(absent, dict) or not isinstance(env, dict):
+        listed, installed = stored["listings"], stored["installed"]
+        if not files or not all(isinstance(d, dict) for d in (files, absent, env, listed, installed)):
             return None
         if any(digest(path) != sha for path, sha in files.items()):
             return None
         if any(_mentions(path, names) for path, names in absent.items()):
             return None
-        from vaelint.cache.reads import same_environment, still_missing
+        from vaelint.cache.reads import same_environment, same_installed, same_listings, still_missing
 
         if not same_environment(env):
             return None  # a variable the check read has another value now
+        if not same_listings(listed) or not same_installed(installed):
+            return None  # a folder the code listed holds other files; a package it imported was reinstalled
         result = codec.decode(stored["result"])
         if not isinstance(result, TargetResult) or result.target != target:
             return None
@@ -207,7 +213,8 @@ class Cache:
         try:
             entry = {
                 "format": FORMAT, "key": text, "files": files, "absent": dict(result.absent_names),
-                "environment": dict(result.environment), "result": codec.encode(result),
+                "environment": dict(result.environment), "listings": dict(result.listings),
+                "installed": dict(result.installed), "result": codec.encode(result),
             }
             data = json.dumps(entry)
         except (codec.Unstorable, TypeError, ValueError):
