@@ -25,6 +25,31 @@ def test_cuda_in_the_models_forward_is_checked_on_a_cpu_machine(monkeypatch):
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE012", 19)], r.output
 
 
+def test_legacy_cuda_tensor_types_are_checked_on_a_cpu_machine(monkeypatch):
+    # torch.cuda.FloatTensor(std.size()).normal_() raised "type torch.cuda.FloatTensor not
+    # available" (exit 2): it makes the CPU tensor it would hold, said as a move
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("legacy_cuda_noise.py")
+    assert result["error"] is None and not result["findings"], r.output
+    assert any("the step's torch.cuda.FloatTensor(...) at legacy_cuda_noise.py:22" in n for n in result["notes"]), result["notes"]
+    # the CPU type beside a model on the GPU fails there: seen on the simulated one
+    r, result = _json("legacy_cpu_noise_gpu_model.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE012", 22)], r.output
+
+
+def test_legacy_cuda_tensor_type_in_a_model_file_is_checked_on_a_cpu_machine(monkeypatch):
+    import torch
+    from conftest import FIXTURES
+
+    monkeypatch.chdir(FIXTURES)
+    torchs_own = torch.cuda.FloatTensor
+    r, result = _json("clean/legacy_cuda_noise_unconditional.py:VAE", "--input", "8x784")
+    assert torch.cuda.FloatTensor is torchs_own  # the stand-in type ends with the check
+    assert result["error"] is None and not result["findings"], r.output
+    assert any("torch.cuda.FloatTensor(...) at clean/legacy_cuda_noise_unconditional.py:26 stayed on the CPU" in n
+               for n in result["notes"]), result["notes"]
+
+
 def test_a_step_whose_own_loss_fails_says_so_with_its_line(tmp_path, monkeypatch):
     # gae-pytorch on current torch: pos_weight given as a float; the step was reached
     _script(

@@ -7,7 +7,11 @@ NVIDIA driver" with a CUDA build of torch), so the simulated run could not finis
 went unchecked. While the simulated GPU runs, ``torch.cuda.FloatTensor`` and its siblings make
 simulated GPU tensors as on a GPU: a size (``x.size()``, ints) gives a tensor of that shape, data
 (a list, an array, a tensor) a tensor of it; ``isinstance(t, torch.cuda.FloatTensor)`` holds for
-a simulated float32 tensor."""
+a simulated float32 tensor.
+
+Where the code runs on this machine's CPU with CUDA kept away (training code, a model's own
+forward: :mod:`vaelint.frontends.training.livecuda`), the same types make CPU tensors marked as
+placed on the GPU, ``made`` naming each move for the report."""
 
 from __future__ import annotations
 
@@ -28,28 +32,32 @@ def _is_size(args) -> bool:
     return all(isinstance(a, int) and not isinstance(a, bool) for a in args)
 
 
-def _legacy_type(name: str, dtype: torch.dtype, simulated) -> type:
+def _legacy_type(name: str, dtype: torch.dtype, simulated, on_gpu, said) -> type:
     class _Meta(type):
         def __instancecheck__(cls, obj):
-            return isinstance(obj, torch.Tensor) and obj.dtype == dtype and obj.is_cuda
+            return isinstance(obj, torch.Tensor) and obj.dtype == dtype and on_gpu(obj)
 
     def __new__(cls, *args, **kwargs):
         if _is_size(args):
             made = torch.empty(*args, dtype=dtype)
         else:
             made = torch.as_tensor(args[0], dtype=dtype).clone()
+        if said is not None:
+            said(f"torch.cuda.{name}(...)")
         return simulated(made)
 
     return _Meta(name, (), {"__new__": __new__, "__module__": "torch.cuda", "dtype": dtype, "is_cuda": True})
 
 
 @contextlib.contextmanager
-def legacy_types(simulated):
-    """While inside, ``torch.cuda.<Type>Tensor(...)`` makes ``simulated(tensor)``."""
+def legacy_types(simulated, on_gpu=lambda t: t.is_cuda, said=None):
+    """While inside, ``torch.cuda.<Type>Tensor(...)`` makes ``simulated(tensor)`` (after
+    ``said(what)``, ``what`` the constructor as the code wrote it), and ``isinstance(t,
+    torch.cuda.FloatTensor)`` holds for a tensor of its dtype that ``on_gpu``."""
     saved = {name: getattr(torch.cuda, name, None) for name in _TYPES}
     try:
         for name, dtype in _TYPES.items():
-            setattr(torch.cuda, name, _legacy_type(name, dtype, simulated))
+            setattr(torch.cuda, name, _legacy_type(name, dtype, simulated, on_gpu, said))
         yield
     finally:
         for name, value in saved.items():

@@ -114,10 +114,28 @@ def _patched():
     patches.set(parallel_module.data_parallel, "__code__", _one_device.__code__)
     patches.set(torch.cuda, "is_available", is_available)
     try:
-        with _MadeOnCpu():
+        with _MadeOnCpu(), _legacy_types_on_cpu():
             yield
     finally:
         patches.restore()
+
+
+def _legacy_types_on_cpu():
+    """``torch.cuda.FloatTensor(std.size()).normal_()`` (older code's noise) without CUDA: the
+    CPU tensor it would hold, marked as placed on the GPU and remembered as a move."""
+    import torch
+
+    from vaelint.confirm.simlegacy import legacy_types
+
+    if torch.cuda.is_available():
+        return contextlib.nullcontext()
+
+    def said(what):
+        if _RECORDS and is_user_file(sys._getframe(2).f_code.co_filename):  # the type's __new__, then its caller
+            _RECORDS[-1].device_aware = True  # the code named a device (as _asks)
+        _remember(what)
+
+    return legacy_types(placed_on_gpu, on_gpu=lambda t: t.is_cuda or getattr(t, GPU_MARK, False), said=said)
 
 
 def _to_a_chosen_device(args, kwargs) -> bool:
