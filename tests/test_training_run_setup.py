@@ -280,3 +280,27 @@ def test_a_helper_folder_the_script_puts_on_sys_path_is_the_users_own(tmp_path, 
     (tmp_path / "utils" / "vaetools.py").write_text(helpers.replace("return elbo(recon, x, mu, logvar)", "return embed(elbo(recon, x, mu, logvar))"))
     r, result = _json("train.py")
     assert result["error"] is not None and "not_installed_debugger" in result["error"]["message"], r.output
+
+
+def test_an_installed_package_vaelint_may_stand_in_for_is_imported_once(tmp_path):
+    # accelerate installed: vaelint tried the real package while the import looked for it, so the
+    # import system ran its __init__ a second time into a new module lacking `utils` ("module
+    # 'accelerate' has no attribute 'utils'" at the script's accelerate.utils.set_seed)
+    from training_cli import check_in
+
+    package = tmp_path / "env" / "site-packages" / "accelerate"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "import os\nos.environ['ACCELERATE_INITS'] = os.environ.get('ACCELERATE_INITS', '') + 'x'\n"
+        "from .utils import set_seed\n\nclass Accelerator:\n    def prepare(self, *a):\n        return a\n\n"
+        "    def backward(self, loss):\n        loss.backward()\n")
+    (package / "utils.py").write_text("import torch\n\ndef set_seed(seed):\n    torch.manual_seed(seed)\n")
+    _script(
+        tmp_path, "import os", "import torch", "import accelerate", "from vae_common import VAE, elbo",
+        "print('inits', os.environ.get('ACCELERATE_INITS'), hasattr(accelerate, 'utils'))", "accelerator = accelerate.Accelerator()",
+        "accelerate.utils.set_seed(0)", "model, = accelerator.prepare(VAE())", "for x in [torch.rand(8, 784)]:",
+        "    recon, mu, logvar = model(x)", "    loss = elbo(recon, x, mu, logvar)", "    accelerator.backward(loss)",
+    )
+    r = check_in(tmp_path, "train.py", env_extra={"PYTHONPATH": str(package.parent)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "| inits x True\n" in r.stdout and "no findings" in r.stdout, r.stdout  # one run of its __init__

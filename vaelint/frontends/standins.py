@@ -192,6 +192,12 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         top = fullname.split(".")[0]
         if top not in _FACTORIES:
             return None
+        if fullname == top and top not in self.real_ok and sys.modules.get(top) is None \
+                and importlib.machinery.PathFinder.find_spec(top) is not None:
+            # the real package is tried when this import loads it, not now: a module imported
+            # while its spec is found is imported again by the import system, a second module
+            # without the submodules the first one imported (`accelerate.utils` missing)
+            return importlib.util.spec_from_loader(fullname, _TriedWhenLoaded(self), is_package=True)
         if not self._stands_in(top):
             # Lightning moves its modules between versions (pytorch_lightning.utilities.apply_func
             # is gone from 2.x): a submodule the installed version lacks stands in
@@ -221,6 +227,26 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         return None
+
+
+class _TriedWhenLoaded(importlib.abc.Loader):
+    """Loads a package of ``_FACTORIES`` seen for the first time: the real one where it imports
+    (that very module, imported once), else its stand-in."""
+
+    def __init__(self, finder: StandInFinder):
+        self.finder = finder
+        self.real_spec = None
+
+    def create_module(self, spec):
+        if self.finder._stands_in(spec.name):
+            return _FACTORIES[spec.name](spec.name)
+        module = sys.modules[spec.name]
+        self.real_spec = getattr(module, "__spec__", None)
+        return module
+
+    def exec_module(self, module):
+        if self.real_spec is not None:
+            module.__spec__ = self.real_spec  # the import set this loader's spec: it keeps its own
 
 
 def _imports(top: str) -> bool:
