@@ -304,3 +304,17 @@ def test_an_installed_package_vaelint_may_stand_in_for_is_imported_once(tmp_path
     r = check_in(tmp_path, "train.py", env_extra={"PYTHONPATH": str(package.parent)})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "| inits x True\n" in r.stdout and "no findings" in r.stdout, r.stdout  # one run of its __init__
+
+
+def test_a_dashboard_imported_inside_a_function_without_tensorboard_stands_in(monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        pytest.skip("tensorboard is installed here: torch.utils.tensorboard imports as it is")
+    monkeypatch.chdir(RUNNING)
+    before = set(os.listdir(RUNNING))
+    r, result = _json("tensorboard_in_a_function.py")
+    assert result["error"] is None and not result["findings"], r.output
+    assert any("tensorboard is not installed, so torch.utils.tensorboard cannot be imported; it stands in as a no-op" in n
+               for n in result["notes"]), result["notes"]
+    assert set(os.listdir(RUNNING)) == before  # no runs/ folder: the writer is a no-op

@@ -172,9 +172,25 @@ def _logger(fullname: str) -> types.ModuleType:
     file's top is (:class:`vaelint.frontends.placeholders.LoggerStandIn`)."""
     from vaelint.frontends.placeholders import note
 
-    if "." not in fullname:
+    if fullname in _NESTED_LOGGERS:
+        note(f"{_NESTED_LOGGERS[fullname]} is not installed, so {fullname} cannot be imported; it stands in as a no-op "
+             "(a logger: nothing it returns reaches the model or the loss)")
+    elif "." not in fullname:
         note(f"{fullname} is not installed; it stands in as a no-op (a logger: nothing it returns reaches the model or the loss)")
     return _StandInModule(fullname, lambda item: _Anything)
+
+
+# loggers that live inside another package and import a package of their own:
+# ``from torch.utils.tensorboard import SummaryWriter`` inside a function, without tensorboard
+_NESTED_LOGGERS = {"torch.utils.tensorboard": "tensorboard"}
+
+
+def _nested_logger(fullname: str) -> str | None:
+    """The nested logger ``fullname`` is (or is inside) when the package it needs is missing."""
+    for name, needs in _NESTED_LOGGERS.items():
+        if fullname == name or fullname.startswith(name + "."):
+            return name if importlib.machinery.PathFinder.find_spec(needs) is None else None
+    return None
 
 
 _FACTORIES = {"torchvision": _torchvision, "pytorch_lightning": _lightning, "lightning": _lightning, "accelerate": _accelerate}
@@ -191,6 +207,8 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, fullname, path=None, target=None):
         top = fullname.split(".")[0]
         if top not in _FACTORIES:
+            if top == "torch" and _nested_logger(fullname) is not None:
+                return importlib.util.spec_from_loader(fullname, self, is_package=True)
             return None
         if fullname == top and top not in self.real_ok and sys.modules.get(top) is None \
                 and importlib.machinery.PathFinder.find_spec(top) is not None:
@@ -223,6 +241,8 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return not self.real_ok[top]
 
     def create_module(self, spec):
+        if _nested_logger(spec.name) is not None:
+            return _logger(spec.name)
         return _FACTORIES[spec.name.split(".")[0]](spec.name)
 
     def exec_module(self, module):
