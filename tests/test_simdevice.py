@@ -183,7 +183,7 @@ def test_legacy_cuda_tensor_types_make_simulated_gpu_tensors():
     """``torch.cuda.FloatTensor(size)`` on the simulated GPU: a simulated tensor of that shape (of
     that data, for a list), an instance of the legacy type; put back after the run."""
     from vaelint.confirm.simdevice import SimulatedCuda, _simulated
-    from vaelint.confirm.simlegacy import legacy_types
+    from vaelint.frontends.legacycuda import legacy_types
 
     before = torch.cuda.FloatTensor
     with legacy_types(_simulated):

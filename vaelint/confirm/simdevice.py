@@ -29,7 +29,7 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
-from vaelint.confirm.simlegacy import legacy_types
+from vaelint.frontends.legacycuda import legacy_types
 from vaelint.confirm.simswitches import switches_on
 from vaelint.frames import SourceLoc, user_stack
 from vaelint.frontends.sourcefacts import line_text, names_the_cpu

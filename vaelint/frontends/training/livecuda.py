@@ -125,7 +125,7 @@ def _legacy_types_on_cpu():
     CPU tensor it would hold, marked as placed on the GPU and remembered as a move."""
     import torch
 
-    from vaelint.confirm.simlegacy import legacy_types
+    from vaelint.frontends.legacycuda import legacy_types
 
     if torch.cuda.is_available():
         return contextlib.nullcontext()

@@ -1,4 +1,5 @@
-"""The legacy CUDA tensor types on the simulated GPU (:mod:`.simdevice`).
+"""The legacy CUDA tensor types (``torch.cuda.FloatTensor``) where no GPU is: on the simulated GPU
+(:mod:`vaelint.confirm.simdevice`), and on the CPU a check runs on (:mod:`.training.livecuda`).
 
 Older VAE code draws its noise with ``torch.cuda.FloatTensor(std.size()).normal_()`` (or keeps
 ``self.FloatTensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor``). On a machine
@@ -11,7 +12,7 @@ a simulated float32 tensor.
 
 Where the code runs on this machine's CPU with CUDA kept away (training code, a model's own
 forward: :mod:`vaelint.frontends.training.livecuda`), the same types make CPU tensors marked as
-placed on the GPU, ``made`` naming each move for the report."""
+placed on the GPU, ``said`` naming each move for the report."""
 
 from __future__ import annotations
 
