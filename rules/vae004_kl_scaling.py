@@ -8,7 +8,7 @@ import math
 
 from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, why_no_loss_scales
 from vaelint.facts.context import loc_of
-from vaelint.facts.weightsource import _factor_side, factor_source
+from vaelint.facts.weightsource import _factor_side, factor_source, named_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.vocab import Need, Severity
@@ -167,7 +167,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
                 yield self.report(UnweightedKL(ctx.beta), loc, node=scales.kl.term)
             return  # the KL formula itself is off by a constant: VAE007's business
         written = math.prod(abs(f.value) for f in consts)
-        named = all(not factor_source(ctx, f).startswith(("a factor of", "the literal")) for f in consts)
+        named = all(named_weight(ctx, f) for f in consts)
         if named and written and math.isclose(abs(factor) / written, 2.0, rel_tol=1e-3) and not math.isclose(abs(factor), 2.0, rel_tol=1e-3):
             factor = factor / 2  # the formula's own missing 1/2 is VAE007's finding, not a weight
             if math.isclose(factor, ctx.beta, rel_tol=1e-3):

@@ -309,9 +309,9 @@ def _weights_only(ctx, explicit: list) -> bool:
     """Are the numbers written on the KL all weights read from a name (``b``, ``self.beta``,
     a keyword)? A literal (``0.25 * -torch.sum(...)``, ``0.5 * -0.5`` folded into one) may hold the
     formula's own 1/2 with the weight: the KL may be right, and no missing 1/2 is claimed."""
-    from vaelint.facts.weightsource import factor_source
+    from vaelint.facts.weightsource import named_weight
 
-    return all(not factor_source(ctx, f).startswith(("a factor of", "the literal")) for f in explicit)
+    return all(named_weight(ctx, f) for f in explicit)
 
 
 def _own_constant(coefficient: float, explicit: list) -> float:

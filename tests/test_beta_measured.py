@@ -80,3 +80,16 @@ def test_beta_eff_formula_and_value_match_a_measurement(variant, tmp_path):
             if f.code == "VAE002":
                 assert f"= {value:g}" in f.message, (f.message, value)
     assert len(formulas) == 1  # one formula in B, D, Z for every size
+
+
+def test_a_kl_written_as_a_constant_over_the_batch_size_is_read(monkeypatch):
+    # -0.5 / x.size(0) * torch.sum(...): fx holds -0.5 / x.size(0) as a number over a size, which
+    # no run records; the term was not read ("not checked: VAE002, VAE004", exit 0)
+    from conftest import FIXTURES
+    from json_cli import check_json
+
+    monkeypatch.chdir(FIXTURES)
+    r, clean = check_json("clean/kl_constant_over_batch_size.py:VAE", "--input", "32x784")
+    assert clean["beta_effective"] == "1" and clean["skipped"] == [] and not clean["findings"], r.output
+    r, buggy = check_json("buggy/kl_constant_over_batch_size.py:VAE", "--input", "32x784")
+    assert [f["code"] for f in buggy["findings"]] == ["VAE002"] and "beta_eff = 1/B" in buggy["findings"][0]["message"], r.output

@@ -82,6 +82,17 @@ class _Tracer(fx.Tracer):
         node.meta["stack"] = stack
         return node
 
+    def call_module(self, m, forward, args, kwargs):
+        """A module that is not the model's (``nn.BCELoss(reduction="sum", weight=w)`` made in the
+        loss function, a helper module built in forward) has no path in the graph: fx stopped
+        with "module is not installed as a submodule". Its own operations are traced instead,
+        as the loss's: the reductions and terms are read as if written with torch.nn.functional."""
+        try:
+            self.path_of_module(m)
+        except NameError:
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
     def trace(self, root, concrete_args=None):
         originals = {name: getattr(torch, name) for name in _SIZED_FACTORIES}
         for name, original in originals.items():

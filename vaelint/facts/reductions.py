@@ -202,6 +202,8 @@ class TermWalker:
         if tensor not in tensors or (op == "div" and tensor is b):
             return _STOP  # no tensor, or k / tensor: not a scaling
         num = self.scalar_of(node, other) if other not in tensors or self._is_scalar_const(other) else None
+        if num is None and op == "mul" and self._constant_over_size(scale, other):
+            return tensor  # -0.5 / x.size(0) * torch.sum(...): read as torch.sum(...) * -0.5 / x.size(0)
         if num is None or num[0] == 0:
             return _STOP
         value, power, k = num
@@ -222,6 +224,28 @@ class TermWalker:
         shown = f"{int(1 / value)}" if op == "div" and float(1 / value).is_integer() else f"{value:g}"
         scale.factors.append(Factor("const", value, 0, 1, shown, node, op))
         return tensor
+
+    def _constant_over_size(self, scale: TermScale, other) -> bool:
+        """A factor written as ``c / n`` before the tensor (``-0.5 / x.size(0) * torch.sum(...)``,
+        a graph VAE's ``-0.5 / N``): fx keeps it as a Python number divided by a size, a value
+        no run holds. Its constant and its division by the size are the term's factors."""
+        if not isinstance(other, fx.Node) or self.view.op(other) not in ("truediv", "div") or len(other.args) != 2:
+            return False
+        c, size = other.args
+        if not isinstance(c, (int, float)) or isinstance(c, bool) or c == 0 or not isinstance(size, fx.Node):
+            return False
+        num = self.scalar_of(other, size)
+        if num is None or num[0] == 0:
+            return False
+        value, power, k = num
+        scale.factors.append(Factor("const", float(c), 0, 1, f"{c:g}", other, "mul"))
+        if power:
+            shown = self.ctx.batch_size_text if k == 1 else f"a size of {k}*B ({int(value)})"
+            scale.factors.append(Factor("size", 1.0, -1, k, shown, other, "div"))
+        else:
+            shown = f"{int(value)}" if float(value).is_integer() else f"{1 / value:g}"
+            scale.factors.append(Factor("const", 1 / value, 0, 1, shown, other, "div"))
+        return True
 
     def _reduced(self, scale: TermScale, node: fx.Node, op: str, src: fx.Node):
         """``.sum(...)`` or ``.mean(...)``: the dims it reduces, and its input to go on from."""

@@ -9,6 +9,7 @@ import inspect
 import math
 import re
 
+import torch
 import torch.fx as fx
 
 from vaelint.capture.ops import op_name
@@ -53,6 +54,9 @@ def factor_source(ctx, factor) -> str:
     divisor = _size_divisor(text, value) if _divides_by_a_size(factor) else None
     if divisor is not None:
         return f"the division by {divisor} = {round(1 / value)}{where}"  # / x.size(0): a length, not a batch size
+    over = _constant_over_a_size(ctx, text, value)
+    if over is not None:
+        return f"the factor {over} = {value:g}{where}"  # -0.5 / adj.size(0): the number of nodes, the KL's 1/2 folded in
     assigned = _assigned_name(loc, text, _kl_lines(factor), value)
     setting = _setting(factor, text)
     if setting is not None and (assigned is None or setting.startswith(assigned[0] + ".")):
@@ -62,11 +66,21 @@ def factor_source(ctx, factor) -> str:
     return f"a factor of {value:g}{where}"
 
 
+def named_weight(ctx, factor) -> bool:
+    """Is the factor a weight read from a name (``b``, ``self.beta``, a keyword)? A number written
+    out (``0.25 * -torch.sum(...)``, ``-0.5 / adj.size(0)``) may hold the KL formula's own 1/2."""
+    return not factor_source(ctx, factor).startswith(("a factor of", "the literal", "the factor "))
+
+
 def _other_value(ctx, name: str, value: float) -> bool:
     """Does ``name`` hold a number (at module level) that is neither the factor nor its inverse?
     Then the factor is more than the name: ``-0.5 / n`` is 0.0025 with n = 200, the KL formula's
     1/2 folded into it."""
     held = ctx.program.module.__dict__.get(name) if getattr(ctx.program, "module", None) is not None else None
+    if isinstance(held, torch.Tensor):
+        # a tensor of many values is no weight: the factor is computed from it (``-0.5 /
+        # adj.size(0)``, a graph VAE's KL over its N nodes, the 1/2 folded in)
+        return held.numel() != 1 or not _close(float(held), value)
     return isinstance(held, (int, float)) and not isinstance(held, bool) and not _close(held, value)
 
 
@@ -87,6 +101,27 @@ def _size_divisor(text: str, value: float) -> str | None:
         return None
     found = re.findall(r"/\s*(\w[\w.]*\.(?:size\(\s*-?\d*\s*\)|shape\[\s*-?\d+\s*\])|len\(\s*\w[\w.]*\s*\))", text)
     return found[-1] if len(set(found)) == 1 else None
+
+
+def _constant_over_a_size(ctx, text: str, value: float) -> str | None:
+    """``-0.5 / adj.size(0)`` written on the KL, ``adj`` a tensor of the module (so fx folded the
+    division into one number): the expression, when it gives the factor."""
+    module = getattr(getattr(ctx, "program", None), "module", None)
+    if module is None:
+        return None
+    pattern = r"(-?\s*\d*\.?\d+)\s*/\s*(?:(\w+)\.size\(\s*(\d+)\s*\)|(\w+)\.shape\[\s*(\d+)\s*\]|len\(\s*(\w+)\s*\))"
+    for m in re.finditer(pattern, text):
+        name = m.group(2) or m.group(4) or m.group(6)
+        held = module.__dict__.get(name)
+        try:
+            dim = m.group(3) or m.group(5)
+            size = len(held) if m.group(6) else held.shape[int(dim)]
+            c = float(m.group(1).replace(" ", ""))
+        except (TypeError, AttributeError, IndexError, ValueError):
+            continue
+        if size and _close(c / size, value):
+            return " ".join(m.group(0).split())
+    return None
 
 
 def _factor_side(factor, texts: list[str]) -> int | None:
