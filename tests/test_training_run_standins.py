@@ -267,3 +267,12 @@ def test_a_missing_package_in_the_data_code_says_install_or_give_the_batch(tmp_p
     # as said: with the batch given, the step is found by reading the code and checked
     r = run("train.py", "--input", "16x784", "--no-cache")
     assert r.exit_code == 0 and "no findings" in r.output, r.output
+
+
+def test_a_git_lfs_pointer_in_place_of_a_data_file_stands_in_and_says_git_lfs_pull(monkeypatch):
+    # a clone made without git lfs: np.load read the pointer's text as the array and failed in numpy
+    monkeypatch.chdir(os.path.join(RUNNING, "lfs_pointer_data"))
+    r, result = _json("train.py", "--input", "64x784")
+    assert result["error"] is None and r.exit_code == 0, r.output
+    assert any("data/train.npy (np.load at train.py:13) is a Git LFS pointer, not its data (`git lfs pull` fetches it)" in n
+               for n in result["notes"]), result["notes"]

@@ -192,15 +192,18 @@ def _reader(real, label: str, kind: str, spec):
     def read(path=None, *args, **kwargs):
         target = path if path is not None else kwargs.get("filepath_or_buffer", kwargs.get("file"))
         why = "is not here"
-        try:
-            return real(path, *args, **kwargs) if path is not None else real(*args, **kwargs)
-        except OSError:
-            if not isinstance(target, (str, os.PathLike)) or os.path.exists(target) or user_frame() is None:
-                raise
-        except ImportError as e:  # read_parquet without pyarrow, read_excel without openpyxl
-            if not isinstance(target, (str, os.PathLike)) or user_frame() is None:
-                raise
-            why = f"cannot be read here ({getattr(e, 'name', None) or 'its reader'} is not installed)"
+        if lfs_pointer(target) and user_frame() is not None:
+            why = "is a Git LFS pointer, not its data (`git lfs pull` fetches it)"
+        else:
+            try:
+                return real(path, *args, **kwargs) if path is not None else real(*args, **kwargs)
+            except OSError:
+                if not isinstance(target, (str, os.PathLike)) or os.path.exists(target) or user_frame() is None:
+                    raise
+            except ImportError as e:  # read_parquet without pyarrow, read_excel without openpyxl
+                if not isinstance(target, (str, os.PathLike)) or user_frame() is None:
+                    raise
+                why = f"cannot be read here ({getattr(e, 'name', None) or 'its reader'} is not installed)"
         rows = _stood_in_note(spec, os.fspath(target), label, why)
         if kind == "frame":
             import pandas as pd
@@ -212,6 +215,25 @@ def _reader(real, label: str, kind: str, spec):
         return rows
 
     return read
+
+
+_LFS_HEAD = b"version https://git-lfs.github.com/spec/v1"
+
+
+def lfs_pointer(target) -> bool:
+    """Is ``target`` a Git LFS pointer (a clone made without ``git lfs``): a small text file in
+    place of the data, which the code's reader would take for its data and fail on?"""
+    import os
+
+    if not isinstance(target, (str, os.PathLike)):
+        return False
+    try:
+        if os.path.getsize(target) > 1024:
+            return False
+        with open(target, "rb") as fh:
+            return fh.read(len(_LFS_HEAD)) == _LFS_HEAD
+    except (OSError, ValueError):
+        return False
 
 
 def _stood_in_note(spec, target: str, label: str, why: str):
