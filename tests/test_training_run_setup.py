@@ -318,3 +318,16 @@ def test_a_dashboard_imported_inside_a_function_without_tensorboard_stands_in(mo
     assert any("tensorboard is not installed, so torch.utils.tensorboard cannot be imported; it stands in as a no-op" in n
                for n in result["notes"]), result["notes"]
     assert set(os.listdir(RUNNING)) == before  # no runs/ folder: the writer is a no-op
+
+
+def test_a_warmup_that_moves_from_its_own_last_value_is_read_as_a_schedule(monkeypatch):
+    # args.beta = min(1, args.beta + 1 / n) in the step: no counter is read; before, the KL weight
+    # was taken as the constant the step run saw (a false VAE004, "multiplied by 0.125")
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("warmup_accumulating.py")
+    assert result["error"] is None and not result["findings"], r.output
+    note = next(n for n in result["notes"] if "the KL weight is annealed: args.beta = min(1, args.beta" in n)
+    assert "it reaches beta = 1" in note, note
+    r, result = _json("warmup_accumulating_to_half.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 34)], r.output
+    assert "settles at 0.5" in result["findings"][0]["message"]

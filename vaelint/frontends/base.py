@@ -99,6 +99,19 @@ class Schedule:
     # computed before the step, in a loop around it (beta = min(1, epoch / 200) in the epoch
     # loop): the step reads the variable itself, so a later step is the variable set, not the counter
     held: bool = False
+    # a weight each step moves from its own last value (``beta = min(1, beta + 1 / n)``), not from
+    # a counter: the values from a given start, for the factor the step run saw (:meth:`from_value`)
+    values_from: "Callable[[float], list] | None" = None
+
+    def from_value(self, now: float) -> "Schedule":
+        """This schedule as it goes on from ``now`` (an accumulating weight: the value the run's
+        KL factor had; the step's runs each moved it once)."""
+        if self.values_from is None:
+            return self
+        from dataclasses import replace
+
+        values = self.values_from(now)
+        return replace(self, now=now, values=values) if len(values) >= 2 else self
 
     @property
     def limit(self) -> float | None:

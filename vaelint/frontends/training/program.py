@@ -15,7 +15,7 @@ from vaelint.frontends.sourcemap import where
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import source_segment
 from vaelint.frontends.training.runtime import StepReady
-from vaelint.frontends.training.schedules import iterator_schedules, stepped_iterators
+from vaelint.frontends.training.schedules import accumulating_schedules, iterator_schedules, stepped_iterators
 
 
 def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, sites, home, failed: list | None = None) -> Program:
@@ -39,6 +39,9 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     runtime.notes = program.notes  # a move to CUDA the step makes is said when it runs
     frame = plan.frames[plan.boundary.frame_index]
     program.schedules = _schedules(plan, fn, sandbox, home) + iterator_schedules(iterators, plan.region, frame.scope.path, sandbox)
+    counted = {s.name for s in program.schedules}
+    program.schedules += [s for s in accumulating_schedules(fn, plan.region, frame.scope.path, source_text(frame.scope, home), sandbox,
+                                                            plan.frame_values) if s.name not in counted]
     _first_weighted_step(program, fn, counters)
     configured = getattr(loader, "batch_size", None)
     if isinstance(configured, int) and configured > 1:
