@@ -53,14 +53,7 @@ def find_schedules(
     the step's frame's variables when the batch came in (``cap`` of ``def train(epoch, cap)``)."""
     if not counters:
         return []
-    namespace = {**fn.__globals__, **(frame_values or {})}
-    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
-        try:
-            # a counter the step reads before it counts (step += 1) is held as its value when the
-            # batch came in (vaelint/frontends/training/livecompile.py)
-            namespace[name.removeprefix(SAVED)] = cell.cell_contents
-        except ValueError:
-            pass
+    namespace = _step_namespace(fn, frame_values)
     out = []
     counted: dict = {}  # step += 1 before the weight is read: the weight sees the counted value
     held = {id(stmt) for stmt in lead}
@@ -106,12 +99,7 @@ def accumulating_schedules(fn, region: list[ast.stmt], path: str, text: str, san
     variable is. Read by repeating the update from the value the step saw (each of the check's
     runs of the step moved it once, so the start is taken from the KL factor itself:
     :meth:`Schedule.from_value`)."""
-    namespace = {**fn.__globals__, **(frame_values or {})}
-    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
-        try:
-            namespace[name.removeprefix(SAVED)] = cell.cell_contents
-        except ValueError:
-            pass
+    namespace = _step_namespace(fn, frame_values)
     out = []
     for stmt in walk_statements(region):
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
@@ -203,6 +191,20 @@ def _repeated(code, namespace: dict, start: float, sandbox) -> list:
     if values[-1][1] != values[-2][1]:
         return values  # still moving after a million steps
     return values + [(LATER[-1], values[-1][1])]
+
+
+def _step_namespace(fn, frame_values: dict | None) -> dict:
+    """What the step's expressions read: its globals, its frame's variables when the batch came in,
+    and its closure's cells."""
+    namespace = {**fn.__globals__, **(frame_values or {})}
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            # a counter the step reads before it counts (step += 1) is held as its value when the
+            # batch came in (vaelint/frontends/training/livecompile.py)
+            namespace[name.removeprefix(SAVED)] = cell.cell_contents
+        except ValueError:
+            pass
+    return namespace
 
 
 def handed_counters(plan, frame) -> set[str]:
