@@ -137,3 +137,17 @@ def test_a_replayed_draw_is_taken_only_at_its_shape_and_in_place_for_an_in_place
     assert take_replay("normal_", drawn, replay) is drawn and drawn.sum() == 8  # eps.normal_(): in place
     pinned = torch.zeros(2, 2)  # randn(8, Z) at twice the batch: another shape, drawn fresh
     assert take_replay("randn", pinned, torch.ones(4, 2)) is pinned and pinned.sum() == 0
+
+
+def test_a_stage_whose_gradient_is_zero_names_the_dead_activation(monkeypatch):
+    # a decoder ending in a ReLU whose every value is 0 at its initialisation: "decoder gradient
+    # norm 0; no rule explains it" said nothing of where; the message names the ReLU and its line
+    from conftest import FIXTURES
+    from json_cli import check_json
+
+    monkeypatch.chdir(FIXTURES)
+    r, result = check_json("buggy/dead_relu_output.py:VAE", "--input", "16x784")
+    assert r.exit_code == 2 and result["error"] is not None, r.output
+    message = " ".join(result["error"]["message"].split())
+    assert "decoder gradient norm 0: every value of `relu` at buggy/dead_relu_output.py:22" in message, message
+    assert "is 0 at this initialisation" in message and "End the decoder with no activation" in message

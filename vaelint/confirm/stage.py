@@ -45,7 +45,7 @@ def confirm_findings(ctx, findings: list[tuple], device: str, keep_graph: bool, 
     result.checks = whole_model_checks(ctx, obs)
     failed = [c for c in result.checks if not c.ok]
     if failed:
-        said = not_finite_text(ctx, obs, failed)
+        said = not_finite_text(ctx, obs, failed) + dead_activation_text(ctx, failed)
         if not findings:  # a check that failed is never "no findings": exit 2 saying what failed
             raise VaelintError("loss", f"the confirmation run failed ({said}); no rule explains it, so the check cannot pass.")
         result.notes.append(f"the confirmation run failed: {said}")
@@ -66,6 +66,32 @@ def not_finite_text(ctx, obs, failed) -> str:
         f"{text}. The first value that is not finite is {made}, computed from finite values: a log of 0, an "
         "exp that overflows (a log-variance head with no bound), or a division by 0 there"
     )
+
+
+_CLIPPING = ("relu", "relu_", "relu6", "threshold", "hardtanh", "clamp", "clamp_", "clamp_min", "clip")
+
+
+def dead_activation_text(ctx, failed) -> str:
+    """A stage whose gradient is 0 while the loss is finite: the activation that lets none through
+    (a ReLU whose every value is 0 at this initialisation), named with its line; '' when none is."""
+    import torch
+
+    from vaelint.facts.context import loc_of
+
+    if not any(c.name.endswith("gradient") and c.detail == "norm 0" for c in failed):
+        return ""
+    held = ctx.runs.runs[ctx.runs.batch].tensors
+    dead = [n for n in ctx.nodes_by_op(*_CLIPPING)
+            if isinstance(held.get(n), torch.Tensor) and held[n].numel() and not torch.count_nonzero(held[n])]
+    if not dead:
+        return ""
+    node = dead[-1]  # the one nearest the loss: what is before it gets nothing either
+    loc = loc_of(node)
+    at = f" at {loc.where()}" if loc is not None else ""
+    return (f": every value of `{ctx.view.op(node)}`{at}, of shape {ctx.shape_text(node)}, is 0 at this initialisation, "
+            "so no gradient passes it and training would not move what comes before it (a dead ReLU; on a decoder's "
+            "output it clips a reconstruction that starts below 0). End the decoder with no activation, a sigmoid "
+            "or a softplus, or initialise it so that its output starts above 0")
 
 
 def _confirm_needs(rule, finding, ctx) -> set[ConfirmNeed]:
