@@ -331,3 +331,25 @@ def test_a_warmup_that_moves_from_its_own_last_value_is_read_as_a_schedule(monke
     r, result = _json("warmup_accumulating_to_half.py")
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 34)], r.output
     assert "settles at 0.5" in result["findings"][0]["message"]
+
+
+def test_a_ragged_list_batch_is_one_input_said_plainly(monkeypatch):
+    # a collate function returning a list of variable-length sequences: before, each was taken for
+    # an --input of its own and the check refused with a list of specs the user never gave
+    monkeypatch.chdir(RUNNING)
+    r = run("ragged_list_batch.py", "--no-cache")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert "the code's batch is a list of 32 tensors of different shapes (13, 12, 11, ...): a ragged batch" in text, text
+    assert "pad_sequence" in text and "disagree" not in text and len(r.output) < 2000, text
+
+
+def test_specs_that_disagree_are_listed_briefly():
+    from vaelint.capture.inputcheck import check_inputs
+    from vaelint.errors import VaelintError
+    from vaelint.inputs import parse_input_spec
+
+    specs = [parse_input_spec(f"{n}x5") for n in range(2, 40)]
+    with pytest.raises(VaelintError) as raised:
+        check_inputs(specs)
+    assert "2x5: 2 at dim 0, 3x5: 3 at dim 0, 4x5: 4 at dim 0, 5x5: 5 at dim 0, and 34 more)" in raised.value.message

@@ -26,9 +26,15 @@ def check_inputs(inputs: list[InputSpec]) -> None:
     if len(batches) != 1:
         raise VaelintError(
             "input",
-            f"the --input specs disagree on the batch size ({', '.join(f'{s.text()}: {s.batch} at dim {s.batch_dim}' for s in inputs)}). "
+            f"the --input specs disagree on the batch size ({_listed(inputs)}). "
             "Give every input the same batch size, or say where the batch is with --batch-dim N.",
         )
+
+
+def _listed(inputs: list[InputSpec], shown: int = 4) -> str:
+    """The specs and their batches, the first few of a long list and how many more."""
+    said = ", ".join(f"{s.text()}: {s.batch} at dim {s.batch_dim}" for s in inputs[:shown])
+    return said + (f", and {len(inputs) - shown} more" if len(inputs) > shown else "")
 
 
 def gather_inputs(program, options, notes: list) -> list[InputSpec]:

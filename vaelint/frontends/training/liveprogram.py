@@ -299,8 +299,28 @@ def _specs_of(batch, size: int | None = None) -> list:
                  if isinstance(k, str) and k.isidentifier() and _is_tensor(t)]
         return [s for s in named if s is not None]
     items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
+    _not_ragged(batch)
     out = [_spec_of(t, size) for t in items]
     return [] if any(s is None for s in out) else out
+
+
+def _not_ragged(batch) -> None:
+    """A batch that is a list of many tensors of one kind and different shapes (variable-length
+    sequences a collate function left unpadded, for the model to pack) is one ragged input, not an
+    input per item: say so (exit 2) rather than take each sequence for an input of its own."""
+    if not isinstance(batch, list) or len(batch) < 5 or not all(_is_tensor(t) for t in batch):
+        return
+    shapes = [tuple(t.shape) for t in batch]
+    if len({len(s) for s in shapes}) != 1 or len({t.dtype for t in batch}) != 1 or len(set(shapes)) == 1:
+        return
+    seen = ", ".join("x".join(map(str, s)) for s in list(dict.fromkeys(shapes))[:3])
+    raise VaelintError(
+        "input",
+        f"the code's batch is a list of {len(batch)} tensors of different shapes ({seen}, ...): a ragged batch of "
+        "variable-length sequences the model packs itself, which vaelint cannot give as --input specs. Check the "
+        "model with PATH.py:MODEL and --input of a padded batch (e.g. --input 64x60:int64:30), or pad the batch in "
+        "the collate function (torch.nn.utils.rnn.pad_sequence) so that it is one tensor.",
+    )
 
 
 def _is_tensor(value) -> bool:
