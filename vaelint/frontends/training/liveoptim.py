@@ -35,12 +35,43 @@ def optimisers_in(values: dict, module_globals: dict) -> list:
     return found
 
 
-def trained_by_other_optimisers(optimisers: list, reached: set) -> set:
+def trained_by_other_optimisers(optimisers: list, reached: set, later_backward: bool = False) -> set:
     """id()s of the parameters of the optimisers that hold none of the parameters the VAE loss
-    reaches: their own losses train them."""
+    reaches: their own losses train them. Where the step goes on to another backward after the
+    VAE's (a VAE-GAN's discriminator loss), an optimiser other than the VAE's (the one holding
+    most of what the VAE loss reaches) trains its parameters by that backward, even where the
+    VAE loss reaches some of them (the discriminator's features in a feature-matching loss): the
+    ones the VAE loss does not reach (its real/fake head) are trained there, not dead."""
+    held = [{id(p) for group in opt.param_groups for p in group.get("params", ())} for opt in optimisers]
     out = set()
-    for opt in optimisers:
-        params = {id(p) for group in opt.param_groups for p in group.get("params", ())}
+    for params in held:
         if params and not params & reached:
             out |= params
+    if later_backward and len(held) > 1:
+        vaes = max(held, key=lambda params: len(params & reached))
+        for params in held:
+            if params is not vaes and not params >= vaes:
+                out |= params - reached
     return out
+
+
+def backward_after(path: str, line: int) -> bool:
+    """Does the function holding the backward at ``path:line`` call another backward after it
+    (``d_loss.backward()``, ``manual_backward``, ``accelerator.backward``)?"""
+    import ast
+
+    from vaelint.frontends.load import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    holders = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and n.lineno <= line <= (n.end_lineno or n.lineno)]
+    scope = min(holders, key=lambda n: (n.end_lineno or n.lineno) - n.lineno) if holders else tree
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Call) and node.lineno > line:
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name in ("backward", "manual_backward"):
+                return True
+    return False

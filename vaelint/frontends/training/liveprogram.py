@@ -71,7 +71,7 @@ def live_program(frontend, ref, request, home):
     notes += passed_over(watch)
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
     program.notes[:0] = notes + moves(runtime, watch)
-    _finish(program, request, watch, home, capture.loss)
+    _finish(program, request, watch, home, capture)
     _let_go(capture, watch, runtime)
     return program
 
@@ -139,16 +139,17 @@ def _keras_on_torch(home) -> None:
         use_torch_backend(home.path)
 
 
-def _finish(program, request, watch, home, loss) -> None:
+def _finish(program, request, watch, home, capture) -> None:
     """The inputs the run's batch says, whether the code can put a tensor on a wrong device,
     which of its data sets stood in, and which parameters other backwards train."""
     from vaelint.frontends.training.livedata import STOOD_IN
-    from vaelint.frontends.training.liveoptim import optimisers_in, trained_by_other_optimisers
+    from vaelint.frontends.training.liveoptim import backward_after, optimisers_in, trained_by_other_optimisers
 
     program.notes.extend(n for n in STOOD_IN if n not in program.notes)
     step = program.live_step
+    later = bool(capture.frames) and backward_after(capture.frames[-1][0].f_code.co_filename, capture.frames[-1][1][0])
     program.trained_elsewhere = _trained_by(c.loss for c in watch.passed) | trained_by_other_optimisers(
-        optimisers_in(step.values, step.module_globals), _parameters_reached(loss))
+        optimisers_in(step.values, step.module_globals), _parameters_reached(capture.loss), later)
     if not getattr(watch, "device_aware", False) and not mentions_a_device(program, home):
         # nothing of it asks for a device (no .cuda(), .to(device), torch.cuda.is_available(), and
         # its files name none: no Fabric or Accelerator placing it): it runs on the CPU wherever
@@ -233,7 +234,7 @@ def _passed_program(frontend, ref, request, home, capture, runtime, watch, sandb
         "it is checked as the model's training step",
         *moves(runtime, watch),
     ]
-    _finish(program, request, watch, home, capture.loss)
+    _finish(program, request, watch, home, capture)
     return program
 
 
