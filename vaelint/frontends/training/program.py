@@ -15,7 +15,8 @@ from vaelint.frontends.sourcemap import where
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import source_segment
 from vaelint.frontends.training.runtime import StepReady
-from vaelint.frontends.training.schedules import accumulating_schedules, iterator_schedules, stepped_iterators
+from vaelint.frontends.training.accumulating import accumulating_schedules
+from vaelint.frontends.training.schedules import iterator_schedules, stepped_iterators
 
 
 def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, sites, home, failed: list | None = None) -> Program:
