@@ -204,7 +204,39 @@ class _MadeOnCpu(TorchFunctionMode):
                 kwargs = {**kwargs, "device": "cpu"}
                 _remember(f"{getattr(func, '__name__', 'a tensor')}(device={str(device)!r})")
                 return placed_on_gpu(func(*args, **kwargs))
-        return func(*args, **kwargs)
+        if device is not None and _to_a_chosen_device((), {"device": device}):
+            # torch.zeros(1, Z, device=device), the device the code chose from is_available(): the
+            # CPU here, the GPU where there is one, as .to(device) is marked
+            return placed_on_gpu(func(*args, **kwargs))
+        out = func(*args, **kwargs)
+        if _any_on_gpu(args):
+            # what is computed from tensors placed on the GPU is there too (Normal(loc, scale)
+            # broadcasts its loc into a new tensor)
+            for t in (out if isinstance(out, (tuple, list)) else (out,)):
+                _mark(t)
+        return out
+
+
+def _any_on_gpu(args) -> bool:
+    """Is a tensor among the arguments (or in a list of them) one the code placed on the GPU? Real
+    tensors only: an attribute asked of an fx Proxy would be traced into the graph."""
+    import torch
+
+    for a in args:
+        for t in (a if isinstance(a, (tuple, list)) else (a,)):
+            if isinstance(t, torch.Tensor) and getattr(t, GPU_MARK, False):
+                return True
+    return False
+
+
+def _mark(t) -> None:
+    import torch
+
+    if isinstance(t, torch.Tensor) and not getattr(t, GPU_MARK, False):
+        try:
+            setattr(t, GPU_MARK, True)
+        except (AttributeError, RuntimeError):
+            pass
 
 
 def _one_device(module, inputs, device_ids=None, output_device=None, dim=0, module_kwargs=None):
