@@ -105,10 +105,12 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                 written = BatchWrittenDown(op, b0, ctx.shape_text(node), other, self._consequence(ctx, node, failures))
                 yield self.report(written, loc_of(node), node=node)
             elif self._normaliser(ctx, node, b0):
-                yield self.report(LossOverWrittenBatch(b0), loc_of(node), node=node)
+                if not _every_batch_is(ctx, b0, node):
+                    yield self.report(LossOverWrittenBatch(b0), loc_of(node), node=node)
             elif op == "div" and self._configured_normaliser(ctx, node):
                 n = ctx.program.configured_batch
-                yield self.report(LossOverConfiguredBatch(n, ctx.program.configured_batch_text, b0), loc_of(node), node=node)
+                if not _every_batch_is(ctx, n, node):
+                    yield self.report(LossOverConfiguredBatch(n, ctx.program.configured_batch_text, b0), loc_of(node), node=node)
 
     @staticmethod
     def _pinned(ctx, node, failures) -> bool:
@@ -188,6 +190,8 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                 other = pins["kl" if name == "rec" else "rec"]
                 if any(o.pinned == f.pinned for o in other):
                     continue  # both terms: beta_eff keeps; the whole-loss normaliser below says the rest
+                if _every_batch_is(ctx, f.pinned, f.node):
+                    continue
                 b, B = f.pinned, ctx.batch
                 formula = f"B/{b}" if name == "kl" else f"{b}/B"
                 now = B / b if name == "kl" else b / B
@@ -329,3 +333,19 @@ class TermOverWrittenBatch(Observed):
             "divide by the batch's own size: x.size(0) (times the size it also divides by), or reduce "
             "both terms the same way: per-sample sums averaged over the batch"
         )
+
+
+def _every_batch_is(ctx, n: int, node) -> bool:
+    """Does every batch the training code takes have ``n`` samples (its DataLoader of batch size
+    ``n`` drops the last incomplete batch)? A loss divided by ``n`` written down is then right for
+    each: said in a note, not a finding."""
+    program = ctx.program
+    if not getattr(program, "full_batches", False) or getattr(program, "configured_batch", None) != n:
+        return False
+    loc = loc_of(node)
+    note = (f"the loss is divided by the batch size written down ({n}{f' at {loc.where()}' if loc else ''}): right for "
+            f"every batch, as its DataLoader drops the last incomplete one (drop_last=True); a loader without it breaks that")
+    if note not in ctx.notes:
+        ctx.notes.append(note)
+    return True
+

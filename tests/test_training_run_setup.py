@@ -353,3 +353,11 @@ def test_specs_that_disagree_are_listed_briefly():
     with pytest.raises(VaelintError) as raised:
         check_inputs(specs)
     assert "2x5: 2 at dim 0, 3x5: 3 at dim 0, 4x5: 4 at dim 0, 5x5: 5 at dim 0, and 34 more)" in raised.value.message
+
+
+def test_a_loss_over_the_written_batch_size_is_right_when_the_loader_drops_the_last_batch(monkeypatch):
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("loss_over_batch_drop_last.py")
+    assert result["error"] is None and not result["findings"], r.output
+    assert any("right for every batch, as its DataLoader drops the last incomplete one (drop_last=True)" in n
+               for n in result["notes"]), result["notes"]

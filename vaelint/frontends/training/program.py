@@ -47,6 +47,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     configured = getattr(loader, "batch_size", None)
     if isinstance(configured, int) and configured > 1:
         program.configured_batch = configured
+        program.full_batches = getattr(loader, "drop_last", False) is True
         loc = getattr(loader, "loc", None)
         program.configured_batch_text = f"DataLoader(batch_size={configured})" + (f" at {loc.where()}" if loc else "")
     return program
