@@ -250,6 +250,8 @@ def _batch_use(module, fn, param: str, depth: int = 0):
         return BatchUse("tensor")
     target = inspect.unwrap(target)
     params = [p for p in inspect.signature(target).parameters][1:]  # after self
+    if use.keyword:
+        return _batch_use(module, target, use.keyword, depth + 1) if use.keyword in params else BatchUse("tensor")
     if use.position >= len(params):
         return BatchUse("tensor")
     return _batch_use(module, target, params[use.position], depth + 1)

@@ -132,6 +132,7 @@ class BatchUse:
     arity: int = 0  # "unpacked": into how many names
     method: str = ""  # "passed": the method of self it is passed to ...
     position: int = 0  # ... as its argument number
+    keyword: str = ""  # ... or by this parameter's name (self._step(batch=batch, ...))
     key: str = ""  # "keyed": the first key read
     keys: tuple = ()  # "keyed": every key read, in the order the step first reads them
 
@@ -350,9 +351,12 @@ def use_of(name: str, statements) -> BatchUse:
                     keys = keys_read(name, statements)
                     return BatchUse("keyed", key=keys[0] if keys else key.value, keys=tuple(keys))
                 return BatchUse("indexed")
-            if isinstance(node, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in node.args):
+            by_name = [kw.arg for kw in getattr(node, "keywords", ()) if kw.arg and isinstance(kw.value, ast.Name) and kw.value.id == name]
+            if isinstance(node, ast.Call) and (by_name or any(isinstance(a, ast.Name) and a.id == name for a in node.args)):
                 func = node.func
                 if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+                    if by_name:  # self._step(batch=batch, step_name="train"): read where it arrives
+                        return BatchUse("passed", method=func.attr, keyword=by_name[0])
                     k = next(i for i, a in enumerate(node.args) if isinstance(a, ast.Name) and a.id == name)
                     return BatchUse("passed", method=func.attr, position=k)
                 return BatchUse("tensor")
