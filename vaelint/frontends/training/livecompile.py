@@ -146,6 +146,10 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
             # a dict, its keys read through a variable (model.get_input(batch, model.image_key)):
             # it stays a dict of the same keys, as the run had it
             use = BatchUse("keyed", keys=tuple(step.batch_value))
+        elif use.kind == "unpacked" and _one_tensor(step.batch_value, use.arity):
+            # `if FLAG: images = data else: images, labels = data`: the syntax saw the branch that
+            # unpacks, the run took a single tensor (the other branch): it stays the tensor it was
+            use = BatchUse("tensor")
     elif len(step.names) == 1:
         target, pattern = ast.Name(step.names[0], ast.Store()), (step.names[0],)
         use = use_of(step.names[0], [])  # a tensor
@@ -159,6 +163,13 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
         keywords=[],
     )
     return [ast.Assign(targets=[_store(target)], value=value)]
+
+
+def _one_tensor(value, arity: int) -> bool:
+    """A batch that is one tensor which unpacking into ``arity`` names would not fit."""
+    import torch
+
+    return isinstance(value, torch.Tensor) and (value.dim() == 0 or value.shape[0] != arity)
 
 
 def _store(target):
