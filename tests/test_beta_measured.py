@@ -93,3 +93,14 @@ def test_a_kl_written_as_a_constant_over_the_batch_size_is_read(monkeypatch):
     assert clean["beta_effective"] == "1" and clean["skipped"] == [] and not clean["findings"], r.output
     r, buggy = check_json("buggy/kl_constant_over_batch_size.py:VAE", "--input", "32x784")
     assert [f["code"] for f in buggy["findings"]] == ["VAE002"] and "beta_eff = 1/B" in buggy["findings"][0]["message"], r.output
+
+
+def test_loss_terms_kept_in_a_vector_are_read_through_it(monkeypatch):
+    # losses[1] += kl; loss = w * losses[0] + beta * losses[1]: fx stopped at the item assignment
+    from json_cli import check_json
+    from training_cli import RUNNING
+
+    monkeypatch.chdir(RUNNING)
+    r, result = check_json("loss_vector_buffer_beta_one.py")
+    assert result["capture"] == "torch.fx" and result["beta_effective"] == "1", r.output
+    assert [s["code"] for s in result["skipped"]] == ["VAE012"], result["skipped"]  # the KL rules all ran

@@ -74,6 +74,14 @@ def _may_be_tensor(proxy: fx.Proxy) -> bool:
     return True
 
 
+def _setitem(proxy, key, value):
+    """``buffer[i] = value`` on a traced tensor: an ``operator.setitem`` node (fx's Proxy has no
+    item assignment, and the trace fell back to recording a concrete run)."""
+    import operator
+
+    proxy.tracer.create_proxy("call_function", operator.setitem, (proxy, key, value), {})
+
+
 class _Tracer(fx.Tracer):
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
@@ -97,12 +105,18 @@ class _Tracer(fx.Tracer):
         originals = {name: getattr(torch, name) for name in _SIZED_FACTORIES}
         for name, original in originals.items():
             setattr(torch, name, _sized_factory(self, original))
+        had = fx.Proxy.__dict__.get("__setitem__")
+        fx.Proxy.__setitem__ = _setitem  # losses[1] += kl: a node, as the item read is
         try:
             with _KeepCreationOps(self):
                 return super().trace(root, concrete_args)
         finally:
             for name, original in originals.items():
                 setattr(torch, name, original)
+            if had is None:
+                del fx.Proxy.__setitem__
+            else:
+                fx.Proxy.__setitem__ = had
 
 
 class _ShapeInterpreter(fx.Interpreter):
@@ -140,6 +154,37 @@ def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: boo
         result.values[node] = value
 
 
+def _reads_through_stores(graph: fx.Graph) -> None:
+    """``losses = torch.zeros(3); losses[1] += kl; loss = a * losses[0] + beta * losses[1]`` (a loss
+    vector kept for logging): each read of an element stored just before (the same constant
+    index, nothing else written to the buffer between) reads the stored value itself, so the KL
+    term is one path in the graph, as if written ``loss = a * rec + beta * kl``. The values are
+    the same: the element read is the value stored."""
+    import operator
+
+    stored: dict = {}
+    for node in list(graph.nodes):
+        if node.op not in ("call_function", "call_method"):
+            continue
+        name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
+        args = node.args
+        if name in ("setitem", "__setitem__") and len(args) == 3 and isinstance(args[0], fx.Node):
+            key = args[1]
+            stored = {k: v for k, v in stored.items() if k[0] is not args[0]} if not _plain_key(key) else stored
+            if _plain_key(key) and isinstance(args[2], fx.Node):
+                stored[(args[0], key)] = args[2]
+        elif node.target is operator.getitem and len(args) == 2 and isinstance(args[0], fx.Node) and _plain_key(args[1]):
+            value = stored.get((args[0], args[1]))
+            if value is not None:
+                node.replace_all_uses_with(value)
+        elif name.endswith("_") and not name.endswith("__") and args and isinstance(args[0], fx.Node):
+            stored = {k: v for k, v in stored.items() if k[0] is not args[0]}  # the buffer written another way
+
+
+def _plain_key(key) -> bool:
+    return isinstance(key, (int, str)) and not isinstance(key, bool)
+
+
 def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None, contracts=None,
                restore=None) -> Capture:
     """``restore``: puts back the model's attributes as they were before the trace. It runs before
@@ -169,6 +214,7 @@ def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] =
             wrapper._watch = None
             if restore is not None:
                 restore()
+    _reads_through_stores(graph)
     gm = fx.GraphModule(wrapper, graph)
     modules = dict(wrapper.named_modules())
 
