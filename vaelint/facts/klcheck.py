@@ -126,6 +126,12 @@ def _read_term(ctx, term, run) -> KLReading | str:
                 "the KL element is too close to zero on this run to be read in the model's "
                 f"precision ({element.dtype}), and its formula could not be replayed in float64"
             )
+    if kl_name is None and sampler is not None:
+        # the closed-form KL against a fixed Gaussian prior other than N(0, I) (a prior scale the
+        # user chose, N(0, s^2 I)): the same KL of the sampler's mean and std, its prior another
+        some = kl_element(ctx, scale.element, run, layer=r, freeze_sample=True).ratio_to_some_prior()
+        if some.constant:
+            kl_name, ratio = sampler, some.value
     if kl_name is not None:
         undecided = None
     sign = next((s for s, t in roles.loss_terms if t is term), 1)
