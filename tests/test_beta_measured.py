@@ -104,3 +104,23 @@ def test_loss_terms_kept_in_a_vector_are_read_through_it(monkeypatch):
     r, result = check_json("loss_vector_buffer_beta_one.py")
     assert result["capture"] == "torch.fx" and result["beta_effective"] == "1", r.output
     assert [s["code"] for s in result["skipped"]] == ["VAE012"], result["skipped"]  # the KL rules all ran
+
+
+@pytest.mark.parametrize("rec_mean, kl_mean, data, latent, said", [
+    (16384, 128, 3 * 128 * 128, 128, "16384/Z"),  # discriminator features, not D: never "Z" because 16384/128 = 128
+    (784, 16, 784, 16, "D/Z"),
+    (784, 1, 784, 16, "D"),
+    (1, 16, 784, 16, "1/Z"),
+    (1, 1, 784, 16, "1"),
+    (10000, 100, 50, 16, "100"),  # neither side is D or Z: the number
+])
+def test_beta_eff_names_each_terms_own_averaged_size(rec_mean, kl_mean, data, latent, said):
+    # a VAE-GAN whose reconstruction averages 16384 discriminator features beside a KL averaged
+    # over Z = 128 was said "5*Z": the symbol was the first whose value matched the ratio
+    from vaelint.facts.lossscales import LossScales
+    from vaelint.facts.reductions import Factor, TermScale
+
+    def term(size):
+        return TermScale(None, None, [Factor("mean", 1.0, 0, size, "", None, "mean")])
+
+    assert LossScales(term(rec_mean), term(kl_mean)).formula(data, latent) == said

@@ -97,14 +97,17 @@ class LossScales:
         """beta_eff from the reductions, in B, D and Z: ``B*D``, ``1/Z``, ``D/Z``."""
         const = self.rec.mean_sizes / self.kl.mean_sizes
         z = latent_size or 0
-        known = [((), ()), (("D",), ()), ((), ("Z",)), (("D",), ("Z",)), (("Z",), ()), ((), ("D",)), (("Z",), ("D",))]
-        value = {(): 1.0, ("D",): float(data_size), ("Z",): float(z) if z else math.nan}
-        num, den = None, None
-        for n, d in known:
-            if math.isclose(const, value[n] / value[d], rel_tol=1e-9):
-                num, den = list(n), list(d)
-                break
-        if num is None:
+        # each term's own averaged size named (D, Z), never a symbol whose value merely matches the
+        # ratio: a reconstruction averaged over 16384 discriminator features beside a KL averaged
+        # over Z = 128 is 16384/Z, not Z
+        rec_said, kl_said = _size_symbol(self.rec.mean_sizes, data_size, z), _size_symbol(self.kl.mean_sizes, data_size, z)
+        said = {rec_said, kl_said}
+        if None not in said and rec_said != kl_said and said & {"D", "Z"} and all(
+                t in ("1", "D", "Z") or t.isdigit() for t in said):
+            num, den = [rec_said] if rec_said != "1" else [], [kl_said] if kl_said != "1" else []
+        elif math.isclose(const, 1.0, rel_tol=1e-9):
+            num, den = [], []
+        else:
             num, den = ([f"{const:g}"], []) if const >= 1 else ([], [f"{1 / const:g}"])
         p = self.batch_power
         num = ["B"] * max(p, 0) + num
@@ -114,6 +117,17 @@ class LossScales:
             return top
         bottom = den[0] if len(den) == 1 else "(" + "*".join(den) + ")"
         return f"{top}/{bottom}"
+
+
+def _size_symbol(size: float, data_size: int, latent_size: int) -> str | None:
+    """How a term's averaged size is said: 1, D (the data's size), Z (the latent's) or the number."""
+    if math.isclose(size, 1.0, rel_tol=1e-9):
+        return "1"
+    if data_size and math.isclose(size, float(data_size), rel_tol=1e-9):
+        return "D"
+    if latent_size and math.isclose(size, float(latent_size), rel_tol=1e-9):
+        return "Z"
+    return f"{size:g}" if size > 0 else None
 
 
 @dataclass(frozen=True)
