@@ -361,3 +361,12 @@ def test_a_loss_over_the_written_batch_size_is_right_when_the_loader_drops_the_l
     assert result["error"] is None and not result["findings"], r.output
     assert any("right for every batch, as its DataLoader drops the last incomplete one (drop_last=True)" in n
                for n in result["notes"]), result["notes"]
+
+
+def test_a_warmup_set_in_an_if_branch_of_the_epoch_loop_is_a_schedule(monkeypatch):
+    # beta = 0 at epoch 0 took the KL out of the loss: the KL rules were "not checked", exit 0
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("warmup_in_an_if_branch.py")
+    assert result["error"] is None and not result["findings"], r.output
+    assert [s["code"] for s in result["skipped"]] == ["VAE012"], result["skipped"]
+    assert any("beta is 0 at epoch = 0, so the step is checked at epoch = 10" in n for n in result["notes"]), result["notes"]

@@ -61,6 +61,9 @@ def find_schedules(
         if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add) and isinstance(stmt.target, ast.Name) and \
                 isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, int):
             counted[stmt.target.id] = counted.get(stmt.target.id, 0) + stmt.value.value
+        if isinstance(stmt, ast.If) and id(stmt) in held:
+            out += _branch_schedules(stmt, counters, namespace, counted, path, text, sandbox)
+            continue
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
             continue
         read = loads(stmt.value) & counters
@@ -71,23 +74,54 @@ def find_schedules(
         if not isinstance(now, (int, float)) or isinstance(now, bool):
             now = 0
         now += counted.get(counter, 0)
-        values = []
         then = getattr(stmt, "_vaelint_then", []) if id(stmt) in held else []
-        for value in (now, *[v for v in LATER if v > now]):
-            if then:  # beta = epoch / warmup; if beta > 1: beta = 1 -- the variable as the block leaves it
-                got = _evaluate_block([stmt, *then], stmt.targets[0].id, namespace, {counter: value}, path, sandbox)
-            else:
-                got = _evaluate(stmt.value, namespace, {counter: value}, path, sandbox)
-            if got is None:
-                values = []
-                break
-            values.append((value, got))
-        if len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values):
+        if then:  # beta = epoch / warmup; if beta > 1: beta = 1 -- the variable as the block leaves it
+            values = _moving(now, lambda v: _evaluate_block([stmt, *then], stmt.targets[0].id, namespace, {counter: v}, path, sandbox))
+        else:
+            values = _moving(now, lambda v: _evaluate(stmt.value, namespace, {counter: v}, path, sandbox))
+        if not values:
             continue
         name = stmt.targets[0].id
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
         out.append(Schedule(name, source_segment(text, stmt.value, 90), loc, counter, values[0][1], values, id(stmt) in held))
     return out
+
+
+def _branch_schedules(stmt: ast.If, counters: set, namespace: dict, counted: dict, path: str, text: str, sandbox) -> list:
+    """A weight set in a branch of an ``if`` in a loop around the step (``if warm_up_length != 0:
+    beta = min(beta_end, epoch / warm_up_length * beta_end) else: beta = beta_end``): the variable
+    as the whole block leaves it, at later counter values."""
+    read = loads(stmt) & counters
+    if not read:
+        return []
+    counter = sorted(read)[0]
+    now = namespace.get(counter, 0)
+    now = (now if isinstance(now, (int, float)) and not isinstance(now, bool) else 0) + counted.get(counter, 0)
+    out = []
+    for name, first in _set_in_branches(stmt).items():
+        block = [stmt, *getattr(stmt, "_vaelint_then", [])]
+        values = _moving(now, lambda v, name=name: _evaluate_block(block, name, namespace, {counter: v}, path, sandbox))
+        if not values:
+            continue
+        taken = next((a for a in walk_statements([stmt]) if isinstance(a, ast.Assign) and a.targets[0:1]
+                      and isinstance(a.targets[0], ast.Name) and a.targets[0].id == name and loads(a.value) & counters), first)
+        loc = SourceLoc(path, taken.lineno, taken.col_offset + 1)
+        out.append(Schedule(name, source_segment(text, taken.value, 90), loc, counter, values[0][1], values, True))
+    return out
+
+
+def _moving(now, evaluate) -> list:
+    """(counter value, weight) from ``now`` on through LATER; [] where it cannot be read or does
+    not move (no schedule)."""
+    values = []
+    for value in (now, *[v for v in LATER if v > now]):
+        got = evaluate(value)
+        if got is None:
+            return []
+        values.append((value, got))
+    if len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values):
+        return []
+    return values
 
 
 def _step_namespace(fn, frame_values: dict | None) -> dict:
@@ -139,8 +173,9 @@ def lead_statements(path: list) -> list[ast.stmt]:
         for k, stmt in enumerate(body):
             if stmt is inner:
                 break
-            if isinstance(stmt, ast.Assign):
-                names = set().union(*(target_names(t) for t in stmt.targets))
+            branch_set = _set_in_branches(stmt) if isinstance(stmt, ast.If) else {}
+            if isinstance(stmt, ast.Assign) or branch_set:
+                names = set().union(*(target_names(t) for t in stmt.targets)) if isinstance(stmt, ast.Assign) else set(branch_set)
                 then = []
                 for later in body[k + 1:]:
                     if later is inner:
@@ -149,6 +184,16 @@ def lead_statements(path: list) -> list[ast.stmt]:
                         then.append(later)
                 stmt._vaelint_then = then
                 out.append(stmt)
+    return out
+
+
+def _set_in_branches(stmt: ast.If) -> dict:
+    """``if warmup: beta = min(1, epoch / warmup) else: beta = 1``: each name a branch of the
+    ``if`` sets, with the first of its assignments (the one the report shows)."""
+    out: dict = {}
+    for inner in walk_statements([stmt]):
+        if isinstance(inner, ast.Assign) and len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name):
+            out.setdefault(inner.targets[0].id, inner)
     return out
 
 
