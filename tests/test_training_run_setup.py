@@ -370,3 +370,30 @@ def test_a_warmup_set_in_an_if_branch_of_the_epoch_loop_is_a_schedule(monkeypatc
     assert result["error"] is None and not result["findings"], r.output
     assert [s["code"] for s in result["skipped"]] == ["VAE012"], result["skipped"]
     assert any("beta is 0 at epoch = 0, so the step is checked at epoch = 10" in n for n in result["notes"]), result["notes"]
+
+
+def test_torchvision_stand_in_transforms_act_on_tensors_as_torchvision_does():
+    # a model resizing its batch in forward failed with a size error blamed on the user's code
+    # where torchvision cannot be imported; transforms.transforms / functional were missing too
+    import importlib.util
+    import sys
+
+    import torch
+
+    from vaelint.frontends import standins
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here: the real one serves")
+    with standins.installed():
+        import torchvision
+        import torchvision.transforms as T
+        import torchvision.transforms.functional as TF
+
+        prepare = T.Compose([T.Resize(64), T.CenterCrop(48), T.Normalize((0.5,) * 3, (0.5,) * 3)])
+        assert prepare(torch.rand(3, 150, 200)).shape == (3, 48, 48)
+        assert prepare(torch.rand(8, 3, 150, 150)).shape == (8, 3, 48, 48)
+        assert TF.resize(torch.rand(2, 3, 10, 20), [5, 7]).shape == (2, 3, 5, 7)
+        assert TF.center_crop(torch.rand(3, 10, 10), 4).shape == (3, 4, 4)
+        assert T.Lambda(lambda x: x.view(-1))(torch.rand(2, 3)).shape == (6,)
+        assert torchvision.transforms.transforms.ToTensor()(torch.ones(1, 2, 2)).shape == (1, 2, 2)
+    assert "torchvision" not in sys.modules or not standins.is_stand_in(sys.modules["torchvision"])
