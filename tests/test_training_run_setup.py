@@ -397,3 +397,22 @@ def test_torchvision_stand_in_transforms_act_on_tensors_as_torchvision_does():
         assert T.Lambda(lambda x: x.view(-1))(torch.rand(2, 3)).shape == (6,)
         assert torchvision.transforms.transforms.ToTensor()(torch.ones(1, 2, 2)).shape == (1, 2, 2)
     assert "torchvision" not in sys.modules or not standins.is_stand_in(sys.modules["torchvision"])
+
+
+def test_a_stood_in_torchvision_data_set_has_what_its_constructor_was_given():
+    # `if train_set.train:` stopped the run with "AttributeError: train" (an M2 semi-supervised VAE)
+    import importlib.util
+
+    from vaelint.frontends import standins
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here: the real one serves")
+    with standins.installed():
+        from torchvision import datasets
+
+        test_set = datasets.MNIST("./data", train=False, download=True)
+        train_set = datasets.MNIST("./data", True)
+        assert (test_set.train, test_set.root, test_set.transform, test_set.download) == (False, "./data", None, True)
+        assert train_set.train is True and train_set.target_transform is None
+        with pytest.raises(AttributeError):
+            test_set.not_an_attribute_of_mnist

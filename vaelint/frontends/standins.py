@@ -60,102 +60,18 @@ def _torch_version() -> str:
 # --------------------------------------------------------------------------- torchvision
 
 
-_TRANSFORM_MODULES = ("transforms", "functional", "v2", "_presets")
+# a torchvision data set's attributes set from its constructor: (position, default)
+_DATASET_ARGUMENTS = {"root": (0, None), "train": (1, True), "transform": (2, None), "target_transform": (3, None),
+                      "download": (4, False), "split": (None, None)}
 
 
-def _transform_item(fullname: str):
-    """A name of ``torchvision.transforms`` (or of its submodules): the submodules the code names
-    in full (``torchvision.transforms.transforms.ToTensor``, ``transforms.functional as TF``), the
-    functions of ``functional``, else a transform class."""
-    def make(item: str):
-        if item in _TRANSFORM_MODULES:
-            return importlib.import_module(f"{fullname}.{item}")
-        if fullname.endswith(".functional"):
-            return _functional(item)
-        return _transform_class(item)
-
-    return make
-
-
-def _transform_class(name: str) -> type:
-    def __init__(self, *args, **kwargs):
-        self._vaelint_args, self._vaelint_kwargs = args, kwargs
-        if name == "Compose":
-            self.transforms = list(args[0]) if args else list(kwargs.get("transforms", []))
-
-    def __call__(self, x):
-        """On a tensor (a transform applied in the model's forward, or after ToTensor), what the
-        real one does to its shape and values where that is known; anything else as it is."""
-        if name == "Compose":
-            for t in self.transforms:
-                x = t(x)
-            return x
-        if name == "Lambda":
-            fn = self._vaelint_args[0] if self._vaelint_args else self._vaelint_kwargs.get("lambd")
-            return fn(x) if callable(fn) else x
-        if not _is_tensor(x):
-            return x
-        size = self._vaelint_args[0] if self._vaelint_args else self._vaelint_kwargs.get("size")
-        if name in ("Resize", "Scale", "RandomResizedCrop"):
-            return _functional("resize")(x, size)
-        if name in ("CenterCrop", "RandomCrop"):
-            return _functional("center_crop")(x, size)
-        if name == "Normalize":
-            mean = self._vaelint_args[0] if self._vaelint_args else self._vaelint_kwargs.get("mean")
-            std = self._vaelint_args[1] if len(self._vaelint_args) > 1 else self._vaelint_kwargs.get("std")
-            return _functional("normalize")(x, mean, std)
-        return x
-
-    return type(name, (), {"__init__": __init__, "__call__": __call__, "__module__": "torchvision.transforms"})
-
-
-def _is_tensor(x) -> bool:
-    import torch
-
-    return isinstance(x, torch.Tensor) and x.dim() >= 2
-
-
-def _hw(size, h: int, w: int) -> tuple[int, int] | None:
-    if isinstance(size, int):  # the shorter side becomes size, the aspect ratio kept
-        return (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
-    if isinstance(size, (list, tuple)) and len(size) in (1, 2) and all(isinstance(v, int) for v in size):
-        return size[0], size[-1]
-    return None
-
-
-def _functional(item: str):
-    """``torchvision.transforms.functional``'s function ``item`` on tensors: resize, center_crop,
-    normalize, hflip and vflip as torchvision computes their shapes; the others hand their input back."""
-    import torch
-    import torch.nn.functional as F
-
-    def resize(img, size, *args, **kwargs):
-        hw = _hw(size, img.shape[-2], img.shape[-1]) if _is_tensor(img) else None
-        if hw is None:
-            return img
-        batched = img if img.dim() >= 4 else img.unsqueeze(0)
-        flat = batched.reshape(-1, *batched.shape[-3:]).float()
-        out = F.interpolate(flat, size=hw, mode="bilinear", align_corners=False).reshape(*batched.shape[:-2], *hw)
-        return out if img.dim() >= 4 else out.squeeze(0)
-
-    def center_crop(img, output_size, *args, **kwargs):
-        hw = _hw(output_size if not isinstance(output_size, int) else (output_size, output_size), 1, 1) if _is_tensor(img) else None
-        if hw is None:
-            return img
-        h, w = img.shape[-2:]
-        top, left = max((h - hw[0]) // 2, 0), max((w - hw[1]) // 2, 0)
-        return img[..., top:top + hw[0], left:left + hw[1]]
-
-    def normalize(tensor, mean, std, *args, **kwargs):
-        if not _is_tensor(tensor):
-            return tensor
-        shape = (-1, 1, 1)
-        return (tensor - torch.as_tensor(mean, dtype=tensor.dtype).view(shape)) / torch.as_tensor(std, dtype=tensor.dtype).view(shape)
-
-    known = {"resize": resize, "center_crop": center_crop, "normalize": normalize,
-             "hflip": lambda img, *a, **k: img.flip(-1) if _is_tensor(img) else img,
-             "vflip": lambda img, *a, **k: img.flip(-2) if _is_tensor(img) else img}
-    return known.get(item, lambda x=None, *args, **kwargs: x)
+def _argument(args: tuple, kwargs: dict, item: str):
+    position, default = _DATASET_ARGUMENTS[item]
+    if item in kwargs:
+        return kwargs[item]
+    if position is not None and len(args) > position and (item != "train" or isinstance(args[position], bool)):
+        return args[position]
+    return default
 
 
 def _dataset_class(name: str) -> type:
@@ -180,6 +96,8 @@ def _dataset_class(name: str) -> type:
 
         if item.startswith("_"):
             raise AttributeError(item)
+        if item in _DATASET_ARGUMENTS:  # what the constructor was given: `if dataset.train:`, `dataset.root`
+            return _argument(self._vaelint_args, self._vaelint_kwargs, item)
         return known_attribute(name, item)
 
     body = {
@@ -194,7 +112,9 @@ def _torchvision(fullname: str) -> types.ModuleType:
     if sub == "":
         return _StandInModule(fullname, lambda item: importlib.import_module(f"torchvision.{item}"))
     if sub.startswith("transforms"):
-        return _StandInModule(fullname, _transform_item(fullname))
+        from vaelint.frontends.standintransforms import transform_item
+
+        return _StandInModule(fullname, transform_item(fullname))
     if sub == "datasets":
         return _StandInModule(fullname, _dataset_class)
     if sub == "utils":
