@@ -143,6 +143,11 @@ term.
         if reading.sampler is None:
             return
         loc = loc_of(reading.element) or loc_of(reading.node)
+        if reading.offset:
+            where = f" at {loc.where()}" if loc else ""
+            ctx.notes.append(
+                f"the KL term{where} is the Gaussian KL plus a constant (the - 1 of each latent dim is left out): "
+                "training is the same, but the value it reports is off by that constant (1/2 per latent dim and sample)")
         if reading.kl is None:
             yield self.report(FormulaSeen("not_gaussian"), loc, node=reading.node)
             return

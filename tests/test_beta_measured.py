@@ -124,3 +124,14 @@ def test_beta_eff_names_each_terms_own_averaged_size(rec_mean, kl_mean, data, la
         return TermScale(None, None, [Factor("mean", 1.0, 0, size, "", None, "mean")])
 
     assert LossScales(term(rec_mean), term(kl_mean)).formula(data, latent) == said
+
+
+def test_a_kl_without_its_minus_one_is_the_kl_plus_a_constant(monkeypatch):
+    # 0.5 * sum(mu^2 + exp(logvar) - logvar): the same gradients as the KL; VAE007 called it no KL
+    from conftest import FIXTURES
+    from json_cli import check_json
+
+    monkeypatch.chdir(FIXTURES)
+    r, result = check_json("clean/kl_without_its_minus_one.py:VAE", "--input", "32x784")
+    assert not result["findings"] and result["skipped"] == [] and result["beta_effective"] == "1", r.output
+    assert any("is the Gaussian KL plus a constant (the - 1 of each latent dim is left out)" in n for n in result["notes"])

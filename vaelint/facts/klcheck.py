@@ -31,6 +31,7 @@ class KLReading:
     node: object  # the KL term
     element: object  # its elementwise tensor
     undecided: str | None = None  # why no reading could be decided (rounding hides it)
+    offset: float = 0.0  # the element is the Gaussian KL plus this constant (its - 1 left out)
 
 
 def sampler_reading(h: torch.Tensor, std: torch.Tensor) -> str | None:
@@ -132,6 +133,11 @@ def _read_term(ctx, term, run) -> KLReading | str:
         some = kl_element(ctx, scale.element, run, layer=r, freeze_sample=True).ratio_to_some_prior()
         if some.constant:
             kl_name, ratio = sampler, some.value
+    offset = 0.0
+    if kl_name is None and sampler is not None:
+        shifted = element.offset_ratio(sampler)  # the KL plus a constant: the same gradients
+        if shifted is not None:
+            (ratio, offset), kl_name = shifted, sampler
     if kl_name is not None:
         undecided = None
     sign = next((s for s, t in roles.loss_terms if t is term), 1)
@@ -140,7 +146,7 @@ def _read_term(ctx, term, run) -> KLReading | str:
     if ratio is not None:
         coefficient = sign * math.prod(f.value for f in consts) * ratio
     explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
-    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided)
+    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided, offset)
 
 
 def _std_as_head(ctx, node, r, run):

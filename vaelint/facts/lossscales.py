@@ -66,6 +66,9 @@ def kl_normalization(ctx, scale: TermScale) -> Ratio:
                 return ratio
             if ratio.decided:
                 found = ratio
+        shifted = kl_element(ctx, scale.element, layer=r).offset_ratio()
+        if shifted is not None:
+            return Ratio(shifted[0], True)  # the KL plus a constant (its - 1 left out): the same weight
     return found
 
 
