@@ -307,30 +307,6 @@ class KLElement:
             return found
         return self._ratio(again[0], mu, head, again[1], again[2], reading, again[3])
 
-    def offset_ratio(self, reading: str | None = None) -> tuple[float, float] | None:
-        """(k, c) with the element = k * the Gaussian KL + c, c a constant other than 0 (the KL's
-        ``- 1`` left out: ``0.5 * sum(mu^2 + exp(logvar) - logvar)``): the same gradients, a value
-        off by a constant. ``reading``: how the head gives log sigma^2 (None: the reading that
-        gives the sampler's own std). None where no such fit holds to float64 precision."""
-        if reading is None and self.valid and self.std is not None:
-            reading = next((name for name, (_lv, std_of, _t) in LOG_VAR_READINGS.items()
-                            if torch.allclose(std_of(self.head), self.std.expand_as(self.head), rtol=1e-6, atol=1e-9)), None)
-        if not self.valid or reading not in LOG_VAR_READINGS or self.precision != torch.float64:
-            return None
-        log_var = LOG_VAR_READINGS[reading][0](self.head)
-        reference = closed_form(self.mu, log_var.expand_as(self.mu))
-        if self.summed:
-            reference = reference.sum(-1)
-        e, r = self.element.reshape(-1), reference.reshape(-1)
-        if e.numel() < 3 or float(r.std()) < 1e-9:
-            return None
-        k = float(((r - r.mean()) * (e - e.mean())).sum() / ((r - r.mean()) ** 2).sum())
-        c = float(e.mean() - k * r.mean())
-        scale = 1 + e.abs() + r.abs() * abs(k)
-        if k == 0 or bool(((e - (k * r + c)).abs() > 1e-9 * scale).any()) or abs(c) < 1e-9 * float(scale.max()):
-            return None
-        return k, c
-
     def ratio_to_some_prior(self) -> Ratio:
         """The element / ``KL(N(mu, std^2) || N(m, s^2))`` for a Gaussian prior that
         the heads do not move (a learned or conditional prior: the upper layers of

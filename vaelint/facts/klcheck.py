@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS
+from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.lossscales import kl_element, layer_for
 from vaelint.facts.termscale import term_scale
 from vaelint.facts.lossroles import term_kind
@@ -135,7 +136,7 @@ def _read_term(ctx, term, run) -> KLReading | str:
             kl_name, ratio = sampler, some.value
     offset = 0.0
     if kl_name is None and sampler is not None:
-        shifted = element.offset_ratio(sampler)  # the KL plus a constant: the same gradients
+        shifted = offset_ratio(element, sampler)  # the KL plus a constant: the same gradients
         if shifted is not None:
             (ratio, offset), kl_name = shifted, sampler
     if kl_name is not None:

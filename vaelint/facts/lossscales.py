@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
+from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.reductions import Factor, TermScale
 from vaelint.facts.termscale import term_scale
 
@@ -66,7 +67,7 @@ def kl_normalization(ctx, scale: TermScale) -> Ratio:
                 return ratio
             if ratio.decided:
                 found = ratio
-        shifted = kl_element(ctx, scale.element, layer=r).offset_ratio()
+        shifted = offset_ratio(kl_element(ctx, scale.element, layer=r))
         if shifted is not None:
             return Ratio(shifted[0], True)  # the KL plus a constant (its - 1 left out): the same weight
     return found
