@@ -135,3 +135,12 @@ def test_a_kl_without_its_minus_one_is_the_kl_plus_a_constant(monkeypatch):
     r, result = check_json("clean/kl_without_its_minus_one.py:VAE", "--input", "32x784")
     assert not result["findings"] and result["skipped"] == [] and result["beta_effective"] == "1", r.output
     assert any("is the Gaussian KL plus a constant (the - 1 of each latent dim is left out)" in n for n in result["notes"])
+
+
+def test_numpy_sizes_in_forward_are_traced_symbolically(monkeypatch):
+    from conftest import FIXTURES
+    from json_cli import check_json
+
+    monkeypatch.chdir(FIXTURES)
+    r, result = check_json("clean/numpy_sizes_in_forward.py:VAE", "--input", "8x1x28x28")
+    assert result["capture"] == "torch.fx" and not result["findings"] and result["beta_effective"] == "1", r.output

@@ -90,6 +90,15 @@ class _Tracer(fx.Tracer):
         node.meta["stack"] = stack
         return node
 
+    def create_arg(self, a):
+        """A NumPy scalar handed to a traced op (``x.view(-1, np.prod(shape))``, a size computed with
+        NumPy in the setup) as the Python number it stands for: fx refused it ("argument of type
+        numpy.int64") and the trace fell back to recording."""
+        item = getattr(a, "item", None)
+        if item is not None and type(a).__module__ == "numpy" and getattr(a, "shape", None) == ():
+            a = item()
+        return super().create_arg(a)
+
     def call_module(self, m, forward, args, kwargs):
         """A module that is not the model's (``nn.BCELoss(reduction="sum", weight=w)`` made in the
         loss function, a helper module built in forward) has no path in the graph: fx stopped
