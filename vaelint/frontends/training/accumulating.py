@@ -113,3 +113,17 @@ def _repeated(code, namespace: dict, start: float, sandbox) -> list:
     if values[-1][1] != values[-2][1]:
         return values  # still moving after a million steps
     return values + [(LATER[-1], values[-1][1])]
+
+
+def before_the_batch(path: list) -> list[ast.stmt]:
+    """The statements of the loops around the step that run before it each time round (sa-vae's
+    ``if args.warmup > 0: args.beta = min(1, args.beta + ...)`` above ``sents = train_data[i]``)."""
+    out = []
+    for outer, inner in zip(path, path[1:]):
+        if not isinstance(outer, (ast.For, ast.AsyncFor, ast.While)):
+            continue  # the function's own statements run once, not each step
+        for stmt in getattr(outer, "body", []):
+            if stmt is inner:
+                break
+            out.append(stmt)
+    return out

@@ -15,7 +15,7 @@ from vaelint.frontends.sourcemap import where
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import source_segment
 from vaelint.frontends.training.runtime import StepReady
-from vaelint.frontends.training.accumulating import accumulating_schedules
+from vaelint.frontends.training.accumulating import accumulating_schedules, before_the_batch
 from vaelint.frontends.training.schedules import iterator_schedules, stepped_iterators
 
 
@@ -41,8 +41,9 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     frame = plan.frames[plan.boundary.frame_index]
     program.schedules = _schedules(plan, fn, sandbox, home) + iterator_schedules(iterators, plan.region, frame.scope.path, sandbox)
     counted = {s.name for s in program.schedules}
-    program.schedules += [s for s in accumulating_schedules(fn, plan.region, frame.scope.path, source_text(frame.scope, home), sandbox,
-                                                            plan.frame_values) if s.name not in counted]
+    before = before_the_batch([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]])
+    program.schedules += [s for s in accumulating_schedules(fn, [*before, *plan.region], frame.scope.path, source_text(frame.scope, home),
+                                                            sandbox, plan.frame_values) if s.name not in counted]
     _first_weighted_step(program, fn, counters)
     configured = getattr(loader, "batch_size", None)
     if isinstance(configured, int) and configured > 1:
