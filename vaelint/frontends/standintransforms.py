@@ -62,22 +62,16 @@ def _is_tensor(x) -> bool:
     return isinstance(x, torch.Tensor) and x.dim() >= 2
 
 
-def _hw(size, h: int, w: int) -> tuple[int, int] | None:
-    if isinstance(size, int):  # the shorter side becomes size, the aspect ratio kept
-        return (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
-    if isinstance(size, (list, tuple)) and len(size) in (1, 2) and all(isinstance(v, int) for v in size):
-        return size[0], size[-1]
-    return None
-
-
 def _functional(item: str):
     """``torchvision.transforms.functional``'s function ``item`` on tensors: resize, center_crop,
     normalize, hflip and vflip as torchvision computes their shapes; the others hand their input back."""
     import torch
     import torch.nn.functional as F
 
+    from vaelint.frontends.training.datasets import pair, resized
+
     def resize(img, size, *args, **kwargs):
-        hw = _hw(size, img.shape[-2], img.shape[-1]) if _is_tensor(img) else None
+        hw = resized(size, img.shape[-2], img.shape[-1]) if _is_tensor(img) else None
         if hw is None:
             return img
         batched = img if img.dim() >= 4 else img.unsqueeze(0)
@@ -86,7 +80,7 @@ def _functional(item: str):
         return out if img.dim() >= 4 else out.squeeze(0)
 
     def center_crop(img, output_size, *args, **kwargs):
-        hw = _hw(output_size if not isinstance(output_size, int) else (output_size, output_size), 1, 1) if _is_tensor(img) else None
+        hw = pair(output_size) if _is_tensor(img) else None
         if hw is None:
             return img
         h, w = img.shape[-2:]

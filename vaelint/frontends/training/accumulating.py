@@ -9,7 +9,7 @@ import math
 
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.training.astutil import source_segment, walk_statements
+from vaelint.frontends.training.astutil import dotted, source_segment, walk_statements
 from vaelint.frontends.training.schedules import LATER, _evaluate, _step_namespace
 
 _ACC = "__vaelint_previous"  # the weight's last value, in an accumulating update read again
@@ -27,8 +27,8 @@ def accumulating_schedules(fn, region: list[ast.stmt], path: str, text: str, san
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
             continue
         target = stmt.targets[0]
-        name = _dotted(target)
-        if name is None:
+        name = dotted(target)  # beta, args.beta, self.kl_weight
+        if not name:
             continue
         update = _reading_itself(stmt.value, target)
         if update is None:
@@ -47,16 +47,6 @@ def accumulating_schedules(fn, region: list[ast.stmt], path: str, text: str, san
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
         out.append(Schedule(name, source_segment(text, stmt.value, 90), loc, "step", now, values, False, values_from))
     return out
-
-
-def _dotted(node: ast.AST) -> str | None:
-    """``beta``, ``args.beta``, ``self.kl_weight``: a name or a chain of attributes of one."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        head = _dotted(node.value)
-        return f"{head}.{node.attr}" if head else None
-    return None
 
 
 def _as_load(target: ast.expr) -> ast.expr:

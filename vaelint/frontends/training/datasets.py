@@ -316,13 +316,21 @@ def _size_arg(t, attr: str = "size"):
     return getattr(t, attr, None)
 
 
-def _pair(size) -> tuple[int, int] | None:
+def pair(size) -> tuple[int, int] | None:
     """``64``, ``(64,)`` or ``(64, 48)`` as (height, width)."""
     if isinstance(size, int):
         return size, size
     if isinstance(size, (list, tuple)) and len(size) in (1, 2) and all(isinstance(s, int) for s in size):
         return (size[0], size[-1])
     return None
+
+
+def resized(size, h: int, w: int) -> tuple[int, int] | None:
+    """(height, width) after torchvision's Resize(size): an int makes the shorter side that size,
+    the aspect ratio kept; a pair is the size itself."""
+    if isinstance(size, int):
+        return (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
+    return pair(size)
 
 
 def _transformed(shape: tuple, transform) -> tuple | None:
@@ -332,18 +340,15 @@ def _transformed(shape: tuple, transform) -> tuple | None:
         if name in _SHAPE_KEEPING:
             continue
         if name in ("Resize", "Scale"):  # Scale: torchvision's old name of Resize
-            size = _size_arg(t)
-            if isinstance(size, int):  # the shorter side becomes size, the aspect ratio is kept
-                h, w = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
-            elif _pair(size) is None:
+            hw = resized(_size_arg(t), h, w)
+            if hw is None:
                 return None
-            else:
-                h, w = _pair(size)
+            h, w = hw
         elif name in ("CenterCrop", "RandomCrop", "RandomResizedCrop"):
             size = _size_arg(t)
-            if _pair(size) is None:
+            if pair(size) is None:
                 return None
-            h, w = _pair(size)
+            h, w = pair(size)
         elif name == "Grayscale":
             n = _size_arg(t, "num_output_channels")
             c = n if isinstance(n, int) else 1

@@ -213,7 +213,7 @@ class _MadeOnCpu(TorchFunctionMode):
             # what is computed from tensors placed on the GPU is there too (Normal(loc, scale)
             # broadcasts its loc into a new tensor)
             for t in (out if isinstance(out, (tuple, list)) else (out,)):
-                _mark(t)
+                placed_on_gpu(t)
         return out
 
 
@@ -227,16 +227,6 @@ def _any_on_gpu(args) -> bool:
             if isinstance(t, torch.Tensor) and getattr(t, GPU_MARK, False):
                 return True
     return False
-
-
-def _mark(t) -> None:
-    import torch
-
-    if isinstance(t, torch.Tensor) and not getattr(t, GPU_MARK, False):
-        try:
-            setattr(t, GPU_MARK, True)
-        except (AttributeError, RuntimeError):
-            pass
 
 
 def _one_device(module, inputs, device_ids=None, output_device=None, dim=0, module_kwargs=None):

@@ -56,11 +56,13 @@ def trained_by_other_optimisers(optimisers: list, reached: set, later_backward: 
 
 
 def backward_after(path: str, line: int) -> bool:
-    """Does the function holding the backward at ``path:line`` call another backward after it
-    (``d_loss.backward()``, ``manual_backward``, ``accelerator.backward``)?"""
+    """Does the function holding the backward at ``path:line`` backpropagate again after it
+    (``d_loss.backward()``, ``manual_backward``, ``accelerator.backward``: :func:`.sites.backward_of`)?"""
     import ast
 
     from vaelint.frontends.load import read_source
+    from vaelint.frontends.training.astutil import walk_statements
+    from vaelint.frontends.training.sites import backward_of
 
     try:
         tree = ast.parse(read_source(path))
@@ -68,10 +70,5 @@ def backward_after(path: str, line: int) -> bool:
         return False
     holders = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
                and n.lineno <= line <= (n.end_lineno or n.lineno)]
-    scope = min(holders, key=lambda n: (n.end_lineno or n.lineno) - n.lineno) if holders else tree
-    for node in ast.walk(scope):
-        if isinstance(node, ast.Call) and node.lineno > line:
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name in ("backward", "manual_backward"):
-                return True
-    return False
+    body = min(holders, key=lambda n: (n.end_lineno or n.lineno) - n.lineno).body if holders else tree.body
+    return any(stmt.lineno > line and backward_of(stmt) is not None for stmt in walk_statements(body))
