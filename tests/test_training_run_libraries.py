@@ -1,0 +1,95 @@
+"""Libraries training code imports, while it runs (vaelint/frontends/standins.py,
+standintransforms.py): an installed one imported once, as Python imports it; a missing logger or
+torchvision standing in, doing to tensors what the real one does to their shapes."""
+
+import os
+
+import pytest
+
+from json_cli import check_json as _json
+from training_cli import RUNNING
+from training_cli import write_script as _script
+
+
+def test_an_installed_package_vaelint_may_stand_in_for_is_imported_once(tmp_path):
+    # accelerate installed: vaelint tried the real package while the import looked for it, so the
+    # import system ran its __init__ a second time into a new module lacking `utils` ("module
+    # 'accelerate' has no attribute 'utils'" at the script's accelerate.utils.set_seed)
+    from training_cli import check_in
+
+    package = tmp_path / "env" / "site-packages" / "accelerate"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "import os\nos.environ['ACCELERATE_INITS'] = os.environ.get('ACCELERATE_INITS', '') + 'x'\n"
+        "from .utils import set_seed\n\nclass Accelerator:\n    def prepare(self, *a):\n        return a\n\n"
+        "    def backward(self, loss):\n        loss.backward()\n")
+    (package / "utils.py").write_text("import torch\n\ndef set_seed(seed):\n    torch.manual_seed(seed)\n")
+    _script(
+        tmp_path, "import os", "import torch", "import accelerate", "from vae_common import VAE, elbo",
+        "print('inits', os.environ.get('ACCELERATE_INITS'), hasattr(accelerate, 'utils'))", "accelerator = accelerate.Accelerator()",
+        "accelerate.utils.set_seed(0)", "model, = accelerator.prepare(VAE())", "for x in [torch.rand(8, 784)]:",
+        "    recon, mu, logvar = model(x)", "    loss = elbo(recon, x, mu, logvar)", "    accelerator.backward(loss)",
+    )
+    r = check_in(tmp_path, "train.py", env_extra={"PYTHONPATH": str(package.parent)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "| inits x True\n" in r.stdout and "no findings" in r.stdout, r.stdout  # one run of its __init__
+
+
+def test_a_dashboard_imported_inside_a_function_without_tensorboard_stands_in(monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        pytest.skip("tensorboard is installed here: torch.utils.tensorboard imports as it is")
+    monkeypatch.chdir(RUNNING)
+    before = set(os.listdir(RUNNING))
+    r, result = _json("tensorboard_in_a_function.py")
+    assert result["error"] is None and not result["findings"], r.output
+    assert any("tensorboard is not installed, so torch.utils.tensorboard cannot be imported; it stands in as a no-op" in n
+               for n in result["notes"]), result["notes"]
+    assert set(os.listdir(RUNNING)) == before  # no runs/ folder: the writer is a no-op
+
+
+def test_torchvision_stand_in_transforms_act_on_tensors_as_torchvision_does():
+    # a model resizing its batch in forward failed with a size error blamed on the user's code
+    # where torchvision cannot be imported; transforms.transforms / functional were missing too
+    import importlib.util
+    import sys
+
+    import torch
+
+    from vaelint.frontends import standins
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here: the real one serves")
+    with standins.installed():
+        import torchvision
+        import torchvision.transforms as T
+        import torchvision.transforms.functional as TF
+
+        prepare = T.Compose([T.Resize(64), T.CenterCrop(48), T.Normalize((0.5,) * 3, (0.5,) * 3)])
+        assert prepare(torch.rand(3, 150, 200)).shape == (3, 48, 48)
+        assert prepare(torch.rand(8, 3, 150, 150)).shape == (8, 3, 48, 48)
+        assert TF.resize(torch.rand(2, 3, 10, 20), [5, 7]).shape == (2, 3, 5, 7)
+        assert TF.center_crop(torch.rand(3, 10, 10), 4).shape == (3, 4, 4)
+        assert T.Lambda(lambda x: x.view(-1))(torch.rand(2, 3)).shape == (6,)
+        assert torchvision.transforms.transforms.ToTensor()(torch.ones(1, 2, 2)).shape == (1, 2, 2)
+    assert "torchvision" not in sys.modules or not standins.is_stand_in(sys.modules["torchvision"])
+
+
+def test_a_stood_in_torchvision_data_set_has_what_its_constructor_was_given():
+    # `if train_set.train:` stopped the run with "AttributeError: train" (an M2 semi-supervised VAE)
+    import importlib.util
+
+    from vaelint.frontends import standins
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here: the real one serves")
+    with standins.installed():
+        from torchvision import datasets
+
+        test_set = datasets.MNIST("./data", train=False, download=True)
+        train_set = datasets.MNIST("./data", True)
+        assert (test_set.train, test_set.root, test_set.transform, test_set.download) == (False, "./data", None, True)
+        assert train_set.train is True and train_set.target_transform is None
+        with pytest.raises(AttributeError):
+            test_set.not_an_attribute_of_mnist
