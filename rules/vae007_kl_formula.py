@@ -39,6 +39,10 @@ def _model(kl: str) -> str:
     return fill(_MODEL, kl=kl)
 
 
+# KL(N(mu, var) || N(0, s^2 I)) with s = 0.1 (log s^2 = -4.605...), times {c}
+_AGAINST_S = "{c} * torch.sum(1 + logvar - (mu.pow(2) + logvar.exp()) / 0.01 + 4.605170185988091)"
+
+
 # a std by softplus (no log-variance to read): the KL is read in the sampler's own std
 _SOFTPLUS = '''import torch
 import torch.nn as nn
@@ -102,6 +106,10 @@ term.
         # free bits: a KL clamped from below on purpose is not checked against the closed form
         Example(_model("torch.clamp(-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()), min=0.1).sum()"), inputs=("6x20",)),
         Example(fill(_SOFTPLUS, kl="torch.sum(-torch.log(std) + 0.5 * (std**2 + mu**2) - 0.5)"), inputs=("6x20",)),
+        # the KL against a prior the user chose, N(0, 0.1^2 I): a Gaussian KL of the same sampler
+        Example(_model(_AGAINST_S.format(c="-0.5")), inputs=("6x20",)),
+        # the - 1 left out: the KL plus a constant, the same gradients (a note, not a finding)
+        Example(_model("0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar)"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(
@@ -113,6 +121,9 @@ term.
             fixed=_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
         ),
         Example(_model("-0.5 * torch.sum(1 + logvar - logvar.exp())"), inputs=("6x20",), at="finding", message="not the Gaussian KL"),
+        # against N(0, 0.1^2 I) too, the 1/2 is the formula's own
+        Example(_model(_AGAINST_S.format(c="-1")), inputs=("6x20",), at="finding", message="missing 1/2",
+                fixed=_model(_AGAINST_S.format(c="-0.5"))),
         Example(fill(_SOFTPLUS, kl="-0.5 * torch.sum(1 + s - mu.pow(2) - s.exp())"), inputs=("6x20",), at="finding",
                 message="not the Gaussian KL of the mean and std the sampler uses"),
         # uniform noise (torch.rand_like where randn_like was meant): no Gaussian sample
