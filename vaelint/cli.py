@@ -14,14 +14,15 @@ from typing import List, Optional
 import typer
 
 from vaelint.errors import VaelintError
-from vaelint.optionvalues import PlainValuesCommand, PlainValuesGroup
 from vaelint.runner import resolve_jobs, shown_target as _shown, untargeted
 from vaelint.request import Color, Device, Format, check_codes, check_request, codes, loss_kwargs_of
 from vaelint.vocab import Severity
 
 app = typer.Typer(
-    cls=PlainValuesGroup,
-    add_completion=False,
+    # typer's own shell completion: `vaelint --install-completion` / `--show-completion SHELL`
+    add_completion=True,
+    # help text shown as written (no rich markup read into it, no <bool> beside flags)
+    rich_markup_mode=None,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -49,41 +50,41 @@ def _main(
     """Shape-debugging analyzer for PyTorch variational autoencoders."""
 
 
-@app.command(cls=PlainValuesCommand)  # option values without pydantic: vaelint/optionvalues.py
+@app.command()
 def check(
     ctx: typer.Context,
-    targets: List[str] = typer.Argument(None, help="PATH.py:NAME (a model class or factory), or PATH.py (its configured targets)."),
-    input: List[str] = typer.Option([], "--input", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."),
-    init: List[str] = typer.Option([], "--init", help="Constructor keyword NAME=VALUE (a Python literal)."),
-    loss: Optional[str] = typer.Option(None, "--loss", help="PATH.py:function, PATH.py:Class, or a model method name."),
-    loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", help="Extra loss keyword NAME=VALUE."),
-    script_args: Optional[str] = typer.Option(None, "--script-args", help="A training script's own arguments, as `python script.py ARGS` takes them."),
-    batch_dim: Optional[int] = typer.Option(None, "--batch-dim", help="The dim of the inputs the batch size sets (default: 0, or what the code shows: 1 for a sequence-first RNN's input)."),
-    beta: Optional[float] = typer.Option(None, "--beta", help="The KL weight you intend (beta-VAE); default 1."),
+    targets: List[str] = typer.Argument(None, metavar="TARGET", help="PATH.py:NAME (a model class or factory), or PATH.py (its configured targets)."),
+    input: List[str] = typer.Option([], "--input", metavar="SPEC", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."),
+    init: List[str] = typer.Option([], "--init", metavar="NAME=VALUE", help="Constructor keyword NAME=VALUE (a Python literal)."),
+    loss: Optional[str] = typer.Option(None, "--loss", metavar="REF", help="PATH.py:function, PATH.py:Class, or a model method name."),
+    loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", metavar="NAME=VALUE", help="Extra loss keyword NAME=VALUE."),
+    script_args: Optional[str] = typer.Option(None, "--script-args", metavar="ARGS", help="A training script's own arguments, as `python script.py ARGS` takes them."),
+    batch_dim: Optional[int] = typer.Option(None, "--batch-dim", metavar="N", help="The dim of the inputs the batch size sets (default: 0, or what the code shows: 1 for a sequence-first RNN's input)."),
+    beta: Optional[float] = typer.Option(None, "--beta", metavar="BETA", help="The KL weight you intend (beta-VAE); default 1."),
     device: Optional[Device] = typer.Option(None, "--device", help="Where the confirmation pass runs (default auto)."),
     no_dynamic: bool = typer.Option(False, "--no-dynamic", help="Skip the real forward/backward confirmation pass."),
     format: Format = typer.Option(Format.text, "--output-format", "--format", help="text (for people), json, sarif, github, markdown, junit (JUnit XML) or gitlab (GitLab code quality)."),
-    output_file: Optional[str] = typer.Option(None, "--output-file", help="Write the report here instead of stdout."),
-    also_output: List[str] = typer.Option([], "--also-output", help="FORMAT=PATH: also write the report in FORMAT to PATH, from the same run (repeatable)."),
-    select: Optional[str] = typer.Option(None, "--select", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
-    extend_select: Optional[str] = typer.Option(None, "--extend-select", help="Codes to add to the selected ones."),
-    ignore: Optional[str] = typer.Option(None, "--ignore", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
-    extend_ignore: Optional[str] = typer.Option(None, "--extend-ignore", help="Codes to add to the ignored ones."),
+    output_file: Optional[str] = typer.Option(None, "--output-file", metavar="PATH", help="Write the report here instead of stdout."),
+    also_output: List[str] = typer.Option([], "--also-output", metavar="FORMAT=PATH", help="FORMAT=PATH: also write the report in FORMAT to PATH, from the same run (repeatable)."),
+    select: Optional[str] = typer.Option(None, "--select", metavar="CODES", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
+    extend_select: Optional[str] = typer.Option(None, "--extend-select", metavar="CODES", help="Codes to add to the selected ones."),
+    ignore: Optional[str] = typer.Option(None, "--ignore", metavar="CODES", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
+    extend_ignore: Optional[str] = typer.Option(None, "--extend-ignore", metavar="CODES", help="Codes to add to the ignored ones."),
     fail_on: Optional[Severity] = typer.Option(None, "--fail-on", help="The lowest severity that makes the exit status 1."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even with findings (exit 2 stays 2)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Findings and the summary only, no shape-flow table."),
     statistics: bool = typer.Option(False, "--statistics", help="A count per rule code after the report."),
-    config_path: Optional[str] = typer.Option(None, "--config", help="Read \\[tool.vaelint] from this file only."),
+    config_path: Optional[str] = typer.Option(None, "--config", metavar="PATH", help="Read [tool.vaelint] from this file only."),
     isolated: bool = typer.Option(False, "--isolated", help="Read no configuration file."),
     show_settings: bool = typer.Option(False, "--show-settings", help="Print the merged settings and where each came from."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=0, help="Seconds per target (0: no limit; default 60)."),
-    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Resident memory a target's worker may use, e.g. 8G or 512M."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=0, help="Seconds per target (0: no limit; default 60)."),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", metavar="SIZE", help="Resident memory a target's worker may use, e.g. 8G or 512M."),
     color: Color = typer.Option(Color.auto, "--color", help="Colour in the text report (NO_COLOR is honoured)."),
     fix: bool = typer.Option(False, "--fix", help="Apply the verified safe fixes to the files, then report what remains."),
     diff: bool = typer.Option(False, "--diff", help="Print the verified fixes as a unified diff and change nothing (exit 1 if there are any)."),
     unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Include fixes that change the loss's scale or make a choice."),
     no_fixes: bool = typer.Option(False, "--no-fixes", help="Work out no edits (a plain check offers them unchecked; --fix and --diff check each again)."),
-    jobs_option: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Targets checked side by side (default: the cores, bounded by memory)."),
+    jobs_option: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N", min=1, help="Targets checked side by side (default: the cores, bounded by memory)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.vaelint_cache/; VAELINT_NO_CACHE=1 too)."),
 ) -> None:
     """Check VAE models for shape, loss and reparameterization bugs."""
@@ -264,7 +265,7 @@ def _write(text: str, output_file: Optional[str]) -> None:
         _usage_error(f"cannot write --output-file {output_file}: {e.strerror}.")
 
 
-@app.command(cls=PlainValuesCommand)  # option values without pydantic: vaelint/optionvalues.py
+@app.command()
 def clean() -> None:
     """Remove the result cache (.vaelint_cache/ of this project, or VAELINT_CACHE_DIR)."""
     from vaelint.cache import store as result_cache
@@ -280,9 +281,9 @@ def clean() -> None:
         raise typer.Exit(2)
 
 
-@app.command(cls=PlainValuesCommand)  # option values without pydantic: vaelint/optionvalues.py
+@app.command()
 def rule(
-    code: Optional[str] = typer.Argument(None, help="A rule code such as VAE003."),
+    code: Optional[str] = typer.Argument(None, metavar="CODE", help="A rule code such as VAE003."),
     all_: bool = typer.Option(False, "--all", help="List the whole catalogue."),
 ) -> None:
     """Show a rule's page: what it finds, why it is bad, an example, the fix."""
@@ -299,16 +300,16 @@ def rule(
     typer.echo(match[0].page())
 
 
-@app.command(cls=PlainValuesCommand)  # option values without pydantic: vaelint/optionvalues.py
+@app.command()
 def annotate(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="PATH.py:NAME, the model (class or factory) to annotate."),
-    input: List[str] = typer.Option([], "--input", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."),
-    init: List[str] = typer.Option([], "--init", help="Constructor keyword NAME=VALUE (a Python literal)."),
-    loss: Optional[str] = typer.Option(None, "--loss", help="PATH.py:function, PATH.py:Class, or a model method name."),
-    loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", help="Extra loss keyword NAME=VALUE."),
+    target: str = typer.Argument(..., metavar="TARGET", help="PATH.py:NAME, the model (class or factory) to annotate."),
+    input: List[str] = typer.Option([], "--input", metavar="SPEC", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."),
+    init: List[str] = typer.Option([], "--init", metavar="NAME=VALUE", help="Constructor keyword NAME=VALUE (a Python literal)."),
+    loss: Optional[str] = typer.Option(None, "--loss", metavar="REF", help="PATH.py:function, PATH.py:Class, or a model method name."),
+    loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", metavar="NAME=VALUE", help="Extra loss keyword NAME=VALUE."),
     write: bool = typer.Option(False, "--write", help="Write the annotations into the files (default: print a unified diff)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=0, help="Seconds for the analysis (0: no limit; default 60)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=0, help="Seconds for the analysis (0: no limit; default 60)."),
 ) -> None:
     """Write jaxtyping annotations from the solved shapes: forward, encode, decode,
     reparameterize, sample and the loss; a unified diff, or --write."""

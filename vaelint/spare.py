@@ -23,7 +23,6 @@ starts it even on one core).
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import sys
 import tempfile
@@ -174,6 +173,8 @@ def _serve(requests: int, messages: int, captured) -> None:
 def _read_request(fd: int):
     """The one message ``hand`` sent (vaelint/inworker.py ``send``: length, then the
     pickle), read to the pipe's end; None when the parent closed it without one."""
+    import pickle  # the spare's own: the parent that only forks it never needs it
+
     data = b""
     while chunk := os.read(fd, 1 << 16):
         data += chunk
