@@ -23,7 +23,8 @@ import statistics
 import sys
 import tempfile
 
-from common import timed as run, with_bytecode_cache
+from common import timed as run
+from common import with_bytecode_cache
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MLP = os.path.join(ROOT, "fixtures", "clean", "mlp_vae.py")

@@ -8,7 +8,6 @@ os.environ["KERAS_BACKEND"] = "torch"
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "keras"))
 
 import torch  # noqa: E402
-
 from seed001_lstm_vae import build_vae, vae_loss  # noqa: E402
 
 model = build_vae()

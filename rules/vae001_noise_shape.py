@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, fill

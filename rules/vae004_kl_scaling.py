@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-import math
-
-from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, why_no_loss_scales
 from vaelint.facts.context import loc_of
+from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, why_no_loss_scales
+from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.weightsource import _factor_side, factor_source, named_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
-from vaelint.facts.schedules import scheduled_weight
 from vaelint.vocab import Need, Severity
 
 _MODEL = '''import torch

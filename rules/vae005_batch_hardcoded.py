@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 from vaelint.capture.ops import CREATION_OPS, RESHAPE_OPS
 from vaelint.facts.context import loc_of
@@ -144,10 +143,8 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         """The batch written as a number, taken from a tensor instead: the noise of a
         reparameterization -> ``torch.randn_like(std)``; ``h.view(64, -1)`` ->
         ``h.view(h.size(0), -1)``; ``torch.zeros(64, Z)`` beside ``h`` -> ``torch.zeros(h.size(0), Z)``."""
-        from vaelint.fixes.rewrites import batch_size_arg, noise_like_std, tensor_beside
+        from vaelint.fixes.rewrites import batch_of_divisor, batch_size_arg, noise_like_std, tensor_beside
         from vaelint.fixes.source import expr_at, is_plain_reference
-
-        from vaelint.fixes.rewrites import batch_of_divisor
 
         node = finding.node
         op = ctx.view.op(node) if node is not None else None

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vaelint.facts.batchdeps import Mixing, batch_mixing
 from vaelint.capture.ops import RESHAPE_OPS
+from vaelint.facts.batchdeps import Mixing, batch_mixing
 from vaelint.facts.context import loc_of
-from vaelint.rulebase import Example, Observed, fill, Rule
+from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import Severity
 
 _MODEL = '''import torch

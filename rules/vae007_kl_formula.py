@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
-import math
-
-from vaelint.facts.klcheck import why_no_kl_reading, kl_reading
 from vaelint.facts.context import loc_of
+from vaelint.facts.klcheck import kl_reading, why_no_kl_reading
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vaelint.facts.klcheck import why_no_kl_reading, READINGS, kl_reading
 from vaelint.facts.context import loc_of
+from vaelint.facts.klcheck import READINGS, kl_reading, why_no_kl_reading
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vaelint.confirm.forward_backward import gradient_of
-from vaelint.frames import call_site
 from vaelint.facts.context import loc_of, stack_of
+from vaelint.frames import call_site
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import ConfirmNeed, Need, Severity
 

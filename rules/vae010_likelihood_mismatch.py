@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vaelint.capture.ops import CAST_OPS, RESHAPE_OPS
-from vaelint.facts.context import loc_of
 from vaelint.errorkinds import kind_of
+from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import ErrorKind, Need, Severity
 

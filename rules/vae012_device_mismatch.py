@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-import re
-
 from vaelint.capture.ops import ARITH_OPS, CREATION_OPS
-from vaelint.facts.context import loc_of
-from vaelint.errorkinds import kind_of
-from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.confirm.simdevice import simulated_run
+from vaelint.errorkinds import kind_of
+from vaelint.facts.context import loc_of
 from vaelint.frontends.sourcefacts import guarded_move, guarded_move_into
+from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ErrorKind, Need, Severity
 
 _MODEL = '''import torch

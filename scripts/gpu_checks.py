@@ -20,7 +20,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from fixture_cases import all_cases  # noqa: E402
-
 from vaelint.rules import all_rules  # noqa: E402
 
 KNOWN = {r.code for r in all_rules()}  # a case's later= findings count once their rule exists

@@ -15,8 +15,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def main() -> int:
-    from vaelint.report.rule_pages import PAGES_FOLDER, all_pages
     from vaelint.rules import all_rules
+
+    from vaelint.report.rule_pages import PAGES_FOLDER, all_pages
 
     pages = all_pages(all_rules())
     folder = os.path.join(ROOT, PAGES_FOLDER)

@@ -19,7 +19,7 @@ def fixtures_dir():
     return FIXTURES
 
 # Property tests draw the same examples on every run in CI: a red build is reproducible.
-from hypothesis import settings as _hypothesis_settings
+from hypothesis import settings as _hypothesis_settings  # noqa: E402 - beside the profile it sets
 
 _hypothesis_settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):

@@ -12,11 +12,11 @@ import sys
 
 import pytest
 import torch
+from conftest import FIXTURES
 from typer.testing import CliRunner
 
-from conftest import FIXTURES
-from vaelint.contracts.proposals import dim_name
 from vaelint.cli import app
+from vaelint.contracts.proposals import dim_name
 
 runner = CliRunner()
 
@@ -65,8 +65,8 @@ def test_the_round_trip_holds(name, target, inputs, call, tmp_path, monkeypatch)
     # the printed diff is exactly the change --write made
     assert diff == "".join(difflib.unified_diff(original.splitlines(True), annotated.splitlines(True), f"a/{name}", f"b/{name}"))
     # formatting and comments kept: every line but the signatures is unchanged
-    before = [l for l in original.splitlines() if not l.lstrip().startswith("def ")]
-    after = [l for l in annotated.splitlines() if not l.lstrip().startswith("def ") and l != "from jaxtyping import Float"]
+    before = [ln for ln in original.splitlines() if not ln.lstrip().startswith("def ")]
+    after = [ln for ln in annotated.splitlines() if not ln.lstrip().startswith("def ") and ln != "from jaxtyping import Float"]
     assert before == after
     assert annotated.count("from jaxtyping import Float") == 1
 
@@ -101,7 +101,7 @@ def test_existing_annotations_are_kept_and_a_second_run_has_nothing_to_add(tmp_p
     first = _annotate("m.py", "VAE", ["4x24"]).stdout
     assert "-    def forward(" not in first  # forward was annotated by its author
     assert "+def loss_function(recon: Float[Tensor, " in first  # the file's own Tensor import is used
-    assert "from torch import Tensor" not in [l[1:] for l in first.splitlines() if l.startswith("+")]
+    assert "from torch import Tensor" not in [ln[1:] for ln in first.splitlines() if ln.startswith("+")]
     _annotate("m.py", "VAE", ["4x24"], "--write")
     again = _annotate("m.py", "VAE", ["4x24"])
     assert again.stdout == "" and "nothing to annotate" in again.stderr

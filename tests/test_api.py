@@ -10,10 +10,10 @@ import sys
 import pytest
 import torch
 import torch.nn as nn
-
-import vaelint
 from conftest import FIXTURES
 from fixture_cases import all_cases, result_of
+
+import vaelint
 
 MODEL_CASES = [c for c in all_cases("buggy") + all_cases("clean") if c.target != "-" and c.path.endswith(".py")]
 

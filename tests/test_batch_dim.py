@@ -10,11 +10,11 @@ import os
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
 from conftest import FIXTURES
 from json_cli import check_json as _result
 from json_cli import flow_shape as _shape
+from typer.testing import CliRunner
+
 from vaelint.cli import app
 from vaelint.inputs import parse_input_spec
 

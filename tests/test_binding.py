@@ -5,9 +5,8 @@ the training code's call of the loss decide; a guess that raises is no finding."
 import os
 import textwrap
 
-from helpers import check
-
 from conftest import FIXTURES
+from helpers import check
 
 LEARNED = os.path.join(FIXTURES, "clean", "learned_variance_decoder.py")
 

@@ -9,6 +9,7 @@ import json
 import pickle
 
 from test_cache import MODEL, check, repo, result, runner  # noqa: F401 - repo is a fixture
+
 from vaelint.cli import app
 
 
@@ -108,7 +109,7 @@ def test_a_read_only_or_full_cache_is_a_check_without_it(repo, monkeypatch):
     import tempfile
 
     for code in (errno.EROFS, errno.ENOSPC, errno.EACCES):
-        def refuse(*args, **kwargs):
+        def refuse(*args, code=code, **kwargs):
             raise OSError(code, "refused by the test")
 
         monkeypatch.setattr(tempfile, "mkstemp", refuse)

@@ -3,19 +3,17 @@
 import os
 
 import pytest
-
+from conftest import FIXTURES
 from helpers import check
 
-from vaelint.capture.symbolic import capture_fx
-from vaelint.capture.recording import capture_recording
-from vaelint.inputs import parse_input_spec
-from vaelint.frontends import LoadRequest, load_program
 from vaelint.capture.ops import op_name
+from vaelint.capture.recording import capture_recording
+from vaelint.capture.symbolic import capture_fx
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.roles import forward_roles
 from vaelint.facts.shapes import make_inputs
-
-from conftest import FIXTURES
+from vaelint.frontends import LoadRequest, load_program
+from vaelint.inputs import parse_input_spec
 
 NOISE = os.path.join(FIXTURES, "seeds", "seed000_noise_latent_only.py")
 

@@ -8,9 +8,9 @@ import json
 import os
 
 import pytest
+from conftest import FIXTURES
 from typer.testing import CliRunner
 
-from conftest import FIXTURES
 from vaelint.cli import app
 from vaelint.diagnostics import TargetResult
 from vaelint.errors import VaelintError

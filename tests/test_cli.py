@@ -7,11 +7,10 @@ import sys
 import textwrap
 
 import pytest
+from conftest import FIXTURES, ROOT
 from typer.testing import CliRunner
 
 from vaelint.cli import app
-
-from conftest import FIXTURES, ROOT
 
 MLP = os.path.join(FIXTURES, "clean", "mlp_vae.py")
 BROADCAST = os.path.join(FIXTURES, "buggy", "recon_broadcast_mse.py")

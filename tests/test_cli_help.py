@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 from typer.testing import CliRunner
 
-from conftest import FIXTURES
 from vaelint.cli import app
 
 PACKAGE = Path(__file__).resolve().parent.parent / "vaelint"

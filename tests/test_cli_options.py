@@ -7,9 +7,9 @@ import os
 import shutil
 
 import pytest
+from conftest import FIXTURES
 from typer.testing import CliRunner
 
-from conftest import FIXTURES
 from vaelint.cli import app
 
 runner = CliRunner()

@@ -6,13 +6,12 @@ import shutil
 import textwrap
 
 import pytest
+from conftest import FIXTURES
 from typer.testing import CliRunner
 
 from vaelint.cli import app
-from vaelint.settings.pyproject import load_config
 from vaelint.errors import VaelintError
-
-from conftest import FIXTURES
+from vaelint.settings.pyproject import load_config
 
 runner = CliRunner()
 BUGGY = os.path.join(FIXTURES, "buggy", "kl_attribute_weight.py")  # one VAE004 warning at line 25

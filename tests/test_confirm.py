@@ -3,13 +3,12 @@
 import os
 
 import torch
+from conftest import FIXTURES
 from helpers import check
 from typer.testing import CliRunner
 
-from vaelint.confirm import forward_backward as confirm
 from vaelint.cli import app
-
-from conftest import FIXTURES
+from vaelint.confirm import forward_backward as confirm
 
 MLP = os.path.join(FIXTURES, "clean", "mlp_vae.py")
 NOISE = os.path.join(FIXTURES, "seeds", "seed000_noise_latent_only.py")

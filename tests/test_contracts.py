@@ -7,15 +7,15 @@ import typing
 
 import pytest
 import torch
+from beartype import beartype
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jaxtyping import AnnotationError, Bool, Float, Int, jaxtyped  # noqa: F401
-from beartype import beartype
 from torch import Tensor
 
-from vaelint.contracts.check import check_calls, concrete_fact
-from vaelint.contracts.calls import Call, jaxtyping_rejects
 from vaelint.contracts.annotations import Contract, spec_of
+from vaelint.contracts.calls import Call, jaxtyping_rejects
+from vaelint.contracts.check import check_calls, concrete_fact
 from vaelint.frames import SourceLoc
 
 _TOKENS = ["a", "b", "2", "3", "_", "#a", "#b", "a+1", "b-1", "...", "*v", "#*v"]
@@ -75,6 +75,7 @@ def test_the_check_agrees_with_jaxtyping(case):
 
 def test_a_broken_contract_is_found_at_its_line_and_confirmed_by_jaxtyping():
     from conftest import FIXTURES
+
     from vaelint.analyze import Options, analyse
     from vaelint.inputs import parse_input_spec as parse_input
 
@@ -90,8 +91,9 @@ def test_a_model_without_annotations_is_not_watched(monkeypatch):
     import sys
 
     from conftest import FIXTURES
-    from vaelint.contracts import calls as contract_calls
+
     from vaelint.analyze import Options, analyse
+    from vaelint.contracts import calls as contract_calls
     from vaelint.inputs import parse_input_spec as parse_input
 
     used = []
@@ -102,6 +104,7 @@ def test_a_model_without_annotations_is_not_watched(monkeypatch):
 
 def test_held_annotations_name_the_flow_and_ambiguous_sizes_stay_numbers():
     from conftest import FIXTURES
+
     from vaelint.analyze import Options, analyse
     from vaelint.inputs import parse_input_spec as parse_input
 
@@ -116,6 +119,7 @@ def test_a_dataclass_field_and_a_training_step_are_checked_too(tmp_path):
     """A field of the output dataclass, checked through its generated __init__ (the
     clean fixture with one field's dims dropped)."""
     from conftest import FIXTURES
+
     from vaelint.analyze import Options, analyse
     from vaelint.inputs import parse_input_spec as parse_input
 
@@ -131,8 +135,9 @@ def test_a_dataclass_field_and_a_training_step_are_checked_too(tmp_path):
 
 def test_annotations_that_cannot_be_read_leave_vae014_not_checked(monkeypatch):
     from conftest import FIXTURES
-    from vaelint.contracts import annotations as contracts
+
     from vaelint.analyze import Options, analyse
+    from vaelint.contracts import annotations as contracts
     from vaelint.inputs import parse_input_spec as parse_input
 
     def broken(program, watch_unannotated=False):

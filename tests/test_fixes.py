@@ -14,10 +14,10 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
-
 from conftest import FIXTURES
 from fixture_cases import parse_cases
+from typer.testing import CliRunner
+
 from vaelint.cli import app
 
 runner = CliRunner()
@@ -342,6 +342,6 @@ def test_a_kl_subtracted_from_the_loss_is_added_not_negated(tmp_path):
 
 def test_a_kl_written_right_but_subtracted_gets_a_plus(tmp_path):
     text = NOISE.replace("torch.randn(self.latent)", "torch.randn_like(std)").replace("    return rec + {KL}\n", "    return rec - kl\n")
-    path = model(tmp_path, text)
+    model(tmp_path, text)
     r = run("check", "vae.py:VAE", "--input", "6x20", "--diff", cwd=tmp_path)
     assert "-    return rec - kl\n+    return rec + kl\n" in r.stdout

@@ -3,7 +3,6 @@
 import pytest
 from fixture_cases import all_cases, result_of
 from helpers import check, found
-
 from vaelint.rules import all_rules
 
 IMPLEMENTED = {r.code for r in all_rules()}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import textwrap
 
 import torch
-
 from helpers import check
 
 # On a machine with a GPU this model's own code picks CUDA (as DEVICE = "cuda" if

@@ -7,12 +7,9 @@ import sys
 import textwrap
 
 import pytest
+from conftest import FIXTURES, ROOT
 from fixture_cases import all_cases, result_of
 from helpers import check
-
-from conftest import FIXTURES, ROOT
-
-
 
 KERAS = os.path.join(FIXTURES, "keras")
 

@@ -5,13 +5,12 @@ import shutil
 import textwrap
 
 import pytest
+from conftest import FIXTURES
+from helpers import check
 
 from vaelint.errors import VaelintError
-from helpers import check
 from vaelint.frontends import LoadRequest, load_program
 from vaelint.frontends.load import load_module
-
-from conftest import FIXTURES
 
 
 def test_script_style_file_is_checked_without_running_its_script(tmp_path, monkeypatch):

@@ -9,9 +9,8 @@ import os
 import subprocess
 import sys
 
-from helpers import check
-
 from conftest import FIXTURES
+from helpers import check
 
 
 def _fixture(name):
@@ -85,9 +84,10 @@ def test_rules_that_cannot_run_are_listed_in_json_and_text(tmp_path):
 
 
 def test_keyword_input_spec_is_parsed_and_shown():
-    from vaelint.inputs import parse_input_spec
-    from vaelint.errors import VaelintError
     import pytest
+
+    from vaelint.errors import VaelintError
+    from vaelint.inputs import parse_input_spec
 
     spec = parse_input_spec("labels=16:int64:10")
     assert (spec.name, spec.shape, spec.dtype, spec.high) == ("labels", (16,), "int64", 10)

@@ -8,10 +8,8 @@ After an intended wording change, regenerate the file with
 import os
 
 import pytest
-
-from fixture_cases import all_cases, result_of
-
 from conftest import FIXTURES, ROOT
+from fixture_cases import all_cases, result_of
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "findings.txt")
 

@@ -12,9 +12,9 @@ import textwrap
 import time
 
 import pytest
+from conftest import FIXTURES
 from typer.testing import CliRunner
 
-from conftest import FIXTURES
 from vaelint.cli import app
 
 runner = CliRunner()

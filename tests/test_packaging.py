@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 
+import tomllib
 from conftest import ROOT
 
 PROJECT = tomllib.load(open(os.path.join(ROOT, "pyproject.toml"), "rb"))["project"]

@@ -10,9 +10,9 @@ import select
 import subprocess
 import sys
 
+from conftest import FIXTURES
 from rich.console import Console
 
-from conftest import FIXTURES
 from vaelint.report.progress import DELAY, Progress, wanted
 
 CLEAN = os.path.join(FIXTURES, "clean", "mlp_vae.py")

@@ -4,13 +4,12 @@ import os
 import re
 import shutil
 
+from conftest import ROOT
 from typer.testing import CliRunner
 
 from vaelint.cli import app
 from vaelint.settings.pyproject import load_config
 from vaelint.settings.suppress import inline_codes
-
-from conftest import ROOT
 
 README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 

@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import FIXTURES
+
 from vaelint.errors import VaelintError
 from vaelint.frames import SourceLoc
 from vaelint.frontends import LoadRequest, load_program
@@ -80,7 +80,7 @@ def test_a_class_built_on_a_missing_loggers_class_is_built_on_object(tmp_path):
 
     stand_in = LoggerStandIn("SummaryWriter", "tensorboardX", str(tmp_path / "m.py"), 3)
 
-    class Writer(stand_in):  # noqa: the stand-in's __mro_entries__ drops it
+    class Writer(stand_in):  # the stand-in's __mro_entries__ drops it
         pass
 
     assert Writer.__mro__ == (Writer, object)

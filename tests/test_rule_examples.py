@@ -2,7 +2,6 @@
 
 import pytest
 from helpers import check
-
 from vaelint.rules import all_rules
 
 RULES = all_rules()

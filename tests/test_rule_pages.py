@@ -9,9 +9,9 @@ import os
 import re
 
 from conftest import ROOT
+from vaelint.rules import all_rules
 
 from vaelint.report.rule_pages import all_pages, page_url
-from vaelint.rules import all_rules
 
 
 def test_the_pages_in_the_repository_are_what_the_rules_render():

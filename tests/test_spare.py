@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import FIXTURES
 from test_worker import model_dir  # noqa: F401 - the worker tests' misbehaving models, as a fixture
 

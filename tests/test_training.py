@@ -7,7 +7,6 @@ import shutil
 import sys
 
 import pytest
-
 from training_cli import TRAINING, run
 
 
@@ -297,8 +296,8 @@ def test_installed_lightning_is_used_after_torchvision_stood_in(monkeypatch):
     for key in [k for k in sys.modules if k.split(".")[0] in ("pytorch_lightning", "lightning_fabric", "torchvision")]:
         monkeypatch.delitem(sys.modules, key)
     with standins.installed():
-        import torchvision  # noqa: F401
         import pytorch_lightning as pl
+        import torchvision  # noqa: F401
 
         assert not getattr(pl, "__vaelint_stand_in__", False) and hasattr(pl, "__version__")
 

@@ -10,8 +10,9 @@ import shutil
 import textwrap
 
 import pytest
+from training_cli import RUNNING, run
+from training_cli import write_script as _script
 
-from training_cli import RUNNING, run, write_script as _script
 from vaelint.frontends.training.liveprogram import is_training_file
 from vaelint.frontends.training.repofiles import neighbours
 

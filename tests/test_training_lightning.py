@@ -39,10 +39,9 @@ def test_an_installed_lightning_trainer_asking_for_a_gpu_runs_on_the_cpu(tmp_pat
     a GPU: the trainer is built for the CPU as one process (said in a note), its loop runs the
     module's training_step, and the step is checked (before: "No supported gpu backend found!",
     then "no input shape"). The near miss asks for the CPU itself: nothing is changed or said."""
+    import torch
     from helpers import check
     from training_cli import RUNNING
-
-    import torch
 
     pytest.importorskip("pytorch_lightning")
     if torch.cuda.is_available():

@@ -7,7 +7,6 @@ import os
 import textwrap
 
 import pytest
-
 from json_cli import check_json as _json
 from training_cli import RUNNING
 from training_cli import check_in as _check_in
@@ -270,7 +269,8 @@ def test_a_lightning_module_whose_init_raised_is_not_checked_half_built(tmp_path
     assert "has no attribute" not in result["error"]["message"]
     # the near miss: the same module whose weights are there is checked
     torch_save = "import torch; import os; os.makedirs('weights'); torch.save(torch.zeros(1), 'weights/lpips.pth')"
-    import subprocess, sys
+    import subprocess
+    import sys
     subprocess.run([sys.executable, "-c", torch_save], cwd=tmp_path, check=True)
     r, result = _json("train.py", "--input", "16x784")
     assert result["error"] is None, r.output

@@ -4,14 +4,11 @@ pickled and torch.load data, empty data sets, checkpoints, the splits' real leng
 model's own loss method in full-batch training."""
 
 import os
-import shutil
 
 import pytest  # noqa: F401 - the tests below skip with it where a package is missing
-
 from json_cli import check_json as _json
 from training_cli import RUNNING
 from training_cli import write_script as _script
-
 
 _TORCHVISION = {
     "__init__.py": "from . import datasets, transforms\n",

@@ -5,7 +5,6 @@ torchvision standing in, doing to tensors what the real one does to their shapes
 import os
 
 import pytest
-
 from json_cli import check_json as _json
 from training_cli import RUNNING
 from training_cli import write_script as _script
@@ -92,4 +91,4 @@ def test_a_stood_in_torchvision_data_set_has_what_its_constructor_was_given():
         assert (test_set.train, test_set.root, test_set.transform, test_set.download) == (False, "./data", None, True)
         assert train_set.train is True and train_set.target_transform is None
         with pytest.raises(AttributeError):
-            test_set.not_an_attribute_of_mnist
+            test_set.not_an_attribute_of_mnist  # noqa: B018 - the read is the test

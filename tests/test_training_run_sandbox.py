@@ -7,7 +7,6 @@ import shutil
 import sys
 
 import pytest
-
 from training_cli import RUNNING, run
 from training_cli import write_script as _script
 

@@ -10,7 +10,6 @@ import shutil
 import textwrap
 
 import pytest
-
 from json_cli import check_json as _json
 from training_cli import RUNNING, run
 from training_cli import write_script as _script

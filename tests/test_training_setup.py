@@ -8,7 +8,6 @@ import os
 import shutil
 
 import pytest
-
 from training_cli import TRAINING, run
 
 

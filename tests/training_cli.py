@@ -5,11 +5,10 @@ import shutil
 import subprocess
 import sys
 
+from conftest import FIXTURES
 from typer.testing import CliRunner
 
 from vaelint.cli import app
-
-from conftest import FIXTURES
 
 TRAINING = os.path.join(FIXTURES, "training")
 RUNNING = os.path.join(TRAINING, "running")  # the fixtures of training code found by running it

@@ -17,9 +17,17 @@ from dataclasses import dataclass
 
 import torch
 
-from vaelint.capture.inputcheck import binary_retry, check_inputs, check_token_ids, gather_inputs, input_misfit, keyed_input, unexplained
 from vaelint.capture.batchdim import sequence_first
-from vaelint.capture.routes import CaptureJob, Captured, capture_and_run
+from vaelint.capture.inputcheck import (
+    binary_retry,
+    check_inputs,
+    check_token_ids,
+    gather_inputs,
+    input_misfit,
+    keyed_input,
+    unexplained,
+)
+from vaelint.capture.routes import Captured, CaptureJob, capture_and_run
 from vaelint.catalogue import offer_fixes, run_rules, selected_rules
 from vaelint.confirm.devicechoice import ChoosesCuda, cuda_hidden, cuda_kept_said, forget_device_choices
 from vaelint.confirm.forward_backward import fits, pick_device

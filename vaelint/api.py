@@ -256,10 +256,10 @@ def _not_torchscript(obj) -> None:
 
 def _run(token: str, entry, options, isolate: bool) -> TargetResult:
     """In a forked worker (its model is its own), else in this process on a copy."""
+    import torch
+
     from vaelint.inworker import in_process
     from vaelint.worker import prepare, run_target
-
-    import torch
 
     prepare(1)
     if isolate and not torch.cuda.is_initialized():

@@ -14,8 +14,9 @@ from typing import List, Optional
 import typer
 
 from vaelint.errors import VaelintError
-from vaelint.runner import resolve_jobs, shown_target as _shown, untargeted
 from vaelint.request import Color, Device, Format, check_codes, check_request, codes, loss_kwargs_of
+from vaelint.runner import resolve_jobs, untargeted
+from vaelint.runner import shown_target as _shown
 from vaelint.vocab import Severity
 
 app = typer.Typer(
@@ -313,11 +314,12 @@ def annotate(
 ) -> None:
     """Write jaxtyping annotations from the solved shapes: forward, encode, decode,
     reparameterize, sample and the loss; a unified diff, or --write."""
-    from vaelint.settings.options import Options
-    from vaelint.contracts.writer import apply, write as write_file
-    from vaelint.frontends.build import parse_init
+    from vaelint.contracts.writer import apply
+    from vaelint.contracts.writer import write as write_file
     from vaelint.frontends.base import parse_ref
+    from vaelint.frontends.build import parse_init
     from vaelint.inputs import parse_input_spec
+    from vaelint.settings.options import Options
     from vaelint.worker import prepare, run_target
 
     try:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import FrameType
 
-
 _VAELINT_DIR = os.path.dirname(os.path.realpath(__file__))
 
 

@@ -48,7 +48,7 @@ class InputSpec:
         """This spec's shape at another batch size."""
         return self.shape[: self.batch_dim] + (batch,) + self.shape[self.batch_dim + 1 :]
 
-    def with_batch_dim(self, dim: int) -> "InputSpec":
+    def with_batch_dim(self, dim: int) -> InputSpec:
         """The same input with its batch at ``dim`` (kept at 0 where it has no such dim: a
         per-sample lengths or labels tensor beside (T, B, F) sequences)."""
         from dataclasses import replace

@@ -23,7 +23,6 @@ from vaelint.errors import VaelintError
 from vaelint.frames import user_frame
 from vaelint.settings.options import Options
 
-
 _preloaded = False
 
 

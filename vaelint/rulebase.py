@@ -148,15 +148,15 @@ class Rule:
         cls.severity = Severity(cls.severity)
         cls.needs = tuple(Need(n) for n in cls.needs)
 
-    def check(self, ctx: "Context") -> Iterable[Reported]:
+    def check(self, ctx: Context) -> Iterable[Reported]:
         raise NotImplementedError
 
-    def explains(self, failure, ctx: "Context") -> bool:
+    def explains(self, failure, ctx: Context) -> bool:
         """Is this run failure the effect this rule reports (so the target is
         analysed, not abandoned with exit 2)?"""
         return False
 
-    def confirm_needs(self, finding: Reported, ctx: "Context") -> set[ConfirmNeed]:
+    def confirm_needs(self, finding: Reported, ctx: Context) -> set[ConfirmNeed]:
         """What ``confirm`` reads beyond the run at the user's batch, so the pass
         pays for it only when some finding asks: DOUBLED_BATCH (a second forward
         at 2*B, the same samples twice: the costliest part on a large model), GRAPH
@@ -164,17 +164,17 @@ class Rule:
         it holds every activation until the analysis ends), CONTRACT_RUN."""
         return set()
 
-    def confirm(self, finding: Reported, ctx: "Context", observed) -> bool | None:
+    def confirm(self, finding: Reported, ctx: Context, observed) -> bool | None:
         """Did the real forward/backward pass show the effect? None: cannot tell."""
         return None
 
-    def autofix(self, finding: Reported, ctx: "Context"):
+    def autofix(self, finding: Reported, ctx: Context):
         """The edit that removes ``finding`` (a ``vaelint.fixes.edits.Fix``), worded from
         the user's source, or None. It is checked again before it is offered: the
         edited model must be rid of the finding with no new one."""
         return None
 
-    def report(self, observed: Observed, loc, node=None, severity: Severity | None = None) -> "Reported":
+    def report(self, observed: Observed, loc, node=None, severity: Severity | None = None) -> Reported:
         """A finding worded by what was observed (``observed.message()``, ``observed.fix()``),
         held with the node it is about for the rule's own ``confirm`` and ``autofix``."""
         finding = Finding(self.code, self.name, severity or self.severity, observed.message(), loc, observed.fix())

@@ -15,7 +15,6 @@ import os
 from vaelint.errors import VaelintError
 from vaelint.vocab import Severity
 
-
 untargeted: list[str] = []  # files with a training step but no input shape (said on stderr)
 
 
@@ -199,7 +198,6 @@ def _parses(path: str) -> None:
 def shown_target(spec: str) -> str:
     """A configured target (absolute) as the user sees it: relative to the current directory."""
     from vaelint.frames import display_path
-
     from vaelint.frontends.base import parse_ref
 
     ref = parse_ref(spec)
@@ -249,7 +247,7 @@ def check_jobs(
 
     ran = side_by_side(run, todo, parallel)
     results, failing = [], []
-    for i, (spec, config, options, store, result) in enumerate(planned, 1):
+    for i, (_spec, config, _options, _store, result) in enumerate(planned, 1):
         result = ran.get(i, result)
         result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
         results.append(result)
@@ -311,7 +309,7 @@ def fix_rounds(results, failing, jobs, options_for, settings, fresh, shown, unsa
         sources, count = last.sources, count + last.findings
         edited = dict(sources)
         results, failing = check_jobs(
-            jobs, lambda tc, config: options_for(tc, config, edited), settings, fresh, shown, parallel=parallel,
+            jobs, lambda tc, config, edited=edited: options_for(tc, config, edited), settings, fresh, shown, parallel=parallel,
         )
         if shown is not None:
             shown.close()

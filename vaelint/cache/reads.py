@@ -278,9 +278,8 @@ def missing(opened: set, read: list[str] = ()) -> tuple[list[str], list[str], li
     it tried to import that are not installed, the user folders searched for them: those on
     the import path, the current one and those of the files it ``read``). A data file put in
     place or a package installed after a check that missed them is a new check."""
-    from vaelint.frames import is_user_file
-
     from vaelint.cache.store import code_roots
+    from vaelint.frames import is_user_file
 
     ours = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, *code_roots()})
     files = set()

@@ -32,8 +32,8 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
-import os
 import json
+import os
 import platform
 import sys
 import tempfile

@@ -11,20 +11,20 @@ from __future__ import annotations
 import difflib
 import operator
 import time
-import weakref
 import warnings
+import weakref
 
 import torch
 import torch.fx as fx
 from torch.overrides import TorchFunctionMode
 
-from vaelint.contracts.calls import watch_into
-from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
-from vaelint.errors import VaelintError
-from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
 from vaelint.capture.ops import RANDOM_OPS, function_name
 from vaelint.capture.outputs import flatten_outputs
+from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.capture.routes import CaptureJob, Refusal, Route
+from vaelint.contracts.calls import watch_into
+from vaelint.errors import VaelintError
+from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
 
 
 class _Held:
@@ -306,7 +306,7 @@ def _calls_held(calls: list, wanted) -> frozenset:
     )
 
 
-def _mark_outputs(rec: "_Recorder", out, prefix: tuple = ()) -> dict:
+def _mark_outputs(rec: _Recorder, out, prefix: tuple = ()) -> dict:
     """The forward's outputs as the recorded nodes, each marked with its path."""
     leaves = {}
     for path, value in flatten_outputs(out, prefix, distributions=True):
@@ -317,7 +317,7 @@ def _mark_outputs(rec: "_Recorder", out, prefix: tuple = ()) -> dict:
     return leaves
 
 
-def _node_of(rec: "_Recorder", v):
+def _node_of(rec: _Recorder, v):
     hit = rec.tensors.get(id(v)) if isinstance(v, torch.Tensor) else None
     return hit[1] if hit is not None and hit[0]() is v else None
 

@@ -9,8 +9,8 @@ instead of testing which route made it. Adding a route is one module with a
 
 from __future__ import annotations
 
-import os
 import inspect
+import os
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
@@ -66,9 +66,9 @@ class Refusal:
     """A route that did not give the graph: why, in words for the report; and when it
     captured a graph that then raised, that attempt (kept in case every route fails)."""
 
-    route: "Route"
+    route: Route
     reason: str
-    attempt: "Captured | None" = None
+    attempt: Captured | None = None
 
 
 @dataclass

@@ -17,13 +17,13 @@ from torch.fx.proxy import TraceError
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
-from vaelint.contracts.calls import watch_into
-from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
-from vaelint.frames import user_stack
 from vaelint.capture.ops import CREATION_OPS, RANDOM_OPS, function_name, op_name
 from vaelint.capture.outputs import flatten_outputs
+from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.capture.routes import CaptureJob, Refusal, Route
+from vaelint.contracts.calls import watch_into
 from vaelint.errors import VaelintError
+from vaelint.frames import user_stack
 
 
 class _KeepCreationOps(TorchFunctionMode):

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import torch
 
 from vaelint.capture.result import Capture, RunResult
-from vaelint.diagnostics import Check
-from vaelint.inputs import InputSpec
-from vaelint.facts.shapes import make_inputs
 from vaelint.concurrency import available_memory
+from vaelint.diagnostics import Check
+from vaelint.facts.shapes import make_inputs
+from vaelint.inputs import InputSpec
 
 
 @dataclass

@@ -29,9 +29,9 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
-from vaelint.frontends.legacycuda import legacy_types
 from vaelint.confirm.simswitches import switches_on
 from vaelint.frames import SourceLoc, user_stack
+from vaelint.frontends.legacycuda import legacy_types
 from vaelint.frontends.sourcefacts import line_text, names_the_cpu
 
 _CUDA = torch.device("cuda", 0)
@@ -119,7 +119,7 @@ def _simulated(t):
         # a sparse tensor (a graph's adjacency) cannot be a subclass: marked as on the GPU, and
         # what is computed from it alone is too (_over_simulated)
         try:
-            setattr(t, "_vaelint_on_gpu", True)
+            t._vaelint_on_gpu = True
         except (AttributeError, RuntimeError):
             pass
         return t
@@ -247,7 +247,7 @@ _CREATES = {
 
 def _inherit_origin(out, args):
     """An op on CPU tensors only: its result comes from the same line as its input."""
-    origin = next((getattr(a, "_vaelint_made") for a in tree_leaves(args) if hasattr(a, "_vaelint_made")), None)
+    origin = next((a._vaelint_made for a in tree_leaves(args) if hasattr(a, "_vaelint_made")), None)
     if origin is None:
         return out
 

@@ -18,7 +18,6 @@ from typing import Any, Callable
 
 from vaelint.contracts.annotations import Contract, Contracts
 
-
 # --------------------------------------------------------------------------- calls
 
 

@@ -19,13 +19,13 @@ several times is generic in its dims, and binds per call only).
 
 from __future__ import annotations
 
-import operator
 import dataclasses
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from vaelint.contracts.calls import Call, Other
 from vaelint.contracts.annotations import ArraySpec, Contract, TupleSpec
+from vaelint.contracts.calls import Call, Other
 from vaelint.frames import SourceLoc
 
 

@@ -85,7 +85,7 @@ class Namer:
     by_size: dict  # size -> name, sizes the model names once
 
     @classmethod
-    def of(cls, ctx) -> "Namer":
+    def of(cls, ctx) -> Namer:
         names: dict[int, set] = {}
         for attr, size in _model_sizes(ctx.program.model, ctx.program.init).items():
             name = dim_name(attr)

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 
 from vaelint.capture.result import Capture
 from vaelint.contracts.dimnames import DimNames
-from vaelint.frames import SourceLoc
-from vaelint.inputs import InputSpec
-from vaelint.frontends.base import Program
-from vaelint.frontends.lossfind import LossPlan
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.roles import Roles
 from vaelint.facts.shapes import ShapeFact, ShapeRuns
+from vaelint.frames import SourceLoc
+from vaelint.frontends.base import Program
+from vaelint.frontends.lossfind import LossPlan
+from vaelint.inputs import InputSpec
 from vaelint.vocab import Need
 
 

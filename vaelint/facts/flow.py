@@ -9,12 +9,12 @@ import math
 import os
 
 from vaelint.capture.outputs import path_text
-from vaelint.facts.context import Context, loc_of
 from vaelint.diagnostics import FlowRow, TargetResult
-from vaelint.frames import SourceLoc, is_user_file
+from vaelint.facts.context import Context, loc_of
 from vaelint.facts.lossscales import BetaEff, loss_scales
 from vaelint.facts.roles import Roles
 from vaelint.facts.schedules import scheduled_weight
+from vaelint.frames import SourceLoc, is_user_file
 
 
 def beta_effective(ctx: Context, result: TargetResult) -> None:

@@ -40,6 +40,7 @@ import torch.fx as fx
 from jaxtyping import Float
 from torch import Tensor
 
+
 def _shape_checked(fn):
     """``jaxtyped(typechecker=beartype)`` where the annotations are checked: under the
     test suite (VAELINT_CHECK_SHAPES=1, tests/conftest.py), as jaxtyping advises for a

@@ -16,9 +16,9 @@ import torch
 
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS
 from vaelint.facts.kloffset import offset_ratio
+from vaelint.facts.lossroles import term_kind
 from vaelint.facts.lossscales import kl_element, layer_for
 from vaelint.facts.termscale import term_scale
-from vaelint.facts.lossroles import term_kind
 
 READINGS = {name: (to_std, text) for name, (_lv, to_std, text) in LOG_VAR_READINGS.items()}
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import torch.fx as fx
 
+from vaelint.capture.ops import CAST_OPS, RECON_LOSS_OPS
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.roles import Comparison, Roles
-from vaelint.capture.ops import CAST_OPS, RECON_LOSS_OPS
-
 
 # ops that hand on the same value (a copy, a cast, a dim of size 1 dropped): the terms are inside
 _SAME_VALUE = {"clone", "contiguous", "float", "double", "to", "type", "squeeze", "view_as", "reshape_as"}

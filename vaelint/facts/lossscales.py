@@ -86,7 +86,7 @@ class LossScales:
     kls: list[TermScale] = field(default_factory=list)
     others: list[fx.Node] = field(default_factory=list)
 
-    def each_kl(self) -> list["LossScales"]:
+    def each_kl(self) -> list[LossScales]:
         return [LossScales(self.rec, kl, self.kls, self.others) for kl in (self.kls or [self.kl])]
 
     @property

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import torch.fx as fx
 
-from vaelint.frames import SourceLoc
 from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, flat_args
+from vaelint.frames import SourceLoc
 
 
 @dataclass

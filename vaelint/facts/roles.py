@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.fx as fx
 
-from vaelint.facts.graphview import GraphView
-from vaelint.capture.outputs import get_path
 from vaelint.capture.ops import CAST_OPS, ELEMENTWISE_UNARY, RANDOM_OPS, RESHAPE_OPS
+from vaelint.capture.outputs import get_path
+from vaelint.facts.graphview import GraphView
 
 
 @dataclass

@@ -17,9 +17,8 @@ what eager PyTorch does. Facts go on ``node.meta["shape"]``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import time
+from dataclasses import dataclass, field
 
 import torch
 

@@ -25,7 +25,7 @@ class Edit:
     end_column: int  # exclusive
     content: str
 
-    def overlaps(self, other: "Edit") -> bool:
+    def overlaps(self, other: Edit) -> bool:
         if self.path != other.path:
             return False
         return (self.line, self.column) < (other.end_line, other.end_column) and (
@@ -53,7 +53,7 @@ class Fix:
     def key(self) -> tuple:
         return tuple(sorted((e.path, e.line, e.column, e.end_line, e.end_column, e.content) for e in self.edits))
 
-    def overlaps(self, other: "Fix") -> bool:
+    def overlaps(self, other: Fix) -> bool:
         return any(a.overlaps(b) for a in self.edits for b in other.edits)
 
 

@@ -69,7 +69,7 @@ def torchscript_off():
             _state.enable()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _plain_script_module():
     """What torch defines as ``ScriptModule`` with TorchScript off: a plain module."""
     import torch

@@ -81,7 +81,7 @@ class Step:
     description: str  # how the report names it: "train.py:train, lines 95-101"
     batch_text: str = ""  # how the batch reaches the step: "for batch_idx, (data, _) in enumerate(train_loader)"
     keywords: tuple[str, ...] = ()  # inputs given by name (--input NAME=SPEC), after the positional ones
-    loc: "SourceLoc | None" = None  # where the batch comes in (the loop over the loader)
+    loc: SourceLoc | None = None  # where the batch comes in (the loop over the loader)
     lines: tuple[int, int] | None = None  # the step's own lines in loc's file (first, last)
 
 
@@ -92,7 +92,7 @@ class Schedule:
 
     name: str  # the variable: "kl_weight"
     expr: str  # how the code computes it: "min(1, step / warmup)"
-    loc: "SourceLoc"  # the assignment
+    loc: SourceLoc  # the assignment
     counter: str  # what it reads: "step", "epoch", "self.global_step"
     now: float  # its value at the step run
     values: list  # (counter value, weight), the step run's first
@@ -101,9 +101,9 @@ class Schedule:
     held: bool = False
     # a weight each step moves from its own last value (``beta = min(1, beta + 1 / n)``), not from
     # a counter: the values from a given start, for the factor the step run saw (:meth:`from_value`)
-    values_from: "Callable[[float], list] | None" = None
+    values_from: Callable[[float], list] | None = None
 
-    def from_value(self, now: float) -> "Schedule":
+    def from_value(self, now: float) -> Schedule:
         """This schedule as it goes on from ``now`` (an accumulating weight: the value the run's
         KL factor had; the step's runs each moved it once)."""
         if self.values_from is None:
@@ -116,7 +116,7 @@ class Schedule:
     @property
     def limit(self) -> float | None:
         """The value it settles on, or None (cyclical, or still moving at 1e8 steps)."""
-        (c1, v1), (c2, v2) = self.values[-2], self.values[-1]
+        (_, v1), (_, v2) = self.values[-2], self.values[-1]
         return v2 if math.isclose(v1, v2, rel_tol=1e-6, abs_tol=1e-9) else None
 
     def reached_at(self) -> int | None:
@@ -142,15 +142,15 @@ class Program:
     is computed (a loss plan to bind, or a step to run), with what the front
     end learned while loading."""
 
-    frontend: "Frontend"
+    frontend: Frontend
     target: TargetRef
     path: str  # absolute path of the file the target names
     module: types.ModuleType  # the namespace the user's code was loaded in
-    model: "nn.Module"  # the VAE (for a step: the modules it calls, in one container when several)
+    model: nn.Module  # the VAE (for a step: the modules it calls, in one container when several)
     name: str = ""  # the model's name in reports
     init: dict = field(default_factory=dict)
     module_sites: dict = field(default_factory=dict)  # id(submodule) -> the user's line that built it
-    loss: "LossPlan | None" = None
+    loss: LossPlan | None = None
     step: Step | None = None
     # inputs the front end inferred (a data set the code builds), with where from
     inputs: list = field(default_factory=list)
@@ -235,7 +235,7 @@ class Frontend(Protocol):
         """Raise an error the user's code met that a library re-worded (called where a
         failed run is turned into a report)."""
 
-    def map_location(self, loc: "SourceLoc") -> "SourceLoc":
+    def map_location(self, loc: SourceLoc) -> SourceLoc:
         """A location in the code as run -> where the user sees it (a notebook's cell)."""
 
     def framework_of(self, program: Program) -> str:
@@ -273,7 +273,7 @@ class FrontendBase:
     def raise_deferred_error(self, program: Program) -> None:
         return None
 
-    def map_location(self, loc: "SourceLoc") -> "SourceLoc":
+    def map_location(self, loc: SourceLoc) -> SourceLoc:
         return loc
 
     def framework_of(self, program: Program) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import inspect
 
-from vaelint.settings.pyproject import TargetConfig
 from vaelint.contracts.dimnames import _jaxtyping_dims, _resolve
 from vaelint.errors import VaelintError
+from vaelint.settings.pyproject import TargetConfig
 
 DEFAULT_BATCH = 8
 _DTYPES = {"Float": "float32", "Int": "int64", "Integer": "int64", "Bool": "bool", "Shaped": "float32"}

@@ -23,10 +23,18 @@ import types
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
-from vaelint.frontends.ownmodules import definitions_of, own_module_spec
 from vaelint.frontends.installed import installed_module
+from vaelint.frontends.ownmodules import definitions_of, own_module_spec
+from vaelint.frontends.placeholders import (
+    SETUP,
+    LoggerStandIn,
+    MissingImport,
+    Unavailable,
+    cause_among,
+    is_logger,
+    star_cause,
+)
 from vaelint.frontends.sourcefile import missing_file, read_source, undecodable  # noqa: F401 - read_source: imported from here
-from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger, star_cause
 from vaelint.frontends.statements import assigned_names, select_statements
 
 

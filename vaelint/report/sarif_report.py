@@ -9,7 +9,8 @@ import os
 
 from vaelint import __version__
 from vaelint.diagnostics import TargetResult
-from vaelint.report.rule_pages import home_url, render as render_page
+from vaelint.report.rule_pages import home_url
+from vaelint.report.rule_pages import render as render_page
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

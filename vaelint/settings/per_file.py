@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from vaelint.settings.pyproject import Config, find_pyproject, load_config
 from vaelint.errors import VaelintError
+from vaelint.settings.pyproject import Config, find_pyproject, load_config
 
 
 @dataclass

@@ -11,7 +11,7 @@ import re
 from vaelint.diagnostics import Finding
 
 _PRAGMA = re.compile(r"#\s*vaelint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.I)
-# ruff's and flake8's spelling: `# noqa: VAE001, VAE004` (a bare `# noqa` is left to
+# ruff's and flake8's spelling: `noqa` with the codes, VAE001, VAE004 (a bare `noqa` is left to
 # those tools: it would silence vaelint by accident)
 _NOQA = re.compile(r"#\s*noqa:\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*)", re.I)
 

@@ -22,11 +22,11 @@ from vaelint.frames import display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
 from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, is_main_guard, places, walk_statements
 from vaelint.frontends.training.execute import NotReached, execute, failed_lines
+from vaelint.frontends.training.program import source_text as _text_of
+from vaelint.frontends.training.program import step_program
+from vaelint.frontends.training.repofiles import neighbours
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
-from vaelint.frontends.training.program import source_text as _text_of, step_program
-from vaelint.frontends.training.repofiles import neighbours
-from vaelint.frontends.training.ways import is_module_class as _is_module_class, plain as _plain, trains_through_a_library as _trains_through_a_library, why as _why, worth_telling as _worth_telling
 from vaelint.frontends.training.sites import (
     Frame,
     Site,
@@ -37,7 +37,11 @@ from vaelint.frontends.training.sites import (
     parse_file,
     site_score,
 )
-
+from vaelint.frontends.training.ways import is_module_class as _is_module_class
+from vaelint.frontends.training.ways import plain as _plain
+from vaelint.frontends.training.ways import trains_through_a_library as _trains_through_a_library
+from vaelint.frontends.training.ways import why as _why
+from vaelint.frontends.training.ways import worth_telling as _worth_telling
 
 
 class TrainingFrontend(FrontendBase):

@@ -51,7 +51,7 @@ class Scope:
     node: ast.AST
     qualname: str  # "" for the module; "main", "Solver.train", "main.loss_fn"
     path: str  # the file
-    parent: "Scope | None" = None
+    parent: Scope | None = None
     cls: ast.ClassDef | None = None
 
     @property

@@ -33,7 +33,8 @@ import types
 from dataclasses import dataclass
 
 from vaelint.frames import is_user_file
-from vaelint.frontends.training.livebinding import OneBatch as _OneBatch, after_binding
+from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
+from vaelint.frontends.training.livebinding import after_binding
 
 MAX_BATCHES = 16  # batches the code may take, over all its loaders, before a VAE backward
 MAX_ROUNDS = 100  # loops (epochs) that may come round to a batch they took before a VAE backward

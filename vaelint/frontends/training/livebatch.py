@@ -4,9 +4,8 @@ data set's shapes, with its labels; else the loader's own first batch, where the
 
 from __future__ import annotations
 
-import dataclasses
-
 import ast
+import dataclasses
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.training.runtime import StandIn

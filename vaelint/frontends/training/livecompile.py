@@ -9,12 +9,22 @@ from __future__ import annotations
 import ast
 import copy
 
-from vaelint.frontends.training.astbuild import ITEMS, NAMED, RT, SAVED, batch_use, const, function_def, located, rt, rt_call
+from vaelint.frontends.training.astbuild import (
+    ITEMS,
+    NAMED,
+    RT,
+    SAVED,
+    batch_use,
+    const,
+    function_def,
+    located,
+    rt,
+    rt_call,
+)
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.livestep import LiveStep
 from vaelint.frontends.training.rewrite import _signals_first
 from vaelint.frontends.training.sites import backward_of
-
 
 # --------------------------------------------------------------------------- the step's function
 

@@ -12,7 +12,6 @@ from torch.overrides import TorchFunctionMode
 from vaelint.frames import is_user_file
 from vaelint.frontends.training.livepatch import Patches
 
-
 _RECORDS: list = []  # the records of the cuda_kept_on_cpu blocks open now, innermost last
 
 

@@ -4,6 +4,7 @@ as the list a loader gives, an --input whose channels the model's first layer do
 
 from __future__ import annotations
 
+
 def in_a_module(error) -> bool:
     """Whether the error was raised inside a module's call (the model's forward, a layer of it)."""
     tb = getattr(error, "__traceback__", None)

@@ -4,7 +4,6 @@ multiplies one in is told for a VAE's (a reparameterised sample)."""
 
 from __future__ import annotations
 
-
 # ops through which noise enters a layer as its input (a GAN's decoder(torch.randn(B, nz))): a
 # generator's latent, not a reparameterised sample, which meets the encoder's heads elementwise
 LAYER_OPS = frozenset({

@@ -16,7 +16,6 @@ from vaelint.frontends.training.astutil import Place, Scope, places, target_name
 from vaelint.frontends.training.live import Capture, Taken
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, backward_of, enclosing_blocks, parse_file
 
-
 # --------------------------------------------------------------------------- the step, from the frames
 
 
@@ -339,7 +338,7 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
     inputs = [t for _m, args in capture.model_calls[:1] for t in _tensors_in(args)]
     if not inputs:
         return None
-    for frame, line, values, file, scope, place in reversed(usable):
+    for frame, _line, values, file, scope, place in reversed(usable):
         names = []
         for t in inputs:
             name = next((n for n, v in values.items() if v is t and not n.startswith("__")), None)

@@ -21,7 +21,7 @@ def resolve(path: str, dotted: str, script_args: list[str]):
     method bound to an instance the code builds)."""
     from vaelint.frontends.lightning import _file_of
     from vaelint.frontends.training import neighbours
-    from vaelint.frontends.training.astutil import Place, places
+    from vaelint.frontends.training.astutil import places
     from vaelint.frontends.training.execute import reach_value
     from vaelint.frontends.training.sites import parse_file
 

@@ -12,10 +12,10 @@ from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.base import Program, Step
 from vaelint.frontends.sourcemap import where
+from vaelint.frontends.training.accumulating import accumulating_schedules, before_the_batch
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import source_segment
 from vaelint.frontends.training.runtime import StepReady
-from vaelint.frontends.training.accumulating import accumulating_schedules, before_the_batch
 from vaelint.frontends.training.schedules import iterator_schedules, stepped_iterators
 
 
@@ -126,11 +126,9 @@ def _step(plan, fn, counters: dict, sandbox, home, iterators: dict, runtime=None
     and each iterator it advances (``next(beta)``) a fresh copy: every run is the first
     step, however many runs the check makes."""
     import copy
-
-    from vaelint.frames import SourceLoc
-
     from types import SimpleNamespace
 
+    from vaelint.frames import SourceLoc
     from vaelint.frontends.training.livecuda import cuda_kept_on_cpu
 
     moves = SimpleNamespace(moves=[], taken=True)  # CUDA moves kept on the CPU, the model's forward's too
@@ -336,7 +334,7 @@ def referenced_modules(fn) -> dict:
         for name in names:
             if name in f.__globals__:
                 values.setdefault(name, f.__globals__[name])
-        for name, value in list(values.items()):
+        for value in list(values.values()):
             if inspect.isfunction(value):
                 collect(value, depth + 1)
 
@@ -355,7 +353,7 @@ def referenced_modules(fn) -> dict:
 def _model_of(modules: dict):
     """The model the step trains: the one module that holds all the others, or a
     container of them (named as the code names them)."""
-    for name, module in modules.items():
+    for module in modules.values():
         inside = {id(m) for m in module.modules()}
         if all(id(other) in inside for other in modules.values()):
             return module

@@ -6,7 +6,19 @@ from __future__ import annotations
 import ast
 import copy
 
-from vaelint.frontends.training.astbuild import ITEMS, NAMED, SAVED, batch_use, const, function_def, located, mark, no_args, rt, rt_call
+from vaelint.frontends.training.astbuild import (
+    ITEMS,
+    NAMED,
+    SAVED,
+    batch_use,
+    const,
+    function_def,
+    located,
+    mark,
+    no_args,
+    rt,
+    rt_call,
+)
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.runtime import use_of
 from vaelint.frontends.training.sites import Boundary, Frame, Site, _peel

@@ -27,13 +27,22 @@ import ast
 import copy
 from dataclasses import dataclass, field
 
+from vaelint.frontends.training.astbuild import RT, const, located, mark, rt, rt_call
 from vaelint.frontends.training.astutil import (
-    BLOCK_FIELDS, Scope, free_names, loads, local_names, source_segment, target_names, walk_statements, writes_of,
+    BLOCK_FIELDS,
+    Scope,
+    free_names,
+    loads,
+    local_names,
+    source_segment,
+    target_names,
+    walk_statements,
+    writes_of,
 )
-from vaelint.frontends.training.astbuild import RT, rt_call, const, located, mark, rt
 from vaelint.frontends.training.region import Region
 from vaelint.frontends.training.sites import Boundary, Frame, Site, SourceFile
 from vaelint.frontends.training.slicer import Slicer
+
 
 @dataclass
 class Plan:

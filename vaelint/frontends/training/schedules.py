@@ -76,9 +76,10 @@ def find_schedules(
         now += counted.get(counter, 0)
         then = getattr(stmt, "_vaelint_then", []) if id(stmt) in held else []
         if then:  # beta = epoch / warmup; if beta > 1: beta = 1 -- the variable as the block leaves it
-            values = _moving(now, lambda v: _evaluate_block([stmt, *then], stmt.targets[0].id, namespace, {counter: v}, path, sandbox))
+            values = _moving(now, lambda v, block=[stmt, *then], name=stmt.targets[0].id, counter=counter:
+                             _evaluate_block(block, name, namespace, {counter: v}, path, sandbox))
         else:
-            values = _moving(now, lambda v: _evaluate(stmt.value, namespace, {counter: v}, path, sandbox))
+            values = _moving(now, lambda v, value=stmt.value, counter=counter: _evaluate(value, namespace, {counter: v}, path, sandbox))
         if not values:
             continue
         name = stmt.targets[0].id
@@ -100,7 +101,7 @@ def _branch_schedules(stmt: ast.If, counters: set, namespace: dict, counted: dic
     out = []
     for name, first in _set_in_branches(stmt).items():
         block = [stmt, *getattr(stmt, "_vaelint_then", [])]
-        values = _moving(now, lambda v, name=name: _evaluate_block(block, name, namespace, {counter: v}, path, sandbox))
+        values = _moving(now, lambda v, name=name, block=block: _evaluate_block(block, name, namespace, {counter: v}, path, sandbox))
         if not values:
             continue
         taken = next((a for a in walk_statements([stmt]) if isinstance(a, ast.Assign) and a.targets[0:1]

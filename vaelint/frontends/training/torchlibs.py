@@ -34,7 +34,7 @@ def _imported_packages(tree: ast.Module) -> list[str]:
     return [n for n in dict.fromkeys(names) if n not in stdlib and n not in _TORCH_DISTS]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trains_with_torch(package: str) -> bool:
     requires = _declared_requirements(package)
     if requires is not None:
