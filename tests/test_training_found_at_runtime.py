@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -197,3 +199,56 @@ def test_a_top_level_if_that_calls_the_files_own_training_function_makes_a_scrip
         assert script("def train(m):\n    pass\n\nif 'w.pt' in files:\n    load()\nelse:\n    train(model)\n", path)
         assert not script("try:\n    import einops\nexcept ImportError:\n    warnings.warn('no einops')\n\nclass VAE:\n    pass\n", path)
         assert not script("def train(m):\n    pass\n\nif CUDA:\n    device = 'cuda'\n", path)
+
+
+DRIVER = os.path.join(RUNNING, "src_layout_driver")
+
+
+@pytest.mark.parametrize("adds", [
+    'sys.path.insert(0, os.path.join(HERE, "..", "src"))',
+    'sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))',
+    'sys.path.insert(0, f"{HERE}/../src")',
+    "site.addsitedir(SRC)",
+])
+def test_a_thin_drivers_training_function_on_a_path_it_adds_is_training_code(tmp_path, monkeypatch, adds):
+    """The class of `sys.path.insert(0, <a path computed from __file__>)` then `from pkg import learn`:
+    the backward is in a file neither beside the driver nor under the current folder (before: exit 0,
+    "no VAE targets")."""
+    shutil.copytree(DRIVER, tmp_path / "repo")
+    driver = tmp_path / "repo" / "tools" / "train_driver.py"
+    text = driver.read_text()
+    line = 'sys.path.insert(0, os.path.join(HERE, "..", "src"))'
+    assert line in text
+    head = "import site\nfrom pathlib import Path\n" + 'SRC = os.path.join(HERE, "..", "src")\n'
+    driver.write_text(text.replace(line, head + adds))
+    monkeypatch.chdir(driver.parent)
+    files = {os.path.relpath(f.path, tmp_path / "repo") for f in neighbours(str(driver))}
+    assert os.path.join("src", "vaetrain", "loop.py") in files
+    assert is_training_file(str(driver))
+
+
+def test_a_path_the_driver_computes_at_run_time_only_is_not_guessed(tmp_path, monkeypatch):
+    shutil.copytree(DRIVER, tmp_path / "repo")
+    driver = tmp_path / "repo" / "tools" / "train_driver.py"
+    driver.write_text(driver.read_text().replace('os.path.join(HERE, "..", "src")', 'os.environ["SRC_DIR"]'))
+    monkeypatch.chdir(driver.parent)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    assert not is_training_file(str(driver))
+
+
+def test_a_driver_whose_imports_resolve_through_pythonpath_is_checked(tmp_path, monkeypatch):
+    """PYTHONPATH=src python tools/plain.py: the same driver without its sys.path line, the
+    path given as the user runs it; checked through to the package's loss (VAE002 there)."""
+    shutil.copytree(DRIVER, tmp_path / "repo")
+    driver = tmp_path / "repo" / "tools" / "train_driver.py"
+    driver.write_text(driver.read_text().replace('sys.path.insert(0, os.path.join(HERE, "..", "src"))', ""))
+    monkeypatch.chdir(driver.parent)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    assert not is_training_file(str(driver))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "repo" / "src"))
+    assert is_training_file(str(driver))
+    # PYTHONPATH is read when Python starts: the command as the user runs it
+    out = subprocess.run([sys.executable, "-m", "vaelint", "check", str(driver), "--format", "json", "--no-cache"],
+                         capture_output=True, text=True, timeout=300)
+    data = json.loads(out.stdout)["results"][0]
+    assert [(f["code"], os.path.basename(f["path"]), f["line"]) for f in data["findings"]] == [("VAE002", "loop.py", 13)]

@@ -10,6 +10,7 @@ import os
 
 from vaelint.frontends.training.astutil import dotted
 from vaelint.frontends.training.sites import SourceFile, parse_file
+from vaelint.frontends.training.syspath import script_roots
 
 _MAX_NEIGHBOURS = 60  # .py files beside the target read for call sites
 
@@ -39,7 +40,9 @@ def neighbours(path: str) -> list[SourceFile]:
             if parsed is not None:
                 out.append(parsed)
     home = parse_file(os.path.realpath(path))
-    for imported in _imported_files(home, [os.path.dirname(os.path.realpath(path)), os.getcwd()]) if home else ():
+    # and the folders the script's imports resolve from: PYTHONPATH's, those its lines put on sys.path
+    roots = [os.path.dirname(os.path.realpath(path)), os.getcwd(), *(script_roots(home.tree, home.path) if home else ())]
+    for imported in _imported_files(home, roots) if home else ():
         if imported.path not in seen:
             seen.add(imported.path)
             out.append(imported)
