@@ -5,6 +5,7 @@ remembered with its line and whether the setup or the step made it."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 
 from torch.overrides import TorchFunctionMode
@@ -325,10 +326,29 @@ def one_process():
         init_process_group.__wrapped__ = dist.init_process_group
         patch(dist, "init_process_group", init_process_group)
     patch(torch.cuda, "set_device", set_device)
+    launched = _as_torchrun_launches()
     try:
         yield
     finally:
         patches.restore()
+        for name in launched:
+            os.environ.pop(name, None)
+
+
+# what `torchrun --nproc_per_node=1` sets for its one process (the address is never dialled:
+# the process group is made in memory)
+_TORCHRUN = {"LOCAL_RANK": "0", "RANK": "0", "GROUP_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
+             "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+
+
+def _as_torchrun_launches() -> list[str]:
+    """A script written for torchrun reads its launcher's variables (``int(os.environ["LOCAL_RANK"])``):
+    those that are not set are set as torchrun sets them for one process, and removed after.
+    Each is read first, so the result cache records it as unset, as it is for the user."""
+    launched = [name for name in _TORCHRUN if os.environ.get(name) is None]
+    for name in launched:
+        os.environ[name] = _TORCHRUN[name]
+    return launched
 
 
 class _Unwrapped:
