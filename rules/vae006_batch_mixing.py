@@ -59,7 +59,11 @@ twice in evaluation mode with the same noise, the second time with sample 0 of
 the batch changed: in a model that keeps samples apart only sample 0's rows of
 the mean, log-variance and reconstruction move. The first op that moves other
 rows is reported. Batch statistics (BatchNorm in training, standardising by the
-batch's own mean) are not mixing.
+batch's own mean) are not mixing. Folding bars or positions into the batch and
+unfolding them after row-wise layers (an embedding, a batch-first LSTM per bar, a
+softmax over the vocabulary: a hierarchical decoder) is not mixing either; a
+softmax given no dim (``nn.Softmax()``) is: for a 3-D input PyTorch normalises
+over dim 0, the batch.
 """
     why = """
 The model still runs: layers after the reshape accept the smaller rows, and the
@@ -109,6 +113,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 ctx.view.op(mixing.node), ctx.shape_text(mixing.source) if mixing.source is not None else "?",
                 ctx.shape_text(mixing.node), tuple(mixing.moved), mixing.owned, mixing.target, ctx.batch,
                 mixing.source is not None and _batch_axis(ctx, mixing.source) not in (None, 0),
+                _implicit_dim(ctx, mixing.node),
+                f"self.{str(mixing.node.target).removeprefix('model.')}" if mixing.node.op == "call_module" else "",
             )
             yield self.report(seen, loc_of(mixing.node), node=mixing.node)
 
@@ -215,9 +221,18 @@ class MixingSeen(Observed):
     target: str  # "the mean", "the reconstruction"
     batch: int
     batch_not_first: bool  # the input's batch axis is not dim 0 (an RNN's (layers, B, H) state)
+    implicit_dim: bool = False  # a softmax given no dim: PyTorch's legacy choice, dim 0 of a 3-D input
+    module: str = ""  # the module that ran it (self.out.1), where one did
 
     def message(self) -> str:
         rows = ", ".join(map(str, self.moved[:6])) + (", ..." if len(self.moved) > 6 else "")
+        if self.implicit_dim:
+            return (
+                f"{self.op}{f' ({self.module})' if self.module else ''} is given no dim, so for its {self.after} input PyTorch normalises over dim 0, the batch "
+                f"(its legacy implicit dim for a 3-D input): changing only sample 0 of the batch changed rows {rows} of "
+                f"its output, so {self.target} of each sample reads other samples' values (seen by running the model "
+                "twice in evaluation mode with the same noise)."
+            )
         return (
             f"{self.op} mixes samples of the batch while keeping its size: it turns {self.before} into "
             f"{self.after}, and changing only sample 0 of the batch changed rows {rows} of its output, "
@@ -226,6 +241,9 @@ class MixingSeen(Observed):
         )
 
     def fix(self) -> str:
+        if self.implicit_dim:
+            module, function = _SOFTMAXES[self.op]
+            return f"name the dim it normalises over: nn.{module}(dim=-1) (or F.{function}(x, dim=-1))"
         if self.batch_not_first and self.op in RESHAPE_OPS:
             return (
                 "put the batch axis first before flattening: h.transpose(0, 1).reshape(h.size(1), -1), or for a "
@@ -234,11 +252,31 @@ class MixingSeen(Observed):
         return "keep each sample's values in its own row: reduce and reshape along the other axes only"
 
 
+# the op (as a function and as a module) -> (its module, its function)
+_SOFTMAXES = {"softmax": ("Softmax", "softmax"), "log_softmax": ("LogSoftmax", "log_softmax"),
+              "logsoftmax": ("LogSoftmax", "log_softmax"), "softmin": ("Softmin", "softmin")}
+
+
+def _implicit_dim(ctx, node) -> bool:
+    """A softmax given no dim (``nn.Softmax()``, ``F.softmax(x)``): PyTorch picks dim 0 for a
+    0-, 1- or 3-D input, dim 1 otherwise."""
+    if ctx.view.op(node) not in _SOFTMAXES:
+        return False
+    if node.op == "call_module":
+        return getattr(ctx.module_of(node), "dim", 0) is None
+    return len(node.args) < 2 and node.kwargs.get("dim") is None
+
+
 # ops that treat each row on its own: folding samples into rows and back is harmless around them
 _ROW_WISE = {
     "linear", "relu", "leaky_relu", "gelu", "silu", "elu", "tanh", "sigmoid", "softmax", "log_softmax",
-    "gumbel_softmax", "dropout", "layer_norm", "layernorm", "exp", "log", "neg", "add", "sub", "mul", "div",
+    "logsoftmax", "softmin", "gumbel_softmax", "dropout", "layer_norm", "layernorm", "exp", "log", "neg", "add", "sub", "mul", "div",
     "pow", "clamp", "abs", "contiguous", "float", "to",
+    # a token's embedding; a recurrent layer run over each row (its input, or its initial state
+    # one row per sequence), and the output it hands back in a tuple: a hierarchical decoder
+    # folds its bars into the batch and back (MusicVAE). A recurrent layer that reads the rows
+    # as time steps mixes them: the runtime check below sees that, since no shape is flagged
+    "embedding", "lstm", "gru", "rnn", "getitem", "unsqueeze", "squeeze", "zeros_like",
 }
 
 
