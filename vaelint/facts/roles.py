@@ -180,11 +180,36 @@ def _find_sum_with_mean(view: GraphView, product: fx.Node, noise: fx.Node):
 
 
 def _scale_source(view: GraphView, std: fx.Node) -> tuple[fx.Node, list[str]]:
-    """Walk from std back through one-input elementwise ops to the encoder output."""
-    node, ops = std, []
+    """Walk from std back through one-input elementwise ops to the encoder output: the head
+    the forward hands to the loss (std itself, if returned), or the one it is made from when
+    the forward hands over both (``return mu, std, logvar`` with ``std = exp(0.5 * logvar)``:
+    CTGAN's TVAE encoder, whose loss's KL reads logvar)."""
+    node, ops = _walk_to_output(view, std, [])
+    if node.meta.get("forward_output") is not None:
+        deeper, more = _walk_to_output(view, node, [], past_start=True)
+        if deeper is not node and deeper.meta.get("forward_output") is not None and _read_elsewhere(view, deeper, node):
+            return deeper, ops + more
+    return node, ops
+
+
+def _read_elsewhere(view: GraphView, head: fx.Node, made: fx.Node) -> bool:
+    """Does anything but the ops that make ``made`` from ``head`` read ``head`` (a KL term)?
+    A returned logvar nothing reads is no head: the loss reads the std it makes."""
+    chain, todo = set(), [made]
+    while todo:
+        n = todo.pop()
+        if n in chain or n is head:
+            continue
+        chain.add(n)
+        todo += list(n.all_input_nodes)
+    return any(u not in chain and u.op != "output" for u in head.users)
+
+
+def _walk_to_output(view: GraphView, start: fx.Node, ops: list, past_start: bool = False) -> tuple[fx.Node, list[str]]:
+    node = start
     while True:
-        if node.meta.get("forward_output") is not None:
-            return node, ops  # the head the forward hands to the loss (std itself, if returned)
+        if node.meta.get("forward_output") is not None and not (past_start and node is start):
+            return node, ops
         name = view.op(node)
         tensor_inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
         if name in CAST_OPS and len(tensor_inputs) == 1:
