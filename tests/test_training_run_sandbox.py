@@ -357,3 +357,40 @@ def test_a_torchrun_script_is_checked_and_its_result_cached_for_an_environment_w
     first, again = check(), check()
     assert [f["code"] for f in first["findings"]] == ["VAE002"] and not first["cached"]
     assert again["cached"] and [f["code"] for f in again["findings"]] == ["VAE002"]
+
+
+def test_process_pools_run_their_tasks_here_while_the_sandbox_lasts_and_are_themselves_after():
+    import concurrent.futures
+    import multiprocessing.pool
+
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    real_pool, real_executor = multiprocessing.pool.Pool, concurrent.futures.ProcessPoolExecutor
+    with Sandbox(__file__).active() as sandbox:
+        with multiprocessing.Pool(3) as pool:
+            assert pool.map(abs, [-1, -2]) == [1, 2]
+            assert pool.apply_async(divmod, (7, 2)).get() == (3, 1)
+            failed = pool.apply_async(divmod, (1, 0))
+            assert not failed.successful()
+            with pytest.raises(ZeroDivisionError):
+                failed.get()
+        with concurrent.futures.ProcessPoolExecutor(max_workers=2) as ex:
+            assert ex.submit(os.getpid).result() == os.getpid()  # run in this very process
+            assert list(ex.map(abs, [-3, 4])) == [3, 4]
+        said = sandbox.said()
+    assert any("multiprocessing.Pool(3)" in s and "ran its tasks in this process" in s for s in said)
+    assert any("ProcessPoolExecutor(2)" in s for s in said)
+    assert multiprocessing.pool.Pool is real_pool and concurrent.futures.ProcessPoolExecutor is real_executor
+
+
+def test_joblib_parallel_runs_one_job_here_and_is_itself_after():
+    import joblib  # the test extra installs it
+
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    real_init = joblib.Parallel.__init__
+    with Sandbox(__file__).active() as sandbox:
+        out = joblib.Parallel(n_jobs=-1, backend="loky")(joblib.delayed(os.getpid)() for _ in range(3))
+        assert out == [os.getpid()] * 3
+    assert any("joblib.Parallel(n_jobs=-1)" in s for s in sandbox.said())
+    assert joblib.Parallel.__init__ is real_init

@@ -100,6 +100,8 @@ class Sandbox:
             f"the code's {w} was not run (vaelint starts no program): it gave what a machine without the "
             "program gives (no output, exit status 127)" for w in self.unrun[:3]] + [
             f"the code's {w} ran on this machine's CPU as one process: it has no GPU" for w in self.changed[:2]] + [
+            f"the code's {w} ran its tasks in this process, one after another (vaelint starts no process)"
+            for w in getattr(self, "pooled", [])[:2]] + [
             f"the code's {w} is not here: the weights stay as built (the check needs shapes, not trained weights)"
             for w in self.unloaded[:3]]
 
@@ -170,6 +172,8 @@ class Sandbox:
         from vaelint.frontends.training.livelightning import trainer_on_cpu
 
         trainer_on_cpu(self)  # Trainer(accelerator="gpu") built for this machine's CPU
+        from vaelint.frontends.training.livepools import pools_in_process
+        pools_in_process(self)  # Parallel(n_jobs=-1), Pool(4): their tasks run here, one after another
         from vaelint.frontends.training.sandboxfolders import made_folders
 
         made_folders(self)  # a folder the code made (not made) answers as the empty folder it would be
