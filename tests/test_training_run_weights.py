@@ -34,3 +34,66 @@ def test_a_warmup_set_in_an_if_branch_of_the_epoch_loop_is_a_schedule(monkeypatc
     assert result["error"] is None and not result["findings"], r.output
     assert [s["code"] for s in result["skipped"]] == ["VAE012"], result["skipped"]
     assert any("beta is 0 at epoch = 0, so the step is checked at epoch = 10" in n for n in result["notes"]), result["notes"]
+
+
+def test_a_weight_kept_in_an_object_the_loop_advances_is_read_on_an_advanced_copy(monkeypatch):
+    # beta = annealer() ... annealer.step(): before, a false VAE004 "multiplied by 0.00193"
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("anneal_object_stepped.py")
+    assert result["error"] is None and not result["findings"], r.output
+    note = next(n for n in result["notes"] if "the KL weight is annealed: beta = annealer()" in n)
+    assert "0.00193 at step = 0" in note and "it reaches beta = 1" in note, note
+    r, result = _json("anneal_object_stepped_constant.py")  # advancing it changes nothing: 0.5 throughout
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 37)], r.output
+
+
+def test_the_users_object_is_never_advanced_and_an_object_holding_torch_state_is_not_copied():
+    import ast
+
+    import torch
+
+    from vaelint.frontends.training.sandbox import Sandbox
+    from vaelint.frontends.training.steppedobjects import stepped_object_schedules
+
+    class Annealer:
+        def __init__(self):
+            self.n = 0
+
+        def __call__(self):
+            return min(1.0, self.n / 100)
+
+        def step(self):
+            self.n += 1
+
+    class Holder(Annealer):
+        def __init__(self):
+            super().__init__()
+            self.opt = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=1.0)
+
+    region = ast.parse("beta = annealer()").body
+    loop = ast.parse("beta = annealer()\nannealer.step()").body
+    for kind, moves in ((Annealer, True), (Holder, False)):
+        annealer = kind()
+
+        def fn(annealer=annealer):
+            return annealer
+
+        fn.__globals__["annealer"] = annealer
+        try:
+            found = stepped_object_schedules(fn, region, loop, __file__, "beta = annealer()", Sandbox(__file__))
+        finally:
+            del fn.__globals__["annealer"]
+        assert annealer.n == 0  # the copy was advanced, not the user's object
+        assert bool(found) is moves
+        if moves:
+            assert found[0].values[0] == (0, 0.0) and found[0].values[-1][1] == 1.0
+
+
+def test_a_weight_a_helper_hands_back_in_a_pair_is_read_at_later_steps(monkeypatch):
+    # kl_weight, beta = self.kl_weight_at(step): before, a false VAE004 "multiplied by 0.000968"
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("anneal_helper_returns_pair.py")
+    assert result["error"] is None and not result["findings"], r.output
+    assert any("the KL weight is annealed: kl_weight = self.kl_weight_at(step)" in n for n in result["notes"]), result["notes"]
+    r, result = _json("anneal_helper_returns_pair_fixed.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 28)], r.output

@@ -40,6 +40,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     runtime.notes = program.notes  # a move to CUDA the step makes is said when it runs
     frame = plan.frames[plan.boundary.frame_index]
     program.schedules = _schedules(plan, fn, sandbox, home) + iterator_schedules(iterators, plan.region, frame.scope.path, sandbox)
+    program.schedules += _stepped_objects(plan, fn, sandbox, home, {s.name for s in program.schedules})
     counted = {s.name for s in program.schedules}
     before = before_the_batch([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]])
     program.schedules += [s for s in accumulating_schedules(fn, [*before, *plan.region], frame.scope.path, source_text(frame.scope, home),
@@ -271,6 +272,17 @@ def _schedules(plan, fn, sandbox, home) -> list:
         # down to the data loop, from the top of the function that holds it
         lead_statements([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]]), plan.frame_values,
     )
+
+
+def _stepped_objects(plan, fn, sandbox, home, counted: set) -> list:
+    """``beta = annealer()`` with ``annealer.step()`` later in the loop: read on an advanced copy."""
+    from vaelint.frontends.training.steppedobjects import stepped_object_schedules
+
+    frame = plan.frames[plan.boundary.frame_index]
+    loops = [s for s in frame.place.statements()[: plan.boundary.depth + 1] if isinstance(s, (ast.For, ast.AsyncFor, ast.While))]
+    found = stepped_object_schedules(fn, plan.region, loops[-1].body if loops else plan.region, frame.scope.path,
+                                     source_text(frame.scope, home), sandbox, plan.frame_values)
+    return [s for s in found if s.name not in counted]
 
 
 def step_description(path: str, qualname: str, lines: tuple[int, int], backward: int) -> str:

@@ -64,6 +64,9 @@ def find_schedules(
         if isinstance(stmt, ast.If) and id(stmt) in held:
             out += _branch_schedules(stmt, counters, namespace, counted, path, text, sandbox)
             continue
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Tuple):
+            out += _pair_schedules(stmt, counters, namespace, counted, path, text, sandbox)
+            continue
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
             continue
         read = loads(stmt.value) & counters
@@ -108,6 +111,25 @@ def _branch_schedules(stmt: ast.If, counters: set, namespace: dict, counted: dic
                       and isinstance(a.targets[0], ast.Name) and a.targets[0].id == name and loads(a.value) & counters), first)
         loc = SourceLoc(path, taken.lineno, taken.col_offset + 1)
         out.append(Schedule(name, source_segment(text, taken.value, 90), loc, counter, values[0][1], values, True))
+    return out
+
+
+def _pair_schedules(stmt: ast.Assign, counters: set, namespace: dict, counted: dict, path: str, text: str, sandbox) -> list:
+    """``kl_weight, beta = self.kl_weight_at(step)``: each name the tuple unpacks, read at later
+    counter values (a helper that hands back the weight with another value, BouncyButton/koi)."""
+    read = loads(stmt.value) & counters
+    names = [e.id if isinstance(e, ast.Name) else None for e in stmt.targets[0].elts]
+    if not read or any(isinstance(e, ast.Starred) for e in stmt.targets[0].elts):
+        return []
+    counter = sorted(read)[0]
+    now = namespace.get(counter, 0)
+    now = (now if isinstance(now, (int, float)) and not isinstance(now, bool) else 0) + counted.get(counter, 0)
+    out = []
+    for index, name in enumerate(names):
+        values = _moving(now, lambda v, index=index, counter=counter: _evaluate(stmt.value, namespace, {counter: v}, path, sandbox, index))
+        if name and values:
+            loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
+            out.append(Schedule(name, source_segment(text, stmt.value, 90), loc, counter, values[0][1], values))
     return out
 
 
@@ -276,8 +298,9 @@ def _next_calls(region: list[ast.stmt]) -> dict[str, ast.Call]:
     return out
 
 
-def _evaluate(expr: ast.expr, namespace: dict, counters: dict, path: str, sandbox):
-    """The expression's value with the counters set (a plain number), or None."""
+def _evaluate(expr: ast.expr, namespace: dict, counters: dict, path: str, sandbox, index: int | None = None):
+    """The expression's value with the counters set (a plain number; its ``index``-th item when
+    it hands back a tuple), or None."""
     code = compile(ast.Expression(body=expr), path, "eval")
     scope = dict(namespace)
     scope.update(counters)
@@ -286,6 +309,8 @@ def _evaluate(expr: ast.expr, namespace: dict, counters: dict, path: str, sandbo
             value = eval(code, scope)  # noqa: S307 - the user's own expression, as the step would evaluate it
     except Exception:  # noqa: BLE001 - it needs what only the step computes: no schedule
         return None
+    if index is not None:
+        value = value[index] if isinstance(value, (tuple, list)) and index < len(value) else None
     if hasattr(value, "item") and getattr(value, "numel", lambda: 0)() == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

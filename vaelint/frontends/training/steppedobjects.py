@@ -1,0 +1,89 @@
+"""A KL weight kept in a small object the loop advances: ``beta = annealer()`` (or
+``annealer.value()``, ``annealer.beta``) in the step and ``annealer.step()`` later in the
+same loop (shota3506/sentence-VAE's KLAnnealer). The check runs the first step, where such a
+weight is often almost 0; here a copy of the object is advanced that many times and the
+weight read again (the user's object is never advanced), as :mod:`.schedules` reads an
+iterator's. Only objects of plain values qualify (numbers, strings, lists of them): nothing
+that holds a tensor, a module or an optimiser is copied or advanced."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import math
+
+from vaelint.frames import SourceLoc
+from vaelint.frontends.base import Schedule
+from vaelint.frontends.training.astutil import loads, source_segment, walk_statements
+from vaelint.frontends.training.schedules import ITERATOR_LATER, _evaluate, _step_namespace
+
+_PLAIN = (int, float, bool, str, type(None))
+
+
+def stepped_object_schedules(fn, region: list[ast.stmt], loop_body: list[ast.stmt], path: str, text: str, sandbox,
+                             frame_values: dict | None = None) -> list[Schedule]:
+    advances = _advances(loop_body)
+    if not advances:
+        return []
+    namespace = _step_namespace(fn, frame_values)
+    out = []
+    for stmt in walk_statements(region):
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            continue
+        objects = loads(stmt.value) & set(advances)
+        if len(objects) != 1:
+            continue
+        (name,) = objects
+        values = _read_advancing(stmt.value, name, advances[name], namespace, path, sandbox)
+        if len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values):
+            continue
+        loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
+        out.append(Schedule(stmt.targets[0].id, source_segment(text, stmt.value, 90), loc, "step", values[0][1], values))
+    return out
+
+
+def _advances(loop_body: list[ast.stmt]) -> dict[str, str]:
+    """``NAME.method()`` statements of the loop (no arguments): NAME -> method."""
+    out: dict[str, str] = {}
+    for stmt in walk_statements(loop_body):
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
+                and not call.args and not call.keywords):
+            out.setdefault(call.func.value.id, call.func.attr)
+    return out
+
+
+def _plain_object(value) -> bool:
+    """An object of plain values only (no tensor, module, optimiser or data inside it)."""
+    if isinstance(value, _PLAIN) or not hasattr(value, "__dict__") or isinstance(value, type):
+        return False
+    if type(value).__module__.split(".")[0] in ("torch", "numpy", "builtins"):
+        return False
+    for item in vars(value).values():
+        items = item if isinstance(item, (list, tuple)) else [item]
+        if not all(isinstance(i, _PLAIN) for i in items):
+            return False
+    return True
+
+
+def _read_advancing(expr: ast.expr, name: str, method: str, namespace: dict, path: str, sandbox) -> list:
+    """(steps advanced, the weight) on a copy of the object, at the first step and later on."""
+    value = namespace.get(name)
+    if not _plain_object(value) or not callable(getattr(value, method, None)):
+        return []
+    values, taken = [], 0
+    try:
+        with sandbox.active():
+            twin = copy.deepcopy(value)
+        for at in (0, *ITERATOR_LATER):
+            with sandbox.active():
+                while taken < at:
+                    getattr(twin, method)()
+                    taken += 1
+            got = _evaluate(expr, {**namespace, name: twin}, {}, path, sandbox)
+            if got is None:
+                break
+            values.append((at, got))
+    except Exception:  # noqa: BLE001 - the object cannot be copied or advanced that far: what was read stands
+        pass
+    return values
