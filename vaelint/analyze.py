@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vaelint.capture.batchdim import sequence_first
+from vaelint.capture.batchdim import SequenceFirstData, sequence_first
 from vaelint.capture.inputcheck import (
     binary_retry,
     check_inputs,
@@ -84,6 +84,14 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
             try:
                 with cuda_kept_said(result.notes):
                     _analyse(target, options, result)
+            except SequenceFirstData as seq:  # the data stood in at dim 0 of a (T, B, F) --input: made again
+                forget_device_choices(imported_before)
+                fresh = TargetResult(target)
+                torch.manual_seed(0)
+                inputs = [b if a.batch_dim is None or a.batch_dim == 0 else a for a, b in zip(options.inputs, seq.args[1])]
+                _analyse(target, dataclasses.replace(options, batch_dim=1, inputs=inputs), fresh)
+                fresh.notes.insert(0, f"{seq.args[0]} (the data standing in for the code's files was made again with it there)")
+                result.__dict__.update(fresh.__dict__)
             except ChoosesCuda as chose:
                 # check it as on a machine without a GPU, where its code picks the CPU:
                 # loaded again with CUDA hidden, confirmed on the CPU
@@ -280,6 +288,8 @@ def _binary_data(shaped: Shaped, loaded: Loaded, result: TargetResult) -> bool:
 def _sequence_first(shaped: Shaped, loaded: Loaded, result: TargetResult) -> bool:
     """The batch at dim 1 of inputs a sequence-first layer reads (vaelint/capture/batchdim.py)."""
     found = None if loaded.batch_dim_given else sequence_first(shaped.specs, shaped.captured.capture)
+    if found is not None and any("rows of --input" in n for n in result.notes):
+        raise SequenceFirstData(found[1], found[0])  # the data files' stand-ins hold samples cut at dim 0: load again
     if found is not None:
         shaped.specs, note = found
         result.notes.append(note)

@@ -70,6 +70,11 @@ def sequence_first_inputs(graph: fx.Graph, modules: dict, count: int) -> list[Se
     return found
 
 
+class SequenceFirstData(Exception):
+    """The batch is at dim 1 of an --input that data stand-ins were made from as if at dim 0:
+    the target is loaded again with --batch-dim 1 (vaelint/analyze.py)."""
+
+
 def sequence_first(specs: list, cap) -> tuple[list, str] | None:
     """(the specs with the batch at dim 1 where a sequence-first layer reads them, the
     report's note); None where no input reaches one as it came, or a batch dim is set."""
