@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vaelint.facts.context import loc_of
-from vaelint.facts.klcheck import kl_reading, why_no_kl_reading
+from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, why_no_kl_reading
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
 
@@ -82,7 +82,9 @@ term on the real mean and std of a run and compares it with this closed form:
 a wrong sign (the KL subtracted: the loss rewards leaving the prior), a
 missing 1/2 (the KL counted twice), or a formula that is no KL at all (a
 missing ``mu**2``, ``logvar`` where ``logvar.exp()`` belongs). Monte Carlo
-estimates (``log q(z) - log p(z)``) and learned priors are not checked.
+estimates (``log q(z) - log p(z)``) and learned priors are not checked. A KL
+clamped for free bits (``torch.max(kl - free_bits, 0)``) is not compared with the
+closed form, but one that enters the loss with a negative weight is reported.
 """
     why = """
 The loss still goes down. With the sign flipped the encoder is pushed away from
@@ -147,6 +149,11 @@ term.
                 return
         reading = kl_reading(ctx)
         if reading is None:
+            # a KL clamped for free bits is not read against the closed form; a subtracted one is wrong whatever it is
+            for term, weight in clamped_kl_weights(ctx):
+                if weight < 0:
+                    yield self.report(FormulaSeen("wrong_sign", weight, clamped=True), loc_of(term), node=term)
+                    return
             raise SkipRule(why_no_kl_reading(ctx))
         if reading.undecided:
             raise SkipRule(reading.undecided)
@@ -267,6 +274,7 @@ class FormulaSeen(Observed):
     kind: Literal["not_gaussian", "wrong_sign", "missing_half", "scaled_noise", "uniform_noise"]
     coefficient: float | None = None  # the term over the closed form, where it is a constant
     weight: float = 1.0  # a weight written on the KL beside its missing 1/2 (b * -torch.sum(...))
+    clamped: bool = False  # the KL is clamped for free bits (max(kl - free_bits, 0)): only its sign is read
 
     def message(self) -> str:
         if self.kind == "uniform_noise":
@@ -286,6 +294,12 @@ class FormulaSeen(Observed):
                 "the KL term is not the Gaussian KL of the mean and std the sampler uses: on the run's "
                 "values it is no constant multiple of 0.5 * sum(mu^2 + std^2 - 1 - log std^2)."
             )
+        if self.kind == "wrong_sign" and self.clamped:
+            return (
+                f"the KL term, clamped for free bits, enters the loss with the wrong sign (weight {self.coefficient:.3g}): "
+                "above the free bits the KL is subtracted, so minimising the loss drives it up, pushing the posterior "
+                "away from the prior."
+            )
         if self.kind == "wrong_sign":
             return (
                 f"the KL term enters the loss with the wrong sign (weight {self.coefficient:.3g}): the KL is "
@@ -303,6 +317,8 @@ class FormulaSeen(Observed):
             return "draw standard normal noise: eps = torch.randn_like(std) (a smaller spread belongs in the encoder's std)"
         if self.kind == "not_gaussian":
             return f"{_CLOSED_FORM} for a log-variance head"
+        if self.kind == "wrong_sign" and self.clamped:
+            return "add the clamped KL to the loss with a positive weight: beta * torch.clamp(kl - free_bits, min=0)"
         if self.kind == "wrong_sign":
             return f"{_CLOSED_FORM}, added to the reconstruction term"
         return _CLOSED_FORM

@@ -35,6 +35,24 @@ class KLReading:
     offset: float = 0.0  # the element is the Gaussian KL plus this constant (its - 1 left out)
 
 
+_CLAMPS = {"clamp", "clip", "max", "maximum", "relu", "where", "softplus"}
+
+
+def clamped_kl_weights(ctx) -> list[tuple[object, float]]:
+    """(the KL term, its signed weight) of each closed-form KL term clamped for free bits
+    (``beta * torch.max(kl - free_bits, 0)``): not read against the closed form, but its weight's
+    sign is plain (a subtracted clamp rewards a KL above the free bits)."""
+    roles, view, out = ctx.roles, ctx.view, []
+    for term in roles.kl_terms:
+        if term_kind(view, roles, term) != "kl":
+            continue
+        scale = term_scale(ctx, term)
+        if scale is None or scale.element is None or view.op(scale.element) not in _CLAMPS:
+            continue
+        out.append((term, math.prod(f.value for f in scale.factors if f.kind == "const") * scale.normalization))
+    return out
+
+
 def sampler_reading(h: torch.Tensor, std: torch.Tensor) -> str | None:
     for name, (f, _text) in READINGS.items():
         try:
@@ -100,7 +118,7 @@ def _read_term(ctx, term, run) -> KLReading | str:
     if scale is None or scale.element is None:
         return "the KL term's reductions could not be followed"
     r = layer_for(ctx, scale.element)
-    if view.op(scale.element) in {"clamp", "clip", "max", "maximum", "relu", "where", "softplus"}:
+    if view.op(scale.element) in _CLAMPS:
         return "the KL is clamped on purpose (free bits): not checked against the closed form"
     allowed = view.ancestors(r.mu) | view.ancestors(r.logvar) | view.ancestors(r.std)
     for a in view.ancestors(scale.element):
