@@ -296,11 +296,23 @@ def _restored(ctx, node, depth: int = 12) -> bool:
                     if fact is not None and fact.dims and fact.dims[0].coef == 1 and fact.dims[0].const == 0:
                         return True
                     nxt.append(user)
-                elif op in _ROW_WISE or user.op == "call_module" and op in _ROW_WISE:
+                elif op in _ROW_WISE or _row_wise_join(user, op):
                     nxt.append(user)
         frontier = nxt
         if not frontier:
             break
+    return False
+
+
+def _row_wise_join(node, op: str) -> bool:
+    """``torch.cat((start, emb[:, :-1]), 1)``, ``h.repeat(1, T, 1)``: joined or repeated along
+    a dim other than the rows' (a teacher-forcing shift, a state repeated over the steps)."""
+    if op in ("cat", "concat", "concatenate", "stack"):
+        dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+        return isinstance(dim, int) and dim != 0
+    if op in ("repeat", "expand", "tile"):
+        sizes = node.args[1:] if len(node.args) > 1 and not isinstance(node.args[1], (tuple, list)) else (node.args[1:2] or [()])[0]
+        return bool(sizes) and sizes[0] in (1, -1)
     return False
 
 
