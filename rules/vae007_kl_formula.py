@@ -228,6 +228,10 @@ term.
             layer = next((r for r in ctx.roles.reparams if r.product is finding.node), None)
             again = sampler_scale(ctx, layer, observed.result) if layer is not None else None
             return None if again is None else not math.isclose(again, 1.0, rel_tol=1e-3)
+        if finding.observed.kind == "wrong_sign" and finding.observed.clamped:
+            # the clamp is open on the run (the KL above its free bits): the loss falls as the KL grows
+            value = observed.value(finding.node)
+            return None if value is None else (bool(value.detach().abs().sum() > 0) or None)
         again = kl_reading(ctx, observed.result)
         if again is None or again.sampler is None:
             return None
