@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from vaelint.capture.batchdim import SequenceFirstData, sequence_first
+from vaelint.capture.batchdim import SequenceFirstData
 from vaelint.capture.inputcheck import (
-    binary_retry,
     check_inputs,
     check_token_ids,
     gather_inputs,
@@ -28,6 +27,7 @@ from vaelint.capture.inputcheck import (
     unexplained,
 )
 from vaelint.capture.routes import Captured, CaptureJob, capture_and_run
+from vaelint.capturechecks import binary_data, forward_has_loss, guessed_loss_raised, sequence_first_batch
 from vaelint.catalogue import offer_fixes, run_rules, selected_rules
 from vaelint.confirm.devicechoice import ChoosesCuda, cuda_hidden, cuda_kept_said, forget_device_choices
 from vaelint.confirm.forward_backward import fits, pick_device
@@ -38,7 +38,6 @@ from vaelint.errorkinds import kind_of
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.context import Context, build_context
 from vaelint.facts.flow import alike_once, beta_effective, flow_rows, loss_reading
-from vaelint.facts.graphview import GraphView
 from vaelint.facts.shapes import make_inputs, run_batches
 from vaelint.frames import boundary, user_frame_of_traceback
 from vaelint.frontends import LoadRequest, Program, choose, load_program, parse_ref
@@ -213,7 +212,7 @@ def _capture_stage(target: str, loaded: Loaded, result: TargetResult, progress) 
     serve as they were: the forward returns its own loss, a loss bound by a guess
     raised, a distribution wants binary data. Each check is asked once, in order."""
     shaped = Shaped(loaded.program.loss, loaded.specs, None, False)
-    checks = [_guessed_loss_raised, _binary_data, _sequence_first]
+    checks = [guessed_loss_raised, binary_data, sequence_first_batch]
     while True:
         try:
             job = CaptureJob(loaded.program, shaped.plan, shaped.specs, make_inputs(shaped.specs, shaped.specs[0].batch),
@@ -222,7 +221,7 @@ def _capture_stage(target: str, loaded: Loaded, result: TargetResult, progress) 
         except ForwardHasLoss:
             if shaped.plan is None:
                 raise
-            _forward_has_loss(shaped, result)
+            forward_has_loss(shaped, result)
             loaded.start_over()
             continue
         while checks:
@@ -242,71 +241,6 @@ def _capture_stage(target: str, loaded: Loaded, result: TargetResult, progress) 
         result.notes.append(f"binding tried: {', '.join(f'{p} <- {s}' for p, s in result.binding)}")
         result.binding = []
     return shaped
-
-
-def _forward_has_loss(shaped: Shaped, result: TargetResult) -> None:
-    plan = shaped.plan
-    how = f"calls its own loss ({plan.name}(...))" if plan.in_forward else "returns its own loss (out['loss'])"
-    result.notes.append(f"the forward {how}, so the {plan.name} found by name was not called again; give --loss to analyse another")
-    shaped.plan = None
-    result.loss_name = None
-
-
-def _guessed_loss_raised(shaped: Shaped, loaded: Loaded, result: TargetResult) -> bool:
-    """The loss was called with parameters bound by position alone, and that call
-    raised: a guess, not the user's call, so no finding comes of it; the model is
-    checked without that loss, and the report says why."""
-    binder, runs = shaped.captured.binder, shaped.captured.runs
-    if not _guess_raised(shaped.captured):
-        return False
-    loaded.program.loss_missing_reason = (
-        f"the loss {shaped.plan.name} could not be bound from the code alone ({binder.binding.guess_text()}: "
-        f"by position) and that call raised ({_first_line(runs.failure.error)}): name its parameters "
-        "as forward returns them (return recon, mu, logvar -> def loss(recon, x, mu, logvar)), or call it "
-        "in the training code, and vaelint binds them as written"
-    )
-    result.binding = binder.binding.descriptions
-    shaped.plan, shaped.guessed = None, True
-    result.loss_name = None
-    return True
-
-
-def _binary_data(shaped: Shaped, loaded: Loaded, result: TargetResult) -> bool:
-    """A distribution that validates its support: the data is binary, so draw it
-    that way rather than stop."""
-    binary = binary_retry(shaped.captured.runs.failure, shaped.specs)
-    if binary is None:
-        return False
-    shaped.specs = binary
-    result.notes.append(
-        "a distribution in the model checks that its data lies in its support, so the float "
-        "inputs were drawn in {0, 1} (as --input SHAPE:float32:2 would)"
-    )
-    return True
-
-
-def _sequence_first(shaped: Shaped, loaded: Loaded, result: TargetResult) -> bool:
-    """The batch at dim 1 of inputs a sequence-first layer reads (vaelint/capture/batchdim.py)."""
-    found = None if loaded.batch_dim_given else sequence_first(shaped.specs, shaped.captured.capture)
-    if found is not None and any("rows of --input" in n for n in result.notes):
-        raise SequenceFirstData(found[1], found[0])  # the data files' stand-ins hold samples cut at dim 0: load again
-    if found is not None:
-        shaped.specs, note = found
-        result.notes.append(note)
-    return found is not None
-
-
-def _guess_raised(captured: Captured) -> bool:
-    """Did the loss, called with a guessed binding, raise (after the forward ran)?"""
-    cap, runs, binder = captured.capture, captured.runs, captured.binder
-    if binder is None or binder.binding is None or not binder.binding.guessed or runs.failure is None:
-        return False
-    node = runs.failure.node
-    if node is None:
-        return True  # the forward returned (the binding was decided): the loss raised
-    forward = [n for n in cap.graph.nodes if "forward_output" in n.meta]
-    view = GraphView(cap.graph, cap.modules)
-    return not any(view.depends_on(f, node) or f is node for f in forward)
 
 
 # --------------------------------------------------------------------------- roles
@@ -374,11 +308,6 @@ def _contracts(program, options: Options, result: TargetResult):
         # never a silent pass: the summary lists VAE014 as not checked, and why
         result.skipped.append(("VAE014", f"the model's jaxtyping annotations could not be read ({type(e).__name__}: {e})"))
         return None
-
-
-def _first_line(error) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return f"{type(error).__name__}: {text[:160]}"
 
 
 def _may_infer_inputs(target: str) -> bool:

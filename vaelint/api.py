@@ -23,6 +23,7 @@ import io
 import os
 from dataclasses import dataclass
 
+from vaelint.apiobjects import config_for, label
 from vaelint.diagnostics import FlowRow, TargetResult
 from vaelint.errors import VaelintError
 
@@ -225,7 +226,7 @@ def _check_object(obj, settings, request, loss, isolate: bool) -> Report:
     from vaelint.settings.suppress import apply
 
     _not_torchscript(obj)
-    config = _config_for(obj, settings)
+    config = config_for(obj, settings)
     options = request.options_for(None, config)
     entry = Entry(obj, loss, dict(request.loss_kwargs))
     token = register(entry)
@@ -233,7 +234,7 @@ def _check_object(obj, settings, request, loss, isolate: bool) -> Report:
         result = _run(token, entry, options, isolate)
     finally:
         release(token)
-    result.target = _label(obj)
+    result.target = label(obj)
     result.findings, result.suppressed = apply(result.findings, config.per_file_ignores, config.root)
     return Report([result])
 
@@ -303,28 +304,3 @@ class _kept:
         return False
 
 
-def _config_for(obj, settings):
-    """The configuration of the project that holds the model's file (else the current folder's)."""
-    _thing, path = _source_of(obj)
-    return settings.for_file(path) if path else settings.base()
-
-
-def _label(obj) -> str:
-    """How the report names a model object: ``vae.py:VAE`` (its class's file), or the class."""
-    from vaelint.frames import display_path
-
-    thing, path = _source_of(obj)
-    name = thing.__qualname__.replace(".<locals>.", ".")
-    return f"{display_path(path)}:{name}" if path else name
-
-
-def _source_of(obj):
-    """(the class or function that defines the model, the file it is defined in or None)."""
-    import inspect
-
-    thing = obj if inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
-    try:
-        path = inspect.getsourcefile(thing)
-    except TypeError:  # defined in the interpreter (python -c, a REPL)
-        path = None
-    return thing, path if path and os.path.exists(path) else None

@@ -14,6 +14,8 @@ from typing import List, Optional
 import typer
 
 from vaelint.errors import VaelintError
+from vaelint.output import emit, write
+from vaelint.output import import_reporter as _import_reporter
 from vaelint.request import Color, Device, Format, check_codes, check_request, codes, loss_kwargs_of
 from vaelint.runner import resolve_jobs, untargeted
 from vaelint.runner import shown_target as _shown
@@ -122,9 +124,9 @@ def check(
         typer.echo(f"vaelint: {fixed_note}", err=True)
     for note in untargeted:  # files given that hold a model no target names (pre-commit's list)
         typer.echo(f"vaelint: {note}", err=True)
-    _emit(results, format, output_file, color, quiet, statistics, notes=tuple(untargeted))
+    emit(results, format, output_file, color, quiet, statistics, notes=tuple(untargeted))
     for extra_format, path in request.extra_outputs:
-        _emit(results, extra_format, path, Color.never, quiet, statistics, notes=tuple(untargeted))
+        emit(results, extra_format, path, Color.never, quiet, statistics, notes=tuple(untargeted))
     if any(r.error is not None for r in results):
         raise typer.Exit(2)
     raise typer.Exit(1 if failing and not exit_zero else 0)
@@ -159,20 +161,11 @@ def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, dif
     )
     note = fixes.summary("would fix" if diff else "fixed", count, len(sources), last)
     if diff:
-        _write(fixes.diff_text(sources), output_file)
+        write(fixes.diff_text(sources), output_file)
         typer.echo(f"vaelint: {note}", err=True)
         raise typer.Exit(2 if any(r.error is not None for r in results) else (1 if sources and not exit_zero else 0))
     fixes.write(sources)  # the results above are the written files' (checked on the same text)
     return results, failing, note
-
-
-def _import_reporter(format: Format) -> None:
-    import importlib
-
-    module = "text_report" if format is Format.text else f"{format.value}_report"
-    importlib.import_module(f"vaelint.report.{module}")
-    if format is Format.text:
-        importlib.import_module("rich.console")
 
 
 def _no_targets(targets, format, output_file, color, quiet, statistics, extra_outputs) -> None:
@@ -187,10 +180,10 @@ def _no_targets(targets, format, output_file, color, quiet, statistics, extra_ou
     for note in notes:
         typer.echo(f"vaelint: {note}", err=True)
     if format is not Format.text:
-        _emit([], format, output_file, color, quiet, statistics, notes=notes)
+        emit([], format, output_file, color, quiet, statistics, notes=notes)
     for extra_format, path in extra_outputs:
         if extra_format is not Format.text:
-            _emit([], extra_format, path, Color.never, quiet, statistics, notes=notes)
+            emit([], extra_format, path, Color.never, quiet, statistics, notes=notes)
     raise typer.Exit(0)
 
 
@@ -202,68 +195,6 @@ def _show_settings(settings, targets: list[str]) -> None:
             typer.echo(f"settings for {file}:")
         for name, value, source in settings.explain(config):
             typer.echo(f"  {name:20} {value}  ({source})")
-
-
-def _emit(
-    results, format: Format, output_file: Optional[str], color: Color, quiet: bool = False, statistics: bool = False,
-    notes: tuple[str, ...] = (),
-) -> None:
-    """``notes``: what the run says beside its results (no target in the files given)."""
-    # Machine formats never go through rich: no colour codes can leak into them.
-    if format is Format.json:
-        from vaelint.report import json_report
-
-        return _write(json_report.render(results, notes), output_file)
-    if format is Format.sarif:
-        from vaelint.report import sarif_report
-
-        return _write(sarif_report.render(results, notes), output_file)
-    if format is Format.github:
-        from vaelint.report import github_report
-
-        return _write(github_report.render(results), output_file)
-    if format is Format.markdown:
-        from vaelint.report import markdown_report
-
-        return _write(markdown_report.render(results, notes), output_file)
-    if format is Format.junit:
-        from vaelint.report import junit_report
-
-        return _write(junit_report.render(results, notes), output_file)
-    if format is Format.gitlab:
-        from vaelint.report import gitlab_report
-
-        return _write(gitlab_report.render(results, notes), output_file)
-    import io
-
-    from rich.console import Console
-
-    from vaelint.report import text_report
-
-    if output_file:
-        buf = io.StringIO()
-        text_report.render(results, Console(file=buf, no_color=True, width=160, highlight=False, color_system=None, emoji=False), quiet, statistics)
-        return _write(buf.getvalue(), output_file)
-    no_color = color is Color.never or (color is Color.auto and bool(os.environ.get("NO_COLOR")))
-    # emoji=False: user text (paths, targets, messages) prints as written, ':100:' too
-    console = Console(highlight=False, no_color=no_color, force_terminal=True if color is Color.always else None, emoji=False)
-    if not console.is_terminal:
-        # piped or captured: plain text, and paths never truncated
-        console = Console(highlight=False, width=max(console.width, 160), color_system=None, emoji=False)
-    elif no_color:
-        console = Console(highlight=False, no_color=True, color_system=None, emoji=False)
-    text_report.render(results, console, quiet, statistics)
-
-
-def _write(text: str, output_file: Optional[str]) -> None:
-    if not output_file:
-        sys.stdout.write(text)
-        return
-    try:
-        with open(output_file, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as e:
-        _usage_error(f"cannot write --output-file {output_file}: {e.strerror}.")
 
 
 @app.command()

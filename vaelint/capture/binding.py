@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Union
 
+from vaelint.capture.namehints import CONTAINER_NAMES, CONVENTIONAL_ORDER, ROLE_WORDS, role_of_name
 from vaelint.capture.outputs import distribution_owner, flatten_outputs, get_path, path_text
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.graphview import GraphView
@@ -18,30 +19,6 @@ from vaelint.facts.roles import forward_roles
 
 if TYPE_CHECKING:
     from vaelint.frontends.lossfind import LossPlan
-
-_HINTS = {
-    "recon": {
-        "recon", "recon_x", "x_recon", "x_hat", "xhat", "x_rec", "recons", "reconstruction",
-        "reconstructed", "rec", "x_reconst", "x_tilde", "x_prime", "pred", "prediction", "preds",
-        "y_pred", "y_hat", "decoded", "logits", "x_logits", "x_out", "recon_batch",
-        "recon_logits", "x_mean", "output", "out", "x_reconstructed",
-    },
-    "input": {
-        "x", "inp", "input", "inputs", "target", "targets", "data", "x_true", "orig", "original",
-        "batch", "images", "image", "img", "imgs", "x_in", "y", "real", "tokens", "x_orig", "gt",
-        "x_input", "ground_truth",
-    },
-    "mu": {"mu", "mean", "means", "z_mean", "z_mu", "mu_z", "loc", "m", "q_mu", "mu_q", "latent_mean", "posterior_mean"},
-    "logvar": {
-        "logvar", "log_var", "z_log_var", "log_variance", "lv", "log_sigma2", "log_sigma_sq",
-        "logsigma", "log_sigma", "z_logvar", "logvar_z", "log_var_z", "q_logvar", "log_std", "logstd",
-    },
-    "z": {"z", "sample", "z_sample", "latent", "latents", "code"},
-    "outputs": {"outputs", "output_dict", "results", "result", "forward_output", "model_output", "outs", "fwd"},
-}
-# Parameter names that mean "the forward's result" when that result is a
-# record (dict, dataclass) rather than a tuple of tensors.
-_CONTAINER_NAMES = {"out", "output", "outputs", "outs", "results", "result", "fwd", "model_output", "forward_output", "output_dict"}
 
 
 def _output_paths(out) -> set:
@@ -52,24 +29,6 @@ def _is_record(out) -> bool:
     import dataclasses
 
     return isinstance(out, dict) or (dataclasses.is_dataclass(out) and not isinstance(out, type)) or hasattr(out, "_fields")
-
-
-_ROLE_WORDS = {"recon": "reconstruction", "mu": "mean", "logvar": "log-variance", "z": "sample", "input": "input"}
-_CONVENTIONAL_ORDER = ("recon", "input", "mu", "logvar")
-
-
-def role_of_name(name: str) -> str | None:
-    low = name.lower()
-    for role, names in _HINTS.items():
-        if low in names:
-            return role
-    if any(w in low for w in ("recon", "hat", "decod", "pred", "logit", "output", "rec_")):
-        return "recon"
-    if "logvar" in low or "log_var" in low or "log_sigma" in low:
-        return "logvar"
-    if "mu" in low or "mean" in low:
-        return "mu"
-    return None
 
 
 # --------------------------------------------------------------------------- sources
@@ -237,7 +196,7 @@ class Binder:
             d.used_roles |= {r for r, f in d.found.items() if f[0] == source}
             return
         role = role_of_name(p.name)
-        if p.name.lower() in _CONTAINER_NAMES and _is_record(out):
+        if p.name.lower() in CONTAINER_NAMES and _is_record(out):
             role = "outputs"
         if role == "outputs":
             binding.add(p.name, kind, WholeOutput(), "the forward's whole output")
@@ -278,7 +237,7 @@ class Binder:
         loss(recon_x, x, mu, logvar) among the roles still free, then the
         forward's outputs not bound yet, in order."""
         binding = d.binding
-        free = [d.found[r] for r in _CONVENTIONAL_ORDER if r not in d.used_roles and r in d.found]
+        free = [d.found[r] for r in CONVENTIONAL_ORDER if r not in d.used_roles and r in d.found]
         taken = {src for _p, src in binding.sources if src is not None}
         for path, _value in flatten_outputs(out):
             src = FromPath(path)
@@ -334,15 +293,15 @@ class Binder:
                 if path is not None:
                     # a loss takes the distribution the forward returned, not its loc
                     path = distribution_owner(out, path)
-                    found[role] = (FromPath(path), f"{path_text(path)} ({_ROLE_WORDS[role]}, from the graph)")
+                    found[role] = (FromPath(path), f"{path_text(path)} ({ROLE_WORDS[role]}, from the graph)")
         # Names of dict keys / dataclass fields as hints for what the graph left open.
         leaves = flatten_outputs(out)
         for path, _value in leaves:
             key = path[-1] if path else None
             if isinstance(key, str):
                 role = role_of_name(key.lstrip("."))
-                if role in _ROLE_WORDS and role not in found:
-                    found[role] = (FromPath(path), f"{path_text(path)} ({_ROLE_WORDS[role]}, by its name)")
+                if role in ROLE_WORDS and role not in found:
+                    found[role] = (FromPath(path), f"{path_text(path)} ({ROLE_WORDS[role]}, by its name)")
         if "recon" not in found and len(leaves) >= 1 and not isinstance(out, dict):
             path = leaves[0][0]
             found["recon"] = (FromPath(path), f"{path_text(path)} (reconstruction, first output)")

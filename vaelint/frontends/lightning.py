@@ -236,7 +236,7 @@ class LightningFrontend(FrontendBase):
 def _batch_use(module, fn, param: str, depth: int = 0):
     """How a step reads its batch, followed into the method it hands the batch to
     (``training_step`` calling ``self.step(batch, batch_idx)``, which unpacks it)."""
-    from vaelint.frontends.training.runtime import BatchUse, use_of
+    from vaelint.frontends.training.batchuse import BatchUse, use_of
 
     try:
         body = ast.parse(_dedent(inspect.getsource(fn))).body[0].body

@@ -17,8 +17,9 @@ from vaelint.errors import VaelintError
 from vaelint.frames import boundary, display_path
 from vaelint.frontends.build import record_module_sites
 from vaelint.frontends.training.astutil import Place
+from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.rewrite import RT, Plan, build_plan
-from vaelint.frontends.training.runtime import BatchUse, Found, Runtime, StepReady
+from vaelint.frontends.training.runtime import Found, Runtime, StepReady
 from vaelint.frontends.training.sandbox import Sandbox
 from vaelint.frontends.training.scriptargv import script_argv
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, chains_to

@@ -141,8 +141,9 @@ def _zipped_parts(frame) -> list[int] | None:
 def _keys_read(frame) -> list[str]:
     """The keys the step reads of a batch it takes whole (``for batch in loader:`` then
     ``batch["image"]``, ``batch = next(it)``), in the order of the source; [] for none."""
-    from vaelint.frontends.training.livestep import enumerated, located_frame
-    from vaelint.frontends.training.runtime import keys_read
+    from vaelint.frontends.training.batchpattern import enumerated
+    from vaelint.frontends.training.batchuse import keys_read
+    from vaelint.frontends.training.livestep import located_frame
 
     _, scope, place = located_frame(frame) if frame is not None else (None, None, None)
     stmt = place.statement if place is not None else None
@@ -229,7 +230,7 @@ def _arity(frame) -> int | None:
         target, source = stmt.targets[0], stmt.value
     else:
         return None
-    from vaelint.frontends.training.livestep import enumerated
+    from vaelint.frontends.training.batchpattern import enumerated
 
     target = (enumerated(target, source, lambda name: frame.f_locals.get(name, frame.f_globals.get(name))) or (None, target))[1]
     return len(target.elts) if isinstance(target, (ast.Tuple, ast.List)) else None

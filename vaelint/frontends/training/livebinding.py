@@ -10,7 +10,7 @@ import sys
 def pristine(frame, values: dict) -> dict:
     """Copies of the objects the frame advances with ``next(NAME)`` (a KL warm-up object), as
     they are when the batch comes in: the run advances the user's own, each step run starts
-    from a copy of this (vaelint/frontends/training/schedules.py, stepped_iterators)."""
+    from a copy of this (vaelint/frontends/training/steppedobjects.py, stepped_iterators)."""
     import ast
     import copy
 

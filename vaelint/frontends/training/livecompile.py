@@ -140,7 +140,7 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
     """``<pattern> = __vaelint__.batch(items, named, names, use, line)``: a loop's or an
     assignment's pattern takes the items in order; one name takes the batch as the step
     reads it (a tensor, unpacked, indexed); free names (full-batch) take one item each."""
-    from vaelint.frontends.training.runtime import BatchUse, use_of
+    from vaelint.frontends.training.batchuse import BatchUse, use_of
 
     use = None
     if isinstance(step.pattern, (ast.Tuple, ast.List)):

@@ -19,10 +19,11 @@ from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path, user_frame_of_traceback
 from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.astutil import is_main_guard, source_segment
+from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint
 from vaelint.frontends.training.livepatch import Patches
-from vaelint.frontends.training.runtime import BatchUse, Runtime, StandIn, StepLoss
+from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss
 from vaelint.frontends.training.sites import Boundary
 
 

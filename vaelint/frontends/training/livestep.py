@@ -6,13 +6,13 @@ variables as they were when the batch came in."""
 from __future__ import annotations
 
 import ast
-import copy
 import os
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.training.astutil import Place, Scope, places, target_names, walk_statements, writes_of
+from vaelint.frontends.training.batchpattern import around_next, batch_pattern
 from vaelint.frontends.training.live import Capture, Taken
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, backward_of, enclosing_blocks, parse_file
 
@@ -65,22 +65,6 @@ def located_frame(frame, at=None):
     scope = scope_of(file, frame) if file is not None else None
     place = place_at(scope, at if at is not None else position(frame)) if scope is not None else None
     return file, scope, place
-
-
-def enumerated(target: ast.expr, source: ast.expr, lookup=None):
-    """``i, batch`` over ``enumerate(...)``, ``tqdm(enumerate(...))``, or a variable that holds
-    one (``pbar = tqdm(enumerate(loader))``; ``lookup(name)``: its value in the running frame):
-    (index, the rest), else None."""
-    if not (isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2):
-        return None
-    if "enumerate" in ast.dump(source):
-        return target.elts[0], target.elts[1]
-    held = lookup(source.id) if lookup is not None and isinstance(source, ast.Name) else None
-    for _ in range(4):  # the enumerate a progress bar or two wraps (tqdm's .iterable)
-        if isinstance(held, enumerate):
-            return target.elts[0], target.elts[1]
-        held = getattr(held, "iterable", None) if held is not None and not isinstance(held, (list, tuple, dict)) else None
-    return None
 
 
 def place_at(scope: Scope, at) -> Place | None:
@@ -174,7 +158,7 @@ def _from_taken(entry, taken: Taken) -> _Chosen | None:
     source = source_place.statement
     after = taken.after if taken.after is not None else values
     if isinstance(source, (ast.For, ast.AsyncFor)):
-        pattern, names = _batch_pattern(source.target, source.iter, after)
+        pattern, names = batch_pattern(source.target, source.iter, after)
         if pattern is None:
             return None
         region = _region_in_loop(source, place)
@@ -183,11 +167,11 @@ def _from_taken(entry, taken: Taken) -> _Chosen | None:
         kind = "loop"
     elif isinstance(source, (ast.Assign, ast.AnnAssign)):
         target = source.targets[0] if isinstance(source, ast.Assign) else source.target
-        around = _around_next(source, set(after))
+        around = around_next(source, set(after))
         if around is not None:  # x = next(batches)[0].float().view(-1, 784): the batch, then that
             pattern, names = ast.Name(around[0], ast.Store()), [around[0]]
         else:
-            pattern, names = _batch_pattern(target, source.value, after)
+            pattern, names = batch_pattern(target, source.value, after)
         if pattern is None:
             pattern, names = target, sorted(target_names(target))
         region = _region_after(source_place, place)
@@ -222,88 +206,6 @@ def _relayed(usable, taken: Taken) -> _Chosen | None:
                 relay = dataclasses.replace(taken, frame=frame, line=(stmt.lineno, stmt.col_offset), after=values, pristine=None)
                 return _from_taken(entry, relay)
     return None
-
-
-def _batch_pattern(target: ast.expr, source: ast.expr, values: dict):
-    """The part of a loop or assignment target that receives the batch: the target, less
-    ``enumerate``'s index (``i, (x, y)``: the int the frame's ``i`` holds); a nested pattern
-    (``(x, y), (u, _)`` over ``zip(a, b)``) takes the items of every zipped loader in order."""
-    target = _without_counters(target, source, values)
-    pair = enumerated(target, source, values.get)
-    if pair is not None and isinstance(pair[0], ast.Name):
-        index = pair[0].id
-        # the frame's index is an int, unless the batch's own pattern took the name over after it
-        # (``for _, (x, _) in enumerate(loader)``: ``_`` ends up holding the labels)
-        if isinstance(values.get(index), int) or index in _leaf_names(pair[1]):
-            target = pair[1]
-    if isinstance(target, ast.Name):
-        return target, [target.id]
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return target, _leaf_names(target)
-    return None, []
-
-
-def _around_next(source: ast.stmt, taken: set):
-    """(name, the statement reading it) for an assignment whose value computes with the batch
-    ``next(...)`` gives (``x = next(batches)[0].float().view(-1, 784)``, ``x = prep(next(it))``):
-    the batch is bound to a name of its own (``batch`` where the code has none) and the statement
-    runs on it. None where the value is the batch itself (``x, y = next(it)``, ``.to(device)``
-    after it)."""
-    from vaelint.frontends.training.sites import next_source
-
-    if next_source(source):
-        return None
-    call = next((n for n in ast.walk(source.value) if isinstance(n, ast.Call)
-                 and (getattr(n.func, "id", None) == "next" or getattr(n.func, "attr", None) in ("next", "__next__"))), None)
-    if call is None:
-        return None
-    name = "batch" if "batch" not in taken else "__vaelint_batch"
-
-    class Swap(ast.NodeTransformer):
-        def visit_Call(self, node):
-            if (node.lineno, node.col_offset, node.end_col_offset) == (call.lineno, call.col_offset, call.end_col_offset):
-                return ast.copy_location(ast.Name(name, ast.Load()), node)
-            return self.generic_visit(node)
-
-    return name, Swap().visit(copy.deepcopy(source))
-
-
-def _without_counters(target: ast.expr, source: ast.expr, values: dict) -> ast.expr:
-    """``_, (x, y)`` over ``zip(pbar, loader)`` with ``pbar = tqdm(range(n))``: the target less
-    what a counter zipped beside the data gives (a range, ``itertools.count()``, a progress bar
-    over either), so that the batch is what the loaders give."""
-    if not (isinstance(source, ast.Call) and isinstance(source.func, ast.Name) and source.func.id == "zip"
-            and isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == len(source.args)):
-        return target
-    kept = [t for t, arg in zip(target.elts, source.args) if not _counter(arg, values)]
-    if not kept or len(kept) == len(target.elts):
-        return target
-    return kept[0] if len(kept) == 1 else ast.Tuple(elts=kept, ctx=ast.Store())
-
-
-def _counter(arg: ast.expr, values: dict) -> bool:
-    """Does ``arg`` count (``range(n)``, ``count()``, ``tqdm(range(n))``, a name holding one)?"""
-    import itertools
-
-    if isinstance(arg, ast.Call):
-        name = arg.func.attr if isinstance(arg.func, ast.Attribute) else getattr(arg.func, "id", "")
-        if name in ("range", "count", "trange"):
-            return True
-        return bool(arg.args) and name == "tqdm" and _counter(arg.args[0], values)
-    held = values.get(arg.id) if isinstance(arg, ast.Name) else None
-    for _ in range(4):  # a progress bar or two around it (tqdm's .iterable)
-        if isinstance(held, (range, itertools.count)):
-            return True
-        held = getattr(held, "iterable", None) if held is not None and not isinstance(held, (list, tuple, dict)) else None
-    return False
-
-
-def _leaf_names(pattern) -> list[str]:
-    if isinstance(pattern, (ast.Tuple, ast.List)):
-        return [n for e in pattern.elts for n in _leaf_names(e)]
-    if isinstance(pattern, ast.Starred):
-        return _leaf_names(pattern.value)
-    return [pattern.id] if isinstance(pattern, ast.Name) else []
 
 
 def _region_in_loop(loop: ast.stmt, place: Place) -> list[ast.stmt] | None:

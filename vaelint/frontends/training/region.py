@@ -20,7 +20,7 @@ from vaelint.frontends.training.astbuild import (
     rt_call,
 )
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
-from vaelint.frontends.training.runtime import use_of
+from vaelint.frontends.training.batchuse import use_of
 from vaelint.frontends.training.sites import Boundary, Frame, Site, _peel
 from vaelint.frontends.training.slicer import Slicer
 

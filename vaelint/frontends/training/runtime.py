@@ -26,6 +26,7 @@ from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path, user_frame
 from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, missing_package, star_cause
 from vaelint.frontends.sourcemap import where
+from vaelint.frontends.training.batchuse import BatchUse
 
 
 class StepReady(BaseException):
@@ -122,19 +123,6 @@ class PaddedBatch(list):
 
 
 # --------------------------------------------------------------------------- the runtime
-
-
-@dataclass
-class BatchUse:
-    """How the step reads a batch variable that is a single name."""
-
-    kind: str  # "tensor", "unpacked", "indexed", "keyed", "passed" (on to self.METHOD, read there)
-    arity: int = 0  # "unpacked": into how many names
-    method: str = ""  # "passed": the method of self it is passed to ...
-    position: int = 0  # ... as its argument number
-    keyword: str = ""  # ... or by this parameter's name (self._step(batch=batch, ...))
-    key: str = ""  # "keyed": the first key read
-    keys: tuple = ()  # "keyed": every key read, in the order the step first reads them
 
 
 @dataclass
@@ -332,54 +320,6 @@ def _without_cuda(owner, func, name: str, args, kwargs):
     rest = args[1:] if args and args[0] is target else args
     others = {k: v for k, v in kwargs.items() if k != "device"}
     return (func(*rest, **others) if rest or others else owner), f".to({str(target)!r})"
-
-
-def use_of(name: str, statements) -> BatchUse:
-    """How the step first reads a single batch variable: unpacked (``x, y =
-    batch``), indexed (``batch[0]``), keyed (``batch["image"]``) or as a tensor."""
-    import ast
-
-    for stmt in statements:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name:
-                target = node.targets[0]
-                if isinstance(target, (ast.Tuple, ast.List)):
-                    return BatchUse("unpacked", len(target.elts))
-            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
-                key = node.slice
-                if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    keys = keys_read(name, statements)
-                    return BatchUse("keyed", key=keys[0] if keys else key.value, keys=tuple(keys))
-                return BatchUse("indexed")
-            by_name = [kw.arg for kw in getattr(node, "keywords", ()) if kw.arg and isinstance(kw.value, ast.Name) and kw.value.id == name]
-            if isinstance(node, ast.Call) and (by_name or any(isinstance(a, ast.Name) and a.id == name for a in node.args)):
-                func = node.func
-                if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
-                    if by_name:  # self._step(batch=batch, step_name="train"): read where it arrives
-                        return BatchUse("passed", method=func.attr, keyword=by_name[0])
-                    k = next(i for i, a in enumerate(node.args) if isinstance(a, ast.Name) and a.id == name)
-                    return BatchUse("passed", method=func.attr, position=k)
-                return BatchUse("tensor")
-    return BatchUse("tensor")
-
-
-def keys_read(name: str, statements) -> list[str]:
-    """The keys the statements read of a dict ``name`` (``name["image"]``, ``name.get("y")``),
-    in the order of the source, each once."""
-    import ast
-
-    found = []
-    for stmt in statements:
-        for node in ast.walk(stmt):
-            key = None
-            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
-                key = node.slice
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == name and node.args:
-                key = node.args[0]
-            if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                found.append((node.lineno, node.col_offset, key.value))
-    return list(dict.fromkeys(k for _, _, k in sorted(found)))
 
 
 def signature_params(fn) -> list[str]:

@@ -32,21 +32,7 @@ from dataclasses import dataclass, field
 from vaelint.errors import VaelintError
 from vaelint.frames import user_frame
 from vaelint.frontends.training.sandboxanswers import RETURNS, NoOutput, from_hub_cache
-
-
-class _Sink(io.StringIO):
-    """A file opened for writing that keeps nothing."""
-
-    def __init__(self, name: str, binary: bool):
-        super().__init__()
-        self.name, self._binary = name, binary
-
-    def write(self, data):
-        return len(data)
-
-    @property
-    def mode(self):
-        return "wb" if self._binary else "w"
+from vaelint.frontends.training.sandboxparts import Sink, no_step_subclass, started_by_user_code, subclasses
 
 
 @dataclass
@@ -220,11 +206,11 @@ class Sandbox:
         for base in (torch.optim.Optimizer, scheduler):
             if base is None:
                 continue
-            for cls in _subclasses(base):
+            for cls in subclasses(base):
                 if "step" in cls.__dict__:
                     self._patch(cls, "step", no_step)
             # an optimiser class the code defines while it runs (its own SGD) steps no more
-            self._patch(base, "__init_subclass__", classmethod(_no_step_subclass(no_step, base)))
+            self._patch(base, "__init_subclass__", classmethod(no_step_subclass(no_step, base)))
 
     def _guarded_open(self, real_open):
         import os
@@ -236,7 +222,7 @@ class Sandbox:
                 isinstance(file, (str, bytes, os.PathLike)) and sandbox._allowed(file)
             ):
                 sandbox._note(f"open({str(file)!r}, {mode!r})")
-                return _Sink(str(file), "b" in mode)
+                return Sink(str(file), "b" in mode)
             return real_open(file, mode, *args, **kwargs)
 
         return guarded_open
@@ -290,7 +276,7 @@ class Sandbox:
             if isinstance(command, (list, tuple)):
                 command = " ".join(str(c) for c in command)
             shown = str(command)[:80] + ("..." if len(str(command)) > 80 else "")
-            if not _started_by_user_code():
+            if not started_by_user_code():
                 # a library's own look-up at import (matplotlib listing fonts with fc-list): it
                 # gets what a machine without the program gives, and the check goes on
                 raise FileNotFoundError(2, "vaelint starts no program while it checks", shown.split(" ")[0])
@@ -347,42 +333,6 @@ class Sandbox:
             )
 
         return no_iteration
-
-
-def _no_step_subclass(no_step, base):
-    def init_subclass(cls, **kwargs):
-        super(base, cls).__init_subclass__(**kwargs)
-        if "step" in cls.__dict__:
-            cls.step = no_step
-
-    return init_subclass
-
-
-def _subclasses(cls) -> list:
-    out, todo = [], [cls]
-    while todo:
-        c = todo.pop()
-        out.append(c)
-        todo += c.__subclasses__()
-    return out
-
-
-def _started_by_user_code() -> bool:
-    """Is the program started by the user's own line (``subprocess.run(["curl", ...])``), not by
-    a library it imports? The first frame outside the standard library's process modules says."""
-    import sys
-
-    from vaelint.frames import is_user_file
-
-    f = sys._getframe(2)
-    while f is not None:
-        name = f.f_code.co_filename
-        base = name.replace("\\", "/").rsplit("/", 1)[-1]
-        if base in ("subprocess.py", "os.py", "contextlib.py", "sandbox.py") or name.startswith("<"):
-            f = f.f_back
-            continue
-        return is_user_file(name)
-    return True
 
 
 NO_DOWNLOADS = "vaelint never downloads or connects"  # what a refused download says (ways.worth_telling looks for it)

@@ -1,10 +1,10 @@
-"""A KL weight kept in a small object the loop advances: ``beta = annealer()`` (or
-``annealer.value()``, ``annealer.beta``) in the step and ``annealer.step()`` later in the
-same loop (shota3506/sentence-VAE's KLAnnealer). The check runs the first step, where such a
-weight is often almost 0; here a copy of the object is advanced that many times and the
-weight read again (the user's object is never advanced), as :mod:`.schedules` reads an
-iterator's. Only objects of plain values qualify (numbers, strings, lists of them): nothing
-that holds a tensor, a module or an optimiser is copied or advanced."""
+"""Weights the loop advances, read at later steps on an advanced copy (the check runs the
+first step, where such a weight is often almost 0): ``next(beta)`` of an iterator the setup
+made (a warm-up object), and a KL weight kept in a small object the loop advances, ``beta =
+annealer()`` (or ``annealer.value()``, ``annealer.beta``) in the step with ``annealer.step()``
+later in the same loop (shota3506/sentence-VAE's KLAnnealer). The user's object is never
+advanced. Only objects of plain values qualify (numbers, strings, lists of them): nothing that
+holds a tensor, a module or an optimiser is copied or advanced."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import math
 
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.training.astutil import loads, source_segment, walk_statements
-from vaelint.frontends.training.schedules import ITERATOR_LATER, _evaluate, _step_namespace
+from vaelint.frontends.training.astutil import loads, source_segment, walk_statements, writes_of
+from vaelint.frontends.training.schedules import _evaluate, _step_namespace
 
 _PLAIN = (int, float, bool, str, type(None))
 
@@ -87,3 +87,81 @@ def _read_advancing(expr: ast.expr, name: str, method: str, namespace: dict, pat
     except Exception:  # noqa: BLE001 - the object cannot be copied or advanced that far: what was read stands
         pass
     return values
+
+
+# steps at which an iterator weight is read: advancing a copy that far is cheap
+ITERATOR_LATER = (10, 100, 1_000, 2_500, 5_000, 10_000, 100_000)
+
+
+def stepped_iterators(fn, region: list[ast.stmt], sandbox) -> dict:
+    """``next(beta)`` in the step, with ``beta`` an object of the setup that yields
+    numbers (``beta = DeterministicWarmup(n=50)``, ``itertools.repeat(4.0)``): name ->
+    a copy as the setup left it. Each of the check's runs is the first step, so each
+    gets a fresh copy; the user's object is never advanced. Data iterators, generators
+    and anything that cannot be copied are left out (a copy of a loader's iterator
+    would read data)."""
+    import copy
+    import itertools
+
+    assigned = set().union(*(writes_of(stmt) for stmt in walk_statements(region)))
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    out = {}
+    for name in sorted(set(_next_calls(region)) - assigned):
+        try:
+            value = cells[name].cell_contents if name in cells else fn.__globals__[name]
+        except (KeyError, ValueError):
+            continue
+        kind = type(value)
+        if not hasattr(kind, "__next__") or kind.__module__.split(".")[0] == "torch" or isinstance(value, itertools.cycle):
+            continue
+        try:
+            with sandbox.active():
+                pristine = copy.deepcopy(value)
+                first = next(copy.deepcopy(pristine))
+        except Exception:  # noqa: BLE001 - a generator, a file, an exhausted iterator: not a weight
+            continue
+        if isinstance(first, (int, float)) and not isinstance(first, bool):
+            out[name] = pristine
+    return out
+
+
+def iterator_schedules(iterators: dict, region: list[ast.stmt], path: str, sandbox) -> list[Schedule]:
+    """An iterator weight read at later steps: a copy advanced that many times (a
+    warm-up object's 0.02 at the first step, 1 from step 50)."""
+    import copy
+
+    out = []
+    calls = _next_calls(region)
+    for name, pristine in iterators.items():
+        call = calls[name]
+        values, taken = [], 0
+        try:
+            with sandbox.active():
+                it = copy.deepcopy(pristine)
+                for at in (0, *ITERATOR_LATER):
+                    while taken < at:
+                        next(it)
+                        taken += 1
+                    value = next(it)
+                    taken += 1
+                    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                        break
+                    values.append((at, float(value)))
+        except Exception:  # noqa: BLE001 - it ends (StopIteration) or fails later on: what was read stands
+            pass
+        if len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values):
+            continue
+        loc = SourceLoc(path, call.lineno, call.col_offset + 1)
+        out.append(Schedule(name, f"next({name})", loc, "step", values[0][1], values))
+    return out
+
+
+def _next_calls(region: list[ast.stmt]) -> dict[str, ast.Call]:
+    """``next(NAME)`` in the step, by NAME (its first call)."""
+    out: dict[str, ast.Call] = {}
+    for stmt in region:
+        for node in ast.walk(stmt):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next"
+                    and len(node.args) == 1 and isinstance(node.args[0], ast.Name)):
+                out.setdefault(node.args[0].id, node)
+    return out

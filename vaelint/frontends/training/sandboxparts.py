@@ -1,0 +1,58 @@
+"""Pieces of the sandbox's guards (vaelint/frontends/training/sandbox.py): a file opened to
+write that keeps nothing, optimiser subclasses whose ``step`` is kept from running, and who
+starts a program (the user's own line, or a library it imports)."""
+
+from __future__ import annotations
+
+import io
+
+
+class Sink(io.StringIO):
+    """A file opened for writing that keeps nothing."""
+
+    def __init__(self, name: str, binary: bool):
+        super().__init__()
+        self.name, self._binary = name, binary
+
+    def write(self, data):
+        return len(data)
+
+    @property
+    def mode(self):
+        return "wb" if self._binary else "w"
+
+
+def no_step_subclass(no_step, base):
+    def init_subclass(cls, **kwargs):
+        super(base, cls).__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = no_step
+
+    return init_subclass
+
+
+def subclasses(cls) -> list:
+    out, todo = [], [cls]
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo += c.__subclasses__()
+    return out
+
+
+def started_by_user_code() -> bool:
+    """Is the program started by the user's own line (``subprocess.run(["curl", ...])``), not by
+    a library it imports? The first frame outside the standard library's process modules says."""
+    import sys
+
+    from vaelint.frames import is_user_file
+
+    f = sys._getframe(2)
+    while f is not None:
+        name = f.f_code.co_filename
+        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+        if base in ("subprocess.py", "os.py", "contextlib.py", "sandbox.py") or name.startswith("<"):
+            f = f.f_back
+            continue
+        return is_user_file(name)
+    return True
