@@ -36,6 +36,7 @@ N = 10
 
 with_bytecode_cache()  # as a user's machine runs vaelint (benchmarks/common.py)
 
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)

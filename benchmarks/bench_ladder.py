@@ -59,8 +59,19 @@ def commands(name: str) -> tuple[list[str], list[str]]:
     cls, init, spec = RUNGS[name]
     shape = ", ".join(spec.split("x"))
     plain = [sys.executable, "-c", PLAIN.format(here=os.path.dirname(MODELS), cls=cls, init=init, shape=shape)]
-    check = [sys.executable, "-m", "vaelint", "check", f"{MODELS}:{cls}", "--input", spec,
-             "--loss", f"{MODELS}:per_sample_loss", "--timeout", "600"]
+    check = [
+        sys.executable,
+        "-m",
+        "vaelint",
+        "check",
+        f"{MODELS}:{cls}",
+        "--input",
+        spec,
+        "--loss",
+        f"{MODELS}:per_sample_loss",
+        "--timeout",
+        "600",
+    ]
     for key, value in init.items():
         check += ["--init", f"{key}={value}"]
     return plain, check

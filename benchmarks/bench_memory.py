@@ -54,8 +54,19 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
     plain = [sys.executable, "-c", PLAIN.format(here=os.path.dirname(MODELS), batch=args.batch)]
-    check = [sys.executable, "-m", "vaelint", "check", f"{MODELS}:WideMLPVAE", "--input", f"{args.batch}x8192",
-             "--loss", f"{MODELS}:loss_function", "--timeout", "600"]
+    check = [
+        sys.executable,
+        "-m",
+        "vaelint",
+        "check",
+        f"{MODELS}:WideMLPVAE",
+        "--input",
+        f"{args.batch}x8192",
+        "--loss",
+        f"{MODELS}:loss_function",
+        "--timeout",
+        "600",
+    ]
     t_plain, m_plain = peak_of(plain)
     t_check, m_check = peak_of(check)
     print(f"{'2.7e8-parameter MLP VAE, batch ' + str(args.batch):40} {'seconds':>8} {'peak GiB':>9}")

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_memory import peak_of  # noqa: E402
 from common import with_bytecode_cache  # noqa: E402
 
-TRAIN = '''
+TRAIN = """
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
@@ -55,7 +55,7 @@ for (x,) in loader:
     opt.zero_grad()
     loss.backward()
     opt.step()
-'''
+"""
 
 
 def main() -> None:

@@ -42,9 +42,7 @@ class ConvVAE(nn.Module):
         super().__init__()
         chans = [3, width, 2 * width, 4 * width, 8 * width]
         self.side = size // 16
-        self.enc = nn.Sequential(*[
-            layer for a, b in zip(chans, chans[1:]) for layer in (nn.Conv2d(a, b, 4, 2, 1), nn.ReLU())
-        ])
+        self.enc = nn.Sequential(*[layer for a, b in zip(chans, chans[1:]) for layer in (nn.Conv2d(a, b, 4, 2, 1), nn.ReLU())])
         flat = chans[-1] * self.side * self.side
         self.mu = nn.Linear(flat, latent)
         self.logvar = nn.Linear(flat, latent)

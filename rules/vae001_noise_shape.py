@@ -9,7 +9,7 @@ from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import Need, Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 
 
@@ -26,7 +26,7 @@ class VAE(nn.Module):
         eps = {NOISE}  # <- finding
         z = mu + eps * std
         return torch.sigmoid(self.dec(z)), mu, logvar
-'''
+"""
 
 
 def _model(noise: str) -> str:
@@ -71,7 +71,12 @@ the GPU and in half precision).
         Example(_model("torch.empty_like(std).normal_()")),
     ]
     INVALID = [
-        Example(_model("torch.randn(self.latent_dim)"), at="finding", message="one draw is shared by all 4 samples", fixed=_model("torch.randn_like(std)")),
+        Example(
+            _model("torch.randn(self.latent_dim)"),
+            at="finding",
+            message="one draw is shared by all 4 samples",
+            fixed=_model("torch.randn_like(std)"),
+        ),
         Example(_model("torch.randn(1, self.latent_dim)"), at="finding", message="1 x Z", fixed=_model("torch.randn_like(std)")),
         Example(_model("torch.randn(std.shape[1:])"), at="finding", fixed=_model("torch.randn_like(std)")),
         Example(_model("torch.randn(mu.size(0), 1)"), at="finding", message="latent dims", fixed=_model("torch.randn_like(std)")),

@@ -11,7 +11,7 @@ from vaelint.facts.schedules import scheduled_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ConfirmNeed, Need, Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -33,7 +33,7 @@ def loss_function(recon, x, mu, logvar):
     rec = {REC}
     kl = {KL}  # <- finding
     return rec + kl
-'''
+"""
 
 
 def _model(rec: str, kl: str) -> str:
@@ -41,7 +41,7 @@ def _model(rec: str, kl: str) -> str:
 
 
 # sequence-first, as nn.GRU's default layout: x is (T, B, F), so the batch size is x.size(1)
-_SEQUENCE_FIRST = '''import torch
+_SEQUENCE_FIRST = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -63,7 +63,7 @@ def loss_function(recon, x, mu, logvar):
     rec = F.mse_loss(recon, x, reduction="sum") / x.size(1)
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / {DIVISOR}  # <- finding
     return rec + kl
-'''
+"""
 
 
 class KLReduction(Rule):
@@ -111,33 +111,62 @@ over everything.
     ]
     INVALID = [
         Example(
-            _model("F.mse_loss(recon, x)", "kl_elem.sum()"), inputs=("8x20",), at="finding", message="beta_eff = B*D = 160",
-            fixed=_model('F.mse_loss(recon, x, reduction="sum")', "kl_elem.sum()"), unsafe=True,
+            _model("F.mse_loss(recon, x)", "kl_elem.sum()"),
+            inputs=("8x20",),
+            at="finding",
+            message="beta_eff = B*D = 160",
+            fixed=_model('F.mse_loss(recon, x, reduction="sum")', "kl_elem.sum()"),
+            unsafe=True,
         ),
-        Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = 1/Z = 0.25"),
-        Example(_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=0).mean()"), inputs=("8x20",), at="finding", message="B/Z"),
+        Example(
+            _model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.mean()"),
+            inputs=("8x20",),
+            at="finding",
+            message="beta_eff = 1/Z = 0.25",
+        ),
+        Example(
+            _model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=0).mean()"),
+            inputs=("8x20",),
+            at="finding",
+            message="B/Z",
+        ),
         Example(_model("F.mse_loss(recon, x)", "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = D/Z = 5"),
         # the near miss: a weight that undoes half the ratio
-        Example(_model('F.mse_loss(recon, x, reduction="none").mean(1).sum()', "kl_elem.sum() / 10"), inputs=("8x20",), at="finding",
-                message="beta_eff = 0.1*D = 2"),
+        Example(
+            _model('F.mse_loss(recon, x, reduction="none").mean(1).sum()', "kl_elem.sum() / 10"),
+            inputs=("8x20",),
+            at="finding",
+            message="beta_eff = 0.1*D = 2",
+        ),
         # PyTorch-VAE's form: the KL a per-sample sum averaged over the batch, the reconstruction a mean of everything
         Example(
-            _model("F.mse_loss(recon, x)", "kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding", message="beta_eff = D = 20",
-            fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=1).mean(dim=0)"), unsafe=True,
+            _model("F.mse_loss(recon, x)", "kl_elem.sum(dim=1).mean(dim=0)"),
+            inputs=("8x20",),
+            at="finding",
+            message="beta_eff = D = 20",
+            fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=1).mean(dim=0)"),
+            unsafe=True,
         ),
         # multiplied back by a number that is not the size the mean divided by: still a mean, weighted,
         # and the weight is in beta_eff (the ELBO's a in c / a)
         Example(
-            _model("F.mse_loss(recon, x) * 10", "kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding", message="beta_eff = D/10 = 2:",
-            fixed=_model('(F.mse_loss(recon, x, reduction="sum") / x.size(0)) * 10', "kl_elem.sum(dim=1).mean(dim=0)"), unsafe=True,
+            _model("F.mse_loss(recon, x) * 10", "kl_elem.sum(dim=1).mean(dim=0)"),
+            inputs=("8x20",),
+            at="finding",
+            message="beta_eff = D/10 = 2:",
+            fixed=_model('(F.mse_loss(recon, x, reduction="sum") / x.size(0)) * 10', "kl_elem.sum(dim=1).mean(dim=0)"),
+            unsafe=True,
         ),
         # the same, the KL divided by the sequence length (dim 0) instead of the batch size
         Example(fill(_SEQUENCE_FIRST, divisor="x.size(0)"), inputs=("10x6x3",), at="finding", message="divided by x.size(1)"),
         # a weight on the KL beside the reductions: one beta_eff, as the header and VAE004 say it
         Example(
-            _model("F.mse_loss(recon, x)", "1e-3 * kl_elem.sum(dim=1).mean(dim=0)"), inputs=("8x20",), at="finding",
+            _model("F.mse_loss(recon, x)", "1e-3 * kl_elem.sum(dim=1).mean(dim=0)"),
+            inputs=("8x20",),
+            at="finding",
             message="the reductions give D = 20 (B=8), and the KL term is multiplied by 0.001, so beta_eff = 0.001*D = 0.02:",
-            fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "1e-3 * kl_elem.sum(dim=1).mean(dim=0)"), unsafe=True,
+            fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "1e-3 * kl_elem.sum(dim=1).mean(dim=0)"),
+            unsafe=True,
         ),
     ]
 
@@ -152,8 +181,11 @@ over everything.
         ratio = scales.reduction_ratio(ctx.batch)
         if math.isclose(ratio, 1.0, rel_tol=1e-6):
             return
-        if not scales.batch_power and scheduled_weight(ctx, scales.kl) is None and \
-                math.isclose(ratio * scales.kl.explicit / (scales.rec.explicit or 1.0), ctx.beta, rel_tol=1e-3):
+        if (
+            not scales.batch_power
+            and scheduled_weight(ctx, scales.kl) is None
+            and math.isclose(ratio * scales.kl.explicit / (scales.rec.explicit or 1.0), ctx.beta, rel_tol=1e-3)
+        ):
             # a weight on the KL undoes a ratio no batch size changes (a graph VAE's -0.5 / n * KL
             # beside a reconstruction averaged over n x n entries): beta_eff is the declared beta
             return
@@ -268,8 +300,11 @@ class ReductionsSeen(Observed):
         if beta.weighted:
             # rec * alpha, 1e-5 * kl: the weight the ELBO's terms get is the reductions' ratio times
             # the KL's weight over the reconstruction's, as the report's header says it
-            weights = [f"the {name} term is multiplied by {w:g}" for name, w in (("KL", self.kl_weight), ("reconstruction", self.rec_weight))
-                       if w and not math.isclose(w, 1.0, rel_tol=1e-3)]
+            weights = [
+                f"the {name} term is multiplied by {w:g}"
+                for name, w in (("KL", self.kl_weight), ("reconstruction", self.rec_weight))
+                if w and not math.isclose(w, 1.0, rel_tol=1e-3)
+            ]
             return (
                 f"the reconstruction term is reduced as {self.rec} but the KL term as {self.kl}: the reductions give "
                 f"{self.formula} = {value} (B={self.batch}), and {' and '.join(weights)}, so {beta.said()}: the KL term "
@@ -286,8 +321,9 @@ class ReductionsSeen(Observed):
         (rec_b, rec_d, rec_n), (kl_b, kl_d, kl_n) = self.rec_own, self.kl_own
         steps, n = [], self.size
         if rec_d > 1.5:
-            steps.append("sum the reconstruction over each sample's values instead of averaging them "
-                         f"(F.mse_loss(recon, x, reduction='sum') / {n})")
+            steps.append(
+                f"sum the reconstruction over each sample's values instead of averaging them (F.mse_loss(recon, x, reduction='sum') / {n})"
+            )
         if rec_n > 1.5:
             steps.append(f"divide the reconstruction by the batch size, not by a count of its values ({n}, not x.numel())")
         if 0 < rec_n < 0.67:  # a sum over the L samples of z: L times the Monte Carlo estimate

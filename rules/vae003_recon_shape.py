@@ -9,7 +9,7 @@ from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import Need, Severity
 
-_BASE = '''import torch
+_BASE = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -30,7 +30,7 @@ def loss_function(recon_x, x, mu, logvar):
     rec = F.binary_cross_entropy(recon_x, {TARGET}, reduction="sum")  # <- finding
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return rec + kl
-'''
+"""
 
 
 def _model(reshape: str = "", target: str = "x.view(-1, 784)") -> str:
@@ -76,7 +76,10 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
     INVALID = [
         Example(_model(".view(-1, 1, 784)"), at="finding", message="B x 1 x 784"),
         Example(
-            _model(".view(-1, 1, 28, 28)", "x"), inputs=("4x784",), at="finding", message="B x 784",
+            _model(".view(-1, 1, 28, 28)", "x"),
+            inputs=("4x784",),
+            at="finding",
+            message="B x 784",
             fixed=_model(".view(-1, 1, 28, 28)", "x").replace("entropy(recon_x, x,", "entropy(recon_x.view_as(x), x,"),
         ),
         Example(_model("", "x.view(-1, 392)"), inputs=("4x784",), at="finding"),
@@ -108,10 +111,7 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
                 what = "their sizes agree only at this batch size"
                 fix = "reshape with the tensor's own batch size: x.view(x.size(0), -1)"
             elif sum("B" in sym for sym in out_syms) >= 2:
-                what = (
-                    f"{cmp.op} broadcasts them to {' x '.join(out_syms)}, comparing every "
-                    "reconstruction with every input of the batch"
-                )
+                what = f"{cmp.op} broadcasts them to {' x '.join(out_syms)}, comparing every reconstruction with every input of the batch"
                 fix = _fix(rec, data)
             else:
                 what = (
@@ -167,7 +167,7 @@ def _per_sample(ctx, cmp, rec, data) -> bool:
         return False
     if rec.dims is None or data.dims is None:
         return True
-    dims = data.dims[len(data.dims) - (len(rec.dims) - k):]
+    dims = data.dims[len(data.dims) - (len(rec.dims) - k) :]
     return tuple(rec.dims[k:]) == tuple(dims)
 
 
@@ -203,10 +203,7 @@ def _fix(rec, data) -> str:
     if len(r) == len(d) and r[0] == d[0]:
         diff = [i for i in range(len(r)) if r[i] != d[i]]
         k = diff[0]
-        return (
-            f"make the decoder's output the input's shape {data.text()}: dim {k} is {r[k]} in the "
-            f"reconstruction but {d[k]} in the input"
-        )
+        return f"make the decoder's output the input's shape {data.text()}: dim {k} is {r[k]} in the reconstruction but {d[k]} in the input"
     return (
         "make the decoder's output size equal the input's per-sample size, and reshape the input "
         "with its own batch size: x.view(x.size(0), -1)"

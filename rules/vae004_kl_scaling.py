@@ -12,7 +12,7 @@ from vaelint.facts.weightsource import _factor_side, factor_source, named_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -33,7 +33,7 @@ class VAE(nn.Module):
         rec = F.binary_cross_entropy(recon, x, reduction="sum")
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
         return rec + {KL}  # <- finding
-'''
+"""
 
 
 def _model(kl: str, beta: str = "1.0") -> str:
@@ -42,8 +42,13 @@ def _model(kl: str, beta: str = "1.0") -> str:
 
 def _set_twice(kl: str) -> str:
     """The model with the weight set, then set again under an ``if`` the run does not take."""
-    return fill(_MODEL.replace("        return rec + {KL}", "        w = 0.1\n        if x.size(0) > 100:\n            w = 1.0\n"
-                               "        return rec + {KL}"), kl=kl, beta="1.0")
+    return fill(
+        _MODEL.replace(
+            "        return rec + {KL}", "        w = 0.1\n        if x.size(0) > 100:\n            w = 1.0\n        return rec + {KL}"
+        ),
+        kl=kl,
+        beta="1.0",
+    )
 
 
 def _weighted(rec: str, kl: str) -> str:
@@ -118,23 +123,34 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
     INVALID = [
         Example(_model("0.01 * kl"), inputs=("8x20",), at="finding", message="the literal 0.01", fixed=_model("kl"), unsafe=True),
         Example(
-            _model("self.beta * kl", beta="4.0"), inputs=("8x20",), at="finding", message="the attribute self.beta = 4",
-            fixed=_model("kl", beta="4.0"), unsafe=True,
+            _model("self.beta * kl", beta="4.0"),
+            inputs=("8x20",),
+            at="finding",
+            message="the attribute self.beta = 4",
+            fixed=_model("kl", beta="4.0"),
+            unsafe=True,
         ),
         Example(_model("kl * 0.5"), inputs=("8x20",), at="finding", message="beta_eff = 0.5", fixed=_model("kl"), unsafe=True),
         # the reconstruction averaged over its values: beta_eff as the header and VAE002 say it
         Example(
             _weighted("F.binary_cross_entropy(recon, x, reduction='sum') / x.numel() * x.size(0)", "1e-3 * kl"),
-            inputs=("8x20",), at="finding", message="with the reductions' D = 20 (VAE002), beta_eff = 0.001*D = 0.02 while",
-            fixed=_weighted("F.binary_cross_entropy(recon, x, reduction='sum') / x.numel() * x.size(0)", "kl"), unsafe=True,
+            inputs=("8x20",),
+            at="finding",
+            message="with the reductions' D = 20 (VAE002), beta_eff = 0.001*D = 0.02 while",
+            fixed=_weighted("F.binary_cross_entropy(recon, x, reduction='sum') / x.numel() * x.size(0)", "kl"),
+            unsafe=True,
         ),
         # the reconstruction weighed 10 and the KL 0.5: beta_eff = 0.05
         Example(_weighted("10 * rec", "0.5 * kl"), inputs=("8x20",), at="finding", message="beta_eff = 0.5/10 = 0.05 while"),
         # set twice: the message quotes the assignment that gave 0.1, not the if's that did not run
         Example(_set_twice("w * kl"), inputs=("8x20",), at="finding", message="as `w = 0.1`)", fixed=_set_twice("kl"), unsafe=True),
         Example(
-            fill(_KL_ON_SELF, kl="self.opt.beta * self.loss_E"), inputs=("6x20",), at="finding", message="(self.opt.beta = 0.5 at",
-            fixed=fill(_KL_ON_SELF, kl="self.loss_E"), unsafe=True,
+            fill(_KL_ON_SELF, kl="self.opt.beta * self.loss_E"),
+            inputs=("6x20",),
+            at="finding",
+            message="(self.opt.beta = 0.5 at",
+            fixed=fill(_KL_ON_SELF, kl="self.loss_E"),
+            unsafe=True,
         ),
     ]
 
@@ -167,7 +183,12 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             return  # the KL formula itself is off by a constant: VAE007's business
         written = math.prod(abs(f.value) for f in consts)
         named = all(named_weight(ctx, f) for f in consts)
-        if named and written and math.isclose(abs(factor) / written, 2.0, rel_tol=1e-3) and not math.isclose(abs(factor), 2.0, rel_tol=1e-3):
+        if (
+            named
+            and written
+            and math.isclose(abs(factor) / written, 2.0, rel_tol=1e-3)
+            and not math.isclose(abs(factor), 2.0, rel_tol=1e-3)
+        ):
             factor = factor / 2  # the formula's own missing 1/2 is VAE007's finding, not a weight
             if math.isclose(factor, ctx.beta, rel_tol=1e-3):
                 return
@@ -313,7 +334,4 @@ class AnnealedKLSeen(Observed):
     def fix(self) -> str:
         if self.limit is None:
             return "anneal towards a fixed weight, or check with --beta at the weight you intend"
-        return (
-            f"anneal to the beta you intend (the schedule's last value {self.beta:g}), or declare it with "
-            f"--beta {self.limit:.6g}"
-        )
+        return f"anneal to the beta you intend (the schedule's last value {self.beta:g}), or declare it with --beta {self.limit:.6g}"

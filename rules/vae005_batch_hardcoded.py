@@ -12,7 +12,7 @@ from vaelint.vocab import ConfirmNeed, Severity
 
 _ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "rdiv", "cat", "stack", "where", "maximum", "minimum"}
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -36,7 +36,7 @@ def loss_function(recon, x, mu, logvar):
     rec = F.binary_cross_entropy(recon, x.view(x.size(0), -1), reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return (rec + kl) / {NORM}  # <- norm
-'''
+"""
 
 
 def _model(flat="x.view(x.size(0), -1)", noise="torch.randn_like(mu)", norm="x.size(0)") -> str:
@@ -77,10 +77,22 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         Example(_model(flat="x.view(-1, 64)"), inputs=("8x64",)),
         Example(_model(norm="len(x)"), inputs=("8x64",)),
         # a 4 x 4 matrix is no batch, even with a batch of 4
-        Example(_model(flat="x.view(x.size(0), -1) @ torch.eye(64, device=x.device)[:, :64]", noise="torch.randn_like(mu) @ torch.eye(4, device=mu.device)"), inputs=("4x64",)),
+        Example(
+            _model(
+                flat="x.view(x.size(0), -1) @ torch.eye(64, device=x.device)[:, :64]",
+                noise="torch.randn_like(mu) @ torch.eye(4, device=mu.device)",
+            ),
+            inputs=("4x64",),
+        ),
     ]
     INVALID = [
-        Example(_model(noise="torch.randn(8, self.latent)"), inputs=("8x64",), at="noise", message="randn", fixed=_model(noise="torch.randn_like(mu)")),
+        Example(
+            _model(noise="torch.randn(8, self.latent)"),
+            inputs=("8x64",),
+            at="noise",
+            message="randn",
+            fixed=_model(noise="torch.randn_like(mu)"),
+        ),
         Example(_model(flat="x.view(8, -1)"), inputs=("8x64",), at="view", message="view", fixed=_model(flat="x.view(x.size(0), -1)")),
         Example(_model(norm="8"), inputs=("8x64",), at="norm", message="divided by 8", fixed=_model(norm="x.size(0)"), unsafe=True),
     ]
@@ -238,9 +250,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
             # forward at 2*B did not run: the pass stops at the first failure
             return None
         failure = doubled.failure
-        return failure is not None and failure.node is not None and (
-            failure.node is node or ctx.view.depends_on(failure.node, node)
-        )
+        return failure is not None and failure.node is not None and (failure.node is node or ctx.view.depends_on(failure.node, node))
 
 
 @dataclass
@@ -340,9 +350,10 @@ def _every_batch_is(ctx, n: int, node) -> bool:
     if not getattr(program, "full_batches", False) or getattr(program, "configured_batch", None) != n:
         return False
     loc = loc_of(node)
-    note = (f"the loss is divided by the batch size written down ({n}{f' at {loc.where()}' if loc else ''}): right for "
-            f"every batch, as its DataLoader drops the last incomplete one (drop_last=True); a loader without it breaks that")
+    note = (
+        f"the loss is divided by the batch size written down ({n}{f' at {loc.where()}' if loc else ''}): right for "
+        f"every batch, as its DataLoader drops the last incomplete one (drop_last=True); a loader without it breaks that"
+    )
     if note not in ctx.notes:
         ctx.notes.append(note)
     return True
-

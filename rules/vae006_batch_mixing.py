@@ -13,7 +13,7 @@ from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -31,7 +31,7 @@ class VAE(nn.Module):
         mu, logvar = self.fc(h).chunk(2, dim=1)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return self.dec(z), mu, logvar
-'''
+"""
 
 
 def _model(flatten: str, features: int) -> str:
@@ -90,12 +90,20 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
     ]
     INVALID = [
         Example(
-            _model("h.view(-1, 256)", 256), inputs=("4x1x16x16",), at="finding", message="4*B x 256",
-            fixed=_model("h.view(h.size(0), -1)", 1024), unsafe=True,
+            _model("h.view(-1, 256)", 256),
+            inputs=("4x1x16x16",),
+            at="finding",
+            message="4*B x 256",
+            fixed=_model("h.view(h.size(0), -1)", 1024),
+            unsafe=True,
         ),
         Example(
-            _model("h.reshape(-1, 512)", 512), inputs=("4x1x16x16",), at="finding",
-            message="B x 16 x 8 x 8 (4 x 16 x 8 x 8) into 2*B x 512", fixed=_model("h.reshape(h.size(0), -1)", 1024), unsafe=True,
+            _model("h.reshape(-1, 512)", 512),
+            inputs=("4x1x16x16",),
+            at="finding",
+            message="B x 16 x 8 x 8 (4 x 16 x 8 x 8) into 2*B x 512",
+            fixed=_model("h.reshape(h.size(0), -1)", 1024),
+            unsafe=True,
         ),
         # the same lookup with the channels left first (a VQ-VAE tutorial's): rows of 16 values along W
         Example(_model("h.reshape(-1, 16)", 16), inputs=("4x1x16x16",), at="finding", message="not along its 16 channels"),
@@ -110,8 +118,13 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         mixing, _why = ctx.reading("batch_mixing", batch_mixing, Mixing)
         if mixing is not None:
             seen = MixingSeen(
-                ctx.view.op(mixing.node), ctx.shape_text(mixing.source) if mixing.source is not None else "?",
-                ctx.shape_text(mixing.node), tuple(mixing.moved), mixing.owned, mixing.target, ctx.batch,
+                ctx.view.op(mixing.node),
+                ctx.shape_text(mixing.source) if mixing.source is not None else "?",
+                ctx.shape_text(mixing.node),
+                tuple(mixing.moved),
+                mixing.owned,
+                mixing.target,
+                ctx.batch,
                 mixing.source is not None and _batch_axis(ctx, mixing.source) not in (None, 0),
                 _implicit_dim(ctx, mixing.node),
                 f"self.{str(mixing.node.target).removeprefix('model.')}" if mixing.node.op == "call_module" else "",
@@ -138,12 +151,22 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
             # B x C x H x W -> (H*W*B) x C: rows of C values that run along W, not along the
             # channels (a vector quantiser's lookup written without moving the channels last)
             channels_first = (
-                len(before.sizes) >= 3 and len(after.sizes) == 2 and after.sizes[1] == before.sizes[1]
-                and a0.const == 0 and a0.coef == math.prod(before.sizes[2:])
+                len(before.sizes) >= 3
+                and len(after.sizes) == 2
+                and after.sizes[1] == before.sizes[1]
+                and a0.const == 0
+                and a0.coef == math.prod(before.sizes[2:])
             )
-            seen = BatchDimSplit(ctx.view.op(node), ctx.shape_text(src), ctx.shape_text(node), a0.text(), a0.coef,
-                                 math.prod(before.sizes[1:]), before.sizes[1] if channels_first else 0,
-                                 " x ".join(str(n) for n in before.sizes[2:]) if channels_first else "")
+            seen = BatchDimSplit(
+                ctx.view.op(node),
+                ctx.shape_text(src),
+                ctx.shape_text(node),
+                a0.text(),
+                a0.coef,
+                math.prod(before.sizes[1:]),
+                before.sizes[1] if channels_first else 0,
+                " x ".join(str(n) for n in before.sizes[2:]) if channels_first else "",
+            )
             yield self.report(seen, loc_of(node), node=node)
 
     def autofix(self, finding, ctx):
@@ -253,8 +276,12 @@ class MixingSeen(Observed):
 
 
 # the op (as a function and as a module) -> (its module, its function)
-_SOFTMAXES = {"softmax": ("Softmax", "softmax"), "log_softmax": ("LogSoftmax", "log_softmax"),
-              "logsoftmax": ("LogSoftmax", "log_softmax"), "softmin": ("Softmin", "softmin")}
+_SOFTMAXES = {
+    "softmax": ("Softmax", "softmax"),
+    "log_softmax": ("LogSoftmax", "log_softmax"),
+    "logsoftmax": ("LogSoftmax", "log_softmax"),
+    "softmin": ("Softmin", "softmin"),
+}
 
 
 def _implicit_dim(ctx, node) -> bool:
@@ -269,14 +296,47 @@ def _implicit_dim(ctx, node) -> bool:
 
 # ops that treat each row on its own: folding samples into rows and back is harmless around them
 _ROW_WISE = {
-    "linear", "relu", "leaky_relu", "gelu", "silu", "elu", "tanh", "sigmoid", "softmax", "log_softmax",
-    "logsoftmax", "softmin", "gumbel_softmax", "dropout", "layer_norm", "layernorm", "exp", "log", "neg", "add", "sub", "mul", "div",
-    "pow", "clamp", "abs", "contiguous", "float", "to",
+    "linear",
+    "relu",
+    "leaky_relu",
+    "gelu",
+    "silu",
+    "elu",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "log_softmax",
+    "logsoftmax",
+    "softmin",
+    "gumbel_softmax",
+    "dropout",
+    "layer_norm",
+    "layernorm",
+    "exp",
+    "log",
+    "neg",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "clamp",
+    "abs",
+    "contiguous",
+    "float",
+    "to",
     # a token's embedding; a recurrent layer run over each row (its input, or its initial state
     # one row per sequence), and the output it hands back in a tuple: a hierarchical decoder
     # folds its bars into the batch and back (MusicVAE). A recurrent layer that reads the rows
     # as time steps mixes them: the runtime check below sees that, since no shape is flagged
-    "embedding", "lstm", "gru", "rnn", "getitem", "unsqueeze", "squeeze", "zeros_like",
+    "embedding",
+    "lstm",
+    "gru",
+    "rnn",
+    "getitem",
+    "unsqueeze",
+    "squeeze",
+    "zeros_like",
 }
 
 
@@ -393,7 +453,4 @@ class BatchDimSplit(Observed):
                 f"for one row per position with its {self.channels} channels, move the channels last first: "
                 f"x.permute(0, 2, 3, 1).reshape(-1, {self.channels}); for one row per sample, x.flatten(1)"
             )
-        return (
-            "keep the batch dim: x.view(x.size(0), -1) or x.flatten(1), and size the next layer "
-            f"for {self.features} features"
-        )
+        return f"keep the batch dim: x.view(x.size(0), -1) or x.flatten(1), and size the next layer for {self.features} features"

@@ -11,7 +11,7 @@ from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, why_no_kl_read
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 
 
@@ -31,7 +31,7 @@ def loss_function(recon, x, mu, logvar):
     rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
     kl = {KL}  # <- finding
     return rec + kl
-'''
+"""
 
 
 def _model(kl: str) -> str:
@@ -43,7 +43,7 @@ _AGAINST_S = "{c} * torch.sum(1 + logvar - (mu.pow(2) + logvar.exp()) / 0.01 + 4
 
 
 # a std by softplus (no log-variance to read): the KL is read in the sampler's own std
-_SOFTPLUS = '''import torch
+_SOFTPLUS = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -66,7 +66,7 @@ def loss_function(recon, x, mu, s):
     std = F.softplus(s) + 1e-4
     kl = {KL}  # <- finding
     return rec + kl
-'''
+"""
 
 
 class KLFormula(Rule):
@@ -114,25 +114,45 @@ term.
     ]
     INVALID = [
         Example(
-            _model("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), at="finding", message="subtracted",
+            _model("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
+            inputs=("6x20",),
+            at="finding",
+            message="subtracted",
             fixed=_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
         ),
         Example(
-            _model("-torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",), at="finding", message="missing 1/2",
+            _model("-torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
+            inputs=("6x20",),
+            at="finding",
+            message="missing 1/2",
             fixed=_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
         ),
         Example(_model("-0.5 * torch.sum(1 + logvar - logvar.exp())"), inputs=("6x20",), at="finding", message="not the Gaussian KL"),
         # against N(0, 0.1^2 I) too, the 1/2 is the formula's own
-        Example(_model(_AGAINST_S.format(c="-1")), inputs=("6x20",), at="finding", message="missing 1/2",
-                fixed=_model(_AGAINST_S.format(c="-0.5"))),
-        Example(fill(_SOFTPLUS, kl="-0.5 * torch.sum(1 + s - mu.pow(2) - s.exp())"), inputs=("6x20",), at="finding",
-                message="not the Gaussian KL of the mean and std the sampler uses"),
+        Example(
+            _model(_AGAINST_S.format(c="-1")),
+            inputs=("6x20",),
+            at="finding",
+            message="missing 1/2",
+            fixed=_model(_AGAINST_S.format(c="-0.5")),
+        ),
+        Example(
+            fill(_SOFTPLUS, kl="-0.5 * torch.sum(1 + s - mu.pow(2) - s.exp())"),
+            inputs=("6x20",),
+            at="finding",
+            message="not the Gaussian KL of the mean and std the sampler uses",
+        ),
         # uniform noise (torch.rand_like where randn_like was meant): no Gaussian sample
         Example(
-            _model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())").replace("  # <- finding", "").replace(
+            _model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())")
+            .replace("  # <- finding", "")
+            .replace(
                 "z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)",
-                "z = mu + torch.rand_like(mu) * torch.exp(0.5 * logvar)  # <- noise"),
-            inputs=("6x20",), at="noise", message="uniform on [0, 1)",
+                "z = mu + torch.rand_like(mu) * torch.exp(0.5 * logvar)  # <- noise",
+            ),
+            inputs=("6x20",),
+            at="noise",
+            message="uniform on [0, 1)",
         ),
     ]
 
@@ -164,7 +184,8 @@ term.
             where = f" at {loc.where()}" if loc else ""
             ctx.notes.append(
                 f"the KL term{where} is the Gaussian KL plus a constant (the - 1 of each latent dim is left out): "
-                "training is the same, but the value it reports is off by that constant (1/2 per latent dim and sample)")
+                "training is the same, but the value it reports is off by that constant (1/2 per latent dim and sample)"
+            )
         if reading.kl is None:
             yield self.report(FormulaSeen("not_gaussian"), loc, node=reading.node)
             return
@@ -266,7 +287,7 @@ def sampler_scale(ctx, layer, run=None) -> float | None:
     big = spread.abs() > 1e-6
     if int(big.sum()) < 4:
         return None
-    ratio = ((z - mu)[big] / spread[big])
+    ratio = (z - mu)[big] / spread[big]
     c = float(ratio.median())
     return c if torch.allclose(ratio, torch.full_like(ratio, c), rtol=1e-3, atol=1e-6) else None
 
@@ -310,8 +331,10 @@ class FormulaSeen(Observed):
                 "subtracted, so minimising the loss pushes the posterior away from the prior."
             )
         if self.weight and not math.isclose(self.weight, 1.0, rel_tol=1e-3):
-            return (f"the KL term is twice the Gaussian KL (a missing 1/2), and weighted by {self.weight:g}: "
-                    f"beta_eff = 2 * {self.weight:g} = {2 * self.weight:g}, not the {self.weight:g} the weight says.")
+            return (
+                f"the KL term is twice the Gaussian KL (a missing 1/2), and weighted by {self.weight:g}: "
+                f"beta_eff = 2 * {self.weight:g} = {2 * self.weight:g}, not the {self.weight:g} the weight says."
+            )
         return "the KL term is twice the Gaussian KL (a missing 1/2): beta_eff = 2."
 
     def fix(self) -> str:

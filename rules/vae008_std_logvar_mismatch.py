@@ -9,7 +9,7 @@ from vaelint.facts.klcheck import READINGS, kl_reading, why_no_kl_reading
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 
 
@@ -30,7 +30,7 @@ def loss_function(recon, x, mu, logvar):
     rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
     kl = {KL}  # <- finding
     return rec + kl
-'''
+"""
 
 _LOGVAR_KL = "-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
 

@@ -10,7 +10,7 @@ from vaelint.frames import call_site
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import ConfirmNeed, Need, Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -33,7 +33,7 @@ def loss_function(recon, x, mu, logvar):
     rec = F.binary_cross_entropy(recon, x, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return rec + kl
-'''
+"""
 
 
 def _model(decoder_input: str) -> str:
@@ -41,7 +41,7 @@ def _model(decoder_input: str) -> str:
 
 
 # VaDE's loss: a second draw from the same posterior, for the clusters' responsibilities
-_TWO_DRAWS = '''import torch
+_TWO_DRAWS = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -65,7 +65,7 @@ def loss_function(recon, x, mu, logvar, gamma):
     rec = F.binary_cross_entropy(recon, x, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return rec + kl + (gamma * gamma.log()).sum()
-'''
+"""
 
 
 class NoiseBypassed(Rule):
@@ -122,18 +122,12 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         if view.depends_through(recon, r.noise, blocked):
             return
         if view.depends_on(recon, r.noise):
-            cut = next(
-                n for n in ctx.nodes_by_op()
-                if view.op(n) in blocked and view.depends_on(n, r.noise) and view.depends_on(recon, n)
-            )
+            cut = next(n for n in ctx.nodes_by_op() if view.op(n) in blocked and view.depends_on(n, r.noise) and view.depends_on(recon, n))
             how = f"the sample is cut from the graph by {view.op(cut)}"
             loc = loc_of(cut)
             node = cut
         else:
-            entry = next(
-                (n for n in ctx.nodes_by_op() if r.mu in n.all_input_nodes and view.depends_on(recon, n) and n is not r.z),
-                None,
-            )
+            entry = next((n for n in ctx.nodes_by_op() if r.mu in n.all_input_nodes and view.depends_on(recon, n) and n is not r.z), None)
             how = f"the decoder is fed the mean, {ctx.shape_text(r.mu)}, instead of the sample z"
             target = entry if entry is not None else recon
             # the line in forward that hands mu to the decoder, not the decoder's first op

@@ -10,7 +10,7 @@ from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import ErrorKind, Need, Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -31,7 +31,7 @@ def loss_function(recon, x, mu, logvar):
     rec = {REC}  # <- finding
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return rec + kl
-'''
+"""
 
 
 def _model(out: str, rec: str) -> str:
@@ -78,18 +78,25 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
     ]
     INVALID = [
         Example(
-            _model("self.dec(z)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",), at="finding",
-            message="not bounded", fixed=_model("self.dec(z)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'),
+            _model("self.dec(z)", 'F.binary_cross_entropy(recon, x, reduction="sum")'),
+            inputs=("6x20",),
+            at="finding",
+            message="not bounded",
+            fixed=_model("self.dec(z)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'),
         ),
         Example(
-            _model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",),
-            at="finding", message="sigmoid twice",
+            _model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'),
+            inputs=("6x20",),
+            at="finding",
+            message="sigmoid twice",
             fixed=_model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy(recon, x, reduction="sum")'),
         ),
         # the decoder's sigmoid a module at the end of its Sequential, the loss a module too
         Example(
-            _model("nn.Sequential(self.dec, nn.Sigmoid())(z)", 'nn.BCEWithLogitsLoss(reduction="sum")(recon, x)'), inputs=("6x20",),
-            at="finding", message="sigmoid twice",
+            _model("nn.Sequential(self.dec, nn.Sigmoid())(z)", 'nn.BCEWithLogitsLoss(reduction="sum")(recon, x)'),
+            inputs=("6x20",),
+            at="finding",
+            message="sigmoid twice",
             fixed=_model("nn.Sequential(self.dec, nn.Sigmoid())(z)", 'nn.BCELoss(reduction="sum")(recon, x)'),
         ),
     ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import Need, Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -33,7 +33,7 @@ def loss_function(recon, x, mu, logvar):
     rec = F.binary_cross_entropy(recon, x, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return rec + kl
-'''
+"""
 
 
 def _model(extra: str) -> str:
@@ -151,7 +151,4 @@ class DeadModule(Observed):
     def fix(self) -> str:
         if self.in_graph:
             return f"use {self.name}'s output in the loss (the auxiliary term it was meant for), or remove it"
-        return (
-            f"wire {self.name} into forward, or remove it (freeze it with requires_grad_(False) if it is "
-            "trained elsewhere)"
-        )
+        return f"wire {self.name} into forward, or remove it (freeze it with requires_grad_(False) if it is trained elsewhere)"

@@ -18,7 +18,7 @@ from vaelint.frontends.sourcefacts import guarded_move, guarded_move_into, names
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ErrorKind, Need, Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 
 
@@ -34,7 +34,7 @@ class VAE(nn.Module):
         eps = {NOISE}  # <- noise
         z = mu + eps * torch.exp(0.5 * logvar)  # <- sample
         return torch.sigmoid(self.dec(z)), mu, logvar
-'''
+"""
 
 
 def _model(noise: str) -> str:
@@ -42,7 +42,7 @@ def _model(noise: str) -> str:
 
 
 # JointVAE's way: a flag set when the model is built, the move under it
-_FLAGGED = '''import torch
+_FLAGGED = """import torch
 import torch.nn as nn
 
 
@@ -61,12 +61,12 @@ class VAE(nn.Module):
             {MOVED} = {MOVED}.cuda()
         z = mu + std * eps  # <- sample
         return torch.sigmoid(self.dec(z)), mu, logvar
-'''
+"""
 
 
 # the 2017 way (vampprior, sylvester flows): the device chosen once when the model is built, from
 # a flag a GPU machine sets; on this machine the flag and the choice are the CPU's
-_CHOSEN = '''import argparse
+_CHOSEN = """import argparse
 
 import torch
 import torch.nn as nn
@@ -86,7 +86,7 @@ class VAE(nn.Module):
         {NOISE}  # <- noise
         z = mu + std * eps  # <- sample
         return torch.sigmoid(self.dec(z)), mu, logvar
-'''
+"""
 _BY_FLAG = """if self.args.cuda:
             eps = torch.cuda.FloatTensor(std.size()).normal_()
         else:
@@ -98,15 +98,53 @@ def _chosen(choice: str, noise: str = "eps = self.FloatTensor(std.size()).normal
 
 
 # ops through which a CPU tensor stays on the CPU
-_PASS_THROUGH = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "expand", "expand_as", "permute",
-                 "transpose", "contiguous", "float", "double", "half", "normal_", "uniform_", "getitem", "neg",
-                 "clone", "detach", "repeat", "t"}
+_PASS_THROUGH = {
+    "view",
+    "reshape",
+    "flatten",
+    "squeeze",
+    "unsqueeze",
+    "expand",
+    "expand_as",
+    "permute",
+    "transpose",
+    "contiguous",
+    "float",
+    "double",
+    "half",
+    "normal_",
+    "uniform_",
+    "getitem",
+    "neg",
+    "clone",
+    "detach",
+    "repeat",
+    "t",
+}
 # ops that move a tensor to where it belongs
 _MOVES = {"to", "cuda", "type_as", "to_device"}
 # ops that combine tensors and need them on one device
-_MEETS = ARITH_OPS | {"matmul", "linear", "cat", "stack", "addcmul", "where", "mse_loss", "binary_cross_entropy",
-                      "binary_cross_entropy_with_logits", "l1_loss", "bmm", "mm", "conv2d", "conv1d",
-                      "gru", "lstm", "rnn", "rnn_tanh", "embedding"}
+_MEETS = ARITH_OPS | {
+    "matmul",
+    "linear",
+    "cat",
+    "stack",
+    "addcmul",
+    "where",
+    "mse_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "l1_loss",
+    "bmm",
+    "mm",
+    "conv2d",
+    "conv1d",
+    "gru",
+    "lstm",
+    "rnn",
+    "rnn_tanh",
+    "embedding",
+}
 
 
 class DeviceMismatch(Rule):
@@ -165,17 +203,26 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
     ]
     INVALID = [
         Example(
-            _model("torch.randn(mu.size(0), self.latent)"), inputs=("6x20",), at="noise", message="randn",
+            _model("torch.randn(mu.size(0), self.latent)"),
+            inputs=("6x20",),
+            at="noise",
+            message="randn",
             fixed=_model("torch.randn(mu.size(0), self.latent, device=x.device)"),
         ),
         Example(_model("torch.randn_like(mu).cpu()"), inputs=("6x20",), at="noise", message="cpu", fixed=_model("torch.randn_like(mu)")),
         Example(
-            _model("torch.tensor([[1.0] * 4] * 6) * torch.randn_like(mu)"), inputs=("6x20",), at="noise", message="tensor",
+            _model("torch.tensor([[1.0] * 4] * 6) * torch.randn_like(mu)"),
+            inputs=("6x20",),
+            at="noise",
+            message="tensor",
             fixed=_model("torch.tensor([[1.0] * 4] * 6, device=x.device) * torch.randn_like(mu)"),
         ),
         # decoded by a layer whose weights are on the device
         Example(
-            _model("torch.randn_like(mu) + 0 * self.dec(torch.randn(6, 4)).sum()"), inputs=("6x20",), at="noise", message="linear",
+            _model("torch.randn_like(mu) + 0 * self.dec(torch.randn(6, 4)).sum()"),
+            inputs=("6x20",),
+            at="noise",
+            message="linear",
             fixed=_model("torch.randn_like(mu) + 0 * self.dec(torch.randn(6, 4, device=x.device)).sum()"),
         ),
         # a legacy constructor, outside torch's functions: seen on the simulated GPU
@@ -184,7 +231,10 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(_chosen("self.FloatTensor = torch.FloatTensor"), inputs=("6x20",), at="sample", message="simulated GPU"),
         # the flag moves another tensor: the noise stays on the CPU whatever it says
         Example(
-            fill(_FLAGGED, moved="std"), inputs=("6x20",), at="noise", message="zeros",
+            fill(_FLAGGED, moved="std"),
+            inputs=("6x20",),
+            at="noise",
+            message="zeros",
             fixed=fill(_FLAGGED, moved="std").replace("torch.zeros(std.size())", "torch.zeros(std.size(), device=std.device)"),
         ),
     ]
@@ -194,8 +244,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         if not static and not ctx.loose_constants():
             return  # nothing made on a fixed device: no simulated run needed
         sim = simulated_run(ctx)
-        meetings = [m for m in sim.meetings
-                    if not _in_step_code(ctx, m) and not _moved_under_a_flag(ctx, m) and not _made_with_the_model(ctx, m)]
+        meetings = [
+            m for m in sim.meetings if not _in_step_code(ctx, m) and not _moved_under_a_flag(ctx, m) and not _made_with_the_model(ctx, m)
+        ]
         if sim.error is not None:
             if _is_mismatch(sim.error):
                 yield from static  # the simulated run failed on the mismatch itself
@@ -204,12 +255,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                 # a candidate the run never reached may be guarded (if mu.is_cuda: eps = eps.cuda()):
                 # undecided, so not checked, never a finding
                 raise SkipRule(
-                    f"the model did not run to its end on a simulated GPU ({sim.error}), so where its "
-                    "tensors meet on a GPU is not known"
+                    f"the model did not run to its end on a simulated GPU ({sim.error}), so where its tensors meet on a GPU is not known"
                 )
-            ctx.notes.append(
-                f"VAE012 checked the model on a simulated GPU up to where that run stopped ({sim.error})"
-            )
+            ctx.notes.append(f"VAE012 checked the model on a simulated GPU up to where that run stopped ({sim.error})")
         else:
             ctx.notes.append("VAE012 ran the model on a simulated CUDA device (no GPU needed)")
         places, emitted = set(), set()
@@ -233,11 +281,15 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         if meeting.made is not None:
             made = f"{meeting.made_by}() at {meeting.made.where()} makes a tensor of shape {shape} on the CPU"
         elif meeting.held:
-            made = (f"the model's attribute {meeting.held}, a tensor of shape {shape} that is neither a parameter "
-                    "nor a buffer (so model.to(device) does not move it), is on the CPU")
+            made = (
+                f"the model's attribute {meeting.held}, a tensor of shape {shape} that is neither a parameter "
+                "nor a buffer (so model.to(device) does not move it), is on the CPU"
+            )
         else:
-            made = (f"a tensor of shape {shape} is on the CPU (made in the setup and never moved to the device, or "
-                    "by a legacy constructor: torch.FloatTensor(...), torch.Tensor(...), Variable(...))")
+            made = (
+                f"a tensor of shape {shape} is on the CPU (made in the setup and never moved to the device, or "
+                "by a legacy constructor: torch.FloatTensor(...), torch.Tensor(...), Variable(...))"
+            )
         where = f" at {meeting.loc.where()}" if meeting.loc else ""
         op = "attribute" if meeting.made is None and meeting.held else meeting.made_by or "tensor"
         seen = CpuTensorSeen(made, f"the model's GPU tensors in {meeting.op}{where}", op, True)
@@ -407,8 +459,16 @@ def _made_with_the_model(ctx, meeting) -> bool:
         named = {ast.unparse(k.value) for c in calls for k in c.keywords if k.arg == "device"}
         return named | {ast.unparse(c.args[0]) for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr == "to" and c.args}
 
-    model_moves = {ast.unparse(c.args[0]) for c in ast.walk(tree) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
-                   and c.func.attr == "to" and isinstance(c.func.value, ast.Name) and c.func.value.id == "self" and c.args}
+    model_moves = {
+        ast.unparse(c.args[0])
+        for c in ast.walk(tree)
+        if isinstance(c, ast.Call)
+        and isinstance(c.func, ast.Attribute)
+        and c.func.attr == "to"
+        and isinstance(c.func.value, ast.Name)
+        and c.func.value.id == "self"
+        and c.args
+    }
     for node in ast.walk(tree):
         if not isinstance(node, ast.Assign) or not any(
             isinstance(t, ast.Attribute) and t.attr == parts[0] and isinstance(t.value, ast.Name) and t.value.id == "self"
@@ -418,9 +478,11 @@ def _made_with_the_model(ctx, meeting) -> bool:
         devices = {d for d in moves(node.value) if not names_the_cpu(d)}
         if devices and devices <= model_moves:
             holder = meeting.held[: len(meeting.held) - len(".".join(parts))] + parts[0]
-            note = (f"VAE012: the model's attribute {holder} is made on the device its constructor is given "
-                    f"({', '.join(sorted(devices))}), and the constructor moves the model there itself: they stay "
-                    "together unless the model is moved again after it is built (make it a buffer to be safe)")
+            note = (
+                f"VAE012: the model's attribute {holder} is made on the device its constructor is given "
+                f"({', '.join(sorted(devices))}), and the constructor moves the model there itself: they stay "
+                "together unless the model is moved again after it is built (make it a buffer to be safe)"
+            )
             if note not in ctx.notes:
                 ctx.notes.append(note)
             return True
@@ -460,18 +522,17 @@ class CpuTensorSeen(Observed):
 
     def message(self) -> str:
         seen = " (seen on a simulated GPU)" if self.simulated else ""
-        return (
-            f"{self.made}; it meets {self.meets}, which fails on a GPU with 'Expected all tensors to be on "
-            f"the same device'{seen}."
-        )
+        return f"{self.made}; it meets {self.meets}, which fails on a GPU with 'Expected all tensors to be on the same device'{seen}."
 
     def fix(self) -> str:
         if self.op == "cpu":
             return "keep the tensor on its device: drop .cpu() (or move the result back with .to(x.device))"
         if self.op == "attribute":
-            return ("register it with the module so that model.to(device) moves it: self.register_buffer('prior_loc', "
-                    "torch.zeros(z_dim)), and build what holds it from the buffers in forward (Normal(self.prior_loc, "
-                    "self.prior_scale)); or make it there from the input: torch.zeros_like(mu)")
+            return (
+                "register it with the module so that model.to(device) moves it: self.register_buffer('prior_loc', "
+                "torch.zeros(z_dim)), and build what holds it from the buffers in forward (Normal(self.prior_loc, "
+                "self.prior_scale)); or make it there from the input: torch.zeros_like(mu)"
+            )
         if self.op.startswith("rand") or self.op in ("normal", "empty"):
             return "draw it where the model is: torch.randn_like(std), or pass device=std.device"
         return "create it where the model is: torch.zeros_like(x) / x.new_zeros(...), or pass device=x.device"

@@ -39,7 +39,7 @@ def is_shape_error(error: BaseException) -> bool:
     return kind_of(error) is ErrorKind.SHAPE
 
 
-_TEMPLATE = '''import torch
+_TEMPLATE = """import torch
 import torch.nn as nn
 
 
@@ -54,7 +54,7 @@ class VAE(nn.Module):
         mu, logvar = self.enc(x.view(x.size(0), -1)).chunk(2, dim=-1)  # <- finding
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return torch.sigmoid(self.dec(z)), mu, logvar
-'''
+"""
 _MLP = fill(_TEMPLATE, size=28, flat="image_size * image_size")
 
 
@@ -96,12 +96,7 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
     ]
     INVALID = [
         Example(_MLP, inputs=("4x1x32x32",), at="finding", message="B x 1024"),
-        Example(
-            fill(_TEMPLATE, size=32, flat="28 * 28"),
-            inputs=("4x1x32x32",),
-            at="finding",
-            message="self.flat = 28 * 28",
-        ),
+        Example(fill(_TEMPLATE, size=32, flat="28 * 28"), inputs=("4x1x32x32",), at="finding", message="self.flat = 28 * 28"),
     ]
 
     def check(self, ctx):
@@ -121,16 +116,26 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
             cls = type(module).__name__
             name = ctx.module_name(module) or op
             state = cls in ("LSTM", "GRU", "RNN") and ("hx" in detail or "hidden" in detail.lower())
-            seen = OpCannotTake(f"{name} ({cls}{_layer_sizes(module)})", shown,
-                                "" if state else self._size_origin(ctx, module, cls) or "", detail,
-                                _STATE_FIX.format(cls=cls) if state else self._fix_for(cls))
+            seen = OpCannotTake(
+                f"{name} ({cls}{_layer_sizes(module)})",
+                shown,
+                "" if state else self._size_origin(ctx, module, cls) or "",
+                detail,
+                _STATE_FIX.format(cls=cls) if state else self._fix_for(cls),
+            )
         elif op == "view" and "stride" in detail:
             # the sizes agree; the memory layout does not (a view after permute/transpose/expand)
-            seen = OpCannotTake("view", shown, ": the tensor is not contiguous in memory", detail,
-                                "use .reshape(...) instead of .view(...), or call .contiguous() before .view(...)")
+            seen = OpCannotTake(
+                "view",
+                shown,
+                ": the tensor is not contiguous in memory",
+                detail,
+                "use .reshape(...) instead of .view(...), or call .contiguous() before .view(...)",
+            )
         else:
-            seen = OpCannotTake(op, shown, "", detail,
-                                "make the sizes agree: derive them from the tensor (x.size(0), -1) rather than writing them down.")
+            seen = OpCannotTake(
+                op, shown, "", detail, "make the sizes agree: derive them from the tensor (x.size(0), -1) rather than writing them down."
+            )
         yield self.report(seen, failure.loc, node=node)
 
     def explains(self, failure, ctx):

@@ -8,7 +8,7 @@ from vaelint.contracts.check import ContractFacts, Violation, check_calls, concr
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ConfirmNeed, Severity
 
-_MODEL = '''import torch
+_MODEL = """import torch
 import torch.nn as nn
 from jaxtyping import Float
 from torch import Tensor
@@ -32,17 +32,14 @@ class VAE(nn.Module):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         {DECODE_CALL}
         return self.decode(z), mu, logvar
-'''
+"""
 
 
 def _model(dec_in="latent_dim", decode_arg='Float[Tensor, "batch latent"]', decode_call="pass") -> str:
     return fill(_MODEL, dec_in=dec_in, decode_arg=decode_arg, decode_call=decode_call)
 
 
-_CONDITIONED = dict(
-    dec_in="latent_dim + 10",
-    decode_call="z = torch.cat([z, z.new_zeros(z.size(0), 10)], dim=1)",
-)
+_CONDITIONED = dict(dec_in="latent_dim + 10", decode_call="z = torch.cat([z, z.new_zeros(z.size(0), 10)], dim=1)")
 
 
 @dataclass
@@ -123,20 +120,32 @@ wrong shape. ``vaelint annotate`` writes annotations from the solved shapes.
     ]
     INVALID = [
         Example(
-            _model(**_CONDITIONED), at="finding", message="latent is 18 here",
-            fixed=_model(**_CONDITIONED, decode_arg='Float[Tensor, "batch 18"]'), unsafe=True,
+            _model(**_CONDITIONED),
+            at="finding",
+            message="latent is 18 here",
+            fixed=_model(**_CONDITIONED, decode_arg='Float[Tensor, "batch 18"]'),
+            unsafe=True,
         ),
         Example(
-            _model(decode_arg='Float[Tensor, "batch 16"]'), at="finding", message="dim 1 is 8",
-            fixed=_model(decode_arg='Float[Tensor, "batch 8"]'), unsafe=True,
+            _model(decode_arg='Float[Tensor, "batch 16"]'),
+            at="finding",
+            message="dim 1 is 8",
+            fixed=_model(decode_arg='Float[Tensor, "batch 8"]'),
+            unsafe=True,
         ),
         Example(
-            _model(decode_arg='Float[Tensor, "batch"]'), at="finding", message="2 dims",
-            fixed=_model(decode_arg='Float[Tensor, "batch 8"]'), unsafe=True,
+            _model(decode_arg='Float[Tensor, "batch"]'),
+            at="finding",
+            message="2 dims",
+            fixed=_model(decode_arg='Float[Tensor, "batch 8"]'),
+            unsafe=True,
         ),
         Example(
-            _model(decode_arg='Int[Tensor, "batch latent"]').replace("import Float", "import Float, Int"), at="finding",
-            message="float32", fixed=_model().replace("import Float", "import Float, Int"), unsafe=True,
+            _model(decode_arg='Int[Tensor, "batch latent"]').replace("import Float", "import Float, Int"),
+            at="finding",
+            message="float32",
+            fixed=_model().replace("import Float", "import Float, Int"),
+            unsafe=True,
         ),
     ]
 
@@ -229,19 +238,20 @@ def _observe(v: Violation, ctx) -> ContractBreak:
         problem = f"dim {axis} is {size}, the annotation fixes it at {v.detail}"
     elif v.kind == "name":
         e = v.earlier
-        problem = f"dim {axis} is {size}, but {e.name} is {e.size}, bound at {e.where}" if e.where != value else f"dim {axis} is {size}, but {e.name} is {e.size} in the same value"
+        problem = (
+            f"dim {axis} is {size}, but {e.name} is {e.size}, bound at {e.where}"
+            if e.where != value
+            else f"dim {axis} is {size}, but {e.name} is {e.size} in the same value"
+        )
     elif v.kind == "expression":
         problem = f"dim {axis} is {size}, but {v.detail}"
     elif v.kind == "variadic":
         e = v.earlier
-        problem = f"its *{e.name} dims are {fact.sizes[axis:len(fact.sizes) - (len(v.spec.dims) - axis - 1)]}, but *{e.name} is {e.size}, bound at {e.where}"
+        problem = f"its *{e.name} dims are {fact.sizes[axis : len(fact.sizes) - (len(v.spec.dims) - axis - 1)]}, but *{e.name} is {e.size}, bound at {e.where}"
     elif v.kind == "across":
         e = v.earlier
         other = ctx.shape_text(e.node, named=False) if e.node is not None else str(e.size)
-        problem = (
-            f"{e.name} is {size} here, but {e.size} at {e.where} ({other}); the model's functions "
-            f"name one size {e.name}"
-        )
+        problem = f"{e.name} is {size} here, but {e.size} at {e.where} ({other}); the model's functions name one size {e.name}"
     else:
         problem = f"it is {v.detail}, not a tensor"
     bound = bound_text(v.bound, _render) if v.kind != "across" else ""
@@ -274,7 +284,9 @@ def _suggest(v: Violation) -> str:
             dims.append(own)
         elif fact.dims is not None and fact.dims[axis].batch_dependent:
             same = [n for n, b in v.bound.items() if b.dim == fact.dims[axis]]
-            dims.append(same[0] if same else "batch" if "batch" not in v.bound and fact.dims[axis].coef == 1 and not fact.dims[axis].const else "_")
+            dims.append(
+                same[0] if same else "batch" if "batch" not in v.bound and fact.dims[axis].coef == 1 and not fact.dims[axis].const else "_"
+            )
         elif size in by_size:
             dims.append(by_size[size])
         else:

@@ -64,8 +64,7 @@ def run(case: Case) -> tuple[bool, str, int]:
                 subprocess.run(case.between, shell=True, cwd=folder, check=True)
             try:
                 out = subprocess.run(
-                    [sys.executable, "-m", "vaelint", *case.argv], cwd=folder, env=env,
-                    capture_output=True, text=True, timeout=180,
+                    [sys.executable, "-m", "vaelint", *case.argv], cwd=folder, env=env, capture_output=True, text=True, timeout=180
                 )
             except subprocess.TimeoutExpired:
                 return False, "vaelint itself did not end within 180 s", -1
@@ -119,7 +118,8 @@ def _report(case: Case, out, folder: str):
             return False, f"the JSON report says {statuses}, not {wanted}"
     results = data.get("results", []) if fmt == "json" else []
     said = "; ".join(
-        f"{r['status']}: " + (f"{r['error']['kind']}: {r['error']['message']}" if r["error"] else ", ".join(f["code"] for f in r["findings"]) or "-")
+        f"{r['status']}: "
+        + (f"{r['error']['kind']}: {r['error']['message']}" if r["error"] else ", ".join(f["code"] for f in r["findings"]) or "-")
         for r in results
     )
     return True, said[:160]
@@ -139,7 +139,9 @@ def main(argv: list[str]) -> int:
     for i, case in enumerate(cases, 1):
         ok, said, code = run(case)
         failed += not ok
-        print(f"| {i} | {case.id} | {case.kind} | {case.expect} | {code} | {'ok' if ok else 'FAIL'} | {said.replace('|', '/')} |", flush=True)
+        print(
+            f"| {i} | {case.id} | {case.kind} | {case.expect} | {code} | {'ok' if ok else 'FAIL'} | {said.replace('|', '/')} |", flush=True
+        )
     print(f"\n{len(cases) - failed} of {len(cases)} cases hold; {failed} fail.")
     return 1 if failed else 0
 

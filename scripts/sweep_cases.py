@@ -110,10 +110,9 @@ def _cli(Case) -> list:
         ("a-model-not-a-module", ["check", "vae.py:loss_function", "--input", "4x784", "--format", "json"], m),
     ]
     files = {**m, "utils.py": "def helper():\n    return 1\n", "notes.txt": "hello\n", "somedir/.keep": ""}
-    return (
-        [Case(f"cli-{i}", "cli", argv, "usage", files) for i, argv in usage]
-        + [Case(f"cli-{i}", "cli", argv, "error", f) for i, argv, f in errors]
-    )
+    return [Case(f"cli-{i}", "cli", argv, "usage", files) for i, argv in usage] + [
+        Case(f"cli-{i}", "cli", argv, "error", f) for i, argv, f in errors
+    ]
 
 
 def _files(Case) -> list:
@@ -134,11 +133,30 @@ def _files(Case) -> list:
         Case("file-notebook-empty-object", "file", ["check", "nb.ipynb:VAE", *j], "error", {"nb.ipynb": "{}"}),
         Case("file-utilities-only", "file", ["check", "utils.py"], "quiet", {"utils.py": "def helper():\n    return 1\n"}),
         Case("file-two-models-unconfigured", "file", ["check", "vae.py", "conv.py"], "usage", {"vae.py": CLEAN, "conv.py": CONV}),
-        Case("file-pyproject-not-toml", "file", ["check", "vae.py:VAE", *j], "usage", {"vae.py": CLEAN, "pyproject.toml": "[tool.vaelint\n"}),
-        Case("file-pyproject-unknown-key", "file", ["check", "vae.py:VAE", *j], "usage", {"vae.py": CLEAN, "pyproject.toml": "[tool.vaelint]\nbogus = 1\n"}),
-        Case("file-pyproject-target-not-a-table", "file", ["check"], "usage", {"vae.py": CLEAN, "pyproject.toml": "[tool.vaelint]\ntargets = 3\n"}),
-        Case("file-pyproject-target-bad-input", "file", ["check"], "usage",
-             {"vae.py": CLEAN, "pyproject.toml": '[[tool.vaelint.targets]]\ntarget = "vae.py:VAE"\ninput = ["0x784"]\n'}),
+        Case(
+            "file-pyproject-not-toml", "file", ["check", "vae.py:VAE", *j], "usage", {"vae.py": CLEAN, "pyproject.toml": "[tool.vaelint\n"}
+        ),
+        Case(
+            "file-pyproject-unknown-key",
+            "file",
+            ["check", "vae.py:VAE", *j],
+            "usage",
+            {"vae.py": CLEAN, "pyproject.toml": "[tool.vaelint]\nbogus = 1\n"},
+        ),
+        Case(
+            "file-pyproject-target-not-a-table",
+            "file",
+            ["check"],
+            "usage",
+            {"vae.py": CLEAN, "pyproject.toml": "[tool.vaelint]\ntargets = 3\n"},
+        ),
+        Case(
+            "file-pyproject-target-bad-input",
+            "file",
+            ["check"],
+            "usage",
+            {"vae.py": CLEAN, "pyproject.toml": '[[tool.vaelint.targets]]\ntarget = "vae.py:VAE"\ninput = ["0x784"]\n'},
+        ),
     ]
 
 
@@ -171,33 +189,93 @@ def _hostile_cases(Case) -> list:
     out.append(Case("hostile-fork-left-running", "hostile", j, "clean", _hostile(fork), leftover=("LEFTOVER",)))
     popen = "subprocess.Popen(['sh', '-c', 'sleep 1; touch SPAWNED'])"
     out.append(Case("hostile-popen-left-running", "hostile", j, "contained", _hostile(popen), leftover=("SPAWNED",)))
-    nan_loss = CLEAN.replace("def loss_function(recon_x, x, mu, logvar):", "def loss_function(recon_x, x, mu, logvar):\n    return torch.log(recon_x - recon_x).sum()")
-    out.append(Case("hostile-nan-loss", "hostile", ["check", "vae.py:VAE", "--input", "4x784", "--format", "json"], "error", {"vae.py": nan_loss}))
+    nan_loss = CLEAN.replace(
+        "def loss_function(recon_x, x, mu, logvar):",
+        "def loss_function(recon_x, x, mu, logvar):\n    return torch.log(recon_x - recon_x).sum()",
+    )
+    out.append(
+        Case("hostile-nan-loss", "hostile", ["check", "vae.py:VAE", "--input", "4x784", "--format", "json"], "error", {"vae.py": nan_loss})
+    )
     writes = "open('WRITTEN', 'w').write('x')\n" + CLEAN
-    out.append(Case("hostile-writes-at-import", "hostile", ["check", "vae.py:VAE", "--input", "4x784", "--format", "json"],
-                    "clean", {"vae.py": writes}, leftover=("WRITTEN",)))
+    out.append(
+        Case(
+            "hostile-writes-at-import",
+            "hostile",
+            ["check", "vae.py:VAE", "--input", "4x784", "--format", "json"],
+            "clean",
+            {"vae.py": writes},
+            leftover=("WRITTEN",),
+        )
+    )
     return out
 
 
 def _training(Case) -> list:
     j = ["check", "train.py", "--format", "json"]
     return [
-        Case("train-writes-logs-and-checkpoints", "training", j, "contained",
-             _train("import os\nos.makedirs('runs', exist_ok=True)\nlog = open('runs/log.txt', 'w')", "torch.save(model.state_dict(), 'ckpt.pt')"),
-             leftover=("runs/log.txt", "ckpt.pt")),
-        Case("train-starts-a-program", "training", j, "contained", _train("import subprocess\nsubprocess.run(['touch', 'RAN'])"), leftover=("RAN",)),
+        Case(
+            "train-writes-logs-and-checkpoints",
+            "training",
+            j,
+            "contained",
+            _train(
+                "import os\nos.makedirs('runs', exist_ok=True)\nlog = open('runs/log.txt', 'w')",
+                "torch.save(model.state_dict(), 'ckpt.pt')",
+            ),
+            leftover=("runs/log.txt", "ckpt.pt"),
+        ),
+        Case(
+            "train-starts-a-program",
+            "training",
+            j,
+            "contained",
+            _train("import subprocess\nsubprocess.run(['touch', 'RAN'])"),
+            leftover=("RAN",),
+        ),
         Case("train-os-system", "training", j, "contained", _train("import os\nos.system('touch SYSTEM')"), leftover=("SYSTEM",)),
-        Case("train-downloads", "training", j, "contained",
-             _train("import urllib.request\ntry:\n    urllib.request.urlretrieve('http://example.com/d.bin', 'd.bin')\nexcept Exception:\n    pass"),
-             leftover=("d.bin",)),
-        Case("train-removes-a-folder", "training", j, "contained",
-             {**_train("import shutil\nshutil.rmtree('keep', ignore_errors=True)"), "keep/data.txt": "mine\n"}, survives=("keep/data.txt",)),
-        Case("train-pathlib-write", "training", j, "contained", _train("import pathlib\npathlib.Path('out.txt').write_text('x')"), leftover=("out.txt",)),
+        Case(
+            "train-downloads",
+            "training",
+            j,
+            "contained",
+            _train(
+                "import urllib.request\ntry:\n    urllib.request.urlretrieve('http://example.com/d.bin', 'd.bin')\nexcept Exception:\n    pass"
+            ),
+            leftover=("d.bin",),
+        ),
+        Case(
+            "train-removes-a-folder",
+            "training",
+            j,
+            "contained",
+            {**_train("import shutil\nshutil.rmtree('keep', ignore_errors=True)"), "keep/data.txt": "mine\n"},
+            survives=("keep/data.txt",),
+        ),
+        Case(
+            "train-pathlib-write",
+            "training",
+            j,
+            "contained",
+            _train("import pathlib\npathlib.Path('out.txt').write_text('x')"),
+            leftover=("out.txt",),
+        ),
         Case("train-saves-every-step", "training", j, "contained", _train("", "torch.save(loss, 'step.pt')"), leftover=("step.pt",)),
-        Case("train-exits-after-the-loop", "training", j, "contained", {**_train("import sys"), "train.py": TRAIN.format(setup="import sys", after="") + "sys.exit(0)\n"}),
+        Case(
+            "train-exits-after-the-loop",
+            "training",
+            j,
+            "contained",
+            {**_train("import sys"), "train.py": TRAIN.format(setup="import sys", after="") + "sys.exit(0)\n"},
+        ),
         Case("train-hangs-in-setup", "training", [*j, "--timeout", "10"], "error", _train("while True:\n    pass")),
         Case("train-syntax-error", "training", j, "usage", {"train.py": "for x in loader\n    loss.backward()\n"}),
-        Case("train-no-backward", "training", j, "quiet", {**_train(), "train.py": TRAIN.replace("loss.backward()", "pass").format(setup="", after="")}),
+        Case(
+            "train-no-backward",
+            "training",
+            j,
+            "quiet",
+            {**_train(), "train.py": TRAIN.replace("loss.backward()", "pass").format(setup="", after="")},
+        ),
     ]
 
 
@@ -206,22 +284,62 @@ def _cache(Case) -> list:
     b = ["check", "vae.py:VAE", "--input", "4x784", "--format", "json"]
     entries = ".vaelint_cache/results/*/*.json"
     planted = (
-        "python3 -c \"import glob, pickle, os\n"
+        'python3 -c "import glob, pickle, os\n'
         "class P:\n    def __reduce__(self):\n        return (open, ('PWNED', 'w'))\n"
         f"[open(f, 'wb').write(pickle.dumps(P())) for f in glob.glob('{entries}')]\""
     )
     return [
         Case("cache-dir-is-a-file", "cache", j, "findings", {"vae.py": BUGGY, "afile": "mine"}, env={"VAELINT_CACHE_DIR": "afile"}, runs=2),
-        Case("cache-dir-under-a-file", "cache", j, "findings", {"vae.py": BUGGY, "afile": "mine"}, env={"VAELINT_CACHE_DIR": "afile/sub"}, runs=2),
-        Case("cache-entries-garbage", "cache", b, "findings", {"vae.py": BUGGY}, runs=2, between=f"for f in {entries}; do echo garbage > $f; done"),
-        Case("cache-entries-truncated", "cache", b, "findings", {"vae.py": BUGGY}, runs=2, between=f"for f in {entries}; do head -c 50 $f > t; mv t $f; done"),
+        Case(
+            "cache-dir-under-a-file",
+            "cache",
+            j,
+            "findings",
+            {"vae.py": BUGGY, "afile": "mine"},
+            env={"VAELINT_CACHE_DIR": "afile/sub"},
+            runs=2,
+        ),
+        Case(
+            "cache-entries-garbage",
+            "cache",
+            b,
+            "findings",
+            {"vae.py": BUGGY},
+            runs=2,
+            between=f"for f in {entries}; do echo garbage > $f; done",
+        ),
+        Case(
+            "cache-entries-truncated",
+            "cache",
+            b,
+            "findings",
+            {"vae.py": BUGGY},
+            runs=2,
+            between=f"for f in {entries}; do head -c 50 $f > t; mv t $f; done",
+        ),
         Case("cache-entries-empty", "cache", b, "findings", {"vae.py": BUGGY}, runs=2, between=f"for f in {entries}; do : > $f; done"),
-        Case("cache-entries-foreign-json", "cache", b, "findings", {"vae.py": BUGGY}, runs=2, between=f"for f in {entries}; do echo '{{\"format\": 2}}' > $f; done"),
+        Case(
+            "cache-entries-foreign-json",
+            "cache",
+            b,
+            "findings",
+            {"vae.py": BUGGY},
+            runs=2,
+            between=f"for f in {entries}; do echo '{{\"format\": 2}}' > $f; done",
+        ),
         Case("cache-entries-planted-pickle", "cache", b, "findings", {"vae.py": BUGGY}, runs=2, between=planted, leftover=("PWNED",)),
-        Case("cache-entry-swapped", "cache", ["check", "a.py:VAE", "b.py:VAE", "--input", "4x784", "--format", "json"], "findings",
-             {"a.py": CLEAN, "b.py": BUGGY}, runs=2,
-             between=f"set -- {entries}; cp $1 t; cp $2 $1; cp t $2"),
-        Case("cache-clean-on-a-file", "cache", ["clean"], "error", {"afile": "mine"}, env={"VAELINT_CACHE_DIR": "afile"}, survives=("afile",)),
+        Case(
+            "cache-entry-swapped",
+            "cache",
+            ["check", "a.py:VAE", "b.py:VAE", "--input", "4x784", "--format", "json"],
+            "findings",
+            {"a.py": CLEAN, "b.py": BUGGY},
+            runs=2,
+            between=f"set -- {entries}; cp $1 t; cp $2 $1; cp t $2",
+        ),
+        Case(
+            "cache-clean-on-a-file", "cache", ["clean"], "error", {"afile": "mine"}, env={"VAELINT_CACHE_DIR": "afile"}, survives=("afile",)
+        ),
         Case("cache-clean-nothing", "cache", ["clean"], "quiet"),
     ]
 
@@ -237,7 +355,14 @@ def _precommit(Case) -> list:
         Case("pre-commit-sarif", "pre-commit", ["check", "utils.py", "buggy.py", "--format", "sarif"], "findings", files, env=pc),
         Case("pre-commit-json-no-target", "pre-commit", ["check", "utils.py", "--format", "json"], "quiet", files, env=pc),
         Case("pre-commit-syntax-error", "pre-commit", ["check", "utils.py", "bad.py"], "usage", {**files, "bad.py": "def (:\n"}, env=pc),
-        Case("pre-commit-training-script", "pre-commit", ["check", "train.py", "--format", "json"], "contained", {**files, **_train()}, env=pc),
+        Case(
+            "pre-commit-training-script",
+            "pre-commit",
+            ["check", "train.py", "--format", "json"],
+            "contained",
+            {**files, **_train()},
+            env=pc,
+        ),
         Case("pre-commit-deleted-file", "pre-commit", ["check", "gone.py"], "usage", files, env=pc),
         Case("pre-commit-configured-clean", "pre-commit", ["check", "buggy.py", "--ignore", "VAE003"], "clean", files, env=pc),
     ]

@@ -18,6 +18,7 @@ os.environ["VAELINT_CHECK_SHAPES"] = "1"
 def fixtures_dir():
     return FIXTURES
 
+
 # Property tests draw the same examples on every run in CI: a red build is reproducible.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402 - beside the profile it sets
 

@@ -109,8 +109,14 @@ def result_of(case: Case):
     per test session: the declared-findings, confirmation and golden-message tests
     all read it. Paths in messages are relative to the repository root."""
     key = (
-        case.path, case.target, tuple(case.inputs), case.loss, repr(sorted(case.init.items())), case.beta,
-        tuple(case.script_args), repr(sorted(case.loss_kwargs.items())),
+        case.path,
+        case.target,
+        tuple(case.inputs),
+        case.loss,
+        repr(sorted(case.init.items())),
+        case.beta,
+        tuple(case.script_args),
+        repr(sorted(case.loss_kwargs.items())),
     )
     if key not in _RESULTS:
         from helpers import check
@@ -121,7 +127,13 @@ def result_of(case: Case):
         try:
             loss = case.loss if case.loss and ":" in case.loss else f"{case.path}:{case.loss}" if case.loss else None
             _RESULTS[key] = check(
-                case.path, case.target, case.inputs, loss=loss, init=case.init, beta=case.beta, script_args=case.script_args,
+                case.path,
+                case.target,
+                case.inputs,
+                loss=loss,
+                init=case.init,
+                beta=case.beta,
+                script_args=case.script_args,
                 loss_kwargs=dict(case.loss_kwargs),
             )
         finally:

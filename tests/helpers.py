@@ -7,13 +7,7 @@ from vaelint.inputs import parse_input_spec
 
 
 def check(path: str, target: str, inputs, loss: str | None = None, init=None, dynamic=True, **kw):
-    options = Options(
-        inputs=[parse_input_spec(s) for s in inputs],
-        init=dict(init or {}),
-        loss=loss,
-        dynamic=dynamic,
-        **kw,
-    )
+    options = Options(inputs=[parse_input_spec(s) for s in inputs], init=dict(init or {}), loss=loss, dynamic=dynamic, **kw)
     return analyse(path if target == "-" else f"{path}:{target}", options)
 
 

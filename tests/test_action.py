@@ -56,7 +56,7 @@ def test_the_documented_workflow_uses_the_action_and_is_a_valid_workflow():
     assert "uses: your-org/vaelint@v0.1.0" in readme
 
 
-BUGGY = '''import torch
+BUGGY = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -77,7 +77,7 @@ def loss_function(recon, x, mu, logvar):
     rec = F.binary_cross_entropy(recon, x, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return rec + 0.1 * kl
-'''
+"""
 
 
 def _run_step(step: dict, inputs: dict, outputs: dict, env: dict, cwd) -> subprocess.CompletedProcess:
@@ -96,12 +96,14 @@ def test_the_actions_steps_check_a_repository(tmp_path, fail_on_findings):
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "vae.py").write_text(BUGGY)
-    (repo / "pyproject.toml").write_text(textwrap.dedent('''
+    (repo / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [tool.vaelint]
         [[tool.vaelint.targets]]
         target = "vae.py:VAE"
         input = ["6x20"]
-    '''))
+    """)
+    )
     action = _action()
     inputs = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
     inputs.update({"sarif": "true", "torch": "", "fail-on-findings": fail_on_findings})
@@ -109,8 +111,12 @@ def test_the_actions_steps_check_a_repository(tmp_path, fail_on_findings):
     github_output.write_text("")
     bin_dir = os.path.dirname(sys.executable)  # this environment's vaelint, as the install step leaves it
     env = {
-        **os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "GITHUB_OUTPUT": str(github_output),
-        "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTION_PATH": ROOT, "GITHUB_WORKSPACE": str(repo),
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ["PATH"],
+        "GITHUB_OUTPUT": str(github_output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_ACTION_PATH": ROOT,
+        "GITHUB_WORKSPACE": str(repo),
     }
     steps = {step.get("name"): step for step in action["runs"]["steps"]}
     # the install step (pip from the network) is left out: vaelint is installed here
@@ -137,7 +143,9 @@ def test_the_action_keeps_pip_and_vaelints_results_between_runs(tmp_path):
     for step in (pip, results):
         assert step["uses"] == "actions/cache@v4" and step["if"] == "inputs.cache == 'true'"
         # a new vaelint (another ref of the action) never reads the entries of an old one
-        assert "${{ github.action_ref }}" in step["with"]["key"] and step["with"]["key"].startswith(step["with"]["restore-keys"].rstrip("-"))
+        assert "${{ github.action_ref }}" in step["with"]["key"] and step["with"]["key"].startswith(
+            step["with"]["restore-keys"].rstrip("-")
+        )
     assert results["with"]["path"] == "${{ github.workspace }}/.vaelint_cache"
     assert pip["with"]["path"] == "~/.cache/pip"
     # the check writes its results where the cache step keeps them, and a second run reads them
@@ -149,11 +157,20 @@ def test_the_action_keeps_pip_and_vaelints_results_between_runs(tmp_path):
     inputs.update({"torch": "", "summary": "false", "args": "models/vae.py:VAE --input 6x20"})
     github_output = tmp_path / "output"
     github_output.write_text("")
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
-           "GITHUB_OUTPUT": str(github_output), "GITHUB_WORKSPACE": str(repo)}
+    env = {
+        **os.environ,
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+        "GITHUB_OUTPUT": str(github_output),
+        "GITHUB_WORKSPACE": str(repo),
+    }
     env.pop("VAELINT_NO_CACHE", None)
     assert _run_step(steps["vaelint check"], inputs, {}, env, repo).returncode == 0
     assert os.path.isdir(repo / ".vaelint_cache") and not os.path.exists(repo / "models" / ".vaelint_cache")
-    again = subprocess.run([sys.executable, "-m", "vaelint", "check", "models/vae.py:VAE", "--input", "6x20", "--format", "json"],
-                           cwd=repo, env={**env, "VAELINT_CACHE_DIR": str(repo / ".vaelint_cache")}, capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", "models/vae.py:VAE", "--input", "6x20", "--format", "json"],
+        cwd=repo,
+        env={**env, "VAELINT_CACHE_DIR": str(repo / ".vaelint_cache")},
+        capture_output=True,
+        text=True,
+    )
     assert json.loads(again.stdout)["results"][0]["cached"] is True

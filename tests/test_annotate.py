@@ -71,7 +71,9 @@ def test_the_round_trip_holds(name, target, inputs, call, tmp_path, monkeypatch)
     assert annotated.count("from jaxtyping import Float") == 1
 
     # VAE014 holds them, and nothing else changed in the report
-    check = runner.invoke(app, ["check", f"{name}:{target}", *[a for i in inputs for a in ("--input", i)], "--format", "json", "--no-dynamic"])
+    check = runner.invoke(
+        app, ["check", f"{name}:{target}", *[a for i in inputs for a in ("--input", i)], "--format", "json", "--no-dynamic"]
+    )
     assert '"VAE014"' not in check.stdout, check.stdout
 
     # jaxtyping itself, with beartype, on every call, at two batch sizes
@@ -118,8 +120,16 @@ def test_bad_targets_exit_2_with_a_message(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "attribute,name",
-    [("latent_dim", "latent"), ("hidden_size", "hidden"), ("z_dim", "z"), ("n_channels", "channels"),
-     ("num_features", "features"), ("lr", None), ("batch_size", None), ("latent", "latent")],
+    [
+        ("latent_dim", "latent"),
+        ("hidden_size", "hidden"),
+        ("z_dim", "z"),
+        ("n_channels", "channels"),
+        ("num_features", "features"),
+        ("lr", None),
+        ("batch_size", None),
+        ("latent", "latent"),
+    ],
 )
 def test_dim_names_come_from_the_models_sizes(attribute, name):
     assert dim_name(attribute) == name

@@ -78,8 +78,9 @@ def test_a_model_object_gets_the_commands_findings(case):
     here = os.getcwd()
     os.chdir(os.path.dirname(FIXTURES))
     try:
-        report = vaelint.check(obj, *case.inputs, loss=_loss_object(case, module), init=case.init or None,
-                               beta=case.beta, loss_kwargs=case.loss_kwargs)
+        report = vaelint.check(
+            obj, *case.inputs, loss=_loss_object(case, module), init=case.init or None, beta=case.beta, loss_kwargs=case.loss_kwargs
+        )
     finally:
         os.chdir(here)
     assert report.error is None, report.error.message
@@ -106,7 +107,7 @@ def _vae_file(tmp_path, body: str):
     return module
 
 
-KL_MEAN = '''
+KL_MEAN = """
 import torch
 import torch.nn as nn
 
@@ -133,7 +134,7 @@ def clean_loss(recon, x, mu, logvar):
     rec = ((recon - x) ** 2).sum(dim=1).mean()
     kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp(), dim=1).mean()
     return rec + kl
-'''
+"""
 
 
 def test_findings_are_typed_records_at_the_users_line(tmp_path):

@@ -90,8 +90,7 @@ def test_a_bad_batch_dim_is_a_usage_error(value, says):
 
 def test_batch_dim_in_the_configuration(tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text(
-        "[tool.vaelint]\n[[tool.vaelint.targets]]\n"
-        f'target = "{CLEAN.replace(os.sep, "/")}"\ninput = ["12x8x5"]\nbatch-dim = 0\n'
+        f'[tool.vaelint]\n[[tool.vaelint.targets]]\ntarget = "{CLEAN.replace(os.sep, "/")}"\ninput = ["12x8x5"]\nbatch-dim = 0\n'
     )
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(app, ["check", "--format", "json", "--no-cache"])
@@ -99,8 +98,7 @@ def test_batch_dim_in_the_configuration(tmp_path, monkeypatch):
     result = json.loads(r.output)["results"][0]
     assert _shape(result, "x") == "B x 8 x 5", result["flow"]
     (tmp_path / "pyproject.toml").write_text(
-        "[tool.vaelint]\n[[tool.vaelint.targets]]\n"
-        f'target = "{CLEAN.replace(os.sep, "/")}"\ninput = ["12x8x5"]\nbatch-dim = "one"\n'
+        f'[tool.vaelint]\n[[tool.vaelint.targets]]\ntarget = "{CLEAN.replace(os.sep, "/")}"\ninput = ["12x8x5"]\nbatch-dim = "one"\n'
     )
     r = runner.invoke(app, ["check", "--no-cache"])
     assert r.exit_code == 2 and "batch-dim" in r.output, r.output
@@ -116,7 +114,6 @@ def test_sample_0_of_a_sparse_input_is_perturbed_as_a_dense_one():
     y = _perturbed(x, spec)
     assert y.is_sparse and y.shape == x.shape
     assert torch.equal(y.to_dense()[1:], x.to_dense()[1:]) and not torch.equal(y.to_dense()[0], x.to_dense()[0])
-
 
 
 def test_the_batch_mixing_run_redraws_sample_0s_data_and_keeps_its_length():

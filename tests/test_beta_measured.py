@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers import check
 
-MODEL = '''
+MODEL = """
 import torch
 import torch.nn as nn
 
@@ -31,7 +31,7 @@ def loss_function(recon, x, mu, logvar):
     rec_el = (recon - x) ** 2
     kl_el = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
     return {REC} + {KL}
-'''
+"""
 
 # (the reconstruction term, the KL term) as a user writes them
 VARIANTS = {
@@ -105,14 +105,17 @@ def test_loss_terms_kept_in_a_vector_are_read_through_it(monkeypatch):
     assert [s["code"] for s in result["skipped"]] == ["VAE012"], result["skipped"]  # the KL rules all ran
 
 
-@pytest.mark.parametrize("rec_mean, kl_mean, data, latent, said", [
-    (16384, 128, 3 * 128 * 128, 128, "16384/Z"),  # discriminator features, not D: never "Z" because 16384/128 = 128
-    (784, 16, 784, 16, "D/Z"),
-    (784, 1, 784, 16, "D"),
-    (1, 16, 784, 16, "1/Z"),
-    (1, 1, 784, 16, "1"),
-    (10000, 100, 50, 16, "100"),  # neither side is D or Z: the number
-])
+@pytest.mark.parametrize(
+    "rec_mean, kl_mean, data, latent, said",
+    [
+        (16384, 128, 3 * 128 * 128, 128, "16384/Z"),  # discriminator features, not D: never "Z" because 16384/128 = 128
+        (784, 16, 784, 16, "D/Z"),
+        (784, 1, 784, 16, "D"),
+        (1, 16, 784, 16, "1/Z"),
+        (1, 1, 784, 16, "1"),
+        (10000, 100, 50, 16, "100"),  # neither side is D or Z: the number
+    ],
+)
 def test_beta_eff_names_each_terms_own_averaged_size(rec_mean, kl_mean, data, latent, said):
     # a VAE-GAN whose reconstruction averages 16384 discriminator features beside a KL averaged
     # over Z = 128 was said "5*Z": the symbol was the first whose value matched the ratio

@@ -10,7 +10,7 @@ from helpers import check
 
 LEARNED = os.path.join(FIXTURES, "clean", "learned_variance_decoder.py")
 
-MODEL = '''
+MODEL = """
 import math
 import torch
 import torch.nn as nn
@@ -26,7 +26,7 @@ class VAE(nn.Module):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         a, b = self.dec(z).chunk(2, 1)
         return a, b, mu, logvar
-'''
+"""
 
 
 def _bound(result) -> dict:
@@ -50,14 +50,16 @@ def test_the_training_codes_call_of_the_loss_binds_it():
 
 
 def test_a_call_of_another_function_of_the_same_name_elsewhere_binds_nothing(tmp_path):
-    (tmp_path / "model.py").write_text(MODEL + textwrap.dedent('''
+    (tmp_path / "model.py").write_text(
+        MODEL
+        + textwrap.dedent("""
         def loss_function(x_mean, x_logvar, x, mu, logvar):
             nll = 0.5 * torch.sum(x_logvar + (x - x_mean).pow(2) / x_logvar.exp())
             return (nll - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
-    '''))
+    """)
+    )
     (tmp_path / "other.py").write_text(
-        "def loss_function(a, b, c, d):\n    return a\n\n"
-        "def run(model, x):\n    r, m, l = model(x)\n    return loss_function(r, x, m, l)\n"
+        "def loss_function(a, b, c, d):\n    return a\n\ndef run(model, x):\n    r, m, l = model(x)\n    return loss_function(r, x, m, l)\n"
     )
     result = check(str(tmp_path / "model.py"), "VAE", ["8x30"])
     assert "calls it" not in " ".join(_bound(result).values())
@@ -67,11 +69,14 @@ def test_a_call_of_another_function_of_the_same_name_elsewhere_binds_nothing(tmp
 def test_a_guessed_binding_that_raises_is_no_finding(tmp_path):
     """Names that say nothing: bound by position, the call raises; vaelint shows the
     binding it tried and checks the model without that loss."""
-    (tmp_path / "model.py").write_text(MODEL + textwrap.dedent('''
+    (tmp_path / "model.py").write_text(
+        MODEL
+        + textwrap.dedent("""
         def loss_function(p1, p2, x, p3, p4):
             nll = 0.5 * torch.sum(p2 + (x - p1).pow(2) / p2.exp())
             return (nll - 0.5 * torch.sum(1 + p4 - p3.pow(2) - p4.exp())) / x.size(0)
-    '''))
+    """)
+    )
     result = check(str(tmp_path / "model.py"), "VAE", ["8x30"])
     assert result.error is None, result.error.message
     assert not result.findings

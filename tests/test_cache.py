@@ -17,7 +17,7 @@ from vaelint.cli import app
 
 runner = CliRunner()
 
-MODEL = textwrap.dedent('''
+MODEL = textwrap.dedent("""
     import json
     import os
 
@@ -46,7 +46,7 @@ MODEL = textwrap.dedent('''
     def loss_function(recon, x, mu, logvar):
         rec = F.binary_cross_entropy(recon, x, reduction="sum")
         return rec + 0.5 * -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-''')
+""")
 
 
 @pytest.fixture
@@ -115,8 +115,7 @@ def test_options_and_versions_are_part_of_the_key(repo, monkeypatch):
 
 def _config_read_as(repo, code: str) -> None:
     """The model's CONFIG read by ``code`` instead of its one ``json.load``."""
-    (repo / "vae.py").write_text(MODEL.replace(
-        'CONFIG = json.load(open(os.path.join(os.path.dirname(__file__), "config.json")))', code))
+    (repo / "vae.py").write_text(MODEL.replace('CONFIG = json.load(open(os.path.join(os.path.dirname(__file__), "config.json")))', code))
 
 
 def _cached_until_written(path, text: str) -> None:
@@ -131,10 +130,14 @@ def _cached_until_written(path, text: str) -> None:
 def test_a_data_file_put_in_place_after_a_check_that_missed_it_checks_again(repo):
     # the model reads an optional file when it is there: a check that found it missing holds
     # only while it is still missing (the error that told the user to add it is never served again)
-    _config_read_as(repo, (
-        'HERE = os.path.dirname(__file__)\n'
-        'try:\n    CONFIG = json.load(open(os.path.join(HERE, "local.json")))\n'
-        'except FileNotFoundError:\n    CONFIG = json.load(open(os.path.join(HERE, "config.json")))'))
+    _config_read_as(
+        repo,
+        (
+            "HERE = os.path.dirname(__file__)\n"
+            'try:\n    CONFIG = json.load(open(os.path.join(HERE, "local.json")))\n'
+            'except FileNotFoundError:\n    CONFIG = json.load(open(os.path.join(HERE, "config.json")))'
+        ),
+    )
     _cached_until_written(repo / "local.json", '{"latent": 4}')
 
 
@@ -237,9 +240,14 @@ def test_a_check_that_met_a_refused_download_is_not_stored_and_an_editable_insta
     model = tmp_path / "m.py"
     model.write_text("x = 1\n")
     store = Cache(str(tmp_path / "c"))
-    refused = TargetResult("m.py:VAE", error=VaelintError(
-        "load", "the training code tried to download a file (urlretrieve) at m.py:9; vaelint never downloads or connects while it checks."),
-        dependencies=[str(model)])
+    refused = TargetResult(
+        "m.py:VAE",
+        error=VaelintError(
+            "load",
+            "the training code tried to download a file (urlretrieve) at m.py:9; vaelint never downloads or connects while it checks.",
+        ),
+        dependencies=[str(model)],
+    )
     assert store.put("m.py:VAE", Options([]), refused) is False
     other = TargetResult("m.py:VAE", error=VaelintError("load", "m.py:3: NameError: name 'nz' is not defined"), dependencies=[str(model)])
     assert store.put("m.py:VAE", Options([]), other) is True  # the near miss: an error of the files themselves
@@ -256,19 +264,24 @@ def test_a_check_that_met_a_refused_download_is_not_stored_and_an_editable_insta
 def test_a_file_the_code_only_asked_about_then_put_in_place_checks_again(repo):
     # `if os.path.exists(...)` decided what ran without opening the file: a check made while it was
     # absent holds only while it still is (before: the stale answer was served after it appeared)
-    _config_read_as(repo, (
-        'HERE = os.path.dirname(__file__)\n'
-        'if os.path.exists(os.path.join(HERE, "big.flag")):\n    CONFIG = {"latent": 6}\n'
-        'else:\n    CONFIG = json.load(open(os.path.join(HERE, "config.json")))'))
+    _config_read_as(
+        repo,
+        (
+            "HERE = os.path.dirname(__file__)\n"
+            'if os.path.exists(os.path.join(HERE, "big.flag")):\n    CONFIG = {"latent": 6}\n'
+            'else:\n    CONFIG = json.load(open(os.path.join(HERE, "config.json")))'
+        ),
+    )
     _cached_until_written(repo / "big.flag", "")
 
 
 def test_a_folder_the_code_lists_that_gains_a_file_checks_again(repo):
     # a data set found by a glob (empty when the check ran) is what the folder holds, not a file read
     (repo / "shards").mkdir()
-    _config_read_as(repo, (
-        'import glob\nHERE = os.path.dirname(__file__)\n'
-        'CONFIG = {"latent": 4 + len(glob.glob(os.path.join(HERE, "shards", "*.npy")))}'))
+    _config_read_as(
+        repo,
+        ('import glob\nHERE = os.path.dirname(__file__)\nCONFIG = {"latent": 4 + len(glob.glob(os.path.join(HERE, "shards", "*.npy")))}'),
+    )
     assert result()["cached"] is False
     (repo / "notes.txt").write_text("a folder the code did not list\n")
     assert result()["cached"] is True

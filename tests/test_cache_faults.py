@@ -109,6 +109,7 @@ def test_a_read_only_or_full_cache_is_a_check_without_it(repo, monkeypatch):
     import tempfile
 
     for code in (errno.EROFS, errno.ENOSPC, errno.EACCES):
+
         def refuse(*args, code=code, **kwargs):
             raise OSError(code, "refused by the test")
 

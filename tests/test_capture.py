@@ -255,7 +255,7 @@ def test_a_factory_given_sizes_of_traced_tensors_is_a_node_of_the_fx_graph(tmp_p
     assert tuple(cap.run(make_inputs([parse_input_spec("5x6")], 5), 5).shapes[randn]) == (5, 4)
 
 
-_OUTER = '''
+_OUTER = """
 import torch
 from torch import nn
 
@@ -271,7 +271,7 @@ class VAE(nn.Module):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         {extra}
         return torch.sigmoid(self.dec(z)), mu, logvar
-'''
+"""
 
 
 def test_two_batch_sizes_settle_a_clean_model_and_a_third_runs_only_on_doubt(tmp_path):
@@ -309,7 +309,7 @@ def test_a_model_that_fails_at_the_second_batch_size_is_run_at_a_third(tmp_path)
     assert runs.extra == (5, 7) and all(runs.failure_at(b) is not None for b in runs.extra)
 
 
-CAPACITY_LOSS = '''import torch
+CAPACITY_LOSS = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -331,7 +331,7 @@ class VAE(nn.Module):
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
         self.C_max = self.C_max.to(x.device)  # assigned in the loss: a Proxy while fx traces it
         return rec + kl + 0 * self.C_max.sum()
-'''
+"""
 
 
 def test_a_tensor_attribute_the_loss_assigns_is_the_models_own_in_the_graph(tmp_path):

@@ -37,14 +37,19 @@ def private_typer_uses(source: str) -> list[str]:
 
 def test_the_private_typer_check_sees_a_private_import():
     assert private_typer_uses("from typer._coercion import build_runtime_param") == [
-        "typer._coercion", "typer._coercion.build_runtime_param"]
+        "typer._coercion",
+        "typer._coercion.build_runtime_param",
+    ]
     assert private_typer_uses("import typer\ntyper._click.Context") == ["typer._click"]
     assert private_typer_uses("import typer\nfrom typer.core import TyperCommand\ntyper.Option") == []
 
 
 def test_no_module_of_vaelint_uses_a_private_typer_name():
-    offenders = {str(p.relative_to(PACKAGE)): uses for p in sorted(PACKAGE.rglob("*.py"))
-                 if (uses := private_typer_uses(p.read_text(encoding="utf-8")))}
+    offenders = {
+        str(p.relative_to(PACKAGE)): uses
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if (uses := private_typer_uses(p.read_text(encoding="utf-8")))
+    }
     assert offenders == {}
 
 
@@ -59,8 +64,15 @@ def test_check_help_is_shown_as_written():
     assert "Read [tool.vaelint] from this file only." in text  # no markup read into it
     assert "`python script.py ARGS`" in text
     assert "<bool>" not in text and "<list[str]>" not in text.split("Options:")[1]
-    for shown in ("--input SPEC", "--init NAME=VALUE", "--also-output FORMAT=PATH", "--timeout SECONDS", "-j, --jobs N",
-                  "--fail-on <error|warning>", "--no-dynamic  "):
+    for shown in (
+        "--input SPEC",
+        "--init NAME=VALUE",
+        "--also-output FORMAT=PATH",
+        "--timeout SECONDS",
+        "-j, --jobs N",
+        "--fail-on <error|warning>",
+        "--no-dynamic  ",
+    ):
         assert shown in text, shown
     assert "Usage: vaelint check [OPTIONS] [TARGET]..." in text
 
@@ -70,32 +82,45 @@ def test_the_application_offers_typers_completion():
     assert "--install-completion" in text and "--show-completion" in text
 
 
-@pytest.mark.parametrize("shell, first_words", [
-    ("bash", "complete -o default -F _vaelint_completion vaelint"),
-    ("zsh", "#compdef vaelint"),
-    ("fish", "complete --command vaelint"),
-])
+@pytest.mark.parametrize(
+    "shell, first_words",
+    [("bash", "complete -o default -F _vaelint_completion vaelint"), ("zsh", "#compdef vaelint"), ("fish", "complete --command vaelint")],
+)
 def test_completion_scripts_are_generated(shell, first_words, tmp_path):
-    out = subprocess.run([COMMAND], capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                         env=dict(os.environ, _VAELINT_COMPLETE=f"source_{shell}", VAELINT_SPARE="0"))
+    out = subprocess.run(
+        [COMMAND],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=dict(os.environ, _VAELINT_COMPLETE=f"source_{shell}", VAELINT_SPARE="0"),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert first_words in out.stdout
 
 
 def test_completion_offers_an_options_choices(tmp_path):
-    out = subprocess.run([COMMAND], capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                         env=dict(os.environ, _VAELINT_COMPLETE="complete_bash", COMP_WORDS="vaelint check --fail-on ",
-                                  COMP_CWORD="3", VAELINT_SPARE="0"))
+    out = subprocess.run(
+        [COMMAND],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=dict(os.environ, _VAELINT_COMPLETE="complete_bash", COMP_WORDS="vaelint check --fail-on ", COMP_CWORD="3", VAELINT_SPARE="0"),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["error", "warning"]
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--jobs", "abc"], "Invalid value for '--jobs' / '-j'"),
-    (["--jobs", "0"], "greater than or equal to 1"),
-    (["--timeout", "-1"], "Invalid value for '--timeout'"),
-    (["--format", "xml"], "'xml' is not one of 'text', 'json', 'sarif', 'github', 'markdown'"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--jobs", "abc"], "Invalid value for '--jobs' / '-j'"),
+        (["--jobs", "0"], "greater than or equal to 1"),
+        (["--timeout", "-1"], "Invalid value for '--timeout'"),
+        (["--format", "xml"], "'xml' is not one of 'text', 'json', 'sarif', 'github', 'markdown'"),
+    ],
+)
 def test_a_malformed_value_gets_typers_message_and_exit_2(args, words):
     result = CliRunner().invoke(app, ["check", f"{FIXTURES}/clean/mlp_vae.py:VAE", "--input", "32x784", *args])
     assert result.exit_code == 2
@@ -103,8 +128,27 @@ def test_a_malformed_value_gets_typers_message_and_exit_2(args, words):
 
 
 def test_well_formed_values_reach_the_check_as_their_types():
-    result = CliRunner().invoke(app, ["check", f"{FIXTURES}/clean/mlp_vae.py:VAE", "--input", "32x784", "--jobs", "2",
-                                      "--beta", "0.5", "--timeout", "30", "--format", "json", "--fail-on", "error",
-                                      "--init", "latent=16", "--show-settings"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "check",
+            f"{FIXTURES}/clean/mlp_vae.py:VAE",
+            "--input",
+            "32x784",
+            "--jobs",
+            "2",
+            "--beta",
+            "0.5",
+            "--timeout",
+            "30",
+            "--format",
+            "json",
+            "--fail-on",
+            "error",
+            "--init",
+            "latent=16",
+            "--show-settings",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "timeout" in result.output and "30" in result.output

@@ -62,7 +62,19 @@ def test_fail_on_error_on_the_command_line():
 def test_extend_select_and_extend_ignore():
     r = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--extend-ignore", "VAE003", "--format", "json")
     assert json.loads(r.output)["results"][0]["findings"] == [] and r.exit_code == 0
-    r = run("check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--select", "VAE001", "--extend-select", "VAE003", "--format", "json")
+    r = run(
+        "check",
+        f"{BROADCAST}:VAE",
+        "--input",
+        "4x784",
+        "--no-dynamic",
+        "--select",
+        "VAE001",
+        "--extend-select",
+        "VAE003",
+        "--format",
+        "json",
+    )
     assert [f["code"] for f in json.loads(r.output)["results"][0]["findings"]] == ["VAE003"]
 
 
@@ -231,8 +243,18 @@ def test_machine_format_document_goes_to_the_output_file_too(tmp_path):
 def test_also_output_writes_more_formats_from_the_same_run(tmp_path):
     sarif, summary = tmp_path / "v.sarif", tmp_path / "summary.md"
     r = run(
-        "check", f"{BROADCAST}:VAE", "--input", "4x784", "--no-dynamic", "--no-fixes", "--format", "github",
-        "--also-output", f"sarif={sarif}", "--also-output", f"markdown={summary}",
+        "check",
+        f"{BROADCAST}:VAE",
+        "--input",
+        "4x784",
+        "--no-dynamic",
+        "--no-fixes",
+        "--format",
+        "github",
+        "--also-output",
+        f"sarif={sarif}",
+        "--also-output",
+        f"markdown={summary}",
     )
     assert r.exit_code == 1 and r.stdout.startswith("::error file=")
     assert json.loads(sarif.read_text())["runs"][0]["results"][0]["ruleId"] == "VAE003"
@@ -267,17 +289,33 @@ def test_a_batch_of_one_sample_is_checked_at_two_and_says_so():
     """``--input 1x...`` (a big VAE trained one sample per device): with one sample a mean over B
     is a sum and a view pinned to the batch holds, so the check runs at a batch of 2, in a note;
     before, it was refused. The batch bugs show as they do at any batch."""
-    r = CliRunner().invoke(app, ["check", os.path.join(FIXTURES, "clean/mlp_vae.py:VAE"), "--input", "1x784", "--format", "json", "--no-cache"])
+    r = CliRunner().invoke(
+        app, ["check", os.path.join(FIXTURES, "clean/mlp_vae.py:VAE"), "--input", "1x784", "--format", "json", "--no-cache"]
+    )
     assert r.exit_code == 0, r.output
     result = json.loads(r.output)["results"][0]
     assert result["findings"] == [] and any("ran at a batch of 2" in n for n in result["notes"])
     assert result["flow"][0]["sizes"]["B"] == 2
     # a mean over B is a sum at B=1: the batch-dependent beta_eff still shows
-    r = CliRunner().invoke(app, ["check", os.path.join(FIXTURES, "buggy/mc_kl_mean_vs_sum.py:VAE"), "--input", "1x16", "--format", "json", "--no-cache"])
+    r = CliRunner().invoke(
+        app, ["check", os.path.join(FIXTURES, "buggy/mc_kl_mean_vs_sum.py:VAE"), "--input", "1x16", "--format", "json", "--no-cache"]
+    )
     assert [(f["code"], f["line"]) for f in json.loads(r.output)["results"][0]["findings"]] == [("VAE002", 26)], r.output
     # a view pinned to a batch of 1 holds at B=1 and breaks at any other: found at its line
-    r = CliRunner().invoke(app, ["check", os.path.join(FIXTURES, "buggy/view_pinned_batch.py:ConvVAE"), "--input", "1x1x8x8",
-                                 "--init", "batch_size=1", "--format", "json", "--no-cache"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "check",
+            os.path.join(FIXTURES, "buggy/view_pinned_batch.py:ConvVAE"),
+            "--input",
+            "1x1x8x8",
+            "--init",
+            "batch_size=1",
+            "--format",
+            "json",
+            "--no-cache",
+        ],
+    )
     findings = json.loads(r.output)["results"][0]["findings"]
     assert [(f["code"], f["line"]) for f in findings] == [("VAE013", 23)], r.output
     assert "x.size(0)" in findings[0]["fix"]

@@ -74,7 +74,7 @@ def test_a_full_configuration_parses(tmp_path):
         ('timeout = "soon"', ["timeout = 'soon'", "seconds"]),
         ('device = "tpu"', ["device = 'tpu'", "auto, cpu, cuda"]),
         ('select = ["XYZ1"]', ["select", "'XYZ1' is no rule code"]),
-        ('ignore = 3', ["ignore = 3", "list of rule codes"]),
+        ("ignore = 3", ["ignore = 3", "list of rule codes"]),
         ('per-file-ignores = ["a"]', ["per-file-ignores", "glob"]),
         ('[[tool.vaelint.targets]]\ntarget = "models/vae.txt:VAE"', ["targets[0].target", "path/to/model.py:Name"]),
         ('[[tool.vaelint.targets]]\ntarget = "m.py:VAE"\ninput = ["32x"]', ["targets[0].input", "empty size"]),
@@ -234,8 +234,13 @@ def test_sarif_field_by_field(tmp_path, monkeypatch):
 def test_github_annotations_for_each_severity_and_errors(tmp_path, monkeypatch):
     monkeypatch.chdir(os.path.dirname(FIXTURES))
     r = invoke(
-        "fixtures/buggy/recon_broadcast_mse.py:VAE", "fixtures/buggy/kl_attribute_weight.py:VAE", "missing.py:VAE",
-        "--input", "6x784", "--format", "github",
+        "fixtures/buggy/recon_broadcast_mse.py:VAE",
+        "fixtures/buggy/kl_attribute_weight.py:VAE",
+        "missing.py:VAE",
+        "--input",
+        "6x784",
+        "--format",
+        "github",
     )
     lines = r.output.splitlines()
     assert any(
@@ -243,8 +248,7 @@ def test_github_annotations_for_each_severity_and_errors(tmp_path, monkeypatch):
     )
     # at 6x784 the 24-wide model's first layer cannot take its input: the input's error, said
     assert any(
-        ln.startswith("::error title=vaelint (input)::fixtures/buggy/kl_attribute_weight.py:VAE: your --input 6x784")
-        for ln in lines
+        ln.startswith("::error title=vaelint (input)::fixtures/buggy/kl_attribute_weight.py:VAE: your --input 6x784") for ln in lines
     ), lines
     assert any(ln.startswith("::error title=vaelint (load)::missing.py:VAE") for ln in lines)
     assert r.exit_code == 2

@@ -52,8 +52,9 @@ def _spy_on_the_pass(monkeypatch) -> list:
     seen = []
     original = confirm.confirm_run
 
-    def spy(capture, specs, device, total_of, seed=0, doubled=True, reuse=None, retain_graph=True, keep=None,
-            random_nodes=None, contracts=None):
+    def spy(
+        capture, specs, device, total_of, seed=0, doubled=True, reuse=None, retain_graph=True, keep=None, random_nodes=None, contracts=None
+    ):
         obs = original(capture, specs, device, total_of, seed, doubled, reuse, retain_graph, keep, random_nodes, contracts)
         obs.retained = retain_graph
         obs.reused = reuse is not None and obs.result is reuse

@@ -39,7 +39,9 @@ def _case(draw):
         dims = draw(st.lists(st.sampled_from(_TOKENS), max_size=3).filter(_valid))
         rank = draw(st.integers(0, 4))
         annotations.append((draw(st.sampled_from(["Float", "Int"])), " ".join(dims)))
-        shapes.append((draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank)), draw(st.sampled_from([torch.float32, torch.int64]))))
+        shapes.append(
+            (draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank)), draw(st.sampled_from([torch.float32, torch.int64])))
+        )
     return annotations, shapes
 
 

@@ -22,7 +22,7 @@ from vaelint.cli import app
 
 runner = CliRunner()
 
-NOISE = '''import torch
+NOISE = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -46,7 +46,7 @@ def loss_function(recon, x, mu, logvar):
     rec = F.binary_cross_entropy(recon, x, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return rec + {KL}
-'''
+"""
 
 # the edit that fixes VAE001 elsewhere (torch.randn_like(std)) cannot work here:
 # std is computed after the draw, so the edited model raises and the fix is refused
@@ -95,10 +95,12 @@ def test_diff_shows_the_fix_changes_nothing_and_applies_as_fix_writes(tmp_path):
     assert "no findings in 1 target" in fixed.stdout  # what remains, checked again
     # only the edited line changed: formatting and comments are kept
     changed = [(a, b) for a, b in zip(before.splitlines(), path.read_text().splitlines()) if a != b]
-    assert changed == [(
-        "        eps = torch.randn(self.latent)   # one draw for the batch   (a comment to keep)",
-        "        eps = torch.randn_like(std)   # one draw for the batch   (a comment to keep)",
-    )]
+    assert changed == [
+        (
+            "        eps = torch.randn(self.latent)   # one draw for the batch   (a comment to keep)",
+            "        eps = torch.randn_like(std)   # one draw for the batch   (a comment to keep)",
+        )
+    ]
 
 
 def test_a_plain_check_offers_the_rules_edit_and_checks_it_again_only_when_asked(tmp_path, monkeypatch):
@@ -111,7 +113,10 @@ def test_a_plain_check_offers_the_rules_edit_and_checks_it_again_only_when_asked
     monkeypatch.setattr(verify, "verify", lambda *a, **k: (calls.append(a[0]), real(*a, **k))[1])
     r = run("check", "vae.py:VAE", "--input", "6x20", "-q", cwd=tmp_path)
     assert r.exit_code == 1 and calls == []
-    assert "[*] fixable with --fix (checked again before it is written; --diff shows it): draw the noise with std's shape: torch.randn_like(std)" in r.stdout
+    assert (
+        "[*] fixable with --fix (checked again before it is written; --diff shows it): draw the noise with std's shape: torch.randn_like(std)"
+        in r.stdout
+    )
     shown = run("check", "vae.py:VAE", "--input", "6x20", "--diff", cwd=tmp_path)
     assert calls and "+        eps = torch.randn_like(std)" in shown.stdout
 
@@ -129,7 +134,10 @@ def test_a_fix_whose_recheck_fails_is_never_offered(tmp_path):
     assert diff.exit_code == 0 and diff.stdout == "" and "would fix 0 findings in 0 files" in diff.stderr
     fixed = run("check", "vae.py:VAE", "--input", "6x20", "--fix", cwd=tmp_path)
     assert path.read_text() == before and fixed.exit_code == 1
-    assert "no automatic fix: the edit `draw the noise with std's shape: torch.randn_like(std)` was tried and the edited model could not be checked" in fixed.stdout
+    assert (
+        "no automatic fix: the edit `draw the noise with std's shape: torch.randn_like(std)` was tried and the edited model could not be checked"
+        in fixed.stdout
+    )
     report = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--fix", "--format", "json", cwd=tmp_path).stdout)
     offered = [f["autofix"] for f in report["results"][0]["findings"] if f["code"] == "VAE001"][0]
     assert offered["verified"] is False and "could not be checked" in offered["rejected"]
@@ -175,8 +183,10 @@ def test_json_and_sarif_carry_the_edits_and_follow_their_schemas(tmp_path):
     f = next(f for f in report["results"][0]["findings"] if f["code"] == "VAE001")
     assert f["fix"] == "eps = torch.randn_like(std)"  # the words stay as they were
     assert f["autofix"] == {
-        "message": "draw the noise with std's shape: torch.randn_like(std)", "applicability": "safe",
-        "verified": False, "rejected": None,  # offered, not checked again: --diff, --fix do that
+        "message": "draw the noise with std's shape: torch.randn_like(std)",
+        "applicability": "safe",
+        "verified": False,
+        "rejected": None,  # offered, not checked again: --diff, --fix do that
         "edits": [{"path": "vae.py", "line": 16, "column": 15, "end_line": 16, "end_column": 39, "content": "torch.randn_like(std)"}],
     }
     sarif = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--format", "sarif", cwd=tmp_path).stdout)
@@ -184,10 +194,12 @@ def test_json_and_sarif_carry_the_edits_and_follow_their_schemas(tmp_path):
     res = next(r for r in sarif["runs"][0]["results"] if r["ruleId"] == "VAE001")
     change = res["fixes"][0]["artifactChanges"][0]
     assert change["artifactLocation"]["uri"].endswith("vae.py")
-    assert change["replacements"] == [{
-        "deletedRegion": {"startLine": 16, "startColumn": 15, "endLine": 16, "endColumn": 39},
-        "insertedContent": {"text": "torch.randn_like(std)"},
-    }]
+    assert change["replacements"] == [
+        {
+            "deletedRegion": {"startLine": 16, "startColumn": 15, "endLine": 16, "endColumn": 39},
+            "insertedContent": {"text": "torch.randn_like(std)"},
+        }
+    ]
     github = run("check", "vae.py:VAE", "--input", "6x20", "--format", "github", cwd=tmp_path).stdout
     assert "(fixable: vaelint check --fix)" in github
 
@@ -249,8 +261,15 @@ def test_a_fix_in_an_imported_loss_module_is_checked_with_the_edited_module(tmp_
 # fixture models with a verified fix for each rule that offers one: --fix (with
 # --unsafe-fixes) on a copy removes the declared finding, and nothing new appears
 FIXABLE = [
-    "noise_one_row.py", "recon_broadcast_mse.py", "std_exp_logvar.py", "bce_on_logits.py", "sample_detached.py",
-    "view_pinned_batch.py", "legacy_view_fold.py", "tuple_terms_mean_vs_sum.py", "kl_attribute_weight.py",
+    "noise_one_row.py",
+    "recon_broadcast_mse.py",
+    "std_exp_logvar.py",
+    "bce_on_logits.py",
+    "sample_detached.py",
+    "view_pinned_batch.py",
+    "legacy_view_fold.py",
+    "tuple_terms_mean_vs_sum.py",
+    "kl_attribute_weight.py",
     "tensor_weights_in_loss.py",
 ]
 
@@ -276,7 +295,7 @@ def test_fix_removes_a_fixture_models_findings(tmp_path, name):
 
 # the loss raises on logits (binary_cross_entropy of an unbounded output), which hides
 # the shared noise draw: the first round fixes the loss, the second the draw it revealed
-HIDDEN = '''import torch
+HIDDEN = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -300,7 +319,7 @@ class VAE(nn.Module):
 def loss_function(recon_x, x, mu, logvar):
     bce = F.binary_cross_entropy(recon_x, x, reduction="sum")
     return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-'''
+"""
 
 
 def test_fix_runs_rounds_a_fix_revealing_a_finding_a_crash_hid(tmp_path):
@@ -329,9 +348,11 @@ def test_the_decoder_fed_mu_inside_an_expression_is_fed_z(tmp_path):
 
 
 def test_a_kl_subtracted_from_the_loss_is_added_not_negated(tmp_path):
-    text = NOISE.replace("torch.randn(self.latent)", "torch.randn_like(std)").replace(
-        "    return rec + {KL}\n", "    return rec - (-kl)  # written as a subtraction\n"
-    ).replace("kl = -0.5 * torch.sum", "kl = 0.5 * torch.sum")
+    text = (
+        NOISE.replace("torch.randn(self.latent)", "torch.randn_like(std)")
+        .replace("    return rec + {KL}\n", "    return rec - (-kl)  # written as a subtraction\n")
+        .replace("kl = -0.5 * torch.sum", "kl = 0.5 * torch.sum")
+    )
     path = model(tmp_path, text)
     before = path.read_text()
     fixed = run("check", "vae.py:VAE", "--input", "6x20", "--fix", cwd=tmp_path)

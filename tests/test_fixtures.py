@@ -53,8 +53,7 @@ def test_every_finding_is_confirmed_on_the_cpu():
 
 
 @pytest.mark.parametrize(
-    "name",
-    ["clean/legacy_variable_vae.py:VAE", "clean/distributions_vae.py:VAE", "seeds/seed003_lstm_text_vae.py:TextVAE"],
+    "name", ["clean/legacy_variable_vae.py:VAE", "clean/distributions_vae.py:VAE", "seeds/seed003_lstm_text_vae.py:TextVAE"]
 )
 def test_untraceable_models_are_captured_by_recording(name, fixtures_dir):
     path, target = name.split(":")

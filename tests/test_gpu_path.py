@@ -11,7 +11,7 @@ from helpers import check
 # On a machine with a GPU this model's own code picks CUDA (as DEVICE = "cuda" if
 # torch.cuda.is_available() else "cpu" does); the error stands in for the one
 # torch raises when that tensor meets vaelint's CPU stages.
-CHOOSES_CUDA = textwrap.dedent('''
+CHOOSES_CUDA = textwrap.dedent("""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -35,7 +35,7 @@ CHOOSES_CUDA = textwrap.dedent('''
     def loss_function(recon, x, mu, logvar):
         rec = F.binary_cross_entropy(recon, x, reduction="sum")
         return rec - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-''')
+""")
 
 
 def test_a_model_that_puts_itself_on_the_gpu_is_checked_as_on_a_cpu_machine(tmp_path, monkeypatch):
@@ -65,7 +65,12 @@ def test_a_model_that_raises_is_confirmed_on_the_cpu_not_on_cuda(tmp_path, monke
     import vaelint.confirm.stage as confirm_stage
 
     path = tmp_path / "logits.py"
-    path.write_text(CHOOSES_CUDA.replace("torch.sigmoid(self.dec(z))", "self.dec(z)").replace("            if ON_GPU:\n                raise RuntimeError(\"Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!\")\n", ""))
+    path.write_text(
+        CHOOSES_CUDA.replace("torch.sigmoid(self.dec(z))", "self.dec(z)").replace(
+            '            if ON_GPU:\n                raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!")\n',
+            "",
+        )
+    )
     seen = {}
     real = confirm_stage.confirm_run
 

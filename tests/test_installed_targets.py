@@ -9,7 +9,7 @@ import sys
 
 from conftest import FIXTURES
 
-LAZY_INIT = '''
+LAZY_INIT = """
 import importlib
 
 
@@ -17,7 +17,7 @@ def __getattr__(name):  # a lazy package, as diffusers' is: the class is importe
     if name == "VAE":
         return importlib.import_module(".models.vae", __name__).VAE
     raise AttributeError(name)
-'''
+"""
 
 
 def _site_packages(tmp_path):
@@ -36,7 +36,11 @@ def _check(tmp_path, site, target):
     env = {**os.environ, "PYTHONPATH": str(site), "VAELINT_NO_CACHE": "1"}
     out = subprocess.run(
         [sys.executable, "-m", "vaelint", "check", target, "--input", "8x784", "--format", "json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert "Traceback" not in out.stderr, out.stderr
     return out.returncode, json.loads(out.stdout)["results"][0]
@@ -54,12 +58,15 @@ def test_an_import_path_target_is_checked_with_findings_at_the_packages_lines(tm
 def test_an_import_path_that_names_nothing_installed_is_a_usage_error(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "vaelint", "check", "no_such_pkg_xyz.models:VAE", "--input", "8x784"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 2 and "no module 'no_such_pkg_xyz.models' is installed here" in out.stderr
 
 
-TRAINER_LIB = '''
+TRAINER_LIB = """
 import numpy as np
 import torch
 from torch import nn
@@ -83,15 +90,15 @@ class TVAE:  # a trainer object of an installed library: the script never says t
                 opt.zero_grad()
                 (rec + kl).backward()
                 opt.step()
-'''
+"""
 
-SYNTH = '''import numpy as np
+SYNTH = """import numpy as np
 from {pkg} import TVAE
 
 data = np.loadtxt("adult.csv", delimiter=",")
 model = TVAE(epochs=5)
 model.fit(data)
-'''
+"""
 
 
 def test_a_script_that_trains_through_an_installed_torch_library_is_checked(tmp_path):
@@ -104,14 +111,17 @@ def test_a_script_that_trains_through_an_installed_torch_library_is_checked(tmp_
     (site / "tablib" / "__init__.py").write_text("from .tvae import TVAE\n")
     (site / "tablib" / "tvae.py").write_text(TRAINER_LIB)
     (site / "plainfit").mkdir()
-    (site / "plainfit" / "__init__.py").write_text("class TVAE:\n    def __init__(self, epochs):\n        pass\n\n    def fit(self, data):\n        return data\n")
+    (site / "plainfit" / "__init__.py").write_text(
+        "class TVAE:\n    def __init__(self, epochs):\n        pass\n\n    def fit(self, data):\n        return data\n"
+    )
     (tmp_path / "synth.py").write_text(SYNTH.format(pkg="tablib"))
     (tmp_path / "plain.py").write_text(SYNTH.format(pkg="plainfit"))
     env = {**os.environ, "PYTHONPATH": str(site), "VAELINT_NO_CACHE": "1"}
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "vaelint", "check", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "vaelint", "check", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
 
     out = run("synth.py", "--input", "32x14", "--format", "json")
     assert out.returncode == 1, out.stdout + out.stderr

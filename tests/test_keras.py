@@ -224,14 +224,13 @@ def test_the_readme_keras_example_runs_from_the_command_line_and_sets_the_backen
     import shlex
 
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    section = readme[readme.index("### Keras 3 models"):]
+    section = readme[readme.index("### Keras 3 models") :]
     command = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
     args = shlex.split(command)
     assert args[:2] == ["vaelint", "check"]
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     out = subprocess.run(
-        [sys.executable, "-m", "vaelint", *args[1:], "--format", "json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "vaelint", *args[1:], "--format", "json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 1, out.stderr
     (result,) = json.loads(out.stdout)["results"]
@@ -328,12 +327,15 @@ def test_a_keras_file_without_keras_installed_is_a_usage_error(monkeypatch, tmp_
     for name in [m for m in sys.modules if m == "keras" or m.startswith("keras.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "keras", None)
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
         import keras
 
         def build():
             return keras.Sequential([keras.layers.Dense(4)])
-        """)
+        """,
+    )
     result = check(path, "build", ["4x4"])
     assert result.error is not None and result.error.kind == "load"
     assert "'keras'" in result.error.message and "Install the package" in result.error.message
@@ -343,7 +345,8 @@ def test_a_script_that_fits_a_keras_model_is_checked_never_passed_over(tmp_path)
     # a Keras training script (vae.fit) beside the file that builds the model: training code,
     # run on the torch backend; this Keras 2 style model (a loss closing over the encoder's
     # tensors) does not build on Keras 3, and the check says so, exit 2, never "no VAE targets"
-    (tmp_path / "model.py").write_text(textwrap.dedent('''
+    (tmp_path / "model.py").write_text(
+        textwrap.dedent("""
         from keras.layers import Input, Dense, Lambda
         from keras.models import Model
         from keras import backend as K
@@ -361,17 +364,26 @@ def test_a_script_that_fits_a_keras_model_is_checked_never_passed_over(tmp_path)
 
             vae.compile(optimizer="adam", loss=loss)
             return vae
-    '''))
-    (tmp_path / "train.py").write_text(textwrap.dedent('''
+    """)
+    )
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent("""
         import numpy as np
         from model import build_vae
 
         x_train = np.random.rand(64, 784).astype("float32")
         build_vae().fit(x_train, x_train, epochs=1, batch_size=16)
-    '''))
+    """)
+    )
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    out = subprocess.run([sys.executable, "-m", "vaelint", "check", "train.py", "--no-cache"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", "train.py", "--no-cache"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 2, out.stdout + out.stderr
     assert "no VAE targets" not in out.stdout + out.stderr
     assert "train.py   could not be analysed (load)" in out.stdout

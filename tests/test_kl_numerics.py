@@ -114,11 +114,7 @@ def test_the_bundled_mlp_vae_at_latent_32_is_clean(fixtures_dir):
     assert result.beta_effective == "1"
 
 
-@given(
-    log_scale=st.integers(-6, 1),
-    n=st.integers(2, 1024),
-    c=st.sampled_from([1.0, -1.0, 2.0, 0.5, -0.25]),
-)
+@given(log_scale=st.integers(-6, 1), n=st.integers(2, 1024), c=st.sampled_from([1.0, -1.0, 2.0, 0.5, -0.25]))
 @settings(max_examples=80, deadline=None)
 def test_ratio_finds_the_constant_of_a_float64_element(log_scale, n, c):
     """ratio() on an element computed exactly in float64: finds c whatever the scale."""
@@ -165,13 +161,9 @@ def test_a_kl_computed_in_float32_inside_an_op_is_read_not_flagged(tmp_path):
     around the run's (too small to read at 1e-3 in float32)."""
     path = tmp_path / "opaque_kl.py"
     path.write_text(
-        textwrap.dedent(
-            _MODEL.replace("{REC}", _SUM).replace(
-                "{KL}", "torch.sum(_opaque(mu, logvar))"
-            )
-        )
+        textwrap.dedent(_MODEL.replace("{REC}", _SUM).replace("{KL}", "torch.sum(_opaque(mu, logvar))"))
         + textwrap.dedent(
-            '''
+            """
 
             class _Opaque(torch.autograd.Function):
                 @staticmethod
@@ -185,7 +177,7 @@ def test_a_kl_computed_in_float32_inside_an_op_is_read_not_flagged(tmp_path):
 
             def _opaque(mu, logvar):
                 return _Opaque.apply(mu, logvar)
-            '''
+            """
         )
     )
     result = check(str(path), "VAE", ["5x6"], init={"latent": 64, "scale": 1e-3}, dynamic=False)

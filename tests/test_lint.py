@@ -1,4 +1,4 @@
-"""The code base checked like its users' code (issue 36, item 6): ruff's lint, with the
+"""The code base checked like its users' code (issue 36, item 6): ruff's lint and format check, with the
 configuration in pyproject.toml, on the package, the rules, the tests, the benchmarks
 and the scripts (fixtures/ are users' code with bugs on purpose and are left out)."""
 
@@ -31,3 +31,8 @@ def test_the_configuration_is_read_and_fixtures_are_left_out(tmp_path):
     bad.write_text("import os\n")
     out = ruff("check", "--config", os.path.join(ROOT, "pyproject.toml"), "--output-format", "concise", str(bad))
     assert out.returncode == 1 and "F401" in out.stdout
+
+
+def test_ruff_format_leaves_the_code_as_it_is():
+    out = ruff("format", "--check", ".")
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]

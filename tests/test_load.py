@@ -31,7 +31,9 @@ def test_script_style_file_is_checked_without_running_its_script(tmp_path, monke
 
 def test_missing_import_the_model_does_not_use_is_fine(tmp_path):
     path = tmp_path / "m.py"
-    path.write_text("import no_such_package_xyz\nimport torch.nn as nn\nclass VAE(nn.Linear):\n    def __init__(self):\n        super().__init__(2, 2)\n")
+    path.write_text(
+        "import no_such_package_xyz\nimport torch.nn as nn\nclass VAE(nn.Linear):\n    def __init__(self):\n        super().__init__(2, 2)\n"
+    )
     assert load_program(f"{path}:VAE", LoadRequest(init={})).model.in_features == 2
 
 
@@ -73,7 +75,9 @@ def test_sibling_and_package_imports(tmp_path, monkeypatch):
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "layers.py").write_text("SIZE = 7\n")
-    (pkg / "vae.py").write_text("import torch.nn as nn\nfrom .layers import SIZE\nclass VAE(nn.Linear):\n    def __init__(self):\n        super().__init__(SIZE, 2)\n")
+    (pkg / "vae.py").write_text(
+        "import torch.nn as nn\nfrom .layers import SIZE\nclass VAE(nn.Linear):\n    def __init__(self):\n        super().__init__(SIZE, 2)\n"
+    )
     assert load_program(f"{pkg / 'vae.py'}:VAE", LoadRequest(init={})).model.in_features == 7
 
 
@@ -100,7 +104,9 @@ def test_module_level_constants_and_main_guard(tmp_path):
 
 def test_constructor_errors_name_the_users_line(tmp_path):
     path = tmp_path / "m.py"
-    path.write_text("import torch.nn as nn\nclass VAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(-1, 2)\n")
+    path.write_text(
+        "import torch.nn as nn\nclass VAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(-1, 2)\n"
+    )
     with pytest.raises(VaelintError) as e:
         load_program(f"{path}:VAE", LoadRequest(init={}))
     assert "building the model failed at" in e.value.message and "m.py:5" in e.value.message
@@ -154,10 +160,10 @@ def test_a_failed_module_level_assignment_used_in_arithmetic_shows_its_own_error
 
 
 PLAIN_VAE = (
-        "import torch\nimport torch.nn as nn\n\n\nclass PlainVAE(nn.Module):\n"
-        "    def __init__(self):\n        super().__init__()\n        self.enc, self.dec = nn.Linear(6, 4), nn.Linear(2, 6)\n\n"
-        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
-        "        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar\n"
+    "import torch\nimport torch.nn as nn\n\n\nclass PlainVAE(nn.Module):\n"
+    "    def __init__(self):\n        super().__init__()\n        self.enc, self.dec = nn.Linear(6, 4), nn.Linear(2, 6)\n\n"
+    "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+    "        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar\n"
 )
 
 
@@ -229,7 +235,8 @@ def test_a_model_the_file_builds_is_never_trained_saved_or_shown(tmp_path, capfd
     # the Keras VAE example ends with vae.compile(...) and vae.fit(mnist_digits, epochs=30): checking
     # file.py:vae must not download the digits nor train (statements.py, _NOT_CONFIGURATION)
     path = tmp_path / "m.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import torch.nn as nn
 
         def download():
@@ -252,7 +259,8 @@ def test_a_model_the_file_builds_is_never_trained_saved_or_shown(tmp_path, capfd
         vae.train()
         vae.summary()
         vae.load_state_dict({})
-    """))
+    """)
+    )
     program = load_program(f"{path}:vae", LoadRequest(init={}))
     assert program.model.width == 3  # a configuration call runs, with what it reads
     assert "vaelint-fixture" not in capfd.readouterr().out
@@ -275,7 +283,8 @@ def test_an_error_a_library_rebuilt_with_one_argument_is_ours_again():
 
 def test_calling_a_name_whose_line_failed_says_which_line_failed(tmp_path):
     path = tmp_path / "m.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import torch.nn as nn
         ENCODER = nn.Linear(2, undefined_width)
 
@@ -283,7 +292,8 @@ def test_calling_a_name_whose_line_failed_says_which_line_failed(tmp_path):
             def __init__(self):
                 super().__init__()
                 self.out = ENCODER(None)
-    """))
+    """)
+    )
     with pytest.raises(VaelintError) as e:
         load_program(f"{path}:VAE", LoadRequest(init={}))
     assert "m.py:3 defines 'ENCODER' at module level" in e.value.message and "imports" not in e.value.message
@@ -291,7 +301,8 @@ def test_calling_a_name_whose_line_failed_says_which_line_failed(tmp_path):
 
 def test_a_class_that_needs_arguments_points_at_the_instance_the_file_builds(tmp_path):
     path = tmp_path / "m.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import torch.nn as nn
 
         class VAE(nn.Module):
@@ -300,10 +311,14 @@ def test_a_class_that_needs_arguments_points_at_the_instance_the_file_builds(tmp
                 self.encoder, self.decoder = encoder, decoder
 
         vae = VAE(nn.Linear(4, 4), nn.Linear(2, 4))
-    """))
+    """)
+    )
     with pytest.raises(VaelintError) as e:
         load_program(f"{path}:VAE", LoadRequest(init={}))
-    assert f"The file builds one itself at line 9 (vae = VAE(nn.Linear(4, 4), nn.Linear(2, 4))): check that with {path}:vae." in e.value.message
+    assert (
+        f"The file builds one itself at line 9 (vae = VAE(nn.Linear(4, 4), nn.Linear(2, 4))): check that with {path}:vae."
+        in e.value.message
+    )
 
 
 _STAR = """import torch
@@ -334,8 +349,10 @@ def test_a_name_a_failed_star_import_would_have_defined_is_explained_by_that_imp
     assert "'Encoder' is not defined, and would have come from it" in message and "add mylayers.py" in message
     # a training script: the same cause, through the setup line that built the model
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "train.py").write_text(_STAR + "\n\nmodel = VAE()\nfor x in torch.utils.data.DataLoader(torch.rand(32, 784), batch_size=8):\n"
-                                       "    recon, mu, logvar = model(x)\n    ((recon - x) ** 2).sum().backward()\n")
+    (tmp_path / "train.py").write_text(
+        _STAR + "\n\nmodel = VAE()\nfor x in torch.utils.data.DataLoader(torch.rand(32, 784), batch_size=8):\n"
+        "    recon, mu, logvar = model(x)\n    ((recon - x) ** 2).sum().backward()\n"
+    )
     result = check(str(tmp_path / "train.py"), "-", ["8x784"])
     message = " ".join(result.error.message.split())
     assert "train.py:3 imports * from 'mylayers'" in message and "'VAE' is not defined" not in message, message
@@ -346,7 +363,8 @@ def test_a_module_level_if_binding_a_needed_name_is_kept_without_its_calls():
 
     from vaelint.frontends.statements import select_statements
 
-    tree = ast.parse(textwrap.dedent('''
+    tree = ast.parse(
+        textwrap.dedent("""
         import warnings
         if HAVE:
             from fancy import Scaler
@@ -359,7 +377,8 @@ def test_a_module_level_if_binding_a_needed_name_is_kept_without_its_calls():
         class Data:
             scaler = Scaler
             other = Other
-    '''))
+    """)
+    )
     kept = select_statements(tree, {"Data"})
     text = ast.unparse(ast.Module(body=kept, type_ignores=[]))
     # the optional import's if/else binds Scaler: kept, its warnings.warn left out

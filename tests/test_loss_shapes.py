@@ -97,8 +97,12 @@ def test_keyword_input_spec_is_parsed_and_shown():
 
 
 def test_a_loss_parameter_named_like_a_forward_input_gets_that_input():
-    result = check(_fixture("clean/loss_reads_lengths.py"), "SeqVAE", ["4x12:int64:50", "4:int64:13"],
-                   loss=_fixture("clean/loss_reads_lengths.py") + ":loss_fn")
+    result = check(
+        _fixture("clean/loss_reads_lengths.py"),
+        "SeqVAE",
+        ["4x12:int64:50", "4:int64:13"],
+        loss=_fixture("clean/loss_reads_lengths.py") + ":loss_fn",
+    )
     assert result.error is None, result.error.message
     assert ("length", "the forward's input length") in result.binding
     assert result.findings == [] and result.beta_effective == "1"
@@ -165,7 +169,8 @@ def test_user_text_is_printed_as_written_not_as_emoji(tmp_path):
     spec = lines[0].split("input=")[1].split()[0]
     out = subprocess.run(
         [sys.executable, "-m", "vaelint", "check", f"{path}:VAE", "--input", spec, "--no-dynamic", "--color", "never"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert "\U0001f4af" not in out.stdout
     assert "emoji_lines.py:100:" in out.stdout, out.stdout
@@ -209,7 +214,9 @@ def test_a_reconstruction_summed_column_by_column_is_read_when_its_parts_are_red
     assert [(f.code, f.loc.line) for f in buggy.findings] == [("VAE002", 31)]
     mixed = tmp_path / "mixed_parts.py"
     source = open(_fixture("buggy/tabular_columns_loss_kl_mean.py")).read()
-    mixed.write_text(source.replace('x[:, start:end], reduction="sum")\n        else', 'x[:, start:end], reduction="mean")\n        else', 1))
+    mixed.write_text(
+        source.replace('x[:, start:end], reduction="sum")\n        else', 'x[:, start:end], reduction="mean")\n        else', 1)
+    )
     assert mixed.read_text() != source
     result = check(str(mixed), "VAE", ["16x9"], dynamic=False)
     assert [f.code for f in result.findings if f.code == "VAE002"] == []
@@ -252,14 +259,20 @@ def test_a_weight_on_a_kl_missing_its_half_does_not_hide_the_missing_half(tmp_pa
     assert "beta_eff = 2 * 0.7 = 1.4" in found["VAE007"].message
     assert "multiplied by 0.7 " in found["VAE004"].message
     right = tmp_path / "right.py"
-    right.write_text(open(_fixture("buggy/kl_weight_beside_missing_half.py")).read().replace("kld = -torch.sum(", "kld = -0.5 * torch.sum("))
+    right.write_text(
+        open(_fixture("buggy/kl_weight_beside_missing_half.py")).read().replace("kld = -torch.sum(", "kld = -0.5 * torch.sum(")
+    )
     near = check(str(right), "VAE", ["8x40"], dynamic=False)
     assert [f.code for f in near.findings] == ["VAE004"] and "multiplied by 0.7 " in near.findings[0].message
     # a literal that may hold the formula's own 1/2 (0.5 * -0.5, folded into -0.25): the KL may be
     # right with a weight 0.5, so no missing 1/2 is claimed, and VAE004 says 0.5
     folded = tmp_path / "folded.py"
-    folded.write_text(open(_fixture("buggy/kl_weight_beside_missing_half.py")).read().replace(
-        "kld = -torch.sum(", "kld = 0.5 * -0.5 * torch.sum(").replace("KL_WEIGHT * kld", "kld"))
+    folded.write_text(
+        open(_fixture("buggy/kl_weight_beside_missing_half.py"))
+        .read()
+        .replace("kld = -torch.sum(", "kld = 0.5 * -0.5 * torch.sum(")
+        .replace("KL_WEIGHT * kld", "kld")
+    )
     ambiguous = check(str(folded), "VAE", ["8x40"], dynamic=False)
     assert [f.code for f in ambiguous.findings] == ["VAE004"] and "multiplied by 0.5 " in ambiguous.findings[0].message
 

@@ -20,8 +20,10 @@ from vaelint.cli import app
 runner = CliRunner()
 
 # the bundled MLP VAE with a reconstruction term that takes the log of 0 (line 37)
-NAN_VAE = open(f"{FIXTURES}/clean/mlp_vae.py").read().replace(
-    'bce = F.binary_cross_entropy(recon_x, x, reduction="sum")', "bce = -(x * torch.log(recon_x - recon_x)).sum()",
+NAN_VAE = (
+    open(f"{FIXTURES}/clean/mlp_vae.py")
+    .read()
+    .replace('bce = F.binary_cross_entropy(recon_x, x, reduction="sum")', "bce = -(x * torch.log(recon_x - recon_x)).sum()")
 )
 
 
@@ -58,11 +60,14 @@ def test_a_loss_that_is_not_finite_beside_findings_is_said_in_a_note(tmp_path, m
     assert any(n.startswith("the confirmation run failed: loss inf") for n in res["notes"])
 
 
-@pytest.mark.parametrize("spec,said", [
-    ("1000000x1000000", "the input alone would take 3.64 TB, more than this machine's memory"),
-    ("99999999999999999999999x784", "more than a tensor can hold"),
-    ("2" + "x1" * 30 + "x784", "has 32 dims; torch's GPU kernels take at most 25"),
-])
+@pytest.mark.parametrize(
+    "spec,said",
+    [
+        ("1000000x1000000", "the input alone would take 3.64 TB, more than this machine's memory"),
+        ("99999999999999999999999x784", "more than a tensor can hold"),
+        ("2" + "x1" * 30 + "x784", "has 32 dims; torch's GPU kernels take at most 25"),
+    ],
+)
 def test_an_input_torch_cannot_make_is_a_usage_error(spec, said):
     r = check(f"{FIXTURES}/clean/mlp_vae.py:VAE", "--input", spec)
     assert r.exit_code == 2 and said in r.output and "bug in vaelint" not in r.output
@@ -73,10 +78,16 @@ def test_an_input_past_max_memory_is_a_usage_error():
     assert r.exit_code == 2 and "the input alone would take 299 MB, more than --max-memory (100 MB)" in r.output
 
 
-@pytest.mark.parametrize("spec,expects", [
-    ("8x784", "encoder.0 (Conv2d) at fixtures/clean/conv_vae.py:29 expects in_channels=1 at dim 1 of a 4-D B x C x H x W, and got B x 784"),
-    ("8x3x28x28", "expects in_channels=1 at dim 1 of a 4-D B x C x H x W, and got B x 3 x 28 x 28"),
-])
+@pytest.mark.parametrize(
+    "spec,expects",
+    [
+        (
+            "8x784",
+            "encoder.0 (Conv2d) at fixtures/clean/conv_vae.py:29 expects in_channels=1 at dim 1 of a 4-D B x C x H x W, and got B x 784",
+        ),
+        ("8x3x28x28", "expects in_channels=1 at dim 1 of a 4-D B x C x H x W, and got B x 3 x 28 x 28"),
+    ],
+)
 def test_an_input_the_first_layer_cannot_take_is_the_inputs_fault(spec, expects, monkeypatch):
     monkeypatch.chdir(os.path.dirname(FIXTURES))
     r = check("fixtures/clean/conv_vae.py:ConvVAE", "--input", spec, "--format", "json")
@@ -115,7 +126,7 @@ def test_a_report_is_never_written_over_source(tmp_path, monkeypatch):
     assert check("victim.py:VAE", "--input", "4x784", "--output-file", "report.json", "--format", "json").exit_code == 0  # a report again
 
 
-HOSTILE = textwrap.dedent('''
+HOSTILE = textwrap.dedent("""
     import os
     import signal
     import time
@@ -139,13 +150,11 @@ HOSTILE = textwrap.dedent('''
         def forward(self, x):
             os.kill(os.getppid(), signal.SIGTERM)
             return super().forward(x)
-''')
+""")
 
 
 def test_what_the_models_code_starts_ends_with_it_and_its_signals_stay_inside(tmp_path):
-    (tmp_path / "vae_base.py").write_text(
-        open(f"{FIXTURES}/clean/mlp_vae.py").read().replace("class VAE(", "class Base(")
-    )
+    (tmp_path / "vae_base.py").write_text(open(f"{FIXTURES}/clean/mlp_vae.py").read().replace("class VAE(", "class Base("))
     (tmp_path / "hostile.py").write_text(HOSTILE)
     run = [sys.executable, "-m", "vaelint", "check", "--input", "4x784", "--no-dynamic", "--no-cache", "--format", "json"]
     forks = subprocess.run([*run, "hostile.py:Forks"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
@@ -158,9 +167,7 @@ def test_what_the_models_code_starts_ends_with_it_and_its_signals_stay_inside(tm
 
 
 def test_an_exception_of_vaelints_own_is_ours_and_a_models_base_exception_is_its_own(tmp_path):
-    (tmp_path / "vae_base.py").write_text(
-        open(f"{FIXTURES}/clean/mlp_vae.py").read().replace("class VAE(", "class Base(")
-    )
+    (tmp_path / "vae_base.py").write_text(open(f"{FIXTURES}/clean/mlp_vae.py").read().replace("class VAE(", "class Base("))
     (tmp_path / "interrupts.py").write_text(
         "from vae_base import Base\n\n\nclass VAE(Base):\n    def forward(self, x):\n        raise KeyboardInterrupt\n"
     )
@@ -176,9 +183,13 @@ def test_an_exception_of_vaelints_own_is_ours_and_a_models_base_exception_is_its
     ours = subprocess.run([sys.executable, "-c", driver], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     (res,) = json.loads(ours.stdout)["results"]
     assert ours.returncode == 2 and res["error"]["kind"] == "internal"
-    assert res["error"]["message"].startswith("vaelint failed while analysing interrupts.py:VAE, in forward: GeneratorExit: the step is over")
+    assert res["error"]["message"].startswith(
+        "vaelint failed while analysing interrupts.py:VAE, in forward: GeneratorExit: the step is over"
+    )
     assert "This is a bug in vaelint, not in your code" in res["error"]["message"]
-    theirs = subprocess.run([sys.executable, "-m", "vaelint", *args, "interrupts.py:VAE"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    theirs = subprocess.run(
+        [sys.executable, "-m", "vaelint", *args, "interrupts.py:VAE"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     (res,) = json.loads(theirs.stdout)["results"]
     assert theirs.returncode == 2 and res["error"]["kind"] == "exit"
     assert "the model's code raised KeyboardInterrupt at interrupts.py:6" in res["error"]["message"]
@@ -214,7 +225,8 @@ def test_a_skipped_weight_load_in_another_module_than_the_script_is_quoted_from_
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("")
     (tmp_path / "vae.py").write_text(open(f"{FIXTURES}/clean/mlp_vae.py").read())
-    (tmp_path / "pkg" / "algo.py").write_text(textwrap.dedent('''
+    (tmp_path / "pkg" / "algo.py").write_text(
+        textwrap.dedent("""
         import torch
         from vae import VAE, loss_function
 
@@ -230,7 +242,8 @@ def test_a_skipped_weight_load_in_another_module_than_the_script_is_quoted_from_
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
-    '''))
+    """)
+    )
     (tmp_path / "train_model.py").write_text("from pkg.algo import Learner\nLearner().train(resume=True)\n")
     r = check("train_model.py", "--input", "8x784", "--format", "json")
     (res,) = json.loads(r.stdout)["results"]
@@ -242,7 +255,8 @@ def test_a_tensorflow_training_script_is_never_passed_over(tmp_path, monkeypatch
     # a tf.GradientTape loop over a model built in another module: no nn.Module, no torch
     # backward, no Keras Model at the top, yet training code: exit 2 saying why
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "train.py").write_text(textwrap.dedent('''
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent("""
         import tensorflow as tf
         import modules
         model = modules.GraphVAE(16)
@@ -252,7 +266,8 @@ def test_a_tensorflow_training_script_is_never_passed_over(tmp_path, monkeypatch
                 loss = model.loss(modules.batch())
             grad = tape.gradient(loss, model.weights)
             optimizer.apply_gradients(zip(grad, model.weights))
-    '''))
+    """)
+    )
     r = runner.invoke(app, ["check", "train.py", "--no-cache"])
     assert r.exit_code == 2, r.output
     assert "train.py trains with TensorFlow (GradientTape at line 7)" in r.output
@@ -280,7 +295,8 @@ def test_script_options_after_the_target_point_at_script_args(tmp_path, monkeypa
 
 def test_an_assert_on_the_data_that_random_input_fails_is_said_as_the_datas(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "m.py").write_text(textwrap.dedent('''
+    (tmp_path / "m.py").write_text(
+        textwrap.dedent("""
         import torch, torch.nn as nn, torch.nn.functional as F
         class VAE(nn.Module):
             def __init__(self):
@@ -291,14 +307,18 @@ def test_an_assert_on_the_data_that_random_input_fails_is_said_as_the_datas(tmp_
                 mu, logvar = self.enc(x).chunk(2, -1)
                 z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
                 return self.dec(z), mu, logvar
-    '''))
+    """)
+    )
     r = check("m.py:VAE", "--input", "8x5")
     text = " ".join(r.output.split())
     assert r.exit_code == 2, r.output
     assert "AssertionError: pen state must be one-hot. The code's own assert (`assert torch.all(" in text, text
     assert "it checks the data, not the model" in text
     # the near miss: an error that is no assert keeps the plain message
-    (tmp_path / "m.py").write_text((tmp_path / "m.py").read_text().replace(
-        'assert torch.all(x[:, 2:].sum(-1) == 1), "pen state must be one-hot"', 'x = x.new_tensor(x.tolist()).item()'))
+    (tmp_path / "m.py").write_text(
+        (tmp_path / "m.py")
+        .read_text()
+        .replace('assert torch.all(x[:, 2:].sum(-1) == 1), "pen state must be one-hot"', "x = x.new_tensor(x.tolist()).item()")
+    )
     r = check("m.py:VAE", "--input", "8x5")
     assert r.exit_code == 2 and "it checks the data" not in r.output, r.output

@@ -36,6 +36,8 @@ def test_no_code_or_report_links_to_a_placeholder_home():
     for folder, dirs, files in os.walk(os.path.join(ROOT, "vaelint")):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         for name in files:
-            if name.endswith(".py") and re.search(r"your-org|example\.com|pypi\.org/project", open(os.path.join(folder, name), encoding="utf-8").read()):
+            if name.endswith(".py") and re.search(
+                r"your-org|example\.com|pypi\.org/project", open(os.path.join(folder, name), encoding="utf-8").read()
+            ):
                 found.append(name)
     assert not found

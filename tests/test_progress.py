@@ -67,7 +67,10 @@ def _run_with_terminal_stderr(*args) -> tuple[str, str]:
     """vaelint with stderr on a pseudo-terminal and stdout on a pipe: (stdout, what the terminal got)."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vaelint", *args], stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "vaelint", *args],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "COLUMNS": "160", "TERM": "xterm"},
     )
     os.close(follower)
@@ -93,6 +96,8 @@ def test_the_command_line_shows_progress_on_a_terminal_and_not_in_json():
     out, terminal = _run_with_terminal_stderr("check", f"{CLEAN}:VAE", f"{BUGGY}:VAE", "--input", "4x784", "--no-dynamic", "-q")
     assert "target 1 of 2" in terminal and "target 2 of 2" in terminal
     assert "target 1 of 2" not in out and "1 finding" in out  # the report itself is clean
-    out, terminal = _run_with_terminal_stderr("check", f"{CLEAN}:VAE", f"{BUGGY}:VAE", "--input", "4x784", "--no-dynamic", "--format", "json")
+    out, terminal = _run_with_terminal_stderr(
+        "check", f"{CLEAN}:VAE", f"{BUGGY}:VAE", "--input", "4x784", "--no-dynamic", "--format", "json"
+    )
     assert "target" not in terminal.replace("no VAE targets", "")
     assert out.lstrip().startswith("{")

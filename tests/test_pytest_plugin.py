@@ -9,7 +9,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-MODELS = '''
+MODELS = """
 import torch
 import torch.nn as nn
 
@@ -34,9 +34,9 @@ class Buggy(Clean):
     def loss_function(self, recon, x, mu, logvar):
         rec = ((recon - x) ** 2).sum(dim=1).mean()
         return rec - 0.5 * torch.mean(1 + logvar - mu ** 2 - logvar.exp())
-'''
+"""
 
-PYPROJECT = '''
+PYPROJECT = """
 [tool.vaelint]
 
 [[tool.vaelint.targets]]
@@ -46,7 +46,7 @@ input = ["8x12"]
 [[tool.vaelint.targets]]
 target = "models.py:Clean"
 input = ["8x12"]
-'''
+"""
 
 
 @pytest.fixture
@@ -88,7 +88,8 @@ def test_a_target_that_cannot_be_checked_fails(project):
 
 
 def test_assert_vae_ok_in_a_users_own_test(project):
-    project.makepyfile(test_mine=textwrap.dedent('''
+    project.makepyfile(
+        test_mine=textwrap.dedent("""
         from models import Buggy, Clean
         from vaelint.testing import assert_vae_ok
 
@@ -98,7 +99,8 @@ def test_assert_vae_ok_in_a_users_own_test(project):
 
         def test_buggy():
             assert_vae_ok(Buggy(), "8x12")
-    '''))
+    """)
+    )
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "test_mine.py")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*vaelint: 1 finding (VAE002)*", "*VAE002 kl-reduction*"])

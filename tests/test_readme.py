@@ -15,12 +15,12 @@ README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 
 
 def blocks(lang: str, after: str) -> list[str]:
-    section = README[README.index(after):]
+    section = README[README.index(after) :]
     return re.findall(rf"```{lang}\n(.*?)```", section, re.S)
 
 
 def test_quickstart_has_exactly_two_commands_that_install_check_and_test():
-    quick = README[README.index("## Quickstart"):]
+    quick = README[README.index("## Quickstart") :]
     first = re.search(r"```\w*\n(.*?)```", quick, re.S).group(1).strip().splitlines()
     assert len(first) == 2
     assert "pip install" in first[0] and "vaelint check fixtures/" in first[0] and "torch==2.13.0" in first[0]
@@ -49,7 +49,7 @@ def test_the_configuration_example_loads_and_runs(tmp_path, monkeypatch):
 def test_the_suppression_examples_parse():
     (py,) = blocks("python", "### Suppressing a finding")[:1]
     first, noqa, second = py.strip().splitlines()
-    open_ = lambda text: (lambda p: (p.write_text(text + "\n"), str(p))[1])  # noqa: E731
+    open_ = lambda text: lambda p: (p.write_text(text + "\n"), str(p))[1]  # noqa: E731
     import tempfile
     from pathlib import Path
 
@@ -154,7 +154,7 @@ def test_what_you_see_is_the_real_output(monkeypatch):
     """The README's example report is what the command prints now (trailing spaces aside);
     ``VAELINT_REGOLD=1`` writes the real output into the README."""
     monkeypatch.chdir(ROOT)
-    section = README[README.index("## What you see"):]
+    section = README[README.index("## What you see") :]
     block = re.search(r"```\n(.*?)```", section, re.S).group(1)
     command, *shown = block.splitlines()
     args = command.removeprefix("$ vaelint ").split()

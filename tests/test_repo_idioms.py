@@ -24,7 +24,10 @@ REPO = os.path.join(FIXTURES, "training", "logged_solver_repo")
 def check_repo(*args):
     out = subprocess.run(
         [sys.executable, "-m", "vaelint", "check", "main.py", "--input", "8x3x32x32", "--format", "json", "--no-cache", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     return out, json.loads(out.stdout)["results"][0]
 
@@ -92,15 +95,15 @@ def test_where_a_name_or_attribute_was_set(tmp_path):
 
     path = tmp_path / "solver.py"
     path.write_text(
-        "def helper(mu):\n"                          # 1
-        "    total = mu.sum()\n"                     # 2: another function's local
-        "    return total, mu\n"                     # 3
-        "class Solver:\n"                            # 4
-        "    def __init__(self, args):\n"            # 5
-        "        self.beta = args.beta\n"            # 6
-        "    def train(self, mu):\n"                 # 7
-        "        total, per = helper(mu)\n"          # 8: a tuple target
-        "        return total * self.beta\n"         # 9
+        "def helper(mu):\n"  # 1
+        "    total = mu.sum()\n"  # 2: another function's local
+        "    return total, mu\n"  # 3
+        "class Solver:\n"  # 4
+        "    def __init__(self, args):\n"  # 5
+        "        self.beta = args.beta\n"  # 6
+        "    def train(self, mu):\n"  # 7
+        "        total, per = helper(mu)\n"  # 8: a tuple target
+        "        return total * self.beta\n"  # 9
     )
     site = SourceLoc(str(path), 9, 16)
     name = origin_of(site, ast.Name("total", ast.Load()))
@@ -127,14 +130,14 @@ def test_the_weight_vae004_names_is_a_whole_operand_attribute_else_the_assigned_
 
     path = tmp_path / "losses.py"
     path.write_text(
-        "class Loss:\n"                                                       # 1
-        "    def __init__(self, beta, alpha):\n"                              # 2
-        "        self.beta, self.alpha = beta, alpha\n"                       # 3
-        "    def plain(self, rec, kld):\n"                                    # 4
-        "        return rec + self.beta*kld\n"                                # 5
-        "    def info(self, rec, kld, **kwargs):\n"                           # 6
-        "        kld_weight = kwargs['M_N']\n"                                # 7
-        "        return rec + (1. - self.alpha) * kld_weight * kld\n"         # 8
+        "class Loss:\n"  # 1
+        "    def __init__(self, beta, alpha):\n"  # 2
+        "        self.beta, self.alpha = beta, alpha\n"  # 3
+        "    def plain(self, rec, kld):\n"  # 4
+        "        return rec + self.beta*kld\n"  # 5
+        "    def info(self, rec, kld, **kwargs):\n"  # 6
+        "        kld_weight = kwargs['M_N']\n"  # 7
+        "        return rec + (1. - self.alpha) * kld_weight * kld\n"  # 8
     )
     plain = _assigned_name(SourceLoc(str(path), 5, 22, 5, 36), "self.beta*kld")
     assert plain is not None and plain[0] == "self.beta" and plain[1].line == 3
@@ -148,12 +151,12 @@ def test_an_attribute_is_the_named_weight_only_of_a_product_of_two(tmp_path):
 
     path = tmp_path / "logcosh.py"
     path.write_text(
-        "class Loss:\n"                                                   # 1
-        "    def __init__(self, beta):\n"                                 # 2
-        "        self.beta = beta\n"                                      # 3
-        "    def loss(self, rec, kld, **kwargs):\n"                       # 4
-        "        kld_weight = kwargs['M_N']\n"                            # 5
-        "        return rec + self.beta * kld_weight * kld\n"             # 6
+        "class Loss:\n"  # 1
+        "    def __init__(self, beta):\n"  # 2
+        "        self.beta = beta\n"  # 3
+        "    def loss(self, rec, kld, **kwargs):\n"  # 4
+        "        kld_weight = kwargs['M_N']\n"  # 5
+        "        return rec + self.beta * kld_weight * kld\n"  # 6
     )
     named = _assigned_name(SourceLoc(str(path), 6, 22, 6, 50), "self.beta * kld_weight * kld")
     assert named is not None and named[0] == "kld_weight"  # the attribute alone is not the weight of 3 factors
@@ -164,12 +167,12 @@ def test_a_module_level_name_set_inside_a_main_guard_is_found_and_another_functi
 
     path = tmp_path / "train.py"
     path.write_text(
-        "def helper():\n"                              # 1
-        "    weight = 0.5\n"                           # 2: another function's local
-        "if __name__ == '__main__':\n"                 # 3
-        "    if True:\n"                               # 4
-        "        weight = 4.0\n"                       # 5
-        "    loss = weight * 2\n"                      # 6
+        "def helper():\n"  # 1
+        "    weight = 0.5\n"  # 2: another function's local
+        "if __name__ == '__main__':\n"  # 3
+        "    if True:\n"  # 4
+        "        weight = 4.0\n"  # 5
+        "    loss = weight * 2\n"  # 6
     )
     found = origin_of(SourceLoc(str(path), 6, 12), ast.Name("weight", ast.Load()))
     assert found is not None and found[0].line == 5
@@ -187,7 +190,10 @@ def test_a_helper_module_that_imports_a_missing_package_is_loaded_with_its_defin
     # ctallec/world-models: trainvae.py takes its sizes from utils/misc.py, which imports gym
     out = subprocess.run(
         [sys.executable, "-m", "vaelint", "check", "train.py", "--input", "8x3x32x32", "--format", "json", "--no-cache"],
-        cwd=SIMULATOR_REPO, capture_output=True, text=True, timeout=300,
+        cwd=SIMULATOR_REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     result = json.loads(out.stdout)["results"][0]
@@ -223,7 +229,10 @@ def test_a_setup_line_that_fails_on_a_missing_import_names_the_import_and_the_pa
     )
     out = subprocess.run(
         [sys.executable, "-m", "vaelint", "check", "train.py:train", "--input", "8x4", "--format", "json", "--no-cache"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
     message = json.loads(out.stdout)["results"][0]["error"]["message"]
@@ -250,10 +259,12 @@ def test_the_package_to_install_is_the_one_the_import_error_names():
     placeholder = MissingImport("LSIZE", "utils.misc", "trainvae.py", 16, "ModuleNotFoundError: No module named 'gym.envs'")
     message = placeholder.explanation().message
     assert "imports 'LSIZE' from 'utils.misc'" in message and "provides 'gym' in this environment" in message
-    assert "provides 'utils.misc'" in MissingImport("X", "utils.misc", "t.py", 1, "ImportError: cannot import name 'X'").explanation().message
+    assert (
+        "provides 'utils.misc'" in MissingImport("X", "utils.misc", "t.py", 1, "ImportError: cannot import name 'X'").explanation().message
+    )
 
 
-_LIB = '''import torch
+_LIB = """import torch
 import torch.nn as nn
 
 
@@ -265,9 +276,9 @@ class Gaussian(nn.Module):
     def forward(self, h):
         mu, log_var = self.mu(h), self.log_var(h)
         return mu + torch.randn_like(mu) * torch.exp(0.5 * log_var), mu, log_var
-'''
+"""
 
-_MODEL = '''import {how}
+_MODEL = """import {how}
 sys.path.{call}
 import torch
 import torch.nn as nn
@@ -287,14 +298,14 @@ class VAE(nn.Module):
 def loss(recon, x, mu, log_var):
     rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
     return (rec - 0.5 * torch.sum(1 + log_var - mu.pow(2) - log_var.exp())) / x.size(0)
-'''
+"""
 
-_LOOP = '''
+_LOOP = """
 model = VAE()
 for x in torch.utils.data.DataLoader(torch.rand(64, 20), batch_size=8):
     recon, mu, log_var = model(x)
     loss(recon, x, mu, log_var).backward()
-'''
+"""
 
 
 @pytest.mark.parametrize("form", ["model", "script"])
@@ -314,7 +325,9 @@ def test_a_sys_path_line_before_the_imports_it_serves_is_kept(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path / "examples")
     out = subprocess.run(
         [sys.executable, "-m", "vaelint", "check", *target, "--input", "8x20", "--format", "json", "--no-cache"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     result = json.loads(out.stdout)["results"][0]
     assert out.returncode == 0 and result["error"] is None, out.stdout[-2000:]

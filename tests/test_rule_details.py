@@ -32,7 +32,8 @@ def test_the_size_origin_of_the_right_layer_when_two_are_built_on_one_line(tmp_p
 
 def test_a_binary_likelihood_needs_binary_input(tmp_path):
     path = tmp_path / "m.py"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         import torch, torch.nn as nn
         from torch.distributions import Bernoulli, Normal, kl_divergence
 
@@ -49,7 +50,8 @@ def test_a_binary_likelihood_needs_binary_input(tmp_path):
             def loss(self, px, x, q):
                 prior = Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale))
                 return -(px.log_prob(x).sum(-1) - kl_divergence(q, prior).sum(-1)).mean()
-    '''))
+    """)
+    )
     floats = check(str(path), "VAE", ["6x12"])
     # the support check fails on [0, 1) floats: retried with {0, 1} data, and said so
     assert floats.error is None, floats.error.message
@@ -138,7 +140,8 @@ def test_a_cuda_call_in_the_loss_on_a_cpu_machine_is_kept_on_the_cpu_and_said(tm
     if torch.cuda.is_available():
         pytest.skip("the call works where a GPU is present")
     path = tmp_path / "cuda_loss.py"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         import torch, torch.nn as nn
 
         class VAE(nn.Module):
@@ -153,11 +156,14 @@ def test_a_cuda_call_in_the_loss_on_a_cpu_machine_is_kept_on_the_cpu_and_said(tm
         def loss_function(recon, x, mu, logvar):
             weights = torch.ones(12).cuda()
             return ((recon - x) ** 2 * weights).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    '''))
+    """)
+    )
     result = check(str(path), "VAE", ["4x12"])
     # the loss written for a GPU is checked here: its move stays on the CPU, said with its line
     assert result.error is None and result.findings == []
-    assert any("the code's .cuda() at " in n and "cuda_loss.py:14 stayed on the CPU: this machine has no CUDA" in n for n in result.notes), result.notes
+    assert any(
+        "the code's .cuda() at " in n and "cuda_loss.py:14 stayed on the CPU: this machine has no CUDA" in n for n in result.notes
+    ), result.notes
 
 
 def test_errors_are_sorted_into_kinds_in_one_place():
@@ -196,7 +202,8 @@ def test_what_the_fx_trace_stored_on_the_model_never_reaches_a_real_run(tmp_path
     self.pseudo_input = ...): the fx trace leaves a Proxy there; the recording
     route that follows must run on the model as it was, not on that Proxy."""
     path = tmp_path / "caches.py"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         import torch, torch.nn as nn
 
         class VAE(nn.Module):
@@ -213,7 +220,8 @@ def test_what_the_fx_trace_stored_on_the_model_never_reaches_a_real_run(tmp_path
                 if h.sum() > -1e9:  # data-dependent: fx cannot trace it
                     mu, logvar = h.chunk(2, 1)
                 return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
-    '''))
+    """)
+    )
     result = check(str(path), "VAE", ["4x12"], dynamic=False)
     assert result.error is None, result.error.message
     assert result.capture_method == "recording"
@@ -221,7 +229,8 @@ def test_what_the_fx_trace_stored_on_the_model_never_reaches_a_real_run(tmp_path
 
 def test_a_missing_loss_keyword_gets_the_option_to_pass_it(tmp_path):
     path = tmp_path / "kw.py"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         import torch, torch.nn as nn
 
         class VAE(nn.Module):
@@ -238,7 +247,8 @@ def test_a_missing_loss_keyword_gets_the_option_to_pass_it(tmp_path):
                 x = recon.detach()
                 weight = kwargs["kld_weight"]
                 return ((recon - x) ** 2).sum() - weight * 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    '''))
+    """)
+    )
     result = check(str(path), "VAE", ["4x12"], dynamic=False)
     assert result.error is not None and "--loss-kwarg kld_weight=VALUE" in result.error.message
     fixed = check(str(path), "VAE", ["4x12"], dynamic=False, loss_kwargs={"kld_weight": 1.0})
@@ -354,7 +364,10 @@ def test_a_model_built_for_cuda_by_default_is_checked_on_a_cpu_machine():
     result = check(os.path.join(FIXTURES, "clean/cuda_by_default.py"), "VAE", ["8x784"])
     assert result.error is None and result.findings == []
     note = next(n for n in result.notes if "this machine has no CUDA" in n)
-    assert "VAE.to('cuda') at fixtures/clean/cuda_by_default.py:18" in note and "randn(device='cuda') at fixtures/clean/cuda_by_default.py:23" in note
+    assert (
+        "VAE.to('cuda') at fixtures/clean/cuda_by_default.py:18" in note
+        and "randn(device='cuda') at fixtures/clean/cuda_by_default.py:23" in note
+    )
     buggy = check(os.path.join(FIXTURES, "buggy/cuda_by_default_cpu_noise.py"), "VAE", ["8x784"])
     assert [(f.code, f.loc.line, f.confirmed) for f in buggy.findings] == [("VAE012", 23, True)]
 

@@ -16,8 +16,11 @@ from vaelint.report.rule_pages import all_pages, page_url
 
 def test_the_pages_in_the_repository_are_what_the_rules_render():
     pages = all_pages(all_rules())
-    stale = [path for path, text in pages.items() if not os.path.exists(os.path.join(ROOT, path))
-             or open(os.path.join(ROOT, path), encoding="utf-8").read() != text]
+    stale = [
+        path
+        for path, text in pages.items()
+        if not os.path.exists(os.path.join(ROOT, path)) or open(os.path.join(ROOT, path), encoding="utf-8").read() != text
+    ]
     extra = sorted(set(f"docs/rules/{n}" for n in os.listdir(os.path.join(ROOT, "docs", "rules"))) - set(pages))
     assert not stale and not extra, f"run python scripts/rule_pages.py (stale: {stale}, gone: {extra})"
 
@@ -49,7 +52,7 @@ def test_reports_link_each_finding_to_its_page_under_the_projects_home(monkeypat
 
 def test_the_readme_rule_table_is_the_catalogue():
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    section = readme[readme.index("## Rules\n"):]
+    section = readme[readme.index("## Rules\n") :]
     section = section[: section.index("\n## ", 1)]
     rows = re.findall(r"^\| (VAE\d{3}) \| ([\w-]+) \|", section, re.M)
     assert rows == [(r.code, r.name) for r in all_rules()]

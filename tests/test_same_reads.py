@@ -8,8 +8,11 @@ from vaelint.capture.samereads import merge_same_reads
 
 
 def _ops(graph):
-    return [n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "") for n in graph.nodes
-            if n.op in ("call_function", "call_method")]
+    return [
+        n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
+        for n in graph.nodes
+        if n.op in ("call_function", "call_method")
+    ]
 
 
 def test_the_same_slice_read_twice_is_one_node():

@@ -59,9 +59,7 @@ def test_packed_sequences_run_on_the_simulated_gpu():
             self.head = torch.nn.Linear(8, 4)
 
         def forward(self, tokens, length):
-            packed = torch.nn.utils.rnn.pack_padded_sequence(
-                self.emb(tokens), length.tolist(), batch_first=True, enforce_sorted=False
-            )
+            packed = torch.nn.utils.rnn.pack_padded_sequence(self.emb(tokens), length.tolist(), batch_first=True, enforce_sorted=False)
             _, h = self.rnn(packed)
             mu, logvar = self.head(h[-1]).chunk(2, dim=1)
             eps = torch.randn(mu.shape)
@@ -77,7 +75,8 @@ def test_a_simulation_that_cannot_run_leaves_the_rule_not_checked(tmp_path):
     """A device mismatch the simulated run did not reach may be guarded later
     (``if mu.is_cuda: eps = eps.cuda()``): not checked, never a finding."""
     path = tmp_path / "numpy_in_forward.py"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         import torch
         import torch.nn as nn
 
@@ -94,7 +93,8 @@ def test_a_simulation_that_cannot_run_leaves_the_rule_not_checked(tmp_path):
                 big = torch.cuda.get_device_properties(0).total_memory > 2**33 if torch.cuda.is_available() else False
                 scale = 0.5 if big else 1.0
                 return self.dec(mu + eps * scale * torch.exp(0.5 * logvar)), mu, logvar
-    '''))
+    """)
+    )
     result = check(str(path), "VAE", ["4x10"])
     assert result.error is None, result.error.message
     assert not [f for f in result.findings if f.code == "VAE012"]

@@ -19,7 +19,7 @@ BUGGY = f"{FIXTURES}/buggy/noise_pinned_batch.py:VAE"  # VAE005 and VAE012 at li
 def run(*args, spare: str = "1", cwd=None, python_flags=()):
     env = dict(os.environ, VAELINT_SPARE=spare, VAELINT_NO_CACHE="1")
     return subprocess.run(
-        [sys.executable, *python_flags, "-m", "vaelint", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        [sys.executable, *python_flags, "-m", "vaelint", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
 
 
@@ -110,8 +110,13 @@ def test_a_spare_that_died_leaves_the_target_to_a_forked_worker():
         f"result = run_target({BUGGY!r}, Options(inputs=[parse_input_spec('16x20')]), fresh=True)\n"
         "print('codes', sorted(f.code for f in result.findings), result.error, spare.available())\n"
     )
-    out = subprocess.run([sys.executable, "-c", DRIVER.format(before=before)], capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, VAELINT_SPARE="1"))
+    out = subprocess.run(
+        [sys.executable, "-c", DRIVER.format(before=before)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, VAELINT_SPARE="1"),
+    )
     assert "codes ['VAE005', 'VAE012'] None False" in out.stdout, out.stderr[-2000:]
 
 
@@ -120,15 +125,21 @@ def test_an_unused_spare_is_killed_before_the_process_ends(tmp_path):
     # and none is configured: exit 2 with a message); the spare would import torch
     # for another second and linger, orphaned, if it were left
     before = "sys.argv = ['vaelint', 'check']\nfrom vaelint.cli import main\nmain()\n"
-    out = subprocess.run([sys.executable, "-c", DRIVER.format(before=before)], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=300, env=dict(os.environ, VAELINT_SPARE="1"))
+    out = subprocess.run(
+        [sys.executable, "-c", DRIVER.format(before=before)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, VAELINT_SPARE="1"),
+    )
     assert out.returncode == 2 and "no target given" in out.stderr
     pid = int(out.stdout.split()[1])
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped by the process that started it
 
 
-WHO_RUNS_ME = '''
+WHO_RUNS_ME = """
 import sys
 
 import torch
@@ -145,7 +156,7 @@ class VAE(nn.Module):
     def forward(self, x):
         mu, logvar = self.enc(x).chunk(2, dim=1)
         return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
-'''
+"""
 
 
 @pytest.mark.parametrize("jobs, spare_runs_first", [("1", True), ("2", False)])

@@ -91,10 +91,7 @@ MAY_IMPORT = {
     "cache": {"fixes"},  # codec.py only (below): the records of an offered edit, rebuilt from a cached entry
     "settings": {"frontends", "rules"},
 }
-ONLY_FROM = {
-    ("frontends", "contracts"): {"discover.py"}, ("frontends", "settings"): {"discover.py"},
-    ("cache", "fixes"): {"codec.py"},
-}
+ONLY_FROM = {("frontends", "contracts"): {"discover.py"}, ("frontends", "settings"): {"discover.py"}, ("cache", "fixes"): {"codec.py"}}
 
 
 def test_each_folder_imports_only_what_its_init_says():
@@ -105,8 +102,11 @@ def test_each_folder_imports_only_what_its_init_says():
             if rel[0] != folder:
                 continue
             for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
-                names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else [
-                    a.name for a in getattr(node, "names", []) if isinstance(node, ast.Import)]
+                names = (
+                    [node.module]
+                    if isinstance(node, ast.ImportFrom) and node.module
+                    else [a.name for a in getattr(node, "names", []) if isinstance(node, ast.Import)]
+                )
                 for name in (n for n in names if n == "vaelint" or n.startswith("vaelint.")):
                     room = name.split(".")[1] if "." in name else "vaelint"
                     if room == folder or room in VOCABULARY:

@@ -13,8 +13,14 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import sweep  # noqa: E402
 
 SAMPLE = [
-    "cli-input-terabytes", "cli-flat-input-into-a-conv", "file-binary-file-mode", "file-latin1-bytes",
-    "hostile-signals-vaelint", "hostile-nan-loss", "train-starts-a-program", "cache-entries-planted-pickle",
+    "cli-input-terabytes",
+    "cli-flat-input-into-a-conv",
+    "file-binary-file-mode",
+    "file-latin1-bytes",
+    "hostile-signals-vaelint",
+    "hostile-nan-loss",
+    "train-starts-a-program",
+    "cache-entries-planted-pickle",
     "pre-commit-unconfigured-model",
 ]
 

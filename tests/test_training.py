@@ -35,11 +35,21 @@ NOTHING_ELSE_RUNS = [
     ("a script whose Trainer lives in a package it imports", "package_trainer_repo", ["main.py", "--input", "8x1x16x16"], 0),
     ("a script whose model returns distributions", ".", ["distribution_decoder_loop.py", "--input", "16x784"], 1),
     ("a data file not here, a batcher not installed", ".", ["pickled_folds_loop.py", "--input", "8x3x32x32"], 0),
-    ("a loop at the top level calls train(), CUDA hard-coded", ".", ["cuda_step_module_loop.py", "--input", "16x1x28x28", "--input", "16:int64:10"], 0),
+    (
+        "a loop at the top level calls train(), CUDA hard-coded",
+        ".",
+        ["cuda_step_module_loop.py", "--input", "16x1x28x28", "--input", "16:int64:10"],
+        0,
+    ),
     ("a function its script cannot reach (no checkpoint to resume)", ".", ["resume_from_checkpoint.py:train", "--input", "16x784"], 0),
     ("a data set that makes its folder and starts curl", ".", ["downloading_dataset.py", "--input", "16x784"], 0),
     ("a pre-training method called on the model", ".", ["pretrain_method.py", "--input", "16x784"], 0),
-    ("two loaders zipped, a nested pattern", ".", ["paired_loaders.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784"], 0),
+    (
+        "two loaders zipped, a nested pattern",
+        ".",
+        ["paired_loaders.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784"],
+        0,
+    ),
 ]
 
 
@@ -111,7 +121,9 @@ def test_script_args_are_configured_per_target(tmp_path, monkeypatch):
 
 def test_a_loss_nested_in_main_is_a_loss_name():
     path = os.path.join(TRAINING, "nested_loss_in_main.py")
-    r = run(f"{path}:VAE", "--init", "sizes=[784,256]", "--init", "latent=4", "--input", "16x1x28x28", "--loss", f"{path}:main.loss_fn", "-q")
+    r = run(
+        f"{path}:VAE", "--init", "sizes=[784,256]", "--init", "latent=4", "--input", "16x1x28x28", "--loss", f"{path}:main.loss_fn", "-q"
+    )
     assert r.exit_code == 1, r.output
     assert "nested_loss_in_main.py:42:22: VAE002" in r.output
 
@@ -164,7 +176,11 @@ def test_a_quiet_clean_report_says_which_rules_did_not_run(tmp_path):
         "        mu, lv = self.e(x).chunk(2, 1)\n"
         "        return self.d(mu + torch.randn_like(mu) * torch.exp(0.5 * lv)), mu, lv\n"
     )
-    for fmt, needle in (("text", "no findings in 1 target; 7 rules not checked (no loss found)"), ("github", "::notice"), ("markdown", "7 rules not checked")):
+    for fmt, needle in (
+        ("text", "no findings in 1 target; 7 rules not checked (no loss found)"),
+        ("github", "::notice"),
+        ("markdown", "7 rules not checked"),
+    ):
         r = run(f"{path}:VAE", "--input", "4x8", "-q", "--format", fmt)
         assert r.exit_code == 0
         assert needle in r.output, (fmt, r.output)
@@ -263,8 +279,18 @@ def test_a_weight_from_an_iterator_the_step_advances_is_read_as_a_schedule():
 def test_a_nested_batch_pattern_takes_the_items_in_order():
     # for (x, y), (u, _) in zip(cycle(labelled), unlabelled): the batch was bound as (x, u) and
     # its first item unpacked into (x, y): "too many values to unpack"
-    r = run(os.path.join(TRAINING, "paired_loaders.py"), "--input", "16x784", "--input", "16:int64:10",
-            "--input", "16x784", "--format", "json", "--no-cache")
+    r = run(
+        os.path.join(TRAINING, "paired_loaders.py"),
+        "--input",
+        "16x784",
+        "--input",
+        "16:int64:10",
+        "--input",
+        "16x784",
+        "--format",
+        "json",
+        "--no-cache",
+    )
     result = json.loads(r.output)["results"][0]
     assert r.exit_code == 0 and result["error"] is None, r.output
     inputs = {row["name"]: row["shape"] for row in result["flow"] if row["stage"] == "input"}
@@ -317,26 +343,35 @@ def _without_lightning(monkeypatch):
     monkeypatch.setattr(sys, "meta_path", [Block(), *sys.meta_path])
 
 
-@pytest.mark.parametrize("loop, batch", [
-    # enumerate held in a variable, inside a progress wrapper: the index is no item of the batch
-    (["it = progress(enumerate(loader), total=len(loader))", "for i, (x, y) in it:"], ["x", "y"]),
-    (["it = enumerate(loader)", "for i, (x, y) in it:"], ["x", "y"]),
-    (["for i, (x, y) in progress(enumerate(loader)):"], ["x", "y"]),
-    # the near miss: a loader held in a variable with no enumerate: both names are the batch's
-    (["it = progress(loader)", "for x, y in it:"], ["x", "y"]),
-])
+@pytest.mark.parametrize(
+    "loop, batch",
+    [
+        # enumerate held in a variable, inside a progress wrapper: the index is no item of the batch
+        (["it = progress(enumerate(loader), total=len(loader))", "for i, (x, y) in it:"], ["x", "y"]),
+        (["it = enumerate(loader)", "for i, (x, y) in it:"], ["x", "y"]),
+        (["for i, (x, y) in progress(enumerate(loader)):"], ["x", "y"]),
+        # the near miss: a loader held in a variable with no enumerate: both names are the batch's
+        (["it = progress(loader)", "for x, y in it:"], ["x", "y"]),
+    ],
+)
 def test_read_code_finds_enumerate_wherever_the_loop_holds_it(tmp_path, monkeypatch, loop, batch):
     import json as _jsonlib
 
     monkeypatch.setenv("VAELINT_TRAINING", "read")  # the step read from the code, not run
     body = [
-        "import torch", "from vae_common import VAE, elbo",
-        "def progress(xs, total=None):", "    return xs",
-        "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "def progress(xs, total=None):",
+        "    return xs",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
         "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784), torch.zeros(64)), batch_size=16)",
         *loop,
-        "    recon, mu, logvar = model(x)", "    loss = elbo(recon, x, mu, logvar)",
-        "    opt.zero_grad()", "    loss.backward()", "    opt.step()",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
     ]
     from training_cli import write_script
 
@@ -359,12 +394,19 @@ def test_read_code_takes_a_parallel_wrapped_model_as_the_model(tmp_path, monkeyp
 
     monkeypatch.setenv("VAELINT_TRAINING", "read")
     write_script(
-        tmp_path, "import torch", "from vae_common import VAE, elbo",
-        f"model = {wrap}", "opt = torch.optim.Adam(model.parameters())",
+        tmp_path,
+        "import torch",
+        "from vae_common import VAE, elbo",
+        f"model = {wrap}",
+        "opt = torch.optim.Adam(model.parameters())",
         "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
-        "for epoch in range(3):", "    for (x,) in loader:",
-        "        recon, mu, logvar = model(x)", "        loss = elbo(recon, x, mu, logvar)",
-        "        opt.zero_grad()", "        loss.backward()", "        opt.step()",
+        "for epoch in range(3):",
+        "    for (x,) in loader:",
+        "        recon, mu, logvar = model(x)",
+        "        loss = elbo(recon, x, mu, logvar)",
+        "        opt.zero_grad()",
+        "        loss.backward()",
+        "        opt.step()",
     )
     monkeypatch.chdir(tmp_path)
     r = run("train.py", "--format", "json", "--no-cache")
@@ -381,11 +423,20 @@ def test_a_batch_read_by_attribute_takes_its_keys_from_the_input(tmp_path, monke
     from training_cli import write_script
 
     write_script(
-        tmp_path, "import torch", "from vae_common import VAE, elbo",
-        "def batches():", "    raise FileNotFoundError(2, 'No such file or directory', 'data/ptb.train.txt')",
-        "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
-        "for batch in batches():", "    x = batch.sentence", "    recon, mu, logvar = model(x)",
-        "    loss = elbo(recon, x, mu, logvar)", "    opt.zero_grad()", "    loss.backward()", "    opt.step()",
+        tmp_path,
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "def batches():",
+        "    raise FileNotFoundError(2, 'No such file or directory', 'data/ptb.train.txt')",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "for batch in batches():",
+        "    x = batch.sentence",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
     )
     monkeypatch.chdir(tmp_path)
     r = run("train.py", "--input", "batch.sentence=8x784", "--format", "json", "--no-cache")

@@ -21,12 +21,15 @@ from vaelint.frontends.training.repofiles import neighbours
 APP = os.path.join(RUNNING, "model_by_name")
 
 
-@pytest.mark.parametrize("how", [
-    '"models." + name + "_model"',
-    'f"models.{name}_model"',
-    '"models.%s_model" % name',
-    "name",  # a bare name: any module of the repository's packages
-])
+@pytest.mark.parametrize(
+    "how",
+    [
+        '"models." + name + "_model"',
+        'f"models.{name}_model"',
+        '"models.%s_model" % name',
+        "name",  # a bare name: any module of the repository's packages
+    ],
+)
 def test_a_module_imported_by_a_name_made_at_run_time_is_read_for_the_step(tmp_path, monkeypatch, how):
     shutil.copytree(APP, tmp_path / "app")
     init = tmp_path / "app" / "models" / "__init__.py"
@@ -61,7 +64,10 @@ def test_a_data_set_asserting_its_folder_stands_in_and_a_late_logger_import_is_a
     monkeypatch.chdir(RUNNING)
     r = run("dataset_asserts_its_folder.py", "--input", "32x784", "--no-cache")
     assert r.exit_code == 1, r.output
-    assert "the data set Faces (dataset_asserts_its_folder.py:20) could not be built here (AssertionError: datasets/faces is not a valid directory)" in r.output
+    assert (
+        "the data set Faces (dataset_asserts_its_folder.py:20) could not be built here (AssertionError: datasets/faces is not a valid directory)"
+        in r.output
+    )
     assert "visdom is not installed; it stands in as a no-op" in r.output
     assert "(args.kl_weight = 0.1 at dataset_asserts_its_folder.py:54)" in r.output
 
@@ -69,7 +75,9 @@ def test_a_data_set_asserting_its_folder_stands_in_and_a_late_logger_import_is_a
 def test_an_assert_that_is_not_about_files_stops_the_run_as_written(tmp_path, monkeypatch):
     # the near miss: a data set whose constructor asserts its arguments does not stand in (the
     # step is then found by reading the code, which says why the run did not get there)
-    _script(tmp_path, *textwrap.dedent('''
+    _script(
+        tmp_path,
+        *textwrap.dedent("""
         import torch
         from torch.utils.data import DataLoader, Dataset
         from vae_common import VAE, elbo
@@ -90,15 +98,21 @@ def test_an_assert_that_is_not_about_files_stops_the_run_as_written(tmp_path, mo
         for x in loader:
             recon, mu, logvar = model(x)
             elbo(recon, x, mu, logvar).backward()
-    ''').splitlines())
+    """).splitlines(),
+    )
     monkeypatch.chdir(tmp_path)
     r = run("train.py", "--input", "64x784", "--no-cache")
     assert "stands in" not in r.output
-    assert "running the code as written did not reach its step (running it stopped at train.py:8: AssertionError: size must be a multiple of the batch)" in r.output
+    assert (
+        "running the code as written did not reach its step (running it stopped at train.py:8: AssertionError: size must be a multiple of the batch)"
+        in r.output
+    )
 
 
 def test_code_that_asserts_cuda_says_it_needs_a_gpu(tmp_path, monkeypatch):
-    _script(tmp_path, *textwrap.dedent('''
+    _script(
+        tmp_path,
+        *textwrap.dedent("""
         import torch
         from torch.utils.data import DataLoader, TensorDataset
         from vae_common import VAE, elbo
@@ -114,7 +128,8 @@ def test_code_that_asserts_cuda_says_it_needs_a_gpu(tmp_path, monkeypatch):
         for (x,) in loader:
             recon, mu, logvar = model(x)
             elbo(recon, x, mu, logvar).backward()
-    ''').splitlines())
+    """).splitlines(),
+    )
     monkeypatch.chdir(tmp_path)
     r = run("train.py", "--no-cache")
     if r.exit_code != 2:
@@ -131,7 +146,9 @@ def test_the_runs_first_forward_is_let_go_once_its_step_is_read(tmp_path, monkey
 
     from vaelint.frontends import LoadRequest, load_program
 
-    _script(tmp_path, *textwrap.dedent('''
+    _script(
+        tmp_path,
+        *textwrap.dedent("""
         import weakref
         import torch
         from torch.utils.data import DataLoader, TensorDataset
@@ -150,7 +167,8 @@ def test_the_runs_first_forward_is_let_go_once_its_step_is_read(tmp_path, monkey
             posterior = Posterior(mu, logvar)
             loss = elbo(recon, x, posterior.mu, posterior.logvar)
             loss.backward()
-    ''').splitlines())
+    """).splitlines(),
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     program = load_program(str(tmp_path / "train.py"), LoadRequest(init={}))
@@ -204,12 +222,15 @@ def test_a_top_level_if_that_calls_the_files_own_training_function_makes_a_scrip
 DRIVER = os.path.join(RUNNING, "src_layout_driver")
 
 
-@pytest.mark.parametrize("adds", [
-    'sys.path.insert(0, os.path.join(HERE, "..", "src"))',
-    'sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))',
-    'sys.path.insert(0, f"{HERE}/../src")',
-    "site.addsitedir(SRC)",
-])
+@pytest.mark.parametrize(
+    "adds",
+    [
+        'sys.path.insert(0, os.path.join(HERE, "..", "src"))',
+        'sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))',
+        'sys.path.insert(0, f"{HERE}/../src")',
+        "site.addsitedir(SRC)",
+    ],
+)
 def test_a_thin_drivers_training_function_on_a_path_it_adds_is_training_code(tmp_path, monkeypatch, adds):
     """The class of `sys.path.insert(0, <a path computed from __file__>)` then `from pkg import learn`:
     the backward is in a file neither beside the driver nor under the current folder (before: exit 0,
@@ -248,7 +269,11 @@ def test_a_driver_whose_imports_resolve_through_pythonpath_is_checked(tmp_path, 
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "repo" / "src"))
     assert is_training_file(str(driver))
     # PYTHONPATH is read when Python starts: the command as the user runs it
-    out = subprocess.run([sys.executable, "-m", "vaelint", "check", str(driver), "--format", "json", "--no-cache"],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", str(driver), "--format", "json", "--no-cache"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     data = json.loads(out.stdout)["results"][0]
     assert [(f["code"], os.path.basename(f["path"]), f["line"]) for f in data["findings"]] == [("VAE002", "loop.py", 13)]

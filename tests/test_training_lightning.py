@@ -16,8 +16,8 @@ def test_a_lightning_module_the_setup_cannot_build_says_the_line_that_failed(tmp
     from training_cli import RUNNING
 
     source = open(os.path.join(RUNNING, "lightning1_argparse.py")).read()
-    main = source[source.index("def cli_main():"):]
-    lines = source[:source.index("def cli_main():")] + (
+    main = source[source.index("def cli_main():") :]
+    lines = source[: source.index("def cli_main():")] + (
         "vae = LitVAE(kl_coeff=0.1, input_height=32)\n"
         "trainer = pl.Trainer(max_epochs=1)\n"
         "trainer.fit(vae, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))\n"
@@ -28,7 +28,9 @@ def test_a_lightning_module_the_setup_cannot_build_says_the_line_that_failed(tmp
     monkeypatch.syspath_prepend(str(tmp_path))
     result = check(str(tmp_path / "train.py"), "-", ["16x784"])
     assert result.error is not None
-    assert "train.py:36 sets 'vae'" in result.error.message and "unexpected keyword argument 'input_height'" in result.error.message, result.error.message
+    assert "train.py:36 sets 'vae'" in result.error.message and "unexpected keyword argument 'input_height'" in result.error.message, (
+        result.error.message
+    )
     (tmp_path / "train.py").write_text(lines.replace(", input_height=32", ""))
     result = check(str(tmp_path / "train.py"), "-", ["16x784"])
     assert result.error is None and [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
@@ -47,7 +49,7 @@ def test_an_installed_lightning_trainer_asking_for_a_gpu_runs_on_the_cpu(tmp_pat
     if torch.cuda.is_available():
         pytest.skip("a machine with a GPU builds the trainer as asked")
     source = open(os.path.join(RUNNING, "lightning1_argparse.py")).read()
-    lines = source[:source.index("def cli_main():")] + (
+    lines = source[: source.index("def cli_main():")] + (
         "model = LitVAE()\n"
         "trainer = pl.Trainer(accelerator='gpu', devices=[0], max_epochs=1, logger=False, enable_checkpointing=False)\n"
         "trainer.fit(model, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))\n"
@@ -58,8 +60,10 @@ def test_an_installed_lightning_trainer_asking_for_a_gpu_runs_on_the_cpu(tmp_pat
     result = check(str(tmp_path / "train.py"), "-", [])
     assert result.error is None, result.error.message
     assert [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
-    assert any("Trainer(accelerator='gpu', devices=[0]) at " in n and "train.py:37 ran on this machine's CPU as one process" in n
-               for n in result.notes), result.notes
+    assert any(
+        "Trainer(accelerator='gpu', devices=[0]) at " in n and "train.py:37 ran on this machine's CPU as one process" in n
+        for n in result.notes
+    ), result.notes
     (tmp_path / "train.py").write_text(lines.replace("accelerator='gpu', devices=[0]", "accelerator='cpu'"))
     result = check(str(tmp_path / "train.py"), "-", [])
     assert result.error is None and not any("ran on this machine's CPU" in n for n in result.notes), result.notes
@@ -77,7 +81,9 @@ def test_a_lightning_cli_script_is_training_code_and_the_cpu_trainer_keeps_its_s
     from vaelint.frontends.training.ways import trains_through_a_library
 
     cli = tmp_path / "main.py"
-    cli.write_text("import torch\nfrom lightning.pytorch.cli import LightningCLI\n\n\ndef main():\n    LightningCLI()\n\n\nif __name__ == '__main__':\n    main()\n")
+    cli.write_text(
+        "import torch\nfrom lightning.pytorch.cli import LightningCLI\n\n\ndef main():\n    LightningCLI()\n\n\nif __name__ == '__main__':\n    main()\n"
+    )
     assert trains_through_a_library(parse_file(str(cli)))
     other = tmp_path / "other.py"
     other.write_text("import torch\n\n\ndef main():\n    print(torch.zeros(2))\n")

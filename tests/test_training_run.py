@@ -13,28 +13,31 @@ from training_cli import check_in as _check_in
 from training_cli import write_script as _script
 
 
-@pytest.mark.parametrize("script, step, batch", [
-    # minibatches drawn by index from one tensor, no loader: the batch is what the model is given
-    ("permutation_loop.py", "the training step of permutation_loop.py (lines 19-23, backward at line 23)", ["x"]),
-    # a progress bar held in a variable, enumerate under it: the index is not the batch
-    ("tqdm_variable.py", "the training step of tqdm_variable.py:train (lines 22-28, backward at line 28)", ["x", "_"]),
-    # enumerate held in a variable (a progress bar around it): told by the value the loop reads
-    ("enumerate_in_a_variable.py", "the training step of enumerate_in_a_variable.py (lines 28-32, backward at line 32)", ["x", "_"]),
-    # the index's name taken over by the labels in the same target
-    ("index_name_reused.py", "the training step of index_name_reused.py (lines 16-20, backward at line 20)", ["x", "_"]),
-    # the loop in a method of a plain object, built in main()
-    ("trainer_object.py", "the training step of trainer_object.py:Trainer.fit (lines 20-24, backward at line 24)", ["batch"]),
-    # main handed to a launcher function; the model class chosen by name
-    ("launcher_main.py", "the training step of launcher_main.py:main (lines 19-23, backward at line 23)", ["x"]),
-    # a generator of the code's own over one tensor: the loop's target is the batch
-    ("generator_batches.py", "the training step of generator_batches.py (lines 22-26, backward at line 26)", ["x"]),
-    # a counter zipped beside the loader (zip(tqdm(range(n)), loader)): its item is no batch
-    ("zip_counter_loader.py", "the training step of zip_counter_loader.py (lines 35-39, backward at line 39)", ["x"]),
-    # next() of a cycled loader inside an expression: the batch bound on its own, the expression run on it
-    ("next_of_cycle_expression.py", "the training step of next_of_cycle_expression.py (lines 21-26, backward at line 26)", ["batch"]),
-    # full-batch training on a graph: every epoch runs the model on the same tensors
-    ("graph_full_batch.py", "the training step of graph_full_batch.py (lines 45-46, backward at line 41)", ["features", "adj_norm"]),
-])
+@pytest.mark.parametrize(
+    "script, step, batch",
+    [
+        # minibatches drawn by index from one tensor, no loader: the batch is what the model is given
+        ("permutation_loop.py", "the training step of permutation_loop.py (lines 19-23, backward at line 23)", ["x"]),
+        # a progress bar held in a variable, enumerate under it: the index is not the batch
+        ("tqdm_variable.py", "the training step of tqdm_variable.py:train (lines 22-28, backward at line 28)", ["x", "_"]),
+        # enumerate held in a variable (a progress bar around it): told by the value the loop reads
+        ("enumerate_in_a_variable.py", "the training step of enumerate_in_a_variable.py (lines 28-32, backward at line 32)", ["x", "_"]),
+        # the index's name taken over by the labels in the same target
+        ("index_name_reused.py", "the training step of index_name_reused.py (lines 16-20, backward at line 20)", ["x", "_"]),
+        # the loop in a method of a plain object, built in main()
+        ("trainer_object.py", "the training step of trainer_object.py:Trainer.fit (lines 20-24, backward at line 24)", ["batch"]),
+        # main handed to a launcher function; the model class chosen by name
+        ("launcher_main.py", "the training step of launcher_main.py:main (lines 19-23, backward at line 23)", ["x"]),
+        # a generator of the code's own over one tensor: the loop's target is the batch
+        ("generator_batches.py", "the training step of generator_batches.py (lines 22-26, backward at line 26)", ["x"]),
+        # a counter zipped beside the loader (zip(tqdm(range(n)), loader)): its item is no batch
+        ("zip_counter_loader.py", "the training step of zip_counter_loader.py (lines 35-39, backward at line 39)", ["x"]),
+        # next() of a cycled loader inside an expression: the batch bound on its own, the expression run on it
+        ("next_of_cycle_expression.py", "the training step of next_of_cycle_expression.py (lines 21-26, backward at line 26)", ["batch"]),
+        # full-batch training on a graph: every epoch runs the model on the same tensors
+        ("graph_full_batch.py", "the training step of graph_full_batch.py (lines 45-46, backward at line 41)", ["features", "adj_norm"]),
+    ],
+)
 def test_each_loop_shape_reaches_its_step(script, step, batch, monkeypatch):
     monkeypatch.chdir(RUNNING)
     r, result = _json(script)
@@ -55,8 +58,11 @@ def test_a_classifier_trained_first_is_passed_over_to_the_vaes_step(epochs, read
     # its loop comes round to the batch it took with no VAE backward since: that loop's data
     # ends there, and the VAE's loop is the step. Past 100 such rounds the run stops, and reading
     # the code tries the classifier's backward, which the run passed over, last
-    text = open(os.path.join(RUNNING, "classifier_trained_first.py")).read().replace(
-        "for epoch in range(5):", f"for epoch in range({epochs}):")
+    text = (
+        open(os.path.join(RUNNING, "classifier_trained_first.py"))
+        .read()
+        .replace("for epoch in range(5):", f"for epoch in range({epochs}):")
+    )
     (tmp_path / "train.py").write_text(text)
     (tmp_path / "vae_common.py").write_text(open(os.path.join(RUNNING, "vae_common.py")).read())
     monkeypatch.chdir(tmp_path)
@@ -87,7 +93,7 @@ def test_a_named_method_or_function_is_reached_through_the_script(monkeypatch):
     assert result["error"] is None and "launcher_main.py:main" in result["loss"], r.output
 
 
-LIGHTNING_SCRIPT = '''
+LIGHTNING_SCRIPT = """
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
@@ -119,7 +125,7 @@ model = models["vae"](latent=4)
 loader = DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=8)
 pl.Trainer(max_epochs=3).fit(model, loader)
 torch.save(model.state_dict(), "final.pt")
-'''
+"""
 
 
 @pytest.mark.parametrize("imported", ["import pytorch_lightning as pl", "import lightning.pytorch as pl"])
@@ -136,14 +142,17 @@ def test_a_lightning_module_handed_to_a_trainer_is_the_step_and_nothing_after_it
     assert "after the batch" not in done.stdout
 
 
-@pytest.mark.parametrize("script, args", [
-    ("batch_to_helper.py", []),  # x, y, lengths = prep(batch): the batch stays whole
-    ("ddp_spawn.py", []),  # mp.spawn, an NCCL group, set_device, DistributedDataParallel
-    ("laplace_posterior.py", []),  # Laplace.rsample: uniform noise, transformed
-    ("imagefolder_item.py", ["--input", "8x3x32x32"]),  # dataset[0] of an ImageFolder that is not here
-    ("numpy_onehot_labels.py", []),  # numpy probing a tensor's __index__
-    ("../paired_loaders.py", ["--input", "16x784", "--input", "16:int64:10", "--input", "16x784"]),  # zip of two loaders
-])
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("batch_to_helper.py", []),  # x, y, lengths = prep(batch): the batch stays whole
+        ("ddp_spawn.py", []),  # mp.spawn, an NCCL group, set_device, DistributedDataParallel
+        ("laplace_posterior.py", []),  # Laplace.rsample: uniform noise, transformed
+        ("imagefolder_item.py", ["--input", "8x3x32x32"]),  # dataset[0] of an ImageFolder that is not here
+        ("numpy_onehot_labels.py", []),  # numpy probing a tensor's __index__
+        ("../paired_loaders.py", ["--input", "16x784", "--input", "16:int64:10", "--input", "16x784"]),  # zip of two loaders
+    ],
+)
 def test_running_the_code_reaches_these_steps_itself(script, args, monkeypatch):
     # VAELINT_TRAINING=run: no fallback to reading the code, so the run itself must get there
     monkeypatch.setenv("VAELINT_TRAINING", "run")
@@ -156,28 +165,46 @@ _STEP_IN = {
     # a bare `except:` around the step, and a `finally` whose own call is refused: the stop comes
     # back through both, and the step ends at its backward
     "swallowed": (
-        "for epoch in range(100):", "    for (x,) in loader:", "        try:", "            recon, mu, logvar = model(x)",
-        "            elbo(recon, x, mu, logvar).backward()", "            opt.step()", "        except:",
-        "            print('vaelint-fixture: skipped a batch')", "        finally:",
+        "for epoch in range(100):",
+        "    for (x,) in loader:",
+        "        try:",
+        "            recon, mu, logvar = model(x)",
+        "            elbo(recon, x, mu, logvar).backward()",
+        "            opt.step()",
+        "        except:",
+        "            print('vaelint-fixture: skipped a batch')",
+        "        finally:",
         "            __import__('urllib.request').request.urlopen('http://127.0.0.1:9/')",
     ),
     # a counter counted before the backward, at the top level: every run starts from 0 + 1
     "top-level counter": (
-        "step = 0", "for (x,) in loader:", "    step += 1", "    assert step == 1, step",
-        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+        "step = 0",
+        "for (x,) in loader:",
+        "    step += 1",
+        "    assert step == 1, step",
+        "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
     ),
     # the same in a function, with a KL weight annealed from it (the README's own example)
     "annealed in a function": (
-        "def main():", "    step = 0", "    for epoch in range(10):", "        for (x,) in loader:",
-        "            step += 1", "            beta = min(1.0, step / 1000)", "            recon, mu, logvar = model(x)",
+        "def main():",
+        "    step = 0",
+        "    for epoch in range(10):",
+        "        for (x,) in loader:",
+        "            step += 1",
+        "            beta = min(1.0, step / 1000)",
+        "            recon, mu, logvar = model(x)",
         "            rec = F.binary_cross_entropy(recon, x, reduction='sum')",
         "            kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
-        "            ((rec + beta * kl) / x.size(0)).backward()", "main()",
+        "            ((rec + beta * kl) / x.size(0)).backward()",
+        "main()",
     ),
     # a distributed step: the one-process group is still there when the check runs the step
     "distributed step": (
-        "import torch.distributed as dist", "dist.init_process_group('nccl', init_method='tcp://127.0.0.1:23456', rank=0, world_size=4)",
-        "for (x,) in loader:", "    recon, mu, logvar = model(x)",
+        "import torch.distributed as dist",
+        "dist.init_process_group('nccl', init_method='tcp://127.0.0.1:23456', rank=0, world_size=4)",
+        "for (x,) in loader:",
+        "    recon, mu, logvar = model(x)",
         "    (elbo(recon, x, mu, logvar) / dist.get_world_size()).backward()",
     ),
 }
@@ -186,9 +213,15 @@ _STEP_IN = {
 @pytest.mark.parametrize("case", sorted(_STEP_IN))
 def test_the_run_gets_through_what_the_code_does_around_its_step(case, tmp_path, monkeypatch):
     _script(
-        tmp_path, "import torch", "import torch.nn.functional as F", "from torch.utils.data import DataLoader, TensorDataset",
-        "from vae_common import VAE, elbo", "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
-        "loader = DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16)", *_STEP_IN[case],
+        tmp_path,
+        "import torch",
+        "import torch.nn.functional as F",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "loader = DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16)",
+        *_STEP_IN[case],
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VAELINT_TRAINING", "run")
@@ -201,12 +234,17 @@ def test_the_run_gets_through_what_the_code_does_around_its_step(case, tmp_path,
 def test_a_gumbel_softmax_posterior_is_a_vae_step(tmp_path, monkeypatch):
     # F.gumbel_softmax draws with exponential_: its backward reaches noise
     _script(
-        tmp_path, "import torch", "import torch.nn as nn", "import torch.nn.functional as F",
+        tmp_path,
+        "import torch",
+        "import torch.nn as nn",
+        "import torch.nn.functional as F",
         "from torch.utils.data import DataLoader, TensorDataset",
         "enc, dec = nn.Linear(784, 80), nn.Linear(80, 784)",
         "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
-        "    logits = enc(x).view(-1, 8, 10)", "    z = F.gumbel_softmax(logits, tau=1.0)",
-        "    recon = torch.sigmoid(dec(z.view(-1, 80)))", "    q = F.softmax(logits, -1)",
+        "    logits = enc(x).view(-1, 8, 10)",
+        "    z = F.gumbel_softmax(logits, tau=1.0)",
+        "    recon = torch.sigmoid(dec(z.view(-1, 80)))",
+        "    q = F.softmax(logits, -1)",
         "    kl = (q * (torch.log(q + 1e-20) - torch.log(torch.tensor(0.1)))).sum()",
         "    (F.binary_cross_entropy(recon, x, reduction='sum') + kl).backward()",
     )
@@ -271,6 +309,7 @@ def test_a_lightning_module_whose_init_raised_is_not_checked_half_built(tmp_path
     torch_save = "import torch; import os; os.makedirs('weights'); torch.save(torch.zeros(1), 'weights/lpips.pth')"
     import subprocess
     import sys
+
     subprocess.run([sys.executable, "-c", torch_save], cwd=tmp_path, check=True)
     r, result = _json("train.py", "--input", "16x784")
     assert result["error"] is None, r.output
@@ -282,11 +321,20 @@ def test_a_helper_of_the_code_named_like_the_step_is_the_codes_own(tmp_path, mon
     # RL and sequence code often calls its own `step(model, batch)` in the loop: the compiled
     # step must not shadow it (it recursed into itself); another name is the near miss
     _script(
-        tmp_path, "import torch", "from vae_common import VAE, elbo",
-        f"def {helper}(model, x):", "    recon, mu, logvar = model(x)", "    return elbo(recon, x, mu, logvar)",
-        "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
+        tmp_path,
+        "import torch",
+        "from vae_common import VAE, elbo",
+        f"def {helper}(model, x):",
+        "    recon, mu, logvar = model(x)",
+        "    return elbo(recon, x, mu, logvar)",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
         "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(32, 784)), batch_size=8)",
-        "for (x,) in loader:", f"    loss = {helper}(model, x)", "    opt.zero_grad()", "    loss.backward()", "    opt.step()",
+        "for (x,) in loader:",
+        f"    loss = {helper}(model, x)",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
     )
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py")
@@ -298,11 +346,17 @@ def test_a_step_that_fails_on_the_codes_own_batch_is_what_the_user_hears(tmp_pat
     # `for x in loader` over a TensorDataset hands the model a list: the user's own run fails there,
     # so the step read from the code (checked on a tensor) must not turn it into "no findings"
     lines = [
-        "import torch", "from vae_common import VAE, elbo",
-        "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
         "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
-        "for x in loader:", "    recon, mu, logvar = model(x)", "    loss = elbo(recon, x, mu, logvar)",
-        "    opt.zero_grad()", "    loss.backward()", "    opt.step()",
+        "for x in loader:",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
     ]
     _script(tmp_path, *lines)
     monkeypatch.chdir(tmp_path)
@@ -322,7 +376,9 @@ def test_a_lightning_step_that_fails_on_the_trainers_batch_is_what_the_user_hear
     # optimizer leaves out the update, not the closure (before, "the closure hasn't been executed",
     # and the step read from the code was checked on a tensor: exit 0 on a crash)
     pytest.importorskip("pytorch_lightning")
-    _script(tmp_path, *textwrap.dedent(f'''
+    _script(
+        tmp_path,
+        *textwrap.dedent(f"""
         import torch, pytorch_lightning as pl
         from vae_common import VAE, elbo
         class Lit(pl.LightningModule):
@@ -337,7 +393,8 @@ def test_a_lightning_step_that_fails_on_the_trainers_batch_is_what_the_user_hear
                 return torch.optim.Adam(self.parameters())
         loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)
         pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False).fit(Lit(), loader)
-    ''').splitlines())
+    """).splitlines(),
+    )
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py")
     if fails:

@@ -48,17 +48,24 @@ def test_an_installed_torchvision_data_set_without_its_data_stands_in(tmp_path):
     tmp_path = tmp_path / "project"
     tmp_path.mkdir()
     _script(
-        tmp_path, "import torch", "from torchvision import datasets, transforms", "from vae_common import VAE, elbo",
+        tmp_path,
+        "import torch",
+        "from torchvision import datasets, transforms",
+        "from vae_common import VAE, elbo",
         "data = datasets.MNIST('data', train=True, download=True, transform=transforms.ToTensor())",
         "loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=True)",
-        "model = VAE()", "for x, _ in loader:", "    recon, mu, logvar = model(x.view(x.size(0), -1))",
+        "model = VAE()",
+        "for x, _ in loader:",
+        "    recon, mu, logvar = model(x.view(x.size(0), -1))",
         "    elbo(recon, x.view(x.size(0), -1), mu, logvar).backward()",
     )
     out = check_in(tmp_path, "train.py", "--format", "json", env_extra=env)
     result = __import__("json").loads(out.stdout)["results"][0]
     assert result["error"] is None, out.stdout + out.stderr
-    assert any("torchvision's MNIST data set (root 'data') is not here (it would be downloaded, and vaelint never downloads)" in n
-               for n in result["notes"]), result["notes"]
+    assert any(
+        "torchvision's MNIST data set (root 'data') is not here (it would be downloaded, and vaelint never downloads)" in n
+        for n in result["notes"]
+    ), result["notes"]
     assert result["flow"][0]["shape"] == ["B", "1", "28", "28"] and not any("did not reach its step" in n for n in result["notes"])
     (tmp_path / "data").mkdir()
     import torch
@@ -99,14 +106,19 @@ def test_torch_load_of_a_data_file_that_is_not_here_stands_in_and_a_checkpoint_d
     assert any(n.startswith("the data file data/shapes_train.pt (torch.load at torch_load_tensor_dataset.py:26)") for n in result["notes"])
     assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]
     source = open(os.path.join(RUNNING, "torch_load_tensor_dataset.py")).read()
-    (tmp_path / "train.py").write_text(source.replace('images = torch.load("data/shapes_train.pt")',
-                                                      'images = torch.load("data/shapes_train.pt")\nmodel_state = torch.load("checkpoints/model_best.pth")'))
+    (tmp_path / "train.py").write_text(
+        source.replace(
+            'images = torch.load("data/shapes_train.pt")',
+            'images = torch.load("data/shapes_train.pt")\nmodel_state = torch.load("checkpoints/model_best.pth")',
+        )
+    )
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py", "--input", "16x1x32x32")
     # never stood in as data: a checkpoint that is not here leaves the weights as built
     assert not any(n.startswith("the data file checkpoints/model_best.pth") for n in result["notes"]), r.output
-    assert any("checkpoint torch.load('checkpoints/model_best.pth')" in n and "the weights stay as built" in n
-               for n in result["notes"]), result["notes"]
+    assert any("checkpoint torch.load('checkpoints/model_best.pth')" in n and "the weights stay as built" in n for n in result["notes"]), (
+        result["notes"]
+    )
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 36)], r.output
     from vaelint.frontends.training.livepickle import _data_file
 
@@ -132,8 +144,7 @@ def test_an_input_with_channels_the_first_convolution_does_not_take_says_which_t
     from vaelint.frontends.training.livehints import channels_hint
     from vaelint.inputs import parse_input_spec
 
-    error = ("Given groups=1, weight of size [64, 3, 4, 4], expected input[16, 1, 32, 32] to have 3 channels, "
-             "but got 1 channels instead")
+    error = "Given groups=1, weight of size [64, 3, 4, 4], expected input[16, 1, 32, 32] to have 3 channels, but got 1 channels instead"
     hint = channels_hint(error, [parse_input_spec("16x1x32x32")])
     assert "Your --input 16x1x32x32 reaches that layer as given" in hint and hint.endswith("--input 16x3x32x32")
     assert channels_hint(error.replace("[16, 1, 32, 32]", "[16, 1, 16, 16]"), [parse_input_spec("16x1x32x32")]) == ""
@@ -150,12 +161,18 @@ def test_a_checkpoint_that_is_not_here_leaves_the_weights_as_built_and_a_gpu_one
     from vaelint.frontends.training.livecuda import _load_on_cpu
 
     _script(
-        tmp_path, "import torch", "from vae_common import VAE, elbo",
-        "model = VAE()", "opt = torch.optim.Adam(model.parameters())",
-        "model.load_state_dict(torch.load('./vae_discriminator.pth'))", "ckpt = torch.load('runs/last.ckpt')",
+        tmp_path,
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "model.load_state_dict(torch.load('./vae_discriminator.pth'))",
+        "ckpt = torch.load('runs/last.ckpt')",
         "opt.load_state_dict(ckpt['optimizer'])",
         "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
-        "for (x,) in loader:", "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+        "for (x,) in loader:",
+        "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
     )
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py")
@@ -194,12 +211,18 @@ def test_a_stood_in_data_set_has_its_real_length_so_a_split_by_number_works(tmp_
     assert known_length("CIFAR10", (), {"train": True}) == 50000 and known_length("CIFAR10", ("data", False), {}) == 10000
     assert known_length("CelebA", (), {"split": "valid"}) == 19867 and known_length("ImageFolder") == 60000
     _script(
-        tmp_path, "import torch", "from torch.utils.data import DataLoader, random_split", "from torchvision import datasets, transforms",
+        tmp_path,
+        "import torch",
+        "from torch.utils.data import DataLoader, random_split",
+        "from torchvision import datasets, transforms",
         "from vae_common import VAE, elbo",
         "full = datasets.CIFAR10('data', train=True, download=True, transform=transforms.ToTensor())",
-        "train_set, val_set = random_split(full, [45000, 5000])", "model = VAE(3 * 32 * 32)",
-        "for x, _ in DataLoader(train_set, batch_size=8, shuffle=True):", "    x = x.flatten(1)",
-        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+        "train_set, val_set = random_split(full, [45000, 5000])",
+        "model = VAE(3 * 32 * 32)",
+        "for x, _ in DataLoader(train_set, batch_size=8, shuffle=True):",
+        "    x = x.flatten(1)",
+        "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
     )
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py")

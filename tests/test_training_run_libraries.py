@@ -21,13 +21,23 @@ def test_an_installed_package_vaelint_may_stand_in_for_is_imported_once(tmp_path
     (package / "__init__.py").write_text(
         "import os\nos.environ['ACCELERATE_INITS'] = os.environ.get('ACCELERATE_INITS', '') + 'x'\n"
         "from .utils import set_seed\n\nclass Accelerator:\n    def prepare(self, *a):\n        return a\n\n"
-        "    def backward(self, loss):\n        loss.backward()\n")
+        "    def backward(self, loss):\n        loss.backward()\n"
+    )
     (package / "utils.py").write_text("import torch\n\ndef set_seed(seed):\n    torch.manual_seed(seed)\n")
     _script(
-        tmp_path, "import os", "import torch", "import accelerate", "from vae_common import VAE, elbo",
-        "print('inits', os.environ.get('ACCELERATE_INITS'), hasattr(accelerate, 'utils'))", "accelerator = accelerate.Accelerator()",
-        "accelerate.utils.set_seed(0)", "model, = accelerator.prepare(VAE())", "for x in [torch.rand(8, 784)]:",
-        "    recon, mu, logvar = model(x)", "    loss = elbo(recon, x, mu, logvar)", "    accelerator.backward(loss)",
+        tmp_path,
+        "import os",
+        "import torch",
+        "import accelerate",
+        "from vae_common import VAE, elbo",
+        "print('inits', os.environ.get('ACCELERATE_INITS'), hasattr(accelerate, 'utils'))",
+        "accelerator = accelerate.Accelerator()",
+        "accelerate.utils.set_seed(0)",
+        "model, = accelerator.prepare(VAE())",
+        "for x in [torch.rand(8, 784)]:",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    accelerator.backward(loss)",
     )
     r = check_in(tmp_path, "train.py", env_extra={"PYTHONPATH": str(package.parent)})
     assert r.returncode == 0, r.stdout + r.stderr
@@ -43,8 +53,9 @@ def test_a_dashboard_imported_inside_a_function_without_tensorboard_stands_in(mo
     before = set(os.listdir(RUNNING))
     r, result = _json("tensorboard_in_a_function.py")
     assert result["error"] is None and not result["findings"], r.output
-    assert any("tensorboard is not installed, so torch.utils.tensorboard cannot be imported; it stands in as a no-op" in n
-               for n in result["notes"]), result["notes"]
+    assert any(
+        "tensorboard is not installed, so torch.utils.tensorboard cannot be imported; it stands in as a no-op" in n for n in result["notes"]
+    ), result["notes"]
     assert set(os.listdir(RUNNING)) == before  # no runs/ folder: the writer is a no-op
 
 

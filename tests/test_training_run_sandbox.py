@@ -20,8 +20,9 @@ def test_nothing_after_the_step_runs_and_nothing_is_written(tmp_path):
     for name in ("after_the_step.py", "vae_common.py"):
         shutil.copy(os.path.join(RUNNING, name), tmp_path)
     env = {**os.environ, "VAELINT_NO_CACHE": "1", "NO_COLOR": "1", "COLUMNS": "200"}
-    done = subprocess.run([sys.executable, "-m", "vaelint", "check", "after_the_step.py"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", "after_the_step.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(os.listdir(tmp_path)) == ["after_the_step.py", "vae_common.py"]  # no folder, file, checkpoint
     # one batch of four items, read once: no second batch; nothing after the backward
@@ -55,6 +56,7 @@ def test_an_optimiser_class_the_code_defines_while_it_runs_does_not_step():
     from vaelint.frontends.training.sandbox import Sandbox
 
     with Sandbox(__file__).active() as sandbox:
+
         class Mine(torch.optim.Optimizer):
             def __init__(self, params):
                 super().__init__(params, {})
@@ -70,10 +72,16 @@ def test_an_optimiser_class_the_code_defines_while_it_runs_does_not_step():
 
 def test_a_process_pool_of_the_setup_is_not_started(tmp_path, monkeypatch):
     _script(
-        tmp_path, "import multiprocessing", "import torch", "from torch.utils.data import DataLoader, TensorDataset",
-        "from vae_common import VAE, elbo", "pool = multiprocessing.Pool(2)", "model = VAE()",
+        tmp_path,
+        "import multiprocessing",
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "pool = multiprocessing.Pool(2)",
+        "model = VAE()",
         "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
-        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+        "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VAELINT_TRAINING", "run")
@@ -94,8 +102,16 @@ def test_the_run_leaves_torch_and_the_tracer_as_it_found_them(tmp_path, monkeypa
     def tracer(frame, event, arg):
         return None
 
-    before = (torch.Tensor.backward, torch.Tensor.cuda, torch.Tensor.to, torch.Tensor.type, torch.randn,
-              torch.utils.data.DataLoader.__iter__, torch.nn.Module.__init__, torch.cuda.is_available)
+    before = (
+        torch.Tensor.backward,
+        torch.Tensor.cuda,
+        torch.Tensor.to,
+        torch.Tensor.type,
+        torch.randn,
+        torch.utils.data.DataLoader.__iter__,
+        torch.nn.Module.__init__,
+        torch.cuda.is_available,
+    )
     shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
     (tmp_path / "train.py").write_text(open(os.path.join(RUNNING, "../paired_loaders.py")).read())
     monkeypatch.chdir(tmp_path)
@@ -105,8 +121,16 @@ def test_the_run_leaves_torch_and_the_tracer_as_it_found_them(tmp_path, monkeypa
         assert sys.gettrace() is tracer
     finally:
         sys.settrace(None)
-    after = (torch.Tensor.backward, torch.Tensor.cuda, torch.Tensor.to, torch.Tensor.type, torch.randn,
-             torch.utils.data.DataLoader.__iter__, torch.nn.Module.__init__, torch.cuda.is_available)
+    after = (
+        torch.Tensor.backward,
+        torch.Tensor.cuda,
+        torch.Tensor.to,
+        torch.Tensor.type,
+        torch.randn,
+        torch.utils.data.DataLoader.__iter__,
+        torch.nn.Module.__init__,
+        torch.cuda.is_available,
+    )
     assert before == after
     assert torch._C._len_torch_function_stack() == 0
     assert program.step is not None
@@ -136,7 +160,9 @@ def test_writes_beside_a_checkout_in_the_temporary_folder_are_the_users_too(tmp_
         os.chdir(cwd)
     assert sorted(os.listdir(tmp_path)) == ["repo"] and os.listdir(repo) == []
     assert [b.split(" at ")[0] for b in sandbox.blocked] == [
-        "os.mkdir('../tmp')", "open('../f.txt', 'w')", f"os.makedirs('{tmp_path / 'runs' / 'exp1'}')",
+        "os.mkdir('../tmp')",
+        "open('../f.txt', 'w')",
+        f"os.makedirs('{tmp_path / 'runs' / 'exp1'}')",
     ]
 
 
@@ -149,8 +175,14 @@ def test_programs_the_setup_asks_are_not_started_and_answer_as_missing_ones(tmp_
     for name in ("programs_in_setup.py", "vae_common.py"):
         shutil.copy(os.path.join(RUNNING, name), tmp_path)
     env = {**os.environ, "VAELINT_NO_CACHE": "1", "NO_COLOR": "1"}
-    done = subprocess.run([sys.executable, "-m", "vaelint", "check", "programs_in_setup.py", "--format", "json"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", "programs_in_setup.py", "--format", "json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     result = json.loads(done.stdout)["results"][0]
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 42)], done.stdout
     assert sorted(os.listdir(tmp_path)) == ["programs_in_setup.py", "vae_common.py"]  # no runs/ folder
@@ -167,14 +199,21 @@ def test_a_program_the_code_starts_is_an_oserror_it_can_catch():
 
     user = os.path.join(RUNNING, "user_code.py")
     namespace: dict = {}
-    exec(compile("import os, subprocess\ndef commit():\n    try:\n        return subprocess.check_output(['git', 'log'])\n"
-                 "    except OSError as e:\n        return str(e)\ndef gpus():\n    p = os.popen('nvidia-smi')\n"
-                 "    return p.read(), p.close()\n", user, "exec"), namespace)
+    exec(
+        compile(
+            "import os, subprocess\ndef commit():\n    try:\n        return subprocess.check_output(['git', 'log'])\n"
+            "    except OSError as e:\n        return str(e)\ndef gpus():\n    p = os.popen('nvidia-smi')\n"
+            "    return p.read(), p.close()\n",
+            user,
+            "exec",
+        ),
+        namespace,
+    )
     sandbox = Sandbox(user)
     with sandbox.active():
         assert "tried to run a program (git log)" in namespace["commit"]()
         assert namespace["gpus"]() == ("", 127 << 8)
-    assert [n.replace(os.sep, '/').rsplit('/', 1)[-1] for n in sandbox.unrun] == ["user_code.py:8"]
+    assert [n.replace(os.sep, "/").rsplit("/", 1)[-1] for n in sandbox.unrun] == ["user_code.py:8"]
     assert sandbox.unrun[0].startswith("os.popen('nvidia-smi') at ")
 
 
@@ -182,7 +221,10 @@ def test_writes_not_performed_answer_as_the_real_calls_do(tmp_path, monkeypatch)
     # a run folder snapshotting the code (shutil.copy's returned path is used), a log opened by a
     # bytes path, a note written with Path.write_text: nothing is written, and the run goes on
     _script(
-        tmp_path, "import os, pathlib, shutil", "import torch", "from torch.utils.data import DataLoader, TensorDataset",
+        tmp_path,
+        "import os, pathlib, shutil",
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
         "from vae_common import VAE, elbo",
         "run_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'runs', 'exp1')",
         "os.makedirs(run_dir, exist_ok=True)",
@@ -207,7 +249,9 @@ def test_writes_not_performed_answer_as_the_real_calls_do(tmp_path, monkeypatch)
 
 
 PERCEPTUAL = (
-    "import torch", "import torch.nn as nn", "from torch.utils.data import DataLoader, TensorDataset",
+    "import torch",
+    "import torch.nn as nn",
+    "from torch.utils.data import DataLoader, TensorDataset",
     "from vae_common import VAE, elbo",
     "class Perceptual(nn.Module):",
     "    def __init__(self):",
@@ -277,10 +321,17 @@ def test_writers_that_open_their_files_in_c_write_nothing(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     _script(
-        project, "import cv2", "import torch", "from vae_common import VAE, elbo",
-        "model = VAE()", "data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(32, 784)), batch_size=8)",
-        "for (x,) in data:", "    recon, mu, logvar = model(x)", "    assert cv2.imread('missing.png') is None",
-        "    cv2.imwrite('recon.png', recon.detach().numpy())", "    elbo(recon, x, mu, logvar).backward()",
+        project,
+        "import cv2",
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "model = VAE()",
+        "data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(32, 784)), batch_size=8)",
+        "for (x,) in data:",
+        "    recon, mu, logvar = model(x)",
+        "    assert cv2.imread('missing.png') is None",
+        "    cv2.imwrite('recon.png', recon.detach().numpy())",
+        "    elbo(recon, x, mu, logvar).backward()",
     )
     out = check_in(project, "train.py", env_extra={"PYTHONPATH": str(library)})
     assert out.returncode == 0, out.stdout + out.stderr
@@ -350,8 +401,14 @@ def test_a_torchrun_script_is_checked_and_its_result_cached_for_an_environment_w
     env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "RANK", "WORLD_SIZE", "VAELINT_NO_CACHE")}
 
     def check():
-        out = subprocess.run([sys.executable, "-m", "vaelint", "check", "torchrun_env.py", "--format", "json"], cwd=tmp_path,
-                             env=env, capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [sys.executable, "-m", "vaelint", "check", "torchrun_env.py", "--format", "json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         return json.loads(out.stdout)["results"][0]
 
     first, again = check(), check()

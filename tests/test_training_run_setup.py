@@ -4,7 +4,6 @@ an exit 2 that says why and what to give. Data that is not here is in test_train
 the libraries the code imports in test_training_run_libraries.py, the weights on its loss terms in
 test_training_run_weights.py."""
 
-
 import os
 import shutil
 import textwrap
@@ -47,16 +46,24 @@ def test_legacy_cuda_tensor_type_in_a_model_file_is_checked_on_a_cpu_machine(mon
     r, result = _json("clean/legacy_cuda_noise_unconditional.py:VAE", "--input", "8x784")
     assert torch.cuda.FloatTensor is torchs_own  # the stand-in type ends with the check
     assert result["error"] is None and not result["findings"], r.output
-    assert any("torch.cuda.FloatTensor(...) at clean/legacy_cuda_noise_unconditional.py:26 stayed on the CPU" in n
-               for n in result["notes"]), result["notes"]
+    assert any(
+        "torch.cuda.FloatTensor(...) at clean/legacy_cuda_noise_unconditional.py:26 stayed on the CPU" in n for n in result["notes"]
+    ), result["notes"]
 
 
 def test_a_step_whose_own_loss_fails_says_so_with_its_line(tmp_path, monkeypatch):
     # gae-pytorch on current torch: pos_weight given as a float; the step was reached
     _script(
-        tmp_path, "import torch", "import torch.nn.functional as F", "from vae_common import VAE",
-        "model = VAE()", "x = torch.rand(8, 784)", "for epoch in range(3):", "    recon, mu, logvar = model(x)",
-        "    loss = F.binary_cross_entropy_with_logits(recon, x, pos_weight=2.0)", "    loss.backward()",
+        tmp_path,
+        "import torch",
+        "import torch.nn.functional as F",
+        "from vae_common import VAE",
+        "model = VAE()",
+        "x = torch.rand(8, 784)",
+        "for epoch in range(3):",
+        "    recon, mu, logvar = model(x)",
+        "    loss = F.binary_cross_entropy_with_logits(recon, x, pos_weight=2.0)",
+        "    loss.backward()",
     )
     monkeypatch.chdir(tmp_path)
     r = run("train.py")
@@ -69,11 +76,23 @@ def test_a_step_that_fails_inside_its_model_says_while_the_model_ran(tmp_path, m
     """The near miss of the test above: the error is raised in a module's forward (a layer of
     the model), not in the step's code after it, and the message says which."""
     _script(
-        tmp_path, "import torch", "import torch.nn as nn", "from vae_common import VAE", "",
-        "class Checked(VAE):", "    def forward(self, x):", "        if x.max() < 2:",
-        "            raise ValueError('the data must be in counts')", "        return super().forward(x)", "",
-        "model = Checked()", "x = torch.rand(8, 784)", "for epoch in range(3):", "    recon, mu, logvar = model(x)",
-        "    loss = recon.sum() + mu.sum()", "    loss.backward()",
+        tmp_path,
+        "import torch",
+        "import torch.nn as nn",
+        "from vae_common import VAE",
+        "",
+        "class Checked(VAE):",
+        "    def forward(self, x):",
+        "        if x.max() < 2:",
+        "            raise ValueError('the data must be in counts')",
+        "        return super().forward(x)",
+        "",
+        "model = Checked()",
+        "x = torch.rand(8, 784)",
+        "for epoch in range(3):",
+        "    recon, mu, logvar = model(x)",
+        "    loss = recon.sum() + mu.sum()",
+        "    loss.backward()",
     )
     monkeypatch.chdir(tmp_path)
     r = run("train.py")
@@ -84,9 +103,15 @@ def test_a_step_that_fails_inside_its_model_says_while_the_model_ran(tmp_path, m
 
 def test_a_file_that_trains_without_its_data_is_refused_with_what_to_give(tmp_path, monkeypatch):
     _script(
-        tmp_path, "import numpy as np", "import torch", "from torch.utils.data import DataLoader, TensorDataset",
-        "from vae_common import VAE, elbo", "data = torch.from_numpy(np.load('features.npy'))", "model = VAE()",
-        "for (x,) in DataLoader(TensorDataset(data), batch_size=16):", "    recon, mu, logvar = model(x)",
+        tmp_path,
+        "import numpy as np",
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "data = torch.from_numpy(np.load('features.npy'))",
+        "model = VAE()",
+        "for (x,) in DataLoader(TensorDataset(data), batch_size=16):",
+        "    recon, mu, logvar = model(x)",
         "    elbo(recon, x, mu, logvar).backward()",
     )
     monkeypatch.chdir(tmp_path)
@@ -101,8 +126,12 @@ def test_a_script_whose_loop_is_in_a_trainer_library_is_not_passed_over(tmp_path
     # pythae's pipeline(train_data=...), a Trainer(...).fit(...): the backward is in the library,
     # so no line of the repository backpropagates; named alone, the file is still checked or refused
     _script(
-        tmp_path, "import torch", "from vae_common import VAE", "from trainer_library_not_installed import Trainer",
-        "if __name__ == '__main__':", "    Trainer(VAE(), lr=1e-3).fit(torch.rand(64, 784))",
+        tmp_path,
+        "import torch",
+        "from vae_common import VAE",
+        "from trainer_library_not_installed import Trainer",
+        "if __name__ == '__main__':",
+        "    Trainer(VAE(), lr=1e-3).fit(torch.rand(64, 784))",
     )
     monkeypatch.chdir(tmp_path)
     r = run("train.py")
@@ -144,8 +173,10 @@ def test_a_method_that_needs_the_scripts_arguments_is_reached_through_the_script
     monkeypatch.chdir(os.path.join(RUNNING, "solver_app"))
     r, result = _json("solver.py:Solver.train", "--input", "64x784")
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 41)], r.output
-    assert "Solver.train was reached through main.py, the script that calls it, run as `python main.py` runs it " \
+    assert (
+        "Solver.train was reached through main.py, the script that calls it, run as `python main.py` runs it "
         "(--script-args gives its arguments)" in result["notes"]
+    )
     # the script's own arguments reach the solver: a latent of 4 instead of 10
     r, result = _json("solver.py:Solver.train", "--input", "64x784", "--script-args", "--z_dim 4")
     assert "beta_eff = 1/Z = 0.25" in result["findings"][0]["message"], r.output
@@ -161,12 +192,25 @@ def test_a_key_read_of_a_batch_made_as_a_tensor_is_the_inputs_error_never_a_find
     # batch[key] of the tensor vaelint made is an input error naming --input batch.KEY=SPEC,
     # never VAE013 at the user's line
     _script(
-        tmp_path, "import torch", "from torch.utils.data import DataLoader, Dataset", "from vae_common import VAE, elbo",
-        "class Items(Dataset):", "    def __init__(self):", "        self.files = open('list.txt').read().split()",
-        "    def __len__(self):", "        return len(self.files)", "    def __getitem__(self, i):",
-        "        item = {}", "        item['pixels'] = torch.load(self.files[i])", "        return item",
-        "KEY = 'pixels'", "model = VAE()", "for batch in DataLoader(Items(), batch_size=8):",
-        "    x = batch[KEY]", "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+        tmp_path,
+        "import torch",
+        "from torch.utils.data import DataLoader, Dataset",
+        "from vae_common import VAE, elbo",
+        "class Items(Dataset):",
+        "    def __init__(self):",
+        "        self.files = open('list.txt').read().split()",
+        "    def __len__(self):",
+        "        return len(self.files)",
+        "    def __getitem__(self, i):",
+        "        item = {}",
+        "        item['pixels'] = torch.load(self.files[i])",
+        "        return item",
+        "KEY = 'pixels'",
+        "model = VAE()",
+        "for batch in DataLoader(Items(), batch_size=8):",
+        "    x = batch[KEY]",
+        "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
     )
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py", "--input", "8x784")
@@ -182,15 +226,23 @@ def test_the_runs_own_error_is_told_over_the_read_codes_argument_error(tmp_path,
     # fails in the model (an attribute it never set): that is what the user hears, not
     # "unrecognized arguments: --latent 4" from the code read without the group's lines
     _script(
-        tmp_path, "import argparse", "import torch", "from torch.utils.data import DataLoader, TensorDataset",
+        tmp_path,
+        "import argparse",
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
         "from vae_common import VAE, elbo",
-        "class Broken(VAE):", "    def forward(self, x):", "        recon, mu, logvar = super().forward(x)",
+        "class Broken(VAE):",
+        "    def forward(self, x):",
+        "        recon, mu, logvar = super().forward(x)",
         "        return self.squash(recon), mu, logvar",
-        "parser = argparse.ArgumentParser()", "group = parser.add_argument_group('model')",
-        "group.add_argument('--latent', type=int, default=8)", "args = parser.parse_args()",
+        "parser = argparse.ArgumentParser()",
+        "group = parser.add_argument_group('model')",
+        "group.add_argument('--latent', type=int, default=8)",
+        "args = parser.parse_args()",
         "model = Broken(784, args.latent)",
         "for x, in DataLoader(TensorDataset(torch.rand(32, 784)), batch_size=8):",
-        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+        "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
     )
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py", "--script-args", "--latent 4")
@@ -202,10 +254,17 @@ def test_a_distribution_parameter_outside_its_constraint_is_said_never_a_shape_f
     # RelaxedBernoulli(temperature, probs=<the decoder's unbounded output>): torch's argument
     # validation names the tensor's shape, but this is a value error (pvae): exit 2 saying so
     _script(
-        tmp_path, "import torch", "import torch.distributions as D", "from vae_common import VAE",
-        "class Relaxed(VAE):", "    def forward(self, x):", "        recon, mu, logvar = super().forward(x)",
+        tmp_path,
+        "import torch",
+        "import torch.distributions as D",
+        "from vae_common import VAE",
+        "class Relaxed(VAE):",
+        "    def forward(self, x):",
+        "        recon, mu, logvar = super().forward(x)",
         "        return D.RelaxedBernoulli(torch.tensor(1.0), probs=recon * 4 - 2), mu, logvar",
-        "model = Relaxed()", "x = torch.rand(8, 784).clamp(0.01, 0.99)", "for epoch in range(2):",
+        "model = Relaxed()",
+        "x = torch.rand(8, 784).clamp(0.01, 0.99)",
+        "for epoch in range(2):",
         "    px, mu, logvar = model(x)",
         "    loss = -px.log_prob(x).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
         "    loss.backward()",
@@ -229,7 +288,9 @@ def test_lines_that_failed_for_one_reason_are_said_once_with_their_lines():
 def test_float64_code_given_float32_inputs_is_told_the_dtype_not_cuda(tmp_path, monkeypatch):
     # torch.DoubleTensor(batch) of a float32 batch: "expected TensorOptions(dtype=double, device=cpu ...)"
     # is a dtype error (it was read as a CUDA move for its "device=")
-    _script(tmp_path, *textwrap.dedent('''
+    _script(
+        tmp_path,
+        *textwrap.dedent("""
         import torch
         from vae_common import VAE, elbo
         model = VAE().double()
@@ -240,7 +301,8 @@ def test_float64_code_given_float32_inputs_is_told_the_dtype_not_cuda(tmp_path, 
             recon, mu, logvar = model(x)
             loss = elbo(recon, x, mu, logvar)
             opt.zero_grad(); loss.backward(); opt.step()
-    ''').splitlines())
+    """).splitlines(),
+    )
     monkeypatch.chdir(tmp_path)
     r = run("train.py", "--input", "8x784", "--no-cache")
     text = " ".join(r.output.split())
@@ -258,7 +320,9 @@ def test_a_helper_folder_the_script_puts_on_sys_path_is_the_users_own(tmp_path, 
     (tmp_path / "scripts").mkdir()
     helpers = "from not_installed_debugger import embed\nfrom vae_common import elbo\n\ndef vae_loss(recon, x, mu, logvar):\n    return elbo(recon, x, mu, logvar)\n"
     (tmp_path / "utils" / "vaetools.py").write_text(helpers)
-    _script(tmp_path / "scripts", *textwrap.dedent('''
+    _script(
+        tmp_path / "scripts",
+        *textwrap.dedent("""
         import sys
         sys.path.append("../utils/")
         import torch
@@ -271,14 +335,17 @@ def test_a_helper_folder_the_script_puts_on_sys_path_is_the_users_own(tmp_path, 
             recon, mu, logvar = model(x)
             loss = vae_loss(recon, x, mu, logvar)
             opt.zero_grad(); loss.backward(); opt.step()
-    ''').splitlines())
+    """).splitlines(),
+    )
     shutil.copy(tmp_path / "scripts" / "vae_common.py", tmp_path / "utils")
     monkeypatch.chdir(tmp_path / "scripts")
     r, result = _json("train.py")
     assert result["error"] is None, r.output
     assert any("vaetools.py could not be imported as written" in n for n in result["notes"]), result["notes"]
     # the near miss: the helper uses the missing package: the message names it
-    (tmp_path / "utils" / "vaetools.py").write_text(helpers.replace("return elbo(recon, x, mu, logvar)", "return embed(elbo(recon, x, mu, logvar))"))
+    (tmp_path / "utils" / "vaetools.py").write_text(
+        helpers.replace("return elbo(recon, x, mu, logvar)", "return embed(elbo(recon, x, mu, logvar))")
+    )
     r, result = _json("train.py")
     assert result["error"] is not None and "not_installed_debugger" in result["error"]["message"], r.output
 

@@ -3,7 +3,6 @@ found by running it", item 2): a data set's attributes, arrays, pickles and npz 
 rows of --input, dict batches by the keys the step reads, rows laid out as the items need; and a
 data file that cannot stand in says what to bring."""
 
-
 import os
 import shutil
 import textwrap
@@ -49,8 +48,10 @@ def test_a_dict_batch_takes_the_specs_in_the_order_the_step_reads_its_keys(monke
     r, result = _json("dict_batch_dataset.py", "--input", "16x784", "--input", "16:int64:10")
     assert [(f["code"], f["line"]) for f in result["findings"]] == found, r.output
     assert result["loss"] == "the training step of dict_batch_dataset.py (lines 43-51, backward at line 51)"
-    assert "the batch is a dict the step reads by key: ['image'] = --input 16x784, ['label'] = --input 16:int64:10 " \
+    assert (
+        "the batch is a dict the step reads by key: ['image'] = --input 16x784, ['label'] = --input 16:int64:10 "
         "(the keys in the order the step reads them, or its data set's __getitem__ writes them)" in result["notes"]
+    )
     assert any(n.startswith("the data set Digits (dict_batch_dataset.py:17)") for n in result["notes"]), result["notes"]
     # a key named by --input batch.KEY=SPEC takes that spec; the others take the unnamed ones
     for inputs in (["batch.image=16x784", "batch.label=16:int64:10"], ["batch.label=16:int64:10", "16x784"]):
@@ -93,7 +94,8 @@ def test_pickled_data_that_is_not_here_stands_in_when_input_is_given(tmp_path, m
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 39)], r.output
     assert [n for n in result["notes"] if n.startswith("the data file")] == [
         "the data file data/adult_train.pkl (pickle.load at pickled_data_full_batch_slices.py:28) is not here: it stands "
-        "in as 512 x 30 float32 rows of --input 32x30's samples"]
+        "in as 512 x 30 float32 rows of --input 32x30's samples"
+    ]
     r, result = _json("pickled_data_full_batch_slices.py")  # nothing gives the batch: the missing file is named
     assert r.exit_code == 2 and "data/adult_train.pkl" in result["error"]["message"]
     # the near miss: a pickle that is here is read as written, nothing stands in
@@ -116,9 +118,15 @@ def test_an_array_file_that_is_here_is_read_as_written(tmp_path, monkeypatch):
 
     np.save(tmp_path / "train.npy", np.random.rand(40, 20).astype("float32"))
     _script(
-        tmp_path, "import numpy as np", "import torch", "from vae_common import VAE, elbo",
-        "data = np.load('train.npy')", "model = VAE(data.shape[1], 4)",
-        "for i in range(0, len(data), 8):", "    x = torch.from_numpy(data[i:i + 8])", "    recon, mu, logvar = model(x)",
+        tmp_path,
+        "import numpy as np",
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "data = np.load('train.npy')",
+        "model = VAE(data.shape[1], 4)",
+        "for i in range(0, len(data), 8):",
+        "    x = torch.from_numpy(data[i:i + 8])",
+        "    recon, mu, logvar = model(x)",
         "    elbo(recon, x, mu, logvar).backward()",
     )
     monkeypatch.chdir(tmp_path)
@@ -130,11 +138,17 @@ def test_an_array_file_that_is_here_is_read_as_written(tmp_path, monkeypatch):
 def test_an_npz_archive_that_is_not_here_gives_each_array_it_is_asked_for(tmp_path, monkeypatch):
     # dsprites-style: data = np.load("...npz"); data["imgs"] sized the model and is sliced in a loop
     _script(
-        tmp_path, "import numpy as np", "import torch", "from vae_common import VAE, elbo",
+        tmp_path,
+        "import numpy as np",
+        "import torch",
+        "from vae_common import VAE, elbo",
         "with np.load('data/dsprites.npz', encoding='latin1') as data:",
         "    imgs = torch.from_numpy(data['imgs']).float().flatten(1)",
-        "model = VAE(imgs.shape[1], 4)", "for i in range(0, len(imgs), 16):", "    x = imgs[i:i + 16]",
-        "    recon, mu, logvar = model(x)", "    elbo(recon, x, mu, logvar).backward()",
+        "model = VAE(imgs.shape[1], 4)",
+        "for i in range(0, len(imgs), 16):",
+        "    x = imgs[i:i + 16]",
+        "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
     )
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py", "--input", "16x4096")
@@ -150,18 +164,23 @@ def test_a_dict_batch_read_through_a_variable_key_takes_the_data_sets_keys(monke
     assert any(n.startswith("the batch is a dict the step reads by key: ['image'] = --input 8x32x32x3") for n in result["notes"])
 
 
-@pytest.mark.parametrize("item, layout", [
-    # the archive holds N x 64 x 64; the item gets its channel
-    ("torch.from_numpy(self.imgs[i]).float().unsqueeze(0)", "laid out without the sample's dims of size 1 (512 x 64 x 64)"),
-    # the file holds N x H x W x C; the item is permuted to C x H x W
-    ("torch.from_numpy(self.imgs[i]).float().permute(2, 0, 1)", "laid out channels last (512 x 64 x 64 x 1)"),
-    # an item made by reshaping takes the rows as they are
-    ("torch.from_numpy(self.imgs[i]).float().reshape(1, 64, 64)", None),
-    # the near miss: the item is the row as it is: the rows stay as they were
-    ("torch.from_numpy(self.imgs[i]).float()", None),
-])
+@pytest.mark.parametrize(
+    "item, layout",
+    [
+        # the archive holds N x 64 x 64; the item gets its channel
+        ("torch.from_numpy(self.imgs[i]).float().unsqueeze(0)", "laid out without the sample's dims of size 1 (512 x 64 x 64)"),
+        # the file holds N x H x W x C; the item is permuted to C x H x W
+        ("torch.from_numpy(self.imgs[i]).float().permute(2, 0, 1)", "laid out channels last (512 x 64 x 64 x 1)"),
+        # an item made by reshaping takes the rows as they are
+        ("torch.from_numpy(self.imgs[i]).float().reshape(1, 64, 64)", None),
+        # the near miss: the item is the row as it is: the rows stay as they were
+        ("torch.from_numpy(self.imgs[i]).float()", None),
+    ],
+)
 def test_stood_in_rows_are_laid_out_as_the_data_sets_items_need(tmp_path, monkeypatch, item, layout):
-    _script(tmp_path, *textwrap.dedent(f'''
+    _script(
+        tmp_path,
+        *textwrap.dedent(f"""
         import numpy as np, torch, torch.nn.functional as F
         from torch.utils.data import DataLoader, Dataset
         from vae_common import VAE
@@ -180,7 +199,8 @@ def test_stood_in_rows_are_laid_out_as_the_data_sets_items_need(tmp_path, monkey
             recon, mu, logvar = model(x.flatten(1))
             loss = F.mse_loss(recon, x.flatten(1), reduction="sum") / x.size(0) - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.size(0)
             opt.zero_grad(); loss.backward(); opt.step()
-    ''').splitlines())
+    """).splitlines(),
+    )
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py", "--input", "8x1x64x64", "--input", "8:int64:10")
     assert result["error"] is None, r.output
@@ -192,7 +212,9 @@ def test_stood_in_rows_are_laid_out_as_the_data_sets_items_need(tmp_path, monkey
 
 
 def test_a_text_file_the_setup_opens_that_is_nowhere_here_says_to_bring_it(tmp_path, monkeypatch):
-    _script(tmp_path, *textwrap.dedent('''
+    _script(
+        tmp_path,
+        *textwrap.dedent("""
         import numpy as np, torch
         from vae_common import VAE, elbo
         def load():
@@ -202,7 +224,8 @@ def test_a_text_file_the_setup_opens_that_is_nowhere_here_says_to_bring_it(tmp_p
         model = VAE()
         recon, mu, logvar = model(x)
         elbo(recon, x, mu, logvar).backward()
-    ''').splitlines())
+    """).splitlines(),
+    )
     monkeypatch.chdir(tmp_path)
     r = run("train.py", "--input", "8x784", "--no-cache")
     assert r.exit_code == 2, r.output
@@ -246,7 +269,9 @@ def test_a_missing_package_in_the_data_code_says_install_or_give_the_batch(tmp_p
     (tmp_path / "data_utils.py").write_text(
         "import torch\n\ndef load():\n    import not_installed_excel_writer\n    return torch.rand(64, 784)\n"
     )
-    _script(tmp_path, *textwrap.dedent('''
+    _script(
+        tmp_path,
+        *textwrap.dedent("""
         import torch
         from data_utils import load
         from vae_common import VAE, elbo
@@ -257,12 +282,15 @@ def test_a_missing_package_in_the_data_code_says_install_or_give_the_batch(tmp_p
             recon, mu, logvar = model(x)
             loss = elbo(recon, x, mu, logvar)
             opt.zero_grad(); loss.backward(); opt.step()
-    ''').splitlines())
+    """).splitlines(),
+    )
     monkeypatch.chdir(tmp_path)
     r = run("train.py", "--no-cache")
     text = " ".join(r.output.split())
     assert r.exit_code == 2, r.output
-    assert "the code needs not_installed_excel_writer, which is not installed here: install it, or give the batch with --input" in text, text
+    assert "the code needs not_installed_excel_writer, which is not installed here: install it, or give the batch with --input" in text, (
+        text
+    )
     # as said: with the batch given, the step is found by reading the code and checked
     r = run("train.py", "--input", "16x784", "--no-cache")
     assert r.exit_code == 0 and "no findings" in r.output, r.output
@@ -273,5 +301,7 @@ def test_a_git_lfs_pointer_in_place_of_a_data_file_stands_in_and_says_git_lfs_pu
     monkeypatch.chdir(os.path.join(RUNNING, "lfs_pointer_data"))
     r, result = _json("train.py", "--input", "64x784")
     assert result["error"] is None and r.exit_code == 0, r.output
-    assert any("data/train.npy (np.load at train.py:13) is a Git LFS pointer, not its data (`git lfs pull` fetches it)" in n
-               for n in result["notes"]), result["notes"]
+    assert any(
+        "data/train.npy (np.load at train.py:13) is a Git LFS pointer, not its data (`git lfs pull` fetches it)" in n
+        for n in result["notes"]
+    ), result["notes"]

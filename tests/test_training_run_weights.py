@@ -23,8 +23,9 @@ def test_a_loss_over_the_written_batch_size_is_right_when_the_loader_drops_the_l
     monkeypatch.chdir(RUNNING)
     r, result = _json("loss_over_batch_drop_last.py")
     assert result["error"] is None and not result["findings"], r.output
-    assert any("right for every batch, as its DataLoader drops the last incomplete one (drop_last=True)" in n
-               for n in result["notes"]), result["notes"]
+    assert any("right for every batch, as its DataLoader drops the last incomplete one (drop_last=True)" in n for n in result["notes"]), (
+        result["notes"]
+    )
 
 
 def test_a_warmup_set_in_an_if_branch_of_the_epoch_loop_is_a_schedule(monkeypatch):

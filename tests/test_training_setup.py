@@ -76,23 +76,45 @@ def test_a_setup_that_moves_the_model_to_a_cuda_this_machine_lacks_is_checked_on
     notes = json.loads(ok.output)["results"][0]["notes"]
     assert any("the setup's torch.device('cuda') stayed on the CPU: this machine has no CUDA" in n for n in notes)
     # the step moving its batch to the setup's hard-coded device: that device stands for the CPU
-    r = run(_variant(path, tmp_path / "moving.py", "    logits, mu, logvar = model(x)", "    x = x.to(DEVICE)\n    logits, mu, logvar = model(x)"),
-            "--input", "8x784", "--format", "json")
+    r = run(
+        _variant(
+            path, tmp_path / "moving.py", "    logits, mu, logvar = model(x)", "    x = x.to(DEVICE)\n    logits, mu, logvar = model(x)"
+        ),
+        "--input",
+        "8x784",
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.output
     notes = json.loads(r.output)["results"][0]["notes"]
     assert any("torch.device('cuda') stayed on the CPU" in n for n in notes)
     # the step naming CUDA itself (lyeoni's notebook: data = data.cuda()): the move leaves the batch
     # on the CPU here, said with its line
-    r = run(_variant(path, tmp_path / "literal.py", "    logits, mu, logvar = model(x)", "    x = x.to('cuda')\n    x = x.cuda()\n    logits, mu, logvar = model(x)"),
-            "--input", "8x784", "--format", "json")
+    r = run(
+        _variant(
+            path,
+            tmp_path / "literal.py",
+            "    logits, mu, logvar = model(x)",
+            "    x = x.to('cuda')\n    x = x.cuda()\n    logits, mu, logvar = model(x)",
+        ),
+        "--input",
+        "8x784",
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.output
     notes = json.loads(r.output)["results"][0]["notes"]
     assert any("the step's .to('cuda') at" in n and "left its tensor on the CPU: this machine has no CUDA" in n for n in notes)
     assert any("the step's .cuda() at" in n for n in notes)
     # the model's own forward naming CUDA, in training code written for a GPU: checked here too,
     # the move said with its line (VAE012's simulated GPU still sees it as a move)
-    r = run(_variant(path, tmp_path / "forward.py", "    def forward(self, x):\n", "    def forward(self, x):\n        x = x.cuda()\n"),
-            "--input", "8x784", "--format", "json")
+    r = run(
+        _variant(path, tmp_path / "forward.py", "    def forward(self, x):\n", "    def forward(self, x):\n        x = x.cuda()\n"),
+        "--input",
+        "8x784",
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.output
     notes = json.loads(r.output)["results"][0]["notes"]
     assert any("the step's .cuda() at" in n and "forward.py:20 left its tensor on the CPU" in n for n in notes), notes
@@ -118,7 +140,9 @@ def test_a_with_block_whose_file_is_missing_is_skipped_and_named_when_the_step_n
     # pickled_folds_loop.py reads a data fold the check does not need; here the
     # model's size comes from a JSON file read the same way, and that one it does need
     source = open(os.path.join(TRAINING, "pickled_folds_loop.py")).read()
-    source = source.replace("    vae = VAE()\n", '    with open("config.json") as fh:\n        cfg = json.load(fh)\n    vae = VAE(cfg["latent"])\n')
+    source = source.replace(
+        "    vae = VAE()\n", '    with open("config.json") as fh:\n        cfg = json.load(fh)\n    vae = VAE(cfg["latent"])\n'
+    )
     (tmp_path / "train.py").write_text("import json\n" + source)
     monkeypatch.chdir(tmp_path)
     r = run("train.py", "--input", "8x3x32x32")
@@ -151,8 +175,12 @@ def test_a_function_its_script_cannot_reach_is_called_directly_and_the_script_sa
     r = run(path + ":train", "--input", "16x784", "--format", "json", "--no-cache")
     result = json.loads(r.output)["results"][0]
     assert r.exit_code == 0 and result["error"] is None, r.output
-    assert any("the script's own way to train did not reach it" in n and "max() arg is an empty sequence" in n
-               and "vaelint called train itself" in n for n in result["notes"])
+    assert any(
+        "the script's own way to train did not reach it" in n
+        and "max() arg is an empty sequence" in n
+        and "vaelint called train itself" in n
+        for n in result["notes"]
+    )
     r = run(path, "--input", "16x784")
     text = " ".join(r.output.split())
     assert r.exit_code == 2 and "never reached the training step" in text, r.output
@@ -168,11 +196,13 @@ def test_a_trainer_called_as_a_function_and_imported_from_its_package_is_followe
     shutil.copytree(os.path.join(TRAINING, "package_trainer_repo"), repo, ignore=shutil.ignore_patterns("__pycache__"))
     (repo / "capvae" / "__init__.py").write_text("from capvae.training import Trainer\n")
     training = (repo / "capvae" / "training.py").read_text()
-    (repo / "capvae" / "training.py").write_text(training.replace(
-        "    def train(self, data_loader, epochs=10):",
-        "    def __call__(self, data_loader, epochs=10):\n        return self.train(data_loader, epochs)\n\n"
-        "    def train(self, data_loader, epochs=10):",
-    ))
+    (repo / "capvae" / "training.py").write_text(
+        training.replace(
+            "    def train(self, data_loader, epochs=10):",
+            "    def __call__(self, data_loader, epochs=10):\n        return self.train(data_loader, epochs)\n\n"
+            "    def train(self, data_loader, epochs=10):",
+        )
+    )
     main = (repo / "main.py").read_text()
     main = main.replace("from capvae.training import Trainer", "from capvae import Trainer")
     main = main.replace("trainer.train(loader, 100)", "trainer(loader, epochs=100)")
@@ -185,9 +215,19 @@ def test_a_trainer_called_as_a_function_and_imported_from_its_package_is_followe
     # the same, with main() reading a settings file that is not here
     body = main.split("use_cuda = torch.cuda.is_available()\n", 1)
     lines = ("use_cuda = torch.cuda.is_available()\n" + body[1]).splitlines()
-    wrapped = "\n".join(["import json", body[0], "def main():", '    settings = json.load(open("settings.json"))',
-                         *["    " + line.replace("latent=8", 'latent=settings["latent"]') for line in lines],
-                         "", "if __name__ == '__main__':", "    main()", ""])
+    wrapped = "\n".join(
+        [
+            "import json",
+            body[0],
+            "def main():",
+            '    settings = json.load(open("settings.json"))',
+            *["    " + line.replace("latent=8", 'latent=settings["latent"]') for line in lines],
+            "",
+            "if __name__ == '__main__':",
+            "    main()",
+            "",
+        ]
+    )
     (repo / "main.py").write_text(wrapped)
     r = run("main.py", "--input", "8x1x16x16")
     text = " ".join(r.output.split())
@@ -244,8 +284,11 @@ def test_a_method_of_the_model_that_trains_first_is_passed_over_and_said():
     result = json.loads(r.output)["results"][0]
     assert r.exit_code == 0 and result["error"] is None, r.output
     assert result["loss"].endswith("(lines 42-47, backward at line 47)"), result["loss"]
-    assert any(n.startswith("running it passed over the backward at fixtures/training/pretrain_method.py:31 before the VAE's")
-               and "no optimiser stepped" in n for n in result["notes"]), result["notes"]
+    assert any(
+        n.startswith("running it passed over the backward at fixtures/training/pretrain_method.py:31 before the VAE's")
+        and "no optimiser stepped" in n
+        for n in result["notes"]
+    ), result["notes"]
     assert "the optimizer stepped" not in r.output
 
 
@@ -256,6 +299,9 @@ def test_a_method_of_the_model_that_trains_is_left_out_of_the_step_read_from_the
     r = run(os.path.join(TRAINING, "pretrain_method.py"), "--input", "16x784", "--format", "json", "--no-cache")
     result = json.loads(r.output)["results"][0]
     assert r.exit_code == 0 and result["error"] is None, r.output
-    assert any("model.pre_train(loader, epochs=50) was not run: VAE.pre_train (its backward at" in n
-               and "trains, and vaelint never trains on the user's behalf" in n for n in result["notes"]), result["notes"]
+    assert any(
+        "model.pre_train(loader, epochs=50) was not run: VAE.pre_train (its backward at" in n
+        and "trains, and vaelint never trains on the user's behalf" in n
+        for n in result["notes"]
+    ), result["notes"]
     assert "pre-training ran" not in r.output

@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import FIXTURES
 
-MODEL = '''
+MODEL = """
 import os
 import sys
 import time
@@ -98,15 +98,15 @@ class BigAlloc(VAE):
 
 def warning():
     raise ValueError("bad config :thumbs_up: [bold]not bold[/bold]")
-'''
+"""
 
-HELPER = '''
+HELPER = """
 import sys
 
 
 def quit_now():
     sys.exit("helper says stop")
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +122,7 @@ def vaelint(cwd, *args):
 
 
 def test_exits_anywhere_are_results_and_later_targets_still_run(model_dir):
-    names = [
-        "sys_exit_init", "sys_exit_forward", "sys_exit_loss", "os_exit_init", "os_exit_forward",
-        "os_exit_loss", "helper_exit_forward",
-    ]
+    names = ["sys_exit_init", "sys_exit_forward", "sys_exit_loss", "os_exit_init", "os_exit_forward", "os_exit_loss", "helper_exit_forward"]
     targets = [f"bad.py:{n}" for n in names] + [f"{FIXTURES}/clean/mlp_vae.py:VAE"]
     out = vaelint(model_dir, *targets, "--input", "4x10", "--no-dynamic", "--format", "json")
     assert out.returncode == 2, out.stderr
@@ -190,7 +187,11 @@ def test_the_in_process_fallback_captures_output_too(model_dir):
     env = dict(os.environ, VAELINT_IN_PROCESS="1")
     out = subprocess.run(
         [sys.executable, "-m", "vaelint", "check", "bad.py:Prints", "--input", "4x10", "--format", "json"],
-        cwd=model_dir, capture_output=True, text=True, env=env, timeout=300,
+        cwd=model_dir,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert json.loads(out.stdout)["results"][0]["status"] == "clean"
     assert "h_dim" not in out.stdout

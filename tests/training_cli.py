@@ -30,5 +30,6 @@ def write_script(folder, *lines):
 def check_in(folder, *args, env_extra=None):
     """``vaelint check ARGS`` as a user runs it, in a process of its own, in ``folder``."""
     env = {**os.environ, "VAELINT_NO_CACHE": "1", "NO_COLOR": "1", "COLUMNS": "200", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "vaelint", "check", *args], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "vaelint", "check", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=600
+    )

@@ -18,14 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from vaelint.capture.batchdim import SequenceFirstData
-from vaelint.capture.inputcheck import (
-    check_inputs,
-    check_token_ids,
-    gather_inputs,
-    input_misfit,
-    keyed_input,
-    unexplained,
-)
+from vaelint.capture.inputcheck import check_inputs, check_token_ids, gather_inputs, input_misfit, keyed_input, unexplained
 from vaelint.capture.routes import Captured, CaptureJob, capture_and_run
 from vaelint.capturechecks import binary_data, forward_has_loss, guessed_loss_raised, sequence_first_batch
 from vaelint.catalogue import offer_fixes, run_rules, selected_rules
@@ -99,11 +92,14 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
                 with cuda_hidden():
                     torch.manual_seed(0)
                     _analyse(target, dataclasses.replace(options, device="cpu"), fresh)
-                fresh.notes.insert(0, (
-                    f"the model's code puts tensors on this machine's GPU by itself ({chose}) while vaelint's "
-                    "stages run on the CPU: it was checked with CUDA hidden, as on a machine without a GPU, "
-                    "and confirmed on the CPU"
-                ))
+                fresh.notes.insert(
+                    0,
+                    (
+                        f"the model's code puts tensors on this machine's GPU by itself ({chose}) while vaelint's "
+                        "stages run on the CPU: it was checked with CUDA hidden, as on a machine without a GPU, "
+                        "and confirmed on the CPU"
+                    ),
+                )
                 result.__dict__.update(fresh.__dict__)
     except VaelintError as e:
         result.error = e
@@ -180,15 +176,26 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
     keep_graph = device == "cpu" and fits(program.model, device) is None
     plan = program.loss
     result.loss_name = plan.name if plan else program.step.description if program.step else None
-    return Loaded(program, specs, device, keep_graph, _contracts(program, options, result), initial_buffers,
-                  options.batch_dim is not None or program.batch_dim_known)
+    return Loaded(
+        program,
+        specs,
+        device,
+        keep_graph,
+        _contracts(program, options, result),
+        initial_buffers,
+        options.batch_dim is not None or program.batch_dim_known,
+    )
 
 
 def _load(target: str, options: Options, progress) -> Program:
     """The front end that knows this way of writing VAE code turns the target into a Program."""
     request = LoadRequest(
-        init=options.init, loss=options.loss, loss_kwargs=options.loss_kwargs, inputs=list(options.inputs),
-        script_args=list(options.script_args), progress=progress,
+        init=options.init,
+        loss=options.loss,
+        loss_kwargs=options.loss_kwargs,
+        inputs=list(options.inputs),
+        script_args=list(options.script_args),
+        progress=progress,
     )
     return load_program(target, request)  # with TorchScript off while the code loads
 
@@ -215,8 +222,15 @@ def _capture_stage(target: str, loaded: Loaded, result: TargetResult, progress) 
     checks = [guessed_loss_raised, binary_data, sequence_first_batch]
     while True:
         try:
-            job = CaptureJob(loaded.program, shaped.plan, shaped.specs, make_inputs(shaped.specs, shaped.specs[0].batch),
-                             progress, loaded.keep_graph, loaded.contracts)
+            job = CaptureJob(
+                loaded.program,
+                shaped.plan,
+                shaped.specs,
+                make_inputs(shaped.specs, shaped.specs[0].batch),
+                progress,
+                loaded.keep_graph,
+                loaded.contracts,
+            )
             shaped.captured = capture_and_run(job, run=run_batches)
         except ForwardHasLoss:
             if shaped.plan is None:
@@ -322,8 +336,6 @@ def _check_device(options: Options) -> str:
     device = pick_device(options.device)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise VaelintError(
-            "input",
-            "--device cuda: no CUDA device is available here (torch.cuda.is_available() is "
-            "False). Use --device auto or cpu.",
+            "input", "--device cuda: no CUDA device is available here (torch.cuda.is_available() is False). Use --device auto or cpu."
         )
     return device

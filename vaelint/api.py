@@ -89,8 +89,15 @@ class Report:
         from vaelint.report import text_report
 
         buf = io.StringIO()
-        console = Console(file=buf, width=120, force_terminal=color, no_color=not color, highlight=False,
-                          color_system="truecolor" if color else None, emoji=False)
+        console = Console(
+            file=buf,
+            width=120,
+            force_terminal=color,
+            no_color=not color,
+            highlight=False,
+            color_system="truecolor" if color else None,
+            emoji=False,
+        )
         for note in self.notes[: len(self.notes) - sum(len(r.notes) for r in self.results)]:
             console.print(f"note: {note}", soft_wrap=True, markup=False)
         text_report.render(self.results, console, quiet)
@@ -118,17 +125,41 @@ class Report:
 
 def _finding(f, result: TargetResult) -> Finding:
     loc = f.loc
-    return Finding(f.code, f.name, str(f.severity.value), f.message, f.fix, loc.path if loc else None,
-                   loc.line if loc else None, loc.column if loc else None, f.confirmed, result.beta_effective)
+    return Finding(
+        f.code,
+        f.name,
+        str(f.severity.value),
+        f.message,
+        f.fix,
+        loc.path if loc else None,
+        loc.line if loc else None,
+        loc.column if loc else None,
+        f.confirmed,
+        result.beta_effective,
+    )
 
 
 # --------------------------------------------------------------------------- check
 
 
-def check(model_or_target, *inputs, loss=None, init=None, beta: float | None = None, device: str | None = None,
-          isolate: bool = True, select=None, ignore=None, timeout: float | None = None,
-          batch_dim: int | None = None, loss_kwargs: dict | None = None, script_args: str | None = None,
-          dynamic: bool = True, max_memory: str | None = None, cache: bool = True) -> Report:
+def check(
+    model_or_target,
+    *inputs,
+    loss=None,
+    init=None,
+    beta: float | None = None,
+    device: str | None = None,
+    isolate: bool = True,
+    select=None,
+    ignore=None,
+    timeout: float | None = None,
+    batch_dim: int | None = None,
+    loss_kwargs: dict | None = None,
+    script_args: str | None = None,
+    dynamic: bool = True,
+    max_memory: str | None = None,
+    cache: bool = True,
+) -> Report:
     """Check a VAE as ``vaelint check`` does and return its :class:`Report`.
 
     ``loss``: a callable, the name of a model method, or ``"path.py:function"``; None
@@ -139,19 +170,47 @@ def check(model_or_target, *inputs, loss=None, init=None, beta: float | None = N
     ``ignore``: rule codes or prefixes. ``cache``: a target string may be answered from
     the result cache (a model object never is).
     """
-    settings, request = _request(inputs, init=init, loss=loss, beta=beta, device=device, select=select, ignore=ignore,
-                                 timeout=timeout, batch_dim=batch_dim, loss_kwargs=loss_kwargs,
-                                 script_args=script_args, dynamic=dynamic, max_memory=max_memory)
+    settings, request = _request(
+        inputs,
+        init=init,
+        loss=loss,
+        beta=beta,
+        device=device,
+        select=select,
+        ignore=ignore,
+        timeout=timeout,
+        batch_dim=batch_dim,
+        loss_kwargs=loss_kwargs,
+        script_args=script_args,
+        dynamic=dynamic,
+        max_memory=max_memory,
+    )
     if isinstance(model_or_target, (str, os.PathLike)):
         if not isinstance(loss, (str, type(None))):
-            raise UsageError("input", "a target string takes loss= as a name or 'path.py:function'; pass the "
-                             "model object to check it with a loss callable")
+            raise UsageError(
+                "input",
+                "a target string takes loss= as a name or 'path.py:function'; pass the model object to check it with a loss callable",
+            )
         return _check_target(os.fspath(model_or_target), settings, request, cache)
     return _check_object(model_or_target, settings, request, loss, isolate)
 
 
-def _request(inputs=(), *, init=None, loss=None, beta=None, device=None, select=None, ignore=None, timeout=None,
-             batch_dim=None, loss_kwargs=None, script_args=None, dynamic=True, max_memory=None):
+def _request(
+    inputs=(),
+    *,
+    init=None,
+    loss=None,
+    beta=None,
+    device=None,
+    select=None,
+    ignore=None,
+    timeout=None,
+    batch_dim=None,
+    loss_kwargs=None,
+    script_args=None,
+    dynamic=True,
+    max_memory=None,
+):
     """The settings and the checked request, as the command line makes them."""
     import shlex
 
@@ -162,15 +221,25 @@ def _request(inputs=(), *, init=None, loss=None, beta=None, device=None, select=
         raise UsageError("input", f"device={device!r}: give 'auto', 'cpu' or 'cuda'.")
     try:
         specs = [_spec(i) for i in inputs]
-        cli = CommandLine(select=_codes(select), ignore=_codes(ignore), timeout=timeout,
-                          device=device)
+        cli = CommandLine(select=_codes(select), ignore=_codes(ignore), timeout=timeout, device=device)
         check_codes(cli.select + cli.ignore)
         settings = Settings(cli)
         request = check_request(
-            settings, input=[s.text() for s in specs], init={}, loss=loss if isinstance(loss, str) else None,
-            loss_kwarg=[], script_args=shlex.join(script_args) if isinstance(script_args, list) else script_args,
-            beta=beta, no_dynamic=not dynamic, no_fixes=False, max_memory=max_memory, output_file=None,
-            also_output=[], fix=False, diff=False, batch_dim=batch_dim,
+            settings,
+            input=[s.text() for s in specs],
+            init={},
+            loss=loss if isinstance(loss, str) else None,
+            loss_kwarg=[],
+            script_args=shlex.join(script_args) if isinstance(script_args, list) else script_args,
+            beta=beta,
+            no_dynamic=not dynamic,
+            no_fixes=False,
+            max_memory=max_memory,
+            output_file=None,
+            also_output=[],
+            fix=False,
+            diff=False,
+            batch_dim=batch_dim,
         )
     except UsageError:
         raise
@@ -249,7 +318,8 @@ def _not_torchscript(obj) -> None:
     if isinstance(obj, script) or (isinstance(obj, type) and issubclass(obj, script)):
         name = obj.__name__ if isinstance(obj, type) else type(obj).__name__
         raise UsageError(
-            "input", f"{name} is a TorchScript module (torch.jit.ScriptModule): built here, its forward runs as "
+            "input",
+            f"{name} is a TorchScript module (torch.jit.ScriptModule): built here, its forward runs as "
             "TorchScript, where vaelint cannot see its operations. Check it from its file, "
             "vaelint.check('model.py:CLASS', ...), which loads it as Python (TorchScript off).",
         )
@@ -274,8 +344,10 @@ def _run(token: str, entry, options, isolate: bool) -> TargetResult:
     finally:
         restore_scripts(entry)
     if isolate:  # a forked worker cannot use the CUDA this process has set up
-        result.notes.append("this process has CUDA set up, which a forked worker cannot use: checked in this "
-                            "process, on a copy of the model (isolate=False does so always)")
+        result.notes.append(
+            "this process has CUDA set up, which a forked worker cannot use: checked in this "
+            "process, on a copy of the model (isolate=False does so always)"
+        )
     return result
 
 
@@ -302,5 +374,3 @@ class _kept:
                 p.grad = grad
             self.model.load_state_dict(self.buffers)
         return False
-
-

@@ -56,22 +56,47 @@ def _main(
 @app.command()
 def check(
     ctx: typer.Context,
-    targets: List[str] = typer.Argument(None, metavar="TARGET", help="PATH.py:NAME (a model class or factory), or PATH.py (its configured targets)."),
-    input: List[str] = typer.Option([], "--input", metavar="SPEC", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."),
+    targets: List[str] = typer.Argument(
+        None, metavar="TARGET", help="PATH.py:NAME (a model class or factory), or PATH.py (its configured targets)."
+    ),
+    input: List[str] = typer.Option(
+        [], "--input", metavar="SPEC", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."
+    ),
     init: List[str] = typer.Option([], "--init", metavar="NAME=VALUE", help="Constructor keyword NAME=VALUE (a Python literal)."),
     loss: Optional[str] = typer.Option(None, "--loss", metavar="REF", help="PATH.py:function, PATH.py:Class, or a model method name."),
     loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", metavar="NAME=VALUE", help="Extra loss keyword NAME=VALUE."),
-    script_args: Optional[str] = typer.Option(None, "--script-args", metavar="ARGS", help="A training script's own arguments, as `python script.py ARGS` takes them."),
-    batch_dim: Optional[int] = typer.Option(None, "--batch-dim", metavar="N", help="The dim of the inputs the batch size sets (default: 0, or what the code shows: 1 for a sequence-first RNN's input)."),
+    script_args: Optional[str] = typer.Option(
+        None, "--script-args", metavar="ARGS", help="A training script's own arguments, as `python script.py ARGS` takes them."
+    ),
+    batch_dim: Optional[int] = typer.Option(
+        None,
+        "--batch-dim",
+        metavar="N",
+        help="The dim of the inputs the batch size sets (default: 0, or what the code shows: 1 for a sequence-first RNN's input).",
+    ),
     beta: Optional[float] = typer.Option(None, "--beta", metavar="BETA", help="The KL weight you intend (beta-VAE); default 1."),
     device: Optional[Device] = typer.Option(None, "--device", help="Where the confirmation pass runs (default auto)."),
     no_dynamic: bool = typer.Option(False, "--no-dynamic", help="Skip the real forward/backward confirmation pass."),
-    format: Format = typer.Option(Format.text, "--output-format", "--format", help="text (for people), json, sarif, github, markdown, junit (JUnit XML) or gitlab (GitLab code quality)."),
+    format: Format = typer.Option(
+        Format.text,
+        "--output-format",
+        "--format",
+        help="text (for people), json, sarif, github, markdown, junit (JUnit XML) or gitlab (GitLab code quality).",
+    ),
     output_file: Optional[str] = typer.Option(None, "--output-file", metavar="PATH", help="Write the report here instead of stdout."),
-    also_output: List[str] = typer.Option([], "--also-output", metavar="FORMAT=PATH", help="FORMAT=PATH: also write the report in FORMAT to PATH, from the same run (repeatable)."),
-    select: Optional[str] = typer.Option(None, "--select", metavar="CODES", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
+    also_output: List[str] = typer.Option(
+        [],
+        "--also-output",
+        metavar="FORMAT=PATH",
+        help="FORMAT=PATH: also write the report in FORMAT to PATH, from the same run (repeatable).",
+    ),
+    select: Optional[str] = typer.Option(
+        None, "--select", metavar="CODES", help="Comma-separated rule codes or prefixes (replaces the configured ones)."
+    ),
     extend_select: Optional[str] = typer.Option(None, "--extend-select", metavar="CODES", help="Codes to add to the selected ones."),
-    ignore: Optional[str] = typer.Option(None, "--ignore", metavar="CODES", help="Comma-separated rule codes or prefixes (replaces the configured ones)."),
+    ignore: Optional[str] = typer.Option(
+        None, "--ignore", metavar="CODES", help="Comma-separated rule codes or prefixes (replaces the configured ones)."
+    ),
     extend_ignore: Optional[str] = typer.Option(None, "--extend-ignore", metavar="CODES", help="Codes to add to the ignored ones."),
     fail_on: Optional[Severity] = typer.Option(None, "--fail-on", help="The lowest severity that makes the exit status 1."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even with findings (exit 2 stays 2)."),
@@ -80,43 +105,74 @@ def check(
     config_path: Optional[str] = typer.Option(None, "--config", metavar="PATH", help="Read [tool.vaelint] from this file only."),
     isolated: bool = typer.Option(False, "--isolated", help="Read no configuration file."),
     show_settings: bool = typer.Option(False, "--show-settings", help="Print the merged settings and where each came from."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=0, help="Seconds per target (0: no limit; default 60)."),
-    max_memory: Optional[str] = typer.Option(None, "--max-memory", metavar="SIZE", help="Resident memory a target's worker may use, e.g. 8G or 512M."),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", metavar="SECONDS", min=0, help="Seconds per target (0: no limit; default 60)."
+    ),
+    max_memory: Optional[str] = typer.Option(
+        None, "--max-memory", metavar="SIZE", help="Resident memory a target's worker may use, e.g. 8G or 512M."
+    ),
     color: Color = typer.Option(Color.auto, "--color", help="Colour in the text report (NO_COLOR is honoured)."),
     fix: bool = typer.Option(False, "--fix", help="Apply the verified safe fixes to the files, then report what remains."),
-    diff: bool = typer.Option(False, "--diff", help="Print the verified fixes as a unified diff and change nothing (exit 1 if there are any)."),
+    diff: bool = typer.Option(
+        False, "--diff", help="Print the verified fixes as a unified diff and change nothing (exit 1 if there are any)."
+    ),
     unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Include fixes that change the loss's scale or make a choice."),
-    no_fixes: bool = typer.Option(False, "--no-fixes", help="Work out no edits (a plain check offers them unchecked; --fix and --diff check each again)."),
-    jobs_option: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N", min=1, help="Targets checked side by side (default: the cores, bounded by memory)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.vaelint_cache/; VAELINT_NO_CACHE=1 too)."),
+    no_fixes: bool = typer.Option(
+        False, "--no-fixes", help="Work out no edits (a plain check offers them unchecked; --fix and --diff check each again)."
+    ),
+    jobs_option: Optional[int] = typer.Option(
+        None, "--jobs", "-j", metavar="N", min=1, help="Targets checked side by side (default: the cores, bounded by memory)."
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Neither read nor write the result cache (.vaelint_cache/; VAELINT_NO_CACHE=1 too)."
+    ),
 ) -> None:
     """Check VAE models for shape, loss and reparameterization bugs."""
     from vaelint.settings.per_file import CommandLine, Settings
 
     cli = CommandLine(
-        select=codes(select), extend_select=codes(extend_select), ignore=codes(ignore),
-        extend_ignore=codes(extend_ignore), fail_on=fail_on.value if fail_on else None, timeout=timeout,
-        device=device.value if device else None, config=config_path, isolated=isolated,
+        select=codes(select),
+        extend_select=codes(extend_select),
+        ignore=codes(ignore),
+        extend_ignore=codes(extend_ignore),
+        fail_on=fail_on.value if fail_on else None,
+        timeout=timeout,
+        device=device.value if device else None,
+        config=config_path,
+        isolated=isolated,
     )
     try:
         check_codes(cli.select + cli.extend_select + cli.ignore + cli.extend_ignore)
         settings = Settings(cli)
         request = check_request(
-            settings, input=input, init=init, loss=loss, loss_kwarg=loss_kwarg, script_args=script_args, beta=beta,
-            no_dynamic=no_dynamic, no_fixes=no_fixes, max_memory=max_memory, output_file=output_file,
-            also_output=also_output, fix=fix, diff=diff, batch_dim=batch_dim,
+            settings,
+            input=input,
+            init=init,
+            loss=loss,
+            loss_kwarg=loss_kwarg,
+            script_args=script_args,
+            beta=beta,
+            no_dynamic=no_dynamic,
+            no_fixes=no_fixes,
+            max_memory=max_memory,
+            output_file=output_file,
+            also_output=also_output,
+            fix=fix,
+            diff=diff,
+            batch_dim=batch_dim,
         )
         if show_settings:
             _show_settings(settings, targets or [])
             raise typer.Exit(0)
-        jobs = resolve_jobs(targets or [], settings, bool(request.specs), " ".join(f"--input {s.text()}" for s in request.specs),
-                            bool(request.script_args))
+        jobs = resolve_jobs(
+            targets or [], settings, bool(request.specs), " ".join(f"--input {s.text()}" for s in request.specs), bool(request.script_args)
+        )
     except VaelintError as e:
         _usage_error(e.message)
     # the command line's own process has run no torch op (see main): its workers keep torch's threads
     fresh = bool(ctx.obj and ctx.obj.get("fresh_process"))
     results, failing, fixed_note = _run_checks(
-        request, jobs, fresh, format, jobs_option, no_cache, fix or diff, diff, unsafe_fixes, output_file, exit_zero,
+        request, jobs, fresh, format, jobs_option, no_cache, fix or diff, diff, unsafe_fixes, output_file, exit_zero
     )
     if not results:
         _no_targets(targets, format, output_file, color, quiet, statistics, request.extra_outputs)
@@ -156,9 +212,7 @@ def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, dif
         return results, failing, None
     from vaelint.fixes import apply as fixes
 
-    results, failing, sources, count, last = fix_rounds(
-        results, failing, jobs, options_for, settings, fresh, shown, unsafe_fixes, workers,
-    )
+    results, failing, sources, count, last = fix_rounds(results, failing, jobs, options_for, settings, fresh, shown, unsafe_fixes, workers)
     note = fixes.summary("would fix" if diff else "fixed", count, len(sources), last)
     if diff:
         write(fixes.diff_text(sources), output_file)
@@ -236,12 +290,16 @@ def rule(
 def annotate(
     ctx: typer.Context,
     target: str = typer.Argument(..., metavar="TARGET", help="PATH.py:NAME, the model (class or factory) to annotate."),
-    input: List[str] = typer.Option([], "--input", metavar="SPEC", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."),
+    input: List[str] = typer.Option(
+        [], "--input", metavar="SPEC", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."
+    ),
     init: List[str] = typer.Option([], "--init", metavar="NAME=VALUE", help="Constructor keyword NAME=VALUE (a Python literal)."),
     loss: Optional[str] = typer.Option(None, "--loss", metavar="REF", help="PATH.py:function, PATH.py:Class, or a model method name."),
     loss_kwarg: List[str] = typer.Option([], "--loss-kwarg", metavar="NAME=VALUE", help="Extra loss keyword NAME=VALUE."),
     write: bool = typer.Option(False, "--write", help="Write the annotations into the files (default: print a unified diff)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=0, help="Seconds for the analysis (0: no limit; default 60)."),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", metavar="SECONDS", min=0, help="Seconds for the analysis (0: no limit; default 60)."
+    ),
 ) -> None:
     """Write jaxtyping annotations from the solved shapes: forward, encode, decode,
     reparameterize, sample and the loss; a unified diff, or --write."""
@@ -256,12 +314,19 @@ def annotate(
     try:
         specs = [parse_input_spec(s) for s in input]
         options = Options(
-            inputs=specs, init=parse_init(init), loss=loss, loss_kwargs=loss_kwargs_of(loss_kwarg), dynamic=False, annotate=True,
+            inputs=specs,
+            init=parse_init(init),
+            loss=loss,
+            loss_kwargs=loss_kwargs_of(loss_kwarg),
+            dynamic=False,
+            annotate=True,
             timeout=None if timeout == 0 else (timeout or 60.0),
         )
         ref = parse_ref(target)
         if not ref.name or not ref.path.endswith(".py"):
-            raise VaelintError("input", f"{target!r}: name the model as PATH.py:NAME, e.g. vaelint annotate models/vae.py:VAE --input 32x784.")
+            raise VaelintError(
+                "input", f"{target!r}: name the model as PATH.py:NAME, e.g. vaelint annotate models/vae.py:VAE --input 32x784."
+            )
     except VaelintError as e:
         _usage_error(e.message)
     fresh = bool(ctx.obj and ctx.obj.get("fresh_process"))
@@ -278,7 +343,10 @@ def annotate(
     except VaelintError as e:
         _usage_error(e.message)
     if not edits:
-        typer.echo(f"vaelint: nothing to annotate in {target}: every tensor parameter and return value of its forward, encode, decode, reparameterize, sample and loss is annotated already, or none was reached.", err=True)
+        typer.echo(
+            f"vaelint: nothing to annotate in {target}: every tensor parameter and return value of its forward, encode, decode, reparameterize, sample and loss is annotated already, or none was reached.",
+            err=True,
+        )
         raise typer.Exit(0)
     for edit in edits:
         if write:

@@ -90,10 +90,7 @@ class InputSpec:
 
 def parse_input_spec(text: str) -> InputSpec:
     """Parse one ``--input`` value; a bad one is a usage error that shows the form."""
-    form = (
-        "write SHAPE[:DTYPE[:HIGH]] with sizes joined by 'x', e.g. --input 32x784 "
-        "or --input 8x20:int64:1000"
-    )
+    form = "write SHAPE[:DTYPE[:HIGH]] with sizes joined by 'x', e.g. --input 32x784 or --input 8x20:int64:1000"
     name = None
     head, eq, rest = text.strip().partition("=")
     if eq:
@@ -114,19 +111,11 @@ def parse_input_spec(text: str) -> InputSpec:
     for s in sizes:
         if not _SIZE.match(s):
             what = "an empty size" if s == "" else f"the size {s!r}"
-            raise VaelintError(
-                "input",
-                f"--input {text!r} has {what}: every size must be a whole number of at "
-                f"least 1; {form}.",
-            )
+            raise VaelintError("input", f"--input {text!r} has {what}: every size must be a whole number of at least 1; {form}.")
     shape = tuple(int(s) for s in sizes)
     dtype = parts[1] if len(parts) > 1 and parts[1] else "float32"
     if dtype not in DTYPES:
-        raise VaelintError(
-            "input",
-            f"--input {text!r} names the unknown dtype {dtype!r}: use one of "
-            f"{', '.join(DTYPES)}.",
-        )
+        raise VaelintError("input", f"--input {text!r} names the unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}.")
     _check_size(text, shape, dtype)
     high = None
     if len(parts) == 3:

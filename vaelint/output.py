@@ -22,7 +22,12 @@ def import_reporter(format: Format) -> None:
 
 
 def emit(
-    results, format: Format, output_file: Optional[str], color: Color, quiet: bool = False, statistics: bool = False,
+    results,
+    format: Format,
+    output_file: Optional[str],
+    color: Color,
+    quiet: bool = False,
+    statistics: bool = False,
     notes: tuple[str, ...] = (),
 ) -> None:
     """``notes``: what the run says beside its results (no target in the files given)."""
@@ -59,7 +64,9 @@ def emit(
 
     if output_file:
         buf = io.StringIO()
-        text_report.render(results, Console(file=buf, no_color=True, width=160, highlight=False, color_system=None, emoji=False), quiet, statistics)
+        text_report.render(
+            results, Console(file=buf, no_color=True, width=160, highlight=False, color_system=None, emoji=False), quiet, statistics
+        )
         return write(buf.getvalue(), output_file)
     no_color = color is Color.never or (color is Color.auto and bool(os.environ.get("NO_COLOR")))
     # emoji=False: user text (paths, targets, messages) prints as written, ':100:' too

@@ -14,8 +14,12 @@ import pytest
 
 def pytest_addoption(parser):
     group = parser.getgroup("vaelint")
-    group.addoption("--vaelint", action="store_true", default=False,
-                    help="check each [[tool.vaelint.targets]] entry of the collected files with vaelint")
+    group.addoption(
+        "--vaelint",
+        action="store_true",
+        default=False,
+        help="check each [[tool.vaelint.targets]] entry of the collected files with vaelint",
+    )
 
 
 def pytest_configure(config):
@@ -67,8 +71,9 @@ class VaelintItem(pytest.Item):
 
         settings = _settings(self.config)
         _unused, request = _request()  # nothing over the configuration
-        results, failing = check_jobs([(self.target.target, self.target, self.target_config)], request.options_for,
-                                      settings, fresh=False, use_cache=True)
+        results, failing = check_jobs(
+            [(self.target.target, self.target, self.target_config)], request.options_for, settings, fresh=False, use_cache=True
+        )
         report = Report(results)
         if failing or report.error is not None:
             raise VaelintFailure(report.text())

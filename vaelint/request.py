@@ -88,8 +88,24 @@ class CheckRequest:
         )
 
 
-def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta, no_dynamic, no_fixes,
-                  max_memory, output_file, also_output, fix, diff, batch_dim=None) -> CheckRequest:
+def check_request(
+    settings,
+    *,
+    input,
+    init,
+    loss,
+    loss_kwarg,
+    script_args,
+    beta,
+    no_dynamic,
+    no_fixes,
+    max_memory,
+    output_file,
+    also_output,
+    fix,
+    diff,
+    batch_dim=None,
+) -> CheckRequest:
     """The command line's values, each checked; the first bad one raises."""
     from vaelint.frontends.build import parse_init
     from vaelint.inputs import check_fits, parse_input_spec
@@ -98,8 +114,16 @@ def check_request(settings, *, input, init, loss, loss_kwarg, script_args, beta,
     if batch_dim is not None:
         specs = [_batch_dim_of(s, batch_dim) for s in specs]
     request = CheckRequest(
-        settings, specs, parse_init(init), loss, loss_kwargs_of(loss_kwarg), check_beta(beta), not no_dynamic,
-        parse_size(max_memory) if max_memory else None, _script_args(script_args), not no_fixes,
+        settings,
+        specs,
+        parse_init(init),
+        loss,
+        loss_kwargs_of(loss_kwarg),
+        check_beta(beta),
+        not no_dynamic,
+        parse_size(max_memory) if max_memory else None,
+        _script_args(script_args),
+        not no_fixes,
     )
     request.batch_dim = batch_dim
     request.verify_fixes = bool(fix or diff)
@@ -128,9 +152,7 @@ def _batch_dim_of(spec, dim: int):
 def check_beta(beta: Optional[float]) -> Optional[float]:
     if beta is not None and not (math.isfinite(beta) and beta >= 0):
         raise VaelintError(
-            "input",
-            f"--beta {beta}: the KL weight must be a finite number of at least 0 (1 for a plain "
-            "VAE, e.g. 4 for a beta-VAE).",
+            "input", f"--beta {beta}: the KL weight must be a finite number of at least 0 (1 for a plain VAE, e.g. 4 for a beta-VAE)."
         )
     return beta
 

@@ -82,9 +82,10 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs
 def _not_a_target(t: str, targets: list[str]) -> VaelintError:
     if t.startswith("-"):  # `vaelint check train.py -- --epochs 1`: the script's own options
         return VaelintError(
-            "input", f"{t!r} is not a target: the script's own arguments go in one option, "
-            f"--script-args \"{' '.join(targets[targets.index(t):])}\" "
-            "(vaelint check train.py --script-args \"--epochs 1 --lr 1e-3\").",
+            "input",
+            f"{t!r} is not a target: the script's own arguments go in one option, "
+            f'--script-args "{" ".join(targets[targets.index(t) :])}" '
+            '(vaelint check train.py --script-args "--epochs 1 --lr 1e-3").',
         )
     return VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
 
@@ -101,7 +102,8 @@ def _import_path(t: str, ref):
     path = module_file(module)
     if path is None:
         raise VaelintError(
-            "input", f"{t!r}: no module {module!r} is installed here, and it is not a file: write PATH.py:NAME, or "
+            "input",
+            f"{t!r}: no module {module!r} is installed here, and it is not a file: write PATH.py:NAME, or "
             "the import path of an installed module (diffusers.models:AutoencoderKL).",
         )
     return f"{path}:{name}", parse_ref(f"{path}:{name}")
@@ -117,8 +119,10 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
     models = models_defined(path) if path.endswith(".py") else []
     tape = _tensorflow_training(path) if path.endswith(".py") else ""
     if tape:
-        said = (f"{path} trains with TensorFlow ({tape}): vaelint checks PyTorch code (and Keras 3 models, run on "
-                "its torch backend), so nothing in it was checked")
+        said = (
+            f"{path} trains with TensorFlow ({tape}): vaelint checks PyTorch code (and Keras 3 models, run on "
+            "its torch backend), so nothing in it was checked"
+        )
         if os.environ.get("PRE_COMMIT"):
             untargeted.append(said)
             return
@@ -171,8 +175,9 @@ def _tensorflow_training(path: str) -> str:
     )
     if not imports_tf:
         return ""
-    uses = sorted((n.lineno, n.attr) for n in ast.walk(tree)
-                  if isinstance(n, ast.Attribute) and n.attr in ("GradientTape", "apply_gradients"))
+    uses = sorted(
+        (n.lineno, n.attr) for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in ("GradientTape", "apply_gradients")
+    )
     return f"{uses[0][1]} at line {uses[0][0]}" if uses else ""
 
 
@@ -188,7 +193,8 @@ def _parses(path: str) -> None:
         ast.parse(read_source(path), filename=path)
     except SyntaxError as e:
         raise VaelintError(
-            "input", f"{path}:{e.lineno or 1}:{(e.offset or 1)}: the file does not parse: {e.msg}; vaelint checks "
+            "input",
+            f"{path}:{e.lineno or 1}:{(e.offset or 1)}: the file does not parse: {e.msg}; vaelint checks "
             "only code Python can run (`python -m py_compile FILE` shows the same).",
         ) from None
     except (OSError, ValueError) as e:
@@ -204,9 +210,7 @@ def shown_target(spec: str) -> str:
     return f"{display_path(ref.path)}:{ref.name}" if ref.name else display_path(ref.path)
 
 
-def check_jobs(
-    jobs, options_for, settings, fresh: bool, shown=None, use_cache: bool = False, parallel: int = 1,
-) -> tuple[list, list]:
+def check_jobs(jobs, options_for, settings, fresh: bool, shown=None, use_cache: bool = False, parallel: int = 1) -> tuple[list, list]:
     """Each target answered from the result cache or checked in its worker (its
     fixes checked again; ``parallel`` workers side by side), suppressions applied:
     (results in the targets' order, the findings at or above fail-on). ``shown``: a
@@ -309,7 +313,7 @@ def fix_rounds(results, failing, jobs, options_for, settings, fresh, shown, unsa
         sources, count = last.sources, count + last.findings
         edited = dict(sources)
         results, failing = check_jobs(
-            jobs, lambda tc, config, edited=edited: options_for(tc, config, edited), settings, fresh, shown, parallel=parallel,
+            jobs, lambda tc, config, edited=edited: options_for(tc, config, edited), settings, fresh, shown, parallel=parallel
         )
         if shown is not None:
             shown.close()

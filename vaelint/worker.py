@@ -41,8 +41,7 @@ from vaelint.inworker import in_process, lines, work
 from vaelint.settings.options import Options
 
 _HINT_KILLED = (
-    "Most often the kernel's out-of-memory killer: check with a smaller --input batch or model "
-    "size, or on a machine with more memory."
+    "Most often the kernel's out-of-memory killer: check with a smaller --input batch or model size, or on a machine with more memory."
 )
 
 
@@ -180,10 +179,14 @@ def _wait(pid: int, target: str, options: Options, read_end: int, listener=None)
         if messages is None and options.max_memory and (_rss(pid) or 0) > options.max_memory:
             os.kill(pid, signal.SIGKILL)
             os.wait4(pid, 0)
-            return _error(target, "killed", (
-                f"{target}: the worker went past --max-memory {_size(options.max_memory)} in {_where(stages)} "
-                "and was stopped. Check with a smaller --input batch, or raise --max-memory."
-            ))
+            return _error(
+                target,
+                "killed",
+                (
+                    f"{target}: the worker went past --max-memory {_size(options.max_memory)} in {_where(stages)} "
+                    "and was stopped. Check with a smaller --input batch, or raise --max-memory."
+                ),
+            )
         if messages is None and (deadline is None or time.monotonic() < deadline):
             continue
         if messages is None:  # time is up, whatever the worker is doing
@@ -191,11 +194,15 @@ def _wait(pid: int, target: str, options: Options, read_end: int, listener=None)
             os.kill(pid, signal.SIGKILL)
             os.wait4(pid, 0)
             at = f", running {line}" if line else ""
-            return _error(target, "timeout", (
-                f"{target}: the analysis did not finish within {options.timeout:g} s (it was in "
-                f"{_where(stages)}{at}). A forward that never returns, or a model too slow for this input: "
-                "fix the loop, check with a smaller --input, or raise --timeout."
-            ))
+            return _error(
+                target,
+                "timeout",
+                (
+                    f"{target}: the analysis did not finish within {options.timeout:g} s (it was in "
+                    f"{_where(stages)}{at}). A forward that never returns, or a model too slow for this input: "
+                    "fix the loop, check with a smaller --input, or raise --timeout."
+                ),
+            )
         for kind, value, *more in messages:
             if kind in ("internal", "raised"):
                 return _escaped(pid, target, stages, kind, value, more[0] if more else "")
@@ -217,26 +224,37 @@ def _ended(pid: int, target: str, stages: list[str], result: TargetResult | None
     if result is not None:
         if result.error is not None and result.error.kind == "exit":
             code = getattr(result.error, "exit_code", None)
-            result.error = VaelintError("exit", (
-                f"{target}: the model's code called sys.exit({code!r}) in {_where(stages)}, which ends the "
-                "analysis. Keep exits out of the model's code path (a training script's argument check, "
-                "say), or move them under if __name__ == \"__main__\":."
-            ))
+            result.error = VaelintError(
+                "exit",
+                (
+                    f"{target}: the model's code called sys.exit({code!r}) in {_where(stages)}, which ends the "
+                    "analysis. Keep exits out of the model's code path (a training script's argument check, "
+                    'say), or move them under if __name__ == "__main__":.'
+                ),
+            )
         return result
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        return _error(target, "killed", (
-            f"{target}: the worker running the model was killed by {name} in {_where(stages)}, with a peak "
-            f"memory of {_size(peak)}. {_hint_for(sig)}"
-        ))
+        return _error(
+            target,
+            "killed",
+            (
+                f"{target}: the worker running the model was killed by {name} in {_where(stages)}, with a peak "
+                f"memory of {_size(peak)}. {_hint_for(sig)}"
+            ),
+        )
     code = os.WEXITSTATUS(status)
     if code == 70 and not stages:
         return _error(target, "internal", f"vaelint's worker failed while analysing {target}. This is a bug in vaelint.")
-    return _error(target, "exit", (
-        f"{target}: the model's code ended the process (os._exit({code})) in {_where(stages)}, so no "
-        "result came back. Keep process exits out of the model's code path."
-    ))
+    return _error(
+        target,
+        "exit",
+        (
+            f"{target}: the model's code ended the process (os._exit({code})) in {_where(stages)}, so no "
+            "result came back. Keep process exits out of the model's code path."
+        ),
+    )
 
 
 def _escaped(pid: int, target: str, stages: list[str], kind: str, what: str, trace: str) -> TargetResult:
@@ -248,14 +266,22 @@ def _escaped(pid: int, target: str, stages: list[str], kind: str, what: str, tra
     if os.environ.get("VAELINT_DEBUG"):
         sys.stderr.write(trace)
     if kind == "raised":
-        return _error(target, "exit", (
-            f"{target}: the model's code raised {what} in {_where(stages)}, which ends the analysis as an exit "
-            "would. Keep it out of the model's code path."
-        ))
-    return _error(target, "internal", (
-        f"vaelint failed while analysing {target}, in {_where(stages)}: {what}. This is a bug in vaelint, "
-        "not in your code; please report it with the model file (VAELINT_DEBUG=1 prints the traceback)."
-    ))
+        return _error(
+            target,
+            "exit",
+            (
+                f"{target}: the model's code raised {what} in {_where(stages)}, which ends the analysis as an exit "
+                "would. Keep it out of the model's code path."
+            ),
+        )
+    return _error(
+        target,
+        "internal",
+        (
+            f"vaelint failed while analysing {target}, in {_where(stages)}: {what}. This is a bug in vaelint, "
+            "not in your code; please report it with the model file (VAELINT_DEBUG=1 prints the traceback)."
+        ),
+    )
 
 
 def _hint_for(sig: int) -> str:

@@ -54,10 +54,12 @@ def encode(value):
         return {"error": [value.kind, value.message], "attrs": extra}
     name = type(value).__name__
     if dataclasses.is_dataclass(value) and _CLASSES.get(name) is type(value):
-        return {"class": name, "fields": {
-            f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)
-            if f.init and (name, f.name) not in _LEFT_OUT
-        }}
+        return {
+            "class": name,
+            "fields": {
+                f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init and (name, f.name) not in _LEFT_OUT
+            },
+        }
     raise Unstorable(f"a {name} is not stored in the cache")
 
 

@@ -291,9 +291,9 @@ def missing(opened: set, read: list[str] = ()) -> tuple[list[str], list[str], li
             files.add(real)
     searched = list(dict.fromkeys([*_searched(), os.getcwd(), *sorted({os.path.dirname(f) for f in read})]))
     modules = sorted(
-        top for top in _imported
-        if top.isidentifier() and top not in sys.builtin_module_names and not _imported_for_real(top)
-        and not _findable(top, searched)
+        top
+        for top in _imported
+        if top.isidentifier() and top not in sys.builtin_module_names and not _imported_for_real(top) and not _findable(top, searched)
     )
     return sorted(files)[:500], modules, searched
 

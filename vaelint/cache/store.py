@@ -122,15 +122,24 @@ def key_text(target: str, options) -> str:
         for f in dataclasses.fields(options)
         if f.name not in ("progress", "on_model", "sources", "timeout", "max_memory")
     }
-    return repr((
-        FORMAT, os.path.abspath(target.partition(":")[0]), target.partition(":")[2], os.getcwd(),
-        sorted((k, repr(v)) for k, v in asked.items()),
-        _code_fingerprint(), _torch_version(), sys.version, platform.machine(),
-        os.environ.get("CUDA_VISIBLE_DEVICES"),
-        # which environment's packages (another venv sharing the project's cache folder), and
-        # where Python looked for modules before any code ran
-        os.path.realpath(sys.prefix), os.environ.get("PYTHONPATH"),
-    ))
+    return repr(
+        (
+            FORMAT,
+            os.path.abspath(target.partition(":")[0]),
+            target.partition(":")[2],
+            os.getcwd(),
+            sorted((k, repr(v)) for k, v in asked.items()),
+            _code_fingerprint(),
+            _torch_version(),
+            sys.version,
+            platform.machine(),
+            os.environ.get("CUDA_VISIBLE_DEVICES"),
+            # which environment's packages (another venv sharing the project's cache folder), and
+            # where Python looked for modules before any code ran
+            os.path.realpath(sys.prefix),
+            os.environ.get("PYTHONPATH"),
+        )
+    )
 
 
 def _mentions(path: str, names: list[str]) -> bool:
@@ -212,9 +221,14 @@ class Cache:
         text = key_text(target, options)
         try:
             entry = {
-                "format": FORMAT, "key": text, "files": files, "absent": dict(result.absent_names),
-                "environment": dict(result.environment), "listings": dict(result.listings),
-                "installed": dict(result.installed), "result": codec.encode(result),
+                "format": FORMAT,
+                "key": text,
+                "files": files,
+                "absent": dict(result.absent_names),
+                "environment": dict(result.environment),
+                "listings": dict(result.listings),
+                "installed": dict(result.installed),
+                "result": codec.encode(result),
             }
             data = json.dumps(entry)
         except (codec.Unstorable, TypeError, ValueError):

@@ -137,8 +137,9 @@ class _Decision:
 class Binder:
     """Called inside the captured forward, right after the model returned."""
 
-    def __init__(self, plan: LossPlan, input_names: list[str] | None = None, output_names: dict | None = None,
-                 call_site: tuple | None = None):
+    def __init__(
+        self, plan: LossPlan, input_names: list[str] | None = None, output_names: dict | None = None, call_site: tuple | None = None
+    ):
         self.plan = plan
         self.binding: Binding | None = None
         self.input_names = input_names or []
@@ -224,8 +225,7 @@ class Binder:
             source = self.call_site[0][p.name]
             text = "the input" if isinstance(source, FromInput) else path_text(source.path)
             return source, f"{text} (as {self.call_site[1]} calls it)"
-        if p.name in self.output_names and p.name not in self.input_names[:1] and \
-                FromPath(self.output_names[p.name]) in _output_paths(out):
+        if p.name in self.output_names and p.name not in self.input_names[:1] and FromPath(self.output_names[p.name]) in _output_paths(out):
             # named exactly as the forward returns it (not the forward's own input's name, reassigned
             # to what it returns: ``x = self.decode(z); return x, mu, logvar``)
             source = FromPath(self.output_names[p.name])
@@ -266,10 +266,7 @@ class Binder:
             return
         var = next((p for p in params if p.kind == p.VAR_KEYWORD), None)
         if var is None:
-            raise VaelintError(
-                "loss",
-                f"--loss-kwarg {', '.join(extra)}: the loss {self.plan.name} takes no such parameter.",
-            )
+            raise VaelintError("loss", f"--loss-kwarg {', '.join(extra)}: the loss {self.plan.name} takes no such parameter.")
         d.binding.sources.append((var.name, Given(extra)))
         d.binding.kind_of_param[var.name] = ParamKind.VARKW
         for k in extra:

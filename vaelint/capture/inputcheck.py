@@ -46,7 +46,7 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
     elif options.inputs and len(program.inputs) > len(options.inputs):
         # a training step's batch has more items than --input gives (a data set's labels): the
         # rest as the code made them (vaelint/frontends/training/liveprogram.py)
-        rest = program.inputs[len(options.inputs):]
+        rest = program.inputs[len(options.inputs) :]
         given += rest
         notes.append(f"input {' '.join(s.text() for s in rest)}: {program.inputs_origin}")
     if not given and program.step is not None:
@@ -73,8 +73,10 @@ def _at_least_two(given: list[InputSpec], notes: list) -> list[InputSpec]:
 
     if not given or given[0].batch != 1:
         return given
-    notes.append(f"input {' '.join(s.text() for s in given)}: a batch of one sample cannot show batch bugs, "
-                 "so the check ran at a batch of 2 (the sizes shown are at B=2)")
+    notes.append(
+        f"input {' '.join(s.text() for s in given)}: a batch of one sample cannot show batch bugs, "
+        "so the check ran at a batch of 2 (the sizes shown are at B=2)"
+    )
     return [replace(s, shape=s.sized(2)) for s in given]
 
 
@@ -221,12 +223,17 @@ def _first_line(error: BaseException) -> str:
 
 # what a layer expects of the tensor it takes: (attribute, where the size sits)
 _EXPECTS = {
-    "Linear": ("in_features", "the last dim"), "Bilinear": ("in1_features", "the last dim"),
-    "LSTM": ("input_size", "the last dim"), "GRU": ("input_size", "the last dim"), "RNN": ("input_size", "the last dim"),
+    "Linear": ("in_features", "the last dim"),
+    "Bilinear": ("in1_features", "the last dim"),
+    "LSTM": ("input_size", "the last dim"),
+    "GRU": ("input_size", "the last dim"),
+    "RNN": ("input_size", "the last dim"),
     "LayerNorm": ("normalized_shape", "the last dims"),
-    "Conv1d": ("in_channels", "dim 1 of a 3-D B x C x L"), "Conv2d": ("in_channels", "dim 1 of a 4-D B x C x H x W"),
+    "Conv1d": ("in_channels", "dim 1 of a 3-D B x C x L"),
+    "Conv2d": ("in_channels", "dim 1 of a 4-D B x C x H x W"),
     "Conv3d": ("in_channels", "dim 1 of a 5-D B x C x D x H x W"),
-    "BatchNorm1d": ("num_features", "dim 1"), "BatchNorm2d": ("num_features", "dim 1 of a 4-D B x C x H x W"),
+    "BatchNorm1d": ("num_features", "dim 1"),
+    "BatchNorm2d": ("num_features", "dim 1 of a 4-D B x C x H x W"),
 }
 
 
@@ -240,7 +247,8 @@ def keyed_input(ctx, failure, specs: list[InputSpec]) -> VaelintError | None:
     if node is not None and node.target is operator.getitem and len(node.args) > 1 and isinstance(node.args[1], str):
         key, name = node.args[1], getattr(node.args[0], "name", "batch").split("_")[0]
     elif isinstance(failure.error, (TypeError, IndexError)) and (
-            "indices must be integers" in text and text.rstrip().endswith("not str") or text.startswith("only integers, slices")):
+        "indices must be integers" in text and text.rstrip().endswith("not str") or text.startswith("only integers, slices")
+    ):
         key, name = "", "batch"  # a list or tensor indexed by a str: which key, the error does not say
     else:
         return None
@@ -292,10 +300,14 @@ def _dtype_hint(text: str, specs) -> str:
     TensorOptions(dtype=double ...)`` from ``torch.DoubleTensor(x)``: ``SHAPE:float64``)."""
     import re
 
-    expected = re.search(r"expected TensorOptions\(dtype=(\w+)", text) or re.search(r"[Ee]xpected[^.]*?\b(Double|Half|BFloat16|Long)\b", text)
+    expected = re.search(r"expected TensorOptions\(dtype=(\w+)", text) or re.search(
+        r"[Ee]xpected[^.]*?\b(Double|Half|BFloat16|Long)\b", text
+    )
     dtype = _EXPECTED_DTYPES.get(expected.group(1).lower()) if expected else None
     if dtype is not None and specs:
         shape = specs[0].text().split(":")[0]
-        return (f"The code expects {dtype} data (a model run in .double(), torch.DoubleTensor(x)): give the dtype with "
-                f"the input, --input {shape}:{dtype}.")
+        return (
+            f"The code expects {dtype} data (a model run in .double(), torch.DoubleTensor(x)): give the dtype with "
+            f"the input, --input {shape}:{dtype}."
+        )
     return "Give --input the dtype the model expects (float32 unless it embeds token ids: SHAPE:int64:VOCAB)."

@@ -14,64 +14,160 @@ import torch.fx as fx
 
 # Ops that draw random numbers: the noise sources of a reparameterization.
 RANDOM_OPS = {
-    "randn", "randn_like", "rand", "rand_like", "randint", "randint_like", "normal",
-    "normal_", "uniform_", "bernoulli", "bernoulli_", "multinomial", "exponential_",
-    "standard_normal", "random_",
+    "randn",
+    "randn_like",
+    "rand",
+    "rand_like",
+    "randint",
+    "randint_like",
+    "normal",
+    "normal_",
+    "uniform_",
+    "bernoulli",
+    "bernoulli_",
+    "multinomial",
+    "exponential_",
+    "standard_normal",
+    "random_",
 }
 
 # Ops that create a tensor from sizes alone (no tensor input).
 CREATION_OPS = RANDOM_OPS | {
-    "zeros", "ones", "empty", "full", "tensor", "as_tensor", "arange", "linspace", "eye",
-    "zeros_like", "ones_like", "empty_like", "full_like", "from_numpy",
+    "zeros",
+    "ones",
+    "empty",
+    "full",
+    "tensor",
+    "as_tensor",
+    "arange",
+    "linspace",
+    "eye",
+    "zeros_like",
+    "ones_like",
+    "empty_like",
+    "full_like",
+    "from_numpy",
 }
 
 # Ops that move or reshape values without mixing samples' contents numerically.
 RESHAPE_OPS = {
-    "view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
-    "contiguous", "view_as", "reshape_as", "expand", "expand_as", "t", "movedim", "swapaxes",
+    "view",
+    "reshape",
+    "flatten",
+    "unflatten",
+    "squeeze",
+    "unsqueeze",
+    "permute",
+    "transpose",
+    "contiguous",
+    "view_as",
+    "reshape_as",
+    "expand",
+    "expand_as",
+    "t",
+    "movedim",
+    "swapaxes",
 }
 CAST_OPS = {"float", "double", "half", "to", "type", "type_as", "detach", "clone", "data", "long", "int", "cpu", "cuda", "bfloat16"}
 
 ELEMENTWISE_UNARY = {
-    "exp", "sqrt", "rsqrt", "log", "sigmoid", "tanh", "relu", "softplus", "clamp", "clip",
-    "abs", "neg", "square", "exp_", "sigmoid_", "clamp_", "elu", "leaky_relu", "gelu", "silu",
+    "exp",
+    "sqrt",
+    "rsqrt",
+    "log",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "softplus",
+    "clamp",
+    "clip",
+    "abs",
+    "neg",
+    "square",
+    "exp_",
+    "sigmoid_",
+    "clamp_",
+    "elu",
+    "leaky_relu",
+    "gelu",
+    "silu",
 }
 
 ARITH_OPS = {"add", "sub", "mul", "div", "truediv", "pow", "rsub", "radd", "rmul", "rdiv", "rtruediv"}
 
 # Ops that compare a prediction with a target.
 RECON_LOSS_OPS = {
-    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "gaussian_nll_loss",
-    "poisson_nll_loss", "kl_div",
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "nll_loss",
+    "gaussian_nll_loss",
+    "poisson_nll_loss",
+    "kl_div",
 }
 CLASS_INDEX_LOSSES = {"cross_entropy", "nll_loss"}
 
 # nn.Module classes that fx keeps as leaves -> the functional op they apply.
 MODULE_OPS = {
-    "MSELoss": "mse_loss", "L1Loss": "l1_loss", "SmoothL1Loss": "smooth_l1_loss",
-    "HuberLoss": "huber_loss", "BCELoss": "binary_cross_entropy",
-    "BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "CrossEntropyLoss": "cross_entropy",
-    "NLLLoss": "nll_loss", "GaussianNLLLoss": "gaussian_nll_loss", "KLDivLoss": "kl_div",
-    "Flatten": "flatten", "Unflatten": "unflatten", "Identity": "identity",
+    "MSELoss": "mse_loss",
+    "L1Loss": "l1_loss",
+    "SmoothL1Loss": "smooth_l1_loss",
+    "HuberLoss": "huber_loss",
+    "BCELoss": "binary_cross_entropy",
+    "BCEWithLogitsLoss": "binary_cross_entropy_with_logits",
+    "CrossEntropyLoss": "cross_entropy",
+    "NLLLoss": "nll_loss",
+    "GaussianNLLLoss": "gaussian_nll_loss",
+    "KLDivLoss": "kl_div",
+    "Flatten": "flatten",
+    "Unflatten": "unflatten",
+    "Identity": "identity",
 }
 
 _OPERATORS = {
-    operator.add: "add", operator.iadd: "add", operator.sub: "sub", operator.isub: "sub",
-    operator.mul: "mul", operator.imul: "mul", operator.truediv: "div", operator.itruediv: "div",
-    operator.floordiv: "floordiv", operator.pow: "pow", operator.neg: "neg",
-    operator.getitem: "getitem", operator.matmul: "matmul",
+    operator.add: "add",
+    operator.iadd: "add",
+    operator.sub: "sub",
+    operator.isub: "sub",
+    operator.mul: "mul",
+    operator.imul: "mul",
+    operator.truediv: "div",
+    operator.itruediv: "div",
+    operator.floordiv: "floordiv",
+    operator.pow: "pow",
+    operator.neg: "neg",
+    operator.getitem: "getitem",
+    operator.matmul: "matmul",
 }
 
 
 _DUNDERS = {
-    "__add__": "add", "__radd__": "add", "__iadd__": "add",
-    "__sub__": "sub", "__rsub__": "rsub", "__isub__": "sub",
-    "__mul__": "mul", "__rmul__": "mul", "__imul__": "mul",
-    "__truediv__": "div", "__rtruediv__": "rdiv", "__itruediv__": "div", "__div__": "div",
-    "__floordiv__": "floordiv", "__pow__": "pow", "__rpow__": "rpow", "__ipow__": "pow",
-    "__matmul__": "matmul", "__rmatmul__": "rmatmul", "__neg__": "neg",
-    "__getitem__": "getitem", "__setitem__": "setitem",
+    "__add__": "add",
+    "__radd__": "add",
+    "__iadd__": "add",
+    "__sub__": "sub",
+    "__rsub__": "rsub",
+    "__isub__": "sub",
+    "__mul__": "mul",
+    "__rmul__": "mul",
+    "__imul__": "mul",
+    "__truediv__": "div",
+    "__rtruediv__": "rdiv",
+    "__itruediv__": "div",
+    "__div__": "div",
+    "__floordiv__": "floordiv",
+    "__pow__": "pow",
+    "__rpow__": "rpow",
+    "__ipow__": "pow",
+    "__matmul__": "matmul",
+    "__rmatmul__": "rmatmul",
+    "__neg__": "neg",
+    "__getitem__": "getitem",
+    "__setitem__": "setitem",
 }
 
 

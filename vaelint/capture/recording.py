@@ -43,7 +43,12 @@ class _Recorder(TorchFunctionMode):
     """Writes one fx node per torch call of a concrete run."""
 
     def __init__(
-        self, graph: fx.Graph, param_names: dict, batch: int, keep_autograd: bool = False, sites: dict | None = None,
+        self,
+        graph: fx.Graph,
+        param_names: dict,
+        batch: int,
+        keep_autograd: bool = False,
+        sites: dict | None = None,
         replay: list | None = None,
         replayers: tuple = (),
         hold: bool = True,
@@ -154,8 +159,13 @@ class _Recorder(TorchFunctionMode):
                 return out  # a no-op cast (x.to("cpu") on a CPU tensor, as Keras's ops make): the same value
             node = self._make_node(func, args, kwargs)
             self.bind(out, node)
-        elif (out is None and len(args) > 2 and isinstance(args[0], torch.Tensor) and isinstance(args[2], torch.Tensor)
-              and function_name(func) == "setitem"):
+        elif (
+            out is None
+            and len(args) > 2
+            and isinstance(args[0], torch.Tensor)
+            and isinstance(args[2], torch.Tensor)
+            and function_name(func) == "setitem"
+        ):
             # buf[t] = z_t: the buffer read after this holds z_t (a time loop filling T x B x Z)
             self.bind(args[0], self._make_node(func, args, kwargs))
         elif isinstance(out, (tuple, list)) and any(isinstance(o, torch.Tensor) for o in out):
@@ -188,8 +198,15 @@ class RecordingRoute(Route):
             job.program.reseed(0)
             with torch.enable_grad() if job.keep_graph else torch.no_grad():
                 return capture_recording(
-                    job.program, job.loss_fn, job.binder(), job.inputs, job.keywords, job.progress,
-                    job.program.module_sites, keep_autograd=job.keep_graph, contracts=job.contracts,
+                    job.program,
+                    job.loss_fn,
+                    job.binder(),
+                    job.inputs,
+                    job.keywords,
+                    job.progress,
+                    job.program.module_sites,
+                    keep_autograd=job.keep_graph,
+                    contracts=job.contracts,
                 )
 
 
@@ -239,8 +256,7 @@ class _Recording:
         self.first = self.first_graph = None
         self.pending: list = []
 
-    def record(self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None,
-               hold: bool = True):
+    def record(self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None, hold: bool = True):
         graph = fx.Graph()
         rec = _Recorder(graph, self.param_names, batch, keep_autograd, self.module_sites, replay, self.replayers, hold)
         for name, x in zip(self.names, run_inputs):
@@ -301,7 +317,8 @@ def _calls_held(calls: list, wanted) -> frozenset:
     (and of the random draws, which a replay takes): another run of the same calls holds those
     only. A run whose calls differ holds what falls at those places; alignment drops the rest."""
     return frozenset(
-        i for i, (name, node) in enumerate(calls)
+        i
+        for i, (name, node) in enumerate(calls)
         if node in wanted or name in RANDOM_OPS or any(u in wanted and u.target is operator.getitem for u in node.users)
     )
 

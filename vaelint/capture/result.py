@@ -97,7 +97,6 @@ class Analysed(nn.Module):
         self._stage("loss")
         return self._loss(*args, **kwargs)
 
-
     def _run_step(self, positional: tuple, kwargs: dict):
         """A training step: the model calls it makes mark the forward's outputs
         (vaelint/capture/modelcalls.py); what it returns is the loss."""
@@ -223,8 +222,7 @@ class Capture:
         """How the loss's arguments were bound to the forward's outputs (None: no loss)."""
         return self.wrapper._binder
 
-    def run(self, inputs: tuple, batch: int, keep_autograd: bool = False, replay: dict | None = None,
-            hold: bool = True) -> RunResult:
+    def run(self, inputs: tuple, batch: int, keep_autograd: bool = False, replay: dict | None = None, hold: bool = True) -> RunResult:
         """Run the captured computation at ``batch``; ``keep_autograd`` keeps each
         node's tensor attached to the autograd graph (the confirmation pass asks
         for gradients between nodes). ``replay`` (random node -> tensor): where

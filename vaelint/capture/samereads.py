@@ -70,8 +70,11 @@ def _written(node: fx.Node) -> bool:
     for user in node.users:
         target = user.target
         name = target if isinstance(target, str) else getattr(target, "__name__", "")
-        if user.op in ("call_method", "call_function") and name.endswith("_") and not name.startswith("__") and (
-            user.args and user.args[0] is node
+        if (
+            user.op in ("call_method", "call_function")
+            and name.endswith("_")
+            and not name.startswith("__")
+            and (user.args and user.args[0] is node)
         ):
             return True
         if target is operator.setitem or name in ("__setitem__", "setitem"):

@@ -194,8 +194,9 @@ def _plain_key(key) -> bool:
     return isinstance(key, (int, str)) and not isinstance(key, bool)
 
 
-def capture_fx(program, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None, contracts=None,
-               restore=None) -> Capture:
+def capture_fx(
+    program, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None, contracts=None, restore=None
+) -> Capture:
     """``restore``: puts back the model's attributes as they were before the trace. It runs before
     the GraphModule copies the attributes its graph reads: a tensor attribute the loss assigns
     (``self.C_max = self.C_max.to(x.device)``) holds a Proxy after the trace, and a graph that read
@@ -255,8 +256,16 @@ class SymbolicRoute(Route):
     def try_capture(self, job: CaptureJob, refused: list[Refusal]) -> Capture | Refusal:
         try:
             try:
-                cap = capture_fx(job.program, job.loss_fn, job.binder(), len(job.specs), job.keywords, job.progress, job.contracts,
-                                 job.restore_attributes)
+                cap = capture_fx(
+                    job.program,
+                    job.loss_fn,
+                    job.binder(),
+                    len(job.specs),
+                    job.keywords,
+                    job.progress,
+                    job.contracts,
+                    job.restore_attributes,
+                )
             finally:
                 # what the trace stored on the model (self.x = x.cuda(...) in the loss stores
                 # a Proxy) must not meet a real run: it would fail on the Proxy, not on its own error

@@ -98,5 +98,8 @@ def _say_kept_moves(moves: list, notes: list) -> None:
         notes.extend(step_move_note(what, path, line) for what, path, line in moves if path)
     elif moves:
         said = ", ".join(f"{what} at {where(path, line)}" if path else what for what, path, line in moves[:3])
-        notes.insert(0, f"the code's {said} stayed on the CPU: this machine has no CUDA (the check runs on the CPU; "
-                        "VAE012 is decided on a simulated GPU)")
+        notes.insert(
+            0,
+            f"the code's {said} stayed on the CPU: this machine has no CUDA (the check runs on the CPU; "
+            "VAE012 is decided on a simulated GPU)",
+        )

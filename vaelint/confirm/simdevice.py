@@ -39,8 +39,18 @@ _DEVICE_ATTR = torch._C.TensorBase.device
 _IS_CUDA_ATTR = torch._C.TensorBase.is_cuda
 # ops that take a CPU tensor beside a GPU one by design
 _CPU_OUTPUTS = {"_pack_padded_sequence": {1}, "_pad_packed_sequence": {1}}
-_ALLOWED = {"__getitem__", "__setitem__", "copy_", "to", "type_as", "new_tensor", "_pack_padded_sequence", "pack_padded_sequence",
-            "_pad_packed_sequence", "pad_packed_sequence"}
+_ALLOWED = {
+    "__getitem__",
+    "__setitem__",
+    "copy_",
+    "to",
+    "type_as",
+    "new_tensor",
+    "_pack_padded_sequence",
+    "pack_padded_sequence",
+    "_pad_packed_sequence",
+    "pad_packed_sequence",
+}
 # recurrent ops over a packed sequence take its batch sizes (1-D int64) from the CPU
 _RNN = {"gru", "lstm", "rnn_tanh", "rnn_relu"}
 
@@ -87,8 +97,11 @@ class SimulatedCuda(torch.Tensor):
             return 0
         leaves = tree_leaves((args, kwargs))
         plain = [
-            t for t in leaves
-            if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and t.dim() > 0
+            t
+            for t in leaves
+            if isinstance(t, torch.Tensor)
+            and not isinstance(t, SimulatedCuda)
+            and t.dim() > 0
             and not (name in _RNN and t.dim() == 1 and t.dtype == torch.int64)
             # a tensor the user's code made on (or moved to) the CPU carries where; an unlabelled
             # one over a simulated tensor's memory (Variable(t)) is that tensor
@@ -198,7 +211,8 @@ class _Moves(TorchFunctionMode):
         if name == "cuda":
             args, to_cuda = (args[0],), True
         elif name == "to" and (
-            any(_is_cuda_device(a) for a in args[1:]) or _is_cuda_device(kwargs.get("device"))
+            any(_is_cuda_device(a) for a in args[1:])
+            or _is_cuda_device(kwargs.get("device"))
             or (_to_cpu(args, kwargs) and not _cpu_written_here())
         ):
             args = tuple("cpu" if _is_cuda_device(a) else a for a in args)
@@ -233,15 +247,34 @@ def _over_simulated(t) -> bool:
     make on, or move to, the CPU: what ``Variable(t)`` hands back for a GPU tensor."""
     if isinstance(t, torch.Tensor) and t.layout != torch.strided:
         return bool(getattr(t, "_vaelint_on_gpu", False))  # a sparse input of the simulated run
-    if not (isinstance(t, torch.Tensor) and not isinstance(t, (SimulatedCuda, nn.Parameter))
-            and not hasattr(t, "_vaelint_made") and _on_simulated_memory(t)):
+    if not (
+        isinstance(t, torch.Tensor)
+        and not isinstance(t, (SimulatedCuda, nn.Parameter))
+        and not hasattr(t, "_vaelint_made")
+        and _on_simulated_memory(t)
+    ):
         return False
     return True
 
 
 _CREATES = {
-    "randn", "rand", "randint", "randperm", "zeros", "ones", "empty", "full", "tensor", "as_tensor",
-    "arange", "linspace", "eye", "normal", "from_numpy", "stack", "cat",
+    "randn",
+    "rand",
+    "randint",
+    "randperm",
+    "zeros",
+    "ones",
+    "empty",
+    "full",
+    "tensor",
+    "as_tensor",
+    "arange",
+    "linspace",
+    "eye",
+    "normal",
+    "from_numpy",
+    "stack",
+    "cat",
 }
 
 
@@ -266,9 +299,13 @@ def _inherit_origin(out, args):
 def _cuda_answers_yes():
     """``torch.cuda.is_available()`` and friends as on a one-GPU machine."""
     patches = {
-        "is_available": lambda: True, "device_count": lambda: 1, "current_device": lambda: 0,
-        "manual_seed": lambda *a, **k: None, "manual_seed_all": lambda *a, **k: None,
-        "synchronize": lambda *a, **k: None, "empty_cache": lambda: None,
+        "is_available": lambda: True,
+        "device_count": lambda: 1,
+        "current_device": lambda: 0,
+        "manual_seed": lambda *a, **k: None,
+        "manual_seed_all": lambda *a, **k: None,
+        "synchronize": lambda *a, **k: None,
+        "empty_cache": lambda: None,
     }
     saved = {k: getattr(torch.cuda, k) for k in patches}
     try:
@@ -294,8 +331,16 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
     try:
         # cuDNN off: on a machine with a real GPU, an RNN whose input says is_cuda would
         # call cuDNN's kernels with the simulated tensors' CPU memory
-        with warnings.catch_warnings(), torch.no_grad(), torch.random.fork_rng(devices=[]), _cuda_answers_yes(), \
-                legacy_types(_simulated), switches_on(module), _Moves(), torch.backends.cudnn.flags(enabled=False):
+        with (
+            warnings.catch_warnings(),
+            torch.no_grad(),
+            torch.random.fork_rng(devices=[]),
+            _cuda_answers_yes(),
+            legacy_types(_simulated),
+            switches_on(module),
+            _Moves(),
+            torch.backends.cudnn.flags(enabled=False),
+        ):
             warnings.simplefilter("ignore")  # "compiled without cuDNN": the simulated GPU has none
             reseed(0)
             torch.func.functional_call(module, state, sim_inputs, strict=False)
@@ -316,7 +361,7 @@ def held_tensors(module: nn.Module) -> dict:
     out: dict = {}
     wrapped = "model." if type(module).__module__.startswith("vaelint.") else ""  # the capture's wrapper
     for prefix, sub in module.named_modules():
-        prefix = prefix[len(wrapped):] if wrapped and prefix.startswith(wrapped) else "" if f"{prefix}." == wrapped else prefix
+        prefix = prefix[len(wrapped) :] if wrapped and prefix.startswith(wrapped) else "" if f"{prefix}." == wrapped else prefix
         for key, value in vars(sub).items():
             if key.startswith("_") or isinstance(value, nn.Module):
                 continue

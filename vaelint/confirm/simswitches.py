@@ -173,8 +173,10 @@ def _chosen_attributes(sub: nn.Module, cls: ast.ClassDef, space: dict, path: str
             if name is None or not _names_cuda(gpu) or _names_cuda(cpu):
                 continue
             try:
-                gpu_value, cpu_value = (eval(compile(ast.Expression(e), path, "eval"), space)  # noqa: S307
-                                        for e in (gpu, cpu))
+                gpu_value, cpu_value = (
+                    eval(compile(ast.Expression(e), path, "eval"), space)  # noqa: S307
+                    for e in (gpu, cpu)
+                )
             except Exception:  # noqa: BLE001 - a branch that needs the constructor's locals stays as it is
                 continue
             if getattr(sub, name, None) is cpu_value:

@@ -28,9 +28,15 @@ def confirm_findings(ctx, findings: list[tuple], device: str, keep_graph: bool, 
     progress("confirmation")
     needs = set().union(*(_confirm_needs(rule, f, ctx) for rule, f in findings))
     obs = confirm_run(
-        ctx.capture, ctx.specs, device, ctx.roles.total_value, doubled=ConfirmNeed.DOUBLED_BATCH in needs,
-        reuse=runs.runs[runs.batch] if keep_graph else None, retain_graph=ConfirmNeed.GRAPH in needs,
-        keep=ctx.read_after_run(), random_nodes=ctx.nodes_by_op(*RANDOM_OPS),
+        ctx.capture,
+        ctx.specs,
+        device,
+        ctx.roles.total_value,
+        doubled=ConfirmNeed.DOUBLED_BATCH in needs,
+        reuse=runs.runs[runs.batch] if keep_graph else None,
+        retain_graph=ConfirmNeed.GRAPH in needs,
+        keep=ctx.read_after_run(),
+        random_nodes=ctx.nodes_by_op(*RANDOM_OPS),
         contracts=ctx.contracts if ConfirmNeed.CONTRACT_RUN in needs else None,
     )
     if obs.skipped:
@@ -81,17 +87,22 @@ def dead_activation_text(ctx, failed) -> str:
     if not any(c.name.endswith("gradient") and c.detail == "norm 0" for c in failed):
         return ""
     held = ctx.runs.runs[ctx.runs.batch].tensors
-    dead = [n for n in ctx.nodes_by_op(*_CLIPPING)
-            if isinstance(held.get(n), torch.Tensor) and held[n].numel() and not torch.count_nonzero(held[n])]
+    dead = [
+        n
+        for n in ctx.nodes_by_op(*_CLIPPING)
+        if isinstance(held.get(n), torch.Tensor) and held[n].numel() and not torch.count_nonzero(held[n])
+    ]
     if not dead:
         return ""
     node = dead[-1]  # the one nearest the loss: what is before it gets nothing either
     loc = loc_of(node)
     at = f" at {loc.where()}" if loc is not None else ""
-    return (f": every value of `{ctx.view.op(node)}`{at}, of shape {ctx.shape_text(node)}, is 0 at this initialisation, "
-            "so no gradient passes it and training would not move what comes before it (a dead ReLU; on a decoder's "
-            "output it clips a reconstruction that starts below 0). End the decoder with no activation, a sigmoid "
-            "or a softplus, or initialise it so that its output starts above 0")
+    return (
+        f": every value of `{ctx.view.op(node)}`{at}, of shape {ctx.shape_text(node)}, is 0 at this initialisation, "
+        "so no gradient passes it and training would not move what comes before it (a dead ReLU; on a decoder's "
+        "output it clips a reconstruction that starts below 0). End the decoder with no activation, a sigmoid "
+        "or a softplus, or initialise it so that its output starts above 0"
+    )
 
 
 def _confirm_needs(rule, finding, ctx) -> set[ConfirmNeed]:

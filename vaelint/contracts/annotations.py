@@ -155,9 +155,12 @@ def _locs_of_fields(cls, path_hint: str | None = None) -> tuple[dict, SourceLoc]
     parsed = _parse(path) if path else None
     locs = {}
     for node in ast.walk(parsed[0]) if parsed else ():
-        if isinstance(node, ast.ClassDef) and node.name == cls.__name__ and set(cls.__annotations__) <= {
-            s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
-        }:
+        if (
+            isinstance(node, ast.ClassDef)
+            and node.name == cls.__name__
+            and set(cls.__annotations__)
+            <= {s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+        ):
             def_loc = SourceLoc(path, node.lineno, node.col_offset + 1, cls.__qualname__)
             for stmt in node.body:
                 if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
@@ -260,8 +263,10 @@ def find_contracts(program, watch_unannotated: bool = False) -> Contracts:
         for value in list(ns.values()):
             if inspect.isfunction(value) and value.__globals__ is ns:
                 add(_contract(value, value.__qualname__, False, False))
-            elif isinstance(value, type) and value not in seen and (
-                _user_class(value) or (dataclasses.is_dataclass(value) and value.__module__ == ns.get("__name__"))
+            elif (
+                isinstance(value, type)
+                and value not in seen
+                and (_user_class(value) or (dataclasses.is_dataclass(value) and value.__module__ == ns.get("__name__")))
             ):
                 seen.add(value)
                 if dataclasses.is_dataclass(value):

@@ -103,7 +103,9 @@ def converter(leaf: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if depth < 3 and isinstance(value, (tuple, list)):
             return tuple(convert(v, depth + 1) for v in value)
         if depth < 3 and dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return DataclassValue(type(value), {f.name: convert(getattr(value, f.name, None), depth + 1) for f in dataclasses.fields(value)})
+            return DataclassValue(
+                type(value), {f.name: convert(getattr(value, f.name, None), depth + 1) for f in dataclasses.fields(value)}
+            )
         if isinstance(value, bool) or value is None:
             return Other(type(value).__name__, value)
         if isinstance(value, (int, float)):

@@ -217,8 +217,10 @@ def _check_value(contract, slot, spec: ArraySpec, value, fact_of, memo: _Memo, i
     def fail(kind, detail, axis=None, earlier=None):
         return Violation(kind, contract, slot, loc, spec, fact, node, axis, detail, dict(memo.single), earlier)
 
-    if spec.dtypes is not None and fact.dtype and not any(
-        (d == fact.dtype if isinstance(d, str) else bool(d.match(fact.dtype))) for d in spec.dtypes
+    if (
+        spec.dtypes is not None
+        and fact.dtype
+        and not any((d == fact.dtype if isinstance(d, str) else bool(d.match(fact.dtype))) for d in spec.dtypes)
     ):
         return fail("dtype", f"{spec.kind} ({', '.join(d if isinstance(d, str) else d.pattern for d in spec.dtypes)})")
     rank, dims = len(fact.sizes), spec.dims
@@ -332,7 +334,6 @@ def bound_text(bound: dict, render: Callable[[Any, Any], str]) -> str:
     for name, b in bound.items():
         parts.append(f"{name}={render(b.dim, b.size)}")
     return " ".join(parts)
-
 
 
 # --------------------------------------------------------------------------- on a target

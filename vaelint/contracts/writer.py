@@ -32,9 +32,7 @@ class Edit:
 
         shown = display_path(self.path)
         return "".join(
-            difflib.unified_diff(
-                self.before.splitlines(keepends=True), self.after.splitlines(keepends=True), f"a/{shown}", f"b/{shown}"
-            )
+            difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True), f"a/{shown}", f"b/{shown}")
         )
 
 
@@ -66,7 +64,9 @@ def _replaceable(annotation) -> bool:
     expr = annotation.annotation
     if isinstance(expr, cst.Name):
         return expr.value == "Tensor"
-    return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "torch" and expr.attr.value == "Tensor"
+    return (
+        isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "torch" and expr.attr.value == "Tensor"
+    )
 
 
 def apply(path: str, proposals: list[Proposal]) -> Edit:

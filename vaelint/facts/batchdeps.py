@@ -42,7 +42,9 @@ def batch_mixing(ctx) -> Mixing | str:
     r = roles.reparam
     if r is None:
         return "no reparameterisation found"
-    targets = [(n, name) for n, name in ((r.mu, "the mean"), (r.logvar, "the log-variance"), (roles.recon, "the reconstruction")) if n is not None]
+    targets = [
+        (n, name) for n, name in ((r.mu, "the mean"), (r.logvar, "the log-variance"), (roles.recon, "the reconstruction")) if n is not None
+    ]
     batch = ctx.batch
     if batch < 2:
         return "a batch of one sample cannot show mixing"

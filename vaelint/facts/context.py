@@ -99,7 +99,7 @@ class Context:
 
     @property
     def framework(self) -> str:
-        """"keras" for a Keras 3 model (run on the torch backend), else "torch"."""
+        """ "keras" for a Keras 3 model (run on the torch backend), else "torch"."""
         return self.program.framework
 
     def read_after_run(self) -> set:
@@ -253,8 +253,10 @@ class Context:
         if node in (r.mu, r.logvar, r.std, r.eps, r.noise, r.z, r.product):
             return True
         v = self.view
-        return (v.depends_on(node, r.mu) or v.depends_on(node, r.logvar)) and not v.depends_on(node, r.z) and not (
-            self.roles.recon is not None and v.depends_on(node, self.roles.recon)
+        return (
+            (v.depends_on(node, r.mu) or v.depends_on(node, r.logvar))
+            and not v.depends_on(node, r.z)
+            and not (self.roles.recon is not None and v.depends_on(node, self.roles.recon))
         )
 
     def shape_text(self, node, named: bool = True) -> str:
@@ -291,10 +293,10 @@ class Context:
             mod = self.capture.modules.get(node.target)
             if mod is None or not str(node.target).startswith(prefix):
                 return set()
-            base = str(node.target)[len(prefix):]
+            base = str(node.target)[len(prefix) :]
             return {f"{base}.{n}" for n, _ in mod.named_parameters()}
         if node.op == "get_attr" and str(node.target).startswith(prefix):
-            return {str(node.target)[len(prefix):]}
+            return {str(node.target)[len(prefix) :]}
         return set()
 
     def stage_params(self) -> dict[str, set[str]]:

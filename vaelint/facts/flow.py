@@ -115,8 +115,11 @@ def alike_once(rows: list[FlowRow]) -> list[FlowRow]:
     count = 0
     for row in rows + [None]:
         last = out[-1] if out else None
-        if row is not None and last is not None and row.stage == "loss" and (
-            (row.stage, row.name, row.shape, row.note, row.loc) == (last.stage, last.name, last.shape, last.note, last.loc)
+        if (
+            row is not None
+            and last is not None
+            and row.stage == "loss"
+            and ((row.stage, row.name, row.shape, row.note, row.loc) == (last.stage, last.name, last.shape, last.note, last.loc))
         ):
             count += 1
             continue

@@ -237,8 +237,15 @@ class KLElement:
     """
 
     def __init__(
-        self, capture, run, element: fx.Node, mu: fx.Node, head: fx.Node, std: fx.Node | None,
-        z: fx.Node | None = None, freeze_sample: bool = False,
+        self,
+        capture,
+        run,
+        element: fx.Node,
+        mu: fx.Node,
+        head: fx.Node,
+        std: fx.Node | None,
+        z: fx.Node | None = None,
+        freeze_sample: bool = False,
     ):
         self.capture, self.run = capture, run
         self.nodes = (element, mu, head, std, z)
@@ -247,8 +254,12 @@ class KLElement:
         self.freeze_sample = freeze_sample and z is not None
         t = run.tensors
         e, m, h = t.get(element), t.get(mu), t.get(head)
-        self.valid = e is not None and m is not None and h is not None and h.shape == m.shape and (
-            e.shape == m.shape or (m.dim() > 1 and e.shape == m.shape[:-1])
+        self.valid = (
+            e is not None
+            and m is not None
+            and h is not None
+            and h.shape == m.shape
+            and (e.shape == m.shape or (m.dim() > 1 and e.shape == m.shape[:-1]))
         )
         if not self.valid:
             return
@@ -322,8 +333,13 @@ class KLElement:
         if not self.valid or not self.replayable or self.summed:
             return UNKNOWN
         d = 0.5
-        points = [(self.mu, self.head), (self.mu + d, self.head), (self.mu - d, self.head),
-                  (self.mu, self._spread(self.head, 0.4)), (self.mu + 0.3, self._spread(self.head, -0.3))]
+        points = [
+            (self.mu, self.head),
+            (self.mu + d, self.head),
+            (self.mu - d, self.head),
+            (self.mu, self._spread(self.head, 0.4)),
+            (self.mu + 0.3, self._spread(self.head, -0.3)),
+        ]
         got = [self.at(m, h) for m, h in points]
         if any(g is None or g[1] is None for g in got):
             return UNKNOWN

@@ -145,10 +145,8 @@ class GraphView:
         return any(a.op == "placeholder" for a in self.ancestors(node))
 
 
-
 _SIZE_METHODS = {"size", "dim", "numel", "__len__", "ndimension", "nelement"}
-_SIZE_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.neg,
-                    operator.pow, operator.mod}
+_SIZE_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.neg, operator.pow, operator.mod}
 
 
 def is_size(node: fx.Node, depth: int = 0) -> bool:

@@ -106,10 +106,7 @@ def _kl_reading(ctx, run) -> KLReading | str:
         return readings[0].undecided
     if reasons:
         return reasons[0]
-    return (
-        f"{len(closed)} terms of the loss read the encoder's heads and none is the Gaussian KL of the "
-        "sampler's mean and std"
-    )
+    return f"{len(closed)} terms of the loss read the encoder's heads and none is the Gaussian KL of the sampler's mean and std"
 
 
 def _read_term(ctx, term, run) -> KLReading | str:

@@ -14,8 +14,14 @@ def offset_ratio(element: KLElement, reading: str | None = None) -> tuple[float,
     off by a constant. ``reading``: how the head gives log sigma^2 (None: the reading that
     gives the sampler's own std). None where no such fit holds to float64 precision."""
     if reading is None and element.valid and element.std is not None:
-        reading = next((name for name, (_lv, std_of, _t) in LOG_VAR_READINGS.items()
-                        if torch.allclose(std_of(element.head), element.std.expand_as(element.head), rtol=1e-6, atol=1e-9)), None)
+        reading = next(
+            (
+                name
+                for name, (_lv, std_of, _t) in LOG_VAR_READINGS.items()
+                if torch.allclose(std_of(element.head), element.std.expand_as(element.head), rtol=1e-6, atol=1e-9)
+            ),
+            None,
+        )
     if not element.valid or reading not in LOG_VAR_READINGS or element.precision != torch.float64:
         return None
     log_var = LOG_VAR_READINGS[reading][0](element.head)

@@ -40,9 +40,7 @@ def term_kind(view: GraphView, roles: Roles, node) -> str | None:
 
 
 def _reads_the_data(view: GraphView, roles: Roles, node) -> bool:
-    heads = frozenset(
-        n for r in roles.reparams for n in (r.mu, r.logvar, r.std, r.z, r.noise, r.eps) if isinstance(n, fx.Node)
-    )
+    heads = frozenset(n for r in roles.reparams for n in (r.mu, r.logvar, r.std, r.z, r.noise, r.eps) if isinstance(n, fx.Node))
     data = frozenset(n for n in roles.inputs if isinstance(n, fx.Node))
     return bool(data) and view.reads_around(node, data, heads)
 
@@ -60,9 +58,7 @@ def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
         return term_kind(view, roles, node)
 
     tops = [(1, total)] if total is not None else [(1, p) for p in parts]
-    roles.loss_terms = [
-        part for sign, top in tops for part in _split_terms(view, top, sign, kind, outer=roles.term_outer)
-    ]
+    roles.loss_terms = [part for sign, top in tops for part in _split_terms(view, top, sign, kind, outer=roles.term_outer)]
     for _sign, term in roles.loss_terms:
         k = kind(term)
         if k == "rec":
@@ -79,11 +75,13 @@ def forward_scalar_loss(view: GraphView, roles: Roles, out):
     if roles.recon is None or roles.reparam is None:
         return None
     heads = [h for r in roles.reparams for h in (r.mu, r.logvar) if h is not None]
-    items = [((), out)] if isinstance(out, fx.Node) else (
-        list(out.items()) if isinstance(out, dict) else list(enumerate(out)) if isinstance(out, (tuple, list)) else [])
+    items = (
+        [((), out)]
+        if isinstance(out, fx.Node)
+        else (list(out.items()) if isinstance(out, dict) else list(enumerate(out)) if isinstance(out, (tuple, list)) else [])
+    )
     scalars = [(k, v) for k, v in items if isinstance(v, fx.Node) and _is_scalar(v)]
-    whole = [(k, v) for k, v in scalars
-             if view.depends_on(v, roles.recon) and any(view.depends_on(v, h) for h in heads)]
+    whole = [(k, v) for k, v in scalars if view.depends_on(v, roles.recon) and any(view.depends_on(v, h) for h in heads)]
     if not whole:
         return None
     if isinstance(out, fx.Node):
@@ -175,9 +173,7 @@ def _split_terms(
         return _split_terms(view, tensor_operands[0], sign, kind, depth + 1, outer, chain)
     if name in {"mean", "sum", "div", "mul", "neg"} and len(tensor_operands) == 1:
         inner = {}
-        parts = _split_terms(
-            view, tensor_operands[0], -sign if name == "neg" else sign, kind, depth + 1, inner, chain + (node,)
-        )
+        parts = _split_terms(view, tensor_operands[0], -sign if name == "neg" else sign, kind, depth + 1, inner, chain + (node,))
         if len(parts) > 1:
             outer.update(inner)
             return parts

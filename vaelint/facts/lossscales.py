@@ -106,8 +106,7 @@ class LossScales:
         # over Z = 128 is 16384/Z, not Z
         rec_said, kl_said = _size_symbol(self.rec.mean_sizes, data_size, z), _size_symbol(self.kl.mean_sizes, data_size, z)
         said = {rec_said, kl_said}
-        if None not in said and rec_said != kl_said and said & {"D", "Z"} and all(
-                t in ("1", "D", "Z") or t.isdigit() for t in said):
+        if None not in said and rec_said != kl_said and said & {"D", "Z"} and all(t in ("1", "D", "Z") or t.isdigit() for t in said):
             num, den = [rec_said] if rec_said != "1" else [], [kl_said] if kl_said != "1" else []
         elif math.isclose(const, 1.0, rel_tol=1e-9):
             num, den = [], []

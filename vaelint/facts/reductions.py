@@ -105,9 +105,7 @@ class TermWalker:
         if fact is None or fact.sizes is None:
             return "?", 0, 1, 1
         samples = self.ctx.sample_positions(node)
-        return _describe_dims(
-            (fact.sizes[p], fact.dims[p] if fact.dims is not None else None, p < samples) for p in positions
-        )
+        return _describe_dims((fact.sizes[p], fact.dims[p] if fact.dims is not None else None, p < samples) for p in positions)
 
     def broadcast_labels(self, nodes) -> tuple[str, int, int, int] | None:
         """The same for the broadcast of several tensors (an elementwise loss)."""
@@ -145,9 +143,7 @@ class TermWalker:
                 k = _per_batch(values)
                 return (float(values[self.runs.batch]), 1, k) if k else None
             t = self.runs.runs[self.runs.batch].tensors.get(arg)
-            if t is not None and t.numel() == 1 and not any(
-                self.view.depends_on(arg, f) for f in self.ctx.roles.forward_outputs.values()
-            ):
+            if t is not None and t.numel() == 1 and not any(self.view.depends_on(arg, f) for f in self.ctx.roles.forward_outputs.values()):
                 return float(t), 0, 1
         return None
 

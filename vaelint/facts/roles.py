@@ -172,9 +172,7 @@ def _find_sum_with_mean(view: GraphView, product: fx.Node, noise: fx.Node):
             name = view.op(user)
             if name in RESHAPE_OPS or name in CAST_OPS:
                 frontier.append(user)
-            elif name in ("mul", "div") and not any(
-                view.depends_on(a, noise) for a in user.all_input_nodes if a is not n
-            ):
+            elif name in ("mul", "div") and not any(view.depends_on(a, noise) for a in user.all_input_nodes if a is not n):
                 frontier.append(user)  # eps * std * temperature
     return None
 
@@ -238,9 +236,11 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
     roles.reparam = roles.reparams[0] if roles.reparams else None
     z = roles.reparam.z if roles.reparam else None
     if z is not None:
-        candidates = [(path, node) for path, node in _recon_candidates(forward_outputs)
-                      if node is not z and view.depends_on(node, z) and node not in _reparam_nodes(roles.reparam)
-                      and not _is_scalar(node)]  # a loss the forward returns is no reconstruction
+        candidates = [
+            (path, node)
+            for path, node in _recon_candidates(forward_outputs)
+            if node is not z and view.depends_on(node, z) and node not in _reparam_nodes(roles.reparam) and not _is_scalar(node)
+        ]  # a loss the forward returns is no reconstruction
         # of the outputs the sample reaches, one of an input's shape first: a step that runs the
         # decoder's parts (AutoencoderKL.decode: post_quant_conv on the latent, then the decoder)
         # has a latent-shaped output before the image

@@ -120,7 +120,9 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_gr
             break
         # only the shapes and sizes of the extra batches are read: their tensors are
         # never held (a large model's activations)
-        runs[b] = (seconds * b / max(b0, 1) > _FAKE_ABOVE and _fake_run(capture, specs, b, seed)) or _run(capture, specs, b, seed, hold=False)
+        runs[b] = (seconds * b / max(b0, 1) > _FAKE_ABOVE and _fake_run(capture, specs, b, seed)) or _run(
+            capture, specs, b, seed, hold=False
+        )
         extra += (b,)
     result = ShapeRuns(b0, extra, runs)
     annotate(capture, result)

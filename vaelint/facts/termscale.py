@@ -55,8 +55,11 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
         if parts is not None:
             part = parts[0]
             overs = [[f.over for f in p.reductions()] for p in parts]
-            part.factors = scale.factors + [_each_part(f, overs, i) for i, f in enumerate(part.reductions())] + [
-                f for f in part.factors if f.kind not in ("sum", "mean", "size")]
+            part.factors = (
+                scale.factors
+                + [_each_part(f, overs, i) for i, f in enumerate(part.reductions())]
+                + [f for f in part.factors if f.kind not in ("sum", "mean", "size")]
+            )
             part.term = term
             return part
     if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():

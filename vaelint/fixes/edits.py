@@ -28,8 +28,10 @@ class Edit:
     def overlaps(self, other: Edit) -> bool:
         if self.path != other.path:
             return False
-        return (self.line, self.column) < (other.end_line, other.end_column) and (
-            other.line, other.column) < (self.end_line, self.end_column)
+        return (self.line, self.column) < (other.end_line, other.end_column) and (other.line, other.column) < (
+            self.end_line,
+            self.end_column,
+        )
 
 
 @dataclass
@@ -97,7 +99,5 @@ def edited_sources(fixes, read) -> dict[str, str]:
 
 def unified_diff(path_shown: str, before: str, after: str) -> str:
     return "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path_shown}", f"b/{path_shown}"
-        )
+        difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path_shown}", f"b/{path_shown}")
     )

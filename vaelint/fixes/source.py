@@ -95,8 +95,11 @@ class Expr:
         out = []
         inner = self.positions[self.node]
         for node, r in self.positions.items():
-            if (inner.start.line, inner.start.column) <= (r.start.line, r.start.column) and (
-                r.end.line, r.end.column) <= (inner.end.line, inner.end.column) and predicate(node):
+            if (
+                (inner.start.line, inner.start.column) <= (r.start.line, r.start.column)
+                and (r.end.line, r.end.column) <= (inner.end.line, inner.end.column)
+                and predicate(node)
+            ):
                 out.append((r.start.line, r.start.column, -r.end.line, -r.end.column, node))
         return [item[-1] for item in sorted(out, key=lambda item: item[:4])]
 

@@ -194,7 +194,7 @@ class Program:
 
     @property
     def framework(self) -> str:
-        """"keras" for a Keras 3 model (run on the torch backend), else "torch"."""
+        """ "keras" for a Keras 3 model (run on the torch backend), else "torch"."""
         return self.frontend.framework_of(self)
 
     def captures_symbolically(self) -> bool:

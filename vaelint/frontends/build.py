@@ -20,9 +20,7 @@ def parse_init(items: list[str]) -> dict:
         name = name.strip()
         if not sep or not name.isidentifier():
             raise VaelintError(
-                "input",
-                f"--init {item!r} is not of the form NAME=VALUE: write e.g. --init latent_dim=16 "
-                "or --init hidden_dims=[32,64].",
+                "input", f"--init {item!r} is not of the form NAME=VALUE: write e.g. --init latent_dim=16 or --init hidden_dims=[32,64]."
             )
         out[name] = _namespaces(parse_literal(value, f"--init {item!r}", "--init hidden_dims=[32,64]"))
     return out
@@ -37,9 +35,7 @@ class Namespace(dict):
         try:
             return self[name]
         except KeyError:
-            raise AttributeError(
-                f"--init gave no key {name!r} (the dict has {', '.join(map(repr, self)) or 'no keys'})"
-            ) from None
+            raise AttributeError(f"--init gave no key {name!r} (the dict has {', '.join(map(repr, self)) or 'no keys'})") from None
 
 
 def _namespaces(value):
@@ -57,8 +53,6 @@ def parse_literal(value: str, where: str, example: str):
             f"{where}: {value!r} is not a Python literal. Quote strings "
             f"(NAME='\"relu\"' in most shells) and write lists as [1,2]; e.g. {example}.",
         ) from None
-
-
 
 
 @contextlib.contextmanager
@@ -109,11 +103,7 @@ def check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
             f"It takes: {', '.join(sorted(names)) or 'no arguments'}.",
         )
     missing = [
-        p.name
-        for p in params
-        if p.default is p.empty
-        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        and p.name not in init
+        p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in init
     ]
     if missing:
         example = " ".join(f"--init {m}=VALUE" for m in missing)
@@ -166,7 +156,5 @@ def call_user(spec, fn, init, sites, on_error=lambda: None):
         loc = user_frame_of_traceback(e.__traceback__)
         where = f" at {loc.where()}" if loc else ""
         raise VaelintError(
-            "load",
-            f"{spec}: building the model failed{where}: {type(e).__name__}: {e}. Check the "
-            "constructor and the --init values.",
+            "load", f"{spec}: building the model failed{where}: {type(e).__name__}: {e}. Check the constructor and the --init values."
         ) from None

@@ -29,9 +29,7 @@ def _may_declare_shapes(path: str) -> bool:
         for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "forward"):
             for arg in fn.args.args[1:]:
                 ann = arg.annotation
-                if isinstance(ann, ast.Subscript) and any(
-                    isinstance(c, ast.Constant) and isinstance(c.value, str) for c in ast.walk(ann)
-                ):
+                if isinstance(ann, ast.Subscript) and any(isinstance(c, ast.Constant) and isinstance(c.value, str) for c in ast.walk(ann)):
                     return True
     return False
 
@@ -79,7 +77,8 @@ def _input_specs(cls) -> list[str] | None:
     hints = _resolve(cls.forward)
     try:
         params = [
-            p for p in inspect.signature(cls.forward).parameters.values()
+            p
+            for p in inspect.signature(cls.forward).parameters.values()
             if p.name != "self" and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
         ]
     except (TypeError, ValueError):

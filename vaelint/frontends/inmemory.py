@@ -99,8 +99,11 @@ def _model_of(entry: Entry, ref: TargetRef, init: dict):
     obj, sites = entry.obj, {}
     if isinstance(obj, nn.Module):
         if init:
-            raise VaelintError("input", f"{ref.spec}: init= builds a model; this one is built already. Pass its class "
-                               "or a factory to build it with init=, or drop init=.")
+            raise VaelintError(
+                "input",
+                f"{ref.spec}: init= builds a model; this one is built already. Pass its class "
+                "or a factory to build it with init=, or drop init=.",
+            )
         model = _copied(obj) if entry.copy else obj
         return model, instance_sites(model)
     if inspect.isclass(obj) and issubclass(obj, nn.Module):
@@ -113,7 +116,8 @@ def _model_of(entry: Entry, ref: TargetRef, init: dict):
             return model, sites
         raise VaelintError("load", f"{ref.spec}: the factory returned a {type(model).__name__}, not an nn.Module.")
     raise VaelintError(
-        "input", f"{ref.spec}: vaelint.check takes an nn.Module (an instance, its class, or a function returning one) "
+        "input",
+        f"{ref.spec}: vaelint.check takes an nn.Module (an instance, its class, or a function returning one) "
         f"or a target string ('model.py:VAE', 'train.py'); it was given a {type(obj).__name__}.",
     )
 
@@ -176,8 +180,9 @@ def _namespace_of(cls):
 
 
 def _is_lightning(model) -> bool:
-    return any(c.__name__ == "LightningModule" and c.__module__.split(".")[0] in ("lightning", "pytorch_lightning")
-               for c in type(model).__mro__)
+    return any(
+        c.__name__ == "LightningModule" and c.__module__.split(".")[0] in ("lightning", "pytorch_lightning") for c in type(model).__mro__
+    )
 
 
 def _callable_name(fn) -> str:

@@ -29,7 +29,8 @@ def installed_module(abspath: str, root: str, package: str | None) -> types.Modu
         return importlib.import_module(name)
     except Exception as e:  # noqa: BLE001 - the package does not import here
         raise VaelintError(
-            "load", f"importing {name} (installed at {display_path(abspath)}) failed: {error_text(e)}. "
+            "load",
+            f"importing {name} (installed at {display_path(abspath)}) failed: {error_text(e)}. "
             "Check that it imports in this environment: python -c 'import " + name + "'.",
         ) from None
 

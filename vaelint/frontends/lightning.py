@@ -35,8 +35,11 @@ def _lightning_classes(file) -> set[str]:
     found: set[str] = set()
     # Base = pl.LightningModule (in a try: beside an nn.Module fallback): the name is Lightning's
     aliases = {"LightningModule"} | {
-        t.id for n in ast.walk(file.tree) if isinstance(n, ast.Assign)
-        and (dotted(n.value) or "").split(".")[-1] == "LightningModule" for t in n.targets if isinstance(t, ast.Name)
+        t.id
+        for n in ast.walk(file.tree)
+        if isinstance(n, ast.Assign) and (dotted(n.value) or "").split(".")[-1] == "LightningModule"
+        for t in n.targets
+        if isinstance(t, ast.Name)
     }
     classes = [n for n in ast.walk(file.tree) if isinstance(n, ast.ClassDef)]
     changed = True
@@ -151,8 +154,10 @@ class LightningFrontend(FrontendBase):
         for file in [home] + [f for f in files if f is not home]:
             for scope in file.scopes.values():
                 for place, stmt in places(scope):
-                    if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and (
-                        (dotted(stmt.value.func) or "").split(".")[-1] == cls_name
+                    if (
+                        isinstance(stmt, ast.Assign)
+                        and isinstance(stmt.value, ast.Call)
+                        and ((dotted(stmt.value.func) or "").split(".")[-1] == cls_name)
                     ):
                         try:
                             return reach_value(files, file, place, stmt.value, request.script_args, file_of)
@@ -175,8 +180,6 @@ class LightningFrontend(FrontendBase):
     def _program(self, ref, request, module, method_name, run) -> Program:
         import torch.nn as nn
 
-        from vaelint.frontends.training.runtime import Runtime, StepLoss
-
         if not isinstance(module, nn.Module):
             raise _not_a_module(ref, module)
         name = method_name or next((m for m in STEP_METHODS if callable(getattr(module, m, None))), None)
@@ -188,49 +191,60 @@ class LightningFrontend(FrontendBase):
                 "that computes the loss, e.g. PATH.py:CLASS.training_step.",
             )
         _quiet(module)
-        fn = inspect.unwrap(method)
-        code = fn.__code__
-        params = [p for p in inspect.signature(method).parameters]
-        batch_param = params[0] if params else "batch"
-        src_path = os.path.realpath(code.co_filename)
-        runtime = Runtime(src_path)
-        use = _batch_use(module, fn, batch_param)
-        sandbox = run.sandbox if run is not None else None
-        extra = _step_indices(method, params)
-        def run_step(*items, **named):
-            batch = runtime.batch(items, named, (batch_param,), use, code.co_firstlineno)
-            try:
-                if sandbox is None:
-                    return method(batch, **extra)
-                with sandbox.active():
-                    return method(batch, **extra)
-            except StepLoss as e:  # manual optimisation: the loss given to manual_backward
-                return e.value
-
-        loc = SourceLoc(src_path, code.co_firstlineno, 1, name)
-        step = Step(
-            run_step, [batch_param], f"{type(module).__name__}.{name} ({display_path(src_path)}:{code.co_firstlineno})",
-            batch_text=f"{name}'s {batch_param}", loc=loc,
-        )
-        notes = []
-        if sandbox is not None:
-            notes += sandbox.said()
-        sites = run.sites if run is not None else {}
-        globals_ = fn.__globals__
+        step, src_path, sandbox = _module_step(module, method, name, run)
         from vaelint.frontends.training.sandbox import Sandbox
         from vaelint.frontends.training.schedules import find_module_schedules
 
         schedules = find_module_schedules(method, module, src_path, "", sandbox or Sandbox(src_path))
-
-        class _Namespace:
-            pass
-
-        namespace = _Namespace()
-        namespace.__dict__ = globals_
         return Program(
-            self, ref, os.path.realpath(ref.path), namespace, module, name=type(module).__name__, init=dict(request.init),
-            module_sites=sites, step=step, notes=notes, schedules=schedules,
+            self,
+            ref,
+            os.path.realpath(ref.path),
+            _Globals(inspect.unwrap(method).__globals__),
+            module,
+            name=type(module).__name__,
+            init=dict(request.init),
+            module_sites=run.sites if run is not None else {},
+            step=step,
+            notes=sandbox.said() if sandbox is not None else [],
+            schedules=schedules,
         )
+
+
+class _Globals:
+    """A module-like view of the globals the step runs in (rules read ``.__dict__``)."""
+
+    def __init__(self, globals_: dict):
+        self.__dict__ = globals_
+
+
+def _module_step(module, method, name: str, run):
+    """(the Step that calls the module's step method on a batch, the method's file, the run's sandbox)."""
+    from vaelint.frontends.training.runtime import Runtime, StepLoss
+
+    fn = inspect.unwrap(method)
+    code = fn.__code__
+    params = list(inspect.signature(method).parameters)
+    batch_param = params[0] if params else "batch"
+    src_path = os.path.realpath(code.co_filename)
+    runtime = Runtime(src_path)
+    use = _batch_use(module, fn, batch_param)
+    sandbox = run.sandbox if run is not None else None
+    extra = _step_indices(method, params)
+
+    def run_step(*items, **named):
+        batch = runtime.batch(items, named, (batch_param,), use, code.co_firstlineno)
+        try:
+            if sandbox is None:
+                return method(batch, **extra)
+            with sandbox.active():
+                return method(batch, **extra)
+        except StepLoss as e:  # manual optimisation: the loss given to manual_backward
+            return e.value
+
+    loc = SourceLoc(src_path, code.co_firstlineno, 1, name)
+    described = f"{type(module).__name__}.{name} ({display_path(src_path)}:{code.co_firstlineno})"
+    return Step(run_step, [batch_param], described, batch_text=f"{name}'s {batch_param}", loc=loc), src_path, sandbox
 
 
 def _batch_use(module, fn, param: str, depth: int = 0):
@@ -286,9 +300,14 @@ def _quiet(module) -> None:
         return _Optimizer()
 
     for name, value in (
-        ("log", lambda *a, **k: None), ("log_dict", lambda *a, **k: None), ("print", lambda *a, **k: None),
-        ("manual_backward", manual_backward), ("optimizers", optimizers), ("lr_schedulers", optimizers),
-        ("toggle_optimizer", lambda *a, **k: None), ("untoggle_optimizer", lambda *a, **k: None),
+        ("log", lambda *a, **k: None),
+        ("log_dict", lambda *a, **k: None),
+        ("print", lambda *a, **k: None),
+        ("manual_backward", manual_backward),
+        ("optimizers", optimizers),
+        ("lr_schedulers", optimizers),
+        ("toggle_optimizer", lambda *a, **k: None),
+        ("untoggle_optimizer", lambda *a, **k: None),
     ):
         object.__setattr__(module, name, value)
 
@@ -323,7 +342,11 @@ def _step_indices(method, params: list) -> dict:
     parameter, however it is named (``training_step(self, batch, _)``), when it has no default."""
     extra = {p: 0 for p in params[1:] if p in ("batch_idx", "optimizer_idx", "dataloader_idx", "batch_nb", "idx")}
     signature = inspect.signature(method).parameters
-    if len(params) > 1 and params[1] not in extra and signature[params[1]].default is inspect.Parameter.empty \
-            and signature[params[1]].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+    if (
+        len(params) > 1
+        and params[1] not in extra
+        and signature[params[1]].default is inspect.Parameter.empty
+        and signature[params[1]].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ):
         extra[params[1]] = 0
     return extra

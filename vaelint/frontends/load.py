@@ -25,15 +25,7 @@ from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
 from vaelint.frontends.installed import installed_module
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
-from vaelint.frontends.placeholders import (
-    SETUP,
-    LoggerStandIn,
-    MissingImport,
-    Unavailable,
-    cause_among,
-    is_logger,
-    star_cause,
-)
+from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger, star_cause
 from vaelint.frontends.sourcefile import missing_file, read_source, undecodable  # noqa: F401 - read_source: imported from here
 from vaelint.frontends.statements import assigned_names, select_statements
 
@@ -97,9 +89,7 @@ def _parsed_file(path: str) -> tuple[str, ast.Module]:
     if not os.path.exists(path):
         raise VaelintError("load", f"{path}: {missing_file(path)}")
     if os.path.isdir(path) or not path.endswith((".py", ".ipynb")):
-        raise VaelintError(
-            "load", f"{path}: not a Python file. A target is PATH.py:NAME, e.g. models/vae.py:VAE."
-        )
+        raise VaelintError("load", f"{path}: not a Python file. A target is PATH.py:NAME, e.g. models/vae.py:VAE.")
     abspath = os.path.realpath(path)
     undecodable(abspath)
     source = read_source(abspath)
@@ -229,8 +219,14 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     itself does not use it."""
 
     def __init__(
-        self, modname: str, path: str, statements: list[ast.stmt], package: str | None = None,
-        folder: str | None = None, imports: ImportPolicy = PLAIN_IMPORTS, overrides: dict | None = None,
+        self,
+        modname: str,
+        path: str,
+        statements: list[ast.stmt],
+        package: str | None = None,
+        folder: str | None = None,
+        imports: ImportPolicy = PLAIN_IMPORTS,
+        overrides: dict | None = None,
         inject: dict | None = None,
     ):
         self.modname, self.path, self.statements = modname, path, statements
@@ -345,7 +341,9 @@ def _siblings_first(tree: ast.Module, folders: list[str]):
             sys.modules[key] = mod
 
 
-def run_statement(stmt: ast.stmt, module: types.ModuleType, path: str, imports: ImportPolicy = PLAIN_IMPORTS, failures: list | None = None) -> None:
+def run_statement(
+    stmt: ast.stmt, module: types.ModuleType, path: str, imports: ImportPolicy = PLAIN_IMPORTS, failures: list | None = None
+) -> None:
     """Run one top-level statement of the user's file; a failure binds placeholders
     for the names it would have bound (they explain the failure if used)."""
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):

@@ -32,7 +32,6 @@ class LossPlan:
     in_forward: bool = False  # the model's forward calls it itself (``out = self.loss_function(...)``)
 
 
-
 def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | None:
     model = loaded.model
     if ref:
@@ -73,8 +72,13 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
     if not calls_model and _no_forward(program.model):
         # a model with no forward of its own (mel-spectrogram VAEs): its loss runs the model's
         # parts itself (self.encode, self.decode), and those calls are the forward
-        calls_model = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
-                          and n.func.value.id == "self" for n in ast.walk(tree))
+        calls_model = any(
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and isinstance(n.func.value, ast.Name)
+            and n.func.value.id == "self"
+            for n in ast.walk(tree)
+        )
     required = [p for p in params.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     positional = [s for s in request.inputs if not s.name]
     if not calls_model or not required or len(required) > max(len(positional), 1):
@@ -82,7 +86,8 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
     kwargs = dict(plan.kwargs)
     names = [p.name for p in required]
     return Step(
-        fn=lambda *inputs: fn(*inputs, **kwargs), names=names,
+        fn=lambda *inputs: fn(*inputs, **kwargs),
+        names=names,
         description=f"{plan.name} (it runs the forward itself: its call of the model is the forward)",
     )
 
@@ -136,8 +141,11 @@ def _forward_calls(cls, name: str) -> bool:
     except (OSError, TypeError, SyntaxError, IndentationError):
         return False
     return any(
-        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == name
-        and isinstance(n.func.value, ast.Name) and n.func.value.id == "self"
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == name
+        and isinstance(n.func.value, ast.Name)
+        and n.func.value.id == "self"
         for n in ast.walk(tree)
     )
 

@@ -101,14 +101,24 @@ def star_cause(error: BaseException, namespaces) -> BaseException:
 # Operators look their method up on the type, not through __getattr__: without
 # these, ``2 * LATENT`` would raise "unsupported operand ... 'Unavailable'"
 # instead of the import's or the assignment's own error.
-for _op in (
-    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
-    "lshift", "rshift",
-):
+for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift", "rshift"):
     setattr(MissingImport, f"__{_op}__", lambda self, *a: self._fail())
     setattr(MissingImport, f"__r{_op}__", lambda self, *a: self._fail())
-for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__float__", "__bool__",
-              "__neg__", "__lt__", "__le__", "__gt__", "__ge__", "__contains__"):
+for _name in (
+    "__getitem__",
+    "__iter__",
+    "__len__",
+    "__index__",
+    "__int__",
+    "__float__",
+    "__bool__",
+    "__neg__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__contains__",
+):
     setattr(MissingImport, _name, lambda self, *a: self._fail())
 
 
@@ -135,7 +145,7 @@ class Unavailable(MissingImport):
         else:
             fix = "Give the script's arguments with --script-args, or check the model with PATH:MODEL --loss PATH:LOSS."
         failure = VaelintError(
-            "load", f"{where(path, line)} sets {name!r} in the training setup, and running that line failed ({error}). {fix}",
+            "load", f"{where(path, line)} sets {name!r} in the training setup, and running that line failed ({error}). {fix}"
         )
         # how a later setup line that failed for want of it is listed among the failed lines
         failure.short = f"{where(path, line)} did not set {name!r}"
@@ -150,9 +160,7 @@ def missing_file_fix(error: str) -> str:
 
     quoted = re.search(r"'([^']+)'", error)
     base = os.path.basename(quoted.group(1)) if quoted else ""
-    elsewhere = base and any(
-        base in files for _root, _dirs, files in _walk_limited(os.getcwd())
-    )
+    elsewhere = base and any(base in files for _root, _dirs, files in _walk_limited(os.getcwd()))
     if not base or elsewhere:
         return (
             "The code reads that file relative to the folder vaelint runs in: run the check from the "
@@ -180,10 +188,22 @@ def _walk_limited(top: str, limit: int = 5000):
 # Nothing they return feeds the model or the loss, so a missing one stands in as
 # a no-op (the report says so) instead of stopping the check at its first call
 # (``visdom.Visdom(port=...)`` in a Solver's __init__, ``wandb.init()`` in main).
-LOGGERS = frozenset({
-    "visdom", "wandb", "tensorboardX", "tensorboard", "torch.utils.tensorboard", "mlflow", "comet_ml",
-    "neptune", "clearml", "aim", "swanlab", "dvclive",
-})
+LOGGERS = frozenset(
+    {
+        "visdom",
+        "wandb",
+        "tensorboardX",
+        "tensorboard",
+        "torch.utils.tensorboard",
+        "mlflow",
+        "comet_ml",
+        "neptune",
+        "clearml",
+        "aim",
+        "swanlab",
+        "dvclive",
+    }
+)
 _stood_in: list[str] = []  # the report's notes on what stood in for what, in load order
 
 
@@ -195,7 +215,9 @@ class LoggerStandIn:
     """A missing logger: every attribute, call and ``with`` is another no-op."""
 
     def __init__(self, name: str, module: str, path: str, line: int):
-        note(f"{where(path, line)}: {module} is not installed; it stands in as a no-op (a logger: nothing it returns reaches the model or the loss)")
+        note(
+            f"{where(path, line)}: {module} is not installed; it stands in as a no-op (a logger: nothing it returns reaches the model or the loss)"
+        )
         object.__setattr__(self, "_name", name)
 
     def __getattr__(self, item):

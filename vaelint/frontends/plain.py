@@ -67,12 +67,8 @@ class PlainFrontend(FrontendBase):
                 return self.build(TargetRef(f"{defined_in}:{name}", defined_in, name), request, extra_names)
         if name not in module.__dict__:
             candidates = model_candidates(module)
-            hint = f" It defines: {', '.join(candidates)}." if candidates else (
-                " It defines no nn.Module class or function."
-            )
-            raise VaelintError(
-                "load", f"{display_path(abspath)} has no top-level class or function {name!r}.{hint}"
-            )
+            hint = f" It defines: {', '.join(candidates)}." if candidates else (" It defines no nn.Module class or function.")
+            raise VaelintError("load", f"{display_path(abspath)} has no top-level class or function {name!r}.{hint}")
         obj = module.__dict__[name]
         request.progress("build")
         self.before_build()  # e.g. Keras's initializers draw from its own generator: the same weights every check
@@ -114,11 +110,7 @@ class PlainFrontend(FrontendBase):
                     "target must return the model (an nn.Module instance).",
                 )
             return model
-        raise VaelintError(
-            "load",
-            f"{spec}: {name} is a {type(obj).__name__}, not an nn.Module subclass or a function "
-            "returning one.",
-        )
+        raise VaelintError("load", f"{spec}: {name} is a {type(obj).__name__}, not an nn.Module subclass or a function returning one.")
 
 
 def _lazily_defined(module, name: str) -> str | None:

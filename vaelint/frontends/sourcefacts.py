@@ -66,11 +66,13 @@ def call_argument(site: SourceLoc, index: int, keyword: str) -> ast.expr | None:
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno <= site.line <= (n.end_lineno or n.lineno)]
     # the call that starts where the frame was (two layers built on one line),
     # else the innermost call on that line
-    calls.sort(key=lambda c: (
-        not (c.lineno == site.line and c.col_offset + 1 == site.column),
-        (c.end_lineno or c.lineno) - c.lineno,
-        -c.col_offset,
-    ))
+    calls.sort(
+        key=lambda c: (
+            not (c.lineno == site.line and c.col_offset + 1 == site.column),
+            (c.end_lineno or c.lineno) - c.lineno,
+            -c.col_offset,
+        )
+    )
     for call in calls:
         for kw in call.keywords:
             if kw.arg == keyword:
@@ -102,8 +104,9 @@ def origins_of(site: SourceLoc, expr: ast.expr) -> list[tuple[SourceLoc, str]]:
     scopes = [(list(ast.walk(func)), site.line)] if func is not None else []
     owner = _enclosing_class(tree, site.line) if key.startswith("self.") else None
     if owner is not None:  # a method runs after __init__ whatever the lines say
-        scopes.append(([n for m in owner.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m is not func
-                        for n in ast.walk(m)], None))
+        scopes.append(
+            ([n for m in owner.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m is not func for n in ast.walk(m)], None)
+        )
     scopes.append((_outside_definitions(tree), site.line))  # module level, its if/for/with blocks too
     for nodes, before in scopes:
         found = []
@@ -114,8 +117,9 @@ def origins_of(site: SourceLoc, expr: ast.expr) -> list[tuple[SourceLoc, str]]:
                     found.append(node)
         if found:
             found.sort(key=lambda n: n.lineno)
-            return [(SourceLoc(site.path, n.lineno, n.col_offset + 1), " ".join((ast.get_source_segment(text, n) or "").split()))
-                    for n in found]
+            return [
+                (SourceLoc(site.path, n.lineno, n.col_offset + 1), " ".join((ast.get_source_segment(text, n) or "").split())) for n in found
+            ]
     return []
 
 
@@ -184,9 +188,12 @@ def guarded_move(made: SourceLoc) -> tuple[int, str] | None:
     if function is None:
         return None
     assigned = [
-        n for n in ast.walk(function)
-        if isinstance(n, ast.Assign) and n.lineno <= made.line <= (n.end_lineno or n.lineno)
-        and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+        n
+        for n in ast.walk(function)
+        if isinstance(n, ast.Assign)
+        and n.lineno <= made.line <= (n.end_lineno or n.lineno)
+        and len(n.targets) == 1
+        and isinstance(n.targets[0], ast.Name)
     ]
     if not assigned:
         return None
@@ -207,9 +214,12 @@ def guarded_move_into(met: SourceLoc) -> tuple[int, str] | None:
 
     for name in sorted(loads(statement[0])):
         made = [
-            n.lineno for n in ast.walk(function)
-            if isinstance(n, ast.Assign) and n.lineno < met.line
-            and any(isinstance(t, ast.Name) and t.id == name for t in n.targets) and not _moves(n, name)
+            n.lineno
+            for n in ast.walk(function)
+            if isinstance(n, ast.Assign)
+            and n.lineno < met.line
+            and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+            and not _moves(n, name)
         ]
         if made:
             moved = _move_after(function, text, name, max(made), before=met.line)

@@ -104,11 +104,33 @@ class _Trainer(_Anything):
     training_step; the batch tells its shapes)."""
 
     # Lightning 1.x scripts: parser = Trainer.add_argparse_args(parser); Trainer.from_argparse_args(args)
-    _FLAGS = ("--gpus", "--devices", "--accelerator", "--strategy", "--num_nodes", "--precision", "--max_epochs",
-              "--min_epochs", "--max_steps", "--limit_train_batches", "--limit_val_batches", "--val_check_interval",
-              "--check_val_every_n_epoch", "--log_every_n_steps", "--default_root_dir", "--accumulate_grad_batches",
-              "--gradient_clip_val", "--fast_dev_run", "--benchmark", "--deterministic", "--resume_from_checkpoint",
-              "--auto_lr_find", "--auto_scale_batch_size", "--num_sanity_val_steps", "--progress_bar_refresh_rate")
+    _FLAGS = (
+        "--gpus",
+        "--devices",
+        "--accelerator",
+        "--strategy",
+        "--num_nodes",
+        "--precision",
+        "--max_epochs",
+        "--min_epochs",
+        "--max_steps",
+        "--limit_train_batches",
+        "--limit_val_batches",
+        "--val_check_interval",
+        "--check_val_every_n_epoch",
+        "--log_every_n_steps",
+        "--default_root_dir",
+        "--accumulate_grad_batches",
+        "--gradient_clip_val",
+        "--fast_dev_run",
+        "--benchmark",
+        "--deterministic",
+        "--resume_from_checkpoint",
+        "--auto_lr_find",
+        "--auto_scale_batch_size",
+        "--num_sanity_val_steps",
+        "--progress_bar_refresh_rate",
+    )
 
     @classmethod
     def add_argparse_args(cls, parent_parser, **kwargs):
@@ -144,6 +166,7 @@ class _Trainer(_Anything):
 def _lightning(fullname: str) -> types.ModuleType:
     parts = fullname.split(".")
     if fullname in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning.pytorch.core", "pytorch_lightning.core"):
+
         def make(item):
             if item in ("pytorch", "core", "callbacks", "loggers", "utilities", "strategies", "plugins", "trainer"):
                 return importlib.import_module(f"{fullname}.{item}")

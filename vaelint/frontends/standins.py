@@ -61,8 +61,14 @@ def _torch_version() -> str:
 
 
 # a torchvision data set's attributes set from its constructor: (position, default)
-_DATASET_ARGUMENTS = {"root": (0, None), "train": (1, True), "transform": (2, None), "target_transform": (3, None),
-                      "download": (4, False), "split": (None, None)}
+_DATASET_ARGUMENTS = {
+    "root": (0, None),
+    "train": (1, True),
+    "transform": (2, None),
+    "target_transform": (3, None),
+    "download": (4, False),
+    "split": (None, None),
+}
 
 
 def _argument(args: tuple, kwargs: dict, item: str):
@@ -101,7 +107,10 @@ def _dataset_class(name: str) -> type:
         return known_attribute(name, item)
 
     body = {
-        "__init__": __init__, "__len__": __len__, "__getitem__": __getitem__, "__getattr__": __getattr__,
+        "__init__": __init__,
+        "__len__": __len__,
+        "__getitem__": __getitem__,
+        "__getattr__": __getattr__,
         "__module__": "torchvision.datasets",
     }
     return type(name, (Dataset,), body)
@@ -179,8 +188,10 @@ def _logger(fullname: str) -> types.ModuleType:
     from vaelint.frontends.placeholders import note
 
     if fullname in _NESTED_LOGGERS:
-        note(f"{_NESTED_LOGGERS[fullname]} is not installed, so {fullname} cannot be imported; it stands in as a no-op "
-             "(a logger: nothing it returns reaches the model or the loss)")
+        note(
+            f"{_NESTED_LOGGERS[fullname]} is not installed, so {fullname} cannot be imported; it stands in as a no-op "
+            "(a logger: nothing it returns reaches the model or the loss)"
+        )
     elif "." not in fullname:
         note(f"{fullname} is not installed; it stands in as a no-op (a logger: nothing it returns reaches the model or the loss)")
     return _StandInModule(fullname, lambda item: _Anything)
@@ -200,7 +211,9 @@ def _nested_logger(fullname: str) -> str | None:
 
 
 _FACTORIES = {"torchvision": _torchvision, "pytorch_lightning": _lightning, "lightning": _lightning, "accelerate": _accelerate}
-_FACTORIES.update({name: _logger for name in ("visdom", "wandb", "tensorboardX", "mlflow", "comet_ml", "neptune", "clearml", "swanlab", "dvclive")})
+_FACTORIES.update(
+    {name: _logger for name in ("visdom", "wandb", "tensorboardX", "mlflow", "comet_ml", "neptune", "clearml", "swanlab", "dvclive")}
+)
 
 
 class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -216,8 +229,12 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             if top == "torch" and _nested_logger(fullname) is not None:
                 return importlib.util.spec_from_loader(fullname, self, is_package=True)
             return None
-        if fullname == top and top not in self.real_ok and sys.modules.get(top) is None \
-                and importlib.machinery.PathFinder.find_spec(top) is not None:
+        if (
+            fullname == top
+            and top not in self.real_ok
+            and sys.modules.get(top) is None
+            and importlib.machinery.PathFinder.find_spec(top) is not None
+        ):
             # the real package is tried when this import loads it, not now: a module imported
             # while its spec is found is imported again by the import system, a second module
             # without the submodules the first one imported (`accelerate.utils` missing)

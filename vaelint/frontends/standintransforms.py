@@ -14,6 +14,7 @@ def transform_item(fullname: str):
     """A name of ``torchvision.transforms`` (or of its submodules): the submodules the code names
     in full (``torchvision.transforms.transforms.ToTensor``, ``transforms.functional as TF``), the
     functions of ``functional``, else a transform class."""
+
     def make(item: str):
         if item in _TRANSFORM_MODULES:
             return importlib.import_module(f"{fullname}.{item}")
@@ -85,7 +86,7 @@ def _functional(item: str):
             return img
         h, w = img.shape[-2:]
         top, left = max((h - hw[0]) // 2, 0), max((w - hw[1]) // 2, 0)
-        return img[..., top:top + hw[0], left:left + hw[1]]
+        return img[..., top : top + hw[0], left : left + hw[1]]
 
     def normalize(tensor, mean, std, *args, **kwargs):
         if not _is_tensor(tensor):
@@ -93,7 +94,11 @@ def _functional(item: str):
         shape = (-1, 1, 1)
         return (tensor - torch.as_tensor(mean, dtype=tensor.dtype).view(shape)) / torch.as_tensor(std, dtype=tensor.dtype).view(shape)
 
-    known = {"resize": resize, "center_crop": center_crop, "normalize": normalize,
-             "hflip": lambda img, *a, **k: img.flip(-1) if _is_tensor(img) else img,
-             "vflip": lambda img, *a, **k: img.flip(-2) if _is_tensor(img) else img}
+    known = {
+        "resize": resize,
+        "center_crop": center_crop,
+        "normalize": normalize,
+        "hflip": lambda img, *a, **k: img.flip(-1) if _is_tensor(img) else img,
+        "vflip": lambda img, *a, **k: img.flip(-2) if _is_tensor(img) else img,
+    }
     return known.get(item, lambda x=None, *args, **kwargs: x)

@@ -16,12 +16,39 @@ _DEFINITIONAL = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionD
 # after ``vae = VAE(encoder, decoder)`` (the Keras example's last lines) would
 # download MNIST and train for 30 epochs; ``model.train()`` on an nn.Module only
 # sets a mode vaelint sets itself, on a Solver it trains.
-_NOT_CONFIGURATION = frozenset({
-    "fit", "fit_generator", "train", "train_on_batch", "train_model", "evaluate", "evaluate_generator",
-    "predict", "predict_on_batch", "predict_generator", "test", "validate", "run", "backward", "step",
-    "zero_grad", "save", "save_weights", "save_pretrained", "save_model", "load", "load_weights",
-    "load_state_dict", "summary", "show", "savefig", "plot", "download", "prepare_data",
-})
+_NOT_CONFIGURATION = frozenset(
+    {
+        "fit",
+        "fit_generator",
+        "train",
+        "train_on_batch",
+        "train_model",
+        "evaluate",
+        "evaluate_generator",
+        "predict",
+        "predict_on_batch",
+        "predict_generator",
+        "test",
+        "validate",
+        "run",
+        "backward",
+        "step",
+        "zero_grad",
+        "save",
+        "save_weights",
+        "save_pretrained",
+        "save_model",
+        "load",
+        "load_weights",
+        "load_state_dict",
+        "summary",
+        "show",
+        "savefig",
+        "plot",
+        "download",
+        "prepare_data",
+    }
+)
 
 
 def _names_loaded(node: ast.AST) -> set[str]:

@@ -21,7 +21,9 @@ def render(results: list[TargetResult]) -> str:
             lines.append(f"::error title={_prop(f'vaelint ({res.error.kind})')}::{_data(res.target + ': ' + res.error.message)}")
         elif res.skipped:  # never a silent pass: say which rules could not run
             codes = ", ".join(code for code, _reason in res.skipped)
-            lines.append(f"::notice title={_prop('vaelint: rules not checked')}::{_data(f'{res.target}: {codes} not checked: {res.skipped[0][1]}')}")
+            lines.append(
+                f"::notice title={_prop('vaelint: rules not checked')}::{_data(f'{res.target}: {codes} not checked: {res.skipped[0][1]}')}"
+            )
         for f in res.findings:
             level = str(f.severity)
             where = ""

@@ -29,18 +29,29 @@ def to_list(results: list[TargetResult], root: str | None = None) -> list[dict]:
     for res in results:
         path = _target_path(res.target)
         if res.error is not None:
-            issues.append(_issue(f"vaelint/{res.error.kind}", f"{res.target}: not checked: {res.error.message}",
-                                 "blocker", path, 1, root, res.target))
+            issues.append(
+                _issue(f"vaelint/{res.error.kind}", f"{res.target}: not checked: {res.error.message}", "blocker", path, 1, root, res.target)
+            )
         for code, reason in res.skipped:
-            issues.append(_issue("vaelint/not-checked", f"{res.target}: {code} not checked: {reason}", "info", path, 1,
-                                 root, res.target + code))
+            issues.append(
+                _issue("vaelint/not-checked", f"{res.target}: {code} not checked: {reason}", "info", path, 1, root, res.target + code)
+            )
         for f in res.findings:
             if f.loc is None:
                 continue
             cell = f"(cell {f.loc.cell}) " if f.loc.cell else ""
             text = linecache.getline(f.loc.path, f.loc.line).strip()
-            issues.append(_issue(f"{f.code} {f.name}", f"{cell}{f.message} Fix: {f.fix}", _SEVERITY.get(str(f.severity), "major"),
-                                 f.loc.path, f.loc.shown_line, root, f"{f.code}:{text}:{f.loc.column}:{f.message}"))
+            issues.append(
+                _issue(
+                    f"{f.code} {f.name}",
+                    f"{cell}{f.message} Fix: {f.fix}",
+                    _SEVERITY.get(str(f.severity), "major"),
+                    f.loc.path,
+                    f.loc.shown_line,
+                    root,
+                    f"{f.code}:{text}:{f.loc.column}:{f.message}",
+                )
+            )
     return issues
 
 

@@ -94,8 +94,14 @@ def _autofix(fix) -> dict | None:
         "verified": bool(fix.verified),
         "rejected": fix.rejected or None,
         "edits": [
-            {"path": display_path(e.path), "line": e.line, "column": e.column, "end_line": e.end_line,
-             "end_column": e.end_column, "content": e.content}
+            {
+                "path": display_path(e.path),
+                "line": e.line,
+                "column": e.column,
+                "end_line": e.end_line,
+                "end_column": e.end_column,
+                "content": e.content,
+            }
             for e in fix.edits
         ],
     }

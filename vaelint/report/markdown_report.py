@@ -27,9 +27,14 @@ def _target(r: TargetResult) -> list[str]:
     title = f"### `{_code_text(r.target)}`"
     if r.error is not None:
         return [title, "", f"**could not be analysed** ({r.error.kind}): {_text(r.error.message)}", ""]
-    out = [title, "", f"input {_text(r.input_text)} · captured by {r.capture_method}"
-           + (f" · confirmed on {r.confirmed_on}" if r.confirmed_on else "")
-           + (f" · beta_eff = `{r.beta_effective}`" if r.beta_effective else ""), ""]
+    out = [
+        title,
+        "",
+        f"input {_text(r.input_text)} · captured by {r.capture_method}"
+        + (f" · confirmed on {r.confirmed_on}" if r.confirmed_on else "")
+        + (f" · beta_eff = `{r.beta_effective}`" if r.beta_effective else ""),
+        "",
+    ]
     if r.flow:
         out += ["```mermaid", *flowchart(r), "```", ""]
     if r.findings:
@@ -37,9 +42,7 @@ def _target(r: TargetResult) -> list[str]:
         for f in r.findings:
             where = f"`{f.loc.where()}`" if f.loc else ""
             mark = ":x:" if f.severity is Severity.ERROR else ":warning:"
-            out.append(
-                f"| {mark} | {f.code} {f.name} | {where} | {_text(f.message)} ({confirmation_state(r, f)}) | {_text(f.fix)} |"
-            )
+            out.append(f"| {mark} | {f.code} {f.name} | {where} | {_text(f.message)} ({confirmation_state(r, f)}) | {_text(f.fix)} |")
         out.append("")
     else:
         out += ["no findings", ""]

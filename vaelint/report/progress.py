@@ -18,8 +18,12 @@ DELAY = 1.0  # seconds a single target runs before its line appears
 
 # the worker's stage names as a person reads them (vaelint/analyze.py, vaelint/worker.py)
 _STAGES = {
-    "import": "importing the model's file", "build": "building the model", "forward": "running the forward",
-    "loss": "running the loss", "rules": "applying the rules", "confirmation": "confirmation run",
+    "import": "importing the model's file",
+    "build": "building the model",
+    "forward": "running the forward",
+    "loss": "running the loss",
+    "rules": "applying the rules",
+    "confirmation": "confirmation run",
 }
 
 

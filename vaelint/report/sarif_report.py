@@ -44,9 +44,7 @@ def to_dict(results: list[TargetResult], root: str | None = None, notes: tuple[s
     root = root or repository_root()
     rules = all_rules()
     index = {r.code: i for i, r in enumerate(rules)}
-    sarif_results = [
-        _result(f, res.target, index, root) for res in results for f in res.findings if f.loc is not None
-    ]
+    sarif_results = [_result(f, res.target, index, root) for res in results for f in res.findings if f.loc is not None]
     notifications = [{"level": "note", "message": {"text": note}, "descriptor": {"id": "no-targets"}} for note in notes]
     notifications += [n for res in results for n in _notifications(res)]
     return {
@@ -95,14 +93,7 @@ def _result(f, target: str, index: dict, root: str) -> dict:
         "ruleIndex": index.get(f.code, 0),
         "level": str(f.severity),
         "message": {"text": f"{_cell(f.loc)}{f.message} Fix: {f.fix}"},
-        "locations": [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                    "region": _region(f.loc),
-                }
-            }
-        ],
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}, "region": _region(f.loc)}}],
         "partialFingerprints": {"primaryLocationLineHash": _fingerprint(f.code, uri, f.loc.path, f.loc.line)},
         **({"fixes": [_fix(f.autofix, root)]} if f.autofix is not None and not f.autofix.rejected else {}),
         "properties": {"confirmed": f.confirmed, "target": target},

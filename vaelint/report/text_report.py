@@ -152,8 +152,7 @@ def _finding(r: TargetResult, f, console: Console, blank: bool = True) -> None:
     if blank:
         console.print()
     console.print(
-        f"{escape(loc)}: [{colour} bold]{f.code}[/{colour} bold] {f.name}: {escape(f.message)}  [dim]\\[{state}][/dim]",
-        soft_wrap=True,
+        f"{escape(loc)}: [{colour} bold]{f.code}[/{colour} bold] {f.name}: {escape(f.message)}  [dim]\\[{state}][/dim]", soft_wrap=True
     )
     console.print(f"  fix: {escape(f.fix)}", soft_wrap=True)
     offered = fix_offer(f)
@@ -182,7 +181,7 @@ def _output(r: TargetResult, console: Console) -> None:
     console.print(f"  [dim]the model's code printed {len(r.output)} line{'s' * (len(r.output) != 1)}:[/dim]")
     if r.error is not None and len(r.output) > SHOWN_OUTPUT_LINES:
         # a run that failed said why last (argparse's "error: ..." after its usage): its first and last lines
-        head, tail = r.output[:2], r.output[-(SHOWN_OUTPUT_LINES - 2):]
+        head, tail = r.output[:2], r.output[-(SHOWN_OUTPUT_LINES - 2) :]
         more = len(r.output) - len(head) - len(tail)
     else:
         head, tail = r.output[:SHOWN_OUTPUT_LINES], []

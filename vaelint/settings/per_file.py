@@ -99,7 +99,11 @@ class Settings:
             ("fail-on", self.fail_on(config), source(self.cli.fail_on, "fail-on")),
             ("timeout", f"{self.timeout(config):g} s" if self.timeout(config) else "none", source(self.cli.timeout is not None, "timeout")),
             ("device", self.device(config), source(self.cli.device, "device")),
-            ("per-file-ignores", "; ".join(f"{k}: {', '.join(v)}" for k, v in config.per_file_ignores.items()) or "none", source(False, "per-file-ignores")),
+            (
+                "per-file-ignores",
+                "; ".join(f"{k}: {', '.join(v)}" for k, v in config.per_file_ignores.items()) or "none",
+                source(False, "per-file-ignores"),
+            ),
             ("targets", ", ".join(t.target for t in config.targets) or "none", source(False, "targets")),
             ("configuration file", config.path or "none", "--config" if self.cli.config else "found" if config.path else "-"),
         ]

@@ -172,7 +172,7 @@ def _parse(section: dict, path: str) -> Config:
 def _target(path: str, root: str, i: int, t) -> TargetConfig:
     where = f"targets[{i}]"
     if not isinstance(t, dict):
-        raise _bad(path, where, t, "each target is a table with target = \"path.py:Name\"")
+        raise _bad(path, where, t, 'each target is a table with target = "path.py:Name"')
     for key in t:
         if key not in _TARGET_KEYS:
             raise _bad(path, f"{where}.{key}", t[key], f"unknown key; a target takes {', '.join(_TARGET_KEYS)}")
@@ -219,7 +219,8 @@ def _target(path: str, root: str, i: int, t) -> TargetConfig:
 
         script_args = shlex.split(script_args)
     if not isinstance(script_args, list) or not all(isinstance(a, str) for a in script_args):
-        raise _bad(path, f"{where}.script-args", script_args, 'give the script\'s arguments as a string or a list, e.g. "--config configs/vae.yaml"')
+        said = 'give the script\'s arguments as a string or a list, e.g. "--config configs/vae.yaml"'
+        raise _bad(path, f"{where}.script-args", script_args, said)
     tc.script_args = script_args
     batch_dim = t.get("batch-dim")
     if batch_dim is not None:

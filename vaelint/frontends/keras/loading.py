@@ -93,11 +93,9 @@ def rewrite_import(stmt: ast.stmt) -> ast.stmt:
         if stmt.module == "tensorflow" and all(a.name == "keras" for a in stmt.names):
             return ast.copy_location(ast.Import(names=stmt.names), stmt)
         if stmt.module == "tensorflow.keras" or stmt.module.startswith("tensorflow.keras."):
-            return ast.copy_location(
-                ast.ImportFrom(module=stmt.module[len("tensorflow."):], names=stmt.names, level=0), stmt
-            )
+            return ast.copy_location(ast.ImportFrom(module=stmt.module[len("tensorflow.") :], names=stmt.names, level=0), stmt)
     if isinstance(stmt, ast.Import) and any(a.name.startswith("tensorflow.keras") for a in stmt.names):
-        names = [ast.alias(a.name[len("tensorflow."):] if a.name.startswith("tensorflow.keras") else a.name, a.asname) for a in stmt.names]
+        names = [ast.alias(a.name[len("tensorflow.") :] if a.name.startswith("tensorflow.keras") else a.name, a.asname) for a in stmt.names]
         return ast.copy_location(ast.Import(names=names), stmt)
     return stmt
 
@@ -108,7 +106,7 @@ def tensorflow_names(stmt: ast.stmt) -> list[tuple[str, str]]:
     if isinstance(stmt, ast.Import):
         return [((a.asname or a.name).split(".")[0], "") for a in stmt.names if a.name.split(".")[0] == "tensorflow"]
     if isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level and stmt.module.split(".")[0] == "tensorflow":
-        prefix = stmt.module[len("tensorflow"):].lstrip(".")
+        prefix = stmt.module[len("tensorflow") :].lstrip(".")
         return [(a.asname or a.name, f"{prefix}.{a.name}" if prefix else a.name) for a in stmt.names]
     return []
 

@@ -100,9 +100,7 @@ def added_losses(model):
     def added_loss():
         losses = model.losses
         if not losses:
-            raise VaelintError(
-                "loss", "the model's call() has an add_loss(...) but added no loss on this input"
-            )
+            raise VaelintError("loss", "the model's call() has an add_loss(...) but added no loss on this input")
         total = losses[0]
         for extra in losses[1:]:
             total = total + extra
@@ -142,8 +140,9 @@ def prepare(loaded, plan, explicit_loss: bool, notes: list) -> object:
         elif plan is None:
             tf_call = step.tensorflow_call
             why = (
-                f"and calls TensorFlow ({tf_call}), which cannot run on the torch backend: write keras.ops "
-                "there, or" if tf_call else ", which vaelint does not run (it takes gradients with the backend's own machinery):"
+                f"and calls TensorFlow ({tf_call}), which cannot run on the torch backend: write keras.ops there, or"
+                if tf_call
+                else ", which vaelint does not run (it takes gradients with the backend's own machinery):"
             )
             loaded.loss_missing_reason = (
                 f"the loss lives in {name}.train_step{' ' if tf_call else ''}{why} write it as a function of the data and the "

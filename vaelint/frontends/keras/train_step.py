@@ -51,14 +51,14 @@ def train_step_forward(model):
     if not statements:
         return None
     forward_fn = _compiled("forward", params, statements, _returning_dict(assigned, statements[-1]), func, fn)
-    after = flat[flat.index(statements[-1]) + 1:]
+    after = flat[flat.index(statements[-1]) + 1 :]
     loss_statements, loss_fn = _loss_of(after, known, params + assigned, func, fn)
     return TrainStep(
         forward_fn,
         [st.lineno for st in statements if calls_submodel(st.value)],
         loss_fn,
         [st.lineno for st in loss_statements] if loss_fn else [],
-        None if loss_fn else _tensorflow_call(after[len(loss_statements):], fn),
+        None if loss_fn else _tensorflow_call(after[len(loss_statements) :], fn),
     )
 
 
@@ -70,8 +70,11 @@ def _data_params(func: ast.FunctionDef) -> tuple[list[str], list[ast.stmt]]:
     body_in = list(func.body)
     first = body_in[0] if body_in else None
     if (
-        isinstance(first, ast.Assign) and len(first.targets) == 1 and isinstance(first.targets[0], ast.Tuple)
-        and isinstance(first.value, ast.Name) and first.value.id == params[0]
+        isinstance(first, ast.Assign)
+        and len(first.targets) == 1
+        and isinstance(first.targets[0], ast.Tuple)
+        and isinstance(first.value, ast.Name)
+        and first.value.id == params[0]
         and all(isinstance(e, ast.Name) for e in first.targets[0].elts)
     ):
         return [e.id for e in first.targets[0].elts], body_in[1:]
@@ -119,13 +122,10 @@ def _loss_of(after: list, known: set, inputs: list[str], func, fn) -> tuple[list
             break
         loss_statements.append(stmt)
         loss_known |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-    total = _gradient_target(after) or next(
-        (t.id for st in reversed(loss_statements) for t in st.targets if isinstance(t, ast.Name)), None
-    )
+    total = _gradient_target(after) or next((t.id for st in reversed(loss_statements) for t in st.targets if isinstance(t, ast.Name)), None)
     if not loss_statements or total not in loss_known - known:
         return loss_statements, None
-    upto = max(i for i, st in enumerate(loss_statements) if any(
-        isinstance(t, ast.Name) and t.id == total for t in st.targets))
+    upto = max(i for i, st in enumerate(loss_statements) if any(isinstance(t, ast.Name) and t.id == total for t in st.targets))
     loss_statements = loss_statements[: upto + 1]
     result = ast.copy_location(ast.Return(ast.Name(total, ast.Load())), loss_statements[-1])
     return loss_statements, _compiled("train_step_loss", inputs, loss_statements, result, func, fn, method=False)
@@ -163,8 +163,13 @@ def _gradient_target(statements: list) -> str | None:
     """X in `grads = tape.gradient(X, ...)`."""
     for stmt in statements:
         for node in ast.walk(stmt):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "gradient"
-                    and node.args and isinstance(node.args[0], ast.Name)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "gradient"
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+            ):
                 return node.args[0].id
     return None
 
@@ -173,8 +178,12 @@ def _compiled(name: str, params: list, statements: list, result: ast.stmt, func,
     """A function of the user's own statements, keeping their line numbers."""
     args = ([ast.arg("self")] if method else []) + [ast.arg(p) for p in params]
     made = ast.FunctionDef(
-        name=name, args=ast.arguments(posonlyargs=[], args=args, kwonlyargs=[], kw_defaults=[], defaults=[]),
-        body=[*statements, result], decorator_list=[], returns=None, type_params=[],
+        name=name,
+        args=ast.arguments(posonlyargs=[], args=args, kwonlyargs=[], kw_defaults=[], defaults=[]),
+        body=[*statements, result],
+        decorator_list=[],
+        returns=None,
+        type_params=[],
     )
     ast.copy_location(made, func)
     module = ast.Module(body=[made], type_ignores=[])

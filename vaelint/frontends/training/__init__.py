@@ -27,16 +27,7 @@ from vaelint.frontends.training.program import step_program
 from vaelint.frontends.training.repofiles import neighbours
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
-from vaelint.frontends.training.sites import (
-    Frame,
-    Site,
-    SourceFile,
-    chains_to,
-    find_boundary,
-    find_sites,
-    parse_file,
-    site_score,
-)
+from vaelint.frontends.training.sites import Frame, Site, SourceFile, chains_to, find_boundary, find_sites, parse_file, site_score
 from vaelint.frontends.training.ways import is_module_class as _is_module_class
 from vaelint.frontends.training.ways import plain as _plain
 from vaelint.frontends.training.ways import trains_through_a_library as _trains_through_a_library
@@ -79,8 +70,10 @@ class TrainingFrontend(FrontendBase):
         # a function or method whose backward is in what it calls at run time: one that loops
         # (a model factory, which returns the model, does not)
         loops = any(isinstance(st, (ast.For, ast.AsyncFor, ast.While)) for st in walk_statements(scope.body))
-        if loops and not _is_module_class(file, ref.name) and any(
-            find_sites(s) for f in [file, *neighbours(file.path)] for s in f.scopes.values()
+        if (
+            loops
+            and not _is_module_class(file, ref.name)
+            and any(find_sites(s) for f in [file, *neighbours(file.path)] for s in f.scopes.values())
         ):
             return True
         # a function that returns nothing builds no model: a command line's main, a subcommand
@@ -108,7 +101,9 @@ class TrainingFrontend(FrontendBase):
         path, text = self.source_of(ref)
         home = parse_file(path, text)
         if home is None:
-            raise VaelintError("load", f"{display_path(path)}: the file does not parse; `python -m py_compile {display_path(path)}` shows why.")
+            raise VaelintError(
+                "load", f"{display_path(path)}: the file does not parse; `python -m py_compile {display_path(path)}` shows why."
+            )
         way = os.environ.get("VAELINT_TRAINING", "")  # "run" or "read": one way only (debugging)
         if way != "read":
             try:
@@ -124,8 +119,9 @@ class TrainingFrontend(FrontendBase):
                     raise _plain(_worth_telling(read_error, run_error)) from None
                 if not request.inputs and not program.inputs:
                     raise _plain(run_error) from None  # nothing gives the batch: the run says what stopped it
-                program.notes.insert(0, f"running the code as written did not reach its step ({_why(run_error)}): "
-                                        "the step was found by reading the code")
+                program.notes.insert(
+                    0, f"running the code as written did not reach its step ({_why(run_error)}): the step was found by reading the code"
+                )
                 return program
         return self._read(ref, request, path, home)
 
@@ -143,14 +139,21 @@ class TrainingFrontend(FrontendBase):
         tried = []
         files_by_scope = {id(s.node): f for f in files for s in f.scopes.values()}
         found = candidates(ref, home, files, request)
-        found.sort(key=lambda c: (os.path.realpath(files_by_scope.get(id(c[0].place.scope.node), home).path),
-                                  c[0].place.statements()[-1].lineno) in passed)
+        found.sort(
+            key=lambda c: (
+                (os.path.realpath(files_by_scope.get(id(c[0].place.scope.node), home).path), c[0].place.statements()[-1].lineno) in passed
+            )
+        )
         for site, frames, direct in found:
             boundary = find_boundary(frames)
             if boundary is None:
-                tried.append(f"line {site.place.line}: no batch found (no loop over a data loader, next(...) or batch parameter on the way to it)")
+                tried.append(
+                    f"line {site.place.line}: no batch found (no loop over a data loader, next(...) or batch parameter on the way to it)"
+                )
                 continue
-            plan = build_plan(files, _file_of_frame(frames[0], files), frames, site, boundary, lambda s: files_by_scope.get(id(s.node), home))
+            plan = build_plan(
+                files, _file_of_frame(frames[0], files), frames, site, boundary, lambda s: files_by_scope.get(id(s.node), home)
+            )
             try:
                 return self._run(ref, request, plan, home)
             except NotReached as missed:
@@ -160,12 +163,17 @@ class TrainingFrontend(FrontendBase):
                 # from, a data folder): the function is called as if nothing called it
                 plan = build_plan(files, home, direct, site, find_boundary(direct), lambda s: files_by_scope.get(id(s.node), home))
                 program = self._run(ref, request, plan, home)
-                program.notes.insert(0, (
-                    f"the script's own way to {ref.name} did not reach it ({missed.first_failure or 'a condition on the way was false'}), "
-                    f"so vaelint called {ref.name} itself, its parameters standing in"
-                ))
+                program.notes.insert(
+                    0,
+                    (
+                        f"the script's own way to {ref.name} did not reach it ({missed.first_failure or 'a condition on the way was false'}), "
+                        f"so vaelint called {ref.name} itself, its parameters standing in"
+                    ),
+                )
                 return program
-        where = "; ".join(tried) or "no statement that backpropagates a loss (loss.backward(), accelerator.backward(loss)) is reached from it"
+        where = (
+            "; ".join(tried) or "no statement that backpropagates a loss (loss.backward(), accelerator.backward(loss)) is reached from it"
+        )
         raise VaelintError(
             "load",
             f"{ref.spec}: no training step to check ({where}). Name the function that holds the training loop "
@@ -185,8 +193,10 @@ class TrainingFrontend(FrontendBase):
 
 
 def _file_of_frame(frame: Frame, files: list[SourceFile]) -> SourceFile:
-    return next(f for f in files if any(s.node is frame.scope.node for s in f.scopes.values())) if not frame.scope.is_module else next(
-        (f for f in files if f.tree is frame.scope.node or f.path == frame.scope.path), files[0]
+    return (
+        next(f for f in files if any(s.node is frame.scope.node for s in f.scopes.values()))
+        if not frame.scope.is_module
+        else next((f for f in files if f.tree is frame.scope.node or f.path == frame.scope.path), files[0])
     )
 
 
@@ -249,8 +259,12 @@ def _calls_own_function(stmt: ast.stmt, tree: ast.Module) -> bool:
         node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) \
-                and node.value.func.id in own:
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id in own
+        ):
             return True
         todo.extend(n for n in ast.iter_child_nodes(node) if isinstance(n, (ast.stmt, ast.excepthandler)))
     return False
@@ -339,8 +353,11 @@ def _calls_without_returning(body: list) -> bool:
         node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
-        if isinstance(node, ast.Return) and node.value is not None and not (
-                isinstance(node.value, ast.Constant) and node.value.value is None):
+        if (
+            isinstance(node, ast.Return)
+            and node.value is not None
+            and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+        ):
             return False
         if isinstance(node, (ast.Yield, ast.YieldFrom)):
             return False

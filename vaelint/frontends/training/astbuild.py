@@ -50,8 +50,12 @@ def function_def(name: str, body: list[ast.stmt]) -> ast.FunctionDef:
     """def NAME(*__vaelint_items, **__vaelint_named): BODY"""
     fields = dict(
         name=name,
-        args=ast.arguments(posonlyargs=[], args=[], vararg=ast.arg(ITEMS), kwonlyargs=[], kw_defaults=[], kwarg=ast.arg(NAMED), defaults=[]),
-        body=body, decorator_list=[], returns=None,
+        args=ast.arguments(
+            posonlyargs=[], args=[], vararg=ast.arg(ITEMS), kwonlyargs=[], kw_defaults=[], kwarg=ast.arg(NAMED), defaults=[]
+        ),
+        body=body,
+        decorator_list=[],
+        returns=None,
     )
     if "type_params" in ast.FunctionDef._fields:  # Python 3.12+
         fields["type_params"] = []

@@ -84,7 +84,7 @@ class Scope:
             return {}
         a = self.node.args
         positional = [*a.posonlyargs, *a.args]
-        out = {p.arg: d for p, d in zip(positional[len(positional) - len(a.defaults):], a.defaults)}
+        out = {p.arg: d for p, d in zip(positional[len(positional) - len(a.defaults) :], a.defaults)}
         out.update({p.arg: d for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None})
         return out
 
@@ -281,7 +281,11 @@ def header_loads(stmt: ast.stmt) -> set[str]:
     if isinstance(stmt, (ast.With, ast.AsyncWith)):
         return set().union(*(loads(i.context_expr) for i in stmt.items))
     if type(stmt) in BLOCK_FIELDS:
-        return set().union(*(loads(h.type) for h in getattr(stmt, "handlers", []) if h.type is not None)) if hasattr(stmt, "handlers") else set()
+        return (
+            set().union(*(loads(h.type) for h in getattr(stmt, "handlers", []) if h.type is not None))
+            if hasattr(stmt, "handlers")
+            else set()
+        )
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return free_names(stmt)
     return loads(stmt)
@@ -319,7 +323,7 @@ def local_names(scope: Scope) -> set[str]:
     out = set(scope.params())
     for stmt in walk_statements(scope.body):
         if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]):
+            for t in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
                 out |= target_names(t)
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             out |= target_names(stmt.target)

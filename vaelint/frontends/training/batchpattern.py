@@ -37,8 +37,14 @@ def around_next(source: ast.stmt, taken: set):
 
     if next_source(source):
         return None
-    call = next((n for n in ast.walk(source.value) if isinstance(n, ast.Call)
-                 and (getattr(n.func, "id", None) == "next" or getattr(n.func, "attr", None) in ("next", "__next__"))), None)
+    call = next(
+        (
+            n
+            for n in ast.walk(source.value)
+            if isinstance(n, ast.Call) and (getattr(n.func, "id", None) == "next" or getattr(n.func, "attr", None) in ("next", "__next__"))
+        ),
+        None,
+    )
     if call is None:
         return None
     name = "batch" if "batch" not in taken else "__vaelint_batch"
@@ -56,8 +62,13 @@ def without_counters(target: ast.expr, source: ast.expr, values: dict) -> ast.ex
     """``_, (x, y)`` over ``zip(pbar, loader)`` with ``pbar = tqdm(range(n))``: the target less
     what a counter zipped beside the data gives (a range, ``itertools.count()``, a progress bar
     over either), so that the batch is what the loaders give."""
-    if not (isinstance(source, ast.Call) and isinstance(source.func, ast.Name) and source.func.id == "zip"
-            and isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == len(source.args)):
+    if not (
+        isinstance(source, ast.Call)
+        and isinstance(source.func, ast.Name)
+        and source.func.id == "zip"
+        and isinstance(target, (ast.Tuple, ast.List))
+        and len(target.elts) == len(source.args)
+    ):
         return target
     kept = [t for t, arg in zip(target.elts, source.args) if not _counter(arg, values)]
     if not kept or len(kept) == len(target.elts):

@@ -58,8 +58,14 @@ def keys_read(name: str, statements) -> list[str]:
             key = None
             if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
                 key = node.slice
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == name and node.args:
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == name
+                and node.args
+            ):
                 key = node.args[0]
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
                 found.append((node.lineno, node.col_offset, key.value))

@@ -31,12 +31,35 @@ KNOWN = {
     "Omniglot": ((1, 105, 105), 964),
 }
 _SHAPE_KEEPING = {
-    "ToTensor", "PILToTensor", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip", "ColorJitter",
-    "RandomRotation", "ConvertImageDtype", "RandomAffine", "GaussianBlur", "RandomGrayscale", "ToDtype",
-    "RandomErasing", "RandomApply", "RandomInvert", "AutoAugment", "RandAugment", "TrivialAugmentWide",
+    "ToTensor",
+    "PILToTensor",
+    "Normalize",
+    "RandomHorizontalFlip",
+    "RandomVerticalFlip",
+    "ColorJitter",
+    "RandomRotation",
+    "ConvertImageDtype",
+    "RandomAffine",
+    "GaussianBlur",
+    "RandomGrayscale",
+    "ToDtype",
+    "RandomErasing",
+    "RandomApply",
+    "RandomInvert",
+    "AutoAugment",
+    "RandAugment",
+    "TrivialAugmentWide",
     # a PIL round trip (ToTensor, ToPILImage, Pad, ToTensor) and v2's image types keep the shape
-    "ToPILImage", "ToImage", "ToPureTensor", "RandomAutocontrast", "RandomEqualize", "RandomPosterize",
-    "RandomSolarize", "RandomAdjustSharpness", "RandomPerspective", "ElasticTransform",
+    "ToPILImage",
+    "ToImage",
+    "ToPureTensor",
+    "RandomAutocontrast",
+    "RandomEqualize",
+    "RandomPosterize",
+    "RandomSolarize",
+    "RandomAdjustSharpness",
+    "RandomPerspective",
+    "ElasticTransform",
 }
 
 
@@ -46,10 +69,16 @@ STOOD_IN_LENGTH = 60000  # some number: len(dataset) in the setup (a progress me
 
 # the real sizes of the known data sets' splits: code splits them by number (random_split(cifar, [45000, 5000]))
 _SIZES = {
-    "MNIST": {True: 60000, False: 10000}, "FashionMNIST": {True: 60000, False: 10000}, "KMNIST": {True: 60000, False: 10000},
-    "QMNIST": {True: 60000, False: 60000}, "CIFAR10": {True: 50000, False: 10000}, "CIFAR100": {True: 50000, False: 10000},
-    "SVHN": {"train": 73257, "test": 26032, "extra": 531131}, "STL10": {"train": 5000, "test": 8000, "unlabeled": 100000},
-    "CelebA": {"train": 162770, "valid": 19867, "test": 19962, "all": 202599}, "Omniglot": {True: 19280, False: 13180},
+    "MNIST": {True: 60000, False: 10000},
+    "FashionMNIST": {True: 60000, False: 10000},
+    "KMNIST": {True: 60000, False: 10000},
+    "QMNIST": {True: 60000, False: 60000},
+    "CIFAR10": {True: 50000, False: 10000},
+    "CIFAR100": {True: 50000, False: 10000},
+    "SVHN": {"train": 73257, "test": 26032, "extra": 531131},
+    "STL10": {"train": 5000, "test": 8000, "unlabeled": 100000},
+    "CelebA": {"train": 162770, "valid": 19867, "test": 19962, "all": 202599},
+    "Omniglot": {True: 19280, False: 13180},
 }
 
 
@@ -99,7 +128,15 @@ def known_attribute(name: str, item: str):
     real shapes and dtypes (``np.var(train_set.data / 255)``, ``len(dataset.classes)``); an
     attribute of anything else raises AttributeError, as a missing attribute does."""
     if name not in KNOWN or item not in (
-        "data", "targets", "labels", "classes", "class_to_idx", "train_data", "train_labels", "test_data", "test_labels",
+        "data",
+        "targets",
+        "labels",
+        "classes",
+        "class_to_idx",
+        "train_data",
+        "train_labels",
+        "test_data",
+        "test_labels",
     ):
         raise AttributeError(item)
     key = (name, item)
@@ -189,7 +226,7 @@ class LoaderStandIn:
 
 
 def _is_data_class(func) -> str | None:
-    """"loader", "dataset", "datamodule", or None for a callable that builds neither."""
+    """ "loader", "dataset", "datamodule", or None for a callable that builds neither."""
     if not inspect.isclass(func):
         module = getattr(func, "__module__", "") or ""
         if module.split(".")[0] == "datasets" and getattr(func, "__name__", "") == "load_dataset":

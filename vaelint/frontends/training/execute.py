@@ -47,12 +47,21 @@ def execute(plan: Plan, script_args: list[str]) -> Execution:
     overrides = {p: st for p, st in plan.statements.items() if p != plan.entry.path}
     # distributed code as one process, a DataParallel model as the model itself, as in a run of the
     # code as written (vaelint/frontends/training/livecuda.py)
-    with standins.installed(), run.sandbox.active(), script_argv(plan.entry.path, script_args, run), \
-            record_module_sites(run.sites), one_process():
+    with (
+        standins.installed(),
+        run.sandbox.active(),
+        script_argv(plan.entry.path, script_args, run),
+        record_module_sites(run.sites),
+        one_process(),
+    ):
         try:
             load_module(
-                plan.entry.path, statements=plan.statements[plan.entry.path], overrides=overrides,
-                argv=script_args, inject={RT: runtime}, failures=run.failures,
+                plan.entry.path,
+                statements=plan.statements[plan.entry.path],
+                overrides=overrides,
+                argv=script_args,
+                inject={RT: runtime},
+                failures=run.failures,
             )
         except (StepReady, Found) as e:
             run.reached = e
@@ -100,8 +109,10 @@ def _grouped(failed: list[str]) -> list[str]:
 def _not_reached(plan: Plan, run: Execution) -> str:
     site = plan.site
     why = _grouped(list(dict.fromkeys(text.rstrip(". ") for text in failed_lines(run))))  # a line that failed twice, said once
-    because = f" Lines that failed on the way: {'; '.join(why[:3])}." if why else (
-        " A condition on the way was false, or a loop did not run, with these arguments."
+    because = (
+        f" Lines that failed on the way: {'; '.join(why[:3])}."
+        if why
+        else (" A condition on the way was false, or a loop did not run, with these arguments.")
     )
     what = "the training step (the backward at" if site.kind == "loss" else "the line it needs ("
     return (
@@ -111,7 +122,9 @@ def _not_reached(plan: Plan, run: Execution) -> str:
     )
 
 
-def reach_value(files: list[SourceFile], home: SourceFile, place: Place, expr: ast.expr, script_args: list[str], file_of, after: bool = False):
+def reach_value(
+    files: list[SourceFile], home: SourceFile, place: Place, expr: ast.expr, script_args: list[str], file_of, after: bool = False
+):
     """Run the code up to the statement at ``place`` (in ``home``) and hand back
     what ``expr`` there evaluates to (``after``: once the statement has run):
     (value, the execution)."""

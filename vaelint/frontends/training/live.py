@@ -179,8 +179,14 @@ class Watch:
             # so the code goes on to its next phase, as it would once that loop had run
             self.rounds += 1
             if self.rounds > MAX_ROUNDS:
-                passed = (f", passing over {len(self.passed)} backward(s) whose loss reaches no random sample (another "
-                          "network's, a pretraining phase's)") if self.passed else ""
+                passed = (
+                    (
+                        f", passing over {len(self.passed)} backward(s) whose loss reaches no random sample (another "
+                        "network's, a pretraining phase's)"
+                    )
+                    if self.passed
+                    else ""
+                )
                 raise Stopped(
                     f"the code's loops came round {MAX_ROUNDS} times{passed} without a backward of a loss that reaches "
                     "a reparameterised sample"
@@ -189,8 +195,7 @@ class Watch:
         self.sites.add(site)
         if self.batches >= MAX_BATCHES:
             raise Stopped(
-                f"the code took {MAX_BATCHES} batches without reaching the backward of a loss that reaches a "
-                "reparameterised sample"
+                f"the code took {MAX_BATCHES} batches without reaching the backward of a loss that reaches a reparameterised sample"
             )
         self.batches += 1
         self.taking = frame

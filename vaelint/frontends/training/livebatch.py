@@ -30,7 +30,7 @@ def batch_maker(specs: list):
             k = rounds.get(key, 0) % len(parts)
             rounds[key] = rounds.get(key, 0) + 1
             start = sum(parts[:k])
-            given, arity = given[start:start + parts[k]], parts[k]
+            given, arity = given[start : start + parts[k]], parts[k]
         if arity is None and not parts:
             arity = _tensor_items(loader)  # for batch in loader: x = batch[0], over a TensorDataset: a list
         keys = (_keys_read(frame) or _item_keys(loader)) if given and arity is None and not parts else []
@@ -63,10 +63,12 @@ def _from_specs(given: list, named: dict, arity, labels):
         return items[0] if len(items) == 1 else items
     while len(items) < arity:
         k = len(items)
-        items.append(StandIn(
-            f"item {k + 1} of the batch, which no --input gives",
-            "Give it a value with one more --input (in the batch's order), e.g. --input 8:int64:10 for class labels.",
-        ))
+        items.append(
+            StandIn(
+                f"item {k + 1} of the batch, which no --input gives",
+                "Give it a value with one more --input (in the batch's order), e.g. --input 8:int64:10 for class labels.",
+            )
+        )
     return items
 
 
@@ -128,8 +130,13 @@ def _zipped_parts(frame) -> list[int] | None:
     if not isinstance(stmt, (ast.For, ast.AsyncFor)):
         return None
     target, source = stmt.target, stmt.iter
-    if isinstance(target, ast.Tuple) and len(target.elts) == 2 and isinstance(source, ast.Call) and \
-            getattr(source.func, "id", "") == "enumerate" and source.args:
+    if (
+        isinstance(target, ast.Tuple)
+        and len(target.elts) == 2
+        and isinstance(source, ast.Call)
+        and getattr(source.func, "id", "") == "enumerate"
+        and source.args
+    ):
         target, source = target.elts[1], source.args[0]
     if not (isinstance(source, ast.Call) and getattr(source.func, "id", "") == "zip" and isinstance(target, (ast.Tuple, ast.List))):
         return None
@@ -187,8 +194,12 @@ def _item_keys(loader) -> list[str]:
     except (OSError, TypeError, SyntaxError):
         return []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict) and node.value.keys and all(
-                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.value.keys):
+        if (
+            isinstance(node, ast.Return)
+            and isinstance(node.value, ast.Dict)
+            and node.value.keys
+            and all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.value.keys)
+        ):
             return [k.value for k in node.value.keys]
     return []
 

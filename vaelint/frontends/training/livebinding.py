@@ -83,4 +83,3 @@ class OneBatch:
 
     def __len__(self):
         return 1
-

@@ -9,18 +9,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from vaelint.frontends.training.astbuild import (
-    ITEMS,
-    NAMED,
-    RT,
-    SAVED,
-    batch_use,
-    const,
-    function_def,
-    located,
-    rt,
-    rt_call,
-)
+from vaelint.frontends.training.astbuild import ITEMS, NAMED, RT, SAVED, batch_use, const, function_def, located, rt, rt_call
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.livestep import LiveStep
 from vaelint.frontends.training.rewrite import _signals_first
@@ -54,14 +43,23 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
     # batch came in, not from what the last run left (at a script's top level too)
     body += [ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"{SAVED}{n}", ast.Load())) for n in carried if n in step.values]
     body += binding
-    once = ast.For(target=ast.Name("__vaelint_once", ast.Store()), iter=ast.Tuple(elts=[const(0)], ctx=ast.Load()),
-                   body=region or [ast.Pass()], orelse=[])
+    once = ast.For(
+        target=ast.Name("__vaelint_once", ast.Store()),
+        iter=ast.Tuple(elts=[const(0)], ctx=ast.Load()),
+        body=region or [ast.Pass()],
+        orelse=[],
+    )
     guarded = ast.Try(
         body=[once],
-        handlers=[ast.ExceptHandler(type=rt("StepLoss"), name="__vaelint_exit", body=[
-            ast.Return(ast.Attribute(value=ast.Name("__vaelint_exit", ast.Load()), attr="value", ctx=ast.Load()))
-        ])],
-        orelse=[], finalbody=_letting_go(step, written - set(carried)),
+        handlers=[
+            ast.ExceptHandler(
+                type=rt("StepLoss"),
+                name="__vaelint_exit",
+                body=[ast.Return(ast.Attribute(value=ast.Name("__vaelint_exit", ast.Load()), attr="value", ctx=ast.Load()))],
+            )
+        ],
+        orelse=[],
+        finalbody=_letting_go(step, written - set(carried)),
     )
     stepping = ast.With(items=[ast.withitem(context_expr=rt_call("stepping"), optional_vars=None)], body=[guarded])
     # a stop the code swallowed (a bare `except:` in a function the step calls) still ends the step
@@ -121,8 +119,9 @@ def _closed_over(fn: ast.FunctionDef, name: str, params: list[str], first: ast.s
     import builtins
 
     outer = function_def("__vaelint_make_step", [fn, ast.Return(ast.Name(name, ast.Load()))])
-    outer.args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None, kwonlyargs=[],
-                               kw_defaults=[], kwarg=None, defaults=[])
+    outer.args = ast.arguments(
+        posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
+    )
     module = ast.Module(body=[located(outer, first)], type_ignores=[])
     for node in ast.walk(module):
         if isinstance(node, (ast.stmt, ast.expr, ast.excepthandler, ast.arg, ast.keyword)) and not hasattr(node, "lineno"):

@@ -212,7 +212,7 @@ class _MadeOnCpu(TorchFunctionMode):
         if _any_on_gpu(args):
             # what is computed from tensors placed on the GPU is there too (Normal(loc, scale)
             # broadcasts its loc into a new tensor)
-            for t in (out if isinstance(out, (tuple, list)) else (out,)):
+            for t in out if isinstance(out, (tuple, list)) else (out,):
                 placed_on_gpu(t)
         return out
 
@@ -223,7 +223,7 @@ def _any_on_gpu(args) -> bool:
     import torch
 
     for a in args:
-        for t in (a if isinstance(a, (tuple, list)) else (a,)):
+        for t in a if isinstance(a, (tuple, list)) else (a,):
             if isinstance(t, torch.Tensor) and getattr(t, GPU_MARK, False):
                 return True
     return False
@@ -266,7 +266,7 @@ def _cpu_type(real_type, asks):
         text = dtype if isinstance(dtype, str) else f"{getattr(dtype, '__module__', '')}.{getattr(dtype, '__name__', '')}"
         if dtype is not None and text.startswith("torch.cuda.") and not torch.cuda.is_available():
             asks()
-            return real_type(self, "torch." + text[len("torch.cuda."):], non_blocking, **kwargs)
+            return real_type(self, "torch." + text[len("torch.cuda.") :], non_blocking, **kwargs)
         return real_type(self) if dtype is None else real_type(self, dtype, non_blocking, **kwargs)
 
     type_.__name__ = type_.__qualname__ = "type"  # torch function modes (the simulated GPU) dispatch on it
@@ -281,7 +281,9 @@ def _start_here(process):
     if code is None or not is_user_file(code.co_filename):
         from vaelint.errors import VaelintError
 
-        raise VaelintError("load", "the code starts a process of a library (a Pool, an executor); vaelint starts no process while it checks")
+        raise VaelintError(
+            "load", "the code starts a process of a library (a Pool, an executor); vaelint starts no process while it checks"
+        )
     process.run()
 
 
@@ -337,8 +339,15 @@ def one_process():
 
 # what `torchrun --nproc_per_node=1` sets for its one process (the address is never dialled:
 # the process group is made in memory)
-_TORCHRUN = {"LOCAL_RANK": "0", "RANK": "0", "GROUP_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
-             "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+_TORCHRUN = {
+    "LOCAL_RANK": "0",
+    "RANK": "0",
+    "GROUP_RANK": "0",
+    "WORLD_SIZE": "1",
+    "LOCAL_WORLD_SIZE": "1",
+    "MASTER_ADDR": "127.0.0.1",
+    "MASTER_PORT": "29500",
+}
 
 
 def _as_torchrun_launches() -> list[str]:

@@ -65,27 +65,35 @@ def _stand_in(obj, cls, error: BaseException, init) -> None:
 
         vocab = vocab_attribute(item, GIVEN)
         if vocab is not None:  # len(train.w2i): the vocabulary the --input's token ids give
-            note = (f"the data set {name}'s {item} is a vocabulary of {len(vocab) if hasattr(vocab, '__len__') else vocab} "
-                    "words, the bound of the --input's token ids")
+            note = (
+                f"the data set {name}'s {item} is a vocabulary of {len(vocab) if hasattr(vocab, '__len__') else vocab} "
+                "words, the bound of the --input's token ids"
+            )
             if note not in STOOD_IN:
                 STOOD_IN.append(note)
             self.__dict__[item] = vocab  # the same one when the step reads it again
             return vocab
         return StandIn(f"{name}.{item} (the data set stands in: its data is not here)")
 
-    standing = type(name, (cls,), {
-        "__len__": lambda self: STOOD_IN_LENGTH,
-        "__getitem__": lambda self, i: known_item(name, i),
-        "__getattr__": __getattr__,
-        "__module__": cls.__module__,
-        "__vaelint_stood_in__": True,
-    })
+    standing = type(
+        name,
+        (cls,),
+        {
+            "__len__": lambda self: STOOD_IN_LENGTH,
+            "__getitem__": lambda self, i: known_item(name, i),
+            "__getattr__": __getattr__,
+            "__module__": cls.__module__,
+            "__vaelint_stood_in__": True,
+        },
+    )
     obj.__class__ = standing
     code = init.__code__
     said = str(error).splitlines()[0] if str(error) else type(error).__name__
     said = said if len(said) <= 120 else said[:117] + "..."
     why = f"holds no items here ({said})" if isinstance(error, _Empty) else f"could not be built here ({type(error).__name__}: {said})"
-    STOOD_IN.append(f"the data set {name} ({where(code.co_filename, code.co_firstlineno)}) {why}: it stands in, its items samples of --input")
+    STOOD_IN.append(
+        f"the data set {name} ({where(code.co_filename, code.co_firstlineno)}) {why}: it stands in, its items samples of --input"
+    )
 
 
 class _Empty(Exception):
@@ -157,10 +165,18 @@ def standing_in(specs):
 
 # the readers of data files a setup calls: (module, function, what it returns)
 _READERS = (
-    ("numpy", "load", "array"), ("numpy", "loadtxt", "array"), ("numpy", "genfromtxt", "array"),
-    ("numpy", "fromfile", "array"), ("pandas", "read_csv", "frame"), ("pandas", "read_table", "frame"),
-    ("pandas", "read_json", "frame"), ("pandas", "read_pickle", "frame"), ("pandas", "read_parquet", "frame"),
-    ("pandas", "read_feather", "frame"), ("pandas", "read_hdf", "frame"), ("pandas", "read_excel", "frame"),
+    ("numpy", "load", "array"),
+    ("numpy", "loadtxt", "array"),
+    ("numpy", "genfromtxt", "array"),
+    ("numpy", "fromfile", "array"),
+    ("pandas", "read_csv", "frame"),
+    ("pandas", "read_table", "frame"),
+    ("pandas", "read_json", "frame"),
+    ("pandas", "read_pickle", "frame"),
+    ("pandas", "read_parquet", "frame"),
+    ("pandas", "read_feather", "frame"),
+    ("pandas", "read_hdf", "frame"),
+    ("pandas", "read_excel", "frame"),
 )
 _ROWS_BYTES = 64 << 20  # a stood-in array holds at most this much (and 2 to 512 rows)
 

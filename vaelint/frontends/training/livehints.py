@@ -29,9 +29,11 @@ def channels_hint(text: str, specs) -> str:
         return ""
     want = "x".join(str(n) for n in (shape[0], int(found.group(2)), *shape[2:]))
     dtype = spec.text().partition(":")[2]
-    return (f". Your --input {spec.text()} reaches that layer as given, with {shape[1]} channel(s) where it takes "
-            f"{found.group(2)}: give the shape of one batch of the data the code trains on, e.g. --input {want}"
-            f"{':' + dtype if dtype else ''}")
+    return (
+        f". Your --input {spec.text()} reaches that layer as given, with {shape[1]} channel(s) where it takes "
+        f"{found.group(2)}: give the shape of one batch of the data the code trains on, e.g. --input {want}"
+        f"{':' + dtype if dtype else ''}"
+    )
 
 
 def list_hint(error, taken) -> str:
@@ -39,8 +41,10 @@ def list_hint(error, taken) -> str:
     said = str(error)
     if not isinstance(error, TypeError) or not ("not list" in said or "not tuple" in said):
         return ""
-    return (". The loader's batch is a list of its tensors (a TensorDataset gives [x] even for one tensor): "
-            "unpack it, e.g. `for (x,) in loader` or `x = batch[0]`")
+    return (
+        ". The loader's batch is a list of its tensors (a TensorDataset gives [x] even for one tensor): "
+        "unpack it, e.g. `for (x,) in loader` or `x = batch[0]`"
+    )
 
 
 def file_hint(error) -> str:

@@ -6,14 +6,37 @@ from __future__ import annotations
 
 # ops through which noise enters a layer as its input (a GAN's decoder(torch.randn(B, nz))): a
 # generator's latent, not a reparameterised sample, which meets the encoder's heads elementwise
-LAYER_OPS = frozenset({
-    "linear", "matmul", "mm", "addmm", "bmm", "baddbmm", "conv1d", "conv2d", "conv3d",
-    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "embedding", "bilinear",
-})
-LAYER_NODES = frozenset({
-    "AddmmBackward0", "MmBackward0", "BmmBackward0", "BaddbmmBackward0", "ConvolutionBackward0",
-    "LinearBackward0", "EmbeddingBackward0", "MkldnnConvolutionBackward0", "CudnnConvolutionBackward0",
-})
+LAYER_OPS = frozenset(
+    {
+        "linear",
+        "matmul",
+        "mm",
+        "addmm",
+        "bmm",
+        "baddbmm",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "embedding",
+        "bilinear",
+    }
+)
+LAYER_NODES = frozenset(
+    {
+        "AddmmBackward0",
+        "MmBackward0",
+        "BmmBackward0",
+        "BaddbmmBackward0",
+        "ConvolutionBackward0",
+        "LinearBackward0",
+        "EmbeddingBackward0",
+        "MkldnnConvolutionBackward0",
+        "CudnnConvolutionBackward0",
+    }
+)
 
 
 def noise_flow(watch):
@@ -92,4 +115,3 @@ def in_a_model_method() -> bool:
             return True
         frame = frame.f_back
     return False
-

@@ -18,9 +18,11 @@ def passed_over(watch) -> list[str]:
                 places.append(place)
     if not places:
         return []
-    return [f"running it passed over the backward{'s' * (len(places) > 1)} at {', '.join(places[:3])} before the VAE's: "
-            "its loss reaches no random sample (another network's, a pretraining phase's); no gradient was computed "
-            "for it and no optimiser stepped"]
+    return [
+        f"running it passed over the backward{'s' * (len(places) > 1)} at {', '.join(places[:3])} before the VAE's: "
+        "its loss reaches no random sample (another network's, a pretraining phase's); no gradient was computed "
+        "for it and no optimiser stepped"
+    ]
 
 
 def moves(runtime, watch) -> list[str]:
@@ -36,6 +38,7 @@ def moves(runtime, watch) -> list[str]:
 
 
 _DEVICE_WORDS = ("cuda", "device", "Fabric", "Accelerator", "accelerate", "set_default_device", "xla", "mps")
+
 
 def mentions_a_device(program, home) -> bool:
     """Do the files of the step, the script and the model's classes name a device or a library

@@ -25,8 +25,12 @@ def optimisers_in(values: dict, module_globals: dict) -> list:
         elif isinstance(value, dict) and depth < 2:
             for v in list(value.values())[:64]:
                 look(v, depth + 1)
-        elif depth < 1 and hasattr(value, "__dict__") and not isinstance(value, (type, torch.nn.Module, torch.Tensor)) \
-                and not type(value).__module__.startswith(("builtins", "torch")):
+        elif (
+            depth < 1
+            and hasattr(value, "__dict__")
+            and not isinstance(value, (type, torch.nn.Module, torch.Tensor))
+            and not type(value).__module__.startswith(("builtins", "torch"))
+        ):
             for v in list(vars(value).values())[:64]:
                 look(v, depth + 1)
 
@@ -68,7 +72,10 @@ def backward_after(path: str, line: int) -> bool:
         tree = ast.parse(read_source(path))
     except (OSError, SyntaxError, ValueError):
         return False
-    holders = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-               and n.lineno <= line <= (n.end_lineno or n.lineno)]
+    holders = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.lineno <= line <= (n.end_lineno or n.lineno)
+    ]
     body = min(holders, key=lambda n: (n.end_lineno or n.lineno) - n.lineno).body if holders else tree.body
     return any(stmt.lineno > line and backward_of(stmt) is not None for stmt in walk_statements(body))

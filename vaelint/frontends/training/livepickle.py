@@ -55,8 +55,14 @@ def pickled_reads(patches, spec, note) -> None:
     real_open = builtins.open
 
     def open_(file, mode="r", *args, **kwargs):
-        if (isinstance(file, (str, os.PathLike)) and "r" in mode and "b" in mode and os.fspath(file).lower().endswith(_PICKLES)
-                and not os.path.exists(file) and user_frame() is not None):
+        if (
+            isinstance(file, (str, os.PathLike))
+            and "r" in mode
+            and "b" in mode
+            and os.fspath(file).lower().endswith(_PICKLES)
+            and not os.path.exists(file)
+            and user_frame() is not None
+        ):
             return MissingFile(os.fspath(file))
         return real_open(file, mode, *args, **kwargs)
 
@@ -90,8 +96,24 @@ def pickled_reads(patches, spec, note) -> None:
         patches.set(joblib, "load", loader(joblib.load, "joblib.load"))
 
 
-_CHECKPOINT_WORDS = ("ckpt", "checkpoint", "model", "weight", "state", "epoch", "best", "last", "optim", "net",
-                     "vae", "encoder", "decoder", "discriminator", "generator", "gan")
+_CHECKPOINT_WORDS = (
+    "ckpt",
+    "checkpoint",
+    "model",
+    "weight",
+    "state",
+    "epoch",
+    "best",
+    "last",
+    "optim",
+    "net",
+    "vae",
+    "encoder",
+    "decoder",
+    "discriminator",
+    "generator",
+    "gan",
+)
 
 
 def _data_file(path: str) -> bool:
@@ -124,8 +146,7 @@ def missing_checkpoints(sandbox) -> None:
     real_load = torch.load
 
     def load(f, *args, **kwargs):
-        if isinstance(f, (str, os.PathLike)) and not os.path.exists(f) and not _data_file(os.fspath(f)) \
-                and user_frame() is not None:
+        if isinstance(f, (str, os.PathLike)) and not os.path.exists(f) and not _data_file(os.fspath(f)) and user_frame() is not None:
             # a data file that is not here stays the code's error (rows stand in for it with --input)
             sandbox._note(f"checkpoint torch.load({os.fspath(f)!r})", sandbox.unloaded)
             return MissingCheckpoint(os.fspath(f))

@@ -5,11 +5,11 @@ Program builder as the rest of the training front end (:mod:`.program`)."""
 from __future__ import annotations
 
 import ast
-import dataclasses
 import os
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
+from vaelint.frontends.training.batchspecs import specs_of
 from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over
 
 
@@ -18,7 +18,7 @@ def live_program(frontend, ref, request, home):
     none raises a VaelintError saying what ran and where it stopped."""
     from vaelint.frontends.training.live import Watch
     from vaelint.frontends.training.livebatch import batch_maker
-    from vaelint.frontends.training.liverun import LiveRuntime, run_target, why_not
+    from vaelint.frontends.training.liverun import LiveRuntime, run_target
     from vaelint.frontends.training.sandbox import Sandbox
 
     request.progress("build")
@@ -40,18 +40,7 @@ def live_program(frontend, ref, request, home):
     if trained is not None:
         return trained
     if capture is None:
-        error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home).rstrip('.')}.")
-        error.own_step_failed = failed
-        # the backwards the run passed over (a classifier's, a discriminator's): reading the code
-        # tries other steps before these
-        error.passed_sites = {(os.path.realpath(c.frames[-1][0].f_code.co_filename), c.frames[-1][1][0])
-                              for c in watch.passed if c.frames}
-        if watch.passed and (not runtime.stops or runtime.stopped_here):
-            # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
-            # phase, which reading the code leaves out): the first is the step when nothing else is
-            passed = watch.passed[0]
-            error.build = lambda: _passed_program(frontend, ref, request, home, passed, runtime, watch, sandbox, sites, make)
-        raise error
+        raise _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make, failed)
     if ref.name and not _reaches(capture, ref.name):
         raise VaelintError(
             "load",
@@ -60,8 +49,10 @@ def live_program(frontend, ref, request, home):
             "function, or the script, as the target.",
         )
     if ref.name and runtime.via and not runtime.guard_stops:
-        notes.append(f"{ref.name} was reached through {display_path(runtime.via)}, the script that calls it, run as "
-                     f"`python {os.path.basename(runtime.via)}` runs it (--script-args gives its arguments)")
+        notes.append(
+            f"{ref.name} was reached through {display_path(runtime.via)}, the script that calls it, run as "
+            f"`python {os.path.basename(runtime.via)}` runs it (--script-args gives its arguments)"
+        )
     if ref.name and runtime.guard_stops:
         where, error = runtime.guard_stops[0]
         notes.append(
@@ -74,6 +65,23 @@ def live_program(frontend, ref, request, home):
     _finish(program, request, watch, home, capture)
     _let_go(capture, watch, runtime)
     return program
+
+
+def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make, failed) -> VaelintError:
+    """The run reached no VAE backward: what ran and where it stopped, with the backwards it passed over."""
+    from vaelint.frontends.training.liverun import why_not
+
+    error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home).rstrip('.')}.")
+    error.own_step_failed = failed
+    # the backwards the run passed over (a classifier's, a discriminator's): reading the code
+    # tries other steps before these
+    error.passed_sites = {(os.path.realpath(c.frames[-1][0].f_code.co_filename), c.frames[-1][1][0]) for c in watch.passed if c.frames}
+    if watch.passed and (not runtime.stops or runtime.stopped_here):
+        # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
+        # phase, which reading the code leaves out): the first is the step when nothing else is
+        passed = watch.passed[0]
+        error.build = lambda: _passed_program(frontend, ref, request, home, passed, runtime, watch, sandbox, sites, make)
+    return error
 
 
 def _claim_trainer_libraries(home) -> None:
@@ -100,8 +108,11 @@ def _own_step_failed(runtime, watch) -> bool:
     if not runtime.stops or watch.specs or STOOD_IN or watch.taken is None or not watch.model_calls:
         return False
     _where, error = runtime.stops[0]
-    return isinstance(error, (TypeError, ValueError, IndexError, RuntimeError, AttributeError)) and not isinstance(
-        error, VaelintError) and "cuda" not in str(error).lower()
+    return (
+        isinstance(error, (TypeError, ValueError, IndexError, RuntimeError, AttributeError))
+        and not isinstance(error, VaelintError)
+        and "cuda" not in str(error).lower()
+    )
 
 
 def _half_built(module, runtime) -> bool:
@@ -149,7 +160,8 @@ def _finish(program, request, watch, home, capture) -> None:
     step = program.live_step
     later = bool(capture.frames) and backward_after(capture.frames[-1][0].f_code.co_filename, capture.frames[-1][1][0])
     program.trained_elsewhere = _trained_by(c.loss for c in watch.passed) | trained_by_other_optimisers(
-        optimisers_in(step.values, step.module_globals), _parameters_reached(capture.loss), later)
+        optimisers_in(step.values, step.module_globals), _parameters_reached(capture.loss), later
+    )
     if not getattr(watch, "device_aware", False) and not mentions_a_device(program, home):
         # nothing of it asks for a device (no .cuda(), .to(device), torch.cuda.is_available(), and
         # its files name none: no Fabric or Accelerator placing it): it runs on the CPU wherever
@@ -173,7 +185,7 @@ def _inputs_of(program, request, batch_value, loader) -> None:
     from vaelint.inputs import parse_input_spec
 
     size = getattr(loader, "batch_size", None) if loader is not None else None
-    specs, origin = _specs_of(batch_value, size if isinstance(size, int) else None), ""
+    specs, origin = specs_of(batch_value, size if isinstance(size, int) else None), ""
     program.batch_dim_known = isinstance(size, int) and any(s.batch == size for s in specs)
     known = infer_inputs(_as_known(loader)) if loader is not None else None
     named = [parse_input_spec(t) for t in known.specs] if known is not None else []
@@ -187,7 +199,7 @@ def _inputs_of(program, request, batch_value, loader) -> None:
         program.inputs, program.inputs_origin = specs, origin
     elif positional and len(specs) > len(positional) and not any(s.name for s in request.inputs):
         batch = positional[0].batch
-        rest = [parse_input_spec(_with_batch(s, batch)) for s in specs[len(positional):]]
+        rest = [parse_input_spec(_with_batch(s, batch)) for s in specs[len(positional) :]]
         program.inputs = [*positional, *rest]
         program.inputs_origin = f"the rest of the batch, {origin}"
 
@@ -283,66 +295,18 @@ def _plan(home, step, first: int):
         index_var = next((e.id for e in step.source.target.elts if isinstance(e, ast.Name) and e.id not in step.names), None)
     last = step.site.place.line if step.site.place.scope is step.scope else step.place.statement.end_lineno
     return Plan(
-        step.file, {}, step.frames, step.site, boundary, list(step.names), region_lines=(first, last),
-        region=step.region, index_var=index_var, callers=list(step.callers),
+        step.file,
+        {},
+        step.frames,
+        step.site,
+        boundary,
+        list(step.names),
+        region_lines=(first, last),
+        region=step.region,
+        index_var=index_var,
+        callers=list(step.callers),
         frame_values=dict(step.values),
     )
-
-
-def _specs_of(batch, size: int | None = None) -> list:
-    """``--input`` specs of the tensors of a batch the code made (a real first batch, the
-    tensors a full-batch model is given); the batch of each is the dim of the loader's batch
-    ``size`` (dim 0 where that is it, or where no dim is: (T, B, F) from a collate function
-    has it at 1). A dict batch (``{"image": x, "path": names}`` from the user's own data set)
-    gives ``batch.KEY=`` specs of its tensors; its other values (file names) are left out."""
-    if isinstance(batch, dict):
-        named = [_spec_of(t, size, f"batch.{k}") for k, t in batch.items()
-                 if isinstance(k, str) and k.isidentifier() and _is_tensor(t)]
-        return [s for s in named if s is not None]
-    items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
-    _not_ragged(batch)
-    out = [_spec_of(t, size) for t in items]
-    return [] if any(s is None for s in out) else out
-
-
-def _not_ragged(batch) -> None:
-    """A batch that is a list of many tensors of one kind and different shapes (variable-length
-    sequences a collate function left unpadded, for the model to pack) is one ragged input, not an
-    input per item: say so (exit 2) rather than take each sequence for an input of its own."""
-    if not isinstance(batch, list) or len(batch) < 5 or not all(_is_tensor(t) for t in batch):
-        return
-    shapes = [tuple(t.shape) for t in batch]
-    if len({len(s) for s in shapes}) != 1 or len({t.dtype for t in batch}) != 1 or len(set(shapes)) == 1:
-        return
-    seen = ", ".join("x".join(map(str, s)) for s in list(dict.fromkeys(shapes))[:3])
-    raise VaelintError(
-        "input",
-        f"the code's batch is a list of {len(batch)} tensors of different shapes ({seen}, ...): a ragged batch of "
-        "variable-length sequences the model packs itself, which vaelint cannot give as --input specs. Check the "
-        "model with PATH.py:MODEL and --input of a padded batch (e.g. --input 64x60:int64:30), or pad the batch in "
-        "the collate function (torch.nn.utils.rnn.pad_sequence) so that it is one tensor.",
-    )
-
-
-def _is_tensor(value) -> bool:
-    import torch
-
-    return isinstance(value, torch.Tensor) and value.dim() > 0
-
-
-def _spec_of(t, size: int | None, name: str = ""):
-    from vaelint.inputs import parse_input_spec
-
-    if not _is_tensor(t):
-        return None
-    dtype = str(t.dtype).replace("torch.", "")
-    text = "x".join(str(d) for d in t.shape)
-    if not t.is_floating_point():
-        text += f":{dtype}:{int(t.max()) + 1 if t.numel() else 2}"
-    elif dtype != "float32":
-        text += f":{dtype}"
-    dim = 0 if size is None or t.shape[0] == size else next((i for i, s in enumerate(t.shape) if s == size), 0)
-    return dataclasses.replace(parse_input_spec(f"{name}={text}" if name else text), real=t.detach().clone(), batch_dim=dim)
 
 
 def is_training_file(path: str) -> bool:

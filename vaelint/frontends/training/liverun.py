@@ -118,8 +118,14 @@ def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, 
     body = [_watched(_taken(s), is_main_guard(s)) for s in home.tree.body]
     if not ref.name:  # run as `python FILE` runs it: its module is __main__ (Hydra finds conf/ beside it so)
         body.insert(0, _main_name())
-    with standins.installed(), sandbox.active(), script_argv(home.path, request.script_args, runtime), \
-            record_module_sites(sites), watching(watch), given_items(request.inputs):
+    with (
+        standins.installed(),
+        sandbox.active(),
+        script_argv(home.path, request.script_args, runtime),
+        record_module_sites(sites),
+        watching(watch),
+        given_items(request.inputs),
+    ):
         try:
             module = load_module(home.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures)
             if ref.name:
@@ -182,10 +188,16 @@ def _watched(stmt: ast.stmt, guard: bool = False) -> ast.stmt:
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
         return stmt
     handler = ast.ExceptHandler(
-        type=ast.Name("BaseException", ast.Load()), name="__vaelint_error",
+        type=ast.Name("BaseException", ast.Load()),
+        name="__vaelint_error",
         body=[
-            ast.Expr(ast.Call(func=ast.Attribute(ast.Name(RT, ast.Load()), "stopped", ast.Load()),
-                              args=[ast.Name("__vaelint_error", ast.Load()), ast.Constant(guard)], keywords=[])),
+            ast.Expr(
+                ast.Call(
+                    func=ast.Attribute(ast.Name(RT, ast.Load()), "stopped", ast.Load()),
+                    args=[ast.Name("__vaelint_error", ast.Load()), ast.Constant(guard)],
+                    keywords=[],
+                )
+            ),
             ast.Raise(),
         ],
     )
@@ -211,9 +223,13 @@ def caller_script(home, ref):
             return (node.module or "").split(".")[-1] == stem and any(a.name in (head, "*") for a in node.names)
         return isinstance(node, ast.Import) and any(a.name.split(".")[-1] == stem for a in node.names)
 
-    found = [f for f in neighbours(home.path) if is_script(f) and any(imports_it(n) for n in ast.walk(f.tree))
-             and any(isinstance(n, ast.Name) and n.id == head or isinstance(n, ast.Attribute) and n.attr == head
-                     for n in ast.walk(f.tree))]
+    found = [
+        f
+        for f in neighbours(home.path)
+        if is_script(f)
+        and any(imports_it(n) for n in ast.walk(f.tree))
+        and any(isinstance(n, ast.Name) and n.id == head or isinstance(n, ast.Attribute) and n.attr == head for n in ast.walk(f.tree))
+    ]
     usual = ("main.py", "train.py", "run.py")
     found.sort(key=lambda f: (not any(is_main_guard(s) for s in f.tree.body), os.path.basename(f.path) not in usual, f.path))
     return found[0] if found else None
@@ -322,18 +338,26 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
         if isinstance(error, FileNotFoundError) and watch.specs:
             hint = file_hint(error)
         elif isinstance(error, ModuleNotFoundError) and error.name and not watch.batches and not watch.specs:
-            hint = (f" (the code needs {error.name}, which is not installed here: install it, or give the batch with "
-                    "--input, one per item of the batch, e.g. --input 64x784, so that the data code around the step "
-                    "stands in where it can)")
+            hint = (
+                f" (the code needs {error.name}, which is not installed here: install it, or give the batch with "
+                "--input, one per item of the batch, e.g. --input 64x784, so that the data code around the step "
+                "stands in where it can)"
+            )
         elif "num_samples=0" in text and not watch.specs:
-            hint = (" (a data set of the code's is empty here: its files are not here. Give the batch with --input, one "
-                    "per item of the batch, e.g. --input 64x1x28x28; an empty data set of yours then stands in)")
+            hint = (
+                " (a data set of the code's is empty here: its files are not here. Give the batch with --input, one "
+                "per item of the batch, e.g. --input 64x1x28x28; an empty data set of yours then stands in)"
+            )
         elif isinstance(error, OSError) and not watch.batches and not watch.specs:
-            hint = (f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
-                    "e.g. --input 64x784; the code's loaders then give it)")
+            hint = (
+                f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
+                "e.g. --input 64x784; the code's loaders then give it)"
+            )
         elif _needs_cuda(error, text):
-            hint = (f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
-                    "script's option that runs it on the CPU with --script-args, such as --no-cuda or --device cpu)")
+            hint = (
+                f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
+                "script's option that runs it on the CPU with --script-args, such as --no-cuda or --device cpu)"
+            )
         return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"
     failed = [f"{display_path(home.path)}:{line}: {text}" for line, text in runtime.failures]
     if failed:

@@ -181,8 +181,22 @@ def _from_taken(entry, taken: Taken) -> _Chosen | None:
         kind = "assign"
     else:
         return None
-    step = LiveStep(file, scope, place, kind, source, pattern, names, region, after, scope.is_module, None,
-                    loader=taken.loader, batch_value=taken.value, module_globals=frame.f_globals)
+    step = LiveStep(
+        file,
+        scope,
+        place,
+        kind,
+        source,
+        pattern,
+        names,
+        region,
+        after,
+        scope.is_module,
+        None,
+        loader=taken.loader,
+        batch_value=taken.value,
+        module_globals=frame.f_globals,
+    )
     return _Chosen(frame, step)
 
 
@@ -230,7 +244,7 @@ def _region_after(source: Place, place: Place) -> list[ast.stmt] | None:
     end = next((i for i, s in enumerate(block) if any(s is t for t in stmts)), None)
     if end is None or end <= index:
         return None
-    return list(block[index + 1: end + 1])
+    return list(block[index + 1 : end + 1])
 
 
 def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
@@ -252,8 +266,21 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
         if region is None:
             continue
         pattern = None
-        step = LiveStep(file, scope, place, kind, source, pattern, names, region, values, scope.is_module, None,
-                        batch_value=tuple(values[n] for n in names), module_globals=frame.f_globals)
+        step = LiveStep(
+            file,
+            scope,
+            place,
+            kind,
+            source,
+            pattern,
+            names,
+            region,
+            values,
+            scope.is_module,
+            None,
+            batch_value=tuple(values[n] for n in names),
+            module_globals=frame.f_globals,
+        )
         return _Chosen(frame, step)
     return None
 
@@ -292,4 +319,4 @@ def _region_for_names(scope: Scope, place: Place, names: list[str]):
         # bound by the innermost loop's own target (``for x in batches(data, 64)``, a generator
         # of the code's): that loop's body is the step
         return list(block[: index + 1]), "free", stmts[bind_depth - 1]
-    return list(block[bind_index + 1: index + 1]), "free", block[bind_index]
+    return list(block[bind_index + 1 : index + 1]), "free", block[bind_index]

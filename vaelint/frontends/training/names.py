@@ -59,7 +59,11 @@ def _instance(home, files, cls: ast.ClassDef, script_args):
     for file in files:
         for scope in file.scopes.values():
             for place, stmt in places(scope):
-                if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and (dotted(stmt.value.func) or "").split(".")[-1] == cls.name:
+                if (
+                    isinstance(stmt, ast.Assign)
+                    and isinstance(stmt.value, ast.Call)
+                    and (dotted(stmt.value.func) or "").split(".")[-1] == cls.name
+                ):
                     try:
                         value, _run = reach_value(files, file, place, stmt.value, script_args, _file_of(files))
                         return value

@@ -34,9 +34,18 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     iterators = stepped_iterators(fn, plan.region, sandbox)  # next(beta): each run starts from a copy
     path = os.path.realpath(ref.path)
     program = Program(
-        frontend, ref, path, _Namespace(fn.__globals__), model, name=ref.name or os.path.basename(path),
-        init=dict(request.init), module_sites=sites, step=_step(plan, fn, counters, sandbox, home, iterators, runtime), inputs=inputs,
-        inputs_origin=origin, notes=_not_run(plan, sandbox) + _kept_on_cpu(runtime),
+        frontend,
+        ref,
+        path,
+        _Namespace(fn.__globals__),
+        model,
+        name=ref.name or os.path.basename(path),
+        init=dict(request.init),
+        module_sites=sites,
+        step=_step(plan, fn, counters, sandbox, home, iterators, runtime),
+        inputs=inputs,
+        inputs_origin=origin,
+        notes=_not_run(plan, sandbox) + _kept_on_cpu(runtime),
     )
     runtime.notes = program.notes  # a move to CUDA the step makes is said when it runs
     frame = plan.frames[plan.boundary.frame_index]
@@ -44,8 +53,13 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     program.schedules += _stepped_objects(plan, fn, sandbox, home, {s.name for s in program.schedules})
     counted = {s.name for s in program.schedules}
     before = before_the_batch([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]])
-    program.schedules += [s for s in accumulating_schedules(fn, [*before, *plan.region], frame.scope.path, source_text(frame.scope, home),
-                                                            sandbox, plan.frame_values) if s.name not in counted]
+    program.schedules += [
+        s
+        for s in accumulating_schedules(
+            fn, [*before, *plan.region], frame.scope.path, source_text(frame.scope, home), sandbox, plan.frame_values
+        )
+        if s.name not in counted
+    ]
     _first_weighted_step(program, fn, counters)
     configured = getattr(loader, "batch_size", None)
     if isinstance(configured, int) and configured > 1:
@@ -147,7 +161,10 @@ def _step(plan, fn, counters: dict, sandbox, home, iterators: dict, runtime=None
     description = step_description(step_scope.path, step_scope.qualname, plan.region_lines, plan.site.place.line)
     boundary_stmt = plan.boundary.sources[0] if plan.boundary.sources else step_scope.node
     return Step(
-        run_step, list(plan.batch_names), description, batch_text=plan.boundary.text(source_text(step_scope, home)),
+        run_step,
+        list(plan.batch_names),
+        description,
+        batch_text=plan.boundary.text(source_text(step_scope, home)),
         loc=SourceLoc(step_scope.path, boundary_stmt.lineno, boundary_stmt.col_offset + 1, step_scope.name),
         lines=plan.region_lines,
     )
@@ -182,7 +199,11 @@ def _no_modules(plan, fn, failed: list) -> str:
         for node in ast.walk(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in undefined:
                 known = node.id in fn.__globals__ or node.id in fn.__code__.co_freevars or hasattr(builtins, node.id)
-                assigned = any(isinstance(s, (ast.Assign, ast.AugAssign, ast.For)) and node.id in {n.id for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} for s in ast.walk(ast.Module(body=plan.region, type_ignores=[])))
+                assigned = any(
+                    isinstance(s, (ast.Assign, ast.AugAssign, ast.For))
+                    and node.id in {n.id for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                    for s in ast.walk(ast.Module(body=plan.region, type_ignores=[]))
+                )
                 if not known and not assigned and node.id not in plan.batch_names:
                     undefined.append((node.id, node.lineno))
     if undefined:
@@ -269,9 +290,15 @@ def _schedules(plan, fn, sandbox, home) -> list:
     loops = [s for s in path if isinstance(s, (ast.For, ast.AsyncFor))]
     counters = counters_of(frame.scope.node, loops, plan.index_var) | handed_counters(plan, frame)
     return find_schedules(
-        fn, plan.region, counters, frame.scope.path, source_text(frame.scope, home), sandbox,
+        fn,
+        plan.region,
+        counters,
+        frame.scope.path,
+        source_text(frame.scope, home),
+        sandbox,
         # down to the data loop, from the top of the function that holds it
-        lead_statements([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]]), plan.frame_values,
+        lead_statements([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]]),
+        plan.frame_values,
     )
 
 
@@ -281,8 +308,15 @@ def _stepped_objects(plan, fn, sandbox, home, counted: set) -> list:
 
     frame = plan.frames[plan.boundary.frame_index]
     loops = [s for s in frame.place.statements()[: plan.boundary.depth + 1] if isinstance(s, (ast.For, ast.AsyncFor, ast.While))]
-    found = stepped_object_schedules(fn, plan.region, loops[-1].body if loops else plan.region, frame.scope.path,
-                                     source_text(frame.scope, home), sandbox, plan.frame_values)
+    found = stepped_object_schedules(
+        fn,
+        plan.region,
+        loops[-1].body if loops else plan.region,
+        frame.scope.path,
+        source_text(frame.scope, home),
+        sandbox,
+        plan.frame_values,
+    )
     return [s for s in found if s.name not in counted]
 
 
@@ -316,5 +350,3 @@ class _Namespace:
 
     def __init__(self, globals_: dict):
         self.__dict__ = globals_
-
-

@@ -6,19 +6,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from vaelint.frontends.training.astbuild import (
-    ITEMS,
-    NAMED,
-    SAVED,
-    batch_use,
-    const,
-    function_def,
-    located,
-    mark,
-    no_args,
-    rt,
-    rt_call,
-)
+from vaelint.frontends.training.astbuild import ITEMS, NAMED, SAVED, batch_use, const, function_def, located, mark, no_args, rt, rt_call
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.batchuse import use_of
 from vaelint.frontends.training.sites import Boundary, Frame, Site, _peel
@@ -81,7 +69,9 @@ class Region:
             region_stmts = kept + chain
             bindings = []
             value = b.sources[0].value
-            while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in ("to", "cuda", "float", "cpu"):
+            while (
+                isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in ("to", "cuda", "float", "cpu")
+            ):
                 value = value.func.value
             thunk = value.args[0] if value.args else value.func.value if isinstance(value.func, ast.Attribute) else value
             thunk = _peel(thunk)
@@ -138,29 +128,40 @@ class Region:
         # read before the step writes them (step += 1): each run starts from the setup's value
         carried = sorted((needed & written) - bound_by_batch)
         saves = [
-            located(ast.Assign(
-                targets=[ast.Name(f"{SAVED}{n}", ast.Store())],
-                value=rt_call("snapshot", ast.Lambda(args=no_args(), body=ast.Name(n, ast.Load())), const(n)),
-            ), first)
+            located(
+                ast.Assign(
+                    targets=[ast.Name(f"{SAVED}{n}", ast.Store())],
+                    value=rt_call("snapshot", ast.Lambda(args=no_args(), body=ast.Name(n, ast.Load())), const(n)),
+                ),
+                first,
+            )
             for n in carried
         ]
-        restores = [located(ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"{SAVED}{n}", ast.Load())), first) for n in carried]
+        restores = [
+            located(ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"{SAVED}{n}", ast.Load())), first) for n in carried
+        ]
         exit_name = "__vaelint_exit"
         guarded = ast.Try(
             body=body or [ast.Pass()],
-            handlers=[ast.ExceptHandler(type=rt("StepLoss"), name=exit_name, body=[
-                ast.Return(ast.Attribute(value=ast.Name(exit_name, ast.Load()), attr="value", ctx=ast.Load()))
-            ])],
-            orelse=[], finalbody=[],
+            handlers=[
+                ast.ExceptHandler(
+                    type=rt("StepLoss"),
+                    name=exit_name,
+                    body=[ast.Return(ast.Attribute(value=ast.Name(exit_name, ast.Load()), attr="value", ctx=ast.Load()))],
+                )
+            ],
+            orelse=[],
+            finalbody=[],
         )
         guarded._vaelint_signals = True  # its own handler is the one that catches the step's loss
         fn = function_def(
             self.name, [*restores, *bindings, guarded, ast.Expr(rt_call("not_reached", const(self.site.place.statement.lineno)))]
         )
-        ready = ast.Expr(rt_call(
-            "ready", ast.Name(self.name, ast.Load()), const(self.b.frame_index),
-            ast.Lambda(args=no_args(), body=copy.deepcopy(thunk)),
-        ))
+        ready = ast.Expr(
+            rt_call(
+                "ready", ast.Name(self.name, ast.Load()), const(self.b.frame_index), ast.Lambda(args=no_args(), body=copy.deepcopy(thunk))
+            )
+        )
         stmts = [mark(located(s, first)) for s in (*saves, fn, ready)]
         before = (needed - written) | set(carried) | loads(thunk)
         return stmts, before
@@ -179,4 +180,3 @@ def _leaves(names) -> list[str]:
     if isinstance(names, (tuple, list)):
         return [leaf for n in names for leaf in _leaves(n)]
     return [names]
-

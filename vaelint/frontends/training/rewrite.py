@@ -105,8 +105,10 @@ class DeviceMoves(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call):
         self.generic_visit(node)
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in ("cuda", "to") and not (
-            isinstance(func.value, ast.Name) and func.value.id == RT
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("cuda", "to")
+            and not (isinstance(func.value, ast.Name) and func.value.id == RT)
         ):
             call = rt_call("moved", func.value, const(func.attr), const(node.lineno), *node.args)
             call.keywords = node.keywords
@@ -121,8 +123,9 @@ def _setup(stmts: list[ast.stmt], top_level_tolerant: bool, path: str = "") -> l
     out = []
     for stmt in stmts:
         kept_as_is = getattr(stmt, "_vaelint_kept_as_is", False)
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom,
-                             ast.Global, ast.Nonlocal, ast.Pass)) or (kept_as_is and type(stmt) not in BLOCK_FIELDS):
+        if isinstance(
+            stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.Pass)
+        ) or (kept_as_is and type(stmt) not in BLOCK_FIELDS):
             out.append(stmt)
             continue
         if type(stmt) in BLOCK_FIELDS:
@@ -170,7 +173,8 @@ def _tolerant(stmt: ast.stmt, original: ast.stmt, path: str = "") -> ast.stmt:
     node = ast.Try(
         body=[stmt],
         handlers=[ast.ExceptHandler(type=ast.Name("Exception", ast.Load()), name="__vaelint_error", body=handler_body)],
-        orelse=[], finalbody=[],
+        orelse=[],
+        finalbody=[],
     )
     return located(node, original)
 
@@ -252,10 +256,8 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
         frame = frames[fi]
         scope = frame.scope
         file = file_of(scope)
-        slicer = Slicer(
-            local_names(scope), keep_definitions=scope.is_module, main_guard_true=scope.is_module and file is entry,
-            rewritten=new_defs, trains=trains,
-        )
+        main = scope.is_module and file is entry
+        slicer = Slicer(local_names(scope), keep_definitions=scope.is_module, main_guard_true=main, rewritten=new_defs, trains=trains)
 
         if fi == last:
             end = _site_end(site)
@@ -289,7 +291,9 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
             new_defs[id(scope.node)] = new_def
 
     statements = _file_statements(entry, entry_body, [file_of(fr.scope) for fr in frames], globals_needed, new_defs)
-    return Plan(entry, statements, frames, site, boundary, batch_names, skipped, skipped_training, region_lines, region_statements, index_var)
+    return Plan(
+        entry, statements, frames, site, boundary, batch_names, skipped, skipped_training, region_lines, region_statements, index_var
+    )
 
 
 def _device_moves(body: list[ast.stmt], fi: int, boundary: Boundary, region) -> list[ast.stmt]:

@@ -58,10 +58,31 @@ SIGNALS = (StepReady, StepLoss, Found)
 
 # --------------------------------------------------------------------------- stand-ins
 
-_CHAINABLE = frozenset({
-    "to", "cuda", "cpu", "float", "long", "int", "double", "half", "bfloat16", "detach", "requires_grad_",
-    "contiguous", "squeeze", "unsqueeze", "view", "reshape", "type", "type_as", "flatten", "clone", "numpy",
-})
+_CHAINABLE = frozenset(
+    {
+        "to",
+        "cuda",
+        "cpu",
+        "float",
+        "long",
+        "int",
+        "double",
+        "half",
+        "bfloat16",
+        "detach",
+        "requires_grad_",
+        "contiguous",
+        "squeeze",
+        "unsqueeze",
+        "view",
+        "reshape",
+        "type",
+        "type_as",
+        "flatten",
+        "clone",
+        "numpy",
+    }
+)
 
 
 class StandIn:

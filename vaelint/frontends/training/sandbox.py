@@ -82,14 +82,23 @@ class Sandbox:
 
     def said(self) -> list[str]:
         """The report's notes of what the sandbox kept from happening."""
-        return [f"the code's {w} was not performed (vaelint writes nothing)" for w in self.blocked[:5]] + [
-            f"the code's {w} was not run (vaelint starts no program): it gave what a machine without the "
-            "program gives (no output, exit status 127)" for w in self.unrun[:3]] + [
-            f"the code's {w} ran on this machine's CPU as one process: it has no GPU" for w in self.changed[:2]] + [
-            f"the code's {w} ran its tasks in this process, one after another (vaelint starts no process)"
-            for w in getattr(self, "pooled", [])[:2]] + [
-            f"the code's {w} is not here: the weights stay as built (the check needs shapes, not trained weights)"
-            for w in self.unloaded[:3]]
+        return (
+            [f"the code's {w} was not performed (vaelint writes nothing)" for w in self.blocked[:5]]
+            + [
+                f"the code's {w} was not run (vaelint starts no program): it gave what a machine without the "
+                "program gives (no output, exit status 127)"
+                for w in self.unrun[:3]
+            ]
+            + [f"the code's {w} ran on this machine's CPU as one process: it has no GPU" for w in self.changed[:2]]
+            + [
+                f"the code's {w} ran its tasks in this process, one after another (vaelint starts no process)"
+                for w in getattr(self, "pooled", [])[:2]
+            ]
+            + [
+                f"the code's {w} is not here: the weights stay as built (the check needs shapes, not trained weights)"
+                for w in self.unloaded[:3]
+            ]
+        )
 
     def _patch(self, owner, name: str, value) -> None:
         if owner is None or not hasattr(owner, name):
@@ -104,9 +113,7 @@ class Sandbox:
         import tempfile
 
         self._free_roots = [
-            os.path.realpath(r)
-            for r in (tempfile.gettempdir(), os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))
-            if r
+            os.path.realpath(r) for r in (tempfile.gettempdir(), os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")) if r
         ]
         here = os.getcwd()
         # matplotlib, imported by the code, makes its configuration folder in the home folder, which
@@ -159,6 +166,7 @@ class Sandbox:
 
         trainer_on_cpu(self)  # Trainer(accelerator="gpu") built for this machine's CPU
         from vaelint.frontends.training.livepools import pools_in_process
+
         pools_in_process(self)  # Parallel(n_jobs=-1), Pool(4): their tasks run here, one after another
         from vaelint.frontends.training.sandboxfolders import made_folders
 
@@ -197,9 +205,26 @@ class Sandbox:
         self._patch(subprocess, "Popen", self._no_program())
         self._patch(os, "system", self._no_program("os.system", lambda: 127 << 8))
         self._patch(os, "popen", self._no_program("os.popen", NoOutput))
-        for name in ("posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe",
-                     "execl", "execle", "execlp", "execlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe", "spawnl",
-                     "spawnle", "spawnlp", "spawnlpe"):
+        for name in (
+            "posix_spawn",
+            "posix_spawnp",
+            "execv",
+            "execve",
+            "execvp",
+            "execvpe",
+            "execl",
+            "execle",
+            "execlp",
+            "execlpe",
+            "spawnv",
+            "spawnve",
+            "spawnvp",
+            "spawnvpe",
+            "spawnl",
+            "spawnle",
+            "spawnlp",
+            "spawnlpe",
+        ):
             self._patch(os, name, self._no_program())
         no_step = self._no_step()
         scheduler = getattr(torch.optim.lr_scheduler, "LRScheduler", None) or getattr(torch.optim.lr_scheduler, "_LRScheduler", None)
@@ -218,8 +243,10 @@ class Sandbox:
         sandbox = self
 
         def guarded_open(file, mode="r", *args, **kwargs):
-            if isinstance(mode, str) and any(c in mode for c in "wax+") and not (
-                isinstance(file, (str, bytes, os.PathLike)) and sandbox._allowed(file)
+            if (
+                isinstance(mode, str)
+                and any(c in mode for c in "wax+")
+                and not (isinstance(file, (str, bytes, os.PathLike)) and sandbox._allowed(file))
             ):
                 sandbox._note(f"open({str(file)!r}, {mode!r})")
                 return Sink(str(file), "b" in mode)
@@ -286,7 +313,7 @@ class Sandbox:
             raise _refusal(
                 f"the training code tried to run a program ({shown}){sandbox._where()}; vaelint starts no "
                 "program while it checks (a download with curl or wget, a shell command). Give the inputs "
-                "with --input, and keep such calls out of the code the step needs.",
+                "with --input, and keep such calls out of the code the step needs."
             )
 
         return fn
@@ -297,7 +324,7 @@ class Sandbox:
         def fn(*args, **kwargs):
             raise _refusal(
                 f"the training code tried to {what}{sandbox._where()}; {NO_DOWNLOADS} while "
-                "it checks. Give the inputs with --input, and keep downloads out of the code the step needs.",
+                "it checks. Give the inputs with --input, and keep downloads out of the code the step needs."
             )
 
         return fn

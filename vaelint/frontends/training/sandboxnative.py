@@ -53,8 +53,16 @@ class _AfterImport(importlib.abc.MetaPathFinder):
             return None
         self.busy.add(fullname)
         try:
-            spec = next((s for f in sys.meta_path if f is not self and hasattr(f, "find_spec")
-                         for s in [f.find_spec(fullname, path, target)] if s is not None), None)
+            spec = next(
+                (
+                    s
+                    for f in sys.meta_path
+                    if f is not self and hasattr(f, "find_spec")
+                    for s in [f.find_spec(fullname, path, target)]
+                    if s is not None
+                ),
+                None,
+            )
         finally:
             self.busy.discard(fullname)
         if fullname in sys.modules:

@@ -44,7 +44,13 @@ def counters_of(scope_node: ast.AST, path_loops: list[ast.stmt], index_var: str 
 
 
 def find_schedules(
-    fn, region: list[ast.stmt], counters: set[str], path: str, text: str, sandbox, lead: list[ast.stmt] = (),
+    fn,
+    region: list[ast.stmt],
+    counters: set[str],
+    path: str,
+    text: str,
+    sandbox,
+    lead: list[ast.stmt] = (),
     frame_values: dict | None = None,
 ) -> list[Schedule]:
     """The step's assignments that read a counter, read at later counter values; ``lead``: the
@@ -58,8 +64,13 @@ def find_schedules(
     counted: dict = {}  # step += 1 before the weight is read: the weight sees the counted value
     held = {id(stmt) for stmt in lead}
     for stmt in [*lead, *walk_statements(region)]:
-        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add) and isinstance(stmt.target, ast.Name) and \
-                isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, int):
+        if (
+            isinstance(stmt, ast.AugAssign)
+            and isinstance(stmt.op, ast.Add)
+            and isinstance(stmt.target, ast.Name)
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, int)
+        ):
             counted[stmt.target.id] = counted.get(stmt.target.id, 0) + stmt.value.value
         if isinstance(stmt, ast.If) and id(stmt) in held:
             out += _branch_schedules(stmt, counters, namespace, counted, path, text, sandbox)
@@ -79,8 +90,12 @@ def find_schedules(
         now += counted.get(counter, 0)
         then = getattr(stmt, "_vaelint_then", []) if id(stmt) in held else []
         if then:  # beta = epoch / warmup; if beta > 1: beta = 1 -- the variable as the block leaves it
-            values = _moving(now, lambda v, block=[stmt, *then], name=stmt.targets[0].id, counter=counter:
-                             _evaluate_block(block, name, namespace, {counter: v}, path, sandbox))
+            values = _moving(
+                now,
+                lambda v, block=[stmt, *then], name=stmt.targets[0].id, counter=counter: _evaluate_block(
+                    block, name, namespace, {counter: v}, path, sandbox
+                ),
+            )
         else:
             values = _moving(now, lambda v, value=stmt.value, counter=counter: _evaluate(value, namespace, {counter: v}, path, sandbox))
         if not values:
@@ -107,8 +122,18 @@ def _branch_schedules(stmt: ast.If, counters: set, namespace: dict, counted: dic
         values = _moving(now, lambda v, name=name, block=block: _evaluate_block(block, name, namespace, {counter: v}, path, sandbox))
         if not values:
             continue
-        taken = next((a for a in walk_statements([stmt]) if isinstance(a, ast.Assign) and a.targets[0:1]
-                      and isinstance(a.targets[0], ast.Name) and a.targets[0].id == name and loads(a.value) & counters), first)
+        taken = next(
+            (
+                a
+                for a in walk_statements([stmt])
+                if isinstance(a, ast.Assign)
+                and a.targets[0:1]
+                and isinstance(a.targets[0], ast.Name)
+                and a.targets[0].id == name
+                and loads(a.value) & counters
+            ),
+            first,
+        )
         loc = SourceLoc(path, taken.lineno, taken.col_offset + 1)
         out.append(Schedule(name, source_segment(text, taken.value, 90), loc, counter, values[0][1], values, True))
     return out
@@ -200,7 +225,7 @@ def lead_statements(path: list) -> list[ast.stmt]:
             if isinstance(stmt, ast.Assign) or branch_set:
                 names = set().union(*(target_names(t) for t in stmt.targets)) if isinstance(stmt, ast.Assign) else set(branch_set)
                 then = []
-                for later in body[k + 1:]:
+                for later in body[k + 1 :]:
                     if later is inner:
                         break
                     if names & set().union(*(writes_of(w) for w in walk_statements([later]))):
@@ -299,7 +324,9 @@ def find_module_schedules(method, module, path: str, text: str, sandbox) -> list
     for stmt in walk_statements(body):
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
             continue
-        attrs = {n.attr for n in ast.walk(stmt.value) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"}
+        attrs = {
+            n.attr for n in ast.walk(stmt.value) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
+        }
         read = attrs & {"global_step", "current_epoch"}
         if not read:
             continue

@@ -27,8 +27,8 @@ def script_argv(path: str, args: list[str], record=None):
         e = VaelintError(
             "input",
             f"{display_path(path)}: the script's argument parser stops: {message}{hint}. Give the script's "
-            "arguments as `python script.py ARGS` would take them, with --script-args \"ARGS\" "
-            "(e.g. --script-args \"--data-dir data --epochs 1\").",
+            'arguments as `python script.py ARGS` would take them, with --script-args "ARGS" '
+            '(e.g. --script-args "--data-dir data --epochs 1").',
         )
         e.argv = True  # the script's own arguments: neither way to the step can help
         if record is not None and getattr(record, "argv_error", None) is None:

@@ -62,10 +62,7 @@ def backward_of(stmt: ast.stmt) -> ast.expr | None:
     owner = func.value
     if call.args and (dotted(owner).split(".")[-1] in _BACKWARD_OWNERS or dotted(owner) == "torch.autograd"):
         return call.args[0]  # accelerator.backward(loss), torch.autograd.backward(loss)
-    if (
-        isinstance(owner, ast.Call) and isinstance(owner.func, ast.Attribute)
-        and owner.func.attr == "scale" and owner.args
-    ):
+    if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Attribute) and owner.func.attr == "scale" and owner.args:
         return owner.args[0]  # scaler.scale(loss).backward(): the loss before AMP scales it
     return owner
 

@@ -20,27 +20,57 @@ import copy
 from typing import Callable
 
 from vaelint.frontends.statements import extends_import_path
-from vaelint.frontends.training.astutil import (
-    base_name,
-    block_of,
-    dotted,
-    free_names,
-    is_main_guard,
-    loads,
-    mutated_names,
-    target_names,
-)
+from vaelint.frontends.training.astutil import base_name, block_of, dotted, free_names, is_main_guard, loads, mutated_names, target_names
 
 # methods whose calls change nothing a check reads, or change what must not be
 # changed on the user's behalf (an optimiser step, a checkpoint load, a log)
-SIDE_EFFECT_METHODS = frozenset({
-    "zero_grad", "step", "backward", "manual_backward", "log", "log_dict", "add_scalar", "add_scalars",
-    "add_image", "add_images", "add_histogram", "add_figure", "add_text", "add_graph", "save",
-    "save_pretrained", "save_image", "savefig", "show", "close", "flush", "print", "train", "eval",
-    "load_state_dict", "load_from_checkpoint", "from_pretrained", "info", "debug", "warning", "error",
-    "set_postfix", "set_description", "watch", "fit", "test", "validate", "write", "writelines",
-    "seed", "manual_seed", "sleep", "summary",
-})
+SIDE_EFFECT_METHODS = frozenset(
+    {
+        "zero_grad",
+        "step",
+        "backward",
+        "manual_backward",
+        "log",
+        "log_dict",
+        "add_scalar",
+        "add_scalars",
+        "add_image",
+        "add_images",
+        "add_histogram",
+        "add_figure",
+        "add_text",
+        "add_graph",
+        "save",
+        "save_pretrained",
+        "save_image",
+        "savefig",
+        "show",
+        "close",
+        "flush",
+        "print",
+        "train",
+        "eval",
+        "load_state_dict",
+        "load_from_checkpoint",
+        "from_pretrained",
+        "info",
+        "debug",
+        "warning",
+        "error",
+        "set_postfix",
+        "set_description",
+        "watch",
+        "fit",
+        "test",
+        "validate",
+        "write",
+        "writelines",
+        "seed",
+        "manual_seed",
+        "sleep",
+        "summary",
+    }
+)
 # weight loading is left out on purpose: vaelint checks the model as built
 WEIGHT_LOADS = frozenset({"load_state_dict", "load_from_checkpoint", "from_pretrained", "load_weights"})
 
@@ -57,8 +87,14 @@ class Slicer:
     ``os.makedirs(d)``). ``keep_definitions``: a module keeps every import and
     definition (defining is harmless, and other modules may import them)."""
 
-    def __init__(self, local: set[str], keep_definitions: bool = False, main_guard_true: bool = False, rewritten: dict | None = None,
-                 trains: dict | None = None):
+    def __init__(
+        self,
+        local: set[str],
+        keep_definitions: bool = False,
+        main_guard_true: bool = False,
+        rewritten: dict | None = None,
+        trains: dict | None = None,
+    ):
         self.local = local
         # method name -> what it is, for the repository's methods that train (a backward in their
         # body): ``vade.module.pre_train(loader, pre_epoch=50)`` is left out like an optimiser step

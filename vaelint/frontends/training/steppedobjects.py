@@ -20,8 +20,9 @@ from vaelint.frontends.training.schedules import _evaluate, _step_namespace
 _PLAIN = (int, float, bool, str, type(None))
 
 
-def stepped_object_schedules(fn, region: list[ast.stmt], loop_body: list[ast.stmt], path: str, text: str, sandbox,
-                             frame_values: dict | None = None) -> list[Schedule]:
+def stepped_object_schedules(
+    fn, region: list[ast.stmt], loop_body: list[ast.stmt], path: str, text: str, sandbox, frame_values: dict | None = None
+) -> list[Schedule]:
     advances = _advances(loop_body)
     if not advances:
         return []
@@ -47,8 +48,13 @@ def _advances(loop_body: list[ast.stmt]) -> dict[str, str]:
     out: dict[str, str] = {}
     for stmt in walk_statements(loop_body):
         call = stmt.value if isinstance(stmt, ast.Expr) else None
-        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
-                and not call.args and not call.keywords):
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+            and not call.args
+            and not call.keywords
+        ):
             out.setdefault(call.func.value.id, call.func.attr)
     return out
 
@@ -161,7 +167,12 @@ def _next_calls(region: list[ast.stmt]) -> dict[str, ast.Call]:
     out: dict[str, ast.Call] = {}
     for stmt in region:
         for node in ast.walk(stmt):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "next"
-                    and len(node.args) == 1 and isinstance(node.args[0], ast.Name)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "next"
+                and len(node.args) == 1
+                and isinstance(node.args[0], ast.Name)
+            ):
                 out.setdefault(node.args[0].id, node)
     return out

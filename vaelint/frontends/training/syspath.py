@@ -13,8 +13,14 @@ import os
 from vaelint.frontends.training.astutil import dotted
 
 _ADDERS = ("sys.path.insert", "sys.path.append", "site.addsitedir", "path.insert", "path.append", "addsitedir")
-_OS_PATH = {"join": os.path.join, "dirname": os.path.dirname, "abspath": os.path.abspath, "realpath": os.path.realpath,
-            "normpath": os.path.normpath, "expanduser": os.path.expanduser}
+_OS_PATH = {
+    "join": os.path.join,
+    "dirname": os.path.dirname,
+    "abspath": os.path.abspath,
+    "realpath": os.path.realpath,
+    "normpath": os.path.normpath,
+    "expanduser": os.path.expanduser,
+}
 _DEPTH = 12  # names that refer to names: HERE = dirname(__file__); ROOT = join(HERE, "..")
 
 
@@ -22,8 +28,11 @@ def script_roots(tree: ast.Module, path: str) -> list[str]:
     """PYTHONPATH's folders, then those the script adds to sys.path, as absolute paths
     (a relative one resolves against the current folder, as Python's import does)."""
     # PYTHONPATH=src: a repository's own folder; a folder of installed packages is a library's
-    out = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
-           if p and not {"site-packages", "dist-packages"} & set(os.path.abspath(p).split(os.sep))]
+    out = [
+        os.path.abspath(p)
+        for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if p and not {"site-packages", "dist-packages"} & set(os.path.abspath(p).split(os.sep))
+    ]
     names = _module_names(tree)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:

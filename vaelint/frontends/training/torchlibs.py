@@ -83,8 +83,23 @@ def _files_import_torch(package: str) -> bool:
 
 # libraries that run the user's own step (their frames are the framework's, never the step's)
 # or give data and layers: never the trainer a script hands its training to
-_FRAMEWORKS = {"accelerate", "ignite", "lightning_fabric", "torchvision", "torchaudio", "torchtext", "torchmetrics",
-               "transformers", "datasets", "timm", "einops", "hydra", "omegaconf", "wandb", "tensorboard"}
+_FRAMEWORKS = {
+    "accelerate",
+    "ignite",
+    "lightning_fabric",
+    "torchvision",
+    "torchaudio",
+    "torchtext",
+    "torchmetrics",
+    "transformers",
+    "datasets",
+    "timm",
+    "einops",
+    "hydra",
+    "omegaconf",
+    "wandb",
+    "tensorboard",
+}
 
 
 def trainer_libraries(tree: ast.Module) -> list[str]:

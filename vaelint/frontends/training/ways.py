@@ -9,8 +9,18 @@ from vaelint.errors import VaelintError
 from vaelint.frontends.training.astutil import dotted
 from vaelint.frontends.training.sites import SourceFile
 
-_TRAINING_CALLS = ("fit", "train", "train_model", "fit_model", "Trainer", "TrainingPipeline", "pipeline", "run_training",
-                   "LightningCLI", "CLI")  # LightningCLI() runs the subcommand its arguments name (fit)
+_TRAINING_CALLS = (
+    "fit",
+    "train",
+    "train_model",
+    "fit_model",
+    "Trainer",
+    "TrainingPipeline",
+    "pipeline",
+    "run_training",
+    "LightningCLI",
+    "CLI",
+)  # LightningCLI() runs the subcommand its arguments name (fit)
 
 
 def trains_through_a_library(file: SourceFile, others: list[SourceFile] = ()) -> bool:
@@ -19,8 +29,9 @@ def trains_through_a_library(file: SourceFile, others: list[SourceFile] = ()) ->
     Its backward is in the library, not in the repository."""
     from vaelint.frontends.training.torchlibs import imports_a_torch_library
 
-    if not any(word in f.text for f in (file, *others) for word in ("torch", "lightning", "keras")) \
-            and not imports_a_torch_library(file.tree):
+    if not any(word in f.text for f in (file, *others) for word in ("torch", "lightning", "keras")) and not imports_a_torch_library(
+        file.tree
+    ):
         return False
     for node in ast.walk(file.tree):
         if isinstance(node, ast.Call):
