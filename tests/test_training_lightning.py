@@ -146,3 +146,48 @@ def test_a_lightning_module_whose_base_is_a_name_set_in_a_try_is_one(monkeypatch
     assert result.error is None, result.error.message
     assert [(f.code, f.loc.line) for f in result.findings] == [("VAE002", 35)]
     assert _lightning_classes(parse_file(os.path.realpath(os.path.join(FIXTURES, "clean", "mlp_vae.py")))) == set()
+
+
+def test_the_stand_in_save_hyperparameters_keeps_what_lightning_keeps():
+    """The Lightning-Hydra template's ``__init__(self, D, ..., **kwargs)`` with
+    ``self.save_hyperparameters()`` reads ``self.hparams.beta`` given as a config key: the
+    stand-in spreads **kwargs as Lightning does (before: stored under 'kwargs', AttributeError:
+    beta, vrvrv/Variational-Inference-with-Normalizing-Flows), keeps only the init's arguments,
+    and takes the names, the ignore list or the one dict given."""
+    from vaelint.frontends.standinlightning import _lightning_module_class
+
+    base = _lightning_module_class()
+
+    class Model(base):
+        def __init__(self, D: int, encoder: dict, *args, flows=2, **kwargs):
+            super().__init__()
+            unrelated = 5  # noqa: F841 - a local of the init, not an argument: not kept
+            self.save_hyperparameters(ignore=["encoder"])
+
+    m = Model(10, {"h": 3}, flows=4, beta=0.5, lr=1e-3)
+    assert dict(m.hparams) == {"D": 10, "flows": 4, "beta": 0.5, "lr": 1e-3}
+    assert m.hparams.beta == 0.5
+
+    class Named(base):
+        def __init__(self, latent, beta=1.0):
+            super().__init__()
+            self.save_hyperparameters("beta")
+
+    assert dict(Named(8).hparams) == {"beta": 1.0}
+
+    class FromDict(base):
+        def __init__(self, config):
+            super().__init__()
+            self.save_hyperparameters(config)
+
+    assert FromDict({"beta": 0.1, "latent": 4}).hparams.latent == 4
+
+
+def test_isinstance_against_a_stand_in_class_is_false_not_a_type_error():
+    # isinstance(logger, pl.loggers.wandb.WandbLogger) in the template's utils: before, TypeError
+    from vaelint.frontends.standinbase import _Anything
+
+    stand_in = _Anything().loggers.wandb.WandbLogger
+    assert isinstance(object(), stand_in) is False
+    assert issubclass(int, stand_in) is False
+    assert isinstance(3, (int, stand_in))

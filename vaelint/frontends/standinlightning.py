@@ -37,11 +37,8 @@ def _lightning_module_class() -> type:
         def print(self, *args, **kwargs):
             return None
 
-        def save_hyperparameters(self, *args, **kwargs):
-            frame = sys._getframe(1)
-            for key, value in frame.f_locals.items():
-                if key not in ("self", "__class__") and not key.startswith("_"):
-                    self.hparams[key] = value
+        def save_hyperparameters(self, *args, ignore=None, frame=None, logger=True):
+            self.hparams.update(_init_arguments(frame or sys._getframe(1), args, ignore))
 
         def optimizers(self, *args, **kwargs):
             return _Anything()
@@ -68,6 +65,27 @@ def _lightning_module_class() -> type:
 
     LightningModule.__module__ = "lightning.pytorch"
     return LightningModule
+
+
+def _init_arguments(frame, names: tuple, ignore) -> dict:
+    """What Lightning's ``save_hyperparameters()`` keeps: the calling ``__init__``'s arguments, its
+    ``**kwargs`` spread out (the Lightning-Hydra template reads ``self.hparams.beta`` given as a
+    config key), or only the ``names`` given, or the one dict / Namespace given."""
+    import inspect
+
+    if len(names) == 1 and not isinstance(names[0], str):
+        given = names[0]
+        return dict(given) if isinstance(given, dict) else dict(vars(given))
+    code, local = frame.f_code, frame.f_locals
+    count = code.co_argcount + code.co_kwonlyargcount
+    values = {n: local[n] for n in code.co_varnames[:count] if n in local and n not in ("self", "__class__")}
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        spread = local.get(code.co_varnames[count + bool(code.co_flags & inspect.CO_VARARGS)], {})
+        values.update(spread if isinstance(spread, dict) else {})
+    if names:
+        values = {k: v for k, v in values.items() if k in names}
+    skip = {ignore} if isinstance(ignore, str) else set(ignore or ())
+    return {k: v for k, v in values.items() if k not in skip}
 
 
 class _AttributeDict(dict):
