@@ -305,3 +305,25 @@ def test_a_git_lfs_pointer_in_place_of_a_data_file_stands_in_and_says_git_lfs_pu
         "data/train.npy (np.load at train.py:13) is a Git LFS pointer, not its data (`git lfs pull` fetches it)" in n
         for n in result["notes"]
     ), result["notes"]
+
+
+def test_a_data_set_that_breaks_on_the_data_standing_in_for_its_file_stands_in(tmp_path, monkeypatch):
+    """npz_pickled_metadata.py: the constructor reads a pickled dict from an archive that is not
+    here; made-up rows hold none, so it breaks, and the data set stands in. The near miss: a
+    constructor that breaks before it reads any data does not stand in: the run stops at the
+    user's error, and the report says so."""
+    shutil.copy(os.path.join(RUNNING, "npz_pickled_metadata.py"), tmp_path / "train.py")
+    shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "64x4096")
+    assert [f["code"] for f in result["findings"]] == ["VAE002"], r.output
+    assert any("DSprites" in n and "could not be built on the data standing in for its files (IndexError" in n for n in result["notes"]), (
+        result["notes"]
+    )
+    text = (tmp_path / "train.py").read_text()
+    (tmp_path / "train.py").write_text(
+        text.replace("        self.files = np.load(", '        raise ValueError("unknown split")\n        self.files = np.load(')
+    )
+    r, result = _json("train.py", "--input", "64x4096")  # the run stops at the user's error, and says so
+    assert not any("standing in for its files" in n for n in result["notes"]), result["notes"]
+    assert any("running it stopped at train.py" in n and "ValueError: unknown split" in n for n in result["notes"]), r.output

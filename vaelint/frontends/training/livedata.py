@@ -51,7 +51,7 @@ def _checks_a_path(error: BaseException) -> bool:
     return any(check in raising_line(error) for check in _PATH_CHECKS)
 
 
-def _stand_in(obj, cls, error: BaseException, init) -> None:
+def _stand_in(obj, cls, error: BaseException, init, on_stood_in: bool = False) -> None:
     from vaelint.frontends.training.datasets import STOOD_IN_LENGTH, known_item
     from vaelint.frontends.training.runtime import StandIn
 
@@ -90,7 +90,8 @@ def _stand_in(obj, cls, error: BaseException, init) -> None:
     code = init.__code__
     said = str(error).splitlines()[0] if str(error) else type(error).__name__
     said = said if len(said) <= 120 else said[:117] + "..."
-    why = f"holds no items here ({said})" if isinstance(error, _Empty) else f"could not be built here ({type(error).__name__}: {said})"
+    built = "on the data standing in for its files" if on_stood_in else "here"
+    why = f"holds no items here ({said})" if isinstance(error, _Empty) else f"could not be built {built} ({type(error).__name__}: {said})"
     STOOD_IN.append(
         f"the data set {name} ({where(code.co_filename, code.co_firstlineno)}) {why}: it stands in, its items samples of --input"
     )
@@ -114,9 +115,11 @@ def _tolerant(cls, init):
         try:
             init(self, *args, **kwargs)
         except Exception as e:  # noqa: BLE001 - which ones say "no data" is _no_data's
-            if not _no_data(e) or getattr(type(self), "__vaelint_stood_in__", False):
+            # or it read a file that stands in and what it read broke it (a pickled dict in an .npz,
+            # files["metadata"][()]["latents_sizes"]): made-up rows lack what the real file holds
+            if not (_no_data(e) or len(MADE) > made) or getattr(type(self), "__vaelint_stood_in__", False):
                 raise
-            _stand_in(self, cls, e, init)
+            _stand_in(self, cls, e, init, on_stood_in=not _no_data(e))
             return
         if type(self).__init__ is __init__ and _empty(self):
             # its folder is here but holds none of its files (glob found nothing): no data here either
