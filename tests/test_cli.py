@@ -150,6 +150,23 @@ def test_syntax_error_names_the_line(tmp_path):
     assert r.exit_code == 2 and "model.py:2:" in r.output and "does not parse" in r.output
 
 
+def test_a_notebooks_syntax_error_names_its_cell_and_line(tmp_path):
+    # a Python 2 notebook (odie2630463/sketch_rnn): before, the line of the cells joined (233)
+    import json
+
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# a VAE\n"]},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": ["import torch\n", "x = 1\n"]},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": ["y = 2\n", "print y\n"]},
+    ]
+    nb = tmp_path / "nb.ipynb"
+    nb.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    r = run(str(nb))
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2 and "nb.ipynb:cell 3:2:" in said and "does not parse" in said, r.output
+    assert "for the cell's code" in said
+
+
 def test_forward_error_unrelated_to_shapes_names_the_users_line(tmp_path):
     body = GOOD.replace("z = mu +", "z = undefined_name + mu +")
     path = _write(tmp_path, body)

@@ -192,10 +192,16 @@ def _parses(path: str) -> None:
         undecodable(path)
         ast.parse(read_source(path), filename=path)
     except SyntaxError as e:
+        from vaelint.frontends.sourcemap import cell_of
+
+        # a notebook's line is its cell's (the cells are read joined): nb.ipynb:cell 10:33:9
+        cell = cell_of(os.path.realpath(path), e.lineno or 1) if path.endswith(".ipynb") else None
+        at = f"{path}:cell {cell[0]}:{cell[1]}" if cell else f"{path}:{e.lineno or 1}"
+        compile_ = (
+            "`python -m py_compile FILE` shows the same" if cell is None else "`python -m py_compile` shows the same for the cell's code"
+        )
         raise VaelintError(
-            "input",
-            f"{path}:{e.lineno or 1}:{(e.offset or 1)}: the file does not parse: {e.msg}; vaelint checks "
-            "only code Python can run (`python -m py_compile FILE` shows the same).",
+            "input", f"{at}:{(e.offset or 1)}: the file does not parse: {e.msg}; vaelint checks only code Python can run ({compile_})."
         ) from None
     except (OSError, ValueError) as e:
         raise VaelintError("input", f"{path}: the file cannot be read: {e}") from None
