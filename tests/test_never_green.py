@@ -282,6 +282,31 @@ def test_a_tensorflow_training_script_is_never_passed_over(tmp_path, monkeypatch
     assert r.exit_code == 0 and "no VAE targets" in r.output
 
 
+def test_a_tensorflow_script_with_a_main_guard_is_said_as_tensorflow_before_it_runs(tmp_path, monkeypatch):
+    # a script (main guard, a loop) is run to find its step: a TensorFlow one stopped at "No module
+    # named 'tensorflow'" (julian-carpenter/beta-TCVAE), which says to install what vaelint cannot check
+    monkeypatch.chdir(tmp_path)
+    script = """
+        import tensorflow as tf
+
+        def main():
+            model = tf.keras.Sequential([tf.keras.layers.Dense(4)])
+            opt = tf.keras.optimizers.Adam()
+            for x in tf.data.Dataset.range(8).batch(2):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(model(x) ** 2)
+                opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+
+        if __name__ == "__main__":
+            main()
+    """
+    (tmp_path / "train.py").write_text(textwrap.dedent(script))
+    r = runner.invoke(app, ["check", "train.py", "--no-cache"])
+    assert r.exit_code == 2 and "train.py trains with TensorFlow (GradientTape at line 8)" in r.output, r.output
+    assert "tensorflow" not in r.output.split("TensorFlow")[0].lower()  # not "No module named 'tensorflow'"
+    # (the near miss, a file that only imports tensorflow for its data, is the test above's data.py)
+
+
 def test_script_options_after_the_target_point_at_script_args(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "train.py").write_text("import torch\n")

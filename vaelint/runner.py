@@ -58,6 +58,11 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs
                 from vaelint.frontends.discover import annotated_targets
 
                 configured = annotated_targets(t)
+            if not configured and t.endswith(".py") and _tensorflow_training(t, torch_too=False):
+                # trained with tf.GradientTape and no torch: said before anything runs (running it
+                # would only say that tensorflow is not installed)
+                _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
+                continue
             if not configured:
                 from vaelint.frontends.discover import training_target
 
@@ -157,9 +162,10 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
     )
 
 
-def _tensorflow_training(path: str) -> str:
+def _tensorflow_training(path: str, torch_too: bool = True) -> str:
     """What says that a file trains with TensorFlow's own API (a ``tf.GradientTape`` loop,
-    ``optimizer.apply_gradients``), read without running it; "" when nothing does."""
+    ``optimizer.apply_gradients``), read without running it; "" when nothing does (or, with
+    ``torch_too`` False, when the file imports torch as well)."""
     import ast
 
     from vaelint.frontends.sourcefile import read_source
@@ -173,7 +179,12 @@ def _tensorflow_training(path: str) -> str:
         or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "tensorflow")
         for n in ast.walk(tree)
     )
-    if not imports_tf:
+    imports_torch = any(
+        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "torch" for a in n.names))
+        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "torch")
+        for n in ast.walk(tree)
+    )
+    if not imports_tf or (imports_torch and not torch_too):
         return ""
     uses = sorted(
         (n.lineno, n.attr) for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in ("GradientTape", "apply_gradients")
