@@ -305,3 +305,20 @@ def test_a_method_of_the_model_that_trains_is_left_out_of_the_step_read_from_the
         for n in result["notes"]
     ), result["notes"]
     assert "pre-training ran" not in r.output
+
+
+def test_a_missing_file_at_a_path_the_code_builds_is_not_blamed_on_the_folder_vaelint_runs_in(tmp_path, monkeypatch):
+    # miguelgondu/minimal_vae_on_selfies builds Path(__file__).parent.parent.parent / "data": one folder
+    # off; the file is under the folder the check runs in, so running from elsewhere would not help
+    from vaelint.frontends.placeholders import missing_file_fix
+
+    (tmp_path / "data" / "processed").mkdir(parents=True)
+    (tmp_path / "data" / "processed" / "tokens.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    built = str(tmp_path / "src" / "data" / "processed" / "tokens.json")
+    said = missing_file_fix(f"FileNotFoundError: [Errno 2] No such file or directory: '{built}'")
+    assert "The code builds that path itself" in said and "data/processed/tokens.json" in said, said
+    assert "relative to the folder vaelint runs in" not in said
+    # the near miss: a relative path the code reads from the folder it runs in
+    said = missing_file_fix("FileNotFoundError: [Errno 2] No such file or directory: 'processed/tokens.json'")
+    assert "relative to the folder vaelint runs in" in said

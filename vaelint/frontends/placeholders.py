@@ -160,8 +160,16 @@ def missing_file_fix(error: str) -> str:
 
     quoted = re.search(r"'([^']+)'", error)
     base = os.path.basename(quoted.group(1)) if quoted else ""
-    elsewhere = base and any(base in files for _root, _dirs, files in _walk_limited(os.getcwd()))
-    if not base or elsewhere:
+    found = next((os.path.join(root, base) for root, _dirs, files in _walk_limited(os.getcwd()) if base in files), None) if base else None
+    if found and os.path.isabs(quoted.group(1)):
+        # a path the code builds itself (Path(__file__).parent / "data"): the folder vaelint runs in is not why
+        return (
+            f"The code builds that path itself, and {base} is not there; a file of that name is at "
+            f"{os.path.relpath(found)}: the path the code builds does not lead to it (as it would not for "
+            "`python` run on the same code), or a setting gives it: fix the path, or give the script's "
+            "arguments with --script-args."
+        )
+    if not base or found:
         return (
             "The code reads that file relative to the folder vaelint runs in: run the check from the "
             "folder you run the script from, or give the script's arguments with --script-args."
