@@ -387,3 +387,30 @@ def test_a_module_level_if_binding_a_needed_name_is_kept_without_its_calls():
     assert "for i in range(3)" not in text
     # the tree itself is unchanged (the call left out of a copy)
     assert "warnings.warn" in ast.unparse(tree)
+
+
+def test_a_constructor_that_takes_modules_points_at_a_factory_not_at_literals(tmp_path):
+    # Ishan-Kumar2/Molecular_VAE_Pytorch: Molecule_VAE(encoder, decoder, device, latent_dim)
+    path = tmp_path / "model.py"
+    path.write_text(
+        textwrap.dedent("""
+        import torch.nn as nn
+
+        class VAE(nn.Module):
+            def __init__(self, encoder, decoder: nn.Module, latent_dim):
+                super().__init__()
+                self.encoder, self.decoder = encoder, decoder
+    """)
+    )
+    with pytest.raises(VaelintError) as e:
+        load_program(f"{path}:VAE", LoadRequest(init={}))
+    said = e.value.message
+    assert "the constructor needs encoder, decoder, latent_dim, which have no default" in said
+    assert "encoder and decoder are modules no literal can give: name a function that builds the model" in said
+    # the near miss: plain values only, the literal advice alone
+    path.write_text(
+        "import torch.nn as nn\n\nclass VAE(nn.Module):\n    def __init__(self, latent_dim, hidden):\n        super().__init__()\n"
+    )
+    with pytest.raises(VaelintError) as e:
+        load_program(f"{path}:VAE", LoadRequest(init={}))
+    assert "--init latent_dim=VALUE --init hidden=VALUE" in e.value.message and "modules" not in e.value.message

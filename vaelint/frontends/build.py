@@ -107,12 +107,34 @@ def check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
     ]
     if missing:
         example = " ".join(f"--init {m}=VALUE" for m in missing)
+        modules = [m for m in missing if _names_a_module(m, sig.parameters[m].annotation)]
+        factory = (
+            f" {' and '.join(modules)} {'is a module' if len(modules) == 1 else 'are modules'} no literal can give: "
+            "name a function that builds the model from its parts as the target (PATH.py:make_vae, a "
+            "function of yours that returns the VAE), or the training script that builds it."
+            if modules
+            else ""
+        )
         raise VaelintError(
             "input",
             f"{spec}: the constructor needs {', '.join(missing)}, which have no default. "
             f"Give them on the command line: {example} (VALUE is a Python literal, e.g. "
-            f"--init latent_dim=16).{_built_in_file(spec, obj)}",
+            f"--init latent_dim=16).{factory}{_built_in_file(spec, obj)}",
         )
+
+
+_MODULE_WORDS = ("encoder", "decoder", "net", "model", "module", "backbone", "prior", "posterior", "flow")
+
+
+def _names_a_module(name: str, annotation) -> bool:
+    """A constructor parameter that takes a module (an encoder, a decoder): by its annotation
+    (``nn.Module`` or a subclass), else by its name."""
+    import torch.nn as nn
+
+    if isinstance(annotation, type) and annotation is not inspect.Parameter.empty:
+        return issubclass(annotation, nn.Module)
+    text = annotation if isinstance(annotation, str) else ""
+    return "Module" in text or any(w in name.lower() for w in _MODULE_WORDS)
 
 
 def _built_in_file(spec: str, cls) -> str:
