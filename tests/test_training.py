@@ -446,3 +446,41 @@ def test_a_batch_read_by_attribute_takes_its_keys_from_the_input(tmp_path, monke
     r = run("train.py", "--input", "batch.text=8x784", "--format", "json", "--no-cache")
     (result,) = _jsonlib.loads(r.stdout)["results"]
     assert result["error"] is not None and "sentence" in result["error"]["message"], r.output
+
+
+@pytest.mark.parametrize("part", ['parser.add_argument_group("Model")', "parser.add_mutually_exclusive_group()"])
+def test_read_code_keeps_the_arguments_a_parsers_group_adds(tmp_path, monkeypatch, part):
+    # group = parser.add_argument_group(...); group.add_argument("--z", ...): before, the read code
+    # left the group's arguments out and the parser refused --z ("unrecognized arguments",
+    # nadavbh12/VQ-VAE's main)
+    import json as _jsonlib
+
+    from training_cli import write_script
+
+    monkeypatch.setenv("VAELINT_TRAINING", "read")
+    write_script(
+        tmp_path,
+        "import argparse, torch",
+        "from vae_common import VAE, elbo",
+        "def main():",
+        "    parser = argparse.ArgumentParser()",
+        f"    group = {part}",
+        '    group.add_argument("--z", type=int, default=16)',
+        "    args = parser.parse_args()",
+        "    model = VAE(z_dim=args.z)",
+        "    opt = torch.optim.Adam(model.parameters())",
+        '    data = torch.load("data.pt")',
+        "    for x in data.split(64):",
+        "        recon, mu, logvar = model(x)",
+        "        loss = elbo(recon, x, mu, logvar)",
+        "        opt.zero_grad()",
+        "        loss.backward()",
+        "        opt.step()",
+        "main()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--input", "64x784", "--script-args", "--z 4", "--format", "json", "--no-cache")
+    (result,) = _jsonlib.loads(r.stdout)["results"]
+    assert result["error"] is None, r.output
+    mu = next(row for row in result["flow"] if row["name"] == "mu")
+    assert mu["sizes"].get("Z") == 4, mu  # the group's --z reached the model

@@ -22,6 +22,9 @@ from typing import Callable
 from vaelint.frontends.statements import extends_import_path
 from vaelint.frontends.training.astutil import base_name, block_of, dotted, free_names, is_main_guard, loads, mutated_names, target_names
 
+# what makes a part of an argparse parser whose arguments are the parser's
+_GROUPS = frozenset({"add_argument_group", "add_mutually_exclusive_group", "add_subparsers", "add_parser"})
+
 # methods whose calls change nothing a check reads, or change what must not be
 # changed on the user's behalf (an optimiser step, a checkpoint load, a log)
 SIDE_EFFECT_METHODS = frozenset(
@@ -109,12 +112,17 @@ class Slicer:
         # names bound to an argparse parser: a plain call handed one (``add_args(parser)``)
         # adds its arguments, so it stays with the parse that needs them
         self.parsers: set[str] = set()
+        self.groups: dict[str, str] = {}  # an argument group or subparser -> the parser it adds to
 
     # ---- one block
     def block(self, stmts: list[ast.stmt], needed: set) -> tuple[list[ast.stmt], set]:
         for s in stmts:
             if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and dotted(s.value.func).endswith("ArgumentParser"):
                 self.parsers |= set().union(*(target_names(t) for t in s.targets))
+            func = s.value.func if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) else None
+            if isinstance(func, ast.Attribute) and func.attr in _GROUPS and base_name(func.value):
+                # group = parser.add_argument_group("Model"): group.add_argument(...) adds to parser
+                self.groups.update(dict.fromkeys(set().union(*(target_names(t) for t in s.targets)), base_name(func.value)))
         kept: list[ast.stmt] = []
         for stmt in reversed(stmts):
             new, needed = self.stmt(stmt, needed)
@@ -193,6 +201,11 @@ class Slicer:
             return None, needed
         base = base_name(call.func.value)
         method = call.func.attr
+        root = base
+        while root in self.groups and root not in needed:
+            root = self.groups[root]
+        if base in self.groups and root in needed:
+            return s, needed | loads(s) | {base}  # an argument group's (or subparser's) argument: its parser's
         if base is None or base not in needed or base not in self.local:
             return None, needed
         if method in WEIGHT_LOADS:
