@@ -5,7 +5,7 @@ model's own loss method in full-batch training."""
 
 import os
 
-import pytest  # noqa: F401 - the tests below skip with it where a package is missing
+import pytest
 from json_cli import check_json as _json
 from training_cli import RUNNING
 from training_cli import write_script as _script
@@ -245,3 +245,41 @@ def test_a_stood_in_data_sets_vocabulary_is_the_size_the_token_ids_give():
     assert vocab_attribute("labels", specs) is None
     assert vocab_attribute("w2i", [parse_input_spec("32x784")]) is None
     assert vocab_attribute("w2i", [parse_input_spec("32:int64:3")]) is None
+
+
+def test_a_data_folder_the_code_lists_that_is_not_here_lists_stand_in_files_with_input(monkeypatch):
+    # data_folder_listed.py trains inside `for file in os.listdir("datasets/train")`: with --input the
+    # folder lists stand-in files (the .npy one read as samples); without, the missing folder is said
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("data_folder_listed.py", "--input", "64x784")
+    assert [f["code"] for f in result["findings"]] == ["VAE002"], r.output
+    assert any(n.startswith("the data folder datasets/train (os.listdir at data_folder_listed.py:") for n in result["notes"]), result[
+        "notes"
+    ]
+    r, result = _json("data_folder_listed.py")
+    assert result["error"] is not None and "datasets/train" in result["error"]["message"], r.output
+    assert not os.path.exists(os.path.join(RUNNING, "datasets"))  # nothing was made
+
+
+def test_only_the_codes_own_listing_of_a_missing_folder_is_answered_with_stand_ins(tmp_path):
+    import glob
+
+    from vaelint.frontends.training.livelistings import NAMES, folder_listings
+    from vaelint.frontends.training.livepatch import Patches
+
+    patches, said = Patches(), []
+    folder_listings(patches, said)
+    try:
+        missing = str(tmp_path / "nowhere")
+        assert glob.glob(missing + "/*.npz") == [os.path.join(missing, "vaelint_stand_in.npz")]  # this test is user code
+        assert os.listdir(missing) == list(NAMES)
+        assert os.listdir(str(tmp_path)) == []  # a folder that is here: as it is
+        import shutil
+
+        with pytest.raises(FileNotFoundError):  # a library's listing keeps its error
+            shutil.copytree(missing, str(tmp_path / "copy"))
+    finally:
+        patches.restore()
+    assert any("the data folder" in s for s in said)
+    with pytest.raises(FileNotFoundError):
+        os.listdir(missing)

@@ -160,6 +160,9 @@ def standing_in(specs):
     patches.set(Dataset, "__init_subclass__", classmethod(__init_subclass__))
     if spec is not None:
         _array_reads(patches, spec)
+        from vaelint.frontends.training.livelistings import folder_listings
+
+        folder_listings(patches, STOOD_IN)  # a data folder that is not here lists stand-in files
     try:
         yield
     finally:
