@@ -126,3 +126,20 @@ def test_an_output_returned_under_the_forwards_input_name_is_not_the_input(fixtu
     bound = _bound(result)
     assert bound["x"] == "the input x" and bound["recon_x"].startswith("out[0]"), bound
     assert bound["mu"] == "out[1] (returned as mu)"
+
+
+def test_a_loss_named_in_other_words_is_found_only_when_it_is_the_one(tmp_path):
+    # loss_vae (buggy/loss_named_loss_vae.py) is the loss; with a second whole-loss name beside it
+    # (elbo_loss), neither is guessed, and a function named for a part (kl_loss) never is
+    from vaelint.frontends import LoadRequest, load_program
+    from vaelint.frontends.lossfind import discover_loss
+
+    source = open(os.path.join(FIXTURES, "buggy", "loss_named_loss_vae.py")).read()
+    path = tmp_path / "m.py"
+    path.write_text(source)
+    plan = discover_loss(load_program(f"{path}:VAE", LoadRequest(init={})), None, {})
+    assert plan is not None and plan.name == "m.py:loss_vae"
+    path.write_text(source + "\n\ndef elbo_loss(x_recon, x, mu, logsigma):\n    return loss_vae(x_recon, x, mu, logsigma)\n")
+    assert discover_loss(load_program(f"{path}:VAE", LoadRequest(init={})), None, {}) is None
+    path.write_text(source.replace("def loss_vae(", "def _loss_vae("))
+    assert discover_loss(load_program(f"{path}:VAE", LoadRequest(init={})), None, {}) is None  # kl_loss is a part

@@ -2,7 +2,8 @@
 
 ``--loss`` if given; else a model method named ``loss_function``, ``loss``,
 ``compute_loss``, ``elbo`` or ``vae_loss``; else a module-level function with one
-of those names in the target's file; else no loss. Binding its parameters to
+of those names in the target's file; else the one function or method named as a
+whole loss in other words (``loss_vae``, ``elbo_loss``); else no loss. Binding its parameters to
 what the forward produced is the capture's (vaelint/capture/binding.py).
 """
 
@@ -47,7 +48,42 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
         obj = loaded.module.__dict__.get(name)
         if inspect.isfunction(obj):
             return LossPlan(obj, f"{os.path.basename(loaded.path)}:{name}", kwargs)
-    return None
+    return _named_like_a_loss(loaded, kwargs)
+
+
+_PARTS = ("kl", "kld", "recon", "rec", "reg", "bce", "mse", "nll", "disc", "gan", "adv", "perceptual", "gp")
+
+
+def _named_like_a_loss(loaded: Program, kwargs: dict) -> LossPlan | None:
+    """The one function of the model's file, or method of the model, named as a whole loss in
+    another order or with more words (``loss_vae``, ``vae_loss_fn``, ``elbo_loss``), none of its
+    words naming a part (``kl_loss``, ``recon_loss``); two or more such: none (the report says to
+    give --loss)."""
+    import re
+
+    def whole(name: str) -> bool:
+        words = name.lower().strip("_").split("_")
+        return ("loss" in words or "elbo" in words) and not set(words) & set(_PARTS)
+
+    module_name = getattr(loaded.module, "__name__", None)
+    found = [
+        (obj, f"{os.path.basename(loaded.path)}:{name}")
+        for name, obj in vars(loaded.module).items()
+        if inspect.isfunction(obj) and obj.__module__ == module_name and whole(name) and not re.match(r"^_", name)
+    ]
+    from vaelint.frames import is_user_file
+
+    cls = type(loaded.model)
+    found += [
+        (getattr(loaded.model, name), f"{cls.__name__}.{name}")
+        for name, attr in vars(cls).items()
+        # the user's own methods: a framework's (Keras's compute_loss) is not the user's loss
+        if inspect.isfunction(attr) and whole(name) and not name.startswith("_") and is_user_file(attr.__code__.co_filename)
+    ]
+    if len(found) != 1:
+        return None
+    fn, name = found[0]
+    return LossPlan(fn, name, kwargs)
 
 
 def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
