@@ -43,36 +43,8 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs
             config = settings.for_file(ref.path)
             jobs.append((t, config.target_named(t), config))
         elif t.endswith((".py", ".ipynb")):
-            if not os.path.exists(t):
-                from vaelint.frontends.sourcefile import missing_file
-
-                raise VaelintError("input", f"{t}: {missing_file(t)}")
-            _parses(t)
-            # file mode (pre-commit passes every changed file): its configured
-            # targets, else the models whose forward annotates its input shape,
-            # else its training step (when its input is known), and nothing for
-            # a file that has none of these
             config = settings.for_file(t)
-            configured = config.targets_in(t)
-            if not configured and t.endswith(".py"):
-                from vaelint.frontends.discover import annotated_targets
-
-                configured = annotated_targets(t)
-            if not configured and t.endswith(".py") and _tensorflow_training(t, torch_too=False):
-                # trained with tf.GradientTape and no torch: said before anything runs (running it
-                # would only say that tensorflow is not installed)
-                _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
-                continue
-            if not configured:
-                from vaelint.frontends.discover import training_target
-
-                found, note = training_target(t, have_inputs)
-                configured = [found] if found else []
-                if note:
-                    untargeted.append(note)
-            if not configured:
-                _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
-            jobs += [(c.target, c, config) for c in configured]
+            jobs += [(c.target, c, config) for c in _file_targets(t, config, have_inputs, unconfigured, inputs_text, as_script)]
         else:
             raise _not_a_target(t, targets)
     if unconfigured:
@@ -82,6 +54,37 @@ def resolve_jobs(targets: list[str], settings, have_inputs: bool = False, inputs
             "with its input, or annotate its forward's input with a jaxtyping shape)"
         )
     return jobs
+
+
+def _file_targets(t: str, config, have_inputs: bool, unconfigured: list, inputs_text: str, as_script: bool) -> list:
+    """File mode (pre-commit passes every changed file): the file's configured targets, else the
+    models whose forward annotates its input shape, else its training step (when its input is
+    known), and nothing for a file that has none of these (said, or refused, by _no_target_in)."""
+    if not os.path.exists(t):
+        from vaelint.frontends.sourcefile import missing_file
+
+        raise VaelintError("input", f"{t}: {missing_file(t)}")
+    _parses(t)
+    configured = config.targets_in(t)
+    if not configured and t.endswith(".py"):
+        from vaelint.frontends.discover import annotated_targets
+
+        configured = annotated_targets(t)
+    if not configured and t.endswith(".py") and _tensorflow_training(t, torch_too=False):
+        # trained with tf.GradientTape and no torch: said before anything runs (running it would
+        # only say that tensorflow is not installed)
+        _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
+        return []
+    if not configured:
+        from vaelint.frontends.discover import training_target
+
+        found, note = training_target(t, have_inputs)
+        configured = [found] if found else []
+        if note:
+            untargeted.append(note)
+    if not configured:
+        _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
+    return configured
 
 
 def _not_a_target(t: str, targets: list[str]) -> VaelintError:
