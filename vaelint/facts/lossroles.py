@@ -95,11 +95,23 @@ def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
     if isinstance(out, fx.Node):
         return out, []
     if isinstance(out, dict):
-        if isinstance(out.get("loss"), fx.Node):
-            return out["loss"], []
-        return None, [v for v in out.values() if isinstance(v, fx.Node) and _is_scalar(v)]
+        named = next((out[k] for k in _TOTAL_KEYS if isinstance(out.get(k), fx.Node)), None)
+        if named is not None:
+            return named, []
+        nodes = [v for v in out.values() if isinstance(v, fx.Node)]
+        total = next((c for c in nodes if len(nodes) > 1 and all(_covers(view, c, o) for o in nodes if o is not c)), None)
+        return (total, []) if total is not None else (None, [v for v in nodes if _is_scalar(v)])
     if isinstance(out, (tuple, list)) and out:
         nodes = [o for o in out if isinstance(o, fx.Node)]
+        terms = [o for o in out if isinstance(o, dict) and any(isinstance(v, fx.Node) for v in o.values())]
+        if not nodes and terms:
+            # (its terms, a record of numbers): the dict that names its total (MercuriXito/DisVAEs' get_loss)
+            named = [t for t in terms if any(isinstance(t.get(k), fx.Node) for k in _TOTAL_KEYS)]
+            if len(named) == 1 or len(terms) == 1:
+                return _total_of(view, (named or terms)[0])
+            totals = [got for got in (_total_of(view, t) for t in terms) if got[0] is not None]
+            if len(totals) == 1:  # the one dict with a value computed from all its others
+                return totals[0]
         for candidate in nodes:  # an element computed from all the others is the total
             others = [o for o in nodes if o is not candidate]
             if others and all(_covers(view, candidate, o) for o in others):
@@ -113,13 +125,27 @@ def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
     return None, []
 
 
+# the keys a loss's dict names its total by
+_TOTAL_KEYS = ("loss", "total_loss", "total", "loss_total")
+
+
 def _paths_of(out, nodes: list) -> list[tuple]:
-    """Where each of ``nodes`` sits in the loss's return value (() for a bare scalar)."""
-    if isinstance(out, fx.Node):
-        return [()] if out in nodes else []
-    items = out.items() if isinstance(out, dict) else enumerate(out) if isinstance(out, (tuple, list)) else []
-    found = {id(v): k for k, v in items if isinstance(v, fx.Node)}
-    return [(found[id(n)],) for n in nodes if id(n) in found]
+    """Where each of ``nodes`` sits in the loss's return value (() for a bare scalar; a path
+    into a dict inside a tuple, (0, "total_loss"), for one returned beside records)."""
+    found: dict = {}
+
+    def walk(value, path: tuple, depth: int) -> None:
+        if isinstance(value, fx.Node):
+            found.setdefault(id(value), path)
+        elif depth < 2 and isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, (*path, k), depth + 1)
+        elif depth < 2 and isinstance(value, (tuple, list)):
+            for i, v in enumerate(value):
+                walk(v, (*path, i), depth + 1)
+
+    walk(out, (), 0)
+    return [found[id(n)] for n in nodes if id(n) in found]
 
 
 def _covers(view: GraphView, total: fx.Node, part: fx.Node) -> bool:
