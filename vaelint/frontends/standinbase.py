@@ -6,6 +6,15 @@ from __future__ import annotations
 
 import types
 
+# a stand-in logger's ids, names, folders and addresses are text: code puts them in os.environ,
+# paths and f-strings (os.environ["MLFLOW_RUN_ID"] = run.info.run_id, jurgisp/pydreamer)
+_TEXT_WORDS = frozenset({"id", "uri", "url", "name", "dir", "path", "key"})
+
+
+class StandInText(str):
+    """What a stand-in logger answers for its ``run_id``, ``artifact_uri``, ``log_dir``: text
+    that says where it came from."""
+
 
 class _AnythingType(type):
     """Class-level names of a stand-in class (``Trainer.from_argparse_args``,
@@ -30,6 +39,8 @@ class _Anything(metaclass=_AnythingType):
     def __getattr__(self, item):
         if item.startswith("__"):
             raise AttributeError(item)
+        if item.rsplit("_", 1)[-1].lower() in _TEXT_WORDS:
+            return StandInText(f"vaelint-stand-in-{item}")
         return _Anything()
 
     def __enter__(self):  # with wandb.init(...) as run: a run that records nothing
