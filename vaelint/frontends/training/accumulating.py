@@ -10,7 +10,7 @@ import math
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
 from vaelint.frontends.training.astutil import dotted, source_segment, walk_statements
-from vaelint.frontends.training.schedules import LATER, _evaluate, _step_namespace
+from vaelint.frontends.training.schedules import LATER, _evaluate, _step_namespace, still
 
 _ACC = "__vaelint_previous"  # the weight's last value, in an accumulating update read again
 
@@ -42,7 +42,7 @@ def accumulating_schedules(fn, region: list[ast.stmt], path: str, text: str, san
             return _repeated(code, namespace, start, sandbox)
 
         values = values_from(now)
-        if len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values):
+        if still(values):
             continue
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
         out.append(Schedule(name, source_segment(text, stmt.value, 90), loc, "step", now, values, False, values_from))

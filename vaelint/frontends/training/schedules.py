@@ -158,6 +158,11 @@ def _pair_schedules(stmt: ast.Assign, counters: set, namespace: dict, counted: d
     return out
 
 
+def still(values: list) -> bool:
+    """Do (counter value, weight) readings show no schedule: fewer than two, or one value throughout?"""
+    return len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values)
+
+
 def _moving(now, evaluate) -> list:
     """(counter value, weight) from ``now`` on through LATER; [] where it cannot be read or does
     not move (no schedule)."""
@@ -167,7 +172,7 @@ def _moving(now, evaluate) -> list:
         if got is None:
             return []
         values.append((value, got))
-    if len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values):
+    if still(values):
         return []
     return values
 
@@ -339,7 +344,7 @@ def find_module_schedules(method, module, path: str, text: str, sandbox) -> list
                 values = []
                 break
             values.append((value, got))
-        if len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values):
+        if still(values):
             continue
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
         expr = segments.get(id(stmt.value), "")

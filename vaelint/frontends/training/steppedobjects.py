@@ -15,7 +15,7 @@ import math
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
 from vaelint.frontends.training.astutil import loads, source_segment, walk_statements, writes_of
-from vaelint.frontends.training.schedules import _evaluate, _step_namespace
+from vaelint.frontends.training.schedules import _evaluate, _step_namespace, still
 
 _PLAIN = (int, float, bool, str, type(None))
 
@@ -36,7 +36,7 @@ def stepped_object_schedules(
             continue
         (name,) = objects
         values = _read_advancing(stmt.value, name, advances[name], namespace, path, sandbox)
-        if len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values):
+        if still(values):
             continue
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
         out.append(Schedule(stmt.targets[0].id, source_segment(text, stmt.value, 90), loc, "step", values[0][1], values))
@@ -155,7 +155,7 @@ def iterator_schedules(iterators: dict, region: list[ast.stmt], path: str, sandb
                     values.append((at, float(value)))
         except Exception:  # noqa: BLE001 - it ends (StopIteration) or fails later on: what was read stands
             pass
-        if len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values):
+        if still(values):
             continue
         loc = SourceLoc(path, call.lineno, call.col_offset + 1)
         out.append(Schedule(name, f"next({name})", loc, "step", values[0][1], values))
