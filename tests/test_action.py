@@ -16,7 +16,6 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ACTION = os.path.join(ROOT, "action.yml")
-WORKFLOW = os.path.join(ROOT, "docs", "github-workflow.yml")
 
 
 def _vendored_schema(name: str) -> dict:
@@ -43,17 +42,25 @@ def test_action_follows_githubs_schema_for_actions():
     assert used == set(action["inputs"])
 
 
-def test_the_documented_workflow_uses_the_action_and_is_a_valid_workflow():
+@pytest.mark.parametrize(
+    "url, uses", [("https://github.com/someone/vaelint.git", "someone/vaelint@v0.1.0"), ("https://gitlab.com/someone/vaelint", None)]
+)
+def test_the_printed_workflow_is_a_valid_workflow(url, uses):
+    """`vaelint ci github`: the action on github.com; pip-installed steps from anywhere else."""
     import jsonschema
 
-    with open(WORKFLOW) as fh:
-        workflow = yaml.safe_load(fh)
+    from vaelint.cisetup import Source, render
+
+    workflow = yaml.safe_load(render("github", Source(url, "v0.1.0", "--repo")))
     workflow["on"] = workflow.pop(True)  # YAML 1.1 reads the key `on` as true; GitHub does not
     jsonschema.validate(workflow, _vendored_schema("github-workflows"))
     steps = workflow["jobs"]["vaelint"]["steps"]
-    assert any(step.get("uses", "").startswith("your-org/vaelint@") for step in steps)
-    readme = open(os.path.join(ROOT, "README.md")).read()
-    assert "uses: your-org/vaelint@v0.1.0" in readme
+    if uses:
+        assert [s.get("uses") for s in steps] == ["actions/checkout@v4", uses]
+        assert steps[1]["with"] == {"sarif": "true"}
+    else:
+        runs = [s["run"] for s in steps if "run" in s]
+        assert f'pip install "vaelint @ git+{url}@v0.1.0"' in runs and runs[-1] == "vaelint check --format github"
 
 
 BUGGY = """import torch

@@ -70,19 +70,34 @@ def test_the_pre_commit_snippet_names_the_hook_this_repo_defines():
         assert line in hooks
 
 
-def test_the_ci_example_uses_the_action_which_uploads_sarif_and_gates():
-    workflow = open(os.path.join(ROOT, "docs", "github-workflow.yml")).read()
-    assert "uses: your-org/vaelint@v0.1.0" in workflow and 'sarif: "true"' in workflow
+def test_the_ci_example_prints_the_workflow_and_the_action_uploads_sarif_and_gates():
+    from vaelint.cisetup import Source, render
+
+    workflow = render("github", Source("https://github.com/someone/vaelint", "v0.1.0", "--repo"))
+    assert "uses: someone/vaelint@v0.1.0" in workflow and 'sarif: "true"' in workflow
     assert "security-events: write" in workflow  # the SARIF upload needs it
     assert "|| true" not in workflow  # it would hide usage errors too
     action = open(os.path.join(ROOT, "action.yml")).read()
     assert "upload-sarif" in action and "sarif_file: vaelint.sarif" in action
     assert "--output-format github" in action and "--also-output" in action
     assert "pip install vaelint\n" not in action  # not on PyPI: the action installs its own checkout
-    (ci,) = blocks("yaml", "In GitHub Actions")[:1]
-    assert ci.count("\n") == 3 and "uses: your-org/vaelint@v0.1.0" in ci  # a three-line workflow
+    (ci,) = blocks("bash", "In GitHub Actions")[:1]
+    assert ci.strip() == "vaelint ci github > .github/workflows/vaelint.yml"
+    (hook,) = [b for b in blocks("bash", "## pre-commit and CI") if "vaelint ci pre-commit" in b]
+    assert hook.strip() == "vaelint ci pre-commit > .pre-commit-config.yaml"
     one_run = blocks("bash", "Without the action")[0]
     assert "--format github --also-output sarif=vaelint.sarif" in one_run
+
+
+def test_no_placeholder_repository_anywhere_in_the_docs_or_the_action():
+    """The project has no fixed home: nothing names a made-up one (`your-org`, `URL-OF-...`)."""
+    for name in ("README.md", "action.yml", ".pre-commit-hooks.yaml"):
+        text = open(os.path.join(ROOT, name)).read()
+        assert "your-org" not in text and "URL-OF" not in text, name
+    for folder, _, files in os.walk(os.path.join(ROOT, "docs")):
+        for f in files:
+            text = open(os.path.join(folder, f), encoding="utf-8").read()
+            assert "your-org" not in text and "URL-OF" not in text, f
 
 
 def test_the_example_rule_in_the_readme_runs(tmp_path, monkeypatch):

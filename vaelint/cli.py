@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import typer
 
+from vaelint.cisetup import ci as ci_command
 from vaelint.errors import VaelintError
 from vaelint.output import emit, write
 from vaelint.output import import_reporter as _import_reporter
@@ -355,6 +356,9 @@ def annotate(
         else:
             typer.echo(edit.diff(), nl=False)
     raise typer.Exit(0)
+
+
+app.command("ci")(ci_command)
 
 
 def main() -> None:
