@@ -277,3 +277,15 @@ def test_a_driver_whose_imports_resolve_through_pythonpath_is_checked(tmp_path, 
     )
     data = json.loads(out.stdout)["results"][0]
     assert [(f["code"], os.path.basename(f["path"]), f["line"]) for f in data["findings"]] == [("VAE002", "loop.py", 13)]
+
+
+def test_a_setup_line_that_runs_the_step_itself_is_said_not_a_crash(monkeypatch):
+    """sfujim/BCQ's shape: the script stops as written (env.seed, an API the installed library
+    lacks), and reading the code, the setup line that calls train() reaches the step's backward
+    itself. vaelint's own signal from that backward used to escape as 'a bug in vaelint'."""
+    monkeypatch.chdir(os.path.join(RUNNING, "agent_from_main"))
+    result = run("main.py", "--input", "64x784", "--no-cache")
+    assert result.exit_code == 2
+    assert "runs the training step itself" in result.output and "bug in vaelint" not in result.output
+    # the run's own stop, the likelier cause, is said beside the read code's
+    assert "Running it as written stopped first, at main.py:37: AttributeError: 'Env' object has no attribute 'seed'" in result.output

@@ -27,6 +27,9 @@ def confirm_findings(ctx, findings: list[tuple], device: str, keep_graph: bool, 
         device = "cpu"
     progress("confirmation")
     needs = set().union(*(_confirm_needs(rule, f, ctx) for rule, f in findings))
+    dead = dead_activations(ctx)
+    if not keep_graph:
+        let_go_of_inner_activations(ctx)
     obs = confirm_run(
         ctx.capture,
         ctx.specs,
@@ -51,7 +54,7 @@ def confirm_findings(ctx, findings: list[tuple], device: str, keep_graph: bool, 
     result.checks = whole_model_checks(ctx, obs)
     failed = [c for c in result.checks if not c.ok]
     if failed:
-        said = not_finite_text(ctx, obs, failed) + dead_activation_text(ctx, failed)
+        said = not_finite_text(ctx, obs, failed) + dead_activation_text(ctx, failed, dead)
         if not findings:  # a check that failed is never "no findings": exit 2 saying what failed
             raise VaelintError("loss", f"the confirmation run failed ({said}); no rule explains it, so the check cannot pass.")
         result.notes.append(f"the confirmation run failed: {said}")
@@ -77,21 +80,45 @@ def not_finite_text(ctx, obs, failed) -> str:
 _CLIPPING = ("relu", "relu_", "relu6", "threshold", "hardtanh", "clamp", "clamp_", "clamp_min", "clip")
 
 
-def dead_activation_text(ctx, failed) -> str:
-    """A stage whose gradient is 0 while the loss is finite: the activation that lets none through
-    (a ReLU whose every value is 0 at this initialisation), named with its line; '' when none is."""
+def dead_activations(ctx) -> list:
+    """The clipping activations (ReLU, clamp, ...) of the run at the user's batch whose every
+    value is 0 at this initialisation, read before the inner activations are let go."""
     import torch
 
-    from vaelint.facts.context import loc_of
-
-    if not any(c.name.endswith("gradient") and c.detail == "norm 0" for c in failed):
-        return ""
     held = ctx.runs.runs[ctx.runs.batch].tensors
-    dead = [
+    return [
         n
         for n in ctx.nodes_by_op(*_CLIPPING)
         if isinstance(held.get(n), torch.Tensor) and held[n].numel() and not torch.count_nonzero(held[n])
     ]
+
+
+# a tensor of more elements than this that nothing reads once the rules have run is let go
+_LARGE = 1 << 16
+
+
+def let_go_of_inner_activations(ctx) -> None:
+    """The rules have run: the encoder's and decoder's inner activations the run at the user's
+    batch holds (the bulk of a forward's memory: 1.4 GiB of an SD-VAE's at 2x3x128x128) are read
+    by nothing that follows, and would sit beside the confirmation's own forward and backward."""
+    import torch
+
+    run = ctx.runs.runs[ctx.runs.batch]
+    keep = ctx.read_after_run()
+    for node in [n for n, t in run.tensors.items() if n not in keep and getattr(t, "numel", lambda: 0)() > _LARGE]:
+        del run.tensors[node]
+    for node, t in run.tensors.items():  # what is kept keeps no autograd graph: that graph holds every activation
+        if isinstance(t, torch.Tensor) and t.grad_fn is not None:
+            run.tensors[node] = t.detach()
+
+
+def dead_activation_text(ctx, failed, dead: list) -> str:
+    """A stage whose gradient is 0 while the loss is finite: the activation that lets none through
+    (a ReLU whose every value is 0 at this initialisation: ``dead``), named with its line; '' when none is."""
+    from vaelint.facts.context import loc_of
+
+    if not any(c.name.endswith("gradient") and c.detail == "norm 0" for c in failed):
+        return ""
     if not dead:
         return ""
     node = dead[-1]  # the one nearest the loss: what is before it gets nothing either

@@ -341,6 +341,16 @@ def _siblings_first(tree: ast.Module, folders: list[str]):
             sys.modules[key] = mod
 
 
+class _ReachedTheStep(Exception):
+    """A line of the setup ran the training step itself (its backward), as the script's own
+    ``main()`` does: the line is left out, as a line that fails is, and the step runs once, by
+    vaelint, with the values the rest of the setup built."""
+
+    def __init__(self, line: int):
+        super().__init__(f"line {line} runs the training step itself; the step is run on its own instead")
+        self.short = "it runs the training step itself (left out: the step is run on its own)"
+
+
 def run_statement(
     stmt: ast.stmt, module: types.ModuleType, path: str, imports: ImportPolicy = PLAIN_IMPORTS, failures: list | None = None
 ) -> None:
@@ -351,8 +361,13 @@ def run_statement(
         if stmt is None:
             return
     code = compile(ast.Module(body=[stmt], type_ignores=[]), path, "exec")
+    from vaelint.frontends.training.runtime import StepLoss
+
     try:
-        exec(code, module.__dict__)
+        try:
+            exec(code, module.__dict__)
+        except StepLoss as reached:  # a setup line that trains (main() -> train() -> backward): the step runs by itself
+            raise _ReachedTheStep(stmt.lineno) from reached
     except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of the user's line
         if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
             from vaelint.frontends.training.astutil import loads

@@ -91,4 +91,22 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
         # the script's own parser took these arguments when it ran; the read code's slice of it
         # did not (an argument group it lost): the run's error is the user's
         return run_error
-    return read_error if run_error.kind == "load" and "no training step to check" in run_error.message else run_error
+    if run_error.kind == "load" and "no training step to check" in run_error.message:
+        return _with_the_runs_stop(read_error, run_error)
+    return run_error
+
+
+def _with_the_runs_stop(read_error: VaelintError, run_error: VaelintError) -> VaelintError:
+    """The read code's error, which says more, with where running the code as written stopped
+    first (an error of the user's code there is often the real cause: an API the installed
+    library lacks)."""
+    import re
+
+    stop = re.search(r"running it stopped at (.+)", run_error.message)
+    if stop is None or stop.group(1).rstrip(".") in read_error.message:
+        return read_error
+    error = VaelintError(
+        read_error.kind, f"{read_error.message.rstrip()} Running it as written stopped first, at {stop.group(1).rstrip('.')}."
+    )
+    error.__dict__.update({k: v for k, v in read_error.__dict__.items() if k not in ("kind", "message")})
+    return error
