@@ -347,3 +347,72 @@ def test_an_assert_on_the_data_that_random_input_fails_is_said_as_the_datas(tmp_
     )
     r = check("m.py:VAE", "--input", "8x5")
     assert r.exit_code == 2 and "it checks the data" not in r.output, r.output
+
+
+TRAIN_LIBRARY = """import torch.nn.functional as F
+
+
+def train_epoch(model, loader, opt):
+    for x, _ in loader:
+        recon, mu, logvar = model(x)
+        loss = F.mse_loss(recon, x) - 0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_training_code_no_script_runs_is_never_no_vae_targets(tmp_path, monkeypatch):
+    """A file of train functions (or a step behind an entry point vaelint does not know), named
+    on the command line, is exit 2 naming its backward; passed by pre-commit, a note says it was
+    not checked. It used to be 'no VAE targets', exit 0: a CI gate green on unchecked code."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "trainlib.py").write_text(TRAIN_LIBRARY)
+    r = check("trainlib.py")
+    assert r.exit_code == 2 and "holds training code (the backward at trainlib.py:9)" in r.output
+    monkeypatch.setenv("PRE_COMMIT", "1")
+    r = check("trainlib.py")
+    assert r.exit_code == 0 and "trainlib.py holds training code (the backward at trainlib.py:9)" in r.output
+    assert "not checked" in r.output
+
+
+def test_a_sacred_automain_script_is_run_as_a_script(tmp_path, monkeypatch):
+    """@ex.automain runs main() when the file is run (Sacred): the file is a script, run to its
+    step; here Sacred is not installed, which is said (pybnen/symusic was 'no VAE targets')."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vae_common.py").write_text(open(os.path.join(FIXTURES, "training", "running", "vae_common.py")).read())
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            import torch.nn.functional as F
+            from sacred import Experiment
+            from torch.utils.data import DataLoader, TensorDataset
+
+            from vae_common import VAE
+
+            ex = Experiment("vae")
+
+
+            @ex.capture
+            def run(batch_size=64):
+                model = VAE()
+                opt = torch.optim.Adam(model.parameters())
+                for (x,) in DataLoader(TensorDataset(torch.rand(256, 784)), batch_size=batch_size):
+                    recon, mu, logvar = model(x)
+                    loss = F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+
+
+            @ex.automain
+            def main():
+                run()
+            """
+        )
+    )
+    r = check("train.py")
+    assert r.exit_code == 2 and "No module named 'sacred'" in r.output and "no VAE targets" not in r.output
+    # said once, where the run stopped: not "train.py:9: train.py:9:"
+    assert "stopped at train.py:9: train.py:4 imports 'Experiment' from 'sacred'" in " ".join(r.output.split())

@@ -135,10 +135,25 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
             untargeted.append(said)
             return
         raise VaelintError("input", said + ".")
+    backward = _backward_in(path) if path.endswith(".py") and not models else ""
     if os.environ.get("PRE_COMMIT") and not have_inputs:
         if models:
             unconfigured.append(f"{path} ({', '.join(models)})")
+        elif backward:
+            untargeted.append(
+                f"{path} holds training code (the backward at {backward}) that no script among these files runs: "
+                "not checked (check the script that calls it, or configure it in [[tool.vaelint.targets]])"
+            )
         return
+    if backward and not have_inputs:
+        # training code that no script of its own runs (a library of train functions, a step
+        # behind an entry point vaelint does not know): never passed over as clean
+        raise VaelintError(
+            "input",
+            f"{path} holds training code (the backward at {backward}) that vaelint found no way to run, so nothing "
+            "in it was checked: check the script that calls it (`vaelint check train.py`), or name the function "
+            f"that trains as {path}:FUNCTION with the model's input (--input SHAPE).",
+        )
     if not models and not have_inputs:
         if as_script and not os.environ.get("PRE_COMMIT"):
             # --script-args: the user runs it as a script that trains; finding nothing is no clean pass
@@ -163,6 +178,17 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
         f"{path} defines {names} but names no target, so nothing in it was checked: name the model as "
         f"PATH.py:NAME (`{example}`), or configure it in [[tool.vaelint.targets]].",
     )
+
+
+def _backward_in(path: str) -> str:
+    """PATH:LINE of the first backward the file's code calls, read without running it; ""."""
+    from vaelint.frontends.training.sites import find_sites, parse_file
+
+    file = parse_file(os.path.realpath(path))
+    if file is None:
+        return ""
+    lines = sorted(site.place.line for scope in file.scopes.values() for site in find_sites(scope))
+    return f"{path}:{lines[0]}" if lines else ""
 
 
 def _tensorflow_training(path: str, torch_too: bool = True) -> str:

@@ -238,7 +238,7 @@ def is_script(file: SourceFile) -> bool:
     """A file meant to be run: a main guard, calls at its top level, or a loop there
     (``for epoch in range(epochs): train(epoch)`` with no main guard)."""
     for stmt in file.tree.body:
-        if is_main_guard(stmt):
+        if is_main_guard(stmt) or _runs_when_run(stmt):
             return True
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             return True
@@ -246,6 +246,22 @@ def is_script(file: SourceFile) -> bool:
             return True
         if isinstance(stmt, (ast.If, ast.Try, ast.With)) and _calls_own_function(stmt, file.tree):
             return True  # if weights in os.listdir(d): load(...) else: train(model)
+    return False
+
+
+# decorators that run the function they register when the file is run (Sacred's
+# ``@ex.automain``: main() is called at decoration time when __name__ == "__main__")
+_RUNS_WHEN_RUN = {"automain"}
+
+
+def _runs_when_run(stmt: ast.stmt) -> bool:
+    """A top-level function an entry-point decorator runs when the file is run."""
+    if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    for d in stmt.decorator_list:
+        d = d.func if isinstance(d, ast.Call) else d
+        if (d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", "")) in _RUNS_WHEN_RUN:
+            return True
     return False
 
 

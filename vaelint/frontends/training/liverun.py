@@ -358,6 +358,8 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
                 f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
                 "script's option that runs it on the CPU with --script-args, such as --no-cuda or --device cpu)"
             )
+        if where and text.startswith(f"{where}: "):
+            text = text[len(where) + 2 :]  # the error names its own place already: said once
         return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"
     failed = [f"{display_path(home.path)}:{line}: {text}" for line, text in runtime.failures]
     if failed:
