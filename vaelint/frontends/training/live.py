@@ -205,6 +205,11 @@ class Watch:
         finally:
             self.making = False
         last = self.taken
+        if _drawn_inside_the_loop_of(last, frame, where) and not self.model_calls:
+            # `for x1 in loader: x2 = next(iter(loader))`: a second batch the step draws for itself
+            # (FactorVAE's permuted batch, a pair loss) is the step's own code; the loop's batch is
+            # the one its model is trained on
+            return value
         if last is not None and frame is not None and last.frame is frame and last.line == where and not self.model_calls:
             # zip(labelled, unlabelled): the loaders one statement reads together make one batch
             self.taken = Taken(_items(last.value) + _items(value), frame, where, last.loader)
@@ -231,6 +236,21 @@ def _site(capture: Capture):
         return None
     frame, line = capture.frames[-1][0], capture.frames[-1][1]
     return (frame.f_code, line)
+
+
+def _drawn_inside_the_loop_of(last, frame, where) -> bool:
+    """Is this draw, in the frame that took the last batch at a ``for`` over a loader, inside
+    that loop's body (before any model call: the same step)?"""
+    if last is None or frame is None or last.frame is not frame or where[0] <= last.line[0]:
+        return False
+    import ast
+    import os
+
+    from vaelint.frontends.training.sites import parse_file
+
+    file = parse_file(os.path.realpath(frame.f_code.co_filename))
+    loops = [n for n in ast.walk(file.tree) if isinstance(n, (ast.For, ast.AsyncFor)) and n.lineno == last.line[0]] if file else []
+    return any(loop.body[0].lineno <= where[0] <= (loop.end_lineno or 0) for loop in loops)
 
 
 def _items(batch) -> list:
