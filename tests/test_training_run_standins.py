@@ -327,3 +327,65 @@ def test_a_data_set_that_breaks_on_the_data_standing_in_for_its_file_stands_in(t
     r, result = _json("train.py", "--input", "64x4096")  # the run stops at the user's error, and says so
     assert not any("standing in for its files" in n for n in result["notes"]), result["notes"]
     assert any("running it stopped at train.py" in n and "ValueError: unknown split" in n for n in result["notes"]), r.output
+
+
+FAKE_WANDB = """import os
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Run:
+    def log(self, *args, **kwargs):
+        pass
+
+
+def init(**kwargs):
+    # as wandb does: with no API key configured it refuses, unless told to do nothing
+    if os.environ.get("WANDB_MODE") != "disabled":
+        raise UsageError("No API key configured. Use `wandb login` to log in.")
+    return _Run()
+"""
+
+
+def test_an_installed_tracker_that_is_not_logged_in_runs_in_its_no_op_mode(tmp_path, monkeypatch):
+    """wandb.init(project=...) at the top of a script, wandb installed but not logged in
+    (an-seunghwan/DistVAE): the setup ran into 'No API key configured'. The check runs the
+    trackers in their own no-op modes (WANDB_MODE=disabled, ...), and leaves the environment
+    as it found it."""
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    (tmp_path / "wandb").mkdir()
+    (tmp_path / "wandb" / "__init__.py").write_text(FAKE_WANDB)
+    _script(
+        tmp_path,
+        "import torch",
+        "import wandb",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "run = wandb.init(project='vae', entity='someone')",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "for (x,) in DataLoader(TensorDataset(torch.rand(256, 784)), batch_size=64):",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    run.log({'loss': loss.item()})",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    assert "No API key" not in r.output
+
+
+def test_the_trackers_modes_are_set_only_while_the_code_runs(monkeypatch):
+    from vaelint.frontends.training.sandbox import TRACKERS_OFF, Sandbox
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("NEPTUNE_MODE", "async")  # the user's own setting is theirs
+    with Sandbox(os.path.join(RUNNING, "train.py")).active():
+        assert os.environ["WANDB_MODE"] == "disabled" and os.environ["NEPTUNE_MODE"] == "async"
+        assert all(os.environ.get(k) for k in TRACKERS_OFF)
+    assert "WANDB_MODE" not in os.environ and os.environ["NEPTUNE_MODE"] == "async"

@@ -17,7 +17,10 @@ its output folder, a ``Solver.__init__`` that opens a log file):
   no output: ``nvidia-smi`` finds no GPU), and the report lists them;
 * no optimiser or learning-rate scheduler steps, no data loader is iterated;
 * ``input()`` does not wait, and an argparse error says which ``--script-args``
-  to give instead of exiting.
+  to give instead of exiting;
+* experiment trackers the code has installed run in their own no-op or offline
+  modes (``WANDB_MODE=disabled``, ...: :data:`TRACKERS_OFF`), so one that is not
+  logged in does not stop the setup.
 
 Every blocked write is remembered (:attr:`Sandbox.blocked`): the report says
 what the script would have written.
@@ -33,6 +36,17 @@ from vaelint.errors import VaelintError
 from vaelint.frames import user_frame
 from vaelint.frontends.training.sandboxanswers import RETURNS, NoOutput, from_hub_cache
 from vaelint.frontends.training.sandboxparts import Sink, no_step_subclass, started_by_user_code, subclasses
+
+# each tracker's documented switch to a mode that logs nothing and contacts nothing
+TRACKERS_OFF = {
+    "WANDB_MODE": "disabled",  # wandb.init returns a run whose log() does nothing; no key needed
+    "WANDB_SILENT": "true",
+    "NEPTUNE_MODE": "debug",  # neptune.init_run: nothing is stored or sent
+    "COMET_DISABLE_AUTO_LOGGING": "1",
+    "HF_HUB_OFFLINE": "1",  # hub libraries read their cache only, and say so, instead of trying the network
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+}
 
 
 @dataclass
@@ -122,6 +136,10 @@ class Sandbox:
         mpl = "MPLCONFIGDIR" not in os.environ
         if mpl:
             os.environ["MPLCONFIGDIR"] = os.path.join(tempfile.gettempdir(), "vaelint-matplotlib")
+        # experiment trackers the code has installed, switched to their own offline or no-op modes
+        # (vaelint connects to nothing): wandb.init with no API key would stop the run at the setup
+        quiet = {k: v for k, v in TRACKERS_OFF.items() if k not in os.environ}
+        os.environ.update(quiet)
         try:
             self._guard_files()
             self._guard_network_and_training()
@@ -129,6 +147,8 @@ class Sandbox:
         finally:
             if mpl:
                 os.environ.pop("MPLCONFIGDIR", None)
+            for k in quiet:
+                os.environ.pop(k, None)
             if os.getcwd() != here:
                 os.chdir(here)  # the code moved into a folder of its own: vaelint's paths are from here
             while self._patches:
