@@ -95,7 +95,8 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
                 used_params |= names
         model = ctx.program.model
         # parameters another backward of the step trains (a GAN's discriminator) are not the VAE loss's
-        elsewhere = getattr(ctx.program, "trained_elsewhere", set())
+        reached = {id(p) for n, p in model.named_parameters() if n in used_params}
+        elsewhere = ctx.program.trained_by_others(reached) if hasattr(ctx.program, "trained_by_others") else set()
         dead = {n for n, p in model.named_parameters() if p.requires_grad and n not in used_params and id(p) not in elsewhere}
         if not dead:
             return

@@ -170,8 +170,21 @@ class Program:
     # id()s of the parameters another backward of the step trains (a GAN's discriminator, whose
     # own loss steps first): not the VAE loss's to reach (VAE011)
     trained_elsewhere: set = field(default_factory=set)
+    # the optimisers the step can reach, and whether it backpropagates again after the VAE's
+    # backward (read from the code): with the VAE loss's parameters, what other optimisers train
+    optimisers: list = field(default_factory=list)
+    backward_after: bool = False
     # weights the step computes from its counters (vaelint/frontends/training/schedules.py)
     schedules: list = field(default_factory=list)
+
+    def trained_by_others(self, reached: set) -> set:
+        """id()s of the parameters another backward or another optimiser of the step trains,
+        given the id()s of those the VAE loss reaches (a VAE-GAN's discriminator head)."""
+        if not self.optimisers:
+            return self.trained_elsewhere
+        from vaelint.frontends.training.liveoptim import trained_by_other_optimisers
+
+        return self.trained_elsewhere | trained_by_other_optimisers(self.optimisers, reached, self.backward_after)
 
     # ---- the front end's hooks, read by the pipeline
     def reseed(self, seed: int) -> None:

@@ -59,6 +59,48 @@ def trained_by_other_optimisers(optimisers: list, reached: set, later_backward: 
     return out
 
 
+_OPTIMISERS = {"Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "LBFGS", "SparseAdam", "ASGD", "Rprop"}
+
+
+class _Read:
+    """An optimiser the read code would build: the parameter groups its first argument gives."""
+
+    def __init__(self, params):
+        params = list(params)
+        groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = [{"params": list(g.get("params", ()))} for g in groups]
+
+
+def read_optimisers(path: str, namespace: dict, sandbox) -> list:
+    """The optimisers the file builds (``torch.optim.Adam(net.disc.parameters(), ...)``), read
+    from its code where the setup left them out: each one's parameters, from its first argument
+    evaluated where the step runs (``self``, the module's names). Those that need what is not
+    there are left out."""
+    import ast
+
+    from vaelint.frontends.load import read_source
+    from vaelint.frontends.training.astutil import dotted
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and dotted(node.func).rpartition(".")[2] in _OPTIMISERS):
+            continue
+        arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "params"), None)
+        if arg is None:
+            continue
+        try:
+            with sandbox.active():
+                params = eval(compile(ast.Expression(body=arg), path, "eval"), dict(namespace))  # noqa: S307 - the user's own argument
+            found.append(_Read(params))
+        except Exception:  # noqa: BLE001, S112 - it needs what only the setup computes: not this one
+            continue
+    return found
+
+
 def backward_after(path: str, line: int) -> bool:
     """Does the function holding the backward at ``path:line`` backpropagate again after it
     (``d_loss.backward()``, ``manual_backward``, ``accelerator.backward``: :func:`.sites.backward_of`)?"""

@@ -61,6 +61,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
         if s.name not in counted
     ]
     _first_weighted_step(program, fn, counters)
+    _other_optimisers(program, plan, fn, sandbox)
     configured = getattr(loader, "batch_size", None)
     if isinstance(configured, int) and configured > 1:
         program.configured_batch = configured
@@ -68,6 +69,21 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
         loc = getattr(loader, "loc", None)
         program.configured_batch_text = f"DataLoader(batch_size={configured})" + (f" at {loc.where()}" if loc else "")
     return program
+
+
+def _other_optimisers(program: Program, plan, fn, sandbox) -> None:
+    """The optimisers the step reaches and whether a backward follows the VAE's: VAE011 then
+    tells a VAE-GAN's discriminator, trained by that later backward, from dead parameters."""
+    from vaelint.frontends.training.liveoptim import backward_after, optimisers_in, read_optimisers
+    from vaelint.frontends.training.schedules import _step_namespace
+
+    site_file = plan.frames[-1].scope.path if plan.frames else program.path
+    program.backward_after = backward_after(site_file, plan.site.place.line)
+    if not program.backward_after:
+        return  # only another backward trains what the VAE loss does not reach
+    namespace = _step_namespace(fn, plan.frame_values)
+    # the setup leaves optimisers out: those it built, else those its code would build
+    program.optimisers = optimisers_in(namespace, {}) or read_optimisers(site_file, namespace, sandbox)
 
 
 def _loader(ready: StepReady, sandbox):
