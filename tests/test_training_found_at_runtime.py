@@ -289,3 +289,14 @@ def test_a_setup_line_that_runs_the_step_itself_is_said_not_a_crash(monkeypatch)
     assert "runs the training step itself" in result.output and "bug in vaelint" not in result.output
     # the run's own stop, the likelier cause, is said beside the read code's
     assert "Running it as written stopped first, at main.py:37: AttributeError: 'Env' object has no attribute 'seed'" in result.output
+
+
+@pytest.mark.parametrize("name, line", [("cuda_required_by_a_check.py", 16), ("cuda_required_by_an_assert.py", 14)])
+def test_a_check_that_stops_the_code_without_cuda_is_let_past(monkeypatch, name, line):
+    """`if not torch.cuda.is_available(): raise ...` / `assert torch.cuda.is_available()`: the code is
+    run as written past that check (answered as a GPU machine would), not read around it; its
+    device choice elsewhere (`"cuda" if torch.cuda.is_available() else "cpu"`) is the CPU."""
+    monkeypatch.chdir(RUNNING)
+    result = run(name, "--no-cache")
+    assert f"the code's check at {name}:{line} stops it without CUDA: vaelint let it past" in " ".join(result.output.split())
+    assert "did not reach its step" not in result.output

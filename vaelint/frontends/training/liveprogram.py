@@ -157,6 +157,13 @@ def _finish(program, request, watch, home, capture) -> None:
     from vaelint.frontends.training.liveoptim import backward_after, optimisers_in, trained_by_other_optimisers
 
     program.notes.extend(n for n in STOOD_IN if n not in program.notes)
+    from vaelint.frontends.training.livecuda import GUARDS_PASSED
+
+    program.notes.extend(
+        f"the code's check at {w} stops it without CUDA: vaelint let it past, as a GPU machine would, and ran the "
+        "code on the CPU (its moves to CUDA kept there)"
+        for w in GUARDS_PASSED
+    )
     step = program.live_step
     later = bool(capture.frames) and backward_after(capture.frames[-1][0].f_code.co_filename, capture.frames[-1][1][0])
     program.trained_elsewhere = _trained_by(c.loss for c in watch.passed) | trained_by_other_optimisers(
