@@ -424,3 +424,54 @@ def test_vae004_names_a_division_by_a_size_only_when_the_factor_is_that_division
     result = check(str(path), "VAE", ["8x20"], loss="loss_function")
     [finding] = [f for f in result.findings if f.code == "VAE004"]
     assert "(w, set at" in finding.message and "the division by" not in finding.message, finding.message
+
+
+TRAIN_DIVIDES_BY_ARGS = """import argparse
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from vae_common import VAE
+
+
+def train(args, model, loader, optimizer):
+    for batch_id, sample in enumerate(loader):
+        input = sample[0]
+        recon, mu, logvar = model(input)
+        nll = F.binary_cross_entropy(recon, input, reduction="sum") / args.batch_size
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / args.batch_size
+        loss = nll + kl
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--batch_size", type=int, default=100)
+    args = p.parse_args()
+    model = VAE()
+    loader = DataLoader(TensorDataset(torch.rand(250, 784)), batch_size=args.batch_size)
+    train(args, model, loader, torch.optim.Adam(model.parameters()))
+"""
+
+
+def test_vae005s_fix_divides_by_a_tensor_of_the_batch_not_a_parameter_of_the_function(tmp_path, monkeypatch):
+    """`/ args.batch_size` in train(args, model, loader, optimizer): the fix reads the size off the
+    batch tensor the function uses (`input`), never off its first parameter (`args.size(0)`, which
+    satyam-cyc/variational-autoencoder was offered), nor off the batch list (`sample`)."""
+    import json
+    import shutil
+
+    from json_cli import runner
+
+    from vaelint.cli import app
+
+    (tmp_path / "train.py").write_text(TRAIN_DIVIDES_BY_ARGS)
+    shutil.copy(os.path.join(FIXTURES, "training", "running", "vae_common.py"), tmp_path)
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["check", "train.py", "--format", "json", "--no-cache"])
+    findings = json.loads(r.output)["results"][0]["findings"]
+    fixes = {f["line"]: f["autofix"]["message"] for f in findings if f["code"] == "VAE005"}
+    assert fixes == {14: "divide by the batch's own size: input.size(0)", 15: "divide by the batch's own size: input.size(0)"}

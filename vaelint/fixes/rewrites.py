@@ -124,9 +124,49 @@ def a_batch_tensor(ctx, node, call: Expr) -> str | None:
     # the data, not the reconstruction: a size read off the decoder's output ties the
     # term to it, and the KL term would no longer read as the KL alone
     data = [p for p in params if p in _DATA_NAMES]
-    return (data or params or [None])[0]
+    if data:
+        return data[0]
+    # a training function's parameters are mostly not tensors (train(args, model, loader)): the
+    # step's own batch variable, as its graph names it, where the code uses that name
+    used = call.names_in_function()
+    inputs = [n.name for n in getattr(getattr(ctx, "roles", None), "inputs", []) if n.name.isidentifier()]
+    named = [name for name in _DATA_NAMES if name in used] + [name for name in inputs if name in used]
+    if named:
+        return named[0]
+    tensors = [p for p in params if p not in _NOT_TENSORS]
+    return (tensors or [None])[0]
 
 
+# parameter names that hold no tensor of the batch: a configuration, the model, an optimiser
+_NOT_TENSORS = frozenset(
+    (
+        "self",
+        "cls",
+        "args",
+        "opt",
+        "opts",
+        "config",
+        "cfg",
+        "conf",
+        "hparams",
+        "hp",
+        "params",
+        "options",
+        "flags",
+        "model",
+        "net",
+        "optimizer",
+        "optim",
+        "device",
+        "epoch",
+        "step",
+        "writer",
+        "logger",
+        "loader",
+        "dataloader",
+        "train_loader",
+    )
+)
 _DATA_NAMES = ("x", "inputs", "input", "data", "images", "imgs", "img", "batch", "x_true", "target", "targets")
 
 

@@ -90,6 +90,29 @@ class Expr:
         names = [p.name.value for p in (*best.params.posonly_params, *best.params.params)]
         return [n for n in names if n not in ("self", "cls")]
 
+    def names_in_function(self) -> set[str]:
+        """The plain names read or bound in the innermost function around this expression (the
+        whole module at its top level)."""
+        import libcst as cst
+
+        here = self.positions[self.node].start
+        best, best_start = self.module, None
+        for node, r in self.positions.items():
+            if isinstance(node, cst.FunctionDef) and (r.start.line, r.start.column) <= (here.line, here.column) < (
+                r.end.line,
+                r.end.column,
+            ):
+                if best_start is None or (r.start.line, r.start.column) > best_start:
+                    best, best_start = node, (r.start.line, r.start.column)
+        names: set[str] = set()
+
+        class _Names(cst.CSTVisitor):
+            def visit_Name(self, node: cst.Name) -> None:
+                names.add(node.value)
+
+        best.visit(_Names())
+        return names
+
     def find(self, predicate) -> list:
         """The nodes inside this expression (itself included) that ``predicate`` accepts, outermost first."""
         out = []
