@@ -207,6 +207,7 @@ over everything.
             # with what a sum they share does to both: the reductions beta_eff is read from
             rec_own=_reduced(scales.rec),
             kl_own=_reduced(scales.kl),
+            kl_dims=_sample_dims(ctx, scales.kl),
             rec_weight=scales.rec.explicit,
             # an annealed weight's value at the step run is no weight of the reductions' (the header says the schedule)
             kl_weight=1.0 if scheduled_weight(ctx, scales.kl) is not None else scales.kl.explicit,
@@ -266,6 +267,12 @@ def _reduced(term) -> tuple[int, float, float]:
     return term.batch_power, means, others
 
 
+def _sample_dims(ctx, term) -> int:
+    """How many dims each sample's KL element has (1 for B x Z, 3 for B x C x H x W)."""
+    fact = ctx.shape(term.element) if term.element is not None else None
+    return max(1, len(fact.dims) - 1) if fact is not None and fact.dims else 1
+
+
 @dataclass(frozen=True)
 class ReductionsSeen(Observed):
     """How the reconstruction and KL terms are reduced, and the beta_eff it makes."""
@@ -286,6 +293,7 @@ class ReductionsSeen(Observed):
     kl_own: tuple = (0, 1.0, 1.0)
     rec_weight: float = 1.0  # a number written on the reconstruction term (rec * alpha): the ELBO's weight a
     kl_weight: float = 1.0  # a number written on the KL term (1e-5 * kl): VAE004's, but in beta_eff all the same
+    kl_dims: int = 1  # the KL element's dims per sample: 3 for a B x C x H x W latent
 
     @property
     def shows_at_twice_the_batch(self) -> bool:
@@ -329,7 +337,12 @@ class ReductionsSeen(Observed):
         if 0 < rec_n < 0.67:  # a sum over the L samples of z: L times the Monte Carlo estimate
             steps.append(f"average the reconstruction over its {round(1 / rec_n)} samples of z instead of summing them (.mean(dim=0))")
         if kl_d > 1.5:
-            steps.append("sum the KL over the latent dims instead of averaging them (kl.sum(dim=-1).mean())")
+            per_sample = (
+                f"kl.sum(dim={tuple(range(1, self.kl_dims + 1))}).mean()"
+                if self.kl_dims > 1 and self.size.endswith("size(0)")
+                else "kl.sum(dim=-1).mean()"
+            )
+            steps.append(f"sum the KL over the latent dims instead of averaging them ({per_sample})")
         if kl_n > 1.5:
             steps.append(f"divide the KL by the batch size only ({n}), not by a count of values")
         # batch powers: -1 averaged over the batch, 0 summed over it

@@ -475,3 +475,35 @@ def test_vae005s_fix_divides_by_a_tensor_of_the_batch_not_a_parameter_of_the_fun
     findings = json.loads(r.output)["results"][0]["findings"]
     fixes = {f["line"]: f["autofix"]["message"] for f in findings if f["code"] == "VAE005"}
     assert fixes == {14: "divide by the batch's own size: input.size(0)", 15: "divide by the batch's own size: input.size(0)"}
+
+
+CONV_KL_MEAN = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ConvVAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Conv2d(3, 16, 4, 2, 1)
+        self.dec = nn.ConvTranspose2d(8, 3, 4, 2, 1)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean()
+    return F.mse_loss(recon, x) + kl
+"""
+
+
+def test_vae002s_fix_sums_a_spatial_latents_kl_over_all_its_dims(tmp_path):
+    """A B x C x H x W latent (LukeDitria/CNN-VAE's B x 256 x 4 x 4): summing the KL over dim -1
+    alone would leave C x H averaged; the fix sums dims 1, 2 and 3. A flat latent keeps dim -1."""
+    path = tmp_path / "m.py"
+    path.write_text(CONV_KL_MEAN)
+    (finding,) = [f for f in check(str(path), "ConvVAE", ["8x3x16x16"], dynamic=False).findings if f.code == "VAE002"]
+    assert "kl.sum(dim=(1, 2, 3)).mean()" in finding.fix and "dim=-1" not in finding.fix
