@@ -52,5 +52,9 @@ def file_hint(error) -> str:
     if not isinstance(error, FileNotFoundError):
         return ""
     from vaelint.frontends.placeholders import missing_file_fix
+    from vaelint.frontends.training.sandbox import NO_DOWNLOADS
+
+    if NO_DOWNLOADS in str(error):
+        return ""  # a download vaelint refused (a FileNotFoundError to code that catches one): no file to bring here
 
     return ". " + missing_file_fix(f"FileNotFoundError: '{error.filename}'" if error.filename else str(error))

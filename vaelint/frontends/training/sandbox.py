@@ -214,8 +214,8 @@ class Sandbox:
         real_load = torch.hub.load_state_dict_from_url
         for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
             self._patch(torch.hub, name, self._refused(f"download with torch.hub.{name}"))
-        # weights already in torch.hub's cache load from the disk, as torch.hub loads them
-        self._patch(torch.hub, "load_state_dict_from_url", from_hub_cache(real_load, torch.hub.load_state_dict_from_url))
+        # weights already in torch.hub's cache load from the disk, as torch.hub loads them; others stay as built
+        self._patch(torch.hub, "load_state_dict_from_url", from_hub_cache(real_load, self))
         self._patch(torch.utils.data.DataLoader, "__iter__", self._no_iteration())
         # a program the code starts (curl or wget fetching a data set, a shell command) is out
         # of this process's reach: none is started

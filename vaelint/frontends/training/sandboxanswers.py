@@ -16,9 +16,11 @@ class NoOutput(io.StringIO):
         return 127 << 8
 
 
-def from_hub_cache(real, refused):
-    """``load_state_dict_from_url(url)`` of weights torch.hub has cached (a perceptual loss's VGG
-    or LPIPS weights): read from the cache, nothing downloaded; of others: refused."""
+def from_hub_cache(real, sandbox):
+    """``load_state_dict_from_url(url)`` of pretrained weights (a perceptual loss's VGG or LPIPS
+    weights, torchvision's ``weights=``): read from torch.hub's cache where they are there,
+    nothing downloaded; where they are not, the weights stay as built, as for a checkpoint that
+    is not here (the check needs shapes, not trained weights), with a note."""
 
     def load_state_dict_from_url(url, model_dir=None, *args, file_name=None, **kwargs):
         import os
@@ -26,15 +28,13 @@ def from_hub_cache(real, refused):
 
         import torch
 
+        from vaelint.frontends.training.livepickle import MissingCheckpoint
+
         folder = model_dir or os.path.join(torch.hub.get_dir(), "checkpoints")
         cached = os.path.join(folder, file_name or os.path.basename(urlparse(url).path))
         if not os.path.isfile(cached):
-            try:
-                return refused(url, model_dir, *args, file_name=file_name, **kwargs)
-            except Exception as e:  # noqa: BLE001 - the refusal, said with where the cache is
-                e.message = f"{e.message} Weights in torch.hub's cache are read from there: put the file at {cached}."
-                e.args = (e.message,)
-                raise
+            sandbox._note(f"pretrained weights {os.path.basename(cached)} (torch.hub, not downloaded)", sandbox.unloaded)
+            return MissingCheckpoint(url)
         kwargs.pop("progress", None)
         kwargs.pop("check_hash", None)
         return real(url, model_dir, *args, file_name=file_name, progress=False, check_hash=False, **kwargs)
