@@ -96,6 +96,9 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
     return run_error
 
 
+_PLACEHOLDERS = ("MissingImport", "StandIn", "Unavailable", "_Anything")
+
+
 def _with_the_runs_stop(read_error: VaelintError, run_error: VaelintError) -> VaelintError:
     """The read code's error, which says more, with where running the code as written stopped
     first (an error of the user's code there is often the real cause: an API the installed
@@ -105,6 +108,8 @@ def _with_the_runs_stop(read_error: VaelintError, run_error: VaelintError) -> Va
     stop = re.search(r"running it stopped at (.+)", run_error.message)
     if stop is None or stop.group(1).rstrip(".") in read_error.message:
         return read_error
+    if any(name in stop.group(1) for name in _PLACEHOLDERS) or "could not be imported" in read_error.message:
+        return read_error  # the run stopped at what the read code explains already (a missing import's placeholder)
     error = VaelintError(
         read_error.kind, f"{read_error.message.rstrip()} Running it as written stopped first, at {stop.group(1).rstrip('.')}."
     )
