@@ -98,3 +98,39 @@ def test_a_weight_a_helper_hands_back_in_a_pair_is_read_at_later_steps(monkeypat
     assert any("the KL weight is annealed: kl_weight = self.kl_weight_at(step)" in n for n in result["notes"]), result["notes"]
     r, result = _json("anneal_helper_returns_pair_fixed.py")
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 28)], r.output
+
+
+def test_a_count_kept_for_after_the_backward_is_no_weight_of_the_loss(tmp_path, monkeypatch):
+    """current_iter = i + epoch * len(loader), read only after the backward (to save a checkpoint
+    every N steps; LukeDitria/CNN-VAE): it is 0 at the first step, yet weighs no term, so the step
+    is not moved to a later epoch for it; a warm-up the loss reads still is."""
+    from training_cli import write_script
+
+    lines = [
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "loader = DataLoader(TensorDataset(torch.rand(256, 784)), batch_size=64)",
+        "for epoch in range(50):",
+        "    for i, (x,) in enumerate(loader):",
+        "        current_iter = i + epoch * len(loader)",
+        "        beta = min(1.0, epoch / 10)",
+        "        recon, mu, logvar = model(x)",
+        "        loss = elbo(recon, x, mu, logvar) WEIGHT",
+        "        opt.zero_grad()",
+        "        loss.backward()",
+        "        opt.step()",
+        "        if (current_iter + 1) % 100 == 0:",
+        "            torch.save(model.state_dict(), 'vae.pt')",
+    ]
+    write_script(tmp_path, *[line.replace(" WEIGHT", "") for line in lines])
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None and not result["findings"], r.output
+    assert not any("current_iter is 0" in n or "beta is 0" in n for n in result["notes"]), result["notes"]
+    write_script(tmp_path, *[line.replace("elbo(recon, x, mu, logvar) WEIGHT", "elbo(recon, x, mu, logvar) * beta") for line in lines])
+    r, result = _json("train.py")
+    assert any("beta is 0 at epoch = 0, so the step is checked at epoch = " in n for n in result["notes"]), result["notes"]
+    assert not any("current_iter is 0" in n for n in result["notes"]), result["notes"]

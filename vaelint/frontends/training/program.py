@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
@@ -60,7 +61,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
         )
         if s.name not in counted
     ]
-    _first_weighted_step(program, fn, counters)
+    _first_weighted_step(program, fn, counters, plan)
     _other_optimisers(program, plan, fn, sandbox)
     configured = getattr(loader, "batch_size", None)
     if isinstance(configured, int) and configured > 1:
@@ -244,16 +245,19 @@ def _no_modules(plan, fn, failed: list) -> str:
     )
 
 
-def _first_weighted_step(program, fn, counters: dict) -> None:
+def _first_weighted_step(program, fn, counters: dict, plan=None) -> None:
     """A schedule that is 0 at the first step (``min(1, step / warmup)``) takes a
     term out of the loss there: the step is checked at the first counter value
     read where the weight is not 0, and the report says so."""
     import dataclasses
 
     settable = {n.removeprefix(SAVED) for n in fn.__code__.co_freevars} | set(fn.__globals__)
+    feeding = _feeding_the_loss(plan)
     for i, s in enumerate(program.schedules):
         if s.now != 0 or (s.name if s.held else s.counter) not in settable:
             continue
+        if feeding is not None and re.split(r"[.\[( ]", s.name)[0] not in feeding:
+            continue  # a count the step keeps for after its backward (current_iter for checkpoints): it weighs no term
         later = next(((c, v) for c, v in s.values if v != 0), None)
         if later is None:
             continue
@@ -266,6 +270,26 @@ def _first_weighted_step(program, fn, counters: dict) -> None:
             f"{s.name} is 0 at {s.counter} = {s.values[0][0]}, so the step is checked at {s.counter} = {later[0]} "
             f"({s.name} = {later[1]:.3g}), the first step read where the term it weighs counts"
         )
+
+
+def _feeding_the_loss(plan) -> set[str] | None:
+    """The names the step's backward reads, and those its statements before it compute them
+    from (a slice back from the loss); None when the step's statements are not known."""
+    from vaelint.frontends.training.astutil import loads, walk_statements, writes_of
+
+    if plan is None or not plan.region or getattr(plan.site, "loss", None) is None:
+        return None
+    line = plan.site.place.line
+    needed = loads(plan.site.loss)
+    statements = list(walk_statements(plan.region))
+    if not any(st.lineno <= line <= (st.end_lineno or st.lineno) for st in statements):
+        # the backward is in a function the step calls (train_step(model, x, beta=beta)): what
+        # the step hands it is what it may weigh its terms by
+        return needed | set().union(*(loads(st) for st in statements))
+    for stmt in reversed([st for st in statements if st.lineno < line]):
+        if writes_of(stmt) & needed:
+            needed |= loads(stmt) if not isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With)) else set()
+    return needed
 
 
 def counters_set(fn, counters: dict):
