@@ -11,11 +11,10 @@ import sys
 from torch.overrides import TorchFunctionMode
 
 from vaelint.frames import is_user_file
+from vaelint.frontends.training.livecudaguard import GUARDS_PASSED, a_guard_asks
 from vaelint.frontends.training.livepatch import Patches
 
 _RECORDS: list = []  # the records of the cuda_kept_on_cpu blocks open now, innermost last
-# "train.py:70": the code's checks that stop it without CUDA, let past (said in a note)
-GUARDS_PASSED: list[str] = []
 
 
 @contextlib.contextmanager
@@ -60,60 +59,6 @@ def _remember(what: str, own: object = None) -> None:
         record.moves.append(entry)
 
 
-def _a_guard_asks(frame) -> bool:
-    """Is ``torch.cuda.is_available()`` asked by the code's own check that stops it without CUDA
-    (``if not torch.cuda.is_available(): raise ...``, ``assert torch.cuda.is_available()``)? Such
-    a check is answered as a GPU machine would answer it, so the code runs on; everything else
-    is told the truth (the code's device choice stays the CPU, its moves to CUDA are kept there)."""
-    import ast
-
-    from vaelint.frames import display_path
-    from vaelint.frontends.training.sites import parse_file
-
-    path = frame.f_code.co_filename
-    if not _RECORDS or not is_user_file(path):
-        return False
-    file = parse_file(path)
-    line = frame.f_lineno
-    for node in ast.walk(file.tree) if file else ():
-        if getattr(node, "lineno", None) != line:
-            continue
-        if isinstance(node, ast.Assert) and _asks_cuda(node.test):
-            hit = True
-        elif isinstance(node, ast.If) and isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not):
-            hit = _asks_cuda(node.test.operand) and _stops(node.body)
-        else:
-            continue
-        if hit:
-            where = f"{display_path(path)}:{line}"
-            if where not in GUARDS_PASSED:
-                GUARDS_PASSED.append(where)
-            return True
-    return False
-
-
-def _asks_cuda(test) -> bool:
-    import ast
-
-    return (
-        isinstance(test, ast.Call)
-        and isinstance(test.func, ast.Attribute)
-        and test.func.attr == "is_available"
-        and "cuda" in ast.unparse(test.func)
-    )
-
-
-def _stops(body: list) -> bool:
-    """A block that ends the program: it raises or exits (after printing, say)."""
-    import ast
-
-    last = body[-1] if body else None
-    if isinstance(last, ast.Raise):
-        return True
-    call = last.value if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) else None
-    return call is not None and ast.unparse(call.func) in ("exit", "quit", "sys.exit", "os._exit")
-
-
 def _graph_line():
     """The user's line of the graph node running now: a captured graph's run (torch.fx's
     Interpreter) has no user frame on the stack, but its node remembers the line."""
@@ -138,7 +83,7 @@ def _patched():
 
     def is_available(real=torch.cuda.is_available):
         _asks()
-        return real() or _a_guard_asks(sys._getframe(1))
+        return real() or (bool(_RECORDS) and a_guard_asks(sys._getframe(1)))
 
     def wrap(owner, name):
         real = getattr(owner, name)

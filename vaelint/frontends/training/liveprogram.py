@@ -157,7 +157,7 @@ def _finish(program, request, watch, home, capture) -> None:
     from vaelint.frontends.training.liveoptim import backward_after, optimisers_in, trained_by_other_optimisers
 
     program.notes.extend(n for n in STOOD_IN if n not in program.notes)
-    from vaelint.frontends.training.livecuda import GUARDS_PASSED
+    from vaelint.frontends.training.livecudaguard import GUARDS_PASSED
 
     program.notes.extend(
         f"the code's check at {w} stops it without CUDA: vaelint let it past, as a GPU machine would, and ran the "

@@ -332,13 +332,15 @@ def _without_cuda(owner, func, name: str, args, kwargs):
         return None
     if name == "cuda":
         return owner, ".cuda()"
-    target = kwargs.get("device", args[0] if args else None)
+    target = given = kwargs.get("device", args[0] if args else None)
+    if isinstance(target, int) and not isinstance(target, bool):
+        target = f"cuda:{target}"  # .to(gpu_ids[0]): a device ordinal is the accelerator's, CUDA's
     try:
         if not isinstance(target, (str, torch.device)) or torch.device(target).type != "cuda":
             return None
     except (RuntimeError, TypeError):  # .to("float16") and the like: a string that names no device
         return None
-    rest = args[1:] if args and args[0] is target else args
+    rest = args[1:] if args and args[0] is given else args
     others = {k: v for k, v in kwargs.items() if k != "device"}
     return (func(*rest, **others) if rest or others else owner), f".to({str(target)!r})"
 

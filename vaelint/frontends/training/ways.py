@@ -108,6 +108,9 @@ def _with_the_runs_stop(read_error: VaelintError, run_error: VaelintError) -> Va
     stop = re.search(r"running it stopped at (.+)", run_error.message)
     if stop is None or stop.group(1).rstrip(".") in read_error.message:
         return read_error
+    said = stop.group(1).split(": ", 1)[-1][:40]  # the error itself, without its place
+    if said and said in read_error.message:
+        return read_error  # the read code met the same error, and says so
     if any(name in stop.group(1) for name in _PLACEHOLDERS) or "could not be imported" in read_error.message:
         return read_error  # the run stopped at what the read code explains already (a missing import's placeholder)
     error = VaelintError(
