@@ -185,8 +185,13 @@ def _split_terms(
         # encoder's heads (a KL beside an L2 penalty on mu), and where one side is
         # itself a sum of different roles ((nll + kl) + adversarial, both sides reading
         # the reconstruction); never inside one term
+        if _constant(view, a) != _constant(view, b):
+            # loss += alpha * torch.tensor(0.) (a placeholder for a term an unlabelled batch has
+            # not): the constant adds nothing; the terms are those of the other side
+            other, flip = (b, name == "sub") if _constant(view, a) else (a, name == "rsub")
+            return _split_terms(view, other, -sign if flip else sign, kind, depth + 1, outer, chain)
         if _one_density(a, b, kind) or _constant(view, a) or _constant(view, b):
-            return _term(sign, node, chain, outer)  # a constant tensor (torch.tensor(0.) as a prior's mean) is no term
+            return _term(sign, node, chain, outer)
         if kind(a) != kind(b) or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b)) or _mixes(view, a, kind) or _mixes(view, b, kind):
             sb = -sign if name == "sub" else sign
             sa = -sign if name == "rsub" else sign
@@ -221,6 +226,8 @@ def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
     operands = [a for a in node.args if isinstance(a, fx.Node)]
     if name in {"add", "sub", "rsub"} and len(operands) == 2:
         a, b = node.args[0], node.args[1]
+        if _constant(view, a) != _constant(view, b):
+            return _mixes(view, b if _constant(view, a) else a, kind, depth + 1)
         if _one_density(a, b, kind) or _constant(view, a) or _constant(view, b):
             return False
         return kind(a) != kind(b) or _mixes(view, a, kind, depth + 1) or _mixes(view, b, kind, depth + 1)
