@@ -185,7 +185,9 @@ def _scale_source(view: GraphView, std: fx.Node) -> tuple[fx.Node, list[str]]:
     node, ops = _walk_to_output(view, std, [])
     if node.meta.get("forward_output") is not None:
         deeper, more = _walk_to_output(view, node, [], past_start=True)
-        if deeper is not node and deeper.meta.get("forward_output") is not None and _read_elsewhere(view, deeper, node):
+        # the head std is made from, where something else reads it (a KL, in the loss or in the
+        # forward itself: `return recon, kl, std` with kl computed from logvar in forward)
+        if deeper is not node and more and _read_elsewhere(view, deeper, node):
             return deeper, ops + more
     return node, ops
 
