@@ -261,6 +261,18 @@ def test_a_data_folder_the_code_lists_that_is_not_here_lists_stand_in_files_with
     assert not os.path.exists(os.path.join(RUNNING, "datasets"))  # nothing was made
 
 
+def test_a_data_folder_the_code_lists_through_pathlib_lists_stand_in_files_too(monkeypatch):
+    # sorted(Path("datasets/spectrograms").glob("*.npy")): the code runs as written to its step
+    # (before: the glob was empty, np.concatenate of nothing stopped it, and the code was read)
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("data_folder_listed_with_pathlib.py", "--input", "64x784")
+    assert [f["code"] for f in result["findings"]] == ["VAE002"], r.output
+    notes = " ".join(result["notes"])
+    assert "the data folder datasets/spectrograms (Path.glob at data_folder_listed_with_pathlib.py:25)" in notes
+    assert "did not reach its step" not in notes
+    assert not os.path.exists(os.path.join(RUNNING, "datasets"))
+
+
 def test_only_the_codes_own_listing_of_a_missing_folder_is_answered_with_stand_ins(tmp_path):
     import glob
 

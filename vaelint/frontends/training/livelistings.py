@@ -1,6 +1,6 @@
 """A data folder the code lists that is not here, while --input gives the batch
 (:mod:`.livedata`): ``os.listdir("datasets/train/SMAP")`` or ``glob.glob("data/*.npz")`` of a
-folder that does not exist answers with stand-in file names, which the code's readers
+folder that does not exist (or ``Path(folder).glob``, ``.rglob``, ``.iterdir()``) answers with stand-in file names, which the code's readers
 (np.load, pd.read_csv, torch.load) then read as samples of --input, so that a script whose
 training runs inside ``for file in files:`` reaches its step (Du-Team/VAEAT). Only the code's own
 calls are answered so: a library's listing keeps its error. The report says so."""
@@ -41,6 +41,36 @@ def folder_listings(patches, said: list) -> None:
 
     patches.set(os, "listdir", listdir)
     patches.set(glob, "glob", glob_)
+    _pathlib_listings(patches, said)
+
+
+def _pathlib_listings(patches, said: list) -> None:
+    """``Path(folder).glob("*.npy")``, ``.rglob(...)`` and ``.iterdir()`` of a folder that is not
+    here, as os.listdir and glob.glob are answered."""
+    from pathlib import Path
+
+    real_glob, real_rglob, real_iterdir = Path.glob, Path.rglob, Path.iterdir
+
+    def globbing(real, how):
+        def glob_(self, pattern, *args, **kwargs):
+            found = list(real(self, pattern, *args, **kwargs))
+            if found or self.exists() or "/" in pattern or not _from_user_code():
+                return iter(found)
+            names = [n for n in NAMES if _fits(n, pattern)]
+            _say(said, os.fspath(self), how, names)
+            return iter([self / n for n in names])
+
+        return glob_
+
+    def iterdir(self):
+        if self.exists() or not _from_user_code():
+            return real_iterdir(self)
+        _say(said, os.fspath(self), "Path.iterdir", NAMES)
+        return iter([self / n for n in NAMES])
+
+    patches.set(Path, "glob", globbing(real_glob, "Path.glob"))
+    patches.set(Path, "rglob", globbing(real_rglob, "Path.rglob"))
+    patches.set(Path, "iterdir", iterdir)
 
 
 def _fits(name: str, pattern: str) -> bool:
