@@ -389,3 +389,39 @@ def test_the_trackers_modes_are_set_only_while_the_code_runs(monkeypatch):
         assert os.environ["WANDB_MODE"] == "disabled" and os.environ["NEPTUNE_MODE"] == "async"
         assert all(os.environ.get(k) for k in TRACKERS_OFF)
     assert "WANDB_MODE" not in os.environ and os.environ["NEPTUNE_MODE"] == "async"
+
+
+def test_a_batch_item_no_input_gives_handed_to_variable_asks_for_one_more_input(tmp_path, monkeypatch):
+    """`x, y = Variable(x), Variable(y)` with one --input for a two-item batch: torch's own type
+    check ('Variable data has to be a tensor, but got StandIn') named vaelint's stand-in and told the
+    user to fix their code (elias-ramzi's CF VAE); it now says which item has no value and what to give."""
+    _script(
+        tmp_path,
+        "import torch",
+        "from torch.autograd import Variable",
+        "from torch.utils.data import DataLoader, Dataset",
+        "from vae_common import VAE, elbo",
+        "class Ratings(Dataset):",
+        "    def __init__(self, path):",
+        "        self.rows = torch.load(path)",
+        "    def __len__(self):",
+        "        return len(self.rows)",
+        "    def __getitem__(self, i):",
+        "        return self.rows[i][0], self.rows[i][1]",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "for x, y in DataLoader(Ratings('data/ratings.pt'), batch_size=64):",
+        "    x, y = Variable(x), Variable(y)",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "64x784")
+    said = result["error"]["message"]
+    assert "The step uses y, the 2nd item of the batch" in said and "one more --input" in said, said
+    assert "fix it so the model runs" not in said
+    r, result = _json("train.py", "--input", "64x784", "--input", "64:int64:10")
+    assert result["error"] is None, r.output

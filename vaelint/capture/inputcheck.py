@@ -193,12 +193,35 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
         )
     elif kind is ErrorKind.DTYPE:
         hint = _dtype_hint(str(failure.error), specs)
+    elif "StandIn" in str(failure.error):
+        hint = _stand_in_hint(failure.error)
     else:
         hint = "This is not a shape error vaelint can explain; fix it so the model runs on that input."
     return VaelintError(
         "trace",
         f"{target}: running the model on input {specs[0].text()} raised{where}: "
         f"{type(failure.error).__name__}{': ' + _first_line(failure.error) if _first_line(failure.error) else '.'} {hint}",
+    )
+
+
+def _stand_in_hint(error: BaseException) -> str:
+    """A value vaelint has no data for (a batch item no --input gives) handed to a library that
+    checks types before torch's dispatch sees it (``Variable(y)``): what it stands for, and the
+    --input to give."""
+    frames, tb = [], error.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in list(frame.f_locals.values()):
+            if type(value).__name__ == "StandIn" and hasattr(value, "_fail"):
+                try:
+                    value._fail()
+                except VaelintError as said:
+                    return said.message[:1].upper() + said.message[1:]
+    return (
+        "A value vaelint has no data for (a batch item no --input gives) reached a call that checks "
+        "types: give one --input per item of the batch (e.g. --input 64x784 --input 64:int64:10)."
     )
 
 

@@ -21,7 +21,7 @@ from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.astutil import is_main_guard, source_segment
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
-from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint
+from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, stand_in_said
 from vaelint.frontends.training.livepatch import Patches
 from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss
 from vaelint.frontends.training.sites import Boundary
@@ -324,7 +324,7 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
     """What ran and where it stopped, for a run that reached no backward."""
     if runtime.stops:
         where, error = runtime.stops[0]
-        text = error.message if isinstance(error, VaelintError) else error_text(error)
+        text = error.message if isinstance(error, VaelintError) else (stand_in_said(error) or error_text(error))
         taken = watch.taken
         if watch.model_calls and where and not getattr(error, "refused", False):
             # past the batch and the model: the step's own code raised (a loss that does not run)
