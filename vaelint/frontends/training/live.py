@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from vaelint.frames import is_user_file
 from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
 from vaelint.frontends.training.livebinding import after_binding
+from vaelint.frontends.training.liveinner import trains_part_before_the_vaes
 
 MAX_BATCHES = 16  # batches the code may take, over all its loaders, before a VAE backward
 MAX_ROUNDS = 100  # loops (epochs) that may come round to a batch they took before a VAE backward
@@ -155,6 +156,8 @@ class Watch:
         if self.reached is not None:
             raise self.reached  # the user's `except:` swallowed the stop: it comes back, unchanged
         capture = Capture(user_frames(), loss, self.taken, list(self.model_calls), self.reaches_noise(loss))
+        if capture.vae and trains_part_before_the_vaes(capture, getattr(self, "first_output", None)):
+            capture.vae = False  # a discriminator trained inside the loss, before the VAE's own backward
         if capture.vae:
             self.reached = Reached(capture)
             raise self.reached
@@ -228,6 +231,8 @@ class Watch:
 
     def post_hook(self, module, args, output):
         self.depth = max(0, self.depth - 1)
+        if self.depth == 0 and len(self.model_calls) == 1:
+            self.first_output = output  # the step's first model call's output: what a VAE loss trains through
 
 
 def _site(capture: Capture):

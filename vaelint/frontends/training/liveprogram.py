@@ -346,14 +346,6 @@ def lightning_module(watch, loss=None):
 
 
 def _parameters_reached(loss) -> set:
-    out, seen, todo = set(), set(), [getattr(loss, "grad_fn", None)]
-    while todo:
-        node = todo.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        variable = getattr(node, "variable", None)
-        if variable is not None:
-            out.add(id(variable))
-        todo += [n for n, _ in getattr(node, "next_functions", ())]
-    return out
+    from vaelint.frontends.training.liveinner import parameters_reached
+
+    return parameters_reached([loss])

@@ -14,6 +14,7 @@ from vaelint.frames import display_path
 from vaelint.frontends.training.astutil import Place, Scope, places, target_names, walk_statements, writes_of
 from vaelint.frontends.training.batchpattern import around_next, batch_pattern
 from vaelint.frontends.training.live import Capture, Taken
+from vaelint.frontends.training.liveinner import tensors_in
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, backward_of, enclosing_blocks, parse_file
 
 # --------------------------------------------------------------------------- the step, from the frames
@@ -89,18 +90,6 @@ def _holds(value, obj) -> bool:
     if isinstance(value, dict):
         return any(v is obj for v in value.values())
     return False
-
-
-def _tensors_in(value) -> list:
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in _tensors_in(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors_in(v)]
-    return []
 
 
 def step_from(capture: Capture) -> LiveStep:
@@ -251,7 +240,7 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
     """No loader's batch on the stack (an index loop over a tensor, full-batch training,
     a generator): the batch is what the model was given, in the innermost frame that
     holds it in a variable."""
-    inputs = [t for _m, args in capture.model_calls[:1] for t in _tensors_in(args)]
+    inputs = [t for _m, args in capture.model_calls[:1] for t in tensors_in(args)]
     if not inputs:
         return None
     for frame, _line, values, file, scope, place in reversed(usable):
