@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import pytest
+from json_cli import check_json
 from training_cli import RUNNING, run
 from training_cli import write_script as _script
 
@@ -303,3 +304,16 @@ def test_a_check_that_stops_the_code_without_cuda_is_let_past(monkeypatch, name,
     result = run(name, "--no-cache")
     assert f"the code's check at {name}:{line} stops it without CUDA: vaelint let it past" in " ".join(result.output.split())
     assert "did not reach its step" not in result.output
+
+
+@pytest.mark.parametrize("inputs", [(), ("--input", "32x784")])
+def test_a_second_batch_the_step_draws_meets_the_first_at_every_batch_size(monkeypatch, inputs):
+    """`x_other = next(iter(loader))` in the step, compared row by row with the loop's batch: the
+    step's own draw is made at the size the step runs with (the capture runs it at several), so no
+    batch size is 'written down' (a false VAE005 on the draw before), and the loop's batch is the
+    input, with --input or from the code's own data."""
+    monkeypatch.chdir(RUNNING)
+    r, result = check_json("second_batch_in_the_step.py", *inputs)
+    assert result["error"] is None, r.output
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE001", 22)], r.output
+    assert result["flow"][0]["name"] == "x"

@@ -62,3 +62,11 @@ def _spec_of(t, size: int | None, name: str = ""):
         text += f":{dtype}"
     dim = 0 if size is None or t.shape[0] == size else next((i for i, s in enumerate(t.shape) if s == size), 0)
     return dataclasses.replace(parse_input_spec(f"{name}={text}" if name else text), real=t.detach().clone(), batch_dim=dim)
+
+
+def batch_size_of(inputs) -> int | None:
+    """The rows of the first tensor of a step's inputs (None for none, or a traced Proxy)."""
+    import torch
+
+    first = next((t for t in inputs if isinstance(t, torch.Tensor)), None)
+    return int(first.shape[0]) if first is not None and first.dim() and not isinstance(first, torch.fx.Proxy) else None

@@ -270,7 +270,8 @@ def _program(frontend, ref, request, home, capture, runtime, sandbox, sites, mak
     first = step.source.lineno if step.kind != "param" else step.region[0].lineno
     runtime.path = step.scope.path
     runtime.site = (step.site.place.scope.path, step.site.place.statement.lineno, step.site.place.statement.end_lineno)
-    runtime.batches = lambda loader, frame=None: make(loader, frame)
+    spec_batch = request.inputs[0].batch if request.inputs else None
+    runtime.batches = lambda loader, frame=None: at_batch(lambda: make(loader, frame), getattr(runtime, "batch_now", None), spec_batch)
     fn = compile_step(step, runtime, name=step.scope.name if not step.is_module else "step")
     ready = StepReady(fn, 0, (lambda: step.loader) if step.loader is not None else None)
     program = step_program(frontend, ref, request, _plan(home, step, first), ready, runtime, sandbox, sites, home, [])
@@ -314,6 +315,35 @@ def _plan(home, step, first: int):
         callers=list(step.callers),
         frame_values=dict(step.values),
     )
+
+
+def at_batch(making, size, made: int | None):
+    """A batch the step draws for itself (``x2 = next(iter(loader))``), made ``made`` rows deep
+    from --input, at the size of the batch the step is run with now: a second batch of a FactorVAE
+    meets the first, which the check runs at several sizes."""
+    import torch
+
+    if torch.fx._symbolic_trace.is_fx_tracing():
+        # traced symbolically, the batch would be a constant of `made` rows in the graph: the
+        # capture records concrete runs instead, each drawing at its own size
+        raise RuntimeError("the step draws a batch of its own, which a symbolic trace would fix at one size")
+    return _resized(making(), size, made)
+
+
+def _resized(batch, size, made: int | None):
+    import torch
+
+    if not isinstance(size, int) or not made or size == made:
+        return batch
+    if isinstance(batch, torch.Tensor):
+        if not batch.dim() or batch.shape[0] != made:
+            return batch
+        return torch.cat([batch] * (size // made + 1))[:size] if size > made else batch[:size]
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_resized(b, size, made) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _resized(v, size, made) for k, v in batch.items()}
+    return batch
 
 
 def is_training_file(path: str) -> bool:

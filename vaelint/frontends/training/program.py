@@ -15,6 +15,7 @@ from vaelint.frontends.sourcemap import where
 from vaelint.frontends.training.accumulating import accumulating_schedules, before_the_batch
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import source_segment
+from vaelint.frontends.training.batchspecs import batch_size_of
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.stepmodules import model_of as _model_of
 from vaelint.frontends.training.stepmodules import referenced_modules
@@ -168,6 +169,8 @@ def _step(plan, fn, counters: dict, sandbox, home, iterators: dict, runtime=None
 
     def run_step(*inputs, **named):
         fresh = {name: copy.deepcopy(pristine) for name, pristine in iterators.items()}
+        if runtime is not None:
+            runtime.batch_now = batch_size_of(inputs)  # a batch the step draws itself is made this size
         try:
             with sandbox.active(), counters_set(fn, {**counters, **fresh}), cuda_kept_on_cpu(moves):
                 return fn(*inputs, **named)
