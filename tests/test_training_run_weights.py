@@ -134,3 +134,51 @@ def test_a_count_kept_for_after_the_backward_is_no_weight_of_the_loss(tmp_path, 
     r, result = _json("train.py")
     assert any("beta is 0 at epoch = 0, so the step is checked at epoch = " in n for n in result["notes"]), result["notes"]
     assert not any("current_iter is 0" in n for n in result["notes"]), result["notes"]
+
+
+def test_a_kl_weighted_0_at_the_step_checked_is_said_as_such(tmp_path, monkeypatch):
+    """`loss_fn.beta = target * (epoch - 1) / warmup` set in the epoch loop of the function that
+    calls the data loop's (GMPilankar/Beta-VAE-from-scratch-): the KL is weighted 0 at the step
+    checked, so its rules cannot read it. They said 'no term reads as the Gaussian KL' and 'do not
+    share a shape'; they now say the weight is 0 there, and where."""
+    from training_cli import write_script
+
+    write_script(
+        tmp_path,
+        "import torch",
+        "import torch.nn as nn",
+        "import torch.nn.functional as F",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE",
+        "class ElboLoss(nn.Module):",
+        "    def __init__(self, beta=4.0):",
+        "        super().__init__()",
+        "        self.beta = beta",
+        "    def forward(self, recon, x, mu, logvar):",
+        "        rec = F.binary_cross_entropy(recon, x, reduction='sum') / x.size(0)",
+        "        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.size(0)",
+        "        return rec + self.beta * kl",
+        "def train_one_epoch(model, loader, loss_fn, opt):",
+        "    for (x,) in loader:",
+        "        recon, mu, logvar = model(x)",
+        "        loss = loss_fn(recon, x, mu, logvar)",
+        "        opt.zero_grad()",
+        "        loss.backward()",
+        "        opt.step()",
+        "def train(model, loader, loss_fn, opt, epochs=50, warmup=10):",
+        "    target_beta = loss_fn.beta",
+        "    for epoch in range(1, epochs + 1):",
+        "        if epoch <= warmup:",
+        "            loss_fn.beta = target_beta * ((epoch - 1) / warmup)",
+        "        train_one_epoch(model, loader, loss_fn, opt)",
+        "if __name__ == '__main__':",
+        "    model = VAE()",
+        "    data = DataLoader(TensorDataset(torch.rand(256, 784)), batch_size=64)",
+        "    train(model, data, ElboLoss(), torch.optim.Adam(model.parameters()))",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    skipped = {s["code"]: s["reason"] for s in result["skipped"]} if isinstance(result["skipped"], list) else result["skipped"]
+    for code in ("VAE002", "VAE004", "VAE007", "VAE008"):
+        assert "is multiplied by 0 at the step checked" in str(skipped[code]), skipped
+    assert "train.py:13" in str(skipped["VAE002"])

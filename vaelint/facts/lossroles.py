@@ -287,3 +287,21 @@ def find_comparisons(view: GraphView, roles: Roles) -> list[Comparison]:
         if len(rec) == 1 and len(data) == 1 and rec[0] is not data[0]:
             out.append(Comparison(node, name, rec[0], data[0]))
     return out
+
+
+def zero_weighted(view: GraphView, roles: Roles) -> list[fx.Node]:
+    """The loss terms multiplied by a weight of exactly 0 at the step checked (``self.beta * kl``
+    at a KL warm-up's first step, the weight set by code the check does not vary): nothing of such
+    a term reaches the loss's value or its gradient, so it cannot be read."""
+    out = []
+    for _sign, term in roles.loss_terms:
+        node = term
+        for _ in range(4):
+            if not isinstance(node, fx.Node) or view.op(node) != "mul":
+                break
+            if any(isinstance(a, (int, float)) and not isinstance(a, bool) and a == 0 for a in node.args):
+                out.append(term)
+                break
+            tensors = [a for a in node.args if isinstance(a, fx.Node)]
+            node = tensors[0] if len(tensors) == 1 else None
+    return out
