@@ -296,7 +296,7 @@ def one_process():
     ``torch.cuda.set_device`` without CUDA does nothing, ``init_process_group`` makes a group of
     one (gloo, in memory), whatever backend and address the code names (it stays for the step's
     runs: ``dist.get_world_size()`` in the step), and a model wrapped in DistributedDataParallel
-    or DataParallel is the model itself."""
+    or DataParallel is the model itself, its BatchNorms not converted to SyncBatchNorm without CUDA."""
     import multiprocessing
     import multiprocessing.process as mp_process
 
@@ -319,6 +319,12 @@ def one_process():
             return None
         return real_set_device(device)
 
+    def convert_sync_batchnorm(module, process_group=None):
+        # a group of one on the CPU: a SyncBatchNorm needs a GPU, a BatchNorm computes the same
+        return module if not torch.cuda.is_available() else real_convert(module, process_group)
+
+    real_convert = torch.nn.SyncBatchNorm.convert_sync_batchnorm
+    patch(torch.nn.SyncBatchNorm, "convert_sync_batchnorm", staticmethod(convert_sync_batchnorm))
     _unwrap_parallel(patch)
     real_set_device = torch.cuda.set_device
     patch(tmp, "spawn", spawn)
