@@ -208,17 +208,11 @@ def _stand_in_hint(error: BaseException) -> str:
     """A value vaelint has no data for (a batch item no --input gives) handed to a library that
     checks types before torch's dispatch sees it (``Variable(y)``): what it stands for, and the
     --input to give."""
-    frames, tb = [], error.__traceback__
-    while tb is not None:
-        frames.append(tb.tb_frame)
-        tb = tb.tb_next
-    for frame in reversed(frames):
-        for value in list(frame.f_locals.values()):
-            if type(value).__name__ == "StandIn" and hasattr(value, "_fail"):
-                try:
-                    value._fail()
-                except VaelintError as said:
-                    return said.message[:1].upper() + said.message[1:]
+    from vaelint.frontends.training.runtime import stand_in_said
+
+    said = stand_in_said(error)
+    if said:
+        return said[:1].upper() + said[1:]
     return (
         "A value vaelint has no data for (a batch item no --input gives) reached a call that checks "
         "types: give one --input per item of the batch (e.g. --input 64x784 --input 64:int64:10)."

@@ -58,25 +58,3 @@ def file_hint(error) -> str:
         return ""  # a download vaelint refused (a FileNotFoundError to code that catches one): no file to bring here
 
     return ". " + missing_file_fix(f"FileNotFoundError: '{error.filename}'" if error.filename else str(error))
-
-
-def stand_in_said(error) -> str | None:
-    """What a stand-in the code handed to a library that checks types itself (``Variable(y)``:
-    'Variable data has to be a tensor, but got StandIn') stands for, and what to give instead."""
-    from vaelint.errors import VaelintError
-    from vaelint.frontends.training.runtime import StandIn
-
-    if "StandIn" not in str(error):
-        return None
-    frames, tb = [], error.__traceback__
-    while tb is not None:
-        frames.append(tb.tb_frame)
-        tb = tb.tb_next
-    for frame in reversed(frames):
-        for value in list(frame.f_locals.values()):
-            if isinstance(value, StandIn):
-                try:
-                    value._fail()
-                except VaelintError as said:
-                    return said.message
-    return None

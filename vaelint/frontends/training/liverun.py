@@ -21,9 +21,9 @@ from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.astutil import is_main_guard, source_segment
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
-from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, stand_in_said
+from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint
 from vaelint.frontends.training.livepatch import Patches
-from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss
+from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss, stand_in_said
 from vaelint.frontends.training.sites import Boundary
 
 

@@ -130,6 +130,26 @@ for _name in ("__getitem__", "__iter__", "__len__", "__index__", "__int__", "__f
     setattr(StandIn, _name, lambda self, *a: self._fail())
 
 
+def stand_in_said(error: BaseException) -> str | None:
+    """What a stand-in the code handed to a library that checks types before torch's dispatch
+    sees it (``Variable(y)``: 'Variable data has to be a tensor, but got StandIn') stands for, and
+    what to give instead; None when no stand-in is behind the error."""
+    if "StandIn" not in str(error):
+        return None
+    frames, tb = [], error.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, StandIn):
+                try:
+                    value._fail()
+                except VaelintError as said:
+                    return said.message
+    return None
+
+
 class PaddedBatch(list):
     """A batch read by index (``batch[0]``): an index past the inputs given reads a stand-in."""
 
