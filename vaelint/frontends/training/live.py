@@ -95,6 +95,7 @@ class Watch:
         self.taken: Taken | None = None
         self.batches = 0
         self.model_calls: list = []
+        self.first_output = None  # the output of the step's first model call (liveinner.py)
         self.passed: list[Capture] = []  # backwards that were not a VAE's
         self.depth = 0
         self.taking = None  # the user's frame taking a batch, while it does
@@ -156,14 +157,14 @@ class Watch:
         if self.reached is not None:
             raise self.reached  # the user's `except:` swallowed the stop: it comes back, unchanged
         capture = Capture(user_frames(), loss, self.taken, list(self.model_calls), self.reaches_noise(loss))
-        if capture.vae and trains_part_before_the_vaes(capture, getattr(self, "first_output", None)):
+        if capture.vae and trains_part_before_the_vaes(capture, self.first_output):
             capture.vae = False  # a discriminator trained inside the loss, before the VAE's own backward
         if capture.vae:
             self.reached = Reached(capture)
             raise self.reached
         again = any(_site(p) == _site(capture) for p in self.passed)
         self.passed.append(capture)
-        self.model_calls = []  # the next step's calls start here
+        self.model_calls, self.first_output = [], None  # the next step's calls start here
         if again:
             # the same backward once more with no batch taken between (full-batch training: every
             # epoch runs the model on the same tensors): the loop goes round without a VAE's
@@ -218,7 +219,7 @@ class Watch:
             self.taken = Taken(_items(last.value) + _items(value), frame, where, last.loader)
         else:
             self.taken = Taken(value, frame, where, loader)
-        self.model_calls = []
+        self.model_calls, self.first_output = [], None
         if frame is not None:
             after_binding(frame, self.taken)
         return value
@@ -232,7 +233,7 @@ class Watch:
     def post_hook(self, module, args, output):
         self.depth = max(0, self.depth - 1)
         if self.depth == 0 and len(self.model_calls) == 1:
-            self.first_output = output  # the step's first model call's output: what a VAE loss trains through
+            self.first_output = output
 
 
 def _site(capture: Capture):
