@@ -1,4 +1,5 @@
-"""Details of rules that examples alone do not pin down."""
+"""Details of rules that examples alone do not pin down (what fixes say: test_fix_texts.py; the engine
+under the rules: test_engine_details.py)."""
 
 import os
 import textwrap
@@ -166,67 +167,6 @@ def test_a_cuda_call_in_the_loss_on_a_cpu_machine_is_kept_on_the_cpu_and_said(tm
     ), result.notes
 
 
-def test_errors_are_sorted_into_kinds_in_one_place():
-    from vaelint.errorkinds import kind_of
-    from vaelint.vocab import ErrorKind
-
-    assert kind_of(RuntimeError("mat1 and mat2 shapes cannot be multiplied (8x784 and 30x12)")) is ErrorKind.SHAPE
-    assert kind_of(RuntimeError("all elements of input should be between 0 and 1")) is ErrorKind.RANGE
-    assert kind_of(ValueError("Expected value argument to be within the support (Boolean())")) is ErrorKind.SUPPORT
-    assert kind_of(RuntimeError("Expected all tensors to be on the same device, but found cuda:0 and cpu!")) is ErrorKind.DEVICE
-    assert kind_of(RuntimeError("Storage size calculation overflowed with sizes=[4611686018427387904]")) is ErrorKind.MEMORY
-    assert kind_of(RuntimeError("expected scalar type Float but found Double")) is ErrorKind.DTYPE
-    assert kind_of(KeyError("latent")) is ErrorKind.OTHER
-
-
-def test_rules_read_the_graph_only_through_the_context():
-    """Rules query vaelint/facts/context.py: never node.meta, how the graph was captured,
-    or the runs' internals (a new rule needs to learn none of them)."""
-    import glob
-    import os
-    import re
-
-    rules_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rules")
-    forbidden = re.compile(r"\.meta\b|capture\.method|\.runs\.|ctx\.capture\.|graph\.nodes|in finding\.message")
-    offenders = [
-        f"{os.path.basename(path)}:{n}: {line.strip()}"
-        for path in sorted(glob.glob(os.path.join(rules_dir, "vae*.py")))
-        for n, line in enumerate(open(path), 1)
-        if forbidden.search(line)
-    ]
-    assert offenders == []
-
-
-def test_what_the_fx_trace_stored_on_the_model_never_reaches_a_real_run(tmp_path):
-    """A forward that caches a tensor on itself (VampVAE's loss writes
-    self.pseudo_input = ...): the fx trace leaves a Proxy there; the recording
-    route that follows must run on the model as it was, not on that Proxy."""
-    path = tmp_path / "caches.py"
-    path.write_text(
-        textwrap.dedent("""
-        import torch, torch.nn as nn
-
-        class VAE(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.enc, self.dec = nn.Linear(12, 4), nn.Linear(2, 12)
-
-            def forward(self, x):
-                previous = self.__dict__.get("cache")
-                h = self.enc(x)
-                if previous is not None:
-                    h = h + 0 * previous.mean()
-                self.cache = h
-                if h.sum() > -1e9:  # data-dependent: fx cannot trace it
-                    mu, logvar = h.chunk(2, 1)
-                return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
-    """)
-    )
-    result = check(str(path), "VAE", ["4x12"], dynamic=False)
-    assert result.error is None, result.error.message
-    assert result.capture_method == "recording"
-
-
 def test_a_missing_loss_keyword_gets_the_option_to_pass_it(tmp_path):
     path = tmp_path / "kw.py"
     path.write_text(
@@ -320,37 +260,6 @@ def test_the_kl_helpers_are_shape_checked_under_the_tests_only(monkeypatch):
     assert _shape_checked(helper) is helper
 
 
-def test_loading_evicts_only_the_modules_of_rewritten_files(tmp_path, monkeypatch):
-    import sys
-    import types
-
-    from vaelint.frontends.load import _evict
-
-    rewritten, other = tmp_path / "solver.py", tmp_path / "sub" / "solver.py"
-    for name, path in (("solver_mod", rewritten), ("other_solver_mod", other)):
-        module = types.ModuleType(name)
-        module.__file__ = str(path)
-        monkeypatch.setitem(sys.modules, name, module)
-    assert _evict({}) == {}
-    out = _evict({str(rewritten): []})
-    assert list(out) == ["solver_mod"] and "solver_mod" not in sys.modules and "other_solver_mod" in sys.modules
-
-
-def test_vae002_says_what_to_change_in_each_term():
-    # the fix names the reductions that differ from per-sample sums averaged over the batch
-    from vaelint.rules.vae002_kl_reduction import ReductionsSeen
-
-    def fix(rec, kl):
-        return ReductionsSeen("r", "k", "f", 2.0, 8, 1, None, None, rec_own=rec, kl_own=kl).fix()
-
-    both = fix((-1, 784.0, 1.0), (0, 1.0, 1.0))  # F.mse_loss(recon, x) beside kl.sum()
-    assert "sum the reconstruction over each sample's values" in both and "average the KL over the batch" in both
-    assert fix((-1, 1.0, 1.0), (-1, 4.0, 1.0)).endswith("sum the KL over the latent dims instead of averaging them (kl.sum(dim=-1).mean())")
-    assert "average the reconstruction over the batch as the KL is" in fix((0, 1.0, 1.0), (-1, 1.0, 1.0))
-    assert "not by a count of values" in fix((-1, 1.0, 1.0), (-1, 1.0, 784.0))  # kl / x.numel()
-    assert fix((-1, 1.0, 1.0), (-1, 1.0, 1.0)).startswith("reduce both terms the same way")  # nothing to name
-
-
 def test_a_model_built_for_cuda_by_default_is_checked_on_a_cpu_machine():
     """``device="cuda"`` as the constructor's default, ``self.to(device)``, ``device=self.device``
     in forward: without CUDA the moves stay on the CPU, each said with its line; before, building
@@ -424,86 +333,3 @@ def test_vae004_names_a_division_by_a_size_only_when_the_factor_is_that_division
     result = check(str(path), "VAE", ["8x20"], loss="loss_function")
     [finding] = [f for f in result.findings if f.code == "VAE004"]
     assert "(w, set at" in finding.message and "the division by" not in finding.message, finding.message
-
-
-TRAIN_DIVIDES_BY_ARGS = """import argparse
-
-import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
-
-from vae_common import VAE
-
-
-def train(args, model, loader, optimizer):
-    for batch_id, sample in enumerate(loader):
-        input = sample[0]
-        recon, mu, logvar = model(input)
-        nll = F.binary_cross_entropy(recon, input, reduction="sum") / args.batch_size
-        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / args.batch_size
-        loss = nll + kl
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-
-if __name__ == "__main__":
-    p = argparse.ArgumentParser()
-    p.add_argument("--batch_size", type=int, default=100)
-    args = p.parse_args()
-    model = VAE()
-    loader = DataLoader(TensorDataset(torch.rand(250, 784)), batch_size=args.batch_size)
-    train(args, model, loader, torch.optim.Adam(model.parameters()))
-"""
-
-
-def test_vae005s_fix_divides_by_a_tensor_of_the_batch_not_a_parameter_of_the_function(tmp_path, monkeypatch):
-    """`/ args.batch_size` in train(args, model, loader, optimizer): the fix reads the size off the
-    batch tensor the function uses (`input`), never off its first parameter (`args.size(0)`, which
-    satyam-cyc/variational-autoencoder was offered), nor off the batch list (`sample`)."""
-    import json
-    import shutil
-
-    from json_cli import runner
-
-    from vaelint.cli import app
-
-    (tmp_path / "train.py").write_text(TRAIN_DIVIDES_BY_ARGS)
-    shutil.copy(os.path.join(FIXTURES, "training", "running", "vae_common.py"), tmp_path)
-    monkeypatch.chdir(tmp_path)
-    r = runner.invoke(app, ["check", "train.py", "--format", "json", "--no-cache"])
-    findings = json.loads(r.output)["results"][0]["findings"]
-    fixes = {f["line"]: f["autofix"]["message"] for f in findings if f["code"] == "VAE005"}
-    assert fixes == {14: "divide by the batch's own size: input.size(0)", 15: "divide by the batch's own size: input.size(0)"}
-
-
-CONV_KL_MEAN = """import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-
-class ConvVAE(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.enc = nn.Conv2d(3, 16, 4, 2, 1)
-        self.dec = nn.ConvTranspose2d(8, 3, 4, 2, 1)
-
-    def forward(self, x):
-        mu, logvar = self.enc(x).chunk(2, dim=1)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return torch.sigmoid(self.dec(z)), mu, logvar
-
-
-def loss_function(recon, x, mu, logvar):
-    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean()
-    return F.mse_loss(recon, x) + kl
-"""
-
-
-def test_vae002s_fix_sums_a_spatial_latents_kl_over_all_its_dims(tmp_path):
-    """A B x C x H x W latent (LukeDitria/CNN-VAE's B x 256 x 4 x 4): summing the KL over dim -1
-    alone would leave C x H averaged; the fix sums dims 1, 2 and 3. A flat latent keeps dim -1."""
-    path = tmp_path / "m.py"
-    path.write_text(CONV_KL_MEAN)
-    (finding,) = [f for f in check(str(path), "ConvVAE", ["8x3x16x16"], dynamic=False).findings if f.code == "VAE002"]
-    assert "kl.sum(dim=(1, 2, 3)).mean()" in finding.fix and "dim=-1" not in finding.fix
