@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import ast
-import inspect
 import re
-import textwrap
 from dataclasses import dataclass
-
-import torch.nn as nn
 
 from vaelint.capture.ops import ARITH_OPS, CREATION_OPS
 from vaelint.confirm.simdevice import simulated_run
 from vaelint.errorkinds import kind_of
 from vaelint.facts.context import loc_of
-from vaelint.frontends.sourcefacts import guarded_move, guarded_move_into, names_the_cpu
+from vaelint.facts.deviceexcuses import excused
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ErrorKind, Need, Severity
 
@@ -244,9 +239,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         if not static and not ctx.loose_constants():
             return  # nothing made on a fixed device: no simulated run needed
         sim = simulated_run(ctx)
-        meetings = [
-            m for m in sim.meetings if not _in_step_code(ctx, m) and not _moved_under_a_flag(ctx, m) and not _made_with_the_model(ctx, m)
-        ]
+        meetings = [m for m in sim.meetings if not excused(ctx, m)]
         if sim.error is not None:
             if _is_mismatch(sim.error):
                 yield from static  # the simulated run failed on the mismatch itself
@@ -398,95 +391,6 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 def _is_mismatch(error: str) -> bool:
     """The simulated run's own error is the mismatch ("Expected all tensors to be on the same device")."""
     return bool(re.search(r"same device|different devices|device mismatch", error, re.I))
-
-
-def _in_step_code(ctx, meeting) -> bool:
-    """A tensor a training step makes in its own lines (not in the model or its
-    loss): where it lives is the script's choice (``if args.cuda: ... .cuda()``
-    with flags the simulated GPU cannot set), not a bug vaelint can decide."""
-    step = getattr(ctx.program, "step", None)
-    made = meeting.made
-    if step is None or step.loc is None or made is None or not step.lines:
-        return False
-    first, last = step.lines
-    return made.path == step.loc.path and first <= made.line <= last
-
-
-def _moved_under_a_flag(ctx, meeting) -> bool:
-    """The tensor is moved to the GPU under an ``if`` the simulated run did not take
-    (``if self.use_cuda: eps = eps.cuda()``, the flag set from
-    ``torch.cuda.is_available()`` when the model was built here): on a GPU the flag
-    is set and the move runs. Not decided, and the report says so (JointVAE's
-    sampler and its discrete KL)."""
-    if meeting.made is not None:
-        moved, place, what = guarded_move(meeting.made), meeting.made, "the tensor made there on the CPU"
-    elif meeting.loc is not None:
-        moved, place, what = guarded_move_into(meeting.loc), meeting.loc, "the CPU tensor that meets the model's there"
-    else:
-        return False
-    if moved is None:
-        return False
-    line, condition = moved
-    undecided = (
-        f"VAE012 did not decide {place.where()}: {what} is moved to the GPU under `if {condition}:` "
-        f"(line {line}), a condition the code settled on this machine, without a GPU, which the simulated "
-        "GPU cannot change"
-    )
-    if undecided not in ctx.notes:  # the same tensor meeting the model again
-        ctx.notes.append(undecided)
-    return True
-
-
-def _made_with_the_model(ctx, meeting) -> bool:
-    """A tensor the model holds (no parameter or buffer) that its constructor makes on the
-    device the constructor is given, and the constructor moves the model there itself
-    (``self.p_z = Normal(torch.zeros(z, device=device), ...)`` then ``self.to(device)``): the
-    two go together to whatever device the model is built for. Not a finding, said in a note
-    (they part only if the model is moved again after it is built)."""
-    if not meeting.held:
-        return False
-    module = getattr(getattr(ctx.capture, "wrapper", None), "model", None) or getattr(ctx.program, "model", None)
-    parts = meeting.held.split(".")
-    while len(parts) > 1 and isinstance(getattr(module, parts[0], None), nn.Module):
-        module = getattr(module, parts.pop(0))
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(type(module).__init__)))
-    except (OSError, TypeError, SyntaxError):
-        return False
-
-    def moves(node) -> set:  # the devices ``X.to(device)`` / ``device=device`` name in node
-        calls = [c for c in ast.walk(node) if isinstance(c, ast.Call)]
-        named = {ast.unparse(k.value) for c in calls for k in c.keywords if k.arg == "device"}
-        return named | {ast.unparse(c.args[0]) for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr == "to" and c.args}
-
-    model_moves = {
-        ast.unparse(c.args[0])
-        for c in ast.walk(tree)
-        if isinstance(c, ast.Call)
-        and isinstance(c.func, ast.Attribute)
-        and c.func.attr == "to"
-        and isinstance(c.func.value, ast.Name)
-        and c.func.value.id == "self"
-        and c.args
-    }
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Assign) or not any(
-            isinstance(t, ast.Attribute) and t.attr == parts[0] and isinstance(t.value, ast.Name) and t.value.id == "self"
-            for t in node.targets
-        ):
-            continue
-        devices = {d for d in moves(node.value) if not names_the_cpu(d)}
-        if devices and devices <= model_moves:
-            holder = meeting.held[: len(meeting.held) - len(".".join(parts))] + parts[0]
-            note = (
-                f"VAE012: the model's attribute {holder} is made on the device its constructor is given "
-                f"({', '.join(sorted(devices))}), and the constructor moves the model there itself: they stay "
-                "together unless the model is moved again after it is built (make it a buffer to be safe)"
-            )
-            if note not in ctx.notes:
-                ctx.notes.append(note)
-            return True
-    return False
 
 
 def _on_device(ctx, node) -> bool:
