@@ -2,7 +2,6 @@
 region.py), where running it as written stops first: enumerate wherever the loop holds it, a
 model wrapped for parallel training taken as the model, an argument parser's groups kept."""
 
-
 import pytest
 from training_cli import run
 
