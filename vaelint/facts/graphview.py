@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 
+import torch
 import torch.fx as fx
 
 from vaelint.capture.ops import CAST_OPS, RANDOM_OPS, RESHAPE_OPS, op_name
@@ -111,6 +112,25 @@ class GraphView:
             memo[n] = False  # nothing wanted is reached from any node the walk saw
         return False
 
+    def with_parameters(self) -> frozenset:
+        """The nodes that apply a layer's parameters: a call of a module that owns some, or an op
+        reading a parameter (``F.linear(h, self.fc.weight)``, a recorded graph's weights).
+        Constants and buffers are not parameters."""
+        if not hasattr(self, "_with_parameters"):
+            params = {n for n in self.graph.nodes if n.op == "get_attr" and self._is_parameter(n.target)}
+            self._with_parameters = frozenset(
+                n
+                for n in self.graph.nodes
+                if (n.op == "call_module" and _owns_parameters(self.modules.get(n.target)))
+                or (n.op in ("call_function", "call_method") and any(a in params for a in n.all_input_nodes))
+            )
+        return self._with_parameters
+
+    def _is_parameter(self, target) -> bool:
+        owner_name, _, attr = str(target).rpartition(".")
+        owner = self.modules.get(owner_name)
+        return owner is not None and isinstance(getattr(owner, attr, None), torch.nn.Parameter)
+
     def used(self) -> frozenset:
         """The nodes the graph's output is computed from (all of them when the run
         ended before an output was recorded)."""
@@ -143,6 +163,10 @@ class GraphView:
                 continue
             return False
         return any(a.op == "placeholder" for a in self.ancestors(node))
+
+
+def _owns_parameters(module) -> bool:
+    return isinstance(module, torch.nn.Module) and next(module.parameters(), None) is not None
 
 
 _SIZE_METHODS = {"size", "dim", "numel", "__len__", "ndimension", "nelement"}

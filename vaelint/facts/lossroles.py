@@ -40,9 +40,13 @@ def term_kind(view: GraphView, roles: Roles, node) -> str | None:
 
 
 def _reads_the_data(view: GraphView, roles: Roles, node) -> bool:
+    """Does the term read the data as data: along a path through neither the sampler's heads nor
+    a layer's parameters? A likelihood compares the data itself (``x[t]``, token ids); a KL of a
+    lower layer whose posterior is a residual on its prior reads the data only through the
+    encoder's layers (``dmu1 = enc(x)``: NVAE's, intro_dgm's hierarchical VAEs)."""
     heads = frozenset(n for r in roles.reparams for n in (r.mu, r.logvar, r.std, r.z, r.noise, r.eps) if isinstance(n, fx.Node))
     data = frozenset(n for n in roles.inputs if isinstance(n, fx.Node))
-    return bool(data) and view.reads_around(node, data, heads)
+    return bool(data) and view.reads_around(node, data, heads | view.with_parameters())
 
 
 def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
