@@ -126,6 +126,20 @@ class GraphView:
             )
         return self._with_parameters
 
+    def made_constants(self) -> list[fx.Node]:
+        """Floating tensors the run made outside torch's ops and that no module owns (fx's
+        ``_tensor_constant0``, a recording's ``_constant_1``): neither parameters nor buffers."""
+        owned = {f"{m}.{b}" if m else b for m, mod in self.modules.items() for b in getattr(mod, "_buffers", {})}
+        return [
+            n
+            for n in self.graph.nodes
+            if n.op == "get_attr"
+            and n.target not in owned
+            and not self._is_parameter(n.target)
+            and "." not in str(n.target)
+            and _floating(n)
+        ]
+
     def _is_parameter(self, target) -> bool:
         owner_name, _, attr = str(target).rpartition(".")
         owner = self.modules.get(owner_name)
@@ -163,6 +177,12 @@ class GraphView:
                 continue
             return False
         return any(a.op == "placeholder" for a in self.ancestors(node))
+
+
+def _floating(node: fx.Node) -> bool:
+    meta = node.meta.get("tensor_meta") or node.meta.get("val")
+    dtype = getattr(meta, "dtype", None)
+    return dtype is None or dtype.is_floating_point
 
 
 def _owns_parameters(module) -> bool:

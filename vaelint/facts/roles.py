@@ -91,44 +91,57 @@ class Roles:
 def find_reparams(view: GraphView) -> list[Reparam]:
     """Every ``mu + eps * std`` of the graph, one per noise source (a hierarchical
     VAE has one per stochastic layer; a later layer's mean and std may depend on
-    an earlier layer's noise, never on their own)."""
+    an earlier layer's noise, never on their own). Where torch draws no noise that
+    makes one, a tensor made outside torch (``torch.Tensor(np.random.normal(...))``)
+    that multiplies the scale is the noise."""
     found: list[Reparam] = []
     claimed: set = set()
     for noise in [n for n in view.graph.nodes if view.op(n) in RANDOM_OPS]:
         if noise in claimed:
             continue
-        for node in view.graph.nodes:
-            op = view.op(node)
-            if op not in ("mul", "addcmul") or not view.depends_on(node, noise):
-                continue
-            # mu.addcmul(std, eps) is mu + std * eps in one op (semi-supervised-pytorch's
-            # Stochastic layer): the op is both the product and the sample
-            fused = op == "addcmul"
-            if fused and (node.kwargs.get("value", 1) != 1 or len(node.args) != 3):
-                continue
-            factors = [a for a in (node.args[1:] if fused else node.args) if isinstance(a, fx.Node)]
-            if len(factors) != 2:
-                continue
-            noisy = [f for f in factors if view.depends_on(f, noise)]
-            if len(noisy) != 1:
-                continue
-            eps = noisy[0]
-            std = factors[1] if factors[0] is eps else factors[0]
-            if not any(a.op == "placeholder" for a in view.ancestors(std)):
-                continue
-            mean = node.args[0] if fused else None
-            if fused and (not isinstance(mean, fx.Node) or view.depends_on(mean, noise)):
-                continue
-            got = (node, mean) if fused else _find_sum_with_mean(view, node, noise)
-            if got is None:
-                continue
-            z, mu = got
-            mu = through_broadcast(view, mu)
-            logvar, ops = _scale_source(view, through_broadcast(view, std))
-            found.append(Reparam(noise, eps, std, node, mu, z, logvar, ops))
-            claimed |= {a for a in view.ancestors(eps) if view.op(a) in RANDOM_OPS}
-            break
+        got = _reparam_of(view, noise)
+        if got is not None:
+            found.append(got)
+            claimed |= {a for a in view.ancestors(got.eps) if view.op(a) in RANDOM_OPS}
+    if not found:
+        found = [got for got in map(lambda n: _reparam_of(view, n), view.made_constants()) if got is not None]
     return found
+
+
+def _reparam_of(view: GraphView, noise: fx.Node) -> Reparam | None:
+    """The ``mu + eps * std`` that ``noise`` makes, or None."""
+    for node in view.graph.nodes:
+        op = view.op(node)
+        if op not in ("mul", "addcmul") or not view.depends_on(node, noise):
+            continue
+        # mu.addcmul(std, eps) is mu + std * eps in one op (semi-supervised-pytorch's
+        # Stochastic layer): the op is both the product and the sample
+        fused = op == "addcmul"
+        if fused and (node.kwargs.get("value", 1) != 1 or len(node.args) != 3):
+            continue
+        factors = [a for a in (node.args[1:] if fused else node.args) if isinstance(a, fx.Node)]
+        if len(factors) != 2:
+            continue
+        noisy = [f for f in factors if view.depends_on(f, noise)]
+        if len(noisy) != 1:
+            continue
+        eps = noisy[0]
+        std = factors[1] if factors[0] is eps else factors[0]
+        if not any(a.op == "placeholder" for a in view.ancestors(std)):
+            continue
+        mean = node.args[0] if fused else None
+        if fused and (not isinstance(mean, fx.Node) or view.depends_on(mean, noise)):
+            continue
+        got = (node, mean) if fused else _find_sum_with_mean(view, node, noise)
+        if got is None:
+            continue
+        z, mu = got
+        mu = through_broadcast(view, mu)
+        logvar, ops = _scale_source(view, through_broadcast(view, std))
+        if noise.op == "get_attr" and not ops:
+            continue  # a constant times a head that is no scale (exp, softplus, ...) is no sample
+        return Reparam(noise, eps, std, node, mu, z, logvar, ops)
+    return None
 
 
 def through_broadcast(view: GraphView, node: fx.Node) -> fx.Node:
