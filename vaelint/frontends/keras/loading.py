@@ -142,7 +142,7 @@ class TensorFlowCall:
     def _fail(self, *_a, **_k):
         dotted = object.__getattribute__(self, "_dotted")
         loc = user_frame()
-        where = f"{loc.display_path()}:{loc.line}: " if loc else ""
+        where = f"{loc.where()}: " if loc else ""
         instead = _KERAS_EQUIVALENT.get(dotted)
         if instead is None:
             last = dotted.rsplit(".", 1)[-1]

@@ -100,7 +100,7 @@ class LiveRuntime(Runtime):
         if isinstance(error, (Reached, Stopped, StepLoss)):
             return
         loc = user_frame_of_traceback(error.__traceback__)
-        self.stops.append((f"{loc.display_path()}:{loc.line}" if loc else "", error))
+        self.stops.append((loc.where() if loc else "", error))
         if guard:
             self.guard_stops.append(self.stops[-1])
 

@@ -97,7 +97,7 @@ class StandIn:
 
     def _fail(self, *_a, **_k):
         loc = user_frame()
-        where = f"{loc.display_path()}:{loc.line}: " if loc else ""
+        where = f"{loc.where()}: " if loc else ""
         what, fix = object.__getattribute__(self, "_what"), object.__getattribute__(self, "_fix")
         raise VaelintError("input", f"{where}the step uses {what}, which the check has no value for. {fix}".strip())
 

@@ -61,7 +61,7 @@ class Sandbox:
 
     def _where(self) -> str:
         loc = user_frame()
-        return f" at {loc.display_path()}:{loc.line}" if loc else ""
+        return f" at {loc.where()}" if loc else ""
 
     def _allowed(self, target) -> bool:
         """Writes into the temporary and cache folders are libraries' own (torch's
