@@ -53,6 +53,18 @@ def test_a_discriminator_that_steps_first_is_passed_over():
     assert result["loss"].endswith("backward at line 32)"), result["loss"]
 
 
+def test_a_critic_s_steps_on_one_batch_are_passed_over(monkeypatch):
+    # WGAN-GP's n_critic inner loop: the critic's backward runs 5 times on the batch before the
+    # VAE's backward on it (GaParmar/VAE-GAN). Its repeats are not full-batch training coming
+    # round: the run reaches the VAE's step (line 34) instead of stopping and reading the code
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("critic_steps_on_one_batch.py")
+    assert result["error"] is None, r.output
+    assert result["loss"] == "the training step of critic_steps_on_one_batch.py (lines 20-34, backward at line 34)", r.output
+    assert not any("found by reading the code" in n for n in result["notes"]), result["notes"]
+    assert any("passed over the backward at critic_steps_on_one_batch.py:26" in n for n in result["notes"]), result["notes"]
+
+
 @pytest.mark.parametrize("epochs, read", [(5, False), (300, True)])
 def test_a_classifier_trained_first_is_passed_over_to_the_vaes_step(epochs, read, tmp_path, monkeypatch):
     # its loop comes round to the batch it took with no VAE backward since: that loop's data

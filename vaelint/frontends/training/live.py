@@ -39,6 +39,9 @@ from vaelint.frontends.training.liveinner import trains_part_before_the_vaes
 
 MAX_BATCHES = 16  # batches the code may take, over all its loaders, before a VAE backward
 MAX_ROUNDS = 100  # loops (epochs) that may come round to a batch they took before a VAE backward
+# passes of one backward on the same batch before a VAE backward: a critic's n_critic steps
+# (5 in WGAN-GP) run on one batch; full-batch training repeats its backward every epoch
+MAX_REPEATS = 25
 
 
 class Reached(BaseException):
@@ -97,6 +100,7 @@ class Watch:
         self.model_calls: list = []
         self.first_output = None  # the output of the step's first model call (liveinner.py)
         self.passed: list[Capture] = []  # backwards that were not a VAE's
+        self.passed_before_batch = 0  # how many of them came before the batch last taken
         self.depth = 0
         self.taking = None  # the user's frame taking a batch, while it does
         self.making = False  # a batch is being made (its random values are data, not noise)
@@ -162,13 +166,14 @@ class Watch:
         if capture.vae:
             self.reached = Reached(capture)
             raise self.reached
-        again = any(_site(p) == _site(capture) for p in self.passed)
+        again = sum(_site(p) == _site(capture) for p in self.passed[self.passed_before_batch :])
         self.passed.append(capture)
         self.model_calls, self.first_output = [], None  # the next step's calls start here
-        if again:
-            # the same backward once more with no batch taken between (full-batch training: every
-            # epoch runs the model on the same tensors): the loop goes round without a VAE's
-            raise Stopped("the step's backward came round again with no backward of a VAE loss")
+        if again >= MAX_REPEATS:
+            # the same backward over and over with no batch taken between (full-batch training:
+            # every epoch runs the model on the same tensors): the loop goes round without a VAE's.
+            # A few passes are a critic's inner steps on one batch, before the VAE's own step
+            raise Stopped(f"the step's backward came round {again + 1} times with no batch taken and no backward of a VAE loss")
 
     # ---- data
     def take(self, loader):
@@ -202,6 +207,7 @@ class Watch:
                 f"the code took {MAX_BATCHES} batches without reaching the backward of a loss that reaches a reparameterised sample"
             )
         self.batches += 1
+        self.passed_before_batch = len(self.passed)
         self.taking = frame
         self.making = True
         try:
