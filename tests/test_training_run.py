@@ -34,6 +34,8 @@ from training_cli import write_script as _script
         ("zip_counter_loader.py", "the training step of zip_counter_loader.py (lines 35-39, backward at line 39)", ["x"]),
         # next() of a cycled loader inside an expression: the batch bound on its own, the expression run on it
         ("next_of_cycle_expression.py", "the training step of next_of_cycle_expression.py (lines 21-26, backward at line 26)", ["batch"]),
+        # one tensor of token ids the step slices (teacher forcing): a slice is no item of a tuple batch
+        ("teacher_forcing_slices.py", "the training step of teacher_forcing_slices.py (lines 38-47, backward at line 47)", ["x"]),
         # full-batch training on a graph: every epoch runs the model on the same tensors
         ("graph_full_batch.py", "the training step of graph_full_batch.py (lines 45-46, backward at line 41)", ["features", "adj_norm"]),
     ],

@@ -35,6 +35,8 @@ def use_of(name: str, statements) -> BatchUse:
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
                     keys = keys_read(name, statements)
                     return BatchUse("keyed", key=keys[0] if keys else key.value, keys=tuple(keys))
+                if _slices_a_tensor(key):
+                    return BatchUse("tensor")  # x[:, :-1] (teacher forcing), x[..., 0]: the batch is a tensor
                 return BatchUse("indexed")
             by_name = [kw.arg for kw in getattr(node, "keywords", ()) if kw.arg and isinstance(kw.value, ast.Name) and kw.value.id == name]
             if isinstance(node, ast.Call) and (by_name or any(isinstance(a, ast.Name) and a.id == name for a in node.args)):
@@ -46,6 +48,14 @@ def use_of(name: str, statements) -> BatchUse:
                     return BatchUse("passed", method=func.attr, position=k)
                 return BatchUse("tensor")
     return BatchUse("tensor")
+
+
+def _slices_a_tensor(key) -> bool:
+    """A subscript no tuple or list of a batch takes: a slice, several dims, an ellipsis, a None."""
+    parts = key.elts if isinstance(key, ast.Tuple) else [key]
+    return isinstance(key, (ast.Tuple, ast.Slice)) or any(
+        isinstance(p, ast.Slice) or (isinstance(p, ast.Constant) and (p.value is Ellipsis or p.value is None)) for p in parts
+    )
 
 
 def keys_read(name: str, statements) -> list[str]:
