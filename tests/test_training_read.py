@@ -13,6 +13,17 @@ from training_cli import run
         (["it = progress(enumerate(loader), total=len(loader))", "for i, (x, y) in it:"], ["x", "y"]),
         (["it = enumerate(loader)", "for i, (x, y) in it:"], ["x", "y"]),
         (["for i, (x, y) in progress(enumerate(loader)):"], ["x", "y"]),
+        # set in either branch of an if (a progress bar unless a tracker logs): deepakdhull80/vqvae-pytorch
+        (
+            [
+                "if True:",
+                "    it = progress(enumerate(loader), total=len(loader))",
+                "else:",
+                "    it = enumerate(loader)",
+                "for i, (x, y) in it:",
+            ],
+            ["x", "y"],
+        ),
         # the near miss: a loader held in a variable with no enumerate: both names are the batch's
         (["it = progress(loader)", "for x, y in it:"], ["x", "y"]),
     ],

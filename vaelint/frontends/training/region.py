@@ -16,11 +16,18 @@ from vaelint.frontends.training.slicer import Slicer
 def _enumerate_in(it: ast.expr, before: list) -> ast.Call | None:
     """The ``enumerate(...)`` a loop iterates: written in the ``for``, inside a wrapper
     (``tqdm(enumerate(loader), total=n)``), or held in a variable set before the loop in the same
-    block (``it = tqdm(enumerate(loader)); for i, batch in it``)."""
+    block (``it = tqdm(enumerate(loader)); for i, batch in it``), in either branch of an ``if``."""
     if isinstance(it, ast.Name):
+        # the last statement before the loop that sets it, a branch of an ``if`` too
+        # (``if not wandb: it = tqdm(enumerate(dl)) else: it = enumerate(dl)``)
         for stmt in reversed(before):
-            if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == it.id for t in stmt.targets):
-                it = stmt.value
+            sets = [
+                node.value
+                for node in ast.walk(stmt)
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == it.id for t in node.targets)
+            ]
+            if sets:
+                it = next((v for v in sets if _enumerate_in(v, []) is not None), sets[-1])
                 break
     while isinstance(it, ast.Call):
         if isinstance(it.func, ast.Name) and it.func.id == "enumerate":
