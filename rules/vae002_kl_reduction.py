@@ -184,6 +184,7 @@ over everything.
         if (
             not scales.batch_power
             and scheduled_weight(ctx, scales.kl) is None
+            and scales.kl.target != "capacity"
             and math.isclose(ratio * scales.kl.explicit / (scales.rec.explicit or 1.0), ctx.beta, rel_tol=1e-3)
         ):
             # a weight on the KL undoes a ratio no batch size changes (a graph VAE's -0.5 / n * KL
@@ -209,8 +210,9 @@ over everything.
             kl_own=_reduced(scales.kl),
             kl_dims=_sample_dims(ctx, scales.kl),
             rec_weight=scales.rec.explicit,
-            # an annealed weight's value at the step run is no weight of the reductions' (the header says the schedule)
-            kl_weight=1.0 if scheduled_weight(ctx, scales.kl) is not None else scales.kl.explicit,
+            # an annealed weight's value at the step run is no weight of the reductions' (the header says the
+            # schedule), nor is the strength that holds a KL at a capacity (gamma * |KL - C|)
+            kl_weight=1.0 if scheduled_weight(ctx, scales.kl) is not None or scales.kl.target == "capacity" else scales.kl.explicit,
         )
         yield self.report(seen, loc, node=scales.kl.term, severity=Severity.ERROR if scales.batch_power else Severity.WARNING)
 

@@ -58,6 +58,12 @@ def _weighted(rec: str, kl: str) -> str:
 
 # the KL kept on self and weighted by an option (MONet, CycleGAN-style models): the factor is
 # the option, never the attribute that holds the KL
+# why a KL held at a capacity has no beta to compare
+CAPACITY = (
+    "the KL is held at a capacity (gamma * |KL - C|, Burgess et al.'s objective): its factor is the strength "
+    "that holds it there, not a beta"
+)
+
 _KL_ON_SELF = """from types import SimpleNamespace
 
 import torch
@@ -97,7 +103,8 @@ A number multiplies the KL term: a literal (``0.01 * kl``), a model or loss
 attribute (``self.beta``), a loss keyword (``kld_weight``, ``M_N``). vaelint
 finds the factor on the KL term's path in the graph, says where its value comes
 from, and compares the resulting beta_eff with the beta you declared
-(``--beta``, default 1).
+(``--beta``, default 1). A KL held at a capacity, ``gamma * |KL - C|``
+(Burgess et al.'s objective), has no beta: its factor is not judged.
 """
     why = """
 A factor on the KL term changes the objective: below 1 the latent code is
@@ -119,6 +126,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         Example(fill(_KL_ON_SELF, kl="self.loss_E"), inputs=("6x20",)),
         # both terms weighed alike: the ELBO, scaled (the near miss of 0.5 * kl)
         Example(_weighted("0.5 * rec", "0.5 * kl"), inputs=("8x20",)),
+        # a capacity objective: gamma holds the KL at C, it is no beta (the near miss of 1000 * kl)
+        Example(_model("1000.0 * (kl - 25.0).abs()"), inputs=("8x20",)),
     ]
     INVALID = [
         Example(_model("0.01 * kl"), inputs=("8x20",), at="finding", message="the literal 0.01", fixed=_model("kl"), unsafe=True),
@@ -158,8 +167,12 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         scales = loss_scales(ctx)
         if scales is None:
             raise SkipRule(why_no_loss_scales(ctx))
-        for one in scales.each_kl():
-            yield from self._check_term(ctx, one)
+        kls = list(scales.each_kl())
+        if all(one.kl.target == "capacity" for one in kls):
+            raise SkipRule(CAPACITY)
+        for one in kls:
+            if one.kl.target != "capacity":
+                yield from self._check_term(ctx, one)
 
     def _check_term(self, ctx, scales):
         scheduled = scheduled_weight(ctx, scales.kl)

@@ -192,7 +192,10 @@ term.
         if reading.kl != reading.sampler or reading.coefficient is None:
             return  # a different reading of the head: VAE008
         c = reading.coefficient
-        if c < 0:
+        if c < 0 and reading.clamped:
+            # the sign is written where the clamped KL enters the loss, not where the KL is computed
+            yield self.report(FormulaSeen("wrong_sign", c, clamped=True), loc_of(reading.node) or loc, node=reading.node)
+        elif c < 0:
             yield self.report(FormulaSeen("wrong_sign", c), loc, node=reading.node)
         elif math.isclose(_own_constant(c, reading.explicit), 2.0, rel_tol=1e-3) and _weights_only(ctx, reading.explicit):
             # twice the Gaussian KL once the weights written on it are taken out (b * -torch.sum(...)

@@ -39,6 +39,8 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
             formula = f"{now} at {s.counter} {s.values[0][0]}, annealed ({s.name}) to {later}"
         else:
             formula = BetaEff(formula, 1.0, weight, one.rec.explicit).formula  # as VAE002 and VAE004 say it
+        if one.kl.target == "capacity":
+            formula = f"{formula}, on |KL - C| (a capacity objective)"
         loc = one.kl.term.meta.get("loc")
         formulas.append((formula, f"line {loc.line}" if loc else "?"))
     if len({f for f, _ in formulas}) == 1:

@@ -33,6 +33,7 @@ class KLReading:
     element: object  # its elementwise tensor
     undecided: str | None = None  # why no reading could be decided (rounding hides it)
     offset: float = 0.0  # the element is the Gaussian KL plus this constant (its - 1 left out)
+    clamped: bool = False  # held above a floor (free bits: clamp(kl - l, min=0)): read inside the clamp
 
 
 _CLAMPS = {"clamp", "clip", "max", "maximum", "relu", "where", "softplus"}
@@ -162,7 +163,7 @@ def _read_term(ctx, term, run) -> KLReading | str:
     if ratio is not None:
         coefficient = sign * math.prod(f.value for f in consts) * ratio
     explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
-    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided, offset)
+    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided, offset, scale.target == "floor")
 
 
 def _std_as_head(ctx, node, r, run):

@@ -48,6 +48,9 @@ class TermScale:
     element: fx.Node | None
     factors: list[Factor] = field(default_factory=list)
     normalization: float = 1.0  # element / closed-form KL (KL terms only)
+    # "capacity" for gamma * |KL - C| (Burgess et al.'s capacity objective), "floor" for free bits
+    # (clamp(KL, min=l), max(KL, l), relu(KL - l)): the walk went on to the KL inside
+    target: str | None = None
 
     @property
     def batch_power(self) -> int:
@@ -84,6 +87,8 @@ class TermScale:
 
 
 _STOP = object()  # the walk ends at this node: it is the term's element
+# ops that hold a KL at a target or above a floor: |kl - C|, relu(kl - l), clamp(kl, min=l), max(kl, l)
+_AROUND_A_TARGET = {"abs", "relu", "clamp", "clamp_min", "maximum", "max"}
 
 
 @dataclass
@@ -181,6 +186,8 @@ class TermWalker:
                 step = self._reduced(scale, node, op, tensors[0])
             elif op in RECON_LOSS_OPS and tensors:
                 step = self._loss_element(scale, node, op, tensors)
+            elif op in _AROUND_A_TARGET and tensors:
+                step = self._inside_a_target(scale, node, op)
             else:
                 step = _STOP
             if isinstance(step, _Ends):
@@ -220,6 +227,35 @@ class TermWalker:
         shown = f"{int(1 / value)}" if op == "div" and float(1 / value).is_integer() else f"{value:g}"
         scale.factors.append(Factor("const", value, 0, 1, shown, node, op))
         return tensor
+
+    def _inside_a_target(self, scale: TermScale, node: fx.Node, op: str):
+        """``|kl - C|`` (a capacity C the KL is held at), ``clamp(kl, min=l)``, ``max(kl, l)`` or
+        ``relu(kl - l)`` (free bits): the KL inside, where the target is a number or a value the
+        data does not move (a schedule). Where the KL is above its floor, its weight is the term's."""
+        inner = [a for a in node.args if isinstance(a, fx.Node) and self._reads_the_data(a)]
+        others = [a for a in (*node.args, *node.kwargs.values()) if a not in inner]
+        if len(inner) != 1 or not all(self._is_a_number(a) for a in others):
+            return _STOP
+        if op == "max" and not any(isinstance(a, fx.Node) for a in others):
+            return _STOP  # torch.max(kl, 0): a reduction over dim 0, not a floor
+        tensor = inner[0]
+        shifted = self.view.op(tensor) == "sub" and len(tensor.args) == 2 and self._is_a_number(tensor.args[1])
+        if op in ("abs", "relu") and not shifted:
+            return _STOP  # |kl|, relu(kl): no target
+        if shifted:
+            tensor = tensor.args[0]  # kl - C
+            if not isinstance(tensor, fx.Node):
+                return _STOP
+        scale.target = "capacity" if op == "abs" else "floor"
+        return tensor
+
+    def _reads_the_data(self, node) -> bool:
+        return any(a.op == "placeholder" for a in self.view.ancestors(node))
+
+    def _is_a_number(self, value) -> bool:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        return isinstance(value, fx.Node) and not self._reads_the_data(value) and self._is_scalar_const(value)
 
     def _constant_over_size(self, scale: TermScale, other) -> bool:
         """A factor written as ``c / n`` before the tensor (``-0.5 / x.size(0) * torch.sum(...)``,
