@@ -182,3 +182,17 @@ def test_a_kl_weighted_0_at_the_step_checked_is_said_as_such(tmp_path, monkeypat
     for code in ("VAE002", "VAE004", "VAE007", "VAE008"):
         assert "is multiplied by 0 at the step checked" in str(skipped[code]), skipped
     assert "train.py:13" in str(skipped["VAE002"])
+
+
+def test_a_gan_term_under_an_adaptive_weight_is_not_a_second_likelihood(monkeypatch):
+    # latent diffusion's autoencoder loss (CompVis, swookey-thinky/xdiffusion): the generator term
+    # is weighed by a detached ratio of gradient norms computed from the likelihood; through that
+    # weight it "read" the comparison, so the loss had 2 reconstruction terms and VAE002/VAE004
+    # were skipped. Read now: beta_eff 1e-6, right with --beta 1e-6 and VAE004 without it
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("ldm_adaptive_weight.py", "--beta", "1e-6")
+    assert result["error"] is None and not result["findings"], r.output
+    assert result["beta_effective"] == "1e-06", r.output
+    assert not any(s["code"] in ("VAE002", "VAE004") for s in result["skipped"]), result["skipped"]
+    r, result = _json("ldm_adaptive_weight.py")
+    assert [f["code"] for f in result["findings"]] == ["VAE004"], r.output

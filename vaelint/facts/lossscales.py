@@ -197,7 +197,9 @@ def _loss_scales(ctx) -> LossScales | str:
     if len(rec_terms) > 1:
         # the likelihood compares the reconstruction with the input; an adversarial or
         # perceptual term beside it reads the reconstruction alone: read, not judged
-        comparing = [t for t in rec_terms if any(ctx.view.depends_on(t, c.node) for c in roles.comparisons)]
+        # (through a detached weight, a GAN term's adaptive weight made of the likelihood's
+        # gradient norms, it compares nothing)
+        comparing = [t for t in rec_terms if any(ctx.view.depends_through(t, c.node, {"detach"}) for c in roles.comparisons)]
         if len(comparing) == 1:
             rec_terms = comparing
     if len(rec_terms) != 1:
