@@ -73,7 +73,9 @@ class KLFormula(Rule):
     code = "VAE007"
     name = "kl-formula"
     severity = Severity.ERROR
-    needs = (Need.LOSS, Need.REPARAM, Need.KL_TERM, Need.CLEAN_RUN)
+    # the sampler's noise is read without a loss (a model checked alone); the KL needs these too
+    needs = (Need.REPARAM,)
+    kl_needs = (Need.LOSS, Need.KL_TERM, Need.CLEAN_RUN)
     summary = "The KL term is not the Gaussian KL of the mean and log-variance the sampler uses."
     what = """
 For ``q = N(mu, std^2)`` and the prior ``N(0, 1)``, the KL term is
@@ -167,6 +169,9 @@ term.
                 # the sampler draws N(mu, (scale * std)^2): no KL of N(mu, std^2) is its KL
                 yield self.report(FormulaSeen("scaled_noise", scale), loc_of(layer.eps) or loc_of(layer.product), node=layer.product)
                 return
+        unmet = next((why for why in map(ctx.unmet, self.kl_needs) if why), None)
+        if unmet:
+            raise SkipRule(unmet)
         reading = kl_reading(ctx)
         if reading is None:
             # a KL clamped for free bits is not read against the closed form; a subtracted one is wrong whatever it is
