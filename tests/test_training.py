@@ -270,6 +270,18 @@ def test_a_percent_sign_that_continues_a_line_is_python_not_a_magic(tmp_path):
     assert namespace["width"] == 1
 
 
+def test_magics_written_without_their_percent_are_magics_unless_the_notebook_binds_the_name(tmp_path):
+    # Colab notebooks: `cd VAE_MNIST` did not parse, `cd /content/drive/MyDrive/x` parsed as a
+    # division (bala1802/ERA_Session18); IPython's automagic runs them as %cd. A name the
+    # notebook binds (`env = make_env()`) is Python
+    from vaelint.frontends.sourcemap import notebook_text
+
+    cells = ["cd VAE_MNIST\npip install torchsummary", "cd /content/drive/MyDrive/Session-18\nls -la data", "env = 3\nenv\ncat = [1]"]
+    lines = notebook_text(str(_notebook(tmp_path / "nb.ipynb", cells))).text.splitlines()
+    assert lines[:6] == ["pass", "pass", "", "pass", "pass", ""], lines
+    assert lines[6:9] == ["env = 3", "env", "cat = [1]"], lines
+
+
 def test_a_notebook_s_notes_and_stops_name_the_cell(tmp_path):
     # what running a notebook did not do, and where it stopped, is said at "cell N:M" as its
     # findings are, not at a line of the notebook's joined Python (intro_dgm: ":383" beside "cell 1:6")

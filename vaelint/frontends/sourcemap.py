@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tokenize
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,13 +29,37 @@ class NotebookText:
 _PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun", "%%memit")
 
 
-def _code_line(line: str) -> str:
-    """A cell's line as Python: IPython's magics (%...), shell escapes (!...) and
-    help (?obj) become ``pass`` at the same indentation."""
+# line magics and shell aliases IPython runs without their % (automagic, on by default: Colab's
+# `cd VAE_MNIST`, `pip install x`, `ls data`), unless the notebook binds the name itself
+_AUTOMAGICS = frozenset(
+    "cd pwd ls ll pip conda env pushd popd dhist bookmark load_ext matplotlib mkdir rmdir rm cp mv cat less more man clear".split()
+)
+_AUTOMAGIC = re.compile(r"([A-Za-z_]\w*)(?:\s+(?![=+\-*/%&|^<>!]=|=)\S.*)?$")
+
+
+def _code_line(line: str, bound: frozenset = frozenset()) -> str:
+    """A cell's line as Python: IPython's magics (%...), shell escapes (!...), help (?obj)
+    and magics written without their % (``cd data``) become ``pass`` at the same indentation."""
     stripped = line.lstrip()
     if stripped.startswith(("%", "!", "?")) or (stripped.endswith("?") and not stripped.startswith("#")) or "= !" in stripped:
         return line[: len(line) - len(stripped)] + "pass"
+    magic = _AUTOMAGIC.match(stripped)
+    if magic and magic.group(1) in _AUTOMAGICS and magic.group(1) not in bound and not stripped.startswith(f"{magic.group(1)}("):
+        return line[: len(line) - len(stripped)] + "pass"
     return line
+
+
+def _bound_names(sources: list[str]) -> frozenset:
+    """The automagic names the notebook binds as Python names (``ls = ...``, ``def cd``,
+    ``import env``, ``for rm in``): there a line that starts with one is Python."""
+    text = "\n".join(sources)
+    binds = (
+        r"^[ \t]*(?:[\w.]+\s*,\s*)*{n}\s*(?:,[^=\n]*)?(?::[^=\n]*)?=(?!=)",  # n = ..., a, n = ..., n: int = ...
+        r"\b(?:def|class|as|global|nonlocal)\s+{n}\b",
+        r"\bimport\s+(?:[\w.]+\s*,\s*)*{n}\b",
+        r"\bfor\s+(?:[\w]+\s*,\s*)*{n}\b",
+    )
+    return frozenset(n for n in _AUTOMAGICS if any(re.search(b.format(n=n), text, re.M) for b in binds))
 
 
 def _continued_lines(source: str) -> set[int]:
@@ -66,17 +91,19 @@ def _read(path: str, mtime: int) -> NotebookText:
         nb = json.load(fh)
     out: list[str] = []
     lines: list[tuple[int, int]] = []
-    for number, cell in enumerate(nb.get("cells", []), start=1):
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+    sources = {
+        number: "".join(cell.get("source", "")) if isinstance(cell.get("source", ""), list) else str(cell.get("source", ""))
+        for number, cell in enumerate(nb.get("cells", []), start=1)
+        if cell.get("cell_type") == "code"
+    }
+    bound = _bound_names(list(sources.values()))
+    for number, source in sources.items():
         cell_lines = source.split("\n")
         first = cell_lines[0].strip() if cell_lines else ""
         skip_all = first.startswith("%%") and not first.startswith(_PYTHON_CELL_MAGICS)
         continued = _continued_lines(source)
         for k, line in enumerate(cell_lines, start=1):
-            text = "" if skip_all or (k == 1 and first.startswith("%%")) else line if k in continued else _code_line(line)
+            text = "" if skip_all or (k == 1 and first.startswith("%%")) else line if k in continued else _code_line(line, bound)
             out.append(text)
             lines.append((number, k))
         out.append("")
