@@ -261,6 +261,33 @@ def test_a_data_folder_the_code_lists_that_is_not_here_lists_stand_in_files_with
     assert not os.path.exists(os.path.join(RUNNING, "datasets"))  # nothing was made
 
 
+@pytest.mark.parametrize(
+    "guard",
+    [
+        'assert os.path.exists(os.path.join("datasets", "train")), "data folder not found"',
+        'if not os.path.isdir(os.path.join("datasets", "train")):\n        raise SystemExit("no data")',
+    ],
+)
+def test_the_codes_check_that_its_data_folder_exists_is_answered_yes_with_input(tmp_path, monkeypatch, guard):
+    # deepakdhull80/vqvae-pytorch asserts its data folder exists before listing it: the run stopped
+    # there, though the listing and the readers after it stand in. A check that is no guard (an
+    # `if os.path.exists(...)` choosing what to do) is still told the truth
+    text = open(os.path.join(RUNNING, "data_folder_listed.py")).read()
+    text = text.replace(
+        "    files = os.listdir(",
+        f"    {guard}\n    if os.path.exists('made'):\n        raise SystemExit('told made exists')\n    files = os.listdir(",
+    )
+    (tmp_path / "train.py").write_text(text)
+    (tmp_path / "vae_common.py").write_text(open(os.path.join(RUNNING, "vae_common.py")).read())
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "64x784")
+    assert [f["code"] for f in result["findings"]] == ["VAE002"], r.output
+    notes = " ".join(result["notes"])
+    assert "the code's check that datasets/train exists (train.py:24) was answered yes" in notes, notes
+    assert "did not reach its step" not in notes and "told made exists" not in r.output, r.output
+    assert not os.path.exists(tmp_path / "datasets")
+
+
 def test_a_data_folder_the_code_lists_through_pathlib_lists_stand_in_files_too(monkeypatch):
     # sorted(Path("datasets/spectrograms").glob("*.npy")): the code runs as written to its step
     # (before: the glob was empty, np.concatenate of nothing stopped it, and the code was read)

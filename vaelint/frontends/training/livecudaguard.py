@@ -15,9 +15,21 @@ def a_guard_asks(frame) -> bool:
     (``if not torch.cuda.is_available(): raise ...``, ``assert torch.cuda.is_available()``)? Such
     a check is answered as a GPU machine would answer it, so the code runs on; everything else
     is told the truth (the code's device choice stays the CPU, its moves to CUDA are kept there)."""
+    from vaelint.frames import display_path
+
+    if not guard_at(frame, _asks_cuda):
+        return False
+    where = f"{display_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+    if where not in GUARDS_PASSED:
+        GUARDS_PASSED.append(where)
+    return True
+
+
+def guard_at(frame, asks) -> bool:
+    """Is the code's line running in ``frame`` a check that stops the program when the value
+    ``asks`` recognises (an ast test) is false: ``assert TEST`` or ``if not TEST: raise/exit``?"""
     import ast
 
-    from vaelint.frames import display_path
     from vaelint.frontends.training.sites import parse_file
 
     path = frame.f_code.co_filename
@@ -28,17 +40,11 @@ def a_guard_asks(frame) -> bool:
     for node in ast.walk(file.tree) if file else ():
         if getattr(node, "lineno", None) != line:
             continue
-        if isinstance(node, ast.Assert) and _asks_cuda(node.test):
-            hit = True
-        elif isinstance(node, ast.If) and isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not):
-            hit = _asks_cuda(node.test.operand) and _stops(node.body)
-        else:
-            continue
-        if hit:
-            where = f"{display_path(path)}:{line}"
-            if where not in GUARDS_PASSED:
-                GUARDS_PASSED.append(where)
+        if isinstance(node, ast.Assert) and asks(node.test):
             return True
+        if isinstance(node, ast.If) and isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not):
+            if asks(node.test.operand) and _stops(node.body):
+                return True
     return False
 
 

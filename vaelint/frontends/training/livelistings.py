@@ -42,6 +42,43 @@ def folder_listings(patches, said: list) -> None:
     patches.set(os, "listdir", listdir)
     patches.set(glob, "glob", glob_)
     _pathlib_listings(patches, said)
+    _existence_checks(patches, said)
+
+
+def _existence_checks(patches, said: list) -> None:
+    """The code's own check that its data is here, ``assert os.path.exists(root)`` or ``if not
+    os.path.isdir(root): raise`` in the setup (deepakdhull80/vqvae-pytorch), is answered yes for a
+    path that is not here, as its listing and its readers are: the run goes on to the step. Every
+    other question about the path is told the truth."""
+    from vaelint.frontends.training.livecudaguard import guard_at
+
+    for name in ("exists", "isdir", "isfile"):
+        real = getattr(os.path, name)
+
+        def asked(path, real=real, name=name):
+            if real(path):
+                return True
+            frame = sys._getframe(1)
+            if not is_user_file(frame.f_code.co_filename) or not guard_at(frame, lambda test: _asks_path(test, name)):
+                return False
+            loc = user_frame()
+            note = (
+                f"the code's check that {os.fspath(path)} exists{f' ({loc.where()})' if loc else ''} was answered yes: its "
+                "data is not here, and its listings and readers stand in for it"
+            )
+            if note not in said:
+                said.append(note)
+            return True
+
+        patches.set(os.path, name, asked)
+
+
+def _asks_path(test, name: str) -> bool:
+    """``os.path.exists(...)`` (or isdir, isfile) is the test, or one side of an ``and``."""
+    import ast
+
+    tests = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+    return any(isinstance(t, ast.Call) and isinstance(t.func, ast.Attribute) and t.func.attr == name for t in tests)
 
 
 def _pathlib_listings(patches, said: list) -> None:
