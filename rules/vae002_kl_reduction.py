@@ -110,6 +110,16 @@ over everything.
         Example(_model('F.mse_loss(recon, x, reduction="none").mean(1).sum()', "kl_elem.sum() / 20"), inputs=("8x20",)),
     ]
     INVALID = [
+        # reduced again after a whole sum (a 0-d tensor's .sum(-1).mean(): Khamies/LSTM-VAE's):
+        # those reduce nothing and are not said ("mean over , sum over , sum over B, 4" before)
+        Example(
+            _model("F.mse_loss(recon, x)", "kl_elem.sum().sum(-1).mean()"),
+            inputs=("8x20",),
+            at="finding",
+            message="but the KL term as sum over B, 4: beta_eff = B*D = 160",
+            fixed=_model('F.mse_loss(recon, x, reduction="sum")', "kl_elem.sum().sum(-1).mean()"),
+            unsafe=True,
+        ),
         Example(
             _model("F.mse_loss(recon, x)", "kl_elem.sum()"),
             inputs=("8x20",),

@@ -285,6 +285,8 @@ class TermWalker:
         if fact is None or fact.sizes is None:
             return _Ends(None)
         positions = self._reduced_positions(node, len(fact.sizes))
+        if not positions:
+            return src  # kl.sum(-1) or .mean() of a 0-d tensor: nothing is reduced
         text, power, consts, samples = self.labels(src, positions)
         if op == "mean":
             scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
