@@ -120,6 +120,16 @@ _PASS_THROUGH = {
 _MOVES = {"to", "cuda", "type_as", "to_device"}
 # ops that combine tensors and need them on one device
 _MEETS = ARITH_OPS | {
+    # in place, with an index or values from elsewhere (a one-hot made by zeros(...).scatter_(1, y, 1))
+    "scatter_",
+    "scatter",
+    "scatter_add_",
+    "scatter_add",
+    "index_add_",
+    "index_copy_",
+    "index_fill_",
+    "masked_fill_",
+    "masked_scatter_",
     "matmul",
     "linear",
     "cat",
