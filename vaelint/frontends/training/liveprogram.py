@@ -323,7 +323,9 @@ def at_batch(making, size, made: int | None):
     meets the first, which the check runs at several sizes."""
     import torch
 
-    if torch.fx._symbolic_trace.is_fx_tracing():
+    traced = torch.fx._symbolic_trace
+    # torch 2.13 warns on is_fx_tracing() (true under torch.export too); is_fx_symbolic_tracing() is fx alone
+    if getattr(traced, "is_fx_symbolic_tracing", traced.is_fx_tracing)():
         # traced symbolically, the batch would be a constant of `made` rows in the graph: the
         # capture records concrete runs instead, each drawing at its own size
         raise RuntimeError("the step draws a batch of its own, which a symbolic trace would fix at one size")
