@@ -34,6 +34,8 @@ from training_cli import write_script as _script
         ("zip_counter_loader.py", "the training step of zip_counter_loader.py (lines 35-39, backward at line 39)", ["x"]),
         # next() of a cycled loader inside an expression: the batch bound on its own, the expression run on it
         ("next_of_cycle_expression.py", "the training step of next_of_cycle_expression.py (lines 21-26, backward at line 26)", ["batch"]),
+        # two batches drawn from one iterator in the step (x, then x_aux): the first is the step's batch
+        ("two_batches_one_iterator.py", "the training step of two_batches_one_iterator.py (lines 16-25, backward at line 25)", ["x"]),
         # one tensor of token ids the step slices (teacher forcing): a slice is no item of a tuple batch
         ("teacher_forcing_slices.py", "the training step of teacher_forcing_slices.py (lines 38-47, backward at line 47)", ["x"]),
         # full-batch training on a graph: every epoch runs the model on the same tensors

@@ -67,19 +67,27 @@ def after_binding(frame, taken) -> None:
 
 
 class OneBatch:
-    """A data loader's iterator in the run: one batch, then the end of the data."""
+    """A data loader's iterator in the run: a batch at each place the code takes one, the end of
+    the data where a place takes one again (Watch.take decides): a step that draws a second batch
+    from the same iterator (``x, _ = next(it); x_aux, _ = next(it)``, a critic's fresh batch) gets
+    it, a loop that comes round ends."""
+
+    # the watch of the step being run again now (LiveRuntime.stepping), if any: an iterator the
+    # code made before its step (``it = iter(loader)`` above the loop) gives the step's next()
+    # its batches from there once the run that made it is over
+    stepping = None
 
     def __init__(self, watch, loader):  # watch: the run's Watch (vaelint/frontends/training/live.py)
-        self.watch, self.loader, self.given = watch, loader, False
+        self.watch, self.loader = watch, loader
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if self.given:
-            raise StopIteration
-        self.given = True
-        return self.watch.take(self.loader)
+        watch = self.watch if getattr(self.watch, "reached", None) is None else OneBatch.stepping
+        if watch is None:
+            raise StopIteration  # the run is over (its step is reached): a later reading of the code's lines takes no batch
+        return watch.take(self.loader)
 
     def __len__(self):
         return 1

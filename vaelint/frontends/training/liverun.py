@@ -90,6 +90,7 @@ class LiveRuntime(Runtime):
         patch(torch.autograd, "backward", lambda ts, *a, **k: ends(ts[0] if isinstance(ts, (tuple, list)) else ts))
         watch = Watch([], self.batches)
         patch(torch.utils.data.DataLoader, "__iter__", lambda loader: _OneBatch(watch, loader))
+        patch(_OneBatch, "stepping", watch)
         try:
             yield
         finally:
