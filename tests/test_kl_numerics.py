@@ -199,3 +199,16 @@ def test_without_a_float64_replay_tiny_heads_are_skipped_with_a_reason(tmp_path,
     skipped = dict(result.skipped)
     assert {"VAE002", "VAE004", "VAE007", "VAE008"} <= set(skipped)
     assert "too close to zero" in skipped["VAE007"] and "float64" in skipped["VAE007"]
+
+
+def test_a_kl_against_a_learned_sequential_prior_is_said_as_such(fixtures_dir):
+    """SLAC's KL between the posterior and a prior a network computes from the previous sample:
+    it reads the sample only through that network, so it is no Monte Carlo estimate, and its
+    element is far from zero; the rules it keeps from running say what it is (toshikwa/slac.pytorch:
+    'too close to zero' and 'a Monte Carlo estimate' before)."""
+    from vaelint.facts.lossroles import LEARNED_PRIOR
+
+    result = check(f"{fixtures_dir}/clean/sequential_learned_prior.py", "SequentialVAE", ["8x5x12"])
+    assert result.error is None and not result.findings
+    skipped = dict(result.skipped)
+    assert all(skipped[code] == LEARNED_PRIOR for code in ("VAE002", "VAE004", "VAE007", "VAE008")), skipped

@@ -16,7 +16,7 @@ import torch
 
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS
 from vaelint.facts.kloffset import offset_ratio
-from vaelint.facts.lossroles import term_kind
+from vaelint.facts.lossroles import LEARNED_PRIOR, against_a_learned_prior, term_kind
 from vaelint.facts.lossscales import kl_element, layer_for
 from vaelint.facts.termscale import term_scale
 
@@ -91,6 +91,8 @@ def _kl_reading(ctx, run) -> KLReading | str:
         return "no reparameterisation, or the model raised"
     closed = [t for t in roles.kl_terms if term_kind(view, roles, t) == "kl"]
     if not closed:
+        if roles.kl_terms and all(against_a_learned_prior(view, roles, t) for t in roles.kl_terms):
+            return LEARNED_PRIOR
         if roles.kl_terms:
             return "the KL is a Monte Carlo estimate (it reads the sample z): there is no closed form to check"
         return "no KL term found in the loss"
@@ -121,6 +123,8 @@ def _read_term(ctx, term, run) -> KLReading | str:
     allowed = view.ancestors(r.mu) | view.ancestors(r.logvar) | view.ancestors(r.std)
     for a in view.ancestors(scale.element):
         if a not in allowed and (a.op == "call_module" or (a.op == "get_attr" and a.users and not str(a.target).startswith("_constant"))):
+            if against_a_learned_prior(view, roles, term):
+                return LEARNED_PRIOR
             return "the KL is taken against a learned prior or reads another network: not checked against N(0, 1)"
     element = kl_element(ctx, scale.element, run)
     if not element.valid or element.std is None:

@@ -49,6 +49,22 @@ def _reads_the_data(view: GraphView, roles: Roles, node) -> bool:
     return bool(data) and view.reads_around(node, data, heads | view.with_parameters())
 
 
+def against_a_learned_prior(view: GraphView, roles: Roles, node) -> bool:
+    """Does a term that reads a sample read it only through a network's layers: a closed-form KL
+    against a prior whose mean and std a network computes from a sample (SLAC's, PlaNet's and
+    Dreamer's p(z_t | z_t-1, a)), not a Monte Carlo estimate log q(z) - log p(z) of the sample?"""
+    samples = frozenset(n for r in roles.reparams for n in (r.z, r.noise) if isinstance(n, fx.Node))
+    if not samples or not any(view.depends_on(node, s) for s in samples):
+        return False
+    return not view.reads_around(node, samples, view.with_parameters())
+
+
+LEARNED_PRIOR = (
+    "the KL is taken against a learned prior, whose mean and std a network computes from a sample (a sequential "
+    "or hierarchical prior): it is not read against N(0, 1)"
+)
+
+
 def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
     """Fill in the loss's total, terms and comparisons (after forward+loss capture)."""
     total, parts = _total_of(view, loss_output)

@@ -16,6 +16,7 @@ import torch.fx as fx
 
 from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
 from vaelint.facts.kloffset import offset_ratio
+from vaelint.facts.lossroles import LEARNED_PRIOR, against_a_learned_prior
 from vaelint.facts.reductions import Factor, TermScale
 from vaelint.facts.termscale import term_scale
 
@@ -231,6 +232,8 @@ def _loss_scales(ctx) -> LossScales | str:
                     "the KL term holds the KLs of several stochastic layers in one tensor (a time loop's steps, "
                     "stacked), against a prior computed from another layer's sample: its scale per layer is not read"
                 )
+            elif against_a_learned_prior(ctx.view, roles, term):
+                undecided = LEARNED_PRIOR
             elif not norm.decided:
                 undecided = (
                     "the KL element is too close to zero on this run to be read in the model's "
