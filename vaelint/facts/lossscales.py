@@ -227,18 +227,7 @@ def _loss_scales(ctx) -> LossScales | str:
             continue
         if not norm.constant:
             others.append(term)
-            if len(candidate_layers(ctx, kl.element)) > 1 and _from_several_steps(ctx, kl.element):
-                undecided = (
-                    "the KL term holds the KLs of several stochastic layers in one tensor (a time loop's steps, "
-                    "stacked), against a prior computed from another layer's sample: its scale per layer is not read"
-                )
-            elif against_a_learned_prior(ctx.view, roles, term):
-                undecided = LEARNED_PRIOR
-            elif not norm.decided:
-                undecided = (
-                    "the KL element is too close to zero on this run to be read in the model's "
-                    "precision, and its formula could not be replayed in float64"
-                )
+            undecided = _why_not_read(ctx, term, kl, norm) or undecided
             continue
         # float32 noise: -2.0000005 is the KL formula's -2
         value = norm.value
@@ -252,6 +241,23 @@ def _loss_scales(ctx) -> LossScales | str:
         )
     others += [t for t in roles.rec_terms if t is not rec.term]
     return LossScales(rec, kls[0], kls, others)
+
+
+def _why_not_read(ctx, term, kl, norm) -> str | None:
+    """Why a KL term's element is no constant multiple of a Gaussian KL the check can read."""
+    if len(candidate_layers(ctx, kl.element)) > 1 and _from_several_steps(ctx, kl.element):
+        return (
+            "the KL term holds the KLs of several stochastic layers in one tensor (a time loop's steps, "
+            "stacked), against a prior computed from another layer's sample: its scale per layer is not read"
+        )
+    if against_a_learned_prior(ctx.view, ctx.roles, term):
+        return LEARNED_PRIOR
+    if not norm.decided:
+        return (
+            "the KL element is too close to zero on this run to be read in the model's "
+            "precision, and its formula could not be replayed in float64"
+        )
+    return None
 
 
 def _from_several_steps(ctx, element) -> bool:
