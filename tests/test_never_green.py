@@ -282,6 +282,29 @@ def test_a_tensorflow_training_script_is_never_passed_over(tmp_path, monkeypatch
     assert r.exit_code == 0 and "no VAE targets" in r.output
 
 
+def test_a_driver_of_a_library_that_is_not_installed_is_never_passed_over(tmp_path, monkeypatch):
+    # VAME's two-line driver (`import vame; vame.train_model(config)`) without the library: the
+    # training is not here to run, and the check said "no VAE targets", exit 0
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train_vame.py").write_text("import vaelint_absent_lib\n\nconfig = 'config.yaml'\nvaelint_absent_lib.train_model(config)\n")
+    r = runner.invoke(app, ["check", "train_vame.py", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert "train_vame.py trains through vaelint_absent_lib.train_model (from vaelint_absent_lib, imported at line 1)" in said
+    assert "not installed here" in said
+    monkeypatch.setenv("PRE_COMMIT", "1")  # said in a note, the hook not failed for it
+    r = runner.invoke(app, ["check", "train_vame.py", "--no-cache"])
+    assert r.exit_code == 0 and "trains through vaelint_absent_lib.train_model" in " ".join(r.output.split())
+    # the near misses: a call that is no training entry point, and a module of the repository's own
+    monkeypatch.delenv("PRE_COMMIT")
+    (tmp_path / "plots.py").write_text("import vaelint_absent_lib\n\nvaelint_absent_lib.plot_curves('log.csv')\n")
+    (tmp_path / "local_lib.py").write_text("def train_model(cfg):\n    return cfg\n")
+    (tmp_path / "driver.py").write_text("import local_lib\n\nlocal_lib.train_model('config.yaml')\n")
+    for name in ("plots.py", "driver.py"):
+        r = runner.invoke(app, ["check", name, "--no-cache"])
+        assert r.exit_code == 0 and "no VAE targets" in r.output, r.output
+
+
 def test_a_tensorflow_script_with_a_main_guard_is_said_as_tensorflow_before_it_runs(tmp_path, monkeypatch):
     # a script (main guard, a loop) is run to find its step: a TensorFlow one stopped at "No module
     # named 'tensorflow'" (julian-carpenter/beta-TCVAE), which says to install what vaelint cannot check

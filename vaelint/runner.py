@@ -70,7 +70,9 @@ def _file_targets(t: str, config, have_inputs: bool, unconfigured: list, inputs_
         from vaelint.frontends.discover import annotated_targets
 
         configured = annotated_targets(t)
-    if not configured and t.endswith(".py") and _tensorflow_training(t, torch_too=False):
+    from vaelint.fileclues import tensorflow_training
+
+    if not configured and t.endswith(".py") and tensorflow_training(t, torch_too=False):
         # trained with tf.GradientTape and no torch: said before anything runs (running it would
         # only say that tensorflow is not installed)
         _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
@@ -117,25 +119,42 @@ def _import_path(t: str, ref):
     return f"{path}:{name}", parse_ref(f"{path}:{name}")
 
 
+def _training_not_run_here(path: str, models: list, backward: str) -> str:
+    """Why a file trains with code vaelint cannot run here: TensorFlow's own API, or a training
+    call into a module that is not installed (a two-line driver of a library); "" otherwise."""
+    from vaelint.fileclues import tensorflow_training, trains_through_an_absent_module
+
+    tape = tensorflow_training(path) if path.endswith(".py") else ""
+    if tape:
+        return (
+            f"{path} trains with TensorFlow ({tape}): vaelint checks PyTorch code (and Keras 3 models, run on "
+            "its torch backend), so nothing in it was checked"
+        )
+    absent = trains_through_an_absent_module(path) if path.endswith(".py") and not models and not backward else ""
+    if absent:
+        return (
+            f"{path} trains through {absent}, which is not installed here (it could not be imported), so nothing "
+            "it trains was checked: install it, or run the check from the folder it imports from"
+        )
+    return ""
+
+
 def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_text: str = "", as_script: bool = False) -> None:
     """A file that yields no target. Named on the command line, a file that defines a model
     (or is given an ``--input``) is a usage error naming what to write: it is never passed
     over as clean. Passed by pre-commit (which hands every changed file, utilities too), a
     model file is listed in one note and the rest stay quiet."""
+    from vaelint.fileclues import backward_in
     from vaelint.frontends.discover import models_defined
 
     models = models_defined(path) if path.endswith(".py") else []
-    tape = _tensorflow_training(path) if path.endswith(".py") else ""
-    if tape:
-        said = (
-            f"{path} trains with TensorFlow ({tape}): vaelint checks PyTorch code (and Keras 3 models, run on "
-            "its torch backend), so nothing in it was checked"
-        )
+    backward = backward_in(path) if path.endswith(".py") and not models else ""
+    said = _training_not_run_here(path, models, backward)
+    if said:
         if os.environ.get("PRE_COMMIT"):
             untargeted.append(said)
             return
         raise VaelintError("input", said + ".")
-    backward = _backward_in(path) if path.endswith(".py") and not models else ""
     if os.environ.get("PRE_COMMIT") and not have_inputs:
         if models:
             unconfigured.append(f"{path} ({', '.join(models)})")
@@ -178,47 +197,6 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
         f"{path} defines {names} but names no target, so nothing in it was checked: name the model as "
         f"PATH.py:NAME (`{example}`), or configure it in [[tool.vaelint.targets]].",
     )
-
-
-def _backward_in(path: str) -> str:
-    """PATH:LINE of the first backward the file's code calls, read without running it; ""."""
-    from vaelint.frontends.training.sites import find_sites, parse_file
-
-    file = parse_file(os.path.realpath(path))
-    if file is None:
-        return ""
-    lines = sorted(site.place.line for scope in file.scopes.values() for site in find_sites(scope))
-    return f"{path}:{lines[0]}" if lines else ""
-
-
-def _tensorflow_training(path: str, torch_too: bool = True) -> str:
-    """What says that a file trains with TensorFlow's own API (a ``tf.GradientTape`` loop,
-    ``optimizer.apply_gradients``), read without running it; "" when nothing does (or, with
-    ``torch_too`` False, when the file imports torch as well)."""
-    import ast
-
-    from vaelint.frontends.sourcefile import read_source
-
-    try:
-        tree = ast.parse(read_source(path))
-    except (OSError, SyntaxError, ValueError):
-        return ""
-    imports_tf = any(
-        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "tensorflow" for a in n.names))
-        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "tensorflow")
-        for n in ast.walk(tree)
-    )
-    imports_torch = any(
-        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "torch" for a in n.names))
-        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "torch")
-        for n in ast.walk(tree)
-    )
-    if not imports_tf or (imports_torch and not torch_too):
-        return ""
-    uses = sorted(
-        (n.lineno, n.attr) for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in ("GradientTape", "apply_gradients")
-    )
-    return f"{uses[0][1]} at line {uses[0][0]}" if uses else ""
 
 
 def _parses(path: str) -> None:

@@ -1,0 +1,94 @@
+"""What a file holds, read without running it, for a file that yields no target
+(vaelint/runner.py): the first backward its code calls, a training call into a module that is not
+installed here, training with TensorFlow's own API. Such a file is never passed over as clean."""
+
+from __future__ import annotations
+
+import os
+
+
+def backward_in(path: str) -> str:
+    """PATH:LINE of the first backward the file's code calls, read without running it; ""."""
+    from vaelint.frontends.training.sites import find_sites, parse_file
+
+    file = parse_file(os.path.realpath(path))
+    if file is None:
+        return ""
+    lines = sorted(site.place.line for scope in file.scopes.values() for site in find_sites(scope))
+    return f"{path}:{lines[0]}" if lines else ""
+
+
+_ENTRY_WORDS = ("train", "fit", "learn", "run", "main")
+
+
+def trains_through_an_absent_module(path: str) -> str:
+    """``vame.train_model(cfg)`` (a two-line driver of a library's training) where ``vame`` is not
+    importable here: "vame.train_model (imported at line 1)"; "" otherwise. Read, not run."""
+    import ast
+    import importlib.util
+
+    from vaelint.frontends.sourcefile import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    here = os.path.dirname(os.path.abspath(path))
+    absent: dict[str, tuple[str, int]] = {}  # name in the file -> (module, line)
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [(a.asname or a.name.split(".")[0], a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [(a.asname or a.name, node.module) for a in node.names]
+        for name, module in names:
+            top = module.split(".")[0]
+            local = os.path.exists(os.path.join(here, top)) or os.path.exists(os.path.join(here, f"{top}.py"))
+            try:
+                found = importlib.util.find_spec(top) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found and not local:
+                absent.setdefault(name, (module, node.lineno))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        called = ast.unparse(func)
+        if isinstance(root, ast.Name) and root.id in absent and any(w in called.lower() for w in _ENTRY_WORDS):
+            module, line = absent[root.id]
+            return f"{called} (from {module}, imported at line {line})"
+    return ""
+
+
+def tensorflow_training(path: str, torch_too: bool = True) -> str:
+    """What says that a file trains with TensorFlow's own API (a ``tf.GradientTape`` loop,
+    ``optimizer.apply_gradients``), read without running it; "" when nothing does (or, with
+    ``torch_too`` False, when the file imports torch as well)."""
+    import ast
+
+    from vaelint.frontends.sourcefile import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    imports_tf = any(
+        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "tensorflow" for a in n.names))
+        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "tensorflow")
+        for n in ast.walk(tree)
+    )
+    imports_torch = any(
+        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "torch" for a in n.names))
+        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "torch")
+        for n in ast.walk(tree)
+    )
+    if not imports_tf or (imports_torch and not torch_too):
+        return ""
+    uses = sorted(
+        (n.lineno, n.attr) for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in ("GradientTape", "apply_gradients")
+    )
+    return f"{uses[0][1]} at line {uses[0][0]}" if uses else ""
