@@ -425,3 +425,13 @@ def test_a_batch_item_no_input_gives_handed_to_variable_asks_for_one_more_input(
     assert "fix it so the model runs" not in said
     r, result = _json("train.py", "--input", "64x784", "--input", "64:int64:10")
     assert result["error"] is None, r.output
+
+
+def test_a_stand_in_file_a_reader_could_not_open_is_said_as_its_missing_folder():
+    # gzip.open of a file of the stand-in listing of ../Data/Pickle_binarized_mnist (Deligiorgis/
+    # HVAE_VampPrior): the user was told to put a file named vaelint_stand_in.npy in place
+    from vaelint.frontends.placeholders import missing_file_fix
+
+    said = missing_file_fix("FileNotFoundError: [Errno 2] No such file or directory: '../Data/mnist/vaelint_stand_in.npy'")
+    assert said.startswith("The data folder ../Data/mnist is not here"), said
+    assert "vaelint_stand_in" not in said and "gzip.open" in said

@@ -158,8 +158,19 @@ def missing_file_fix(error: str) -> str:
     import os
     import re
 
+    from vaelint.frontends.training.livelistings import NAMES
+
     quoted = re.search(r"'([^']+)'", error)
     base = os.path.basename(quoted.group(1)) if quoted else ""
+    if base in NAMES:
+        # a file of the stand-in listing of a data folder that is not here, read by a reader that
+        # does not stand in (gzip.open, open(), pickle): the folder is what is missing
+        folder = os.path.dirname(quoted.group(1)) or "."
+        return (
+            f"The data folder {folder} is not here (vaelint never downloads data): with --input it lists stand-in "
+            "files, but the code reads them with a reader that does not stand in (open(), gzip.open, pickle): put "
+            "the folder's data where the code reads it, or check the model alone with PATH:MODEL --input SPEC."
+        )
     found = next((os.path.join(root, base) for root, _dirs, files in _walk_limited(os.getcwd()) if base in files), None) if base else None
     if found and os.path.isabs(quoted.group(1)):
         # a path the code builds itself (Path(__file__).parent / "data"): the folder vaelint runs in is not why
