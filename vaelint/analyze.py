@@ -167,6 +167,7 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
     result.notes.extend(program.notes + stood_in(before))
     specs = gather_inputs(program, options, result.notes)
     program.model.train()
+    _materialise_lazy(program.model, specs)
     if options.on_model is not None:
         options.on_model(program.model, sum(math.prod(s.shape) for s in specs))
     # a run changes buffers only (BatchNorm's running statistics), never the weights:
@@ -186,6 +187,22 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
         initial_buffers,
         options.batch_dim is not None or program.batch_dim_known,
     )
+
+
+def _materialise_lazy(model, specs) -> None:
+    """Lazy modules (nn.LazyConv2d, nn.LazyLinear) have no parameters until a first forward fixes
+    their shapes; counting or copying them before one raises. One forward at the user's batch, as
+    torch advises, gives them their shapes; a forward that fails leaves them to the stages after."""
+    import torch
+    from torch.nn.modules.lazy import LazyModuleMixin
+
+    if not any(isinstance(m, LazyModuleMixin) and m.has_uninitialized_params() for m in model.modules()):
+        return
+    try:
+        with torch.no_grad():
+            model(*make_inputs(specs, specs[0].batch))
+    except Exception:  # noqa: BLE001 - the capture runs the model again and says what it raises
+        pass
 
 
 def _load(target: str, options: Options, progress) -> Program:

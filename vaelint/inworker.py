@@ -123,8 +123,9 @@ def threads_for(model, input_elements: int) -> None:
     model, or a small one on a large input (an LSTM over 1000 steps, images of
     64x64 and up), keeps every thread: its runs are where the time goes."""
     import torch
+    from torch.nn.parameter import is_lazy
 
-    small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL
+    small = sum(p.numel() for p in model.parameters() if not is_lazy(p)) < SMALL_MODEL  # a lazy one has no size yet
     if small and input_elements < SMALL_INPUT:
         torch.set_num_threads(1)
 

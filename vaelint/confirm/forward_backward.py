@@ -58,7 +58,9 @@ def pick_device(requested: str) -> str:
 def fits(model, device: str) -> str | None:
     """A reason to skip, when a training step would not fit the device's free memory
     (the static analysis stands; a kill by the out-of-memory killer says nothing)."""
-    need = sum(p.numel() * p.element_size() for p in model.parameters())
+    from torch.nn.parameter import is_lazy
+
+    need = sum(p.numel() * p.element_size() for p in model.parameters() if not is_lazy(p))  # a lazy one has no size yet
     if device.startswith("cuda"):
         free, _total = torch.cuda.mem_get_info(torch.device(device))
     else:
