@@ -205,3 +205,24 @@ def test_a_stand_in_loggers_ids_and_paths_are_text(monkeypatch):
     assert isinstance(run.info.artifact_uri, StandInText) and os.path.join(run.log_dir, "x").endswith("log_dir/x")
     # the near miss: what is not named as an id, a name, a folder or an address stays a stand-in object
     assert isinstance(run.info, _Anything) and isinstance(run.experiment.add_image, _Anything)
+
+
+def test_a_stand_in_data_module_is_also_an_abstract_base_class():
+    # class BaseDataModule(pl.LightningDataModule, ABC) where Lightning is not installed: the
+    # stand-in's metaclass conflicted with ABCMeta and the setup line failed
+    # (mattia-scardecchia/Generative-Data-Augmentation)
+    from abc import ABC, abstractmethod
+
+    from vaelint.frontends.standinlightning import _lightning_name
+
+    class BaseDataModule(_lightning_name("LightningDataModule"), ABC):
+        @abstractmethod
+        def make_dataset(self): ...
+
+    class Digits(BaseDataModule):
+        def make_dataset(self):
+            return "digits"
+
+    assert Digits(data_dir="nowhere").make_dataset() == "digits"
+    with pytest.raises(TypeError):
+        BaseDataModule()  # abstract, as with the real package

@@ -4,6 +4,7 @@ does nothing."""
 
 from __future__ import annotations
 
+import abc
 import types
 
 # a stand-in logger's ids, names, folders and addresses are text: code puts them in os.environ,
@@ -16,9 +17,11 @@ class StandInText(str):
     that says where it came from."""
 
 
-class _AnythingType(type):
+class _AnythingType(abc.ABCMeta):
     """Class-level names of a stand-in class (``Trainer.from_argparse_args``,
-    ``Callback.some_hook``) are stand-ins too."""
+    ``Callback.some_hook``) are stand-ins too. An ABCMeta, so that a class of the code's that is
+    both (``class BaseDataModule(pl.LightningDataModule, ABC)``) has one metaclass, as with the
+    real package."""
 
     def __getattr__(cls, item):
         if item.startswith("__"):
