@@ -25,6 +25,15 @@ def test_cuda_in_the_models_forward_is_checked_on_a_cpu_machine(monkeypatch):
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE012", 19)], r.output
 
 
+def test_noise_of_a_distribution_whose_parameters_the_setup_moved_to_cuda_is_on_the_gpu(monkeypatch):
+    # self.N.loc = self.N.loc.cuda() in the encoder's __init__, then mu + sigma * self.N.sample(shape):
+    # the sample follows loc to the GPU there (KelvinHong/VAE-GAN: a false VAE012 before)
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("distribution_moved_to_cuda.py")
+    assert result["error"] is None and not result["findings"], r.output
+    assert any("simulated CUDA device" in n for n in result["notes"]), result["notes"]
+
+
 def test_legacy_cuda_tensor_types_are_checked_on_a_cpu_machine(monkeypatch):
     # torch.cuda.FloatTensor(std.size()).normal_() raised "type torch.cuda.FloatTensor not
     # available" (exit 2): it makes the CPU tensor it would hold, said as a move

@@ -230,7 +230,9 @@ class _Moves(TorchFunctionMode):
             out = args[0]
         else:
             out = func(*args, **kwargs)
-        if to_cuda:
+        if to_cuda or any(getattr(a, "_vaelint_on_gpu", False) for a in tree_leaves((args, kwargs)) if isinstance(a, torch.Tensor)):
+            # computed from a tensor the code placed on the GPU (``dist.loc = dist.loc.cuda()`` in its
+            # __init__, kept on the CPU here): on the GPU too, as Normal(loc, scale).sample() is
             return tree_map(_simulated, out)
         if name in _CREATES and not any(isinstance(a, SimulatedCuda) for a in tree_leaves((args, kwargs))):
             return _made_plain(out, name)
