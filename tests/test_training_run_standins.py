@@ -435,3 +435,39 @@ def test_a_stand_in_file_a_reader_could_not_open_is_said_as_its_missing_folder()
     said = missing_file_fix("FileNotFoundError: [Errno 2] No such file or directory: '../Data/mnist/vaelint_stand_in.npy'")
     assert said.startswith("The data folder ../Data/mnist is not here"), said
     assert "vaelint_stand_in" not in said and "gzip.open" in said
+
+
+def test_the_stand_in_make_grid_makes_the_grid_code_plots_before_its_step(tmp_path, monkeypatch):
+    # an ignite STARTED handler (pytorch/ignite's VAE notebook) shows a grid of the first batch
+    # before training: torchvision.utils.make_grid stood in as "anything", and the plot of it
+    # stopped the run before the step; it is now the tensor torchvision makes (3 x 62 x 242 for
+    # 16 MNIST images at nrow 8, padding 2)
+    _script(
+        tmp_path,
+        "import torch",
+        "from torchvision import datasets, transforms",
+        "from torchvision.utils import make_grid",
+        "from vae_common import VAE, elbo",
+        "def main():",
+        "    data = datasets.MNIST('data', train=True, download=False, transform=transforms.ToTensor())",
+        "    loader = torch.utils.data.DataLoader(data, batch_size=16)",
+        "    grid = make_grid(next(iter(loader))[0], nrow=8, padding=2)",
+        "    picture = grid.permute(1, 2, 0).numpy()",
+        "    assert picture.shape == (62, 242, 3), picture.shape",
+        "    model = VAE()",
+        "    opt = torch.optim.Adam(model.parameters())",
+        "    for x, _ in loader:",
+        "        x = x.view(-1, 784)",
+        "        recon, mu, logvar = model(x)",
+        "        loss = elbo(recon, x, mu, logvar)",
+        "        opt.zero_grad()",
+        "        loss.backward()",
+        "        opt.step()",
+        "if __name__ == '__main__':",
+        "    main()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    assert result["loss"] == "the training step of train.py:main (lines 13-18, backward at line 18)", r.output
+    assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]  # run as written

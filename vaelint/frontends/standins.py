@@ -127,8 +127,43 @@ def _torchvision(fullname: str) -> types.ModuleType:
     if sub == "datasets":
         return _StandInModule(fullname, _dataset_class)
     if sub == "utils":
-        return _StandInModule(fullname, lambda item: (lambda *a, **k: None) if item.startswith("save") else _Anything())
+        return _StandInModule(fullname, _utils_item)
     return _StandInModule(fullname, lambda item: _placeholder("torchvision", f"{fullname}.{item}"))
+
+
+def _utils_item(item: str):
+    """torchvision.utils: ``save_image`` writes nothing, ``make_grid`` makes the grid (code plots
+    it: plt.imshow(grid.permute(1, 2, 0))), the rest take anything."""
+    if item.startswith("save"):
+        return lambda *a, **k: None
+    if item == "make_grid":
+        return _make_grid
+    return _Anything()
+
+
+def _make_grid(tensor, nrow: int = 8, padding: int = 2, normalize: bool = False, pad_value: float = 0.0, **_kwargs):
+    """torchvision.utils.make_grid's tensor: the images side by side, ``nrow`` to a row, 3 channels."""
+    import torch
+
+    images = torch.stack(list(tensor)) if isinstance(tensor, (list, tuple)) else tensor
+    images = images.detach()
+    if images.dim() == 2:
+        images = images.unsqueeze(0)
+    if images.dim() == 3:
+        images = images.unsqueeze(0) if images.shape[0] in (1, 3) else images.unsqueeze(1)
+    if images.shape[1] == 1:
+        images = images.repeat(1, 3, 1, 1)
+    if normalize:
+        images = (images - images.min()) / (images.max() - images.min()).clamp_min(1e-5)
+    count, channels, height, width = images.shape
+    cols = min(nrow, count)
+    rows = -(-count // cols)
+    h, w = height + padding, width + padding
+    grid = images.new_full((channels, rows * h + padding, cols * w + padding), pad_value)
+    for k in range(count):
+        r, c = divmod(k, cols)
+        grid[:, r * h + padding : r * h + padding + height, c * w + padding : c * w + padding + width] = images[k]
+    return grid
 
 
 # --------------------------------------------------------------------------- accelerate
