@@ -59,8 +59,8 @@ def _existence_checks(patches, said: list) -> None:
             if real(path):
                 return True
             frame = sys._getframe(1)
-            if not is_user_file(frame.f_code.co_filename) or not guard_at(frame, lambda test: _asks_path(test, name)):
-                return False
+            if not _from_user_code() or not guard_at(frame, lambda test: _asks_path(test, name)):
+                return False  # a data set's own check (its class stands in whole), a library's
             loc = user_frame()
             note = (
                 f"the code's check that {os.fspath(path)} exists{f' ({loc.where()})' if loc else ''} was answered yes: its "
