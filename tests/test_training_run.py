@@ -4,6 +4,7 @@ command a user types. What the step needs from around it: test_training_run_setu
 run must never do: test_training_run_sandbox.py."""
 
 import os
+import shutil
 import textwrap
 
 import pytest
@@ -99,6 +100,19 @@ def test_a_hydra_main_runs_with_its_config_and_overrides(monkeypatch):
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 25)], r.output
     assert sorted(os.listdir(".")) == before  # Hydra's outputs/ folder was not made
     assert any("outputs" in n and "was not performed" in n for n in result["notes"])
+
+
+def test_an_error_in_a_hydra_task_is_said_not_hydras_exit(tmp_path, monkeypatch):
+    # Hydra prints what its task raised and exits 1: the report said "SystemExit: 1"
+    # (MLShukai/PrimitiveAMI); with HYDRA_FULL_ERROR set in the run, the error itself is said
+    shutil.copytree(os.path.join(RUNNING, "hydra_app"), tmp_path / "app")
+    script = tmp_path / "app" / "train.py"
+    script.write_text(script.read_text().replace("cfg.model.z_dim)", "cfg.model.z_dim + undefined_width)", 1))
+    monkeypatch.chdir(tmp_path / "app")
+    r, result = _json("train.py")
+    said = " ".join(r.output.split())
+    assert result["error"] is not None and "NameError: name 'undefined_width' is not defined" in said, r.output
+    assert "SystemExit: 1" not in said
 
 
 def test_a_named_method_or_function_is_reached_through_the_script(monkeypatch):

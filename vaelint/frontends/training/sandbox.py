@@ -46,6 +46,9 @@ TRACKERS_OFF = {
     "HF_HUB_OFFLINE": "1",  # hub libraries read their cache only, and say so, instead of trying the network
     "TRANSFORMERS_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
+    # a Hydra main re-raises what its task raised instead of printing it and exiting 1: the
+    # report says the error (a NameError in the task), not "SystemExit: 1"
+    "HYDRA_FULL_ERROR": "1",
 }
 
 
