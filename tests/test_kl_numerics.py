@@ -212,3 +212,25 @@ def test_a_kl_against_a_learned_sequential_prior_is_said_as_such(fixtures_dir):
     assert result.error is None and not result.findings
     skipped = dict(result.skipped)
     assert all(skipped[code] == LEARNED_PRIOR for code in ("VAE002", "VAE004", "VAE007", "VAE008")), skipped
+
+
+def test_a_penalty_on_the_weights_weighted_0_is_not_said_as_the_kl_weighted_0(tmp_path, fixtures_dir):
+    """Mult-VAE's loss adds weight_decay * l2 with weight_decay 0 (cydonia999's Trainer): that
+    term is no KL, and the reason the KL rules did not run (here: a learned prior) stands, not
+    'the loss term at ... is multiplied by 0'."""
+    from vaelint.facts.lossroles import LEARNED_PRIOR
+
+    text = open(f"{fixtures_dir}/clean/sequential_learned_prior.py").read()
+    text = text.replace(
+        "        return rec + kl",
+        "        total = rec + self.weight_decay * sum(p.pow(2).sum() for p in self.parameters())\n        return total + kl",
+    )
+    text = text.replace("def __init__(self, x_dim=12, z_dim=4):", "def __init__(self, x_dim=12, z_dim=4, weight_decay=0.0):")
+    text = text.replace("        super().__init__()\n", "        super().__init__()\n        self.weight_decay = weight_decay\n", 1)
+    path = tmp_path / "model.py"
+    path.write_text(text)
+    result = check(str(path), "SequentialVAE", ["8x5x12"])
+    assert result.error is None and not result.findings
+    skipped = dict(result.skipped)
+    assert skipped["VAE002"] == LEARNED_PRIOR, skipped
+    assert not any("multiplied by 0" in n for n in result.notes), result.notes

@@ -310,11 +310,13 @@ def find_comparisons(view: GraphView, roles: Roles) -> list[Comparison]:
 
 
 def zero_weighted(view: GraphView, roles: Roles) -> list[fx.Node]:
-    """The loss terms multiplied by a weight of exactly 0 at the step checked (``self.beta * kl``
+    """The KL terms multiplied by a weight of exactly 0 at the step checked (``self.beta * kl``
     at a KL warm-up's first step, the weight set by code the check does not vary): nothing of such
     a term reaches the loss's value or its gradient, so it cannot be read."""
     out = []
     for _sign, term in roles.loss_terms:
+        if term_kind(view, roles, term) not in ("kl", "latent"):
+            continue  # a penalty on the weights (weight_decay * l2 with weight_decay 0): no KL of the sampler's
         node = term
         for _ in range(4):
             if not isinstance(node, fx.Node) or view.op(node) != "mul":
