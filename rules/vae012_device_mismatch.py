@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from vaelint.capture.ops import ARITH_OPS, CREATION_OPS
-from vaelint.confirm.simdevice import simulated_run
+from vaelint.confirm.simrun import simulated_run
 from vaelint.errorkinds import kind_of
 from vaelint.facts.context import loc_of
 from vaelint.facts.deviceexcuses import excused

@@ -194,3 +194,26 @@ def test_legacy_cuda_tensor_types_make_simulated_gpu_tensors():
         assert isinstance(sized, torch.cuda.FloatTensor) and not isinstance(data, torch.cuda.FloatTensor)
         assert not isinstance(torch.zeros(2), torch.cuda.FloatTensor)  # a CPU tensor is not one
     assert torch.cuda.FloatTensor is before
+
+
+def test_a_large_model_is_simulated_at_a_small_batch_and_said_at_the_users(monkeypatch, fixtures_dir):
+    """Issue 33: the simulated run held a large model's activations at the user's batch beside the
+    check's own (a 151M-parameter NVAE at batch 32 went out of memory there). Above LARGE_MODEL
+    parameters it takes the smallest batch the shape runs took; where tensors meet does not hang
+    on the batch, and the finding still says the shapes at the user's batch."""
+    import vaelint.confirm.simdevice as simdevice
+    import vaelint.confirm.simrun as simrun
+
+    seen = []
+    real = simdevice.simulate
+    monkeypatch.setattr(simrun, "simulate", lambda module, inputs, reseed: seen.append(inputs[0].shape[0]) or real(module, inputs, reseed))
+    case = _case("buggy/onehot_scattered_on_cpu.py")
+    monkeypatch.setattr(simrun, "LARGE_MODEL", 0)  # every model is large
+    result = check(case.path, case.target, case.inputs)
+    assert seen and seen[0] < 8, seen
+    finding = next(f for f in result.findings if f.code == "VAE012")
+    assert "B x 10 (8 x 10)" in finding.message and finding.confirmed, finding.message
+    seen.clear()
+    monkeypatch.setattr(simrun, "LARGE_MODEL", 20_000_000)
+    check(case.path, case.target, case.inputs)
+    assert seen == [8]  # a small model: the user's batch

@@ -373,18 +373,3 @@ def held_tensors(module: nn.Module) -> dict:
                 if isinstance(t, torch.Tensor) and not isinstance(t, nn.Parameter):
                     out.setdefault(id(t), label)
     return out
-
-
-def simulated_run(ctx) -> Simulation:
-    """The target's model and loss on the simulated device, at the user's batch
-    (computed once per target; VAE012 reads it)."""
-    if "simulated_device" not in ctx.cache:
-        from vaelint.facts.shapes import make_inputs
-
-        wrapper = ctx.capture.wrapper
-        hook, wrapper._on_output = wrapper._on_output, None  # the capture's hook writes graph nodes
-        try:
-            ctx.cache["simulated_device"] = simulate(wrapper, make_inputs(ctx.specs, ctx.batch), ctx.capture.reseed)
-        finally:
-            wrapper._on_output = hook
-    return ctx.cache["simulated_device"]

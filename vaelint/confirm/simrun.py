@@ -1,0 +1,44 @@
+"""The target's run on the simulated GPU (:mod:`vaelint.confirm.simdevice`), made once per
+target for VAE012: at the user's batch, or for a large model at the smallest batch the shape
+runs took, its meetings said at the user's batch."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from vaelint.confirm.simdevice import Simulation, simulate
+
+# parameters above which the simulated run takes the smallest batch the shape runs took: where
+# tensors meet does not hang on the batch, and a large model's activations at the user's batch
+# beside the check's own took a 151M-parameter NVAE out of memory at batch 32
+LARGE_MODEL = 20_000_000
+
+
+def simulated_run(ctx) -> Simulation:
+    """The target's model and loss on the simulated device, at the user's batch, or a smaller one
+    the shape runs took for a large model (computed once per target; VAE012 reads it)."""
+    if "simulated_device" not in ctx.cache:
+        from vaelint.facts.shapes import make_inputs
+
+        wrapper = ctx.capture.wrapper
+        batch = _batch_for(ctx, wrapper)
+        hook, wrapper._on_output = wrapper._on_output, None  # the capture's hook writes graph nodes
+        try:
+            sim = simulate(wrapper, make_inputs(ctx.specs, batch), ctx.capture.reseed)
+        finally:
+            wrapper._on_output = hook
+        if batch != ctx.batch:  # said at the user's batch; the shape runs' batches collide with no model size
+            sim.meetings = [replace(m, shape=tuple(ctx.batch if d == batch else d for d in m.shape)) for m in sim.meetings]
+        ctx.cache["simulated_device"] = sim
+    return ctx.cache["simulated_device"]
+
+
+def _batch_for(ctx, model) -> int:
+    """The user's batch, or for a large model the smallest other batch the shape runs took."""
+    from torch.nn.parameter import is_lazy
+
+    if sum(p.numel() for p in model.parameters() if not is_lazy(p)) < LARGE_MODEL:
+        return ctx.batch
+    runs = getattr(ctx.runs, "runs", {})
+    took = [b for b, run in runs.items() if b < ctx.batch and run.failure is None]
+    return min(took, default=ctx.batch)
