@@ -69,6 +69,34 @@ def test_an_installed_lightning_trainer_asking_for_a_gpu_runs_on_the_cpu(tmp_pat
     assert result.error is None and not any("ran on this machine's CPU" in n for n in result.notes), result.notes
 
 
+def test_an_installed_lightnings_tracker_logger_without_its_package_logs_nothing(tmp_path, monkeypatch):
+    """``pl.loggers.WandbLogger(project=...)`` where wandb is not installed: Lightning checks wandb's
+    installed version, which its stand-in import cannot give, and the setup stopped
+    (jonboypy/world-models). It is Lightning's DummyLogger now, said in a note."""
+    import importlib.util
+
+    from helpers import check
+    from training_cli import RUNNING
+
+    pytest.importorskip("pytorch_lightning")
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed: its logger is the real one")
+    source = open(os.path.join(RUNNING, "lightning1_argparse.py")).read()
+    lines = source[: source.index("def cli_main():")] + (
+        "model = LitVAE()\n"
+        "logger = pl.loggers.WandbLogger(project='vae', log_model=True)\n"
+        "trainer = pl.Trainer(max_epochs=1, logger=logger, enable_checkpointing=False)\n"
+        "trainer.fit(model, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))\n"
+    )
+    (tmp_path / "train.py").write_text(lines)
+    shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
+    assert any("WandbLogger(...) logs nothing (wandb is not installed)" in n for n in result.notes), result.notes
+
+
 def test_a_lightning_cli_script_is_training_code_and_the_cpu_trainer_keeps_its_signature(tmp_path):
     """A main.py that only calls ``LightningCLI()`` trains through the library (before: exit 0, "no
     VAE targets"); the Trainer built for the CPU keeps the signature LightningCLI reads its options

@@ -13,6 +13,13 @@ _MODULES = ("pytorch_lightning", "lightning", "lightning.pytorch")
 _ACCELERATORS = ("gpu", "cuda", "mps", "tpu", "hpu", "ipu")
 
 
+def lightning_here(sandbox) -> None:
+    """An installed Lightning made to run here: its Trainer on the CPU, its trackers' loggers
+    logging nothing where their package is not installed."""
+    trainer_on_cpu(sandbox)
+    tracker_loggers_without_their_package(sandbox)
+
+
 def trainer_on_cpu(sandbox) -> None:
     from vaelint.frontends.training.sandboxnative import after_import
 
@@ -57,3 +64,45 @@ def _on_cpu(real_init, sandbox):
 
     __init__.__vaelint_cpu__ = True
     return __init__
+
+
+# an installed Lightning's loggers of experiment trackers, and the package each needs
+_TRACKER_LOGGERS = {"WandbLogger": "wandb", "CometLogger": "comet_ml", "NeptuneLogger": "neptune", "MLFlowLogger": "mlflow"}
+
+
+def tracker_loggers_without_their_package(sandbox) -> None:
+    """``pl.loggers.WandbLogger(project=...)`` where wandb is not installed: Lightning checks the
+    package's installed version (its metadata), which the stand-in import of wandb cannot give,
+    and the setup stopped there (jonboypy/world-models). Such a logger is Lightning's own
+    DummyLogger, which logs nothing, as every tracker does in the check."""
+    from vaelint.frontends.training.sandboxnative import after_import
+
+    def patch_module(name: str) -> None:
+        module = sys.modules.get(name)
+        base = sys.modules.get(name.rsplit(".", 1)[0] + ".loggers.logger")
+        dummy = getattr(base, "DummyLogger", None)
+        if module is None or not isinstance(dummy, type):
+            return
+        for cls, package in _TRACKER_LOGGERS.items():
+            if isinstance(getattr(module, cls, None), type) and not _installed(package):
+                sandbox._patch(module, cls, _logging_nothing(dummy, cls, package, sandbox))
+
+    after_import(sandbox, tuple(f"{m}.loggers" for m in _MODULES), patch_module)
+
+
+def _installed(package: str) -> bool:
+    import importlib.metadata
+
+    try:
+        importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _logging_nothing(dummy: type, name: str, package: str, sandbox):
+    def __init__(self, *args, **kwargs):
+        dummy.__init__(self)
+        sandbox._note(f"{name}(...) logs nothing ({package} is not installed)", sandbox.changed)
+
+    return type(name, (dummy,), {"__init__": __init__, "__module__": dummy.__module__})

@@ -185,9 +185,9 @@ class Sandbox:
         from vaelint.frontends.training.sandboxnative import guard_native_writers
 
         guard_native_writers(self)  # cv2.imwrite and other writers that open their files in C
-        from vaelint.frontends.training.livelightning import trainer_on_cpu
+        from vaelint.frontends.training.livelightning import lightning_here
 
-        trainer_on_cpu(self)  # Trainer(accelerator="gpu") built for this machine's CPU
+        lightning_here(self)  # Trainer(accelerator="gpu") built for this machine's CPU; WandbLogger without wandb
         from vaelint.frontends.training.livepools import pools_in_process
 
         pools_in_process(self)  # Parallel(n_jobs=-1), Pool(4): their tasks run here, one after another
