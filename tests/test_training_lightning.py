@@ -36,6 +36,17 @@ def test_a_lightning_module_the_setup_cannot_build_says_the_line_that_failed(tmp
     assert result.error is None and [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
 
 
+def _lit_vae_script(tmp_path, monkeypatch, *lines: str) -> str:
+    """train.py: the LitVAE of lightning1_argparse.py (its KL weighted at line 30), then ``lines``."""
+    from training_cli import RUNNING
+
+    source = open(os.path.join(RUNNING, "lightning1_argparse.py")).read()
+    (tmp_path / "train.py").write_text(source[: source.index("def cli_main():")] + "".join(f"{line}\n" for line in lines))
+    shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return str(tmp_path / "train.py")
+
+
 def test_an_installed_lightning_trainer_asking_for_a_gpu_runs_on_the_cpu(tmp_path, monkeypatch):
     """``Trainer(accelerator="gpu", devices=[0])`` with Lightning installed, on a machine without
     a GPU: the trainer is built for the CPU as one process (said in a note), its loop runs the
@@ -43,21 +54,19 @@ def test_an_installed_lightning_trainer_asking_for_a_gpu_runs_on_the_cpu(tmp_pat
     then "no input shape"). The near miss asks for the CPU itself: nothing is changed or said."""
     import torch
     from helpers import check
-    from training_cli import RUNNING
 
     pytest.importorskip("pytorch_lightning")
     if torch.cuda.is_available():
         pytest.skip("a machine with a GPU builds the trainer as asked")
-    source = open(os.path.join(RUNNING, "lightning1_argparse.py")).read()
-    lines = source[: source.index("def cli_main():")] + (
-        "model = LitVAE()\n"
-        "trainer = pl.Trainer(accelerator='gpu', devices=[0], max_epochs=1, logger=False, enable_checkpointing=False)\n"
-        "trainer.fit(model, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))\n"
+    script = _lit_vae_script(
+        tmp_path,
+        monkeypatch,
+        "model = LitVAE()",
+        "trainer = pl.Trainer(accelerator='gpu', devices=[0], max_epochs=1, logger=False, enable_checkpointing=False)",
+        "trainer.fit(model, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))",
     )
-    (tmp_path / "train.py").write_text(lines)
-    shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    result = check(str(tmp_path / "train.py"), "-", [])
+    lines = open(script).read()
+    result = check(script, "-", [])
     assert result.error is None, result.error.message
     assert [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
     assert any(
@@ -76,22 +85,19 @@ def test_an_installed_lightnings_tracker_logger_without_its_package_logs_nothing
     import importlib.util
 
     from helpers import check
-    from training_cli import RUNNING
 
     pytest.importorskip("pytorch_lightning")
     if importlib.util.find_spec("wandb") is not None:
         pytest.skip("wandb is installed: its logger is the real one")
-    source = open(os.path.join(RUNNING, "lightning1_argparse.py")).read()
-    lines = source[: source.index("def cli_main():")] + (
-        "model = LitVAE()\n"
-        "logger = pl.loggers.WandbLogger(project='vae', log_model=True)\n"
-        "trainer = pl.Trainer(max_epochs=1, logger=logger, enable_checkpointing=False)\n"
-        "trainer.fit(model, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))\n"
+    script = _lit_vae_script(
+        tmp_path,
+        monkeypatch,
+        "model = LitVAE()",
+        "logger = pl.loggers.WandbLogger(project='vae', log_model=True)",
+        "trainer = pl.Trainer(max_epochs=1, logger=logger, enable_checkpointing=False)",
+        "trainer.fit(model, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))",
     )
-    (tmp_path / "train.py").write_text(lines)
-    shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    result = check(str(tmp_path / "train.py"), "-", [])
+    result = check(script, "-", [])
     assert result.error is None, result.error.message
     assert [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
     assert any("WandbLogger(...) logs nothing (wandb is not installed)" in n for n in result.notes), result.notes
