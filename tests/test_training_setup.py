@@ -168,6 +168,21 @@ def test_a_failed_top_level_line_of_a_script_is_named_as_the_setups(tmp_path, mo
     assert "No such file or directory: 'alpha.txt'" in text and "at module level" not in text
 
 
+def test_a_setup_line_that_uses_an_undefined_name_is_said_as_the_codes_own_error(tmp_path, monkeypatch):
+    # AliLotfi92/Disentangling_by_Factorising calls normal_init, which it never defines: the advice
+    # was to give the script's arguments, which sets no name
+    source = open(os.path.join(TRAINING, "paired_loaders.py")).read()
+    source = source.replace("vae = VAE()\n", "vae = VAE()\nalpha = weight_for(vae)\n")
+    source = source.replace("0.1 * classification", "alpha * classification")
+    (tmp_path / "train.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "train.py:27 sets 'alpha' in the training setup" in text, r.output
+    assert "NameError: name 'weight_for' is not defined" in text and "uses a name it does not define" in text
+    assert "--script-args" not in text
+
+
 def test_a_function_its_script_cannot_reach_is_called_directly_and_the_script_says_why_not():
     # bhpfelix/Variational-Autoencoder-PyTorch: the main guard resumes from the last checkpoint,
     # max() of none fails, and train() was never reached, even when named as the target

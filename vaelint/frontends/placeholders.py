@@ -142,6 +142,8 @@ class Unavailable(MissingImport):
             )
         if str(error).startswith(("FileNotFoundError", "NotADirectoryError")):
             fix = missing_file_fix(str(error))
+        elif str(error).startswith(("NameError", "UnboundLocalError")):
+            fix = "No argument sets it: the code uses a name it does not define there, and `python` stops at it too."
         else:
             fix = "Give the script's arguments with --script-args, or check the model with PATH:MODEL --loss PATH:LOSS."
         failure = VaelintError(
