@@ -155,8 +155,12 @@ def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: boo
     (the random draws are held too: a replay takes them)."""
     if isinstance(value, torch.Tensor):
         result.shapes[node] = tuple(value.shape)
-        if hold is True or (hold is not False and (node in hold or op_name(node) in RANDOM_OPS)):
-            result.tensors[node] = value if keep_autograd else value.detach()
+        drawn = op_name(node) in RANDOM_OPS
+        if hold is True or (hold is not False and (node in hold or drawn)):
+            if drawn:  # the draw as drawn: an in-place op after it (randn_like(std).mul_(std), MONAI's) changes it
+                result.tensors[node] = value.detach().clone()
+            else:
+                result.tensors[node] = value if keep_autograd else value.detach()
     elif isinstance(value, torch.Size):
         result.values[node] = tuple(value)
     elif isinstance(value, int) and not isinstance(value, bool):
