@@ -82,3 +82,22 @@ def test_loading_evicts_only_the_modules_of_rewritten_files(tmp_path, monkeypatc
     assert _evict({}) == {}
     out = _evict({str(rewritten): []})
     assert list(out) == ["solver_mod"] and "solver_mod" not in sys.modules and "other_solver_mod" in sys.modules
+
+
+def test_lazy_modules_whose_first_forward_needs_a_dict_batch_are_checked(tmp_path, fixtures_dir):
+    """The dry forward that gives lazy modules their shapes fails where the model reads a dict
+    batch (Generative-Data-Augmentation's ``self.encoder(x[0])``): their buffers were still
+    uninitialised when the check copied them, 'a bug in vaelint'. Now the model's own input
+    mistake is said, and with the batch's keys given it is checked."""
+    from helpers import check
+
+    text = open(f"{fixtures_dir}/clean/lazy_modules_vae.py").read()
+    text = text.replace(
+        "    def forward(self, x):\n        mu, logvar", '    def forward(self, batch):\n        x = batch["image"]\n        mu, logvar'
+    )
+    (tmp_path / "model.py").write_text(text)
+    result = check(str(tmp_path / "model.py"), "LazyConvVAE", ["4x3x32x32"])
+    assert result.error is not None and result.error.kind != "internal", result.error
+    assert "batch.image=4x3x32x32" in result.error.message
+    result = check(str(tmp_path / "model.py"), "LazyConvVAE", ["batch.image=4x3x32x32"])
+    assert result.error is None and not result.findings, result.error

@@ -166,13 +166,15 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
     program = _load(target, options, progress)
     result.notes.extend(program.notes + stood_in(before))
     specs = gather_inputs(program, options, result.notes)
+    from torch.nn.parameter import is_lazy
+
     program.model.train()
     _materialise_lazy(program.model, specs)
     if options.on_model is not None:
         options.on_model(program.model, sum(math.prod(s.shape) for s in specs))
     # a run changes buffers only (BatchNorm's running statistics), never the weights:
     # keep those, not a second copy of the model, for a run that starts over
-    initial_buffers = {k: v.clone() for k, v in program.model.named_buffers()}
+    initial_buffers = {k: v.clone() for k, v in program.model.named_buffers() if not is_lazy(v)}  # a lazy one: no value yet
     # on the CPU the confirmation pass takes the shape stage's run at the user's
     # batch (kept with its autograd graph) instead of running the forward again
     keep_graph = device == "cpu" and fits(program.model, device) is None
