@@ -194,6 +194,23 @@ def _reads_through_stores(graph: fx.Graph) -> None:
             stored = {k: v for k, v in stored.items() if k[0] is not args[0]}  # the buffer written another way
 
 
+def _reads_after_in_place(graph: fx.Graph) -> None:
+    """``eps = torch.randn_like(std); eps.mul_(std); z = eps + mu``: what the code reads of ``eps``
+    after an in-place op is that op's result (the same tensor, changed), so the graph says that z
+    reads the product, as if written ``z = eps.mul(std) + mu``. The values are the same: an
+    in-place op returns the tensor it changed."""
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    for node in list(graph.nodes):
+        name = node.target if isinstance(node.target, str) else ""
+        if node.op != "call_method" or not name.endswith("_") or name.endswith("__"):
+            continue
+        changed = node.args[0] if node.args else None
+        if not isinstance(changed, fx.Node):
+            continue
+        later = order[node]
+        changed.replace_all_uses_with(node, delete_user_cb=lambda user: user is not node and order.get(user, -1) > later)
+
+
 def _plain_key(key) -> bool:
     return isinstance(key, (int, str)) and not isinstance(key, bool)
 
@@ -229,6 +246,7 @@ def capture_fx(
             if restore is not None:
                 restore()
     _reads_through_stores(graph)
+    _reads_after_in_place(graph)
     gm = fx.GraphModule(wrapper, graph)
     modules = dict(wrapper.named_modules())
 
