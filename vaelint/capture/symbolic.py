@@ -208,7 +208,9 @@ def _reads_after_in_place(graph: fx.Graph) -> None:
         if not isinstance(changed, fx.Node):
             continue
         later = order[node]
-        changed.replace_all_uses_with(node, delete_user_cb=lambda user: user is not node and order.get(user, -1) > later)
+        changed.replace_all_uses_with(
+            node, delete_user_cb=lambda user, node=node, later=later: user is not node and order.get(user, -1) > later
+        )
 
 
 def _plain_key(key) -> bool:
