@@ -313,6 +313,16 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                 if op == "cpu"
                 else f"{op} creates a tensor of shape {ctx.shape_text(node)} on the CPU (no device=)"
             )
+            loc = loc_of(node)
+            if op != "cpu" and loc is not None and loc.function == "__init__":
+                # made by a constructor that runs inside forward: a layer built while the model runs
+                op, made = (
+                    "layer",
+                    (
+                        f"a layer is built while the model runs (the __init__ at {loc.where()}, called from forward): "
+                        f"its weights (a tensor of shape {ctx.shape_text(node)}) are made on the CPU at each call"
+                    ),
+                )
             met = ctx.shape_text(other) if other is not None else "?"
             seen = CpuTensorSeen(made, f"the model's {met} tensor in {view.op(meet)}{_at(meet)}", op, False)
             yield self.report(seen, loc_of(node), node=meet)
@@ -446,6 +456,11 @@ class CpuTensorSeen(Observed):
                 "register it with the module so that model.to(device) moves it: self.register_buffer('prior_loc', "
                 "torch.zeros(z_dim)), and build what holds it from the buffers in forward (Normal(self.prior_loc, "
                 "self.prior_scale)); or make it there from the input: torch.zeros_like(mu)"
+            )
+        if self.op == "layer":
+            return (
+                "build the layer once, in the model's __init__ (self.trend = TrendLayer(...)): a submodule moves "
+                "with model.to(device) and is trained; one built in forward is neither"
             )
         if self.op.startswith("rand") or self.op in ("normal", "empty"):
             return "draw it where the model is: torch.randn_like(std), or pass device=std.device"

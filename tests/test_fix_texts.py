@@ -104,3 +104,16 @@ def test_vae002s_fix_sums_a_spatial_latents_kl_over_all_its_dims(tmp_path):
     path.write_text(CONV_KL_MEAN)
     (finding,) = [f for f in check(str(path), "ConvVAE", ["8x3x16x16"], dynamic=False).findings if f.code == "VAE002"]
     assert "kl.sum(dim=(1, 2, 3)).mean()" in finding.fix and "dim=-1" not in finding.fix
+
+
+def test_a_layer_built_in_forward_is_said_so_and_gets_no_device_edit(fixtures_dir):
+    """timeVAE's TrendLayer built inside forward: VAE012 said torch's own `empty` made a CPU tensor
+    and offered, as safe, device=seq_len.device inside the layer's __init__, where seq_len is an
+    int. It says a layer is built while the model runs, and offers no edit."""
+    from helpers import check
+
+    result = check(f"{fixtures_dir}/buggy/layer_built_in_forward.py", "TimeVAE", ["16x24x5"])
+    (finding,) = [f for f in result.findings if f.code == "VAE012"]
+    assert "a layer is built while the model runs" in finding.message, finding.message
+    assert "build the layer once, in the model's __init__" in finding.fix
+    assert finding.autofix is None

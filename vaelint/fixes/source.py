@@ -74,7 +74,7 @@ class Expr:
 
     def enclosing_parameters(self) -> list[str]:
         """The parameter names of the innermost function around this expression, less
-        ``self``/``cls`` (empty at module level)."""
+        ``self``/``cls`` (empty at module level and in a constructor)."""
         import libcst as cst
 
         here = self.positions[self.node].start
@@ -85,8 +85,8 @@ class Expr:
             if (r.start.line, r.start.column) <= (here.line, here.column) < (r.end.line, r.end.column):
                 if best_start is None or (r.start.line, r.start.column) > best_start:
                     best, best_start = node, (r.start.line, r.start.column)
-        if best is None:
-            return []
+        if best is None or best.name.value == "__init__":
+            return []  # a constructor's parameters configure it (sizes, flags): no tensor of the batch
         names = [p.name.value for p in (*best.params.posonly_params, *best.params.params)]
         return [n for n in names if n not in ("self", "cls")]
 
