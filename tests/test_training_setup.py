@@ -156,14 +156,19 @@ def test_a_with_block_whose_file_is_missing_is_skipped_and_named_when_the_step_n
     assert r.exit_code == 0 and "no findings" in r.output, r.output
 
 
-def test_a_failed_top_level_line_of_a_script_is_named_as_the_setups(tmp_path, monkeypatch):
+def _paired_loaders_weighted_by(tmp_path, monkeypatch, alpha: str):
+    """paired_loaders.py with its classifier weight set by ``alpha = EXPR`` at line 27, checked."""
     source = open(os.path.join(TRAINING, "paired_loaders.py")).read()
-    source = source.replace("vae = VAE()\n", 'vae = VAE()\nalpha = float(open("alpha.txt").read())\n')
+    source = source.replace("vae = VAE()\n", f"vae = VAE()\nalpha = {alpha}\n")
     source = source.replace("0.1 * classification", "alpha * classification")
     (tmp_path / "train.py").write_text(source)
     monkeypatch.chdir(tmp_path)
     r = run("train.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784")
-    text = " ".join(r.output.split())
+    return r, " ".join(r.output.split())
+
+
+def test_a_failed_top_level_line_of_a_script_is_named_as_the_setups(tmp_path, monkeypatch):
+    r, text = _paired_loaders_weighted_by(tmp_path, monkeypatch, 'float(open("alpha.txt").read())')
     assert r.exit_code == 2 and "train.py:27 sets 'alpha' in the training setup" in text, r.output
     assert "No such file or directory: 'alpha.txt'" in text and "at module level" not in text
 
@@ -171,13 +176,7 @@ def test_a_failed_top_level_line_of_a_script_is_named_as_the_setups(tmp_path, mo
 def test_a_setup_line_that_uses_an_undefined_name_is_said_as_the_codes_own_error(tmp_path, monkeypatch):
     # AliLotfi92/Disentangling_by_Factorising calls normal_init, which it never defines: the advice
     # was to give the script's arguments, which sets no name
-    source = open(os.path.join(TRAINING, "paired_loaders.py")).read()
-    source = source.replace("vae = VAE()\n", "vae = VAE()\nalpha = weight_for(vae)\n")
-    source = source.replace("0.1 * classification", "alpha * classification")
-    (tmp_path / "train.py").write_text(source)
-    monkeypatch.chdir(tmp_path)
-    r = run("train.py", "--input", "16x784", "--input", "16:int64:10", "--input", "16x784")
-    text = " ".join(r.output.split())
+    r, text = _paired_loaders_weighted_by(tmp_path, monkeypatch, "weight_for(vae)")
     assert r.exit_code == 2 and "train.py:27 sets 'alpha' in the training setup" in text, r.output
     assert "NameError: name 'weight_for' is not defined" in text and "uses a name it does not define" in text
     assert "--script-args" not in text
