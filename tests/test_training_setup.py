@@ -336,3 +336,21 @@ def test_a_missing_file_at_a_path_the_code_builds_is_not_blamed_on_the_folder_va
     # the near miss: a relative path the code reads from the folder it runs in
     said = missing_file_fix("FileNotFoundError: [Errno 2] No such file or directory: 'processed/tokens.json'")
     assert "relative to the folder vaelint runs in" in said
+
+
+def test_the_failed_setup_lines_are_each_said_once():
+    # kabbas570's script: the same failure reached from two lines was listed twice, each with its
+    # place written twice ("vae_mnist_train.py:37: vae_mnist_train.py:37: the step uses ...")
+    from vaelint.frontends.training.nomodel import said_once
+
+    failed = [
+        "train.py:196: train.py:37: the step uses what get_dataloaders_mnist(...) returns.",
+        "train.py:37: train.py:37: the step uses what get_dataloaders_mnist(...) returns",
+        "nb.ipynb:12: nb.ipynb:cell 3:2: the step uses what load() returns",
+        "train.py:295: NameError: name 'path_to_save' is not defined",
+    ]
+    assert said_once(failed) == [
+        "train.py:37: the step uses what get_dataloaders_mnist(...) returns",
+        "nb.ipynb:cell 3:2: the step uses what load() returns",
+        "train.py:295: NameError: name 'path_to_save' is not defined",
+    ]

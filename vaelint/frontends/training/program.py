@@ -28,7 +28,9 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     fn = ready.fn
     modules = referenced_modules(fn)
     if not modules:
-        raise VaelintError("load", _no_modules(plan, fn, failed or []))
+        from vaelint.frontends.training.nomodel import no_modules
+
+        raise VaelintError("load", no_modules(plan, fn, failed or []))
     model = _model_of(modules)
     loader = _loader(ready, sandbox)
     inputs, origin = _inferred_inputs(loader) if not request.inputs else ([], "")
@@ -187,64 +189,6 @@ def _step(plan, fn, counters: dict, sandbox, home, iterators: dict, runtime=None
         batch_text=plan.boundary.text(source_text(step_scope, home)),
         loc=SourceLoc(step_scope.path, boundary_stmt.lineno, boundary_stmt.col_offset + 1, step_scope.name),
         lines=plan.region_lines,
-    )
-
-
-def _no_modules(plan, fn, failed: list) -> str:
-    """Why a step reached calls no model: often a name nothing defines (a notebook
-    run out of order: its cells train ``vae`` but define ``model``); else the setup's
-    failed lines (``failed``), which may have built it."""
-    import builtins
-
-    from vaelint.frames import SourceLoc
-    from vaelint.frontends.sourcefacts import origin_of
-    from vaelint.frontends.sourcemap import where
-
-    site = plan.site.place
-    from vaelint.frontends.placeholders import MissingImport
-
-    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
-    for name in [*fn.__code__.co_freevars, *fn.__code__.co_names]:
-        try:
-            value = cells[name].cell_contents if name in cells else fn.__globals__.get(name)
-        except ValueError:
-            continue
-        if isinstance(value, MissingImport):  # a setup line that failed: say which, and why
-            try:
-                value._fail()
-            except VaelintError as e:
-                return f"the training step uses {name!r}, which the setup could not build: {e.message}"
-    undefined = []
-    for stmt in plan.region:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in undefined:
-                known = node.id in fn.__globals__ or node.id in fn.__code__.co_freevars or hasattr(builtins, node.id)
-                assigned = any(
-                    isinstance(s, (ast.Assign, ast.AugAssign, ast.For))
-                    and node.id in {n.id for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-                    for s in ast.walk(ast.Module(body=plan.region, type_ignores=[]))
-                )
-                if not known and not assigned and node.id not in plan.batch_names:
-                    undefined.append((node.id, node.lineno))
-    if undefined:
-        name, line = undefined[0]
-        defined = origin_of(SourceLoc(site.scope.path, line, 1), ast.Name(name, ast.Load()))
-        if defined is not None:  # under a condition that was false, or after a line that failed
-            return (
-                f"{where(site.scope.path, line)}: the training step uses {name!r}, which the setup did not define "
-                f"with these arguments: the line that defines it ({where(site.scope.path, defined[0].line)}) did not run "
-                "(a condition on the way was false, or a line before it failed). Give the script's arguments "
-                "with --script-args."
-            )
-        return (
-            f"{where(site.scope.path, line)}: the training step uses {name!r}, which nothing before it defines "
-            "(in a notebook: cells run out of order?). Define it, or check the model with PATH:MODEL --loss PATH:LOSS."
-        )
-    shown = list(dict.fromkeys(text.rstrip(". ") for text in failed))[:3]
-    because = f" Lines of the setup that failed, which may have built it: {'; '.join(shown)}." if shown else ""
-    return (
-        f"{where(site.scope.path, site.line)}: the training step calls no nn.Module that vaelint can see; "
-        f"check the model with PATH:MODEL --loss PATH:LOSS.{because}"
     )
 
 
