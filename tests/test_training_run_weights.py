@@ -196,3 +196,13 @@ def test_a_gan_term_under_an_adaptive_weight_is_not_a_second_likelihood(monkeypa
     assert not any(s["code"] in ("VAE002", "VAE004") for s in result["skipped"]), result["skipped"]
     r, result = _json("ldm_adaptive_weight.py")
     assert [f["code"] for f in result["findings"]] == ["VAE004"], r.output
+
+
+def test_a_kl_weight_a_config_gives_the_loss_is_said_where_the_step_gives_it(monkeypatch):
+    # vae_loss(..., beta=cfg["train"]["beta"]) (sudsho/vae-mnist-fashion): the message said "a factor
+    # of 4 at loss.py:12", the line that multiplies, not where the 4 comes from
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("kl_weight_from_config.py")
+    (finding,) = result["findings"]
+    assert finding["code"] == "VAE004", r.output
+    assert 'beta, given as beta=cfg["train"]["beta"] at kl_weight_from_config.py:24' in finding["message"], finding["message"]

@@ -63,7 +63,24 @@ def factor_source(ctx, factor) -> str:
         return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
     if assigned is not None and not _other_value(ctx, assigned[0], value):
         return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
+    given = _given_by_the_caller(factor, text)
+    if given is not None:  # beta=cfg["train"]["beta"] where the step calls the loss
+        return f"{given}, used at {loc.where()}" if loc else given
     return f"a factor of {value:g}{where}"
+
+
+def _given_by_the_caller(factor, text: str) -> str | None:
+    """``beta`` a parameter of the loss function, given by its caller as ``beta=cfg["train"]["beta"]``
+    (a weight from a config file): "beta, given as beta=cfg["train"]["beta"] at train.py:35"."""
+    stack = factor.node.meta.get("stack") if factor.node is not None else None
+    names = [n for n in re.findall(r"\b([A-Za-z_]\w*)\b", text) if n not in ("self", "torch", "F")]
+    for caller in (stack or [])[1:3]:
+        call = line_text(caller.path, caller.line)
+        for name in names:
+            given = re.search(rf"\b{name}\s*=\s*([^,()=]+(?:\([^()]*\))?[^,()=]*)", call)
+            if given is not None and given.group(1).strip() != name:
+                return f"{name}, given as {name}={given.group(1).strip()} at {caller.where()}"
+    return None
 
 
 def named_weight(ctx, factor) -> bool:
