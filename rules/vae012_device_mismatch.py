@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vaelint.capture.ops import ARITH_OPS, CREATION_OPS
+from vaelint.capture.ops import CREATION_OPS
 from vaelint.confirm.simrun import simulated_run
 from vaelint.errorkinds import kind_of
 from vaelint.facts.context import loc_of
+from vaelint.facts.cpumeetings import creates_on_cpu, first_meeting, on_device
 from vaelint.facts.deviceexcuses import excused
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ErrorKind, Need, Severity
@@ -93,65 +94,6 @@ def _chosen(choice: str, noise: str = "eps = self.FloatTensor(std.size()).normal
 
 
 # ops through which a CPU tensor stays on the CPU
-_PASS_THROUGH = {
-    "view",
-    "reshape",
-    "flatten",
-    "squeeze",
-    "unsqueeze",
-    "expand",
-    "expand_as",
-    "permute",
-    "transpose",
-    "contiguous",
-    "float",
-    "double",
-    "half",
-    "normal_",
-    "uniform_",
-    "getitem",
-    "neg",
-    "clone",
-    "detach",
-    "repeat",
-    "t",
-}
-# ops that move a tensor to where it belongs
-_MOVES = {"to", "cuda", "type_as", "to_device"}
-# ops that combine tensors and need them on one device
-_MEETS = ARITH_OPS | {
-    # in place, with an index or values from elsewhere (a one-hot made by zeros(...).scatter_(1, y, 1))
-    "scatter_",
-    "scatter",
-    "scatter_add_",
-    "scatter_add",
-    "index_add_",
-    "index_copy_",
-    "index_fill_",
-    "masked_fill_",
-    "masked_scatter_",
-    "matmul",
-    "linear",
-    "cat",
-    "stack",
-    "addcmul",
-    "where",
-    "mse_loss",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "l1_loss",
-    "bmm",
-    "mm",
-    "conv2d",
-    "conv1d",
-    "gru",
-    "lstm",
-    "rnn",
-    "rnn_tanh",
-    "embedding",
-}
-
-
 class DeviceMismatch(Rule):
     code = "VAE012"
     name = "device-mismatch"
@@ -302,9 +244,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         view = ctx.view
         for node in ctx.nodes_by_op(*CREATION_OPS, "cpu"):
             op = view.op(node)
-            if not self._creates_on_cpu(ctx, node, op):
+            if not creates_on_cpu(ctx, node, op):
                 continue
-            meet = self._meeting(ctx, node)
+            meet = first_meeting(ctx, node)
             if meet is None:
                 continue
             other = next((a for a in meet.all_input_nodes if a is not node and not view.depends_on(a, node)), None)
@@ -326,46 +268,6 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             met = ctx.shape_text(other) if other is not None else "?"
             seen = CpuTensorSeen(made, f"the model's {met} tensor in {view.op(meet)}{_at(meet)}", op, False)
             yield self.report(seen, loc_of(node), node=meet)
-
-    @staticmethod
-    def _creates_on_cpu(ctx, node, op) -> bool:
-        if op == "cpu":
-            return True
-        if op not in CREATION_OPS or op.endswith("_like") or op in {"normal_", "uniform_", "exponential_", "random_", "bernoulli_"}:
-            return False
-        if node.kwargs.get("device") is not None:
-            return False
-        if any(isinstance(a, type(node)) for a in node.all_input_nodes) and op in {"tensor", "as_tensor", "normal"}:
-            return False  # built from tensors: inherits their device
-        fact = ctx.shape(node)
-        return fact is not None and fact.sizes is not None and len(fact.sizes) > 0
-
-    @staticmethod
-    def _meeting(ctx, node):
-        """The first op where this tensor, unmoved, meets a tensor from the input or the weights."""
-        view = ctx.view
-        frontier, seen = [node], set()
-        while frontier:
-            n = frontier.pop(0)
-            for user in n.users:
-                if user in seen:
-                    continue
-                seen.add(user)
-                op = view.op(user)
-                if op in _MOVES:
-                    continue
-                if op in _MEETS:
-                    others = [a for a in user.all_input_nodes if a is not n and not view.depends_on(a, node)]
-                    if any(_on_device(ctx, a) for a in others):
-                        return user
-                    module = ctx.module_of(user) if user.op == "call_module" else None
-                    if module is not None and any(True for _ in module.parameters()):
-                        return user  # a layer whose weights live on the device
-                if op == "getitem" and user.args and user.args[0] is not n:
-                    continue  # a CPU index into a tensor: allowed, the result stays on its device
-                if op in _PASS_THROUGH or op in _MEETS:
-                    frontier.append(user)
-        return None
 
     def autofix(self, finding, ctx):
         """``torch.randn(n)`` made on the CPU -> ``torch.randn(n, device=t.device)``, ``t``
@@ -389,7 +291,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             made = next((a for a in ctx.view.ancestors(meet) if loc_of(a) == finding.loc), None)
         if made is None:
             return None
-        others = [a for a in meet.all_input_nodes if a is not made and not ctx.view.depends_on(a, made) and _on_device(ctx, a)]
+        others = [a for a in meet.all_input_nodes if a is not made and not ctx.view.depends_on(a, made) and on_device(ctx, a)]
         for other in others:
             found = operand_for(ctx, meet, other)
             if found is not None and is_plain_reference(*found):
@@ -411,11 +313,6 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 def _is_mismatch(error: str) -> bool:
     """The simulated run's own error is the mismatch ("Expected all tensors to be on the same device")."""
     return bool(re.search(r"same device|different devices|device mismatch", error, re.I))
-
-
-def _on_device(ctx, node) -> bool:
-    """Computed from the inputs or the weights (which live on the training device)."""
-    return any(a.op == "placeholder" or a.op == "call_module" or ctx.is_model_state(a) for a in ctx.view.ancestors(node))
 
 
 def _at(node) -> str:
