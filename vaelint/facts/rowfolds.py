@@ -1,0 +1,100 @@
+"""Reshapes that fold other dims into the batch's rows and back (VAE006 reads them): rows
+processed one by one between the fold and the unfold (``B x T x V -> T*B x V``, a hierarchical
+decoder's bars folded into the batch) keep the samples apart."""
+
+from __future__ import annotations
+
+from vaelint.capture.ops import RESHAPE_OPS
+
+# ops that treat each row on its own: folding samples into rows and back is harmless around them
+_ROW_WISE = {
+    "linear",
+    "relu",
+    "leaky_relu",
+    "gelu",
+    "silu",
+    "elu",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "log_softmax",
+    "logsoftmax",
+    "softmin",
+    "gumbel_softmax",
+    "dropout",
+    "layer_norm",
+    "layernorm",
+    "exp",
+    "log",
+    "neg",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "clamp",
+    "abs",
+    "contiguous",
+    "float",
+    "to",
+    # a token's embedding; a recurrent layer run over each row (its input, or its initial state
+    # one row per sequence), and the output it hands back in a tuple: a hierarchical decoder
+    # folds its bars into the batch and back (MusicVAE). A recurrent layer that reads the rows
+    # as time steps mixes them: the runtime check below sees that, since no shape is flagged
+    "embedding",
+    "lstm",
+    "gru",
+    "rnn",
+    "getitem",
+    "unsqueeze",
+    "squeeze",
+    "zeros_like",
+}
+
+
+def restored(ctx, node, depth: int = 12) -> bool:
+    """Does a later reshape, reached through row-wise ops only, give the batch back (B)?"""
+    frontier, seen = [node], {node}
+    for _ in range(depth):
+        nxt = []
+        for n in frontier:
+            for user in n.users:
+                if user in seen:
+                    continue
+                seen.add(user)
+                op = ctx.view.op(user)
+                if op in RESHAPE_OPS:
+                    fact = ctx.shape(user)
+                    if fact is not None and fact.dims and fact.dims[0].coef == 1 and fact.dims[0].const == 0:
+                        return True
+                    nxt.append(user)
+                elif op in _ROW_WISE or _row_wise_join(user, op):
+                    nxt.append(user)
+        frontier = nxt
+        if not frontier:
+            break
+    return False
+
+
+def _row_wise_join(node, op: str) -> bool:
+    """``torch.cat((start, emb[:, :-1]), 1)``, ``h.repeat(1, T, 1)``: joined or repeated along
+    a dim other than the rows' (a teacher-forcing shift, a state repeated over the steps)."""
+    if op in ("cat", "concat", "concatenate", "stack"):
+        dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+        return isinstance(dim, int) and dim != 0
+    if op in ("repeat", "expand", "tile"):
+        sizes = node.args[1:] if len(node.args) > 1 and not isinstance(node.args[1], (tuple, list)) else (node.args[1:2] or [()])[0]
+        return bool(sizes) and sizes[0] in (1, -1)
+    return False
+
+
+def merges_whole_dims(coef: int, rest) -> bool:
+    """``B x T x V -> T*B x V``: the factor is a product of leading whole dims."""
+    prod = 1
+    for size in rest:
+        prod *= size
+        if prod == coef:
+            return True
+        if prod > coef:
+            return False
+    return False
