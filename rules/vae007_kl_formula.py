@@ -8,6 +8,7 @@ from typing import Literal
 
 from vaelint.facts.context import loc_of
 from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, why_no_kl_reading
+from vaelint.facts.samplernoise import sampler_scale, uniform_noise
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
 
@@ -160,7 +161,7 @@ term.
 
     def check(self, ctx):
         for layer in ctx.roles.reparams:
-            if _uniform_noise(ctx, layer):
+            if uniform_noise(ctx, layer):
                 # eps = torch.rand_like(std): U(0, 1) noise, mean 1/2, no Gaussian sample at all
                 yield self.report(FormulaSeen("uniform_noise"), loc_of(layer.noise) or loc_of(layer.product), node=layer.product)
                 return
@@ -276,30 +277,6 @@ term.
 _CLOSED_FORM = "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
 
 
-def sampler_scale(ctx, layer, run=None) -> float | None:
-    """(z - mu) / (noise * std) on a run: 1 for z = mu + eps * std with eps ~ N(0, 1);
-    another constant when the noise (or the product) is scaled. None when it is no
-    constant (the noise reshaped or reordered) or the run lacks the values."""
-    import torch
-
-    values = ctx.values(layer.noise, layer.std, layer.mu, layer.z, run=run)
-    if any(v is None for v in values):
-        return None
-    noise, std, mu, z = (v.detach().double().cpu() for v in values)
-    try:
-        spread = noise * std
-        if spread.shape != z.shape or (z - mu).shape != z.shape:
-            return None
-    except RuntimeError:
-        return None
-    big = spread.abs() > 1e-6
-    if int(big.sum()) < 4:
-        return None
-    ratio = (z - mu)[big] / spread[big]
-    c = float(ratio.median())
-    return c if torch.allclose(ratio, torch.full_like(ratio, c), rtol=1e-3, atol=1e-6) else None
-
-
 @dataclass(frozen=True)
 class FormulaSeen(Observed):
     """The KL term read against the closed form of the sampler's mean and std."""
@@ -384,20 +361,3 @@ def _own_constant(coefficient: float, explicit: list) -> float:
     """The KL formula's own constant: the coefficient with the weights written on it taken out."""
     weights = math.prod(abs(f.value) for f in explicit) if explicit else 1.0
     return coefficient / weights if weights else coefficient
-
-
-def _uniform_noise(ctx, layer) -> bool:
-    """Is the noise that multiplies the std drawn uniformly (``torch.rand_like(std)``) and used as
-    it is? Uniform draws transformed first (a Laplace's ``u.sign() * log1p(-u.abs())``, a Gumbel's
-    ``-log(-log(u))``) are other distributions' samples, not this mistake."""
-    noise = layer.noise
-    if noise is None or ctx.view.op(noise) not in ("rand", "rand_like"):
-        return False
-    node = layer.eps
-    for _ in range(6):  # through reshapes and casts only
-        if node is noise:
-            return True
-        if node is None or ctx.view.op(node) not in ("view", "reshape", "expand", "expand_as", "to", "type_as", "float", "contiguous"):
-            return False
-        node = next((a for a in node.all_input_nodes), None)
-    return False

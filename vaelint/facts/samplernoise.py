@@ -1,0 +1,46 @@
+"""What the sampler draws, read on a run (VAE007 reads it before any KL): the noise's scale,
+(z - mu) / (noise * std), 1 for a standard normal sample; and noise drawn uniformly and used as
+it is. Both are seen from the model alone, without a loss."""
+
+from __future__ import annotations
+
+
+def sampler_scale(ctx, layer, run=None) -> float | None:
+    """(z - mu) / (noise * std) on a run: 1 for z = mu + eps * std with eps ~ N(0, 1);
+    another constant when the noise (or the product) is scaled. None when it is no
+    constant (the noise reshaped or reordered) or the run lacks the values."""
+    import torch
+
+    values = ctx.values(layer.noise, layer.std, layer.mu, layer.z, run=run)
+    if any(v is None for v in values):
+        return None
+    noise, std, mu, z = (v.detach().double().cpu() for v in values)
+    try:
+        spread = noise * std
+        if spread.shape != z.shape or (z - mu).shape != z.shape:
+            return None
+    except RuntimeError:
+        return None
+    big = spread.abs() > 1e-6
+    if int(big.sum()) < 4:
+        return None
+    ratio = (z - mu)[big] / spread[big]
+    c = float(ratio.median())
+    return c if torch.allclose(ratio, torch.full_like(ratio, c), rtol=1e-3, atol=1e-6) else None
+
+
+def uniform_noise(ctx, layer) -> bool:
+    """Is the noise that multiplies the std drawn uniformly (``torch.rand_like(std)``) and used as
+    it is? Uniform draws transformed first (a Laplace's ``u.sign() * log1p(-u.abs())``, a Gumbel's
+    ``-log(-log(u))``) are other distributions' samples, not this mistake."""
+    noise = layer.noise
+    if noise is None or ctx.view.op(noise) not in ("rand", "rand_like"):
+        return False
+    node = layer.eps
+    for _ in range(6):  # through reshapes and casts only
+        if node is noise:
+            return True
+        if node is None or ctx.view.op(node) not in ("view", "reshape", "expand", "expand_as", "to", "type_as", "float", "contiguous"):
+            return False
+        node = next((a for a in node.all_input_nodes), None)
+    return False
