@@ -1,6 +1,7 @@
 """Libraries training code imports, while it runs (vaelint/frontends/standins.py,
 standintransforms.py): an installed one imported once, as Python imports it; a missing logger or
-torchvision standing in, doing to tensors what the real one does to their shapes."""
+torchvision standing in, doing to tensors what the real one does to their shapes (make_grid's
+grid too); an installed tracker that is not logged in runs in its no-op mode."""
 
 import os
 
@@ -103,3 +104,101 @@ def test_a_stood_in_torchvision_data_set_has_what_its_constructor_was_given():
         assert train_set.train is True and train_set.target_transform is None
         with pytest.raises(AttributeError):
             test_set.not_an_attribute_of_mnist  # noqa: B018 - the read is the test
+
+
+FAKE_WANDB = """import os
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Run:
+    def log(self, *args, **kwargs):
+        pass
+
+
+def init(**kwargs):
+    # as wandb does: with no API key configured it refuses, unless told to do nothing
+    if os.environ.get("WANDB_MODE") != "disabled":
+        raise UsageError("No API key configured. Use `wandb login` to log in.")
+    return _Run()
+"""
+
+
+def test_an_installed_tracker_that_is_not_logged_in_runs_in_its_no_op_mode(tmp_path, monkeypatch):
+    """wandb.init(project=...) at the top of a script, wandb installed but not logged in
+    (an-seunghwan/DistVAE): the setup ran into 'No API key configured'. The check runs the
+    trackers in their own no-op modes (WANDB_MODE=disabled, ...), and leaves the environment
+    as it found it."""
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    (tmp_path / "wandb").mkdir()
+    (tmp_path / "wandb" / "__init__.py").write_text(FAKE_WANDB)
+    _script(
+        tmp_path,
+        "import torch",
+        "import wandb",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "run = wandb.init(project='vae', entity='someone')",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "for (x,) in DataLoader(TensorDataset(torch.rand(256, 784)), batch_size=64):",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    run.log({'loss': loss.item()})",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    assert "No API key" not in r.output
+
+
+def test_the_trackers_modes_are_set_only_while_the_code_runs(monkeypatch):
+    from vaelint.frontends.training.sandbox import TRACKERS_OFF, Sandbox
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("NEPTUNE_MODE", "async")  # the user's own setting is theirs
+    with Sandbox(os.path.join(RUNNING, "train.py")).active():
+        assert os.environ["WANDB_MODE"] == "disabled" and os.environ["NEPTUNE_MODE"] == "async"
+        assert all(os.environ.get(k) for k in TRACKERS_OFF)
+    assert "WANDB_MODE" not in os.environ and os.environ["NEPTUNE_MODE"] == "async"
+
+
+def test_the_stand_in_make_grid_makes_the_grid_code_plots_before_its_step(tmp_path, monkeypatch):
+    # an ignite STARTED handler (pytorch/ignite's VAE notebook) shows a grid of the first batch
+    # before training: torchvision.utils.make_grid stood in as "anything", and the plot of it
+    # stopped the run before the step; it is now the tensor torchvision makes (3 x 62 x 242 for
+    # 16 MNIST images at nrow 8, padding 2)
+    _script(
+        tmp_path,
+        "import torch",
+        "from torchvision import datasets, transforms",
+        "from torchvision.utils import make_grid",
+        "from vae_common import VAE, elbo",
+        "def main():",
+        "    data = datasets.MNIST('data', train=True, download=False, transform=transforms.ToTensor())",
+        "    loader = torch.utils.data.DataLoader(data, batch_size=16)",
+        "    grid = make_grid(next(iter(loader))[0], nrow=8, padding=2)",
+        "    picture = grid.permute(1, 2, 0).numpy()",
+        "    assert picture.shape == (62, 242, 3), picture.shape",
+        "    model = VAE()",
+        "    opt = torch.optim.Adam(model.parameters())",
+        "    for x, _ in loader:",
+        "        x = x.view(-1, 784)",
+        "        recon, mu, logvar = model(x)",
+        "        loss = elbo(recon, x, mu, logvar)",
+        "        opt.zero_grad()",
+        "        loss.backward()",
+        "        opt.step()",
+        "if __name__ == '__main__':",
+        "    main()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    assert result["loss"] == "the training step of train.py:main (lines 13-18, backward at line 18)", r.output
+    assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]  # run as written
