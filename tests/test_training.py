@@ -141,16 +141,6 @@ def test_a_dict_batch_takes_an_unnamed_spec_by_the_key_the_step_reads():
     assert "the batch is a dict the step reads by key: ['image'] = --input 8x1x16x16" in " ".join(r.output.split())
 
 
-def test_a_notebook_is_reported_by_cell_in_every_format():
-    path = os.path.join(TRAINING, "vae_cells.ipynb")
-    text = run(path, "--input", "8x3x64x64", "-q")
-    assert "vae_cells.ipynb:cell 5:12:15: VAE012" in text.output
-    assert "vae_cells.ipynb:cell 7:3:" in text.output
-    data = json.loads(run(path, "--input", "8x3x64x64", "--format", "json").output)["results"][0]
-    assert {(f["code"], f["cell"], f["line"]) for f in data["findings"]} == {("VAE012", 5, 12), ("VAE002", 7, 3)}
-    assert data["loss"] == "the training step of " + os.path.relpath(path) + " (cell 9, lines 2-6, backward at line 6)"
-
-
 def test_an_annealed_kl_weight_is_a_schedule_not_a_scaling():
     path = os.path.join(TRAINING, "annealed_kl.py")
     r = run(path, "--input", "16x784")
@@ -241,70 +231,6 @@ def test_a_pil_round_trip_keeps_the_shape_and_an_unknown_transform_asks_for_the_
         assert infer_inputs(stand_in(__import__("torch").utils.data.DataLoader, (lam,), {"batch_size": 8})) is None
         with pytest.raises(VaelintError, match="transformed by Lambda, whose effect on the shape of its items vaelint cannot tell"):
             lam[0]
-
-
-def _notebook(path, cells: list[str]):
-    """A notebook of code cells written at ``path``."""
-    nb = {"cells": [{"cell_type": "code", "source": c} for c in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    path.write_text(json.dumps(nb))
-    return path
-
-
-def test_a_percent_sign_that_continues_a_line_is_python_not_a_magic(tmp_path):
-    # rasbt's notebooks: print('Epoch: %03d | Cost: %.4f'\n      %(epoch, cost)) inside the training loop;
-    # read as a magic, the line became `pass` and the notebook did not parse
-    from vaelint.frontends.sourcemap import notebook_text
-
-    cells = [
-        "%load_ext watermark\n!pip list\nimport torch",
-        "epoch, cost = 1, 2.0\nprint('Epoch: %03d | Cost: %.4f'\n      %(epoch, cost))\nwidth = 10 \\\n    % 3\n"
-        "doc = '''\n%s is kept\n'''\n%time width",
-    ]
-    path = _notebook(tmp_path / "nb.ipynb", cells)
-    lines = notebook_text(str(path)).text.splitlines()
-    assert lines[:3] == ["pass", "pass", "import torch"]  # the magic and the shell line
-    assert "      %(epoch, cost))" in lines and "    % 3" in lines and "%s is kept" in lines
-    assert lines[-2] == "pass"  # %time on its own line is still a magic
-    namespace: dict = {}
-    exec(compile("\n".join(lines[3:]), "nb", "exec"), namespace)  # noqa: S102 - the test's own cells
-    assert namespace["width"] == 1
-
-
-def test_magics_written_without_their_percent_are_magics_unless_the_notebook_binds_the_name(tmp_path):
-    # Colab notebooks: `cd VAE_MNIST` did not parse, `cd /content/drive/MyDrive/x` parsed as a
-    # division (bala1802/ERA_Session18); IPython's automagic runs them as %cd. A name the
-    # notebook binds (`env = make_env()`) is Python
-    from vaelint.frontends.sourcemap import notebook_text
-
-    cells = ["cd VAE_MNIST\npip install torchsummary", "cd /content/drive/MyDrive/Session-18\nls -la data", "env = 3\nenv\ncat = [1]"]
-    lines = notebook_text(str(_notebook(tmp_path / "nb.ipynb", cells))).text.splitlines()
-    assert lines[:6] == ["pass", "pass", "", "pass", "pass", ""], lines
-    assert lines[6:9] == ["env = 3", "env", "cat = [1]"], lines
-
-
-def test_a_notebook_s_notes_and_stops_name_the_cell(tmp_path):
-    # what running a notebook did not do, and where it stopped, is said at "cell N:M" as its
-    # findings are, not at a line of the notebook's joined Python (intro_dgm: ":383" beside "cell 1:6")
-    cells = [
-        "import os\nimport torch\nimport torch.nn as nn",
-        "class VAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-        "        self.enc = nn.Linear(8, 4)\n        self.dec = nn.Linear(2, 8)\n\n"
-        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
-        "        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)\n        return self.dec(z), mu, logvar",
-        "model = VAE()\nos.mkdir('results')\nloader = torch.utils.data.DataLoader(torch.randn(32, 8), batch_size=4)",
-        "for x in loader:\n    recon, mu, logvar = model(x)\n    kl = -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp(), 1)\n"
-        "    loss = (((recon - x) ** 2).sum(1) + kl).mean()\n    loss.backward()",
-    ]
-    path = _notebook(tmp_path / "nb.ipynb", cells)
-    r = run(str(path), "--no-cache")
-    said = " ".join(r.output.split())
-    assert r.exit_code == 0 and f"os.mkdir('results') at {path}:cell 3:2 was not performed" in said, r.output
-    assert not (tmp_path / "results").exists()
-    cells[2] = "from vaelint_no_such_package import make_data\nmodel = VAE()\nloader = make_data()"
-    _notebook(path, cells)
-    r = run(str(path), "--no-cache")
-    said = " ".join(r.output.split())
-    assert r.exit_code == 2 and f"running it stopped at {path}:cell 3:3: {path}:cell 3:1 imports" in said, r.output
 
 
 def test_a_weight_from_an_iterator_the_step_advances_is_read_as_a_schedule():
