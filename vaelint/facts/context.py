@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from vaelint.capture.result import Capture
 from vaelint.contracts.dimnames import DimNames
-from vaelint.facts.graphview import GraphView
+from vaelint.facts.graphview import GraphView, is_made_constant
 from vaelint.facts.roles import Roles
 from vaelint.facts.shapes import ShapeFact, ShapeRuns
 from vaelint.frames import SourceLoc
@@ -122,7 +122,7 @@ class Context:
 
     def is_model_state(self, node) -> bool:
         """A parameter or buffer of the model (not a constant the graph holds)."""
-        return node.op == "get_attr" and not str(node.target).startswith(("_constant", "_tensor_constant"))
+        return node.op == "get_attr" and not is_made_constant(node)
 
     def loose_constants(self) -> list:
         """Tensors the graph holds as constants, not weights, that an op reads

@@ -127,18 +127,9 @@ class GraphView:
         return self._with_parameters
 
     def made_constants(self) -> list[fx.Node]:
-        """Floating tensors the run made outside torch's ops and that no module owns (fx's
-        ``_tensor_constant0``, a recording's ``_constant_1``): neither parameters nor buffers."""
-        owned = {f"{m}.{b}" if m else b for m, mod in self.modules.items() for b in getattr(mod, "_buffers", {})}
-        return [
-            n
-            for n in self.graph.nodes
-            if n.op == "get_attr"
-            and n.target not in owned
-            and not self._is_parameter(n.target)
-            and "." not in str(n.target)
-            and _floating(n)
-        ]
+        """Floating tensors the run made outside torch's ops (fx's ``_tensor_constant0``, a
+        recording's ``_constant_1``): neither parameters nor buffers."""
+        return [n for n in self.graph.nodes if is_made_constant(n) and _floating(n)]
 
     def _is_parameter(self, target) -> bool:
         owner_name, _, attr = str(target).rpartition(".")
@@ -177,6 +168,15 @@ class GraphView:
                 continue
             return False
         return any(a.op == "placeholder" for a in self.ancestors(node))
+
+
+# the names fx and the recording give the tensors a run made outside torch's ops
+CONSTANT_PREFIXES = ("_constant", "_tensor_constant")
+
+
+def is_made_constant(node: fx.Node) -> bool:
+    """A tensor the run made outside torch's ops (a graph constant), not the model's state."""
+    return node.op == "get_attr" and str(node.target).startswith(CONSTANT_PREFIXES)
 
 
 def _floating(node: fx.Node) -> bool:
