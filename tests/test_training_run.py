@@ -69,6 +69,20 @@ def test_a_critic_s_steps_on_one_batch_are_passed_over(monkeypatch):
     assert any("passed over the backward at critic_steps_on_one_batch.py:26" in n for n in result["notes"]), result["notes"]
 
 
+def test_a_critic_that_draws_a_batch_each_step_reaches_the_vaes_step(monkeypatch):
+    # caogang/wgan-gp's inf_train_gen: `while True: for x in loader: yield x`, and each critic
+    # step takes `next(gen)`. Ending the data where the loader came round made the generator
+    # loop for ever (100 rounds, then the step was read from the code): the loader that just
+    # ended, taken from again with nothing done since, gives its next batch
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("critic_draws_a_batch_each_step.py", "--input", "32x784")
+    assert result["error"] is None, r.output
+    assert result["loss"].endswith("backward at line 45)"), result["loss"]
+    assert not any("found by reading the code" in n for n in result["notes"]), result["notes"]
+    assert any("passed over the backward at critic_draws_a_batch_each_step.py:36" in n for n in result["notes"]), result["notes"]
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 42)], r.output
+
+
 @pytest.mark.parametrize("epochs, read", [(5, False), (300, True)])
 def test_a_classifier_trained_first_is_passed_over_to_the_vaes_step(epochs, read, tmp_path, monkeypatch):
     # its loop comes round to the batch it took with no VAE backward since: that loop's data

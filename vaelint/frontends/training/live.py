@@ -15,7 +15,8 @@ loop's syntax is assumed; the run is watched instead (:class:`Watch`):
   into the graph) ends the run (:class:`Reached`); another (a discriminator's, a
   pretraining phase's) is passed over without computing gradients;
 * a loop that comes round to a batch it took before, with no VAE backward since (a classifier
-  trained first, epoch after epoch), ends its data there: the code goes on to its next phase.
+  trained first, epoch after epoch), ends its data there: the code goes on to its next phase;
+  one the code takes from again at once (a loader looped for ever) gives its next batch.
 
 At the VAE backward the user's frames on the stack are read (:func:`step_from`): the
 frame that took the batch (or that holds the model's inputs) is the step's frame;
@@ -108,6 +109,7 @@ class Watch:
         self.reached: Reached | None = None  # the VAE backward's stop, once raised
         self.sites: set = set()  # (code, position, loader) where a batch was taken
         self.rounds = 0  # loops that came round to such a site: each ended there
+        self.ended: dict = {}  # site -> what the run had done when its data was ended there
 
     # ---- noise
     def _record_noise(self, t):
@@ -182,7 +184,12 @@ class Watch:
         frame = _taker()
         where = position(frame) if frame else (0, 0)
         site = (frame.f_code if frame else None, where, id(loader))
-        if site in self.sites:
+        if site in self.sites and self.ended.get(site) == self._progress():
+            # the data just ended here and the code, having done nothing since, takes from the same
+            # place again: a loader looped for ever (`while True: for x in loader: yield x`, the
+            # WGAN critic's `next(gen)` each step) takes its next batch; ending it again would loop
+            del self.ended[site]
+        elif site in self.sites:
             # a loop that took a batch here came round with no backward of a VAE loss since (a
             # pretraining phase, a classifier trained first, an evaluation loop): its data ends,
             # so the code goes on to its next phase, as it would once that loop had run
@@ -200,6 +207,7 @@ class Watch:
                     f"the code's loops came round {MAX_ROUNDS} times{passed} without a backward of a loss that reaches "
                     "a reparameterised sample"
                 )
+            self.ended[site] = self._progress()
             raise StopIteration
         self.sites.add(site)
         if self.batches >= MAX_BATCHES:
@@ -229,6 +237,10 @@ class Watch:
         if frame is not None:
             after_binding(frame, self.taken)
         return value
+
+    def _progress(self) -> tuple:
+        """What the run has done so far: backwards passed, batches taken, model calls."""
+        return (len(self.passed), self.batches, len(self.model_calls))
 
     # ---- model calls
     def pre_hook(self, module, args):
