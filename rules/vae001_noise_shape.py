@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, fill
-from vaelint.vocab import Need, Severity
+from vaelint.vocab import FixAvailability, Need, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -35,6 +35,7 @@ def _model(noise: str) -> str:
 
 class NoiseShape(Rule):
     code = "VAE001"
+    fix_availability = FixAvailability.SOMETIMES
     name = "noise-shape"
     severity = Severity.ERROR
     needs = (Need.REPARAM, Need.CLEAN_RUN)

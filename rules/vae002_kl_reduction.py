@@ -9,7 +9,7 @@ from vaelint.facts.context import loc_of
 from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
-from vaelint.vocab import ConfirmNeed, Need, Severity
+from vaelint.vocab import ConfirmNeed, FixAvailability, Need, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -68,6 +68,7 @@ def loss_function(recon, x, mu, logvar):
 
 class KLReduction(Rule):
     code = "VAE002"
+    fix_availability = FixAvailability.SOMETIMES
     name = "kl-reduction"
     severity = Severity.ERROR
     needs = (Need.LOSS, Need.REPARAM, Need.REC_TERM, Need.KL_TERM, Need.CLEAN_RUN)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from vaelint.capture.ops import CLASS_INDEX_LOSSES
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, fill
-from vaelint.vocab import Need, Severity
+from vaelint.vocab import FixAvailability, Need, Severity
 
 _BASE = """import torch
 import torch.nn as nn
@@ -39,6 +39,7 @@ def _model(reshape: str = "", target: str = "x.view(-1, 784)") -> str:
 
 class ReconShape(Rule):
     code = "VAE003"
+    fix_availability = FixAvailability.SOMETIMES
     name = "recon-shape"
     severity = Severity.ERROR
     needs = (Need.LOSS, Need.RECON)

@@ -10,7 +10,7 @@ from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, why_no_loss
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.weightsource import _factor_side, factor_source, named_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
-from vaelint.vocab import Need, Severity
+from vaelint.vocab import FixAvailability, Need, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -94,6 +94,7 @@ class VAE(nn.Module):
 
 class KLScaling(Rule):
     code = "VAE004"
+    fix_availability = FixAvailability.SOMETIMES
     name = "kl-scaling"
     severity = Severity.WARNING
     needs = (Need.LOSS, Need.REPARAM, Need.REC_TERM, Need.KL_TERM, Need.CLEAN_RUN)

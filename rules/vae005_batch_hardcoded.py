@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from vaelint.capture.ops import CREATION_OPS, RESHAPE_OPS
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, fill
-from vaelint.vocab import ConfirmNeed, Severity
+from vaelint.vocab import ConfirmNeed, FixAvailability, Severity
 
 _ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "rdiv", "cat", "stack", "where", "maximum", "minimum"}
 
@@ -45,6 +45,7 @@ def _model(flat="x.view(x.size(0), -1)", noise="torch.randn_like(mu)", norm="x.s
 
 class BatchHardcoded(Rule):
     code = "VAE005"
+    fix_availability = FixAvailability.SOMETIMES
     name = "batch-hardcoded"
     severity = Severity.ERROR
     summary = "A size or normaliser is pinned to the example batch size."

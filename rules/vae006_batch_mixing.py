@@ -12,7 +12,7 @@ from vaelint.facts.batchdeps import Mixing, batch_mixing
 from vaelint.facts.context import loc_of
 from vaelint.facts.rowfolds import merges_whole_dims, restored
 from vaelint.rulebase import Example, Observed, Rule, fill
-from vaelint.vocab import Severity
+from vaelint.vocab import FixAvailability, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -41,6 +41,7 @@ def _model(flatten: str, features: int) -> str:
 
 class BatchMixing(Rule):
     code = "VAE006"
+    fix_availability = FixAvailability.SOMETIMES
     name = "batch-mixing"
     severity = Severity.ERROR
     summary = "Samples of the batch mix: a reshape turns the batch dim into something other than B, or interleaves samples in it."

@@ -10,7 +10,7 @@ from vaelint.facts.context import loc_of
 from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, why_no_kl_reading
 from vaelint.facts.samplernoise import sampler_scale, uniform_noise
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
-from vaelint.vocab import Need, Severity
+from vaelint.vocab import FixAvailability, Need, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -72,6 +72,7 @@ def loss_function(recon, x, mu, s):
 
 class KLFormula(Rule):
     code = "VAE007"
+    fix_availability = FixAvailability.SOMETIMES
     name = "kl-formula"
     severity = Severity.ERROR
     # the sampler's noise is read without a loss (a model checked alone); the KL needs these too

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from vaelint.facts.context import loc_of
 from vaelint.facts.klcheck import READINGS, kl_reading, why_no_kl_reading
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
-from vaelint.vocab import Need, Severity
+from vaelint.vocab import FixAvailability, Need, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -41,6 +41,7 @@ def _model(std: str, kl: str = _LOGVAR_KL) -> str:
 
 class StdLogvarMismatch(Rule):
     code = "VAE008"
+    fix_availability = FixAvailability.SOMETIMES
     name = "std-logvar-mismatch"
     severity = Severity.ERROR
     needs = (Need.LOSS, Need.REPARAM, Need.KL_TERM, Need.CLEAN_RUN)

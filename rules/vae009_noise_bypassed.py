@@ -8,7 +8,7 @@ from vaelint.confirm.forward_backward import gradient_of
 from vaelint.facts.context import loc_of, stack_of
 from vaelint.frames import call_site
 from vaelint.rulebase import Example, Observed, Rule, fill
-from vaelint.vocab import ConfirmNeed, Need, Severity
+from vaelint.vocab import ConfirmNeed, FixAvailability, Need, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -70,6 +70,7 @@ def loss_function(recon, x, mu, logvar, gamma):
 
 class NoiseBypassed(Rule):
     code = "VAE009"
+    fix_availability = FixAvailability.SOMETIMES
     name = "noise-bypassed"
     severity = Severity.ERROR
     needs = (Need.REPARAM, Need.RECON, Need.CLEAN_RUN)

@@ -8,7 +8,7 @@ from vaelint.capture.ops import CAST_OPS, RESHAPE_OPS
 from vaelint.errorkinds import kind_of
 from vaelint.facts.context import loc_of
 from vaelint.rulebase import Example, Observed, Rule, fill
-from vaelint.vocab import ErrorKind, Need, Severity
+from vaelint.vocab import ErrorKind, FixAvailability, Need, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -44,6 +44,7 @@ _BOUNDED = {"sigmoid", "softmax", "hardsigmoid", "clamp", "clip"}
 
 class LikelihoodMismatch(Rule):
     code = "VAE010"
+    fix_availability = FixAvailability.SOMETIMES
     name = "likelihood-mismatch"
     severity = Severity.ERROR
     needs = (Need.LOSS, Need.RECON)

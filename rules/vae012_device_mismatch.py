@@ -12,7 +12,7 @@ from vaelint.facts.context import loc_of
 from vaelint.facts.cpumeetings import creates_on_cpu, first_meeting, on_device
 from vaelint.facts.deviceexcuses import excused
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
-from vaelint.vocab import ErrorKind, Need, Severity
+from vaelint.vocab import ErrorKind, FixAvailability, Need, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -96,6 +96,7 @@ def _chosen(choice: str, noise: str = "eps = self.FloatTensor(std.size()).normal
 # ops through which a CPU tensor stays on the CPU
 class DeviceMismatch(Rule):
     code = "VAE012"
+    fix_availability = FixAvailability.SOMETIMES
     name = "device-mismatch"
     severity = Severity.ERROR
     needs = (Need.OWN_DEVICES,)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from vaelint.contracts.check import ContractFacts, Violation, check_calls, concrete_fact, read
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
-from vaelint.vocab import ConfirmNeed, Severity
+from vaelint.vocab import ConfirmNeed, FixAvailability, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -75,6 +75,7 @@ class ContractBreak(Observed):
 
 class ShapeContract(Rule):
     code = "VAE014"
+    fix_availability = FixAvailability.SOMETIMES
     name = "shape-contract"
     severity = Severity.ERROR
     summary = "A value contradicts its jaxtyping shape or dtype annotation."

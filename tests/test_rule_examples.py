@@ -140,3 +140,38 @@ def test_rule_codes_read_from_module_names_match_the_classes():
     from vaelint.rules import rule_codes
 
     assert rule_codes() == [r.code for r in RULES]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])
+def test_a_rule_declares_the_fixes_its_examples_show(rule):
+    # ruff's FixAvailability, held to the examples: a rule that never edits has no autofix and no
+    # INVALID example with an edit; one that sometimes does shows one; one that always does, each
+    from vaelint.rulebase import Rule
+    from vaelint.vocab import FixAvailability
+
+    edits = [e.fixed is not None for e in rule.INVALID]
+    if rule.fix_availability is FixAvailability.NEVER:
+        assert rule.autofix is Rule.autofix and not any(edits), f"{rule.code} offers edits: declare fix_availability"
+    elif rule.fix_availability is FixAvailability.SOMETIMES:
+        assert rule.autofix is not Rule.autofix and any(edits), f"{rule.code}: no INVALID example shows its edit"
+    else:
+        assert rule.autofix is not Rule.autofix and all(edits), f"{rule.code}: every INVALID example must show its edit"
+
+
+def test_a_preview_rule_runs_only_where_select_names_it():
+    from vaelint.catalogue import selected_rules
+    from vaelint.rulebase import Rule
+    from vaelint.settings.options import Options
+    from vaelint.vocab import Maturity
+
+    class Trial(Rule):
+        code, name, maturity = "VAE099", "trial", Maturity.PREVIEW
+        summary = what = why = example = fix = "A rule on trial."
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("vaelint.rules.all_rules", lambda: [*RULES, Trial])
+        codes = lambda **kw: [type(r).code for r in selected_rules(Options([], **kw))]  # noqa: E731
+        assert "VAE099" not in codes() and "VAE099" not in codes(select=["VAE"]) and "VAE099" not in codes(select=["VAE09"])
+        assert codes(select=["VAE099"]) == ["VAE099"] and "VAE099" in codes(select=["VAE001", "VAE099"])
+        assert len(codes()) == len(RULES)
+    assert "preview: runs only where --select names it" in Trial.page()

@@ -15,6 +15,7 @@ import traceback
 from vaelint.diagnostics import TargetResult
 from vaelint.rulebase import Rule, SkipRule, drop_deferred
 from vaelint.settings.options import Options
+from vaelint.vocab import Maturity
 
 
 def selected_rules(options: Options) -> list[Rule]:
@@ -24,6 +25,8 @@ def selected_rules(options: Options) -> list[Rule]:
     for cls in all_rules():
         if options.select and not any(cls.code.startswith(s) for s in options.select):
             continue
+        if cls.maturity is Maturity.PREVIEW and cls.code not in (options.select or ()):
+            continue  # a preview rule runs where it is named, never as part of a group
         if any(cls.code.startswith(s) for s in options.ignore):
             continue
         out.append(cls())

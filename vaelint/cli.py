@@ -276,7 +276,10 @@ def rule(
     """Show a rule's page: what it finds, why it is bad, an example, the fix."""
     from vaelint.rules import all_rules
 
-    rules = all_rules()
+    try:
+        rules = all_rules()
+    except VaelintError as e:  # a plugin's rule pack that does not load
+        _usage_error(e.message)
     if all_ or code is None:
         for r in rules:
             typer.echo(f"{r.code}  {r.name:<22} {r.summary}")

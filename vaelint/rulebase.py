@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterable
 
 from vaelint.diagnostics import Finding
-from vaelint.vocab import ConfirmNeed, Need, Severity
+from vaelint.vocab import ConfirmNeed, FixAvailability, Maturity, Need, Severity
 
 if TYPE_CHECKING:
     from vaelint.facts.context import Context
@@ -138,6 +138,10 @@ class Rule:
     # and run) has a finding at the same node or line, this rule's finding there is
     # dropped (see drop_deferred). Ignore that rule and this one reports the case.
     defers_to: ClassVar[tuple[str, ...]] = ()
+    # Whether its findings come with an edit (its ``autofix``); the rule tests hold it to its
+    # INVALID examples. A preview rule runs only where --select names its code.
+    fix_availability: ClassVar[FixAvailability] = FixAvailability.NEVER
+    maturity: ClassVar[Maturity] = Maturity.STABLE
     VALID: ClassVar[list[Example]] = []
     INVALID: ClassVar[list[Example]] = []
 
@@ -147,6 +151,8 @@ class Rule:
         super().__init_subclass__(**kwargs)
         cls.severity = Severity(cls.severity)
         cls.needs = tuple(Need(n) for n in cls.needs)
+        cls.fix_availability = FixAvailability(cls.fix_availability)
+        cls.maturity = Maturity(cls.maturity)
 
     def check(self, ctx: Context) -> Iterable[Reported]:
         raise NotImplementedError
@@ -183,10 +189,12 @@ class Rule:
     @classmethod
     def page(cls) -> str:
         """The rule's documentation page (``vaelint rule CODE``)."""
+        standing = f", {cls.maturity}: runs only where --select names it" if cls.maturity is Maturity.PREVIEW else ""
         return (
-            f"{cls.code} {cls.name} ({cls.severity})\n\n{cls.summary}\n\n"
+            f"{cls.code} {cls.name} ({cls.severity}{standing})\n\n{cls.summary}\n\n"
             f"What it finds\n{cls.what.strip()}\n\nWhy it is bad\n{cls.why.strip()}\n\n"
-            f"Example\n{cls.example.strip()}\n\nFix\n{cls.fix.strip()}\n"
+            f"Example\n{cls.example.strip()}\n\nFix\n{cls.fix.strip()}\n\n"
+            f"Edit offered (--fix): {cls.fix_availability.words}\n"
         )
 
 

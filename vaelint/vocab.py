@@ -27,6 +27,31 @@ class Severity(Word):
     WARNING = "warning"
 
 
+class FixAvailability(Word):
+    """Whether a rule offers an edit for its findings (ruff's FixAvailability)."""
+
+    ALWAYS = "always"  # every finding comes with one
+    SOMETIMES = "sometimes"  # where the user's source can be edited safely
+    NEVER = "never"
+
+    @property
+    def words(self) -> str:
+        """As a rule's page says it."""
+        return {
+            "always": "always",
+            "sometimes": "sometimes, where the source can be edited as the fix says",
+            "never": "never; the fix above is written by hand",
+        }[self.value]
+
+
+class Maturity(Word):
+    """A rule's standing (ruff's stable and preview rules): a preview rule runs only where
+    --select (or the configuration's select) names its code."""
+
+    STABLE = "stable"
+    PREVIEW = "preview"
+
+
 class Need(Word):
     """What a rule reads; the engine skips it, saying why, when the target lacks
     one (vaelint/facts/context.py, ``Context.unmet``)."""

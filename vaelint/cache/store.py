@@ -90,12 +90,40 @@ def code_roots() -> tuple[str, ...]:
     return tuple(sorted(set(roots)))
 
 
+def plugin_files() -> list[str]:
+    """The files of the installed plugins' rule packs (vaelint/plugins.py), found without
+    importing them: a plugin rule changed or installed is a new check."""
+    import importlib.util
+
+    from vaelint.plugins import plugin_rule_packs
+
+    files = []
+    for pack in plugin_rule_packs():
+        try:
+            spec = importlib.util.find_spec(pack.value.partition(":")[0].strip())
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.origin or not os.path.exists(spec.origin):
+            files.append(f"{pack.by}:{pack.value}")  # the check will say it cannot load it
+            continue
+        for folder in spec.submodule_search_locations or ():
+            for here, dirs, names in os.walk(folder):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+                files += [os.path.join(here, n) for n in sorted(names) if n.endswith(".py")]
+        if not spec.submodule_search_locations:
+            files.append(spec.origin)
+    return files
+
+
 @functools.lru_cache(maxsize=1)
 def _code_fingerprint() -> str:
     """vaelint's own code as it is installed (a development checkout changes without a new version)."""
     import vaelint
 
     h = hashlib.sha256(vaelint.__version__.encode())
+    for path in plugin_files():
+        st = os.stat(path) if os.path.exists(path) else None
+        h.update(f"{path}:{st.st_size}:{st.st_mtime_ns};".encode() if st else f"{path};".encode())
     for root in code_roots():
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")

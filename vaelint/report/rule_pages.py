@@ -44,7 +44,10 @@ def render(rule) -> str:
     """The page of one rule class (vaelint/rulebase.py, Rule)."""
     parts = [
         f"# {rule.code} {rule.name}",
-        f"Severity: **{rule.severity}**." + (f" Needs: {', '.join(f'`{n}`' for n in rule.needs)}." if rule.needs else ""),
+        f"Severity: **{rule.severity}**."
+        + (f" Needs: {', '.join(f'`{n}`' for n in rule.needs)}." if rule.needs else "")
+        + f" Edit offered (`--fix`): {rule.fix_availability.words}."
+        + (" Preview: runs only where `--select` names it." if rule.maturity == "preview" else ""),
         rule.summary.strip(),
         "## What it finds",
         _para(rule.what),

@@ -1,0 +1,115 @@
+"""The registries a package outside vaelint joins by entry points, as mypy's plugins and
+Fixit's rule packs do: vaelint's own rules are registered the same way (pyproject.toml).
+
+* ``vaelint.rules``: NAME = a module or package whose ``Rule`` subclasses are rules (a rule
+  pack, each submodule of a package read), or one ``Rule`` class: ``module:Class``.
+
+A checkout run without its package's metadata still has its own pack: it is always first.
+Reading the registry costs no import; loading a pack imports it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from dataclasses import dataclass
+
+from vaelint.errors import VaelintError
+
+RULES = "vaelint.rules"
+OWN_RULES = "vaelint.rules"  # the module of vaelint's own rule pack
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One entry of a registry: its name, what it names (``module`` or ``module:attr``), and
+    the distribution that registered it (None: vaelint's own, registered or not)."""
+
+    name: str
+    value: str
+    by: str | None
+
+
+@functools.cache
+def registered(group: str) -> tuple[Registered, ...]:
+    """The entries of ``group``: vaelint's own first, then the others by distribution and name."""
+    from importlib.metadata import entry_points
+
+    own, others = [], []
+    for ep in entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        by = dist.metadata["Name"] if dist is not None else None
+        if by is not None and by.lower() == "vaelint":
+            own.append(Registered(ep.name, ep.value, None))
+        elif (ep.name, ep.value, by) not in {(o.name, o.value, o.by) for o in others}:
+            others.append(Registered(ep.name, ep.value, by))
+    return tuple(own) + tuple(sorted(others, key=lambda r: (r.by or "", r.name)))
+
+
+def rule_packs() -> tuple[Registered, ...]:
+    """The rule packs: vaelint's own (registered or not: a checkout) and the plugins'."""
+    packs = registered(RULES)
+    if not any(p.value == OWN_RULES for p in packs):
+        packs = (Registered("vaelint", OWN_RULES, None),) + packs
+    return packs
+
+
+def plugin_rule_packs() -> tuple[Registered, ...]:
+    return tuple(p for p in rule_packs() if p.value != OWN_RULES)
+
+
+def load(entry: Registered):
+    """What ``entry`` names: a module, or ``module:attr``'s attribute. A plugin that fails to
+    import is the user's install to mend: a VaelintError naming it and its distribution."""
+    module_name, _, attr = entry.value.partition(":")
+    try:
+        obj = importlib.import_module(module_name.strip())
+        for part in filter(None, attr.strip().split(".")):
+            obj = getattr(obj, part)
+    except Exception as e:  # noqa: BLE001 - any failure of a plugin's import is said, never a traceback
+        by = f" (installed by {entry.by})" if entry.by else ""
+        raise VaelintError(
+            "usage",
+            f"the plugin {entry.name} = {entry.value}{by} could not be loaded: {type(e).__name__}: {e}; "
+            "mend or uninstall it (vaelint reads the entry points of every installed package)",
+        ) from None
+    return obj
+
+
+def rules_of(obj) -> list[type]:
+    """The ``Rule`` subclasses a pack holds: a class itself, a module's own classes, and those
+    of each submodule of a package."""
+    from vaelint.rulebase import Rule
+
+    if isinstance(obj, type):
+        return [obj] if issubclass(obj, Rule) and obj is not Rule else []
+    modules = [obj]
+    if hasattr(obj, "__path__"):
+        for info in sorted(pkgutil.iter_modules(obj.__path__), key=lambda m: m.name):
+            if not info.name.startswith("_"):
+                modules.append(importlib.import_module(f"{obj.__name__}.{info.name}"))
+    found = []
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Rule) and value is not Rule and value.__module__ == module.__name__:
+                found.append(value)
+    return found
+
+
+def plugin_rules(own_codes: list[str]) -> list[type]:
+    """The rules of every plugin pack, each code once (a plugin cannot take a code another
+    rule has: that is a VaelintError naming both)."""
+    taken = {code: "vaelint" for code in own_codes}
+    out = []
+    for pack in plugin_rule_packs():
+        for rule in rules_of(load(pack)):
+            if rule.code in taken:
+                raise VaelintError(
+                    "usage",
+                    f"the rule {rule.code} of the plugin {pack.name} ({pack.by or pack.value}) has the code of a rule "
+                    f"of {taken[rule.code]}: one of them must change its code",
+                )
+            taken[rule.code] = pack.by or pack.name
+            out.append(rule)
+    return out
