@@ -305,6 +305,16 @@ def test_a_driver_of_a_library_that_is_not_installed_is_never_passed_over(tmp_pa
         assert r.exit_code == 0 and "no VAE targets" in r.output, r.output
 
 
+def test_a_script_trained_by_pyros_svi_is_never_passed_over(monkeypatch):
+    # svi.step() backpropagates inside Pyro: the repository has no backward of its own, and the
+    # check said "no VAE targets", exit 0 (plai-group/gae_in_pytorch). Without Pyro, exit 2 saying so
+    monkeypatch.chdir(os.path.join(FIXTURES, "training", "pyro_svi"))
+    r = runner.invoke(app, ["check", "train.py", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert "imports 'Adam' from 'pyro.optim', which could not be imported" in said and "no VAE targets" not in said
+
+
 def test_a_tensorflow_script_with_a_main_guard_is_said_as_tensorflow_before_it_runs(tmp_path, monkeypatch):
     # a script (main guard, a loop) is run to find its step: a TensorFlow one stopped at "No module
     # named 'tensorflow'" (julian-carpenter/beta-TCVAE), which says to install what vaelint cannot check

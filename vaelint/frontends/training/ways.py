@@ -20,7 +20,8 @@ _TRAINING_CALLS = (
     "run_training",
     "LightningCLI",
     "CLI",
-)  # LightningCLI() runs the subcommand its arguments name (fit)
+    "SVI",
+)  # LightningCLI() runs the subcommand its arguments name (fit); Pyro's SVI(model, guide, ...).step() backpropagates
 
 
 def trains_through_a_library(file: SourceFile, others: list[SourceFile] = ()) -> bool:
