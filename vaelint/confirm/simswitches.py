@@ -81,15 +81,21 @@ def _classes_of(module: nn.Module, path: str) -> dict:
 
 def _module_level(space: dict, path: str, tree: ast.Module, saved: list) -> None:
     """``cuda = torch.cuda.is_available()``, ``device = "cuda" if ... else "cpu"`` worked out
-    again; ``cuda = False`` by hand, gating ``.cuda()`` calls, set."""
+    again; ``cuda = False`` by hand, gating ``.cuda()`` calls, set; and what the module's top
+    level chose from such a switch towards CUDA (``Tensor = torch.cuda.FloatTensor if cuda else
+    torch.FloatTensor``, PyTorch-GAN's alias) chosen again from its new value."""
     moves = {chain[0] for chain in _guards(tree) if len(chain) == 1}
+    turned: set = set()
     for stmt in tree.body:
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
             continue
         key = stmt.targets[0].id
+        reads = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
         if isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, bool) and key in moves:
             value = True
-        elif any(isinstance(n, ast.Attribute) and n.attr == "is_available" for n in ast.walk(stmt.value)):
+        elif any(isinstance(n, ast.Attribute) and n.attr == "is_available" for n in ast.walk(stmt.value)) or (
+            reads & turned and _names_cuda(stmt.value)
+        ):
             try:
                 value = eval(compile(ast.Expression(stmt.value), path, "eval"), space)  # noqa: S307 - the user's own line
             except Exception:  # noqa: BLE001 - a switch that cannot be worked out again stays as it loaded
@@ -98,6 +104,7 @@ def _module_level(space: dict, path: str, tree: ast.Module, saved: list) -> None
             continue
         saved.append((space, key, space.get(key), True))
         space[key] = value
+        turned.add(key)
 
 
 def _names_cuda(node: ast.AST) -> bool:

@@ -63,11 +63,26 @@ def legacy_types(simulated, on_gpu=lambda t: t.is_cuda, said=None):
     ``said(what)``, ``what`` the constructor as the code wrote it), and ``isinstance(t,
     torch.cuda.FloatTensor)`` holds for a tensor of its dtype that ``on_gpu``."""
     saved = {name: getattr(torch.cuda, name, None) for name in _TYPES}
+    made = {name: _legacy_type(name, dtype, simulated, on_gpu, said) for name, dtype in _TYPES.items()}
+    to_type = torch.Tensor.type
+
+    def type_(self, dtype=None, *args, **kwargs):
+        # x.type(torch.cuda.FloatTensor), x.type("torch.cuda.FloatTensor"): to that dtype, on the GPU
+        name = dtype.rpartition("torch.cuda.")[2] if isinstance(dtype, str) and dtype.startswith("torch.cuda.") else None
+        legacy = made.get(name) if name else next((t for t in made.values() if dtype is t), None)
+        if legacy is None:
+            return to_type(self, dtype, *args, **kwargs)
+        if said is not None:
+            said(f"x.type(torch.cuda.{legacy.__name__})")
+        return simulated(self.to(legacy.dtype))
+
     try:
-        for name, dtype in _TYPES.items():
-            setattr(torch.cuda, name, _legacy_type(name, dtype, simulated, on_gpu, said))
+        for name, value in made.items():
+            setattr(torch.cuda, name, value)
+        torch.Tensor.type = type_
         yield
     finally:
+        torch.Tensor.type = to_type
         for name, value in saved.items():
             if value is None:
                 delattr(torch.cuda, name)
