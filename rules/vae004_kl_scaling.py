@@ -348,4 +348,4 @@ class AnnealedKLSeen(Observed):
     def fix(self) -> str:
         if self.limit is None:
             return "anneal towards a fixed weight, or check with --beta at the weight you intend"
-        return f"anneal to the beta you intend (the schedule's last value {self.beta:g}), or declare it with --beta {self.limit:.6g}"
+        return f"make the schedule end at the beta you intend ({self.beta:g}), or declare where it ends with --beta {self.limit:.6g}"

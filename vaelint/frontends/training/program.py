@@ -270,13 +270,14 @@ def counters_set(fn, counters: dict):
 
 def _schedules(plan, fn, sandbox, home) -> list:
     """Weights the step computes from its counters (an annealed KL weight)."""
-    from vaelint.frontends.training.schedules import counters_of, find_schedules, handed_counters, lead_statements
+    from vaelint.frontends.training.calleeschedules import callee_schedules
+    from vaelint.frontends.training.schedules import _step_namespace, counters_of, find_schedules, handed_counters, lead_statements
 
     frame = plan.frames[plan.boundary.frame_index]
     path = frame.place.statements()[: plan.boundary.depth]
     loops = [s for s in path if isinstance(s, (ast.For, ast.AsyncFor))]
     counters = counters_of(frame.scope.node, loops, plan.index_var) | handed_counters(plan, frame)
-    return find_schedules(
+    found = find_schedules(
         fn,
         plan.region,
         counters,
@@ -287,6 +288,9 @@ def _schedules(plan, fn, sandbox, home) -> list:
         lead_statements([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]]),
         plan.frame_values,
     )
+    # a loss function handed the epoch, which computes the weight from it
+    inside = callee_schedules(plan.region, counters, _step_namespace(fn, plan.frame_values), {}, sandbox) if counters else []
+    return found + [s for s in inside if s.name not in {o.name for o in found}]
 
 
 def _stepped_objects(plan, fn, sandbox, home, counted: set) -> list:

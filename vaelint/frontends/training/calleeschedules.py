@@ -1,0 +1,103 @@
+"""Schedules inside what the step calls: a loss function handed the epoch computes its KL weight
+from it (``loss = elbo_loss(recon, x, mu, logvar, epoch)``, and in it ``beta =
+kl_annealing(..., epoch=epoch)``: Ilikestrawberry/musicvae). The step's own assignments are read
+by :mod:`.schedules`; here each call of the step that hands a counter to a function of the
+user's is followed one level down, and that function's assignments which read the parameter the
+counter went to are read again at later counter values, as the step's own are."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import types
+
+from vaelint.frames import SourceLoc, is_user_file
+from vaelint.frontends.base import Schedule
+from vaelint.frontends.training.astutil import loads, source_segment, walk_statements
+from vaelint.frontends.training.schedules import _evaluate, _moving
+
+
+def callee_schedules(region: list[ast.stmt], counters: set, namespace: dict, counted: dict, sandbox) -> list[Schedule]:
+    """The schedules of the user's functions the step calls with a counter (by name, as an
+    argument or a keyword)."""
+    out, seen = [], set()
+    for stmt in walk_statements(region):
+        for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
+            fn = _function(call.func, namespace)
+            handed = _handed(call, fn, counters) if fn is not None else {}
+            if not handed or fn.__code__ in seen:
+                continue
+            seen.add(fn.__code__)
+            found = _definition(fn)
+            if found is None:
+                continue
+            node, path, text = found
+            for inner in walk_statements(node.body):
+                if not (isinstance(inner, ast.Assign) and len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name)):
+                    continue
+                read = sorted(loads(inner.value) & set(handed))
+                if not read:
+                    continue
+                param = read[0]
+                counter = handed[param]
+                now = namespace.get(counter, 0)
+                now = (now if isinstance(now, (int, float)) and not isinstance(now, bool) else 0) + counted.get(counter, 0)
+                space = fn.__globals__
+                values = _moving(now, lambda v, e=inner.value, p=param, g=space, f=path: _evaluate(e, g, {p: v}, f, sandbox))
+                if values:
+                    loc = SourceLoc(path, inner.lineno, inner.col_offset + 1)
+                    segment = source_segment(text, inner.value, 90)
+                    out.append(Schedule(inner.targets[0].id, segment, loc, counter, values[0][1], values))
+    return out
+
+
+def _function(func: ast.expr, namespace: dict):
+    """The plain Python function a call names (``elbo_loss``, ``losses.elbo``), bound methods
+    unwrapped; None for anything else (a module's forward, a builtin)."""
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name) or func.id not in namespace:
+        return None
+    value = namespace[func.id]
+    for part in reversed(parts):
+        if isinstance(value, types.ModuleType) or isinstance(value, type):
+            value = getattr(value, part, None)  # a module's function, a class's static one: no code runs
+        else:
+            return None  # an attribute of an object might be a property: not evaluated
+    value = getattr(value, "__func__", value)
+    if not isinstance(value, types.FunctionType) or not is_user_file(value.__code__.co_filename):
+        return None
+    return value
+
+
+def _handed(call: ast.Call, fn: types.FunctionType, counters: set) -> dict:
+    """{parameter: counter} for each argument that is a counter's name."""
+    params = list(inspect.signature(fn).parameters)
+    out = {}
+    for k, arg in enumerate(call.args):
+        if isinstance(arg, ast.Name) and arg.id in counters and k < len(params):
+            out[params[k]] = arg.id
+    for kw in call.keywords:
+        if kw.arg in params and isinstance(kw.value, ast.Name) and kw.value.id in counters:
+            out[kw.arg] = kw.value.id
+    return out
+
+
+def _definition(fn: types.FunctionType):
+    """(the function's ``def`` node, its file, the file's text), or None."""
+    from vaelint.frontends.training.sites import parse_file
+
+    path = os.path.realpath(fn.__code__.co_filename)
+    file = parse_file(path)
+    if file is None:
+        return None
+    first = fn.__code__.co_firstlineno
+    for node in ast.walk(file.tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == fn.__name__:
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if start == first:
+                return node, path, file.text
+    return None
