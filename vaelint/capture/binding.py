@@ -31,6 +31,29 @@ def _is_record(out) -> bool:
     return isinstance(out, dict) or (dataclasses.is_dataclass(out) and not isinstance(out, type)) or hasattr(out, "_fields")
 
 
+def _read_as_record(fn, name: str, out) -> bool:
+    """Does the loss read its parameter ``name`` as the forward's record: by the keys of the dict
+    it returns (``fwd_rtn['Y_recon']``) or the fields of its record (``output.mu``)? Then the
+    parameter is that whole output, whatever it is called (maiho24/BrainNormativeCVAE)."""
+    import ast
+    import textwrap
+
+    target = fn.forward if hasattr(fn, "forward") and not inspect.isfunction(fn) and not inspect.ismethod(fn) else fn
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(target)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    keys = set(out) if isinstance(out, dict) else {path[0] for path, _v in flatten_outputs(out) if path and isinstance(path[0], str)}
+    read = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
+            if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                read.add(node.slice.value)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name:
+            read.add(node.attr)
+    return bool(read) and bool(read & keys) and read <= keys | {"get", "keys", "items", "values"}
+
+
 # --------------------------------------------------------------------------- sources
 # Where one loss parameter's value comes from, on every run of the capture.
 
@@ -197,7 +220,7 @@ class Binder:
             d.used_roles |= {r for r, f in d.found.items() if f[0] == source}
             return
         role = role_of_name(p.name)
-        if p.name.lower() in CONTAINER_NAMES and _is_record(out):
+        if (p.name.lower() in CONTAINER_NAMES or _read_as_record(self.plan.fn, p.name, out)) and _is_record(out):
             role = "outputs"
         if role == "outputs":
             binding.add(p.name, kind, WholeOutput(), "the forward's whole output")
