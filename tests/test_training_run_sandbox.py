@@ -246,6 +246,37 @@ def test_writes_not_performed_answer_as_the_real_calls_do(tmp_path, monkeypatch)
     assert sorted(os.listdir(tmp_path)) == before
 
 
+def test_a_file_made_by_os_open_or_mkstemp_in_the_users_folder_is_not_made(tmp_path, monkeypatch):
+    # wget.download makes its partial file with tempfile.mkstemp(dir="."), through os.open, and
+    # removes it with os.unlink, which the sandbox does not perform: empty .tmp files were left in
+    # the user's folder on every check (NickSmyr/iwae-pytorch)
+    _script(
+        tmp_path,
+        "import os, tempfile",
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "fd, partial = tempfile.mkstemp(suffix='.tmp', prefix='data.gz', dir='.')",
+        "assert os.write(fd, b'payload') == 7",
+        "os.close(fd)",
+        "os.unlink(partial)",
+        "log = os.open('log.bin', os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644)",
+        "model = VAE()",
+        "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    os.write(log, b'step')",
+        "    loss.backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    r = run("train.py", "--no-cache")
+    assert r.exit_code == 0, r.output
+    assert "running the code as written did not reach its step" not in r.output
+    assert "os.open('log.bin') at train.py:9 was not performed" in " ".join(r.output.split())
+    assert sorted(os.listdir(tmp_path)) == before
+
+
 PERCEPTUAL = (
     "import torch",
     "import torch.nn as nn",

@@ -5,7 +5,8 @@ downloads, loaders, optimisers, checkpoints, logs. This is the net under it,
 for the functions the slice does call (an ``arguments.get_args()`` that makes
 its output folder, a ``Solver.__init__`` that opens a log file):
 
-* files are not written: ``open`` for writing gives a sink, ``os.makedirs``,
+* files are not written (:mod:`.sandboxwrites`): ``open`` for writing gives a sink,
+  ``os.open`` (``tempfile.mkstemp`` into the user's folder) the null device, ``os.makedirs``,
   ``Path.mkdir``, ``shutil`` copies and removals, ``torch.save`` do nothing
   (the temporary and cache folders excepted, never the script's own folder or
   the one vaelint runs in, even under /tmp);
@@ -29,13 +30,13 @@ what the script would have written.
 from __future__ import annotations
 
 import contextlib
-import io
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
 from vaelint.frames import user_frame
-from vaelint.frontends.training.sandboxanswers import RETURNS, NoOutput, from_hub_cache
-from vaelint.frontends.training.sandboxparts import Sink, no_step_subclass, started_by_user_code, subclasses
+from vaelint.frontends.training.sandboxanswers import NoOutput, from_hub_cache
+from vaelint.frontends.training.sandboxparts import no_step_subclass, started_by_user_code, subclasses
+from vaelint.frontends.training.sandboxwrites import guard_writes, skipped
 
 # each tracker's documented switch to a mode that logs nothing and contacts nothing
 TRACKERS_OFF = {
@@ -165,23 +166,9 @@ class Sandbox:
         """Writes outside the temporary and cache folders go nowhere, and are noted."""
         import builtins
         import os
-        import pathlib
-        import shutil
-        import sys
 
-        import torch
-
-        guarded_open = self._guarded_open(builtins.open)
-        self._patch(builtins, "open", guarded_open)
-        self._patch(io, "open", guarded_open)
+        guard_writes(self)  # open for writing, os/shutil/pathlib writes, torch.save: noted, not done
         self._patch(builtins, "input", self._no_input)
-        for name in ("makedirs", "mkdir", "remove", "unlink", "rmdir", "rename", "replace", "removedirs", "symlink"):
-            self._patch(os, name, self._skipped(f"os.{name}", getattr(os, name)))
-        for name in ("rmtree", "copy", "copy2", "copyfile", "copytree", "move"):
-            self._patch(shutil, name, self._skipped(f"shutil.{name}", getattr(shutil, name), RETURNS.get(name)))
-        for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
-            self._patch(pathlib.Path, name, self._skipped(f"Path.{name}", getattr(pathlib.Path, name), RETURNS.get(f"Path.{name}")))
-        self._patch(torch, "save", self._skipped("torch.save"))
         from vaelint.frontends.training.sandboxnative import guard_native_writers
 
         guard_native_writers(self)  # cv2.imwrite and other writers that open their files in C
@@ -198,10 +185,6 @@ class Sandbox:
 
         missing_checkpoints(self)  # torch.load of a checkpoint that is not here: the weights stay as built
         self._patch(os, "chdir", self._chdir(os.chdir))
-        plt = sys.modules.get("matplotlib.pyplot")
-        if plt is not None:
-            self._patch(plt, "savefig", self._skipped("plt.savefig"))
-            self._patch(plt, "show", lambda *a, **k: None)
 
     def _guard_network_and_training(self) -> None:
         """No connection or download; no data loader iterated, no optimizer or scheduler step."""
@@ -260,41 +243,8 @@ class Sandbox:
             # an optimiser class the code defines while it runs (its own SGD) steps no more
             self._patch(base, "__init_subclass__", classmethod(no_step_subclass(no_step, base)))
 
-    def _guarded_open(self, real_open):
-        import os
-
-        sandbox = self
-
-        def guarded_open(file, mode="r", *args, **kwargs):
-            if (
-                isinstance(mode, str)
-                and any(c in mode for c in "wax+")
-                and not (isinstance(file, (str, bytes, os.PathLike)) and sandbox._allowed(file))
-            ):
-                sandbox._note(f"open({str(file)!r}, {mode!r})")
-                return Sink(str(file), "b" in mode)
-            return real_open(file, mode, *args, **kwargs)
-
-        return guarded_open
-
     def _skipped(self, what: str, real=None, returns=None):
-        """A write not performed: noted, and answered as the real call answers (``returns``:
-        the path shutil.copy gives back, the count write_text gives), else None."""
-        import os
-
-        sandbox = self
-
-        def fn(*args, **kwargs):
-            target = args[0] if args else ""
-            if real is not None and isinstance(target, (str, bytes, os.PathLike)) and sandbox._allowed(target):
-                return real(*args, **kwargs)
-            sandbox._note(f"{what}({str(target)!r})" if target != "" else f"{what}()")
-            try:
-                return returns(*args, **kwargs) if returns is not None else None
-            except (TypeError, ValueError, IndexError):
-                return None
-
-        return fn
+        return skipped(self, what, real, returns)
 
     def _chdir(self, real):
         """Into a folder that is there, as asked; into one the code would have made (Hydra's run

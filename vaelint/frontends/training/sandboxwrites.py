@@ -1,0 +1,87 @@
+"""The sandbox's file guards (:mod:`.sandbox`): what the code writes outside the temporary and
+cache folders goes nowhere, and is noted; each call answers as the real one answers.
+
+``open`` for writing gives a sink; ``os.open`` for writing (``tempfile.mkstemp(dir=".")``, which
+``wget.download`` makes its partial file with) gives a descriptor that writes to the null device,
+so no file appears in the user's folder; ``os`` makedirs/remove/rename..., ``shutil`` copies and
+removals, ``pathlib.Path`` writes, ``torch.save`` and ``plt.savefig`` do nothing."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from vaelint.frontends.training.sandboxanswers import RETURNS
+from vaelint.frontends.training.sandboxparts import Sink
+
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def guard_writes(sandbox) -> None:
+    import builtins
+    import pathlib
+    import shutil
+    import sys
+
+    import torch
+
+    opened = guarded_open(sandbox, builtins.open)
+    sandbox._patch(builtins, "open", opened)
+    sandbox._patch(io, "open", opened)
+    sandbox._patch(os, "open", guarded_os_open(sandbox, os.open))
+    for name in ("makedirs", "mkdir", "remove", "unlink", "rmdir", "rename", "replace", "removedirs", "symlink"):
+        sandbox._patch(os, name, skipped(sandbox, f"os.{name}", getattr(os, name)))
+    for name in ("rmtree", "copy", "copy2", "copyfile", "copytree", "move"):
+        sandbox._patch(shutil, name, skipped(sandbox, f"shutil.{name}", getattr(shutil, name), RETURNS.get(name)))
+    for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
+        real = getattr(pathlib.Path, name)
+        sandbox._patch(pathlib.Path, name, skipped(sandbox, f"Path.{name}", real, RETURNS.get(f"Path.{name}")))
+    sandbox._patch(torch, "save", skipped(sandbox, "torch.save"))
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        sandbox._patch(plt, "savefig", skipped(sandbox, "plt.savefig"))
+        sandbox._patch(plt, "show", lambda *a, **k: None)
+
+
+def guarded_open(sandbox, real_open):
+    def opened(file, mode="r", *args, **kwargs):
+        if isinstance(mode, str) and any(c in mode for c in "wax+") and not (_is_path(file) and sandbox._allowed(file)):
+            sandbox._note(f"open({str(file)!r}, {mode!r})")
+            return Sink(str(file), "b" in mode)
+        return real_open(file, mode, *args, **kwargs)
+
+    return opened
+
+
+def guarded_os_open(sandbox, real_open):
+    """``os.open(path, flags)`` for writing, outside the free folders: the null device opened with
+    the flags that write, so the caller gets a descriptor and no file is made."""
+
+    def opened(path, flags, mode=0o777, *args, **kwargs):
+        if flags & _WRITES and not kwargs.get("dir_fd") and not (_is_path(path) and sandbox._allowed(path)):
+            sandbox._note(f"os.open({str(path)!r})")
+            return real_open(os.devnull, flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND))
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    return opened
+
+
+def skipped(sandbox, what: str, real=None, returns=None):
+    """A write not performed: noted, and answered as the real call answers (``returns``: the
+    path shutil.copy gives back, the count write_text gives), else None."""
+
+    def fn(*args, **kwargs):
+        target = args[0] if args else ""
+        if real is not None and _is_path(target) and sandbox._allowed(target):
+            return real(*args, **kwargs)
+        sandbox._note(f"{what}({str(target)!r})" if target != "" else f"{what}()")
+        try:
+            return returns(*args, **kwargs) if returns is not None else None
+        except (TypeError, ValueError, IndexError):
+            return None
+
+    return fn
+
+
+def _is_path(target) -> bool:
+    return isinstance(target, (str, bytes, os.PathLike))
