@@ -143,3 +143,23 @@ def test_a_loss_named_in_other_words_is_found_only_when_it_is_the_one(tmp_path):
     assert discover_loss(load_program(f"{path}:VAE", LoadRequest(init={})), None, {}) is None
     path.write_text(source.replace("def loss_vae(", "def _loss_vae("))
     assert discover_loss(load_program(f"{path}:VAE", LoadRequest(init={})), None, {}) is None  # kl_loss is a part
+
+
+def test_a_method_named_like_a_loss_that_reads_nothing_or_a_penalty_is_not_the_loss(tmp_path):
+    # NVAE's regularization_loss(self), a penalty on the weights, was taken as the VAE's loss
+    # (mgp123/nvae: five false VAE011 and a false VAE009); neither its words nor a method of no
+    # arguments make a loss, while one that takes the batch still is
+    from vaelint.frontends import LoadRequest, load_program
+    from vaelint.frontends.lossfind import discover_loss
+
+    source = open(os.path.join(FIXTURES, "clean", "regularizer_method.py")).read()
+    path = tmp_path / "m.py"
+    for method, found in [
+        ("regularization_loss(self)", None),
+        ("total_loss(self)", None),
+        ("total_loss(self, x)", "VAE.total_loss"),
+        ("penalty_loss(self, x)", None),
+    ]:
+        path.write_text(source.replace("regularization_loss(self)", method))
+        plan = discover_loss(load_program(f"{path}:VAE", LoadRequest(init={})), None, {})
+        assert (plan and plan.name) == found, method

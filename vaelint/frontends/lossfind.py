@@ -52,6 +52,8 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
 
 
 _PARTS = ("kl", "kld", "recon", "rec", "reg", "bce", "mse", "nll", "disc", "gan", "adv", "perceptual", "gp")
+# words of a term beside the ELBO: a weight penalty, a codebook's or an auxiliary head's loss
+_PARTS += ("regularization", "regularisation", "regularizer", "penalty", "aux", "auxiliary", "commitment", "codebook", "spectral")
 
 
 def _named_like_a_loss(loaded: Program, kwargs: dict) -> LossPlan | None:
@@ -80,10 +82,20 @@ def _named_like_a_loss(loaded: Program, kwargs: dict) -> LossPlan | None:
         # the user's own methods: a framework's (Keras's compute_loss) is not the user's loss
         if inspect.isfunction(attr) and whole(name) and not name.startswith("_") and is_user_file(attr.__code__.co_filename)
     ]
+    # a loss takes what it scores: a method of no arguments (a penalty on the weights) reads no data
+    found = [(fn, name) for fn, name in found if _takes_arguments(fn)]
     if len(found) != 1:
         return None
     fn, name = found[0]
     return LossPlan(fn, name, kwargs)
+
+
+def _takes_arguments(fn) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind is not p.VAR_KEYWORD for p in params)
 
 
 def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
