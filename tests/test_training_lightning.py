@@ -82,6 +82,27 @@ def test_an_installed_lightning_trainer_asking_for_a_gpu_runs_on_the_cpu(tmp_pat
     assert result.error is None and not any("ran on this machine's CPU" in n for n in result.notes), result.notes
 
 
+def test_lightning_1x_argparse_code_runs_on_an_installed_lightning_2(monkeypatch):
+    """lightning1_argparse.py (``Trainer.add_argparse_args(parser)``, ``Trainer.from_argparse_args
+    (args)``) with a Lightning 2.x installed, which dropped both: the Trainer gets the stand-in's
+    two methods for the run, the report says so, and the step is checked (before: "type object
+    'Trainer' has no attribute 'add_argparse_args'", exit 2: wilson1yan/VideoGPT, stat-ml/mcvae)."""
+    import torch
+    from helpers import check
+    from training_cli import RUNNING
+
+    pl = pytest.importorskip("pytorch_lightning")
+    if hasattr(pl.Trainer, "add_argparse_args") or torch.cuda.is_available():
+        pytest.skip("a Lightning 1.x has the methods itself")
+    monkeypatch.chdir(RUNNING)
+    monkeypatch.syspath_prepend(RUNNING)
+    result = check(os.path.join(RUNNING, "lightning1_argparse.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert [f.code for f in result.findings] == ["VAE004"], result.findings
+    assert any("Trainer.from_argparse_args(...) at lightning1_argparse.py" in n and "Lightning 1.x's" in n for n in result.notes)
+    assert not hasattr(pl.Trainer, "add_argparse_args")  # taken away again after the run
+
+
 def test_an_installed_lightnings_tracker_logger_without_its_package_logs_nothing(tmp_path, monkeypatch):
     """``pl.loggers.WandbLogger(project=...)`` where wandb is not installed: Lightning checks wandb's
     installed version, which its stand-in import cannot give, and the setup stopped

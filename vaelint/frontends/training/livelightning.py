@@ -15,9 +15,36 @@ _ACCELERATORS = ("gpu", "cuda", "mps", "tpu", "hpu", "ipu")
 
 def lightning_here(sandbox) -> None:
     """An installed Lightning made to run here: its Trainer on the CPU, its trackers' loggers
-    logging nothing where their package is not installed."""
+    logging nothing where their package is not installed, and Lightning 1.x's argparse methods
+    where a 2.x is installed."""
     trainer_on_cpu(sandbox)
     tracker_loggers_without_their_package(sandbox)
+    argparse_methods_of_1x(sandbox)
+
+
+def argparse_methods_of_1x(sandbox) -> None:
+    """``parser = Trainer.add_argparse_args(parser)``, ``Trainer.from_argparse_args(args)``: code
+    written for Lightning 1.x, which 2.0 dropped. With a 2.x installed, the Trainer gets the
+    stand-in's two methods (its flags parsed, the trainer built with 2.x's defaults and the
+    keywords given: one step needs no more), and the report says so."""
+    from vaelint.frontends.standinlightning import _Trainer
+    from vaelint.frontends.training.sandboxnative import after_import
+
+    def patch_module(name: str) -> None:
+        module = sys.modules.get(name)
+        trainer = getattr(module, "Trainer", None) if module is not None else None
+        if not isinstance(trainer, type) or hasattr(trainer, "add_argparse_args"):
+            return
+
+        def from_argparse_args(cls, args, **kwargs):
+            sandbox._note("Trainer.from_argparse_args(...)", sandbox.adapted)
+            return cls(**kwargs)
+
+        for method, value in (("add_argparse_args", _Trainer.add_argparse_args), ("from_argparse_args", classmethod(from_argparse_args))):
+            setattr(trainer, method, value)
+            sandbox._patches.append((trainer, method, None, False))  # taken away again after the run
+
+    after_import(sandbox, _MODULES, patch_module)
 
 
 def trainer_on_cpu(sandbox) -> None:

@@ -59,6 +59,7 @@ class Sandbox:
     blocked: list[str] = field(default_factory=list)  # "open('out.txt', 'w') at train.py:40"
     unrun: list[str] = field(default_factory=list)  # "os.popen('nvidia-smi') at train.py:12"
     changed: list[str] = field(default_factory=list)  # "Trainer(accelerator='gpu') at main.py:33", built for the CPU
+    adapted: list[str] = field(default_factory=list)  # Lightning 1.x's Trainer.from_argparse_args, on a 2.x
     unloaded: list[str] = field(default_factory=list)  # checkpoints that are not here: the weights stay as built
     optimizer_steps: int = 0
     _patches: list = field(default_factory=list)
@@ -108,6 +109,11 @@ class Sandbox:
                 for w in self.unrun[:3]
             ]
             + [f"the code's {w} ran on this machine's CPU as one process: it has no GPU" for w in self.changed[:2]]
+            + [
+                f"the code's {w} is Lightning 1.x's, which the installed Lightning dropped: the trainer was built with "
+                "its defaults and the keywords given (one step needs no more)"
+                for w in self.adapted[:1]
+            ]
             + [
                 f"the code's {w} ran its tasks in this process, one after another (vaelint starts no process)"
                 for w in getattr(self, "pooled", [])[:2]
