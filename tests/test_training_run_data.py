@@ -266,7 +266,13 @@ def test_a_data_folder_the_code_lists_that_is_not_here_lists_stand_in_files_with
     [
         'assert os.path.exists(os.path.join("datasets", "train")), "data folder not found"',
         'if not os.path.isdir(os.path.join("datasets", "train")):\n        raise SystemExit("no data")',
+        # mgp123/nvae: `from os.path import exists`; Szakulli07/coopertunes: all(map(Path.exists, dirs))
+        'from os.path import exists\n    if not exists(os.path.join("datasets", "train")):\n        raise SystemExit("no data")',
+        'from pathlib import Path\n    assert all(map(Path.exists, [Path("datasets") / "train"]))',
+        'from pathlib import Path\n    assert all(d.is_dir() for d in [Path("datasets", "train")]), "no data"',
+        'from pathlib import Path\n    if not Path("datasets", "train").exists():\n        raise FileNotFoundError("no data")',
     ],
+    ids=["assert-exists", "if-not-isdir", "exists-by-name", "all-map-path-exists", "all-is-dir-genexp", "path-exists"],
 )
 def test_the_codes_check_that_its_data_folder_exists_is_answered_yes_with_input(tmp_path, monkeypatch, guard):
     # deepakdhull80/vqvae-pytorch asserts its data folder exists before listing it: the run stopped
@@ -283,7 +289,9 @@ def test_the_codes_check_that_its_data_folder_exists_is_answered_yes_with_input(
     r, result = _json("train.py", "--input", "64x784")
     assert [f["code"] for f in result["findings"]] == ["VAE002"], r.output
     notes = " ".join(result["notes"])
-    assert "the code's check that datasets/train exists (train.py:24) was answered yes" in notes, notes
+    # the line of the check itself (the guard's first line for an assert, its `if` otherwise)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "datasets" in t and ("exists" in t or "is_dir" in t or "isdir" in t))
+    assert f"the code's check that datasets/train exists (train.py:{line}) was answered yes" in notes, notes
     assert "did not reach its step" not in notes and "told made exists" not in r.output, r.output
     assert not os.path.exists(tmp_path / "datasets")
 

@@ -46,39 +46,61 @@ def folder_listings(patches, said: list) -> None:
 
 
 def _existence_checks(patches, said: list) -> None:
-    """The code's own check that its data is here, ``assert os.path.exists(root)`` or ``if not
-    os.path.isdir(root): raise`` in the setup (deepakdhull80/vqvae-pytorch), is answered yes for a
-    path that is not here, as its listing and its readers are: the run goes on to the step. Every
-    other question about the path is told the truth."""
+    """The code's own check that its data is here, ``assert os.path.exists(root)``, ``if not
+    exists(root): raise`` (``from os.path import exists``), ``assert all(map(Path.exists, dirs))``
+    or ``all(d.is_dir() for d in dirs)`` in the setup (deepakdhull80/vqvae-pytorch, mgp123/nvae,
+    Szakulli07/coopertunes), is answered yes for a path that is not here, as its listing and its
+    readers are: the run goes on to the step. Every other question about the path is told the truth."""
+    from pathlib import Path
+
+    for owner, names in ((os.path, ("exists", "isdir", "isfile")), (Path, ("exists", "is_dir", "is_file"))):
+        for name in names:
+            real = getattr(owner, name)
+
+            def asked(path, *args, real=real, name=name, **kwargs):
+                if real(path, *args, **kwargs):
+                    return True
+                return _answered_yes(path, name, said)
+
+            patches.set(owner, name, asked)
+
+
+def _answered_yes(path, name: str, said: list) -> bool:
     from vaelint.frontends.training.livecudaguard import guard_at
 
-    for name in ("exists", "isdir", "isfile"):
-        real = getattr(os.path, name)
-
-        def asked(path, real=real, name=name):
-            if real(path):
-                return True
-            frame = sys._getframe(1)
-            if not _from_user_code() or not guard_at(frame, lambda test: _asks_path(test, name)):
-                return False  # a data set's own check (its class stands in whole), a library's
-            loc = user_frame()
-            note = (
-                f"the code's check that {os.fspath(path)} exists{f' ({loc.where()})' if loc else ''} was answered yes: its "
-                "data is not here, and its listings and readers stand in for it"
-            )
-            if note not in said:
-                said.append(note)
-            return True
-
-        patches.set(os.path, name, asked)
+    frame = sys._getframe(2)
+    if not _from_user_code(3) or not guard_at(frame, lambda test: _asks_path(test, name)):
+        return False  # a data set's own check (its class stands in whole), a library's
+    loc = user_frame()
+    note = (
+        f"the code's check that {os.fspath(path)} exists{f' ({loc.where()})' if loc else ''} was answered yes: its "
+        "data is not here, and its listings and readers stand in for it"
+    )
+    if note not in said:
+        said.append(note)
+    return True
 
 
 def _asks_path(test, name: str) -> bool:
-    """``os.path.exists(...)`` (or isdir, isfile) is the test, or one side of an ``and``."""
+    """``os.path.exists(...)``, ``exists(...)``, ``p.exists()`` (or isdir, is_dir...) is the test, or
+    one side of an ``and``, or what ``all``/``any`` asks of each path (``all(map(Path.exists,
+    dirs))``, ``all(d.exists() for d in dirs)``)."""
     import ast
 
+    def called(func) -> str | None:
+        return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+
     tests = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
-    return any(isinstance(t, ast.Call) and isinstance(t.func, ast.Attribute) and t.func.attr == name for t in tests)
+    for t in tests:
+        if isinstance(t, ast.Call) and called(t.func) in ("all", "any") and t.args:
+            each = t.args[0]
+            if isinstance(each, (ast.GeneratorExp, ast.ListComp)):
+                t = each.elt
+            elif isinstance(each, ast.Call) and called(each.func) == "map" and each.args:
+                t = ast.Call(each.args[0], [], [])
+        if isinstance(t, ast.Call) and called(t.func) == name:
+            return True
+    return False
 
 
 def _pathlib_listings(patches, said: list) -> None:
@@ -116,11 +138,12 @@ def _fits(name: str, pattern: str) -> bool:
     return fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(name, pattern.replace("[!.]", ""))
 
 
-def _from_user_code() -> bool:
-    """Called by the code's own line, and not while a data set of its own is being built: such a
-    data set whose folder is not here stands in as a whole, its items samples of --input
-    (vaelint/frontends/training/livedata.py), which serves its step better than made-up files."""
-    caller = sys._getframe(2)
+def _from_user_code(depth: int = 2) -> bool:
+    """Called by the code's own line (``depth`` frames up), and not while a data set of its own is
+    being built: such a data set whose folder is not here stands in as a whole, its items samples
+    of --input (vaelint/frontends/training/livedata.py), which serves its step better than
+    made-up files."""
+    caller = sys._getframe(depth)
     if not is_user_file(caller.f_code.co_filename):
         return False
     from torch.utils.data import Dataset
