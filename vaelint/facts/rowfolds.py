@@ -52,10 +52,12 @@ _ROW_WISE = {
 }
 
 
-def restored(ctx, node, depth: int = 12) -> bool:
-    """Does a later reshape, reached through row-wise ops only, give the batch back (B)?"""
-    frontier, seen = [node], {node}
-    for _ in range(depth):
+def restored(ctx, node, budget: int = 20_000) -> bool:
+    """Does a later reshape, reached through row-wise ops only, give the batch back (B)? However
+    many such ops lie between (a Sylvester flow orthogonalises its folded matrices over a hundred
+    batched products before it unfolds them), up to ``budget`` nodes."""
+    frontier, seen, back = [node], {node}, False
+    while frontier and len(seen) < budget:
         nxt = []
         for n in frontier:
             for user in n.users:
@@ -66,13 +68,42 @@ def restored(ctx, node, depth: int = 12) -> bool:
                 if op in RESHAPE_OPS:
                     fact = ctx.shape(user)
                     if fact is not None and fact.dims and fact.dims[0].coef == 1 and fact.dims[0].const == 0:
-                        return True
+                        back = True  # this way gives the batch back; the folded rows' other users still count
+                        continue
                     nxt.append(user)
-                elif op in _ROW_WISE or _row_wise_join(user, op):
+                elif op in _ROW_WISE or _row_wise_join(user, op) or _keeps_rows(user, op, n):
                     nxt.append(user)
+                elif op not in _ASKS_SHAPE:
+                    return False  # the rows meet (a mean over them, a matmul across them) before the batch is back
         frontier = nxt
-        if not frontier:
-            break
+    return back and not frontier
+
+
+_ASKS_SHAPE = {"size", "dim", "numel", "getattr"}
+
+
+_REDUCTIONS = ("norm", "sum", "mean", "amax", "amin", "logsumexp", "std", "var", "prod")
+
+
+def _keeps_rows(node, op: str, source) -> bool:
+    """Ops that keep each row to itself by their arguments: a batched product (``bmm``, or a
+    ``matmul`` with the rows on the left), a transpose or permute that leaves dim 0 in place, a
+    reduction over a dim other than the rows' (``norm(q, dim=1)``)."""
+    if op in ("bmm", "baddbmm"):
+        return True
+    if op == "matmul":
+        return bool(node.args) and node.args[0] is source
+    dims = [a for a in node.args[1:] if isinstance(a, int)]
+    if op in ("transpose", "swapaxes", "swapdims"):
+        return len(dims) == 2 and 0 not in dims
+    if op == "permute":
+        order = node.args[1] if len(node.args) == 2 and isinstance(node.args[1], (tuple, list)) else node.args[1:]
+        return bool(order) and order[0] == 0
+    if op in _REDUCTIONS:
+        at = 2 if op == "norm" else 1  # torch.norm(x, p, dim)
+        dim = node.kwargs.get("dim", node.args[at] if len(node.args) > at else None)
+        dims = dim if isinstance(dim, (tuple, list)) else [dim]
+        return all(isinstance(d, int) and d != 0 for d in dims)
     return False
 
 
