@@ -83,6 +83,20 @@ def test_a_critic_that_draws_a_batch_each_step_reaches_the_vaes_step(monkeypatch
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 42)], r.output
 
 
+def test_a_vae_gan_s_discriminator_and_decoder_steps_are_passed_over_by_their_optimisers(monkeypatch):
+    # takahiro-itazuri/vaegan-pytorch: the discriminator's loss reaches the sample (its fake is
+    # not detached), yet the optimiser stepped right after it holds none of the encoder's
+    # parameters: another network's step. The encoder's is the step, and its runs at other batch
+    # sizes no longer leave at the code's drop of an incomplete batch
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("vaegan_three_optimisers.py", "--input", "32x784")
+    assert result["error"] is None, r.output
+    assert result["loss"].endswith("backward at line 61)"), result["loss"]
+    said = "passed over the backwards at vaegan_three_optimisers.py:49, vaegan_three_optimisers.py:54 before the VAE's: the optimiser"
+    assert any(said in n for n in result["notes"]), result["notes"]
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 58)], r.output
+
+
 @pytest.mark.parametrize("epochs, read", [(5, False), (300, True)])
 def test_a_classifier_trained_first_is_passed_over_to_the_vaes_step(epochs, read, tmp_path, monkeypatch):
     # its loop comes round to the batch it took with no VAE backward since: that loop's data

@@ -37,6 +37,8 @@ from vaelint.frames import is_user_file
 from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
 from vaelint.frontends.training.livebinding import after_binding
 from vaelint.frontends.training.liveinner import trains_part_before_the_vaes
+from vaelint.frontends.training.livestepper import trains_another_network
+from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of
 
 MAX_BATCHES = 16  # batches the code may take, over all its loaders, before a VAE backward
 MAX_ROUNDS = 100  # loops (epochs) that may come round to a batch they took before a VAE backward
@@ -82,6 +84,7 @@ class Capture:
     taken: Taken | None
     model_calls: list  # [(module, args)] top-level calls since the batch
     vae: bool
+    stepper: object = None  # not the VAE's: the optimiser stepped after it trains none of the encoder
 
 
 # --------------------------------------------------------------------------- watching the run
@@ -165,6 +168,8 @@ class Watch:
         capture = Capture(user_frames(), loss, self.taken, list(self.model_calls), self.reaches_noise(loss))
         if capture.vae and trains_part_before_the_vaes(capture, self.first_output):
             capture.vae = False  # a discriminator trained inside the loss, before the VAE's own backward
+        if capture.vae and trains_another_network(capture, lambda t: storage_of(t) in self.noise_ptrs):
+            capture.vae, capture.stepper = False, True  # its optimiser, stepped right after, holds none of the encoder's parameters
         if capture.vae:
             self.reached = Reached(capture)
             raise self.reached
@@ -184,10 +189,11 @@ class Watch:
         frame = _taker()
         where = position(frame) if frame else (0, 0)
         site = (frame.f_code if frame else None, where, id(loader))
-        if site in self.sites and self.ended.get(site) == self._progress():
-            # the data just ended here and the code, having done nothing since, takes from the same
-            # place again: a loader looped for ever (`while True: for x in loader: yield x`, the
-            # WGAN critic's `next(gen)` each step) takes its next batch; ending it again would loop
+        if site in self.sites and self.ended.get(site) == self._progress() and a_generator(frame):
+            # the data just ended here and a generator of the code, having done nothing since, takes
+            # from the same place again: a loader looped for ever (`while True: for x in loader:
+            # yield x`, the WGAN critic's `next(gen)` each step) gives its next batch; ending it
+            # again would loop. An epoch loop's next pass (a pretraining phase) still ends there
             del self.ended[site]
         elif site in self.sites:
             # a loop that took a batch here came round with no backward of a VAE loss since (a
@@ -223,7 +229,7 @@ class Watch:
         finally:
             self.making = False
         last = self.taken
-        if _drawn_inside_the_loop_of(last, frame, where) and not self.model_calls:
+        if drawn_inside_the_loop_of(last, frame, where) and not self.model_calls:
             # `for x1 in loader: x2 = next(iter(loader))`: a second batch the step draws for itself
             # (FactorVAE's permuted batch, a pair loss) is the step's own code; the loop's batch is
             # the one its model is trained on
@@ -260,29 +266,6 @@ def _site(capture: Capture):
         return None
     frame, line = capture.frames[-1][0], capture.frames[-1][1]
     return (frame.f_code, line)
-
-
-def _drawn_inside_the_loop_of(last, frame, where) -> bool:
-    """Is this draw, in the frame that took the last batch (before any model call: the same
-    step), inside the body of the loop that took it (``for x in loader: x2 = next(iter(loader))``)
-    or in the same loop body as that take (``x, _ = next(it); x_aux, _ = next(it)``)? A ``for``
-    over another loader after a take (``x_val = next(iter(val)); for x in train:``) is no such draw."""
-    if last is None or frame is None or last.frame is not frame or where[0] <= last.line[0]:
-        return False
-    import ast
-    import os
-
-    from vaelint.frontends.training.sites import parse_file
-
-    file = parse_file(os.path.realpath(frame.f_code.co_filename))
-    loops = [n for n in ast.walk(file.tree) if isinstance(n, (ast.For, ast.AsyncFor, ast.While))] if file else []
-    if any(loop.lineno == last.line[0] and loop.body[0].lineno <= where[0] <= (loop.end_lineno or 0) for loop in loops):
-        return True
-    if any(loop.lineno == where[0] for loop in loops):
-        return False  # a loop of its own over a loader
-    around = [loop for loop in loops if loop.body[0].lineno <= last.line[0] <= (loop.end_lineno or 0)]
-    inner = max(around, key=lambda loop: loop.body[0].lineno, default=None)
-    return inner is not None and where[0] <= (inner.end_lineno or 0)
 
 
 def _items(batch) -> list:

@@ -23,6 +23,8 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
     run in the frame's module with the frame's variables as they were (closure cells),
     ending at the backward with its loss."""
     region = [copy.deepcopy(s) for s in step.region]
+    bound = set(step.names) | (target_names(step.pattern) if step.pattern is not None else set())
+    region = [s for s in region if not _drops_an_incomplete_batch(s, bound)]
     _end_at_site(region, step)
     _signals_first(region)  # the step's own `except:` lets its end through
     _no_finally_after_the_end(region)
@@ -224,6 +226,33 @@ def _end_at_site(region: list[ast.stmt], step: LiveStep) -> None:
     holder = ast.Module(body=region, type_ignores=[])
     Swap().visit(holder)
     region[:] = holder.body
+
+
+def _drops_an_incomplete_batch(stmt: ast.stmt, batch: set) -> bool:
+    """``if x.size(0) != BATCH: break`` (or ``continue``; ``x.shape[0] < bs``, ``len(x)``) at the
+    top of the step: the code's own drop of the loader's last, smaller batch. At the user's batch it
+    never fires; the step's runs at other batch sizes (the shapes stage's) would leave there, so it
+    is left out of the step (takahiro-itazuri/vaegan-pytorch)."""
+    if not (isinstance(stmt, ast.If) and not stmt.orelse and all(isinstance(s, (ast.Break, ast.Continue)) for s in stmt.body)):
+        return False
+    test = stmt.test
+    if not isinstance(test, ast.Compare) or not any(isinstance(op, (ast.NotEq, ast.Lt, ast.Eq, ast.Gt)) for op in test.ops):
+        return False
+
+    def batch_size(e) -> bool:
+        if isinstance(e, ast.Subscript):
+            e = e.value  # x.size()[0], x.shape[0]
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "len" and e.args:
+            e = e.args[0]
+        elif isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "size":
+            e = e.func.value
+        elif isinstance(e, ast.Attribute) and e.attr == "shape":
+            e = e.value
+        else:
+            return False
+        return isinstance(e, ast.Name) and e.id in batch
+
+    return any(batch_size(e) for e in (test.left, *test.comparators))
 
 
 def _no_finally_after_the_end(region: list[ast.stmt]) -> None:

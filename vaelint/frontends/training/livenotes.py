@@ -9,19 +9,23 @@ def passed_over(watch) -> list[str]:
     pretraining phase trained first, a discriminator's step): where, and that nothing trained."""
     from vaelint.frontends.sourcemap import where
 
-    places = []
+    places: dict = {False: [], True: []}  # by whether its optimiser said it is another network's
     for c in watch.passed:
         if c.frames:
             frame, (line, _col), _values = c.frames[-1]
             place = where(frame.f_code.co_filename, line)
-            if place not in places:
-                places.append(place)
-    if not places:
-        return []
+            if place not in places[bool(c.stepper)]:
+                places[bool(c.stepper)].append(place)
+    why = {
+        False: "its loss reaches no random sample (another network's, a pretraining phase's)",
+        True: "the optimiser stepped right after it trains none of the encoder (another network's, a VAE-GAN's "
+        "discriminator or decoder step)",
+    }
     return [
-        f"running it passed over the backward{'s' * (len(places) > 1)} at {', '.join(places[:3])} before the VAE's: "
-        "its loss reaches no random sample (another network's, a pretraining phase's); no gradient was computed "
-        "for it and no optimiser stepped"
+        f"running it passed over the backward{'s' * (len(at) > 1)} at {', '.join(at[:3])} before the VAE's: "
+        f"{why[stepper]}; no gradient was computed for it and no optimiser stepped"
+        for stepper, at in places.items()
+        if at
     ]
 
 

@@ -1,0 +1,122 @@
+"""Whose step a backward is, by the optimiser the code steps right after it.
+
+A VAE-GAN trained in three steps per batch (discriminator, decoder, encoder: takahiro-itazuri/
+vaegan-pytorch) backpropagates the discriminator's loss first, and where its fake is not
+detached that loss reaches the reparameterised sample too. What trains the VAE is the step whose
+optimiser holds the encoder's parameters (those the sample's mean and scale are computed with);
+a backward followed at once by an optimiser that holds none of them (``dis_loss.backward();
+opt_dis.step()``) is another network's, and the run passes over it as over any other."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+
+def trains_another_network(capture, is_noise) -> bool:
+    """Does the optimiser stepped right after this backward (in the statements that follow it in
+    the innermost user frame) hold none of the encoder's parameters, while it holds some of what
+    the loss reaches? Unknown (no such step, no optimiser, no encoder found): False."""
+    from vaelint.frontends.training.liveinner import parameters_reached
+
+    optimiser = _stepped_after(capture)
+    if optimiser is None:
+        return False
+    held = {id(p) for group in optimiser.param_groups for p in group.get("params", ())}
+    encoder = _encoder_parameters(capture.loss, is_noise)
+    return bool(encoder) and not held & encoder and bool(held & parameters_reached([capture.loss]))
+
+
+def _stepped_after(capture):
+    """The optimiser of the first ``NAME.step()`` after the backward's statement, in its block."""
+    import torch
+
+    from vaelint.frontends.training.sites import parse_file
+
+    if not capture.frames:
+        return None
+    frame, (line, _col), _locals = capture.frames[-1]
+    file = parse_file(os.path.realpath(frame.f_code.co_filename))
+    if file is None:
+        return None
+    for node in ast.walk(file.tree):
+        for body in (getattr(node, field, None) for field in ("body", "orelse", "finalbody")):
+            if not isinstance(body, list):
+                continue
+            at = next((k for k, s in enumerate(body) if isinstance(s, ast.stmt) and s.lineno <= line <= (s.end_lineno or s.lineno)), None)
+            if at is None or isinstance(body[at], (ast.For, ast.While, ast.If, ast.With, ast.Try, ast.FunctionDef)):
+                continue
+            for later in body[at + 1 : at + 4]:
+                target = _step_call(later)
+                if target is not None:
+                    value = _value_of(target, frame)
+                    return value if isinstance(value, torch.optim.Optimizer) else None
+            return None
+    return None
+
+
+def _step_call(stmt: ast.stmt) -> ast.expr | None:
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        if isinstance(func, ast.Attribute) and func.attr == "step":
+            return func.value
+    return None
+
+
+def _value_of(expr: ast.expr, frame):
+    """``opt_dis`` or ``self.optim_D`` read in the frame (names and attributes only: no code runs
+    but plain attribute reads)."""
+    parts = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return None
+    scope = {**frame.f_globals, **frame.f_locals}
+    value = scope.get(expr.id)
+    for part in reversed(parts):
+        value = getattr(value, part, None)
+    return value
+
+
+def _encoder_parameters(loss, is_noise) -> set:
+    """id()s of the parameters the sample's other factors are computed with (``std`` of ``eps *
+    std``: the inputs of the autograd node that saved the drawn noise): the encoder's."""
+    import torch
+
+    from vaelint.frontends.training.livenoise import LAYER_NODES
+
+    seen, todo, others = set(), [getattr(loss, "grad_fn", None)], []
+    while todo and len(seen) < 200_000:
+        node = todo.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        nexts = [n for n, _ in getattr(node, "next_functions", ())]
+        # noise a layer takes as its input (a GAN's decoder(torch.randn(B, nz))) is a latent, no sample
+        for name in dir(node) if type(node).__name__ not in LAYER_NODES else ():
+            if not name.startswith("_saved_"):
+                continue
+            try:
+                value = getattr(node, name)
+            except Exception:  # noqa: BLE001 - a freed or unreadable saved value
+                continue
+            if any(isinstance(v, torch.Tensor) and is_noise(v) for v in (value if isinstance(value, (tuple, list)) else (value,))):
+                others += [n for n in nexts if n is not None]
+                break
+        todo += nexts
+    return _parameters_below(others)
+
+
+def _parameters_below(nodes: list) -> set:
+    out, seen = set(), set()
+    while nodes:
+        node = nodes.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        variable = getattr(node, "variable", None)
+        if variable is not None:
+            out.add(id(variable))
+        nodes += [n for n, _ in getattr(node, "next_functions", ())]
+    return out

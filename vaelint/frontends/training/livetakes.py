@@ -1,0 +1,33 @@
+"""Where the code takes a batch (:class:`.live.Watch`): a second draw inside the step's own loop,
+and a generator of the code's own that loops over a loader."""
+
+from __future__ import annotations
+
+
+def a_generator(frame) -> bool:
+    import inspect
+
+    return frame is not None and bool(frame.f_code.co_flags & inspect.CO_GENERATOR)
+
+
+def drawn_inside_the_loop_of(last, frame, where) -> bool:
+    """Is this draw, in the frame that took the last batch (before any model call: the same
+    step), inside the body of the loop that took it (``for x in loader: x2 = next(iter(loader))``)
+    or in the same loop body as that take (``x, _ = next(it); x_aux, _ = next(it)``)? A ``for``
+    over another loader after a take (``x_val = next(iter(val)); for x in train:``) is no such draw."""
+    if last is None or frame is None or last.frame is not frame or where[0] <= last.line[0]:
+        return False
+    import ast
+    import os
+
+    from vaelint.frontends.training.sites import parse_file
+
+    file = parse_file(os.path.realpath(frame.f_code.co_filename))
+    loops = [n for n in ast.walk(file.tree) if isinstance(n, (ast.For, ast.AsyncFor, ast.While))] if file else []
+    if any(loop.lineno == last.line[0] and loop.body[0].lineno <= where[0] <= (loop.end_lineno or 0) for loop in loops):
+        return True
+    if any(loop.lineno == where[0] for loop in loops):
+        return False  # a loop of its own over a loader
+    around = [loop for loop in loops if loop.body[0].lineno <= last.line[0] <= (loop.end_lineno or 0)]
+    inner = max(around, key=lambda loop: loop.body[0].lineno, default=None)
+    return inner is not None and where[0] <= (inner.end_lineno or 0)
