@@ -134,9 +134,7 @@ class Watch:
         """Does the loss's graph multiply in a tensor the code drew at random (a
         reparameterised sample: mu + eps * std, rsample)? Noise a layer takes as its input (a
         GAN's decoder(torch.randn(B, nz))) is a generator's latent, not such a sample."""
-        import torch
-
-        from vaelint.frontends.training.livenoise import LAYER_NODES
+        from vaelint.frontends.training.livenoise import saved_tensors
 
         fn = getattr(loss, "grad_fn", None)
         seen, todo, visited = set(), [fn], 0
@@ -148,16 +146,8 @@ class Watch:
             visited += 1
             if id(node) in self.noisy_nodes:
                 return True
-            for name in dir(node) if type(node).__name__ not in LAYER_NODES else ():
-                if not name.startswith("_saved_"):
-                    continue
-                try:
-                    value = getattr(node, name)
-                except Exception:  # noqa: BLE001 - a freed or unreadable saved value
-                    continue
-                for v in value if isinstance(value, (tuple, list)) else (value,):
-                    if isinstance(v, torch.Tensor) and storage_of(v) in self.noise_ptrs:
-                        return True
+            if any(storage_of(v) in self.noise_ptrs for v in saved_tensors(node)):
+                return True
             todo += [n for n, _ in getattr(node, "next_functions", ())]
         return False
 

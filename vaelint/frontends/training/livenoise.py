@@ -115,3 +115,23 @@ def in_a_model_method() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def saved_tensors(node) -> list:
+    """The tensors an autograd node saved for its backward (``_saved_self``, ``_saved_other``...);
+    none for a layer's node: noise a layer takes as its input (a GAN's ``decoder(torch.randn(B,
+    nz))``) is a generator's latent, not a reparameterised sample."""
+    import torch
+
+    if type(node).__name__ in LAYER_NODES:
+        return []
+    out = []
+    for name in dir(node):
+        if not name.startswith("_saved_"):
+            continue
+        try:
+            value = getattr(node, name)
+        except Exception:  # noqa: BLE001 - a freed or unreadable saved value
+            continue
+        out += [v for v in (value if isinstance(value, (tuple, list)) else (value,)) if isinstance(v, torch.Tensor)]
+    return out

@@ -82,9 +82,7 @@ def _value_of(expr: ast.expr, frame):
 def _encoder_parameters(loss, is_noise) -> set:
     """id()s of the parameters the sample's other factors are computed with (``std`` of ``eps *
     std``: the inputs of the autograd node that saved the drawn noise): the encoder's."""
-    import torch
-
-    from vaelint.frontends.training.livenoise import LAYER_NODES
+    from vaelint.frontends.training.livenoise import saved_tensors
 
     seen, todo, others = set(), [getattr(loss, "grad_fn", None)], []
     while todo and len(seen) < 200_000:
@@ -93,17 +91,8 @@ def _encoder_parameters(loss, is_noise) -> set:
             continue
         seen.add(id(node))
         nexts = [n for n, _ in getattr(node, "next_functions", ())]
-        # noise a layer takes as its input (a GAN's decoder(torch.randn(B, nz))) is a latent, no sample
-        for name in dir(node) if type(node).__name__ not in LAYER_NODES else ():
-            if not name.startswith("_saved_"):
-                continue
-            try:
-                value = getattr(node, name)
-            except Exception:  # noqa: BLE001 - a freed or unreadable saved value
-                continue
-            if any(isinstance(v, torch.Tensor) and is_noise(v) for v in (value if isinstance(value, (tuple, list)) else (value,))):
-                others += [n for n in nexts if n is not None]
-                break
+        if any(is_noise(v) for v in saved_tensors(node)):
+            others += [n for n in nexts if n is not None]
         todo += nexts
     return _parameters_below(others)
 
