@@ -379,3 +379,44 @@ def test_specs_that_disagree_are_listed_briefly():
     with pytest.raises(VaelintError) as raised:
         check_inputs(specs)
     assert "2x5: 2 at dim 0, 3x5: 3 at dim 0, 4x5: 4 at dim 0, 5x5: 5 at dim 0, and 34 more)" in raised.value.message
+
+
+@pytest.mark.parametrize("own_future", [False, True], ids=["annotations-as-written", "script-own-future-import"])
+def test_a_scripts_annotations_and_names_are_as_python_runs_it(tmp_path, monkeypatch, own_future):
+    # a dataclass config read by tyro/pydantic (typing.get_type_hints) and pickled: vaelint's own
+    # `from __future__ import annotations` leaked into the user's compiled lines (annotations
+    # became strings: 'List' not defined), and the script was not sys.modules['__main__'], where
+    # get_type_hints and pickle look its names up (bkuen/active-rlhf: exit 2)
+    _script(
+        tmp_path,
+        *(["from __future__ import annotations"] if own_future else []),
+        "import pickle, typing",
+        "from dataclasses import dataclass, field",
+        "from typing import List",
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "@dataclass",
+        "class Args:",
+        "    hidden: List[int] = field(default_factory=lambda: [32])",
+        "    epochs: int = 2",
+        "def main():",  # the script's setup fails as a whole where a line of main() fails
+        "    hints = typing.get_type_hints(Args)",
+        "    assert hints['hidden'] == List[int], hints",
+        f"    assert isinstance(Args.__annotations__['epochs'], {'str' if own_future else 'type'})",
+        "    assert pickle.loads(pickle.dumps(Args())).epochs == 2",
+        "    model = VAE()",
+        "    for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+        "        recon, mu, logvar = model(x)",
+        "        elbo(recon, x, mu, logvar).backward()",
+        "if __name__ == '__main__':",
+        "    main()",
+    )
+    import json
+
+    from training_cli import check_in
+
+    r = check_in(tmp_path, "train.py", "--format", "json")  # in a process of its own, as a user runs it
+    result = json.loads(r.stdout)["results"][0]
+    assert result["error"] is None, r.stdout + r.stderr
+    assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]

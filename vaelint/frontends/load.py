@@ -26,7 +26,7 @@ from vaelint.frames import display_path
 from vaelint.frontends.installed import installed_module
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
 from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger, star_cause
-from vaelint.frontends.sourcefile import missing_file, read_source, undecodable  # noqa: F401 - read_source: imported from here
+from vaelint.frontends.sourcefile import compile_user_code, missing_file, read_source, undecodable  # noqa: F401 - read_source: imported from here
 from vaelint.frontends.statements import assigned_names, select_statements
 
 
@@ -360,7 +360,7 @@ def run_statement(
         stmt = imports.run_import(stmt, module)
         if stmt is None:
             return
-    code = compile(ast.Module(body=[stmt], type_ignores=[]), path, "exec")
+    code = compile_user_code(ast.Module(body=[stmt], type_ignores=[]), path, "exec")
     from vaelint.frontends.training.runtime import StepLoss
 
     try:

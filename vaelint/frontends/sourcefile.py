@@ -75,3 +75,41 @@ def missing_file(path: str) -> str:
                 return "a symbolic link that leads back to itself, so there is no file to read. Point it at the model file."
         return f"a symbolic link to {os.readlink(path)}, which does not exist. Point it at the model file."
     return "no such file. Check the path in the target (PATH.py:NAME); it is relative to the current directory."
+
+
+def compile_user_code(code, path: str, mode: str):
+    """``compile(code, path, mode)`` as Python compiles the user's file: with its own ``from
+    __future__`` imports and never vaelint's (``from __future__ import annotations`` of the
+    vaelint module that compiles would make the user's annotations strings, and a dataclass
+    parsed by tyro or pydantic then fails: bkuen/active-rlhf)."""
+    return compile(code, path, mode, flags=_future_flags(path), dont_inherit=True)
+
+
+def _future_flags(path: str) -> int:
+    import __future__
+
+    import ast
+
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+    key = (path, mtime)
+    if key not in _FLAGS:
+        flags = 0
+        try:
+            tree = ast.parse(read_source(path))
+        except (SyntaxError, ValueError, OSError):
+            tree = ast.Module(body=[], type_ignores=[])
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+                for alias in stmt.names:
+                    feature = getattr(__future__, alias.name, None)
+                    flags |= getattr(feature, "compiler_flag", 0)
+            elif not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
+                break  # future imports come first (after the docstring)
+        _FLAGS[key] = flags
+    return _FLAGS[key]
+
+
+_FLAGS: dict = {}

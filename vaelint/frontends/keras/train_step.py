@@ -15,6 +15,7 @@ import textwrap
 from dataclasses import dataclass
 
 from vaelint.frontends.keras.model_facts import is_keras_model, user_defined
+from vaelint.frontends.sourcefile import compile_user_code
 
 
 def train_step_forward(model):
@@ -190,5 +191,5 @@ def _compiled(name: str, params: list, statements: list, result: ast.stmt, func,
     ast.fix_missing_locations(module)
     ast.increment_lineno(module, fn.__code__.co_firstlineno - 1)
     namespace = dict(fn.__globals__)
-    exec(compile(module, fn.__code__.co_filename, "exec"), namespace)  # noqa: S102 - the user's own statements
+    exec(compile_user_code(module, fn.__code__.co_filename, "exec"), namespace)  # noqa: S102 - the user's own statements
     return namespace[name]

@@ -9,6 +9,7 @@ import math
 
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
+from vaelint.frontends.sourcefile import compile_user_code
 from vaelint.frontends.training.astutil import dotted, source_segment, walk_statements
 from vaelint.frontends.training.schedules import LATER, _evaluate, _step_namespace, still
 
@@ -33,7 +34,7 @@ def accumulating_schedules(fn, region: list[ast.stmt], path: str, text: str, san
         update = _reading_itself(stmt.value, target)
         if update is None:
             continue
-        code = compile(ast.Expression(body=update), path, "eval")
+        code = compile_user_code(ast.Expression(body=update), path, "eval")
         now = _evaluate(_as_load(target), namespace, {}, path, sandbox)
         if now is None:
             continue

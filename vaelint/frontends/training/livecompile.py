@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import copy
 
+from vaelint.frontends.sourcefile import compile_user_code
 from vaelint.frontends.training.astbuild import ITEMS, NAMED, RT, SAVED, batch_use, const, function_def, located, rt, rt_call
 from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.livestep import LiveStep
@@ -133,7 +134,7 @@ def _closed_over(fn: ast.FunctionDef, name: str, params: list[str], first: ast.s
     globals_[RT] = runtime
     globals_[LET_GO] = let_go
     scratch: dict = {"__builtins__": builtins}
-    exec(compile(module, step.scope.path, "exec"), globals_, scratch)  # noqa: S102 - the user's own statements, rewritten
+    exec(compile_user_code(module, step.scope.path, "exec"), globals_, scratch)  # noqa: S102 - the user's own statements, rewritten
     return scratch["__vaelint_make_step"](*(step.values[p.removeprefix(SAVED)] for p in params))
 
 

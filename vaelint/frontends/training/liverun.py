@@ -22,6 +22,7 @@ from vaelint.frontends.training.astutil import is_main_guard, source_segment
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint
+from vaelint.frontends.training.livemain import main_module_kept, main_name
 from vaelint.frontends.training.livepatch import Patches
 from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss, stand_in_said
 from vaelint.frontends.training.sites import Boundary
@@ -118,8 +119,9 @@ def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, 
 
     body = [_watched(_taken(s), is_main_guard(s)) for s in home.tree.body]
     if not ref.name:  # run as `python FILE` runs it: its module is __main__ (Hydra finds conf/ beside it so)
-        body.insert(0, _main_name())
+        body[:0] = main_name()
     with (
+        main_module_kept(),
         standins.installed(),
         sandbox.active(),
         script_argv(home.path, request.script_args, runtime),
@@ -163,16 +165,6 @@ def given_items(specs):
             yield
     finally:
         datasets.GIVEN.clear()
-
-
-def _main_name() -> ast.stmt:
-    """``__name__ = '__main__'`` at line 1: the module runs as ``python FILE`` runs it."""
-    main = ast.parse("__name__ = '__main__'").body[0]
-    for n in ast.walk(main):
-        if hasattr(n, "lineno"):
-            n.lineno = n.end_lineno = 1
-            n.col_offset = n.end_col_offset = 0
-    return main
 
 
 def _taken(stmt: ast.stmt) -> ast.stmt:
@@ -251,7 +243,7 @@ def _run_caller(caller, request, runtime, watch) -> bool:
 
     # every stop of the caller's is the script's own way failing (runtime.guard_stops): then the
     # named target is called directly, and the note says why
-    body = [_main_name()] + [_watched(_taken(s), True) for s in caller.tree.body]
+    body = main_name() + [_watched(_taken(s), True) for s in caller.tree.body]
     runtime.via = caller.path
     try:
         load_module(caller.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures)

@@ -17,6 +17,7 @@ import types
 
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
+from vaelint.frontends.sourcefile import compile_user_code
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import loads, source_segment, target_names, walk_statements, writes_of
 
@@ -253,7 +254,7 @@ def _set_in_branches(stmt: ast.If) -> dict:
 def _evaluate(expr: ast.expr, namespace: dict, counters: dict, path: str, sandbox, index: int | None = None):
     """The expression's value with the counters set (a plain number; its ``index``-th item when
     it hands back a tuple), or None."""
-    code = compile(ast.Expression(body=expr), path, "eval")
+    code = compile_user_code(ast.Expression(body=expr), path, "eval")
     scope = dict(namespace)
     scope.update(counters)
     try:
@@ -272,7 +273,7 @@ def _evaluate(expr: ast.expr, namespace: dict, counters: dict, path: str, sandbo
 
 def _evaluate_block(stmts: list[ast.stmt], name: str, namespace: dict, counters: dict, path: str, sandbox):
     """``name`` as the statements leave it with the counters set (a plain number), or None."""
-    code = compile(ast.Module(body=stmts, type_ignores=[]), path, "exec")
+    code = compile_user_code(ast.Module(body=stmts, type_ignores=[]), path, "exec")
     scope = dict(namespace)
     scope.update(counters)
     try:
