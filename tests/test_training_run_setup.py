@@ -420,3 +420,48 @@ def test_a_scripts_annotations_and_names_are_as_python_runs_it(tmp_path, monkeyp
     result = json.loads(r.stdout)["results"][0]
     assert result["error"] is None, r.stdout + r.stderr
     assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]
+
+
+CPU_ONLY = (
+    "import json",
+    "import torch",
+    "import torch.nn as nn",
+    "import torch.nn.functional as F",
+    "from torch.utils.data import DataLoader, TensorDataset",
+    "class VAE(nn.Module):",
+    "    def __init__(self):",
+    "        super().__init__()",
+    "        self.e, self.d = nn.Linear(784, 40), nn.Linear(20, 784)",
+    "    def forward(self, x):",
+    "        mu, lv = self.e(x).chunk(2, 1)",
+    "        z = mu + torch.randn(mu.size()) * torch.exp(0.5 * lv)",
+    "        return torch.sigmoid(self.d(z)), mu, lv",
+    "model = VAE()  # trains on any device you have: see the mps note in the README",
+    "opt = torch.optim.Adam(model.parameters())",
+    "print(json.dumps({'epochs': 10}))",
+    "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+    "    xr, mu, lv = model(x)",
+    "    loss = F.binary_cross_entropy(xr, x, reduction='sum') - 0.5 * torch.sum(1 + lv - mu ** 2 - lv.exp())",
+    "    opt.zero_grad()",
+    "    loss.backward()",
+)
+
+
+@pytest.mark.parametrize(
+    "extra, skipped",
+    [((), True), (("model = model.to('cuda' if torch.cuda.is_available() else 'cpu')",), False)],
+    ids=["cpu-only", "moved-to-the-gpu"],
+)
+def test_vae012_runs_only_where_the_code_names_a_device_as_code(tmp_path, monkeypatch, extra, skipped):
+    # "mps" inside json.dumps, a comment's words, a notebook's image output: none is the code
+    # naming a device, and CPU-only code gets no VAE012 (nitarshan/variational-autoencoder: a false
+    # VAE012 from "mps" in a PNG's base64). The near miss moves the model: its CPU noise is found
+    lines = list(CPU_ONLY)
+    lines[14:14] = list(extra)
+    _script(tmp_path, *lines)
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    said = any(s["code"] == "VAE012" and "never places a tensor on a device" in s["reason"] for s in result["skipped"])
+    assert said is skipped, result["skipped"]
+    assert ("VAE012" in [f["code"] for f in result["findings"]]) is not skipped, r.output

@@ -3,6 +3,10 @@ over before the VAE's, the moves to CUDA kept on the CPU, and whether the code n
 
 from __future__ import annotations
 
+import re
+
+from vaelint.frontends.sourcefile import read_source
+
 
 def passed_over(watch) -> list[str]:
     """The note for the backwards the run passed over before the VAE's (a classifier or a
@@ -63,10 +67,24 @@ def mentions_a_device(program, home) -> bool:
                 paths.add(path)
     for path in paths:
         try:
-            with open(path, encoding="utf-8-sig", errors="replace") as fh:
-                text = fh.read()
+            text = read_source(path)  # a notebook's code cells: never its outputs (an image's base64 has "mps" in it)
         except OSError:
             continue
-        if any(word in text for word in _DEVICE_WORDS):
+        if _DEVICE_NAMED.search(_without_comments(text)):
             return True
     return False
+
+
+_DEVICE_NAMED = re.compile(r"\b(" + "|".join(_DEVICE_WORDS) + r")\b")
+
+
+def _without_comments(text: str) -> str:
+    """The code less its comments: a word of it is code or a string it uses (``device="cuda"``),
+    never a word inside another (``json.dumps``)."""
+    import io
+    import tokenize
+
+    try:
+        return " ".join(t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type != tokenize.COMMENT)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return text
