@@ -66,6 +66,7 @@ def test_torchvision_stand_in_transforms_act_on_tensors_as_torchvision_does():
     import importlib.util
     import sys
 
+    import numpy as np
     import torch
 
     from vaelint.frontends import standins
@@ -84,6 +85,22 @@ def test_torchvision_stand_in_transforms_act_on_tensors_as_torchvision_does():
         assert TF.center_crop(torch.rand(3, 10, 10), 4).shape == (3, 4, 4)
         assert T.Lambda(lambda x: x.view(-1))(torch.rand(2, 3)).shape == (6,)
         assert torchvision.transforms.transforms.ToTensor()(torch.ones(1, 2, 2)).shape == (1, 2, 2)
+
+        # a PIL image or an H x W (x C) array, as a data set of the user's own converts it in its
+        # __getitem__ (iliastk/DD2434IWAE: the image came back unchanged)
+        class Picture:  # what np.asarray reads of a PIL image (its __array_interface__), without PIL
+            def __init__(self, array):
+                self.array = array
+
+            def __array__(self, dtype=None, copy=None):
+                return self.array
+
+        gray = np.full((28, 28), 255, dtype=np.uint8)
+        for made in (T.ToTensor()(Picture(gray)), TF.to_tensor(gray)):
+            assert made.shape == (1, 28, 28) and made.dtype == torch.float32 and made.max() == 1.0
+        rgb = T.PILToTensor()(Picture(np.zeros((4, 6, 3), dtype=np.uint8)))
+        assert rgb.shape == (3, 4, 6) and rgb.dtype == torch.uint8
+        assert T.ToTensor()("not an image") == "not an image"
     assert "torchvision" not in sys.modules or not standins.is_stand_in(sys.modules["torchvision"])
 
 

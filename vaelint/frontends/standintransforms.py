@@ -41,6 +41,8 @@ def _transform_class(name: str) -> type:
         if name == "Lambda":
             fn = self._vaelint_args[0] if self._vaelint_args else self._vaelint_kwargs.get("lambd")
             return fn(x) if callable(fn) else x
+        if name in ("ToTensor", "PILToTensor"):
+            return to_tensor(x, scale=name == "ToTensor")
         if not _is_tensor(x):
             return x
         size = self._vaelint_args[0] if self._vaelint_args else self._vaelint_kwargs.get("size")
@@ -55,6 +57,27 @@ def _transform_class(name: str) -> type:
         return x
 
     return type(name, (), {"__init__": __init__, "__call__": __call__, "__module__": "torchvision.transforms"})
+
+
+def to_tensor(x, scale: bool = True):
+    """What torchvision's ``ToTensor()`` makes of a PIL image or an H x W (x C) array: a C x H x W
+    tensor, 8-bit values scaled to [0, 1] (``PILToTensor``: kept as they are). A tensor, or what
+    is no image, is given back as it is (a data set of the user's own that converts its images
+    itself: iliastk/DD2434IWAE, yoonholee/pytorch-vae)."""
+    import numpy as np
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x
+    try:
+        array = np.asarray(x)
+    except Exception:  # noqa: BLE001 - not an image: as it is
+        return x
+    if array.dtype == object or array.ndim not in (2, 3):
+        return x
+    array = array[:, :, None] if array.ndim == 2 else array
+    out = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    return out.float().div(255) if scale and out.dtype == torch.uint8 else out
 
 
 def _is_tensor(x) -> bool:
@@ -100,5 +123,7 @@ def _functional(item: str):
         "normalize": normalize,
         "hflip": lambda img, *a, **k: img.flip(-1) if _is_tensor(img) else img,
         "vflip": lambda img, *a, **k: img.flip(-2) if _is_tensor(img) else img,
+        "to_tensor": lambda pic, *a, **k: to_tensor(pic),
+        "pil_to_tensor": lambda pic, *a, **k: to_tensor(pic, scale=False),
     }
     return known.get(item, lambda x=None, *args, **kwargs: x)
