@@ -465,3 +465,13 @@ def test_vae012_runs_only_where_the_code_names_a_device_as_code(tmp_path, monkey
     said = any(s["code"] == "VAE012" and "never places a tensor on a device" in s["reason"] for s in result["skipped"])
     assert said is skipped, result["skipped"]
     assert ("VAE012" in [f["code"] for f in result["findings"]]) is not skipped, r.output
+
+
+def test_noise_moved_to_the_device_index_of_the_mean_is_checked_on_a_cpu_machine(monkeypatch):
+    # `.to(z_mu.get_device())`: -1 on this CPU machine, which .to refuses; on a GPU the first GPU
+    # (rasbt/stat453-deep-learning-ss21's five VAE notebooks stopped with exit 2)
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("noise_to_the_means_device_index.py")
+    assert result["error"] is None, r.output
+    assert any("the step's .to('cuda:0') at noise_to_the_means_device_index.py:23" in n for n in result["notes"]), result["notes"]
+    assert result["findings"] == [], r.output

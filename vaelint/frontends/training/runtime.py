@@ -354,7 +354,9 @@ def _without_cuda(owner, func, name: str, args, kwargs):
         return owner, ".cuda()"
     target = given = kwargs.get("device", args[0] if args else None)
     if isinstance(target, int) and not isinstance(target, bool):
-        target = f"cuda:{target}"  # .to(gpu_ids[0]): a device ordinal is the accelerator's, CUDA's
+        # .to(gpu_ids[0]): a device ordinal is the accelerator's, CUDA's; .to(mu.get_device()) of a
+        # tensor kept on the CPU here (-1) is the GPU it was placed on: the first (rasbt's notebooks)
+        target = f"cuda:{max(target, 0)}"
     try:
         if not isinstance(target, (str, torch.device)) or torch.device(target).type != "cuda":
             return None
