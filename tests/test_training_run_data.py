@@ -151,6 +151,37 @@ def test_an_input_with_channels_the_first_convolution_does_not_take_says_which_t
     assert channels_hint(error, []) == ""
 
 
+@pytest.mark.parametrize("catches", ["except:", "except FileNotFoundError:", "except (OSError, KeyError) as e:"])
+def test_a_checkpoint_the_code_tries_to_resume_from_is_missing_as_it_is(tmp_path, monkeypatch, catches):
+    # try: ck = torch.load(path); start = ck["epoch"] ... except: start fresh. The stand-in
+    # checkpoint kept the except from running, and range(ck['epoch'], ...) failed (o-tawab/
+    # Variational-Autoencoder-pytorch): the code's own way without a checkpoint runs instead
+    _script(
+        tmp_path,
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "def main():",  # a line of main() that fails stops the run (a failing top-level line would not)
+        "    model = VAE()",
+        "    start = 0",
+        "    try:",
+        "        ck = torch.load('checkpoints/last.pth.tar')",
+        "        model.load_state_dict(ck['state_dict'])",
+        "        start = int(ck['epoch'])",
+        "    " + catches,
+        "        print('starting fresh')",
+        "    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
+        "    for epoch in range(start, 10):",
+        "        for (x,) in loader:",
+        "            recon, mu, logvar = model(x)",
+        "            elbo(recon, x, mu, logvar).backward()",
+        "main()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None and not any("did not reach its step" in n for n in result["notes"]), r.output
+    assert not any("the weights stay as built" in n for n in result["notes"]), result["notes"]
+
+
 def test_a_checkpoint_that_is_not_here_leaves_the_weights_as_built_and_a_gpu_one_loads_on_the_cpu(tmp_path, monkeypatch):
     """``vae.load_state_dict(torch.load("./vae.pth"))`` before training, the file not in the
     checkout (CVAE-GAN-zoos ships one of its three): the weights stay as built, said in a note,

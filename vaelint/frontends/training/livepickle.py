@@ -146,7 +146,13 @@ def missing_checkpoints(sandbox) -> None:
     real_load = torch.load
 
     def load(f, *args, **kwargs):
-        if isinstance(f, (str, os.PathLike)) and not os.path.exists(f) and not _data_file(os.fspath(f)) and user_frame() is not None:
+        if (
+            isinstance(f, (str, os.PathLike))
+            and not os.path.exists(f)
+            and not _data_file(os.fspath(f))
+            and user_frame() is not None
+            and not _caught_by_the_code(user_frame())
+        ):
             # a data file that is not here stays the code's error (rows stand in for it with --input)
             sandbox._note(f"checkpoint torch.load({os.fspath(f)!r})", sandbox.unloaded)
             return MissingCheckpoint(os.fspath(f))
@@ -163,3 +169,28 @@ def missing_checkpoints(sandbox) -> None:
     sandbox._patch(torch, "load", load)
     sandbox._patch(torch.nn.Module, "load_state_dict", keeping(torch.nn.Module.load_state_dict))
     sandbox._patch(torch.optim.Optimizer, "load_state_dict", keeping(torch.optim.Optimizer.load_state_dict))
+
+
+_CATCHES_A_MISSING_FILE = {"FileNotFoundError", "OSError", "IOError", "EnvironmentError", "Exception", "BaseException"}
+
+
+def _caught_by_the_code(loc) -> bool:
+    """Is the load inside a ``try:`` of the code's own whose ``except`` catches a missing file
+    (``try: ck = torch.load(path) ... except: start fresh``)? Then the code's own way without a
+    checkpoint runs, as it would here: the load raises as the real one does (o-tawab/
+    Variational-Autoencoder-pytorch read ``checkpoint['epoch']`` of the stand-in)."""
+    import ast
+
+    from vaelint.frontends.training.sites import parse_file
+
+    file = parse_file(os.path.realpath(loc.path)) if loc is not None else None
+    for node in ast.walk(file.tree) if file else ():
+        if not isinstance(node, ast.Try) or not node.body:
+            continue
+        if not node.body[0].lineno <= loc.line <= (node.body[-1].end_lineno or node.body[-1].lineno):
+            continue
+        for handler in node.handlers:
+            caught = [handler.type] if not isinstance(handler.type, ast.Tuple) else handler.type.elts
+            if handler.type is None or any(getattr(c, "id", getattr(c, "attr", None)) in _CATCHES_A_MISSING_FILE for c in caught):
+                return True
+    return False
