@@ -219,3 +219,32 @@ def test_the_stand_in_make_grid_makes_the_grid_code_plots_before_its_step(tmp_pa
     assert result["error"] is None, r.output
     assert result["loss"] == "the training step of train.py:main (lines 13-18, backward at line 18)", r.output
     assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]  # run as written
+
+
+def test_notebook_progress_bars_run_as_text_bars_without_ipywidgets(tmp_path, monkeypatch):
+    # from tqdm.notebook import tnrange, tqdm: outside Jupyter, without ipywidgets, the first bar
+    # raised "IProgress not found" before the step (nitarshan/variational-autoencoder's notebook)
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is not None:
+        pytest.skip("ipywidgets is installed: the notebook bars work as they are")
+    pytest.importorskip("tqdm")
+    _script(
+        tmp_path,
+        "import torch",
+        "from tqdm import tnrange as top_level_tnrange",
+        "from tqdm.notebook import tnrange, tqdm",
+        "from vae_common import VAE, elbo",
+        "model = VAE()",
+        "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
+        "for _ in top_level_tnrange(1):",
+        "    pass",
+        "for epoch in tnrange(5, desc='epochs'):",
+        "    for (x,) in tqdm(loader, leave=False):",
+        "        recon, mu, logvar = model(x)",
+        "        elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]

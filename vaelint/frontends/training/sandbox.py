@@ -181,6 +181,9 @@ class Sandbox:
         from vaelint.frontends.training.livelightning import lightning_here
 
         lightning_here(self)  # Trainer(accelerator="gpu") built for this machine's CPU; WandbLogger without wandb
+        from vaelint.frontends.training.sandboxbars import text_bars_for_notebook_ones
+
+        text_bars_for_notebook_ones(self)  # tqdm.notebook's tnrange without ipywidgets
         from vaelint.frontends.training.livepools import pools_in_process
 
         pools_in_process(self)  # Parallel(n_jobs=-1), Pool(4): their tasks run here, one after another
