@@ -116,7 +116,8 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
     if own is None or own.sizes is None:
         return [] if not outer else None
     factors = []
-    for node in outer:
+    sizes = list(own.sizes)  # the term's dims as the chain reduces them (`.sum(1)` then `.mean()`)
+    for node in reversed(outer):  # innermost first
         op = walker.view.op(node)
         if op in ("div", "mul") and shared is not None and node not in shared:
             # above a split the other role does not share (sum(nll) / nll.shape[0], where the
@@ -131,12 +132,14 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
         fact = walker.ctx.shape(src) if src is not None else None
         if fact is None or fact.sizes is None:
             return None
-        rank, offset = len(fact.sizes), len(fact.sizes) - len(own.sizes)
+        rank, offset = len(fact.sizes), len(fact.sizes) - len(sizes)
         positions = walker._reduced_positions(node, rank)
-        has = [p for p in positions if p >= offset and own.sizes[p - offset] == fact.sizes[p]]
+        has = [p for p in positions if p >= offset and sizes[p - offset] == fact.sizes[p]]
         broadcast = [p for p in positions if p not in has and fact.sizes[p] != 1]
         if op == "sum" and broadcast:
             return None
+        if not _keeps_dims(node):
+            sizes = [size for k, size in enumerate(sizes) if k + offset not in positions]
         if not has:
             continue
         text, power, consts, samples = walker.labels(src, has)
@@ -144,7 +147,12 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
             factors.append(Factor("mean", 1.0, -power, consts, text, node, op, shared=True))
         else:
             factors.append(Factor("sum", 1.0, 0, 1 / samples, text, node, op, shared=True))
-    return factors
+    return factors[::-1]  # outermost first, as the chain is
+
+
+def _keeps_dims(node: fx.Node) -> bool:
+    keep = node.kwargs.get("keepdim", node.args[2] if len(node.args) > 2 else False)
+    return keep is True
 
 
 def _summands(view, node: fx.Node) -> list[fx.Node]:
