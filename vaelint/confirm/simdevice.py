@@ -230,6 +230,8 @@ class _Moves(TorchFunctionMode):
             out = args[0]
         else:
             out = func(*args, **kwargs)
+        if isinstance(out, torch.Size):
+            return out  # a size stays a size (pytree would make it a tuple: FloatTensor(x.size()) of data)
         if to_cuda or any(getattr(a, "_vaelint_on_gpu", False) for a in tree_leaves((args, kwargs)) if isinstance(a, torch.Tensor)):
             # computed from a tensor the code placed on the GPU (``dist.loc = dist.loc.cuda()`` in its
             # __init__, kept on the CPU here): on the GPU too, as Normal(loc, scale).sample() is

@@ -31,13 +31,12 @@ def switches_on(module: nn.Module):
                 if chain[0] != "self":
                     _turn_on(space.get(chain[0]), chain[1:], saved)
             classes = {c.name: c for c in ast.walk(tree) if isinstance(c, ast.ClassDef)}
-            for sub, name in _classes_of(module, path).items():
-                if name not in classes:
-                    continue
-                for chain in guards:
-                    if chain[0] == "self":
-                        _turn_on(sub, chain[1:], saved)
-                _chosen_attributes(sub, classes[name], space, path, saved)
+            for sub, names in _classes_of(module, path).items():
+                for name in (n for n in names if n in classes):
+                    for chain in guards:
+                        if chain[0] == "self":
+                            _turn_on(sub, chain[1:], saved)
+                    _chosen_attributes(sub, classes[name], space, path, saved)
         yield
     finally:
         for owner, key, value, is_dict in reversed(saved):
@@ -57,7 +56,9 @@ def _user_files(module: nn.Module):
     from vaelint.frontends.sourcefile import read_source
 
     seen = {}
-    for cls in {type(m) for m in module.modules()}:
+    # the classes of the model's modules and their bases: a base's __init__ (reached by
+    # super().__init__(args)) may choose self.FloatTensor (robert-giaquinto/gradient-boosted-normalizing-flows)
+    for cls in {c for m in module.modules() for c in type(m).__mro__}:
         fn = next((f for f in vars(cls).values() if hasattr(f, "__code__") and hasattr(f, "__globals__")), None)
         path = fn.__code__.co_filename if fn is not None else None
         if path and path not in seen and is_user_file(path):
@@ -70,12 +71,14 @@ def _user_files(module: nn.Module):
 
 
 def _classes_of(module: nn.Module, path: str) -> dict:
-    """Instance -> its class's definition name, for the model's modules whose class is in ``path``."""
-    out = {}
+    """Instance -> the definition names of its class and bases that ``path`` defines, for the
+    model's modules."""
+    out: dict = {}
     for sub in module.modules():
-        fn = next((f for f in vars(type(sub)).values() if hasattr(f, "__code__")), None)
-        if fn is not None and fn.__code__.co_filename == path:
-            out[sub] = type(sub).__name__
+        for cls in type(sub).__mro__:
+            fn = next((f for f in vars(cls).values() if hasattr(f, "__code__")), None)
+            if fn is not None and fn.__code__.co_filename == path:
+                out.setdefault(sub, []).append(cls.__name__)
     return out
 
 
