@@ -199,6 +199,7 @@ def _reads_after_in_place(graph: fx.Graph) -> None:
     after an in-place op is that op's result (the same tensor, changed), so the graph says that z
     reads the product, as if written ``z = eps.mul(std) + mu``. The values are the same: an
     in-place op returns the tensor it changed."""
+    _reads_after_setitem(graph)
     order = {n: i for i, n in enumerate(graph.nodes)}
     for node in list(graph.nodes):
         name = node.target if isinstance(node.target, str) else ""
@@ -211,6 +212,41 @@ def _reads_after_in_place(graph: fx.Graph) -> None:
         changed.replace_all_uses_with(
             node, delete_user_cb=lambda user, node=node, later=later: user is not node and order.get(user, -1) > later
         )
+
+
+def written(changed, _write=None):
+    """The tensor a slice assignment changed (``out[:, t] = step`` returns nothing): the same
+    tensor, now reading what was written into it."""
+    return changed
+
+
+def _reads_after_setitem(graph: fx.Graph) -> None:
+    """``out = torch.zeros_like(x); for t in ...: out[:, t, :] = step``: what the code reads of
+    ``out`` after a slice assignment reads what was written (an autoregressive decoder's steps,
+    selfies' example): a node after each assignment hands ``out`` on with the assignment as its
+    input, and later reads read it. Before, the loss read the zeros: no reconstruction term, and
+    the decoder was called dead (VAE011)."""
+    import operator
+
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target is not operator.setitem or not isinstance(node.args[0], fx.Node):
+            continue
+        changed = node.args[0]
+        with graph.inserting_after(node):
+            after = graph.call_function(written, (changed, node))
+        after.meta.update({k: v for k, v in node.meta.items() if k in ("loc", "stack")})
+        order[after] = order[node]
+        later, key = order[node], node.args[1]
+
+        def reads_it(user, after=after, node=node, later=later, key=key) -> bool:
+            if user in (node, after) or order.get(user, -1) <= later:
+                return False
+            # losses[1] read after losses[0] was written: another element, which that write left
+            # as it was (_reads_through_stores reads the stored ones)
+            return not (user.target is operator.getitem and _plain_key(key) and _plain_key(user.args[1]) and user.args[1] != key)
+
+        changed.replace_all_uses_with(after, delete_user_cb=reads_it)
 
 
 def _plain_key(key) -> bool:

@@ -11,7 +11,7 @@ from vaelint.facts.graphview import GraphView
 from vaelint.facts.roles import Comparison, Roles
 
 # ops that hand on the same value (a copy, a cast, a dim of size 1 dropped): the terms are inside
-_SAME_VALUE = {"clone", "contiguous", "float", "double", "to", "type", "squeeze", "view_as", "reshape_as"}
+_SAME_VALUE = {"clone", "written", "contiguous", "float", "double", "to", "type", "squeeze", "view_as", "reshape_as"}
 
 
 def term_kind(view: GraphView, roles: Roles, node) -> str | None:
