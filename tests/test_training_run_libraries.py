@@ -121,6 +121,14 @@ def test_a_stood_in_torchvision_data_set_has_what_its_constructor_was_given():
         assert train_set.train is True and train_set.target_transform is None
         with pytest.raises(AttributeError):
             test_set.not_an_attribute_of_mnist  # noqa: B018 - the read is the test
+        # a data set looked up by name in the module's namespace, and an item of it taken by a
+        # NumPy integer (Subset(ds, np.random.choice(...))): KeyError, and a stand-in item that
+        # default_collate refused (NickHoernle/semantic_loss)
+        import numpy as np
+
+        assert datasets.__dict__["CIFAR10"] is datasets.CIFAR10
+        image, label = datasets.__dict__["MNIST"]("data", train=True)[np.int64(3)]
+        assert image.shape == (1, 28, 28) and isinstance(label, int)
 
 
 FAKE_WANDB = """import os

@@ -125,7 +125,12 @@ def _torchvision(fullname: str) -> types.ModuleType:
 
         return _StandInModule(fullname, transform_item(fullname))
     if sub == "datasets":
-        return _StandInModule(fullname, _dataset_class)
+        from vaelint.frontends.training.datasets import KNOWN
+
+        module = _StandInModule(fullname, _dataset_class)
+        for name in KNOWN:  # datasets.__dict__[args.dataset.upper()], as the real module has them
+            vars(module)[name] = getattr(module, name)
+        return module
     if sub == "utils":
         return _StandInModule(fullname, _utils_item)
     return _StandInModule(fullname, lambda item: _placeholder("torchvision", f"{fullname}.{item}"))

@@ -92,7 +92,7 @@ def _functional(item: str):
     import torch
     import torch.nn.functional as F
 
-    from vaelint.frontends.training.datasets import pair, resized
+    from vaelint.frontends.training.datasettransforms import pair, resized
 
     def resize(img, size, *args, **kwargs):
         hw = resized(size, img.shape[-2], img.shape[-1]) if _is_tensor(img) else None

@@ -15,6 +15,7 @@ import inspect
 from dataclasses import dataclass, field
 
 from vaelint.frames import SourceLoc, user_frame
+from vaelint.frontends.training.datasettransforms import RESHAPING, SHAPE_KEEPING, describe_transform, transformed, transforms_of
 
 # name -> (item shape C x H x W, number of classes or None); CelebA's labels are 40 binary attributes
 KNOWN = {
@@ -30,41 +31,6 @@ KNOWN = {
     "CelebA": ((3, 218, 178), "attr"),
     "Omniglot": ((1, 105, 105), 964),
 }
-_SHAPE_KEEPING = {
-    "ToTensor",
-    "PILToTensor",
-    "Normalize",
-    "RandomHorizontalFlip",
-    "RandomVerticalFlip",
-    "ColorJitter",
-    "RandomRotation",
-    "ConvertImageDtype",
-    "RandomAffine",
-    "GaussianBlur",
-    "RandomGrayscale",
-    "ToDtype",
-    "RandomErasing",
-    "RandomApply",
-    "RandomInvert",
-    "AutoAugment",
-    "RandAugment",
-    "TrivialAugmentWide",
-    # a PIL round trip (ToTensor, ToPILImage, Pad, ToTensor) and v2's image types keep the shape
-    "ToPILImage",
-    "ToImage",
-    "ToPureTensor",
-    "RandomAutocontrast",
-    "RandomEqualize",
-    "RandomPosterize",
-    "RandomSolarize",
-    "RandomAdjustSharpness",
-    "RandomPerspective",
-    "ElasticTransform",
-}
-
-
-_RESHAPING = {"Resize", "Scale", "CenterCrop", "RandomCrop", "RandomResizedCrop", "Grayscale", "Pad"}  # read by _transformed
-
 STOOD_IN_LENGTH = 60000  # some number: len(dataset) in the setup (a progress message, a sampler) must not fail
 
 # the real sizes of the known data sets' splits: code splits them by number (random_split(cifar, [45000, 5000]))
@@ -174,7 +140,8 @@ def known_item(name: str, i, transform=None):
     (``dataset[0][0].size()`` in the setup); else a stand-in that says it is one if used."""
     import torch
 
-    unknown = name in KNOWN and transform is not None and _transforms_of(transform) and _transformed(KNOWN[name][0], transform) is None
+    i = _as_index(i)  # a NumPy integer (Subset(ds, np.random.choice(...))) indexes as an int does
+    unknown = name in KNOWN and transform is not None and transforms_of(transform) and transformed(KNOWN[name][0], transform) is None
     if (name not in KNOWN or unknown) and GIVEN and isinstance(i, int):
         items = tuple(spec.make(1)[0] for spec in GIVEN if not spec.name)
         if not items:  # --input batch.image=SPEC: a dict of each key's sample
@@ -185,11 +152,11 @@ def known_item(name: str, i, transform=None):
 
         return StandIn(f"an item of the data set {name}")
     shape, classes = KNOWN[name]
-    known = _transformed(shape, transform)  # Resize(32) gives 32 x 32, as the real one would
+    known = transformed(shape, transform)  # Resize(32) gives 32 x 32, as the real one would
     if unknown:
         from vaelint.errors import VaelintError
 
-        names = [type(t).__name__ for t in _transforms_of(transform) if type(t).__name__ not in _SHAPE_KEEPING | _RESHAPING]
+        names = [type(t).__name__ for t in transforms_of(transform) if type(t).__name__ not in SHAPE_KEEPING | RESHAPING]
         raise VaelintError(
             "input",
             f"the data set {name} is transformed by {', '.join(names) or 'a transform'}, whose effect on the shape of its "
@@ -199,6 +166,15 @@ def known_item(name: str, i, transform=None):
     shape = known or shape
     label = torch.randint(0, 2, (40,)) if classes == "attr" else int(torch.randint(0, classes, ()).item())
     return torch.rand(shape), label
+
+
+def _as_index(i):
+    import operator
+
+    try:
+        return operator.index(i) if not isinstance(i, (bool, int)) else i
+    except TypeError:
+        return i
 
 
 @dataclass
@@ -313,87 +289,9 @@ def _item_specs(dataset):
     if not isinstance(dataset, DataSetStandIn) or dataset.name not in KNOWN:
         return None
     shape, labels = KNOWN[dataset.name]
-    shape = _transformed(shape, dataset.transform)
+    shape = transformed(shape, dataset.transform)
     if shape is None:
         return None
     label = ((40,), "int64:2") if labels == "attr" else ((), f"int64:{labels}")
     described = describe_transform(dataset.transform)
     return [(shape, ""), label], f"datasets.{dataset.name} ({'x'.join(map(str, shape))}{' after ' + described if described else ''})"
-
-
-def _transforms_of(transform) -> list:
-    if transform is None:
-        return []
-    inner = getattr(transform, "transforms", None)
-    if isinstance(inner, (list, tuple)):
-        out = []
-        for t in inner:
-            out += _transforms_of(t)
-        return out
-    return [transform]
-
-
-def describe_transform(transform) -> str:
-    return ", ".join(f"{type(t).__name__}{_args_text(t)}" for t in _transforms_of(transform))
-
-
-def _args_text(t) -> str:
-    args = getattr(t, "_vaelint_args", None)
-    if args is not None:
-        return "(" + ", ".join(map(repr, args)) + ")"
-    size = getattr(t, "size", None)
-    return f"({size})" if size is not None and type(t).__name__ != "ToTensor" else "()"
-
-
-def _size_arg(t, attr: str = "size"):
-    args = getattr(t, "_vaelint_args", None)
-    kwargs = getattr(t, "_vaelint_kwargs", {}) or {}
-    if args is not None:
-        return args[0] if args else kwargs.get(attr)
-    return getattr(t, attr, None)
-
-
-def pair(size) -> tuple[int, int] | None:
-    """``64``, ``(64,)`` or ``(64, 48)`` as (height, width)."""
-    if isinstance(size, int):
-        return size, size
-    if isinstance(size, (list, tuple)) and len(size) in (1, 2) and all(isinstance(s, int) for s in size):
-        return (size[0], size[-1])
-    return None
-
-
-def resized(size, h: int, w: int) -> tuple[int, int] | None:
-    """(height, width) after torchvision's Resize(size): an int makes the shorter side that size,
-    the aspect ratio kept; a pair is the size itself."""
-    if isinstance(size, int):
-        return (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
-    return pair(size)
-
-
-def _transformed(shape: tuple, transform) -> tuple | None:
-    c, h, w = shape
-    for t in _transforms_of(transform):
-        name = type(t).__name__
-        if name in _SHAPE_KEEPING:
-            continue
-        if name in ("Resize", "Scale"):  # Scale: torchvision's old name of Resize
-            hw = resized(_size_arg(t), h, w)
-            if hw is None:
-                return None
-            h, w = hw
-        elif name in ("CenterCrop", "RandomCrop", "RandomResizedCrop"):
-            size = _size_arg(t)
-            if pair(size) is None:
-                return None
-            h, w = pair(size)
-        elif name == "Grayscale":
-            n = _size_arg(t, "num_output_channels")
-            c = n if isinstance(n, int) else 1
-        elif name == "Pad":
-            p = _size_arg(t, "padding")
-            if not isinstance(p, int):
-                return None
-            h, w = h + 2 * p, w + 2 * p
-        else:
-            return None  # a transform whose effect on the shape is unknown (Lambda): say so, ask for --input
-    return (c, h, w)

@@ -1,0 +1,117 @@
+"""What a torchvision transform does to the shape of a known data set's images (:mod:`.datasets`):
+read from the transforms the code built, never run on data."""
+
+from __future__ import annotations
+
+SHAPE_KEEPING = {
+    "ToTensor",
+    "PILToTensor",
+    "Normalize",
+    "RandomHorizontalFlip",
+    "RandomVerticalFlip",
+    "ColorJitter",
+    "RandomRotation",
+    "ConvertImageDtype",
+    "RandomAffine",
+    "GaussianBlur",
+    "RandomGrayscale",
+    "ToDtype",
+    "RandomErasing",
+    "RandomApply",
+    "RandomInvert",
+    "AutoAugment",
+    "RandAugment",
+    "TrivialAugmentWide",
+    # a PIL round trip (ToTensor, ToPILImage, Pad, ToTensor) and v2's image types keep the shape
+    "ToPILImage",
+    "ToImage",
+    "ToPureTensor",
+    "RandomAutocontrast",
+    "RandomEqualize",
+    "RandomPosterize",
+    "RandomSolarize",
+    "RandomAdjustSharpness",
+    "RandomPerspective",
+    "ElasticTransform",
+}
+
+
+RESHAPING = {"Resize", "Scale", "CenterCrop", "RandomCrop", "RandomResizedCrop", "Grayscale", "Pad"}  # read by _transformed
+
+
+def transforms_of(transform) -> list:
+    if transform is None:
+        return []
+    inner = getattr(transform, "transforms", None)
+    if isinstance(inner, (list, tuple)):
+        out = []
+        for t in inner:
+            out += transforms_of(t)
+        return out
+    return [transform]
+
+
+def describe_transform(transform) -> str:
+    return ", ".join(f"{type(t).__name__}{_args_text(t)}" for t in transforms_of(transform))
+
+
+def _args_text(t) -> str:
+    args = getattr(t, "_vaelint_args", None)
+    if args is not None:
+        return "(" + ", ".join(map(repr, args)) + ")"
+    size = getattr(t, "size", None)
+    return f"({size})" if size is not None and type(t).__name__ != "ToTensor" else "()"
+
+
+def _size_arg(t, attr: str = "size"):
+    args = getattr(t, "_vaelint_args", None)
+    kwargs = getattr(t, "_vaelint_kwargs", {}) or {}
+    if args is not None:
+        return args[0] if args else kwargs.get(attr)
+    return getattr(t, attr, None)
+
+
+def pair(size) -> tuple[int, int] | None:
+    """``64``, ``(64,)`` or ``(64, 48)`` as (height, width)."""
+    if isinstance(size, int):
+        return size, size
+    if isinstance(size, (list, tuple)) and len(size) in (1, 2) and all(isinstance(s, int) for s in size):
+        return (size[0], size[-1])
+    return None
+
+
+def resized(size, h: int, w: int) -> tuple[int, int] | None:
+    """(height, width) after torchvision's Resize(size): an int makes the shorter side that size,
+    the aspect ratio kept; a pair is the size itself."""
+    if isinstance(size, int):
+        return (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
+    return pair(size)
+
+
+def transformed(shape: tuple, transform) -> tuple | None:
+    c, h, w = shape
+    for t in transforms_of(transform):
+        name = type(t).__name__
+        if name in SHAPE_KEEPING:
+            continue
+        if name in ("Resize", "Scale"):  # Scale: torchvision's old name of Resize
+            hw = resized(_size_arg(t), h, w)
+            if hw is None:
+                return None
+            h, w = hw
+        elif name in ("CenterCrop", "RandomCrop", "RandomResizedCrop"):
+            size = _size_arg(t)
+            if pair(size) is None:
+                return None
+            h, w = pair(size)
+        elif name == "Grayscale":
+            n = _size_arg(t, "num_output_channels")
+            c = n if isinstance(n, int) else 1
+        elif name == "Pad":
+            p = _size_arg(t, "padding")
+            if not isinstance(p, int):
+                return None
+            h, w = h + 2 * p, w + 2 * p
+        else:
+            return None  # a transform whose effect on the shape is unknown (Lambda): say so, ask for --input
+    return (c, h, w)
