@@ -475,3 +475,25 @@ def test_noise_moved_to_the_device_index_of_the_mean_is_checked_on_a_cpu_machine
     assert result["error"] is None, r.output
     assert any("the step's .to('cuda:0') at noise_to_the_means_device_index.py:23" in n for n in result["notes"]), result["notes"]
     assert result["findings"] == [], r.output
+
+
+def test_an_iterator_api_torch_dropped_is_the_codes_error_in_torchs_words(tmp_path, monkeypatch):
+    # iter(loader).next(), torch 0.4's (1Konny/VQ-VAE): the report named vaelint's own class
+    # ("'OneBatch' object has no attribute 'next'"); it is what Python says of torch's iterator
+    _script(
+        tmp_path,
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "model = VAE()",
+        "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
+        "def main():",
+        "    for it in range(100):",
+        "        (x,) = iter(loader).next()",
+        "        recon, mu, logvar = model(x)",
+        "        elbo(recon, x, mu, logvar).backward()",
+        "main()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    said = result["error"]["message"]
+    assert "'_SingleProcessDataLoaderIter' object has no attribute 'next'" in said and "OneBatch" not in said, said

@@ -91,3 +91,8 @@ class OneBatch:
 
     def __len__(self):
         return 1
+
+    def __getattr__(self, item):
+        # what the code reads of it that a loader's iterator lacks (`iter(loader).next()`, torch
+        # 0.4's): the error Python gives for torch's own iterator, never vaelint's class name
+        raise AttributeError(f"'_SingleProcessDataLoaderIter' object has no attribute {item!r}")
