@@ -182,6 +182,31 @@ def test_a_checkpoint_the_code_tries_to_resume_from_is_missing_as_it_is(tmp_path
     assert not any("the weights stay as built" in n for n in result["notes"]), result["notes"]
 
 
+def test_a_number_read_from_a_checkpoint_that_is_not_here_is_a_fresh_starts(tmp_path, monkeypatch):
+    # a resume outside any try: range(ck['epoch'], E) stopped the run with "'MissingCheckpoint'
+    # object cannot be interpreted as an integer", vaelint's own class name in the report
+    _script(
+        tmp_path,
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "def main():",
+        "    model = VAE()",
+        "    ck = torch.load('checkpoints/last.pth.tar')",
+        "    model.load_state_dict(ck['state_dict'])",
+        "    best = float(ck['best_loss'])",
+        "    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 784)), batch_size=16)",
+        "    for epoch in range(ck['epoch'], 10):",
+        "        for (x,) in loader:",
+        "            recon, mu, logvar = model(x)",
+        "            elbo(recon, x, mu, logvar).backward()",
+        "main()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None and not any("did not reach its step" in n for n in result["notes"]), r.output
+    assert any("checkpoints/last.pth.tar" in n and "the weights stay as built" in n for n in result["notes"]), result["notes"]
+
+
 def test_a_checkpoint_that_is_not_here_leaves_the_weights_as_built_and_a_gpu_one_loads_on_the_cpu(tmp_path, monkeypatch):
     """``vae.load_state_dict(torch.load("./vae.pth"))`` before training, the file not in the
     checkout (CVAE-GAN-zoos ships one of its three): the weights stay as built, said in a note,

@@ -135,6 +135,16 @@ class MissingCheckpoint(dict):
     def __missing__(self, key):
         return MissingCheckpoint(self.path)
 
+    # a number read from it (``range(ckpt["epoch"], epochs)``, ``best = ckpt["best_loss"]``) is a
+    # fresh start's: 0 (o-tawab/Variational-Autoencoder-pytorch's resume outside a try)
+    def __index__(self):
+        return 0
+
+    __int__ = __index__
+
+    def __float__(self):
+        return 0.0
+
 
 def missing_checkpoints(sandbox) -> None:
     """``torch.load(missing_checkpoint)`` gives a :class:`MissingCheckpoint`, and
