@@ -55,6 +55,7 @@ def _shape_checked(fn):
 
 RTOL = 1e-3  # how close to a constant multiple the element must be
 _K = 16  # rounding-error bound, in units of eps times the terms' magnitude
+STABILISER = 1e-5  # log(1e-8 + std**2): what a std read inside a stabilised log may be shifted by
 
 
 @_shape_checked
@@ -390,9 +391,9 @@ class KLElement:
             scale = 1 + z.pow(2) + eps.pow(2) + log_var.abs()
             eps_p = torch.finfo(precision).eps if precision.is_floating_point else torch.finfo(torch.float64).eps
             error = _K * eps_p * scale
-        else:
-            error = rounding_error(precision, mu, log_var)
-            reference = closed_form(mu, log_var.expand_as(mu))
+        else:  # a std near 0 (a ReLU head) read in log(eps + std**2) may be off by the stabiliser's shift
+            shift = 0.5 * torch.log1p(STABILISER / log_var.exp()) if reading in (None, "std", "variance") else 0
+            error, reference = rounding_error(precision, mu, log_var) + shift, closed_form(mu, log_var.expand_as(mu))
         if self.summed:
             reference, error = reference.sum(-1), error.sum(-1)
         return ratio(element, reference, error)
