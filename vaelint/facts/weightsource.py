@@ -34,11 +34,15 @@ def factor_source(ctx, factor) -> str:
             params = inspect.signature(plan.fn).parameters.values()
         except (TypeError, ValueError):
             params = []
+        text = line_text(loc.path, loc.line) if loc else ""
         for p in params:
-            if isinstance(p.default, (int, float)) and not isinstance(p.default, bool) and _close(p.default, value):
-                text = line_text(loc.path, loc.line) if loc else ""
-                if p.name in text:
-                    return f"the loss keyword {p.name} = {p.default!r}{where}"
+            if not isinstance(p.default, (int, float)) or isinstance(p.default, bool) or not re.search(rf"\b{p.name}\b", text):
+                continue
+            if _close(p.default, value):
+                return f"the loss keyword {p.name} = {p.default!r}{where}"
+            for number in _NUMBER.findall(text):  # beta * 0.5, folded into one factor by the run
+                if float(number) and _close(p.default * float(number), value):
+                    return f"the loss keyword {p.name} = {p.default!r} times {number}{where}"
     text = line_text(loc.path, loc.line) if loc else ""
     for attr in re.findall(r"self\.(\w+)", text):
         held = getattr(ctx.program.model, attr, None)
@@ -49,7 +53,7 @@ def factor_source(ctx, factor) -> str:
         if isinstance(held, (int, float)) and not isinstance(held, bool) and _close(held, value):
             return f"the module-level {name} = {held:g}{where}"
     literal = f"{value:g}"
-    if literal in text or str(value) in text:
+    if any(_close(float(n), value) for n in _NUMBER.findall(text)):  # a number as written: never the 5 of 0.5
         return f"the literal {literal}{where}"
     divisor = _size_divisor(text, value) if _divides_by_a_size(factor) else None
     if divisor is not None:
@@ -69,6 +73,9 @@ def factor_source(ctx, factor) -> str:
     return f"a factor of {value:g}{where}"
 
 
+_NUMBER = re.compile(r"(?<![\w.])(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)(?![\w.])")
+
+
 def _given_by_the_caller(factor, text: str) -> str | None:
     """``beta`` a parameter of the loss function, given by its caller as ``beta=cfg["train"]["beta"]``
     (a weight from a config file): "beta, given as beta=cfg["train"]["beta"] at train.py:35"."""
@@ -85,8 +92,10 @@ def _given_by_the_caller(factor, text: str) -> str | None:
 
 def named_weight(ctx, factor) -> bool:
     """Is the factor a weight read from a name (``b``, ``self.beta``, a keyword)? A number written
-    out (``0.25 * -torch.sum(...)``, ``-0.5 / adj.size(0)``) may hold the KL formula's own 1/2."""
-    return not factor_source(ctx, factor).startswith(("a factor of", "the literal", "the factor "))
+    out (``0.25 * -torch.sum(...)``, ``-0.5 / adj.size(0)``, ``beta * 0.5``) may hold the KL
+    formula's own 1/2."""
+    source = factor_source(ctx, factor)
+    return not source.startswith(("a factor of", "the literal", "the factor ")) and " times " not in source
 
 
 def _other_value(ctx, name: str, value: float) -> bool:
