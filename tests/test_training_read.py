@@ -125,3 +125,37 @@ def test_read_code_keeps_the_arguments_a_parsers_group_adds(tmp_path, monkeypatc
     assert result["error"] is None, r.output
     mu = next(row for row in result["flow"] if row["name"] == "mu")
     assert mu["sizes"].get("Z") == 4, mu  # the group's --z reached the model
+
+
+@pytest.mark.parametrize(
+    "imported, called", [("from pkg.steps import train as run_training", "run_training"), ("from pkg import *", "train")]
+)
+def test_read_code_follows_a_step_imported_under_another_name_or_by_star(tmp_path, monkeypatch, imported, called):
+    # the step's function imported as another name, or with every name of its package: the way to
+    # it from the script was not found ("no training step") where running the code stopped before
+    # it (le-big-mac/Semi-Supervised_Models)
+    import json as _jsonlib
+    import shutil
+
+    from training_cli import RUNNING
+
+    monkeypatch.setenv("VAELINT_TRAINING", "read")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("from .steps import train\n")
+    (tmp_path / "pkg" / "steps.py").write_text(
+        "import torch\n"
+        "from vae_common import VAE, elbo\n\n\n"
+        "def train(data):\n"
+        "    model = VAE()\n"
+        "    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data), batch_size=16)\n"
+        "    for (x,) in loader:\n"
+        "        recon, mu, logvar = model(x)\n"
+        "        elbo(recon, x, mu, logvar).backward()\n"
+    )
+    shutil.copy(f"{RUNNING}/vae_common.py", tmp_path)
+    (tmp_path / "main.py").write_text(f"import torch\n{imported}\n\n{called}(torch.rand(64, 784))\n")
+    monkeypatch.chdir(tmp_path)
+    r = run("main.py", "--format", "json", "--no-cache")
+    (result,) = _jsonlib.loads(r.stdout)["results"]
+    assert result["error"] is None, r.output
+    assert result["loss"].startswith("the training step of pkg/steps.py:train"), result["loss"]

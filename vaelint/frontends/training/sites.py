@@ -197,8 +197,12 @@ def _instances_of(scope: Scope, cls_name: str) -> set[str]:
     return out
 
 
-def call_places(scopes: dict[str, Scope], target: Scope, same_file: bool) -> list[tuple[Scope, Place, ast.Call]]:
-    """Where ``target`` is called among ``scopes`` (one file's)."""
+def call_places(
+    scopes: dict[str, Scope], target: Scope, same_file: bool, aliases: dict | None = None
+) -> list[tuple[Scope, Place, ast.Call]]:
+    """Where ``target`` is called among ``scopes`` (one file's); ``aliases``: the file's names
+    imported under another (``from pkg.m import tool2 as t2``: t2 -> tool2)."""
+    aliases = aliases or {}
     out = []
     cls = target.cls
     for scope in scopes.values():
@@ -215,7 +219,7 @@ def call_places(scopes: dict[str, Scope], target: Scope, same_file: bool) -> lis
                     if owner == "" and name in instances or built:
                         out.append((scope, place, call))
                     continue
-                if name != target.name:
+                if aliases.get(name, name) != target.name:
                     continue
                 if cls is None:
                     # a function: f(...) in its own file, module.f(...) or an imported f(...) elsewhere
@@ -294,7 +298,7 @@ def chains_to(files: list[SourceFile], home: SourceFile, scope: Scope, depth: in
     for file in [home] + [f for f in files if f is not home]:
         if file is not home and not _imports(file, home):
             continue
-        for caller, place, call in call_places(file.scopes, scope, file is home):
+        for caller, place, call in call_places(file.scopes, scope, file is home, _aliases(file)):
             if caller is scope:
                 continue  # recursion
             for chain in chains_to(files, file, caller, depth + 1, seen | {scope.qualname}):
@@ -313,12 +317,17 @@ def _imports(file: SourceFile, other: SourceFile) -> bool:
             return True
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] == other.module_name:
             return True
-        # ``from disvae import Trainer``, re-exported by disvae/__init__.py from disvae/training.py
-        if isinstance(node, ast.ImportFrom) and node.module and any(a.name in defined for a in node.names):
+        # ``from disvae import Trainer``, re-exported by disvae/__init__.py from disvae/training.py;
+        # ``from pkg import *`` of the package that holds it
+        if isinstance(node, ast.ImportFrom) and node.module and any(a.name in defined or a.name == "*" for a in node.names):
             package = os.sep + node.module.replace(".", os.sep) + os.sep
             if package in other.path:
                 return True
     return False
+
+
+def _aliases(file: SourceFile) -> dict:
+    return {a.asname: a.name for n in ast.walk(file.tree) if isinstance(n, ast.ImportFrom) for a in n.names if a.asname}
 
 
 def _through_main_guard(chain: list[Frame]) -> bool:
