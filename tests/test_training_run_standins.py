@@ -156,6 +156,47 @@ def test_an_npz_archive_that_is_not_here_gives_each_array_it_is_asked_for(tmp_pa
     assert any(n.startswith("the data file data/dsprites.npz (np.load at train.py:4)") for n in result["notes"])
 
 
+@pytest.mark.parametrize(
+    "read",
+    [
+        # a replay buffer's named arrays copied out of the archive (NetworkGestalt/Pong-OCWM):
+        # dict() of the stand-in had no keys, KeyError 'crops'
+        ("imgs = torch.from_numpy(dict(np.load('buffer.npz'))['crops']).float().flatten(1)",),
+        # a CSV read with the column names given (khanhnamle1994/MetaRec): the stand-in's columns
+        # were 0..D-1, so ratings.user failed
+        (
+            "ratings = pd.read_csv('ratings.dat', sep='::', names=['user', 'item', 'rating'])",
+            "n_users = int(ratings.user.abs().max() * 10) + 1",
+            "imgs = torch.tensor(ratings[['user', 'item', 'rating']].values).float().repeat(1, 262)[:, :784]",
+        ),
+    ],
+    ids=["npz-copied-by-dict", "csv-names"],
+)
+def test_a_data_file_that_is_not_here_is_read_by_the_names_the_code_gives(tmp_path, monkeypatch, read):
+    pandas = any("pd." in line for line in read)
+    if pandas:
+        pytest.importorskip("pandas")
+    _script(
+        tmp_path,
+        "import numpy as np",
+        "import pandas as pd" if pandas else "import os",
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "def main():",
+        *(f"    {line}" for line in read),
+        "    model = VAE(imgs.shape[1], 4)",
+        "    for i in range(0, len(imgs), 16):",
+        "        x = torch.sigmoid(imgs[i:i + 16])",
+        "        recon, mu, logvar = model(x)",
+        "        elbo(recon, x, mu, logvar).backward()",
+        "main()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "16x784")
+    assert result["error"] is None, r.output
+    assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]
+
+
 def test_a_dict_batch_read_through_a_variable_key_takes_the_data_sets_keys(monkeypatch):
     # model.get_input(batch, model.image_key), the keys from the dict __getitem__ returns
     monkeypatch.chdir(RUNNING)

@@ -230,13 +230,27 @@ def _reader(real, label: str, kind: str, spec):
         if kind == "frame":
             import pandas as pd
 
-            return pd.DataFrame(rows.reshape(rows.shape[0], -1))
+            flat = rows.reshape(rows.shape[0], -1)
+            names = kwargs.get("names")  # pd.read_csv(path, names=["user", "item", "rating"])
+            if isinstance(names, (list, tuple)) and names and len(names) <= flat.shape[1]:
+                return pd.DataFrame(flat[:, : len(names)], columns=list(names))
+            return pd.DataFrame(flat)
         if label == "np.load" and os.fspath(target).endswith(".npz"):
-            MADE[-1].archive = _Archive(rows)
+            MADE[-1].archive = _Archive(rows, _keys_read_on_the_line())
             return MADE[-1].archive  # np.load of an .npz: every array it is asked for
         return rows
 
     return read
+
+
+def _keys_read_on_the_line() -> list[str]:
+    import re
+
+    from vaelint.frames import user_frame
+    from vaelint.frontends.sourcefacts import line_text
+
+    loc = user_frame()
+    return re.findall(r"\[\s*[\"']([^\"']+)[\"']\s*\]", line_text(loc.path, loc.line)) if loc is not None else []
 
 
 _LFS_HEAD = b"version https://git-lfs.github.com/spec/v1"
@@ -286,8 +300,9 @@ class _Archive(dict):
     """A stood-in ``.npz`` archive: ``data["imgs"]``, ``data.files``, ``with np.load(...) as d``;
     whatever array the code asks for is the stood-in rows."""
 
-    def __init__(self, rows):
-        super().__init__()
+    def __init__(self, rows, keys=()):
+        # the keys the line reads (dict(np.load(f))["crops"]: a copy of it has them too)
+        super().__init__({key: rows for key in keys})
         self.rows = rows
 
     def __missing__(self, key):
