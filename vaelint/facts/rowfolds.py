@@ -56,6 +56,8 @@ def restored(ctx, node, budget: int = 20_000) -> bool:
     """Does a later reshape, reached through row-wise ops only, give the batch back (B)? However
     many such ops lie between (a Sylvester flow orthogonalises its folded matrices over a hundred
     batched products before it unfolds them), up to ``budget`` nodes."""
+    outputs = [n for n in ctx.view.graph.nodes if n.op == "output"]
+    live = ctx.view.ancestors(outputs[0]) if outputs else None  # what the forward and the loss are made of
     frontier, seen, back = [node], {node}, False
     while frontier and len(seen) < budget:
         nxt = []
@@ -73,8 +75,11 @@ def restored(ctx, node, budget: int = 20_000) -> bool:
                     nxt.append(user)
                 elif op in _ROW_WISE or _row_wise_join(user, op) or _keeps_rows(user, op, n):
                     nxt.append(user)
-                elif op not in _ASKS_SHAPE:
-                    return False  # the rows meet (a mean over them, a matmul across them) before the batch is back
+                elif op not in _ASKS_SHAPE and (live is None or user in live):
+                    # the rows meet (a mean over them, a matmul across them) before the batch is back;
+                    # a value made of them that nothing the model gives goes into (a convergence test's
+                    # torch.max(norms).item(): gradient-boosted-normalizing-flows' Sylvester flow) is no mixing
+                    return False
         frontier = nxt
     return back and not frontier
 
