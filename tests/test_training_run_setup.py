@@ -1,8 +1,8 @@
-"""What a training run needs from around its step (vaelint/frontends/training/live*.py): CUDA on a
-machine without it, the script's own folders and arguments, and, where the code cannot be checked,
-an exit 2 that says why and what to give. Data that is not here is in test_training_run_standins.py,
-the libraries the code imports in test_training_run_libraries.py, the weights on its loss terms in
-test_training_run_weights.py."""
+"""What a training run needs from around its step (vaelint/frontends/training/live*.py): the
+script's own folders, arguments and names, and, where the code cannot be checked, an exit 2 that
+says why and what to give. CUDA on a machine without it is in test_training_run_devices.py, data
+that is not here in test_training_run_standins.py, the libraries the code imports in
+test_training_run_libraries.py, the weights on its loss terms in test_training_run_weights.py."""
 
 import os
 import shutil
@@ -12,52 +12,6 @@ import pytest
 from json_cli import check_json as _json
 from training_cli import RUNNING, run
 from training_cli import write_script as _script
-
-
-def test_cuda_in_the_models_forward_is_checked_on_a_cpu_machine(monkeypatch):
-    monkeypatch.chdir(RUNNING)
-    r, result = _json("cuda_in_forward.py")
-    assert result["error"] is None and not result["findings"], r.output
-    assert any("the step's .cuda() at cuda_in_forward.py:27" in n for n in result["notes"]), result["notes"]
-    assert any("the setup's VAE.cuda() stayed on the CPU" in n for n in result["notes"]), result["notes"]
-    # the same model drawing its noise on the CPU fails on a GPU: seen on the simulated one
-    r, result = _json("cuda_noise_left_on_cpu.py")
-    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE012", 19)], r.output
-
-
-def test_noise_of_a_distribution_whose_parameters_the_setup_moved_to_cuda_is_on_the_gpu(monkeypatch):
-    # self.N.loc = self.N.loc.cuda() in the encoder's __init__, then mu + sigma * self.N.sample(shape):
-    # the sample follows loc to the GPU there (KelvinHong/VAE-GAN: a false VAE012 before)
-    monkeypatch.chdir(RUNNING)
-    r, result = _json("distribution_moved_to_cuda.py")
-    assert result["error"] is None and not result["findings"], r.output
-    assert any("simulated CUDA device" in n for n in result["notes"]), result["notes"]
-
-
-def test_legacy_cuda_tensor_types_are_checked_on_a_cpu_machine(monkeypatch):
-    # torch.cuda.FloatTensor(std.size()).normal_() raised "type torch.cuda.FloatTensor not
-    # available" (exit 2): it makes the CPU tensor it would hold, said as a move
-    monkeypatch.chdir(RUNNING)
-    r, result = _json("legacy_cuda_noise.py")
-    assert result["error"] is None and not result["findings"], r.output
-    assert any("the step's torch.cuda.FloatTensor(...) at legacy_cuda_noise.py:22" in n for n in result["notes"]), result["notes"]
-    # the CPU type beside a model on the GPU fails there: seen on the simulated one
-    r, result = _json("legacy_cpu_noise_gpu_model.py")
-    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE012", 22)], r.output
-
-
-def test_legacy_cuda_tensor_type_in_a_model_file_is_checked_on_a_cpu_machine(monkeypatch):
-    import torch
-    from conftest import FIXTURES
-
-    monkeypatch.chdir(FIXTURES)
-    torchs_own = torch.cuda.FloatTensor
-    r, result = _json("clean/legacy_cuda_noise_unconditional.py:VAE", "--input", "8x784")
-    assert torch.cuda.FloatTensor is torchs_own  # the stand-in type ends with the check
-    assert result["error"] is None and not result["findings"], r.output
-    assert any(
-        "torch.cuda.FloatTensor(...) at clean/legacy_cuda_noise_unconditional.py:26 stayed on the CPU" in n for n in result["notes"]
-    ), result["notes"]
 
 
 def test_a_step_whose_own_loss_fails_says_so_with_its_line(tmp_path, monkeypatch):
@@ -420,61 +374,6 @@ def test_a_scripts_annotations_and_names_are_as_python_runs_it(tmp_path, monkeyp
     result = json.loads(r.stdout)["results"][0]
     assert result["error"] is None, r.stdout + r.stderr
     assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]
-
-
-CPU_ONLY = (
-    "import json",
-    "import torch",
-    "import torch.nn as nn",
-    "import torch.nn.functional as F",
-    "from torch.utils.data import DataLoader, TensorDataset",
-    "class VAE(nn.Module):",
-    "    def __init__(self):",
-    "        super().__init__()",
-    "        self.e, self.d = nn.Linear(784, 40), nn.Linear(20, 784)",
-    "    def forward(self, x):",
-    "        mu, lv = self.e(x).chunk(2, 1)",
-    "        z = mu + torch.randn(mu.size()) * torch.exp(0.5 * lv)",
-    "        return torch.sigmoid(self.d(z)), mu, lv",
-    "model = VAE()  # trains on any device you have: see the mps note in the README",
-    "opt = torch.optim.Adam(model.parameters())",
-    "print(json.dumps({'epochs': 10}))",
-    "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
-    "    xr, mu, lv = model(x)",
-    "    loss = F.binary_cross_entropy(xr, x, reduction='sum') - 0.5 * torch.sum(1 + lv - mu ** 2 - lv.exp())",
-    "    opt.zero_grad()",
-    "    loss.backward()",
-)
-
-
-@pytest.mark.parametrize(
-    "extra, skipped",
-    [((), True), (("model = model.to('cuda' if torch.cuda.is_available() else 'cpu')",), False)],
-    ids=["cpu-only", "moved-to-the-gpu"],
-)
-def test_vae012_runs_only_where_the_code_names_a_device_as_code(tmp_path, monkeypatch, extra, skipped):
-    # "mps" inside json.dumps, a comment's words, a notebook's image output: none is the code
-    # naming a device, and CPU-only code gets no VAE012 (nitarshan/variational-autoencoder: a false
-    # VAE012 from "mps" in a PNG's base64). The near miss moves the model: its CPU noise is found
-    lines = list(CPU_ONLY)
-    lines[14:14] = list(extra)
-    _script(tmp_path, *lines)
-    monkeypatch.chdir(tmp_path)
-    r, result = _json("train.py")
-    assert result["error"] is None, r.output
-    said = any(s["code"] == "VAE012" and "never places a tensor on a device" in s["reason"] for s in result["skipped"])
-    assert said is skipped, result["skipped"]
-    assert ("VAE012" in [f["code"] for f in result["findings"]]) is not skipped, r.output
-
-
-def test_noise_moved_to_the_device_index_of_the_mean_is_checked_on_a_cpu_machine(monkeypatch):
-    # `.to(z_mu.get_device())`: -1 on this CPU machine, which .to refuses; on a GPU the first GPU
-    # (rasbt/stat453-deep-learning-ss21's five VAE notebooks stopped with exit 2)
-    monkeypatch.chdir(RUNNING)
-    r, result = _json("noise_to_the_means_device_index.py")
-    assert result["error"] is None, r.output
-    assert any("the step's .to('cuda:0') at noise_to_the_means_device_index.py:23" in n for n in result["notes"]), result["notes"]
-    assert result["findings"] == [], r.output
 
 
 def test_an_iterator_api_torch_dropped_is_the_codes_error_in_torchs_words(tmp_path, monkeypatch):
