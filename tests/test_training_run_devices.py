@@ -107,3 +107,19 @@ def test_noise_moved_to_the_device_index_of_the_mean_is_checked_on_a_cpu_machine
     assert result["error"] is None, r.output
     assert any("the step's .to('cuda:0') at noise_to_the_means_device_index.py:23" in n for n in result["notes"]), result["notes"]
     assert result["findings"] == [], r.output
+
+
+@pytest.mark.parametrize("args, checked", [((), False), (("--script-args", "--use_gpu"), True)], ids=["flag-off", "flag-given"])
+def test_vae012_checks_the_gpu_run_the_arguments_make(monkeypatch, args, checked):
+    # moves to CUDA only under the script's own --use_gpu (store_true): without it a GPU machine runs
+    # the code on the CPU too, so VAE012 is not checked, saying which arguments make a GPU run
+    # (takahiro-itazuri/vaegan-pytorch: a false VAE012 on the run its arguments never make)
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("cuda_under_a_flag_left_off.py", *args)
+    assert result["error"] is None and result["findings"] == [], r.output
+    skipped = [s["reason"] for s in result["skipped"] if s["code"] == "VAE012"]
+    if checked:
+        assert skipped == [], skipped
+    else:
+        assert skipped and "placed no tensor on a device in this run" in skipped[0], skipped
+        assert "give the arguments of a GPU run with --script-args" in skipped[0]

@@ -174,6 +174,14 @@ def _finish(program, request, watch, home, capture) -> None:
         # its files name none: no Fabric or Accelerator placing it): it runs on the CPU wherever
         # it runs, so no tensor of it can be on the wrong device
         program.device_note = "the training code never places a tensor on a device: it runs on the CPU as written"
+    elif not getattr(watch, "device_aware", False) and not getattr(watch, "moves", None):
+        # its files name a device, but this run never asked for one nor moved a tensor: its moves
+        # sit under a switch that is off with these arguments (`--use_gpu` not given, `--no_cuda`),
+        # so a GPU machine runs it on the CPU too (takahiro-itazuri/vaegan-pytorch: a false VAE012)
+        program.device_note = (
+            "the training code placed no tensor on a device in this run (its moves to CUDA were not reached with these "
+            "arguments): it runs on the CPU as run; give the arguments of a GPU run with --script-args to check one"
+        )
     _inputs_of(program, request, program.live_step.batch_value, program.live_step.loader)
 
 
