@@ -118,22 +118,13 @@ class Contract:
         return self.qualname.rsplit(".", 1)[-1]
 
 
-def _def_node(tree: ast.Module, code) -> ast.AST | None:
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name:
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            if code.co_firstlineno in (node.lineno, first):
-                return node
-    return None
-
-
 def _locs_of_function(fn, qualname: str) -> tuple[dict, SourceLoc]:
-    from vaelint.frontends.sourcefacts import _parse
+    from vaelint.frontends.sourcefacts import _parse, def_node
 
     path = fn.__code__.co_filename
     def_loc = SourceLoc(path, fn.__code__.co_firstlineno, 1, qualname)
     parsed = _parse(path)
-    node = _def_node(parsed[0], fn.__code__) if parsed else None
+    node = def_node(parsed[0], fn.__code__) if parsed else None
     if node is None:
         return {}, def_loc
     def_loc = SourceLoc(path, node.lineno, node.col_offset + 1, qualname)

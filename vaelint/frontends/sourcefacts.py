@@ -46,6 +46,17 @@ def names_the_cpu(text: str) -> bool:
     return "'cpu'" in text or '"cpu"' in text or ".cpu()" in text
 
 
+def def_node(tree: ast.Module, code) -> ast.AST | None:
+    """The ``def`` a code object was compiled from (its first line is the def's, or its first
+    decorator's)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if code.co_firstlineno in (node.lineno, first):
+                return node
+    return None
+
+
 def _enclosing_function(tree: ast.AST, line: int) -> ast.AST | None:
     best = None
     for node in ast.walk(tree):

@@ -14,6 +14,7 @@ import types
 
 from vaelint.frames import SourceLoc, is_user_file
 from vaelint.frontends.base import Schedule
+from vaelint.frontends.sourcefacts import def_node
 from vaelint.frontends.training.astutil import loads, source_segment, walk_statements
 from vaelint.frontends.training.schedules import _evaluate, _moving
 
@@ -94,10 +95,5 @@ def _definition(fn: types.FunctionType):
     file = parse_file(path)
     if file is None:
         return None
-    first = fn.__code__.co_firstlineno
-    for node in ast.walk(file.tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == fn.__name__:
-            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            if start == first:
-                return node, path, file.text
-    return None
+    node = def_node(file.tree, fn.__code__)
+    return (node, path, file.text) if node is not None else None
