@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from vaelint.cli import app
 from vaelint.diagnostics import TargetResult
 from vaelint.errors import VaelintError
+from vaelint.report.reporters import ReportContext
 
 SCHEMAS = os.path.join(os.path.dirname(__file__), "schemas")
 TARGETS = ["fixtures/buggy/recon_broadcast_mse.py:VAE", "fixtures/clean/mlp_vae.py:VAE", "missing.py:VAE"]
@@ -55,12 +56,12 @@ def test_junit_says_a_rule_that_could_not_run_and_a_run_with_no_targets():
     from vaelint.report import junit_report
 
     schema = etree.XMLSchema(etree.parse(os.path.join(SCHEMAS, "junit.xsd")))
-    doc = etree.fromstring(junit_report.render([_skipped_result()]).encode())
+    doc = etree.fromstring(junit_report.render([_skipped_result()], ReportContext()).encode())
     schema.assertValid(doc)
     skipped = doc.find("testsuite/testcase/skipped")
     assert doc.get("skipped") == "1" and skipped.get("message") == "no reparameterisation found in the graph"
     assert doc.find("testsuite/testcase").get("name") == "VAE001 not checked"
-    doc = etree.fromstring(junit_report.render([], ("no VAE targets in 2 files",)).encode())
+    doc = etree.fromstring(junit_report.render([], ReportContext(notes=("no VAE targets in 2 files",))).encode())
     schema.assertValid(doc)
     assert doc.find("testsuite/testcase/skipped").get("message") == "no VAE targets in 2 files"
 
@@ -108,5 +109,5 @@ def test_an_error_result_renders_in_both_formats():
     from vaelint.report import gitlab_report, junit_report
 
     res = TargetResult("train.py", error=VaelintError("input", "give --input"))
-    assert "<error " in junit_report.render([res])
+    assert "<error " in junit_report.render([res], ReportContext())
     assert gitlab_report.to_list([res])[0]["check_name"] == "vaelint/input"

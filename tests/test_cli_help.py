@@ -99,17 +99,22 @@ def test_completion_scripts_are_generated(shell, first_words, tmp_path):
     assert first_words in out.stdout
 
 
-def test_completion_offers_an_options_choices(tmp_path):
+@pytest.mark.parametrize(
+    "option, choices",
+    [("--fail-on", ["error", "warning"]), ("--format", ["text", "json", "sarif", "github", "markdown", "junit", "gitlab"])],
+    ids=["an-options-choices", "the-output-formats-from-the-registry"],
+)
+def test_completion_offers(tmp_path, option, choices):
     out = subprocess.run(
         [COMMAND],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=tmp_path,
-        env=dict(os.environ, _VAELINT_COMPLETE="complete_bash", COMP_WORDS="vaelint check --fail-on ", COMP_CWORD="3", VAELINT_SPARE="0"),
+        env=dict(os.environ, _VAELINT_COMPLETE="complete_bash", COMP_WORDS=f"vaelint check {option} ", COMP_CWORD="3", VAELINT_SPARE="0"),
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["error", "warning"]
+    assert out.stdout.split() == choices
 
 
 @pytest.mark.parametrize(
@@ -118,7 +123,7 @@ def test_completion_offers_an_options_choices(tmp_path):
         (["--jobs", "abc"], "Invalid value for '--jobs' / '-j'"),
         (["--jobs", "0"], "greater than or equal to 1"),
         (["--timeout", "-1"], "Invalid value for '--timeout'"),
-        (["--format", "xml"], "'xml' is not one of 'text', 'json', 'sarif', 'github', 'markdown'"),
+        (["--format", "xml"], "--format 'xml' is not an output format: one of text, json, sarif, github, markdown, junit, gitlab."),
     ],
 )
 def test_a_malformed_value_gets_typers_message_and_exit_2(args, words):

@@ -49,12 +49,22 @@ def vaelint(site, cwd, *args):
 def acme(tmp_path):
     """The README's example rule (VAE900, uniform noise), shipped as a plugin's rule pack."""
     (rule,) = blocks("python", "### Writing a rule")[:1]
+    (reporter,) = blocks("python", "### Writing an output format")[:1]
+    (registered,) = blocks("toml", "### Writing an output format")[:1]
     site = tmp_path / "site"
     install(
         site,
         "acme-vaelint",
-        {"acme_vaelint/__init__.py": '"""ACME\'s own VAE rules."""\n', "acme_vaelint/uniform.py": rule},
-        "[vaelint.rules]\nacme = acme_vaelint\n",
+        {
+            "acme_vaelint/__init__.py": '"""ACME\'s own VAE rules."""\n',
+            "acme_vaelint/uniform.py": rule,
+            "acme_tsv/__init__.py": "",
+            "acme_tsv/tsv.py": reporter,
+        },
+        "[vaelint.rules]\nacme = acme_vaelint\n\n"
+        + registered.replace('[project.entry-points."vaelint.reporters"]', "[vaelint.reporters]").replace(
+            '"acme_vaelint.tsv"', "acme_tsv.tsv"
+        ),
     )
     (tmp_path / "model.py").write_text(MODEL)
     return site
@@ -74,6 +84,39 @@ def test_a_plugin_rule_runs_in_a_check_and_is_selected_ignored_and_shown_by_its_
     assert r.returncode == 0 and "VAE900 uniform-noise (warning)" in r.stdout and "Edit offered (--fix): never" in r.stdout
     r = vaelint(acme, tmp_path, "rule", "--all")
     assert "VAE014" in r.stdout and "VAE900  uniform-noise" in r.stdout
+
+
+def test_a_plugin_reporter_is_an_output_format_of_check_and_of_also_output(acme, tmp_path):
+    r = vaelint(acme, tmp_path, "check", "model.py:VAE", "--input", "4x8", "--format", "acme-tsv", "--also-output", "acme-tsv=out.tsv")
+    assert r.returncode == 1, r.stdout + r.stderr
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    assert [(path, line, code) for path, line, code, _ in rows] == [("model.py", "12", "VAE007"), ("model.py", "12", "VAE900")]
+    assert "U(0, 1) by rand_like" in rows[1][3]
+    assert (tmp_path / "out.tsv").read_text() == r.stdout
+    r = vaelint(acme, tmp_path, "check", "model.py:VAE", "--input", "4x8", "--format", "tsv")
+    assert (
+        r.returncode == 2
+        and "--format 'tsv' is not an output format: one of text, json, sarif, github, markdown, junit, gitlab, acme-tsv." in r.stderr
+    )
+
+
+def test_a_reporter_that_cannot_join_is_exit_2_naming_it(tmp_path):
+    site = tmp_path / "site"
+    install(
+        site, "acme-vaelint", {"acme_json.py": "TITLE = 'no render here'\n"}, "[vaelint.reporters]\njson = acme_json\nacme = acme_json\n"
+    )
+    (tmp_path / "model.py").write_text(MODEL)
+    r = vaelint(site, tmp_path, "check", "model.py:VAE", "--input", "4x8", "--format", "acme")
+    assert (
+        r.returncode == 2 and "the reporter json = acme_json (installed by acme-vaelint) has the name of another output format" in r.stderr
+    )
+    (info,) = site.glob("*.dist-info")
+    (info / "entry_points.txt").write_text("[vaelint.reporters]\nacme = acme_json\n")
+    r = vaelint(site, tmp_path, "check", "model.py:VAE", "--input", "4x8", "--format", "acme")
+    assert r.returncode == 2 and "the reporter acme = acme_json (installed by acme-vaelint) has no render(results, context)" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = vaelint(site, tmp_path, "check", "model.py:VAE", "--input", "4x8", "--format", "json")  # vaelint's own: never read from a plugin
+    assert r.returncode == 1 and json.loads(r.stdout)["results"][0]["findings"], r.stderr
 
 
 def test_without_the_plugin_its_code_is_unknown(tmp_path):

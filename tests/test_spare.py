@@ -171,8 +171,8 @@ def test_one_at_a_time_the_first_target_runs_in_the_spare_side_by_side_none(tmp_
 
 def test_the_reporter_is_imported_while_the_worker_runs_and_it_imports_no_torch():
     code = (
-        "import sys\nfrom vaelint.cli import _import_reporter\nfrom vaelint.request import Format\n"
-        "for f in Format:\n    _import_reporter(f)\n"
+        "import sys\nfrom vaelint.cli import _import_reporter\nfrom vaelint.report.reporters import OWN\n"
+        "for f in OWN:\n    _import_reporter(f)\n"
         "print(sorted(m for m in sys.modules if m.startswith('vaelint.report.')), 'torch' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -100,7 +100,7 @@ class Report:
         )
         for note in self.notes[: len(self.notes) - sum(len(r.notes) for r in self.results)]:
             console.print(f"note: {note}", soft_wrap=True, markup=False)
-        text_report.render(self.results, console, quiet)
+        text_report.print_report(self.results, console, quiet)
         return buf.getvalue()
 
     def to_dict(self) -> dict:

@@ -17,7 +17,9 @@ from vaelint.cisetup import ci as ci_command
 from vaelint.errors import VaelintError
 from vaelint.output import emit, write
 from vaelint.output import import_reporter as _import_reporter
-from vaelint.request import Color, Device, Format, check_codes, check_request, codes, loss_kwargs_of
+from vaelint.plugins import check_format, format_names
+from vaelint.report.reporters import TEXT
+from vaelint.request import Color, Device, check_codes, check_request, codes, loss_kwargs_of
 from vaelint.runner import resolve_jobs, untargeted
 from vaelint.runner import shown_target as _shown
 from vaelint.vocab import Severity
@@ -78,11 +80,14 @@ def check(
     beta: Optional[float] = typer.Option(None, "--beta", metavar="BETA", help="The KL weight you intend (beta-VAE); default 1."),
     device: Optional[Device] = typer.Option(None, "--device", help="Where the confirmation pass runs (default auto)."),
     no_dynamic: bool = typer.Option(False, "--no-dynamic", help="Skip the real forward/backward confirmation pass."),
-    format: Format = typer.Option(
-        Format.text,
+    format: str = typer.Option(
+        TEXT,
         "--output-format",
         "--format",
-        help="text (for people), json, sarif, github, markdown, junit (JUnit XML) or gitlab (GitLab code quality).",
+        metavar="FORMAT",
+        autocompletion=lambda: list(format_names()),
+        help="text (for people), json, sarif, github, markdown, junit (JUnit XML), gitlab (GitLab code quality), "
+        "or an installed plugin's (entry point group vaelint.reporters).",
     ),
     output_file: Optional[str] = typer.Option(None, "--output-file", metavar="PATH", help="Write the report here instead of stdout."),
     also_output: List[str] = typer.Option(
@@ -143,6 +148,7 @@ def check(
         isolated=isolated,
     )
     try:
+        _import_reporter(check_format(format))  # now, while a worker imports torch (vaelint/spare.py), not after it
         check_codes(cli.select + cli.extend_select + cli.ignore + cli.extend_ignore)
         settings = Settings(cli)
         request = check_request(
@@ -197,10 +203,9 @@ def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, dif
     from vaelint.runner import check_jobs, fix_rounds
 
     settings, options_for = request.settings, request.options_for
-    _import_reporter(format)  # now, while a worker imports torch (vaelint/spare.py), not after it
     workers = jobs_option or default_jobs(len(jobs))
     shown = None
-    if format is Format.text and sys.stderr.isatty():  # progress.wanted; rich's Live is imported only then
+    if format == TEXT and sys.stderr.isatty():  # progress.wanted; rich's Live is imported only then
         from vaelint.report.progress import Progress
 
         shown = Progress(len(jobs))
@@ -234,10 +239,10 @@ def _no_targets(targets, format, output_file, color, quiet, statistics, extra_ou
     ]
     for note in notes:
         typer.echo(f"vaelint: {note}", err=True)
-    if format is not Format.text:
+    if format != TEXT:
         emit([], format, output_file, color, quiet, statistics, notes=notes)
     for extra_format, path in extra_outputs:
-        if extra_format is not Format.text:
+        if extra_format != TEXT:
             emit([], extra_format, path, Color.never, quiet, statistics, notes=notes)
     raise typer.Exit(0)
 

@@ -9,74 +9,52 @@ from typing import Optional
 
 import typer
 
-from vaelint.request import Color, Format
+from vaelint.report.reporters import TEXT
+from vaelint.request import Color
 
 
-def import_reporter(format: Format) -> None:
-    import importlib
+def import_reporter(format: str) -> None:
+    """The reporter imported now (while a worker imports torch, vaelint/spare.py), not after it."""
+    from vaelint.plugins import reporter
 
-    module = "text_report" if format is Format.text else f"{format.value}_report"
-    importlib.import_module(f"vaelint.report.{module}")
-    if format is Format.text:
-        importlib.import_module("rich.console")
+    reporter(format)
+    if format == TEXT:
+        import rich.console  # noqa: F401 - the text reporter's console, imported early too
 
 
 def emit(
     results,
-    format: Format,
+    format: str,
     output_file: Optional[str],
     color: Color,
     quiet: bool = False,
     statistics: bool = False,
     notes: tuple[str, ...] = (),
 ) -> None:
-    """``notes``: what the run says beside its results (no target in the files given)."""
-    # Machine formats never go through rich: no colour codes can leak into them.
-    if format is Format.json:
-        from vaelint.report import json_report
+    """The report in ``format`` (its reporter, vaelint/plugins.py) written to stdout or
+    ``output_file``; ``notes``: what the run says beside its results (no target in the files
+    given). Colour and a terminal's width only for the text written to a terminal."""
+    from vaelint.plugins import reporter
+    from vaelint.report.reporters import ReportContext
 
-        return write(json_report.render(results, notes), output_file)
-    if format is Format.sarif:
-        from vaelint.report import sarif_report
+    context = ReportContext(notes=notes, quiet=quiet, statistics=statistics)
+    if format == TEXT and not output_file:
+        context = _for_the_terminal(context, color)
+    write(reporter(format).render(results, context), output_file)
 
-        return write(sarif_report.render(results, notes), output_file)
-    if format is Format.github:
-        from vaelint.report import github_report
 
-        return write(github_report.render(results), output_file)
-    if format is Format.markdown:
-        from vaelint.report import markdown_report
+def _for_the_terminal(context, color: Color):
+    """Colour where stdout is a terminal (or --color always) and neither --color never nor
+    NO_COLOR forbids it; a terminal's own width, and 160 columns or more when piped (paths are
+    never cut)."""
+    import dataclasses
+    import shutil
 
-        return write(markdown_report.render(results, notes), output_file)
-    if format is Format.junit:
-        from vaelint.report import junit_report
-
-        return write(junit_report.render(results, notes), output_file)
-    if format is Format.gitlab:
-        from vaelint.report import gitlab_report
-
-        return write(gitlab_report.render(results, notes), output_file)
-    import io
-
-    from rich.console import Console
-
-    from vaelint.report import text_report
-
-    if output_file:
-        buf = io.StringIO()
-        text_report.render(
-            results, Console(file=buf, no_color=True, width=160, highlight=False, color_system=None, emoji=False), quiet, statistics
-        )
-        return write(buf.getvalue(), output_file)
+    terminal = sys.stdout.isatty()
     no_color = color is Color.never or (color is Color.auto and bool(os.environ.get("NO_COLOR")))
-    # emoji=False: user text (paths, targets, messages) prints as written, ':100:' too
-    console = Console(highlight=False, no_color=no_color, force_terminal=True if color is Color.always else None, emoji=False)
-    if not console.is_terminal:
-        # piped or captured: plain text, and paths never truncated
-        console = Console(highlight=False, width=max(console.width, 160), color_system=None, emoji=False)
-    elif no_color:
-        console = Console(highlight=False, no_color=True, color_system=None, emoji=False)
-    text_report.render(results, console, quiet, statistics)
+    colored = not no_color and (terminal or color is Color.always)
+    columns = shutil.get_terminal_size((80, 24)).columns
+    return dataclasses.replace(context, color=colored, width=columns if terminal else max(columns, 160))
 
 
 def write(text: str, output_file: Optional[str]) -> None:

@@ -3,6 +3,8 @@ Fixit's rule packs do: vaelint's own rules are registered the same way (pyprojec
 
 * ``vaelint.rules``: NAME = a module or package whose ``Rule`` subclasses are rules (a rule
   pack, each submodule of a package read), or one ``Rule`` class: ``module:Class``.
+* ``vaelint.reporters``: NAME = a reporter (vaelint/report/reporters.py, ``Reporter``): a module
+  or object with ``render(results, context) -> str``, or a class making one; ``--format NAME``.
 
 A checkout run without its package's metadata still has its own pack: it is always first.
 Reading the registry costs no import; loading a pack imports it.
@@ -113,3 +115,54 @@ def plugin_rules(own_codes: list[str]) -> list[type]:
             taken[rule.code] = pack.by or pack.name
             out.append(rule)
     return out
+
+
+def format_names() -> tuple[str, ...]:
+    """The output formats: vaelint's own (registered or not: a checkout), then the plugins'
+    (a plugin cannot take the name of one of vaelint's: a VaelintError naming it)."""
+    from vaelint.report.reporters import OWN, REPORTERS
+
+    names = list(OWN)
+    for entry in registered(REPORTERS):
+        if entry.by is None and OWN.get(entry.name) == entry.value:
+            continue
+        if entry.name in names:
+            raise VaelintError(
+                "usage",
+                f"the reporter {entry.name} = {entry.value}{f' (installed by {entry.by})' if entry.by else ''} has the name "
+                "of another output format: one of them must change its name",
+            )
+        names.append(entry.name)
+    return tuple(names)
+
+
+def check_format(name: str) -> str:
+    """``name`` when it names an output format; else a VaelintError listing them. vaelint's own
+    formats are known without reading the installed packages' entry points."""
+    from vaelint.report.reporters import OWN
+
+    if name in OWN:
+        return name
+    names = format_names()
+    if name not in names:
+        raise VaelintError("input", f"--format {name!r} is not an output format: one of {', '.join(names)}.")
+    return name
+
+
+def reporter(name: str):
+    """The reporter of the output format ``name`` (check_format has accepted it), imported."""
+    from vaelint.report.reporters import OWN, REPORTERS, Reporter
+
+    if name in OWN:
+        return importlib.import_module(OWN[name])
+    (entry,) = [e for e in registered(REPORTERS) if e.name == name and OWN.get(e.name) != e.value]
+    obj = load(entry)
+    if isinstance(obj, type):
+        obj = obj()
+    if not isinstance(obj, Reporter):
+        raise VaelintError(
+            "usage",
+            f"the reporter {entry.name} = {entry.value} (installed by {entry.by or 'an unnamed package'}) has no "
+            "render(results, context) method: mend or uninstall it",
+        )
+    return obj

@@ -15,16 +15,6 @@ from typing import Optional
 from vaelint.errors import VaelintError
 
 
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
-    markdown = "markdown"
-    junit = "junit"
-    gitlab = "gitlab"
-
-
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -173,22 +163,27 @@ def check_codes(given: list[str]) -> None:
             raise VaelintError("input", f"unknown rule code {c!r} in --select/--ignore; known codes: {', '.join(known)}.")
 
 
-def _extra_outputs(items: list[str]) -> list[tuple[Format, str]]:
+def _extra_outputs(items: list[str]) -> list[tuple[str, str]]:
     """``--also-output sarif=vaelint.sarif``: (format, path) pairs, checked before any model runs."""
+    from vaelint.plugins import check_format, format_names, reporter
+
     out = []
     for item in items:
         name, sep, path = item.partition("=")
-        if not sep or not path or name not in Format.__members__:
+        try:
+            check_format(name if sep and path else "")
+        except VaelintError:
             raise VaelintError(
                 "input",
                 f"--also-output {item!r} is not of the form FORMAT=PATH with FORMAT one of "
-                f"{', '.join(Format.__members__)}, e.g. --also-output sarif=vaelint.sarif.",
-            )
+                f"{', '.join(format_names())}, e.g. --also-output sarif=vaelint.sarif.",
+            ) from None
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise VaelintError("input", f"--also-output {item}: the folder {folder} does not exist.")
         never_over_source(f"--also-output {name}=", path)
-        out.append((Format[name], path))
+        reporter(name)  # a plugin's that does not load is said now, before any model runs
+        out.append((name, path))
     return out
 
 

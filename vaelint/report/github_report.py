@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vaelint.diagnostics import TargetResult
 from vaelint.frames import display_path
+from vaelint.report.reporters import ReportContext
 
 
 def _data(text: str) -> str:
@@ -14,7 +15,7 @@ def _prop(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(results: list[TargetResult]) -> str:
+def render(results: list[TargetResult], context: ReportContext) -> str:
     lines = []
     for res in results:
         if res.error is not None:

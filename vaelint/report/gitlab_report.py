@@ -13,13 +13,14 @@ import linecache
 import os
 
 from vaelint.diagnostics import TargetResult
+from vaelint.report.reporters import ReportContext
 from vaelint.report.sarif_report import repository_root
 
 # vaelint's severities as GitLab's (info, minor, major, critical, blocker)
 _SEVERITY = {"error": "critical", "warning": "major", "info": "minor"}
 
 
-def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
+def render(results: list[TargetResult], context: ReportContext) -> str:
     return json.dumps(to_list(results), indent=2) + "\n"
 
 

@@ -7,6 +7,7 @@ import json
 from vaelint import __version__
 from vaelint.diagnostics import TargetResult
 from vaelint.frames import display_path
+from vaelint.report.reporters import ReportContext
 from vaelint.report.sarif_report import rule_uri
 
 
@@ -18,8 +19,8 @@ def to_dict(results: list[TargetResult], notes: tuple[str, ...] = ()) -> dict:
     return out
 
 
-def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
-    return json.dumps(to_dict(results, notes), indent=2) + "\n"
+def render(results: list[TargetResult], context: ReportContext) -> str:
+    return json.dumps(to_dict(results, context.notes), indent=2) + "\n"
 
 
 def _shown(path: str, line: int | None) -> int | None:

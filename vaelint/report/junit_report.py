@@ -8,9 +8,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from vaelint.diagnostics import TargetResult
+from vaelint.report.reporters import ReportContext
 
 
-def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
+def render(results: list[TargetResult], context: ReportContext) -> str:
+    notes = context.notes
     root = ET.Element("testsuites", name="vaelint")
     totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     for res in results:

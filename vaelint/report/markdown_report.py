@@ -7,6 +7,7 @@ their fixes. GitHub renders mermaid blocks natively."""
 from __future__ import annotations
 
 from vaelint.diagnostics import TargetResult
+from vaelint.report.reporters import ReportContext
 from vaelint.report.text_report import confirmation_state, summary_line
 from vaelint.vocab import Severity
 
@@ -14,8 +15,9 @@ _STAGES = ("input", "encoder", "reparam", "decoder", "loss")
 _TITLES = {"input": "input", "encoder": "encoder", "reparam": "reparameterisation", "decoder": "decoder", "loss": "loss"}
 
 
-def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
-    """``notes``: what the run says beside its results (no target in the files given)."""
+def render(results: list[TargetResult], context: ReportContext) -> str:
+    """The notes (context.notes): what the run says beside its results (no target in the files given)."""
+    notes = context.notes
     out = [f"## vaelint: {notes[0] if notes and not results else summary_line(results)}", ""]
     out += [f"- {_text(note)}" for note in notes[1:] if not results]
     for r in results:

@@ -9,6 +9,7 @@ import os
 
 from vaelint import __version__
 from vaelint.diagnostics import TargetResult
+from vaelint.report.reporters import ReportContext
 from vaelint.report.rule_pages import home_url
 from vaelint.report.rule_pages import render as render_page
 
@@ -154,5 +155,5 @@ def rule_uri(code: str) -> str | None:
     return page_url(code) if code in rule_codes() else None
 
 
-def render(results: list[TargetResult], notes: tuple[str, ...] = ()) -> str:
-    return json.dumps(to_dict(results, notes=notes), indent=2) + "\n"
+def render(results: list[TargetResult], context: ReportContext) -> str:
+    return json.dumps(to_dict(results, notes=context.notes), indent=2) + "\n"

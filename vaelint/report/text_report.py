@@ -7,12 +7,31 @@ from rich.markup import escape
 from rich.table import Table
 
 from vaelint.diagnostics import TargetResult
+from vaelint.report.reporters import ReportContext
 from vaelint.vocab import Severity
 
 
-def render(results: list[TargetResult], console: Console, quiet: bool = False, statistics: bool = False) -> None:
-    """The report; ``quiet``: findings and the summary only (no flow table, notes or
-    checks); ``statistics``: a count per rule code after it."""
+def render(results: list[TargetResult], context: ReportContext) -> str:
+    """The report as text: with a terminal's colour codes where ``context.color`` allows them."""
+    import io
+
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        width=context.width,
+        force_terminal=context.color,
+        no_color=not context.color,
+        color_system="auto" if context.color else None,
+        highlight=False,
+        emoji=False,  # user text (paths, targets, messages) prints as written, ':100:' too
+    )
+    print_report(results, console, context.quiet, context.statistics)
+    return buf.getvalue()
+
+
+def print_report(results: list[TargetResult], console: Console, quiet: bool = False, statistics: bool = False) -> None:
+    """The report on ``console``; ``quiet``: findings and the summary only (no flow table,
+    notes or checks); ``statistics``: a count per rule code after it."""
     for r in results:
         if quiet:
             _quiet_target(r, console)
