@@ -220,6 +220,12 @@ def _split_terms(
             return parts
         return _term(sign, node, chain, outer)
     tensor_operands = [a for a in operands if _is_tensor_valued(a)]
+    if name in {"add", "sub", "rsub"} and len(tensor_operands) == 1 and len(node.args) == 2 and _a_number(node.args):
+        # loss = vae(x) - log_det with log_det = 0, rec + kl + 0.0 (a regulariser switched off): the
+        # number adds nothing; the terms are those of the other side, its sign flipped in c - loss
+        (a, b), other = node.args, tensor_operands[0]
+        flip = (name == "sub" and b is other) or (name == "rsub" and a is other)
+        return _split_terms(view, other, -sign if flip else sign, kind, depth + 1, outer, chain)
     if name in _SAME_VALUE and len(tensor_operands) == 1:  # loss.clone(), loss.float(): the same terms
         return _split_terms(view, tensor_operands[0], sign, kind, depth + 1, outer, chain)
     if name in {"mean", "sum", "div", "mul", "neg"} and len(tensor_operands) == 1:
@@ -229,6 +235,10 @@ def _split_terms(
             outer.update(inner)
             return parts
     return _term(sign, node, chain, outer)
+
+
+def _a_number(args) -> bool:
+    return any(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)
 
 
 def _constant(view: GraphView, node) -> bool:
