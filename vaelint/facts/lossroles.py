@@ -220,9 +220,10 @@ def _split_terms(
             return parts
         return _term(sign, node, chain, outer)
     tensor_operands = [a for a in operands if _is_tensor_valued(a)]
-    if name in {"add", "sub", "rsub"} and len(tensor_operands) == 1 and len(node.args) == 2 and _a_number(node.args):
+    if name in {"add", "sub", "rsub"} and len(tensor_operands) == 1 and len(node.args) == 2 and _a_number(node.args) and _is_scalar(node):
         # loss = vae(x) - log_det with log_det = 0, rec + kl + 0.0 (a regulariser switched off): the
-        # number adds nothing; the terms are those of the other side, its sign flipped in c - loss
+        # number adds nothing to a loss; the terms are those of the other side, its sign flipped in
+        # c - loss (a number inside a term, the KL's 1 + logvar, stays in it)
         (a, b), other = node.args, tensor_operands[0]
         flip = (name == "sub" and b is other) or (name == "rsub" and a is other)
         return _split_terms(view, other, -sign if flip else sign, kind, depth + 1, outer, chain)
