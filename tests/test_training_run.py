@@ -218,6 +218,19 @@ def test_running_the_code_reaches_these_steps_itself(script, args, monkeypatch):
     assert not any("reaches no random sample" in n for n in result["notes"]), result["notes"]
 
 
+def test_numpy_rows_sliced_and_converted_in_the_step_are_the_batch_at_every_size(monkeypatch):
+    # cov = torch.from_numpy(cov); mask = torch.from_numpy(mask): both are items of the batch, bound
+    # as the capture's tensors (a mask fixed at the run's 64 rows made the loss "divided by 64")
+    monkeypatch.setenv("VAELINT_TRAINING", "run")
+    r, result = _json(os.path.join(RUNNING, "numpy_slices_from_numpy.py"))
+    assert result["error"] is None, r.output
+    assert [(row["name"], row["shape"]) for row in result["flow"] if row["stage"] == "input"] == [
+        ("cov_batch", ["B", "12"]),
+        ("mask_batch", ["B", "12"]),
+    ]
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 36)]
+
+
 _STEP_IN = {
     # a bare `except:` around the step, and a `finally` whose own call is refused: the stop comes
     # back through both, and the step ends at its backward

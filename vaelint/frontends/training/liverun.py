@@ -89,6 +89,10 @@ class LiveRuntime(Runtime):
 
         patch(torch.fx.Proxy, "__getattr__", traced_getattr)
         patch(torch.autograd, "backward", lambda ts, *a, **k: ends(ts[0] if isinstance(ts, (tuple, list)) else ts))
+        # a batch the code took as NumPy arrays is bound as tensors (the capture's, at its batch
+        # sizes): torch.from_numpy(batch) takes them as they are
+        from_numpy = torch.from_numpy
+        patch(torch, "from_numpy", lambda a: a if isinstance(a, (torch.Tensor, torch.fx.Proxy)) else from_numpy(a))
         watch = Watch([], self.batches)
         patch(torch.utils.data.DataLoader, "__iter__", lambda loader: _OneBatch(watch, loader))
         patch(_OneBatch, "stepping", watch)

@@ -254,6 +254,7 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
         region, kind, source = _region_for_names(scope, place, names)
         if region is None:
             continue
+        names += _converted_in_the_step(region, values, names)
         pattern = None
         step = LiveStep(
             file,
@@ -272,6 +273,33 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
         )
         return _Chosen(frame, step)
     return None
+
+
+def _converted_in_the_step(region: list[ast.stmt], values: dict, names: list[str]) -> list[str]:
+    """Data the step itself makes tensors of beside the batch (``mask = torch.from_numpy(mask)``,
+    NumPy rows sliced with the batch's): each such name whose tensor at the backward has the
+    batch's leading size is an item of the batch too, bound at the capture's batch sizes."""
+    import torch
+
+    batch = values.get(names[0])
+    if not isinstance(batch, torch.Tensor) or batch.dim() == 0:
+        return []
+    found = []
+    for stmt in walk_statements(region):
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            continue
+        name, value = stmt.targets[0].id, values.get(stmt.targets[0].id)
+        if name in names or name in found or not isinstance(value, torch.Tensor) or value.dim() == 0 or len(value) != len(batch):
+            continue
+        if any(_from_numpy_of(call, name) for call in ast.walk(stmt.value)):
+            found.append(name)
+    return found
+
+
+def _from_numpy_of(node, name: str) -> bool:
+    func = getattr(node, "func", None)
+    called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    return called == "from_numpy" and bool(node.args) and isinstance(node.args[0], ast.Name) and node.args[0].id == name
 
 
 def _region_for_names(scope: Scope, place: Place, names: list[str]):
