@@ -345,3 +345,18 @@ def test_a_tensor_attribute_the_loss_assigns_is_the_models_own_in_the_graph(tmp_
     assert result.capture_method == "torch.fx"
     loss = next(c for c in result.checks if c.name == "loss")
     assert loss.ok, loss
+
+
+def test_each_run_starts_from_the_modules_as_built_not_the_last_runs_state():
+    # an LSTM's (h, c) kept on the module between batches: the shape runs at other batch sizes
+    # met the last run's state (the batch never symbolic past the encoder), the simulated GPU
+    # the CPU runs' state
+    path = os.path.join(FIXTURES, "clean", "recurrent_state_kept_on_the_module.py")
+    result = check(path, "VAE", ["10x16x88"], loss=f"{path}:loss_function")
+    assert result.error is None and result.capture_method == "recording", result.fallback_reason
+    assert {r.name: r.shape for r in result.flow if r.stage in ("encoder", "decoder")} == {
+        "mu": ["B", "Z"],
+        "logvar": ["B", "Z"],
+        "recon": ["B", "88"],
+    }
+    assert not result.findings and "VAE012" not in {code for code, _why in result.skipped}

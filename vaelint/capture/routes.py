@@ -160,6 +160,7 @@ def capture_and_run(job: CaptureJob, run: Callable) -> Captured:
             continue
         # the report names the route that gave the graph, and why the ones before it did not
         got.route, got.method, got.fallback_reason = route, route.name, fallback_reason(refused)
+        got.restore_attributes = job.restore_attributes
         merge_same_reads(got.graph)  # logvar[:, :k] read twice is one value for every rule
         try:
             attempt = Captured(got, run(got, job.specs, keep_graph=job.keep_graph), got.binder)
