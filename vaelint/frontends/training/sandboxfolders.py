@@ -1,6 +1,6 @@
 """Folders the code made while it ran (:mod:`.sandbox`). vaelint creates no folder: the code's
 ``os.makedirs(out_dir)`` does nothing. Code that then looks into the folder it just made
-(``if name in os.listdir(out_dir)``, ``os.path.exists(out_dir)``) would fail or take the other
+(``if name in os.listdir(out_dir)``, ``os.path.exists(out_dir)``, ``Path(out_dir).glob("*.npz")``) would fail or take the other
 branch, for a reason of vaelint's own. So a folder the code made answers as the empty folder it
 would be: it exists, it is a folder, it lists nothing."""
 
@@ -52,6 +52,26 @@ def made_folders(sandbox) -> None:
     sandbox._patch(pathlib.Path, "exists", lambda self, *a, **k: _made(self, made) or real_exists(self, *a, **k))
     sandbox._patch(pathlib.Path, "is_dir", lambda self, *a, **k: _made(self, made) or real_is_dir(self, *a, **k))
     sandbox._patch(pathlib.Path, "iterdir", lambda self: iter(()) if _made(self, made) else real_iterdir(self))
+    real_glob, real_rglob = pathlib.Path.glob, pathlib.Path.rglob  # traindir.glob("*.npz") in the folder just made
+    sandbox._patch(pathlib.Path, "glob", lambda self, *a, **k: iter(()) if _made(self, made) else real_glob(self, *a, **k))
+    sandbox._patch(pathlib.Path, "rglob", lambda self, *a, **k: iter(()) if _made(self, made) else real_rglob(self, *a, **k))
+    sandbox._patch(os, "scandir", answering(os.scandir, _NoEntries()))
+
+
+class _NoEntries:
+    """What ``os.scandir`` gives for an empty folder: an iterator and a context manager."""
+
+    def __iter__(self):
+        return iter(())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
 
 
 def _made(path, made: set) -> bool:
