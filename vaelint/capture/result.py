@@ -193,9 +193,9 @@ class Capture:
     contract_calls: list = field(default_factory=list)
     # the route that made it (vaelint/capture/routes.py): what its graph can say
     route: Any = None
-    # puts back the modules' plain attributes as they were before any route ran (a recurrent
-    # state a run kept on the module, self.h = h.detach(), is not the next run's)
-    restore_attributes: Callable[[], None] = lambda: None
+    # puts back the modules' plain tensor attributes as they were before any route ran (a
+    # recurrent state a run kept on the module, self.h = h.detach(), is not the next run's)
+    restore_tensors: Callable[[], None] = lambda: None
 
     @property
     def ints_are_literals(self) -> bool:
@@ -235,9 +235,9 @@ class Capture:
         freed once the computation is done with it, as in a plain forward (the
         shapes stage's extra batches: holding every activation made a 256x256
         conv VAE's batch of 7 take up to 3x a plain forward, in fresh memory). Each run starts
-        from the modules' attributes as they were before any route ran: a state the last run kept
-        on the model (an LSTM's h, c, at another batch size) is not this run's."""
-        self.restore_attributes()
+        from the modules' tensor attributes as they were before any route ran: a state the last run
+        kept on the model (an LSTM's h, c, at another batch size) is not this run's."""
+        self.restore_tensors()
         return self.runner(inputs, batch, keep_autograd, replay, hold)
 
 

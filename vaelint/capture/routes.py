@@ -9,6 +9,7 @@ instead of testing which route made it. Adding a route is one module with a
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from dataclasses import dataclass, field
@@ -160,7 +161,7 @@ def capture_and_run(job: CaptureJob, run: Callable) -> Captured:
             continue
         # the report names the route that gave the graph, and why the ones before it did not
         got.route, got.method, got.fallback_reason = route, route.name, fallback_reason(refused)
-        got.restore_attributes = job.restore_attributes
+        got.restore_tensors = functools.partial(restore_tensors, job.saved)
         merge_same_reads(got.graph)  # logvar[:, :k] read twice is one value for every rule
         try:
             attempt = Captured(got, run(got, job.specs, keep_graph=job.keep_graph), got.binder)
@@ -193,6 +194,22 @@ def restore_attributes(saved: list) -> None:
         module.__dict__.update(attributes)
         module._buffers.clear()
         module._buffers.update(buffers)
+
+
+def restore_tensors(saved: list) -> None:
+    """Put back only the modules' plain tensor attributes (a state a run kept: self.h = h.detach(),
+    or one it cleared), nothing else: a run in eval mode stays in eval mode."""
+    import torch
+
+    for module, attributes, _buffers in saved:
+        state = module.__dict__
+        for key in {k for k, v in state.items() if isinstance(v, torch.Tensor)} | {
+            k for k, v in attributes.items() if isinstance(v, torch.Tensor)
+        }:
+            if key not in attributes:
+                del state[key]
+            elif state.get(key) is not attributes[key]:
+                state[key] = attributes[key]
 
 
 def fallback_reason(refused: list[Refusal]) -> str | None:

@@ -25,7 +25,7 @@ def simulated_run(ctx) -> Simulation:
         hook, wrapper._on_output = wrapper._on_output, None  # the capture's hook writes graph nodes
         # a GPU run starts from the model as it was moved there: a state the CPU runs kept on it
         # (an LSTM's h, c of the last batch, self.h = h.detach()) is made on the device in training
-        ctx.capture.restore_attributes()
+        ctx.capture.restore_tensors()
         try:
             sim = simulate(wrapper, make_inputs(ctx.specs, batch), ctx.capture.reseed)
         finally:
