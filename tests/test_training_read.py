@@ -159,3 +159,24 @@ def test_read_code_follows_a_step_imported_under_another_name_or_by_star(tmp_pat
     (result,) = _jsonlib.loads(r.stdout)["results"]
     assert result["error"] is None, r.output
     assert result["loss"].startswith("the training step of pkg/steps.py:train"), result["loss"]
+
+
+def test_a_step_in_try_except_continue_is_read_in_a_loop_of_one_pass(monkeypatch):
+    # `except Exception: print(e); continue` around the step: the read step's function kept the
+    # `continue` outside any loop, "importing its package None failed (SyntaxError: 'continue'
+    # not properly in loop)" on a file that parses (hello-maker/JTVAE_Python3)
+    import json as _jsonlib
+
+    from training_cli import TRAINING
+
+    monkeypatch.chdir(TRAINING)
+    monkeypatch.setenv("VAELINT_TRAINING", "read")
+    r = run("step_skips_a_failed_batch.py", "--input", "32x784", "--format", "json", "--no-cache")
+    (result,) = _jsonlib.loads(r.stdout)["results"]
+    assert result["error"] is None, r.output
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 43)]
+    monkeypatch.delenv("VAELINT_TRAINING")
+    r = run("step_skips_a_failed_batch.py", "--no-cache")
+    assert r.exit_code == 2 and "SyntaxError" not in r.output and "package None" not in r.output, r.output
+    said = " ".join(r.output.split())
+    assert "the data loader's data set Molecules gave no batch here (ValueError: Can't kekulize mol" in said, said

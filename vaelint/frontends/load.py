@@ -181,9 +181,9 @@ def _import_filtered(abspath, tree, statements, package, root, imports, override
             except Exception as e:  # noqa: BLE001 - the package's own __init__ failed
                 error = VaelintError(
                     "load",
-                    f"{display_path(abspath)}: importing its package {package!r} failed "
-                    f"({type(e).__name__}: {e}). Fix the package's __init__.py, or check a copy of "
-                    "the model file outside the package.",
+                    f"{display_path(abspath)}: importing {f'its package {package!r}' if package else 'it'} failed "
+                    f"({type(e).__name__}: {e})."
+                    + (" Fix the package's __init__.py, or check a copy of the model file outside the package." if package else ""),
                 )
                 error.package_failed = True
                 raise error from None

@@ -148,8 +148,16 @@ class Region:
             located(ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Name(f"{SAVED}{n}", ast.Load())), first) for n in carried
         ]
         exit_name = "__vaelint_exit"
-        guarded = ast.Try(
+        # the loop's body in a loop of one pass: its own `continue` / `break` (an `except: continue`
+        # around the step) end the pass, as livecompile's step does, and are no SyntaxError
+        once = ast.For(
+            target=ast.Name("__vaelint_once", ast.Store()),
+            iter=ast.Tuple(elts=[const(0)], ctx=ast.Load()),
             body=body or [ast.Pass()],
+            orelse=[],
+        )
+        guarded = ast.Try(
+            body=[once],
             handlers=[
                 ast.ExceptHandler(
                     type=rt("StepLoss"),
