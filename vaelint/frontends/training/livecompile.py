@@ -154,8 +154,9 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
             # the batch the code took has several items (handed whole to prep(batch), which
             # unpacks it): it stays a sequence of the inputs, as the run had it
             use = BatchUse("indexed")
-        elif use.kind in ("tensor", "passed") and isinstance(step.batch_value, dict) and step.batch_value:
-            # a dict, its keys read through a variable (model.get_input(batch, model.image_key)):
+        elif use.kind in ("tensor", "passed", "indexed") and isinstance(step.batch_value, dict) and step.batch_value:
+            # a dict, its keys read through a variable (model.get_input(batch, model.image_key)) or
+            # its own methods (for k in batch.keys(): batch[k] = batch[k].cuda(); batch.items()):
             # it stays a dict of the same keys, as the run had it
             use = BatchUse("keyed", keys=tuple(step.batch_value))
         elif use.kind == "unpacked" and _one_tensor(step.batch_value, use.arity):
