@@ -217,7 +217,15 @@ class Sandbox:
         import os
         import subprocess
 
-        self._patch(subprocess, "Popen", self._no_program())
+        refuse = self._no_program()
+
+        class Popen(subprocess.Popen):  # still a class: code subclasses it at import (yt-dlp's helper in gdown)
+            _child_created = False  # what Popen.__del__ reads of one never started
+
+            def __init__(self, *args, **kwargs):
+                refuse(*args, **kwargs)
+
+        self._patch(subprocess, "Popen", Popen)
         self._patch(os, "system", self._no_program("os.system", lambda: 127 << 8))
         self._patch(os, "popen", self._no_program("os.popen", NoOutput))
         for name in (
