@@ -217,15 +217,7 @@ class Sandbox:
         import os
         import subprocess
 
-        refuse = self._no_program()
-
-        class Popen(subprocess.Popen):  # still a class: code subclasses it at import (yt-dlp's helper in gdown)
-            _child_created = False  # what Popen.__del__ reads of one never started
-
-            def __init__(self, *args, **kwargs):
-                refuse(*args, **kwargs)
-
-        self._patch(subprocess, "Popen", Popen)
+        self._patch(subprocess, "Popen", _no_popen(self._no_program()))
         self._patch(os, "system", self._no_program("os.system", lambda: 127 << 8))
         self._patch(os, "popen", self._no_program("os.popen", NoOutput))
         for name in (
@@ -365,3 +357,17 @@ class Refused(VaelintError, FileNotFoundError):
 
 def _refusal(message: str) -> VaelintError:
     return Refused("load", message)
+
+
+def _no_popen(refuse):
+    """subprocess.Popen that starts nothing, still a class: code subclasses it at import (the
+    yt-dlp helper gdown bundles)."""
+    import subprocess
+
+    class Popen(subprocess.Popen):
+        _child_created = False  # what Popen.__del__ reads of one never started
+
+        def __init__(self, *args, **kwargs):
+            refuse(*args, **kwargs)
+
+    return Popen
