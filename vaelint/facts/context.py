@@ -201,29 +201,39 @@ class Context:
         return size
 
     @property
-    def sample_axes(self) -> tuple[int, ...]:
-        """The sizes of the leading dims the sample z has and its mean does not: Monte Carlo
-        samples per input (``q.rsample([L])``: L x B x Z from B x Z heads); () for one sample."""
+    def sample_axes(self) -> tuple[tuple[int, int], ...]:
+        """(position, size) of the dims the sample z has and its mean does not: Monte Carlo samples
+        per input, in front (``q.rsample([L])``: L x B x Z from B x Z heads) or after the batch
+        (``mu.unsqueeze(1) + eps * std.unsqueeze(1)``: B x S x Z); () for one sample."""
         r = self.roles.reparam
         mu, z = (self.shape(r.mu), self.shape(r.z)) if r else (None, None)
         if mu is None or z is None or mu.sizes is None or z.sizes is None:
             return ()
         k = len(z.sizes) - len(mu.sizes)
-        if k <= 0 or any(a != b and a != 1 for a, b in zip(mu.sizes, z.sizes[k:])):
-            return ()
-        if z.dims is not None and any(d.batch_dependent for d in z.dims[:k]):
-            return ()
-        return tuple(z.sizes[:k])
+        batch = [d.batch_dependent for d in z.dims] if z.dims is not None else [False] * len(z.sizes)
+        if k > 0 and all(a in (b, 1) for a, b in zip(mu.sizes, z.sizes[k:])) and not any(batch[:k]):
+            return tuple((i, z.sizes[i]) for i in range(k))
+        if k == 1 and len(z.sizes) > 2 and batch[0] and (z.sizes[0], *z.sizes[2:]) == tuple(mu.sizes):
+            return ((1, z.sizes[1]),)
+        return ()
+
+    def sample_dims(self, node) -> frozenset[int]:
+        """The positions of ``node``'s dims that are the Monte Carlo sample axes: a tensor made
+        from the samples that still has them (the L x B x D or B x S x D reconstruction)."""
+        axes, fact, r = self.sample_axes, self.shape(node), self.roles.reparam
+        # with the batch beside them: L x B ... in front, B x S after it
+        if not axes or fact is None or fact.sizes is None or len(fact.sizes) < axes[-1][0] + (2 if axes[0][0] == 0 else 1):
+            return frozenset()
+        if any(fact.sizes[p] != s for p, s in axes) or not (node is r.z or self.view.depends_on(node, r.z)):
+            return frozenset()
+        if axes[0][0] and (fact.dims is None or not fact.dims[0].batch_dependent):
+            return frozenset()  # samples after the batch: the tensor has the batch in front too
+        return frozenset(p for p, _ in axes)
 
     def sample_positions(self, node) -> int:
-        """How many leading dims of ``node`` are the Monte Carlo sample axes: a tensor made
-        from the samples that still has them in front (the L x B x D reconstruction)."""
-        lead, fact, r = self.sample_axes, self.shape(node), self.roles.reparam
-        if not lead or fact is None or fact.sizes is None or len(fact.sizes) <= len(lead):
-            return 0
-        if tuple(fact.sizes[: len(lead)]) != lead or not (node is r.z or self.view.depends_on(node, r.z)):
-            return 0
-        return len(lead)
+        """How many leading dims of ``node`` are the Monte Carlo sample axes (L x B x D)."""
+        dims = self.sample_dims(node)
+        return len(dims) if dims == frozenset(range(len(dims))) else 0
 
     def names_for(self, node) -> dict[int, str]:
         """Constant sizes to show by name on this node: the names of an annotation

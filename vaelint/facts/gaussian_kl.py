@@ -128,6 +128,17 @@ def rounding_error(dtype: torch.dtype, mu: Tensor, log_var: Tensor) -> Tensor:
     return _K * eps * magnitude(mu, log_var)
 
 
+def _as_the_heads(value, heads: Tensor) -> Tensor | None:
+    """``value`` (the sampler's std, its sample) in the heads' shape, in float64: as it is, or with
+    the dims of 1 dropped that a sampler adds for its samples (sqrt(var.unsqueeze(1)), one sample
+    B x 1 x Z beside B x Z heads); None when it is not of their shape."""
+    if not isinstance(value, Tensor) or value.numel() != heads.numel():
+        return None
+    if value.shape != heads.shape and [d for d in value.shape if d != 1] != [d for d in heads.shape if d != 1]:
+        return None
+    return value.detach().double().cpu().reshape(heads.shape)
+
+
 class KLElement:
     """The model's KL element as a function of the encoder's heads.
 
@@ -170,10 +181,8 @@ class KLElement:
         self.shape = e.shape
         self.dtype = e.dtype
         self.mu, self.head = m.detach().double().cpu(), h.detach().double().cpu()
-        s = t.get(std) if std is not None else None
-        self.std = s.detach().double().cpu() if isinstance(s, Tensor) and s.shape == m.shape else None
-        zt = t.get(z) if z is not None else None
-        self.z = zt.detach().double().cpu() if isinstance(zt, Tensor) and zt.shape == m.shape else None
+        self.std = _as_the_heads(t.get(std) if std is not None else None, m)
+        self.z = _as_the_heads(t.get(z) if z is not None else None, m)
         replayed = self.at(self.mu, self.head)
         self.replayable = replayed is not None
         if replayed is not None:

@@ -109,8 +109,8 @@ class TermWalker:
         fact = self.ctx.shape(node)
         if fact is None or fact.sizes is None:
             return "?", 0, 1, 1
-        samples = self.ctx.sample_positions(node)
-        return _describe_dims((fact.sizes[p], fact.dims[p] if fact.dims is not None else None, p < samples) for p in positions)
+        samples = self.ctx.sample_dims(node)
+        return _describe_dims((fact.sizes[p], fact.dims[p] if fact.dims is not None else None, p in samples) for p in positions)
 
     def broadcast_labels(self, nodes) -> tuple[str, int, int, int] | None:
         """The same for the broadcast of several tensors (an elementwise loss)."""
@@ -118,7 +118,7 @@ class TermWalker:
         if any(f is None or f.sizes is None for f in facts):
             return None
         rank = max(len(f.sizes) for f in facts)
-        samples = [self.ctx.sample_positions(n) for n in nodes]
+        samples = [self.ctx.sample_dims(n) for n in nodes]
         pairs = []
         for i in range(rank, 0, -1):
             size, dim, sample = 1, None, False
@@ -126,7 +126,7 @@ class TermWalker:
                 if i <= len(f.sizes) and f.sizes[-i] != 1:
                     size = f.sizes[-i]
                     dim = f.dims[-i] if f.dims is not None else None
-                    sample = sample or len(f.sizes) - i < k
+                    sample = sample or len(f.sizes) - i in k
             pairs.append((size, dim, sample))
         return _describe_dims(pairs)
 

@@ -156,10 +156,23 @@ def through_broadcast(view: GraphView, node: fx.Node) -> fx.Node:
             if isinstance(index, int) and index < len(inputs) and len(inputs) == len(node.args[0].args):
                 node = inputs[index]
                 continue
-        if name in ("expand", "expand_as", "broadcast_to") and isinstance(node.args[0], fx.Node):
+        if (name in ("expand", "expand_as", "broadcast_to") or _adds_a_dim(view, node)) and isinstance(node.args[0], fx.Node):
             node = node.args[0]
             continue
         return node
+
+
+def _adds_a_dim(view: GraphView, node: fx.Node) -> bool:
+    """``mu.unsqueeze(1)``, ``mu[:, None]``: the head with a dim of 1 added (several samples per data
+    point, ``mu.unsqueeze(1) + eps * std.unsqueeze(1)`` with eps B x S x Z): the same values."""
+    name = view.op(node)
+    if name == "unsqueeze":
+        return True
+    if name != "getitem" or not node.args or not isinstance(node.args[0], fx.Node) or len(node.args) < 2:
+        return False
+    index = node.args[1] if isinstance(node.args[1], tuple) else (node.args[1],)
+    full = slice(None)
+    return any(i is None for i in index) and all(i is None or i == full or i is Ellipsis for i in index)
 
 
 def _path_back(view: GraphView, node: fx.Node) -> list[fx.Node]:
@@ -225,8 +238,10 @@ def _walk_to_output(view: GraphView, start: fx.Node, ops: list, past_start: bool
             return node, ops
         name = view.op(node)
         tensor_inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
-        if name in CAST_OPS and len(tensor_inputs) == 1:
-            node = tensor_inputs[0]  # a dtype or device cast (Keras's ops convert their inputs) reads the same head
+        if (name in CAST_OPS or _adds_a_dim(view, node)) and len(tensor_inputs) == 1:
+            # a dtype or device cast (Keras's ops convert their inputs), a dim of 1 added for several
+            # samples (sqrt(var.unsqueeze(1))): it reads the same head
+            node = tensor_inputs[0]
             continue
         ones = [a for a in tensor_inputs if view.op(a) in ("ones", "ones_like")]
         if name == "mul" and len(tensor_inputs) == 2 and len(ones) == 1:
