@@ -308,3 +308,23 @@ def test_a_failed_run_shows_the_last_lines_its_code_printed():
         text = buffer.getvalue()
         assert ("does not accept option" in text) is failed, text
         assert "usage line 0" in text
+
+
+def test_a_failed_run_shows_the_error_line_its_code_printed_between_the_first_and_last():
+    """jsonargparse says 'error: Parser key ...' first and then 60 lines of detail: the line that
+    says the error is shown wherever it is (before: hidden among '... 60 more')."""
+    import io
+
+    from rich.console import Console
+
+    from vaelint.diagnostics import TargetResult
+    from vaelint.errors import VaelintError
+    from vaelint.report.text_report import _output
+
+    printed = ["usage: cli.py [-h]", "  [--config CONFIG]", 'error: Parser key "data": Problem with given class_path']
+    printed += [f"  - detail {i}" for i in range(60)]
+    buffer = io.StringIO()
+    _output(TargetResult("cli.py", error=VaelintError("load", "SystemExit: 2"), output=printed), Console(file=buffer, width=200))
+    text = buffer.getvalue()
+    assert 'error: Parser key "data"' in text and "usage: cli.py" in text and "detail 59" in text, text
+    assert "... 56 more" in text and "detail 10" not in text

@@ -199,8 +199,10 @@ def _output(r: TargetResult, console: Console) -> None:
         return
     console.print(f"  [dim]the model's code printed {len(r.output)} line{'s' * (len(r.output) != 1)}:[/dim]")
     if r.error is not None and len(r.output) > SHOWN_OUTPUT_LINES:
-        # a run that failed said why last (argparse's "error: ..." after its usage): its first and last lines
+        # a run that failed said why last (argparse's "error: ..." after its usage): its first and last
+        # lines, and an "error: ..." line between them (jsonargparse says it before 60 lines of detail)
         head, tail = r.output[:2], r.output[-(SHOWN_OUTPUT_LINES - 2) :]
+        head += [line for line in r.output[2 : len(r.output) - len(tail)] if line.lstrip().lower().startswith("error:")][:2]
         more = len(r.output) - len(head) - len(tail)
     else:
         head, tail = r.output[:SHOWN_OUTPUT_LINES], []
