@@ -119,6 +119,14 @@ def test_an_installed_lightnings_tracker_logger_without_its_package_logs_nothing
         monkeypatch,
         "model = LitVAE()",
         "logger = pl.loggers.WandbLogger(project='vae', log_model=True)",
+        # the class stays itself, as LightningCLI's `class_path: WandbLogger` reads it: one class of
+        # that name, its own signature (before: a second class of that name, 'ambiguous')
+        "import inspect",
+        "def every(c):",
+        "    return [c] + [d for s in c.__subclasses__() for d in every(s)]",
+        "named = [c for c in every(pl.loggers.logger.Logger) if c.__name__ == 'WandbLogger']",
+        "if named != [pl.loggers.WandbLogger] or 'log_model' not in inspect.signature(named[0]).parameters:",
+        "    model = None  # a top-level failure is passed over: no model, no step",
         "trainer = pl.Trainer(max_epochs=1, logger=logger, enable_checkpointing=False)",
         "trainer.fit(model, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))",
     )

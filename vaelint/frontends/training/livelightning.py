@@ -111,8 +111,11 @@ def tracker_loggers_without_their_package(sandbox) -> None:
         if module is None or not isinstance(dummy, type):
             return
         for cls, package in _TRACKER_LOGGERS.items():
-            if isinstance(getattr(module, cls, None), type) and not _installed(package):
-                sandbox._patch(module, cls, _logging_nothing(dummy, cls, package, sandbox))
+            original = getattr(module, cls, None)
+            if isinstance(original, type) and not _installed(package) and "__new__" not in vars(original):
+                # the class stays itself (its signature, its one name: LightningCLI's `class_path:
+                # WandbLogger` finds one class, not two); what it makes is the logger of nothing
+                sandbox._patch(original, "__new__", staticmethod(_making(_logging_nothing(dummy, cls, package, sandbox), original)))
 
     after_import(sandbox, tuple(f"{m}.loggers" for m in _MODULES), patch_module)
 
@@ -127,9 +130,23 @@ def _installed(package: str) -> bool:
     return True
 
 
+def _making(stand_in: type, original: type):
+    """A ``__new__`` for ``original`` that makes a ``stand_in`` (so ``original.__init__`` is not
+    run), with the signature of ``original``'s own ``__init__`` (what LightningCLI reads of it)."""
+    import inspect
+
+    def __new__(klass, *args, **kwargs):
+        return stand_in(*args, **kwargs)
+
+    own = list(inspect.signature(original.__init__).parameters.values())[1:]
+    __new__.__signature__ = inspect.Signature([inspect.Parameter("klass", inspect.Parameter.POSITIONAL_ONLY), *own])
+    return __new__
+
+
 def _logging_nothing(dummy: type, name: str, package: str, sandbox):
     def __init__(self, *args, **kwargs):
         dummy.__init__(self)
         sandbox._note(f"{name}(...) logs nothing ({package} is not installed)", sandbox.changed)
 
-    return type(name, (dummy,), {"__init__": __init__, "__module__": dummy.__module__})
+    # named apart from the tracker's class: a class looked up by its name finds that one alone
+    return type(f"{name}LoggingNothing", (dummy,), {"__init__": __init__, "__module__": dummy.__module__})
