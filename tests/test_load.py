@@ -299,6 +299,29 @@ def test_calling_a_name_whose_line_failed_says_which_line_failed(tmp_path):
     assert "m.py:3 defines 'ENCODER' at module level" in e.value.message and "imports" not in e.value.message
 
 
+def test_a_version_read_from_a_project_not_installed_says_to_install_it(tmp_path):
+    # __version__ = importlib.metadata.version("textvae") in a project never pip-installed: the
+    # advice was "make the value a plain constant" (altescy/textvae)
+    path = tmp_path / "m.py"
+    path.write_text(
+        textwrap.dedent("""
+        import importlib.metadata
+        import torch.nn as nn
+        VERSION = importlib.metadata.version("vaelint-test-project-never-installed")
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.version = VERSION.split(".")
+    """)
+    )
+    with pytest.raises(VaelintError) as e:
+        load_program(f"{path}:VAE", LoadRequest(init={}))
+    assert "m.py:4 defines 'VERSION' at module level" in e.value.message, e.value.message
+    assert "PackageNotFoundError" in e.value.message and "install the project into this environment (pip install -e .)" in e.value.message
+    assert "plain constant" not in e.value.message
+
+
 def test_a_class_that_needs_arguments_points_at_the_instance_the_file_builds(tmp_path):
     path = tmp_path / "m.py"
     path.write_text(

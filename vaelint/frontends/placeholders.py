@@ -133,25 +133,31 @@ class Unavailable(MissingImport):
         name, context, path, line, error = object.__getattribute__(self, "_info")
         if isinstance(error, VaelintError):  # e.g. a class built on a missing import
             raise error
+        fix = _fix_for(str(error), context)
         if context != SETUP:
             raise VaelintError(
                 "load",
-                f"{where(path, line)} defines {name!r} at module level, the code checked uses it, "
-                f"and running that line failed ({error}). Make the value a plain constant or "
-                "compute it inside the model's __init__.",
+                f"{where(path, line)} defines {name!r} at module level, the code checked uses it, and running that line failed ({error}). {fix}",
             )
-        if str(error).startswith(("FileNotFoundError", "NotADirectoryError")):
-            fix = missing_file_fix(str(error))
-        elif str(error).startswith(("NameError", "UnboundLocalError")):
-            fix = "No argument sets it: the code uses a name it does not define there, and `python` stops at it too."
-        else:
-            fix = "Give the script's arguments with --script-args, or check the model with PATH:MODEL --loss PATH:LOSS."
         failure = VaelintError(
             "load", f"{where(path, line)} sets {name!r} in the training setup, and running that line failed ({error}). {fix}"
         )
         # how a later setup line that failed for want of it is listed among the failed lines
         failure.short = f"{where(path, line)} did not set {name!r}"
         raise failure
+
+
+def _fix_for(error: str, context) -> str:
+    """What to do about a line that failed, by its error and where it ran."""
+    if error.startswith("PackageNotFoundError"):  # __version__ = importlib.metadata.version("textvae")
+        return "It reads the metadata of a package that is not installed: install the project into this environment (pip install -e .)."
+    if context != SETUP:
+        return "Make the value a plain constant or compute it inside the model's __init__."
+    if error.startswith(("FileNotFoundError", "NotADirectoryError")):
+        return missing_file_fix(error)
+    if error.startswith(("NameError", "UnboundLocalError")):
+        return "No argument sets it: the code uses a name it does not define there, and `python` stops at it too."
+    return "Give the script's arguments with --script-args, or check the model with PATH:MODEL --loss PATH:LOSS."
 
 
 def missing_file_fix(error: str) -> str:
