@@ -107,6 +107,8 @@ def test_a_rule_that_crashes_does_not_hide_the_others(monkeypatch):
     assert res.error is None
     assert [f.code for f in res.findings] == ["VAE001"]
     assert any(n.startswith("VAE012 could not check this model (ZeroDivisionError") for n in res.notes)
+    # and it is a rule not checked, never a clean result: the summary and the JSON's skipped say so
+    assert ("VAE012", "the rule failed on this model, a bug in vaelint (the note says where)") in res.skipped
 
 
 def test_the_graph_is_kept_after_the_backward_only_for_a_finding_that_reads_gradients(monkeypatch, fixtures_dir):

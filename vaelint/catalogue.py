@@ -47,6 +47,8 @@ def run_rules(rules: list[Rule], ctx, result: TargetResult) -> list[tuple]:
             result.skipped.append((rule.code, str(why)))
         except Exception as e:  # noqa: BLE001 - one rule's bug must not hide the others' findings
             result.notes.append(rule_bug(rule, "check", e))
+            # never "no findings" from a rule that did not finish: it is one not checked
+            result.skipped.append((rule.code, "the rule failed on this model, a bug in vaelint (the note says where)"))
     return once_each(drop_deferred(findings))
 
 
