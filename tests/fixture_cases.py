@@ -119,30 +119,35 @@ def result_of(case: Case):
         repr(sorted(case.loss_kwargs.items())),
     )
     if key not in _RESULTS:
-        from helpers import check
-
-        here = os.getcwd()
-        os.chdir(case.cwd or os.path.dirname(FIXTURES))
-        saved_path = list(sys.path)
-        try:
-            loss = case.loss if case.loss and ":" in case.loss else f"{case.path}:{case.loss}" if case.loss else None
-            _RESULTS[key] = check(
-                case.path,
-                case.target,
-                case.inputs,
-                loss=loss,
-                init=case.init,
-                beta=case.beta,
-                script_args=case.script_args,
-                loss_kwargs=dict(case.loss_kwargs),
-            )
-        finally:
-            os.chdir(here)
-            # in-process runs share one interpreter (the command line forks a worker per
-            # target): a fixture repository's folders and packages must not leak into the next
-            sys.path[:] = saved_path
-            for name, mod in list(sys.modules.items()):
-                origin = getattr(mod, "__file__", None) or ""
-                if origin.startswith(FIXTURES + os.sep) and not name.startswith("_vaelint_model_"):
-                    del sys.modules[name]
+        _RESULTS[key] = run_case(case)
     return _RESULTS[key]
+
+
+def run_case(case: Case):
+    """The analysis of one fixture case, run now (result_of keeps it for the session)."""
+    from helpers import check
+
+    here = os.getcwd()
+    os.chdir(case.cwd or os.path.dirname(FIXTURES))
+    saved_path = list(sys.path)
+    try:
+        loss = case.loss if case.loss and ":" in case.loss else f"{case.path}:{case.loss}" if case.loss else None
+        return check(
+            case.path,
+            case.target,
+            case.inputs,
+            loss=loss,
+            init=case.init,
+            beta=case.beta,
+            script_args=case.script_args,
+            loss_kwargs=dict(case.loss_kwargs),
+        )
+    finally:
+        os.chdir(here)
+        # in-process runs share one interpreter (the command line forks a worker per
+        # target): a fixture repository's folders and packages must not leak into the next
+        sys.path[:] = saved_path
+        for name, mod in list(sys.modules.items()):
+            origin = getattr(mod, "__file__", None) or ""
+            if origin.startswith(FIXTURES + os.sep) and not name.startswith("_vaelint_model_"):
+                del sys.modules[name]

@@ -20,6 +20,7 @@ import torch
 import torch.fx as fx
 
 from vaelint.capture.ops import RANDOM_OPS
+from vaelint.facts.rowsafe import cannot_mix
 from vaelint.facts.shapes import make_inputs
 
 
@@ -48,6 +49,8 @@ def batch_mixing(ctx) -> Mixing | str:
     batch = ctx.batch
     if batch < 2:
         return "a batch of one sample cannot show mixing"
+    if cannot_mix(ctx, [n for n, _name in targets]):
+        return ""  # every op keeps each sample's row its own: no run could show mixing
     # first the targets alone, at a small batch (mixing is structural: 3 samples show
     # it as well as 64 do, and the shape facts say which axis is the batch at any
     # size): a clean model, the common case, pays two forwards of 3 samples and never
