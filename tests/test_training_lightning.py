@@ -134,6 +134,8 @@ def test_an_installed_lightnings_tracker_logger_without_its_package_logs_nothing
     assert result.error is None, result.error.message
     assert [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
     assert any("WandbLogger(...) logs nothing (wandb is not installed)" in n for n in result.notes), result.notes
+    # said as it is, never run together with the CPU trainer's note ("... ran on this machine's CPU")
+    assert not any("logs nothing" in n and "CPU" in n for n in result.notes), result.notes
 
 
 def test_a_lightning_cli_script_is_training_code_and_the_cpu_trainer_keeps_its_signature(tmp_path):

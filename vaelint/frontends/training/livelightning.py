@@ -146,7 +146,7 @@ def _making(stand_in: type, original: type):
 def _logging_nothing(dummy: type, name: str, package: str, sandbox):
     def __init__(self, *args, **kwargs):
         dummy.__init__(self)
-        sandbox._note(f"{name}(...) logs nothing ({package} is not installed)", sandbox.changed)
+        sandbox._note(f"{name}(...) logs nothing ({package} is not installed)", sandbox.stood_in)
 
     # named apart from the tracker's class: a class looked up by its name finds that one alone
     return type(f"{name}LoggingNothing", (dummy,), {"__init__": __init__, "__module__": dummy.__module__})

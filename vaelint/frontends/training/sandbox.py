@@ -61,6 +61,7 @@ class Sandbox:
     changed: list[str] = field(default_factory=list)  # "Trainer(accelerator='gpu') at main.py:33", built for the CPU
     adapted: list[str] = field(default_factory=list)  # Lightning 1.x's Trainer.from_argparse_args, on a 2.x
     unloaded: list[str] = field(default_factory=list)  # checkpoints that are not here: the weights stay as built
+    stood_in: list[str] = field(default_factory=list)  # said as written: "WandbLogger(...) logs nothing (wandb is not installed)"
     optimizer_steps: int = 0
     _patches: list = field(default_factory=list)
 
@@ -122,6 +123,7 @@ class Sandbox:
                 f"the code's {w} is not here: the weights stay as built (the check needs shapes, not trained weights)"
                 for w in self.unloaded[:3]
             ]
+            + [f"the code's {w}" for w in self.stood_in[:3]]
         )
 
     def _patch(self, owner, name: str, value) -> None:
