@@ -322,9 +322,11 @@ def test_a_failed_run_shows_the_error_line_its_code_printed_between_the_first_an
     from vaelint.report.text_report import _output
 
     printed = ["usage: cli.py [-h]", "  [--config CONFIG]", 'error: Parser key "data": Problem with given class_path']
-    printed += [f"  - detail {i}" for i in range(60)]
+    printed += ["  Errors:", "    - Expected 'torchvision.transforms.Compose' to be a subclass of Tensor"]
+    printed += [f"  detail {i}" for i in range(58)] + ["    - Expected a <class 'bool'>"]
     buffer = io.StringIO()
     _output(TargetResult("cli.py", error=VaelintError("load", "SystemExit: 2"), output=printed), Console(file=buffer, width=200))
     text = buffer.getvalue()
-    assert 'error: Parser key "data"' in text and "usage: cli.py" in text and "detail 59" in text, text
+    assert 'error: Parser key "data"' in text and "usage: cli.py" in text and "detail 57" in text, text
+    assert "Expected 'torchvision.transforms.Compose'" in text and "<class 'bool'>" in text
     assert "... 56 more" in text and "detail 10" not in text

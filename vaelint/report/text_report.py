@@ -202,7 +202,7 @@ def _output(r: TargetResult, console: Console) -> None:
         # a run that failed said why last (argparse's "error: ..." after its usage): its first and last
         # lines, and an "error: ..." line between them (jsonargparse says it before 60 lines of detail)
         head, tail = r.output[:2], r.output[-(SHOWN_OUTPUT_LINES - 2) :]
-        head += [line for line in r.output[2 : len(r.output) - len(tail)] if line.lstrip().lower().startswith("error:")][:2]
+        head += _said_the_error(r.output[2 : len(r.output) - len(tail)])
         more = len(r.output) - len(head) - len(tail)
     else:
         head, tail = r.output[:SHOWN_OUTPUT_LINES], []
@@ -216,6 +216,15 @@ def _output(r: TargetResult, console: Console) -> None:
 
 
 SHOWN_OUTPUT_LINES = 6
+
+
+def _said_the_error(lines: list[str]) -> list[str]:
+    """The first "error: ..." line of ``lines`` and the first items of the list of errors under it
+    (jsonargparse's "- Expected 'torchvision.transforms.Compose' to be ...")."""
+    first = next((i for i, line in enumerate(lines) if line.lstrip().lower().startswith("error:")), None)
+    if first is None:
+        return []
+    return [lines[first]] + [line for line in lines[first + 1 :] if line.lstrip().startswith("- ")][:2]
 
 
 def _skipped_by_reason(skipped) -> list[tuple[str, list[str]]]:
