@@ -239,10 +239,12 @@ def test_the_dependence_check_runs_small_and_holds_only_its_targets(fixtures_dir
         return first, second
 
     monkeypatch.setattr(batchdeps, "_two_runs", spy)
-    clean = check(f"{fixtures_dir}/clean/mlp_vae.py", "VAE", ["32x784"], select=["VAE006"])
+    # a GRU: the graph's shapes cannot show it keeps samples apart (an MLP's can: no runs at all)
+    clean = check(f"{fixtures_dir}/clean/gru_sequence_vae.py", "SequenceVAE", ["32x12x3"], select=["VAE006"])
     assert clean.findings == [] and [c[:2] for c in calls] == [(3, True)]
     assert calls[0][2] <= 4 < calls[0][3]  # the three targets and the noise, of many nodes
     calls.clear()
+    assert check(f"{fixtures_dir}/clean/mlp_vae.py", "VAE", ["32x784"], select=["VAE006"]).findings == [] and calls == []
     mixed = check(f"{fixtures_dir}/buggy/bidirectional_hidden_view.py", "SentenceVAE", ["8x12:int64:50"], select=["VAE006"])
     assert [f.code for f in mixed.findings] == ["VAE006"]
     assert [c[:2] for c in calls] == [(3, True), (8, False)] and calls[1][2] > calls[0][2]
