@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vaelint.rulebase import Example, Observed, Rule, fill
+from vaelint.facts.stepchoices import random_branch
+from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
 
 _MODEL = """import torch
@@ -100,6 +101,12 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         dead = {n for n, p in model.named_parameters() if p.requires_grad and n not in used_params and id(p) not in elsewhere}
         if not dead:
             return
+        choice = random_branch(ctx.program)
+        if choice is not None:
+            raise SkipRule(
+                f"the step takes a random branch ({choice}): the modules it runs differ from step to step, and one step "
+                "cannot tell a module that never trains from one it left out"
+            )
         for name, module in self._dead_modules(model, dead):
             count = sum(p.numel() for p in module.parameters())
             in_graph = any(f"{name}.{p}" in graph_params for p, _ in module.named_parameters())
