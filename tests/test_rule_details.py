@@ -335,3 +335,17 @@ def test_vae004_names_a_division_by_a_size_only_when_the_factor_is_that_division
     result = check(str(path), "VAE", ["8x20"], loss="loss_function")
     [finding] = [f for f in result.findings if f.code == "VAE004"]
     assert "(w, set at" in finding.message and "the division by" not in finding.message, finding.message
+
+
+def test_a_step_that_drops_a_module_by_a_random_branch_leaves_vae011_unchecked_saying_why(monkeypatch):
+    # modality dropout (if np.random.random() < p: drop one): the step checked left a modality out,
+    # and VAE011 said its encoder and decoder never train, "[confirmed]" on that one step
+    monkeypatch.setenv("VAELINT_TRAINING", "run")
+    from json_cli import check_json
+    from training_cli import RUNNING
+
+    r, result = check_json(os.path.join(RUNNING, "modality_dropout_step.py"))
+    assert [f["code"] for f in result["findings"]] == ["VAE002"], r.output
+    (why,) = [s["reason"] for s in result["skipped"] if s["code"] == "VAE011"]
+    assert why.startswith("the step takes a random branch (np.random.random() at "), why
+    assert "modality_dropout_step.py:22" in why

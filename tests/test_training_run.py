@@ -231,17 +231,6 @@ def test_numpy_rows_sliced_and_converted_in_the_step_are_the_batch_at_every_size
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 36)]
 
 
-def test_a_step_that_drops_a_module_by_a_random_branch_leaves_vae011_unchecked_saying_why(monkeypatch):
-    # modality dropout (if np.random.random() < p: drop one): the step checked left a modality out,
-    # and VAE011 said its encoder and decoder never train, "[confirmed]" on that one step
-    monkeypatch.setenv("VAELINT_TRAINING", "run")
-    r, result = _json(os.path.join(RUNNING, "modality_dropout_step.py"))
-    assert [f["code"] for f in result["findings"]] == ["VAE002"], r.output
-    (why,) = [s["reason"] for s in result["skipped"] if s["code"] == "VAE011"]
-    assert why.startswith("the step takes a random branch (np.random.random() at "), why
-    assert "modality_dropout_step.py:22" in why
-
-
 _STEP_IN = {
     # a bare `except:` around the step, and a `finally` whose own call is refused: the stop comes
     # back through both, and the step ends at its backward
