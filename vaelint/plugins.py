@@ -117,15 +117,20 @@ def plugin_rules(own_codes: list[str]) -> list[type]:
     return out
 
 
+def _plugin_reporters() -> list[Registered]:
+    """The entries of ``vaelint.reporters`` that are not vaelint's own formats."""
+    from vaelint.report.reporters import OWN, REPORTERS
+
+    return [e for e in registered(REPORTERS) if not (e.by is None and OWN.get(e.name) == e.value)]
+
+
 def format_names() -> tuple[str, ...]:
     """The output formats: vaelint's own (registered or not: a checkout), then the plugins'
     (a plugin cannot take the name of one of vaelint's: a VaelintError naming it)."""
-    from vaelint.report.reporters import OWN, REPORTERS
+    from vaelint.report.reporters import OWN
 
     names = list(OWN)
-    for entry in registered(REPORTERS):
-        if entry.by is None and OWN.get(entry.name) == entry.value:
-            continue
+    for entry in _plugin_reporters():
         if entry.name in names:
             raise VaelintError(
                 "usage",
@@ -151,11 +156,11 @@ def check_format(name: str) -> str:
 
 def reporter(name: str):
     """The reporter of the output format ``name`` (check_format has accepted it), imported."""
-    from vaelint.report.reporters import OWN, REPORTERS, Reporter
+    from vaelint.report.reporters import OWN, Reporter
 
     if name in OWN:
         return importlib.import_module(OWN[name])
-    (entry,) = [e for e in registered(REPORTERS) if e.name == name and OWN.get(e.name) != e.value]
+    (entry,) = [e for e in _plugin_reporters() if e.name == name]
     obj = load(entry)
     if isinstance(obj, type):
         obj = obj()
