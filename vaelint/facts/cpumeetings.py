@@ -33,16 +33,17 @@ _PASS_THROUGH = {
 _MOVES = {"to", "cuda", "type_as", "to_device"}
 # ops that combine tensors and need them on one device
 _MEETS = ARITH_OPS | {
-    # in place, with an index or values from elsewhere (a one-hot made by zeros(...).scatter_(1, y, 1))
-    "scatter_",
+    # with an index or values from elsewhere, in place or not (a one-hot made by zeros(...).scatter_(1, y, 1),
+    # a graph's degrees by zeros(n).index_add_(0, dst, ones)): op names are plain, ``index_add_`` is "index_add"
     "scatter",
-    "scatter_add_",
     "scatter_add",
-    "index_add_",
-    "index_copy_",
-    "index_fill_",
-    "masked_fill_",
-    "masked_scatter_",
+    "scatter_reduce",
+    "index_add",
+    "index_copy",
+    "index_fill",
+    "index_put",
+    "masked_fill",
+    "masked_scatter",
     "matmul",
     "linear",
     "cat",
