@@ -163,3 +163,28 @@ def test_a_method_named_like_a_loss_that_reads_nothing_or_a_penalty_is_not_the_l
         path.write_text(source.replace("regularization_loss(self)", method))
         plan = discover_loss(load_program(f"{path}:VAE", LoadRequest(init={})), None, {})
         assert (plan and plan.name) == found, method
+
+
+def test_a_loss_that_unpacks_its_first_parameter_takes_the_whole_output(tmp_path):
+    """``def loss(out, x): recon, a, mu, logvar = out``: unpacked into as many names as the forward
+    returns, the parameter is the whole output; unpacked into fewer, it is the first output."""
+    (tmp_path / "model.py").write_text(
+        MODEL
+        + textwrap.dedent("""
+        def whole(out, x):
+            a, b, mu, logvar = out
+            nll = 0.5 * torch.sum(b + (x - a).pow(2) / b.exp())
+            return (nll - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+
+
+        def first(out, x, mu, logvar):
+            a, b = out
+            rec = torch.sum((x.unsqueeze(0) - torch.stack([a, b])).pow(2))
+            return (rec - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+    """)
+    )
+    path = str(tmp_path / "model.py")
+    result = check(path, "VAE", ["8x30"], loss=f"{path}:whole")
+    assert result.error is None and _bound(result)["out"] == "the forward's whole output"
+    result = check(path, "VAE", ["8x30"], loss=f"{path}:first")
+    assert _bound(result)["out"] != "the forward's whole output"

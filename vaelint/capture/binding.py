@@ -43,6 +43,8 @@ def _read_as_record(fn, name: str, out) -> bool:
         tree = ast.parse(textwrap.dedent(inspect.getsource(target)))
     except (OSError, TypeError, SyntaxError):
         return False
+    if isinstance(out, (tuple, list)):
+        return _unpacked(tree, name, len(out))
     keys = set(out) if isinstance(out, dict) else {path[0] for path, _v in flatten_outputs(out) if path and isinstance(path[0], str)}
     read = set()
     for node in ast.walk(tree):
@@ -52,6 +54,20 @@ def _read_as_record(fn, name: str, out) -> bool:
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name:
             read.add(node.attr)
     return bool(read) and bool(read & keys) and read <= keys | {"get", "keys", "items", "values"}
+
+
+def _unpacked(tree, name: str, count: int) -> bool:
+    """Does the loss unpack its parameter ``name`` into as many names as the forward returns
+    values (``z, mu, logstd = out``)? Then it is the whole output, not the first one."""
+    import ast
+
+    return any(
+        isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == name
+        and any(isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) == count for t in node.targets)
+        for node in ast.walk(tree)
+    )
 
 
 # --------------------------------------------------------------------------- sources
@@ -220,7 +236,7 @@ class Binder:
             d.used_roles |= {r for r, f in d.found.items() if f[0] == source}
             return
         role = role_of_name(p.name)
-        if (p.name.lower() in CONTAINER_NAMES or _read_as_record(self.plan.fn, p.name, out)) and _is_record(out):
+        if (p.name.lower() in CONTAINER_NAMES and _is_record(out)) or _read_as_record(self.plan.fn, p.name, out):
             role = "outputs"
         if role == "outputs":
             binding.add(p.name, kind, WholeOutput(), "the forward's whole output")
