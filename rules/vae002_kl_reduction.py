@@ -220,6 +220,7 @@ over everything.
             rec_own=_reduced(scales.rec),
             kl_own=_reduced(scales.kl),
             kl_dims=_sample_dims(ctx, scales.kl),
+            pairwise=_pairs_samples(scales.rec) or _pairs_samples(scales.kl),
             rec_weight=scales.rec.explicit,
             # an annealed weight's value at the step run is no weight of the reductions' (the header says the
             # schedule), nor is the strength that holds a KL at a capacity (gamma * |KL - C|)
@@ -280,6 +281,13 @@ def _reduced(term) -> tuple[int, float, float]:
     return term.batch_power, means, others
 
 
+def _pairs_samples(term) -> bool:
+    """Is the term reduced over pairs of samples (a graph's N x N adjacency, a kernel over the
+    batch's pairs)? Two copies of the batch are then no batch of the same samples twice: the
+    pairs across the copies are new."""
+    return any(f.kind in ("sum", "mean") and abs(f.batch_power) > 1 for f in term.reductions())
+
+
 def _sample_dims(ctx, term) -> int:
     """How many dims each sample's KL element has (1 for B x Z, 3 for B x C x H x W)."""
     fact = ctx.shape(term.element) if term.element is not None else None
@@ -307,12 +315,13 @@ class ReductionsSeen(Observed):
     rec_weight: float = 1.0  # a number written on the reconstruction term (rec * alpha): the ELBO's weight a
     kl_weight: float = 1.0  # a number written on the KL term (1e-5 * kl): VAE004's, but in beta_eff all the same
     kl_dims: int = 1  # the KL element's dims per sample: 3 for a B x C x H x W latent
+    pairwise: bool = False  # a term reduced over pairs of samples (B x B): no doubled batch shows it
 
     @property
     def shows_at_twice_the_batch(self) -> bool:
         # a constant ratio looks the same at every batch (a Monte Carlo KL is shown too:
         # the doubled batch replays the first run's noise)
-        return bool(self.batch_power)
+        return bool(self.batch_power) and not self.pairwise
 
     def message(self) -> str:
         value = f"{self.ratio:.6g}"

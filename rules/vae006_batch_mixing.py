@@ -65,7 +65,10 @@ batch's own mean) are not mixing. Folding bars or positions into the batch and
 unfolding them after row-wise layers (an embedding, a batch-first LSTM per bar, a
 softmax over the vocabulary: a hierarchical decoder) is not mixing either; a
 softmax given no dim (``nn.Softmax()``) is: for a 3-D input PyTorch normalises
-over dim 0, the batch.
+over dim 0, the batch. Where the rows are a graph's nodes, indexed by an edge list
+among the inputs (``--input 500x128 --input 2x2000:int64:500``), a graph
+convolution reads each node's neighbours by design: the run is left out, and only
+a reshape that changes the batch dim is reported.
 """
     why = """
 The model still runs: layers after the reshape accept the smaller rows, and the

@@ -153,3 +153,45 @@ def test_a_stage_whose_gradient_is_zero_names_the_dead_activation(monkeypatch):
     message = " ".join(result["error"]["message"].split())
     assert "decoder gradient norm 0: every value of `relu` at buggy/dead_relu_output.py:22" in message, message
     assert "is 0 at this initialisation" in message and "End the decoder with no activation" in message
+
+
+DENSE_GRAPH = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def dense_adjacency(edge_index, n):
+    adj = torch.zeros(n, n, device=edge_index.device)
+    adj[edge_index[0], edge_index[1]] = 1.0
+    return adj
+
+
+class DenseAdjVGAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin, self.mu, self.logvar = nn.Linear(10, 16), nn.Linear(16, 4), nn.Linear(16, 4)
+
+    def forward(self, x, edge_index):
+        h = F.relu(dense_adjacency(edge_index, x.size(0)) @ self.lin(x))
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return z @ z.t(), mu, logvar
+
+
+def vgae_loss(out, x, edge_index):
+    logits, mu, logvar = out
+    rec = F.binary_cross_entropy_with_logits(logits, dense_adjacency(edge_index, x.size(0)))
+    return rec - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+"""
+
+
+def test_a_term_over_pairs_of_samples_is_not_confirmed_by_a_doubled_batch(tmp_path):
+    """A graph VAE's reconstruction averaged over the N x N adjacency beside a KL summed over the
+    nodes: VAE002 is right, but two copies of the graph add the pairs across the copies, so the
+    doubled batch cannot show it: unconfirmed (None), never "not confirmed" (False)."""
+    path = tmp_path / "graph.py"
+    path.write_text(DENSE_GRAPH)
+    result = check(str(path), "DenseAdjVGAE", ["30x10", "2x90:int64:30"], loss=f"{path}:vgae_loss")
+    (finding,) = [f for f in result.findings if f.code == "VAE002"]
+    assert "B*B" in finding.message and finding.confirmed is None

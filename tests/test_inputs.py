@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vaelint.errors import VaelintError
-from vaelint.inputs import DTYPES, parse_input_spec
+from vaelint.inputs import DTYPES, parse_input_spec, with_batch_indices
 
 
 def test_shape_dtype_and_high():
@@ -61,3 +61,29 @@ def test_float_inputs_with_high_are_whole_numbers():
     t = spec.make(8)
     assert t.dtype.is_floating_point and set(t.unique().tolist()) <= {0.0, 1.0}
     assert spec.text() == "8x20:float32:2" and parse_input_spec("8x20").text() == "8x20"
+
+
+def test_an_integer_input_whose_high_is_the_batch_indexes_its_rows():
+    """A graph's node features N x F beside its edge list 2 x E over the N nodes: the edge list
+    has no batch dim; at another batch size its edges grow in proportion and its values stay below it."""
+    features, edges = with_batch_indices([parse_input_spec("40x12"), parse_input_spec("2x160:int64:40")])
+    assert not features.indexes_batch and edges.indexes_batch and edges.batch == 40
+    assert edges.sized(10) == (2, 40) and edges.sample_shape == (2, 160)
+    drawn = edges.make(10)
+    assert tuple(drawn.shape) == (2, 40) and 0 <= int(drawn.min()) and int(drawn.max()) < 10
+    twice = edges.doubled(drawn, 10)  # two copies of the graph, the second's edges among its own nodes
+    assert tuple(twice.shape) == (2, 80) and int(twice[:, 40:].min()) >= 10
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["40x12", "40:int64:10"],  # labels: one per sample, at the batch dim
+        ["40x12", "2x160:int64:39"],  # HIGH is not the batch size: the specs disagree
+        ["40x12", "40x40:int64:40"],  # a dim of the batch's size: a batch-first input
+        ["40x12", "2x160:float32:40"],  # floats index nothing
+    ],
+)
+def test_only_integer_inputs_below_the_batch_size_without_its_dim_index_the_rows(texts):
+    specs = [parse_input_spec(t) for t in texts]
+    assert with_batch_indices(specs) == specs

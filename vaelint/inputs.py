@@ -7,6 +7,10 @@ input, a loader whose collate puts the batch second). Float inputs are drawn in 
 (HIGH defaults to 2), 1-D integer inputs (per-sample lengths) in [1, HIGH).
 A float input with HIGH holds whole numbers in [0, HIGH): ``784:float32:2`` is
 binary data, for models whose likelihood checks its support (Bernoulli).
+An integer input whose HIGH is the others' batch size, with no dim of that size, indexes
+the batch's rows (a graph's 2 x E edge list over N nodes): it has no batch dim; at
+another batch size its longest dim (the edges) grows in proportion and its values are
+drawn below that size.
 """
 
 from __future__ import annotations
@@ -34,18 +38,28 @@ class InputSpec:
     # first batch, a full-batch graph): its rows are the inputs, not made-up values
     real: object = field(default=None, compare=False, hash=False, repr=False)
     batch_dim: int = 0  # the dim the batch size sets: 1 for (T, B, F) sequence-first data
+    # its values index the batch's rows (a graph's edge list over the N nodes): no dim of it is
+    # the batch; its HIGH is the batch size (with_batch_indices)
+    indexes_batch: bool = False
 
     @property
     def batch(self) -> int:
-        return self.shape[self.batch_dim]
+        return self.high if self.indexes_batch else self.shape[self.batch_dim]
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
         """The sizes of one sample: every dim but the batch's."""
+        if self.indexes_batch:
+            return self.shape
         return self.shape[: self.batch_dim] + self.shape[self.batch_dim + 1 :]
 
     def sized(self, batch: int) -> tuple[int, ...]:
-        """This spec's shape at another batch size."""
+        """This spec's shape at another batch size (an edge list's edges grow with its nodes:
+        its longest dim, E of 2 x E, in proportion)."""
+        if self.indexes_batch:
+            longest = self.shape.index(max(self.shape))
+            grown = max(1, round(self.shape[longest] * batch / self.high))
+            return self.shape[:longest] + (grown,) + self.shape[longest + 1 :]
         return self.shape[: self.batch_dim] + (batch,) + self.shape[self.batch_dim + 1 :]
 
     def with_batch_dim(self, dim: int) -> InputSpec:
@@ -53,7 +67,18 @@ class InputSpec:
         per-sample lengths or labels tensor beside (T, B, F) sequences)."""
         from dataclasses import replace
 
+        if self.indexes_batch:
+            return self
         return replace(self, batch_dim=dim if dim < len(self.shape) else 0)
+
+    def doubled(self, tensor, batch: int):
+        """Two copies of a batch of ``batch`` as one batch of twice the size: side by side
+        along the batch dim; an edge list's second copy indexes the second copy's rows."""
+        import torch
+
+        if self.indexes_batch:
+            return torch.cat([tensor, tensor + batch], dim=self.shape.index(max(self.shape)))
+        return torch.cat([tensor, tensor], dim=self.batch_dim if self.batch_dim < tensor.dim() else 0)
 
     def text(self) -> str:
         out = (f"{self.name}=" if self.name else "") + "x".join(str(s) for s in self.shape)
@@ -74,6 +99,8 @@ class InputSpec:
 
         shape = self.sized(batch)
         dtype = getattr(torch, self.dtype)
+        if self.indexes_batch:
+            return torch.randint(0, batch, shape, generator=generator, dtype=dtype).to(device)
         if self.dtype in _FLOAT and self.high is not None:
             # whole numbers as floats: SHAPE:float32:2 is binary data (Bernoulli targets)
             return torch.randint(0, self.high, shape, generator=generator).to(device=device, dtype=dtype)
@@ -134,6 +161,25 @@ def parse_input_spec(text: str) -> InputSpec:
             )
         high = int(parts[2])
     return InputSpec(shape, dtype, high, name)
+
+
+def with_batch_indices(specs: list[InputSpec]) -> list[InputSpec]:
+    """The specs with those that index the batch's rows marked: where the batch sizes
+    disagree only because of integer inputs whose HIGH is the others' batch size and that
+    have no dim of that size (``--input 500x128 --input 2x2000:int64:500``, a graph's node
+    features and its edge list)."""
+    from dataclasses import replace
+
+    if len({s.batch for s in specs}) < 2:
+        return specs
+    index = [s.dtype.startswith("int") and s.high is not None and s.high not in s.shape for s in specs]
+    rest = {s.batch for s, i in zip(specs, index) if not i}
+    if len(rest) != 1 or not any(index):
+        return specs
+    (batch,) = rest
+    if not all(s.high == batch for s, i in zip(specs, index) if i):
+        return specs
+    return [replace(s, indexes_batch=True) if i else s for s, i in zip(specs, index)]
 
 
 def nbytes(spec: InputSpec, batch: int | None = None) -> int:

@@ -10,7 +10,7 @@ import dataclasses
 from vaelint.errorkinds import CONSTRAINT_HINT, kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
-from vaelint.inputs import InputSpec
+from vaelint.inputs import InputSpec, with_batch_indices
 from vaelint.vocab import ErrorKind
 
 
@@ -22,12 +22,14 @@ def check_inputs(inputs: list[InputSpec]) -> None:
             "no input shape: give the model's input with --input, e.g. --input 32x784 "
             "(dim 0 is the batch), or configure the target's input in [tool.vaelint].",
         )
-    batches = {s.batch for s in inputs}
+    batches = {s.batch for s in with_batch_indices(inputs)}
     if len(batches) != 1:
         raise VaelintError(
             "input",
             f"the --input specs disagree on the batch size ({_listed(inputs)}). "
-            "Give every input the same batch size, or say where the batch is with --batch-dim N.",
+            "Give every input the same batch size, or say where the batch is with --batch-dim N "
+            "(an integer input that indexes the batch's rows, such as a graph's 2 x E edge list over "
+            "N nodes, takes HIGH = the batch size: --input 500x128 --input 2x2000:int64:500).",
         )
 
 
@@ -59,10 +61,22 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
     if options.batch_dim is not None:
         given = [s.with_batch_dim(options.batch_dim) for s in given]
     check_inputs(given)
+    given = _indices_said(with_batch_indices(given), notes)
     given = _at_least_two(given, notes)
     if program.step is None:
         _keywords_taken(program.model, [s for s in given if s.name])
     return [s for s in given if not s.name] + [s for s in given if s.name]
+
+
+def _indices_said(given: list[InputSpec], notes: list) -> list[InputSpec]:
+    """A note for each input that indexes the batch's rows: what vaelint took it for."""
+    for s in given:
+        if s.indexes_batch:
+            notes.append(
+                f"input {s.text()}: its values index the {s.high} rows of the batch (an edge list), so it "
+                "has no batch dim: at other batch sizes its edges grow with the rows and index them"
+            )
+    return given
 
 
 def _at_least_two(given: list[InputSpec], notes: list) -> list[InputSpec]:

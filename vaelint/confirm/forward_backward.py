@@ -116,7 +116,7 @@ def confirm_run(
             inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed)) if needs_inputs else ()
             obs = _forward_backward(capture, inputs, batch, device, total_of, reuse, retain_graph, keep)
             if doubled and obs.result is not None and obs.result.failure is None:
-                twice = tuple(torch.cat([t, t], dim=s.batch_dim if s.batch_dim < t.dim() else 0) for t, s in zip(inputs, specs))
+                twice = tuple(s.doubled(t, batch) for t, s in zip(inputs, specs))
                 replay = {}
                 for node in random_nodes or ():
                     drawn = obs.result.tensors.get(node)

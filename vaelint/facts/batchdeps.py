@@ -49,6 +49,9 @@ def batch_mixing(ctx) -> Mixing | str:
     batch = ctx.batch
     if batch < 2:
         return "a batch of one sample cannot show mixing"
+    if any(getattr(s, "indexes_batch", False) for s in ctx.specs):
+        # a graph's nodes: message passing reads the neighbours an edge list names, by design
+        return "the batch's rows are a graph's nodes (an input indexes them): each reads its neighbours"
     if cannot_mix(ctx, [n for n, _name in targets]):
         return ""  # every op keeps each sample's row its own: no run could show mixing
     # first the targets alone, at a small batch (mixing is structural: 3 samples show
