@@ -189,8 +189,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 
     def check(self, ctx):
         static = list(self._from_graph(ctx))
-        if not static and not ctx.loose_constants():
-            return  # nothing made on a fixed device: no simulated run needed
+        if not static and not ctx.loose_constants() and not getattr(ctx.capture, "legacy_constructors", None):
+            return  # nothing made on a fixed device (torch.LongTensor(t) is a CPU type): no simulated run needed
         sim = simulated_run(ctx)
         meetings = [m for m in sim.meetings if not excused(ctx, m)]
         if sim.error is not None:

@@ -52,6 +52,31 @@ def test_recording_route_records_every_call_with_its_line():
     assert cap.method == "recording"
 
 
+def test_a_recording_sees_through_legacy_constructors_given_tensors():
+    """``torch.sparse.FloatTensor(torch.LongTensor(i), torch.FloatTensor(v), size)`` (a hand-written
+    sparse dropout): the recorded graph keeps the path from the input to the sample, so every rule
+    runs (before: what followed was a constant, "no reparameterisation", nine rules not checked)."""
+    path = os.path.join(FIXTURES, "buggy", "legacy_sparse_dropout.py")
+    result = check(path, "SparseInputVAE", ["16x40"])
+    assert result.capture_method == "recording" and not result.skipped
+    assert [f.code for f in result.findings] == ["VAE012"]  # the CPU types refuse GPU tensors
+
+
+def test_legacy_types_seen_through_answer_as_before():
+    import torch
+
+    from vaelint.frontends.legacycuda import legacy_types_seen_through
+
+    with legacy_types_seen_through() as used:
+        assert isinstance(torch.zeros(2), torch.FloatTensor) and not isinstance(torch.zeros(2), torch.LongTensor)
+        assert torch.zeros(2).type(torch.LongTensor).dtype == torch.int64
+        assert tuple(torch.FloatTensor(3, 2).shape) == (3, 2) and torch.LongTensor([1, 2]).dtype == torch.int64
+        assert torch.LongTensor(torch.ones(2)).dtype == torch.int64
+        assert torch.sparse.FloatTensor(torch.zeros(2, 1, dtype=torch.long), torch.ones(1), (2, 2)).is_sparse
+    assert used == ["torch.LongTensor(...)", "torch.sparse.FloatTensor(...)"]
+    assert type(torch.FloatTensor).__name__ == "tensortype"  # put back
+
+
 def test_roles_are_found_from_the_graph_not_names(tmp_path):
     # deliberately misleading names: "mu" holds the log-variance and vice versa
     path = tmp_path / "m.py"

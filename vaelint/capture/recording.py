@@ -25,6 +25,7 @@ from vaelint.capture.routes import CaptureJob, Refusal, Route
 from vaelint.contracts.calls import watch_into
 from vaelint.errors import VaelintError
 from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
+from vaelint.frontends.legacycuda import legacy_types_seen_through
 
 
 class _Held:
@@ -237,6 +238,7 @@ def capture_recording(
     cap = Capture("recording", graph, dict(wrapper.named_modules()), wrapper, names, program=program)
     cap.contract_calls = recording.watched[0]
     cap.first_seconds = seconds  # what a run of the model costs (vaelint/facts/shapes.py)
+    cap.legacy_constructors = recording.legacy_constructors  # VAE012 runs the simulated GPU for them
     recording.first, recording.first_graph = first, graph
     recording.pending = [first.result]  # the capture run itself serves the first run at its batch
     cap.runner = recording.run
@@ -255,6 +257,7 @@ class _Recording:
         self.watched: list = []  # the capture run's calls (the other batches' runs are not watched)
         self.first = self.first_graph = None
         self.pending: list = []
+        self.legacy_constructors: set = set()  # torch.LongTensor(t) and its kind, seen through
 
     def record(self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None, hold: bool = True):
         graph = fx.Graph()
@@ -271,8 +274,9 @@ class _Recording:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                with rec:
+                with rec, legacy_types_seen_through() as legacy:
                     out = wrapper.run(run_inputs)
+                self.legacy_constructors |= set(legacy)
                 # an op that raised inside and was caught by the code (numpy probing a tensor's
                 # __index__ before __array__, the user's own try/except) is no failure of the run
                 rec.result.failure = None

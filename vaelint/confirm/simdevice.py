@@ -340,7 +340,7 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
             torch.no_grad(),
             torch.random.fork_rng(devices=[]),
             _cuda_answers_yes(),
-            legacy_types(_simulated),
+            legacy_types(_simulated, gpu=True),
             switches_on(module),
             _Moves(),
             torch.backends.cudnn.flags(enabled=False),

@@ -57,11 +57,15 @@ def _legacy_type(name: str, dtype: torch.dtype, simulated, on_gpu, said) -> type
     return _Meta(name, (), {"__new__": __new__, "__module__": "torch.cuda", "dtype": dtype, "is_cuda": True})
 
 
+_AS_ON_A_GPU: list = []  # inside: the simulated GPU runs (the CPU types refuse GPU tensors there)
+
+
 @contextlib.contextmanager
-def legacy_types(simulated, on_gpu=lambda t: t.is_cuda, said=None):
+def legacy_types(simulated, on_gpu=lambda t: t.is_cuda, said=None, gpu: bool = False):
     """While inside, ``torch.cuda.<Type>Tensor(...)`` makes ``simulated(tensor)`` (after
     ``said(what)``, ``what`` the constructor as the code wrote it), and ``isinstance(t,
-    torch.cuda.FloatTensor)`` holds for a tensor of its dtype that ``on_gpu``."""
+    torch.cuda.FloatTensor)`` holds for a tensor of its dtype that ``on_gpu``. ``gpu``: the
+    simulated GPU runs, where ``torch.LongTensor(t)`` is the legacy constructor as written."""
     saved = {name: getattr(torch.cuda, name, None) for name in _TYPES}
     made = {name: _legacy_type(name, dtype, simulated, on_gpu, said) for name, dtype in _TYPES.items()}
     to_type = torch.Tensor.type
@@ -80,11 +84,67 @@ def legacy_types(simulated, on_gpu=lambda t: t.is_cuda, said=None):
         for name, value in made.items():
             setattr(torch.cuda, name, value)
         torch.Tensor.type = type_
+        _AS_ON_A_GPU.extend([gpu] if gpu else [])
         yield
     finally:
+        del _AS_ON_A_GPU[len(_AS_ON_A_GPU) - (1 if gpu else 0) :]
         torch.Tensor.type = to_type
         for name, value in saved.items():
             if value is None:
                 delattr(torch.cuda, name)
             else:
                 setattr(torch.cuda, name, value)
+
+
+def _seen_through(name: str, dtype: torch.dtype, sparse: bool, original: type, used: list) -> type:
+    class _Meta(type):
+        def __instancecheck__(cls, obj):
+            return isinstance(obj, original)
+
+    def __new__(cls, *args, **kwargs):
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        if _AS_ON_A_GPU or any(t.is_cuda for t in tensors):
+            return original(*args, **kwargs)  # a CPU type given GPU tensors: as it does on a GPU (it refuses)
+        if tensors:
+            used.append(f"torch.{'sparse.' if sparse else ''}{name}(...)")
+        if sparse and len(args) >= 2 and len(tensors) >= 2:
+            # torch.sparse.FloatTensor(indices, values, size): a sparse tensor of those
+            return torch.sparse_coo_tensor(*args, dtype=dtype, **kwargs)
+        if not sparse and len(args) == 1 and tensors:
+            return tensors[0].to(dtype)  # torch.LongTensor(t): t as that type
+        return original(*args, **kwargs)  # a size, a list: made here, as before
+
+    return _Meta(name, (), {"__new__": __new__, "__module__": original.__module__, "dtype": dtype, "is_sparse": sparse})
+
+
+@contextlib.contextmanager
+def legacy_types_seen_through():
+    """While inside, the CPU legacy constructors given tensors (``torch.LongTensor(i)``,
+    ``torch.sparse.FloatTensor(i, v, size)``: a hand-written sparse dropout) make their tensor
+    by torch calls a recording sees (``i.to(torch.int64)``, ``torch.sparse_coo_tensor``), not
+    by a constructor no ``TorchFunctionMode`` is told of: what follows stays tied to the input.
+    ``isinstance`` and ``x.type(torch.FloatTensor)`` answer as before. Yields the list of the
+    constructors so used (on a GPU they refuse GPU tensors: VAE012 runs the simulated GPU)."""
+    places, used = [(torch, False), (torch.sparse, True)], []
+    saved = [(mod, name, getattr(mod, name)) for mod, _sparse in places for name in _TYPES if hasattr(mod, name)]
+    made = {
+        (mod, name): _seen_through(name, _TYPES[name], sparse, getattr(mod, name), used)
+        for mod, sparse in places
+        for name in _TYPES
+        if hasattr(mod, name)
+    }
+    originals = {id(made[key]): getattr(*key) for key in made}
+    to_type = torch.Tensor.type
+
+    def type_(self, dtype=None, *args, **kwargs):
+        return to_type(self, originals.get(id(dtype), dtype), *args, **kwargs)
+
+    try:
+        for (mod, name), value in made.items():
+            setattr(mod, name, value)
+        torch.Tensor.type = type_
+        yield used
+    finally:
+        torch.Tensor.type = to_type
+        for mod, name, value in saved:
+            setattr(mod, name, value)
