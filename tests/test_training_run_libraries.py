@@ -256,3 +256,24 @@ def test_notebook_progress_bars_run_as_text_bars_without_ipywidgets(tmp_path, mo
     r, result = _json("train.py")
     assert result["error"] is None, r.output
     assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]
+
+
+def test_a_missing_trackers_config_holds_what_the_code_gave_it(monkeypatch):
+    """``wandb.init(config=vars(args)); args = wandb.config``: the settings the setup sizes its data
+    and model from read back by attribute and key (before: no-ops, the setup failed, exit 2); a
+    key never given is an AttributeError that says why."""
+    import importlib.util
+
+    from vaelint.frontends.trackerconfig import tracker_names
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed: its config is the real one")
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("tracker_config_as_args.py")
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    assert result["loss"].startswith("the training step of tracker_config_as_args.py")
+    names = tracker_names("wandb")
+    run = names("init")(project="p", config={"lr": 0.1})
+    assert names("config").lr == 0.1 and run.config["lr"] == 0.1 and dict(run.config.items()) == {"lr": 0.1}
+    with pytest.raises(AttributeError, match="wandb.config has no 'epochs'"):
+        assert names("config").epochs is None

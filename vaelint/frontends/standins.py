@@ -233,8 +233,13 @@ def _logger(fullname: str) -> types.ModuleType:
             "(a logger: nothing it returns reaches the model or the loss)"
         )
     elif "." not in fullname:
-        note(f"{fullname} is not installed; it stands in as a no-op (a logger: nothing it returns reaches the model or the loss)")
-    return _StandInModule(fullname, lambda item: _Anything)
+        note(
+            f"{fullname} is not installed; it stands in as a no-op (a logger: it records nothing, and its config "
+            "holds what the code gives it)"
+        )
+    from vaelint.frontends.trackerconfig import tracker_names
+
+    return _StandInModule(fullname, tracker_names(fullname))
 
 
 # loggers that live inside another package and import a package of their own:
