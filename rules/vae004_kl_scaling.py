@@ -258,7 +258,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         if limit is not None and math.isclose(limit, ctx.beta, rel_tol=1e-3):
             ctx.notes.append(f"the KL weight is annealed: {s.text()}; it reaches beta = {ctx.beta:g}")
             return
-        yield self.report(AnnealedKLSeen(s.name, s.counter, s.text(), limit, ctx.beta), s.loc, node=scales.kl.term)
+        yield self.report(AnnealedKLSeen(s.name, s.counter, s.text(), limit, ctx.beta, s.last is not None), s.loc, node=scales.kl.term)
 
     def confirm(self, finding, ctx, observed):
         """In the real run, the KL term's value over the closed-form KL of the
@@ -336,9 +336,10 @@ class AnnealedKLSeen(Observed):
     schedule: str
     limit: float | None
     beta: float
+    ends: bool = False  # the limit is the value at the last pass of the counter's loop
 
     def message(self) -> str:
-        where = "never settles" if self.limit is None else f"settles at {self.limit:.6g}"
+        where = "never settles" if self.limit is None else f"{'ends' if self.ends else 'settles'} at {self.limit:.6g}"
         ends = "no fixed value" if self.limit is None else f"{self.limit:.6g}"
         return (
             f"the KL term's weight {self.name} is annealed with {self.counter} ({self.schedule}) and {where}, so "

@@ -102,6 +102,9 @@ class Schedule:
     # a weight each step moves from its own last value (``beta = min(1, beta + 1 / n)``), not from
     # a counter: the values from a given start, for the factor the step run saw (:meth:`from_value`)
     values_from: Callable[[float], list] | None = None
+    # the counter's last value, where its loop ends (``range(1, args.epochs + 1)``) and the
+    # values were read up to it: the weight training ends with is the last one read
+    last: int | None = None
 
     def from_value(self, now: float) -> Schedule:
         """This schedule as it goes on from ``now`` (an accumulating weight: the value the run's
@@ -115,7 +118,10 @@ class Schedule:
 
     @property
     def limit(self) -> float | None:
-        """The value it settles on, or None (cyclical, or still moving at 1e8 steps)."""
+        """The value it settles on (the last one, where its loop ends), or None (cyclical, or
+        still moving at 1e8 steps)."""
+        if self.last is not None:
+            return self.values[-1][1]
         (_, v1), (_, v2) = self.values[-2], self.values[-1]
         return v2 if math.isclose(v1, v2, rel_tol=1e-6, abs_tol=1e-9) else None
 
@@ -133,6 +139,10 @@ class Schedule:
         limit, at = self.limit, self.reached_at()
         if limit is None:
             return f"{head}: {start}, never settling (read up to {self.counter} = {self.values[-1][0]:g})"
+        if self.last is not None and self.values[0][0] == self.last:
+            return f"{head}: {start}, the loop's last"
+        if self.last is not None and at == self.last:
+            return f"{head}: {start}, {limit:.3g} at {self.counter} = {at}, the loop's last"
         return f"{head}: {start}, {limit:.3g} from {self.counter} = {at}"
 
 

@@ -271,7 +271,14 @@ def counters_set(fn, counters: dict):
 def _schedules(plan, fn, sandbox, home) -> list:
     """Weights the step computes from its counters (an annealed KL weight)."""
     from vaelint.frontends.training.calleeschedules import callee_schedules
-    from vaelint.frontends.training.schedules import _step_namespace, counters_of, find_schedules, handed_counters, lead_statements
+    from vaelint.frontends.training.schedules import (
+        _step_namespace,
+        counters_of,
+        find_schedules,
+        handed_counters,
+        lead_statements,
+        loop_ends,
+    )
 
     frame = plan.frames[plan.boundary.frame_index]
     path = frame.place.statements()[: plan.boundary.depth]
@@ -287,6 +294,7 @@ def _schedules(plan, fn, sandbox, home) -> list:
         # down to the data loop, from the top of the function that holds it
         lead_statements([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]]),
         plan.frame_values,
+        loop_ends(loops, _step_namespace(fn, plan.frame_values), frame.scope.path, sandbox),
     )
     # a loss function handed the epoch, which computes the weight from it
     inside = callee_schedules(plan.region, counters, _step_namespace(fn, plan.frame_values), {}, sandbox) if counters else []

@@ -53,13 +53,16 @@ def find_schedules(
     sandbox,
     lead: list[ast.stmt] = (),
     frame_values: dict | None = None,
+    ends: dict | None = None,
 ) -> list[Schedule]:
     """The step's assignments that read a counter, read at later counter values; ``lead``: the
     assignments of the loops around the step that come before it (``beta = min(1, epoch / 200)``
     at the top of the epoch loop), whose variable the step reads as it was left; ``frame_values``:
-    the step's frame's variables when the batch came in (``cap`` of ``def train(epoch, cap)``)."""
+    the step's frame's variables when the batch came in (``cap`` of ``def train(epoch, cap)``);
+    ``ends``: a counter's last value where its loop is a ``range`` (the schedule is read up to it)."""
     if not counters:
         return []
+    ends = ends or {}
     namespace = _step_namespace(fn, frame_values)
     out = []
     counted: dict = {}  # step += 1 before the weight is read: the weight sees the counted value
@@ -96,14 +99,20 @@ def find_schedules(
                 lambda v, block=[stmt, *then], name=stmt.targets[0].id, counter=counter: _evaluate_block(
                     block, name, namespace, {counter: v}, path, sandbox
                 ),
+                ends.get(counter),
             )
         else:
-            values = _moving(now, lambda v, value=stmt.value, counter=counter: _evaluate(value, namespace, {counter: v}, path, sandbox))
+            values = _moving(
+                now,
+                lambda v, value=stmt.value, counter=counter: _evaluate(value, namespace, {counter: v}, path, sandbox),
+                ends.get(counter),
+            )
         if not values:
             continue
         name = stmt.targets[0].id
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
-        out.append(Schedule(name, source_segment(text, stmt.value, 90), loc, counter, values[0][1], values, id(stmt) in held))
+        schedule = Schedule(name, source_segment(text, stmt.value, 90), loc, counter, values[0][1], values, id(stmt) in held)
+        out.append(_ending(schedule, ends.get(counter)))
     return out
 
 
@@ -164,11 +173,42 @@ def still(values: list) -> bool:
     return len(values) < 2 or all(math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12) for _c, v in values)
 
 
-def _moving(now, evaluate) -> list:
-    """(counter value, weight) from ``now`` on through LATER; [] where it cannot be read or does
-    not move (no schedule)."""
+def _ending(schedule: Schedule, end: int | None) -> Schedule:
+    """The schedule with the last value its counter takes, where it was read up to it."""
+    from dataclasses import replace
+
+    return replace(schedule, last=end) if end is not None and schedule.values[-1][0] == end else schedule
+
+
+def loop_ends(loops: list[ast.stmt], namespace: dict, path: str, sandbox) -> dict:
+    """``{counter: its last value}`` for the loops around the step that run a ``range`` (``for epoch
+    in range(1, args.epochs + 1)``, ``tqdm(range(n))``, ``trange(n)``) whose bounds can be read."""
+    out = {}
+    for loop in loops:
+        call = loop.iter
+        if isinstance(call, ast.Call) and call.args and isinstance(call.args[0], ast.Call) and _called(call) != "range":
+            call = call.args[0]  # tqdm(range(E))
+        if not isinstance(loop.target, ast.Name) or not isinstance(call, ast.Call) or _called(call) not in ("range", "trange"):
+            continue
+        bounds = [_evaluate(a, namespace, {}, path, sandbox) for a in call.args]
+        if not bounds or any(b is None or b != int(b) for b in bounds) or len(bounds) > 3:
+            continue
+        steps = range(*(int(b) for b in bounds))
+        if len(steps):
+            out[loop.target.id] = steps[-1]
+    return out
+
+
+def _called(call: ast.Call) -> str | None:
+    return call.func.id if isinstance(call.func, ast.Name) else call.func.attr if isinstance(call.func, ast.Attribute) else None
+
+
+def _moving(now, evaluate, end: int | None = None) -> list:
+    """(counter value, weight) from ``now`` on through LATER (up to ``end``, the counter's last value
+    where its loop ends there); [] where it cannot be read or does not move (no schedule)."""
     values = []
-    for value in (now, *[v for v in LATER if v > now]):
+    later = [v for v in LATER if v > now] if end is None else [*(v for v in LATER if now < v < end), *([end] if end > now else [])]
+    for value in (now, *later):
         got = evaluate(value)
         if got is None:
             return []
