@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vaelint.confirm.forward_backward import gradient_of
 from vaelint.facts.context import loc_of, stack_of
+from vaelint.facts.unsampled import UnsampledKL, unsampled_kl
 from vaelint.frames import call_site
-from vaelint.rulebase import Example, Observed, Rule, fill
+from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ConfirmNeed, FixAvailability, Need, Severity
 
 _MODEL = """import torch
@@ -68,19 +69,48 @@ def loss_function(recon, x, mu, logvar, gamma):
 """
 
 
+# a deterministic code decoded beside heads only the KL reads: no sample drawn anywhere
+_NO_SAMPLE = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 3 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        code, mu, logvar = self.enc(x).chunk(3, dim=1)
+        return torch.sigmoid(self.dec(code)), mu, logvar  # <- finding
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = F.binary_cross_entropy(recon, x, reduction="sum")
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return rec + kl
+"""
+
+
 class NoiseBypassed(Rule):
     code = "VAE009"
     fix_availability = FixAvailability.SOMETIMES
     name = "noise-bypassed"
     severity = Severity.ERROR
-    needs = (Need.REPARAM, Need.RECON, Need.CLEAN_RUN)
+    needs = (Need.RECON, Need.CLEAN_RUN)  # no sampler: a KL of heads the decoder never reads (below)
     summary = "In training mode the decoder input does not depend on the noise."
     what = """
 In training mode the decoder must decode the sample ``z = mu + eps * std``.
 vaelint follows the graph from the noise to the reconstruction: when the
 decoder is fed ``mu``, or the sample is detached (``z.detach()``,
 ``z.data``) on its way, the reconstruction does not depend on the noise
-through any path that carries a gradient.
+through any path that carries a gradient. Where no sample is drawn at all,
+yet the loss holds the Gaussian KL of two heads (a term reading one head as
+it is and under ``exp`` beside the square of the other:
+``1 + logvar - mu.pow(2) - logvar.exp()``) and the decoder reads neither (a
+training step that decodes an encoder's deterministic branch), the sampler
+is bypassed altogether.
 """
     why = """
 The reconstruction term then trains a plain autoencoder on ``mu``, the
@@ -102,12 +132,16 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         Example(_TWO_DRAWS, inputs=("6x20",)),
     ]
     INVALID = [
+        Example(_NO_SAMPLE, inputs=("6x20",), at="finding", message="no sample is drawn"),
         Example(_model("mu"), inputs=("6x20",), at="finding", message="fed the mean", fixed=_model("z")),
         Example(_model("z.detach()"), inputs=("6x20",), at="finding", message="detach", fixed=_model("z")),
     ]
 
     def check(self, ctx):
         reparams, recon, view = ctx.roles.reparams, ctx.roles.recon, ctx.view
+        if not reparams:
+            yield from self._no_sample(ctx)
+            return
         for i, r in enumerate(reparams):
             # another draw from the same posterior whose sample the decoder does read (VaDE draws
             # a second z for its clusters' responsibilities): the decoding path has its noise
@@ -135,6 +169,21 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             loc = call_site(stack_of(target), stack_of(r.z)) or loc_of(target)
             node = entry
         yield self.report(BypassSeen(how), loc, node=node)
+
+    def _no_sample(self, ctx):
+        """No sample is drawn, yet the loss holds the Gaussian KL of two heads the decoder never
+        reads (a training step that decodes a deterministic branch): the strongest bypass."""
+        found = unsampled_kl(ctx)
+        if found is None:
+            raise SkipRule(ctx.unmet(Need.REPARAM))
+        recon = ctx.roles.recon
+        how = (
+            f"no sample is drawn, yet the loss holds the Gaussian KL of {ctx.shape_text(found.mu)} "
+            f"(mean, {_where(found.mu)}) and {ctx.shape_text(found.log)} (log-variance, {_where(found.log)}) at "
+            f"{_where(found.term)}, and the decoder reads neither"
+        )
+        seen = BypassSeen(how, unsampled=found)
+        yield self.report(seen, loc_of(recon), node=recon)
 
     def autofix(self, finding, ctx):
         """``self.dec(z.detach())`` / ``z.data`` -> ``z``; ``self.decode(mu)`` -> ``self.decode(z)``
@@ -177,6 +226,9 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
     def confirm(self, finding, ctx, observed):
         """The real run's gradient of the reconstruction w.r.t. std is zero."""
         recon = ctx.roles.recon
+        if finding.observed.unsampled is not None:  # the heads the KL reads: no gradient from the reconstruction
+            grad = gradient_of(observed, recon, finding.observed.unsampled.mu)
+            return None if grad is None else grad == 0.0
         r = next((r for r in ctx.roles.reparams if finding.node is not None and ctx.view.depends_on(finding.node, r.mu)), ctx.roles.reparam)
         grad = gradient_of(observed, recon, r.std)
         return None if grad is None else grad == 0.0
@@ -187,12 +239,28 @@ class BypassSeen(Observed):
     """How the decoder's input came to skip the noise (fed mu, a detached sample, ...)."""
 
     how: str
+    unsampled: UnsampledKL | None = field(default=None, compare=False)  # no sampler: the KL's heads
 
     def message(self) -> str:
+        if self.unsampled is not None:
+            return (
+                f"in training mode the reconstruction does not depend on any noise: {self.how}, so the "
+                "reconstruction term trains a plain autoencoder and the KL trains heads nothing decodes."
+            )
         return (
             f"in training mode the reconstruction does not depend on the noise: {self.how}, so the "
             "reconstruction term trains a plain autoencoder and the log-variance head learns from the KL alone."
         )
 
     def fix(self) -> str:
+        if self.unsampled is not None:
+            return (
+                "decode a sample of the heads the KL reads: z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar), "
+                "then recon = decoder(z)"
+            )
         return "decode the sample in training: recon = self.decode(z); keep mu for evaluation only (if not self.training: z = mu)"
+
+
+def _where(node) -> str:
+    loc = loc_of(node)
+    return loc.where() if loc is not None else "?"

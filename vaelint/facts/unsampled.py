@@ -1,0 +1,88 @@
+"""A Gaussian KL of two encoder heads in a loss whose step draws no sample.
+
+A VAE whose training step feeds the decoder another encoder output than a sample of its heads
+(``z, mu, logvar = self.encoder(x); recon = self.decoder(z)``, ``z`` from a deterministic
+branch) still computes ``KL(N(mu, exp(logvar)) || N(0, 1))``: the KL trains heads the
+reconstruction never reads, and the model is an autoencoder with a penalty beside it. No noise is
+drawn, so no sampler is found; what shows it is the KL's own form: a term that reads a head
+``L`` both as it is and under ``exp``, and the square of another head ``M`` of ``L``'s shape
+(``1 + logvar - mu.pow(2) - logvar.exp()``), neither of which the reconstruction reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.fx as fx
+
+from vaelint.facts.graphview import is_size
+
+
+@dataclass(frozen=True)
+class UnsampledKL:
+    term: fx.Node  # the loss term that holds the KL
+    mu: fx.Node  # the head squared (the mean)
+    log: fx.Node  # the head under exp (the log-variance, or a log std)
+
+
+def unsampled_kl(ctx) -> UnsampledKL | None:
+    """The KL of heads no sample is drawn from, in a loss with a reconstruction that reads
+    neither head; None where a sampler was found or the loss holds no such term."""
+    roles, view = ctx.roles, ctx.view
+    if roles.reparams or roles.recon is None:
+        return None
+    for _sign, term in roles.loss_terms:
+        if view.depends_on(term, roles.recon):
+            continue
+        found = _gaussian_heads(ctx, term)
+        if found is not None and not any(view.depends_on(roles.recon, head) for head in found):
+            return UnsampledKL(term, *found)
+    return None
+
+
+def _gaussian_heads(ctx, term: fx.Node) -> tuple[fx.Node, fx.Node] | None:
+    view = ctx.view
+    ancestors = sorted(view.ancestors(term), key=lambda n: view.order.get(n, 0))
+    squares = [(n, base) for n in ancestors if (base := _squared(view, n)) is not None]
+    for e in (n for n in ancestors if view.op(n) == "exp" and isinstance(n.args[0], fx.Node)):
+        log = _unscaled(view, e.args[0])
+        if not view.reads_around(term, frozenset({log}), frozenset({e})):
+            continue  # logvar is read under exp only: no "1 + logvar" beside it
+        for _square, mu in squares:
+            if mu is log or view.depends_on(mu, log) or view.depends_on(log, mu):
+                continue
+            if _shape(ctx, mu) is not None and _shape(ctx, mu) == _shape(ctx, log) and _computed(view, mu) and _computed(view, log):
+                return mu, log
+    return None
+
+
+def _squared(view, node: fx.Node) -> fx.Node | None:
+    """``m`` of ``m.pow(2)``, ``m ** 2``, ``m * m``, ``torch.square(m)``."""
+    op, args = view.op(node), node.args
+    if op == "pow" and len(args) == 2 and isinstance(args[0], fx.Node) and args[1] == 2:
+        return args[0]
+    if op == "square" and args and isinstance(args[0], fx.Node):
+        return args[0]
+    if op == "mul" and len(args) == 2 and args[0] is args[1] and isinstance(args[0], fx.Node):
+        return args[0]
+    return None
+
+
+def _unscaled(view, node: fx.Node) -> fx.Node:
+    """The head under a number's multiple (``0.5 * logvar``, ``logvar / 2``, ``2 * logstd``)."""
+    while view.op(node) in ("mul", "div") and len(node.args) == 2:
+        tensors = [a for a in node.args if isinstance(a, fx.Node) and not is_size(a)]
+        if len(tensors) != 1 or (view.op(node) == "div" and node.args[0] is not tensors[0]):
+            break
+        node = tensors[0]
+    return node
+
+
+def _shape(ctx, node: fx.Node):
+    fact = ctx.shape(node)
+    return None if fact is None else fact.sizes
+
+
+def _computed(view, node: fx.Node) -> bool:
+    """Computed by the model's layers from the data (a head), not a constant or a parameter alone."""
+    return any(a.op == "placeholder" for a in view.ancestors(node)) and bool(view.ancestors(node) & view.with_parameters())
