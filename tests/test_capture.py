@@ -71,9 +71,11 @@ def test_legacy_types_seen_through_answer_as_before():
         assert isinstance(torch.zeros(2), torch.FloatTensor) and not isinstance(torch.zeros(2), torch.LongTensor)
         assert torch.zeros(2).type(torch.LongTensor).dtype == torch.int64
         assert tuple(torch.FloatTensor(3, 2).shape) == (3, 2) and torch.LongTensor([1, 2]).dtype == torch.int64
-        assert torch.LongTensor(torch.ones(2)).dtype == torch.int64
+        assert torch.LongTensor(torch.ones(2, dtype=torch.long)).dtype == torch.int64
+        with pytest.raises(TypeError):
+            torch.DoubleTensor(torch.ones(2))  # another dtype: refused, as without vaelint
         assert torch.sparse.FloatTensor(torch.zeros(2, 1, dtype=torch.long), torch.ones(1), (2, 2)).is_sparse
-    assert used == ["torch.LongTensor(...)", "torch.sparse.FloatTensor(...)"]
+    assert used == ["torch.LongTensor(...)", "torch.DoubleTensor(...)", "torch.sparse.FloatTensor(...)"]
     assert type(torch.FloatTensor).__name__ == "tensortype"  # put back
 
 

@@ -107,11 +107,12 @@ def _seen_through(name: str, dtype: torch.dtype, sparse: bool, original: type, u
             return original(*args, **kwargs)  # a CPU type given GPU tensors: as it does on a GPU (it refuses)
         if tensors:
             used.append(f"torch.{'sparse.' if sparse else ''}{name}(...)")
-        if sparse and len(args) >= 2 and len(tensors) >= 2:
+        # of another dtype the constructor refuses (TypeError "expected TensorOptions(dtype=double"): as written
+        if sparse and len(args) >= 2 and len(tensors) >= 2 and tensors[1].dtype == dtype:
             # torch.sparse.FloatTensor(indices, values, size): a sparse tensor of those
             return torch.sparse_coo_tensor(*args, dtype=dtype, **kwargs)
-        if not sparse and len(args) == 1 and tensors:
-            return tensors[0].to(dtype)  # torch.LongTensor(t): t as that type
+        if not sparse and len(args) == 1 and tensors and tensors[0].dtype == dtype:
+            return tensors[0].to(dtype)  # torch.LongTensor(t): t itself
         return original(*args, **kwargs)  # a size, a list: made here, as before
 
     return _Meta(name, (), {"__new__": __new__, "__module__": original.__module__, "dtype": dtype, "is_sparse": sparse})
