@@ -317,3 +317,13 @@ def test_a_second_batch_the_step_draws_meets_the_first_at_every_batch_size(monke
     assert result["error"] is None, r.output
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE001", 22)], r.output
     assert result["flow"][0]["name"] == "x"
+
+
+def test_a_loader_cycled_for_ever_by_a_model_with_no_sampler_is_checked_at_its_first_backward(monkeypatch):
+    # `iterator = iter(cycle(loader))`, `next(iterator)` in a long index loop: no backward reaches a
+    # sample, so vaelint stops at its cap of batches; the first backward it passed over is the step
+    monkeypatch.chdir(RUNNING)
+    r, result = check_json("loader_cycled_for_ever_no_sample.py")
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    assert result["loss"] == "the training step of loader_cycled_for_ever_no_sample.py (lines 34-37, backward at line 37)"
+    assert any("reaches no random sample" in n for n in result["notes"]), result["notes"]

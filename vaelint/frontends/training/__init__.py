@@ -118,6 +118,10 @@ class TrainingFrontend(FrontendBase):
                         return run_error.build()  # the run's step with no reparameterisation
                     raise _plain(_worth_telling(read_error, run_error)) from None
                 if not request.inputs and not program.inputs:
+                    if getattr(run_error, "build", None) is not None:
+                        # the run took its batches (a loader cycled for ever) and passed over backwards
+                        # that reach no sample: the first is the step, on the batch the code gave it
+                        return run_error.build()
                     raise _plain(run_error) from None  # nothing gives the batch: the run says what stopped it
                 program.notes.insert(
                     0, f"running the code as written did not reach its step ({_why(run_error)}): the step was found by reading the code"
