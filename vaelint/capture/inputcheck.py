@@ -52,11 +52,13 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
         given += rest
         notes.append(f"input {' '.join(s.text() for s in rest)}: {program.inputs_origin}")
     if not given and program.step is not None:
+        # the code run as written stopped before its batch (a library failing on a stand-in): said first
+        ran = next((n for n in program.notes if n.startswith("running the code as written did not reach its step")), "")
         raise VaelintError(
             "input",
             f"no input shape: the training step reads its batch from {program.step.batch_text or 'its data'}, "
             "whose shape vaelint cannot tell without loading data. Give it with --input, one per item of "
-            "the batch in order, e.g. --input 32x1x28x28 --input 32:int64:10.",
+            "the batch in order, e.g. --input 32x1x28x28 --input 32:int64:10." + (f" {ran[:1].upper()}{ran[1:]}." if ran else ""),
         )
     if options.batch_dim is not None:
         given = [s.with_batch_dim(options.batch_dim) for s in given]

@@ -94,7 +94,15 @@ def _on_cpu(real_init, sandbox):
 
 
 # an installed Lightning's loggers of experiment trackers, and the package each needs
-_TRACKER_LOGGERS = {"WandbLogger": "wandb", "CometLogger": "comet_ml", "NeptuneLogger": "neptune", "MLFlowLogger": "mlflow"}
+# (TensorBoardLogger takes either of two: torch.utils.tensorboard's, whose no-op stand-in hands back
+# nothing Lightning can unpack, `exp, ssi, sei = hparams(...)`)
+_TRACKER_LOGGERS = {
+    "WandbLogger": ("wandb",),
+    "CometLogger": ("comet_ml",),
+    "NeptuneLogger": ("neptune",),
+    "MLFlowLogger": ("mlflow",),
+    "TensorBoardLogger": ("tensorboard", "tensorboardX"),
+}
 
 
 def tracker_loggers_without_their_package(sandbox) -> None:
@@ -110,9 +118,9 @@ def tracker_loggers_without_their_package(sandbox) -> None:
         dummy = getattr(base, "DummyLogger", None)
         if module is None or not isinstance(dummy, type):
             return
-        for cls, package in _TRACKER_LOGGERS.items():
-            original = getattr(module, cls, None)
-            if isinstance(original, type) and not _installed(package) and "__new__" not in vars(original):
+        for cls, packages in _TRACKER_LOGGERS.items():
+            original, package = getattr(module, cls, None), packages[0]
+            if isinstance(original, type) and not any(map(_installed, packages)) and "__new__" not in vars(original):
                 # the class stays itself (its signature, its one name: LightningCLI's `class_path:
                 # WandbLogger` finds one class, not two); what it makes is the logger of nothing
                 sandbox._patch(original, "__new__", staticmethod(_making(_logging_nothing(dummy, cls, package, sandbox), original)))

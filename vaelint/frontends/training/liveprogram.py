@@ -38,6 +38,10 @@ def live_program(frontend, ref, request, home):
     failed = capture is None and _own_step_failed(runtime, watch)
     trained = None if failed else _lightning(ref, request, watch, capture, sandbox, sites)
     if trained is not None:
+        if capture is None and runtime.stops:  # the module handed to the trainer; the run stopped before a batch
+            from vaelint.frontends.training.liverun import why_not
+
+            trained.notes.insert(0, f"running the code as written did not reach its step ({why_not(runtime, watch, home).rstrip('.')})")
         return trained
     if capture is None:
         raise _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make, failed)

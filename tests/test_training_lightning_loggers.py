@@ -1,0 +1,53 @@
+"""An installed Lightning's loggers whose package is missing, and what a Lightning run that stops
+before its first batch says (issue "Any training code, found by running it": a library failing on
+a stand-in is named, not hidden behind "no input shape")."""
+
+import importlib.util
+
+import pytest
+from test_training_lightning import _lit_vae_script
+
+
+def test_a_tensorboard_logger_without_tensorboard_logs_nothing(tmp_path, monkeypatch):
+    """``TensorBoardLogger("logs")`` where neither tensorboard nor tensorboardX is installed: its
+    hparams went to torch.utils.tensorboard's no-op stand-in, whose return Lightning unpacks
+    (``exp, ssi, sei = hparams(...)``): the run stopped before a batch and the report said "no
+    input shape". It is Lightning's DummyLogger now, said in a note."""
+    from helpers import check
+
+    pytest.importorskip("pytorch_lightning")
+    if any(importlib.util.find_spec(p) is not None for p in ("tensorboard", "tensorboardX")):
+        pytest.skip("tensorboard is installed: its logger is the real one")
+    script = _lit_vae_script(
+        tmp_path,
+        monkeypatch,
+        "model = LitVAE()",
+        "trainer = pl.Trainer(max_epochs=1, logger=pl.loggers.TensorBoardLogger('logs', name='vae'), enable_checkpointing=False)",
+        "trainer.fit(model, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))",
+    )
+    result = check(script, "-", [])
+    assert result.error is None, result.error.message
+    assert [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
+    assert any("TensorBoardLogger(...) logs nothing (tensorboard is not installed)" in n for n in result.notes), result.notes
+    assert not (tmp_path / "logs").exists()
+
+
+def test_a_lightning_run_that_stops_before_its_first_batch_says_where(tmp_path, monkeypatch):
+    """A hook that raises before the first batch (a data module that is not here): the module the
+    trainer was handed is read, its batch has no shape, and the error says where the run stopped."""
+    from helpers import check
+
+    pytest.importorskip("pytorch_lightning")
+    script = _lit_vae_script(
+        tmp_path,
+        monkeypatch,
+        "def on_fit_start(self):",
+        "    raise RuntimeError('the data module is not here')",
+        "LitVAE.on_fit_start = on_fit_start",
+        "model = LitVAE()",
+        "trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False)",
+        "trainer.fit(model, DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))",
+    )
+    result = check(script, "-", [])
+    message = result.error.message
+    assert message.startswith("no input shape") and "RuntimeError: the data module is not here" in message, message
