@@ -87,3 +87,18 @@ def test_an_integer_input_whose_high_is_the_batch_indexes_its_rows():
 def test_only_integer_inputs_below_the_batch_size_without_its_dim_index_the_rows(texts):
     specs = [parse_input_spec(t) for t in texts]
     assert with_batch_indices(specs) == specs
+
+
+def test_an_edge_list_the_code_made_is_its_own_at_its_size_and_drawn_at_others():
+    """Inferred from a full-batch graph the code made: its own edges at the node count they index;
+    at another node count, edges drawn below it (rows of it repeated would index nodes not there)."""
+    import torch
+
+    from vaelint.inputs import InputSpec
+
+    edges = torch.tensor([[0, 1, 2, 3, 4, 5, 0, 2], [5, 4, 3, 2, 1, 0, 1, 3]])
+    features = InputSpec((6, 3), real=torch.rand(6, 3))
+    _, spec = with_batch_indices([features, InputSpec((2, 8), "int64", 6, real=edges)])
+    assert spec.indexes_batch and torch.equal(spec.make(6), edges)
+    other = spec.make(3)
+    assert tuple(other.shape) == (2, 4) and int(other.max()) < 3

@@ -93,14 +93,17 @@ class InputSpec:
         samples where the spec came from a tensor it made (repeated past its size), else drawn."""
         import torch
 
+        if self.indexes_batch and (self.real is None or batch != self.high):
+            # an edge list's own edges index only the rows they were made for: at another size, drawn
+            return torch.randint(0, batch, self.sized(batch), generator=generator, dtype=getattr(torch, self.dtype)).to(device)
+        if self.indexes_batch:  # the code's own edges, at the size they were made for
+            return self.real.clone().to(device)
         if self.real is not None:
             rows = torch.arange(batch) % self.real.shape[self.batch_dim]
             return self.real.index_select(self.batch_dim, rows).clone().to(device)
 
         shape = self.sized(batch)
         dtype = getattr(torch, self.dtype)
-        if self.indexes_batch:
-            return torch.randint(0, batch, shape, generator=generator, dtype=dtype).to(device)
         if self.dtype in _FLOAT and self.high is not None:
             # whole numbers as floats: SHAPE:float32:2 is binary data (Bernoulli targets)
             return torch.randint(0, self.high, shape, generator=generator).to(device=device, dtype=dtype)
