@@ -206,6 +206,10 @@ def _called(call: ast.Call) -> str | None:
 def _moving(now, evaluate, end: int | None = None) -> list:
     """(counter value, weight) from ``now`` on through LATER (up to ``end``, the counter's last value
     where its loop ends there); [] where it cannot be read or does not move (no schedule)."""
+    if end is not None and end <= now:
+        # the loop's only (or last) pass: a weight that would move later ends where it is
+        moving = _moving(now, evaluate)
+        return moving[:1]
     values = []
     later = [v for v in LATER if v > now] if end is None else [*(v for v in LATER if now < v < end), *([end] if end > now else [])]
     for value in (now, *later):
