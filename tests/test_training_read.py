@@ -180,3 +180,17 @@ def test_a_step_in_try_except_continue_is_read_in_a_loop_of_one_pass(monkeypatch
     assert r.exit_code == 2 and "SyntaxError" not in r.output and "package None" not in r.output, r.output
     said = " ".join(r.output.split())
     assert "the data loader's data set Molecules gave no batch here (ValueError: Can't kekulize mol" in said, said
+
+
+def test_a_schedule_read_from_the_code_reads_the_arguments_of_its_function(monkeypatch):
+    # kl_weight = 0.05 * epoch / args.epochs if epoch > args.epochs / 2 else 0 inside train(args):
+    # args is a variable of the frame that reached the step, not of the step itself
+    from json_cli import check_json
+    from training_cli import RUNNING
+
+    monkeypatch.setenv("VAELINT_TRAINING", "read")
+    monkeypatch.chdir(RUNNING)
+    r, result = check_json("anneal_in_a_train_function_of_args.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 28)], r.output
+    assert any("checked at epoch = 20 (kl_weight = 0.05)" in n for n in result["notes"]), result["notes"]
+    assert result["loss"].startswith("the training step of anneal_in_a_train_function_of_args.py:train"), result["loss"]

@@ -26,6 +26,8 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     """``failed``: the setup's lines that failed (``path:line: error``), which may be why
     the step finds no model (``self.model`` built from a file that is not here)."""
     fn = ready.fn
+    if not plan.frame_values:  # read from the code: the frame's variables when the step was reached
+        plan.frame_values = dict(ready.values)
     modules = referenced_modules(fn)
     if not modules:
         from vaelint.frontends.training.nomodel import no_modules

@@ -32,9 +32,10 @@ from vaelint.frontends.training.batchuse import BatchUse
 class StepReady(BaseException):
     """The setup reached the step: ``fn`` runs it on a batch."""
 
-    def __init__(self, fn, boundary: int, loader):
+    def __init__(self, fn, boundary: int, loader, values: dict | None = None):
         super().__init__("step ready")
         self.fn, self.boundary, self.loader = fn, boundary, loader
+        self.values = values or {}  # the variables of the frame that reached the step (``args`` of ``train(args)``)
 
 
 class Found(BaseException):
@@ -180,7 +181,9 @@ class Runtime:
 
     # ---- the step's two exits
     def ready(self, fn, boundary: int, loader=None):
-        raise StepReady(fn, boundary, loader)
+        import sys
+
+        raise StepReady(fn, boundary, loader, dict(sys._getframe(1).f_locals))
 
     def loss(self, value):
         raise StepLoss(value)
