@@ -194,3 +194,27 @@ def test_a_schedule_read_from_the_code_reads_the_arguments_of_its_function(monke
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 28)], r.output
     assert any("checked at epoch = 20 (kl_weight = 0.05)" in n for n in result["notes"]), result["notes"]
     assert result["loss"].startswith("the training step of anneal_in_a_train_function_of_args.py:train"), result["loss"]
+
+
+def test_code_read_for_its_step_that_names_no_device_runs_on_the_cpu(tmp_path, monkeypatch):
+    # labels made on the CPU in the step (a critic's), in code that names no device: VAE012 does not
+    # apply, as for a run of it; the near miss moves the model to the GPU where there is one
+    import shutil
+
+    from json_cli import check_json
+    from training_cli import RUNNING
+
+    monkeypatch.setenv("VAELINT_TRAINING", "read")
+    for name in ("labels_made_in_a_step_that_names_no_device.py", "vae_common.py"):
+        shutil.copy(f"{RUNNING}/{name}", tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    r, result = check_json("labels_made_in_a_step_that_names_no_device.py", "--input", "64x784")
+    assert (
+        result["findings"] == []
+        and {"code": "VAE012", "reason": "the training code never places a tensor on a device: it runs on the CPU as written"}
+        in result["skipped"]
+    ), r.output
+    text = (tmp_path / "labels_made_in_a_step_that_names_no_device.py").read_text()
+    (tmp_path / "on_a_gpu.py").write_text(text.replace("model = VAE()", "model = VAE().to('cuda' if torch.cuda.is_available() else 'cpu')"))
+    r, result = check_json("on_a_gpu.py", "--input", "64x784")
+    assert [f["code"] for f in result["findings"]] == ["VAE012"], r.output

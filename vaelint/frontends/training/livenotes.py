@@ -48,14 +48,14 @@ def moves(runtime, watch) -> list[str]:
 _DEVICE_WORDS = ("cuda", "device", "Fabric", "Accelerator", "accelerate", "set_default_device", "xla", "mps")
 
 
-def mentions_a_device(program, home) -> bool:
-    """Do the files of the step, the script and the model's classes name a device or a library
-    that places tensors on one?"""
+def mentions_a_device(program, home, step_paths=()) -> bool:
+    """Do the files of the step (``step_paths``, else the run's step), the script and the model's
+    classes name a device or a library that places tensors on one?"""
     import inspect
 
     from vaelint.frames import is_user_file
 
-    paths = {home.path, program.live_step.scope.path}
+    paths = {home.path, *step_paths} | ({program.live_step.scope.path} if getattr(program, "live_step", None) else set())
     for module in program.model.modules():
         for cls in type(module).__mro__:
             try:

@@ -68,6 +68,11 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     ]
     _first_weighted_step(program, fn, counters, plan)
     _other_optimisers(program, plan, fn, sandbox)
+    from vaelint.frontends.training.livenotes import mentions_a_device
+
+    if not mentions_a_device(program, home, {f.scope.path for f in plan.frames}):
+        # as for a run of it (liveprogram.py): code that names no device runs on the CPU wherever it runs
+        program.device_note = "the training code never places a tensor on a device: it runs on the CPU as written"
     configured = getattr(loader, "batch_size", None)
     if isinstance(configured, int) and configured > 1:
         program.configured_batch = configured
