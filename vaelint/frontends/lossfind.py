@@ -116,10 +116,12 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
         params = inspect.signature(fn).parameters
     except (OSError, TypeError, ValueError, SyntaxError):
         return None
+    required = [p for p in params.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     calls_model = any(isinstance(n, ast.Call) and ast.unparse(n.func) in ("self", "self.forward") for n in ast.walk(tree))
-    if not calls_model and _no_forward(program.model):
-        # a model with no forward of its own (mel-spectrogram VAEs): its loss runs the model's
-        # parts itself (self.encode, self.decode), and those calls are the forward
+    if not calls_model and (_no_forward(program.model) or _takes_the_forward_input(program.model, required)):
+        # a model with no forward of its own (mel-spectrogram VAEs), or a loss that takes what the
+        # forward takes (get_vqvae_loss(self, ori_image) beside forward(self, ori_image)): it runs
+        # the model's parts itself (self.encode, self.decode), and those calls are the forward
         calls_model = any(
             isinstance(n, ast.Call)
             and isinstance(n.func, ast.Attribute)
@@ -127,7 +129,6 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
             and n.func.value.id == "self"
             for n in ast.walk(tree)
         )
-    required = [p for p in params.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     positional = [s for s in request.inputs if not s.name]
     if not calls_model or not required or len(required) > max(len(positional), 1):
         return None
@@ -138,6 +139,15 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
         names=names,
         description=f"{plan.name} (it runs the forward itself: its call of the model is the forward)",
     )
+
+
+def _takes_the_forward_input(model, required: list) -> bool:
+    """Is the loss's first parameter named as the forward's first (the batch, not a reconstruction)?"""
+    try:
+        forward = [p for p in inspect.signature(model.forward).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    except (TypeError, ValueError):
+        return False
+    return bool(required and forward) and required[0].name == forward[0].name
 
 
 def _framework_method(cls, name: str) -> bool:
