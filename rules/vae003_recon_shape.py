@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from vaelint.capture.ops import CLASS_INDEX_LOSSES
 from vaelint.facts.context import loc_of
+from vaelint.facts.maskedafter import masked_after_reduction
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import FixAvailability, Need, Severity
 
@@ -52,7 +53,10 @@ element it reconstructs. vaelint finds the comparison in the graph and checks
 the shapes that meet there: a size mismatch, a silent broadcast
 (``B x 1 x 784`` against ``B x 784``), a sequence of the wrong length.
 Consistent reshapes (a flattened reconstruction against ``x.view(-1, 784)``)
-are fine.
+are fine. A mask of the elements (padding) must meet them before the loss
+function reduces them: ``(nn.CrossEntropyLoss()(logits, x) * mask).sum() /
+mask.sum()`` multiplies a mean already taken over every element, padding
+included, and gives it back (use ``reduction="none"``).
 """
     why = """
 A broadcast does not fail: ``F.mse_loss`` of ``B x 1 x 784`` and ``B x 784``
@@ -121,6 +125,9 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
                 )
                 fix = f"make the decoder produce the input's shape {data.text()} (e.g. repeat z over the steps before decoding), or compare like with like"
             yield self.report(ReconInputSeen(rec_t, data_t, what, fix), loc, node=cmp.node)
+        for found in masked_after_reduction(ctx):
+            seen = MaskedAfterSeen(ctx.view.op(found.loss), found.reduction, ctx.shape_text(found.mask))
+            yield self.report(seen, loc_of(found.mul) or loc_of(found.loss), node=found.mul)
 
     def autofix(self, finding, ctx):
         """Where the two sides hold the same number of values per sample but broadcast
@@ -249,3 +256,22 @@ class ReconInputSeen(Observed):
 
     def fix(self) -> str:
         return self.remedy
+
+
+@dataclass
+class MaskedAfterSeen(Observed):
+    """A per-element mask multiplying a reconstruction loss its function already reduced."""
+
+    op: str
+    reduction: str  # "mean" or "sum"
+    mask: str
+
+    def message(self) -> str:
+        return (
+            f"{self.op} already reduced the reconstruction's elements to one number (reduction='{self.reduction}'), "
+            f"so the mask of shape {self.mask} multiplies that number: every element counts, the masked ones "
+            "(padding) included, and dividing by the mask's sum gives the number back."
+        )
+
+    def fix(self) -> str:
+        return f"mask the elements before reducing them: {self.op}(..., reduction='none'), then (loss * mask).sum() / mask.sum()"

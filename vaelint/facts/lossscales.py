@@ -207,6 +207,10 @@ def _loss_scales(ctx) -> LossScales | str:
         return f"the loss has {len(rec_terms) or 'no'} reconstruction terms; vaelint reads one"
     if not roles.kl_terms:
         return "no KL term found in the loss"
+    from vaelint.facts.maskedafter import masked_after_reduction
+
+    if any(ctx.view.depends_on(rec_terms[0], m.mul) for m in masked_after_reduction(ctx)):
+        return "the reconstruction term masks a loss already reduced to one number (VAE003): its reduction is not what it means"
     rec = term_scale(ctx, rec_terms[0])
     if rec is None or not rec.reductions():
         return "the reconstruction term's reduction could not be followed"
