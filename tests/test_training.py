@@ -26,6 +26,7 @@ NOTHING_ELSE_RUNS = [
     ("run.py + YAML config + Lightning", "lightning_repo", ["run.py", "--input", "8x3x64x64"], 1),
     ("a LightningModule's training_step", "lightning_repo", ["experiment.py:VAEXperiment.training_step", "--input", "8x3x64x64"], 1),
     ("manual optimisation", ".", ["lightning_modules.py:ManualVAE", "--input", "8x784"], 0),
+    ("manual optimisation, two optimisers", ".", ["lightning_modules.py:TwoOptimiserVAE", "--input", "8x784"], 0),
     ("a notebook", ".", ["vae_cells.ipynb", "--input", "8x3x64x64"], 1),
     ("a dict batch", ".", ["dict_batch.py", "--input", "batch.image=8x1x16x16"], 0),
     ("a Trainer class, AMP, accumulation, a JSON config", "trainer_repo", ["train.py", "--input", "8x784"], 0),

@@ -196,7 +196,7 @@ class LightningFrontend(FrontendBase):
         from vaelint.frontends.training.schedules import find_module_schedules
 
         schedules = find_module_schedules(method, module, src_path, "", sandbox or Sandbox(src_path))
-        return Program(
+        program = Program(
             self,
             ref,
             os.path.realpath(ref.path),
@@ -209,6 +209,14 @@ class LightningFrontend(FrontendBase):
             notes=sandbox.said() if sandbox is not None else [],
             schedules=schedules,
         )
+        if getattr(module, "automatic_optimization", True) is False:
+            # manual optimisation: what an optimiser other than the VAE's holds is trained by the
+            # step's later manual_backward (a critic's: FactorVAE), not dead (VAE011)
+            from vaelint.frontends.standinlightning import module_optimizers
+
+            program.optimisers = [o for o in module_optimizers(module) if hasattr(o, "param_groups")]
+            program.backward_after = inspect.getsource(inspect.unwrap(method)).count("manual_backward(") > 1
+        return program
 
 
 class _Globals:
@@ -297,7 +305,9 @@ def _quiet(module) -> None:
             return lambda *a, **k: None
 
     def optimizers(*args, **kwargs):
-        return _Optimizer()
+        from vaelint.frontends.standinlightning import configured_optimizers
+
+        return configured_optimizers(module, _Optimizer)
 
     for name, value in (
         ("log", lambda *a, **k: None),
@@ -305,7 +315,7 @@ def _quiet(module) -> None:
         ("print", lambda *a, **k: None),
         ("manual_backward", manual_backward),
         ("optimizers", optimizers),
-        ("lr_schedulers", optimizers),
+        ("lr_schedulers", lambda *a, **k: _Optimizer()),
         ("toggle_optimizer", lambda *a, **k: None),
         ("untoggle_optimizer", lambda *a, **k: None),
     ):

@@ -41,7 +41,7 @@ def _lightning_module_class() -> type:
             self.hparams.update(_init_arguments(frame or sys._getframe(1), args, ignore))
 
         def optimizers(self, *args, **kwargs):
-            return _Anything()
+            return configured_optimizers(self, _Anything)
 
         def lr_schedulers(self, *args, **kwargs):
             return _Anything()
@@ -65,6 +65,27 @@ def _lightning_module_class() -> type:
 
     LightningModule.__module__ = "lightning.pytorch"
     return LightningModule
+
+
+def configured_optimizers(module, make):
+    """What ``self.optimizers()`` hands back with no Trainer: one ``make()`` per optimizer the
+    module's ``configure_optimizers`` returns (a single one, or a list: ``opt_vae, opt_d =
+    self.optimizers()`` in manual optimisation), none of which steps anything."""
+    count = len(module_optimizers(module)) or 1
+    return make() if count == 1 else [make() for _ in range(count)]
+
+
+def module_optimizers(module) -> list:
+    """The optimizers ``configure_optimizers`` builds (a single one, a list, ``([optimizers],
+    [schedulers])``, dicts with an ``optimizer`` key); [] where it fails. None is ever stepped."""
+    try:
+        configured = module.configure_optimizers()
+    except Exception:  # noqa: BLE001 - the user's code: without its optimizers, one stands in
+        return []
+    if isinstance(configured, tuple) and len(configured) == 2 and all(isinstance(c, (list, tuple)) for c in configured):
+        configured = configured[0]  # ([optimizers], [schedulers])
+    items = list(configured) if isinstance(configured, (list, tuple)) else [configured]
+    return [c.get("optimizer") if isinstance(c, dict) else c for c in items if c is not None]
 
 
 def _init_arguments(frame, names: tuple, ignore) -> dict:
