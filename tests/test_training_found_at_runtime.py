@@ -327,3 +327,25 @@ def test_a_loader_cycled_for_ever_by_a_model_with_no_sampler_is_checked_at_its_f
     assert r.exit_code == 0 and result["error"] is None, r.output
     assert result["loss"] == "the training step of loader_cycled_for_ever_no_sample.py (lines 34-37, backward at line 37)"
     assert any("reaches no random sample" in n for n in result["notes"]), result["notes"]
+
+
+@pytest.mark.parametrize(
+    "function, shape",
+    [
+        ("lambda x: x - 0.5", "3x32x32"),  # shape kept
+        ("lambda x: x.mean(0, keepdim=True)", "1x32x32"),  # the function's own shape: grey
+    ],
+)
+def test_a_function_in_a_data_sets_transforms_is_run_for_the_items_shape(tmp_path, monkeypatch, function, shape):
+    text = open(os.path.join(RUNNING, "transform_with_a_lambda.py")).read().replace("lambda x: x - 0.5", function)
+    text = text.replace("nn.Conv2d(3, 16", f"nn.Conv2d({shape[0]}, 16")
+    (tmp_path / "main.py").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    r, result = check_json("main.py", "--no-dynamic")
+    assert any(f"input 32x{shape} 32:int64:10: inferred from datasets.CIFAR10" in n for n in result["notes"]), r.output
+    # the near miss: a function of PIL images before ToTensor cannot run on a tensor: still asked for
+    (tmp_path / "main.py").write_text(
+        text.replace(f"[transforms.ToTensor(), {function}]", "[lambda img: img.convert('RGB'), transforms.ToTensor()]")
+    )
+    r, result = check_json("main.py", "--no-dynamic")
+    assert r.exit_code == 2 and "transformed by function" in result["error"]["message"], r.output

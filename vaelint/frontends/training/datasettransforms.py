@@ -113,5 +113,26 @@ def transformed(shape: tuple, transform) -> tuple | None:
                 return None
             h, w = h + 2 * p, w + 2 * p
         else:
-            return None  # a transform whose effect on the shape is unknown (Lambda): say so, ask for --input
+            # a function of the code's (a lambda in the Compose, transforms.Lambda): run on an image
+            # of the shape so far; one it cannot take (a PIL image's function) leaves it unknown
+            applied = _applied(getattr(t, "lambd", None) if name == "Lambda" else t, (c, h, w))
+            if applied is None:
+                return None  # its effect on the shape is unknown: say so, ask for --input
+            c, h, w = applied
     return (c, h, w)
+
+
+def _applied(fn, shape: tuple) -> tuple | None:
+    """The shape ``fn`` gives a float image of ``shape`` (C x H x W), or None."""
+    import inspect
+
+    import torch
+
+    if not (inspect.isfunction(fn) or inspect.ismethod(fn)):
+        return None
+    try:
+        with torch.no_grad():
+            out = fn(torch.rand(shape))
+    except Exception:  # noqa: BLE001 - the code's function, for another kind of item
+        return None
+    return tuple(out.shape) if isinstance(out, torch.Tensor) and out.dim() == 3 else None
