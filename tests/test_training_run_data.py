@@ -386,3 +386,11 @@ def test_only_the_codes_own_listing_of_a_missing_folder_is_answered_with_stand_i
     assert any("the data folder" in s for s in said)
     with pytest.raises(FileNotFoundError):
         os.listdir(missing)
+
+
+def test_a_stood_in_data_set_ends_where_its_split_does(monkeypatch):
+    # [img for img, _ in ds] over MNIST's train split that is not here: 60000 items, then IndexError
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("whole_data_set_stacked.py", "--timeout", "120")
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    assert any("input 64x784: inferred" in n for n in result["notes"]), result["notes"]

@@ -95,7 +95,7 @@ def _dataset_class(name: str) -> type:
         from vaelint.frontends.training.datasets import known_item, stand_in
 
         known = stand_in(type(self), self._vaelint_args, self._vaelint_kwargs)  # its transform, read as given
-        return known_item(name, i, getattr(known, "transform", None))
+        return known_item(name, i, getattr(known, "transform", None), len(self))
 
     def __getattr__(self, item):
         from vaelint.frontends.training.datasets import known_attribute

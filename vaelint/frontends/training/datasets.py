@@ -75,7 +75,7 @@ class DataSetStandIn:
         return known_length(self.name, (), self.kwargs)
 
     def __getitem__(self, i):
-        return known_item(self.name, i, self.transform)
+        return known_item(self.name, i, self.transform, len(self))
 
     def __getattr__(self, item):
         return known_attribute(self.name, item)
@@ -134,13 +134,16 @@ def _make_attribute(name: str, item: str):
 GIVEN: list = []  # the --input specs of a training run (vaelint/frontends/training/liverun.py), while it runs
 
 
-def known_item(name: str, i, transform=None):
+def known_item(name: str, i, transform=None, length: int | None = None):
     """``dataset[i]`` of a known data set: an image as ToTensor gives it and its label; of
     another data set (an ImageFolder whose folder is not here), one sample of each --input
-    (``dataset[0][0].size()`` in the setup); else a stand-in that says it is one if used."""
+    (``dataset[0][0].size()`` in the setup); else a stand-in that says it is one if used. An index
+    past ``length`` is an IndexError, as a real data set's: ``[x for x, _ in dataset]`` ends."""
     import torch
 
     i = _as_index(i)  # a NumPy integer (Subset(ds, np.random.choice(...))) indexes as an int does
+    if length is not None and isinstance(i, int) and not -length <= i < length:
+        raise IndexError(f"index {i} is out of range for the data set {name} of {length} items")
     unknown = name in KNOWN and transform is not None and transforms_of(transform) and transformed(KNOWN[name][0], transform) is None
     if (name not in KNOWN or unknown) and GIVEN and isinstance(i, int):
         items = tuple(spec.make(1)[0] for spec in GIVEN if not spec.name)

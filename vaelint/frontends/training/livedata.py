@@ -80,7 +80,7 @@ def _stand_in(obj, cls, error: BaseException, init, on_stood_in: bool = False) -
         (cls,),
         {
             "__len__": lambda self: STOOD_IN_LENGTH,
-            "__getitem__": lambda self, i: known_item(name, i),
+            "__getitem__": lambda self, i: known_item(name, i, length=STOOD_IN_LENGTH),
             "__getattr__": __getattr__,
             "__module__": cls.__module__,
             "__vaelint_stood_in__": True,
