@@ -5,6 +5,7 @@ at nb.ipynb:cell N:M."""
 import json
 import os
 
+import pytest
 from training_cli import TRAINING, run
 
 
@@ -80,3 +81,19 @@ def test_a_notebook_s_notes_and_stops_name_the_cell(tmp_path):
     r = run(str(path), "--no-cache")
     said = " ".join(r.output.split())
     assert r.exit_code == 2 and f"running it stopped at {path}:cell 3:3: {path}:cell 3:1 imports" in said, r.output
+
+
+@pytest.mark.parametrize("line", ["!python main.py --epochs 3", "%run main.py --epochs 3"])
+def test_a_notebook_that_only_runs_a_script_names_the_command_that_checks_it(tmp_path, monkeypatch, line):
+    # its one code cell starts the training script (vaelint never starts programs): exit 2 saying
+    # what to check, not "name the model as PATH.py:NAME"; the near miss defines a model of its own
+    (tmp_path / "main.py").write_text("print('training')\n")
+    _notebook(tmp_path / "run.ipynb", ["import os", f"# Example\n{line}"])
+    monkeypatch.chdir(tmp_path)
+    r = run("run.ipynb", "--input", "8x784")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "runs main.py by a shell line (cell 2:" in text, r.output
+    assert "Check the script: vaelint check main.py --script-args '--epochs 3'" in text, r.output
+    _notebook(tmp_path / "run.ipynb", ["import torch.nn as nn\nclass VAE(nn.Module):\n    pass", line])
+    r = run("run.ipynb", "--input", "8x784")
+    assert r.exit_code == 2 and "name the model" in " ".join(r.output.split()), r.output

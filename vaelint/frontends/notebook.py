@@ -11,6 +11,7 @@ cell). Reports place every line in its cell: ``nb.ipynb:cell 14:3``.
 from __future__ import annotations
 
 import os
+import re
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
@@ -45,7 +46,10 @@ class NotebookFrontend(FrontendBase):
             notebook_source(ref.path)
         except (OSError, ValueError) as e:
             raise VaelintError("load", f"{ref.path}: not a readable Jupyter notebook ({e}).") from None
-        return self._inner(ref).load(ref, request)
+        inner = self._inner(ref)
+        if ref.name is None and not isinstance(inner, _training_frontends()):
+            _runs_a_script(ref.path)
+        return inner.load(ref, request)
 
     def _inner(self, ref: TargetRef):
         """The front end for what the notebook's code is."""
@@ -57,3 +61,49 @@ class NotebookFrontend(FrontendBase):
             if frontend.detect_source(ref):
                 return frontend
         return PlainFrontend()
+
+
+def _training_frontends() -> tuple:
+    from vaelint.frontends.lightning import LightningFrontend
+    from vaelint.frontends.training import TrainingFrontend
+
+    return (LightningFrontend, TrainingFrontend)
+
+
+_SCRIPT_RUN = re.compile(r"^\s*(?:!\s*python3?\s+(?!-)|%run\s+)(?P<script>\S+\.py)(?P<args>.*)$")
+
+
+def _runs_a_script(path: str) -> None:
+    """A notebook with no model or training code of its own that runs a script by a shell line or
+    ``%run`` (``!python main.py --epochs 5``): exit 2 naming the command that checks the script
+    (vaelint never starts programs, and the notebook itself holds nothing to check)."""
+    import ast
+    import json
+    import shlex
+
+    from vaelint.frames import display_path
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            cells = json.load(fh).get("cells", [])
+        defined = any(isinstance(n, (ast.ClassDef, ast.FunctionDef)) for n in ast.walk(ast.parse(notebook_source(path).text)))
+    except (OSError, ValueError, SyntaxError):
+        return
+    if defined:
+        return  # a model or a loss of its own: named as PATH.ipynb:NAME, as the plain front end says
+    for number, cell in enumerate(cells, start=1):
+        source = cell.get("source", "")
+        for line in ("".join(source) if isinstance(source, list) else str(source)).splitlines():
+            found = _SCRIPT_RUN.match(line) if cell.get("cell_type") == "code" else None
+            if found is None:
+                continue
+            script = found["script"]
+            beside = os.path.join(os.path.dirname(path), script)
+            shown = display_path(os.path.realpath(beside)) if os.path.isfile(beside) else script
+            args = found["args"].strip()
+            command = f"vaelint check {shown}" + (f" --script-args {shlex.quote(args)}" if args else "")
+            raise VaelintError(
+                "load",
+                f"{path}: its code defines no model or training step; it runs {script} by a shell line "
+                f"(cell {number}: `{line.strip()}`), which vaelint does not start. Check the script: {command}",
+            )
