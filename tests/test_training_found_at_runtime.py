@@ -349,3 +349,12 @@ def test_a_function_in_a_data_sets_transforms_is_run_for_the_items_shape(tmp_pat
     )
     r, result = check_json("main.py", "--no-dynamic")
     assert r.exit_code == 2 and "transformed by function" in result["error"]["message"], r.output
+
+
+def test_a_script_inside_its_package_imports_its_siblings_as_written(monkeypatch):
+    # src/cfgvae/train.py imports cfgvae.config, whose `with open(params.json)` block is script code:
+    # run as written, it runs (the latent size 6 comes from the file)
+    monkeypatch.chdir(os.path.join(RUNNING, "src_package"))
+    r, result = check_json("src/cfgvae/train.py")
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    assert [row["sizes"] for row in result["flow"] if row["name"] == "mu"] == [{"B": 32, "Z": 6}], result["flow"]

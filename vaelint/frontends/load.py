@@ -125,13 +125,17 @@ def load_module(
     argv: list[str] | None = None,
     inject: dict | None = None,
     failures: list | None = None,
+    as_written: bool = False,
 ) -> types.ModuleType:
     """Execute the model-defining statements of ``path`` in a fresh module.
 
     A front end that rewrote the code may give the ``statements`` to run instead,
     ``overrides`` (file path -> statements) for files the code imports, the
     script's ``argv``, and names to ``inject`` in each of those modules first;
-    ``failures`` collects (line, error) for each top-level line that failed."""
+    ``failures`` collects (line, error) for each top-level line that failed.
+    ``as_written``: the program runs as written (the training front end's run), so the
+    other modules of its package tree are imported as written too (where that fails, with
+    their definitions only), not as a model file's package is (definitions only)."""
     abspath, tree = _parsed_file(path)
     imports.prepare(abspath, tree)
     root, package = _package_context(abspath)
@@ -149,26 +153,26 @@ def load_module(
             wanted = {s.name for s in tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
         statements = select_statements(tree, wanted)
     try:
-        return _import_filtered(abspath, tree, statements, package, root, imports, overrides, inject, failures, argv)
+        return _import_filtered(abspath, tree, statements, package, root, imports, overrides, inject, failures, argv, as_written)
     except VaelintError as e:
         if not getattr(e, "package_failed", False) or _relative_imports(tree):
             raise
         # the folder's __init__.py fails (a Python 2 one, a package of scripts never imported as
         # one), and the file needs no package of its own: load it as `python FILE` does, alone
-        return _import_filtered(abspath, tree, statements, None, root, imports, overrides, inject, failures, argv)
+        return _import_filtered(abspath, tree, statements, None, root, imports, overrides, inject, failures, argv, as_written)
 
 
 def _relative_imports(tree: ast.Module) -> bool:
     return any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))
 
 
-def _import_filtered(abspath, tree, statements, package, root, imports, overrides, inject, failures, argv):
+def _import_filtered(abspath, tree, statements, package, root, imports, overrides, inject, failures, argv, as_written=False):
     modname = _module_name(abspath, package)
     # Import through a finder of our own, so that a package __init__ that
     # imports this very module (``from .vanilla_vae import *``) gets the
     # filtered module too, as a normal import would give it the real one.
     finder = _FilteredFinder(modname, abspath, statements, package, os.path.dirname(abspath), imports, overrides, inject)
-    finder.failures = failures
+    finder.failures, finder.as_written = failures, as_written
     sys.modules.pop(modname, None)
     sys.meta_path.insert(0, finder)
     shadowed = _evict(overrides or {})
@@ -260,10 +264,12 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 return candidate
         return None
 
+    as_written = False  # the program runs as written: its package tree's other modules are imported so
+
     def _origin(self, fullname: str) -> str | None:
         if fullname == self.modname:
             return self.path
-        if not self.package or fullname in sys.modules:
+        if not self.package or fullname in sys.modules or self.as_written:
             return None
         # any module of the package tree the model file sits in: a grandparent
         # __init__ that imports the training code (disvae's imports its Trainer,

@@ -134,7 +134,9 @@ def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, 
         given_items(request.inputs),
     ):
         try:
-            module = load_module(home.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures)
+            module = load_module(
+                home.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures, as_written=True
+            )
             if ref.name:
                 caller = caller_script(home, ref) if _needs_values(module, ref, request) else None
                 if caller is None or not _run_caller(caller, request, runtime, watch):
@@ -250,7 +252,9 @@ def _run_caller(caller, request, runtime, watch) -> bool:
     body = main_name() + [_watched(_taken(s), True) for s in caller.tree.body]
     runtime.via = caller.path
     try:
-        load_module(caller.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures)
+        load_module(
+            caller.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures, as_written=True
+        )
     except Exception:  # noqa: BLE001 - where the script stopped is in runtime.guard_stops
         if watch.reached is not None:
             raise
