@@ -123,3 +123,16 @@ def test_vae012_checks_the_gpu_run_the_arguments_make(monkeypatch, args, checked
     else:
         assert skipped and "placed no tensor on a device in this run" in skipped[0], skipped
         assert "give the arguments of a GPU run with --script-args" in skipped[0]
+
+
+def test_a_gpu_queried_for_a_log_line_does_not_stop_the_run(monkeypatch):
+    # print(torch.cuda.get_device_name(), torch.cuda.current_device()) in main() on a CPU machine
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a machine with a GPU answers for its own")
+    monkeypatch.setenv("VAELINT_TRAINING", "run")
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("cuda_device_queried_for_a_log.py")
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]
