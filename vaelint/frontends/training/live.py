@@ -37,7 +37,7 @@ from vaelint.frames import is_user_file
 from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
 from vaelint.frontends.training.livebinding import after_binding
 from vaelint.frontends.training.liveinner import trains_part_before_the_vaes
-from vaelint.frontends.training.livestepper import trains_another_network
+from vaelint.frontends.training.livestepper import encoder_cleared_after, trains_another_network
 from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of
 
 MAX_BATCHES = 16  # batches the code may take, over all its loaders, before a VAE backward
@@ -158,8 +158,11 @@ class Watch:
         capture = Capture(user_frames(), loss, self.taken, list(self.model_calls), self.reaches_noise(loss))
         if capture.vae and trains_part_before_the_vaes(capture, self.first_output):
             capture.vae = False  # a discriminator trained inside the loss, before the VAE's own backward
-        if capture.vae and trains_another_network(capture, lambda t: storage_of(t) in self.noise_ptrs):
-            capture.vae, capture.stepper = False, True  # its optimiser, stepped right after, holds none of the encoder's parameters
+        noise = lambda t: storage_of(t) in self.noise_ptrs  # noqa: E731
+        if capture.vae and (trains_another_network(capture, noise) or encoder_cleared_after(capture, noise)):
+            # its optimiser, stepped right after, holds none of the encoder's parameters; or the
+            # encoder's optimiser clears what it gave them before the encoder's own backward
+            capture.vae, capture.stepper = False, True
         if capture.vae:
             self.reached = Reached(capture)
             raise self.reached

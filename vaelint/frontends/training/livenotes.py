@@ -22,8 +22,9 @@ def passed_over(watch) -> list[str]:
                 places[bool(c.stepper)].append(place)
     why = {
         False: "its loss reaches no random sample (another network's, a pretraining phase's)",
-        True: "the optimiser stepped right after it trains none of the encoder (another network's, a VAE-GAN's "
-        "discriminator or decoder step)",
+        True: "the optimiser stepped right after it trains none of the encoder, or the encoder's optimiser clears "
+        "what it gave the encoder before the encoder's own backward (another network's, a VAE-GAN's discriminator or "
+        "decoder step)",
     }
     return [
         f"running it passed over the backward{'s' * (len(at) > 1)} at {', '.join(at[:3])} before the VAE's: "

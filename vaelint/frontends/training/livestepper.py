@@ -27,18 +27,53 @@ def trains_another_network(capture, is_noise) -> bool:
     return bool(encoder) and not held & encoder and bool(held & parameters_reached([capture.loss]))
 
 
+def encoder_cleared_after(capture, is_noise) -> bool:
+    """Does an optimiser holding the encoder's parameters clear their gradients right after this
+    backward, before another backward (``loss_gan.backward(); optimizer_e.zero_grad();
+    loss_enc.backward()``: a VAE-GAN whose discriminator loss reaches the sample)? Then what this
+    backward gave the encoder is thrown away: it is another network's."""
+    import torch
+
+    later, frame = _statements_after(capture)
+    for k, stmt in enumerate(later[:-1]):
+        if _step_call(stmt) is not None:
+            return False
+        target = _step_call(stmt, "zero_grad")
+        if target is None:
+            continue
+        optimiser = _value_of(target, frame)
+        if not isinstance(optimiser, torch.optim.Optimizer) or not any(".backward(" in ast.unparse(s) for s in later[k + 1 : k + 2]):
+            return False
+        held = {id(p) for group in optimiser.param_groups for p in group.get("params", ())}
+        return bool(held & _encoder_parameters(capture.loss, is_noise))
+    return False
+
+
 def _stepped_after(capture):
     """The optimiser of the first ``NAME.step()`` after the backward's statement, in its block."""
     import torch
 
+    later, frame = _statements_after(capture)
+    for stmt in later:
+        if ".backward(" in ast.unparse(stmt):
+            return None  # a step after another backward is that backward's
+        target = _step_call(stmt)
+        if target is not None:
+            value = _value_of(target, frame)
+            return value if isinstance(value, torch.optim.Optimizer) else None
+    return None
+
+
+def _statements_after(capture) -> tuple[list, object]:
+    """(the three statements after the backward's, in its block; the backward's frame)."""
     from vaelint.frontends.training.sites import parse_file
 
     if not capture.frames:
-        return None
+        return [], None
     frame, (line, _col), _locals = capture.frames[-1]
     file = parse_file(os.path.realpath(frame.f_code.co_filename))
     if file is None:
-        return None
+        return [], frame
     for node in ast.walk(file.tree):
         for body in (getattr(node, field, None) for field in ("body", "orelse", "finalbody")):
             if not isinstance(body, list):
@@ -46,19 +81,14 @@ def _stepped_after(capture):
             at = next((k for k, s in enumerate(body) if isinstance(s, ast.stmt) and s.lineno <= line <= (s.end_lineno or s.lineno)), None)
             if at is None or isinstance(body[at], (ast.For, ast.While, ast.If, ast.With, ast.Try, ast.FunctionDef)):
                 continue
-            for later in body[at + 1 : at + 4]:
-                target = _step_call(later)
-                if target is not None:
-                    value = _value_of(target, frame)
-                    return value if isinstance(value, torch.optim.Optimizer) else None
-            return None
-    return None
+            return body[at + 1 : at + 4], frame
+    return [], frame
 
 
-def _step_call(stmt: ast.stmt) -> ast.expr | None:
+def _step_call(stmt: ast.stmt, method: str = "step") -> ast.expr | None:
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         func = stmt.value.func
-        if isinstance(func, ast.Attribute) and func.attr == "step":
+        if isinstance(func, ast.Attribute) and func.attr == method:
             return func.value
     return None
 
