@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from vaelint.facts.context import loc_of
 from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
+from vaelint.facts.unsampled import dropped_kl
 from vaelint.facts.weightsource import _factor_side, factor_source, named_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import FixAvailability, Need, Severity
@@ -97,11 +98,13 @@ class KLScaling(Rule):
     fix_availability = FixAvailability.SOMETIMES
     name = "kl-scaling"
     severity = Severity.WARNING
-    needs = (Need.LOSS, Need.REPARAM, Need.REC_TERM, Need.KL_TERM, Need.CLEAN_RUN)
+    needs = (Need.LOSS, Need.REPARAM, Need.REC_TERM, Need.CLEAN_RUN)  # no KL term: one computed and dropped (below)
     summary = "An explicit factor on the KL term makes beta_eff differ from the declared beta."
     what = """
 A number multiplies the KL term: a literal (``0.01 * kl``), a model or loss
-attribute (``self.beta``), a loss keyword (``kld_weight``, ``M_N``). vaelint
+attribute (``self.beta``), a loss keyword (``kld_weight``, ``M_N``); or the loss
+computes the KL and returns a value without it (``loss = mse + kld; return
+mse``), so it weighs nothing. vaelint
 finds the factor on the KL term's path in the graph, says where its value comes
 from, and compares the resulting beta_eff with the beta you declared
 (``--beta``, default 1). A KL held at a capacity, ``gamma * |KL - C|``
@@ -165,6 +168,12 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
     ]
 
     def check(self, ctx):
+        if not ctx.roles.kl_terms:
+            dropped = dropped_kl(ctx)
+            if dropped is None:
+                raise SkipRule(ctx.unmet(Need.KL_TERM))
+            yield self.report(DroppedKLSeen(_where(dropped.mu), ctx.beta), loc_of(dropped.term), node=dropped.term)
+            return
         scales = loss_scales(ctx)
         if scales is None:
             raise SkipRule(why_no_loss_scales(ctx))
@@ -262,7 +271,10 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
 
     def confirm(self, finding, ctx, observed):
         """In the real run, the KL term's value over the closed-form KL of the
-        sampler's mean and std is the weight the loss gives it."""
+        sampler's mean and std is the weight the loss gives it (a KL left out: the loss is
+        the reconstruction term's value, the KL computed beside it is not 0)."""
+        if isinstance(finding.observed, DroppedKLSeen):
+            return _left_out(ctx, finding, observed)
         scales = loss_scales(ctx)
         if scales is None or observed.result is None:
             return None
@@ -350,3 +362,34 @@ class AnnealedKLSeen(Observed):
         if self.limit is None:
             return "anneal towards a fixed weight, or check with --beta at the weight you intend"
         return f"make the schedule end at the beta you intend ({self.beta:g}), or declare where it ends with --beta {self.limit:.6g}"
+
+
+@dataclass
+class DroppedKLSeen(Observed):
+    """A Gaussian KL of the sampler's heads the loss computes but does not return."""
+
+    heads: str  # where the mean head is computed
+    beta: float
+
+    def message(self) -> str:
+        return (
+            f"the loss computes the Gaussian KL of the sampler's mean and log-variance (the heads at {self.heads}) here, but "
+            f"what it returns does not include it: the KL weighs nothing (beta_eff = 0) while the declared beta is {self.beta:g}, "
+            "and the model trains as a plain autoencoder."
+        )
+
+    def fix(self) -> str:
+        return "return the loss with the KL in it (return rec + beta * kl), not the reconstruction term alone"
+
+
+def _where(node) -> str:
+    loc = loc_of(node)
+    return loc.where() if loc is not None else "?"
+
+
+def _left_out(ctx, finding, observed) -> bool | None:
+    dropped, rec = observed.value(finding.node), ctx.roles.rec_terms
+    if dropped is None or len(rec) != 1 or observed.loss_value is None or observed.value(rec[0]) is None:
+        return None
+    kept = float(observed.value(rec[0]).detach().sum())
+    return math.isclose(kept, observed.loss_value, rel_tol=1e-5) and float(dropped.detach().abs().sum()) > 0

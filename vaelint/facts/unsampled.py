@@ -86,3 +86,20 @@ def _shape(ctx, node: fx.Node):
 def _computed(view, node: fx.Node) -> bool:
     """Computed by the model's layers from the data (a head), not a constant or a parameter alone."""
     return any(a.op == "placeholder" for a in view.ancestors(node)) and bool(view.ancestors(node) & view.with_parameters())
+
+
+def dropped_kl(ctx) -> UnsampledKL | None:
+    """A Gaussian KL of the sampler's heads that the loss computes and leaves out of what it
+    returns (``kld = ...; loss = mse + kld; return mse``): the end of a computation nothing reads,
+    whose form is the KL's. ``term`` is that end (``loss = mse + kld``, or the KL itself)."""
+    roles, view = ctx.roles, ctx.view
+    if roles.reparam is None or roles.kl_terms:
+        return None
+    heads = {n for r in roles.reparams for n in (r.mu, r.logvar, r.std) if n is not None}
+    for node in ctx.capture.graph.nodes:
+        if node.users or node.op in ("output", "placeholder", "get_attr") or not any(view.depends_on(node, h) for h in heads):
+            continue
+        found = _gaussian_heads(ctx, node)
+        if found is not None and set(found) & heads:
+            return UnsampledKL(node, *found)
+    return None
