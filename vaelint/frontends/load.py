@@ -132,10 +132,8 @@ def load_module(
     A front end that rewrote the code may give the ``statements`` to run instead,
     ``overrides`` (file path -> statements) for files the code imports, the
     script's ``argv``, and names to ``inject`` in each of those modules first;
-    ``failures`` collects (line, error) for each top-level line that failed.
-    ``as_written``: the program runs as written (the training front end's run), so the
-    other modules of its package tree are imported as written too (where that fails, with
-    their definitions only), not as a model file's package is (definitions only)."""
+    ``failures`` collects (line, error) for each top-level line that failed; ``as_written``
+    (a training run): its package tree's other modules are imported as written too."""
     abspath, tree = _parsed_file(path)
     imports.prepare(abspath, tree)
     root, package = _package_context(abspath)
@@ -236,7 +234,7 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.modname, self.path, self.statements = modname, path, statements
         self.package, self.folder, self.imports = package, folder, imports
         self.overrides = {os.path.realpath(p): st for p, st in (overrides or {}).items()}
-        self.inject = inject or {}
+        self.inject, self.as_written = inject or {}, False  # as_written: its package tree imported as written
         self._siblings: dict[str, tuple[str, list[ast.stmt]]] = {}
         self._packages: dict[str, str] = {}  # a package served here -> its folder
 
@@ -263,8 +261,6 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 self._siblings[fullname] = (candidate, self.overrides[candidate])
                 return candidate
         return None
-
-    as_written = False  # the program runs as written: its package tree's other modules are imported so
 
     def _origin(self, fullname: str) -> str | None:
         if fullname == self.modname:

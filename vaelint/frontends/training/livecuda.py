@@ -293,9 +293,8 @@ def _start_here(process):
 def one_process():
     """Distributed training run as one process on this machine, as its rank 0: ``mp.spawn(fn,
     args)`` and ``Process(target=fn).start()`` call ``fn`` here (vaelint starts no process),
-    ``torch.cuda.set_device`` without CUDA does nothing (and ``current_device``/``get_device_name``
-    answer for device 0), ``init_process_group`` makes a group of
-    one (gloo, in memory), whatever backend and address the code names (it stays for the step's
+    ``torch.cuda.set_device`` without CUDA does nothing (GPU queries answer for device 0),
+    ``init_process_group`` makes a group of one (gloo, in memory), whatever backend and address the code names (it stays for the step's
     runs: ``dist.get_world_size()`` in the step), and a model wrapped in DistributedDataParallel
     or DataParallel is the model itself, its BatchNorms not converted to SyncBatchNorm without CUDA."""
     import multiprocessing
@@ -304,6 +303,8 @@ def one_process():
     import torch
     import torch.distributed as dist
     import torch.multiprocessing as tmp
+
+    from vaelint.frontends.training.livecudaguard import answer_gpu_queries
 
     patches = Patches()
     patch = patches.set
@@ -319,12 +320,6 @@ def one_process():
         if not torch.cuda.is_available():
             return None
         return real_set_device(device)
-
-    def asked(name: str, answer):
-        """A query of the GPU the code logs (``torch.cuda.get_device_name()``): answered for
-        device 0 where there is no CUDA (it raised "Torch not compiled with CUDA enabled")."""
-        real = getattr(torch.cuda, name)
-        return lambda *a, **k: real(*a, **k) if torch.cuda.is_available() else answer
 
     def convert_sync_batchnorm(module, process_group=None):
         # a group of one on the CPU: a SyncBatchNorm needs a GPU, a BatchNorm computes the same
@@ -343,12 +338,7 @@ def one_process():
         init_process_group.__wrapped__ = dist.init_process_group
         patch(dist, "init_process_group", init_process_group)
     patch(torch.cuda, "set_device", set_device)
-    for name, answer in (
-        ("current_device", 0),
-        ("get_device_name", "no GPU (vaelint checks on the CPU)"),
-        ("get_device_capability", (0, 0)),
-    ):
-        patch(torch.cuda, name, asked(name, answer))
+    answer_gpu_queries(patch)
     launched = _as_torchrun_launches()
     try:
         yield
