@@ -172,7 +172,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
             dropped = dropped_kl(ctx)
             if dropped is None:
                 raise SkipRule(ctx.unmet(Need.KL_TERM))
-            yield self.report(DroppedKLSeen(_where(dropped.mu), ctx.beta), loc_of(dropped.term), node=dropped.term)
+            yield self.report(DroppedKLSeen(dropped.at("mu"), ctx.beta), loc_of(dropped.term), node=dropped.term)
             return
         scales = loss_scales(ctx)
         if scales is None:
@@ -380,11 +380,6 @@ class DroppedKLSeen(Observed):
 
     def fix(self) -> str:
         return "return the loss with the KL in it (return rec + beta * kl), not the reconstruction term alone"
-
-
-def _where(node) -> str:
-    loc = loc_of(node)
-    return loc.where() if loc is not None else "?"
 
 
 def _left_out(ctx, finding, observed) -> bool | None:

@@ -179,8 +179,8 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         recon = ctx.roles.recon
         how = (
             f"no sample is drawn, yet the loss holds the Gaussian KL of {ctx.shape_text(found.mu)} "
-            f"(mean, {_where(found.mu)}) and {ctx.shape_text(found.log)} (log-variance, {_where(found.log)}) at "
-            f"{_where(found.term)}, and the decoder reads neither"
+            f"(mean, {found.at('mu')}) and {ctx.shape_text(found.log)} (log-variance, {found.at('log')}) at "
+            f"{found.at('term')}, and the decoder reads neither"
         )
         seen = BypassSeen(how, unsampled=found)
         yield self.report(seen, loc_of(recon), node=recon)
@@ -259,8 +259,3 @@ class BypassSeen(Observed):
                 "then recon = decoder(z)"
             )
         return "decode the sample in training: recon = self.decode(z); keep mu for evaluation only (if not self.training: z = mu)"
-
-
-def _where(node) -> str:
-    loc = loc_of(node)
-    return loc.where() if loc is not None else "?"

@@ -57,7 +57,7 @@ class InputSpec:
         """This spec's shape at another batch size (an edge list's edges grow with its nodes:
         its longest dim, E of 2 x E, in proportion)."""
         if self.indexes_batch:
-            longest = self.shape.index(max(self.shape))
+            longest = self._edges_dim
             grown = max(1, round(self.shape[longest] * batch / self.high))
             return self.shape[:longest] + (grown,) + self.shape[longest + 1 :]
         return self.shape[: self.batch_dim] + (batch,) + self.shape[self.batch_dim + 1 :]
@@ -71,13 +71,18 @@ class InputSpec:
             return self
         return replace(self, batch_dim=dim if dim < len(self.shape) else 0)
 
+    @property
+    def _edges_dim(self) -> int:
+        """An edge list's dim of edges: its longest (E of 2 x E)."""
+        return self.shape.index(max(self.shape))
+
     def doubled(self, tensor, batch: int):
         """Two copies of a batch of ``batch`` as one batch of twice the size: side by side
         along the batch dim; an edge list's second copy indexes the second copy's rows."""
         import torch
 
         if self.indexes_batch:
-            return torch.cat([tensor, tensor + batch], dim=self.shape.index(max(self.shape)))
+            return torch.cat([tensor, tensor + batch], dim=self._edges_dim)
         return torch.cat([tensor, tensor], dim=self.batch_dim if self.batch_dim < tensor.dim() else 0)
 
     def text(self) -> str:

@@ -24,6 +24,11 @@ class UnsampledKL:
     mu: fx.Node  # the head squared (the mean)
     log: fx.Node  # the head under exp (the log-variance, or a log std)
 
+    def at(self, which: str) -> str:
+        """Where the user's code made ``term``, ``mu`` or ``log``: ``path:line`` (``?`` unknown)."""
+        loc = getattr(self, which).meta.get("loc")
+        return loc.where() if loc is not None else "?"
+
 
 def unsampled_kl(ctx) -> UnsampledKL | None:
     """The KL of heads no sample is drawn from, in a loss with a reconstruction that reads
