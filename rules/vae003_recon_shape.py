@@ -34,6 +34,32 @@ def loss_function(recon_x, x, mu, logvar):
 """
 
 
+# token ids and their lengths: the padding masked after the loss function reduced (or did not)
+_MASKED = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, vocab=30, latent=4):
+        super().__init__()
+        self.embed, self.heads = nn.Embedding(vocab, 2 * latent), nn.Linear(2 * latent, 2 * latent)
+        self.dec = nn.Linear(latent, vocab)
+
+    def forward(self, tokens, lengths):
+        mu, logvar = self.heads(self.embed(tokens).mean(1)).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z).unsqueeze(2).expand(-1, -1, tokens.size(1)), mu, logvar
+
+
+def loss_function(logits, tokens, lengths, mu, logvar):
+    mask = (torch.arange(tokens.size(1))[None, :] < lengths[:, None]).float()
+    rec = F.cross_entropy(logits, tokens, {reduction})
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return ((rec * mask).sum() + kl) / tokens.size(0)  # <- finding
+"""
+
+
 def _model(reshape: str = "", target: str = "x.view(-1, 784)") -> str:
     return fill(_BASE, reshape=reshape, target=target)
 
@@ -74,11 +100,14 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
 (``x.view(x.size(0), -1)``).
 """
     VALID = [
+        # the mask meets each token's loss before it is summed (the near miss of _MASKED)
+        Example(_MASKED.format(reduction='reduction="none"'), inputs=("4x9:int64:30", "4:int64:10")),
         Example(_model()),
         Example(_model(), inputs=("4x1x28x28",)),
         Example(_model(".view(-1, 1, 28, 28)", "x"), inputs=("4x1x28x28",)),
     ]
     INVALID = [
+        Example(_MASKED.format(reduction=""), inputs=("4x9:int64:30", "4:int64:10"), at="finding", message="reduction='mean'"),
         Example(_model(".view(-1, 1, 784)"), at="finding", message="B x 1 x 784"),
         Example(
             _model(".view(-1, 1, 28, 28)", "x"),

@@ -134,6 +134,13 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         Example(_model("1000.0 * (kl - 25.0).abs()"), inputs=("8x20",)),
     ]
     INVALID = [
+        # the KL computed, added, and left out of what the loss returns: it weighs nothing
+        Example(
+            _model("kl").replace("        return rec + kl  # <- finding", "        total = rec + kl  # <- finding\n        return rec"),
+            inputs=("8x20",),
+            at="finding",
+            message="beta_eff = 0",
+        ),
         Example(_model("0.01 * kl"), inputs=("8x20",), at="finding", message="the literal 0.01", fixed=_model("kl"), unsafe=True),
         Example(
             _model("self.beta * kl", beta="4.0"),
