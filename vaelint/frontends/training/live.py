@@ -134,21 +134,14 @@ class Watch:
         """Does the loss's graph multiply in a tensor the code drew at random (a
         reparameterised sample: mu + eps * std, rsample)? Noise a layer takes as its input (a
         GAN's decoder(torch.randn(B, nz))) is a generator's latent, not such a sample."""
+        from vaelint.frontends.training.autogradwalk import autograd_nodes
         from vaelint.frontends.training.livenoise import saved_tensors
 
-        fn = getattr(loss, "grad_fn", None)
-        seen, todo, visited = set(), [fn], 0
-        while todo and visited < 200_000:
-            node = todo.pop()
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            visited += 1
+        for node in autograd_nodes([getattr(loss, "grad_fn", None)]):
             if id(node) in self.noisy_nodes:
                 return True
             if any(storage_of(v) in self.noise_ptrs for v in saved_tensors(node)):
                 return True
-            todo += [n for n, _ in getattr(node, "next_functions", ())]
         return False
 
     # ---- backward

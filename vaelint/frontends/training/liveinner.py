@@ -27,16 +27,9 @@ def trains_part_before_the_vaes(capture, first_output) -> bool:
 
 def _reaches(loss, node) -> bool:
     """Is ``node`` (an autograd node) in the graph the loss backpropagates through?"""
-    seen, todo = set(), [getattr(loss, "grad_fn", None)]
-    while todo:
-        n = todo.pop()
-        if n is None or id(n) in seen:
-            continue
-        if n is node:
-            return True
-        seen.add(id(n))
-        todo += [m for m, _ in getattr(n, "next_functions", ())]
-    return False
+    from vaelint.frontends.training.autogradwalk import autograd_nodes
+
+    return any(n is node for n in autograd_nodes([getattr(loss, "grad_fn", None)]))
 
 
 def tensors_in(value) -> list:
@@ -54,15 +47,7 @@ def tensors_in(value) -> list:
 
 def parameters_reached(tensors: list) -> set:
     """id()s of the parameters the tensors' autograd graphs reach."""
-    out, seen = set(), set()
-    todo = [getattr(t, "grad_fn", None) for t in tensors]
-    while todo:
-        node = todo.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        variable = getattr(node, "variable", None)
-        if variable is not None:
-            out.add(id(variable))
-        todo += [n for n, _ in getattr(node, "next_functions", ())]
-    return out
+    from vaelint.frontends.training.autogradwalk import autograd_nodes
+
+    nodes = autograd_nodes([getattr(t, "grad_fn", None) for t in tensors])
+    return {id(node.variable) for node in nodes if getattr(node, "variable", None) is not None}

@@ -112,30 +112,17 @@ def _value_of(expr: ast.expr, frame):
 def _encoder_parameters(loss, is_noise) -> set:
     """id()s of the parameters the sample's other factors are computed with (``std`` of ``eps *
     std``: the inputs of the autograd node that saved the drawn noise): the encoder's."""
+    from vaelint.frontends.training.autogradwalk import autograd_nodes
     from vaelint.frontends.training.livenoise import saved_tensors
 
-    seen, todo, others = set(), [getattr(loss, "grad_fn", None)], []
-    while todo and len(seen) < 200_000:
-        node = todo.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        nexts = [n for n, _ in getattr(node, "next_functions", ())]
+    others = []
+    for node in autograd_nodes([getattr(loss, "grad_fn", None)]):
         if any(is_noise(v) for v in saved_tensors(node)):
-            others += [n for n in nexts if n is not None]
-        todo += nexts
+            others += [n for n, _ in getattr(node, "next_functions", ()) if n is not None]
     return _parameters_below(others)
 
 
 def _parameters_below(nodes: list) -> set:
-    out, seen = set(), set()
-    while nodes:
-        node = nodes.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        variable = getattr(node, "variable", None)
-        if variable is not None:
-            out.add(id(variable))
-        nodes += [n for n, _ in getattr(node, "next_functions", ())]
-    return out
+    from vaelint.frontends.training.autogradwalk import autograd_nodes
+
+    return {id(node.variable) for node in autograd_nodes(nodes) if getattr(node, "variable", None) is not None}
