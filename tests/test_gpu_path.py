@@ -101,3 +101,106 @@ def test_a_device_chosen_in_an_imported_config_module_is_chosen_again(tmp_path, 
         assert result.confirmed_on == "cpu" and "checked with CUDA hidden" in result.notes[0]
     finally:
         sys.modules.pop("gpu_settings_mod", None)
+
+
+# A constructor whose default device is CUDA (no fallback) and a forward that moves its input
+# there: on a machine with a GPU the first run meets vaelint's CPU inputs (here, with a CPU-only
+# torch, the move itself raises, as the meeting does there); the check again with CUDA hidden must
+# keep those moves on the CPU, as on a machine without a GPU (scripts/gpu_checks.py found the
+# retry moving them to the real GPU: "Expected all tensors to be on the same device", exit 2).
+CUDA_BY_DEFAULT = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    class VAE(nn.Module):
+        def __init__(self, device="cuda"):
+            super().__init__()
+            self.device = device
+            self.enc, self.dec = nn.Linear(12, 8), nn.Linear(4, 12)
+
+        def forward(self, x):
+            x = x.to(self.device)
+            mu, logvar = self.enc(x).chunk(2, dim=1)
+            z = mu + torch.randn(mu.shape, device=self.device) * torch.exp(0.5 * logvar)
+            return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+    def loss_function(recon, x, mu, logvar):
+        rec = F.binary_cross_entropy(recon, x, reduction="sum")
+        return rec - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+""")
+
+
+def test_the_check_with_cuda_hidden_keeps_the_codes_moves_on_the_cpu(tmp_path, monkeypatch):
+    path = tmp_path / "cuda_default.py"
+    path.write_text(CUDA_BY_DEFAULT)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with a GPU
+    result = check(str(path), "VAE", ["6x12"], device="cpu")
+    assert result.error is None, result.error.message
+    assert result.findings == [] and result.confirmed_on == "cpu"
+    assert "checked with CUDA hidden, as on a machine without a GPU" in result.notes[0]
+    # the moves the second check kept on the CPU are said as such, not as a machine without CUDA
+    kept = [n for n in result.notes if "stayed on the CPU" in n]
+    assert kept and all("CUDA is hidden for this check" in n and "this machine has no CUDA" not in n for n in kept)
+
+
+# Training code whose step moves its target to the GPU where there is one, after the model (left on
+# the CPU) ran: on a machine with a GPU the step stops where tensors of two devices meet (the error
+# stands in for the one torch raises there).
+# The run is checked again as on a machine without a GPU instead of ending at torch's error
+# ("no training step to check ... Expected all tensors to be on the same device", exit 2).
+STEP_MEETS_THE_GPU = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader, TensorDataset
+
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc, self.dec = nn.Linear(12, 8), nn.Linear(4, 12)
+
+        def forward(self, x):
+            mu, logvar = self.enc(x).chunk(2, dim=1)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+    model = VAE()
+    opt = torch.optim.Adam(model.parameters())
+    loader = DataLoader(TensorDataset(torch.rand(64, 12)), batch_size=8)
+    for (x,) in loader:
+        recon, mu, logvar = model(x)
+        if torch.cuda.is_available():  # the target moved to the GPU, the model left on the CPU
+            raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!")
+        rec = F.binary_cross_entropy(recon, x, reduction="sum") / x.size(0)
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.size(0)
+        loss = rec + kl
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+""")
+
+
+def test_a_training_run_stopped_by_two_devices_is_checked_as_without_a_gpu(tmp_path, monkeypatch):
+    path = tmp_path / "train.py"
+    path.write_text(STEP_MEETS_THE_GPU)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with a GPU
+    monkeypatch.chdir(tmp_path)
+    result = check(str(path), "-", [], device="cpu")
+    assert result.error is None, result.error.message
+    assert result.confirmed_on == "cpu" and "checked with CUDA hidden, as on a machine without a GPU" in result.notes[0]
+    assert "train.py:" in result.notes[0]  # where the run met the other device
+
+
+def test_without_a_gpu_the_training_run_is_checked_once(tmp_path, monkeypatch):
+    path = tmp_path / "train.py"
+    path.write_text(STEP_MEETS_THE_GPU)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(path), "-", [], device="cpu")
+    assert result.error is None, result.error.message
+    assert not any("CUDA hidden" in n for n in result.notes)
+    assert any("inferred from the batch the code made" in n or "input 8x12" in n for n in result.notes)

@@ -89,9 +89,11 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
                 # loaded again with CUDA hidden, confirmed on the CPU
                 forget_device_choices(imported_before)
                 fresh = TargetResult(target)
-                with cuda_hidden():
+                # the code's own moves to CUDA stay on the CPU there, as on a machine without one
+                with cuda_hidden(), cuda_kept_said(fresh.notes):
                     torch.manual_seed(0)
                     _analyse(target, dataclasses.replace(options, device="cpu"), fresh)
+                fresh.notes = [n.replace("this machine has no CUDA", "CUDA is hidden for this check") for n in fresh.notes]
                 fresh.notes.insert(
                     0,
                     (

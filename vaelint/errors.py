@@ -52,3 +52,12 @@ class ForwardHasLoss(BaseException):
     """The forward returns its own ``loss`` (pythae's ModelOutput): a loss found by
     name is what the forward already called, so the analysis goes on without it.
     A BaseException, so that no capture route takes it for a model that fails."""
+
+
+class ChoosesCuda(Exception):
+    """The code put tensors on this machine's GPU by itself while vaelint's stages ran on the CPU
+    (``DEVICE = "cuda" if torch.cuda.is_available() else "cpu"`` in a model file, a script's
+    ``model.to(device)``), or its training step met a tensor of another device there (a label
+    left on the CPU): the target is checked again with CUDA hidden, as on a machine without a GPU,
+    where VAE012's simulated GPU says which tensor is on which device (vaelint/analyze.py).
+    Raised by the capture's roles stage and by the training front end's run."""

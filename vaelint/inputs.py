@@ -104,7 +104,8 @@ class InputSpec:
         if self.indexes_batch:  # the code's own edges, at the size they were made for
             return self.real.clone().to(device)
         if self.real is not None:
-            rows = torch.arange(batch) % self.real.shape[self.batch_dim]
+            # the rows' index where the code's tensor is (its GPU, where it made it there)
+            rows = torch.arange(batch, device=self.real.device) % self.real.shape[self.batch_dim]
             return self.real.index_select(self.batch_dim, rows).clone().to(device)
 
         shape = self.sized(batch)

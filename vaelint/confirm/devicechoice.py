@@ -16,13 +16,10 @@ import sys
 
 import torch
 
+from vaelint.errors import ChoosesCuda
 from vaelint.frontends.sourcemap import where
 
-
-class ChoosesCuda(Exception):
-    """The model's own code put tensors on the machine's GPU (``DEVICE = "cuda" if
-    torch.cuda.is_available() else "cpu"``, a script's ``model.to(device)``) while
-    vaelint's stages ran on the CPU."""
+__all__ = ["ChoosesCuda", "asserts_on_cuda", "cuda_hidden", "cuda_kept_said", "forget_device_choices"]
 
 
 # errors that CUDA kernels report as device-side asserts (the process's GPU is then unusable)

@@ -1,6 +1,8 @@
 """A check in the code that stops it without CUDA (``if not torch.cuda.is_available(): raise``,
 ``assert torch.cuda.is_available()``), answered as a GPU machine answers it while the code runs
-on a machine without CUDA (:mod:`.livecuda`): the code runs on, its moves to CUDA kept on the CPU."""
+on a machine without CUDA (:mod:`.livecuda`): the code runs on, its moves to CUDA kept on the CPU.
+And on a machine with CUDA, a run that stopped where tensors of two devices met
+(:func:`met_another_device`): checked again as on a machine without one."""
 
 from __future__ import annotations
 
@@ -85,3 +87,19 @@ def answer_gpu_queries(patch) -> None:
         ("get_device_capability", (0, 0)),
     ):
         patch(torch.cuda, name, asked(getattr(torch.cuda, name), answer))
+
+
+def met_another_device(error) -> bool:
+    """On a machine with a GPU, the run stopped where tensors of two devices met (a label the code
+    left on the CPU beside a model it moved to the GPU) or a layer wanted its input on the GPU
+    (SyncBatchNorm): checked again as on a machine without one, where VAE012 says which tensor
+    is where (vaelint/analyze.py), instead of ending at torch's error."""
+    import torch
+
+    from vaelint.errorkinds import kind_of
+    from vaelint.vocab import ErrorKind
+
+    if error is None or not torch.cuda.is_available():
+        return False
+    kind = kind_of(error)
+    return kind is ErrorKind.DEVICE or (kind is not ErrorKind.MEMORY and "GPU" in str(error))

@@ -7,9 +7,10 @@ from __future__ import annotations
 import ast
 import os
 
-from vaelint.errors import VaelintError
+from vaelint.errors import ChoosesCuda, VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.training.batchspecs import specs_of
+from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over
 
 
@@ -36,6 +37,9 @@ def live_program(frontend, ref, request, home):
     notes = []
     watch.built = [m for m in watch.built if not _half_built(m, runtime)]
     failed = capture is None and _own_step_failed(runtime, watch)
+    if capture is None and runtime.stops and met_another_device(runtime.stops[0][1]):
+        where, error = runtime.stops[0]
+        raise ChoosesCuda(f"{type(error).__name__} at {where}" if where else type(error).__name__)
     trained = None if failed else _lightning(ref, request, watch, capture, sandbox, sites)
     if trained is not None:
         if capture is None and runtime.stops:  # the module handed to the trainer; the run stopped before a batch
