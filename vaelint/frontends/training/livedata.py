@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.sourcemap import where
@@ -87,14 +88,25 @@ def _stand_in(obj, cls, error: BaseException, init, on_stood_in: bool = False) -
         },
     )
     obj.__class__ = standing
-    code = init.__code__
     said = str(error).splitlines()[0] if str(error) else type(error).__name__
     said = said if len(said) <= 120 else said[:117] + "..."
     built = "on the data standing in for its files" if on_stood_in else "here"
     why = f"holds no items here ({said})" if isinstance(error, _Empty) else f"could not be built {built} ({type(error).__name__}: {said})"
-    STOOD_IN.append(
-        f"the data set {name} ({where(code.co_filename, code.co_firstlineno)}) {why}: it stands in, its items samples of --input"
-    )
+    STOOD_IN.append(f"the data set {name} ({_defined_at(cls, init)}) {why}: it stands in, its items samples of --input")
+
+
+def _defined_at(cls, init) -> str:
+    """Where the data set's constructor is written, or where the class is, for a constructor a
+    library wrote (``class Frames(ImageFolder)``: torchvision's)."""
+    from vaelint.frames import is_user_file
+
+    code = init.__code__
+    if not is_user_file(code.co_filename):
+        try:
+            return where(inspect.getsourcefile(cls), inspect.getsourcelines(cls)[1])
+        except (OSError, TypeError):
+            pass
+    return where(code.co_filename, code.co_firstlineno)
 
 
 class _Empty(Exception):
@@ -106,6 +118,17 @@ def _empty(dataset) -> bool:
         return len(dataset) == 0
     except Exception:  # noqa: BLE001 - a data set without a length (an iterable one): not empty
         return False
+
+
+def _of_the_users(cls, is_user_file) -> bool:
+    """Is the class written in the code (a method of its own in the user's files)?"""
+    return any(is_user_file(getattr(getattr(v, "__code__", None), "co_filename", "")) for v in vars(cls).values())
+
+
+def _a_librarys(init, is_user_file) -> bool:
+    """A constructor a library wrote (not the code's, nor one made tolerant already)."""
+    code = getattr(init, "__code__", None)
+    return code is not None and not getattr(init, "__vaelint_tolerant__", False) and not is_user_file(code.co_filename)
 
 
 def _tolerant(cls, init):
@@ -130,6 +153,7 @@ def _tolerant(cls, init):
 
             fit_items(self, MADE[made:])
 
+    __init__.__vaelint_tolerant__ = True
     return __init__
 
 
@@ -155,6 +179,11 @@ def standing_in(specs):
         code = getattr(init, "__code__", None)
         if code is not None and is_user_file(code.co_filename):
             cls.__init__ = _tolerant(cls, init)
+        elif init is None and _of_the_users(cls, is_user_file) and _a_librarys(cls.__init__, is_user_file):
+            # the code's subclass of a library's data set with no constructor of its own (class
+            # Frames(ImageFolder) with its own __getitem__): the library's constructor, which finds
+            # no folder here, stands in as the code's own would (torchvision installed)
+            cls.__init__ = _tolerant(cls, cls.__init__)
 
     patches = Patches()
     patches.set(Dataset, "__init_subclass__", classmethod(__init_subclass__))
