@@ -343,3 +343,39 @@ def test_a_batch_read_by_attribute_takes_its_keys_from_the_input(tmp_path, monke
     r = run("train.py", "--input", "batch.text=8x784", "--format", "json", "--no-cache")
     (result,) = _jsonlib.loads(r.stdout)["results"]
     assert result["error"] is not None and "sentence" in result["error"]["message"], r.output
+
+
+def test_a_loader_of_one_sample_a_batch_is_checked_at_two_not_eight(tmp_path):
+    # a big VAE's loader (batch_size=1) read from the code: it was taken for a batch of 8, eight
+    # times the activations of the code's own step (a video VAE ran out of GPU memory so); the
+    # capture checks a batch of one at two, said in a note
+    path = tmp_path / "train.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+        "from torch.utils.data import DataLoader, TensorDataset\n\n\n"
+        "class VAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.enc, self.dec = nn.Conv2d(3, 8, 4, 2, 1), nn.ConvTranspose2d(4, 3, 4, 2, 1)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)\n        return self.dec(z), mu, logvar\n\n\n"
+        "model = VAE()\nopt = torch.optim.Adam(model.parameters())\n"
+        "loader = DataLoader(TensorDataset(torch.rand(4, 3, 32, 32)), batch_size=1)\n"
+        "for (x,) in loader:\n    recon, mu, logvar = model(x)\n"
+        "    loss = F.mse_loss(recon, x, reduction='sum') - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())\n"
+        "    opt.zero_grad()\n    loss.backward()\n    opt.step()\n"
+    )
+    import torch
+
+    from vaelint.frontends.training.datasets import infer_inputs
+
+    with_one = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(4, 3, 32, 32)), batch_size=1)
+    assert infer_inputs(with_one).specs == ["1x3x32x32"]
+    os.environ["VAELINT_TRAINING"] = "read"  # the step found by reading the code, where the batch is inferred
+    try:
+        r = run(str(path), "--format", "json", "--no-cache")
+    finally:
+        del os.environ["VAELINT_TRAINING"]
+    result = json.loads(r.output)["results"][0]
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    assert result["flow"][0]["sizes"] == {"B": 2}
+    assert any("a batch of one sample cannot show batch bugs" in n for n in result["notes"])

@@ -263,8 +263,8 @@ def infer_inputs(loader) -> Inferred | None:
     dataset = getattr(loader, "dataset", loader)
     if not isinstance(batch, int) or batch < 1:
         return None
-    if batch < 2:
-        batch = 8
+    # a loader of one sample a batch (a big VAE's) is that: the capture checks it at a batch of 2,
+    # said in a note, never at 8 (8 times the activations of the code's own step)
     item = _item_specs(dataset)
     if item is None:
         return None
