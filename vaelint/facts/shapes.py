@@ -120,9 +120,8 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_gr
             break
         # only the shapes and sizes of the extra batches are read: their tensors are
         # never held (a large model's activations)
-        runs[b] = (seconds * b / max(b0, 1) > _FAKE_ABOVE and _fake_run(capture, specs, b, seed)) or _run(
-            capture, specs, b, seed, hold=False
-        )
+        costly = seconds * b / max(b0, 1) > _FAKE_ABOVE or tensor_bytes(runs[b0]) * b / max(b0, 1) > _FAKE_ABOVE_BYTES
+        runs[b] = (costly and _fake_run(capture, specs, b, seed)) or _run(capture, specs, b, seed, hold=False)
         extra += (b,)
     result = ShapeRuns(b0, extra, runs)
     annotate(capture, result)
@@ -140,6 +139,24 @@ def _run(capture: Capture, specs, batch, seed, keep_graph: bool = False, hold: b
 # FakeTensorMode's first use costs about 1-1.5 s here; an SD-VAE's batch of 5 at 128x128 took
 # 4.9 s for real and 0.2 s fake (benchmarks/bench_sdvae.py)
 _FAKE_ABOVE = 2.0
+
+
+# bytes the tensors of a real run of an extra batch would hold together above which it runs on fake
+# tensors instead: on a GPU the real run is quick, so time alone sent a video VAE's batch of 7 to
+# the device for real (ten times the activations of its step); 1 GiB is far above a small model's
+_FAKE_ABOVE_BYTES = 1 << 30
+
+
+def tensor_bytes(run: RunResult) -> int:
+    """What the tensors a run computed hold together, at 4 bytes an element (float32): with the
+    batch they grow with, how much memory a run at another batch size asks for at most."""
+    total = 0
+    for shape in run.shapes.values():
+        n = 1
+        for size in shape if isinstance(shape, tuple) else ():
+            n *= size if isinstance(size, int) else 1
+        total += n
+    return 4 * total
 
 
 def _fake_run(capture: Capture, specs, batch, seed) -> RunResult | None:
