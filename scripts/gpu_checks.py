@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -95,11 +95,18 @@ def main() -> int:
         return 2
     cases = [c for kind in ("clean", "buggy", "seeds", "training") for c in all_cases(kind)]
     cases = [c for c in cases if not args.only or any(o in c.id for o in args.only)]
+    failed = []
     with ThreadPoolExecutor(args.jobs) as pool:
-        outcomes = list(pool.map(check, cases))
-    failed = [(c, why) for c, why in zip(cases, outcomes) if why]
-    for c, why in failed:
-        print(f"FAIL {c.id}: {why}")
+        futures = {pool.submit(check, case): case for case in cases}
+        for future in as_completed(futures):  # each case as it ends: a run cut short still says what it saw
+            case = futures[future]
+            try:
+                why = future.result()
+            except Exception as exc:  # noqa: BLE001 (a case whose check itself broke: subprocess timeout)
+                why = f"{type(exc).__name__}: {exc}"
+            if why:
+                failed.append((case, why))
+            print(f"FAIL {case.id}: {why}" if why else f"ok {case.id}", flush=True)
     print(f"{len(cases) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
