@@ -204,3 +204,16 @@ def test_without_a_gpu_the_training_run_is_checked_once(tmp_path, monkeypatch):
     assert result.error is None, result.error.message
     assert not any("CUDA hidden" in n for n in result.notes)
     assert any("inferred from the batch the code made" in n or "input 8x12" in n for n in result.notes)
+
+
+def test_the_confirmation_takes_the_shape_runs_forward_where_the_model_already_is():
+    # the shapes stage's run at the user's batch ran where the model's weights are: on the device the
+    # confirmation runs on, its forward (kept with its graph) is taken, not run again; a model on the
+    # CPU confirmed on a GPU is moved there and runs its own
+    from vaelint.confirm.forward_backward import lives_on
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.BatchNorm1d(2))
+    assert lives_on(model, "cpu") and not lives_on(model, "cuda") and not lives_on(model, "cuda:0")
+    assert lives_on(torch.nn.ReLU(), "cpu") and not lives_on(torch.nn.ReLU(), "cuda")  # no weights: the stages' CPU
+    meta = torch.nn.Linear(4, 2, device="meta")  # weights on another device than the CPU
+    assert lives_on(meta, "meta") and not lives_on(meta, "cpu")

@@ -23,7 +23,7 @@ from vaelint.capture.routes import Captured, CaptureJob, capture_and_run
 from vaelint.capturechecks import binary_data, forward_has_loss, guessed_loss_raised, sequence_first_batch
 from vaelint.catalogue import offer_fixes, run_rules, selected_rules
 from vaelint.confirm.devicechoice import ChoosesCuda, cuda_hidden, cuda_kept_said, forget_device_choices
-from vaelint.confirm.forward_backward import fits, pick_device
+from vaelint.confirm.forward_backward import fits, lives_on, pick_device
 from vaelint.confirm.stage import confirm_findings
 from vaelint.contracts.check import name_held_dims
 from vaelint.diagnostics import Finding, TargetResult
@@ -177,9 +177,10 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
     # a run changes buffers only (BatchNorm's running statistics), never the weights:
     # keep those, not a second copy of the model, for a run that starts over
     initial_buffers = {k: v.clone() for k, v in program.model.named_buffers() if not is_lazy(v)}  # a lazy one: no value yet
-    # on the CPU the confirmation pass takes the shape stage's run at the user's
-    # batch (kept with its autograd graph) instead of running the forward again
-    keep_graph = device == "cpu" and fits(program.model, device) is None
+    # where the model already is (the CPU, or the GPU the code moved it to) the confirmation pass
+    # takes the shape stage's run at the user's batch (kept with its autograd graph) instead of
+    # running the forward again
+    keep_graph = device is not None and lives_on(program.model, device) and fits(program.model, device) is None
     plan = program.loss
     result.loss_name = plan.name if plan else program.step.description if program.step else None
     return Loaded(

@@ -55,6 +55,17 @@ def pick_device(requested: str) -> str:
     return requested
 
 
+def lives_on(model, device: str) -> bool:
+    """Are the model's weights on ``device`` already (the CPU, or a GPU the code moved them to)?
+    Then the shapes stage's run at the user's batch ran there, and the confirmation can take its
+    forward instead of running another: on a GPU that second forward's activations doubled the
+    check's memory (an SD-VAE at 2x3x512x512: 55 GiB against its step's 21)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    if not tensors:
+        return device == "cpu"
+    return all(t.device.type == torch.device(device).type for t in tensors[:1])
+
+
 def fits(model, device: str) -> str | None:
     """A reason to skip, when a training step would not fit the device's free memory
     (the static analysis stands; a kill by the out-of-memory killer says nothing)."""
