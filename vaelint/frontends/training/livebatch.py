@@ -16,8 +16,10 @@ def batch_maker(specs: list):
     specs; else of the data set's known shapes; else the loader's own first batch, where
     its data is here."""
     from vaelint.frontends.training.datasets import infer_inputs
+    from vaelint.frontends.training.livehints import NORMALISED
     from vaelint.inputs import parse_input_spec
 
+    NORMALISED.clear()  # this run's
     rounds: dict = {}  # (frame, line) -> loaders read there so far: zip(labelled, unlabelled)
 
     def make(loader, frame):
@@ -39,12 +41,13 @@ def batch_maker(specs: list):
             # order (the data set's labels after them), as a pattern's names do
             return _keyed(keys, given, {s.name: s for s in specs if s.name}, _labels(loader, given))
         if given or specs:
-            return _from_specs(given, {s.name: s for s in specs if s.name}, arity, _labels(loader, given))
+            made = _from_specs(given, {s.name: s for s in specs if s.name}, arity, _labels(loader, given))
+            return as_normalised(made, loader)
         known = as_known(loader)
         inferred = infer_inputs(known) if known is not loader else None  # a data set that stands in
         if inferred is not None:
             parsed = [parse_input_spec(s) for s in inferred.specs]
-            return _from_specs(parsed[:1], {}, arity, parsed[1] if len(parsed) > 1 else None)
+            return as_normalised(_from_specs(parsed[:1], {}, arity, parsed[1] if len(parsed) > 1 else None), loader)
         return _real_batch(loader)  # the data is here (a TensorDataset, the code's own Dataset)
 
     return make
@@ -88,6 +91,48 @@ def _labels(loader, given):
     spec = parse_input_spec(inferred.specs[1])
     batch = given[0].batch if given else spec.batch
     return dataclasses.replace(spec, shape=spec.sized(batch))
+
+
+def as_normalised(batch, loader):
+    """The images of a data set that stands in, with the values its transform gives them: drawn
+    as ToTensor gives them (in [0, 1)), then through the transform's Normalize (MNIST's
+    Normalize((0.1307,), (0.3081,)) leaves them in about [-0.42, 2.82]), so a loss that needs
+    [0, 1] (a BCE target) meets what the real data gives it, not a range it never has."""
+    import torch
+
+    from vaelint.frontends.training.datasettransforms import transforms_of
+
+    norms = [t for t in transforms_of(_transform_of(getattr(loader, "dataset", None))) if type(t).__name__ == "Normalize"]
+    first = batch[0] if isinstance(batch, list) and batch else batch
+    if not norms or not isinstance(first, torch.Tensor) or not first.is_floating_point() or first.dim() < 3:
+        return batch
+    try:
+        for t in norms:
+            first = t(first)
+    except Exception:  # noqa: BLE001 - a Normalize that does not fit these images (channels): the values as drawn
+        return batch
+    from vaelint.frontends.training.datasettransforms import describe_transform
+    from vaelint.frontends.training.livehints import NORMALISED
+
+    said = f"{describe_transform(norms[-1])}, values in [{first.min().item():.2f}, {first.max().item():.2f}]"
+    if said not in NORMALISED:
+        NORMALISED.append(said)
+    return [first, *batch[1:]] if isinstance(batch, list) and batch else first
+
+
+def _transform_of(dataset):
+    """A data set's transform, through the wrappers that keep it (Subset, random_split's). Read
+    from what the object holds, never asked of it: a data set that stands in answers any attribute
+    with a stand-in, and a step that uses one is told it has no value."""
+    for _ in range(4):
+        held = getattr(dataset, "__dict__", None)
+        if not isinstance(held, dict):
+            return None
+        transform = held.get("transform") or (held.get("_vaelint_kwargs") or {}).get("transform")
+        if transform is not None:
+            return transform
+        dataset = held.get("dataset")
+    return None
 
 
 def as_known(loader):

@@ -1,6 +1,7 @@
 """The hints a failed training run's message carries (:mod:`.liverun`): where the error was
 raised (in the model, or after it), a file that is not where the code looks, a batch handed on
-as the list a loader gives, an --input whose channels the model's first layer does not take."""
+as the list a loader gives, an --input whose channels the model's first layer does not take, a
+binary cross-entropy given images its data set's Normalize took out of [0, 1]."""
 
 from __future__ import annotations
 
@@ -58,3 +59,20 @@ def file_hint(error) -> str:
         return ""  # a download vaelint refused (a FileNotFoundError to code that catches one): no file to bring here
 
     return ". " + missing_file_fix(f"FileNotFoundError: '{error.filename}'" if error.filename else str(error))
+
+
+# what the stood-in images went through (livebatch.as_normalised): "Normalize((0.1307,), (0.3081,))
+# at train.py:20, values in [-0.42, 2.82]", for the hint of a loss that needs [0, 1]
+NORMALISED: list[str] = []
+
+
+def range_hint(error) -> str:
+    """A loss that needs values in [0, 1] (binary cross-entropy's target) given images its data
+    set's transform normalised: the real data has that range too, so the code fails on it."""
+    if "between 0 and 1" not in str(error) or not NORMALISED:
+        return ""
+    return (
+        f". The images come from the data set's {NORMALISED[-1]}, as the real data does: binary cross-entropy "
+        "needs its target in [0, 1]. Compare the reconstruction with the images before that Normalize (or drop it "
+        "for this loss), or use a Gaussian likelihood (F.mse_loss) for normalised data"
+    )

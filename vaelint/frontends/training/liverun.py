@@ -21,7 +21,7 @@ from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.astutil import is_main_guard, source_segment
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
-from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint
+from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, range_hint
 from vaelint.frontends.training.livemain import main_module_kept, main_name
 from vaelint.frontends.training.livepatch import Patches
 from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss, stand_in_said
@@ -333,7 +333,7 @@ def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
 
             came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
             when = "while its model ran" if in_a_module(error) else "after the model ran"
-            hints = f"{file_hint(error)}{list_hint(error, taken)}{channels_hint(text, watch.specs)}"
+            hints = f"{file_hint(error)}{list_hint(error, taken)}{channels_hint(text, watch.specs)}{range_hint(error)}"
             return f"the training step{came} raised at {where}, {when}: {_said_of(error, text)}{hints}"
         hint = ""
         if isinstance(error, FileNotFoundError) and watch.specs:

@@ -1,0 +1,79 @@
+"""Images of a data set that stands in have the values its transform gives them: drawn as
+ToTensor gives them, then through the transform's Normalize. They were drawn in [0, 1) whatever
+the transform, so a binary cross-entropy against MNIST normalised to about [-0.42, 2.82] (the
+real run's error: 'all elements of target should be between 0 and 1') passed as 'loss ok',
+exit 0 (samuelkim7/pytorch-lightning-generative-models). Now the step fails as the real one does,
+and the message says where the range comes from and what to write."""
+
+from __future__ import annotations
+
+import textwrap
+
+from helpers import check, found
+
+TRAIN = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc, self.dec = nn.Linear(784, 40), nn.Linear(20, 784)
+
+        def forward(self, x):
+            mu, logvar = self.enc(x.view(x.size(0), -1)).chunk(2, dim=1)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    loader = DataLoader(datasets.MNIST("data", train=True, download=True, transform=tf), batch_size=64, shuffle=True)
+    model = VAE()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for x, _ in loader:
+        recon, mu, logvar = model(x)
+        rec = F.binary_cross_entropy(recon, x.view(x.size(0), -1), reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        loss = (rec + kld) / x.size(0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+""")
+
+
+def _check(tmp_path, monkeypatch, text):
+    path = tmp_path / "train.py"
+    path.write_text(text)
+    monkeypatch.chdir(tmp_path)
+    return check(str(path), "-", [])
+
+
+def test_a_bce_target_normalised_out_of_its_range_is_said_where_it_comes_from(tmp_path, monkeypatch):
+    result = _check(tmp_path, monkeypatch, TRAIN)
+    assert result.error is not None, "a step the real data makes fail is never 'no findings'"
+    message = result.error.message
+    assert "all elements of target should be between 0 and 1" in message and "train.py:26" in message
+    assert "Normalize((0.1307,), (0.3081,))" in message and "values in [-0.42, 2." in message
+    assert "F.mse_loss" in message
+
+
+def test_a_gaussian_likelihood_on_the_same_normalised_images_is_checked(tmp_path, monkeypatch):
+    mse = TRAIN.replace(
+        'F.binary_cross_entropy(recon, x.view(x.size(0), -1), reduction="sum")', 'F.mse_loss(recon, x.view(x.size(0), -1), reduction="sum")'
+    )
+    result = _check(tmp_path, monkeypatch, mse)
+    assert result.error is None, result.error.message
+    assert found(result) == set()
+
+
+def test_images_without_normalize_stay_in_their_range(tmp_path, monkeypatch):
+    plain = TRAIN.replace(
+        "transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])", "transforms.ToTensor()"
+    )
+    result = _check(tmp_path, monkeypatch, plain)
+    assert result.error is None, result.error.message
+    assert found(result) == set()
