@@ -30,6 +30,8 @@ def _transform_class(name: str) -> type:
         self._vaelint_args, self._vaelint_kwargs = args, kwargs
         if name == "Compose":
             self.transforms = list(args[0]) if args else list(kwargs.get("transforms", []))
+        if name == "Lambda":  # its function, where torchvision's Lambda keeps it
+            self.lambd = args[0] if args else kwargs.get("lambd")
 
     def __call__(self, x):
         """On a tensor (a transform applied in the model's forward, or after ToTensor), what the

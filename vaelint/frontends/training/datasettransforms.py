@@ -90,20 +90,31 @@ def resized(size, h: int, w: int) -> tuple[int, int] | None:
 
 def transformed(shape: tuple, transform) -> tuple | None:
     c, h, w = shape
+    # a function of the code's on the PIL image (a crop: Lambda(lambda im: im.crop(box))) leaves its
+    # height and width unknown until a transform sets both (Resize((64, 64)), CenterCrop(64))
+    unsized = False
+    tensor = False  # past ToTensor: the image is a tensor, a function of it can be run
     for t in transforms_of(transform):
         name = type(t).__name__
+        if name in ("ToTensor", "PILToTensor", "ToImage"):
+            tensor = True
         if name in SHAPE_KEEPING:
             continue
         if name in ("Resize", "Scale"):  # Scale: torchvision's old name of Resize
-            hw = resized(_size_arg(t), h, w)
+            size = _size_arg(t)
+            if unsized and not (isinstance(size, (tuple, list)) and len(size) == 2):
+                return None  # the shorter side to a size, of an image of unknown size
+            hw = pair(size) if unsized else resized(size, h, w)
             if hw is None:
                 return None
             h, w = hw
+            unsized = False
         elif name in ("CenterCrop", "RandomCrop", "RandomResizedCrop"):
             size = _size_arg(t)
             if pair(size) is None:
                 return None
             h, w = pair(size)
+            unsized = False
         elif name == "Grayscale":
             n = _size_arg(t, "num_output_channels")
             c = n if isinstance(n, int) else 1
@@ -115,11 +126,14 @@ def transformed(shape: tuple, transform) -> tuple | None:
         else:
             # a function of the code's (a lambda in the Compose, transforms.Lambda): run on an image
             # of the shape so far; one it cannot take (a PIL image's function) leaves it unknown
-            applied = _applied(getattr(t, "lambd", None) if name == "Lambda" else t, (c, h, w))
-            if applied is None:
+            applied = None if unsized else _applied(getattr(t, "lambd", None) if name == "Lambda" else t, (c, h, w))
+            if applied is None and (tensor or unsized or name not in ("Lambda", "function")):
                 return None  # its effect on the shape is unknown: say so, ask for --input
+            if applied is None:
+                unsized = True  # a function of the PIL image: its channels kept, its size unknown so far
+                continue
             c, h, w = applied
-    return (c, h, w)
+    return None if unsized else (c, h, w)
 
 
 def _applied(fn, shape: tuple) -> tuple | None:
