@@ -121,3 +121,22 @@ def backward_after(path: str, line: int) -> bool:
     ]
     body = min(holders, key=lambda n: (n.end_lineno or n.lineno) - n.lineno).body if holders else tree.body
     return any(stmt.lineno > line and backward_of(stmt) is not None for stmt in walk_statements(body))
+
+
+def backward_elsewhere(path: str, line: int) -> bool:
+    """Does the code backpropagate again after the VAE's backward at ``path:line`` in its function
+    (:func:`backward_after`), or anywhere else in its file: another function's backward (a VAE-GAN's
+    ``disc_step``, called every few batches from another branch of the loop than the VAE's step,
+    which the run reaches first)? Then an optimiser other than the VAE's trains its parameters there."""
+    import ast
+
+    from vaelint.frontends.load import read_source
+    from vaelint.frontends.training.sites import backward_of
+
+    if backward_after(path, line):
+        return True
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return any(isinstance(n, ast.stmt) and n.lineno != line and backward_of(n) is not None for n in ast.walk(tree))

@@ -162,7 +162,7 @@ def _finish(program, request, watch, home, capture) -> None:
     """The inputs the run's batch says, whether the code can put a tensor on a wrong device,
     which of its data sets stood in, and which parameters other backwards train."""
     from vaelint.frontends.training.livedata import STOOD_IN
-    from vaelint.frontends.training.liveoptim import backward_after, optimisers_in, trained_by_other_optimisers
+    from vaelint.frontends.training.liveoptim import backward_elsewhere, optimisers_in, trained_by_other_optimisers
 
     program.notes.extend(n for n in STOOD_IN if n not in program.notes)
     from vaelint.frontends.training.livecudaguard import GUARDS_PASSED
@@ -173,7 +173,7 @@ def _finish(program, request, watch, home, capture) -> None:
         for w in GUARDS_PASSED
     )
     step = program.live_step
-    later = bool(capture.frames) and backward_after(capture.frames[-1][0].f_code.co_filename, capture.frames[-1][1][0])
+    later = bool(capture.frames) and backward_elsewhere(capture.frames[-1][0].f_code.co_filename, capture.frames[-1][1][0])
     program.trained_elsewhere = _trained_by(c.loss for c in watch.passed) | trained_by_other_optimisers(
         optimisers_in(step.values, step.module_globals), _parameters_reached(capture.loss), later
     )
