@@ -277,3 +277,19 @@ def test_a_missing_trackers_config_holds_what_the_code_gave_it(monkeypatch):
     assert names("config").lr == 0.1 and run.config["lr"] == 0.1 and dict(run.config.items()) == {"lr": 0.1}
     with pytest.raises(AttributeError, match="wandb.config has no 'epochs'"):
         assert names("config").epochs is None
+
+
+def test_a_stood_in_package_has_a_version_the_code_can_compare(tmp_path, monkeypatch):
+    # `if version.parse(accelerate.__version__) >= version.parse("0.16.0")` in a diffusers-style
+    # training script with accelerate not installed: the stand-in had no __version__, and the run
+    # stopped at "AttributeError: __version__" (rteehas/diffusion-exploration, found by a helper)
+    from vaelint.frontends import standins
+
+    with standins.installed():
+        import accelerate
+
+        assert getattr(accelerate, "__vaelint_stand_in__", False)
+        assert accelerate.__version__ == "0.0.0"
+        from packaging import version
+
+        assert version.parse(accelerate.__version__) < version.parse("0.16.0")

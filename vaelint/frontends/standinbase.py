@@ -59,6 +59,15 @@ class _Anything(metaclass=_AnythingType):
         return False
 
 
+def _installed_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except Exception:  # noqa: BLE001 - not installed (or its metadata is not readable)
+        return "0.0.0"
+
+
 class _StandInModule(types.ModuleType):
     """A module whose names are made on first use by ``make(name)``."""
 
@@ -68,6 +77,10 @@ class _StandInModule(types.ModuleType):
         self.__path__ = []  # a package: submodules import
         self._make = make
         self.__vaelint_stand_in__ = True
+        if "." not in name:
+            # the code compares it (version.parse(accelerate.__version__) >= version.parse("0.16.0")): the
+            # installed distribution's where one is there (a build for another torch), else 0.0.0
+            self.__version__ = _installed_version(name)
 
     def __getattr__(self, item):
         if item.startswith("__"):
