@@ -29,7 +29,7 @@ def live_program(frontend, ref, request, home):
     watch = Watch(list(request.inputs), None)
     watch.make_batch = lambda loader: make(loader, watch.taking)
     runtime = LiveRuntime(home.path)
-    sandbox = Sandbox(home.path)
+    sandbox = Sandbox(home.path, data_given=bool(request.inputs))
     sites: dict = {}
     capture = run_target(ref, request, home, watch, runtime, sandbox, sites)
     if getattr(runtime, "argv_error", None) is not None:

@@ -36,6 +36,7 @@ from vaelint.errors import VaelintError
 from vaelint.frames import user_frame
 from vaelint.frontends.training.sandboxanswers import NoOutput, from_hub_cache
 from vaelint.frontends.training.sandboxparts import no_step_subclass, started_by_user_code, subclasses
+from vaelint.frontends.training.sandboxprograms import finished_popen
 from vaelint.frontends.training.sandboxwrites import guard_writes, skipped
 
 # each tracker's documented switch to a mode that logs nothing and contacts nothing
@@ -63,6 +64,7 @@ class Sandbox:
     unloaded: list[str] = field(default_factory=list)  # checkpoints that are not here: the weights stay as built
     stood_in: list[str] = field(default_factory=list)  # said as written: "WandbLogger(...) logs nothing (wandb is not installed)"
     optimizer_steps: int = 0
+    data_given: bool = False  # --input gives the data: a program run for it answers as one not installed
     _patches: list = field(default_factory=list)
 
     def _where(self) -> str:
@@ -219,7 +221,7 @@ class Sandbox:
         import os
         import subprocess
 
-        self._patch(subprocess, "Popen", _no_popen(self._no_program()))
+        self._patch(subprocess, "Popen", finished_popen(self._no_program(), self, started_by_user_code))
         self._patch(os, "system", self._no_program("os.system", lambda: 127 << 8))
         self._patch(os, "popen", self._no_program("os.popen", NoOutput))
         for name in (
@@ -359,17 +361,3 @@ class Refused(VaelintError, FileNotFoundError):
 
 def _refusal(message: str) -> VaelintError:
     return Refused("load", message)
-
-
-def _no_popen(refuse):
-    """subprocess.Popen that starts nothing, still a class: code subclasses it at import (the
-    yt-dlp helper gdown bundles)."""
-    import subprocess
-
-    class Popen(subprocess.Popen):
-        _child_created = False  # what Popen.__del__ reads of one never started
-
-        def __init__(self, *args, **kwargs):
-            refuse(*args, **kwargs)
-
-    return Popen

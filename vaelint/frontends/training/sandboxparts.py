@@ -51,7 +51,7 @@ def started_by_user_code() -> bool:
     while f is not None:
         name = f.f_code.co_filename
         base = name.replace("\\", "/").rsplit("/", 1)[-1]
-        if base in ("subprocess.py", "os.py", "contextlib.py", "sandbox.py") or name.startswith("<"):
+        if base in ("subprocess.py", "os.py", "contextlib.py", "sandbox.py", "sandboxprograms.py") or name.startswith("<"):
             f = f.f_back
             continue
         return is_user_file(name)

@@ -1,0 +1,43 @@
+"""A program the training code runs for its data (``subprocess.call(["./download.sh"])`` before
+``np.load`` of the file it fetches) where ``--input`` gives the data (:mod:`.sandbox`): it is not
+started, and answers as a program that is not installed does (exit status 127, no output), as
+``os.system`` already does. The code goes on to the files it would have fetched, which stand in
+(:mod:`.livedata`). Without ``--input`` the run stops there and says to give it."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+
+def finished_popen(refuse, sandbox, started_by_user_code):
+    """subprocess.Popen that starts nothing, still a class (code subclasses it at import: the
+    yt-dlp helper gdown bundles); with the data given, one already finished with status 127."""
+
+    class Popen(subprocess.Popen):
+        _child_created = False  # what Popen.__del__ reads of one never started
+
+        def __init__(self, *args, **kwargs):
+            if not (getattr(sandbox, "data_given", False) and started_by_user_code()):
+                refuse(*args, **kwargs)
+            command = args[0] if args else kwargs.get("args", "")
+            shown = " ".join(map(str, command)) if isinstance(command, (list, tuple)) else str(command)
+            sandbox._note(f"program {shown[:80]!r}", sandbox.unrun)
+            text = any(kwargs.get(k) for k in ("text", "universal_newlines", "encoding", "errors"))
+            piped = {k: kwargs.get(k) == subprocess.PIPE for k in ("stdout", "stderr")}
+            self.args, self.returncode, self.pid, self.stdin = command, 127, 0, None
+            self.stdout, self.stderr = ((io.StringIO("") if text else io.BytesIO(b"")) if piped[k] else None for k in ("stdout", "stderr"))
+            self._vaelint_finished = True
+
+        def communicate(self, input=None, timeout=None):  # noqa: A002 - subprocess's own name
+            if not getattr(self, "_vaelint_finished", False):
+                return super().communicate(input, timeout)
+            return (self.stdout.read() if self.stdout else None, self.stderr.read() if self.stderr else None)
+
+        def wait(self, timeout=None):
+            return self.returncode if getattr(self, "_vaelint_finished", False) else super().wait(timeout)
+
+        def poll(self):
+            return self.returncode if getattr(self, "_vaelint_finished", False) else super().poll()
+
+    return Popen
