@@ -102,3 +102,22 @@ def test_an_edge_list_the_code_made_is_its_own_at_its_size_and_drawn_at_others()
     assert spec.indexes_batch and torch.equal(spec.make(6), edges)
     other = spec.make(3)
     assert tuple(other.shape) == (2, 4) and int(other.max()) < 3
+
+
+def test_narrow_integer_inputs_pixels_by_default():
+    # an RL agent's frames are uint8 pixels: drawn in [0, 256) unless HIGH says otherwise; a HIGH
+    # more than the type holds is the input's error
+    import pytest
+    import torch
+
+    from vaelint.errors import VaelintError
+    from vaelint.inputs import parse_input_spec
+
+    frames = parse_input_spec("4x3x8x8:uint8")
+    made = frames.make(4)
+    assert made.dtype == torch.uint8 and made.shape == (4, 3, 8, 8) and frames.text() == "4x3x8x8:uint8"
+    assert int(made.max()) > 1  # pixels, not the 0/1 of other integer inputs without HIGH
+    assert parse_input_spec("4x3:int8:100").make(4).dtype == torch.int8
+    assert parse_input_spec("4x3:int16").make(4).max() <= 1
+    with pytest.raises(VaelintError, match="more than a uint8 holds: HIGH is at most 256"):
+        parse_input_spec("4x3:uint8:300")

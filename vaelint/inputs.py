@@ -21,11 +21,15 @@ from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
 
-DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool")
+DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
 _FLOAT = {"float32", "float64", "float16", "bfloat16"}
 _SIZE = re.compile(r"^[1-9][0-9]*$")
 MAX_DIMS = 25  # the most dims torch's CUDA element-wise kernels take (OffsetCalculator's MAX_DIMS)
-_ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "bool": 1}
+_ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
+# the integers drawn where no HIGH is given: a uint8 input is pixels (an RL agent's frames), all of them
+_DEFAULT_HIGH = {"uint8": 256}
+# the exclusive bound each narrow integer type holds
+_MOST = {"uint8": 256, "int8": 128, "int16": 32768}
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ class InputSpec:
             return torch.rand(shape, generator=generator).to(device=device, dtype=dtype)
         if self.dtype == "bool":
             return torch.rand(shape, generator=generator).lt(0.5).to(device)
-        high = self.high if self.high is not None else 2
+        high = self.high if self.high is not None else _DEFAULT_HIGH.get(self.dtype, 2)
         # A 1-D integer input holds one count per sample (sequence lengths for
         # pack_padded_sequence): draw those from [1, HIGH) so none is empty.
         low = 1 if len(shape) == 1 and high > 1 else 0
@@ -169,6 +173,10 @@ def parse_input_spec(text: str) -> InputSpec:
                 "number of at least 1 (the exclusive upper bound of the integers drawn).",
             )
         high = int(parts[2])
+        if high > _MOST.get(dtype, high):
+            raise VaelintError(
+                "input", f"--input {text!r} has the upper bound {high}, more than a {dtype} holds: HIGH is at most {_MOST[dtype]}."
+            )
     return InputSpec(shape, dtype, high, name)
 
 
