@@ -43,7 +43,8 @@ def test_every_node_is_met_when_node_objects_are_made_anew():
     gc.collect()
     # a chain of 40 nodes: each reading makes the next one, the previous one is freed
     assert sum(1 for _ in autograd_nodes([_Fresh(39, 1)])) == 40
-    assert _ids_only(_Fresh(39, 1)) < 40  # what the id-only walk missed (CPython reuses the freed ids)
+    # (the walk as it was, _ids_only, meets fewer here as a rule: CPython gives a freed object's id to
+    # the next one made; not asserted, as that is CPython's allocator's, not vaelint's)
 
 
 def test_a_shared_node_of_a_real_graph_is_met_once_and_none_is_skipped():
@@ -59,4 +60,5 @@ def test_a_shared_node_of_a_real_graph_is_met_once_and_none_is_skipped():
 
 def test_the_walk_stops_at_its_limit_and_skips_none():
     assert sum(1 for _ in autograd_nodes([None, _Fresh(10, 2)], limit=5)) == 5
+    assert sum(1 for _ in autograd_nodes([_Fresh(299, 1)], limit=None)) == 300  # no limit: the whole graph
     assert list(autograd_nodes([None])) == []

@@ -15,12 +15,12 @@ from collections.abc import Iterable, Iterator
 LIMIT = 200_000  # nodes: a graph of a long unrolled recurrence is large, never endless
 
 
-def autograd_nodes(roots: Iterable, limit: int = LIMIT) -> Iterator:
+def autograd_nodes(roots: Iterable, limit: int | None = LIMIT) -> Iterator:
     """Each node of the graphs below ``roots`` (autograd nodes; None is skipped) once, depth
-    first, at most ``limit`` of them."""
+    first, at most ``limit`` of them (None: all, where a verdict needs the whole graph)."""
     held: dict = {}  # id -> the node: held, its id cannot be another node's while the walk goes on
     todo = [r for r in roots if r is not None]
-    while todo and len(held) < limit:
+    while todo and (limit is None or len(held) < limit):
         node = todo.pop()
         if node is None or id(node) in held:
             continue

@@ -29,7 +29,7 @@ def _reaches(loss, node) -> bool:
     """Is ``node`` (an autograd node) in the graph the loss backpropagates through?"""
     from vaelint.frontends.training.autogradwalk import autograd_nodes
 
-    return any(n is node for n in autograd_nodes([getattr(loss, "grad_fn", None)]))
+    return any(n is node for n in autograd_nodes([getattr(loss, "grad_fn", None)], limit=None))
 
 
 def tensors_in(value) -> list:
@@ -49,5 +49,5 @@ def parameters_reached(tensors: list) -> set:
     """id()s of the parameters the tensors' autograd graphs reach."""
     from vaelint.frontends.training.autogradwalk import autograd_nodes
 
-    nodes = autograd_nodes([getattr(t, "grad_fn", None) for t in tensors])
+    nodes = autograd_nodes([getattr(t, "grad_fn", None) for t in tensors], limit=None)
     return {id(node.variable) for node in nodes if getattr(node, "variable", None) is not None}

@@ -125,4 +125,4 @@ def _encoder_parameters(loss, is_noise) -> set:
 def _parameters_below(nodes: list) -> set:
     from vaelint.frontends.training.autogradwalk import autograd_nodes
 
-    return {id(node.variable) for node in autograd_nodes(nodes) if getattr(node, "variable", None) is not None}
+    return {id(node.variable) for node in autograd_nodes(nodes, limit=None) if getattr(node, "variable", None) is not None}
