@@ -217,3 +217,30 @@ def test_the_confirmation_takes_the_shape_runs_forward_where_the_model_already_i
     assert lives_on(torch.nn.ReLU(), "cpu") and not lives_on(torch.nn.ReLU(), "cuda")  # no weights: the stages' CPU
     meta = torch.nn.Linear(4, 2, device="meta")  # weights on another device than the CPU
     assert lives_on(meta, "meta") and not lives_on(meta, "cpu")
+
+
+def test_a_model_of_two_devices_does_not_live_on_either():
+    from vaelint.confirm.forward_backward import lives_on
+
+    mixed = torch.nn.ModuleDict({"a": torch.nn.Linear(2, 2), "b": torch.nn.Linear(2, 2, device="meta")})
+    assert not lives_on(mixed, "cpu") and not lives_on(mixed, "meta")
+
+
+def test_only_torchs_words_of_two_devices_check_the_run_again_without_cuda(monkeypatch):
+    from vaelint.frontends.training.livecudaguard import met_another_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with a GPU
+    assert met_another_device(
+        RuntimeError("Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!")
+    )
+    assert met_another_device(ValueError("SyncBatchNorm expected input tensor to be on GPU or XPU or privateuseone"))
+    assert met_another_device(
+        RuntimeError(
+            "Input type (torch.FloatTensor) and weight type (torch.cuda.FloatTensor) should be the same or input should be a MKLDNN tensor"
+        )
+    )
+    assert not met_another_device(KeyError("device"))  # a config's key
+    assert not met_another_device(AssertionError("this run needs 2 GPUs"))
+    assert not met_another_device(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not met_another_device(RuntimeError("Expected all tensors to be on the same device"))

@@ -63,7 +63,7 @@ def lives_on(model, device: str) -> bool:
     tensors = [*model.parameters(), *model.buffers()]
     if not tensors:
         return device == "cpu"
-    return all(t.device.type == torch.device(device).type for t in tensors[:1])
+    return all(t.device.type == torch.device(device).type for t in tensors)
 
 
 def fits(model, device: str) -> str | None:

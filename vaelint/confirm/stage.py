@@ -7,7 +7,7 @@ from __future__ import annotations
 from vaelint.capture.ops import RANDOM_OPS
 from vaelint.catalogue import rule_bug
 from vaelint.confirm.devicechoice import asserts_on_cuda
-from vaelint.confirm.forward_backward import confirm_run, whole_model_checks
+from vaelint.confirm.forward_backward import confirm_run, lives_on, whole_model_checks
 from vaelint.diagnostics import TargetResult
 from vaelint.errors import VaelintError
 from vaelint.vocab import ConfirmNeed
@@ -25,6 +25,7 @@ def confirm_findings(ctx, findings: list[tuple], device: str, keep_graph: bool, 
             "there as well (on CUDA the same error can be a device-side assert)"
         )
         device = "cpu"
+        keep_graph = keep_graph and lives_on(ctx.capture.wrapper, device)  # the kept run is of the device it ran on
     progress("confirmation")
     needs = set().union(*(_confirm_needs(rule, f, ctx) for rule, f in findings))
     dead = dead_activations(ctx)
