@@ -381,25 +381,32 @@ def test_a_loader_of_one_sample_a_batch_is_checked_at_two_not_eight(tmp_path):
     assert any("a batch of one sample cannot show batch bugs" in n for n in result["notes"])
 
 
-def test_a_function_of_the_pil_image_then_a_resize_to_both_sides_gives_that_size():
+def test_a_function_of_the_pil_image_is_run_on_a_blank_image_of_the_shape_so_far(monkeypatch):
     # a crop written as a function of the PIL image (xyfJASON/vqvae-pytorch's CelebA: a Lambda that
-    # crops, then Resize((64, 64))): its size is unknown until the resize sets both sides, which
-    # gives the item's shape; a resize of the shorter side, or none, leaves it unknown (--input asked)
+    # crops, then Resize((64, 64))), or a convert("RGB") of MNIST's grey images: run on a blank PIL
+    # image of the shape so far, it gives the item's shape (it was "transformed by Lambda ... cannot
+    # tell", exit 2); without PIL the shape stays unknown and --input is asked for, as before
+    import sys
+
     from vaelint.frontends import standins
     from vaelint.frontends.training.datasets import infer_inputs, stand_in
 
-    crop = lambda image: image.crop((15, 40, 163, 188))  # noqa: E731 - as the code writes it
+    crop = lambda image: image.crop((15, 40, 163, 188))  # noqa: E731 - as the code writes it: 148 x 148
     with standins.installed():
         import torchvision.datasets as datasets
         import torchvision.transforms as T
 
-        def loader(transform):
-            dataset = stand_in(datasets.CelebA, ("data",), {"transform": transform})
-            return stand_in(__import__("torch").utils.data.DataLoader, (dataset,), {"batch_size": 8})
+        def specs(data_set, transform):
+            dataset = stand_in(data_set, ("data",), {"transform": transform})
+            inferred = infer_inputs(stand_in(__import__("torch").utils.data.DataLoader, (dataset,), {"batch_size": 8}))
+            return inferred and inferred.specs[0]
 
-        assert infer_inputs(loader(T.Compose([T.Lambda(crop), T.Resize((64, 64)), T.ToTensor()]))).specs == ["8x3x64x64", "8x40:int64:2"]
-        assert infer_inputs(loader(T.Compose([crop, T.CenterCrop(64), T.ToTensor()]))).specs[0] == "8x3x64x64"
-        assert infer_inputs(loader(T.Compose([T.Lambda(crop), T.Resize(64), T.ToTensor()]))) is None
-        assert infer_inputs(loader(T.Compose([T.Lambda(crop), T.ToTensor()]))) is None
+        assert specs(datasets.CelebA, T.Compose([T.Lambda(crop), T.Resize((64, 64)), T.ToTensor()])) == "8x3x64x64"
+        assert specs(datasets.CelebA, T.Compose([crop, T.Resize(64), T.CenterCrop(64), T.ToTensor()])) == "8x3x64x64"
+        assert specs(datasets.CelebA, T.Compose([T.Lambda(crop), T.Resize(32), T.ToTensor()])) == "8x3x32x32"
+        rgb = T.Compose([T.Lambda(lambda image: image.convert("RGB")), T.Resize((32, 32)), T.ToTensor()])
+        assert specs(datasets.MNIST, rgb) == "8x3x32x32"  # the channels it gives, not MNIST's one
         # a function of the tensor is run on an image of the shape so far (the stood-in Lambda keeps it)
-        assert infer_inputs(loader(T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2 - 1)]))).specs[0] == "8x3x218x178"
+        assert specs(datasets.CelebA, T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2 - 1)])) == "8x3x218x178"
+        monkeypatch.setitem(sys.modules, "PIL", None)  # no PIL here: the shape after the crop is unknown
+        assert specs(datasets.CelebA, T.Compose([T.Lambda(crop), T.Resize((64, 64)), T.ToTensor()])) is None

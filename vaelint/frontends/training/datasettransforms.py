@@ -90,10 +90,7 @@ def resized(size, h: int, w: int) -> tuple[int, int] | None:
 
 def transformed(shape: tuple, transform) -> tuple | None:
     c, h, w = shape
-    # a function of the code's on the PIL image (a crop: Lambda(lambda im: im.crop(box))) leaves its
-    # height and width unknown until a transform sets both (Resize((64, 64)), CenterCrop(64))
-    unsized = False
-    tensor = False  # past ToTensor: the image is a tensor, a function of it can be run
+    tensor = False  # past ToTensor: the image is a tensor
     for t in transforms_of(transform):
         name = type(t).__name__
         if name in ("ToTensor", "PILToTensor", "ToImage"):
@@ -101,20 +98,15 @@ def transformed(shape: tuple, transform) -> tuple | None:
         if name in SHAPE_KEEPING:
             continue
         if name in ("Resize", "Scale"):  # Scale: torchvision's old name of Resize
-            size = _size_arg(t)
-            if unsized and not (isinstance(size, (tuple, list)) and len(size) == 2):
-                return None  # the shorter side to a size, of an image of unknown size
-            hw = pair(size) if unsized else resized(size, h, w)
+            hw = resized(_size_arg(t), h, w)
             if hw is None:
                 return None
             h, w = hw
-            unsized = False
         elif name in ("CenterCrop", "RandomCrop", "RandomResizedCrop"):
             size = _size_arg(t)
             if pair(size) is None:
                 return None
             h, w = pair(size)
-            unsized = False
         elif name == "Grayscale":
             n = _size_arg(t, "num_output_channels")
             c = n if isinstance(n, int) else 1
@@ -125,15 +117,38 @@ def transformed(shape: tuple, transform) -> tuple | None:
             h, w = h + 2 * p, w + 2 * p
         else:
             # a function of the code's (a lambda in the Compose, transforms.Lambda): run on an image
-            # of the shape so far; one it cannot take (a PIL image's function) leaves it unknown
-            applied = None if unsized else _applied(getattr(t, "lambd", None) if name == "Lambda" else t, (c, h, w))
-            if applied is None and (tensor or unsized or name not in ("Lambda", "function")):
-                return None  # its effect on the shape is unknown: say so, ask for --input
+            # of the shape so far, a PIL image's before ToTensor (a crop, im.convert("RGB")), a
+            # tensor after; one it cannot take leaves the shape unknown
+            fn = getattr(t, "lambd", None) if name == "Lambda" else t
+            applied = (None if tensor else _applied_to_pil(fn, (c, h, w))) or _applied(fn, (c, h, w))
             if applied is None:
-                unsized = True  # a function of the PIL image: its channels kept, its size unknown so far
-                continue
+                return None  # its effect on the shape is unknown: say so, ask for --input
             c, h, w = applied
-    return None if unsized else (c, h, w)
+    return (c, h, w)
+
+
+def _applied_to_pil(fn, shape: tuple) -> tuple | None:
+    """The shape (C x H x W) ``fn`` gives a blank PIL image of ``shape``, or None (no PIL here, a
+    function of something else)."""
+    import inspect
+
+    if not (inspect.isfunction(fn) or inspect.ismethod(fn)):
+        return None
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    c, h, w = shape
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(c)
+    if mode is None:
+        return None
+    try:
+        out = fn(Image.new(mode, (w, h)))
+    except Exception:  # noqa: BLE001 - the code's function, for another kind of item
+        return None
+    if not isinstance(out, Image.Image):
+        return None
+    return (len(out.getbands()), out.size[1], out.size[0])
 
 
 def _applied(fn, shape: tuple) -> tuple | None:
