@@ -139,4 +139,14 @@ def backward_elsewhere(path: str, line: int) -> bool:
         tree = ast.parse(read_source(path))
     except (OSError, SyntaxError, ValueError):
         return False
-    return any(isinstance(n, ast.stmt) and n.lineno != line and backward_of(n) is not None for n in ast.walk(tree))
+    defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+    def holder(at: int):  # the innermost function a line is in (None: the module's top level)
+        around = [d for d in defs if d.lineno <= at <= (d.end_lineno or d.lineno)]
+        return min(around, key=lambda d: (d.end_lineno or d.lineno) - d.lineno) if around else None
+
+    losses = {n.lineno: ast.dump(loss) for n in ast.walk(tree) if isinstance(n, ast.stmt) and (loss := backward_of(n)) is not None}
+    mine = (losses.get(line), holder(line))
+    # the same loss backpropagated another way in the same function (scaler.scale(loss).backward()
+    # beside loss.backward() under an AMP switch) is the VAE's own, not another network's
+    return any(at != line and (loss, holder(at)) != mine for at, loss in losses.items())
