@@ -1,13 +1,30 @@
-"""A program the training code runs for its data (``subprocess.call(["./download.sh"])`` before
-``np.load`` of the file it fetches) where ``--input`` gives the data (:mod:`.sandbox`): it is not
-started, and answers as a program that is not installed does (exit status 127, no output), as
-``os.system`` already does. The code goes on to the files it would have fetched, which stand in
-(:mod:`.livedata`). Without ``--input`` the run stops there and says to give it."""
+"""A script of the repository's that the training code runs for its data
+(``subprocess.call(["./download.sh"])`` before ``np.load`` of the file it fetches), or a shell
+command, where ``--input`` gives the data (:mod:`.sandbox`): it is not started, and answers as a
+program that is not installed does in a shell (exit status 127, no output), as ``os.system``
+already does. The code goes on to the files it would have fetched, which stand in
+(:mod:`.livedata`). A program that is not a file of the repository (``git``, ``tensorboard``)
+raises the FileNotFoundError a machine without it gives, as without ``--input``; without
+``--input`` the run stops at the script and says to give it."""
 
 from __future__ import annotations
 
 import io
+import os
+import shlex
 import subprocess
+
+
+def _the_codes_own(command, kwargs, folder: str) -> bool:
+    """A shell command, or a program one of whose arguments is a file of the code's folder or the
+    working folder (./download.sh, bash scripts/get_data.sh, python download.py)?"""
+    if kwargs.get("shell"):
+        return True
+    try:
+        words = [str(w) for w in command] if isinstance(command, (list, tuple)) else shlex.split(str(command))
+    except ValueError:
+        return False
+    return any(os.path.isfile(w) or os.path.isfile(os.path.join(folder, w)) for w in words)
 
 
 def finished_popen(refuse, sandbox, started_by_user_code):
@@ -18,14 +35,17 @@ def finished_popen(refuse, sandbox, started_by_user_code):
         _child_created = False  # what Popen.__del__ reads of one never started
 
         def __init__(self, *args, **kwargs):
-            if not (getattr(sandbox, "data_given", False) and started_by_user_code()):
-                refuse(*args, **kwargs)
             command = args[0] if args else kwargs.get("args", "")
+            folder = os.path.dirname(os.path.abspath(sandbox.script))
+            if not (getattr(sandbox, "data_given", False) and started_by_user_code() and _the_codes_own(command, kwargs, folder)):
+                refuse(*args, **kwargs)
             shown = " ".join(map(str, command)) if isinstance(command, (list, tuple)) else str(command)
             sandbox._note(f"program {shown[:80]!r}", sandbox.unrun)
             text = any(kwargs.get(k) for k in ("text", "universal_newlines", "encoding", "errors"))
             piped = {k: kwargs.get(k) == subprocess.PIPE for k in ("stdout", "stderr")}
-            self.args, self.returncode, self.pid, self.stdin = command, 127, 0, None
+            # no pid: none was started (0 would name vaelint's own process group to os.kill)
+            self.args, self.returncode, self.pid = command, 127, None
+            self.stdin = (io.StringIO() if text else io.BytesIO()) if kwargs.get("stdin") == subprocess.PIPE else None
             self.stdout, self.stderr = ((io.StringIO("") if text else io.BytesIO(b"")) if piped[k] else None for k in ("stdout", "stderr"))
             self._vaelint_finished = True
 
