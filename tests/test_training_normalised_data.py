@@ -77,3 +77,16 @@ def test_images_without_normalize_stay_in_their_range(tmp_path, monkeypatch):
     result = _check(tmp_path, monkeypatch, plain)
     assert result.error is None, result.error.message
     assert found(result) == set()
+
+
+def test_the_hint_is_for_a_target_out_of_range_not_the_decoders_output():
+    # torch says "of input" for the reconstruction (a tanh decoder: its activation is the fix) and
+    # "of target" for the images: only the target's comes from the data set's Normalize
+    from vaelint.frontends.training.livehints import NORMALISED, range_hint
+
+    NORMALISED[:] = ["Normalize((0.5,), (0.5,)), values in [-1.00, 1.00]"]
+    try:
+        assert "Normalize((0.5,), (0.5,))" in range_hint(RuntimeError("all elements of target should be between 0 and 1"))
+        assert range_hint(RuntimeError("all elements of input should be between 0 and 1")) == ""
+    finally:
+        NORMALISED.clear()

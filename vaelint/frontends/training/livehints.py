@@ -69,7 +69,7 @@ NORMALISED: list[str] = []
 def range_hint(error) -> str:
     """A loss that needs values in [0, 1] (binary cross-entropy's target) given images its data
     set's transform normalised: the real data has that range too, so the code fails on it."""
-    if "between 0 and 1" not in str(error) or not NORMALISED:
+    if "of target should be between 0 and 1" not in str(error) or not NORMALISED:  # the input's: the decoder's activation
         return ""
     return (
         f". The images come from the data set's {NORMALISED[-1]}, as the real data does: binary cross-entropy "
