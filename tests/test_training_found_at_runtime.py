@@ -343,9 +343,18 @@ def test_a_function_in_a_data_sets_transforms_is_run_for_the_items_shape(tmp_pat
     monkeypatch.chdir(tmp_path)
     r, result = check_json("main.py", "--no-dynamic")
     assert any(f"input 32x{shape} 32:int64:10: inferred from datasets.CIFAR10" in n for n in result["notes"]), r.output
-    # the near miss: a function of PIL images before ToTensor cannot run on a tensor: still asked for
+    # a function of PIL images before ToTensor runs on a blank PIL image of the shape so far (pillow
+    # is in the test extra, as torchvision's users have it): its shape is known too
     (tmp_path / "main.py").write_text(
         text.replace(f"[transforms.ToTensor(), {function}]", "[lambda img: img.convert('RGB'), transforms.ToTensor()]")
+    )
+    r, result = check_json("main.py", "--no-dynamic")
+    said = result["error"]["message"] if result["error"] else " ".join(result["notes"])
+    # its 3 channels, inferred (the grey variant's first layer takes 1: the model's own error says so)
+    assert ("32x3x32x32" in said or "[32, 3, 32, 32]" in said) and "transformed by function" not in said, r.output
+    # the near miss: one that reads what only the real files have (a crop per file, CUB's boxes): still asked for
+    (tmp_path / "main.py").write_text(
+        text.replace(f"[transforms.ToTensor(), {function}]", "[lambda img: img.crop(BOXES[img.filename]), transforms.ToTensor()]")
     )
     r, result = check_json("main.py", "--no-dynamic")
     assert r.exit_code == 2 and "transformed by function" in result["error"]["message"], r.output
