@@ -95,3 +95,18 @@ def test_a_function_of_the_pil_image_is_run_on_a_blank_image_of_the_shape_so_far
         assert specs(datasets.CelebA, T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2 - 1)])) == "8x3x218x178"
         monkeypatch.setitem(sys.modules, "PIL", None)  # no PIL here: the shape after the crop is unknown
         assert specs(datasets.CelebA, T.Compose([T.Lambda(crop), T.Resize((64, 64)), T.ToTensor()])) is None
+
+
+def test_a_transform_given_by_position_is_read_as_by_keyword():
+    # MNIST(root, train, transform, target_transform, download): the third argument is the transform
+    # (the fourth, the labels' transform, was read: MNIST("data", True, Resize-and-ToTensor) gave 28x28)
+    from vaelint.frontends import standins
+    from vaelint.frontends.training.datasets import infer_inputs, stand_in
+
+    with standins.installed():
+        import torchvision.datasets as datasets
+        import torchvision.transforms as T
+
+        dataset = stand_in(datasets.MNIST, ("data", True, T.Compose([T.Resize(32), T.ToTensor()])), {})
+        loader = stand_in(__import__("torch").utils.data.DataLoader, (dataset,), {"batch_size": 8})
+        assert infer_inputs(loader).specs == ["8x1x32x32", "8:int64:10"]

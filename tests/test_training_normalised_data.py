@@ -90,3 +90,12 @@ def test_the_hint_is_for_a_target_out_of_range_not_the_decoders_output():
         assert range_hint(RuntimeError("all elements of input should be between 0 and 1")) == ""
     finally:
         NORMALISED.clear()
+
+
+def test_a_normalize_given_by_position_is_applied_too(tmp_path, monkeypatch):
+    positional = TRAIN.replace(
+        'datasets.MNIST("data", train=True, download=True, transform=tf)', 'datasets.MNIST("data", True, tf, None, True)'
+    )
+    assert positional != TRAIN
+    result = _check(tmp_path, monkeypatch, positional)
+    assert result.error is not None and "Normalize((0.1307,), (0.3081,))" in result.error.message

@@ -242,7 +242,7 @@ def stand_in(func, args: tuple, kwargs: dict):
     name = getattr(func, "__name__", "data")
     transform = kwargs.get("transform")
     if transform is None and name in ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "EMNIST", "QMNIST"):
-        transform = args[3] if len(args) > 3 else None  # (root, train, transform, ...)
+        transform = args[2] if len(args) > 2 else None  # (root, train, transform, target_transform, download)
     return DataSetStandIn(name, transform, loc, dict(kwargs))
 
 

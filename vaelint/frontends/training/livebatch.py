@@ -102,7 +102,9 @@ def as_normalised(batch, loader):
 
     from vaelint.frontends.training.datasettransforms import transforms_of
 
-    norms = [t for t in transforms_of(_transform_of(getattr(loader, "dataset", None))) if type(t).__name__ == "Normalize"]
+    known = as_known(loader)  # a data set that stands in, with the transform its constructor was given
+    dataset = getattr(known if known is not loader else loader, "dataset", None)
+    norms = [t for t in transforms_of(_transform_of(dataset)) if type(t).__name__ == "Normalize"]
     first = batch[0] if isinstance(batch, list) and batch else batch
     if not norms or not isinstance(first, torch.Tensor) or not first.is_floating_point() or first.dim() < 3:
         return batch
