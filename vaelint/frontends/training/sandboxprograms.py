@@ -47,17 +47,11 @@ def finished_popen(refuse, sandbox, started_by_user_code):
             self.args, self.returncode, self.pid = command, 127, None
             self.stdin = (io.StringIO() if text else io.BytesIO()) if kwargs.get("stdin") == subprocess.PIPE else None
             self.stdout, self.stderr = ((io.StringIO("") if text else io.BytesIO(b"")) if piped[k] else None for k in ("stdout", "stderr"))
-            self._vaelint_finished = True
+            self._vaelint_finished = True  # wait() and poll() answer its returncode as a finished one's
 
         def communicate(self, input=None, timeout=None):  # noqa: A002 - subprocess's own name
             if not getattr(self, "_vaelint_finished", False):
                 return super().communicate(input, timeout)
             return (self.stdout.read() if self.stdout else None, self.stderr.read() if self.stderr else None)
-
-        def wait(self, timeout=None):
-            return self.returncode if getattr(self, "_vaelint_finished", False) else super().wait(timeout)
-
-        def poll(self):
-            return self.returncode if getattr(self, "_vaelint_finished", False) else super().poll()
 
     return Popen
