@@ -179,7 +179,7 @@ def missing_file_fix(error: str) -> str:
             "files, but the code reads them with a reader that does not stand in (open(), gzip.open, pickle): put "
             "the folder's data where the code reads it, or check the model alone with PATH:MODEL --input SPEC."
         )
-    found = next((os.path.join(root, base) for root, _dirs, files in _walk_limited(os.getcwd()) if base in files), None) if base else None
+    found = found_below(base)
     if found and os.path.isabs(quoted.group(1)):
         # a path the code builds itself (Path(__file__).parent / "data"): the folder vaelint runs in is not why
         return (
@@ -195,9 +195,18 @@ def missing_file_fix(error: str) -> str:
         )
     return (
         f"{base} is nowhere under this folder (vaelint never downloads data). With --input giving the batch, "
-        "data read through a Dataset, np.load or pd.read_* stands in, but not a file read another way (open()): "
-        "put the file where the code reads it, or check the model alone with PATH:MODEL --input SPEC."
+        "data read through a Dataset, np.load, pd.read_* or the code's own open() of a text data file (.txt, .csv, "
+        ".amat, ...) stands in, but not a file read another way: put the file where the code reads it, or check the "
+        "model alone with PATH:MODEL --input SPEC."
     )
+
+
+def found_below(base: str) -> str | None:
+    """A file named ``base`` somewhere below the folder vaelint runs in (the code run from
+    another folder than its own), or None."""
+    import os
+
+    return next((os.path.join(root, base) for root, _dirs, files in _walk_limited(os.getcwd()) if base in files), None) if base else None
 
 
 def _walk_limited(top: str, limit: int = 5000):

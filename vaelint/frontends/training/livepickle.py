@@ -51,6 +51,7 @@ def pickled_reads(patches, spec, note) -> None:
     import sys
 
     from vaelint.frames import user_frame
+    from vaelint.frontends.training.livetext import stood_in_text
 
     real_open = builtins.open
 
@@ -64,7 +65,8 @@ def pickled_reads(patches, spec, note) -> None:
             and user_frame() is not None
         ):
             return MissingFile(os.fspath(file))
-        return real_open(file, mode, *args, **kwargs)
+        text = stood_in_text(file, mode, note, spec)  # a text data file: lines of the samples
+        return text if text is not None else real_open(file, mode, *args, **kwargs)
 
     def loader(real, label):
         def load(file, *args, **kwargs):
