@@ -70,6 +70,31 @@ def loss_function(recon, x, mu, s):
 """
 
 
+# the heads of an LSTM's last state, (1, B, Z), squeezed to B x Z for the KL (text VAEs)
+_SQUEEZED = """import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).unsqueeze(0).chunk(2, dim=-1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)).squeeze(0), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
+    mu, logvar = mu.squeeze(0), logvar.squeeze(0)
+    kl = {KL}  # <- finding
+    return rec + kl
+"""
+
+
 class KLFormula(Rule):
     code = "VAE007"
     fix_availability = FixAvailability.SOMETIMES
@@ -115,6 +140,8 @@ term.
         Example(_model(_AGAINST_S.format(c="-0.5")), inputs=("6x20",)),
         # the - 1 left out: the KL plus a constant, the same gradients (a note, not a finding)
         Example(_model("0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar)"), inputs=("6x20",)),
+        # (1, B, Z) heads squeezed to B x Z before the KL: the same heads, read in the element's layout
+        Example(fill(_SQUEEZED, kl="-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(
@@ -132,6 +159,13 @@ term.
             fixed=_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
         ),
         Example(_model("-0.5 * torch.sum(1 + logvar - logvar.exp())"), inputs=("6x20",), at="finding", message="not the Gaussian KL"),
+        Example(
+            fill(_SQUEEZED, kl="-torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
+            inputs=("6x20",),
+            at="finding",
+            message="missing 1/2",
+            fixed=fill(_SQUEEZED, kl="-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
+        ),
         # against N(0, 0.1^2 I) too, the 1/2 is the formula's own
         Example(
             _model(_AGAINST_S.format(c="-1")),

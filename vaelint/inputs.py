@@ -45,6 +45,10 @@ class InputSpec:
     # its values index the batch's rows (a graph's edge list over the N nodes): no dim of it is
     # the batch; its HIGH is the batch size (with_batch_indices)
     indexes_batch: bool = False
+    # the code's batch holds this item as a Python list of whole numbers (sequence lengths a
+    # collate function returns as ``[len(x) for x in xs]``): made as a tensor, handed to the
+    # step as its list (vaelint/frontends/training/batchspecs.py, as_listed)
+    listed: bool = False
 
     @property
     def batch(self) -> int:

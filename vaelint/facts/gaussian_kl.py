@@ -128,6 +128,11 @@ def rounding_error(dtype: torch.dtype, mu: Tensor, log_var: Tensor) -> Tensor:
     return _K * eps * magnitude(mu, log_var)
 
 
+def _kept(shape) -> list[int]:
+    """A shape's sizes without its dims of 1."""
+    return [d for d in shape if d != 1]
+
+
 def _as_the_heads(value, heads: Tensor) -> Tensor | None:
     """``value`` (the sampler's std, its sample) in the heads' shape, in float64: as it is, or with
     the dims of 1 dropped that a sampler adds for its samples (sqrt(var.unsqueeze(1)), one sample
@@ -167,17 +172,22 @@ class KLElement:
         self.freeze_sample = freeze_sample and z is not None
         t = run.tensors
         e, m, h = t.get(element), t.get(mu), t.get(head)
-        self.valid = (
-            e is not None
-            and m is not None
-            and h is not None
-            and h.shape == m.shape
-            and (e.shape == m.shape or (m.dim() > 1 and e.shape == m.shape[:-1]))
-        )
+        full = summed = False
+        if e is not None and m is not None and h is not None and h.shape == m.shape:
+            # the element of the heads as they are, or of the heads with their dims of 1 dropped (an
+            # LSTM's (1, B, Z) state squeezed to B x Z before the KL); or already summed over Z
+            full = e.shape == m.shape or (e.numel() == m.numel() and _kept(e.shape) == _kept(m.shape))
+            summed = m.dim() > 1 and (
+                e.shape == m.shape[:-1] or (e.numel() * m.shape[-1] == m.numel() and _kept(e.shape) == _kept(m.shape[:-1]))
+            )
+        self.valid = full or summed
         if not self.valid:
             return
         # log q(z).sum(-1) - log p(z).sum(-1): an element already summed over the latent dim
-        self.summed = e.shape != m.shape
+        self.summed = not full
+        plain = e.shape == m.shape or e.shape == m.shape[:-1]
+        # the heads laid out as the element reads them (None: as they are)
+        self.layout = None if plain else (tuple(e.shape) if full else (*e.shape, m.shape[-1]))
         self.shape = e.shape
         self.dtype = e.dtype
         self.mu, self.head = m.detach().double().cpu(), h.detach().double().cpu()
@@ -284,6 +294,8 @@ class KLElement:
         return head * math.exp(amount) if bool((head > 0).all()) else head + amount
 
     def _ratio(self, element, mu, head, std, z, reading, precision: torch.dtype) -> Ratio:
+        if self.layout is not None:
+            mu, head, std, z = (t.reshape(self.layout) if t is not None else None for t in (mu, head, std, z))
         if reading in (None, "monte-carlo"):
             if std is None:
                 return UNKNOWN

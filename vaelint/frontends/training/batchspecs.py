@@ -20,8 +20,68 @@ def specs_of(batch, size: int | None = None) -> list:
         return [s for s in named if s is not None]
     items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
     _not_ragged(batch)
-    out = [_spec_of(t, size) for t in items]
+    rows = size if size is not None else next((int(t.shape[0]) for t in items if _is_tensor(t)), None)
+    out = [_spec_of(t, size) if not _whole_numbers(t, rows) else _listed_spec(t) for t in items]
     return [] if any(s is None for s in out) else out
+
+
+def _whole_numbers(value, rows: int | None) -> bool:
+    """A Python list of one whole number a sample (``x_lens = [len(x) for x in xs]`` from a
+    collate function), as long as the batch."""
+    return (
+        isinstance(value, (list, tuple))
+        and rows is not None
+        and len(value) == rows
+        and bool(value)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    )
+
+
+def _listed_spec(values):
+    """The spec of a list of whole numbers: B:int64:HIGH, handed to the step as a list."""
+    import torch
+
+    t = torch.tensor(list(values), dtype=torch.int64)
+    return dataclasses.replace(_spec_of(t, len(values)), listed=True)
+
+
+def with_batch(spec, batch: int) -> str:
+    """The spec's text with its first dim ``batch`` (the rest of a batch --input gives the first of)."""
+    head, _, tail = spec.text().partition(":")
+    dims = head.split("x")
+    dims[0] = str(batch)
+    return "x".join(dims) + (f":{tail}" if tail else "")
+
+
+def listed_items(program) -> None:
+    """The program's step, given the inputs that were Python lists in the code's batch as lists
+    (said in the report's note on the inputs)."""
+    if not any(s.listed for s in program.inputs) or program.step is None:
+        return
+    listed = ", ".join(s.text() for s in program.inputs if s.listed)
+    program.inputs_origin += f"; {listed} a Python list in the code's batch, given to its step as one"
+    program.step = dataclasses.replace(program.step, fn=as_listed(program.step.fn, program.inputs))
+
+
+def as_listed(fn, specs: list):
+    """``fn`` with the inputs ``specs`` marks as listed handed to it as Python lists, as the
+    code's collate function gave them (made as tensors, for every batch size the check runs)."""
+    import functools
+
+    positions = [i for i, s in enumerate(specs) if getattr(s, "listed", False) and not s.name]
+    if not positions:
+        return fn
+
+    @functools.wraps(fn)
+    def listed(*inputs, **named):
+        import torch
+
+        if any(isinstance(inputs[i], torch.fx.Proxy) for i in positions if i < len(inputs)):
+            raise torch.fx.proxy.TraceError("the step's batch holds a Python list, whose values a symbolic trace cannot hold")
+        inputs = tuple(x.tolist() if i in positions and hasattr(x, "tolist") else x for i, x in enumerate(inputs))
+        return fn(*inputs, **named)
+
+    return listed
 
 
 def _not_ragged(batch) -> None:

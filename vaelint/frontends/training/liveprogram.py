@@ -9,7 +9,7 @@ import os
 
 from vaelint.errors import ChoosesCuda, VaelintError
 from vaelint.frames import display_path
-from vaelint.frontends.training.batchspecs import specs_of
+from vaelint.frontends.training.batchspecs import listed_items, specs_of, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over
 
@@ -222,17 +222,10 @@ def _inputs_of(program, request, batch_value, loader) -> None:
         program.inputs, program.inputs_origin = specs, origin
     elif positional and len(specs) > len(positional) and not any(s.name for s in request.inputs):
         batch = positional[0].batch
-        rest = [parse_input_spec(_with_batch(s, batch)) for s in specs[len(positional) :]]
+        rest = [parse_input_spec(with_batch(s, batch)) for s in specs[len(positional) :]]
         program.inputs = [*positional, *rest]
         program.inputs_origin = f"the rest of the batch, {origin}"
-
-
-def _with_batch(spec, batch: int) -> str:
-    text = spec.text()
-    head, _, tail = text.partition(":")
-    dims = head.split("x")
-    dims[0] = str(batch)
-    return "x".join(dims) + (f":{tail}" if tail else "")
+    listed_items(program)  # a list of lengths in the batch: given to the step as a list
 
 
 def _lightning(ref, request, watch, capture, sandbox, sites):
