@@ -117,6 +117,14 @@ class TrainingFrontend(FrontendBase):
                     if getattr(run_error, "build", None) is not None:
                         return run_error.build()  # the run's step with no reparameterisation
                     raise _plain(_worth_telling(read_error, run_error)) from None
+                if (
+                    getattr(program, "passed_by_the_run", False)
+                    and getattr(run_error, "build", None) is not None
+                    and not getattr(run_error, "noise_elsewhere", False)
+                ):
+                    # reading the code found no step but the one the run went past, batch after batch (a
+                    # VQ-VAE's, behind accelerator.backward in a nested function): the run's, on its batch
+                    return run_error.build()
                 if not request.inputs and not program.inputs:
                     if getattr(run_error, "build", None) is not None:
                         # the run took its batches (a loader cycled for ever) and passed over backwards
@@ -159,7 +167,10 @@ class TrainingFrontend(FrontendBase):
                 files, _file_of_frame(frames[0], files), frames, site, boundary, lambda s: files_by_scope.get(id(s.node), home)
             )
             try:
-                return self._run(ref, request, plan, home)
+                program = self._run(ref, request, plan, home)
+                key = (os.path.realpath(files_by_scope.get(id(site.place.scope.node), home).path), site.place.statements()[-1].lineno)
+                program.passed_by_the_run = key in passed  # the backward running the code went past
+                return program
             except NotReached as missed:
                 if direct is None or find_boundary(direct) is None:
                     raise

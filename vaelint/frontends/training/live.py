@@ -98,6 +98,7 @@ class Watch:
         self.make_batch = make_batch  # (loader) -> the synthetic batch for it, or None for a real one
         self.noise: list = []  # tensors the code drew (held: their storages stay unique)
         self.noise_ptrs: set = set()
+        self.numpy_noise = False  # the step drew Gaussian noise with NumPy (_record_numpy_noise)
         self.noisy_nodes: dict = {}  # id -> autograd node a drawn noise entered the graph at (held)
         self.taken: Taken | None = None
         self.batches = 0
@@ -129,6 +130,16 @@ class Watch:
                 self.noise_ptrs.add(ptr)
                 self.noise.append(t)
         return t
+
+    def _record_numpy_noise(self, drawn):
+        """Gaussian noise the step draws with NumPy (``Tensor(np.random.normal(size=(B, Z)))``):
+        the run cannot follow it into the loss's graph, so a backward it passes over may be a VAE's
+        all the same (reading the code decides: ``numpy_noise``)."""
+        from vaelint.frontends.training.livenoise import in_a_model_method
+
+        if self.depth > 0 or self.taken is not None and not self.making or not self.making and in_a_model_method():
+            self.numpy_noise = True
+        return drawn
 
     def reaches_noise(self, loss) -> bool:
         """Does the loss's graph multiply in a tensor the code drew at random (a

@@ -94,6 +94,13 @@ def watch_noise(patch, watch) -> None:
     patch(torch.Tensor, "exponential_", noisy(torch.Tensor.exponential_))  # F.gumbel_softmax
     patch(torch, "_standard_gamma", noisy(torch._standard_gamma))  # Gamma, Beta, Dirichlet rsample
     patch(dist_utils, "_standard_normal", noisy(dist_utils._standard_normal))
+    import sys
+
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        for name in ("normal", "randn", "standard_normal"):
+            real = getattr(numpy.random, name)
+            patch(numpy.random, name, lambda *a, _real=real, **k: watch._record_numpy_noise(_real(*a, **k)))
 
 
 def in_a_model_method() -> bool:
