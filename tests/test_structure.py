@@ -79,7 +79,7 @@ def test_a_capture_route_is_one_list_entry():
 
 # what each folder may import of the rest of vaelint, as its __init__ says (the top
 # level's vocabulary: errors, frames, inputs, vocab, errorkinds, diagnostics, __version__)
-VOCABULARY = {"vaelint", "errors", "frames", "inputs", "vocab", "errorkinds", "diagnostics"}
+VOCABULARY = {"vaelint", "errors", "frames", "inputs", "vocab", "errorkinds", "diagnostics", "modes"}
 MAY_IMPORT = {
     "frontends": {"contracts", "settings"},  # discover.py only (below)
     "capture": {"frontends", "contracts", "facts", "cache"},

@@ -38,6 +38,7 @@ from vaelint.frontends.lossfind import LossPlan
 from vaelint.frontends.placeholders import notes_mark, stood_in
 from vaelint.frontends.sourcemap import where
 from vaelint.inputs import InputSpec
+from vaelint.modes import set_training
 from vaelint.settings.options import Options
 from vaelint.timelimit import TimedOut, time_limit
 from vaelint.vocab import ErrorKind
@@ -170,7 +171,7 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
     specs = gather_inputs(program, options, result.notes)
     from torch.nn.parameter import is_lazy
 
-    program.model.train()
+    set_training(program.model)
     _materialise_lazy(program.model, specs)
     if options.on_model is not None:
         options.on_model(program.model, sum(math.prod(s.shape) for s in specs))

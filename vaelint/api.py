@@ -369,7 +369,7 @@ class _kept:
     def __exit__(self, *exc):
         if self.model is not None:
             for m, training in self.modes:
-                m.train(training)
+                m.training = training  # the flag itself: a module's own train() may be its step
             for p, grad in self.grads:
                 p.grad = grad
             self.model.load_state_dict(self.buffers)

@@ -18,6 +18,7 @@ from vaelint.concurrency import available_memory
 from vaelint.diagnostics import Check
 from vaelint.facts.shapes import make_inputs
 from vaelint.inputs import InputSpec
+from vaelint.modes import set_training
 
 
 @dataclass
@@ -108,7 +109,7 @@ def confirm_run(
     so that it really is the same samples, noise included. ``contracts``: the
     annotated functions to watch on one more, eager run (VAE014's confirmation)."""
     wrapper = capture.wrapper
-    wrapper.train()
+    set_training(wrapper)
     try:
         reason = fits(wrapper, device)
         if reason:

@@ -22,6 +22,7 @@ import torch.fx as fx
 from vaelint.capture.ops import RANDOM_OPS
 from vaelint.facts.rowsafe import cannot_mix
 from vaelint.facts.shapes import make_inputs
+from vaelint.modes import set_training
 
 
 @dataclass
@@ -99,7 +100,7 @@ def _two_runs(ctx, batch: int, keep: set | None):
     changed = perturbed_inputs(inputs, ctx.specs)
     wrapper = capture.wrapper
     was_training = wrapper.training
-    wrapper.eval()
+    set_training(wrapper, False)
     try:
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             capture.reseed(0)
@@ -112,7 +113,7 @@ def _two_runs(ctx, batch: int, keep: set | None):
             second = capture.run(changed, batch, replay=noise, hold=hold)
             _hold_only(second, keep, {})
     finally:
-        wrapper.train(was_training)
+        set_training(wrapper, was_training)
     return first, second
 
 
