@@ -109,3 +109,27 @@ def test_noise_drawn_with_numpy_leaves_the_step_to_reading_the_code(tmp_path):
     # the sampler is the model's: not checked as a step whose loss reaches no random sample
     assert not any(n.startswith("the loss this step backpropagates reaches no random sample") for n in result.notes), result.notes
     assert any("the step was found by reading the code" in n for n in result.notes), result.notes
+
+
+def test_an_aae_stepped_by_its_own_train_method_is_checked_at_its_step():
+    # the epoch's mean over its losses divides by zero once vaelint ends the data of the loop that
+    # came round: that stop is vaelint's, so the step the run passed over is the step (a false
+    # VAE011 on the discriminator and "the step raised" were said before)
+    result = check(os.path.join(RUNNING, "aae_train_method_epoch_mean.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert found(result) == {("VAE005", 23)}
+    assert not any("ZeroDivisionError" in n for n in result.notes), result.notes
+
+
+def test_a_stop_after_vaelint_ended_a_loops_data_says_so():
+    from vaelint.frontends.training.livewhy import why_not
+
+    def said(rounds: int, model_calls: list) -> str:
+        runtime = SimpleNamespace(stops=[("train.py:9", ZeroDivisionError("division by zero"))], stopped_here=False, failures=[])
+        watch = SimpleNamespace(rounds=rounds, model_calls=model_calls, taken=None, specs=[], batches=1, passed=[])
+        return why_not(runtime, watch, SimpleNamespace(path="train.py"))
+
+    ended = "after vaelint had ended the data of a loop that came round with no backward of a VAE loss"
+    for calls in ([], ["model"]):
+        assert "ZeroDivisionError" in said(1, calls) and ended in said(1, calls), said(1, calls)
+        assert ended not in said(0, calls)  # the code's own stop: nothing of vaelint's said

@@ -43,7 +43,7 @@ def live_program(frontend, ref, request, home):
     trained = None if failed else _lightning(ref, request, watch, capture, sandbox, sites)
     if trained is not None:
         if capture is None and runtime.stops:  # the module handed to the trainer; the run stopped before a batch
-            from vaelint.frontends.training.liverun import why_not
+            from vaelint.frontends.training.livewhy import why_not
 
             trained.notes.insert(0, f"running the code as written did not reach its step ({why_not(runtime, watch, home).rstrip('.')})")
         return trained
@@ -77,7 +77,7 @@ def live_program(frontend, ref, request, home):
 
 def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make, failed) -> VaelintError:
     """The run reached no VAE backward: what ran and where it stopped, with the backwards it passed over."""
-    from vaelint.frontends.training.liverun import why_not
+    from vaelint.frontends.training.livewhy import why_not
 
     error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home).rstrip('.')}.")
     error.own_step_failed = failed
@@ -85,7 +85,7 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     # the backwards the run passed over (a classifier's, a discriminator's): reading the code
     # tries other steps before these
     error.passed_sites = {(os.path.realpath(c.frames[-1][0].f_code.co_filename), c.frames[-1][1][0]) for c in watch.passed if c.frames}
-    if watch.passed and (not runtime.stops or runtime.stopped_here):
+    if watch.passed and (not runtime.stops or runtime.stopped_here or watch.rounds):
         # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
         # phase, which reading the code leaves out): the first is the step when nothing else is
         passed = watch.passed[0]

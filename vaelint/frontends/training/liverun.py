@@ -15,16 +15,15 @@ import contextlib
 import copy
 from dataclasses import dataclass, field
 
-from vaelint.errors import VaelintError, error_text
-from vaelint.frames import display_path, user_frame_of_traceback
+from vaelint.errors import VaelintError
+from vaelint.frames import user_frame_of_traceback
 from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.astutil import is_main_guard, source_segment
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
-from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, range_hint
 from vaelint.frontends.training.livemain import main_module_kept, main_name
 from vaelint.frontends.training.livepatch import Patches
-from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss, stand_in_said
+from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss
 from vaelint.frontends.training.sites import Boundary
 
 
@@ -296,87 +295,6 @@ def _arguments(fn, init: dict, skip_self: bool) -> dict:
                 f"Name the script that calls it as the target, or give {p.name} with --init {p.name}=VALUE.",
             )
     return out
-
-
-def _said_of(error, text: str) -> str:
-    """An error's first line (torch appends the offending tensor's values), with what to do
-    where vaelint knows it (a distribution's parameter outside its constraint)."""
-    from vaelint.errorkinds import CONSTRAINT_HINT, kind_of
-    from vaelint.vocab import ErrorKind
-
-    first = text.strip().splitlines()[0].rstrip(":") if text.strip() else text
-    return f"{first}. {CONSTRAINT_HINT}" if kind_of(error) is ErrorKind.CONSTRAINT else first
-
-
-def _needs_cuda(error, text: str) -> bool:
-    """``assert torch.cuda.is_available()``, a GPU library's call: code that runs only with CUDA."""
-    from vaelint.frames import raising_line
-
-    if "compiled with cuda" in text.lower() or "nvidia driver" in text.lower():
-        return True
-    return isinstance(error, AssertionError) and "cuda" in raising_line(error)
-
-
-NO_DATA = "its data is not here"  # what a run that stopped at a missing data file says
-NEEDS_CUDA = "the code needs CUDA"  # what a run that stopped at code that runs only on a GPU says
-
-
-def why_not(runtime: LiveRuntime, watch: Watch, home) -> str:
-    """What ran and where it stopped, for a run that reached no backward."""
-    if runtime.stops:
-        where, error = runtime.stops[0]
-        text = error.message if isinstance(error, VaelintError) else (stand_in_said(error) or error_text(error))
-        taken = watch.taken
-        if watch.model_calls and where and not getattr(error, "refused", False):
-            # past the batch and the model: the step's own code raised (a loss that does not run)
-            from vaelint.frontends.sourcemap import where as at
-
-            came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
-            when = "while its model ran" if in_a_module(error) else "after the model ran"
-            hints = f"{file_hint(error)}{list_hint(error, taken)}{channels_hint(text, watch.specs)}{range_hint(error)}"
-            return f"the training step{came} raised at {where}, {when}: {_said_of(error, text)}{hints}"
-        hint = ""
-        if isinstance(error, FileNotFoundError) and watch.specs:
-            hint = file_hint(error)
-        elif isinstance(error, ModuleNotFoundError) and error.name and not watch.batches and not watch.specs:
-            hint = (
-                f" (the code needs {error.name}, which is not installed here: install it, or give the batch with "
-                "--input, one per item of the batch, e.g. --input 64x784, so that the data code around the step "
-                "stands in where it can)"
-            )
-        elif "num_samples=0" in text and not watch.specs:
-            hint = (
-                " (a data set of the code's is empty here: its files are not here. Give the batch with --input, one "
-                "per item of the batch, e.g. --input 64x1x28x28; an empty data set of yours then stands in)"
-            )
-        elif isinstance(error, OSError) and not watch.batches and not watch.specs:
-            hint = (
-                f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
-                "e.g. --input 64x784; the code's loaders then give it)"
-            )
-        elif _needs_cuda(error, text):
-            hint = (
-                f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
-                "script's option that runs it on the CPU with --script-args, such as --no-cuda or --device cpu)"
-            )
-        if where and text.startswith(f"{where}: "):
-            text = text[len(where) + 2 :]  # the error names its own place already: said once
-        return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"
-    failed = [f"{display_path(home.path)}:{line}: {text}" for line, text in runtime.failures]
-    if failed:
-        return f"running it reached no backward; lines that failed: {'; '.join(failed[:3])}"
-    if watch.passed:
-        from vaelint.frontends.sourcemap import where
-
-        frame, line, _ = watch.passed[0].frames[-1] if watch.passed[0].frames else (None, (0, 0), None)
-        at = f" (at {where(frame.f_code.co_filename, line[0])})" if frame is not None else ""
-        return (
-            f"running it took {watch.batches} batch(es) and passed over {len(watch.passed)} backward(s){at} whose "
-            "loss reaches no random sample (a pretraining phase, another network); no backward of a VAE loss came"
-        )
-    if watch.batches == 0:
-        return "running it took no batch from a data loader and reached no backward"
-    return f"running it took {watch.batches} batch(es) and reached no backward"
 
 
 # --------------------------------------------------------------------------- the plan, for the Program

@@ -79,7 +79,7 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
     """Of the two ways' errors, the one that says more: the run's, unless reading the code
     got further (it found the step, and the step's own setup failed) and the run did not stop
     only for want of the data."""
-    from vaelint.frontends.training.liverun import NEEDS_CUDA, NO_DATA
+    from vaelint.frontends.training.livewhy import NEEDS_CUDA, NO_DATA
     from vaelint.frontends.training.sandbox import NO_DOWNLOADS
 
     said = read_error.message
