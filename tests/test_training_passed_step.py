@@ -26,7 +26,7 @@ RUNNING = os.path.join(FIXTURES, "training", "running")
 def test_a_vq_vaes_nested_step_is_checked(inputs):
     result = check(os.path.join(RUNNING, "vq_step_in_a_nested_function.py"), "-", inputs)
     assert result.error is None, result.error.message
-    assert found(result) == {("VAE010", 56)}
+    assert found(result) == {("VAE010", 57)}
     assert any(n.startswith("the loss this step backpropagates reaches no random sample") for n in result.notes), result.notes
 
 
@@ -117,7 +117,7 @@ def test_an_aae_stepped_by_its_own_train_method_is_checked_at_its_step():
     # VAE011 on the discriminator and "the step raised" were said before)
     result = check(os.path.join(RUNNING, "aae_train_method_epoch_mean.py"), "-", [])
     assert result.error is None, result.error.message
-    assert found(result) == {("VAE005", 23)}
+    assert found(result) == {("VAE005", 24)}
     assert not any("ZeroDivisionError" in n for n in result.notes), result.notes
 
 

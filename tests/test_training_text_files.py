@@ -21,7 +21,7 @@ def test_text_files_read_by_hand_stand_in_with_input(monkeypatch):
     before = sorted(os.listdir(FOLDER))
     result = check(os.path.join(FOLDER, "train.py"), "-", ["100x784"])
     assert result.error is None, result.error.message
-    assert found(result) == {("VAE002", 38)}
+    assert found(result) == {("VAE002", 39)}
     lines = [n for n in result.notes if ".amat" in n]
     assert len(lines) == 2 and all("512 text lines" in n and "whole numbers" in n for n in lines), result.notes
     assert "binarized_mnist_train.amat (open at util/load_data.py:17)" in lines[0]
