@@ -157,17 +157,26 @@ class GraphView:
         return [n for n in self.graph.nodes if n.op == "placeholder"]
 
     def is_data_only(self, node: fx.Node) -> bool:
-        """Computed from the inputs alone by reshapes and casts (``x.view(-1, 784)``)."""
+        """Computed from the inputs' values alone: by reshapes and casts (``x.view(-1, 784)``), or
+        by arithmetic of the data with constants and its own statistics, no layer's parameter and
+        no random draw on the way (``x * 2 - 1``, ``(x - x.min()) / (x.max() - x.min())``, ``x -
+        mean`` for a data mean the code computed, a constant of the graph): a step that rescales its batch
+        before the model compares the reconstruction with the rescaled data."""
+        from vaelint.capture.ops import CREATION_OPS
+
+        layers = self.with_parameters()
         for a in self.ancestors(node):
             if a.op == "placeholder":
                 continue
             name = self.op(a)
             if name in RESHAPE_OPS or name in CAST_OPS or name in {"size", "getitem", "getattr"}:
                 continue
-            if a.op == "get_attr" and not a.users:
+            if a.op == "get_attr" and (not a.users or is_made_constant(a)):
+                continue  # a constant the run made (a data mean the code computed), not a weight
+            if a.op in ("call_function", "call_method") and a not in layers and name not in CREATION_OPS:
                 continue
             return False
-        return any(a.op == "placeholder" for a in self.ancestors(node))
+        return any(a.op == "placeholder" for a in self.value_ancestors(node))
 
 
 # the names fx and the recording give the tensors a run made outside torch's ops
