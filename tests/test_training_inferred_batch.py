@@ -24,7 +24,14 @@ def test_a_pil_round_trip_keeps_the_shape_and_an_unknown_transform_asks_for_the_
         loader = stand_in(__import__("torch").utils.data.DataLoader, (padded,), {"batch_size": 8})
         assert infer_inputs(loader).specs == ["8x1x32x32", "8:int64:10"]
         assert tuple(padded[0][0].shape) == (1, 32, 32)
-        lam = stand_in(datasets.MNIST, ("data",), {"transform": T.Compose([T.ToTensor(), T.Lambda(lambda t: t.view(-1))])})
+        # a Lambda that flattens the image is run on one (tests/test_training_transform_values.py)
+        flat = stand_in(datasets.MNIST, ("data",), {"transform": T.Compose([T.ToTensor(), T.Lambda(lambda t: t.view(-1))])})
+        assert infer_inputs(stand_in(__import__("torch").utils.data.DataLoader, (flat,), {"batch_size": 8})).specs == [
+            "8x784",
+            "8:int64:10",
+        ]
+        # one whose result is no image (a NumPy array for a library of its own) is not known
+        lam = stand_in(datasets.MNIST, ("data",), {"transform": T.Compose([T.ToTensor(), T.Lambda(lambda t: t.numpy())])})
         assert infer_inputs(stand_in(__import__("torch").utils.data.DataLoader, (lam,), {"batch_size": 8})) is None
         with pytest.raises(VaelintError, match="transformed by Lambda, whose effect on the shape of its items vaelint cannot tell"):
             lam[0]

@@ -45,6 +45,21 @@ def _listed_spec(values):
     return dataclasses.replace(_spec_of(t, len(values)), listed=True)
 
 
+def valued(named: list, made: list) -> list:
+    """The specs of a known data set (``named``), holding the run's own images (``made``, specs of
+    the batch the run took) where the data set's transform changed their values (a Normalize, a
+    ``Lambda(lambda x: x - 0.5)``: livebatch.as_normalised): the check's batches are then of
+    those values, not drawn in [0, 1) again."""
+    from vaelint.frontends.training.livehints import NORMALISED
+
+    if not NORMALISED:
+        return named
+    return [
+        dataclasses.replace(k, real=m.real, batch_dim=m.batch_dim) if m.real is not None and m.real.is_floating_point() else k
+        for k, m in zip(named, made)
+    ]
+
+
 def with_batch(spec, batch: int) -> str:
     """The spec's text with its first dim ``batch`` (the rest of a batch --input gives the first of)."""
     head, _, tail = spec.text().partition(":")

@@ -56,11 +56,24 @@ def describe_transform(transform) -> str:
 
 
 def _args_text(t) -> str:
+    fn = getattr(t, "lambd", None)
+    if callable(fn):  # Lambda(shift), Lambda(lambda at train.py:12): no address, which changes each run
+        return f"({_function_name(fn)})"
     args = getattr(t, "_vaelint_args", None)
     if args is not None:
         return "(" + ", ".join(map(repr, args)) + ")"
     size = getattr(t, "size", None)
     return f"({size})" if size is not None and type(t).__name__ != "ToTensor" else "()"
+
+
+def _function_name(fn) -> str:
+    from vaelint.frames import display_path
+
+    name = getattr(fn, "__name__", type(fn).__name__)
+    code = getattr(fn, "__code__", None)
+    if name == "<lambda>" and code is not None:
+        return f"lambda at {display_path(code.co_filename)}:{code.co_firstlineno}"
+    return name
 
 
 def _size_arg(t, attr: str = "size"):
@@ -91,7 +104,8 @@ def resized(size, h: int, w: int) -> tuple[int, int] | None:
 def transformed(shape: tuple, transform) -> tuple | None:
     c, h, w = shape
     tensor = False  # past ToTensor: the image is a tensor
-    for t in transforms_of(transform):
+    steps = transforms_of(transform)
+    for i, t in enumerate(steps):
         name = type(t).__name__
         if name in ("ToTensor", "PILToTensor", "ToImage"):
             tensor = True
@@ -123,8 +137,39 @@ def transformed(shape: tuple, transform) -> tuple | None:
             applied = (None if tensor else _applied_to_pil(fn, (c, h, w))) or _applied(fn, (c, h, w))
             if applied is None:
                 return None  # its effect on the shape is unknown: say so, ask for --input
+            if len(applied) != 3:
+                # flattened for an MLP (Lambda(lambda x: x.view(-1))): the item's shape, where no
+                # step after it changes the shape
+                rest = [type(r).__name__ for r in steps[i + 1 :]]
+                return applied if all(r in SHAPE_KEEPING for r in rest) else None
             c, h, w = applied
     return (c, h, w)
+
+
+_TO_TENSOR = ("ToTensor", "PILToTensor", "ToImage", "ToDtype", "ConvertImageDtype")
+
+
+def value_steps(transforms: list) -> list:
+    """The functions of a transform that change a tensor image's values after its ToTensor: its
+    Normalize, its Lambdas and the code's own functions (as callables of one image); the random
+    augmentations and the steps before the image is a tensor are left out."""
+    import inspect
+
+    from vaelint.frames import is_user_file
+
+    last = max((i for i, t in enumerate(transforms) if type(t).__name__ in _TO_TENSOR), default=None)
+    out = []
+    for t in transforms[last + 1 :] if last is not None else []:
+        name = type(t).__name__
+        fn = getattr(t, "lambd", None) if name == "Lambda" else t
+        code = getattr(fn, "__code__", None) or getattr(vars(type(fn)).get("__call__"), "__code__", None)
+        if name == "Normalize":
+            out.append(t)
+        elif name in SHAPE_KEEPING or name in RESHAPING:
+            continue  # torchvision's own steps: augmentations, casts, shapes (read elsewhere)
+        elif callable(fn) and (name == "Lambda" or inspect.isfunction(fn) or (code is not None and is_user_file(code.co_filename))):
+            out.append(fn)
+    return out
 
 
 def _applied_to_pil(fn, shape: tuple) -> tuple | None:
@@ -164,4 +209,4 @@ def _applied(fn, shape: tuple) -> tuple | None:
             out = fn(torch.rand(shape))
     except Exception:  # noqa: BLE001 - the code's function, for another kind of item
         return None
-    return tuple(out.shape) if isinstance(out, torch.Tensor) and out.dim() == 3 else None
+    return tuple(out.shape) if isinstance(out, torch.Tensor) and 1 <= out.dim() <= 3 else None

@@ -95,31 +95,41 @@ def _labels(loader, given):
 
 def as_normalised(batch, loader):
     """The images of a data set that stands in, with the values its transform gives them: drawn
-    as ToTensor gives them (in [0, 1)), then through the transform's Normalize (MNIST's
-    Normalize((0.1307,), (0.3081,)) leaves them in about [-0.42, 2.82]), so a loss that needs
-    [0, 1] (a BCE target) meets what the real data gives it, not a range it never has."""
+    as ToTensor gives them (in [0, 1)), then through the transform's steps on the tensor that
+    change values and keep the shape: its Normalize (MNIST's Normalize((0.1307,), (0.3081,))
+    leaves them in about [-0.42, 2.82]) and its functions (``Lambda(lambda x: x - 0.5)``, a
+    ``def shift(x)`` of the code's), one sample at a time. A loss that needs [0, 1] (a BCE
+    target) or whole levels (a Categorical over 256 values of ``(x + 0.5) * 255``) then meets
+    what the real data gives it, not a range it never has."""
     import torch
 
-    from vaelint.frontends.training.datasettransforms import transforms_of
+    from vaelint.frontends.training.datasettransforms import describe_transform, transforms_of, value_steps
 
     known = as_known(loader)  # a data set that stands in, with the transform its constructor was given
     dataset = getattr(known if known is not loader else loader, "dataset", None)
-    norms = [t for t in transforms_of(_transform_of(dataset)) if type(t).__name__ == "Normalize"]
+    steps = value_steps(transforms_of(_transform_of(dataset)))
     first = batch[0] if isinstance(batch, list) and batch else batch
-    if not norms or not isinstance(first, torch.Tensor) or not first.is_floating_point() or first.dim() < 3:
+    if not steps or not isinstance(first, torch.Tensor) or not first.is_floating_point() or first.dim() < 2:
         return batch
     try:
-        for t in norms:
-            first = t(first)
-    except Exception:  # noqa: BLE001 - a Normalize that does not fit these images (channels): the values as drawn
+        with torch.no_grad():
+            out = torch.stack([_through(steps, sample) for sample in first])
+    except Exception:  # noqa: BLE001 - a step that does not fit these images (channels): the values as drawn
         return batch
-    from vaelint.frontends.training.datasettransforms import describe_transform
+    if out.shape != first.shape or not out.is_floating_point():
+        return batch  # a step that changes the shape is the item's shape already (datasettransforms.transformed)
     from vaelint.frontends.training.livehints import NORMALISED
 
-    said = f"{describe_transform(norms[-1])}, values in [{first.min().item():.2f}, {first.max().item():.2f}]"
+    said = f"{', '.join(describe_transform(t) for t in steps)}, values in [{out.min().item():.2f}, {out.max().item():.2f}]"
     if said not in NORMALISED:
         NORMALISED.append(said)
-    return [first, *batch[1:]] if isinstance(batch, list) and batch else first
+    return [out, *batch[1:]] if isinstance(batch, list) and batch else out
+
+
+def _through(steps: list, sample):
+    for fn in steps:
+        sample = fn(sample)
+    return sample
 
 
 def _transform_of(dataset):

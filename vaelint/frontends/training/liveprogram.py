@@ -9,7 +9,7 @@ import os
 
 from vaelint.errors import ChoosesCuda, VaelintError
 from vaelint.frames import display_path
-from vaelint.frontends.training.batchspecs import listed_items, specs_of, with_batch
+from vaelint.frontends.training.batchspecs import listed_items, specs_of, valued, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over
 
@@ -215,7 +215,7 @@ def _inputs_of(program, request, batch_value, loader) -> None:
     named = [parse_input_spec(t) for t in known.specs] if known is not None else []
     if named and len(named) == len(specs) and all(k.shape == s.shape for k, s in zip(named, specs)):
         # what the data set is, as the code built it (its collate function kept the items' layout)
-        specs, origin = named, f"inferred from {known.origin}"
+        specs, origin = valued(named, specs), f"inferred from {known.origin}"
     elif specs:
         origin = f"inferred from the batch the code made ({', '.join(s.text() for s in specs)})"
     positional = [s for s in request.inputs if not s.name]
