@@ -134,6 +134,17 @@ class Unavailable(MissingImport):
         if isinstance(error, VaelintError):  # e.g. a class built on a missing import
             raise error
         fix = _fix_for(str(error), context)
+        kind = _definition_at(path, line)
+        if kind is not None:
+            # the class or function itself could not be defined (an annotation this torch lacks:
+            # torch.Tuple): `python` stops at that line too, whatever vaelint does
+            failure = VaelintError(
+                "load",
+                f"{where(path, line)} defines the {kind} {name!r}, and Python could not define it ({error}): running the "
+                "code with `python` stops there too. Fix that line; the error says what it lacks.",
+            )
+            failure.definition = True
+            raise failure
         if context != SETUP:
             raise VaelintError(
                 "load",
@@ -145,6 +156,24 @@ class Unavailable(MissingImport):
         # how a later setup line that failed for want of it is listed among the failed lines
         failure.short = f"{where(path, line)} did not set {name!r}"
         raise failure
+
+
+def _definition_at(path: str, line: int) -> str | None:
+    """ "class" or "function" where the statement at ``path:line`` defines one, else None."""
+    import ast
+
+    from vaelint.frontends.load import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if first <= line <= node.lineno:
+                return "class" if isinstance(node, ast.ClassDef) else "function"
+    return None
 
 
 def _fix_for(error: str, context) -> str:
