@@ -117,3 +117,33 @@ def test_a_transform_given_by_position_is_read_as_by_keyword():
         dataset = stand_in(datasets.MNIST, ("data", True, T.Compose([T.Resize(32), T.ToTensor()])), {})
         loader = stand_in(__import__("torch").utils.data.DataLoader, (dataset,), {"batch_size": 8})
         assert infer_inputs(loader).specs == ["8x1x32x32", "8:int64:10"]
+
+
+def test_a_target_transform_gives_the_labels_of_a_stood_in_data_set():
+    # a one-hot target_transform, by keyword or by position (MNIST(root, train, transform,
+    # target_transform)): the items' labels and the inferred label spec are its (an int had no
+    # .shape: fixtures/training/running/one_hot_labels_by_target_transform.py)
+    import torch
+
+    from vaelint.frontends import standins
+    from vaelint.frontends.training.datasets import infer_inputs, stand_in
+
+    def one_hot(y):
+        return torch.nn.functional.one_hot(torch.tensor(y), 10).float()
+
+    with standins.installed():
+        import torchvision.datasets as datasets
+        import torchvision.transforms as T
+
+        for args, kwargs in (
+            (("data",), {"transform": T.ToTensor(), "target_transform": one_hot}),
+            (("data", True, T.ToTensor(), one_hot), {}),
+        ):
+            ds = stand_in(datasets.MNIST, args, kwargs)
+            assert ds[0][1].shape == (10,) and ds[0][1].dtype == torch.float32
+            loader = stand_in(torch.utils.data.DataLoader, (ds,), {"batch_size": 8})
+            assert infer_inputs(loader).specs == ["8x1x28x28", "8x10"]
+            real = datasets.MNIST(*args, **kwargs)  # the stood-in class the code builds
+            assert real[0][1].shape == (10,)
+        named = stand_in(datasets.MNIST, ("data",), {"transform": T.ToTensor(), "target_transform": lambda y: f"digit {y}"})
+        assert infer_inputs(stand_in(torch.utils.data.DataLoader, (named,), {"batch_size": 8})) is None  # no tensor: not known

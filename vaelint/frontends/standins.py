@@ -94,8 +94,9 @@ def _dataset_class(name: str) -> type:
     def __getitem__(self, i):
         from vaelint.frontends.training.datasets import known_item, stand_in
 
-        known = stand_in(type(self), self._vaelint_args, self._vaelint_kwargs)  # its transform, read as given
-        return known_item(name, i, getattr(known, "transform", None), len(self))
+        known = stand_in(type(self), self._vaelint_args, self._vaelint_kwargs)  # its transforms, read as given
+        item = known_item(name, i, getattr(known, "transform", None), len(self))
+        return known.with_target(item) if known is not None else item
 
     def __getattr__(self, item):
         from vaelint.frontends.training.datasets import known_attribute

@@ -75,7 +75,14 @@ class DataSetStandIn:
         return known_length(self.name, (), self.kwargs)
 
     def __getitem__(self, i):
-        return known_item(self.name, i, self.transform, len(self))
+        return self.with_target(known_item(self.name, i, self.transform, len(self)))
+
+    def with_target(self, item):
+        """The item with its label as the code's target_transform gives it (a one-hot)."""
+        target = self.kwargs.get("target_transform")
+        if callable(target) and isinstance(item, tuple) and len(item) == 2:
+            return item[0], target(item[1])
+        return item
 
     def __getattr__(self, item):
         return known_attribute(self.name, item)
@@ -243,6 +250,8 @@ def stand_in(func, args: tuple, kwargs: dict):
     transform = kwargs.get("transform")
     if transform is None and name in ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "EMNIST", "QMNIST"):
         transform = args[2] if len(args) > 2 else None  # (root, train, transform, target_transform, download)
+        if "target_transform" not in kwargs and len(args) > 3:
+            kwargs = {**kwargs, "target_transform": args[3]}
     return DataSetStandIn(name, transform, loc, dict(kwargs))
 
 
@@ -295,6 +304,27 @@ def _item_specs(dataset):
     shape = transformed(shape, dataset.transform)
     if shape is None:
         return None
-    label = ((40,), "int64:2") if labels == "attr" else ((), f"int64:{labels}")
+    label = ((40,), "int64:2") if labels == "attr" else _label_spec(dataset.kwargs.get("target_transform"), labels)
+    if label is None:
+        return None
     described = describe_transform(dataset.transform)
     return [(shape, ""), label], f"datasets.{dataset.name} ({'x'.join(map(str, shape))}{' after ' + described if described else ''})"
+
+
+def _label_spec(target_transform, classes: int):
+    """(shape, dtype) of a sample's label, through the code's target_transform (a one-hot: (10,)
+    floats); None where what it gives is no tensor or number."""
+    import torch
+
+    if not callable(target_transform):
+        return (), f"int64:{classes}"
+    try:
+        out = target_transform(0)
+    except Exception:  # noqa: BLE001 - the code's function, for labels of another kind
+        return None
+    if isinstance(out, int) and not isinstance(out, bool):
+        return (), f"int64:{classes}"
+    if not isinstance(out, torch.Tensor):
+        return None
+    dtype = str(out.dtype).replace("torch.", "")
+    return tuple(out.shape), ("" if dtype == "float32" else f"{dtype}:{classes}" if not out.is_floating_point() else dtype)
