@@ -33,6 +33,31 @@ def _model(noise: str) -> str:
     return fill(_MODEL, noise=noise)
 
 
+# a full-covariance posterior: mu + L @ eps with L a Cholesky factor (B x Z x Z); one draw a
+# latent dim is Z numbers a sample, not Z x Z
+_FULL = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent_dim=4):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.enc = nn.Linear(784, latent_dim + latent_dim * latent_dim)
+        self.dec = nn.Linear(latent_dim, 784)
+
+    def forward(self, x):
+        z_dim = self.latent_dim
+        h = self.enc(x)
+        mu, raw = h[:, :z_dim], h[:, z_dim:].view(-1, z_dim, z_dim)
+        L = torch.tril(raw, -1) + torch.diag_embed(F.softplus(torch.diagonal(raw, dim1=1, dim2=2)))
+        eps = {NOISE}  # <- finding
+        z = mu + torch.matmul(L, eps.unsqueeze(-1)).squeeze(-1)
+        return torch.sigmoid(self.dec(z)), mu, L
+"""
+
+
 class NoiseShape(Rule):
     code = "VAE001"
     fix_availability = FixAvailability.SOMETIMES
@@ -70,8 +95,15 @@ the GPU and in half precision).
         Example(_model("torch.randn(mu.size(0), self.latent_dim, device=mu.device)")),
         Example(_model("torch.randn(*std.size(), device=std.device)")),
         Example(_model("torch.empty_like(std).normal_()")),
+        Example(fill(_FULL, noise="torch.randn_like(mu)")),
     ]
     INVALID = [
+        Example(
+            fill(_FULL, noise="torch.randn(1, z_dim)"),
+            at="finding",
+            message="one draw is shared by all 4 samples",
+            fixed=fill(_FULL, noise="torch.randn_like(mu)"),
+        ),
         Example(
             _model("torch.randn(self.latent_dim)"),
             at="finding",
@@ -99,9 +131,16 @@ the GPU and in half precision).
         if any(s.batch_dependent and not n.batch_dependent and n.const == ctx.batch for n, s in pairs):
             return  # the batch written down as a number (randn(64, Z)): VAE005
         noise_t, std_t = ctx.shape_text(r.noise), ctx.shape_text(r.std)
+        mu = ctx.shape(r.mu)
+        # mu + L @ eps with a full scale matrix: one draw a latent dim is L's rows' worth, not its entries
+        drawn = (
+            math.prod(std.sizes[:-1])
+            if r.matrix and mu is not None and mu.sizes is not None and len(std.sizes) == len(mu.sizes) + 1
+            else math.prod(std.sizes)
+        )
         if std_batch and not noise_batch:
             shared = f"one draw is shared by all {ctx.batch} samples of the batch"
-        elif math.prod(noise.sizes) < math.prod(std.sizes):
+        elif math.prod(noise.sizes) < drawn:
             shared = "each sample's one draw is shared across its latent dims"
         else:
             return

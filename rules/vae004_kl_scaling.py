@@ -175,6 +175,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
     ]
 
     def check(self, ctx):
+        if any(r.matrix for r in ctx.roles.reparams):
+            raise SkipRule(ctx.unmet(Need.KL_TERM))  # a scale matrix's KL: not read (facts/context.py)
         if not ctx.roles.kl_terms:
             dropped = dropped_kl(ctx)
             if dropped is None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from vaelint.capture.result import Capture
 from vaelint.contracts.dimnames import DimNames
 from vaelint.facts.graphview import GraphView, is_made_constant
+from vaelint.facts.reparams import MATRIX_KL
 from vaelint.facts.roles import Roles
 from vaelint.facts.shapes import ShapeFact, ShapeRuns
 from vaelint.frames import SourceLoc
@@ -155,9 +156,10 @@ class Context:
         return None
 
     def _no_kl_term(self) -> str | None:
-        if self.has_loss and not self.roles.kl_terms:
-            return "no KL term found in the loss (no term depends on the mean or the scale head alone)"
-        return None
+        if any(r.matrix for r in self.roles.reparams):
+            return MATRIX_KL
+        no_kl = self.has_loss and not self.roles.kl_terms
+        return "no KL term found in the loss (no term depends on the mean or the scale head alone)" if no_kl else None
 
     def _no_rec_term(self) -> str | None:
         if self.has_loss and not self.roles.rec_terms:

@@ -43,8 +43,9 @@ def noise_like_std(ctx, layer, noise_node=None) -> Fix | None:
     std = std_text(ctx, layer)
     if std is None:
         return None
-    if not std.replace(".", "").replace("_", "").isalnum():
-        # std written inline (eps * torch.exp(0.5 * logvar)): mu has its shape and a name
+    if getattr(layer, "matrix", False) or not std.replace(".", "").replace("_", "").isalnum():
+        # std written inline (eps * torch.exp(0.5 * logvar)), or a scale matrix (mu + L @ eps, L of
+        # Z x Z a sample): mu has the noise's shape and a name
         found = operand_for(ctx, layer.z, layer.mu)
         if found is not None and is_plain_reference(*found):
             std = found[0].code(found[1])

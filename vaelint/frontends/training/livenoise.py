@@ -57,7 +57,7 @@ def noise_flow(watch):
                 # a function that draws its own noise inside (F.gumbel_softmax): its output carries it
                 watch.noisy_nodes[id(out.grad_fn)] = out.grad_fn
                 return out
-            if watch.noise_ptrs and isinstance(out, torch.Tensor) and getattr(func, "__name__", "") not in LAYER_OPS:
+            if watch.noise_ptrs and isinstance(out, torch.Tensor) and not _a_layer(func, args, kwargs):
                 for a in tree_leaves((args, kwargs or {})):
                     if not isinstance(a, torch.Tensor):
                         continue
@@ -74,6 +74,24 @@ def noise_flow(watch):
             return out
 
     return NoiseFlow()
+
+
+def _a_layer(func, args, kwargs) -> bool:
+    """Does ``func`` apply a layer's weights to its input (a GAN's ``decoder(torch.randn(B, nz))``:
+    noise as a generator's latent)? A product of the noise with a matrix the code computed, no
+    parameter of a layer (``mu + L @ eps`` of a full-covariance posterior, MultivariateNormal's
+    rsample through its scale_tril), is a reparameterised sample as ``mu + std * eps`` is."""
+    import torch
+    from torch.utils._pytree import tree_leaves
+
+    if getattr(func, "__name__", "") not in LAYER_OPS:
+        return False
+    if func.__name__ not in ("matmul", "mm", "bmm"):
+        return True
+    return any(
+        isinstance(a, torch.nn.Parameter) or (isinstance(a, torch.Tensor) and a.requires_grad and a.grad_fn is None)
+        for a in tree_leaves((args, kwargs or {}))
+    )
 
 
 def watch_noise(patch, watch) -> None:
