@@ -83,6 +83,7 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     error.own_step_failed = failed
     error.noise_elsewhere = watch.numpy_noise  # noise the run could not follow: reading the code decides
     error.definition_failed = any(getattr(e, "definition", False) for _where, e in runtime.stops[:1])
+    error.step_raised = bool(watch.model_calls and runtime.stops and runtime.stops[0][0])  # past the model, in the step
     # the backwards the run passed over (a classifier's, a discriminator's): reading the code
     # tries other steps before these
     error.passed_sites = {(os.path.realpath(c.frames[-1][0].f_code.co_filename), c.frames[-1][1][0]) for c in watch.passed if c.frames}
