@@ -34,22 +34,46 @@ def callee_schedules(region: list[ast.stmt], counters: set, namespace: dict, cou
             if found is None:
                 continue
             node, path, text = found
-            for inner in walk_statements(node.body):
-                if not (isinstance(inner, ast.Assign) and len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name)):
-                    continue
-                read = sorted(loads(inner.value) & set(handed))
+            # the closure's names too: a loss function nested in main reads main's (anneal, x0)
+            try:
+                space = {**fn.__globals__, **inspect.getclosurevars(fn).nonlocals}
+            except (TypeError, ValueError):  # a function whose closure cannot be read: its globals
+                space = fn.__globals__
+            for name, value, at in [*_assigned(node), *_returned(stmt, call, node)]:
+                read = sorted(loads(value) & set(handed))
                 if not read:
                     continue
                 param = read[0]
                 counter = handed[param]
                 now = namespace.get(counter, 0)
                 now = (now if isinstance(now, (int, float)) and not isinstance(now, bool) else 0) + counted.get(counter, 0)
-                space = fn.__globals__
-                values = _moving(now, lambda v, e=inner.value, p=param, g=space, f=path: _evaluate(e, g, {p: v}, f, sandbox))
+                values = _moving(now, lambda v, e=value, p=param, g=space, f=path: _evaluate(e, g, {p: v}, f, sandbox))
                 if values:
-                    loc = SourceLoc(path, inner.lineno, inner.col_offset + 1)
-                    segment = source_segment(text, inner.value, 90)
-                    out.append(Schedule(inner.targets[0].id, segment, loc, counter, values[0][1], values))
+                    loc = SourceLoc(path, at.lineno, at.col_offset + 1)
+                    out.append(Schedule(name, source_segment(text, value, 90), loc, counter, values[0][1], values))
+    return out
+
+
+def _assigned(node) -> list:
+    """(name, value, statement) of the function's assignments to one name (``beta = kl_annealing(epoch)``)."""
+    return [
+        (inner.targets[0].id, inner.value, inner)
+        for inner in walk_statements(node.body)
+        if isinstance(inner, ast.Assign) and len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name)
+    ]
+
+
+def _returned(stmt: ast.stmt, call: ast.Call, node) -> list:
+    """(name, value, value) of what the function returns into the step's names: ``nll, kl, w =
+    loss_fn(..., step)`` and ``return nll, kl, kl_weight_at(anneal, step, x0)`` give ``w`` and
+    the third value (a Bowman-style text VAE's weight, handed back beside the terms)."""
+    if not (isinstance(stmt, ast.Assign) and stmt.value is call and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Tuple)):
+        return []
+    names = [e.id if isinstance(e, ast.Name) else None for e in stmt.targets[0].elts]
+    out = []
+    for ret in (n for n in walk_statements(node.body) if isinstance(n, ast.Return) and isinstance(n.value, ast.Tuple)):
+        if len(ret.value.elts) == len(names):
+            out += [(n, v, v) for n, v in zip(names, ret.value.elts) if n is not None and not isinstance(v, ast.Starred)]
     return out
 
 
