@@ -52,11 +52,47 @@ def _reads_the_data(view: GraphView, roles: Roles, node) -> bool:
 def against_a_learned_prior(view: GraphView, roles: Roles, node) -> bool:
     """Does a term that reads a sample read it only through a network's layers: a closed-form KL
     against a prior whose mean and std a network computes from a sample (SLAC's, PlaNet's and
-    Dreamer's p(z_t | z_t-1, a)), not a Monte Carlo estimate log q(z) - log p(z) of the sample?"""
+    Dreamer's p(z_t | z_t-1, a)), not a Monte Carlo estimate log q(z) - log p(z) of the sample?
+    A closed-form KL with a flow's log-determinant added to it is neither (``kl - log_det``)."""
     samples = frozenset(n for r in roles.reparams for n in (r.z, r.noise) if isinstance(n, fx.Node))
     if not samples or not any(view.depends_on(node, s) for s in samples):
         return False
+    if kl_beside_a_log_det(view, roles, node) is not None:
+        return False
     return not view.reads_around(node, samples, view.with_parameters())
+
+
+_THROUGH = frozenset({"sum", "mean", "neg", "mul", "div", "squeeze", "view", "reshape", "flatten"})
+
+
+def kl_beside_a_log_det(view: GraphView, roles: Roles, node) -> fx.Node | None:
+    """The closed-form KL part of a term that adds a flow's log-determinant to it before the
+    term's reductions (``(kl - log_det).sum()``, flow posteriors: planar, radial, Sylvester, IAF):
+    an add or sub under the reductions whose one operand reads the sampler's heads and not its
+    sample, and whose other reads the sample only through the flows' layers and the heads only
+    through the sample. None for any other term (a KL against a learned prior mixes the two)."""
+    samples = frozenset(n for r in roles.reparams for n in (r.z, r.noise) if isinstance(n, fx.Node))
+    heads = frozenset(h for r in roles.reparams for h in (r.mu, r.logvar, r.std) if isinstance(h, fx.Node))
+    seen = node
+    for _ in range(8):
+        if view.op(seen) in ("add", "sub"):
+            break
+        inner = [a for a in seen.all_input_nodes if any(view.depends_on(a, h) for h in heads | samples)]
+        if view.op(seen) not in _THROUGH or len(inner) != 1:
+            return None
+        seen = inner[0]
+    else:
+        return None
+    parts = [a for a in seen.args[:2] if isinstance(a, fx.Node)]
+    if len(parts) != 2 or not samples or not heads:
+        return None
+    layers = view.with_parameters()
+    for kl, log_det in (parts, parts[::-1]):
+        closed = any(view.depends_on(kl, h) for h in heads) and not any(view.depends_on(kl, s) for s in samples)
+        flows = any(view.depends_on(log_det, s) for s in samples) and not view.reads_around(log_det, samples, layers)
+        if closed and flows and not view.reads_around(log_det, heads, samples | layers):
+            return kl
+    return None
 
 
 LEARNED_PRIOR = (

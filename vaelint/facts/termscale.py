@@ -62,6 +62,16 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
             )
             part.term = term
             return part
+    if ctx.view.op(scale.element) in ("add", "sub"):
+        from vaelint.facts.lossroles import kl_beside_a_log_det
+
+        kl = kl_beside_a_log_det(ctx.view, ctx.roles, scale.element)
+        sub = _own_scale(ctx, walker, kl) if kl is not None else None
+        if sub is not None:
+            # (kl - log_det).sum(): the KL's own reductions inside the term's (the flow's log-det beside it)
+            sub.factors = scale.factors + sub.factors
+            sub.term = term
+            return sub
     if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
         # a sum of scalar parts (BCE + a normalising constant): use one that reduces
         parts = scale.element.all_input_nodes
