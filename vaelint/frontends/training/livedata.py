@@ -74,6 +74,15 @@ def _stand_in(obj, cls, error: BaseException, init, on_stood_in: bool = False) -
                 STOOD_IN.append(note)
             self.__dict__[item] = vocab  # the same one when the step reads it again
             return vocab
+        from vaelint.frontends.training.livelistings import probed
+
+        found = probed(self, cls)  # what the constructor sets, run on stand-in files (input_size = np.load(f).shape)
+        if item in found:
+            note = f"the data set {name}'s {item} is what its constructor sets on stand-in files of --input's samples"
+            if note not in STOOD_IN:
+                STOOD_IN.append(note)
+            self.__dict__[item] = found[item]
+            return found[item]
         return StandIn(f"{name}.{item} (the data set stands in: its data is not here)")
 
     standing = type(
@@ -143,6 +152,7 @@ def _tolerant(cls, init):
             if not (_no_data(e) or len(MADE) > made) or getattr(type(self), "__vaelint_stood_in__", False):
                 raise
             _stand_in(self, cls, e, init, on_stood_in=not _no_data(e))
+            self.__dict__["_vaelint_call"] = (init, args, kwargs)  # for what its constructor sets (probed)
             return
         if type(self).__init__ is __init__ and _empty(self):
             # its folder is here but holds none of its files (glob found nothing): no data here either

@@ -138,6 +138,32 @@ def _fits(name: str, pattern: str) -> bool:
     return fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(name, pattern.replace("[!.]", ""))
 
 
+_PROBING: list = []  # while a stood-in data set's constructor runs again on stand-in files
+
+
+def probed(dataset, cls) -> dict:
+    """The attributes ``cls``'s constructor sets when it runs again, with its calls, on stand-in
+    files (its folder listed as stand-in files, which its readers read as samples of --input):
+    what a data set that stands in as a whole lacks and the code reads (a model sized from
+    ``dataset.input_size``). Run once per data set; empty where that run fails too."""
+    held = dataset.__dict__
+    if "_vaelint_probe" not in held:
+        init, args, kwargs = held.get("_vaelint_call", (None, (), {}))
+        found: dict = {}
+        if init is not None:
+            fresh = cls.__new__(cls)
+            _PROBING.append(True)
+            try:
+                init(fresh, *args, **kwargs)
+                found = dict(vars(fresh))
+            except Exception:  # noqa: BLE001 - the constructor fails on stand-in files too: nothing to read
+                found = {}
+            finally:
+                _PROBING.pop()
+        held["_vaelint_probe"] = found
+    return held["_vaelint_probe"]
+
+
 def _from_user_code(depth: int = 2) -> bool:
     """Called by the code's own line (``depth`` frames up), and not while a data set of its own is
     being built: such a data set whose folder is not here stands in as a whole, its items samples
@@ -146,6 +172,8 @@ def _from_user_code(depth: int = 2) -> bool:
     caller = sys._getframe(depth)
     if not is_user_file(caller.f_code.co_filename):
         return False
+    if _PROBING:
+        return True  # a data set's constructor run again for what it sets (probed): its listings stand in
     from torch.utils.data import Dataset
 
     frame = caller
