@@ -80,3 +80,24 @@ def test_without_value_steps_the_images_are_drawn_as_before():
     loader.dataset.transform = SimpleNamespace(transforms=[_Named("ToTensor"), _Named("Lambda", _shift)])
     out = as_normalised(batch, loader)
     assert torch.equal(out[0], batch[0] - 0.5) and out[1] is batch[1]
+
+
+class _CentreCrop:
+    """A transform of the code's written as a class (helper-found: seungjunlee96's CenterCropMinXY)."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, img):
+        _, h, w = img.shape
+        top, left = (h - self.size) // 2, (w - self.size) // 2
+        return img[:, top : top + self.size, left : left + self.size]
+
+
+def test_a_transform_written_as_a_class_is_run_for_the_shape():
+    from types import SimpleNamespace
+
+    compose = SimpleNamespace(transforms=[_Named("ToTensor"), _CentreCrop(24)])
+    assert transformed((3, 32, 32), compose) == (3, 24, 24)
+    # an object of a library's class is not the code's to run: its effect stays unknown
+    assert transformed((3, 32, 32), SimpleNamespace(transforms=[_Named("ToTensor"), torch.nn.Identity()])) is None

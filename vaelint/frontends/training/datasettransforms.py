@@ -172,12 +172,24 @@ def value_steps(transforms: list) -> list:
     return out
 
 
+def _runnable(fn) -> bool:
+    """A function, a method, or an object of the code's own class with ``__call__`` (a transform
+    written as a class: ``class CenterSquare: def __call__(self, img)``)."""
+    import inspect
+
+    from vaelint.frames import is_user_file
+
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return True
+    call = vars(type(fn)).get("__call__")
+    return call is not None and is_user_file(getattr(getattr(call, "__code__", None), "co_filename", ""))
+
+
 def _applied_to_pil(fn, shape: tuple) -> tuple | None:
     """The shape (C x H x W) ``fn`` gives a blank PIL image of ``shape``, or None (no PIL here, a
     function of something else)."""
-    import inspect
 
-    if not (inspect.isfunction(fn) or inspect.ismethod(fn)):
+    if not _runnable(fn):
         return None
     try:
         from PIL import Image
@@ -198,11 +210,10 @@ def _applied_to_pil(fn, shape: tuple) -> tuple | None:
 
 def _applied(fn, shape: tuple) -> tuple | None:
     """The shape ``fn`` gives a float image of ``shape`` (C x H x W), or None."""
-    import inspect
 
     import torch
 
-    if not (inspect.isfunction(fn) or inspect.ismethod(fn)):
+    if not _runnable(fn):
         return None
     try:
         with torch.no_grad():
