@@ -83,3 +83,40 @@ def test_with_item_the_step_is_checked(tmp_path, monkeypatch):
     (tmp_path / "train.py").write_text(SCRIPT.replace(".data[0]", ".item()"))
     result = check("train.py", "-", ["batch.input=8x20:int64:500", "batch.length=8:int64:21"])
     assert result.error is None, result.error.message
+
+
+MISSING = textwrap.dedent("""
+    import torch
+    from torch_geometric_not_here.nn import GCNConv
+
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = GCNConv(4, 4)
+
+
+    def run(model, x, opt):
+        for epoch in range(10):
+            mu, logvar = model(x).chunk(2, -1)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            loss = (z @ z.t()).sum() - 0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+    model = Encoder()
+    run(model, torch.rand(5, 4), torch.optim.Adam(model.parameters()))
+""")
+
+
+def test_a_package_that_is_not_installed_is_what_to_fix_not_the_arguments(tmp_path, monkeypatch):
+    # the advice to give --script-args does not bring a package (helper-found: a PyG graph VAE)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "main.py").write_text(MISSING)
+    result = check("main.py", "-", [])
+    assert result.error is not None
+    message = result.error.message
+    assert "No module named 'torch_geometric_not_here'" in message and "Install the package" in message, message
+    assert "--script-args" not in message, message

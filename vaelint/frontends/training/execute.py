@@ -115,10 +115,12 @@ def _not_reached(plan: Plan, run: Execution) -> str:
         else (" A condition on the way was false, or a loop did not run, with these arguments.")
     )
     what = "the training step (the backward at" if site.kind == "loss" else "the line it needs ("
+    # a package that is not installed is what to fix; arguments would not bring it
+    missing = any("could not be imported (ModuleNotFoundError" in text for text in why)
+    advice = "" if missing else " Give the script's arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
     return (
         f"{display_path(plan.entry.path)}: running the script's setup never reached {what} "
-        f"{display_path(site.place.scope.path)}:{site.place.line}).{because} Give the script's "
-        "arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
+        f"{display_path(site.place.scope.path)}:{site.place.line}).{because}{advice}"
     )
 
 
