@@ -120,3 +120,26 @@ def test_a_package_that_is_not_installed_is_what_to_fix_not_the_arguments(tmp_pa
     message = result.error.message
     assert "No module named 'torch_geometric_not_here'" in message and "Install the package" in message, message
     assert "--script-args" not in message, message
+
+
+def test_a_tensorflow_1_script_is_refused_as_tensorflow(tmp_path, monkeypatch):
+    # tf.Session and an optimiser's minimize (TF1, paruby/DIP-VAE): vaelint does not check it, which
+    # it says, rather than asking to install TensorFlow
+    from typer.testing import CliRunner
+
+    from vaelint.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dip_vae.py").write_text(
+        textwrap.dedent("""
+        import tensorflow as tf
+        x = tf.placeholder(tf.float32, [None, 784])
+        loss = tf.reduce_mean(tf.square(tf.layers.dense(x, 784) - x))
+        step = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+    """)
+    )
+    r = CliRunner().invoke(app, ["check", "dip_vae.py", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    assert "dip_vae.py trains with TensorFlow (Session at line 6)" in r.output, r.output

@@ -65,7 +65,7 @@ def trains_through_an_absent_module(path: str) -> str:
 
 
 def tensorflow_training(path: str, torch_too: bool = True) -> str:
-    """What says that a file trains with TensorFlow's own API (a ``tf.GradientTape`` loop,
+    """What says that a file trains with TensorFlow's own API (a ``tf.GradientTape`` loop, TF1's ``tf.Session``,
     ``optimizer.apply_gradients``), read without running it; "" when nothing does (or, with
     ``torch_too`` False, when the file imports torch as well)."""
     import ast
@@ -89,6 +89,8 @@ def tensorflow_training(path: str, torch_too: bool = True) -> str:
     if not imports_tf or (imports_torch and not torch_too):
         return ""
     uses = sorted(
-        (n.lineno, n.attr) for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in ("GradientTape", "apply_gradients")
+        (n.lineno, n.attr)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and n.attr in ("GradientTape", "apply_gradients", "Session")
     )
     return f"{uses[0][1]} at line {uses[0][0]}" if uses else ""
