@@ -83,7 +83,9 @@ def _stand_in(obj, cls, error: BaseException, init, on_stood_in: bool = False) -
                 STOOD_IN.append(note)
             self.__dict__[item] = found[item]
             return found[item]
-        return StandIn(f"{name}.{item} (the data set stands in: its data is not here)")
+        failed = self.__dict__.get("_vaelint_probe_failed")
+        again = f"; its constructor, run again on stand-in files, stopped at {failed}" if failed else ""
+        return StandIn(f"{name}.{item} (the data set stands in: its data is not here{again})")
 
     standing = type(
         name,

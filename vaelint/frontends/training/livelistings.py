@@ -156,8 +156,12 @@ def probed(dataset, cls) -> dict:
             try:
                 init(fresh, *args, **kwargs)
                 found = dict(vars(fresh))
-            except Exception:  # noqa: BLE001 - the constructor fails on stand-in files too: nothing to read
-                found = {}
+            except Exception as e:  # noqa: BLE001 - the constructor fails on stand-in files too: nothing to read
+                from vaelint.errors import error_text
+                from vaelint.frames import user_frame_of_traceback
+
+                at = user_frame_of_traceback(e.__traceback__)
+                held["_vaelint_probe_failed"] = f"{at.where() + ': ' if at else ''}{getattr(e, 'message', None) or error_text(e)}"
             finally:
                 _PROBING.pop()
         held["_vaelint_probe"] = found
