@@ -16,7 +16,7 @@ import torch
 
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS
 from vaelint.facts.kloffset import offset_ratio
-from vaelint.facts.lossroles import LEARNED_PRIOR, against_a_learned_prior, term_kind
+from vaelint.facts.lossroles import LEARNED_PRIOR, against_a_learned_prior, kl_beside_a_log_det, term_kind
 from vaelint.facts.lossscales import kl_element, layer_for
 from vaelint.facts.termscale import term_scale
 
@@ -89,7 +89,8 @@ def _kl_reading(ctx, run) -> KLReading | str:
     r = roles.reparam
     if r is None or ctx.runs.failure is not None:
         return "no reparameterisation, or the model raised"
-    closed = [t for t in roles.kl_terms if term_kind(view, roles, t) == "kl"]
+    # a closed-form KL, or one with a flow's log-determinant subtracted before it is reduced
+    closed = [t for t in roles.kl_terms if term_kind(view, roles, t) == "kl" or kl_beside_a_log_det(view, roles, t) is not None]
     if not closed:
         if roles.kl_terms and all(against_a_learned_prior(view, roles, t) for t in roles.kl_terms):
             return LEARNED_PRIOR
