@@ -212,7 +212,24 @@ def raising_line(error: BaseException) -> str:
     tb = error.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    return linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else ""
+    if tb is None:
+        return ""
+    lines = linecache.getlines(tb.tb_frame.f_code.co_filename)
+    return "".join(lines[tb.tb_lineno - 1 : _statement_end(lines, tb.tb_lineno)])
+
+
+def _statement_end(lines: list, first: int) -> int:
+    """The last line of the statement that starts at ``first`` (1-based): a statement black wrapped
+    over several lines (``assert (\n Path(root) / "data.mdb"\n ).exists(), ...``) is read whole."""
+    import ast
+
+    for last in range(first, min(first + 12, len(lines)) + 1):
+        try:
+            ast.parse("".join(lines[first - 1 : last]).strip())
+        except SyntaxError:
+            continue
+        return last
+    return first
 
 
 def user_frame_of_traceback(tb) -> SourceLoc | None:

@@ -245,7 +245,7 @@ def _own_assert(error: BaseException) -> str:
         tb = tb.tb_next
     if tb is None or not is_user_file(tb.tb_frame.f_code.co_filename):
         return ""  # an assert inside a library (torch's own) is no check of the user's data
-    line = raising_line(error).strip()
+    line = " ".join(raising_line(error).split())  # an assert black wrapped over lines, said on one
     return line if line.startswith("assert") else ""
 
 
