@@ -95,6 +95,32 @@ def loss_function(recon, x, mu, logvar):
 """
 
 
+# a wide latent (256 dims) whose noise is scaled, as Keras ports write epsilon_std: the ratio of
+# z - mu to the noise times std is read to the model's rounding, element by element
+_WIDE = """import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=256):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        eps = {NOISE}  # <- noise
+        z = torch.exp(0.5 * logvar) * eps + mu
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return rec + kl
+"""
+
+
 class KLFormula(Rule):
     code = "VAE007"
     fix_availability = FixAvailability.SOMETIMES
@@ -140,6 +166,7 @@ term.
         Example(_model(_AGAINST_S.format(c="-0.5")), inputs=("6x20",)),
         # the - 1 left out: the KL plus a constant, the same gradients (a note, not a finding)
         Example(_model("0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar)"), inputs=("6x20",)),
+        Example(fill(_WIDE, noise="torch.randn_like(logvar)").replace("  # <- noise", ""), inputs=("32x20",)),
         # (1, B, Z) heads squeezed to B x Z before the KL: the same heads, read in the element's layout
         Example(fill(_SQUEEZED, kl="-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",)),
     ]
@@ -180,6 +207,7 @@ term.
             at="finding",
             message="not the Gaussian KL of the mean and std the sampler uses",
         ),
+        Example(fill(_WIDE, noise="1e-2 * torch.randn_like(logvar)"), inputs=("32x20",), at="noise", message="scaled by 0.01"),
         # uniform noise (torch.rand_like where randn_like was meant): no Gaussian sample
         Example(
             _model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())")
