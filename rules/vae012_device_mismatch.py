@@ -93,6 +93,30 @@ def _chosen(choice: str, noise: str = "eps = self.FloatTensor(std.size()).normal
     return fill(_CHOSEN, choice=choice, noise=noise)
 
 
+# a distribution object the constructor makes (no buffer: .to(device) does not move it), moved to
+# the GPU there under a condition settled when the model is built (or not moved at all)
+_DIST = """import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+        self.N = torch.distributions.Normal(0, 1){MOVE}
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.exp(0.5 * logvar) * self.N.sample(mu.shape)  # <- sample
+        return torch.sigmoid(self.dec(z)), mu, logvar
+"""
+_MOVED_IN_INIT = """
+        if torch.cuda.is_available():
+            self.N.loc = self.N.loc.cuda()
+            self.N.scale = self.N.scale.cuda()"""
+
+
 # ops through which a CPU tensor stays on the CPU
 class DeviceMismatch(Rule):
     code = "VAE012"
@@ -114,6 +138,9 @@ without a GPU. On a GPU the confirmation pass shows the real failure. A tensor
 moved to the GPU under a flag the code set before the model ran (``if
 self.use_cuda: eps = eps.cuda()``, ``use_cuda = torch.cuda.is_available()`` when
 the model was built) is not decided on such a machine: a note names the line.
+An attribute the constructor moves there under such a condition (``if
+torch.cuda.is_available(): self.N.loc = self.N.loc.cuda()``, a distribution object) is not
+decided either, with a note.
 A tensor the model holds as a plain attribute (``self.prior = Normal(torch.zeros(z,
 device=device), ...)``) made on the device the constructor is given, where the
 constructor also moves the model there (``self.to(device)``), goes wherever the
@@ -148,6 +175,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         # a type or a branch chosen by a flag a GPU machine sets: decided as on a GPU machine
         Example(_chosen("self.FloatTensor = torch.cuda.FloatTensor if args.cuda else torch.FloatTensor"), inputs=("6x20",)),
         Example(_chosen("self.FloatTensor = torch.FloatTensor", _BY_FLAG), inputs=("6x20",)),
+        # the distribution's parameters moved to the GPU by the constructor, under is_available(): a note
+        Example(fill(_DIST, move=_MOVED_IN_INIT), inputs=("6x20",)),
     ]
     INVALID = [
         Example(
@@ -177,6 +206,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(_model("torch.FloatTensor(mu.size(0), self.latent).normal_()"), inputs=("6x20",), at="sample", message="simulated GPU"),
         # the CPU type whatever the flag says: no GPU machine chooses otherwise
         Example(_chosen("self.FloatTensor = torch.FloatTensor"), inputs=("6x20",), at="sample", message="simulated GPU"),
+        # the same distribution never moved: it samples on the CPU on a GPU machine too
+        Example(fill(_DIST, move=""), inputs=("6x20",), at="sample", message="normal"),
         # the flag moves another tensor: the noise stays on the CPU whatever it says
         Example(
             fill(_FLAGGED, moved="std"),

@@ -12,7 +12,7 @@ import textwrap
 
 import torch.nn as nn
 
-from vaelint.frontends.sourcefacts import guarded_move, guarded_move_into, names_the_cpu
+from vaelint.frontends.sourcefacts import constructor_move, guarded_move, guarded_move_into, names_the_cpu
 
 
 def excused(ctx, meeting) -> bool:
@@ -44,6 +44,11 @@ def _moved_under_a_flag(ctx, meeting) -> bool:
         moved, place, what = guarded_move_into(meeting.loc), meeting.loc, "the CPU tensor that meets the model's there"
     else:
         return False
+    if moved is None and meeting.made is not None:
+        # made from an attribute the constructor moves under the condition: a distribution object
+        held = constructor_move(meeting.made)
+        if held is not None:
+            moved, what = held[1:], f"self.{held[0]}, which the tensor made there comes from,"
     if moved is None:
         return False
     line, condition = moved

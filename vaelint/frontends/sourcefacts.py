@@ -259,3 +259,41 @@ def _moves(stmt: ast.stmt, name: str) -> bool:
             return True
         value = value.func.value  # eps.float().cuda()
     return False
+
+
+def constructor_move(made: SourceLoc) -> tuple[str, int, str] | None:
+    """(attribute, line, condition) where the tensor made at ``made`` comes from an attribute of
+    the model (``self.N.sample(shape)``) that the class's constructor moves to the GPU under an
+    ``if`` (``if torch.cuda.is_available(): self.N.loc = self.N.loc.cuda()``, a distribution object
+    no ``.to(device)`` moves); None when there is none. The condition was settled on this machine
+    when the model was built, which a simulated GPU cannot change."""
+    function, text = _function_at(made)
+    parsed = _parse(made.path)
+    if function is None or parsed is None:
+        return None
+    tree = parsed[0]
+    statement = [n for n in ast.walk(function) if isinstance(n, ast.stmt) and n.lineno <= made.line <= (n.end_lineno or n.lineno)]
+    read = {
+        a.attr
+        for st in statement[-1:]
+        for a in ast.walk(st)
+        if isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name) and a.value.id == "self"
+    }
+    owner = next((c for c in ast.walk(tree) if isinstance(c, ast.ClassDef) and function in ast.walk(c)), None)
+    init = next((f for f in owner.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None) if owner else None
+    for node in ast.walk(init) if init is not None else ():
+        if not isinstance(node, ast.If):
+            continue
+        for stmt in node.body:
+            for call in (c for c in ast.walk(stmt) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)):
+                if call.func.attr not in _MOVE_METHODS:
+                    continue
+                moved = {
+                    a.attr
+                    for a in ast.walk(call.func.value)
+                    if isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name) and a.value.id == "self"
+                }
+                if moved & read:
+                    condition = ast.get_source_segment(text, node.test) or ast.unparse(node.test)
+                    return sorted(moved & read)[0], node.lineno, condition
+    return None
