@@ -143,3 +143,49 @@ def test_a_tensorflow_1_script_is_refused_as_tensorflow(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["check", "dip_vae.py", "--no-cache"])
     assert r.exit_code == 2, r.output
     assert "dip_vae.py trains with TensorFlow (Session at line 6)" in r.output, r.output
+
+
+SWALLOWED = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+    import probtorch_not_here
+
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(10, 4)
+
+        def forward(self, x):
+            trace = probtorch_not_here.Trace()
+            return trace.normal(self.linear(x), torch.ones(4), name="z")
+
+
+    def run_one(lr):
+        loader = torch.utils.data.DataLoader(torch.rand(64, 10), batch_size=16)
+        encoder = Encoder()
+        opt = torch.optim.Adam(encoder.parameters(), lr=lr)
+        for x in loader:
+            loss = encoder(x).sum()
+            loss.backward()
+            opt.step()
+
+
+    for lr in [1e-3, 1e-4]:
+        try:
+            run_one(lr)
+        except Exception as e:
+            print(f"configuration failed ({type(e).__name__})")
+""")
+
+
+def test_a_missing_package_the_codes_except_swallowed_is_named(tmp_path, monkeypatch):
+    # a sweep's `try: run(cfg) except Exception:` hid it: "took 2 batch(es) and reached no backward"
+    # (helper-found: davidbhoffmann/ssvae's probtorch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sweep.py").write_text(SWALLOWED)
+    result = check("sweep.py", "-", [])
+    assert result.error is not None
+    message = result.error.message
+    assert "reached no backward (on the way, a package that is not installed was used" in message, message
+    assert "No module named 'probtorch_not_here'" in message, message

@@ -13,6 +13,10 @@ import re
 from vaelint.errors import VaelintError
 from vaelint.frontends.sourcemap import where
 
+# what each use of a name whose import failed raised, in this check (a run that ends with no
+# backward says the first: a sweep's `try: run(cfg) except Exception: continue` hides it)
+MISSING_USED: list[str] = []
+
 
 class MissingImport:
     """Stands for a name whose import failed; using it explains why."""
@@ -22,12 +26,15 @@ class MissingImport:
 
     def _fail(self, *_a, **_k):
         name, module, path, line, error = object.__getattribute__(self, "_info")
-        raise VaelintError(
+        failure = VaelintError(
             "load",
             f"{where(path, line)} imports {name!r} from {module!r}, which could not be "
             f"imported ({error}), and the code checked uses it. Install the package that provides "
             f"{missing_package(module, error)!r} in this environment, or move that import out of the code the check runs.",
         )
+        if failure.message not in MISSING_USED:
+            MISSING_USED.append(failure.message)  # said even where the code's own `except Exception` swallows it
+        raise failure
 
     def explanation(self) -> VaelintError:
         """The error a use of this name raises."""

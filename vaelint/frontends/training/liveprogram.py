@@ -17,11 +17,13 @@ from vaelint.frontends.training.livenotes import mentions_a_device, moves, passe
 def live_program(frontend, ref, request, home):
     """Run ``ref`` as written to its first VAE backward; its Program. A run that reaches
     none raises a VaelintError saying what ran and where it stopped."""
+    from vaelint.frontends.placeholders import MISSING_USED
     from vaelint.frontends.training.live import Watch
     from vaelint.frontends.training.livebatch import batch_maker
     from vaelint.frontends.training.liverun import LiveRuntime, run_target
     from vaelint.frontends.training.sandbox import Sandbox
 
+    MISSING_USED.clear()  # this run's uses of names whose import failed
     request.progress("build")
     _keras_on_torch(home)
     _claim_trainer_libraries(home)

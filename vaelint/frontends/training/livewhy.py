@@ -98,6 +98,13 @@ def why_not(runtime, watch, home) -> str:
             f"running it took {watch.batches} batch(es) and passed over {len(watch.passed)} backward(s){at} whose "
             "loss reaches no random sample (a pretraining phase, another network); no backward of a VAE loss came"
         )
+    from vaelint.frontends.placeholders import MISSING_USED
+
+    caught = (
+        f" (on the way, a package that is not installed was used, and the code's own except caught it: {MISSING_USED[0]})"
+        if MISSING_USED
+        else ""
+    )
     if watch.batches == 0:
-        return "running it took no batch from a data loader and reached no backward"
-    return f"running it took {watch.batches} batch(es) and reached no backward"
+        return f"running it took no batch from a data loader and reached no backward{caught}"
+    return f"running it took {watch.batches} batch(es) and reached no backward{caught}"
