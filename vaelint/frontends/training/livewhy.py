@@ -86,6 +86,11 @@ def why_not(runtime, watch, home) -> str:
             text = text[len(where) + 2 :]  # the error names its own place already: said once
         hint += ended
         return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"
+    return _ran_through(runtime, watch, home)
+
+
+def _ran_through(runtime, watch, home) -> str:
+    """What a run that ended without an error of the code's, and without a VAE backward, did."""
     failed = [f"{display_path(home.path)}:{line}: {text}" for line, text in runtime.failures]
     if failed:
         return f"running it reached no backward; lines that failed: {'; '.join(failed[:3])}"
