@@ -34,8 +34,8 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
         if scheduled is not None:
             # an annealed weight: its value at this step, and where it goes
             s, limit = scheduled.schedule, scheduled.limit
-            now = f"{weight:.3g}" if formula == "1" else f"{weight:.3g}*{formula}"
-            later = "never settling" if limit is None else f"{limit:g}" if formula == "1" else f"{limit:g}*{formula}"
+            now = _times(f"{weight:.3g}", formula)
+            later = "never settling" if limit is None else _times(f"{limit:g}", formula)
             formula = f"{now} at {s.counter} {s.values[0][0]}, annealed ({s.name}) to {later}"
         else:
             formula = BetaEff(formula, 1.0, weight, one.rec.explicit).formula  # as VAE002 and VAE004 say it
@@ -51,6 +51,15 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
     for row in result.flow:
         if row.stage == "loss" and row.node in described:
             row.note = described[row.node].describe()
+
+
+def _times(value: str, formula: str) -> str:
+    """``value`` times ``formula`` as a person writes it: 0.004/(B*Z), not 0.004*1/(B*Z); 1/(B*Z), not 1*1/(B*Z)."""
+    if formula == "1":
+        return value
+    if value == "1":
+        return formula
+    return f"{value}/{formula[2:]}" if formula.startswith("1/") else f"{value}*{formula}"
 
 
 def loss_reading(roles: Roles) -> str | None:
