@@ -294,6 +294,34 @@ def _sample_dims(ctx, term) -> int:
     return max(1, len(fact.dims) - 1) if fact is not None and fact.dims else 1
 
 
+_LOSS_CALLS = (
+    "mse_loss",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy",
+    "cross_entropy",
+    "nll_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+)
+
+
+def _loss_call(term) -> str:
+    """How the reconstruction's own loss function is written summed: ``F.cross_entropy(...,
+    reduction='sum')`` where the term is a cross-entropy (MSE's form where none is seen)."""
+    seen, frontier = set(), [term]
+    while frontier and len(seen) < 40:
+        node = frontier.pop(0)
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        name = getattr(node.target, "__name__", str(node.target)).split(".")[-1]
+        if node.op == "call_function" and name in _LOSS_CALLS:
+            return "F.mse_loss(recon, x, reduction='sum')" if name == "mse_loss" else f"F.{name}(..., reduction='sum')"
+        frontier.extend(node.all_input_nodes)
+    return "F.mse_loss(recon, x, reduction='sum')"
+
+
 @dataclass(frozen=True)
 class ReductionsSeen(Observed):
     """How the reconstruction and KL terms are reduced, and the beta_eff it makes."""
@@ -351,9 +379,8 @@ class ReductionsSeen(Observed):
         (rec_b, rec_d, rec_n), (kl_b, kl_d, kl_n) = self.rec_own, self.kl_own
         steps, n = [], self.size
         if rec_d > 1.5:
-            steps.append(
-                f"sum the reconstruction over each sample's values instead of averaging them (F.mse_loss(recon, x, reduction='sum') / {n})"
-            )
+            call = _loss_call(self.rec_term)  # the code's own loss: F.cross_entropy(..., reduction='sum') for a text VAE
+            steps.append(f"sum the reconstruction over each sample's values instead of averaging them ({call} / {n})")
         if rec_n > 1.5:
             steps.append(f"divide the reconstruction by the batch size, not by a count of its values ({n}, not x.numel())")
         if 0 < rec_n < 0.67:  # a sum over the L samples of z: L times the Monte Carlo estimate
