@@ -294,29 +294,19 @@ def _sample_dims(ctx, term) -> int:
     return max(1, len(fact.dims) - 1) if fact is not None and fact.dims else 1
 
 
-_LOSS_CALLS = (
-    "mse_loss",
-    "binary_cross_entropy_with_logits",
-    "binary_cross_entropy",
-    "cross_entropy",
-    "nll_loss",
-    "l1_loss",
-    "smooth_l1_loss",
-    "huber_loss",
-)
-
-
 def _loss_call(term) -> str:
     """How the reconstruction's own loss function is written summed: ``F.cross_entropy(...,
     reduction='sum')`` where the term is a cross-entropy (MSE's form where none is seen)."""
+    from vaelint.capture.ops import RECON_LOSS_OPS, op_name
+
     seen, frontier = set(), [term]
     while frontier and len(seen) < 40:
         node = frontier.pop(0)
         if node is None or node in seen:
             continue
         seen.add(node)
-        name = getattr(node.target, "__name__", str(node.target)).split(".")[-1]
-        if node.op == "call_function" and name in _LOSS_CALLS:
+        name = op_name(node)
+        if node.op == "call_function" and name in RECON_LOSS_OPS:
             return "F.mse_loss(recon, x, reduction='sum')" if name == "mse_loss" else f"F.{name}(..., reduction='sum')"
         frontier.extend(node.all_input_nodes)
     return "F.mse_loss(recon, x, reduction='sum')"

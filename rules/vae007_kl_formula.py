@@ -71,54 +71,23 @@ def loss_function(recon, x, mu, s):
 
 
 # the heads of an LSTM's last state, (1, B, Z), squeezed to B x Z for the KL (text VAEs)
-_SQUEEZED = """import torch
-import torch.nn as nn
-
-
-class VAE(nn.Module):
-    def __init__(self, latent=4):
-        super().__init__()
-        self.enc = nn.Linear(20, 2 * latent)
-        self.dec = nn.Linear(latent, 20)
-
-    def forward(self, x):
-        mu, logvar = self.enc(x).unsqueeze(0).chunk(2, dim=-1)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return torch.sigmoid(self.dec(z)).squeeze(0), mu, logvar
-
-
-def loss_function(recon, x, mu, logvar):
-    rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
-    mu, logvar = mu.squeeze(0), logvar.squeeze(0)
-    kl = {KL}  # <- finding
-    return rec + kl
-"""
+_SQUEEZED = (
+    _MODEL.replace("self.enc(x).chunk(2, dim=1)", "self.enc(x).unsqueeze(0).chunk(2, dim=-1)")
+    .replace("torch.sigmoid(self.dec(z)), mu", "torch.sigmoid(self.dec(z)).squeeze(0), mu")
+    .replace("    kl = {KL}", "    mu, logvar = mu.squeeze(0), logvar.squeeze(0)\n    kl = {KL}")
+)
 
 
 # a wide latent (256 dims) whose noise is scaled, as Keras ports write epsilon_std: the ratio of
 # z - mu to the noise times std is read to the model's rounding, element by element
-_WIDE = """import torch
-import torch.nn as nn
-
-
-class VAE(nn.Module):
-    def __init__(self, latent=256):
-        super().__init__()
-        self.enc = nn.Linear(20, 2 * latent)
-        self.dec = nn.Linear(latent, 20)
-
-    def forward(self, x):
-        mu, logvar = self.enc(x).chunk(2, dim=1)
-        eps = {NOISE}  # <- noise
-        z = torch.exp(0.5 * logvar) * eps + mu
-        return torch.sigmoid(self.dec(z)), mu, logvar
-
-
-def loss_function(recon, x, mu, logvar):
-    rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
-    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    return rec + kl
-"""
+_WIDE = (
+    _MODEL.replace("latent=4", "latent=256")
+    .replace(
+        "z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)",
+        "eps = {NOISE}  # <- noise\n        z = torch.exp(0.5 * logvar) * eps + mu",
+    )
+    .replace("{KL}  # <- finding", "-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())")
+)
 
 
 class KLFormula(Rule):

@@ -19,7 +19,7 @@ import contextlib
 import functools
 import inspect
 
-from vaelint.errors import VaelintError
+from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.sourcemap import where
 
 STOOD_IN: list[str] = []  # notes for the report: which data set stood in, and why
@@ -74,8 +74,6 @@ def _stand_in(obj, cls, error: BaseException, init, on_stood_in: bool = False) -
                 STOOD_IN.append(note)
             self.__dict__[item] = vocab  # the same one when the step reads it again
             return vocab
-        from vaelint.frontends.training.livelistings import probed
-
         found = probed(self, cls)  # what the constructor sets, run on stand-in files (input_size = np.load(f).shape)
         if item in found:
             note = f"the data set {name}'s {item} is what its constructor sets on stand-in files of --input's samples"
@@ -313,17 +311,20 @@ def lfs_pointer(target) -> bool:
         return False
 
 
-def _stood_in_note(spec, target: str, label: str, why: str):
-    """Rows of ``spec``'s samples for a data file that is not here, said in the report."""
+def _stood_in_note(spec, target: str, label: str, why: str, lines: str | None = None):
+    """Rows of ``spec``'s samples for a data file that is not here, said in the report; ``lines``:
+    the separator of a text file's lines the rows are written as (livetext.py)."""
     from vaelint.frames import user_frame
     from vaelint.frontends.training.livedatafit import Made
 
     rows = stood_in_rows(spec)
     loc = user_frame()
-    STOOD_IN.append(
-        f"the data file {target} ({label} at {loc.where() if loc else '?'}) {why}: it stands in as "
-        f"{' x '.join(str(n) for n in rows.shape)} {rows.dtype} rows of --input {spec.text()}'s samples"
+    made = (
+        f"{rows.shape[0]} text lines, each one of --input {spec.text()}'s samples (whole numbers, {lines!r}-separated)"
+        if lines is not None
+        else f"{' x '.join(str(n) for n in rows.shape)} {rows.dtype} rows of --input {spec.text()}'s samples"
     )
+    STOOD_IN.append(f"the data file {target} ({label} at {loc.where() if loc else '?'}) {why}: it stands in as {made}")
     MADE.append(Made(rows, spec, len(STOOD_IN) - 1))
     return rows
 
@@ -361,3 +362,29 @@ class _Archive(dict):
 
     def __exit__(self, *exc):
         return False
+
+
+def probed(dataset, cls) -> dict:
+    """The attributes ``cls``'s constructor sets when it runs again, with its calls, on stand-in
+    files (its folder listed as stand-in files, which its readers read as samples of --input):
+    what a data set that stands in as a whole lacks and the code reads (a model sized from
+    ``dataset.input_size``). Run once per data set; empty where that run fails too (why, kept)."""
+    from vaelint.frontends.training.livelistings import listed_inside_data_sets
+
+    held = dataset.__dict__
+    if "_vaelint_probe" not in held:
+        init, args, kwargs = held.get("_vaelint_call", (None, (), {}))
+        found: dict = {}
+        if init is not None:
+            fresh = cls.__new__(cls)
+            try:
+                with listed_inside_data_sets():
+                    init(fresh, *args, **kwargs)
+                found = dict(vars(fresh))
+            except Exception as e:  # noqa: BLE001 - the constructor fails on stand-in files too: nothing to read
+                from vaelint.frames import user_frame_of_traceback
+
+                at = user_frame_of_traceback(e.__traceback__)
+                held["_vaelint_probe_failed"] = f"{at.where() + ': ' if at else ''}{getattr(e, 'message', None) or error_text(e)}"
+        held["_vaelint_probe"] = found
+    return held["_vaelint_probe"]

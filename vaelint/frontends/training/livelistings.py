@@ -7,6 +7,7 @@ calls are answered so: a library's listing keeps its error. The report says so."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -141,31 +142,15 @@ def _fits(name: str, pattern: str) -> bool:
 _PROBING: list = []  # while a stood-in data set's constructor runs again on stand-in files
 
 
-def probed(dataset, cls) -> dict:
-    """The attributes ``cls``'s constructor sets when it runs again, with its calls, on stand-in
-    files (its folder listed as stand-in files, which its readers read as samples of --input):
-    what a data set that stands in as a whole lacks and the code reads (a model sized from
-    ``dataset.input_size``). Run once per data set; empty where that run fails too."""
-    held = dataset.__dict__
-    if "_vaelint_probe" not in held:
-        init, args, kwargs = held.get("_vaelint_call", (None, (), {}))
-        found: dict = {}
-        if init is not None:
-            fresh = cls.__new__(cls)
-            _PROBING.append(True)
-            try:
-                init(fresh, *args, **kwargs)
-                found = dict(vars(fresh))
-            except Exception as e:  # noqa: BLE001 - the constructor fails on stand-in files too: nothing to read
-                from vaelint.errors import error_text
-                from vaelint.frames import user_frame_of_traceback
-
-                at = user_frame_of_traceback(e.__traceback__)
-                held["_vaelint_probe_failed"] = f"{at.where() + ': ' if at else ''}{getattr(e, 'message', None) or error_text(e)}"
-            finally:
-                _PROBING.pop()
-        held["_vaelint_probe"] = found
-    return held["_vaelint_probe"]
+@contextlib.contextmanager
+def listed_inside_data_sets():
+    """While a data set's constructor runs again for what it sets (livedata.probed), its own
+    listings of a folder that is not here stand in too."""
+    _PROBING.append(True)
+    try:
+        yield
+    finally:
+        _PROBING.pop()
 
 
 def _from_user_code(depth: int = 2) -> bool:

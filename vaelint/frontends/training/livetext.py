@@ -48,13 +48,8 @@ def stood_in_text(file, mode: str, note, spec):
     caller = sys._getframe(2)  # the open's caller: the code's own line, not a library's reader
     if not is_user_file(caller.f_code.co_filename) or _caught_by_the_code(user_frame(caller)):
         return None
-    from vaelint.frontends.training.livedata import STOOD_IN
-
-    rows = note(spec, path, "open", "is not here")
-    shown = " x ".join(str(n) for n in rows.shape)
-    STOOD_IN[-1] = STOOD_IN[-1].replace(f"as {shown} {rows.dtype} rows", f"as {rows.shape[0]} text lines, each one")
-    STOOD_IN[-1] += f" (whole numbers, {repr(_SEPARATORS.get(ext, ' '))}-separated)"
-    flat = rows.reshape(rows.shape[0], -1)
     sep = _SEPARATORS.get(ext, " ")
+    rows = note(spec, path, "open", "is not here", lines=sep)
+    flat = rows.reshape(rows.shape[0], -1)
     text = "".join(sep.join(str(int(round(float(v)))) for v in row) + "\n" for row in flat)
     return MissingTextFile(text, path)
