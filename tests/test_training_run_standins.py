@@ -1,7 +1,7 @@
 """Data the setup reads that is not here stands in as the step reads it (issue "Any training code,
 found by running it", item 2): a data set's attributes, arrays, pickles and npz archives given
-rows of --input, dict batches by the keys the step reads, rows laid out as the items need; and a
-data file that cannot stand in says what to bring."""
+rows of --input, rows laid out as the items need; and a data file that cannot stand in says what
+to bring. Dict batches read by key: tests/test_training_run_dict_batches.py."""
 
 import os
 import shutil
@@ -39,36 +39,6 @@ def test_a_data_set_of_the_users_whose_data_is_not_here_stands_in_when_input_is_
     r, result = _json("dataset_without_its_data.py")
     assert r.exit_code == 2 and "tried to run a program (curl" in result["error"]["message"], r.output
     assert ".." not in result["error"]["message"]
-
-
-def test_a_dict_batch_takes_the_specs_in_the_order_the_step_reads_its_keys(monkeypatch):
-    # batch["image"], batch["label"] of a data set of the user's own whose folder is not here
-    monkeypatch.chdir(RUNNING)
-    found = [("VAE002", 48)]
-    r, result = _json("dict_batch_dataset.py", "--input", "16x784", "--input", "16:int64:10")
-    assert [(f["code"], f["line"]) for f in result["findings"]] == found, r.output
-    assert result["loss"] == "the training step of dict_batch_dataset.py (lines 43-51, backward at line 51)"
-    assert (
-        "the batch is a dict the step reads by key: ['image'] = --input 16x784, ['label'] = --input 16:int64:10 "
-        "(the keys in the order the step reads them, or its data set's __getitem__ writes them)" in result["notes"]
-    )
-    assert any(n.startswith("the data set Digits (dict_batch_dataset.py:17)") for n in result["notes"]), result["notes"]
-    # a key named by --input batch.KEY=SPEC takes that spec; the others take the unnamed ones
-    for inputs in (["batch.image=16x784", "batch.label=16:int64:10"], ["batch.label=16:int64:10", "16x784"]):
-        r, result = _json("dict_batch_dataset.py", *[a for spec in inputs for a in ("--input", spec)])
-        assert [(f["code"], f["line"]) for f in result["findings"]] == found, (inputs, r.output)
-    # a key no --input gives is named, with the --input that would give it
-    r, result = _json("dict_batch_dataset.py", "--input", "16x784")
-    assert r.exit_code == 2, r.output
-    assert "the step uses batch['label']" in result["error"]["message"]
-    assert "--input batch.label=SPEC" in result["error"]["message"]
-
-
-def test_a_dict_batch_read_off_the_code_takes_the_specs_by_key_too(monkeypatch):
-    monkeypatch.chdir(RUNNING)
-    monkeypatch.setenv("VAELINT_TRAINING", "read")
-    r, result = _json("dict_batch_dataset.py", "--input", "16x784", "--input", "16:int64:10")
-    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 48)], r.output
 
 
 def test_arrays_the_setup_reads_from_files_that_are_not_here_stand_in_when_input_is_given(monkeypatch):
@@ -195,14 +165,6 @@ def test_a_data_file_that_is_not_here_is_read_by_the_names_the_code_gives(tmp_pa
     r, result = _json("train.py", "--input", "16x784")
     assert result["error"] is None, r.output
     assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]
-
-
-def test_a_dict_batch_read_through_a_variable_key_takes_the_data_sets_keys(monkeypatch):
-    # model.get_input(batch, model.image_key), the keys from the dict __getitem__ returns
-    monkeypatch.chdir(RUNNING)
-    r, result = _json("dict_batch_key_in_variable.py", "--input", "8x32x32x3")
-    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 48)], r.output
-    assert any(n.startswith("the batch is a dict the step reads by key: ['image'] = --input 8x32x32x3") for n in result["notes"])
 
 
 @pytest.mark.parametrize(
