@@ -147,7 +147,7 @@ def _let_go(capture, watch, runtime) -> None:
     model calls it watched hold that forward's autograd graph (every activation), which the
     checks that follow never read. A run frame kept by a stop's traceback holds them too."""
     capture.loss, capture.frames, capture.model_calls = None, [], []
-    watch.model_calls, watch.noise, watch.noisy_nodes, watch.passed = [], [], {}, []
+    watch.model_calls, watch.noise, watch.noisy_nodes, watch.passed, watch.first_output = [], [], {}, [], None
     for error in [watch.reached, *(e for _where, e in getattr(runtime, "stops", []))]:
         if isinstance(error, BaseException):
             error.__traceback__ = None  # the frames it ran through hold the loss
