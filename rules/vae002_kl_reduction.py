@@ -190,8 +190,8 @@ over everything.
 
     def _check_term(self, ctx, scales):
         ratio = scales.reduction_ratio(ctx.batch)
-        if math.isclose(ratio, 1.0, rel_tol=1e-6):
-            return
+        if math.isclose(ratio, 1.0, rel_tol=1e-6) and not (scales.batch_power and ctx.batch == 1):
+            return  # (a weight of B is 1 at a batch of one sample, and B at any other)
         if (
             not scales.batch_power
             and scheduled_weight(ctx, scales.kl) is None
@@ -344,6 +344,8 @@ class ReductionsSeen(Observed):
     def message(self) -> str:
         value = f"{self.ratio:.6g}"
         changes = ", and changes with the batch size" if self.batch_power else ""
+        if self.batch_power and self.batch == 1 and math.isclose(self.ratio, 1.0, rel_tol=1e-6):
+            changes += " (it is 1 only at a batch of one sample)"
         beta = BetaEff(self.formula, self.ratio, self.kl_weight, self.rec_weight)
         if beta.weighted:
             # rec * alpha, 1e-5 * kl: the weight the ELBO's terms get is the reductions' ratio times

@@ -285,23 +285,27 @@ def test_default_jobs_are_the_cores_bounded_by_targets_and_memory(monkeypatch):
     assert concurrency.threads_per_worker(2) == 4 and concurrency.threads_per_worker(16) == 1
 
 
-def test_a_batch_of_one_sample_is_checked_at_two_and_says_so():
+def test_a_batch_of_one_sample_is_checked_at_one_and_says_so():
     """``--input 1x...`` (a big VAE trained one sample per device): with one sample a mean over B
-    is a sum and a view pinned to the batch holds, so the check runs at a batch of 2, in a note;
-    before, it was refused. The batch bugs show as they do at any batch."""
+    is a sum and a view pinned to the batch holds, yet the check runs at one, as the step trains
+    (at two it held twice the step's activations), and reads the batch dim from the runs at other
+    batch sizes, in a note; before, it was refused. The batch bugs show as they do at any batch."""
     r = CliRunner().invoke(
         app, ["check", os.path.join(FIXTURES, "clean/mlp_vae.py:VAE"), "--input", "1x784", "--format", "json", "--no-cache"]
     )
     assert r.exit_code == 0, r.output
     result = json.loads(r.output)["results"][0]
-    assert result["findings"] == [] and any("ran at a batch of 2" in n for n in result["notes"])
-    assert result["flow"][0]["sizes"]["B"] == 2
+    assert result["findings"] == [] and any("a batch of one sample, checked at B=1" in n for n in result["notes"])
+    assert result["flow"][0]["sizes"]["B"] == 1 and result["flow"][0]["shape"] == ["B", "784"]
     # a mean over B is a sum at B=1: the batch-dependent beta_eff still shows
     r = CliRunner().invoke(
         app, ["check", os.path.join(FIXTURES, "buggy/mc_kl_mean_vs_sum.py:VAE"), "--input", "1x16", "--format", "json", "--no-cache"]
     )
-    assert [(f["code"], f["line"]) for f in json.loads(r.output)["results"][0]["findings"]] == [("VAE002", 26)], r.output
-    # a view pinned to a batch of 1 holds at B=1 and breaks at any other: found at its line
+    found = json.loads(r.output)["results"][0]["findings"]
+    assert [(f["code"], f["line"]) for f in found] == [("VAE002", 26)], r.output
+    assert "it is 1 only at a batch of one sample" in found[0]["message"]
+    # a view pinned to a batch of 1 holds at B=1 and breaks at any other: found at its line, as
+    # the batch written down (at a batch of two it was found as the shape error it makes there)
     r = CliRunner().invoke(
         app,
         [
@@ -317,5 +321,5 @@ def test_a_batch_of_one_sample_is_checked_at_two_and_says_so():
         ],
     )
     findings = json.loads(r.output)["results"][0]["findings"]
-    assert [(f["code"], f["line"]) for f in findings] == [("VAE013", 23)], r.output
-    assert "x.size(0)" in findings[0]["fix"]
+    assert [(f["code"], f["line"]) for f in findings] == [("VAE005", 23)], r.output
+    assert "x.size(0)" in findings[0]["fix"] and "writes the batch size down as 1" in findings[0]["message"]

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 import torch
 
 from vaelint.capture.batchdim import SequenceFirstData
-from vaelint.capture.inputcheck import check_inputs, check_token_ids, gather_inputs, input_misfit, keyed_input, unexplained
+from vaelint.capture.inputcheck import (
+    check_inputs,
+    check_token_ids,
+    gather_inputs,
+    input_misfit,
+    keyed_input,
+    one_sample_in_training_norm,
+    unexplained,
+)
 from vaelint.capture.routes import Captured, CaptureJob, capture_and_run
 from vaelint.capturechecks import binary_data, forward_has_loss, guessed_loss_raised, sequence_first_batch
 from vaelint.catalogue import offer_fixes, run_rules, selected_rules
@@ -297,7 +305,12 @@ def _roles_stage(target: str, loaded: Loaded, shaped: Shaped, options: Options, 
         if kind_of(runs.failure.error) is ErrorKind.DEVICE and torch.cuda.is_available():
             at = runs.failure.loc.where() if runs.failure.loc else "its forward"
             raise ChoosesCuda(f"{type(runs.failure.error).__name__} at {at}")
-        misfit = keyed_input(ctx, runs.failure, specs) or input_misfit(ctx, runs.failure, specs)  # the --input's, not the model's bug
+        # the --input's, not the model's bug
+        misfit = (
+            keyed_input(ctx, runs.failure, specs)
+            or input_misfit(ctx, runs.failure, specs)
+            or one_sample_in_training_norm(ctx, runs.failure, specs)
+        )
         if misfit is not None:
             raise misfit
         # only the rules the user selected may explain a failed run; otherwise it is exit 2

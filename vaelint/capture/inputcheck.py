@@ -64,7 +64,7 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
         given = [s.with_batch_dim(options.batch_dim) for s in given]
     check_inputs(given)
     given = _indices_said(with_batch_indices(given), notes)
-    given = _at_least_two(given, notes)
+    _one_sample_said(given, notes)
     if program.step is None:
         _keywords_taken(program.model, [s for s in given if s.name])
     return [s for s in given if not s.name] + [s for s in given if s.name]
@@ -81,19 +81,18 @@ def _indices_said(given: list[InputSpec], notes: list) -> list[InputSpec]:
     return given
 
 
-def _at_least_two(given: list[InputSpec], notes: list) -> list[InputSpec]:
-    """A batch of one sample (a big VAE trained one sample per device) cannot show a batch bug
-    (a mean over B is a sum, a row that reads another has none to read, a hard-coded 1 is the
-    batch): the check runs at a batch of two, said in a note."""
-    from dataclasses import replace
-
-    if not given or given[0].batch != 1:
-        return given
-    notes.append(
-        f"input {' '.join(s.text() for s in given)}: a batch of one sample cannot show batch bugs, "
-        "so the check ran at a batch of 2 (the sizes shown are at B=2)"
-    )
-    return [replace(s, shape=s.sized(2)) for s in given]
+def _one_sample_said(given: list[InputSpec], notes: list) -> None:
+    """A batch of one sample (a big VAE trained one sample per device) is checked at one, as it
+    trains: a run at two would hold twice its step's activations (a video VAE's check ran out of
+    a GPU its step fits in). One sample cannot show a batch bug by itself (a mean over B is a
+    sum, a hard-coded 1 is the batch), so the batch's dim is read from the runs at other batch
+    sizes (on fake tensors where they would be large), and whether samples mix from a run of
+    several samples without gradients; said in a note."""
+    if given and given[0].batch == 1:
+        notes.append(
+            f"input {' '.join(s.text() for s in given)}: a batch of one sample, checked at B=1 as it trains; "
+            "the batch dim is read from runs at other batch sizes, and whether samples mix from a run of 3 samples"
+        )
 
 
 def _keywords_taken(model, keyword_specs: list[InputSpec]) -> None:
@@ -321,6 +320,27 @@ def input_misfit(ctx, failure, specs: list[InputSpec]) -> VaelintError | None:
         f"your {shown} does not fit the model's first layer: {name} ({type(module).__name__}){at} expects "
         f"{attr}={size} at {where}, and got {ctx.shape_text(given[0])} ({str(failure.error).strip().splitlines()[0]}). "
         "Give the shape of one batch of your data; if that is what you gave, the layer was built for other data.",
+    )
+
+
+def one_sample_in_training_norm(ctx, failure, specs: list[InputSpec]) -> VaelintError | None:
+    """A batch norm in training mode given one value per channel (B x C at a batch of one
+    sample) raises, in the model's own training too: a usage error saying so, not a shape
+    error of the layer's channel count."""
+    if failure is None or ctx.batch != 1 or "more than 1 value per channel" not in str(failure.error):
+        return None
+    module = ctx.module_of(failure.node) if failure.node is not None else None
+    name = f"{ctx.module_name(module) or type(module).__name__} ({type(module).__name__})" if module is not None else "a batch norm"
+    at = f" at {failure.loc.where()}" if failure.loc else ""
+    shape = ctx.shape_text(failure.node.all_input_nodes[0]) if failure.node is not None and failure.node.all_input_nodes else "its input"
+    shown = " ".join(f"--input {s.text()}" for s in specs)
+    return VaelintError(
+        "input",
+        f"your {shown} is a batch of one sample, and {name}{at} normalises {shape} over the batch in training "
+        "mode: with one value per channel PyTorch refuses it (Expected more than 1 value per channel when "
+        "training), so the model cannot train at a batch of 1 as written. Give --input a batch of 2 or more, "
+        "as the model trains; or, to train one sample at a time, normalise per sample there (nn.GroupNorm, "
+        "nn.LayerNorm).",
     )
 
 

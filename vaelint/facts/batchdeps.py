@@ -47,9 +47,9 @@ def batch_mixing(ctx) -> Mixing | str:
     targets = [
         (n, name) for n, name in ((r.mu, "the mean"), (r.logvar, "the log-variance"), (roles.recon, "the reconstruction")) if n is not None
     ]
-    batch = ctx.batch
-    if batch < 2:
-        return "a batch of one sample cannot show mixing"
+    # a batch of one sample shows no mixing: the runs take 3 samples (no gradients, and they hold
+    # only what the rule reads), as they would of a big batch
+    batch = max(ctx.batch, 3)
     if any(getattr(s, "indexes_batch", False) for s in ctx.specs):
         # a graph's nodes: message passing reads the neighbours an edge list names, by design
         return "the batch's rows are a graph's nodes (an input indexes them): each reads its neighbours"

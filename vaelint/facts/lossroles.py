@@ -218,7 +218,7 @@ def _covers(view: GraphView, total: fx.Node, part: fx.Node) -> bool:
 
 def _is_scalar(node: fx.Node) -> bool:
     fact = node.meta.get("shape")
-    return fact is not None and fact.sizes is not None and all(s == 1 for s in fact.sizes)
+    return fact is not None and fact.scalar_like()
 
 
 def _split_terms(

@@ -123,7 +123,7 @@ class TermWalker:
         for i in range(rank, 0, -1):
             size, dim, sample = 1, None, False
             for f, k in zip(facts, samples):
-                if i <= len(f.sizes) and f.sizes[-i] != 1:
+                if i <= len(f.sizes) and not f.one_at(len(f.sizes) - i):
                     size = f.sizes[-i]
                     dim = f.dims[-i] if f.dims is not None else None
                     sample = sample or len(f.sizes) - i in k

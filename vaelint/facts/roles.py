@@ -203,8 +203,8 @@ def _recon_candidates(forward_outputs: dict) -> list[tuple[tuple, fx.Node]]:
 
 
 def _is_scalar(node: fx.Node) -> bool:
-    sizes = _sizes(node)
-    return sizes is not None and all(size == 1 for size in sizes)
+    fact = node.meta.get("shape")
+    return fact is not None and fact.scalar_like()
 
 
 def _sizes(node: fx.Node):

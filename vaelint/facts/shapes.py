@@ -68,6 +68,15 @@ class ShapeFact:
             return "?"
         return " x ".join(str(s) for s in self.sizes) if self.sizes else "scalar"
 
+    def one_at(self, position: int) -> bool:
+        """Is the dim a 1 at every batch size (a kept or broadcast dim)? At a batch of one
+        sample the batch's own dim is a 1 too, and is no such dim."""
+        return self.sizes is not None and self.sizes[position] == 1 and not (self.dims is not None and self.dims[position].batch_dependent)
+
+    def scalar_like(self) -> bool:
+        """One value at every batch size (a 0-d tensor, or one of sizes 1 x 1)."""
+        return self.sizes is not None and all(self.one_at(p) for p in range(len(self.sizes)))
+
     def symbols(self, names: dict[int, str] | None = None) -> list[str]:
         if self.dims is not None:
             return [d.text(names) for d in self.dims]

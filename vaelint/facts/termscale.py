@@ -145,7 +145,7 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
         rank, offset = len(fact.sizes), len(fact.sizes) - len(sizes)
         positions = walker._reduced_positions(node, rank)
         has = [p for p in positions if p >= offset and sizes[p - offset] == fact.sizes[p]]
-        broadcast = [p for p in positions if p not in has and fact.sizes[p] != 1]
+        broadcast = [p for p in positions if p not in has and not fact.one_at(p)]
         if op == "sum" and broadcast:
             return None
         if not _keeps_dims(node):
