@@ -387,3 +387,25 @@ def test_each_run_starts_from_the_modules_as_built_not_the_last_runs_state():
         "recon": ["B", "88"],
     }
     assert not result.findings and "VAE012" not in {code for code, _why in result.skipped}
+
+
+def test_a_large_recorded_run_holds_no_activation_wider_than_its_inputs(tmp_path, monkeypatch):
+    # a Wan video VAE's capture at 1x3x17x256x256 held every activation, 75 GiB, twice its
+    # training step's peak: past HOLD_ALL_BYTES a run holds no tensor wider than its inputs (the
+    # backward keeps what it needs), while the inputs, heads, sample and reconstruction stay held
+    import torch
+
+    from vaelint.capture import recording
+
+    path = tmp_path / "frees.py"
+    path.write_text(FREES)
+    cap = _graph(str(path), "VAE", spec="4x32", route="record")
+    model = next(m for m in cap.wrapper.modules() if type(m).__name__ == "VAE")
+    inputs = make_inputs([parse_input_spec("4x32")], 5)
+    monkeypatch.setattr(recording, "HOLD_ALL_BYTES", 0)
+    with torch.no_grad():
+        run = cap.run(inputs, 5)
+    assert model.freed[-1] is True  # the 64-wide activation, freed as in a plain forward
+    held = {tuple(t.shape) for t in run.tensors.values()}
+    assert (5, 32) in held and (5, 4) in held and (5, 64) not in held and (5, 8) in held
+    assert (5, 64) in set(run.shapes.values())  # its shape is still read

@@ -40,6 +40,12 @@ class _Held:
         return self.tensor
 
 
+# bytes a recorded run holds before it holds no tensor wider than its inputs: far above a small
+# model's whole run; an SD-VAE's at 2x3x512x512 holds 24 GiB of activations, a Wan video VAE's at
+# 1x3x17x256x256 75 GiB, twice its step's peak (measured on an H200)
+HOLD_ALL_BYTES = 1 << 30
+
+
 class _Recorder(TorchFunctionMode):
     """Writes one fx node per torch call of a concrete run."""
 
@@ -69,6 +75,8 @@ class _Recorder(TorchFunctionMode):
         self.calls: list[tuple[str, fx.Node]] = []
         self.result = RunResult(batch, {}, {})
         self._consts = 0
+        self.held_bytes = 0  # what the run holds so far (held_all)
+        self.widest_input = 0  # elements of its largest input
 
     # tensors -> nodes
     def node_for(self, t: torch.Tensor) -> fx.Node:
@@ -107,17 +115,31 @@ class _Recorder(TorchFunctionMode):
         return None
 
     def bind(self, t: torch.Tensor, node: fx.Node) -> None:
-        self.tensors[id(t)] = (weakref.ref(t) if self.hold is not True else _Held(t), node)
-        self.result.shapes[node] = tuple(t.shape)
         hold = self.hold
         if isinstance(hold, frozenset):  # the calls whose values a rule reads (their places in the run)
             hold = node.op == "placeholder" or (node.op != "get_attr" and len(self.calls) - 1 in hold)  # inputs: small
+        hold = hold and (isinstance(self.hold, frozenset) or self._holds(t, node))  # a rule's own list: all of it
+        self.tensors[id(t)] = (_Held(t) if hold and self.hold is True else weakref.ref(t), node)
+        self.result.shapes[node] = tuple(t.shape)
         if not hold:
             return
         if self.keep_autograd:
             self.result.tensors[node] = t
         else:  # in-place ops change t later: keep the value as it was here
             self.result.tensors[node] = t.detach().clone() if t.numel() <= 1 << 20 else t.detach()
+
+    def _holds(self, t: torch.Tensor, node: fx.Node) -> bool:
+        """Past HOLD_ALL_BYTES held (a latent-diffusion or video VAE's run), a tensor wider than
+        the run's inputs (an activation of many channels, which autograd keeps where the
+        backward needs it) is not held: its shape is recorded, its value freed as in a plain
+        forward. Every tensor of a smaller run is held, and the inputs, heads, samples and
+        reconstruction of any (none is wider than the data)."""
+        if node.op == "placeholder":
+            self.widest_input = max(self.widest_input, t.numel())
+        elif self.held_bytes > HOLD_ALL_BYTES and t.numel() > self.widest_input:
+            return False
+        self.held_bytes += t.numel() * t.element_size()
+        return True
 
     def _arg(self, a):
         if isinstance(a, torch.Tensor):
