@@ -136,3 +136,30 @@ def test_a_gpu_queried_for_a_log_line_does_not_stop_the_run(monkeypatch):
     r, result = _json("cuda_device_queried_for_a_log.py")
     assert r.exit_code == 0 and result["error"] is None, r.output
     assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]
+
+
+def test_a_gpu_named_by_index_is_cuda_0_and_its_moves_stay_on_the_cpu(monkeypatch):
+    # torch.device(torch.cuda.current_device()), torch.device(args.gpu): torch refuses an index
+    # without an accelerator, and the run stopped in its setup (exit 2); the index names cuda:0,
+    # isinstance(d, torch.device) holds for it and for the CPU, and torch.device is torch's again
+    # after the run
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a machine with a GPU answers for its own")
+    real = torch.device
+    monkeypatch.setenv("VAELINT_TRAINING", "run")
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("cuda_device_by_index.py", "--script-args", "--gpu 0")
+    assert r.exit_code == 1 and result["error"] is None, r.output
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 27)]
+    assert any("VAE.to('cuda:0') stayed on the CPU" in n for n in result["notes"]), result["notes"]
+    assert torch.device is real
+
+    from vaelint.frontends.training.livecudaguard import _devices_by_index
+
+    device = _devices_by_index(real)
+    assert device(0) == real("cuda", 0) and device("cpu") == real("cpu") and device("cuda", 1) == real("cuda:1")
+    assert isinstance(real("cpu"), device) and not isinstance("cpu", device)
+    with pytest.raises(RuntimeError):
+        device("nonsense")

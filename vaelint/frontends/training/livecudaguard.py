@@ -87,6 +87,36 @@ def answer_gpu_queries(patch) -> None:
         ("get_device_capability", (0, 0)),
     ):
         patch(torch.cuda, name, asked(getattr(torch.cuda, name), answer))
+    if not torch.cuda.is_available():
+        patch(torch, "device", _devices_by_index(torch.device))
+
+
+def _devices_by_index(real):
+    """``torch.device(0)`` (``torch.device(torch.cuda.current_device())``, ``torch.device(args.gpu)``)
+    names the first GPU on a GPU machine; without an accelerator torch refuses it ("Cannot access
+    accelerator device when none is available") and the run stopped in its setup. Here it is
+    ``cuda:0``, whose moves stay on the CPU as every move to CUDA does; any other device is
+    torch's own, and ``isinstance(d, torch.device)`` holds for every device, as before."""
+
+    class _Kind(type):
+        def __instancecheck__(cls, value):
+            return isinstance(value, real)
+
+        def __subclasscheck__(cls, other):
+            return issubclass(other, real)
+
+    class device(metaclass=_Kind):
+        def __new__(cls, *args, **kwargs):
+            try:
+                return real(*args, **kwargs)
+            except RuntimeError:
+                index = args[0] if args else kwargs.get("index", kwargs.get("type"))
+                if len(args) + len(kwargs) != 1 or not isinstance(index, int) or isinstance(index, bool):
+                    raise
+                return real("cuda", index)
+
+    device.__module__, device.__doc__ = real.__module__, real.__doc__
+    return device
 
 
 # torch's words where tensors of two devices meet (or a layer wants its input on the GPU): "Expected
