@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch.fx as fx
 
+from vaelint.facts.flowmc import flow_monte_carlo
 from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
 from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.lossroles import LEARNED_PRIOR, against_a_learned_prior
@@ -229,6 +230,10 @@ def _loss_scales(ctx) -> LossScales | str:
         if not kl.reductions():
             others.append(term)
             continue
+        if not norm.constant and element is not None and element.valid and element.summed:
+            # log q0(z0) - sum log|det J| - log p(zK): a flow posterior's Monte Carlo KL
+            flow = flow_monte_carlo(ctx, kl.element)
+            norm = flow if flow.constant else norm
         if not norm.constant:
             others.append(term)
             undecided = _why_not_read(ctx, term, kl, norm) or undecided
