@@ -8,7 +8,6 @@ recorded again and aligned call by call with the first (:func:`_align`).
 
 from __future__ import annotations
 
-import difflib
 import operator
 import time
 import warnings
@@ -20,6 +19,7 @@ from torch.overrides import TorchFunctionMode
 
 from vaelint.capture.ops import RANDOM_OPS, function_name
 from vaelint.capture.outputs import flatten_outputs
+from vaelint.capture.recordalign import align_runs
 from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.capture.routes import CaptureJob, Refusal, Route
 from vaelint.contracts.calls import watch_into
@@ -324,7 +324,7 @@ class _Recording:
         if isinstance(hold, (set, frozenset)):
             hold = _calls_held(first.calls, hold)
         other_graph, rec = self.record(run_inputs, batch, keep_autograd, draws, hold)
-        by_node = _align(self.first_graph, first.calls, other_graph, rec.calls)
+        by_node = align_runs(self.first_graph, first.calls, other_graph, rec.calls)
         mapped = RunResult(batch, {}, {}, output=rec.result.output)
         for nb, na in by_node.items():
             if nb in rec.result.shapes:
@@ -363,54 +363,3 @@ def _mark_outputs(rec: _Recorder, out, prefix: tuple = ()) -> dict:
 def _node_of(rec: _Recorder, v):
     hit = rec.tensors.get(id(v)) if isinstance(v, torch.Tensor) else None
     return hit[1] if hit is not None and hit[0]() is v else None
-
-
-def _align(graph: fx.Graph, calls: list, other_graph: fx.Graph, other_calls: list) -> dict:
-    """Nodes of another recorded run -> the captured graph's nodes.
-
-    Calls pair up by op and source line. The runs agree on a common prefix and
-    suffix; between them, one run may make calls the other does not (a library's
-    lazy set-up on the first call, such as Keras's seed generator, or a
-    data-dependent branch taken differently), and the longest matching stretches
-    there pair up too. Inputs pair by position, parameters by name, and a
-    tuple's items follow their call.
-    """
-    a = [_call_key(c) for c in calls]
-    b = [_call_key(c) for c in other_calls]
-    pairs = []
-    head = 0
-    while head < min(len(a), len(b)) and a[head] == b[head]:
-        pairs.append((head, head))
-        head += 1
-    tail = 0
-    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
-        pairs.append((len(a) - 1 - tail, len(b) - 1 - tail))
-        tail += 1
-    mid_a, mid_b = a[head : len(a) - tail], b[head : len(b) - tail]
-    if mid_a and mid_b and len(mid_a) * len(mid_b) <= _MAX_MIDDLE:
-        matcher = difflib.SequenceMatcher(None, mid_a, mid_b, autojunk=False)
-        for block in matcher.get_matching_blocks():
-            pairs += [(head + block.a + k, head + block.b + k) for k in range(block.size)]
-    by_node = {other_calls[j][1]: calls[i][1] for i, j in pairs}
-    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
-    by_node.update(zip([n for n in other_graph.nodes if n.op == "placeholder"], placeholders))
-    attrs = {n.target: n for n in graph.nodes if n.op == "get_attr"}
-    for nb in other_graph.nodes:
-        if nb.op == "get_attr" and nb.target in attrs:
-            by_node[nb] = attrs[nb.target]
-        elif nb.op == "call_function" and nb.target is operator.getitem and nb.args[0] in by_node:
-            for na in by_node[nb.args[0]].users:
-                if na.target is operator.getitem and na.args[1] == nb.args[1]:
-                    by_node[nb] = na
-    return by_node
-
-
-# Above this many pairs of unmatched calls the middle is left unpaired (its
-# nodes get no shape at other batches) rather than spend seconds matching.
-_MAX_MIDDLE = 4_000_000
-
-
-def _call_key(call: tuple) -> tuple:
-    name, node = call
-    loc = node.meta.get("loc")
-    return (name, loc.path, loc.line, loc.column) if loc is not None else (name,)
