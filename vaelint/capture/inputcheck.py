@@ -91,7 +91,7 @@ def _one_sample_said(given: list[InputSpec], notes: list) -> None:
     if given and given[0].batch == 1:
         notes.append(
             f"input {' '.join(s.text() for s in given)}: a batch of one sample, checked at B=1 as it trains; "
-            "the batch dim is read from runs at other batch sizes, and whether samples mix from a run of 3 samples"
+            "the batch dim is read from runs at other batch sizes, and whether samples mix from a run of 2 samples"
         )
 
 
