@@ -243,7 +243,10 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             if place in places:
                 continue  # the same tensor meeting the model again
             places.add(place)
-            match = next((f for f in static if _same_place(f, meeting)), None)
+            # the graph's reading takes every input to be on the device: where the run started a
+            # training step's batch on the CPU (a label the step never moves stays there), it is
+            # the same bug only where it meets the GPU where the run saw it meet
+            match = next((f for f in static if _same_place(f, meeting) and (not sim.batch_moved or _meets_there(f, meeting))), None)
             finding = match or self._from_meeting(meeting)
             if id(finding) in emitted:
                 continue
@@ -350,6 +353,12 @@ def _is_mismatch(error: str) -> bool:
 def _at(node) -> str:
     loc = loc_of(node)
     return f" at {loc.where()}" if loc else ""
+
+
+def _meets_there(finding, meeting) -> bool:
+    """Does a graph finding's meeting op run at the simulated meeting's line?"""
+    meet_loc = loc_of(finding.node) if finding.node is not None else None
+    return meet_loc is not None and meeting.loc is not None and (meet_loc.path, meet_loc.line) == (meeting.loc.path, meeting.loc.line)
 
 
 def _same_place(finding, meeting) -> bool:

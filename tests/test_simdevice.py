@@ -206,7 +206,9 @@ def test_a_large_model_is_simulated_at_a_small_batch_and_said_at_the_users(monke
 
     seen = []
     real = simdevice.simulate
-    monkeypatch.setattr(simrun, "simulate", lambda module, inputs, reseed: seen.append(inputs[0].shape[0]) or real(module, inputs, reseed))
+    monkeypatch.setattr(
+        simrun, "simulate", lambda module, inputs, reseed, **k: seen.append(inputs[0].shape[0]) or real(module, inputs, reseed, **k)
+    )
     case = _case("buggy/onehot_scattered_on_cpu.py")
     monkeypatch.setattr(simrun, "LARGE_MODEL", 0)  # every model is large
     result = check(case.path, case.target, case.inputs)

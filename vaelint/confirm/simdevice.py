@@ -71,6 +71,7 @@ class Meeting:
 class Simulation:
     meetings: list[Meeting] = field(default_factory=list)
     error: str | None = None  # why the simulated run could not finish
+    batch_moved: bool = False  # a training step's batch started on the CPU and the step moved it
 
 
 class SimulatedCuda(torch.Tensor):
@@ -83,6 +84,7 @@ class SimulatedCuda(torch.Tensor):
     # out again, and a CPU tensor made there later is no GPU tensor
     _storages: dict = {}
     _held: dict = {}  # id -> the model's attribute holding a tensor that is no parameter or buffer
+    _batch: dict = {}  # the memory of a training step's batch, on the CPU as its loader gives it; moved: True
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
@@ -226,6 +228,8 @@ class _Moves(TorchFunctionMode):
             # device=self.device / DEVICE: a variable that names the GPU on a GPU machine
             # ("cuda" if torch.cuda.is_available() else "cpu", decided when the file loaded)
             to_cuda = True
+        if to_cuda and name in ("to", "cuda") and isinstance(args[0], torch.Tensor) and _storage(args[0]) in SimulatedCuda._batch:
+            SimulatedCuda._batch[_storage(args[0])] = True  # the step moves its batch itself
         if name == "cuda":
             out = args[0]
         else:
@@ -321,16 +325,22 @@ def _cuda_answers_yes():
             setattr(torch.cuda, k, v)
 
 
-def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simulation:
-    """Run ``module`` (the analysed model with its loss) on the simulated device."""
+def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_on_cpu: bool = False) -> Simulation:
+    """Run ``module`` (the analysed model with its loss) on the simulated device. ``batch_on_cpu``:
+    the inputs are a training step's batch, on the CPU as a data loader gives it, for the step's
+    own moves to place (a label it never moves stays on the CPU, as on a GPU machine);
+    ``Simulation.batch_moved`` says whether the step moved any of it."""
     sim = Simulation()
     state = {name: _simulated(t.detach()) for name, t in module.named_parameters()}
     state.update({name: _simulated(t.detach()) for name, t in module.named_buffers()})
-    sim_inputs = tuple(_simulated(x.detach()) for x in inputs)
+    sim_inputs = tuple(
+        (x.detach().clone() if isinstance(x, torch.Tensor) else x) if batch_on_cpu else _simulated(x.detach()) for x in inputs
+    )
     SimulatedCuda._meetings = sim.meetings
     SimulatedCuda._storages = {}
     SimulatedCuda._held = held_tensors(module)
-    for t in (*state.values(), *sim_inputs):
+    SimulatedCuda._batch = {_storage(x): False for x in sim_inputs if batch_on_cpu and isinstance(x, torch.Tensor)}
+    for t in (*state.values(), *(() if batch_on_cpu else sim_inputs)):
         _remember(t)
     try:
         # cuDNN off: on a machine with a real GPU, an RNN whose input says is_cuda would
@@ -355,6 +365,7 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed) -> Simu
         SimulatedCuda._meetings = None
         SimulatedCuda._storages = {}  # the run's memory, held so far, is given back
         SimulatedCuda._held = {}
+        sim.batch_moved, SimulatedCuda._batch = any(SimulatedCuda._batch.values()), {}
     return sim
 
 

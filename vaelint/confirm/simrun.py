@@ -27,7 +27,13 @@ def simulated_run(ctx) -> Simulation:
         # (an LSTM's h, c of the last batch, self.h = h.detach()) is made on the device in training
         ctx.capture.restore_tensors()
         try:
-            sim = simulate(wrapper, make_inputs(ctx.specs, batch), ctx.capture.reseed)
+            # a training step's batch comes from its loader on the CPU and the step moves it; where
+            # the step moves none of it, the batch is taken to be on the GPU already, as a model's is
+            step = getattr(ctx.program, "step", None) is not None
+            sim = simulate(wrapper, make_inputs(ctx.specs, batch), ctx.capture.reseed, batch_on_cpu=step)
+            if step and not sim.batch_moved:
+                ctx.capture.restore_tensors()
+                sim = simulate(wrapper, make_inputs(ctx.specs, batch), ctx.capture.reseed)
         finally:
             wrapper._on_output = hook
         if batch != ctx.batch:  # said at the user's batch; the shape runs' batches collide with no model size
