@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from vaelint.facts.context import loc_of
-from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, why_no_loss_scales
+from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, split_loss, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.unsampled import dropped_kl
 from vaelint.facts.weightsource import _factor_side, factor_source, named_weight
@@ -177,6 +177,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
     def check(self, ctx):
         if any(r.matrix for r in ctx.roles.reparams):
             raise SkipRule(ctx.unmet(Need.KL_TERM))  # a scale matrix's KL: not read (facts/context.py)
+        if split_loss(ctx):
+            raise SkipRule(split_loss(ctx))
         if not ctx.roles.kl_terms:
             dropped = dropped_kl(ctx)
             if dropped is None:

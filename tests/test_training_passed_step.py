@@ -133,3 +133,18 @@ def test_a_stop_after_vaelint_ended_a_loops_data_says_so():
     for calls in ([], ["model"]):
         assert "ZeroDivisionError" in said(1, calls) and ended in said(1, calls), said(1, calls)
         assert ended not in said(0, calls)  # the code's own stop: nothing of vaelint's said
+
+
+def test_a_loss_backpropagated_in_parts_is_read_in_part_and_said_so(monkeypatch):
+    # kl.backward(retain_graph=True) then rec.backward() before one optimiser step: the KL's
+    # backward reaches no sample and was passed over as another network's, then the KL, computed
+    # and not in the reconstruction's loss, "weighs nothing" (a false VAE004)
+    from json_cli import check_json
+
+    monkeypatch.chdir(os.path.join(FIXTURES, "training", "running"))
+    r, result = check_json("kl_backpropagated_by_itself.py")
+    assert r.exit_code == 0 and result["findings"] == [], r.output
+    skipped = {s["code"]: s["reason"] for s in result["skipped"]}
+    assert "backpropagates part of its loss by its own backward (kl_backpropagated_by_itself.py:20)" in skipped["VAE004"]
+    assert any("the backward at kl_backpropagated_by_itself.py:20 backpropagates part of the VAE's loss" in n for n in result["notes"])
+    assert not any("another network's, a pretraining phase's" in n for n in result["notes"]), result["notes"]

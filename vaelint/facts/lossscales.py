@@ -283,3 +283,16 @@ def _from_several_steps(ctx, element) -> bool:
         if view.op(node) in ("sum", "mean", "mul", "div", "neg", "view", "reshape", "flatten", "squeeze", "unsqueeze"):
             todo.extend(a for a in node.all_input_nodes)
     return False
+
+
+def split_loss(ctx) -> str | None:
+    """Why the terms' weights are not judged where the training step backpropagates part of its
+    loss by a backward of its own before the one read (``kl.backward(retain_graph=True)`` then
+    ``rec.backward()``, one optimiser step): the backward read holds part of the loss only."""
+    places = getattr(ctx.program, "split_backward", None) or []
+    if not places:
+        return None
+    return (
+        f"the step backpropagates part of its loss by its own backward ({', '.join(places[:3])}) before the one "
+        "read, into the same parameters and optimiser step: the loss is read in part, so its terms' weights are not judged"
+    )

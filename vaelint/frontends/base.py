@@ -180,6 +180,9 @@ class Program:
     # id()s of the parameters another backward of the step trains (a GAN's discriminator, whose
     # own loss steps first): not the VAE loss's to reach (VAE011)
     trained_elsewhere: set = field(default_factory=set)
+    # where the step backpropagates part of its loss by a backward of its own before the VAE's
+    # (the same parameters, one optimiser step): the loss read is not the whole loss
+    split_backward: list = field(default_factory=list)
     # the optimisers the step can reach, and whether it backpropagates again after the VAE's
     # backward (read from the code): with the VAE loss's parameters, what other optimisers train
     optimisers: list = field(default_factory=list)

@@ -8,13 +8,17 @@ import re
 from vaelint.frontends.sourcefile import read_source
 
 
-def passed_over(watch) -> list[str]:
+def passed_over(watch, capture=None) -> list[str]:
     """The note for the backwards the run passed over before the VAE's (a classifier or a
-    pretraining phase trained first, a discriminator's step): where, and that nothing trained."""
+    pretraining phase trained first, a discriminator's step): where, and that nothing trained.
+    One that backpropagates part of the VAE's own loss (:func:`split_backwards`) is said so."""
     from vaelint.frontends.sourcemap import where
 
+    split = split_backwards(watch, capture)
     places: dict = {False: [], True: []}  # by whether its optimiser said it is another network's
     for c in watch.passed:
+        if c.frames and where(c.frames[-1][0].f_code.co_filename, c.frames[-1][1][0]) in split:
+            continue
         if c.frames:
             frame, (line, _col), _values = c.frames[-1]
             place = where(frame.f_code.co_filename, line)
@@ -26,12 +30,19 @@ def passed_over(watch) -> list[str]:
         "what it gave the encoder before the encoder's own backward (another network's, a VAE-GAN's discriminator or "
         "decoder step)",
     }
-    return [
+    said = [
         f"running it passed over the backward{'s' * (len(at) > 1)} at {', '.join(at[:3])} before the VAE's: "
         f"{why[stepper]}; no gradient was computed for it and no optimiser stepped"
         for stepper, at in places.items()
         if at
     ]
+    if split:
+        said.append(
+            f"the backward{'s' * (len(split) > 1)} at {', '.join(split[:3])} backpropagate{'s' * (len(split) == 1)} part of the VAE's "
+            "loss (its loss reaches the VAE's parameters, in the same step and optimiser step): the run passed over it, "
+            "and the backward read is the VAE's loss in part"
+        )
+    return said
 
 
 def moves(runtime, watch) -> list[str]:
@@ -89,3 +100,27 @@ def _without_comments(text: str) -> str:
         return " ".join(t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type != tokenize.COMMENT)
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return text
+
+
+def split_backwards(watch, capture) -> list[str]:
+    """Where the run passed over a backward in the VAE's own step (the same batch) whose loss
+    reaches parameters the VAE's loss reaches, its optimiser not another network's: its gradients
+    add to the VAE's before the step (``kl.backward(retain_graph=True)`` then ``rec.backward()``),
+    so the loss is backpropagated in parts and the one backward read is not the whole loss. Only
+    where another backward follows it before any optimiser steps or clears gradients (a
+    discriminator's ``d_loss.backward(); opt_d.step()`` on the decoder's prior samples is not)."""
+    from vaelint.frontends.sourcemap import where
+    from vaelint.frontends.training.liveinner import parameters_reached
+    from vaelint.frontends.training.livestepper import backward_follows
+
+    if capture is None or capture.taken is None:
+        return []
+    vae = parameters_reached([capture.loss])
+    places = []
+    for c in watch.passed:
+        if c.taken is capture.taken and not c.stepper and c.frames and backward_follows(c) and parameters_reached([c.loss]) & vae:
+            frame, (line, _col), _values = c.frames[-1]
+            place = where(frame.f_code.co_filename, line)
+            if place not in places:
+                places.append(place)
+    return places

@@ -11,7 +11,7 @@ from vaelint.errors import ChoosesCuda, VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.training.batchspecs import listed_items, specs_of, valued, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
-from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over
+from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over, split_backwards
 
 
 def live_program(frontend, ref, request, home):
@@ -69,7 +69,7 @@ def live_program(frontend, ref, request, home):
             f"the script's own way to {ref.name} did not reach it ({where + ': ' if where else ''}{_said(error)}), "
             f"so vaelint called {ref.name} itself, its parameters standing in"
         )
-    notes += passed_over(watch)
+    notes += passed_over(watch, capture)
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
     program.notes[:0] = notes + moves(runtime, watch)
     _finish(program, request, watch, home, capture)
@@ -178,6 +178,7 @@ def _finish(program, request, watch, home, capture) -> None:
         for w in GUARDS_PASSED
     )
     step = program.live_step
+    program.split_backward = split_backwards(watch, capture)
     later = bool(capture.frames) and backward_elsewhere(capture.frames[-1][0].f_code.co_filename, capture.frames[-1][1][0])
     program.trained_elsewhere = _trained_by(c.loss for c in watch.passed) | trained_by_other_optimisers(
         optimisers_in(step.values, step.module_globals), _parameters_reached(capture.loss), later

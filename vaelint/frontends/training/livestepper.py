@@ -126,3 +126,17 @@ def _parameters_below(nodes: list) -> set:
     from vaelint.frontends.training.autogradwalk import autograd_nodes
 
     return {id(node.variable) for node in autograd_nodes(nodes, limit=None) if getattr(node, "variable", None) is not None}
+
+
+def backward_follows(capture) -> bool:
+    """Does another backward follow this one in its block (within the next three statements)
+    before any optimiser steps or clears gradients (``kl.backward(retain_graph=True); z = ...;
+    rec.backward()``)? Then the two add into one step. Unknown: False."""
+    later, _frame = _statements_after(capture)
+    for stmt in later:
+        text = ast.unparse(stmt)
+        if ".step(" in text or ".zero_grad(" in text:
+            return False
+        if ".backward(" in text:
+            return True
+    return False
