@@ -117,7 +117,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                 written = BatchWrittenDown(op, b0, ctx.shape_text(node), other, self._consequence(ctx, node, failures))
                 yield self.report(written, loc_of(node), node=node)
             elif self._normaliser(ctx, node, b0):
-                if not _every_batch_is(ctx, b0, node):
+                if not _every_batch_is(ctx, b0, node) and not _a_length(node):
                     yield self.report(LossOverWrittenBatch(b0), loc_of(node), node=node)
             elif op == "div" and self._configured_normaliser(ctx, node):
                 n = ctx.program.configured_batch
@@ -358,3 +358,11 @@ def _every_batch_is(ctx, n: int, node) -> bool:
     if note not in ctx.notes:
         ctx.notes.append(note)
     return True
+
+
+def _a_length(node) -> bool:
+    """The loss divided by ``len(batch)``, a Python list's length (which the run sees as a number)."""
+    from vaelint.frontends.sourcefacts import divides_by_a_length
+
+    loc = loc_of(node)
+    return loc is not None and divides_by_a_length(loc.path, loc.line)

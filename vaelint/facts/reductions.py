@@ -22,6 +22,7 @@ import torch.fx as fx
 
 from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, flat_args
 from vaelint.frames import SourceLoc
+from vaelint.frontends.sourcefacts import divides_by_a_length
 
 
 @dataclass
@@ -215,6 +216,11 @@ class TermWalker:
             shown = self.ctx.batch_size_text if k == 1 else f"a size of {k}*B ({int(value)})"
             sign = -1 if op == "div" else 1
             scale.factors.append(Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op))
+            return tensor
+        loc = node.meta.get("loc")
+        if op == "div" and value == self.ctx.batch and loc is not None and divides_by_a_length(loc.path, loc.line):
+            # loss / len(batch): a Python list's length, a number to the run, follows the batch it counts
+            scale.factors.append(Factor("size", 1.0, -1, 1, "len(...), the batch's length", node, op))
             return tensor
         pinned = self._pinned_batch(value) if op == "div" else None
         if pinned is not None:

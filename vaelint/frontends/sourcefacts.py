@@ -297,3 +297,21 @@ def constructor_move(made: SourceLoc) -> tuple[str, int, str] | None:
                     condition = ast.get_source_segment(text, node.test) or ast.unparse(node.test)
                     return sorted(moved & read)[0], node.lineno, condition
     return None
+
+
+def divides_by_a_length(path: str, line: int) -> bool:
+    """Does the code at ``line`` divide by the length of something (``loss / len(batch)``, ``/=
+    len(xs)``)? A Python list's length follows the batch it counts, though the captured run sees
+    a plain number: a batch of lists (a hand-made batcher's pairs of token lists) has no tensor
+    to take ``x.size(0)`` from."""
+    parsed = _parse(path)
+    if parsed is None:
+        return False
+    for node in ast.walk(parsed[0]):
+        right = node.right if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) else None
+        if right is None and isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Div):
+            right = node.value
+        if right is not None and node.lineno <= line <= (node.end_lineno or node.lineno):
+            if isinstance(right, ast.Call) and isinstance(right.func, ast.Name) and right.func.id == "len":
+                return True
+    return False
