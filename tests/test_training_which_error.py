@@ -189,3 +189,50 @@ def test_a_missing_package_the_codes_except_swallowed_is_named(tmp_path, monkeyp
     message = result.error.message
     assert "reached no backward (on the way, a package that is not installed was used" in message, message
     assert "No module named 'probtorch_not_here'" in message, message
+
+
+def test_a_data_sets_own_check_of_its_files_asks_for_the_batch(monkeypatch):
+    # assert os.path.isdir(root), "... is not a valid directory" in the data set's constructor, run
+    # without --input: the stop said where and what, but not to give the batch (an OSError did)
+    import os
+
+    from conftest import FIXTURES
+    from json_cli import check_json
+
+    monkeypatch.chdir(os.path.join(FIXTURES, "training", "running"))
+    r, result = check_json("dataset_asserts_its_folder.py")
+    said = result["error"]["message"]
+    assert r.exit_code == 2 and "is not a valid directory (its data is not here: give the batch with --input" in said, said
+    # with --input the data set stands in and the step is checked (the fixture's own case)
+    r, result = check_json("dataset_asserts_its_folder.py", "--input", "32x784")
+    assert result["error"] is None and [f["code"] for f in result["findings"]] == ["VAE004"], r.output
+
+    from vaelint.frontends.training.livewhy import MISSING_DATA
+
+    said = ["Rollouts do not exist", "No images loaded", "root is not a valid directory", "data/x.npz not found"]
+    assert all(MISSING_DATA.search(t) for t in said)
+    assert not any(MISSING_DATA.search(t) for t in ("shapes do not match", "loss is nan", "expected 3 channels"))
+
+
+def test_a_layer_handed_where_a_tensor_goes_is_said_as_such(tmp_path):
+    # F.sigmoid(self.fc) for F.sigmoid(self.fc(h)): "'Linear' object has no attribute 'sigmoid'"
+    # was explained as a setup line that failed or a --script-args matter
+    from json_cli import check_json
+
+    from vaelint.capture.inputcheck import _layer_for_a_tensor
+
+    assert _layer_for_a_tensor(AttributeError("'Linear' object has no attribute 'sigmoid'")) == "Linear"
+    assert _layer_for_a_tensor(AttributeError("'Linear' object has no attribute 'encoder_size'")) == ""
+    assert _layer_for_a_tensor(AttributeError("'Config' object has no attribute 'sigmoid'")) == ""
+    path = tmp_path / "model.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+        "class VAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)\n"
+        "        return F.sigmoid(self.dec), mu, logvar\n"
+    )
+    r, result = check_json(f"{path}:VAE", "--input", "4x64")
+    assert r.exit_code == 2 and "The code hands the layer itself (Linear) to what takes a tensor" in result["error"]["message"], r.output

@@ -163,7 +163,9 @@ def check_token_ids(target: str, specs, cap, runs) -> None:
 def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> VaelintError:
     where = f" at {failure.loc.where()}" if failure.loc else ""
     kind = kind_of(failure.error)
-    if isinstance(failure.error, (NameError, AttributeError)) and setup_failures:
+    if _layer_for_a_tensor(failure.error):
+        hint = _layer_hint(failure.error)
+    elif isinstance(failure.error, (NameError, AttributeError)) and setup_failures:
         # the step reads what the setup would have defined, had a line not failed or a
         # condition not been false with these arguments (a required script argument, say)
         name = getattr(failure.error, "name", None)
@@ -321,6 +323,31 @@ def input_misfit(ctx, failure, specs: list[InputSpec]) -> VaelintError | None:
         f"{attr}={size} at {where}, and got {ctx.shape_text(given[0])} ({str(failure.error).strip().splitlines()[0]}). "
         "Give the shape of one batch of your data; if that is what you gave, the layer was built for other data.",
     )
+
+
+def _layer_hint(error) -> str:
+    layer = _layer_for_a_tensor(error)
+    return (
+        f"The code hands the layer itself ({layer}) to what takes a tensor: it calls a tensor's method on the "
+        "module object (F.sigmoid(self.fc), torch.relu(self.conv)), where it means the layer's output "
+        "(F.sigmoid(self.fc(h))). Call the layer on its input there."
+        if layer
+        else ""
+    )
+
+
+def _layer_for_a_tensor(error) -> str:
+    """``'Linear' object has no attribute 'sigmoid'``: the torch.nn layer class whose object was
+    handed where a tensor goes (a tensor's method looked up on it), or ""."""
+    import re
+
+    import torch
+
+    found = re.match(r"'(\w+)' object has no attribute '(\w+)'", str(error)) if isinstance(error, AttributeError) else None
+    if found is None or not isinstance(getattr(torch.nn, found.group(1), None), type):
+        return ""
+    cls, attr = getattr(torch.nn, found.group(1)), found.group(2)
+    return found.group(1) if issubclass(cls, torch.nn.Module) and hasattr(torch.Tensor, attr) else ""
 
 
 def one_sample_in_training_norm(ctx, failure, specs: list[InputSpec]) -> VaelintError | None:

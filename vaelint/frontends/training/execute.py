@@ -118,6 +118,14 @@ def _not_reached(plan: Plan, run: Execution) -> str:
     # a package that is not installed is what to fix; arguments would not bring it
     missing = any("could not be imported (ModuleNotFoundError" in text for text in why)
     advice = "" if missing else " Give the script's arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
+    from vaelint.frontends.training.livewhy import MISSING_DATA
+
+    if not missing and any(MISSING_DATA.search(text) for text in why):
+        # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
+        advice = (
+            " Its data is not here: give the batch with --input, one per item of the batch (e.g. --input 64x784), "
+            "and the code's loaders give it; or give the script's arguments with --script-args."
+        )
     return (
         f"{display_path(plan.entry.path)}: running the script's setup never reached {what} "
         f"{display_path(site.place.scope.path)}:{site.place.line}).{because}{advice}"

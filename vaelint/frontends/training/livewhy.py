@@ -3,6 +3,8 @@ stopped, and what to give; vaelint's own part in a stop (a loop whose data it en
 
 from __future__ import annotations
 
+import re
+
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, range_hint
@@ -72,7 +74,7 @@ def why_not(runtime, watch, home) -> str:
                 " (a data set of the code's is empty here: its files are not here. Give the batch with --input, one "
                 "per item of the batch, e.g. --input 64x1x28x28; an empty data set of yours then stands in)"
             )
-        elif isinstance(error, OSError) and not watch.batches and not watch.specs:
+        elif (isinstance(error, OSError) or _says_data_is_missing(error, text)) and not watch.batches and not watch.specs:
             hint = (
                 f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
                 "e.g. --input 64x784; the code's loaders then give it)"
@@ -113,3 +115,16 @@ def _ran_through(runtime, watch, home) -> str:
     if watch.batches == 0:
         return f"running it took no batch from a data loader and reached no backward{caught}"
     return f"running it took {watch.batches} batch(es) and reached no backward{caught}"
+
+
+MISSING_DATA = re.compile(
+    r"not an? (valid )?(dir|directory|folder|file|path)|(does|do|did)( not|n't) exist|no such file|not found|"
+    r"no (images|files|data|samples)( were)? (found|loaded)|is empty",
+    re.I,
+)
+
+
+def _says_data_is_missing(error, text: str) -> bool:
+    """The code's own check of its data's files (``assert os.path.isdir(root), "... is not a valid
+    directory"``, ``raise ValueError("No images loaded")``): its data is not here, as an OSError says."""
+    return isinstance(error, (AssertionError, ValueError, RuntimeError)) and bool(MISSING_DATA.search(text))
