@@ -76,6 +76,10 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         Example(_model("self.dec(z)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
         Example(_model("torch.sigmoid(self.dec(z)).view(-1, 20)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",)),
         Example(_model("self.dec(z)", 'F.mse_loss(recon, x, reduction="sum")'), inputs=("6x20",)),
+        # logits clamped for stability are still logits
+        Example(
+            _model("torch.clamp(self.dec(z), -10, 10)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)
+        ),
     ]
     INVALID = [
         Example(
@@ -100,6 +104,14 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             message="sigmoid twice",
             fixed=_model("nn.Sequential(self.dec, nn.Sigmoid())(z)", 'nn.BCELoss(reduction="sum")(recon, x)'),
         ),
+        # a clamp into [0, 1] after the sigmoid changes nothing: still probabilities
+        Example(
+            _model("torch.clamp(torch.sigmoid(self.dec(z)), 0, 1)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'),
+            inputs=("6x20",),
+            at="finding",
+            message="sigmoid twice",
+            fixed=_model("torch.clamp(torch.sigmoid(self.dec(z)), 0, 1)", 'F.binary_cross_entropy(recon, x, reduction="sum")'),
+        ),
     ]
 
     def explains(self, failure, ctx):
@@ -112,8 +124,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             loc = loc_of(cmp.node)
             if cmp.op == "binary_cross_entropy" and name not in _BOUNDED:
                 yield self.report(UnboundedIntoBCE(name, _at(last)), loc, node=cmp.node)
-            elif cmp.op == "binary_cross_entropy_with_logits" and name == "sigmoid":
-                yield self.report(SigmoidTwice(_at(last)), loc, node=cmp.node)
+            elif cmp.op == "binary_cross_entropy_with_logits" and _sigmoid_under(ctx, last) is not None:
+                yield self.report(SigmoidTwice(_at(_sigmoid_under(ctx, last))), loc, node=cmp.node)
 
     def autofix(self, finding, ctx):
         """``F.binary_cross_entropy`` on an unbounded decoder output ->
@@ -165,6 +177,20 @@ def _last_op(ctx, node):
         node = inputs[0] if inputs else None
         seen += 1
     return node
+
+
+def _sigmoid_under(ctx, node):
+    """The sigmoid the reconstruction ends in, also under a clamp or clip of it (``clamp(sigmoid(h),
+    0, 1)``, ``sigmoid(h).clamp(eps, 1 - eps)``: probabilities still); None where it ends in none."""
+    for _ in range(3):
+        name = ctx.view.op(node) if node is not None else "?"
+        if name == "sigmoid":
+            return node
+        if name not in ("clamp", "clip", "clamp_", "clip_"):
+            return None
+        inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
+        node = _last_op(ctx, inputs[0]) if inputs else None
+    return None
 
 
 def _at(node) -> str:
