@@ -234,3 +234,18 @@ def test_a_penalty_on_the_weights_weighted_0_is_not_said_as_the_kl_weighted_0(tm
     skipped = dict(result.skipped)
     assert skipped["VAE002"] == LEARNED_PRIOR, skipped
     assert not any("multiplied by 0" in n for n in result.notes), result.notes
+
+
+def test_a_spatial_kl_flattened_per_sample_is_read():
+    # element.view(B, -1).sum(1).mean() of a B x C x h x w latent: the flattened element was "the KL
+    # element and the encoder's heads do not share a shape" (VAE007, VAE008 skipped) and "too close
+    # to zero" (VAE002, VAE004 skipped); it is the heads laid out per sample
+    import os
+
+    from conftest import FIXTURES
+    from json_cli import check_json
+
+    r, result = check_json(os.path.join(FIXTURES, "clean", "spatial_kl_flattened_per_sample.py:ConvVAE"), "--input", "4x3x16x16")
+    assert r.exit_code == 0 and result["findings"] == [] and result["skipped"] == [], r.output
+    kl = next(row for row in result["flow"] if row["name"] == "kl")
+    assert kl["reduction"] == "mean over B, sum over 256", kl

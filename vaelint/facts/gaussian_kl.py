@@ -177,6 +177,8 @@ class KLElement:
             # the element of the heads as they are, or of the heads with their dims of 1 dropped (an
             # LSTM's (1, B, Z) state squeezed to B x Z before the KL); or already summed over Z
             full = e.shape == m.shape or (e.numel() == m.numel() and _kept(e.shape) == _kept(m.shape))
+            # a spatial latent's element flattened per sample before its sum (kl.view(B, -1).sum(1))
+            full = full or (e.dim() == 2 and m.dim() > 2 and e.shape[0] == m.shape[0] and e.numel() == m.numel())
             summed = m.dim() > 1 and (
                 e.shape == m.shape[:-1] or (e.numel() * m.shape[-1] == m.numel() and _kept(e.shape) == _kept(m.shape[:-1]))
             )
