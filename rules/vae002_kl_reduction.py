@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from vaelint.facts.context import loc_of
-from vaelint.facts.lossscales import BetaEff, loss_scales, split_loss, why_no_loss_scales
+from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ConfirmNeed, FixAvailability, Need, Severity
@@ -182,8 +182,6 @@ over everything.
     ]
 
     def check(self, ctx):
-        if split_loss(ctx):
-            raise SkipRule(split_loss(ctx))
         scales = loss_scales(ctx)
         if scales is None:
             raise SkipRule(why_no_loss_scales(ctx))

@@ -175,10 +175,9 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
     ]
 
     def check(self, ctx):
-        if any(r.matrix for r in ctx.roles.reparams):
-            raise SkipRule(ctx.unmet(Need.KL_TERM))  # a scale matrix's KL: not read (facts/context.py)
-        if split_loss(ctx):
-            raise SkipRule(split_loss(ctx))
+        matrix = any(r.matrix for r in ctx.roles.reparams)  # a scale matrix's KL: not read (facts/context.py)
+        if matrix or split_loss(ctx):  # or a loss backpropagated in parts (facts/lossscales.py)
+            raise SkipRule(ctx.unmet(Need.KL_TERM) if matrix else split_loss(ctx))
         if not ctx.roles.kl_terms:
             dropped = dropped_kl(ctx)
             if dropped is None:

@@ -243,9 +243,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             if place in places:
                 continue  # the same tensor meeting the model again
             places.add(place)
-            # the graph's reading takes every input to be on the device: where the run started a
-            # training step's batch on the CPU (a label the step never moves stays there), it is
-            # the same bug only where it meets the GPU where the run saw it meet
+            # the graph takes every input to be on the device; a training step's batch started on the
+            # CPU (a label never moved stays there): the same bug only where the run saw it meet
             match = next((f for f in static if _same_place(f, meeting) and (not sim.batch_moved or _meets_there(f, meeting))), None)
             finding = match or self._from_meeting(meeting)
             if id(finding) in emitted:
@@ -356,20 +355,16 @@ def _at(node) -> str:
 
 
 def _meets_there(finding, meeting) -> bool:
-    """Does a graph finding's meeting op run at the simulated meeting's line?"""
-    meet_loc = loc_of(finding.node) if finding.node is not None else None
-    return meet_loc is not None and meeting.loc is not None and (meet_loc.path, meet_loc.line) == (meeting.loc.path, meeting.loc.line)
+    """Does a graph finding's meeting op (its node) run at the simulated meeting's line?"""
+    at, loc = loc_of(finding.node), meeting.loc
+    return at is not None and loc is not None and (at.path, at.line) == (loc.path, loc.line)
 
 
 def _same_place(finding, meeting) -> bool:
     """A graph finding (at the line that made the tensor; its node, the meeting op)
     and a simulated meeting are the same bug."""
-    if finding.loc is None:
-        return False
-    if meeting.made is not None and (meeting.made.path, meeting.made.line) == (finding.loc.path, finding.loc.line):
-        return True
-    meet_loc = loc_of(finding.node)
-    return meet_loc is not None and meeting.loc is not None and (meet_loc.path, meet_loc.line) == (meeting.loc.path, meeting.loc.line)
+    made, at = meeting.made, finding.loc
+    return at is not None and ((made is not None and (made.path, made.line) == (at.path, at.line)) or _meets_there(finding, meeting))
 
 
 @dataclass

@@ -13,3 +13,16 @@ def check(path: str, target: str, inputs, loss: str | None = None, init=None, dy
 
 def found(result) -> set:
     return {(f.code, f.loc.line if f.loc else None) for f in result.findings}
+
+
+def captured_graph(path, target, spec="4x784", route="fx"):
+    """The captured computation of ``path:target`` by torch.fx (``route="fx"``) or by recording a run at ``spec``."""
+    from vaelint.capture.recording import capture_recording
+    from vaelint.capture.symbolic import capture_fx
+    from vaelint.facts.shapes import make_inputs
+    from vaelint.frontends import LoadRequest, load_program
+
+    loaded = load_program(f"{path}:{target}", LoadRequest(init={}))
+    if route == "fx":
+        return capture_fx(loaded, None, None, 1)
+    return capture_recording(loaded, None, None, make_inputs([parse_input_spec(spec)], 4))

@@ -63,7 +63,7 @@ def _weight_of_log_q(ctx, q: fx.Node, r) -> float | None:
     if not all(isinstance(v, torch.Tensor) for v in (value, mu, z, std)) or mu.shape != z.shape or mu.dim() < 2:
         return None
     mu, z, std = (v.detach().double().cpu() for v in (mu, z, std))
-    log_q = (-0.5 * math.log(2 * math.pi) - torch.log(std.cpu()) - 0.5 * ((z - mu) / std.cpu()) ** 2).sum(-1)
+    log_q = (-0.5 * math.log(2 * math.pi) - torch.log(std) - 0.5 * ((z - mu) / std) ** 2).sum(-1)
     value = value.detach().double().cpu()
     if value.shape != log_q.shape or not bool(torch.isfinite(value).all()) or bool((log_q.abs() < 1e-6).any()):
         return None

@@ -181,12 +181,17 @@ def beta_eff(one: LossScales, ctx) -> BetaEff:
 def loss_scales(ctx) -> LossScales | None:
     """The reduction facts of the reconstruction and KL terms, when both are clear
     (computed once per target: beta_eff and three rules read them)."""
-    return ctx.reading("loss_scales", _loss_scales, LossScales)[0]
+    return ctx.reading("loss_scales", _read, LossScales)[0]
 
 
 def why_no_loss_scales(ctx) -> str:
     """Why :func:`loss_scales` found no reading (for the report's skipped list)."""
-    return ctx.reading("loss_scales", _loss_scales, LossScales)[1]
+    return ctx.reading("loss_scales", _read, LossScales)[1]
+
+
+def _read(ctx) -> LossScales | str:
+    # a loss backpropagated in parts: the one backward read is part of it (split_loss)
+    return split_loss(ctx) or _loss_scales(ctx)
 
 
 def _loss_scales(ctx) -> LossScales | str:

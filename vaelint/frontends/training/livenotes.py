@@ -8,13 +8,12 @@ import re
 from vaelint.frontends.sourcefile import read_source
 
 
-def passed_over(watch, capture=None) -> list[str]:
+def passed_over(watch, split: list[str] = ()) -> list[str]:
     """The note for the backwards the run passed over before the VAE's (a classifier or a
     pretraining phase trained first, a discriminator's step): where, and that nothing trained.
-    One that backpropagates part of the VAE's own loss (:func:`split_backwards`) is said so."""
+    One that backpropagates part of the VAE's own loss (``split``, :func:`split_backwards`) is said so."""
     from vaelint.frontends.sourcemap import where
 
-    split = split_backwards(watch, capture)
     places: dict = {False: [], True: []}  # by whether its optimiser said it is another network's
     for c in watch.passed:
         if c.frames and where(c.frames[-1][0].f_code.co_filename, c.frames[-1][1][0]) in split:

@@ -69,9 +69,9 @@ def live_program(frontend, ref, request, home):
             f"the script's own way to {ref.name} did not reach it ({where + ': ' if where else ''}{_said(error)}), "
             f"so vaelint called {ref.name} itself, its parameters standing in"
         )
-    notes += passed_over(watch, capture)
+    notes += passed_over(watch, split := split_backwards(watch, capture))  # before _let_go drops their losses
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
-    program.notes[:0] = notes + moves(runtime, watch)
+    program.notes[:0], program.split_backward = notes + moves(runtime, watch), split
     _finish(program, request, watch, home, capture)
     _let_go(capture, watch, runtime)
     return program
@@ -178,7 +178,6 @@ def _finish(program, request, watch, home, capture) -> None:
         for w in GUARDS_PASSED
     )
     step = program.live_step
-    program.split_backward = split_backwards(watch, capture)
     later = bool(capture.frames) and backward_elsewhere(capture.frames[-1][0].f_code.co_filename, capture.frames[-1][1][0])
     program.trained_elsewhere = _trained_by(c.loss for c in watch.passed) | trained_by_other_optimisers(
         optimisers_in(step.values, step.module_globals), _parameters_reached(capture.loss), later
