@@ -237,8 +237,8 @@ over everything.
 
         seen = finding.observed
         scales = next((s for s in (loss_scales(ctx).each_kl() if loss_scales(ctx) else ()) if s.kl.term is seen.kl_term), None)
-        if scales is None:
-            return None
+        if scales is None or scales.rec.parts > 1:
+            return None  # one edit would sum one part of a reconstruction written in parts
         rec = [f for f in scales.rec.reductions() if not f.shared]
         kl = [f for f in scales.kl.reductions() if not f.shared]
         rec_means = [f for f in rec if f.kind == "mean"]

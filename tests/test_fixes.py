@@ -366,3 +366,14 @@ def test_a_kl_written_right_but_subtracted_gets_a_plus(tmp_path):
     model(tmp_path, text)
     r = run("check", "vae.py:VAE", "--input", "6x20", "--diff", cwd=tmp_path)
     assert "-    return rec - kl\n+    return rec + kl\n" in r.stdout
+
+
+def test_a_reconstruction_written_in_parts_is_not_offered_an_edit_of_one_part(tmp_path):
+    # 0.7 * l1 + 0.3 * mse beside a summed KL: reduction="sum" on one part would leave the other
+    # averaged (the re-check refuses it), so a plain check must not call the finding fixable
+    name = "recon_weighted_parts_beside_summed_kl.py"
+    shutil.copy(os.path.join(FIXTURES, "buggy", name), tmp_path / name)
+    out = json.loads(run("check", f"{name}:VAE", "--input", "16x784", "--no-dynamic", "--format", "json", cwd=tmp_path).stdout)
+    (finding,) = out["results"][0]["findings"]
+    assert finding["code"] == "VAE002" and "beta_eff = B*D" in finding["message"]
+    assert finding["autofix"] is None

@@ -52,6 +52,7 @@ class TermScale:
     # "capacity" for gamma * |KL - C| (Burgess et al.'s capacity objective), "floor" for free bits
     # (clamp(KL, min=l), max(KL, l), relu(KL - l)): the walk went on to the KL inside
     target: str | None = None
+    parts: int = 1  # a reconstruction written as a sum of parts reduced alike: how many
 
     @property
     def batch_power(self) -> int:

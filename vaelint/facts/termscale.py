@@ -56,11 +56,10 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
             part = parts[0]
             overs = [[f.over for f in p.reductions()] for p in parts]
             part.factors = (
-                scale.factors
-                + [_each_part(f, overs, i) for i, f in enumerate(part.reductions())]
-                + [f for f in part.factors if f.kind not in ("sum", "mean", "size")]
+                scale.factors + [_each_part(f, overs, i) for i, f in enumerate(part.reductions())] + _weights_of(parts, scale.element)
             )
             part.term = term
+            part.parts = len(parts)
             return part
     if ctx.view.op(scale.element) in ("add", "sub"):
         from vaelint.facts.lossroles import kl_beside_a_log_det
@@ -180,7 +179,8 @@ def _parts_alike(ctx, walker: TermWalker, element: fx.Node) -> list[TermScale] |
     """A reconstruction written as a sum of parts, each a likelihood of its own slice of the data
     (a tabular VAE's MSE of each numeric column plus the cross-entropy of each categorical one),
     all reduced alike: the parts' scales. None where there are fewer than two, a part reads no
-    data, or two are reduced or weighted differently (then no one reduction holds for the term)."""
+    data, or two are reduced differently (then no one reduction holds for the term). Parts may be
+    weighted differently (``0.7 * l1 + 0.3 * mse``): the term weighs the sum of the weights."""
     parts = _summands(ctx.view, element)
     if len(parts) < 2 or any(not _reads_inputs(ctx, p) for p in parts):
         return None
@@ -189,11 +189,23 @@ def _parts_alike(ctx, walker: TermWalker, element: fx.Node) -> list[TermScale] |
         return None
     first = scales[0]
     for other in scales[1:]:
-        if (other.batch_power, other.own()) != (first.batch_power, first.own()) or not math.isclose(other.explicit, first.explicit):
+        if (other.batch_power, other.own()) != (first.batch_power, first.own()):
             return None
         if {f.kind for f in other.reductions()} != {f.kind for f in first.reductions()}:
             return None
     return scales
+
+
+def _weights_of(parts: list[TermScale], element: fx.Node) -> list[Factor]:
+    """The numbers written on parts reduced alike, as the whole term's: the part's own where all
+    are weighed alike, else one weight, their sum (``0.7 * l1 + 0.3 * mse`` weighs 1)."""
+    first = parts[0]
+    own = [f for f in first.factors if f.kind not in ("sum", "mean", "size")]
+    if all(math.isclose(p.explicit, first.explicit) for p in parts[1:]):
+        return own
+    weights = [p.explicit for p in parts]
+    said = " + ".join(f"{w:g}" for w in weights[:4]) + (" + ..." if len(weights) > 4 else "")
+    return [f for f in own if f.kind != "const"] + [Factor("const", sum(weights), 0, 1, said, element, "mul")]
 
 
 def _each_part(factor: Factor, overs: list[list[str]], i: int) -> Factor:
