@@ -131,6 +131,33 @@ def test_a_stood_in_torchvision_data_set_has_what_its_constructor_was_given():
         assert image.shape == (1, 28, 28) and isinstance(label, int)
 
 
+def test_torchvision_dataset_utils_download_nothing_and_answer_from_the_disk(tmp_path):
+    # a data set's own download code, `if not check_integrity(p): download_and_extract_archive(url,
+    # root)`: "the code uses torchvision.datasets.utils.check_integrity, and torchvision is not
+    # installed here" stopped the run before its data was read
+    import importlib.util
+
+    from vaelint.frontends import standins
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here: the real one serves")
+    (tmp_path / "kept.bin").write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    with standins.installed():
+        import torchvision
+        from torchvision.datasets import utils
+
+        assert torchvision.datasets.utils is utils  # reached as an attribute too, not a data set class
+        assert utils.download_and_extract_archive("https://example.org/a.tar.gz", str(tmp_path / "dl")) is None
+        assert utils.download_url("https://example.org/a.bin", str(tmp_path / "dl")) is None
+        assert not (tmp_path / "dl").exists()  # nothing fetched, made or written
+        assert utils.check_integrity(str(tmp_path / "kept.bin"), "md5") and not utils.check_integrity(str(tmp_path / "gone.bin"))
+        assert utils.verify_str_arg("train", "split", ("train", "test")) == "train"
+        with pytest.raises(ValueError):
+            utils.verify_str_arg("val", "split", ("train", "test"))
+        assert utils.list_dir(str(tmp_path)) == ["sub"] and utils.list_files(str(tmp_path), ".bin") == ["kept.bin"]
+
+
 FAKE_WANDB = """import os
 
 

@@ -128,12 +128,18 @@ def _torchvision(fullname: str) -> types.ModuleType:
     if sub == "datasets":
         from vaelint.frontends.training.datasets import KNOWN
 
-        module = _StandInModule(fullname, _dataset_class)
+        module = _StandInModule(
+            fullname, lambda item: importlib.import_module(f"{fullname}.utils") if item == "utils" else _dataset_class(item)
+        )
         for name in KNOWN:  # datasets.__dict__[args.dataset.upper()], as the real module has them
             vars(module)[name] = getattr(module, name)
         return module
     if sub == "utils":
         return _StandInModule(fullname, _utils_item)
+    if sub == "datasets.utils":
+        from vaelint.frontends.standinvisionutils import vision_utils_item
+
+        return _StandInModule(fullname, vision_utils_item)
     return _StandInModule(fullname, lambda item: _placeholder("torchvision", f"{fullname}.{item}"))
 
 
