@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from vaelint.facts.context import loc_of
+from vaelint.facts.datasize import data_size
 from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
@@ -201,7 +202,7 @@ over everything.
             # a weight on the KL undoes a ratio no batch size changes (a graph VAE's -0.5 / n * KL
             # beside a reconstruction averaged over n x n entries): beta_eff is the declared beta
             return
-        data = math.prod(ctx.specs[0].sample_shape)
+        data = data_size(ctx)
         kl_red = [f for f in scales.kl.reductions() if not f.shared]  # the KL's own, not the whole sum's
         loc = (kl_red[0].loc if kl_red else None) or loc_of(scales.kl.term)
         seen = ReductionsSeen(

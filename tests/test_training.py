@@ -45,6 +45,8 @@ NOTHING_ELSE_RUNS = [
     ("a function its script cannot reach (no checkpoint to resume)", ".", ["resume_from_checkpoint.py:train", "--input", "16x784"], 0),
     ("a data set that makes its folder and starts curl", ".", ["downloading_dataset.py", "--input", "16x784"], 0),
     ("a data set that downloads with torchvision.datasets.utils", ".", ["torchvision_download_utils.py", "--input", "16x64x64"], 0),
+    ("a batch of strings the step encodes", ".", ["smiles_strings_encoded_in_step.py"], 1),
+    ("a batch of sentences the step tokenises", ".", ["sentences_tokenised_in_step.py"], 0),
     ("a pre-training method called on the model", ".", ["pretrain_method.py", "--input", "16x784"], 0),
     (
         "two loaders zipped, a nested pattern",

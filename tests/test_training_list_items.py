@@ -44,7 +44,6 @@ def test_a_list_of_one_whole_number_a_sample_is_a_listed_spec():
     [
         [3, 7, 2],  # not one a sample
         [3.0, 7.0, 2.0, 5.0],  # not whole numbers
-        ["a", "b", "c", "d"],  # file names
         [True, False, True, False],
     ],
 )
@@ -59,6 +58,20 @@ def test_the_step_gets_its_list_at_every_batch_size():
     step(x.make(4), lens.make(4))
     step(x.make(6), lens.make(6))
     assert seen == [(4, [3, 7, 2, 5]), (6, [3, 7, 2, 5, 3, 7])]
+
+
+def test_a_list_of_strings_is_given_to_the_step_as_its_strings_at_every_batch_size():
+    # SMILES or sentences the step encodes itself (fixtures/training/smiles_strings_encoded_in_step.py),
+    # file names beside the images: the code's own strings, their rows repeating past their number
+    seen = []
+    x, names = specs_of((torch.zeros(4, 7), ["a.png", "b.png", "c.png", "d.png"]), 4)
+    assert names.listed and names.texts == ("a.png", "b.png", "c.png", "d.png") and names.shown() == "4 strings"
+    step = as_listed(lambda a, b: seen.append((a.shape[0], b)), [x, names])
+    step(x.make(4), names.make(4))
+    step(x.make(6), names.make(6))
+    assert seen == [(4, ["a.png", "b.png", "c.png", "d.png"]), (6, ["a.png", "b.png", "c.png", "d.png", "a.png", "b.png"])]
+    (alone,) = specs_of(["CCO", "C#N", "OCC"])  # a batch that is itself the list of strings: one input
+    assert alone.texts == ("CCO", "C#N", "OCC") and alone.batch == 3
 
 
 def test_a_symbolic_trace_of_a_listed_input_says_why_it_cannot_hold_it():

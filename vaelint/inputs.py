@@ -49,6 +49,9 @@ class InputSpec:
     # collate function returns as ``[len(x) for x in xs]``): made as a tensor, handed to the
     # step as its list (vaelint/frontends/training/batchspecs.py, as_listed)
     listed: bool = False
+    # the code's batch holds this item as a list of strings (SMILES, sentences its step encodes
+    # itself): made as indices of its rows, handed to the step as those strings (as_listed)
+    texts: tuple | None = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def batch(self) -> int:
@@ -100,6 +103,11 @@ class InputSpec:
         if self.high is not None:
             out += f":{self.high}"
         return out
+
+    def shown(self) -> str:
+        """The spec as a report names it: ``16 strings`` for a batch of strings (its text is the
+        row numbers it is made as)."""
+        return f"{self.batch} strings" if self.texts is not None else self.text()
 
     def make(self, batch: int, generator=None, device="cpu"):
         """A tensor of this spec with its batch dim of size ``batch``: of the code's own

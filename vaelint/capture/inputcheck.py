@@ -44,7 +44,7 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
     given; or those the front end inferred (the report says from what)."""
     given = list(options.inputs) or list(program.inputs)
     if not options.inputs and program.inputs:
-        notes.append(f"input {' '.join(s.text() for s in program.inputs)}: {program.inputs_origin}")
+        notes.append(f"input {' '.join(s.shown() for s in program.inputs)}: {program.inputs_origin}")
     elif options.inputs and len(program.inputs) > len(options.inputs):
         # a training step's batch has more items than --input gives (a data set's labels): the
         # rest as the code made them (vaelint/frontends/training/liveprogram.py)

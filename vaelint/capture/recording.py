@@ -17,6 +17,7 @@ import torch
 import torch.fx as fx
 from torch.overrides import TorchFunctionMode
 
+from vaelint.capture.madedata import MadeData
 from vaelint.capture.ops import RANDOM_OPS, function_name
 from vaelint.capture.outputs import flatten_outputs
 from vaelint.capture.recordalign import align_runs
@@ -59,6 +60,7 @@ class _Recorder(TorchFunctionMode):
         replay: list | None = None,
         replayers: tuple = (),
         hold: bool = True,
+        made_data: bool = False,
     ):
         super().__init__()
         self.sites = sites or {}
@@ -77,6 +79,8 @@ class _Recorder(TorchFunctionMode):
         self._consts = 0
         self.held_bytes = 0  # what the run holds so far (held_all)
         self.widest_input = 0  # elements of its largest input
+        # a step given a batch of strings: the tensor it makes of them is the run's data (madedata.py)
+        self.made = MadeData(graph, batch) if made_data else None
 
     # tensors -> nodes
     def node_for(self, t: torch.Tensor) -> fx.Node:
@@ -164,10 +168,14 @@ class _Recorder(TorchFunctionMode):
         node.meta["loc"] = stack[0] if stack else None
         node.meta["stack"] = stack
         self.calls.append((function_name(func), node))
+        if self.made is not None:
+            self.made.note(func, node, node.all_input_nodes)
         return node
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if self.made is not None:
+            self.made.at_call(self, args, kwargs)
         try:
             out = func(*args, **kwargs)
         except Exception as e:
@@ -198,6 +206,8 @@ class _Recorder(TorchFunctionMode):
                     item = self.graph.create_node("call_function", operator.getitem, (node, i))
                     item.meta["loc"] = node.meta["loc"]
                     self.bind(o, item)
+                    if self.made is not None and node in self.made.made:
+                        self.made.made.add(item)
         return out
 
 
@@ -251,6 +261,7 @@ def capture_recording(
     batch) keeps its autograd graph, for a confirmation pass that reuses it."""
     wrapper, names = make_wrapper(program, loss, binder, len(inputs), keywords, progress)
     recording = _Recording(wrapper, names, program.replayers(), module_sites or {}, contracts)
+    recording.made_data = any(getattr(s, "texts", None) is not None for s in getattr(program, "inputs", None) or ())
     started = time.perf_counter()
     graph, first = recording.record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
     seconds = time.perf_counter() - started
@@ -280,10 +291,11 @@ class _Recording:
         self.first = self.first_graph = None
         self.pending: list = []
         self.legacy_constructors: set = set()  # torch.LongTensor(t) and its kind, seen through
+        self.made_data = False  # a batch of strings: the tensor the step makes of them is the data
 
     def record(self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None, hold: bool = True):
         graph = fx.Graph()
-        rec = _Recorder(graph, self.param_names, batch, keep_autograd, self.module_sites, replay, self.replayers, hold)
+        rec = _Recorder(graph, self.param_names, batch, keep_autograd, self.module_sites, replay, self.replayers, hold, self.made_data)
         for name, x in zip(self.names, run_inputs):
             ph = graph.placeholder(name)
             ph.meta["loc"] = None

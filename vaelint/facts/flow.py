@@ -5,12 +5,12 @@ loss rows with their reductions and beta_eff; how a multi-valued loss was read."
 from __future__ import annotations
 
 import inspect
-import math
 import os
 
 from vaelint.capture.outputs import path_text
 from vaelint.diagnostics import FlowRow, TargetResult
 from vaelint.facts.context import Context, loc_of
+from vaelint.facts.datasize import data_size
 from vaelint.facts.lossscales import BetaEff, loss_scales
 from vaelint.facts.roles import Roles
 from vaelint.facts.schedules import scheduled_weight
@@ -24,7 +24,7 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
         return
     formulas = []
     for one in scales.each_kl():  # one per KL term (a hierarchical VAE has several)
-        formula = one.formula(math.prod(ctx.specs[0].sample_shape), ctx.latent_size)
+        formula = one.formula(data_size(ctx), ctx.latent_size)
         weight = one.kl.explicit
         scheduled = scheduled_weight(ctx, one.kl)
         pins = [f.pinned for f in one.kl.factors if f.pinned] + [-f.pinned for f in one.rec.factors if f.pinned]
@@ -94,11 +94,13 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
         at_batch = tuple(fact.sizes) if fact and fact.sizes is not None and len(fact.sizes) == len(symbols) else None
         rows.append(FlowRow(stage, name, symbols, sizes, loc_of(node) or _inner_loc(ctx, node), note, node=node, at_batch=at_batch))
 
-    for i, ph in enumerate(roles.inputs):
+    names_in = ctx.capture.input_names
+    given = [ph for ph in roles.inputs if not ph.meta.get("made_data")]  # the data a step made is no input of its
+    for ph in roles.inputs:
         if ph.meta.get("loc") is None:
             ph.meta["loc"] = _forward_def(ctx)
-        names_in = ctx.capture.input_names
-        add("input", names_in[i] if i < len(names_in) else ph.name, ph)
+        i = given.index(ph) if ph in given else len(names_in)
+        add("input", ph.meta.get("made_data") or (names_in[i] if i < len(names_in) else ph.name), ph)
     r = roles.reparam
     if r is not None:
         add("encoder", "mu", r.mu)

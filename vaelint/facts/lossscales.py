@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch.fx as fx
 
+from vaelint.facts.datasize import data_size
 from vaelint.facts.flowmc import flow_monte_carlo
 from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
 from vaelint.facts.kloffset import offset_ratio
@@ -174,7 +175,7 @@ class BetaEff:
 
 def beta_eff(one: LossScales, ctx) -> BetaEff:
     """beta_eff of ``one`` (a LossScales of one KL term) at the context's batch."""
-    data = math.prod(ctx.specs[0].sample_shape)
+    data = data_size(ctx)
     return BetaEff(one.formula(data, ctx.latent_size), one.reduction_ratio(ctx.batch), one.kl.explicit, one.rec.explicit)
 
 

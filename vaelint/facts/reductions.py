@@ -9,9 +9,8 @@ elementwise tensor it reduces, collecting factors:
 * sizes taken from tensors (``/ x.size(0)``), which follow the batch;
 * explicit numbers (``0.01 *``, ``self.beta *``, ``* kld_weight``).
 
-The KL element's own constant (the -0.5 of ``-0.5 * (1 + lv - mu**2 -
-lv.exp())``) is normalised away in ``vaelint/facts/lossscales.py``.
-"""
+The KL element's own constant (the -0.5 of ``-0.5 * (1 + lv - mu**2 - lv.exp())``) is
+normalised away in ``vaelint/facts/lossscales.py``."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, flat_args
+from vaelint.facts.datasize import data_size
 from vaelint.frames import SourceLoc
 from vaelint.frontends.sourcefacts import divides_by_a_length
 
@@ -333,7 +333,7 @@ class TermWalker:
         if value != int(value) or value < 2:
             return None
         c = int(value)
-        data = math.prod(self.ctx.specs[0].sample_shape) if self.ctx.specs else 1
+        data = data_size(self.ctx)
         latent = self.ctx.latent_size or 1
         batches = {self.ctx.batch, getattr(self.ctx.program, "configured_batch", None)} - {None}
         for b in sorted(batches):

@@ -18,11 +18,29 @@ def specs_of(batch, size: int | None = None) -> list:
     if isinstance(batch, dict):
         named = [_spec_of(t, size, f"batch.{k}") for k, t in batch.items() if isinstance(k, str) and k.isidentifier() and _is_tensor(t)]
         return [s for s in named if s is not None]
-    items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
+    items = list(batch) if isinstance(batch, (tuple, list)) and not _strings(batch) else [batch]
     _not_ragged(batch)
     rows = size if size is not None else next((int(t.shape[0]) for t in items if _is_tensor(t)), None)
-    out = [_spec_of(t, size) if not _whole_numbers(t, rows) else _listed_spec(t) for t in items]
+    rows = rows if rows is not None else next((len(t) for t in items if _strings(t)), None)
+    out = [
+        _texts_spec(t) if _strings(t) and len(t) == rows else _spec_of(t, size) if not _whole_numbers(t, rows) else _listed_spec(t)
+        for t in items
+    ]
     return [] if any(s is None for s in out) else out
+
+
+def _strings(value) -> bool:
+    """A list of strings, one a sample (the default collate's batch of a data set of SMILES or
+    sentences that the step encodes itself)."""
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, str) for v in value)
+
+
+def _texts_spec(values):
+    """The spec of a list of strings: B:int64:B, the indices of its rows (at another batch size
+    the rows repeat), handed to the step as the strings (as_listed)."""
+    import torch
+
+    return dataclasses.replace(_listed_spec(torch.arange(len(values)).tolist()), texts=tuple(values))
 
 
 def _whole_numbers(value, rows: int | None) -> bool:
@@ -73,8 +91,15 @@ def listed_items(program) -> None:
     (said in the report's note on the inputs)."""
     if not any(s.listed for s in program.inputs) or program.step is None:
         return
-    listed = ", ".join(s.text() for s in program.inputs if s.listed)
-    program.inputs_origin += f"; {listed} a Python list in the code's batch, given to its step as one"
+    listed = ", ".join(s.text() for s in program.inputs if s.listed and s.texts is None)
+    if listed:
+        program.inputs_origin += f"; {listed} a Python list in the code's batch, given to its step as one"
+    for s in program.inputs:
+        if s.texts is not None:
+            program.inputs_origin += (
+                "; the step is given the code's own strings (at other batch sizes they repeat), and the tensor it "
+                "makes of them is the data checked"
+            )
     program.step = dataclasses.replace(program.step, fn=as_listed(program.step.fn, program.inputs))
 
 
@@ -93,7 +118,7 @@ def as_listed(fn, specs: list):
 
         if any(isinstance(inputs[i], torch.fx.Proxy) for i in positions if i < len(inputs)):
             raise torch.fx.proxy.TraceError("the step's batch holds a Python list, whose values a symbolic trace cannot hold")
-        inputs = tuple(x.tolist() if i in positions and hasattr(x, "tolist") else x for i, x in enumerate(inputs))
+        inputs = tuple(_as_list(x, specs[i]) if i in positions and hasattr(x, "tolist") else x for i, x in enumerate(inputs))
         return fn(*inputs, **named)
 
     return listed
@@ -137,6 +162,14 @@ def _spec_of(t, size: int | None, name: str = ""):
         text += f":{dtype}"
     dim = 0 if size is None or t.shape[0] == size else next((i for i, s in enumerate(t.shape) if s == size), 0)
     return dataclasses.replace(parse_input_spec(f"{name}={text}" if name else text), real=t.detach().clone(), batch_dim=dim)
+
+
+def _as_list(made, spec) -> list:
+    """A listed input as the code's batch held it: its whole numbers, or its strings by row."""
+    values = made.tolist()
+    if spec.texts is None:
+        return values
+    return [spec.texts[int(i) % len(spec.texts)] for i in values]
 
 
 def batch_size_of(inputs) -> int | None:

@@ -138,6 +138,11 @@ def _closed_over(fn: ast.FunctionDef, name: str, params: list[str], first: ast.s
     return scratch["__vaelint_make_step"](*(step.values[p.removeprefix(SAVED)] for p in params))
 
 
+def _all_strings(value) -> bool:
+    """A batch that is itself a list of strings (one a sample): one input, handed whole."""
+    return bool(value) and all(isinstance(v, str) for v in value)
+
+
 def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
     """``<pattern> = __vaelint__.batch(items, named, names, use, line)``: a loop's or an
     assignment's pattern takes the items in order; one name takes the batch as the step
@@ -150,7 +155,7 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
     elif isinstance(step.pattern, ast.Name):
         target, pattern = step.pattern, (step.pattern.id,)
         use = use_of(step.pattern.id, step.region)
-        if use.kind in ("tensor", "passed") and isinstance(step.batch_value, (tuple, list)):
+        if use.kind in ("tensor", "passed") and isinstance(step.batch_value, (tuple, list)) and not _all_strings(step.batch_value):
             # the batch the code took has several items (handed whole to prep(batch), which
             # unpacks it): it stays a sequence of the inputs, as the run had it
             use = BatchUse("indexed")

@@ -221,7 +221,7 @@ def _inputs_of(program, request, batch_value, loader) -> None:
         # what the data set is, as the code built it (its collate function kept the items' layout)
         specs, origin = valued(named, specs), f"inferred from {known.origin}"
     elif specs:
-        origin = f"inferred from the batch the code made ({', '.join(s.text() for s in specs)})"
+        origin = f"inferred from the batch the code made ({', '.join(s.shown() for s in specs)})"
     positional = [s for s in request.inputs if not s.name]
     if not request.inputs and specs:
         program.inputs, program.inputs_origin = specs, origin
