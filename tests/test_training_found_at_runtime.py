@@ -323,3 +323,15 @@ def test_a_script_inside_its_package_imports_its_siblings_as_written(monkeypatch
     r, result = check_json("src/cfgvae/train.py")
     assert r.exit_code == 0 and result["error"] is None, r.output
     assert [row["sizes"] for row in result["flow"] if row["name"] == "mu"] == [{"B": 32, "Z": 6}], result["flow"]
+
+
+def test_the_code_read_after_a_run_imports_the_users_modules_afresh(monkeypatch):
+    """The run builds the model, whose constructor reverses the config module's list in place, and
+    stops at a data file it cannot stand in; reading the code builds the model again, and it was
+    built from the reversed list: a false "your --input ... does not fit the model's first layer"
+    (KTH-FlowAI's Beta-VAE). The user's modules the run imported are imported afresh."""
+    monkeypatch.chdir(os.path.join(RUNNING, "config_changed_by_its_model"))
+    result = run("train.py", "--input", "16x1x28x28", "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert "the step was found by reading the code" in result.output
+    assert "does not fit" not in result.output and "no findings in 1 target" in result.output

@@ -9,19 +9,20 @@ loader, ``next(...)``); it rewrites that code (:mod:`.rewrite`) so that only
 the lines the step needs run (:mod:`.slicer`), inside a sandbox
 (:mod:`.sandbox`): the model is built as the code builds it (argparse
 defaults or ``--script-args``, config files the code reads), the step is
-handed over as a function of the batch, and nothing else runs.
-"""
+handed over as a function of the batch, and nothing else runs."""
 
 from __future__ import annotations
 
 import ast
 import os
+import sys
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
 from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, is_main_guard, places, walk_statements
 from vaelint.frontends.training.execute import NotReached, execute, failed_lines
+from vaelint.frontends.training.freshimports import forget_modules_since
 from vaelint.frontends.training.program import source_text as _text_of
 from vaelint.frontends.training.program import step_program
 from vaelint.frontends.training.repofiles import neighbours
@@ -106,11 +107,13 @@ class TrainingFrontend(FrontendBase):
             )
         way = os.environ.get("VAELINT_TRAINING", "")  # "run" or "read": one way only (debugging)
         if way != "read":
+            before = set(sys.modules)
             try:
                 return live_program(self, ref, request, home)
             except VaelintError as run_error:
                 if way == "run" or getattr(run_error, "argv", False) or getattr(run_error, "own_step_failed", False):
                     raise _plain(run_error) from None
+                forget_modules_since(before, [os.getcwd(), os.path.dirname(path)])  # read afresh, as a first run imports them
                 try:
                     program = self._read(ref, request, path, home, getattr(run_error, "passed_sites", set()))
                 except VaelintError as read_error:
