@@ -58,6 +58,17 @@ def test_magics_written_without_their_percent_are_magics_unless_the_notebook_bin
     assert lines[6:9] == ["env = 3", "env", "cat = [1]"], lines
 
 
+def test_ipythons_last_output_names_alone_on_a_line_show_a_value_and_bind_nothing(tmp_path):
+    # a stray `_` opening a cell (IPython's last output) stopped the run with "NameError: name '_'
+    # is not defined" (aisven/beta-vae-oxford-flowers); `_` as Python's throwaway name is kept
+    from vaelint.frontends.sourcemap import notebook_text
+
+    cells = ["_  # the last output\n__\n_12", "for x, _ in pairs:\n    _ = x\nprint(_)"]
+    lines = notebook_text(str(_notebook(tmp_path / "nb.ipynb", cells))).text.splitlines()
+    assert lines[:4] == ["pass", "pass", "pass", ""], lines
+    assert lines[4:7] == ["for x, _ in pairs:", "    _ = x", "print(_)"], lines
+
+
 def test_a_notebook_s_notes_and_stops_name_the_cell(tmp_path):
     # what running a notebook did not do, and where it stopped, is said at "cell N:M" as its
     # findings are, not at a line of the notebook's joined Python (intro_dgm: ":383" beside "cell 1:6")

@@ -37,11 +37,16 @@ _AUTOMAGICS = frozenset(
 _AUTOMAGIC = re.compile(r"([A-Za-z_]\w*)(?:\s+(?![=+\-*/%&|^<>!]=|=)\S.*)?$")
 
 
+_LAST_OUTPUT = re.compile(r"^(?:_{1,3}|_\d+)\s*(?:#.*)?$")
+
+
 def _code_line(line: str, bound: frozenset = frozenset()) -> str:
     """A cell's line as Python: IPython's magics (%...), shell escapes (!...), help (?obj)
     and magics written without their % (``cd data``) become ``pass`` at the same indentation."""
     stripped = line.lstrip()
     if stripped.startswith(("%", "!", "?")) or (stripped.endswith("?") and not stripped.startswith("#")) or "= !" in stripped:
+        return line[: len(line) - len(stripped)] + "pass"
+    if _LAST_OUTPUT.match(stripped):  # `_` alone: IPython's last output shown again (a name only IPython binds)
         return line[: len(line) - len(stripped)] + "pass"
     magic = _AUTOMAGIC.match(stripped)
     if magic and magic.group(1) in _AUTOMAGICS and magic.group(1) not in bound and not stripped.startswith(f"{magic.group(1)}("):

@@ -46,6 +46,12 @@ class _Anything(metaclass=_AnythingType):
             return StandInText(f"vaelint-stand-in-{item}")
         return _Anything()
 
+    def __getitem__(self, key):  # run["train/loss"].log(v), neptune's way: a field that records nothing
+        return _Anything()
+
+    def __setitem__(self, key, value):  # run["parameters"] = params: kept nowhere
+        pass
+
     def __enter__(self):  # with wandb.init(...) as run: a run that records nothing
         return self
 

@@ -5,9 +5,25 @@ values (a model that resizes its batch in forward); ``transforms.functional``'s 
 
 from __future__ import annotations
 
+import enum
 import importlib
 
 _TRANSFORM_MODULES = ("transforms", "functional", "v2", "_presets")
+
+
+class InterpolationMode(str, enum.Enum):
+    """torchvision's interpolation modes (``Resize(32, InterpolationMode.BICUBIC)``), as its enum has them."""
+
+    NEAREST = "nearest"
+    NEAREST_EXACT = "nearest-exact"
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+    BOX = "box"
+    HAMMING = "hamming"
+    LANCZOS = "lanczos"
+
+    def __repr__(self) -> str:
+        return f"InterpolationMode.{self.name}"
 
 
 def transform_item(fullname: str):
@@ -18,6 +34,8 @@ def transform_item(fullname: str):
     def make(item: str):
         if item in _TRANSFORM_MODULES:
             return importlib.import_module(f"{fullname}.{item}")
+        if item == "InterpolationMode":
+            return InterpolationMode
         if fullname.endswith(".functional"):
             return _functional(item)
         return _transform_class(item)
