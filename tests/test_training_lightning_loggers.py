@@ -32,6 +32,32 @@ def test_a_tensorboard_logger_without_tensorboard_logs_nothing(tmp_path, monkeyp
     assert not (tmp_path / "logs").exists()
 
 
+def test_a_logger_of_nothing_passes_through_hydras_instantiate(tmp_path, monkeypatch):
+    """``hydra.utils.instantiate(cfg.trainer, logger=[TensorBoardLogger(...)], _convert_="partial")``:
+    the DummyLogger answered every special name too, so OmegaConf took it for a structured config
+    and the run stopped ("'function' object is not subscriptable", IML-DKFZ/m-pax_lib)."""
+    from helpers import check
+
+    pytest.importorskip("pytorch_lightning")
+    pytest.importorskip("hydra")
+    if any(importlib.util.find_spec(p) is not None for p in ("tensorboard", "tensorboardX")):
+        pytest.skip("tensorboard is installed: its logger is the real one")
+    script = _lit_vae_script(
+        tmp_path,
+        monkeypatch,
+        "import hydra",
+        "from omegaconf import OmegaConf",
+        "cfg = OmegaConf.create({'_target_': 'pytorch_lightning.Trainer', 'max_epochs': 1, 'enable_checkpointing': False})",
+        "logger = [pl.loggers.TensorBoardLogger('logs', name='vae')]",
+        "trainer = hydra.utils.instantiate(cfg, logger=logger, _convert_='partial')",
+        "trainer.fit(LitVAE(), DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16))",
+    )
+    result = check(script, "-", [])
+    assert result.error is None, result.error.message
+    assert [(f.code, f.loc.line) for f in result.findings] == [("VAE004", 30)], result.findings
+    assert any("TensorBoardLogger(...) logs nothing" in n for n in result.notes), result.notes
+
+
 def test_a_lightning_run_that_stops_before_its_first_batch_says_where(tmp_path, monkeypatch):
     """A hook that raises before the first batch (a data module that is not here): the module the
     trainer was handed is read, its batch has no shape, and the error says where the run stopped."""

@@ -156,5 +156,14 @@ def _logging_nothing(dummy: type, name: str, package: str, sandbox):
         dummy.__init__(self)
         sandbox._note(f"{name}(...) logs nothing ({package} is not installed)", sandbox.stood_in)
 
+    def __getattr__(self, item):
+        # DummyLogger answers every name with a no-op method; a special name answered so made it a
+        # structured config to OmegaConf (hydra.utils.instantiate(cfg.trainer, logger=[it]):
+        # "'function' object is not subscriptable", IML-DKFZ/m-pax_lib): those it has not
+        if item.startswith("__") and item.endswith("__"):
+            raise AttributeError(item)
+        return dummy.__getattr__(self, item)
+
     # named apart from the tracker's class: a class looked up by its name finds that one alone
-    return type(f"{name}LoggingNothing", (dummy,), {"__init__": __init__, "__module__": dummy.__module__})
+    body = {"__init__": __init__, "__getattr__": __getattr__, "__module__": dummy.__module__}
+    return type(f"{name}LoggingNothing", (dummy,), body)
