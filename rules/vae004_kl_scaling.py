@@ -101,27 +101,24 @@ class KLScaling(Rule):
     needs = (Need.LOSS, Need.REPARAM, Need.REC_TERM, Need.CLEAN_RUN)  # no KL term: one computed and dropped (below)
     summary = "An explicit factor on the KL term makes beta_eff differ from the declared beta."
     what = """
-A number multiplies the KL term: a literal (``0.01 * kl``), a model or loss
-attribute (``self.beta``), a loss keyword (``kld_weight``, ``M_N``); or the loss
-computes the KL and returns a value without it (``loss = mse + kld; return
-mse``), so it weighs nothing. vaelint
-finds the factor on the KL term's path in the graph, says where its value comes
-from, and compares the resulting beta_eff with the beta you declared
-(``--beta``, default 1). A KL held at a capacity, ``gamma * |KL - C|``
-(Burgess et al.'s objective), has no beta: its factor is not judged.
+A number multiplies the KL term: a literal (``0.01 * kl``), a model or loss attribute (``self.beta``),
+a loss keyword (``kld_weight``, ``M_N``); or the loss computes the KL and returns a value without it
+(``loss = mse + kld; return mse``), so it weighs nothing. vaelint finds the factor on the KL term's
+path in the graph, says where its value comes from, and compares the resulting beta_eff with the beta
+you declared (``--beta``, default 1). A KL held at a capacity, ``gamma * |KL - C|`` (Burgess et al.'s
+objective), has no beta: its factor is not judged. An annealed weight is judged where it settles
+(a cyclical one, at each cycle's top).
 """
     why = """
-A factor on the KL term changes the objective: below 1 the latent code is
-barely regularised (samples from the prior decode to garbage), above 1 the
-posterior collapses. Factors that were meant for something else (``M_N``, a
-batch-to-dataset ratio) are easy to leave in by accident.
+A factor on the KL term changes the objective: below 1 the latent code is barely regularised (samples
+from the prior decode to garbage), above 1 the posterior collapses. Factors that were meant for
+something else (``M_N``, a batch-to-dataset ratio) are easy to leave in by accident.
 """
     example = """
 kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) * 0.01
 """
     fix = """
-Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
-0.01`` (or ``beta = 0.01`` for the target in ``[tool.vaelint]``).
+Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 0.01`` (or ``beta = 0.01`` for the target in ``[tool.vaelint]``).
 """
     VALID = [
         Example(_model("kl"), inputs=("8x20",)),
@@ -237,8 +234,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
         yield self.report(KLFactorSeen(factor, source, ctx.beta, said), loc, node=scales.kl.term)
 
     def autofix(self, finding, ctx):
-        """Unsafe (the loss's scale changes): the factor on the KL term written as the
-        declared beta: ``0.01 * kld`` -> ``kld`` (or ``4 * kld`` with --beta 4)."""
+        """Unsafe (the loss's scale changes): the KL term's factor written as the declared beta: ``0.01 * kld`` -> ``kld``."""
         import torch.fx as fx
 
         from vaelint.fixes.edits import UNSAFE, Fix
@@ -273,16 +269,15 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta
 
     def _check_schedule(self, ctx, scales, scheduled):
         """An annealed weight: judged by where it settles, not by its value at the step run."""
-        s, limit = scheduled.schedule, scheduled.limit
-        if limit is not None and math.isclose(limit, ctx.beta, rel_tol=1e-3):
-            ctx.notes.append(f"the KL weight is annealed: {s.text()}; it reaches beta = {ctx.beta:g}")
+        s, top, end = scheduled.schedule, scheduled.top, scheduled.limit
+        if scheduled.reaches(ctx.beta):
+            ctx.notes.append(f"the KL weight is annealed: {s.text()}; {'each cycle' if top else 'it'} reaches beta = {ctx.beta:g}")
             return
-        yield self.report(AnnealedKLSeen(s.name, s.counter, s.text(), limit, ctx.beta, s.last is not None), s.loc, node=scales.kl.term)
+        yield self.report(AnnealedKLSeen(s.name, s.counter, s.text(), end, ctx.beta, s.last is not None, top), s.loc, node=scales.kl.term)
 
     def confirm(self, finding, ctx, observed):
-        """In the real run, the KL term's value over the closed-form KL of the
-        sampler's mean and std is the weight the loss gives it (a KL left out: the loss is
-        the reconstruction term's value, the KL computed beside it is not 0)."""
+        """In the real run, the KL term's value over the closed-form KL of the sampler's mean and std is the
+        weight the loss gives it (a KL left out: the loss is the reconstruction term's value, the KL beside it is not 0)."""
         if isinstance(finding.observed, DroppedKLSeen):
             return _left_out(ctx, finding, observed)
         scales = loss_scales(ctx)
@@ -359,19 +354,24 @@ class AnnealedKLSeen(Observed):
     limit: float | None
     beta: float
     ends: bool = False  # the limit is the value at the last pass of the counter's loop
+    peak: float | None = None  # a cyclical weight's top
 
     def message(self) -> str:
-        where = "never settles" if self.limit is None else f"{'ends' if self.ends else 'settles'} at {self.limit:.6g}"
-        ends = "no fixed value" if self.limit is None else f"{self.limit:.6g}"
+        if self.peak is not None:
+            where, ends = f"cycles up to {self.peak:.6g}", f"{self.peak:.6g} at each cycle's top"
+        elif self.limit is None:
+            where, ends = "never settles", "no fixed value"
+        else:
+            where, ends = f"{'ends' if self.ends else 'settles'} at {self.limit:.6g}", f"{self.limit:.6g}"
         return (
             f"the KL term's weight {self.name} is annealed with {self.counter} ({self.schedule}) and {where}, so "
             f"beta_eff ends at {ends} while the declared beta is {self.beta:g}."
         )
 
     def fix(self) -> str:
-        if self.limit is None:
+        if self.limit is None and self.peak is None:
             return "anneal towards a fixed weight, or check with --beta at the weight you intend"
-        return f"make the schedule end at the beta you intend ({self.beta:g}), or declare where it ends with --beta {self.limit:.6g}"
+        return f"make the schedule end at the beta you intend ({self.beta:g}), or declare where it ends with --beta {self.limit if self.peak is None else self.peak:.6g}"
 
 
 @dataclass

@@ -206,3 +206,37 @@ def test_a_kl_weight_a_config_gives_the_loss_is_said_where_the_step_gives_it(mon
     (finding,) = result["findings"]
     assert finding["code"] == "VAE004", r.output
     assert 'beta, given as beta=cfg["train"]["beta"] at kl_weight_from_config.py:24' in finding["message"], finding["message"]
+
+
+def test_a_cyclical_anneal_of_a_global_iteration_is_read_along_the_counter_that_moves_it(monkeypatch):
+    # beta = cyclical(n * epoch + i, n): along the epoch alone the weight is at a cycle's start at
+    # every round epoch (0 throughout: no schedule, the KL rules unchecked at weight 0, exit 0 on a
+    # real VAE002); along the batch index it cycles, and each cycle reaching beta is no VAE004
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("anneal_cyclical_from_the_callers_epoch.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 40)], r.output
+    note = next(n for n in result["notes"] if "the KL weight is annealed: beta = cyclical(n * epoch + i, n)" in n)
+    assert "at i = 10, cycling between 0 and 1" in note and "each cycle reaches beta = 1" in note, note
+    # one that tops out at half the KL's weight: said as a cycle, not a value it "settles" at
+    r, result = _json("anneal_cyclical_peaks_below_beta.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 38)], r.output
+    message = result["findings"][0]["message"]
+    assert "cycles up to 0.5" in message and "settles" not in message, message
+
+
+def test_a_schedule_that_settles_and_one_that_cycles_are_told_apart():
+    from vaelint.frames import SourceLoc
+    from vaelint.frontends.base import Schedule
+    from vaelint.frontends.training.schedules import LATER
+
+    def schedule(weight):
+        values = [(c, weight(c)) for c in (0, *LATER)]
+        return Schedule("beta", "", SourceLoc("t.py", 1, 1), "step", values[0][1], values)
+
+    warmup = schedule(lambda step: min(1.0, step / 5000))
+    assert warmup.limit == 1.0 and not warmup.cycling and "1 from step = 5000" in warmup.text()
+    # period 2500: at 2500, 5000, ... 1e8 it is 0 again; off the round numbers it is not
+    cyclic = schedule(lambda step: min((step % 2500) / 1875, 1.0))
+    assert cyclic.limit is None and cyclic.cycling and cyclic.peak == 1.0 and "cycling between 0 and 1" in cyclic.text()
+    rising = schedule(lambda step: step / 1e9)  # still moving at 1e8 steps: no cycle, no limit
+    assert rising.limit is None and not rising.cycling and "never settling" in rising.text()

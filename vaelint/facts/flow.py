@@ -36,7 +36,8 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
             s, limit = scheduled.schedule, scheduled.limit
             now = _times(f"{weight:.3g}", formula)
             later = "never settling" if limit is None else _times(f"{limit:g}", formula)
-            formula = f"{now} at {s.counter} {s.values[0][0]}, annealed ({s.name}) to {later}"
+            later = f"cyclically, up to {_times(f'{scheduled.peak:g}', formula)}" if s.cycling else f"to {later}"
+            formula = f"{now} at {s.counter} {s.values[0][0]}, annealed ({s.name}) {later}"
         else:
             formula = BetaEff(formula, 1.0, weight, one.rec.explicit).formula  # as VAE002 and VAE004 say it
         if one.kl.target == "capacity":

@@ -27,6 +27,21 @@ class ScheduledWeight:
         limit = self.schedule.limit
         return None if limit is None else abs(limit * self.rest)
 
+    @property
+    def peak(self) -> float:
+        """A cyclical weight's top, as the KL term is weighed there."""
+        return abs(self.schedule.peak * self.rest)
+
+    @property
+    def top(self) -> float | None:
+        """Where a cyclical weight peaks each cycle (None: it is no cyclical one)."""
+        return self.peak if self.schedule.cycling else None
+
+    def reaches(self, beta: float) -> bool:
+        """Does it settle on ``beta``, or (a cyclical anneal, Fu et al.) reach it each cycle?"""
+        end = self.top if self.top is not None else self.limit
+        return end is not None and math.isclose(end, beta, rel_tol=1e-3)
+
 
 def scheduled_weight(ctx, kl_scale) -> ScheduledWeight | None:
     """The schedule one of the KL term's constant factors is, if any: its line

@@ -122,8 +122,26 @@ class Schedule:
         still moving at 1e8 steps)."""
         if self.last is not None:
             return self.values[-1][1]
-        (_, v1), (_, v2) = self.values[-2], self.values[-1]
-        return v2 if math.isclose(v1, v2, rel_tol=1e-6, abs_tol=1e-9) else None
+        # the last readings, 1e8 steps on and two off the round numbers there (a cyclical schedule
+        # is at the same point of its cycle at every round number: it is no settled value)
+        tail = [v for c, v in self.values if c >= 100_000_000]
+        tail = tail if len(tail) >= 2 else [v for _c, v in self.values[-2:]]
+        return tail[-1] if all(math.isclose(v, tail[-1], rel_tol=1e-6, abs_tol=1e-9) for v in tail) else None
+
+    @property
+    def cycling(self) -> bool:
+        """Does it go down again after going up (a cyclical KL anneal: 0 to its top, each cycle)?"""
+        if self.limit is not None:
+            return False
+        values = [v for _c, v in self.values]
+        rises = any(b > a + 1e-9 for a, b in zip(values, values[1:]))
+        falls = any(b < a - 1e-9 for a, b in zip(values, values[1:]))
+        return rises and falls
+
+    @property
+    def peak(self) -> float:
+        """The highest value read (a cyclical schedule's top)."""
+        return max(v for _c, v in self.values)
 
     def reached_at(self) -> int | None:
         """The first counter value read at which the weight is within 1% of its limit."""
@@ -137,8 +155,11 @@ class Schedule:
         head = f"{self.name} = {self.expr} ({self.loc.where()})"
         start = f"{self.now:.3g} at {self.counter} = {self.values[0][0]}"
         limit, at = self.limit, self.reached_at()
+        if limit is None and self.cycling:
+            low = min(v for _c, v in self.values)
+            return f"{head}: {start}, cycling between {low:.3g} and {self.peak:.3g} (read up to {self.counter} = {self.values[-1][0]:.3g})"
         if limit is None:
-            return f"{head}: {start}, never settling (read up to {self.counter} = {self.values[-1][0]:g})"
+            return f"{head}: {start}, never settling (read up to {self.counter} = {self.values[-1][0]:.3g})"
         if self.last is not None and self.values[0][0] == self.last:
             return f"{head}: {start}, the loop's last"
         if self.last is not None and at == self.last:

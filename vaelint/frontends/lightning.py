@@ -192,8 +192,8 @@ class LightningFrontend(FrontendBase):
             )
         _quiet(module)
         step, src_path, sandbox = _module_step(module, method, name, run)
+        from vaelint.frontends.training.moduleschedules import find_module_schedules
         from vaelint.frontends.training.sandbox import Sandbox
-        from vaelint.frontends.training.schedules import find_module_schedules
 
         schedules = find_module_schedules(method, module, src_path, "", sandbox or Sandbox(src_path))
         program = Program(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import math
-import types
 
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
@@ -21,8 +20,9 @@ from vaelint.frontends.sourcefile import compile_user_code
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import loads, source_segment, target_names, walk_statements, writes_of
 
-# counter values a schedule is read at: the step run, then further and further on
-LATER = (10, 100, 1_000, 2_500, 5_000, 10_000, 100_000, 1_000_000, 100_000_000)
+# counter values a schedule is read at: the step run, then further and further on, and last two off
+# the round numbers (a cyclical schedule is at the same point of its cycle at each round number)
+LATER = (10, 100, 1_000, 2_500, 5_000, 10_000, 100_000, 1_000_000, 100_000_000, 100_001_237, 100_004_801)
 
 
 def counters_of(scope_node: ast.AST, path_loops: list[ast.stmt], index_var: str | None) -> set[str]:
@@ -87,33 +87,39 @@ def find_schedules(
         read = loads(stmt.value) & counters
         if not read:
             continue
-        counter = sorted(read)[0]
-        now = namespace.get(counter, 0)
-        if not isinstance(now, (int, float)) or isinstance(now, bool):
-            now = 0
-        now += counted.get(counter, 0)
-        then = getattr(stmt, "_vaelint_then", []) if id(stmt) in held else []
-        if then:  # beta = epoch / warmup; if beta > 1: beta = 1 -- the variable as the block leaves it
-            values = _moving(
-                now,
-                lambda v, block=[stmt, *then], name=stmt.targets[0].id, counter=counter: _evaluate_block(
-                    block, name, namespace, {counter: v}, path, sandbox
-                ),
-                ends.get(counter),
-            )
-        else:
-            values = _moving(
-                now,
-                lambda v, value=stmt.value, counter=counter: _evaluate(value, namespace, {counter: v}, path, sandbox),
-                ends.get(counter),
-            )
-        if not values:
+        # beta_schedule(n * epoch + i, n): along each counter it reads, the one that moves it soonest
+        # (along epoch a cyclical weight is at the same point of its cycle each round epoch)
+        along = []
+        for counter in sorted(read):
+            now = namespace.get(counter, 0)
+            if not isinstance(now, (int, float)) or isinstance(now, bool):
+                now = 0
+            now += counted.get(counter, 0)
+            values = _read_along(stmt, counter, now, held, namespace, path, sandbox, ends)
+            if values:
+                along.append((_first_move(values), counter, values))
+        if not along:
             continue
+        _soonest, counter, values = min(along, key=lambda a: a[0])
         name = stmt.targets[0].id
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
         schedule = Schedule(name, source_segment(text, stmt.value, 90), loc, counter, values[0][1], values, id(stmt) in held)
         out.append(_ending(schedule, ends.get(counter)))
     return out
+
+
+def _first_move(values: list) -> float:
+    """The counter's value at which the weight first leaves its value at the step run."""
+    return next((c for c, v in values if not math.isclose(v, values[0][1], rel_tol=1e-9, abs_tol=1e-12)), math.inf)
+
+
+def _read_along(stmt: ast.Assign, counter: str, now, held: set, namespace: dict, path: str, sandbox, ends: dict) -> list:
+    """The assignment's value at later values of ``counter`` ([]: it does not move with it)."""
+    then = getattr(stmt, "_vaelint_then", []) if id(stmt) in held else []
+    if then:  # beta = epoch / warmup; if beta > 1: beta = 1 -- the variable as the block leaves it
+        block, name = [stmt, *then], stmt.targets[0].id
+        return _moving(now, lambda v: _evaluate_block(block, name, namespace, {counter: v}, path, sandbox), ends.get(counter))
+    return _moving(now, lambda v: _evaluate(stmt.value, namespace, {counter: v}, path, sandbox), ends.get(counter))
 
 
 def _branch_schedules(stmt: ast.If, counters: set, namespace: dict, counted: dict, path: str, text: str, sandbox) -> list:
@@ -316,8 +322,15 @@ def _evaluate(expr: ast.expr, namespace: dict, counters: dict, path: str, sandbo
 
 
 def _evaluate_block(stmts: list[ast.stmt], name: str, namespace: dict, counters: dict, path: str, sandbox):
-    """``name`` as the statements leave it with the counters set (a plain number), or None."""
-    code = compile_user_code(ast.Module(body=stmts, type_ignores=[]), path, "exec")
+    """``name`` as the statements leave it with the counters set (a plain number), or None. They run
+    in a loop of one pass, as in the loop they come from (``if resumed: ...; continue`` compiles)."""
+    once = ast.For(target=ast.Name("_vaelint_once", ast.Store()), iter=ast.Tuple([ast.Constant(0)], ast.Load()), body=stmts, orelse=[])
+    ast.copy_location(once, stmts[0])
+    once.end_lineno, once.end_col_offset = stmts[-1].end_lineno, stmts[-1].end_col_offset
+    try:
+        code = compile_user_code(ast.fix_missing_locations(ast.Module(body=[once], type_ignores=[])), path, "exec")
+    except SyntaxError:  # a return or yield of the function around the loop: not a block of its own
+        return None
     scope = dict(namespace)
     scope.update(counters)
     try:
@@ -331,67 +344,3 @@ def _evaluate_block(stmts: list[ast.stmt], name: str, namespace: dict, counters:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
-
-
-def attribute_counters(module) -> dict:
-    """A LightningModule's own counters, read as ``self.global_step`` and ``self.current_epoch``."""
-    return {"global_step": getattr(module, "global_step", 0), "current_epoch": getattr(module, "current_epoch", 0)}
-
-
-class _Counted:
-    """``self`` of a LightningModule with its counters set: everything else is the module's."""
-
-    def __init__(self, module, counters: dict):
-        object.__setattr__(self, "_module", module)
-        object.__setattr__(self, "_counters", counters)
-
-    def __getattr__(self, item):
-        counters = object.__getattribute__(self, "_counters")
-        if item in counters:
-            return counters[item]
-        value = getattr(object.__getattribute__(self, "_module"), item)
-        if isinstance(value, types.MethodType):
-            return types.MethodType(value.__func__, self)
-        return value
-
-
-def find_module_schedules(method, module, path: str, text: str, sandbox) -> list[Schedule]:
-    """Assignments in a LightningModule's step that read ``self.global_step`` or
-    ``self.current_epoch``, read at later steps."""
-    import inspect
-    import textwrap
-
-    try:
-        lines, first = inspect.getsourcelines(method)
-        source = textwrap.dedent("".join(lines))
-        tree = ast.parse(source)
-    except (OSError, TypeError, SyntaxError):
-        return []
-    segments = {id(n): " ".join((ast.get_source_segment(source, n) or "").split()) for n in ast.walk(tree) if isinstance(n, ast.expr)}
-    ast.increment_lineno(tree, first - 1)
-    body = tree.body[0].body if tree.body and hasattr(tree.body[0], "body") else []
-    out = []
-    for stmt in walk_statements(body):
-        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
-            continue
-        attrs = {
-            n.attr for n in ast.walk(stmt.value) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
-        }
-        read = attrs & {"global_step", "current_epoch"}
-        if not read:
-            continue
-        counter = sorted(read)[0]
-        values = []
-        for value in (0, *LATER):
-            counted = _Counted(module, {counter: value})
-            got = _evaluate(stmt.value, dict(method.__globals__), {"self": counted}, path, sandbox)
-            if got is None:
-                values = []
-                break
-            values.append((value, got))
-        if still(values):
-            continue
-        loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
-        expr = segments.get(id(stmt.value), "")
-        out.append(Schedule(stmt.targets[0].id, expr[:90], loc, f"self.{counter}", values[0][1], values))
-    return out
