@@ -142,6 +142,21 @@ def test_an_error_in_a_hydra_task_is_said_not_hydras_exit(tmp_path, monkeypatch)
     assert "SystemExit: 1" not in said
 
 
+def test_a_hydra_config_a_plugin_provides_is_said_as_such_not_as_missing_data(tmp_path, monkeypatch):
+    # `override hydra/job_logging: colorlog` without hydra-colorlog: Hydra's MissingConfigException is
+    # an OSError, and the report added "its data is not here: give the batch with --input" (IML-DKFZ/m-pax_lib)
+    pytest.importorskip("hydra")
+    shutil.copytree(os.path.join(RUNNING, "hydra_app"), tmp_path / "app")
+    config = tmp_path / "app" / "conf" / "config.yaml"
+    config.write_text("defaults:\n  - override hydra/job_logging: colorlog\n\n" + config.read_text())
+    monkeypatch.chdir(tmp_path / "app")
+    r, result = _json("train.py")
+    said = " ".join(result["error"]["message"].split())
+    assert r.exit_code == 2 and "Hydra has no config 'colorlog' for hydra/job_logging" in said, r.output
+    assert 'choose one that is there with --script-args "hydra/job_logging=default"' in said, r.output
+    assert "its data is not here" not in said
+
+
 def test_a_named_method_or_function_is_reached_through_the_script(monkeypatch):
     monkeypatch.chdir(RUNNING)
     r, result = _json("trainer_object.py:Trainer.fit")

@@ -120,7 +120,7 @@ def _not_reached(plan: Plan, run: Execution) -> str:
     advice = "" if missing else " Give the script's arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
     from vaelint.frontends.training.livewhy import MISSING_DATA
 
-    if not missing and any(MISSING_DATA.search(text) for text in why):
+    if not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
         # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
         advice = (
             " Its data is not here: give the batch with --input, one per item of the batch (e.g. --input 64x784), "

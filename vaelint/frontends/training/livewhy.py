@@ -74,6 +74,8 @@ def why_not(runtime, watch, home) -> str:
                 " (a data set of the code's is empty here: its files are not here. Give the batch with --input, one "
                 "per item of the batch, e.g. --input 64x1x28x28; an empty data set of yours then stands in)"
             )
+        elif _hydra_config_missing(text):
+            hint, text = _hydra_config_missing(text), text.strip().splitlines()[0]  # its options and search path: in the hint
         elif (isinstance(error, OSError) or _says_data_is_missing(error, text)) and not watch.batches and not watch.specs:
             hint = (
                 f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
@@ -128,3 +130,19 @@ def _says_data_is_missing(error, text: str) -> bool:
     """The code's own check of its data's files (``assert os.path.isdir(root), "... is not a valid
     directory"``, ``raise ValueError("No images loaded")``): its data is not here, as an OSError says."""
     return isinstance(error, (AssertionError, ValueError, RuntimeError)) and bool(MISSING_DATA.search(text))
+
+
+_HYDRA_MISSING = re.compile(r"Could not (?:find|load) '(?P<group>[\w./-]+)/(?P<option>[\w.-]+)'")
+
+
+def _hydra_config_missing(text: str) -> str:
+    """Hydra's MissingConfigException (an OSError, not a data file): the config option the code's
+    defaults name, most often a plugin's (``hydra/job_logging: colorlog`` needs hydra-colorlog)."""
+    found = _HYDRA_MISSING.search(text)
+    if found is None or not ("Config search path" in text or "MissingConfigException" in text or text.startswith("In '")):
+        return ""
+    group, option = found.group("group"), found.group("option")
+    listed = re.search(rf"Available options in '{re.escape(group)}':\s*\n\s*(\S+)", text)
+    other = f' or choose one that is there with --script-args "{group}={listed.group(1)}"' if listed else ""
+    plugin = f" (a plugin's: hydra-{option} is not installed here?)" if group.startswith("hydra/") else ""
+    return f" (Hydra has no config {option!r} for {group}{plugin}: install what provides it,{other})"

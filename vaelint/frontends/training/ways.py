@@ -89,7 +89,7 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
         return run_error  # the run got past the model into its step; reading the code did not build it
     if "no training step to check" in said or "no batch found" in said or NO_DATA in run_error.message:
         return run_error  # the run stopped at the data, which --input gives: that is what to do
-    if NEEDS_CUDA in run_error.message or NO_DOWNLOADS in run_error.message:
+    if NEEDS_CUDA in run_error.message or NO_DOWNLOADS in run_error.message or "Hydra has no config" in run_error.message:
         # the read code stops at the same line, without saying it needs a GPU or a download
         return run_error
     if getattr(read_error, "argv", False) and not getattr(run_error, "argv", False):
@@ -110,7 +110,7 @@ def _with_the_runs_stop(read_error: VaelintError, run_error: VaelintError) -> Va
     library lacks)."""
     import re
 
-    stop = re.search(r"running it stopped at (.+)", run_error.message)
+    stop = re.search(r"running it stopped at (.+)", run_error.message, re.S)
     if stop is None or stop.group(1).rstrip(".") in read_error.message:
         return read_error
     said = stop.group(1).split(": ", 1)[-1][:40]  # the error itself, without its place
