@@ -53,7 +53,8 @@ defined in ``__init__`` and never wired into ``forward``, or a head whose output
 is computed and then dropped. vaelint reads the captured forward-plus-loss
 graph for the modules the loss depends on, and the confirmation pass checks
 that their gradients are missing after ``backward()``. Frozen parameters
-(``requires_grad=False``) are not reported.
+(``requires_grad=False``) are not reported, nor, in training code, those no
+optimiser of the step holds (a pretrained network it uses but does not train).
 """
     why = """
 The optimiser carries them along untouched, and a layer you think is part of
@@ -98,6 +99,10 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         # parameters another backward of the step trains (a GAN's discriminator) are not the VAE loss's
         reached = {id(p) for n, p in model.named_parameters() if n in used_params}
         elsewhere = ctx.program.trained_by_others(reached) if hasattr(ctx.program, "trained_by_others") else set()
+        held = ctx.program.held_by_optimisers() if hasattr(ctx.program, "held_by_optimisers") else None
+        if held is not None and held & reached:
+            # what no optimiser holds is not trained by the step (a frozen first stage under a prior)
+            elsewhere = elsewhere | {id(p) for _n, p in model.named_parameters() if id(p) not in held}
         dead = {n for n, p in model.named_parameters() if p.requires_grad and n not in used_params and id(p) not in elsewhere}
         if not dead:
             return

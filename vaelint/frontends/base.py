@@ -220,6 +220,14 @@ class Program:
 
         return self.trained_elsewhere | trained_by_other_optimisers(self.optimisers, reached, self.backward_after)
 
+    def held_by_optimisers(self) -> set | None:
+        """id()s of the parameters the step's optimisers hold (None: none known). One no optimiser
+        holds is not trained by the step (a frozen, pretrained first stage under a prior trained
+        on its codes): no gradient is what it should get."""
+        if not self.optimisers:
+            return None
+        return {id(p) for opt in self.optimisers for group in getattr(opt, "param_groups", ()) for p in group.get("params", ())}
+
     # ---- the front end's hooks, read by the pipeline
     def reseed(self, seed: int) -> None:
         self.frontend.reseed(self, seed)

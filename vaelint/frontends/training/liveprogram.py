@@ -179,8 +179,9 @@ def _finish(program, request, watch, home, capture) -> None:
     )
     step = program.live_step
     later = bool(capture.frames) and backward_elsewhere(capture.frames[-1][0].f_code.co_filename, capture.frames[-1][1][0])
+    program.optimisers = optimisers_in(step.values, step.module_globals)
     program.trained_elsewhere = _trained_by(c.loss for c in watch.passed) | trained_by_other_optimisers(
-        optimisers_in(step.values, step.module_globals), _parameters_reached(capture.loss), later
+        program.optimisers, _parameters_reached(capture.loss), later
     )
     if not getattr(watch, "device_aware", False) and not mentions_a_device(program, home):
         # nothing of it asks for a device (no .cuda(), .to(device), torch.cuda.is_available(), and
