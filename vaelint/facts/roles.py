@@ -82,7 +82,7 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
     # a sample nothing uses (an rsample() left in the loss) is no stochastic layer of the
     # model, unless it is the only one (a decoder fed the mean leaves the model's own unused)
     used = [r for r in found if r.z in view.used() or r.product in view.used()]
-    roles.reparams = used or found
+    roles.reparams = _decoded_first(view, used or found, found)
     roles.reparam = roles.reparams[0] if roles.reparams else None
     z = roles.reparam.z if roles.reparam else None
     if z is not None:
@@ -125,6 +125,33 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
         if hit:
             roles.recon_path, roles.recon = hit[0]
     return roles
+
+
+def _decoded_first(view: GraphView, reparams: list, found: list) -> list:
+    """A stochastic layer drawn twice in one step (FactorVAE's: once for the discriminator's total
+    correlation term, again in the ELBO): the draw whose sample reaches what the loss compares with
+    the data is the model's, first (the other one's sample reaches no reconstruction: a false VAE009).
+    A draw whose sample nothing uses (its decoder reads the mean) is among ``found``, not ``reparams``."""
+    if len(found) < 2:
+        return reparams
+    compared = set(_compared_with_data(view))
+
+    def decoded(r, head) -> bool:
+        return any(view.depends_on(c, getattr(r, head)) for c in compared)
+
+    def layer(r) -> frozenset:
+        return frozenset(a.target for a in view.ancestors(r.mu) if a.op == "get_attr")
+
+    first = reparams[0]
+    twins = [r for r in found if r is not first and layer(r) == layer(first)]
+    # the draw the decoder reads the sample of; else (a decoder fed the mean: VAE009) the draw whose mean it reads
+    for head in ("z", "mu"):
+        if decoded(first, head):
+            return reparams
+        twin = next((r for r in twins if decoded(r, head)), None)
+        if twin is not None:
+            return [twin, *(r for r in reparams if r is not twin)]
+    return reparams
 
 
 def _compared_with_data(view: GraphView):
