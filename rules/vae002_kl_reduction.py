@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from vaelint.facts.context import loc_of
 from vaelint.facts.datasize import data_size
 from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
+from vaelint.facts.reductionfix import reductions_fix
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ConfirmNeed, FixAvailability, Need, Severity
@@ -295,24 +296,6 @@ def _sample_dims(ctx, term) -> int:
     return max(1, len(fact.dims) - 1) if fact is not None and fact.dims else 1
 
 
-def _loss_call(term) -> str:
-    """How the reconstruction's own loss function is written summed: ``F.cross_entropy(...,
-    reduction='sum')`` where the term is a cross-entropy (MSE's form where none is seen)."""
-    from vaelint.capture.ops import RECON_LOSS_OPS, op_name
-
-    seen, frontier = set(), [term]
-    while frontier and len(seen) < 40:
-        node = frontier.pop(0)
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        name = op_name(node)
-        if node.op == "call_function" and name in RECON_LOSS_OPS:
-            return "F.mse_loss(recon, x, reduction='sum')" if name == "mse_loss" else f"F.{name}(..., reduction='sum')"
-        frontier.extend(node.all_input_nodes)
-    return "F.mse_loss(recon, x, reduction='sum')"
-
-
 @dataclass(frozen=True)
 class ReductionsSeen(Observed):
     """How the reconstruction and KL terms are reduced, and the beta_eff it makes."""
@@ -368,33 +351,4 @@ class ReductionsSeen(Observed):
         )
 
     def fix(self) -> str:
-        """What to change, term by term, toward the ELBO's per-sample sums averaged over the batch."""
-        (rec_b, rec_d, rec_n), (kl_b, kl_d, kl_n) = self.rec_own, self.kl_own
-        steps, n = [], self.size
-        if rec_d > 1.5:
-            call = _loss_call(self.rec_term)  # the code's own loss: F.cross_entropy(..., reduction='sum') for a text VAE
-            steps.append(f"sum the reconstruction over each sample's values instead of averaging them ({call} / {n})")
-        if rec_n > 1.5:
-            steps.append(f"divide the reconstruction by the batch size, not by a count of its values ({n}, not x.numel())")
-        if 0 < rec_n < 0.67:  # a sum over the L samples of z: L times the Monte Carlo estimate
-            steps.append(f"average the reconstruction over its {round(1 / rec_n)} samples of z instead of summing them (.mean(dim=0))")
-        if kl_d > 1.5:
-            per_sample = (
-                f"kl.sum(dim={tuple(range(1, self.kl_dims + 1))}).mean()"
-                if self.kl_dims > 1 and self.size.endswith("size(0)")
-                else "kl.sum(dim=-1).mean()"
-            )
-            steps.append(f"sum the KL over the latent dims instead of averaging them ({per_sample})")
-        if kl_n > 1.5:
-            steps.append(f"divide the KL by the batch size only ({n}), not by a count of values")
-        # batch powers: -1 averaged over the batch, 0 summed over it
-        if kl_b > rec_b:
-            steps.append(f"average the KL over the batch as the reconstruction is (kl.sum() / {n})")
-        elif kl_b < rec_b:
-            steps.append(f"average the reconstruction over the batch as the KL is (divide its sum by {n})")
-        if not steps:
-            return (
-                "reduce both terms the same way: per-sample sums averaged over the batch, "
-                f"e.g. F.mse_loss(recon, x, reduction='sum') / {n} and kl.sum() / {n}"
-            )
-        return "reduce both terms as per-sample sums averaged over the batch: " + "; ".join(steps)
+        return reductions_fix(self.rec_own, self.kl_own, self.kl, self.kl_dims, self.size, self.rec_term)

@@ -49,6 +49,14 @@ _ROW_WISE = {
     "unsqueeze",
     "squeeze",
     "zeros_like",
+    # a distribution built on the folded rows (Normal(mu.reshape(-1, D), ...): its parameters
+    # broadcast together, row by row) and the element-wise ops of its sample and its KL
+    "broadcast_tensors",
+    "softplus",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "reciprocal",
 }
 
 
@@ -75,6 +83,8 @@ def restored(ctx, node, budget: int = 20_000) -> bool:
                     nxt.append(user)
                 elif op in _ROW_WISE or _row_wise_join(user, op) or _keeps_rows(user, op, n):
                     nxt.append(user)
+                elif op in _REDUCTIONS and _loss_only(ctx, user):
+                    back = True  # the loss's own reduction over the rows (kl.sum(-1).mean()): the batch's, as any loss's
                 elif op not in _ASKS_SHAPE and (live is None or user in live):
                     # the rows meet (a mean over them, a matmul across them) before the batch is back;
                     # a value made of them that nothing the model gives goes into (a convergence test's
@@ -85,6 +95,21 @@ def restored(ctx, node, budget: int = 20_000) -> bool:
 
 
 _ASKS_SHAPE = {"size", "dim", "numel", "getattr"}
+
+
+def _loss_only(ctx, node) -> bool:
+    """A reduction to one number that goes into the loss and into nothing the model hands back
+    (a forward output other than a loss: the rows meeting there would mix samples)."""
+    fact = ctx.shape(node)
+    if fact is None or fact.dims:
+        return False
+    outputs = [n for n in ctx.roles.forward_outputs.values() if n is not node and _has_dims(ctx, n)]  # a loss forward returns: one number
+    return not any(ctx.view.depends_on(o, node) for o in outputs)
+
+
+def _has_dims(ctx, node) -> bool:
+    fact = ctx.shape(node)
+    return fact is not None and bool(fact.dims)
 
 
 _REDUCTIONS = ("norm", "sum", "mean", "amax", "amin", "logsumexp", "std", "var", "prod")
