@@ -61,9 +61,18 @@ def _existence_checks(patches, said: list) -> None:
             def asked(path, *args, real=real, name=name, **kwargs):
                 if real(path, *args, **kwargs):
                     return True
+                if _stand_in_file(path) and _from_user_code(2):  # a name the listing gave: a file (sum(isfile(...)) counts it)
+                    return name in ("exists", "isfile", "is_file")
                 return _answered_yes(path, name, said)
 
             patches.set(owner, name, asked)
+
+
+def _stand_in_file(path) -> bool:
+    try:
+        return os.path.basename(os.fspath(path)) in NAMES
+    except TypeError:
+        return False
 
 
 def _answered_yes(path, name: str, said: list) -> bool:
