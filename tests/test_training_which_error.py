@@ -236,3 +236,73 @@ def test_a_layer_handed_where_a_tensor_goes_is_said_as_such(tmp_path):
     )
     r, result = check_json(f"{path}:VAE", "--input", "4x64")
     assert r.exit_code == 2 and "The code hands the layer itself (Linear) to what takes a tensor" in result["error"]["message"], r.output
+
+
+LOCAL_MODULE_LEFT_OUT = """
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from src.losses import vae_loss  # src/ is here, src/losses.py is not
+from src.models import VAE
+
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):
+    recon, mu, logvar = model(x)
+    loss = vae_loss(recon, x, mu, logvar)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+MODELS = """
+import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(784, 16), nn.Linear(8, 784)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return torch.sigmoid(self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))), mu, logvar
+"""
+
+
+def test_a_module_of_the_repositorys_own_left_out_is_said_as_such_not_as_a_package_to_install(tmp_path, monkeypatch):
+    # `from src.losses import vae_loss` with src/ here and losses.py not: "Install the package that
+    # provides 'src'" (helper-found: kondratevakate/fmri-component-analysis)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "__init__.py").write_text("")
+    (tmp_path / "src" / "models.py").write_text(MODELS)
+    (tmp_path / "train.py").write_text(LOCAL_MODULE_LEFT_OUT)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    message = " ".join(result.error.message.split())
+    assert "src/losses.py is not in this folder (a module of the repository's own, left out of its checkout?): add it" in message
+    assert "Install" not in message
+
+
+def test_a_lightning_module_from_a_module_left_out_says_which_import_failed(tmp_path, monkeypatch):
+    # "the model trained is a StandIn, not a LightningModule" named neither the import nor its cause
+    import pytest
+
+    pytest.importorskip("pytorch_lightning")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "__init__.py").write_text("")
+    (tmp_path / "train.py").write_text(
+        "import pytorch_lightning as pl\nimport torch\nfrom torch.utils.data import DataLoader, TensorDataset\n"
+        "from src.vae_module import LitVAE\n\n"
+        "loader = DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16)\n"
+        "model = LitVAE(z_dim=8)\n"
+        "trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False)\n"
+        "trainer.fit(model, loader)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    message = " ".join(result.error.message.split())
+    assert "the model the code trains could not be built" in message, message  # not "the model trained is a StandIn"
+    assert "No module named 'src.vae_module'" in message and "src/vae_module.py is not in this folder" in message, message
+    assert "StandIn" not in message and "Install" not in message

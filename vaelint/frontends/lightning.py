@@ -338,8 +338,9 @@ def _not_a_module(ref, module) -> VaelintError:
     """Why the object the code trains is no module: the failure of the line that built it, where
     that line failed (a placeholder stands for what it would have set)."""
     from vaelint.frontends.placeholders import MissingImport
+    from vaelint.frontends.training.runtime import StandIn
 
-    if isinstance(module, MissingImport):
+    if isinstance(module, (MissingImport, StandIn)):
         try:
             module._fail()
         except VaelintError as e:

@@ -29,8 +29,8 @@ class MissingImport:
         failure = VaelintError(
             "load",
             f"{where(path, line)} imports {name!r} from {module!r}, which could not be "
-            f"imported ({error}), and the code checked uses it. Install the package that provides "
-            f"{missing_package(module, error)!r} in this environment, or move that import out of the code the check runs.",
+            f"imported ({error}), and the code checked uses it. {_advice(module, error)}, or move that import out of "
+            "the code the check runs.",
         )
         if failure.message not in MISSING_USED:
             MISSING_USED.append(failure.message)  # said even where the code's own `except Exception` swallows it
@@ -70,6 +70,23 @@ def missing_package(module: str, error) -> str:
     because ``gym`` is not installed: gym), else the module imported."""
     match = re.search(r"No module named '([^']+)'", str(error))
     return match.group(1).split(".")[0] if match else module
+
+
+def install_advice(module: str, error) -> str:
+    """What to do about a module that could not be imported: the repository's own, where its
+    package's folder is here and the module's file is not (``from src.vae_module import LitVAE``
+    with src/ here, vae_module.py left out of the checkout); else the package to install."""
+    import os
+
+    package = missing_package(module, error)
+    if "." in module and os.path.isdir(os.path.join(os.getcwd(), package.split(".")[0])):
+        return f"{module.replace('.', '/')}.py is not in this folder (a module of the repository's own, left out of its checkout?): add it"
+    return f"Install {package}"
+
+
+def _advice(module: str, error) -> str:
+    said = install_advice(module, error)
+    return f"Install the package that provides {missing_package(module, error)!r} in this environment" if said.startswith("Install") else said
 
 
 def cause_among(error: BaseException, values) -> BaseException:

@@ -24,7 +24,7 @@ from typing import Any
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path, user_frame
-from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, missing_package, star_cause
+from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, install_advice, star_cause
 from vaelint.frontends.sourcemap import where
 from vaelint.frontends.training.batchuse import BatchUse
 
@@ -308,10 +308,9 @@ class Runtime:
 
         if isinstance(func, MissingImport):
             name, module, path, line, error = object.__getattribute__(func, "_info")
-            package = missing_package(module, error)
             return StandIn(
                 f"what {name}(...) returns ({module} could not be imported: {error})",
-                f"Install {package}, or check the model with PATH:MODEL --init ... --loss PATH:LOSS.",
+                f"{install_advice(module, error)}, or check the model with PATH:MODEL --init ... --loss PATH:LOSS.",
             )
         stood = datasets.stand_in(func, args, kwargs)
         if stood is not None:
