@@ -86,7 +86,9 @@ def install_advice(module: str, error) -> str:
 
 def _advice(module: str, error) -> str:
     said = install_advice(module, error)
-    return f"Install the package that provides {missing_package(module, error)!r} in this environment" if said.startswith("Install") else said
+    return (
+        f"Install the package that provides {missing_package(module, error)!r} in this environment" if said.startswith("Install") else said
+    )
 
 
 def cause_among(error: BaseException, values) -> BaseException:
