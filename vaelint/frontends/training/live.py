@@ -38,7 +38,7 @@ from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
 from vaelint.frontends.training.livebinding import after_binding
 from vaelint.frontends.training.liveinner import trains_part_before_the_vaes
 from vaelint.frontends.training.livestepper import encoder_cleared_after, trains_another_network
-from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of
+from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of, trained_objects
 
 MAX_BATCHES = 16  # batches the code may take, over all its loaders, before a VAE backward
 MAX_ROUNDS = 100  # loops (epochs) that may come round to a batch they took before a VAE backward
@@ -185,7 +185,7 @@ class Watch:
             raise self.reached
         frame = _taker()
         where = position(frame) if frame else (0, 0)
-        site = (frame.f_code if frame else None, where, id(loader))
+        site = (frame.f_code if frame else None, where, id(loader), trained_objects(frame))
         if site in self.sites and self.ended.get(site) == self._progress() and a_generator(frame):
             # the data just ended here and a generator of the code, having done nothing since, takes
             # from the same place again: a loader looped for ever (`while True: for x in loader:

@@ -31,3 +31,17 @@ def drawn_inside_the_loop_of(last, frame, where) -> bool:
     around = [loop for loop in loops if loop.body[0].lineno <= last.line[0] <= (loop.end_lineno or 0)]
     inner = max(around, key=lambda loop: loop.body[0].lineno, default=None)
     return inner is not None and where[0] <= (inner.end_lineno or 0)
+
+
+def trained_objects(frame) -> tuple:
+    """id()s of the objects the taking function was handed (its arguments that are no plain
+    values: a model, a loss function, a trainer's ``self``): one function that trains a plain
+    autoencoder first, then the VAE (``for model, loss in [(AE(), ...), (VAE(), ...)]: fit(model,
+    loss, loader)``), takes from the same loop for each, and each is a loop of its own. An
+    epoch's call of ``train(epoch)`` is handed the same objects: its loop is the one it was."""
+    if frame is None:
+        return ()
+    code = frame.f_code
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    values = [frame.f_locals.get(n) for n in names]
+    return tuple(id(v) for v in values if v is not None and not isinstance(v, (bool, int, float, str, bytes, tuple, list, dict)))
