@@ -142,7 +142,11 @@ def forward_scalar_loss(view: GraphView, roles: Roles, out):
         return None
     if isinstance(out, fx.Node):
         return out
-    return {k: v for k, v in scalars} if isinstance(out, dict) else tuple(v for _k, v in scalars)
+    if isinstance(out, dict):
+        return {k: v for k, v in scalars}
+    # each scalar at its own place (``return recon, loss``: the loss is out[1]), the others None
+    kept = {k for k, _v in scalars}
+    return tuple(v if k in kept else None for k, v in items)
 
 
 def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
