@@ -250,7 +250,7 @@ def missing_file_fix(error: str) -> str:
         )
     return (
         f"{base} is nowhere under this folder (vaelint never downloads data). With --input giving the batch, "
-        "data read through a Dataset, np.load, pd.read_* or the code's own open() of a text data file (.txt, .csv, "
+        "data read through a Dataset, np.load, pd.read_*, h5py.File or the code's own open() of a text data file (.txt, .csv, "
         ".amat, ...) stands in, but not a file read another way: put the file where the code reads it, or check the "
         "model alone with PATH:MODEL --input SPEC."
     )

@@ -222,6 +222,8 @@ _READERS = (
     ("pandas", "read_feather", "frame"),
     ("pandas", "read_hdf", "frame"),
     ("pandas", "read_excel", "frame"),
+    # an HDF5 file (scientific and medical data): f["u"][:], np.array(f["images"]), with h5py.File(...) as f
+    ("h5py", "File", "archive"),
 )
 _ROWS_BYTES = 64 << 20  # a stood-in array holds at most this much (and 2 to 512 rows)
 
@@ -238,7 +240,8 @@ def _array_reads(patches, spec) -> None:
         module = importlib.import_module(module_name)  # imported now: the setup's own import finds it patched
         real = getattr(module, name, None)
         if real is not None:
-            patches.set(module, name, _reader(real, f"{'np' if module_name == 'numpy' else 'pd'}.{name}", kind, spec))
+            label = {"numpy": "np", "pandas": "pd"}.get(module_name, module_name)
+            patches.set(module, name, _reader(real, f"{label}.{name}", kind, spec))
     from vaelint.frontends.training.livepickle import pickled_reads
 
     pickled_reads(patches, spec, _stood_in_note)
@@ -274,7 +277,7 @@ def _reader(real, label: str, kind: str, spec):
             if isinstance(names, (list, tuple)) and names and len(names) <= flat.shape[1]:
                 return pd.DataFrame(flat[:, : len(names)], columns=list(names))
             return pd.DataFrame(flat)
-        if label == "np.load" and os.fspath(target).endswith(".npz"):
+        if kind == "archive" or (label == "np.load" and os.fspath(target).endswith(".npz")):
             MADE[-1].archive = _Archive(rows, _keys_read_on_the_line())
             return MADE[-1].archive  # np.load of an .npz: every array it is asked for
         return rows
