@@ -254,6 +254,10 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
         region, kind, source = _region_for_names(scope, place, names)
         if region is None:
             continue
+        # `tgts = tgts[:, 1:].reshape(-1)` after model(srcs, tgts): the name holds another value at
+        # the backward; the step is given what the model was given
+        rebound = _rebound_after_the_call(region, names, inputs, values)
+        names += list(rebound)
         names += _converted_in_the_step(region, values, names)
         pattern = None
         step = LiveStep(
@@ -268,11 +272,26 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
             values,
             scope.is_module,
             None,
-            batch_value=tuple(values[n] for n in names),
+            batch_value=tuple(rebound.get(n, values[n]) for n in names),
             module_globals=frame.f_globals,
         )
         return _Chosen(frame, step)
     return None
+
+
+def _rebound_after_the_call(region: list[ast.stmt], names: list[str], inputs: list, values: dict) -> dict:
+    """{name: the tensor the model was given} for the model call's arguments that name another
+    value at the backward: the call in the region whose arguments are names, among them ``names``."""
+    for node in (n for stmt in region for n in ast.walk(stmt)):
+        if not isinstance(node, ast.Call) or len(node.args) != len(inputs) or not all(isinstance(a, ast.Name) for a in node.args):
+            continue
+        called = [a.id for a in node.args]
+        if not set(called) & set(names):
+            continue
+        return {
+            n: t for n, t in zip(called, inputs) if n not in names and n in values and values[n] is not t and getattr(t, "dim", lambda: 0)()
+        }
+    return {}
 
 
 def _converted_in_the_step(region: list[ast.stmt], values: dict, names: list[str]) -> list[str]:
