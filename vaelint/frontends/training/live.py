@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from vaelint.frames import is_user_file
 from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
 from vaelint.frontends.training.livebinding import after_binding
-from vaelint.frontends.training.liveinner import trains_part_before_the_vaes
+from vaelint.frontends.training.liveinner import parameters_reached, trains_part_before_the_vaes
 from vaelint.frontends.training.livestepper import encoder_cleared_after, trains_another_network
 from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of, trained_objects
 
@@ -85,6 +85,7 @@ class Capture:
     model_calls: list  # [(module, args)] top-level calls since the batch
     vae: bool
     stepper: object = None  # not the VAE's: the optimiser stepped after it trains none of the encoder
+    reached: set | None = None  # id()s of the parameters its loss reached, once the loss is let go (_let_go_of)
 
 
 # --------------------------------------------------------------------------- watching the run
@@ -218,6 +219,8 @@ class Watch:
                 f"the code took {MAX_BATCHES} batches without reaching the backward of a loss that reaches a reparameterised sample"
             )
         self.batches += 1
+        for old in self.passed[1:]:  # an earlier step's: what the report reads of it, not its tensors
+            _let_go_of(old)
         self.passed_before_batch = len(self.passed)
         self.taking = frame
         self.making = True
@@ -278,6 +281,19 @@ def user_frames() -> list:
             out.append((f, position(f), dict(f.f_locals)))
         f = f.f_back
     return out[::-1]
+
+
+def _let_go_of(capture: Capture) -> None:
+    """A passed-over backward of an earlier step keeps what the report and the program read of it
+    (where it was, the parameters its loss reached), not its loss's graph nor its frames' variables:
+    a VQ-VAE's steps, each passed over, held every step's activations until the run ran out of
+    memory (22 GiB at 18 steps of VQ-VAE-2, helper-found: unixpickle/vq-vae-2). The first one is
+    kept whole: it is the step where no VAE's backward comes."""
+    if capture.loss is not None:
+        capture.reached = parameters_reached([capture.loss])
+        capture.loss = None
+    capture.frames = [(types.SimpleNamespace(f_code=f.f_code), line, None) for f, line, _values in capture.frames]
+    capture.taken, capture.model_calls = None, []
 
 
 def position(frame) -> tuple[int, int]:

@@ -180,7 +180,7 @@ def _finish(program, request, watch, home, capture) -> None:
     step = program.live_step
     later = bool(capture.frames) and backward_elsewhere(capture.frames[-1][0].f_code.co_filename, capture.frames[-1][1][0])
     program.optimisers = optimisers_in(step.values, step.module_globals)
-    program.trained_elsewhere = _trained_by(c.loss for c in watch.passed) | trained_by_other_optimisers(
+    program.trained_elsewhere = _trained_by(watch.passed) | trained_by_other_optimisers(
         program.optimisers, _parameters_reached(capture.loss), later
     )
     if not getattr(watch, "device_aware", False) and not mentions_a_device(program, home):
@@ -199,10 +199,10 @@ def _finish(program, request, watch, home, capture) -> None:
     _inputs_of(program, request, program.live_step.batch_value, program.live_step.loader)
 
 
-def _trained_by(losses) -> set:
-    """id()s of the parameters the graphs of these losses reach (the backwards the run passed
-    over before the VAE's: a discriminator's)."""
-    return set().union(*(_parameters_reached(loss) for loss in losses))
+def _trained_by(passed) -> set:
+    """id()s of the parameters the losses of the backwards the run passed over before the VAE's
+    reach (a discriminator's): read from the loss, or kept where the loss was let go."""
+    return set().union(*(c.reached if c.loss is None else _parameters_reached(c.loss) for c in passed))
 
 
 def _inputs_of(program, request, batch_value, loader) -> None:
