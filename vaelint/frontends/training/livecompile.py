@@ -26,6 +26,7 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
     region = [copy.deepcopy(s) for s in step.region]
     bound = set(step.names) | (target_names(step.pattern) if step.pattern is not None else set())
     region = [s for s in region if not _drops_an_incomplete_batch(s, bound)]
+    region = [inner for s in region for inner in _full_batch_body(s, bound)]
     _end_at_site(region, step)
     _signals_first(region)  # the step's own `except:` lets its end through
     _no_finally_after_the_end(region)
@@ -242,8 +243,21 @@ def _drops_an_incomplete_batch(stmt: ast.stmt, batch: set) -> bool:
     is left out of the step (takahiro-itazuri/vaegan-pytorch)."""
     if not (isinstance(stmt, ast.If) and not stmt.orelse and all(isinstance(s, (ast.Break, ast.Continue)) for s in stmt.body)):
         return False
-    test = stmt.test
-    if not isinstance(test, ast.Compare) or not any(isinstance(op, (ast.NotEq, ast.Lt, ast.Eq, ast.Gt)) for op in test.ops):
+    return _on_the_batch_size(stmt.test, batch, (ast.NotEq, ast.Lt, ast.Eq, ast.Gt))
+
+
+def _full_batch_body(stmt: ast.stmt, batch: set) -> list[ast.stmt]:
+    """``if x.size(0) == BATCH: <the step>`` (no else): the step guarded to full batches, as the
+    other form drops the last one. Its body is the step at every batch size the check runs (it was
+    'a condition on the way was false' at the shapes stage's other sizes: probtorch's examples)."""
+    if isinstance(stmt, ast.If) and not stmt.orelse and _on_the_batch_size(stmt.test, batch, (ast.Eq, ast.GtE)):
+        return list(stmt.body)
+    return [stmt]
+
+
+def _on_the_batch_size(test: ast.expr, batch: set, ops: tuple) -> bool:
+    """A comparison (one of ``ops``) of a batch variable's size (``x.size(0)``, ``len(x)``, ...)."""
+    if not isinstance(test, ast.Compare) or not any(isinstance(op, ops) for op in test.ops):
         return False
 
     def batch_size(e) -> bool:
