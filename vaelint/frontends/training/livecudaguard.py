@@ -87,6 +87,10 @@ def answer_gpu_queries(patch) -> None:
         ("get_device_capability", (0, 0)),
     ):
         patch(torch.cuda, name, asked(getattr(torch.cuda, name), answer))
+    real_count = torch.cuda.device_count
+    # code that asserted CUDA (let past: GUARDS_PASSED) then picks its device as a GPU machine
+    # would, ``rank % torch.cuda.device_count()``: one device, not a division by zero (LlamaGen)
+    patch(torch.cuda, "device_count", lambda: real_count() if torch.cuda.is_available() or not GUARDS_PASSED else 1)
     if not torch.cuda.is_available():
         patch(torch, "device", _devices_by_index(torch.device))
 
