@@ -368,3 +368,17 @@ def test_a_lightning_step_that_fails_on_the_trainers_batch_is_what_the_user_hear
         assert r.exit_code == 2 and "must be Tensor, not list" in result["error"]["message"], r.output
     else:
         assert r.exit_code == 0 and result["error"] is None, r.output
+
+
+def test_the_stand_in_trainers_argparse_flags_are_numbers_where_they_are_numbers():
+    # `args.gpus / 8.` after Trainer.add_argparse_args(parser): the stand-in gave "1", and the
+    # setup raised "unsupported operand type(s) for /: 'str' and 'float'" (SongweiGe/TATS)
+    import argparse
+
+    from vaelint.frontends.standinlightning import _Trainer
+
+    parser = _Trainer.add_argparse_args(argparse.ArgumentParser())
+    args = parser.parse_args(["--gpus", "1", "--max_epochs", "3", "--precision", "bf16", "--val_check_interval", "0.25"])
+    assert (args.gpus, args.max_epochs, args.precision, args.val_check_interval) == (1, 3, "bf16", 0.25)
+    assert parser.parse_args(["--gpus", "0,"]).gpus == "0," and parser.parse_args(["--deterministic", "true"]).deterministic is True
+    assert parser.parse_args([]).gpus is None

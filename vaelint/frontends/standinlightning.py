@@ -137,6 +137,18 @@ def _lightning_name(item: str):
     return _Anything
 
 
+def _flag_value(text: str):
+    """A Trainer flag's value as Lightning 1.x's parser gives it: a number where it is one
+    (``--gpus 1``: ``args.gpus / 8.`` in SongweiGe/TATS raised on the string), else the text
+    (``--gpus 0,``, ``--precision bf16``)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
 class _Trainer(_Anything):
     """Lightning's Trainer where Lightning is not installed: ``fit`` takes the first batch of
     the training data, as the real one would, and trains nothing (vaelint reads the module's
@@ -178,7 +190,7 @@ class _Trainer(_Anything):
 
         for flag in cls._FLAGS:
             try:
-                parent_parser.add_argument(flag, default=None)
+                parent_parser.add_argument(flag, default=None, type=_flag_value)
             except argparse.ArgumentError:  # the script has its own
                 pass
         return parent_parser
