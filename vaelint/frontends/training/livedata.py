@@ -201,7 +201,7 @@ def standing_in(specs):
         _array_reads(patches, spec)
         from vaelint.frontends.training.livelistings import folder_listings
 
-        folder_listings(patches, STOOD_IN)  # a data folder that is not here lists stand-in files
+        folder_listings(patches, STOOD_IN, spec)  # a data folder that is not here lists stand-in files
     try:
         yield
     finally:

@@ -13,12 +13,17 @@ import sys
 
 from vaelint.frames import is_user_file, user_frame
 
-# one stand-in file of each common kind of data file, so that a filter by extension keeps one
-NAMES = ("vaelint_stand_in.npy", "vaelint_stand_in.npz", "vaelint_stand_in.csv", "vaelint_stand_in.pt")
+# one stand-in file of each common kind of data file, so that a filter by extension keeps one; an
+# image one opens with PIL as a sample of --input (stood_in_images)
+IMAGES = ("vaelint_stand_in.png", "vaelint_stand_in.jpg")
+NAMES = ("vaelint_stand_in.npy", "vaelint_stand_in.npz", "vaelint_stand_in.csv", "vaelint_stand_in.pt", *IMAGES)
 
 
-def folder_listings(patches, said: list) -> None:
+def folder_listings(patches, said: list, spec=None) -> None:
     import glob
+
+    if spec is not None:
+        stood_in_images(patches, spec)
 
     real_listdir, real_glob = os.listdir, glob.glob
 
@@ -140,6 +145,37 @@ def _pathlib_listings(patches, said: list) -> None:
     patches.set(Path, "glob", globbing(real_glob, "Path.glob"))
     patches.set(Path, "rglob", globbing(real_rglob, "Path.rglob"))
     patches.set(Path, "iterdir", iterdir)
+
+
+def stood_in_images(patches, spec) -> None:
+    """``Image.open(path)`` of a stand-in image name a listing gave (an image folder read in a
+    generator of the code's own, ``if path.endswith(".png")``): a sample of ``spec`` as an 8-bit
+    image (channels last; one channel is grey). Any other path is PIL's own."""
+    import importlib.util
+
+    if importlib.util.find_spec("PIL") is None:
+        return
+    from PIL import Image
+
+    real = Image.open
+
+    def open_(fp, *args, **kwargs):
+        if not isinstance(fp, (str, os.PathLike)) or os.path.basename(os.fspath(fp)) not in IMAGES or os.path.exists(fp):
+            return real(fp, *args, **kwargs)
+        import numpy as np
+
+        from vaelint.frontends.training.livedata import stood_in_rows
+
+        sample = np.asarray(stood_in_rows(spec)[0], dtype=np.float32)
+        if sample.ndim == 3 and sample.shape[0] in (1, 3, 4) and sample.shape[-1] not in (1, 3, 4):
+            sample = sample.transpose(1, 2, 0)  # C x H x W -> H x W x C
+        sample = sample[..., 0] if sample.ndim == 3 and sample.shape[-1] == 1 else sample
+        if sample.ndim not in (2, 3):
+            return real(fp, *args, **kwargs)
+        scale = 255.0 if sample.max() <= 1.0 else 1.0
+        return Image.fromarray(np.clip(sample * scale, 0, 255).astype(np.uint8))
+
+    patches.set(Image, "open", open_)
 
 
 def _fits(name: str, pattern: str) -> bool:
