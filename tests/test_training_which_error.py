@@ -306,3 +306,43 @@ def test_a_lightning_module_from_a_module_left_out_says_which_import_failed(tmp_
     assert "the model the code trains could not be built" in message, message  # not "the model trained is a StandIn"
     assert "No module named 'src.vae_module'" in message and "src/vae_module.py is not in this folder" in message, message
     assert "StandIn" not in message and "Install" not in message
+
+
+STEP_READS_A_GONE_TERM = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        recon = torch.sigmoid(self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)))
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+        return {"loss": (F.binary_cross_entropy(recon, x, reduction="none").sum(1) + kl).mean(), "kl": kl.mean()}
+
+
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for (x,) in DataLoader(TensorDataset(torch.rand(64, 64)), batch_size=16):
+    terms = model(x)
+    print("loss %.3f rec %.3f" % (terms["loss"].item(), terms["rec"].item()))
+    opt.zero_grad()
+    terms["loss"].backward()
+    opt.step()
+"""
+
+
+def test_a_step_that_raises_a_key_error_on_its_own_data_is_that_error(tmp_path, monkeypatch):
+    # terms["rec"] of a loss dict that has no such key: the user's run ends there; the check read
+    # the step from the code instead and said "no findings", exit 0 (helper-found: unixpickle/vq-vae-2)
+    (tmp_path / "train.py").write_text(STEP_READS_A_GONE_TERM)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is not None and "KeyError: 'rec'" in result.error.message, result.error
+    assert "raised at train.py:24, after the model ran" in result.error.message
