@@ -346,3 +346,24 @@ def test_a_step_that_raises_a_key_error_on_its_own_data_is_that_error(tmp_path, 
     result = check(str(tmp_path / "train.py"), "-", [])
     assert result.error is not None and "KeyError: 'rec'" in result.error.message, result.error
     assert "raised at train.py:24, after the model ran" in result.error.message
+
+
+def test_a_package_shadowed_by_a_module_beside_the_script_is_not_said_missing(tmp_path, monkeypatch):
+    # run as a file, arch/vae/utils.py hides the top-level utils/ package the code imports from
+    # (it is meant for `python -m arch.vae.train`): the message said utils/helpers.py was missing
+    # (helper-found: j-freddy/nvae-shape-encoding)
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "helpers.py").write_text("def vae_loss(recon, x, mu, logvar):\n    return recon.sum()\n")
+    (tmp_path / "arch" / "vae").mkdir(parents=True)
+    (tmp_path / "arch" / "vae" / "utils.py").write_text("WIDTH = 16\n")
+    (tmp_path / "arch" / "vae" / "train.py").write_text(
+        LOCAL_MODULE_LEFT_OUT.replace(
+            "from src.losses import vae_loss  # src/ is here, src/losses.py is not\nfrom src.models import VAE\n",
+            "from utils.helpers import vae_loss\n" + MODELS,
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "arch" / "vae" / "train.py"), "-", [])
+    message = " ".join(result.error.message.split())
+    assert "utils/helpers.py is here, but the import found another 'utils' first" in message, message
+    assert "not in this folder" not in message

@@ -79,8 +79,17 @@ def install_advice(module: str, error) -> str:
     import os
 
     package = missing_package(module, error)
-    if "." in module and os.path.isdir(os.path.join(os.getcwd(), package.split(".")[0])):
-        return f"{module.replace('.', '/')}.py is not in this folder (a module of the repository's own, left out of its checkout?): add it"
+    top = package.split(".")[0]
+    if "." in module and os.path.isdir(os.path.join(os.getcwd(), top)):
+        path = module.replace(".", "/")
+        if os.path.isfile(f"{path}.py") or os.path.isdir(path):
+            # run as a file, a module of the same name beside the script (arch/nvae/utils.py) is found
+            # before the folder's package: the code is meant to run as `python -m`
+            return (
+                f"{path}.py is here, but the import found another {top!r} first (a module of that name beside the "
+                "script, where `python FILE` looks first: the code is meant to run as `python -m`, not as a file)"
+            )
+        return f"{path}.py is not in this folder (a module of the repository's own, left out of its checkout?): add it"
     return f"Install {package}"
 
 
