@@ -367,3 +367,15 @@ def test_a_package_shadowed_by_a_module_beside_the_script_is_not_said_missing(tm
     message = " ".join(result.error.message.split())
     assert "utils/helpers.py is here, but the import found another 'utils' first" in message, message
     assert "not in this folder" not in message
+
+
+def test_a_name_an_installed_module_no_longer_has_is_not_a_package_to_install():
+    # `from collections import MutableMapping` on Python 3.10+: "Install the package that provides
+    # 'collections'" (helper-found: probtorch/probtorch)
+    from vaelint.frontends.placeholders import install_advice
+
+    said = install_advice(
+        "collections", "ImportError: cannot import name 'MutableMapping' from 'collections' (/usr/lib/python3.11/collections/__init__.py)"
+    )
+    assert said.startswith("collections is here but has no 'MutableMapping'") and "Install" not in said
+    assert install_advice("gym", "ModuleNotFoundError: No module named 'gym'") == "Install gym"

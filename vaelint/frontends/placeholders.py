@@ -78,6 +78,13 @@ def install_advice(module: str, error) -> str:
     with src/ here, vae_module.py left out of the checkout); else the package to install."""
     import os
 
+    gone = re.search(r"cannot import name '([^']+)' from '([^']+)'", str(error))
+    if gone is not None:
+        # `from collections import MutableMapping` on Python 3.10+: the module is here, the name is not
+        return (
+            f"{gone.group(2)} is here but has no {gone.group(1)!r} (the code was written for another version of it; "
+            "import the name from where this version has it)"
+        )
     package = missing_package(module, error)
     top = package.split(".")[0]
     if "." in module and os.path.isdir(os.path.join(os.getcwd(), top)):
