@@ -219,8 +219,7 @@ class Watch:
                 f"the code took {MAX_BATCHES} batches without reaching the backward of a loss that reaches a reparameterised sample"
             )
         self.batches += 1
-        for old in self.passed[1:]:  # an earlier step's: what the report reads of it, not its tensors
-            _let_go_of(old)
+        _let_go_of(self.passed[1:])  # earlier steps': what the report reads of them, not their tensors
         self.passed_before_batch = len(self.passed)
         self.taking = frame
         self.making = True
@@ -283,17 +282,18 @@ def user_frames() -> list:
     return out[::-1]
 
 
-def _let_go_of(capture: Capture) -> None:
+def _let_go_of(captures: list) -> None:
     """A passed-over backward of an earlier step keeps what the report and the program read of it
     (where it was, the parameters its loss reached), not its loss's graph nor its frames' variables:
     a VQ-VAE's steps, each passed over, held every step's activations until the run ran out of
     memory (22 GiB at 18 steps of VQ-VAE-2, helper-found: unixpickle/vq-vae-2). The first one is
     kept whole: it is the step where no VAE's backward comes."""
-    if capture.loss is not None:
-        capture.reached = parameters_reached([capture.loss])
-        capture.loss = None
-    capture.frames = [(types.SimpleNamespace(f_code=f.f_code), line, None) for f, line, _values in capture.frames]
-    capture.taken, capture.model_calls = None, []
+    for capture in captures:
+        if capture.loss is not None:
+            capture.reached = parameters_reached([capture.loss])
+            capture.loss = None
+        capture.frames = [(types.SimpleNamespace(f_code=f.f_code), line, None) for f, line, _values in capture.frames]
+        capture.taken, capture.model_calls = None, []
 
 
 def position(frame) -> tuple[int, int]:
