@@ -21,6 +21,7 @@ import torch.fx as fx
 
 from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, flat_args
 from vaelint.facts.datasize import data_size
+from vaelint.facts.dimwords import describe_dims as _describe_dims
 from vaelint.frames import SourceLoc
 from vaelint.frontends.sourcefacts import divides_by_a_length
 
@@ -341,16 +342,20 @@ class TermWalker:
                 return b, c // b
         return None
 
+    def _int_value(self, d):
+        t = self.runs.runs[self.runs.batch].tensors.get(d) if isinstance(d, fx.Node) else None
+        return int(t.item()) if t is not None and t.numel() == 1 and not t.is_floating_point() else d
+
     def _is_scalar_const(self, node) -> bool:
         t = self.runs.runs[self.runs.batch].tensors.get(node)
         return t is not None and t.numel() == 1
 
-    @staticmethod
-    def _reduced_positions(node, rank: int) -> list[int]:
+    def _reduced_positions(self, node, rank: int) -> list[int]:
         dim = node.kwargs.get("dim", node.kwargs.get("axis", node.args[1] if len(node.args) > 1 else None))
         if dim is None:
             return list(range(rank))
-        dims = dim if isinstance(dim, (tuple, list)) else [dim]
+        # dims given as 0-d tensors (dim=list(torch.arange(kl.dim()))[1:], pixyz's way): their values
+        dims = [self._int_value(d) for d in (dim if isinstance(dim, (tuple, list)) else [dim])]
         if not all(isinstance(d, int) for d in dims):
             return list(range(rank))
         if rank == 0:
@@ -367,26 +372,6 @@ class TermWalker:
                 return "none"
             return "sum" if size_average is False else "mean"
         return str(node.kwargs.get("reduction", "mean"))
-
-
-def _describe_dims(pairs) -> tuple[str, int, int, int]:
-    """(``"B, 784"``, batch power, product of constant sizes, product of sample sizes) of (size,
-    Dim, is a Monte Carlo sample axis) triples; a dim of k*B counts as B with k among the
-    constants. A mean over the samples is the Monte Carlo estimate of one term per input: it
-    weighs nothing (a sum over them weighs their number)."""
-    texts, power, consts, samples = [], 0, 1, 1
-    for size, dim, sample in pairs:
-        if sample:
-            samples *= size
-            texts.append(f"{size} samples")
-        elif dim is not None and dim.batch_dependent:
-            power += 1
-            consts *= dim.coef
-            texts.append("B" if dim.coef == 1 else f"{dim.coef}*B")
-        else:
-            consts *= size
-            texts.append(str(size))
-    return ", ".join(texts), power, consts, samples
 
 
 def _per_batch(values: dict) -> int | None:
