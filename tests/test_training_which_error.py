@@ -379,3 +379,30 @@ def test_a_name_an_installed_module_no_longer_has_is_not_a_package_to_install():
     )
     assert said.startswith("collections is here but has no 'MutableMapping'") and "Install" not in said
     assert install_advice("gym", "ModuleNotFoundError: No module named 'gym'") == "Install gym"
+
+
+def test_a_package_missing_under_a_lightning_module_built_by_hydra_is_said_first(tmp_path, monkeypatch):
+    # the module Hydra instantiates imports a package not installed (lpips): the headline was "no
+    # input shape ... give --input", the package in parentheses after it (helper-found:
+    # berkerdemirel/vqvae-from-scratch)
+    import pytest
+
+    pytest.importorskip("hydra")
+    pytest.importorskip("pytorch_lightning")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "lit.py").write_text(
+        "import lpips_not_installed_here\nimport pytorch_lightning as pl\nimport torch.nn as nn\n\n\n"
+        "class LitVAE(pl.LightningModule):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.enc = nn.Linear(64, 16)\n        self.perceptual = lpips_not_installed_here.LPIPS()\n"
+    )
+    (tmp_path / "main.py").write_text(
+        "import hydra\nimport pytorch_lightning as pl\nimport torch\nfrom omegaconf import OmegaConf\n"
+        "from torch.utils.data import DataLoader, TensorDataset\n\n"
+        "model = hydra.utils.instantiate(OmegaConf.create({'_target_': 'pkg.lit.LitVAE'}))\n"
+        "pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False).fit(model, DataLoader(TensorDataset(torch.rand(64, 64)), batch_size=16))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "main.py"), "-", [])
+    message = result.error.message
+    assert not message.startswith("no input shape") and "No module named 'lpips_not_installed_here'" in message.split(". ")[0], message
