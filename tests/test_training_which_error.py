@@ -276,3 +276,51 @@ def test_a_step_that_raises_a_key_error_on_its_own_data_is_that_error(tmp_path, 
     result = check(str(tmp_path / "train.py"), "-", [])
     assert result.error is not None and "KeyError: 'rec'" in result.error.message, result.error
     assert "raised at train.py:24, after the model ran" in result.error.message
+
+
+MODEL_USES_A_GONE_API = """
+import itertools
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        width = np.int(8)  # gone from NumPy 2
+        recon = self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))
+        return {"loss": ((recon - x) ** 2).sum(1).mean() + width}
+
+
+def batches(loader):
+    while True:
+        for (x,) in loader:
+            yield x
+
+
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+data = batches(DataLoader(TensorDataset(torch.rand(64, 64)), batch_size=16))
+for i in itertools.count():
+    loss = model(next(data))["loss"]
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_model_whose_own_code_fails_on_any_data_is_that_error_with_input_given_too(tmp_path, monkeypatch):
+    # np.int in forward: with --input the step was read from the code instead, and the check said
+    # "the code iterates a data loader outside the step ... give the inputs with --input", which
+    # were given (helper-found: unixpickle/vq-vae-2)
+    (tmp_path / "train.py").write_text(MODEL_USES_A_GONE_API)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", ["16x64"])
+    assert result.error is not None and "while its model ran: AttributeError: module 'numpy' has no attribute 'int'" in result.error.message

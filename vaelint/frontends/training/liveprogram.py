@@ -15,8 +15,7 @@ from vaelint.frontends.training.livenotes import mentions_a_device, moves, passe
 
 
 def live_program(frontend, ref, request, home):
-    """Run ``ref`` as written to its first VAE backward; its Program. A run that reaches
-    none raises a VaelintError saying what ran and where it stopped."""
+    """Run ``ref`` as written to its first VAE backward; its Program (none reached: why, raised)."""
     from vaelint.frontends.placeholders import MISSING_USED
     from vaelint.frontends.training.live import Watch
     from vaelint.frontends.training.livebatch import batch_maker
@@ -98,8 +97,7 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
 
 
 def _claim_trainer_libraries(home) -> None:
-    """A script whose files hold no backward trains in a torch library it imports (``TVAE().fit``):
-    that library's code is read as the user's, where the step and its batch are."""
+    """A script whose files hold no backward trains in a torch library it imports (``TVAE().fit``): its code is the user's."""
     from vaelint.frames import claim
     from vaelint.frontends.training.repofiles import neighbours
     from vaelint.frontends.training.sites import find_sites
@@ -112,15 +110,19 @@ def _claim_trainer_libraries(home) -> None:
 
 
 def _own_step_failed(runtime, watch) -> bool:
-    """Did the step itself raise on the code's own data: a batch its own loader gave (no
-    --input, nothing stood in), taken to the model, then an error of the code's own (``for x in
-    loader: model(x)`` on a TensorDataset's ``[x]``)? The user's run fails the same way: it is
-    what they must hear, not a check of the step read from the code on other data."""
+    """Did the step itself raise on the code's own data (its own loader's batch, no --input, nothing
+    stood in: ``for x in loader: model(x)`` on a TensorDataset's ``[x]``), or its model on any data (an
+    API its code uses is gone: np.int)? The user's run fails the same way: it is what they must hear."""
     from vaelint.frontends.training.livedata import STOOD_IN
+    from vaelint.frontends.training.livehints import in_a_module
 
-    if not runtime.stops or watch.specs or STOOD_IN or watch.taken is None or not watch.model_calls:
+    if not runtime.stops or watch.taken is None or not watch.model_calls:
         return False
     _where, error = runtime.stops[0]
+    if isinstance(error, (AttributeError, NameError, ImportError)) and in_a_module(error) and "StandIn" not in str(error):
+        return True
+    if watch.specs or STOOD_IN:
+        return False
     return (
         # a print of a term the loss dict no longer has (terms["mse"]: KeyError), a name the step lost
         isinstance(error, (TypeError, ValueError, LookupError, RuntimeError, AttributeError, NameError))
@@ -155,8 +157,7 @@ def _let_go(capture, watch, runtime) -> None:
 
 
 def _keras_on_torch(home) -> None:
-    """Keras imported by the script or its repository's files loads on the torch backend, as a
-    Keras model named as the target does (its fit then backpropagates through torch)."""
+    """Keras imported by the script or its repository's files loads on the torch backend (its fit backpropagates through torch)."""
     from vaelint.frontends.keras.loading import imports_keras, use_torch_backend
     from vaelint.frontends.training.repofiles import neighbours
 
