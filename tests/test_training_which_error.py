@@ -324,3 +324,51 @@ def test_a_model_whose_own_code_fails_on_any_data_is_that_error_with_input_given
     monkeypatch.chdir(tmp_path)
     result = check(str(tmp_path / "train.py"), "-", ["16x64"])
     assert result.error is not None and "while its model ran: AttributeError: module 'numpy' has no attribute 'int'" in result.error.message
+
+
+VOCABULARY_SIZES_THE_MODEL = """
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def item_count(folder):
+    with open(os.path.join(folder, "items.txt")) as f:
+        return sum(1 for _line in f)
+
+
+class MultVAE(nn.Module):
+    def __init__(self, items, z=16):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(items, 2 * z), nn.Linear(z, items)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=-1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+model = MultVAE(item_count("data/ml"))
+opt = torch.optim.Adam(model.parameters())
+for (x,) in DataLoader(TensorDataset(torch.from_numpy(np.load("data/ml/train.npy")).float()), batch_size=16):
+    logits, mu, logvar = model(x)
+    loss = -(F.log_softmax(logits, 1) * x).sum(1).mean() - 0.5 * torch.mean(torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_size_that_came_from_a_stood_in_files_rows_is_said_where_it_came_from(tmp_path, monkeypatch):
+    # a Mult-VAE sized from its vocabulary file's line count, the file not here: the stand-in's 512
+    # lines met --input 16x300 in the model, and the error blamed the model alone (helper-found:
+    # pyy0715/vae-cf-pyorch)
+    (tmp_path / "train.py").write_text(VOCABULARY_SIZES_THE_MODEL)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", ["16x300"])
+    message = result.error.message
+    assert "512 is the number of rows vaelint's stand-in for data/ml/items.txt has" in message, message
+    assert "(--input 16x512)" in message

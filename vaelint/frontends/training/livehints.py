@@ -76,3 +76,27 @@ def range_hint(error) -> str:
         "needs its target in [0, 1]. Compare the reconstruction with the images before that Normalize (or drop it "
         "for this loss), or use a Gaussian likelihood (F.mse_loss) for normalised data"
     )
+
+
+def rows_hint(text: str) -> str:
+    """A size in the error that is the row count of a data file that stood in (a vocabulary's
+    ``unique_sid.txt``, 512 stand-in lines, counted for the model's width while --input said 300):
+    where that number came from, and what makes the two agree."""
+    import re
+
+    from vaelint.frontends.training.livedata import MADE, STOOD_IN
+
+    sizes = {int(n) for n in re.findall(r"(?<![\d.])(\d+)(?![\d.])", text)}  # 16x300 and 512x32
+    for made in MADE:
+        n = int(made.rows.shape[0])
+        if n in sizes and n not in made.spec.shape and made.note < len(STOOD_IN):
+            file = re.search(r"the data file (\S+)", STOOD_IN[made.note])
+            met = [i for i, d in enumerate(made.spec.shape) if i and d in sizes]  # the spec's size the other one met
+            shape = [n if i == met[0] else d for i, d in enumerate(made.spec.shape)] if len(met) == 1 else None
+            instead = f" (--input {'x'.join(map(str, shape))})" if shape else ""
+            return (
+                f" ({n} is the number of rows vaelint's stand-in for {file.group(1) if file else 'a data file'} has, which is "
+                "not here: the code sized something from it, as it would from the real file; put the file here, or give "
+                f"an --input of that size{instead})"
+            )
+    return ""

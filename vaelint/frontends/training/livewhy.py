@@ -7,7 +7,7 @@ import re
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
-from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, range_hint
+from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, range_hint, rows_hint
 from vaelint.frontends.training.runtime import stand_in_said
 
 
@@ -41,7 +41,7 @@ def _in_the_step(error, text: str, where: str, watch) -> str:
     taken = watch.taken
     came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
     when = "while its model ran" if in_a_module(error) else "after the model ran"
-    hints = f"{file_hint(error)}{list_hint(error, taken)}{channels_hint(text, watch.specs)}{range_hint(error)}"
+    hints = f"{file_hint(error)}{list_hint(error, taken)}{channels_hint(text, watch.specs)}{range_hint(error)}{rows_hint(text)}"
     return f"the training step{came} raised at {where}, {when}: {_said_of(error, text)}{hints}"
 
 
