@@ -77,3 +77,13 @@ def test_a_batch_norm_that_cannot_train_on_one_sample_is_said_as_such():
     # at two samples the same model is clean
     r, result = _check(os.path.join(FIXTURES, "clean", "batch_independent.py:BatchNormVAE"), "--input", "2x24")
     assert r.exit_code == 0 and result["findings"] == [], r.output
+
+
+def test_an_mmd_of_one_sample_is_no_monte_carlo_kl_and_a_monte_carlo_kl_of_one_still_is():
+    # at a batch of one sample an MMD term summed to one number was read as log q(z) - log p(z)
+    # times a constant (any one number's ratio is "constant"): a false VAE002 and VAE004 on a clean
+    # InfoVAE-style loss; a second point of the heads must agree now
+    r, mmd = _check(os.path.join(FIXTURES, "clean", "mmd_beside_kl.py:VAE"), "--input", "1x20")
+    assert mmd["findings"] == [] and r.exit_code == 0, r.output
+    r, mc = _check(os.path.join(FIXTURES, "buggy", "mc_kl_mean_vs_sum.py:VAE"), "--input", "1x16")
+    assert [(f["code"], f["line"]) for f in mc["findings"]] == [("VAE002", 26)], r.output

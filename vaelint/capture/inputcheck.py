@@ -55,7 +55,9 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
         # the code run as written stopped before its batch (a library failing on a stand-in): said first
         ran = next((n for n in program.notes if n.startswith("running the code as written did not reach its step")), "")
         if "could not be imported (ModuleNotFoundError" in ran:  # what stops it is a package, not the data: said first
-            raise VaelintError("load", f"{ran[:1].upper()}{ran[1:]}. Once that is installed, --input gives the batch if its data is not here.")
+            raise VaelintError(
+                "load", f"{ran[:1].upper()}{ran[1:]}. Once that is installed, --input gives the batch if its data is not here."
+            )
         raise VaelintError(
             "input",
             f"no input shape: the training step reads its batch from {program.step.batch_text or 'its data'}, "

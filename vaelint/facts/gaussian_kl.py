@@ -232,8 +232,11 @@ class KLElement:
         if not self.valid:
             return UNKNOWN
         found = self._ratio(self.element, self.mu, self.head, self.std, self.z, reading, self.precision)
-        if found.decided or not self.replayable:
-            return found
+        # one number (a batch of one sample summed over Z): any ratio of it is "constant", so a second
+        # point must agree (an MMD of one sample read as a Monte Carlo KL: a false VAE002/VAE004)
+        single = self.element.numel() == 1 and reading == "monte-carlo"
+        if (found.decided and not single) or not self.replayable:
+            return UNKNOWN if single else found
         g = torch.Generator().manual_seed(0)
         mu = self.mu + torch.randn(self.mu.shape, generator=g, dtype=torch.float64)
         spread = torch.randn(self.head.shape, generator=g, dtype=torch.float64) * 0.5
@@ -241,8 +244,12 @@ class KLElement:
         head = self.head * torch.exp(spread) if positive and reading in (None, "std", "variance", "monte-carlo") else self.head + spread
         again = self.at(mu, head)
         if again is None:
-            return found
-        return self._ratio(again[0], mu, head, again[1], again[2], reading, again[3])
+            return UNKNOWN if single else found
+        second = self._ratio(again[0], mu, head, again[1], again[2], reading, again[3])
+        if single:
+            agree = found.constant and second.constant and math.isclose(found.value, second.value, rel_tol=1e-3)
+            return second if agree else NOT_CONSTANT if found.decided and second.decided else UNKNOWN
+        return second
 
     def ratio_to_some_prior(self) -> Ratio:
         """The element / ``KL(N(mu, std^2) || N(m, s^2))`` for a Gaussian prior that
