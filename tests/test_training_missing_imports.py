@@ -118,9 +118,9 @@ def test_a_package_missing_under_a_lightning_module_built_by_hydra_is_said_first
 
     pytest.importorskip("hydra")
     pytest.importorskip("pytorch_lightning")
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "__init__.py").write_text("")
-    (tmp_path / "pkg" / "lit.py").write_text(
+    (tmp_path / "hydra_built_models").mkdir()
+    (tmp_path / "hydra_built_models" / "__init__.py").write_text("")
+    (tmp_path / "hydra_built_models" / "lit.py").write_text(
         "import lpips_not_installed_here\nimport pytorch_lightning as pl\nimport torch.nn as nn\n\n\n"
         "class LitVAE(pl.LightningModule):\n    def __init__(self):\n        super().__init__()\n"
         "        self.enc = nn.Linear(64, 16)\n        self.perceptual = lpips_not_installed_here.LPIPS()\n"
@@ -128,7 +128,7 @@ def test_a_package_missing_under_a_lightning_module_built_by_hydra_is_said_first
     (tmp_path / "main.py").write_text(
         "import hydra\nimport pytorch_lightning as pl\nimport torch\nfrom omegaconf import OmegaConf\n"
         "from torch.utils.data import DataLoader, TensorDataset\n\n"
-        "model = hydra.utils.instantiate(OmegaConf.create({'_target_': 'pkg.lit.LitVAE'}))\n"
+        "model = hydra.utils.instantiate(OmegaConf.create({'_target_': 'hydra_built_models.lit.LitVAE'}))\n"
         "pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False).fit(model, DataLoader(TensorDataset(torch.rand(64, 64)), batch_size=16))\n"
     )
     monkeypatch.chdir(tmp_path)

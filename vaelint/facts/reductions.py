@@ -292,7 +292,7 @@ class TermWalker:
         fact = self.ctx.shape(src)
         if fact is None or fact.sizes is None:
             return _Ends(None)
-        positions = self._reduced_positions(node, len(fact.sizes))
+        positions = self._reduced_positions(node, len(fact.sizes), self._int_value)
         if not positions:
             return src  # kl.sum(-1) or .mean() of a 0-d tensor: nothing is reduced
         text, power, consts, samples = self.labels(src, positions)
@@ -350,12 +350,13 @@ class TermWalker:
         t = self.runs.runs[self.runs.batch].tensors.get(node)
         return t is not None and t.numel() == 1
 
-    def _reduced_positions(self, node, rank: int) -> list[int]:
+    @staticmethod
+    def _reduced_positions(node, rank: int, value_of=lambda d: d) -> list[int]:
         dim = node.kwargs.get("dim", node.kwargs.get("axis", node.args[1] if len(node.args) > 1 else None))
         if dim is None:
             return list(range(rank))
         # dims given as 0-d tensors (dim=list(torch.arange(kl.dim()))[1:], pixyz's way): their values
-        dims = [self._int_value(d) for d in (dim if isinstance(dim, (tuple, list)) else [dim])]
+        dims = [value_of(d) for d in (dim if isinstance(dim, (tuple, list)) else [dim])]
         if not all(isinstance(d, int) for d in dims):
             return list(range(rank))
         if rank == 0:

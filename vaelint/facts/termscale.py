@@ -142,7 +142,7 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
         if fact is None or fact.sizes is None:
             return None
         rank, offset = len(fact.sizes), len(fact.sizes) - len(sizes)
-        positions = walker._reduced_positions(node, rank)
+        positions = walker._reduced_positions(node, rank, walker._int_value)
         has = [p for p in positions if p >= offset and sizes[p - offset] == fact.sizes[p]]
         broadcast = [p for p in positions if p not in has and not fact.one_at(p)]
         if op == "sum" and broadcast:
