@@ -205,6 +205,8 @@ class TermWalker:
         """``tensor * k`` or ``tensor / k``: the factor, and the tensor to go on from."""
         a, b = node.args
         tensor, other = (a, b) if a in tensors else (b, a)
+        if other in tensors and self._a_number(tensor) and not self._a_number(other):
+            tensor, other = other, tensor  # self.beta * kl with self.beta = torch.Tensor([4.0]): the weight is a number
         if tensor not in tensors or (op == "div" and tensor is b):
             return _STOP  # no tensor, or k / tensor: not a scaling
         num = self.scalar_of(node, other) if other not in tensors or self._is_scalar_const(other) else None
@@ -345,6 +347,11 @@ class TermWalker:
     def _int_value(self, d):
         t = self.runs.runs[self.runs.batch].tensors.get(d) if isinstance(d, fx.Node) else None
         return int(t.item()) if t is not None and t.numel() == 1 and not t.is_floating_point() else d
+
+    def _a_number(self, node) -> bool:
+        """One value no input, parameter or draw of the run makes (a weight the code holds as a tensor)."""
+        made = {node} | set(self.view.ancestors(node))
+        return self._is_scalar_const(node) and not any(n.op == "placeholder" or n in self.view.with_parameters() for n in made)
 
     def _is_scalar_const(self, node) -> bool:
         t = self.runs.runs[self.runs.batch].tensors.get(node)
