@@ -372,3 +372,49 @@ def test_a_size_that_came_from_a_stood_in_files_rows_is_said_where_it_came_from(
     message = result.error.message
     assert "512 is the number of rows vaelint's stand-in for data/ml/items.txt has" in message, message
     assert "(--input 16x512)" in message
+
+
+GLOBBED_ARRAYS = """
+import glob
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+arrays = [np.load(f).astype("float32") for f in sorted(glob.glob("data/shards/*.npy"))]
+X = torch.from_numpy(np.concatenate(arrays, axis=0))
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return torch.sigmoid(self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))), mu, logvar
+
+
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for (x,) in DataLoader(TensorDataset(X), batch_size=16):
+    recon, mu, logvar = model(x)
+    loss = (F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_arrays_globbed_from_a_folder_that_is_not_here_ask_for_the_batch(tmp_path, monkeypatch):
+    # glob finds no shard, np.concatenate([]) raises "need at least one array to concatenate": the
+    # stop said nothing of the data or of --input (helper-found: Soooda/pointvae); with --input the
+    # folder's listing stands in and the step is checked
+    (tmp_path / "train.py").write_text(GLOBBED_ARRAYS)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert "need at least one array to concatenate (its data is not here: give the batch with --input" in result.error.message
+    result = check(str(tmp_path / "train.py"), "-", ["16x64"])
+    assert result.error is None and result.findings == [], result.error
