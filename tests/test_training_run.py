@@ -1,10 +1,9 @@
 """Training code found by running it (vaelint/frontends/training/live*.py): each class of
 training code the old reading of the loop's syntax missed reaches its step, checked by the
 command a user types. What the step needs from around it: test_training_run_setup.py; what the
-run must never do: test_training_run_sandbox.py."""
+run must never do: test_training_run_sandbox.py; a Hydra main: test_training_run_hydra.py."""
 
 import os
-import shutil
 
 import pytest
 from json_cli import check_json as _json
@@ -116,45 +115,6 @@ def test_a_classifier_trained_first_is_passed_over_to_the_vaes_step(epochs, read
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 39)], r.output
     assert any("found by reading the code" in n for n in result["notes"]) == read, result["notes"]
     assert not any("VAE011" == f["code"] for f in result["findings"])
-
-
-def test_a_hydra_main_runs_with_its_config_and_overrides(monkeypatch):
-    monkeypatch.chdir(os.path.join(RUNNING, "hydra_app"))
-    before = sorted(os.listdir("."))
-    r, result = _json("train.py")
-    assert r.exit_code == 0 and result["error"] is None and not result["findings"], r.output
-    r, result = _json("train.py", "--script-args", "train.kl_weight=4")
-    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 25)], r.output
-    assert sorted(os.listdir(".")) == before  # Hydra's outputs/ folder was not made
-    assert any("outputs" in n and "was not performed" in n for n in result["notes"])
-
-
-def test_an_error_in_a_hydra_task_is_said_not_hydras_exit(tmp_path, monkeypatch):
-    # Hydra prints what its task raised and exits 1: the report said "SystemExit: 1"
-    # (MLShukai/PrimitiveAMI); with HYDRA_FULL_ERROR set in the run, the error itself is said
-    shutil.copytree(os.path.join(RUNNING, "hydra_app"), tmp_path / "app")
-    script = tmp_path / "app" / "train.py"
-    script.write_text(script.read_text().replace("cfg.model.z_dim)", "cfg.model.z_dim + undefined_width)", 1))
-    monkeypatch.chdir(tmp_path / "app")
-    r, result = _json("train.py")
-    said = " ".join(r.output.split())
-    assert result["error"] is not None and "NameError: name 'undefined_width' is not defined" in said, r.output
-    assert "SystemExit: 1" not in said
-
-
-def test_a_hydra_config_a_plugin_provides_is_said_as_such_not_as_missing_data(tmp_path, monkeypatch):
-    # `override hydra/job_logging: colorlog` without hydra-colorlog: Hydra's MissingConfigException is
-    # an OSError, and the report added "its data is not here: give the batch with --input" (IML-DKFZ/m-pax_lib)
-    pytest.importorskip("hydra")
-    shutil.copytree(os.path.join(RUNNING, "hydra_app"), tmp_path / "app")
-    config = tmp_path / "app" / "conf" / "config.yaml"
-    config.write_text("defaults:\n  - override hydra/job_logging: colorlog\n\n" + config.read_text())
-    monkeypatch.chdir(tmp_path / "app")
-    r, result = _json("train.py")
-    said = " ".join(result["error"]["message"].split())
-    assert r.exit_code == 2 and "Hydra has no config 'colorlog' for hydra/job_logging" in said, r.output
-    assert 'choose one that is there with --script-args "hydra/job_logging=default"' in said, r.output
-    assert "its data is not here" not in said
 
 
 def test_a_named_method_or_function_is_reached_through_the_script(monkeypatch):
