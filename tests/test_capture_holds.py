@@ -168,3 +168,48 @@ def test_a_large_recorded_run_holds_no_activation_wider_than_its_inputs(tmp_path
     held = {tuple(t.shape) for t in run.tensors.values()}
     assert (5, 32) in held and (5, 4) in held and (5, 64) not in held and (5, 8) in held
     assert (5, 64) in set(run.shapes.values())  # its shape is still read
+
+
+WIDE_LATENT = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    # an overcomplete latent: 256 latent values for 32 data values
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(32, 512)
+        self.dec = nn.Linear(256, 32)
+
+    def forward(self, x):
+        if float(x.abs().sum()) < 0:  # a value read: fx cannot trace it, the run is recorded
+            x = -x
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = F.mse_loss(recon, x)  # a mean over every element
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1).mean()
+    return rec + kl
+"""
+
+
+def test_a_latent_wider_than_the_data_is_held_again_for_the_kl_reading(tmp_path, monkeypatch):
+    # samk271/orbital-resonance: diffusers' AutoencoderKL with 256 latent channels at the data's
+    # resolution; past HOLD_ALL_BYTES the run let go of the heads (wider than the input), and the
+    # KL was "too close to zero ... could not be replayed": VAE002 (beta_eff = D) went unchecked
+    from helpers import check
+
+    from vaelint.capture import recording
+
+    path = tmp_path / "wide.py"
+    path.write_text(WIDE_LATENT)
+    monkeypatch.setattr(recording, "HOLD_ALL_BYTES", 0)
+    result = check(str(path), "VAE", ["4x32"], loss=f"{path}:loss_function", dynamic=False)
+    assert result.capture_method == "recording", result.capture_method
+    assert [f.code for f in result.findings] == ["VAE002"], result.findings
+    assert "beta_eff = D = 32" in result.findings[0].message

@@ -176,8 +176,9 @@ def _std_as_head(ctx, node, r, run):
     from dataclasses import replace
 
     from vaelint.facts.gaussian_kl import KLElement
+    from vaelint.facts.heldrun import kl_reads, run_holding
 
     layer = replace(r, logvar=r.std)
-    run0 = run if run is not None else ctx.runs.runs[ctx.runs.batch]
+    run0 = run if run is not None else run_holding(ctx, kl_reads(ctx, node, layer.mu, layer.logvar, layer.std, layer.z))
     element = KLElement(ctx.capture, run0, node, layer.mu, layer.logvar, layer.std, layer.z, False)
     return element if element.valid and element.std is not None else None

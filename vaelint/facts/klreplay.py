@@ -29,21 +29,7 @@ def replay(graph: fx.Graph, modules: dict, targets: list[fx.Node], seeds: dict, 
     and pass no change on (a sample held still). None when a node cannot be replayed.
     """
     fixed = fixed or {}
-    # the nodes to recompute: ancestors of a target that depend on a seed (not
-    # through a fixed node); what else they read comes from the run
-    ancestors: set[fx.Node] = set()
-    stack = list(targets)
-    while stack:
-        n = stack.pop()
-        if n in ancestors:
-            continue
-        ancestors.add(n)
-        if n not in seeds and n not in fixed:
-            stack.extend(n.all_input_nodes)
-    live = set(seeds)
-    for node in graph.nodes:
-        if node in ancestors and node not in fixed and node not in live and any(a in live for a in node.all_input_nodes):
-            live.add(node)
+    live = _recomputed(graph, targets, seeds, fixed)
     env: dict = {n: t.detach().to(torch.float64).clone() for n, t in {**fixed, **seeds}.items()}
     lowest = torch.float64
     for node in graph.nodes:
@@ -69,6 +55,33 @@ def replay(graph: fx.Graph, modules: dict, targets: list[fx.Node], seeds: dict, 
                 return None
             env[t] = value
     return Replayed({t: env.get(t) for t in targets}, lowest)
+
+
+def _recomputed(graph: fx.Graph, targets, seeds, fixed) -> set[fx.Node]:
+    """The nodes a replay computes again: ancestors of a target that depend on a seed (not
+    through a fixed node); what else they read comes from the run."""
+    ancestors: set[fx.Node] = set()
+    stack = list(targets)
+    while stack:
+        n = stack.pop()
+        if n in ancestors:
+            continue
+        ancestors.add(n)
+        if n not in seeds and n not in fixed:
+            stack.extend(n.all_input_nodes)
+    live = set(seeds)
+    for node in graph.nodes:
+        if node in ancestors and node not in fixed and node not in live and any(a in live for a in node.all_input_nodes):
+            live.add(node)
+    return live
+
+
+def replay_reads(graph: fx.Graph, targets: list[fx.Node], seeds) -> set[fx.Node]:
+    """The nodes whose run values a replay of ``targets`` from ``seeds`` reads: the seeds, the
+    targets, and what the recomputed nodes read beside each other."""
+    live = _recomputed(graph, targets, seeds, {})
+    outside = {a for n in live for a in n.all_input_nodes if a not in live}
+    return set(seeds) | set(targets) | outside
 
 
 _MISSING = object()

@@ -17,6 +17,7 @@ import torch.fx as fx
 from vaelint.facts.datasize import data_size
 from vaelint.facts.flowmc import flow_monte_carlo
 from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
+from vaelint.facts.heldrun import kl_reads, run_holding
 from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.lossroles import LEARNED_PRIOR, against_a_learned_prior
 from vaelint.facts.reductions import Factor, TermScale
@@ -46,7 +47,7 @@ def kl_element(ctx, element: fx.Node, run=None, layer=None, freeze_sample: bool 
         return KLElement(ctx.capture, run, element, r.mu, r.logvar, r.std, r.z, freeze_sample)
     key = ("kl_element", element, r.z, freeze_sample)
     if key not in ctx.cache:
-        run0 = ctx.runs.runs[ctx.runs.batch]
+        run0 = run_holding(ctx, kl_reads(ctx, element, r.mu, r.logvar, r.std, r.z))
         ctx.cache[key] = KLElement(ctx.capture, run0, element, r.mu, r.logvar, r.std, r.z, freeze_sample)
     return ctx.cache[key]
 

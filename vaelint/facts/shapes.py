@@ -137,7 +137,13 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_gr
     return result
 
 
-def _run(capture: Capture, specs, batch, seed, keep_graph: bool = False, hold: bool = True) -> RunResult:
+def run_once(capture: Capture, specs, batch, hold=True) -> RunResult:
+    """One more run at ``batch`` as the first was made (its inputs and seed), holding ``hold``
+    (True: every value; a set of nodes: those only)."""
+    return _run(capture, specs, batch, 0, hold=hold)
+
+
+def _run(capture: Capture, specs, batch, seed, keep_graph: bool = False, hold=True) -> RunResult:
     with torch.random.fork_rng(devices=[]):
         capture.reseed(seed)
         with torch.enable_grad() if keep_graph else torch.no_grad():
