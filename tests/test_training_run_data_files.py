@@ -286,3 +286,61 @@ def test_a_data_file_whose_reader_is_not_installed_stands_in_with_why(tmp_path, 
     assert "train.parquet (pd.read_parquet at train.py:3) cannot be read here (pyarrow is not installed)" in livedata.STOOD_IN[-1]
     with pytest.raises(ValueError):
         livedata._reader(corrupt, "pd.read_parquet", "array", spec)(str(tmp_path / "train.parquet"))
+
+
+GLOBBED = """
+import glob
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+files = sorted(glob.glob("datasets/{pattern}"))
+X = torch.from_numpy(np.concatenate([{read} for f in files], axis=0).astype("float32"))
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(48, 16), nn.Linear(8, 48)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+vae = VAE()
+opt = torch.optim.Adam(vae.parameters())
+for (x,) in DataLoader(TensorDataset(X), batch_size=16, shuffle=True):
+    recon, mu, logvar = vae(x)
+    loss = F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+@pytest.mark.parametrize(
+    "pattern, read, listed",
+    [
+        ("train*.h5", '__import__("h5py").File(f, "r")["data"][:]', "trainvaelint_stand_in.h5"),
+        ("part_?.npy", "np.load(f)", "part_0.npy"),
+        ("*_train.npy", "np.load(f)", "vaelint_stand_in_train.npy"),
+    ],
+)
+def test_a_glob_that_names_its_files_lists_a_stand_in_of_that_name(tmp_path, monkeypatch, pattern, read, listed):
+    # glob("datasets/train*.h5") kept none of the stand-in names (vaelint_stand_in.npy, ...), so the
+    # code's np.concatenate of nothing stopped the run and the step was only read (Soooda/pointvae)
+    if "h5py" in read:
+        pytest.importorskip("h5py")
+    (tmp_path / "train.py").write_text(GLOBBED.format(pattern=pattern, read=read))
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "16x48")
+    assert r.exit_code == 0 and result["error"] is None, r.output
+    notes = " ".join(result["notes"])
+    assert f"the data folder datasets (glob.glob at train.py:10) is not here: it lists {listed}" in notes, notes
+    assert "did not reach its step" not in notes, notes
+    assert not (tmp_path / "datasets").exists()

@@ -41,7 +41,7 @@ def folder_listings(patches, said: list, spec=None) -> None:
         folder, pattern = os.path.split(os.fspath(pathname))
         if found or not folder or os.path.exists(folder) or "*" in folder or not _from_user_code():
             return found
-        names = [n for n in NAMES if _fits(n, pattern)]
+        names = names_for(pattern)
         _say(said, folder, "glob.glob", names)
         return [os.path.join(folder, n) for n in names]
 
@@ -75,9 +75,10 @@ def _existence_checks(patches, said: list) -> None:
 
 def _stand_in_file(path) -> bool:
     try:
-        return os.path.basename(os.fspath(path)) in NAMES
+        name = os.path.basename(os.fspath(path))
     except TypeError:
         return False
+    return name in NAMES or name in _MADE
 
 
 def _answered_yes(path, name: str, said: list) -> bool:
@@ -130,7 +131,7 @@ def _pathlib_listings(patches, said: list) -> None:
             found = list(real(self, pattern, *args, **kwargs))
             if found or self.exists() or "/" in pattern or not _from_user_code():
                 return iter(found)
-            names = [n for n in NAMES if _fits(n, pattern)]
+            names = names_for(pattern)
             _say(said, os.fspath(self), how, names)
             return iter([self / n for n in names])
 
@@ -176,6 +177,27 @@ def stood_in_images(patches, spec) -> None:
         return Image.fromarray(np.clip(sample * scale, 0, 255).astype(np.uint8))
 
     patches.set(Image, "open", open_)
+
+
+def names_for(pattern: str) -> list[str]:
+    """The stand-in names a listing by ``pattern`` keeps; where the pattern names its files
+    (``train*.h5``, ``part_?.pkl``), one name made from it, so that the files the code looks
+    for are listed: the wildcards filled in, a stand-in's mark in place of the first ``*``."""
+    import re
+
+    names = [n for n in NAMES if _fits(n, pattern)]
+    if names or not any(c in pattern for c in "*?["):
+        return names
+    made = re.sub(r"\[!?([^\]])[^\]]*\]", lambda m: "0" if m.group(0).startswith("[!") else m.group(1), pattern)
+    made = made.replace("**/", "").replace("**", "*").replace("*", _MARK, 1).replace("*", "").replace("?", "0")
+    if not _fits(made, pattern):
+        return []
+    _MADE.add(made)
+    return [made]
+
+
+_MARK = "vaelint_stand_in"
+_MADE: set[str] = set()  # the names made from the code's own patterns
 
 
 def _fits(name: str, pattern: str) -> bool:
