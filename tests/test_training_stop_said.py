@@ -186,3 +186,53 @@ def test_arrays_globbed_from_a_folder_that_is_not_here_ask_for_the_batch(tmp_pat
     assert "need at least one array to concatenate (its data is not here: give the batch with --input" in result.error.message
     result = check(str(tmp_path / "train.py"), "-", ["16x64"])
     assert result.error is None and result.findings == [], result.error
+
+
+OBJECTS_IN_A_DATA_FILE = """
+import numpy as np
+import torch
+import torch.nn as nn
+
+data = {read}  # {{subject: {{action: T x J}}}}
+seqs = [s for subject in data.values() for s in subject.values()]
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for it in range(100):
+    x = torch.tensor(np.stack([seqs[np.random.randint(len(seqs))][:64] for _ in range(16)]), dtype=torch.float32)
+    recon, mu, logvar = model(x)
+    loss = ((recon - x).pow(2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_python_object_taken_out_of_a_data_file_that_stood_in_is_said_so(tmp_path, monkeypatch):
+    # np.load("...npz", allow_pickle=True)["positions_3d"].item(): a pickled dict, which rows of
+    # --input cannot be; the stop said only numpy's "can only convert an array of size 1 to a
+    # Python scalar", with no way on (helper-found: Khrylx/DLow)
+    import pytest
+
+    for read in ('np.load("data/h36m.npz", allow_pickle=True)["positions"].item()', 'np.load("data/h36m.npy", allow_pickle=True)["S1"]'):
+        (tmp_path / "train.py").write_text(OBJECTS_IN_A_DATA_FILE.format(read=read))
+        monkeypatch.chdir(tmp_path)
+        result = check(str(tmp_path / "train.py"), "-", ["16x64"])
+        if result.error is None:
+            pytest.fail(f"{read}: {result.findings}")
+        message = result.error.message
+        assert "running it stopped at train.py:6" in message, message
+        assert "the code takes a Python object out of it (a pickled dict or list), not an array" in message, message
+        assert "vaelint check train.py:MODEL --input" in message and "data/h36m.np" in message, message
+        assert not (tmp_path / "data").exists()

@@ -100,3 +100,33 @@ def rows_hint(text: str) -> str:
                 f"an --input of that size{instead})"
             )
     return ""
+
+
+# what numpy and Python say where an array stands in for an object: ``np.load(f,
+# allow_pickle=True)["data"].item()``, ``pickle``'s dict read by ``.keys()``
+_OBJECT_WANTED = (
+    "can only convert an array of size 1 to a python scalar",
+    "object has no attribute 'keys'",
+    "object has no attribute 'items'",
+    "object has no attribute 'values'",
+    "only integers, slices (`:`), ellipsis",  # an array indexed by a key: data["train"]
+)
+
+
+def objects_hint(text: str, script: str = "FILE.py") -> str:
+    """The code took a Python object (a pickled dict, ``.item()`` of an object array) out of a
+    data file that stood in as rows of --input: no --input makes that object; say so, and what
+    checks the model instead."""
+    import re
+
+    from vaelint.frontends.training.livedata import MADE, STOOD_IN
+
+    if not MADE or not any(s in text.lower() for s in _OBJECT_WANTED):
+        return ""
+    made = MADE[-1]
+    file = re.search(r"the data file (\S+)", STOOD_IN[made.note]) if made.note < len(STOOD_IN) else None
+    return (
+        f" ({file.group(1) if file else 'a data file the code reads'} is not here, and the code takes a Python object out "
+        "of it (a pickled dict or list), not an array: vaelint stands in arrays of --input for a data file, not the "
+        f"objects inside one. Put the file here, or check the model alone: vaelint check {script}:MODEL --input ...)"
+    )

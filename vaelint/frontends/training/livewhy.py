@@ -7,7 +7,7 @@ import re
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
-from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, range_hint, rows_hint
+from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, objects_hint, range_hint, rows_hint
 from vaelint.frontends.training.runtime import stand_in_said
 
 
@@ -42,6 +42,7 @@ def _in_the_step(error, text: str, where: str, watch) -> str:
     came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
     when = "while its model ran" if in_a_module(error) else "after the model ran"
     hints = f"{file_hint(error)}{list_hint(error, taken)}{channels_hint(text, watch.specs)}{range_hint(error)}{rows_hint(text)}"
+    hints += objects_hint(text)
     return f"the training step{came} raised at {where}, {when}: {_said_of(error, text)}{hints}"
 
 
@@ -81,6 +82,8 @@ def why_not(runtime, watch, home) -> str:
                 f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
                 "e.g. --input 64x784; the code's loaders then give it)"
             )
+        elif objects_hint(text):
+            hint = objects_hint(text, display_path(home.path))
         elif _needs_cuda(error, text):
             hint = (
                 f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
