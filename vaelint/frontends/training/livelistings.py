@@ -41,7 +41,7 @@ def folder_listings(patches, said: list, spec=None) -> None:
         folder, pattern = os.path.split(os.fspath(pathname))
         if found or not folder or os.path.exists(folder) or "*" in folder or not _from_user_code():
             return found
-        names = names_for(pattern)
+        names = names_for(pattern, folder)
         _say(said, folder, "glob.glob", names)
         return [os.path.join(folder, n) for n in names]
 
@@ -131,7 +131,7 @@ def _pathlib_listings(patches, said: list) -> None:
             found = list(real(self, pattern, *args, **kwargs))
             if found or self.exists() or "/" in pattern or not _from_user_code():
                 return iter(found)
-            names = names_for(pattern)
+            names = names_for(pattern, os.fspath(self))
             _say(said, os.fspath(self), how, names)
             return iter([self / n for n in names])
 
@@ -179,14 +179,16 @@ def stood_in_images(patches, spec) -> None:
     patches.set(Image, "open", open_)
 
 
-def names_for(pattern: str) -> list[str]:
+def names_for(pattern: str, folder: str = "") -> list[str]:
     """The stand-in names a listing by ``pattern`` keeps; where the pattern names its files
     (``train*.h5``, ``part_?.pkl``), one name made from it, so that the files the code looks
-    for are listed: the wildcards filled in, a stand-in's mark in place of the first ``*``."""
+    for are listed: the wildcards filled in, a stand-in's mark in place of the first ``*``. Not
+    for saved weights (``checkpoints/epoch_*.pt``): a run resumed from none is the code's own
+    case, and a name made up for one is parsed for its epoch."""
     import re
 
     names = [n for n in NAMES if _fits(n, pattern)]
-    if names or not any(c in pattern for c in "*?["):
+    if names or not any(c in pattern for c in "*?[") or _weights(folder, pattern):
         return names
     made = re.sub(r"\[!?([^\]])[^\]]*\]", lambda m: "0" if m.group(0).startswith("[!") else m.group(1), pattern)
     made = made.replace("**/", "").replace("**", "*").replace("*", _MARK, 1).replace("*", "").replace("?", "0")
@@ -194,6 +196,13 @@ def names_for(pattern: str) -> list[str]:
         return []
     _MADE.add(made)
     return [made]
+
+
+def _weights(folder: str, pattern: str) -> bool:
+    import re
+
+    words = re.split(r"[\\/_.\-]+", f"{folder}/{pattern}".lower())
+    return bool({"checkpoint", "checkpoints", "ckpt", "ckpts", "weights", "saved", "pth", "safetensors"} & set(words))
 
 
 _MARK = "vaelint_stand_in"
