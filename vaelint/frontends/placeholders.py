@@ -16,6 +16,9 @@ from vaelint.frontends.sourcemap import where
 # what each use of a name whose import failed raised, in this check (a run that ends with no
 # backward says the first: a sweep's `try: run(cfg) except Exception: continue` hides it)
 MISSING_USED: list[str] = []
+# imports of the repository's own modules that are not here (``import lib.dist`` with no lib/), in
+# the order they failed: the user's run stops at the first, wherever vaelint's run stopped
+LEFT_OUT: list[str] = []
 
 
 class MissingImport:
@@ -23,6 +26,11 @@ class MissingImport:
 
     def __init__(self, name: str, module: str, path: str, line: int, error: str):
         object.__setattr__(self, "_info", (name, module, path, line, error))
+        advice = install_advice(module, error)
+        if "left out of its checkout" in advice and "No module named" in str(error):
+            said = f"{where(path, line)} imports {module!r}: {advice}"
+            if said not in LEFT_OUT:
+                LEFT_OUT.append(said)
 
     def _fail(self, *_a, **_k):
         name, module, path, line, error = object.__getattribute__(self, "_info")
@@ -97,7 +105,24 @@ def install_advice(module: str, error) -> str:
                 "script, where `python FILE` looks first: the code is meant to run as `python -m`, not as a file)"
             )
         return f"{path}.py is not in this folder (a module of the repository's own, left out of its checkout?): add it"
+    if "." in module and not os.path.exists(top) and _beside(module):
+        # `import lib.dist` with dist.py beside the script and no lib/: the repository's folder, flattened
+        return (
+            f"{top}/ is not here, and {_beside(module)} is beside the script: the code expects it in "
+            f"{module.rsplit('.', 1)[0].replace('.', '/')}/ (a folder of the repository's own, left out of its checkout?): move it there"
+        )
     return f"Install {package}"
+
+
+def _beside(module: str) -> str | None:
+    """The module's file, found in the working folder instead of under its package's folder."""
+    import os
+
+    name = module.rsplit(".", 1)[-1]
+    for found in (f"{name}.py", os.path.join(name, "__init__.py")):
+        if os.path.isfile(found):
+            return found
+    return None
 
 
 def _advice(module: str, error) -> str:

@@ -31,8 +31,8 @@ from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, chains_to, find_boundary, find_sites, parse_file, site_score
 from vaelint.frontends.training.ways import is_module_class as _is_module_class
 from vaelint.frontends.training.ways import plain as _plain
+from vaelint.frontends.training.ways import read_or_run
 from vaelint.frontends.training.ways import trains_through_a_library as _trains_through_a_library
-from vaelint.frontends.training.ways import why as _why
 from vaelint.frontends.training.ways import worth_telling as _worth_telling
 
 
@@ -120,24 +120,7 @@ class TrainingFrontend(FrontendBase):
                     if getattr(run_error, "build", None) is not None:
                         return run_error.build()  # the run's step with no reparameterisation
                     raise _plain(_worth_telling(read_error, run_error)) from None
-                if (
-                    getattr(program, "passed_by_the_run", False)
-                    and getattr(run_error, "build", None) is not None
-                    and not getattr(run_error, "noise_elsewhere", False)
-                ):
-                    # reading the code found no step but the one the run went past, batch after batch (a
-                    # VQ-VAE's, behind accelerator.backward in a nested function): the run's, on its batch
-                    return run_error.build()
-                if not request.inputs and not program.inputs:
-                    if getattr(run_error, "build", None) is not None:
-                        # the run took its batches (a loader cycled for ever) and passed over backwards
-                        # that reach no sample: the first is the step, on the batch the code gave it
-                        return run_error.build()
-                    raise _plain(run_error) from None  # nothing gives the batch: the run says what stopped it
-                program.notes.insert(
-                    0, f"running the code as written did not reach its step ({_why(run_error)}): the step was found by reading the code"
-                )
-                return program
+                return read_or_run(program, run_error, request)
         return self._read(ref, request, path, home)
 
     def _read(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile, passed: set = frozenset()) -> Program:

@@ -12,20 +12,23 @@ from vaelint.frames import display_path
 from vaelint.frontends.training.batchspecs import listed_items, specs_of, valued, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over, split_backwards
+from vaelint.frontends.training.livewhy import stopped_at_a_missing_package
+from vaelint.frontends.training.torchlibs import claim_trainer_libraries
 
 
 def live_program(frontend, ref, request, home):
     """Run ``ref`` as written to its first VAE backward; its Program (none reached: why, raised)."""
-    from vaelint.frontends.placeholders import MISSING_USED
+    from vaelint.frontends.placeholders import LEFT_OUT, MISSING_USED
     from vaelint.frontends.training.live import Watch
     from vaelint.frontends.training.livebatch import batch_maker
     from vaelint.frontends.training.liverun import LiveRuntime, run_target
     from vaelint.frontends.training.sandbox import Sandbox
 
     MISSING_USED.clear()  # this run's uses of names whose import failed
+    LEFT_OUT.clear()
     request.progress("build")
     _keras_on_torch(home)
-    _claim_trainer_libraries(home)
+    claim_trainer_libraries(home)
     make = batch_maker(list(request.inputs))
     watch = Watch(list(request.inputs), None)
     watch.make_batch = lambda loader: make(loader, watch.taking)
@@ -88,25 +91,15 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     # the backwards the run passed over (a classifier's, a discriminator's): reading the code
     # tries other steps before these
     error.passed_sites = {(os.path.realpath(c.frames[-1][0].f_code.co_filename), c.frames[-1][1][0]) for c in watch.passed if c.frames}
-    if watch.passed and (not runtime.stops or runtime.stopped_here or watch.rounds):
+    # a package the code uses that is not here stops the user's run there too (piq in a metric after
+    # a plain AE's epoch, a VAE phase after it): the stop is the answer, not the backward passed over
+    error.missing_package = stopped_at_a_missing_package(runtime)
+    if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds):
         # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
         # phase, which reading the code leaves out): the first is the step when nothing else is
         passed = watch.passed[0]
         error.build = lambda: _passed_program(frontend, ref, request, home, passed, runtime, watch, sandbox, sites, make)
     return error
-
-
-def _claim_trainer_libraries(home) -> None:
-    """A script whose files hold no backward trains in a torch library it imports (``TVAE().fit``): its code is the user's."""
-    from vaelint.frames import claim
-    from vaelint.frontends.training.repofiles import neighbours
-    from vaelint.frontends.training.sites import find_sites
-    from vaelint.frontends.training.torchlibs import trainer_libraries
-
-    if any(find_sites(s) for f in [home, *neighbours(home.path)] for s in f.scopes.values()):
-        return
-    for folder in trainer_libraries(home.tree):
-        claim(folder)
 
 
 def _own_step_failed(runtime, watch) -> bool:

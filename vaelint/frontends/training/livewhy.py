@@ -48,7 +48,17 @@ def _in_the_step(error, text: str, where: str, watch) -> str:
 
 def why_not(runtime, watch, home) -> str:
     """What ran and where it stopped, for a run (a :class:`.liverun.LiveRuntime`, its :class:`.live.Watch`)
-    that reached no backward."""
+    that reached no backward; a module of the repository's own that is not here first: the user's
+    run stops at its import, before anything vaelint's run went past it to."""
+    from vaelint.frontends.placeholders import LEFT_OUT
+
+    said = _why_stopped(runtime, watch, home)
+    if LEFT_OUT and "left out of its checkout" not in said:
+        return f"{LEFT_OUT[0]}. Past that import, {said}"
+    return said
+
+
+def _why_stopped(runtime, watch, home) -> str:
     if runtime.stops:
         where, error = runtime.stops[0]
         text = error.message if isinstance(error, VaelintError) else (stand_in_said(error) or error_text(error))
@@ -56,10 +66,10 @@ def why_not(runtime, watch, home) -> str:
         # each pass (sum(losses) / len(losses)) then fails where `python` would not
         ended = (
             " (after vaelint had ended the data of a loop that came round with no backward of a VAE loss)"
-            if watch.rounds and not runtime.stopped_here
+            if watch.rounds and not runtime.stopped_here and not stopped_at_a_missing_package(runtime)
             else ""
         )
-        if watch.model_calls and where and not getattr(error, "refused", False):
+        if watch.model_calls and where and not getattr(error, "refused", False) and not stopped_at_a_missing_package(runtime):
             return _in_the_step(error, text, where, watch) + ended
         hint = ""
         if isinstance(error, FileNotFoundError) and watch.specs:
@@ -150,3 +160,10 @@ def _hydra_config_missing(text: str) -> str:
     other = f' or choose one that is there with --script-args "{group}={listed.group(1)}"' if listed else ""
     plugin = f" (a plugin's: hydra-{option} is not installed here?)" if group.startswith("hydra/") else ""
     return f" (Hydra has no config {option!r} for {group}{plugin}: install what provides it,{other})"
+
+
+def stopped_at_a_missing_package(runtime) -> bool:
+    """Did the run stop where the code used a package that is not installed (a placeholder's use)?"""
+    from vaelint.frontends.placeholders import MISSING_USED
+
+    return bool(runtime.stops) and isinstance(runtime.stops[0][1], VaelintError) and runtime.stops[0][1].message in MISSING_USED

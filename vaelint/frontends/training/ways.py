@@ -123,3 +123,30 @@ def _with_the_runs_stop(read_error: VaelintError, run_error: VaelintError) -> Va
     )
     error.__dict__.update({k: v for k, v in read_error.__dict__.items() if k not in ("kind", "message")})
     return error
+
+
+def read_or_run(program, run_error: VaelintError, request):
+    """The step reading the code found (``program``), or what the run that reached no VAE backward
+    says (``run_error``): the backward it passed over (``run_error.build``), or why it stopped."""
+    if getattr(program, "passed_by_the_run", False) and getattr(run_error, "missing_package", False):
+        # the step read is the one the run passed over as no VAE's, and the run stopped at a
+        # package that is not here before any other: what stopped it is the answer
+        raise plain(run_error) from None
+    if (
+        getattr(program, "passed_by_the_run", False)
+        and getattr(run_error, "build", None) is not None
+        and not getattr(run_error, "noise_elsewhere", False)
+    ):
+        # reading the code found no step but the one the run went past, batch after batch (a
+        # VQ-VAE's, behind accelerator.backward in a nested function): the run's, on its batch
+        return run_error.build()
+    if not request.inputs and not program.inputs:
+        if getattr(run_error, "build", None) is not None:
+            # the run took its batches (a loader cycled for ever) and passed over backwards
+            # that reach no sample: the first is the step, on the batch the code gave it
+            return run_error.build()
+        raise plain(run_error) from None  # nothing gives the batch: the run says what stopped it
+    program.notes.insert(
+        0, f"running the code as written did not reach its step ({why(run_error)}): the step was found by reading the code"
+    )
+    return program
