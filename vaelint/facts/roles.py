@@ -134,7 +134,9 @@ def _decoded_first(view: GraphView, reparams: list, found: list) -> list:
     A draw whose sample nothing uses (its decoder reads the mean) is among ``found``, not ``reparams``."""
     if len(found) < 2:
         return reparams
-    compared = set(_compared_with_data(view))
+    # a likelihood written out (x * log(p) + (1 - x) * log(1 - p): lib.dist's Bernoulli) where no
+    # loss op compares a value with the data
+    compared = set(_compared_with_data(view)) or set(_compared_with_data(view, ("mul",)))
 
     def decoded(r, head) -> bool:
         return any(view.depends_on(c, getattr(r, head)) for c in compared)
@@ -154,12 +156,12 @@ def _decoded_first(view: GraphView, reparams: list, found: list) -> list:
     return reparams
 
 
-def _compared_with_data(view: GraphView):
-    """Operands of a loss op (or a difference) whose other operand is the data alone."""
+def _compared_with_data(view: GraphView, ops=None):
+    """Operands of a loss op (or a difference; or of ``ops``) whose other operand is the data alone."""
     from vaelint.capture.ops import RECON_LOSS_OPS
 
     for node in view.graph.nodes:
-        if view.op(node) not in RECON_LOSS_OPS and view.op(node) not in ("sub", "rsub"):
+        if (view.op(node) not in ops) if ops else (view.op(node) not in RECON_LOSS_OPS and view.op(node) not in ("sub", "rsub")):
             continue
         operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
         if len(operands) == 2:
