@@ -95,7 +95,8 @@ class Ratio:
 
     @property
     def constant(self) -> bool:
-        return self.value is not None
+        # a run whose values overflowed (a flow's exp(s) at inf) gives no number to read
+        return self.value is not None and math.isfinite(self.value)
 
 
 UNKNOWN = Ratio(None, False)
