@@ -41,6 +41,17 @@ def _model(extra: str) -> str:
     return fill(_MODEL, extra=extra)
 
 
+# a trainable scale held by the model itself beside its layers (a sigma-VAE's log_sigma)
+_SCALED = (
+    _MODEL.replace("  # <- finding", "")
+    .replace(
+        "        self.dec = nn.Linear(latent, 20)\n",
+        "        self.dec = nn.Linear(latent, 20)\n        self.log_scale = nn.Parameter(torch.zeros(()))  # <- finding\n",
+    )
+    .replace("        return torch.sigmoid(self.dec(z)), mu, logvar", "        return torch.sigmoid(self.dec(z) {SCALE}), mu, logvar")
+)
+
+
 class DeadParameters(Rule):
     code = "VAE011"
     name = "dead-parameters"
@@ -50,7 +61,9 @@ class DeadParameters(Rule):
     what = """
 Trainable parameters whose module never contributes to the loss: a layer
 defined in ``__init__`` and never wired into ``forward``, or a head whose output
-is computed and then dropped. vaelint reads the captured forward-plus-loss
+is computed and then dropped; or a parameter a module holds itself beside
+layers that train (a sigma-VAE's ``log_sigma``, a learned prior's scale) that the
+loss never reads. vaelint reads the captured forward-plus-loss
 graph for the modules the loss depends on, and the confirmation pass checks
 that their gradients are missing after ``backward()``. Frozen parameters
 (``requires_grad=False``) are not reported, nor, in training code, those no
@@ -72,10 +85,17 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
     VALID = [
         Example(_model("h = torch.relu(self.extra(h))"), inputs=("6x20",)),
         Example(_model("self.extra.requires_grad_(False)"), inputs=("6x20",)),
+        Example(fill(_SCALED.replace("{EXTRA}", "h = torch.relu(self.extra(h))"), scale="* self.log_scale.exp()"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(_model("pass"), inputs=("6x20",), at="finding", message="extra (Linear"),
         Example(_model("unused = self.extra(h)"), inputs=("6x20",), at="finding", message="never reaches the loss"),
+        Example(
+            fill(_SCALED.replace("{EXTRA}", "h = torch.relu(self.extra(h))"), scale=""),
+            inputs=("6x20",),
+            at="finding",
+            message="log_scale (a parameter of VAE, 1 value) gets no gradient",
+        ),
     ]
 
     def check(self, ctx):
@@ -112,11 +132,22 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
                 f"the step takes a random branch ({choice}): the modules it runs differ from step to step, and one step "
                 "cannot tell a module that never trains from one it left out"
             )
-        for name, module in self._dead_modules(model, dead):
+        modules = self._dead_modules(model, dead)
+        for name, module in modules:
             count = sum(p.numel() for p in module.parameters())
             in_graph = any(f"{name}.{p}" in graph_params for p, _ in module.named_parameters())
             site = ctx.program.module_sites.get(id(module))
             yield self.report(DeadModule(name, _describe(module), count, in_graph), site)
+        # a parameter a module holds itself beside layers that train (a sigma-VAE's log_sigma, a
+        # learned prior's scale): no module of its own is dead, the parameter is
+        for name in sorted(dead):
+            if any(name.startswith(f"{m}.") for m, _ in modules):
+                continue
+            owner_name, _, attr = name.rpartition(".")
+            owner = model.get_submodule(owner_name) if owner_name else model
+            site = _assigned_at(owner, attr) or ctx.program.module_sites.get(id(owner))
+            count = getattr(owner, attr).numel()
+            yield self.report(DeadModule(name, f"a parameter of {type(owner).__name__}", count, name in graph_params, True), site)
 
     @staticmethod
     def _dead_modules(model, dead: set[str]):
@@ -135,10 +166,35 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         if not observed.grads:
             return None
         prefix = f"{finding.observed.name}."
-        grads = [g for n, g in observed.grads.items() if n.startswith(prefix)]
+        grads = [g for n, g in observed.grads.items() if n.startswith(prefix) or n == finding.observed.name]
         if not grads:
             return None
         return all(g is None or g == 0.0 for g in grads)
+
+
+def _assigned_at(owner, attr: str):
+    """Where ``owner``'s class sets ``self.<attr> = ...`` (its ``__init__`` or another method)."""
+    import ast
+    import inspect
+
+    from vaelint.frames import SourceLoc
+
+    for cls in type(owner).__mro__:
+        try:
+            lines, first = inspect.getsourcelines(cls)
+            path = inspect.getsourcefile(cls)
+        except (OSError, TypeError):
+            continue
+        try:
+            tree = ast.parse("".join(lines).lstrip() if lines[0][:1].isspace() else "".join(lines))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            for t in targets:
+                if isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name) and t.value.id == "self":
+                    return SourceLoc(path, first + t.lineno - 1, t.col_offset + 1 + (len(lines[0]) - len(lines[0].lstrip())))
+    return None
 
 
 def _describe(module) -> str:
@@ -156,12 +212,22 @@ class DeadModule(Observed):
     description: str  # "Linear 16 -> 16"
     parameters: int
     in_graph: bool  # forward uses it, but its output never reaches the loss
+    parameter: bool = False  # one parameter a module holds itself, not a module
 
     def message(self) -> str:
+        if self.parameter:
+            why = "the step reads it, but not on the way to the loss" if self.in_graph else "nothing in the step uses it"
+            values = f"{self.parameters} value{'s' if self.parameters != 1 else ''}"
+            return f"{self.name} ({self.description}, {values}) gets no gradient from the loss: {why}, so it never trains."
         why = "its output never reaches the loss" if self.in_graph else "forward never uses it"
         return f"{self.name} ({self.description}, {self.parameters} parameters) gets no gradient from the loss: {why}."
 
     def fix(self) -> str:
+        if self.parameter:
+            return (
+                f"use {self.name} in the loss where it belongs (a learned scale divides the error it scales), or make it a "
+                f"buffer (register_buffer) or freeze it (requires_grad_(False)) if it is not meant to train"
+            )
         if self.in_graph:
             return f"use {self.name}'s output in the loss (the auxiliary term it was meant for), or remove it"
         return f"wire {self.name} into forward, or remove it (freeze it with requires_grad_(False) if it is trained elsewhere)"
