@@ -224,8 +224,21 @@ class _Accelerator:
         return lambda *a, **k: None  # print, log, wait_for_everyone, save_state, clip_grad_norm_...
 
 
+# accelerate.utils' collectives, on one process: what they are given comes back as it is (a VQ-VAE's
+# codebook usage reduced across processes, then compared with 0: an _Anything there stopped the run)
+_ONE_PROCESS = frozenset(
+    {"reduce", "gather", "gather_object", "broadcast", "broadcast_object_list", "pad_across_processes", "send_to_device", "concatenate"}
+)
+
+
+def _given_back(value=None, *args, **kwargs):
+    return value
+
+
 def _accelerate(fullname: str) -> types.ModuleType:
-    return _StandInModule(fullname, lambda item: _Accelerator if item == "Accelerator" else _Anything)
+    return _StandInModule(
+        fullname, lambda item: _Accelerator if item == "Accelerator" else _given_back if item in _ONE_PROCESS else _Anything
+    )
 
 
 def _logger(fullname: str) -> types.ModuleType:

@@ -29,9 +29,7 @@ from vaelint.frontends.training.astutil import (
     places,
     target_names,
 )
-
-# what a backpropagation is called on, when it takes the loss as its argument
-_BACKWARD_OWNERS = ("accelerator", "fabric", "engine", "amp", "autograd", "trainer", "model", "self")
+from vaelint.frontends.training.backwards import backward_of  # noqa: F401 - the front end reads it from here
 
 
 @dataclass
@@ -45,26 +43,6 @@ class Site:
     # back (the LightningModule passed to trainer.fit, a module built in run.py)
     kind: str = "loss"
     after: bool = False  # "value": evaluated after the statement runs (a nested def's name)
-
-
-def backward_of(stmt: ast.stmt) -> ast.expr | None:
-    """The loss a statement backpropagates, if it does."""
-    if not isinstance(stmt, ast.Expr) or not isinstance(stmt.value, ast.Call):
-        return None
-    call = stmt.value
-    func = call.func
-    if not isinstance(func, ast.Attribute):
-        return None
-    if func.attr == "manual_backward" and call.args:
-        return call.args[0]  # Lightning's manual optimisation
-    if func.attr != "backward":
-        return None
-    owner = func.value
-    if call.args and (dotted(owner).split(".")[-1] in _BACKWARD_OWNERS or dotted(owner) == "torch.autograd"):
-        return call.args[0]  # accelerator.backward(loss), torch.autograd.backward(loss)
-    if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Attribute) and owner.func.attr == "scale" and owner.args:
-        return owner.args[0]  # scaler.scale(loss).backward(): the loss before AMP scales it
-    return owner
 
 
 def find_sites(scope: Scope) -> list[Site]:
