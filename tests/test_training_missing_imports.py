@@ -264,3 +264,51 @@ def test_a_package_folder_of_the_repositorys_own_that_is_not_here_is_said_first(
     assert "Past that import, running it stopped at train.py:9: FileNotFoundError" in message, message
     message = check(str(tmp_path / "train.py"), "-", ["16x64"]).error.message
     assert advice in message and "Install" not in message, message
+
+
+EXITS_ON_ITS_OWN_EXCEPT = """
+import sys
+
+import pandas_not_installed_here as pd
+import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, d=30):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(d, 16), nn.Linear(8, d)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, -1)
+        return self.dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp()), mu, logvar
+
+
+def load():
+    try:
+        return torch.tensor(pd.read_csv("table.csv").values, dtype=torch.float32)
+    except Exception as e:
+        print(f"Error loading data: {e}")
+        sys.exit(1)
+
+
+x_all = load()
+model = VAE(x_all.shape[1])
+opt = torch.optim.Adam(model.parameters())
+for i in range(0, len(x_all), 64):
+    recon, mu, logvar = model(x_all[i : i + 64])
+    loss = (recon - x_all[i : i + 64]).pow(2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_package_not_installed_whose_error_the_codes_except_caught_is_said_with_the_stop(tmp_path, monkeypatch):
+    # `except Exception as e: print(e); sys.exit(1)` around a read by a package that is not
+    # installed: the stop said only "SystemExit: 1" (helper-found: Martinfacot/tVAE_project, pandas)
+    (tmp_path / "train.py").write_text(EXITS_ON_ITS_OWN_EXCEPT)
+    monkeypatch.chdir(tmp_path)
+    message = check(str(tmp_path / "train.py"), "-", []).error.message
+    assert "running it stopped at train.py:24: SystemExit: 1 (before that, a package that is not installed was used" in message, message
+    assert "imports 'pd' from 'pandas_not_installed_here'" in message, message

@@ -101,9 +101,19 @@ def _why_stopped(runtime, watch, home) -> str:
             )
         if where and text.startswith(f"{where}: "):
             text = text[len(where) + 2 :]  # the error names its own place already: said once
-        hint += ended
+        hint += ended + _caught_first(runtime, text)
         return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"
     return _ran_through(runtime, watch, home)
+
+
+def _caught_first(runtime, text: str) -> str:
+    """A package not installed that the code used before it stopped, whose error the code's own
+    ``except`` caught (``except Exception as e: print(e); sys.exit(1)``): the cause, said."""
+    from vaelint.frontends.placeholders import MISSING_USED
+
+    if not MISSING_USED or stopped_at_a_missing_package(runtime) or MISSING_USED[0] in text:
+        return ""
+    return f" (before that, a package that is not installed was used, and the code's own except caught it: {MISSING_USED[0]})"
 
 
 def _ran_through(runtime, watch, home) -> str:
