@@ -236,3 +236,55 @@ def test_a_python_object_taken_out_of_a_data_file_that_stood_in_is_said_so(tmp_p
         assert "the code takes a Python object out of it (a pickled dict or list), not an array" in message, message
         assert "vaelint check train.py:MODEL --input" in message and "data/h36m.np" in message, message
         assert not (tmp_path / "data").exists()
+
+
+WALKED = """
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+{listing}
+data = np.stack([np.load(os.path.join(root, n)) for n in names if n.endswith(".npy")]).astype("float32")
+data = data.reshape(-1, 64)
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for i in range(0, len(data), 16):
+    x = torch.from_numpy(data[i : i + 16])
+    recon, mu, logvar = model(x)
+    loss = ((recon - x).pow(2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_bare_assert_or_a_walk_of_a_data_folder_that_is_not_here_asks_for_the_batch(tmp_path, monkeypatch):
+    # `assert os.path.exists(folder)` (no message) and `list(os.walk(root))[0]` of a folder that is
+    # not here stopped with a bare AssertionError / IndexError and no word of the data or of
+    # --input (helper-found: charan223/WorldModels, Yufeng98/Sentence-VAE)
+    monkeypatch.chdir(tmp_path)
+    for listing, said in (
+        ('root = "data/rollouts"\nassert os.path.exists(root)\nnames = os.listdir(root)', "AssertionError (its data is not here"),
+        ('root, _, names = list(os.walk("data/rollouts"))[0]', "IndexError: list index out of range (its data is not here"),
+    ):
+        (tmp_path / "train.py").write_text(WALKED.format(listing=listing))
+        message = check(str(tmp_path / "train.py"), "-", []).error.message
+        assert said in message and "give the batch with --input" in message, message
+    # given the batch, the walk of the folder lists stand-in files, as os.listdir does
+    result = check(str(tmp_path / "train.py"), "-", ["16x64"])
+    assert result.error is None, result.error
+    assert any("the data folder data/rollouts (os.walk at train.py:8) is not here" in n for n in result.notes), result.notes

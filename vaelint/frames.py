@@ -214,7 +214,9 @@ def raising_line(error: BaseException) -> str:
         tb = tb.tb_next
     if tb is None:
         return ""
-    lines = linecache.getlines(tb.tb_frame.f_code.co_filename)
+    filename = tb.tb_frame.f_code.co_filename
+    linecache.checkcache(filename)  # a file changed since it was cached (a worker checks several) is read again
+    lines = linecache.getlines(filename)
     return "".join(lines[tb.tb_lineno - 1 : _statement_end(lines, tb.tb_lineno)])
 
 

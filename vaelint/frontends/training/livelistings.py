@@ -45,7 +45,16 @@ def folder_listings(patches, said: list, spec=None) -> None:
         _say(said, folder, "glob.glob", names)
         return [os.path.join(folder, n) for n in names]
 
+    real_walk = os.walk
+
+    def walk(top, *args, **kwargs):
+        if os.path.exists(top) or not _from_user_code():
+            return real_walk(top, *args, **kwargs)
+        _say(said, os.fspath(top), "os.walk", NAMES)
+        return iter([(os.fspath(top), [], list(NAMES))])  # the folder, no subfolders, its stand-in files
+
     patches.set(os, "listdir", listdir)
+    patches.set(os, "walk", walk)
     patches.set(glob, "glob", glob_)
     _pathlib_listings(patches, said)
     _existence_checks(patches, said)

@@ -152,8 +152,35 @@ MISSING_DATA = re.compile(
 
 def _says_data_is_missing(error, text: str) -> bool:
     """The code's own check of its data's files (``assert os.path.isdir(root), "... is not a valid
-    directory"``, ``raise ValueError("No images loaded")``): its data is not here, as an OSError says."""
-    return isinstance(error, (AssertionError, ValueError, RuntimeError)) and bool(MISSING_DATA.search(text))
+    directory"``, ``raise ValueError("No images loaded")``, a bare ``assert os.path.exists(folder)``),
+    or the first of a listing of a folder that is not here (``list(os.walk(root))[0]``): its data is
+    not here, as an OSError says."""
+    if isinstance(error, (AssertionError, ValueError, RuntimeError)) and bool(MISSING_DATA.search(text)):
+        return True
+    return (isinstance(error, AssertionError) and _asserts_a_path(error)) or (
+        isinstance(error, (IndexError, StopIteration)) and _lists_a_folder(error)
+    )
+
+
+def _asserts_a_path(error) -> bool:
+    import ast
+
+    from vaelint.frames import raising_line
+    from vaelint.frontends.training.livelistings import _asks_path
+
+    try:
+        stmt = ast.parse(raising_line(error).strip()).body[0]
+    except (SyntaxError, IndexError):
+        return False
+    names = ("exists", "isdir", "is_dir", "isfile", "is_file")
+    return isinstance(stmt, ast.Assert) and any(_asks_path(stmt.test, name) for name in names)
+
+
+def _lists_a_folder(error) -> bool:
+    from vaelint.frames import raising_line
+
+    line = raising_line(error)
+    return any(f"{call}(" in line for call in ("walk", "listdir", "glob", "scandir", "iterdir"))
 
 
 _HYDRA_MISSING = re.compile(r"Could not (?:find|load) '(?P<group>[\w./-]+)/(?P<option>[\w.-]+)'")
