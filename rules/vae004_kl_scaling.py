@@ -208,8 +208,12 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
             consts = [f for f in consts if f is not own]
         if not consts:
             if math.isclose(factor, 1.0, rel_tol=1e-3):
+                # a reconstruction weighted (2 * rec, or one added in twice) weighs the KL down as a beta does
+                rec_weight = beta_eff(scales, ctx).rec_weight or 1.0
+                if math.isclose(1.0 / rec_weight, ctx.beta, rel_tol=1e-3):
+                    return
                 loc = loc_of(scales.kl.term)
-                yield self.report(UnweightedKL(ctx.beta), loc, node=scales.kl.term)
+                yield self.report(UnweightedKL(ctx.beta, rec_weight), loc, node=scales.kl.term)
             return  # the KL formula itself is off by a constant: VAE007's business
         written = math.prod(abs(f.value) for f in consts)
         named = all(named_weight(ctx, f) for f in consts)
@@ -305,8 +309,14 @@ class UnweightedKL(Observed):
     """The KL term has no weight in the code, but a beta was declared."""
 
     beta: float
+    rec_weight: float = 1.0  # a weight on the reconstruction (2 * rec): the KL's relative weight is its inverse
 
     def message(self) -> str:
+        if not math.isclose(self.rec_weight, 1.0, rel_tol=1e-3):
+            return (
+                f"the KL term carries no weight in the code and the reconstruction is multiplied by {self.rec_weight:g} "
+                f"(beta_eff = 1/{self.rec_weight:g}) but --beta {self.beta:g} was declared."
+            )
         return f"the KL term carries no weight in the code (beta_eff = 1) but --beta {self.beta:g} was declared."
 
     def fix(self) -> str:

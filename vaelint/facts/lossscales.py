@@ -211,6 +211,12 @@ def _loss_scales(ctx) -> LossScales | str:
         comparing = [t for t in rec_terms if any(ctx.view.depends_through(t, c.node, {"detach"}) for c in roles.comparisons)]
         if len(comparing) == 1:
             rec_terms = comparing
+    times = 1.0
+    if len(rec_terms) > 1 and all(t is rec_terms[0] for t in rec_terms):
+        # one reconstruction added in twice (a VAE-GAN's loss_enc = kl + rec, loss_dec = rec, their
+        # sum backpropagated): one term, weighted by how often it is added, with its signs
+        times = float(sum(sign for sign, t in roles.loss_terms if t is rec_terms[0]))
+        rec_terms = rec_terms[:1]
     if len(rec_terms) != 1:
         return f"the loss has {len(rec_terms) or 'no'} reconstruction terms; vaelint reads one"
     if not roles.kl_terms:
@@ -222,6 +228,8 @@ def _loss_scales(ctx) -> LossScales | str:
     rec = term_scale(ctx, rec_terms[0])
     if rec is None or not rec.reductions():
         return "the reconstruction term's reduction could not be followed"
+    if times != 1.0:
+        rec = _added_times(rec, times)
     kls, others, undecided = [], [], None
     for term in roles.kl_terms:
         kl = term_scale(ctx, term)
@@ -257,6 +265,16 @@ def _loss_scales(ctx) -> LossScales | str:
         )
     others += [t for t in roles.rec_terms if t is not rec.term]
     return LossScales(rec, kls[0], kls, others)
+
+
+def _added_times(rec, times: float):
+    """The reconstruction's scale with the number of times it is added to the loss as a factor."""
+    from dataclasses import replace
+
+    from vaelint.facts.reductions import Factor
+
+    shown = f"{times:g} (the same term added {int(abs(times))} times)"
+    return replace(rec, factors=[*rec.factors, Factor("const", times, 0, 1, shown, rec.term, "add")])
 
 
 def _why_not_read(ctx, term, kl, norm) -> str | None:
