@@ -202,21 +202,7 @@ def _loss_scales(ctx) -> LossScales | str:
         return "no reparameterisation found"
     if ctx.runs.failure is not None:
         return "the model raised before the loss was computed"
-    rec_terms = roles.rec_terms
-    if len(rec_terms) > 1:
-        # the likelihood compares the reconstruction with the input; an adversarial or
-        # perceptual term beside it reads the reconstruction alone: read, not judged
-        # (through a detached weight, a GAN term's adaptive weight made of the likelihood's
-        # gradient norms, it compares nothing)
-        comparing = [t for t in rec_terms if any(ctx.view.depends_through(t, c.node, {"detach"}) for c in roles.comparisons)]
-        if len(comparing) == 1:
-            rec_terms = comparing
-    times = 1.0
-    if len(rec_terms) > 1 and all(t is rec_terms[0] for t in rec_terms):
-        # one reconstruction added in twice (a VAE-GAN's loss_enc = kl + rec, loss_dec = rec, their
-        # sum backpropagated): one term, weighted by how often it is added, with its signs
-        times = float(sum(sign for sign, t in roles.loss_terms if t is rec_terms[0]))
-        rec_terms = rec_terms[:1]
+    rec_terms, times = _the_likelihood(ctx)
     if len(rec_terms) != 1:
         return f"the loss has {len(rec_terms) or 'no'} reconstruction terms; vaelint reads one"
     if not roles.kl_terms:
@@ -265,6 +251,25 @@ def _loss_scales(ctx) -> LossScales | str:
         )
     others += [t for t in roles.rec_terms if t is not rec.term]
     return LossScales(rec, kls[0], kls, others)
+
+
+def _the_likelihood(ctx) -> tuple[list, float]:
+    """The reconstruction terms the likelihood is among, and how often the one term is added in."""
+    roles = ctx.roles
+    rec_terms = roles.rec_terms
+    if len(rec_terms) > 1:
+        # the likelihood compares the reconstruction with the input; an adversarial or
+        # perceptual term beside it reads the reconstruction alone: read, not judged
+        # (through a detached weight, a GAN term's adaptive weight made of the likelihood's
+        # gradient norms, it compares nothing)
+        comparing = [t for t in rec_terms if any(ctx.view.depends_through(t, c.node, {"detach"}) for c in roles.comparisons)]
+        if len(comparing) == 1:
+            rec_terms = comparing
+    if len(rec_terms) > 1 and all(t is rec_terms[0] for t in rec_terms):
+        # one reconstruction added in twice (a VAE-GAN's loss_enc = kl + rec, loss_dec = rec, their
+        # sum backpropagated): one term, weighted by how often it is added, with its signs
+        return rec_terms[:1], float(sum(sign for sign, t in roles.loss_terms if t is rec_terms[0]))
+    return rec_terms, 1.0
 
 
 def _added_times(rec, times: float):
