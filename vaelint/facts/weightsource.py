@@ -52,6 +52,9 @@ def factor_source(ctx, factor) -> str:
         held = ctx.program.module.__dict__.get(name)
         if isinstance(held, (int, float)) and not isinstance(held, bool) and _close(held, value):
             return f"the module-level {name} = {held:g}{where}"
+    folded = _times_a_number(ctx, text, value)
+    if folded is not None:  # beta * 0.5 * torch.sum(...): the run folds the weight and the 1/2 into one number
+        return f"{folded}{where}"
     literal = f"{value:g}"
     if any(_close(float(n), value) for n in _NUMBER.findall(text)):  # a number as written: never the 5 of 0.5
         return f"the literal {literal}{where}"
@@ -71,6 +74,32 @@ def factor_source(ctx, factor) -> str:
     if given is not None:  # beta=cfg["train"]["beta"] where the step calls the loss
         return f"{given}, used at {loc.where()}" if loc else given
     return f"a factor of {value:g}{where}"
+
+
+def _times_a_number(ctx, text: str, value: float) -> str | None:
+    """A name on the line (``args.beta``, ``self.cfg.beta``, a module-level ``BETA``) whose value times
+    a number written beside it is the factor: "args.beta = 0.02 times 0.5"."""
+    numbers = [float(n) for n in _NUMBER.findall(text) if float(n)]
+    for chain in dict.fromkeys(re.findall(r"(?<![.\w])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?![\w(])", text)):
+        held = _value_of(ctx, chain)
+        if held is None or _close(held, value):
+            continue
+        for number in numbers:
+            if _close(held * number, value):
+                return f"{chain} = {held:g} times {number:g}"
+    return None
+
+
+def _value_of(ctx, chain: str) -> float | None:
+    """The number a dotted name holds where the step can see it (the model for ``self``, the module)."""
+    first, *rest = chain.split(".")
+    module = getattr(ctx.program, "module", None)
+    held = ctx.program.model if first == "self" else module.__dict__.get(first) if module is not None else None
+    for attr in rest:
+        held = held.get(attr) if isinstance(held, dict) else getattr(held, attr, None)
+    if isinstance(held, torch.Tensor) and held.numel() == 1:
+        held = float(held)
+    return float(held) if isinstance(held, (int, float)) and not isinstance(held, bool) else None
 
 
 _NUMBER = re.compile(r"(?<![\w.])(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)(?![\w.])")
