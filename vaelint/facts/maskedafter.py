@@ -27,6 +27,8 @@ def masked_after_reduction(ctx) -> list[MaskedAfter]:
     out = []
     view = ctx.view
     for cmp in ctx.roles.comparisons:
+        if view.op(cmp.node) in ("sub", "rsub"):
+            continue  # a difference reduces nothing: (recon - x) * (recon - x) is a square, not a mask
         reduction = _reduction(ctx, cmp.node)
         if reduction == "none":
             continue
