@@ -236,6 +236,9 @@ def guarded_move_into(met: SourceLoc) -> tuple[int, str] | None:
             moved = _move_after(function, text, name, max(made), before=met.line)
             if moved is not None:
                 return moved
+        moved = _moved_where_made(function, text, _parse(met.path)[0], name, met.line)
+        if moved is not None:
+            return moved
     return None
 
 
@@ -247,6 +250,85 @@ def _move_after(function: ast.AST, text: str, name: str, line: int, before: int 
             if _moves(stmt, name):
                 return node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
     return None
+
+
+def _moved_where_made(function, text: str, tree, name: str, before: int, depth: int = 0) -> tuple[int, str] | None:
+    """A conditional move (:func:`_moved_by_its_value`) where ``name`` was last assigned before
+    line ``before``, or where a name that value was computed from was (``c = c_max / 1000 * step``
+    with ``c_max = to_dev(...)``)."""
+    from vaelint.frontends.training.astutil import loads
+
+    last = max(
+        (
+            n
+            for n in ast.walk(function)
+            if isinstance(n, ast.Assign) and n.lineno < before and name in _target_names(n) and not _moves(n, name)
+        ),
+        key=lambda n: n.lineno,
+        default=None,
+    )
+    if last is None:
+        return None
+    moved = _moved_by_its_value(last, text, tree) if _makes_a_tensor(last.value) else None
+    if moved is None and _a_maker(last.value):
+        moved = _move_after(function, text, name, last.lineno, before=before)  # c = FloatTensor(...); if use_cuda: c = c.cuda()
+    if moved is not None or depth >= 4:
+        return moved
+    for read in sorted(loads(last.value) - {name}):
+        moved = _moved_where_made(function, text, tree, read, last.lineno, depth + 1)
+        if moved is not None:
+            return moved
+    return None
+
+
+_MAKERS = frozenset(
+    {"FloatTensor", "DoubleTensor", "LongTensor", "Tensor", "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty"}
+    | {"rand", "randn", "randint", "arange", "linspace", "eye"}
+)
+
+
+def _makes_a_tensor(value: ast.AST) -> bool:
+    """Is what the value moves a tensor it makes itself (``to_dev(torch.FloatTensor([C]))``,
+    ``torch.FloatTensor([C]).cuda() if use_cuda else torch.FloatTensor([C])``), not one it reads (a batch)?"""
+    if isinstance(value, ast.IfExp):
+        return _a_maker(value.orelse) or _a_maker(value.body)
+    return isinstance(value, ast.Call) and bool(value.args) and _a_maker(value.args[0])
+
+
+def _a_maker(node: ast.AST) -> bool:
+    while isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name in _MAKERS:
+            return True
+        node = func.value if isinstance(func, ast.Attribute) else None  # torch.FloatTensor([C]).cuda()
+    return False
+
+
+def _target_names(assign: ast.Assign) -> set:
+    return {t.id for t in assign.targets if isinstance(t, ast.Name)}
+
+
+def _moved_by_its_value(assign: ast.Assign, text: str, tree: ast.AST) -> tuple[int, str] | None:
+    """(line, condition) where the value assigned is moved to the GPU under a condition: ``t =
+    x.cuda() if use_cuda else x``, or ``t = to_dev(x)`` with a function of the file whose body
+    does that (``return t.cuda() if use_cuda else t``, ``if use_cuda: t = t.cuda()``)."""
+    value = assign.value
+    if isinstance(value, ast.IfExp) and _calls_a_move(value.body) != _calls_a_move(value.orelse):
+        return assign.lineno, ast.get_source_segment(text, value.test) or ast.unparse(value.test)
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)):
+        return None
+    defined = next((f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == value.func.id), None)
+    for node in ast.walk(defined) if defined is not None else ():
+        if isinstance(node, ast.IfExp) and _calls_a_move(node.body) != _calls_a_move(node.orelse):
+            return node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
+        if isinstance(node, ast.If) and any(_calls_a_move(s) for s in node.body) and not any(_calls_a_move(s) for s in node.orelse):
+            return node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
+    return None
+
+
+def _calls_a_move(node: ast.AST) -> bool:
+    return any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in _MOVE_METHODS for c in ast.walk(node))
 
 
 def _moves(stmt: ast.stmt, name: str) -> bool:
