@@ -130,6 +130,8 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         Example(_model("z"), inputs=("6x20",)),
         Example(_model("z.view(z.size(0), -1)"), inputs=("6x20",)),
         Example(_TWO_DRAWS, inputs=("6x20",)),
+        # the noise detached before it is scaled: randn has no gradient to lose (the near miss of z.detach())
+        Example(_model("z").replace("torch.randn_like(mu) * torch", "torch.randn_like(mu).detach() * torch"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(_NO_SAMPLE, inputs=("6x20",), at="finding", message="no sample is drawn"),
@@ -156,6 +158,8 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         blocked = {"detach", "data"}
         if view.depends_through(recon, r.noise, blocked):
             return
+        if r.z is not None and view.depends_on(r.z, r.noise) and view.depends_through(recon, r.z, blocked):
+            return  # the noise detached before it is scaled (randn_like(std).detach()): no gradient is lost
         if view.depends_on(recon, r.noise):
             cut = next(n for n in ctx.nodes_by_op() if view.op(n) in blocked and view.depends_on(n, r.noise) and view.depends_on(recon, n))
             how = f"the sample is cut from the graph by {view.op(cut)}"
