@@ -188,3 +188,58 @@ def test_a_loss_that_unpacks_its_first_parameter_takes_the_whole_output(tmp_path
     assert result.error is None and _bound(result)["out"] == "the forward's whole output"
     result = check(path, "VAE", ["8x30"], loss=f"{path}:first")
     assert _bound(result)["out"] != "the forward's whole output"
+
+
+SQUEEZED_MODEL = """
+import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    # signals kept as B x 1 x L for a Conv1d; the decoder gives B x 1 x L back
+    def __init__(self, L=32, Z=8):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv1d(1, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * L, 2 * Z))
+        self.dec = nn.Linear(Z, L)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z).unsqueeze(1), mu, logvar
+"""
+
+SQUEEZING_TRAIN = """
+import torch
+from model import VAE
+
+
+def loss_func(pred, x, mu, logvar):
+    rec = (pred - x).pow(2).sum(dim=1)  # B x L: a sum over the signal
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+    return (rec + kl).mean()
+
+
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for _ in range(10):
+    x = torch.randn(64, 1, 32)
+    pred, mu, logvar = model(x)
+    loss = loss_func(pred.squeeze(1), x.squeeze(1), mu, logvar)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_call_site_that_reshapes_what_it_hands_the_loss_binds_it_so(tmp_path, monkeypatch):
+    # loss_func(pred.squeeze(1), x.squeeze(1), ...): the call site was read for its names only, the
+    # B x 1 x L tensors handed on unsqueezed, and the loss's sum over dim 1 then met the KL's B:
+    # a false VAE013 [confirmed] the code never raises (helper-found)
+    (tmp_path / "model.py").write_text(SQUEEZED_MODEL)
+    (tmp_path / "train.py").write_text(SQUEEZING_TRAIN)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "model.py"), "VAE", ["64x1x32"], loss=f"{tmp_path / 'train.py'}:loss_func")
+    assert result.error is None and not result.findings, (result.error, result.findings)
+    bound = _bound(result)
+    assert bound["pred"] == "out[0].squeeze(1) (as train.py:17 calls it)", bound
+    assert bound["x"] == "the input.squeeze(1) (as train.py:17 calls it)", bound

@@ -91,6 +91,31 @@ class FromPath:
 
 
 @dataclass(frozen=True)
+class Transformed:
+    """A source as a call site of the loss hands it on, its methods applied: ``pred_x.squeeze(1)``."""
+
+    inner: FromInput | FromPath
+    calls: tuple  # ((method, args, ((keyword, value), ...)), ...), literal arguments only
+
+    @property
+    def path(self) -> tuple:
+        return getattr(self.inner, "path", ())
+
+    def value(self, out, inputs):
+        value = self.inner.value(out, inputs)
+        for method, args, kwargs in self.calls:
+            value = getattr(value, method)(*args, **dict(kwargs))
+        return value
+
+    def text(self, inner: str) -> str:
+        def call(method, args, kwargs):
+            said = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs]
+            return f".{method}({', '.join(said)})"
+
+        return inner + "".join(call(*c) for c in self.calls)
+
+
+@dataclass(frozen=True)
 class WholeOutput:
     def value(self, out, inputs):
         return out
@@ -110,7 +135,7 @@ class Given:
         return self.given
 
 
-Source = Union[FromInput, FromPath, WholeOutput, OutputsInOrder, Given]
+Source = Union[FromInput, FromPath, Transformed, WholeOutput, OutputsInOrder, Given]
 
 
 class ParamKind(Enum):
@@ -262,7 +287,9 @@ class Binder:
         if self.call_site is not None and p.name in self.call_site[0]:
             # the training code calls this loss: its call site decides
             source = self.call_site[0][p.name]
-            text = "the input" if isinstance(source, FromInput) else path_text(source.path)
+            inner = source.inner if isinstance(source, Transformed) else source
+            text = "the input" if isinstance(inner, FromInput) else path_text(inner.path)
+            text = source.text(text) if isinstance(source, Transformed) else text
             return source, f"{text} (as {self.call_site[1]} calls it)"
         if p.name in self.output_names and p.name not in self.input_names[:1] and FromPath(self.output_names[p.name]) in _output_paths(out):
             # named exactly as the forward returns it (not the forward's own input's name, reassigned

@@ -133,15 +133,39 @@ def _in_scope(scope, loss_name: str, params) -> tuple[dict, int] | None:
             names, model_arg = unpacked[-1]
             sources = {}
             for p, arg in zip(params, call.args):
-                if isinstance(arg, ast.Name) and arg.id in names:
-                    sources[p.name] = FromPath((names.index(arg.id),))
-                elif model_arg is not None and ast.dump(arg) == ast.dump(model_arg):
-                    sources[p.name] = FromInput(0)
+                source = _source_of(arg, names, model_arg)
+                if source is not None:
+                    sources[p.name] = source
             for k in call.keywords:
-                if k.arg and isinstance(k.value, ast.Name) and k.value.id in names:
-                    sources[k.arg] = FromPath((names.index(k.value.id),))
+                source = _source_of(k.value, names, model_arg) if k.arg else None
+                if source is not None:
+                    sources[k.arg] = source
             if len(sources) >= 2:
                 return sources, call.lineno
+    return None
+
+
+def _source_of(arg: ast.expr, names: list, model_arg):
+    """Where a call site's argument comes from: an output the model call unpacked, the model's
+    input, or either with methods of literal arguments applied (``pred_x.squeeze(1)``); None else."""
+    if isinstance(arg, ast.Name) and arg.id in names:
+        return FromPath((names.index(arg.id),))
+    if model_arg is not None and ast.dump(arg) == ast.dump(model_arg):
+        return FromInput(0)
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
+        inner = _source_of(arg.func.value, names, model_arg)
+        try:
+            args = tuple(ast.literal_eval(a) for a in arg.args)
+            kwargs = tuple((k.arg, ast.literal_eval(k.value)) for k in arg.keywords if k.arg)
+        except ValueError:
+            return None
+        if inner is None or len(kwargs) != len(arg.keywords):
+            return None
+        from vaelint.capture.binding import Transformed
+
+        if isinstance(inner, Transformed):
+            return Transformed(inner.inner, (*inner.calls, (arg.func.attr, args, kwargs)))
+        return Transformed(inner, ((arg.func.attr, args, kwargs),))
     return None
 
 
