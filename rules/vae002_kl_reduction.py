@@ -198,7 +198,12 @@ over everything.
             not scales.batch_power
             and scheduled_weight(ctx, scales.kl) is None
             and scales.kl.target != "capacity"
-            and math.isclose(ratio * scales.kl.explicit / (scales.rec.explicit or 1.0), ctx.beta, rel_tol=1e-3)
+            and (
+                math.isclose(ratio * scales.kl.explicit / (scales.rec.explicit or 1.0), ctx.beta, rel_tol=1e-3)
+                # the KL divided by the data's size beside a reconstruction averaged over it (an ELBO / K): the
+                # reductions agree; a weight on the reconstruction (1 / 2 sigma^2) is VAE004's to say
+                or math.isclose(ratio * scales.kl.explicit, 1.0, rel_tol=1e-3)
+            )
         ):
             # a weight on the KL undoes a ratio no batch size changes (a graph VAE's -0.5 / n * KL
             # beside a reconstruction averaged over n x n entries): beta_eff is the declared beta

@@ -343,7 +343,9 @@ class KLFactorSeen(Observed):
             )
         parts = []
         if said.reductions != "1":
-            parts.append(f"the reductions' {said.reductions} = {said.reductions_value:.6g} (VAE002)")
+            # the reductions are VAE002's finding, unless the factor undoes them (an ELBO / K)
+            undone = math.isclose(said.reductions_value * self.factor, 1.0, rel_tol=1e-3)
+            parts.append(f"the reductions' {said.reductions} = {said.reductions_value:.6g}{'' if undone else ' (VAE002)'}")
         if said.rec_weight and not math.isclose(said.rec_weight, 1.0, rel_tol=1e-3):
             parts.append(f"the reconstruction's weight {said.rec_weight:g}")
         return (
@@ -352,7 +354,10 @@ class KLFactorSeen(Observed):
         )
 
     def fix(self) -> str:
-        weight = self.factor / (self.said.rec_weight or 1.0) if self.said is not None else self.factor
+        said = self.said
+        weight = self.factor / (said.rec_weight or 1.0) if said is not None else self.factor
+        if said is not None and said.reductions != "1" and math.isclose(said.reductions_value * self.factor, 1.0, rel_tol=1e-3):
+            weight = said.value  # the factor undoes the reductions (an ELBO / K): beta_eff is the beta to declare
         return f"remove the factor, or declare the weight you intend with --beta {weight:.6g}"
 
 

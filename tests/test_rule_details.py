@@ -349,3 +349,19 @@ def test_a_step_that_drops_a_module_by_a_random_branch_leaves_vae011_unchecked_s
     (why,) = [s["reason"] for s in result["skipped"] if s["code"] == "VAE011"]
     assert why.startswith("the step takes a random branch (np.random.random() at "), why
     assert "modality_dropout_step.py:22" in why
+
+
+def test_an_elbo_over_its_size_with_a_gaussian_variance_is_weighed_by_the_variance_alone(tmp_path):
+    # the ELBO / K with a Gaussian likelihood of variance vy: the KL's 1/K undoes the reconstruction's
+    # mean over K, so no VAE002; beta_eff is the likelihood's 2 * vy, which VAE004 says, and the beta
+    # it offers is that one (it offered 5.2e-06, the weight without the reductions; helper-found:
+    # ahmerb/GPPVAE)
+    text = open(os.path.join(FIXTURES, "clean", "elbo_per_value_in_columns.py")).read()
+    text = text.replace("        rec = ((xr - x) ** 2)", "        rec = 250.0 * ((xr - x) ** 2)")
+    path = tmp_path / "gaussian.py"
+    path.write_text(text)
+    result = check(str(path), "VAE", ["16x3x16x16"])
+    assert [f.code for f in result.findings] == ["VAE004"], result.findings
+    (finding,) = result.findings
+    assert "beta_eff = 0.00130208*D/250 = 0.004" in finding.message and "(VAE002)" not in finding.message, finding.message
+    assert finding.fix.endswith("--beta 0.004"), finding.fix

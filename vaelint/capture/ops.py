@@ -215,3 +215,10 @@ def flat_args(args) -> list:
         else:
             out.append(a)
     return out
+
+
+def adds_dims_only(node: fx.Node) -> bool:
+    """``t[:, None]``, ``t[None]``, ``t[..., None]``: an index that adds dims of 1 and keeps every value."""
+    index = node.args[1] if len(node.args) > 1 else None
+    index = index if isinstance(index, tuple) else (index,)
+    return any(i is None for i in index) and all(i is None or i is Ellipsis or i == slice(None) for i in index)

@@ -5,6 +5,7 @@ loss rows with their reductions and beta_eff; how a multi-valued loss was read."
 from __future__ import annotations
 
 import inspect
+import math
 import os
 
 from vaelint.capture.outputs import path_text
@@ -39,7 +40,10 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
             later = f"cyclically, up to {_times(f'{scheduled.peak:g}', formula)}" if s.cycling else f"to {later}"
             formula = f"{now} at {s.counter} {s.values[0][0]}, annealed ({s.name}) {later}"
         else:
-            formula = BetaEff(formula, 1.0, weight, one.rec.explicit).formula  # as VAE002 and VAE004 say it
+            said = BetaEff(formula, one.reduction_ratio(ctx.batch), weight, one.rec.explicit)
+            formula = said.formula  # as VAE002 and VAE004 say it
+            if said.reductions != "1" and math.isclose(said.reductions_value * weight, 1.0, rel_tol=1e-3):
+                formula = f"{formula} = {said.value:.6g}"  # the weight undoes the reductions (an ELBO / K)
         if one.kl.target == "capacity":
             formula = f"{formula}, on |KL - C| (a capacity objective)"
         loc = one.kl.term.meta.get("loc")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch.fx as fx
 
-from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, flat_args
+from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_only, flat_args
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
 from vaelint.frames import SourceLoc
@@ -191,6 +191,8 @@ class TermWalker:
                 step = self._loss_element(scale, node, op, tensors)
             elif op in _AROUND_A_TARGET and tensors:
                 step = self._inside_a_target(scale, node, op)
+            elif tensors and (op == "unsqueeze" or (op == "getitem" and adds_dims_only(node))):
+                step = tensors[0]  # mse.mean(1)[:, None]: a dim of 1 added, the reduction under it the term's
             else:
                 step = _STOP
             if isinstance(step, _Ends):
