@@ -86,11 +86,18 @@ def tensorflow_training(path: str, torch_too: bool = True) -> str:
         or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "torch")
         for n in ast.walk(tree)
     )
-    if not imports_tf or (imports_torch and not torch_too):
-        return ""
-    uses = sorted(
-        (n.lineno, n.attr)
+    imports_keras = any(
+        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "keras" for a in n.names))
+        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "keras")
         for n in ast.walk(tree)
-        if isinstance(n, ast.Attribute) and n.attr in ("GradientTape", "apply_gradients", "Session")
+    )
+    if not (imports_tf or imports_keras) or (imports_torch and not torch_too):
+        return ""
+    # fit_generator is Keras 2's, gone from Keras 3: such a script trains on TensorFlow
+    tf_api = ("GradientTape", "apply_gradients", "Session") if imports_tf else ()
+    uses = sorted(
+        (n.lineno, n.attr if n.attr != "fit_generator" else "Keras 2's fit_generator")
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and n.attr in (*tf_api, "fit_generator")
     )
     return f"{uses[0][1]} at line {uses[0][0]}" if uses else ""

@@ -62,7 +62,10 @@ class TrainingFrontend(FrontendBase):
             # a backward its own top level reaches only at run time (a trainer object, a
             # launcher given main, a Hydra main), or one in an installed trainer library
             # (pipeline(train_data=x), trainer.fit(model)): found by running it (.liveprogram)
-            return any(find_sites(s) for f in files for s in f.scopes.values()) or _trains_through_a_library(file, files[1:])
+            # (a thin entry script, `from vaelib import main; main()`, whose module beside it trains so)
+            return any(find_sites(s) for f in files for s in f.scopes.values()) or any(
+                _trains_through_a_library(f, [g for g in files if g is not f]) for f in files
+            )
         scope = file.scopes.get(ref.name)
         if scope is None or scope.is_module:
             return False

@@ -11,6 +11,8 @@ from vaelint.frontends.training.sites import SourceFile
 
 _TRAINING_CALLS = (
     "fit",
+    "fit_generator",  # Keras 2
+    "train_on_batch",
     "train",
     "train_model",
     "fit_model",
