@@ -110,7 +110,9 @@ yet the loss holds the Gaussian KL of two heads (a term reading one head as
 it is and under ``exp`` beside the square of the other:
 ``1 + logvar - mu.pow(2) - logvar.exp()``) and the decoder reads neither (a
 training step that decodes an encoder's deterministic branch), the sampler
-is bypassed altogether.
+is bypassed altogether. A draw made with ``Normal(mu, std).sample()`` (torch.normal,
+under no_grad) is a sample, but one that passes ``mu`` and ``std`` no gradient:
+reported too, with ``.rsample()`` as the fix.
 """
     why = """
 The reconstruction term then trains a plain autoencoder on ``mu``, the
@@ -132,11 +134,19 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         Example(_TWO_DRAWS, inputs=("6x20",)),
         # the noise detached before it is scaled: randn has no gradient to lose (the near miss of z.detach())
         Example(_model("z").replace("torch.randn_like(mu) * torch", "torch.randn_like(mu).detach() * torch"), inputs=("6x20",)),
+        Example(_model("torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).rsample()"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(_NO_SAMPLE, inputs=("6x20",), at="finding", message="no sample is drawn"),
         Example(_model("mu"), inputs=("6x20",), at="finding", message="fed the mean", fixed=_model("z")),
         Example(_model("z.detach()"), inputs=("6x20",), at="finding", message="detach", fixed=_model("z")),
+        # a draw with no gradient: Distribution.sample() (the near miss is .rsample(), in VALID)
+        Example(
+            _model("torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()"),
+            inputs=("6x20",),
+            at="finding",
+            message="drawn by torch.normal",
+        ),
     ]
 
     def check(self, ctx):
@@ -165,6 +175,10 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             how = f"the sample is cut from the graph by {view.op(cut)}"
             loc = loc_of(cut)
             node = cut
+        elif _draw_without_gradient(ctx) is not None:
+            draw = _draw_without_gradient(ctx)  # a sampler written, but the decoder reads Normal(mu, std).sample()
+            yield self.report(UngradedDraw(ctx.shape_text(draw), draw), loc_of(draw), node=draw)
+            return
         else:
             entry = next((n for n in ctx.nodes_by_op() if r.mu in n.all_input_nodes and view.depends_on(recon, n) and n is not r.z), None)
             how = f"the decoder is fed the mean, {ctx.shape_text(r.mu)}, instead of the sample z"
@@ -176,7 +190,13 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
 
     def _no_sample(self, ctx):
         """No sample is drawn, yet the loss holds the Gaussian KL of two heads the decoder never
-        reads (a training step that decodes a deterministic branch): the strongest bypass."""
+        reads (a training step that decodes a deterministic branch): the strongest bypass. Or the
+        decoder reads a draw torch.normal made from the encoder's heads (``Normal(mu, std).sample()``):
+        a sample, but one that passes the heads no gradient."""
+        draw = _draw_without_gradient(ctx)
+        if draw is not None:
+            yield self.report(UngradedDraw(ctx.shape_text(draw), draw), loc_of(draw), node=draw)
+            return
         found = unsampled_kl(ctx)
         if found is None:
             raise SkipRule(ctx.unmet(Need.REPARAM))
@@ -197,6 +217,9 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         from vaelint.fixes.edits import SAFE, Fix
         from vaelint.fixes.rewrites import assigned_name
         from vaelint.fixes.source import expr_at, is_plain_reference
+
+        if isinstance(finding.observed, UngradedDraw):
+            return None  # .sample() -> .rsample() is the user's edit: where the draw is written is not this line
 
         expr = expr_at(finding.loc)
         if expr is None:
@@ -230,6 +253,10 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
     def confirm(self, finding, ctx, observed):
         """The real run's gradient of the reconstruction w.r.t. std is zero."""
         recon = ctx.roles.recon
+        if isinstance(finding.observed, UngradedDraw):  # the heads the draw reads: no gradient through it
+            heads = [a for a in finding.observed.node.all_input_nodes if _computed(ctx.view, a)]
+            grads = [gradient_of(observed, recon, h) for h in heads]
+            return None if not grads or any(g is None for g in grads) else all(g == 0.0 for g in grads)
         if finding.observed.unsampled is not None:  # the heads the KL reads: no gradient from the reconstruction
             grad = gradient_of(observed, recon, finding.observed.unsampled.mu)
             return None if grad is None else grad == 0.0
@@ -263,3 +290,38 @@ class BypassSeen(Observed):
                 "then recon = decoder(z)"
             )
         return "decode the sample in training: recon = self.decode(z); keep mu for evaluation only (if not self.training: z = mu)"
+
+
+def _draw_without_gradient(ctx):
+    """A ``normal`` op (torch.normal, what Distribution.sample() calls under no_grad) whose mean or
+    std the encoder computes, read by the reconstruction: None when there is none."""
+    view, recon = ctx.view, ctx.roles.recon
+    if recon is None:
+        return None
+    for node in ctx.nodes_by_op("normal"):
+        if view.depends_on(recon, node) and any(_computed(view, a) for a in node.all_input_nodes):
+            return node
+    return None
+
+
+def _computed(view, node) -> bool:
+    """Does a layer's parameters go into ``node`` (an encoder's head, not a number)?"""
+    return bool(view.ancestors(node) & view.with_parameters()) or node in view.with_parameters()
+
+
+@dataclass
+class UngradedDraw(Observed):
+    """The decoder reads a draw of the encoder's Gaussian that carries no gradient (``.sample()``)."""
+
+    shape: str
+    node: object = field(default=None, compare=False, repr=False)
+
+    def message(self) -> str:
+        return (
+            f"in training mode the reconstruction passes no gradient to the encoder's mean and std: the latent "
+            f"it decodes, {self.shape}, is drawn by torch.normal from them (Distribution.sample() draws so, without "
+            "gradient), so the reconstruction term trains the decoder alone and the encoder learns from the KL alone."
+        )
+
+    def fix(self) -> str:
+        return "draw the latent with q.rsample(), or as mu + std * torch.randn_like(std), so its gradient reaches mu and std"
