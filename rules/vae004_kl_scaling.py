@@ -41,6 +41,15 @@ def _model(kl: str, beta: str = "1.0") -> str:
     return fill(_MODEL, kl=kl, beta=beta)
 
 
+def _no_kl(std: str) -> str:
+    """The model sampling with ``std`` and a loss of the reconstruction alone."""
+    model = _MODEL.replace("  # <- finding", "").replace(
+        "        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)", f"        z = mu + torch.randn_like(mu) * {std}  # <- finding"
+    )
+    model = model.replace("        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())\n", "")
+    return fill(model.replace("        return rec + {KL}", "        return rec"), beta="1.0")
+
+
 def _set_twice(kl: str) -> str:
     """The model with the weight set, then set again under an ``if`` the run does not take."""
     return fill(
@@ -103,7 +112,9 @@ class KLScaling(Rule):
     what = """
 A number multiplies the KL term: a literal (``0.01 * kl``), a model or loss attribute (``self.beta``),
 a loss keyword (``kld_weight``, ``M_N``); or the loss computes the KL and returns a value without it
-(``loss = mse + kld; return mse``), so it weighs nothing. vaelint finds the factor on the KL term's
+(``loss = mse + kld; return mse``), so it weighs nothing; or the model samples from a learned mean
+and scale and the loss has no KL term at all (a noise of fixed scale, a denoising autoencoder's, is
+no VAE's sampler and is left alone). vaelint finds the factor on the KL term's
 path in the graph, says where its value comes from, and compares the resulting beta_eff with the beta
 you declared (``--beta``, default 1). A KL held at a capacity, ``gamma * |KL - C|`` (Burgess et al.'s
 objective), has no beta: its factor is not judged. An annealed weight is judged where it settles
@@ -129,8 +140,12 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         Example(_weighted("0.5 * rec", "0.5 * kl"), inputs=("8x20",)),
         # a capacity objective: gamma holds the KL at C, it is no beta (the near miss of 1000 * kl)
         Example(_model("1000.0 * (kl - 25.0).abs()"), inputs=("8x20",)),
+        # noise of a fixed scale and no KL: a denoising autoencoder, no VAE (the near miss of a learned scale)
+        Example(_no_kl("0.1").replace("  # <- finding", ""), inputs=("8x20",)),
     ]
     INVALID = [
+        # a sampler of a learned scale, and a loss of the reconstruction alone: no KL at all
+        Example(_no_kl("torch.exp(0.5 * logvar)"), inputs=("8x20",), at="finding", message="the loss has no KL term"),
         # the KL computed, added, and left out of what the loss returns: it weighs nothing
         Example(
             _model("kl").replace("        return rec + kl  # <- finding", "        total = rec + kl  # <- finding\n        return rec"),
@@ -177,9 +192,15 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
             raise SkipRule(ctx.unmet(Need.KL_TERM) if matrix else split_loss(ctx))
         if not ctx.roles.kl_terms:
             dropped = dropped_kl(ctx)
-            if dropped is None:
+            if dropped is not None:
+                yield self.report(DroppedKLSeen(dropped.at("mu"), ctx.beta), loc_of(dropped.term), node=dropped.term)
+                return
+            r = ctx.roles.reparam
+            if r is None or not _learned(ctx.view, r.logvar if r.logvar is not None else r.std) or ctx.beta == 0:
                 raise SkipRule(ctx.unmet(Need.KL_TERM))
-            yield self.report(DroppedKLSeen(dropped.at("mu"), ctx.beta), loc_of(dropped.term), node=dropped.term)
+            # a sampler of a learned mean and scale, and no KL at all in the loss (a course VAE's BCE alone)
+            where = loc_of(r.z)
+            yield self.report(NoKLSeen(where.where() if where else "?", ctx.beta), where, node=r.z)
             return
         scales = loss_scales(ctx)
         if scales is None:
@@ -286,6 +307,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         weight the loss gives it (a KL left out: the loss is the reconstruction term's value, the KL beside it is not 0)."""
         if isinstance(finding.observed, DroppedKLSeen):
             return _left_out(ctx, finding, observed)
+        if isinstance(finding.observed, NoKLSeen):
+            return None  # nothing to weigh: the run shows the same loss as the code
         scales = loss_scales(ctx)
         if scales is None or observed.result is None:
             return None
@@ -407,6 +430,29 @@ class DroppedKLSeen(Observed):
 
     def fix(self) -> str:
         return "return the loss with the KL in it (return rec + beta * kl), not the reconstruction term alone"
+
+
+@dataclass
+class NoKLSeen(Observed):
+    """A sampler of a learned mean and scale, and no KL term in the loss at all."""
+
+    sampler: str  # where the sample is drawn
+    beta: float
+
+    def message(self) -> str:
+        return (
+            f"the model samples z from a learned mean and scale (at {self.sampler}), but the loss has no KL term: "
+            f"the KL weighs nothing (beta_eff = 0) while the declared beta is {self.beta:g}; the scale is pulled to 0 "
+            "and the model trains as a noisy autoencoder, with no prior to sample from."
+        )
+
+    def fix(self) -> str:
+        return "add the KL to the loss: kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1).mean(); loss = rec + beta * kl"
+
+
+def _learned(view, node) -> bool:
+    """Does a layer's parameters go into ``node`` (a scale head, not a fixed noise level)?"""
+    return node is not None and bool(view.ancestors(node) & view.with_parameters())
 
 
 def _left_out(ctx, finding, observed) -> bool | None:
