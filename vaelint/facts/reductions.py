@@ -251,11 +251,13 @@ class TermWalker:
         if op == "max" and not any(isinstance(a, fx.Node) for a in others):
             return _STOP  # torch.max(kl, 0): a reduction over dim 0, not a floor
         tensor = inner[0]
-        shifted = self.view.op(tensor) == "sub" and len(tensor.args) == 2 and self._is_a_number(tensor.args[1])
-        if op in ("abs", "relu") and not shifted:
+        shifted = self.view.op(tensor) in ("sub", "rsub") and len(tensor.args) == 2 and self._is_a_number(tensor.args[1])
+        # |C - kl|: the capacity written first (a number minus the KL), as |kl - C| under abs
+        first = op == "abs" and self.view.op(tensor) == "sub" and len(tensor.args) == 2 and self._is_a_number(tensor.args[0])
+        if op in ("abs", "relu") and not (shifted or first):
             return _STOP  # |kl|, relu(kl): no target
-        if shifted:
-            tensor = tensor.args[0]  # kl - C
+        if shifted or first:
+            tensor = tensor.args[1] if first else tensor.args[0]  # kl - C, C - kl
             if not isinstance(tensor, fx.Node):
                 return _STOP
         scale.target = "capacity" if op == "abs" else "floor"
