@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch.nn as nn
+
 from vaelint.facts.stepchoices import random_branch
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
@@ -59,7 +61,9 @@ class DeadParameters(Rule):
     needs = (Need.LOSS, Need.CLEAN_RUN)
     summary = "Parameters that receive no gradient from the loss."
     what = """
-Trainable parameters whose module never contributes to the loss: a layer
+Layers kept in a plain list or dict attribute (``self.hidden = []``), which no module
+registers, so no optimiser built from ``model.parameters()`` trains them. Trainable parameters
+whose module never contributes to the loss: a layer
 defined in ``__init__`` and never wired into ``forward``, or a head whose output
 is computed and then dropped; or a parameter a module holds itself beside
 layers that train (a sigma-VAE's ``log_sigma``, a learned prior's scale) that the
@@ -85,9 +89,23 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
     VALID = [
         Example(_model("h = torch.relu(self.extra(h))"), inputs=("6x20",)),
         Example(_model("self.extra.requires_grad_(False)"), inputs=("6x20",)),
+        # the near miss of a plain list: nn.ModuleList registers its layers
+        Example(
+            _model("h = torch.relu(self.extra[0](h))").replace(
+                "self.extra = nn.Linear(16, 16)", "self.extra = nn.ModuleList([nn.Linear(16, 16)])"
+            ),
+            inputs=("6x20",),
+        ),
         Example(fill(_SCALED.replace("{EXTRA}", "h = torch.relu(self.extra(h))"), scale="* self.log_scale.exp()"), inputs=("6x20",)),
     ]
     INVALID = [
+        # a layer kept in a plain list: forward uses it, no module registers it, no optimiser holds it
+        Example(
+            _model("h = torch.relu(self.extra[0](h))").replace("self.extra = nn.Linear(16, 16)", "self.extra = [nn.Linear(16, 16)]"),
+            inputs=("6x20",),
+            at="finding",
+            message="extra is a plain list of 1 Linear layer",
+        ),
         Example(_model("pass"), inputs=("6x20",), at="finding", message="extra (Linear"),
         Example(_model("unused = self.extra(h)"), inputs=("6x20",), at="finding", message="never reaches the loss"),
         Example(
@@ -124,6 +142,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             # what no optimiser holds is not trained by the step (a frozen first stage under a prior)
             elsewhere = elsewhere | {id(p) for _n, p in model.named_parameters() if id(p) not in held}
         dead = {n for n, p in model.named_parameters() if p.requires_grad and n not in used_params and id(p) not in elsewhere}
+        yield from self._unregistered(ctx, model, held)
         if not dead:
             return
         choice = random_branch(ctx.program)
@@ -149,6 +168,23 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             count = getattr(owner, attr).numel()
             yield self.report(DeadModule(name, f"a parameter of {type(owner).__name__}", count, name in graph_params, True), site)
 
+    def _unregistered(self, ctx, model, held):
+        """Layers kept in a plain list, tuple or dict attribute (``self.hidden = []`` then
+        ``self.hidden.append(nn.Linear(...))``): no module registers them, so ``model.parameters()``
+        and the optimiser built from it never hold their weights."""
+        registered = {id(m) for m in model.modules()}
+        for owner_name, owner in model.named_modules():
+            for attr, value in vars(owner).items():
+                items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+                layers = [m for m in items if isinstance(m, nn.Module) and id(m) not in registered]
+                params = [p for m in layers for p in m.parameters() if p.requires_grad]
+                if not params or (held is not None and all(id(p) in held for p in params)):
+                    continue
+                name = f"{owner_name}.{attr}" if owner_name else attr
+                kinds = sorted({type(m).__name__ for m in layers})
+                seen = Unregistered(name, type(value).__name__, len(layers), "/".join(kinds), sum(p.numel() for p in params))
+                yield self.report(seen, _assigned_at(owner, attr) or ctx.program.module_sites.get(id(owner)))
+
     @staticmethod
     def _dead_modules(model, dead: set[str]):
         """The outermost modules all of whose trainable parameters are dead."""
@@ -170,6 +206,28 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         if not grads:
             return None
         return all(g is None or g == 0.0 for g in grads)
+
+
+@dataclass(frozen=True)
+class Unregistered(Observed):
+    """Layers held in a plain container attribute, which no module registers."""
+
+    name: str  # the attribute, qualified
+    container: str  # "list", "dict", "tuple"
+    count: int
+    kinds: str  # "Linear"
+    parameters: int
+
+    def message(self) -> str:
+        return (
+            f"{self.name} is a plain {self.container} of {self.count} {self.kinds} layer{'s' if self.count != 1 else ''} "
+            f"({self.parameters} parameters) that no module registers: model.parameters() does not hold them, so the "
+            "optimiser never trains them (and model.to(device), state_dict() and load_state_dict() pass them over)."
+        )
+
+    def fix(self) -> str:
+        kind = "nn.ModuleDict" if self.container == "dict" else "nn.ModuleList"
+        return f"hold them in {kind}: self.{self.name.rsplit('.', 1)[-1]} = {kind}(...)"
 
 
 def _assigned_at(owner, attr: str):
