@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+import textwrap
 from dataclasses import dataclass
 
 import torch.nn as nn
 
 from vaelint.facts.stepchoices import random_branch
+from vaelint.frames import SourceLoc, is_user_file
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import Need, Severity
 
@@ -62,7 +65,9 @@ class DeadParameters(Rule):
     summary = "Parameters that receive no gradient from the loss."
     what = """
 Layers kept in a plain list or dict attribute (``self.hidden = []``), which no module
-registers, so no optimiser built from ``model.parameters()`` trains them. Trainable parameters
+registers, so no optimiser built from ``model.parameters()`` trains them; a weight replaced by a
+new ``nn.Parameter`` in ``forward`` (``self.lin.weight = nn.Parameter(self.lin.weight * mask)``),
+whose optimiser's copy never gets a gradient. Trainable parameters
 whose module never contributes to the loss: a layer
 defined in ``__init__`` and never wired into ``forward``, or a head whose output
 is computed and then dropped; or a parameter a module holds itself beside
@@ -99,6 +104,18 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         Example(fill(_SCALED.replace("{EXTRA}", "h = torch.relu(self.extra(h))"), scale="* self.log_scale.exp()"), inputs=("6x20",)),
     ]
     INVALID = [
+        # a weight replaced by a new nn.Parameter in forward (a MADE mask applied so): the optimiser's never trains
+        Example(
+            _model("h = torch.relu(self.extra(h))")
+            .replace(
+                "        h = torch.relu(self.extra(h))",
+                "        self.extra.weight = nn.Parameter(self.extra.weight * 1.0)  # <- finding\n        h = torch.relu(self.extra(h))",
+            )
+            .replace("self.extra = nn.Linear(16, 16)  # <- finding", "self.extra = nn.Linear(16, 16)"),
+            inputs=("6x20",),
+            at="finding",
+            message="replaces extra.weight with a new nn.Parameter",
+        ),
         # a layer kept in a plain list: forward uses it, no module registers it, no optimiser holds it
         Example(
             _model("h = torch.relu(self.extra[0](h))").replace("self.extra = nn.Linear(16, 16)", "self.extra = [nn.Linear(16, 16)]"),
@@ -143,6 +160,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             elsewhere = elsewhere | {id(p) for _n, p in model.named_parameters() if id(p) not in held}
         dead = {n for n, p in model.named_parameters() if p.requires_grad and n not in used_params and id(p) not in elsewhere}
         yield from self._unregistered(ctx, model, held)
+        yield from self._rebuilt_in_forward(model)
         if not dead:
             return
         choice = random_branch(ctx.program)
@@ -185,6 +203,39 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
                 seen = Unregistered(name, type(value).__name__, len(layers), "/".join(kinds), sum(p.numel() for p in params))
                 yield self.report(seen, _assigned_at(owner, attr) or ctx.program.module_sites.get(id(owner)))
 
+    def _rebuilt_in_forward(self, model):
+        """``self.lin.weight = nn.Parameter(self.lin.weight * self.mask)`` in a forward (a MADE layer's
+        mask applied so): each call makes a new leaf, and the parameter the optimiser was built with
+        never gets a gradient."""
+        import ast
+
+        seen = set()
+        for name, module in model.named_modules():
+            cls = type(module)
+            if cls in seen:
+                continue
+            seen.add(cls)
+            try:
+                path = inspect.getsourcefile(cls.forward)
+                if not path or not is_user_file(path):
+                    continue
+                lines, first = inspect.getsourcelines(cls.forward)
+                tree = ast.parse(textwrap.dedent("".join(lines)))
+            except (OSError, TypeError, SyntaxError):
+                continue
+            for node in ast.walk(tree):
+                target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+                call = node.value if target is not None else None
+                if (
+                    isinstance(target, ast.Attribute)
+                    and ast.unparse(target).startswith("self.")
+                    and isinstance(call, ast.Call)
+                    and ast.unparse(call.func).split(".")[-1] == "Parameter"
+                ):
+                    attr = ast.unparse(target)[len("self.") :]
+                    where = SourceLoc(path, first + node.lineno - 1, node.col_offset + 1 + _indent(lines))
+                    yield self.report(RebuiltInForward(f"{name}.{attr}" if name else attr, type(module).__name__), where)
+
     @staticmethod
     def _dead_modules(model, dead: set[str]):
         """The outermost modules all of whose trainable parameters are dead."""
@@ -199,13 +250,34 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         return out
 
     def confirm(self, finding, ctx, observed):
-        if not observed.grads:
-            return None
+        if not observed.grads or isinstance(finding.observed, (RebuiltInForward, Unregistered)):
+            return None  # read off the code: the gradients a run records are the new leaves', or none
         prefix = f"{finding.observed.name}."
         grads = [g for n, g in observed.grads.items() if n.startswith(prefix) or n == finding.observed.name]
         if not grads:
             return None
         return all(g is None or g == 0.0 for g in grads)
+
+
+def _indent(lines: list) -> int:
+    return len(lines[0]) - len(lines[0].lstrip()) if lines else 0
+
+
+@dataclass(frozen=True)
+class RebuiltInForward(Observed):
+    """A parameter replaced by a new nn.Parameter each time forward runs."""
+
+    name: str  # as named_parameters() names it
+    owner: str  # the module class whose forward does it
+
+    def message(self) -> str:
+        return (
+            f"{self.owner}.forward replaces {self.name} with a new nn.Parameter each time it runs: the new one is a fresh "
+            "leaf no optimiser holds, and the one the optimiser was built with never gets a gradient, so the layer never trains."
+        )
+
+    def fix(self) -> str:
+        return "apply the change in the computation instead (F.linear(x, self.lin.weight * self.mask, self.lin.bias), the mask a buffer)"
 
 
 @dataclass(frozen=True)
