@@ -243,3 +243,50 @@ def test_a_call_site_that_reshapes_what_it_hands_the_loss_binds_it_so(tmp_path, 
     bound = _bound(result)
     assert bound["pred"] == "out[0].squeeze(1) (as train.py:17 calls it)", bound
     assert bound["x"] == "the input.squeeze(1) (as train.py:17 calls it)", bound
+
+
+FEATURE_LISTS = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Features(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(30, 16), nn.Linear(16, 8)
+
+    def forward(self, x):
+        h1 = torch.relu(self.a(x))
+        return [h1, torch.relu(self.b(h1))]
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec, self.features = nn.Linear(30, 8), nn.Linear(4, 30), Features()
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        recon = torch.sigmoid(self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)))
+        h_real, h_fake = self.features(x), self.features(recon)
+        return recon, mu, logvar, h_real, h_fake
+
+    def loss(self, x, recon, mu, logvar, h_real, h_fake):
+        rec = F.binary_cross_entropy(recon, x, reduction="sum") / x.size(0)
+        matched = sum(F.mse_loss(a, b, reduction="sum") for a, b in zip(h_real, h_fake)) / x.size(0)
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.size(0)
+        return rec + matched + kl
+"""
+
+
+def test_a_list_the_forward_returns_as_one_value_binds_to_the_parameter_of_its_name(tmp_path):
+    # forward returns feature lists (a VAE-GAN's feature matching) and the loss takes them by the
+    # forward's own names: the first list was spread over several parameters, the call raised, and
+    # seven rules went unchecked, exit 0 (helper-found: ganmodokix/vaetc's VAE-GAN)
+    path = tmp_path / "model.py"
+    path.write_text(FEATURE_LISTS)
+    result = check(str(path), "VAE", ["8x30"])
+    assert result.error is None and not result.findings, (result.error, result.findings)
+    bound = _bound(result)
+    assert bound["h_real"] == "out[3] (returned as h_real)" and bound["h_fake"] == "out[4] (returned as h_fake)", bound

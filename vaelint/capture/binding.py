@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 
 def _output_paths(out) -> set:
-    return {FromPath(path) for path, _value in flatten_outputs(out)}
+    """The forward's outputs: each leaf, and each list or tuple of them (a list of feature maps the
+    forward returns as one value, ``return recon, mu, logvar, h_real``, is one output)."""
+    leaves = [path for path, _value in flatten_outputs(out)]
+    return {FromPath(path[:i]) for path in leaves for i in range(1, len(path) + 1)} | {FromPath(p) for p in leaves}
 
 
 def _is_record(out) -> bool:
