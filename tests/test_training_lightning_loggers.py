@@ -77,3 +77,54 @@ def test_a_lightning_run_that_stops_before_its_first_batch_says_where(tmp_path, 
     result = check(script, "-", [])
     message = result.error.message
     assert message.startswith("no input shape") and "RuntimeError: the data module is not here" in message, message
+
+
+LOG_DIR_AS_A_PATH = """
+import pathlib
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from pytorch_lightning.loggers import TensorBoardLogger
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        return torch.sigmoid(self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))), mu, logvar
+
+
+writer = TensorBoardLogger(save_dir="logs", name="vae")
+checkpoints = pathlib.Path(writer.log_dir) / "checkpoints"
+checkpoints.mkdir(parents=True, exist_ok=True)
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for _ in range(10):
+    x = torch.rand(16, 64)
+    recon, mu, logvar = model(x)
+    loss = (F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_logger_of_nothing_has_the_folders_the_code_reads_as_paths(tmp_path, monkeypatch):
+    # pathlib.Path(writer.log_dir) / "checkpoints" with tensorboard missing: the logger of nothing had
+    # log_dir None, and the run stopped at "expected str, bytes or os.PathLike object, not NoneType",
+    # tensorboard named nowhere (helper-found: tomoya-yamanokuchi/C-DSVAE)
+    from helpers import check
+
+    pytest.importorskip("pytorch_lightning")
+    if any(importlib.util.find_spec(p) is not None for p in ("tensorboard", "tensorboardX")):
+        pytest.skip("tensorboard is installed: its logger is the real one")
+    (tmp_path / "train.py").write_text(LOG_DIR_AS_A_PATH)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None and result.findings == [], (result.error, result.findings)
+    assert any("Path.mkdir('logs/vae/version_0/checkpoints')" in n for n in result.notes), result.notes
+    assert not (tmp_path / "logs").exists()

@@ -7,6 +7,7 @@ accelerator present, nothing changes."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 _MODULES = ("pytorch_lightning", "lightning", "lightning.pytorch")
@@ -154,7 +155,17 @@ def _making(stand_in: type, original: type):
 def _logging_nothing(dummy: type, name: str, package: str, sandbox):
     def __init__(self, *args, **kwargs):
         dummy.__init__(self)
+        # where it would log, as the tracker's logger says it (log_dir used as a path: a checkpoint
+        # folder under it; the sandbox writes nothing there)
+        save = str(kwargs.get("save_dir", args[0] if args else "lightning_logs"))
+        root = os.path.join(save, str(kwargs.get("name", args[1] if len(args) > 1 else "lightning_logs") or ""))
+        version = kwargs.get("version")
+        version = version if isinstance(version, str) else f"version_{version if version is not None else 0}"
+        self.__dict__["_vaelint_dirs"] = {"save_dir": save, "root_dir": root, "log_dir": os.path.join(root, version)}
         sandbox._note(f"{name}(...) logs nothing ({package} is not installed)", sandbox.stood_in)
+
+    def dirs(key):
+        return property(lambda self: self.__dict__["_vaelint_dirs"][key])
 
     def __getattr__(self, item):
         # DummyLogger answers every name with a no-op method; a special name answered so made it a
@@ -166,4 +177,5 @@ def _logging_nothing(dummy: type, name: str, package: str, sandbox):
 
     # named apart from the tracker's class: a class looked up by its name finds that one alone
     body = {"__init__": __init__, "__getattr__": __getattr__, "__module__": dummy.__module__}
+    body.update({key: dirs(key) for key in ("save_dir", "root_dir", "log_dir")})
     return type(f"{name}LoggingNothing", (dummy,), body)
