@@ -192,6 +192,9 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         and the optimiser built from it never hold their weights."""
         registered = {id(m) for m in model.modules()}
         for owner_name, owner in model.named_modules():
+            code = getattr(type(owner).__init__, "__code__", None)  # where the class's own __init__ is written
+            if code is None or not is_user_file(code.co_filename):
+                continue  # a library's module (a Keras layer tracks its layers in lists of its own)
             for attr, value in vars(owner).items():
                 items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
                 layers = [m for m in items if isinstance(m, nn.Module) and id(m) not in registered]
