@@ -11,6 +11,7 @@ import ast
 from functools import lru_cache
 
 from vaelint.frames import SourceLoc
+from vaelint.frontends.setupmoves import MOVE_METHODS, move_after, moved_where_made, moves
 
 
 def _parse(path: str) -> tuple[ast.Module, str] | None:
@@ -178,9 +179,6 @@ def expr_text(site: SourceLoc, expr: ast.expr) -> str:
     return " ".join((ast.get_source_segment(parsed[1], expr) or "").split()) if parsed else ""
 
 
-_MOVE_METHODS = {"cuda", "to", "type_as"}
-
-
 def _function_at(loc: SourceLoc) -> tuple[ast.AST | None, str]:
     """The innermost function around ``loc``'s line, and its file's text."""
     parsed = _parse(loc.path)
@@ -208,7 +206,7 @@ def guarded_move(made: SourceLoc) -> tuple[int, str] | None:
     ]
     if not assigned:
         return None
-    return _move_after(function, text, assigned[0].targets[0].id, made.line)
+    return move_after(function, text, assigned[0].targets[0].id, made.line)
 
 
 def guarded_move_into(met: SourceLoc) -> tuple[int, str] | None:
@@ -230,117 +228,16 @@ def guarded_move_into(met: SourceLoc) -> tuple[int, str] | None:
             if isinstance(n, ast.Assign)
             and n.lineno < met.line
             and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
-            and not _moves(n, name)
+            and not moves(n, name)
         ]
         if made:
-            moved = _move_after(function, text, name, max(made), before=met.line)
+            moved = move_after(function, text, name, max(made), before=met.line)
             if moved is not None:
                 return moved
-        moved = _moved_where_made(function, text, _parse(met.path)[0], name, met.line)
+        moved = moved_where_made(function, text, _parse(met.path)[0], name, met.line)
         if moved is not None:
             return moved
     return None
-
-
-def _move_after(function: ast.AST, text: str, name: str, line: int, before: int | None = None) -> tuple[int, str] | None:
-    for node in ast.walk(function):
-        if not isinstance(node, ast.If) or node.lineno <= line or (before is not None and node.lineno >= before):
-            continue
-        for stmt in (s for branch in (node.body, node.orelse) for s in branch):
-            if _moves(stmt, name):
-                return node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
-    return None
-
-
-def _moved_where_made(function, text: str, tree, name: str, before: int, depth: int = 0) -> tuple[int, str] | None:
-    """A conditional move (:func:`_moved_by_its_value`) where ``name`` was last assigned before
-    line ``before``, or where a name that value was computed from was (``c = c_max / 1000 * step``
-    with ``c_max = to_dev(...)``)."""
-    from vaelint.frontends.training.astutil import loads
-
-    last = max(
-        (
-            n
-            for n in ast.walk(function)
-            if isinstance(n, ast.Assign) and n.lineno < before and name in _target_names(n) and not _moves(n, name)
-        ),
-        key=lambda n: n.lineno,
-        default=None,
-    )
-    if last is None:
-        return None
-    moved = _moved_by_its_value(last, text, tree) if _makes_a_tensor(last.value) else None
-    if moved is None and _a_maker(last.value):
-        moved = _move_after(function, text, name, last.lineno, before=before)  # c = FloatTensor(...); if use_cuda: c = c.cuda()
-    if moved is not None or depth >= 4:
-        return moved
-    for read in sorted(loads(last.value) - {name}):
-        moved = _moved_where_made(function, text, tree, read, last.lineno, depth + 1)
-        if moved is not None:
-            return moved
-    return None
-
-
-_MAKERS = frozenset(
-    {"FloatTensor", "DoubleTensor", "LongTensor", "Tensor", "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty"}
-    | {"rand", "randn", "randint", "arange", "linspace", "eye"}
-)
-
-
-def _makes_a_tensor(value: ast.AST) -> bool:
-    """Is what the value moves a tensor it makes itself (``to_dev(torch.FloatTensor([C]))``,
-    ``torch.FloatTensor([C]).cuda() if use_cuda else torch.FloatTensor([C])``), not one it reads (a batch)?"""
-    if isinstance(value, ast.IfExp):
-        return _a_maker(value.orelse) or _a_maker(value.body)
-    return isinstance(value, ast.Call) and bool(value.args) and _a_maker(value.args[0])
-
-
-def _a_maker(node: ast.AST) -> bool:
-    while isinstance(node, ast.Call):
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name in _MAKERS:
-            return True
-        node = func.value if isinstance(func, ast.Attribute) else None  # torch.FloatTensor([C]).cuda()
-    return False
-
-
-def _target_names(assign: ast.Assign) -> set:
-    return {t.id for t in assign.targets if isinstance(t, ast.Name)}
-
-
-def _moved_by_its_value(assign: ast.Assign, text: str, tree: ast.AST) -> tuple[int, str] | None:
-    """(line, condition) where the value assigned is moved to the GPU under a condition: ``t =
-    x.cuda() if use_cuda else x``, or ``t = to_dev(x)`` with a function of the file whose body
-    does that (``return t.cuda() if use_cuda else t``, ``if use_cuda: t = t.cuda()``)."""
-    value = assign.value
-    if isinstance(value, ast.IfExp) and _calls_a_move(value.body) != _calls_a_move(value.orelse):
-        return assign.lineno, ast.get_source_segment(text, value.test) or ast.unparse(value.test)
-    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)):
-        return None
-    defined = next((f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == value.func.id), None)
-    for node in ast.walk(defined) if defined is not None else ():
-        if isinstance(node, ast.IfExp) and _calls_a_move(node.body) != _calls_a_move(node.orelse):
-            return node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
-        if isinstance(node, ast.If) and any(_calls_a_move(s) for s in node.body) and not any(_calls_a_move(s) for s in node.orelse):
-            return node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
-    return None
-
-
-def _calls_a_move(node: ast.AST) -> bool:
-    return any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in _MOVE_METHODS for c in ast.walk(node))
-
-
-def _moves(stmt: ast.stmt, name: str) -> bool:
-    """``name = name.cuda()`` / ``.to(...)`` / ``.type_as(...)``, or the same moved in place."""
-    value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr)) else None
-    if isinstance(stmt, ast.Assign) and not any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
-        return False
-    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
-        if value.func.attr in _MOVE_METHODS and isinstance(value.func.value, ast.Name) and value.func.value.id == name:
-            return True
-        value = value.func.value  # eps.float().cuda()
-    return False
 
 
 def constructor_move(made: SourceLoc) -> tuple[str, int, str] | None:
@@ -368,7 +265,7 @@ def constructor_move(made: SourceLoc) -> tuple[str, int, str] | None:
             continue
         for stmt in node.body:
             for call in (c for c in ast.walk(stmt) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)):
-                if call.func.attr not in _MOVE_METHODS:
+                if call.func.attr not in MOVE_METHODS:
                     continue
                 moved = {
                     a.attr
