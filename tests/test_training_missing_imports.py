@@ -312,3 +312,66 @@ def test_a_package_not_installed_whose_error_the_codes_except_caught_is_said_wit
     message = check(str(tmp_path / "train.py"), "-", []).error.message
     assert "running it stopped at train.py:24: SystemExit: 1 (before that, a package that is not installed was used" in message, message
     assert "imports 'pd' from 'pandas_not_installed_here'" in message, message
+
+
+PLOTS_AROUND_A_STEP = """
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+data = {data}
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        return torch.sigmoid(self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))), mu, logvar
+
+
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+fig, axes = plt.subplots(1, 2)
+for (x,) in DataLoader(TensorDataset(torch.as_tensor(data, dtype=torch.float32)), batch_size=16):
+    recon, mu, logvar = model(x)
+    loss = ((recon - x).pow(2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    axes[0].plot([loss.item()])
+plt.savefig("loss.png")
+"""
+
+
+def test_a_plotting_package_that_is_not_installed_draws_nothing_and_blames_nothing(tmp_path, monkeypatch):
+    # `import matplotlib; matplotlib.use("Agg")` at a script's top, matplotlib not installed: the run
+    # stopped there and the package was blamed, while the data file was what was missing and --input
+    # alone checked it (helper-found: chentong1023/Two-stage-VAE-pytorch, ahmerb/GPPVAE)
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("matplotlib") is not None:
+        pytest.skip("matplotlib is installed: the real one draws")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(PLOTS_AROUND_A_STEP.replace("{data}", 'np.load("data/train.npy")'))
+    message = check(str(tmp_path / "train.py"), "-", []).error.message
+    assert "FileNotFoundError" in message and "its data is not here: give the batch with --input" in message, message
+    assert "matplotlib" not in message, message
+    (tmp_path / "train.py").write_text(PLOTS_AROUND_A_STEP.replace("{data}", "np.random.rand(64, 64)"))
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None and result.findings == [], (result.error, result.findings)
+    assert any("matplotlib is not installed; it stands in as a no-op" in n for n in result.notes), result.notes
+    # reading data with it is no drawing: that says what is missing
+    (tmp_path / "train.py").write_text(PLOTS_AROUND_A_STEP.replace("{data}", 'plt.imread("faces.png").reshape(-1, 64)'))
+    message = check(str(tmp_path / "train.py"), "-", []).error.message
+    assert "reads data with matplotlib.pyplot.imread, and matplotlib is not installed" in message, message
+    assert not (tmp_path / "loss.png").exists()

@@ -27,6 +27,7 @@ import types
 from vaelint.errors import VaelintError
 from vaelint.frontends.standinbase import _Anything, _StandInModule
 from vaelint.frontends.standinlightning import _lightning
+from vaelint.frontends.standinplots import PLOTTING, plotting
 
 
 def _missing(package: str, what: str):
@@ -279,6 +280,7 @@ _FACTORIES = {"torchvision": _torchvision, "pytorch_lightning": _lightning, "lig
 _FACTORIES.update(
     {name: _logger for name in ("visdom", "wandb", "tensorboardX", "mlflow", "comet_ml", "neptune", "clearml", "swanlab", "dvclive")}
 )
+_FACTORIES.update(dict.fromkeys(PLOTTING, plotting))
 
 
 class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
