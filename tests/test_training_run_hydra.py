@@ -47,3 +47,22 @@ def test_a_hydra_config_a_plugin_provides_is_said_as_such_not_as_missing_data(tm
     assert r.exit_code == 2 and "Hydra has no config 'colorlog' for hydra/job_logging" in said, r.output
     assert 'choose one that is there with --script-args "hydra/job_logging=default"' in said, r.output
     assert "its data is not here" not in said
+
+
+def test_a_config_group_the_command_line_chooses_is_said_with_its_options(tmp_path, monkeypatch):
+    # @hydra.main with no config_name, its model group chosen on the command line (+model=...): run
+    # with none, OmegaConf's "Key 'model' is not in struct" was all the user got, behind an artefact
+    # of reading the code (helper-found: kpandey008/DiffuseVAE)
+    shutil.copytree(os.path.join(RUNNING, "hydra_app"), tmp_path / "app")
+    app = tmp_path / "app"
+    (app / "conf" / "model").mkdir()
+    (app / "conf" / "model" / "small.yaml").write_text("x_dim: 64\nz_dim: 4\n")
+    (app / "conf" / "model" / "large.yaml").write_text("x_dim: 784\nz_dim: 32\n")
+    script = app / "train.py"
+    script.write_text(script.read_text().replace('config_path="conf", config_name="config"', 'config_path="conf"'))
+    monkeypatch.chdir(app)
+    r, result = _json("train.py")
+    assert r.exit_code == 2, r.output
+    message = " ".join(result["error"]["message"].split())
+    assert "Key 'model' is not in struct (Hydra's config has no 'model': it is a config group the command line chooses" in message, message
+    assert '--script-args "+model=large"; conf/model holds large, small)' in message, message

@@ -87,6 +87,8 @@ def _why_stopped(runtime, watch, home) -> str:
             )
         elif _hydra_config_missing(text):
             hint, text = _hydra_config_missing(text), text.strip().splitlines()[0]  # its options and search path: in the hint
+        elif _hydra_group_unchosen(text, home):
+            hint, text = _hydra_group_unchosen(text, home), text.strip().splitlines()[0]
         elif (isinstance(error, OSError) or _says_data_is_missing(error, text)) and not watch.batches and not watch.specs:
             hint = (
                 f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
@@ -197,6 +199,37 @@ def _hydra_config_missing(text: str) -> str:
     other = f' or choose one that is there with --script-args "{group}={listed.group(1)}"' if listed else ""
     plugin = f" (a plugin's: hydra-{option} is not installed here?)" if group.startswith("hydra/") else ""
     return f" (Hydra has no config {option!r} for {group}{plugin}: install what provides it,{other})"
+
+
+def _hydra_group_unchosen(text: str, home) -> str:
+    """OmegaConf's "Key 'dataset' is not in struct" in a Hydra main whose config folder holds a
+    group of that name (configs/dataset/mnist.yaml): the group is chosen on the command line
+    (``+dataset=mnist``), as the repository's README says; say which options it has."""
+    import ast
+    import os
+
+    found = re.search(r"Key '(\w+)' is not in struct", text)
+    if found is None:
+        return ""
+    group = found.group(1)
+    folder = os.path.dirname(home.path)
+    paths = [
+        k.value.value
+        for node in ast.walk(home.tree)
+        if isinstance(node, ast.Call) and "main" in ast.unparse(node.func)
+        for k in node.keywords
+        if k.arg == "config_path" and isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)
+    ]
+    for path in [*paths, "configs", "config", "conf"]:
+        where = os.path.join(folder, path, group)
+        if os.path.isdir(where):
+            options = sorted(os.path.splitext(f)[0] for f in os.listdir(where) if f.endswith((".yaml", ".yml")))
+            if options:
+                return (
+                    f" (Hydra's config has no {group!r}: it is a config group the command line chooses, "
+                    f'--script-args "+{group}={options[0]}"; {os.path.join(path, group)} holds {", ".join(options)})'
+                )
+    return ""
 
 
 def stopped_at_a_missing_package(runtime) -> bool:

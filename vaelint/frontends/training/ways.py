@@ -91,7 +91,8 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
         return run_error  # the run got past the model into its step; reading the code did not build it
     if "no training step to check" in said or "no batch found" in said or NO_DATA in run_error.message:
         return run_error  # the run stopped at the data, which --input gives: that is what to do
-    if NEEDS_CUDA in run_error.message or NO_DOWNLOADS in run_error.message or "Hydra has no config" in run_error.message:
+    hydra = ("Hydra has no config", "Hydra's config has no")
+    if NEEDS_CUDA in run_error.message or NO_DOWNLOADS in run_error.message or any(h in run_error.message for h in hydra):
         # the read code stops at the same line, without saying it needs a GPU or a download
         return run_error
     if getattr(read_error, "argv", False) and not getattr(run_error, "argv", False):
