@@ -148,6 +148,30 @@ def test_an_npz_archive_that_is_not_here_gives_each_array_it_is_asked_for(tmp_pa
     assert any(n.startswith("the data file data/dsprites.npz (np.load at train.py:4)") for n in result["notes"])
 
 
+def test_an_npz_archive_that_is_not_here_holds_the_names_the_code_asks_about(tmp_path, monkeypatch):
+    # `if "imgs" not in data.files: raise ValueError(...)` before the read (peterparity/PDE-VAE-pytorch):
+    # the stand-in's files were empty until a key was read, so the code's own guard raised
+    _script(
+        tmp_path,
+        "import numpy as np",
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "data = np.load('data/dsprites.npz')",
+        "if 'imgs' not in data.files or 'imgs' not in data:",
+        "    raise ValueError('the archive must hold imgs')",
+        "imgs = torch.from_numpy(data[data.files[0]]).float().flatten(1)",
+        "model = VAE(imgs.shape[1], 4)",
+        "for i in range(0, len(imgs), 16):",
+        "    x = imgs[i:i + 16]",
+        "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "16x4096")
+    assert r.exit_code in (0, 1) and result["error"] is None, r.output
+    assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]  # run as written
+
+
 @pytest.mark.parametrize(
     "read",
     [

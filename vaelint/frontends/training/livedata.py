@@ -278,7 +278,9 @@ def _reader(real, label: str, kind: str, spec):
                 return pd.DataFrame(flat[:, : len(names)], columns=list(names))
             return pd.DataFrame(flat)
         if kind == "archive" or (label == "np.load" and os.fspath(target).endswith(".npz")):
-            MADE[-1].archive = _Archive(rows, _keys_read_on_the_line())
+            from vaelint.frontends.training.livearchive import Archive
+
+            MADE[-1].archive = Archive(rows, _keys_read_on_the_line())
             return MADE[-1].archive  # np.load of an .npz: every array it is asked for
         return rows
 
@@ -339,32 +341,6 @@ def stood_in_rows(spec):
     sample = max(1, math.prod(spec.sample_shape)) * 4
     n = max(2 * spec.batch, min(512, _ROWS_BYTES // sample))
     return spec.with_batch_dim(0).make(n).numpy() if spec.batch_dim == 0 else spec.make(n).movedim(spec.batch_dim, 0).numpy()
-
-
-class _Archive(dict):
-    """A stood-in ``.npz`` archive: ``data["imgs"]``, ``data.files``, ``with np.load(...) as d``;
-    whatever array the code asks for is the stood-in rows."""
-
-    def __init__(self, rows, keys=()):
-        # the keys the line reads (dict(np.load(f))["crops"]: a copy of it has them too)
-        super().__init__({key: rows for key in keys})
-        self.rows = rows
-
-    def __missing__(self, key):
-        return self.rows
-
-    @property
-    def files(self):
-        return list(self.keys())
-
-    def close(self):
-        return None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def probed(dataset, cls) -> dict:
