@@ -69,7 +69,13 @@ def pickled_reads(patches, spec, note) -> None:
         return text if text is not None else real_open(file, mode, *args, **kwargs)
 
     def loader(real, label):
-        def load(file, *args, **kwargs):
+        def load(*args, **kwargs):
+            # pickle.load(file=f), joblib.load(filename=path): the file by its keyword too
+            key = "filename" if "filename" in kwargs else "file"
+            if not args and key not in kwargs:
+                return real(*args, **kwargs)
+            file = args[0] if args else kwargs.pop(key)
+            args = args[1:]
             if isinstance(file, MissingFile):
                 return note(spec, file.name, label, "is not here").view(PickledRows)
             if label == "joblib.load" and isinstance(file, (str, os.PathLike)) and not os.path.exists(file) and user_frame() is not None:
