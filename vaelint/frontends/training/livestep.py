@@ -14,6 +14,7 @@ from vaelint.frames import display_path
 from vaelint.frontends.training.astutil import Place, Scope, places, target_names, walk_statements, writes_of
 from vaelint.frontends.training.batchpattern import around_next, batch_pattern
 from vaelint.frontends.training.live import Capture, Taken
+from vaelint.frontends.training.livehoist import NAME, hoisted_input, named
 from vaelint.frontends.training.liveinner import tensors_in
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, backward_of, enclosing_blocks, parse_file
 
@@ -249,9 +250,17 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
             name = next((n for n, v in values.items() if v is t and not n.startswith("__")), None)
             if name is not None and name not in names:
                 names.append(name)
+        hoisted = None
         if not names:
-            continue
+            # model(data[i : i + 32]) in an index loop: the slice, named where it is written
+            region, kind, source = _region_for_names(scope, place, [NAME])
+            hoisted = hoisted_input(region or [], values, frame.f_globals, inputs)
+            if hoisted is None:
+                continue
+            names, values = [NAME], {**values, NAME: hoisted[1]}
         region, kind, source = _region_for_names(scope, place, names)
+        if hoisted is not None and region is not None:
+            region = named(region, hoisted[0])
         if region is None:
             continue
         # `tgts = tgts[:, 1:].reshape(-1)` after model(srcs, tgts): the name holds another value at

@@ -1,0 +1,56 @@
+"""Index loops whose batch is written into the model's call (``model(data[i : i + 32])``): no
+variable holds it, and the check stopped with "no variable of the code holds the batch" (issue "Any
+training code, found by running it": index loops). The slice is the step's batch, named where it
+is written; the loss's own copy of it reads the same batch."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import check
+
+INDEX_LOOP = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        return torch.sigmoid(self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))), mu, logvar
+
+
+def main():
+    data = torch.rand(256, 64)
+    model = VAE()
+    opt = torch.optim.Adam(model.parameters())
+    for epoch in range(3):
+        for i in range(0, len(data), 32):
+            recon, mu, logvar = model({batch})
+            rec = F.binary_cross_entropy(recon, {batch}, reduction="{reduction}")
+            loss = rec - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("batch", ["data[i : i + 32]", "data[i : i + 32, :]"])
+def test_a_slice_written_into_the_models_call_is_the_steps_batch(tmp_path, monkeypatch, batch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(INDEX_LOOP.format(batch=batch, reduction="sum"))
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None and result.findings == [], (result.error, result.findings)
+    # the near miss: the reconstruction averaged, the KL summed: VAE002, read through the named slice
+    (tmp_path / "train.py").write_text(INDEX_LOOP.format(batch=batch, reduction="mean"))
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None and [f.code for f in result.findings] == ["VAE002"], (result.error, result.findings)
+    assert "beta_eff = B*D" in result.findings[0].message, result.findings[0].message
