@@ -60,6 +60,28 @@ def test_a_dashboard_imported_inside_a_function_without_tensorboard_stands_in(mo
     assert set(os.listdir(RUNNING)) == before  # no runs/ folder: the writer is a no-op
 
 
+def test_torchvision_stand_in_to_pil_image_makes_a_pil_image():
+    # transforms.ToPILImage()(img) then img.width: the stand-in handed the tensor back, and the code
+    # stopped at "'Tensor' object has no attribute 'width'", torchvision named nowhere (helper-found:
+    # dman14/Super-Resolution-using-Hierarchical-VAEs)
+    import importlib.util
+
+    import torch
+
+    from vaelint.frontends import standins
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here: the real one serves")
+    pytest.importorskip("PIL")
+    with standins.installed():
+        import torchvision.transforms as T
+
+        picture = T.ToPILImage()(torch.rand(3, 20, 30))
+        assert (picture.width, picture.height, picture.mode) == (30, 20, "RGB")
+        assert T.ToTensor()(picture.resize((15, 10))).shape == (3, 10, 15)
+        assert T.ToPILImage()(torch.rand(1, 8, 8)).mode == "L"
+
+
 def test_torchvision_stand_in_transforms_act_on_tensors_as_torchvision_does():
     # a model resizing its batch in forward failed with a size error blamed on the user's code
     # where torchvision cannot be imported; transforms.transforms / functional were missing too

@@ -63,6 +63,8 @@ def _transform_class(name: str) -> type:
             return fn(x) if callable(fn) else x
         if name in ("ToTensor", "PILToTensor"):
             return to_tensor(x, scale=name == "ToTensor")
+        if name == "ToPILImage":
+            return to_pil(x)
         if not _is_tensor(x):
             return x
         size = self._vaelint_args[0] if self._vaelint_args else self._vaelint_kwargs.get("size")
@@ -98,6 +100,23 @@ def to_tensor(x, scale: bool = True):
     array = array[:, :, None] if array.ndim == 2 else array
     out = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
     return out.float().div(255) if scale and out.dtype == torch.uint8 else out
+
+
+def to_pil(x):
+    """What torchvision's ``ToPILImage()`` makes of a C x H x W (or H x W) tensor: a PIL image
+    (the code reads its ``.width``, crops it with PIL), where PIL is installed; else as it is."""
+    import torch
+
+    try:
+        from PIL import Image
+    except ImportError:
+        return x
+    if not isinstance(x, torch.Tensor) or x.dim() not in (2, 3) or (x.dim() == 3 and x.shape[0] not in (1, 3, 4)):
+        return x
+    array = x.detach().cpu()
+    array = (array.clamp(0, 1) * 255).round().to(torch.uint8) if array.is_floating_point() else array.to(torch.uint8)
+    array = array.numpy() if array.dim() == 2 else array.permute(1, 2, 0).numpy()
+    return Image.fromarray(array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array)
 
 
 def _is_tensor(x) -> bool:
