@@ -237,11 +237,28 @@ def _region_after(source: Place, place: Place) -> list[ast.stmt] | None:
     return list(block[index + 1 : end + 1])
 
 
+def _trained_calls(capture: Capture, usable) -> list:
+    """The model calls an optimiser of the step holds the parameters of, first, then those whose
+    parameters the backward's loss reaches: a network that only made the data (a random
+    "simulator" z -> x in the setup, called before the VAE) is not the step's model."""
+    from vaelint.frontends.training.liveinner import parameters_reached
+    from vaelint.frontends.training.liveoptim import optimisers_in
+
+    calls = capture.model_calls
+    frame, _line, values = usable[-1][:3] if usable else (None, None, {})
+    held = {id(p) for o in optimisers_in(values, frame.f_globals if frame is not None else {}) for g in o.param_groups for p in g["params"]}
+    reached = capture.reached if capture.reached is not None else parameters_reached([capture.loss])
+    ranked = []
+    for ids in (held, reached):
+        ranked += [c for c in calls if c not in ranked and any(id(p) in ids for p in getattr(c[0], "parameters", list)())]
+    return ranked + [c for c in calls if c not in ranked]
+
+
 def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
     """No loader's batch on the stack (an index loop over a tensor, full-batch training,
     a generator): the batch is what the model was given, in the innermost frame that
     holds it in a variable."""
-    inputs = [t for _m, args in capture.model_calls[:1] for t in tensors_in(args)]
+    inputs = [t for _m, args in _trained_calls(capture, usable)[:1] for t in tensors_in(args)]
     if not inputs:
         return None
     for frame, _line, values, file, scope, place in reversed(usable):
