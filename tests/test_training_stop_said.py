@@ -288,3 +288,53 @@ def test_a_bare_assert_or_a_walk_of_a_data_folder_that_is_not_here_asks_for_the_
     result = check(str(tmp_path / "train.py"), "-", ["16x64"])
     assert result.error is None, result.error
     assert any("the data folder data/rollouts (os.walk at train.py:8) is not here" in n for n in result.notes), result.notes
+
+
+MODE_FLAG = """
+import argparse
+
+import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+def train(epochs):
+    model = VAE()
+    opt = torch.optim.Adam(model.parameters())
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(64, 64)), batch_size=16)
+    for (x,) in loader:
+        recon, mu, logvar = model(x)
+        loss = ((recon - x).pow(2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--train", action="store_true")
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    if args.train:
+        train(args.epochs)
+"""
+
+
+def test_a_mode_flag_the_step_runs_under_is_named(tmp_path, monkeypatch):
+    # `if args.train: train(...)` run with no arguments: "a condition on the way was false", not
+    # which one (helper-found: atikul-islam-sajib/VAE-Pytorch's cli.py)
+    (tmp_path / "cli.py").write_text(MODE_FLAG)
+    monkeypatch.chdir(tmp_path)
+    message = check(str(tmp_path / "cli.py"), "-", []).error.message
+    assert "The step runs only where `args.train` is true (cli.py:35): give the arguments that make it so" in message, message
+    result = check(str(tmp_path / "cli.py"), "-", [], script_args=["--train"])
+    assert result.error is None, result.error

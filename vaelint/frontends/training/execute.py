@@ -106,13 +106,33 @@ def _grouped(failed: list[str]) -> list[str]:
     return out
 
 
+def _conditions_said(plan: Plan) -> str:
+    """The ``if`` tests on the way from the script's top to the step (``if args.train:`` of a CLI
+    whose training runs under a mode flag), as the step needs them: " It runs only where ..."."""
+    import ast
+
+    from vaelint.frontends.training.astutil import block_of, is_main_guard
+
+    said = []
+    for frame in plan.frames:
+        place, block = frame.place, frame.scope.body
+        for index, into in place.steps:
+            stmt = block[index]
+            if isinstance(stmt, ast.If) and into is not None and not is_main_guard(stmt):
+                test = ast.unparse(stmt.test)
+                said.append(f"`{test}` is {'true' if into[0] == 'body' else 'false'} ({display_path(frame.scope.path)}:{stmt.lineno})")
+            if into is not None:
+                block = block_of(stmt, into)
+    return f" The step runs only where {' and '.join(said[:3])}: give the arguments that make it so." if said else ""
+
+
 def _not_reached(plan: Plan, run: Execution) -> str:
     site = plan.site
     why = _grouped(list(dict.fromkeys(text.rstrip(". ") for text in failed_lines(run))))  # a line that failed twice, said once
     because = (
         f" Lines that failed on the way: {'; '.join(why[:3])}."
         if why
-        else (" A condition on the way was false, or a loop did not run, with these arguments.")
+        else (" A condition on the way was false, or a loop did not run, with these arguments." + _conditions_said(plan))
     )
     what = "the training step (the backward at" if site.kind == "loss" else "the line it needs ("
     # a package that is not installed is what to fix; arguments would not bring it
