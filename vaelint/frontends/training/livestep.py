@@ -248,10 +248,13 @@ def _trained_calls(capture: Capture, usable) -> list:
     frame, _line, values = usable[-1][:3] if usable else (None, None, {})
     held = {id(p) for o in optimisers_in(values, frame.f_globals if frame is not None else {}) for g in o.param_groups for p in g["params"]}
     reached = capture.reached if capture.reached is not None else parameters_reached([capture.loss])
-    ranked = []
-    for ids in (held, reached):
-        ranked += [c for c in calls if c not in ranked and any(id(p) in ids for p in getattr(c[0], "parameters", list)())]
-    return ranked + [c for c in calls if c not in ranked]
+    ranked, taken = [], set()  # by identity: a call's arguments are tensors, which == compares elementwise
+    for ids in (held, reached, None):
+        for c in calls:
+            if id(c) not in taken and (ids is None or any(id(p) in ids for p in getattr(c[0], "parameters", list)())):
+                ranked.append(c)
+                taken.add(id(c))
+    return ranked
 
 
 def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
