@@ -189,10 +189,8 @@ def _hostile_cases(Case) -> list:
     out.append(Case("hostile-fork-left-running", "hostile", j, "clean", _hostile(fork), leftover=("LEFTOVER",)))
     popen = "subprocess.Popen(['sh', '-c', 'sleep 1; touch SPAWNED'])"
     out.append(Case("hostile-popen-left-running", "hostile", j, "contained", _hostile(popen), leftover=("SPAWNED",)))
-    nan_loss = CLEAN.replace(
-        "def loss_function(recon_x, x, mu, logvar):",
-        "def loss_function(recon_x, x, mu, logvar):\n    return torch.log(recon_x - recon_x).sum()",
-    )
+    # the ELBO plus the log of 0: a loss that is not finite, its terms otherwise as the clean model's
+    nan_loss = CLEAN.replace("    return bce + kld", "    return bce + kld + torch.log(recon_x - recon_x).sum()")
     out.append(
         Case("hostile-nan-loss", "hostile", ["check", "vae.py:VAE", "--input", "4x784", "--format", "json"], "error", {"vae.py": nan_loss})
     )

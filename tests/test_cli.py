@@ -176,7 +176,10 @@ def test_forward_error_unrelated_to_shapes_names_the_users_line(tmp_path):
 
 
 def test_loss_that_cannot_be_bound_names_the_parameter(tmp_path):
-    body = GOOD + "\n\ndef loss_function(recon, x, mu, logvar, temperature):\n    return recon.sum()\n"
+    body = GOOD + (
+        "\n\ndef loss_function(recon, x, mu, logvar, temperature):\n"
+        "    return ((recon - x) ** 2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())\n"
+    )
     path = _write(tmp_path, body)
     r = run(f"{path}:VAE", "--input", "4x10", "--init", "latent_dim=3")
     assert r.exit_code == 2 and "'temperature'" in r.output and "--loss-kwarg temperature=VALUE" in r.output

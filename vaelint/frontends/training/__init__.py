@@ -63,8 +63,11 @@ class TrainingFrontend(FrontendBase):
             # launcher given main, a Hydra main), or one in an installed trainer library
             # (pipeline(train_data=x), trainer.fit(model)): found by running it (.liveprogram)
             # (a thin entry script, `from vaelib import main; main()`, whose module beside it trains so)
+            imported = _imported_names(file.tree)
             return any(find_sites(s) for f in files for s in f.scopes.values()) or any(
-                _trains_through_a_library(f, [g for g in files if g is not f]) for f in files
+                _trains_through_a_library(f, [g for g in files if g is not f])
+                for f in files
+                if f is file or os.path.splitext(os.path.basename(f.path))[0] in imported
             )
         scope = file.scopes.get(ref.name)
         if scope is None or scope.is_module:
@@ -194,6 +197,17 @@ class TrainingFrontend(FrontendBase):
         program = step_program(self, ref, request, plan, run.reached, run.runtime, run.sandbox, run.sites, home, failed)
         program.setup_failures = failed
         return program
+
+
+def _imported_names(tree: ast.Module) -> set[str]:
+    """The module names a file imports (each dotted name's parts)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {part for a in node.names for part in a.name.split(".")}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= set(node.module.split("."))
+    return names
 
 
 def _file_of_frame(frame: Frame, files: list[SourceFile]) -> SourceFile:
