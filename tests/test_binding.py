@@ -210,7 +210,7 @@ class VAE(nn.Module):
 
 SQUEEZING_TRAIN = """
 import torch
-from model import VAE
+from squeezed_model import VAE
 
 
 def loss_func(pred, x, mu, logvar):
@@ -235,14 +235,15 @@ def test_a_call_site_that_reshapes_what_it_hands_the_loss_binds_it_so(tmp_path, 
     # loss_func(pred.squeeze(1), x.squeeze(1), ...): the call site was read for its names only, the
     # B x 1 x L tensors handed on unsqueezed, and the loss's sum over dim 1 then met the KL's B:
     # a false VAE013 [confirmed] the code never raises (helper-found)
-    (tmp_path / "model.py").write_text(SQUEEZED_MODEL)
-    (tmp_path / "train.py").write_text(SQUEEZING_TRAIN)
+    # module names of their own: an in-process check leaves them imported, and another test's `from model import ...` would find them
+    (tmp_path / "squeezed_model.py").write_text(SQUEEZED_MODEL)
+    (tmp_path / "squeezing_train.py").write_text(SQUEEZING_TRAIN)
     monkeypatch.chdir(tmp_path)
-    result = check(str(tmp_path / "model.py"), "VAE", ["64x1x32"], loss=f"{tmp_path / 'train.py'}:loss_func")
+    result = check(str(tmp_path / "squeezed_model.py"), "VAE", ["64x1x32"], loss=f"{tmp_path / 'squeezing_train.py'}:loss_func")
     assert result.error is None and not result.findings, (result.error, result.findings)
     bound = _bound(result)
-    assert bound["pred"] == "out[0].squeeze(1) (as train.py:17 calls it)", bound
-    assert bound["x"] == "the input.squeeze(1) (as train.py:17 calls it)", bound
+    assert bound["pred"] == "out[0].squeeze(1) (as squeezing_train.py:17 calls it)", bound
+    assert bound["x"] == "the input.squeeze(1) (as squeezing_train.py:17 calls it)", bound
 
 
 FEATURE_LISTS = """
@@ -284,7 +285,7 @@ def test_a_list_the_forward_returns_as_one_value_binds_to_the_parameter_of_its_n
     # forward returns feature lists (a VAE-GAN's feature matching) and the loss takes them by the
     # forward's own names: the first list was spread over several parameters, the call raised, and
     # seven rules went unchecked, exit 0 (helper-found: ganmodokix/vaetc's VAE-GAN)
-    path = tmp_path / "model.py"
+    path = tmp_path / "feature_lists_model.py"
     path.write_text(FEATURE_LISTS)
     result = check(str(path), "VAE", ["8x30"])
     assert result.error is None and not result.findings, (result.error, result.findings)
