@@ -291,3 +291,40 @@ def test_a_list_the_forward_returns_as_one_value_binds_to_the_parameter_of_its_n
     assert result.error is None and not result.findings, (result.error, result.findings)
     bound = _bound(result)
     assert bound["h_real"] == "out[3] (returned as h_real)" and bound["h_fake"] == "out[4] (returned as h_fake)", bound
+
+
+TERMS_ADDED_UP = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, lambda_kl=1.0):
+        super().__init__()
+        self.enc, self.dec, self.lambda_kl = nn.Linear(30, 8), nn.Linear(4, 30), lambda_kl
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        return torch.sigmoid(self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))), mu, logvar
+
+    def autoenc(self, x):
+        recon, mu, logvar = self(x)
+        rec = F.binary_cross_entropy(recon, x, reduction="none").sum(1).mean()
+        return {"rec": rec, "kl": (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()}
+
+    def loss(self, losses):
+        return losses["rec"] + self.lambda_kl * losses["kl"]
+"""
+
+
+def test_a_loss_method_that_adds_up_terms_computed_elsewhere_is_not_the_loss(tmp_path):
+    # loss(self, losses) over a dict another method computes (text-autoencoder layouts): it was taken
+    # for the loss, fed the forward's outputs, and the report said the batch was a dict to be given
+    # as --input sigmoid.KEY=SPEC (helper-found). Not taken; the report says why and what to give
+    path = tmp_path / "terms_added_up.py"
+    path.write_text(TERMS_ADDED_UP)
+    result = check(str(path), "VAE", ["8x30"])
+    assert result.error is None, result.error
+    reasons = {why for _code, why in result.skipped}
+    assert any("VAE.loss adds up terms computed elsewhere (losses['rec'])" in r for r in reasons), reasons

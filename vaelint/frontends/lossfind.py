@@ -43,12 +43,49 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
         if _framework_method(cls, name):
             continue  # Keras's own Model.compute_loss is not the user's loss
         if inspect.isfunction(attr) or isinstance(attr, (staticmethod, classmethod)):
+            combined = _combines_terms(getattr(model, name))
+            if combined is not None:
+                # loss(self, losses): the sum of terms another method computes (losses["rec"]), not a
+                # loss of the forward's outputs; fed them, it failed as the model's or the batch's fault
+                loaded.loss_missing_reason = (
+                    f"{cls.__name__}.{name} adds up terms computed elsewhere ({combined}), not the forward's outputs: "
+                    "name the loss with --loss PATH.py:FUNCTION (or the model's method that computes the terms)"
+                )
+                continue
             return LossPlan(getattr(model, name), f"{cls.__name__}.{name}", kwargs, in_forward=_forward_calls(cls, name))
     for name in LOSS_NAMES:
         obj = loaded.module.__dict__.get(name)
         if inspect.isfunction(obj):
             return LossPlan(obj, f"{os.path.basename(loaded.path)}:{name}", kwargs)
-    return _named_like_a_loss(loaded, kwargs)
+    found = _named_like_a_loss(loaded, kwargs)
+    return None if found is not None and _combines_terms(found.fn) is not None else found
+
+
+def _combines_terms(fn) -> str | None:
+    """``def loss(self, losses): return losses["rec"] + self.beta * losses["kl"]``: one parameter,
+    read only by its string keys. What it reads (``losses['rec']``), or None."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        params = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (OSError, TypeError, ValueError, SyntaxError):
+        return None
+    if len(params) != 1:
+        return None
+    name = params[0].name
+    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
+    keyed = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Subscript)
+        and isinstance(n.value, ast.Name)
+        and n.value.id == name
+        and isinstance(n.slice, ast.Constant)
+        and isinstance(n.slice.value, str)
+    ]
+    return ast.unparse(keyed[0]) if uses and len(keyed) == len(uses) else None
 
 
 _PARTS = ("kl", "kld", "recon", "rec", "reg", "bce", "mse", "nll", "disc", "gan", "adv", "perceptual", "gp")
