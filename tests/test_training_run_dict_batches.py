@@ -43,3 +43,60 @@ def test_a_dict_batch_read_through_a_variable_key_takes_the_data_sets_keys(monke
     r, result = _json("dict_batch_key_in_variable.py", "--input", "8x32x32x3")
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE004", 48)], r.output
     assert any(n.startswith("the batch is a dict the step reads by key: ['image'] = --input 8x32x32x3") for n in result["notes"])
+
+
+INDEXED_DICT_ITEMS = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+
+class Clips(Dataset):
+    # (index, {"images": ..., "aug": ...}) items of files that are not here
+    def __init__(self, root="data/clips"):
+        self.files = sorted(__import__("os").listdir(root))
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        clip = torch.load(self.files[i])
+        return i, {"images": clip["images"], "aug": clip["aug"]}
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(64, 16), nn.Linear(8, 64)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        return torch.sigmoid(self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))), mu, logvar
+
+
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for index, data in DataLoader(Clips(), batch_size=16):
+    x = data["images"]
+    recon, mu, logvar = model(x)
+    loss = (F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_dict_item_of_a_tuple_batch_asks_for_its_keys_by_name(tmp_path, monkeypatch):
+    # (index, {"images": ...}) items: the message asked for "one more --input or --input data=SPEC",
+    # and no plain SPEC describes a dict (helper-found: tomoya-yamanokuchi/C-DSVAE); the dotted
+    # --input data.images=SPEC it takes is what it says now
+    (tmp_path / "train.py").write_text(INDEXED_DICT_ITEMS)
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "16:int64:1000")
+    assert r.exit_code == 2, r.output
+    message = result["error"]["message"]
+    assert "the step reads data['images']" in message and "the item is a dict" in message, message
+    assert "--input data.KEY=SPEC, e.g. --input data.images=" in message, message
+    r, result = _json("train.py", "--input", "16:int64:1000", "--input", "data.images=16x64")
+    assert r.exit_code == 0 and result["error"] is None, r.output
