@@ -63,7 +63,10 @@ def check(
         None, metavar="TARGET", help="PATH.py:NAME (a model class or factory), or PATH.py (its configured targets)."
     ),
     input: List[str] = typer.Option(
-        [], "--input", metavar="SPEC", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."
+        [],
+        "--input",
+        metavar="SPEC",
+        help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input (a batch item that is a dict: NAME.KEY=SPEC per key).",
     ),
     init: List[str] = typer.Option([], "--init", metavar="NAME=VALUE", help="Constructor keyword NAME=VALUE (a Python literal)."),
     loss: Optional[str] = typer.Option(None, "--loss", metavar="REF", help="PATH.py:function, PATH.py:Class, or a model method name."),
@@ -300,7 +303,10 @@ def annotate(
     ctx: typer.Context,
     target: str = typer.Argument(..., metavar="TARGET", help="PATH.py:NAME, the model (class or factory) to annotate."),
     input: List[str] = typer.Option(
-        [], "--input", metavar="SPEC", help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input."
+        [],
+        "--input",
+        metavar="SPEC",
+        help="[NAME=]SHAPE[:DTYPE[:HIGH]], e.g. 32x784; repeat per forward input (a batch item that is a dict: NAME.KEY=SPEC per key).",
     ),
     init: List[str] = typer.Option([], "--init", metavar="NAME=VALUE", help="Constructor keyword NAME=VALUE (a Python literal)."),
     loss: Optional[str] = typer.Option(None, "--loss", metavar="REF", help="PATH.py:function, PATH.py:Class, or a model method name."),
