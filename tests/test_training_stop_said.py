@@ -338,3 +338,14 @@ def test_a_mode_flag_the_step_runs_under_is_named(tmp_path, monkeypatch):
     assert "The step runs only where `args.train` is true (cli.py:35): give the arguments that make it so" in message, message
     result = check(str(tmp_path / "cli.py"), "-", [], script_args=["--train"])
     assert result.error is None, result.error
+
+
+def test_a_missing_command_line_argument_read_from_sys_argv_says_so(tmp_path, monkeypatch):
+    # settings = json.load(open(sys.argv[1])) run with no arguments: a bare IndexError (helper-found:
+    # peterparity/PDE-VAE-pytorch, ginesmoratalla/beta-vae)
+    script = MODE_FLAG.replace("import argparse\n", "import argparse\nimport json\nimport sys\n\nsettings = json.load(open(sys.argv[1]))\n")
+    (tmp_path / "run.py").write_text(script)
+    monkeypatch.chdir(tmp_path)
+    message = check(str(tmp_path / "run.py"), "-", []).error.message
+    assert "IndexError: list index out of range (the script reads its command line, sys.argv" in message, message
+    assert '--script-args "ARGS"' in message, message

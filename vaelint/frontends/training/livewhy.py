@@ -42,7 +42,7 @@ def _in_the_step(error, text: str, where: str, watch) -> str:
     came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
     when = "while its model ran" if in_a_module(error) else "after the model ran"
     hints = f"{file_hint(error)}{list_hint(error, taken)}{channels_hint(text, watch.specs)}{range_hint(error)}{rows_hint(text)}"
-    hints += objects_hint(text)
+    hints += objects_hint(text) + _argv_hint(error)
     return f"the training step{came} raised at {where}, {when}: {_said_of(error, text)}{hints}"
 
 
@@ -96,6 +96,8 @@ def _why_stopped(runtime, watch, home) -> str:
             )
         elif objects_hint(text):
             hint = objects_hint(text, display_path(home.path))
+        elif _argv_hint(error):
+            hint = _argv_hint(error)
         elif _needs_cuda(error, text):
             hint = (
                 f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
@@ -161,6 +163,19 @@ def _says_data_is_missing(error, text: str) -> bool:
         return True
     return (isinstance(error, AssertionError) and _asserts_a_path(error)) or (
         isinstance(error, (IndexError, StopIteration)) and _lists_a_folder(error)
+    )
+
+
+def _argv_hint(error) -> str:
+    """``settings = json.load(open(sys.argv[1]))`` run with no arguments: an IndexError that is the
+    script's command line missing, not its data or its code."""
+    from vaelint.frames import raising_line
+
+    if not isinstance(error, IndexError) or "sys.argv" not in raising_line(error):
+        return ""
+    return (
+        " (the script reads its command line, sys.argv, for an argument it was not given: give the script's "
+        'arguments as `python script.py ARGS` would take them, with --script-args "ARGS")'
     )
 
 
