@@ -69,7 +69,13 @@ def _why_stopped(runtime, watch, home) -> str:
             if watch.rounds and not runtime.stopped_here and not stopped_at_a_missing_package(runtime)
             else ""
         )
-        if watch.model_calls and where and not getattr(error, "refused", False) and not stopped_at_a_missing_package(runtime):
+        if (
+            watch.model_calls
+            and where
+            and not getattr(error, "refused", False)
+            and not stopped_at_a_missing_package(runtime)
+            and not _a_setup_line(error, home)
+        ):
             return _in_the_step(error, text, where, watch) + ended
         hint = ""
         if isinstance(error, FileNotFoundError) and watch.specs:
@@ -164,6 +170,23 @@ def _says_data_is_missing(error, text: str) -> bool:
     return (isinstance(error, AssertionError) and _asserts_a_path(error)) or (
         isinstance(error, (IndexError, StopIteration)) and _lists_a_folder(error)
     )
+
+
+def _a_setup_line(error, home) -> bool:
+    """Was the error raised by a plain top-level statement of the script (``settings =
+    json.load(open(sys.argv[1]))``), which the run went past, not in the step the model ran in?"""
+    import ast
+    import os
+
+    tb, frame = error.__traceback__, None
+    while tb is not None:
+        if os.path.realpath(tb.tb_frame.f_code.co_filename) == os.path.realpath(home.path):
+            frame, line = tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+    if frame is None or frame.f_code.co_name != "<module>":
+        return False
+    stmt = next((s for s in home.tree.body if s.lineno <= line <= (s.end_lineno or s.lineno)), None)
+    return stmt is not None and not isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.If, ast.Try))
 
 
 def _argv_hint(error) -> str:
