@@ -347,5 +347,5 @@ def test_a_missing_command_line_argument_read_from_sys_argv_says_so(tmp_path, mo
     (tmp_path / "run.py").write_text(script)
     monkeypatch.chdir(tmp_path)
     message = check(str(tmp_path / "run.py"), "-", []).error.message
-    assert "run.py:8: IndexError: list index out of range (the script reads its command line, sys.argv" in message, message
+    assert "run.py:6: IndexError: list index out of range (the script reads its command line, sys.argv" in message, message
     assert '--script-args "ARGS"' in message, message
