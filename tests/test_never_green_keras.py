@@ -56,3 +56,26 @@ def test_a_thin_entry_script_of_a_keras_module_is_training_code(tmp_path, monkey
     (tmp_path / "run_train.py").write_text("from vaelib import main\n\nif __name__ == '__main__':\n    main()\n")
     r = runner.invoke(app, ["check", "run_train.py", "--no-cache"])
     assert "no VAE targets" not in r.output and r.exit_code != 0, r.output
+
+
+def test_a_tensorflow_notebook_is_said_to_train_on_tensorflow(tmp_path, monkeypatch):
+    # a TensorFlow 1 notebook: "name the model as PATH.py:NAME (e.g. train.ipynb:VAE)", for a notebook
+    # with no PyTorch model in it (helper-found: passing2961/text-VAE); its .py twin said TensorFlow
+    import json
+
+    cells = [
+        "import tensorflow as tf\nimport numpy as np",
+        "x = tf.placeholder(tf.float32, [None, 784])\nh = tf.layers.dense(x, 16)\nloss = tf.reduce_mean(tf.square(h))",
+        "train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)\nwith tf.Session() as sess:\n    sess.run(train_op)",
+    ]
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None} for c in cells],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (tmp_path / "train.ipynb").write_text(json.dumps(notebook))
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["check", "train.ipynb", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    assert "train.ipynb trains with TensorFlow (Session at train.ipynb:cell 3:2)" in " ".join(r.output.split()), r.output
