@@ -72,7 +72,7 @@ def _file_targets(t: str, config, have_inputs: bool, unconfigured: list, inputs_
         configured = annotated_targets(t)
     from vaelint.fileclues import tensorflow_training
 
-    if not configured and t.endswith(".py") and tensorflow_training(t, torch_too=False):
+    if not configured and t.endswith((".py", ".ipynb")) and tensorflow_training(t, torch_too=False):
         # trained with tf.GradientTape and no torch: said before anything runs (running it would
         # only say that tensorflow is not installed)
         _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
@@ -124,7 +124,13 @@ def _training_not_run_here(path: str, models: list, backward: str) -> str:
     call into a module that is not installed (a two-line driver of a library); "" otherwise."""
     from vaelint.fileclues import tensorflow_training, trains_through_an_absent_module
 
-    tape = tensorflow_training(path) if path.endswith(".py") else ""
+    tape = tensorflow_training(path) if path.endswith((".py", ".ipynb")) else ""
+    if tape and path.endswith(".ipynb"):  # a notebook's place as its cell and line
+        import re
+
+        from vaelint.frontends.sourcemap import where
+
+        tape = re.sub(r"at line (\d+)", lambda m: f"at {where(path, int(m.group(1)))}", tape)
     if tape:
         return (
             f"{path} trains with TensorFlow ({tape}): vaelint checks PyTorch code (and Keras 3 models, run on "

@@ -48,21 +48,6 @@ class PlainFrontend(FrontendBase):
         "import" and "build" as they start."""
         name, init, spec = ref.name, request.init, ref.spec
         if name is None:
-            from vaelint.fileclues import tensorflow_training
-
-            tape = tensorflow_training(ref.path, torch_too=False)  # a notebook of TensorFlow cells names no torch model
-            if tape and ref.path.endswith(".ipynb"):
-                import re
-
-                from vaelint.frontends.sourcemap import where
-
-                tape = re.sub(r"at line (\d+)", lambda m: f"at {where(ref.path, int(m.group(1)))}", tape)
-            if tape:
-                raise VaelintError(
-                    "load",
-                    f"{spec} trains with TensorFlow ({tape}): vaelint checks PyTorch code (and Keras 3 models, run on its "
-                    "torch backend), so nothing in it was checked.",
-                )
             raise VaelintError(
                 "load",
                 f"{spec}: name the model as PATH.py:NAME (e.g. {ref.path}:VAE) and give its input with "
