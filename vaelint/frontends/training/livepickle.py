@@ -126,9 +126,14 @@ _CHECKPOINT_WORDS = (
 
 def _data_file(path: str) -> bool:
     """A ``torch.load`` of data (``data/train.pt``), not of a checkpoint (``model_best.pth``,
-    ``checkpoints/epoch_10.pt``): a checkpoint that is not here stays an error."""
-    low = path.lower()
-    return low.endswith((".pt", ".pth", ".tensor")) and not any(w in low for w in _CHECKPOINT_WORDS)
+    ``checkpoints/epoch_10.pt``): a checkpoint that is not here stays an error. Judged by the
+    file's name and its folder's, not by the folders above: a project folder named
+    ``Variational-Autoencoder`` or ``vae-model`` holds data too (korintia/Variational-Autoencoder)."""
+    low = path.lower().replace("\\", "/")
+    if not low.endswith((".pt", ".pth", ".tensor")):
+        return False
+    near = "/".join(low.rstrip("/").split("/")[-2:])  # the folder it is in, and its own name
+    return not any(w in near for w in _CHECKPOINT_WORDS)
 
 
 class MissingCheckpoint(dict):
