@@ -196,7 +196,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
                 yield self.report(DroppedKLSeen(dropped.at("mu"), ctx.beta), loc_of(dropped.term), node=dropped.term)
                 return
             r = ctx.roles.reparam
-            if r is None or not _learned(ctx.view, r.logvar if r.logvar is not None else r.std) or ctx.beta == 0:
+            if r is None or not ctx.view.reads_a_layer(r.logvar if r.logvar is not None else r.std) or ctx.beta == 0:
                 raise SkipRule(ctx.unmet(Need.KL_TERM))
             # a sampler of a learned mean and scale, and no KL at all in the loss (a course VAE's BCE alone)
             where = loc_of(r.z)
@@ -448,11 +448,6 @@ class NoKLSeen(Observed):
 
     def fix(self) -> str:
         return "add the KL to the loss: kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1).mean(); loss = rec + beta * kl"
-
-
-def _learned(view, node) -> bool:
-    """Does a layer's parameters go into ``node`` (a scale head, not a fixed noise level)?"""
-    return node is not None and bool(view.ancestors(node) & view.with_parameters())
 
 
 def _left_out(ctx, finding, observed) -> bool | None:

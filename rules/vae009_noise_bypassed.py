@@ -254,7 +254,7 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         """The real run's gradient of the reconstruction w.r.t. std is zero."""
         recon = ctx.roles.recon
         if isinstance(finding.observed, UngradedDraw):  # the heads the draw reads: no gradient through it
-            heads = [a for a in finding.observed.node.all_input_nodes if _computed(ctx.view, a)]
+            heads = [a for a in finding.observed.node.all_input_nodes if ctx.view.reads_a_layer(a)]
             grads = [gradient_of(observed, recon, h) for h in heads]
             return None if not grads or any(g is None for g in grads) else all(g == 0.0 for g in grads)
         if finding.observed.unsampled is not None:  # the heads the KL reads: no gradient from the reconstruction
@@ -299,14 +299,9 @@ def _draw_without_gradient(ctx):
     if recon is None:
         return None
     for node in ctx.nodes_by_op("normal"):
-        if view.depends_on(recon, node) and any(_computed(view, a) for a in node.all_input_nodes):
+        if view.depends_on(recon, node) and any(view.reads_a_layer(a) for a in node.all_input_nodes):
             return node
     return None
-
-
-def _computed(view, node) -> bool:
-    """Does a layer's parameters go into ``node`` (an encoder's head, not a number)?"""
-    return bool(view.ancestors(node) & view.with_parameters()) or node in view.with_parameters()
 
 
 @dataclass

@@ -123,11 +123,6 @@ def test_torch_load_of_a_data_file_that_is_not_here_stands_in_and_a_checkpoint_d
     from vaelint.frontends.training.livepickle import _data_file
 
     assert _data_file("data/shapes_train.pt") and not _data_file("checkpoints/model_best.pth") and not _data_file("runs/vae_epoch_10.pt")
-    # a project folder's name is no checkpoint's: /home/kt/dev/Variational-Autoencoder/data/train.pt is
-    # data (korintia/Variational-Autoencoder: a MissingCheckpoint reached its Dataset, "no attribute
-    # 'float'"); a folder of weights still makes one
-    assert _data_file("/home/kt/dev/Variational-Autoencoder/data/train.pt") and _data_file("/src/vae-model/data/training.pt")
-    assert not _data_file("weights/mnist.pt") and not _data_file("/src/vae-model/models/x.pt")
 
 
 def test_a_data_set_of_the_users_that_is_empty_here_stands_in_with_input(monkeypatch):

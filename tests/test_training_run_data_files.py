@@ -383,3 +383,13 @@ def test_pickled_data_read_by_keyword_stands_in_as_read_by_position(tmp_path, mo
     r, result = _json("train.py", "--input", "32x30")
     assert [f["code"] for f in result["findings"]] == ["VAE002"], r.output
     assert any("(joblib.load at train.py:27) is not here" in n for n in result["notes"]), result["notes"]
+
+
+def test_a_torch_data_file_is_told_from_a_checkpoint_by_its_name_and_folder_only():
+    # a project folder's name is no checkpoint's: /home/kt/dev/Variational-Autoencoder/data/train.pt is
+    # data (korintia/Variational-Autoencoder: a MissingCheckpoint reached its Dataset, "no attribute
+    # 'float'"); a folder of weights still makes one
+    from vaelint.frontends.training.livepickle import _data_file
+
+    assert _data_file("/home/kt/dev/Variational-Autoencoder/data/train.pt") and _data_file("/src/vae-model/data/training.pt")
+    assert not _data_file("weights/mnist.pt") and not _data_file("/src/vae-model/models/x.pt")

@@ -76,21 +76,15 @@ def tensorflow_training(path: str, torch_too: bool = True) -> str:
         tree = ast.parse(read_source(path))
     except (OSError, SyntaxError, ValueError):
         return ""
-    imports_tf = any(
-        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "tensorflow" for a in n.names))
-        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "tensorflow")
-        for n in ast.walk(tree)
-    )
-    imports_torch = any(
-        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "torch" for a in n.names))
-        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "torch")
-        for n in ast.walk(tree)
-    )
-    imports_keras = any(
-        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "keras" for a in n.names))
-        or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "keras")
-        for n in ast.walk(tree)
-    )
+
+    def imports(top: str) -> bool:
+        return any(
+            (isinstance(n, ast.Import) and any(a.name.split(".")[0] == top for a in n.names))
+            or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == top)
+            for n in ast.walk(tree)
+        )
+
+    imports_tf, imports_torch, imports_keras = imports("tensorflow"), imports("torch"), imports("keras")
     if not (imports_tf or imports_keras) or (imports_torch and not torch_too):
         return ""
     # fit_generator is Keras 2's, gone from Keras 3: such a script trains on TensorFlow

@@ -126,6 +126,11 @@ class GraphView:
             )
         return self._with_parameters
 
+    def reads_a_layer(self, node: fx.Node | None) -> bool:
+        """Does a layer's parameters go into ``node`` (an encoder's head, a learned scale), not a
+        number or a fixed noise level?"""
+        return node is not None and (node in self.with_parameters() or bool(self.ancestors(node) & self.with_parameters()))
+
     def made_constants(self) -> list[fx.Node]:
         """Floating tensors the run made outside torch's ops (fx's ``_tensor_constant0``, a
         recording's ``_constant_1``): neither parameters nor buffers."""
