@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
 import torch
 from fixture_cases import all_cases
 from helpers import check
@@ -71,6 +72,7 @@ def test_packed_sequences_run_on_the_simulated_gpu():
     assert sim.error is None and sim.meetings == []
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a real GPU answers the query the simulated one cannot")
 def test_a_simulation_that_cannot_run_leaves_the_rule_not_checked(tmp_path):
     """A device mismatch the simulated run did not reach may be guarded later
     (``if mu.is_cuda: eps = eps.cuda()``): not checked, never a finding."""
@@ -219,3 +221,63 @@ def test_a_large_model_is_simulated_at_a_small_batch_and_said_at_the_users(monke
     monkeypatch.setattr(simrun, "LARGE_MODEL", 20_000_000)
     check(case.path, case.target, case.inputs)
     assert seen == [8]  # a small model: the user's batch
+
+
+def test_an_error_naming_a_real_gpu_is_no_mismatch_of_the_codes(monkeypatch):
+    # the simulated GPU's tensors say cuda:0 to the code only; torch's device checks see their CPU
+    # memory, so "cuda:0" in a simulated run's error is a tensor on this machine's real GPU
+    from vaelint.confirm import simcontext
+
+    said = "Expected all tensors to be on the same device, but got mat1 is on cpu, different from other tensors on cuda:0"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert simcontext.names_a_real_gpu(said)
+    assert not simcontext.names_a_real_gpu("Expected all tensors to be on the same device, but found cpu and cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not simcontext.names_a_real_gpu(said)  # no real GPU here: whatever the text says
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a real GPU (scripts/gpu_checks.py runs it there)")
+def test_a_model_on_a_real_gpu_is_simulated_from_a_cpu_copy_of_its_weights():
+    # a training step's batch starts on the CPU and the step moves it: with the model's weights
+    # left on the real GPU the moved batch (simulated, CPU memory) met them in the first layer
+    class Step(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = torch.nn.Linear(6, 4)
+
+        def forward(self, x):
+            return self.enc(x.to("cuda")).sum()
+
+    model = Step().cuda()
+    sim = simulate(model, (torch.rand(3, 6),), batch_on_cpu=True)
+    assert sim.error is None and sim.meetings == [] and sim.batch_moved
+    assert next(model.parameters()).is_cuda  # the model itself stays where the code put it
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a real GPU (scripts/gpu_checks.py runs it there)")
+def test_tensors_the_code_put_on_a_real_gpu_are_gpu_tensors_to_the_simulation():
+    # a legacy torch.cuda.FloatTensor kept as the model's type, and a distribution whose loc the
+    # __init__ moved with .cuda(): real GPU tensors, which met the simulated ones (CPU memory) and
+    # were taken for CPU tensors meeting the model (false VAE012s on a GPU machine)
+    class Legacy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = torch.nn.Linear(6, 8)
+            self.FloatTensor = torch.cuda.FloatTensor
+            self.N = torch.distributions.Normal(0, 1)
+            self.N.loc = self.N.loc.cuda()
+            self.N.scale = self.N.scale.cuda()
+
+        def forward(self, x):
+            mu, logvar = self.enc(x).chunk(2, dim=1)
+            eps = self.FloatTensor(mu.size()).normal_()
+            return (mu + eps * logvar.exp() + self.N.sample(mu.shape)).sum()
+
+    sim = simulate(Legacy().cuda(), (torch.rand(3, 6),))
+    assert sim.error is None and sim.meetings == []
+
+    class Left(Legacy):
+        def forward(self, x):  # the near miss: a CPU tensor still meets the model on the GPU
+            return (self.enc(x) * torch.ones(8)).sum()
+
+    assert [m.op for m in simulate(Left().cuda(), (torch.rand(3, 6),)).meetings] == ["mul"]

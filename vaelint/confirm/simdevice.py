@@ -20,7 +20,6 @@ tensor subclass costs one extra forward under ``no_grad``.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
+from vaelint.confirm.simcontext import cuda_answers_yes, held_tensors, names_a_real_gpu
 from vaelint.confirm.simswitches import switches_on
 from vaelint.frames import SourceLoc, user_stack
 from vaelint.frontends.legacycuda import legacy_types
@@ -72,6 +72,7 @@ class Simulation:
     meetings: list[Meeting] = field(default_factory=list)
     error: str | None = None  # why the simulated run could not finish
     batch_moved: bool = False  # a training step's batch started on the CPU and the step moved it
+    met_real_gpu: bool = False  # the run stopped at a tensor on this machine's real GPU: nothing of the code's
 
 
 class SimulatedCuda(torch.Tensor):
@@ -206,8 +207,14 @@ class _Moves(TorchFunctionMode):
     """Moves to CUDA and tensors created on CUDA become simulated; tensors created
     on the CPU remember the user's line that made them."""
 
+    def __init__(self, real_gpu: bool = False):
+        super().__init__()
+        self.real_gpu = real_gpu  # this machine has a GPU, whose tensors the code may hold
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
+        if self.real_gpu:
+            args, kwargs = _off_the_real_gpu((args, kwargs))
         name = getattr(func, "__name__", "")
         to_cuda = False
         if name == "cuda":
@@ -248,6 +255,20 @@ class _Moves(TorchFunctionMode):
                 return tree_map(_simulated, out)
             return _inherit_origin(out, args)
         return out
+
+
+def _off_the_real_gpu(tree):
+    """On a machine with a GPU, the tensors the code put on it (weights it moved, a legacy
+    ``torch.cuda.FloatTensor(n)`` it kept as its type, a distribution's ``loc.cuda()`` from its
+    ``__init__``) are GPU tensors to the simulation too: their values join its memory, the CPU, so
+    they neither fail beside the simulated ones nor count as CPU tensors meeting them."""
+
+    def joined(t):
+        if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and t.device.type == "cuda":
+            return _simulated(t.detach().cpu())
+        return t
+
+    return tree_map(joined, tree)
 
 
 def _over_simulated(t) -> bool:
@@ -303,36 +324,17 @@ def _inherit_origin(out, args):
     return tree_map(label, out)
 
 
-@contextlib.contextmanager
-def _cuda_answers_yes():
-    """``torch.cuda.is_available()`` and friends as on a one-GPU machine."""
-    patches = {
-        "is_available": lambda: True,
-        "device_count": lambda: 1,
-        "current_device": lambda: 0,
-        "manual_seed": lambda *a, **k: None,
-        "manual_seed_all": lambda *a, **k: None,
-        "synchronize": lambda *a, **k: None,
-        "empty_cache": lambda: None,
-    }
-    saved = {k: getattr(torch.cuda, k) for k in patches}
-    try:
-        for k, v in patches.items():
-            setattr(torch.cuda, k, v)
-        yield
-    finally:
-        for k, v in saved.items():
-            setattr(torch.cuda, k, v)
-
-
 def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_on_cpu: bool = False) -> Simulation:
     """Run ``module`` (the analysed model with its loss) on the simulated device. ``batch_on_cpu``:
     the inputs are a training step's batch, on the CPU as a data loader gives it, for the step's
     own moves to place (a label it never moves stays on the CPU, as on a GPU machine);
     ``Simulation.batch_moved`` says whether the step moved any of it."""
     sim = Simulation()
-    state = {name: _simulated(t.detach()) for name, t in module.named_parameters()}
-    state.update({name: _simulated(t.detach()) for name, t in module.named_buffers()})
+    real_gpu = torch.cuda.is_available()  # asked before the simulated GPU answers yes
+    # the simulated GPU keeps its memory on the CPU: a model the code moved to this machine's real
+    # GPU runs from a CPU copy of its weights (once, not at each use: _off_the_real_gpu)
+    state = {name: _simulated(_on_the_cpu(t)) for name, t in module.named_parameters()}
+    state.update({name: _simulated(_on_the_cpu(t)) for name, t in module.named_buffers()})
     sim_inputs = tuple(
         (x.detach().clone() if isinstance(x, torch.Tensor) else x) if batch_on_cpu else _simulated(x.detach()) for x in inputs
     )
@@ -349,10 +351,10 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_o
             warnings.catch_warnings(),
             torch.no_grad(),
             torch.random.fork_rng(devices=[]),
-            _cuda_answers_yes(),
+            cuda_answers_yes(),
             legacy_types(_simulated, gpu=True),
             switches_on(module),
-            _Moves(),
+            _Moves(real_gpu),
             torch.backends.cudnn.flags(enabled=False),
         ):
             warnings.simplefilter("ignore")  # "compiled without cuDNN": the simulated GPU has none
@@ -361,6 +363,7 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_o
     except Exception as e:  # noqa: BLE001 - the simulated run failed: say so, decide nothing
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
         sim.error = f"{type(e).__name__}: {text[:200]}"
+        sim.met_real_gpu = names_a_real_gpu(text)
     finally:
         SimulatedCuda._meetings = None
         SimulatedCuda._storages = {}  # the run's memory, held so far, is given back
@@ -369,20 +372,6 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_o
     return sim
 
 
-def held_tensors(module: nn.Module) -> dict:
-    """id -> name of the tensors the model holds as plain attributes, neither parameters nor
-    buffers (``self.prior = Normal(torch.zeros(z), ...)``: ``prior.loc``), which
-    ``model.to(device)`` does not move."""
-    out: dict = {}
-    wrapped = "model." if type(module).__module__.startswith("vaelint.") else ""  # the capture's wrapper
-    for prefix, sub in module.named_modules():
-        prefix = prefix[len(wrapped) :] if wrapped and prefix.startswith(wrapped) else "" if f"{prefix}." == wrapped else prefix
-        for key, value in vars(sub).items():
-            if key.startswith("_") or isinstance(value, nn.Module):
-                continue
-            name = f"{prefix}.{key}" if prefix else key
-            inner = vars(value).items() if hasattr(value, "__dict__") and not isinstance(value, torch.Tensor) else ()
-            for label, t in [(name, value), *((f"{name}.{k}", v) for k, v in inner if not k.startswith("_"))]:
-                if isinstance(t, torch.Tensor) and not isinstance(t, nn.Parameter):
-                    out.setdefault(id(t), label)
-    return out
+def _on_the_cpu(t: torch.Tensor) -> torch.Tensor:
+    t = t.detach()
+    return t.cpu() if t.device.type not in ("cpu", "meta") else t
