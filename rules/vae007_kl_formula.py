@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vaelint.facts.context import loc_of
-from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, why_no_kl_reading
+from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, kl_readings, why_no_kl_reading
 from vaelint.facts.samplernoise import sampler_scale, uniform_noise
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import FixAvailability, Need, Severity
@@ -41,6 +41,33 @@ def _model(kl: str) -> str:
 
 # KL(N(mu, var) || N(0, s^2 I)) with s = 0.1 (log s^2 = -4.605...), times {c}
 _AGAINST_S = "{c} * torch.sum(1 + logvar - (mu.pow(2) + logvar.exp()) / 0.01 + 4.605170185988091)"
+
+
+# a conditional prior p(z | c) = N(mu_p, exp(logvar_p)) computed by a network of its own
+_LEARNED = """import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.prior = nn.Linear(3, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+
+    def forward(self, x, c):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        mu_p, logvar_p = self.prior(c).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar, mu_p, logvar_p
+
+
+def loss_function(recon, x, mu, logvar, mu_p, logvar_p):
+    rec = nn.functional.binary_cross_entropy(recon, x, reduction="sum")
+    kl = {KL}  # <- finding
+    return rec + kl
+"""
+_TWO = "{c} * torch.sum(logvar_p - logvar + (logvar.exp() + (mu - mu_p).pow(2)) / logvar_p.exp() - 1)"
 
 
 # a std by softplus (no log-variance to read): the KL is read in the sampler's own std
@@ -105,8 +132,12 @@ For ``q = N(mu, std^2)`` and the prior ``N(0, 1)``, the KL term is
 term on the real mean and std of a run and compares it with this closed form:
 a wrong sign (the KL subtracted: the loss rewards leaving the prior), a
 missing 1/2 (the KL counted twice), or a formula that is no KL at all (a
-missing ``mu**2``, ``logvar`` where ``logvar.exp()`` belongs). Monte Carlo
-estimates (``log q(z) - log p(z)``) and learned priors are not checked. A KL
+missing ``mu**2``, ``logvar`` where ``logvar.exp()`` belongs). Against a Gaussian
+prior the heads do not move (a conditional prior ``p(z | c)`` from a network of its
+own, a prior held as parameters, ``N(0, s^2)``) the term is compared with the KL of
+two Gaussians, ``0.5 * sum(logvar_p - logvar + (std^2 + (mu - mu_p)^2) / var_p - 1)``.
+Monte Carlo estimates (``log q(z) - log p(z)``), mixture priors and priors computed
+from the sample itself are not checked. A KL
 clamped for free bits (``torch.max(kl - free_bits, 0)``) is not compared with the
 closed form, but one that enters the loss with a negative weight is reported.
 """
@@ -133,6 +164,8 @@ term.
         Example(fill(_SOFTPLUS, kl="torch.sum(-torch.log(std) + 0.5 * (std**2 + mu**2) - 0.5)"), inputs=("6x20",)),
         # the KL against a prior the user chose, N(0, 0.1^2 I): a Gaussian KL of the same sampler
         Example(_model(_AGAINST_S.format(c="-0.5")), inputs=("6x20",)),
+        # against a learned conditional prior: the KL of two Gaussians, the prior's network's heads fixed
+        Example(fill(_LEARNED, kl=_TWO.format(c="0.5")), inputs=("6x20", "6x3")),
         # the - 1 left out: the KL plus a constant, the same gradients (a note, not a finding)
         Example(_model("0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar)"), inputs=("6x20",)),
         Example(fill(_WIDE, noise="torch.randn_like(logvar)").replace("  # <- noise", ""), inputs=("32x20",)),
@@ -169,6 +202,13 @@ term.
             at="finding",
             message="missing 1/2",
             fixed=_model(_AGAINST_S.format(c="-0.5")),
+        ),
+        Example(
+            fill(_LEARNED, kl=_TWO.format(c="1")),
+            inputs=("6x20", "6x3"),
+            at="finding",
+            message="twice the KL between the sampler's Gaussian and its Gaussian prior",
+            fixed=fill(_LEARNED, kl=_TWO.format(c="0.5")),
         ),
         Example(
             fill(_SOFTPLUS, kl="-0.5 * torch.sum(1 + s - mu.pow(2) - s.exp())"),
@@ -227,6 +267,14 @@ term.
         if reading.kl is None:
             yield self.report(FormulaSeen("not_gaussian"), loc, node=reading.node)
             return
+        yield from self._weighed(ctx, reading, loc)
+        # a hierarchical VAE's other layers: each KL term against its own prior
+        for other in kl_readings(ctx):
+            if other.node is not reading.node and other.kl is not None and not other.undecided:
+                yield from self._weighed(ctx, other, loc_of(other.element) or loc_of(other.node))
+
+    def _weighed(self, ctx, reading, loc):
+        """A KL term read as the sampler's Gaussian KL, times a constant: its sign and its 1/2."""
         if reading.kl != reading.sampler or reading.coefficient is None:
             return  # a different reading of the head: VAE008
         c = reading.coefficient
@@ -234,12 +282,12 @@ term.
             # the sign is written where the clamped KL enters the loss, not where the KL is computed
             yield self.report(FormulaSeen("wrong_sign", c, clamped=True), loc_of(reading.node) or loc, node=reading.node)
         elif c < 0:
-            yield self.report(FormulaSeen("wrong_sign", c), loc, node=reading.node)
+            yield self.report(FormulaSeen("wrong_sign", c, other_prior=reading.other_prior), loc, node=reading.node)
         elif math.isclose(_own_constant(c, reading.explicit), 2.0, rel_tol=1e-3) and _weights_only(ctx, reading.explicit):
             # twice the Gaussian KL once the weights written on it are taken out (b * -torch.sum(...)
             # with b = 0.7: 1.4 = 0.7 * 2): the 1/2 is missing whatever the weight
             own = _own_constant(c, reading.explicit)
-            yield self.report(FormulaSeen("missing_half", own, weight=c / own), loc, node=reading.node)
+            yield self.report(FormulaSeen("missing_half", own, weight=c / own, other_prior=reading.other_prior), loc, node=reading.node)
 
     def autofix(self, finding, ctx):
         """A KL with its sign flipped or its 1/2 missing, written as a number times the
@@ -294,7 +342,8 @@ term.
             # the clamp is open on the run (the KL above its free bits): the loss falls as the KL grows
             value = observed.value(finding.node)
             return None if value is None else (bool(value.detach().abs().sum() > 0) or None)
-        again = kl_reading(ctx, observed.result)
+        # the same term read on the confirmation's run (a hierarchical VAE has one per layer)
+        again = next((r for r in kl_readings(ctx, observed.result) if r.node is finding.node), None) or kl_reading(ctx, observed.result)
         if again is None or again.sampler is None:
             return None
         if finding.observed.kind == "not_gaussian":
@@ -307,6 +356,8 @@ term.
 
 
 _CLOSED_FORM = "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
+# against a prior N(mu_p, exp(logvar_p)) (learned, conditional, a ladder's upper layer)
+_TWO_GAUSSIANS = "kl = 0.5 * torch.sum(logvar_p - logvar + (logvar.exp() + (mu - mu_p).pow(2)) / logvar_p.exp() - 1)"
 
 
 @dataclass(frozen=True)
@@ -317,6 +368,7 @@ class FormulaSeen(Observed):
     coefficient: float | None = None  # the term over the closed form, where it is a constant
     weight: float = 1.0  # a weight written on the KL beside its missing 1/2 (b * -torch.sum(...))
     clamped: bool = False  # the KL is clamped for free bits (max(kl - free_bits, 0)): only its sign is read
+    other_prior: bool = False  # the KL is taken against a Gaussian prior other than N(0, 1) (learned, conditional)
 
     def message(self) -> str:
         if self.kind == "uniform_noise":
@@ -347,12 +399,13 @@ class FormulaSeen(Observed):
                 f"the KL term enters the loss with the wrong sign (weight {self.coefficient:.3g}): the KL is "
                 "subtracted, so minimising the loss pushes the posterior away from the prior."
             )
+        gaussian = "the KL between the sampler's Gaussian and its Gaussian prior" if self.other_prior else "the Gaussian KL"
         if self.weight and not math.isclose(self.weight, 1.0, rel_tol=1e-3):
             return (
-                f"the KL term is twice the Gaussian KL (a missing 1/2), and weighted by {self.weight:g}: "
+                f"the KL term is twice {gaussian} (a missing 1/2), and weighted by {self.weight:g}: "
                 f"beta_eff = 2 * {self.weight:g} = {2 * self.weight:g}, not the {self.weight:g} the weight says."
             )
-        return "the KL term is twice the Gaussian KL (a missing 1/2): beta_eff = 2."
+        return f"the KL term is twice {gaussian} (a missing 1/2): beta_eff = 2."
 
     def fix(self) -> str:
         if self.kind == "uniform_noise":
@@ -363,9 +416,10 @@ class FormulaSeen(Observed):
             return f"{_CLOSED_FORM} for a log-variance head"
         if self.kind == "wrong_sign" and self.clamped:
             return "add the clamped KL to the loss with a positive weight: beta * torch.clamp(kl - free_bits, min=0)"
+        closed = _TWO_GAUSSIANS if self.other_prior else _CLOSED_FORM
         if self.kind == "wrong_sign":
-            return f"{_CLOSED_FORM}, added to the reconstruction term"
-        return _CLOSED_FORM
+            return f"{closed}, added to the reconstruction term"
+        return closed
 
 
 def _number(node) -> float | None:

@@ -34,6 +34,7 @@ class KLReading:
     undecided: str | None = None  # why no reading could be decided (rounding hides it)
     offset: float = 0.0  # the element is the Gaussian KL plus this constant (its - 1 left out)
     clamped: bool = False  # held above a floor (free bits: clamp(kl - l, min=0)): read inside the clamp
+    other_prior: bool = False  # read against a Gaussian prior other than N(0, 1) (learned, conditional, N(0, s^2))
 
 
 _CLAMPS = {"clamp", "clip", "max", "maximum", "relu", "where", "softplus"}
@@ -71,6 +72,27 @@ def kl_reading(ctx, run=None) -> KLReading | None:
         got = _kl_reading(ctx, run)
         return got if isinstance(got, KLReading) else None
     return ctx.reading("kl_reading", _user_run_reading, KLReading)[0]  # VAE007 and VAE008 both read it
+
+
+def kl_readings(ctx, run=None) -> list[KLReading]:
+    """The reading of every closed-form KL term, one per stochastic layer of a hierarchical VAE
+    (``kl_reading`` is the one the header and most rules quote); on ``run``, another run's."""
+    if run is None and "kl_readings" in ctx.cache:
+        return ctx.cache["kl_readings"]
+    roles, view = ctx.roles, ctx.view
+    out = []
+    if roles.reparam is not None and ctx.runs.failure is None:
+        for term in roles.kl_terms:
+            # a lower layer's KL against p(z1 | z2), z2 drawn from z1: it reads the sample through the
+            # prior's layers, and is read with the sample held (the prior then stays the run's)
+            upper = against_a_learned_prior(view, roles, term)
+            if upper or term_kind(view, roles, term) == "kl" or kl_beside_a_log_det(view, roles, term) is not None:
+                got = _read_term(ctx, term, run, through_the_sample=upper)
+                if isinstance(got, KLReading):
+                    out.append(got)
+    if run is None:
+        ctx.cache["kl_readings"] = out
+    return out
 
 
 def why_no_kl_reading(ctx) -> str:
@@ -113,7 +135,7 @@ def _kl_reading(ctx, run) -> KLReading | str:
     return f"{len(closed)} terms of the loss read the encoder's heads and none is the Gaussian KL of the sampler's mean and std"
 
 
-def _read_term(ctx, term, run) -> KLReading | str:
+def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | str:
     roles, view = ctx.roles, ctx.view
     scale = term_scale(ctx, term)
     if scale is None or scale.element is None:
@@ -121,12 +143,9 @@ def _read_term(ctx, term, run) -> KLReading | str:
     r = layer_for(ctx, scale.element)
     if view.op(scale.element) in _CLAMPS:
         return "the KL is clamped on purpose (free bits): not checked against the closed form"
-    allowed = view.ancestors(r.mu) | view.ancestors(r.logvar) | view.ancestors(r.std)
-    for a in view.ancestors(scale.element):
-        if a not in allowed and (a.op == "call_module" or (a.op == "get_attr" and a.users and not str(a.target).startswith("_constant"))):
-            if against_a_learned_prior(view, roles, term):
-                return LEARNED_PRIOR
-            return "the KL is taken against a learned prior or reads another network: not checked against N(0, 1)"
+    prior_net = _reads_a_prior(view, scale.element, r)
+    if prior_net and not through_the_sample and against_a_learned_prior(view, roles, term):
+        return LEARNED_PRIOR
     element = kl_element(ctx, scale.element, run)
     if not element.valid or element.std is None:
         return "the KL element and the encoder's heads do not share a shape"
@@ -137,8 +156,8 @@ def _read_term(ctx, term, run) -> KLReading | str:
         element, sampler = _std_as_head(ctx, scale.element, r, run), "std"
         if element is None:
             return "the sampler's std is no plain reading of the scale head (exp, softplus, ...)"
-    kl_name, ratio, undecided = None, None, None
-    order = [sampler] + [n for n in READINGS if n != sampler]
+    kl_name, ratio, undecided, other_prior = None, None, None, False
+    order = [] if prior_net else [sampler] + [n for n in READINGS if n != sampler]
     for name in order:
         found = element.ratio_to(name)
         if found.constant:
@@ -154,7 +173,12 @@ def _read_term(ctx, term, run) -> KLReading | str:
         # user chose, N(0, s^2 I)): the same KL of the sampler's mean and std, its prior another
         some = kl_element(ctx, scale.element, run, layer=r, freeze_sample=True).ratio_to_some_prior()
         if some.constant:
-            kl_name, ratio = sampler, some.value
+            kl_name, ratio, other_prior = sampler, some.value, True
+    if prior_net and kl_name is None:
+        return (
+            "the KL is taken against a learned prior or reads another network, and is no Gaussian KL of the "
+            "sampler's mean and std against a prior the heads do not move: not checked"
+        )
     offset = 0.0
     if kl_name is None and sampler is not None:
         shifted = offset_ratio(element, sampler)  # the KL plus a constant: the same gradients
@@ -168,7 +192,18 @@ def _read_term(ctx, term, run) -> KLReading | str:
     if ratio is not None:
         coefficient = sign * math.prod(f.value for f in consts) * ratio
     explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
-    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided, offset, scale.target == "floor")
+    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided, offset, scale.target == "floor", other_prior)
+
+
+def _reads_a_prior(view, element, r) -> bool:
+    """Does the KL element read a layer or parameter the sampler's heads do not: a prior another
+    network computes, from a sample (p(z_t | z_t-1), p(z1 | z2)) or from what the heads do not
+    move (a conditional prior p(z | c), a learned one held as parameters)?"""
+    allowed = view.ancestors(r.mu) | view.ancestors(r.logvar) | view.ancestors(r.std)
+    return any(
+        a not in allowed and (a.op == "call_module" or (a.op == "get_attr" and a.users and not str(a.target).startswith("_constant")))
+        for a in view.ancestors(element)
+    )
 
 
 def _std_as_head(ctx, node, r, run):

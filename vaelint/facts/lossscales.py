@@ -36,7 +36,15 @@ def candidate_layers(ctx, element: fx.Node) -> list:
     their sample (closed form), then the others, deepest first in each group."""
     view = ctx.view
     layers = [r for r in ctx.roles.reparams if view.depends_on(element, r.mu) or view.depends_on(element, r.logvar)]
-    return sorted(layers, key=lambda r: (view.depends_on(element, r.z), -view.order.get(r.z, 0)))
+
+    def heads_only_through_the_sample(r) -> bool:
+        # a lower layer's KL against p(z1 | z2) reads z2's heads only through z2, drawn from z1
+        if not view.depends_on(element, r.z):
+            return False
+        heads = frozenset(h for h in (r.mu, r.logvar) if isinstance(h, fx.Node))
+        return not view.reads_around(element, heads, frozenset({r.z}))
+
+    return sorted(layers, key=lambda r: (heads_only_through_the_sample(r), view.depends_on(element, r.z), -view.order.get(r.z, 0)))
 
 
 def kl_element(ctx, element: fx.Node, run=None, layer=None, freeze_sample: bool = False) -> KLElement:
