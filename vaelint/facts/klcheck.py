@@ -200,8 +200,10 @@ def _reads_a_prior(view, element, r) -> bool:
     network computes, from a sample (p(z_t | z_t-1), p(z1 | z2)) or from what the heads do not
     move (a conditional prior p(z | c), a learned one held as parameters)?"""
     allowed = view.ancestors(r.mu) | view.ancestors(r.logvar) | view.ancestors(r.std)
+    layers = view.with_parameters()  # a recorded graph's layers are ops reading their weights
     return any(
-        a not in allowed and (a.op == "call_module" or (a.op == "get_attr" and a.users and not str(a.target).startswith("_constant")))
+        a not in allowed
+        and (a in layers or a.op == "call_module" or (a.op == "get_attr" and a.users and not str(a.target).startswith("_constant")))
         for a in view.ancestors(element)
     )
 

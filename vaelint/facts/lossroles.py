@@ -90,7 +90,8 @@ def kl_beside_a_log_det(view: GraphView, roles: Roles, node) -> fx.Node | None:
     for kl, log_det in (parts, parts[::-1]):
         closed = any(view.depends_on(kl, h) for h in heads) and not any(view.depends_on(kl, s) for s in samples)
         flows = any(view.depends_on(log_det, s) for s in samples) and not view.reads_around(log_det, samples, layers)
-        if closed and flows and not view.reads_around(log_det, heads, samples | layers):
+        # the heads are themselves layers' outputs (a Linear head): reaching one is reading it
+        if closed and flows and not view.reads_around(log_det, heads, samples | (layers - heads)):
             return kl
     return None
 
