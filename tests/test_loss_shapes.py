@@ -293,3 +293,15 @@ def test_a_recurrent_vaes_nll_accumulated_over_time_steps_is_its_reconstruction(
     assert rows[0]["reduction"] == "sum over B, 6 in each of its 10 parts"
     # the first step's KL too: kld = 0; kld += kl_t (0 + kl_0 was a row of its own)
     assert rows[1]["reduction"] == "sum over B, 4 (10 terms like this)"
+
+
+def test_a_weight_made_on_the_kls_device_is_a_number_not_a_function_of_the_kl():
+    """``torch.as_tensor(beta, device=kl.device)``: reading kl.device reads none of kl's values. The
+    weight was taken for a function of the KL, the KL term went unread and four rules unchecked
+    (exit 0 beside a real VAE002); the near miss is clean with every KL rule checked."""
+    buggy = _fixture("buggy/kl_weight_made_on_the_kls_device.py")
+    result = check(buggy, "VAE", ["16x784"], loss=f"{buggy}:objective", dynamic=False)
+    assert [f.code for f in result.findings] == ["VAE002"] and result.beta_effective == "D"
+    clean = _fixture("clean/kl_weight_made_on_the_kls_device.py")
+    result = check(clean, "VAE", ["16x784"], loss=f"{clean}:objective", dynamic=False)
+    assert result.findings == [] and not {"VAE002", "VAE004", "VAE007", "VAE008"} & set(dict(result.skipped)), result.skipped

@@ -51,13 +51,14 @@ class GraphView:
 
     def value_ancestors(self, node: fx.Node) -> frozenset:
         """The nodes whose values ``node`` is computed from (itself included): :meth:`ancestors`
-        without the way through a size query (``x.size(0)``, ``x.shape[0]``, ``len(x)``)."""
+        without the way through a size query (``x.size(0)``, ``x.shape[0]``, ``len(x)``) or a tensor's
+        device or dtype (``torch.as_tensor(beta, device=kl.device)`` is a number, not a function of kl)."""
         hit = self._values.get(node)
         if hit is not None:
             return hit
         acc = {node}
         for a in node.all_input_nodes:
-            if not is_size(a):
+            if not carries_no_value(a):
                 acc |= self.value_ancestors(a) if a in self._values else self._value_ancestors_iter(a)
         result = frozenset(acc)
         self._values[node] = result
@@ -73,7 +74,7 @@ class GraphView:
                 acc |= self._values[n]
                 continue
             acc.add(n)
-            stack.extend(a for a in n.all_input_nodes if not is_size(a))
+            stack.extend(a for a in n.all_input_nodes if not carries_no_value(a))
         return frozenset(acc)
 
     def depends_through(self, node: fx.Node, other: fx.Node, blocked: set[str]) -> bool:
@@ -107,7 +108,7 @@ class GraphView:
                 memo[node] = True
                 return True
             seen.add(n)
-            stack.extend(a for a in n.all_input_nodes if not is_size(a))
+            stack.extend(a for a in n.all_input_nodes if not carries_no_value(a))
         for n in seen:
             memo[n] = False  # nothing wanted is reached from any node the walk saw
         return False
@@ -205,6 +206,16 @@ def _owns_parameters(module) -> bool:
 
 _SIZE_METHODS = {"size", "dim", "numel", "__len__", "ndimension", "nelement"}
 _SIZE_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.neg, operator.pow, operator.mod}
+
+
+_METADATA = frozenset({"device", "dtype", "is_cuda", "layout"})
+
+
+def carries_no_value(node: fx.Node) -> bool:
+    """A size query or a tensor's device or dtype: what an op reads of a tensor that is none of its values."""
+    if node.op == "call_function" and node.target is getattr and len(node.args) > 1 and node.args[1] in _METADATA:
+        return True
+    return is_size(node)
 
 
 def is_size(node: fx.Node, depth: int = 0) -> bool:

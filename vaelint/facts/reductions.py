@@ -354,7 +354,7 @@ class TermWalker:
 
     def _a_number(self, node) -> bool:
         """One value no input, parameter or draw of the run makes (a weight the code holds as a tensor)."""
-        made = {node} | set(self.view.ancestors(node))
+        made = {node} | set(self.view.value_ancestors(node))  # device=kl.device reads no value of kl
         return self._is_scalar_const(node) and not any(n.op == "placeholder" or n in self.view.with_parameters() for n in made)
 
     def _is_scalar_const(self, node) -> bool:
