@@ -328,3 +328,33 @@ def test_a_loss_method_that_adds_up_terms_computed_elsewhere_is_not_the_loss(tmp
     assert result.error is None, result.error
     reasons = {why for _code, why in result.skipped}
     assert any("VAE.loss adds up terms computed elsewhere (losses['rec'])" in r for r in reasons), reasons
+
+
+def test_a_loss_that_hands_on_all_its_arguments_is_bound_by_the_callee_s_signature():
+    import inspect
+
+    from vaelint.capture.passthrough import passed_through
+
+    def elbo(recon, x, mu, logvar):
+        return recon
+
+    class Model:
+        criterion = staticmethod(elbo)
+
+        def loss(self, *args, **kwargs):
+            """Handed on."""
+            return elbo(*args, **kwargs)
+
+        def held(self, *args, **kwargs):
+            return self.criterion(*args, **kwargs)
+
+        def more(self, *args, **kwargs):  # an argument of its own beside them: no plain pass-through
+            return elbo(1.0, *args, **kwargs)
+
+        def named(self, recon, *args):  # a parameter of its own: its own signature
+            return elbo(recon, *args)
+
+    m = Model()
+    assert list(inspect.signature(passed_through(m.loss)).parameters) == ["recon", "x", "mu", "logvar"]
+    assert list(inspect.signature(passed_through(m.held)).parameters) == ["recon", "x", "mu", "logvar"]
+    assert passed_through(m.more) == m.more and passed_through(m.named) == m.named

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from vaelint.capture.namehints import CONTAINER_NAMES, CONVENTIONAL_ORDER, ROLE_WORDS, role_of_name
 from vaelint.capture.outputs import distribution_owner, flatten_outputs, get_path, path_text
+from vaelint.capture.passthrough import passed_through
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.roles import forward_roles
@@ -225,6 +226,7 @@ class Binder:
     def _decide(self, out, inputs, leaf_nodes: dict) -> Binding:
         fn = self.plan.fn
         target = fn.forward if hasattr(fn, "forward") and not inspect.isfunction(fn) and not inspect.ismethod(fn) else fn
+        target = passed_through(target)  # def loss(self, *args, **kwargs): return elbo_loss(*args, **kwargs)
         try:
             params = list(inspect.signature(target).parameters.values())
         except (TypeError, ValueError):
