@@ -102,6 +102,12 @@ def _patched():
 
         fn.__name__ = fn.__qualname__ = name  # torch function modes (the simulated GPU) dispatch on it
         patches.set(owner, name, fn)
+        if owner is torch.Tensor:
+            # a lazy module's uninitialised parameters allow .to/.cuda by the method itself: the patched
+            # one is that method now (model = Model().to(device) before the first forward)
+            from torch.nn.parameter import UninitializedTensorMixin
+
+            patches.set(UninitializedTensorMixin, "_allowed_methods", [*UninitializedTensorMixin._allowed_methods, fn])
 
     for owner in (torch.Tensor, torch.nn.Module):
         for name in ("cuda", "to"):
