@@ -1,6 +1,7 @@
 """Stage 1, load: each front end turns one way of writing VAE code into a Program
 (vaelint/frontends/base.py), with the helpers they share here (load.py, build.py,
-statements.py, placeholders.py, lossfind.py, overlay.py, sourcemap.py).
+statements.py, placeholders.py, lossfind.py, overlay.py, sourcemap.py; importroots.py: where a
+file's imports resolve from).
 
 Imports: the top-level vocabulary; discover.py also the settings and the
 jaxtyping dims of contracts/dimnames.py. Nothing after capture: the pipeline reads

@@ -23,6 +23,7 @@ import types
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frames import display_path
+from vaelint.frontends.importroots import package_context, src_layouts
 from vaelint.frontends.installed import installed_module
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
 from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger, star_cause
@@ -53,22 +54,6 @@ class ImportPolicy:
 
 
 PLAIN_IMPORTS = ImportPolicy()
-
-
-def _package_context(path: str) -> tuple[str, str | None]:
-    """(folder to put on sys.path, package name or None) for a model file."""
-    folder = os.path.dirname(path)
-    parts = []
-    d = folder
-    while os.path.isfile(os.path.join(d, "__init__.py")):
-        parts.append(os.path.basename(d))
-        parent = os.path.dirname(d)
-        if parent == d:
-            break
-        d = parent
-    if not parts:
-        return folder, None
-    return d, ".".join(reversed(parts))
 
 
 @contextlib.contextmanager
@@ -136,13 +121,14 @@ def load_module(
     (a training run): its package tree's other modules are imported as written too."""
     abspath, tree = _parsed_file(path)
     imports.prepare(abspath, tree)
-    root, package = _package_context(abspath)
+    root, package = package_context(abspath, max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0))
     installed = installed_module(abspath, root, package)
     if installed is not None:
         return installed
     # The file's folder (sibling imports), its package root, and the current
-    # directory (``from models.base import BaseVAE`` run from the repo root).
-    for folder in (os.getcwd(), root, os.path.dirname(abspath)):
+    # directory (``from models.base import BaseVAE`` run from the repo root); last, a project's
+    # src/ folder, where ``pip install -e .`` would have put it on the path.
+    for folder in (*src_layouts(abspath), os.getcwd(), root, os.path.dirname(abspath)):
         if folder not in sys.path:
             sys.path.insert(0, folder)
 

@@ -26,7 +26,8 @@ _DEPTH = 12  # names that refer to names: HERE = dirname(__file__); ROOT = join(
 
 def script_roots(tree: ast.Module, path: str) -> list[str]:
     """PYTHONPATH's folders, then those the script adds to sys.path, as absolute paths
-    (a relative one resolves against the current folder, as Python's import does)."""
+    (a relative one resolves against the current folder, as Python's import does), then the src/
+    folder of the project the script is in."""
     # PYTHONPATH=src: a repository's own folder; a folder of installed packages is a library's
     out = [
         os.path.abspath(p)
@@ -44,6 +45,9 @@ def script_roots(tree: ast.Module, path: str) -> list[str]:
         value = _value(arg, names, path, 0)
         if isinstance(value, str) and value:
             out.append(os.path.abspath(value))
+    from vaelint.frontends.importroots import src_layouts
+
+    out += src_layouts(path)  # a src-layout project's package, as `pip install -e .` puts it on the path
     return [p for p in dict.fromkeys(out) if os.path.isdir(p)]
 
 

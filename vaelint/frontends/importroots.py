@@ -1,0 +1,61 @@
+"""Where a file's imports resolve from: the package its ``__init__.py`` files make, the namespace
+package the current directory gives a file with relative imports in folders without one (PEP 420),
+and a src-layout project's ``src/`` folder, which ``pip install -e .`` puts on the path."""
+
+from __future__ import annotations
+
+import os
+
+
+def package_context(path: str, relative_depth: int = 0) -> tuple[str, str | None]:
+    """(folder to put on sys.path, package name or None) for a model file. ``relative_depth``: how
+    far up its relative imports reach (``from ..utils import x``: 2)."""
+    folder = os.path.dirname(path)
+    parts = []
+    d = folder
+    while os.path.isfile(os.path.join(d, "__init__.py")):
+        parts.append(os.path.basename(d))
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    if not parts:
+        return _namespace_package(folder, relative_depth) or (folder, None)
+    return d, ".".join(reversed(parts))
+
+
+_PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+def src_layouts(path: str) -> list[str]:
+    """The ``src/`` folder of the project the file or the current directory is in (a folder with a
+    pyproject.toml, setup.py or setup.cfg beside it): a src-layout package, importable once the
+    project is installed (``pip install -e .``), as its users have it."""
+    found = []
+    for start in (os.path.dirname(path), os.getcwd()):
+        d = start
+        for _ in range(8):
+            src = os.path.join(d, "src")
+            if os.path.isdir(src) and any(os.path.isfile(os.path.join(d, f)) for f in _PROJECT_FILES):
+                if src not in found:
+                    found.append(src)
+                break
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+    return found
+
+
+def _namespace_package(folder: str, relative_depth: int) -> tuple[str, str] | None:
+    """A file with relative imports in folders with no ``__init__.py`` under the current directory
+    (``scripts/cifar/train.py`` with ``from ..utils import parser``): the namespace package
+    ``python -m scripts.cifar.train`` run from here gives it (PEP 420)."""
+    if not relative_depth:
+        return None
+    here = os.getcwd()
+    rel = os.path.relpath(folder, here)
+    parts = rel.split(os.sep)
+    if rel == "." or parts[0] == os.pardir or not all(p.isidentifier() for p in parts) or len(parts) < relative_depth:
+        return None
+    return here, ".".join(parts)
