@@ -393,3 +393,45 @@ def test_a_torch_data_file_is_told_from_a_checkpoint_by_its_name_and_folder_only
 
     assert _data_file("/home/kt/dev/Variational-Autoencoder/data/train.pt") and _data_file("/src/vae-model/data/training.pt")
     assert not _data_file("weights/mnist.pt") and not _data_file("/src/vae-model/models/x.pt")
+
+
+@pytest.mark.parametrize("listing", ["os.walk('frames')", "glob.glob('frames/*.npz')", "Path('frames').rglob('*.npz')"])
+def test_a_folder_listed_that_is_not_here_is_named_when_the_run_stops_on_no_files(tmp_path, monkeypatch, listing):
+    # os.walk of a missing folder yields nothing, silently (glob and Path.rglob find nothing): the data
+    # set then stops in its own arithmetic on no files (pos % len(files)), far from the listing; the
+    # report says the data is not here and where the code looked (helper-found: two2tee/WorldModelPlanning)
+    files = "[f for _, _, fs in os.walk('frames') for f in fs]" if listing.startswith("os.walk") else f"list({listing})"
+    _script(tmp_path, *_rollouts(files))
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert r.exit_code == 2 and "ZeroDivisionError" in result["error"]["message"], r.output
+    assert "the code looked for its files in frames, which is not here" in result["error"]["message"], r.output
+
+
+def test_the_same_stop_with_no_folder_listed_gets_no_data_hint(tmp_path, monkeypatch):
+    _script(tmp_path, *_rollouts("[]"))
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert r.exit_code == 2 and "ZeroDivisionError" in result["error"]["message"], r.output
+    assert "looked for its files" not in result["error"]["message"], r.output
+
+
+def _rollouts(files: str) -> list[str]:
+    return [
+        "import glob, os",
+        "from pathlib import Path",
+        "import torch",
+        "from torch.utils.data import DataLoader, Dataset",
+        "from vae_common import VAE, elbo",
+        "class Frames(Dataset):",
+        "    def __init__(self):",
+        f"        self.files = {files}",
+        "    def __len__(self):",
+        "        return 64 // len(self.files)",
+        "    def __getitem__(self, i):",
+        "        return torch.rand(20)",
+        "model = VAE(20, 4)",
+        "for x in DataLoader(Frames(), batch_size=8):",
+        "    recon, mu, logvar = model(x)",
+        "    elbo(recon, x, mu, logvar).backward()",
+    ]

@@ -170,10 +170,14 @@ def _real_batch(loader):
     except VaelintError:
         raise  # a stood-in data set says itself why it gives no batch
     except (Exception, StopIteration) as e:  # noqa: BLE001 - the data set is not here
+        from vaelint.frontends.training.livelistings import LISTED_MISSING
+
+        # the folder the code listed that is not here (os.walk of it yields nothing): where it looked
+        looked = f": the code looked for its files in {LISTED_MISSING[0]}, which is not here" if LISTED_MISSING else ""
         raise VaelintError(
             "input",
             f"the data loader's data set {type(getattr(loader, 'dataset', None)).__name__} gave no batch here "
-            f"({error_text(e)}): give the batch's shapes with --input, one per item of the batch "
+            f"({error_text(e)}{looked}): give the batch's shapes with --input, one per item of the batch "
             "(e.g. --input 64x1x28x28 --input 64:int64:10).",
         ) from None
     finally:

@@ -267,3 +267,47 @@ def _say(said: list, folder: str, how: str, names) -> None:
     )
     if note not in said:
         said.append(note)
+
+
+LISTED_MISSING: list[str] = []  # folders the code listed in a run without --input that are not here
+
+
+def note_missing_listings(patches) -> None:
+    """Without --input: the code's ``os.walk``, ``glob.glob`` and ``Path.glob``/``rglob`` of a folder
+    that is not here answer as Python does (nothing), and the folder is noted, so that a run that then
+    stops in the data code's own arithmetic (``pos % len(self.files)`` of no files: a
+    ZeroDivisionError, an IndexError) says its data is not here and which folder it looked in."""
+    import glob
+    from pathlib import Path
+
+    LISTED_MISSING.clear()
+    real_walk, real_glob, real_pglob, real_rglob = os.walk, glob.glob, Path.glob, Path.rglob
+
+    def note(folder) -> None:
+        folder = os.fspath(folder)
+        if folder and not os.path.exists(folder) and is_user_file(sys._getframe(2).f_code.co_filename):
+            if folder not in LISTED_MISSING:
+                LISTED_MISSING.append(folder)
+
+    def walk(top, *args, **kwargs):
+        note(top)
+        return real_walk(top, *args, **kwargs)
+
+    def glob_(pathname, *args, **kwargs):
+        found = real_glob(pathname, *args, **kwargs)
+        folder = os.path.dirname(os.fspath(pathname))
+        if not found and "*" not in folder:
+            note(folder)
+        return found
+
+    def path_glob(real):
+        def glob_in(self, pattern, *args, **kwargs):
+            note(self)
+            return real(self, pattern, *args, **kwargs)
+
+        return glob_in
+
+    patches.set(os, "walk", walk)
+    patches.set(glob, "glob", glob_)
+    patches.set(Path, "glob", path_glob(real_pglob))
+    patches.set(Path, "rglob", path_glob(real_rglob))

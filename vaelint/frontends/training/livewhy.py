@@ -95,11 +95,8 @@ def _why_stopped(runtime, watch, home) -> str:
             hint, text = _hydra_config_missing(text), text.strip().splitlines()[0]  # its options and search path: in the hint
         elif _hydra_group_unchosen(text, home):
             hint, text = _hydra_group_unchosen(text, home), text.strip().splitlines()[0]
-        elif (isinstance(error, OSError) or _says_data_is_missing(error, text)) and not watch.batches and not watch.specs:
-            hint = (
-                f" ({NO_DATA}: give the batch with --input, one per item of the batch, "
-                "e.g. --input 64x784; the code's loaders then give it)"
-            )
+        elif _data_hint(error, text, watch):
+            hint = _data_hint(error, text, watch)
         elif objects_hint(text):
             hint = objects_hint(text, display_path(home.path))
         elif _argv_hint(error):
@@ -214,6 +211,32 @@ def _asserts_a_path(error) -> bool:
         return False
     names = ("exists", "isdir", "is_dir", "isfile", "is_file")
     return isinstance(stmt, ast.Assert) and any(_asks_path(stmt.test, name) for name in names)
+
+
+def _data_hint(error, text: str, watch) -> str:
+    """Where the run stopped at its data before any batch: that it is not here (an OSError, the code's
+    own check of its files), or where the code looked for it (a folder listed that is not here)."""
+    if watch.batches or watch.specs:
+        return ""
+    if isinstance(error, OSError) or _says_data_is_missing(error, text):
+        return f" ({NO_DATA}: give the batch with --input, one per item of the batch, e.g. --input 64x784; the code's loaders then give it)"
+    folder = _listed_a_missing_folder(error)
+    if folder:
+        return (
+            f" ({NO_DATA}: the code looked for its files in {folder}, which is not here, and found none. Give the batch "
+            "with --input, one per item of the batch, e.g. --input 64x784; the code's loaders then give it)"
+        )
+    return ""
+
+
+def _listed_a_missing_folder(error) -> str:
+    """The folder the code listed in this run that is not here (os.walk, glob of no files), where the
+    run then stopped at what an empty list of files does to the data code: "" otherwise."""
+    from vaelint.frontends.training.livelistings import LISTED_MISSING
+
+    if not LISTED_MISSING or not isinstance(error, (ZeroDivisionError, IndexError, StopIteration, ValueError, KeyError)):
+        return ""
+    return LISTED_MISSING[0] if len(LISTED_MISSING) == 1 else f"{LISTED_MISSING[0]} (and {len(LISTED_MISSING) - 1} more)"
 
 
 def _lists_a_folder(error) -> bool:
