@@ -167,6 +167,43 @@ class Failure:
     batch: int
 
 
+_NONE = object()
+
+
+class NodeValues(dict):
+    """node -> the tensor it computed on a run. A node vaelint added to the graph after the run
+    (``meta["vaelint_derived"]``: a loss's ``log q(z)`` and ``log p(z)`` terms written apart, joined
+    into one KL term by :mod:`vaelint.facts.densitypairs`) is computed from its operands when asked."""
+
+    def _derived(self, node):
+        if not (isinstance(node, fx.Node) and node.meta.get("vaelint_derived")):
+            return _NONE
+        args = [self.get(a) if isinstance(a, fx.Node) else a for a in node.args]
+        if any(a is None for a in args):
+            return _NONE
+        try:
+            return node.target(*args)
+        except Exception:  # noqa: BLE001 - operands of shapes that do not meet: not computed
+            return _NONE
+
+    def __contains__(self, node) -> bool:
+        return dict.__contains__(self, node) or self._derived(node) is not _NONE
+
+    def __getitem__(self, node):
+        if dict.__contains__(self, node):
+            return dict.__getitem__(self, node)
+        value = self._derived(node)
+        if value is _NONE:
+            raise KeyError(node)
+        return value
+
+    def get(self, node, default=None):
+        if dict.__contains__(self, node):
+            return dict.__getitem__(self, node)
+        value = self._derived(node)
+        return default if value is _NONE else value
+
+
 @dataclass
 class RunResult:
     batch: int
@@ -174,7 +211,7 @@ class RunResult:
     values: dict  # node -> python int/tuple, for size queries (fx route)
     failure: Failure | None = None
     output: Any = None
-    tensors: dict = field(default_factory=dict)  # node -> the tensor it computed (detached); empty: not held
+    tensors: dict = field(default_factory=NodeValues)  # node -> the tensor it computed (detached); empty: not held
     args: dict = field(default_factory=dict)  # node -> the args it ran with (recording route)
 
 

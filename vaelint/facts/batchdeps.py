@@ -20,6 +20,7 @@ import torch
 import torch.fx as fx
 
 from vaelint.capture.ops import RANDOM_OPS
+from vaelint.capture.result import NodeValues
 from vaelint.facts.rowsafe import cannot_mix
 from vaelint.facts.shapes import make_inputs
 from vaelint.modes import set_training
@@ -120,7 +121,7 @@ def _two_runs(ctx, batch: int, keep: set | None):
 
 def _hold_only(run, keep: set | None, noise: dict) -> None:
     if keep is not None:
-        run.tensors = {n: t for n, t in run.tensors.items() if n in keep or n in noise}
+        run.tensors = NodeValues((n, t) for n, t in run.tensors.items() if n in keep or n in noise)
 
 
 def _through_statistic(ctx, node, first, second) -> bool:
