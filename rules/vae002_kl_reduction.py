@@ -358,9 +358,9 @@ class ReductionsSeen(Observed):
     def fix(self) -> str:
         fix = reductions_fix(self.rec_own, self.kl_own, self.kl, self.kl_dims, self.size, self.rec_term)
         beta = BetaEff(self.formula, self.ratio, self.kl_weight, self.rec_weight)
-        if beta.weighted and not self.batch_power and not math.isclose(self.kl_weight, 1.0, rel_tol=1e-3):
-            # a KL weight tuned with these reductions (latent-diffusion autoencoders: a mean reconstruction
-            # and 1e-6 on the KL): the whole weight, not the number written, is what to declare
+        if beta.weighted and not self.batch_power and self.ratio > 1 and self.kl_weight < 1:
+            # a small KL weight tuned with reductions that favour the KL by a size (latent-diffusion
+            # autoencoders: a mean reconstruction and 1e-6 on a summed KL): the whole weight is what to declare
             fix += (
                 f"; or, where the KL's weight {self.kl_weight:g} was tuned with these reductions (latent-diffusion "
                 f"autoencoders are), declare the whole weight: --beta {beta.value:.6g}"

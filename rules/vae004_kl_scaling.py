@@ -381,7 +381,7 @@ class KLFactorSeen(Observed):
         weight = self.factor / (said.rec_weight or 1.0) if said is not None else self.factor
         if said is not None and said.reductions != "1" and math.isclose(said.reductions_value * self.factor, 1.0, rel_tol=1e-3):
             weight = said.value  # the factor undoes the reductions (an ELBO / K): beta_eff is the beta to declare
-        elif said is not None and said.reductions != "1" and "B" not in said.reductions:
+        elif said is not None and said.reductions != "1" and "B" not in said.reductions and said.reductions_value > 1 > self.factor > 0:
             # the factor beside reductions that differ by a size (VAE002's D): the weight to declare is the whole
             # one, or VAE002 still stands (a latent-diffusion autoencoder's 1e-6 beside a mean reconstruction)
             return (
