@@ -449,3 +449,31 @@ def test_a_sacred_automain_script_is_run_as_a_script(tmp_path, monkeypatch):
     assert r.exit_code == 2 and "No module named 'sacred'" in r.output and "no VAE targets" not in r.output
     # said once, where the run stopped: not "train.py:9: train.py:9:"
     assert "stopped at train.py:9: train.py:4 imports 'Experiment' from 'sacred'" in " ".join(r.output.split())
+
+
+def test_a_tf_keras_model_file_is_never_passed_over(tmp_path, monkeypatch):
+    # a tf.keras model factory with no training loop (an LSTM-VAE built with the functional API and
+    # add_loss): 'no VAE targets', exit 0, was a pass for a file vaelint cannot check at all
+    # (helper-found: meliksahturker/LSTM-VAE); a file that only reads its data with tf.data still passes
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vae.py").write_text(
+        textwrap.dedent("""
+        import tensorflow as tf
+        from tensorflow import keras
+
+        def build(steps, features, latent=8):
+            x = keras.Input((steps, features))
+            h = keras.layers.LSTM(32)(x)
+            mu, logvar = keras.layers.Dense(latent)(h), keras.layers.Dense(latent)(h)
+            return keras.Model(x, [mu, logvar])
+    """)
+    )
+    r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    assert "vae.py is TensorFlow code (it builds a tf.keras model (keras at line 3))" in r.output
+    (tmp_path / "layers.py").write_text("import tensorflow as tf\n\nblock = tf.keras.layers.Dense(4)\n")
+    r = runner.invoke(app, ["check", "layers.py", "--no-cache"])
+    assert r.exit_code == 2 and "keras at line 3" in r.output, r.output
+    monkeypatch.setenv("PRE_COMMIT", "1")
+    r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
+    assert r.exit_code == 0 and "is TensorFlow code" in r.output, r.output

@@ -95,3 +95,36 @@ def tensorflow_training(path: str, torch_too: bool = True) -> str:
         if isinstance(n, ast.Attribute) and n.attr in (*tf_api, "fit_generator")
     )
     return f"{uses[0][1]} at line {uses[0][0]}" if uses else ""
+
+
+def tensorflow_file(path: str) -> str:
+    """Where a file that imports TensorFlow and not torch builds a tf.keras model (``from tensorflow
+    import keras``, ``tf.keras.layers``), read without running it; "" for any other file (one that only
+    reads its data with tf.data)."""
+    import ast
+
+    from vaelint.frontends.sourcefile import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    tops = [
+        (n.lineno, name)
+        for n in ast.walk(tree)
+        for name in ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""] if isinstance(n, ast.ImportFrom) else [])
+    ]
+    if any(name.split(".")[0] == "torch" for _line, name in tops) or not any(name.split(".")[0] == "tensorflow" for _l, name in tops):
+        return ""
+    # a model it builds: tf.keras (imported from tensorflow, or as tf.keras.*); a file that only uses
+    # tf.data for its pipeline builds none
+    keras = sorted(
+        [line for line, name in tops if name.startswith(("tensorflow.keras", "tensorflow.python.keras")) or name == "keras"]
+        + [
+            n.lineno
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module == "tensorflow" and any(a.name == "keras" for a in n.names)
+        ]
+        + [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "keras" and isinstance(n.value, ast.Name)]
+    )
+    return f"it builds a tf.keras model (keras at line {keras[0]})" if keras else ""

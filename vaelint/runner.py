@@ -122,7 +122,7 @@ def _import_path(t: str, ref):
 def _training_not_run_here(path: str, models: list, backward: str) -> str:
     """Why a file trains with code vaelint cannot run here: TensorFlow's own API, or a training
     call into a module that is not installed (a two-line driver of a library); "" otherwise."""
-    from vaelint.fileclues import tensorflow_training, trains_through_an_absent_module
+    from vaelint.fileclues import tensorflow_file, tensorflow_training, trains_through_an_absent_module
 
     tape = tensorflow_training(path) if path.endswith((".py", ".ipynb")) else ""
     if tape and path.endswith(".ipynb"):  # a notebook's place as its cell and line
@@ -136,6 +136,9 @@ def _training_not_run_here(path: str, models: list, backward: str) -> str:
             f"{path} trains with TensorFlow ({tape}): vaelint checks PyTorch code (and Keras 3 models, run on "
             "its torch backend), so nothing in it was checked"
         )
+    keras = tensorflow_file(path) if path.endswith(".py") and not models and not backward else ""
+    if keras:  # a tf.keras model with no training of its own
+        return f"{path} is TensorFlow code ({keras}): vaelint checks PyTorch code (and Keras 3 models, run on its torch backend), so nothing in it was checked"
     absent = trains_through_an_absent_module(path) if path.endswith(".py") and not models and not backward else ""
     if absent:
         return (
