@@ -198,6 +198,14 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
             r = ctx.roles.reparam
             if r is None or not ctx.view.reads_a_layer(r.logvar if r.logvar is not None else r.std) or ctx.beta == 0:
                 raise SkipRule(ctx.unmet(Need.KL_TERM))
+            if _reads_the_heads_beside_the_sample(ctx, r):
+                # log q(z|x) inside one term with the rest (an importance-weighted bound's logsumexp over
+                # samples of log p(x|z) + log p(z) - log q(z|x)): a KL there, in no term of its own
+                raise SkipRule(
+                    "the loss reads the sampler's mean and scale beside its sample (log q(z|x)) inside a term it does not "
+                    "split into reconstruction and KL (an importance-weighted bound's logsumexp over samples, say): no KL "
+                    "term of its own to read"
+                )
             # a sampler of a learned mean and scale, and no KL at all in the loss (a course VAE's BCE alone)
             where = loc_of(r.z)
             yield self.report(NoKLSeen(where.where() if where else "?", ctx.beta), where, node=r.z)
@@ -455,6 +463,16 @@ class NoKLSeen(Observed):
 
     def fix(self) -> str:
         return "add the KL to the loss: kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1).mean(); loss = rec + beta * kl"
+
+
+def _reads_the_heads_beside_the_sample(ctx, r) -> bool:
+    """Does the loss read the sampler's heads along a path that is not through its sample?"""
+    import torch.fx as fx
+
+    total = ctx.roles.loss_total
+    heads = frozenset(h for h in (r.mu, r.logvar, r.std) if isinstance(h, fx.Node))
+    samples = frozenset(n for n in (r.z, r.noise) if isinstance(n, fx.Node))
+    return isinstance(total, fx.Node) and bool(heads) and ctx.view.reads_around(total, heads, samples)
 
 
 def _left_out(ctx, finding, observed) -> bool | None:
