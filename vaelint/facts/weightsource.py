@@ -250,6 +250,8 @@ def _assigned_name(loc, text: str, skip: set = frozenset(), value: float | None 
             literal = ast.literal_eval(rhs)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return True
+        if literal is None:
+            return value is None  # kl_weight = None, set later: not where a number came from
         return value is None or not isinstance(literal, (int, float)) or math.isclose(literal, value, rel_tol=1e-6)
 
     if loc is None:
@@ -262,7 +264,8 @@ def _assigned_name(loc, text: str, skip: set = frozenset(), value: float | None 
     two = _top_level_stars(text) == 1
     for attr in re.findall(r"(?:^|\*)\s*self\.(\w+)\s*(?=\*|$)", text.strip()) if two else []:
         found = origin_of(loc, ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Load()))
-        if found is not None and (found[0].path, found[0].line) not in skip:
+        # the constructor's self.kl_weight = 1.0 is not where a weight of 4 came from (a schedule set it)
+        if found is not None and (found[0].path, found[0].line) not in skip and could_give(found):
             return f"self.{attr}", found[0], found[1]
     for name in re.findall(r"(?<![.\w])([A-Za-z_]\w*)\b", text):
         found = next((f for f in reversed(origins_of(loc, ast.Name(name, ast.Load()))) if could_give(f)), None)

@@ -39,6 +39,7 @@ from vaelint.frontends.training.astutil import (
     walk_statements,
     writes_of,
 )
+from vaelint.frontends.training.mutators import mutating_functions
 from vaelint.frontends.training.region import Region
 from vaelint.frontends.training.sites import Boundary, Frame, Site, SourceFile
 from vaelint.frontends.training.slicer import Slicer
@@ -250,14 +251,15 @@ def build_plan(files: list[SourceFile], entry: SourceFile, frames: list[Frame], 
     region_statements, index_var = [], None
     entry_body: list[ast.stmt] = []
     skipped_training: list[tuple] = []
-    trains = _training_methods(files, frames)
+    # the repository's methods that train (left out) and functions that set what they are handed (kept)
+    known = {"rewritten": new_defs, "trains": _training_methods(files, frames), "mutators": mutating_functions(files)}
     last = len(frames) - 1
     for fi in range(last, -1, -1):
         frame = frames[fi]
         scope = frame.scope
         file = file_of(scope)
         main = scope.is_module and file is entry
-        slicer = Slicer(local_names(scope), keep_definitions=scope.is_module, main_guard_true=main, rewritten=new_defs, trains=trains)
+        slicer = Slicer(local_names(scope), keep_definitions=scope.is_module, main_guard_true=main, **known)
 
         if fi == last:
             end = _site_end(site)

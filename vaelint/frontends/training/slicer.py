@@ -97,8 +97,11 @@ class Slicer:
         main_guard_true: bool = False,
         rewritten: dict | None = None,
         trains: dict | None = None,
+        mutators: dict | None = None,
     ):
         self.local = local
+        # the repository's functions that set attributes of what they are handed (mutators.py)
+        self.mutators = mutators or {}
         # method name -> what it is, for the repository's methods that train (a backward in their
         # body): ``vade.module.pre_train(loader, pre_epoch=50)`` is left out like an optimiser step
         self.trains = trains or {}
@@ -197,6 +200,9 @@ class Slicer:
             handed = {a.id for a in [*call.args, *(k.value for k in call.keywords)] if isinstance(a, ast.Name)}
             if handed & needed & self.parsers:
                 return s, needed | loads(s)
+            positions = self.mutators.get(call.func.id, ())
+            if any(isinstance(a, ast.Name) and a.id in needed for i, a in enumerate(call.args) if i in positions):
+                return s, needed | loads(s)  # set_kl_weight(model, step): it sets what the point reads
         if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
             return None, needed
         base = base_name(call.func.value)
