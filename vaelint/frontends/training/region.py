@@ -169,13 +169,13 @@ class Region:
             finalbody=[],
         )
         guarded._vaelint_signals = True  # its own handler is the one that catches the step's loss
-        fn = function_def(
-            self.name, [*restores, *bindings, guarded, ast.Expr(rt_call("not_reached", const(self.site.place.statement.lineno)))]
-        )
+        # a script's own `step = 0` counter (or a function of the code's named as ours) read in the loop:
+        # no name of ours may shadow it, as livecompile's step does not
+        reads = needed | written | set().union(*(loads(s) for s in walk_statements(bindings + body)))
+        name = f"__vaelint_{self.name}" if self.name in reads else self.name
+        fn = function_def(name, [*restores, *bindings, guarded, ast.Expr(rt_call("not_reached", const(self.site.place.statement.lineno)))])
         ready = ast.Expr(
-            rt_call(
-                "ready", ast.Name(self.name, ast.Load()), const(self.b.frame_index), ast.Lambda(args=no_args(), body=copy.deepcopy(thunk))
-            )
+            rt_call("ready", ast.Name(name, ast.Load()), const(self.b.frame_index), ast.Lambda(args=no_args(), body=copy.deepcopy(thunk)))
         )
         stmts = [mark(located(s, first)) for s in (*saves, fn, ready)]
         before = (needed - written) | set(carried) | loads(thunk)
