@@ -159,6 +159,13 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             # a second z for its clusters' responsibilities): the decoding path has its noise
             if any(q is not r and q.mu is r.mu and view.depends_on(recon, q.noise) for q in reparams):
                 continue
+            # a latent the decoder never reads, beside another whose sample it decodes (GMVAE's w, which
+            # conditions only the mixture prior, and x, drawn by the same helper): not bypassed. A draw whose
+            # sample is the reconstruction itself (a Gaussian likelihood's) is no latent the decoder reads
+            if not view.depends_on(recon, r.mu) and any(
+                q is not r and q.z is not recon and view.depends_on(recon, q.noise) for q in reparams
+            ):
+                continue
             # a later layer counts when the reconstruction reads its mean: it is on the decoding path
             if i == 0 or view.depends_on(recon, r.mu):
                 yield from self._check_layer(ctx, r)
