@@ -408,3 +408,31 @@ def test_a_folder_the_code_made_answers_as_the_empty_folder_it_would_be(tmp_path
             os.listdir(never)
         assert os.listdir(real) == ["weights.pt"]
     assert not made.exists() and not os.path.exists(made)  # nothing was made, and the answers end with the run
+
+
+@pytest.mark.parametrize("writer", ["np.savetxt('stats.txt', np.zeros(3))", "np.savetxt(open('stats.txt', 'w'), np.zeros(3))"])
+def test_numpys_text_writer_writes_nothing_and_the_run_goes_on(tmp_path, monkeypatch, writer):
+    # np.savetxt makes its file with open(), then opens it again through numpy's DataSource, which
+    # found no file where the first open had given a sink: 'stats.txt not found', reported as the
+    # data missing (helper-found: thotranhuu99/Posterior_collapse_CVAE_HVAE)
+    _script(
+        tmp_path,
+        "import numpy as np",
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "def main():",  # in a function: no top-level line the run may go past
+        f"    {writer}",
+        "    model = VAE()",
+        "    for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+        "        recon, mu, logvar = model(x)",
+        "        elbo(recon, x, mu, logvar).backward()",
+        "main()",
+    )
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    r = run("train.py", "--no-cache")
+    assert r.exit_code == 0, r.output
+    assert "running the code as written did not reach its step" not in r.output, r.output
+    assert "open('stats.txt', 'w" in r.output and "was not performed" in r.output, r.output
+    assert sorted(os.listdir(tmp_path)) == before

@@ -37,16 +37,22 @@ def guard_writes(sandbox) -> None:
         real = getattr(pathlib.Path, name)
         sandbox._patch(pathlib.Path, name, skipped(sandbox, f"Path.{name}", real, RETURNS.get(f"Path.{name}")))
     sandbox._patch(torch, "save", skipped(sandbox, "torch.save"))
+    datasource = getattr(getattr(sys.modules.get("numpy"), "lib", None), "_datasource", None)
+    if datasource is not None:
+        # np.savetxt makes its file with open(...), then opens it again through numpy's DataSource,
+        # which finds no file where the first open gave a sink: the second is a sink as well
+        sandbox._patch(datasource, "open", guarded_open(sandbox, datasource.open, say=False))
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         sandbox._patch(plt, "savefig", skipped(sandbox, "plt.savefig"))
         sandbox._patch(plt, "show", lambda *a, **k: None)
 
 
-def guarded_open(sandbox, real_open):
+def guarded_open(sandbox, real_open, say: bool = True):
     def opened(file, mode="r", *args, **kwargs):
         if isinstance(mode, str) and any(c in mode for c in "wax+") and not (_is_path(file) and sandbox._allowed(file)):
-            sandbox._note(f"open({str(file)!r}, {mode!r})")
+            if say:
+                sandbox._note(f"open({str(file)!r}, {mode!r})")
             return Sink(str(file), "b" in mode)
         return real_open(file, mode, *args, **kwargs)
 
