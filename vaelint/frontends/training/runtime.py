@@ -123,6 +123,9 @@ class Runtime:
         name = names[0]
         kind = use.kind if use else "tensor"
         keyed = _keyed_specs(named, name)  # --input batch.label=SPEC
+        if kind == "keyed" and use.keys and not keyed:
+            # --input rolls=SPEC for a step that reads sample["rolls"]: the key the code reads, named
+            keyed = {k: named[k] for k in use.keys if k in named and not isinstance(named[k], dict)}
         if kind == "keyed" and use.keys and (items or keyed):
             # batch["image"], batch["label"]: the keys no --input names take the --input values
             # in the order the step reads them, as a pattern's names do
@@ -135,7 +138,7 @@ class Runtime:
         if kind == "indexed":
             return PaddedBatch(items, lambda k: self._missing(f"{name}[{k}]", k, line))
         if kind == "keyed":
-            key = use.key or "image"
+            key = use.key or (use.keys[0] if use.keys else None) or "image"
             raise VaelintError(
                 "input",
                 f"{display_path(self.path)}:{line}: the step reads {name}[{key!r}], a dict batch: give each key it "
