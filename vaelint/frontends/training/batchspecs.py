@@ -29,6 +29,56 @@ def specs_of(batch, size: int | None = None) -> list:
     return [] if any(s is None for s in out) else out
 
 
+def nested_specs(program, batch, size: int | None) -> tuple[list, str]:
+    """``specs_of`` the batch; where its items nest the batch's values (``((ids, mask, lengths),
+    targets)``), the specs of its leaves, the program's step given them nested as the batch was, and
+    what the report says of it ("" otherwise)."""
+    specs = specs_of(batch, size)
+    nesting = flattened(batch) if not specs and program.step is not None else None
+    if nesting is None:
+        return specs, ""
+    specs = specs_of(nesting[0], size)
+    if not specs:
+        return specs, ""
+    program.step = dataclasses.replace(program.step, fn=as_nested(program.step.fn, nesting[1]))
+    shape = ", ".join("x" if c is None else "(" + ", ".join("x" * c) + ")" for c in nesting[1])
+    return specs, f"; given to its step nested as the code's batch is ({shape})"
+
+
+def flattened(batch) -> tuple[tuple, list] | None:
+    """A batch with items that are tuples of the batch's values (a collate function's ``((ids, mask,
+    lengths), targets)``): its leaves in order, and how many each item holds (None: the item itself);
+    None where no item is such a tuple."""
+    if not isinstance(batch, (tuple, list)) or _strings(batch):
+        return None
+    leaves, counts = [], []
+    for item in batch:
+        grouped = isinstance(item, (tuple, list)) and not _strings(item) and bool(item)
+        if grouped and all(_is_tensor(v) or isinstance(v, (tuple, list)) for v in item):
+            leaves += list(item)
+            counts.append(len(item))
+        else:
+            leaves.append(item)
+            counts.append(None)
+    return (tuple(leaves), counts) if any(c is not None for c in counts) else None
+
+
+def as_nested(fn, counts: list):
+    """``fn`` given its batch's items grouped back as the code's collate function nested them, from
+    the flat inputs the check makes (one per leaf)."""
+    import functools
+
+    @functools.wraps(fn)
+    def nested(*inputs, **named):
+        out, i = [], 0
+        for count in counts:
+            out.append(inputs[i] if count is None else tuple(inputs[i : i + count]))
+            i += 1 if count is None else count
+        return fn(*out, *inputs[i:], **named)
+
+    return nested
+
+
 def _strings(value) -> bool:
     """A list of strings, one a sample (the default collate's batch of a data set of SMILES or
     sentences that the step encodes itself)."""

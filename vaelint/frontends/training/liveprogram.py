@@ -9,7 +9,7 @@ import os
 
 from vaelint.errors import ChoosesCuda, VaelintError
 from vaelint.frames import display_path
-from vaelint.frontends.training.batchspecs import listed_items, specs_of, valued, with_batch
+from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over, split_backwards
 from vaelint.frontends.training.livewhy import stopped_at_a_missing_package
@@ -209,7 +209,7 @@ def _inputs_of(program, request, batch_value, loader) -> None:
     from vaelint.inputs import parse_input_spec
 
     size = getattr(loader, "batch_size", None) if loader is not None else None
-    specs, origin = specs_of(batch_value, size if isinstance(size, int) else None), ""
+    (specs, nested), origin = nested_specs(program, batch_value, size if isinstance(size, int) else None), ""
     program.batch_dim_known = isinstance(size, int) and any(s.batch == size for s in specs)
     known = infer_inputs(_as_known(loader)) if loader is not None else None
     named = [parse_input_spec(t) for t in known.specs] if known is not None else []
@@ -227,6 +227,8 @@ def _inputs_of(program, request, batch_value, loader) -> None:
         program.inputs = [*positional, *rest]
         program.inputs_origin = f"the rest of the batch, {origin}"
     listed_items(program)  # a list of lengths in the batch: given to the step as a list
+    if nested and program.inputs is specs:
+        program.inputs_origin += nested
 
 
 def _lightning(ref, request, watch, capture, sandbox, sites):
