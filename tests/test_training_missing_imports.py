@@ -375,3 +375,37 @@ def test_a_plotting_package_that_is_not_installed_draws_nothing_and_blames_nothi
     message = check(str(tmp_path / "train.py"), "-", []).error.message
     assert "reads data with matplotlib.pyplot.imread, and matplotlib is not installed" in message, message
     assert not (tmp_path / "loss.png").exists()
+
+
+def test_a_missing_trackers_run_takes_items_as_a_logger_does(tmp_path, monkeypatch):
+    # aim / wandb not installed: their logger stands in as a no-op, and code that keys into it,
+    # run.experiment["hparams"] = vars(args), went on (it stopped there: helper-found, maxjcohen/vqvae)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        "from aim import Run\n"
+        "import torch\n"
+        "from torch.utils.data import DataLoader, TensorDataset\n"
+        "from vae_common import VAE, elbo\n"
+        "def main():\n"  # in a function: no top-level line the run may go past
+        "    run = Run(experiment='vae')\n"
+        "    run['hparams'] = {'latent': 4}\n"
+        "    print(run['hparams'])\n"
+        "    model = VAE()\n"
+        "    for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):\n"
+        "        recon, mu, logvar = model(x)\n"
+        "        elbo(recon, x, mu, logvar).backward()\n"
+        "main()\n"
+    )
+    import importlib.util
+    import os
+    import shutil
+
+    import pytest
+    from training_cli import RUNNING
+
+    if importlib.util.find_spec("aim") is not None:
+        pytest.skip("aim is installed: its own Run takes the items")
+    shutil.copy(os.path.join(RUNNING, "vae_common.py"), tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert "running the code as written did not reach its step" not in " ".join(result.notes), result.notes

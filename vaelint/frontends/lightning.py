@@ -320,6 +320,26 @@ def _quiet(module) -> None:
         ("untoggle_optimizer", lambda *a, **k: None),
     ):
         object.__setattr__(module, name, value)
+    _logs_to_nothing(module)
+
+
+def _logs_to_nothing(module) -> None:
+    """``self.logger.experiment.add_image(...)`` in a training step: an installed Lightning's
+    ``logger`` is its Trainer's, None with no Trainer, and the step failed on None's attribute
+    (maxjcohen/vqvae's Aim logger). The instance's class is given a do-nothing logger where the
+    Trainer gives it none."""
+    from vaelint.frontends.standinbase import _Anything
+
+    cls = type(module)
+    if not isinstance(getattr(cls, "logger", None), property):
+        return
+
+    def logger(self):  # the Trainer's where it has one
+        trainer = getattr(self, "_trainer", None)
+        return trainer.logger if trainer is not None and trainer.logger is not None else _Anything()
+
+    own = {"logger": property(logger), "loggers": property(lambda self: [self.logger])}
+    module.__class__ = type(cls.__name__, (cls,), {**own, "__module__": cls.__module__, "__qualname__": cls.__qualname__})
 
 
 def _dedent(source: str) -> str:

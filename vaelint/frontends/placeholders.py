@@ -372,6 +372,9 @@ class LoggerStandIn:
     def __setattr__(self, _name, _value):
         pass
 
+    __getitem__ = __call__  # logger.experiment["run"]
+    __setitem__ = __setattr__  # run.experiment["hparams"] = vars(args): nothing kept
+
     def __mro_entries__(self, bases):
         return ()  # a class built on a missing logger's class is built on object
 
