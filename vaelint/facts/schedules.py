@@ -57,7 +57,11 @@ def scheduled_weight(ctx, kl_scale) -> ScheduledWeight | None:
         for s in schedules:
             if getattr(s, "values_from", None) is not None and re.search(rf"\b{re.escape(s.name)}\b", text):
                 s = s.from_value(factor.value)  # an accumulating weight: it goes on from what the run saw
-            if re.search(rf"\b{re.escape(s.name)}\b", text) and math.isclose(factor.value, s.now, rel_tol=1e-6, abs_tol=1e-12):
+            # by its name on the factor's line, or written on that line itself (an inline weight)
+            named = re.search(rf"\b{re.escape(s.name)}\b", text) or (
+                loc is not None and s.loc is not None and (s.loc.path, s.loc.line) == (loc.path, loc.line)
+            )
+            if named and math.isclose(factor.value, s.now, rel_tol=1e-6, abs_tol=1e-12):
                 rest = math.prod(f.value for f in consts if f is not factor) * kl_scale.normalization
                 return ScheduledWeight(s, rest)
     return None

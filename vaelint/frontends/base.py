@@ -152,7 +152,7 @@ class Schedule:
 
     def text(self) -> str:
         """``kl_weight = kl_anneal(step, ...) (line 51): 0.00193 at step 0, 1 from step 5000``"""
-        head = f"{self.name} = {self.expr} ({self.loc.where()})"
+        head = f"{self.name} = {self.expr} ({self.loc.where()})" if self.name != self.expr else f"{self.expr} ({self.loc.where()})"
         start = f"{self.now:.3g} at {self.counter} = {self.values[0][0]}"
         limit, at = self.limit, self.reached_at()
         if limit is None and self.cycling:

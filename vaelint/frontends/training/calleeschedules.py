@@ -39,7 +39,9 @@ def callee_schedules(region: list[ast.stmt], counters: set, namespace: dict, cou
                 space = {**fn.__globals__, **inspect.getclosurevars(fn).nonlocals}
             except (TypeError, ValueError):  # a function whose closure cannot be read: its globals
                 space = fn.__globals__
-            for name, value, at in [*_assigned(node), *_returned(stmt, call, node)]:
+            # and its parameters' defaults (warmup=10 in min(1.0, step / warmup))
+            space = {**space, **{p.name: p.default for p in inspect.signature(fn).parameters.values() if p.default is not p.empty}}
+            for name, value, at in [*_assigned(node), *_returned(stmt, call, node), *_inline(node, text, handed)]:
                 read = sorted(loads(value) & set(handed))
                 if not read:
                     continue
@@ -74,6 +76,18 @@ def _returned(stmt: ast.stmt, call: ast.Call, node) -> list:
     for ret in (n for n in walk_statements(node.body) if isinstance(n, ast.Return) and isinstance(n.value, ast.Tuple)):
         if len(ret.value.elts) == len(names):
             out += [(n, v, v) for n, v in zip(names, ret.value.elts) if n is not None and not isinstance(v, ast.Starred)]
+    return out
+
+
+def _inline(node, text: str, handed: dict) -> list:
+    """(its text, value, return) of a weight written inline in what the function returns, a factor
+    that reads a handed counter: ``return rec + min(1.0, (step + 1) / warmup) * kl``."""
+    out = []
+    for ret in (n for n in walk_statements(node.body) if isinstance(n, ast.Return) and n.value is not None):
+        for product in (n for n in ast.walk(ret.value) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult)):
+            for side, other in ((product.left, product.right), (product.right, product.left)):
+                if loads(side) & set(handed) and not loads(other) & set(handed):
+                    out.append((source_segment(text, side, 60), side, ret))
     return out
 
 
