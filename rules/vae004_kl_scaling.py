@@ -418,8 +418,10 @@ class AnnealedKLSeen(Observed):
             where, ends = "never settles", "no fixed value"
         else:
             where, ends = f"{'ends' if self.ends else 'settles'} at {self.limit:.6g}", f"{self.limit:.6g}"
+        # a weight written inline (min(0.5, step / warmup) * kl) is named by its schedule's text alone
+        weight = "weight" if self.schedule.startswith(f"{self.name} (") else f"weight {self.name}"
         return (
-            f"the KL term's weight {self.name} is annealed with {self.counter} ({self.schedule}) and {where}, so "
+            f"the KL term's {weight} is annealed with {self.counter} ({self.schedule}) and {where}, so "
             f"beta_eff ends at {ends} while the declared beta is {self.beta:g}."
         )
 
