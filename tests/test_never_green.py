@@ -477,3 +477,36 @@ def test_a_tf_keras_model_file_is_never_passed_over(tmp_path, monkeypatch):
     monkeypatch.setenv("PRE_COMMIT", "1")
     r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
     assert r.exit_code == 0 and "is TensorFlow code" in r.output, r.output
+
+
+def test_a_loss_of_per_sample_terms_says_what_it_gave_and_what_to_check(tmp_path, monkeypatch):
+    # a loss that returns per-sample (rec, kl) vectors, reduced by a training step vaelint was not
+    # given: exit 2 named only 'loss not a scalar' (helper-found: wassname/world-models-sonic-pytorch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vae.py").write_text(
+        textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec = nn.Linear(20, 8), nn.Linear(4, 20)
+
+            def forward(self, x):
+                mu, logvar = self.enc(x).chunk(2, dim=1)
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+                return torch.sigmoid(self.dec(z)), mu, logvar
+
+        def per_sample(recon, x, mu, logvar):
+            rec = F.binary_cross_entropy(recon, x, reduction="none").sum(1)
+            kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+            return rec, kl
+    """)
+    )
+    r = runner.invoke(app, ["check", "vae.py:VAE", "--input", "6x20", "--loss", "vae.py:per_sample", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert "loss not a scalar: 2 tensors of shapes 6, 6" in said, said
+    assert "check the training script that reduces these terms" in said, said

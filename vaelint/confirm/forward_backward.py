@@ -214,7 +214,7 @@ def whole_model_checks(ctx, obs: Observation) -> list[Check]:
     if ctx.has_loss and obs.error is None:
         value = obs.loss_value
         ok = value is not None and math.isfinite(value)
-        checks.append(Check("loss", ok, f"{value:.6g}" if value is not None else "not a scalar"))
+        checks.append(Check("loss", ok, f"{value:.6g}" if value is not None else f"not a scalar{_what_came_back(obs)}"))
     if obs.grads:
         for stage, names in ctx.stage_params().items():
             grads = [obs.grads.get(n) for n in names if n in obs.grads]
@@ -226,3 +226,13 @@ def whole_model_checks(ctx, obs: Observation) -> list[Check]:
     if obs.backward_error is not None:
         checks.append(Check("backward", False, str(obs.backward_error).splitlines()[0]))
     return checks
+
+
+def _what_came_back(obs: Observation) -> str:
+    """What a loss that is no one number gave: ``: a tensor of shape 8`` or ``: 2 tensors of shapes 8, 8``."""
+    out = obs.result.output if obs.result is not None else None  # what the loss returned
+    items = list(out) if isinstance(out, (tuple, list)) else list(out.values()) if isinstance(out, dict) else [out]
+    shapes = [" x ".join(map(str, t.shape)) or "scalar" for t in items if isinstance(t, torch.Tensor)]
+    if len(shapes) == 1:
+        return f": a tensor of shape {shapes[0]}"
+    return f": {len(shapes)} tensors of shapes {', '.join(shapes)}" if shapes else ""

@@ -57,7 +57,13 @@ def confirm_findings(ctx, findings: list[tuple], device: str, keep_graph: bool, 
     if failed:
         said = not_finite_text(ctx, obs, failed) + dead_activation_text(ctx, failed, dead)
         if not findings:  # a check that failed is never "no findings": exit 2 saying what failed
-            raise VaelintError("loss", f"the confirmation run failed ({said}); no rule explains it, so the check cannot pass.")
+            hint = (
+                " The loss checked is one number: check the training script that reduces these terms "
+                "(vaelint check train.py), or give --loss a function that returns the loss as the training does."
+                if any(c.name == "loss" and c.detail.startswith("not a scalar") for c in failed)
+                else ""
+            )
+            raise VaelintError("loss", f"the confirmation run failed ({said}); no rule explains it, so the check cannot pass.{hint}")
         result.notes.append(f"the confirmation run failed: {said}")
 
 
