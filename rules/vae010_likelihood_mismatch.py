@@ -54,8 +54,10 @@ The reconstruction loss fixes what the decoder must output.
 ``binary_cross_entropy`` takes probabilities: the decoder must end in a sigmoid
 (or another op bounded to [0, 1]). ``binary_cross_entropy_with_logits`` takes
 logits and applies the sigmoid itself: a decoder that already ends in a sigmoid
-gets it twice. vaelint follows the reconstruction from the loss back through
-reshapes to the decoder's last op.
+gets it twice. Both take (the model's output, the data): the data given first is
+read as the logits or probabilities and the reconstruction as the target. vaelint
+follows the reconstruction from the loss back through reshapes to the decoder's
+last op.
 """
     why = """
 An unbounded output into ``binary_cross_entropy`` crashes as soon as an output
@@ -82,6 +84,13 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         ),
     ]
     INVALID = [
+        # the data first: binary_cross_entropy_with_logits(x, recon) reads the data as the logits
+        Example(
+            _model("self.dec(z)", 'F.binary_cross_entropy_with_logits(x, recon, reduction="sum")'),
+            inputs=("6x20",),
+            at="finding",
+            message="the data comes first",
+        ),
         Example(
             _model("self.dec(z)", 'F.binary_cross_entropy(recon, x, reduction="sum")'),
             inputs=("6x20",),
@@ -122,7 +131,10 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             last = _last_op(ctx, cmp.recon_side)
             name = ctx.view.op(last) if last is not None else "?"
             loc = loc_of(cmp.node)
-            if cmp.op == "binary_cross_entropy" and name not in _BOUNDED:
+            if cmp.op in _BCE and list(cmp.node.args)[:2] == [cmp.data_side, cmp.recon_side]:
+                # F.binary_cross_entropy_with_logits(x, recon): the data in the model output's place
+                yield self.report(ArgumentsSwapped(cmp.op), loc, node=cmp.node)
+            elif cmp.op == "binary_cross_entropy" and name not in _BOUNDED:
                 yield self.report(UnboundedIntoBCE(name, _at(last)), loc, node=cmp.node)
             elif cmp.op == "binary_cross_entropy_with_logits" and _sigmoid_under(ctx, last) is not None:
                 yield self.report(SigmoidTwice(_at(_sigmoid_under(ctx, last))), loc, node=cmp.node)
@@ -193,6 +205,9 @@ def _sigmoid_under(ctx, node):
     return None
 
 
+_BCE = ("binary_cross_entropy", "binary_cross_entropy_with_logits")
+
+
 def _at(node) -> str:
     loc = loc_of(node)
     return f" at {loc.where()}" if loc else ""
@@ -229,3 +244,21 @@ class SigmoidTwice(Observed):
 
     def fix(self) -> str:
         return "drop the decoder's final sigmoid (apply it only when sampling), or use F.binary_cross_entropy"
+
+
+@dataclass
+class ArgumentsSwapped(Observed):
+    """A binary cross-entropy given the data first and the reconstruction as its target."""
+
+    op: str
+
+    def message(self) -> str:
+        what = "logits" if self.op.endswith("logits") else "probabilities"
+        return (
+            f"{self.op} takes (the model's output, the data), and here the data comes first: the data is read as "
+            f"the {what} and the reconstruction as the target, so the decoder is trained towards the data's own "
+            "cross-entropy, not to reconstruct it."
+        )
+
+    def fix(self) -> str:
+        return f"swap the arguments: F.{self.op}(recon, x)"
