@@ -403,6 +403,13 @@ def test_training_code_no_script_runs_is_never_no_vae_targets(tmp_path, monkeypa
     (tmp_path / "trainlib.py").write_text(TRAIN_LIBRARY)
     r = check("trainlib.py")
     assert r.exit_code == 2 and "holds training code (the backward at trainlib.py:9)" in r.output
+    # the command to write names the function that holds the backward; a file named train.py is
+    # not sent to `vaelint check train.py` (helper-found: hoanhle/vqvae's train.py was)
+    said = " ".join(r.output.split())
+    assert "`vaelint check trainlib.py:train_epoch --input SHAPE`" in said and "(`vaelint check train.py`)" in said, said
+    (tmp_path / "train.py").write_text(TRAIN_LIBRARY)
+    said = " ".join(check("train.py").output.split())
+    assert "`vaelint check train.py:train_epoch --input SHAPE`" in said and "(`vaelint check train.py`)" not in said, said
     monkeypatch.setenv("PRE_COMMIT", "1")
     r = check("trainlib.py")
     assert r.exit_code == 0 and "trainlib.py holds training code (the backward at trainlib.py:9)" in r.output

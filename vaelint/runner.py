@@ -176,11 +176,13 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
     if backward and not have_inputs:
         # training code that no script of its own runs (a library of train functions, a step
         # behind an entry point vaelint does not know): never passed over as clean
+        fn = _function_at(path, backward)
+        script = "" if os.path.basename(path) == "train.py" else " (`vaelint check train.py`)"
         raise VaelintError(
             "input",
             f"{path} holds training code (the backward at {backward}) that vaelint found no way to run, so nothing "
-            "in it was checked: check the script that calls it (`vaelint check train.py`), or name the function "
-            f"that trains as {path}:FUNCTION with the model's input (--input SHAPE).",
+            f"in it was checked: check the script that calls it{script}, or name the function that trains with the "
+            f"model's input: `vaelint check {path}:{fn or 'FUNCTION'} --input SHAPE`.",
         )
     if not models and not have_inputs:
         if as_script and not os.environ.get("PRE_COMMIT"):
@@ -206,6 +208,32 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
         f"{path} defines {names} but names no target, so nothing in it was checked: name the model as "
         f"PATH.py:NAME (`{example}`), or configure it in [[tool.vaelint.targets]].",
     )
+
+
+def _function_at(path: str, where: str) -> str | None:
+    """The function (``Class.method``) whose body holds ``where`` (``train.py:42``), read without running it."""
+    import ast
+
+    from vaelint.frontends.sourcefile import read_source
+
+    try:
+        line = int(where.rsplit(":", 1)[1])
+        tree = ast.parse(read_source(path))
+    except (ValueError, IndexError, OSError, SyntaxError):
+        return None
+    found = None
+
+    def visit(node, prefix: str) -> None:
+        nonlocal found
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and child.lineno <= line <= (child.end_lineno or 0):
+                name = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    found = name
+                visit(child, f"{name}.")
+
+    visit(tree, "")
+    return found
 
 
 def _parses(path: str) -> None:
