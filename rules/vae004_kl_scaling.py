@@ -471,9 +471,10 @@ def _reads_the_heads_beside_the_sample(ctx, r) -> bool:
     """Does the loss read the sampler's heads along a path that is not through its sample?"""
     import torch.fx as fx
 
+    from vaelint.facts.reparams import heads_of, samples_of
+
     total = ctx.roles.loss_total
-    heads = frozenset(h for h in (r.mu, r.logvar, r.std) if isinstance(h, fx.Node))
-    samples = frozenset(n for n in (r.z, r.noise) if isinstance(n, fx.Node))
+    heads, samples = heads_of([r]), samples_of([r])
     return isinstance(total, fx.Node) and bool(heads) and ctx.view.reads_around(total, heads, samples)
 
 

@@ -12,14 +12,15 @@ import operator
 
 import torch.fx as fx
 
+from vaelint.facts.reparams import heads_of, samples_of
+
 
 def join_log_densities(view, roles, kind) -> None:
     """Join a loss's ``log p(z)`` and ``log q(z)`` terms into one (``roles.loss_terms``)."""
     latent = [(sign, t) for sign, t in roles.loss_terms if kind(t) == "latent"]
     if len(latent) != 2:
         return
-    heads = frozenset(h for r in roles.reparams for h in (r.mu, r.logvar, r.std) if isinstance(h, fx.Node))
-    samples = frozenset(n for r in roles.reparams for n in (r.z, r.noise) if isinstance(n, fx.Node))
+    heads, samples = heads_of(roles.reparams), samples_of(roles.reparams)
     if not heads or not samples:
         return
     q = [(s, t) for s, t in latent if view.reads_around(t, heads, samples)]

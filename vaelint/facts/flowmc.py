@@ -12,6 +12,7 @@ import torch
 import torch.fx as fx
 
 from vaelint.facts.gaussian_kl import NOT_CONSTANT, UNKNOWN, Ratio
+from vaelint.facts.reparams import heads_of, samples_of
 
 
 def flow_monte_carlo(ctx, element: fx.Node) -> Ratio:
@@ -23,8 +24,7 @@ def flow_monte_carlo(ctx, element: fx.Node) -> Ratio:
     view, r = ctx.view, ctx.roles.reparam
     if r is None or not isinstance(r.z, fx.Node) or not isinstance(r.mu, fx.Node):
         return UNKNOWN
-    heads = frozenset(h for h in (r.mu, r.logvar, r.std) if isinstance(h, fx.Node))
-    samples = frozenset(n for n in (r.z, r.noise) if isinstance(n, fx.Node))
+    heads, samples = heads_of([r]), samples_of([r])
     layers = view.with_parameters()
     parts = _signed_parts(view, element)
     own = [(sign, p) for sign, p in parts if view.reads_around(p, heads, samples)]

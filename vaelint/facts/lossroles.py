@@ -9,6 +9,7 @@ import torch.fx as fx
 from vaelint.capture.ops import CAST_OPS, RECON_LOSS_OPS
 from vaelint.facts.densitypairs import join_log_densities
 from vaelint.facts.graphview import GraphView
+from vaelint.facts.reparams import heads_of, samples_of
 from vaelint.facts.roles import Comparison, Roles
 
 # ops that hand on the same value (a copy, a cast, a dim of size 1 dropped): the terms are inside
@@ -55,7 +56,7 @@ def against_a_learned_prior(view: GraphView, roles: Roles, node) -> bool:
     against a prior whose mean and std a network computes from a sample (SLAC's, PlaNet's and
     Dreamer's p(z_t | z_t-1, a)), not a Monte Carlo estimate log q(z) - log p(z) of the sample?
     A closed-form KL with a flow's log-determinant added to it is neither (``kl - log_det``)."""
-    samples = frozenset(n for r in roles.reparams for n in (r.z, r.noise) if isinstance(n, fx.Node))
+    samples = samples_of(roles.reparams)
     if not samples or not any(view.depends_on(node, s) for s in samples):
         return False
     if kl_beside_a_log_det(view, roles, node) is not None:
@@ -72,8 +73,7 @@ def kl_beside_a_log_det(view: GraphView, roles: Roles, node) -> fx.Node | None:
     an add or sub under the reductions whose one operand reads the sampler's heads and not its
     sample, and whose other reads the sample only through the flows' layers and the heads only
     through the sample. None for any other term (a KL against a learned prior mixes the two)."""
-    samples = frozenset(n for r in roles.reparams for n in (r.z, r.noise) if isinstance(n, fx.Node))
-    heads = frozenset(h for r in roles.reparams for h in (r.mu, r.logvar, r.std) if isinstance(h, fx.Node))
+    samples, heads = samples_of(roles.reparams), heads_of(roles.reparams)
     seen = node
     for _ in range(8):
         if view.op(seen) in ("add", "sub"):

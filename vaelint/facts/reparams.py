@@ -30,6 +30,16 @@ class Reparam:
     matrix: bool = False  # mu + L @ eps: drawn through a scale matrix (_matrix_reparam)
 
 
+def heads_of(layers) -> frozenset:
+    """The sampler heads (mean, scale head, std) of these stochastic layers, as graph nodes."""
+    return frozenset(h for r in layers for h in (r.mu, r.logvar, r.std) if isinstance(h, fx.Node))
+
+
+def samples_of(layers) -> frozenset:
+    """The samples and the noise of these stochastic layers, as graph nodes."""
+    return frozenset(n for r in layers for n in (r.z, r.noise) if isinstance(n, fx.Node))
+
+
 def find_reparams(view: GraphView) -> list[Reparam]:
     """Every ``mu + eps * std`` of the graph, one per noise source (a hierarchical
     VAE has one per stochastic layer; a later layer's mean and std may depend on
