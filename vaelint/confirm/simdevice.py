@@ -263,12 +263,14 @@ def _off_the_real_gpu(tree):
     ``__init__``) are GPU tensors to the simulation too: their values join its memory, the CPU, so
     they neither fail beside the simulated ones nor count as CPU tensors meeting them."""
 
-    def joined(t):
-        if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and t.device.type == "cuda":
-            return _simulated(t.detach().cpu())
-        return t
+    return tree_map(_joined, tree)
 
-    return tree_map(joined, tree)
+
+def _joined(t):
+    """A tensor on this machine's real GPU as a simulated one (its values on the CPU); any other as it is."""
+    if isinstance(t, torch.Tensor) and not isinstance(t, SimulatedCuda) and t.device.type == "cuda":
+        return _simulated(t.detach().cpu())
+    return t
 
 
 def _over_simulated(t) -> bool:
@@ -333,8 +335,8 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_o
     real_gpu = torch.cuda.is_available()  # asked before the simulated GPU answers yes
     # the simulated GPU keeps its memory on the CPU: a model the code moved to this machine's real
     # GPU runs from a CPU copy of its weights (once, not at each use: _off_the_real_gpu)
-    state = {name: _simulated(_on_the_cpu(t)) for name, t in module.named_parameters()}
-    state.update({name: _simulated(_on_the_cpu(t)) for name, t in module.named_buffers()})
+    state = {name: _simulated(_joined(t.detach())) for name, t in module.named_parameters()}
+    state.update({name: _simulated(_joined(t.detach())) for name, t in module.named_buffers()})
     sim_inputs = tuple(
         (x.detach().clone() if isinstance(x, torch.Tensor) else x) if batch_on_cpu else _simulated(x.detach()) for x in inputs
     )
