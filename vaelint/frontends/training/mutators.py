@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 
+from vaelint.frontends.training.astutil import mutated_names
+
 # what a function that also does these is not kept for: it trains, saves or steps
 _NOT_KEPT = frozenset({"backward", "step", "save", "save_state_dict", "savefig", "write", "zero_grad"})
 
@@ -35,10 +37,7 @@ def _attributes_written(node: ast.AST) -> set[str]:
     for n in ast.walk(node):
         targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, (ast.AugAssign, ast.AnnAssign)) else []
         for t in targets:
-            while isinstance(t, (ast.Attribute, ast.Subscript)) and isinstance(t.value, (ast.Attribute, ast.Subscript)):
-                t = t.value
-            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name):
-                names.add(t.value.id)
+            names |= mutated_names(t)
         if (
             isinstance(n, ast.Call)
             and isinstance(n.func, ast.Name)
