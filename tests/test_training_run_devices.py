@@ -163,3 +163,27 @@ def test_a_gpu_named_by_index_is_cuda_0_and_its_moves_stay_on_the_cpu(monkeypatc
     assert isinstance(real("cpu"), device) and not isinstance("cpu", device)
     with pytest.raises(RuntimeError):
         device("nonsense")
+
+
+def test_the_gpu_queries_answered_on_a_cuda_build_do_not_ask_each_other(monkeypatch):
+    """On a CUDA build ``torch.cuda.is_available()`` is ``device_count() > 0``: the patched
+    device_count must not ask is_available back (a RecursionError on every GPU machine, in every
+    Lightning run: its accelerator asks both)."""
+    import contextlib
+
+    import torch
+
+    from vaelint.frontends.training.livecudaguard import answer_gpu_queries
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: torch.cuda.device_count() > 0)  # as torch/cuda/__init__.py
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: "a real GPU")
+    with contextlib.ExitStack() as undo:
+
+        def patch(owner, name, value):
+            undo.callback(setattr, owner, name, getattr(owner, name))
+            setattr(owner, name, value)
+
+        answer_gpu_queries(patch)
+        assert torch.cuda.device_count() == 2 and torch.cuda.is_available()
+        assert torch.cuda.get_device_name() == "a real GPU"  # told the truth where there is CUDA

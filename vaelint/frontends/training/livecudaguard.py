@@ -89,8 +89,10 @@ def answer_gpu_queries(patch) -> None:
         patch(torch.cuda, name, asked(getattr(torch.cuda, name), answer))
     real_count = torch.cuda.device_count
     # code that asserted CUDA (let past: GUARDS_PASSED) then picks its device as a GPU machine
-    # would, ``rank % torch.cuda.device_count()``: one device, not a division by zero (LlamaGen)
-    patch(torch.cuda, "device_count", lambda: real_count() if torch.cuda.is_available() or not GUARDS_PASSED else 1)
+    # would, ``rank % torch.cuda.device_count()``: one device, not a division by zero (LlamaGen).
+    # Asked of the real count, not of is_available(): a CUDA build's is_available() calls
+    # device_count(), this very function (a RecursionError on every GPU machine)
+    patch(torch.cuda, "device_count", lambda: count if (count := real_count()) > 0 or not GUARDS_PASSED else 1)
     if not torch.cuda.is_available():
         patch(torch, "device", _devices_by_index(torch.device))
 
