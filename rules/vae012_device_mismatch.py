@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from vaelint.capture.ops import CREATION_OPS
 from vaelint.confirm.simrun import simulated_run
 from vaelint.errorkinds import kind_of
 from vaelint.facts.context import loc_of
-from vaelint.facts.cpumeetings import creates_on_cpu, first_meeting, on_device
+from vaelint.facts.cpumeetings import creates_on_cpu, first_meeting, is_mismatch, meets_there, on_device, same_place
 from vaelint.facts.deviceexcuses import excused
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ErrorKind, FixAvailability, Need, Severity
@@ -177,6 +176,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(_chosen("self.FloatTensor = torch.FloatTensor", _BY_FLAG), inputs=("6x20",)),
         # the distribution's parameters moved to the GPU by the constructor, under is_available(): a note
         Example(fill(_DIST, move=_MOVED_IN_INIT), inputs=("6x20",)),
+        # a CPU type given a list (CPU indices into a GPU tensor are allowed)
+        Example(_model("torch.randn_like(mu)[torch.LongTensor([5, 4, 3, 2, 1, 0])]"), inputs=("6x20",)),
     ]
     INVALID = [
         Example(
@@ -204,6 +205,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         ),
         # a legacy constructor, outside torch's functions: seen on the simulated GPU
         Example(_model("torch.FloatTensor(mu.size(0), self.latent).normal_()"), inputs=("6x20",), at="sample", message="simulated GPU"),
+        # a CPU type given a GPU tensor raises there ("legacy constructor expects device type: cpu")
+        Example(_model("torch.FloatTensor(torch.randn_like(mu))"), inputs=("6x20",), at="noise", message="CPU tensor type"),
         # the CPU type whatever the flag says: no GPU machine chooses otherwise
         Example(_chosen("self.FloatTensor = torch.FloatTensor"), inputs=("6x20",), at="sample", message="simulated GPU"),
         # the same distribution never moved: it samples on the CPU on a GPU machine too
@@ -225,7 +228,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         sim = simulated_run(ctx)
         meetings = [m for m in sim.meetings if not excused(ctx, m)]
         if sim.error is not None:
-            if _is_mismatch(sim.error) and not sim.met_real_gpu:
+            if is_mismatch(sim.error) and not sim.met_real_gpu:
                 yield from static  # the simulated run failed on the mismatch itself
                 return
             if not meetings:
@@ -245,7 +248,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             places.add(place)
             # the graph takes every input to be on the device; a training step's batch started on the
             # CPU (a label never moved stays there): the same bug only where the run saw it meet
-            match = next((f for f in static if _same_place(f, meeting) and (not sim.batch_moved or _meets_there(f, meeting))), None)
+            match = next((f for f in static if same_place(f, meeting) and (not sim.batch_moved or meets_there(f, meeting))), None)
             finding = match or self._from_meeting(meeting)
             if id(finding) in emitted:
                 continue
@@ -257,6 +260,13 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 
     def _from_meeting(self, meeting):
         shape = " x ".join(str(s) for s in meeting.shape) or "scalar"
+        if meeting.refused:
+            made = (
+                f"{meeting.made_by}(...) at {meeting.made.where() if meeting.made else '?'} is a CPU tensor type: given "
+                f'a tensor of shape {shape} that is on the GPU, it raises there ("expected TensorOptions(..., device=cpu)" '
+                'or "legacy constructor expects device type: cpu", as torch\'s version words it)'
+            )
+            return self.report(CpuTensorSeen(made, "", "legacy", True), meeting.made)
         if meeting.made is not None:
             made = f"{meeting.made_by}() at {meeting.made.where()} makes a tensor of shape {shape} on the CPU"
         elif meeting.held:
@@ -344,27 +354,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         return err is not None and kind_of(err) is ErrorKind.DEVICE
 
 
-def _is_mismatch(error: str) -> bool:
-    """The simulated run's own error is the mismatch ("Expected all tensors to be on the same device")."""
-    return bool(re.search(r"same device|different devices|device mismatch", error, re.I))
-
-
 def _at(node) -> str:
     loc = loc_of(node)
     return f" at {loc.where()}" if loc else ""
-
-
-def _meets_there(finding, meeting) -> bool:
-    """Does a graph finding's meeting op (its node) run at the simulated meeting's line?"""
-    at, loc = loc_of(finding.node), meeting.loc
-    return at is not None and loc is not None and (at.path, at.line) == (loc.path, loc.line)
-
-
-def _same_place(finding, meeting) -> bool:
-    """A graph finding (at the line that made the tensor; its node, the meeting op)
-    and a simulated meeting are the same bug."""
-    made, at = meeting.made, finding.loc
-    return at is not None and ((made is not None and (made.path, made.line) == (at.path, at.line)) or _meets_there(finding, meeting))
 
 
 @dataclass
@@ -379,11 +371,18 @@ class CpuTensorSeen(Observed):
 
     def message(self) -> str:
         seen = " (seen on a simulated GPU)" if self.simulated else ""
+        if self.op == "legacy":
+            return f"{self.made}{seen}."
         return f"{self.made}; it meets {self.meets}, which fails on a GPU with 'Expected all tensors to be on the same device'{seen}."
 
     def fix(self) -> str:
         if self.op == "cpu":
             return "keep the tensor on its device: drop .cpu() (or move the result back with .to(x.device))"
+        if self.op == "legacy":
+            return (
+                "convert on the tensor's own device instead of through a CPU type: i.long() for torch.LongTensor(i), "
+                "v.float() for torch.FloatTensor(v), torch.sparse_coo_tensor(i, v, size) for torch.sparse.FloatTensor(i, v, size)"
+            )
         if self.op == "attribute":
             return (
                 "register it with the module so that model.to(device) moves it: self.register_buffer('prior_loc', "

@@ -281,3 +281,20 @@ def test_tensors_the_code_put_on_a_real_gpu_are_gpu_tensors_to_the_simulation():
             return (self.enc(x) * torch.ones(8)).sum()
 
     assert [m.op for m in simulate(Left().cuda(), (torch.rand(3, 6),)).meetings] == ["mul"]
+
+
+def test_a_cpu_type_given_a_gpu_tensor_is_a_device_error_in_either_wording():
+    """torch.LongTensor(a CUDA tensor) raises, worded by torch's version: both read as a device error
+    (an H100 with torch 2.11 said the TensorOptions form; read as a dtype error, VAE012 was not confirmed)."""
+    from vaelint.errorkinds import kind_of
+    from vaelint.vocab import ErrorKind
+
+    got = (
+        "expected TensorOptions(dtype=long int, device=cpu, layout=Strided, requires_grad=false (default), "
+        "pinned_memory=false (default), memory_format=(nullopt)) (got TensorOptions(dtype=long int, device=cuda:0, "
+        "layout=Strided, requires_grad=false (default), pinned_memory=false (default), memory_format=(nullopt)))"
+    )
+    assert kind_of(TypeError(got)) is ErrorKind.DEVICE
+    assert kind_of(RuntimeError("legacy constructor expects device type: cpu but device type: cuda was passed")) is ErrorKind.DEVICE
+    dtype = "expected TensorOptions(dtype=double, device=cpu, layout=Strided) (got TensorOptions(dtype=float, device=cpu, layout=Strided))"
+    assert kind_of(TypeError(dtype)) is ErrorKind.DTYPE  # a dtype refused on the CPU stays a dtype error

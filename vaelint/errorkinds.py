@@ -18,6 +18,9 @@ _KINDS = (  # checked in order: the first that matches names the error
     (ErrorKind.SUPPORT, re.compile(r"support", re.I)),  # a distribution's support
     # a distribution's parameter outside its constraint (its message names the tensor's shape too)
     (ErrorKind.CONSTRAINT, re.compile(r"to satisfy the constraint", re.I)),
+    # torch.LongTensor(a GPU tensor), a CPU type: "expected TensorOptions(..., device=cpu, ...) (got
+    # TensorOptions(..., device=cuda:0, ...))" (torch 2.11 on an H100)
+    (ErrorKind.DEVICE, re.compile(r"TensorOptions\([^)]*device=cpu\b.*got TensorOptions\([^)]*device=cuda", re.I)),
     # torch.DoubleTensor(a float32 tensor): "expected TensorOptions(dtype=double, device=cpu, ...)"
     (ErrorKind.DTYPE, re.compile(r"TensorOptions\(dtype=", re.I)),
     (ErrorKind.MEMORY, re.compile(r"overflow|out of memory|not enough memory|can't allocate|DefaultCPUAllocator", re.I)),

@@ -31,7 +31,7 @@ from torch.utils._pytree import tree_leaves, tree_map
 from vaelint.confirm.simcontext import cuda_answers_yes, held_tensors, names_a_real_gpu
 from vaelint.confirm.simswitches import switches_on
 from vaelint.frames import SourceLoc, user_stack
-from vaelint.frontends.legacycuda import legacy_types
+from vaelint.frontends.legacycuda import legacy_types, legacy_types_seen_through
 from vaelint.frontends.sourcefacts import line_text, names_the_cpu
 
 _CUDA = torch.device("cuda", 0)
@@ -65,6 +65,7 @@ class Meeting:
     made_by: str | None  # the op that made it ("randn", "cpu", ...)
     shape: tuple  # the CPU tensor's shape
     held: str | None = None  # the model's attribute that holds it ("prior.loc"), when one does
+    refused: bool = False  # a CPU tensor type (torch.LongTensor(t)) given a GPU tensor: it raises there
 
 
 @dataclass
@@ -354,8 +355,9 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_o
             torch.no_grad(),
             torch.random.fork_rng(devices=[]),
             cuda_answers_yes(),
-            legacy_types(_simulated, gpu=True),
-            switches_on(module),
+            legacy_types(_simulated, gpu=_refused_on_gpu),
+            switches_on(module),  # reads the CPU types as the code holds them: before they are replaced
+            legacy_types_seen_through(),  # torch.LongTensor(t): refuses a GPU tensor, as on a GPU
             _Moves(real_gpu),
             torch.backends.cudnn.flags(enabled=False),
         ):
@@ -374,6 +376,22 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_o
     return sim
 
 
-def _on_the_cpu(t: torch.Tensor) -> torch.Tensor:
-    t = t.detach()
-    return t.cpu() if t.device.type not in ("cpu", "meta") else t
+_LEGACY_REFUSES = "legacy constructor expects device type: cpu but device type: cuda was passed"  # torch's words
+
+
+def _refused_on_gpu(constructor: str, tensors: list) -> None:
+    """A CPU tensor type given tensors (``torch.LongTensor(i)``, ``torch.sparse.FloatTensor(i, v,
+    size)``) raises on a GPU when one of them is there: the meeting is the constructor's line."""
+    on_gpu = [
+        t
+        for t in tensors
+        if isinstance(t, SimulatedCuda)
+        or getattr(t, "_vaelint_on_gpu", False)
+        or (not hasattr(t, "_vaelint_made") and _on_simulated_memory(t))
+    ]
+    if not on_gpu or SimulatedCuda._meetings is None:
+        return
+    stack = user_stack()
+    loc = stack[0] if stack else None
+    SimulatedCuda._meetings.append(Meeting(constructor, loc, loc, constructor, tuple(on_gpu[0].shape), refused=True))
+    raise RuntimeError(_LEGACY_REFUSES)

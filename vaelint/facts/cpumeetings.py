@@ -1,10 +1,14 @@
 """Where a tensor made on the CPU (or moved there) inside forward or the loss first meets the
 training device's tensors in the graph: VAE012's candidates, which the simulated GPU then
-confirms or clears (vaelint/confirm/simdevice.py)."""
+confirms or clears (vaelint/confirm/simdevice.py); and when a graph candidate and a simulated
+meeting are the same bug."""
 
 from __future__ import annotations
 
+import re
+
 from vaelint.capture.ops import ARITH_OPS, CREATION_OPS
+from vaelint.facts.context import loc_of
 
 _PASS_THROUGH = {
     "view",
@@ -110,3 +114,21 @@ def first_meeting(ctx, node):
 def on_device(ctx, node) -> bool:
     """Computed from the inputs or the weights (which live on the training device)."""
     return any(a.op == "placeholder" or a.op == "call_module" or ctx.is_model_state(a) for a in ctx.view.ancestors(node))
+
+
+def is_mismatch(error: str) -> bool:
+    """The simulated run's own error is the mismatch ("Expected all tensors to be on the same device")."""
+    return bool(re.search(r"same device|different devices|device mismatch", error, re.I))
+
+
+def meets_there(finding, meeting) -> bool:
+    """Does a graph finding's meeting op (its node) run at the simulated meeting's line?"""
+    at, loc = loc_of(finding.node), meeting.loc
+    return at is not None and loc is not None and (at.path, at.line) == (loc.path, loc.line)
+
+
+def same_place(finding, meeting) -> bool:
+    """A graph finding (at the line that made the tensor; its node, the meeting op)
+    and a simulated meeting are the same bug."""
+    made, at = meeting.made, finding.loc
+    return at is not None and ((made is not None and (made.path, made.line) == (at.path, at.line)) or meets_there(finding, meeting))

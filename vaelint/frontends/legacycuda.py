@@ -57,15 +57,18 @@ def _legacy_type(name: str, dtype: torch.dtype, simulated, on_gpu, said) -> type
     return _Meta(name, (), {"__new__": __new__, "__module__": "torch.cuda", "dtype": dtype, "is_cuda": True})
 
 
-_AS_ON_A_GPU: list = []  # inside: the simulated GPU runs (the CPU types refuse GPU tensors there)
+# inside: the simulated GPU runs; its last entry, refuse(constructor, tensors), raises as a GPU does
+# when a CPU type is given tensors on the (simulated) GPU, and returns when none is
+_AS_ON_A_GPU: list = []
 
 
 @contextlib.contextmanager
-def legacy_types(simulated, on_gpu=lambda t: t.is_cuda, said=None, gpu: bool = False):
+def legacy_types(simulated, on_gpu=lambda t: t.is_cuda, said=None, gpu=None):
     """While inside, ``torch.cuda.<Type>Tensor(...)`` makes ``simulated(tensor)`` (after
     ``said(what)``, ``what`` the constructor as the code wrote it), and ``isinstance(t,
     torch.cuda.FloatTensor)`` holds for a tensor of its dtype that ``on_gpu``. ``gpu``: the
-    simulated GPU runs, where ``torch.LongTensor(t)`` is the legacy constructor as written."""
+    simulated GPU runs; ``gpu(constructor, tensors)`` raises where a CPU type such as
+    ``torch.LongTensor(t)`` is given tensors on the GPU (a GPU refuses them), else returns."""
     saved = {name: getattr(torch.cuda, name, None) for name in _TYPES}
     made = {name: _legacy_type(name, dtype, simulated, on_gpu, said) for name, dtype in _TYPES.items()}
     to_type = torch.Tensor.type
@@ -84,10 +87,10 @@ def legacy_types(simulated, on_gpu=lambda t: t.is_cuda, said=None, gpu: bool = F
         for name, value in made.items():
             setattr(torch.cuda, name, value)
         torch.Tensor.type = type_
-        _AS_ON_A_GPU.extend([gpu] if gpu else [])
+        _AS_ON_A_GPU.extend([gpu] if gpu is not None else [])
         yield
     finally:
-        del _AS_ON_A_GPU[len(_AS_ON_A_GPU) - (1 if gpu else 0) :]
+        del _AS_ON_A_GPU[len(_AS_ON_A_GPU) - (1 if gpu is not None else 0) :]
         torch.Tensor.type = to_type
         for name, value in saved.items():
             if value is None:
@@ -103,7 +106,10 @@ def _seen_through(name: str, dtype: torch.dtype, sparse: bool, original: type, u
 
     def __new__(cls, *args, **kwargs):
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
-        if _AS_ON_A_GPU or any(t.is_cuda for t in tensors):
+        if _AS_ON_A_GPU:
+            _AS_ON_A_GPU[-1](f"torch.{'sparse.' if sparse else ''}{name}", tensors)  # refuses the GPU's tensors
+            return original(*args, **kwargs)
+        if any(t.is_cuda for t in tensors):
             return original(*args, **kwargs)  # a CPU type given GPU tensors: as it does on a GPU (it refuses)
         if tensors:
             used.append(f"torch.{'sparse.' if sparse else ''}{name}(...)")
