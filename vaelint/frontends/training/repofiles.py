@@ -58,8 +58,10 @@ def _imported_files(home: SourceFile, roots: list[str]) -> list[SourceFile]:
     seen, found, queue = {home.path}, [], [home]
     while queue and len(seen) <= _MAX_IMPORTED:
         file = queue.pop(0)
-        for name in _module_names(file):
-            for root in dict.fromkeys(roots + [os.path.dirname(file.path)]):
+        for name, up in _module_names(file):
+            # a relative import from a package's subpackage (from ..training import x): from that folder only
+            here = [os.path.dirname(file.path) if up is None else up]
+            for root in dict.fromkeys((roots if up is None else []) + here):
                 for candidate in _module_files(root, name):
                     full = os.path.realpath(candidate)
                     if full in seen or not os.path.isfile(full) or len(seen) > _MAX_IMPORTED:
@@ -72,25 +74,28 @@ def _imported_files(home: SourceFile, roots: list[str]) -> list[SourceFile]:
     return found
 
 
-def _module_names(file: SourceFile) -> list[str]:
-    """The modules ``file`` imports, dotted, relative ones resolved against its folder
-    (``from .models import VAE`` in a package: its sibling ``models``); for
-    ``from a.b import c``, ``a.b.c`` too (c may be a module)."""
+def _module_names(file: SourceFile) -> list[tuple[str, str | None]]:
+    """The modules ``file`` imports, dotted, each with the folder it resolves from when that is
+    not the import roots: relative ones against the file's own package (``from .models import
+    VAE``: its sibling ``models``; ``from ..training.trainer import T``: ``training.trainer`` of
+    the package above); for ``from a.b import c``, ``a.b.c`` too (c may be a module)."""
     names = []
     for node in ast.walk(file.tree):
         if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
+            names += [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:  # relative: found from the file's own folder by the caller
-                module = module if node.level == 1 else ""
-                if not module:
-                    continue
-            names.append(module)
-            names += [f"{module}.{alias.name}" for alias in node.names if alias.name != "*"]
+            module, up = node.module or "", None
+            if node.level:
+                up = os.path.dirname(file.path)
+                for _ in range(node.level - 1):
+                    up = os.path.dirname(up)
+            if module:
+                names.append((module, up))
+            prefix = f"{module}." if module else ""
+            names += [(f"{prefix}{alias.name}", up) for alias in node.names if alias.name != "*"]
         elif isinstance(node, ast.Call) and dotted(node.func).rpartition(".")[2] in _IMPORTERS and node.args:
-            names.append(_dynamic_name(node.args[0]))
-    return list(dict.fromkeys(n for n in names if n))
+            names.append((_dynamic_name(node.args[0]), None))
+    return list(dict.fromkeys(n for n in names if n[0]))
 
 
 _IMPORTERS = {"import_module", "__import__"}
