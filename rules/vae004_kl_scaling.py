@@ -419,7 +419,8 @@ class AnnealedKLSeen(Observed):
         else:
             where, ends = f"{'ends' if self.ends else 'settles'} at {self.limit:.6g}", f"{self.limit:.6g}"
         # a weight written inline (min(0.5, step / warmup) * kl) is named by its schedule's text alone
-        weight = "weight" if self.schedule.startswith(f"{self.name} (") else f"weight {self.name}"
+        # (and a variable called weight is not "the weight weight")
+        weight = "weight" if self.schedule.startswith(f"{self.name} (") or self.name == "weight" else f"weight {self.name}"
         return (
             f"the KL term's {weight} is annealed with {self.counter} ({self.schedule}) and {where}, so "
             f"beta_eff ends at {ends} while the declared beta is {self.beta:g}."

@@ -16,12 +16,15 @@ from vaelint.frames import SourceLoc, is_user_file
 from vaelint.frontends.base import Schedule
 from vaelint.frontends.sourcefacts import def_node
 from vaelint.frontends.training.astutil import loads, source_segment, walk_statements
-from vaelint.frontends.training.schedules import _evaluate, _moving
+from vaelint.frontends.training.schedules import _ending, _evaluate, _moving
 
 
-def callee_schedules(region: list[ast.stmt], counters: set, namespace: dict, counted: dict, sandbox) -> list[Schedule]:
+def callee_schedules(
+    region: list[ast.stmt], counters: set, namespace: dict, counted: dict, sandbox, ends: dict | None = None
+) -> list[Schedule]:
     """The schedules of the user's functions the step calls with a counter (by name, as an
-    argument or a keyword)."""
+    argument or a keyword); ``ends``: a counter's last value where its loop is a ``range``."""
+    ends = ends or {}
     out, seen = [], set()
     for stmt in walk_statements(region):
         for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
@@ -49,10 +52,11 @@ def callee_schedules(region: list[ast.stmt], counters: set, namespace: dict, cou
                 counter = handed[param]
                 now = namespace.get(counter, 0)
                 now = (now if isinstance(now, (int, float)) and not isinstance(now, bool) else 0) + counted.get(counter, 0)
-                values = _moving(now, lambda v, e=value, p=param, g=space, f=path: _evaluate(e, g, {p: v}, f, sandbox))
+                values = _moving(now, lambda v, e=value, p=param, g=space, f=path: _evaluate(e, g, {p: v}, f, sandbox), ends.get(counter))
                 if values:
                     loc = SourceLoc(path, at.lineno, at.col_offset + 1)
-                    out.append(Schedule(name, source_segment(text, value, 90), loc, counter, values[0][1], values))
+                    schedule = Schedule(name, source_segment(text, value, 90), loc, counter, values[0][1], values)
+                    out.append(_ending(schedule, ends.get(counter)))
     return out
 
 

@@ -52,26 +52,77 @@ def find_module_schedules(method, module, path: str, text: str, sandbox) -> list
     body = tree.body[0].body if tree.body and hasattr(tree.body[0], "body") else []
     out = []
     for stmt in walk_statements(body):
-        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
-            continue
-        attrs = {
-            n.attr for n in ast.walk(stmt.value) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
-        }
-        read = attrs & {"global_step", "current_epoch"}
-        if not read:
-            continue
-        counter = sorted(read)[0]
-        values = []
-        for value in (0, *LATER):
-            counted = _Counted(module, {counter: value})
-            got = _evaluate(stmt.value, dict(method.__globals__), {"self": counted}, path, sandbox)
-            if got is None:
-                values = []
-                break
-            values.append((value, got))
-        if still(values):
-            continue
-        loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
-        expr = segments.get(id(stmt.value), "")
-        out.append(Schedule(stmt.targets[0].id, expr[:90], loc, f"self.{counter}", values[0][1], values))
+        for name, expr, counter in _weights(stmt, module, method):
+            values = []
+            for value in (0, *LATER):
+                counted = _Counted(module, {counter: value})
+                got = _evaluate(expr, dict(method.__globals__), {"self": counted}, path, sandbox)
+                if got is None:
+                    values = []
+                    break
+                values.append((value, got))
+            if still(values):
+                continue
+            loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
+            text = segments.get(id(expr), "")
+            out.append(Schedule(name or text[:60], text[:90], loc, f"self.{counter}", values[0][1], values))
     return out
+
+
+_COUNTERS = ("global_step", "current_epoch")
+
+
+def _weights(stmt: ast.stmt, module, method) -> list:
+    """(name, expression, counter) of what the statement computes from a counter: an assignment
+    (``beta = min(1.0, self.global_step / warmup)``), and a value handed to a call, named by the
+    parameter it binds (``self._loss(x, self._beta())``, ``_beta`` reading ``self.current_epoch``:
+    ``beta`` in the loss, where the KL is weighed)."""
+    out = []
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        read = _counters_read(stmt.value, module)
+        if read:
+            return [(stmt.targets[0].id, stmt.value, read[0])]
+    for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
+        params = _parameters(call.func, module, method)
+        handed = [(params[k] if k < len(params) else None, a) for k, a in enumerate(call.args)]
+        handed += [(kw.arg, kw.value) for kw in call.keywords if kw.arg]
+        for param, arg in handed:
+            read = _counters_read(arg, module) if not isinstance(arg, ast.Starred) else []
+            if read and param:
+                out.append((param, arg, read[0]))
+    return out
+
+
+def _counters_read(expr: ast.expr, module) -> list[str]:
+    """The counters an expression reads: ``self.current_epoch`` itself, or through a method of the
+    module's own it calls (``self._beta()``, whose body reads it)."""
+    import inspect
+
+    read = set()
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self":
+            if n.attr in _COUNTERS:
+                read.add(n.attr)
+            fn = getattr(type(module), n.attr, None)
+            if isinstance(fn, types.FunctionType):
+                try:
+                    body = inspect.getsource(fn)
+                except (OSError, TypeError):
+                    continue
+                read |= {c for c in _COUNTERS if f"self.{c}" in body}
+    return sorted(read)
+
+
+def _parameters(func: ast.expr, module, method) -> list[str]:
+    """The parameter names (``self`` left out) of the module's method or the function a call names."""
+    import inspect
+
+    fn = None
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+        fn = getattr(type(module), func.attr, None)
+    elif isinstance(func, ast.Name):
+        fn = method.__globals__.get(func.id)
+    if not isinstance(fn, types.FunctionType):
+        return []
+    names = list(inspect.signature(fn).parameters)
+    return names[1:] if names[:1] == ["self"] and isinstance(func, ast.Attribute) else names

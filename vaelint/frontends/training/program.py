@@ -291,6 +291,7 @@ def _schedules(plan, fn, sandbox, home) -> list:
     path = frame.place.statements()[: plan.boundary.depth]
     loops = [s for s in path if isinstance(s, (ast.For, ast.AsyncFor))]
     counters = counters_of(frame.scope.node, loops, plan.index_var) | handed_counters(plan, frame)
+    ends = loop_ends(loops, _step_namespace(fn, plan.frame_values), frame.scope.path, sandbox)
     found = find_schedules(
         fn,
         plan.region,
@@ -301,10 +302,10 @@ def _schedules(plan, fn, sandbox, home) -> list:
         # down to the data loop, from the top of the function that holds it
         lead_statements([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]]),
         plan.frame_values,
-        loop_ends(loops, _step_namespace(fn, plan.frame_values), frame.scope.path, sandbox),
+        ends,
     )
-    # a loss function handed the epoch, which computes the weight from it
-    inside = callee_schedules(plan.region, counters, _step_namespace(fn, plan.frame_values), {}, sandbox) if counters else []
+    # a loss function handed the epoch, which computes the weight from it (read up to the loop's end)
+    inside = callee_schedules(plan.region, counters, _step_namespace(fn, plan.frame_values), {}, sandbox, ends) if counters else []
     return found + [s for s in inside if s.name not in {o.name for o in found}]
 
 

@@ -99,12 +99,34 @@ def find_schedules(
             if values:
                 along.append((_first_move(values), counter, values))
         if not along:
+            out += _inline_schedules(stmt, counters, namespace, counted, path, text, sandbox, ends)
             continue
         _soonest, counter, values = min(along, key=lambda a: a[0])
         name = stmt.targets[0].id
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
         schedule = Schedule(name, source_segment(text, stmt.value, 90), loc, counter, values[0][1], values, id(stmt) in held)
         out.append(_ending(schedule, ends.get(counter)))
+    return out
+
+
+def _inline_schedules(stmt, counters: set, namespace: dict, counted: dict, path: str, text: str, sandbox, ends: dict) -> list:
+    """A weight written inline in the step's loss, a factor that reads a counter while the other
+    factor does not (``loss = rec + kl_weight(epoch) * kl``, ``rec + min(1, step / 1000) * kl``):
+    the factor alone, read at later counter values (the whole line needs the step's tensors)."""
+    out = []
+    for product in (n for n in ast.walk(stmt.value) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult)):
+        for side, other in ((product.left, product.right), (product.right, product.left)):
+            read = sorted(loads(side) & counters)
+            if not read or loads(other) & counters:
+                continue
+            counter = read[0]
+            now = namespace.get(counter, 0)
+            now = (now if isinstance(now, (int, float)) and not isinstance(now, bool) else 0) + counted.get(counter, 0)
+            values = _moving(now, lambda v, e=side, c=counter: _evaluate(e, namespace, {c: v}, path, sandbox), ends.get(counter))
+            if values:
+                loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
+                schedule = Schedule(source_segment(text, side, 60), source_segment(text, side, 90), loc, counter, values[0][1], values)
+                out.append(_ending(schedule, ends.get(counter)))
     return out
 
 
