@@ -46,6 +46,7 @@ _MEETS = ARITH_OPS | {
     "index_copy",
     "index_fill",
     "index_put",
+    "setitem",  # out[idx, labels] = 1: an index on the GPU into a CPU tensor
     "masked_fill",
     "masked_scatter",
     "matmul",

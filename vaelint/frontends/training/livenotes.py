@@ -60,13 +60,18 @@ _DEVICE_WORDS = ("cuda", "device", "Fabric", "Accelerator", "accelerate", "set_d
 
 
 def mentions_a_device(program, home, step_paths=()) -> bool:
-    """Do the files of the step (``step_paths``, else the run's step), the script and the model's
-    classes name a device or a library that places tensors on one?"""
+    """Do the files of the step (``step_paths``, else the run's step), the script, the model's
+    classes and the user's modules the run imported place a tensor on a device (``.cuda()``,
+    ``.to(...)``, ``device=``) or use a library that does? A device only chosen (``device =
+    torch.device("cuda" if ... else "cpu")``) and never used places nothing: a GPU machine runs
+    that code on the CPU too (a false VAE012 [confirmed] before)."""
     import inspect
 
     from vaelint.frames import is_user_file
+    from vaelint.frontends.training.repofiles import project_imports
 
     paths = {home.path, *step_paths} | ({program.live_step.scope.path} if getattr(program, "live_step", None) else set())
+    paths.update(project_imports(home.path))  # the project's modules it imports (a helper that moves what it makes)
     for module in program.model.modules():
         for cls in type(module).__mro__:
             try:
@@ -81,12 +86,37 @@ def mentions_a_device(program, home, step_paths=()) -> bool:
             text = read_source(path)  # a notebook's code cells: never its outputs (an image's base64 has "mps" in it)
         except OSError:
             continue
-        if _DEVICE_NAMED.search(_without_comments(text)):
+        if _places(text):
             return True
     return False
 
 
 _DEVICE_NAMED = re.compile(r"\b(" + "|".join(_DEVICE_WORDS) + r")\b")
+_PLACING_LIBRARIES = re.compile(r"\b(Fabric|Accelerator|accelerate|set_default_device|xla|mps|DataParallel|DistributedDataParallel)\b")
+
+
+def _places(text: str) -> bool:
+    """Does the code place something on a device: a call of ``.cuda()``/``.to()``/``.type()``,
+    a ``device=`` (or ``map_location=``) argument, a ``torch.cuda`` tensor type, or a library that
+    places tensors? Code that does not parse: whether it names a device at all, as before."""
+    import ast
+
+    code = _without_comments(text)
+    if _PLACING_LIBRARIES.search(code):
+        return True
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return bool(_DEVICE_NAMED.search(code))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr in ("cuda", "to", "type", "cpu"):
+                return True
+            if any(k.arg in ("device", "map_location") for k in node.keywords):
+                return True
+        elif isinstance(node, ast.Attribute) and node.attr.endswith("Tensor") and "cuda" in ast.unparse(node.value):
+            return True
+    return False
 
 
 def _without_comments(text: str) -> str:

@@ -178,10 +178,10 @@ def _finish(program, request, watch, home, capture) -> None:
     program.trained_elsewhere = _trained_by(watch.passed) | trained_by_other_optimisers(
         program.optimisers, _parameters_reached(capture.loss), later
     )
-    if not getattr(watch, "device_aware", False) and not mentions_a_device(program, home):
-        # nothing of it asks for a device (no .cuda(), .to(device), torch.cuda.is_available(), and
-        # its files name none: no Fabric or Accelerator placing it): it runs on the CPU wherever
-        # it runs, so no tensor of it can be on the wrong device
+    if not getattr(watch, "moves", None) and not mentions_a_device(program, home):
+        # nothing of it places a tensor on a device (no .cuda(), .to(device), device=, no Fabric or
+        # Accelerator placing it; a device it only chooses is never used): it runs on the CPU
+        # wherever it runs, so no tensor of it can be on the wrong device
         program.device_note = "the training code never places a tensor on a device: it runs on the CPU as written"
     elif not getattr(watch, "device_aware", False) and not getattr(watch, "moves", None):
         # its files name a device, but this run never asked for one nor moved a tensor: its moves

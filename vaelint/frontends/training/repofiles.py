@@ -49,6 +49,17 @@ def neighbours(path: str) -> list[SourceFile]:
     return out
 
 
+def project_imports(path: str) -> list[str]:
+    """The files of the repository that the file at ``path`` imports, and those they import
+    (``utils/devices.py`` of ``from utils.devices import noise_like``), read from the code, not
+    from what a process happens to have loaded."""
+    home = parse_file(os.path.realpath(path))
+    if home is None:
+        return []
+    roots = [os.path.dirname(home.path), os.getcwd(), *script_roots(home.tree, home.path)]
+    return [f.path for f in _imported_files(home, roots)]
+
+
 _MAX_IMPORTED = 30  # the repository's files a target imports, read for call sites
 
 
