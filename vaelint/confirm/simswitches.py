@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import os
+import sys
 
 import torch.nn as nn
 
@@ -54,6 +56,7 @@ def _user_files(module: nn.Module):
     own, which ``sys.modules[cls.__module__]`` is not."""
     from vaelint.frames import is_user_file
     from vaelint.frontends.sourcefile import read_source
+    from vaelint.frontends.training.repofiles import project_imports
 
     seen = {}
     # the classes of the model's modules and their bases: a base's __init__ (reached by
@@ -63,6 +66,13 @@ def _user_files(module: nn.Module):
         path = fn.__code__.co_filename if fn is not None else None
         if path and path not in seen and is_user_file(path):
             seen[path] = fn.__globals__
+    # and the project's helper modules the code imported (lib/targets.py: USE_CUDA =
+    # torch.cuda.is_available() at its top, read by a function the step calls)
+    by_file = {os.path.realpath(m.__file__): m for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
+    for anchor in list(seen):
+        for path in project_imports(anchor):
+            if path not in seen and by_file.get(path) is not None:
+                seen[path] = vars(by_file[path])
     for path, space in sorted(seen.items()):
         try:
             yield space, path, ast.parse(read_source(path))
