@@ -315,7 +315,15 @@ class Binder:
             if src not in taken and all(src != f[0] for f in free):
                 free.append((src, f"{path_text(path)} (forward output, by position)"))
         free = [f for f in free if f[0] not in taken]
+        scalars = {path for path, value in flatten_outputs(out) if getattr(value, "dim", lambda: 1)() == 0}
         for p in d.unnamed:
+            # a loss term the forward computed (recon_loss, kld_loss) is one of its outputs, a scalar
+            # where it returns one, never its input
+            outputs = [f for f in free if isinstance(f[0], FromPath)] if role_of_name(p.name) == "term" else []
+            pick = next((f for f in outputs if f[0].path in scalars), outputs[0] if outputs else None)
+            if pick is not None:
+                free.remove(pick)
+                free.insert(0, pick)
             if not free:
                 raise VaelintError(
                     "loss",
@@ -370,7 +378,10 @@ class Binder:
                 role = role_of_name(key.lstrip("."))
                 if role in ROLE_WORDS and role not in found:
                     found[role] = (FromPath(path), f"{path_text(path)} ({ROLE_WORDS[role]}, by its name)")
-        if "recon" not in found and len(leaves) >= 1 and not isinstance(out, dict):
-            path = leaves[0][0]
-            found["recon"] = (FromPath(path), f"{path_text(path)} (reconstruction, first output)")
+        # the first output shaped as data (a scalar the forward returns is a loss term it computed)
+        shaped = [leaf for leaf in leaves if getattr(leaf[1], "dim", lambda: 1)() > 0]
+        if "recon" not in found and shaped and not isinstance(out, dict):
+            path = shaped[0][0]
+            which = "first output" if path == leaves[0][0] else "first output shaped as data"
+            found["recon"] = (FromPath(path), f"{path_text(path)} (reconstruction, {which})")
         return found

@@ -94,11 +94,21 @@ ROLE_WORDS = {"recon": "reconstruction", "mu": "mean", "logvar": "log-variance",
 CONVENTIONAL_ORDER = ("recon", "input", "mu", "logvar")
 
 
+# words of a name that says it holds a loss term, not a tensor the loss is computed from
+_TERM_WORDS = {"loss", "term", "kl", "kld", "kldiv", "nll", "elbo", "bce", "mse", "divergence", "penalty"}
+
+
 def role_of_name(name: str) -> str | None:
+    """The role a parameter's name suggests; ``"term"``: a loss term the forward computed
+    (``recon_loss``, ``kld_loss``, ``nll``), bound only to what the forward returns."""
+    import re
+
     low = name.lower()
     for role, names in HINTS.items():
         if low in names:
             return role
+    if any(part in _TERM_WORDS for part in re.split(r"[_\d]+", low)) or low.endswith("loss"):
+        return "term"
     if any(w in low for w in ("recon", "hat", "decod", "pred", "logit", "output", "rec_")):
         return "recon"
     if "logvar" in low or "log_var" in low or "log_sigma" in low:
