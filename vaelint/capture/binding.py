@@ -12,7 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Union
 
 from vaelint.capture.namehints import CONTAINER_NAMES, CONVENTIONAL_ORDER, ROLE_WORDS, role_of_name
-from vaelint.capture.outputs import distribution_owner, flatten_outputs, get_path, path_text
+from vaelint.capture.outputs import distribution_owner, flatten_outputs, get_path, path_text, reduced_to_a_number
 from vaelint.capture.passthrough import passed_through
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.graphview import GraphView
@@ -315,7 +315,7 @@ class Binder:
             if src not in taken and all(src != f[0] for f in free):
                 free.append((src, f"{path_text(path)} (forward output, by position)"))
         free = [f for f in free if f[0] not in taken]
-        scalars = {path for path, value in flatten_outputs(out) if getattr(value, "dim", lambda: 1)() == 0}
+        scalars = {path for path, value in flatten_outputs(out) if reduced_to_a_number(value)}
         for p in d.unnamed:
             # a loss term the forward computed (recon_loss, kld_loss) is one of its outputs, a scalar
             # where it returns one, never its input
@@ -379,7 +379,7 @@ class Binder:
                 if role in ROLE_WORDS and role not in found:
                     found[role] = (FromPath(path), f"{path_text(path)} ({ROLE_WORDS[role]}, by its name)")
         # the first output shaped as data (a scalar the forward returns is a loss term it computed)
-        shaped = [leaf for leaf in leaves if getattr(leaf[1], "dim", lambda: 1)() > 0]
+        shaped = [leaf for leaf in leaves if not reduced_to_a_number(leaf[1])]
         if "recon" not in found and shaped and not isinstance(out, dict):
             path = shaped[0][0]
             which = "first output" if path == leaves[0][0] else "first output shaped as data"

@@ -90,3 +90,29 @@ def path_text(path: tuple, root: str = "out") -> str:
 
 
 # --------------------------------------------------------------------------- the analysed module
+
+
+def reduced_to_a_number(value) -> bool:
+    """A number or a 0-dim tensor (a loss term). Of an fx Proxy, read from its node (a method
+    called on it would be traced into the graph): a whole reduction, or one scaled by a number."""
+    import torch
+
+    if isinstance(value, (int, float)) or (isinstance(value, torch.Tensor) and value.dim() == 0):
+        return True
+    node = getattr(value, "node", None)
+    for _ in range(8):  # (rec.sum() / x.size(0)) * 0.5: down through the scaling
+        if node is None or not hasattr(node, "target"):
+            return False
+        name = getattr(node.target, "__name__", str(node.target))
+        if name in ("sum", "mean"):
+            return "dim" not in node.kwargs and len(node.args) <= 1
+        if name in _LOSSES:
+            return node.kwargs.get("reduction") != "none"
+        if name not in ("truediv", "mul", "neg", "add", "sub", "div") or not node.args:
+            return False
+        node = next((a for a in node.args if hasattr(a, "target")), None)
+    return False
+
+
+# loss functions, one number unless told reduction="none"
+_LOSSES = {"binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "cross_entropy", "nll_loss"}
