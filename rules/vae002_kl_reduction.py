@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from vaelint.facts.batchpairs import batch_pairings
 from vaelint.facts.context import loc_of
 from vaelint.facts.datasize import data_size
 from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
@@ -187,6 +188,12 @@ over everything.
         scales = loss_scales(ctx)
         if scales is None:
             raise SkipRule(why_no_loss_scales(ctx))
+        paired = [p for p in batch_pairings(ctx) if ctx.view.depends_on(scales.rec.term, p.node)]
+        if paired:
+            # a reconstruction whose per-sample values broadcast to B x B is no per-sample term (VAE006)
+            raise SkipRule(
+                f"the reconstruction term pairs the batch's samples (B x B at {loc_of(paired[0].node).where()}: VAE006), so its reduction is not per-sample"
+            )
         for one in scales.each_kl():
             yield from self._check_term(ctx, one)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from vaelint.capture.ops import RESHAPE_OPS
 from vaelint.facts.batchdeps import Mixing, batch_mixing
+from vaelint.facts.batchpairs import batch_pairings
 from vaelint.facts.context import loc_of
 from vaelint.facts.rowfolds import merges_whole_dims, restored
 from vaelint.rulebase import Example, Observed, Rule, fill
@@ -39,6 +40,30 @@ def _model(flatten: str, features: int) -> str:
     return fill(_MODEL, flatten=flatten, features=str(features))
 
 
+# a loss weighing each sample's reconstruction by a weight of its own
+_WEIGHTED = """import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(12, 8)
+        self.dec = nn.Linear(4, 12)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+    def loss_function(self, recon, x, mu, logvar):
+        weights = 0.5 + x[:, {COLUMN}]
+        rec = ((recon - x) ** 2).sum(dim=1)
+        rec = (rec * weights).mean()  # <- finding
+        kl = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)).mean()
+        return rec + kl
+"""
+
+
 class BatchMixing(Rule):
     code = "VAE006"
     fix_availability = FixAvailability.SOMETIMES
@@ -53,6 +78,12 @@ for 64x64 images fed 128x128), a ``B x 4096`` tensor silently becomes
 treats as 4 samples. vaelint solves each dim as a function of the batch, so it
 sees ``B`` become ``4*B`` at the reshape. Merging whole dims into the batch
 (``B x T x V`` to ``T*B x V`` for a token loss) is fine.
+
+In the loss, a per-sample term of shape ``B`` multiplied by per-sample weights
+kept as a ``B x 1`` column (``w = x[:, :1]``) broadcasts to ``B x B``: each
+sample's term meets every sample's weight, and the mean over it weighs the
+batch, not the samples. vaelint reports that product (VAE002 then says nothing
+of the term's reduction, which is no per-sample one).
 
 A reshape can also keep every shape and still mix: a bidirectional GRU's final
 state is ``2 x B x H``, and ``.view(B, -1)`` lays the directions of different
@@ -92,6 +123,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         Example(_model("torch.softmax(h.view(-1, 64), dim=-1).view(h.size(0), -1)", 1024), inputs=("4x1x16x16",)),
         # one row per position with its channels (a vector quantiser's lookup, channels moved last)
         Example(_model("h.permute(0, 2, 3, 1).reshape(-1, 16)", 16), inputs=("4x1x16x16",)),
+        # one weight per sample, a vector as the per-sample term is: paired sample by sample
+        Example(fill(_WEIGHTED, column="0"), inputs=("6x12",)),
     ]
     INVALID = [
         Example(
@@ -112,9 +145,14 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         ),
         # the same lookup with the channels left first (a VQ-VAE tutorial's): rows of 16 values along W
         Example(_model("h.reshape(-1, 16)", 16), inputs=("4x1x16x16",), at="finding", message="not along its 16 channels"),
+        # the weights kept as a B x 1 column against the B vector: B x B
+        Example(fill(_WEIGHTED, column=":1"), inputs=("6x12",), at="finding", message="broadcasts to B x B"),
     ]
 
     def check(self, ctx):
+        for pair in batch_pairings(ctx):
+            seen = PairedSeen(ctx.view.op(pair.node), loc_of(pair.vector), loc_of(pair.column), ctx.batch)
+            yield self.report(seen, loc_of(pair.node), node=pair.node)
         found = list(self._by_shape(ctx))
         yield from found
         if found or ctx.failure is not None:
@@ -222,6 +260,9 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
     def confirm(self, finding, ctx, observed):
         if isinstance(finding.observed, MixingSeen):
             return True  # decided by running the model on two batches
+        if isinstance(finding.observed, PairedSeen):  # the run's own B x B
+            out = observed.result.shapes.get(finding.node) if observed.result is not None else None
+            return None if out is None else len(out) == 2 and out[0] == out[1] == ctx.batch
         shapes = observed.shapes_at(finding.node)
         if not shapes or observed.result is None:
             return None
@@ -365,3 +406,24 @@ class BatchDimSplit(Observed):
                 f"x.permute(0, 2, 3, 1).reshape(-1, {self.channels}); for one row per sample, x.flatten(1)"
             )
         return f"keep the batch dim: x.view(x.size(0), -1) or x.flatten(1), and size the next layer for {self.features} features"
+
+
+@dataclass(frozen=True)
+class PairedSeen(Observed):
+    """A per-sample vector (B) and a per-sample column (B x 1) broadcast to B x B."""
+
+    op: str
+    vector: object  # where the B tensor was made (a SourceLoc or None)
+    column: object  # where the B x 1 tensor was made
+    batch: int
+
+    def message(self) -> str:
+        at = lambda loc: f" ({loc.where()})" if loc else ""  # noqa: E731
+        return (
+            f"{self.op} of a per-sample B tensor{at(self.vector)} and a B x 1 tensor{at(self.column)} broadcasts to "
+            f"B x B ({self.batch} x {self.batch}): each sample's value meets every sample's, so what belongs to one "
+            "sample is no longer paired with it (and a mean over the result weighs the batch, not the samples)."
+        )
+
+    def fix(self) -> str:
+        return "give both one shape: the column as a vector (w.view(-1), w.squeeze(1)) or the vector as a column (v.unsqueeze(1))"
