@@ -54,7 +54,9 @@ The reconstruction loss fixes what the decoder must output.
 ``binary_cross_entropy`` takes probabilities: the decoder must end in a sigmoid
 (or another op bounded to [0, 1]). ``binary_cross_entropy_with_logits`` takes
 logits and applies the sigmoid itself: a decoder that already ends in a sigmoid
-gets it twice. Both take (the model's output, the data): the data given first is
+gets it twice, and one that ends in an activation bounding its output (``relu``,
+``softplus``, ``elu``, ``tanh``) gives logits that never reach a probability near
+0 (``relu``: every probability is at least 0.5). Both take (the model's output, the data): the data given first is
 read as the logits or probabilities and the reconstruction as the target. vaelint
 follows the reconstruction from the loss back through reshapes to the decoder's
 last op.
@@ -78,6 +80,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         Example(_model("self.dec(z)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
         Example(_model("torch.sigmoid(self.dec(z)).view(-1, 20)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",)),
         Example(_model("self.dec(z)", 'F.mse_loss(recon, x, reduction="sum")'), inputs=("6x20",)),
+        # a ReLU inside the decoder, a linear layer last: unbounded logits
+        Example(_model("self.dec(torch.relu(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
         # logits clamped for stability are still logits
         Example(
             _model("torch.clamp(self.dec(z), -10, 10)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)
@@ -104,6 +108,13 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             at="finding",
             message="sigmoid twice",
             fixed=_model("torch.sigmoid(self.dec(z))", 'F.binary_cross_entropy(recon, x, reduction="sum")'),
+        ),
+        # logits bounded below by a final ReLU: every probability >= 0.5
+        Example(
+            _model("torch.relu(self.dec(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'),
+            inputs=("6x20",),
+            at="finding",
+            message="ends in relu",
         ),
         # the decoder's sigmoid a module at the end of its Sequential, the loss a module too
         Example(
@@ -138,6 +149,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
                 yield self.report(UnboundedIntoBCE(name, _at(last)), loc, node=cmp.node)
             elif cmp.op == "binary_cross_entropy_with_logits" and _sigmoid_under(ctx, last) is not None:
                 yield self.report(SigmoidTwice(_at(_sigmoid_under(ctx, last))), loc, node=cmp.node)
+            elif cmp.op == "binary_cross_entropy_with_logits" and name in _BOUNDED_LOGITS:
+                yield self.report(BoundedLogits(name, *_BOUNDED_LOGITS[name], _at(last)), loc, node=cmp.node)
 
     def autofix(self, finding, ctx):
         """``F.binary_cross_entropy`` on an unbounded decoder output ->
@@ -150,6 +163,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         call = expr_at(finding.loc) if op in ("binary_cross_entropy", "binary_cross_entropy_with_logits") else None
         if call is None:
             return None
+        if isinstance(finding.observed, BoundedLogits):
+            return None  # the decoder's activation is to go: which logits it meant is the user's to say
         if op == "binary_cross_entropy_with_logits":
             # the decoder's own sigmoid (a function or an nn.Sigmoid() in its Sequential) stays;
             # the loss takes its output as the probabilities it is
@@ -171,6 +186,9 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             return None
         if ctx.view.op(finding.node) == "binary_cross_entropy":
             return bool((value < 0).any() or (value > 1).any())
+        if isinstance(finding.observed, BoundedLogits):  # the logits the run gave stay in the bounds
+            lo, hi = finding.observed.low, finding.observed.high
+            return bool((lo is None or value.min() >= lo) and (hi is None or value.max() <= hi))
         # the loss's own sigmoid only ever sees these non-negative values: >= 0.5
         return bool(value.min() >= 0)
 
@@ -206,6 +224,17 @@ def _sigmoid_under(ctx, node):
 
 
 _BCE = ("binary_cross_entropy", "binary_cross_entropy_with_logits")
+# a decoder's last activation that bounds the logits it gives: (lowest, highest; None: none)
+_BOUNDED_LOGITS = {
+    "relu": (0, None),
+    "relu6": (0, 6),
+    "softplus": (0, None),
+    "exp": (0, None),
+    "abs": (0, None),
+    "elu": (-1, None),
+    "tanh": (-1, 1),
+    "hardtanh": (-1, 1),
+}
 
 
 def _at(node) -> str:
@@ -244,6 +273,32 @@ class SigmoidTwice(Observed):
 
     def fix(self) -> str:
         return "drop the decoder's final sigmoid (apply it only when sampling), or use F.binary_cross_entropy"
+
+
+@dataclass
+class BoundedLogits(Observed):
+    """binary_cross_entropy_with_logits on a decoder output that ends in an activation bounding it."""
+
+    op: str
+    low: float | None
+    high: float | None
+    at: str
+
+    def message(self) -> str:
+        import math
+
+        p = lambda v: f"{1 / (1 + math.exp(-v)):.2g}"  # noqa: E731
+        if self.high is None:
+            bounds, probs = f">= {self.low:g}", f"at least {p(self.low)} for every element: it can never reconstruct a 0"
+        else:
+            bounds, probs = f"within [{self.low:g}, {self.high:g}]", f"within [{p(self.low)}, {p(self.high)}]: never near 0 or 1"
+        return (
+            f"binary_cross_entropy_with_logits takes logits, and the decoder ends in {self.op}{self.at}, so its logits are "
+            f"{bounds}; the sigmoid the loss applies gives probabilities {probs}."
+        )
+
+    def fix(self) -> str:
+        return f"drop the decoder's final {self.op} so it outputs unbounded logits (apply torch.sigmoid only when sampling)"
 
 
 @dataclass
