@@ -128,3 +128,50 @@ def tensorflow_file(path: str) -> str:
         + [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "keras" and isinstance(n.value, ast.Name)]
     )
     return f"it builds a tf.keras model (keras at line {keras[0]})" if keras else ""
+
+
+# the deep-learning frameworks that are not PyTorch, by the top module a file imports
+_FRAMEWORKS = {
+    "mxnet": "MXNet",
+    "jax": "JAX",
+    "flax": "Flax (JAX)",
+    "haiku": "Haiku (JAX)",
+    "equinox": "Equinox (JAX)",
+    "paddle": "PaddlePaddle",
+    "chainer": "Chainer",
+    "mindspore": "MindSpore",
+    "oneflow": "OneFlow",
+    "theano": "Theano",
+    "cntk": "CNTK",
+    "dynet": "DyNet",
+    "tinygrad": "tinygrad",
+    "mlx": "MLX",
+}
+
+
+def other_framework(path: str) -> str:
+    """Which framework other than PyTorch (and TensorFlow, read apart) a file is written for: it
+    imports it and not torch (``MXNet (import mxnet at line 2)``); "" for any other file."""
+    import ast
+
+    from vaelint.frontends.sourcefile import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    tops = [
+        (n.lineno, name.split(".")[0])
+        for n in ast.walk(tree)
+        for name in (
+            [a.name for a in n.names]
+            if isinstance(n, ast.Import)
+            else [n.module or ""]
+            if isinstance(n, ast.ImportFrom) and not n.level
+            else []
+        )
+    ]
+    if any(top == "torch" for _line, top in tops):
+        return ""
+    found = next(((line, top) for line, top in sorted(tops) if top in _FRAMEWORKS), None)
+    return f"{_FRAMEWORKS[found[1]]} (import {found[1]} at line {found[0]})" if found else ""

@@ -70,9 +70,9 @@ def _file_targets(t: str, config, have_inputs: bool, unconfigured: list, inputs_
         from vaelint.frontends.discover import annotated_targets
 
         configured = annotated_targets(t)
-    from vaelint.fileclues import tensorflow_training
+    from vaelint.fileclues import other_framework, tensorflow_training
 
-    if not configured and t.endswith((".py", ".ipynb")) and tensorflow_training(t, torch_too=False):
+    if not configured and t.endswith((".py", ".ipynb")) and (tensorflow_training(t, torch_too=False) or other_framework(t)):
         # trained with tf.GradientTape and no torch: said before anything runs (running it would
         # only say that tensorflow is not installed)
         _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
@@ -122,8 +122,11 @@ def _import_path(t: str, ref):
 def _training_not_run_here(path: str, models: list, backward: str) -> str:
     """Why a file trains with code vaelint cannot run here: TensorFlow's own API, or a training
     call into a module that is not installed (a two-line driver of a library); "" otherwise."""
-    from vaelint.fileclues import tensorflow_file, tensorflow_training, trains_through_an_absent_module
+    from vaelint.fileclues import other_framework, tensorflow_file, tensorflow_training, trains_through_an_absent_module
 
+    other = other_framework(path) if path.endswith((".py", ".ipynb")) else ""
+    if other:
+        return f"{path} is written for {other}: vaelint checks PyTorch code (and Keras 3 models, run on its torch backend), so nothing in it was checked"
     tape = tensorflow_training(path) if path.endswith((".py", ".ipynb")) else ""
     if tape and path.endswith(".ipynb"):  # a notebook's place as its cell and line
         import re

@@ -1,0 +1,108 @@
+"""A file written for a deep-learning framework other than PyTorch (MXNet, JAX, PaddlePaddle...)
+is never passed over as "no VAE targets" (exit 0), nor told to install that framework: named on
+the command line it is exit 2, saying which framework and that nothing in it was checked
+(helper-found: an MXNet Gluon VAE-GAN's model file exited 0, its training script asked for
+mxnet). A PyTorch file that imports one of them beside torch is checked as before."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from vaelint.cli import app
+
+runner = CliRunner()
+
+GLUON_MODEL = """
+from mxnet import gluon, nd
+from mxnet.gluon import nn
+
+
+class VAE(gluon.Block):
+    def __init__(self, z=2):
+        super().__init__()
+        self.enc, self.dec = nn.Dense(2 * z), nn.Dense(784, activation="sigmoid")
+
+    def forward(self, x):
+        h = self.enc(x)
+        return self.dec(h[:, :2] + nd.exp(0.5 * h[:, 2:]) * nd.random_normal(shape=(x.shape[0], 2)))
+"""
+
+GLUON_TRAINING = (
+    GLUON_MODEL
+    + """
+
+from mxnet import autograd
+
+net = VAE()
+net.initialize()
+trainer = gluon.Trainer(net.collect_params(), "adam")
+with autograd.record():
+    loss = (net(nd.random.uniform(shape=(32, 784))) ** 2).sum()
+loss.backward()
+trainer.step(32)
+"""
+)
+
+FLAX_MODEL = """
+import flax.linen as nn
+import jax
+
+
+class VAE(nn.Module):
+    latent: int = 4
+
+    @nn.compact
+    def __call__(self, x, key):
+        h = nn.Dense(2 * self.latent)(x)
+        mu, logvar = h[:, : self.latent], h[:, self.latent :]
+        return mu + jax.numpy.exp(0.5 * logvar) * jax.random.normal(key, mu.shape)
+"""
+
+
+@pytest.mark.parametrize(
+    "source, said",
+    [
+        (GLUON_MODEL, "is written for MXNet (import mxnet at line 2)"),
+        (GLUON_TRAINING, "is written for MXNet (import mxnet at line 2)"),
+        (FLAX_MODEL, "is written for Flax (JAX) (import flax at line 2)"),
+    ],
+    ids=["gluon-model", "gluon-training", "flax-model"],
+)
+def test_a_file_for_another_framework_is_exit_2_saying_which(tmp_path, monkeypatch, source, said):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vae.py").write_text(textwrap.dedent(source))
+    r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert f"vae.py {said}" in text and "nothing in it was checked" in text, text
+    assert "no VAE targets" not in text and "Install" not in text, text
+    monkeypatch.setenv("PRE_COMMIT", "1")  # among pre-commit's files: said, not failed
+    r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
+    assert r.exit_code == 0 and said in " ".join(r.output.split()), r.output
+
+
+def test_a_pytorch_file_that_also_imports_jax_is_checked_as_pytorch(tmp_path, monkeypatch):
+    # the near miss: torch is imported, so the file is PyTorch code (jax only for a utility)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vae.py").write_text(
+        textwrap.dedent("""
+        import jax
+        import torch
+        import torch.nn as nn
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec = nn.Linear(20, 8), nn.Linear(4, 20)
+
+            def forward(self, x):
+                mu, logvar = self.enc(x).chunk(2, dim=1)
+                return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+    """)
+    )
+    r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
+    assert "written for" not in r.output, r.output
+    assert r.exit_code == 2 and "name the model as PATH.py:NAME" in " ".join(r.output.split()), r.output
