@@ -100,8 +100,11 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
         # (TD-VAE's B x 784 frame beside the B x T x 784 input, the other outputs latent-sized)
         compared = list(_compared(view, roles))
         hit = [(p, n) for p, n in candidates if n in compared]
+        # compared with the data and of its shape first: an auxiliary classifier's logits, compared
+        # with the labels, come before the reconstruction in (logits, mu, logvar, x_rec)
+        both = [h for h in hit if h in shaped]
         if hit or shaped or candidates:
-            roles.recon_path, roles.recon = (hit or shaped or candidates)[0]
+            roles.recon_path, roles.recon = (both or hit or shaped or candidates)[0]
         if compared and not hit and not shaped:
             roles.recon_path, roles.recon = None, compared[0]
     r = roles.reparam
