@@ -39,6 +39,12 @@ def test_a_list_of_one_whole_number_a_sample_is_a_listed_spec():
     assert lens.text() == "4:int64:8" and lens.real.tolist() == [3, 7, 2, 5]
 
 
+def test_a_bool_mask_in_a_batch_is_a_bool_spec_with_no_bound():
+    # the check wrote 8x5:bool:2 and then refused it as an upper bound to a bool input
+    x, mask = specs_of((torch.rand(8, 5), torch.rand(8, 5) > 0.5), 8)
+    assert mask.text() == "8x5:bool" and mask.real.dtype == torch.bool
+
+
 @pytest.mark.parametrize(
     "odd",
     [

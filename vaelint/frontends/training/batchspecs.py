@@ -206,7 +206,9 @@ def _spec_of(t, size: int | None, name: str = ""):
         return None
     dtype = str(t.dtype).replace("torch.", "")
     text = "x".join(str(d) for d in t.shape)
-    if not t.is_floating_point():
+    if dtype == "bool":
+        text += ":bool"  # a mask: true or false, no bound to give (vaelint refuses one)
+    elif not t.is_floating_point():
         text += f":{dtype}:{int(t.max()) + 1 if t.numel() else 2}"
     elif dtype != "float32":
         text += f":{dtype}"

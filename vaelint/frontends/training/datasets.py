@@ -294,7 +294,7 @@ def _item_specs(dataset):
         for t in dataset.tensors:
             dtype = str(t.dtype).replace("torch.", "")
             high = ""
-            if not t.is_floating_point() and t.numel():
+            if not t.is_floating_point() and t.numel() and dtype != "bool":  # a mask has no bound to give
                 high = f":{int(t.max()) + 1}"
             shapes.append((tuple(t.shape[1:]), "" if dtype == "float32" else f"{dtype}{high}"))
         return shapes, f"TensorDataset of {len(dataset.tensors)} tensor(s)"
