@@ -266,6 +266,36 @@ def test_a_package_folder_of_the_repositorys_own_that_is_not_here_is_said_first(
     assert advice in message and "Install" not in message, message
 
 
+SUBMODULE_NAMED_LIKE_THE_SCRIPT = """
+import torch
+import torch.nn as nn
+from raylike.train import report
+
+model = nn.Linear(8, 4)
+opt = torch.optim.Adam(model.parameters())
+for step in range(3):
+    x = torch.randn(16, 8)
+    mu, logvar = model(x).chunk(2, dim=1)
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    loss = z.pow(2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    report({"loss": loss.item()})
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_packages_submodule_named_like_a_file_beside_the_script_is_a_package_to_install(tmp_path, monkeypatch):
+    # `from raylike.train import report` in train.py itself, raylike not installed: train.py beside the
+    # script is the importing file, not raylike/train.py flattened ("move it there" was the advice);
+    # the near miss, a file that does not import it, keeps the advice (the test above)
+    (tmp_path / "train.py").write_text(SUBMODULE_NAMED_LIKE_THE_SCRIPT)
+    monkeypatch.chdir(tmp_path)
+    message = check(str(tmp_path / "train.py"), "-", []).error.message
+    assert "'raylike.train'" in message and "Install the package that provides 'raylike'" in message, message
+    assert "raylike/ is not here" not in message, message
+
+
 EXITS_ON_ITS_OWN_EXCEPT = """
 import sys
 

@@ -105,13 +105,32 @@ def install_advice(module: str, error) -> str:
                 "script, where `python FILE` looks first: the code is meant to run as `python -m`, not as a file)"
             )
         return f"{path}.py is not in this folder (a module of the repository's own, left out of its checkout?): add it"
-    if "." in module and not os.path.exists(top) and _beside(module):
+    if "." in module and not os.path.exists(top) and _beside(module) and not _a_package_here(top, module):
         # `import lib.dist` with dist.py beside the script and no lib/: the repository's folder, flattened
         return (
             f"{top}/ is not here, and {_beside(module)} is beside the script: the code expects it in "
             f"{module.rsplit('.', 1)[0].replace('.', '/')}/ (a folder of the repository's own, left out of its checkout?): move it there"
         )
     return f"Install {package}"
+
+
+def _a_package_here(top: str, module: str) -> bool:
+    """Do the files beside the script use ``top`` as a package of its own (``import ray``, ``from
+    ray import tune``), or does the file beside the script import ``module`` itself (train.py's
+    ``from ray.train import report``)? Then it is a package to install, not a folder flattened."""
+    import glob
+
+    own = re.compile(
+        rf"^\s*(import\s+{re.escape(top)}\b(?!\.)|from\s+{re.escape(top)}\s+import\b|from\s+{re.escape(module)}\s+import\b)", re.M
+    )
+    for path in glob.glob("*.py")[:200]:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                if own.search(f.read(200_000)):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def _beside(module: str) -> str | None:
