@@ -1,0 +1,78 @@
+"""What to do about a module the user's code imports and this environment lacks: the package to
+install, or the repository's own module that is not where the code expects it (a folder left
+out of a checkout, a folder flattened beside the script)."""
+
+from __future__ import annotations
+
+import re
+
+
+def missing_package(module: str, error) -> str:
+    """The package to install: the one the import error names (``utils.misc`` failed
+    because ``gym`` is not installed: gym), else the module imported."""
+    match = re.search(r"No module named '([^']+)'", str(error))
+    return match.group(1).split(".")[0] if match else module
+
+
+def install_advice(module: str, error) -> str:
+    """What to do about a module that could not be imported: the repository's own, where its
+    package's folder is here and the module's file is not (``from src.vae_module import LitVAE``
+    with src/ here, vae_module.py left out of the checkout); else the package to install."""
+    import os
+
+    gone = re.search(r"cannot import name '([^']+)' from '([^']+)'", str(error))
+    if gone is not None:
+        # `from collections import MutableMapping` on Python 3.10+: the module is here, the name is not
+        return (
+            f"{gone.group(2)} is here but has no {gone.group(1)!r} (the code was written for another version of it; "
+            "import the name from where this version has it)"
+        )
+    package = missing_package(module, error)
+    top = package.split(".")[0]
+    if "." in module and os.path.isdir(os.path.join(os.getcwd(), top)):
+        path = module.replace(".", "/")
+        if os.path.isfile(f"{path}.py") or os.path.isdir(path):
+            # run as a file, a module of the same name beside the script (arch/nvae/utils.py) is found
+            # before the folder's package: the code is meant to run as `python -m`
+            return (
+                f"{path}.py is here, but the import found another {top!r} first (a module of that name beside the "
+                "script, where `python FILE` looks first: the code is meant to run as `python -m`, not as a file)"
+            )
+        return f"{path}.py is not in this folder (a module of the repository's own, left out of its checkout?): add it"
+    if "." in module and not os.path.exists(top) and _beside(module) and not _a_package_here(top, module):
+        # `import lib.dist` with dist.py beside the script and no lib/: the repository's folder, flattened
+        return (
+            f"{top}/ is not here, and {_beside(module)} is beside the script: the code expects it in "
+            f"{module.rsplit('.', 1)[0].replace('.', '/')}/ (a folder of the repository's own, left out of its checkout?): move it there"
+        )
+    return f"Install {package}"
+
+
+def _a_package_here(top: str, module: str) -> bool:
+    """Do the files beside the script use ``top`` as a package of its own (``import ray``, ``from
+    ray import tune``), or does the file beside the script import ``module`` itself (train.py's
+    ``from ray.train import report``)? Then it is a package to install, not a folder flattened."""
+    import glob
+
+    own = re.compile(
+        rf"^\s*(import\s+{re.escape(top)}\b(?!\.)|from\s+{re.escape(top)}\s+import\b|from\s+{re.escape(module)}\s+import\b)", re.M
+    )
+    for path in glob.glob("*.py")[:200]:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                if own.search(f.read(200_000)):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _beside(module: str) -> str | None:
+    """The module's file, found in the working folder instead of under its package's folder."""
+    import os
+
+    name = module.rsplit(".", 1)[-1]
+    for found in (f"{name}.py", os.path.join(name, "__init__.py")):
+        if os.path.isfile(found):
+            return found
+    return None
