@@ -403,6 +403,8 @@ def test_a_folder_the_code_made_answers_as_the_empty_folder_it_would_be(tmp_path
         assert os.listdir(made) == [] and os.path.isdir(made) and os.path.exists(made)
         assert pathlib.Path(made).exists() and pathlib.Path(made).is_dir() and list(pathlib.Path(made).iterdir()) == []
         assert os.path.isdir(str(made) + "_p")
+        # writable, as it would be (LightningCLI saves its config only into a folder it may write)
+        assert os.access(made, os.W_OK) and not os.access(never, os.F_OK)
         assert not os.path.exists(never) and not pathlib.Path(never).exists()
         with pytest.raises(FileNotFoundError):
             os.listdir(never)

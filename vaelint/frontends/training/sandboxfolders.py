@@ -48,6 +48,8 @@ def made_folders(sandbox) -> None:
     sandbox._patch(os, "listdir", answering(os.listdir, []))
     sandbox._patch(os.path, "exists", answering(os.path.exists, True))
     sandbox._patch(os.path, "isdir", answering(os.path.isdir, True))
+    # writable, as the folder it made would be (LightningCLI's config saving asks of its log folder)
+    sandbox._patch(os, "access", answering(os.access, True))
     real_exists, real_is_dir, real_iterdir = pathlib.Path.exists, pathlib.Path.is_dir, pathlib.Path.iterdir
     sandbox._patch(pathlib.Path, "exists", lambda self, *a, **k: _made(self, made) or real_exists(self, *a, **k))
     sandbox._patch(pathlib.Path, "is_dir", lambda self, *a, **k: _made(self, made) or real_is_dir(self, *a, **k))
