@@ -134,7 +134,35 @@ def _lightning_name(item: str):
         return type(item, (_Anything,), {})
     if item == "Trainer":
         return _Trainer
+    if item == "LightningCLI":
+        return _CommandLine
     return _Anything
+
+
+class _CommandLine(_Anything):
+    """Lightning's ``LightningCLI`` where Lightning is not installed: it parses the command line
+    and its config files with jsonargparse and builds the model and the data from them, which
+    no stand-in can do; it stops the run saying so (it did nothing, and the run ended with "no
+    batch, no backward", naming nothing missing)."""
+
+    def __init__(self, *args, **kwargs):
+        from vaelint.errors import VaelintError
+
+        import inspect
+        import os
+
+        model = kwargs.get("model_class", args[0] if args else None)
+        name = getattr(model, "__name__", "MODEL")
+        try:
+            file = os.path.relpath(inspect.getsourcefile(model))
+        except (TypeError, ValueError):
+            file = "FILE.py"
+        raise VaelintError(
+            "load",
+            "the script trains through LightningCLI, and Lightning (the lightning or pytorch_lightning package, with "
+            "jsonargparse) is not installed here, so it cannot run: install it, or check the module's training_step "
+            f"with its input: vaelint check {file}:{name} --input SHAPE",
+        )
 
 
 def _flag_value(text: str):
@@ -224,4 +252,4 @@ def _lightning(fullname: str) -> types.ModuleType:
             return _lightning_name(item)
 
         return _StandInModule(fullname, make)
-    return _StandInModule(fullname, lambda item: _lightning_name(item) if parts[-1] == "core" else _Anything)
+    return _StandInModule(fullname, lambda item: _lightning_name(item) if parts[-1] == "core" or item == "LightningCLI" else _Anything)
