@@ -146,10 +146,10 @@ class _CommandLine(_Anything):
     batch, no backward", naming nothing missing)."""
 
     def __init__(self, *args, **kwargs):
-        from vaelint.errors import VaelintError
-
         import inspect
         import os
+
+        from vaelint.errors import VaelintError
 
         model = kwargs.get("model_class", args[0] if args else None)
         name = getattr(model, "__name__", "MODEL")
