@@ -158,9 +158,10 @@ def _pathlib_listings(patches, said: list) -> None:
 
 
 def stood_in_images(patches, spec) -> None:
-    """``Image.open(path)`` of a stand-in image name a listing gave (an image folder read in a
-    generator of the code's own, ``if path.endswith(".png")``): a sample of ``spec`` as an 8-bit
-    image (channels last; one channel is grey). Any other path is PIL's own."""
+    """``Image.open(path)`` of a stand-in name a listing gave (an image folder read in a generator
+    of the code's own, ``if path.endswith(".png")``; or every name of a listing opened with PIL,
+    the .csv one too: the code reads the folder as images): a sample of ``spec`` as an 8-bit image
+    (channels last; one channel is grey). Any other path is PIL's own."""
     import importlib.util
 
     if importlib.util.find_spec("PIL") is None:
@@ -170,7 +171,7 @@ def stood_in_images(patches, spec) -> None:
     real = Image.open
 
     def open_(fp, *args, **kwargs):
-        if not isinstance(fp, (str, os.PathLike)) or os.path.basename(os.fspath(fp)) not in IMAGES or os.path.exists(fp):
+        if not isinstance(fp, (str, os.PathLike)) or os.path.basename(os.fspath(fp)) not in NAMES or os.path.exists(fp):
             return real(fp, *args, **kwargs)
         import numpy as np
 
