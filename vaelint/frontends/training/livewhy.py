@@ -95,6 +95,8 @@ def _why_stopped(runtime, watch, home) -> str:
             hint, text = _hydra_config_missing(text), text.strip().splitlines()[0]  # its options and search path: in the hint
         elif _hydra_group_unchosen(text, home):
             hint, text = _hydra_group_unchosen(text, home), text.strip().splitlines()[0]
+        elif _weights_hint(error, watch):
+            hint = _weights_hint(error, watch)
         elif _data_hint(error, text, watch):
             hint = _data_hint(error, text, watch)
         elif objects_hint(text):
@@ -227,6 +229,36 @@ def _data_hint(error, text: str, watch) -> str:
             "with --input, one per item of the batch, e.g. --input 64x784; the code's loaders then give it)"
         )
     return ""
+
+
+_WEIGHT_LOADERS = ("from_pretrained(", "load_from_checkpoint(", "torch.load(", "load_state_dict(", "load_checkpoint(", "load_file(")
+
+
+def _weights_hint(error, watch) -> str:
+    """Where the run stopped loading weights before any batch (``AutoencoderKL.from_pretrained(
+    args.weights)`` with the path left at its default, ``torch.load(ckpt)``): they are what is
+    missing, not its data (--input would not bring them)."""
+    from vaelint.frames import is_user_file
+    from vaelint.frontends.sourcefacts import line_text
+
+    if watch.batches or not isinstance(error, (OSError, ValueError, TypeError, RuntimeError)):
+        return ""
+    lines, tb = [], error.__traceback__  # the user's lines on the way (its call, not the library's raise)
+    while tb is not None:
+        if is_user_file(tb.tb_frame.f_code.co_filename):
+            lines.append(line_text(tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    line = next((t for t in lines if any(c in t for c in _WEIGHT_LOADERS)), "")
+    call = next((c for c in _WEIGHT_LOADERS if c in line), None)
+    # torch.load reads data too (torch.load("data/train.pt")): weights where the line says so
+    if call is None or (
+        call == "torch.load(" and not re.search(r"ckpt|checkpoint|weight|pretrain|\.pth|model|state_dict|resume", line, re.I)
+    ):
+        return ""
+    return (
+        f" (the weights it loads with {call}...) are not here, or their path is not given: give it with --script-args "
+        "as the script takes it, or check the model alone with PATH.py:MODEL --input SPEC)"
+    )
 
 
 def _listed_a_missing_folder(error) -> str:
