@@ -73,6 +73,7 @@ def _library_roots() -> tuple[str, ...]:
     for p in sys.path:
         if p and ("site-packages" in p or "dist-packages" in p):
             roots.add(os.path.realpath(p))
+    roots.update(_PIP_TARGETS)
     import importlib.util
 
     import torch
@@ -82,6 +83,20 @@ def _library_roots() -> tuple[str, ...]:
     rules = importlib.util.find_spec("vaelint.rules")
     roots.update(os.path.realpath(p) for p in (rules.submodule_search_locations or ()) if rules is not None)
     return tuple(sorted(roots))
+
+
+def _holds_installed_packages(folder: str) -> bool:
+    """A folder on the path that pip installed packages into (``pip install --target site``, put on
+    PYTHONPATH): it holds their ``*.dist-info`` records. A project's own folder holds none (an
+    ``*.egg-info`` of ``pip install -e .`` may sit in it: not read)."""
+    try:
+        return any(name.endswith(".dist-info") for name in os.listdir(folder))
+    except OSError:
+        return False
+
+
+# read once, as vaelint starts: the path's folders are PYTHONPATH's by then, and nothing is patched
+_PIP_TARGETS = tuple(os.path.realpath(p) for p in sys.path if p and os.path.isdir(p) and _holds_installed_packages(p))
 
 
 _claimed: set[str] = set()  # installed packages checked as the user's code (a target inside one)

@@ -1,0 +1,49 @@
+"""Packages installed into a folder of their own and put on PYTHONPATH (``pip install --target
+site``) are libraries, not the user's code: a run that stops inside one is said at the user's
+line that called it (it was said at the library's own line, and its guarded optional imports as
+"the code checked uses it"). Such a folder holds pip's ``*.dist-info`` records; a project folder
+on PYTHONPATH without them is still the user's (helper-found)."""
+
+from __future__ import annotations
+
+from training_cli import check_in
+
+LIBRARY = "def flatten(rows):\n    return rows.ravel()  # fails on a list\n"
+SCRIPT = """
+import torch
+import tinylib
+
+rows = tinylib.flatten([[0.0] * 10] * 64)
+x = torch.tensor(rows).view(64, 10)
+for i in range(0, 64, 16):
+    mu, logvar = x[i : i + 16, :5], x[i : i + 16, 5:]
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    (z.pow(2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())).backward()
+"""
+
+
+def _layout(tmp_path, installed: bool):
+    site, project = tmp_path / "site", tmp_path / "project"
+    (site / "tinylib").mkdir(parents=True)
+    (site / "tinylib" / "__init__.py").write_text(LIBRARY)
+    if installed:
+        (site / "tinylib-1.0.dist-info").mkdir()
+    project.mkdir()
+    (project / "train.py").write_text(SCRIPT)
+    return site, project
+
+
+def test_a_run_that_stops_in_a_pip_target_library_is_said_at_the_users_line(tmp_path):
+    site, project = _layout(tmp_path, installed=True)
+    out = check_in(project, "train.py", env_extra={"PYTHONPATH": str(site)})
+    said = " ".join((out.stdout + out.stderr).split())
+    assert out.returncode == 2, said
+    assert "stopped at train.py:5: AttributeError" in said and "tinylib/__init__.py" not in said, said
+
+
+def test_a_folder_on_pythonpath_without_pip_records_is_the_users_own(tmp_path):
+    # the near miss: PYTHONPATH=src of a project's own modules, read as the user's code
+    site, project = _layout(tmp_path, installed=False)
+    out = check_in(project, "train.py", env_extra={"PYTHONPATH": str(site)})
+    said = " ".join((out.stdout + out.stderr).split())
+    assert out.returncode == 2 and "tinylib/__init__.py:2" in said, said
