@@ -11,6 +11,7 @@ from vaelint.facts.datasize import data_size
 from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
 from vaelint.facts.reductionfix import reductions_fix
 from vaelint.facts.schedules import scheduled_weight
+from vaelint.facts.termscale import parts_reduced_unlike
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ConfirmNeed, FixAvailability, Need, Severity
 
@@ -41,6 +42,30 @@ def loss_function(recon, x, mu, logvar):
 
 def _model(rec: str, kl: str) -> str:
     return fill(_MODEL, rec=rec, kl=kl)
+
+
+# a tabular VAE: three numeric columns and a categorical one of four classes (one-hot in the input)
+_TABULAR = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(7, 8)
+        self.dec = nn.Linear(4, 7)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+    def loss_function(self, recon, x, mu, logvar):
+        numeric = F.mse_loss(recon[:, :3], x[:, :3], reduction="sum")
+        category = F.cross_entropy(recon[:, 3:], x[:, 3:].argmax(dim=1){REDUCTION})  # <- finding
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return (numeric + category + kl) / x.size(0)
+"""
 
 
 # sequence-first, as nn.GRU's default layout: x is (T, B, F), so the batch size is x.size(1)
@@ -82,7 +107,11 @@ The ELBO weighs the KL term against the reconstruction term per sample:
 the batch for both. vaelint follows each term down to its elementwise tensor,
 notes every reduction (``mean`` divides by the sizes it reduces, ``sum`` does
 not, ``reduction=`` of loss functions included) and writes the effective KL
-weight ``beta_eff = c / a`` as a formula in B, D and Z with its value.
+weight ``beta_eff = c / a`` as a formula in B, D and Z with its value. A
+reconstruction of several parts (a tabular VAE's MSE of its numeric columns and
+cross-entropy of each categorical one) must reduce them alike: a part averaged
+over the batch beside one summed over it weighs 1/B of it, and no one beta_eff
+holds; vaelint names the parts and how each is reduced.
 """
     why = """
 ``F.mse_loss(recon, x)`` averages over B*D elements while ``torch.sum(kl)``
@@ -112,6 +141,8 @@ over everything.
         # averaged over the data dims, and the KL divided by their number: a weight that undoes a
         # ratio no batch size changes (a graph VAE's -0.5 / n * KL): beta_eff = 1
         Example(_model('F.mse_loss(recon, x, reduction="none").mean(1).sum()', "kl_elem.sum() / 20"), inputs=("8x20",)),
+        # every part of a tabular reconstruction summed over the batch, as the KL is
+        Example(fill(_TABULAR, reduction=', reduction="sum"'), inputs=("6x7",)),
     ]
     INVALID = [
         # reduced again after a whole sum (a 0-d tensor's .sum(-1).mean(): Khamies/LSTM-VAE's):
@@ -182,10 +213,19 @@ over everything.
             fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "1e-3 * kl_elem.sum(dim=1).mean(dim=0)"),
             unsafe=True,
         ),
+        # the categorical part averaged over the batch by its default, the numeric one summed
+        Example(fill(_TABULAR, reduction=""), inputs=("6x7",), at="finding", message="parts are reduced unlike each other"),
     ]
 
     def check(self, ctx):
         scales = loss_scales(ctx)
+        unlike = parts_reduced_unlike(ctx) if scales is None else None
+        if unlike:
+            # the reconstruction's own parts reduced unlike each other over the batch: no one beta_eff
+            seen = PartsUnlike(tuple((ctx.view.op(_element(s, n)), loc_of(n), s.describe()) for n, s in unlike), ctx.batch)
+            averaged = min(unlike, key=lambda p: p[1].own()[0])[0]  # the first part averaged over the batch
+            yield self.report(seen, loc_of(averaged), node=averaged)
+            return
         if scales is None:
             raise SkipRule(why_no_loss_scales(ctx))
         paired = [p for p in batch_pairings(ctx) if ctx.view.depends_on(scales.rec.term, p.node)]
@@ -373,3 +413,29 @@ class ReductionsSeen(Observed):
                 f"autoencoders are), declare the whole weight: --beta {beta.value:.6g}"
             )
         return fix
+
+
+def _element(scale, node):
+    return scale.element if scale.element is not None else node
+
+
+@dataclass(frozen=True)
+class PartsUnlike(Observed):
+    """A reconstruction of several parts (one a slice of the data each) not reduced alike over the batch."""
+
+    parts: tuple  # (op, SourceLoc, how it is reduced) of each part
+    batch: int
+    shows_at_twice_the_batch = False  # read from the graph (the confirmation reads the terms, not the parts)
+
+    def message(self) -> str:
+        said = "; ".join(f"{op}{f' at {loc.where()}' if loc else ''} as {how}" for op, loc, how in self.parts[:4])
+        return (
+            f"the reconstruction's parts are reduced unlike each other over the batch ({said}): a part averaged over the "
+            f"batch weighs 1/B ({1 / self.batch:.3g} at B={self.batch}) of one summed over it, and so of the KL beside them."
+        )
+
+    def fix(self) -> str:
+        return (
+            "reduce every part alike, as per-sample sums averaged over the batch: reduction='sum' for each part averaged "
+            "over it (F.cross_entropy(logits, y, reduction='sum')), and divide the whole loss by the batch size once"
+        )

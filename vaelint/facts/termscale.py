@@ -216,3 +216,24 @@ def _each_part(factor: Factor, overs: list[list[str]], i: int) -> Factor:
         return dataclasses.replace(factor, over=f"{said[0]} in each of its {len(overs)} parts")
     text = "; ".join(said[:3]) + ("; ..." if len(said) > 3 else "")
     return dataclasses.replace(factor, over=f"each part's own dims ({text}) in its {len(overs)} parts")
+
+
+def parts_reduced_unlike(ctx) -> list | None:
+    """The reconstruction's parts, each a likelihood of its own slice of the data, where they are
+    not reduced alike over the batch (a tabular VAE's MSE of its numeric columns summed over the
+    batch beside a cross-entropy of a categorical one averaged over it, by its default): [(part
+    node, its scale)], or None where there is one part, or all are reduced alike."""
+    rec_terms = ctx.roles.rec_terms
+    if len(rec_terms) != 1:
+        return None
+    walker = TermWalker(ctx)
+    scale = walker.walk(rec_terms[0])
+    if scale is None or scale.element is None or scale.reductions():
+        return None
+    parts = _summands(ctx.view, scale.element)
+    if len(parts) < 2 or any(not _reads_inputs(ctx, p) for p in parts):
+        return None
+    scales = [_own_scale(ctx, walker, p) for p in parts]
+    if any(s is None or not s.reductions() for s in scales) or len({s.own()[0] for s in scales}) < 2:
+        return None
+    return list(zip(parts, scales))
