@@ -97,6 +97,8 @@ def _why_stopped(runtime, watch, home) -> str:
             hint, text = _hydra_group_unchosen(text, home), text.strip().splitlines()[0]
         elif _weights_hint(error, watch):
             hint = _weights_hint(error, watch)
+        elif _stand_in_misfit(error, watch):
+            hint = _stand_in_misfit(error, watch)
         elif _data_hint(error, text, watch):
             hint = _data_hint(error, text, watch)
         elif objects_hint(text):
@@ -229,6 +231,22 @@ def _data_hint(error, text: str, watch) -> str:
             "with --input, one per item of the batch, e.g. --input 64x784; the code's loaders then give it)"
         )
     return ""
+
+
+def _stand_in_misfit(error, watch) -> str:
+    """Where the run stopped in the code's own reading of a data file vaelint stood in for (made
+    from --input) before any batch reached the model: the stand-in's layout is a guess (one
+    sample a line of a text file), and the code reads another; said, not left as the code's error."""
+    from vaelint.frontends.training.livedata import STOOD_IN
+
+    made = [n for n in STOOD_IN if n.startswith("the data file ") and "it stands in as" in n]
+    if not made or not watch.specs or watch.model_calls or not isinstance(error, (ValueError, IndexError, TypeError, KeyError)):
+        return ""
+    return (
+        f" (this is the code reading vaelint's stand-in data, not its own: {made[0]}; the code reads its file in "
+        "another layout, which --input cannot tell: put the data where the code reads it, or check the model alone "
+        "with PATH.py:MODEL --input SPEC)"
+    )
 
 
 _WEIGHT_LOADERS = ("from_pretrained(", "load_from_checkpoint(", "torch.load(", "load_state_dict(", "load_checkpoint(", "load_file(")
