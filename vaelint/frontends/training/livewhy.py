@@ -220,7 +220,7 @@ def _asserts_a_path(error) -> bool:
 def _data_hint(error, text: str, watch) -> str:
     """Where the run stopped at its data before any batch: that it is not here (an OSError, the code's
     own check of its files), or where the code looked for it (a folder listed that is not here)."""
-    if watch.batches or watch.specs:
+    if watch.batches or watch.specs or getattr(error, "says_all", False):
         return ""
     if isinstance(error, OSError) or _says_data_is_missing(error, text):
         return f" ({NO_DATA}: give the batch with --input, one per item of the batch, e.g. --input 64x784; the code's loaders then give it)"

@@ -293,6 +293,16 @@ class Sandbox:
                 # a library's own look-up at import (matplotlib listing fonts with fc-list): it
                 # gets what a machine without the program gives, and the check goes on
                 raise FileNotFoundError(2, "vaelint starts no program while it checks", shown.split(" ")[0])
+            from vaelint.frontends.training.sandboxprograms import python_script_run
+
+            instead = python_script_run(args[0] if args else kwargs.get("args", kwargs.get("cmd", "")))
+            if instead:  # a launcher: its script is the training code to check
+                refused = _refusal(
+                    f"the code runs another Python script as a program ({shown}){sandbox._where()}, and vaelint starts no "
+                    f"program: check that script as it is run: `{instead}`"
+                )
+                refused.says_all = True  # what to do is said: no data hint after it
+                raise refused
             if gives is not None:
                 sandbox._note(f"{call}({shown!r})", sandbox.unrun)
                 return gives()

@@ -37,8 +37,10 @@ def finished_popen(refuse, sandbox, started_by_user_code):
         def __init__(self, *args, **kwargs):
             command = args[0] if args else kwargs.get("args", "")
             folder = os.path.dirname(os.path.abspath(sandbox.script))
-            if not (getattr(sandbox, "data_given", False) and started_by_user_code() and _the_codes_own(command, kwargs, folder)):
-                refuse(*args, **kwargs)
+            if python_script_run(command) or not (
+                getattr(sandbox, "data_given", False) and started_by_user_code() and _the_codes_own(command, kwargs, folder)
+            ):
+                refuse(*args, **kwargs)  # a Python script run as a program: refused, naming its check
             shown = " ".join(map(str, command)) if isinstance(command, (list, tuple)) else str(command)
             sandbox._note(f"program {shown[:80]!r}", sandbox.unrun)
             text = any(kwargs.get(k) for k in ("text", "universal_newlines", "encoding", "errors"))
@@ -55,3 +57,32 @@ def finished_popen(refuse, sandbox, started_by_user_code):
             return (self.stdout.read() if self.stdout else None, self.stderr.read() if self.stderr else None)
 
     return Popen
+
+
+_LAUNCHERS = ("torchrun", "accelerate", "deepspeed", "lightning")  # programs that run a script given them
+
+
+def python_script_run(command) -> str:
+    """Where the code runs a Python script of its own as a program (``python train.py --epochs 3``,
+    ``[sys.executable, "train.py", ...]``, ``torchrun --nproc_per_node 2 train.py``, ``python -m
+    pkg.train``): the check to run instead, ``vaelint check train.py --script-args "--epochs 3"``;
+    "" for any other program."""
+    import sys
+
+    try:
+        words = [str(w) for w in command] if isinstance(command, (list, tuple)) else shlex.split(str(command))
+    except ValueError:
+        return ""
+    if not words:
+        return ""
+    first = os.path.basename(words[0])
+    if not (first.startswith("python") or words[0] == sys.executable or first in _LAUNCHERS):
+        return ""
+    for i, word in enumerate(words[1:], start=1):
+        module = words[i + 1] if word == "-m" and i + 1 < len(words) else None
+        if word.endswith(".py") or (module and first.startswith("python")):
+            target = word if module is None else module.replace(".", "/") + ".py"
+            rest = words[i + 1 :] if module is None else words[i + 2 :]
+            args = f' --script-args "{shlex.join(rest)}"' if rest else ""
+            return f"vaelint check {target}{args}"
+    return ""
