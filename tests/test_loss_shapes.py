@@ -206,9 +206,10 @@ def test_an_explicit_loss_is_used_even_when_the_forward_returns_one():
 
 def test_a_reconstruction_summed_column_by_column_is_read_when_its_parts_are_reduced_alike(tmp_path):
     """A tabular VAE's loss: one likelihood per column span, added up. Parts reduced alike read as
-    one reconstruction (VAE002 runs and fires on the averaged KL); parts reduced differently (an
-    MSE averaged over its column beside cross-entropies summed over the batch) have no one
-    reduction: VAE002 is listed as not checked, never judged."""
+    one reconstruction (VAE002 runs and fires on the averaged KL); parts reduced differently over
+    the batch (an MSE averaged over its column beside cross-entropies summed over the batch) have
+    no one reduction, so no beta_eff: VAE002 names the parts and how each is reduced (the averaged
+    one weighs 1/B of the others), and says nothing of the KL's reduction."""
     clean = check(_fixture("clean/tabular_columns_loss.py"), "VAE", ["16x9"], dynamic=False)
     assert clean.findings == [] and clean.beta_effective == "1" and "VAE002" not in dict(clean.skipped)
     assert next(r for r in clean.flow if r.name == "rec").note == "sum over each part's own dims (B, 1; B) in its 4 parts"
@@ -221,8 +222,9 @@ def test_a_reconstruction_summed_column_by_column_is_read_when_its_parts_are_red
     )
     assert mixed.read_text() != source
     result = check(str(mixed), "VAE", ["16x9"], dynamic=False)
-    assert [f.code for f in result.findings if f.code == "VAE002"] == []
-    assert "VAE002" in dict(result.skipped)
+    parts = [f for f in result.findings if f.code == "VAE002"]
+    assert len(parts) == 1 and "the reconstruction's parts are reduced unlike each other" in parts[0].message, parts
+    assert "mse_loss" in parts[0].message and "beta_eff" not in parts[0].message, parts[0].message
 
 
 def test_a_kl_stacked_over_time_steps_against_a_learned_prior_says_why_it_is_not_read():

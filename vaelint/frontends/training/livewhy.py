@@ -97,8 +97,6 @@ def _why_stopped(runtime, watch, home) -> str:
             hint, text = _hydra_group_unchosen(text, home), text.strip().splitlines()[0]
         elif _weights_hint(error, watch):
             hint = _weights_hint(error, watch)
-        elif _stand_in_misfit(error, watch):
-            hint = _stand_in_misfit(error, watch)
         elif _data_hint(error, text, watch):
             hint = _data_hint(error, text, watch)
         elif objects_hint(text):
@@ -110,6 +108,8 @@ def _why_stopped(runtime, watch, home) -> str:
                 f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
                 "script's option that runs it on the CPU with --script-args, such as --no-cuda or --device cpu)"
             )
+        elif _stand_in_misfit(error, watch):  # the last: a stand-in read in another way, said more closely above
+            hint = _stand_in_misfit(error, watch)
         if where and text.startswith(f"{where}: "):
             text = text[len(where) + 2 :]  # the error names its own place already: said once
         hint += ended + _caught_first(runtime, text)
