@@ -175,3 +175,28 @@ def other_framework(path: str) -> str:
         return ""
     found = next(((line, top) for line, top in sorted(tops) if top in _FRAMEWORKS), None)
     return f"{_FRAMEWORKS[found[1]]} (import {found[1]} at line {found[0]})" if found else ""
+
+
+def models_built(path: str):
+    """(class name, its file, the line) of a model class of the project's that the file builds
+    (``vae = DenoisingVAE(config)``, the class imported from ``dvae/models.py``), read without
+    running anything; None where it builds none."""
+    import ast
+
+    from vaelint.frontends.discover import models_defined
+    from vaelint.frontends.sourcefile import read_source
+    from vaelint.frontends.training.repofiles import project_imports
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    called = {(n.func.id, n.lineno) for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    if not called:
+        return None
+    for file in project_imports(path):
+        defined = set(models_defined(file))
+        for name, line in sorted(called, key=lambda c: c[1]):
+            if name in defined:
+                return name, os.path.relpath(file), line
+    return None

@@ -187,6 +187,18 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
             f"in it was checked: check the script that calls it{script}, or name the function that trains with the "
             f"model's input: `vaelint check {path}:{fn or 'FUNCTION'} --input SHAPE`.",
         )
+    from vaelint.fileclues import models_built
+
+    built = models_built(path) if not models and not backward and path.endswith(".py") else None
+    if built and not have_inputs and not os.environ.get("PRE_COMMIT"):
+        # a script that builds the project's model and never trains it (a train.py whose training is
+        # still commented out, a sampling script): nothing of it is training code to check
+        name, file, line = built
+        raise VaelintError(
+            "input",
+            f"{path} builds the model {name} (at line {line}) but has no training step (no backward), so nothing in "
+            f"it was checked: check the model with its input: `vaelint check {file}:{name} --input SHAPE`.",
+        )
     if not models and not have_inputs:
         if as_script and not os.environ.get("PRE_COMMIT"):
             # --script-args: the user runs it as a script that trains; finding nothing is no clean pass
