@@ -200,3 +200,18 @@ def models_built(path: str):
             if name in defined:
                 return name, os.path.relpath(file), line
     return None
+
+
+def refuse_built_not_trained(path: str) -> None:
+    """A script that builds the project's model and never trains it (a train.py whose training is
+    still commented out, a sampling script): nothing of it is training code to check, said (exit 2)."""
+    from vaelint.errors import VaelintError
+
+    built = models_built(path) if path.endswith(".py") else None
+    if built:
+        name, file, line = built
+        raise VaelintError(
+            "input",
+            f"{path} builds the model {name} (at line {line}) but has no training step (no backward), so nothing in "
+            f"it was checked: check the model with its input: `vaelint check {file}:{name} --input SHAPE`.",
+        )

@@ -152,11 +152,11 @@ def _training_not_run_here(path: str, models: list, backward: str) -> str:
 
 
 def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_text: str = "", as_script: bool = False) -> None:
-    """A file that yields no target. Named on the command line, a file that defines a model
-    (or is given an ``--input``) is a usage error naming what to write: it is never passed
-    over as clean. Passed by pre-commit (which hands every changed file, utilities too), a
-    model file is listed in one note and the rest stay quiet."""
-    from vaelint.fileclues import backward_in
+    """A file that yields no target. Named on the command line, a file that defines or builds a model (or is
+    given an ``--input``) is a usage error naming what to write: it is never passed over as clean. Passed
+    by pre-commit (which hands every changed file, utilities too), a model file is listed in one note and
+    the rest stay quiet."""
+    from vaelint.fileclues import backward_in, refuse_built_not_trained
     from vaelint.frontends.discover import models_defined
 
     models = models_defined(path) if path.endswith(".py") else []
@@ -187,19 +187,8 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
             f"in it was checked: check the script that calls it{script}, or name the function that trains with the "
             f"model's input: `vaelint check {path}:{fn or 'FUNCTION'} --input SHAPE`.",
         )
-    from vaelint.fileclues import models_built
-
-    built = models_built(path) if not models and not backward and path.endswith(".py") else None
-    if built and not have_inputs and not os.environ.get("PRE_COMMIT"):
-        # a script that builds the project's model and never trains it (a train.py whose training is
-        # still commented out, a sampling script): nothing of it is training code to check
-        name, file, line = built
-        raise VaelintError(
-            "input",
-            f"{path} builds the model {name} (at line {line}) but has no training step (no backward), so nothing in "
-            f"it was checked: check the model with its input: `vaelint check {file}:{name} --input SHAPE`.",
-        )
     if not models and not have_inputs:
+        refuse_built_not_trained(path)  # a script that builds the project's model and trains none
         if as_script and not os.environ.get("PRE_COMMIT"):
             # --script-args: the user runs it as a script that trains; finding nothing is no clean pass
             raise VaelintError(
