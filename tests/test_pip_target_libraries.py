@@ -47,3 +47,19 @@ def test_a_folder_on_pythonpath_without_pip_records_is_the_users_own(tmp_path):
     out = check_in(project, "train.py", env_extra={"PYTHONPATH": str(site)})
     said = " ".join((out.stdout + out.stderr).split())
     assert out.returncode == 2 and "tinylib/__init__.py:2" in said, said
+
+
+def test_a_module_of_the_project_that_does_not_parse_is_said_as_such_not_as_shadowed(tmp_path, monkeypatch):
+    # pkg/model.py written with Python 3.12's `def unwrap[T](...)`: the import's SyntaxError was read as
+    # another 'pkg' found first ("meant to run as python -m") (helper-found); the near miss, a module
+    # not here, keeps the package advice
+    from vaelint.frontends.installadvice import install_advice
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "model.py").write_text("def unwrap[T](x: T) -> T:\n    return x\n")
+    monkeypatch.chdir(tmp_path)
+    error = ImportError(f"{tmp_path}/pkg/model.py: SyntaxError: expected '(' (model.py, line 1)")
+    said = install_advice("pkg.model", error)
+    assert said.startswith("model.py does not parse with this Python") and "at line 1" in said, said
+    assert "python -m" not in said
+    assert install_advice("absentpkg.model", ModuleNotFoundError("No module named 'absentpkg'")) == "Install absentpkg"

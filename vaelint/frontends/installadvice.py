@@ -27,6 +27,16 @@ def install_advice(module: str, error) -> str:
             f"{gone.group(2)} is here but has no {gone.group(1)!r} (the code was written for another version of it; "
             "import the name from where this version has it)"
         )
+    syntax = re.search(r"SyntaxError: (.+?) \(([^,()]+\.py), line (\d+)\)", str(error))
+    if syntax is not None:
+        # the module is here and does not parse: written for another Python (def f[T](...) is 3.12's)
+        import sys
+
+        return (
+            f"{syntax.group(2)} does not parse with this Python ({sys.version_info.major}.{sys.version_info.minor}): "
+            f"{syntax.group(1)} at line {syntax.group(3)} (syntax of a newer Python?): run vaelint with the Python the "
+            "code is written for"
+        )
     package = missing_package(module, error)
     top = package.split(".")[0]
     if "." in module and os.path.isdir(os.path.join(os.getcwd(), top)):
