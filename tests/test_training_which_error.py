@@ -191,6 +191,33 @@ def test_a_missing_package_the_codes_except_swallowed_is_named(tmp_path, monkeyp
     assert "No module named 'probtorch_not_here'" in message, message
 
 
+def test_a_missing_package_nobody_used_is_not_said_caught(tmp_path, monkeypatch):
+    # the near miss: a bare top-level import of a missing package, the run stopped at missing data
+    # before any use of it; vaelint's own look at the module's names is no use, and there is no
+    # except: "the code's own except caught it" was said all the same (helper V)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        "import numpy as np\nimport torch\nfrom torch import nn\nfrom sklearn_not_here.preprocessing import StandardScaler\n"
+        "class VAE(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.enc, self.dec = nn.Linear(10, 8), nn.Linear(4, 10)\n"
+        "    def forward(self, x):\n"
+        "        mu, logvar = self.enc(x).chunk(2, dim=-1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar\n"
+        "if __name__ == '__main__':\n"
+        "    raw = np.load('missing.npy')\n"
+        "    X = StandardScaler().fit_transform(raw)\n"
+        "    model = VAE()\n"
+        "    for x in torch.utils.data.DataLoader(torch.tensor(X, dtype=torch.float32), batch_size=8):\n"
+        "        rec, mu, logvar = model(x)\n"
+        "        (((rec - x) ** 2).sum() - 0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())).backward()\n"
+    )
+    result = check("train.py", "-", [])
+    assert result.error is not None and "missing.npy" in result.error.message, result.error
+    assert "caught it" not in result.error.message, result.error.message
+
+
 def test_a_data_sets_own_check_of_its_files_asks_for_the_batch(monkeypatch):
     # assert os.path.isdir(root), "... is not a valid directory" in the data set's constructor, run
     # without --input: the stop said where and what, but not to give the batch (an OSError did)
