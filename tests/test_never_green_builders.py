@@ -54,3 +54,15 @@ def test_a_script_that_builds_no_model_of_the_projects_is_still_no_target(tmp_pa
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(app, ["check", "train.py", "--no-cache"])
     assert r.exit_code == 0 and "no VAE targets" in r.output, r.output
+
+
+def test_a_dotted_module_names_the_file_python_m_runs(tmp_path, monkeypatch):
+    # `vaelint check vaepkg.train`, the README's `python -m` form: said "is not a target" with no file
+    # named (helper V class I); a dotted name with no such file keeps the plain message
+    (tmp_path / "src" / "vaepkg").mkdir(parents=True)
+    (tmp_path / "src" / "vaepkg" / "train.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["check", "vaepkg.train"])
+    assert r.exit_code == 2 and "vaelint check src/vaepkg/train.py" in r.output, r.output
+    r = runner.invoke(app, ["check", "nothere.train"])
+    assert r.exit_code == 2 and "write PATH.py:NAME or PATH.py" in r.output, r.output

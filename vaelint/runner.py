@@ -97,6 +97,12 @@ def _not_a_target(t: str, targets: list[str]) -> VaelintError:
             f'--script-args "{" ".join(targets[targets.index(t) :])}" '
             '(vaelint check train.py --script-args "--epochs 1 --lr 1e-3").',
         )
+    module = t.replace(".", os.sep) + ".py"
+    found = next(
+        (p for p in (module, os.path.join("src", module)) if all(w.isidentifier() for w in t.split(".")) and os.path.isfile(p)), None
+    )
+    if found:  # `python -m vaepkg.train`'s form: the file it runs
+        return VaelintError("input", f"{t!r} is not a target: name its file, `vaelint check {found}` (the file `python -m {t}` runs).")
     return VaelintError("input", f"{t!r} is not a target: write PATH.py:NAME or PATH.py.")
 
 
