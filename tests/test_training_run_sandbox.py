@@ -438,3 +438,20 @@ def test_numpys_text_writer_writes_nothing_and_the_run_goes_on(tmp_path, monkeyp
     assert "running the code as written did not reach its step" not in r.output, r.output
     assert "open('stats.txt', 'w" in r.output and "was not performed" in r.output, r.output
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_no_network_host_is_looked_up_nor_connected_while_the_code_runs(tmp_path):
+    """vaelint connects to no host: a data set's download through aiohttp (fsspec's http) asked the
+    DNS for github.com, which is network traffic too (helper W: a torch_geometric Planetoid run without
+    --input). In the sandbox a host look-up fails as with no network, and a connection is refused."""
+    import socket
+
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    sandbox = Sandbox(str(tmp_path / "train.py"))
+    with sandbox.active():
+        with pytest.raises(socket.gaierror, match="looks up no network host"):
+            socket.getaddrinfo("github.com", 443)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", 9))
+    assert socket.getaddrinfo.__module__ == "socket"  # put back when the run ends

@@ -208,6 +208,9 @@ class Sandbox:
 
         self._patch(socket.socket, "connect", self._refused("open a network connection"))
         self._patch(socket.socket, "connect_ex", self._refused("open a network connection"))
+        # nor a look-up of a host, which is traffic too (aiohttp, under fsspec's http: a data set's
+        # download asked the DNS for github.com): it fails as on a machine with no network
+        self._patch(socket, "getaddrinfo", _no_host_lookup)
         self._patch(urllib.request, "urlopen", self._refused("download a file (urlopen)"))
         self._patch(urllib.request, "urlretrieve", self._refused("download a file (urlretrieve)"))
         real_load = torch.hub.load_state_dict_from_url
@@ -359,6 +362,12 @@ class Sandbox:
 
 
 NO_DOWNLOADS = "vaelint never downloads or connects"  # what a refused download says (ways.worth_telling looks for it)
+
+
+def _no_host_lookup(host, *args, **kwargs):
+    import socket
+
+    raise socket.gaierror(socket.EAI_NONAME, f"vaelint looks up no network host while it checks ({host})")
 
 
 class Refused(VaelintError, FileNotFoundError):
