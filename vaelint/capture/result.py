@@ -182,7 +182,7 @@ class NodeValues(dict):
         if any(a is None for a in args):
             return _NONE
         try:
-            return node.target(*args)
+            return node.target(*args, **node.kwargs)
         except Exception:  # noqa: BLE001 - operands of shapes that do not meet: not computed
             return _NONE
 

@@ -229,20 +229,25 @@ class KLElement:
     def ratio_to(self, reading: str | None) -> Ratio:
         """The element / the Gaussian KL when the head is read as ``reading``
         (None: as the sampler's own std, recomputed from the head; "monte-carlo":
-        the element / ``log q(z) - log p(z)`` of the run's own sample)."""
+        the element / ``log q(z) - log p(z)`` of the run's own sample; "entropy": the element /
+        ``-H[q] - log p(z)``, q's entropy in closed form)."""
         if not self.valid:
             return UNKNOWN
         found = self._ratio(self.element, self.mu, self.head, self.std, self.z, reading, self.precision)
         # one number (a batch of one sample summed over Z): any ratio of it is "constant", so a second
         # point must agree (an MMD of one sample read as a Monte Carlo KL: a false VAE002/VAE004)
-        single = self.element.numel() == 1 and reading == "monte-carlo"
+        single = self.element.numel() == 1 and reading in ("monte-carlo", "entropy")
         if (found.decided and not single) or not self.replayable:
             return UNKNOWN if single else found
         g = torch.Generator().manual_seed(0)
         mu = self.mu + torch.randn(self.mu.shape, generator=g, dtype=torch.float64)
         spread = torch.randn(self.head.shape, generator=g, dtype=torch.float64) * 0.5
         positive = bool((self.head > 0).all())
-        head = self.head * torch.exp(spread) if positive and reading in (None, "std", "variance", "monte-carlo") else self.head + spread
+        head = (
+            self.head * torch.exp(spread)
+            if positive and reading in (None, "std", "variance", "monte-carlo", "entropy")
+            else self.head + spread
+        )
         again = self.at(mu, head)
         if again is None:
             return UNKNOWN if single else found
@@ -308,7 +313,7 @@ class KLElement:
     def _ratio(self, element, mu, head, std, z, reading, precision: torch.dtype) -> Ratio:
         if self.layout is not None:
             mu, head, std, z = (t.reshape(self.layout) if t is not None else None for t in (mu, head, std, z))
-        if reading in (None, "monte-carlo"):
+        if reading in (None, "monte-carlo", "entropy"):
             if std is None:
                 return UNKNOWN
             log_var = log_var_of_std(std)
@@ -316,11 +321,12 @@ class KLElement:
             log_var = LOG_VAR_READINGS[reading][0](head)
         if not bool(torch.isfinite(log_var).all()):
             return UNKNOWN
-        if reading == "monte-carlo":
+        if reading in ("monte-carlo", "entropy"):
             if z is None:
                 return UNKNOWN
-            # log q(z) - log p(z) for q = N(mu, std^2), p = N(0, 1): the constants cancel
-            eps = (z - mu) / std
+            # log q(z) - log p(z) for q = N(mu, std^2), p = N(0, 1): the constants cancel; with q's
+            # entropy in closed form, -H[q] - log p(z), eps^2 is its mean, 1
+            eps = (z - mu) / std if reading == "monte-carlo" else torch.ones_like(z)
             reference = 0.5 * (z.pow(2) - eps.pow(2)) - 0.5 * log_var
             scale = 1 + z.pow(2) + eps.pow(2) + log_var.abs()
             eps_p = torch.finfo(precision).eps if precision.is_floating_point else torch.finfo(torch.float64).eps

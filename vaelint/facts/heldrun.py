@@ -18,7 +18,7 @@ from vaelint.facts.shapes import run_once
 def run_holding(ctx, nodes) -> RunResult:
     """The run at B0, or the same run again holding ``nodes`` where it let go of one of them."""
     run0 = ctx.runs.runs[ctx.runs.batch]
-    wanted = frozenset(n for n in nodes if n is not None)
+    wanted = _with_operands(n for n in nodes if n is not None)
     if not [n for n in wanted if n in run0.shapes and n not in run0.tensors and n not in run0.values]:
         return run0
     key = ("run_holding", wanted)
@@ -33,3 +33,17 @@ def kl_reads(ctx, element: fx.Node, mu: fx.Node, head: fx.Node, std, z) -> set[f
     seeds = [mu] if head is None or head is mu else [mu, head]
     targets = [n for n in (element, std, z) if n is not None]
     return replay_reads(ctx.capture.graph, targets, seeds) | set(targets) | set(seeds)
+
+
+def _with_operands(nodes) -> frozenset:
+    """The nodes, and for each one vaelint added to the graph after the run (a KL joined from two
+    terms, ``meta["vaelint_derived"]``), the operands it is computed from, which the run must hold."""
+    out, stack = set(), list(nodes)
+    while stack:
+        n = stack.pop()
+        if n in out:
+            continue
+        out.add(n)
+        if isinstance(n, fx.Node) and n.meta.get("vaelint_derived"):
+            stack.extend(n.all_input_nodes)
+    return frozenset(out)

@@ -70,6 +70,8 @@ def kl_normalization(ctx, scale: TermScale) -> Ratio:
     for r in candidate_layers(ctx, scale.element):
         if ctx.view.depends_on(scale.element, r.z):
             tried = [kl_element(ctx, scale.element, layer=r).ratio_to("monte-carlo")]
+            if not tried[0].constant:  # -H[q] - log p(z): the entropy in closed form
+                tried.insert(0, kl_element(ctx, scale.element, layer=r).ratio_to("entropy"))
         else:
             tried = [kl_element(ctx, scale.element, layer=r).ratio_to(None)]
         if not tried[0].constant:
