@@ -276,14 +276,29 @@ def handed_counters(plan, frame) -> set[str]:
     caller_loops = [s for s in caller.place.statements() if isinstance(s, (ast.For, ast.AsyncFor))]
     counting = counters_of(caller.scope.node, caller_loops, None)
     params = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+    names = _names_of(caller.scope, node.name)
     out = set()
     for call in (n for n in ast.walk(caller.place.statement) if isinstance(n, ast.Call)):
         called = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
-        if called != node.name:
+        if called not in names:
             continue
         skip = 1 if isinstance(call.func, ast.Attribute) and params[:1] in (["self"], ["cls"]) else 0
         out |= {params[k + skip] for k, arg in enumerate(call.args) if k + skip < len(params) and loads(arg) & counting}
         out |= {kw.arg for kw in call.keywords if kw.arg in params and loads(kw.value) & counting}
+    return out
+
+
+def _names_of(scope, name: str) -> set[str]:
+    """The names the caller's module calls a function by: its own, and those it is imported or
+    assigned as (``from pkg.training import train_epoch as train``, ``train = train_epoch``)."""
+    while scope.parent is not None:
+        scope = scope.parent
+    out = {name}
+    for node in ast.walk(scope.node):
+        if isinstance(node, ast.ImportFrom):
+            out |= {a.asname for a in node.names if a.name == name and a.asname}
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name:
+            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     return out
 
 
