@@ -10,7 +10,8 @@ The step is called as Lightning calls it, ``training_step(batch, batch_idx)``
 (``optimizer_idx``, ``dataloader_idx`` given as 0 when it takes them), with no
 Trainer: ``self.log``, ``self.log_dict``, ``self.print`` do nothing,
 ``self.optimizers()`` gives optimisers that do not step, and a manual
-optimisation's ``self.manual_backward(loss)`` ends the step with that loss.
+optimisation's ``self.manual_backward(loss)`` hands its loss on
+(:mod:`vaelint.frontends.lightningstep`).
 Lightning itself need not be installed (:mod:`vaelint.frontends.standins`).
 """
 
@@ -23,6 +24,7 @@ import os
 from vaelint.errors import VaelintError
 from vaelint.frames import SourceLoc, display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, Step, TargetRef
+from vaelint.frontends.lightningstep import quiet, the_vaes_loss
 
 STEP_METHODS = ("training_step", "step", "shared_step", "_step", "common_step")
 
@@ -190,7 +192,7 @@ class LightningFrontend(FrontendBase):
                 f"{ref.spec}: {type(module).__name__} has no training_step (or step) to check: name the method "
                 "that computes the loss, e.g. PATH.py:CLASS.training_step.",
             )
-        _quiet(module)
+        quiet(module)
         step, src_path, sandbox = _module_step(module, method, name, run)
         from vaelint.frontends.training.moduleschedules import find_module_schedules
         from vaelint.frontends.training.sandbox import Sandbox
@@ -242,13 +244,22 @@ def _module_step(module, method, name: str, run):
 
     def run_step(*items, **named):
         batch = runtime.batch(items, named, (batch_param,), use, code.co_firstlineno)
+        given = module.__dict__.setdefault("_vaelint_backwards", [])
+        given.clear()
         try:
             if sandbox is None:
-                return method(batch, **extra)
-            with sandbox.active():
-                return method(batch, **extra)
-        except StepLoss as e:  # manual optimisation: the loss given to manual_backward
+                out = method(batch, **extra)
+            else:
+                with sandbox.active():
+                    out = method(batch, **extra)
+        except StepLoss as e:
             return e.value
+        except Exception:
+            if not given:
+                raise
+            out = None  # past the backward, what needs a Trainer's gradients (clip_gradients): not the step's
+        # manual optimisation: the losses given to manual_backward, the VAE's among them
+        return the_vaes_loss(module, given) if given else out
 
     loc = SourceLoc(src_path, code.co_firstlineno, 1, name)
     described = f"{type(module).__name__}.{name} ({display_path(src_path)}:{code.co_firstlineno})"
@@ -291,55 +302,6 @@ def _buildable(home, cls_name: str, init: dict) -> bool:
     required = positional[: len(positional) - len(a.defaults)]
     required += [p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
     return all(name in init for name in required)
-
-
-def _quiet(module) -> None:
-    """What a LightningModule needs a Trainer for, made harmless on this instance."""
-    from vaelint.frontends.training.runtime import StepLoss
-
-    def manual_backward(loss, *args, **kwargs):
-        raise StepLoss(loss)
-
-    class _Optimizer:
-        def __getattr__(self, item):
-            return lambda *a, **k: None
-
-    def optimizers(*args, **kwargs):
-        from vaelint.frontends.standinlightning import configured_optimizers
-
-        return configured_optimizers(module, _Optimizer)
-
-    for name, value in (
-        ("log", lambda *a, **k: None),
-        ("log_dict", lambda *a, **k: None),
-        ("print", lambda *a, **k: None),
-        ("manual_backward", manual_backward),
-        ("optimizers", optimizers),
-        ("lr_schedulers", lambda *a, **k: _Optimizer()),
-        ("toggle_optimizer", lambda *a, **k: None),
-        ("untoggle_optimizer", lambda *a, **k: None),
-    ):
-        object.__setattr__(module, name, value)
-    _logs_to_nothing(module)
-
-
-def _logs_to_nothing(module) -> None:
-    """``self.logger.experiment.add_image(...)`` in a training step: an installed Lightning's
-    ``logger`` is its Trainer's, None with no Trainer, and the step failed on None's attribute
-    (maxjcohen/vqvae's Aim logger). The instance's class is given a do-nothing logger where the
-    Trainer gives it none."""
-    from vaelint.frontends.standinbase import _Anything
-
-    cls = type(module)
-    if not isinstance(getattr(cls, "logger", None), property):
-        return
-
-    def logger(self):  # the Trainer's where it has one
-        trainer = getattr(self, "_trainer", None)
-        return trainer.logger if trainer is not None and trainer.logger is not None else _Anything()
-
-    own = {"logger": property(logger), "loggers": property(lambda self: [self.logger])}
-    module.__class__ = type(cls.__name__, (cls,), {**own, "__module__": cls.__module__, "__qualname__": cls.__qualname__})
 
 
 def _dedent(source: str) -> str:

@@ -1,0 +1,115 @@
+"""A LightningModule's step run without a Trainer: ``self.log``, ``self.log_dict``, ``self.print``
+do nothing, ``self.optimizers()`` gives optimisers that do not step, the Trainer's logger is a
+do-nothing one, and a manual optimisation's ``self.manual_backward(loss)`` backpropagates nothing:
+it hands the loss on, and where a step hands it several (a FactorVAE's or VAE-GAN's critic stepped
+first on ``z.detach()``), the VAE's is the one that trains the most of the module's weights."""
+
+from __future__ import annotations
+
+
+def quiet(module) -> None:
+    """What a LightningModule needs a Trainer for, made harmless on this instance."""
+    from vaelint.frontends.training.runtime import StepLoss
+
+    def manual_backward(loss, *args, **kwargs):
+        given = module.__dict__.get("_vaelint_backwards")
+        if given is None:
+            raise StepLoss(loss)
+        given.append(loss)  # nothing is backpropagated; the step goes on to its other losses
+
+    class _Optimizer:
+        def __getattr__(self, item):
+            return lambda *a, **k: None
+
+    def optimizers(*args, **kwargs):
+        from vaelint.frontends.standinlightning import configured_optimizers
+
+        return configured_optimizers(module, _Optimizer)
+
+    for name, value in (
+        ("log", lambda *a, **k: None),
+        ("log_dict", lambda *a, **k: None),
+        ("print", lambda *a, **k: None),
+        ("manual_backward", manual_backward),
+        ("optimizers", optimizers),
+        ("lr_schedulers", lambda *a, **k: _Optimizer()),
+        ("toggle_optimizer", lambda *a, **k: None),
+        ("untoggle_optimizer", lambda *a, **k: None),
+    ):
+        object.__setattr__(module, name, value)
+    _logs_to_nothing(module)
+
+
+def _logs_to_nothing(module) -> None:
+    """``self.logger.experiment.add_image(...)`` in a training step: an installed Lightning's
+    ``logger`` is its Trainer's, None with no Trainer, and the step failed on None's attribute
+    (maxjcohen/vqvae's Aim logger). The instance's class is given a do-nothing logger where the
+    Trainer gives it none."""
+    from vaelint.frontends.standinbase import _Anything
+
+    cls = type(module)
+    if not isinstance(getattr(cls, "logger", None), property):
+        return
+
+    def logger(self):  # the Trainer's where it has one
+        trainer = getattr(self, "_trainer", None)
+        return trainer.logger if trainer is not None and trainer.logger is not None else _Anything()
+
+    own = {"logger": property(logger), "loggers": property(lambda self: [self.logger])}
+    module.__class__ = type(cls.__name__, (cls,), {**own, "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+
+
+def the_vaes_loss(module, losses: list):
+    """Of the losses a manual-optimisation step hands to ``manual_backward``, the one that trains
+    the most of the module's weights: a FactorVAE's or VAE-GAN's critic is stepped first on
+    ``z.detach()`` and reaches only its own layers, the VAE's loss reaches the encoder and the
+    decoder. The first where the losses are no tensors with autograd graphs (a traced step)."""
+    import torch.fx as fx
+
+    from vaelint.frontends.training.liveinner import parameters_reached
+
+    if len(losses) == 1:
+        return losses[0]
+    sizes = {id(p): p.numel() for p in module.parameters()}
+    try:
+        reached = [
+            _traced_weights(loss.node, module) if isinstance(loss, fx.Proxy) else sum(sizes.get(i, 0) for i in parameters_reached([loss]))
+            for loss in losses
+        ]
+    except Exception:  # noqa: BLE001 - no graph to walk: the first, as the step gives it
+        return losses[0]
+    if not any(reached):  # a run without autograd (no_grad): the loss the traced step chose
+        picked = module.__dict__.get("_vaelint_backward_pick", 0)
+        return losses[picked if picked < len(losses) else 0]
+    module.__dict__["_vaelint_backward_pick"] = reached.index(max(reached))
+    return losses[module.__dict__["_vaelint_backward_pick"]]
+
+
+def _traced_weights(node, module) -> int:
+    """How many of the module's weights a traced loss is computed from, a ``detach()`` cutting the
+    way as it cuts the gradient."""
+    seen, stack, total = set(), [node], 0
+    while stack:
+        n = stack.pop()
+        if n in seen or (n.op in ("call_method", "call_function") and getattr(n.target, "__name__", n.target) == "detach"):
+            continue
+        seen.add(n)
+        if n.op in ("get_attr", "call_module"):
+            total += _weights_at(module, n.target, n.op == "get_attr")
+        stack.extend(n.all_input_nodes)
+    return total
+
+
+def _weights_at(module, target: str, parameter: bool) -> int:
+    """The weights a traced graph's attribute names, its path read from the module or, where the
+    tracer holds the module under a name of its own (``model.enc.weight``), from below that name."""
+    parts = target.split(".")
+    for k in range(len(parts)):
+        name = ".".join(parts[k:])
+        try:
+            if parameter:
+                return module.get_parameter(name).numel()
+            return sum(p.numel() for p in module.get_submodule(name).parameters())
+        except AttributeError:
+            continue
+    return 0
