@@ -112,3 +112,15 @@ def test_a_key_named_by_itself_gives_that_key(monkeypatch):
     # the near miss: a name that is no key the step reads is still asked about, by the key it reads
     r, result = _json("dict_batch_dataset.py", "--input", "pixels=16x784")
     assert r.exit_code == 2 and "batch['image']" in result["error"]["message"], r.output
+
+
+def test_array_files_not_here_stand_in_when_every_input_names_a_key(monkeypatch):
+    # np.load of files not here, served as dict items: with every --input named by key, the reads
+    # stood in with nothing (the run stopped at the np.load while its note said np.load stands in)
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("array_files_dict_items.py", "--input", "data.x=8x7", "--input", "data.y=8x20x3")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 40)], r.output
+    assert result["loss"].startswith("the training step of array_files_dict_items.py:main"), result["loss"]
+    said = [n for n in result["notes"] if "stands in as" in n]
+    assert len(said) == 2 and "data/params.npy (np.load at array_files_dict_items.py:44)" in said[0], result["notes"]
+    assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]

@@ -151,3 +151,32 @@ def test_a_stand_in_file_a_reader_could_not_open_is_said_as_its_missing_folder()
     said = missing_file_fix("FileNotFoundError: [Errno 2] No such file or directory: '../Data/mnist/vaelint_stand_in.npy'")
     assert said.startswith("The data folder ../Data/mnist is not here"), said
     assert "vaelint_stand_in" not in said and "gzip.open" in said
+
+
+def test_a_data_set_class_whose_import_failed_stands_in_when_input_is_given(monkeypatch):
+    # from pairs_left_out import PairDataset, the module not in the checkout: with --input the class
+    # stands in as a data set of the code's own without its files does, and the import is named
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("data_set_module_left_out.py", "--input", "64x96", "--input", "64")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 35)], r.output
+    assert result["loss"].startswith("the training step of data_set_module_left_out.py:main"), result["loss"]
+    note = next(n for n in result["notes"] if "the data set PairDataset" in n)
+    assert "data_set_module_left_out.py:11 imports it from 'pairs_left_out'" in note and "stands in" in note, note
+    # without --input nothing stands in: the import that failed is what the user hears
+    r, result = _json("data_set_module_left_out.py")
+    assert r.exit_code == 2 and "imports 'PairDataset' from 'pairs_left_out'" in result["error"]["message"], r.output
+
+
+def test_a_name_whose_import_failed_says_so_when_next_is_taken_of_it(tmp_path, monkeypatch):
+    # bg_it = iter(bg) failed for want of the missing import; next(bg_it) looked __next__ up on the
+    # placeholder's type: "'Unavailable' object is not an iterator", the import never named
+    from vaelint.frontends.placeholders import MissingImport
+
+    missing = MissingImport("make_pairs", "pairs_left_out", str(tmp_path / "train.py"), 3, "No module named 'pairs_left_out'")
+    for use in (next, lambda m: m.__enter__()):
+        try:
+            use(missing)
+        except Exception as e:  # noqa: BLE001 - which one is the test
+            assert "imports 'make_pairs' from 'pairs_left_out'" in str(e), e
+        else:
+            raise AssertionError("a use of a name whose import failed went through")

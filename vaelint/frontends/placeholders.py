@@ -152,6 +152,17 @@ for _name in (
     "__gt__",
     "__ge__",
     "__contains__",
+    # next(it), with ...: looked up on the type too (``bg_it = iter(bg)`` failed for want of a
+    # data set whose import failed, then ``next(bg_it)``: "'Unavailable' object is not an iterator")
+    "__next__",
+    "__enter__",
+    "__exit__",
+    "__setitem__",
+    "__delitem__",
+    "__abs__",
+    "__pos__",
+    "__invert__",
+    "__round__",
 ):
     setattr(MissingImport, _name, lambda self, *a: self._fail())
 

@@ -53,7 +53,6 @@ def _checks_a_path(error: BaseException) -> bool:
 
 
 def _stand_in(obj, cls, error: BaseException, init, on_stood_in: bool = False) -> None:
-    from vaelint.frontends.training.datasets import STOOD_IN_LENGTH, known_item
     from vaelint.frontends.training.runtime import StandIn
 
     name = cls.__name__
@@ -85,23 +84,30 @@ def _stand_in(obj, cls, error: BaseException, init, on_stood_in: bool = False) -
         again = f"; its constructor, run again on stand-in files, stopped at {failed}" if failed else ""
         return StandIn(f"{name}.{item} (the data set stands in: its data is not here{again})")
 
-    standing = type(
-        name,
-        (cls,),
-        {
-            "__len__": lambda self: STOOD_IN_LENGTH,
-            "__getitem__": lambda self, i: known_item(name, i, length=STOOD_IN_LENGTH),
-            "__getattr__": __getattr__,
-            "__module__": cls.__module__,
-            "__vaelint_stood_in__": True,
-        },
-    )
-    obj.__class__ = standing
+    obj.__class__ = standing_class(name, cls, __getattr__)
     said = str(error).splitlines()[0] if str(error) else type(error).__name__
     said = said if len(said) <= 120 else said[:117] + "..."
     built = "on the data standing in for its files" if on_stood_in else "here"
     why = f"holds no items here ({said})" if isinstance(error, _Empty) else f"could not be built {built} ({type(error).__name__}: {said})"
     STOOD_IN.append(f"the data set {name} ({_defined_at(cls, init)}) {why}: it stands in, its items samples of --input")
+
+
+def standing_class(name: str, base: type, getattr_) -> type:
+    """A data set class that stands in for ``base``: some number of items, each samples of --input
+    (:func:`.datasets.known_item`), and ``getattr_`` for what the code reads of it."""
+    from vaelint.frontends.training.datasets import STOOD_IN_LENGTH, known_item
+
+    return type(
+        name,
+        (base,),
+        {
+            "__len__": lambda self: STOOD_IN_LENGTH,
+            "__getitem__": lambda self, i: known_item(name, i, length=STOOD_IN_LENGTH),
+            "__getattr__": getattr_,
+            "__module__": base.__module__,
+            "__vaelint_stood_in__": True,
+        },
+    )
 
 
 def _defined_at(cls, init) -> str:
@@ -188,7 +194,9 @@ def standing_in(specs):
         finally:
             noted.restore()
         return
-    spec = next((s for s in specs if not s.name), None)
+    # the rows a file not here stands in with: of the batch's first item, or of its first key where
+    # the batch is a dict given by its keys (--input data.x=8x7 --input data.y=8x20x3)
+    spec = next((s for s in specs if not s.name), None) or next((s for s in specs if "." in (s.name or "")), None)
 
     def __init_subclass__(cls, **kwargs):
         super(Dataset, cls).__init_subclass__(**kwargs)
@@ -205,6 +213,9 @@ def standing_in(specs):
     patches = Patches()
     patches.set(Dataset, "__init_subclass__", classmethod(__init_subclass__))
     if spec is not None:
+        from vaelint.frontends.training.livemissingdata import missing_data_sets
+
+        missing_data_sets(patches, STOOD_IN)  # a data set class whose import failed
         _array_reads(patches, spec)
         from vaelint.frontends.training.livelistings import folder_listings
 

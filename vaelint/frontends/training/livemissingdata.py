@@ -1,0 +1,51 @@
+"""A data set class whose import failed, built while training code runs with ``--input`` giving the
+batch (:mod:`.livedata`): ``from paired_data import PairDataset`` where paired_data.py was left out of
+the checkout, or a data set of a package not installed. Its files would not be here either; like a
+data set of the code's own that finds no data, it stands in, its items samples of --input, and the
+report says which import failed. A name that is no data set class (``Model``, ``load_data``) is not
+made one: using it says the import failed, as without --input."""
+
+from __future__ import annotations
+
+import re
+
+from vaelint.frontends.sourcemap import where
+
+# class names a data set goes by: PairDataset, MoleculeDataSet, ShapeNetData
+_DATA_SET = re.compile(r"^[A-Z]\w*(Dataset|DataSet|Data)$")
+
+
+def missing_data_sets(patches, notes: list) -> None:
+    """While the run runs, calling a data set class whose import failed builds a stand-in."""
+    from vaelint.frontends import placeholders
+
+    missing = placeholders.MissingImport
+    real_call = missing.__call__
+
+    def __call__(self, *args, **kwargs):
+        name, module, path, line, error = object.__getattribute__(self, "_info")
+        if type(self) is not missing or not _DATA_SET.match(name) or not placeholders._used_by_the_code():
+            return real_call(self, *args, **kwargs)
+        note = (
+            f"the data set {name} ({where(path, line)} imports it from {module!r}, which could not be imported: {error}) "
+            "stands in, its items samples of --input"
+        )
+        if note not in notes:
+            notes.append(note)
+        return _stand_in_data_set(name)
+
+    patches.set(missing, "__call__", __call__)
+
+
+def _stand_in_data_set(name: str):
+    from torch.utils.data import Dataset
+
+    from vaelint.frontends.training.livedata import standing_class
+    from vaelint.frontends.training.runtime import StandIn
+
+    def __getattr__(self, item):
+        if item.startswith("_"):
+            raise AttributeError(item)
+        return StandIn(f"{name}.{item} (the data set stands in: its import failed)")
+
+    return standing_class(name, Dataset, __getattr__)()
