@@ -341,7 +341,10 @@ def at_batch(making, size, made: int | None):
         # traced symbolically, the batch would be a constant of `made` rows in the graph: the
         # capture records concrete runs instead, each drawing at its own size
         raise RuntimeError("the step draws a batch of its own, which a symbolic trace would fix at one size")
-    return _resized(making(), size, made)
+    # made outside the recorded run: a batch vaelint makes of --input is data, as a real loader's
+    # is, not a torch.rand of the step's with the batch size written down (a false VAE005)
+    with torch._C.DisableTorchFunction():
+        return _resized(making(), size, made)
 
 
 def _resized(batch, size, made: int | None):
