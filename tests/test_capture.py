@@ -245,3 +245,39 @@ def test_each_run_starts_from_the_modules_as_built_not_the_last_runs_state():
         "recon": ["B", "88"],
     }
     assert not result.findings and "VAE012" not in {code for code, _why in result.skipped}
+
+
+_DICT_OUTPUT = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(12, 8)
+        self.dec = nn.Linear(4, 12)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=-1)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        return dict(recon=self.dec(z), mu=mu, logvar=logvar)
+
+
+def loss_fn(out, x):
+    rec = F.binary_cross_entropy_with_logits(out["{KEY}"], x, reduction="sum")
+    return rec - 0.5 * torch.sum(1 + out["logvar"] - out["mu"] ** 2 - out["logvar"].exp())
+"""
+
+
+@pytest.mark.parametrize("key", ["recon_logits", "x_hat"])
+def test_a_key_the_forwards_own_dict_lacks_is_said_as_the_codes_bug(tmp_path, key):
+    # out["recon_logits"] where the forward returns dict(recon=...): a key the code never wrote, not
+    # a keyword vaelint was not given ("pass --loss-kwarg recon_logits=VALUE" sent the user away)
+    path = tmp_path / "m.py"
+    path.write_text(_DICT_OUTPUT.replace("{KEY}", key))
+    res = check(str(path), "VAE", ["4x12"], loss=f"{path}:loss_fn")
+    message = res.error.message
+    assert f"The code reads out[{key!r}], but out holds 'recon', 'mu', 'logvar' and no {key!r}" in message, message
+    assert ("did you mean 'recon'?" in message) == (key == "recon_logits"), message
+    assert "--loss-kwarg" not in message, message

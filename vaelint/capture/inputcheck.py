@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from vaelint.capture.keyhints import missing_key_hint
 from vaelint.errorkinds import CONSTRAINT_HINT, kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
@@ -207,7 +208,7 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
         )
     elif isinstance(failure.error, KeyError) and failure.error.args and isinstance(failure.error.args[0], str):
         key = failure.error.args[0]
-        hint = (
+        hint = missing_key_hint(failure.error, key) or (
             f"The code reads {key!r} from keywords it was not given: pass a loss keyword with "
             f"--loss-kwarg {key}=VALUE (AntixK-style losses read M_N, batch_idx, optimizer_idx so), or a "
             f"forward keyword input with --input {key}=SPEC."
