@@ -139,6 +139,43 @@ def test_a_solver_method_is_a_loss_name(monkeypatch):
     assert "solver.py:83:22: VAE002" in r.output
 
 
+_SETUP_WITH_A_STATIC_LOSS = """from abc import ABC, abstractmethod
+
+import torch
+import torch.nn.functional as F
+
+
+class Setup(ABC):
+    def __init__(self, model, optimizer):
+        self.model, self.optimizer = model, optimizer
+
+    @abstractmethod
+    def build(self): ...
+
+    @{kind}
+    def elbo({first}rec, x, mu, logvar):
+        bce = F.binary_cross_entropy_with_logits(rec, x, reduction="sum")
+        return bce - 0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
+"""
+
+
+@pytest.mark.parametrize("kind,first", [("staticmethod", ""), ("classmethod", "cls, ")])
+def test_a_static_or_class_method_of_a_class_that_cannot_be_built_is_a_loss_name(tmp_path, monkeypatch, kind, first):
+    # an abstract class (or one needing a model and an optimiser) holding its loss as a @staticmethod:
+    # before, vaelint built the class to take the method, and refused ("give the loss as a function")
+    (tmp_path / "setups.py").write_text(_SETUP_WITH_A_STATIC_LOSS.format(kind=kind, first=first))
+    (tmp_path / "model.py").write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass VAE(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.enc = nn.Linear(30, 8)\n        self.dec = nn.Linear(4, 30)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)\n        return self.dec(z), mu, logvar\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run("model.py:VAE", "--input", "4x30", "--loss", "setups.py:Setup.elbo", "-q")
+    assert r.exit_code == 1, r.output
+    assert "setups.py:17:28: VAE002" in r.output, r.output
+
+
 def test_a_dict_batch_takes_an_unnamed_spec_by_the_key_the_step_reads():
     r = run(os.path.join(TRAINING, "dict_batch.py"), "--input", "8x1x16x16")
     assert r.exit_code == 0, r.output

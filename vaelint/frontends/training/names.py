@@ -40,6 +40,9 @@ def resolve(path: str, dotted: str, script_args: list[str]):
         return value
     cls = next((n for n in home.tree.body if isinstance(n, ast.ClassDef) and n.name == head), None)
     if cls is not None:
+        unbound = _of_the_class(home, cls, last)
+        if unbound is not None:
+            return unbound
         instance = _instance(home, files, cls, script_args)
         try:
             return getattr(instance, last)
@@ -47,6 +50,22 @@ def resolve(path: str, dotted: str, script_args: list[str]):
             raise VaelintError("load", f"{display_path(path)}: {head} has no {last!r}.") from None
     known = ", ".join(q for q in home.scopes if q)
     raise VaelintError("load", f"{display_path(path)} defines no {dotted!r} (it defines: {known or 'nothing'}).")
+
+
+def _of_the_class(home, cls: ast.ClassDef, name: str):
+    """A static or class method (``VAESetup.elbo``, a ``@staticmethod`` loss) needs no instance: the
+    class's own, where the class cannot be built (abstract, or needing what nothing here gives it)."""
+    import inspect
+
+    from vaelint.frontends.load import load_module
+
+    written = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name), None)
+    decorated = written is not None and any(getattr(d, "id", None) in ("staticmethod", "classmethod") for d in written.decorator_list)
+    if written is not None and not decorated:
+        return None  # a plain method of its own: an instance's
+    klass = load_module(home.path, {cls.name}).__dict__.get(cls.name)
+    static = inspect.getattr_static(klass, name, None) if isinstance(klass, type) else None
+    return getattr(klass, name) if isinstance(static, (staticmethod, classmethod)) else None
 
 
 def _instance(home, files, cls: ast.ClassDef, script_args):
