@@ -358,3 +358,38 @@ def test_a_loss_that_hands_on_all_its_arguments_is_bound_by_the_callee_s_signatu
     assert list(inspect.signature(passed_through(m.loss)).parameters) == ["recon", "x", "mu", "logvar"]
     assert list(inspect.signature(passed_through(m.held)).parameters) == ["recon", "x", "mu", "logvar"]
     assert passed_through(m.more) == m.more and passed_through(m.named) == m.named
+
+
+def test_a_criterion_of_y_pred_and_y_true_compares_the_output_with_the_data(tmp_path):
+    """skorch's criterion(y_pred, y_true): y_true is what the data loader yields as the target, the
+    input itself for an autoencoder. It was bound to the reconstruction (the loss compared it with
+    itself: exit 0), so a reconstruction flattened against 1 x 8 x 8 images went unseen (VAE003)."""
+    (tmp_path / "model.py").write_text(
+        textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec = nn.Linear(64, 8), nn.Linear(4, 64)
+
+            def forward(self, x):
+                mu, logvar = self.enc(x.flatten(1)).chunk(2, 1)
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+                return torch.sigmoid(self.dec(z)), mu, logvar
+
+
+        class ELBO(nn.Module):
+            def forward(self, y_pred, y_true):
+                recon, mu, logvar = y_pred
+                bce = F.binary_cross_entropy(recon, y_true, reduction="sum") / y_true.size(0)
+                return bce + (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(-1)).mean()
+    """)
+    )
+    path = str(tmp_path / "model.py")
+    result = check(path, "VAE", ["16x1x8x8:float32:1"], loss=f"{path}:ELBO")
+    assert [(f.code, f.loc.line) for f in result.findings] == [("VAE003", 21)], [f.message for f in result.findings]
+    assert _bound(result)["y_true"] == "the input x", _bound(result)

@@ -59,6 +59,9 @@ HINTS = {
         "gt",
         "x_input",
         "ground_truth",
+        "y_true",
+        "x_target",
+        "x_gt",
     },
     "mu": {"mu", "mean", "means", "z_mean", "z_mu", "mu_z", "loc", "m", "q_mu", "mu_q", "latent_mean", "posterior_mean"},
     "logvar": {
