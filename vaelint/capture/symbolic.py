@@ -334,6 +334,8 @@ class SymbolicRoute(Route):
             raise
         except Exception as e:  # noqa: BLE001 - anything fx cannot trace
             return Refusal(self, _trace_reason(e))
+        if _layers_read_no_input(cap.graph):
+            return Refusal(self, LAYERS_FED_CONSTANTS)
         job.stage("forward")  # the shape runs execute the captured forward and loss
         return cap
 
@@ -345,6 +347,29 @@ class SymbolicRoute(Route):
 
     def could_not_run(self, error: Exception) -> str:
         return _trace_reason(error)
+
+
+LAYERS_FED_CONSTANTS = (
+    "torch.fx traced no layer reading the input: the data reaches the model through a tensor the code "
+    "refills in place (input.resize_as_(batch).copy_(batch)), which a symbolic trace does not follow"
+)
+
+
+def _layers_read_no_input(graph: fx.Graph) -> bool:
+    """Does the traced graph have inputs and layers, none of the layers reading an input? The batch
+    was copied into a buffer of the code's (``input.copy_(batch); x = Variable(input)``): the trace
+    recorded the copy on a Proxy, the model ran on the real buffer, and its layers became constants."""
+    inputs = {n for n in graph.nodes if n.op == "placeholder"}
+    layers = [
+        n for n in graph.nodes if n.op == "call_module" or (n.op == "call_function" and any(a.op == "get_attr" for a in n.all_input_nodes))
+    ]
+    if not inputs or not layers:
+        return False
+    reached: set = set()
+    for n in graph.nodes:  # in order: a node reads an input when one of its arguments does
+        if n in inputs or any(a in reached for a in n.all_input_nodes):
+            reached.add(n)
+    return not any(n in reached for n in layers)
 
 
 def _trace_reason(e: BaseException) -> str:

@@ -127,6 +127,12 @@ def confirm_run(
             needs_inputs = reuse is None or doubled or bool(contracts)
             inputs = tuple(t.to(device) for t in make_inputs(specs, batch, seed)) if needs_inputs else ()
             obs = _forward_backward(capture, inputs, batch, device, total_of, reuse, retain_graph, keep)
+            if reuse is not None and "modified by an inplace operation" in str(obs.backward_error or ""):
+                # a buffer of the code's that each run refills in place (input.resize_as_(batch).copy_(batch),
+                # old DCGAN-style loops): the runs after the reused one wrote it again; a run of its own
+                capture.reseed(seed)
+                inputs = inputs or tuple(t.to(device) for t in make_inputs(specs, batch, seed))
+                obs = _forward_backward(capture, inputs, batch, device, total_of, None, retain_graph, keep)
             if doubled and obs.result is not None and obs.result.failure is None:
                 twice = tuple(s.doubled(t, batch) for t, s in zip(inputs, specs))
                 replay = {}
