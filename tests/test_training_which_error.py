@@ -241,6 +241,23 @@ def test_a_data_sets_own_check_of_its_files_asks_for_the_batch(monkeypatch):
     assert not any(MISSING_DATA.search(t) for t in ("shapes do not match", "loss is nan", "expected 3 channels"))
 
 
+def test_a_setup_stopped_for_want_of_its_data_does_not_ask_again_for_the_input_given():
+    # read off the code, the setup stopped at its data's missing folder; with --input given, the
+    # advice "give the batch with --input" sent the user round in a circle (helper W, DEVILENMO)
+    from types import SimpleNamespace
+
+    from vaelint.frontends.training.execute import _not_reached
+
+    scope = SimpleNamespace(path="train.py")
+    plan = SimpleNamespace(site=SimpleNamespace(kind="loss", place=SimpleNamespace(scope=scope, line=40)), entry=scope, conditions=[])
+    stopped = SimpleNamespace(runtime=SimpleNamespace(failures=[]), plan=plan, failures=[(12, "AssertionError: Rollouts do not exist")])
+    asked = _not_reached(plan, stopped)
+    assert "give the batch with --input" in asked, asked
+    given = _not_reached(plan, stopped, inputs_given=True)
+    assert "give the batch with --input" not in given and "put the files where the code reads them" in given, given
+    assert "train.py:12: AssertionError: Rollouts do not exist" in given, given
+
+
 def test_a_layer_handed_where_a_tensor_goes_is_said_as_such(tmp_path):
     # F.sigmoid(self.fc) for F.sigmoid(self.fc(h)): "'Linear' object has no attribute 'sigmoid'"
     # was explained as a setup line that failed or a --script-args matter

@@ -190,7 +190,7 @@ class TrainingFrontend(FrontendBase):
     # ---- running the setup up to the step
     def _run(self, ref: TargetRef, request: LoadRequest, plan, home: SourceFile) -> Program:
         request.progress("build")
-        run = execute(plan, request.script_args)
+        run = execute(plan, request.script_args, inputs_given=bool(request.inputs))
         if not isinstance(run.reached, StepReady):
             raise VaelintError("internal", "the setup stopped at a value, not at the step")
         failed = failed_lines(run)

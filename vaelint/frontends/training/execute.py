@@ -36,7 +36,9 @@ class Execution:
 
 
 @boundary
-def execute(plan: Plan, script_args: list[str]) -> Execution:
+def execute(plan: Plan, script_args: list[str], inputs_given: bool = False) -> Execution:
+    """Run the setup up to the step; ``inputs_given``: the batch came with --input (what to advise
+    where the setup stops for want of its data)."""
     from vaelint.frontends import standins
     from vaelint.frontends.load import load_module
     from vaelint.frontends.training.livecuda import one_process
@@ -69,7 +71,7 @@ def execute(plan: Plan, script_args: list[str]) -> Execution:
         raise run.argv_error  # the script's own arguments did not parse: nothing it builds is as it would run
     if run.reached is None:
         why = failed_lines(run)
-        raise NotReached(_not_reached(plan, run), why[0] if why else "")
+        raise NotReached(_not_reached(plan, run, inputs_given), why[0] if why else "")
     return run
 
 
@@ -126,7 +128,7 @@ def _conditions_said(plan: Plan) -> str:
     return f" The step runs only where {' and '.join(said[:3])}: give the arguments that make it so." if said else ""
 
 
-def _not_reached(plan: Plan, run: Execution) -> str:
+def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
     site = plan.site
     why = _grouped(list(dict.fromkeys(text.rstrip(". ") for text in failed_lines(run))))  # a line that failed twice, said once
     because = (
@@ -143,7 +145,11 @@ def _not_reached(plan: Plan, run: Execution) -> str:
     if not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
         # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
         advice = (
-            " Its data is not here: give the batch with --input, one per item of the batch (e.g. --input 64x784), "
+            " Its data is not here, and the setup reads it in a way the --input given does not stand in for (the "
+            "lines above): put the files where the code reads them, or name the function that holds the training "
+            "step with PATH.py:FUNCTION (its batch then comes from --input)."
+            if inputs_given
+            else " Its data is not here: give the batch with --input, one per item of the batch (e.g. --input 64x784), "
             "and the code's loaders give it; or give the script's arguments with --script-args."
         )
     return (
