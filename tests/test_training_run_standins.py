@@ -180,3 +180,15 @@ def test_a_name_whose_import_failed_says_so_when_next_is_taken_of_it(tmp_path, m
             assert "imports 'make_pairs' from 'pairs_left_out'" in str(e), e
         else:
             raise AssertionError("a use of a name whose import failed went through")
+
+
+def test_a_data_sets_count_of_classes_is_the_bound_of_the_labels_given(monkeypatch):
+    # CVAE(num_classes=ds.num_classes), the data set's files not here: the labels' --input gives it
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("classes_counted_by_the_data_set.py", "--input", "32x784", "--input", "32:int64:10")
+    assert result["error"] is None and r.exit_code == 0, r.output
+    assert "the data set FolderDigits's num_classes is 10, the bound of the --input's labels" in result["notes"], result["notes"]
+    # without the labels, the stop says which --input would give it
+    r, result = _json("classes_counted_by_the_data_set.py", "--input", "32x784")
+    said = result["error"]["message"]
+    assert r.exit_code == 2 and "FolderDigits.num_classes" in said and "Give the labels with one more --input" in said, said

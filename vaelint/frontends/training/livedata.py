@@ -61,18 +61,16 @@ def _stand_in(obj, cls, error: BaseException, init, on_stood_in: bool = False) -
         if item.startswith("_"):
             raise AttributeError(item)  # a private attribute, a probe (vaelint's, pickle's, copy's)
         from vaelint.frontends.training.datasets import GIVEN
-        from vaelint.frontends.training.livevocab import vocab_attribute
+        from vaelint.frontends.training.livevocab import given_attribute
 
-        vocab = vocab_attribute(item, GIVEN)
-        if vocab is not None:  # len(train.w2i): the vocabulary the --input's token ids give
-            note = (
-                f"the data set {name}'s {item} is a vocabulary of {len(vocab) if hasattr(vocab, '__len__') else vocab} "
-                "words, the bound of the --input's token ids"
-            )
+        told = given_attribute(item, GIVEN)
+        if told is not None:  # len(train.w2i), dataset.num_classes: what the --input's ids or labels give
+            value, said = told
+            note = f"the data set {name}'s {item} is {said}"
             if note not in STOOD_IN:
                 STOOD_IN.append(note)
-            self.__dict__[item] = vocab  # the same one when the step reads it again
-            return vocab
+            self.__dict__[item] = value  # the same one when the step reads it again
+            return value
         found = probed(self, cls)  # what the constructor sets, run on stand-in files (input_size = np.load(f).shape)
         if item in found:
             note = f"the data set {name}'s {item} is what its constructor sets on stand-in files of --input's samples"
@@ -82,7 +80,9 @@ def _stand_in(obj, cls, error: BaseException, init, on_stood_in: bool = False) -
             return found[item]
         failed = self.__dict__.get("_vaelint_probe_failed")
         again = f"; its constructor, run again on stand-in files, stopped at {failed}" if failed else ""
-        return StandIn(f"{name}.{item} (the data set stands in: its data is not here{again})")
+        from vaelint.frontends.training.livevocab import how_to_give
+
+        return StandIn(f"{name}.{item} (the data set stands in: its data is not here{again})", how_to_give(item))
 
     obj.__class__ = standing_class(name, cls, __getattr__)
     said = str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -3,7 +3,9 @@ output layers from what their data set read from files (``len(train.w2i)``,
 ``train.vocab_size``, ``train.w2i["<pad>"]``). Where those files are not here and an
 ``--input`` of token ids gives the vocabulary's size (``32x20:int64:1000``: ids below 1000),
 an attribute named as a vocabulary is one of that size, so the model is built as the data
-would build it; a size named so (``vocab_size``, ``n_words``) is that number."""
+would build it; a size named so (``vocab_size``, ``n_words``) is that number. Likewise a count of
+classes (``dataset.num_classes``, ``len(dataset.classes)``: a conditional VAE sized by its labels)
+is the bound of an --input of labels, one whole number per sample (``32:int64:10``)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ _VOCAB = re.compile(
 )
 _SIZE = re.compile(r"^(vocab(ulary)?_?size|n_?vocab|num_?vocab|n_?words|num_?words|n_?tokens|num_?tokens|ntokens|ntoken)$", re.IGNORECASE)
 SPECIALS = ("<pad>", "<sos>", "<eos>", "<unk>")
+# num_classes, n_classes, nclasses, num_labels, class_num, number_of_classes; classes, class_names
+_CLASS_COUNT = re.compile(r"^(num_?|n_?|number_of_)(classes|labels|class|categories)|(class|classes|label)_?num$", re.IGNORECASE)
+_CLASS_NAMES = re.compile(r"^(classes|class_names|label_names|categories)$", re.IGNORECASE)
 
 
 def vocabulary_size(specs) -> int | None:
@@ -25,6 +30,34 @@ def vocabulary_size(specs) -> int | None:
         if spec.dtype.startswith("int") and spec.high and spec.high > len(SPECIALS):
             return spec.high
     return None
+
+
+def given_attribute(item: str, specs):
+    """(what a stood-in data set's attribute ``item`` is, how the report says it) where its name says
+    vocabulary or class count and an --input gives its size; None for any other."""
+    vocab = vocab_attribute(item, specs)
+    if vocab is not None:
+        size = len(vocab) if hasattr(vocab, "__len__") else vocab
+        return vocab, f"a vocabulary of {size} words, the bound of the --input's token ids"
+    labels = next((s.high for s in specs if s.dtype.startswith("int") and s.high and len(s.shape) == 1 and not s.name), None)
+    if labels is None:
+        return None
+    if _CLASS_COUNT.match(item):
+        return labels, f"{labels}, the bound of the --input's labels"
+    if _CLASS_NAMES.match(item):
+        return [str(i) for i in range(labels)], f"{labels} class names, the bound of the --input's labels"
+    return None
+
+
+def how_to_give(item: str) -> str:
+    """The --input that gives a stood-in data set's attribute of this name, or ""."""
+    if _CLASS_COUNT.match(item) or _CLASS_NAMES.match(item):
+        return (
+            f"Give the labels with one more --input (e.g. --input 32:int64:10 for 10 classes): the data set's {item} is then their bound."
+        )
+    if _SIZE.match(item) or _VOCAB.match(item):
+        return f"Give token ids with --input (e.g. --input 32x40:int64:5000 for 5000 words): the data set's {item} is then that vocabulary."
+    return ""
 
 
 def vocab_attribute(item: str, specs):
