@@ -254,10 +254,13 @@ def _module_step(module, method, name: str, run):
                     out = method(batch, **extra)
         except StepLoss as e:
             return e.value
-        except Exception:
-            if not given:
-                raise
-            out = None  # past the backward, what needs a Trainer's gradients (clip_gradients): not the step's
+        except Exception as e:
+            from vaelint.errorkinds import kind_of
+            from vaelint.vocab import ErrorKind
+
+            if not given or kind_of(e) is not ErrorKind.OTHER:
+                raise  # the model's own error (a shape, a device) in a loss after the first: the rules' to explain
+            out = None  # past a backward, what needs a Trainer's gradients (clip_gradients): not the step's
         # manual optimisation: the losses given to manual_backward, the VAE's among them
         return the_vaes_loss(module, given) if given else out
 
