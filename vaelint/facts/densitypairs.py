@@ -66,6 +66,9 @@ def join_entropy_and_cross_entropy(view, roles, kind) -> None:
         return  # a log q(z) of its own beside it: not an entropy's partner
     outer = roles.term_outer
     if any(outer.get(t, ()) != outer.get(entropy, ()) or not _same_shape(t, entropy) for _s, t in latent):
+        # weighed or reduced apart (an annealed free energy, beta * (rec - log p(zK))): no one KL term,
+        # but the entropy is still no closed-form KL (lossroles.term_kind reads it as a Monte Carlo part)
+        entropy.meta["vaelint_entropy"] = True
         return
     if len(latent) == 1 and _join_elements(view, roles, (sign_h, entropy), latent[0]):
         return

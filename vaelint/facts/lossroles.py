@@ -24,6 +24,8 @@ def term_kind(view: GraphView, roles: Roles, node) -> str | None:
         return None
     if roles.recon is not None and view.depends_on(node, roles.recon):
         return "rec"
+    if node.meta.get("vaelint_entropy"):
+        return "latent"  # the posterior's entropy beside -log p(z), weighed apart (densitypairs)
     layers = roles.reparams
     # closed form for some layer: its heads without its own sample (an upper
     # layer's KL reads the lower layers' samples through its heads)
