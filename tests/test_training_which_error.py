@@ -256,6 +256,11 @@ def test_a_setup_stopped_for_want_of_its_data_does_not_ask_again_for_the_input_g
     given = _not_reached(plan, stopped, inputs_given=True)
     assert "give the batch with --input" not in given and "put the files where the code reads them" in given, given
     assert "train.py:12: AssertionError: Rollouts do not exist" in given, given
+    # a configuration file the arguments named that is not there is a wrong argument, not data
+    stopped.failures = [(105, "FileNotFoundError: [Errno 2] No such file or directory: 'configs/train/nf10.yaml'")]
+    for inputs_given in (False, True):
+        said = _not_reached(plan, stopped, inputs_given=inputs_given)
+        assert "The configuration file configs/train/nf10.yaml is not there" in said and "--input" not in said, said
 
 
 def test_a_layer_handed_where_a_tensor_goes_is_said_as_such(tmp_path):

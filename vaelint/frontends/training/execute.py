@@ -11,6 +11,7 @@ with the step handed over (:class:`~.runtime.StepReady`), a value found
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
@@ -128,6 +129,9 @@ def _conditions_said(plan: Plan) -> str:
     return f" The step runs only where {' and '.join(said[:3])}: give the arguments that make it so." if said else ""
 
 
+_CONFIG_FILE = re.compile(r"[\w./-]+\.(ya?ml|json|toml|cfg|ini|conf)\b")
+
+
 def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
     site = plan.site
     why = _grouped(list(dict.fromkeys(text.rstrip(". ") for text in failed_lines(run))))  # a line that failed twice, said once
@@ -142,7 +146,11 @@ def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
     advice = "" if missing else " Give the script's arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
     from vaelint.frontends.training.livewhy import MISSING_DATA
 
-    if not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
+    config = next((m.group(0) for text in why for m in [_CONFIG_FILE.search(text)] if m and "No such file" in text), None)
+    if not missing and config:
+        # a configuration file named by the arguments (--config nf10.yaml): not data, a wrong argument
+        advice = f" The configuration file {config} is not there: give the script's arguments that name one that is with --script-args."
+    elif not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
         # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
         advice = (
             " Its data is not here, and the setup reads it in a way the --input given does not stand in for (the "
