@@ -63,3 +63,70 @@ def test_a_module_of_the_project_that_does_not_parse_is_said_as_such_not_as_shad
     assert said.startswith("model.py does not parse with this Python") and "at line 1" in said, said
     assert "python -m" not in said
     assert install_advice("absentpkg.model", ModuleNotFoundError("No module named 'absentpkg'")) == "Install absentpkg"
+
+
+DATA_LIBRARY = """
+import torch
+from torch.utils.data import Dataset
+
+
+class ChestScans(Dataset):
+    def __init__(self, split="train", root="~/.chestscans"):
+        raise RuntimeError("Dataset not found.  You can set `download=True` to download it.")
+
+    def __len__(self):
+        return 0
+
+    def __getitem__(self, i):
+        raise IndexError(i)
+"""
+DATA_SCRIPT = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from chestscans import ChestScans
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(784, 16), nn.Linear(8, 784)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x.flatten(1)).chunk(2, 1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z).view_as(x), mu, logvar
+
+
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for x, _y in DataLoader(ChestScans(split="train"), batch_size=32):
+    recon, mu, logvar = model(x)
+    rec = F.binary_cross_entropy_with_logits(recon, x, reduction="sum")
+    loss = (rec - 0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())) / x.size(0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_librarys_data_set_without_its_files_stands_in_when_input_is_given(tmp_path):
+    # medmnist's ChestMNIST(split="train") raising "Dataset not found. You can set download=True":
+    # a library's data set the code imports stood in only where the code subclassed it; with
+    # --input giving the batch, it stands in (3liFi/FactorVAE)
+    site, project = tmp_path / "site", tmp_path / "project"
+    (site / "chestscans").mkdir(parents=True)
+    (site / "chestscans" / "__init__.py").write_text(DATA_LIBRARY)
+    (site / "chestscans-1.0.dist-info").mkdir()
+    project.mkdir()
+    (project / "train.py").write_text(DATA_SCRIPT)
+    env = {"PYTHONPATH": str(site)}
+    out = check_in(project, "train.py", "--input", "32x1x28x28", "--input", "32", env_extra=env)
+    said = " ".join((out.stdout + out.stderr).split())
+    assert out.returncode == 1 and "VAE002" in said, said
+    assert "the data set ChestScans" in said and "Dataset not found" in said and "stands in" in said, said
+    # without --input the user hears that the data is not there
+    out = check_in(project, "train.py", env_extra=env)
+    said = " ".join((out.stdout + out.stderr).split())
+    assert out.returncode == 2 and "Dataset not found" in said, said

@@ -135,6 +135,12 @@ def _empty(dataset) -> bool:
         return False
 
 
+def _vaelints(filename: str) -> bool:
+    import os
+
+    return os.path.realpath(filename).startswith(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))) + os.sep)
+
+
 def _of_the_users(cls, is_user_file) -> bool:
     """Is the class written in the code (a method of its own in the user's files)?"""
     return any(is_user_file(getattr(getattr(v, "__code__", None), "co_filename", "")) for v in vars(cls).values())
@@ -209,6 +215,10 @@ def standing_in(specs):
             # Frames(ImageFolder) with its own __getitem__): the library's constructor, which finds
             # no folder here, stands in as the code's own would (torchvision installed)
             cls.__init__ = _tolerant(cls, cls.__init__)
+        elif code is not None and _a_librarys(init, is_user_file) and not _vaelints(code.co_filename):
+            # a library's data set the code imports as it runs (medmnist's ChestMNIST: "Dataset not
+            # found. You can set download=True"): with --input giving the batch, it stands in too
+            cls.__init__ = _tolerant(cls, init)
 
     patches = Patches()
     patches.set(Dataset, "__init_subclass__", classmethod(__init_subclass__))
