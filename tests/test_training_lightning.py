@@ -412,3 +412,19 @@ def test_lightning_cli_where_lightning_is_not_installed_says_so_and_names_the_mo
     said = result["error"]["message"]
     assert "trains through LightningCLI" in said and "is not installed here" in said, said
     assert "vaelint check model.py:LitVAE --input SHAPE" in said, said
+
+
+def test_a_trainers_library_claimed_for_one_check_is_a_library_again_for_the_next(monkeypatch):
+    """A script whose files hold no backward (a Hydra app handing its module to a Trainer) claims
+    the Trainer's library as the user's code for its check. Checked next in the same process (the
+    API, a worker checking several targets), a Lightning script's step was read at Lightning's own
+    line (``backward at module.py:1137``) and the critic's loss taken as the VAE's: a false VAE011."""
+    from helpers import check, found
+    from training_cli import RUNNING
+
+    monkeypatch.chdir(os.path.join(RUNNING, "hydra_lightning"))
+    assert found(check(os.path.join(RUNNING, "hydra_lightning", "main.py"), "-", [])) == {("VAE004", 28)}
+    monkeypatch.chdir(RUNNING)
+    result = check(os.path.join(RUNNING, "lightning_critic_first_on_detached_z.py"), "-", [])
+    assert result.error is None and not result.findings, [f.message for f in result.findings]
+    assert result.loss_name.endswith("(lines 23-35, backward at line 35)"), result.loss_name

@@ -40,7 +40,7 @@ from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.context import Context, build_context
 from vaelint.facts.flow import alike_once, beta_effective, flow_rows, loss_reading
 from vaelint.facts.shapes import make_inputs, run_batches
-from vaelint.frames import boundary, user_frame_of_traceback
+from vaelint.frames import boundary, unclaim_all, user_frame_of_traceback
 from vaelint.frontends import LoadRequest, Program, choose, load_program, parse_ref
 from vaelint.frontends.lossfind import LossPlan
 from vaelint.frontends.placeholders import notes_mark, stood_in
@@ -56,6 +56,7 @@ __all__ = ["Options", "analyse"]
 
 @boundary
 def analyse(target: str, options: Options) -> TargetResult:
+    unclaim_all()  # what the last check in this process read as the user's code is a library again
     result = TargetResult(target)
     try:
         with time_limit(options.timeout):

@@ -109,6 +109,14 @@ def claim(folder: str) -> None:
     is_user_file.cache_clear()
 
 
+def unclaim_all() -> None:
+    """Forget the folders claimed as the user's code (:func:`claim`): each check claims its own (a
+    Trainer's library claimed where a script holds no backward, then the next target checked in the
+    same process, by a worker or the API, read that library's lines as the user's)."""
+    _claimed.clear()
+    is_user_file.cache_clear()
+
+
 @lru_cache(maxsize=4096)
 def is_user_file(filename: str) -> bool:
     if not filename or filename.startswith("<"):
