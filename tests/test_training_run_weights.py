@@ -240,3 +240,19 @@ def test_a_schedule_that_settles_and_one_that_cycles_are_told_apart():
     assert cyclic.limit is None and cyclic.cycling and cyclic.peak == 1.0 and "cycling between 0 and 1" in cyclic.text()
     rising = schedule(lambda step: step / 1e9)  # still moving at 1e8 steps: no cycle, no limit
     assert rising.limit is None and not rising.cycling and "never settling" in rising.text()
+
+
+def test_a_warmup_is_said_to_settle_where_it_does_not_at_the_next_round_reading():
+    # min(1, epoch / 50) read at epochs 0, 10, 100, ...: it was said "1 from epoch = 100" (helper Y)
+    from vaelint.frontends.training.settling import settled_at
+
+    def warmup(e):
+        return min(1.0, e / 50)
+
+    readings = [(c, warmup(c)) for c in (0, 10, 100, 1000)]
+    assert settled_at(readings, warmup) == [(0, 0.0), (10, 0.2), (50, 1.0), (100, 1.0), (1000, 1.0)]
+    # settled exactly at a reading, or never settled: the readings as they are
+    exact = [(c, min(1.0, c / 100)) for c in (0, 10, 100, 1000)]
+    assert settled_at(exact, lambda e: min(1.0, e / 100)) == exact
+    cyclic = [(0, 0.0), (10, 1.0), (100, 0.0)]
+    assert settled_at(cyclic, lambda e: float(e % 20 < 10)) == cyclic

@@ -19,6 +19,7 @@ from vaelint.frontends.base import Schedule
 from vaelint.frontends.sourcefile import compile_user_code
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import loads, source_segment, target_names, walk_statements, writes_of
+from vaelint.frontends.training.settling import settled_at
 
 # counter values a schedule is read at: the step run, then further and further on, and last two off
 # the round numbers (a cyclical schedule is at the same point of its cycle at each round number)
@@ -247,7 +248,7 @@ def _moving(now, evaluate, end: int | None = None) -> list:
         values.append((value, got))
     if still(values):
         return []
-    return values
+    return settled_at(values, evaluate)
 
 
 def _step_namespace(fn, frame_values: dict | None) -> dict:
