@@ -40,6 +40,18 @@ def quiet(module) -> None:
     _logs_to_nothing(module)
 
 
+def quiet_logging(*modules) -> None:
+    """The LightningModules' logging made harmless on these instances (``self.log``, ``self.log_dict``,
+    ``self.print``, their loggers), where a step runs out of a Trainer's loop (the user's frames hold it
+    once the Trainer has reached the backward: MisconfigurationException); other modules as they are."""
+    for module in modules:
+        if not any(c.__name__ == "LightningModule" for c in type(module).__mro__):
+            continue
+        for name in ("log", "log_dict", "print"):
+            object.__setattr__(module, name, lambda *a, **k: None)
+        _logs_to_nothing(module)
+
+
 def _logs_to_nothing(module) -> None:
     """``self.logger.experiment.add_image(...)`` in a training step: an installed Lightning's
     ``logger`` is its Trainer's, None with no Trainer, and the step failed on None's attribute

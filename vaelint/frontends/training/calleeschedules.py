@@ -44,6 +44,7 @@ def callee_schedules(
                 space = fn.__globals__
             # and its parameters' defaults (warmup=10 in min(1.0, step / warmup))
             space = {**space, **{p.name: p.default for p in inspect.signature(fn).parameters.values() if p.default is not p.empty}}
+            space = {**space, **_constants(node)}  # and its own constants (target_beta = 0.7 above the warm-up)
             for name, value, at in [*_assigned(node), *_returned(stmt, call, node), *_inline(node, text, handed)]:
                 read = sorted(loads(value) & set(handed))
                 if not read:
@@ -116,16 +117,33 @@ def _function(func: ast.expr, namespace: dict):
     return value
 
 
+def _constants(node) -> dict:
+    """The function's own names set to a literal in its body's top level (``target_beta = 0.7``)."""
+    out = {}
+    for stmt in getattr(node, "body", []):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            try:
+                out[stmt.targets[0].id] = ast.literal_eval(stmt.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                continue
+    return out
+
+
 def _handed(call: ast.Call, fn: types.FunctionType, counters: set) -> dict:
-    """{parameter: counter} for each argument that is a counter's name."""
+    """{parameter: counter} for each argument that is a counter's name (or a LightningModule's own
+    counter, ``self.current_epoch``)."""
+    from vaelint.frontends.training.astutil import dotted
+
     params = list(inspect.signature(fn).parameters)
     out = {}
     for k, arg in enumerate(call.args):
-        if isinstance(arg, ast.Name) and arg.id in counters and k < len(params):
-            out[params[k]] = arg.id
+        name = dotted(arg) if isinstance(arg, (ast.Name, ast.Attribute)) else None
+        if name in counters and k < len(params):
+            out[params[k]] = name
     for kw in call.keywords:
-        if kw.arg in params and isinstance(kw.value, ast.Name) and kw.value.id in counters:
-            out[kw.arg] = kw.value.id
+        name = dotted(kw.value) if isinstance(kw.value, (ast.Name, ast.Attribute)) else None
+        if kw.arg in params and name in counters:
+            out[kw.arg] = name
     return out
 
 

@@ -9,6 +9,7 @@ import os
 
 from vaelint.errors import ChoosesCuda, VaelintError
 from vaelint.frames import display_path
+from vaelint.frontends.lightningstep import quiet_logging
 from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over, split_backwards
@@ -244,6 +245,7 @@ def _lightning(ref, request, watch, capture, sandbox, sites):
     if capture is not None:
         try:
             step_from(capture)
+            quiet_logging(*dict.fromkeys(watch.built))  # its training_step's self.log() (the Trainer's loop is over)
             return None  # the user's own frames hold the step
         except VaelintError:
             module = lightning_module(watch, capture.loss)

@@ -306,7 +306,25 @@ def _schedules(plan, fn, sandbox, home) -> list:
     )
     # a loss function handed the epoch, which computes the weight from it (read up to the loop's end)
     inside = callee_schedules(plan.region, counters, _step_namespace(fn, plan.frame_values), {}, sandbox, ends) if counters else []
-    return found + [s for s in inside if s.name not in {o.name for o in found}]
+    found += [s for s in inside if s.name not in {o.name for o in found}]
+    return found + [s for s in _trainers_counters(plan, frame, sandbox) if s.name not in {o.name for o in found}]
+
+
+def _trainers_counters(plan, frame, sandbox) -> list:
+    """A LightningModule's step a real Trainer ran: its counters are the module's own,
+    ``self.current_epoch`` and ``self.global_step`` (the loop is the Trainer's), read as the
+    Lightning front end reads them (``vae_loss(..., self.current_epoch)`` warming its KL up)."""
+    module = (plan.frame_values or {}).get("self")
+    if module is None or not any(c.__name__ == "LightningModule" for c in type(module).__mro__):
+        return []
+    from vaelint.frontends.training.calleeschedules import callee_schedules
+    from vaelint.frontends.training.moduleschedules import find_module_schedules
+
+    method = getattr(module, getattr(frame.scope.node, "name", ""), None)
+    found = find_module_schedules(method, module, frame.scope.path, "", sandbox) if callable(method) else []
+    namespace = {**getattr(method, "__globals__", {}), **plan.frame_values}
+    counters = {"self.current_epoch", "self.global_step"}
+    return found + [s for s in callee_schedules(plan.region, counters, namespace, {}, sandbox) if s.name not in {f.name for f in found}]
 
 
 def _stepped_objects(plan, fn, sandbox, home, counted: set) -> list:
