@@ -24,7 +24,7 @@ import os
 from vaelint.errors import VaelintError
 from vaelint.frames import SourceLoc, display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, Step, TargetRef
-from vaelint.frontends.lightningstep import quiet, the_vaes_loss
+from vaelint.frontends.lightningstep import quiet, step_end, the_vaes_loss
 
 STEP_METHODS = ("training_step", "step", "shared_step", "_step", "common_step")
 
@@ -262,7 +262,7 @@ def _module_step(module, method, name: str, run):
                 raise  # the model's own error (a shape, a device) in a loss after the first: the rules' to explain
             out = None  # past a backward, what needs a Trainer's gradients (clip_gradients): not the step's
         # manual optimisation: the losses given to manual_backward, the VAE's among them
-        return the_vaes_loss(module, given) if given else out
+        return the_vaes_loss(module, given) if given else step_end(module, out)
 
     loc = SourceLoc(src_path, code.co_firstlineno, 1, name)
     described = f"{type(module).__name__}.{name} ({display_path(src_path)}:{code.co_firstlineno})"

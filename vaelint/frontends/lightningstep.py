@@ -71,6 +71,19 @@ def _logs_to_nothing(module) -> None:
     module.__class__ = type(cls.__name__, (cls,), {**own, "__module__": cls.__module__, "__qualname__": cls.__qualname__})
 
 
+def step_end(module, out):
+    """The loss a step's output makes where the module's own ``training_step_end`` computes it
+    (Lightning 1.x: ``training_step`` returns ``(recons, inputs, mu, log_var)``, the loss, the
+    KL among it, is computed in ``training_step_end``): that method called on the output, as
+    Lightning 1.x calls it; the output itself for any other module."""
+    own = [
+        c
+        for c in type(module).__mro__
+        if "training_step_end" in vars(c) and c.__module__.split(".")[0] not in ("pytorch_lightning", "lightning", "vaelint")
+    ]
+    return module.training_step_end(out) if own else out
+
+
 def the_vaes_loss(module, losses: list):
     """Of the losses a manual-optimisation step hands to ``manual_backward``, the one that trains
     the most of the module's weights: a FactorVAE's or VAE-GAN's critic is stepped first on
