@@ -218,6 +218,26 @@ def test_a_missing_package_nobody_used_is_not_said_caught(tmp_path, monkeypatch)
     assert "caught it" not in result.error.message, result.error.message
 
 
+def test_a_missing_package_used_on_a_line_after_the_stop_is_not_said_caught(tmp_path, monkeypatch):
+    # top-level lines run on past a failed one; the use of sklearn two lines below the missing data
+    # file failed its own line, caught by no except: it was said "before that, ... the code's own
+    # except caught it" (helper Y, sulfierry/autoencoder_molecules)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        "import numpy as np\nimport torch\n"
+        "data = np.loadtxt('smiles.tsv', delimiter='\\t')\n"
+        "from sklearn_not_here.model_selection import train_test_split\n"
+        "train_x, test_x = train_test_split(data, test_size=0.1)\n"
+        "x = torch.tensor(train_x, dtype=torch.float32)\n"
+        "mu, logvar = x[:, :4], x[:, 4:8]\n"
+        "z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)\n"
+        "(z.pow(2).sum() - 0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())).backward()\n"
+    )
+    result = check("train.py", "-", [])
+    assert result.error is not None and "smiles.tsv" in result.error.message, result.error
+    assert "caught it" not in result.error.message, result.error.message
+
+
 def test_a_data_sets_own_check_of_its_files_asks_for_the_batch(monkeypatch):
     # assert os.path.isdir(root), "... is not a valid directory" in the data set's constructor, run
     # without --input: the stop said where and what, but not to give the batch (an OSError did)

@@ -40,6 +40,7 @@ class LiveRuntime(Runtime):
     stopped_here: bool = False  # vaelint ended the run (a second batch), not the code
     via: str = ""  # the script run to reach a named target (main.py for solver.py:Solver.train)
     ended: StepLoss | None = None  # the step's end, once raised in a step run
+    missing_used: list | None = None  # the run's uses of names whose import failed (run_target)
 
     BatchUse = BatchUse
 
@@ -114,7 +115,18 @@ class LiveRuntime(Runtime):
 
 
 def run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, sites: dict):
-    """Run the target as written; the capture of its VAE backward, or None."""
+    """Run the target as written; the capture of its VAE backward, or None. The uses of names whose
+    import failed that this run made are kept on ``runtime`` (what the code's except caught is said
+    of this run, not of a reading of the code after it, which runs lines this run never reached)."""
+    from vaelint.frontends.placeholders import MISSING_USED
+
+    try:
+        return _run_target(ref, request, home, watch, runtime, sandbox, sites)
+    finally:
+        runtime.missing_used = list(MISSING_USED)
+
+
+def _run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox, sites: dict):
     from vaelint.frontends import standins
     from vaelint.frontends.build import record_module_sites
     from vaelint.frontends.load import load_module

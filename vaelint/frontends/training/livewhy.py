@@ -120,11 +120,23 @@ def _why_stopped(runtime, watch, home) -> str:
 def _caught_first(runtime, text: str) -> str:
     """A package not installed that the code used before it stopped, whose error the code's own
     ``except`` caught (``except Exception as e: print(e); sys.exit(1)``): the cause, said."""
+    used = _used_in_the_run(runtime)
+    if not used or stopped_at_a_missing_package(runtime) or used[0] in text:
+        return ""
+    return f" (before that, a package that is not installed was used, and the code's own except caught it: {used[0]})"
+
+
+def _used_in_the_run(runtime) -> list:
+    """The uses of names whose import failed that the run as written made (not a later reading's)."""
     from vaelint.frontends.placeholders import MISSING_USED
 
-    if not MISSING_USED or stopped_at_a_missing_package(runtime) or MISSING_USED[0] in text:
-        return ""
-    return f" (before that, a package that is not installed was used, and the code's own except caught it: {MISSING_USED[0]})"
+    kept = getattr(runtime, "missing_used", None)
+    used = kept if kept is not None else MISSING_USED
+    # a use that failed its own line, which the run passed over as `python` would have stopped there
+    # (a line after the stop: `train_test_split(data)` below a missing file), was caught by no code
+    failed = [text for _line, text in getattr(runtime, "failures", [])]
+    failed += [getattr(error, "message", str(error)) for _where, error in getattr(runtime, "stops", [])]
+    return [u for u in used if not any(u in text for text in failed)]
 
 
 def _ran_through(runtime, watch, home) -> str:
@@ -141,13 +153,8 @@ def _ran_through(runtime, watch, home) -> str:
             f"running it took {watch.batches} batch(es) and passed over {len(watch.passed)} backward(s){at} whose "
             "loss reaches no random sample (a pretraining phase, another network); no backward of a VAE loss came"
         )
-    from vaelint.frontends.placeholders import MISSING_USED
-
-    caught = (
-        f" (on the way, a package that is not installed was used, and the code's own except caught it: {MISSING_USED[0]})"
-        if MISSING_USED
-        else ""
-    )
+    used = _used_in_the_run(runtime)
+    caught = f" (on the way, a package that is not installed was used, and the code's own except caught it: {used[0]})" if used else ""
     if watch.batches == 0:
         return f"running it took no batch from a data loader and reached no backward{caught}"
     return f"running it took {watch.batches} batch(es) and reached no backward{caught}"
