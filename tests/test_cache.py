@@ -323,3 +323,15 @@ def test_another_environment_or_pythonpath_is_another_key(repo, monkeypatch):
     monkeypatch.delenv("PYTHONPATH")
     monkeypatch.setattr(sys, "prefix", "/another/venv")
     assert key_text("vae.py:VAE", options) != here
+
+
+def test_a_findings_severity_comes_back_from_the_cache_as_it_went_in():
+    # Severity is a str: it was stored as the plain string and came back one, so the text summary of a
+    # cached result counted its errors as warnings ("2 findings (2 warnings) ... from the cache"; the
+    # fresh check said 2 errors) (helper Y)
+    from vaelint.cache.codec import decode, encode
+    from vaelint.vocab import Severity
+
+    for severity in Severity:
+        back = decode(json.loads(json.dumps(encode([severity, {"k": severity}]))))
+        assert back[0] is severity and back[1]["k"] is severity, back

@@ -33,14 +33,14 @@ class Malformed(ValueError):
 
 
 def encode(value):
+    if isinstance(value, Severity):  # a str too: tagged before the plain strings, or it comes back one
+        return {"enum": "Severity", "value": value.value}
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else {"float": repr(value)}
-    if isinstance(value, Severity):
-        return {"enum": "Severity", "value": value.value}
     if isinstance(value, (tuple, frozenset, set)):
         kind = "tuple" if isinstance(value, tuple) else "frozenset" if isinstance(value, frozenset) else "set"
         items = [encode(v) for v in value]
