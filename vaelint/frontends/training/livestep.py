@@ -134,7 +134,7 @@ def step_from(capture: Capture) -> LiveStep:
         )
     start = next(i for i, e in enumerate(usable) if e[0] is chosen.frame_obj)
     chosen.step.frames = [Frame(e[4], e[5]) for e in usable[start:]]
-    chosen.step.callers = [Frame(e[4], e[5]) for e in usable[:start]]
+    chosen.step.callers = [Frame(e[4], e[5], values=e[2]) for e in usable[:start]]
     chosen.step.site = site
     return chosen.step
 

@@ -278,6 +278,7 @@ def counters_set(fn, counters: dict):
 def _schedules(plan, fn, sandbox, home) -> list:
     """Weights the step computes from its counters (an annealed KL weight)."""
     from vaelint.frontends.training.calleeschedules import callee_schedules
+    from vaelint.frontends.training.counternames import module_of
     from vaelint.frontends.training.schedules import (
         _step_namespace,
         counters_of,
@@ -290,7 +291,7 @@ def _schedules(plan, fn, sandbox, home) -> list:
     frame = plan.frames[plan.boundary.frame_index]
     path = frame.place.statements()[: plan.boundary.depth]
     loops = [s for s in path if isinstance(s, (ast.For, ast.AsyncFor))]
-    counters = counters_of(frame.scope.node, loops, plan.index_var) | handed_counters(plan, frame)
+    counters = counters_of(frame.scope.node, loops, plan.index_var, module_of(frame.scope)) | handed_counters(plan, frame)
     ends = loop_ends(loops, _step_namespace(fn, plan.frame_values), frame.scope.path, sandbox)
     found = find_schedules(
         fn,
@@ -307,6 +308,11 @@ def _schedules(plan, fn, sandbox, home) -> list:
     # a loss function handed the epoch, which computes the weight from it (read up to the loop's end)
     inside = callee_schedules(plan.region, counters, _step_namespace(fn, plan.frame_values), {}, sandbox, ends) if counters else []
     found += [s for s in inside if s.name not in {o.name for o in found}]
+    from vaelint.frontends.training.handedschedules import handed_schedules
+
+    found += [
+        s for s in handed_schedules(plan, frame, _step_namespace(fn, plan.frame_values), sandbox) if s.name not in {o.name for o in found}
+    ]
     return found + [s for s in _trainers_counters(plan, frame, sandbox) if s.name not in {o.name for o in found}]
 
 

@@ -19,6 +19,7 @@ from vaelint.frontends.base import Schedule
 from vaelint.frontends.sourcefile import compile_user_code
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import loads, source_segment, target_names, walk_statements, writes_of
+from vaelint.frontends.training.counternames import a_sweep, bare_counter, module_of, names_of
 from vaelint.frontends.training.settling import settled_at
 
 # counter values a schedule is read at: the step run, then further and further on, and last two off
@@ -26,10 +27,11 @@ from vaelint.frontends.training.settling import settled_at
 LATER = (10, 100, 1_000, 2_500, 5_000, 10_000, 100_000, 1_000_000, 100_000_000, 100_001_237, 100_004_801)
 
 
-def counters_of(scope_node: ast.AST, path_loops: list[ast.stmt], index_var: str | None) -> set[str]:
+def counters_of(scope_node: ast.AST, path_loops: list[ast.stmt], index_var: str | None, root: ast.AST | None = None) -> set[str]:
     """Names that count steps: incremented anywhere in the function holding the
     loop (``step += 1``, ``it = it + 1``), the loops' own variables around the
-    step (``epoch``), and the data loop's index."""
+    step (``epoch``; not a sweep's, ``for beta in BETAS`` over a list written out in ``root``,
+    the module), and the data loop's index."""
     out = set()
     for stmt in walk_statements(scope_node.body if hasattr(scope_node, "body") else []):
         if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add):
@@ -38,7 +40,7 @@ def counters_of(scope_node: ast.AST, path_loops: list[ast.stmt], index_var: str 
             names = set().union(*(target_names(t) for t in stmt.targets))
             out |= names & loads(stmt.value)
     for loop in path_loops:
-        if isinstance(loop, (ast.For, ast.AsyncFor)):
+        if isinstance(loop, (ast.For, ast.AsyncFor)) and not a_sweep(loop.iter, root or scope_node):
             out |= target_names(loop.target)
     if index_var:
         out.add(index_var)
@@ -275,31 +277,19 @@ def handed_counters(plan, frame) -> set[str]:
         return set()
     caller = callers[-1]
     caller_loops = [s for s in caller.place.statements() if isinstance(s, (ast.For, ast.AsyncFor))]
-    counting = counters_of(caller.scope.node, caller_loops, None)
+    counting = counters_of(caller.scope.node, caller_loops, None, module_of(caller.scope))
     params = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
-    names = _names_of(caller.scope, node.name)
+    names = names_of(caller.scope, node.name)
     out = set()
     for call in (n for n in ast.walk(caller.place.statement) if isinstance(n, ast.Call)):
         called = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
         if called not in names:
             continue
         skip = 1 if isinstance(call.func, ast.Attribute) and params[:1] in (["self"], ["cls"]) else 0
-        out |= {params[k + skip] for k, arg in enumerate(call.args) if k + skip < len(params) and loads(arg) & counting}
-        out |= {kw.arg for kw in call.keywords if kw.arg in params and loads(kw.value) & counting}
-    return out
-
-
-def _names_of(scope, name: str) -> set[str]:
-    """The names the caller's module calls a function by: its own, and those it is imported or
-    assigned as (``from pkg.training import train_epoch as train``, ``train = train_epoch``)."""
-    while scope.parent is not None:
-        scope = scope.parent
-    out = {name}
-    for node in ast.walk(scope.node):
-        if isinstance(node, ast.ImportFrom):
-            out |= {a.asname for a in node.names if a.name == name and a.asname}
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name:
-            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        # the counter itself (train(epoch)); a value computed from it (train(beta=min(1, epoch / 20))) is a
+        # weight, read as a schedule in the caller (vaelint/frontends/training/handedschedules.py)
+        out |= {params[k + skip] for k, arg in enumerate(call.args) if k + skip < len(params) and bare_counter(arg, counting)}
+        out |= {kw.arg for kw in call.keywords if kw.arg in params and bare_counter(kw.value, counting)}
     return out
 
 

@@ -150,6 +150,7 @@ class Frame:
     scope: Scope
     place: Place  # the call of the next frame's function, or the site
     call: ast.Call | None = None  # that call (None at the site)
+    values: dict | None = None  # the frame's variables in the run that reached the site (a caller's)
 
 
 def _called_name(call: ast.Call) -> tuple[str, str]:

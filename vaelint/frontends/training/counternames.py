@@ -1,0 +1,46 @@
+"""Which names count a training step's progress, and which names a caller calls the step's
+function by (:mod:`.schedules`, :mod:`.handedschedules`): a sweep's loop variable counts nothing, a
+counter handed on as it is stays one, a function imported under another name is still it."""
+
+from __future__ import annotations
+
+import ast
+
+from vaelint.frontends.training.astutil import target_names
+
+
+def a_sweep(it: ast.expr, root: ast.AST) -> bool:
+    """A loop over values written out (``for beta in [0.1, 1, 4]``, ``BETAS = [...]``): a sweep of
+    runs, each at one value, whose variable counts no steps."""
+    literal = (ast.List, ast.Tuple, ast.Set)
+    if isinstance(it, literal):
+        return True
+    return isinstance(it, ast.Name) and any(
+        isinstance(n, ast.Assign) and isinstance(n.value, literal) and it.id in set().union(*(target_names(t) for t in n.targets))
+        for n in ast.walk(root)
+    )
+
+
+def bare_counter(arg: ast.expr, counting: set) -> bool:
+    """The counter handed as it is, or shifted by a number (``epoch``, ``epoch + 1``)."""
+    if isinstance(arg, ast.BinOp) and isinstance(arg.op, (ast.Add, ast.Sub)) and isinstance(arg.right, ast.Constant):
+        arg = arg.left
+    return isinstance(arg, ast.Name) and arg.id in counting
+
+
+def module_of(scope) -> ast.AST:
+    while scope.parent is not None:
+        scope = scope.parent
+    return scope.node
+
+
+def names_of(scope, name: str) -> set[str]:
+    """The names the caller's module calls a function by: its own, and those it is imported or
+    assigned as (``from pkg.training import train_epoch as train``, ``train = train_epoch``)."""
+    out = {name}
+    for node in ast.walk(module_of(scope)):
+        if isinstance(node, ast.ImportFrom):
+            out |= {a.asname for a in node.names if a.name == name and a.asname}
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name:
+            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return out

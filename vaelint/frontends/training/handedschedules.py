@@ -1,0 +1,74 @@
+"""A weight the caller computes from its counter and hands to the function that holds the step:
+``for epoch in ...: train_epoch(model, loader, opt, sched.get_beta(epoch))``, or ``beta =
+min(1, epoch / 20)`` just before the call. The parameter (``beta``) is no counter of the step
+(read along itself it "never settled": a false VAE004), nor a constant (its first epoch's value,
+"multiplied by 0.05": a false VAE004 whose fix deletes the warm-up): it is a schedule of the
+caller's counter, read in the caller's frame as the run had it (``sched`` included)."""
+
+from __future__ import annotations
+
+import ast
+
+from vaelint.frames import SourceLoc
+from vaelint.frontends.base import Schedule
+from vaelint.frontends.training.astutil import loads, source_segment, target_names
+from vaelint.frontends.training.counternames import bare_counter, module_of, names_of
+from vaelint.frontends.training.schedules import _ending, _evaluate, _moving, counters_of, loop_ends
+
+
+def handed_schedules(plan, frame, namespace: dict, sandbox) -> list[Schedule]:
+    """The schedules of the step function's parameters that its caller hands a counter's function."""
+    from vaelint.frontends.load import read_source
+
+    node = frame.scope.node
+    callers = [*plan.callers, *plan.frames[: plan.boundary.frame_index]]
+    if not callers or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or callers[-1].values is None:
+        return []
+    caller = callers[-1]
+    loops = [s for s in caller.place.statements() if isinstance(s, (ast.For, ast.AsyncFor))]
+    counting = counters_of(caller.scope.node, loops, None, module_of(caller.scope))
+    space = {**namespace, **caller.values}
+    ends = loop_ends(loops, space, caller.scope.path, sandbox)
+    params = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+    try:
+        text = read_source(caller.scope.path)
+    except (OSError, UnicodeDecodeError):
+        return []
+    out = []
+    for call in (n for n in ast.walk(caller.place.statement) if isinstance(n, ast.Call)):
+        called = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+        if called not in names_of(caller.scope, node.name):
+            continue
+        skip = 1 if isinstance(call.func, ast.Attribute) and params[:1] in (["self"], ["cls"]) else 0
+        handed = [(params[k + skip], a) for k, a in enumerate(call.args) if k + skip < len(params)]
+        handed += [(kw.arg, kw.value) for kw in call.keywords if kw.arg in params]
+        for param, arg in handed:
+            expr, at = _computed(arg, caller, counting) or (arg, call)
+            read = sorted(loads(expr) & counting)
+            if not read or bare_counter(expr, counting):
+                continue
+            counter = read[0]
+            now = caller.values.get(counter, 0)
+            now = now if isinstance(now, (int, float)) and not isinstance(now, bool) else 0
+            values = _moving(now, lambda v, e=expr, c=counter: _evaluate(e, space, {c: v}, caller.scope.path, sandbox), ends.get(counter))
+            if values:
+                loc = SourceLoc(caller.scope.path, at.lineno, at.col_offset + 1)
+                schedule = Schedule(param, source_segment(text, expr, 90), loc, counter, values[0][1], values)
+                out.append(_ending(schedule, ends.get(counter)))
+    return out
+
+
+def _computed(arg: ast.expr, caller, counting: set):
+    """(the expression, its statement) a name handed on was last set to from a counter in the
+    caller's loop before the call (``beta = sched.get_beta(epoch); train_epoch(..., beta)``), or None."""
+    if not isinstance(arg, ast.Name):
+        return None
+    found = None
+    for stmt in caller.place.statements()[:-1]:
+        for inner in getattr(stmt, "body", []):
+            if inner is caller.place.statement or inner in caller.place.statements():
+                break
+            if isinstance(inner, ast.Assign) and arg.id in set().union(*(target_names(t) for t in inner.targets)):
+                if loads(inner.value) & counting:
+                    found = (inner.value, inner)
+    return found
