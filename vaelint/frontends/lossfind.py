@@ -116,8 +116,10 @@ def _named_like_a_loss(loaded: Program, kwargs: dict) -> LossPlan | None:
     found += [
         (getattr(loaded.model, name), f"{cls.__name__}.{name}")
         for name, attr in vars(cls).items()
-        # the user's own methods: a framework's (Keras's compute_loss) is not the user's loss
-        if inspect.isfunction(attr) and whole(name) and not name.startswith("_") and is_user_file(attr.__code__.co_filename)
+        # the user's own methods, static ones too (a @staticmethod loss_fn): a framework's (Keras's
+        # compute_loss) is not the user's loss
+        for fn in [attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr]
+        if inspect.isfunction(fn) and whole(name) and not name.startswith("_") and is_user_file(fn.__code__.co_filename)
     ]
     # a loss takes what it scores: a method of no arguments (a penalty on the weights) reads no data
     found = [(fn, name) for fn, name in found if _takes_arguments(fn)]
