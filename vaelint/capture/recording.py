@@ -158,6 +158,8 @@ class _Recorder(TorchFunctionMode):
             return a
         if a is Ellipsis:
             return a
+        if type(a).__module__ == "numpy" and getattr(a, "ndim", None) == 0:
+            return a.item()  # a NumPy number (a beta of np.arange(1, 20)): the number it is, not its repr
         return repr(a)  # an object fx nodes cannot hold (a Generator, a distribution)
 
     def _make_node(self, func, args, kwargs) -> fx.Node:

@@ -10,10 +10,10 @@ from vaelint.frontends.training.astutil import target_names
 
 
 def a_sweep(it: ast.expr, root: ast.AST) -> bool:
-    """A loop over values written out (``for beta in [0.1, 1, 4]``, ``BETAS = [...]``): a sweep of
+    """A loop over values written out (``for beta in [0.1, 1, 4]``, ``BETAS = [...]``, a NumPy grid): a sweep of
     runs, each at one value, whose variable counts no steps."""
     literal = (ast.List, ast.Tuple, ast.Set)
-    if isinstance(it, literal):
+    if isinstance(it, literal) or _a_grid(it):
         return True
     return isinstance(it, ast.Name) and any(
         isinstance(n, ast.Assign) and isinstance(n.value, literal) and it.id in set().union(*(target_names(t) for t in n.targets))
@@ -44,3 +44,15 @@ def names_of(scope, name: str) -> set[str]:
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name:
             out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     return out
+
+
+def _a_grid(it: ast.expr) -> bool:
+    """A grid of values NumPy lays out (``np.arange(1, 20, 1)``, ``np.linspace``, ``np.logspace``): a
+    sweep's values, where a training loop counts with ``range``."""
+    func = getattr(it, "func", None)
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in ("arange", "linspace", "logspace", "geomspace")
+        and isinstance(func.value, ast.Name)
+        and func.value.id in ("np", "numpy")
+    )
