@@ -56,6 +56,23 @@ def test_a_slice_written_into_the_models_call_is_the_steps_batch(tmp_path, monke
     assert "beta_eff = B*D" in result.findings[0].message, result.findings[0].message
 
 
+VIEWED = INDEX_LOOP.replace("data = torch.rand(256, 64)", "data = torch.rand(256, 64, 1)").replace(
+    "        for i in range(0, len(data), 32):\n            recon, mu, logvar = model({batch})\n            rec = F.binary_cross_entropy(recon, {batch}, ",
+    "        for i in range(0, len(data), 32):\n            x = data[i : i + 32]\n            recon, mu, logvar = model({batch})\n"
+    "            rec = F.binary_cross_entropy(recon, {batch}, ",
+)
+
+
+@pytest.mark.parametrize("batch", ["x.squeeze(-1)", "x.view(x.size(0), -1)"])
+def test_a_view_of_the_batch_variable_handed_to_the_model_is_the_steps_batch(tmp_path, monkeypatch, batch):
+    # x = data[i : i + 32] (B x 64 x 1, a UCR series with its channel), the model given x.squeeze(-1):
+    # no variable held the model's input itself: "no variable of the code holds the batch" (helper X)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(VIEWED.format(batch=batch, reduction="mean"))
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None and [f.code for f in result.findings] == ["VAE002"], (result.error, result.findings)
+
+
 SIMULATED = """
 import torch
 import torch.nn as nn

@@ -192,3 +192,30 @@ def test_a_data_sets_count_of_classes_is_the_bound_of_the_labels_given(monkeypat
     r, result = _json("classes_counted_by_the_data_set.py", "--input", "32x784")
     said = result["error"]["message"]
     assert r.exit_code == 2 and "FolderDigits.num_classes" in said and "Give the labels with one more --input" in said, said
+
+
+def test_a_text_table_not_here_stands_in_as_a_table(tmp_path, monkeypatch):
+    """np.loadtxt never gives more than 2-D: a UCR-style setup (``np.expand_dims(np.loadtxt(f), -1)``,
+    ``N, D, _ = data.shape``) failed on a stand-in shaped like the --input's 3-D samples (helper X)."""
+    _script(
+        tmp_path,
+        "import numpy as np",
+        "import torch",
+        "from vae_common import VAE, elbo",
+        "data = np.expand_dims(np.loadtxt('data/ECG5000_TRAIN', delimiter=','), -1)",
+        "N, D, _ = data.shape",
+        "X = torch.tensor(data, dtype=torch.float32).clamp(0, 1)",
+        "model = VAE(x_dim=D)",
+        "opt = torch.optim.Adam(model.parameters())",
+        "for i in range(0, N, 32):",
+        "    x = X[i : i + 32]",
+        "    recon, mu, logvar = model(x.squeeze(-1))",
+        "    loss = elbo(recon, x.squeeze(-1), mu, logvar)",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py", "--input", "32x140x1")
+    assert result["error"] is None and r.exit_code == 0, r.output
+    assert any("np.loadtxt at train.py:4" in n and "512 x 140 float32 rows" in n for n in result["notes"]), result["notes"]

@@ -351,6 +351,8 @@ def _stood_in_note(spec, target: str, label: str, why: str, lines: str | None = 
     from vaelint.frontends.training.livedatafit import Made
 
     rows = stood_in_rows(spec)
+    if label in ("np.loadtxt", "np.genfromtxt") and rows.ndim > 2:
+        rows = rows.reshape(rows.shape[0], -1)  # a text file's table: at most 2-D, as its reader gives it
     loc = user_frame()
     made = (
         f"{rows.shape[0]} text lines, each one of --input {spec.text()}'s samples (whole numbers, {lines!r}-separated)"

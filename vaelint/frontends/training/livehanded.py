@@ -5,7 +5,8 @@ library's), so :func:`.livestep.step_from` found the batch as what the model was
 a critic's backward (FactorVAE's), the critic's input ``z``, and the step was checked from ``z``
 on ("no reparameterisation found"). The function's parameter that holds the taken batch (the
 same tensors, in a collection the library may have rebuilt on its way to the device) is the batch,
-and the function's body up to the backward is the step."""
+and the function's body up to the backward is the step. Where no loader gave it (an index loop),
+the batch is the variable the model's input is, or is a view of (``model(x.squeeze(-1))``)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,12 @@ def _same(held: tuple, taken: tuple, torch) -> bool:
         if a.shape != b.shape or a.dtype != b.dtype or not torch.equal(a.detach().cpu(), b.detach().cpu()):
             return False
     return True
+
+
+def a_view_of(v, t) -> bool:
+    """Is ``t`` the tensor ``v`` seen in another shape (the same elements of the same storage)?"""
+    import torch
+
+    if not (isinstance(v, torch.Tensor) and isinstance(t, torch.Tensor)) or v.numel() != t.numel() or v.dim() == 0:
+        return False
+    return v.untyped_storage().data_ptr() == t.untyped_storage().data_ptr() and v.storage_offset() == t.storage_offset()

@@ -266,6 +266,8 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
     """No loader's batch on the stack (an index loop over a tensor, full-batch training,
     a generator): the batch is what the model was given, in the innermost frame that
     holds it in a variable."""
+    from vaelint.frontends.training.livehanded import a_view_of
+
     inputs = [t for _m, args in _trained_calls(capture, usable)[:1] for t in tensors_in(args)]
     if not inputs:
         return None
@@ -273,6 +275,8 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
         names = []
         for t in inputs:
             name = next((n for n, v in values.items() if v is t and not n.startswith("__")), None)
+            # or the variable the model's input is a view of (model(x.squeeze(-1)), model(x.view(B, -1)))
+            name = name or next((n for n, v in values.items() if not n.startswith("__") and a_view_of(v, t)), None)
             if name is not None and name not in names:
                 names.append(name)
         hoisted = None
