@@ -21,6 +21,7 @@ import inspect
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.sourcemap import where
+from vaelint.frontends.training.livemissingdata import owner, vaelints
 
 STOOD_IN: list[str] = []  # notes for the report: which data set stood in, and why
 MADE: list = []  # the stood-in rows of the run's file reads: vaelint/frontends/training/livedatafit.py
@@ -135,12 +136,6 @@ def _empty(dataset) -> bool:
         return False
 
 
-def _vaelints(filename: str) -> bool:
-    import os
-
-    return os.path.realpath(filename).startswith(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))) + os.sep)
-
-
 def _of_the_users(cls, is_user_file) -> bool:
     """Is the class written in the code (a method of its own in the user's files)?"""
     return any(is_user_file(getattr(getattr(v, "__code__", None), "co_filename", "")) for v in vars(cls).values())
@@ -163,12 +158,12 @@ def _tolerant(cls, init):
             # files["metadata"][()]["latents_sizes"]): made-up rows lack what the real file holds
             if not (_no_data(e) or len(MADE) > made) or getattr(type(self), "__vaelint_stood_in__", False):
                 raise
-            _stand_in(self, cls, e, init, on_stood_in=not _no_data(e))
+            _stand_in(self, owner(self, cls, init), e, init, on_stood_in=not _no_data(e))
             self.__dict__["_vaelint_call"] = (init, args, kwargs)  # for what its constructor sets (probed)
             return
         if type(self).__init__ is __init__ and _empty(self):
             # its folder is here but holds none of its files (glob found nothing): no data here either
-            _stand_in(self, cls, _Empty("its files are not here"), init)
+            _stand_in(self, owner(self, cls, init), _Empty("its files are not here"), init)
             return
         if len(MADE) > made and type(self).__init__ is __init__:  # its own rows, not a subclass's yet
             from vaelint.frontends.training.livedatafit import fit_items
@@ -215,7 +210,7 @@ def standing_in(specs):
             # Frames(ImageFolder) with its own __getitem__): the library's constructor, which finds
             # no folder here, stands in as the code's own would (torchvision installed)
             cls.__init__ = _tolerant(cls, cls.__init__)
-        elif code is not None and _a_librarys(init, is_user_file) and not _vaelints(code.co_filename):
+        elif code is not None and _a_librarys(init, is_user_file) and not vaelints(code.co_filename):
             # a library's data set the code imports as it runs (medmnist's ChestMNIST: "Dataset not
             # found. You can set download=True"): with --input giving the batch, it stands in too
             cls.__init__ = _tolerant(cls, init)

@@ -3,7 +3,9 @@ batch (:mod:`.livedata`): ``from paired_data import PairDataset`` where paired_d
 the checkout, or a data set of a package not installed. Its files would not be here either; like a
 data set of the code's own that finds no data, it stands in, its items samples of --input, and the
 report says which import failed. A name that is no data set class (``Model``, ``load_data``) is not
-made one: using it says the import failed, as without --input."""
+made one: using it says the import failed, as without --input. A library's data set the code
+imports as it runs stands in too (:func:`vaelint.frontends.training.livedata.standing_in`), said as the
+code's own subclass where one is being built (``owner``)."""
 
 from __future__ import annotations
 
@@ -49,3 +51,17 @@ def _stand_in_data_set(name: str):
         return StandIn(f"{name}.{item} (the data set stands in: its import failed)")
 
     return standing_class(name, Dataset, __getattr__)()
+
+
+def owner(obj, cls, init) -> type:
+    """The class a stand-in is said as: a library constructor's (ImageFolder's) stands for the code's
+    own subclass being built (``Frames(ImageFolder)``), a constructor of the code's for its class."""
+    from vaelint.frames import is_user_file
+
+    return cls if is_user_file(getattr(getattr(init, "__code__", None), "co_filename", "")) else type(obj)
+
+
+def vaelints(filename: str) -> bool:
+    import os
+
+    return os.path.realpath(filename).startswith(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))) + os.sep)
