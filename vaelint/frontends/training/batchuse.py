@@ -18,6 +18,8 @@ class BatchUse:
     keyword: str = ""  # ... or by this parameter's name (self._step(batch=batch, ...))
     key: str = ""  # "keyed": the first key read
     keys: tuple = ()  # "keyed": every key read, in the order the step first reads them
+    # "indexed": the step tests the batch's type first (``batch[0] if type(batch) is list else batch``)
+    type_tested: bool = False
 
 
 def use_of(name: str, statements) -> BatchUse:
@@ -37,7 +39,7 @@ def use_of(name: str, statements) -> BatchUse:
                     return BatchUse("keyed", key=keys[0] if keys else key.value, keys=tuple(keys))
                 if _slices_a_tensor(key):
                     return BatchUse("tensor")  # x[:, :-1] (teacher forcing), x[..., 0]: the batch is a tensor
-                return BatchUse("indexed")
+                return BatchUse("indexed", type_tested=_type_tested(name, statements))
             by_name = [kw.arg for kw in getattr(node, "keywords", ()) if kw.arg and isinstance(kw.value, ast.Name) and kw.value.id == name]
             if isinstance(node, ast.Call) and (by_name or any(isinstance(a, ast.Name) and a.id == name for a in node.args)):
                 func = node.func
@@ -48,6 +50,16 @@ def use_of(name: str, statements) -> BatchUse:
                     return BatchUse("passed", method=func.attr, position=k)
                 return BatchUse("tensor")
     return BatchUse("tensor")
+
+
+def _type_tested(name: str, statements) -> bool:
+    """Does the step ask what the batch is (``type(batch) is list``, ``isinstance(batch, (list, tuple))``)?"""
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("type", "isinstance"):
+                if node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == name:
+                    return True
+    return False
 
 
 def _slices_a_tensor(key) -> bool:

@@ -135,6 +135,10 @@ class Runtime:
             return named[name]
         if kind == "unpacked":
             return tuple(self._item(items, named, f"{name}[{k}]", k, line) for k in range(use.arity))
+        if kind == "indexed" and use.type_tested and len(items) == 1 and not named:
+            # batch[0] if type(batch) is list else batch: one item given, the tensor a loader of single
+            # tensors gives (vaelint's list wrapper failed the code's own type test: JohanYe/Beta-VAE)
+            return items[0]
         if kind == "indexed":
             return PaddedBatch(items, lambda k: self._missing(f"{name}[{k}]", k, line))
         if kind == "keyed":
