@@ -60,15 +60,15 @@ def handed_schedules(plan, frame, namespace: dict, sandbox) -> list[Schedule]:
 
 def _computed(arg: ast.expr, caller, counting: set):
     """(the expression, its statement) a name handed on was last set to from a counter in the
-    caller's loop before the call (``beta = sched.get_beta(epoch); train_epoch(..., beta)``), or None."""
+    caller's loop before the call (``beta = sched.get_beta(epoch); train_epoch(..., beta)``), or None:
+    the caller's lead statements (:func:`.schedules.lead_statements`) that assign it."""
+    from vaelint.frontends.training.schedules import lead_statements
+
     if not isinstance(arg, ast.Name):
         return None
     found = None
-    for stmt in caller.place.statements()[:-1]:
-        for inner in getattr(stmt, "body", []):
-            if inner is caller.place.statement or inner in caller.place.statements():
-                break
-            if isinstance(inner, ast.Assign) and arg.id in set().union(*(target_names(t) for t in inner.targets)):
-                if loads(inner.value) & counting:
-                    found = (inner.value, inner)
+    for stmt in lead_statements([caller.scope.node, *caller.place.statements()]):
+        if isinstance(stmt, ast.Assign) and arg.id in set().union(*(target_names(t) for t in stmt.targets)):
+            if loads(stmt.value) & counting:
+                found = (stmt.value, stmt)
     return found

@@ -62,6 +62,9 @@ def owner(obj, cls, init) -> type:
 
 
 def vaelints(filename: str) -> bool:
+    """Is the file vaelint's own (its stand-ins' data sets are no library's)?"""
     import os
 
-    return os.path.realpath(filename).startswith(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))) + os.sep)
+    from vaelint.frames import _VAELINT_DIR
+
+    return os.path.realpath(filename).startswith(_VAELINT_DIR + os.sep)
