@@ -28,6 +28,25 @@ def _layout_of(module) -> bool | None:
     return None
 
 
+_RECURRENT_OPS = {"lstm", "gru", "rnn_tanh", "rnn_relu"}
+
+
+def _recorded_layout(node: fx.Node, modules: dict) -> tuple[bool, str] | None:
+    """A recurrent layer's own op in a recorded graph (``torch._VF.lstm(input, hx, weights,
+    bias, layers, dropout, train, bidirectional, batch_first)``; modules are not kept as
+    calls there): (reads (T, B, F), the layer as the note names it); None for other ops
+    and for packed sequences (whose op has no batch_first)."""
+    if node.op != "call_function" or getattr(node.target, "__name__", None) not in _RECURRENT_OPS:
+        return None
+    if len(node.args) != 9 or not isinstance(node.args[8], bool):
+        return None
+    weights = node.args[2] if isinstance(node.args[2], (list, tuple)) else ()
+    owner = next((str(w.target).rpartition(".")[0] for w in weights if isinstance(w, fx.Node) and w.op == "get_attr"), "")
+    module = modules.get(owner)
+    kind = type(module).__name__ if module is not None else node.target.__name__.upper().split("_")[0]
+    return not node.args[8], f"nn.{kind} ({owner.removeprefix('model.')})" if owner else f"nn.{kind}"
+
+
 def _sizes(node: fx.Node):
     fact = node.meta.get("shape")
     return getattr(fact, "sizes", None)
@@ -46,6 +65,9 @@ def _reader(start: fx.Node, modules: dict) -> str | None:
             if user in seen:
                 continue
             seen.add(user)
+            recorded = _recorded_layout(user, modules)
+            if recorded is not None and user.args[0] is node:
+                return recorded[1] if recorded[0] else None
             module = modules.get(user.target) if user.op == "call_module" else None
             layout = _layout_of(module) if module is not None else None
             if layout is not None and user.args and user.args[0] is node:
