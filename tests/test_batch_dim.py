@@ -133,3 +133,52 @@ def test_the_batch_mixing_run_redraws_sample_0s_data_and_keeps_its_length():
     (items,) = make_inputs(ids, 6, seed=0)
     (new_items,) = perturbed_inputs((items,), ids)
     assert new_items[0] != items[0] and torch.equal(new_items[1:], items[1:])
+
+
+FIXED_BATCH_DECODER = '''
+import torch
+import torch.nn as nn
+
+
+class FixedBatchSeqVAE(nn.Module):
+    """Sequence-first, recorded (legacy .type cast), its decoder fed buffers built for the
+    batch size it was made for (trained with drop_last=True): it runs at that batch only."""
+
+    def __init__(self, steps=20, features=3, hidden=16, latent=4, batch_size=8):
+        super().__init__()
+        self.rnn_in = nn.LSTM(features, hidden)
+        self.to_mu = nn.Linear(hidden, latent)
+        self.to_logvar = nn.Linear(hidden, latent)
+        self.to_state = nn.Linear(latent, hidden)
+        self.rnn_out = nn.LSTM(1, hidden)
+        self.head = nn.Linear(hidden, features)
+        self.register_buffer("feed", torch.zeros(steps, batch_size, 1))
+        self.register_buffer("c0", torch.zeros(1, batch_size, hidden))
+
+    def forward(self, x):
+        _, (h, _) = self.rnn_in(x)
+        mu, logvar = self.to_mu(h[-1]), self.to_logvar(h[-1])
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        out, _ = self.rnn_out(self.feed, (self.to_state(z).unsqueeze(0), self.c0))
+        return self.head(out), mu, logvar
+
+    def compute_loss(self, batch):
+        x = batch.type(torch.FloatTensor)
+        recon, mu, logvar = self(x)
+        kl = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
+        return nn.functional.mse_loss(recon, x, reduction="sum") + kl
+'''
+
+
+def test_a_model_that_runs_at_one_batch_size_only_still_has_its_kl_read(tmp_path):
+    # the runs at other batch sizes fail in the decoder, before the loss: the KL's element keeps
+    # the heads' B x Z (an elementwise op keeps its input's dims) and its -0.5 is a number, not a
+    # size; before, the KL read as 'scalar' and VAE002 went unchecked with exit 0
+    path = tmp_path / "fixed.py"
+    path.write_text(FIXED_BATCH_DECODER)
+    r, result = _result(f"{path}:FixedBatchSeqVAE", "--input", "20x8x3")
+    assert r.exit_code == 1, r.output
+    assert _shape(result, "batch") == "20 x B x 3", result["flow"]
+    assert [f["code"] for f in result["findings"]] == ["VAE002"], result["findings"]
+    assert "mean over B, 4" in result["findings"][0]["message"], result["findings"][0]["message"]
+    assert not any("VAE002" in str(s) for s in result["skipped"]), result["skipped"]

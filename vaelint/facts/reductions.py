@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import torch.fx as fx
 
-from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_only, flat_args
+from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_only
+from vaelint.facts.argnumbers import not_a_size, same_at_all_batches, values_in_args
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
 from vaelint.frames import SourceLoc
@@ -138,9 +139,9 @@ class TermWalker:
         size that follows the batch is k*B (``x.size(0)``: k=1, ``x.numel()``:
         k=D); None when it is neither a constant nor such a size."""
         if isinstance(arg, (int, float)) and not isinstance(arg, bool):
-            if self.ctx.ints_are_literals or self._same_at_all_batches(node, arg):
+            if self.ctx.ints_are_literals or same_at_all_batches(self.runs, node, arg) or not_a_size(self.runs, node, arg):
                 return float(arg), 0, 1
-            values = {b: v for b, v in self._values_in_args(node, arg).items()}
+            values = values_in_args(self.runs, node, arg)
             k = _per_batch(values)
             return (float(arg), 1, k) if k else None
         if isinstance(arg, fx.Node):
@@ -154,23 +155,6 @@ class TermWalker:
             if t is not None and t.numel() == 1 and not any(self.view.depends_on(arg, f) for f in self.ctx.roles.forward_outputs.values()):
                 return float(t), 0, 1
         return None
-
-    def _same_at_all_batches(self, node, value) -> bool:
-        seen = [r.args.get(node) for r in self.runs.runs.values() if node in r.args]
-        return len(seen) > 1 and all(value in flat_args(s) for s in seen)
-
-    def _values_in_args(self, node, value) -> dict:
-        """The number at the same argument position in each run (recording route)."""
-        first = flat_args(self.runs.runs[self.runs.batch].args.get(node, ()))
-        if value not in first:
-            return {}
-        pos = first.index(value)
-        out = {}
-        for b, r in self.runs.runs.items():
-            args = flat_args(r.args.get(node, ()))
-            if len(args) > pos and isinstance(args[pos], (int, float)):
-                out[b] = args[pos]
-        return out
 
     def walk(self, term: fx.Node) -> TermScale | None:
         """The term's factors, read from the term down to its element (the loss op or
@@ -214,8 +198,13 @@ class TermWalker:
         num = self.scalar_of(node, other) if other not in tensors or self._is_scalar_const(other) else None
         if num is None and op == "mul" and self._constant_over_size(scale, other):
             return tensor  # -0.5 / x.size(0) * torch.sum(...): read as torch.sum(...) * -0.5 / x.size(0)
-        if num is None or num[0] == 0:
+        if num is None or (num[0] == 0 and op != "mul"):
             return _STOP
+        if num[0] == 0:
+            # a weight of 0 at the step checked (a warm-up's first step): the term's element is
+            # still read (its form, VAE007); its weight, 0, is no beta (lossscales says so)
+            scale.factors.append(Factor("const", 0.0, 0, 1, "0", node, op))
+            return tensor
         value, power, k = num
         if power:
             # a size that follows the batch: B (x.size(0)) or k*B (x.numel())

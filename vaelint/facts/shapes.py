@@ -245,3 +245,24 @@ def annotate(capture: Capture, runs: ShapeRuns) -> None:
             node.meta.pop("shape", None)
             continue
         node.meta["shape"] = ShapeFact(by_batch.get(runs.batch), solve(by_batch), by_batch)
+    _carry_dims(capture.graph)
+
+
+def _carry_dims(graph) -> None:
+    """Dims for nodes only the user's batch reached (the runs at other batch sizes failed
+    before them: a decoder fed buffers built for one batch size), from an input of the same
+    sizes whose dims are known (``1 + logvar - mu.pow(2) - logvar.exp()``: the heads' B x Z):
+    an elementwise op keeps its input's dims. Without them a KL after the failure reads as
+    'scalar' and no rule could weigh it."""
+    for node in graph.nodes:
+        fact = node.meta.get("shape")
+        if fact is None or fact.dims is not None or fact.sizes is None or len(fact.by_batch) != 1:
+            continue
+        if not fact.sizes or node.op == "get_attr":
+            fact.dims = tuple(Dim(0, s) for s in fact.sizes)  # a 0-d tensor, a parameter: so at every batch
+            continue
+        for arg in node.all_input_nodes:
+            other = arg.meta.get("shape")
+            if other is not None and other.dims is not None and other.sizes == fact.sizes and fact.sizes:
+                fact.dims = other.dims
+                break

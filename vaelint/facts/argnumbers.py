@@ -1,0 +1,36 @@
+"""A number written in an op of a recorded graph (``kl * 0.5``, ``loss / 64``), as each run at
+another batch size had it: the same everywhere (a constant), or following the batch (a size the
+code read and passed on as a Python number). :class:`vaelint.facts.reductions.TermWalker` asks."""
+
+from __future__ import annotations
+
+from vaelint.capture.ops import flat_args
+
+
+def same_at_all_batches(runs, node, value) -> bool:
+    """The number is in the op's arguments in every run, at every batch size."""
+    seen = [r.args.get(node) for r in runs.runs.values() if node in r.args]
+    return len(seen) > 1 and all(value in flat_args(s) for s in seen)
+
+
+def not_a_size(runs, node, value) -> bool:
+    """A number in an op only the user's batch reached (the runs at other batch sizes failed
+    before it: a decoder fed buffers built for one batch size): one that is no multiple of the
+    batch (``-0.5 * kl``) is no size."""
+    ran = sum(1 for r in runs.runs.values() if node in r.args)
+    batch = runs.batch
+    return ran == 1 and not (float(value).is_integer() and batch and int(value) % batch == 0)
+
+
+def values_in_args(runs, node, value) -> dict:
+    """The number at the same argument position in each run (recording route)."""
+    first = flat_args(runs.runs[runs.batch].args.get(node, ()))
+    if value not in first:
+        return {}
+    pos = first.index(value)
+    out = {}
+    for b, r in runs.runs.items():
+        args = flat_args(r.args.get(node, ()))
+        if len(args) > pos and isinstance(args[pos], (int, float)):
+            out[b] = args[pos]
+    return out
