@@ -329,7 +329,7 @@ def _roles_stage(target: str, loaded: Loaded, shaped: Shaped, options: Options, 
     return ctx
 
 
-_READ_THE_KL = ("VAE002", "VAE004", "VAE007", "VAE008")
+_READ_THE_KL = ("VAE002", "VAE004")
 
 
 def _say_zero_weights(ctx: Context, result: TargetResult) -> None:
@@ -344,7 +344,7 @@ def _say_zero_weights(ctx: Context, result: TargetResult) -> None:
     loc = terms[0].meta.get("loc")
     why = (
         f"the loss term at {loc.where() if loc else 'its line'} is multiplied by 0 at the step checked (a KL warm-up's first "
-        "step, a weight the code sets where the check does not vary it): a term weighted 0 cannot be read"
+        "step, a weight the code sets where the check does not vary it): its beta_eff cannot be read there"
     )
     result.skipped = [(code, why if code in _READ_THE_KL else said) for code, said in result.skipped]
     result.notes.append(f"{why}; check a step where the weight is not 0 (--script-args), or the model with its loss (--loss)")

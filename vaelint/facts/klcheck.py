@@ -187,7 +187,8 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
     if kl_name is not None:
         undecided = None
     sign = next((s for s, t in roles.loss_terms if t is term), 1)
-    consts = [f for f in scale.factors if f.kind == "const"]
+    # a weight of 0 at the step checked (a warm-up's first step) is no part of the KL's form
+    consts = [f for f in scale.factors if f.kind == "const" and f.value != 0]
     coefficient = None
     if ratio is not None:
         coefficient = sign * math.prod(f.value for f in consts) * ratio

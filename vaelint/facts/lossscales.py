@@ -21,6 +21,7 @@ from vaelint.facts.heldrun import kl_reads, run_holding
 from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.lossroles import LEARNED_PRIOR, against_a_learned_prior
 from vaelint.facts.reductions import Factor, TermScale
+from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.termscale import term_scale
 
 
@@ -190,6 +191,10 @@ def beta_eff(one: LossScales, ctx) -> BetaEff:
     return BetaEff(one.formula(data, ctx.latent_size), one.reduction_ratio(ctx.batch), one.kl.explicit, one.rec.explicit)
 
 
+# why beta_eff is not read where the KL's weight is 0 at the step checked (analyze.py names the line)
+ZERO_WEIGHT = "the KL term is multiplied by 0 at the step checked: a term weighted 0 has no beta_eff"
+
+
 def loss_scales(ctx) -> LossScales | None:
     """The reduction facts of the reconstruction and KL terms, when both are clear
     (computed once per target: beta_eff and three rules read them)."""
@@ -232,6 +237,8 @@ def _loss_scales(ctx) -> LossScales | str:
         if kl is None:
             others.append(term)
             continue
+        if any(f.kind == "const" and f.value == 0 for f in kl.factors) and scheduled_weight(ctx, kl) is None:
+            return ZERO_WEIGHT  # a warm-up read as a schedule is judged where it goes; any other 0 is no beta
         norm = kl_normalization(ctx, kl)
         element = kl_element(ctx, kl.element) if kl.element is not None else None
         if element is not None and element.valid and element.summed:

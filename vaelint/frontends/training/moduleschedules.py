@@ -82,6 +82,12 @@ def _weights(stmt: ast.stmt, module, method) -> list:
         read = _counters_read(stmt.value, module)
         if read:
             return [(stmt.targets[0].id, stmt.value, read[0])]
+    for product in (n for n in ast.walk(stmt) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult)):
+        # a weight written in the loss itself (``rec + self.kl_weight() * kl``): named by its text
+        for side in (product.left, product.right):
+            read = _counters_read(side, module) if isinstance(side, (ast.Call, ast.Attribute, ast.Name)) else []
+            if read:
+                out.append((None, side, read[0]))
     for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
         params = _parameters(call.func, module, method)
         handed = [(params[k] if k < len(params) else None, a) for k, a in enumerate(call.args)]
