@@ -132,7 +132,8 @@ For ``q = N(mu, std^2)`` and the prior ``N(0, 1)``, the KL term is
 term on the real mean and std of a run and compares it with this closed form:
 a wrong sign (the KL subtracted: the loss rewards leaving the prior), a
 missing 1/2 (the KL counted twice), or a formula that is no KL at all (a
-missing ``mu**2``, ``logvar`` where ``logvar.exp()`` belongs). Against a Gaussian
+missing ``mu**2``, ``logvar`` where ``logvar.exp()`` belongs, ``F.kl_div(mu, sigma)``:
+torch's KL of two discrete distributions, given the Gaussian's heads). Against a Gaussian
 prior the heads do not move (a conditional prior ``p(z | c)`` from a network of its
 own, a prior held as parameters, ``N(0, s^2)``) the term is compared with the KL of
 two Gaussians, ``0.5 * sum(logvar_p - logvar + (std^2 + (mu - mu_p)^2) / var_p - 1)``.
@@ -169,10 +170,20 @@ term.
         # the - 1 left out: the KL plus a constant, the same gradients (a note, not a finding)
         Example(_model("0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar)"), inputs=("6x20",)),
         Example(fill(_WIDE, noise="torch.randn_like(logvar)").replace("  # <- noise", ""), inputs=("32x20",)),
+        # kl_div where it belongs, on the data's distribution (the reconstruction), beside the Gaussian KL
+        Example(
+            _model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())").replace(
+                'nn.functional.binary_cross_entropy(recon, x, reduction="sum")',
+                'nn.functional.kl_div(torch.log(recon), x.softmax(dim=1), reduction="sum")',
+            ),
+            inputs=("6x20",),
+        ),
         # (1, B, Z) heads squeezed to B x Z before the KL: the same heads, read in the element's layout
         Example(fill(_SQUEEZED, kl="-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",)),
     ]
     INVALID = [
+        # torch's kl_div (of discrete distributions, log-probabilities against probabilities) given the heads
+        Example(_model("-nn.functional.kl_div(mu, logvar.exp())"), inputs=("6x20",), at="finding", message="F.kl_div is given"),
         Example(
             _model("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
             inputs=("6x20",),
@@ -245,6 +256,11 @@ term.
         unmet = next((why for why in map(ctx.unmet, self.kl_needs) if why), None)
         if unmet:
             raise SkipRule(unmet)
+        misread = _kl_div_of_heads(ctx)
+        if misread is not None:
+            sign = next((float(sg) for sg, t in ctx.roles.loss_terms if t is misread or ctx.view.depends_on(t, misread)), 1.0)
+            yield self.report(FormulaSeen("kl_div_of_heads", sign), loc_of(misread), node=misread)
+            return
         reading = kl_reading(ctx)
         if reading is None:
             # a KL clamped for free bits is not read against the closed form; a subtracted one is wrong whatever it is
@@ -364,7 +380,7 @@ _TWO_GAUSSIANS = "kl = 0.5 * torch.sum(logvar_p - logvar + (logvar.exp() + (mu -
 class FormulaSeen(Observed):
     """The KL term read against the closed form of the sampler's mean and std."""
 
-    kind: Literal["not_gaussian", "wrong_sign", "missing_half", "scaled_noise", "uniform_noise"]
+    kind: Literal["not_gaussian", "wrong_sign", "missing_half", "scaled_noise", "uniform_noise", "kl_div_of_heads"]
     coefficient: float | None = None  # the term over the closed form, where it is a constant
     weight: float = 1.0  # a weight written on the KL beside its missing 1/2 (b * -torch.sum(...))
     clamped: bool = False  # the KL is clamped for free bits (max(kl - free_bits, 0)): only its sign is read
@@ -382,6 +398,13 @@ class FormulaSeen(Observed):
                 f"the noise is scaled by {self.coefficient:.3g} before it meets the std: the sampler draws "
                 f"z ~ N(mu, ({self.coefficient:.3g} * std)^2), not N(mu, std^2), so the KL term, written for "
                 "N(mu, std^2), is not the KL of the distribution the decoder is trained on."
+            )
+        if self.kind == "kl_div_of_heads":
+            return (
+                "F.kl_div is given the encoder's mean and scale heads: it is the KL between two discrete distributions "
+                "given as log-probabilities and probabilities (sum target * (log target - input)), not the KL of "
+                "N(mu, std^2) against N(0, 1), so the term does not pull the posterior towards the prior"
+                + (", and it is subtracted from the loss." if (self.coefficient or 1) < 0 else ".")
             )
         if self.kind == "not_gaussian":
             return (
@@ -412,6 +435,11 @@ class FormulaSeen(Observed):
             return "draw standard normal noise: eps = torch.randn_like(std)"
         if self.kind == "scaled_noise":
             return "draw standard normal noise: eps = torch.randn_like(std) (a smaller spread belongs in the encoder's std)"
+        if self.kind == "kl_div_of_heads":
+            return (
+                f"write the Gaussian KL of the heads in closed form instead: {_CLOSED_FORM} for a log-variance head, or "
+                "kl = -0.5 * torch.sum(1 + torch.log(std.pow(2)) - mu.pow(2) - std.pow(2)) for a std head"
+            )
         if self.kind == "not_gaussian":
             return f"{_CLOSED_FORM} for a log-variance head"
         if self.kind == "wrong_sign" and self.clamped:
@@ -447,3 +475,18 @@ def _own_constant(coefficient: float, explicit: list) -> float:
     """The KL formula's own constant: the coefficient with the weights written on it taken out."""
     weights = math.prod(abs(f.value) for f in explicit) if explicit else 1.0
     return coefficient / weights if weights else coefficient
+
+
+def _kl_div_of_heads(ctx):
+    """A KL term computed with ``F.kl_div`` on the sampler's heads (``F.kl_div(mu, sigma)``): the
+    op of two discrete distributions, whatever it is given; its ``kl_div`` node."""
+    view = ctx.view
+    heads = [(r.mu, r.logvar, r.std) for r in ctx.roles.reparams]
+    for term in ctx.roles.kl_terms:
+        for node in [term, *view.ancestors(term)]:
+            if view.op(node) != "kl_div":
+                continue
+            args = [a for a in node.args[:2] if hasattr(a, "op")]
+            if any(any(h is not None and (a is h or view.depends_on(a, h)) for h in hs) for a in args for hs in heads):
+                return node
+    return None
