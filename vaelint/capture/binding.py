@@ -285,7 +285,8 @@ class Binder:
     def _said_by_code(self, p: inspect.Parameter, out, d: _Decision) -> tuple:
         """(source, description) when the user's words bind ``p``, else (None, "")."""
         if p.name in d.extra:
-            return Given(d.extra.pop(p.name)), f"--loss-kwarg {p.name}"
+            counted = p.name in getattr(self.plan, "counters", ())
+            return Given(d.extra.pop(p.name)), ("0, the counter's first step" if counted else f"--loss-kwarg {p.name}")
         if p.name in self.input_names[1:]:
             # a forward input the loss needs too (sequence lengths, labels): by name
             return FromInput(self.input_names.index(p.name)), f"the forward's input {p.name}"

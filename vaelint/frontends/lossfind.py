@@ -31,6 +31,7 @@ class LossPlan:
     kwargs: dict = field(default_factory=dict)
     explicit: bool = False  # given with --loss (or configured), not found by name
     in_forward: bool = False  # the model's forward calls it itself (``out = self.loss_function(...)``)
+    counters: tuple = ()  # training counters it takes, bound to their first value (losscounters.py)
 
 
 def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | None:

@@ -12,6 +12,7 @@ from vaelint.frames import boundary, display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
 from vaelint.frontends.build import call_user, check_constructor, model_candidates, record_module_sites
 from vaelint.frontends.load import PLAIN_IMPORTS, ImportPolicy, load_module
+from vaelint.frontends.losscounters import counted_from_the_start
 from vaelint.frontends.lossfind import LOSS_NAMES, discover_loss, loss_runs_the_forward
 from vaelint.frontends.placeholders import MissingImport
 
@@ -37,6 +38,7 @@ class PlainFrontend(FrontendBase):
     def load(self, ref: TargetRef, request: LoadRequest) -> Program:
         program = self.build(ref, request)
         program.loss = discover_loss(program, request.loss, request.loss_kwargs)
+        counted_from_the_start(program)
         step = loss_runs_the_forward(program, program.loss, request)
         if step is not None:
             program.step, program.loss = step, None

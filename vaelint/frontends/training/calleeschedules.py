@@ -37,14 +37,7 @@ def callee_schedules(
             if found is None:
                 continue
             node, path, text = found
-            # the closure's names too: a loss function nested in main reads main's (anneal, x0)
-            try:
-                space = {**fn.__globals__, **inspect.getclosurevars(fn).nonlocals}
-            except (TypeError, ValueError):  # a function whose closure cannot be read: its globals
-                space = fn.__globals__
-            # and its parameters' defaults (warmup=10 in min(1.0, step / warmup))
-            space = {**space, **{p.name: p.default for p in inspect.signature(fn).parameters.values() if p.default is not p.empty}}
-            space = {**space, **_constants(node)}  # and its own constants (target_beta = 0.7 above the warm-up)
+            space = _space(fn, node)
             for name, value, at in [*_assigned(node), *_returned(stmt, call, node), *_inline(node, text, handed)]:
                 read = sorted(loads(value) & set(handed))
                 if not read:
@@ -59,6 +52,45 @@ def callee_schedules(
                     schedule = Schedule(name, source_segment(text, value, 90), loc, counter, values[0][1], values)
                     out.append(_ending(schedule, ends.get(counter)))
     return out
+
+
+def parameter_schedules(fn, handed: dict, sandbox, owner=None, starts: dict | None = None) -> list[Schedule]:
+    """The schedules a function computes from its counter parameters (``handed``: {parameter:
+    counter}), read from the counter's first value, 0, on: a model's loss method that takes the
+    epoch (``beta = min(1, epoch / self.total_epochs)``), checked with no training code to call it.
+    ``owner``: the object a method is bound to (its ``self``); ``starts``: a counter's value where
+    the check is not at its first (given with --loss-kwarg)."""
+    fn = getattr(fn, "__func__", fn)
+    found = _definition(fn) if isinstance(fn, types.FunctionType) else None
+    if found is None:
+        return []
+    node, path, text = found
+    space = _space(fn, node)
+    if owner is not None:
+        space = {**space, next(iter(inspect.signature(fn).parameters)): owner}
+    out = []
+    for name, value, at in [*_assigned(node), *_inline(node, text, handed)]:
+        read = sorted(loads(value) & set(handed))
+        if not read:
+            continue
+        start = (starts or {}).get(read[0], 0)
+        values = _moving(start, lambda v, e=value, p=read[0], g=space, f=path: _evaluate(e, g, {p: v}, f, sandbox), None)
+        if values:
+            loc = SourceLoc(path, at.lineno, at.col_offset + 1)
+            out.append(Schedule(name, source_segment(text, value, 90), loc, handed[read[0]], values[0][1], values))
+    return out
+
+
+def _space(fn: types.FunctionType, node) -> dict:
+    """The names a function's expressions are evaluated among: its globals, its closure's (a loss
+    function nested in main reads main's anneal, x0), its parameters' defaults (warmup=10 in
+    min(1.0, step / warmup)) and its own constants (target_beta = 0.7 above the warm-up)."""
+    try:
+        space = {**fn.__globals__, **inspect.getclosurevars(fn).nonlocals}
+    except (TypeError, ValueError):  # a function whose closure cannot be read: its globals
+        space = fn.__globals__
+    space = {**space, **{p.name: p.default for p in inspect.signature(fn).parameters.values() if p.default is not p.empty}}
+    return {**space, **_constants(node)}
 
 
 def _assigned(node) -> list:
