@@ -106,3 +106,56 @@ def test_a_pytorch_file_that_also_imports_jax_is_checked_as_pytorch(tmp_path, mo
     r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
     assert "written for" not in r.output, r.output
     assert r.exit_code == 2 and "name the model as PATH.py:NAME" in " ".join(r.output.split()), r.output
+
+
+TF1_MODEL = """
+import tensorflow as tf
+
+
+class Autoencoder:
+    def __init__(self, n=784, k=8):
+        self.x = tf.placeholder(tf.float32, (None, n))
+        h = tf.layers.dense(self.x, 2 * k)
+        mu, log_var = h[:, :k], h[:, k:]
+        z = mu + tf.exp(0.5 * log_var) * tf.random_normal(tf.shape(mu))
+        out = tf.layers.dense(z, n, activation=tf.nn.sigmoid)
+        self.loss = tf.reduce_mean(tf.reduce_sum(tf.square(self.x - out), 1))
+
+    def train(self, data, steps=100):
+        step = tf.train.AdamOptimizer(1e-3).minimize(self.loss)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for _ in range(steps):
+                sess.run(step, feed_dict={self.x: data[:32]})
+"""
+
+
+@pytest.mark.parametrize(
+    "driver",
+    [
+        "import numpy as np\nfrom nets import Autoencoder\n\nAutoencoder().train(np.zeros((64, 784)))\n",
+        "import numpy as np\nfrom nets import *\n\nnet = Autoencoder()\nwith tf.Session() as s:\n    pass\n",
+    ],
+    ids=["thin-driver", "star-import-session"],
+)
+def test_a_driver_of_the_projects_tensorflow_training_is_exit_2_not_no_targets(tmp_path, monkeypatch, driver):
+    # before: "no VAE targets", exit 0: the script never names tensorflow, its model module does
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nets.py").write_text(textwrap.dedent(TF1_MODEL))
+    (tmp_path / "run.py").write_text(driver)
+    r = runner.invoke(app, ["check", "run.py", "--no-cache"])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert "run.py trains through nets.py, which trains with TensorFlow (Session at line 16)" in text, text
+    assert "no VAE targets" not in text
+
+
+def test_a_driver_of_a_module_that_only_reads_data_with_tensorflow_is_not_called_tensorflow(tmp_path, monkeypatch):
+    # the near miss: the project module uses tf.data for its pipeline and trains nothing
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pipeline.py").write_text(
+        "import tensorflow as tf\n\n\ndef batches(a):\n    return tf.data.Dataset.from_tensor_slices(a)\n"
+    )
+    (tmp_path / "run.py").write_text("import numpy as np\nfrom pipeline import batches\n\nprint(batches(np.zeros(3)))\n")
+    r = runner.invoke(app, ["check", "run.py", "--no-cache"])
+    assert "trains through" not in r.output and "TensorFlow" not in r.output, r.output

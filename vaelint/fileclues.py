@@ -215,3 +215,44 @@ def refuse_built_not_trained(path: str) -> None:
             f"{path} builds the model {name} (at line {line}) but has no training step (no backward), so nothing in "
             f"it was checked: check the model with its input: `vaelint check {file}:{name} --input SHAPE`.",
         )
+
+
+def trains_through_another_framework(path: str) -> str:
+    """A driver with no torch of its own whose project module trains with TensorFlow or is written
+    for another framework (``from model import VAE; VAE(...).fit(data)``, ``model.py`` opening a
+    ``tf.Session``; or ``from model import *`` handing the driver ``tf``): "model.py, which trains
+    with TensorFlow (Session at line 21)"; "" otherwise. Read, not run."""
+    from vaelint.frontends.training.repofiles import project_imports
+
+    if _imports(path, "torch"):
+        return ""
+    for file in project_imports(path):
+        name = os.path.relpath(file)
+        tape = tensorflow_training(file, torch_too=False)
+        if tape:
+            return f"{name}, which trains with TensorFlow ({tape})"
+        other = other_framework(file) or tensorflow_file(file)
+        if other:
+            return (
+                f"{name}, which is written for {other}"
+                if not other.startswith("it builds")
+                else f"{name}, which is TensorFlow code ({other})"
+            )
+    return ""
+
+
+def _imports(path: str, top: str) -> bool:
+    """Does the file import the module ``top`` (``import torch``, ``from torch import nn``)?"""
+    import ast
+
+    from vaelint.frontends.sourcefile import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return any(
+        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == top for a in n.names))
+        or (isinstance(n, ast.ImportFrom) and not n.level and (n.module or "").split(".")[0] == top)
+        for n in ast.walk(tree)
+    )

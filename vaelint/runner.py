@@ -128,7 +128,13 @@ def _import_path(t: str, ref):
 def _training_not_run_here(path: str, models: list, backward: str) -> str:
     """Why a file trains with code vaelint cannot run here: TensorFlow's own API, or a training
     call into a module that is not installed (a two-line driver of a library); "" otherwise."""
-    from vaelint.fileclues import other_framework, tensorflow_file, tensorflow_training, trains_through_an_absent_module
+    from vaelint.fileclues import (
+        other_framework,
+        tensorflow_file,
+        tensorflow_training,
+        trains_through_an_absent_module,
+        trains_through_another_framework,
+    )
 
     other = other_framework(path) if path.endswith((".py", ".ipynb")) else ""
     if other:
@@ -148,6 +154,9 @@ def _training_not_run_here(path: str, models: list, backward: str) -> str:
     keras = tensorflow_file(path) if path.endswith(".py") and not models and not backward else ""
     if keras:  # a tf.keras model with no training of its own
         return f"{path} is TensorFlow code ({keras}): vaelint checks PyTorch code (and Keras 3 models, run on its torch backend), so nothing in it was checked"
+    through = trains_through_another_framework(path) if path.endswith(".py") and not models and not backward else ""
+    if through:  # a thin driver of the project's TensorFlow (or other framework's) training
+        return f"{path} trains through {through}: vaelint checks PyTorch code (and Keras 3 models), so nothing in it was checked"
     absent = trains_through_an_absent_module(path) if path.endswith(".py") and not models and not backward else ""
     if absent:
         return (
