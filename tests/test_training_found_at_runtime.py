@@ -335,3 +335,35 @@ def test_the_code_read_after_a_run_imports_the_users_modules_afresh(monkeypatch)
     assert result.exit_code == 0, result.output
     assert "the step was found by reading the code" in result.output
     assert "does not fit" not in result.output and "no findings in 1 target" in result.output
+
+
+def test_a_setup_line_that_fails_on_the_installed_torch_is_said_first(tmp_path, monkeypatch):
+    """The model sized from a first batch fetched with Python 2's ``it.next()``, which DataLoader
+    iterators no longer have: the user's own run stops there. Said first, with the model-alone
+    command; before, the read code's advice ('name the function ... or give --input') came back
+    unchanged however it was followed (helper A, rhychen/Householder-flow-VAE)."""
+    (tmp_path / "train.py").write_text(
+        "import torch\nimport torch.nn as nn\nfrom torch.utils.data import DataLoader, TensorDataset\n"
+        "loader = DataLoader(TensorDataset(torch.rand(64, 12)), batch_size=8)\n"
+        "(first,) = iter(loader).next()\n"
+        "class VAE(nn.Module):\n"
+        "    def __init__(self, d):\n"
+        "        super().__init__()\n"
+        "        self.enc, self.dec = nn.Linear(d, 8), nn.Linear(4, d)\n"
+        "    def forward(self, x):\n"
+        "        mu, logvar = self.enc(x).chunk(2, 1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp()), mu, logvar\n"
+        "model = VAE(first.shape[1])\n"
+        "for (x,) in loader:\n"
+        "    recon, mu, logvar = model(x)\n"
+        "    loss = ((recon - x) ** 2).sum() - 0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()\n"
+        "    loss.backward()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    for extra in ([], ["--input", "8x12"]):
+        result = run("train.py", "--no-cache", *extra)
+        text = " ".join(result.output.split())
+        assert result.exit_code == 2, result.output
+        assert text.count("running the code as written stops at train.py:5: AttributeError") == 1, text
+        assert "`vaelint check train.py:VAE --input SHAPE`" in text, text
+        assert "give the inputs with --input" not in text, text

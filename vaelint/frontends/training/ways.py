@@ -121,11 +121,32 @@ def _with_the_runs_stop(read_error: VaelintError, run_error: VaelintError) -> Va
         return read_error  # the read code met the same error, and says so
     if any(name in stop.group(1) for name in _PLACEHOLDERS) or "could not be imported" in read_error.message:
         return read_error  # the run stopped at what the read code explains already (a missing import's placeholder)
-    error = VaelintError(
-        read_error.kind, f"{read_error.message.rstrip()} Running it as written stopped first, at {stop.group(1).rstrip('.')}."
-    )
+    where = stop.group(1).rstrip(".")
+    if "which the setup could not build" in read_error.message and re.search(r": (AttributeError|NameError): ", where):
+        # the code's own call of what is installed fails (iter(loader).next() on Python 3's torch):
+        # the user's run stops there too, and no advice about the step helps until that line is fixed
+        text = (
+            f"running the code as written stops at {where}, before the training step: the user's own run stops "
+            f"there too, so nothing after it was checked. Fix that line, or check the model alone: {_model_alone(where)}."
+        )
+    else:
+        text = f"{read_error.message.rstrip()} Running it as written stopped first, at {where}."
+    error = VaelintError(read_error.kind, text)
     error.__dict__.update({k: v for k, v in read_error.__dict__.items() if k not in ("kind", "message")})
     return error
+
+
+def _model_alone(where: str) -> str:
+    """The command that checks a model the stopped file defines (``vaelint check train.py:VAE
+    --input SHAPE``), read from the place the run stopped at."""
+    from vaelint.frontends.discover import models_defined
+
+    path = where.split(":", 1)[0]
+    try:
+        models = models_defined(path) if path.endswith(".py") else []
+    except (OSError, SyntaxError, ValueError):
+        models = []
+    return f"`vaelint check {path}:{models[0] if models else 'CLASS'} --input SHAPE`"
 
 
 def read_or_run(program, run_error: VaelintError, request):
