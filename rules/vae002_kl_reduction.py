@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from vaelint.facts.batchpairs import batch_pairings
@@ -261,11 +262,12 @@ over everything.
         seen = ReductionsSeen(
             rec=scales.rec.describe(),
             kl=scales.kl.describe(),
-            formula=scales.formula(data, ctx.latent_size),
+            formula=scales.pinned_constant(ctx.batch) or scales.formula(data, ctx.latent_size),
             ratio=ratio,
             batch=ctx.batch,
             size=ctx.batch_size_text,
-            batch_power=scales.batch_power,
+            # a batch size written down is the same number at every batch: beta_eff does not move with it
+            batch_power=scales.batch_power + (scales.pins if scales.pinned_constant(ctx.batch) else 0),
             rec_term=scales.rec.term,
             kl_term=scales.kl.term,
             # the terms' values carry their own reductions, not those of a sum they share
@@ -404,6 +406,9 @@ class ReductionsSeen(Observed):
 
     def fix(self) -> str:
         fix = reductions_fix(self.rec_own, self.kl_own, self.kl, self.kl_dims, self.size, self.rec_term)
+        pinned = re.search(r"divided by (\d+) \(the batch size \d+ written down", self.kl)
+        if pinned:  # the number stays the same at a smaller last batch; the batch's own size does not
+            fix += f", and divide the KL by {self.size}, not by the number {pinned.group(1)}"
         beta = BetaEff(self.formula, self.ratio, self.kl_weight, self.rec_weight)
         if beta.weighted and not self.batch_power and self.ratio > 1 and self.kl_weight < 1:
             # a small KL weight tuned with reductions that favour the KL by a size (latent-diffusion

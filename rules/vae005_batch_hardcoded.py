@@ -104,7 +104,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         b0 = ctx.batch
         failures = [ctx.failure_at(b) for b in ctx.extra_batches]
         failures = [f for f in failures if f is not None]
-        seen = {f.node for f in pinned}
+        seen = {f.node for f in pinned} | _pinned_factor_nodes(ctx)  # a term's own pin is judged above, whole
         sized = {op for op in CREATION_OPS if not op.endswith("_like")} | RESHAPE_OPS | {"repeat", "new_zeros", "new_ones", "new_empty"}
         for node in ctx.nodes_by_op(*sized, "div"):
             op = ctx.view.op(node)
@@ -201,6 +201,12 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                 if any(o.pinned == f.pinned for o in other):
                     continue  # both terms: beta_eff keeps; the whole-loss normaliser below says the rest
                 if _every_batch_is(ctx, f.pinned, f.node):
+                    continue
+                mine, theirs = (scales.rec, scales.kl) if name == "rec" else (scales.kl, scales.rec)
+                if mine.batch_power != theirs.batch_power:
+                    # read as the batch's size, the number still leaves this term averaged over the batch
+                    # and the other summed (rec.sum() + kl.sum() / args.batch_size): it was no average
+                    # meant, and dividing by x.size(0) would not fix it; VAE002 says the mismatch
                     continue
                 b, B = f.pinned, ctx.batch
                 formula = f"B/{b}" if name == "kl" else f"{b}/B"
@@ -366,3 +372,14 @@ def _a_length(node) -> bool:
 
     loc = loc_of(node)
     return loc is not None and divides_by_a_length(loc.path, loc.line)
+
+
+def _pinned_factor_nodes(ctx) -> set:
+    """The ops that divide a loss term by the batch size written down, which the term's own reading
+    judges (a term divided so, beside one summed over the batch, is VAE002's, not a normaliser's)."""
+    from vaelint.facts.lossscales import loss_scales
+
+    scales = loss_scales(ctx)
+    if scales is None:
+        return set()
+    return {f.node for term in (scales.rec, scales.kl) for f in term.factors if f.pinned}

@@ -29,7 +29,10 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
         weight = one.kl.explicit
         scheduled = scheduled_weight(ctx, one.kl)
         pins = [f.pinned for f in one.kl.factors if f.pinned] + [-f.pinned for f in one.rec.factors if f.pinned]
-        if len(pins) == 1:
+        constant = one.pinned_constant(ctx.batch)
+        if constant is not None:
+            formula = constant  # the number written down leaves beta_eff the same at every batch
+        elif len(pins) == 1:
             # a batch size written as a number on one term: right at that batch only
             formula = f"B/{pins[0]}" if pins[0] > 0 else f"{-pins[0]}/B"
         if scheduled is not None:

@@ -108,6 +108,21 @@ class LossScales:
     def batch_power(self) -> int:
         return self.kl.batch_power - self.rec.batch_power
 
+    @property
+    def pins(self) -> int:
+        """The batch sizes written down as numbers (``kl / args.batch_size``), the KL's less the
+        reconstruction's: read as B in ``batch_power``, they are constants at any other batch."""
+        return sum(1 for f in self.kl.factors if f.pinned) - sum(1 for f in self.rec.factors if f.pinned)
+
+    def pinned_constant(self, batch: int) -> str | None:
+        """beta_eff as the number it is at every batch size, where only a batch size written down
+        makes it look like it moves with B (``rec.sum() + kl.sum() / 256``: 1/256); else None."""
+        if not self.pins or self.batch_power == 0 or self.batch_power + self.pins != 0:
+            return None
+        value = self.reduction_ratio(batch)
+        inverse = 1 / value if value else 0
+        return f"1/{round(inverse)}" if inverse and math.isclose(inverse, round(inverse), rel_tol=1e-9) else f"{value:.6g}"
+
     def reduction_ratio(self, batch: int) -> float:
         """beta_eff from the reductions alone (no explicit factors)."""
         return (batch**self.batch_power) * self.rec.mean_sizes / self.kl.mean_sizes
