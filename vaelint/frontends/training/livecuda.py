@@ -311,6 +311,7 @@ def one_process():
     import torch.multiprocessing as tmp
 
     from vaelint.frontends.training.livecudaguard import answer_gpu_queries
+    from vaelint.frontends.training.livewrappers import unwrapped
 
     patches = Patches()
     patch = patches.set
@@ -333,7 +334,7 @@ def one_process():
 
     real_convert = torch.nn.SyncBatchNorm.convert_sync_batchnorm
     patch(torch.nn.SyncBatchNorm, "convert_sync_batchnorm", staticmethod(convert_sync_batchnorm))
-    _unwrap_parallel(patch)
+    unwrapped(patch)
     real_set_device = torch.cuda.set_device
     patch(tmp, "spawn", spawn)
     patch(tmp, "start_processes", spawn)
@@ -375,23 +376,3 @@ def _as_torchrun_launches() -> list[str]:
     for name in launched:
         os.environ[name] = _TORCHRUN[name]
     return launched
-
-
-class _Unwrapped:
-    """DistributedDataParallel / DataParallel of a module: the module itself (one process needs
-    no wrapper; ``model.module`` still names it)."""
-
-    def __new__(cls, module, *args, **kwargs):
-        if not hasattr(module, "module"):
-            object.__setattr__(module, "module", module)  # not registered as its own child
-        return module
-
-
-def _unwrap_parallel(patch) -> None:
-    import torch
-    import torch.nn.parallel as parallel
-
-    for owner in (torch.nn, parallel, getattr(parallel, "distributed", None), getattr(parallel, "data_parallel", None)):
-        for name in ("DistributedDataParallel", "DataParallel"):
-            if owner is not None:
-                patch(owner, name, _Unwrapped)
