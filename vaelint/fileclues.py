@@ -18,7 +18,7 @@ def backward_in(path: str) -> str:
     return f"{path}:{lines[0]}" if lines else ""
 
 
-_ENTRY_WORDS = ("train", "fit", "learn", "run", "main")
+ENTRY_WORDS = ("train", "fit", "learn", "run", "main")  # names of a call that trains
 
 
 def trains_through_an_absent_module(path: str) -> str:
@@ -58,7 +58,7 @@ def trains_through_an_absent_module(path: str) -> str:
         while isinstance(root, ast.Attribute):
             root = root.value
         called = ast.unparse(func)
-        if isinstance(root, ast.Name) and root.id in absent and any(w in called.lower() for w in _ENTRY_WORDS):
+        if isinstance(root, ast.Name) and root.id in absent and any(w in called.lower() for w in ENTRY_WORDS):
             module, line = absent[root.id]
             return f"{called} (from {module}, imported at line {line})"
     return ""

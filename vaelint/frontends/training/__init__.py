@@ -20,7 +20,7 @@ import sys
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
-from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, is_main_guard, places, walk_statements
+from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, places, walk_statements
 from vaelint.frontends.training.execute import NotReached, execute, failed_lines
 from vaelint.frontends.training.freshimports import forget_modules_since
 from vaelint.frontends.training.program import source_text as _text_of
@@ -28,6 +28,7 @@ from vaelint.frontends.training.program import step_program
 from vaelint.frontends.training.repofiles import neighbours
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
+from vaelint.frontends.training.scriptness import is_script
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, chains_to, find_boundary, find_sites, parse_file, site_score
 from vaelint.frontends.training.ways import is_module_class as _is_module_class
 from vaelint.frontends.training.ways import plain as _plain
@@ -250,58 +251,6 @@ def _sites_from(file: SourceFile, scope: Scope) -> list[tuple[Site, list[Scope]]
         out += [(site, way) for site in find_sites(s)]
         todo += [(c, way + [c]) for c in _callees(file, s)]
     return out
-
-
-def is_script(file: SourceFile) -> bool:
-    """A file meant to be run: a main guard, calls at its top level, or a loop there
-    (``for epoch in range(epochs): train(epoch)`` with no main guard)."""
-    for stmt in file.tree.body:
-        if is_main_guard(stmt) or _runs_when_run(stmt):
-            return True
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-            return True
-        if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)) and any(isinstance(n, ast.Call) for n in ast.walk(stmt)):
-            return True
-        if isinstance(stmt, (ast.If, ast.Try, ast.With)) and _calls_own_function(stmt, file.tree):
-            return True  # if weights in os.listdir(d): load(...) else: train(model)
-    return False
-
-
-# decorators that run the function they register when the file is run (Sacred's
-# ``@ex.automain``: main() is called at decoration time when __name__ == "__main__")
-_RUNS_WHEN_RUN = {"automain"}
-
-
-def _runs_when_run(stmt: ast.stmt) -> bool:
-    """A top-level function an entry-point decorator runs when the file is run."""
-    if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return False
-    for d in stmt.decorator_list:
-        d = d.func if isinstance(d, ast.Call) else d
-        if (d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", "")) in _RUNS_WHEN_RUN:
-            return True
-    return False
-
-
-def _calls_own_function(stmt: ast.stmt, tree: ast.Module) -> bool:
-    """Does a top-level if/try/with call a function the file defines, as a statement
-    (``train(model)``)? A warning or a print under an optional import's ``except`` does not
-    make a model file a script."""
-    own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    todo = [stmt]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        if (
-            isinstance(node, ast.Expr)
-            and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name)
-            and node.value.func.id in own
-        ):
-            return True
-        todo.extend(n for n in ast.iter_child_nodes(node) if isinstance(n, (ast.stmt, ast.excepthandler)))
-    return False
 
 
 def _script_candidates(home: SourceFile, files: list[SourceFile]):
