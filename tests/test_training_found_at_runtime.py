@@ -367,3 +367,21 @@ def test_a_setup_line_that_fails_on_the_installed_torch_is_said_first(tmp_path, 
         assert text.count("running the code as written stops at train.py:5: AttributeError") == 1, text
         assert "`vaelint check train.py:VAE --input SHAPE`" in text, text
         assert "give the inputs with --input" not in text, text
+
+
+def test_installed_packages_on_pythonpath_are_no_project_files(tmp_path):
+    """``pip install --target site`` with PYTHONPATH=site: a package there is installed, not the
+    project's. Read as the project's, its code's ``.to(device)`` made CPU-only training code
+    'place tensors on a device' and VAE012 fire on a simulated GPU (helper B, a VRNN repo
+    importing scipy)."""
+    site = tmp_path / "site"
+    (site / "fakesci").mkdir(parents=True)
+    (site / "fakesci" / "__init__.py").write_text("def move(t, device):\n    return t.to(device)\n")
+    (site / "fakesci-1.0.dist-info").mkdir()
+    (tmp_path / "helpers.py").write_text("X = 1\n")
+    (tmp_path / "train.py").write_text("import fakesci\nimport helpers\n")
+    code = "from vaelint.frontends.training.repofiles import project_imports; print(project_imports('train.py'))"
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "helpers.py" in out.stdout and "fakesci" not in out.stdout, out.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import os
 
+from vaelint.frames import is_user_file
 from vaelint.frontends.training.astutil import dotted
 from vaelint.frontends.training.sites import SourceFile, parse_file
 from vaelint.frontends.training.syspath import script_roots
@@ -75,8 +76,8 @@ def _imported_files(home: SourceFile, roots: list[str]) -> list[SourceFile]:
             for root in dict.fromkeys((roots if up is None else []) + here):
                 for candidate in _module_files(root, name):
                     full = os.path.realpath(candidate)
-                    if full in seen or not os.path.isfile(full) or len(seen) > _MAX_IMPORTED:
-                        continue
+                    if full in seen or not os.path.isfile(full) or len(seen) > _MAX_IMPORTED or not is_user_file(full):
+                        continue  # an installed package (pip install --target a folder on PYTHONPATH) is no project file
                     seen.add(full)
                     parsed = parse_file(full)
                     if parsed is not None:
