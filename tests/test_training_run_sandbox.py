@@ -7,7 +7,7 @@ import shutil
 import sys
 
 import pytest
-from training_cli import RUNNING, run
+from training_cli import RUNNING, check_in, run
 from training_cli import write_script as _script
 
 
@@ -455,3 +455,48 @@ def test_no_network_host_is_looked_up_nor_connected_while_the_code_runs(tmp_path
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", 9))
     assert socket.getaddrinfo.__module__ == "socket"  # put back when the run ends
+
+
+@pytest.mark.parametrize(
+    "write, read",
+    [
+        ("torch.save(torch.rand(64, 784), CACHE)", "data = torch.load(CACHE)"),
+        (
+            "import pickle\n    with open(CACHE, 'wb') as f:\n        pickle.dump(torch.rand(64, 784).numpy(), f)",
+            "import pickle\ndata = torch.as_tensor(pickle.load(open(CACHE, 'rb')))",
+        ),
+        ("np.save(CACHE, np.random.rand(64, 784).astype('float32'))", "data = torch.as_tensor(np.load(CACHE))"),
+    ],
+    ids=["torch", "pickle", "numpy"],
+)
+def test_a_cache_the_code_writes_and_reads_back_is_read_from_memory(tmp_path, write, read):
+    """A processed cache made on the first run and loaded two lines later (PyG's
+    InMemoryDataset.process() then torch.load): the write is not performed, but the run's own
+    read gets what it wrote. Before: 'its data is not here', the file vaelint had kept from being
+    written (helper B, TeoReu/vgae_rewiring)."""
+    cache = "processed.npy" if "np.save" in write else "processed.bin"
+    _script(
+        tmp_path,
+        "import os",
+        "import numpy as np",
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        f"CACHE = {cache!r}",
+        "if not os.path.exists(CACHE):",
+        f"    {write}",
+        *read.split("\n"),
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "for (x,) in DataLoader(TensorDataset(data), batch_size=16):",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
+    )
+    done = check_in(tmp_path, "train.py")
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"the code read back '{cache}', which it wrote in this run: from memory" in text, text
+    assert not (tmp_path / cache).exists()  # nothing reached the disk

@@ -30,6 +30,7 @@ what the script would have written.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
@@ -126,6 +127,10 @@ class Sandbox:
                 for w in self.unloaded[:3]
             ]
             + [f"the code's {w}" for w in self.stood_in[:3]]
+            + [
+                f"the code read back {os.path.basename(p)!r}, which it wrote in this run: from memory, as written"
+                for p in getattr(getattr(self, "overlay", None), "read_back", [])[:2]
+            ]
         )
 
     def _patch(self, owner, name: str, value) -> None:

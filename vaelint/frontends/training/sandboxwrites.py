@@ -23,8 +23,10 @@ def guard_writes(sandbox) -> None:
     import shutil
     import sys
 
-    import torch
+    from vaelint.frontends.training.sandboxoverlay import Overlay, guard_reads_back
 
+    if getattr(sandbox, "overlay", None) is None:
+        sandbox.overlay = Overlay()  # what the code writes, kept for its own reads in this run (every guarded phase)
     opened = guarded_open(sandbox, builtins.open)
     sandbox._patch(builtins, "open", opened)
     sandbox._patch(io, "open", opened)
@@ -36,7 +38,7 @@ def guard_writes(sandbox) -> None:
     for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
         real = getattr(pathlib.Path, name)
         sandbox._patch(pathlib.Path, name, skipped(sandbox, f"Path.{name}", real, RETURNS.get(f"Path.{name}")))
-    sandbox._patch(torch, "save", skipped(sandbox, "torch.save"))
+    guard_reads_back(sandbox, sandbox.overlay)  # torch.save kept, torch.load and os.path.exists read it
     datasource = getattr(getattr(sys.modules.get("numpy"), "lib", None), "_datasource", None)
     if datasource is not None:
         # np.savetxt makes its file with open(...), then opens it again through numpy's DataSource,
@@ -49,11 +51,20 @@ def guard_writes(sandbox) -> None:
 
 
 def guarded_open(sandbox, real_open, say: bool = True):
+    from vaelint.frontends.training.sandboxoverlay import kept_file, read_back
+
+    overlay = getattr(sandbox, "overlay", None)
+
     def opened(file, mode="r", *args, **kwargs):
         if isinstance(mode, str) and any(c in mode for c in "wax+") and not (_is_path(file) and sandbox._allowed(file)):
             if say:
                 sandbox._note(f"open({str(file)!r}, {mode!r})")
-            return Sink(str(file), "b" in mode)
+            # kept for the code's own reads of it in this run (a cache written, then read back)
+            return kept_file(file, mode, overlay) if overlay is not None and _is_path(file) else Sink(str(file), "b" in mode)
+        if overlay is not None and isinstance(mode, str) and _is_path(file):
+            got = read_back(file, mode, overlay)
+            if got is not None:
+                return got
         return real_open(file, mode, *args, **kwargs)
 
     return opened
