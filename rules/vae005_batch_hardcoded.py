@@ -375,11 +375,11 @@ def _a_length(node) -> bool:
 
 
 def _pinned_factor_nodes(ctx) -> set:
-    """The ops that divide a loss term by the batch size written down, which the term's own reading
-    judges (a term divided so, beside one summed over the batch, is VAE002's, not a normaliser's)."""
+    """The ops that divide a loss term by the batch size written down beside a term reduced unlike it
+    over the batch: VAE002's mismatch (rec.sum() + kl.sum() / 256), not a normaliser's."""
     from vaelint.facts.lossscales import loss_scales
 
     scales = loss_scales(ctx)
-    if scales is None:
-        return set()
+    if scales is None or scales.rec.batch_power == scales.kl.batch_power:
+        return set()  # both alike (each divided by the number): the whole-loss normaliser's to say
     return {f.node for term in (scales.rec, scales.kl) for f in term.factors if f.pinned}
