@@ -93,6 +93,9 @@ class TermScale:
 _STOP = object()  # the walk ends at this node: it is the term's element
 # ops that hold a KL at a target or above a floor: |kl - C|, relu(kl - l), clamp(kl, min=l), max(kl, l)
 _AROUND_A_TARGET = {"abs", "relu", "clamp", "clamp_min", "maximum", "max"}
+# ops that give their input's values back: walked through where they keep its shape too, or
+# where both are one number (a reduced KL squeezed, viewed as a 0-d tensor)
+_SAME_VALUES = {"squeeze", "view", "reshape", "flatten", "contiguous", "clone", "float", "double", "to"}
 
 
 @dataclass
@@ -177,6 +180,8 @@ class TermWalker:
                 step = self._inside_a_target(scale, node, op)
             elif tensors and (op == "unsqueeze" or (op == "getitem" and adds_dims_only(node))):
                 step = tensors[0]  # mse.mean(1)[:, None]: a dim of 1 added, the reduction under it the term's
+            elif tensors and op in _SAME_VALUES and self._keeps_values(node, tensors[0]):
+                step = tensors[0]  # torch.clamp(kl.mean(), min=l).squeeze(): the same values, its shape's
             else:
                 step = _STOP
             if isinstance(step, _Ends):
@@ -251,6 +256,12 @@ class TermWalker:
                 return _STOP
         scale.target = "capacity" if op == "abs" else "floor"
         return tensor
+
+    def _keeps_values(self, node, src) -> bool:
+        out, got = self.ctx.shape(node), self.ctx.shape(src)
+        if out is None or got is None or out.sizes is None or got.sizes is None:
+            return False
+        return out.sizes == got.sizes or (math.prod(out.sizes) == 1 and math.prod(got.sizes) == 1)
 
     def _reads_the_data(self, node) -> bool:
         return any(a.op == "placeholder" for a in self.view.ancestors(node))
