@@ -216,6 +216,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         kls = list(scales.each_kl())
         if all(one.kl.target == "capacity" for one in kls):
             raise SkipRule(CAPACITY)
+        if _class_weighted(scales.rec.element):
+            raise SkipRule(CLASS_WEIGHTED)
         for one in kls:
             if one.kl.target != "capacity":
                 yield from self._check_term(ctx, one)
@@ -485,3 +487,21 @@ def _left_out(ctx, finding, observed) -> bool | None:
         return None
     kept = float(observed.value(rec[0]).detach().sum())
     return math.isclose(kept, observed.loss_value, rel_tol=1e-5) and float(dropped.detach().abs().sum()) > 0
+
+
+CLASS_WEIGHTED = (
+    "the reconstruction is re-weighted per class (pos_weight=, as a graph VAE's adjacency likelihood is): the KL's "
+    "weight against it is no beta of the ELBO, so it is not compared with the declared beta"
+)
+
+
+def _class_weighted(element) -> bool:
+    """A likelihood whose positive entries are weighed by ``pos_weight`` (Kipf and Welling's VGAE:
+    ``norm * BCE_with_logits(logits, adj, pos_weight=(N^2 - E) / E)``): its scale is the re-weighting's,
+    and a 1/N on the KL beside it (the paper's objective) is no stray beta."""
+    if element is None or getattr(element, "op", None) is None:
+        return False
+    weight = element.kwargs.get("pos_weight")
+    if weight is None and len(element.args) > 6:
+        weight = element.args[6]  # binary_cross_entropy_with_logits(input, target, weight, ..., pos_weight)
+    return weight is not None
