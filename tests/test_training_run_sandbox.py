@@ -500,3 +500,33 @@ def test_a_cache_the_code_writes_and_reads_back_is_read_from_memory(tmp_path, wr
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"the code read back '{cache}', which it wrote in this run: from memory" in text, text
     assert not (tmp_path / cache).exists()  # nothing reached the disk
+
+
+def test_a_schedulers_own_first_step_is_taken_and_later_ones_are_not(tmp_path):
+    """``sched.get_last_lr()`` in the loop: the scheduler's constructor takes its first step (which
+    sets ``_last_lr``), as Python runs it; later steps stay undone. Before, every step was a no-op
+    and get_last_lr() raised an AttributeError of vaelint's making, blamed on the code (helper C,
+    a-kori/vae_vq-vae)."""
+    _script(
+        tmp_path,
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters(), lr=1e-3)",
+        "sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)",
+        "for epoch in range(3):",
+        "    print('vaelint-fixture: lr', sched.get_last_lr()[0])",
+        "    for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+        "        recon, mu, logvar = model(x)",
+        "        loss = elbo(recon, x, mu, logvar)",
+        "        opt.zero_grad()",
+        "        loss.backward()",
+        "        opt.step()",
+        "    sched.step()",
+    )
+    done = check_in(tmp_path, "train.py")
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "did not reach its step" not in text and "_last_lr" not in text, text
+    assert "vaelint-fixture: lr 0.001" in text, text

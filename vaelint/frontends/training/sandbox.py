@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from vaelint.errors import VaelintError
 from vaelint.frames import user_frame
 from vaelint.frontends.training.sandboxanswers import NoOutput, from_hub_cache
-from vaelint.frontends.training.sandboxparts import no_step_subclass, started_by_user_code, subclasses
+from vaelint.frontends.training.sandboxparts import first_step_only, no_step_subclass, started_by_user_code, subclasses
 from vaelint.frontends.training.sandboxprograms import finished_popen
 from vaelint.frontends.training.sandboxwrites import guard_writes, skipped
 
@@ -260,9 +260,9 @@ class Sandbox:
                 continue
             for cls in subclasses(base):
                 if "step" in cls.__dict__:
-                    self._patch(cls, "step", no_step)
+                    self._patch(cls, "step", no_step if base is not scheduler else first_step_only(cls.__dict__["step"], no_step))
             # an optimiser class the code defines while it runs (its own SGD) steps no more
-            self._patch(base, "__init_subclass__", classmethod(no_step_subclass(no_step, base)))
+            self._patch(base, "__init_subclass__", classmethod(no_step_subclass(no_step, base, base is scheduler)))
 
     def _skipped(self, what: str, real=None, returns=None):
         return skipped(self, what, real, returns)

@@ -22,13 +22,26 @@ class Sink(io.StringIO):
         return "wb" if self._binary else "w"
 
 
-def no_step_subclass(no_step, base):
+def no_step_subclass(no_step, base, scheduler: bool = False):
     def init_subclass(cls, **kwargs):
         super(base, cls).__init_subclass__(**kwargs)
         if "step" in cls.__dict__:
-            cls.step = no_step
+            cls.step = first_step_only(cls.__dict__["step"], no_step) if scheduler else no_step
 
     return init_subclass
+
+
+def first_step_only(real, no_step):
+    """A learning-rate scheduler's ``step``: the one its constructor takes (``_initial_step``, which
+    sets the first learning rates and ``_last_lr``) runs; every later one is ``no_step``. Before,
+    ``sched.get_last_lr()`` raised an AttributeError plain Python never raises on that code."""
+
+    def step(self, *args, **kwargs):
+        if not hasattr(self, "_last_lr"):
+            return real(self, *args, **kwargs)
+        return no_step(self, *args, **kwargs)
+
+    return step
 
 
 def subclasses(cls) -> list:
