@@ -102,6 +102,22 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             inputs=("6x20",),
         ),
         Example(fill(_SCALED.replace("{EXTRA}", "h = torch.relu(self.extra(h))"), scale="* self.log_scale.exp()"), inputs=("6x20",)),
+        # the near miss of the first invalid example: a running average kept by assignment under `if self.training:`
+        # (an EMA VQ-VAE's codebook), read detached, meant to move without the optimiser
+        Example(
+            _model("h = torch.relu(self.extra(h))")
+            .replace(
+                "self.extra = nn.Linear(16, 16)  # <- finding",
+                "self.extra = nn.Linear(16, 16)\n        self.center = nn.Parameter(torch.zeros(16))",
+            )
+            .replace(
+                "        h = torch.relu(self.extra(h))",
+                "        if self.training:\n"
+                "            self.center = nn.Parameter(0.99 * self.center.detach() + 0.01 * h.mean(0).detach())\n"
+                "        h = torch.relu(self.extra(h - self.center.detach()))",
+            ),
+            inputs=("6x20",),
+        ),
     ]
     INVALID = [
         # a weight replaced by a new nn.Parameter in forward (a MADE mask applied so): the optimiser's never trains
@@ -226,7 +242,10 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
                 tree = ast.parse(textwrap.dedent("".join(lines)))
             except (OSError, TypeError, SyntaxError):
                 continue
+            updates = _running_updates(tree)
             for node in ast.walk(tree):
+                if node in updates:
+                    continue  # a codebook kept by moving averages (EMA VQ-VAE): updated by assignment on purpose
                 target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
                 call = node.value if target is not None else None
                 if (
@@ -364,3 +383,20 @@ class DeadModule(Observed):
         if self.in_graph:
             return f"use {self.name}'s output in the loss (the auxiliary term it was meant for), or remove it"
         return f"wire {self.name} into forward, or remove it (freeze it with requires_grad_(False) if it is trained elsewhere)"
+
+
+def _running_updates(tree) -> set:
+    """The statements of a forward that update state by assignment on purpose: those under ``if
+    self.training:`` or ``with torch.no_grad():`` (an EMA VQ-VAE's ``self.codebook.weight =
+    nn.Parameter(self.sums / self.counts)``, a running average the optimiser is not meant to move;
+    its reads are detached or straight-through)."""
+    import ast
+
+    out = set()
+    for node in ast.walk(tree):
+        guarded = (isinstance(node, ast.If) and "self.training" in ast.unparse(node.test) and "not" not in ast.unparse(node.test)) or (
+            isinstance(node, ast.With) and any("no_grad" in ast.unparse(item.context_expr) for item in node.items)
+        )
+        if guarded:
+            out.update(n for stmt in node.body for n in ast.walk(stmt))
+    return out
