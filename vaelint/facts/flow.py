@@ -63,8 +63,8 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
 
 def _times(value: str, formula: str) -> str:
     """``value`` times ``formula`` as a person writes it: 0.004/(B*Z), not 0.004*1/(B*Z); 1/(B*Z), not 1*1/(B*Z)."""
-    if formula == "1":
-        return value
+    if formula == "1" or value == "0":
+        return value  # 0 times anything is 0 (a warm-up's first step), not 0/Z
     if value == "1":
         return formula
     return f"{value}/{formula[2:]}" if formula.startswith("1/") else f"{value}*{formula}"

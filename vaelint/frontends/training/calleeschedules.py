@@ -29,7 +29,9 @@ def callee_schedules(
     for stmt in walk_statements(region):
         for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
             fn = _function(call.func, namespace)
-            handed = _handed(call, fn, counters) if fn is not None else {}
+            owner = _method_owner(call.func, namespace) if fn is None else None
+            fn = fn if owner is None else _method_owner.found
+            handed = _handed(call, fn, counters, skip=owner is not None) if fn is not None else {}
             if not handed or fn.__code__ in seen:
                 continue
             seen.add(fn.__code__)
@@ -38,6 +40,8 @@ def callee_schedules(
                 continue
             node, path, text = found
             space = _space(fn, node)
+            if owner is not None:  # self.train_step(x, epoch): its self is the object the step holds
+                space = {**space, next(iter(inspect.signature(fn).parameters)): owner}
             for name, value, at in [*_assigned(node), *_returned(stmt, call, node), *_inline(node, text, handed)]:
                 read = sorted(loads(value) & set(handed))
                 if not read:
@@ -128,6 +132,22 @@ def _inline(node, text: str, handed: dict) -> list:
     return out
 
 
+def _method_owner(func: ast.expr, namespace: dict):
+    """``self.train_step`` of an object the step holds (a trainer's own method, handed the epoch):
+    the object, with the function its class defines in ``_method_owner.found``; None for anything
+    else (an attribute the object holds itself, a property: nothing is evaluated to find it)."""
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in namespace):
+        return None
+    owner = namespace[func.value.id]
+    if isinstance(owner, (types.ModuleType, type)) or func.attr in getattr(owner, "__dict__", {}):
+        return None
+    fn = inspect.getattr_static(type(owner), func.attr, None)
+    if not isinstance(fn, types.FunctionType) or not is_user_file(fn.__code__.co_filename):
+        return None
+    _method_owner.found = fn
+    return owner
+
+
 def _function(func: ast.expr, namespace: dict):
     """The plain Python function a call names (``elbo_loss``, ``losses.elbo``), bound methods
     unwrapped; None for anything else (a module's forward, a builtin)."""
@@ -161,12 +181,12 @@ def _constants(node) -> dict:
     return out
 
 
-def _handed(call: ast.Call, fn: types.FunctionType, counters: set) -> dict:
+def _handed(call: ast.Call, fn: types.FunctionType, counters: set, skip: bool = False) -> dict:
     """{parameter: counter} for each argument that is a counter's name (or a LightningModule's own
-    counter, ``self.current_epoch``)."""
+    counter, ``self.current_epoch``); ``skip``: a method called on its object (its self is no argument)."""
     from vaelint.frontends.training.astutil import dotted
 
-    params = list(inspect.signature(fn).parameters)
+    params = list(inspect.signature(fn).parameters)[1 if skip else 0 :]
     out = {}
     for k, arg in enumerate(call.args):
         name = dotted(arg) if isinstance(arg, (ast.Name, ast.Attribute)) else None
