@@ -72,6 +72,37 @@ def test_process_pools_run_their_tasks_here_while_the_sandbox_lasts_and_are_them
     assert multiprocessing.pool.Pool is real_pool and concurrent.futures.ProcessPoolExecutor is real_executor
 
 
+def test_a_pools_initializer_that_consumes_a_queue_runs_beside_the_code():
+    """A producer/consumer pool: the initializer loops over a task queue fed after Pool() returns.
+    It runs in threads beside the code (here, in the sandbox), not before it: before, the check
+    waited on that queue until its timeout (helper B, iconix/pytorch-text-vae); an initializer
+    that sets up and returns still runs once, before the tasks."""
+    import multiprocessing
+    import queue
+    import time
+
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    def consume(tasks, results):
+        while (item := tasks.get()) is not None:
+            results.put(item * 2)
+
+    seen = []
+    with Sandbox(__file__).active():
+        tasks, results = queue.Queue(), queue.Queue()
+        started = time.time()
+        multiprocessing.Pool(2, initializer=consume, initargs=(tasks, results))
+        for i in range(5):
+            tasks.put(i)
+        for _ in range(2):
+            tasks.put(None)
+        got = sorted(results.get(timeout=10) for _ in range(5))
+        with multiprocessing.Pool(1, initializer=seen.append, initargs=("set up",)) as pool:
+            assert pool.map(abs, [-1]) == [1]
+    assert got == [0, 2, 4, 6, 8] and time.time() - started < 30
+    assert seen == ["set up"]
+
+
 def test_joblib_parallel_runs_one_job_here_and_is_itself_after():
     import joblib  # the test extra installs it
 

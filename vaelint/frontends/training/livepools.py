@@ -80,7 +80,7 @@ def _pool_class(sandbox):
         def __init__(self, processes=None, initializer=None, initargs=(), *args, **kwargs):
             _said(sandbox, f"multiprocessing.Pool({'' if processes is None else processes})")
             if initializer is not None:
-                initializer(*initargs)
+                _initialize(initializer, initargs, processes)
 
         def map(self, func, iterable, chunksize=None):
             return [func(x) for x in iterable]
@@ -147,3 +147,24 @@ def _executor_class(sandbox):
             return future
 
     return ProcessPoolExecutor
+
+
+# seconds a pool's initializer may take before it is taken for a worker's loop (it waits on a queue)
+_INITIALIZER_WAIT = 2.0
+
+
+def _initialize(initializer, initargs, processes) -> None:
+    """A pool's initializer, run as each worker would run it: most set globals and return; one that
+    loops over a task queue until it reads None (a producer/consumer pool, fed after Pool() returns)
+    is a worker of its own, and goes on in threads beside the code instead of blocking it forever.
+    Before, the check waited on that queue until its timeout, blaming a forward that never returned."""
+    import threading
+
+    count = max(1, min(int(processes or 1), 8))
+    threads = [threading.Thread(target=initializer, args=tuple(initargs), daemon=True) for _ in range(count)]
+    threads[0].start()
+    threads[0].join(_INITIALIZER_WAIT)
+    if not threads[0].is_alive():
+        return  # an initializer that sets up and returns: one run of it is what each worker does
+    for thread in threads[1:]:
+        thread.start()
