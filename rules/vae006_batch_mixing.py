@@ -183,6 +183,13 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
             if not before.dims or not after.dims:
                 continue
             b0, a0 = before.dims[0], after.dims[0]
+            axis = next((i for i, d in enumerate(before.dims) if d.coef == 1 and d.const == 0), None)
+            if axis not in (None, 0):
+                crossed = _rows_across_samples(before.sizes, after.sizes, axis) if len(after.sizes) < len(before.sizes) else 0
+                if crossed and not restored(ctx, node):
+                    seen = BatchAxisInRows(ctx.view.op(node), ctx.shape_text(src), ctx.shape_text(node), axis, crossed, after.sizes[-1])
+                    yield self.report(seen, loc_of(node), node=node)
+                continue
             if not (b0.coef == 1 and b0.const == 0) or not a0.batch_dependent:
                 continue
             if a0.coef == 1 and a0.const == 0:
@@ -222,7 +229,7 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         from vaelint.fixes.source import expr_at, is_plain_reference
 
         node = finding.node
-        if node is None or isinstance(finding.observed, MixingSeen) or ctx.view.op(node) not in ("view", "reshape"):
+        if node is None or not isinstance(finding.observed, BatchDimSplit) or ctx.view.op(node) not in ("view", "reshape"):
             return None
         if finding.observed.channels:
             return None  # rows per position or per sample: which one the code means, the words ask
@@ -406,6 +413,45 @@ class BatchDimSplit(Observed):
                 f"x.permute(0, 2, 3, 1).reshape(-1, {self.channels}); for one row per sample, x.flatten(1)"
             )
         return f"keep the batch dim: x.view(x.size(0), -1) or x.flatten(1), and size the next layer for {self.features} features"
+
+
+def _rows_across_samples(before: tuple, after: tuple, axis: int) -> int:
+    """A reshape of a tensor whose batch is dim ``axis`` > 0 (``h.permute(1, 2, 0)``: D x T x B)
+    into rows (``.view(-1, D)``): read in memory order, a row of ``prod(after[1:])`` values spans
+    several samples where the values of one sample at one index of the dims before the batch run
+    shorter than a row. The number of samples a row takes values from (0: none spans two)."""
+    if len(after) < 2 or len(before) <= axis:
+        return 0
+    row = math.prod(after[1:])
+    inner = math.prod(before[axis + 1 :])  # consecutive values of one sample
+    if row <= 0 or inner <= 0 or inner % row == 0:
+        return 0
+    return min(before[axis], -(-row // inner))
+
+
+@dataclass(frozen=True)
+class BatchAxisInRows(Observed):
+    """A reshape into rows of a tensor whose batch is not its first dim: each row reads several samples."""
+
+    op: str
+    before: str
+    after: str
+    axis: int  # where the batch is in ``before``
+    samples: int  # how many samples one row reads
+    width: int  # a row's values (the code vector's size)
+
+    def message(self) -> str:
+        return (
+            f"{self.op} turns {self.before} into {self.after}, but the batch is dim {self.axis} of {self.before}: read in "
+            f"memory order, each row takes values of {self.samples} different samples, so every row (a code vector, a "
+            "feature row) mixes the batch, and one sample's output depends on the others'."
+        )
+
+    def fix(self) -> str:
+        return (
+            f"put the batch first and the {self.width} features last before the rows are made: for a B x {self.width} x T "
+            f"map, h.permute(0, 2, 1).reshape(-1, {self.width}) (one row per sample and position)"
+        )
 
 
 @dataclass(frozen=True)
