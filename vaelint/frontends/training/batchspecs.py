@@ -123,9 +123,11 @@ def valued(named: list, made: list) -> list:
     if not NORMALISED:
         return named
     return [
-        dataclasses.replace(k, real=m.real, batch_dim=m.batch_dim) if m.real is not None and m.real.is_floating_point() else k
+        (dataclasses.replace(k, real=m.real, batch_dim=m.batch_dim) if m.real.is_floating_point() else m)
+        if m.real is not None and k.shape == m.shape
+        else k
         for k, m in zip(named, made)
-    ]
+    ]  # (levels made whole by the transform, Lambda(lambda x: (x * 16).long()): the batch's own integers)
 
 
 def with_batch(spec, batch: int) -> str:

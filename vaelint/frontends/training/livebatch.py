@@ -116,8 +116,9 @@ def as_normalised(batch, loader):
             out = torch.stack([_through(steps, sample) for sample in first])
     except Exception:  # noqa: BLE001 - a step that does not fit these images (channels): the values as drawn
         return batch
-    if out.shape != first.shape or not out.is_floating_point():
+    if out.shape != first.shape:
         return batch  # a step that changes the shape is the item's shape already (datasettransforms.transformed)
+    # (a step that makes whole levels, Lambda(lambda x: (x * 16).long()), gives the integers the loss reads)
     from vaelint.frontends.training.livehints import NORMALISED
 
     said = f"{', '.join(describe_transform(t) for t in steps)}, values in [{out.min().item():.2f}, {out.max().item():.2f}]"
