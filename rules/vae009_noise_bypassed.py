@@ -112,7 +112,10 @@ it is and under ``exp`` beside the square of the other:
 training step that decodes an encoder's deterministic branch), the sampler
 is bypassed altogether. A draw made with ``Normal(mu, std).sample()`` (torch.normal,
 under no_grad) is a sample, but one that passes ``mu`` and ``std`` no gradient:
-reported too, with ``.rsample()`` as the fix.
+reported too, with ``.rsample()`` as the fix. A VQ-VAE's quantiser is its twin:
+code vectors looked up by the nearest code (``codebook(dist.argmin(1))``) that the
+codebook and commitment terms read but the reconstruction does not (the decoder fed
+the encoder's output where the straight-through ``q`` was meant).
 """
     why = """
 The reconstruction term then trains a plain autoencoder on ``mu``, the
@@ -206,6 +209,10 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             return
         found = unsampled_kl(ctx)
         if found is None:
+            codes = _codes_not_decoded(ctx)
+            if codes is not None:  # a VQ-VAE's quantiser, its code vectors read by no reconstruction
+                yield self.report(CodesBypassed(ctx.shape_text(codes)), loc_of(codes), node=codes)
+                return
             raise SkipRule(ctx.unmet(Need.REPARAM))
         recon = ctx.roles.recon
         how = (
@@ -225,7 +232,7 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         from vaelint.fixes.rewrites import assigned_name
         from vaelint.fixes.source import expr_at, is_plain_reference
 
-        if isinstance(finding.observed, UngradedDraw):
+        if isinstance(finding.observed, (UngradedDraw, CodesBypassed)):
             return None  # .sample() -> .rsample() is the user's edit: where the draw is written is not this line
 
         expr = expr_at(finding.loc)
@@ -264,6 +271,9 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             heads = [a for a in finding.observed.node.all_input_nodes if ctx.view.reads_a_layer(a)]
             grads = [gradient_of(observed, recon, h) for h in heads]
             return None if not grads or any(g is None for g in grads) else all(g == 0.0 for g in grads)
+        if isinstance(finding.observed, CodesBypassed):  # the code vectors: no gradient from the reconstruction
+            grad = gradient_of(observed, recon, finding.node)
+            return None if grad is None else grad == 0.0
         if finding.observed.unsampled is not None:  # the heads the KL reads: no gradient from the reconstruction
             grad = gradient_of(observed, recon, finding.observed.unsampled.mu)
             return None if grad is None else grad == 0.0
@@ -327,3 +337,41 @@ class UngradedDraw(Observed):
 
     def fix(self) -> str:
         return "draw the latent with q.rsample(), or as mu + std * torch.randn_like(std), so its gradient reaches mu and std"
+
+
+def _codes_not_decoded(ctx):
+    """A vector quantiser's code vectors, looked up in a codebook by the index of the nearest code
+    (``codebook(dist.argmin(1))``, ``codebook.weight[idx]``), that the loss reads (its codebook and
+    commitment terms) but the reconstruction does not: the decoder is fed the encoder's output
+    instead (the VQ twin of a decoder fed the mean). The lookup's node, or None."""
+    view, recon = ctx.view, ctx.roles.recon
+    if recon is None:
+        return None
+    nearest = [n for n in ctx.nodes_by_op("argmin", "argmax") if view.reads_a_layer(n)]
+    if not nearest:
+        return None
+    terms = [t for _s, t in ctx.roles.loss_terms]
+    for node in ctx.nodes_by_op("embedding", "getitem", "index_select"):
+        if not any(view.depends_on(node, n) for n in nearest) or not view.reads_a_layer(node):
+            continue
+        if view.depends_on(recon, node) or not any(view.depends_on(t, node) for t in terms):
+            continue
+        return node
+    return None
+
+
+@dataclass
+class CodesBypassed(Observed):
+    """A vector quantiser whose code vectors the decoder never reads."""
+
+    shape: str
+
+    def message(self) -> str:
+        return (
+            f"in training mode the reconstruction does not depend on the quantiser's code vectors ({self.shape}): "
+            "the decoder is fed the encoder's output instead, so the model trains as a plain autoencoder while the "
+            "codebook and commitment terms train codes nothing decodes."
+        )
+
+    def fix(self) -> str:
+        return "decode the quantised value: q = h + (q - h).detach(), then hand q (not h) to the decoder"
