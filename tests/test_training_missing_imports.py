@@ -439,3 +439,19 @@ def test_a_missing_trackers_run_takes_items_as_a_logger_does(tmp_path, monkeypat
     result = check(str(tmp_path / "train.py"), "-", [])
     assert result.error is None, result.error.message
     assert "running the code as written did not reach its step" not in " ".join(result.notes), result.notes
+
+
+def test_a_package_imported_in_a_subfolder_beside_a_file_of_its_last_name_is_to_install(tmp_path, monkeypatch):
+    # jobs/prep.py's `from torchtext_like.data.utils import tokenize`, with the project's own utils.py
+    # beside the script: a package to install, not "torchtext_like/ is not here, move utils.py there"
+    # (helper B, c-juhwan/vae-text-augmentation-for-classification)
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "__init__.py").write_text("")
+    (tmp_path / "jobs" / "prep.py").write_text("from torchtext_like.data.utils import tokenize\n")
+    (tmp_path / "utils.py").write_text("def seed():\n    return 0\n")
+    script = SUBMODULE_NAMED_LIKE_THE_SCRIPT.replace("from raylike.train import report", "from jobs.prep import tokenize")
+    (tmp_path / "train.py").write_text(script.replace('report({"loss": loss.item()})', 'tokenize("a b")'))
+    monkeypatch.chdir(tmp_path)
+    message = check(str(tmp_path / "train.py"), "-", []).error.message
+    assert "Install the package that provides 'torchtext_like'" in message, message
+    assert "move it there" not in message, message

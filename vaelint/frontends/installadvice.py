@@ -49,7 +49,7 @@ def install_advice(module: str, error) -> str:
                 "script, where `python FILE` looks first: the code is meant to run as `python -m`, not as a file)"
             )
         return f"{path}.py is not in this folder (a module of the repository's own, left out of its checkout?): add it"
-    if "." in module and not os.path.exists(top) and _beside(module) and not _a_package_here(top, module):
+    if "." in module and not os.path.exists(top) and _beside(module) and not _a_package_here(top, module) and not _imported_flat(module):
         # `import lib.dist` with dist.py beside the script and no lib/: the repository's folder, flattened
         return (
             f"{top}/ is not here, and {_beside(module)} is beside the script: the code expects it in "
@@ -67,7 +67,9 @@ def _a_package_here(top: str, module: str) -> bool:
     own = re.compile(
         rf"^\s*(import\s+{re.escape(top)}\b(?!\.)|from\s+{re.escape(top)}\s+import\b|from\s+{re.escape(module)}\s+import\b)", re.M
     )
-    for path in glob.glob("*.py")[:200]:
+    # the script's folder and the project's folders below it (jobs/prep.py's `from torchtext.data.utils import`)
+    paths = glob.glob("*.py") + [p for p in glob.glob("*/**/*.py", recursive=True) if not p.startswith((".", "venv", "env"))]
+    for path in paths[:300]:
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
                 if own.search(f.read(200_000)):
@@ -86,3 +88,21 @@ def _beside(module: str) -> str | None:
         if os.path.isfile(found):
             return found
     return None
+
+
+def _imported_flat(module: str) -> bool:
+    """Does a file beside the script import the module's last part as a module of its own (``from
+    utils import set_seed`` beside ``from torchtext.data.utils import get_tokenizer``)? Then that file
+    is the project's own top-level module, not a package's flattened: the package is to install."""
+    import glob
+
+    name = re.escape(module.rsplit(".", 1)[-1])
+    flat = re.compile(rf"^\s*(import\s+{name}\b(?!\.)|from\s+{name}\s+import\b)", re.M)
+    for path in glob.glob("*.py")[:200]:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                if flat.search(f.read(200_000)):
+                    return True
+        except OSError:
+            continue
+    return False
