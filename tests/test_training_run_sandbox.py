@@ -530,3 +530,38 @@ def test_a_schedulers_own_first_step_is_taken_and_later_ones_are_not(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "did not reach its step" not in text and "_last_lr" not in text, text
     assert "vaelint-fixture: lr 0.001" in text, text
+
+
+def test_a_download_with_the_data_given_answers_as_done_and_its_file_stands_in(tmp_path):
+    """``if not exists(path): urlretrieve(URL, path)`` then ``np.load(path)``: with --input the
+    download answers as done (nothing fetched, nothing written) and the file stands in for the
+    --input samples; without it, the download is refused naming --input. Before, the advised
+    --input met the same refusal (helper C, alexlinapp/beta-vae)."""
+    _script(
+        tmp_path,
+        "import os",
+        "import urllib.request",
+        "import numpy as np",
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "PATH = 'shapes.npy'",
+        "if not os.path.exists(PATH):",
+        "    urllib.request.urlretrieve('https://example.org/shapes.npy', PATH)",
+        "data = torch.as_tensor(np.load(PATH)).float()",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "for (x,) in DataLoader(TensorDataset(data), batch_size=16):",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
+    )
+    refused = check_in(tmp_path, "train.py")
+    assert refused.returncode == 2 and "urlretrieve" in refused.stdout and "--input" in refused.stdout, refused.stdout
+    done = check_in(tmp_path, "train.py", "--input", "16x784:float32:2")
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "urlretrieve(..., 'shapes.npy') downloaded nothing; given --input, it answered as done" in text, text
+    assert not (tmp_path / "shapes.npy").exists()

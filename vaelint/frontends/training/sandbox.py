@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from vaelint.errors import VaelintError
 from vaelint.frames import user_frame
 from vaelint.frontends.training.sandboxanswers import NoOutput, from_hub_cache
-from vaelint.frontends.training.sandboxparts import first_step_only, no_step_subclass, started_by_user_code, subclasses
+from vaelint.frontends.training.sandboxparts import first_step_only, no_step_subclass, retrieved, started_by_user_code, subclasses
 from vaelint.frontends.training.sandboxprograms import finished_popen
 from vaelint.frontends.training.sandboxwrites import guard_writes, skipped
 
@@ -217,7 +217,7 @@ class Sandbox:
         # download asked the DNS for github.com): it fails as on a machine with no network
         self._patch(socket, "getaddrinfo", _no_host_lookup)
         self._patch(urllib.request, "urlopen", self._refused("download a file (urlopen)"))
-        self._patch(urllib.request, "urlretrieve", self._refused("download a file (urlretrieve)"))
+        self._patch(urllib.request, "urlretrieve", retrieved(self, self._refused("download a file (urlretrieve)")))
         real_load = torch.hub.load_state_dict_from_url
         for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
             self._patch(torch.hub, name, self._refused(f"download with torch.hub.{name}"))

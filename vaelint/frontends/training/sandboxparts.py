@@ -69,3 +69,19 @@ def started_by_user_code() -> bool:
             continue
         return is_user_file(name)
     return True
+
+
+def retrieved(sandbox, refused):
+    """``urlretrieve(url, path)`` with --input giving the data: answered as a download that is done
+    (the path, no file written), so the code goes on to read the file, which stands in for the
+    --input samples as a missing data file does; without --input it is refused, naming --input.
+    Before, the advised --input met the same refusal (helper C, alexlinapp/beta-vae)."""
+
+    def fn(url, filename=None, *args, **kwargs):
+        if not sandbox.data_given or filename is None:
+            return refused(url, filename, *args, **kwargs)
+        name = str(filename)[-40:]
+        sandbox._note(f"urlretrieve(..., {name!r}) downloaded nothing; given --input, it answered as done", sandbox.stood_in)
+        return str(filename), None
+
+    return fn
