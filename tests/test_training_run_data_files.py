@@ -321,7 +321,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-files = sorted(glob.glob("datasets/{pattern}"))
+files = sorted(glob.glob("datasets/{pattern}", recursive=True))
 X = torch.from_numpy(np.concatenate([{read} for f in files], axis=0).astype("float32"))
 
 
@@ -353,6 +353,9 @@ for (x,) in DataLoader(TensorDataset(X), batch_size=16, shuffle=True):
         ("train*.h5", '__import__("h5py").File(f, "r")["data"][:]', "trainvaelint_stand_in.h5"),
         ("part_?.npy", "np.load(f)", "part_0.npy"),
         ("*_train.npy", "np.load(f)", "vaelint_stand_in_train.npy"),
+        # a recursive glob (glob(os.path.join(root, "**", "*.npy"), recursive=True)): its folder is the part
+        # before the wildcards (helper C, cindy-77jiayi/thesis_hapticAE)
+        ("**/*.npy", "np.load(f)", "vaelint_stand_in.npy"),
     ],
 )
 def test_a_glob_that_names_its_files_lists_a_stand_in_of_that_name(tmp_path, monkeypatch, pattern, read, listed):
@@ -395,7 +398,10 @@ def test_a_torch_data_file_is_told_from_a_checkpoint_by_its_name_and_folder_only
     assert not _data_file("weights/mnist.pt") and not _data_file("/src/vae-model/models/x.pt")
 
 
-@pytest.mark.parametrize("listing", ["os.walk('frames')", "glob.glob('frames/*.npz')", "Path('frames').rglob('*.npz')"])
+@pytest.mark.parametrize(
+    "listing",
+    ["os.walk('frames')", "glob.glob('frames/*.npz')", "Path('frames').rglob('*.npz')", "glob.glob('frames/**/*.npz', recursive=True)"],
+)
 def test_a_folder_listed_that_is_not_here_is_named_when_the_run_stops_on_no_files(tmp_path, monkeypatch, listing):
     # os.walk of a missing folder yields nothing, silently (glob and Path.rglob find nothing): the data
     # set then stops in its own arithmetic on no files (pos % len(files)), far from the listing; the
@@ -435,3 +441,15 @@ def _rollouts(files: str) -> list[str]:
         "    recon, mu, logvar = model(x)",
         "    elbo(recon, x, mu, logvar).backward()",
     ]
+
+
+def test_an_assertion_on_an_empty_listing_of_a_folder_not_here_names_the_folder(tmp_path, monkeypatch):
+    # `assert len(files) > 0` after a glob of a folder that is not here: the run stops at the code's own
+    # assert, and the report says the data is not here and where the code looked (helper C)
+    lines = _rollouts("glob.glob('frames/**/*.npz', recursive=True)")
+    at = next(i for i, line in enumerate(lines) if "self.files =" in line)
+    _script(tmp_path, *lines[: at + 1], "        assert len(self.files) > 0, 'no files'", *lines[at + 1 :])
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert r.exit_code == 2 and "AssertionError" in result["error"]["message"], r.output
+    assert "the code looked for its files in frames, which is not here" in result["error"]["message"], r.output

@@ -39,7 +39,8 @@ def folder_listings(patches, said: list, spec=None) -> None:
     def glob_(pathname, *args, **kwargs):
         found = real_glob(pathname, *args, **kwargs)
         folder, pattern = os.path.split(os.fspath(pathname))
-        if found or not folder or os.path.exists(folder) or "*" in folder or not _from_user_code():
+        folder = _fixed_part(folder)  # glob(os.path.join(data_dir, "**", "*.npy"), recursive=True): data_dir
+        if found or not folder or os.path.exists(folder) or not _from_user_code():
             return found
         names = names_for(pattern, folder)
         _say(said, folder, "glob.glob", names)
@@ -239,6 +240,16 @@ def listed_inside_data_sets():
         _PROBING.pop()
 
 
+def _fixed_part(folder: str) -> str:
+    """The folders of a glob's pattern before its first wildcard (``data/**`` -> ``data``)."""
+    parts = []
+    for part in folder.split(os.sep):
+        if any(c in part for c in "*?["):
+            break
+        parts.append(part)
+    return os.sep.join(parts)
+
+
 def _from_user_code(depth: int = 2) -> bool:
     """Called by the code's own line (``depth`` frames up), and not while a data set of its own is
     being built: such a data set whose folder is not here stands in as a whole, its items samples
@@ -296,8 +307,8 @@ def note_missing_listings(patches) -> None:
 
     def glob_(pathname, *args, **kwargs):
         found = real_glob(pathname, *args, **kwargs)
-        folder = os.path.dirname(os.fspath(pathname))
-        if not found and "*" not in folder:
+        folder = _fixed_part(os.path.dirname(os.fspath(pathname)))
+        if not found and folder:
             note(folder)
         return found
 

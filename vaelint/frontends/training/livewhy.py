@@ -291,7 +291,7 @@ def _listed_a_missing_folder(error) -> str:
     run then stopped at what an empty list of files does to the data code: "" otherwise."""
     from vaelint.frontends.training.livelistings import LISTED_MISSING
 
-    if not LISTED_MISSING or not isinstance(error, (ZeroDivisionError, IndexError, StopIteration, ValueError, KeyError)):
+    if not LISTED_MISSING or not isinstance(error, (ZeroDivisionError, IndexError, StopIteration, ValueError, KeyError, AssertionError)):
         return ""
     return LISTED_MISSING[0] if len(LISTED_MISSING) == 1 else f"{LISTED_MISSING[0]} (and {len(LISTED_MISSING) - 1} more)"
 
