@@ -267,6 +267,9 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
     def confirm(self, finding, ctx, observed):
         if isinstance(finding.observed, MixingSeen):
             return True  # decided by running the model on two batches
+        if isinstance(finding.observed, BatchAxisInRows):  # the two batches that differ in one sample say it
+            mixing, _why = ctx.reading("batch_mixing", batch_mixing, Mixing)
+            return True if mixing is not None else None
         if isinstance(finding.observed, PairedSeen):  # the run's own B x B
             out = observed.result.shapes.get(finding.node) if observed.result is not None else None
             return None if out is None else len(out) == 2 and out[0] == out[1] == ctx.batch

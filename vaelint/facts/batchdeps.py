@@ -43,11 +43,11 @@ def batch_mixing(ctx) -> Mixing | str:
     """The first op that mixes samples, or why there is none to report."""
     roles = ctx.roles
     r = roles.reparam
-    if r is None:
+    if r is None and roles.recon is None:
         return "no reparameterisation found"
-    targets = [
-        (n, name) for n, name in ((r.mu, "the mean"), (r.logvar, "the log-variance"), (roles.recon, "the reconstruction")) if n is not None
-    ]
+    # a model with no sampler (a VQ-VAE, an autoencoder): its reconstruction alone
+    heads = ((r.mu, "the mean"), (r.logvar, "the log-variance")) if r is not None else ()
+    targets = [(n, name) for n, name in (*heads, (roles.recon, "the reconstruction")) if n is not None]
     # a batch of one sample shows no mixing: the runs take 2 samples, as they do of a batch of two
     # (no gradients, and they hold only what the rule reads): a video VAE trained one clip at a
     # time peaked 4.6 GiB over its capture's 40.7 at 3 samples (H200)
