@@ -185,7 +185,10 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
             b0, a0 = before.dims[0], after.dims[0]
             axis = next((i for i, d in enumerate(before.dims) if d.coef == 1 and d.const == 0), None)
             if axis not in (None, 0):
-                crossed = _rows_across_samples(before.sizes, after.sizes, axis) if len(after.sizes) < len(before.sizes) else 0
+                # rows that keep the batch's count (B x ...) are the two-batch run's to show, with its words
+                # (a bidirectional RNN's state, tokens made channels first); rows k*B of them are read here
+                folded = len(after.sizes) < len(before.sizes) and not (a0.coef == 1 and a0.const == 0)
+                crossed = _rows_across_samples(before.sizes, after.sizes, axis) if folded else 0
                 if crossed and not restored(ctx, node):
                     seen = BatchAxisInRows(ctx.view.op(node), ctx.shape_text(src), ctx.shape_text(node), axis, crossed, after.sizes[-1])
                     yield self.report(seen, loc_of(node), node=node)
@@ -452,8 +455,9 @@ class BatchAxisInRows(Observed):
 
     def fix(self) -> str:
         return (
-            f"put the batch first and the {self.width} features last before the rows are made: for a B x {self.width} x T "
-            f"map, h.permute(0, 2, 1).reshape(-1, {self.width}) (one row per sample and position)"
+            f"move the batch to the front before the rows are made (h.movedim({self.axis}, 0)), with the {self.width} "
+            f"features last: for a B x {self.width} x T map, h.permute(0, 2, 1).reshape(-1, {self.width}) (one row per "
+            "sample and position)"
         )
 
 
