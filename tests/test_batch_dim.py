@@ -182,3 +182,46 @@ def test_a_model_that_runs_at_one_batch_size_only_still_has_its_kl_read(tmp_path
     assert [f["code"] for f in result["findings"]] == ["VAE002"], result["findings"]
     assert "mean over B, 4" in result["findings"][0]["message"], result["findings"][0]["message"]
     assert not any("VAE002" in str(s) for s in result["skipped"]), result["skipped"]
+
+
+TRANSPOSED_COPY = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class CellGeneVAE(nn.Module):
+    def __init__(self, cells=60, genes=24, z=4):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(genes, 2 * z), nn.Linear(z, genes)
+        self.per_gene = nn.BatchNorm1d(cells)
+
+    def forward(self, x, x_t):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z) + self.per_gene(x_t).T, mu, logvar
+
+
+x = torch.rand(60, 24)
+x_t = x.T.contiguous()
+model = CellGeneVAE()
+opt = torch.optim.Adam(model.parameters())
+for epoch in range(5):
+    recon, mu, logvar = model(x, x_t)
+    loss = F.mse_loss(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_an_input_the_code_passes_transposed_has_its_batch_at_dim_1(tmp_path, monkeypatch):
+    # model(x, x.T): the inputs read off the code's own call were refused as "--input specs that
+    # disagree on the batch size", with advice (--batch-dim, one dim for all) that could not place them
+    # (helper B, inoue0426/scVGAE)
+    (tmp_path / "train.py").write_text(TRANSPOSED_COPY)
+    monkeypatch.chdir(tmp_path)
+    r, result = _result("train.py")
+    assert r.exit_code == 0, r.output
+    assert _shape(result, "x_t") == "24 x B", result["flow"]
+    assert any("its dim 1 is the batch (60) the other inputs have at dim 0" in n for n in result["notes"]), result["notes"]

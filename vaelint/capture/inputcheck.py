@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from vaelint.capture.inferredbatch import placed_batch
 from vaelint.capture.keyhints import missing_key_hint
 from vaelint.errorkinds import CONSTRAINT_HINT, kind_of
 from vaelint.errors import VaelintError
@@ -67,6 +68,8 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
         )
     if options.batch_dim is not None:
         given = [s.with_batch_dim(options.batch_dim) for s in given]
+    elif not options.inputs:
+        given = placed_batch(given, notes)  # read off the code's own batch: a transposed copy has it at dim 1
     check_inputs(given)
     given = _indices_said(with_batch_indices(given), notes)
     _one_sample_said(given, notes)
@@ -87,12 +90,10 @@ def _indices_said(given: list[InputSpec], notes: list) -> list[InputSpec]:
 
 
 def _one_sample_said(given: list[InputSpec], notes: list) -> None:
-    """A batch of one sample (a big VAE trained one sample per device) is checked at one, as it
-    trains: a run at two would hold twice its step's activations (a video VAE's check ran out of
-    a GPU its step fits in). One sample cannot show a batch bug by itself (a mean over B is a
-    sum, a hard-coded 1 is the batch), so the batch's dim is read from the runs at other batch
-    sizes (on fake tensors where they would be large), and whether samples mix from a run of
-    several samples without gradients; said in a note."""
+    """A batch of one sample (a big VAE trained one per device) is checked at one, as it trains: a
+    run at two would hold twice its step's activations. One sample cannot show a batch bug by itself
+    (a mean over B is a sum), so the batch's dim is read from the runs at other batch sizes (fake
+    where large), and whether samples mix from a run of several without gradients; said in a note."""
     if given and given[0].batch == 1:
         notes.append(
             f"input {' '.join(s.text() for s in given)}: a batch of one sample, checked at B=1 as it trains; "
