@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from vaelint.errors import VaelintError
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
+from vaelint.frontends.losscounters import counted_from_the_start
 
 
 @dataclass
@@ -84,6 +85,7 @@ class InMemoryFrontend(FrontendBase):
             program.loss = LossPlan(entry.loss, _callable_name(entry.loss), kwargs, explicit=True)
         else:
             program.loss = discover_loss(program, entry.loss, kwargs)
+        counted_from_the_start(program)  # a loss that takes the epoch: its first value, its schedule read
         step = loss_runs_the_forward(program, program.loss, request)
         if step is not None:
             program.step, program.loss = step, None
