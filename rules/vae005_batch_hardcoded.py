@@ -77,6 +77,16 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         Example(_model(noise="torch.randn(mu.size(0), self.latent, device=mu.device)"), inputs=("8x64",)),
         Example(_model(flat="x.view(-1, 64)"), inputs=("8x64",)),
         Example(_model(norm="len(x)"), inputs=("8x64",)),
+        # the near miss of "divided by 8": a number the code logs beside the loss, under torch.no_grad(), divided so
+        Example(
+            _model()
+            .replace("def loss_function(", "LOGGED = []\n\n\ndef loss_function(")
+            .replace(
+                "    return (rec + kl) / x.size(0)  # <- norm",
+                "    with torch.no_grad():\n        LOGGED.append((rec + kl) / 8)\n    return (rec + kl) / x.size(0)",
+            ),
+            inputs=("8x64",),
+        ),
         # a 4 x 4 matrix is no batch, even with a batch of 4
         Example(
             _model(
@@ -233,6 +243,9 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         fact = ctx.shape(node)
         if fact is None or fact.sizes != ():
             return False  # only a scalar loss divided by the batch size
+        total = ctx.roles.loss_total
+        if total is not None and node is not total and not ctx.view.depends_on(total, node):
+            return False  # a number the code logs beside the loss (under torch.no_grad()): not what it trains on
         forward = set(ctx.roles.forward_outputs.values())
         return any(ctx.view.depends_on(node, f) for f in forward)
 
