@@ -34,6 +34,9 @@ def loss_function(recon, x, mu, logvar):
 """
 
 
+_BCE_SUM = 'F.binary_cross_entropy(recon, x, reduction="sum")'
+
+
 def _model(out: str, rec: str) -> str:
     return fill(_MODEL, out=out, rec=rec)
 
@@ -80,6 +83,11 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         Example(_model("self.dec(z)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
         Example(_model("torch.sigmoid(self.dec(z)).view(-1, 20)", 'F.binary_cross_entropy(recon, x, reduction="sum")'), inputs=("6x20",)),
         Example(_model("self.dec(z)", 'F.mse_loss(recon, x, reduction="sum")'), inputs=("6x20",)),
+        # probabilities resampled (a spatial transformer's warp, a resize): blends of values in [0, 1] stay there
+        Example(
+            _model("F.interpolate(torch.sigmoid(self.dec(z)).unsqueeze(1), scale_factor=1.0, mode='linear').squeeze(1)", _BCE_SUM),
+            inputs=("6x20",),
+        ),
         # a ReLU inside the decoder, a linear layer last: unbounded logits
         Example(_model("self.dec(torch.relu(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
         # logits clamped for stability are still logits
@@ -88,6 +96,17 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         ),
     ]
     INVALID = [
+        # the near miss of the resampled probabilities: logits resampled are logits still
+        Example(
+            _model("F.interpolate(self.dec(z).unsqueeze(1), scale_factor=1.0, mode='linear').squeeze(1)", _BCE_SUM),
+            inputs=("6x20",),
+            at="finding",
+            message="not bounded",
+            fixed=_model(
+                "F.interpolate(self.dec(z).unsqueeze(1), scale_factor=1.0, mode='linear').squeeze(1)",
+                'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")',
+            ),
+        ),
         # the data first: binary_cross_entropy_with_logits(x, recon) reads the data as the logits
         Example(
             _model("self.dec(z)", 'F.binary_cross_entropy_with_logits(x, recon, reduction="sum")'),
@@ -201,12 +220,38 @@ def _last_op(ctx, node):
         if name == "setitem" and len(node.args) > 2 and isinstance(node.args[2], type(node)):
             node, seen = node.args[2], seen + 1  # probs[:, j] = p in a time loop: what was written is p
             continue
+        if name in _WITHIN_RANGE and _keeps_range(node) and isinstance(node.args[0] if node.args else None, type(node)):
+            node, seen = node.args[0], seen + 1  # sigmoid, then a bilinear warp of it: still in [0, 1]
+            continue
         if name not in RESHAPE_OPS and name not in CAST_OPS and name != "getitem":
             return node
         inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
         node = inputs[0] if inputs else None
         seen += 1
     return node
+
+
+# ops whose every output value is a convex combination (or a copy) of its input's values, so a
+# reconstruction bounded to [0, 1] stays so through them: a spatial transformer's warp
+# (grid_sample), resizing (interpolate, but bicubic, which overshoots), average pooling, flips
+_WITHIN_RANGE = {
+    "grid_sample",
+    "interpolate",
+    "upsample",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "flip",
+    "roll",
+}
+
+
+def _keeps_range(node) -> bool:
+    mode = node.kwargs.get("mode")
+    return not (isinstance(mode, str) and "cubic" in mode)
 
 
 def _sigmoid_under(ctx, node):
