@@ -565,3 +565,34 @@ def test_a_download_with_the_data_given_answers_as_done_and_its_file_stands_in(t
     assert done.returncode == 0, done.stdout + done.stderr
     assert "urlretrieve(..., 'shapes.npy') downloaded nothing; given --input, it answered as done" in text, text
     assert not (tmp_path / "shapes.npy").exists()
+
+
+@pytest.mark.parametrize("called", [False, True])
+def test_a_whole_model_loaded_from_a_missing_file_is_moved_and_said_when_called(tmp_path, called):
+    """``self.judge = torch.load("weights/judge_model.pt", weights_only=False).to(device)`` (a helper network an
+    earlier run saved, not in the checkout): moving or setting it up does nothing, and the step is
+    checked where it never calls it; called, the run stops naming the file. Before: "'MissingCheckpoint'
+    object has no attribute 'to'", advice about --script-args (helper D, Gaoustcer/AddDPintoCVAE)."""
+    _script(
+        tmp_path,
+        "import torch",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE, elbo",
+        "judge = torch.load('weights/judge_model.pt', weights_only=False).to('cpu').eval()",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+        "    recon, mu, logvar = model(x)",
+        f"    loss = elbo(recon, x, mu, logvar){' + judge(recon).mean()' if called else ''}",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
+    )
+    done = check_in(tmp_path, "train.py")
+    text = " ".join(done.stdout.split())
+    assert "MissingCheckpoint" not in text, text
+    if called:
+        assert done.returncode == 2 and "weights/judge_model.pt is not here: the code calls what torch.load reads from it" in text, text
+    else:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "torch.load('weights/judge_model.pt') at train.py:4 is not here: the weights stay as built" in text, text

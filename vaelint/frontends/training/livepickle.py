@@ -158,6 +158,22 @@ class MissingCheckpoint(dict):
     def __float__(self):
         return 0.0
 
+    # a whole pickled model (torch.save(model)) moved or set up after its load: nothing to move, it stays
+    # what it is (a helper network the step may never call); called, it says which file is not here
+    def _kept(self, *args, **kwargs):
+        return self
+
+    to = cuda = cpu = eval = train = requires_grad_ = float = half = double = share_memory = _kept
+
+    def parameters(self, *args, **kwargs):
+        return iter(())
+
+    def __call__(self, *args, **kwargs):
+        raise FileNotFoundError(
+            f"{self.path} is not here: the code calls what torch.load reads from it (a model an earlier run saved); "
+            "put the file there, or check the model the step trains alone (PATH.py:CLASS --input SHAPE)"
+        )
+
 
 def missing_checkpoints(sandbox) -> None:
     """``torch.load(missing_checkpoint)`` gives a :class:`MissingCheckpoint`, and
