@@ -159,3 +159,38 @@ def test_a_driver_of_a_module_that_only_reads_data_with_tensorflow_is_not_called
     (tmp_path / "run.py").write_text("import numpy as np\nfrom pipeline import batches\n\nprint(batches(np.zeros(3)))\n")
     r = runner.invoke(app, ["check", "run.py", "--no-cache"])
     assert "trains through" not in r.output and "TensorFlow" not in r.output, r.output
+
+
+KERAS_TF_MODEL = """
+import tensorflow as tf
+from tensorflow import keras
+
+
+class VAE(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = keras.layers.Dense(16), keras.layers.Dense(784)
+
+    def train_step(self, x):
+        with tf.GradientTape() as tape:
+            mu, logvar = tf.split(self.enc(x), 2, axis=1)
+            z = mu + tf.exp(0.5 * logvar) * tf.random.normal(tf.shape(mu))
+            loss = tf.reduce_mean(tf.square(self.dec(z) - x))
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.trainable_weights), self.trainable_weights))
+        return {"loss": loss}
+"""
+
+
+def test_a_driver_that_imports_tensorflow_and_fits_the_projects_model_is_said_not_install(tmp_path, monkeypatch):
+    # `import tensorflow as tf; from nets import Autoencoder; ... model.fit(...)` with TensorFlow not installed:
+    # before, "Install the package that provides 'tensorflow'" (which would not help) (helper E, brenerrr/JointVAE)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nets.py").write_text(KERAS_TF_MODEL)
+    (tmp_path / "run.py").write_text(
+        "import numpy as np\nimport tensorflow as tf\nfrom nets import VAE\n\nmodel = VAE()\nmodel.compile(optimizer='adam')\n"
+        "model.fit(tf.data.Dataset.from_tensor_slices(np.zeros((64, 784), 'float32')).batch(8), epochs=1)\n"
+    )
+    r = runner.invoke(app, ["check", "run.py", "--no-cache"])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "nothing in it was checked" in text, r.output
+    assert "Install" not in text and "install" not in text.replace("installed", ""), text

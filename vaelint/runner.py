@@ -70,11 +70,11 @@ def _file_targets(t: str, config, have_inputs: bool, unconfigured: list, inputs_
         from vaelint.frontends.discover import annotated_targets
 
         configured = annotated_targets(t)
-    from vaelint.fileclues import other_framework, tensorflow_training
+    from vaelint.fileclues import other_framework, tensorflow_training, trains_through_another_framework
 
-    if not configured and t.endswith((".py", ".ipynb")) and (tensorflow_training(t, torch_too=False) or other_framework(t)):
-        # trained with tf.GradientTape and no torch: said before anything runs (running it would
-        # only say that tensorflow is not installed)
+    other = tensorflow_training(t, torch_too=False) or other_framework(t) or (t.endswith(".py") and trains_through_another_framework(t))
+    if not configured and t.endswith((".py", ".ipynb")) and other:
+        # TensorFlow's training, its own or its module's: said before anything runs (not "install tensorflow")
         _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
         return []
     if not configured:
