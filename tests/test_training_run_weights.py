@@ -2,6 +2,9 @@
 (vaelint/frontends/training/schedules.py, accumulating.py; VAE005): KL warm-ups however they are
 written, judged where they settle, and a division by the written batch size that every batch meets."""
 
+import os
+
+from conftest import FIXTURES
 from json_cli import check_json as _json
 from training_cli import RUNNING
 
@@ -259,3 +262,13 @@ def test_a_warmup_is_said_to_settle_where_it_does_not_at_the_next_round_reading(
     assert settled_at(exact, lambda e: min(1.0, e / 100)) == exact
     cyclic = [(0, 0.0), (10, 1.0), (100, 0.0)]
     assert settled_at(cyclic, lambda e: float(e % 20 < 10)) == cyclic
+
+
+def test_a_weight_given_to_the_loss_is_named_not_the_kl_it_weighs(monkeypatch):
+    # `return rec + float(beta) * kl`, beta given by the caller: the factor is beta, given as
+    # beta=args.beta; before, VAE004 named `kl` and sent the reader to the line computing the KL (helper D)
+    monkeypatch.chdir(os.path.join(FIXTURES, "training"))
+    r, result = _json("kl_weight_a_parameter_of_the_loss.py")
+    message = next(f["message"] for f in result["findings"] if f["code"] == "VAE004")
+    assert "(beta, given as beta=args.beta at kl_weight_a_parameter_of_the_loss.py:35" in message, message
+    assert "(kl, set at" not in message, message

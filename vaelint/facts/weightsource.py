@@ -68,7 +68,7 @@ def factor_source(ctx, factor) -> str:
     setting = _setting(factor, text)
     if setting is not None and (assigned is None or setting.startswith(assigned[0] + ".")):
         return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
-    if assigned is not None and not _other_value(ctx, assigned[0], value):
+    if assigned is not None and not _other_value(ctx, assigned[0], value) and not (loc is not None and _weighed(text, assigned[0], loc)):
         return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
     given = _given_by_the_caller(factor, text)
     if given is not None:  # beta=cfg["train"]["beta"] where the step calls the loss
@@ -103,6 +103,46 @@ def _value_of(ctx, chain: str) -> float | None:
 
 
 _NUMBER = re.compile(r"(?<![\w.])(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)(?![\w.])")
+
+
+def _weighed(text: str, name: str, loc) -> bool:
+    """Is ``name`` the term a product on the line weighs, not its weight? The other side is the
+    weight where it is a number made of a name (``float(beta) * kl``) or a parameter of the
+    function the line is in (``beta * kl`` in ``def loss(..., beta)``), and ``name`` is neither."""
+    import ast
+
+    try:
+        tree = ast.parse(text.strip().removeprefix("return ").strip())
+    except SyntaxError:
+        return False
+    params = _parameters_around(loc)
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
+            continue
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            if not (isinstance(side, ast.Name) and side.id == name) or name in params:
+                continue
+            converted = isinstance(other, ast.Call) and getattr(other.func, "id", "") in ("float", "int") and other.args
+            if converted or (isinstance(other, ast.Name) and other.id in params):
+                return True
+    return False
+
+
+def _parameters_around(loc) -> set:
+    """The parameter names of the function whose body holds ``loc``'s line."""
+    import ast
+
+    from vaelint.frontends.sourcefile import read_source
+
+    try:
+        tree = ast.parse(read_source(loc.path))
+    except (OSError, SyntaxError, ValueError, AttributeError):
+        return set()
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= loc.line <= (node.end_lineno or 0):
+            found = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+    return found
 
 
 def _given_by_the_caller(factor, text: str) -> str | None:
