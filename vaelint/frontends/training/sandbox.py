@@ -38,6 +38,7 @@ from vaelint.frames import user_frame
 from vaelint.frontends.training.sandboxanswers import NoOutput, from_hub_cache
 from vaelint.frontends.training.sandboxparts import first_step_only, no_step_subclass, retrieved, started_by_user_code, subclasses
 from vaelint.frontends.training.sandboxprograms import finished_popen
+from vaelint.frontends.training.sandboxthreads import keep_guarded, threads_now
 from vaelint.frontends.training.sandboxwrites import guard_writes, skipped
 
 # each tracker's documented switch to a mode that logs nothing and contacts nothing
@@ -159,6 +160,7 @@ class Sandbox:
         # (vaelint connects to nothing): wandb.init with no API key would stop the run at the setup
         quiet = {k: v for k, v in TRACKERS_OFF.items() if k not in os.environ}
         os.environ.update(quiet)
+        before = threads_now()
         try:
             self._guard_files()
             self._guard_network_and_training()
@@ -176,6 +178,7 @@ class Sandbox:
                     setattr(owner, name, value)
                 else:
                     delattr(owner, name)
+            keep_guarded(self, before)  # a thread the code started writes as under the guards after them
 
     def _guard_files(self) -> None:
         """Writes outside the temporary and cache folders go nowhere, and are noted."""

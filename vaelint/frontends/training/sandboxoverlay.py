@@ -13,6 +13,15 @@ import os
 _LIMIT = 512 << 20  # bytes kept in all: a cache larger than this is not kept (the read fails as before)
 
 
+def path_text(target) -> str:
+    """A path as the code means it: ``b'runs/x'`` (tensorboard's event files are opened by bytes
+    paths) is ``runs/x``, for the overlay's names as for the notes."""
+    try:
+        return os.fsdecode(os.fspath(target))
+    except (TypeError, ValueError):
+        return str(target)
+
+
 class Overlay:
     def __init__(self):
         self.files: dict[str, bytes | str] = {}
@@ -33,10 +42,11 @@ class Overlay:
         if used + len(data) <= _LIMIT:
             self.files[key] = data
 
-    def get(self, target):
+    def get(self, target, reading: bool = True):
+        """What the run wrote to ``target`` (None: nothing); ``reading=False`` where it appends."""
         key = self.key(target) if isinstance(target, (str, bytes, os.PathLike)) else None
         data = self.files.get(key) if key is not None else None
-        if data is not None and key not in self.read_back:
+        if reading and data is not None and key not in self.read_back:
             self.read_back.append(key)
         return data
 
@@ -78,10 +88,10 @@ class KeptText(_Kept, io.StringIO):
 
 def kept_file(file, mode: str, overlay: Overlay):
     """The file object a write outside the free folders gets: it keeps what is written."""
-    start = overlay.get(file) if "a" in mode else None
+    start = overlay.get(file, reading=False) if "a" in mode else None
     if "b" in mode:
-        return KeptBytes(str(file), overlay, start if isinstance(start, bytes) else b"")
-    return KeptText(str(file), overlay, start if isinstance(start, str) else "")
+        return KeptBytes(path_text(file), overlay, start if isinstance(start, bytes) else b"")
+    return KeptText(path_text(file), overlay, start if isinstance(start, str) else "")
 
 
 def read_back(file, mode: str, overlay: Overlay):
@@ -94,7 +104,7 @@ def read_back(file, mode: str, overlay: Overlay):
         out = io.BytesIO(data if isinstance(data, bytes) else data.encode())
     else:
         out = io.StringIO(data if isinstance(data, str) else data.decode(errors="replace"))
-    out.name = str(file)
+    out.name = path_text(file)
     return out
 
 
@@ -112,7 +122,7 @@ def guard_reads_back(sandbox, overlay: Overlay) -> None:
             return real_save(obj, f, *args, **kwargs)  # a file object: a kept file, or the code's own buffer
         if sandbox._allowed(f):
             return real_save(obj, f, *args, **kwargs)
-        sandbox._note(f"torch.save({str(f)!r})")
+        sandbox._note(f"torch.save({path_text(f)!r})")
         buffer = io.BytesIO()
         real_save(obj, buffer, *args, **kwargs)
         overlay.keep(f, buffer.getvalue())

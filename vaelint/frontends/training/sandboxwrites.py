@@ -12,6 +12,7 @@ import io
 import os
 
 from vaelint.frontends.training.sandboxanswers import RETURNS
+from vaelint.frontends.training.sandboxoverlay import guard_reads_back, kept_file, path_text, read_back
 from vaelint.frontends.training.sandboxparts import Sink
 
 _WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -23,7 +24,7 @@ def guard_writes(sandbox) -> None:
     import shutil
     import sys
 
-    from vaelint.frontends.training.sandboxoverlay import Overlay, guard_reads_back
+    from vaelint.frontends.training.sandboxoverlay import Overlay
 
     if getattr(sandbox, "overlay", None) is None:
         sandbox.overlay = Overlay()  # what the code writes, kept for its own reads in this run (every guarded phase)
@@ -51,16 +52,14 @@ def guard_writes(sandbox) -> None:
 
 
 def guarded_open(sandbox, real_open, say: bool = True):
-    from vaelint.frontends.training.sandboxoverlay import kept_file, read_back
-
     overlay = getattr(sandbox, "overlay", None)
 
     def opened(file, mode="r", *args, **kwargs):
         if isinstance(mode, str) and any(c in mode for c in "wax+") and not (_is_path(file) and sandbox._allowed(file)):
             if say:
-                sandbox._note(f"open({str(file)!r}, {mode!r})")
+                sandbox._note(f"open({path_text(file)!r}, {mode!r})")
             # kept for the code's own reads of it in this run (a cache written, then read back)
-            return kept_file(file, mode, overlay) if overlay is not None and _is_path(file) else Sink(str(file), "b" in mode)
+            return kept_file(file, mode, overlay) if overlay is not None and _is_path(file) else Sink(path_text(file), "b" in mode)
         if overlay is not None and isinstance(mode, str) and _is_path(file):
             got = read_back(file, mode, overlay)
             if got is not None:
@@ -75,8 +74,8 @@ def guarded_os_open(sandbox, real_open):
     the flags that write, so the caller gets a descriptor and no file is made."""
 
     def opened(path, flags, mode=0o777, *args, **kwargs):
-        if flags & _WRITES and not kwargs.get("dir_fd") and not (_is_path(path) and sandbox._allowed(path)):
-            sandbox._note(f"os.open({str(path)!r})")
+        if flags & _WRITES and not (_is_path(path) and sandbox._allowed(_at(path, kwargs))):
+            sandbox._note(f"os.open({path_text(path)!r})")
             return real_open(os.devnull, flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND))
         return real_open(path, flags, mode, *args, **kwargs)
 
@@ -89,15 +88,29 @@ def skipped(sandbox, what: str, real=None, returns=None):
 
     def fn(*args, **kwargs):
         target = args[0] if args else ""
-        if real is not None and _is_path(target) and sandbox._allowed(target):
+        if real is not None and _is_path(target) and sandbox._allowed(_at(target, kwargs)):
             return real(*args, **kwargs)
-        sandbox._note(f"{what}({str(target)!r})" if target != "" else f"{what}()")
+        sandbox._note(f"{what}({path_text(target)!r})" if target != "" else f"{what}()")
         try:
             return returns(*args, **kwargs) if returns is not None else None
         except (TypeError, ValueError, IndexError):
             return None
 
     return fn
+
+
+def _at(target, kwargs: dict):
+    """A path given relative to a folder's descriptor (``os.unlink(name, dir_fd=fd)``, as
+    ``shutil.rmtree`` and ``TemporaryDirectory``'s clean-up call it) as the path it names: a
+    library's probe file in the temporary folder is its own, a name in the user's folder is theirs.
+    Where the folder cannot be read back from its descriptor, the name stays as given (refused)."""
+    fd = kwargs.get("dir_fd")
+    if fd is None or os.path.isabs(os.fsdecode(target)):
+        return target
+    try:
+        return os.path.join(os.readlink(f"/proc/self/fd/{fd}"), os.fsdecode(target))
+    except (OSError, TypeError, ValueError):
+        return target
 
 
 def _is_path(target) -> bool:
