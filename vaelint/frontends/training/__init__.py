@@ -28,7 +28,7 @@ from vaelint.frontends.training.program import step_program
 from vaelint.frontends.training.repofiles import neighbours
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
-from vaelint.frontends.training.scriptness import is_script
+from vaelint.frontends.training.scriptness import as_entry_point, is_script
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, chains_to, find_boundary, find_sites, parse_file, site_score
 from vaelint.frontends.training.ways import is_module_class as _is_module_class
 from vaelint.frontends.training.ways import plain as _plain
@@ -51,6 +51,9 @@ class TrainingFrontend(FrontendBase):
         file = parse_file(os.path.realpath(ref.path))
         if file is None:
             return False
+        entry = as_entry_point(ref, file)
+        if entry is not ref:
+            return self.detect_source(entry)
         if ref.name is None:
             # a step its own top level reaches: a loop at module level, main() under the main
             # guard, a step in a file it imports (main.py -> solver.py); a file that only
@@ -104,14 +107,28 @@ class TrainingFrontend(FrontendBase):
         checkpoint that is not here, a pretraining phase first), the step found by reading the
         code, whose setup is tolerant: lines that fail stand in, weights are not loaded,
         pretraining methods are left out (:meth:`_read`)."""
-        from vaelint.frontends.training.liveprogram import live_program
-
         path, text = self.source_of(ref)
         home = parse_file(path, text)
         if home is None:
             raise VaelintError(
                 "load", f"{display_path(path)}: the file does not parse; `python -m py_compile {display_path(path)}` shows why."
             )
+        entry = as_entry_point(ref, home)  # a module an installed command runs: its entry function
+        if entry is not ref:
+            from vaelint.frontends.entrypoints import entry_function
+
+            program = self._load(entry, request, path, home)
+            program.notes.insert(
+                0,
+                f"{display_path(path)} has no main guard: its {entry.name}() was run as the installed command "
+                f"runs it ({entry_function(path)[1]})",
+            )
+            return program
+        return self._load(ref, request, path, home)
+
+    def _load(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile) -> Program:
+        from vaelint.frontends.training.liveprogram import live_program
+
         way = os.environ.get("VAELINT_TRAINING", "")  # "run" or "read": one way only (debugging)
         if way != "read":
             before = set(sys.modules)

@@ -82,3 +82,18 @@ def _keeps_what_a_training_call_returns(stmt: ast.stmt, tree: ast.Module) -> boo
     parts = [p for p in re.split(r"_|(?<=[a-z])(?=[A-Z])", name) if p]
     imported = {a.asname or a.name.split(".")[0] for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
     return isinstance(root, ast.Name) and root.id in imported and any(_TRAINS.match(p.lower()) for p in parts)
+
+
+def as_entry_point(ref, file):
+    """A whole file that is no script but the module an installed command runs (``tabvae-train =
+    "tabvae.train:main"``): the target is its entry function, called as the command calls it.
+    Any other reference is returned as given."""
+    if ref.name is not None or file is None or not ref.path.endswith(".py") or is_script(file):
+        return ref
+    from vaelint.frontends.base import TargetRef
+    from vaelint.frontends.entrypoints import entry_function
+
+    entry = entry_function(ref.path)
+    if entry is None or entry[0] not in file.scopes:
+        return ref
+    return TargetRef(ref.spec, ref.path, entry[0])
