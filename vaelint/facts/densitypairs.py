@@ -10,7 +10,13 @@ The same KL written with the posterior's entropy in closed form, ``-H[q] - log p
 posteriors' "entropy plus cross-entropy", Rezende & Mohamed 2015): the entropy reads the scale head
 and not the mean, which no Gaussian KL does, so it was taken as a broken closed-form KL (a false
 VAE007). Joined with the loss's terms that read only the sample (``log p(z)``, a flow's
-log-determinants) it is one Monte Carlo KL."""
+log-determinants) it is one Monte Carlo KL.
+
+And the closed-form KL written out as its parts, each reduced alike (``-0.5 * (torch.sum(1 + logvar)
+- torch.sum(mu.pow(2)) - torch.sum(logvar.exp()))``): the loss's split takes scalar terms that read the
+encoder's heads apart (a KL beside an L2 penalty on mu), so no term was the KL and VAE002, VAE004 and
+VAE007 were not checked. Where no such term reads both the mean and the scale and together they do,
+their elements are joined and reduced as each was: one KL term (:func:`join_expanded_kl`)."""
 
 from __future__ import annotations
 
@@ -84,6 +90,43 @@ def join_entropy_and_cross_entropy(view, roles, kind) -> None:
         outer[joined] = outer[entropy]
     gone = {entropy} | {t for _s, t in latent}
     roles.loss_terms = [(s, t) for s, t in roles.loss_terms if t not in gone] + [(sign_h, joined)]
+
+
+def join_expanded_kl(view, roles, kind) -> None:
+    """Join the parts of a closed-form KL written out and reduced one by one into one KL term."""
+    parts = [(s, t) for s, t in roles.loss_terms if kind(t) == "kl"]
+    means = [r.mu for r in roles.reparams if isinstance(r.mu, fx.Node)]
+    scales = [n for r in roles.reparams for n in (r.logvar, r.std) if isinstance(n, fx.Node)]
+    if len(parts) < 2 or len(roles.reparams) != 1 or not means or not scales:
+        return
+    reads = [({m for m in means if _reads_value(t, m)}, {h for h in scales if _reads_value(t, h)}) for _s, t in parts]
+    if any(m and h for m, h in reads) or not (any(m for m, _h in reads) and any(h for _m, h in reads)):
+        return  # one part is a KL itself (a penalty beside it), or the parts never read both heads
+    outer = roles.term_outer
+    if len({tuple(outer.get(t, ())) for _s, t in parts}) != 1:
+        return  # weighed or reduced apart: terms of their own
+    chains = [_reduced(view, t) for _s, t in parts]
+    if any(c is None for c in chains):
+        return
+    first_chain, first_el = chains[0]
+    for chain, element in chains[1:]:
+        if len(chain) != len(first_chain) or not _same_shape(element, first_el):
+            return
+        if any(view.op(a) != view.op(b) or a.args[1:] != b.args[1:] or a.kwargs != b.kwargs for a, b in zip(chain, first_chain)):
+            return
+    graph, (sign0, term0) = parts[0][1].graph, parts[0]
+    later = max((t for _s, t in parts), key=lambda n: _position(graph, n))
+    joined = first_el
+    for (sign, _t), (_chain, element) in zip(parts[1:], chains[1:]):
+        with graph.inserting_after(later if joined is first_el else joined):
+            joined = _derived(graph, operator.add if sign == sign0 else operator.sub, (joined, element), {}, first_el)
+    for step in reversed(first_chain):
+        with graph.inserting_after(joined):
+            joined = _derived(graph, _REDUCTIONS[view.op(step)], (joined, *step.args[1:]), dict(step.kwargs), step)
+    if term0 in outer:
+        outer[joined] = outer[term0]
+    gone = {t for _s, t in parts}
+    roles.loss_terms = [(s, t) for s, t in roles.loss_terms if t not in gone] + [(sign0, joined)]
 
 
 # reductions a term's element goes through alike on both sides (``-x.sum(-1).mean()``)

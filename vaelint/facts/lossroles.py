@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch.fx as fx
 
 from vaelint.capture.ops import CAST_OPS, RECON_LOSS_OPS
-from vaelint.facts.densitypairs import join_entropy_and_cross_entropy, join_log_densities
+from vaelint.facts.densitypairs import join_entropy_and_cross_entropy, join_expanded_kl, join_log_densities
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.reparams import heads_of, samples_of
 from vaelint.facts.roles import Comparison, Roles
@@ -121,6 +121,7 @@ def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
     roles.loss_terms = [part for sign, top in tops for part in _split_terms(view, top, sign, kind, outer=roles.term_outer)]
     join_log_densities(view, roles, kind)  # log_px + log_pz - log_qz: one Monte Carlo KL, not two terms
     join_entropy_and_cross_entropy(view, roles, kind)  # -H[q] - log p(z): the same KL, its entropy closed
+    join_expanded_kl(view, roles, kind)  # sum(1 + logvar) - sum(mu**2) - sum(exp(logvar)): one KL, written out
     for _sign, term in roles.loss_terms:
         k = kind(term)
         if k == "rec":
