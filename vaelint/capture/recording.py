@@ -263,7 +263,7 @@ def capture_recording(
     batch) keeps its autograd graph, for a confirmation pass that reuses it."""
     wrapper, names = make_wrapper(program, loss, binder, len(inputs), keywords, progress)
     recording = _Recording(wrapper, names, program.replayers(), module_sites or {}, contracts)
-    recording.made_data = any(getattr(s, "texts", None) is not None for s in getattr(program, "inputs", None) or ())
+    recording.made_data = True  # a batch of strings, or one taken through NumPy: the tensor the step makes of it
     started = time.perf_counter()
     graph, first = recording.record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
     seconds = time.perf_counter() - started
@@ -293,7 +293,7 @@ class _Recording:
         self.first = self.first_graph = None
         self.pending: list = []
         self.legacy_constructors: set = set()  # torch.LongTensor(t) and its kind, seen through
-        self.made_data = False  # a batch of strings: the tensor the step makes of them is the data
+        self.made_data = False  # the tensor the step makes of its batch outside torch is the data (madedata.py)
 
     def record(self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None, hold: bool = True):
         graph = fx.Graph()

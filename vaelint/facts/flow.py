@@ -104,7 +104,10 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
 
     names_in = ctx.capture.input_names
     given = [ph for ph in roles.inputs if not ph.meta.get("made_data")]  # the data a step made is no input of its
+    made = any(ph.meta.get("made_data") for ph in roles.inputs)
     for ph in roles.inputs:
+        if made and not ph.meta.get("made_data") and not ph.users:
+            continue  # a batch the step read only outside torch (through NumPy): the data it made stands for it
         if ph.meta.get("loc") is None:
             ph.meta["loc"] = _forward_def(ctx)
         i = given.index(ph) if ph in given else len(names_in)
