@@ -99,3 +99,20 @@ def test_a_normalize_given_by_position_is_applied_too(tmp_path, monkeypatch):
     assert positional != TRAIN
     result = _check(tmp_path, monkeypatch, positional)
     assert result.error is not None and "Normalize((0.1307,), (0.3081,))" in result.error.message
+
+
+def test_a_normalize_of_three_channels_on_one_channel_images_stops_as_the_real_run_does(tmp_path, monkeypatch):
+    # torchvision's Normalize subtracts in place: MNIST's 1x28x28 against a mean of 3 raises on every
+    # item. The stand-in broadcast it to 3x28x28, the shape no longer matched, the values were drawn
+    # as they are, and the check passed: exit 0 on code that never reaches its step (helper C,
+    # ritheshkumar95/pytorch-vqvae)
+    rgb = TRAIN.replace("transforms.Normalize((0.1307,), (0.3081,))", "transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))")
+    mse = rgb.replace(
+        'F.binary_cross_entropy(recon, x.view(x.size(0), -1), reduction="sum")', 'F.mse_loss(recon, x.view(x.size(0), -1), reduction="sum")'
+    )
+    result = _check(tmp_path, monkeypatch, mse)
+    assert result.error is not None, "a transform that raises on every item is never 'no findings'"
+    message = result.error.message
+    assert "Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))" in message and "1x28x28 images" in message
+    assert "doesn't match the broadcast shape [3, 28, 28]" in message and "one mean and one std per channel: 1 here" in message
+    # the near miss: one mean and std for the one channel (the test above) is checked

@@ -153,8 +153,14 @@ def _functional(item: str):
     def normalize(tensor, mean, std, *args, **kwargs):
         if not _is_tensor(tensor):
             return tensor
+        if tensor.dim() < 3:
+            raise ValueError(f"Expected tensor to be a tensor image of size (..., C, H, W). Got tensor.size() = {tuple(tensor.size())}")
         shape = (-1, 1, 1)
-        return (tensor - torch.as_tensor(mean, dtype=tensor.dtype).view(shape)) / torch.as_tensor(std, dtype=tensor.dtype).view(shape)
+        # in place on a copy, as torchvision computes it: a mean of 3 channels on a 1-channel
+        # image (MNIST normalised as RGB) raises there on every item, so it raises here too
+        out = tensor.clone()
+        out.sub_(torch.as_tensor(mean, dtype=tensor.dtype).view(shape)).div_(torch.as_tensor(std, dtype=tensor.dtype).view(shape))
+        return out
 
     known = {
         "resize": resize,

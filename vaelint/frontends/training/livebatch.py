@@ -11,6 +11,10 @@ from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.training.runtime import StandIn
 
 
+class TransformError(RuntimeError):
+    """A known data set's transform that raises on its images, as the real run's loader does."""
+
+
 def batch_maker(specs: list):
     """(loader, taking frame) -> the batch the loader gives in the run: of the ``--input``
     specs; else of the data set's known shapes; else the loader's own first batch, where
@@ -114,8 +118,18 @@ def as_normalised(batch, loader):
     try:
         with torch.no_grad():
             out = torch.stack([_through(steps, sample) for sample in first])
-    except Exception:  # noqa: BLE001 - a step that does not fit these images (channels): the values as drawn
-        return batch
+    except Exception as e:  # noqa: BLE001 - a step that does not fit these images (channels)
+        if known is not loader:
+            # torchvision's data set, whose images are known (MNIST's 1x28x28): the real run raises
+            # so on every item (Normalize((0.5,) * 3, (0.5,) * 3) on MNIST), and never reaches its step
+            said = ", ".join(describe_transform(t) for t in steps)
+            normalize = any(type(t).__name__ == "Normalize" for t in steps)
+            hint = f" (a Normalize takes one mean and one std per channel: {first.shape[1]} here)" if normalize and first.dim() == 4 else ""
+            raise TransformError(
+                f"the data set's transform ({said}) raised on its {'x'.join(map(str, first.shape[1:]))} images: {type(e).__name__}: {e}; every item of the real data set raises so: make the "
+                f"transform fit its images{hint}"
+            ) from e
+        return batch  # a data set of the code's whose images are guessed: the values as drawn
     if out.shape != first.shape:
         return batch  # a step that changes the shape is the item's shape already (datasettransforms.transformed)
     # (a step that makes whole levels, Lambda(lambda x: (x * 16).long()), gives the integers the loss reads)

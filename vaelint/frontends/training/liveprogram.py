@@ -13,7 +13,7 @@ from vaelint.frontends.lightningstep import quiet_logging
 from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over, split_backwards
-from vaelint.frontends.training.livewhy import stopped_at_a_missing_package
+from vaelint.frontends.training.livewhy import stopped_at_a_missing_package, stopped_by_a_transform
 from vaelint.frontends.training.torchlibs import claim_trainer_libraries
 
 
@@ -41,7 +41,7 @@ def live_program(frontend, ref, request, home):
         raise runtime.argv_error
     notes = []
     watch.built = [m for m in watch.built if not _half_built(m, runtime)]
-    failed = capture is None and _own_step_failed(runtime, watch)
+    failed = capture is None and (_own_step_failed(runtime, watch) or stopped_by_a_transform(runtime))
     if capture is None and runtime.stops and met_another_device(runtime.stops[0][1]):
         where, error = runtime.stops[0]
         raise ChoosesCuda(f"{type(error).__name__} at {where}" if where else type(error).__name__)
