@@ -377,3 +377,35 @@ def test_a_reconstruction_written_in_parts_is_not_offered_an_edit_of_one_part(tm
     (finding,) = out["results"][0]["findings"]
     assert finding["code"] == "VAE002" and "beta_eff = B*D" in finding["message"]
     assert finding["autofix"] is None
+
+
+CRITERION = NOISE.replace("torch.randn(self.latent)", "torch.randn_like(std)").replace(
+    '    rec = F.binary_cross_entropy(recon, x, reduction="sum")\n', "    rec = {REC}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("rec", "offered"),
+    [
+        ("criterion(recon, x)", None),  # a module bound elsewhere: its call takes no reduction=
+        ("nn.BCELoss()(recon, x)", 'nn.BCELoss(reduction="sum")(recon, x)'),
+        ("F.binary_cross_entropy(recon, x)", 'F.binary_cross_entropy(recon, x, reduction="sum")'),
+    ],
+)
+def test_a_reduction_is_offered_only_where_the_call_names_the_loss_it_computes(tmp_path, rec, offered):
+    # helper C, reoneo97/vae-playground: criterion = nn.MSELoss() in the loss, then criterion(x, x_out);
+    # the plain check offered `criterion(x, x_out, reduction="sum")` (a TypeError), and --diff then
+    # fixed nothing, exit 0
+    text = CRITERION.replace("{REC}", rec).replace(
+        "def loss_function(recon, x, mu, logvar):\n", "def loss_function(recon, x, mu, logvar):\n    criterion = nn.BCELoss()\n"
+    )
+    model(tmp_path, text)
+    out = json.loads(run("check", "vae.py:VAE", "--input", "6x20", "--format", "json", cwd=tmp_path).stdout)
+    (finding,) = out["results"][0]["findings"]
+    assert finding["code"] == "VAE002"
+    if offered is None:
+        assert finding["autofix"] is None
+        return
+    assert finding["autofix"] is not None
+    diff = run("check", "vae.py:VAE", "--input", "6x20", "--diff", "--unsafe-fixes", cwd=tmp_path).stdout
+    assert f"+    rec = {offered}\n" in diff

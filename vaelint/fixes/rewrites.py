@@ -230,6 +230,13 @@ def reduce_by_sum(ctx, factor, description: str, applicability: str) -> Fix | No
     if factor.op == "mean":
         fix = renamed_call(call, "mean", "sum", description, applicability)
         return fix
+    if not _names_the_loss(call, type(module).__name__ if module is not None else getattr(factor.node.target, "__name__", "")):
+        return None  # criterion(recon, x) of a loss module built elsewhere: its call takes no reduction=
+    if isinstance(call.node.func, cst.Call):  # nn.BCELoss()(recon, x): the module built there takes it
+        inner = call.node.func
+        if inner.args:
+            return None
+        return Fix(f'{description}: reduction="sum"', (call.replace(f'{call.code(inner.func)}(reduction="sum")', inner),), applicability)
     current = call.keyword("reduction")
     if current is not None:
         if not isinstance(current, cst.SimpleString):
@@ -240,6 +247,29 @@ def reduce_by_sum(ctx, factor, description: str, applicability: str) -> Fix | No
     if fix is not None:
         fix.applicability = applicability
     return fix
+
+
+# torch.nn's loss modules by the function each computes (nn.BCELoss -> F.binary_cross_entropy)
+_LOSS_MODULES = {
+    "bceloss": "binarycrossentropy",
+    "bcewithlogitsloss": "binarycrossentropywithlogits",
+    "crossentropyloss": "crossentropy",
+    "kldivloss": "kldiv",
+}
+
+
+def _names_the_loss(call, op: str) -> bool:
+    """Is ``call`` written as the loss it computes: ``F.mse_loss(...)``, ``nn.MSELoss()`` (or
+    ``nn.MSELoss()(...)``), not a name bound to a module elsewhere (``criterion(recon, x)``), whose
+    call a ``reduction=`` keyword would only break (a TypeError)?"""
+    import libcst as cst
+
+    func = call.node.func
+    if isinstance(func, cst.Call):
+        func = func.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+    key, want = name.lower().replace("_", ""), op.lower().replace("_", "")
+    return bool(key) and (key == want or _LOSS_MODULES.get(key, key.removesuffix("loss")) == want.removesuffix("loss"))
 
 
 def assigned_name(loc) -> str | None:
