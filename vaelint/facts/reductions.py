@@ -274,7 +274,11 @@ class TermWalker:
     def _constant_over_size(self, scale: TermScale, other) -> bool:
         """A factor written as ``c / n`` before the tensor (``-0.5 / x.size(0) * torch.sum(...)``,
         a graph VAE's ``-0.5 / N``): fx keeps it as a Python number divided by a size, a value
-        no run holds. Its constant and its division by the size are the term's factors."""
+        no run holds. Its constant and its division by the size are the term's factors; so are they
+        negated as a whole (``-(0.5 / x.shape[0]) * torch.sum(...)``, graph VAE ports)."""
+        sign = 1
+        if isinstance(other, fx.Node) and self.view.op(other) == "neg" and len(other.args) == 1 and isinstance(other.args[0], fx.Node):
+            other, sign = other.args[0], -1
         if not isinstance(other, fx.Node) or self.view.op(other) not in ("truediv", "div") or len(other.args) != 2:
             return False
         c, size = other.args
@@ -284,7 +288,7 @@ class TermWalker:
         if num is None or num[0] == 0:
             return False
         value, power, k = num
-        scale.factors.append(Factor("const", float(c), 0, 1, f"{c:g}", other, "mul"))
+        scale.factors.append(Factor("const", float(sign * c), 0, 1, f"{sign * c:g}", other, "mul"))
         if power:
             shown = self.ctx.batch_size_text if k == 1 else f"a size of {k}*B ({int(value)})"
             scale.factors.append(Factor("size", 1.0, -1, k, shown, other, "div"))
