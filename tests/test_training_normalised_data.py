@@ -116,3 +116,30 @@ def test_a_normalize_of_three_channels_on_one_channel_images_stops_as_the_real_r
     assert "Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))" in message and "1x28x28 images" in message
     assert "doesn't match the broadcast shape [3, 28, 28]" in message and "one mean and one std per channel: 1 here" in message
     # the near miss: one mean and std for the one channel (the test above) is checked
+
+
+def test_a_split_of_the_normalised_data_set_keeps_its_values(tmp_path, monkeypatch):
+    # random_split's Subset of the MNIST that stands in: its items were drawn in [0, 1) through the
+    # split, so the BCE target the real run refuses passed, exit 0 (helper A,
+    # samuelkim7/pytorch-lightning-generative-models' train/val split)
+    split = TRAIN.replace(
+        'loader = DataLoader(datasets.MNIST("data", train=True, download=True, transform=tf), batch_size=64, shuffle=True)',
+        'full = datasets.MNIST("data", train=True, download=True, transform=tf)\n'
+        "train_set, val_set = torch.utils.data.random_split(full, [55000, 5000])\n"
+        "loader = DataLoader(train_set, batch_size=64, shuffle=True)",
+    )
+    assert split != TRAIN
+    result = _check(tmp_path, monkeypatch, split)
+    assert result.error is not None, "a split of the data set keeps the values its transform gives"
+    assert "all elements of target should be between 0 and 1" in result.error.message
+    assert "Normalize((0.1307,), (0.3081,))" in result.error.message
+    # the near miss: the split with a Gaussian likelihood is checked
+    result = _check(
+        tmp_path,
+        monkeypatch,
+        split.replace(
+            'F.binary_cross_entropy(recon, x.view(x.size(0), -1), reduction="sum")',
+            'F.mse_loss(recon, x.view(x.size(0), -1), reduction="sum")',
+        ),
+    )
+    assert result.error is None, result.error.message

@@ -167,6 +167,11 @@ def as_known(loader):
     from vaelint.frontends.training.datasets import LoaderStandIn, stand_in
 
     dataset = getattr(loader, "dataset", None)
+    for _ in range(4):  # a split of it (random_split's Subset, a Subset of indices): its items are the set's
+        inner = getattr(dataset, "__dict__", {}).get("dataset") if "indices" in getattr(dataset, "__dict__", {}) else None
+        if inner is None:
+            break
+        dataset = inner
     args = getattr(dataset, "_vaelint_args", None)
     if args is None:
         return loader
