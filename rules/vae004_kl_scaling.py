@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from vaelint.facts.context import loc_of
+from vaelint.facts.countedweights import counted_weight
 from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, split_loss, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.unsampled import dropped_kl
@@ -263,6 +264,9 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         if not scales.batch_power and math.isclose(beta.reductions_value * factor / (beta.rec_weight or 1.0), ctx.beta, rel_tol=1e-3):
             return  # the weight undoes the reductions' ratio (a graph VAE's KL / n beside a mean over n x n): the ELBO's
         main = max(consts, key=lambda f: abs(math.log(abs(f.value))))
+        counted = counted_weight(main)
+        if counted is not None:  # a warm-up no schedule was read of: its first value is no beta
+            raise SkipRule(f"the KL's weight changes from step to step ({counted}): its value at the step checked, {factor:g}, is no beta")
         loc = main.loc
         source = factor_source(ctx, main)
         said = BetaEff(beta.reductions, beta.reductions_value, factor, beta.rec_weight)
