@@ -276,9 +276,8 @@ class TermWalker:
         a graph VAE's ``-0.5 / N``): fx keeps it as a Python number divided by a size, a value
         no run holds. Its constant and its division by the size are the term's factors; so are they
         negated as a whole (``-(0.5 / x.shape[0]) * torch.sum(...)``, graph VAE ports)."""
-        sign = 1
-        if isinstance(other, fx.Node) and self.view.op(other) == "neg" and len(other.args) == 1 and isinstance(other.args[0], fx.Node):
-            other, sign = other.args[0], -1
+        negated = isinstance(other, fx.Node) and self.view.op(other) == "neg" and len(other.args) == 1
+        other, sign = (other.args[0], -1) if negated else (other, 1)
         if not isinstance(other, fx.Node) or self.view.op(other) not in ("truediv", "div") or len(other.args) != 2:
             return False
         c, size = other.args
