@@ -29,12 +29,13 @@ from vaelint.frontends.lightningstep import quiet, step_end, the_vaes_loss
 STEP_METHODS = ("training_step", "step", "shared_step", "_step", "common_step")
 
 
-def _lightning_classes(file) -> set[str]:
+def _lightning_classes(file, depth: int = 0) -> set[str]:
     """Names of the file's classes that are LightningModules (directly, or through
-    another class of the same file)."""
+    another class of the same file, or a class of the project's imported from another file:
+    ``from proj.models import BaseVAE``, its ``__init__.py`` holding ``BaseVAE(L.LightningModule)``)."""
     from vaelint.frontends.training.astutil import dotted
 
-    found: set[str] = set()
+    found: set[str] = set(_imported_lightning(file, depth))
     # Base = pl.LightningModule (in a try: beside an nn.Module fallback): the name is Lightning's
     aliases = {"LightningModule"} | {
         t.id
@@ -55,6 +56,37 @@ def _lightning_classes(file) -> set[str]:
                 found.add(cls.name)
                 changed = True
     return found
+
+
+def _imported_lightning(file, depth: int) -> set[str]:
+    """The names the file imports from the project's own modules that are LightningModules there."""
+    from vaelint.frontends.training.sites import parse_file
+
+    if depth >= 3:
+        return set()
+    out = set()
+    for node in (n for n in file.tree.body if isinstance(n, ast.ImportFrom) and n.module and not n.level):
+        source = _project_module(file.path, node.module)
+        other = parse_file(source) if source else None
+        if other is not None:
+            there = _lightning_classes(other, depth + 1)
+            out |= {a.asname or a.name for a in node.names if a.name in there}
+    return out
+
+
+def _project_module(path: str, module: str) -> str | None:
+    """The file of a project module (``proj.models``: proj/models/__init__.py or proj/models.py) from
+    the importing file's folder, the folders above it, or the current one."""
+    parts = module.split(".")
+    folder, roots = os.path.dirname(os.path.realpath(path)), []
+    for _ in range(4):
+        roots.append(folder)
+        folder = os.path.dirname(folder)
+    for root in dict.fromkeys([*roots, os.getcwd()]):
+        for candidate in (os.path.join(root, *parts, "__init__.py"), os.path.join(root, *parts) + ".py"):
+            if os.path.isfile(candidate):
+                return os.path.realpath(candidate)
+    return None
 
 
 def _has_training_step(cls: ast.ClassDef) -> bool:
