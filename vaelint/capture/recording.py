@@ -263,7 +263,6 @@ def capture_recording(
     batch) keeps its autograd graph, for a confirmation pass that reuses it."""
     wrapper, names = make_wrapper(program, loss, binder, len(inputs), keywords, progress)
     recording = _Recording(wrapper, names, program.replayers(), module_sites or {}, contracts)
-    recording.made_data = True  # a batch of strings, or one taken through NumPy: the tensor the step makes of it
     started = time.perf_counter()
     graph, first = recording.record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
     seconds = time.perf_counter() - started
@@ -293,7 +292,9 @@ class _Recording:
         self.first = self.first_graph = None
         self.pending: list = []
         self.legacy_constructors: set = set()  # torch.LongTensor(t) and its kind, seen through
-        self.made_data = False  # the tensor the step makes of its batch outside torch is the data (madedata.py)
+        # every run notes the tensors the step makes of its batch outside torch (a batch of strings, one
+        # taken through NumPy): where the given batch goes unread, such a tensor is the data (madedata.py)
+        self.made_data = True
 
     def record(self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None, hold: bool = True):
         graph = fx.Graph()

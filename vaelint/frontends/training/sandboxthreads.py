@@ -54,16 +54,16 @@ def _guard_once(sandbox) -> None:
     import os
     import shutil
 
-    from vaelint.frontends.training.sandboxwrites import guarded_open, guarded_os_open, skipped
+    from vaelint.frontends.training.sandboxwrites import OS_WRITES, SHUTIL_WRITES, guarded_open, guarded_os_open, skipped
 
     opened = _either(builtins.open, guarded_open(sandbox, builtins.open))
     builtins.open = opened
     io.open = opened
     os.open = _either(os.open, guarded_os_open(sandbox, os.open))
-    for name in ("makedirs", "mkdir", "remove", "unlink", "rmdir", "rename", "replace", "removedirs", "symlink"):
+    for name in OS_WRITES:
         real = getattr(os, name)
         setattr(os, name, _either(real, skipped(sandbox, f"os.{name}", real)))
-    for name in ("rmtree", "copy", "copy2", "copyfile", "copytree", "move"):
+    for name in SHUTIL_WRITES:
         real = getattr(shutil, name)
         setattr(shutil, name, _either(real, skipped(sandbox, f"shutil.{name}", real)))
 

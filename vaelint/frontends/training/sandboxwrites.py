@@ -15,6 +15,10 @@ from vaelint.frontends.training.sandboxanswers import RETURNS
 from vaelint.frontends.training.sandboxoverlay import guard_reads_back, kept_file, path_text, read_back
 from vaelint.frontends.training.sandboxparts import Sink
 
+# the os and shutil functions that write or remove, guarded here and, for the code's threads that
+# outlive a run, in sandboxthreads.py
+OS_WRITES = ("makedirs", "mkdir", "remove", "unlink", "rmdir", "rename", "replace", "removedirs", "symlink")
+SHUTIL_WRITES = ("rmtree", "copy", "copy2", "copyfile", "copytree", "move")
 _WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -32,9 +36,9 @@ def guard_writes(sandbox) -> None:
     sandbox._patch(builtins, "open", opened)
     sandbox._patch(io, "open", opened)
     sandbox._patch(os, "open", guarded_os_open(sandbox, os.open))
-    for name in ("makedirs", "mkdir", "remove", "unlink", "rmdir", "rename", "replace", "removedirs", "symlink"):
+    for name in OS_WRITES:
         sandbox._patch(os, name, skipped(sandbox, f"os.{name}", getattr(os, name)))
-    for name in ("rmtree", "copy", "copy2", "copyfile", "copytree", "move"):
+    for name in SHUTIL_WRITES:
         sandbox._patch(shutil, name, skipped(sandbox, f"shutil.{name}", getattr(shutil, name), RETURNS.get(name)))
     for name in ("mkdir", "touch", "unlink", "rmdir", "write_text", "write_bytes", "rename", "replace"):
         real = getattr(pathlib.Path, name)
