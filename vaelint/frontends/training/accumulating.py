@@ -10,44 +10,100 @@ import math
 from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
 from vaelint.frontends.sourcefile import compile_user_code
-from vaelint.frontends.training.astutil import dotted, source_segment, walk_statements
+from vaelint.frontends.training.astutil import dotted, source_segment, sub_blocks
 from vaelint.frontends.training.schedules import LATER, _evaluate, _step_namespace, still
 
 _ACC = "__vaelint_previous"  # the weight's last value, in an accumulating update read again
 
 
-def accumulating_schedules(fn, region: list[ast.stmt], path: str, text: str, sandbox, frame_values: dict | None = None) -> list[Schedule]:
+def accumulating_schedules(
+    fn, region: list[ast.stmt], path: str, text: str, sandbox, frame_values: dict | None = None, later: list = ()
+) -> list[Schedule]:
     """Weights each step moves from their own last value: ``args.beta = min(1, args.beta + 1. /
-    (args.warmup * len(train_data)))``, ``kl_w = min(kl_w + 1e-4, 1.0)``: no counter is read, the
-    variable is. Read by repeating the update from the value the step saw (each of the check's
-    runs of the step moved it once, so the start is taken from the KL factor itself:
-    :meth:`Schedule.from_value`)."""
+    (args.warmup * len(train_data)))``, ``kl_w = min(kl_w + 1e-4, 1.0)``, ``if beta < 1: beta +=
+    0.001``: no counter is read, the variable is. Read by repeating the update from the value the
+    step saw (each of the check's runs of the step moved it once, so the start is taken from the KL
+    factor itself: :meth:`Schedule.from_value`). ``later``: the statements of the loops around the
+    step that run after its backward, each with what counts its runs ("step", "epoch"), where a
+    warm-up is often written (the check stops at the backward, so they never run)."""
     namespace = _step_namespace(fn, frame_values)
-    out = []
-    for stmt in walk_statements(region):
-        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+    updates: dict = {}  # name -> [(its update, reading the last value), ...] in the order they run
+    steps = [(s, "step") for s in _updating(region)] + [(s, per) for top, per in later for s in _updating([top])]
+    for stmt, per in steps:
+        found = _update_of(stmt)
+        if found is None or _a_count(stmt):
             continue
-        target = stmt.targets[0]
+        target, value = found
         name = dotted(target)  # beta, args.beta, self.kl_weight
-        if not name:
-            continue
-        update = _reading_itself(stmt.value, target)
+        update = _reading_itself(value, target) if name else None
         if update is None:
             continue
-        code = compile_user_code(ast.Expression(body=update), path, "eval")
+        held = updates.setdefault(name, (target, stmt, per, [], []))
+        held[3].append(compile_user_code(ast.Expression(body=update), path, "eval"))
+        held[4].append(_said(text, stmt))
+    out = []
+    for name, (target, stmt, per, codes, said) in updates.items():
         now = _evaluate(_as_load(target), namespace, {}, path, sandbox)
         if now is None:
             continue
 
-        def values_from(start, code=code):
-            return _repeated(code, namespace, start, sandbox)
+        def values_from(start, codes=codes):
+            return _repeated(codes, namespace, start, sandbox)
 
         values = values_from(now)
         if still(values):
             continue
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
-        out.append(Schedule(name, source_segment(text, stmt.value, 90), loc, "step", now, values, False, values_from))
+        out.append(Schedule(name, ", then ".join(said), loc, per, now, values, False, values_from))
     return out
+
+
+def _updating(region: list[ast.stmt]):
+    """The statements of the step that may update a weight: each, and those inside its blocks, except
+    inside an ``if`` that is one update itself (``if beta < 1: beta += inc``, read whole)."""
+    for stmt in region:
+        yield stmt
+        if isinstance(stmt, ast.If) and _update_of(stmt) is not None:
+            continue
+        for _name, _i, block in sub_blocks(stmt):
+            yield from _updating(block)
+
+
+def _update_of(stmt: ast.stmt) -> tuple[ast.expr, ast.expr] | None:
+    """(target, its new value) of a statement that sets one variable: ``beta = ...``, ``beta +=
+    inc`` (``beta + inc``), ``if beta < 1: beta += inc`` (``beta + inc if beta < 1 else beta``)."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], (ast.Name, ast.Attribute)):
+        return stmt.targets[0], stmt.value
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, (ast.Name, ast.Attribute)):
+        return stmt.target, ast.copy_location(ast.BinOp(_as_load(stmt.target), stmt.op, stmt.value), stmt.value)
+    if isinstance(stmt, ast.If) and len(stmt.body) == 1 and len(stmt.orelse) <= 1:
+        then = _update_of(stmt.body[0])
+        other = _update_of(stmt.orelse[0]) if stmt.orelse else None
+        if then is None or ast.dump(_as_load(then[0])) not in {ast.dump(n) for n in ast.walk(stmt.test)}:
+            return None  # a guard of the configuration's (if args.warmup > 0:): the update inside is read
+        if stmt.orelse and (other is None or ast.dump(_as_load(other[0])) != ast.dump(_as_load(then[0]))):
+            return None
+        otherwise = other[1] if other else _as_load(then[0])
+        return then[0], ast.copy_location(ast.IfExp(stmt.test, then[1], otherwise), stmt)
+    return None
+
+
+def _a_count(stmt: ast.stmt) -> bool:
+    """``step += 1``: a counter (:mod:`.schedules`), not a weight."""
+    return isinstance(stmt, ast.AugAssign) and isinstance(stmt.value, ast.Constant) and type(stmt.value.value) is int
+
+
+def _said(text: str, stmt: ast.stmt) -> str:
+    """How the report shows an update, as the value each step gives the variable: ``min(1, beta +
+    0.01)``, ``beta + 0.001`` (``beta += 0.001``), ``beta + 0.001 while beta < 1`` (the guarded one)."""
+    if isinstance(stmt, ast.Assign):
+        return source_segment(text, stmt.value, 90)
+    _target, value = _update_of(stmt)
+    if isinstance(value, ast.IfExp) and ast.dump(value.orelse) == ast.dump(_as_load(_target)):
+        said = f"{ast.unparse(value.body)} while {ast.unparse(value.test)}"
+    else:
+        said = ast.unparse(value)
+    return said if len(said) <= 90 else said[:87] + "..."
 
 
 def _as_load(target: ast.expr) -> ast.expr:
@@ -79,23 +135,27 @@ def _reading_itself(value: ast.expr, target: ast.expr) -> ast.expr | None:
     return ast.fix_missing_locations(swapped) if found else None
 
 
-def _repeated(code, namespace: dict, start: float, sandbox) -> list:
-    """(steps, value) at 0 and at each of LATER steps from ``start``, the update repeated; it
-    stops early where the weight no longer moves, and ends at the last step read."""
+def _repeated(codes: list, namespace: dict, start: float, sandbox) -> list:
+    """(steps, value) at 0 and at each of LATER steps from ``start``, the updates repeated in turn;
+    it stops early where the weight no longer moves, and ends at the last step read."""
     scope = dict(namespace)
     values, value, done = [(0, start)], start, 0
     try:
         with sandbox.active():
             for at in LATER[:7]:  # up to 1e6 repeats
                 while done < at:
-                    scope[_ACC] = value
-                    got = eval(code, scope)  # noqa: S307 - the user's own update, as each step runs it
-                    if hasattr(got, "item") and getattr(got, "numel", lambda: 0)() == 1:
-                        got = got.item()
-                    if isinstance(got, bool) or not isinstance(got, (int, float)) or not math.isfinite(got):
-                        return []
+                    got = value
+                    for code in codes:
+                        scope[_ACC] = got
+                        got = eval(code, scope)  # noqa: S307 - the user's own update, as each step runs it
+                        if hasattr(got, "item") and getattr(got, "numel", lambda: 0)() == 1:
+                            got = got.item()
+                        if isinstance(got, bool) or not isinstance(got, (int, float)) or not math.isfinite(got):
+                            return []
                     done += 1
                     if math.isclose(got, value, rel_tol=1e-12, abs_tol=0.0):
+                        if done - 1 > values[-1][0]:
+                            values.append((done - 1, value))  # where it settled, between two readings
                         done = at  # settled: every later step is the same
                     value = float(got)
                 values.append((at, value))
@@ -117,4 +177,21 @@ def before_the_batch(path: list) -> list[ast.stmt]:
             if stmt is inner:
                 break
             out.append(stmt)
+    return out
+
+
+def after_the_step(chain: list, depth: int) -> list[tuple[ast.stmt, str]]:
+    """The statements of the loops around the step that run after it each time round (``if beta <
+    1: beta += 0.001`` below ``loss.backward()``), each with what counts its runs: "step" in the
+    data loop, the loop's variable (or "epoch") in a loop around that. ``chain``: the function's
+    node, then the statements down to the one holding the backward; ``chain[depth + 1]`` the data loop."""
+    out = []
+    for k, (outer, inner) in enumerate(zip(chain[: depth + 2], chain[1 : depth + 3])):
+        if not isinstance(outer, (ast.For, ast.AsyncFor, ast.While)):
+            continue
+        body = list(getattr(outer, "body", []))
+        if inner not in body:
+            continue
+        per = "step" if k == depth + 1 else outer.target.id if isinstance(getattr(outer, "target", None), ast.Name) else "epoch"
+        out += [(stmt, per) for stmt in body[body.index(inner) + 1 :]]
     return out

@@ -56,3 +56,28 @@ def _a_grid(it: ast.expr) -> bool:
         and isinstance(func.value, ast.Name)
         and func.value.id in ("np", "numpy")
     )
+
+
+def a_weight(stmt: ast.AugAssign, guarded: set) -> bool:
+    """An increment that moves a weight, not a count of steps: by a fraction (``beta += 0.001``,
+    ``beta += 1 / warmup``) or only while the name itself is below a bound (``if beta < 1: beta +=
+    inc``): a KL warm-up written after the step, read as one (:mod:`.accumulating`)."""
+    step = stmt.value
+    if isinstance(step, ast.Constant) and isinstance(step.value, float):
+        return True
+    if isinstance(step, ast.BinOp) and isinstance(step.op, ast.Div):
+        return True
+    return bool(target_names(stmt.target) & guarded)
+
+
+def guarded_names(body: list) -> dict:
+    """``{id(increment): names its guard reads}`` for each ``+=`` under an ``if`` whose test compares
+    the incremented name itself (``if beta < 1: beta += 0.001``)."""
+    out: dict = {}
+    for node in (n for stmt in body for n in ast.walk(stmt)):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
+            read = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+            for inner in node.body:
+                if isinstance(inner, ast.AugAssign):
+                    out[id(inner)] = read & target_names(inner.target)
+    return out

@@ -12,7 +12,7 @@ from vaelint.errors import VaelintError
 from vaelint.frames import display_path
 from vaelint.frontends.base import Program, Step
 from vaelint.frontends.sourcemap import where
-from vaelint.frontends.training.accumulating import accumulating_schedules, before_the_batch
+from vaelint.frontends.training.accumulating import accumulating_schedules, after_the_step, before_the_batch
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import source_segment
 from vaelint.frontends.training.batchspecs import batch_size_of
@@ -57,15 +57,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     frame = plan.frames[plan.boundary.frame_index]
     program.schedules = _schedules(plan, fn, sandbox, home) + iterator_schedules(iterators, plan.region, frame.scope.path, sandbox)
     program.schedules += _stepped_objects(plan, fn, sandbox, home, {s.name for s in program.schedules})
-    counted = {s.name for s in program.schedules}
-    before = before_the_batch([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]])
-    program.schedules += [
-        s
-        for s in accumulating_schedules(
-            fn, [*before, *plan.region], frame.scope.path, source_text(frame.scope, home), sandbox, plan.frame_values
-        )
-        if s.name not in counted
-    ]
+    program.schedules += _accumulating(plan, fn, frame, sandbox, home, {s.name for s in program.schedules})
     _first_weighted_step(program, fn, counters, plan)
     _other_optimisers(program, plan, fn, sandbox)
     from vaelint.frontends.training.livenotes import mentions_a_device
@@ -80,6 +72,17 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
         loc = getattr(loader, "loc", None)
         program.configured_batch_text = f"DataLoader(batch_size={configured})" + (f" at {loc.where()}" if loc else "")
     return program
+
+
+def _accumulating(plan, fn, frame, sandbox, home, counted: set) -> list:
+    """The weights the step, or the loops around it before the batch or after the backward, move
+    from their own last value (vaelint/frontends/training/accumulating.py), not read already."""
+    chain = [frame.scope.node, *frame.place.statements()]
+    before = before_the_batch(chain[: plan.boundary.depth + 2])
+    later = after_the_step(chain, plan.boundary.depth)
+    text = source_text(frame.scope, home)
+    found = accumulating_schedules(fn, [*before, *plan.region], frame.scope.path, text, sandbox, plan.frame_values, later)
+    return [s for s in found if s.name not in counted]
 
 
 def _other_optimisers(program: Program, plan, fn, sandbox) -> None:

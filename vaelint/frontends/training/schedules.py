@@ -19,7 +19,7 @@ from vaelint.frontends.base import Schedule
 from vaelint.frontends.sourcefile import compile_user_code
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import loads, source_segment, target_names, walk_statements, writes_of
-from vaelint.frontends.training.counternames import a_sweep, bare_counter, module_of, names_of
+from vaelint.frontends.training.counternames import a_sweep, a_weight, bare_counter, guarded_names, module_of, names_of
 from vaelint.frontends.training.settling import settled_at
 
 # counter values a schedule is read at: the step run, then further and further on, and last two off
@@ -33,9 +33,12 @@ def counters_of(scope_node: ast.AST, path_loops: list[ast.stmt], index_var: str 
     step (``epoch``; not a sweep's, ``for beta in BETAS`` over a list written out in ``root``,
     the module), and the data loop's index."""
     out = set()
-    for stmt in walk_statements(scope_node.body if hasattr(scope_node, "body") else []):
+    body = scope_node.body if hasattr(scope_node, "body") else []
+    guarded = guarded_names(body)
+    for stmt in walk_statements(body):
         if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add):
-            out |= target_names(stmt.target)
+            if not a_weight(stmt, guarded.get(id(stmt), set())):  # beta += 0.001: a warm-up, not a count
+                out |= target_names(stmt.target)
         elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.BinOp) and isinstance(stmt.value.op, ast.Add):
             names = set().union(*(target_names(t) for t in stmt.targets))
             out |= names & loads(stmt.value)
