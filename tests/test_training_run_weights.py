@@ -272,3 +272,35 @@ def test_a_weight_given_to_the_loss_is_named_not_the_kl_it_weighs(monkeypatch):
     message = next(f["message"] for f in result["findings"] if f["code"] == "VAE004")
     assert "(beta, given as beta=args.beta at kl_weight_a_parameter_of_the_loss.py:35" in message, message
     assert "(kl, set at" not in message, message
+
+
+def test_a_warmup_written_after_the_backward_is_read_where_it_settles(monkeypatch):
+    # the check stops at the backward, so an update below opt.step() never runs there: before, the
+    # guarded increment (if beta < 1: beta += 0.001) made beta a step counter, "never settling" (a
+    # false VAE004), and the min(1, beta + 0.001) update left the KL weighed 0: "not checked", exit 0
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("warmup_guarded_increment_after_step.py")
+    assert result["error"] is None and not result["findings"], r.output
+    note = next(n for n in result["notes"] if "the KL weight is annealed: beta = beta + 0.001 while beta < 1" in n)
+    assert "0 at step = 0, 1 from step = 1000; it reaches beta = 1" in note, note
+    r, result = _json("warmup_min_update_after_step.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 31)], r.output
+    assert "beta_eff = D = 784" in result["findings"][0]["message"]
+    # grown once an epoch, in two statements after the data loop: one update, counted in epochs
+    r, result = _json("warmup_per_epoch_after_the_data_loop.py")
+    assert result["error"] is None and not result["findings"], r.output
+    note = next(n for n in result["notes"] if "kl_weight = kl_weight * 1.5, then min(kl_weight, 1.0)" in n)
+    assert "0.01 at epoch = 0, 1 from epoch = 12" in note, note
+
+
+def test_an_anneal_helper_handed_its_settings_beside_the_counter_is_read(monkeypatch):
+    # loss_fn(recon, x, mu, lv, "logistic", step, 0.0025, 2500) returns anneal(kind, step, k, x0):
+    # before, only step was bound, the helper could not be read, and its value at step 0 was taken
+    # for a constant beta (a false VAE004 "multiplied by 0.00193")
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("anneal_helper_with_its_settings.py")
+    assert result["error"] is None and not result["findings"], r.output
+    note = next(n for n in result["notes"] if "the KL weight is annealed: w = anneal(kind, step, k, x0)" in n)
+    assert "0.00193 at step = 0, 1 from step = 5000; it reaches beta = 1" in note, note
+    r, result = _json("anneal_helper_with_its_settings_rec_mean.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 32)], r.output

@@ -39,7 +39,9 @@ def callee_schedules(
             if found is None:
                 continue
             node, path, text = found
-            space = _space(fn, node)
+            # the other arguments the step hands it that are plain values (loss_fn(recon, x, "logistic",
+            # step, 0.0025, 2500): kind, k, x0), for a weight computed from them beside the counter
+            space = {**_space(fn, node), **_plain_arguments(call, fn, handed, namespace, sandbox, owner is not None)}
             if owner is not None:  # self.train_step(x, epoch): its self is the object the step holds
                 space = {**space, next(iter(inspect.signature(fn).parameters)): owner}
             for name, value, at in [*_assigned(node), *_returned(stmt, call, node), *_inline(node, text, handed)]:
@@ -197,6 +199,34 @@ def _handed(call: ast.Call, fn: types.FunctionType, counters: set, skip: bool = 
         if kw.arg in params and name in counters:
             out[kw.arg] = name
     return out
+
+
+def _plain_arguments(call: ast.Call, fn: types.FunctionType, handed: dict, namespace: dict, sandbox, skip: bool) -> dict:
+    """{parameter: value} for the call's arguments that are plain values, not the counter: literals,
+    names and attributes of the step's namespace (``"logistic"``, ``args.k``, ``-0.0025``); nothing
+    is called to find them."""
+    from vaelint.frontends.sourcefile import compile_user_code
+
+    try:
+        params = list(inspect.signature(fn).parameters)[1 if skip else 0 :]
+    except (TypeError, ValueError):
+        return {}
+    pairs = [(params[k], arg) for k, arg in enumerate(call.args) if k < len(params) and not isinstance(arg, ast.Starred)]
+    pairs += [(kw.arg, kw.value) for kw in call.keywords if kw.arg in params]
+    out = {}
+    for param, arg in pairs:
+        if param in handed or not all(isinstance(n, _PLAIN) for n in ast.walk(arg)):
+            continue
+        try:
+            with sandbox.active():
+                out[param] = eval(compile_user_code(ast.Expression(body=arg), "<argument>", "eval"), dict(namespace))  # noqa: S307
+        except Exception:  # noqa: BLE001 - a value only the step computes (a tensor): not bound
+            continue
+    return out
+
+
+# what a plain argument is made of: no call, no subscript (nothing of the user's code runs)
+_PLAIN = (ast.Constant, ast.Name, ast.Attribute, ast.UnaryOp, ast.BinOp, ast.Load, ast.operator, ast.unaryop)
 
 
 def _definition(fn: types.FunctionType):
