@@ -40,6 +40,7 @@ from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.context import Context, build_context
 from vaelint.facts.flow import alike_once, beta_effective, flow_rows, loss_reading
 from vaelint.facts.shapes import make_inputs, run_batches
+from vaelint.facts.unread import no_sample_read, say_zero_weights
 from vaelint.frames import boundary, unclaim_all, user_frame_of_traceback
 from vaelint.frontends import LoadRequest, Program, choose, load_program, parse_ref
 from vaelint.frontends.lossfind import LossPlan
@@ -134,7 +135,8 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     ctx = _roles_stage(target, loaded, shaped, options, result)
     progress("rules")
     findings = run_rules(selected_rules(options), ctx, result)
-    _say_zero_weights(ctx, result)
+    no_sample_read(loaded.program, ctx, findings)
+    say_zero_weights(ctx, result)
     if ctx.failure is not None and not findings:
         # a rule claimed the crash but reported nothing about it: never "no findings" on a model that raises
         raise unexplained(target, shaped.specs, ctx.failure, loaded.program.setup_failures)
@@ -327,27 +329,6 @@ def _roles_stage(target: str, loaded: Loaded, shaped: Shaped, options: Options, 
     beta_effective(ctx, result)
     result.flow = alike_once(result.flow)
     return ctx
-
-
-_READ_THE_KL = ("VAE002", "VAE004")
-
-
-def _say_zero_weights(ctx: Context, result: TargetResult) -> None:
-    """A loss term weighted 0 at the step checked: why the rules that read it did not run."""
-    from vaelint.facts.lossroles import zero_weighted
-
-    if not any(code in _READ_THE_KL for code, _said in result.skipped):
-        return
-    terms = zero_weighted(ctx.view, ctx.roles) if ctx.has_loss else []
-    if not terms:
-        return
-    loc = terms[0].meta.get("loc")
-    why = (
-        f"the loss term at {loc.where() if loc else 'its line'} is multiplied by 0 at the step checked (a KL warm-up's first "
-        "step, a weight the code sets where the check does not vary it): its beta_eff cannot be read there"
-    )
-    result.skipped = [(code, why if code in _READ_THE_KL else said) for code, said in result.skipped]
-    result.notes.append(f"{why}; check a step where the weight is not 0 (--script-args), or the model with its loss (--loss)")
 
 
 def _say_which_loss(program: Program, shaped: Shaped, ctx: Context, result: TargetResult) -> None:

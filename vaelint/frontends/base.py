@@ -210,6 +210,9 @@ class Program:
     backward_after: bool = False
     # weights the step computes from its counters (vaelint/frontends/training/schedules.py)
     schedules: list = field(default_factory=list)
+    # where the run saw the step's loss reach a random sample the code drew ("train.py:38", its
+    # backward): a graph of that step without a reparameterisation is vaelint's misreading
+    sampled_at: str = ""
 
     def trained_by_others(self, reached: set) -> set:
         """id()s of the parameters another backward or another optimiser of the step trains,

@@ -162,19 +162,19 @@ def _keras_on_torch(home) -> None:
 def _finish(program, request, watch, home, capture) -> None:
     """The inputs the run's batch says, whether the code can put a tensor on a wrong device,
     which of its data sets stood in, and which parameters other backwards train."""
+    from vaelint.frontends.training.livecudaguard import GUARDS_PASSED
     from vaelint.frontends.training.livedata import STOOD_IN
     from vaelint.frontends.training.liveoptim import backward_elsewhere, optimisers_in, trained_by_other_optimisers
 
     program.notes.extend(n for n in STOOD_IN if n not in program.notes)
-    from vaelint.frontends.training.livecudaguard import GUARDS_PASSED
-
     program.notes.extend(
         f"the code's check at {w} stops it without CUDA: vaelint let it past, as a GPU machine would, and ran the "
         "code on the CPU (its moves to CUDA kept there)"
         for w in GUARDS_PASSED
     )
-    step = program.live_step
-    later = bool(capture.frames) and backward_elsewhere(capture.frames[-1][0].f_code.co_filename, capture.frames[-1][1][0])
+    step, site = program.live_step, capture.frames[-1] if capture.frames else None
+    later = site is not None and backward_elsewhere(site[0].f_code.co_filename, site[1][0])
+    program.sampled_at = f"{display_path(site[0].f_code.co_filename)}:{site[1][0]}" if site is not None and capture.vae else ""
     program.optimisers = optimisers_in(step.values, step.module_globals)
     program.trained_elsewhere = _trained_by(watch.passed) | trained_by_other_optimisers(
         program.optimisers, _parameters_reached(capture.loss), later

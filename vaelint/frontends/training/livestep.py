@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
 from vaelint.frames import display_path
-from vaelint.frontends.training.astutil import Place, Scope, places, target_names, walk_statements, writes_of
+from vaelint.frontends.training.astutil import Place, Scope, loads, places, target_names, walk_statements, writes_of
 from vaelint.frontends.training.batchpattern import around_next, batch_pattern
 from vaelint.frontends.training.live import Capture, Taken
 from vaelint.frontends.training.livehoist import NAME, hoisted_input, named
 from vaelint.frontends.training.liveinner import tensors_in
+from vaelint.frontends.training.livestepnames import converted_in_the_step, rebound_after_the_call
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, backward_of, enclosing_blocks, parse_file
 
 # --------------------------------------------------------------------------- the step, from the frames
@@ -274,9 +275,10 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
     for frame, _line, values, file, scope, place in reversed(usable):
         names = []
         for t in inputs:
-            name = next((n for n, v in values.items() if v is t and not n.startswith("__")), None)
+            held = [n for n, v in values.items() if v is t and not n.startswith("__")]
             # or the variable the model's input is a view of (model(x.squeeze(-1)), model(x.view(B, -1)))
-            name = name or next((n for n, v in values.items() if not n.startswith("__") and a_view_of(v, t)), None)
+            held = held or [n for n, v in values.items() if not n.startswith("__") and a_view_of(v, t)][:1]
+            name = _read_by_the_step(scope, place, held)
             if name is not None and name not in names:
                 names.append(name)
         hoisted = None
@@ -294,9 +296,9 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
             continue
         # `tgts = tgts[:, 1:].reshape(-1)` after model(srcs, tgts): the name holds another value at
         # the backward; the step is given what the model was given
-        rebound = _rebound_after_the_call(region, names, inputs, values)
+        rebound = rebound_after_the_call(region, names, inputs, values)
         names += list(rebound)
-        names += _converted_in_the_step(region, values, names)
+        names += converted_in_the_step(region, values, names)
         pattern = None
         step = LiveStep(
             file,
@@ -317,46 +319,15 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
     return None
 
 
-def _rebound_after_the_call(region: list[ast.stmt], names: list[str], inputs: list, values: dict) -> dict:
-    """{name: the tensor the model was given} for the model call's arguments that name another
-    value at the backward: the call in the region whose arguments are names, among them ``names``."""
-    for node in (n for stmt in region for n in ast.walk(stmt)):
-        if not isinstance(node, ast.Call) or len(node.args) != len(inputs) or not all(isinstance(a, ast.Name) for a in node.args):
-            continue
-        called = [a.id for a in node.args]
-        if not set(called) & set(names):
-            continue
-        return {
-            n: t for n, t in zip(called, inputs) if n not in names and n in values and values[n] is not t and getattr(t, "dim", lambda: 0)()
-        }
-    return {}
-
-
-def _converted_in_the_step(region: list[ast.stmt], values: dict, names: list[str]) -> list[str]:
-    """Data the step itself makes tensors of beside the batch (``mask = torch.from_numpy(mask)``,
-    NumPy rows sliced with the batch's): each such name whose tensor at the backward has the
-    batch's leading size is an item of the batch too, bound at the capture's batch sizes."""
-    import torch
-
-    batch = values.get(names[0])
-    if not isinstance(batch, torch.Tensor) or batch.dim() == 0:
-        return []
-    found = []
-    for stmt in walk_statements(region):
-        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
-            continue
-        name, value = stmt.targets[0].id, values.get(stmt.targets[0].id)
-        if name in names or name in found or not isinstance(value, torch.Tensor) or value.dim() == 0 or len(value) != len(batch):
-            continue
-        if any(_from_numpy_of(call, name) for call in ast.walk(stmt.value)):
-            found.append(name)
-    return found
-
-
-def _from_numpy_of(node, name: str) -> bool:
-    func = getattr(node, "func", None)
-    called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-    return called == "from_numpy" and bool(node.args) and isinstance(node.args[0], ast.Name) and node.args[0].id == name
+def _read_by_the_step(scope: Scope, place: Place, held: list[str]) -> str | None:
+    """Of the names that hold the model's input (``x = batches[i]; x_enc = x``), the one the step
+    its binding starts reads (an encoder-only inner loop given ``x_enc``); the first otherwise."""
+    if len(held) > 1:
+        for name in held:
+            region, _kind, _source = _region_for_names(scope, place, [name])
+            if region and any(name in loads(stmt) for stmt in region):
+                return name
+    return held[0] if held else None
 
 
 def _region_for_names(scope: Scope, place: Place, names: list[str]):
