@@ -72,8 +72,10 @@ _DATASET_ARGUMENTS = {
 }
 
 
-def _argument(args: tuple, kwargs: dict, item: str):
-    position, default = _DATASET_ARGUMENTS[item]
+def _argument(args: tuple, kwargs: dict, item: str, name: str = ""):
+    from vaelint.frontends.training.folders import ARGUMENTS, FOLDERS
+
+    position, default = ({**_DATASET_ARGUMENTS, **ARGUMENTS} if name in FOLDERS else _DATASET_ARGUMENTS)[item]
     if item in kwargs:
         return kwargs[item]
     if position is not None and len(args) > position and (item != "train" or isinstance(args[position], bool)):
@@ -105,7 +107,7 @@ def _dataset_class(name: str) -> type:
         if item.startswith("_"):
             raise AttributeError(item)
         if item in _DATASET_ARGUMENTS:  # what the constructor was given: `if dataset.train:`, `dataset.root`
-            return _argument(self._vaelint_args, self._vaelint_kwargs, item)
+            return _argument(self._vaelint_args, self._vaelint_kwargs, item, name)
         return known_attribute(name, item)
 
     body = {

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from vaelint.frames import SourceLoc, user_frame
 from vaelint.frontends.training.datasettransforms import RESHAPING, SHAPE_KEEPING, describe_transform, transformed, transforms_of
+from vaelint.frontends.training.folders import FOLDERS, folder_attribute, folder_item, folder_item_shape
 
 # name -> (item shape C x H x W, number of classes or None); CelebA's labels are 40 binary attributes
 KNOWN = {
@@ -100,6 +101,8 @@ def known_attribute(name: str, item: str):
     """``.data``, ``.targets`` (``.labels``), ``.classes`` of a known data set, made up with its
     real shapes and dtypes (``np.var(train_set.data / 255)``, ``len(dataset.classes)``); an
     attribute of anything else raises AttributeError, as a missing attribute does."""
+    if name in FOLDERS:
+        return folder_attribute(name, item)
     if name not in KNOWN or item not in (
         "data",
         "targets",
@@ -157,6 +160,8 @@ def known_item(name: str, i, transform=None, length: int | None = None):
         if not items:  # --input batch.image=SPEC: a dict of each key's sample
             return {s.name.split(".", 1)[1]: s.make(1)[0] for s in GIVEN if "." in (s.name or "")}
         return items if len(items) > 1 else (items[0], 0)
+    if name in FOLDERS and isinstance(i, int):
+        return folder_item(name, transform)
     if name not in KNOWN or not isinstance(i, int):
         from vaelint.frontends.training.runtime import StandIn
 
@@ -248,6 +253,8 @@ def stand_in(func, args: tuple, kwargs: dict):
         return LoaderStandIn(dataset, batch if isinstance(batch, int) else None, loc)
     name = getattr(func, "__name__", "data")
     transform = kwargs.get("transform")
+    if transform is None and name in FOLDERS and name != "ImageNet":
+        transform = args[1] if len(args) > 1 else None  # ImageFolder(root, transform, target_transform, ...)
     if transform is None and name in ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "EMNIST", "QMNIST"):
         transform = args[2] if len(args) > 2 else None  # (root, train, transform, target_transform, download)
         if "target_transform" not in kwargs and len(args) > 3:
@@ -298,6 +305,12 @@ def _item_specs(dataset):
                 high = f":{int(t.max()) + 1}"
             shapes.append((tuple(t.shape[1:]), "" if dtype == "float32" else f"{dtype}{high}"))
         return shapes, f"TensorDataset of {len(dataset.tensors)} tensor(s)"
+    if isinstance(dataset, DataSetStandIn) and dataset.name in FOLDERS:
+        shape = folder_item_shape(dataset.name, dataset.transform)
+        label = _label_spec(dataset.kwargs.get("target_transform"), FOLDERS[dataset.name][1])
+        if shape is None or label is None:
+            return None
+        return [(shape, ""), label], f"datasets.{dataset.name} ({'x'.join(map(str, shape))} after {describe_transform(dataset.transform)})"
     if not isinstance(dataset, DataSetStandIn) or dataset.name not in KNOWN:
         return None
     shape, labels = KNOWN[dataset.name]

@@ -97,11 +97,15 @@ def resized(size, h: int, w: int) -> tuple[int, int] | None:
     """(height, width) after torchvision's Resize(size): an int makes the shorter side that size,
     the aspect ratio kept; a pair is the size itself."""
     if isinstance(size, int):
+        if h is None or w is None:  # an image of any size (a folder's photograph): its aspect is not known
+            return None, None
         return (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
     return pair(size)
 
 
 def transformed(shape: tuple, transform) -> tuple | None:
+    """The item's shape after the transform; ``shape`` may leave height and width None (a folder of
+    photographs of any size), which a Resize to a pair or a crop then fixes (None: not known)."""
     c, h, w = shape
     tensor = False  # past ToTensor: the image is a tensor
     steps = transforms_of(transform)
@@ -128,12 +132,14 @@ def transformed(shape: tuple, transform) -> tuple | None:
             p = _size_arg(t, "padding")
             if not isinstance(p, int):
                 return None
-            h, w = h + 2 * p, w + 2 * p
+            h, w = (h + 2 * p, w + 2 * p) if h is not None and w is not None else (None, None)
         else:
             # a function of the code's (a lambda in the Compose, transforms.Lambda): run on an image
             # of the shape so far, a PIL image's before ToTensor (a crop, im.convert("RGB")), a
             # tensor after; one it cannot take leaves the shape unknown
             fn = getattr(t, "lambd", None) if name == "Lambda" else t
+            if h is None or w is None:
+                return None  # nothing to run it on: an image of a size not known
             applied = (None if tensor else _applied_to_pil(fn, (c, h, w))) or _applied(fn, (c, h, w))
             if applied is None:
                 return None  # its effect on the shape is unknown: say so, ask for --input
@@ -143,7 +149,7 @@ def transformed(shape: tuple, transform) -> tuple | None:
                 rest = [type(r).__name__ for r in steps[i + 1 :]]
                 return applied if all(r in SHAPE_KEEPING for r in rest) else None
             c, h, w = applied
-    return (c, h, w)
+    return (c, h, w) if h is not None and w is not None else None
 
 
 _TO_TENSOR = ("ToTensor", "PILToTensor", "ToImage", "ToDtype", "ConvertImageDtype")

@@ -194,11 +194,15 @@ def _real_batch(loader):
 
         # the folder the code listed that is not here (os.walk of it yields nothing): where it looked
         looked = f": the code looked for its files in {LISTED_MISSING[0]}, which is not here" if LISTED_MISSING else ""
+        said = error_text(e)
+        if "vaelint." in said:  # default_collate's "found <class 'vaelint...StandIn'>": vaelint's own stand-in
+            said = f"{type(e).__name__}: its items are stand-ins vaelint made, as its files are not here, and the code's collate cannot batch them"
+        batch = getattr(loader, "batch_size", None) or 64
         raise VaelintError(
             "input",
             f"the data loader's data set {type(getattr(loader, 'dataset', None)).__name__} gave no batch here "
-            f"({error_text(e)}{looked}): give the batch's shapes with --input, one per item of the batch "
-            "(e.g. --input 64x1x28x28 --input 64:int64:10).",
+            f"({said}{looked}): give the batch's shapes with --input, one per item of the batch "
+            f"(e.g. --input {batch}x3x64x64 --input {batch}:int64:10 for 3 x 64 x 64 images and their labels).",
         ) from None
     finally:
         object.__setattr__(loader, "num_workers", workers)
