@@ -24,10 +24,12 @@ def drawn_inside_the_loop_of(last, frame, where) -> bool:
 
     file = parse_file(os.path.realpath(frame.f_code.co_filename))
     loops = [n for n in ast.walk(file.tree) if isinstance(n, (ast.For, ast.AsyncFor, ast.While))] if file else []
+    if any(loop.lineno == where[0] and isinstance(loop, (ast.For, ast.AsyncFor)) for loop in loops):
+        # a loop of its own over a loader, even inside the last take's loop (a loader built per
+        # episode, `for ep in episodes: for x in DataLoader(ep["obs"])`): its batch is the step's
+        return False
     if any(loop.lineno == last.line[0] and loop.body[0].lineno <= where[0] <= (loop.end_lineno or 0) for loop in loops):
         return True
-    if any(loop.lineno == where[0] for loop in loops):
-        return False  # a loop of its own over a loader
     around = [loop for loop in loops if loop.body[0].lineno <= last.line[0] <= (loop.end_lineno or 0)]
     inner = max(around, key=lambda loop: loop.body[0].lineno, default=None)
     return inner is not None and where[0] <= (inner.end_lineno or 0)
