@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Union
 from vaelint.capture.namehints import CONTAINER_NAMES, CONVENTIONAL_ORDER, ROLE_WORDS, role_of_name
 from vaelint.capture.outputs import distribution_owner, flatten_outputs, get_path, path_text, reduced_to_a_number
 from vaelint.capture.passthrough import passed_through
+from vaelint.capture.unfollowed import Unfollowed
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.roles import forward_roles
@@ -293,6 +294,8 @@ class Binder:
         if self.call_site is not None and p.name in self.call_site[0]:
             # the training code calls this loss: its call site decides
             source = self.call_site[0][p.name]
+            if isinstance(source, Unfollowed):
+                raise source.error(self.call_site[1], self.plan.name, p.name)
             inner = source.inner if isinstance(source, Transformed) else source
             text = "the input" if isinstance(inner, FromInput) else path_text(inner.path)
             text = source.text(text) if isinstance(source, Transformed) else text

@@ -16,6 +16,7 @@ import os
 import textwrap
 
 from vaelint.capture.binding import FromInput, FromPath
+from vaelint.capture.unfollowed import Unfollowed
 
 
 def return_names(forward) -> dict[str, tuple]:
@@ -119,29 +120,33 @@ def _in_scope(scope, loss_name: str, params) -> tuple[dict, int] | None:
     """In one function (or a module's top level): ``a, b, c = M(x)`` then ``loss_name(...)``."""
     body = scope.body
     unpacked: list[tuple[list, ast.expr | None]] = []  # (names, the model call's first argument)
+    assigned: dict = {}  # name -> the value last assigned to it (target = model.embed(xc, xk))
     for stmt in _walk(body):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            assigned[stmt.targets[0].id] = stmt.value
         if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and len(stmt.targets) == 1:
             target = stmt.targets[0]
             if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
                 arg = stmt.value.args[0] if stmt.value.args else None
-                unpacked.append(([e.id for e in target.elts], arg))
+                unpacked.append(([e.id for e in target.elts], arg, _root(stmt.value.func)))
         for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
             func = call.func
             called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
             if called != loss_name or not unpacked or any(isinstance(a, ast.Starred) for a in call.args):
                 continue
-            names, model_arg = unpacked[-1]
-            sources = {}
-            for p, arg in zip(params, call.args):
+            names, model_arg, model = unpacked[-1]
+            pairs = [(p.name, arg) for p, arg in zip(params, call.args)] + [(k.arg, k.value) for k in call.keywords if k.arg]
+            sources, unfollowed = {}, {}
+            for param, arg in pairs:
                 source = _source_of(arg, names, model_arg)
                 if source is not None:
-                    sources[p.name] = source
-            for k in call.keywords:
-                source = _source_of(k.value, names, model_arg) if k.arg else None
-                if source is not None:
-                    sources[k.arg] = source
+                    sources[param] = source
+                elif _of_the_model(arg, names, model):
+                    unfollowed[param] = Unfollowed(ast.unparse(arg))
+                elif isinstance(arg, ast.Name) and arg.id in assigned and _of_the_model(assigned[arg.id], names, model):
+                    unfollowed[param] = Unfollowed(f"{arg.id} (= {ast.unparse(assigned[arg.id])})")
             if len(sources) >= 2:
-                return sources, call.lineno
+                return {**sources, **unfollowed}, call.lineno
     return None
 
 
@@ -167,6 +172,26 @@ def _source_of(arg: ast.expr, names: list, model_arg):
             return Transformed(inner.inner, (*inner.calls, (arg.func.attr, args, kwargs)))
         return Transformed(inner, ((arg.func.attr, args, kwargs),))
     return None
+
+
+def _root(func: ast.expr) -> str | None:
+    """The name a call's function is reached from: ``model`` of ``model(x)`` and ``model.encode(x)``."""
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return func.id if isinstance(func, ast.Name) else None
+
+
+def _of_the_model(arg: ast.expr, names: list, model: str | None) -> bool:
+    """Is the argument made by the model's own modules outside its forward (``model.dec(z)``,
+    ``model.embed(xc, xk)``): a call of an attribute of the model, or a call on one of the outputs
+    the model call unpacked? (A plain name is left to the roles: the input under another name.)"""
+    for node in ast.walk(arg):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if model is not None and _root(node.func) == model and not isinstance(node.func.value, ast.Call):
+                return True
+            if any(isinstance(a, ast.Name) and a.id in names for a in node.args):
+                return True
+    return False
 
 
 def _walk(body):
