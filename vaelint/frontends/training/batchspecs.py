@@ -113,17 +113,19 @@ def _listed_spec(values):
     return dataclasses.replace(_spec_of(t, len(values)), listed=True)
 
 
-def valued(named: list, made: list) -> list:
+def valued(named: list, made: list, own: bool = False) -> list:
     """The specs of a known data set (``named``), holding the run's own images (``made``, specs of
     the batch the run took) where the data set's transform changed their values (a Normalize, a
     ``Lambda(lambda x: x - 0.5)``: livebatch.as_normalised): the check's batches are then of
-    those values, not drawn in [0, 1) again."""
+    those values, not drawn in [0, 1) again. ``own``: the data set holds the code's own tensors (a
+    TensorDataset): their rows are the batches, integers too (categorical columns of 2 and of 3
+    levels are not ids drawn below one bound)."""
     from vaelint.frontends.training.livehints import NORMALISED
 
-    if not NORMALISED:
+    if not NORMALISED and not own:
         return named
     return [
-        (dataclasses.replace(k, real=m.real, batch_dim=m.batch_dim) if m.real.is_floating_point() else m)
+        (dataclasses.replace(k, real=m.real, batch_dim=m.batch_dim) if own or m.real.is_floating_point() else m)
         if m.real is not None and k.shape == m.shape
         else k
         for k, m in zip(named, made)

@@ -216,7 +216,7 @@ def _inputs_of(program, request, batch_value, loader) -> None:
     named = [parse_input_spec(t) for t in known.specs] if known is not None else []
     if named and len(named) == len(specs) and all(k.shape == s.shape for k, s in zip(named, specs)):
         # what the data set is, as the code built it (its collate function kept the items' layout)
-        specs, origin = valued(named, specs), f"inferred from {known.origin}"
+        specs, origin = valued(named, specs, known.origin.startswith("TensorDataset")), f"inferred from {known.origin}"
     elif specs:
         origin = f"inferred from the batch the code made ({', '.join(s.shown() for s in specs)})"
     positional = [s for s in request.inputs if not s.name]

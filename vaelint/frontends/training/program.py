@@ -5,6 +5,7 @@ function of the batch that runs in the sandbox."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import re
 
@@ -123,7 +124,13 @@ def _inferred_inputs(loader) -> tuple[list, str]:
     inferred = infer_inputs(loader) if loader is not None else None
     if inferred is None:
         return [], ""
-    return [parse_input_spec(s) for s in inferred.specs], f"inferred from {inferred.origin}"
+    specs = [parse_input_spec(s) for s in inferred.specs]
+    tensors = getattr(getattr(loader, "dataset", None), "tensors", None)
+    if isinstance(tensors, tuple) and len(tensors) == len(specs):
+        # a TensorDataset's own rows are the inputs at every batch size, not values drawn up to one
+        # bound for all its columns (categorical columns of 2 and of 3 levels: its ints, not [0, 3))
+        specs = [dataclasses.replace(s, real=t.detach()) for s, t in zip(specs, tensors)]
+    return specs, f"inferred from {inferred.origin}"
 
 
 def _not_run(plan, sandbox) -> list[str]:
