@@ -115,7 +115,9 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
                 )
                 result.__dict__.update(fresh.__dict__)
     except VaelintError as e:
-        result.error = e
+        from vaelint.frontends.training.ways import after_the_run
+
+        result.error = after_the_run(e, result.notes)  # the run's stop in its step first, where it had one
     except Exception as e:  # noqa: BLE001 - a bug of ours: say so, with where
         frame = traceback.extract_tb(e.__traceback__)[-1]
         result.error = VaelintError(

@@ -84,7 +84,7 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     """The run reached no VAE backward: what ran and where it stopped, with the backwards it passed over."""
     from vaelint.frontends.training.livewhy import why_not
 
-    error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home).rstrip('.')}.")
+    error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home, sandbox).rstrip('.')}.")
     error.own_step_failed = failed
     error.noise_elsewhere = watch.numpy_noise  # noise the run could not follow: reading the code decides
     error.definition_failed = any(getattr(e, "definition", False) for _where, e in runtime.stops[:1])

@@ -46,13 +46,13 @@ def _in_the_step(error, text: str, where: str, watch) -> str:
     return f"the training step{came} raised at {where}, {when}: {_said_of(error, text)}{hints}"
 
 
-def why_not(runtime, watch, home) -> str:
+def why_not(runtime, watch, home, sandbox=None) -> str:
     """What ran and where it stopped, for a run (a :class:`.liverun.LiveRuntime`, its :class:`.live.Watch`)
     that reached no backward; a module of the repository's own that is not here first: the user's
     run stops at its import, before anything vaelint's run went past it to."""
     from vaelint.frontends.placeholders import LEFT_OUT
 
-    said = _why_stopped(runtime, watch, home)
+    said = _why_stopped(runtime, watch, home) + _programs_not_run(runtime, sandbox)
     if LEFT_OUT and "left out of its checkout" not in said:
         return f"{LEFT_OUT[0]}. Past that import, {said}"
     return said
@@ -115,6 +115,22 @@ def _why_stopped(runtime, watch, home) -> str:
         hint += ended + _caught_first(runtime, text)
         return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"
     return _ran_through(runtime, watch, home)
+
+
+def _programs_not_run(runtime, sandbox) -> str:
+    """A program the code started, which vaelint did not run (``os.popen('nvidia-smi -L')``), where the
+    run then stopped on what it gave (no output: ``.readlines()[0]`` raises IndexError): said with the stop."""
+    unrun = list(getattr(sandbox, "unrun", None) or [])
+    if not unrun or not runtime.stops:
+        return ""
+    where, error = runtime.stops[0]
+    same = [u for u in unrun if where and u.endswith(f" at {where}")]
+    if not same and not isinstance(error, (IndexError, KeyError, ValueError, StopIteration)):
+        return ""
+    return (
+        f" (vaelint starts no program: the code's {(same or unrun)[0]} gave what a machine without that program gives, no "
+        "output and exit status 127, and the code's use of its output is what failed there)"
+    )
 
 
 def _caught_first(runtime, text: str) -> str:

@@ -174,3 +174,22 @@ def read_or_run(program, run_error: VaelintError, request):
         0, f"running the code as written did not reach its step ({why(run_error)}): the step was found by reading the code"
     )
     return program
+
+
+_RAN = "running the code as written did not reach its step ("
+
+
+def after_the_run(error: VaelintError, notes: list) -> VaelintError:
+    """A check that failed on the step reading the code found, where running the code as written
+    had got past the model into its step and raised there (a shape mismatch in the loss, the
+    code's own bug): that stop first, then what reading the code met. Before, only the read
+    step's failure was said ("the step ran to its end without reaching the backward"), and the
+    run's error was left in the JSON notes."""
+    note = next((n for n in notes if n.startswith(_RAN) and ("after the model ran" in n or "while its model ran" in n)), None)
+    if note is None or error.kind in ("load", "input", "timeout", "internal") or "): the step was found" not in note:
+        return error
+    stop = note[len(_RAN) : note.rindex("): the step was found")]
+    return VaelintError(
+        error.kind,
+        f"running the code as written, {stop}. Reading the code found a step, but: {error.message[:1].lower()}{error.message[1:]}",
+    )
