@@ -149,3 +149,49 @@ def test_a_programs_output_used_with_care_is_checked_as_it_runs(tmp_path, monkey
     result = check("train.py", "-", [])
     assert result.error is None and not result.findings, result.error
     assert not any(n.startswith("running the code as written did not reach its step") for n in result.notes), result.notes
+
+
+TRAINER = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc, self.dec = nn.Linear(32, 8), nn.Linear(4, 32)
+
+        def forward(self, x):
+            mu, logvar = self.enc(x).chunk(2, 1)
+            return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+    class Fitter:
+        def __init__(self, data_dir, lr=1e-3):
+            self.data_dir, self.model = data_dir, VAE()
+            self.opt = torch.optim.Adam(self.model.parameters(), lr)
+
+        def fit(self, epochs):
+            for _ in range(epochs):
+                for (x,) in DataLoader(TensorDataset(torch.rand(64, 32)), batch_size=16):
+                    recon, mu, logvar = self.model(x)
+                    loss = (((recon - x) ** 2).sum() - 0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())) / x.size(0)
+                    self.opt.zero_grad()
+                    loss.backward()
+                    self.opt.step()
+""")
+
+
+def test_a_method_whose_class_needs_arguments_is_told_to_give_them_with_init(tmp_path, monkeypatch):
+    # trainer.py:Fitter.fit with no script to call it: the advice was "give the script's arguments
+    # with --script-args", which there are none of (helper-found: a world-model VAE trainer)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fitter.py").write_text(TRAINER)
+    result = check("fitter.py", "Fitter.fit", ["16x32"])
+    assert result.error is not None
+    message = result.error.message
+    assert "Fitter's constructor needs 'data_dir': give it with --init NAME=VALUE" in message, message
+    assert "--script-args" not in message, message
+    result = check("fitter.py", "Fitter.fit", ["16x32"], init={"data_dir": "data", "epochs": 1})
+    assert result.error is None and not result.findings, result.error

@@ -150,6 +150,14 @@ def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
     if not missing and config:
         # a configuration file named by the arguments (--config nf10.yaml): not data, a wrong argument
         advice = f" The configuration file {config} is not there: give the script's arguments that name one that is with --script-args."
+    elif not missing and _constructor_needs(why):
+        # Trainer.__init__() missing 'data_dir' for a method named as the target (trainer.py:Trainer.train):
+        # there is no script whose arguments would give it; --init gives the constructor's and the method's
+        cls, names = _constructor_needs(why)
+        advice = (
+            f" {cls}'s constructor needs {names}: give {'them' if ',' in names else 'it'} with --init NAME=VALUE, a Python "
+            f"literal (e.g. --init {names.split(',')[0].strip(chr(39))}='data'), as the method's own parameters are given."
+        )
     elif not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
         # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
         advice = (
@@ -164,6 +172,18 @@ def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
         f"{display_path(plan.entry.path)}: running the script's setup never reached {what} "
         f"{display_path(site.place.scope.path)}:{site.place.line}).{because}{advice}"
     )
+
+
+_MISSING_ARGS = re.compile(r"(\w+)\.__init__\(\) missing \d+ required positional arguments?: (.+?)(?:$|\.$)")
+
+
+def _constructor_needs(why: list) -> tuple[str, str] | None:
+    """(the class, "'data_dir'") where a line failed building an object without its constructor's arguments."""
+    for text in why:
+        found = _MISSING_ARGS.search(text)
+        if found:
+            return found.group(1), found.group(2).replace(" and ", ", ")
+    return None
 
 
 def reach_value(
