@@ -8,6 +8,7 @@ from typing import Literal
 
 from vaelint.facts.context import loc_of
 from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, kl_readings, why_no_kl_reading
+from vaelint.facts.kldirection import reversed_learned_kl
 from vaelint.facts.samplernoise import sampler_scale, uniform_noise
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import FixAvailability, Need, Severity
@@ -68,6 +69,8 @@ def loss_function(recon, x, mu, logvar, mu_p, logvar_p):
     return rec + kl
 """
 _TWO = "{c} * torch.sum(logvar_p - logvar + (logvar.exp() + (mu - mu_p).pow(2)) / logvar_p.exp() - 1)"
+# the same two Gaussians the wrong way round, KL(p || q): the sampler's variance divides
+_TWO_REVERSED = "0.5 * torch.sum(logvar - logvar_p + (logvar_p.exp() + (mu_p - mu).pow(2)) / logvar.exp() - 1)"
 
 
 # a std by softplus (no log-variance to read): the KL is read in the sampler's own std
@@ -136,7 +139,10 @@ missing ``mu**2``, ``logvar`` where ``logvar.exp()`` belongs, ``F.kl_div(mu, sig
 torch's KL of two discrete distributions, given the Gaussian's heads). Against a Gaussian
 prior the heads do not move (a conditional prior ``p(z | c)`` from a network of its
 own, a prior held as parameters, ``N(0, s^2)``) the term is compared with the KL of
-two Gaussians, ``0.5 * sum(logvar_p - logvar + (std^2 + (mu - mu_p)^2) / var_p - 1)``.
+two Gaussians, ``0.5 * sum(logvar_p - logvar + (std^2 + (mu - mu_p)^2) / var_p - 1)``. Against a
+learned or conditional prior, a closed-form KL in which the sampler's own std or variance divides
+(``kl_divergence(prior, posterior)``, the two Gaussians' parts swapped) is KL(p || q), taken the
+wrong way round.
 Monte Carlo estimates (``log q(z) - log p(z)``), mixture priors and priors computed
 from the sample itself are not checked. A KL
 clamped for free bits (``torch.max(kl - free_bits, 0)``) is not compared with the
@@ -167,6 +173,16 @@ term.
         Example(_model(_AGAINST_S.format(c="-0.5")), inputs=("6x20",)),
         # against a learned conditional prior: the KL of two Gaussians, the prior's network's heads fixed
         Example(fill(_LEARNED, kl=_TWO.format(c="0.5")), inputs=("6x20", "6x3")),
+        # the two Gaussians' KL with its log-ratio written as log(std_p / std_q): the sampler's std
+        # divides only under the log, as KL(q || p) has it (the near miss of _TWO_REVERSED)
+        Example(
+            fill(
+                _LEARNED,
+                kl="torch.sum(torch.log(torch.exp(0.5 * logvar_p) / torch.exp(0.5 * logvar)) "
+                "+ (logvar.exp() + (mu - mu_p).pow(2)) / (2 * logvar_p.exp()) - 0.5)",
+            ),
+            inputs=("6x20", "6x3"),
+        ),
         # the - 1 left out: the KL plus a constant, the same gradients (a note, not a finding)
         Example(_model("0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar)"), inputs=("6x20",)),
         Example(fill(_WIDE, noise="torch.randn_like(logvar)").replace("  # <- noise", ""), inputs=("32x20",)),
@@ -221,6 +237,7 @@ term.
             message="twice the KL between the sampler's Gaussian and its Gaussian prior",
             fixed=fill(_LEARNED, kl=_TWO.format(c="0.5")),
         ),
+        Example(fill(_LEARNED, kl=_TWO_REVERSED), inputs=("6x20", "6x3"), at="finding", message="taken the wrong way round, KL(p || q)"),
         Example(
             fill(_SOFTPLUS, kl="-0.5 * torch.sum(1 + s - mu.pow(2) - s.exp())"),
             inputs=("6x20",),
@@ -260,6 +277,10 @@ term.
         if misread is not None:
             sign = next((float(sg) for sg, t in ctx.roles.loss_terms if t is misread or ctx.view.depends_on(t, misread)), 1.0)
             yield self.report(FormulaSeen("kl_div_of_heads", sign), loc_of(misread), node=misread)
+            return
+        backwards = reversed_learned_kl(ctx)
+        if backwards is not None:
+            yield self.report(FormulaSeen("reversed_prior"), loc_of(backwards), node=backwards)
             return
         reading = kl_reading(ctx)
         if reading is None:
@@ -380,7 +401,7 @@ _TWO_GAUSSIANS = "kl = 0.5 * torch.sum(logvar_p - logvar + (logvar.exp() + (mu -
 class FormulaSeen(Observed):
     """The KL term read against the closed form of the sampler's mean and std."""
 
-    kind: Literal["not_gaussian", "wrong_sign", "missing_half", "scaled_noise", "uniform_noise", "kl_div_of_heads"]
+    kind: Literal["not_gaussian", "wrong_sign", "missing_half", "scaled_noise", "uniform_noise", "kl_div_of_heads", "reversed_prior"]
     coefficient: float | None = None  # the term over the closed form, where it is a constant
     weight: float = 1.0  # a weight written on the KL beside its missing 1/2 (b * -torch.sum(...))
     clamped: bool = False  # the KL is clamped for free bits (max(kl - free_bits, 0)): only its sign is read
@@ -405,6 +426,12 @@ class FormulaSeen(Observed):
                 "given as log-probabilities and probabilities (sum target * (log target - input)), not the KL of "
                 "N(mu, std^2) against N(0, 1), so the term does not pull the posterior towards the prior"
                 + (", and it is subtracted from the loss." if (self.coefficient or 1) < 0 else ".")
+            )
+        if self.kind == "reversed_prior":
+            return (
+                "the KL against the learned prior is taken the wrong way round, KL(p || q): the sampler's own std "
+                "divides in it, where the ELBO's KL(q || p) divides by the prior's. It pulls the prior towards the "
+                "posterior's spread instead of the posterior towards the prior (kl_divergence(prior, posterior))."
             )
         if self.kind == "not_gaussian":
             return (
@@ -435,6 +462,8 @@ class FormulaSeen(Observed):
             return "draw standard normal noise: eps = torch.randn_like(std)"
         if self.kind == "scaled_noise":
             return "draw standard normal noise: eps = torch.randn_like(std) (a smaller spread belongs in the encoder's std)"
+        if self.kind == "reversed_prior":
+            return "take the KL of the posterior against the prior: kl_divergence(q, p), q the distribution the sample is drawn from"
         if self.kind == "kl_div_of_heads":
             return (
                 f"write the Gaussian KL of the heads in closed form instead: {_CLOSED_FORM} for a log-variance head, or "
