@@ -304,3 +304,17 @@ def test_an_anneal_helper_handed_its_settings_beside_the_counter_is_read(monkeyp
     assert "0.00193 at step = 0, 1 from step = 5000; it reaches beta = 1" in note, note
     r, result = _json("anneal_helper_with_its_settings_rec_mean.py")
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 32)], r.output
+
+
+def test_a_loss_object_told_the_counters_is_read_as_a_schedule(monkeypatch):
+    # loss_fn.update(step, epoch) sets self.step, self.epoch; its __call__ reads a cyclical weight from
+    # them (a scheduler object): before, its first value, 0, took the KL out ("not checked", exit 0)
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("scheduler_object_told_the_counters.py")
+    assert result["error"] is None and not result["findings"], r.output
+    note = next(n for n in result["notes"] if "the KL weight is annealed: beta = self.schedule.weight(self.step, self.epoch)" in n)
+    assert "0 at epoch = 0, 0.994 at epoch = 39, the loop's last; it reaches beta = 1" in note, note
+    # a loss module told its epoch above the data loop (criterion.set_epoch(epoch)), read by its forward
+    r, result = _json("criterion_told_the_epoch.py")
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 25)], r.output
+    assert any("w = min(1.0, self.epoch / self.warmup)" in n and "1 from epoch = 10" in n for n in result["notes"]), result["notes"]

@@ -17,6 +17,7 @@ from vaelint.frontends.base import Schedule
 from vaelint.frontends.sourcefacts import def_node
 from vaelint.frontends.training.astutil import loads, source_segment, walk_statements
 from vaelint.frontends.training.schedules import _ending, _evaluate, _moving
+from vaelint.frontends.training.toldschedules import told_schedules
 
 
 def callee_schedules(
@@ -44,6 +45,8 @@ def callee_schedules(
             space = {**_space(fn, node), **_plain_arguments(call, fn, handed, namespace, sandbox, owner is not None)}
             if owner is not None:  # self.train_step(x, epoch): its self is the object the step holds
                 space = {**space, next(iter(inspect.signature(fn).parameters)): owner}
+                # loss_fn.update_step(step, epoch) telling a loss object the counters its __call__ reads
+                out += told_schedules(owner, node, handed, namespace, counted, sandbox, ends)
             for name, value, at in [*_assigned(node), *_returned(stmt, call, node), *_inline(node, text, handed)]:
                 read = sorted(loads(value) & set(handed))
                 if not read:

@@ -316,7 +316,9 @@ def _schedules(plan, fn, sandbox, home) -> list:
         ends,
     )
     # a loss function handed the epoch, which computes the weight from it (read up to the loop's end)
-    inside = callee_schedules(plan.region, counters, _step_namespace(fn, plan.frame_values), {}, sandbox, ends) if counters else []
+    # (and an object told the counters above the data loop: criterion.set_epoch(epoch), read by its forward)
+    calls = [*before_the_batch([frame.scope.node, *frame.place.statements()[: plan.boundary.depth + 1]]), *plan.region]
+    inside = callee_schedules(calls, counters, _step_namespace(fn, plan.frame_values), {}, sandbox, ends) if counters else []
     found += [s for s in inside if s.name not in {o.name for o in found}]
     from vaelint.frontends.training.handedschedules import handed_schedules
 
