@@ -72,7 +72,10 @@ whose module never contributes to the loss: a layer
 defined in ``__init__`` and never wired into ``forward``, or a head whose output
 is computed and then dropped; or a parameter a module holds itself beside
 layers that train (a sigma-VAE's ``log_sigma``, a learned prior's scale) that the
-loss never reads. vaelint reads the captured forward-plus-loss
+loss never reads; or the sampler's heads left out of the optimiser that trains the encoder below
+them (``Adam(list(model.encoder.parameters()) + list(model.decoder.parameters()))``, a
+``parameters()`` overridden to list some modules only): they get gradients no step applies.
+vaelint reads the captured forward-plus-loss
 graph for the modules the loss depends on, and the confirmation pass checks
 that their gradients are missing after ``backward()``. Frozen parameters
 (``requires_grad=False``) are not reported, nor, in training code, those no
@@ -176,6 +179,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             elsewhere = elsewhere | {id(p) for _n, p in model.named_parameters() if id(p) not in held}
         dead = {n for n, p in model.named_parameters() if p.requires_grad and n not in used_params and id(p) not in elsewhere}
         yield from self._unregistered(ctx, model, held)
+        yield from self._left_out(ctx, model, held, used_params)
         yield from self._rebuilt_in_forward(model)
         if not dead:
             return
@@ -201,6 +205,31 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             site = _assigned_at(owner, attr) or ctx.program.module_sites.get(id(owner))
             count = getattr(owner, attr).numel()
             yield self.report(DeadModule(name, f"a parameter of {type(owner).__name__}", count, name in graph_params, True), site)
+
+    def _left_out(self, ctx, model, held, used_params: set):
+        """The sampler's mean or scale head, whose gradient the loss gives, left out of the optimiser
+        that trains the encoder below it (``Adam(list(enc.parameters()) + list(dec.parameters()))``,
+        a ``parameters()`` overridden to list the stacks only): the heads never train. A first stage
+        trained by none of the step's optimisers (frozen under a prior) is not read so."""
+        if not held:
+            return
+        ids = {n: id(p) for n, p in model.named_parameters() if p.requires_grad}
+        heads, trunk = set(), set()
+        for layer in ctx.roles.reparams:
+            for head in (layer.mu, layer.logvar):
+                module = _producing_module(ctx.view, head)
+                if module is None:
+                    continue
+                own = ctx.params_of(module)
+                heads |= own
+                trunk |= {n for a in ctx.view.ancestors(module) if a is not module for n in ctx.params_of(a)} - own
+        untrained = sorted(n for n in heads & used_params if n in ids and ids[n] not in held)
+        if not untrained or not any(ids.get(n) in held for n in trunk):
+            return
+        left = sorted({n.rpartition(".")[0] for n in used_params if n in ids and ids[n] not in held})
+        count = sum(p.numel() for n, p in model.named_parameters() if n.rpartition(".")[0] in left)
+        site = ctx.program.module_sites.get(id(model.get_submodule(untrained[0].rpartition(".")[0])))
+        yield self.report(LeftOut(", ".join(left), count), site)
 
     def _unregistered(self, ctx, model, held):
         """Layers kept in a plain list, tuple or dict attribute (``self.hidden = []`` then
@@ -272,7 +301,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
         return out
 
     def confirm(self, finding, ctx, observed):
-        if not observed.grads or isinstance(finding.observed, (RebuiltInForward, Unregistered)):
+        if not observed.grads or isinstance(finding.observed, (RebuiltInForward, Unregistered, LeftOut)):
             return None  # read off the code: the gradients a run records are the new leaves', or none
         prefix = f"{finding.observed.name}."
         grads = [g for n, g in observed.grads.items() if n.startswith(prefix) or n == finding.observed.name]
@@ -322,6 +351,36 @@ class Unregistered(Observed):
     def fix(self) -> str:
         kind = "nn.ModuleDict" if self.container == "dict" else "nn.ModuleList"
         return f"hold them in {kind}: self.{self.name.rsplit('.', 1)[-1]} = {kind}(...)"
+
+
+def _producing_module(view, node):
+    """The module call whose output a head is, through a chunk, an index or a view of it."""
+    for _ in range(4):
+        if node is None or not hasattr(node, "op"):
+            return None
+        if node.op == "call_module":
+            return node
+        inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
+        node = inputs[0] if len(inputs) == 1 else None
+    return None
+
+
+@dataclass(frozen=True)
+class LeftOut(Observed):
+    """Modules the loss gives a gradient that no optimiser of the step holds, the sampler's heads among them."""
+
+    names: str  # "to_mu, to_logvar, fc"
+    parameters: int
+
+    def message(self) -> str:
+        return (
+            f"{self.names} ({self.parameters} parameters) get the loss's gradient, but no optimiser of the step holds "
+            "them, while the encoder below them trains: they never train (the sampler's mean and scale heads among "
+            "them) and stay as initialised."
+        )
+
+    def fix(self) -> str:
+        return "build the optimiser from model.parameters() (and do not override parameters() to list only some modules)"
 
 
 def _assigned_at(owner, attr: str):
