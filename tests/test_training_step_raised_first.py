@@ -195,3 +195,14 @@ def test_a_method_whose_class_needs_arguments_is_told_to_give_them_with_init(tmp
     assert "--script-args" not in message, message
     result = check("fitter.py", "Fitter.fit", ["16x32"], init={"data_dir": "data", "epochs": 1})
     assert result.error is None and not result.findings, result.error
+
+
+def test_the_codes_own_no_dataset_found_is_read_as_its_data_not_here():
+    # raise Exception("No dataset found: ...") from the code's own check of its folder, with --input
+    # given: the advice was "give the script's arguments with --script-args" (helper-found, an
+    # NVAE-like repository); read as its data not being here, the advice is where to put the files
+    from vaelint.frontends.training.livewhy import MISSING_DATA
+
+    assert MISSING_DATA.search("train.py:37: Exception: No dataset found: put your images in ./dataset")
+    assert MISSING_DATA.search("ValueError: no data sets found under data/")
+    assert not MISSING_DATA.search("RuntimeError: The size of tensor a (12) must match the size of tensor b (8)")

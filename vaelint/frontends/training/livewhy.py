@@ -178,7 +178,7 @@ def _ran_through(runtime, watch, home) -> str:
 
 MISSING_DATA = re.compile(
     r"not an? (valid )?(dir|directory|folder|file|path)|(does|do|did)( not|n't) exist|no such file|not found|"
-    r"no (images|files|data|samples)( were)? (found|loaded)|is empty|"
+    r"no (images|files|data|datasets?|data sets?|samples)( were)? (found|loaded)|is empty|"
     r"need at least one array to (concatenate|stack)",  # np.concatenate of what a glob of no files read
     re.I,
 )
