@@ -108,3 +108,59 @@ def test_a_notebook_that_only_runs_a_script_names_the_command_that_checks_it(tmp
     _notebook(tmp_path / "run.ipynb", ["import torch.nn as nn\nclass VAE(nn.Module):\n    pass", line])
     r = run("run.ipynb", "--input", "8x784")
     assert r.exit_code == 2 and "name the model" in " ".join(r.output.split()), r.output
+
+
+SHAPES_LIB = """
+import torch
+import torch.nn as nn
+
+
+class PointVAE(nn.Module):
+    def __init__(self, n=64, z=4):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(n * 3, 2 * z), nn.Linear(z, n * 3)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x.flatten(1)).chunk(2, 1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)).view_as(x), mu, logvar
+"""
+
+
+def test_a_notebooks_module_in_a_folder_of_the_repository_is_said_to_be_there(tmp_path, monkeypatch):
+    # a Colab notebook that fetched its modules at the top (lib/ in the repository here): the message led
+    # with "the training step calls no nn.Module that vaelint can see" and said to install 'shapes_lib'
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "shapes_lib.py").write_text(SHAPES_LIB)
+    cells = [
+        "import torch\nfrom shapes_lib import PointVAE",
+        "model = PointVAE()\nopt = torch.optim.Adam(model.parameters())\nx = torch.randn(8, 64, 3)",
+        "for _ in range(3):\n    recon, mu, logvar = model(x)\n"
+        "    loss = ((recon - x) ** 2).sum() / 8 - 0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp()) / 8\n"
+        "    opt.zero_grad()\n    loss.backward()\n    opt.step()",
+    ]
+    _notebook(tmp_path / "points.ipynb", cells)
+    monkeypatch.chdir(tmp_path)
+    r = run("points.ipynb", "--format", "json")
+    message = json.loads(r.output)["results"][0]["error"]["message"]
+    assert "'shapes_lib' is not installed, but lib/shapes_lib.py is here" in message, message
+    assert "run vaelint with PYTHONPATH=lib" in message, message
+    monkeypatch.setenv("PYTHONPATH", "lib")
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))
+    r = run("points.ipynb", "--format", "json")
+    assert json.loads(r.output)["results"][0]["error"] is None, r.output
+
+
+def test_a_missing_import_the_run_stopped_at_leads_where_reading_found_no_model():
+    # what reading the code says ("calls no nn.Module that vaelint can see") came after the cause
+    from vaelint.errors import VaelintError
+    from vaelint.frontends.training.ways import worth_telling
+
+    stop = (
+        "nb.ipynb:cell 2:5: nb.ipynb:cell 1:2 imports 'PointVAE' from 'shapes_lib', which could not be imported "
+        "(ModuleNotFoundError: No module named 'shapes_lib'), and the code checked uses it."
+    )
+    run_error = VaelintError("load", f"nb.ipynb: no training step to check: running it stopped at {stop}")
+    read_error = VaelintError("load", "nb.ipynb:cell 3:7: the training step calls no nn.Module that vaelint can see; check the model.")
+    told = worth_telling(read_error, run_error).message
+    assert told.startswith("running it as written stopped at nb.ipynb:cell 2:5: nb.ipynb:cell 1:2 imports 'PointVAE'"), told
+    assert told.endswith("Reading the code then found no model it could see: " + read_error.message), told

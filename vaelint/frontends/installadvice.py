@@ -55,7 +55,25 @@ def install_advice(module: str, error) -> str:
             f"{top}/ is not here, and {_beside(module)} is beside the script: the code expects it in "
             f"{module.rsplit('.', 1)[0].replace('.', '/')}/ (a folder of the repository's own, left out of its checkout?): move it there"
         )
+    inside = _in_a_folder(module) if "." not in module else None
+    if inside is not None:
+        # `from pc_models import PointVAE` with lib/pc_models.py here: a notebook run from lib/, or a
+        # sys.path.append a Colab cell made, put the folder on the import path
+        folder = os.path.dirname(inside)
+        return (
+            f"{module!r} is not installed, but {inside} is here: the code expects {folder}/ on the import path (a "
+            f"notebook run from there, or a sys.path.append of it): run vaelint with PYTHONPATH={folder}"
+        )
     return f"Install {package}"
+
+
+def _in_a_folder(module: str) -> str | None:
+    """The module's file in a folder of the repository below the working folder (lib/pc_models.py)."""
+    import glob
+
+    found = sorted(glob.glob(f"*/{module}.py") + glob.glob(f"*/*/{module}.py") + glob.glob(f"*/{module}/__init__.py"))
+    found = [f for f in found if not f.startswith((".", "venv", "env", "site-packages")) and "site-packages" not in f]
+    return (found[0] if found[0].endswith(f"{module}.py") else found[0].rsplit("/", 1)[0]) if found else None
 
 
 def _a_package_here(top: str, module: str) -> bool:

@@ -129,6 +129,9 @@ def _with_the_runs_stop(read_error: VaelintError, run_error: VaelintError) -> Va
             f"running the code as written stops at {where}, before the training step: the user's own run stops "
             f"there too, so nothing after it was checked. Fix that line, or check the model alone: {_model_alone(where)}."
         )
+    elif "could not be imported (ModuleNotFoundError" in where and "calls no nn.Module" in read_error.message:
+        # the model came from the module that could not be imported: that is the cause, said first
+        text = f"running it as written stopped at {where}. Reading the code then found no model it could see: {read_error.message}"
     else:
         text = f"{read_error.message.rstrip()} Running it as written stopped first, at {where}."
     error = VaelintError(read_error.kind, text)
