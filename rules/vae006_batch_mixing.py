@@ -64,6 +64,30 @@ class VAE(nn.Module):
 """
 
 
+# an importance-weighted bound kept as M x K x B with M = K = 1, the K dim squeezed away: M x B,
+# the batch at dim 1 all along (dims of 1 dropped move no value)
+_SQUEEZED = """import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(12, 8)
+        self.dec = nn.Linear(4, 12)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+    def loss_function(self, recon, x, mu, logvar):
+        w = -((recon - x) ** 2).sum(dim=1).view(1, 1, -1)  # M x K x B
+        bound = w.squeeze(1)  # M x B
+        kl = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)).mean()
+        return -bound.mean(0).mean() + kl
+"""
+
+
 class BatchMixing(Rule):
     code = "VAE006"
     fix_availability = FixAvailability.SOMETIMES
@@ -125,6 +149,7 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         Example(_model("h.permute(0, 2, 3, 1).reshape(-1, 16)", 16), inputs=("4x1x16x16",)),
         # one weight per sample, a vector as the per-sample term is: paired sample by sample
         Example(fill(_WEIGHTED, column="0"), inputs=("6x12",)),
+        Example(_SQUEEZED, inputs=("6x12",)),
     ]
     INVALID = [
         Example(
@@ -182,6 +207,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 continue
             if not before.dims or not after.dims:
                 continue
+            if _ones_only(before.dims) == _ones_only(after.dims):
+                continue  # dims of 1 dropped or added around the others (w.squeeze(1) of M x 1 x B): no value moves
             b0, a0 = before.dims[0], after.dims[0]
             axis = next((i for i, d in enumerate(before.dims) if d.coef == 1 and d.const == 0), None)
             if axis not in (None, 0):
@@ -281,6 +308,11 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
             return None
         out = observed.result.shapes.get(finding.node)
         return out is not None and out[0] != shapes[0][0]
+
+
+def _ones_only(dims) -> list:
+    """The dims that are not always 1: a reshape that keeps them, in order, only drops or adds dims of 1."""
+    return [(d.coef, d.const) for d in dims if not (d.coef == 0 and d.const == 1)]
 
 
 def _batch_axis(ctx, node):
