@@ -121,7 +121,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
             if node in seen:
                 continue
             if op in sized:
-                if b0 not in ctx.literal_sizes(node) or not self._pinned(ctx, node, failures):
+                if b0 not in ctx.literal_sizes(node) or not self._pinned(ctx, node, failures) or _every_batch_is(ctx, b0, node):
                     continue
                 other = ctx.extra_batches[0] if ctx.extra_batches else b0 + 1
                 written = BatchWrittenDown(op, b0, ctx.shape_text(node), other, self._consequence(ctx, node, failures))
@@ -367,12 +367,17 @@ def _every_batch_is(ctx, n: int, node) -> bool:
     ``n`` drops the last incomplete batch)? A loss divided by ``n`` written down is then right for
     each: said in a note, not a finding."""
     program = ctx.program
-    if not getattr(program, "full_batches", False) or getattr(program, "configured_batch", None) != n:
+    why = getattr(program, "full_batches", "")
+    if not why or getattr(program, "configured_batch", None) != n:
         return False
     loc = loc_of(node)
-    note = (
-        f"the loss is divided by the batch size written down ({n}{f' at {loc.where()}' if loc else ''}): right for "
-        f"every batch, as its DataLoader drops the last incomplete one (drop_last=True); a loader without it breaks that"
+    what = (
+        "the loss is divided by the batch size written down"
+        if ctx.view.op(node) == "div"
+        else f"{ctx.view.op(node)} writes the batch size down"
+    )
+    note = f"{what} ({n}{f' at {loc.where()}' if loc else ''}): right for every batch, as {why}; " + (
+        "a loader without it breaks that" if "drop_last" in why else "another data set's length may not"
     )
     if note not in ctx.notes:
         ctx.notes.append(note)

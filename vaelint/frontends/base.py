@@ -194,8 +194,9 @@ class Program:
     # a training step's configured batch size (its DataLoader's batch_size), and where it is set
     configured_batch: int | None = None
     configured_batch_text: str = ""
-    # its DataLoader drops the last incomplete batch (drop_last=True): every batch has that size
-    full_batches: bool = False
+    # why every batch has that size ("" where one may not): its DataLoader drops the last
+    # incomplete batch (drop_last=True), or its data set's length is a multiple of it
+    full_batches: str = ""
     # the inputs' batch dims are the dims their loader's batch size sets: nothing to find out
     batch_dim_known: bool = False
     # id()s of the parameters another backward of the step trains (a GAN's discriminator, whose
