@@ -428,3 +428,15 @@ def test_a_trainers_library_claimed_for_one_check_is_a_library_again_for_the_nex
     result = check(os.path.join(RUNNING, "lightning_critic_first_on_detached_z.py"), "-", [])
     assert result.error is None and not result.findings, [f.message for f in result.findings]
     assert result.loss_name.endswith("(lines 23-35, backward at line 35)"), result.loss_name
+
+
+def test_a_checkpoint_folder_the_code_made_answers_as_made_and_nothing_is_written(tmp_path, monkeypatch):
+    # os.makedirs(run_dir) then ModelCheckpoint(dirpath=run_dir): vaelint makes no folder, so fsspec's
+    # stat of it raised inside Lightning and the check said "its data is not here" (helper-found twice)
+    from training_cli import RUNNING
+
+    shutil.copy(os.path.join(RUNNING, "lightning_checkpoint_in_a_folder_it_made.py"), tmp_path / "train.py")
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None and not result["findings"], r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.py"], list(tmp_path.iterdir())

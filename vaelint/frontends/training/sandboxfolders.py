@@ -2,7 +2,7 @@
 ``os.makedirs(out_dir)`` does nothing. Code that then looks into the folder it just made
 (``if name in os.listdir(out_dir)``, ``os.path.exists(out_dir)``, ``Path(out_dir).glob("*.npz")``) would fail or take the other
 branch, for a reason of vaelint's own. So a folder the code made answers as the empty folder it
-would be: it exists, it is a folder, it lists nothing."""
+would be: it exists, it is a folder (its status a folder's), it lists nothing."""
 
 from __future__ import annotations
 
@@ -58,6 +58,15 @@ def made_folders(sandbox) -> None:
     sandbox._patch(pathlib.Path, "glob", lambda self, *a, **k: iter(()) if _made(self, made) else real_glob(self, *a, **k))
     sandbox._patch(pathlib.Path, "rglob", lambda self, *a, **k: iter(()) if _made(self, made) else real_rglob(self, *a, **k))
     sandbox._patch(os, "scandir", answering(os.scandir, _NoEntries()))
+    # its status, a folder's (fsspec's ls, under Lightning's ModelCheckpoint, stats the folder first)
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if made and not isinstance(path, int) and _made(path, made):
+            return real_stat(os.getcwd())
+        return real_stat(path, *args, **kwargs)
+
+    sandbox._patch(os, "stat", stat)
 
 
 class _NoEntries:
@@ -83,9 +92,12 @@ def _made(path, made: set) -> bool:
     return where in made and not _really_there(where)
 
 
+_REAL_STAT = os.stat  # as the module found it: the folder really there, whatever is patched
+
+
 def _really_there(where: str) -> bool:
     try:
-        os.stat(where)
+        _REAL_STAT(where)
         return True
     except OSError:
         return False
