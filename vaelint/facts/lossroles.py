@@ -27,6 +27,10 @@ def term_kind(view: GraphView, roles: Roles, node) -> str | None:
     if node.meta.get("vaelint_entropy"):
         return "latent"  # the posterior's entropy beside -log p(z), weighed apart (densitypairs)
     layers = roles.reparams
+    if _a_second_sample(view, layers, node):
+        # log q(z') - log p(z') of a sample z' = q.rsample() drawn again for the KL alone, from the
+        # heads the decoder's sample is drawn from: a Monte Carlo estimate, no closed form
+        return "latent"
     # closed form for some layer: its heads without its own sample (an upper
     # layer's KL reads the lower layers' samples through its heads)
     if any(
@@ -41,6 +45,17 @@ def term_kind(view: GraphView, roles: Roles, node) -> str | None:
         # one reconstruction (x[t] against dec(z_t, h)); a Monte Carlo KL or MMD reads no data
         return "rec" if _reads_the_data(view, roles, node) else "latent"
     return None
+
+
+def _a_second_sample(view: GraphView, layers, node) -> bool:
+    """Does the term read a sample drawn from the same heads as another sampler's, without that
+    other's sample (the KL's own z' beside the decoder's z)?"""
+    for r in layers:
+        if view.depends_on(node, r.z) or view.depends_on(node, r.noise):
+            continue
+        if any(o is not r and o.mu is r.mu and view.depends_on(node, o.z) for o in layers):
+            return True
+    return False
 
 
 def _reads_the_data(view: GraphView, roles: Roles, node) -> bool:
