@@ -313,11 +313,12 @@ def _batch_use(module, fn, param: str, depth: int = 0):
     use = use_of(param, body)
     if use.kind != "passed":
         return use
-    target = getattr(type(module), use.method, None)
+    target = (getattr(fn, "__globals__", {}) if use.function else vars(type(module))).get(use.method)
+    target = getattr(type(module), use.method, None) if target is None and not use.function else target
     if depth > 3 or not callable(target):
         return BatchUse("tensor")
     target = inspect.unwrap(target)
-    params = [p for p in inspect.signature(target).parameters][1:]  # after self
+    params = [p for p in inspect.signature(target).parameters][0 if use.function else 1 :]  # after self
     if use.keyword:
         return _batch_use(module, target, use.keyword, depth + 1) if use.keyword in params else BatchUse("tensor")
     if use.position >= len(params):

@@ -13,13 +13,14 @@ class BatchUse:
 
     kind: str  # "tensor", "unpacked", "indexed", "keyed", "passed" (on to self.METHOD, read there)
     arity: int = 0  # "unpacked": into how many names
-    method: str = ""  # "passed": the method of self it is passed to ...
+    method: str = ""  # "passed": the method of self it is passed to (or the function: see function) ...
     position: int = 0  # ... as its argument number
     keyword: str = ""  # ... or by this parameter's name (self._step(batch=batch, ...))
     key: str = ""  # "keyed": the first key read
     keys: tuple = ()  # "keyed": every key read, in the order the step first reads them
     # "indexed": the step tests the batch's type first (``batch[0] if type(batch) is list else batch``)
     type_tested: bool = False
+    function: bool = False  # "passed" to a function of the module's own (elbo(self.vae, batch)), not a method
 
 
 def use_of(name: str, statements) -> BatchUse:
@@ -48,6 +49,10 @@ def use_of(name: str, statements) -> BatchUse:
                         return BatchUse("passed", method=func.attr, keyword=by_name[0])
                     k = next(i for i, a in enumerate(node.args) if isinstance(a, ast.Name) and a.id == name)
                     return BatchUse("passed", method=func.attr, position=k)
+                if isinstance(func, ast.Name) and not by_name:
+                    # elbo(self.vae, batch): a function of the module's own, which unpacks it there
+                    k = next(i for i, a in enumerate(node.args) if isinstance(a, ast.Name) and a.id == name)
+                    return BatchUse("passed", method=func.id, position=k, function=True)
                 return BatchUse("tensor")
     return BatchUse("tensor")
 
