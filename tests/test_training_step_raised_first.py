@@ -206,3 +206,58 @@ def test_the_codes_own_no_dataset_found_is_read_as_its_data_not_here():
     assert MISSING_DATA.search("train.py:37: Exception: No dataset found: put your images in ./dataset")
     assert MISSING_DATA.search("ValueError: no data sets found under data/")
     assert not MISSING_DATA.search("RuntimeError: The size of tensor a (12) must match the size of tensor b (8)")
+
+
+WRONG_KEYWORD = textwrap.dedent("""
+    import numpy as np
+    import torch
+    import torch.nn as nn
+
+    tokens = np.load("data/tokens.npz")["train"]
+
+
+    def next_batch(size=16):
+        rows = torch.randint(len(tokens), (size,))
+        return torch.as_tensor(tokens[rows.numpy()], dtype=torch.int64)
+
+
+    class Decoder(nn.Module):
+        def __init__(self, z, vocab):
+            super().__init__()
+            self.out = nn.Linear(z, vocab)
+
+
+    class SeqVAE(nn.Module):
+        def __init__(self, vocab=50, z=8):
+            super().__init__()
+            self.emb, self.enc = nn.Embedding(vocab, 16), nn.Linear(16, 2 * z)
+            self.dec = Decoder(z, vocab, teacher_forcing=0.5)
+
+        def forward(self, x):
+            mu, logvar = self.enc(self.emb(x)).chunk(2, -1)
+            return self.dec.out(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+    model = SeqVAE()
+    opt = torch.optim.Adam(model.parameters())
+    for step in range(100):
+        x = next_batch()
+        logits, mu, logvar = model(x)
+        rec = nn.functional.cross_entropy(logits.transpose(1, 2), x, reduction="sum")
+        loss = (rec - 0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())) / x.size(0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+""")
+
+
+def test_a_call_with_a_wrong_keyword_is_the_codes_error_not_the_stand_in_datas(tmp_path, monkeypatch):
+    # Decoder(..., teacher_forcing=0.5) raised TypeError while a data file stood in: it was said to be
+    # "the code reading vaelint's stand-in data" (helper-found on two MusicVAE-like repositories)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(WRONG_KEYWORD)
+    result = check("train.py", "-", ["16x20:int64:50"])
+    assert result.error is not None
+    message = result.error.message
+    assert "got an unexpected keyword argument 'teacher_forcing'" in message, message
+    assert "stand-in data" not in message, message

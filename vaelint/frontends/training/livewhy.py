@@ -265,12 +265,18 @@ def _stand_in_misfit(error, watch) -> str:
     made = [n for n in STOOD_IN if n.startswith("the data file ") and "it stands in as" in n]
     if not made or not watch.specs or watch.model_calls or not isinstance(error, (ValueError, IndexError, TypeError, KeyError)):
         return ""
+    if isinstance(error, TypeError) and _SIGNATURE.search(str(error)):
+        return ""  # Dec.__init__() got an unexpected keyword argument: a call of the code's own, not its data
     return (
         f" (this is the code reading vaelint's stand-in data, not its own: {made[0]}; the code reads its file in "
         "another layout, which --input cannot tell: put the data where the code reads it, or check the model alone "
         "with PATH.py:MODEL --input SPEC)"
     )
 
+
+_SIGNATURE = re.compile(
+    r"unexpected keyword argument|missing \d+ required (positional|keyword-only) argument|takes \d+ positional argument"
+)
 
 _WEIGHT_LOADERS = ("from_pretrained(", "load_from_checkpoint(", "torch.load(", "load_state_dict(", "load_checkpoint(", "load_file(")
 
