@@ -41,6 +41,40 @@ def _model(out: str, rec: str) -> str:
     return fill(_MODEL, out=out, rec=rec)
 
 
+# tokens: a categorical decoder over a vocabulary of 12, five tokens a sample
+_TOKENS = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, vocab=12, length=5, latent=4):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, 8)
+        self.enc = nn.Linear(8 * length, 2 * latent)
+        self.dec = nn.Linear(latent, vocab * length)
+        self.vocab, self.length = vocab, length
+
+    def forward(self, x):
+        mu, logvar = self.enc(self.emb(x).flatten(1)).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        logits = self.dec(z).view(-1, self.length, self.vocab)
+        return {OUT}, mu, logvar
+
+
+def loss_function(out, x, mu, logvar):
+    rec = {REC}  # <- finding
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return rec + kl
+"""
+_NLL = 'F.nll_loss(out.transpose(1, 2), x, reduction="sum")'
+_CE = 'F.cross_entropy(out.transpose(1, 2), x, reduction="sum")'
+
+
+def _tokens(out: str, rec: str) -> str:
+    return fill(_TOKENS, out=out, rec=rec)
+
+
 # ops whose output lies in [0, 1]
 _BOUNDED = {"sigmoid", "softmax", "hardsigmoid", "clamp", "clip"}
 
@@ -59,7 +93,9 @@ The reconstruction loss fixes what the decoder must output.
 logits and applies the sigmoid itself: a decoder that already ends in a sigmoid
 gets it twice, and one that ends in an activation bounding its output (``relu``,
 ``softplus``, ``elu``, ``tanh``) gives logits that never reach a probability near
-0 (``relu``: every probability is at least 0.5). Both take (the model's output, the data): the data given first is
+0 (``relu``: every probability is at least 0.5). Over categories likewise: ``nll_loss``
+takes log-probabilities (a ``log_softmax`` last, not a ``softmax``), and ``cross_entropy``
+takes logits (a ``softmax`` before it is applied twice). Both take (the model's output, the data): the data given first is
 read as the logits or probabilities and the reconstruction as the target. vaelint
 follows the reconstruction from the loss back through reshapes to the decoder's
 last op.
@@ -90,12 +126,18 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         ),
         # a ReLU inside the decoder, a linear layer last: unbounded logits
         Example(_model("self.dec(torch.relu(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
+        # a categorical decoder: log-probabilities into nll_loss, logits into cross_entropy
+        Example(_tokens("torch.log_softmax(logits, dim=-1)", _NLL), inputs=("6x5:int64:12",)),
+        Example(_tokens("logits", _CE), inputs=("6x5:int64:12",)),
         # logits clamped for stability are still logits
         Example(
             _model("torch.clamp(self.dec(z), -10, 10)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)
         ),
     ]
     INVALID = [
+        # probabilities where log-probabilities belong, and a softmax before cross_entropy's own
+        Example(_tokens("torch.softmax(logits, dim=-1)", _NLL), inputs=("6x5:int64:12",), at="finding", message="takes log-probabilities"),
+        Example(_tokens("torch.softmax(logits, dim=-1)", _CE), inputs=("6x5:int64:12",), at="finding", message="softmax twice"),
         # the near miss of the resampled probabilities: logits resampled are logits still
         Example(
             _model("F.interpolate(self.dec(z).unsqueeze(1), scale_factor=1.0, mode='linear').squeeze(1)", _BCE_SUM),
@@ -170,6 +212,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
                 yield self.report(SigmoidTwice(_at(_sigmoid_under(ctx, last))), loc, node=cmp.node)
             elif cmp.op == "binary_cross_entropy_with_logits" and name in _BOUNDED_LOGITS:
                 yield self.report(BoundedLogits(name, *_BOUNDED_LOGITS[name], _at(last)), loc, node=cmp.node)
+            elif cmp.op in ("nll_loss", "cross_entropy") and name == "softmax":
+                yield self.report(SoftmaxIntoCategorical(cmp.op, _at(last)), loc, node=cmp.node)
 
     def autofix(self, finding, ctx):
         """``F.binary_cross_entropy`` on an unbounded decoder output ->
@@ -318,6 +362,31 @@ class SigmoidTwice(Observed):
 
     def fix(self) -> str:
         return "drop the decoder's final sigmoid (apply it only when sampling), or use F.binary_cross_entropy"
+
+
+@dataclass
+class SoftmaxIntoCategorical(Observed):
+    """nll_loss on probabilities (it takes log-probabilities), or cross_entropy after a softmax."""
+
+    op: str  # "nll_loss" or "cross_entropy"
+    at: str
+
+    def message(self) -> str:
+        if self.op == "nll_loss":
+            return (
+                f"nll_loss takes log-probabilities, and the decoder ends in a softmax{self.at}: it gives probabilities, so "
+                "the term is minus the mean probability of the data's classes, no log-likelihood (its gradient vanishes "
+                "as the probability falls)."
+            )
+        return (
+            f"cross_entropy applies a log-softmax itself, and the decoder already ended in a softmax{self.at}: the "
+            "logits go through the softmax twice, the probabilities squeezed towards uniform, and the loss cannot fall."
+        )
+
+    def fix(self) -> str:
+        if self.op == "nll_loss":
+            return "end the decoder in torch.log_softmax (or give F.cross_entropy the logits)"
+        return "give cross_entropy the decoder's logits: drop the final softmax (apply it only when sampling)"
 
 
 @dataclass
