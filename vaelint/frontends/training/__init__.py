@@ -300,7 +300,7 @@ def candidates(ref: TargetRef, home: SourceFile, files: list[SourceFile], reques
                 place, call = _call_place(caller, callee)
                 inner.append(Frame(caller, place, call))
             chains = chains_to(files, home, target)
-            direct = _synthetic_chain(home, target, request) + inner + [Frame(way[-1], site.place)]
+            direct = _synthetic_chain(home, target, request, bool(chains)) + inner + [Frame(way[-1], site.place)]
             if chains:  # the script's own way first; called directly if that way does not get there
                 found.append((site, chains[0] + inner + [Frame(way[-1], site.place)], direct))
             else:
@@ -317,9 +317,9 @@ def _call_place(caller: Scope, callee: Scope):
     raise VaelintError("internal", f"no call of {callee.qualname} in {caller.qualname}")
 
 
-def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest) -> list[Frame]:
-    """Nothing calls the target: vaelint calls it, with ``--init`` values for its
-    parameters (and for its class's constructor)."""
+def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest, called: bool = False) -> list[Frame]:
+    """Nothing calls the target (or the code's own call of it did not get there: ``called``): vaelint
+    calls it, with ``--init`` values for its parameters (and for its class's constructor)."""
     init = request.init
     args = []
     for p in target.params():
@@ -328,7 +328,7 @@ def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest) -> l
         if p in init:
             args.append(f"{p}={init[p]!r}")
         elif p not in target.defaults():
-            args.append(f"{p}={RT}.no_value({p!r}, {target.qualname!r})")
+            args.append(f"{p}={RT}.no_value({p!r}, {target.qualname!r}, {called!r})")
     call = f"{target.name}({', '.join(args)})"
     if target.cls is not None:
         call = f"{target.cls.name}().{call}"

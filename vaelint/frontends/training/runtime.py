@@ -171,7 +171,12 @@ class Runtime:
     def unused(self, name: str):
         return StandIn(f"the argument {name!r}, which vaelint does not pass (the step does not read it)")
 
-    def no_value(self, name: str, function: str):
+    def no_value(self, name: str, function: str, called: bool = False):
+        if called:  # the code calls it, and that call did not get there: vaelint called it itself
+            return StandIn(
+                f"the parameter {name!r} of {function} (vaelint called {function} itself: the code's own call of it was not reached)",
+                f"Give {name} with --init {name}=VALUE, or check the script that calls {function} once what stopped it is fixed.",
+            )
         return StandIn(
             f"the parameter {name!r} of {function}, which nothing in the files beside it passes",
             f"Name the script that calls {function} as the target, or give {name} with --init {name}=VALUE.",
