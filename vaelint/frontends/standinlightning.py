@@ -229,9 +229,15 @@ class _Trainer(_Anything):
 
     def fit(self, model=None, train_dataloaders=None, val_dataloaders=None, datamodule=None, **kwargs):
         loader = train_dataloaders if train_dataloaders is not None else kwargs.get("train_dataloader")
+        if loader is not None and callable(getattr(loader, "train_dataloader", None)) and not hasattr(loader, "__iter__"):
+            datamodule, loader = loader, None  # fit(model, dm): a data module given in the loaders' place, as Lightning takes it
         for source in (datamodule, model):
             if loader is None and callable(getattr(source, "train_dataloader", None)):
                 try:
+                    if source is datamodule:  # as Lightning prepares a data module before it asks for its loader
+                        for step, args in (("prepare_data", ()), ("setup", ("fit",))):
+                            if callable(getattr(type(source), step, None)):
+                                getattr(source, step)(*args)
                     loader = source.train_dataloader()
                 except Exception:  # noqa: BLE001 - its data is not here: the shapes stay unknown
                     return None
