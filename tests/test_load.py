@@ -437,3 +437,27 @@ def test_a_constructor_that_takes_modules_points_at_a_factory_not_at_literals(tm
     with pytest.raises(VaelintError) as e:
         load_program(f"{path}:VAE", LoadRequest(init={}))
     assert "--init latent_dim=VALUE --init hidden=VALUE" in e.value.message and "modules" not in e.value.message
+
+
+def test_a_constructor_that_reads_attributes_of_its_argument_is_told_a_dict_gives_them(tmp_path):
+    # VAE(args) reading args.hidden, args.latent_dim (an argparse namespace): the advice gave an example
+    # for a keyword the constructor has not got (helper-found: dome272/VQGAN-pytorch's VQGAN(args))
+    path = tmp_path / "model.py"
+    path.write_text(
+        textwrap.dedent("""
+        import torch.nn as nn
+
+        class VAE(nn.Module):
+            def __init__(self, args):
+                super().__init__()
+                self.enc = nn.Linear(784, args.hidden)
+                self.mu = nn.Linear(args.hidden, args.latent_dim)
+    """)
+    )
+    with pytest.raises(VaelintError) as e:
+        load_program(f"{path}:VAE", LoadRequest(init={}))
+    assert "--init \"args={'hidden': VALUE, 'latent_dim': VALUE}\"" in e.value.message, e.value.message
+    from vaelint.frontends.build import parse_init
+
+    program = load_program(f"{path}:VAE", LoadRequest(init=parse_init(["args={'hidden': 16, 'latent_dim': 4}"])))
+    assert program.model.mu.out_features == 4

@@ -106,7 +106,10 @@ def check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
         p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in init
     ]
     if missing:
-        example = " ".join(f"--init {m}=VALUE" for m in missing)
+        read = _attributes_read(obj, missing)
+        example = " ".join(
+            f'--init "{m}={{{", ".join(f"{a!r}: VALUE" for a in read[m])}}}"' if read.get(m) else f"--init {m}=VALUE" for m in missing
+        )
         modules = [m for m in missing if _names_a_module(m, sig.parameters[m].annotation)]
         factory = (
             f" {' and '.join(modules)} {'is a module' if len(modules) == 1 else 'are modules'} no literal can give: "
@@ -119,8 +122,29 @@ def check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
             "input",
             f"{spec}: the constructor needs {', '.join(missing)}, which have no default. "
             f"Give them on the command line: {example} (VALUE is a Python literal, e.g. "
-            f"--init latent_dim=16).{factory}{_built_in_file(spec, obj)}",
+            + ("16; a dict stands for an object whose attributes the constructor reads" if read else "--init latent_dim=16")
+            + f").{factory}{_built_in_file(spec, obj)}",
         )
+
+
+def _attributes_read(obj, names: list) -> dict:
+    """{parameter: the attributes the constructor reads of it} (``args.hidden``, ``args.latent_dim``: an
+    argparse namespace, which a dict literal gives: --init "args={'hidden': 64, 'latent_dim': 16}")."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(obj, "__init__", obj))))
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return {}
+    out: dict = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in names:
+            out.setdefault(node.value.id, [])
+            if node.attr not in out[node.value.id]:
+                out[node.value.id].append(node.attr)
+    return out
 
 
 _MODULE_WORDS = ("encoder", "decoder", "net", "model", "module", "backbone", "prior", "posterior", "flow")
