@@ -95,7 +95,10 @@ gets it twice, and one that ends in an activation bounding its output (``relu``,
 ``softplus``, ``elu``, ``tanh``) gives logits that never reach a probability near
 0 (``relu``: every probability is at least 0.5). Over categories likewise: ``nll_loss``
 takes log-probabilities (a ``log_softmax`` last, not a ``softmax``), and ``cross_entropy``
-takes logits (a ``softmax`` before it is applied twice). Both take (the model's output, the data): the data given first is
+takes logits (a ``softmax`` before it is applied twice). A distance (``mse_loss``, ``l1_loss``)
+between a decoder that ends in ``sigmoid`` or ``tanh`` and data beyond that range (images a
+``Normalize((0.5,), (0.5,))`` put in [-1, 1], against a sigmoid) leaves part of every value out of
+reach: read from the data's values on the run. Both take (the model's output, the data): the data given first is
 read as the logits or probabilities and the reconstruction as the target. vaelint
 follows the reconstruction from the loss back through reshapes to the decoder's
 last op.
@@ -126,6 +129,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         ),
         # a ReLU inside the decoder, a linear layer last: unbounded logits
         Example(_model("self.dec(torch.relu(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
+        # a tanh decoder against data scaled to [-1, 1]: within its reach
+        Example(_model("torch.tanh(self.dec(z))", 'F.mse_loss(recon, x * 2 - 1, reduction="sum")'), inputs=("6x20",)),
         # a categorical decoder: log-probabilities into nll_loss, logits into cross_entropy
         Example(_tokens("torch.log_softmax(logits, dim=-1)", _NLL), inputs=("6x5:int64:12",)),
         Example(_tokens("logits", _CE), inputs=("6x5:int64:12",)),
@@ -135,6 +140,13 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         ),
     ]
     INVALID = [
+        # the near miss of the tanh decoder: a sigmoid cannot reach the data's negative half
+        Example(
+            _model("torch.sigmoid(self.dec(z))", 'F.mse_loss(recon, x * 2 - 1, reduction="sum")'),
+            inputs=("6x20",),
+            at="finding",
+            message="whose output lies in (0, 1)",
+        ),
         # probabilities where log-probabilities belong, and a softmax before cross_entropy's own
         Example(_tokens("torch.softmax(logits, dim=-1)", _NLL), inputs=("6x5:int64:12",), at="finding", message="takes log-probabilities"),
         Example(_tokens("torch.softmax(logits, dim=-1)", _CE), inputs=("6x5:int64:12",), at="finding", message="softmax twice"),
@@ -214,6 +226,11 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
                 yield self.report(BoundedLogits(name, *_BOUNDED_LOGITS[name], _at(last)), loc, node=cmp.node)
             elif cmp.op in ("nll_loss", "cross_entropy") and name == "softmax":
                 yield self.report(SoftmaxIntoCategorical(cmp.op, _at(last)), loc, node=cmp.node)
+            elif cmp.op in _DISTANCES and name in _OUTPUT_RANGES:
+                spread = _data_spread(ctx, cmp.data_side)
+                low, high = _OUTPUT_RANGES[name]
+                if spread is not None and _beyond(spread, low, high):
+                    yield self.report(OutOfReach(cmp.op, name, low, high, *spread, _at(last)), loc, node=cmp.node)
 
     def autofix(self, finding, ctx):
         """``F.binary_cross_entropy`` on an unbounded decoder output ->
@@ -326,6 +343,25 @@ _BOUNDED_LOGITS = {
 }
 
 
+# a distance between the reconstruction and the data, and what the decoder's last op can reach
+_DISTANCES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"}
+_OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "hardsigmoid": (0.0, 1.0)}
+
+
+def _data_spread(ctx, node) -> tuple[float, float] | None:
+    """The least and greatest value of the data the reconstruction is compared with, on the run."""
+    (value,) = ctx.values(node)
+    if value is None or not hasattr(value, "is_floating_point") or not value.is_floating_point() or not value.numel():
+        return None
+    return float(value.min()), float(value.max())
+
+
+def _beyond(spread: tuple[float, float], low: float, high: float) -> bool:
+    """Does the data reach well past what the output can (a tenth of its range beyond either end)?"""
+    margin = 0.1 * (high - low)
+    return spread[0] < low - margin or spread[1] > high + margin
+
+
 def _at(node) -> str:
     loc = loc_of(node)
     return f" at {loc.where()}" if loc else ""
@@ -362,6 +398,31 @@ class SigmoidTwice(Observed):
 
     def fix(self) -> str:
         return "drop the decoder's final sigmoid (apply it only when sampling), or use F.binary_cross_entropy"
+
+
+@dataclass
+class OutOfReach(Observed):
+    """A bounded decoder output (a final sigmoid or tanh) compared by a distance with data beyond its range."""
+
+    op: str  # mse_loss, l1_loss, ...
+    last_op: str  # sigmoid, tanh
+    low: float
+    high: float
+    data_low: float
+    data_high: float
+    at: str
+
+    def message(self) -> str:
+        return (
+            f"the decoder ends in {self.last_op}{self.at}, whose output lies in ({self.low:g}, {self.high:g}), but {self.op} "
+            f"compares it with data from {self.data_low:.3g} to {self.data_high:.3g} (a Normalize shifts it there): part of "
+            "every value's range cannot be reconstructed, and the loss never falls to what the model could fit."
+        )
+
+    def fix(self) -> str:
+        if self.data_low < 0 and self.low >= 0:
+            return "end the decoder in tanh (outputs in (-1, 1)) or in no activation, or compare with data in (0, 1): drop the Normalize"
+        return f"drop the decoder's final {self.last_op}, or scale the data into ({self.low:g}, {self.high:g})"
 
 
 @dataclass
