@@ -28,11 +28,8 @@ def term_kind(view: GraphView, roles: Roles, node) -> str | None:
         return "latent"  # the posterior's entropy beside -log p(z), weighed apart (densitypairs)
     layers = roles.reparams
     if _a_second_sample(view, layers, node):
-        # log q(z') - log p(z') of a sample z' = q.rsample() drawn again for the KL alone, from the
-        # heads the decoder's sample is drawn from: a Monte Carlo estimate, no closed form
-        return "latent"
-    # closed form for some layer: its heads without its own sample (an upper
-    # layer's KL reads the lower layers' samples through its heads)
+        return "latent"  # log q(z') - log p(z') of a z' drawn again for the KL alone: Monte Carlo
+    # closed form for some layer: its heads without its own sample (an upper layer's KL reads the lower layers' samples through its heads)
     if any(
         (view.depends_on(node, r.mu) or view.depends_on(node, r.logvar))
         and not (view.depends_on(node, r.z) or view.depends_on(node, r.noise))

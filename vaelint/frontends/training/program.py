@@ -17,6 +17,7 @@ from vaelint.frontends.training.accumulating import accumulating_schedules, afte
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.astutil import source_segment
 from vaelint.frontends.training.batchspecs import batch_size_of
+from vaelint.frontends.training.loaderbatches import inferred_inputs, whole_batches
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.stepmodules import model_of as _model_of
 from vaelint.frontends.training.stepmodules import referenced_modules
@@ -36,7 +37,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
         raise VaelintError("load", no_modules(plan, fn, failed or []))
     model = _model_of(modules)
     loader = _loader(ready, sandbox)
-    inputs, origin = _inferred_inputs(loader) if not request.inputs else ([], "")
+    inputs, origin = inferred_inputs(loader) if not request.inputs else ([], "")
     counters: dict = {}  # a counter the step reads, set for every run (see _first_weighted_step)
     iterators = stepped_iterators(fn, plan.region, sandbox)  # next(beta): each run starts from a copy
     path = os.path.realpath(ref.path)
@@ -69,7 +70,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     configured = getattr(loader, "batch_size", None)
     if isinstance(configured, int) and configured > 1:
         program.configured_batch = configured
-        program.full_batches = _whole_batches(loader, configured)
+        program.full_batches = whole_batches(loader, configured)
         loc = getattr(loader, "loc", None)
         program.configured_batch_text = f"DataLoader(batch_size={configured})" + (f" at {loc.where()}" if loc else "")
     return program
@@ -84,24 +85,6 @@ def _accumulating(plan, fn, frame, sandbox, home, counted: set) -> list:
     text = source_text(frame.scope, home)
     found = accumulating_schedules(fn, [*before, *plan.region], frame.scope.path, text, sandbox, plan.frame_values, later)
     return [s for s in found if s.name not in counted]
-
-
-def _whole_batches(loader, size: int) -> str:
-    """Why every batch the loader gives has ``size`` samples ("" where one may not): it drops its
-    last incomplete batch, or its data set's real length is a multiple of it (a TensorDataset of the
-    code's own 256 rows in batches of 32; MNIST's 60000 in batches of 100). A data set standing in
-    for files that are not here has no length to go by."""
-    if getattr(loader, "drop_last", False) is True:
-        return "its DataLoader drops the last incomplete one (drop_last=True)"
-    dataset = getattr(loader, "dataset", None)
-    from vaelint.frontends.training.datasets import _SIZES, DataSetStandIn
-
-    real = isinstance(getattr(dataset, "tensors", None), tuple) or (isinstance(dataset, DataSetStandIn) and dataset.name in _SIZES)
-    try:
-        n = len(dataset) if real else 0
-    except Exception:  # noqa: BLE001 - a data set without a length: not known
-        n = 0
-    return f"its data set's {n} samples make whole batches of {size}" if n and n % size == 0 else ""
 
 
 def _other_optimisers(program: Program, plan, fn, sandbox) -> None:
@@ -132,23 +115,6 @@ def _loader(ready: StepReady, sandbox):
     # a loader from a failed line or a package not installed (dlutils' batch_provider):
     # nothing is known of it either, and reading it would raise
     return None if isinstance(loader, (MissingImport, StandIn)) else loader
-
-
-def _inferred_inputs(loader) -> tuple[list, str]:
-    """The inputs the loader's data set says, and from what (vaelint/frontends/training/datasets.py)."""
-    from vaelint.frontends.training.datasets import infer_inputs
-    from vaelint.inputs import parse_input_spec
-
-    inferred = infer_inputs(loader) if loader is not None else None
-    if inferred is None:
-        return [], ""
-    specs = [parse_input_spec(s) for s in inferred.specs]
-    tensors = getattr(getattr(loader, "dataset", None), "tensors", None)
-    if isinstance(tensors, tuple) and len(tensors) == len(specs):
-        # a TensorDataset's own rows are the inputs at every batch size, not values drawn up to one
-        # bound for all its columns (categorical columns of 2 and of 3 levels: its ints, not [0, 3))
-        specs = [dataclasses.replace(s, real=t.detach()) for s, t in zip(specs, tensors)]
-    return specs, f"inferred from {inferred.origin}"
 
 
 def _not_run(plan, sandbox) -> list[str]:
@@ -231,7 +197,6 @@ def _first_weighted_step(program, fn, counters: dict, plan=None) -> None:
     """A schedule that is 0 at the first step (``min(1, step / warmup)``) takes a
     term out of the loss there: the step is checked at the first counter value
     read where the weight is not 0, and the report says so."""
-    import dataclasses
 
     settable = {n.removeprefix(SAVED) for n in fn.__code__.co_freevars} | set(fn.__globals__)
     feeding = _feeding_the_loss(plan)

@@ -45,7 +45,8 @@ def told_schedules(owner, node, handed: dict, namespace: dict, counted: dict, sa
             now = (now if isinstance(now, (int, float)) and not isinstance(now, bool) else 0) + counted.get(counter, 0)
 
             def at_value(v, e=value, a=attr, me=me, g=space, f=path):
-                held = copy.copy(owner)  # the object as the step holds it, told another count
+                with sandbox.active():  # a copy may run the code's own __copy__: in the sandbox, as all of its code
+                    held = copy.copy(owner)  # the object as the step holds it, told another count
                 object.__setattr__(held, a, v)
                 return _evaluate(e, {**g, me: held}, {}, f, sandbox)
 
