@@ -66,26 +66,15 @@ class VAE(nn.Module):
 
 # an importance-weighted bound kept as M x K x B with M = K = 1, the K dim squeezed away: M x B,
 # the batch at dim 1 all along (dims of 1 dropped move no value)
-_SQUEEZED = """import torch
-import torch.nn as nn
-
-
-class VAE(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.enc = nn.Linear(12, 8)
-        self.dec = nn.Linear(4, 12)
-
-    def forward(self, x):
-        mu, logvar = self.enc(x).chunk(2, dim=1)
-        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
-
-    def loss_function(self, recon, x, mu, logvar):
-        w = -((recon - x) ** 2).sum(dim=1).view(1, 1, -1)  # M x K x B
-        bound = w.squeeze(1)  # M x B
-        kl = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)).mean()
-        return -bound.mean(0).mean() + kl
-"""
+_SQUEEZED = _WEIGHTED.replace(
+    """        weights = 0.5 + x[:, {COLUMN}]
+        rec = ((recon - x) ** 2).sum(dim=1)
+        rec = (rec * weights).mean()  # <- finding
+""",
+    """        w = -((recon - x) ** 2).sum(dim=1).view(1, 1, -1)  # M x K x B
+        rec = -w.squeeze(1).mean(0).mean()  # M x B
+""",
+)
 
 
 class BatchMixing(Rule):
