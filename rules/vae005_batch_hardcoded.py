@@ -386,7 +386,7 @@ def _every_batch_is(ctx, n: int, node) -> bool:
 
 def _a_length(node) -> bool:
     """The loss divided by ``len(batch)``, a Python list's length (which the run sees as a number)."""
-    from vaelint.frontends.sourcefacts import divides_by_a_length
+    from vaelint.source.facts import divides_by_a_length
 
     loc = loc_of(node)
     return loc is not None and divides_by_a_length(loc.path, loc.line)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from vaelint.confirm.forward_backward import gradient_of
 from vaelint.facts.context import loc_of, stack_of
 from vaelint.facts.unsampled import UnsampledKL, unsampled_kl
-from vaelint.frames import call_site
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
+from vaelint.source.frames import call_site
 from vaelint.vocab import ConfirmNeed, FixAvailability, Need, Severity
 
 _MODEL = """import torch

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch.nn as nn
 
 from vaelint.facts.stepchoices import random_branch
-from vaelint.frames import SourceLoc, is_user_file
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
+from vaelint.source.frames import SourceLoc, is_user_file
 from vaelint.vocab import Need, Severity
 
 _MODEL = """import torch
@@ -388,7 +388,7 @@ def _assigned_at(owner, attr: str):
     import ast
     import inspect
 
-    from vaelint.frames import SourceLoc
+    from vaelint.source.frames import SourceLoc
 
     for cls in type(owner).__mro__:
         try:

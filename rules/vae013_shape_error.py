@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vaelint.errorkinds import kind_of
-from vaelint.frontends.sourcefacts import call_argument, expr_text, origin_of
 from vaelint.rulebase import Example, Observed, Rule, fill
+from vaelint.source.facts import call_argument, expr_text, origin_of
 from vaelint.vocab import ErrorKind, Severity
 
 # The size argument a layer fixes at construction: (argument index, keyword, what it is).

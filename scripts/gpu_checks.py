@@ -46,10 +46,10 @@ def command(case) -> list[str]:
 
 def _shown(path: str, line: int) -> int:
     """A declared line as the report gives it (in a notebook: within its cell)."""
-    from vaelint.frontends.sourcemap import cell_of
+    from vaelint.source.cells import cell_of
 
     if path.endswith(".ipynb"):
-        from vaelint.frontends.notebook import notebook_source
+        from vaelint.source.cells import notebook_source
 
         notebook_source(path)  # registers the cells' lines
     found = cell_of(path, line)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from conftest import FIXTURES
 
-from vaelint.frontends.build import parse_init
+from vaelint.source.literals import parse_init
 
 
 @dataclass
@@ -62,7 +62,7 @@ def _findings(values: list[str]) -> set:
 
 
 def parse_cases(path: str) -> list[Case]:
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     cases = []
     for raw in read_source(path).splitlines(True):

@@ -293,7 +293,7 @@ def test_a_folder_the_code_lists_that_gains_a_file_checks_again(repo):
 
 
 def test_a_reinstalled_package_the_model_imports_checks_again(repo, monkeypatch):
-    from vaelint import frames
+    from vaelint.source import frames
 
     site = repo / "env" / "site-packages"
     (site / "vaelint_dep_xyz").mkdir(parents=True)

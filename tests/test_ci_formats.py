@@ -82,8 +82,8 @@ def test_gitlab_code_quality_follows_its_format_and_never_shows_a_clean_widget_f
 
 def test_gitlab_fingerprints_are_unique_per_finding_and_stable_when_lines_move():
     from vaelint.diagnostics import Finding, Severity
-    from vaelint.frames import SourceLoc
     from vaelint.report import gitlab_report
+    from vaelint.source.frames import SourceLoc
 
     path = os.path.join(FIXTURES, "buggy", "recon_broadcast_mse.py")
 

@@ -16,7 +16,7 @@ from torch import Tensor
 from vaelint.contracts.annotations import Contract, spec_of
 from vaelint.contracts.calls import Call, jaxtyping_rejects
 from vaelint.contracts.check import check_calls, concrete_fact
-from vaelint.frames import SourceLoc
+from vaelint.source.frames import SourceLoc
 
 _TOKENS = ["a", "b", "2", "3", "_", "#a", "#b", "a+1", "b-1", "...", "*v", "#*v"]
 

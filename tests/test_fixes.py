@@ -216,8 +216,8 @@ def test_overlay_stands_in_for_a_file_in_every_way_it_is_read(tmp_path):
     import importlib
     import linecache
 
-    from vaelint.frontends.load import read_source
-    from vaelint.frontends.overlay import standing_in
+    from vaelint.source.files import read_source
+    from vaelint.source.overlay import standing_in
 
     helper = tmp_path / "overlay_helper_mod.py"
     helper.write_text("VALUE = 1\n")

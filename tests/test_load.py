@@ -384,7 +384,7 @@ def test_a_name_a_failed_star_import_would_have_defined_is_explained_by_that_imp
 def test_a_module_level_if_binding_a_needed_name_is_kept_without_its_calls():
     import ast
 
-    from vaelint.frontends.statements import select_statements
+    from vaelint.source.statements import select_statements
 
     tree = ast.parse(
         textwrap.dedent("""
@@ -457,7 +457,7 @@ def test_a_constructor_that_reads_attributes_of_its_argument_is_told_a_dict_give
     with pytest.raises(VaelintError) as e:
         load_program(f"{path}:VAE", LoadRequest(init={}))
     assert "--init \"args={'hidden': VALUE, 'latent_dim': VALUE}\"" in e.value.message, e.value.message
-    from vaelint.frontends.build import parse_init
+    from vaelint.source.literals import parse_init
 
     program = load_program(f"{path}:VAE", LoadRequest(init=parse_init(["args={'hidden': 16, 'latent_dim': 4}"])))
     assert program.model.mu.out_features == 4

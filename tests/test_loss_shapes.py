@@ -189,7 +189,7 @@ def test_an_init_dict_reads_as_an_argparse_namespace(tmp_path):
     )
     result = check(str(path), "VAE", ["4x10"], init={"args": {"latent": 3}}, dynamic=False)
     assert result.error is not None  # check() passes a plain dict: the CLI parser makes the namespace
-    from vaelint.frontends.build import parse_init
+    from vaelint.source.literals import parse_init
 
     result = check(str(path), "VAE", ["4x10"], init=parse_init(["args={'latent': 3}"]), dynamic=False)
     assert result.error is None, result.error.message

@@ -15,8 +15,8 @@ import pytest
 from conftest import FIXTURES
 
 from vaelint.errors import VaelintError
-from vaelint.frames import SourceLoc
 from vaelint.frontends import LoadRequest, load_program
+from vaelint.source.frames import SourceLoc
 
 REPO = os.path.join(FIXTURES, "training", "logged_solver_repo")
 
@@ -91,7 +91,7 @@ def test_a_class_built_on_a_missing_loggers_class_is_built_on_object(tmp_path):
 
 
 def test_where_a_name_or_attribute_was_set(tmp_path):
-    from vaelint.frontends.sourcefacts import origin_of
+    from vaelint.source.facts import origin_of
 
     path = tmp_path / "solver.py"
     path.write_text(
@@ -114,8 +114,8 @@ def test_where_a_name_or_attribute_was_set(tmp_path):
 
 
 def test_a_file_parsed_before_a_fix_is_read_again_with_the_fix_standing_in(tmp_path):
-    from vaelint.frontends.overlay import standing_in
     from vaelint.frontends.training.sites import parse_file
+    from vaelint.source.overlay import standing_in
 
     path = tmp_path / "train.py"
     path.write_text("loss = recon + 4 * kld\n")
@@ -163,7 +163,7 @@ def test_an_attribute_is_the_named_weight_only_of_a_product_of_two(tmp_path):
 
 
 def test_a_module_level_name_set_inside_a_main_guard_is_found_and_another_functions_local_is_not(tmp_path):
-    from vaelint.frontends.sourcefacts import origin_of
+    from vaelint.source.facts import origin_of
 
     path = tmp_path / "train.py"
     path.write_text(

@@ -10,9 +10,9 @@ import tomllib
 from conftest import ROOT
 
 from vaelint.diagnostics import Finding, TargetResult
-from vaelint.frames import SourceLoc
 from vaelint.plugins import check_format, format_names, reporter
 from vaelint.report.reporters import OWN, ReportContext, Reporter
+from vaelint.source.frames import SourceLoc
 from vaelint.vocab import Severity
 
 FINDING = Finding(

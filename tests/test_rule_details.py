@@ -8,8 +8,8 @@ from conftest import FIXTURES
 from helpers import check
 from vaelint.rules.vae013_shape_error import is_shape_error
 
-from vaelint.frames import SourceLoc
-from vaelint.frontends.sourcefacts import call_argument, expr_text
+from vaelint.source.facts import call_argument, expr_text
+from vaelint.source.frames import SourceLoc
 
 
 def test_shape_errors_and_errors_that_only_mention_shapes():
@@ -91,8 +91,8 @@ def test_a_deferred_case_is_reported_by_the_deferring_rule_when_the_other_is_ign
 
 def test_drop_deferred_keeps_findings_at_other_places():
     from vaelint.diagnostics import Finding
-    from vaelint.frames import SourceLoc as Location
     from vaelint.rulebase import Reported, Rule, drop_deferred
+    from vaelint.source.frames import SourceLoc as Location
 
     class Broad(Rule):
         code, defers_to = "VAE998", ("VAE999",)

@@ -78,8 +78,9 @@ def test_a_capture_route_is_one_list_entry():
 
 
 # what each folder may import of the rest of vaelint, as its __init__ says (the top
-# level's vocabulary: errors, frames, inputs, vocab, errorkinds, diagnostics, __version__)
-VOCABULARY = {"vaelint", "errors", "frames", "inputs", "vocab", "errorkinds", "diagnostics", "modes"}
+# level's vocabulary: errors, inputs, vocab, errorkinds, diagnostics, __version__; and the ground
+# floor, vaelint/source: reading the user's code)
+VOCABULARY = {"vaelint", "errors", "source", "inputs", "vocab", "errorkinds", "diagnostics", "modes"}
 MAY_IMPORT = {
     "frontends": {"contracts", "settings"},  # discover.py only (below)
     "capture": {"frontends", "contracts", "facts", "cache"},
@@ -118,4 +119,30 @@ def test_each_folder_imports_only_what_its_init_says():
                         continue
                     if room not in allowed or rel[-1] not in ONLY_FROM.get((folder, room), {rel[-1]}):
                         wrong.append(f"{'/'.join(rel)} imports {name}")
+    assert not wrong
+
+
+def _vaelint_imports(path: str):
+    """Every import of vaelint's own modules in a file, at its top or inside a function."""
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            yield node.lineno, node.module, [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                yield node.lineno, a.name, []
+
+
+def test_the_source_floor_stands_on_nothing_but_the_vocabulary():
+    # vaelint/source is read by every stage; an import of a stage from it (even inside a
+    # function) would tie the floor to the house above it
+    allowed = {"vaelint.errors", "vaelint.vocab"}
+    wrong = []
+    for path in _modules():
+        if os.path.relpath(path, PACKAGE).split(os.sep)[0] != "source":
+            continue
+        for line, module, names in _vaelint_imports(path):
+            if module == "vaelint":
+                module = "vaelint." + names[0] if names else module
+            if module.startswith("vaelint") and not module.startswith("vaelint.source") and module not in allowed:
+                wrong.append(f"{_rel(path)}:{line} imports {module}")
     assert not wrong

@@ -73,7 +73,7 @@ TRAIN = textwrap.dedent("""
 @pytest.fixture
 def library(tmp_path, monkeypatch):
     """fakevision_lib, a package read as a library's (as site-packages' are)."""
-    import vaelint.frames as frames
+    import vaelint.source.frames as frames
 
     lib = tmp_path / "lib"
     (lib / "fakevision_lib").mkdir(parents=True)

@@ -95,7 +95,7 @@ def test_a_division_by_a_length_is_told_from_a_number_written_down(tmp_path):
     # loss / len(batch) over a hand-made batcher's list: the run sees 16 at every batch size it
     # replays (the list is not redrawn), so it was "the batch size 16 written down" (VAE005); the
     # source says it is a length, which follows the batch it counts
-    from vaelint.frontends.sourcefacts import divides_by_a_length
+    from vaelint.source.facts import divides_by_a_length
 
     path = tmp_path / "step.py"
     path.write_text("loss = rec / len(batch)\nloss = rec / 16\nloss /= len(xs)\nloss = len(xs) / rec\n")

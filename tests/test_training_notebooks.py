@@ -29,7 +29,7 @@ def _notebook(path, cells: list[str]):
 def test_a_percent_sign_that_continues_a_line_is_python_not_a_magic(tmp_path):
     # rasbt's notebooks: print('Epoch: %03d | Cost: %.4f'\n      %(epoch, cost)) inside the training loop;
     # read as a magic, the line became `pass` and the notebook did not parse
-    from vaelint.frontends.sourcemap import notebook_text
+    from vaelint.source.cells import notebook_text
 
     cells = [
         "%load_ext watermark\n!pip list\nimport torch",
@@ -50,7 +50,7 @@ def test_magics_written_without_their_percent_are_magics_unless_the_notebook_bin
     # Colab notebooks: `cd VAE_MNIST` did not parse, `cd /content/drive/MyDrive/x` parsed as a
     # division (bala1802/ERA_Session18); IPython's automagic runs them as %cd. A name the
     # notebook binds (`env = make_env()`) is Python
-    from vaelint.frontends.sourcemap import notebook_text
+    from vaelint.source.cells import notebook_text
 
     cells = ["cd VAE_MNIST\npip install torchsummary", "cd /content/drive/MyDrive/Session-18\nls -la data", "env = 3\nenv\ncat = [1]"]
     lines = notebook_text(str(_notebook(tmp_path / "nb.ipynb", cells))).text.splitlines()
@@ -61,7 +61,7 @@ def test_magics_written_without_their_percent_are_magics_unless_the_notebook_bin
 def test_ipythons_last_output_names_alone_on_a_line_show_a_value_and_bind_nothing(tmp_path):
     # a stray `_` opening a cell (IPython's last output) stopped the run with "NameError: name '_'
     # is not defined" (aisven/beta-vae-oxford-flowers); `_` as Python's throwaway name is kept
-    from vaelint.frontends.sourcemap import notebook_text
+    from vaelint.source.cells import notebook_text
 
     cells = ["_  # the last output\n__\n_12", "for x, _ in pairs:\n    _ = x\nprint(_)"]
     lines = notebook_text(str(_notebook(tmp_path / "nb.ipynb", cells))).text.splitlines()

@@ -304,7 +304,7 @@ def test_a_data_file_whose_reader_is_not_installed_stands_in_with_why(tmp_path, 
     spec = parse_input_spec("8x5")
     livedata.STOOD_IN.clear()
     livedata.MADE.clear()
-    monkeypatch.setattr("vaelint.frames.user_frame", lambda: type("Loc", (), {"where": lambda self: "train.py:3"})())
+    monkeypatch.setattr("vaelint.source.frames.user_frame", lambda: type("Loc", (), {"where": lambda self: "train.py:3"})())
     rows = livedata._reader(read_parquet, "pd.read_parquet", "array", spec)(str(tmp_path / "train.parquet"))
     assert rows.shape[1:] == (5,)
     assert "train.parquet (pd.read_parquet at train.py:3) cannot be read here (pyarrow is not installed)" in livedata.STOOD_IN[-1]

@@ -231,9 +231,9 @@ def test_a_cyclical_anneal_of_a_global_iteration_is_read_along_the_counter_that_
 
 
 def test_a_schedule_that_settles_and_one_that_cycles_are_told_apart():
-    from vaelint.frames import SourceLoc
     from vaelint.frontends.base import Schedule
     from vaelint.frontends.training.schedules import LATER
+    from vaelint.source.frames import SourceLoc
 
     def schedule(weight):
         values = [(c, weight(c)) for c in (0, *LATER)]

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from helpers import check
 
-from vaelint.frames import raising_line
+from vaelint.source.frames import raising_line
 
 DATA = textwrap.dedent("""
     from pathlib import Path

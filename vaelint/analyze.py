@@ -41,14 +41,14 @@ from vaelint.facts.context import Context, build_context
 from vaelint.facts.flow import alike_once, beta_effective, flow_rows, loss_reading
 from vaelint.facts.shapes import make_inputs, run_batches
 from vaelint.facts.unread import no_sample_read, say_zero_weights
-from vaelint.frames import boundary, unclaim_all, user_frame_of_traceback
 from vaelint.frontends import LoadRequest, Program, choose, load_program, parse_ref
 from vaelint.frontends.lossfind import LossPlan
 from vaelint.frontends.placeholders import notes_mark, stood_in
-from vaelint.frontends.sourcemap import where
 from vaelint.inputs import InputSpec
 from vaelint.modes import set_training
 from vaelint.settings.options import Options
+from vaelint.source.cells import where
+from vaelint.source.frames import boundary, unclaim_all, user_frame_of_traceback
 from vaelint.timelimit import TimedOut, time_limit
 from vaelint.vocab import ErrorKind
 
@@ -78,7 +78,7 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
     try:
         # Seeded for reproducible weights and noise; the caller's RNG state is
         # restored afterwards.
-        from vaelint.frontends.overlay import standing_in
+        from vaelint.source.overlay import standing_in
 
         with warnings.catch_warnings(), torch.random.fork_rng(devices=[]), standing_in(options.sources):
             warnings.simplefilter("ignore")

@@ -15,7 +15,7 @@ def config_for(obj, settings):
 
 def label(obj) -> str:
     """How the report names a model object: ``vae.py:VAE`` (its class's file), or the class."""
-    from vaelint.frames import display_path
+    from vaelint.source.frames import display_path
 
     thing, path = source_of(obj)
     name = thing.__qualname__.replace(".<locals>.", ".")

@@ -321,9 +321,9 @@ def annotate(
     from vaelint.contracts.writer import apply
     from vaelint.contracts.writer import write as write_file
     from vaelint.frontends.base import parse_ref
-    from vaelint.frontends.build import parse_init
     from vaelint.inputs import parse_input_spec
     from vaelint.settings.options import Options
+    from vaelint.source.literals import parse_init
     from vaelint.worker import prepare, run_target
 
     try:

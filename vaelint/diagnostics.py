@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
-from vaelint.frames import SourceLoc
+from vaelint.source.frames import SourceLoc
 from vaelint.vocab import Severity
 
 

@@ -27,7 +27,7 @@ def trains_through_an_absent_module(path: str) -> str:
     import ast
     import importlib.util
 
-    from vaelint.frontends.sourcefile import read_source
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path))
@@ -70,7 +70,7 @@ def tensorflow_training(path: str, torch_too: bool = True) -> str:
     ``torch_too`` False, when the file imports torch as well)."""
     import ast
 
-    from vaelint.frontends.sourcefile import read_source
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path))
@@ -103,7 +103,7 @@ def tensorflow_file(path: str) -> str:
     reads its data with tf.data)."""
     import ast
 
-    from vaelint.frontends.sourcefile import read_source
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path))
@@ -154,7 +154,7 @@ def other_framework(path: str) -> str:
     imports it and not torch (``MXNet (import mxnet at line 2)``); "" for any other file."""
     import ast
 
-    from vaelint.frontends.sourcefile import read_source
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path))
@@ -184,8 +184,8 @@ def models_built(path: str):
     import ast
 
     from vaelint.frontends.discover import models_defined
-    from vaelint.frontends.sourcefile import read_source
     from vaelint.frontends.training.repofiles import project_imports
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path))
@@ -245,7 +245,7 @@ def _imports(path: str, top: str) -> bool:
     """Does the file import the module ``top`` (``import torch``, ``from torch import nn``)?"""
     import ast
 
-    from vaelint.frontends.sourcefile import read_source
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path))

@@ -20,8 +20,8 @@ import traceback
 
 from vaelint.diagnostics import TargetResult
 from vaelint.errors import VaelintError
-from vaelint.frames import user_frame
 from vaelint.settings.options import Options
+from vaelint.source.frames import user_frame
 
 _preloaded = False
 
@@ -133,7 +133,7 @@ def threads_for(model, input_elements: int) -> None:
 def _whose(e: BaseException) -> tuple[str, str]:
     """("raised", what) when the innermost frame that raised ``e`` is the user's code, else
     ("internal", what): an exception of vaelint's machinery, wherever it travelled through."""
-    from vaelint.frames import display_path, is_user_file
+    from vaelint.source.frames import display_path, is_user_file
 
     frames = traceback.extract_tb(e.__traceback__) if e.__traceback__ else []
     last = frames[-1] if frames else None

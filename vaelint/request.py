@@ -97,8 +97,8 @@ def check_request(
     batch_dim=None,
 ) -> CheckRequest:
     """The command line's values, each checked; the first bad one raises."""
-    from vaelint.frontends.build import parse_init
     from vaelint.inputs import check_fits, parse_input_spec
+    from vaelint.source.literals import parse_init
 
     specs = [parse_input_spec(s) for s in input]
     if batch_dim is not None:
@@ -203,7 +203,7 @@ def never_over_source(option: str, path: str) -> None:
 
 
 def loss_kwargs_of(items: list[str]) -> dict:
-    from vaelint.frontends.build import parse_literal
+    from vaelint.source.literals import parse_literal
 
     out = {}
     for item in items:

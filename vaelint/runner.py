@@ -61,7 +61,7 @@ def _file_targets(t: str, config, have_inputs: bool, unconfigured: list, inputs_
     models whose forward annotates its input shape, else its training step (when its input is
     known), and nothing for a file that has none of these (said, or refused, by _no_target_in)."""
     if not os.path.exists(t):
-        from vaelint.frontends.sourcefile import missing_file
+        from vaelint.source.files import missing_file
 
         raise VaelintError("input", f"{t}: {missing_file(t)}")
     _parses(t)
@@ -143,7 +143,7 @@ def _training_not_run_here(path: str, models: list, backward: str) -> str:
     if tape and path.endswith(".ipynb"):  # a notebook's place as its cell and line
         import re
 
-        from vaelint.frontends.sourcemap import where
+        from vaelint.source.cells import where
 
         tape = re.sub(r"at line (\d+)", lambda m: f"at {where(path, int(m.group(1)))}", tape)
     if tape:
@@ -233,7 +233,7 @@ def _function_at(path: str, where: str) -> str | None:
     """The function (``Class.method``) whose body holds ``where`` (``train.py:42``), read without running it."""
     import ast
 
-    from vaelint.frontends.sourcefile import read_source
+    from vaelint.source.files import read_source
 
     try:
         line = int(where.rsplit(":", 1)[1])
@@ -260,13 +260,13 @@ def _parses(path: str) -> None:
     model: exit 2 with where it stops parsing (as ruff's E999)."""
     import ast
 
-    from vaelint.frontends.sourcefile import read_source, undecodable
+    from vaelint.source.files import read_source, undecodable
 
     try:
         undecodable(path)
         ast.parse(read_source(path), filename=path)
     except SyntaxError as e:
-        from vaelint.frontends.sourcemap import cell_of
+        from vaelint.source.cells import cell_of
 
         # a notebook's line is its cell's (the cells are read joined): nb.ipynb:cell 10:33:9
         cell = cell_of(os.path.realpath(path), e.lineno or 1) if path.endswith(".ipynb") else None
@@ -283,8 +283,8 @@ def _parses(path: str) -> None:
 
 def shown_target(spec: str) -> str:
     """A configured target (absolute) as the user sees it: relative to the current directory."""
-    from vaelint.frames import display_path
     from vaelint.frontends.base import parse_ref
+    from vaelint.source.frames import display_path
 
     ref = parse_ref(spec)
     return f"{display_path(ref.path)}:{ref.name}" if ref.name else display_path(ref.path)

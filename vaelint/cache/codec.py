@@ -15,7 +15,7 @@ import math
 from vaelint.diagnostics import Check, Finding, FlowRow, TargetResult
 from vaelint.errors import VaelintError
 from vaelint.fixes.edits import Edit, Fix
-from vaelint.frames import SourceLoc
+from vaelint.source.frames import SourceLoc
 from vaelint.vocab import Severity
 
 _CLASSES = {cls.__name__: cls for cls in (TargetResult, Finding, FlowRow, Check, SourceLoc, Fix, Edit)}

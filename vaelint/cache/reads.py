@@ -104,7 +104,7 @@ def _for_the_code() -> bool:
     """Does the call come, however deep, from the user's code (or a library it called)? vaelint's
     own scans of the project (the files beside a script, a loss's callers) run with no user
     frame on the stack and decide nothing a user's change to the folder would undo."""
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     frame, found = sys._getframe(2), False
     for _ in range(400):
@@ -165,7 +165,7 @@ def _listing(folder: str) -> str | None:
 def listings() -> dict[str, str | None]:
     """The user's folders the code listed, each with the digest of what it held: a data file
     added to a folder a glob reads (a data set that was empty) is a new check."""
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     return {folder: _listing(folder) for folder in sorted(_listed) if is_user_file(folder)}
 
@@ -177,7 +177,7 @@ def same_listings(recorded: dict) -> bool:
 def installed() -> dict[str, str]:
     """The installed packages the check's code imported (not vaelint, not stand-ins), each by
     its top module file's size and time: ``pip install -U einops`` after a check is a new check."""
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     out = {}
     for name in sorted(_imported):
@@ -250,7 +250,7 @@ def dependencies(opened: set, modules_before: set) -> list[str]:
     """The user's files the check read: what the result cache digests (vaelint/cache/store.py).
     vaelint's own code and the interpreter's are the cache key's, not a target's."""
     from vaelint.cache.store import code_roots
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     files = set(opened) | explicit()
     files |= {getattr(sys.modules[m], "__file__", None) or "" for m in set(sys.modules) - modules_before}
@@ -279,7 +279,7 @@ def missing(opened: set, read: list[str] = ()) -> tuple[list[str], list[str], li
     the import path, the current one and those of the files it ``read``). A data file put in
     place or a package installed after a check that missed them is a new check."""
     from vaelint.cache.store import code_roots
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     ours = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, *code_roots()})
     files = set()

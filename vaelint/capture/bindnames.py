@@ -57,7 +57,7 @@ def call_site_sources(loss_fn, model, paths: list[str]) -> tuple[dict[str, tuple
     except TypeError:
         return None
     from vaelint.cache import reads
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     for path in paths:
         with reads.unrecorded():  # a file without the loss's name cannot call it: no dependency
@@ -108,7 +108,7 @@ def _refers_to(tree: ast.Module, path: str, home: str, name: str) -> bool:
 
 
 def _parsed(path: str):
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     try:
         return ast.parse(read_source(path))

@@ -245,7 +245,7 @@ def _stand_in_hint(error: BaseException) -> str:
 def _own_assert(error: BaseException) -> str:
     """The ``assert`` statement of the code's own that raised ``error`` ("" for one raised
     another way: torch's "Torch not compiled with CUDA enabled" is an AssertionError too)."""
-    from vaelint.frames import is_user_file, raising_line
+    from vaelint.source.frames import is_user_file, raising_line
 
     tb = error.__traceback__
     while tb is not None and tb.tb_next is not None:

@@ -10,7 +10,7 @@ import difflib
 def missing_key_hint(error: BaseException, key: str) -> str | None:
     """The hint for a KeyError whose innermost user frame holds a dict, named on the failing line,
     that lacks ``key`` and has string keys of its own; None where no such dict is seen."""
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     tb, frame = error.__traceback__, None
     while tb is not None:

@@ -23,7 +23,7 @@ import contextlib
 import sys
 from typing import Any, Callable
 
-from vaelint.frames import is_user_file
+from vaelint.source.frames import is_user_file
 
 # a method whose name holds one of these computes a loss or runs a whole step:
 # what it returns is not the model's output

@@ -25,8 +25,8 @@ from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, ta
 from vaelint.capture.routes import CaptureJob, Refusal, Route
 from vaelint.contracts.calls import watch_into
 from vaelint.errors import VaelintError
-from vaelint.frames import running_module_site, user_frame_of_traceback, user_stack
 from vaelint.frontends.legacycuda import legacy_types_seen_through
+from vaelint.source.frames import running_module_site, user_frame_of_traceback, user_stack
 
 
 class _Held:

@@ -30,7 +30,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from vaelint.frames import SourceLoc, boundary
+from vaelint.source.frames import SourceLoc, boundary
 
 # --------------------------------------------------------------------------- outputs
 

@@ -23,7 +23,7 @@ from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, ta
 from vaelint.capture.routes import CaptureJob, Refusal, Route
 from vaelint.contracts.calls import watch_into
 from vaelint.errors import VaelintError
-from vaelint.frames import user_stack
+from vaelint.source.frames import user_stack
 
 
 class _KeepCreationOps(TorchFunctionMode):

@@ -17,7 +17,7 @@ import sys
 import torch
 
 from vaelint.errors import ChoosesCuda
-from vaelint.frontends.sourcemap import where
+from vaelint.source.cells import where
 
 __all__ = ["ChoosesCuda", "asserts_on_cuda", "cuda_hidden", "cuda_kept_said", "forget_device_choices"]
 
@@ -48,7 +48,7 @@ def forget_device_choices(imported_before: set) -> None:
     config module that chose the device; none the caller had), so that the next
     load runs them again, and accelerate's process-wide state (its device), when
     the real one is loaded."""
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     for name in set(sys.modules) - imported_before:
         origin = getattr(sys.modules[name], "__file__", None)

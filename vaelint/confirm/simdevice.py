@@ -30,9 +30,9 @@ from torch.utils._pytree import tree_leaves, tree_map
 
 from vaelint.confirm.simcontext import cuda_answers_yes, held_tensors, names_a_real_gpu
 from vaelint.confirm.simswitches import switches_on
-from vaelint.frames import SourceLoc, user_stack
 from vaelint.frontends.legacycuda import legacy_types, legacy_types_seen_through
-from vaelint.frontends.sourcefacts import line_text, names_the_cpu
+from vaelint.source.facts import line_text, names_the_cpu
+from vaelint.source.frames import SourceLoc, user_stack
 
 _CUDA = torch.device("cuda", 0)
 _DEVICE_ATTR = torch._C.TensorBase.device

@@ -54,9 +54,9 @@ def _user_files(module: nn.Module):
     """(globals, path, tree) of each of the user's files that defines a class of the model's
     modules, read from the classes' own functions: a training script runs as a namespace of its
     own, which ``sys.modules[cls.__module__]`` is not."""
-    from vaelint.frames import is_user_file
-    from vaelint.frontends.sourcefile import read_source
     from vaelint.frontends.training.repofiles import project_imports
+    from vaelint.source.files import read_source
+    from vaelint.source.frames import is_user_file
 
     seen = {}
     # the classes of the model's modules and their bases: a base's __init__ (reached by

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from vaelint.contracts.dimnames import _resolve as resolve_hints
-from vaelint.frames import SourceLoc, is_user_file
+from vaelint.source.frames import SourceLoc, is_user_file
 
 # the methods of a VAE whose names say what they are: their dims are one
 # vocabulary across the model (``latent`` in encode's return and decode's argument)
@@ -119,7 +119,7 @@ class Contract:
 
 
 def _locs_of_function(fn, qualname: str) -> tuple[dict, SourceLoc]:
-    from vaelint.frontends.sourcefacts import _parse, def_node
+    from vaelint.source.facts import _parse, def_node
 
     path = fn.__code__.co_filename
     def_loc = SourceLoc(path, fn.__code__.co_firstlineno, 1, qualname)
@@ -139,7 +139,7 @@ def _locs_of_function(fn, qualname: str) -> tuple[dict, SourceLoc]:
 
 
 def _locs_of_fields(cls, path_hint: str | None = None) -> tuple[dict, SourceLoc]:
-    from vaelint.frontends.sourcefacts import _parse
+    from vaelint.source.facts import _parse
 
     path = class_file(cls) or path_hint or ""
     def_loc = SourceLoc(path, 0, 1, cls.__qualname__)
@@ -302,7 +302,7 @@ def may_have_contracts(program) -> bool:
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
         if code is not None:
             paths.add(code.co_filename)
-    from vaelint.frontends.sourcefacts import _parse
+    from vaelint.source.facts import _parse
 
     for path in paths:
         parsed = _parse(path)

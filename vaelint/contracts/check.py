@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from vaelint.contracts.annotations import ArraySpec, Contract, TupleSpec
 from vaelint.contracts.calls import Call, Other
-from vaelint.frames import SourceLoc
+from vaelint.source.frames import SourceLoc
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ class Edit:
     added: int  # annotations written
 
     def diff(self) -> str:
-        from vaelint.frames import display_path
+        from vaelint.source.frames import display_path
 
         shown = display_path(self.path)
         return "".join(

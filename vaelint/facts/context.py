@@ -10,10 +10,10 @@ from vaelint.facts.graphview import GraphView, is_made_constant
 from vaelint.facts.reparams import MATRIX_KL
 from vaelint.facts.roles import Roles
 from vaelint.facts.shapes import ShapeFact, ShapeRuns
-from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Program
 from vaelint.frontends.lossfind import LossPlan
 from vaelint.inputs import InputSpec
+from vaelint.source.frames import SourceLoc
 from vaelint.vocab import Need
 
 

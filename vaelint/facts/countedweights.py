@@ -16,7 +16,7 @@ import os
 import re
 
 from vaelint.facts.weightsource import _assigned_name, _kl_lines
-from vaelint.frontends.sourcefacts import line_text
+from vaelint.source.facts import line_text
 
 
 def counted_weight(factor) -> str | None:
@@ -47,7 +47,7 @@ def _files(factor) -> list[str]:
 
 def _counted(paths: list[str]) -> dict:
     """{(name, is_attribute): "counts up at train.py:18"} of the names the files count with."""
-    from vaelint.frames import display_path
+    from vaelint.source.frames import display_path
 
     found: dict = {}
     trees = []

@@ -12,7 +12,7 @@ import textwrap
 
 import torch.nn as nn
 
-from vaelint.frontends.sourcefacts import constructor_move, guarded_move, guarded_move_into, names_the_cpu
+from vaelint.source.facts import constructor_move, guarded_move, guarded_move_into, names_the_cpu
 
 
 def excused(ctx, meeting) -> bool:

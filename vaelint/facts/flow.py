@@ -15,7 +15,7 @@ from vaelint.facts.datasize import data_size
 from vaelint.facts.lossscales import BetaEff, loss_scales
 from vaelint.facts.roles import Roles
 from vaelint.facts.schedules import scheduled_weight
-from vaelint.frames import SourceLoc, is_user_file
+from vaelint.source.frames import SourceLoc, is_user_file
 
 
 def beta_effective(ctx: Context, result: TargetResult) -> None:

@@ -23,8 +23,8 @@ from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_on
 from vaelint.facts.argnumbers import not_a_size, same_at_all_batches, values_in_args
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
-from vaelint.frames import SourceLoc
-from vaelint.frontends.sourcefacts import divides_by_a_length
+from vaelint.source.facts import divides_by_a_length
+from vaelint.source.frames import SourceLoc
 
 
 @dataclass

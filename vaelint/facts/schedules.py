@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from vaelint.frontends.sourcefacts import line_text
+from vaelint.source.facts import line_text
 
 
 @dataclass

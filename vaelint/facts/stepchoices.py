@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 
-from vaelint.frontends.sourcefile import read_source
+from vaelint.source.files import read_source
 
 # the Python-level draws a branch may be decided by (torch's draws are values in the graph)
 _DRAWS = ("random", "rand", "randint", "choice", "uniform", "binomial", "normal", "randn", "sample", "shuffle", "permutation")

@@ -15,7 +15,7 @@ import torch.fx as fx
 from vaelint.capture.ops import op_name
 from vaelint.facts.context import loc_of
 from vaelint.facts.graphview import is_size
-from vaelint.frontends.sourcefacts import line_text
+from vaelint.source.facts import line_text
 
 
 def factor_source(ctx, factor) -> str:
@@ -132,7 +132,7 @@ def _parameters_around(loc) -> set:
     """The parameter names of the function whose body holds ``loc``'s line."""
     import ast
 
-    from vaelint.frontends.sourcefile import read_source
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(loc.path))
@@ -258,7 +258,7 @@ def _kl_operand(factor, texts: list[str]) -> int | None:
     the tensor the factor multiplies."""
     import ast
 
-    from vaelint.frontends.sourcefacts import origin_of
+    from vaelint.source.facts import origin_of
 
     lines = _kl_lines(factor)
     if factor.loc is None or not lines:
@@ -282,7 +282,7 @@ def _assigned_name(loc, text: str, skip: set = frozenset(), value: float | None 
     run did not take is not where a weight of 0.1 was set."""
     import ast
 
-    from vaelint.frontends.sourcefacts import origin_of, origins_of
+    from vaelint.source.facts import origin_of, origins_of
 
     def could_give(found) -> bool:
         rhs = found[1].split("=", 1)[1].strip() if "=" in found[1] else ""
@@ -340,7 +340,7 @@ def _top_level_stars(text: str) -> int:
 
 def text_at(loc) -> str:
     """The source between a location's start and end columns."""
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     try:
         lines = read_source(loc.path).splitlines()

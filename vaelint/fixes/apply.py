@@ -52,8 +52,8 @@ def plan(results, unsafe: bool, base: dict[str, str] | None = None) -> Plan:
 
 def diff_text(sources: dict[str, str]) -> str:
     """Every edited file against the file on disk."""
-    from vaelint.frames import display_path
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
+    from vaelint.source.frames import display_path
 
     return "".join(unified_diff(display_path(path), read_source(path), text) for path, text in sorted(sources.items()))
 

@@ -4,7 +4,7 @@ it to word an edit: which callee, which operand holds which graph argument,
 which argument is which.
 
 A finding's location spans the expression that made its node (Python's
-instruction positions: vaelint/frames.py); ``expr_at`` finds the libcst node
+instruction positions: vaelint/source/frames.py); ``expr_at`` finds the libcst node
 with exactly that span.
 """
 
@@ -29,7 +29,7 @@ def _parsed(path: str, text: str):
 
 
 def _text_of(path: str) -> str | None:
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     if not path.endswith(".py"):
         return None  # a notebook's cells are not edited in place

@@ -2,7 +2,7 @@
 
 The re-check runs the same target with the same options (less the confirmation
 pass, which never adds or removes a finding) in a fresh worker, the edited
-text standing in for the files (vaelint/frontends/overlay.py), nothing written. A fix is
+text standing in for the files (vaelint/source/overlay.py), nothing written. A fix is
 verified when the edited model is analysed, its finding is gone, no finding
 appears that was not there, and every rule that ran before still ran (a rule
 that could no longer run would hide the finding, not fix it). A finding of a
@@ -32,7 +32,7 @@ def reader(base: dict[str, str]) -> Callable[[str], str]:
     """A file's text as the run sees it: edited in an earlier round (``base``), else on disk."""
     import os
 
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     def read(path: str) -> str:
         edited = base.get(os.path.realpath(path))

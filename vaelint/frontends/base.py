@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 if TYPE_CHECKING:  # the hand-off types only; no import cost at run time
     import torch.nn as nn
 
-    from vaelint.frames import SourceLoc
     from vaelint.frontends.lossfind import LossPlan
+    from vaelint.source.frames import SourceLoc
 
 
 @dataclass(frozen=True)

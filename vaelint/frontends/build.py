@@ -9,50 +9,7 @@ import contextlib
 import inspect
 
 from vaelint.errors import VaelintError
-from vaelint.frames import boundary, user_frame, user_frame_of_traceback
-
-
-def parse_init(items: list[str]) -> dict:
-    """``--init NAME=VALUE`` values; VALUE is a Python literal."""
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name.isidentifier():
-            raise VaelintError(
-                "input", f"--init {item!r} is not of the form NAME=VALUE: write e.g. --init latent_dim=16 or --init hidden_dims=[32,64]."
-            )
-        out[name] = _namespaces(parse_literal(value, f"--init {item!r}", "--init hidden_dims=[32,64]"))
-    return out
-
-
-class Namespace(dict):
-    """A dict given with --init that also reads as an object: ``--init
-    args={'batch_size':16}`` serves ``args.batch_size`` (argparse configs) and
-    ``args['batch_size']`` alike."""
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"--init gave no key {name!r} (the dict has {', '.join(map(repr, self)) or 'no keys'})") from None
-
-
-def _namespaces(value):
-    if isinstance(value, dict):
-        return Namespace({k: _namespaces(v) for k, v in value.items()})
-    return value
-
-
-def parse_literal(value: str, where: str, example: str):
-    try:
-        return ast.literal_eval(value.strip())
-    except (ValueError, SyntaxError):
-        raise VaelintError(
-            "input",
-            f"{where}: {value!r} is not a Python literal. Quote strings "
-            f"(NAME='\"relu\"' in most shells) and write lists as [1,2]; e.g. {example}.",
-        ) from None
+from vaelint.source.frames import boundary, user_frame, user_frame_of_traceback
 
 
 @contextlib.contextmanager
@@ -165,7 +122,7 @@ def _built_in_file(spec: str, cls) -> str:
     """`` The file builds one itself ...`` when a top-level line of the class's file
     assigns an instance of it to a name (Keras's VAE example: ``vae = VAE(encoder,
     decoder)``), which can be the target instead; else ""."""
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     path, name = spec.rsplit(":", 1) if ":" in spec else (spec, "")
     try:

@@ -112,7 +112,7 @@ def models_defined(path: str) -> list[str]:
     file). Used to refuse a model file named without a target rather than pass it over."""
     import ast
 
-    from vaelint.frontends.sourcefile import read_source
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path))

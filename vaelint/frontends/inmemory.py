@@ -23,9 +23,9 @@ import types
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
-from vaelint.frames import SourceLoc
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
 from vaelint.frontends.losscounters import counted_from_the_start
+from vaelint.source.frames import SourceLoc
 
 
 @dataclass
@@ -268,6 +268,6 @@ def _loc(path: str, node) -> SourceLoc:
 
 @functools.lru_cache(maxsize=64)
 def _parsed(path: str):
-    from vaelint.frontends.sourcefile import read_source
+    from vaelint.source.files import read_source
 
     return ast.parse(read_source(path), filename=path)

@@ -10,7 +10,7 @@ import os
 import types
 
 from vaelint.errors import VaelintError, error_text
-from vaelint.frames import display_path
+from vaelint.source.frames import display_path
 
 
 def installed_module(abspath: str, root: str, package: str | None) -> types.ModuleType | None:
@@ -18,7 +18,7 @@ def installed_module(abspath: str, root: str, package: str | None) -> types.Modu
     or a ``pkg.module:Class`` target) is imported as Python imports it, in its package, never
     filtered: a library's lazy modules and relative imports need it whole. Its package then
     counts as the user's code, so findings point at its lines. None for the user's own files."""
-    from vaelint.frames import claim, is_user_file
+    from vaelint.source.frames import claim, is_user_file
 
     if package is None or is_user_file(abspath):
         return None

@@ -22,9 +22,9 @@ import inspect
 import os
 
 from vaelint.errors import VaelintError
-from vaelint.frames import SourceLoc, display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, Step, TargetRef
 from vaelint.frontends.lightningstep import quiet, step_end, the_vaes_loss
+from vaelint.source.frames import SourceLoc, display_path
 
 STEP_METHODS = ("training_step", "step", "shared_step", "_step", "common_step")
 
@@ -33,7 +33,7 @@ def _lightning_classes(file, depth: int = 0) -> set[str]:
     """Names of the file's classes that are LightningModules (directly, or through
     another class of the same file, or a class of the project's imported from another file:
     ``from proj.models import BaseVAE``, its ``__init__.py`` holding ``BaseVAE(L.LightningModule)``)."""
-    from vaelint.frontends.training.astutil import dotted
+    from vaelint.source.astutil import dotted
 
     found: set[str] = set(_imported_lightning(file, depth))
     # Base = pl.LightningModule (in a try: beside an nn.Module fallback): the name is Lightning's
@@ -100,7 +100,7 @@ def _has_training_step(cls: ast.ClassDef) -> bool:
 
 def _fit_calls(file):
     """(place, the model argument) of each ``trainer.fit(model, ...)`` in a file."""
-    from vaelint.frontends.training.astutil import calls_in, dotted, places
+    from vaelint.source.astutil import calls_in, dotted, places
 
     out = []
     for scope in file.scopes.values():
@@ -179,8 +179,8 @@ class LightningFrontend(FrontendBase):
     def _built(self, ref, home, files, request, file_of):
         """The instance the folder's code builds (run.py: ``VAEXperiment(model,
         config['exp_params'])``), else one built with defaults and --init."""
-        from vaelint.frontends.training.astutil import dotted, places
         from vaelint.frontends.training.execute import reach_value
+        from vaelint.source.astutil import dotted, places
 
         cls_name = ref.parts[0]
         if _buildable(home, cls_name, request.init):

@@ -22,13 +22,13 @@ import sys
 import types
 
 from vaelint.errors import VaelintError, error_text
-from vaelint.frames import display_path
 from vaelint.frontends.importroots import package_context, src_layouts
 from vaelint.frontends.installed import installed_module
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
 from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger, star_cause
-from vaelint.frontends.sourcefile import compile_user_code, missing_file, read_source, undecodable  # noqa: F401 - read_source: imported from here
-from vaelint.frontends.statements import assigned_names, select_statements
+from vaelint.source.files import compile_user_code, missing_file, read_source, undecodable
+from vaelint.source.frames import display_path
+from vaelint.source.statements import assigned_names, select_statements
 
 
 def split_target(spec: str) -> tuple[str, str | None]:
@@ -358,7 +358,7 @@ def run_statement(
             raise _ReachedTheStep(stmt.lineno) from reached
     except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of the user's line
         if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            from vaelint.frontends.training.astutil import loads
+            from vaelint.source.astutil import loads
 
             e = star_cause(cause_among(e, [module.__dict__.get(n) for n in sorted(loads(stmt))]), [module.__dict__])
         error = error_text(e)

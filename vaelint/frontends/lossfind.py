@@ -111,7 +111,7 @@ def _named_like_a_loss(loaded: Program, kwargs: dict) -> LossPlan | None:
         for name, obj in vars(loaded.module).items()
         if inspect.isfunction(obj) and obj.__module__ == module_name and whole(name) and not re.match(r"^_", name)
     ]
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     cls = type(loaded.model)
     found += [

@@ -1,6 +1,6 @@
 """The notebook front end: ``nb.ipynb``, ``nb.ipynb:VAE``, ``nb.ipynb:loss_fn``.
 
-A notebook's code cells are read as one Python text (:mod:`vaelint.frontends.sourcemap`:
+A notebook's code cells are read as one Python text (:mod:`vaelint.source.cells`:
 magics and shell lines blanked, each line mapped back to its cell), and the
 target is then what that text is: a training loop in a cell (the training
 front end checks its first step), a LightningModule, or a model class or
@@ -15,21 +15,7 @@ import re
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
-
-
-def notebook_source(path: str):
-    """The notebook's Python and line map; its lines are registered with
-    ``linecache`` so that ``inspect.getsource`` and tracebacks read the code, not
-    the JSON."""
-    import linecache
-
-    from vaelint.frontends.sourcemap import notebook_text
-
-    real = os.path.realpath(path)
-    nb = notebook_text(real)
-    lines = nb.text.splitlines(True)
-    linecache.cache[real] = (len(nb.text), None, lines, real)
-    return nb
+from vaelint.source.cells import notebook_source
 
 
 class NotebookFrontend(FrontendBase):
@@ -81,7 +67,7 @@ def _runs_a_script(path: str) -> None:
     import json
     import shlex
 
-    from vaelint.frames import display_path
+    from vaelint.source.frames import display_path
 
     try:
         with open(path, encoding="utf-8") as fh:

@@ -13,16 +13,16 @@ import os
 import sys
 
 from vaelint.errors import error_text
-from vaelint.frames import display_path
-from vaelint.frontends.overlay import spec_of
 from vaelint.frontends.placeholders import note
-from vaelint.frontends.statements import assigned_names, select_statements
+from vaelint.source.frames import display_path
+from vaelint.source.overlay import spec_of
+from vaelint.source.statements import assigned_names, select_statements
 
 
 def own_module_spec(fullname: str, path, folders: list[str], imports):
     """The spec of a module of the user's (a file under ``folders``, not an installed
     package), its loader made tolerant; None for any other module. Found as the file
-    system has it, an edited text standing in (vaelint/frontends/overlay.py); other
+    system has it, an edited text standing in (vaelint/source/overlay.py); other
     finders are not asked, as they may import (the stand-ins' finder tries the real
     package) while the import system walks the finders."""
     spec = spec_of(fullname, path)
@@ -39,7 +39,7 @@ def definitions_of(path: str) -> list[ast.stmt] | None:
     definitions, its module-level names (``SIZE = 7``) and what it imports (a
     package's API); its loops, main guard and bare calls are left out. None: it does
     not parse."""
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path), filename=path)

@@ -12,7 +12,7 @@ import re
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.installadvice import install_advice, missing_package  # noqa: F401 - said here, callers import it from here
-from vaelint.frontends.sourcemap import where
+from vaelint.source.cells import where
 
 # what each use of a name whose import failed raised, in this check (a run that ends with no
 # backward says the first: a sweep's `try: run(cfg) except Exception: continue` hides it)
@@ -72,7 +72,7 @@ def _used_by_the_code() -> bool:
     own look at the names a module defines, which is no use of the package by the code?"""
     import sys
 
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     frame = sys._getframe(2)
     for _ in range(3):  # _fail <- __getattr__/__call__/_mro_entries <- the caller
@@ -207,7 +207,7 @@ def _definition_at(path: str, line: int) -> str | None:
     """ "class" or "function" where the statement at ``path:line`` defines one, else None."""
     import ast
 
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path))

@@ -8,13 +8,13 @@ import inspect
 import os
 
 from vaelint.errors import VaelintError
-from vaelint.frames import boundary, display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
 from vaelint.frontends.build import call_user, check_constructor, model_candidates, record_module_sites
 from vaelint.frontends.load import PLAIN_IMPORTS, ImportPolicy, load_module
 from vaelint.frontends.losscounters import counted_from_the_start
 from vaelint.frontends.lossfind import LOSS_NAMES, discover_loss, loss_runs_the_forward
 from vaelint.frontends.placeholders import MissingImport
+from vaelint.source.frames import boundary, display_path
 
 
 class PlainFrontend(FrontendBase):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from vaelint.diagnostics import TargetResult
-from vaelint.frames import display_path
 from vaelint.report.reporters import ReportContext
+from vaelint.source.frames import display_path
 
 
 def _data(text: str) -> str:

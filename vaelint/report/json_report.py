@@ -6,9 +6,9 @@ import json
 
 from vaelint import __version__
 from vaelint.diagnostics import TargetResult
-from vaelint.frames import display_path
 from vaelint.report.reporters import ReportContext
 from vaelint.report.sarif_report import rule_uri
+from vaelint.source.frames import display_path
 
 
 def to_dict(results: list[TargetResult], notes: tuple[str, ...] = ()) -> dict:
@@ -25,7 +25,7 @@ def render(results: list[TargetResult], context: ReportContext) -> str:
 
 def _shown(path: str, line: int | None) -> int | None:
     """A line as a person finds it (in a notebook: within its cell)."""
-    from vaelint.frontends.sourcemap import cell_of
+    from vaelint.source.cells import cell_of
 
     if line is None:
         return None

@@ -33,7 +33,7 @@ def render(results: list[TargetResult], context: ReportContext) -> str:
 
 
 def _suite(res: TargetResult) -> ET.Element:
-    from vaelint.frames import display_path
+    from vaelint.source.frames import display_path
 
     suite = ET.Element("testsuite", name=res.target)
     cases = []

@@ -37,5 +37,5 @@ class Options:
     # check each offered edit again before the report (--fix, --diff: what is applied or shown);
     # a plain check offers the rule's edit as it is, at the cost of one check, not one more per fix
     verify_fixes: bool = False
-    # path -> edited text standing in for the file (a fix being checked again: vaelint/frontends/overlay.py)
+    # path -> edited text standing in for the file (a fix being checked again: vaelint/source/overlay.py)
     sources: dict = field(default_factory=dict)

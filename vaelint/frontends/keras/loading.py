@@ -21,7 +21,7 @@ import os
 import sys
 
 from vaelint.errors import VaelintError
-from vaelint.frames import display_path, user_frame
+from vaelint.source.frames import display_path, user_frame
 
 # tf.* calls a Keras VAE makes, and what to write on the torch backend.
 _KERAS_EQUIVALENT = {

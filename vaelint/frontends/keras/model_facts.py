@@ -64,7 +64,7 @@ def is_keras_model(model) -> bool:
 
 def user_defined(cls, name: str) -> bool:
     """Is ``name`` defined on ``cls`` by the user's code (not inherited from Keras)?"""
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     for klass in cls.__mro__:
         if name in klass.__dict__:

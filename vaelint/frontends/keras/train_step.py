@@ -15,7 +15,7 @@ import textwrap
 from dataclasses import dataclass
 
 from vaelint.frontends.keras.model_facts import is_keras_model, user_defined
-from vaelint.frontends.sourcefile import compile_user_code
+from vaelint.source.files import compile_user_code
 
 
 def train_step_forward(model):

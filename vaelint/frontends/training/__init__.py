@@ -18,9 +18,7 @@ import os
 import sys
 
 from vaelint.errors import VaelintError
-from vaelint.frames import display_path
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
-from vaelint.frontends.training.astutil import Place, Scope, calls_in, dotted, places, walk_statements
 from vaelint.frontends.training.execute import NotReached, execute, failed_lines
 from vaelint.frontends.training.freshimports import forget_modules_since
 from vaelint.frontends.training.program import source_text as _text_of
@@ -35,6 +33,8 @@ from vaelint.frontends.training.ways import plain as _plain
 from vaelint.frontends.training.ways import read_or_run
 from vaelint.frontends.training.ways import trains_through_a_library as _trains_through_a_library
 from vaelint.frontends.training.ways import worth_telling as _worth_telling
+from vaelint.source.astutil import Place, Scope, calls_in, dotted, places, walk_statements
+from vaelint.source.frames import display_path
 
 
 class TrainingFrontend(FrontendBase):
@@ -96,7 +96,7 @@ class TrainingFrontend(FrontendBase):
 
     def source_of(self, ref: TargetRef) -> tuple[str, str]:
         """(absolute path, Python source) of the target's file."""
-        from vaelint.frontends.load import read_source
+        from vaelint.source.files import read_source
 
         path = os.path.realpath(ref.path)
         return path, read_source(path)

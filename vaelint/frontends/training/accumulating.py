@@ -7,11 +7,11 @@ from __future__ import annotations
 import ast
 import math
 
-from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.sourcefile import compile_user_code
-from vaelint.frontends.training.astutil import dotted, source_segment, sub_blocks
 from vaelint.frontends.training.schedules import LATER, _evaluate, _step_namespace, still
+from vaelint.source.astutil import dotted, source_segment, sub_blocks
+from vaelint.source.files import compile_user_code
+from vaelint.source.frames import SourceLoc
 
 _ACC = "__vaelint_previous"  # the weight's last value, in an accumulating update read again
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from vaelint.frontends.training.astutil import dotted
+from vaelint.source.astutil import dotted
 
 # what a backpropagation is called on, when it takes the loss as its argument
 _BACKWARD_OWNERS = ("accelerator", "fabric", "engine", "amp", "autograd", "trainer", "model", "self")

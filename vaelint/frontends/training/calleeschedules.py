@@ -12,12 +12,12 @@ import inspect
 import os
 import types
 
-from vaelint.frames import SourceLoc, is_user_file
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.sourcefacts import def_node
-from vaelint.frontends.training.astutil import loads, source_segment, walk_statements
 from vaelint.frontends.training.schedules import _ending, _evaluate, _moving
 from vaelint.frontends.training.toldschedules import told_schedules
+from vaelint.source.astutil import loads, source_segment, walk_statements
+from vaelint.source.facts import def_node
+from vaelint.source.frames import SourceLoc, is_user_file
 
 
 def callee_schedules(
@@ -189,7 +189,7 @@ def _constants(node) -> dict:
 def _handed(call: ast.Call, fn: types.FunctionType, counters: set, skip: bool = False) -> dict:
     """{parameter: counter} for each argument that is a counter's name (or a LightningModule's own
     counter, ``self.current_epoch``); ``skip``: a method called on its object (its self is no argument)."""
-    from vaelint.frontends.training.astutil import dotted
+    from vaelint.source.astutil import dotted
 
     params = list(inspect.signature(fn).parameters)[1 if skip else 0 :]
     out = {}
@@ -208,7 +208,7 @@ def _plain_arguments(call: ast.Call, fn: types.FunctionType, handed: dict, names
     """{parameter: value} for the call's arguments that are plain values, not the counter: literals,
     names and attributes of the step's namespace (``"logistic"``, ``args.k``, ``-0.0025``); nothing
     is called to find them."""
-    from vaelint.frontends.sourcefile import compile_user_code
+    from vaelint.source.files import compile_user_code
 
     try:
         params = list(inspect.signature(fn).parameters)[1 if skip else 0 :]

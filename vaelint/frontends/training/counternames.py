@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from vaelint.frontends.training.astutil import target_names
+from vaelint.source.astutil import target_names
 
 
 def a_sweep(it: ast.expr, root: ast.AST) -> bool:

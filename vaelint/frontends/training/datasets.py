@@ -14,9 +14,9 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 
-from vaelint.frames import SourceLoc, user_frame
 from vaelint.frontends.training.datasettransforms import RESHAPING, SHAPE_KEEPING, describe_transform, transformed, transforms_of
 from vaelint.frontends.training.folders import FOLDERS, folder_attribute, folder_item, folder_item_shape
+from vaelint.source.frames import SourceLoc, user_frame
 
 # name -> (item shape C x H x W, number of classes or None); CelebA's labels are 40 binary attributes
 KNOWN = {
@@ -273,7 +273,7 @@ class Inferred:
 
 def infer_inputs(loader) -> Inferred | None:
     """The batch a loader over a known data set gives, or None."""
-    from vaelint.frames import display_path
+    from vaelint.source.frames import display_path
 
     batch = getattr(loader, "batch_size", None)
     dataset = getattr(loader, "dataset", loader)

@@ -67,7 +67,7 @@ def _args_text(t) -> str:
 
 
 def _function_name(fn) -> str:
-    from vaelint.frames import display_path
+    from vaelint.source.frames import display_path
 
     name = getattr(fn, "__name__", type(fn).__name__)
     code = getattr(fn, "__code__", None)
@@ -161,7 +161,7 @@ def value_steps(transforms: list) -> list:
     augmentations and the steps before the image is a tensor are left out."""
     import inspect
 
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     last = max((i for i, t in enumerate(transforms) if type(t).__name__ in _TO_TENSOR), default=None)
     out = []
@@ -183,7 +183,7 @@ def _runnable(fn) -> bool:
     written as a class: ``class CenterSquare: def __call__(self, img)``)."""
     import inspect
 
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     if inspect.isfunction(fn) or inspect.ismethod(fn):
         return True

@@ -15,15 +15,15 @@ import re
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
-from vaelint.frames import boundary, display_path
 from vaelint.frontends.build import record_module_sites
-from vaelint.frontends.training.astutil import Place
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.rewrite import RT, Plan, build_plan
 from vaelint.frontends.training.runtime import Found, Runtime, StepReady
 from vaelint.frontends.training.sandbox import Sandbox
 from vaelint.frontends.training.scriptargv import script_argv
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, chains_to
+from vaelint.source.astutil import Place
+from vaelint.source.frames import boundary, display_path
 
 
 @dataclass
@@ -114,7 +114,7 @@ def _conditions_said(plan: Plan) -> str:
     whose training runs under a mode flag), as the step needs them: " It runs only where ..."."""
     import ast
 
-    from vaelint.frontends.training.astutil import block_of, is_main_guard
+    from vaelint.source.astutil import block_of, is_main_guard
 
     said = []
     for frame in plan.frames:

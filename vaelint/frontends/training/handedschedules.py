@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import ast
 
-from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.training.astutil import loads, source_segment, target_names
 from vaelint.frontends.training.counternames import bare_counter, module_of, names_of
 from vaelint.frontends.training.schedules import _ending, _evaluate, _moving, counters_of, loop_ends
+from vaelint.source.astutil import loads, source_segment, target_names
+from vaelint.source.frames import SourceLoc
 
 
 def handed_schedules(plan, frame, namespace: dict, sandbox) -> list[Schedule]:
     """The schedules of the step function's parameters that its caller hands a counter's function."""
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     node = frame.scope.node
     callers = [*plan.callers, *plan.frames[: plan.boundary.frame_index]]

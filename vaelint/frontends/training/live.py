@@ -33,12 +33,12 @@ import sys
 import types
 from dataclasses import dataclass
 
-from vaelint.frames import is_user_file
 from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
 from vaelint.frontends.training.livebinding import after_binding
 from vaelint.frontends.training.liveinner import parameters_reached, trains_part_before_the_vaes
 from vaelint.frontends.training.livestepper import encoder_cleared_after, trains_another_network
 from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of, trained_objects
+from vaelint.source.frames import is_user_file
 
 MAX_BATCHES = 16  # batches the code may take, over all its loaders, before a VAE backward
 MAX_ROUNDS = 100  # loops (epochs) that may come round to a batch they took before a VAE backward
@@ -360,7 +360,7 @@ def watching(watch: Watch):
     def init(loader, *a, **k):  # where the code builds it: the report names it (VAE005)
         loader_init(loader, *a, **k)
         if not hasattr(loader, "loc"):
-            from vaelint.frames import user_frame
+            from vaelint.source.frames import user_frame
 
             object.__setattr__(loader, "loc", user_frame())
 

@@ -267,7 +267,7 @@ def _item_keys(loader) -> list[str]:
     import inspect
     import textwrap
 
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     # the user's own __getitem__ (a data set that stands in puts vaelint's in front of it)
     methods = (vars(c).get("__getitem__") for c in type(getattr(loader, "dataset", None)).__mro__)

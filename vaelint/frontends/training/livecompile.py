@@ -9,12 +9,12 @@ from __future__ import annotations
 import ast
 import copy
 
-from vaelint.frontends.sourcefile import compile_user_code
 from vaelint.frontends.training.astbuild import ITEMS, NAMED, RT, SAVED, batch_use, const, function_def, located, rt, rt_call
-from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.livestep import LiveStep
 from vaelint.frontends.training.rewrite import _signals_first
 from vaelint.frontends.training.sites import backward_of
+from vaelint.source.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
+from vaelint.source.files import compile_user_code
 
 # --------------------------------------------------------------------------- the step's function
 

@@ -10,9 +10,9 @@ import sys
 
 from torch.overrides import TorchFunctionMode
 
-from vaelint.frames import is_user_file
 from vaelint.frontends.training.livecudaguard import GUARDS_PASSED, a_guard_asks
 from vaelint.frontends.training.livepatch import Patches
+from vaelint.source.frames import is_user_file
 
 _RECORDS: list = []  # the records of the cuda_kept_on_cpu blocks open now, innermost last
 
@@ -45,7 +45,7 @@ def _asks() -> None:
 def _remember(what: str, own: object = None) -> None:
     import torch
 
-    from vaelint.frames import user_frame
+    from vaelint.source.frames import user_frame
 
     if not _RECORDS:
         return
@@ -151,8 +151,8 @@ def _to_a_chosen_device(args, kwargs) -> bool:
     there (``"cuda" if torch.cuda.is_available() else "cpu"``), not a CPU its line names."""
     import torch
 
-    from vaelint.frames import user_frame
-    from vaelint.frontends.sourcefacts import line_text, names_the_cpu
+    from vaelint.source.facts import line_text, names_the_cpu
+    from vaelint.source.frames import user_frame
 
     target = kwargs.get("device", args[0] if args else None)
     if not _RECORDS or not getattr(_RECORDS[-1], "device_aware", False):

@@ -6,7 +6,7 @@ And on a machine with CUDA, a run that stopped where tensors of two devices met
 
 from __future__ import annotations
 
-from vaelint.frames import is_user_file
+from vaelint.source.frames import is_user_file
 
 # "train.py:70": the code's checks that stop it without CUDA, let past (said in a note)
 GUARDS_PASSED: list[str] = []
@@ -17,7 +17,7 @@ def a_guard_asks(frame) -> bool:
     (``if not torch.cuda.is_available(): raise ...``, ``assert torch.cuda.is_available()``)? Such
     a check is answered as a GPU machine would answer it, so the code runs on; everything else
     is told the truth (the code's device choice stays the CPU, its moves to CUDA are kept there)."""
-    from vaelint.frames import display_path
+    from vaelint.source.frames import display_path
 
     if not guard_at(frame, _asks_cuda):
         return False

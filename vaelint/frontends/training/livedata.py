@@ -20,8 +20,8 @@ import functools
 import inspect
 
 from vaelint.errors import VaelintError, error_text
-from vaelint.frontends.sourcemap import where
 from vaelint.frontends.training.livemissingdata import owner, vaelints
+from vaelint.source.cells import where
 
 STOOD_IN: list[str] = []  # notes for the report: which data set stood in, and why
 MADE: list = []  # the stood-in rows of the run's file reads: vaelint/frontends/training/livedatafit.py
@@ -48,7 +48,7 @@ _PATH_CHECKS = ("exists(", "isdir(", "isfile(", "is_dir(", "is_file(", "glob(", 
 def _checks_a_path(error: BaseException) -> bool:
     """``assert os.path.isdir(root)``, ``assert len(glob(...)) > 0``: an assert about files, the
     line that raised it read from the traceback."""
-    from vaelint.frames import raising_line
+    from vaelint.source.frames import raising_line
 
     return any(check in raising_line(error) for check in _PATH_CHECKS)
 
@@ -114,7 +114,7 @@ def standing_class(name: str, base: type, getattr_) -> type:
 def _defined_at(cls, init) -> str:
     """Where the data set's constructor is written, or where the class is, for a constructor a
     library wrote (``class Frames(ImageFolder)``: torchvision's)."""
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     code = init.__code__
     if not is_user_file(code.co_filename):
@@ -180,8 +180,8 @@ def standing_in(specs):
     when --input gives the batch: otherwise the missing file is what the user must hear)."""
     from torch.utils.data import Dataset
 
-    from vaelint.frames import is_user_file
     from vaelint.frontends.training.livepatch import Patches
+    from vaelint.source.frames import is_user_file
 
     STOOD_IN.clear()
     MADE.clear()
@@ -273,7 +273,7 @@ def _array_reads(patches, spec) -> None:
 def _reader(real, label: str, kind: str, spec):
     import os
 
-    from vaelint.frames import user_frame
+    from vaelint.source.frames import user_frame
 
     @functools.wraps(real)
     def read(path=None, *args, **kwargs):
@@ -313,8 +313,8 @@ def _reader(real, label: str, kind: str, spec):
 def _keys_read_on_the_line() -> list[str]:
     import re
 
-    from vaelint.frames import user_frame
-    from vaelint.frontends.sourcefacts import line_text
+    from vaelint.source.facts import line_text
+    from vaelint.source.frames import user_frame
 
     loc = user_frame()
     return re.findall(r"\[\s*[\"']([^\"']+)[\"']\s*\]", line_text(loc.path, loc.line)) if loc is not None else []
@@ -342,8 +342,8 @@ def lfs_pointer(target) -> bool:
 def _stood_in_note(spec, target: str, label: str, why: str, lines: str | None = None):
     """Rows of ``spec``'s samples for a data file that is not here, said in the report; ``lines``:
     the separator of a text file's lines the rows are written as (livetext.py)."""
-    from vaelint.frames import user_frame
     from vaelint.frontends.training.livedatafit import Made
+    from vaelint.source.frames import user_frame
 
     rows = stood_in_rows(spec)
     if label in ("np.loadtxt", "np.genfromtxt") and rows.ndim > 2:
@@ -386,7 +386,7 @@ def probed(dataset, cls) -> dict:
                     init(fresh, *args, **kwargs)
                 found = dict(vars(fresh))
             except Exception as e:  # noqa: BLE001 - the constructor fails on stand-in files too: nothing to read
-                from vaelint.frames import user_frame_of_traceback
+                from vaelint.source.frames import user_frame_of_traceback
 
                 at = user_frame_of_traceback(e.__traceback__)
                 held["_vaelint_probe_failed"] = f"{at.where() + ': ' if at else ''}{getattr(e, 'message', None) or error_text(e)}"

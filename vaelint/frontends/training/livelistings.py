@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 
-from vaelint.frames import is_user_file, user_frame
+from vaelint.source.frames import is_user_file, user_frame
 
 # one stand-in file of each common kind of data file, so that a filter by extension keeps one; an
 # image one opens with PIL as a sample of --input (stood_in_images)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from vaelint.frontends.sourcemap import where
+from vaelint.source.cells import where
 
 # class names a data set goes by: PairDataset, MoleculeDataSet, ShapeNetData
 _DATA_SET = re.compile(r"^[A-Z]\w*(Dataset|DataSet|Data)$")
@@ -56,7 +56,7 @@ def _stand_in_data_set(name: str):
 def owner(obj, cls, init) -> type:
     """The class a stand-in is said as: a library constructor's (ImageFolder's) stands for the code's
     own subclass being built (``Frames(ImageFolder)``), a constructor of the code's for its class."""
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     return cls if is_user_file(getattr(getattr(init, "__code__", None), "co_filename", "")) else type(obj)
 
@@ -65,6 +65,6 @@ def vaelints(filename: str) -> bool:
     """Is the file vaelint's own (its stand-ins' data sets are no library's)?"""
     import os
 
-    from vaelint.frames import _VAELINT_DIR
+    from vaelint.source.frames import _VAELINT_DIR
 
     return os.path.realpath(filename).startswith(_VAELINT_DIR + os.sep)

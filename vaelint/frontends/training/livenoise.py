@@ -129,7 +129,7 @@ def in_a_model_method() -> bool:
 
     import torch
 
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     frame = sys._getframe(2)
     for _ in range(40):

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import re
 
-from vaelint.frontends.sourcefile import read_source
+from vaelint.source.files import read_source
 
 
 def passed_over(watch, split: list[str] = ()) -> list[str]:
     """The note for the backwards the run passed over before the VAE's (a classifier or a
     pretraining phase trained first, a discriminator's step): where, and that nothing trained.
     One that backpropagates part of the VAE's own loss (``split``, :func:`split_backwards`) is said so."""
-    from vaelint.frontends.sourcemap import where
+    from vaelint.source.cells import where
 
     places: dict = {False: [], True: []}  # by whether its optimiser said it is another network's
     for c in watch.passed:
@@ -67,8 +67,8 @@ def mentions_a_device(program, home, step_paths=()) -> bool:
     that code on the CPU too (a false VAE012 [confirmed] before)."""
     import inspect
 
-    from vaelint.frames import is_user_file
     from vaelint.frontends.training.repofiles import project_imports
+    from vaelint.source.frames import is_user_file
 
     paths = {home.path, *step_paths} | ({program.live_step.scope.path} if getattr(program, "live_step", None) else set())
     paths.update(project_imports(home.path))  # the project's modules it imports (a helper that moves what it makes)
@@ -138,9 +138,9 @@ def split_backwards(watch, capture) -> list[str]:
     so the loss is backpropagated in parts and the one backward read is not the whole loss. Only
     where another backward follows it before any optimiser steps or clears gradients (a
     discriminator's ``d_loss.backward(); opt_d.step()`` on the decoder's prior samples is not)."""
-    from vaelint.frontends.sourcemap import where
     from vaelint.frontends.training.liveinner import parameters_reached
     from vaelint.frontends.training.livestepper import backward_follows
+    from vaelint.source.cells import where
 
     if capture is None or capture.taken is None:
         return []

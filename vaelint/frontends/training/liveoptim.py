@@ -78,8 +78,8 @@ def read_optimisers(path: str, namespace: dict, sandbox) -> list:
     there are left out."""
     import ast
 
-    from vaelint.frontends.load import read_source
-    from vaelint.frontends.training.astutil import dotted
+    from vaelint.source.astutil import dotted
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path))
@@ -106,9 +106,9 @@ def backward_after(path: str, line: int) -> bool:
     (``d_loss.backward()``, ``manual_backward``, ``accelerator.backward``: :func:`.sites.backward_of`)?"""
     import ast
 
-    from vaelint.frontends.load import read_source
-    from vaelint.frontends.training.astutil import walk_statements
     from vaelint.frontends.training.sites import backward_of
+    from vaelint.source.astutil import walk_statements
+    from vaelint.source.files import read_source
 
     try:
         tree = ast.parse(read_source(path))
@@ -130,8 +130,8 @@ def backward_elsewhere(path: str, line: int) -> bool:
     which the run reaches first)? Then an optimiser other than the VAE's trains its parameters there."""
     import ast
 
-    from vaelint.frontends.load import read_source
     from vaelint.frontends.training.sites import backward_of
+    from vaelint.source.files import read_source
 
     if backward_after(path, line):
         return True

@@ -50,8 +50,8 @@ def pickled_reads(patches, spec, note) -> None:
     import pickle
     import sys
 
-    from vaelint.frames import user_frame
     from vaelint.frontends.training.livetext import stood_in_text
+    from vaelint.source.frames import user_frame
 
     real_open = builtins.open
 
@@ -180,7 +180,7 @@ def missing_checkpoints(sandbox) -> None:
     ``load_state_dict`` of one keeps the initial weights; each is noted."""
     import torch
 
-    from vaelint.frames import user_frame
+    from vaelint.source.frames import user_frame
 
     real_load = torch.load
 

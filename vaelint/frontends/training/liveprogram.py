@@ -8,13 +8,13 @@ import ast
 import os
 
 from vaelint.errors import ChoosesCuda, VaelintError
-from vaelint.frames import display_path
 from vaelint.frontends.lightningstep import quiet_logging
 from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over, split_backwards
 from vaelint.frontends.training.livewhy import stopped_at_a_missing_package, stopped_by_a_transform
 from vaelint.frontends.training.torchlibs import claim_trainer_libraries
+from vaelint.source.frames import display_path
 
 
 def live_program(frontend, ref, request, home):

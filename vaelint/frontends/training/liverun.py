@@ -16,15 +16,15 @@ import copy
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
-from vaelint.frames import user_frame_of_traceback
 from vaelint.frontends.training.astbuild import RT
-from vaelint.frontends.training.astutil import is_main_guard, source_segment
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
 from vaelint.frontends.training.livemain import main_module_kept, main_name
 from vaelint.frontends.training.livepatch import Patches
 from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss
 from vaelint.frontends.training.sites import Boundary
+from vaelint.source.astutil import is_main_guard, source_segment
+from vaelint.source.frames import user_frame_of_traceback
 
 
 @dataclass
@@ -64,7 +64,7 @@ class LiveRuntime(Runtime):
 
         import torch
 
-        from vaelint.frames import is_user_file
+        from vaelint.source.frames import is_user_file
 
         self.ended = None
         path, first, last = self.site

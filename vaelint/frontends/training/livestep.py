@@ -10,14 +10,14 @@ import os
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
-from vaelint.frames import display_path
-from vaelint.frontends.training.astutil import Place, Scope, loads, places, target_names, walk_statements, writes_of
 from vaelint.frontends.training.batchpattern import around_next, batch_pattern
 from vaelint.frontends.training.live import Capture, Taken
 from vaelint.frontends.training.livehoist import NAME, hoisted_input, named
 from vaelint.frontends.training.liveinner import tensors_in
 from vaelint.frontends.training.livestepnames import converted_in_the_step, rebound_after_the_call
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, backward_of, enclosing_blocks, parse_file
+from vaelint.source.astutil import Place, Scope, loads, places, target_names, walk_statements, writes_of
+from vaelint.source.frames import display_path
 
 # --------------------------------------------------------------------------- the step, from the frames
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from vaelint.frontends.training.astutil import walk_statements
+from vaelint.source.astutil import walk_statements
 
 
 def rebound_after_the_call(region: list[ast.stmt], names: list[str], inputs: list, values: dict) -> dict:

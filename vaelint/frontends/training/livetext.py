@@ -32,8 +32,8 @@ class MissingTextFile(io.StringIO):
 def stood_in_text(file, mode: str, note, spec):
     """A :class:`MissingTextFile` for ``open(file, mode)`` called by the code's own line, or None
     when the real open should run (a file that is here, not a data file, not the code's open)."""
-    from vaelint.frames import is_user_file, user_frame
     from vaelint.frontends.training.livepickle import _caught_by_the_code
+    from vaelint.source.frames import is_user_file, user_frame
 
     if not isinstance(file, (str, os.PathLike)) or any(c in mode for c in "wax+b"):
         return None

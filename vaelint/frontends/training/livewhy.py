@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 from vaelint.errors import VaelintError, error_text
-from vaelint.frames import display_path
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, objects_hint, range_hint, rows_hint
 from vaelint.frontends.training.runtime import stand_in_said
+from vaelint.source.frames import display_path
 
 
 def _said_of(error, text: str) -> str:
@@ -23,7 +23,7 @@ def _said_of(error, text: str) -> str:
 
 def _needs_cuda(error, text: str) -> bool:
     """``assert torch.cuda.is_available()``, a GPU library's call: code that runs only with CUDA."""
-    from vaelint.frames import raising_line
+    from vaelint.source.frames import raising_line
 
     if "compiled with cuda" in text.lower() or "nvidia driver" in text.lower():
         return True
@@ -36,7 +36,7 @@ NEEDS_CUDA = "the code needs CUDA"  # what a run that stopped at code that runs 
 
 def _in_the_step(error, text: str, where: str, watch) -> str:
     """Past the batch and the model: the step's own code raised (a loss that does not run)."""
-    from vaelint.frontends.sourcemap import where as at
+    from vaelint.source.cells import where as at
 
     taken = watch.taken
     came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
@@ -161,7 +161,7 @@ def _ran_through(runtime, watch, home) -> str:
     if failed:
         return f"running it reached no backward; lines that failed: {'; '.join(failed[:3])}"
     if watch.passed:
-        from vaelint.frontends.sourcemap import where
+        from vaelint.source.cells import where
 
         frame, line, _ = watch.passed[0].frames[-1] if watch.passed[0].frames else (None, (0, 0), None)
         at = f" (at {where(frame.f_code.co_filename, line[0])})" if frame is not None else ""
@@ -216,7 +216,7 @@ def _a_setup_line(error, home) -> bool:
 def _argv_hint(error) -> str:
     """``settings = json.load(open(sys.argv[1]))`` run with no arguments: an IndexError that is the
     script's command line missing, not its data or its code."""
-    from vaelint.frames import raising_line
+    from vaelint.source.frames import raising_line
 
     if not isinstance(error, IndexError) or "sys.argv" not in raising_line(error):
         return ""
@@ -229,8 +229,8 @@ def _argv_hint(error) -> str:
 def _asserts_a_path(error) -> bool:
     import ast
 
-    from vaelint.frames import raising_line
     from vaelint.frontends.training.livelistings import _asks_path
+    from vaelint.source.frames import raising_line
 
     try:
         stmt = ast.parse(raising_line(error).strip()).body[0]
@@ -285,8 +285,8 @@ def _weights_hint(error, watch) -> str:
     """Where the run stopped loading weights before any batch (``AutoencoderKL.from_pretrained(
     args.weights)`` with the path left at its default, ``torch.load(ckpt)``): they are what is
     missing, not its data (--input would not bring them)."""
-    from vaelint.frames import is_user_file
-    from vaelint.frontends.sourcefacts import line_text
+    from vaelint.source.facts import line_text
+    from vaelint.source.frames import is_user_file
 
     if watch.batches or not isinstance(error, (OSError, ValueError, TypeError, RuntimeError)):
         return ""
@@ -319,7 +319,7 @@ def _listed_a_missing_folder(error) -> str:
 
 
 def _lists_a_folder(error) -> bool:
-    from vaelint.frames import raising_line
+    from vaelint.source.frames import raising_line
 
     line = raising_line(error)
     return any(f"{call}(" in line for call in ("walk", "listdir", "glob", "scandir", "iterdir"))

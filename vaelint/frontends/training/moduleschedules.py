@@ -7,10 +7,10 @@ from __future__ import annotations
 import ast
 import types
 
-from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.training.astutil import walk_statements
 from vaelint.frontends.training.schedules import LATER, _evaluate, still
+from vaelint.source.astutil import walk_statements
+from vaelint.source.frames import SourceLoc
 
 
 def attribute_counters(module) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 
-from vaelint.frontends.training.astutil import mutated_names
+from vaelint.source.astutil import mutated_names
 
 # what a function that also does these is not kept for: it trains, saves or steps
 _NOT_KEPT = frozenset({"backward", "step", "save", "save_state_dict", "savefig", "write", "zero_grad"})

@@ -13,7 +13,7 @@ import ast
 import os
 
 from vaelint.errors import VaelintError
-from vaelint.frames import display_path
+from vaelint.source.frames import display_path
 
 
 def resolve(path: str, dotted: str, script_args: list[str]):
@@ -21,9 +21,9 @@ def resolve(path: str, dotted: str, script_args: list[str]):
     method bound to an instance the code builds)."""
     from vaelint.frontends.lightning import _file_of
     from vaelint.frontends.training import neighbours
-    from vaelint.frontends.training.astutil import places
     from vaelint.frontends.training.execute import reach_value
     from vaelint.frontends.training.sites import parse_file
+    from vaelint.source.astutil import places
 
     real = os.path.realpath(path)
     home = parse_file(real)
@@ -72,8 +72,8 @@ def _instance(home, files, cls: ast.ClassDef, script_args):
     """An instance of ``cls`` as the folder's code builds it (``solver = Solver(args, ...)``
     in main.py), else built with no arguments."""
     from vaelint.frontends.lightning import _file_of
-    from vaelint.frontends.training.astutil import dotted, places
     from vaelint.frontends.training.execute import reach_value
+    from vaelint.source.astutil import dotted, places
 
     for file in files:
         for scope in file.scopes.values():

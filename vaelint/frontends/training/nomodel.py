@@ -28,9 +28,9 @@ def no_modules(plan, fn, failed: list) -> str:
     failed lines (``failed``), which may have built it."""
     import builtins
 
-    from vaelint.frames import SourceLoc
-    from vaelint.frontends.sourcefacts import origin_of
-    from vaelint.frontends.sourcemap import where
+    from vaelint.source.cells import where
+    from vaelint.source.facts import origin_of
+    from vaelint.source.frames import SourceLoc
 
     site = plan.site.place
     from vaelint.frontends.placeholders import MissingImport

@@ -10,18 +10,18 @@ import os
 import re
 
 from vaelint.errors import VaelintError
-from vaelint.frames import display_path
 from vaelint.frontends.base import Program, Step
-from vaelint.frontends.sourcemap import where
 from vaelint.frontends.training.accumulating import accumulating_schedules, after_the_step, before_the_batch
 from vaelint.frontends.training.astbuild import SAVED
-from vaelint.frontends.training.astutil import source_segment
 from vaelint.frontends.training.batchspecs import batch_size_of
 from vaelint.frontends.training.loaderbatches import inferred_inputs, whole_batches
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.stepmodules import model_of as _model_of
 from vaelint.frontends.training.stepmodules import referenced_modules
 from vaelint.frontends.training.steppedobjects import iterator_schedules, stepped_iterators
+from vaelint.source.astutil import source_segment
+from vaelint.source.cells import where
+from vaelint.source.frames import display_path
 
 
 def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbox, sites, home, failed: list | None = None) -> Program:
@@ -119,7 +119,7 @@ def _loader(ready: StepReady, sandbox):
 
 def _not_run(plan, sandbox) -> list[str]:
     """What the report says the check did not do: loading weights, the writes blocked."""
-    from vaelint.frontends.sourcefile import read_source
+    from vaelint.source.files import read_source
 
     # the skipped loads are statements of the step's own file, which need not be the entry script
     text = read_source(plan.site.place.scope.path) if plan.skipped_loads else ""
@@ -165,8 +165,8 @@ def _step(plan, fn, counters: dict, sandbox, home, iterators: dict, runtime=None
     import copy
     from types import SimpleNamespace
 
-    from vaelint.frames import SourceLoc
     from vaelint.frontends.training.livecuda import cuda_kept_on_cpu
+    from vaelint.source.frames import SourceLoc
 
     moves = SimpleNamespace(moves=[], taken=True)  # CUDA moves kept on the CPU, the model's forward's too
 
@@ -222,7 +222,7 @@ def _first_weighted_step(program, fn, counters: dict, plan=None) -> None:
 def _feeding_the_loss(plan) -> set[str] | None:
     """The names the step's backward reads, and those its statements before it compute them
     from (a slice back from the loss); None when the step's statements are not known."""
-    from vaelint.frontends.training.astutil import loads, walk_statements, writes_of
+    from vaelint.source.astutil import loads, walk_statements, writes_of
 
     if plan is None or not plan.region or getattr(plan.site, "loss", None) is None:
         return None
@@ -349,7 +349,7 @@ def _stepped_objects(plan, fn, sandbox, home, counted: set) -> list:
 def step_description(path: str, qualname: str, lines: tuple[int, int], backward: int) -> str:
     """``the training step of train.py:train (lines 56-61, backward at line 61)``;
     in a notebook ``the training step of nb.ipynb (cell 9, lines 2-6, backward at line 6)``."""
-    from vaelint.frontends.sourcemap import cell_of
+    from vaelint.source.cells import cell_of
 
     first, last = lines
     cells = [cell_of(path, n) for n in (first, last, backward)]
@@ -363,7 +363,7 @@ def step_description(path: str, qualname: str, lines: tuple[int, int], backward:
 def source_text(scope, home) -> str:
     if scope.path == home.path:
         return home.text
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     try:
         return read_source(scope.path)

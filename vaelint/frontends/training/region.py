@@ -7,10 +7,10 @@ import ast
 import copy
 
 from vaelint.frontends.training.astbuild import ITEMS, NAMED, SAVED, batch_use, const, function_def, located, mark, no_args, rt, rt_call
-from vaelint.frontends.training.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 from vaelint.frontends.training.batchuse import use_of
 from vaelint.frontends.training.sites import Boundary, Frame, Site, _peel
 from vaelint.frontends.training.slicer import Slicer
+from vaelint.source.astutil import loads, reads_before_writes, target_names, walk_statements, writes_of
 
 
 def _enumerate_in(it: ast.expr, before: list) -> ast.Call | None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import ast
 import os
 
-from vaelint.frames import is_user_file
-from vaelint.frontends.training.astutil import dotted
 from vaelint.frontends.training.sites import SourceFile, parse_file
 from vaelint.frontends.training.syspath import script_roots
+from vaelint.source.astutil import dotted
+from vaelint.source.frames import is_user_file
 
 _MAX_NEIGHBOURS = 60  # .py files beside the target read for call sites
 

@@ -28,7 +28,11 @@ import copy
 from dataclasses import dataclass, field
 
 from vaelint.frontends.training.astbuild import RT, const, located, mark, rt, rt_call
-from vaelint.frontends.training.astutil import (
+from vaelint.frontends.training.mutators import mutating_functions
+from vaelint.frontends.training.region import Region
+from vaelint.frontends.training.sites import Boundary, Frame, Site, SourceFile
+from vaelint.frontends.training.slicer import Slicer
+from vaelint.source.astutil import (
     BLOCK_FIELDS,
     Scope,
     free_names,
@@ -39,10 +43,6 @@ from vaelint.frontends.training.astutil import (
     walk_statements,
     writes_of,
 )
-from vaelint.frontends.training.mutators import mutating_functions
-from vaelint.frontends.training.region import Region
-from vaelint.frontends.training.sites import Boundary, Frame, Site, SourceFile
-from vaelint.frontends.training.slicer import Slicer
 
 
 @dataclass
@@ -312,8 +312,8 @@ def _device_moves(body: list[ast.stmt], fi: int, boundary: Boundary, region) -> 
 def _training_methods(files: list[SourceFile], frames: list[Frame]) -> dict[str, str]:
     """Method name -> ``Class.method (its backward at path:line)`` for the repository's
     methods with a backward in their own body, those on the way to the step excepted."""
-    from vaelint.frontends.sourcemap import where
     from vaelint.frontends.training.sites import find_sites
+    from vaelint.source.cells import where
 
     on_the_way = {id(frame.scope.node) for frame in frames}
     out: dict[str, str] = {}
@@ -353,7 +353,7 @@ def _call_end(frame: Frame, callee: Scope, params: set, extra: set):
 def _file_statements(entry: SourceFile, entry_body: list, files: list, globals_needed: dict, new_defs: dict) -> dict:
     """Each file's statements to run: the entry's sliced body; of the others, their
     definitions and the globals the step reads, with the rewritten functions in place."""
-    from vaelint.frontends.statements import select_statements
+    from vaelint.source.statements import select_statements
 
     statements: dict[str, list[ast.stmt]] = {}
     for file in {id(f): f for f in [entry, *files]}.values():

@@ -22,11 +22,11 @@ import itertools
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError, error_text
-from vaelint.frames import display_path
 from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, install_advice, star_cause
-from vaelint.frontends.sourcemap import where
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.standinvalue import StandIn, stand_in_said  # noqa: F401 - the runtime hands them out
+from vaelint.source.cells import where
+from vaelint.source.frames import display_path
 
 
 class StepReady(BaseException):

@@ -34,12 +34,12 @@ import os
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
-from vaelint.frames import user_frame
 from vaelint.frontends.training.sandboxanswers import NoOutput, from_hub_cache
 from vaelint.frontends.training.sandboxparts import first_step_only, no_step_subclass, retrieved, started_by_user_code, subclasses
 from vaelint.frontends.training.sandboxprograms import finished_popen
 from vaelint.frontends.training.sandboxthreads import keep_guarded, threads_now
 from vaelint.frontends.training.sandboxwrites import guard_writes, skipped
+from vaelint.source.frames import user_frame
 
 # each tracker's documented switch to a mode that logs nothing and contacts nothing
 TRACKERS_OFF = {

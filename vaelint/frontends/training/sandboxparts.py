@@ -58,7 +58,7 @@ def started_by_user_code() -> bool:
     a library it imports? The first frame outside the standard library's process modules says."""
     import sys
 
-    from vaelint.frames import is_user_file
+    from vaelint.source.frames import is_user_file
 
     f = sys._getframe(2)
     while f is not None:

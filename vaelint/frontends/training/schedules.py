@@ -14,13 +14,13 @@ from __future__ import annotations
 import ast
 import math
 
-from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.sourcefile import compile_user_code
 from vaelint.frontends.training.astbuild import SAVED
-from vaelint.frontends.training.astutil import loads, source_segment, target_names, walk_statements, writes_of
 from vaelint.frontends.training.counternames import a_sweep, a_weight, bare_counter, guarded_names, module_of, names_of
 from vaelint.frontends.training.settling import settled_at
+from vaelint.source.astutil import loads, source_segment, target_names, walk_statements, writes_of
+from vaelint.source.files import compile_user_code
+from vaelint.source.frames import SourceLoc
 
 # counter values a schedule is read at: the step run, then further and further on, and last two off
 # the round numbers (a cyclical schedule is at the same point of its cycle at each round number)

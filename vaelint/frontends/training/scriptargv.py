@@ -17,7 +17,7 @@ def script_argv(path: str, args: list[str], record=None):
     import argparse
     import sys
 
-    from vaelint.frames import display_path
+    from vaelint.source.frames import display_path
 
     saved_argv, saved_error = sys.argv, argparse.ArgumentParser.error
 

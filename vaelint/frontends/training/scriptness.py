@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import re
 
-from vaelint.frontends.training.astutil import is_main_guard
+from vaelint.source.astutil import is_main_guard
 
 
 def is_script(file) -> bool:

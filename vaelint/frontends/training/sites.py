@@ -17,19 +17,8 @@ import ast
 import os
 from dataclasses import dataclass, field
 
-from vaelint.frontends.training.astutil import (
-    Place,
-    Scope,
-    base_name,
-    block_of,
-    calls_in,
-    dotted,
-    index_scopes,
-    is_main_guard,
-    places,
-    target_names,
-)
 from vaelint.frontends.training.backwards import backward_of  # noqa: F401 - the front end reads it from here
+from vaelint.source.astutil import Place, Scope, base_name, block_of, calls_in, dotted, index_scopes, is_main_guard, places, target_names
 
 
 @dataclass
@@ -122,7 +111,7 @@ class Boundary:
     params: list[str] = field(default_factory=list)  # kind "param": the batch parameters
 
     def text(self, source: str) -> str:
-        from vaelint.frontends.training.astutil import source_segment
+        from vaelint.source.astutil import source_segment
 
         if self.kind == "param":
             return f"the parameter{'s' * (len(self.params) > 1)} {', '.join(self.params)}"
@@ -239,7 +228,7 @@ _PARSED: dict = {}  # (path, mtime, size) -> SourceFile: a file read once per pr
 
 
 def parse_file(path: str, text: str | None = None) -> SourceFile | None:
-    from vaelint.frontends.overlay import text_of
+    from vaelint.source.overlay import text_of
 
     key = None
     if text is None:
@@ -250,7 +239,7 @@ def parse_file(path: str, text: str | None = None) -> SourceFile | None:
             key = (path, st.st_mtime_ns, st.st_size)
             if key in _PARSED:
                 return _PARSED[key]
-            from vaelint.frontends.load import read_source
+            from vaelint.source.files import read_source
 
             text = read_source(path)
         except (OSError, ValueError):

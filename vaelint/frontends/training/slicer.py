@@ -19,8 +19,8 @@ import ast
 import copy
 from typing import Callable
 
-from vaelint.frontends.statements import extends_import_path
-from vaelint.frontends.training.astutil import base_name, block_of, dotted, free_names, is_main_guard, loads, mutated_names, target_names
+from vaelint.source.astutil import base_name, block_of, dotted, free_names, is_main_guard, loads, mutated_names, target_names
+from vaelint.source.statements import extends_import_path
 
 # what makes a part of an argparse parser whose arguments are the parser's
 _GROUPS = frozenset({"add_argument_group", "add_mutually_exclusive_group", "add_subparsers", "add_parser"})

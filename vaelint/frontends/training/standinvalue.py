@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from vaelint.errors import VaelintError
-from vaelint.frames import user_frame
+from vaelint.source.frames import user_frame
 
 _CHAINABLE = frozenset(
     {

@@ -12,10 +12,10 @@ import ast
 import copy
 import math
 
-from vaelint.frames import SourceLoc
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.training.astutil import loads, source_segment, walk_statements, writes_of
 from vaelint.frontends.training.schedules import _evaluate, _step_namespace, still
+from vaelint.source.astutil import loads, source_segment, walk_statements, writes_of
+from vaelint.source.frames import SourceLoc
 
 _PLAIN = (int, float, bool, str, type(None))
 

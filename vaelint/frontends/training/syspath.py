@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import os
 
-from vaelint.frontends.training.astutil import dotted
+from vaelint.source.astutil import dotted
 
 _ADDERS = ("sys.path.insert", "sys.path.append", "site.addsitedir", "path.insert", "path.append", "addsitedir")
 _OS_PATH = {

@@ -12,9 +12,9 @@ import copy
 import inspect
 import types
 
-from vaelint.frames import SourceLoc, is_user_file
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.training.astutil import source_segment, walk_statements
+from vaelint.source.astutil import source_segment, walk_statements
+from vaelint.source.frames import SourceLoc, is_user_file
 
 
 def told_schedules(owner, node, handed: dict, namespace: dict, counted: dict, sandbox, ends: dict) -> list[Schedule]:

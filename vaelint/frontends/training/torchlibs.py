@@ -123,9 +123,9 @@ def trainer_libraries(tree: ast.Module) -> list[str]:
 
 def claim_trainer_libraries(home) -> None:
     """A script whose files hold no backward trains in a torch library it imports (``TVAE().fit``): its code is the user's."""
-    from vaelint.frames import claim
     from vaelint.frontends.training.repofiles import neighbours
     from vaelint.frontends.training.sites import find_sites
+    from vaelint.source.frames import claim
 
     if any(find_sites(s) for f in [home, *neighbours(home.path)] for s in f.scopes.values()):
         return

@@ -6,8 +6,8 @@ from __future__ import annotations
 import ast
 
 from vaelint.errors import VaelintError
-from vaelint.frontends.training.astutil import dotted
 from vaelint.frontends.training.sites import SourceFile
+from vaelint.source.astutil import dotted
 
 _TRAINING_CALLS = (
     "fit",

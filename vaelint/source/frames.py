@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import FrameType
 
-_VAELINT_DIR = os.path.dirname(os.path.realpath(__file__))
+_VAELINT_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the package: vaelint/source/..
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,14 @@ class SourceLoc:
 
     def where(self, column: bool = False) -> str:
         """``path:line`` for people (``nb.ipynb:cell 3:4`` in a notebook), ``:column`` on request."""
-        from vaelint.frontends.sourcemap import where
+        from vaelint.source.cells import where
 
         return where(self.path, self.line, self.column if column else None)
 
     @property
     def cell(self) -> int | None:
         """The notebook cell this line is in (None outside notebooks)."""
-        from vaelint.frontends.sourcemap import cell_of
+        from vaelint.source.cells import cell_of
 
         found = cell_of(self.path, self.line)
         return found[0] if found else None
@@ -46,7 +46,7 @@ class SourceLoc:
     @property
     def shown_line(self) -> int:
         """The line a person looks for: in a notebook, the line within its cell."""
-        from vaelint.frontends.sourcemap import cell_of
+        from vaelint.source.cells import cell_of
 
         found = cell_of(self.path, self.line)
         return found[1] if found else self.line

@@ -2,7 +2,7 @@
 without writing them: how a fix is checked again before it is offered
 (vaelint/fixes/verify.py).
 
-Everything that reads a user file reads it through here: ``load.read_source``
+Everything that reads a user file reads it through here: ``read_source`` (vaelint/source/files.py)
 (the model file, its package siblings, the training front end's scripts),
 ``linecache`` (``inspect.getsource``, the lines a report quotes), and the import
 system (a loss module the model file imports as ``import losses``).

@@ -10,21 +10,21 @@ from __future__ import annotations
 import ast
 from functools import lru_cache
 
-from vaelint.frames import SourceLoc
-from vaelint.frontends.setupmoves import MOVE_METHODS, move_after, moved_where_made, moves
+from vaelint.source.frames import SourceLoc
+from vaelint.source.setupmoves import MOVE_METHODS, move_after, moved_where_made, moves
 
 
 def _parse(path: str) -> tuple[ast.Module, str] | None:
-    from vaelint.frontends.overlay import text_of
+    from vaelint.source.overlay import text_of
 
     # keyed by the edited text too: a worker forked after the parent parsed the file
-    # (finding a file's training step) must see a fix's edit (vaelint/frontends/overlay.py)
+    # (finding a file's training step) must see a fix's edit (vaelint/source/overlay.py)
     return _parsed(path, text_of(path))
 
 
 @lru_cache(maxsize=64)
 def _parsed(path: str, _edited: str | None) -> tuple[ast.Module, str] | None:
-    from vaelint.frontends.load import read_source
+    from vaelint.source.files import read_source
 
     try:
         text = read_source(path)  # a notebook's code cells as one text
@@ -219,7 +219,7 @@ def guarded_move_into(met: SourceLoc) -> tuple[int, str] | None:
     statement = [n for n in ast.walk(function) if isinstance(n, ast.stmt) and n.lineno == met.line]
     if not statement:
         return None
-    from vaelint.frontends.training.astutil import loads
+    from vaelint.source.astutil import loads
 
     for name in sorted(loads(statement[0])):
         made = [

@@ -8,21 +8,21 @@ import errno
 import os
 
 from vaelint.errors import VaelintError
-from vaelint.frames import display_path
+from vaelint.source.frames import display_path
 
 
 def read_source(path: str) -> str:
     """The Python source of a file (a notebook's code cells, joined:
     vaelint/frontends/notebook.py)."""
-    from vaelint.frontends.overlay import text_of
+    from vaelint.source.overlay import text_of
 
-    edited = text_of(path)  # a fix being checked again (vaelint/frontends/overlay.py)
+    edited = text_of(path)  # a fix being checked again (vaelint/source/overlay.py)
     if edited is not None:
         return edited
     if path.endswith(".ipynb"):
-        from vaelint.frontends.notebook import notebook_source
+        from vaelint.source.cells import notebook_source
 
-        return notebook_source(path).text  # the code cells as one Python text (vaelint/frontends/sourcemap.py)
+        return notebook_source(path).text  # the code cells as one Python text (vaelint/source/cells.py)
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         return fh.read()
 

@@ -141,8 +141,21 @@ def cell_of(path: str, line: int) -> tuple[int, int] | None:
 def where(path: str, line: int, column: int | None = None) -> str:
     """``path:line[:column]`` for people (relative when under the current
     directory), ``nb.ipynb:cell 3:4[:column]`` in a notebook."""
-    from vaelint.frames import display_path
+    from vaelint.source.frames import display_path
 
     cell = cell_of(path, line)
     head = f"{display_path(path)}:cell {cell[0]}:{cell[1]}" if cell else f"{display_path(path)}:{line}"
     return f"{head}:{column}" if column is not None else head
+
+
+def notebook_source(path: str):
+    """The notebook's Python and line map; its lines are registered with
+    ``linecache`` so that ``inspect.getsource`` and tracebacks read the code, not
+    the JSON."""
+    import linecache
+
+    real = os.path.realpath(path)
+    nb = notebook_text(real)
+    lines = nb.text.splitlines(True)
+    linecache.cache[real] = (len(nb.text), None, lines, real)
+    return nb

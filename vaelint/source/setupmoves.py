@@ -3,7 +3,7 @@ machine, which a simulated GPU cannot change): after it is made (``if self.use_c
 eps.cuda()``), or as it is made (``c = to_device(torch.FloatTensor([C]))`` with a helper returning
 ``t.cuda() if use_cuda else t``; ``self.C_max = Variable(cuda(torch.FloatTensor([C]), self.use_cuda))``),
 followed from where it meets the model's tensors through what it was computed from. Read by
-VAE012's excuses (:mod:`vaelint.frontends.sourcefacts`)."""
+VAE012's excuses (:mod:`vaelint.source.facts`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def moved_where_made(function, text: str, tree, name: str, before: int, depth: i
     """A conditional move (:func:`_moved_by_its_value`) where ``name`` was last assigned before
     line ``before``, or where a name that value was computed from was (``c = c_max / 1000 * step``
     with ``c_max = to_dev(...)``)."""
-    from vaelint.frontends.training.astutil import loads
+    from vaelint.source.astutil import loads
 
     last = max(
         (
