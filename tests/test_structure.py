@@ -69,7 +69,8 @@ def test_the_stages_ask_a_capture_what_it_can_say_not_which_route_made_it():
 
 def test_a_capture_route_is_one_list_entry():
     from vaelint.capture.recording import RecordingRoute
-    from vaelint.capture.routes import Route, routes
+    from vaelint.capture.route import Route
+    from vaelint.capture.routes import routes
     from vaelint.capture.symbolic import SymbolicRoute
 
     assert [type(r) for r in routes()] == [SymbolicRoute, RecordingRoute]
@@ -78,9 +79,9 @@ def test_a_capture_route_is_one_list_entry():
 
 
 # what each folder may import of the rest of vaelint, as its __init__ says (the top
-# level's vocabulary: errors, inputs, vocab, errorkinds, diagnostics, __version__; and the ground
+# level's vocabulary: errors, inputs, vocab, errorkinds, diagnostics, version; and the ground
 # floor, vaelint/source: reading the user's code)
-VOCABULARY = {"vaelint", "errors", "source", "inputs", "vocab", "errorkinds", "diagnostics", "modes"}
+VOCABULARY = {"vaelint", "errors", "source", "inputs", "vocab", "errorkinds", "diagnostics", "modes", "version"}
 MAY_IMPORT = {
     "frontends": {"contracts", "settings"},  # discover.py only (below)
     "capture": {"frontends", "contracts", "facts", "cache"},

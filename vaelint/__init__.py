@@ -4,9 +4,9 @@ The pipeline, one module per stage:
 load -> capture -> shapes -> roles -> (loss binding) -> rules -> report.
 """
 
-__version__ = "0.1.0"
+from vaelint.version import __version__
 
-__all__ = ["Finding", "Report", "UsageError", "check"]
+__all__ = ["Finding", "Report", "UsageError", "__version__", "check"]
 
 
 def __getattr__(name: str):

@@ -27,7 +27,8 @@ from vaelint.capture.inputcheck import (
     one_sample_in_training_norm,
     unexplained,
 )
-from vaelint.capture.routes import Captured, CaptureJob, capture_and_run
+from vaelint.capture.route import Captured, CaptureJob
+from vaelint.capture.routes import capture_and_run
 from vaelint.capturechecks import binary_data, forward_has_loss, guessed_loss_raised, sequence_first_batch
 from vaelint.catalogue import offer_fixes, run_rules, selected_rules
 from vaelint.confirm.devicechoice import ChoosesCuda, cuda_hidden, cuda_kept_said, forget_device_choices

@@ -13,7 +13,7 @@ from vaelint.facts.graphview import GraphView
 
 if TYPE_CHECKING:
     from vaelint.analyze import Loaded, Shaped
-    from vaelint.capture.routes import Captured
+    from vaelint.capture.route import Captured
     from vaelint.diagnostics import TargetResult
 
 

@@ -22,7 +22,7 @@ from typing import Optional
 
 import typer
 
-from vaelint import __version__
+from vaelint.version import __version__
 
 
 @dataclass(frozen=True)

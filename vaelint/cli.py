@@ -43,7 +43,7 @@ def _usage_error(message: str) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        from vaelint import __version__
+        from vaelint.version import __version__
 
         typer.echo(f"vaelint {__version__}")
         raise typer.Exit(0)

@@ -79,9 +79,7 @@ def code_roots() -> tuple[str, ...]:
     development checkout keeps apart, in rules/)."""
     import importlib.util
 
-    import vaelint
-
-    roots = [os.path.dirname(os.path.realpath(vaelint.__file__))]
+    roots = [os.path.dirname(os.path.dirname(os.path.realpath(__file__)))]  # vaelint/, above cache/
     try:
         spec = importlib.util.find_spec("vaelint.rules")
         roots += [os.path.realpath(p) for p in (spec.submodule_search_locations or [])] if spec else []
@@ -118,9 +116,9 @@ def plugin_files() -> list[str]:
 @functools.lru_cache(maxsize=1)
 def _code_fingerprint() -> str:
     """vaelint's own code as it is installed (a development checkout changes without a new version)."""
-    import vaelint
+    from vaelint.version import __version__
 
-    h = hashlib.sha256(vaelint.__version__.encode())
+    h = hashlib.sha256(__version__.encode())
     for path in plugin_files():
         st = os.stat(path) if os.path.exists(path) else None
         h.update(f"{path}:{st.st_size}:{st.st_mtime_ns};".encode() if st else f"{path};".encode())

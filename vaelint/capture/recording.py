@@ -22,7 +22,7 @@ from vaelint.capture.ops import RANDOM_OPS, function_name
 from vaelint.capture.outputs import flatten_outputs
 from vaelint.capture.recordalign import align_runs
 from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
-from vaelint.capture.routes import CaptureJob, Refusal, Route
+from vaelint.capture.route import CaptureJob, Refusal, Route
 from vaelint.contracts.calls import watch_into
 from vaelint.errors import VaelintError
 from vaelint.frontends.legacycuda import legacy_types_seen_through

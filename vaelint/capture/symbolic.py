@@ -20,7 +20,7 @@ from torch.utils._pytree import tree_leaves
 from vaelint.capture.ops import CREATION_OPS, RANDOM_OPS, function_name, op_name
 from vaelint.capture.outputs import flatten_outputs
 from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
-from vaelint.capture.routes import CaptureJob, Refusal, Route
+from vaelint.capture.route import CaptureJob, Refusal, Route
 from vaelint.contracts.calls import watch_into
 from vaelint.errors import VaelintError
 from vaelint.source.frames import user_stack

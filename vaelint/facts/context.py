@@ -334,7 +334,7 @@ class Context:
     def literal_sizes(self, node) -> list[int]:
         """Integer arguments written into the code for this op (``randn(64, Z)``,
         ``view(-1, 1024)``), not computed from a tensor (``x.size(0)``), as the
-        capture route can tell (vaelint/capture/routes.py, Route.literal_ints)."""
+        capture route can tell (vaelint/capture/route.py, Route.literal_ints)."""
         return self.capture.literal_ints(node, self.runs)
 
 

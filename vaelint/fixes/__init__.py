@@ -2,6 +2,6 @@
 (``source.py``), applied to text (``edits.py``) and verified by checking the
 edited source again before they are offered (``verify.py``).
 
-Imports: the diagnostics, frames, the front ends (load's overlay) and the facts
+Imports: the diagnostics, the source floor (locations, the overlay of checked edits), the front ends and the facts
 a rule's edit reads; never a rule.
 """

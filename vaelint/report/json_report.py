@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from vaelint import __version__
 from vaelint.diagnostics import TargetResult
 from vaelint.report.reporters import ReportContext
 from vaelint.report.sarif_report import rule_uri
 from vaelint.source.frames import display_path
+from vaelint.version import __version__
 
 
 def to_dict(results: list[TargetResult], notes: tuple[str, ...] = ()) -> dict:

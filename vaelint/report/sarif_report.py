@@ -7,11 +7,11 @@ import json
 import linecache
 import os
 
-from vaelint import __version__
 from vaelint.diagnostics import TargetResult
 from vaelint.report.reporters import ReportContext
 from vaelint.report.rule_pages import home_url
 from vaelint.report.rule_pages import render as render_page
+from vaelint.version import __version__
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

@@ -17,6 +17,8 @@ import tokenize
 from dataclasses import dataclass
 from functools import lru_cache
 
+from vaelint.source.paths import display_path
+
 
 @dataclass(frozen=True)
 class NotebookText:
@@ -141,8 +143,6 @@ def cell_of(path: str, line: int) -> tuple[int, int] | None:
 def where(path: str, line: int, column: int | None = None) -> str:
     """``path:line[:column]`` for people (relative when under the current
     directory), ``nb.ipynb:cell 3:4[:column]`` in a notebook."""
-    from vaelint.source.frames import display_path
-
     cell = cell_of(path, line)
     head = f"{display_path(path)}:cell {cell[0]}:{cell[1]}" if cell else f"{display_path(path)}:{line}"
     return f"{head}:{column}" if column is not None else head

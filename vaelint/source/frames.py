@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import FrameType
 
+from vaelint.source.cells import cell_of, where
+from vaelint.source.paths import display_path
+
 _VAELINT_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the package: vaelint/source/..
 
 
@@ -31,37 +34,22 @@ class SourceLoc:
 
     def where(self, column: bool = False) -> str:
         """``path:line`` for people (``nb.ipynb:cell 3:4`` in a notebook), ``:column`` on request."""
-        from vaelint.source.cells import where
-
         return where(self.path, self.line, self.column if column else None)
 
     @property
     def cell(self) -> int | None:
         """The notebook cell this line is in (None outside notebooks)."""
-        from vaelint.source.cells import cell_of
-
         found = cell_of(self.path, self.line)
         return found[0] if found else None
 
     @property
     def shown_line(self) -> int:
         """The line a person looks for: in a notebook, the line within its cell."""
-        from vaelint.source.cells import cell_of
-
         found = cell_of(self.path, self.line)
         return found[1] if found else self.line
 
     def __str__(self) -> str:
         return self.where()
-
-
-def display_path(path: str) -> str:
-    """Relative to the current directory when under it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
 
 
 def _library_roots() -> tuple[str, ...]:
