@@ -61,6 +61,12 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
             part.term = term
             part.parts = len(parts)
             return part
+    if term in ctx.roles.rec_terms:
+        from vaelint.facts.stackedparts import stacked_parts
+
+        stacked = stacked_parts(ctx, scale, lambda part: _own_scale(ctx, walker, part))
+        if stacked is not None:
+            return stacked
     if ctx.view.op(scale.element) in ("add", "sub"):
         from vaelint.facts.lossroles import kl_beside_a_log_det
 

@@ -73,7 +73,10 @@ def find_schedules(
     out = []
     counted: dict = {}  # step += 1 before the weight is read: the weight sees the counted value
     held = {id(stmt) for stmt in lead}
+    guarded: set = set()  # assignments read with the ``if`` around them (a warm-up, then 1.0)
     for stmt in [*lead, *walk_statements(region)]:
+        if id(stmt) in guarded:
+            continue
         if (
             isinstance(stmt, ast.AugAssign)
             and isinstance(stmt.op, ast.Add)
@@ -83,8 +86,20 @@ def find_schedules(
         ):
             counted[stmt.target.id] = counted.get(stmt.target.id, 0) + stmt.value.value
         if isinstance(stmt, ast.If) and id(stmt) in held:
-            out += _branch_schedules(stmt, counters, namespace, counted, path, text, sandbox)
+            out += _branch_schedules(stmt, counters, namespace, counted, path, text, sandbox, ends)
             continue
+        if isinstance(stmt, ast.If) and loads(stmt.test) & counters and _only_names_set(stmt):
+            # ``if epoch < warmup: w = ramp else: w = 1.0`` in the step: the branch the counter
+            # takes decides the weight, so the ramp alone is never read past its branch
+            found = _branch_schedules(stmt, counters, namespace, counted, path, text, sandbox, ends, held=False)
+            if found:
+                out += found
+                guarded |= {
+                    id(a)
+                    for a in walk_statements([stmt])
+                    if isinstance(a, ast.Assign) and target_names(a.targets[0]) & {f.name for f in found}
+                }
+                continue
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Tuple):
             out += _pair_schedules(stmt, counters, namespace, counted, path, text, sandbox)
             continue
@@ -150,20 +165,25 @@ def _read_along(stmt: ast.Assign, counter: str, now, held: set, namespace: dict,
     return _moving(now, lambda v: _evaluate(stmt.value, namespace, {counter: v}, path, sandbox), ends.get(counter))
 
 
-def _branch_schedules(stmt: ast.If, counters: set, namespace: dict, counted: dict, path: str, text: str, sandbox) -> list:
+def _branch_schedules(
+    stmt: ast.If, counters: set, namespace: dict, counted: dict, path: str, text: str, sandbox, ends: dict, held: bool = True
+) -> list:
     """A weight set in a branch of an ``if`` in a loop around the step (``if warm_up_length != 0:
-    beta = min(beta_end, epoch / warm_up_length * beta_end) else: beta = beta_end``): the variable
-    as the whole block leaves it, at later counter values."""
+    beta = min(beta_end, epoch / warm_up_length * beta_end) else: beta = beta_end``) or in the
+    step: the variable as the whole block leaves it, at later values of the counter the test reads
+    (the one that decides the branch: ``if epoch < warmup``), up to its loop's end."""
     read = loads(stmt) & counters
     if not read:
         return []
-    counter = sorted(read)[0]
+    counter = sorted(loads(stmt.test) & counters or read)[0]
     now = namespace.get(counter, 0)
     now = (now if isinstance(now, (int, float)) and not isinstance(now, bool) else 0) + counted.get(counter, 0)
     out = []
     for name, first in _set_in_branches(stmt).items():
         block = [stmt, *getattr(stmt, "_vaelint_then", [])]
-        values = _moving(now, lambda v, name=name, block=block: _evaluate_block(block, name, namespace, {counter: v}, path, sandbox))
+        values = _moving(
+            now, lambda v, name=name, block=block: _evaluate_block(block, name, namespace, {counter: v}, path, sandbox), ends.get(counter)
+        )
         if not values:
             continue
         taken = next(
@@ -179,7 +199,9 @@ def _branch_schedules(stmt: ast.If, counters: set, namespace: dict, counted: dic
             first,
         )
         loc = SourceLoc(path, taken.lineno, taken.col_offset + 1)
-        out.append(Schedule(name, source_segment(text, taken.value, 90), loc, counter, values[0][1], values, True))
+        out.append(
+            _ending(Schedule(name, source_segment(text, taken.value, 90), loc, counter, values[0][1], values, held), ends.get(counter))
+        )
     return out
 
 
@@ -320,6 +342,19 @@ def lead_statements(path: list) -> list[ast.stmt]:
                 stmt._vaelint_then = then
                 out.append(stmt)
     return out
+
+
+def _only_names_set(stmt: ast.If) -> bool:
+    """Does the ``if`` only set variables (no call made for its effect, ``opt.step()``; no
+    attribute or item set)? Only such a block is run again, at other counter values."""
+    return all(
+        isinstance(s, (ast.If, ast.Pass))
+        or (
+            isinstance(s, (ast.Assign, ast.AugAssign))
+            and all(isinstance(t, ast.Name) for t in getattr(s, "targets", [getattr(s, "target", None)]))
+        )
+        for s in walk_statements([stmt])
+    )
 
 
 def _set_in_branches(stmt: ast.If) -> dict:
