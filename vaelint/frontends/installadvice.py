@@ -37,6 +37,8 @@ def install_advice(module: str, error) -> str:
             f"{syntax.group(1)} at line {syntax.group(3)} (syntax of a newer Python?): run vaelint with the Python the "
             "code is written for"
         )
+    if not module:
+        return "Install the package it names"
     package = missing_package(module, error)
     top = package.split(".")[0]
     if "." in module and os.path.isdir(os.path.join(os.getcwd(), top)):

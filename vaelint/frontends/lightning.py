@@ -24,6 +24,7 @@ import os
 from vaelint.errors import VaelintError
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, Step, TargetRef
 from vaelint.frontends.lightningstep import quiet, step_end, the_vaes_loss
+from vaelint.frontends.owntrainer import own_trainer
 from vaelint.source.frames import SourceLoc, display_path
 
 STEP_METHODS = ("training_step", "step", "shared_step", "_step", "common_step")
@@ -103,17 +104,22 @@ def _fit_calls(file):
     from vaelint.source.astutil import calls_in, dotted, places
 
     out = []
+    mine: set = set()  # the repository's own Trainer classes (trainer.fit(x) of its own: no Lightning)
     for scope in file.scopes.values():
         trainers = set()
         for place, stmt in places(scope):
             if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
-                if (dotted(stmt.value.func) or "").split(".")[-1] == "Trainer" or "from_argparse_args" in (dotted(stmt.value.func) or ""):
+                made_by = dotted(stmt.value.func) or ""
+                if made_by.split(".")[-1] == "Trainer" or "from_argparse_args" in made_by:
+                    if own_trainer(file, made_by):
+                        mine.add(made_by)
+                        continue
                     trainers |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
             for call in calls_in(stmt):
                 func = call.func
                 if isinstance(func, ast.Attribute) and func.attr == "fit" and (call.args or call.keywords):
                     owner = dotted(func.value)
-                    if owner in trainers or "trainer" in owner.lower() or "runner" in owner.lower():
+                    if owner in trainers or (not mine and ("trainer" in owner.lower() or "runner" in owner.lower())):
                         model = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "model"), None)
                         if model is not None:
                             out.append((place, model))

@@ -174,6 +174,9 @@ class Unavailable(MissingImport):
     """Stands for a name whose defining statement failed: a model file's module-level
     line, or (context ``SETUP``) a line of the training setup before the step."""
 
+    def __init__(self, name: str, context: str, path: str, line: int, error):
+        object.__setattr__(self, "_info", (name, context, path, line, error))  # no module: no package to advise
+
     def _fail(self, *_a, **_k):
         name, context, path, line, error = object.__getattribute__(self, "_info")
         if isinstance(error, VaelintError):  # e.g. a class built on a missing import

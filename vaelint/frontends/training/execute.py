@@ -87,8 +87,13 @@ class NotReached(VaelintError):
 
 def failed_lines(run: Execution) -> list[str]:
     """The setup's lines that failed on the way, as ``path:line: error``."""
-    why = [f"{display_path(path)}:{line}: {text}" for path, line, text in run.runtime.failures]
-    return why + [f"{display_path(run.plan.entry.path)}:{line}: {text}" for line, text in run.failures]
+    why = [_placed(f"{display_path(path)}:{line}", text) for path, line, text in run.runtime.failures]
+    return why + [_placed(f"{display_path(run.plan.entry.path)}:{line}", text) for line, text in run.failures]
+
+
+def _placed(place: str, text: str) -> str:
+    """``place: text``, the place said once where the error already starts with it."""
+    return text if text.startswith(f"{place}:") else f"{place}: {text}"
 
 
 def _grouped(failed: list[str]) -> list[str]:

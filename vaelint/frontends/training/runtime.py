@@ -224,6 +224,10 @@ class Runtime:
         name stands in; anything else runs."""
         from vaelint.frontends.training import datasets
 
+        if isinstance(func, Unavailable):
+            # a class whose definition failed (an annotation of a missing import's): its own reason
+            name = object.__getattribute__(func, "_info")[0]
+            return StandIn(f"what {name}(...) returns", func.explanation().message)
         if isinstance(func, MissingImport):
             name, module, path, line, error = object.__getattribute__(func, "_info")
             return StandIn(
