@@ -8,7 +8,8 @@ import ast
 import math
 
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.training.schedules import LATER, _evaluate, _step_namespace, still
+from vaelint.frontends.training.scheduleblocks import _evaluate
+from vaelint.frontends.training.schedules import LATER, _step_namespace, still
 from vaelint.source.astutil import dotted, source_segment, sub_blocks
 from vaelint.source.files import compile_user_code
 from vaelint.source.frames import SourceLoc

@@ -17,9 +17,9 @@ import math
 from vaelint.frontends.base import Schedule
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.counternames import a_sweep, a_weight, bare_counter, guarded_names, module_of, names_of
+from vaelint.frontends.training.scheduleblocks import _evaluate, _evaluate_block, _only_names_set, _set_in_branches
 from vaelint.frontends.training.settling import settled_at
 from vaelint.source.astutil import loads, source_segment, target_names, walk_statements, writes_of
-from vaelint.source.files import compile_user_code
 from vaelint.source.frames import SourceLoc
 
 # counter values a schedule is read at: the step run, then further and further on, and last two off
@@ -105,29 +105,34 @@ def find_schedules(
             continue
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
             continue
-        read = loads(stmt.value) & counters
-        if not read:
-            continue
-        # beta_schedule(n * epoch + i, n): along each counter it reads, the one that moves it soonest
-        # (along epoch a cyclical weight is at the same point of its cycle each round epoch)
-        along = []
-        for counter in sorted(read):
-            now = namespace.get(counter, 0)
-            if not isinstance(now, (int, float)) or isinstance(now, bool):
-                now = 0
-            now += counted.get(counter, 0)
-            values = _read_along(stmt, counter, now, held, namespace, path, sandbox, ends)
-            if values:
-                along.append((_first_move(values), counter, values))
-        if not along:
-            out += _inline_schedules(stmt, counters, namespace, counted, path, text, sandbox, ends)
-            continue
-        _soonest, counter, values = min(along, key=lambda a: a[0])
-        name = stmt.targets[0].id
-        loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
-        schedule = Schedule(name, source_segment(text, stmt.value, 90), loc, counter, values[0][1], values, id(stmt) in held)
-        out.append(_ending(schedule, ends.get(counter)))
+        out += _assigned_schedules(stmt, counters, namespace, counted, held, path, text, sandbox, ends)
     return out
+
+
+def _assigned_schedules(
+    stmt: ast.Assign, counters: set, namespace: dict, counted: dict, held: set, path: str, text: str, sandbox, ends: dict
+) -> list:
+    """``name = expression`` reading counters: along each counter it reads, the one that moves it
+    soonest (``beta_schedule(n * epoch + i, n)``; along epoch a cyclical weight is at the same
+    point of its cycle each round epoch); where none moves it, a factor of it read alone."""
+    read = loads(stmt.value) & counters
+    if not read:
+        return []
+    along = []
+    for counter in sorted(read):
+        now = namespace.get(counter, 0)
+        if not isinstance(now, (int, float)) or isinstance(now, bool):
+            now = 0
+        now += counted.get(counter, 0)
+        values = _read_along(stmt, counter, now, held, namespace, path, sandbox, ends)
+        if values:
+            along.append((_first_move(values), counter, values))
+    if not along:
+        return _inline_schedules(stmt, counters, namespace, counted, path, text, sandbox, ends)
+    _soonest, counter, values = min(along, key=lambda a: a[0])
+    loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
+    schedule = Schedule(stmt.targets[0].id, source_segment(text, stmt.value, 90), loc, counter, values[0][1], values, id(stmt) in held)
+    return [_ending(schedule, ends.get(counter))]
 
 
 def _inline_schedules(stmt, counters: set, namespace: dict, counted: dict, path: str, text: str, sandbox, ends: dict) -> list:
@@ -342,71 +347,3 @@ def lead_statements(path: list) -> list[ast.stmt]:
                 stmt._vaelint_then = then
                 out.append(stmt)
     return out
-
-
-def _only_names_set(stmt: ast.If) -> bool:
-    """Does the ``if`` only set variables (no call made for its effect, ``opt.step()``; no
-    attribute or item set)? Only such a block is run again, at other counter values."""
-    return all(
-        isinstance(s, (ast.If, ast.Pass))
-        or (
-            isinstance(s, (ast.Assign, ast.AugAssign))
-            and all(isinstance(t, ast.Name) for t in getattr(s, "targets", [getattr(s, "target", None)]))
-        )
-        for s in walk_statements([stmt])
-    )
-
-
-def _set_in_branches(stmt: ast.If) -> dict:
-    """``if warmup: beta = min(1, epoch / warmup) else: beta = 1``: each name a branch of the
-    ``if`` sets, with the first of its assignments (the one the report shows)."""
-    out: dict = {}
-    for inner in walk_statements([stmt]):
-        if isinstance(inner, ast.Assign) and len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name):
-            out.setdefault(inner.targets[0].id, inner)
-    return out
-
-
-def _evaluate(expr: ast.expr, namespace: dict, counters: dict, path: str, sandbox, index: int | None = None):
-    """The expression's value with the counters set (a plain number; its ``index``-th item when
-    it hands back a tuple), or None."""
-    code = compile_user_code(ast.Expression(body=expr), path, "eval")
-    scope = dict(namespace)
-    scope.update(counters)
-    try:
-        with sandbox.active():
-            value = eval(code, scope)  # noqa: S307 - the user's own expression, as the step would evaluate it
-    except Exception:  # noqa: BLE001 - it needs what only the step computes: no schedule
-        return None
-    if index is not None:
-        value = value[index] if isinstance(value, (tuple, list)) and index < len(value) else None
-    if hasattr(value, "item") and getattr(value, "numel", lambda: 0)() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _evaluate_block(stmts: list[ast.stmt], name: str, namespace: dict, counters: dict, path: str, sandbox):
-    """``name`` as the statements leave it with the counters set (a plain number), or None. They run
-    in a loop of one pass, as in the loop they come from (``if resumed: ...; continue`` compiles)."""
-    once = ast.For(target=ast.Name("_vaelint_once", ast.Store()), iter=ast.Tuple([ast.Constant(0)], ast.Load()), body=stmts, orelse=[])
-    ast.copy_location(once, stmts[0])
-    once.end_lineno, once.end_col_offset = stmts[-1].end_lineno, stmts[-1].end_col_offset
-    try:
-        code = compile_user_code(ast.fix_missing_locations(ast.Module(body=[once], type_ignores=[])), path, "exec")
-    except SyntaxError:  # a return or yield of the function around the loop: not a block of its own
-        return None
-    scope = dict(namespace)
-    scope.update(counters)
-    try:
-        with sandbox.active():
-            exec(code, scope)  # noqa: S102 - the user's own assignments, as the loop runs them
-    except Exception:  # noqa: BLE001 - they need what only the step computes: no schedule
-        return None
-    value = scope.get(name)
-    if hasattr(value, "item") and getattr(value, "numel", lambda: 0)() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)

@@ -13,7 +13,8 @@ import copy
 import math
 
 from vaelint.frontends.base import Schedule
-from vaelint.frontends.training.schedules import _evaluate, _step_namespace, still
+from vaelint.frontends.training.scheduleblocks import _evaluate
+from vaelint.frontends.training.schedules import _step_namespace, still
 from vaelint.source.astutil import loads, source_segment, walk_statements, writes_of
 from vaelint.source.frames import SourceLoc
 

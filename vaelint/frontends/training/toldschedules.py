@@ -21,7 +21,8 @@ def told_schedules(owner, node, handed: dict, namespace: dict, counted: dict, sa
     """The schedules of ``owner``'s other methods that read an attribute the method ``node`` sets
     from a counter it is handed (``handed``: {parameter: counter})."""
     from vaelint.frontends.training.calleeschedules import _assigned, _definition, _space
-    from vaelint.frontends.training.schedules import _ending, _evaluate, _moving
+    from vaelint.frontends.training.scheduleblocks import _evaluate
+    from vaelint.frontends.training.schedules import _ending, _moving
 
     told = _told(node, handed)  # {attribute: counter}
     if not told:
