@@ -242,7 +242,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             ctx.notes.append("VAE012 ran the model on a simulated CUDA device (no GPU needed)")
         places, emitted = set(), set()
         for meeting in meetings:
-            place = (meeting.made or meeting.loc, meeting.made_by)
+            # one tensor of unknown origin meeting the model in two ops of one line (x * w - w): one finding
+            loc = meeting.loc
+            place = (meeting.made, meeting.made_by) if meeting.made or loc is None else (loc.path, loc.line, meeting.shape, meeting.held)
             if place in places:
                 continue  # the same tensor meeting the model again
             places.add(place)

@@ -121,11 +121,33 @@ def _patched():
     parallel_module = importlib.import_module("torch.nn.parallel.data_parallel")  # the module, not the function
     patches.set(parallel_module.data_parallel, "__code__", _one_device.__code__)
     patches.set(torch.cuda, "is_available", is_available)
+    _wrappers_keep_the_mark(patches)
     try:
         with _MadeOnCpu(), _legacy_types_on_cpu():
             yield
     finally:
         patches.restore()
+
+
+def _wrappers_keep_the_mark(patches) -> None:
+    """``nn.Parameter(t)`` and ``Variable(t)`` of a tensor the code placed on the GPU are on the GPU
+    too: each is a new tensor over the same memory, which a real GPU would hold (a learned prior's
+    ``nn.Parameter(torch.randn(K, Z, device=DEVICE))``; ``Variable(label)`` after ``label.cuda()``
+    in a legacy setup). Without this their mark was lost and VAE012 said they stayed on the CPU."""
+    import torch
+    from torch.autograd import Variable
+
+    def marked(new):
+        def fn(cls, data=None, *a, **k):
+            out = new(cls, data, *a, **k) if data is not None else new(cls, *a, **k)
+            if isinstance(data, torch.Tensor) and getattr(data, GPU_MARK, False):
+                placed_on_gpu(out)
+            return out
+
+        return staticmethod(fn)
+
+    patches.set(torch.nn.Parameter, "__new__", marked(torch.nn.Parameter.__new__))
+    patches.set(Variable, "__new__", marked(torch._C._LegacyVariableBase.__new__))
 
 
 def _legacy_types_on_cpu():
