@@ -96,9 +96,9 @@ gets it twice, and one that ends in an activation bounding its output (``relu``,
 0 (``relu``: every probability is at least 0.5). Over categories likewise: ``nll_loss``
 takes log-probabilities (a ``log_softmax`` last, not a ``softmax``), and ``cross_entropy``
 takes logits (a ``softmax`` before it is applied twice). A distance (``mse_loss``, ``l1_loss``)
-between a decoder that ends in ``sigmoid`` or ``tanh`` and data beyond that range (images a
-``Normalize((0.5,), (0.5,))`` put in [-1, 1], against a sigmoid) leaves part of every value out of
-reach: read from the data's values on the run. Both take (the model's output, the data): the data given first is
+between a decoder that ends in ``sigmoid``, ``tanh`` or ``relu`` (``softplus``, ``exp``) and data
+beyond that range (images a ``Normalize((0.5,), (0.5,))`` put in [-1, 1], against a sigmoid; data
+standardised below 0, against a ReLU) leaves part of every value out of reach: read from the data's values on the run. Both take (the model's output, the data): the data given first is
 read as the logits or probabilities and the reconstruction as the target. vaelint
 follows the reconstruction from the loss back through reshapes to the decoder's
 last op.
@@ -131,6 +131,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         Example(_model("self.dec(torch.relu(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
         # a tanh decoder against data scaled to [-1, 1]: within its reach
         Example(_model("torch.tanh(self.dec(z))", 'F.mse_loss(recon, x * 2 - 1, reduction="sum")'), inputs=("6x20",)),
+        # a final ReLU against data in [0, 1] (or above): every value is within its reach
+        Example(_model("torch.relu(self.dec(z))", 'F.mse_loss(recon, x, reduction="sum")'), inputs=("6x20",)),
         # a categorical decoder: log-probabilities into nll_loss, logits into cross_entropy
         Example(_tokens("torch.log_softmax(logits, dim=-1)", _NLL), inputs=("6x5:int64:12",)),
         Example(_tokens("logits", _CE), inputs=("6x5:int64:12",)),
@@ -146,6 +148,13 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             inputs=("6x20",),
             at="finding",
             message="whose output lies in (0, 1)",
+        ),
+        # the near miss of the ReLU decoder: data standardised below 0, which a ReLU never reaches
+        Example(
+            _model("torch.relu(self.dec(z))", 'F.mse_loss(recon, (x - 0.5) / 0.25, reduction="sum")'),
+            inputs=("6x20",),
+            at="finding",
+            message="whose output lies in [0, inf)",
         ),
         # probabilities where log-probabilities belong, and a softmax before cross_entropy's own
         Example(_tokens("torch.softmax(logits, dim=-1)", _NLL), inputs=("6x5:int64:12",), at="finding", message="takes log-probabilities"),
@@ -345,7 +354,18 @@ _BOUNDED_LOGITS = {
 
 # a distance between the reconstruction and the data, and what the decoder's last op can reach
 _DISTANCES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"}
-_OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "hardsigmoid": (0.0, 1.0)}
+# (low, high); None: no bound on that side (a final ReLU reaches every value above 0, none below)
+_OUTPUT_RANGES = {
+    "sigmoid": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "hardsigmoid": (0.0, 1.0),
+    "relu": (0.0, None),
+    "relu6": (0.0, 6.0),
+    "softplus": (0.0, None),
+    "exp": (0.0, None),
+    "abs": (0.0, None),
+    "elu": (-1.0, None),
+}
 
 
 def _data_spread(ctx, node) -> tuple[float, float] | None:
@@ -356,10 +376,11 @@ def _data_spread(ctx, node) -> tuple[float, float] | None:
     return float(value.min()), float(value.max())
 
 
-def _beyond(spread: tuple[float, float], low: float, high: float) -> bool:
-    """Does the data reach well past what the output can (a tenth of its range beyond either end)?"""
-    margin = 0.1 * (high - low)
-    return spread[0] < low - margin or spread[1] > high + margin
+def _beyond(spread: tuple[float, float], low: float, high: float | None) -> bool:
+    """Does the data reach well past what the output can (a tenth of the output's range beyond
+    either end; of the data's own, where the output has no upper bound)?"""
+    margin = 0.1 * ((high - low) if high is not None else max(spread[1] - spread[0], 0.0))
+    return spread[0] < low - margin or (high is not None and spread[1] > high + margin)
 
 
 def _at(node) -> str:
@@ -402,27 +423,32 @@ class SigmoidTwice(Observed):
 
 @dataclass
 class OutOfReach(Observed):
-    """A bounded decoder output (a final sigmoid or tanh) compared by a distance with data beyond its range."""
+    """A bounded decoder output (a final sigmoid, tanh or ReLU) compared by a distance with data beyond its range."""
 
     op: str  # mse_loss, l1_loss, ...
-    last_op: str  # sigmoid, tanh
+    last_op: str  # sigmoid, tanh, relu
     low: float
-    high: float
+    high: float | None  # None: no upper bound (relu, softplus, exp)
     data_low: float
     data_high: float
     at: str
 
     def message(self) -> str:
         return (
-            f"the decoder ends in {self.last_op}{self.at}, whose output lies in ({self.low:g}, {self.high:g}), but {self.op} "
+            f"the decoder ends in {self.last_op}{self.at}, whose output lies in {self._range()}, but {self.op} "
             f"compares it with data from {self.data_low:.3g} to {self.data_high:.3g} (a Normalize shifts it there): part of "
             "every value's range cannot be reconstructed, and the loss never falls to what the model could fit."
         )
 
+    def _range(self) -> str:
+        return f"({self.low:g}, {self.high:g})" if self.high is not None else f"[{self.low:g}, inf)"
+
     def fix(self) -> str:
+        if self.high is None:
+            return f"drop the decoder's final {self.last_op} (a Gaussian's mean needs no bound), or compare with data at or above {self.low:g}: drop the Normalize"
         if self.data_low < 0 and self.low >= 0:
             return "end the decoder in tanh (outputs in (-1, 1)) or in no activation, or compare with data in (0, 1): drop the Normalize"
-        return f"drop the decoder's final {self.last_op}, or scale the data into ({self.low:g}, {self.high:g})"
+        return f"drop the decoder's final {self.last_op}, or scale the data into {self._range()}"
 
 
 @dataclass
