@@ -16,8 +16,8 @@ from json_cli import check_json
 from training_cli import RUNNING, run
 from training_cli import write_script as _script
 
-from vaelint.frontends.training.liveprogram import is_training_file
 from vaelint.frontends.training.repofiles import neighbours
+from vaelint.frontends.training.scriptness import is_training_file
 
 APP = os.path.join(RUNNING, "model_by_name")
 

@@ -146,6 +146,17 @@ def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
         else (" A condition on the way was false, or a loop did not run, with these arguments." + _conditions_said(plan))
     )
     what = "the training step (the backward at" if site.kind == "loss" else "the line it needs ("
+    from vaelint.frontends.training.livelistings import HELD_EMPTY
+
+    if not why and HELD_EMPTY and not inputs_given:
+        # for f in os.listdir("data/train") of a folder committed with only its .gitkeep: no file, no pass
+        return (
+            f"{display_path(plan.entry.path)}: running the script's setup never reached {what} "
+            f"{display_path(site.place.scope.path)}:{site.place.line}): the code lists {HELD_EMPTY[0]}, which holds only "
+            "the placeholder that keeps it in the repository (its data is made elsewhere), so the loop over its files did not run. Give the batch "
+            "with --input, one per item of the batch (e.g. --input 64x784): the listing then gives stand-in files of it."
+        )
+    what = "the training step (the backward at" if site.kind == "loss" else "the line it needs ("
     # a package that is not installed is what to fix; arguments would not bring it
     missing = any("could not be imported (ModuleNotFoundError" in text for text in why)
     advice = "" if missing else " Give the script's arguments with --script-args, or name the function to check with PATH.py:FUNCTION."

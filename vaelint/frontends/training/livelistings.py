@@ -16,6 +16,7 @@ from vaelint.source.frames import is_user_file, user_frame
 # one stand-in file of each common kind of data file, so that a filter by extension keeps one; an
 # image one opens with PIL as a sample of --input (stood_in_images)
 IMAGES = ("vaelint_stand_in.png", "vaelint_stand_in.jpg")
+_REAL_LISTDIR = os.listdir  # the folder's own entries, whatever the run has patched
 NAMES = ("vaelint_stand_in.npy", "vaelint_stand_in.npz", "vaelint_stand_in.csv", "vaelint_stand_in.pt", *IMAGES)
 
 
@@ -29,18 +30,21 @@ def folder_listings(patches, said: list, spec=None) -> None:
 
     def listdir(path="."):
         try:
-            return real_listdir(path)
+            found = real_listdir(path)
         except FileNotFoundError:
             if not _from_user_code():
                 raise
-            _say(said, os.fspath(path), "os.listdir", NAMES)
-            return list(NAMES)
+            found = None
+        if found is not None and not (placeholders_only(found) and _from_user_code()):
+            return found
+        _say(said, os.fspath(path), "os.listdir", NAMES)
+        return list(NAMES)
 
     def glob_(pathname, *args, **kwargs):
         found = real_glob(pathname, *args, **kwargs)
         folder, pattern = os.path.split(os.fspath(pathname))
         folder = _fixed_part(folder)  # glob(os.path.join(data_dir, "**", "*.npy"), recursive=True): data_dir
-        if found or not folder or os.path.exists(folder) or not _from_user_code():
+        if found or not folder or (os.path.exists(folder) and not _held_empty(folder)) or not _from_user_code():
             return found
         names = names_for(pattern, folder)
         _say(said, folder, "glob.glob", names)
@@ -49,7 +53,7 @@ def folder_listings(patches, said: list, spec=None) -> None:
     real_walk = os.walk
 
     def walk(top, *args, **kwargs):
-        if os.path.exists(top) or not _from_user_code():
+        if (os.path.exists(top) and not _held_empty(top)) or not _from_user_code():
             return real_walk(top, *args, **kwargs)
         _say(said, os.fspath(top), "os.walk", NAMES)
         return iter([(os.fspath(top), [], list(NAMES))])  # the folder, no subfolders, its stand-in files
@@ -129,6 +133,21 @@ def _asks_path(test, name: str) -> bool:
     return False
 
 
+def placeholders_only(names: list) -> bool:
+    """A folder's entries that are only what keeps an empty folder in a repository (``.gitkeep``,
+    ``.keep``, ``.gitignore``): the data folder committed empty, its data made by another script."""
+    return bool(names) and all(str(n).startswith(".") for n in names)
+
+
+def _held_empty(folder) -> bool:
+    """Is ``folder`` a folder committed empty (placeholders only)? Its data is not here, as for a
+    folder that is not there at all."""
+    try:
+        return os.path.isdir(folder) and placeholders_only(_REAL_LISTDIR(folder))
+    except OSError:
+        return False
+
+
 def _pathlib_listings(patches, said: list) -> None:
     """``Path(folder).glob("*.npy")``, ``.rglob(...)`` and ``.iterdir()`` of a folder that is not
     here, as os.listdir and glob.glob are answered."""
@@ -139,7 +158,7 @@ def _pathlib_listings(patches, said: list) -> None:
     def globbing(real, how):
         def glob_(self, pattern, *args, **kwargs):
             found = list(real(self, pattern, *args, **kwargs))
-            if found or self.exists() or "/" in pattern or not _from_user_code():
+            if found or (self.exists() and not _held_empty(self)) or "/" in pattern or not _from_user_code():
                 return iter(found)
             names = names_for(pattern, os.fspath(self))
             _say(said, os.fspath(self), how, names)
@@ -148,7 +167,7 @@ def _pathlib_listings(patches, said: list) -> None:
         return glob_
 
     def iterdir(self):
-        if self.exists() or not _from_user_code():
+        if (self.exists() and not _held_empty(self)) or not _from_user_code():
             return real_iterdir(self)
         _say(said, os.fspath(self), "Path.iterdir", NAMES)
         return iter([self / n for n in NAMES])
@@ -281,12 +300,18 @@ def _say(said: list, folder: str, how: str, names) -> None:
         said.append(note)
 
 
-LISTED_MISSING: list[str] = []  # folders the code listed in a run without --input that are not here
+# folders the code listed in a run without --input that are not here, or hold only the placeholder
+# that keeps an empty folder in a repository (.gitkeep): its data is made elsewhere
+LISTED_MISSING: list[str] = []
+# the folders committed empty (a .gitkeep only) that the code listed in this check's runs, kept
+# from the run as written to the reading of the code after it (cleared where a check starts)
+HELD_EMPTY: list[str] = []
 
 
 def note_missing_listings(patches) -> None:
-    """Without --input: the code's ``os.walk``, ``glob.glob`` and ``Path.glob``/``rglob`` of a folder
-    that is not here answer as Python does (nothing), and the folder is noted, so that a run that then
+    """Without --input: the code's ``os.walk``, ``glob.glob``, ``Path.glob``/``rglob``, ``os.listdir``
+    and ``Path.iterdir`` of a folder that is not here (or holds only a ``.gitkeep``) answer as Python
+    does (nothing), and the folder is noted, so that a run that then
     stops in the data code's own arithmetic (``pos % len(self.files)`` of no files: a
     ZeroDivisionError, an IndexError) says its data is not here and which folder it looked in."""
     import glob
@@ -297,9 +322,23 @@ def note_missing_listings(patches) -> None:
 
     def note(folder) -> None:
         folder = os.fspath(folder)
-        if folder and not os.path.exists(folder) and is_user_file(sys._getframe(2).f_code.co_filename):
+        if folder and (not os.path.exists(folder) or _held_empty(folder)) and is_user_file(sys._getframe(2).f_code.co_filename):
             if folder not in LISTED_MISSING:
                 LISTED_MISSING.append(folder)
+
+    real_listdir, real_iterdir = os.listdir, Path.iterdir
+
+    def listdir(path="."):
+        found = real_listdir(path)  # a folder not here raises, as it does for the code
+        if placeholders_only(found) and is_user_file(sys._getframe(1).f_code.co_filename):
+            note(path)
+            if os.fspath(path) not in HELD_EMPTY:
+                HELD_EMPTY.append(os.fspath(path))
+        return found
+
+    def iterdir(self):
+        note(self)
+        return real_iterdir(self)
 
     def walk(top, *args, **kwargs):
         note(top)
@@ -320,6 +359,8 @@ def note_missing_listings(patches) -> None:
         return glob_in
 
     patches.set(os, "walk", walk)
+    patches.set(os, "listdir", listdir)
+    patches.set(Path, "iterdir", iterdir)
     patches.set(glob, "glob", glob_)
     patches.set(Path, "glob", path_glob(real_pglob))
     patches.set(Path, "rglob", path_glob(real_rglob))

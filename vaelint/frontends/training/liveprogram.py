@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import os
 
-from vaelint.errors import ChoosesCuda, VaelintError
+from vaelint.errors import ChoosesCuda, VaelintError, error_text
 from vaelint.frontends.lightningstep import quiet_logging
 from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
@@ -19,17 +19,13 @@ from vaelint.source.frames import display_path
 
 def live_program(frontend, ref, request, home):
     """Run ``ref`` as written to its first VAE backward; its Program (none reached: why, raised)."""
-    from vaelint.frontends.placeholders import LEFT_OUT, MISSING_USED
     from vaelint.frontends.training.live import Watch
     from vaelint.frontends.training.livebatch import batch_maker
     from vaelint.frontends.training.liverun import LiveRuntime, run_target
     from vaelint.frontends.training.sandbox import Sandbox
 
-    MISSING_USED.clear()  # this run's uses of names whose import failed
-    LEFT_OUT.clear()
     request.progress("build")
-    _keras_on_torch(home)
-    claim_trainer_libraries(home)
+    _fresh_check(home)
     make = batch_maker(list(request.inputs))
     watch = Watch(list(request.inputs), None)
     watch.make_batch = lambda loader: make(loader, watch.taking)
@@ -78,6 +74,18 @@ def live_program(frontend, ref, request, home):
     _finish(program, request, watch, home, capture)
     _let_go(capture, watch, runtime)
     return program
+
+
+def _fresh_check(home) -> None:
+    """What an earlier check of this process said is forgotten (uses of failed imports, modules
+    left out, folders committed empty); the libraries the code trains through are its own."""
+    from vaelint.frontends.placeholders import LEFT_OUT, MISSING_USED
+    from vaelint.frontends.training.livelistings import HELD_EMPTY
+
+    for said in (MISSING_USED, LEFT_OUT, HELD_EMPTY):
+        said.clear()
+    _keras_on_torch(home)
+    claim_trainer_libraries(home)
 
 
 def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make, failed) -> VaelintError:
@@ -294,8 +302,6 @@ def _program(frontend, ref, request, home, capture, runtime, sandbox, sites, mak
 
 
 def _said(error) -> str:
-    from vaelint.errors import error_text
-
     return error.message if isinstance(error, VaelintError) else error_text(error)
 
 
@@ -363,22 +369,6 @@ def _resized(batch, size, made: int | None):
     if isinstance(batch, dict):
         return {k: _resized(v, size, made) for k, v in batch.items()}
     return batch
-
-
-def is_training_file(path: str) -> bool:
-    """A script (main guard, calls or loops at its top level) whose code or whose
-    repository's files call a backward: training code, checked or refused, never
-    passed over."""
-    from vaelint.frontends.training import is_script, neighbours
-    from vaelint.frontends.training.sites import find_sites, parse_file
-
-    home = parse_file(os.path.realpath(path))
-    if home is None or not is_script(home):
-        return False
-    for file in [home, *neighbours(home.path)]:
-        if any(find_sites(s) for s in file.scopes.values()):
-            return True
-    return False
 
 
 def lightning_module(watch, loss=None):

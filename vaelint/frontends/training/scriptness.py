@@ -97,3 +97,21 @@ def as_entry_point(ref, file):
     if entry is None or entry[0] not in file.scopes:
         return ref
     return TargetRef(ref.spec, ref.path, entry[0])
+
+
+def is_training_file(path: str) -> bool:
+    """A script (main guard, calls or loops at its top level) whose code or whose
+    repository's files call a backward: training code, checked or refused, never
+    passed over."""
+    import os
+
+    from vaelint.frontends.training import is_script, neighbours
+    from vaelint.frontends.training.sites import find_sites, parse_file
+
+    home = parse_file(os.path.realpath(path))
+    if home is None or not is_script(home):
+        return False
+    for file in [home, *neighbours(home.path)]:
+        if any(find_sites(s) for s in file.scopes.values()):
+            return True
+    return False
