@@ -251,6 +251,13 @@ def test_the_stand_in_save_hyperparameters_keeps_what_lightning_keeps():
 
     assert FromDict({"beta": 0.1, "latent": 4}).hparams.latent == 4
 
+    # hparams_initial: what was saved, as first saved (GenTS reads self.hparams_initial.seq_len;
+    # before, "'LitVAE' object has no attribute 'hparams_initial'", blamed on the user's code)
+    kept = Named(8, beta=0.25)
+    kept.hparams.beta = 2.0
+    assert kept.hparams_initial.beta == 0.25 and dict(kept.hparams_initial) == {"beta": 0.25}
+    assert base().global_rank == 0 and base().local_rank == 0
+
 
 def test_isinstance_against_a_stand_in_class_is_false_not_a_type_error():
     # isinstance(logger, pl.loggers.wandb.WandbLogger) in the template's utils: before, TypeError

@@ -21,6 +21,8 @@ def _lightning_module_class() -> type:
         automatic_optimization = True
         current_epoch = 0
         global_step = 0
+        global_rank = local_rank = 0  # the one process there is
+        on_gpu = False
         trainer = None
         logger = _Anything()
 
@@ -39,6 +41,12 @@ def _lightning_module_class() -> type:
 
         def save_hyperparameters(self, *args, ignore=None, frame=None, logger=True):
             self.hparams.update(_init_arguments(frame or sys._getframe(1), args, ignore))
+            self._hparams_initial = _AttributeDict(self.hparams)
+
+        @property
+        def hparams_initial(self):
+            """What ``save_hyperparameters()`` recorded, as first saved (``self.hparams_initial.seq_len``)."""
+            return _AttributeDict(getattr(self, "_hparams_initial", None) or self.hparams)
 
         def optimizers(self, *args, **kwargs):
             return configured_optimizers(self, _Anything)
