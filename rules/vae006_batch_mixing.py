@@ -12,8 +12,8 @@ from vaelint.facts.batchdeps import Mixing, batch_mixing
 from vaelint.facts.batchpairs import batch_pairings
 from vaelint.facts.context import loc_of
 from vaelint.facts.rowfolds import merges_whole_dims, restored
-from vaelint.rulebase import Example, Observed, Rule, fill
-from vaelint.vocab import FixAvailability, Severity
+from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
+from vaelint.vocab import FixAvailability, Need, Severity
 
 _MODEL = """import torch
 import torch.nn as nn
@@ -169,8 +169,12 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
             yield self.report(seen, loc_of(pair.node), node=pair.node)
         found = list(self._by_shape(ctx))
         yield from found
-        if found or ctx.failure is not None:
+        if found:
             return
+        if ctx.failure is not None:
+            # the shapes up to where it raised keep each sample in its row; whether a row reads
+            # other samples is the batch-mixing run's to say, and that run needs the model to finish
+            raise SkipRule(ctx.unmet(Need.CLEAN_RUN))
         # every shape kept B x ...: does a row still read other samples?
         mixing, _why = ctx.reading("batch_mixing", batch_mixing, Mixing)
         if mixing is not None:
