@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from vaelint.facts.context import loc_of
@@ -65,6 +66,11 @@ def _set_twice(kl: str) -> str:
 def _weighted(rec: str, kl: str) -> str:
     """The model with the reconstruction term written too."""
     return fill(_MODEL.replace("return rec + {KL}", "return {REC} + {KL}"), rec=rec, kl=kl, beta="1.0")
+
+
+def _gamma(rec: str, kl: str) -> str:
+    """The model whose loss takes a reconstruction weight ``gamma`` = 3 (``gamma * rec + kl``)."""
+    return _weighted(rec, kl).replace("kld_weight=1.0):", "kld_weight=1.0, gamma=3.0):")
 
 
 # the KL kept on self and weighted by an option (MONet, CycleGAN-style models): the factor is
@@ -139,6 +145,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         Example(fill(_KL_ON_SELF, kl="self.loss_E"), inputs=("6x20",)),
         # both terms weighed alike: the ELBO, scaled (the near miss of 0.5 * kl)
         Example(_weighted("0.5 * rec", "0.5 * kl"), inputs=("8x20",)),
+        # both terms weighed by the same named weight: the ELBO scaled, beta_eff = 1
+        Example(_gamma("gamma * rec", "gamma * kl"), inputs=("8x20",)),
         # a capacity objective: gamma holds the KL at C, it is no beta (the near miss of 1000 * kl)
         Example(_model("1000.0 * (kl - 25.0).abs()"), inputs=("8x20",)),
         # noise of a fixed scale and no KL: a denoising autoencoder, no VAE (the near miss of a learned scale)
@@ -175,6 +183,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         ),
         # the reconstruction weighed 10 and the KL 0.5: beta_eff = 0.05
         Example(_weighted("10 * rec", "0.5 * kl"), inputs=("8x20",), at="finding", message="beta_eff = 0.5/10 = 0.05 while"),
+        # the near miss of the terms weighed alike: the reconstruction alone weighed, beta_eff = 1/3
+        Example(_gamma("gamma * rec", "kl"), inputs=("8x20",), at="finding", message="beta_eff = 1/3 = 0.333 while the declared beta is 1"),
         # set twice: the message quotes the assignment that gave 0.1, not the if's that did not run
         Example(_set_twice("w * kl"), inputs=("8x20",), at="finding", message="as `w = 0.1`)", fixed=_set_twice("kl"), unsafe=True),
         Example(
@@ -230,6 +240,19 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
             return
         factor = scales.kl.explicit
         if math.isclose(factor, ctx.beta, rel_tol=1e-3):
+            # the KL weighed as declared, but a weight on the reconstruction (3 * rec + kl) weighs it
+            # down as a beta does: beta_eff = 1/3, as the header says
+            said = beta_eff(scales, ctx)
+            rec_weight = said.rec_weight or 1.0
+            # where the reductions differ, VAE002 says beta_eff with them (D/1024): said once, there
+            alike = not scales.batch_power and math.isclose(said.reductions_value, 1.0, rel_tol=1e-3)
+            if alike and math.isclose(factor, 1.0, rel_tol=1e-3) and not math.isclose(1.0 / rec_weight, ctx.beta, rel_tol=1e-3):
+                # at the reconstruction's weight (3 * rec), where the code weighs the terms unlike
+                # only a weight the code names as one (GAMMA * rec, args.lambda_rec * rec): a likelihood's own
+                # constant (0.5 * (x - mu)**2 / var, a data variance) weighs nothing
+                weight = next((f for f in scales.rec.factors if f.kind == "const" and not math.isclose(abs(f.value), 1.0)), None)
+                if weight is not None and _WEIGHT_NAME.search(factor_source(ctx, weight)):
+                    yield self.report(UnweightedKL(ctx.beta, rec_weight), weight.loc or loc_of(scales.kl.term), node=scales.kl.term)
             return
         consts = [f for f in scales.kl.factors if f.kind == "const" and not math.isclose(abs(f.value), 1.0)]
         norm = abs(scales.kl.normalization)
@@ -343,6 +366,9 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         return math.isclose(weight, expected, rel_tol=0.05)
 
 
+_WEIGHT_NAME = re.compile(r"gamma|lambda|lamb|lmbda|alpha|weight|coef|\bw_|_w\b|scale", re.I)
+
+
 @dataclass
 class UnweightedKL(Observed):
     """The KL term has no weight in the code, but a beta was declared."""
@@ -353,12 +379,18 @@ class UnweightedKL(Observed):
     def message(self) -> str:
         if not math.isclose(self.rec_weight, 1.0, rel_tol=1e-3):
             return (
-                f"the KL term carries no weight in the code and the reconstruction is multiplied by {self.rec_weight:g} "
-                f"(beta_eff = 1/{self.rec_weight:g}) but --beta {self.beta:g} was declared."
+                f"the KL term carries no weight in the code and the reconstruction is multiplied by {self.rec_weight:g}, "
+                f"so beta_eff = 1/{self.rec_weight:g} = {1 / self.rec_weight:.3g} while the declared beta is {self.beta:g}."
             )
         return f"the KL term carries no weight in the code (beta_eff = 1) but --beta {self.beta:g} was declared."
 
     def fix(self) -> str:
+        if not math.isclose(self.rec_weight, 1.0, rel_tol=1e-3):
+            weight = self.beta * self.rec_weight
+            return (
+                f"weigh the KL term by {weight:g} beside the reconstruction's {self.rec_weight:g} (loss = {self.rec_weight:g} * rec + "
+                f"{weight:g} * kl), or declare the weight you intend with --beta {1 / self.rec_weight:.3g}"
+            )
         return f"multiply the KL term by beta (loss = rec + {self.beta:g} * kl), or drop --beta"
 
 
