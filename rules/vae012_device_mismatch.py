@@ -223,7 +223,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 
     def check(self, ctx):
         static = list(self._from_graph(ctx))
-        if not static and not ctx.loose_constants() and not getattr(ctx.capture, "legacy_constructors", None):
+        if not static and not ctx.loose_constants() and not getattr(ctx.capture, "legacy_constructors", None) and not _moves_its_batch(ctx):
             return  # nothing made on a fixed device (torch.LongTensor(t) is a CPU type): no simulated run needed
         sim = simulated_run(ctx)
         meetings = [m for m in sim.meetings if not excused(ctx, m)]
@@ -245,6 +245,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             # one tensor of unknown origin meeting the model in two ops of one line (x * w - w): one finding
             loc = meeting.loc
             place = (meeting.made, meeting.made_by) if meeting.made or loc is None else (loc.path, loc.line, meeting.shape, meeting.held)
+            if meeting.batch:
+                place = ("the batch", meeting.shape)  # the unmoved batch said once, where it first meets the GPU
             if place in places:
                 continue  # the same tensor meeting the model again
             places.add(place)
@@ -271,6 +273,11 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             return self.report(CpuTensorSeen(made, "", "legacy", True), meeting.made)
         if meeting.made is not None:
             made = f"{meeting.made_by}() at {meeting.made.where()} makes a tensor of shape {shape} on the CPU"
+        elif meeting.batch:
+            made = (
+                f"the batch's tensor of shape {shape} is on the CPU, as its loader gives it, and reaches the model "
+                "unmoved (the step moves the batch with .to(device) or .cuda(), but not this tensor, or not the one it passes on)"
+            )
         elif meeting.held:
             made = (
                 f"the model's attribute {meeting.held}, a tensor of shape {shape} that is neither a parameter "
@@ -282,7 +289,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                 "by a legacy constructor: torch.FloatTensor(...), torch.Tensor(...), Variable(...))"
             )
         where = f" at {meeting.loc.where()}" if meeting.loc else ""
-        op = "attribute" if meeting.made is None and meeting.held else meeting.made_by or "tensor"
+        op = "attribute" if meeting.made is None and meeting.held else "batch" if meeting.batch else meeting.made_by or "tensor"
         seen = CpuTensorSeen(made, f"the model's GPU tensors in {meeting.op}{where}", op, True)
         return self.report(seen, meeting.made or meeting.loc)
 
@@ -356,6 +363,18 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         return err is not None and kind_of(err) is ErrorKind.DEVICE
 
 
+def _moves_its_batch(ctx) -> bool:
+    """Does a training step move its batch itself (``x = imgs.to(device)``)? Then which of the
+    batch's tensors reach the model on a GPU is the simulated run's to say (``model(imgs)`` beside
+    the moved ``x`` meets the GPU's weights on the CPU)."""
+    if getattr(ctx.program, "step", None) is None:
+        return False
+    return any(
+        any(a.op == "placeholder" for a in ctx.view.ancestors(node)) and not any(a.op == "get_attr" for a in ctx.view.ancestors(node))
+        for node in ctx.nodes_by_op("to", "cuda")
+    )
+
+
 def _at(node) -> str:
     loc = loc_of(node)
     return f" at {loc.where()}" if loc else ""
@@ -384,6 +403,10 @@ class CpuTensorSeen(Observed):
             return (
                 "convert on the tensor's own device instead of through a CPU type: i.long() for torch.LongTensor(i), "
                 "v.float() for torch.FloatTensor(v), torch.sparse_coo_tensor(i, v, size) for torch.sparse.FloatTensor(i, v, size)"
+            )
+        if self.op == "batch":
+            return (
+                "give the model the tensor the step moved (x = imgs.to(device); model(x)), or move every tensor of the batch it passes on"
             )
         if self.op == "attribute":
             return (

@@ -66,6 +66,7 @@ class Meeting:
     shape: tuple  # the CPU tensor's shape
     held: str | None = None  # the model's attribute that holds it ("prior.loc"), when one does
     refused: bool = False  # a CPU tensor type (torch.LongTensor(t)) given a GPU tensor: it raises there
+    batch: bool = False  # the training step's batch as its loader gives it, on the CPU, never moved
 
 
 @dataclass
@@ -118,7 +119,8 @@ class SimulatedCuda(torch.Tensor):
             made = getattr(t, "_vaelint_made", (None, None))
             stack = user_stack()
             held = cls._held.get(id(t))
-            cls._meetings.append(Meeting(name, stack[0] if stack else None, made[0], made[1], tuple(t.shape), held))
+            unmoved = _storage(t) in cls._batch and not hasattr(t, "_vaelint_made")
+            cls._meetings.append(Meeting(name, stack[0] if stack else None, made[0], made[1], tuple(t.shape), held, batch=unmoved))
         with torch._C.DisableTorchFunctionSubclass():
             out = func(*args, **kwargs)
         if name == "cpu" or (name == "to" and _to_cpu(args, kwargs) and _cpu_written_here()):
@@ -242,6 +244,12 @@ class _Moves(TorchFunctionMode):
             out = args[0]
         else:
             out = func(*args, **kwargs)
+        if to_cuda and name in ("to", "cuda") and isinstance(out, torch.Tensor) and isinstance(args[0], torch.Tensor):
+            if _storage(out) == _storage(args[0]) and not isinstance(args[0], SimulatedCuda):
+                # a real move makes a new tensor on the GPU, the one moved stays on the CPU: here the CPU
+                # hands back the same memory, which would make the tensor moved count as the GPU's too
+                # (x = imgs.to(device); model(imgs) met no GPU tensor)
+                out = out.clone()
         if isinstance(out, torch.Size):
             return out  # a size stays a size (pytree would make it a tuple: FloatTensor(x.size()) of data)
         if to_cuda or any(getattr(a, "_vaelint_on_gpu", False) for a in tree_leaves((args, kwargs)) if isinstance(a, torch.Tensor)):
