@@ -297,25 +297,10 @@ def _over_simulated(t) -> bool:
     return True
 
 
-_CREATES = {
-    "randn",
-    "rand",
-    "randint",
-    "randperm",
-    "zeros",
-    "ones",
-    "empty",
-    "full",
-    "tensor",
-    "as_tensor",
-    "arange",
-    "linspace",
-    "eye",
-    "normal",
-    "from_numpy",
-    "stack",
-    "cat",
-}
+# the ops that make a tensor (on the CPU unless told a device)
+_CREATES = frozenset(
+    "randn rand randint randperm zeros ones empty full tensor as_tensor arange linspace eye normal from_numpy stack cat".split()
+)
 
 
 def _inherit_origin(out, args):
