@@ -140,6 +140,22 @@ class InputSpec:
         return torch.randint(low, high, shape, generator=generator, dtype=dtype).to(device)
 
 
+def at_one_batch(specs: list[InputSpec]) -> tuple[list[InputSpec], str | None]:
+    """The code's own batch read off loaders of different batch sizes (a semi-supervised step's
+    labelled 8 beside its unlabelled 24, zipped): every stream at the first's batch size, so that
+    one B runs through the step (each stream's shapes hold per stream), and the note that says so."""
+    from dataclasses import replace
+
+    batches = list(dict.fromkeys(s.batch for s in specs if not s.indexes_batch))
+    if len(batches) < 2:
+        return specs, None
+    said = (
+        f"the step takes batches of {', '.join(map(str, batches))} from its loaders (several streams): each is "
+        f"checked at the first's batch size, {batches[0]}, so that one batch size B runs through the step"
+    )
+    return [s if s.indexes_batch or s.batch == batches[0] else replace(s, shape=s.sized(batches[0])) for s in specs], said
+
+
 def parse_input_spec(text: str) -> InputSpec:
     """Parse one ``--input`` value; a bad one is a usage error that shows the form."""
     form = "write SHAPE[:DTYPE[:HIGH]] with sizes joined by 'x', e.g. --input 32x784 or --input 8x20:int64:1000"

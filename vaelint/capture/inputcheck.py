@@ -12,7 +12,7 @@ from vaelint.capture.keyhints import missing_key_hint
 from vaelint.errorkinds import CONSTRAINT_HINT, kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
-from vaelint.inputs import InputSpec, with_batch_indices
+from vaelint.inputs import InputSpec, at_one_batch, with_batch_indices
 from vaelint.vocab import ErrorKind
 
 
@@ -42,8 +42,7 @@ def _listed(inputs: list[InputSpec], shown: int = 4) -> str:
 
 
 def gather_inputs(program, options, notes: list) -> list[InputSpec]:
-    """The inputs, positional first and keyword (NAME=SPEC) after, in the order
-    given; or those the front end inferred (the report says from what)."""
+    """The inputs, positional first and keyword (NAME=SPEC) after, in the order given; or those the front end inferred (said)."""
     given = list(options.inputs) or list(program.inputs)
     if not options.inputs and program.inputs:
         notes.append(f"input {' '.join(s.shown() for s in program.inputs)}: {program.inputs_origin}")
@@ -70,6 +69,8 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
         given = [s.with_batch_dim(options.batch_dim) for s in given]
     elif not options.inputs:
         given = placed_batch(given, notes)  # read off the code's own batch: a transposed copy has it at dim 1
+        given, said = at_one_batch(given)  # loaders of several batch sizes (a semi-supervised step's two streams)
+        notes += [said] if said else []
     check_inputs(given)
     given = _indices_said(with_batch_indices(given), notes)
     _one_sample_said(given, notes)
