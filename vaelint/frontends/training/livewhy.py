@@ -134,12 +134,13 @@ def _programs_not_run(runtime, sandbox) -> str:
 
 
 def _caught_first(runtime, text: str) -> str:
-    """A package not installed that the code used before it stopped, whose error the code's own
-    ``except`` caught (``except Exception as e: print(e); sys.exit(1)``): the cause, said."""
+    """A package not installed that the code used before it stopped, whose error did not stop the
+    run (the code's own ``except Exception as e: print(e)``, or a module-level line of an imported
+    module the run went past): the cause, said, without claiming which."""
     used = _used_in_the_run(runtime)
     if not used or stopped_at_a_missing_package(runtime) or used[0] in text:
         return ""
-    return f" (before that, a package that is not installed was used, and the code's own except caught it: {used[0]})"
+    return f" (before that, a package that is not installed was used, and the run went on past that use: {used[0]})"
 
 
 def _used_in_the_run(runtime) -> list:
@@ -170,7 +171,7 @@ def _ran_through(runtime, watch, home) -> str:
             "loss reaches no random sample (a pretraining phase, another network); no backward of a VAE loss came"
         )
     used = _used_in_the_run(runtime)
-    caught = f" (on the way, a package that is not installed was used, and the code's own except caught it: {used[0]})" if used else ""
+    caught = f" (on the way, a package that is not installed was used, and the run went on past that use: {used[0]})" if used else ""
     if watch.batches == 0:
         return f"running it took no batch from a data loader and reached no backward{caught}"
     return f"running it took {watch.batches} batch(es) and reached no backward{caught}"
