@@ -1,12 +1,12 @@
-"""Inputs that cannot serve: caught before the model is built, or told apart
-from the model's own bugs after a run failed (a batch of 1, token ids above an
-embedding's size, floats where a distribution wants {0, 1}, a CUDA call on a
-CPU machine)."""
+"""Inputs that cannot serve: caught before the model is built, or told apart from the model's own
+bugs after a run failed (a batch of 1, token ids above an embedding's size, floats where a
+distribution wants {0, 1}, a CUDA call on a CPU machine)."""
 
 from __future__ import annotations
 
 import dataclasses
 
+from vaelint.capture.dtypehints import made_by_the_model
 from vaelint.capture.inferredbatch import placed_batch
 from vaelint.capture.keyhints import missing_key_hint
 from vaelint.errorkinds import CONSTRAINT_HINT, kind_of
@@ -216,7 +216,7 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
             f"forward keyword input with --input {key}=SPEC."
         )
     elif kind is ErrorKind.DTYPE:
-        hint = _dtype_hint(str(failure.error), specs)
+        hint = made_by_the_model(failure.node) or _dtype_hint(str(failure.error), specs)
     elif "StandIn" in str(failure.error):
         hint = _stand_in_hint(failure.error)
     else:
