@@ -126,3 +126,39 @@ def test_a_missing_package_used_at_a_modules_top_is_not_said_caught_by_an_except
     assert result.error is not None
     message = " ".join(result.error.message.split())
     assert "except caught" not in message, message
+
+
+WANDB_CONFIGURED = """
+import argparse
+
+import numpy as np
+import torch
+import wandb
+from missing_chemistry_package import Logger
+
+Logger.silence("all")
+parser = argparse.ArgumentParser()
+parser.add_argument("--train_data", required=True)
+parser.add_argument("--batch_size", type=int, default=16)
+args = parser.parse_args()
+wandb.init(project="vae", config=vars(args))
+args = wandb.config
+data = torch.tensor(np.load(args.train_data), dtype=torch.float32)
+for x in torch.utils.data.DataLoader(data, batch_size=args.batch_size):
+    mu, logvar = x[:, :4], x[:, 4:8]
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    (z ** 2).sum().backward()
+"""
+
+
+def test_a_config_the_tracker_is_given_is_read_back_when_the_code_is_read(tmp_path, monkeypatch):
+    # wandb.init(config=vars(args)) then args = wandb.config: reading the code kept the init (its
+    # result is not read, yet it sets what the step reads). Before: "wandb.config has no
+    # 'train_data' ... give the script's arguments", which were given (helper-found: Blake-De/smiles-vae)
+    (tmp_path / "train.py").write_text(WANDB_CONFIGURED)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [], script_args=["--train_data", "data/train.npy"])
+    assert result.error is not None
+    message = " ".join(result.error.message.split())
+    assert "wandb.config has no" not in message, message
+    assert "missing_chemistry_package" in message

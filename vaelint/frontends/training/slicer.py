@@ -80,6 +80,13 @@ WEIGHT_LOADS = frozenset({"load_state_dict", "load_from_checkpoint", "from_pretr
 End = Callable[[ast.stmt, set], tuple[list[ast.stmt], set]]
 
 
+def _a_tracker(name: str) -> bool:
+    """An experiment tracker's module (wandb, mlflow, neptune): its ``init`` keeps the run's config."""
+    from vaelint.frontends.placeholders import is_logger
+
+    return is_logger(name)
+
+
 def _pass(like: ast.AST) -> ast.stmt:
     return ast.copy_location(ast.Pass(), like)
 
@@ -212,6 +219,9 @@ class Slicer:
             root = self.groups[root]
         if base in self.groups and root in needed:
             return s, needed | loads(s) | {base}  # an argument group's (or subparser's) argument: its parser's
+        if base in needed and method == "init" and base not in self.local and _a_tracker(base):
+            # wandb.init(config=vars(args)) read back as wandb.config: it sets what the point reads
+            return s, needed | loads(s)
         if base is None or base not in needed or base not in self.local:
             return None, needed
         if method in WEIGHT_LOADS:
