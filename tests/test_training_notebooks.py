@@ -94,7 +94,7 @@ def test_a_notebook_s_notes_and_stops_name_the_cell(tmp_path):
     assert r.exit_code == 2 and f"running it stopped at {path}:cell 3:3: {path}:cell 3:1 imports" in said, r.output
 
 
-@pytest.mark.parametrize("line", ["!python main.py --epochs 3", "%run main.py --epochs 3"])
+@pytest.mark.parametrize("line", ["!python main.py --epochs 3", "%run main.py --epochs 3", "%run -i 'main.py' --epochs 3"])
 def test_a_notebook_that_only_runs_a_script_names_the_command_that_checks_it(tmp_path, monkeypatch, line):
     # its one code cell starts the training script (vaelint never starts programs): exit 2 saying
     # what to check, not "name the model as PATH.py:NAME"; the near miss defines a model of its own
@@ -108,6 +108,18 @@ def test_a_notebook_that_only_runs_a_script_names_the_command_that_checks_it(tmp
     _notebook(tmp_path / "run.ipynb", ["import torch.nn as nn\nclass VAE(nn.Module):\n    pass", line])
     r = run("run.ipynb", "--input", "8x784")
     assert r.exit_code == 2 and "name the model" in " ".join(r.output.split()), r.output
+
+
+def test_a_notebook_whose_cells_run_as_training_code_and_reach_no_step_names_the_script_a_cell_runs(tmp_path, monkeypatch):
+    # cells that make a folder, then `%run -i 'train.py'` (the notebook trains through the script):
+    # its cells ran and reached no backward; the script is what to check (helper-found:
+    # arnemonsees/mnist-vae). Before: "running it took no batch ... and reached no backward"
+    (tmp_path / "train.py").write_text("print('training')\n")
+    _notebook(tmp_path / "colab.ipynb", ["import os\nos.makedirs('data', exist_ok=True)", "%run -i 'train.py'"])
+    monkeypatch.chdir(tmp_path)
+    r = run("colab.ipynb", "--no-cache")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "Check the script: vaelint check train.py" in text, r.output
 
 
 SHAPES_LIB = """

@@ -35,7 +35,12 @@ class NotebookFrontend(FrontendBase):
         inner = self._inner(ref)
         if ref.name is None and not isinstance(inner, _training_frontends()):
             _runs_a_script(ref.path)
-        return inner.load(ref, request)
+        try:
+            return inner.load(ref, request)
+        except VaelintError:
+            if ref.name is None:
+                _runs_a_script(ref.path)  # its cells reached no step: the script a cell runs is what trains
+            raise
 
     def _inner(self, ref: TargetRef):
         """The front end for what the notebook's code is."""
@@ -56,7 +61,8 @@ def _training_frontends() -> tuple:
     return (LightningFrontend, TrainingFrontend)
 
 
-_SCRIPT_RUN = re.compile(r"^\s*(?:!\s*python3?\s+(?!-)|%run\s+)(?P<script>\S+\.py)(?P<args>.*)$")
+# !python train.py ARGS, %run train.py ARGS, %run -i 'train.py' (its options, the name quoted or not)
+_SCRIPT_RUN = re.compile(r"""^\s*(?:!\s*python3?\s+(?!-)|%run\s+(?:-\w+\s+)*)['"]?(?P<script>[^\s'"]+\.py)['"]?(?P<args>.*)$""")
 
 
 def _runs_a_script(path: str) -> None:
