@@ -101,14 +101,42 @@ def _made_with_the_model(ctx, meeting) -> bool:
         ):
             continue
         devices = {d for d in moves(node.value) if not names_the_cpu(d)}
+        if not devices and _cuda_type_with_the_model(tree, node.value):
+            devices, model_moves = {"a CUDA tensor type"}, {"a CUDA tensor type"}
         if devices and devices <= model_moves:
             holder = meeting.held[: len(meeting.held) - len(".".join(parts))] + parts[0]
+            how = (
+                "with the tensor type its constructor chooses (a torch.cuda type where CUDA is there)"
+                if devices == {"a CUDA tensor type"}
+                else f"on the device its constructor is given ({', '.join(sorted(devices))})"
+            )
             note = (
-                f"VAE012: the model's attribute {holder} is made on the device its constructor is given "
-                f"({', '.join(sorted(devices))}), and the constructor moves the model there itself: they stay "
-                "together unless the model is moved again after it is built (make it a buffer to be safe)"
+                f"VAE012: the model's attribute {holder} is made {how}, and the constructor moves the model there "
+                "itself: they stay together unless the model is moved again after it is built (make it a buffer to be safe)"
             )
             if note not in ctx.notes:
                 ctx.notes.append(note)
             return True
     return False
+
+
+def _cuda_type_with_the_model(tree, value) -> bool:
+    """``torch.zeros(T, B, 1).type(self.dtype)`` where the constructor chose ``self.dtype =
+    torch.cuda.FloatTensor if self.use_cuda else torch.FloatTensor`` and moves the model itself
+    (``self.cuda()``, ``self.to(...)``): legacy code whose tensor type and model go together."""
+    typed = {
+        ast.unparse(c.args[0])
+        for c in ast.walk(value)
+        if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "type" and c.args
+    }
+    cuda_types = {
+        ast.unparse(t) for n in ast.walk(tree) if isinstance(n, ast.Assign) and "torch.cuda." in ast.unparse(n.value) for t in n.targets
+    }
+    moves_itself = any(
+        isinstance(c, ast.Call)
+        and isinstance(c.func, ast.Attribute)
+        and c.func.attr in ("cuda", "to")
+        and ast.unparse(c.func.value) == "self"
+        for c in ast.walk(tree)
+    )
+    return bool(typed & cuda_types) and moves_itself
