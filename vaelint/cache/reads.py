@@ -249,7 +249,7 @@ def same_environment(recorded: dict) -> bool:
 def dependencies(opened: set, modules_before: set) -> list[str]:
     """The user's files the check read: what the result cache digests (vaelint/cache/store.py).
     vaelint's own code and the interpreter's are the cache key's, not a target's."""
-    from vaelint.cache.store import code_roots
+    from vaelint.cache.roots import code_roots
     from vaelint.source.frames import is_user_file
 
     files = set(opened) | explicit()
@@ -278,7 +278,7 @@ def missing(opened: set, read: list[str] = ()) -> tuple[list[str], list[str], li
     it tried to import that are not installed, the user folders searched for them: those on
     the import path, the current one and those of the files it ``read``). A data file put in
     place or a package installed after a check that missed them is a new check."""
-    from vaelint.cache.store import code_roots
+    from vaelint.cache.roots import code_roots
     from vaelint.source.frames import is_user_file
 
     ours = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, *code_roots()})

@@ -39,6 +39,7 @@ import sys
 import tempfile
 
 from vaelint.cache import codec
+from vaelint.cache.roots import code_roots
 from vaelint.diagnostics import TargetResult
 
 FOLDER = ".vaelint_cache"
@@ -71,21 +72,6 @@ def digest(path: str) -> str | None:
             return hashlib.sha256(fh.read()).hexdigest()
     except OSError:
         return None
-
-
-@functools.lru_cache(maxsize=1)
-def code_roots() -> tuple[str, ...]:
-    """The folders of vaelint's own code: the package and its rules (which a
-    development checkout keeps apart, in rules/)."""
-    import importlib.util
-
-    roots = [os.path.dirname(os.path.dirname(os.path.realpath(__file__)))]  # vaelint/, above cache/
-    try:
-        spec = importlib.util.find_spec("vaelint.rules")
-        roots += [os.path.realpath(p) for p in (spec.submodule_search_locations or [])] if spec else []
-    except ImportError:
-        pass
-    return tuple(sorted(set(roots)))
 
 
 def plugin_files() -> list[str]:

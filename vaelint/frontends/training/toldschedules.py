@@ -20,7 +20,7 @@ from vaelint.source.frames import SourceLoc, is_user_file
 def told_schedules(owner, node, handed: dict, namespace: dict, counted: dict, sandbox, ends: dict) -> list[Schedule]:
     """The schedules of ``owner``'s other methods that read an attribute the method ``node`` sets
     from a counter it is handed (``handed``: {parameter: counter})."""
-    from vaelint.frontends.training.calleeschedules import _assigned, _definition, _space
+    from vaelint.frontends.training.functionspace import _assigned, _definition, _space
     from vaelint.frontends.training.scheduleblocks import _evaluate
     from vaelint.frontends.training.schedules import _ending, _moving
 
