@@ -107,7 +107,10 @@ def test_a_setup_that_moves_the_model_to_a_cuda_this_machine_lacks_is_checked_on
     assert any("the step's .to('cuda') at" in n and "left its tensor on the CPU: this machine has no CUDA" in n for n in notes)
     assert any("the step's .cuda() at" in n for n in notes)
     # the model's own forward naming CUDA, in training code written for a GPU: checked here too,
-    # the move said with its line (VAE012's simulated GPU still sees it as a move)
+    # the move said with its line (VAE012's simulated GPU still sees it as a move). The forward
+    # moves its own copy of the batch; the step's loss compares the GPU logits with the batch the
+    # loader gave, on the CPU, which fails on a GPU: VAE012 there (before, the simulated move shared
+    # the batch's memory and counted the step's own x as moved too)
     r = run(
         _variant(path, tmp_path / "forward.py", "    def forward(self, x):\n", "    def forward(self, x):\n        x = x.cuda()\n"),
         "--input",
@@ -115,9 +118,10 @@ def test_a_setup_that_moves_the_model_to_a_cuda_this_machine_lacks_is_checked_on
         "--format",
         "json",
     )
-    assert r.exit_code == 0, r.output
-    notes = json.loads(r.output)["results"][0]["notes"]
-    assert any("the step's .cuda() at" in n and "forward.py:20 left its tensor on the CPU" in n for n in notes), notes
+    assert r.exit_code == 1, r.output
+    result = json.loads(r.output)["results"][0]
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE012", 33)], result["findings"]
+    assert any("the step's .cuda() at" in n and "forward.py:20 left its tensor on the CPU" in n for n in result["notes"]), result["notes"]
 
 
 def test_a_trainer_in_a_package_the_script_imports_is_found_and_flag_guarded_moves_are_not_decided(monkeypatch):
