@@ -26,14 +26,9 @@ def stacked_parts(ctx, scale: TermScale, part_scale) -> TermScale | None:
     if len(reductions) != 1 or reductions[0].kind not in ("sum", "mean") or reductions[0].batch_power:
         return None  # the one reduction over the stack, over its parts only
     scales = [part_scale(p) for p in parts]
-    if any(s is None or not s.reductions() for s in scales):
-        return None
-    first = scales[0]
-    if any(
-        (s.batch_power, s.own(), {f.kind for f in s.reductions()}) != (first.batch_power, first.own(), {f.kind for f in first.reductions()})
-        for s in scales[1:]
-    ):
+    if not reduced_alike(scales):
         return None  # parts reduced unlike: no one reduction holds for the term
+    first = scales[0]
     weights = weights or [1.0] * len(parts)
     total = sum(w * s.explicit for w, s in zip(weights, scales)) / first.explicit if first.explicit else sum(weights)
     if reductions[0].kind == "mean":
@@ -52,6 +47,16 @@ def stacked_parts(ctx, scale: TermScale, part_scale) -> TermScale | None:
     first.term = scale.term
     first.parts = n
     return first
+
+
+def reduced_alike(scales: list) -> bool:
+    """Are the parts' scales all read, each reduced, and reduced alike (the same batch power, the
+    same own reductions and sizes)? Then one reduction holds for the term they make up."""
+    if any(s is None or not s.reductions() for s in scales):
+        return False
+    first = scales[0]
+    kinds = {f.kind for f in first.reductions()}
+    return all((s.batch_power, s.own(), {f.kind for f in s.reductions()}) == (first.batch_power, first.own(), kinds) for s in scales[1:])
 
 
 def _stack_and_weights(ctx, element) -> tuple[fx.Node | None, list[float] | None]:

@@ -190,16 +190,10 @@ def _parts_alike(ctx, walker: TermWalker, element: fx.Node) -> list[TermScale] |
     parts = _summands(ctx.view, element)
     if len(parts) < 2 or any(not _reads_inputs(ctx, p) for p in parts):
         return None
+    from vaelint.facts.stackedparts import reduced_alike
+
     scales = [_own_scale(ctx, walker, p) for p in parts]
-    if any(s is None or not s.reductions() for s in scales):
-        return None
-    first = scales[0]
-    for other in scales[1:]:
-        if (other.batch_power, other.own()) != (first.batch_power, first.own()):
-            return None
-        if {f.kind for f in other.reductions()} != {f.kind for f in first.reductions()}:
-            return None
-    return scales
+    return scales if reduced_alike(scales) else None
 
 
 def _weights_of(parts: list[TermScale], element: fx.Node) -> list[Factor]:
