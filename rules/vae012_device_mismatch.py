@@ -366,13 +366,20 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 def _moves_its_batch(ctx) -> bool:
     """Does a training step move its batch itself (``x = imgs.to(device)``)? Then which of the
     batch's tensors reach the model on a GPU is the simulated run's to say (``model(imgs)`` beside
-    the moved ``x`` meets the GPU's weights on the CPU)."""
-    if getattr(ctx.program, "step", None) is None:
+    the moved ``x`` meets the GPU's weights on the CPU). Not where the code's own step ran on this
+    machine's real GPU: a batch tensor it left on the CPU raised there, so the simulated run (a
+    whole forward of the model on the CPU, the most of a latent-diffusion VAE's check) is spared."""
+    if getattr(ctx.program, "step", None) is None or _on_a_real_gpu(ctx.capture.wrapper):
         return False
     return any(
         any(a.op == "placeholder" for a in ctx.view.ancestors(node)) and not any(a.op == "get_attr" for a in ctx.view.ancestors(node))
         for node in ctx.nodes_by_op("to", "cuda")
     )
+
+
+def _on_a_real_gpu(model) -> bool:
+    """Are the model's weights on this machine's GPU (the code moved them there and its step ran)?"""
+    return any(p.is_cuda for p in model.parameters())
 
 
 def _at(node) -> str:

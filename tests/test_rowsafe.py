@@ -8,7 +8,7 @@ from fixture_cases import all_cases, run_case
 
 import vaelint.facts.batchdeps as batchdeps
 
-CLEAN = ["clean/attention_conv_vae.py", "clean/conv_vae.py", "clean/mlp_vae.py"]
+CLEAN = ["clean/attention_conv_vae.py", "clean/conv_vae.py", "clean/mlp_vae.py", "clean/video_frames_vae.py"]
 MIXING = sorted(c.path.split("fixtures/")[1] for c in all_cases("buggy") if any(code == "VAE006" for code, _line in c.expect))
 
 
@@ -33,7 +33,9 @@ def test_every_mixing_fixture_is_still_found(rel):
     assert "VAE006" in {f.code for f in result.findings}, [f.message for f in result.findings]
 
 
-@pytest.mark.parametrize("rel", ["buggy/attention_tokens_mixed.py", "buggy/bidirectional_hidden_view.py"])
+@pytest.mark.parametrize(
+    "rel", ["buggy/attention_tokens_mixed.py", "buggy/bidirectional_hidden_view.py", "buggy/video_frames_regrouped.py"]
+)
 def test_a_reshape_the_shapes_cannot_clear_is_left_to_the_runs(rel, monkeypatch):
     # a reshape of a tensor whose batch is not its first dim (tokens made channels-first; a
     # bidirectional GRU's 2 x B x H state viewed as B x 2H): only a run can tell

@@ -5,8 +5,11 @@ to the mean, the log-variance and the reconstruction keeps each sample's row its
 the batch in front, batched products, attention over each sample's tokens), no run can show
 mixing, and the two runs are spared: for a latent-diffusion VAE they were a quarter of the check.
 
-Any op not known here, a batch axis the shapes do not pin down (two batch-sized dims, a k*B
-dim), or a reduction over the batch means "maybe": the runs decide, as before.
+A k*B dim made by a reshape that keeps the batch in front (a video VAE's ``(b t) c h w``, a
+transformer's ``(b h) l d``) keeps each sample's rows together, k of them in a block: such a
+reshape, and the per-row ops on its blocks, keep samples apart too. Any op not known here, a batch
+axis the shapes do not pin down (two batch-sized dims, B+1 rows), or a reduction over the batch
+means "maybe": the runs decide, as before.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ _ELEMENTWISE = {
     "add", "sub", "rsub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "rsqrt", "abs", "clamp", "clamp_min",
     "clamp_max", "relu", "silu", "gelu", "sigmoid", "tanh", "softplus", "leaky_relu", "elu", "mish", "erf",
     "dropout", "contiguous", "float", "to", "type_as", "maximum", "minimum", "where", "square",
-    "leakyrelu", "relu6", "hardtanh", "identity", "dropout2d", "alphadropout",
+    "leakyrelu", "relu6", "hardtanh", "identity", "dropout2d", "alphadropout", "clone", "detach", "expand", "expand_as",
 }  # fmt: skip
 # ops that treat dim 0 as the batch (each sample on its own): convolutions, per-sample norms, resampling
 _BATCH_FIRST = {
@@ -38,6 +41,8 @@ _RESHAPES = {"view", "reshape", "flatten", "unflatten"}
 # the batch's rows as they were, its axis moved or dims of 1 added or dropped around it
 _MOVES = {"transpose", "permute", "movedim", "swapaxes", "swapdims", "squeeze", "unsqueeze", "t"}
 _SPLITS = {"chunk", "split", "unbind", "tensor_split"}
+# ops that reduce or normalise along their ``dim`` (each sample's own where that is not the batch's)
+_ALONG_DIM = {"softmax", "log_softmax", "normalize"}
 _UNKNOWN = object()
 
 
@@ -47,11 +52,12 @@ def cannot_mix(ctx, targets: list[fx.Node], budget: int = 20_000) -> bool:
     nodes = set(targets).union(*(ctx.view.ancestors(t) for t in targets))
     if len(nodes) > budget:
         return False
-    return all(_keeps_rows(ctx, n) for n in nodes) and all(isinstance(_axis(ctx, t), int) for t in targets)
+    return all(_keeps_rows(ctx, n) for n in nodes) and all(isinstance(_axis(ctx, t), int) and _rows_each(ctx, t) == 1 for t in targets)
 
 
 def _axis(ctx, node):
-    """The position of ``node``'s batch dim; None: it has none; _UNKNOWN: no tensor, or no one dim of B."""
+    """The position of ``node``'s batch dim; None: it has none; _UNKNOWN: no tensor, or no one dim
+    of k*B (k >= 1: each sample's k rows in a block, where the ops below made them)."""
     fact = ctx.shape(node)
     if fact is None or fact.dims is None:
         return _UNKNOWN
@@ -59,7 +65,13 @@ def _axis(ctx, node):
     if not batched:
         return None
     dim = fact.dims[batched[0]]
-    return batched[0] if len(batched) == 1 and dim.coef == 1 and dim.const == 0 else _UNKNOWN
+    return batched[0] if len(batched) == 1 and dim.coef >= 1 and dim.const == 0 else _UNKNOWN
+
+
+def _rows_each(ctx, node) -> int:
+    """k of the node's k*B batch dim (1: one row a sample)."""
+    fact = ctx.shape(node)
+    return next(d.coef for d in fact.dims if d.batch_dependent)
 
 
 def _keeps_rows(ctx, node: fx.Node) -> bool:
@@ -81,23 +93,26 @@ def _keeps_rows(ctx, node: fx.Node) -> bool:
         return True  # a piece of a split (chunk(2, dim=1)): the split itself is read above
     batched = [a for a in ins if isinstance(_axis(ctx, a), int)]
     if any(_axis(ctx, a) is _UNKNOWN and _a_tensor(ctx, a) for a in ins):
-        return False  # a tensor whose batch the shapes do not pin down (k*B rows, two batch-sized dims)
+        return False  # a tensor whose batch the shapes do not pin down (B+1 rows, two batch-sized dims)
     if not batched:
         return True  # made from no sample (a noise draw the runs replay, a constant, a parameter)
     if out is None or op in RANDOM_OPS or op in CREATION_OPS:
         return op in ("randn_like", "rand_like", "zeros_like", "ones_like", "empty_like") and out is not None
     axes = {_axis(ctx, a) for a in batched}
     rank = len(ctx.shape(node).dims)
-    same = axes == {out} and all(len(ctx.shape(a).dims) == rank for a in batched)
+    rows = _rows_each(ctx, node) if out is not None else None
+    # the same batch axis, rank and rows a sample in every input and the output
+    same = axes == {out} and all(len(ctx.shape(a).dims) == rank and _rows_each(ctx, a) == rows for a in batched)
     if op in _ELEMENTWISE:
         return same
     if op in _BATCH_FIRST or (op == "layer_norm" and node.op == "call_function"):
         return same and out == 0 and (op != "layer_norm" or rank > len(_shape_arg(node)))
     if op == "linear":
         return same and out != rank - 1
-    if op in ("softmax", "log_softmax"):
-        return same and _dim_arg(ctx, node, 1, node) not in (None, out)
+    if op in _ALONG_DIM:
+        return same and _dim_arg(ctx, node, 1, node, default=1 if op == "normalize" else None) not in (None, out)
     if op in _RESHAPES:
+        # the batch in front before and after: sample i's values, read in order, stay its block of rows
         return axes == {0} and out == 0
     if op in _MOVES:
         return len(batched) == 1
@@ -105,8 +120,14 @@ def _keeps_rows(ctx, node: fx.Node) -> bool:
         return axes == {0} and out == 0 and _full_first(node.args[1])
     if op == "cat":
         return same and _dim_arg(ctx, node, 1, node, default=0) not in (None, out)
+    if op == "stack":  # a new dim beside the batch's: each sample's rows where they were
+        new = _dim_arg(ctx, node, 1, node, default=0)
+        return new is not None and new != out and axes == {out - (new < out)} and all(_rows_each(ctx, a) == rows for a in batched)
     if op in ("scaled_dot_product_attention", "bmm", "baddbmm", "matmul"):
-        return axes == {0} and out == 0 and all(len(ctx.shape(a).dims) >= 3 for a in batched) or _left_rows(ctx, node, batched)
+        rows_alike = all(_rows_each(ctx, a) == rows for a in batched)
+        return (
+            axes == {0} and out == 0 and rows_alike and all(len(ctx.shape(a).dims) >= 3 for a in batched) or _left_rows(ctx, node, batched)
+        )
     return False
 
 
