@@ -208,6 +208,7 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 # rows that keep the batch's count (B x ...) are the two-batch run's to show, with its words
                 # (a bidirectional RNN's state, tokens made channels first); rows k*B of them are read here
                 folded = len(after.sizes) < len(before.sizes) and not (a0.coef == 1 and a0.const == 0)
+                folded = folded and not _merged_behind_kept_dims(before, after, axis)
                 crossed = _rows_across_samples(before.sizes, after.sizes, axis) if folded else 0
                 if crossed and not restored(ctx, node):
                     seen = BatchAxisInRows(ctx.view.op(node), ctx.shape_text(src), ctx.shape_text(node), axis, crossed, after.sizes[-1])
@@ -444,6 +445,16 @@ class BatchDimSplit(Observed):
                 f"x.permute(0, 2, 3, 1).reshape(-1, {self.channels}); for one row per sample, x.flatten(1)"
             )
         return f"keep the batch dim: x.view(x.size(0), -1) or x.flatten(1), and size the next layer for {self.features} features"
+
+
+def _merged_behind_kept_dims(before, after, axis: int) -> bool:
+    """A sequence-first T x B x K x E made T x B*K x E: the dims before the batch kept as they are,
+    the batch merged with whole dims after it, so each of the merged rows is one sample's (its
+    segment k: a bar of a song, a sentence of a document)."""
+    if len(after.dims) <= axis or tuple(after.dims[:axis]) != tuple(before.dims[:axis]):
+        return False
+    merged = after.dims[axis]
+    return merged.const == 0 and merged.coef > 1 and merges_whole_dims(merged.coef, before.sizes[axis + 1 :])
 
 
 def _rows_across_samples(before: tuple, after: tuple, axis: int) -> int:

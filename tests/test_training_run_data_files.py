@@ -49,7 +49,7 @@ class VAE(nn.Module):
         return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
 
 
-with h5py.File("data/fields.h5", "r") as f:
+with h5py.File("data/fields.h5", "MODE") as f:
     fields = np.array(f["velocity"][:], dtype=np.float32)
 loader = DataLoader(TensorDataset(torch.from_numpy(fields)), batch_size=16, shuffle=True)
 model = VAE()
@@ -63,11 +63,13 @@ for (x,) in loader:
 """
 
 
-def test_an_hdf5_file_that_is_not_here_stands_in_when_input_is_given(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["r", "r+"])
+def test_an_hdf5_file_that_is_not_here_stands_in_when_input_is_given(tmp_path, monkeypatch, mode):
     # `with h5py.File(path) as f: np.array(f["velocity"][:])`: it was not a read vaelint stands in,
-    # and the run stopped at it with --input given (helper-found: KTH-FlowAI's Beta-VAE)
+    # and the run stopped at it with --input given (helper-found: KTH-FlowAI's Beta-VAE); opened "r+"
+    # (read-write, only read), a missing file read as an empty one in memory (akahn1213/vrnn)
     pytest.importorskip("h5py")
-    (tmp_path / "train.py").write_text(H5_TRAIN)
+    (tmp_path / "train.py").write_text(H5_TRAIN.replace("MODE", mode))
     monkeypatch.chdir(tmp_path)
     r, result = _json("train.py", "--input", "16x64")
     assert r.exit_code == 0 and result["error"] is None, r.output
@@ -77,6 +79,7 @@ def test_an_hdf5_file_that_is_not_here_stands_in_when_input_is_given(tmp_path, m
     assert not (tmp_path / "data").exists()
     r, result = _json("train.py")  # nothing gives the batch: the missing file is named
     assert r.exit_code == 2 and "data/fields.h5" in result["error"]["message"]
+    assert "its data is not here: give the batch with --input" in result["error"]["message"]
 
 
 def test_pickled_data_that_is_not_here_stands_in_when_input_is_given(tmp_path, monkeypatch):

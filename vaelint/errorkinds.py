@@ -29,12 +29,20 @@ _KINDS = (  # checked in order: the first that matches names the error
 )
 
 
+# a Python call given the wrong arguments: its message quotes parameter names ('device', 'size')
+_ARGUMENTS = re.compile(
+    r"missing \d+ required (positional|keyword-only) argument|got an unexpected keyword argument|takes \d+ positional argument|got multiple values for argument"
+)
+
+
 def kind_of(error: BaseException | None) -> ErrorKind:
     """What the error is about: the first kind whose words it holds; a shape when
     a RuntimeError, ValueError or IndexError speaks of sizes; else OTHER."""
     if error is None:
         return ErrorKind.OTHER
     text = str(error)
+    if isinstance(error, TypeError) and _ARGUMENTS.search(text):
+        return ErrorKind.OTHER  # a call's arguments (forward(x, max_len, device) given x alone): no word of it is a kind
     for kind, pattern in _KINDS:
         if pattern.search(text):
             return kind
@@ -49,3 +57,17 @@ CONSTRAINT_HINT = (
     "not positive): with torch's argument validation (on by default) this fails on any input. Pass the "
     "decoder's output through torch.sigmoid / F.softplus first, or give it as logits=."
 )
+
+
+def arguments_hint(error: BaseException | None) -> str:
+    """What to write when the model (or its loss) was called without parameters it needs; "" else."""
+    text = str(error) if isinstance(error, TypeError) else ""
+    missing = re.search(r"([\w.]+)\(\) missing \d+ required (?:positional|keyword-only) arguments?: (.+)$", text)
+    if missing is None:
+        return ""
+    names = missing.group(2).replace(" and ", ", ")
+    return (
+        f"{missing.group(1)} takes parameters the check did not give ({names}): each --input is one tensor, in order or "
+        "as NAME=SPEC; a parameter that is no tensor (a length, a device, a weight) has no --input: check the "
+        "training script that calls the model (`vaelint check train.py`), or give the parameter a default."
+    )

@@ -260,7 +260,7 @@ def _parses(path: str) -> None:
     model: exit 2 with where it stops parsing (as ruff's E999)."""
     import ast
 
-    from vaelint.source.files import read_source, undecodable
+    from vaelint.source.files import newer_python, read_source, undecodable
 
     try:
         undecodable(path)
@@ -274,9 +274,9 @@ def _parses(path: str) -> None:
         compile_ = (
             "`python -m py_compile FILE` shows the same" if cell is None else "`python -m py_compile` shows the same for the cell's code"
         )
-        raise VaelintError(
-            "input", f"{at}:{(e.offset or 1)}: the file does not parse: {e.msg}; vaelint checks only code Python can run ({compile_})."
-        ) from None
+        newer = newer_python(path, e.msg)
+        said = newer if newer else f"vaelint checks only code Python can run ({compile_})"
+        raise VaelintError("input", f"{at}:{(e.offset or 1)}: the file does not parse: {e.msg}; {said}.") from None
     except (OSError, ValueError) as e:
         raise VaelintError("input", f"{path}: the file cannot be read: {e}") from None
 

@@ -9,7 +9,7 @@ import dataclasses
 from vaelint.capture.dtypehints import made_by_the_model
 from vaelint.capture.inferredbatch import placed_batch
 from vaelint.capture.keyhints import missing_key_hint
-from vaelint.errorkinds import CONSTRAINT_HINT, kind_of
+from vaelint.errorkinds import CONSTRAINT_HINT, arguments_hint, kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
 from vaelint.inputs import InputSpec, at_one_batch, with_batch_indices
@@ -220,7 +220,7 @@ def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> 
     elif "StandIn" in str(failure.error):
         hint = _stand_in_hint(failure.error)
     else:
-        hint = "This is not a shape error vaelint can explain; fix it so the model runs on that input."
+        hint = arguments_hint(failure.error) or "This is not a shape error vaelint can explain; fix it so the model runs on that input."
     return VaelintError(
         "trace",
         f"{target}: running the model on input {specs[0].text()} raised{where}: "

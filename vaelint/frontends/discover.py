@@ -6,6 +6,7 @@ path.py`` for files with no configured target."""
 from __future__ import annotations
 
 import inspect
+import os
 
 from vaelint.contracts.dimnames import _jaxtyping_dims, _resolve
 from vaelint.errors import VaelintError
@@ -106,10 +107,12 @@ def _dtype_of(ann) -> str:
 _MODEL_BASES = ("Module", "LightningModule", "ScriptModule")
 
 
-def models_defined(path: str) -> list[str]:
+def models_defined(path: str, _depth: int = 0) -> list[str]:
     """Without running anything: the top-level classes of a file that are models (their bases
-    name ``nn.Module``, ``LightningModule``, a Keras ``Model``, or a model class of the same
-    file). Used to refuse a model file named without a target rather than pass it over."""
+    name ``nn.Module``, ``LightningModule``, a Keras ``Model``, a model class of the same file, or
+    one imported from a file of the project that is a model there), and a class with a
+    ``forward`` of its own whose base is imported from a package (``class VAE(BaseVAE)``). Used to
+    refuse a model file named without a target rather than pass it over."""
     import ast
 
     from vaelint.source.files import read_source
@@ -124,14 +127,70 @@ def models_defined(path: str) -> list[str]:
         for n in ast.walk(tree)
     )
     bases = _MODEL_BASES + (("Model",) if keras else ())
+    imported = _imported_names(tree)
     models: list[str] = []
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and any(_base_name(b) in bases or _base_name(b) in models for b in node.bases):
+            models.append(node.name)
+        elif isinstance(node, ast.ClassDef) and _an_imported_model(node, imported, path, _depth):
             models.append(node.name)
         # a Keras functional model built at the top: vae = Model(inputs, outputs)
         elif keras and isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _base_name(node.value.func) == "Model":
             models += [t.id for t in node.targets if isinstance(t, ast.Name)]
     return models
+
+
+def _imported_names(tree) -> dict:
+    """name -> (module, level, the name in that module) of each ``from M import N [as A]`` at the top."""
+    import ast
+
+    return {
+        (a.asname or a.name): (node.module or "", node.level, a.name)
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for a in node.names
+    }
+
+
+def _an_imported_model(cls, imported: dict, path: str, depth: int) -> bool:
+    """A class whose base is imported: a model where that base is one in the project's file it comes
+    from, or, where that file is not the project's, where the class has a ``forward`` of its own."""
+    import ast
+
+    for base in cls.bases:
+        name = _base_name(base)
+        if name not in imported:
+            continue
+        module, level, original = imported[name]
+        source = _project_file(module, level, path)
+        if source is not None:
+            if depth < 4 and original in models_defined(source, depth + 1):
+                return True
+        elif any(isinstance(f, ast.FunctionDef) and f.name == "forward" for f in cls.body):
+            return True
+    return False
+
+
+def _project_file(module: str, level: int, path: str) -> str | None:
+    """The file of the project that ``from module import ...`` in ``path`` reads: relative to the
+    file (``from .base``), or from the file's folder, a package root above it, or here."""
+    parts = module.split(".") if module else []
+    folder = os.path.dirname(os.path.abspath(path))
+    if level:
+        for _ in range(level - 1):
+            folder = os.path.dirname(folder)
+        roots = [folder]
+    else:
+        roots, up = [folder, os.getcwd()], folder
+        while os.path.exists(os.path.join(up, "__init__.py")):
+            up = os.path.dirname(up)
+            roots.append(up)
+    for root in roots:
+        stem = os.path.join(root, *parts)
+        for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
+            if parts and os.path.isfile(candidate):
+                return candidate
+    return None
 
 
 def _base_name(expr) -> str:

@@ -81,11 +81,14 @@ def _parsed_file(path: str) -> tuple[str, ast.Module]:
     try:
         return abspath, ast.parse(source, filename=abspath)
     except SyntaxError as e:
+        from vaelint.source.files import newer_python
+
+        newer = newer_python(abspath, e.msg)
+        fix = (
+            newer[:1].upper() + newer[1:] if newer else f"Fix the syntax error; `python -m py_compile {display_path(abspath)}` shows it too"
+        )
         raise VaelintError(
-            "load",
-            f"{display_path(abspath)}:{e.lineno or 1}:{e.offset or 1}: the model file does not parse "
-            f"({e.msg}). Fix the syntax error; `python -m py_compile {display_path(abspath)}` "
-            "shows it too.",
+            "load", f"{display_path(abspath)}:{e.lineno or 1}:{e.offset or 1}: the model file does not parse ({e.msg}). {fix}."
         ) from None
 
 

@@ -68,6 +68,7 @@ class PlainFrontend(FrontendBase):
             if defined_in is not None:  # checked in the module that defines it (its loss beside it)
                 return self.build(TargetRef(f"{defined_in}:{name}", defined_in, name), request, extra_names)
         if name not in module.__dict__:
+            _inherited(module, name, abspath)
             candidates = model_candidates(module)
             hint = f" It defines: {', '.join(candidates)}." if candidates else (" It defines no nn.Module class or function.")
             raise VaelintError("load", f"{display_path(abspath)} has no top-level class or function {name!r}.{hint}")
@@ -124,3 +125,28 @@ def _lazily_defined(module, name: str) -> str | None:
     except Exception:  # noqa: BLE001 - no such name, or no source: said by the caller
         return None
     return path if path and path.endswith(".py") and os.path.realpath(path) != os.path.realpath(module.__file__ or "") else None
+
+
+def _inherited(module, name: str, abspath: str) -> None:
+    """``Class.method`` where the class inherits the method (a base class's ``fit_on_data``): say
+    where it is defined and what to name instead (the step runs where a script calls it)."""
+    owner, _, method = name.partition(".")
+    cls = module.__dict__.get(owner)
+    if not method or "." in method or not isinstance(cls, type) or not callable(getattr(cls, method, None)):
+        return
+    base = next((b for b in cls.__mro__[1:] if method in vars(b)), None)
+    if base is None:
+        return
+    import inspect
+
+    try:
+        where = display_path(inspect.getsourcefile(base) or "")
+    except TypeError:
+        where = base.__module__
+    raise VaelintError(
+        "load",
+        f"{display_path(abspath)}: {owner}.{method} is inherited from {base.__name__} ({where}), and vaelint runs a "
+        f"training method in the class that defines it, which builds {base.__name__}, not {owner}. Check the script "
+        f"that calls {method} (`vaelint check train.py`), or the model with its input: "
+        f"`vaelint check {display_path(abspath)}:{owner} --input SHAPE`.",
+    )

@@ -86,8 +86,11 @@ class _Run(_Anything):
 
 
 def tracker_names(tracker: str):
-    """``make(item)`` for a tracker's stand-in module: ``config`` and ``init`` as above, the rest no-ops."""
+    """``make(item)`` for a tracker's stand-in module: ``config`` and ``init`` as above; a sweep's
+    agent (``wandb.agent(sweep_id, function=train)``) runs its function once, with the first value
+    of each of the sweep's parameters in ``config``, as a sweep's first run has; the rest no-ops."""
     config = TrackerConfig(tracker)
+    sweeps: dict = {}
 
     def init(*args, **kwargs):
         config.update(kwargs.pop("config", None))
@@ -95,4 +98,38 @@ def tracker_names(tracker: str):
         run.config = config
         return run
 
-    return lambda item: config if item == "config" else init if item == "init" else _Anything
+    def sweep(sweep=None, *args, **kwargs):
+        key = f"stand-in-sweep-{len(sweeps) + 1}"
+        sweeps[key] = sweep if isinstance(sweep, dict) else {}
+        return key
+
+    def agent(sweep_id=None, function=None, *args, **kwargs):
+        if not callable(function):
+            return None
+        from vaelint.frontends.placeholders import note
+
+        config.setdefaults(first_values(sweeps.get(sweep_id, {})))
+        name = getattr(function, "__qualname__", "the function")
+        note(f"{tracker}.agent (stood in: {tracker} is not installed) ran {name} once, with the first value of each sweep parameter")
+        return function()
+
+    named = {"config": config, "init": init, "sweep": sweep, "agent": agent}
+    return lambda item: named.get(item, _Anything)
+
+
+def first_values(sweep: dict) -> dict:
+    """Each parameter of a sweep's configuration at its first value (``values``' first, ``value``,
+    a range's ``min``); parameters nested under ``parameters`` as a sweep gives them."""
+    out = {}
+    for name, spec in (sweep.get("parameters") or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        if "value" in spec:
+            out[name] = spec["value"]
+        elif isinstance(spec.get("values"), (list, tuple)) and spec["values"]:
+            out[name] = spec["values"][0]
+        elif "min" in spec:
+            out[name] = spec["min"]
+        elif "parameters" in spec:
+            out[name] = first_values(spec)
+    return out

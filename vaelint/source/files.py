@@ -113,3 +113,47 @@ def _future_flags(path: str) -> int:
 
 
 _FLAGS: dict = {}
+
+
+def newer_python(path: str, message: str) -> str:
+    """Where a file that does not parse is written for a newer Python than this one: the
+    sentence that says so (the project's ``requires-python``, or an f-string that nests its
+    quotes, Python 3.12's); "" where it reads as a plain syntax error."""
+    import re
+    import sys
+
+    here = sys.version_info[:2]
+    wanted = _required_python(path)
+    if wanted is not None and wanted > here:
+        why = f"the project asks for Python >={wanted[0]}.{wanted[1]} (requires-python)"
+    elif here < (3, 12) and re.match(r"f-string\b", message or ""):
+        why = "an f-string that nests its quotes or spans lines is Python 3.12's syntax"
+    else:
+        return ""
+    return (
+        f"it is written for a newer Python than this one ({here[0]}.{here[1]}): {why}. Run vaelint with the Python "
+        "the code is written for (install it in that environment)"
+    )
+
+
+def _required_python(path: str) -> tuple[int, int] | None:
+    """The lowest Python the nearest pyproject.toml above ``path`` allows (``>=3.12``), if it says."""
+    import re
+
+    folder = os.path.dirname(os.path.abspath(path))
+    for _ in range(8):
+        config = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(config):
+            try:
+                with open(config, encoding="utf-8", errors="replace") as fh:
+                    text = fh.read()
+            except OSError:
+                return None
+            spec = re.search(r"""requires-python\s*=\s*["']([^"']+)["']""", text)
+            low = re.search(r">=?\s*3\.(\d+)", spec.group(1)) if spec else None
+            return (3, int(low.group(1))) if low else None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+    return None
