@@ -11,7 +11,7 @@ from vaelint.facts.countedweights import counted_weight
 from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, split_loss, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.unsampled import dropped_kl
-from vaelint.facts.weightsource import _factor_side, factor_source, named_weight
+from vaelint.facts.weightsource import _factor_side, factor_source, named_weight, unit_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import FixAvailability, Need, Severity
 
@@ -41,6 +41,41 @@ class VAE(nn.Module):
 
 def _model(kl: str, beta: str = "1.0") -> str:
     return fill(_MODEL, kl=kl, beta=beta)
+
+
+_IWAE_TWICE = """import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, k=3):
+        super().__init__()
+        self.k = k
+        self.hidden, self.mu, self.logvar = nn.Linear(20, 16), nn.Linear(16, 4), nn.Linear(16, 4)
+        self.dec = nn.Linear(4, 20)
+
+    def q(self, x):
+        h = torch.tanh(self.hidden(x))
+        return self.mu(h), self.logvar(h)
+
+    def forward(self, x):
+        mu, logvar = self.q(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z), z
+
+    def loss_function(self, x):
+        x = x.repeat_interleave(self.k, dim=0)
+        logits, z = self(x)
+        log_px = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        log_pz = (-0.5 * (math.log(2 * math.pi) + z**2)).sum(-1)
+        mu, logvar = self.q(x)  # the heads again, for log q(z|x)
+        log_qz = (-0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / logvar.exp())).sum(-1)
+        log_w = (log_px + log_pz - log_qz).view(-1, self.k)
+        return -torch.logsumexp(log_w, dim=1).mean()
+"""
 
 
 def _no_kl(std: str) -> str:
@@ -151,6 +186,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         Example(_model("1000.0 * (kl - 25.0).abs()"), inputs=("8x20",)),
         # noise of a fixed scale and no KL: a denoising autoencoder, no VAE (the near miss of a learned scale)
         Example(_no_kl("0.1").replace("  # <- finding", ""), inputs=("8x20",)),
+        # an IWAE whose log q(z|x) runs the encoder's heads again: the KL is inside log w, not missing
+        Example(_IWAE_TWICE, inputs=("6x20",)),
     ]
     INVALID = [
         # a sampler of a learned scale, and a loss of the reconstruction alone: no KL at all
@@ -268,7 +305,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
                 if math.isclose(1.0 / rec_weight, ctx.beta, rel_tol=1e-3):
                     return
                 loc = loc_of(scales.kl.term)
-                yield self.report(UnweightedKL(ctx.beta, rec_weight), loc, node=scales.kl.term)
+                weight = unit_weight(ctx, scales.kl.term) if math.isclose(rec_weight, 1.0, rel_tol=1e-3) else None
+                yield self.report(UnweightedKL(ctx.beta, rec_weight, weight), loc, node=scales.kl.term)
             return  # the KL formula itself is off by a constant: VAE007's business
         written = math.prod(abs(f.value) for f in consts)
         named = all(named_weight(ctx, f) for f in consts)
@@ -305,6 +343,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         scales = next((s for s in (loss_scales(ctx).each_kl() if loss_scales(ctx) else ()) if s.kl.term is finding.node), None)
         if scales is None or scheduled_weight(ctx, scales.kl) is not None:
             return None
+        if getattr(finding.observed, "weight", None):
+            return None  # a weight in the code at 1 here (self.beta): writing the number in would drop it
         if not math.isclose(scales.rec.explicit or 1.0, 1.0, rel_tol=1e-3):
             return None  # the reconstruction weighed too: the edit is the user's to choose
         factor = next((f for f in scales.kl.factors if f.kind == "const" and f.loc == finding.loc), None)
@@ -375,8 +415,14 @@ class UnweightedKL(Observed):
 
     beta: float
     rec_weight: float = 1.0  # a weight on the reconstruction (2 * rec): the KL's relative weight is its inverse
+    weight: str | None = None  # an attribute weighting the KL that holds 1 on this check (self.beta of a loss class)
 
     def message(self) -> str:
+        if self.weight:
+            return (
+                f"the KL term's weight {self.weight} is 1 on this check (beta_eff = 1) but --beta {self.beta:g} was declared: "
+                "the object that holds it was built with its defaults, or the code sets it to 1."
+            )
         if not math.isclose(self.rec_weight, 1.0, rel_tol=1e-3):
             return (
                 f"the KL term carries no weight in the code and the reconstruction is multiplied by {self.rec_weight:g}, "
@@ -385,6 +431,12 @@ class UnweightedKL(Observed):
         return f"the KL term carries no weight in the code (beta_eff = 1) but --beta {self.beta:g} was declared."
 
     def fix(self) -> str:
+        if self.weight:
+            name = self.weight.removeprefix("self.")
+            return (
+                f"check it built as your training builds it (a loss class: --loss-kwarg {name}={self.beta:g} goes to its "
+                f"constructor), or set {self.weight} = {self.beta:g}; or drop --beta"
+            )
         if not math.isclose(self.rec_weight, 1.0, rel_tol=1e-3):
             weight = self.beta * self.rec_weight
             return (
@@ -514,7 +566,33 @@ def _reads_the_heads_beside_the_sample(ctx, r) -> bool:
 
     total = ctx.roles.loss_total
     heads, samples = heads_of([r]), samples_of([r])
+    # the heads' layers run again by the loss (log q(z|x) of stochastic-layer objects: self.q_params(x)
+    # once more) read the same mean and scale
+    heads = frozenset(heads) | {twin for h in heads for twin in _layer_twins(ctx, h)}
     return isinstance(total, fx.Node) and bool(heads) and ctx.view.reads_around(total, heads, samples)
+
+
+def _layer_twins(ctx, head) -> list:
+    """Other calls of the layer that makes ``head`` (the same op on the same weights): found up the
+    head's one-input chain (chunk, getitem, view) at the first op that reads weights."""
+    view, node = ctx.view, head
+    for _ in range(6):
+        weights = frozenset(a for a in node.all_input_nodes if a.op == "get_attr")
+        if weights or node.op == "call_module":
+            key = (view.op(node), weights, node.target if node.op == "call_module" else None)
+            return [
+                n
+                for n in node.graph.nodes
+                if n is not node
+                and n.op == node.op
+                and (view.op(n), frozenset(a for a in n.all_input_nodes if a.op == "get_attr"), n.target if n.op == "call_module" else None)
+                == key
+            ]
+        inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
+        if len(inputs) != 1:
+            return []
+        node = inputs[0]
+    return []
 
 
 def _left_out(ctx, finding, observed) -> bool | None:

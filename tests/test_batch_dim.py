@@ -135,6 +135,23 @@ def test_the_batch_mixing_run_redraws_sample_0s_data_and_keeps_its_length():
     assert new_items[0] != items[0] and torch.equal(new_items[1:], items[1:])
 
 
+def test_sample_0_drawn_again_the_same_takes_values_in_the_datas_range():
+    # a spec that gives the code's own data (the same values at any seed): sample 0 was shifted by
+    # 0.5, out of [0, 1]; a BCE target there raised on the CPU, and on CUDA it was a device-side
+    # assert that took the GPU from every later run of the check (scripts/gpu_checks.py, 10 cases)
+
+    from vaelint.facts.batchdeps import _perturbed
+
+    data = torch.rand(4, 6)
+    spec = type("Given", (), {"batch_dim": 0, "high": None, "make": staticmethod(lambda n, generator=None: data[:n].clone())})()
+    y = _perturbed(data, spec)
+    assert torch.equal(y[0], data[1]) and torch.equal(y[1:], data[1:])  # another sample's values
+    same = torch.full((3, 6), 0.25)  # every sample alike: mirrored within [0, 1]
+    spec.make = staticmethod(lambda n, generator=None: same[:n].clone())
+    y = _perturbed(same, spec)
+    assert float(y.min()) >= 0 and float(y.max()) <= 1 and not torch.equal(y[0], same[0]) and torch.equal(y[1:], same[1:])
+
+
 FIXED_BATCH_DECODER = '''
 import torch
 import torch.nn as nn

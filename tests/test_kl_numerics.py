@@ -206,7 +206,7 @@ def test_a_kl_against_a_learned_sequential_prior_is_said_as_such(fixtures_dir):
     it reads the sample only through that network, so it is no Monte Carlo estimate, and its
     element is far from zero; the rules it keeps from running say what it is (toshikwa/slac.pytorch:
     'too close to zero' and 'a Monte Carlo estimate' before)."""
-    from vaelint.facts.lossroles import LEARNED_PRIOR
+    from vaelint.facts.learnedprior import LEARNED_PRIOR
 
     result = check(f"{fixtures_dir}/clean/sequential_learned_prior.py", "SequentialVAE", ["8x5x12"])
     assert result.error is None and not result.findings
@@ -218,7 +218,7 @@ def test_a_penalty_on_the_weights_weighted_0_is_not_said_as_the_kl_weighted_0(tm
     """Mult-VAE's loss adds weight_decay * l2 with weight_decay 0 (cydonia999's Trainer): that
     term is no KL, and the reason the KL rules did not run (here: a learned prior) stands, not
     'the loss term at ... is multiplied by 0'."""
-    from vaelint.facts.lossroles import LEARNED_PRIOR
+    from vaelint.facts.learnedprior import LEARNED_PRIOR
 
     text = open(f"{fixtures_dir}/clean/sequential_learned_prior.py").read()
     text = text.replace(

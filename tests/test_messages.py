@@ -1,5 +1,6 @@
-"""Message wording is part of the interface: every finding on every fixture,
-word for word, against tests/golden/findings.txt.
+"""Message wording is part of the interface: every finding on every fixture, and every rule it
+could not check with the reason, word for word, against tests/golden/findings.txt (a rule that
+stops running on a fixture is a change to review, as a finding that goes is).
 
 After an intended wording change, regenerate the file with
 ``VAELINT_REGOLD=1 python -m pytest tests/test_messages.py`` and review the diff.
@@ -25,6 +26,8 @@ def _render() -> str:
             path = os.path.relpath(f.loc.path, FIXTURES)
             lines.append(f"{path}:{f.loc.line}:{f.loc.column}: {f.code} {f.name} [{f.severity}, confirmed={f.confirmed}]: {f.message}")
             lines.append(f"    fix: {f.fix}")
+        for code, why in sorted(result.skipped):
+            lines.append(f"not checked: {code}: {why}")
     return "\n".join(lines) + "\n"
 
 

@@ -264,7 +264,7 @@ def capture_recording(
     wrapper, names = make_wrapper(program, loss, binder, len(inputs), keywords, progress)
     recording = _Recording(wrapper, names, program.replayers(), module_sites or {}, contracts)
     started = time.perf_counter()
-    graph, first = recording.record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd, first=True)
+    graph, first = recording.record(inputs, inputs[0].shape[0] if inputs else 0, keep_autograd)
     seconds = time.perf_counter() - started
     for node in graph.nodes:
         first.result.args[node] = node.args
@@ -296,12 +296,7 @@ class _Recording:
         # taken through NumPy): where the given batch goes unread, such a tensor is the data (madedata.py)
         self.made_data = True
 
-    def record(
-        self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None, hold: bool = True, first: bool = False
-    ):
-        """One run recorded; ``first``: the capture run, whose step's model calls mark the forward's
-        outputs (a later run's nodes take the first's marks through alignment: a training step's
-        later runs are not watched call by call, which made a video VAE's fake-tensor run 3x its cost)."""
+    def record(self, run_inputs: tuple, batch: int, keep_autograd: bool = False, replay: list | None = None, hold: bool = True):
         graph = fx.Graph()
         rec = _Recorder(graph, self.param_names, batch, keep_autograd, self.module_sites, replay, self.replayers, hold, self.made_data)
         for name, x in zip(self.names, run_inputs):
@@ -310,7 +305,9 @@ class _Recording:
             rec.bind(x, ph)
         wrapper = self.wrapper
         wrapper._on_output = lambda out, prefix=(): _mark_outputs(rec, out, prefix)
-        wrapper._mark_model_calls = first
+        # a later run that records shapes only (another batch size's) leaves a step's model calls
+        # unwatched: the watcher at each Python and C call made a video VAE's fake-tensor run 3x its cost
+        wrapper._mark_model_calls = self.first is None or hold is not False
         calls: list = []
         wrapper._watch = watch_into(self.contracts, lambda v: _node_of(rec, v), calls) if self.contracts and not self.watched else None
         self.watched.append(calls)
@@ -333,6 +330,7 @@ class _Recording:
                     rec.result.failure.loc = user_frame_of_traceback(e.__traceback__)
             finally:
                 wrapper._watch = None
+                wrapper._mark_model_calls = True
         return graph, rec
 
     def run(self, run_inputs, batch, keep_autograd=False, replay=None, hold=True) -> RunResult:

@@ -59,7 +59,6 @@ class Analysed(nn.Module):
         self._loss = loss
         self._binder = binder  # (out, inputs, leaf_nodes) -> (args, kwargs)
         self._on_output = None  # route hook: out -> {path: node}
-        self._mark_model_calls = True  # a step's model calls mark its outputs (a later recorded run: not)
         # route hook: a context manager that notes the calls of the user's annotated
         # functions (vaelint/contracts/calls.py), set for the capture run only
         self._watch = None
@@ -101,7 +100,7 @@ class Analysed(nn.Module):
     def _run_step(self, positional: tuple, kwargs: dict):
         """A training step: the model calls it makes mark the forward's outputs
         (vaelint/capture/modelcalls.py); what it returns is the loss."""
-        if self._on_output is None or not self._mark_model_calls:
+        if self._on_output is None or not getattr(self, "_mark_model_calls", True):
             return self._step(*positional, **kwargs)
         from vaelint.capture.modelcalls import marking_model_calls
 

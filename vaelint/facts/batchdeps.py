@@ -165,9 +165,22 @@ def _perturbed(x: torch.Tensor, spec) -> torch.Tensor:
     y = x.clone()
     rows, old = y.movedim(dim, 0), x.movedim(dim, 0)  # views: writing rows[0] writes y
     rows[0] = other[0]
-    if torch.equal(rows[0], old[0]):  # integer inputs of a tiny range may draw the same: shift them
-        rows[0] = (old[0] + 1) % (spec.high or 2) if not x.is_floating_point() else old[0] + 0.5
+    if torch.equal(rows[0], old[0]):
+        # the same draw (integers of a tiny range; a spec that gives the code's own data): another
+        # sample's values, in the data's own range (a BCE target stays in [0, 1]: shifted by 0.5 it
+        # raised there, and on CUDA it was a device-side assert that took the GPU from every later run)
+        rows[0] = next((old[i] for i in range(1, old.shape[0]) if not torch.equal(old[i], old[0])), _shifted(old[0], spec))
     return y
+
+
+def _shifted(row: torch.Tensor, spec) -> torch.Tensor:
+    """Values other than ``row``'s within its range: integers moved by one below ``high``, floats in
+    [0, 1] mirrored (1 - v), other floats moved by half."""
+    if not row.is_floating_point():
+        return (row + 1) % (spec.high or 2)
+    if row.numel() and float(row.min()) >= 0 and float(row.max()) <= 1 and not torch.equal(1 - row, row):
+        return 1 - row
+    return row + 0.5
 
 
 def _moved_elsewhere(ctx, node, first, second):

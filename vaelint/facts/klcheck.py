@@ -16,7 +16,8 @@ import torch
 
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS
 from vaelint.facts.kloffset import offset_ratio
-from vaelint.facts.lossroles import LEARNED_PRIOR, against_a_learned_prior, kl_beside_a_log_det, term_kind
+from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior, kl_beside_a_log_det
+from vaelint.facts.lossroles import term_kind
 from vaelint.facts.lossscales import kl_element, layer_for
 from vaelint.facts.termscale import term_scale
 

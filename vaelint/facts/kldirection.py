@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch.fx as fx
 
-from vaelint.facts.lossroles import against_a_learned_prior
+from vaelint.facts.learnedprior import against_a_learned_prior
 from vaelint.facts.reparams import samples_of
 
 # what may stand between the sampler's scale head and a divisor made of it alone: exp(logvar),

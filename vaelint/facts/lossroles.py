@@ -65,58 +65,6 @@ def _reads_the_data(view: GraphView, roles: Roles, node) -> bool:
     return bool(data) and view.reads_around(node, data, heads | view.with_parameters())
 
 
-def against_a_learned_prior(view: GraphView, roles: Roles, node) -> bool:
-    """Does a term that reads a sample read it only through a network's layers: a closed-form KL
-    against a prior whose mean and std a network computes from a sample (SLAC's, PlaNet's and
-    Dreamer's p(z_t | z_t-1, a)), not a Monte Carlo estimate log q(z) - log p(z) of the sample?
-    A closed-form KL with a flow's log-determinant added to it is neither (``kl - log_det``)."""
-    samples = samples_of(roles.reparams)
-    if not samples or not any(view.depends_on(node, s) for s in samples):
-        return False
-    if kl_beside_a_log_det(view, roles, node) is not None:
-        return False
-    return not view.reads_around(node, samples, view.with_parameters())
-
-
-_THROUGH = frozenset({"sum", "mean", "neg", "mul", "div", "squeeze", "view", "reshape", "flatten"})
-
-
-def kl_beside_a_log_det(view: GraphView, roles: Roles, node) -> fx.Node | None:
-    """The closed-form KL part of a term that adds a flow's log-determinant to it before the
-    term's reductions (``(kl - log_det).sum()``, flow posteriors: planar, radial, Sylvester, IAF):
-    an add or sub under the reductions whose one operand reads the sampler's heads and not its
-    sample, and whose other reads the sample only through the flows' layers and the heads only
-    through the sample. None for any other term (a KL against a learned prior mixes the two)."""
-    samples, heads = samples_of(roles.reparams), heads_of(roles.reparams)
-    seen = node
-    for _ in range(8):
-        if view.op(seen) in ("add", "sub"):
-            break
-        inner = [a for a in seen.all_input_nodes if any(view.depends_on(a, h) for h in heads | samples)]
-        if view.op(seen) not in _THROUGH or len(inner) != 1:
-            return None
-        seen = inner[0]
-    else:
-        return None
-    parts = [a for a in seen.args[:2] if isinstance(a, fx.Node)]
-    if len(parts) != 2 or not samples or not heads:
-        return None
-    layers = view.with_parameters()
-    for kl, log_det in (parts, parts[::-1]):
-        closed = any(view.depends_on(kl, h) for h in heads) and not any(view.depends_on(kl, s) for s in samples)
-        flows = any(view.depends_on(log_det, s) for s in samples) and not view.reads_around(log_det, samples, layers)
-        # the heads are themselves layers' outputs (a Linear head): reaching one is reading it
-        if closed and flows and not view.reads_around(log_det, heads, samples | (layers - heads)):
-            return kl
-    return None
-
-
-LEARNED_PRIOR = (
-    "the KL is taken against a learned prior, whose mean and std a network computes from a sample (a sequential "
-    "or hierarchical prior): it is not read against N(0, 1)"
-)
-
-
 def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
     """Fill in the loss's total, terms and comparisons (after forward+loss capture)."""
     total, parts = _total_of(view, loss_output)
@@ -130,7 +78,8 @@ def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
         return term_kind(view, roles, node)
 
     tops = [(1, total)] if total is not None else [(1, p) for p in parts]
-    roles.loss_terms = [part for sign, top in tops for part in _split_terms(view, top, sign, kind, outer=roles.term_outer)]
+    apart = _layers_apart(view, roles) if len(roles.reparams) > 1 else None
+    roles.loss_terms = [part for sign, top in tops for part in _split_terms(view, top, sign, kind, outer=roles.term_outer, apart=apart)]
     join_log_densities(view, roles, kind)  # log_px + log_pz - log_qz: one Monte Carlo KL, not two terms
     join_entropy_and_cross_entropy(view, roles, kind)  # -H[q] - log p(z): the same KL, its entropy closed
     join_expanded_kl(view, roles, kind)  # sum(1 + logvar) - sum(mu**2) - sum(exp(logvar)): one KL, written out
@@ -244,8 +193,25 @@ def _is_scalar(node: fx.Node) -> bool:
     return fact is not None and fact.scalar_like()
 
 
+def _layers_apart(view: GraphView, roles: Roles):
+    """``apart(a, b)``: are ``a`` and ``b`` the KLs of two different stochastic layers, each reading
+    the heads of one layer (not through a sample: a lower layer's KL reads the upper's heads through
+    its sample), as ``kl1.mean(1) + kl2.mean(1)`` of a two-level VAE are?"""
+    samples = samples_of(roles.reparams)
+
+    def layer_of(n):
+        hit = [i for i, r in enumerate(roles.reparams) if view.reads_around(n, heads_of([r]), samples)]
+        return hit[0] if len(hit) == 1 else None
+
+    def apart(a, b) -> bool:
+        la, lb = layer_of(a), layer_of(b)
+        return la is not None and lb is not None and la != lb
+
+    return apart
+
+
 def _split_terms(
-    view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0, outer: dict | None = None, chain: tuple = ()
+    view: GraphView, node: fx.Node, sign: int, kind, depth: int = 0, outer: dict | None = None, chain: tuple = (), apart=None
 ) -> list[tuple[int, fx.Node]]:
     """The additive terms of the total, split only where the two sides play
     different roles (reconstruction vs KL), so a KL's own ``1 + logvar - mu**2``
@@ -268,14 +234,22 @@ def _split_terms(
             # loss += alpha * torch.tensor(0.) (a placeholder for a term an unlabelled batch has
             # not): the constant adds nothing; the terms are those of the other side
             other, flip = (b, name == "sub") if _constant(view, a) else (a, name == "rsub")
-            return _split_terms(view, other, -sign if flip else sign, kind, depth + 1, outer, chain)
+            return _split_terms(view, other, -sign if flip else sign, kind, depth + 1, outer, chain, apart)
         if _one_density(a, b, kind) or _constant(view, a) or _constant(view, b):
             return _term(sign, node, chain, outer)
-        if kind(a) != kind(b) or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b)) or _mixes(view, a, kind) or _mixes(view, b, kind):
+        # two KLs of two layers, each of one layer (kl1.mean(1) + kl2.mean(1)): two terms, each read on its own
+        layers = kind(a) == "kl" == kind(b) and apart is not None and apart(a, b)
+        if (
+            kind(a) != kind(b)
+            or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b))
+            or layers
+            or _mixes(view, a, kind)
+            or _mixes(view, b, kind)
+        ):
             sb = -sign if name == "sub" else sign
             sa = -sign if name == "rsub" else sign
-            parts = _split_terms(view, a, sa, kind, depth + 1, outer, chain)
-            parts += _split_terms(view, b, sb, kind, depth + 1, outer, chain)
+            parts = _split_terms(view, a, sa, kind, depth + 1, outer, chain, apart)
+            parts += _split_terms(view, b, sb, kind, depth + 1, outer, chain, apart)
             return parts
         return _term(sign, node, chain, outer)
     tensor_operands = [a for a in operands if _is_tensor_valued(a)]
@@ -285,12 +259,12 @@ def _split_terms(
         # c - loss (a number inside a term, the KL's 1 + logvar, stays in it)
         (a, b), other = node.args, tensor_operands[0]
         flip = (name == "sub" and b is other) or (name == "rsub" and a is other)
-        return _split_terms(view, other, -sign if flip else sign, kind, depth + 1, outer, chain)
+        return _split_terms(view, other, -sign if flip else sign, kind, depth + 1, outer, chain, apart)
     if name in _SAME_VALUE and len(tensor_operands) == 1:  # loss.clone(), loss.float(): the same terms
-        return _split_terms(view, tensor_operands[0], sign, kind, depth + 1, outer, chain)
+        return _split_terms(view, tensor_operands[0], sign, kind, depth + 1, outer, chain, apart)
     if name in {"mean", "sum", "div", "mul", "neg"} and len(tensor_operands) == 1:
         inner = {}
-        parts = _split_terms(view, tensor_operands[0], -sign if name == "neg" else sign, kind, depth + 1, inner, chain + (node,))
+        parts = _split_terms(view, tensor_operands[0], -sign if name == "neg" else sign, kind, depth + 1, inner, chain + (node,), apart)
         if len(parts) > 1:
             outer.update(inner)
             return parts

@@ -19,7 +19,8 @@ from vaelint.facts.flowmc import flow_monte_carlo
 from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
 from vaelint.facts.heldrun import kl_reads, run_holding
 from vaelint.facts.kloffset import offset_ratio
-from vaelint.facts.lossroles import LEARNED_PRIOR, against_a_learned_prior
+from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior
+from vaelint.facts.recunread import why_rec_unread
 from vaelint.facts.reductions import Factor, TermScale
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.termscale import term_scale
@@ -237,10 +238,9 @@ def _loss_scales(ctx) -> LossScales | str:
         return f"the loss has {len(rec_terms) or 'no'} reconstruction terms; vaelint reads one"
     if not roles.kl_terms:
         return "no KL term found in the loss"
-    from vaelint.facts.maskedafter import masked_after_reduction
-
-    if any(ctx.view.depends_on(rec_terms[0], m.mul) for m in masked_after_reduction(ctx)):
-        return "the reconstruction term masks a loss already reduced to one number (VAE003): its reduction is not what it means"
+    unread = why_rec_unread(ctx, rec_terms[0])
+    if unread:
+        return unread
     rec = term_scale(ctx, rec_terms[0])
     if rec is None or not rec.reductions():
         return "the reconstruction term's reduction could not be followed"
@@ -316,13 +316,13 @@ def _added_times(rec, times: float):
 
 def _why_not_read(ctx, term, kl, norm) -> str | None:
     """Why a KL term's element is no constant multiple of a Gaussian KL the check can read."""
-    if len(candidate_layers(ctx, kl.element)) > 1 and _from_several_steps(ctx, kl.element):
-        return (
-            "the KL term holds the KLs of several stochastic layers in one tensor (a time loop's steps, "
-            "stacked), against a prior computed from another layer's sample: its scale per layer is not read"
-        )
     if against_a_learned_prior(ctx.view, ctx.roles, term):
         return LEARNED_PRIOR
+    if len(candidate_layers(ctx, kl.element)) > 1 and _from_several_steps(ctx, kl.element):
+        return (
+            "the KL term holds the KLs of several stochastic layers in one tensor (a time loop's steps, stacked or "
+            "written into one buffer), each read through another layer's sample: its scale per layer is not read"
+        )
     if not norm.decided:
         return (
             "the KL element is too close to zero on this run to be read in the model's "
@@ -331,8 +331,33 @@ def _why_not_read(ctx, term, kl, norm) -> str | None:
     return None
 
 
+# ops a per-step KL element goes through down to where its steps were joined
+_THROUGH_STEPS = frozenset(
+    {
+        "sum",
+        "mean",
+        "mul",
+        "div",
+        "neg",
+        "view",
+        "reshape",
+        "flatten",
+        "squeeze",
+        "unsqueeze",
+        "add",
+        "sub",
+        "rsub",
+        "pow",
+        "exp",
+        "log",
+        "square",
+    }
+)
+
+
 def _from_several_steps(ctx, element) -> bool:
-    """Is the KL element a stack or concatenation of per-layer KLs (``torch.stack(kls, 1)``)?"""
+    """Is the KL element a stack or concatenation of per-layer KLs (``torch.stack(kls, 1)``), or of
+    heads a time loop wrote into one buffer (``mu_all[:, t] = mu``)?"""
     view = ctx.view
     todo, seen = [element], set()
     while todo:
@@ -340,9 +365,9 @@ def _from_several_steps(ctx, element) -> bool:
         if node in seen:
             continue
         seen.add(node)
-        if view.op(node) in ("stack", "cat"):
+        if view.op(node) in ("stack", "cat", "setitem", "index_put", "index_put_", "slice_scatter", "select_scatter"):
             return True
-        if view.op(node) in ("sum", "mean", "mul", "div", "neg", "view", "reshape", "flatten", "squeeze", "unsqueeze"):
+        if view.op(node) in _THROUGH_STEPS:
             todo.extend(a for a in node.all_input_nodes)
     return False
 

@@ -68,7 +68,7 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
         if stacked is not None:
             return stacked
     if ctx.view.op(scale.element) in ("add", "sub"):
-        from vaelint.facts.lossroles import kl_beside_a_log_det
+        from vaelint.facts.learnedprior import kl_beside_a_log_det
 
         kl = kl_beside_a_log_det(ctx.view, ctx.roles, scale.element)
         sub = _own_scale(ctx, walker, kl) if kl is not None else None

@@ -351,3 +351,21 @@ def text_at(loc) -> str:
 
 def _close(a, b) -> bool:
     return math.isclose(float(a), float(b), rel_tol=1e-6) or math.isclose(1 / float(a), float(b), rel_tol=1e-6) if a else False
+
+
+def unit_weight(ctx, term) -> str | None:
+    """``self.NAME`` where the KL term is weighted by an attribute that holds 1 on this check (a
+    loss class built with its defaults, ``ElboLoss(beta=1)``, where the training builds it with
+    another value): a weight in the code, at 1 here, not a KL with no weight. None else."""
+    loc = loc_of(term)
+    text = line_text(loc.path, loc.line) if loc else ""
+    plan = getattr(ctx, "loss", None)
+    fn = plan.fn if plan is not None else None
+    holders = [h for h in (getattr(fn, "__self__", None), fn, getattr(ctx.program, "model", None)) if h is not None]
+    for attr in re.findall(r"self\.(\w+)\s*\*|\*\s*self\.(\w+)", text):
+        name = attr[0] or attr[1]
+        for holder in holders:
+            held = getattr(holder, name, None)
+            if isinstance(held, (int, float)) and not isinstance(held, bool) and held == 1:
+                return f"self.{name}"
+    return None

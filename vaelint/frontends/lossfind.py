@@ -37,7 +37,8 @@ class LossPlan:
 def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | None:
     model = loaded.model
     if ref:
-        return LossPlan(_resolve_ref(loaded, ref), ref, kwargs, explicit=True)
+        kwargs = dict(kwargs)  # a loss class's constructor takes its own (ElboLoss(beta=6)): the call the rest
+        return LossPlan(_resolve_ref(loaded, ref, kwargs), ref, kwargs, explicit=True)
     cls = type(model)
     for name in LOSS_NAMES:
         attr = inspect.getattr_static(model, name, None)
@@ -149,6 +150,8 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
     from vaelint.frontends.base import Step
 
     fn = plan.fn if plan is not None else None
+    if fn is not None and getattr(fn, "__self__", None) is None and inspect.isfunction(fn):
+        return _given_the_model(program, plan, request)
     if fn is None or getattr(fn, "__self__", None) is not program.model:
         return None
     try:
@@ -181,6 +184,48 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
     )
 
 
+_MODEL_PARAMS = ("model", "net", "network", "vae", "autoencoder", "module")
+
+
+def _given_the_model(program: Program, plan: LossPlan, request):
+    """A loss function that takes the model and runs it (``def forward_pass(x, y, device, model):
+    out = model(x)``, a training utility's): the step, the model given to that parameter, the batch
+    to the others the --loss-kwargs leave."""
+    import ast
+    import textwrap
+
+    from vaelint.frontends.base import Step
+
+    fn = plan.fn
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        params = inspect.signature(fn).parameters
+    except (OSError, TypeError, ValueError, SyntaxError):
+        return None
+    called = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    model_param = next((p.name for p in params.values() if p.name in called and p.name.lower() in _MODEL_PARAMS), None)
+    if model_param is None:
+        return None
+    kwargs = dict(plan.kwargs)
+    rest = [
+        p.name
+        for p in params.values()
+        if p.name != model_param
+        and p.name not in kwargs
+        and p.default is p.empty
+        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    positional = [s for s in request.inputs if not s.name]
+    if not rest or len(rest) > max(len(positional), 1):
+        return None
+    model = program.model
+    return Step(
+        fn=lambda *inputs: fn(**dict(zip(rest, inputs)), **{model_param: model}, **kwargs),
+        names=rest,
+        description=f"{plan.name} (it runs the model it is given as {model_param}: that call is the forward)",
+    )
+
+
 def _takes_the_forward_input(model, required: list) -> bool:
     """Is the loss's first parameter named as the forward's first (the batch, not a reconstruction)?"""
     try:
@@ -196,7 +241,7 @@ def _framework_method(cls, name: str) -> bool:
     return owner is not None and owner.__module__.split(".")[0] in ("keras", "torch", "tf_keras")
 
 
-def _resolve_ref(loaded: Program, ref: str) -> Callable:
+def _resolve_ref(loaded: Program, ref: str, kwargs: dict | None = None) -> Callable:
     path, name = split_target(ref)
     if name is None:  # a method of the model
         fn = getattr(loaded.model, ref, None)
@@ -216,8 +261,9 @@ def _resolve_ref(loaded: Program, ref: str) -> Callable:
     if obj is None or isinstance(obj, MissingImport):
         raise VaelintError("loss", f"--loss {ref!r}: {path} has no top-level {name!r}.")
     if inspect.isclass(obj):
+        built = _constructor_kwargs(obj, kwargs if kwargs is not None else {})
         try:
-            return obj()
+            return obj(**built)
         except TypeError as e:
             raise VaelintError(
                 "loss",
@@ -227,6 +273,21 @@ def _resolve_ref(loaded: Program, ref: str) -> Callable:
     if not callable(obj):
         raise VaelintError("loss", f"--loss {ref!r}: {name} is not callable.")
     return obj
+
+
+def _constructor_kwargs(cls, kwargs: dict) -> dict:
+    """The --loss-kwarg values a loss class's constructor takes by name (``ElboLoss(beta=6)``),
+    taken out of ``kwargs`` (the rest go to its call)."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return {}
+    named = {p.name for p in params.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    try:
+        called = set(inspect.signature(cls.forward if hasattr(cls, "forward") else cls.__call__).parameters)
+    except (TypeError, ValueError):
+        called = set()
+    return {k: kwargs.pop(k) for k in list(kwargs) if k in named and k not in called}
 
 
 def _forward_calls(cls, name: str) -> bool:
