@@ -151,6 +151,11 @@ def _guards(tree: ast.Module) -> set:
         body = node.body if isinstance(node.body, list) else [node.body]
         if not any(_names_cuda(b) for b in body):
             continue
+        orelse = node.orelse if isinstance(node.orelse, list) else [node.orelse]
+        if orelse and any(_names_cuda(b) for b in orelse):
+            # both branches go to CUDA (`if self.use_cond: self.enc = ...cuda() else: self.enc = ...cuda()`):
+            # an option of the model's, not a CUDA switch (turned on, it took the other branch)
+            continue
         tests = node.test.values if isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.And) else [node.test]
         out.update(c for c in map(_chain, tests) if c is not None)
     return out
