@@ -130,6 +130,7 @@ def _run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox,
     from vaelint.frontends import standins
     from vaelint.frontends.build import record_module_sites
     from vaelint.frontends.load import load_module
+    from vaelint.frontends.training.liveunittest import tests_raise
     from vaelint.frontends.training.scriptargv import script_argv
 
     body = [_watched(_taken(s), is_main_guard(s)) for s in home.tree.body]
@@ -143,6 +144,7 @@ def _run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox,
         record_module_sites(sites),
         watching(watch),
         given_items(request.inputs),
+        tests_raise(),
     ):
         try:
             module = load_module(
