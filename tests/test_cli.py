@@ -232,7 +232,18 @@ def test_timeout_is_exit_2_and_other_targets_still_run(tmp_path):
     assert r.exit_code == 2
     assert results[0]["error"]["kind"] == "timeout" and "did not finish within 6 s" in results[0]["error"]["message"]
     assert "model.py:13" in results[0]["error"]["message"] or "model.py:14" in results[0]["error"]["message"]
+    assert "A forward that never returns" in results[0]["error"]["message"]  # it was in the forward, not the code's setup
     assert results[1]["error"]["kind"] == "input" and "does not fit the model's first layer" in results[1]["error"]["message"]
+
+
+def test_a_timeout_in_the_codes_own_setup_says_so():
+    # helper-found (BouncyButton/koi): the time went into the code's setup going through a stand-in
+    # MNIST item by item, and the message blamed a slow forward and a smaller --input
+    from vaelint.worker import _slow
+
+    for stages in ([], ["import"], ["import", "build"]):
+        assert _slow(stages).startswith("The code's own run did not reach its first training step"), stages
+    assert _slow(["import", "build", "forward"]).startswith("A forward that never returns")
 
 
 def test_whole_model_checks_are_reported():

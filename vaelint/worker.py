@@ -197,11 +197,7 @@ def _wait(pid: int, target: str, options: Options, read_end: int, listener=None)
             return _error(
                 target,
                 "timeout",
-                (
-                    f"{target}: the analysis did not finish within {options.timeout:g} s (it was in "
-                    f"{_where(stages)}{at}). A forward that never returns, or a model too slow for this input: "
-                    "fix the loop, check with a smaller --input, or raise --timeout."
-                ),
+                f"{target}: the analysis did not finish within {options.timeout:g} s (it was in {_where(stages)}{at}). {_slow(stages)}",
             )
         for kind, value, *more in messages:
             if kind in ("internal", "raised"):
@@ -215,6 +211,20 @@ def _wait(pid: int, target: str, options: Options, read_end: int, listener=None)
         if result is not None:
             break  # its last message: a process the model's code started may hold the pipe open
     return _ended(pid, target, stages, result)
+
+
+def _slow(stages: list[str]) -> str:
+    """What to do about a check that ran out of time, by where it was."""
+    if not stages or stages[-1] in ("import", "build"):
+        # the code's own run, before any forward of vaelint's: its setup
+        return (
+            "The code's own run did not reach its first training step in that time: a setup that goes through a whole "
+            "data set item by item (a data set standing in for one that is not here has the real one's length), or a "
+            "model too slow for its batch: raise --timeout, or check the model alone (PATH.py:MODEL --input SHAPE)."
+        )
+    return (
+        "A forward that never returns, or a model too slow for this input: fix the loop, check with a smaller --input, or raise --timeout."
+    )
 
 
 def _ended(pid: int, target: str, stages: list[str], result: TargetResult | None) -> TargetResult:
