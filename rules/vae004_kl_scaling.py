@@ -568,31 +568,8 @@ def _reads_the_heads_beside_the_sample(ctx, r) -> bool:
     heads, samples = heads_of([r]), samples_of([r])
     # the heads' layers run again by the loss (log q(z|x) of stochastic-layer objects: self.q_params(x)
     # once more) read the same mean and scale
-    heads = frozenset(heads) | {twin for h in heads for twin in _layer_twins(ctx, h)}
+    heads = frozenset(heads) | {twin for h in heads for twin in ctx.view.layer_twins(h)}
     return isinstance(total, fx.Node) and bool(heads) and ctx.view.reads_around(total, heads, samples)
-
-
-def _layer_twins(ctx, head) -> list:
-    """Other calls of the layer that makes ``head`` (the same op on the same weights): found up the
-    head's one-input chain (chunk, getitem, view) at the first op that reads weights."""
-    view, node = ctx.view, head
-    for _ in range(6):
-        weights = frozenset(a for a in node.all_input_nodes if a.op == "get_attr")
-        if weights or node.op == "call_module":
-            key = (view.op(node), weights, node.target if node.op == "call_module" else None)
-            return [
-                n
-                for n in node.graph.nodes
-                if n is not node
-                and n.op == node.op
-                and (view.op(n), frozenset(a for a in n.all_input_nodes if a.op == "get_attr"), n.target if n.op == "call_module" else None)
-                == key
-            ]
-        inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
-        if len(inputs) != 1:
-            return []
-        node = inputs[0]
-    return []
 
 
 def _left_out(ctx, finding, observed) -> bool | None:

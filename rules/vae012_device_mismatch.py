@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vaelint.capture.ops import CREATION_OPS
-from vaelint.confirm.simrun import simulated_run
+from vaelint.confirm.simrun import on_a_real_gpu, simulated_run
 from vaelint.errorkinds import kind_of
 from vaelint.facts.context import loc_of
 from vaelint.facts.cpumeetings import creates_on_cpu, first_meeting, is_mismatch, meets_there, on_device, same_place
@@ -369,17 +369,12 @@ def _moves_its_batch(ctx) -> bool:
     the moved ``x`` meets the GPU's weights on the CPU). Not where the code's own step ran on this
     machine's real GPU: a batch tensor it left on the CPU raised there, so the simulated run (a
     whole forward of the model on the CPU, the most of a latent-diffusion VAE's check) is spared."""
-    if getattr(ctx.program, "step", None) is None or _on_a_real_gpu(ctx.capture.wrapper):
+    if getattr(ctx.program, "step", None) is None or on_a_real_gpu(ctx):
         return False
     return any(
         any(a.op == "placeholder" for a in ctx.view.ancestors(node)) and not any(a.op == "get_attr" for a in ctx.view.ancestors(node))
         for node in ctx.nodes_by_op("to", "cuda")
     )
-
-
-def _on_a_real_gpu(model) -> bool:
-    """Are the model's weights on this machine's GPU (the code moved them there and its step ran)?"""
-    return any(p.is_cuda for p in model.parameters())
 
 
 def _at(node) -> str:

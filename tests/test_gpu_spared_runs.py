@@ -28,14 +28,18 @@ def test_on_the_cpu_a_step_that_moves_its_batch_is_run_on_the_simulated_gpu(monk
 
 def test_a_step_whose_model_is_on_a_real_gpu_is_not_run_again_on_the_simulated_one(monkeypatch):
     made = _simulated_runs(monkeypatch)
-    monkeypatch.setattr(vae012, "_on_a_real_gpu", lambda model: True)
+    monkeypatch.setattr(vae012, "on_a_real_gpu", lambda ctx: True)
     result = run_case(_case("training/running/batch_moved_and_passed.py"))
     assert result.error is None and not made and not result.findings, [f.message for f in result.findings]
     assert "VAE012" not in {code for code, _why in result.skipped}
 
 
 def test_the_weights_place_is_read_from_the_model():
+    from types import SimpleNamespace
+
     import torch
 
-    assert not vae012._on_a_real_gpu(torch.nn.Linear(2, 2))
-    assert not vae012._on_a_real_gpu(torch.nn.ReLU())  # no weights: nothing on a GPU
+    from vaelint.confirm.simrun import on_a_real_gpu
+
+    for model in (torch.nn.Linear(2, 2), torch.nn.ReLU()):  # on the CPU; no weights: nothing on a GPU
+        assert not on_a_real_gpu(SimpleNamespace(capture=SimpleNamespace(wrapper=model)))

@@ -51,3 +51,8 @@ def _batch_for(ctx, model) -> int:
     runs = getattr(ctx.runs, "runs", {})
     took = [b for b, run in runs.items() if b < ctx.batch and run.failure is None]
     return min(took, default=ctx.batch)
+
+
+def on_a_real_gpu(ctx) -> bool:
+    """Are the model's weights on this machine's GPU (the code moved them there and its step ran)?"""
+    return any(p.is_cuda for p in ctx.capture.wrapper.parameters())

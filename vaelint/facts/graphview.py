@@ -113,6 +113,25 @@ class GraphView:
             memo[n] = False  # nothing wanted is reached from any node the walk saw
         return False
 
+    def layer_twins(self, head: fx.Node) -> list:
+        """Other calls of the layer that makes ``head`` (the same op on the same weights: a loss that
+        runs the encoder's heads again): found up the head's one-input chain (chunk, getitem, view)
+        at the first op that reads weights."""
+        node = head
+        for _ in range(6):
+            if node.op == "call_module" or any(a.op == "get_attr" for a in node.all_input_nodes):
+                key = self._layer_key(node)
+                return [n for n in self.graph.nodes if n is not node and n.op == node.op and self._layer_key(n) == key]
+            inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
+            if len(inputs) != 1:
+                return []
+            node = inputs[0]
+        return []
+
+    def _layer_key(self, node: fx.Node) -> tuple:
+        weights = frozenset(a for a in node.all_input_nodes if a.op == "get_attr")
+        return self.op(node), weights, node.target if node.op == "call_module" else None
+
     def with_parameters(self) -> frozenset:
         """The nodes that apply a layer's parameters: a call of a module that owns some, or an op
         reading a parameter (``F.linear(h, self.fc.weight)``, a recorded graph's weights).
