@@ -161,6 +161,8 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
         return None
     required = [p for p in params.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     calls_model = any(isinstance(n, ast.Call) and ast.unparse(n.func) in ("self", "self.forward") for n in ast.walk(tree))
+    if not calls_model and _reads_what_forward_stores(program.model, tree):
+        return None  # it reads what forward left on the model (self.p_x_mean): forward runs first, then it
     if not calls_model and (_no_forward(program.model) or _takes_the_forward_input(program.model, required)):
         # a model with no forward of its own (mel-spectrogram VAEs), or a loss that takes what the
         # forward takes (get_vqvae_loss(self, ori_image) beside forward(self, ori_image)): it runs
@@ -224,6 +226,27 @@ def _given_the_model(program: Program, plan: LossPlan, request):
         names=rest,
         description=f"{plan.name} (it runs the model it is given as {model_param}: that call is the forward)",
     )
+
+
+def _reads_what_forward_stores(model, tree) -> bool:
+    """Does the loss method read an attribute the model's forward assigns (``self.p_x_mean = ...`` in
+    forward, older research code's way of handing the loss its values)?"""
+    import ast
+    import textwrap
+
+    try:
+        forward = ast.parse(textwrap.dedent(inspect.getsource(type(model).forward)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return False
+
+    def own(n, kind) -> set:
+        return {
+            a.attr
+            for a in ast.walk(n)
+            if isinstance(a, ast.Attribute) and isinstance(a.ctx, kind) and isinstance(a.value, ast.Name) and a.value.id == "self"
+        }
+
+    return bool(own(forward, ast.Store) & own(tree, ast.Load))
 
 
 def _takes_the_forward_input(model, required: list) -> bool:
