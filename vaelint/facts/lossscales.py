@@ -316,13 +316,13 @@ def _added_times(rec, times: float):
 
 def _why_not_read(ctx, term, kl, norm) -> str | None:
     """Why a KL term's element is no constant multiple of a Gaussian KL the check can read."""
+    several = len(candidate_layers(ctx, kl.element)) > 1
+    if several and _from_several_steps(ctx, kl.element, _REDUCTIONS):
+        return SEVERAL_LAYERS
     if against_a_learned_prior(ctx.view, ctx.roles, term):
         return LEARNED_PRIOR
-    if len(candidate_layers(ctx, kl.element)) > 1 and _from_several_steps(ctx, kl.element):
-        return (
-            "the KL term holds the KLs of several stochastic layers in one tensor (a time loop's steps, stacked or "
-            "written into one buffer), each read through another layer's sample: its scale per layer is not read"
-        )
+    if several and _from_several_steps(ctx, kl.element, _REDUCTIONS | _ELEMENTWISE):
+        return SEVERAL_LAYERS  # the heads a time loop wrote into buffers, read by the KL's formula
     if not norm.decided:
         return (
             "the KL element is too close to zero on this run to be read in the model's "
@@ -331,31 +331,19 @@ def _why_not_read(ctx, term, kl, norm) -> str | None:
     return None
 
 
-# ops a per-step KL element goes through down to where its steps were joined
-_THROUGH_STEPS = frozenset(
-    {
-        "sum",
-        "mean",
-        "mul",
-        "div",
-        "neg",
-        "view",
-        "reshape",
-        "flatten",
-        "squeeze",
-        "unsqueeze",
-        "add",
-        "sub",
-        "rsub",
-        "pow",
-        "exp",
-        "log",
-        "square",
-    }
+SEVERAL_LAYERS = (
+    "the KL term holds the KLs of several stochastic layers in one tensor (a time loop's steps, stacked or "
+    "written into one buffer), each read through another layer's sample: its scale per layer is not read"
 )
 
 
-def _from_several_steps(ctx, element) -> bool:
+# ops a per-step KL element goes through down to where its steps were joined: its reductions and
+# reshapes, and (for heads written into buffers) the KL formula's own elementwise ops
+_REDUCTIONS = frozenset({"sum", "mean", "mul", "div", "neg", "view", "reshape", "flatten", "squeeze", "unsqueeze"})
+_ELEMENTWISE = frozenset({"add", "sub", "rsub", "pow", "exp", "log", "square"})
+
+
+def _from_several_steps(ctx, element, through: frozenset) -> bool:
     """Is the KL element a stack or concatenation of per-layer KLs (``torch.stack(kls, 1)``), or of
     heads a time loop wrote into one buffer (``mu_all[:, t] = mu``)?"""
     view = ctx.view
@@ -367,7 +355,7 @@ def _from_several_steps(ctx, element) -> bool:
         seen.add(node)
         if view.op(node) in ("stack", "cat", "setitem", "index_put", "index_put_", "slice_scatter", "select_scatter"):
             return True
-        if view.op(node) in _THROUGH_STEPS:
+        if view.op(node) in through:
             todo.extend(a for a in node.all_input_nodes)
     return False
 

@@ -97,7 +97,10 @@ def index_scopes(tree: ast.Module, path: str) -> dict[str, Scope]:
         for stmt in walk_statements(body):
             if isinstance(stmt, _FUNCS):
                 scope = Scope(stmt, f"{prefix}{stmt.name}", path, parent, cls)
-                out.setdefault(scope.qualname, scope)
+                # a name defined again (a notebook's second `def train`): the first keeps the name, a
+                # later one is kept too, under its line, so a running frame finds its own (scope_of)
+                if out.setdefault(scope.qualname, scope) is not scope:
+                    out[f"{scope.qualname}@{stmt.lineno}"] = scope
                 visit(stmt.body, f"{scope.qualname}.", scope, None)
             elif isinstance(stmt, ast.ClassDef):
                 visit(stmt.body, f"{prefix}{stmt.name}.", parent, stmt)
