@@ -8,7 +8,7 @@ import torch.fx as fx
 
 from vaelint.capture.ops import CAST_OPS, RECON_LOSS_OPS
 from vaelint.facts.densitypairs import join_entropy_and_cross_entropy, join_expanded_kl, join_log_densities
-from vaelint.facts.graphview import GraphView
+from vaelint.facts.graphview import GraphView, is_size
 from vaelint.facts.reparams import heads_of, samples_of
 from vaelint.facts.roles import Comparison, Roles
 
@@ -177,13 +177,18 @@ def _paths_of(out, nodes: list) -> list[tuple]:
 
 
 def _covers(view: GraphView, total: fx.Node, part: fx.Node) -> bool:
-    """``total`` is computed from ``part``, or ``part`` is a detached copy of
-    something it is computed from (``return loss, rec.detach(), kl.detach()``)."""
+    """``total`` is computed from ``part``, or ``part`` is a detached copy of something it is
+    computed from (``return loss, rec.detach(), kl.detach()``), or a copy of it divided by a size
+    or a number as the total is (``return rec / n, kl / n, loss / n`` with ``loss = rec + kl``)."""
     while True:
         if view.depends_on(total, part):
             return True
         if view.op(part) in CAST_OPS and part.all_input_nodes:
             part = part.all_input_nodes[0]
+            continue
+        inputs = [a for a in part.all_input_nodes if not is_size(a)]
+        if view.op(part) in ("div", "mul") and len(inputs) == 1 and view.op(total) == view.op(part):
+            part = inputs[0]
             continue
         return False
 
