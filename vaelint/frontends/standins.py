@@ -26,6 +26,7 @@ import types
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.standinbase import _Anything, _StandInModule
+from vaelint.frontends.standindownloads import DOWNLOADERS, downloader
 from vaelint.frontends.standinlightning import _lightning
 from vaelint.frontends.standinplots import PLOTTING, plotting
 
@@ -283,6 +284,7 @@ _FACTORIES.update(
     {name: _logger for name in ("visdom", "wandb", "tensorboardX", "mlflow", "comet_ml", "neptune", "clearml", "swanlab", "dvclive")}
 )
 _FACTORIES.update(dict.fromkeys(PLOTTING, plotting))
+_FACTORIES.update(dict.fromkeys(DOWNLOADERS, downloader))
 
 
 class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
