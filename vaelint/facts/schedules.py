@@ -63,7 +63,8 @@ def scheduled_weight(ctx, kl_scale) -> ScheduledWeight | None:
             named = re.search(rf"\b{re.escape(s.name)}\b", text) or (
                 loc is not None and s.loc is not None and (s.loc.path, s.loc.line) == (loc.path, loc.line)
             )
-            if named and math.isclose(factor.value, s.now, rel_tol=1e-6, abs_tol=1e-12):
+            # `- beta * kl`: the run folds the minus into the factor; the sign is the KL's (VAE007's), the weight the schedule's
+            if named and math.isclose(abs(factor.value), abs(s.now), rel_tol=1e-6, abs_tol=1e-12):
                 rest = math.prod(f.value for f in consts if f is not factor) * kl_scale.normalization
                 return ScheduledWeight(s, rest)
     return None
