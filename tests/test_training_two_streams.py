@@ -74,3 +74,5 @@ def test_batch_sizes_the_user_gives_must_agree(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = check(str(script), "-", ["8x40", "8:int64:5", "24x40"])
     assert result.error is not None and "disagree on the batch size" in result.error.message
+    # a forward argument that is no batch (akahn1213/vrnn's kl_weight, a per-step vector) is said to have no --input
+    assert "A forward argument that is no batch (a weight, a per-step vector) has no --input" in result.error.message

@@ -29,9 +29,9 @@ def check_inputs(inputs: list[InputSpec]) -> None:
         raise VaelintError(
             "input",
             f"the --input specs disagree on the batch size ({_listed(inputs)}). "
-            "Give every input the same batch size, or say where the batch is with --batch-dim N "
-            "(an integer input that indexes the batch's rows, such as a graph's 2 x E edge list over "
-            "N nodes, takes HIGH = the batch size: --input 500x128 --input 2x2000:int64:500).",
+            "Give every input the same batch size, or say where the batch is with --batch-dim N (an integer input that indexes "
+            "the batch's rows, a graph's 2 x E edge list over N nodes, takes HIGH = the batch size: --input 500x128 --input "
+            "2x2000:int64:500). A forward argument that is no batch (a weight, a per-step vector) has no --input: check the training script.",
         )
 
 
