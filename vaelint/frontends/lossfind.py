@@ -186,6 +186,17 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
     )
 
 
+def _source_tree(fn):
+    """The parsed source of a function or method (its own lines, dedented); None where it has none."""
+    import ast
+    import textwrap
+
+    try:
+        return ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+
+
 _MODEL_PARAMS = ("model", "net", "network", "vae", "autoencoder", "module")
 
 
@@ -194,15 +205,16 @@ def _given_the_model(program: Program, plan: LossPlan, request):
     out = model(x)``, a training utility's): the step, the model given to that parameter, the batch
     to the others the --loss-kwargs leave."""
     import ast
-    import textwrap
 
     from vaelint.frontends.base import Step
 
     fn = plan.fn
+    tree = _source_tree(fn)
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
         params = inspect.signature(fn).parameters
-    except (OSError, TypeError, ValueError, SyntaxError):
+    except (TypeError, ValueError):
+        return None
+    if tree is None:
         return None
     called = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     model_param = next((p.name for p in params.values() if p.name in called and p.name.lower() in _MODEL_PARAMS), None)
@@ -232,11 +244,9 @@ def _reads_what_forward_stores(model, tree) -> bool:
     """Does the loss method read an attribute the model's forward assigns (``self.p_x_mean = ...`` in
     forward, older research code's way of handing the loss its values)?"""
     import ast
-    import textwrap
 
-    try:
-        forward = ast.parse(textwrap.dedent(inspect.getsource(type(model).forward)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
+    forward = _source_tree(getattr(type(model), "forward", None))
+    if forward is None:
         return False
 
     def own(n, kind) -> set:
