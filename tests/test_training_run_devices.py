@@ -187,3 +187,25 @@ def test_the_gpu_queries_answered_on_a_cuda_build_do_not_ask_each_other(monkeypa
         answer_gpu_queries(patch)
         assert torch.cuda.device_count() == 2 and torch.cuda.is_available()
         assert torch.cuda.get_device_name() == "a real GPU"  # told the truth where there is CUDA
+
+
+@pytest.mark.parametrize(
+    "device, checked",
+    [("'cpu'", False), ("torch.device('cpu')", False), ("'cuda' if torch.cuda.is_available() else 'cpu'", True)],
+    ids=["cpu-string", "cpu-device", "chosen-by-asking"],
+)
+def test_a_device_the_code_fixes_to_the_cpu_places_nothing(tmp_path, monkeypatch, device, checked):
+    # device = "cpu"; model.to(device); x = x.to(device): the code runs on the CPU on any machine, so
+    # VAE012 has nothing to check and makes no simulated-GPU run (it cost the SD-VAE benchmark a whole
+    # forward, and on a GPU machine `.to(torch.device("cpu"))` got a false VAE012). The near miss
+    # chooses its device by asking for CUDA: a GPU machine puts it there, and its CPU noise is found
+    lines = list(CPU_ONLY)
+    lines[17:17] = ["    x = x.to(device)"]
+    lines[14:14] = [f"device = {device}", "model = model.to(device)"]
+    _script(tmp_path, *lines)
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None, r.output
+    skipped = [s["reason"] for s in result["skipped"] if s["code"] == "VAE012"]
+    assert bool(skipped) is not checked and all("placed no tensor on a device in this run" in s for s in skipped), skipped
+    assert [f["code"] for f in result["findings"]] == (["VAE012"] if checked else []), r.output
