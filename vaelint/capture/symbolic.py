@@ -17,6 +17,7 @@ from torch.fx.proxy import TraceError
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
+from vaelint.capture.deadends import dead_ends
 from vaelint.capture.ops import CREATION_OPS, RANDOM_OPS, function_name, op_name
 from vaelint.capture.outputs import flatten_outputs
 from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
@@ -132,11 +133,14 @@ class _ShapeInterpreter(fx.Interpreter):
     def __init__(self, gm, result: RunResult, keep_autograd: bool, replay: dict | None = None, hold: bool = True):
         super().__init__(gm)
         self.result, self.keep_autograd, self.replay, self.hold = result, keep_autograd, replay or {}, hold
+        self.passed_over = dead_ends(gm.graph)
 
     def run_node(self, n):
         try:
             value = super().run_node(n)
         except Exception as e:  # noqa: BLE001 - the user's op raised: that is a fact
+            if n in self.passed_over:
+                return None  # another network's step (a discriminator's batch-sized targets): not the VAE's
             self.result.failure = Failure(n, e, n.meta.get("loc"), self.result.batch)
             raise _Stop() from e
         if n in self.replay:
