@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
 from vaelint.frontends.training.livebinding import after_binding
 from vaelint.frontends.training.liveinner import parameters_reached, trains_part_before_the_vaes
+from vaelint.frontends.training.livestepped import mark_changed, raise_as_the_backward_would
 from vaelint.frontends.training.livestepper import encoder_cleared_after, trains_another_network
 from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of, trained_objects
 from vaelint.source.frames import is_user_file
@@ -107,6 +108,7 @@ class Watch:
         self.first_output = None  # the output of the step's first model call (liveinner.py)
         self.passed: list[Capture] = []  # backwards that were not a VAE's
         self.passed_before_batch = 0  # how many of them came before the batch last taken
+        self.changed_in_place: list = []  # (parameter, where) a left-out optimiser step would change
         self.depth = 0
         self.taking = None  # the user's frame taking a batch, while it does
         self.making = False  # a batch is being made (its random values are data, not noise)
@@ -169,6 +171,7 @@ class Watch:
             # encoder's optimiser clears what it gave them before the encoder's own backward
             capture.vae, capture.stepper = False, True
         if capture.vae:
+            raise_as_the_backward_would(loss, self.changed_in_place)
             self.reached = Reached(capture)
             raise self.reached
         again = sum(_site(p) == _site(capture) for p in self.passed[self.passed_before_batch :])
@@ -179,6 +182,15 @@ class Watch:
             # every epoch runs the model on the same tensors): the loop goes round without a VAE's.
             # A few passes are a critic's inner steps on one batch, before the VAE's own step
             raise Stopped(f"the step's backward came round {again + 1} times with no batch taken and no backward of a VAE loss")
+
+    def stepped(self, optimiser) -> None:
+        """An optimiser's step in the step, left out: what it would change is marked so (livestepped.py)."""
+        if self.taken is None:
+            return
+        graded = set().union(
+            *(c.reached if c.loss is None else parameters_reached([c.loss]) for c in self.passed[self.passed_before_batch :])
+        )
+        self.changed_in_place.extend(mark_changed(optimiser, graded))
 
     # ---- data
     def take(self, loader):
@@ -220,7 +232,7 @@ class Watch:
             )
         self.batches += 1
         _let_go_of(self.passed[1:])  # earlier steps': what the report reads of them, not their tensors
-        self.passed_before_batch = len(self.passed)
+        self.passed_before_batch, self.changed_in_place = len(self.passed), []
         self.taking = frame
         self.making = True
         try:

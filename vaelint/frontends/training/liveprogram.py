@@ -31,6 +31,7 @@ def live_program(frontend, ref, request, home):
     watch.make_batch = lambda loader: make(loader, watch.taking)
     runtime = LiveRuntime(home.path)
     sandbox = Sandbox(home.path, data_given=bool(request.inputs))
+    sandbox.on_step = watch.stepped
     sites: dict = {}
     capture = run_target(ref, request, home, watch, runtime, sandbox, sites)
     if getattr(runtime, "argv_error", None) is not None:
@@ -117,7 +118,10 @@ def _own_step_failed(runtime, watch) -> bool:
     API its code uses is gone: np.int)? The user's run fails the same way: it is what they must hear."""
     from vaelint.frontends.training.livedata import STOOD_IN
     from vaelint.frontends.training.livehints import in_a_module
+    from vaelint.frontends.training.livestepped import BrokenByAStep
 
+    if runtime.stops and isinstance(runtime.stops[0][1], BrokenByAStep):
+        return True  # its backward refused the weights a step before it changed: on any data
     if not runtime.stops or watch.taken is None or not watch.model_calls:
         return False
     _where, error = runtime.stops[0]

@@ -66,6 +66,7 @@ class Sandbox:
     unloaded: list[str] = field(default_factory=list)  # checkpoints that are not here: the weights stay as built
     stood_in: list[str] = field(default_factory=list)  # said as written: "WandbLogger(...) logs nothing (wandb is not installed)"
     optimizer_steps: int = 0
+    on_step: object = None  # called with each optimiser whose step is left out (live.Watch.stepped)
     data_given: bool = False  # --input gives the data: a program run for it answers as one not installed
     _patches: list = field(default_factory=list)
 
@@ -341,6 +342,8 @@ class Sandbox:
 
         def no_step(self, *args, **kwargs):
             sandbox.optimizer_steps += 1
+            if sandbox.on_step is not None:
+                sandbox.on_step(self)
             # optimizer.step(closure) (Lightning's, L-BFGS's): the closure is the forward and the
             # backward, which run as the code wrote them; only the update of the weights is left out
             closure = kwargs.get("closure", args[0] if args else None)
