@@ -57,9 +57,8 @@ class GraphView:
         if hit is not None:
             return hit
         acc = {node}
-        for a in node.all_input_nodes:
-            if not carries_no_value(a):
-                acc |= self.value_ancestors(a) if a in self._values else self._value_ancestors_iter(a)
+        for a in value_inputs(node):
+            acc |= self.value_ancestors(a) if a in self._values else self._value_ancestors_iter(a)
         result = frozenset(acc)
         self._values[node] = result
         return result
@@ -74,7 +73,7 @@ class GraphView:
                 acc |= self._values[n]
                 continue
             acc.add(n)
-            stack.extend(a for a in n.all_input_nodes if not carries_no_value(a))
+            stack.extend(value_inputs(n))
         return frozenset(acc)
 
     def depends_through(self, node: fx.Node, other: fx.Node, blocked: set[str]) -> bool:
@@ -108,7 +107,7 @@ class GraphView:
                 memo[node] = True
                 return True
             seen.add(n)
-            stack.extend(a for a in n.all_input_nodes if not carries_no_value(a))
+            stack.extend(value_inputs(n))
         for n in seen:
             memo[n] = False  # nothing wanted is reached from any node the walk saw
         return False
@@ -228,6 +227,22 @@ _SIZE_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, 
 
 
 _METADATA = frozenset({"device", "dtype", "is_cuda", "layout"})
+
+
+# ops that read only the shape, dtype and device of their first tensor: ``torch.zeros_like(rl)``, an
+# accumulator a loop adds per-layer KLs to (VDVAE's ``rpp = torch.zeros_like(rl)``), is no function of rl
+_SHAPED_LIKE = frozenset({"zeros_like", "ones_like", "empty_like", "full_like", "new_zeros", "new_ones", "new_empty", "new_full"})
+
+
+def value_inputs(node: fx.Node) -> list:
+    """The inputs whose values ``node`` is computed from: not a size query's, nor the tensor a
+    ``zeros_like``/``new_zeros`` takes its shape from (a fill value given as a tensor is a value)."""
+    inputs = [a for a in node.all_input_nodes if not carries_no_value(a)]
+    if node.op in ("call_function", "call_method") and op_name(node) in _SHAPED_LIKE and node.args and isinstance(node.args[0], fx.Node):
+        first = node.args[0]
+        rest = {a for a in (*node.args[1:], *node.kwargs.values()) if isinstance(a, fx.Node)}
+        inputs = [a for a in inputs if a is not first or a in rest]
+    return inputs
 
 
 def carries_no_value(node: fx.Node) -> bool:

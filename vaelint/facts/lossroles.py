@@ -204,13 +204,13 @@ def _layers_apart(view: GraphView, roles: Roles):
     its sample), as ``kl1.mean(1) + kl2.mean(1)`` of a two-level VAE are?"""
     samples = samples_of(roles.reparams)
 
-    def layer_of(n):
-        hit = [i for i, r in enumerate(roles.reparams) if view.reads_around(n, heads_of([r]), samples)]
-        return hit[0] if len(hit) == 1 else None
+    def layers_of(n) -> set:
+        return {i for i, r in enumerate(roles.reparams) if view.reads_around(n, heads_of([r]), samples)}
 
     def apart(a, b) -> bool:
-        la, lb = layer_of(a), layer_of(b)
-        return la is not None and lb is not None and la != lb
+        # kl1 + kl2, or an accumulator's ((kl1 + kl2) + kl3): sides that read the heads of no layer in common
+        la, lb = layers_of(a), layers_of(b)
+        return bool(la) and bool(lb) and not la & lb
 
     return apart
 
@@ -281,10 +281,12 @@ def _a_number(args) -> bool:
 
 
 def _constant(view: GraphView, node) -> bool:
-    """A tensor computed from no input, parameter or module (``torch.tensor(0.0).to(device)``)."""
+    """A tensor computed from the values of no input, parameter or module (``torch.tensor(0.0).to(device)``;
+    ``-0.5 * (log(2 pi) + torch.zeros_like(z))``, a standard prior's log-density constant, which takes z's
+    shape only)."""
     if not isinstance(node, fx.Node) or node.op in ("placeholder", "get_attr", "call_module"):
         return False
-    return not any(a.op in ("placeholder", "get_attr", "call_module") for a in view.ancestors(node))
+    return not any(a.op in ("placeholder", "get_attr", "call_module") for a in view.value_ancestors(node))
 
 
 def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:

@@ -191,10 +191,10 @@ def _divides_by_a_size(factor) -> bool:
 def _size_divisor(text: str, value: float) -> str | None:
     """``x.size(0)`` when the line divides by a size of a tensor and the factor is one over a
     whole number (the KL divided by the sequence length): said as the division, not as a
-    name assigned before it."""
+    name assigned before it; ``kl /= x.shape[1]`` in place too (it was said "x.shape = 0.00127551")."""
     if not value or value >= 1 or not _close(1 / value, round(1 / value)):
         return None
-    found = re.findall(r"/\s*(\w[\w.]*\.(?:size\(\s*-?\d*\s*\)|shape\[\s*-?\d+\s*\])|len\(\s*\w[\w.]*\s*\))", text)
+    found = re.findall(r"/=?\s*(\w[\w.]*\.(?:size\(\s*-?\d*\s*\)|shape\[\s*-?\d+\s*\])|len\(\s*\w[\w.]*\s*\))", text)
     return found[-1] if len(set(found)) == 1 else None
 
 
