@@ -171,15 +171,34 @@ _DUNDERS = {
 }
 
 
+# torch's other names for the same ops (NumPy's spellings): ``mu + torch.multiply(std, eps)`` is the
+# sampler all the same (it was "no reparameterisation found", nine rules off)
+_ALIASES = {
+    "multiply": "mul",
+    "subtract": "sub",
+    "divide": "div",
+    "true_divide": "div",
+    "negative": "neg",
+    "absolute": "abs",
+    "clip": "clamp",
+    "concat": "cat",
+    "concatenate": "cat",
+    "arctan": "atan",
+    "greater": "gt",
+    "less": "lt",
+}
+
+
 def _plain(name: str) -> str:
-    """``__rmul__`` -> ``mul``; ``add_`` -> ``add`` (but ``normal_`` stays: it draws noise)."""
+    """``__rmul__`` -> ``mul``; ``add_`` -> ``add`` (but ``normal_`` stays: it draws noise);
+    ``multiply`` -> ``mul`` (torch's aliases)."""
     if name in _DUNDERS:
         return _DUNDERS[name]
     if name.startswith("__") and name.endswith("__"):
         return name[2:-2]
     if name.endswith("_") and name not in RANDOM_OPS:
-        return name[:-1]
-    return name
+        name = name[:-1]
+    return _ALIASES.get(name, name)
 
 
 def function_name(func) -> str:
@@ -222,3 +241,9 @@ def adds_dims_only(node: fx.Node) -> bool:
     index = node.args[1] if len(node.args) > 1 else None
     index = index if isinstance(index, tuple) else (index,)
     return any(i is None for i in index) and all(i is None or i is Ellipsis or i == slice(None) for i in index)
+
+
+def one_tensor_listed(node: fx.Node) -> bool:
+    """``torch.stack([t])``, ``torch.cat([t])``: the values of one tensor, a dim of 1 added at most."""
+    listed = node.args[0] if node.args else None
+    return isinstance(listed, (list, tuple)) and len(listed) == 1 and isinstance(listed[0], fx.Node)

@@ -1,16 +1,10 @@
 """How each loss term is reduced and scaled: the facts behind beta_eff.
 
-A loss is ``a * sum_{b,d} rec + c * sum_{b,z} kl`` with ``beta_eff = c / a``
-(README, "Rules"). For each term we walk from the term down to the
-elementwise tensor it reduces, collecting factors:
-
-* reductions: ``sum``/``mean`` (with or without ``dim``) and the ``reduction=``
-  of loss functions; a mean divides by the sizes it reduces (``B``, ``784``);
-* sizes taken from tensors (``/ x.size(0)``), which follow the batch;
-* explicit numbers (``0.01 *``, ``self.beta *``, ``* kld_weight``).
-
-The KL element's own constant (the -0.5 of ``-0.5 * (1 + lv - mu**2 - lv.exp())``) is
-normalised away in ``vaelint/facts/lossscales.py``."""
+A loss is ``a * sum_{b,d} rec + c * sum_{b,z} kl`` with ``beta_eff = c / a`` (README, "Rules").
+Each term is walked down to the elementwise tensor it reduces, collecting factors: reductions
+(``sum``/``mean``, a loss's ``reduction=``; a mean divides by the sizes it reduces), sizes taken
+from tensors (``/ x.size(0)``), explicit numbers (``0.01 *``, ``* kld_weight``). The KL element's
+own constant (the -0.5) is normalised away in ``vaelint/facts/lossscales.py``."""
 
 from __future__ import annotations
 
@@ -19,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch.fx as fx
 
-from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_only
+from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_only, one_tensor_listed
 from vaelint.facts.argnumbers import not_a_size, same_at_all_batches, values_in_args
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
@@ -180,6 +174,8 @@ class TermWalker:
                 step = self._inside_a_target(scale, node, op)
             elif tensors and (op == "unsqueeze" or (op == "getitem" and adds_dims_only(node))):
                 step = tensors[0]  # mse.mean(1)[:, None]: a dim of 1 added, the reduction under it the term's
+            elif op in ("stack", "cat") and one_tensor_listed(node):
+                step = node.args[0][0]  # torch.stack([kl]).mean(dim=0): a list of one term (disent's compute_ave_loss)
             elif tensors and op in _SAME_VALUES and self._keeps_values(node, tensors[0]):
                 step = tensors[0]  # torch.clamp(kl.mean(), min=l).squeeze(): the same values, its shape's
             else:
@@ -304,6 +300,8 @@ class TermWalker:
         positions = self._reduced_positions(node, len(fact.sizes), self._int_value)
         if not positions:
             return src  # kl.sum(-1) or .mean() of a 0-d tensor: nothing is reduced
+        if self.view.op(src) == "stack" and one_tensor_listed(src) and all(fact.sizes[p] == 1 for p in positions):
+            return src  # torch.stack([kl]).mean(dim=0): the dim of 1 the stack added
         text, power, consts, samples = self.labels(src, positions)
         if op == "mean":
             scale.factors.append(Factor("mean", 1.0, -power, consts, text, node, op))
