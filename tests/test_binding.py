@@ -393,3 +393,14 @@ def test_a_criterion_of_y_pred_and_y_true_compares_the_output_with_the_data(tmp_
     result = check(path, "VAE", ["16x1x8x8:float32:1"], loss=f"{path}:ELBO")
     assert [(f.code, f.loc.line) for f in result.findings] == [("VAE003", 21)], [f.message for f in result.findings]
     assert _bound(result)["y_true"] == "the input x", _bound(result)
+
+
+def test_beside_the_whole_output_a_parameter_named_for_no_role_is_the_input():
+    # poisson_elbo(outputs, counts), scVI-style compute_elbo_loss(outputs, x_raw): outputs holds the
+    # reconstruction, so counts is the data. Before, counts was bound to the reconstruction by
+    # position, and the likelihood compared the reconstruction with itself (a missed VAE003)
+    for kind, name in (("clean", "loss_takes_whole_output_and_counts.py"), ("buggy", "loss_takes_whole_output_and_counts_kl_mean.py")):
+        path = os.path.join(FIXTURES, kind, name)
+        result = check(path, "CountVAE", ["16x60"], loss=f"{path}:poisson_elbo")
+        assert result.error is None, result.error
+        assert _bound(result) == {"outputs": "the forward's whole output", "counts": "the input x"}, _bound(result)

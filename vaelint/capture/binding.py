@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Union
 
+import torch.nn as nn
+
 from vaelint.capture.namehints import CONTAINER_NAMES, CONVENTIONAL_ORDER, ROLE_WORDS, role_of_name
 from vaelint.capture.outputs import distribution_owner, flatten_outputs, get_path, path_text, reduced_to_a_number
 from vaelint.capture.passthrough import passed_through
@@ -287,7 +289,10 @@ class Binder:
         """(source, description) when the user's words bind ``p``, else (None, "")."""
         if p.name in d.extra:
             counted = p.name in getattr(self.plan, "counters", ())
-            return Given(d.extra.pop(p.name)), ("0, the counter's first step" if counted else f"--loss-kwarg {p.name}")
+            value = d.extra.pop(p.name)
+            if isinstance(value, nn.Module):  # the model, to a loss that reads it (lossfind._give_the_model_read)
+                return Given(value), f"the model {type(value).__name__}"
+            return Given(value), ("0, the counter's first step" if counted else f"--loss-kwarg {p.name}")
         if p.name in self.input_names[1:]:
             # a forward input the loss needs too (sequence lengths, labels): by name
             return FromInput(self.input_names.index(p.name)), f"the forward's input {p.name}"
@@ -319,6 +324,10 @@ class Binder:
             if src not in taken and all(src != f[0] for f in free):
                 free.append((src, f"{path_text(path)} (forward output, by position)"))
         free = [f for f in free if f[0] not in taken]
+        if any(isinstance(src, WholeOutput) for src in taken):
+            # loss(outputs, x_raw): the whole output is taken, reconstruction and all; the rest are the
+            # forward's inputs (x_raw bound to the reconstruction compared it with itself)
+            free = [f for f in free if not isinstance(f[0], FromPath)]
         scalars = {path for path, value in flatten_outputs(out) if reduced_to_a_number(value)}
         for p in d.unnamed:
             # a loss term the forward computed (recon_loss, kld_loss) is one of its outputs, a scalar

@@ -219,6 +219,7 @@ def _given_the_model(program: Program, plan: LossPlan, request):
     called = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     model_param = next((p.name for p in params.values() if p.name in called and p.name.lower() in _MODEL_PARAMS), None)
     if model_param is None:
+        _give_the_model_read(program, plan, params, tree)
         return None
     kwargs = dict(plan.kwargs)
     rest = [
@@ -238,6 +239,20 @@ def _given_the_model(program: Program, plan: LossPlan, request):
         names=rest,
         description=f"{plan.name} (it runs the model it is given as {model_param}: that call is the forward)",
     )
+
+
+def _give_the_model_read(program: Program, plan: LossPlan, params, tree) -> None:
+    """A loss that takes the model and reads it without calling it (``log_pz = model.prior.log_prob(z)``
+    in ``loss(outputs, target, model)``, IWAE's): the model is given to that parameter, as the
+    training code gives it; the forward's outputs and the batch to the others. Before, the binding
+    gave it a tensor ("'Tensor' object has no attribute 'prior' ... fix it so the model runs")."""
+    import ast
+
+    read = {n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+    for p in params.values():
+        if p.name.lower() in _MODEL_PARAMS and p.name in read and p.name not in plan.kwargs and p.kind != p.KEYWORD_ONLY:
+            plan.kwargs[p.name] = program.model
+            return
 
 
 def _reads_what_forward_stores(model, tree) -> bool:
