@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from vaelint.capture.ops import CREATION_OPS, RESHAPE_OPS
 from vaelint.facts.context import loc_of
+from vaelint.facts.termscale import each_part_averaged_over_the_batch
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import ConfirmNeed, FixAvailability, Severity
 
@@ -87,6 +88,15 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
             ),
             inputs=("8x64",),
         ),
+        # two terms, each averaged over the batch, averaged with "/ 2": no batch size, even with a batch of 2
+        Example(
+            _model().replace(
+                "    return (rec + kl) / x.size(0)  # <- norm",
+                "    rec, kl = rec / x.size(0), kl / x.size(0)\n    bound = F.mse_loss(recon, x.view(x.size(0), -1)) + F.l1_loss(recon, x.view(x.size(0), -1))\n"
+                "    return rec + kl + (bound) / 2",
+            ),
+            inputs=("2x64",),
+        ),
         # a 4 x 4 matrix is no batch, even with a batch of 4
         Example(
             _model(
@@ -106,6 +116,8 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         ),
         Example(_model(flat="x.view(8, -1)"), inputs=("8x64",), at="view", message="view", fixed=_model(flat="x.view(x.size(0), -1)")),
         Example(_model(norm="8"), inputs=("8x64",), at="norm", message="divided by 8", fixed=_model(norm="x.size(0)"), unsafe=True),
+        # the near miss of the averaged terms: a loss summed over a batch of 2, divided by 2, is divided by the batch
+        Example(_model(norm="2"), inputs=("2x64",), at="norm", message="divided by 2", fixed=_model(norm="x.size(0)"), unsafe=True),
     ]
 
     def check(self, ctx):
@@ -247,7 +259,9 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         if total is not None and node is not total and not ctx.view.depends_on(total, node):
             return False  # a number the code logs beside the loss (under torch.no_grad()): not what it trains on
         forward = set(ctx.roles.forward_outputs.values())
-        return any(ctx.view.depends_on(node, f) for f in forward)
+        if not any(ctx.view.depends_on(node, f) for f in forward):
+            return False
+        return not each_part_averaged_over_the_batch(ctx, node.args[0])  # (a + b) / 2: two terms averaged
 
     def confirm_needs(self, finding, ctx):
         return {ConfirmNeed.DOUBLED_BATCH}  # every case is shown at twice the batch
