@@ -209,6 +209,24 @@ def test_a_stood_in_trackers_run_is_written_and_read_like_a_dict():
     run["a"]["b"] = 1
 
 
+def test_a_stand_in_class_answers_isinstance_by_its_bases():
+    # isinstance(trainer_or_dataset, L.Trainer) with Lightning 2.x stood in (nmichlo/disent): ABCMeta
+    # called the instances' __subclasscheck__ on the class, "missing 1 required positional argument",
+    # and the run stopped inside vaelint's stand-in, said as "no input shape"
+    from vaelint.frontends.standinbase import _Anything
+
+    class Trainer(_Anything):
+        pass
+
+    class LitTrainer(Trainer):
+        pass
+
+    assert not isinstance(object(), Trainer) and not isinstance(_Anything(), Trainer)
+    assert isinstance(LitTrainer(), Trainer) and isinstance(Trainer(), _Anything)
+    assert issubclass(LitTrainer, Trainer) and not issubclass(Trainer, LitTrainer) and not issubclass(int, Trainer)
+    assert not isinstance(3, _Anything())  # a stand-in object used as a class: nothing is one
+
+
 FAKE_WANDB = """import os
 
 
