@@ -69,6 +69,17 @@ class PaddedBatch(list):
             return self._stand_in(i)
         return super().__getitem__(i)
 
+    def __getattr__(self, name):
+        """A batch of one tensor that the code uses as the tensor (``x.cuda()``, ``x.to(device)``,
+        ``x.size(0)``): its index sat in a branch this run does not take (``if args.dataset ==
+        'mnist': x = x[0]``), so the loader gives the tensor itself. Before: "'PaddedBatch' object
+        has no attribute 'cuda'", said as the user's failure."""
+        import torch
+
+        if name.startswith("_") or len(self) != 1 or not isinstance(list.__getitem__(self, 0), torch.Tensor):
+            raise AttributeError(name)
+        return getattr(list.__getitem__(self, 0), name)
+
 
 # --------------------------------------------------------------------------- the runtime
 
