@@ -14,6 +14,7 @@ from vaelint.frontends.base import Program, Step
 from vaelint.frontends.training.accumulating import accumulating_schedules, after_the_step, before_the_batch
 from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.batchspecs import batch_size_of
+from vaelint.frontends.training.gatedterms import first_gated_step
 from vaelint.frontends.training.loaderbatches import inferred_inputs, whole_batches
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.stepmodules import model_of as _model_of
@@ -61,6 +62,7 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     program.schedules += _stepped_objects(plan, fn, sandbox, home, {s.name for s in program.schedules})
     program.schedules += _accumulating(plan, fn, frame, sandbox, home, {s.name for s in program.schedules})
     _first_weighted_step(program, fn, counters, plan)
+    first_gated_step(program, fn, counters, plan, sandbox, _feeding_the_loss(plan), source_text(frame.scope, home))
     _other_optimisers(program, plan, fn, sandbox)
     from vaelint.frontends.training.livenotes import mentions_a_device
 
