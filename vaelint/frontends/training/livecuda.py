@@ -10,7 +10,7 @@ import sys
 
 from torch.overrides import TorchFunctionMode
 
-from vaelint.frontends.training.livecudaguard import GUARDS_PASSED, a_guard_asks
+from vaelint.frontends.training.livecudaguard import GUARDS_PASSED, a_guard_asks, names_a_device
 from vaelint.frontends.training.livepatch import Patches
 from vaelint.source.frames import is_user_file
 
@@ -89,7 +89,7 @@ def _patched():
         real = getattr(owner, name)
 
         def fn(self, *a, **k):
-            if name == "cuda" or _names_a_device(a, k):
+            if name == "cuda" or names_a_device(a, k):
                 _asks()
             kept = _without_cuda(self, lambda *x, **y: real(self, *x, **y), name, a, k)
             if kept is None:
@@ -166,25 +166,6 @@ def _legacy_types_on_cpu():
         _remember(what)
 
     return legacy_types(placed_on_gpu, on_gpu=lambda t: t.is_cuda or getattr(t, GPU_MARK, False), said=said)
-
-
-def _names_a_device(args, kwargs) -> bool:
-    """Does ``.to(...)`` name a device other than the CPU? ``.to("cpu")``, ``.to(device)`` with a
-    ``device = "cpu"`` the code fixed (not chosen by asking for CUDA) places nothing: such code runs
-    on the CPU on any machine (a step that moves its batch with ``.to(torch.device("cpu"))`` got a
-    false VAE012 on a GPU machine; the simulated-GPU run it caused cost a latent-diffusion VAE a
-    whole forward)."""
-    import torch
-
-    target = kwargs.get("device", args[0] if args else None)
-    if isinstance(target, int) and not isinstance(target, bool):
-        return True  # a device ordinal is an accelerator's
-    if not isinstance(target, (str, torch.device)):
-        return False
-    try:
-        return torch.device(target).type != "cpu"
-    except (RuntimeError, TypeError):  # .to("float16"): a string that names no device
-        return False
 
 
 def _to_a_chosen_device(args, kwargs) -> bool:

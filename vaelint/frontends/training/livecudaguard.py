@@ -142,3 +142,22 @@ def met_another_device(error) -> bool:
     if error is None or not torch.cuda.is_available():
         return False
     return any(words in str(error) for words in _TWO_DEVICES)
+
+
+def names_a_device(args, kwargs) -> bool:
+    """Does ``.to(...)`` name a device other than the CPU? ``.to("cpu")``, ``.to(device)`` with a
+    ``device = "cpu"`` the code fixed (not chosen by asking for CUDA) places nothing: such code runs
+    on the CPU on any machine (a step that moves its batch with ``.to(torch.device("cpu"))`` got a
+    false VAE012 on a GPU machine; the simulated-GPU run it caused cost a latent-diffusion VAE a
+    whole forward)."""
+    import torch
+
+    target = kwargs.get("device", args[0] if args else None)
+    if isinstance(target, int) and not isinstance(target, bool):
+        return True  # a device ordinal is an accelerator's
+    if not isinstance(target, (str, torch.device)):
+        return False
+    try:
+        return torch.device(target).type != "cpu"
+    except (RuntimeError, TypeError):  # .to("float16"): a string that names no device
+        return False

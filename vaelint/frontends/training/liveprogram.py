@@ -199,10 +199,12 @@ def _finish(program, request, watch, home, capture) -> None:
     elif not getattr(watch, "device_aware", False) and not getattr(watch, "moves", None):
         # its files name a device, but this run never asked for one nor moved a tensor: its moves
         # sit under a switch that is off with these arguments (`--use_gpu` not given, `--no_cuda`),
-        # so a GPU machine runs it on the CPU too (takahiro-itazuri/vaegan-pytorch: a false VAE012)
+        # so a GPU machine runs it on the CPU too (takahiro-itazuri/vaegan-pytorch: a false VAE012); or
+        # every device it names is the CPU (device = "cpu"; .to(device)): the same on any machine
         program.device_note = (
-            "the training code placed no tensor on a device in this run (its moves to CUDA were not reached with these "
-            "arguments): it runs on the CPU as run; give the arguments of a GPU run with --script-args to check one"
+            "the training code placed no tensor on a device in this run (every device it named was the CPU, and a move to "
+            "CUDA under other arguments, if it has one, was not reached): it runs on the CPU as run; give the arguments of "
+            "a GPU run with --script-args to check one"
         )
     _inputs_of(program, request, program.live_step.batch_value, program.live_step.loader)
 
