@@ -126,3 +126,35 @@ def _imported_flat(module: str) -> bool:
         except OSError:
             continue
     return False
+
+
+def missing_before(path: str, line: int) -> str:
+    """Where a top-level import before ``line`` names a package that is not installed (``import
+    dotenv``, whose load_dotenv() would have set PROJECT_ROOT): that package is the cause to say,
+    not the later line's KeyError; '' where none is."""
+    import ast
+    import importlib.util
+
+    from vaelint.source.cells import where
+    from vaelint.source.files import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return ""
+    for stmt in tree.body:
+        if stmt.lineno >= line or not isinstance(stmt, (ast.Import, ast.ImportFrom)) or getattr(stmt, "level", 0):
+            continue
+        names = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module or ""]
+        for name in names:
+            top = name.split(".")[0]
+            try:
+                found = importlib.util.find_spec(top) is not None
+            except (ImportError, ValueError):
+                found = False
+            if top and not found:
+                return (
+                    f"Before it, {where(path, stmt.lineno)} imports {top!r}, which is not installed here: what that line "
+                    f"needs is likely what {top!r} would have done (install it, or give the value it would have set)."
+                )
+    return ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from vaelint.errors import VaelintError
-from vaelint.frontends.installadvice import install_advice, missing_package  # noqa: F401 - said here, callers import it from here
+from vaelint.frontends.installadvice import install_advice, missing_before, missing_package  # noqa: F401 - said here, callers import it from here
 from vaelint.source.cells import where
 
 # what each use of a name whose import failed raised, in this check (a run that ends with no
@@ -193,6 +193,7 @@ class Unavailable(MissingImport):
             )
             failure.definition = True
             raise failure
+        fix = missing_before(path, line) or fix
         if context != SETUP:
             raise VaelintError(
                 "load",

@@ -1,0 +1,30 @@
+"""A line that fails for want of what a missing package would have done is said with that package:
+python-dotenv's load_dotenv() sets the environment a later os.environ[...] reads (World-Models
+projects), and the KeyError alone advised "make the value a plain constant" (helper-found,
+Sveali41/World_Models_Grid_World)."""
+
+import importlib.util
+
+import pytest
+from json_cli import check_json as _json
+from training_cli import RUNNING
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dotenv") is not None, reason="python-dotenv is installed here")
+def test_a_setup_line_that_fails_after_a_missing_import_names_that_import(monkeypatch):
+    monkeypatch.chdir(RUNNING)
+    r, result = _json("env_from_a_missing_package.py")
+    assert r.exit_code == 2, r.output
+    message = result["error"]["message"]
+    assert "Before it, env_from_a_missing_package.py:8 imports 'dotenv', which is not installed here" in message, message
+
+
+def test_a_failing_line_with_every_import_before_it_installed_says_nothing_of_imports(tmp_path):
+    from vaelint.frontends.installadvice import missing_before
+
+    script = tmp_path / "settings.py"
+    script.write_text("import os\nimport torch\nfrom os import path\nROOT = os.environ['NOT_SET_ANYWHERE']\n")
+    assert missing_before(str(script), 4) == ""
+    script.write_text("import os\nimport vaelint_no_such_package_here\nROOT = os.environ['NOT_SET_ANYWHERE']\n")
+    assert "settings.py:2 imports 'vaelint_no_such_package_here'" in missing_before(str(script), 3)
+    assert missing_before(str(script), 2) == ""  # only the imports before the line
