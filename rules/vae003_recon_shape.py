@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from vaelint.capture.ops import CLASS_INDEX_LOSSES
 from vaelint.facts.context import loc_of
 from vaelint.facts.maskedafter import masked_after_reduction
+from vaelint.facts.selfcompared import compared_with_itself
 from vaelint.rulebase import Example, Observed, Rule, fill
 from vaelint.vocab import FixAvailability, Need, Severity
 
@@ -77,7 +78,9 @@ binary_cross_entropy, l1_loss, cross_entropy, recon - x), the two tensors must
 have the same shape, so that each output element is compared with the input
 element it reconstructs. vaelint finds the comparison in the graph and checks
 the shapes that meet there: a size mismatch, a silent broadcast
-(``B x 1 x 784`` against ``B x 784``), a sequence of the wrong length.
+(``B x 1 x 784`` against ``B x 784``), a sequence of the wrong length; and a
+loss whose both sides are the reconstruction (``binary_cross_entropy(recon,
+recon)``), which reads no data at all.
 Consistent reshapes (a flattened reconstruction against ``x.view(-1, 784)``)
 are fine. A mask of the elements (padding) must meet them before the loss
 function reduces them: ``(nn.CrossEntropyLoss()(logits, x) * mask).sum() /
@@ -105,6 +108,8 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
         Example(_model()),
         Example(_model(), inputs=("4x1x28x28",)),
         Example(_model(".view(-1, 1, 28, 28)", "x"), inputs=("4x1x28x28",)),
+        # the near miss of the reconstruction compared with itself: its target is the input, detached
+        Example(_model("", "x.view(-1, 784).detach()")),
     ]
     INVALID = [
         Example(_MASKED.format(reduction=""), inputs=("4x9:int64:30", "4:int64:10"), at="finding", message="reduction='mean'"),
@@ -117,6 +122,8 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
             fixed=_model(".view(-1, 1, 28, 28)", "x").replace("entropy(recon_x, x,", "entropy(recon_x.view_as(x), x,"),
         ),
         Example(_model("", "x.view(-1, 392)"), inputs=("4x784",), at="finding"),
+        # the target is the reconstruction again (a typo of x): the loss reads no data
+        Example(_model("", "recon_x"), at="finding", message="compares the reconstruction with itself"),
     ]
 
     def check(self, ctx):
@@ -154,6 +161,8 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
                 )
                 fix = f"make the decoder produce the input's shape {data.text()} (e.g. repeat z over the steps before decoding), or compare like with like"
             yield self.report(ReconInputSeen(rec_t, data_t, what, fix), loc, node=cmp.node)
+        for node in compared_with_itself(ctx):
+            yield self.report(SelfComparedSeen(ctx.view.op(node)), loc_of(node), node=node)
         for found in masked_after_reduction(ctx):
             seen = MaskedAfterSeen(ctx.view.op(found.loss), found.reduction, ctx.shape_text(found.mask))
             yield self.report(seen, loc_of(found.mul) or loc_of(found.loss), node=found.mul)
@@ -186,6 +195,8 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
         return Fix(f"compare like with like: {new}", (expr.replace(new, operand),), SAFE)
 
     def confirm(self, finding, ctx, observed):
+        if isinstance(finding.observed, SelfComparedSeen):
+            return None  # read from the graph: the shapes agree, no run shows more
         shapes = observed.shapes_at(finding.node)
         if shapes is None:
             return None
@@ -287,6 +298,22 @@ class ReconInputSeen(Observed):
 
     def fix(self) -> str:
         return self.remedy
+
+
+@dataclass
+class SelfComparedSeen(Observed):
+    """A reconstruction loss whose both sides are the reconstruction: it reads no data."""
+
+    op: str
+
+    def message(self) -> str:
+        return (
+            f"{self.op} compares the reconstruction with itself: both of its sides are computed from the decoder's "
+            "output and neither reads the input, so the loss trains the decoder toward its own output whatever the data"
+        )
+
+    def fix(self) -> str:
+        return f"compare the reconstruction with the input it reconstructs: {self.op}(recon, x)"
 
 
 @dataclass
