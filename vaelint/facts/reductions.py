@@ -17,6 +17,7 @@ from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_on
 from vaelint.facts.argnumbers import not_a_size, same_at_all_batches, values_in_args
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
+from vaelint.facts.graphview import is_size
 from vaelint.source.facts import divides_by_a_length
 from vaelint.source.frames import SourceLoc
 
@@ -87,8 +88,7 @@ class TermScale:
 _STOP = object()  # the walk ends at this node: it is the term's element
 # ops that hold a KL at a target or above a floor: |kl - C|, relu(kl - l), clamp(kl, min=l), max(kl, l)
 _AROUND_A_TARGET = {"abs", "relu", "clamp", "clamp_min", "maximum", "max"}
-# ops that give their input's values back: walked through where they keep its shape too, or
-# where both are one number (a reduced KL squeezed, viewed as a 0-d tensor)
+# ops that give their input's values back: walked through where they keep its shape, or both are one number
 _SAME_VALUES = {"squeeze", "view", "reshape", "flatten", "contiguous", "clone", "float", "double", "to"}
 
 
@@ -264,6 +264,8 @@ class TermWalker:
 
     def _is_a_number(self, value) -> bool:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if isinstance(value, fx.Node) and is_size(value):  # free bits per dim: clamp(min=bound * mu.size(1))
             return True
         return isinstance(value, fx.Node) and not self._reads_the_data(value) and self._is_scalar_const(value)
 
