@@ -28,3 +28,14 @@ def test_a_failing_line_with_every_import_before_it_installed_says_nothing_of_im
     script.write_text("import os\nimport vaelint_no_such_package_here\nROOT = os.environ['NOT_SET_ANYWHERE']\n")
     assert "settings.py:2 imports 'vaelint_no_such_package_here'" in missing_before(str(script), 3)
     assert missing_before(str(script), 2) == ""  # only the imports before the line
+
+
+def test_a_data_folder_read_at_module_level_of_an_imported_file_is_said_as_missing_data(tmp_path, monkeypatch):
+    # dataset_all = Snippets("./traindata") at the top of dataset.py, imported by the script (ms0k/voxel-vae):
+    # the advice was "make the value a plain constant or compute it inside the model's __init__"
+    from vaelint.frontends.placeholders import _fix_for
+
+    monkeypatch.chdir(tmp_path)
+    said = _fix_for("FileNotFoundError: [Errno 2] No such file or directory: './traindata'", "model")
+    assert "traindata is nowhere under this folder" in said and "--input" in said, said
+    assert "plain constant" in _fix_for("KeyError: 'ROOT'", "model")

@@ -229,10 +229,10 @@ def _fix_for(error: str, context) -> str:
     """What to do about a line that failed, by its error and where it ran."""
     if error.startswith("PackageNotFoundError"):  # __version__ = importlib.metadata.version("textvae")
         return "It reads the metadata of a package that is not installed: install the project into this environment (pip install -e .)."
+    if error.startswith(("FileNotFoundError", "NotADirectoryError")):
+        return missing_file_fix(error)  # a data folder read at module level too (a data set built on import)
     if context != SETUP:
         return "Make the value a plain constant or compute it inside the model's __init__."
-    if error.startswith(("FileNotFoundError", "NotADirectoryError")):
-        return missing_file_fix(error)
     if error.startswith(("NameError", "UnboundLocalError")):
         return "No argument sets it: the code uses a name it does not define there, and `python` stops at it too."
     return "Give the script's arguments with --script-args, or check the model with PATH:MODEL --loss PATH:LOSS."
