@@ -389,3 +389,40 @@ def test_a_stood_in_package_has_a_version_the_code_can_compare(tmp_path, monkeyp
         from packaging import version
 
         assert version.parse(accelerate.__version__) < version.parse("0.16.0")
+
+
+def test_a_run_log_folder_named_like_a_missing_package_does_not_hide_its_stand_in(tmp_path, monkeypatch):
+    # ./wandb/run-*/ (the run logs wandb writes, committed with the code: Eggngineer/CVAE): with wandb
+    # not installed, Python imported that folder as an empty namespace package, and wandb.init()
+    # stopped the run ("module 'wandb' has no attribute 'init'")
+    import importlib.util
+
+    from vaelint.frontends.standinbase import real_spec
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    (tmp_path / "wandb" / "run-20240101_000000-abc" / "files").mkdir(parents=True)
+    (tmp_path / "wandb" / "run-20240101_000000-abc" / "files" / "output.log").write_text("epoch 1\n")
+    _script(
+        tmp_path,
+        "import torch",
+        "import torch.nn.functional as F",
+        "import wandb",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from vae_common import VAE",
+        "wandb.init(project='vae', config={'lr': 1e-3})",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters(), lr=wandb.config.lr)",
+        "for (x,) in DataLoader(TensorDataset(torch.rand(64, 784)), batch_size=16):",
+        "    recon, mu, logvar = model(x)",
+        "    loss = F.binary_cross_entropy(recon, x, reduction='sum') - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    wandb.log({'loss': loss.item()})",
+        "    opt.step()",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert real_spec("wandb") is None  # a folder holding no Python is no package
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert result["error"] is None and result["findings"] == [], r.output

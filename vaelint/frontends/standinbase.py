@@ -103,3 +103,28 @@ class _StandInModule(types.ModuleType):
         value = self._make(item)
         setattr(self, item, value)
         return value
+
+
+def real_spec(top: str):
+    """The spec of the package ``top`` as the path finds it; None where what it finds is a folder of
+    that name holding no Python (wandb's run-log folder ./wandb/, committed with the code): imported,
+    it is an empty namespace package, and the code's wandb.init() failed where the stand-in serves."""
+    import importlib.machinery
+    import os
+
+    spec = importlib.machinery.PathFinder.find_spec(top)
+    if spec is None or spec.origin not in (None, "namespace"):
+        return spec
+    places = list(spec.submodule_search_locations or [])
+    if any(name.endswith(".py") or os.path.isfile(os.path.join(p, name, "__init__.py")) for p in places for name in _listing(p)):
+        return spec
+    return None
+
+
+def _listing(folder: str) -> list:
+    import os
+
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []

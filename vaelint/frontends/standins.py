@@ -25,7 +25,7 @@ import sys
 import types
 
 from vaelint.errors import VaelintError
-from vaelint.frontends.standinbase import _Anything, _StandInModule
+from vaelint.frontends.standinbase import _Anything, _StandInModule, real_spec
 from vaelint.frontends.standindownloads import DOWNLOADERS, downloader
 from vaelint.frontends.standinlightning import _lightning
 from vaelint.frontends.standinplots import PLOTTING, plotting
@@ -300,12 +300,7 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             if top == "torch" and _nested_logger(fullname) is not None:
                 return importlib.util.spec_from_loader(fullname, self, is_package=True)
             return None
-        if (
-            fullname == top
-            and top not in self.real_ok
-            and sys.modules.get(top) is None
-            and importlib.machinery.PathFinder.find_spec(top) is not None
-        ):
+        if fullname == top and top not in self.real_ok and sys.modules.get(top) is None and real_spec(top) is not None:
             # the real package is tried when this import loads it, not now: a module imported
             # while its spec is found is imported again by the import system, a second module
             # without the submodules the first one imported (`accelerate.utils` missing)
@@ -323,7 +318,7 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             module = sys.modules.get(top)
             if module is not None:
                 self.real_ok[top] = not getattr(module, "__vaelint_stand_in__", False)
-            elif importlib.machinery.PathFinder.find_spec(top) is None:
+            elif real_spec(top) is None:
                 self.real_ok[top] = False
             else:
                 self.real_ok[top] = True  # while the real one is tried, it is not stood in for ...
