@@ -21,6 +21,7 @@ def live_program(frontend, ref, request, home):
     """Run ``ref`` as written to its first VAE backward; its Program (none reached: why, raised)."""
     from vaelint.frontends.training.live import Watch
     from vaelint.frontends.training.livebatch import batch_maker
+    from vaelint.frontends.training.livemodelraised import model_that_raised
     from vaelint.frontends.training.liverun import LiveRuntime, run_target
     from vaelint.frontends.training.sandbox import Sandbox
 
@@ -49,6 +50,8 @@ def live_program(frontend, ref, request, home):
 
             trained.notes.insert(0, f"running the code as written did not reach its step ({why_not(runtime, watch, home).rstrip('.')})")
         return trained
+    if capture is None and (raised := model_that_raised(frontend, ref, request, home, runtime, watch)) is not None:
+        return raised  # a shape error inside the model: VAE013 says it on the batch the step gave it
     if capture is None:
         raise _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make, failed)
     if ref.name and not _reaches(capture, ref.name):
