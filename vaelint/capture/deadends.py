@@ -1,6 +1,8 @@
 """The nodes of a captured step that reach no output of its loss: another network's code (a
 VAE-GAN's discriminator step before the encoder's), which a run at another batch size may pass over
-where it raises (vaelint/capture/symbolic.py)."""
+where it raises (vaelint/capture/symbolic.py): in a training step's runs at other batch sizes only.
+At the user's batch, and in a model's own forward, code that raises is the code's failure (a
+``torch.empty(2**62)`` the forward never uses still runs, and fails, in every real forward)."""
 
 from __future__ import annotations
 

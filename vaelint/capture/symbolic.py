@@ -133,7 +133,7 @@ class _ShapeInterpreter(fx.Interpreter):
     def __init__(self, gm, result: RunResult, keep_autograd: bool, replay: dict | None = None, hold: bool = True):
         super().__init__(gm)
         self.result, self.keep_autograd, self.replay, self.hold = result, keep_autograd, replay or {}, hold
-        self.passed_over = dead_ends(gm.graph)
+        self.passed_over: frozenset = frozenset()  # set by the runner for a training step's other batches
 
     def run_node(self, n):
         try:
@@ -292,9 +292,16 @@ def capture_fx(
     gm = fx.GraphModule(wrapper, graph)
     modules = dict(wrapper.named_modules())
 
+    first: list = []  # the capture's own batch, the user's: what fails there is the code's own failure
+    stepping = getattr(program, "step", None) is not None
+
     def runner(inputs, batch, keep_autograd=False, replay=None, hold=True):
         result = RunResult(batch, {}, {})
         interp = _ShapeInterpreter(gm, result, keep_autograd, replay, hold)
+        first[:] = first or [batch]
+        if stepping and batch != first[0]:
+            # another network's step whose batch-sized targets raise at other batch sizes: passed over
+            interp.passed_over = dead_ends(graph)
         try:
             result.output = interp.run(*inputs)
         except _Stop:

@@ -193,7 +193,8 @@ class Unavailable(MissingImport):
             )
             failure.definition = True
             raise failure
-        fix = missing_before(path, line) or fix
+        if not str(error).startswith(("FileNotFoundError", "NotADirectoryError")):  # a missing file is its own cause
+            fix = missing_before(path, line) or fix
         if context != SETUP:
             raise VaelintError(
                 "load",
