@@ -41,3 +41,15 @@ def test_the_marked_weights_keep_their_values():
     assert [p is layer.weight for p, _where in changed] == [True]
     assert torch.equal(layer.weight.detach(), before) and torch.signbit(layer.weight[0, 0])
     assert layer.weight._version > version and layer.bias._version == bias_version  # the bias got no gradient: not marked
+
+
+def test_a_weight_torch_will_not_write_in_place_is_left_as_it_is():
+    import torch
+
+    from vaelint.frontends.training.livestepped import mark_changed
+
+    with torch.inference_mode():
+        frozen = torch.nn.Parameter(torch.ones(3), requires_grad=False)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.ones(2))], lr=1.0)
+    opt.param_groups[0]["params"].append(frozen)
+    assert mark_changed(opt, {id(frozen)}) == [] and torch.equal(frozen, torch.ones(3))

@@ -33,8 +33,11 @@ def mark_changed(optimiser, graded: set) -> list:
         for p in group.get("params", []):
             if id(p) not in graded or not isinstance(p, torch.Tensor) or is_lazy(p) or not p.is_floating_point():
                 continue
-            with torch.no_grad():
-                p.mul_(1)  # exact for every value (-0.0, inf and NaN included): only the version moves
+            try:
+                with torch.no_grad():
+                    p.mul_(1)  # exact for every value (-0.0, inf and NaN included): only the version moves
+            except RuntimeError:  # an inference tensor, a parameter torch will not write in place: left as it is
+                continue
             changed.append((p, where))
     return changed
 
