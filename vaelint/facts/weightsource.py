@@ -66,7 +66,8 @@ def factor_source(ctx, factor) -> str:
         return f"the factor {over} = {value:g}{where}"  # -0.5 / adj.size(0): the number of nodes, the KL's 1/2 folded in
     assigned = _assigned_name(loc, text, _kl_lines(factor), value)
     setting = _setting(factor, text)
-    if setting is not None and (assigned is None or setting.startswith(assigned[0] + ".")):
+    weighed = assigned is not None and loc is not None and _weighed(text, assigned[0], loc)  # kl of cfg.beta * kl
+    if setting is not None and (assigned is None or weighed or setting.startswith(assigned[0] + ".")):
         return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
     if assigned is not None and not _other_value(ctx, assigned[0], value) and not (loc is not None and _weighed(text, assigned[0], loc)):
         return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
@@ -123,9 +124,19 @@ def _weighed(text: str, name: str, loc) -> bool:
             if not (isinstance(side, ast.Name) and side.id == name) or name in params:
                 continue
             converted = isinstance(other, ast.Call) and getattr(other.func, "id", "") in ("float", "int") and other.args
-            if converted or (isinstance(other, ast.Name) and other.id in params):
+            if converted or (isinstance(other, ast.Name) and other.id in params) or _a_setting_of(other, params):
                 return True
     return False
+
+
+def _a_setting_of(node, params: set) -> bool:
+    """``cfg.beta``, ``config["train"]["kl_weight"]``: an attribute or item of a parameter of the
+    function (a configuration handed to it), the weight of the product it sits in."""
+    import ast
+
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id in params
 
 
 def _parameters_around(loc) -> set:
