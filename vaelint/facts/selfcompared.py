@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import torch.fx as fx
 
+from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS
 from vaelint.facts.reparams import heads_of
 
-# losses that compare two tensors element for element (the reconstruction and its target)
-COMPARING = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits")
+# the reconstruction losses that compare two tensors element for element (not a class index's, nor a
+# likelihood with a third tensor or a divergence)
+COMPARING = tuple(sorted(RECON_LOSS_OPS - CLASS_INDEX_LOSSES - {"gaussian_nll_loss", "poisson_nll_loss", "kl_div"}))
 
 
 def compared_with_itself(ctx) -> list[fx.Node]:
