@@ -387,7 +387,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         if isinstance(finding.observed, NoKLSeen):
             return None  # nothing to weigh: the run shows the same loss as the code
         scales = loss_scales(ctx)
-        if scales is None or observed.result is None:
+        if scales is None or observed.result is None or scales.kl.read_as is not None:
+            # a KL weighed by its log q(z) or over stacked steps: no closed form of the heads to weigh it by
             return None
         t = observed.result.tensors
         r = ctx.roles.reparam

@@ -38,6 +38,9 @@ def test_seed_fixtures_cover_every_seed_document():
     assert {"seed000", "seed001", "seed002", "seed003", "seed004"} <= seeds
 
 
+_WEIGHED_BY_LOG_Q = ("buggy/flow_kl_reduced_in_parts_weighted.py",)
+
+
 def test_every_finding_is_confirmed_on_the_cpu():
     for case in all_cases("buggy"):
         result = result_of(case)
@@ -49,6 +52,9 @@ def test_every_finding_is_confirmed_on_the_cpu():
             # VAE012 is confirmed on a simulated GPU
             # (a Monte Carlo KL is shown too: the doubled batch replays the first run's noise)
             unobservable = f.code == "VAE002" and f.severity == "warning"
+            # a KL weighed by its log q(z) (a flow's, a learned prior's Monte Carlo KL): the run has no
+            # closed form of the heads to weigh it by (null), as VAE004's confirm says
+            unobservable = unobservable or (f.code == "VAE004" and case.path.endswith(_WEIGHED_BY_LOG_Q))
             assert f.confirmed is (None if unobservable else True), (case.id, f.code, f.message)
 
 

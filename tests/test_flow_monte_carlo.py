@@ -1,5 +1,5 @@
 """A flow posterior's Monte Carlo KL, log q0(z0) - sum log|det J| - log p(zK), read for its
-reductions (VAE002, VAE004) as a Gaussian log q(z) - log p(z) is (vaelint/facts/flowmc.py)."""
+reductions (VAE002, VAE004) as a Gaussian log q(z) - log p(z) is (vaelint/facts/montecarlokl.py)."""
 
 from __future__ import annotations
 
@@ -24,22 +24,28 @@ def test_a_flows_monte_carlo_kl_is_read_for_its_reductions():
     assert kl["reduction"] == "mean over B, sum over 8 (inside log q - log p)", kl
 
 
-def test_its_parts_are_told_apart_and_a_kl_with_no_flow_is_not_read_so(tmp_path):
+def test_the_same_kl_with_no_flow_is_read_by_its_log_q_as_any_prior_is(tmp_path):
     # the near miss: the same loss without the flows' log-determinant (log q0(z0) - log p(zK)):
-    # no part reads the sample only through the flows' layers, so it is no flow's KL and stays
-    # unread, as a KL against a learned prior does
+    # a Monte Carlo KL against some prior all the same, weighed by its log q0(z0) (montecarlokl.py:
+    # a learned prior's, a mixture's); it was left unread, the KL rules "not checked", exit 0
     text = open(CLEAN).read().replace("(log_q0 - sum_log_det - log_pk).mean()", "(log_q0 - log_pk).mean()")
+    assert text != open(CLEAN).read()
     path = tmp_path / "no_log_det.py"
     path.write_text(text)
     r, result = check_json(f"{path}:FlowVAE", "--input", "16x784")
-    assert _skipped(result, "VAE002") and "no term of the loss reads as the Gaussian KL" in _skipped(result, "VAE002")[0], r.output
+    assert r.exit_code == 0 and result["findings"] == [], r.output
+    assert _skipped(result, "VAE002") == [] and _skipped(result, "VAE004") == [], result["skipped"]
+    weighted = text.replace("(log_q0 - log_pk).mean()", "0.01 * (log_q0 - log_pk).mean()")
+    path.write_text(weighted)
+    r, result = check_json(f"{path}:FlowVAE", "--input", "16x784")
+    assert [f["code"] for f in result["findings"]] == ["VAE004"], r.output
 
 
 def test_signed_parts_follow_adds_and_subtractions():
     import torch.fx as fx
 
-    from vaelint.facts.flowmc import _signed_parts
     from vaelint.facts.graphview import GraphView
+    from vaelint.facts.montecarlokl import signed_parts
 
     def loss(a, b, c):
         return (a - b) - (c + 2.0)
@@ -47,7 +53,7 @@ def test_signed_parts_follow_adds_and_subtractions():
     graph = fx.symbolic_trace(loss).graph
     a, b, c = [n for n in graph.nodes if n.op == "placeholder"]
     out = next(n for n in graph.nodes if n.op == "output").args[0]
-    assert _signed_parts(GraphView(graph, {}), out) == [(1.0, a), (-1.0, b), (-1.0, c)]
+    assert signed_parts(GraphView(graph, {}), out) == [(1.0, a), (-1.0, b), (-1.0, c)]
 
 
 OVERFLOWING = """

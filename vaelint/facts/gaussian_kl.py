@@ -167,8 +167,12 @@ class KLElement:
         std: fx.Node | None,
         z: fx.Node | None = None,
         freeze_sample: bool = False,
+        std_of_head: Callable[[Tensor], Tensor] | None = None,
     ):
         self.capture, self.run = capture, run
+        # where no node holds the std (heads stacked over time steps, vaelint/facts/stackedheads.py),
+        # the std made of the scale head as the sampler makes it
+        self.std_of_head = std_of_head
         self.nodes = (element, mu, head, std, z)
         # hold the sample at the run's value while the heads move: a prior computed
         # from it (p(z1 | z2), z2 drawn from z1) then stays the prior it was
@@ -199,6 +203,8 @@ class KLElement:
         self.dtype = e.dtype
         self.mu, self.head = m.detach().double().cpu(), h.detach().double().cpu()
         self.std = _as_the_heads(t.get(std) if std is not None else None, m)
+        if self.std is None and std_of_head is not None:
+            self.std = std_of_head(self.head)
         self.z = _as_the_heads(t.get(z) if z is not None else None, m)
         replayed = self.at(self.mu, self.head)
         self.replayable = replayed is not None
@@ -226,7 +232,8 @@ class KLElement:
             v = got.get(node) if node is not None else None
             return v if isinstance(v, Tensor) and v.shape == mu.shape else None
 
-        return got[element], same_shape(std_node), same_shape(z_node), done.dtype
+        std = same_shape(std_node) if std_node is not None or self.std_of_head is None else self.std_of_head(head)
+        return got[element], std, same_shape(z_node), done.dtype
 
     def ratio_to(self, reading: str | None) -> Ratio:
         """The element / the Gaussian KL when the head is read as ``reading``

@@ -313,8 +313,10 @@ def _one_density(a, b, kind) -> bool:
     dims (``-0.5 * (log 2pi + logvar) - 0.5 * (z - mu)**2 / var`` in a Monte Carlo KL or a
     total-correlation estimate), not two terms of the loss? One reads the encoder's heads
     only, the other the sample, and neither is reduced to a number per sample yet."""
-    if not (isinstance(a, fx.Node) and isinstance(b, fx.Node)) or {kind(a), kind(b)} != {"kl", "latent"}:
+    if not (isinstance(a, fx.Node) and isinstance(b, fx.Node)) or {kind(a), kind(b)} not in ({"kl", "latent"}, {None, "latent"}):
         return False
+    # a learned prior's halves, log(2 pi * pvar) beside (z - pmu)**2 / pvar: the first reads a prior
+    # network's scale (p(z | y) of GMVAE, a label-conditional prior) and neither head nor sample
     return all(_rank(n) >= 2 for n in (a, b))
 
 

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.facts.datasize import data_size
-from vaelint.facts.flowmc import flow_monte_carlo
 from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
 from vaelint.facts.heldrun import kl_reads, run_holding
 from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior
+from vaelint.facts.montecarlokl import monte_carlo_kl
 from vaelint.facts.recunread import why_rec_unread
 from vaelint.facts.reductions import Factor, TermScale
 from vaelint.facts.schedules import scheduled_weight
+from vaelint.facts.stackedheads import stacked_layers
 from vaelint.facts.termscale import term_scale
 
 
@@ -53,12 +54,14 @@ def kl_element(ctx, element: fx.Node, run=None, layer=None, freeze_sample: bool 
     """The KL element as a function of one layer's heads (by default the one
     :func:`layer_for` picks), on the user's run (computed once) or on ``run``."""
     r = layer if layer is not None else layer_for(ctx, element)
+    # a StackedLayer (heads joined over time steps) makes its std from its scale head
+    made = getattr(r, "std_of_head", None)
     if run is not None:
-        return KLElement(ctx.capture, run, element, r.mu, r.logvar, r.std, r.z, freeze_sample)
-    key = ("kl_element", element, r.z, freeze_sample)
+        return KLElement(ctx.capture, run, element, r.mu, r.logvar, r.std, r.z, freeze_sample, made)
+    key = ("kl_element", element, r.mu, r.z, freeze_sample)
     if key not in ctx.cache:
         run0 = run_holding(ctx, kl_reads(ctx, element, r.mu, r.logvar, r.std, r.z))
-        ctx.cache[key] = KLElement(ctx.capture, run0, element, r.mu, r.logvar, r.std, r.z, freeze_sample)
+        ctx.cache[key] = KLElement(ctx.capture, run0, element, r.mu, r.logvar, r.std, r.z, freeze_sample, made)
     return ctx.cache[key]
 
 
@@ -86,6 +89,14 @@ def kl_normalization(ctx, scale: TermScale) -> Ratio:
         shifted = offset_ratio(kl_element(ctx, scale.element, layer=r))
         if shifted is not None:
             return Ratio(shifted[0], True)  # the KL plus a constant (its - 1 left out): the same weight
+    for stacked in stacked_layers(ctx, scale.element):
+        # a recurrent VAE's KL of every step at once, read against the steps' heads joined alike
+        element = kl_element(ctx, scale.element, layer=stacked)
+        for ratio in (element.ratio_to(None), element.ratio_to_some_prior()):
+            if ratio.constant:
+                scale.read_as = "stacked steps"
+                return ratio
+            found = ratio if ratio.decided else found
     return found
 
 
@@ -263,10 +274,11 @@ def _loss_scales(ctx) -> LossScales | str:
         if not kl.reductions():
             others.append(term)
             continue
-        if not norm.constant and element is not None and element.valid and element.summed:
-            # log q0(z0) - sum log|det J| - log p(zK): a flow posterior's Monte Carlo KL
-            flow = flow_monte_carlo(ctx, kl.element)
-            norm = flow if flow.constant else norm
+        if not norm.constant and element is not None and element.valid:
+            # log q(z) - log p(z) against a learned, mixture or flow prior: weighed by its log q(z)
+            mc = monte_carlo_kl(ctx, kl.element)
+            if mc.constant:
+                norm, kl.read_as = mc, "log q(z)"
         if not norm.constant:
             others.append(term)
             undecided = _why_not_read(ctx, term, kl, norm) or undecided

@@ -46,10 +46,10 @@ class TermScale:
     element: fx.Node | None
     factors: list[Factor] = field(default_factory=list)
     normalization: float = 1.0  # element / closed-form KL (KL terms only)
-    # "capacity" for gamma * |KL - C| (Burgess et al.'s capacity objective), "floor" for free bits
-    # (clamp(KL, min=l), max(KL, l), relu(KL - l)): the walk went on to the KL inside
-    target: str | None = None
+    # "capacity" (gamma * |KL - C|, Burgess et al.), "floor" (free bits: clamp(KL, min=l), max(KL, l),
+    target: str | None = None  # relu(KL - l)): the walk went on to the KL inside
     parts: int = 1  # a reconstruction written as a sum of parts reduced alike: how many
+    read_as: str | None = None  # a KL weighed by no N(0, 1) closed form of its heads: "stacked steps", "log q(z)"
 
     @property
     def batch_power(self) -> int:

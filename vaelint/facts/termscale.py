@@ -77,6 +77,12 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
             sub.factors = scale.factors + sub.factors
             sub.term = term
             return sub
+    if term in ctx.roles.kl_terms and ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
+        sub = _monte_carlo_in_parts(ctx, walker, scale.element)
+        if sub is not None:
+            sub.factors = scale.factors + sub.factors
+            sub.term = term
+            return sub
     if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
         # a sum of scalar parts (BCE + a normalising constant): use one that reduces
         parts = scale.element.all_input_nodes
@@ -89,6 +95,32 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
                 sub.term = term
                 return sub
     return scale
+
+
+def _monte_carlo_in_parts(ctx, walker: TermWalker, element: fx.Node) -> TermScale | None:
+    """A Monte Carlo KL whose parts are reduced one by one, alike (``torch.sum(log_q_z0 - log_p_zk)
+    - torch.sum(ldj)``: a flow posterior's KL as the sylvester-flows loss writes it), each part a
+    number: the scale of the one part that reads the sampler's heads beside their sample (``log q(z)``,
+    added, not taken away); every part reads the sample. None for any other sum."""
+    from vaelint.facts.montecarlokl import signed_parts
+    from vaelint.facts.reparams import heads_of, samples_of
+
+    view, layers = ctx.view, ctx.roles.reparams
+    shape = ctx.shape(element)
+    if shape is None or shape.sizes is None or len(shape.sizes) > 0:
+        return None  # per sample (log q(z) - log p(z), each summed over Z): read whole, as it is
+    heads, samples = heads_of(layers), samples_of(layers)
+    parts = signed_parts(view, element)
+    own = [i for i, (_sign, p) in enumerate(parts) if view.reads_around(p, heads, samples)]
+    if len(parts) < 2 or len(own) != 1 or parts[own[0]][0] < 0:
+        return None
+    if any(not any(view.depends_on(p, s) for s in samples) for _sign, p in parts):
+        return None
+    scales = [_own_scale(ctx, walker, p) for _sign, p in parts]
+    if any(s is None or not s.reductions() for s in scales):
+        return None
+    overs = [[(f.kind, f.over) for f in s.reductions()] for s in scales]
+    return scales[own[0]] if all(o == overs[0] for o in overs) else None
 
 
 def _scaling(walker: TermWalker, node: fx.Node) -> Factor | None:
