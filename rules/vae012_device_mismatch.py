@@ -88,6 +88,28 @@ _BY_FLAG = """if self.args.cuda:
             eps = torch.FloatTensor(std.size()).normal_()"""
 
 
+# a mask the model keeps as a plain attribute: model.to(device) moves its parameters and buffers only
+_HELD = """import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4):
+        super().__init__()
+        self.enc = nn.Linear(20, 2 * latent)
+        self.dec = nn.Linear(latent, 20)
+        {KEEP}
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z * self.mask)), mu, logvar  # <- masked
+"""
+_MOVED_WHEN_BUILT = (
+    "mask = torch.ones(latent)\n        if torch.cuda.is_available():\n            mask = mask.cuda()\n        self.mask = mask"
+)
+
+
 def _chosen(choice: str, noise: str = "eps = self.FloatTensor(std.size()).normal_()") -> str:
     return fill(_CHOSEN, choice=choice, noise=noise)
 
@@ -178,8 +200,17 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(fill(_DIST, move=_MOVED_IN_INIT), inputs=("6x20",)),
         # a CPU type given a list (CPU indices into a GPU tensor are allowed)
         Example(_model("torch.randn_like(mu)[torch.LongTensor([5, 4, 3, 2, 1, 0])]"), inputs=("6x20",)),
+        # a mask held as a buffer moves with the model; a 0-dim CPU tensor is a number to a GPU op
+        Example(fill(_HELD, keep='self.register_buffer("mask", torch.ones(latent))'), inputs=("6x20",)),
+        Example(fill(_HELD, keep="self.mask = torch.tensor(2.0)"), inputs=("6x20",)),
+        # a plain attribute the constructor moves under is_available() (sylvester-flows' MADE masks): a note
+        Example(fill(_HELD, keep=_MOVED_WHEN_BUILT), inputs=("6x20",)),
     ]
     INVALID = [
+        # a plain tensor attribute: model.to(device) moves parameters and buffers only
+        Example(
+            fill(_HELD, keep="self.mask = torch.ones(latent)"), inputs=("6x20",), at="masked", message="neither a parameter nor a buffer"
+        ),
         Example(
             _model("torch.randn(mu.size(0), self.latent)"),
             inputs=("6x20",),
@@ -290,7 +321,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             )
         where = f" at {meeting.loc.where()}" if meeting.loc else ""
         op = "attribute" if meeting.made is None and meeting.held else "batch" if meeting.batch else meeting.made_by or "tensor"
-        seen = CpuTensorSeen(made, f"the model's GPU tensors in {meeting.op}{where}", op, True)
+        held = meeting.held if meeting.held_directly else None  # a distribution's loc is no attribute to register
+        seen = CpuTensorSeen(made, f"the model's GPU tensors in {meeting.op}{where}", op, True, held=held)
         return self.report(seen, meeting.made or meeting.loc)
 
     def _from_graph(self, ctx):
@@ -391,6 +423,7 @@ class CpuTensorSeen(Observed):
     op: str  # what made it: the fix depends on it
     simulated: bool  # found by the simulated GPU run, not in the graph
     meeting: object = None  # the simulated run's meeting (vaelint/confirm/simdevice.py), when it saw one
+    held: str | None = None  # the model's attribute that holds it ("flow.mask", "prior.loc"), when one does
 
     def message(self) -> str:
         seen = " (seen on a simulated GPU)" if self.simulated else ""
@@ -409,6 +442,12 @@ class CpuTensorSeen(Observed):
         if self.op == "batch":
             return (
                 "give the model the tensor the step moved (x = imgs.to(device); model(x)), or move every tensor of the batch it passes on"
+            )
+        if self.op == "attribute" and self.held:
+            name = self.held.rsplit(".", 1)[-1]
+            return (
+                f"register it as a buffer so that model.to(device) moves it: self.register_buffer('{name}', ...) in the "
+                f"constructor in place of self.{name} = ...; or make it in forward from the input (torch.ones_like(x))"
             )
         if self.op == "attribute":
             return (

@@ -42,9 +42,9 @@ def names_a_real_gpu(error: str) -> bool:
 
 
 def held_tensors(module: nn.Module) -> dict:
-    """id -> name of the tensors the model holds as plain attributes, neither parameters nor
-    buffers (``self.prior = Normal(torch.zeros(z), ...)``: ``prior.loc``), which
-    ``model.to(device)`` does not move."""
+    """id -> (name, held by a module itself) of the tensors the model holds as plain attributes,
+    neither parameters nor buffers (``self.mask = torch.ones(z)``: ``mask``, True; ``self.prior =
+    Normal(torch.zeros(z), ...)``: ``prior.loc``, False), which ``model.to(device)`` does not move."""
     out: dict = {}
     wrapped = "model." if type(module).__module__.startswith("vaelint.") else ""  # the capture's wrapper
     for prefix, sub in module.named_modules():
@@ -56,5 +56,5 @@ def held_tensors(module: nn.Module) -> dict:
             inner = vars(value).items() if hasattr(value, "__dict__") and not isinstance(value, torch.Tensor) else ()
             for label, t in [(name, value), *((f"{name}.{k}", v) for k, v in inner if not k.startswith("_"))]:
                 if isinstance(t, torch.Tensor) and not isinstance(t, nn.Parameter):
-                    out.setdefault(id(t), label)
+                    out.setdefault(id(t), (label, label == name))
     return out

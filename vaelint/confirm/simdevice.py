@@ -65,6 +65,7 @@ class Meeting:
     made_by: str | None  # the op that made it ("randn", "cpu", ...)
     shape: tuple  # the CPU tensor's shape
     held: str | None = None  # the model's attribute that holds it ("prior.loc"), when one does
+    held_directly: bool = False  # a module holds the tensor itself (self.mask), not an object it holds
     refused: bool = False  # a CPU tensor type (torch.LongTensor(t)) given a GPU tensor: it raises there
     batch: bool = False  # the training step's batch as its loader gives it, on the CPU, never moved
 
@@ -86,7 +87,7 @@ class SimulatedCuda(torch.Tensor):
     # are held until the simulated run ends: memory a freed tensor gave back would be handed
     # out again, and a CPU tensor made there later is no GPU tensor
     _storages: dict = {}
-    _held: dict = {}  # id -> the model's attribute holding a tensor that is no parameter or buffer
+    _held: dict = {}  # id -> (the model's attribute holding a tensor that is no parameter or buffer, held directly)
     _batch: dict = {}  # the memory of a training step's batch, on the CPU as its loader gives it; moved: True
 
     @classmethod
@@ -118,9 +119,10 @@ class SimulatedCuda(torch.Tensor):
             t = plain[0]
             made = getattr(t, "_vaelint_made", (None, None))
             stack = user_stack()
-            held = cls._held.get(id(t))
+            held, directly = cls._held.get(id(t), (None, False))
             unmoved = _storage(t) in cls._batch and not hasattr(t, "_vaelint_made")
-            cls._meetings.append(Meeting(name, stack[0] if stack else None, made[0], made[1], tuple(t.shape), held, batch=unmoved))
+            where = stack[0] if stack else None
+            cls._meetings.append(Meeting(name, where, made[0], made[1], tuple(t.shape), held, directly, batch=unmoved))
         with torch._C.DisableTorchFunctionSubclass():
             out = func(*args, **kwargs)
         if name == "cpu" or (name == "to" and _to_cpu(args, kwargs) and _cpu_written_here()):

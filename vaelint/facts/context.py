@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from vaelint.capture.result import Capture
 from vaelint.contracts.dimnames import DimNames
-from vaelint.facts.graphview import GraphView, is_made_constant
+from vaelint.facts.graphview import GraphView, is_made_constant, loose_constants
 from vaelint.facts.reparams import MATRIX_KL
 from vaelint.facts.roles import Roles
 from vaelint.facts.shapes import ShapeFact, ShapeRuns
@@ -126,9 +126,8 @@ class Context:
         return node.op == "get_attr" and not is_made_constant(node)
 
     def loose_constants(self) -> list:
-        """Tensors the graph holds as constants, not weights, that an op reads
-        (legacy constructors such as ``torch.FloatTensor(n)`` end up so)."""
-        return [n for n in self.view.graph.nodes if n.op == "get_attr" and not str(n.target).startswith("model.") and n.users]
+        """Tensors the graph holds as constants, not weights, that an op reads (graphview.loose_constants)."""
+        return loose_constants(self.view.graph, self.capture.modules)
 
     def unmet(self, need: Need) -> str | None:
         """Why this target lacks what a rule needs (``Rule.needs``); None when it has it."""

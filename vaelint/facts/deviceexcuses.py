@@ -44,11 +44,13 @@ def _moved_under_a_flag(ctx, meeting) -> bool:
         moved, place, what = guarded_move_into(meeting.loc), meeting.loc, "the CPU tensor that meets the model's there"
     else:
         return False
-    if moved is None and meeting.made is not None:
-        # made from an attribute the constructor moves under the condition: a distribution object
-        held = constructor_move(meeting.made)
+    if moved is None:
+        # made from (or meeting the model as) an attribute the constructor moves under the condition:
+        # a distribution object; a mask it keeps as a plain attribute (self.mask = Variable(mask))
+        held = constructor_move(place)
         if held is not None:
-            moved, what = held[1:], f"self.{held[0]}, which the tensor made there comes from,"
+            came = "which the tensor made there comes from" if meeting.made is not None else "which that line reads"
+            moved, what = held[1:], f"self.{held[0]}, {came},"
     if moved is None:
         return False
     line, condition = moved

@@ -271,3 +271,18 @@ def is_size(node: fx.Node, depth: int = 0) -> bool:
     if target in _SIZE_ARITHMETIC:
         return bool(inputs) and all(is_size(a, depth + 1) for a in inputs)
     return False
+
+
+def loose_constants(graph: fx.Graph, modules: dict) -> list:
+    """The tensors a graph holds as constants, not weights, that an op reads: legacy constructors
+    (``torch.FloatTensor(n)``), and a model's plain tensor attributes (``self.mask = torch.ones(z)``),
+    which no ``model.to(device)`` moves, being neither parameters nor buffers."""
+
+    def a_weight(target: str) -> bool:
+        owner, _, name = target.rpartition(".")
+        module = modules.get(owner)
+        return module is None or name in module._parameters or name in module._buffers
+
+    return [
+        n for n in graph.nodes if n.op == "get_attr" and n.users and not (str(n.target).startswith("model.") and a_weight(str(n.target)))
+    ]

@@ -102,6 +102,20 @@ def origin_of(site: SourceLoc, expr: ast.expr) -> tuple[SourceLoc, str] | None:
     return found[-1] if found else None
 
 
+def _registers(node, key: str) -> bool:
+    """Is ``node`` ``self.register_buffer("name", ...)`` (or ``register_parameter``) for ``key``, ``self.name``?"""
+    call = node.value if isinstance(node, ast.Expr) else None
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute) or not call.args:
+        return False
+    first = call.args[0]
+    return (
+        call.func.attr in ("register_buffer", "register_parameter")
+        and ast.unparse(call.func.value) == "self"
+        and isinstance(first, ast.Constant)
+        and key == f"self.{first.value}"
+    )
+
+
 def origins_of(site: SourceLoc, expr: ast.expr) -> list[tuple[SourceLoc, str]]:
     """Every assignment of ``expr`` before ``site`` in the first scope of :func:`origin_of`'s
     that has one, in line order: ``beta = epoch / w`` then the cap ``beta = 1.0`` under an if."""
@@ -127,6 +141,8 @@ def origins_of(site: SourceLoc, expr: ast.expr) -> list[tuple[SourceLoc, str]]:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 if any(key in _target_keys(t) for t in targets):
                     found.append(node)
+            elif _registers(node, key) and (before is None or node.lineno < before):
+                found.append(node)  # self.register_buffer("beta", torch.tensor(4.0)): self.beta set
         if found:
             found.sort(key=lambda n: n.lineno)
             return [
@@ -263,6 +279,9 @@ def constructor_move(made: SourceLoc) -> tuple[str, int, str] | None:
     for node in ast.walk(init) if init is not None else ():
         if not isinstance(node, ast.If):
             continue
+        made_from = _attributes_made_from(init, node, read)
+        if made_from:
+            return made_from, node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
         for stmt in node.body:
             for call in (c for c in ast.walk(stmt) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)):
                 if call.func.attr not in MOVE_METHODS:
@@ -275,6 +294,35 @@ def constructor_move(made: SourceLoc) -> tuple[str, int, str] | None:
                 if moved & read:
                     condition = ast.get_source_segment(text, node.test) or ast.unparse(node.test)
                     return sorted(moved & read)[0], node.lineno, condition
+    return None
+
+
+def _attributes_made_from(init, branch: ast.If, read: set) -> str | None:
+    """The first of ``read`` the constructor sets after ``branch`` from a name that branch moves to
+    the GPU (``if torch.cuda.is_available(): mask = mask.cuda()`` then ``self.mask = Variable(mask)``:
+    sylvester-flows' MADE layers keep their masks so); None where there is none."""
+    moved = {
+        stmt.targets[0].id
+        for stmt in branch.body
+        if isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and any(
+            isinstance(c, ast.Call)
+            and isinstance(c.func, ast.Attribute)
+            and c.func.attr in MOVE_METHODS
+            and isinstance(c.func.value, ast.Name)
+            and c.func.value.id == stmt.targets[0].id
+            for c in ast.walk(stmt.value)
+        )
+    }
+    for node in ast.walk(init):
+        if not isinstance(node, ast.Assign) or node.lineno <= (branch.end_lineno or branch.lineno) or not moved:
+            continue
+        names = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        for t in node.targets:
+            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self" and t.attr in read and names & moved:
+                return t.attr
     return None
 
 
