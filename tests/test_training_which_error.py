@@ -305,3 +305,22 @@ def test_a_layer_handed_where_a_tensor_goes_is_said_as_such(tmp_path):
     )
     r, result = check_json(f"{path}:VAE", "--input", "4x64")
     assert r.exit_code == 2 and "The code hands the layer itself (Linear) to what takes a tensor" in result["error"]["message"], r.output
+
+
+def test_the_steps_own_error_is_told_where_reading_the_code_never_reached_the_step():
+    # riannevdberg/sylvester-flows --flow orthogonal: the run, on stand-in data, got into the model in
+    # its step and raised there (torch.max(norms).data[0]); reading the code stopped in the setup at
+    # the data file and said "its data is not here" as if that were the cause
+    from vaelint.errors import VaelintError
+    from vaelint.frontends.training.ways import worth_telling
+
+    run = VaelintError(
+        "load", "main.py: no training step to check: the training step raised at models/VAE.py:346, while its model ran: IndexError"
+    )
+    run.step_raised = True
+    read = VaelintError(
+        "load", "main.py: running the script's setup never reached the training step (the backward at training.py:39). Its data is not here"
+    )
+    assert worth_telling(read, run) is run
+    run.step_raised = False  # the run stopped before its step: reading the code says more
+    assert worth_telling(read, run) is not run

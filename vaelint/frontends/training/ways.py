@@ -87,8 +87,8 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
     said = read_error.message
     if getattr(run_error, "definition_failed", False):
         return run_error  # the code's own class or function could not be defined: python stops there too
-    if getattr(run_error, "step_raised", False) and "which the setup could not build" in said:
-        return run_error  # the run got past the model into its step; reading the code did not build it
+    if getattr(run_error, "step_raised", False) and ("which the setup could not build" in said or "setup never reached" in said):
+        return run_error  # the run got past the model into its step; reading the code did not build it, or not reach it
     if "no training step to check" in said or "no batch found" in said or NO_DATA in run_error.message:
         return run_error  # the run stopped at the data, which --input gives: that is what to do
     hydra = ("Hydra has no config", "Hydra's config has no")
