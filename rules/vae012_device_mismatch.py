@@ -207,10 +207,6 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(fill(_HELD, keep=_MOVED_WHEN_BUILT), inputs=("6x20",)),
     ]
     INVALID = [
-        # a plain tensor attribute: model.to(device) moves parameters and buffers only
-        Example(
-            fill(_HELD, keep="self.mask = torch.ones(latent)"), inputs=("6x20",), at="masked", message="neither a parameter nor a buffer"
-        ),
         Example(
             _model("torch.randn(mu.size(0), self.latent)"),
             inputs=("6x20",),
@@ -249,6 +245,10 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             at="noise",
             message="zeros",
             fixed=fill(_FLAGGED, moved="std").replace("torch.zeros(std.size())", "torch.zeros(std.size(), device=std.device)"),
+        ),
+        # a plain tensor attribute: model.to(device) moves parameters and buffers only
+        Example(
+            fill(_HELD, keep="self.mask = torch.ones(latent)"), inputs=("6x20",), at="masked", message="neither a parameter nor a buffer"
         ),
     ]
 

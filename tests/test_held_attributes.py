@@ -97,3 +97,51 @@ def test_a_buffer_is_set_where_it_is_registered(tmp_path):
     assert found is not None and found[0].line == 3 and "register_buffer" in found[1]
     gamma = ast.Attribute(ast.Name("self", ast.Load()), "gamma", ast.Load())
     assert origin_of(SourceLoc(str(path), 7, 9), gamma) is None
+
+
+class _MovesItsMask(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mask = torch.ones(3)
+
+    def to(self, *args, **kwargs):
+        out = super().to(*args, **kwargs)
+        out.mask = out.mask.to(*args, **kwargs)
+        return out
+
+
+class _LibraryBase(nn.Module):  # stands for Lightning's DeviceDtypeModuleMixin: its to() moves no attribute
+    def to(self, *args, **kwargs):
+        return super().to(*args, **kwargs)
+
+
+_LibraryBase.__module__ = "lightning.fabric.utilities.device_dtype_mixin"
+
+
+class _LibraryModel(_LibraryBase):
+    def __init__(self):
+        super().__init__()
+        self.mask = torch.ones(3)
+
+
+class _Outer(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+
+def _excused_by_an_override(model, held):
+    from types import SimpleNamespace
+
+    from vaelint.facts.deviceexcuses import _moved_by_an_override
+
+    ctx = SimpleNamespace(capture=SimpleNamespace(wrapper=SimpleNamespace(model=model)), program=None, notes=[])
+    return _moved_by_an_override(ctx, SimpleNamespace(held=held)), ctx.notes
+
+
+def test_a_held_tensor_the_models_own_to_may_move_is_undecided_a_librarys_to_moves_nothing():
+    excused, notes = _excused_by_an_override(_MovesItsMask(), "mask")
+    assert excused and "_MovesItsMask.to is overridden" in notes[0], notes
+    assert _excused_by_an_override(_Outer(_MovesItsMask()), "inner.mask")[0]  # the holder's own override
+    assert not _excused_by_an_override(_LibraryModel(), "mask")[0]
+    assert not _excused_by_an_override(_Held(), "mask")[0]  # no override: VAE012 decides

@@ -17,7 +17,44 @@ from vaelint.source.facts import constructor_move, guarded_move, guarded_move_in
 
 def excused(ctx, meeting) -> bool:
     """Is this meeting of a CPU tensor with the model's on the simulated GPU no finding?"""
-    return _in_step_code(ctx, meeting) or _moved_under_a_flag(ctx, meeting) or _made_with_the_model(ctx, meeting)
+    return (
+        _in_step_code(ctx, meeting)
+        or _moved_under_a_flag(ctx, meeting)
+        or _made_with_the_model(ctx, meeting)
+        or _moved_by_an_override(ctx, meeting)
+    )
+
+
+_MOVERS = ("to", "cuda", "_apply")
+_LIBRARIES = ("torch", "lightning", "pytorch_lightning", "vaelint", "transformers", "diffusers")
+
+
+def _moved_by_an_override(ctx, meeting) -> bool:
+    """A tensor the model holds (no parameter or buffer) where the model, or a module on the way to
+    the one holding it, overrides ``to``, ``cuda`` or ``_apply`` (``self.mask = self.mask.to(...)``
+    after ``super().to(...)``): the override may move it with the model, which the simulated GPU,
+    placing parameters and buffers, does not run. Undecided, said in a note."""
+    if not meeting.held:
+        return False
+    module = getattr(getattr(ctx.capture, "wrapper", None), "model", None) or getattr(ctx.program, "model", None)
+    chain, parts = [module], meeting.held.split(".")
+    while len(parts) > 1 and isinstance(getattr(module, parts[0], None), nn.Module):
+        module = getattr(module, parts.pop(0))
+        chain.append(module)
+    for m in chain:
+        # the user's own class: a library's override (Lightning's to() keeps its device property) moves no attribute
+        owner = next((k for k in type(m).__mro__ if any(n in vars(k) for n in _MOVERS) and not k.__module__.startswith(_LIBRARIES)), None)
+        if owner is None or not issubclass(owner, nn.Module):
+            continue
+        name = next(n for n in _MOVERS if n in vars(owner))
+        note = (
+            f"VAE012 did not decide the model's attribute {meeting.held}: {owner.__name__}.{name} is overridden and may "
+            "move it with the model, which the simulated GPU does not run (a buffer, register_buffer, moves with it for sure)"
+        )
+        if note not in ctx.notes:
+            ctx.notes.append(note)
+        return True
+    return False
 
 
 def _in_step_code(ctx, meeting) -> bool:
