@@ -61,9 +61,18 @@ def _skipped(result, code):
 def test_a_standard_prior_kl_of_stacked_steps_is_read_and_clean(tmp_path):
     r, result = _check(tmp_path, STEPS)
     assert r.exit_code == 0 and result["findings"] == [], r.output
-    assert _skipped(result, "VAE002") == [] and _skipped(result, "VAE004") == [], result["skipped"]
+    assert all(_skipped(result, code) == [] for code in ("VAE002", "VAE004", "VAE007", "VAE008")), result["skipped"]
     kl = next(row for row in result["flow"] if row["name"] == "kl")
     assert kl["reduction"] == "mean over B, sum over 6, 4", kl
+
+
+def test_a_stacked_kl_with_its_half_left_out_is_vae007(tmp_path):
+    # VAE007 reads the stacked steps' KL against their joined heads too (klcheck._read_term)
+    text = STEPS.replace("kl = -0.5 * (1 + logvar", "kl = -(1 + logvar")
+    assert text != STEPS
+    r, result = _check(tmp_path, text)
+    assert [f["code"] for f in result["findings"]] == ["VAE007"], r.output
+    assert "twice the Gaussian KL" in result["findings"][0]["message"], result["findings"][0]["message"]
 
 
 def test_the_same_kl_averaged_over_steps_and_latent_dims_is_vae002(tmp_path):

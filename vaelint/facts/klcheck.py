@@ -19,6 +19,7 @@ from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior, kl_beside_a_log_det
 from vaelint.facts.lossroles import term_kind
 from vaelint.facts.lossscales import kl_element, layer_for
+from vaelint.facts.stackedheads import stacked_layers
 from vaelint.facts.termscale import term_scale
 
 READINGS = {name: (to_std, text) for name, (_lv, to_std, text) in LOG_VAR_READINGS.items()}
@@ -147,7 +148,7 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
     prior_net = _reads_a_prior(view, scale.element, r)
     if prior_net and not through_the_sample and against_a_learned_prior(view, roles, term):
         return LEARNED_PRIOR
-    element = kl_element(ctx, scale.element, run)
+    r, element = _element_and_layer(ctx, scale.element, run, r)
     if not element.valid or element.std is None:
         return "the KL element and the encoder's heads do not share a shape"
     sampler = sampler_reading(element.head, element.std)
@@ -195,6 +196,18 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
         coefficient = sign * math.prod(f.value for f in consts) * ratio
     explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
     return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided, offset, scale.target == "floor", other_prior)
+
+
+def _element_and_layer(ctx, node, run, r):
+    """(layer, the KL element read against it): the default layer's, or where the element does not share
+    its heads' shape, a recurrent VAE's KL of every step at once, read against the steps' heads stacked alike."""
+    element = kl_element(ctx, node, run)
+    if not element.valid:
+        for stacked in stacked_layers(ctx, node):
+            joined = kl_element(ctx, node, run, layer=stacked)
+            if joined.valid:
+                return stacked, joined
+    return r, element
 
 
 def _reads_a_prior(view, element, r) -> bool:
