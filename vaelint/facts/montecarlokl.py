@@ -23,8 +23,8 @@ def monte_carlo_kl(ctx, element: fx.Node) -> Ratio:
     """The weight of the element's one part that reads the sampler's heads, where that part is the
     Gaussian log-density of the sample drawn from them (``log q(z)``, per latent dim or summed over
     them) and every other part reads the sample and reads the heads only through it (``log p(z)``
-    of any prior: a network's, a mixture's, a flow's output zK and its log-determinants).
-    UNKNOWN where the element is no such sum."""
+    of a prior some layer makes: a network's, a mixture's, a flow's output zK and its
+    log-determinants). UNKNOWN where the element is no such sum, or its prior is fixed."""
     view, r = ctx.view, ctx.roles.reparam
     if r is None or not isinstance(r.z, fx.Node) or not isinstance(r.mu, fx.Node):
         return UNKNOWN
@@ -36,9 +36,28 @@ def monte_carlo_kl(ctx, element: fx.Node) -> Ratio:
         return UNKNOWN
     if any(view.reads_around(p, heads, samples) for p in rest):
         return UNKNOWN
+    if not any(view.reads_around(p, _learned(ctx), samples) for p in rest):
+        # a fixed prior (log N(z; 0, 1) of the sample alone): the reading against it has said what the
+        # element is; a log q(z) averaged over Z beside a log p(z) summed is no KL of any weight
+        return UNKNOWN
     sign, q = own[0]
     weight = _weight_of_log_q(ctx, q, r)
     return Ratio(sign * weight, True) if weight is not None else NOT_CONSTANT
+
+
+def _learned(ctx) -> frozenset:
+    """The nodes that apply something trained: a layer's parameters, or a parameter the graph holds
+    as a constant (a learned prior's ``nn.Parameter`` a training script keeps outside any module)."""
+    root = ctx.capture.modules.get("")
+
+    def trained(target: str) -> bool:
+        value = root
+        for part in target.split("."):
+            value = getattr(value, part, None)
+        return bool(getattr(value, "requires_grad", False))
+
+    held = {n for n in ctx.view.graph.nodes if n.op == "get_attr" and trained(str(n.target))}
+    return ctx.view.with_parameters() | frozenset(held)
 
 
 def signed_parts(view, node: fx.Node, sign: float = 1.0, depth: int = 0) -> list[tuple[float, fx.Node]]:
