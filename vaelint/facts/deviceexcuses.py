@@ -36,11 +36,7 @@ def _moved_by_an_override(ctx, meeting) -> bool:
     placing parameters and buffers, does not run. Undecided, said in a note."""
     if not meeting.held:
         return False
-    module = getattr(getattr(ctx.capture, "wrapper", None), "model", None) or getattr(ctx.program, "model", None)
-    chain, parts = [module], meeting.held.split(".")
-    while len(parts) > 1 and isinstance(getattr(module, parts[0], None), nn.Module):
-        module = getattr(module, parts.pop(0))
-        chain.append(module)
+    chain, _parts = _holders(ctx, meeting.held)
     for m in chain:
         # the user's own class: a library's override (Lightning's to() keeps its device property) moves no attribute
         owner = next((k for k in type(m).__mro__ if any(n in vars(k) for n in _MOVERS) and not k.__module__.startswith(_LIBRARIES)), None)
@@ -109,10 +105,8 @@ def _made_with_the_model(ctx, meeting) -> bool:
     (they part only if the model is moved again after it is built)."""
     if not meeting.held:
         return False
-    module = getattr(getattr(ctx.capture, "wrapper", None), "model", None) or getattr(ctx.program, "model", None)
-    parts = meeting.held.split(".")
-    while len(parts) > 1 and isinstance(getattr(module, parts[0], None), nn.Module):
-        module = getattr(module, parts.pop(0))
+    chain, parts = _holders(ctx, meeting.held)
+    module = chain[-1]
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(type(module).__init__)))
     except (OSError, TypeError, SyntaxError):
@@ -179,3 +173,14 @@ def _cuda_type_with_the_model(tree, value) -> bool:
         for c in ast.walk(tree)
     )
     return bool(typed & cuda_types) and moves_itself
+
+
+def _holders(ctx, held: str) -> tuple[list, list[str]]:
+    """(the model and its submodules down to the one holding ``held``, the rest of its path from
+    that module on: ``flow.mask`` -> [model, model.flow], ["mask"])."""
+    module = getattr(getattr(ctx.capture, "wrapper", None), "model", None) or getattr(ctx.program, "model", None)
+    chain, parts = [module], held.split(".")
+    while len(parts) > 1 and isinstance(getattr(module, parts[0], None), nn.Module):
+        module = getattr(module, parts.pop(0))
+        chain.append(module)
+    return chain, parts

@@ -79,6 +79,17 @@ LOG_VAR_READINGS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor],
 }
 
 
+def sampler_reading(h: Tensor, std: Tensor) -> str | None:
+    """The first of LOG_VAR_READINGS by which the sampler makes ``std`` of the scale head ``h``; None."""
+    for name, (_log_var, to_std, _text) in LOG_VAR_READINGS.items():
+        try:
+            if torch.allclose(to_std(h).double(), std.double().expand_as(h), rtol=1e-4, atol=1e-6):
+                return name
+        except RuntimeError:
+            continue
+    return None
+
+
 def magnitude(mu: Tensor, log_var: Tensor) -> Tensor:
     """The size of the terms a Gaussian KL element adds up (1, log sigma^2, mu^2, sigma^2):
     the scale of its rounding error, whatever the spelling."""

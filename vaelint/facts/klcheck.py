@@ -12,9 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
-
-from vaelint.facts.gaussian_kl import LOG_VAR_READINGS
+from vaelint.facts.gaussian_kl import LOG_VAR_READINGS, sampler_reading
 from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior, kl_beside_a_log_det
 from vaelint.facts.lossroles import term_kind
@@ -55,16 +53,6 @@ def clamped_kl_weights(ctx) -> list[tuple[object, float]]:
             continue
         out.append((term, math.prod(f.value for f in scale.factors if f.kind == "const") * scale.normalization))
     return out
-
-
-def sampler_reading(h: torch.Tensor, std: torch.Tensor) -> str | None:
-    for name, (f, _text) in READINGS.items():
-        try:
-            if torch.allclose(f(h).double(), std.double().expand_as(h), rtol=1e-4, atol=1e-6):
-                return name
-        except RuntimeError:
-            continue
-    return None
 
 
 def kl_reading(ctx, run=None) -> KLReading | None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
 import torch.fx as fx
 from torch import Tensor
 
-from vaelint.facts.gaussian_kl import LOG_VAR_READINGS
+from vaelint.facts.gaussian_kl import LOG_VAR_READINGS, sampler_reading
 
 _JOINS = ("stack", "cat")
 
@@ -74,17 +73,10 @@ def _reading(ctx, layers) -> str | None:
     """How every one of these samplers makes its std from its scale head, read off the run's
     values (``std = exp(0.5 * logvar)``: "log-variance"), where one reading fits them all."""
     tensors = ctx.runs.runs[ctx.runs.batch].tensors
-    fits = None
+    found = set()
     for r in layers:
         head, std = tensors.get(r.logvar), tensors.get(r.std)
         if not isinstance(head, Tensor) or not isinstance(std, Tensor) or head.shape != std.shape:
             return None
-        head, std = head.detach().double().cpu(), std.detach().double().cpu()
-        here = set()
-        for name, (_log_var, make_std, _text) in LOG_VAR_READINGS.items():
-            with torch.no_grad():
-                made = make_std(head)
-            if bool(torch.isfinite(made).all()) and torch.allclose(made, std, rtol=1e-4, atol=1e-6):
-                here.add(name)
-        fits = here if fits is None else fits & here
-    return sorted(fits)[0] if fits and len(fits) == 1 else None
+        found.add(sampler_reading(head.detach().cpu(), std.detach().cpu()))
+    return found.pop() if len(found) == 1 else None

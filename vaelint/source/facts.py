@@ -307,14 +307,7 @@ def _attributes_made_from(init, branch: ast.If, read: set) -> str | None:
         if isinstance(stmt, ast.Assign)
         and len(stmt.targets) == 1
         and isinstance(stmt.targets[0], ast.Name)
-        and any(
-            isinstance(c, ast.Call)
-            and isinstance(c.func, ast.Attribute)
-            and c.func.attr in MOVE_METHODS
-            and isinstance(c.func.value, ast.Name)
-            and c.func.value.id == stmt.targets[0].id
-            for c in ast.walk(stmt.value)
-        )
+        and moves(stmt, stmt.targets[0].id)
     }
     for node in ast.walk(init):
         if not isinstance(node, ast.Assign) or node.lineno <= (branch.end_lineno or branch.lineno) or not moved:
