@@ -40,6 +40,11 @@ def _model(kl: str) -> str:
     return fill(_MODEL, kl=kl)
 
 
+def _negated_elbo(kl: str, elbo: str) -> str:
+    """The loss returned as an ELBO times -1 (``elbo.mul(-1)``, as ilkhem/iVAE's step writes it)."""
+    return _model(kl).replace("return rec + kl", f"return ({elbo}).mul(-1)")
+
+
 # KL(N(mu, var) || N(0, s^2 I)) with s = 0.1 (log s^2 = -4.605...), times {c}
 _AGAINST_S = "{c} * torch.sum(1 + logvar - (mu.pow(2) + logvar.exp()) / 0.01 + 4.605170185988091)"
 
@@ -196,8 +201,18 @@ term.
         ),
         # (1, B, Z) heads squeezed to B x Z before the KL: the same heads, read in the element's layout
         Example(fill(_SQUEEZED, kl="-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",)),
+        # the ELBO (the KL written negated, added) minimised as elbo.mul(-1): the number flips every term, as -elbo does
+        Example(_negated_elbo("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())", "-rec + kl"), inputs=("6x20",)),
     ]
     INVALID = [
+        # its near miss: the negated KL subtracted inside the ELBO, so the loss takes the KL away
+        Example(
+            _negated_elbo("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())", "-rec - kl"),
+            inputs=("6x20",),
+            at="finding",
+            message="subtracted",
+            fixed=_negated_elbo("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())", "-rec + kl"),
+        ),
         # torch's kl_div (of discrete distributions, log-probabilities against probabilities) given the heads
         Example(_model("-nn.functional.kl_div(mu, logvar.exp())"), inputs=("6x20",), at="finding", message="F.kl_div is given"),
         Example(

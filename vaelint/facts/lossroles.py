@@ -92,31 +92,6 @@ def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:
     roles.comparisons = find_comparisons(view, roles)
 
 
-def forward_scalar_loss(view: GraphView, roles: Roles, out):
-    """The loss a forward returns as a scalar (``return rec + kl``, ``return loss, recon``)
-    when no loss function was found: the scalar outputs computed from both the
-    reconstruction and the sampler's heads; None when there is none."""
-    if roles.recon is None or roles.reparam is None:
-        return None
-    heads = [h for r in roles.reparams for h in (r.mu, r.logvar) if h is not None]
-    items = (
-        [((), out)]
-        if isinstance(out, fx.Node)
-        else (list(out.items()) if isinstance(out, dict) else list(enumerate(out)) if isinstance(out, (tuple, list)) else [])
-    )
-    scalars = [(k, v) for k, v in items if isinstance(v, fx.Node) and _is_scalar(v)]
-    whole = [(k, v) for k, v in scalars if view.depends_on(v, roles.recon) and any(view.depends_on(v, h) for h in heads)]
-    if not whole:
-        return None
-    if isinstance(out, fx.Node):
-        return out
-    if isinstance(out, dict):
-        return {k: v for k, v in scalars}
-    # each scalar at its own place (``return recon, loss``: the loss is out[1]), the others None
-    kept = {k for k, _v in scalars}
-    return tuple(v if k in kept else None for k, v in items)
-
-
 def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
     """(the total, or None; the scalar parts when the loss returns terms it does
     not add up itself: ``return rec, kl`` that the training step sums)."""
@@ -269,11 +244,24 @@ def _split_terms(
         return _split_terms(view, tensor_operands[0], sign, kind, depth + 1, outer, chain, apart)
     if name in {"mean", "sum", "div", "mul", "neg"} and len(tensor_operands) == 1:
         inner = {}
-        parts = _split_terms(view, tensor_operands[0], -sign if name == "neg" else sign, kind, depth + 1, inner, chain + (node,), apart)
+        flip = name == "neg" or _by_a_negative_number(name, node)
+        parts = _split_terms(view, tensor_operands[0], -sign if flip else sign, kind, depth + 1, inner, chain + (node,), apart)
         if len(parts) > 1:
             outer.update(inner)
             return parts
     return _term(sign, node, chain, outer)
+
+
+def _by_a_negative_number(name: str, node: fx.Node) -> bool:
+    """``elbo.mul(-1)``, ``-1 * elbo``, ``elbo / -2``: a scaling of a whole sum that flips the sign of
+    every term under it, as ``-elbo`` does (its size is no term's weight: beta_eff keeps it out)."""
+    if name == "div":
+        numbers = node.args[1:2]
+    elif name == "mul":
+        numbers = node.args
+    else:
+        return False
+    return any(isinstance(a, (int, float)) and not isinstance(a, bool) and a < 0 for a in numbers)
 
 
 def _a_number(args) -> bool:

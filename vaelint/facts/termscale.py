@@ -171,7 +171,8 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
             # NLL's learned log-variance was split off): this term's own factor
             factor = _scaling(walker, node)
             if factor is not None:
-                factors.append(factor)
+                # its sign is the term's (lossroles reads a negative number there as -elbo): its size only
+                factors.append(dataclasses.replace(factor, value=abs(factor.value)))
             continue
         if op not in ("sum", "mean"):
             continue  # a factor on the whole sum scales every term alike: beta_eff keeps it out
