@@ -11,7 +11,7 @@ from vaelint.capture.ops import RESHAPE_OPS
 from vaelint.facts.batchdeps import Mixing, batch_mixing
 from vaelint.facts.batchpairs import batch_pairings
 from vaelint.facts.context import loc_of
-from vaelint.facts.rowfolds import merges_whole_dims, restored
+from vaelint.facts.rowfolds import merges_whole_dims, restored, tiled_copies
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import FixAvailability, Need, Severity
 
@@ -139,6 +139,9 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         # one weight per sample, a vector as the per-sample term is: paired sample by sample
         Example(fill(_WEIGHTED, column="0"), inputs=("6x12",)),
         Example(_SQUEEZED, inputs=("6x12",)),
+        # K = 2 copies of each sample (an IWAE's particles): repeated along the first dim after the
+        # batch, then cut into rows of one whole copy each, as x.repeat_interleave(2, 0) makes them
+        Example(_model("h.flatten(1).repeat(1, 2).reshape(-1, 1024)", 1024), inputs=("4x1x16x16",)),
     ]
     INVALID = [
         Example(
@@ -157,6 +160,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
             fixed=_model("h.reshape(h.size(0), -1)", 1024),
             unsafe=True,
         ),
+        # its near miss: repeated along a later dim, each row takes half of one copy's channels twice
+        Example(_model("h.repeat(1, 1, 2, 1).reshape(-1, 1024)", 1024), inputs=("4x1x16x16",), at="finding", message="2*B x 1024"),
         # the same lookup with the channels left first (a VQ-VAE tutorial's): rows of 16 values along W
         Example(_model("h.reshape(-1, 16)", 16), inputs=("4x1x16x16",), at="finding", message="not along its 16 channels"),
         # the weights kept as a B x 1 column against the B vector: B x B
@@ -220,8 +225,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 continue
             if a0.const == 0 and merges_whole_dims(a0.coef, before.sizes[1:]):
                 continue
-            if restored(ctx, node):
-                continue  # rows processed one by one, then folded back: a per-row op, not mixing
+            if restored(ctx, node) or tiled_copies(ctx, node):
+                continue  # rows processed one by one, then folded back; or whole copies of each sample
             # B x C x H x W -> (H*W*B) x C: rows of C values that run along W, not along the
             # channels (a vector quantiser's lookup written without moving the channels last)
             channels_first = (

@@ -159,3 +159,28 @@ def merges_whole_dims(coef: int, rest) -> bool:
         if prod > coef:
             return False
     return False
+
+
+def tiled_copies(ctx, node) -> bool:
+    """``x.repeat(1, K).reshape(B * K, -1)`` (an IWAE's or a particle filter's K copies of each
+    sample): B x D repeated along its first dim after the batch, B x K*D, then cut into rows of
+    D, so row b*K + k is a whole copy of sample b (``x.repeat_interleave(K, 0)``), never a part
+    of two. ``node`` is the reshape; read from the shapes (repeat and tile alike)."""
+    src = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
+    if src is None or ctx.view.op(src) not in ("repeat", "tile"):
+        return False
+    orig = next((a for a in src.all_input_nodes if a.op != "get_attr"), None)
+    shapes = [ctx.shape(n) for n in (orig, src, node)]
+    if any(s is None or s.sizes is None for s in shapes):
+        return False
+    (o, r, a) = (tuple(s.sizes) for s in shapes)
+    if len(o) != len(r) or len(o) < 2 or o[0] != r[0] or o[2:] != r[2:] or r[1] % o[1] or len(a) < 2:
+        return False  # repeated along a dim after the first one: a sample's copies interleave
+    copies = r[1] // o[1]
+    per_sample = 1
+    for size in o[1:]:
+        per_sample *= size
+    row = 1
+    for size in a[1:]:
+        row *= size
+    return copies > 1 and row == per_sample and a[0] == o[0] * copies
