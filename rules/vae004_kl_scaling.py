@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from vaelint.facts.context import loc_of
 from vaelint.facts.countedweights import counted_weight
+from vaelint.facts.lossroles import term_kind
 from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, split_loss, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.unsampled import dropped_kl
@@ -397,11 +398,17 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
             return None
         mu, std = mu.double().cpu(), std.double().cpu().expand_as(mu).clamp_min(1e-12)
         closed = float((0.5 * (mu**2 + std**2 - 1 - 2 * std.log())).sum())
-        if closed == 0:
+        z = t.get(r.z)
+        if term_kind(ctx.view, ctx.roles, scales.kl.term) == "latent" and z is not None and z.shape == mu.shape:
+            # log q(z) - log p(z) at the run's own sample (a Monte Carlo KL): its value at that z, not the
+            # closed form it estimates (one draw of B x Z values is no match for it)
+            z = z.detach().double().cpu()
+            closed = float((0.5 * (z**2 - ((z - mu) / std) ** 2) - std.log()).sum())
+        if abs(closed) < 1e-9:
             return None
         # a term still per sample ((rec + beta * kl).mean()) shares the outer mean with rec:
         # its value carries only its own reductions
-        weight = abs(float(term.double().sum())) / closed
+        weight = abs(float(term.double().sum()) / closed)
         power, sizes = scales.kl.own()
         expected = scales.kl.explicit * ctx.batch**power / sizes
         return math.isclose(weight, expected, rel_tol=0.05)

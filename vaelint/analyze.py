@@ -341,6 +341,8 @@ def _say_which_loss(program: Program, shaped: Shaped, ctx: Context, result: Targ
         paths = ctx.roles.total_paths
         where = "".join(f"[{p!r}]" for p in paths[0]) if len(paths) == 1 else ""
         result.loss_name = f"the forward's own out{where}" if where else "the forward's return value"
+        if ctx.roles.total_per_sample:
+            result.loss_name += " (one value per sample: its mean is checked, as a training step reduces it)"
     elif not shaped.guessed:
         result.notes.append(
             program.loss_missing_reason

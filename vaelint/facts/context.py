@@ -355,7 +355,8 @@ def build_context(program, specs, cap, runs, plan, beta) -> Context:
     import torch.fx as fx
 
     from vaelint.contracts.dimnames import from_annotations
-    from vaelint.facts.lossroles import forward_scalar_loss, loss_roles
+    from vaelint.facts.forwardloss import read_forward_loss
+    from vaelint.facts.lossroles import loss_roles
     from vaelint.facts.roles import forward_roles
 
     view = GraphView(cap.graph, cap.modules)
@@ -373,9 +374,7 @@ def build_context(program, specs, cap, runs, plan, beta) -> Context:
         # no loss function, but the forward returns its own loss (pythae's ModelOutput)
         loss_roles(view, roles, {"loss": output_struct["loss"]})
     elif plan is None and program.step is None:
-        own = forward_scalar_loss(view, roles, output_struct)  # ``return rec + kl``
-        if own is not None:
-            loss_roles(view, roles, own)
+        read_forward_loss(view, roles, output_struct)  # ``return rec + kl``
     if not roles.comparisons and roles.recon is not None and runs.failure is not None:
         # a recorded run that raised in its loss has no output to read the loss from, yet its loss
         # compared the reconstruction with the data (binary_cross_entropy on logits: VAE010)

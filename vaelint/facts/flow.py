@@ -79,6 +79,8 @@ def loss_reading(roles: Roles) -> str | None:
             f"the loss returns {len(paths)} terms that none of its values adds up ({', '.join(text)}): "
             "read as their sum, as a training step that adds them does"
         )
+    if roles.total_per_sample:
+        return None  # the forward's own per-sample loss: the report's loss line says which item
     if roles.loss_total is not None and paths and paths[0] not in ((), (0,), ("loss",)):
         return f"the loss returns several values; {text[0]} is computed from the others and is read as the total"
     return None

@@ -46,6 +46,8 @@ class Roles:
     loss_total: fx.Node | None = None
     loss_parts: list[fx.Node] = field(default_factory=list)  # terms the loss returns unsummed
     total_paths: list[tuple] = field(default_factory=list)  # where the total (or its parts) sit in the loss's return
+    # the forward's own loss, one value per sample (``return qy, z, xm, total_loss``): its mean is the total checked
+    total_per_sample: bool = False
     loss_terms: list[tuple[int, fx.Node]] = field(default_factory=list)  # (sign, node)
     # term -> the reductions and factors applied to a whole sum it is part of, outermost first
     term_outer: dict = field(default_factory=dict)
@@ -67,6 +69,8 @@ class Roles:
             if not isinstance(value, torch.Tensor):
                 return None
             values.append(value)
+        if self.total_per_sample and len(values) == 1:
+            return values[0].mean()  # as the training step reduces it (the mean or the sum: the same beta_eff)
         return sum(values[1:], values[0]) if values else None
 
     def path_of(self, node: fx.Node | None) -> tuple | None:

@@ -1,0 +1,67 @@
+"""The loss a model's forward returns itself, found where no loss function was: a scalar computed
+from the reconstruction and the sampler's heads (``return rec + kl``, ``return loss, recon``), or one
+value per sample returned beside other outputs (``return qy, z, x_mean, total_loss, entropy``)."""
+
+from __future__ import annotations
+
+import torch.fx as fx
+
+from vaelint.facts.graphview import GraphView
+from vaelint.facts.lossroles import _is_scalar, loss_roles
+from vaelint.facts.roles import Roles
+
+
+def read_forward_loss(view: GraphView, roles: Roles, out) -> None:
+    """The roles of the forward's own loss, where it returns one (else nothing is filled in)."""
+    own = forward_scalar_loss(view, roles, out)
+    if own is None:
+        return
+    loss_roles(view, roles, own)
+    fact = roles.loss_total.meta.get("shape") if roles.loss_total is not None else None
+    roles.total_per_sample = fact is not None and bool(fact.sizes)
+
+
+def forward_scalar_loss(view: GraphView, roles: Roles, out):
+    """The loss a forward returns as a scalar (``return rec + kl``, ``return loss, recon``)
+    when no loss function was found: the scalar outputs computed from both the
+    reconstruction and the sampler's heads; None when there is none."""
+    if roles.recon is None or roles.reparam is None:
+        return None
+    heads = [h for r in roles.reparams for h in (r.mu, r.logvar) if h is not None]
+    items = (
+        [((), out)]
+        if isinstance(out, fx.Node)
+        else (list(out.items()) if isinstance(out, dict) else list(enumerate(out)) if isinstance(out, (tuple, list)) else [])
+    )
+    # a value the forward detached (``loss.detach().mean()`` kept for logging) carries no gradient: no loss
+    scalars = [(k, v) for k, v in items if isinstance(v, fx.Node) and _is_scalar(v) and _carries(view, v, roles.recon, heads)]
+    if not scalars:
+        # one value per sample (GMVAE-MD's ``return qy, z, xm, total_loss, nent``, the step taking its
+        # mean): a per-sample item that holds a likelihood of the data beside a term of the heads
+        scalars = [(k, v) for k, v in items if isinstance(v, fx.Node) and _per_sample_total(view, roles, v, heads)]
+        if len(scalars) != 1:
+            return None
+    if isinstance(out, fx.Node):
+        return out
+    if isinstance(out, dict):
+        return {k: v for k, v in scalars}
+    # each scalar at its own place (``return recon, loss``: the loss is out[1]), the others None
+    kept = {k for k, _v in scalars}
+    return tuple(v if k in kept else None for k, v in items)
+
+
+def _carries(view: GraphView, node: fx.Node, recon: fx.Node, heads: list) -> bool:
+    """Computed from the reconstruction and the heads along paths a gradient takes (no ``detach``)."""
+    return view.depends_through(node, recon, {"detach"}) and any(view.depends_through(node, h, {"detach"}) for h in heads)
+
+
+def _per_sample_total(view: GraphView, roles: Roles, node: fx.Node, heads: list) -> bool:
+    """A vector of one value per sample that reads the reconstruction and reads the sampler's heads
+    along a path through no sample (a KL's, beside the likelihood): a loss the step reduces."""
+    fact = node.meta.get("shape")
+    if fact is None or fact.sizes is None or len(fact.sizes) != 1 or fact.dims is None or not fact.dims[0].batch_dependent:
+        return False
+    if not _carries(view, node, roles.recon, heads):
+        return False
+    samples = frozenset(n for r in roles.reparams for n in (r.z, r.noise, r.eps) if isinstance(n, fx.Node))
+    return view.reads_around(node, frozenset(heads), samples | frozenset([roles.recon]))
