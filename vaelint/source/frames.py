@@ -156,13 +156,19 @@ def boundary(func):
 
 def user_frame(start: FrameType | None = None) -> SourceLoc | None:
     """The innermost frame of the current stack that is in the user's files."""
+    f = innermost_user_frame(start or sys._getframe(1))
+    return frame_loc(f) if f is not None else None
+
+
+def innermost_user_frame(start: FrameType | None = None) -> FrameType | None:
+    """That frame itself (its locals and its caller: vaelint/source/defaultargs.py)."""
     f = start or sys._getframe(1)
     while f is not None:
         code = f.f_code
         if code in _BOUNDARIES:
             return None
         if is_user_file(code.co_filename):
-            return frame_loc(f)
+            return f
         f = f.f_back
     return None
 

@@ -10,7 +10,7 @@ import sys
 
 from torch.overrides import TorchFunctionMode
 
-from vaelint.frontends.training.livecudaguard import GUARDS_PASSED, a_guard_asks, names_a_device
+from vaelint.frontends.training.livecudaguard import GUARDS_PASSED, a_guard_asks, names_a_device, to_a_chosen_device
 from vaelint.frontends.training.livepatch import Patches
 from vaelint.source.frames import is_user_file
 
@@ -96,7 +96,7 @@ def _patched():
                 out = real(self, *a, **k)
                 # .to(device) with the device the code chose from torch.cuda.is_available() (the CPU
                 # here): on a GPU machine it is the GPU, so the tensor is marked as placed there
-                return placed_on_gpu(out, self) if name == "to" and _to_a_chosen_device(a, k) else out
+                return placed_on_gpu(out, self) if name == "to" and to_a_chosen_device(a, k, _device_aware()) else out
             _remember(kept[1], self)
             return placed_on_gpu(kept[0], self)
 
@@ -168,22 +168,8 @@ def _legacy_types_on_cpu():
     return legacy_types(placed_on_gpu, on_gpu=lambda t: t.is_cuda or getattr(t, GPU_MARK, False), said=said)
 
 
-def _to_a_chosen_device(args, kwargs) -> bool:
-    """``.to(device)`` where ``device`` is the CPU the code chose after asking whether CUDA is
-    there (``"cuda" if torch.cuda.is_available() else "cpu"``), not a CPU its line names."""
-    import torch
-
-    from vaelint.source.facts import line_text, names_the_cpu
-    from vaelint.source.frames import user_frame
-
-    target = kwargs.get("device", args[0] if args else None)
-    if not _RECORDS or not getattr(_RECORDS[-1], "device_aware", False):
-        return False
-    if not isinstance(target, (str, torch.device)) or str(target) != "cpu":
-        return False
-    loc = user_frame()
-    text = line_text(loc.path, loc.line) if loc is not None else ""
-    return bool(text) and not names_the_cpu(text)
+def _device_aware() -> bool:
+    return bool(_RECORDS) and getattr(_RECORDS[-1], "device_aware", False)
 
 
 GPU_MARK = "_vaelint_on_gpu"  # a tensor the code placed on the GPU, kept on the CPU here
@@ -234,7 +220,7 @@ class _MadeOnCpu(TorchFunctionMode):
                 kwargs = {**kwargs, "device": "cpu"}
                 _remember(f"{getattr(func, '__name__', 'a tensor')}(device={str(device)!r})")
                 return placed_on_gpu(func(*args, **kwargs))
-        if device is not None and _to_a_chosen_device((), {"device": device}):
+        if device is not None and to_a_chosen_device((), {"device": device}, _device_aware()):
             # torch.zeros(1, Z, device=device), the device the code chose from is_available(): the
             # CPU here, the GPU where there is one, as .to(device) is marked
             return placed_on_gpu(func(*args, **kwargs))

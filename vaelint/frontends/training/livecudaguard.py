@@ -161,3 +161,24 @@ def names_a_device(args, kwargs) -> bool:
         return torch.device(target).type != "cpu"
     except (RuntimeError, TypeError):  # .to("float16"): a string that names no device
         return False
+
+
+def to_a_chosen_device(args, kwargs, device_aware: bool) -> bool:
+    """``.to(device)`` where ``device`` is the CPU the code chose after asking whether CUDA is
+    there (``"cuda" if torch.cuda.is_available() else "cpu"``), not a CPU its line names."""
+    import torch
+
+    from vaelint.source.defaultargs import given_as_a_default
+    from vaelint.source.facts import line_text, names_the_cpu
+    from vaelint.source.frames import frame_loc, innermost_user_frame
+
+    target = kwargs.get("device", args[0] if args else None)
+    if not device_aware:
+        return False
+    if not isinstance(target, (str, torch.device)) or str(target) != "cpu":
+        return False
+    frame = innermost_user_frame()
+    loc = frame_loc(frame) if frame is not None else None
+    text = line_text(loc.path, loc.line) if loc is not None else ""
+    # a constructor's own default (def __init__(self, device='cpu'), built as VAE()) is the CPU anywhere
+    return bool(text) and not names_the_cpu(text) and not given_as_a_default(frame, "device")
