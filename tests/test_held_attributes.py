@@ -145,3 +145,38 @@ def test_a_held_tensor_the_models_own_to_may_move_is_undecided_a_librarys_to_mov
     assert _excused_by_an_override(_Outer(_MovesItsMask()), "inner.mask")[0]  # the holder's own override
     assert not _excused_by_an_override(_LibraryModel(), "mask")[0]
     assert not _excused_by_an_override(_Held(), "mask")[0]  # no override: VAE012 decides
+
+
+SETUP = textwrap.dedent(
+    """
+    class MaskedLinear(nn.Linear):
+        def __init__(self, n_in, n_out):
+            super().__init__(n_in, n_out)
+            self.mask = torch.ones(n_out, n_in)
+
+        def set_mask(self, m):
+            self.mask = m.float()
+            if torch.cuda.is_available():
+                self.mask = self.mask.cuda()
+
+        def forward(self, x):
+            return F.linear(x, self.mask * self.weight, self.bias)
+
+        def other(self, x):
+            return x * self.scale
+    """
+)
+
+
+def test_a_move_under_an_if_in_a_setup_method_is_found_like_one_in_the_constructor(tmp_path):
+    from vaelint.source.facts import constructor_move
+    from vaelint.source.frames import SourceLoc
+
+    path = tmp_path / "made.py"
+    path.write_text(SETUP)
+    lines = SETUP.splitlines()
+    forward = next(i for i, line in enumerate(lines, 1) if "self.mask * self.weight" in line)
+    other = next(i for i, line in enumerate(lines, 1) if "self.scale" in line)
+    branch = next(i for i, line in enumerate(lines, 1) if "if torch.cuda.is_available()" in line)
+    assert constructor_move(SourceLoc(str(path), forward, 1)) == ("mask", branch, "torch.cuda.is_available()")
+    assert constructor_move(SourceLoc(str(path), other, 1)) is None  # a line that reads no moved attribute

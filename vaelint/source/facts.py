@@ -258,9 +258,9 @@ def guarded_move_into(met: SourceLoc) -> tuple[int, str] | None:
 
 def constructor_move(made: SourceLoc) -> tuple[str, int, str] | None:
     """(attribute, line, condition) where the tensor made at ``made`` comes from an attribute of
-    the model (``self.N.sample(shape)``) that the class's constructor moves to the GPU under an
-    ``if`` (``if torch.cuda.is_available(): self.N.loc = self.N.loc.cuda()``, a distribution object
-    no ``.to(device)`` moves); None when there is none. The condition was settled on this machine
+    the model (``self.N.sample(shape)``) that the class's constructor, or a setup method of the
+    class, moves to the GPU under an ``if`` (``if torch.cuda.is_available(): self.N.loc =
+    self.N.loc.cuda()``, a distribution object no ``.to(device)`` moves); None when there is none. The condition was settled on this machine
     when the model was built, which a simulated GPU cannot change."""
     function, text = _function_at(made)
     parsed = _parse(made.path)
@@ -275,11 +275,13 @@ def constructor_move(made: SourceLoc) -> tuple[str, int, str] | None:
         if isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name) and a.value.id == "self"
     }
     owner = next((c for c in ast.walk(tree) if isinstance(c, ast.ClassDef) and function in ast.walk(c)), None)
-    init = next((f for f in owner.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None) if owner else None
-    for node in ast.walk(init) if init is not None else ():
+    # the constructor first, then a setup method it calls (MADE's set_mask(m): self.mask = m, then
+    # ``if torch.cuda.is_available(): self.mask = self.mask.cuda()``)
+    methods = sorted((f for f in owner.body if isinstance(f, ast.FunctionDef)), key=lambda f: f.name != "__init__") if owner else []
+    for method, node in ((m, n) for m in methods for n in ast.walk(m)):
         if not isinstance(node, ast.If):
             continue
-        made_from = _attributes_made_from(init, node, read)
+        made_from = _attributes_made_from(method, node, read)
         if made_from:
             return made_from, node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
         for stmt in node.body:
