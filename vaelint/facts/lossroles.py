@@ -319,12 +319,19 @@ def _term(sign: int, node: fx.Node, chain: tuple, outer: dict) -> list[tuple[int
     return [(sign, node)]
 
 
-def _is_tensor_valued(node: fx.Node) -> bool:
-    """False for size queries (``x.size(0)``) and their arithmetic."""
-    fact = node.meta.get("shape")
-    if fact is not None:
+def _is_tensor_valued(node: fx.Node, depth: int = 0) -> bool:
+    """False for size queries (``x.size(0)``) and their arithmetic (``math.log(K)``). A node the run
+    never reached (it raised before: BCE given logits) has no shape either; it is a tensor where it
+    is computed from one, so the loss's terms are split alike whether or not the run got there."""
+    if node.meta.get("shape") is not None or node.op in ("placeholder", "get_attr") or "shape" in node.meta:
         return True
-    return node.op in ("placeholder", "get_attr") or "shape" in node.meta
+    if depth > 40 or is_size(node) or (node.op == "call_method" and node.target in _NUMBERS):
+        return False
+    return any(_is_tensor_valued(a, depth + 1) for a in node.all_input_nodes)
+
+
+# methods that hand back a Python number, not a tensor
+_NUMBERS = {"item", "tolist", "numel", "dim", "ndimension", "nelement", "element_size", "get_device"}
 
 
 def find_comparisons(view: GraphView, roles: Roles) -> list[Comparison]:
