@@ -19,7 +19,7 @@ from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
 from vaelint.facts.heldrun import kl_reads, run_holding
 from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior
-from vaelint.facts.montecarlokl import monte_carlo_kl
+from vaelint.facts.montecarlokl import log_q_averaged, monte_carlo_kl
 from vaelint.facts.recunread import why_rec_unread
 from vaelint.facts.reductions import Factor, TermScale
 from vaelint.facts.schedules import scheduled_weight
@@ -278,7 +278,7 @@ def _loss_scales(ctx) -> LossScales | str:
             # log q(z) - log p(z) against a learned, mixture or flow prior: weighed by its log q(z)
             mc = monte_carlo_kl(ctx, kl.element)
             if mc.constant:
-                norm, kl.read_as = mc, "log q(z)"
+                norm, kl.read_as = log_q_averaged(ctx, kl, mc), "log q(z)"
         if not norm.constant:
             others.append(term)
             undecided = _why_not_read(ctx, term, kl, norm) or undecided

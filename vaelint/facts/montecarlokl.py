@@ -11,11 +11,13 @@ Carlo KL)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 import torch.fx as fx
 
 from vaelint.facts.gaussian_kl import NOT_CONSTANT, UNKNOWN, Ratio
+from vaelint.facts.lossroles import _is_tensor_valued
 from vaelint.facts.reparams import heads_of, samples_of
 
 
@@ -25,9 +27,26 @@ def monte_carlo_kl(ctx, element: fx.Node) -> Ratio:
     them) and every other part reads the sample and reads the heads only through it (``log p(z)``
     of a prior some layer makes: a network's, a mixture's, a flow's output zK and its
     log-determinants). UNKNOWN where the element is no such sum, or its prior is fixed."""
-    view, r = ctx.view, ctx.roles.reparam
-    if r is None or not isinstance(r.z, fx.Node) or not isinstance(r.mu, fx.Node):
-        return UNKNOWN
+    found = UNKNOWN
+    for r in _drawn_for(ctx, element):
+        found = _against(ctx, element, r)
+        if found.decided:
+            return found
+    return found
+
+
+def _drawn_for(ctx, element: fx.Node) -> list:
+    """The sampler's layers whose sample the element reads, the first layer first: a second draw of
+    the same heads for the KL alone (``z2 = self.sample(mu, logvar)`` in a loss method, as
+    VampPrior ports write it) is a layer of its own, and ``log q(z2)`` is read at ``z2``."""
+    layers = [r for r in ctx.roles.reparams if isinstance(r.z, fx.Node) and isinstance(r.mu, fx.Node)]
+    reading = [r for r in layers if ctx.view.depends_on(element, r.z)]
+    return sorted(reading, key=lambda r: r is not ctx.roles.reparam)
+
+
+def _against(ctx, element: fx.Node, r) -> Ratio:
+    """monte_carlo_kl against one layer's heads and sample."""
+    view = ctx.view
     heads, samples = heads_of([r]), samples_of([r])
     parts = signed_parts(view, element)
     own = [(sign, p) for sign, p in parts if view.reads_around(p, heads, samples)]
@@ -61,13 +80,14 @@ def _learned(ctx) -> frozenset:
 
 
 def signed_parts(view, node: fx.Node, sign: float = 1.0, depth: int = 0) -> list[tuple[float, fx.Node]]:
-    """``a - b - c`` as [(1, a), (-1, b), (-1, c)]: the operands of adds and subtractions (numbers left out)."""
+    """``a - b - c`` as [(1, a), (-1, b), (-1, c)]: the operands of adds and subtractions (numbers left
+    out, and sizes: a mixture's ``- math.log(self.pseudo.size(0))``)."""
     op = view.op(node)
     if depth > 8 or op not in ("add", "sub"):
         return [(sign, node)]
     out = []
     for k, arg in enumerate(node.args[:2]):
-        if isinstance(arg, fx.Node):
+        if isinstance(arg, fx.Node) and _is_tensor_valued(arg):
             out += signed_parts(view, arg, -sign if (op == "sub" and k == 1) else sign, depth + 1)
     return out
 
@@ -100,3 +120,17 @@ def _weight_of_log_q(ctx, q: fx.Node, r) -> float | None:
     if c == 0 or not math.isfinite(c):
         return None
     return c if bool(((y - (c * x + k)).abs() <= 1e-3 * (abs(c) * x.abs() + abs(k)) + 1e-6).all()) else None
+
+
+def log_q_averaged(ctx, kl, weight: Ratio) -> Ratio:
+    """A log q(z) weighed 1/Z beside its log p(z) (``log_q.mean(-1) - log_p(z)``): log q averaged over
+    the latent dims where the prior's log-density sums them, so the term is no KL of any weight and
+    log p outweighs it Z times. Said as a reduction, which VAE002 weighs against the reconstruction's:
+    the scale's "sum over Z inside log q - log p" becomes a mean over Z, and the weight is 1."""
+    z = ctx.latent_size
+    summed = [f for f in kl.factors if f.kind == "sum" and f.over.endswith("(inside log q - log p)")]
+    if not z or z < 2 or len(summed) != 1 or not math.isclose(abs(weight.value) * z, 1.0, rel_tol=1e-3):
+        return weight
+    at = kl.factors.index(summed[0])
+    kl.factors[at] = replace(summed[0], kind="mean", const_sizes=z, over=f"{z} (log q(z) averaged over it, log p(z) summed)", op="mean")
+    return Ratio(math.copysign(1.0, weight.value), True)
