@@ -34,3 +34,14 @@ def values_in_args(runs, node, value) -> dict:
         if len(args) > pos and isinstance(args[pos], (int, float)):
             out[b] = args[pos]
     return out
+
+
+def per_batch(values: dict) -> int | None:
+    """k when every value is k times its batch size (k a whole number)."""
+    if len(values) < 2:
+        return None
+    ks = {v / b for b, v in values.items()}
+    if len(ks) != 1:
+        return None
+    k = ks.pop()
+    return int(k) if float(k).is_integer() and k >= 1 else None

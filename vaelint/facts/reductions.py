@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_only, one_tensor_listed
-from vaelint.facts.argnumbers import not_a_size, same_at_all_batches, values_in_args
+from vaelint.facts.argnumbers import not_a_size, per_batch, same_at_all_batches, values_in_args
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
 from vaelint.facts.graphview import is_size
+from vaelint.facts.paddingmask import padding_mask
 from vaelint.source.facts import divides_by_a_length
 from vaelint.source.frames import SourceLoc
 
@@ -139,14 +140,14 @@ class TermWalker:
             if self.ctx.ints_are_literals or same_at_all_batches(self.runs, node, arg) or not_a_size(self.runs, node, arg):
                 return float(arg), 0, 1
             values = values_in_args(self.runs, node, arg)
-            k = _per_batch(values)
+            k = per_batch(values)
             return (float(arg), 1, k) if k else None
         if isinstance(arg, fx.Node):
             values = {b: r.values.get(arg) for b, r in self.runs.runs.items() if arg in r.values}
             if values:
                 if len(set(values.values())) == 1:
                     return float(next(iter(values.values()))), 0, 1
-                k = _per_batch(values)
+                k = per_batch(values)
                 return (float(values[self.runs.batch]), 1, k) if k else None
             t = self.runs.runs[self.runs.batch].tensors.get(arg)
             if t is not None and t.numel() == 1 and not any(self.view.depends_on(arg, f) for f in self.ctx.roles.forward_outputs.values()):
@@ -161,7 +162,9 @@ class TermWalker:
         for _ in range(40):
             op = self.view.op(node)
             tensors = [a for a in node.args if isinstance(a, fx.Node) and self.ctx.shape(a) is not None]
-            if op in ("mul", "div") and len(node.args) == 2:
+            if op == "mul" and len(tensors) == 2 and padding_mask(self.view, self.runs.runs[self.runs.batch].tensors, tensors):
+                step = padding_mask(self.view, self.runs.runs[self.runs.batch].tensors, tensors)[1]
+            elif op in ("mul", "div") and len(node.args) == 2:
                 step = self._scaled(scale, node, op, tensors)
             elif op == "neg" and tensors:
                 scale.factors.append(Factor("const", -1.0, 0, 1, "-1", node, op))
@@ -387,14 +390,3 @@ class TermWalker:
                 return "none"
             return "sum" if size_average is False else "mean"
         return str(node.kwargs.get("reduction", "mean"))
-
-
-def _per_batch(values: dict) -> int | None:
-    """k when every value is k times its batch size (k a whole number)."""
-    if len(values) < 2:
-        return None
-    ks = {v / b for b, v in values.items()}
-    if len(ks) != 1:
-        return None
-    k = ks.pop()
-    return int(k) if float(k).is_integer() and k >= 1 else None
