@@ -21,7 +21,7 @@ USER = (
     "def run_text():\n    return subprocess.run('curl x | tar x', shell=True, stdout=subprocess.PIPE, text=True)\n"
     "def checked():\n    return subprocess.check_output(['./download.sh'])\n"
     "def fed():\n    p = subprocess.Popen(['./download.sh'], stdin=subprocess.PIPE)\n    p.stdin.write(b'y')\n    return p\n"
-    "def git():\n    try:\n        return subprocess.check_output(['git', 'rev-parse', 'HEAD'])\n"
+    "def git():\n    try:\n        return subprocess.check_output(['git', 'clone', 'x'])\n"
     "    except FileNotFoundError:\n        return '?'\n"
 )
 
@@ -48,7 +48,8 @@ def test_with_the_data_given_the_codes_own_script_answers_as_one_not_installed(t
             code["checked"]()
         assert raised.value.returncode == 127
         assert code["fed"]().pid is None  # none was started: no pid for os.kill to take for its own group
-        # a program that is not the code's own file (git): the FileNotFoundError of a machine without it
+        # a program that is not the code's own file (git clone; a query of the checkout answers empty):
+        # the FileNotFoundError of a machine without it
         assert code["git"]() == "?"
     said = " ".join(sandbox.said())
     assert "the code's program './download.sh' at " in said and "user_code.py:3 was not run" in said

@@ -53,8 +53,9 @@ def test_programs_the_setup_asks_are_not_started_and_answer_as_missing_ones(tmp_
     unrun = [n for n in result["notes"] if "was not run (vaelint starts no program)" in n]
     assert [n.split(" at ")[0] for n in unrun] == [
         "the code's os.popen('nvidia-smi --query-gpu=name --format=csv,noheader')",
-        "the code's os.system('mkdir -p runs/unknown')",  # git was missing: the code's own fallback
+        "the code's os.system('mkdir -p runs/')",  # git's answer was empty: the commit is ""
         "the code's os.system('touch runs/started')",
+        "the code's git query 'git rev-parse --short HEAD'",
     ]
 
 
@@ -65,7 +66,7 @@ def test_a_program_the_code_starts_is_an_oserror_it_can_catch():
     namespace: dict = {}
     exec(
         compile(
-            "import os, subprocess\ndef commit():\n    try:\n        return subprocess.check_output(['git', 'log'])\n"
+            "import os, subprocess\ndef commit():\n    try:\n        return subprocess.check_output(['svn', 'info'])\n"
             "    except OSError as e:\n        return str(e)\ndef gpus():\n    p = os.popen('nvidia-smi')\n"
             "    return p.read(), p.close()\n",
             user,
@@ -75,7 +76,7 @@ def test_a_program_the_code_starts_is_an_oserror_it_can_catch():
     )
     sandbox = Sandbox(user)
     with sandbox.active():
-        assert "tried to run a program (git log)" in namespace["commit"]()
+        assert "tried to run a program (svn info)" in namespace["commit"]()
         assert namespace["gpus"]() == ("", 127 << 8)
     assert [n.replace(os.sep, "/").rsplit("/", 1)[-1] for n in sandbox.unrun] == ["user_code.py:8"]
     assert sandbox.unrun[0].startswith("os.popen('nvidia-smi') at ")
@@ -205,3 +206,28 @@ def test_a_whole_model_loaded_from_a_missing_file_is_moved_and_said_when_called(
     else:
         assert done.returncode == 0, done.stdout + done.stderr
         assert "torch.load('weights/judge_model.pt') at train.py:4 is not here: the weights stay as built" in text, text
+
+
+def test_git_asked_about_the_checkout_answers_empty_and_anything_else_of_gits_is_refused():
+    # the commit a script logs (pvae writes it beside its run): no output, status 0, said in a note;
+    # git changing the checkout (commit, checkout, clone) is still no program vaelint starts
+    from vaelint.errors import VaelintError
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    user = os.path.join(RUNNING, "user_code.py")
+    namespace: dict = {}
+    code = (
+        "import subprocess\ndef commit():\n    return subprocess.check_output(['git', 'rev-parse', '--verify', 'HEAD'])\n"
+        "def described():\n    return subprocess.run('git describe --always', shell=True, capture_output=True, text=True)\n"
+        "def save():\n    return subprocess.check_output(['git', 'commit', '-am', 'run'])\n"
+    )
+    exec(compile(code, user, "exec"), namespace)
+    sandbox = Sandbox(user)
+    with sandbox.active():
+        assert namespace["commit"]() == b""
+        done = namespace["described"]()
+        assert (done.returncode, done.stdout) == (0, "")
+        with pytest.raises(VaelintError, match="tried to run a program"):
+            namespace["save"]()
+    assert [n.split(" at ")[0] for n in sandbox.queried] == ["'git rev-parse --verify HEAD'", "'git describe --always'"]
+    assert any("git query 'git rev-parse --verify HEAD'" in n and "status 0" in n for n in sandbox.said())

@@ -61,6 +61,7 @@ class Sandbox:
     script: str  # the script's path, for messages
     blocked: list[str] = field(default_factory=list)  # "open('out.txt', 'w') at train.py:40"
     unrun: list[str] = field(default_factory=list)  # "os.popen('nvidia-smi') at train.py:12"
+    queried: list[str] = field(default_factory=list)  # "git rev-parse HEAD at train.py:22", answered empty
     changed: list[str] = field(default_factory=list)  # "Trainer(accelerator='gpu') at main.py:33", built for the CPU
     adapted: list[str] = field(default_factory=list)  # Lightning 1.x's Trainer.from_argparse_args, on a 2.x
     unloaded: list[str] = field(default_factory=list)  # checkpoints that are not here: the weights stay as built
@@ -114,6 +115,7 @@ class Sandbox:
                 "program gives (no output, exit status 127)"
                 for w in self.unrun[:3]
             ]
+            + [f"the code's git query {w} was not run (vaelint starts no program): it gave no output, status 0" for w in self.queried[:2]]
             + [f"the code's {w} ran on this machine's CPU as one process: it has no GPU" for w in self.changed[:2]]
             + [
                 f"the code's {w} is Lightning 1.x's, which the installed Lightning dropped: the trainer was built with "

@@ -37,16 +37,19 @@ def finished_popen(refuse, sandbox, started_by_user_code):
         def __init__(self, *args, **kwargs):
             command = args[0] if args else kwargs.get("args", "")
             folder = os.path.dirname(os.path.abspath(sandbox.script))
-            if python_script_run(command) or not (
-                getattr(sandbox, "data_given", False) and started_by_user_code() and _the_codes_own(command, kwargs, folder)
+            # git asked for the code's commit (logged beside the run, as pvae writes it): an empty answer
+            query = started_by_user_code() and a_git_query(command)
+            if not query and (
+                python_script_run(command)
+                or not (getattr(sandbox, "data_given", False) and started_by_user_code() and _the_codes_own(command, kwargs, folder))
             ):
                 refuse(*args, **kwargs)  # a Python script run as a program: refused, naming its check
             shown = " ".join(map(str, command)) if isinstance(command, (list, tuple)) else str(command)
-            sandbox._note(f"program {shown[:80]!r}", sandbox.unrun)
+            sandbox._note(f"{shown[:80]!r}" if query else f"program {shown[:80]!r}", sandbox.queried if query else sandbox.unrun)
             text = any(kwargs.get(k) for k in ("text", "universal_newlines", "encoding", "errors"))
             piped = {k: kwargs.get(k) == subprocess.PIPE for k in ("stdout", "stderr")}
             # no pid: none was started (0 would name vaelint's own process group to os.kill)
-            self.args, self.returncode, self.pid = command, 127, None
+            self.args, self.returncode, self.pid = command, 0 if query else 127, None
             self.stdin = (io.StringIO() if text else io.BytesIO()) if kwargs.get("stdin") == subprocess.PIPE else None
             self.stdout, self.stderr = ((io.StringIO("") if text else io.BytesIO(b"")) if piped[k] else None for k in ("stdout", "stderr"))
             self._vaelint_finished = True  # wait() and poll() answer its returncode as a finished one's
@@ -86,3 +89,19 @@ def python_script_run(command) -> str:
             args = f' --script-args "{shlex.join(rest)}"' if rest else ""
             return f"vaelint check {target}{args}"
     return ""
+
+
+# what git answers about a checkout without changing it: the commit, the branch, its state
+_GIT_QUERIES = {"rev-parse", "describe", "log", "status", "diff", "show", "branch", "rev-list", "symbolic-ref"}
+
+
+def a_git_query(command) -> bool:
+    """``git rev-parse HEAD``, ``git describe --always``: a question about the checkout, which the code
+    logs beside its run (no data, no model depends on it). It is not run: it answers with no output
+    and status 0, and the report says it was not run."""
+    try:
+        words = [str(w) for w in command] if isinstance(command, (list, tuple)) else shlex.split(str(command))
+    except ValueError:
+        return False
+    verbs = [w for w in words[1:] if not w.startswith("-")]
+    return len(words) > 1 and os.path.basename(words[0]) == "git" and bool(verbs) and verbs[0] in _GIT_QUERIES
