@@ -5,6 +5,8 @@ starts a program (the user's own line, or a library it imports)."""
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 
 
 class Sink(io.StringIO):
@@ -78,8 +80,11 @@ def retrieved(sandbox, refused):
     Before, the advised --input met the same refusal (helper C, alexlinapp/beta-vae)."""
 
     def fn(url, filename=None, *args, **kwargs):
-        if not sandbox.data_given or filename is None:
+        if not sandbox.data_given:
             return refused(url, filename, *args, **kwargs)
+        if filename is None:
+            # urlretrieve(url)[0]: a temporary file's name (none is written), named as the URL names it
+            filename = os.path.join(tempfile.gettempdir(), "vaelint-not-downloaded", os.path.basename(str(url).split("?")[0]) or "download")
         name = str(filename)[-40:]
         sandbox._note(f"urlretrieve(..., {name!r}) downloaded nothing; given --input, it answered as done", sandbox.stood_in)
         return str(filename), None
