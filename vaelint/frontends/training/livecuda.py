@@ -121,6 +121,8 @@ def _patched():
     parallel_module = importlib.import_module("torch.nn.parallel.data_parallel")  # the module, not the function
     patches.set(parallel_module.data_parallel, "__code__", _one_device.__code__)
     patches.set(torch.cuda, "is_available", is_available)
+    if hasattr(torch, "accelerator"):  # torch.accelerator.current_accelerator() if ...is_available() (pytorch/examples)
+        patches.set(torch.accelerator, "is_available", lambda real=torch.accelerator.is_available: _asks() or real())
     _wrappers_keep_the_mark(patches)
     try:
         with _MadeOnCpu(), _legacy_types_on_cpu():
