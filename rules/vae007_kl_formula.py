@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vaelint.facts.context import loc_of
-from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, kl_readings, why_no_kl_reading
+from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, kl_readings, maximised_elbo, why_no_kl_reading
 from vaelint.facts.kldirection import reversed_learned_kl
 from vaelint.facts.samplernoise import sampler_scale, uniform_noise
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
@@ -201,10 +201,23 @@ term.
         ),
         # (1, B, Z) heads squeezed to B x Z before the KL: the same heads, read in the element's layout
         Example(fill(_SQUEEZED, kl="-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",)),
+        # a loss method that returns the ELBO itself, to be maximised: -(rec + kl), its KL negated as its reconstruction is
+        Example(
+            _model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())").replace("return rec + kl", "return -(rec + kl)"),
+            inputs=("6x20",),
+        ),
         # the ELBO (the KL written negated, added) minimised as elbo.mul(-1): the number flips every term, as -elbo does
         Example(_negated_elbo("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())", "-rec + kl"), inputs=("6x20",)),
     ]
     INVALID = [
+        # an ELBO returned to be maximised that adds the KL: maximising it pushes the posterior away
+        Example(
+            _model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())").replace("return rec + kl", "return -rec + kl"),
+            inputs=("6x20",),
+            at="finding",
+            message="wrong sign",
+            fixed=_model("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())").replace("return rec + kl", "return -rec + kl"),
+        ),
         # its near miss: the negated KL subtracted inside the ELBO, so the loss takes the KL away
         Example(
             _negated_elbo("0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())", "-rec - kl"),
@@ -330,6 +343,12 @@ term.
         if reading.kl != reading.sampler or reading.coefficient is None:
             return  # a different reading of the head: VAE008
         c = reading.coefficient
+        if maximised_elbo(ctx):
+            # return -(rec + kl) from a loss found by name: an ELBO to maximise, read as its negation
+            note = "the loss is read as an ELBO to maximise (its reconstruction term enters negated): its negation is checked"
+            if note not in ctx.notes:
+                ctx.notes.append(note)
+            c = -c
         if c < 0 and reading.clamped:
             # the sign is written where the clamped KL enters the loss, not where the KL is computed
             yield self.report(FormulaSeen("wrong_sign", c, clamped=True), loc_of(reading.node) or loc, node=reading.node)

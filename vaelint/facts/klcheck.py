@@ -85,6 +85,41 @@ def kl_readings(ctx, run=None) -> list[KLReading]:
     return out
 
 
+def _other_head_terms(ctx, term) -> list:
+    """The loss's other terms, no reconstruction, that read the sampler's heads along a path through
+    no sample (the rest of a KL written in parts)."""
+    from vaelint.facts.reparams import heads_of, samples_of
+
+    roles, view = ctx.roles, ctx.view
+    heads, samples = heads_of(roles.reparams), samples_of(roles.reparams)
+    rec = set(roles.rec_terms)
+    return [t for _s, t in roles.loss_terms if t is not term and t not in rec and view.reads_around(t, heads, samples)]
+
+
+def maximised_elbo(ctx) -> bool:
+    """Is the loss vaelint found by name (no training step) an ELBO written to be maximised: its
+    reconstruction, a loss op (BCE, MSE...), enters negated as the KL does (``return -(rec + kl)``,
+    ``log_px - kl``)? Then the KL's sign is the objective's, no bug of the KL: the training code
+    minimises its negation (stefanknegt/Probabilistic-Unet-Pytorch's ``elbo()``)."""
+    from vaelint.capture.ops import RECON_LOSS_OPS
+
+    roles = ctx.roles
+    step = ctx.program.step
+    if (step is not None and not step.loss_method) or len(set(roles.rec_terms)) != 1:
+        return False
+    rec = roles.rec_terms[0]
+    scale = term_scale(ctx, rec)
+    if scale is None or scale.element is None or ctx.view.op(scale.element) not in RECON_LOSS_OPS:
+        return False
+    sign = next((s for s, t in roles.loss_terms if t is rec), 1) * math.prod(f.value for f in scale.factors if f.kind == "const")
+    return sign < 0
+
+
+def _where(node) -> str:
+    loc = node.meta.get("loc")
+    return loc.where() if loc is not None else node.name
+
+
 def why_no_kl_reading(ctx) -> str:
     return ctx.reading("kl_reading", _user_run_reading, KLReading)[1]
 
@@ -117,6 +152,14 @@ def _kl_reading(ctx, run) -> KLReading | str:
         if reading.kl is not None:
             return reading
     if len(closed) == 1 and readings and readings[0].undecided is None:
+        others = _other_head_terms(ctx, closed[0])
+        if others:
+            # VaDE's KL to its mixture prior, written over Loss += ... and Loss -= ...: a part is no KL
+            return (
+                f"the KL term at {_where(closed[0])} is no Gaussian KL by itself, and {len(others)} other term(s) of the loss "
+                f"read the encoder's heads too ({', '.join(_where(t) for t in others)}): a KL written over several "
+                "terms (a mixture prior's, say) is not read as one: not checked"
+            )
         return readings[0]  # the one KL candidate is no Gaussian KL: VAE007
     if readings and readings[0].undecided:
         return readings[0].undecided

@@ -83,6 +83,7 @@ class Step:
     keywords: tuple[str, ...] = ()  # inputs given by name (--input NAME=SPEC), after the positional ones
     loc: SourceLoc | None = None  # where the batch comes in (the loop over the loader)
     lines: tuple[int, int] | None = None  # the step's own lines in loc's file (first, last)
+    loss_method: bool = False  # a loss method of the model that runs its forward (no training code's step)
 
 
 @dataclass

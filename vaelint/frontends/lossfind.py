@@ -183,6 +183,7 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
         fn=lambda *inputs: fn(*inputs, **kwargs),
         names=names,
         description=f"{plan.name} (it runs the forward itself: its call of the model is the forward)",
+        loss_method=True,
     )
 
 
