@@ -7,8 +7,15 @@ from __future__ import annotations
 import torch.fx as fx
 
 from vaelint.facts.graphview import GraphView
-from vaelint.facts.lossroles import _is_scalar, loss_roles
+from vaelint.facts.lossroles import _TOTAL_KEYS, _is_scalar, loss_roles
 from vaelint.facts.roles import Roles
+
+
+def own_loss_key(out) -> str | None:
+    """The key under which a forward's dict holds its own loss (``loss``, ``total_loss``, ``elbo``...)."""
+    if not isinstance(out, dict):
+        return None
+    return next((k for k in _TOTAL_KEYS if isinstance(out.get(k), fx.Node)), None)
 
 
 def read_forward_loss(view: GraphView, roles: Roles, out) -> None:

@@ -129,7 +129,7 @@ def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
 
 
 # the keys a loss's dict names its total by
-_TOTAL_KEYS = ("loss", "total_loss", "total", "loss_total")
+_TOTAL_KEYS = ("loss", "total_loss", "total", "loss_total", "elbo", "neg_elbo", "nelbo")
 
 
 def _paths_of(out, nodes: list) -> list[tuple]:
