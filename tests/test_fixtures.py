@@ -38,7 +38,7 @@ def test_seed_fixtures_cover_every_seed_document():
     assert {"seed000", "seed001", "seed002", "seed003", "seed004"} <= seeds
 
 
-_WEIGHED_BY_LOG_Q = ("buggy/flow_kl_reduced_in_parts_weighted.py",)
+_WEIGHED_BY_LOG_Q = ("buggy/flow_kl_reduced_in_parts_weighted.py", "buggy/vamp_prior_kl_at_a_second_draw.py")
 
 
 def test_every_finding_is_confirmed_on_the_cpu():
