@@ -18,12 +18,29 @@ class VaelintError(Exception):
             # rebuilt by a library with one argument, its text around ours (Keras: type(e)(text)
             # for an error raised in a layer's call): ours, as a load error
             kind, message = "load", _inner(kind)
+        message = elide_tensors(message)
         super().__init__(message)
         self.kind = kind
         self.message = message
 
     def __reduce__(self):  # pickled from the worker process to the parent
         return (type(self), (self.kind, self.message), dict(self.__dict__))
+
+
+def elide_tensors(text: str, longest: int = 80) -> str:
+    """A tensor's repr over ``longest`` characters cut to ``tensor(...)`` (an error that formats the
+    batch into a file name printed kilobytes of it): what is wrong and where stay readable."""
+    out, start = [], 0
+    while (at := text.find("tensor(", start)) >= 0:
+        depth, end = 0, at + len("tensor")
+        while end < len(text):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            end += 1
+            if depth == 0:
+                break
+        out.append(text[start:at] + (text[at:end] if end - at <= longest else "tensor(...)"))
+        start = end
+    return "".join(out) + text[start:]
 
 
 _WRAPPINGS = (
