@@ -577,7 +577,20 @@ def _reads_the_heads_beside_the_sample(ctx, r) -> bool:
     # the heads' layers run again by the loss (log q(z|x) of stochastic-layer objects: self.q_params(x)
     # once more) read the same mean and scale
     heads = frozenset(heads) | {twin for h in heads for twin in ctx.view.layer_twins(h)}
+    # heads tiled for K samples (mu.repeat_interleave(K, 0)): the loss may tile the untiled ones again itself
+    heads = heads | {src for h in heads for src in _untiled(ctx.view, h)}
     return isinstance(total, fx.Node) and bool(heads) and ctx.view.reads_around(total, heads, samples)
+
+
+def _untiled(view, node) -> list:
+    """What a head was tiled or reshaped from (``mu_k = mu.repeat_interleave(K, 0)``: mu)."""
+    out = []
+    while len(out) < 3 and view.op(node) in ("repeat_interleave", "repeat", "expand", "tile", "unsqueeze", "view", "reshape"):
+        node = node.args[0]
+        if not hasattr(node, "op"):
+            break
+        out.append(node)
+    return out
 
 
 def _left_out(ctx, finding, observed) -> bool | None:

@@ -319,15 +319,21 @@ def _term(sign: int, node: fx.Node, chain: tuple, outer: dict) -> list[tuple[int
     return [(sign, node)]
 
 
-def _is_tensor_valued(node: fx.Node, depth: int = 0) -> bool:
+def _is_tensor_valued(node: fx.Node) -> bool:
     """False for size queries (``x.size(0)``) and their arithmetic (``math.log(K)``). A node the run
     never reached (it raised before: BCE given logits) has no shape either; it is a tensor where it
     is computed from one, so the loss's terms are split alike whether or not the run got there."""
-    if node.meta.get("shape") is not None or node.op in ("placeholder", "get_attr") or "shape" in node.meta:
-        return True
-    if depth > 40 or is_size(node) or (node.op == "call_method" and node.target in _NUMBERS):
-        return False
-    return any(_is_tensor_valued(a, depth + 1) for a in node.all_input_nodes)
+    stack, seen = [node], set()
+    while stack and len(seen) < 400:  # each node once: an unreached loss of many steps stays linear
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n.meta.get("shape") is not None or n.op in ("placeholder", "get_attr") or "shape" in n.meta:
+            return True
+        if not (is_size(n) or (n.op == "call_method" and n.target in _NUMBERS)):
+            stack.extend(n.all_input_nodes)
+    return False
 
 
 # methods that hand back a Python number, not a tensor
