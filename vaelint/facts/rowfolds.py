@@ -4,6 +4,8 @@ decoder's bars folded into the batch) keep the samples apart."""
 
 from __future__ import annotations
 
+import math
+
 from vaelint.capture.ops import RESHAPE_OPS
 
 # ops that treat each row on its own: folding samples into rows and back is harmless around them
@@ -177,10 +179,4 @@ def tiled_copies(ctx, node) -> bool:
     if len(o) != len(r) or len(o) < 2 or o[0] != r[0] or o[2:] != r[2:] or r[1] % o[1] or len(a) < 2:
         return False  # repeated along a dim after the first one: a sample's copies interleave
     copies = r[1] // o[1]
-    per_sample = 1
-    for size in o[1:]:
-        per_sample *= size
-    row = 1
-    for size in a[1:]:
-        row *= size
-    return copies > 1 and row == per_sample and a[0] == o[0] * copies
+    return copies > 1 and math.prod(a[1:]) == math.prod(o[1:]) and a[0] == o[0] * copies
