@@ -33,6 +33,8 @@ def loss_function(recon, x, mu, logvar):
 """
 
 _LOGVAR_KL = "-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
+# the same KL written as two terms, neither a KL by itself (VaDE-pytorch's ``Loss += ...; Loss -= ...``)
+_KL_IN_PARTS = "0.5 * torch.sum(logvar.exp() + mu.pow(2)) - 0.5 * torch.sum(1 + logvar)"
 
 
 def _model(std: str, kl: str = _LOGVAR_KL) -> str:
@@ -72,10 +74,18 @@ and ``kl = torch.sum(0.5 * (mu**2 + std**2) - logstd - 0.5)``.
     VALID = [
         Example(_model("torch.exp(0.5 * logvar)"), inputs=("6x20",)),
         Example(_model("torch.exp(logvar)", "torch.sum(0.5 * (mu.pow(2) + logvar.exp().pow(2)) - logvar - 0.5)"), inputs=("6x20",)),
+        Example(_model("torch.exp(0.5 * logvar)", _KL_IN_PARTS), inputs=("6x20",)),
     ]
     INVALID = [
         Example(_model("torch.exp(logvar)"), inputs=("6x20",), at="finding", message="log-std", fixed=_model("torch.exp(0.5 * logvar)")),
         Example(_model("logvar.exp().sqrt().pow(2)"), inputs=("6x20",), at="finding", message="log-variance"),
+        Example(
+            _model("torch.exp(logvar)", _KL_IN_PARTS),
+            inputs=("6x20",),
+            at="finding",
+            message="log-std",
+            fixed=_model("torch.exp(0.5 * logvar)", _KL_IN_PARTS),
+        ),
     ]
 
     def check(self, ctx):

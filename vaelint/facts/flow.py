@@ -56,7 +56,8 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
         result.beta_effective = formulas[0][0]
     else:
         result.beta_effective = ", ".join(f"{f} (KL at {where})" for f, where in formulas)
-    described = {scales.rec.term: scales.rec} | {kl.term: kl for kl in scales.kls}
+    # the parts of a KL written over several terms are reduced alike: each reads as the first
+    described = {p: scales.kl for p in scales.kl_parts} | {scales.rec.term: scales.rec} | {kl.term: kl for kl in scales.kls}
     for row in result.flow:
         if row.stage == "loss" and row.node in described:
             row.note = described[row.node].describe()
@@ -125,7 +126,7 @@ def flow_rows(ctx: Context) -> list[FlowRow]:
     if roles.recon is not None:
         add("decoder", "recon", roles.recon)
     scales = loss_scales(ctx)
-    kls = {kl.term for kl in scales.kls} if scales is not None else set(roles.kl_terms[:1])
+    kls = {kl.term for kl in scales.kls} | set(scales.kl_parts) if scales is not None else set(roles.kl_terms[:1])
     for node in roles.rec_terms:
         add("loss", "rec", node, named=False)
     for node in roles.kl_terms:

@@ -13,10 +13,11 @@ import math
 from dataclasses import dataclass
 
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS, sampler_reading
+from vaelint.facts.klelements import kl_element, layer_for
 from vaelint.facts.kloffset import offset_ratio
+from vaelint.facts.klparts import joined_element, kl_parts
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior, kl_beside_a_log_det
 from vaelint.facts.lossroles import term_kind
-from vaelint.facts.lossscales import kl_element, layer_for
 from vaelint.facts.stackedheads import stacked_layers
 from vaelint.facts.termscale import term_scale
 
@@ -151,6 +152,9 @@ def _kl_reading(ctx, run) -> KLReading | str:
     for reading in readings:
         if reading.kl is not None:
             return reading
+    joined = _read_in_parts(ctx, run)
+    if joined is not None:
+        return joined
     if len(closed) == 1 and readings and readings[0].undecided is None:
         others = _other_head_terms(ctx, closed[0])
         if others:
@@ -227,6 +231,24 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
         coefficient = sign * math.prod(f.value for f in consts) * ratio
     explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
     return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided, offset, scale.target == "floor", other_prior)
+
+
+def _read_in_parts(ctx, run) -> KLReading | None:
+    """The KL written over several terms of the loss, read as one (vaelint/facts/klparts.py),
+    where their sum is a Gaussian KL of the sampler's heads under some reading; else None."""
+    parts = kl_parts(ctx)
+    element = joined_element(ctx, parts, run) if parts is not None else None
+    sampler = sampler_reading(element.head, element.std) if element is not None else None
+    if sampler is None:
+        return None
+    for name in [sampler] + [n for n in READINGS if n != sampler]:
+        found = element.ratio_to(name)
+        if found.constant:
+            first = parts.scales[0]
+            consts = [f for f in first.factors if f.kind == "const" and f.value != 0]
+            explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
+            return KLReading(sampler, name, parts.first_weight * found.value, explicit, parts.terms[0], first.element)
+    return None
 
 
 def _element_and_layer(ctx, node, run, r):

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.facts.datasize import data_size
-from vaelint.facts.gaussian_kl import UNKNOWN, KLElement, Ratio
-from vaelint.facts.heldrun import kl_reads, run_holding
+from vaelint.facts.gaussian_kl import UNKNOWN, Ratio
+from vaelint.facts.klelements import candidate_layers, kl_element
 from vaelint.facts.kloffset import offset_ratio
+from vaelint.facts.klparts import joined_element, kl_parts
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior
 from vaelint.facts.montecarlokl import log_q_averaged, monte_carlo_kl
 from vaelint.facts.recunread import why_rec_unread
@@ -25,44 +26,6 @@ from vaelint.facts.reductions import Factor, TermScale
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.stackedheads import stacked_layers
 from vaelint.facts.termscale import term_scale
-
-
-def layer_for(ctx, element: fx.Node):
-    """The stochastic layer a closed-form KL element belongs to: the deepest whose
-    mean it reads without its sample; else the deepest whose sample it reads."""
-    layers = candidate_layers(ctx, element)
-    return layers[0] if layers else ctx.roles.reparam
-
-
-def candidate_layers(ctx, element: fx.Node) -> list:
-    """Layers whose heads an element reads, most likely first: those it reads without
-    their sample (closed form), then the others, deepest first in each group."""
-    view = ctx.view
-    layers = [r for r in ctx.roles.reparams if view.depends_on(element, r.mu) or view.depends_on(element, r.logvar)]
-
-    def heads_only_through_the_sample(r) -> bool:
-        # a lower layer's KL against p(z1 | z2) reads z2's heads only through z2, drawn from z1
-        if not view.depends_on(element, r.z):
-            return False
-        heads = frozenset(h for h in (r.mu, r.logvar) if isinstance(h, fx.Node))
-        return not view.reads_around(element, heads, frozenset({r.z}))
-
-    return sorted(layers, key=lambda r: (heads_only_through_the_sample(r), view.depends_on(element, r.z), -view.order.get(r.z, 0)))
-
-
-def kl_element(ctx, element: fx.Node, run=None, layer=None, freeze_sample: bool = False) -> KLElement:
-    """The KL element as a function of one layer's heads (by default the one
-    :func:`layer_for` picks), on the user's run (computed once) or on ``run``."""
-    r = layer if layer is not None else layer_for(ctx, element)
-    # a StackedLayer (heads joined over time steps) makes its std from its scale head
-    made = getattr(r, "std_of_head", None)
-    if run is not None:
-        return KLElement(ctx.capture, run, element, r.mu, r.logvar, r.std, r.z, freeze_sample, made)
-    key = ("kl_element", element, r.mu, r.z, freeze_sample)
-    if key not in ctx.cache:
-        run0 = run_holding(ctx, kl_reads(ctx, element, r.mu, r.logvar, r.std, r.z))
-        ctx.cache[key] = KLElement(ctx.capture, run0, element, r.mu, r.logvar, r.std, r.z, freeze_sample, made)
-    return ctx.cache[key]
 
 
 def kl_normalization(ctx, scale: TermScale) -> Ratio:
@@ -112,9 +75,10 @@ class LossScales:
     kl: TermScale
     kls: list[TermScale] = field(default_factory=list)
     others: list[fx.Node] = field(default_factory=list)
+    kl_parts: list[fx.Node] = field(default_factory=list)  # the terms a KL written in parts is made of
 
     def each_kl(self) -> list[LossScales]:
-        return [LossScales(self.rec, kl, self.kls, self.others) for kl in (self.kls or [self.kl])]
+        return [LossScales(self.rec, kl, self.kls, self.others, self.kl_parts) for kl in (self.kls or [self.kl])]
 
     @property
     def batch_power(self) -> int:
@@ -288,13 +252,29 @@ def _loss_scales(ctx) -> LossScales | str:
         nice = round(value * 8) / 8
         kl.normalization = nice if nice and abs(value - nice) < 1e-3 * abs(value) else value
         kls.append(kl)
+    joined = None if kls else _written_in_parts(ctx)
+    if joined is not None:
+        kls, others = [joined[0]], [t for t in others if t not in joined[1]]
     if not kls:
         return undecided or (
             "no term of the loss reads as the Gaussian KL of the sampler's mean and std "
             "(closed form or log q(z) - log p(z)), so beta_eff cannot be written"
         )
     others += [t for t in roles.rec_terms if t is not rec.term]
-    return LossScales(rec, kls[0], kls, others)
+    return LossScales(rec, kls[0], kls, others, joined[1] if joined is not None else [])
+
+
+def _written_in_parts(ctx) -> tuple[TermScale, list] | None:
+    """(the first part's scale, weighed as the whole, and the parts) of a KL written over several
+    terms of the loss (vaelint/facts/klparts.py) whose sum is a Gaussian KL; else None."""
+    parts = kl_parts(ctx)
+    element = joined_element(ctx, parts) if parts is not None else None
+    norm = element.ratio_to(None) if element is not None and not element.summed else UNKNOWN
+    if not norm.constant:
+        return None
+    first = parts.scales[0]
+    first.normalization = norm.value
+    return first, parts.terms
 
 
 def _the_likelihood(ctx) -> tuple[list, float]:
