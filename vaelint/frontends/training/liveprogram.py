@@ -30,7 +30,7 @@ def live_program(frontend, ref, request, home):
     make = batch_maker(list(request.inputs))
     watch = Watch(list(request.inputs), None)
     watch.make_batch = lambda loader: make(loader, watch.taking)
-    runtime = LiveRuntime(home.path)
+    runtime = LiveRuntime(home.path, batch_count=lambda: watch.batches)
     sandbox = Sandbox(home.path, data_given=bool(request.inputs))
     sandbox.on_step = watch.stepped
     sites: dict = {}

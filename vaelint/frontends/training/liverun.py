@@ -41,6 +41,8 @@ class LiveRuntime(Runtime):
     via: str = ""  # the script run to reach a named target (main.py for solver.py:Solver.train)
     ended: StepLoss | None = None  # the step's end, once raised in a step run
     missing_used: list | None = None  # the run's uses of names whose import failed (run_target)
+    batch_count: object = None  # () -> the batches the run has taken so far (the watch's count)
+    stop_batches: list = field(default_factory=list)  # how many it had taken at each of the stops
 
     BatchUse = BatchUse
 
@@ -107,6 +109,7 @@ class LiveRuntime(Runtime):
             return
         loc = user_frame_of_traceback(error.__traceback__)
         self.stops.append((loc.where() if loc else "", error))
+        self.stop_batches.append(self.batch_count() if callable(self.batch_count) else 0)
         if guard:
             self.guard_stops.append(self.stops[-1])
 

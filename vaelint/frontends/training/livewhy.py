@@ -77,10 +77,10 @@ def _why_stopped(runtime, watch, home) -> str:
             and not _a_setup_line(error, home)
         ):
             return _in_the_step(error, text, where, watch) + ended
-        hint = ""
+        hint, taken = "", _taken_before_the_stop(runtime, watch)
         if isinstance(error, FileNotFoundError) and watch.specs:
             hint = file_hint(error)
-        elif isinstance(error, ModuleNotFoundError) and error.name and not watch.batches and not watch.specs:
+        elif isinstance(error, ModuleNotFoundError) and error.name and not taken and not watch.specs:
             hint = (
                 f" (the code needs {error.name}, which is not installed here: install it, or give the batch with "
                 "--input, one per item of the batch, e.g. --input 64x784, so that the data code around the step "
@@ -95,10 +95,10 @@ def _why_stopped(runtime, watch, home) -> str:
             hint, text = _hydra_config_missing(text), text.strip().splitlines()[0]  # its options and search path: in the hint
         elif _hydra_group_unchosen(text, home):
             hint, text = _hydra_group_unchosen(text, home), text.strip().splitlines()[0]
-        elif _weights_hint(error, watch):
-            hint = _weights_hint(error, watch)
-        elif _data_hint(error, text, watch):
-            hint = _data_hint(error, text, watch)
+        elif _weights_hint(error, taken):
+            hint = _weights_hint(error, taken)
+        elif _data_hint(error, text, watch, taken):
+            hint = _data_hint(error, text, watch, taken)
         elif objects_hint(text):
             hint = objects_hint(text, display_path(home.path))
         elif _argv_hint(error):
@@ -241,10 +241,17 @@ def _asserts_a_path(error) -> bool:
     return isinstance(stmt, ast.Assert) and any(_asks_path(stmt.test, name) for name in names)
 
 
-def _data_hint(error, text: str, watch) -> str:
+def _taken_before_the_stop(runtime, watch) -> int:
+    """The batches the run had taken when it first stopped (a loop over a stand-in for the data set
+    that failed may take one after it: the data was not here all the same)."""
+    counts = getattr(runtime, "stop_batches", None)
+    return counts[0] if counts else watch.batches
+
+
+def _data_hint(error, text: str, watch, taken: int) -> str:
     """Where the run stopped at its data before any batch: that it is not here (an OSError, the code's
     own check of its files), or where the code looked for it (a folder listed that is not here)."""
-    if watch.batches or watch.specs or getattr(error, "says_all", False):
+    if taken or watch.specs or getattr(error, "says_all", False):
         return ""
     if isinstance(error, OSError) or _says_data_is_missing(error, text):
         return f" ({NO_DATA}: give the batch with --input, one per item of the batch, e.g. --input 64x784; the code's loaders then give it)"
@@ -282,14 +289,14 @@ _SIGNATURE = re.compile(
 _WEIGHT_LOADERS = ("from_pretrained(", "load_from_checkpoint(", "torch.load(", "load_state_dict(", "load_checkpoint(", "load_file(")
 
 
-def _weights_hint(error, watch) -> str:
+def _weights_hint(error, taken: int) -> str:
     """Where the run stopped loading weights before any batch (``AutoencoderKL.from_pretrained(
     args.weights)`` with the path left at its default, ``torch.load(ckpt)``): they are what is
     missing, not its data (--input would not bring them)."""
     from vaelint.source.facts import line_text
     from vaelint.source.frames import is_user_file
 
-    if watch.batches or not isinstance(error, (OSError, ValueError, TypeError, RuntimeError)):
+    if taken or not isinstance(error, (OSError, ValueError, TypeError, RuntimeError)):
         return ""
     lines, tb = [], error.__traceback__  # the user's lines on the way (its call, not the library's raise)
     while tb is not None:
