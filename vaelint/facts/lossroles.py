@@ -154,7 +154,9 @@ def _paths_of(out, nodes: list) -> list[tuple]:
 def _covers(view: GraphView, total: fx.Node, part: fx.Node) -> bool:
     """``total`` is computed from ``part``, or ``part`` is a detached copy of something it is
     computed from (``return loss, rec.detach(), kl.detach()``), or a copy of it divided by a size
-    or a number as the total is (``return rec / n, kl / n, loss / n`` with ``loss = rec + kl``)."""
+    or a number as the total is (``return rec / n, kl / n, loss / n`` with ``loss = rec + kl``), or
+    a reduction of a piece the total is made of (``return (kl - log_px).mean(), log_px.mean(),
+    kl.mean()``: values to log, reduced on their own; argos-uach/IWAE-torch's negELBO)."""
     while True:
         if view.depends_on(total, part):
             return True
@@ -163,6 +165,9 @@ def _covers(view: GraphView, total: fx.Node, part: fx.Node) -> bool:
             continue
         inputs = [a for a in part.all_input_nodes if not is_size(a)]
         if view.op(part) in ("div", "mul") and len(inputs) == 1 and view.op(total) == view.op(part):
+            part = inputs[0]
+            continue
+        if view.op(part) in ("mean", "sum") and len(inputs) == 1:
             part = inputs[0]
             continue
         return False
