@@ -278,13 +278,15 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             place = (meeting.made, meeting.made_by) if meeting.made or loc is None else (loc.path, loc.line, meeting.shape, meeting.held)
             if meeting.batch:
                 place = ("the batch", meeting.shape)  # the unmoved batch said once, where it first meets the GPU
+            if meeting.parameter:
+                place = ("the model's weights",)  # a model never moved: said once, where it is built
             if place in places:
                 continue  # the same tensor meeting the model again
             places.add(place)
             # the graph takes every input to be on the device; a training step's batch started on the
             # CPU (a label never moved stays there): the same bug only where the run saw it meet
             match = next((f for f in static if same_place(f, meeting) and (not sim.batch_moved or meets_there(f, meeting))), None)
-            finding = match or self._from_meeting(meeting)
+            finding = match or (self._model_left_on_cpu(ctx, meeting) if meeting.parameter else self._from_meeting(meeting))
             if id(finding) in emitted:
                 continue
             emitted.add(id(finding))
@@ -324,6 +326,20 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         held = meeting.held if meeting.held_directly else None  # a distribution's loc is no attribute to register
         seen = CpuTensorSeen(made, f"the model's GPU tensors in {meeting.op}{where}", op, True, held=held)
         return self.report(seen, meeting.made or meeting.loc)
+
+    def _model_left_on_cpu(self, ctx, meeting):
+        """The code moves its batch to the device and never moves the model: one finding, at the
+        line that builds the model (where ``.to(device)`` goes), else where its weights first meet."""
+        shape = " x ".join(str(s) for s in meeting.shape)
+        built = _built_at(ctx)
+        where = f" at {meeting.loc.where()}" if meeting.loc else ""
+        made = (
+            f"the model{f' built at {built.where()}' if built else ''} is never moved to the device (no "
+            f".to(device), no .cuda()): its weights ({meeting.parameter}, {shape}) stay on the CPU while the step "
+            "moves its batch to the GPU"
+        )
+        seen = CpuTensorSeen(made, f"the batch in {meeting.op}{where}", "model", True)
+        return self.report(seen, built or meeting.loc)
 
     def _from_graph(self, ctx):
         view = ctx.view
@@ -409,6 +425,12 @@ def _moves_its_batch(ctx) -> bool:
     )
 
 
+def _built_at(ctx):
+    """The user's line that built the model (the outermost of its modules one was seen built at)."""
+    sites = getattr(ctx.program, "module_sites", None) or {}
+    return next((sites[id(m)] for m in ctx.program.model.modules() if id(m) in sites), None)
+
+
 def _at(node) -> str:
     loc = loc_of(node)
     return f" at {loc.where()}" if loc else ""
@@ -439,6 +461,8 @@ class CpuTensorSeen(Observed):
                 "convert on the tensor's own device instead of through a CPU type: i.long() for torch.LongTensor(i), "
                 "v.float() for torch.FloatTensor(v), torch.sparse_coo_tensor(i, v, size) for torch.sparse.FloatTensor(i, v, size)"
             )
+        if self.op == "model":
+            return "move the model where the step moves its batch, once after building it: model = VAE(...).to(device)"
         if self.op == "batch":
             return (
                 "give the model the tensor the step moved (x = imgs.to(device); model(x)), or move every tensor of the batch it passes on"

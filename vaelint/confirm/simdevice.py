@@ -68,6 +68,7 @@ class Meeting:
     held_directly: bool = False  # a module holds the tensor itself (self.mask), not an object it holds
     refused: bool = False  # a CPU tensor type (torch.LongTensor(t)) given a GPU tensor: it raises there
     batch: bool = False  # the training step's batch as its loader gives it, on the CPU, never moved
+    parameter: str | None = None  # the model's parameter, left on the CPU by code that never moves the model
 
 
 @dataclass
@@ -89,6 +90,7 @@ class SimulatedCuda(torch.Tensor):
     _storages: dict = {}
     _held: dict = {}  # id -> (the model's attribute holding a tensor that is no parameter or buffer, held directly)
     _batch: dict = {}  # the memory of a training step's batch, on the CPU as its loader gives it; moved: True
+    _params: dict = {}  # id -> name of the model's parameters and buffers, where the code never moved the model
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
@@ -122,7 +124,8 @@ class SimulatedCuda(torch.Tensor):
             held, directly = cls._held.get(id(t), (None, False))
             unmoved = _storage(t) in cls._batch and not hasattr(t, "_vaelint_made")
             where = stack[0] if stack else None
-            cls._meetings.append(Meeting(name, where, made[0], made[1], tuple(t.shape), held, directly, batch=unmoved))
+            param = cls._params.get(id(t))
+            cls._meetings.append(Meeting(name, where, made[0], made[1], tuple(t.shape), held, directly, batch=unmoved, parameter=param))
         with torch._C.DisableTorchFunctionSubclass():
             out = func(*args, **kwargs)
         if name == "cpu" or (name == "to" and _to_cpu(args, kwargs) and _cpu_written_here()):
@@ -322,17 +325,22 @@ def _inherit_origin(out, args):
     return tree_map(label, out)
 
 
-def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_on_cpu: bool = False) -> Simulation:
+def simulate(
+    module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_on_cpu: bool = False, model_on_cpu: bool = False
+) -> Simulation:
     """Run ``module`` (the analysed model with its loss) on the simulated device. ``batch_on_cpu``:
     the inputs are a training step's batch, on the CPU as a data loader gives it, for the step's
     own moves to place (a label it never moves stays on the CPU, as on a GPU machine);
-    ``Simulation.batch_moved`` says whether the step moved any of it."""
+    ``Simulation.batch_moved`` says whether the step moved any of it. ``model_on_cpu``: the code
+    never moves the model, so its parameters and buffers stay on the CPU (each meeting names one)."""
     sim = Simulation()
     real_gpu = torch.cuda.is_available()  # asked before the simulated GPU answers yes
     # the simulated GPU keeps its memory on the CPU: a model the code moved to this machine's real
     # GPU runs from a CPU copy of its weights (once, not at each use: _off_the_real_gpu)
-    state = {name: _simulated(_joined(t.detach())) for name, t in module.named_parameters()}
-    state.update({name: _simulated(_joined(t.detach())) for name, t in module.named_buffers()})
+    placed = (lambda t: t) if model_on_cpu else _simulated
+    state = {name: placed(_joined(t.detach())) for name, t in module.named_parameters()}
+    state.update({name: placed(_joined(t.detach())) for name, t in module.named_buffers()})
+    SimulatedCuda._params = {id(t): name.removeprefix("model.") for name, t in state.items()} if model_on_cpu else {}
     sim_inputs = tuple(
         (x.detach().clone() if isinstance(x, torch.Tensor) else x) if batch_on_cpu else _simulated(x.detach()) for x in inputs
     )
@@ -340,7 +348,7 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_o
     SimulatedCuda._storages = {}
     SimulatedCuda._held = held_tensors(module)
     SimulatedCuda._batch = {_storage(x): False for x in sim_inputs if batch_on_cpu and isinstance(x, torch.Tensor)}
-    for t in (*state.values(), *(() if batch_on_cpu else sim_inputs)):
+    for t in (*(() if model_on_cpu else state.values()), *(() if batch_on_cpu else sim_inputs)):
         _remember(t)
     try:
         # cuDNN off: on a machine with a real GPU, an RNN whose input says is_cuda would
@@ -366,7 +374,7 @@ def simulate(module: nn.Module, inputs: tuple, reseed=torch.manual_seed, batch_o
     finally:
         SimulatedCuda._meetings = None
         SimulatedCuda._storages = {}  # the run's memory, held so far, is given back
-        SimulatedCuda._held = {}
+        SimulatedCuda._held, SimulatedCuda._params = {}, {}
         sim.batch_moved, SimulatedCuda._batch = any(SimulatedCuda._batch.values()), {}
     return sim
 

@@ -30,7 +30,12 @@ def simulated_run(ctx) -> Simulation:
             # a training step's batch comes from its loader on the CPU and the step moves it; where
             # the step moves none of it, the batch is taken to be on the GPU already, as a model's is
             step = getattr(ctx.program, "step", None) is not None
-            sim = simulate(wrapper, make_inputs(ctx.specs, batch), ctx.capture.reseed, batch_on_cpu=step)
+            # code that chose a device and never moved the model: its weights stay on the CPU there
+            unmoved = step and ctx.program.step.model_left_on_cpu
+            sim = simulate(wrapper, make_inputs(ctx.specs, batch), ctx.capture.reseed, batch_on_cpu=step, model_on_cpu=unmoved)
+            if unmoved and not sim.batch_moved:  # nor its batch: the step runs where it is, on the CPU
+                ctx.capture.restore_tensors()
+                sim = simulate(wrapper, make_inputs(ctx.specs, batch), ctx.capture.reseed, batch_on_cpu=True)
             if step and not sim.batch_moved:
                 ctx.capture.restore_tensors()
                 sim = simulate(wrapper, make_inputs(ctx.specs, batch), ctx.capture.reseed)

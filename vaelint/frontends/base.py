@@ -84,6 +84,10 @@ class Step:
     loc: SourceLoc | None = None  # where the batch comes in (the loop over the loader)
     lines: tuple[int, int] | None = None  # the step's own lines in loc's file (first, last)
     loss_method: bool = False  # a loss method of the model that runs its forward (no training code's step)
+    # the code chose a device, yet no module of the model was moved anywhere (no model.to(device),
+    # no .cuda(), no parameter made with device=): where the step moves its batch to the GPU, the
+    # model's weights stay on the CPU there (VAE012's simulated GPU keeps them so)
+    model_left_on_cpu: bool = False
 
 
 @dataclass

@@ -9,7 +9,7 @@ import contextlib
 import inspect
 
 from vaelint.errors import VaelintError
-from vaelint.source.frames import boundary, user_frame, user_frame_of_traceback
+from vaelint.source.frames import boundary, user_frame_of_traceback
 
 
 @contextlib.contextmanager
@@ -21,15 +21,30 @@ def record_module_sites(sites: dict):
 
     def patched(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        loc = user_frame()
-        if loc is not None and id(self) not in sites:
-            sites[id(self)] = loc
+        if id(self) not in sites:
+            loc = _builder(self)
+            if loc is not None:
+                sites[id(self)] = loc
 
     nn.Module.__init__ = patched
     try:
         yield sites
     finally:
         nn.Module.__init__ = original
+
+
+def _builder(module):
+    """The user's line that called ``module``'s class (``model = VAE(20, 4)``), past the class's own
+    ``__init__`` chain (its ``super().__init__()``); the innermost user line where there is none."""
+    import sys
+
+    from vaelint.source.frames import frame_loc, innermost_user_frame
+
+    first = f = innermost_user_frame(sys._getframe(2))
+    while f is not None and f.f_code.co_name == "__init__" and f.f_locals.get("self") is module:
+        f = innermost_user_frame(f.f_back)
+    chosen = f or first
+    return frame_loc(chosen) if chosen is not None else None
 
 
 def model_candidates(module) -> list[str]:

@@ -11,6 +11,7 @@ import sys
 from torch.overrides import TorchFunctionMode
 
 from vaelint.frontends.training.livecudaguard import GUARDS_PASSED, a_guard_asks, names_a_device, to_a_chosen_device
+from vaelint.frontends.training.livemodelmoves import GPU_MARK, gives_a_device, model_moved, other_moves_of_a_model, tensor_moved
 from vaelint.frontends.training.livepatch import Patches
 from vaelint.source.frames import is_user_file
 
@@ -91,6 +92,10 @@ def _patched():
         def fn(self, *a, **k):
             if name == "cuda" or names_a_device(a, k):
                 _asks()
+            if isinstance(self, torch.nn.Module) and (name == "cuda" or gives_a_device(a, k)):
+                model_moved(_RECORDS, self)
+            elif name == "cuda" or to_a_chosen_device(a, k, _device_aware()) or names_a_device(a, k):
+                tensor_moved(_RECORDS)
             kept = _without_cuda(self, lambda *x, **y: real(self, *x, **y), name, a, k)
             if kept is None:
                 out = real(self, *a, **k)
@@ -112,6 +117,7 @@ def _patched():
     for owner in (torch.Tensor, torch.nn.Module):
         for name in ("cuda", "to"):
             wrap(owner, name)
+    other_moves_of_a_model(patches, _RECORDS)
     patches.set(torch.Tensor, "type", _cpu_type(torch.Tensor.type, _asks))
     patches.set(torch, "load", _load_on_cpu(torch.load))
     # torch.nn.parallel.data_parallel(module, x), imported by name into the code before this ran:
@@ -172,9 +178,6 @@ def _legacy_types_on_cpu():
 
 def _device_aware() -> bool:
     return bool(_RECORDS) and getattr(_RECORDS[-1], "device_aware", False)
-
-
-GPU_MARK = "_vaelint_on_gpu"  # a tensor the code placed on the GPU, kept on the CPU here
 
 
 def placed_on_gpu(value, owner=None):

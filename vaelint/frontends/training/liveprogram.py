@@ -11,7 +11,8 @@ from vaelint.errors import ChoosesCuda, VaelintError, error_text
 from vaelint.frontends.lightningstep import quiet_logging
 from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
-from vaelint.frontends.training.livenotes import mentions_a_device, moves, passed_over, split_backwards
+from vaelint.frontends.training.livemodelmoves import say_where_things_are
+from vaelint.frontends.training.livenotes import moves, passed_over, split_backwards
 from vaelint.frontends.training.livewhy import stopped_at_a_missing_package, stopped_by_a_transform
 from vaelint.frontends.training.torchlibs import claim_trainer_libraries
 from vaelint.source.frames import display_path
@@ -194,21 +195,7 @@ def _finish(program, request, watch, home, capture) -> None:
     program.trained_elsewhere = _trained_by(watch.passed) | trained_by_other_optimisers(
         program.optimisers, _parameters_reached(capture.loss), later
     )
-    if not getattr(watch, "moves", None) and not mentions_a_device(program, home):
-        # nothing of it places a tensor on a device (no .cuda(), .to(device), device=, no Fabric or
-        # Accelerator placing it; a device it only chooses is never used): it runs on the CPU
-        # wherever it runs, so no tensor of it can be on the wrong device
-        program.device_note = "the training code never places a tensor on a device: it runs on the CPU as written"
-    elif not getattr(watch, "device_aware", False) and not getattr(watch, "moves", None):
-        # its files name a device, but this run never asked for one nor moved a tensor: its moves
-        # sit under a switch that is off with these arguments (`--use_gpu` not given, `--no_cuda`),
-        # so a GPU machine runs it on the CPU too (takahiro-itazuri/vaegan-pytorch: a false VAE012); or
-        # every device it names is the CPU (device = "cpu"; .to(device)): the same on any machine
-        program.device_note = (
-            "the training code placed no tensor on a device in this run (every device it named was the CPU, and a move to "
-            "CUDA under other arguments, if it has one, was not reached): it runs on the CPU as run; give the arguments of "
-            "a GPU run with --script-args to check one"
-        )
+    say_where_things_are(program, watch, home)
     _inputs_of(program, request, program.live_step.batch_value, program.live_step.loader)
 
 
