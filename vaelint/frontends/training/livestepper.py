@@ -79,8 +79,8 @@ def _statements_after(capture) -> tuple[list, object]:
             if not isinstance(body, list):
                 continue
             at = next((k for k, s in enumerate(body) if isinstance(s, ast.stmt) and s.lineno <= line <= (s.end_lineno or s.lineno)), None)
-            if at is None or isinstance(body[at], (ast.For, ast.While, ast.If, ast.With, ast.Try, ast.FunctionDef)):
-                continue
+            if at is None or hasattr(body[at], "body"):
+                continue  # a compound statement (a class or function, a loop, if, with, try): the backward is inside
             return body[at + 1 : at + 4], frame
     return [], frame
 
