@@ -93,6 +93,21 @@ def loss_function(recon, x, mu, logvar):
 """
 
 
+# the sampling step left out: the decoder is fed the mean, no sample drawn, the KL of both heads kept
+_MEAN_ONLY = _NO_SAMPLE.replace("3 * latent", "2 * latent").replace(
+    """        code, mu, logvar = self.enc(x).chunk(3, dim=1)
+        return torch.sigmoid(self.dec(code)), mu, logvar  # <- finding""",
+    """        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu
+        return torch.sigmoid(self.dec(z)), mu, logvar  # <- finding""",
+)
+
+# its near miss: an autoencoder whose code carries an L2 penalty, no KL of a scale head: nothing bypassed
+_PENALISED_CODE = _MEAN_ONLY.replace("  # <- finding", "").replace(
+    "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())", "kl = 0.01 * mu.pow(2).sum()"
+)
+
+
 class NoiseBypassed(Rule):
     code = "VAE009"
     fix_availability = FixAvailability.SOMETIMES
@@ -109,8 +124,9 @@ through any path that carries a gradient. Where no sample is drawn at all,
 yet the loss holds the Gaussian KL of two heads (a term reading one head as
 it is and under ``exp`` beside the square of the other:
 ``1 + logvar - mu.pow(2) - logvar.exp()``) and the decoder reads neither (a
-training step that decodes an encoder's deterministic branch), the sampler
-is bypassed altogether. A draw made with ``Normal(mu, std).sample()`` (torch.normal,
+training step that decodes an encoder's deterministic branch), or the mean
+alone (``z = mu``: the sampling step left out), the sampler is bypassed
+altogether. A draw made with ``Normal(mu, std).sample()`` (torch.normal,
 under no_grad) is a sample, but one that passes ``mu`` and ``std`` no gradient:
 reported too, with ``.rsample()`` as the fix. A VQ-VAE's quantiser is its twin:
 code vectors looked up by the nearest code (``codebook(dist.argmin(1))``) that the
@@ -138,9 +154,11 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         # the noise detached before it is scaled: randn has no gradient to lose (the near miss of z.detach())
         Example(_model("z").replace("torch.randn_like(mu) * torch", "torch.randn_like(mu).detach() * torch"), inputs=("6x20",)),
         Example(_model("torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).rsample()"), inputs=("6x20",)),
+        Example(_PENALISED_CODE, inputs=("6x20",)),
     ]
     INVALID = [
         Example(_NO_SAMPLE, inputs=("6x20",), at="finding", message="no sample is drawn"),
+        Example(_MEAN_ONLY, inputs=("6x20",), at="finding", message="fed the mean"),
         Example(_model("mu"), inputs=("6x20",), at="finding", message="fed the mean", fixed=_model("z")),
         Example(_model("z.detach()"), inputs=("6x20",), at="finding", message="detach", fixed=_model("z")),
         # a draw with no gradient: Distribution.sample() (the near miss is .rsample(), in VALID)
@@ -214,7 +232,18 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
                 yield self.report(CodesBypassed(ctx.shape_text(codes)), loc_of(codes), node=codes)
                 return
             raise SkipRule(ctx.unmet(Need.REPARAM))
-        recon = ctx.roles.recon
+        recon, view = ctx.roles.recon, ctx.view
+        if found.mean_decoded:
+            # z = mu with no sampler: said where the mean is handed to the decoder, as a fed mean is
+            entry = next((n for n in ctx.nodes_by_op() if found.mu in n.all_input_nodes and view.depends_on(recon, n)), recon)
+            how = (
+                f"the decoder is fed the mean, {ctx.shape_text(found.mu)} made at {found.at('mu')}, and no sample is drawn "
+                f"(the log-variance made {'there' if found.at('log') == found.at('mu') else 'at ' + found.at('log')} reaches "
+                f"the loss only through the KL at {found.at('term')})"
+            )
+            loc = call_site(stack_of(entry), stack_of(found.mu)) or loc_of(entry)
+            yield self.report(BypassSeen(how, unsampled=found), loc, node=entry)
+            return
         how = (
             f"no sample is drawn, yet the loss holds the Gaussian KL of {ctx.shape_text(found.mu)} "
             f"(mean, {found.at('mu')}) and {ctx.shape_text(found.log)} (log-variance, {found.at('log')}) at "
@@ -274,8 +303,8 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         if isinstance(finding.observed, CodesBypassed):  # the code vectors: no gradient from the reconstruction
             grad = gradient_of(observed, recon, finding.node)
             return None if grad is None else grad == 0.0
-        if finding.observed.unsampled is not None:  # the heads the KL reads: no gradient from the reconstruction
-            grad = gradient_of(observed, recon, finding.observed.unsampled.mu)
+        if finding.observed.unsampled is not None:  # the scale head the KL reads: no gradient from the reconstruction
+            grad = gradient_of(observed, recon, finding.observed.unsampled.log)
             return None if grad is None else grad == 0.0
         r = next((r for r in ctx.roles.reparams if finding.node is not None and ctx.view.depends_on(finding.node, r.mu)), ctx.roles.reparam)
         grad = gradient_of(observed, recon, r.std)
@@ -290,7 +319,7 @@ class BypassSeen(Observed):
     unsampled: UnsampledKL | None = field(default=None, compare=False)  # no sampler: the KL's heads
 
     def message(self) -> str:
-        if self.unsampled is not None:
+        if self.unsampled is not None and not self.unsampled.mean_decoded:
             return (
                 f"in training mode the reconstruction does not depend on any noise: {self.how}, so the "
                 "reconstruction term trains a plain autoencoder and the KL trains heads nothing decodes."

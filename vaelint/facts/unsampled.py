@@ -6,7 +6,8 @@ branch) still computes ``KL(N(mu, exp(logvar)) || N(0, 1))``: the KL trains head
 reconstruction never reads, and the model is an autoencoder with a penalty beside it. No noise is
 drawn, so no sampler is found; what shows it is the KL's own form: a term that reads a head
 ``L`` both as it is and under ``exp``, and the square of another head ``M`` of ``L``'s shape
-(``1 + logvar - mu.pow(2) - logvar.exp()``), neither of which the reconstruction reads.
+(``1 + logvar - mu.pow(2) - logvar.exp()``), neither of which the reconstruction reads; or only
+``M`` (``z = mu; recon = self.dec(z)``: the sampling step left out, ``L`` read by the KL alone).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class UnsampledKL:
     term: fx.Node  # the loss term that holds the KL
     mu: fx.Node  # the head squared (the mean)
     log: fx.Node  # the head under exp (the log-variance, or a log std)
+    mean_decoded: bool = False  # the decoder reads the mean itself (z = mu): only the scale head is the KL's alone
 
     def at(self, which: str) -> str:
         """Where the user's code made ``term``, ``mu`` or ``log``: ``path:line`` (``?`` unknown)."""
@@ -32,7 +34,9 @@ class UnsampledKL:
 
 def unsampled_kl(ctx) -> UnsampledKL | None:
     """The KL of heads no sample is drawn from, in a loss with a reconstruction that reads
-    neither head; None where a sampler was found or the loss holds no such term."""
+    neither head, or the mean alone (``z = mu``: the sampling step left out); None where a
+    sampler was found or the loss holds no such term. A reconstruction that reads the scale head
+    has a sampler of it, found or not: never this."""
     roles, view = ctx.roles, ctx.view
     if roles.reparams or roles.recon is None:
         return None
@@ -40,8 +44,8 @@ def unsampled_kl(ctx) -> UnsampledKL | None:
         if view.depends_on(term, roles.recon):
             continue
         found = _gaussian_heads(ctx, term)
-        if found is not None and not any(view.depends_on(roles.recon, head) for head in found):
-            return UnsampledKL(term, *found)
+        if found is not None and not view.depends_on(roles.recon, found[1]):
+            return UnsampledKL(term, *found, mean_decoded=view.depends_on(roles.recon, found[0]))
     return None
 
 
