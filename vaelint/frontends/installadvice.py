@@ -142,8 +142,14 @@ def missing_before(path: str, line: int) -> str:
         tree = ast.parse(read_source(path))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return ""
+    # the names read up to the failing line: an import none of whose names is read there (tensorboardX's
+    # SummaryWriter, used for logging later) did nothing the line missed (memray/Sentence-VAE)
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.lineno <= line}
     for stmt in tree.body:
         if stmt.lineno >= line or not isinstance(stmt, (ast.Import, ast.ImportFrom)) or getattr(stmt, "level", 0):
+            continue
+        bound = {(a.asname or a.name).split(".")[0] if isinstance(stmt, ast.Import) else (a.asname or a.name) for a in stmt.names}
+        if not bound & read:
             continue
         names = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module or ""]
         for name in names:
