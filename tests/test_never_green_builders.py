@@ -66,3 +66,19 @@ def test_a_dotted_module_names_the_file_python_m_runs(tmp_path, monkeypatch):
     assert r.exit_code == 2 and "vaelint check src/vaepkg/train.py" in r.output, r.output
     r = runner.invoke(app, ["check", "nothere.train"])
     assert r.exit_code == 2 and "write PATH.py:NAME or PATH.py" in r.output, r.output
+
+
+def test_a_factory_that_builds_a_vae_from_a_package_not_installed_is_exit_2(tmp_path, monkeypatch):
+    # a config-driven template's model file: its factory imports the VAE from a library not installed
+    # here; exit 0 "no VAE targets" passed it forever (helper-found: lacykaltgr/hvae models/LinearVAE.py)
+    factory = "params = dict(x_dim=400)\n\n\ndef _model():\n    from vaelint_no_such_backbone.hvae import hVAE\n    return hVAE(**params)\n"
+    (tmp_path / "model.py").write_text(factory)
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["check", "model.py", "--no-cache"])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2, said
+    assert "model.py builds the model hVAE (at line 6) from vaelint_no_such_backbone, which is not installed here" in said, said
+    # the near miss: an uninstalled plotting package a utility calls is no model
+    (tmp_path / "plots.py").write_text("def show(x):\n    from vaelint_no_such_plots import figure\n    return figure(x)\n")
+    r = runner.invoke(app, ["check", "plots.py", "--no-cache"])
+    assert r.exit_code == 0 and "no VAE targets" in r.output, r.output

@@ -202,11 +202,63 @@ def models_built(path: str):
     return None
 
 
+_MODEL_WORDS = ("vae", "autoencoder", "autoencoderkl")
+
+
+def model_from_a_missing_package(path: str):
+    """(the name, its package, the line) of a VAE-named class the file imports from a package not
+    installed here and calls (``from hvae_backbone.hvae import hVAE; return hVAE(**params)`` in a
+    template's factory): the model the file builds, which nothing here can load. None otherwise."""
+    import ast
+
+    from vaelint.source.files import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    called = {n.func.id: n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+            continue
+        top = node.module.split(".")[0]
+        for alias in node.names:
+            bound = alias.asname or alias.name
+            if bound not in called or not any(w in alias.name.lower() for w in _MODEL_WORDS):
+                continue
+            if not _importable(top, path):
+                return alias.name, top, called[bound]
+    return None
+
+
+def _importable(top: str, path: str) -> bool:
+    """Is ``top`` installed, or a module or package of the project beside the file or the folder run from?"""
+    import importlib.util
+
+    for folder in {os.path.dirname(os.path.abspath(path)), os.getcwd()}:
+        if os.path.exists(os.path.join(folder, top)) or os.path.exists(os.path.join(folder, f"{top}.py")):
+            return True
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def refuse_built_not_trained(path: str) -> None:
     """A script that builds the project's model and never trains it (a train.py whose training is
-    still commented out, a sampling script): nothing of it is training code to check, said (exit 2)."""
+    still commented out, a sampling script): nothing of it is training code to check, said (exit 2).
+    So is a file that builds a VAE from a package not installed here: never passed over as clean."""
     from vaelint.errors import VaelintError
 
+    missing = model_from_a_missing_package(path) if path.endswith(".py") else None
+    if missing:
+        name, package, line = missing
+        raise VaelintError(
+            "input",
+            f"{path} builds the model {name} (at line {line}) from {package}, which is not installed here, so nothing "
+            f"in it was checked: install {package}, then check the model with its input (`vaelint check "
+            f"PATH.py:{name} --input SHAPE`, or the function that builds it as the target).",
+        )
     built = models_built(path) if path.endswith(".py") else None
     if built:
         name, file, line = built
