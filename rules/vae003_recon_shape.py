@@ -61,6 +61,35 @@ def loss_function(logits, tokens, lengths, mu, logvar):
 """
 
 
+# a mixture density decoder: each input element against each of its M components' Gaussians
+_MIXTURE = """import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4, components=5):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(12, 2 * latent), nn.Linear(latent, 12 * components * 3)
+        self.components = components
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        out = self.dec(z).view(-1, 12, self.components, 3)
+        return out[..., 0], out[..., 1], out[..., 2], mu, logvar
+
+
+def loss_function(logit_pi, means, log_std, x, mu, logvar):
+    log_n = -0.5 * (({DATA} - means) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)  # <- finding
+    rec = -torch.logsumexp(F.log_softmax(logit_pi, -1) + log_n, dim=-1).sum()
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return (rec + kl) / x.size(0)
+"""
+
+
 def _model(reshape: str = "", target: str = "x.view(-1, 784)") -> str:
     return fill(_BASE, reshape=reshape, target=target)
 
@@ -110,6 +139,9 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
         Example(_model(".view(-1, 1, 28, 28)", "x"), inputs=("4x1x28x28",)),
         # the near miss of the reconstruction compared with itself: its target is the input, detached
         Example(_model("", "x.view(-1, 784).detach()")),
+        # the input's axis written by the code against each of the decoder's mixture components
+        Example(fill(_MIXTURE, data="x.unsqueeze(-1)"), inputs=("4x12",)),
+        Example(fill(_MIXTURE, data="x[:, :, None]"), inputs=("4x12",)),
     ]
     INVALID = [
         Example(_MASKED.format(reduction=""), inputs=("4x9:int64:30", "4:int64:10"), at="finding", message="reduction='mean'"),
@@ -124,6 +156,8 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
         Example(_model("", "x.view(-1, 392)"), inputs=("4x784",), at="finding"),
         # the target is the reconstruction again (a typo of x): the loss reads no data
         Example(_model("", "recon_x"), at="finding", message="compares the reconstruction with itself"),
+        # its near miss: the new axis written at the batch's place, every input against every sample's components
+        Example(fill(_MIXTURE, data="x.unsqueeze(0).unsqueeze(-1)"), inputs=("4x12",), at="finding"),
     ]
 
     def check(self, ctx):
@@ -142,6 +176,8 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
                 yield self.report(LogitsTargetsSeen(cmp.op, rec_t, data_t, tuple(expected)), loc, node=cmp.node)
                 continue
             if rec.sizes == data.sizes and _same_symbols(rec, data) or _per_sample(ctx, cmp, rec, data):
+                continue
+            if _against_each_component(ctx, cmp, rec, data):
                 continue
             rec_syms, data_syms = rec.symbols(), data.symbols()
             out_syms = _broadcast(rec_syms, data_syms)
@@ -219,6 +255,25 @@ def _per_sample(ctx, cmp, rec, data) -> bool:
         return True
     dims = data.dims[len(data.dims) - (len(rec.dims) - k) :]
     return tuple(rec.dims[k:]) == tuple(dims)
+
+
+def _against_each_component(ctx, cmp, rec, data) -> bool:
+    """Each input element against each of K components the decoder gives it (a mixture density
+    network's means, B x D x M, against ``x.unsqueeze(-1)``, B x D x 1; importance samples
+    B x K x D against ``x[:, None]``): the input's new axis is written by the code itself
+    (unsqueeze or None indexing), the two sides have one rank, and where the input has that 1 the
+    reconstruction's dim is no batch. A broadcast the code did not ask for stays a finding."""
+    view = ctx.view
+    node = cmp.data_side
+    explicit = view.op(node) == "unsqueeze" or (
+        view.op(node) == "getitem" and len(node.args) > 1 and isinstance(node.args[1], tuple) and None in node.args[1]
+    )
+    if not explicit or len(rec.sizes) != len(data.sizes):
+        return False
+    spread = [i for i, (r, d) in enumerate(zip(rec.sizes, data.sizes)) if d == 1 and r != 1]
+    others_agree = all(r == d for i, (r, d) in enumerate(zip(rec.sizes, data.sizes)) if i not in spread)
+    symbols = rec.symbols()
+    return bool(spread) and others_agree and not any("B" in symbols[i] for i in spread)
 
 
 def _same_symbols(a, b) -> bool:
