@@ -18,7 +18,7 @@ from vaelint.facts.argnumbers import not_a_size, per_batch, same_at_all_batches,
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
 from vaelint.facts.graphview import is_size
-from vaelint.facts.paddingmask import padding_mask
+from vaelint.facts.paddingmask import masked_mean, padding_mask
 from vaelint.source.facts import divides_by_a_length
 from vaelint.source.frames import SourceLoc
 
@@ -164,6 +164,9 @@ class TermWalker:
             tensors = [a for a in node.args if isinstance(a, fx.Node) and self.ctx.shape(a) is not None]
             if op == "mul" and len(tensors) == 2 and padding_mask(self.view, self.runs.runs[self.runs.batch].tensors, tensors):
                 step = padding_mask(self.view, self.runs.runs[self.runs.batch].tensors, tensors)[1]
+            elif op == "div" and masked_mean(self.view, self.runs.runs[self.runs.batch].tensors, node) is not None:
+                total = masked_mean(self.view, self.runs.runs[self.runs.batch].tensors, node)
+                step = self._reduced(scale, total, "mean", total.args[0])  # read as the mean it is
             elif op in ("mul", "div") and len(node.args) == 2:
                 step = self._scaled(scale, node, op, tensors)
             elif op == "neg" and tensors:
