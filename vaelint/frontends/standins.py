@@ -26,6 +26,7 @@ import types
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.standinbase import _Anything, _StandInModule, real_spec
+from vaelint.frontends.standinconsole import CONSOLE, console
 from vaelint.frontends.standindownloads import DOWNLOADERS, downloader
 from vaelint.frontends.standinlightning import _lightning
 from vaelint.frontends.standinplots import PLOTTING, plotting
@@ -284,6 +285,7 @@ _FACTORIES.update(
     {name: _logger for name in ("visdom", "wandb", "tensorboardX", "mlflow", "comet_ml", "neptune", "clearml", "swanlab", "dvclive")}
 )
 _FACTORIES.update(dict.fromkeys(PLOTTING, plotting))
+_FACTORIES.update(dict.fromkeys(CONSOLE, console))
 _FACTORIES.update(dict.fromkeys(DOWNLOADERS, downloader))
 
 
