@@ -340,8 +340,11 @@ term.
 
     def _weighed(self, ctx, reading, loc):
         """A KL term read as the sampler's Gaussian KL, times a constant: its sign and its 1/2."""
-        if reading.kl != reading.sampler or reading.coefficient is None:
-            return  # a different reading of the head: VAE008
+        if reading.coefficient is None:
+            return
+        # a different reading of the head is VAE008's; the KL's sign is the term's whatever the reading
+        # (a subtracted KL beside a log-std/log-variance mismatch went unsaid: helper-found)
+        mismatched = reading.kl != reading.sampler
         c = reading.coefficient
         if maximised_elbo(ctx):
             # return -(rec + kl) from a loss found by name: an ELBO to maximise, read as its negation
@@ -354,7 +357,9 @@ term.
             yield self.report(FormulaSeen("wrong_sign", c, clamped=True), loc_of(reading.node) or loc, node=reading.node)
         elif c < 0:
             yield self.report(FormulaSeen("wrong_sign", c, other_prior=reading.other_prior), loc, node=reading.node)
-        elif math.isclose(_own_constant(c, reading.explicit), 2.0, rel_tol=1e-3) and _weights_only(ctx, reading.explicit):
+        elif (
+            not mismatched and math.isclose(_own_constant(c, reading.explicit), 2.0, rel_tol=1e-3) and _weights_only(ctx, reading.explicit)
+        ):
             # twice the Gaussian KL once the weights written on it are taken out (b * -torch.sum(...)
             # with b = 0.7: 1.4 = 0.7 * 2): the 1/2 is missing whatever the weight
             own = _own_constant(c, reading.explicit)

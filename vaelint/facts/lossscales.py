@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.facts.datasize import data_size
-from vaelint.facts.gaussian_kl import UNKNOWN, Ratio
+from vaelint.facts.gaussian_kl import LOG_VAR_READINGS, UNKNOWN, Ratio
 from vaelint.facts.klelements import candidate_layers, kl_element
 from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.klparts import joined_element, kl_parts
@@ -44,6 +44,12 @@ def kl_normalization(ctx, scale: TermScale) -> Ratio:
             tried = [kl_element(ctx, scale.element, layer=r).ratio_to(None)]
         if not tried[0].constant:
             tried.append(kl_element(ctx, scale.element, layer=r, freeze_sample=True).ratio_to_some_prior())
+        if not any(t.constant for t in tried) and not ctx.view.depends_on(scale.element, r.z):
+            # the closed form under a reading of the scale head other than the sampler's (std = exp(logvar)
+            # beside the log-variance KL: VAE008's to say): its weight and reductions are the term's all the
+            # same, so beta_eff is read under the KL's own reading (Young1906/cvae_imb, helper-found)
+            element = kl_element(ctx, scale.element, layer=r)
+            tried += [element.ratio_to(name) for name in LOG_VAR_READINGS]
         for ratio in tried:
             if ratio.constant:
                 return ratio
