@@ -39,3 +39,22 @@ def console(fullname: str) -> types.ModuleType:
     if "." not in fullname:
         note(f"{fullname} is not installed; it stands in as plain text (console output: nothing it gives reaches the model or the loss)")
     return _StandInModule(fullname, lambda item: ConsoleText())
+
+
+def imported_by_the_code() -> bool:
+    """Is the import being found written in the user's code (the first frame outside the import
+    system and vaelint)? A library's optional import of a console package is its own to fail."""
+    import os
+    import sys
+
+    import vaelint
+    from vaelint.source.frames import is_user_file
+
+    own = os.path.dirname(os.path.abspath(vaelint.__file__)) + os.sep
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith("<frozen") and "importlib" not in name and not os.path.abspath(name).startswith(own):
+            return is_user_file(name)
+        frame = frame.f_back
+    return False

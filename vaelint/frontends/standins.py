@@ -26,7 +26,7 @@ import types
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.standinbase import _Anything, _StandInModule, real_spec
-from vaelint.frontends.standinconsole import CONSOLE, console
+from vaelint.frontends.standinconsole import CONSOLE, console, imported_by_the_code
 from vaelint.frontends.standindownloads import DOWNLOADERS, downloader
 from vaelint.frontends.standinlightning import _lightning
 from vaelint.frontends.standinplots import PLOTTING, plotting
@@ -302,6 +302,8 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             if top == "torch" and _nested_logger(fullname) is not None:
                 return importlib.util.spec_from_loader(fullname, self, is_package=True)
             return None
+        if top in CONSOLE and not imported_by_the_code():
+            return None  # a library's optional import (tqdm's `import colorama`) fails as it expects
         if fullname == top and top not in self.real_ok and sys.modules.get(top) is None and real_spec(top) is not None:
             # the real package is tried when this import loads it, not now: a module imported
             # while its spec is found is imported again by the import system, a second module
