@@ -23,7 +23,7 @@ import os
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, Step, TargetRef
-from vaelint.frontends.lightningstep import quiet, step_end, the_vaes_loss
+from vaelint.frontends.lightningstep import lightning_factory, quiet, step_end, the_vaes_loss
 from vaelint.frontends.owntrainer import own_trainer
 from vaelint.source.frames import SourceLoc, display_path
 
@@ -145,7 +145,7 @@ class LightningFrontend(FrontendBase):
         if ref.name is None:
             return bool(_fit_calls(file))
         cls = ref.parts[0]
-        return cls in _lightning_classes(file) and len(ref.parts) <= 2
+        return (cls in _lightning_classes(file) or lightning_factory(file, cls, _lightning_classes)) and len(ref.parts) <= 2
 
     def load(self, ref: TargetRef, request: LoadRequest) -> Program:
         from vaelint.frontends.training import neighbours
@@ -189,7 +189,7 @@ class LightningFrontend(FrontendBase):
         from vaelint.source.astutil import dotted, places
 
         cls_name = ref.parts[0]
-        if _buildable(home, cls_name, request.init):
+        if _buildable(home, cls_name, request.init) or lightning_factory(home, cls_name, _lightning_classes):
             return self._plain(ref, cls_name, request)
         for file in [home] + [f for f in files if f is not home]:
             for scope in file.scopes.values():

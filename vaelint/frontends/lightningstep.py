@@ -138,3 +138,22 @@ def _weights_at(module, target: str, parameter: bool) -> int:
         except AttributeError:
             continue
     return 0
+
+
+def lightning_factory(file, name: str, lightning_classes) -> bool:
+    """Is ``name`` a top-level function of ``file`` that returns one of its LightningModules
+    (``def make_vae(): return AutoencoderKL(enc, dec)``, the factory vaelint's own message advises
+    for a module whose parts are passed in)? Then the target is that module, its step the loss
+    (before: the plain front end built it and found 'no loss', exit 0; MeteoSwiss/ldcast, helper-found).
+    ``lightning_classes(file)`` names the file's LightningModules."""
+    import ast
+
+    from vaelint.source.astutil import dotted
+
+    fn = next((n for n in file.tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+    if fn is None:
+        return False
+    made = {
+        (dotted(n.value.func) or "").split(".")[-1] for n in ast.walk(fn) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)
+    }
+    return bool(made & lightning_classes(file))
