@@ -32,10 +32,15 @@ def install_advice(module: str, error) -> str:
         # the module is here and does not parse: written for another Python (def f[T](...) is 3.12's)
         import sys
 
+        py2 = "Missing parentheses in call to" in syntax.group(1) or "print" in syntax.group(1)
         return (
             f"{syntax.group(2)} does not parse with this Python ({sys.version_info.major}.{sys.version_info.minor}): "
-            f"{syntax.group(1)} at line {syntax.group(3)} (syntax of a newer Python?): run vaelint with the Python the "
-            "code is written for"
+            f"{syntax.group(1)} at line {syntax.group(3)} "
+            + (
+                "(Python 2 code: port that file to Python 3, print(...) for print ...)"
+                if py2
+                else "(syntax of a newer Python?): run vaelint with the Python the code is written for"
+            )
         )
     if not module:
         return "Install the package it names"
