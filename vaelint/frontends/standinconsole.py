@@ -47,14 +47,13 @@ def imported_by_the_code() -> bool:
     import os
     import sys
 
-    import vaelint
-    from vaelint.source.frames import is_user_file
+    from vaelint.source.frames import _VAELINT_DIR, is_user_file
 
-    own = os.path.dirname(os.path.abspath(vaelint.__file__)) + os.sep
+    own = _VAELINT_DIR + os.sep
     frame = sys._getframe(1)
     while frame is not None:
         name = frame.f_code.co_filename
-        if not name.startswith("<frozen") and "importlib" not in name and not os.path.abspath(name).startswith(own):
+        if not name.startswith("<frozen") and "importlib" not in name and not os.path.realpath(name).startswith(own):
             return is_user_file(name)
         frame = frame.f_back
     return False
