@@ -1,16 +1,10 @@
-"""Stand-in packages for what training code imports and this environment lacks
-(or cannot load): ``torchvision`` (torch 2.13's CPU wheel has no matching
-build), Lightning (``pytorch_lightning``, ``lightning``, ``lightning.pytorch``)
-and Hugging Face ``accelerate``.
-
-A model file's missing import already stands in (:mod:`vaelint.frontends.placeholders`)
-and fails only if the model uses it. Training code uses these packages for
-the step's surroundings: data sets and transforms (whose shapes are known:
-:mod:`vaelint.frontends.training.datasets`), ``save_image``, a
-``LightningModule`` base class, a ``Trainer``, loggers and callbacks. Those
-stand in here; what a model itself would need from them (``torchvision.models``)
-fails when used, saying the package is missing.
-
+"""Stand-in packages for what training code imports and this environment lacks (or cannot
+load): torchvision, Lightning, accelerate, loggers, plotting, console and download packages,
+Colab's own module. A model file's missing import already stands in
+(:mod:`vaelint.frontends.placeholders`) and fails only if the model uses it; training code uses
+these for the step's surroundings (data sets and transforms, whose shapes are known:
+:mod:`vaelint.frontends.training.datasets`; a Trainer, loggers, callbacks). What a model itself
+would need from them (``torchvision.models``) fails when used, saying the package is missing.
 The stand-ins serve only when the real package cannot be imported.
 """
 
@@ -26,6 +20,7 @@ import types
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.standinbase import _Anything, _StandInModule, real_spec
+from vaelint.frontends.standincolab import colab, colab_spec, is_colab
 from vaelint.frontends.standinconsole import CONSOLE, console, imported_by_the_code
 from vaelint.frontends.standindownloads import DOWNLOADERS, downloader
 from vaelint.frontends.standinlightning import _lightning
@@ -298,6 +293,8 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def find_spec(self, fullname, path=None, target=None):
         top = fullname.split(".")[0]
+        if is_colab(fullname) or fullname == "google":
+            return colab_spec(self, fullname, path)
         if top not in _FACTORIES:
             if top == "torch" and _nested_logger(fullname) is not None:
                 return importlib.util.spec_from_loader(fullname, self, is_package=True)
@@ -336,6 +333,8 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec):
         if _nested_logger(spec.name) is not None:
             return _logger(spec.name)
+        if is_colab(spec.name) or spec.name == "google":
+            return colab(spec.name)
         return _FACTORIES[spec.name.split(".")[0]](spec.name)
 
     def exec_module(self, module):
