@@ -51,9 +51,11 @@ def install_advice(module: str, error) -> str:
         if os.path.isfile(f"{path}.py") or os.path.isdir(path):
             # run as a file, a module of the same name beside the script (arch/nvae/utils.py) is found
             # before the folder's package: the code is meant to run as `python -m`
+            here = f"{path}/" if os.path.isdir(path) else f"{path}.py"
             return (
-                f"{path}.py is here, but the import found another {top!r} first (a module of that name beside the "
-                "script, where `python FILE` looks first: the code is meant to run as `python -m`, not as a file)"
+                f"{here} is here, but the import found another {top!r} first (a module of that name beside the "
+                f"script, where `python FILE` looks first): the code is meant to run as `python -m`, not as a file: "
+                "name the function that trains as PATH.py:FUNCTION"
             )
         return f"{path}.py is not in this folder (a module of the repository's own, left out of its checkout?): add it"
     if "." in module and not os.path.exists(top) and _beside(module) and not _a_package_here(top, module) and not _imported_flat(module):

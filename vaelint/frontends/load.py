@@ -131,7 +131,10 @@ def load_module(
     # The file's folder (sibling imports), its package root, and the current
     # directory (``from models.base import BaseVAE`` run from the repo root); last, a project's
     # src/ folder, where ``pip install -e .`` would have put it on the path.
-    for folder in (*src_layouts(abspath), os.getcwd(), root, os.path.dirname(abspath)):
+    # A package's __main__.py runs as `python -m PKG` does: its own folder is not first on the path (a
+    # module named like the package there, textvae/textvae.py, would hide the package: altescy/textvae)
+    main = os.path.basename(abspath) == "__main__.py" and os.path.isfile(os.path.join(os.path.dirname(abspath), "__init__.py"))
+    for folder in (*src_layouts(abspath), os.getcwd(), root, *(() if main else (os.path.dirname(abspath),))):
         if folder not in sys.path:
             sys.path.insert(0, folder)
 
