@@ -96,8 +96,11 @@ def _fresh_check(home) -> None:
 def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make, failed) -> VaelintError:
     """The run reached no VAE backward: what ran and where it stopped, with the backwards it passed over."""
     from vaelint.frontends.training.livewhy import why_not
+    from vaelint.frontends.training.uncalled import said as never_trains
 
-    error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home, sandbox).rstrip('.')}.")
+    # a script run whole whose training function nothing it runs reaches: said beside where it stopped
+    untrained = never_trains(display_path(home.path), home.tree) if ref.name is None else ""
+    error = VaelintError("load", f"{ref.spec}: no training step to check: {why_not(runtime, watch, home, sandbox).rstrip('.')}{untrained}.")
     error.own_step_failed = failed
     error.noise_elsewhere = watch.numpy_noise  # noise the run could not follow: reading the code decides
     error.definition_failed = any(getattr(e, "definition", False) for _where, e in runtime.stops[:1])

@@ -1,0 +1,77 @@
+"""A script whose training function nothing it runs reaches: its main block calls another function
+(``# main(args)`` commented out, ``predict(args)`` left in: wwhlyw/graphvae), so as written it never
+trains, and where the run stops (at a result file the prediction reads) is no data to chase. Read
+from the file, not run: the names its module level and main block read, and the names the functions
+they name read in turn; a function reached by none of them holds no step of this run."""
+
+from __future__ import annotations
+
+import ast
+
+
+def training_never_called(tree: ast.Module) -> tuple[str, int, list[tuple[str, int]]] | None:
+    """(the top-level function holding a backward, the backward's line, the functions the main
+    block calls with their lines) where no name the module runs reaches that function; else None."""
+    functions = {s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    holder = next(((name, line) for name, fn in functions.items() if (line := _backward_line(fn))), None)
+    if holder is None or any(
+        _backward_line(s) for s in tree.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ):
+        return None
+    top = [s for s in tree.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))]
+    reached, todo = set(), [n.id for s in top for n in ast.walk(s) if isinstance(n, ast.Name)]
+    while todo:
+        name = todo.pop()
+        if name in reached or name not in functions:
+            continue
+        reached.add(name)
+        todo += [n.id for n in ast.walk(functions[name]) if isinstance(n, ast.Name)]
+    if holder[0] in reached or _reads_globals_dynamically(tree):
+        return None
+    calls = [
+        (n.func.id, n.lineno)
+        for s in top
+        for n in ast.walk(s)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions
+    ]
+    return (_outermost(functions, holder[0]), holder[1], calls) if calls else None
+
+
+def _outermost(functions: dict, holder: str) -> str:
+    """The function a run would start the training from: the one reading ``holder`` (through the
+    functions it reads) that no other such function reads (``main(args)`` calling ``train(...)``)."""
+    reads = {name: {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id in functions} for name, fn in functions.items()}
+
+    def reaches(name, seen=()) -> bool:
+        return holder in reads[name] or any(r not in seen and reaches(r, (*seen, name)) for r in reads[name] - {name})
+
+    callers = [name for name in functions if name != holder and reaches(name)]
+    return next((c for c in callers if not any(c in reads[o] for o in callers if o != c)), holder)
+
+
+def _backward_line(node) -> int:
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "backward":
+            return n.lineno
+    return 0
+
+
+def _reads_globals_dynamically(tree: ast.Module) -> bool:
+    """``globals()[name]``, ``getattr(module, name)``, ``eval``: a function may be reached by its name as text."""
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("globals", "eval", "exec", "getattr", "locals")
+        for n in ast.walk(tree)
+    )
+
+
+def said(path: str, tree: ast.Module) -> str:
+    """The sentence the report adds where the run reached no step: '' where the training is reached."""
+    found = training_never_called(tree)
+    if found is None:
+        return ""
+    name, line, calls = found
+    runs = ", ".join(f"{c}() (line {at})" for c, at in calls[:3])
+    return (
+        f" (as written the script never trains: what it runs calls {runs}, and the backward at line {line} is reached "
+        f"through {name}(), which nothing it runs calls: check {path}:{name} with --input, or call it where the script runs)"
+    )
