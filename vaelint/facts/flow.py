@@ -12,7 +12,7 @@ from vaelint.capture.outputs import path_text
 from vaelint.diagnostics import FlowRow, TargetResult
 from vaelint.facts.context import Context, loc_of
 from vaelint.facts.datasize import data_size
-from vaelint.facts.lossroles import _TOTAL_KEYS
+from vaelint.facts.lossroles import TOTAL_KEYS
 from vaelint.facts.lossscales import BetaEff, loss_scales
 from vaelint.facts.roles import Roles
 from vaelint.facts.schedules import scheduled_weight
@@ -83,7 +83,7 @@ def loss_reading(roles: Roles) -> str | None:
         )
     if roles.total_per_sample:
         return None  # the forward's own per-sample loss: the report's loss line says which item
-    named = bool(paths) and len(paths[0]) == 1 and paths[0][0] in _TOTAL_KEYS  # out["elbo"]: named, no decision
+    named = bool(paths) and len(paths[0]) == 1 and paths[0][0] in TOTAL_KEYS  # out["elbo"]: named, no decision
     if roles.loss_total is not None and paths and paths[0] not in ((), (0,)) and not named:
         return f"the loss returns several values; {text[0]} is computed from the others and is read as the total"
     return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch.fx as fx
 
 from vaelint.facts.graphview import GraphView
-from vaelint.facts.lossroles import _TOTAL_KEYS, _is_scalar, loss_roles
+from vaelint.facts.lossroles import TOTAL_KEYS, is_scalar, loss_roles
 from vaelint.facts.roles import Roles
 
 
@@ -15,7 +15,7 @@ def own_loss_key(out) -> str | None:
     """The key under which a forward's dict holds its own loss (``loss``, ``total_loss``, ``elbo``...)."""
     if not isinstance(out, dict):
         return None
-    return next((k for k in _TOTAL_KEYS if isinstance(out.get(k), fx.Node)), None)
+    return next((k for k in TOTAL_KEYS if isinstance(out.get(k), fx.Node)), None)
 
 
 def read_forward_loss(view: GraphView, roles: Roles, out) -> None:
@@ -41,7 +41,7 @@ def forward_scalar_loss(view: GraphView, roles: Roles, out):
         else (list(out.items()) if isinstance(out, dict) else list(enumerate(out)) if isinstance(out, (tuple, list)) else [])
     )
     # a value the forward detached (``loss.detach().mean()`` kept for logging) carries no gradient: no loss
-    scalars = [(k, v) for k, v in items if isinstance(v, fx.Node) and _is_scalar(v) and _carries(view, v, roles.recon, heads)]
+    scalars = [(k, v) for k, v in items if isinstance(v, fx.Node) and is_scalar(v) and _carries(view, v, roles.recon, heads)]
     if not scalars:
         # one value per sample (GMVAE-MD's ``return qy, z, xm, total_loss, nent``, the step taking its
         # mean): a per-sample item that holds a likelihood of the data beside a term of the heads

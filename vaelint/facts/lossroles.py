@@ -98,18 +98,18 @@ def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
     if isinstance(out, fx.Node):
         return out, []
     if isinstance(out, dict):
-        named = next((out[k] for k in _TOTAL_KEYS if isinstance(out.get(k), fx.Node)), None)
+        named = next((out[k] for k in TOTAL_KEYS if isinstance(out.get(k), fx.Node)), None)
         if named is not None:
             return named, []
         nodes = [v for v in out.values() if isinstance(v, fx.Node)]
         total = next((c for c in nodes if len(nodes) > 1 and all(_covers(view, c, o) for o in nodes if o is not c)), None)
-        return (total, []) if total is not None else (None, [v for v in nodes if _is_scalar(v)])
+        return (total, []) if total is not None else (None, [v for v in nodes if is_scalar(v)])
     if isinstance(out, (tuple, list)) and out:
         nodes = [o for o in out if isinstance(o, fx.Node)]
         terms = [o for o in out if isinstance(o, dict) and any(isinstance(v, fx.Node) for v in o.values())]
         if not nodes and terms:
             # (its terms, a record of numbers): the dict that names its total (MercuriXito/DisVAEs' get_loss)
-            named = [t for t in terms if any(isinstance(t.get(k), fx.Node) for k in _TOTAL_KEYS)]
+            named = [t for t in terms if any(isinstance(t.get(k), fx.Node) for k in TOTAL_KEYS)]
             if len(named) == 1 or len(terms) == 1:
                 return _total_of(view, (named or terms)[0])
             totals = [got for got in (_total_of(view, t) for t in terms) if got[0] is not None]
@@ -119,7 +119,7 @@ def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
             others = [o for o in nodes if o is not candidate]
             if others and all(_covers(view, candidate, o) for o in others):
                 return candidate, []
-        scalars = [o for o in nodes if _is_scalar(o)]
+        scalars = [o for o in nodes if is_scalar(o)]
         independent = [o for o in scalars if not any(o is not p and _covers(view, p, o) for p in scalars)]
         if len(independent) >= 2:
             return None, independent
@@ -129,7 +129,7 @@ def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
 
 
 # the keys a loss's dict names its total by
-_TOTAL_KEYS = ("loss", "total_loss", "total", "loss_total", "elbo", "neg_elbo", "nelbo")
+TOTAL_KEYS = ("loss", "total_loss", "total", "loss_total", "elbo", "neg_elbo", "nelbo")
 
 
 def _paths_of(out, nodes: list) -> list[tuple]:
@@ -173,7 +173,7 @@ def _covers(view: GraphView, total: fx.Node, part: fx.Node) -> bool:
         return False
 
 
-def _is_scalar(node: fx.Node) -> bool:
+def is_scalar(node: fx.Node) -> bool:
     fact = node.meta.get("shape")
     return fact is not None and fact.scalar_like()
 
@@ -226,7 +226,7 @@ def _split_terms(
         layers = kind(a) == "kl" == kind(b) and apart is not None and apart(a, b)
         if (
             kind(a) != kind(b)
-            or (kind(a) == "kl" and _is_scalar(a) and _is_scalar(b))
+            or (kind(a) == "kl" and is_scalar(a) and is_scalar(b))
             or layers
             or _mixes(view, a, kind)
             or _mixes(view, b, kind)
@@ -237,8 +237,8 @@ def _split_terms(
             parts += _split_terms(view, b, sb, kind, depth + 1, outer, chain, apart)
             return parts
         return _term(sign, node, chain, outer)
-    tensor_operands = [a for a in operands if _is_tensor_valued(a)]
-    if name in {"add", "sub", "rsub"} and len(tensor_operands) == 1 and len(node.args) == 2 and _a_number(node.args) and _is_scalar(node):
+    tensor_operands = [a for a in operands if is_tensor_valued(a)]
+    if name in {"add", "sub", "rsub"} and len(tensor_operands) == 1 and len(node.args) == 2 and _a_number(node.args) and is_scalar(node):
         # loss = vae(x) - log_det with log_det = 0, rec + kl + 0.0 (a regulariser switched off): the
         # number adds nothing to a loss; the terms are those of the other side, its sign flipped in
         # c - loss (a number inside a term, the KL's 1 + logvar, stays in it)
@@ -295,7 +295,7 @@ def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
         if _one_density(a, b, kind) or _constant(view, a) or _constant(view, b):
             return False
         return kind(a) != kind(b) or _mixes(view, a, kind, depth + 1) or _mixes(view, b, kind, depth + 1)
-    tensors = [a for a in operands if _is_tensor_valued(a)]
+    tensors = [a for a in operands if is_tensor_valued(a)]
     if name in {"mean", "sum", "div", "mul", "neg"} | _SAME_VALUE and len(tensors) == 1:
         return _mixes(view, tensors[0], kind, depth + 1)
     return False
@@ -324,7 +324,7 @@ def _term(sign: int, node: fx.Node, chain: tuple, outer: dict) -> list[tuple[int
     return [(sign, node)]
 
 
-def _is_tensor_valued(node: fx.Node) -> bool:
+def is_tensor_valued(node: fx.Node) -> bool:
     """False for size queries (``x.size(0)``) and their arithmetic (``math.log(K)``). A node the run
     never reached (it raised before: BCE given logits) has no shape either; it is a tensor where it
     is computed from one, so the loss's terms are split alike whether or not the run got there."""

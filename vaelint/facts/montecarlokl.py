@@ -17,7 +17,7 @@ import torch
 import torch.fx as fx
 
 from vaelint.facts.gaussian_kl import NOT_CONSTANT, UNKNOWN, Ratio
-from vaelint.facts.lossroles import _is_tensor_valued
+from vaelint.facts.lossroles import is_tensor_valued
 from vaelint.facts.reparams import heads_of, samples_of
 
 
@@ -87,7 +87,7 @@ def signed_parts(view, node: fx.Node, sign: float = 1.0, depth: int = 0) -> list
         return [(sign, node)]
     out = []
     for k, arg in enumerate(node.args[:2]):
-        if isinstance(arg, fx.Node) and _is_tensor_valued(arg):
+        if isinstance(arg, fx.Node) and is_tensor_valued(arg):
             out += signed_parts(view, arg, -sign if (op == "sub" and k == 1) else sign, depth + 1)
     return out
 
