@@ -128,6 +128,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         failures = [f for f in failures if f is not None]
         seen = {f.node for f in pinned} | _pinned_factor_nodes(ctx)  # a term's own pin is judged above, whole
         sized = {op for op in CREATION_OPS if not op.endswith("_like")} | RESHAPE_OPS | {"repeat", "new_zeros", "new_ones", "new_empty"}
+        lines = {getattr(loc_of(f.node), "line", None) for f in pinned}
         for node in ctx.nodes_by_op(*sized, "div"):
             op = ctx.view.op(node)
             if node in seen:
@@ -137,6 +138,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                     continue
                 other = ctx.extra_batches[0] if ctx.extra_batches else b0 + 1
                 written = BatchWrittenDown(op, b0, ctx.shape_text(node), other, self._consequence(ctx, node, failures))
+                lines.add(getattr(loc_of(node), "line", None))
                 yield self.report(written, loc_of(node), node=node)
             elif self._normaliser(ctx, node, b0):
                 if not _every_batch_is(ctx, b0, node) and not _a_length(node):
@@ -145,6 +147,24 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                 n = ctx.program.configured_batch
                 if not _every_batch_is(ctx, n, node):
                     yield self.report(LossOverConfiguredBatch(n, ctx.program.configured_batch_text, b0), loc_of(node), node=node)
+        yield from self._made_before_the_step(ctx, failures, seen, lines)
+
+    def _made_before_the_step(self, ctx, failures, seen, lines):
+        """A tensor the batch's length long, made before the step (``index_vec = torch.tensor([i * k for
+        i in range(batch_size)])``: a constant to the graph), where the run at another batch size failed
+        as it met the batch's tensor: a smaller last batch fails there (nicolaefilat/Importance_Weighted_
+        Autoencoders' resampling offsets, helper-found)."""
+        for failure in failures:
+            meet = failure.node
+            if meet is None or meet in seen or ctx.view.op(meet) not in _ELEMENTWISE:
+                continue
+            made = next((a for a in meet.all_input_nodes if a.op == "get_attr" and _leading(ctx, a) == ctx.batch), None)
+            if made is None or getattr(loc_of(meet), "line", None) in lines or _every_batch_is(ctx, ctx.batch, meet):
+                continue  # said on its line already (randn(64, Z) written down), or every batch is that long
+            seen.add(meet)
+            said = str(failure.error).strip().splitlines()[0][:160] if str(failure.error).strip() else type(failure.error).__name__
+            seen_at = MadeBeforeTheStep(ctx.shape_text(made), ctx.batch, failure.batch, said, ctx.view.op(meet))
+            yield self.report(seen_at, loc_of(meet), node=meet)
 
     @staticmethod
     def _pinned(ctx, node, failures) -> bool:
@@ -309,6 +329,35 @@ class BatchWrittenDown(Observed):
         if self.op.startswith("rand") or self.op in ("normal", "empty"):
             return "draw noise with the tensor's shape: torch.randn_like(std)"
         return "take the batch size from the tensor: x.size(0), or use torch.zeros_like / new_zeros"
+
+
+def _leading(ctx, node):
+    fact = ctx.shape(node)
+    return fact.sizes[0] if fact is not None and fact.sizes else None
+
+
+@dataclass
+class MadeBeforeTheStep(Observed):
+    """A tensor made before the step with the batch's length, meeting the batch in the step."""
+
+    shape: str  # the tensor's shape, ``20``
+    batch: int  # the example batch size it is as long as
+    other: int  # the batch size the run failed at
+    error: str  # what it raised there
+    op: str  # where it meets the batch
+
+    def message(self) -> str:
+        return (
+            f"a tensor of shape {self.shape}, the batch size {self.batch} long, made before the step (a constant of the "
+            f"setup, such as torch.tensor([i * k for i in range(batch_size)])), meets the batch's tensor in {self.op}: at a "
+            f"batch of {self.other} samples (a smaller last batch) the step raises {self.error!r}."
+        )
+
+    def fix(self) -> str:
+        return (
+            "make it in the step from the batch's own size (torch.arange(x.size(0)) * k), or drop the incomplete last "
+            "batch (DataLoader(..., drop_last=True))"
+        )
 
 
 @dataclass
