@@ -3,6 +3,7 @@ over the batch (its findings' fix text)."""
 
 from __future__ import annotations
 
+import math
 import re
 
 
@@ -11,6 +12,12 @@ def reductions_fix(rec_own: tuple, kl_own: tuple, kl_said: str, kl_dims: int, si
     by otherwise); ``kl_said``: how the KL is reduced, as the message says it; ``size``: the batch
     size as the code writes it (``x.size(0)``)."""
     (rec_b, rec_d, rec_n), (kl_b, kl_d, kl_n) = rec_own, kl_own
+    # a mean its own size undoes (784 * F.binary_cross_entropy(recon, x): Keras' original_dim, JointVAE) is
+    # a per-sample sum already: nothing to tell of it (not "sum it" and "average its samples of z" at once)
+    if rec_d > 1.5 and math.isclose(rec_d * rec_n, 1.0, rel_tol=1e-6):
+        rec_d = rec_n = 1.0
+    if kl_d > 1.5 and math.isclose(kl_d * kl_n, 1.0, rel_tol=1e-6):
+        kl_d = kl_n = 1.0
     steps, n = [], size
     if rec_d > 1.5:
         call = _loss_call(rec_term)  # the code's own loss: F.cross_entropy(..., reduction='sum') for a text VAE
