@@ -331,7 +331,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         """The code moves its batch to the device and never moves the model: one finding, at the
         line that builds the model (where ``.to(device)`` goes), else where its weights first meet."""
         shape = " x ".join(str(s) for s in meeting.shape)
-        built = _built_at(ctx)
+        built = _built_at(ctx, meeting.parameter)
         where = f" at {meeting.loc.where()}" if meeting.loc else ""
         made = (
             f"the model{f' built at {built.where()}' if built else ''} is never moved to the device (no "
@@ -425,10 +425,19 @@ def _moves_its_batch(ctx) -> bool:
     )
 
 
-def _built_at(ctx):
-    """The user's line that built the model (the outermost of its modules one was seen built at)."""
+def _built_at(ctx, parameter: str = ""):
+    """The user's line that built the model: the outermost module holding ``parameter`` that one
+    was seen built at (the encoder's line for encoder.0.weight beside a decoder built apart)."""
     sites = getattr(ctx.program, "module_sites", None) or {}
-    return next((sites[id(m)] for m in ctx.program.model.modules() if id(m) in sites), None)
+    model, parts = ctx.program.model, parameter.split(".")[:-1]
+    holders = [model]
+    for i in range(1, len(parts) + 1):
+        try:
+            holders.append(model.get_submodule(".".join(parts[:i])))
+        except AttributeError:
+            break
+    found = next((sites[id(m)] for m in holders if id(m) in sites), None)
+    return found or next((sites[id(m)] for m in model.modules() if id(m) in sites), None)
 
 
 def _at(node) -> str:

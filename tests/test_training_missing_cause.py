@@ -37,8 +37,7 @@ def test_a_missing_import_nothing_reads_before_the_failing_line_is_not_its_cause
 
     script = tmp_path / "train.py"
     script.write_text(
-        "import os\nfrom vaelint_no_such_package_here import SummaryWriter\nROOT = os.environ['NOT_SET']\n"
-        "writer = SummaryWriter(ROOT)\n"
+        "import os\nfrom vaelint_no_such_package_here import SummaryWriter\nROOT = os.environ['NOT_SET']\nwriter = SummaryWriter(ROOT)\n"
     )
     assert missing_before(str(script), 3) == ""
     assert "train.py:2 imports 'vaelint_no_such_package_here'" in missing_before(str(script), 4)  # read at the line

@@ -262,8 +262,21 @@ def test_a_step_that_moves_its_batch_with_cuda_runs_on_a_machine_without_one_and
     (tmp_path / "moved.py").write_text(source.replace("        stats = encoder(x)\n", "        x = x.cuda()\n        stats = encoder(x)\n"))
     r = run(str(tmp_path / "moved.py"), "--input", "16x784", "--format", "json", "--no-cache")
     result = json.loads(r.output)["results"][0]
-    assert r.exit_code == 0 and result["error"] is None and not result["findings"], r.output
+    # the script moves its batch and never its models: on a GPU the encoder's first layer fails (VAE012 at
+    # the line that builds it); before, the simulated GPU took the models to be there and said nothing
+    assert r.exit_code == 1 and result["error"] is None, r.output
+    assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE012", 15)], result["findings"]  # the encoder's
+    assert "is never moved to the device" in result["findings"][0]["message"]
     assert any("the step's .cuda() at" in n and "moved.py:24" in n for n in result["notes"]), result["notes"]
+    # with the models moved too where they are built, the step is clean
+    both = source.replace("        stats = encoder(x)\n", "        x = x.cuda()\n        stats = encoder(x)\n")
+    both = both.replace("decoder = nn.Sequential(", "encoder.cuda()\ndecoder = nn.Sequential(").replace(
+        "\nparams", "\ndecoder.cuda()\nparams", 1
+    )
+    (tmp_path / "moved.py").write_text(both)
+    r = run(str(tmp_path / "moved.py"), "--input", "16x784", "--format", "json", "--no-cache")
+    result = json.loads(r.output)["results"][0]
+    assert r.exit_code == 0 and result["error"] is None and not result["findings"], r.output
     # on VAE012's simulated GPU the step's move is real: a CPU tensor it moves meets nothing there,
     # the same tensor left unmoved does
     import torch
