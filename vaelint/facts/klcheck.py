@@ -52,7 +52,7 @@ def clamped_kl_weights(ctx) -> list[tuple[object, float]]:
         scale = term_scale(ctx, term)
         if scale is None or scale.element is None or view.op(scale.element) not in _CLAMPS:
             continue
-        out.append((term, math.prod(f.value for f in scale.factors if f.kind == "const") * scale.normalization))
+        out.append((term, scale.written * scale.normalization))
     return out
 
 
@@ -112,7 +112,7 @@ def maximised_elbo(ctx) -> bool:
     scale = term_scale(ctx, rec)
     if scale is None or scale.element is None or ctx.view.op(scale.element) not in RECON_LOSS_OPS:
         return False
-    sign = next((s for s, t in roles.loss_terms if t is rec), 1) * math.prod(f.value for f in scale.factors if f.kind == "const")
+    sign = next((s for s, t in roles.loss_terms if t is rec), 1) * scale.written
     return sign < 0
 
 
@@ -224,12 +224,10 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
     if kl_name is not None:
         undecided = None
     sign = next((s for s, t in roles.loss_terms if t is term), 1)
-    # a weight of 0 at the step checked (a warm-up's first step) is no part of the KL's form
-    consts = [f for f in scale.factors if f.kind == "const" and f.value != 0]
+    consts, explicit = _weights_written(scale)
     coefficient = None
     if ratio is not None:
         coefficient = sign * math.prod(f.value for f in consts) * ratio
-    explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
     return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided, offset, scale.target == "floor", other_prior)
 
 
@@ -245,10 +243,16 @@ def _read_in_parts(ctx, run) -> KLReading | None:
         found = element.ratio_to(name)
         if found.constant:
             first = parts.scales[0]
-            consts = [f for f in first.factors if f.kind == "const" and f.value != 0]
-            explicit = [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
+            explicit = _weights_written(first)[1]
             return KLReading(sampler, name, parts.first_weight * found.value, explicit, parts.terms[0], first.element)
     return None
+
+
+def _weights_written(scale) -> tuple[list, list]:
+    """(the numbers written on a KL term, those other than the formula's own 1 and 1/2): a weight of
+    0 at the step checked (a warm-up's first step) is no part of the KL's form."""
+    consts = [f for f in scale.factors if f.kind == "const" and f.value != 0]
+    return consts, [f for f in consts if not math.isclose(abs(f.value), 1.0) and not math.isclose(abs(f.value), 0.5)]
 
 
 def _element_and_layer(ctx, node, run, r):

@@ -11,7 +11,6 @@ own) stays unread: its sum is no Gaussian KL against N(0, 1).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -35,11 +34,7 @@ class KLParts:
     @property
     def first_weight(self) -> float:
         """The first part's signed written weight (its sign times the numbers written on it)."""
-        return self.signs[0] * _written(self.scales[0])
-
-
-def _written(scale: TermScale) -> float:
-    return math.prod(f.value for f in scale.factors if f.kind == "const")
+        return self.signs[0] * self.scales[0].written
 
 
 def kl_parts(ctx) -> KLParts | None:
@@ -69,10 +64,10 @@ def kl_parts(ctx) -> KLParts | None:
     layers = {id(layer_for(ctx, s.element)) for s in scales}
     if len(shapes) != 1 or None in shapes or len(layers) != 1:
         return None
-    first = signs[0] * _written(scales[0])
+    first = signs[0] * scales[0].written
     if first == 0:
         return None
-    weights = [sign * _written(s) / first for sign, s in zip(signs, scales)]
+    weights = [sign * s.written / first for sign, s in zip(signs, scales)]
     return KLParts(terms, scales, signs, weights)
 
 

@@ -68,10 +68,14 @@ class TermScale:
         return sum(f.batch_power for f in mine), math.prod(f.const_sizes for f in mine)
 
     @property
+    def written(self) -> float:
+        """The product of the numbers written on the term, with their signs."""
+        return math.prod(f.value for f in self.factors if f.kind == "const")
+
+    @property
     def explicit(self) -> float:
         """Numbers written on the term (and the KL formula's own constant, normalised away)."""
-        value = math.prod(f.value for f in self.factors if f.kind == "const") * self.normalization
-        return abs(value)
+        return abs(self.written * self.normalization)
 
     def reductions(self) -> list[Factor]:
         return [f for f in self.factors if f.kind in ("sum", "mean", "size")]
