@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from vaelint.facts.adaptedweights import adapted_kl_weight
 from vaelint.facts.batchpairs import batch_pairings
 from vaelint.facts.context import loc_of
 from vaelint.facts.datasize import data_size
@@ -256,6 +257,14 @@ over everything.
             # a weight on the KL undoes a ratio no batch size changes (a graph VAE's -0.5 / n * KL
             # beside a reconstruction averaged over n x n entries): beta_eff is the declared beta
             return
+        adapted = None if scales.batch_power else adapted_kl_weight(scales.kl)
+        if adapted is not None:
+            # a controller moves the weight toward its own target (a KL value, soft free bits, GECO): a
+            # constant ratio of the reductions is a factor it absorbs; one that moves with B is not
+            raise SkipRule(
+                f"the KL's weight is adapted as training goes ({adapted}): the reductions' constant ratio "
+                f"({scales.formula(data_size(ctx), ctx.latent_size)}) is a factor the controller absorbs, no beta_eff of its own"
+            )
         data = data_size(ctx)
         kl_red = [f for f in scales.kl.reductions() if not f.shared]  # the KL's own, not the whole sum's
         loc = (kl_red[0].loc if kl_red else None) or loc_of(scales.kl.term)

@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from vaelint.facts.adaptedweights import adapted_weight
 from vaelint.facts.context import loc_of
 from vaelint.facts.countedweights import counted_weight
 from vaelint.facts.lossroles import term_kind
@@ -326,8 +327,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         if not scales.batch_power and math.isclose(beta.reductions_value * factor / (beta.rec_weight or 1.0), ctx.beta, rel_tol=1e-3):
             return  # the weight undoes the reductions' ratio (a graph VAE's KL / n beside a mean over n x n): the ELBO's
         main = max(consts, key=lambda f: abs(math.log(abs(f.value))))
-        counted = counted_weight(main)
-        if counted is not None:  # a warm-up no schedule was read of: its first value is no beta
+        counted = counted_weight(main) or adapted_weight(main)
+        if counted is not None:  # a warm-up no schedule was read of, a controller's weight: its first value is no beta
             raise SkipRule(f"the KL's weight changes from step to step ({counted}): its value at the step checked, {factor:g}, is no beta")
         loc = main.loc
         source = factor_source(ctx, main)

@@ -10,6 +10,7 @@ import os
 
 from vaelint.capture.outputs import path_text
 from vaelint.diagnostics import FlowRow, TargetResult
+from vaelint.facts.adaptedweights import changing_weight
 from vaelint.facts.context import Context, loc_of
 from vaelint.facts.datasize import data_size
 from vaelint.facts.lossroles import TOTAL_KEYS
@@ -46,6 +47,8 @@ def beta_effective(ctx: Context, result: TargetResult) -> None:
         else:
             said = BetaEff(formula, one.reduction_ratio(ctx.batch), weight, one.rec.explicit)
             formula = said.formula  # as VAE002 and VAE004 say it
+            if not math.isclose(weight, 1.0, rel_tol=1e-3) and changing_weight(one.kl) is not None:
+                formula = f"{formula} at the step checked (its weight changes from step to step: VAE004)"
             if said.reductions != "1" and math.isclose(said.reductions_value * weight, 1.0, rel_tol=1e-3):
                 formula = f"{formula} = {said.value:.6g}"  # the weight undoes the reductions (an ELBO / K)
         if one.kl.target == "capacity":

@@ -170,6 +170,12 @@ def _given_by_the_caller(factor, text: str) -> str | None:
     return None
 
 
+def handed_expression(factor, text: str) -> str:
+    """What the caller wrote for a parameter on the factor's line (``warm`` of ``kl_weight=warm``), or ""."""
+    given = _given_by_the_caller(factor, text)
+    return given.split(" given as ", 1)[-1].split("=", 1)[-1].rsplit(" at ", 1)[0] if given else ""
+
+
 def named_weight(ctx, factor) -> bool:
     """Is the factor a weight read from a name (``b``, ``self.beta``, a keyword)? A number written
     out (``0.25 * -torch.sum(...)``, ``-0.5 / adj.size(0)``, ``beta * 0.5``) may hold the KL
