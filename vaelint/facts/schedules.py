@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from vaelint.facts.weightsource import handed_expression
 from vaelint.source.facts import line_text
 
 
@@ -56,6 +57,9 @@ def scheduled_weight(ctx, kl_scale) -> ScheduledWeight | None:
     for factor in consts:
         loc = factor.loc
         text = line_text(loc.path, loc.line) if loc else ""
+        if loc is not None:
+            # a weight the step hands the loss (model.loss(x, kl_weight=warm)): the caller's expression names it
+            text = f"{text}\n{handed_expression(factor, text)}"
         for s in schedules:
             if getattr(s, "values_from", None) is not None and re.search(rf"\b{re.escape(s.name)}\b", text):
                 s = s.from_value(factor.value)  # an accumulating weight: it goes on from what the run saw
