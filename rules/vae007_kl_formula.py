@@ -9,6 +9,7 @@ from typing import Literal
 from vaelint.facts.context import loc_of
 from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, kl_readings, maximised_elbo, why_no_kl_reading
 from vaelint.facts.kldirection import reversed_learned_kl
+from vaelint.facts.samplekl import biased_sample_kl
 from vaelint.facts.samplernoise import sampler_scale, uniform_noise
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import FixAvailability, Need, Severity
@@ -298,6 +299,12 @@ term.
                 # the sampler draws N(mu, (scale * std)^2): no KL of N(mu, std^2) is its KL
                 yield self.report(FormulaSeen("scaled_noise", scale), loc_of(layer.eps) or loc_of(layer.product), node=layer.product)
                 return
+        biased = biased_sample_kl(ctx) if kl_reading(ctx) is None else None
+        if biased is not None:
+            # a KL that reads the sample and is no estimate of the KL (the sample where the mean belongs)
+            seen = FormulaSeen("biased_sample", expected=biased.expected, closed=biased.closed)
+            yield self.report(seen, loc_of(biased.element) or loc_of(biased.term), node=biased.term)
+            return
         unmet = next((why for why in map(ctx.unmet, self.kl_needs) if why), None)
         if unmet:
             raise SkipRule(unmet)
@@ -418,6 +425,9 @@ term.
             # the clamp is open on the run (the KL above its free bits): the loss falls as the KL grows
             value = observed.value(finding.node)
             return None if value is None else (bool(value.detach().abs().sum() > 0) or None)
+        if finding.observed.kind == "biased_sample":
+            again = biased_sample_kl(ctx, observed.result)
+            return again is not None and again.term is finding.node
         # the same term read on the confirmation's run (a hierarchical VAE has one per layer)
         again = next((r for r in kl_readings(ctx, observed.result) if r.node is finding.node), None) or kl_reading(ctx, observed.result)
         if again is None or again.sampler is None:
@@ -440,11 +450,15 @@ _TWO_GAUSSIANS = "kl = 0.5 * torch.sum(logvar_p - logvar + (logvar.exp() + (mu -
 class FormulaSeen(Observed):
     """The KL term read against the closed form of the sampler's mean and std."""
 
-    kind: Literal["not_gaussian", "wrong_sign", "missing_half", "scaled_noise", "uniform_noise", "kl_div_of_heads", "reversed_prior"]
+    kind: Literal[
+        "not_gaussian", "wrong_sign", "missing_half", "scaled_noise", "uniform_noise", "kl_div_of_heads", "reversed_prior", "biased_sample"
+    ]
     coefficient: float | None = None  # the term over the closed form, where it is a constant
     weight: float = 1.0  # a weight written on the KL beside its missing 1/2 (b * -torch.sum(...))
     clamped: bool = False  # the KL is clamped for free bits (max(kl - free_bits, 0)): only its sign is read
     other_prior: bool = False  # the KL is taken against a Gaussian prior other than N(0, 1) (learned, conditional)
+    expected: float = 0.0  # a KL of the sample: its mean over the noise, summed (biased_sample)
+    closed: float = 0.0  # and the closed-form KL of the same heads
 
     def message(self) -> str:
         if self.kind == "uniform_noise":
@@ -471,6 +485,13 @@ class FormulaSeen(Observed):
                 "the KL against the learned prior is taken the wrong way round, KL(p || q): the sampler's own std "
                 "divides in it, where the ELBO's KL(q || p) divides by the prior's. It pulls the prior towards the "
                 "posterior's spread instead of the posterior towards the prior (kl_divergence(prior, posterior))."
+            )
+        if self.kind == "biased_sample":
+            return (
+                "the KL term reads the sample z, and is no estimate of the KL: averaged over draws of the noise it is "
+                f"{self.expected:.4g} where KL(N(mu, std^2) || N(0, 1)) of the same heads is {self.closed:.4g} "
+                "(no constant multiple of it). A closed form written with the sample where the mean belongs, or a "
+                "Monte Carlo estimate missing a part of log q(z|x) - log p(z)."
             )
         if self.kind == "not_gaussian":
             return (
@@ -507,6 +528,11 @@ class FormulaSeen(Observed):
             return (
                 f"write the Gaussian KL of the heads in closed form instead: {_CLOSED_FORM} for a log-variance head, or "
                 "kl = -0.5 * torch.sum(1 + torch.log(std.pow(2)) - mu.pow(2) - std.pow(2)) for a std head"
+            )
+        if self.kind == "biased_sample":
+            return (
+                f"write the KL of the encoder's heads, not of the sample: {_CLOSED_FORM}; or, at the sample, both parts: "
+                "log q(z|x) - log p(z) = Normal(mu, std).log_prob(z).sum(-1) - Normal(0, 1).log_prob(z).sum(-1)"
             )
         if self.kind == "not_gaussian":
             return f"{_CLOSED_FORM} for a log-variance head"
