@@ -45,6 +45,10 @@ def _of_a_head(view, node: fx.Node, heads: set) -> bool:
     for _ in range(8):
         if node in heads:
             return True
+        spread = _broadcast_from(view, node)
+        if spread is not None:
+            node = spread  # Normal(loc, scale) keeps its scale broadcast against its loc: the scale itself
+            continue
         if view.op(node) not in _OF_ONE:
             return False
         inputs = [a for a in node.all_input_nodes if a.op not in ("get_attr",)]
@@ -52,3 +56,15 @@ def _of_a_head(view, node: fx.Node, heads: set) -> bool:
             return False
         node = inputs[0]
     return False
+
+
+def _broadcast_from(view, node: fx.Node) -> fx.Node | None:
+    """The tensor ``broadcast_tensors(loc, scale)[1]`` is (torch.distributions' ``broadcast_all``), or None."""
+    if view.op(node) != "getitem" or len(node.args) < 2 or not isinstance(node.args[0], fx.Node):
+        return None
+    source, index = node.args[0], node.args[1]
+    if view.op(source) not in ("broadcast_tensors", "broadcast_all") or not isinstance(index, int):
+        return None
+    given = source.args[0] if len(source.args) == 1 and isinstance(source.args[0], (list, tuple)) else source.args
+    picked = given[index] if -len(given) <= index < len(given) else None
+    return picked if isinstance(picked, fx.Node) else None
