@@ -40,6 +40,35 @@ def loss_function(recon, x, mu, logvar):
 """
 
 
+# a recurrent encoder's hidden state, laid out num_layers x B x H
+_RECURRENT = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, latent=4, hidden=12):
+        super().__init__()
+        self.hidden = hidden
+        self.rnn = nn.GRU(6, hidden, batch_first=True)
+        self.enc = nn.Linear(hidden, 2 * latent)
+        self.dec = nn.Linear(latent, 60)
+
+    def forward(self, x):
+        h0 = {HIDDEN}  # <- hidden
+        _, h = self.rnn(x, h0)
+        mu, logvar = self.enc(h[-1]).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z).view(-1, 10, 6), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):
+    rec = F.mse_loss(recon, x, reduction="sum")
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return (rec + kl) / x.size(0)
+"""
+
+
 def _model(flat="x.view(x.size(0), -1)", noise="torch.randn_like(mu)", norm="x.size(0)") -> str:
     return fill(_MODEL, flat=flat, noise=noise, norm=norm)
 
@@ -105,8 +134,16 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
             ),
             inputs=("4x64",),
         ),
+        Example(fill(_RECURRENT, hidden="x.new_zeros(1, x.size(0), self.hidden)"), inputs=("8x10x6",)),
     ]
     INVALID = [
+        # the batch written down at dim 1 of a hidden state (num_layers x B x H): a smaller batch fails in the GRU
+        Example(
+            fill(_RECURRENT, hidden="x.new_zeros(1, 8, self.hidden)"),
+            inputs=("8x10x6",),
+            at="hidden",
+            message="writes the batch size down as 8",
+        ),
         Example(
             _model(noise="torch.randn(8, self.latent)"),
             inputs=("8x64",),
@@ -168,23 +205,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
 
     @staticmethod
     def _pinned(ctx, node, failures) -> bool:
-        fact = ctx.shape(node)
-        if fact is None or not fact.sizes or fact.sizes[0] != ctx.batch:
-            return False
-        if fact.dims is not None and fact.dims[0].batch_dependent:
-            return False
-        if any(f.node is not None and (f.node is node or ctx.view.depends_on(f.node, node)) for f in failures):
-            return True
-        # meets, elementwise and dim 0 against dim 0, a tensor that does follow
-        # the batch (a matmul with a B0 x B0 matrix is not a batch)
-        for user in node.users:
-            if ctx.view.op(user) not in _ELEMENTWISE:
-                continue
-            for other in user.all_input_nodes:
-                o = ctx.shape(other)
-                if other is not node and o is not None and o.dims and o.dims[0].batch_dependent and len(o.dims) == len(fact.sizes):
-                    return True
-        return False
+        return _pinned_dim(ctx, node, failures) is not None
 
     @staticmethod
     def _consequence(ctx, node, failures) -> str:
@@ -214,7 +235,8 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         call = expr_at(loc_of(node))
         if call is None or not call.is_call:
             return None
-        index = ctx.shape(node).sizes.index(ctx.batch) if ctx.shape(node) and ctx.batch in ctx.shape(node).sizes else 0
+        failures = [f for f in (ctx.failure_at(b) for b in ctx.extra_batches) if f is not None]
+        index = _pinned_dim(ctx, node, failures) or 0
         if op in RESHAPE_OPS:
             src = node.args[0] if node.args else None
             fact = ctx.shape(src) if src is not None else None
@@ -464,3 +486,33 @@ def _pinned_factor_nodes(ctx) -> set:
     if scales is None or scales.rec.batch_power == scales.kl.batch_power:
         return set()  # both alike (each divided by the number): the whole-loss normaliser's to say
     return {f.node for term in (scales.rec, scales.kl) for f in term.factors if f.pinned}
+
+
+def _pinned_dim(ctx, node, failures) -> int | None:
+    """The dim of a made tensor that holds the example batch size written down: dim 0 where it meets
+    the batch (or a run at another batch size failed through it), or a later one where such a run
+    failed through it (an RNN's hidden state, ``torch.zeros(n_layers, BATCH_SIZE, h)``)."""
+    fact = ctx.shape(node)
+    if fact is None or not fact.sizes:
+        return None
+    failed = any(f.node is not None and (f.node is node or ctx.view.depends_on(f.node, node)) for f in failures)
+    if fact.sizes[0] != ctx.batch or (fact.dims is not None and fact.dims[0].batch_dependent):
+        if failed:
+            return next(
+                (i for i, n in enumerate(fact.sizes) if n == ctx.batch and (fact.dims is None or not fact.dims[i].batch_dependent)), None
+            )
+        return None
+    return 0 if failed or _meets_the_batch(ctx, node, fact) else None
+
+
+def _meets_the_batch(ctx, node, fact) -> bool:
+    """Does it meet, elementwise and dim 0 against dim 0, a tensor that does follow the batch (a matmul
+    with a B0 x B0 matrix is not a batch)?"""
+    for user in node.users:
+        if ctx.view.op(user) not in _ELEMENTWISE:
+            continue
+        for other in user.all_input_nodes:
+            o = ctx.shape(other)
+            if other is not node and o is not None and o.dims and o.dims[0].batch_dependent and len(o.dims) == len(fact.sizes):
+                return True
+    return False
