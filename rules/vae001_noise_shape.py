@@ -58,6 +58,27 @@ class VAE(nn.Module):
 """
 
 
+# k importance samples drawn at once (an IWAE's k x B x Z): the noise keeps its sample dim
+_SAMPLES = """import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, latent_dim=8, k=5):
+        super().__init__()
+        self.latent_dim, self.k = latent_dim, k
+        self.enc = nn.Linear(784, 2 * latent_dim)
+        self.dec = nn.Linear(latent_dim, 784)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        std = torch.exp(0.5 * logvar)
+        eps = {NOISE}  # <- finding
+        z = mu + eps * std
+        return torch.sigmoid(self.dec(z)), mu, logvar
+"""
+
+
 class NoiseShape(Rule):
     code = "VAE001"
     fix_availability = FixAvailability.SOMETIMES
@@ -96,6 +117,7 @@ the GPU and in half precision).
         Example(_model("torch.randn(*std.size(), device=std.device)")),
         Example(_model("torch.empty_like(std).normal_()")),
         Example(fill(_FULL, noise="torch.randn_like(mu)")),
+        Example(fill(_SAMPLES, noise="torch.randn(self.k, *std.shape, device=std.device)")),
     ]
     INVALID = [
         Example(
@@ -113,6 +135,12 @@ the GPU and in half precision).
         Example(_model("torch.randn(1, self.latent_dim)"), at="finding", message="1 x Z", fixed=_model("torch.randn_like(std)")),
         Example(_model("torch.randn(std.shape[1:])"), at="finding", fixed=_model("torch.randn_like(std)")),
         Example(_model("torch.randn(mu.size(0), 1)"), at="finding", message="latent dims", fixed=_model("torch.randn_like(std)")),
+        # the k samples stay (randn_like(std) would drop them): the batch is what the draw lacks
+        Example(
+            fill(_SAMPLES, noise="torch.randn(self.k, 1, self.latent_dim)"),
+            at="finding",
+            fixed=fill(_SAMPLES, noise="torch.randn(self.k, *std.shape, device=std.device, dtype=std.dtype)"),
+        ),
     ]
 
     def check(self, ctx):
@@ -161,11 +189,12 @@ the GPU and in half precision).
             return None
         t = observed.result.tensors
         z, mu, std = t.get(r.z), t.get(r.mu), t.get(r.std)
-        if z is None or mu is None or std is None or z.shape != mu.shape or z.dim() < 2:
+        if z is None or mu is None or std is None or mu.dim() < 2 or z.dim() < mu.dim() or z.shape[-mu.dim() :] != mu.shape:
             return None
         eps = ((z - mu) / std.expand_as(z)).detach().float().cpu()
-        same_rows = bool((eps - eps[:1]).abs().max() < 1e-4)
-        same_cols = bool((eps - eps[:, :1]).abs().max() < 1e-4)
+        b = z.dim() - mu.dim()  # the batch's dim: after the samples' of k x B x Z
+        same_rows = bool((eps - eps.narrow(b, 0, 1)).abs().max() < 1e-4)
+        same_cols = bool((eps - eps.narrow(-1, 0, 1)).abs().max() < 1e-4)
         return same_rows or same_cols
 
 

@@ -49,9 +49,28 @@ def noise_like_std(ctx, layer, noise_node=None) -> Fix | None:
         found = operand_for(ctx, layer.z, layer.mu)
         if found is not None and is_plain_reference(*found):
             std = found[0].code(found[1])
-    new = f"{module_prefix(call.callee()) if randn else ''}randn_like({std})"
+    extra = _sample_dims(ctx, layer, noise_node)
+    if extra:
+        # eps = torch.randn(k, 1, Z) beside a B x Z std: the k samples an importance-weighted bound reduces
+        # over stay, the batch is added (randn_like(std) would drop them, and the bound then runs over the batch)
+        sizes = call.positional()
+        if not randn or len(sizes) <= extra or any(_is_sequence(a) for a in sizes):
+            return None
+        lead = ", ".join(call.code(a) for a in sizes[:extra])
+        new = f"{module_prefix(call.callee())}randn({lead}, *{std}.shape, device={std}.device, dtype={std}.dtype)"
+    else:
+        new = f"{module_prefix(call.callee()) if randn else ''}randn_like({std})"
     new = new if new.startswith(("torch.", "th.")) or "." in new.split("(")[0] else f"torch.{new}"
     return Fix(f"draw the noise with std's shape: {new}", (call.replace(new),), SAFE)
+
+
+def _sample_dims(ctx, layer, noise_node) -> int:
+    """How many leading dims the noise has beyond std's (the K of K x 1 x Z beside B x Z): 0 where it
+    has no more, or the shapes are not known."""
+    noise, std = ctx.shape(noise_node if noise_node is not None else layer.noise), ctx.shape(layer.std)
+    if noise is None or std is None or noise.sizes is None or std.sizes is None:
+        return 0
+    return max(0, len(noise.sizes) - len(std.sizes))
 
 
 def batch_size_arg(call: Expr, index: int, tensor: str, description: str) -> Fix | None:
