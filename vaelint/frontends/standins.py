@@ -25,6 +25,7 @@ from vaelint.frontends.standinconsole import CONSOLE, console, imported_by_the_c
 from vaelint.frontends.standindownloads import DOWNLOADERS, downloader
 from vaelint.frontends.standinlightning import _lightning
 from vaelint.frontends.standinplots import PLOTTING, plotting
+from vaelint.frontends.standintqdm import PROGRESS, progress
 
 
 def _missing(package: str, what: str):
@@ -105,7 +106,7 @@ def _dataset_class(name: str) -> type:
             raise AttributeError(item)
         if item in _DATASET_ARGUMENTS:  # what the constructor was given: `if dataset.train:`, `dataset.root`
             return _argument(self._vaelint_args, self._vaelint_kwargs, item, name)
-        return known_attribute(name, item)
+        return known_attribute(name, item, len(self))
 
     body = {
         "__init__": __init__,
@@ -280,7 +281,7 @@ _FACTORIES.update(
     {name: _logger for name in ("visdom", "wandb", "tensorboardX", "mlflow", "comet_ml", "neptune", "clearml", "swanlab", "dvclive")}
 )
 _FACTORIES.update(dict.fromkeys(PLOTTING, plotting))
-_FACTORIES.update(dict.fromkeys(CONSOLE, console))
+_FACTORIES.update(dict.fromkeys(CONSOLE, console) | dict.fromkeys(PROGRESS, progress))
 _FACTORIES.update(dict.fromkeys(DOWNLOADERS, downloader))
 
 
@@ -299,7 +300,7 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             if top == "torch" and _nested_logger(fullname) is not None:
                 return importlib.util.spec_from_loader(fullname, self, is_package=True)
             return None
-        if top in CONSOLE and not imported_by_the_code():
+        if top in CONSOLE + PROGRESS and not imported_by_the_code():
             return None  # a library's optional import (tqdm's `import colorama`) fails as it expects
         if fullname == top and top not in self.real_ok and sys.modules.get(top) is None and real_spec(top) is not None:
             # the real package is tried when this import loads it, not now: a module imported
