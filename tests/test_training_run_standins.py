@@ -219,3 +219,13 @@ def test_a_text_table_not_here_stands_in_as_a_table(tmp_path, monkeypatch):
     r, result = _json("train.py", "--input", "32x140x1")
     assert result["error"] is None and r.exit_code == 0, r.output
     assert any("np.loadtxt at train.py:4" in n and "512 x 140 float32 rows" in n for n in result["notes"]), result["notes"]
+
+
+def test_a_stood_in_data_sets_arrays_have_as_many_rows_as_its_split():
+    """``n = ds.data.shape[0]`` then ``random_split(ds, [...])``: the arrays of CIFAR10's test split
+    have its 10000 rows (they had 60000 whatever the split, and the user's split line was blamed)."""
+    from vaelint.frontends.training.datasets import DataSetStandIn
+
+    for name, kwargs, rows in [("CIFAR10", {"train": False}, 10000), ("CIFAR10", {}, 50000), ("MNIST", {"train": False}, 10000)]:
+        ds = DataSetStandIn(name, kwargs=kwargs)
+        assert len(ds) == rows and ds.data.shape[0] == rows and len(ds.targets) == rows, (name, kwargs)

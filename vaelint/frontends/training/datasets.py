@@ -86,7 +86,9 @@ class DataSetStandIn:
         return item
 
     def __getattr__(self, item):
-        return known_attribute(self.name, item)
+        if item.startswith("__"):
+            raise AttributeError(item)
+        return known_attribute(self.name, item, len(self))
 
     def __repr__(self):
         return f"<data set {self.name} (stood in for by vaelint)>"
@@ -97,9 +99,11 @@ _NUMPY_DATA = {"CIFAR10", "CIFAR100", "SVHN", "STL10"}  # numpy uint8 arrays; MN
 _CACHE: dict = {}
 
 
-def known_attribute(name: str, item: str):
+def known_attribute(name: str, item: str, length: int | None = None):
     """``.data``, ``.targets`` (``.labels``), ``.classes`` of a known data set, made up with its
-    real shapes and dtypes (``np.var(train_set.data / 255)``, ``len(dataset.classes)``); an
+    real shapes and dtypes (``np.var(train_set.data / 255)``, ``len(dataset.classes)``) and, where
+    ``length`` is given, as many rows as the split has items (``n = ds.data.shape[0]`` then
+    ``random_split(ds, [...])``: CIFAR10's test split is 10000 rows, not the train split's 50000); an
     attribute of anything else raises AttributeError, as a missing attribute does."""
     if name in FOLDERS:
         return folder_attribute(name, item)
@@ -115,17 +119,16 @@ def known_attribute(name: str, item: str):
         "test_labels",
     ):
         raise AttributeError(item)
-    key = (name, item)
+    key = (name, item, length)
     if key not in _CACHE:
-        _CACHE[key] = _make_attribute(name, item)
+        _CACHE[key] = _make_attribute(name, item, length or STOOD_IN_LENGTH)
     return _CACHE[key]
 
 
-def _make_attribute(name: str, item: str):
+def _make_attribute(name: str, item: str, n: int):
     import torch
 
     (c, h, w), classes = KNOWN[name]
-    n = STOOD_IN_LENGTH
     k = 2 if classes == "attr" else classes
     gen = torch.Generator().manual_seed(0)
     if item in ("data", "train_data", "test_data"):
