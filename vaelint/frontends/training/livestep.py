@@ -233,14 +233,17 @@ def _region_in_loop(loop: ast.stmt, place: Place) -> list[ast.stmt] | None:
 
 
 def _region_after(source: Place, place: Place) -> list[ast.stmt] | None:
-    """The statements after ``source`` in its block, to the one on the way to ``place``."""
-    blocks = enclosing_blocks(source)
-    block, index = blocks[-1]
+    """The statements after ``source`` in its block, to the one on the way to ``place``; where that
+    block ends first (``try: batch = next(it) except StopIteration: ...`` before the step, an ``if``
+    that takes the batch), the rest of it, then the enclosing block's statements after it."""
     stmts = place.statements()
-    end = next((i for i, s in enumerate(block) if any(s is t for t in stmts)), None)
-    if end is None or end <= index:
-        return None
-    return list(block[index + 1 : end + 1])
+    rest: list[ast.stmt] = []
+    for block, index in reversed(enclosing_blocks(source)):
+        end = next((i for i, s in enumerate(block) if any(s is t for t in stmts)), None)
+        if end is not None:
+            return rest + list(block[index + 1 : end + 1]) if end > index else None
+        rest += block[index + 1 :]
+    return None
 
 
 def _trained_calls(capture: Capture, usable) -> list:
