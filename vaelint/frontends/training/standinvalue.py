@@ -107,18 +107,25 @@ StandIn.__getitem__ = _keyed
 def stand_in_said(error: BaseException) -> str | None:
     """What a stand-in the code handed to a library that checks types before torch's dispatch
     sees it (``Variable(y)``: 'Variable data has to be a tensor, but got StandIn') stands for, and
-    what to give instead; None when no stand-in is behind the error."""
-    if "StandIn" not in str(error):
+    what to give instead; the same of a name a failed import left (``nn.Linear(64, LSIZE)``:
+    "found element of type Unavailable"); None when no stand-in is behind the error."""
+    if "StandIn" not in str(error) and "Unavailable" not in str(error):
         return None
+    from vaelint.frontends.placeholders import MissingImport
+
     frames, tb = [], error.__traceback__
     while tb is not None:
         frames.append(tb.tb_frame)
         tb = tb.tb_next
     for frame in reversed(frames):
         for value in list(frame.f_locals.values()):
-            if isinstance(value, StandIn):
-                try:
-                    value._fail()
-                except VaelintError as said:
-                    return said.message
+            # a name a failed import left (LSIZE of a module that could not be imported) handed to torch,
+            # which type-checks it before any of its methods runs: "element of type Unavailable"; one
+            # level inside a tuple or list too (nn.Linear(64, (LSIZE,)), sizes=[ASIZE, LSIZE])
+            for one in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(one, (StandIn, MissingImport)):
+                    try:
+                        one._fail()
+                    except VaelintError as said:
+                        return said.message
     return None
