@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from vaelint.capture.ops import RESHAPE_OPS
 from vaelint.facts.batchdeps import Mixing, batch_mixing
 from vaelint.facts.batchpairs import batch_pairings
+from vaelint.facts.batchweights import weights_over_the_batch
 from vaelint.facts.context import loc_of
 from vaelint.facts.rowfolds import merges_whole_dims, restored, tiled_copies
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
@@ -172,6 +173,11 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         for pair in batch_pairings(ctx):
             seen = PairedSeen(ctx.view.op(pair.node), loc_of(pair.vector), loc_of(pair.column), ctx.batch)
             yield self.report(seen, loc_of(pair.node), node=pair.node)
+        for weights in weights_over_the_batch(ctx):
+            seen = WeightsOverTheBatch(
+                ctx.view.op(weights.node), ctx.shape_text(weights.source), weights.dim, weights.samples, ctx.batch, weights.source.name
+            )
+            yield self.report(seen, loc_of(weights.node), node=weights.node)
         found = list(self._by_shape(ctx))
         yield from found
         if found:
@@ -299,6 +305,9 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         if isinstance(finding.observed, BatchAxisInRows):  # the two batches that differ in one sample say it
             mixing, _why = ctx.reading("batch_mixing", batch_mixing, Mixing)
             return True if mixing is not None else None
+        if isinstance(finding.observed, WeightsOverTheBatch):  # the run reduced a dim as long as its batch
+            src = observed.result.shapes.get(finding.node.args[0]) if observed.result is not None else None
+            return None if not src or finding.observed.dim >= len(src) else src[finding.observed.dim] == ctx.batch
         if isinstance(finding.observed, PairedSeen):  # the run's own B x B
             out = observed.result.shapes.get(finding.node) if observed.result is not None else None
             return None if out is None else len(out) == 2 and out[0] == out[1] == ctx.batch
@@ -521,3 +530,26 @@ class PairedSeen(Observed):
 
     def fix(self) -> str:
         return "give both one shape: the column as a vector (w.view(-1), w.squeeze(1)) or the vector as a column (v.unsqueeze(1))"
+
+
+@dataclass(frozen=True)
+class WeightsOverTheBatch(Observed):
+    """Importance weights normalised over the batch's dim instead of each data point's samples."""
+
+    op: str  # "logsumexp"
+    shape: str  # "B x 5"
+    dim: int  # the batch's dim, reduced
+    samples: int  # the samples' dim
+    batch: int
+    name: str  # the log weights' node
+
+    def message(self) -> str:
+        return (
+            f"{self.op} over dim {self.dim} of the log weights ({self.shape}) reduces over the batch: each bound is "
+            f"taken across the {self.batch} data points of the batch instead of across one data point's own samples "
+            f"(dim {self.samples}), so every sample's loss and gradient read the others' and the objective is no "
+            "bound on log p(x)."
+        )
+
+    def fix(self) -> str:
+        return f"reduce over the samples' dim: torch.{self.op}(log_w, dim={self.samples}), then average over the batch"
