@@ -134,7 +134,7 @@ def _made_with_the_model(ctx, meeting) -> bool:
         ):
             continue
         devices = {d for d in moves(node.value) if not names_the_cpu(d)}
-        if not devices and _cuda_type_with_the_model(tree, node.value):
+        if not devices and (_cuda_type_with_the_model(tree, node.value) or _typed_as_an_owner_chose(chain[:-1], node.value)):
             devices, model_moves = {"a CUDA tensor type"}, {"a CUDA tensor type"}
         if devices and devices <= model_moves:
             holder = meeting.held[: len(meeting.held) - len(".".join(parts))] + parts[0]
@@ -162,17 +162,46 @@ def _cuda_type_with_the_model(tree, value) -> bool:
         for c in ast.walk(value)
         if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "type" and c.args
     }
-    cuda_types = {
+    return bool(typed & _cuda_types(tree)) and _moves_itself(tree)
+
+
+def _cuda_types(tree) -> set:
+    """The names a constructor assigns a torch.cuda tensor type to (``self.dtype = torch.cuda.FloatTensor if ...``)."""
+    return {
         ast.unparse(t) for n in ast.walk(tree) if isinstance(n, ast.Assign) and "torch.cuda." in ast.unparse(n.value) for t in n.targets
     }
-    moves_itself = any(
+
+
+def _moves_itself(tree) -> bool:
+    return any(
         isinstance(c, ast.Call)
         and isinstance(c.func, ast.Attribute)
         and c.func.attr in ("cuda", "to")
         and ast.unparse(c.func.value) == "self"
         for c in ast.walk(tree)
     )
-    return bool(typed & cuda_types) and moves_itself
+
+
+def _typed_as_an_owner_chose(owners: list, value) -> bool:
+    """``torch.zeros(T, B, 1).type(dtype)`` in a submodule's constructor, ``dtype`` given to it by a
+    module above it whose constructor chose ``torch.cuda.FloatTensor if use_cuda else ...`` and moves
+    itself (``self.cuda()``): the VRAE family's decoder inputs go where that module goes."""
+    handed = [
+        c.args[0]
+        for c in ast.walk(value)
+        if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "type" and c.args
+    ]
+    # a type it was given (a name, self.dtype), not one written down (torch.FloatTensor: the CPU's)
+    if not any(isinstance(a, (ast.Name, ast.Attribute)) and not ast.unparse(a).startswith("torch.") for a in handed):
+        return False
+    for owner in owners:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(type(owner).__init__)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        if _cuda_types(tree) and _moves_itself(tree):
+            return True
+    return False
 
 
 def _holders(ctx, held: str) -> tuple[list, list[str]]:
