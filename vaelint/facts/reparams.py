@@ -119,7 +119,8 @@ def _matrix_reparam(view: GraphView, node: fx.Node, noise: fx.Node) -> Reparam |
     diagonal = scale.args[0] if view.op(scale) == "diag_embed" and isinstance(scale.args[0], fx.Node) else None
     std = through_broadcast(view, diagonal if diagonal is not None else scale)
     logvar, ops = _scale_source(view, std) if diagonal is not None else (std, [])
-    return Reparam(noise, eps, std, node, through_broadcast(view, mu), z, logvar, ops, matrix=True)
+    # a diagonal scale_tril is a diagonal Gaussian: the KL rules read it as mu + std * eps
+    return Reparam(noise, eps, std, node, through_broadcast(view, mu), z, logvar, ops, matrix=diagonal is None)
 
 
 def through_broadcast(view: GraphView, node: fx.Node) -> fx.Node:
