@@ -57,11 +57,13 @@ def model_candidates(module) -> list[str]:
     return out
 
 
-def check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
+def check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> dict:
+    """The constructor's keywords as given, with config objects built from their defaults
+    (:mod:`vaelint.frontends.configdefaults`); a clear error where one is missing or unknown."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
-        return
+        return init
     params = list(sig.parameters.values())
     if skip_self and params and params[0].name == "self":
         params = params[1:]
@@ -74,6 +76,7 @@ def check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
             f"{spec}: --init names {', '.join(unknown)}, which the constructor does not take. "
             f"It takes: {', '.join(sorted(names)) or 'no arguments'}.",
         )
+    init = _configs_from_defaults(fn, params, init)
     missing = [
         p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in init
     ]
@@ -97,6 +100,30 @@ def check_constructor(spec, obj, fn, init: dict, skip_self: bool) -> None:
             + ("16; a dict stands for an object whose attributes the constructor reads" if read else "--init latent_dim=16")
             + f").{factory}{_built_in_file(spec, obj)}",
         )
+    return init
+
+
+def _configs_from_defaults(fn, params, given_init: dict) -> dict:
+    """A parameter that is a config dataclass with every field defaulted (or is handed on to one) is
+    built from its defaults, and a dict ``--init`` gave for it fills the fields it names: the
+    keywords with those built (a new dict; the request's is left as given)."""
+    from vaelint.frontends.configdefaults import config_class, filled
+    from vaelint.frontends.placeholders import note
+
+    init = dict(given_init)
+    for p in params:
+        given = init.get(p.name)
+        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) or (p.name in init and not isinstance(given, dict)):
+            continue
+        if p.default is not p.empty and p.name not in init:
+            continue
+        cls = config_class(fn, p.name)
+        if cls is None:
+            continue
+        init[p.name] = filled(cls, given)
+        named = f", with {', '.join(sorted(given))} from --init" if isinstance(given, dict) and given else ""
+        note(f"{p.name} is built as {cls.__name__}() from its defaults{named}; give a field with --init \"{p.name}={{'FIELD': VALUE}}\"")
+    return init
 
 
 def _attributes_read(obj, names: list) -> dict:

@@ -109,10 +109,10 @@ def _model_of(entry: Entry, ref: TargetRef, init: dict):
         model = _copied(obj) if entry.copy else obj
         return model, instance_sites(model)
     if inspect.isclass(obj) and issubclass(obj, nn.Module):
-        check_constructor(ref.spec, obj, obj.__init__, init, skip_self=True)
+        init = check_constructor(ref.spec, obj, obj.__init__, init, skip_self=True)
         return call_user(ref.spec, obj, init, sites), sites
     if callable(obj) and not inspect.isclass(obj):
-        check_constructor(ref.spec, obj, obj, init, skip_self=False)
+        init = check_constructor(ref.spec, obj, obj, init, skip_self=False)
         model = call_user(ref.spec, obj, init, sites)
         if isinstance(model, nn.Module):
             return model, sites

@@ -101,10 +101,10 @@ class PlainFrontend(FrontendBase):
                     f"{spec}: {name} is a class but not an nn.Module subclass. Point the target at "
                     "the model class (a subclass of torch.nn.Module) or at a function that returns one.",
                 )
-            check_constructor(spec, obj, obj.__init__, init, skip_self=True)
+            init = check_constructor(spec, obj, obj.__init__, init, skip_self=True)
             return call_user(spec, obj, init, sites, self.on_build_error)
         if callable(obj):
-            check_constructor(spec, obj, obj, init, skip_self=False)
+            init = check_constructor(spec, obj, obj, init, skip_self=False)
             model = call_user(spec, obj, init, sites, self.on_build_error)
             if not isinstance(model, nn.Module):
                 raise VaelintError(
