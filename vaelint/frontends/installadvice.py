@@ -151,7 +151,7 @@ def missing_before(path: str, line: int) -> str:
         return ""
     # the names read up to the failing line: an import none of whose names is read there (tensorboardX's
     # SummaryWriter, used for logging later) did nothing the line missed (memray/Sentence-VAE)
-    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.lineno <= line}
+    read = _read_by(tree, line)
     for stmt in tree.body:
         if stmt.lineno >= line or not isinstance(stmt, (ast.Import, ast.ImportFrom)) or getattr(stmt, "level", 0):
             continue
@@ -171,3 +171,47 @@ def missing_before(path: str, line: int) -> str:
                     f"needs is likely what {top!r} would have done (install it, or give the value it would have set)."
                 )
     return ""
+
+
+def _read_by(tree, line: int) -> set:
+    """The names the module's statements before ``line`` read when they run: a function's or class
+    method's body only where that function or class is named there (einops' rearrange in a plotting
+    helper never called is not read by ``model = VAE()``)."""
+    import ast
+
+    bodies: dict = {}
+    read: set = set()
+
+    def visit(node):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            name = getattr(node, "name", None)
+            if name is not None:
+                bodies.setdefault(name, []).append(node)
+            for d in getattr(node, "decorator_list", []):
+                visit(d)
+            return
+        if isinstance(node, ast.Name) and node.lineno <= line:
+            read.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    for stmt in tree.body:
+        if stmt.lineno < line or stmt.lineno == line:
+            visit(stmt)
+    done: set = set()
+    while True:
+        called = [n for n in read & set(bodies) if n not in done]
+        if not called:
+            return read
+        for name in called:
+            done.add(name)
+            for node in bodies[name]:
+                for child in node.body if isinstance(node.body, list) else [node.body]:
+                    # a class named: its methods run when it is built and used (their bodies are read)
+                    inner = (
+                        child.body
+                        if isinstance(node, ast.ClassDef) and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                        else [child]
+                    )
+                    for one in inner:
+                        visit(one)

@@ -193,7 +193,8 @@ class Unavailable(MissingImport):
             )
             failure.definition = True
             raise failure
-        if not str(error).startswith(("FileNotFoundError", "NotADirectoryError")):  # a missing file is its own cause
+        own_cause = str(error).startswith(("FileNotFoundError", "NotADirectoryError")) or "before Module.__init__() call" in str(error)
+        if not own_cause:  # a missing file, a module built before its super().__init__(): their own causes
             fix = missing_before(path, line) or fix
         if context != SETUP:
             raise VaelintError(
@@ -232,6 +233,11 @@ def _fix_for(error: str, context) -> str:
         return "It reads the metadata of a package that is not installed: install the project into this environment (pip install -e .)."
     if error.startswith(("FileNotFoundError", "NotADirectoryError")):
         return missing_file_fix(error)  # a data folder read at module level too (a data set built on import)
+    if "before Module.__init__() call" in error:  # cannot assign module before Module.__init__() call
+        return (
+            "The module's __init__ sets a layer before it calls super().__init__(), and `python` stops there too: "
+            "add super().__init__() as the first line of that __init__."
+        )
     if context != SETUP:
         return "Make the value a plain constant or compute it inside the model's __init__."
     if error.startswith(("NameError", "UnboundLocalError")):
