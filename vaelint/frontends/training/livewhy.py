@@ -271,7 +271,9 @@ def _stand_in_misfit(error, watch) -> str:
     from vaelint.frontends.training.livedata import STOOD_IN
 
     made = [n for n in STOOD_IN if n.startswith("the data file ") and "it stands in as" in n]
-    if not made or not watch.specs or watch.model_calls or not isinstance(error, (ValueError, IndexError, TypeError, KeyError)):
+    # a column read as an attribute of the frame the stand-in file gave (df.date): the frame's, not the code's
+    framed = isinstance(error, AttributeError) and _FRAME_ATTRIBUTE.search(str(error)) is not None
+    if not made or not watch.specs or watch.model_calls or not (framed or isinstance(error, (ValueError, IndexError, TypeError, KeyError))):
         return ""
     if isinstance(error, TypeError) and _SIGNATURE.search(str(error)):
         return ""  # Dec.__init__() got an unexpected keyword argument: a call of the code's own, not its data
@@ -281,6 +283,8 @@ def _stand_in_misfit(error, watch) -> str:
         "with PATH.py:MODEL --input SPEC)"
     )
 
+
+_FRAME_ATTRIBUTE = re.compile(r"'(DataFrame|Series|ndarray|NpzFile|DataSetStandIn)' object has no attribute")
 
 _SIGNATURE = re.compile(
     r"unexpected keyword argument|missing \d+ required (positional|keyword-only) argument|takes \d+ positional argument"
