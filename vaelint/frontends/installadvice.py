@@ -73,7 +73,30 @@ def install_advice(module: str, error) -> str:
             f"{module!r} is not installed, but {inside} is here: the code expects {folder}/ on the import path (a "
             f"notebook run from there, or a sys.path.append of it): run vaelint with PYTHONPATH={folder}"
         )
+    above = _package_above(top)
+    if above is not None:
+        # cd worldmodels/ctallec; vaelint check trainvae.py with `import worldmodels` of the repository's root
+        root, installable = above
+        how = f"install the project into this environment (pip install -e {root}), or " if installable else ""
+        return f"{top!r} is the repository's own package ({os.path.join(root, top)}/), not installed here: {how}run vaelint with PYTHONPATH={root}"
     return f"Install {package}"
+
+
+def _package_above(top: str) -> tuple[str, bool] | None:
+    """(the folder above the working one that holds the package ``top``, as a relative path; whether
+    it is a project pip installs) where one up to six levels up does; None where none does."""
+    import os
+
+    d = os.getcwd()
+    for _ in range(6):
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+        if os.path.isfile(os.path.join(d, top, "__init__.py")):
+            installable = any(os.path.isfile(os.path.join(d, f)) for f in ("pyproject.toml", "setup.py", "setup.cfg"))
+            return os.path.relpath(d), installable
+    return None
 
 
 def _in_a_folder(module: str) -> str | None:
