@@ -64,6 +64,14 @@ def install_advice(module: str, error) -> str:
             f"{top}/ is not here, and {_beside(module)} is beside the script: the code expects it in "
             f"{module.rsplit('.', 1)[0].replace('.', '/')}/ (a folder of the repository's own, left out of its checkout?): move it there"
         )
+    return _found_elsewhere(module, top) or f"Install {package}"
+
+
+def _found_elsewhere(module: str, top: str) -> str | None:
+    """The module's file in a folder below the working one, or its package in one above: the
+    import path the code expects, said; None where neither is here."""
+    import os
+
     inside = _in_a_folder(module) if "." not in module else None
     if inside is not None:
         # `from pc_models import PointVAE` with lib/pc_models.py here: a notebook run from lib/, or a
@@ -79,7 +87,7 @@ def install_advice(module: str, error) -> str:
         root, installable = above
         how = f"install the project into this environment (pip install -e {root}), or " if installable else ""
         return f"{top!r} is the repository's own package ({os.path.join(root, top)}/), not installed here: {how}run vaelint with PYTHONPATH={root}"
-    return f"Install {package}"
+    return None
 
 
 def _package_above(top: str) -> tuple[str, bool] | None:

@@ -110,22 +110,7 @@ def step_from(capture: Capture) -> LiveStep:
     loss_expr = backward_of(site_stmt) or (site_stmt.value if isinstance(site_stmt, ast.Expr) else ast.Name("loss", ast.Load()))
     site = Site(site_frame[5], loss_expr, "")
 
-    taken = capture.taken
-    chosen = None
-    if taken is not None and taken.frame is not None:
-        for entry in usable:
-            if entry[0] is taken.frame:
-                chosen = _from_taken(entry, taken)
-                break
-    if chosen is None and taken is not None:
-        chosen = _relayed(usable, taken)
-    if chosen is None and taken is not None:
-        from vaelint.frontends.training.livehanded import handed_in
-
-        handed = handed_in(usable, taken)  # training_step(self, batch, ...) a real Trainer called
-        chosen = _Chosen(*handed) if handed is not None else None
-    if chosen is None:
-        chosen = _from_model_inputs(usable, capture)
+    chosen = _chosen(usable, capture)
     if chosen is None:
         raise VaelintError(
             "load",
@@ -146,7 +131,28 @@ class _Chosen:
     step: LiveStep
 
 
-def _from_taken(entry, taken: Taken) -> _Chosen | None:
+def _chosen(usable, capture: Capture) -> _Chosen | None:
+    """Where the step's batch is held: the statement that took it, a frame it was relayed to, a
+    step function it was handed to, the tensors the model was given; else the statement that took
+    it in a block the step is not in (a try that restarts the loader on StopIteration)."""
+    taken = capture.taken
+    entry = next((e for e in usable if taken is not None and taken.frame is not None and e[0] is taken.frame), None)
+    chosen = _from_taken(entry, taken) if entry is not None else None
+    if chosen is None and taken is not None:
+        chosen = _relayed(usable, taken)
+    if chosen is None and taken is not None:
+        from vaelint.frontends.training.livehanded import handed_in
+
+        handed = handed_in(usable, taken)  # training_step(self, batch, ...) a real Trainer called
+        chosen = _Chosen(*handed) if handed is not None else None
+    if chosen is None:
+        chosen = _from_model_inputs(usable, capture)
+    if chosen is None and entry is not None:
+        chosen = _from_taken(entry, taken, outward=True)
+    return chosen
+
+
+def _from_taken(entry, taken: Taken, outward: bool = False) -> _Chosen | None:
     frame, line, values, file, scope, place = entry
     source_place = place_at(scope, taken.line)
     if source_place is None:
@@ -170,7 +176,7 @@ def _from_taken(entry, taken: Taken) -> _Chosen | None:
             pattern, names = batch_pattern(target, source.value, after)
         if pattern is None:
             pattern, names = target, sorted(target_names(target))
-        region = _region_after(source_place, place)
+        region = _region_after(source_place, place, outward)
         if region is None:
             return None
         region = [around[1], *region] if around is not None else region
@@ -232,16 +238,18 @@ def _region_in_loop(loop: ast.stmt, place: Place) -> list[ast.stmt] | None:
     return None if idx is None else list(body[: idx + 1])
 
 
-def _region_after(source: Place, place: Place) -> list[ast.stmt] | None:
-    """The statements after ``source`` in its block, to the one on the way to ``place``; where that
-    block ends first (``try: batch = next(it) except StopIteration: ...`` before the step, an ``if``
-    that takes the batch), the rest of it, then the enclosing block's statements after it."""
+def _region_after(source: Place, place: Place, outward: bool = False) -> list[ast.stmt] | None:
+    """The statements after ``source`` in its block, to the one on the way to ``place``; ``outward``,
+    where that block ends first (``try: batch = next(it) except StopIteration: ...`` before the step,
+    an ``if`` that takes the batch), the rest of it, then the enclosing block's statements after it."""
     stmts = place.statements()
     rest: list[ast.stmt] = []
     for block, index in reversed(enclosing_blocks(source)):
         end = next((i for i, s in enumerate(block) if any(s is t for t in stmts)), None)
         if end is not None:
             return rest + list(block[index + 1 : end + 1]) if end > index else None
+        if not outward:
+            return None
         rest += block[index + 1 :]
     return None
 
