@@ -19,7 +19,7 @@ from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
 from vaelint.facts.graphview import is_size
 from vaelint.facts.paddingmask import masked_mean, padding_mask
-from vaelint.source.facts import divides_by_a_length
+from vaelint.source.facts import divides_by_a_batch_size, divides_by_a_length
 from vaelint.source.frames import SourceLoc
 
 
@@ -227,6 +227,11 @@ class TermWalker:
         if op == "div" and value == self.ctx.batch and loc is not None and divides_by_a_length(loc.path, loc.line):
             # loss / len(batch): a Python list's length, a number to the run, follows the batch it counts
             scale.factors.append(Factor("size", 1.0, -1, 1, "len(...), the batch's length", node, op))
+            return tensor
+        sized = divides_by_a_batch_size(loc.path, loc.line) if op == "div" and value == self.ctx.batch and loc is not None else None
+        if sized is not None:
+            # kl / x.size(0) where the runs at other batch sizes failed before it: the batch's size, as written
+            scale.factors.append(Factor("size", 1.0, -1, 1, sized, node, op))
             return tensor
         pinned = self._pinned_batch(value) if op == "div" else None
         if pinned is not None:

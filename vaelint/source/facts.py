@@ -321,6 +321,39 @@ def _attributes_made_from(init, branch: ast.If, read: set) -> str | None:
     return None
 
 
+def divides_by_a_batch_size(path: str, line: int) -> str | None:
+    """The ``x.size(0)`` / ``x.shape[0]`` the code at ``line`` divides by, as written; None where it
+    divides by no dim 0 of a tensor. A run at another batch size that failed before the line leaves
+    the divisor a number to the graph (the batch size the run had): the source says it follows the batch."""
+    parsed = _parse(path)
+    if parsed is None:
+        return None
+    for node in ast.walk(parsed[0]):
+        right = node.right if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) else None
+        if right is None and isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Div):
+            right = node.value
+        if right is None or not node.lineno <= line <= (node.end_lineno or node.lineno):
+            continue
+        sized = (
+            isinstance(right, ast.Call)
+            and isinstance(right.func, ast.Attribute)
+            and right.func.attr == "size"
+            and len(right.args) == 1
+            and isinstance(right.args[0], ast.Constant)
+            and right.args[0].value == 0
+        )
+        shaped = (
+            isinstance(right, ast.Subscript)
+            and isinstance(right.value, ast.Attribute)
+            and right.value.attr == "shape"
+            and isinstance(right.slice, ast.Constant)
+            and right.slice.value == 0
+        )
+        if sized or shaped:
+            return ast.unparse(right)
+    return None
+
+
 def divides_by_a_length(path: str, line: int) -> bool:
     """Does the code at ``line`` divide by the length of something (``loss / len(batch)``, ``/=
     len(xs)``)? A Python list's length follows the batch it counts, though the captured run sees
