@@ -145,7 +145,12 @@ class TermWalker:
                 return float(arg), 0, 1
             values = values_in_args(self.runs, node, arg)
             k = per_batch(values)
-            return (float(arg), 1, k) if k else None
+            if k:
+                return float(arg), 1, k
+            loc = node.meta.get("loc")
+            if arg == self.ctx.batch and self.view.op(node) == "div" and loc is not None and divides_by_a_batch_size(loc.path, loc.line):
+                return float(arg), 1, 1  # / x.size(0) where the runs at other batch sizes failed before it
+            return None
         if isinstance(arg, fx.Node):
             values = {b: r.values.get(arg) for b, r in self.runs.runs.items() if arg in r.values}
             if values:
