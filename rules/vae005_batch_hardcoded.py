@@ -174,7 +174,8 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                 if b0 not in ctx.literal_sizes(node) or not self._pinned(ctx, node, failures) or _every_batch_is(ctx, b0, node):
                     continue
                 other = ctx.extra_batches[0] if ctx.extra_batches else b0 + 1
-                written = BatchWrittenDown(op, b0, ctx.shape_text(node), other, self._consequence(ctx, node, failures))
+                noise = any(r.noise is node for r in ctx.roles.reparams)
+                written = BatchWrittenDown(op, b0, ctx.shape_text(node), other, self._consequence(ctx, node, failures), noise)
                 lines.add(getattr(loc_of(node), "line", None))
                 yield self.report(written, loc_of(node), node=node)
             elif self._normaliser(ctx, node, b0):
@@ -338,6 +339,7 @@ class BatchWrittenDown(Observed):
     shape: str  # the result's shape, ``64 x 16``
     other: int  # another batch size the consequence is told at
     consequence: str
+    noise: bool = True  # it draws a sampler's noise (else a prior sample, a GAN's latent: no std to draw it like)
 
     def message(self) -> str:
         return (
@@ -348,6 +350,8 @@ class BatchWrittenDown(Observed):
     def fix(self) -> str:
         if self.op in RESHAPE_OPS:
             return "take the batch from the tensor: x.view(x.size(0), -1)"
+        if (self.op.startswith("rand") or self.op in ("normal", "empty")) and not self.noise:
+            return "take the batch size from a tensor of the batch: torch.randn(x.size(0), ..., device=x.device)"
         if self.op.startswith("rand") or self.op in ("normal", "empty"):
             return "draw noise with the tensor's shape: torch.randn_like(std)"
         return "take the batch size from the tensor: x.size(0), or use torch.zeros_like / new_zeros"
