@@ -45,3 +45,24 @@ def per_batch(values: dict) -> int | None:
         return None
     k = ks.pop()
     return int(k) if float(k).is_integer() and k >= 1 else None
+
+
+def written_as_the_batch(ctx, runs, node, arg) -> bool:
+    """A divisor equal to the user's batch size that no run at another batch size reached (they
+    failed before it: a prior sample made the batch size long, decoded first), written in the code
+    as ``x.size(0)`` / ``x.shape[0]``: the batch's size, not the number 64 written down (helper D's
+    VAE-GAN: a false VAE005 and a VAE002 fix the code had already applied)."""
+    import torch.fx as fx
+
+    from vaelint.source.facts import divides_by_a_batch_size
+
+    if isinstance(arg, fx.Node):
+        seen = {b: r.values.get(arg) for b, r in runs.runs.items() if arg in r.values}
+    elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
+        seen = values_in_args(runs, node, arg)
+    else:
+        return False
+    loc = node.meta.get("loc")
+    if loc is None or len(seen) != 1 or next(iter(seen.values())) != ctx.batch or ctx.view.op(node) != "div":
+        return False
+    return divides_by_a_batch_size(loc.path, loc.line) is not None

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_only, one_tensor_listed
-from vaelint.facts.argnumbers import not_a_size, per_batch, same_at_all_batches, values_in_args
+from vaelint.facts.argnumbers import not_a_size, per_batch, same_at_all_batches, values_in_args, written_as_the_batch
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
 from vaelint.facts.graphview import is_size
 from vaelint.facts.paddingmask import masked_mean, padding_mask
-from vaelint.source.facts import divides_by_a_batch_size, divides_by_a_length
+from vaelint.source.facts import divides_by_a_length
 from vaelint.source.frames import SourceLoc
 
 
@@ -140,17 +140,13 @@ class TermWalker:
         """A number the op scales by: (value at B0, batch power, k) where a
         size that follows the batch is k*B (``x.size(0)``: k=1, ``x.numel()``:
         k=D); None when it is neither a constant nor such a size."""
+        if written_as_the_batch(self.ctx, self.runs, node, arg):  # / x.size(0), the runs at other batch sizes failed first
+            return float(self.ctx.batch), 1, 1
         if isinstance(arg, (int, float)) and not isinstance(arg, bool):
             if self.ctx.ints_are_literals or same_at_all_batches(self.runs, node, arg) or not_a_size(self.runs, node, arg):
                 return float(arg), 0, 1
-            values = values_in_args(self.runs, node, arg)
-            k = per_batch(values)
-            if k:
-                return float(arg), 1, k
-            loc = node.meta.get("loc")
-            if arg == self.ctx.batch and self.view.op(node) == "div" and loc is not None and divides_by_a_batch_size(loc.path, loc.line):
-                return float(arg), 1, 1  # / x.size(0) where the runs at other batch sizes failed before it
-            return None
+            k = per_batch(values_in_args(self.runs, node, arg))
+            return (float(arg), 1, k) if k else None
         if isinstance(arg, fx.Node):
             values = {b: r.values.get(arg) for b, r in self.runs.runs.items() if arg in r.values}
             if values:
@@ -232,11 +228,6 @@ class TermWalker:
         if op == "div" and value == self.ctx.batch and loc is not None and divides_by_a_length(loc.path, loc.line):
             # loss / len(batch): a Python list's length, a number to the run, follows the batch it counts
             scale.factors.append(Factor("size", 1.0, -1, 1, "len(...), the batch's length", node, op))
-            return tensor
-        sized = divides_by_a_batch_size(loc.path, loc.line) if op == "div" and value == self.ctx.batch and loc is not None else None
-        if sized is not None:
-            # kl / x.size(0) where the runs at other batch sizes failed before it: the batch's size, as written
-            scale.factors.append(Factor("size", 1.0, -1, 1, sized, node, op))
             return tensor
         pinned = self._pinned_batch(value) if op == "div" else None
         if pinned is not None:
