@@ -19,7 +19,7 @@ import ast
 import math
 import re
 
-from vaelint.facts.countedweights import _files
+from vaelint.facts.countedweights import _files, parsed_files
 from vaelint.facts.weightsource import _assigned_name, _given_by_the_caller, _kl_lines, handed_expression
 from vaelint.source.facts import line_text
 
@@ -56,7 +56,7 @@ def adapted_weight(factor) -> str | None:
         held.add(assigned[0])
     if assigned and assigned[0] in objects | {o.split(".", 1)[-1] for o in objects}:
         weight = "its weight"  # controller = SoftFreeBits(...): the object, not the weight
-    for path, tree in _trees(_files(factor)):
+    for path, tree in parsed_files(_files(factor)):
         stepped, each_step = _in_a_training_loop(tree)
         for node in ast.walk(tree):
             if (path, getattr(node, "lineno", 0)) in kl_lines or id(node) not in each_step:
@@ -77,15 +77,6 @@ def _made_as_the_kl(loc, attr: str, kl_lines: set) -> bool:
 
     found = origin_of(loc, ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Load()))
     return found is not None and (found[0].path, found[0].line) in kl_lines
-
-
-def _trees(paths: list[str]):
-    for path in paths:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                yield path, ast.parse(fh.read())
-        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-            continue
 
 
 def _in_a_training_loop(tree) -> tuple[set, set]:

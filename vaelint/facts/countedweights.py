@@ -50,13 +50,7 @@ def _counted(paths: list[str]) -> dict:
     from vaelint.source.frames import display_path
 
     found: dict = {}
-    trees = []
-    for path in paths:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                trees.append((path, ast.parse(fh.read())))
-        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-            continue
+    trees = parsed_files(paths)
     for path, tree in trees:
         for node in ast.walk(tree):
             at = f"{display_path(path)}:{getattr(node, 'lineno', '?')}"
@@ -88,6 +82,18 @@ def _counted(paths: list[str]) -> dict:
                         found.setdefault(_key(one), f"sets from a count at {display_path(path)}:{node.lineno}")
     found.pop(None, None)
     return found
+
+
+def parsed_files(paths: list[str]) -> list:
+    """(path, its syntax tree) of each file that reads and parses."""
+    out = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                out.append((path, ast.parse(fh.read())))
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            continue
+    return out
 
 
 def _a_number(node) -> bool:

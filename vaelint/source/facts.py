@@ -321,36 +321,29 @@ def _attributes_made_from(init, branch: ast.If, read: set) -> str | None:
     return None
 
 
+def _divisors_at(path: str, line: int) -> list[ast.expr]:
+    """What the code at ``line`` divides by (``a / d``, ``a /= d``)."""
+    parsed = _parse(path)
+    out = []
+    for node in ast.walk(parsed[0]) if parsed is not None else ():
+        right = node.right if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) else None
+        if right is None and isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Div):
+            right = node.value
+        if right is not None and node.lineno <= line <= (node.end_lineno or node.lineno):
+            out.append(right)
+    return out
+
+
 def divides_by_a_batch_size(path: str, line: int) -> str | None:
     """The ``x.size(0)`` / ``x.shape[0]`` the code at ``line`` divides by, as written; None where it
     divides by no dim 0 of a tensor. A run at another batch size that failed before the line leaves
     the divisor a number to the graph (the batch size the run had): the source says it follows the batch."""
-    parsed = _parse(path)
-    if parsed is None:
-        return None
-    for node in ast.walk(parsed[0]):
-        right = node.right if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) else None
-        if right is None and isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Div):
-            right = node.value
-        if right is None or not node.lineno <= line <= (node.end_lineno or node.lineno):
-            continue
-        sized = (
-            isinstance(right, ast.Call)
-            and isinstance(right.func, ast.Attribute)
-            and right.func.attr == "size"
-            and len(right.args) == 1
-            and isinstance(right.args[0], ast.Constant)
-            and right.args[0].value == 0
-        )
-        shaped = (
-            isinstance(right, ast.Subscript)
-            and isinstance(right.value, ast.Attribute)
-            and right.value.attr == "shape"
-            and isinstance(right.slice, ast.Constant)
-            and right.slice.value == 0
-        )
-        if sized or shaped:
-            return ast.unparse(right)
+    for d in _divisors_at(path, line):
+        sized = isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr == "size" and len(d.args) == 1
+        shaped = isinstance(d, ast.Subscript) and isinstance(d.value, ast.Attribute) and d.value.attr == "shape"
+        zero = d.args[0] if sized else d.slice if shaped else None
+        if isinstance(zero, ast.Constant) and zero.value == 0:
+            return ast.unparse(d)
     return None
 
 
@@ -359,14 +352,4 @@ def divides_by_a_length(path: str, line: int) -> bool:
     len(xs)``)? A Python list's length follows the batch it counts, though the captured run sees
     a plain number: a batch of lists (a hand-made batcher's pairs of token lists) has no tensor
     to take ``x.size(0)`` from."""
-    parsed = _parse(path)
-    if parsed is None:
-        return False
-    for node in ast.walk(parsed[0]):
-        right = node.right if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) else None
-        if right is None and isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Div):
-            right = node.value
-        if right is not None and node.lineno <= line <= (node.end_lineno or node.lineno):
-            if isinstance(right, ast.Call) and isinstance(right.func, ast.Name) and right.func.id == "len":
-                return True
-    return False
+    return any(isinstance(d, ast.Call) and isinstance(d.func, ast.Name) and d.func.id == "len" for d in _divisors_at(path, line))
