@@ -14,6 +14,7 @@ from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
 from vaelint.facts.reductionfix import reductions_fix
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.termscale import parts_reduced_unlike
+from vaelint.facts.unevenrec import uneven_reconstruction
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ConfirmNeed, FixAvailability, Need, Severity
 
@@ -113,7 +114,12 @@ weight ``beta_eff = c / a`` as a formula in B, D and Z with its value. A
 reconstruction of several parts (a tabular VAE's MSE of its numeric columns and
 cross-entropy of each categorical one) must reduce them alike: a part averaged
 over the batch beside one summed over it weighs 1/B of it, and no one beta_eff
-holds; vaelint names the parts and how each is reduced.
+holds; vaelint names the parts and how each is reduced. Parts reduced alike over
+the batch but each averaged over its own values (an MSE over 8 numeric columns
+beside a cross-entropy per categorical column) weigh the KL differently: vaelint
+gives its beta_eff against each part. An RMSE (``torch.sqrt(F.mse_loss(...))``)
+has a gradient of the MSE's over 2*RMSE: the KL's weight against it moves with
+the error, and vaelint says its value at the step run.
 """
     why = """
 ``F.mse_loss(recon, x)`` averages over B*D elements while ``torch.sum(kl)``
@@ -145,6 +151,14 @@ over everything.
         Example(_model('F.mse_loss(recon, x, reduction="none").mean(1).sum()', "kl_elem.sum() / 20"), inputs=("8x20",)),
         # every part of a tabular reconstruction summed over the batch, as the KL is
         Example(fill(_TABULAR, reduction=', reduction="sum"'), inputs=("6x7",)),
+        # parts each summed over their own values per sample, one a mean multiplied back by its 10 values
+        Example(
+            _model(
+                'F.mse_loss(recon[:, :10], x[:, :10]) * 10 + F.binary_cross_entropy(recon[:, 10:], x[:, 10:], reduction="sum") / x.size(0)',
+                "kl_elem.sum(dim=1).mean()",
+            ),
+            inputs=("8x20",),
+        ),
     ]
     INVALID = [
         # reduced again after a whole sum (a 0-d tensor's .sum(-1).mean(): Khamies/LSTM-VAE's):
@@ -217,6 +231,17 @@ over everything.
         ),
         # the categorical part averaged over the batch by its default, the numeric one summed
         Example(fill(_TABULAR, reduction=""), inputs=("6x7",), at="finding", message="parts are reduced unlike each other"),
+        # parts averaged over their own values (the MSE over 15 values, the BCE over the other 5,
+        # the two averaged): the KL weighs 30 against one, 10 against the other, no one beta_eff
+        Example(
+            _model(
+                "(F.mse_loss(recon[:, :15], x[:, :15]) + F.binary_cross_entropy(recon[:, 15:], x[:, 15:])) / 2", "kl_elem.sum(dim=1).mean()"
+            ),
+            inputs=("8x20",),
+            message="the reconstruction's parts weigh the data's values unlike each other",
+        ),
+        # an RMSE: the square root of a mean, whose weight moves with the error
+        Example(_model("torch.sqrt(F.mse_loss(recon, x))", "kl_elem.sum(dim=1).mean()"), inputs=("8x20",), message="square root of a mean"),
     ]
 
     def check(self, ctx):
@@ -227,6 +252,13 @@ over everything.
             seen = PartsUnlike(tuple((ctx.view.op(_element(s, n)), loc_of(n), s.describe()) for n, s in unlike), ctx.batch)
             averaged = min(unlike, key=lambda p: p[1].own()[0])[0]  # the first part averaged over the batch
             yield self.report(seen, loc_of(averaged), node=averaged)
+            return
+        uneven = uneven_reconstruction(ctx) if scales is None else None
+        if uneven is not None and not uneven.even(ctx.beta):
+            # no one reduction holds for the reconstruction: the KL's beta_eff against each of its parts
+            seen = UnevenParts(tuple((p.op, loc_of(p.node), p.reduced, p.beta) for p in uneven.parts), uneven.root_value)
+            at = loc_of(uneven.root if uneven.root is not None else uneven.rec_term)
+            yield self.report(seen, at, node=uneven.kl_term, severity=Severity.WARNING)
             return
         if scales is None:
             raise SkipRule(why_no_loss_scales(ctx))
@@ -452,4 +484,50 @@ class PartsUnlike(Observed):
         return (
             "reduce every part alike, as per-sample sums averaged over the batch: reduction='sum' for each part averaged "
             "over it (F.cross_entropy(logits, y, reduction='sum')), and divide the whole loss by the batch size once"
+        )
+
+
+@dataclass(frozen=True)
+class UnevenParts(Observed):
+    """A reconstruction with no one reduction: parts weighed unlike per value (``root`` 0), or the
+    square root of a mean (an RMSE of ``root`` at the step run), with the KL's beta_eff against each."""
+
+    parts: tuple  # (op, SourceLoc, how it is reduced, beta_eff against it) of each part
+    root: float = 0.0
+    shows_at_twice_the_batch = False  # a ratio no batch size moves: read from the graph
+
+    def message(self) -> str:
+        if self.root:
+            op, loc, how, beta = self.parts[0]
+            return (
+                f"the reconstruction is the square root of a mean (an RMSE, {self.root:.3g} at this step, of {op}"
+                f"{f' at {loc.where()}' if loc else ''} as {how}): its gradient is the mean's divided by 2*RMSE, so the KL "
+                f"weighs beta_eff = 2*RMSE*{beta / (2 * self.root):.3g} = {beta:.3g} at this step against the data's "
+                "log-likelihood, and that weight falls as the "
+                "error falls: no one beta_eff holds through training."
+            )
+        alike: dict = {}  # the parts said once each with how many there are (one cross-entropy per column)
+        for op, loc, how, beta in self.parts:
+            alike.setdefault((op, loc.where() if loc else "", how, round(beta, 6)), []).append(beta)
+        said = "; ".join(
+            f"{f'{len(b)} x ' if len(b) > 1 else ''}{op}{f' at {where}' if where else ''} ({how}): beta_eff = {b[0]:.3g}"
+            for (op, where, how, _r), b in list(alike.items())[:4]
+        ) + ("; ..." if len(alike) > 4 else "")
+        betas = [p[3] for p in self.parts]
+        return (
+            f"the reconstruction's parts weigh the data's values unlike each other, so the KL has no one weight against them "
+            f"({said}): it weighs {min(betas):.3g} to {max(betas):.3g} times what the ELBO gives it, and a value of one part "
+            "counts for more than a value of another."
+        )
+
+    def fix(self) -> str:
+        if self.root:
+            return (
+                "train on the squared error itself, summed over each sample's values: "
+                "F.mse_loss(recon, x, reduction='sum') / x.size(0) (or a Gaussian NLL), not its square root"
+            )
+        return (
+            "sum every part over its own values per sample and add the parts without averaging them: "
+            "F.mse_loss(..., reduction='sum') / x.size(0) + each F.cross_entropy(..., reduction='sum') / x.size(0), "
+            "so every value of the data weighs alike against the KL"
         )

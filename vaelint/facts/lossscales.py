@@ -25,7 +25,7 @@ from vaelint.facts.recunread import why_rec_unread
 from vaelint.facts.reductions import Factor, TermScale
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.stackedheads import stacked_layers
-from vaelint.facts.termscale import term_scale
+from vaelint.facts.termscale import summands, term_scale
 
 
 def kl_normalization(ctx, scale: TermScale) -> Ratio:
@@ -214,7 +214,7 @@ def _loss_scales(ctx) -> LossScales | str:
         return "no reparameterisation found"
     if ctx.runs.failure is not None:
         return "the model raised before the loss was computed"
-    rec_terms, times = _the_likelihood(ctx)
+    rec_terms, times = the_likelihood(ctx)
     if len(rec_terms) != 1:
         return f"the loss has {len(rec_terms) or 'no'} reconstruction terms; vaelint reads one"
     if not roles.kl_terms:
@@ -224,9 +224,30 @@ def _loss_scales(ctx) -> LossScales | str:
         return unread
     rec = term_scale(ctx, rec_terms[0])
     if rec is None or not rec.reductions():
-        return "the reconstruction term's reduction could not be followed"
+        return _unfollowed(ctx, rec)
     if times != 1.0:
         rec = _added_times(rec, times)
+    return scales_against(ctx, rec)
+
+
+UNFOLLOWED = "the reconstruction term's reduction could not be followed"
+
+
+def _unfollowed(ctx, rec: TermScale | None) -> str:
+    """Why no one reduction is read for the reconstruction: VAE002 reads a sum of parts weighed
+    unlike and the square root of a mean part by part (facts/unevenrec.py)."""
+    op = ctx.view.op(rec.element) if rec is not None and rec.element is not None else None
+    if op == "sqrt":
+        return f"{UNFOLLOWED}: it is the square root of a mean, whose weight moves with the error (VAE002 says it)"
+    if op == "add" and len(summands(ctx.view, rec.element)) > 1:
+        return f"{UNFOLLOWED}: its parts are reduced unlike each other (VAE002 says how)"
+    return UNFOLLOWED
+
+
+def scales_against(ctx, rec: TermScale) -> LossScales | str:
+    """The loss's KL terms read against the reconstruction scale ``rec`` (the term's, or one
+    part's of a reconstruction reduced part by part); else why no KL is read."""
+    roles = ctx.roles
     kls, others, undecided = [], [], None
     for term in roles.kl_terms:
         kl = term_scale(ctx, term)
@@ -283,7 +304,7 @@ def _written_in_parts(ctx) -> tuple[TermScale, list] | None:
     return first, parts.terms
 
 
-def _the_likelihood(ctx) -> tuple[list, float]:
+def the_likelihood(ctx) -> tuple[list, float]:
     """The reconstruction terms the likelihood is among, and how often the one term is added in."""
     roles = ctx.roles
     rec_terms = roles.rec_terms

@@ -55,8 +55,14 @@ def reduced_alike(scales: list) -> bool:
     if any(s is None or not s.reductions() for s in scales):
         return False
     first = scales[0]
-    kinds = {f.kind for f in first.reductions()}
-    return all((s.batch_power, s.own(), {f.kind for f in s.reductions()}) == (first.batch_power, first.own(), kinds) for s in scales[1:])
+    kinds = _kinds(first)
+    return all((s.batch_power, s.own(), _kinds(s)) == (first.batch_power, first.own(), kinds) for s in scales[1:])
+
+
+def _kinds(scale) -> set:
+    """The kinds of a scale's reductions, less a number that undoes a mean (``mse * n_columns``:
+    the mean and that number make a sum, as ``own()`` counts them)."""
+    return {f.kind for f in scale.reductions() if not (f.kind == "size" and f.batch_power == 0)}
 
 
 def _stack_and_weights(ctx, element) -> tuple[fx.Node | None, list[float] | None]:

@@ -11,13 +11,13 @@ import torch.fx as fx
 from vaelint.facts.reductions import Factor, TermScale, TermWalker
 
 
-def _reads_inputs(ctx, node) -> bool:
+def reads_inputs(ctx, node) -> bool:
     return any(a.op == "placeholder" for a in ctx.view.ancestors(node))
 
 
 def term_scale(ctx, term: fx.Node) -> TermScale | None:
     walker = TermWalker(ctx)
-    scale = _own_scale(ctx, walker, term)
+    scale = own_scale(ctx, walker, term)
     if scale is None:
         return None
     outer = _outer_factors(walker, ctx.roles.term_outer.get(term, ()), term, _shared_with_others(ctx, term))
@@ -45,7 +45,7 @@ def _undone_means(factors: list[Factor]) -> list[Factor]:
     return out
 
 
-def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
+def own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
     """The term's reductions and factors, from the term down to its element."""
     scale = walker.walk(term)
     if scale is None or scale.element is None:
@@ -53,8 +53,8 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
     if term in ctx.roles.rec_terms and not scale.reductions():
         parts = _parts_alike(ctx, walker, scale.element)
         if parts is not None:
-            part = parts[0]
-            overs = [[f.over for f in p.reductions()] for p in parts]
+            part = min(parts, key=lambda p: len(p.reductions()))  # one without a mean undone, where there is one
+            overs = [_overs(p) for p in parts]
             part.factors = (
                 scale.factors + [_each_part(f, overs, i) for i, f in enumerate(part.reductions())] + _weights_of(parts, scale.element)
             )
@@ -64,14 +64,14 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
     if term in ctx.roles.rec_terms:
         from vaelint.facts.stackedparts import stacked_parts
 
-        stacked = stacked_parts(ctx, scale, lambda part: _own_scale(ctx, walker, part))
+        stacked = stacked_parts(ctx, scale, lambda part: own_scale(ctx, walker, part))
         if stacked is not None:
             return stacked
     if ctx.view.op(scale.element) in ("add", "sub"):
         from vaelint.facts.learnedprior import kl_beside_a_log_det
 
         kl = kl_beside_a_log_det(ctx.view, ctx.roles, scale.element)
-        sub = _own_scale(ctx, walker, kl) if kl is not None else None
+        sub = own_scale(ctx, walker, kl) if kl is not None else None
         if sub is not None:
             # (kl - log_det).sum(): the KL's own reductions inside the term's (the flow's log-det beside it)
             sub.factors = scale.factors + sub.factors
@@ -87,9 +87,9 @@ def _own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
         # a sum of scalar parts (BCE + a normalising constant): use one that reduces
         parts = scale.element.all_input_nodes
         for part in parts:
-            if any(_reads_inputs(ctx, other) for other in parts if other is not part):
+            if any(reads_inputs(ctx, other) for other in parts if other is not part):
                 continue  # log q - log p: both sides carry the term, neither is a constant
-            sub = _own_scale(ctx, walker, part)
+            sub = own_scale(ctx, walker, part)
             if sub is not None and sub.reductions():
                 sub.factors = scale.factors + sub.factors
                 sub.term = term
@@ -116,7 +116,7 @@ def _monte_carlo_in_parts(ctx, walker: TermWalker, element: fx.Node) -> TermScal
         return None
     if any(not any(view.depends_on(p, s) for s in samples) for _sign, p in parts):
         return None
-    scales = [_own_scale(ctx, walker, p) for _sign, p in parts]
+    scales = [own_scale(ctx, walker, p) for _sign, p in parts]
     if any(s is None or not s.reductions() for s in scales):
         return None
     overs = [[(f.kind, f.over) for f in s.reductions()] for s in scales]
@@ -203,14 +203,14 @@ def _keeps_dims(node: fx.Node) -> bool:
     return keep is True
 
 
-def _summands(view, node: fx.Node) -> list[fx.Node]:
+def summands(view, node: fx.Node) -> list[fx.Node]:
     """The parts of a chain of additions (``rec = rec + part`` in a loop over columns)."""
     if view.op(node) != "add" or len(node.kwargs):
         return [node]
     out = []
     for arg in node.args:
         if isinstance(arg, fx.Node):
-            out.extend(_summands(view, arg))
+            out.extend(summands(view, arg))
     return out
 
 
@@ -220,13 +220,41 @@ def _parts_alike(ctx, walker: TermWalker, element: fx.Node) -> list[TermScale] |
     all reduced alike: the parts' scales. None where there are fewer than two, a part reads no
     data, or two are reduced differently (then no one reduction holds for the term). Parts may be
     weighted differently (``0.7 * l1 + 0.3 * mse``): the term weighs the sum of the weights."""
-    parts = _summands(ctx.view, element)
-    if len(parts) < 2 or any(not _reads_inputs(ctx, p) for p in parts):
+    leaves = reduced_leaves(ctx, walker, element)
+    if leaves is None or len(leaves) < 2:
         return None
     from vaelint.facts.stackedparts import reduced_alike
 
-    scales = [_own_scale(ctx, walker, p) for p in parts]
+    scales = [s for _part, s in leaves]
     return scales if reduced_alike(scales) else None
+
+
+def reduced_leaves(ctx, walker: TermWalker, node: fx.Node, above: list | None = None, depth: int = 0) -> list | None:
+    """[(part, its scale with the factors written above it)] of a sum of parts, each reading the
+    data and reduced, sub-sums opened (``mse + sum(ce_j) / n``: the MSE, and each cross-entropy
+    divided by n); a number that undoes a part's mean (``mse * n_columns``) makes it a sum. None
+    where a part reads no data or has no reduction of its own."""
+    if depth > 4 or ctx.view.op(node) != "add":
+        return None  # no sum (the term itself, a square root): no parts
+    out = []
+    for part in summands(ctx.view, node):
+        if not reads_inputs(ctx, part):
+            return None
+        scale = own_scale(ctx, walker, part)
+        if scale is None or scale.element is None:
+            return None
+        factors = [*(above or []), *scale.factors]
+        opened = ctx.view.op(scale.element) == "add" and not any(f.kind in ("sum", "mean") for f in scale.factors)
+        if scale.reductions() and not opened:
+            out.append((part, dataclasses.replace(scale, factors=_undone_means(factors))))
+            continue
+        if not opened:
+            return None
+        inner = reduced_leaves(ctx, walker, scale.element, factors, depth + 1)
+        if inner is None:
+            return None
+        out.extend(inner)
+    return out
 
 
 def _weights_of(parts: list[TermScale], element: fx.Node) -> list[Factor]:
@@ -239,6 +267,13 @@ def _weights_of(parts: list[TermScale], element: fx.Node) -> list[Factor]:
     weights = [p.explicit for p in parts]
     said = " + ".join(f"{w:g}" for w in weights[:4]) + (" + ..." if len(weights) > 4 else "")
     return [f for f in own if f.kind != "const"] + [Factor("const", sum(weights), 0, 1, said, element, "mul")]
+
+
+def _overs(scale: TermScale) -> list[str]:
+    """What a part's reductions are over, a mean undone by a number said with it (``B, 4 times 4``)."""
+    undone = [f for f in scale.reductions() if f.kind == "size" and f.batch_power == 0]
+    times = f" times {1 / undone[0].const_sizes:g}" if undone and undone[0].const_sizes else ""
+    return [f.over + (times if f.kind == "mean" else "") for f in scale.reductions() if f not in undone]
 
 
 def _each_part(factor: Factor, overs: list[list[str]], i: int) -> Factor:
@@ -263,10 +298,10 @@ def parts_reduced_unlike(ctx) -> list | None:
     scale = walker.walk(rec_terms[0])
     if scale is None or scale.element is None or scale.reductions():
         return None
-    parts = _summands(ctx.view, scale.element)
-    if len(parts) < 2 or any(not _reads_inputs(ctx, p) for p in parts):
+    parts = summands(ctx.view, scale.element)
+    if len(parts) < 2 or any(not reads_inputs(ctx, p) for p in parts):
         return None
-    scales = [_own_scale(ctx, walker, p) for p in parts]
+    scales = [own_scale(ctx, walker, p) for p in parts]
     if any(s is None or not s.reductions() for s in scales) or len({s.own()[0] for s in scales}) < 2:
         return None
     return list(zip(parts, scales))
@@ -285,7 +320,7 @@ def each_part_averaged_over_the_batch(ctx, node: fx.Node) -> bool:
             parts.append(n)
     walker = TermWalker(ctx)
     for part in parts:
-        scale = _own_scale(ctx, walker, part)
+        scale = own_scale(ctx, walker, part)
         if scale is None or scale.batch_power >= 0:  # a sum over the batch is B**0; a mean over it B**-1
             return False
     return True
