@@ -255,7 +255,7 @@ def test_a_process_with_cuda_set_up_is_checked_in_process(tmp_path, monkeypatch)
     module = _vae_file(tmp_path, KL_MEAN)
     model = module.VAE()
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
-    monkeypatch.setattr("vaelint.worker.run_target", lambda *a, **k: pytest.fail("forked a worker"))
+    monkeypatch.setattr("vaelint.runtime.worker.run_target", lambda *a, **k: pytest.fail("forked a worker"))
     report = vaelint.check(model, "8x12", loss=module.vae_loss, device="cpu")
     assert [f.code for f in report.findings] == ["VAE002"]
     assert any("CUDA set up" in n for n in report.notes)

@@ -239,7 +239,7 @@ def test_timeout_is_exit_2_and_other_targets_still_run(tmp_path):
 def test_a_timeout_in_the_codes_own_setup_says_so():
     # helper-found (BouncyButton/koi): the time went into the code's setup going through a stand-in
     # MNIST item by item, and the message blamed a slow forward and a smaller --input
-    from vaelint.worker import _slow
+    from vaelint.runtime.worker import _slow
 
     for stages in ([], ["import"], ["import", "build"]):
         assert _slow(stages).startswith("The code's own run did not reach its first training step"), stages

@@ -273,7 +273,7 @@ def test_jobs_run_targets_side_by_side_and_keep_their_order():
 
 
 def test_default_jobs_are_the_cores_bounded_by_targets_and_memory(monkeypatch):
-    from vaelint import concurrency
+    from vaelint.runtime import concurrency
 
     monkeypatch.setattr(concurrency.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
     monkeypatch.setattr(concurrency, "_available_memory", lambda: 64 << 30)

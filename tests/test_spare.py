@@ -1,4 +1,4 @@
-"""The worker started with the process (vaelint/spare.py): it imports torch while
+"""The worker started with the process (vaelint/runtime/spare.py): it imports torch while
 the command line is read, takes the one target that misses the cache, and is
 the same contained worker a forked one is; unused, it is killed before exit."""
 
@@ -73,7 +73,7 @@ def test_fix_rounds_after_the_spare_check_the_edited_text_in_forked_workers():
 
 
 def test_the_spare_is_not_started_where_it_cannot_help(monkeypatch):
-    from vaelint import spare
+    from vaelint.runtime import spare
 
     monkeypatch.setenv("VAELINT_SPARE", "1")
     assert spare.wanted(["check", "m.py:VAE", "--input", "4x10"])
@@ -93,7 +93,7 @@ def test_the_spare_is_not_started_where_it_cannot_help(monkeypatch):
 # Driven in a fresh interpreter: the spare must be the child of a process that ran no torch op.
 DRIVER = """
 import os, signal, sys
-from vaelint import spare
+from vaelint.runtime import spare
 spare.start(["check"])
 pid = spare._spare.pid
 print("spare", pid, flush=True)
@@ -106,7 +106,7 @@ def test_a_spare_that_died_leaves_the_target_to_a_forked_worker():
         "os.kill(pid, signal.SIGKILL)\n"
         "from vaelint.inputs import parse_input_spec\n"
         "from vaelint.settings.options import Options\n"
-        "from vaelint.worker import run_target\n"
+        "from vaelint.runtime.worker import run_target\n"
         f"result = run_target({BUGGY!r}, Options(inputs=[parse_input_spec('16x20')]), fresh=True)\n"
         "print('codes', sorted(f.code for f in result.findings), result.error, spare.available())\n"
     )

@@ -87,9 +87,9 @@ MAY_IMPORT = {
     "capture": {"frontends", "contracts", "facts", "cache"},
     "contracts": {"frontends"},
     "facts": {"capture", "contracts", "frontends"},
-    "confirm": {"capture", "facts", "contracts", "frontends", "catalogue", "concurrency"},
+    "confirm": {"capture", "facts", "contracts", "frontends", "catalogue", "runtime"},
     "fixes": {"frontends", "facts"},
-    "report": {"rules", "frontends", "concurrency"},
+    "report": {"rules", "frontends", "runtime"},
     "cache": {"fixes", "plugins"},  # fixes in codec.py only (below): the records of an offered edit, rebuilt from a cached entry
     "settings": {"frontends", "rules"},
 }
@@ -98,6 +98,8 @@ ONLY_FROM = {
     ("frontends", "settings"): {"discover.py"},
     ("cache", "fixes"): {"codec.py"},
     ("cache", "plugins"): {"store.py"},
+    ("confirm", "runtime"): {"forward_backward.py"},  # the memory available (runtime/concurrency.py)
+    ("report", "runtime"): {"progress.py"},  # drawing and forking take turns (runtime/concurrency.py)
 }
 
 

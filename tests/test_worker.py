@@ -202,7 +202,7 @@ def test_warming_the_parent_leaves_workers_able_to_use_threads(tmp_path):
     torch's parallel ops without hanging (OpenMP's pool is not inherited)."""
     code = (
         "import os, torch\n"
-        "from vaelint import worker\n"
+        "from vaelint.runtime import worker\n"
         "worker.prepare(5, fresh=True)\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
@@ -218,7 +218,7 @@ def test_warming_the_parent_leaves_workers_able_to_use_threads(tmp_path):
 def test_small_computations_run_on_one_thread_large_ones_keep_theirs():
     code = (
         "import torch\n"
-        "from vaelint import inworker\n"
+        "from vaelint.runtime import inworker\n"
         "torch.set_num_threads(2)\n"
         "inworker.threads_for(torch.nn.Linear(4000, 6000), 32 * 4000)\n"  # 2.4e7 parameters: large
         "big = torch.get_num_threads()\n"
@@ -256,7 +256,7 @@ def test_the_parent_imports_keras_once_for_two_keras_targets():
     code = (
         "import os, sys\n"
         "os.environ.pop('KERAS_BACKEND', None)\n"
-        "from vaelint import worker\n"
+        "from vaelint.runtime import worker\n"
         f"worker.prepare(1, [{keras_file!r}], fresh=True)\n"
         "one = 'keras' in sys.modules\n"
         f"worker.prepare(2, [{keras_file!r}] * 2, fresh=True)\n"
@@ -269,13 +269,13 @@ def test_the_parent_imports_keras_once_for_two_keras_targets():
 
 def test_preload_imports_without_collections_and_freezes_what_it_imported():
     # a full collection walks every object torch's import made: 0.05 s of a first check
-    # (vaelint/inworker.py, preload)
+    # (vaelint/runtime/inworker.py, preload)
     code = (
         "import gc, sys\n"
         "seen = []\n"
         "gc.callbacks.append(lambda phase, info: phase == 'start' and seen.append(info['generation']))\n"
         "if sys.argv[1] == 'off': gc.disable()\n"
-        "from vaelint.inworker import preload\n"
+        "from vaelint.runtime.inworker import preload\n"
         "seen.clear()\n"
         "preload()\n"
         "assert 'torch' in sys.modules\n"

@@ -1,3 +1,3 @@
-from vaelint.launch import main
+from vaelint.runtime.launch import main
 
 main()

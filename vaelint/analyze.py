@@ -47,10 +47,10 @@ from vaelint.frontends.lossfind import LossPlan
 from vaelint.frontends.placeholders import notes_mark, stood_in
 from vaelint.inputs import InputSpec
 from vaelint.modes import set_training
+from vaelint.runtime.timelimit import TimedOut, time_limit
 from vaelint.settings.options import Options
 from vaelint.source.cells import where
 from vaelint.source.frames import boundary, unclaim_all, user_frame_of_traceback
-from vaelint.timelimit import TimedOut, time_limit
 from vaelint.vocab import ErrorKind
 
 __all__ = ["Options", "analyse"]

@@ -277,7 +277,7 @@ def _spec(item):
 
 
 def _check_target(target: str, settings, request, use_cache: bool) -> Report:
-    from vaelint.runner import check_jobs, resolve_jobs, untargeted
+    from vaelint.runtime.runner import check_jobs, resolve_jobs, untargeted
 
     try:
         jobs = resolve_jobs([target], settings, bool(request.specs), " ".join(f"--input {s.text()}" for s in request.specs))
@@ -329,8 +329,8 @@ def _run(token: str, entry, options, isolate: bool) -> TargetResult:
     """In a forked worker (its model is its own), else in this process on a copy."""
     import torch
 
-    from vaelint.inworker import in_process
-    from vaelint.worker import prepare, run_target
+    from vaelint.runtime.inworker import in_process
+    from vaelint.runtime.worker import prepare, run_target
 
     prepare(1)
     if isolate and not torch.cuda.is_initialized():

@@ -20,8 +20,8 @@ from vaelint.output import import_reporter as _import_reporter
 from vaelint.plugins import check_format, format_names
 from vaelint.report.reporters import TEXT
 from vaelint.request import Color, Device, check_codes, check_request, codes, loss_kwargs_of
-from vaelint.runner import resolve_jobs, untargeted
-from vaelint.runner import shown_target as _shown
+from vaelint.runtime.runner import resolve_jobs, untargeted
+from vaelint.runtime.runner import shown_target as _shown
 from vaelint.vocab import Severity
 
 app = typer.Typer(
@@ -151,7 +151,7 @@ def check(
         isolated=isolated,
     )
     try:
-        _import_reporter(check_format(format))  # now, while a worker imports torch (vaelint/spare.py), not after it
+        _import_reporter(check_format(format))  # now, while a worker imports torch (vaelint/runtime/spare.py), not after it
         check_codes(cli.select + cli.extend_select + cli.ignore + cli.extend_ignore)
         settings = Settings(cli)
         request = check_request(
@@ -202,8 +202,8 @@ def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, dif
     """(results, the findings that fail the run, the --fix note): the targets checked,
     with a progress line on a terminal; with --fix or --diff, the fix rounds (``--diff``
     ends here: exit 1 when it has fixes to show, 0 with ``--exit-zero``, 2 on an error)."""
-    from vaelint.concurrency import default_jobs
-    from vaelint.runner import check_jobs, fix_rounds
+    from vaelint.runtime.concurrency import default_jobs
+    from vaelint.runtime.runner import check_jobs, fix_rounds
 
     settings, options_for = request.settings, request.options_for
     workers = jobs_option or default_jobs(len(jobs))
@@ -322,9 +322,9 @@ def annotate(
     from vaelint.contracts.writer import write as write_file
     from vaelint.frontends.base import parse_ref
     from vaelint.inputs import parse_input_spec
+    from vaelint.runtime.worker import prepare, run_target
     from vaelint.settings.options import Options
     from vaelint.source.literals import parse_init
-    from vaelint.worker import prepare, run_target
 
     try:
         specs = [parse_input_spec(s) for s in input]
@@ -385,9 +385,9 @@ def main() -> None:
         code = 2
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    from vaelint import spare
+    from vaelint.runtime import spare
 
-    spare.discard()  # a worker started with the process (vaelint/launch.py) that got no target
+    spare.discard()  # a worker started with the process (vaelint/runtime/launch.py) that got no target
     # The report is written: end here. Tearing down an interpreter that imported
     # torch costs about 0.4 s, a third of a small check; nothing is left to clean.
     sys.stdout.flush()

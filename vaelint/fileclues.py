@@ -1,5 +1,5 @@
 """What a file holds, read without running it, for a file that yields no target
-(vaelint/runner.py): the first backward its code calls, a training call into a module that is not
+(vaelint/runtime/runner.py): the first backward its code calls, a training call into a module that is not
 installed here, training with TensorFlow's own API. Such a file is never passed over as clean."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from vaelint.request import Color
 
 
 def import_reporter(format: str) -> None:
-    """The reporter imported now (while a worker imports torch, vaelint/spare.py), not after it."""
+    """The reporter imported now (while a worker imports torch, vaelint/runtime/spare.py), not after it."""
     from vaelint.plugins import reporter
 
     reporter(format)

@@ -45,7 +45,7 @@ def _settings(config):
 
 class VaelintFile(pytest.File):
     def collect(self):
-        from vaelint.runner import shown_target
+        from vaelint.runtime.runner import shown_target
 
         settings = _settings(self.config)
         config = settings.for_file(str(self.path))
@@ -67,7 +67,7 @@ class VaelintItem(pytest.Item):
 
     def runtest(self):
         from vaelint.api import Report, _request
-        from vaelint.runner import check_jobs
+        from vaelint.runtime.runner import check_jobs
 
         settings = _settings(self.config)
         _unused, request = _request()  # nothing over the configuration

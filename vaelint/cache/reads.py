@@ -1,6 +1,6 @@
 """What a check read, for the result cache (vaelint/cache/store.py).
 
-The worker records every file the check opens (vaelint/worker.py). One kind of
+The worker records every file the check opens (vaelint/runtime/worker.py). One kind of
 read is weaker: vaelint scans the model's folder for a call of the loss
 (vaelint/capture/bindnames.py), and a file that does not even contain the loss's name
 cannot hold one. Such a file is no dependency while it still lacks the name,

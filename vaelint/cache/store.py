@@ -5,7 +5,7 @@ A result is stored under a key of what the check was asked (the target, the
 options, the current directory) and what ran it (vaelint's code, torch's and
 Python's versions); beside it, the content digest of every file the check read:
 the target's file and every user module and file its code opened (recorded in
-the worker while it ran, vaelint/worker.py), and what it looked for and did not
+the worker while it ran, vaelint/runtime/worker.py), and what it looked for and did not
 find (a data file, a package: vaelint/cache/reads.py ``missing``). A result whose
 recorded files all still hold the same bytes, and whose missing files and packages
 are still missing, is reused; any change misses. Only results that the

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import torch
 
 from vaelint.capture.result import Capture, RunResult
-from vaelint.concurrency import available_memory
 from vaelint.diagnostics import Check
 from vaelint.facts.shapes import make_inputs
 from vaelint.inputs import InputSpec
 from vaelint.modes import set_training
+from vaelint.runtime.concurrency import available_memory
 
 
 @dataclass

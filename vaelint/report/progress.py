@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from vaelint.concurrency import FORK_LOCK  # drawing and forking take turns
+from vaelint.runtime.concurrency import FORK_LOCK  # drawing and forking take turns
 
 DELAY = 1.0  # seconds a single target runs before its line appears
 
-# the worker's stage names as a person reads them (vaelint/analyze.py, vaelint/worker.py)
+# the worker's stage names as a person reads them (vaelint/analyze.py, vaelint/runtime/worker.py)
 _STAGES = {
     "import": "importing the model's file",
     "build": "building the model",

@@ -1,4 +1,4 @@
-"""What runs inside a worker (vaelint/worker.py forks it, vaelint/spare.py starts it
+"""What runs inside a worker (vaelint/runtime/worker.py forks it, vaelint/runtime/spare.py starts it
 early): the target's analysis with the user's output captured, its stages and its
 result sent up a pipe to the parent, then ``os._exit``. Also the path without a
 worker (``VAELINT_IN_PROCESS=1``, or no fork): the same analysis, in this process.
@@ -27,7 +27,7 @@ _preloaded = False
 
 
 def preload() -> None:
-    """What any worker imports: torch, the pipeline, the rule catalogue (vaelint/spare.py
+    """What any worker imports: torch, the pipeline, the rule catalogue (vaelint/runtime/spare.py
     does this before it has a target; the parent before it forks). Once a process."""
     global _preloaded
     if _preloaded:
@@ -145,7 +145,7 @@ def _whose(e: BaseException) -> tuple[str, str]:
 
 def contain() -> None:
     """The worker leads a process group of its own, so the parent ends whatever the model's code
-    starts (a forked child, a pool) with it (vaelint/worker.py); and the model's code may signal
+    starts (a forked child, a pool) with it (vaelint/runtime/worker.py); and the model's code may signal
     only that group: ``os.kill(os.getppid(), SIGTERM)`` is refused with EPERM, which the model's
     code sees as an exception, rather than ending vaelint. This process is the target's alone,
     so the patch ends with it."""

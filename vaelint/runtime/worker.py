@@ -19,8 +19,8 @@ target runs in this process with the same output capture and the in-process
 time limit; exits and hangs there are not contained, as the report says.
 
 This module is the parent's side: fork (or take the worker started with the
-process, vaelint/spare.py), wait, and word how the worker ended. What runs in
-the worker is vaelint/inworker.py.
+process, vaelint/runtime/spare.py), wait, and word how the worker ended. What runs in
+the worker is vaelint/runtime/inworker.py.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import time
 
 from vaelint.diagnostics import TargetResult
 from vaelint.errors import VaelintError
-from vaelint.inworker import in_process, lines, work
+from vaelint.runtime.inworker import in_process, lines, work
 from vaelint.settings.options import Options
 
 _HINT_KILLED = (
@@ -58,7 +58,7 @@ def prepare(n_targets: int, paths: list[str] = (), fresh: bool = False) -> None:
     three targets or more, also run a tiny model once (single-threaded, which
     leaves no thread pool behind for the workers to inherit) so each worker
     starts warm."""
-    from vaelint.inworker import preload
+    from vaelint.runtime.inworker import preload
 
     preload()
     if fresh:
@@ -72,7 +72,7 @@ def prepare(n_targets: int, paths: list[str] = (), fresh: bool = False) -> None:
 def _warm_up() -> None:
     import torch
 
-    from vaelint.warmup import tiny_check
+    from vaelint.runtime.warmup import tiny_check
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -100,9 +100,9 @@ THREADS_PER_WORKER: int | None = None
 
 
 def _forked(target: str, options: Options, fresh: bool, listener=None) -> TargetResult:
-    from vaelint import spare
+    from vaelint.runtime import spare
 
-    taken = spare.take(target, options)  # handed it by vaelint/runner.py before its turn
+    taken = spare.take(target, options)  # handed it by vaelint/runtime/runner.py before its turn
     if taken is not None:  # started with the process, torch imported meanwhile
         pid, read_end, captured = taken.pid, taken.messages, taken.captured
     else:
@@ -118,8 +118,8 @@ def _forked(target: str, options: Options, fresh: bool, listener=None) -> Target
 
 
 def _fork(target: str, options: Options, fresh: bool) -> tuple:
-    from vaelint.concurrency import FORK_LOCK
-    from vaelint.inworker import preload
+    from vaelint.runtime.concurrency import FORK_LOCK
+    from vaelint.runtime.inworker import preload
 
     preload()  # once: the workers forked from here inherit torch (after the spare, --fix's re-checks fork)
     with FORK_LOCK:  # no other thread of the parent holds a lock the child would inherit
@@ -309,7 +309,7 @@ def _hint_for(sig: int) -> str:
 
 
 def end_group(pid: int) -> None:
-    """Kill what is left of a worker's process group (vaelint/inworker.py ``contain``): the
+    """Kill what is left of a worker's process group (vaelint/runtime/inworker.py ``contain``): the
     processes the model's code started and left running; the worker itself, when it is
     still running (an interrupt)."""
     try:

@@ -5,7 +5,7 @@ applied; and ``--diff``/``--fix``'s rounds. The command line (vaelint/cli.py)
 only reads options and writes reports.
 
 Imports no torch until a target misses the cache, nor then when it is the only
-one: the worker started with the process takes the first (vaelint/spare.py).
+one: the worker started with the process takes the first (vaelint/runtime/spare.py).
 """
 
 from __future__ import annotations
@@ -306,17 +306,17 @@ def check_jobs(jobs, options_for, settings, fresh: bool, shown=None, use_cache: 
         planned.append((spec, config, options, store, store.get(shown_target(spec), options) if store is not None else None))
     todo = [i for i, entry in enumerate(planned, 1) if entry[4] is None]  # the targets the cache missed
     # one worker at a time: the first target goes to the worker started with the
-    # process (vaelint/spare.py) now, and runs while this process imports torch for
+    # process (vaelint/runtime/spare.py) now, and runs while this process imports torch for
     # the rest. Side by side, it is let go: its run beside the parent's import made 4
     # targets at --jobs 2 slower (1.77 s against 1.68 s), not faster.
     one_at_a_time = parallel <= 1 or len(todo) == 1
     handed = bool(todo) and fresh and one_at_a_time and _hand_first(planned[todo[0] - 1])
     if len(todo) > int(handed):  # the parent's one-time imports and warm-up, for the targets it forks
-        from vaelint import spare
+        from vaelint.runtime import spare
 
         spare.discard(handed=False)  # a waiting one: it would only compete with this import
         from vaelint.frontends.load import split_target
-        from vaelint.worker import prepare
+        from vaelint.runtime.worker import prepare
 
         prepare(len(todo), [split_target(planned[i - 1][0])[0] for i in todo], fresh=fresh)
 
@@ -341,7 +341,7 @@ def check_jobs(jobs, options_for, settings, fresh: bool, shown=None, use_cache: 
 
 
 def _hand_first(entry) -> bool:
-    from vaelint import spare
+    from vaelint.runtime import spare
 
     spec, _config, options, _store, _cached = entry
     return spare.hand(shown_target(spec), options, None)  # alone, it has every core
@@ -349,13 +349,13 @@ def _hand_first(entry) -> bool:
 
 def side_by_side(run, todo: list[int], parallel: int) -> dict:
     """index -> run(index), ``parallel`` at a time (each in a thread that forks its
-    worker and waits on it: vaelint/concurrency.py)."""
+    worker and waits on it: vaelint/runtime/concurrency.py)."""
     if parallel <= 1 or len(todo) <= 1:
         return {i: run(i) for i in todo}
     from concurrent.futures import ThreadPoolExecutor
 
-    from vaelint import worker
-    from vaelint.concurrency import threads_per_worker
+    from vaelint.runtime import worker
+    from vaelint.runtime.concurrency import threads_per_worker
 
     worker.THREADS_PER_WORKER = threads_per_worker(min(parallel, len(todo)))
     try:
@@ -368,7 +368,7 @@ def side_by_side(run, todo: list[int], parallel: int) -> dict:
 def run_and_verify(target: str, options, fresh: bool, shown, index: int):
     """One target in its worker, then its fixes checked again (vaelint/fixes/verify.py)."""
     from vaelint.fixes.verify import verify
-    from vaelint.worker import run_target
+    from vaelint.runtime.worker import run_target
 
     result = run_target(target, options, fresh=fresh, listener=shown)
     if options.fixes and options.verify_fixes and any(f.autofix is not None for f in result.findings):

@@ -4,7 +4,7 @@ thread of the command line's process, which only waits on it.
 Forking while another thread holds a lock leaves that lock held forever in the
 child. The parent's threads wait in ``select`` and read pipes; the one lock they
 may hold is the console's, while the progress line draws. So forks and drawing
-take turns under one lock (vaelint/worker.py, vaelint/report/progress.py).
+take turns under one lock (vaelint/runtime/worker.py, vaelint/report/progress.py).
 """
 
 from __future__ import annotations

@@ -3,13 +3,13 @@
 A first check of one target spends about 1 s in ``import torch`` and, before
 that, 0.1-0.2 s in the parent: typer parsing ``check``'s options, the settings,
 the result cache's lookup. Done one after the other, they add up. So
-``vaelint check`` forks this spare first thing (vaelint/launch.py); it imports
+``vaelint check`` forks this spare first thing (vaelint/runtime/launch.py); it imports
 torch and vaelint's analysis on a second core while the parent reads the command
 line, then waits for its one target. When targets run one at a time, the parent
-hands it the first that misses the cache (vaelint/runner.py) as soon as it knows
+hands it the first that misses the cache (vaelint/runtime/runner.py) as soon as it knows
 it: with one target the parent never imports torch; with more, it imports torch
 for the rest while the spare runs the first. The spare is that target's worker,
-the same code as a forked one (vaelint/inworker.py ``work``), with the same
+the same code as a forked one (vaelint/runtime/inworker.py ``work``), with the same
 containment.
 
 Any other outcome (every target cached, targets side by side with --jobs, --help,
@@ -91,10 +91,10 @@ def available() -> bool:
 def hand(target: str, options, threads: int | None) -> bool:
     """Give the waiting spare its target now, before the parent's own imports (with
     several targets, the first runs beside them); ``take`` returns it when that
-    target's turn comes. Whether it took it (the arguments of vaelint/inworker.py
+    target's turn comes. Whether it took it (the arguments of vaelint/runtime/inworker.py
     ``work`` that are not the pipe and the file go down the pipe, pickled)."""
     global _spare, _handed
-    from vaelint.inworker import send  # not before the fork: this module is imported first thing
+    from vaelint.runtime.inworker import send  # not before the fork: this module is imported first thing
 
     if not available():
         return False
@@ -157,7 +157,7 @@ def _serve(requests: int, messages: int, captured) -> None:
         quiet = os.open(os.devnull, os.O_WRONLY)
         os.dup2(quiet, 1)
         os.dup2(quiet, 2)
-        from vaelint.inworker import preload, work
+        from vaelint.runtime.inworker import preload, work
 
         preload()
         request = _read_request(requests)
@@ -171,7 +171,7 @@ def _serve(requests: int, messages: int, captured) -> None:
 
 
 def _read_request(fd: int):
-    """The one message ``hand`` sent (vaelint/inworker.py ``send``: length, then the
+    """The one message ``hand`` sent (vaelint/runtime/inworker.py ``send``: length, then the
     pickle), read to the pipe's end; None when the parent closed it without one."""
     import pickle  # the spare's own: the parent that only forks it never needs it
 
