@@ -175,7 +175,8 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
                     continue
                 other = ctx.extra_batches[0] if ctx.extra_batches else b0 + 1
                 noise = any(r.noise is node for r in ctx.roles.reparams)
-                written = BatchWrittenDown(op, b0, ctx.shape_text(node), other, self._consequence(ctx, node, failures), noise)
+                consequence = self._consequence(ctx, node, failures)
+                written = BatchWrittenDown(op, b0, ctx.shape_text(node), other, consequence, noise, ctx.batch_size_text)
                 lines.add(getattr(loc_of(node), "line", None))
                 yield self.report(written, loc_of(node), node=node)
             elif self._normaliser(ctx, node, b0):
@@ -340,6 +341,7 @@ class BatchWrittenDown(Observed):
     other: int  # another batch size the consequence is told at
     consequence: str
     noise: bool = True  # it draws a sampler's noise (else a prior sample, a GAN's latent: no std to draw it like)
+    size: str = "x.size(0)"  # how the batch size is read of the input: x.size(1) where the batch is dim 1
 
     def message(self) -> str:
         return (
@@ -349,12 +351,12 @@ class BatchWrittenDown(Observed):
 
     def fix(self) -> str:
         if self.op in RESHAPE_OPS:
-            return "take the batch from the tensor: x.view(x.size(0), -1)"
+            return f"take the batch from the tensor: x.view({self.size}, -1)"
         if (self.op.startswith("rand") or self.op in ("normal", "empty")) and not self.noise:
-            return "take the batch size from a tensor of the batch: torch.randn(x.size(0), ..., device=x.device)"
+            return f"take the batch size from a tensor of the batch: torch.randn({self.size}, ..., device=x.device)"
         if self.op.startswith("rand") or self.op in ("normal", "empty"):
             return "draw noise with the tensor's shape: torch.randn_like(std)"
-        return "take the batch size from the tensor: x.size(0), or use torch.zeros_like / new_zeros"
+        return f"take the batch size from the tensor: {self.size}, or use torch.zeros_like / new_zeros"
 
 
 def _leading(ctx, node):

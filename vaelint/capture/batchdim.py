@@ -15,6 +15,7 @@ from torch import nn
 class SequenceFirst:
     index: int  # which input
     reader: str  # what reads it that way, as the note says it: "nn.LSTM (encoder)"
+    stepped: int = 0  # its dim 0's size, where the code steps over it and a layer reads each step's batch
 
 
 def _layout_of(module) -> bool | None:
@@ -87,9 +88,60 @@ def sequence_first_inputs(graph: fx.Graph, modules: dict, count: int) -> list[Se
     found = []
     for i, node in enumerate(placeholders):
         reader = _reader(node, modules)
+        stepped = _stepped_reader(node, modules) if reader is None else None
         if reader is not None:
             found.append(SequenceFirst(i, reader))
+        elif stepped is not None:
+            found.append(SequenceFirst(i, stepped, (_sizes(node) or (0,))[0]))
     return found
+
+
+_CELL_OPS = {"lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"}
+
+
+def _layer_batch(node: fx.Node, modules: dict) -> tuple[int, str] | None:
+    """(the batch size a recurrent layer or cell reads, the layer as the note names it), from
+    its input's sizes: dim 1 of a sequence-first layer's (T, B, F), dim 0 of a batch-first
+    one's and of a cell's (B, F); None for any other node."""
+    module = modules.get(node.target) if node.op == "call_module" else None
+    sizes = _sizes(node.args[0]) if node.args and isinstance(node.args[0], fx.Node) else None
+    if not sizes:
+        return None
+    if isinstance(module, nn.RNNBase) and len(sizes) == 3:
+        name = f"nn.{type(module).__name__} ({str(node.target).removeprefix('model.')})"
+        return (sizes[0] if module.batch_first else sizes[1]), name
+    if isinstance(module, nn.RNNCellBase) and len(sizes) == 2:
+        return sizes[0], f"nn.{type(module).__name__} ({str(node.target).removeprefix('model.')})"
+    recorded = _recorded_layout(node, modules)
+    if recorded is not None and len(sizes) == 3:
+        return (sizes[1] if recorded[0] else sizes[0]), recorded[1]
+    if node.op == "call_function" and getattr(node.target, "__name__", None) in _CELL_OPS and len(sizes) == 2:
+        return sizes[0], f"a recurrent cell ({node.target.__name__})"
+    return None
+
+
+def _stepped_reader(start: fx.Node, modules: dict) -> str | None:
+    """A recurrent layer or cell fed the input's steps one by one (``for t in range(T):
+    ... x[t]``, the step joined to the hidden state and unsqueezed for a sequence-first
+    GRU, or handed to a GRUCell): where every such layer the input reaches reads a batch of
+    the input's dim-1 size and none of its dim-0 size, the batch is dim 1 and dim 0 the
+    time the code steps over. None where T and B are one size (it cannot be told)."""
+    lead = (_sizes(start) or ())[:2]
+    if len(lead) < 2 or lead[0] == lead[1]:
+        return None
+    todo, seen, batches = [start], {start}, []
+    while todo and len(seen) < 4000:
+        node = todo.pop(0)
+        for user in node.users:
+            if user not in seen:
+                seen.add(user)
+                todo.append(user)
+                read = _layer_batch(user, modules)
+                if read is not None:
+                    batches.append(read)
+    if not batches or any(b != lead[1] for b, _name in batches):
+        return None
+    return batches[0][1]
 
 
 class SequenceFirstData(Exception):
@@ -107,6 +159,12 @@ def sequence_first(specs: list, cap) -> tuple[list, str] | None:
     if changed is specs:
         return None
     first = changed[found[0].index]
+    if found[0].stepped:
+        return changed, (
+            f"the batch is dim 1 of the input {first.text()} (B={first.batch}): the code steps over its dim 0 "
+            f"({found[0].stepped} steps) and {found[0].reader} reads each step as a batch of {first.batch}; give "
+            "--batch-dim 0 if the batch is dim 0"
+        )
     return changed, (
         f"the batch is dim 1 of the input {first.text()} (B={first.batch}): it goes into {found[0].reader} as it came, "
         "and that layer reads (T, B, F) (batch_first=False); give --batch-dim 0 if the batch is dim 0"
