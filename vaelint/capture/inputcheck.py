@@ -43,8 +43,9 @@ def _listed(inputs: list[InputSpec], shown: int = 4) -> str:
 
 def gather_inputs(program, options, notes: list) -> list[InputSpec]:
     """The inputs, positional first and keyword (NAME=SPEC) after, in the order given; or those the front end inferred (said)."""
-    given = list(options.inputs) or list(program.inputs)
-    if not options.inputs and program.inputs:
+    over = program.inputs_over_given and program.inputs  # the code's own rows, in place of --input's
+    given = list(program.inputs) if over else (list(options.inputs) or list(program.inputs))
+    if (over or not options.inputs) and program.inputs:
         notes.append(f"input {' '.join(s.shown() for s in program.inputs)}: {program.inputs_origin}")
     elif options.inputs and len(program.inputs) > len(options.inputs):
         # a training step's batch has more items than --input gives (a data set's labels): the
@@ -103,8 +104,7 @@ def _one_sample_said(given: list[InputSpec], notes: list) -> None:
 
 
 def _keywords_taken(model, keyword_specs: list[InputSpec]) -> None:
-    """``--input NAME=SPEC`` for a keyword the model's forward does not take is a usage error
-    naming the parameters it does take (a forward with ``**kwargs`` takes any)."""
+    """``--input NAME=SPEC`` for a keyword forward does not take: a usage error naming those it takes (any, with **kwargs)."""
     import inspect
 
     if not keyword_specs:

@@ -22,10 +22,10 @@ from vaelint.facts.klparts import joined_element, kl_parts
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior
 from vaelint.facts.montecarlokl import log_q_averaged, monte_carlo_kl
 from vaelint.facts.recunread import why_rec_unread
-from vaelint.facts.reductions import Factor, TermScale
+from vaelint.facts.reductions import Factor, TermScale, TermWalker
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.stackedheads import stacked_layers
-from vaelint.facts.termscale import summands, term_scale
+from vaelint.facts.termscale import reduced_leaves, term_scale
 
 
 def kl_normalization(ctx, scale: TermScale) -> Ratio:
@@ -238,9 +238,10 @@ def _unfollowed(ctx, rec: TermScale | None) -> str:
     unlike and the square root of a mean part by part (facts/unevenrec.py)."""
     op = ctx.view.op(rec.element) if rec is not None and rec.element is not None else None
     if op == "sqrt":
-        return f"{UNFOLLOWED}: it is the square root of a mean, whose weight moves with the error (VAE002 says it)"
-    if op == "add" and len(summands(ctx.view, rec.element)) > 1:
-        return f"{UNFOLLOWED}: its parts are reduced unlike each other (VAE002 says how)"
+        return f"{UNFOLLOWED}: it is the square root of a mean, whose weight moves with the error"
+    leaves = reduced_leaves(ctx, TermWalker(ctx), rec.element) if op == "add" else None
+    if leaves and len({(s.batch_power, s.own()) for _part, s in leaves}) > 1:
+        return f"{UNFOLLOWED}: its parts are reduced unlike each other"
     return UNFOLLOWED
 
 

@@ -191,6 +191,9 @@ class Program:
     # inputs the front end inferred (a data set the code builds), with where from
     inputs: list = field(default_factory=list)
     inputs_origin: str = ""
+    # those inputs stand in place of --input's: the loader's rows are the code's own tensors, made
+    # from a data file that stood in as rows of --input and changed by the code (X[:, ::10])
+    inputs_over_given: bool = False
     notes: list[str] = field(default_factory=list)
     # lines of a script's setup that failed on the way to its step ("train.py:208: ValueError: ...")
     setup_failures: list[str] = field(default_factory=list)

@@ -10,6 +10,10 @@ import dataclasses
 from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.training.runtime import StandIn
 
+# the loaders whose batch was their own rows, made from a data file's stand-in rows and changed by
+# the code (_transformed_rows): the program's inputs are then those rows' (liveprogram._inputs_of)
+OWN_ROWS: list = []
+
 
 class TransformError(RuntimeError):
     """A known data set's transform that raises on its images, as the real run's loader does."""
@@ -24,6 +28,7 @@ def batch_maker(specs: list):
     from vaelint.inputs import parse_input_spec
 
     NORMALISED.clear()  # this run's
+    OWN_ROWS.clear()
     rounds: dict = {}  # (frame, line) -> loaders read there so far: zip(labelled, unlabelled)
 
     def make(loader, frame):
@@ -44,6 +49,9 @@ def batch_maker(specs: list):
             # for batch in loader: x = batch["image"]: the keys the step reads take the specs in
             # order (the data set's labels after them), as a pattern's names do
             return _keyed(keys, given, {s.name: s for s in specs if s.name}, _labels(loader, given))
+        own = _transformed_rows(loader, given)
+        if own is not None:
+            return own  # rows of the code's own tensors, made from --input's rows and changed by the code
         if given or specs:
             made = _from_specs(given, {s.name: s for s in specs if s.name}, arity, _labels(loader, given))
             return as_normalised(made, loader)
@@ -55,6 +63,26 @@ def batch_maker(specs: list):
         return _real_batch(loader)  # the data is here (a TensorDataset, the code's own Dataset)
 
     return make
+
+
+def _transformed_rows(loader, given: list):
+    """The loader's own first batch where its data set is a TensorDataset of the code's tensors
+    made from a data file that stood in as rows of --input and then changed by the code (every
+    10th step kept, ``X[:, ::10]``; cropped; windowed): its rows are what the real file's would
+    be, and --input's samples are not (they are the file's). None where its rows are --input's
+    samples as they are (the spec's batch is given, as before), or no file stood in."""
+    from torch.utils.data import TensorDataset
+
+    from vaelint.frontends.training.livedata import MADE
+
+    dataset = getattr(loader, "dataset", None)
+    if not MADE or len(given) != 1 or not isinstance(dataset, TensorDataset) or not dataset.tensors:
+        return None
+    spec = given[0]
+    if spec.batch_dim != 0 or tuple(dataset.tensors[0].shape[1:]) == tuple(spec.sample_shape):
+        return None
+    OWN_ROWS.append(loader)
+    return _real_batch(loader)
 
 
 def _from_specs(given: list, named: dict, arity, labels):

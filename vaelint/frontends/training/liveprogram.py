@@ -213,6 +213,7 @@ def _inputs_of(program, request, batch_value, loader) -> None:
     size), else of the tensors the code made; with ``--input`` given for only the first items of
     the batch, the rest as the code made them (a data set's labels)."""
     from vaelint.frontends.training.datasets import infer_inputs
+    from vaelint.frontends.training.livebatch import OWN_ROWS
     from vaelint.frontends.training.livebatch import as_known as _as_known
     from vaelint.inputs import parse_input_spec
 
@@ -227,7 +228,15 @@ def _inputs_of(program, request, batch_value, loader) -> None:
     elif specs:
         origin = f"inferred from the batch the code made ({', '.join(s.shown() for s in specs)})"
     positional = [s for s in request.inputs if not s.name]
-    if not request.inputs and specs:
+    if request.inputs and specs and loader is not None and any(loader is own for own in OWN_ROWS):
+        # the loader gave rows of the code's own tensors, made from --input's rows and changed by the code
+        program.inputs, program.inputs_over_given = specs, True
+        program.inputs_origin = (
+            "the rows of the data set the code made: its data file stood in as rows of --input, and the code changed "
+            f"them before its TensorDataset ({' x '.join(map(str, specs[0].sample_shape))} a sample, not --input's "
+            f"{' x '.join(map(str, positional[0].sample_shape)) if positional else '?'})"
+        )
+    elif not request.inputs and specs:
         program.inputs, program.inputs_origin = specs, origin
     elif positional and len(specs) > len(positional) and not any(s.name for s in request.inputs):
         batch = positional[0].batch
