@@ -353,3 +353,21 @@ def divides_by_a_length(path: str, line: int) -> bool:
     a plain number: a batch of lists (a hand-made batcher's pairs of token lists) has no tensor
     to take ``x.size(0)`` from."""
     return any(isinstance(d, ast.Call) and isinstance(d.func, ast.Name) and d.func.id == "len" for d in _divisors_at(path, line))
+
+
+def handed_to(path: str, function: str, index: int, keyword: str) -> tuple[SourceLoc, str] | None:
+    """Where the name the file's own call of ``function`` hands its parameter at ``index`` (or by
+    ``keyword``) was assigned before that call, with the assignment's text; None where no call
+    hands a name so assigned."""
+    parsed = _parse(path)
+    if parsed is None:
+        return None
+    for call in ast.walk(parsed[0]):
+        if not isinstance(call, ast.Call) or getattr(call.func, "id", getattr(call.func, "attr", None)) != function:
+            continue
+        given = call.args[index] if index < len(call.args) else next((k.value for k in call.keywords if k.arg == keyword), None)
+        if isinstance(given, ast.Name):
+            found = origin_of(SourceLoc(path, call.lineno, call.col_offset + 1), given)
+            if found is not None:
+                return found
+    return None

@@ -74,7 +74,48 @@ def no_modules(plan, fn, failed: list) -> str:
         )
     shown = said_once(failed)[:3]
     because = f" Lines of the setup that failed, which may have built it: {'; '.join(shown)}." if shown else ""
+    handed = _model_parameter(plan)
+    if handed:
+        return f"{handed}{because}"
     return (
         f"{where(site.scope.path, site.line)}: the training step calls no nn.Module that vaelint can see; "
         f"check the model with PATH:MODEL --loss PATH:LOSS.{because}"
+    )
+
+
+def _model_parameter(plan) -> str:
+    """The step calls a parameter of the function checked (``model(x)`` in ``def train(model,
+    optimizer, loader)``) that vaelint has no module for, as the code's own call of the function was
+    not reached: which parameter, and the line that builds what the code hands it ("" if none)."""
+    from vaelint.source.cells import where
+    from vaelint.source.facts import handed_to
+
+    scope = plan.site.place.scope.node  # the function's own definition (fn is the step made of it)
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return ""
+    params = [a.arg for a in (*scope.args.posonlyargs, *scope.args.args, *scope.args.kwonlyargs)]
+    called = [
+        (n.func.id, n.lineno)
+        for stmt in plan.region
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in params
+    ]
+    if not called:
+        return ""
+    name, line = called[0]
+    path = plan.site.place.scope.path
+    said = (
+        f"{where(path, line)}: the training step calls {name}(...), the parameter {name!r} of {scope.name}, and vaelint "
+        f"has no module for it: the code's own call of {scope.name} was not reached"
+    )
+    built = handed_to(path, scope.name, params.index(name), name)
+    model = "MODEL"
+    if built is not None:
+        loc, text = built
+        said += f"; the module it hands over is built at {where(path, loc.line)} ({text}), which did not run"
+        made = re.search(r"=\s*([A-Za-z_][\w.]*)\(", text)
+        model = made.group(1).rpartition(".")[2] if made else model
+    return (
+        f"{said}. Make the setup run (its data where the code reads it), or check the model alone: "
+        f"{where(path, 1).rpartition(':')[0]}:{model} --input SPEC, with --init NAME=VALUE for its constructor's arguments."
     )
