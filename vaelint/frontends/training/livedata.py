@@ -247,6 +247,8 @@ _READERS = (
     ("pandas", "read_excel", "frame"),
     # an HDF5 file (scientific and medical data): f["u"][:], np.array(f["images"]), with h5py.File(...) as f
     ("h5py", "File", "archive"),
+    # a MATLAB file (academic data sets): scipy.io.loadmat(path)["X"], a dict of arrays
+    ("scipy.io", "loadmat", "archive"),
 )
 _ROWS_BYTES = 64 << 20  # a stood-in array holds at most this much (and 2 to 512 rows)
 
