@@ -44,7 +44,8 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
         attr = inspect.getattr_static(model, name, None)
         if _framework_method(cls, name):
             continue  # Keras's own Model.compute_loss is not the user's loss
-        if inspect.isfunction(attr) or isinstance(attr, (staticmethod, classmethod)):
+        bound = inspect.ismethod(attr) and attr.__self__ is model  # self.loss_function = self._vae_loss in __init__
+        if inspect.isfunction(attr) or isinstance(attr, (staticmethod, classmethod)) or bound:
             combined = _combines_terms(getattr(model, name))
             if combined is not None:
                 # loss(self, losses): the sum of terms another method computes (losses["rec"]), not a
@@ -54,7 +55,8 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
                     "name the loss with --loss PATH.py:FUNCTION (or the model's method that computes the terms)"
                 )
                 continue
-            return LossPlan(getattr(model, name), f"{cls.__name__}.{name}", kwargs, in_forward=_forward_calls(cls, name))
+            said = f"{cls.__name__}.{attr.__func__.__name__ if bound else name}"  # the method __init__ bound: its own name
+            return LossPlan(getattr(model, name), said, kwargs, in_forward=_forward_calls(cls, name))
     for name in LOSS_NAMES:
         obj = loaded.module.__dict__.get(name)
         if inspect.isfunction(obj):
