@@ -172,7 +172,7 @@ def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
         cls, names = _constructor_needs(why)
         advice = (
             f" {cls}'s constructor needs {names}: give {'them' if ',' in names else 'it'} with --init NAME=VALUE, a Python "
-            f"literal (e.g. --init {names.split(',')[0].strip(chr(39))}='data'), as the method's own parameters are given."
+            f"literal (e.g. --init {names.split(',')[0].strip(chr(39))}=64), as the method's own parameters are given."
         )
     elif not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
         # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
@@ -198,7 +198,7 @@ def _constructor_needs(why: list) -> tuple[str, str] | None:
     for text in why:
         found = _MISSING_ARGS.search(text)
         if found:
-            return found.group(1), found.group(2).replace(" and ", ", ")
+            return found.group(1), found.group(2).replace(", and ", ", ").replace(" and ", ", ")  # 'a', 'b', and 'c'
     return None
 
 

@@ -7,6 +7,7 @@ import re
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, objects_hint, range_hint, rows_hint
+from vaelint.frontends.training.namedcall import named_call_stop
 from vaelint.frontends.training.runtime import stand_in_said
 from vaelint.source.frames import display_path
 
@@ -62,6 +63,9 @@ def _why_stopped(runtime, watch, home) -> str:
     if runtime.stops:
         where, error = runtime.stops[0]
         text = error.message if isinstance(error, VaelintError) else (stand_in_said(error) or error_text(error))
+        named = named_call_stop(runtime.stops, where, text)  # what vaelint's own call of the named target lacked
+        if named:
+            return named
         # vaelint ended a loop's data (it came round with no VAE backward): code that counts on a batch
         # each pass (sum(losses) / len(losses)) then fails where `python` would not
         ended = (
@@ -118,8 +122,7 @@ def _why_stopped(runtime, watch, home) -> str:
 
 
 def _programs_not_run(runtime, sandbox) -> str:
-    """A program the code started, which vaelint did not run (``os.popen('nvidia-smi -L')``), where the
-    run then stopped on what it gave (no output: ``.readlines()[0]`` raises IndexError): said with the stop."""
+    """A program the code started and vaelint did not run (os.popen('nvidia-smi -L')), its empty output the stop."""
     unrun = list(getattr(sandbox, "unrun", None) or [])
     if not unrun or not runtime.stops:
         return ""
@@ -198,8 +201,7 @@ def _says_data_is_missing(error, text: str) -> bool:
 
 
 def _a_setup_line(error, home) -> bool:
-    """Was the error raised by a plain top-level statement of the script (``settings =
-    json.load(open(sys.argv[1]))``), which the run went past, not in the step the model ran in?"""
+    """Was the error raised by a top-level statement the run went past (settings = json.load(...)), not in the step?"""
     import ast
     import os
 
@@ -215,8 +217,7 @@ def _a_setup_line(error, home) -> bool:
 
 
 def _argv_hint(error) -> str:
-    """``settings = json.load(open(sys.argv[1]))`` run with no arguments: an IndexError that is the
-    script's command line missing, not its data or its code."""
+    """json.load(open(sys.argv[1])) run with no arguments: an IndexError that is the command line missing."""
     from vaelint.source.frames import raising_line
 
     if not isinstance(error, IndexError) or "sys.argv" not in raising_line(error):
@@ -242,8 +243,7 @@ def _asserts_a_path(error) -> bool:
 
 
 def _taken_before_the_stop(runtime, watch) -> int:
-    """The batches the run had taken when it first stopped (a loop over a stand-in for the data set
-    that failed may take one after it: the data was not here all the same)."""
+    """The batches the run had taken when it first stopped (a failed stand-in's loop may take one after)."""
     counts = getattr(runtime, "stop_batches", None)
     return counts[0] if counts else watch.batches
 
