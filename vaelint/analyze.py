@@ -49,7 +49,7 @@ from vaelint.inputs import InputSpec
 from vaelint.modes import set_training
 from vaelint.runtime.timelimit import TimedOut, time_limit
 from vaelint.settings.options import Options
-from vaelint.source.cells import where
+from vaelint.source.cells import exported_notebook, where
 from vaelint.source.frames import boundary, unclaim_all, user_frame_of_traceback
 from vaelint.vocab import ErrorKind
 
@@ -181,7 +181,7 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
     device = _check_device(options) if options.dynamic else None
     before = notes_mark()
     program = _load(target, options, progress)
-    result.notes.extend(program.notes + stood_in(before))
+    result.notes.extend(program.notes + stood_in(before) + exported_notebook(program.path))
     specs = gather_inputs(program, options, result.notes)
     from torch.nn.parameter import is_lazy
 

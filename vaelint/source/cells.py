@@ -159,3 +159,53 @@ def notebook_source(path: str):
     lines = nb.text.splitlines(True)
     linecache.cache[real] = (len(nb.text), None, lines, real)
     return nb
+
+
+_ESCAPE_LINE = re.compile(r"^[ \t]*[!%]", re.M)
+
+
+def ipython_lines_passed(text: str) -> str | None:
+    """A .py file exported from a notebook (Colab's "Download .py") that keeps its shell escapes and
+    magics (``!pip install ...``, ``%matplotlib inline``) and so does not parse: the same text with
+    those lines as ``pass``, as a notebook's are read (each at its place), where that parses; else
+    None (a file Python can run, or one that does not parse for another reason)."""
+    import ast
+
+    if not _ESCAPE_LINE.search(text):
+        return None
+    try:
+        ast.parse(text)
+        return None
+    except (SyntaxError, ValueError):
+        pass
+    continued = _continued_lines(text)
+    lines = text.split("\n")
+    out = [line if k in continued or not line.lstrip().startswith(("!", "%")) else _code_line(line) for k, line in enumerate(lines, 1)]
+    converted = "\n".join(out)
+    try:
+        ast.parse(converted)
+    except (SyntaxError, ValueError):
+        return None
+    return converted
+
+
+def exported_notebook(path: str) -> list[str]:
+    """The report's note for a .py file read with its IPython lines passed over ([] for any other)."""
+    import os
+
+    if not path.endswith(".py"):
+        return []
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return []
+    if ipython_lines_passed(text) is None:
+        return []
+    continued = _continued_lines(text)
+    escapes = [k for k, line in enumerate(text.split("\n"), 1) if k not in continued and line.lstrip().startswith(("!", "%"))]
+    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path  # as the report shows paths
+    return [
+        f"{shown} is a notebook exported as .py: its {len(escapes)} IPython line(s) (shell escapes and magics, "
+        f"the first at line {escapes[0]}) were passed over, as a notebook's are; python itself would not run the file"
+    ]

@@ -24,7 +24,29 @@ def read_source(path: str) -> str:
 
         return notebook_source(path).text  # the code cells as one Python text (vaelint/source/cells.py)
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        return fh.read()
+        text = fh.read()
+    if text.lstrip().startswith("{") and '"nbformat"' in text:
+        _notebook_json(path, text)
+    from vaelint.source.cells import ipython_lines_passed
+
+    return ipython_lines_passed(text) or text  # a notebook exported as .py with its !pip lines: read as its cells are
+
+
+def _notebook_json(path: str, text: str) -> None:
+    """A notebook's JSON saved under a .py name parses as one Python dict and defines nothing:
+    passed over, it would be "no VAE targets" (exit 0) on code never read. Exit 2, saying so."""
+    import json
+
+    try:
+        held = json.loads(text)
+    except ValueError:
+        return
+    if isinstance(held, dict) and "cells" in held and "nbformat" in held:
+        raise VaelintError(
+            "input",
+            f"{display_path(path)} holds a Jupyter notebook's JSON, not Python (a notebook saved under a .py name): "
+            "rename it to .ipynb and check that (vaelint reads a notebook's code cells), or export it as Python.",
+        )
 
 
 def undecodable(path: str) -> None:
