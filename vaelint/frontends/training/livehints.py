@@ -69,8 +69,15 @@ NORMALISED: list[str] = []
 def range_hint(error) -> str:
     """A loss that needs values in [0, 1] (binary cross-entropy's target) given images its data
     set's transform normalised: the real data has that range too, so the code fails on it."""
-    if "of target should be between 0 and 1" not in str(error) or not NORMALISED:  # the input's: the decoder's activation
+    if "of target should be between 0 and 1" not in str(error):  # the input's: the decoder's activation
         return ""
+    if not NORMALISED:  # the code's own preparation of its data (StandardScaler, (x - mean) / std, its Dataset's Normalize)
+        return (
+            ". Binary cross-entropy needs its target in [0, 1], and the data as the code prepares it leaves that range "
+            "(standardised by a StandardScaler, (x - mean) / std or a Normalize), as its real data does: the step "
+            "fails so as written. Scale the data to [0, 1] for this loss (MinMaxScaler), or use a Gaussian likelihood "
+            "(F.mse_loss(recon, x, reduction='sum') / x.size(0), the decoder without its final sigmoid) for real-valued data"
+        )
     return (
         f". The images come from the data set's {NORMALISED[-1]}, as the real data does: binary cross-entropy "
         "needs its target in [0, 1]. Compare the reconstruction with the images before that Normalize (or drop it "
