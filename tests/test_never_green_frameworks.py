@@ -194,3 +194,22 @@ def test_a_driver_that_imports_tensorflow_and_fits_the_projects_model_is_said_no
     text = " ".join(r.output.split())
     assert r.exit_code == 2 and "nothing in it was checked" in text, r.output
     assert "Install" not in text and "install" not in text.replace("installed", ""), text
+
+
+def test_an_inline_tf_keras_vae_is_said_as_tensorflow_code_not_a_package_to_install(tmp_path, monkeypatch):
+    # a course VAE written with tf.keras in one script, model and fit inline (helper I): not "install tensorflow"
+    (tmp_path / "vae_tf.py").write_text(
+        "import numpy as np\nimport tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n\n"
+        "inputs = keras.Input(shape=(20,))\nz_mean = layers.Dense(4)(inputs)\n"
+        "vae = keras.Model(inputs, layers.Dense(20)(z_mean))\nvae.compile(optimizer='adam')\n"
+        "vae.fit(np.random.rand(64, 20), epochs=1)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    from typer.testing import CliRunner
+
+    from vaelint.cli import app
+
+    r = CliRunner().invoke(app, ["check", "vae_tf.py", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    assert "is TensorFlow code (it builds a tf.keras model (keras at line 3))" in r.output, r.output
+    assert "Install the package" not in r.output

@@ -97,6 +97,18 @@ def tensorflow_training(path: str, torch_too: bool = True) -> str:
     return f"{uses[0][1]} at line {uses[0][0]}" if uses else ""
 
 
+def not_pytorch(path: str) -> str:
+    """What says a file named for checking is written for another framework, read before anything
+    runs (TensorFlow's training, a tf.keras model it builds, MXNet, JAX, a module of those it trains
+    through); "" for any other file. Said as that, never as a package to install."""
+    return (
+        tensorflow_training(path, torch_too=False)
+        or other_framework(path)
+        or (path.endswith((".py", ".ipynb")) and tensorflow_file(path))
+        or (path.endswith(".py") and trains_through_another_framework(path))
+    )
+
+
 def tensorflow_file(path: str) -> str:
     """Where a file that imports TensorFlow and not torch builds a tf.keras model (``from tensorflow
     import keras``, ``tf.keras.layers``), read without running it; "" for any other file (one that only

@@ -70,9 +70,9 @@ def _file_targets(t: str, config, have_inputs: bool, unconfigured: list, inputs_
         from vaelint.frontends.discover import annotated_targets
 
         configured = annotated_targets(t)
-    from vaelint.fileclues import other_framework, tensorflow_training, trains_through_another_framework
+    from vaelint.fileclues import not_pytorch
 
-    other = tensorflow_training(t, torch_too=False) or other_framework(t) or (t.endswith(".py") and trains_through_another_framework(t))
+    other = not_pytorch(t)
     if not configured and t.endswith((".py", ".ipynb")) and other:
         # TensorFlow's training, its own or its module's: said before anything runs (not "install tensorflow")
         _no_target_in(t, have_inputs, unconfigured, inputs_text, as_script)
@@ -151,7 +151,7 @@ def _training_not_run_here(path: str, models: list, backward: str) -> str:
             f"{path} trains with TensorFlow ({tape}): vaelint checks PyTorch code (and Keras 3 models, run on "
             "its torch backend), so nothing in it was checked"
         )
-    keras = tensorflow_file(path) if path.endswith(".py") and not models and not backward else ""
+    keras = tensorflow_file(path) if path.endswith((".py", ".ipynb")) else ""
     if keras:  # a tf.keras model with no training of its own
         return f"{path} is TensorFlow code ({keras}): vaelint checks PyTorch code (and Keras 3 models, run on its torch backend), so nothing in it was checked"
     through = trains_through_another_framework(path) if path.endswith(".py") and not models and not backward else ""
