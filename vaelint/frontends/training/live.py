@@ -127,6 +127,9 @@ class Watch:
         from vaelint.frontends.training.livenoise import in_a_model_method
 
         in_step = self.depth > 0 or self.taken is not None and not self.making or not self.making and in_a_model_method()
+        # no loader's batch (a batch the code samples itself, full-batch training): noise drawn once a
+        # model has run in this step (eps of the encoder's mu) is the step's, not data the code makes
+        in_step = in_step or self.taken is None and not self.making and bool(self.model_calls)
         if in_step and isinstance(t, torch.Tensor) and t.numel() and not t.requires_grad:
             ptr = storage_of(t)
             if ptr is not None:
