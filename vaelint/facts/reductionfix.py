@@ -65,5 +65,22 @@ def _loss_call(term) -> str:
         name = op_name(node)
         if node.op == "call_function" and name in RECON_LOSS_OPS:
             return "F.mse_loss(recon, x, reduction='sum')" if name == "mse_loss" else f"F.{name}(..., reduction='sum')"
+        module = _loss_module(node)
+        if module is not None:  # criterion = nn.BCELoss(): the module built summed
+            return f"nn.{type(module).__name__}(reduction='sum')(recon, x)"
         frontier.extend(node.all_input_nodes)
     return "F.mse_loss(recon, x, reduction='sum')"
+
+
+def _loss_module(node):
+    """The torch.nn loss module a ``call_module`` node calls (``nn.BCELoss``), or None."""
+    from torch.nn.modules.loss import _Loss
+
+    owner = getattr(node.graph, "owning_module", None)
+    if node.op != "call_module" or owner is None:
+        return None
+    try:
+        module = owner.get_submodule(str(node.target))
+    except (AttributeError, TypeError):
+        return None
+    return module if isinstance(module, _Loss) and type(module).__module__.startswith("torch.nn") else None
