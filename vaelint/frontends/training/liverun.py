@@ -23,7 +23,6 @@ from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
 from vaelint.frontends.training.livemain import main_module_kept, main_name
 from vaelint.frontends.training.livepatch import Patches
-from vaelint.frontends.training.namedcall import NOTHING_PASSES
 from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss
 from vaelint.frontends.training.sites import Boundary
 from vaelint.source.astutil import is_main_guard, source_segment
@@ -333,7 +332,7 @@ def _parameter_rows(fn, name: str, request):
     spec = next(s for s in request.inputs if not s.name)
     rows = torch.from_numpy(stood_in_rows(spec))
     STOOD_IN.append(
-        f"the parameter {name!r} of {getattr(fn, '__qualname__', 'the target')}, {NOTHING_PASSES}, is the code's data: "
+        f"the parameter {name!r} of {getattr(fn, '__qualname__', 'the target')}, which nothing passes, is the code's data: "
         f"it stands in as {' x '.join(map(str, rows.shape))} rows of --input {spec.text()}'s samples"
     )
     return rows
@@ -354,7 +353,7 @@ def _arguments(fn, init: dict, skip_self: bool) -> dict:
             out[p.name] = init[p.name]
         elif p.default is p.empty:
             out[p.name] = StandIn(
-                f"the parameter {p.name!r} of {getattr(fn, '__qualname__', 'the target')}, {NOTHING_PASSES}",
+                f"the parameter {p.name!r} of {getattr(fn, '__qualname__', 'the target')}, which nothing passes",
                 f"Name the script that calls it as the target, or give {p.name} with --init {p.name}=VALUE.",
             )
     return out

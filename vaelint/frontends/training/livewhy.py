@@ -7,7 +7,6 @@ import re
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, objects_hint, range_hint, rows_hint
-from vaelint.frontends.training.namedcall import named_call_stop
 from vaelint.frontends.training.runtime import stand_in_said
 from vaelint.source.frames import display_path
 
@@ -63,9 +62,6 @@ def _why_stopped(runtime, watch, home) -> str:
     if runtime.stops:
         where, error = runtime.stops[0]
         text = error.message if isinstance(error, VaelintError) else (stand_in_said(error) or error_text(error))
-        named = named_call_stop(runtime.stops, where, text)  # what vaelint's own call of the named target lacked
-        if named:
-            return named
         # vaelint ended a loop's data (it came round with no VAE backward): code that counts on a batch
         # each pass (sum(losses) / len(losses)) then fails where `python` would not
         ended = (

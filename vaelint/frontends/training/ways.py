@@ -82,7 +82,6 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
     got further (it found the step, and the step's own setup failed) and the run did not stop
     only for want of the data."""
     from vaelint.frontends.training.livewhy import NEEDS_CUDA, NO_DATA
-    from vaelint.frontends.training.namedcall import NOTHING_PASSES
     from vaelint.frontends.training.sandbox import NO_DOWNLOADS
 
     said = read_error.message
@@ -90,8 +89,6 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
         return run_error  # the code's own class or function could not be defined: python stops there too
     if getattr(run_error, "step_raised", False) and ("which the setup could not build" in said or "setup never reached" in said):
         return run_error  # the run got past the model into its step; reading the code did not build it, or not reach it
-    if NOTHING_PASSES in run_error.message and "constructor needs" in said:
-        return run_error  # vaelint built the class with --init and called the target: what that call lacked, not the build
     if "no training step to check" in said or "no batch found" in said or NO_DATA in run_error.message:
         return run_error  # the run stopped at the data, which --input gives: that is what to do
     hydra = ("Hydra has no config", "Hydra's config has no")
