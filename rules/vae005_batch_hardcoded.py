@@ -468,7 +468,11 @@ def _every_batch_is(ctx, n: int, node) -> bool:
         else f"{ctx.view.op(node)} writes the batch size down"
     )
     note = f"{what} ({n}{f' at {loc.where()}' if loc else ''}): right for every batch, as {why}; " + (
-        "a loader without it breaks that" if "drop_last" in why else "another data set's length may not"
+        "a loader without it breaks that"
+        if "drop_last" in why
+        else "a batch made another way may not"
+        if "makes every batch" in why
+        else "another data set's length may not"
     )
     if note not in ctx.notes:
         ctx.notes.append(note)

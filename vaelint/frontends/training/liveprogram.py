@@ -14,6 +14,7 @@ from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livemodelmoves import say_where_things_are
 from vaelint.frontends.training.livenotes import moves, passed_over, split_backwards
 from vaelint.frontends.training.livewhy import stopped_at_a_missing_package, stopped_by_a_transform
+from vaelint.frontends.training.madebatches import made_in_full
 from vaelint.frontends.training.torchlibs import claim_trainer_libraries
 from vaelint.source.frames import display_path
 
@@ -200,6 +201,7 @@ def _finish(program, request, watch, home, capture) -> None:
     )
     say_where_things_are(program, watch, home)
     _inputs_of(program, request, program.live_step.batch_value, program.live_step.loader)
+    made_in_full(program)  # no loader, and the code makes every batch the same number of rows
 
 
 def _trained_by(passed) -> set:
