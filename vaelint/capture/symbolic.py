@@ -167,8 +167,8 @@ def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: boo
                 result.tensors[node] = value if keep_autograd else value.detach()
     elif isinstance(value, torch.Size):
         result.values[node] = tuple(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        result.values[node] = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        result.values[node] = value  # a size, or a number made of one (x.size(0) * sigma ** 2)
 
 
 def _reads_through_stores(graph: fx.Graph) -> None:

@@ -47,6 +47,15 @@ def per_batch(values: dict) -> int | None:
     return int(k) if float(k).is_integer() and k >= 1 else None
 
 
+def times_the_batch(values: dict) -> float | None:
+    """c when every value is c times its batch size, c any positive number (``N * sigma ** 2``:
+    the batch size and a likelihood's variance in one divisor); None otherwise."""
+    if len(values) < 2 or any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in values.values()):
+        return None
+    ks = [v / b for b, v in values.items()]
+    return ks[0] if ks[0] > 0 and all(abs(k - ks[0]) <= 1e-9 * abs(ks[0]) for k in ks) else None
+
+
 def written_as_the_batch(ctx, runs, node, arg) -> bool:
     """A divisor equal to the user's batch size that no run at another batch size reached (they
     failed before it: a prior sample made the batch size long, decoded first), written in the code

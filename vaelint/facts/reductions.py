@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_only, one_tensor_listed
-from vaelint.facts.argnumbers import not_a_size, per_batch, same_at_all_batches, values_in_args, written_as_the_batch
+from vaelint.facts.argnumbers import not_a_size, per_batch, same_at_all_batches, times_the_batch, values_in_args, written_as_the_batch
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
 from vaelint.facts.graphview import is_size
@@ -62,8 +62,7 @@ class TermScale:
         return math.prod(f.const_sizes for f in self.factors)
 
     def own(self) -> tuple[int, float]:
-        """(batch power, constant sizes) of the term's own reductions, without those
-        of a whole sum it sits in: what the term's value itself carries."""
+        """(batch power, constant sizes) of the term's own reductions, not a whole sum's it sits in."""
         mine = [f for f in self.factors if not f.shared]
         return sum(f.batch_power for f in mine), math.prod(f.const_sizes for f in mine)
 
@@ -137,9 +136,7 @@ class TermWalker:
         return _describe_dims(pairs)
 
     def scalar_of(self, node, arg):
-        """A number the op scales by: (value at B0, batch power, k) where a
-        size that follows the batch is k*B (``x.size(0)``: k=1, ``x.numel()``:
-        k=D); None when it is neither a constant nor such a size."""
+        """(value at B0, batch power, k) of a number the op scales by: a constant, or k*B (x.size(0): k=1, x.numel(): k=D)."""
         if written_as_the_batch(self.ctx, self.runs, node, arg):  # / x.size(0), the runs at other batch sizes failed first
             return float(self.ctx.batch), 1, 1
         if isinstance(arg, (int, float)) and not isinstance(arg, bool):
@@ -149,19 +146,19 @@ class TermWalker:
             return (float(arg), 1, k) if k else None
         if isinstance(arg, fx.Node):
             values = {b: r.values.get(arg) for b, r in self.runs.runs.items() if arg in r.values}
-            if values:
-                if len(set(values.values())) == 1:
-                    return float(next(iter(values.values()))), 0, 1
-                k = per_batch(values)
+            floats = any(isinstance(v, float) for v in values.values())  # N * sigma ** 2: B times a weight (one value: 0.5 / n)
+            if values and (floats or len(set(values.values())) > 1):
+                k = times_the_batch(values) if floats else per_batch(values)
                 return (float(values[self.runs.batch]), 1, k) if k else None
+            if values:
+                return float(next(iter(values.values()))), 0, 1
             t = self.runs.runs[self.runs.batch].tensors.get(arg)
             if t is not None and t.numel() == 1 and not any(self.view.depends_on(arg, f) for f in self.ctx.roles.forward_outputs.values()):
                 return float(t), 0, 1
         return None
 
     def walk(self, term: fx.Node) -> TermScale | None:
-        """The term's factors, read from the term down to its element (the loss op or
-        the value it scales and reduces); None when a reduction's sizes are unknown."""
+        """The term's factors, down to its element (the loss op or the value it scales); None: sizes unknown."""
         scale = TermScale(term, None)
         node = term
         for _ in range(40):
@@ -218,6 +215,13 @@ class TermWalker:
             scale.factors.append(Factor("const", 0.0, 0, 1, "0", node, op))
             return tensor
         value, power, k = num
+        if power and isinstance(k, float):  # B times a number that is no size (N * sigma ** 2): B, and a weight
+            w, sign = (1 / k, -1) if op == "div" else (k, 1)
+            scale.factors += [
+                Factor("size", 1.0, sign, 1, self.ctx.batch_size_text, node, op),
+                Factor("const", w, 0, 1, f"{w:g}", node, op),
+            ]
+            return tensor
         if power:
             # a size that follows the batch: B (x.size(0)) or k*B (x.numel())
             shown = self.ctx.batch_size_text if k == 1 else f"a size of {k}*B ({int(value)})"
@@ -281,10 +285,8 @@ class TermWalker:
         return isinstance(value, fx.Node) and not self._reads_the_data(value) and self._is_scalar_const(value)
 
     def _constant_over_size(self, scale: TermScale, other) -> bool:
-        """A factor written as ``c / n`` before the tensor (``-0.5 / x.size(0) * torch.sum(...)``,
-        a graph VAE's ``-0.5 / N``): fx keeps it as a Python number divided by a size, a value
-        no run holds. Its constant and its division by the size are the term's factors; so are they
-        negated as a whole (``-(0.5 / x.shape[0]) * torch.sum(...)``, graph VAE ports)."""
+        """``c / n`` written before the tensor (``-0.5 / x.size(0) * torch.sum(...)``, negated too: ``-(0.5 / N)``):
+        a Python number over a size no run holds; its constant and its division by the size are the term's factors."""
         negated = isinstance(other, fx.Node) and self.view.op(other) == "neg" and len(other.args) == 1
         other, sign = (other.args[0], -1) if negated else (other, 1)
         if not isinstance(other, fx.Node) or self.view.op(other) not in ("truediv", "div") or len(other.args) != 2:
@@ -348,9 +350,7 @@ class TermWalker:
         return _Ends(scale)
 
     def _pinned_batch(self, value: float) -> tuple[int, int] | None:
-        """(batch, k) when a constant divisor is a batch size written down times k
-        (1, the data size D or the latent size Z): the example batch, or the batch
-        size the training code is configured with."""
+        """(batch, k) when a constant divisor is the example or configured batch size written down times k (1, D, Z)."""
         if value != int(value) or value < 2:
             return None
         c = int(value)

@@ -137,6 +137,8 @@ def _scaling(walker: TermWalker, node: fx.Node) -> Factor | None:
     if num is None or num[0] == 0:
         return None
     value, power, k = num
+    if power and isinstance(k, float):
+        return None  # B times a weight (N * sigma ** 2) above the terms: not read here
     if power:
         sign = -1 if op == "div" else 1
         shown = walker.ctx.batch_size_text if k == 1 else f"a size of {k}*B ({int(value)})"
