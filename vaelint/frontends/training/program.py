@@ -202,6 +202,13 @@ def _first_weighted_step(program, fn, counters: dict, plan=None) -> None:
 
     settable = {n.removeprefix(SAVED) for n in fn.__code__.co_freevars} | set(fn.__globals__)
     feeding = _feeding_the_loss(plan)
+    for s in [s for s in program.schedules if s.now >= 0 and any(v < 0 for _c, v in s.values)]:
+        # negative once only its counter moves (global_step - len(loader) * warmup at epoch 6, global_step
+        # left at 0): it reads a count the run advances too, at states no run reaches; not read
+        program.schedules.remove(s)
+        program.notes.append(
+            f"{s.name} turns negative when only {s.counter} moves: it reads another count as well, so its course is not read"
+        )
     for i, s in enumerate(program.schedules):
         if s.now != 0 or (s.name if s.held else s.counter) not in settable:
             continue
