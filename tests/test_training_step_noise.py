@@ -46,3 +46,12 @@ def test_noise_the_step_draws_after_its_encoder_is_its_reparameterisation(tmp_pa
     assert not any("no reparameterisation was seen" in n for n in result.notes), result.notes
     assert ("reparam", "z") in [(r.stage, r.name) for r in result.flow]
     assert not result.findings, [f.message for f in result.findings]
+
+
+def test_noise_drawn_as_a_leaf_that_requires_grad_is_noise_too(tmp_path, monkeypatch):
+    # eps = torch.randn_like(std, requires_grad=True), an older tutorials' form (helper F, Amaranth819/VAE)
+    (tmp_path / "train.py").write_text(SCRIPT.replace("torch.randn_like(mu)", "torch.randn_like(mu, requires_grad=True)"))
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert not any("no reparameterisation was seen" in n for n in result.notes), result.notes

@@ -120,17 +120,14 @@ class Watch:
 
     # ---- noise
     def _record_noise(self, t):
-        """Noise is what the model's forward draws, or the step once it has its batch; never the
-        data the code makes (``TensorDataset(torch.rand(...))``, a synthetic batch) or its weights."""
+        """Noise is what the model's forward draws, or the step once it has its batch or a model ran in it (no
+        loader: eps of the encoder's mu); never data the code makes (a synthetic batch) or its weights."""
         import torch
 
         from vaelint.frontends.training.livenoise import in_a_model_method
 
-        in_step = self.depth > 0 or self.taken is not None and not self.making or not self.making and in_a_model_method()
-        # no loader's batch (a batch the code samples itself, full-batch training): noise drawn once a
-        # model has run in this step (eps of the encoder's mu) is the step's, not data the code makes
-        in_step = in_step or self.taken is None and not self.making and bool(self.model_calls)
-        if in_step and isinstance(t, torch.Tensor) and t.numel() and not t.requires_grad:
+        in_step = self.depth > 0 or not self.making and (self.taken is not None or bool(self.model_calls) or in_a_model_method())
+        if in_step and isinstance(t, torch.Tensor) and t.numel() and not isinstance(t, torch.nn.Parameter):
             ptr = storage_of(t)
             if ptr is not None:
                 self.noise_ptrs.add(ptr)
