@@ -81,3 +81,24 @@ def test_a_notebook_saved_as_py_is_exit_2_not_no_targets(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["check", "model.py", "--no-cache"])
     assert r.exit_code == 2, r.output
     assert "holds a Jupyter notebook's JSON" in r.output and "rename it to .ipynb" in r.output
+
+
+def test_a_shell_line_continued_with_a_backslash_is_passed_over_whole(tmp_path, monkeypatch):
+    # !wget URL \ + its next line, as IPython joins them (helper F, Amaranth819/VAE's vae.ipynb)
+    cells = [
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom torch.utils.data import DataLoader, TensorDataset\n",
+        SCRIPT.split("from torch.utils.data import DataLoader, TensorDataset\n", 1)[1]
+        .replace("!pip install torchsummary\n", "")
+        .replace("%matplotlib inline\n", ""),
+        "!curl -L https://example.org/weights.pt \\\n    -o weights.pt\n",
+    ]
+    nb = {
+        "cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": [], "execution_count": None} for c in cells],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (tmp_path / "vae.ipynb").write_text(json.dumps(nb))
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "vae.ipynb"), "-", [])
+    assert result.error is None, result.error.message

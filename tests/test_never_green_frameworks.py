@@ -213,3 +213,19 @@ def test_an_inline_tf_keras_vae_is_said_as_tensorflow_code_not_a_package_to_inst
     assert r.exit_code == 2, r.output
     assert "is TensorFlow code (it builds a tf.keras model (keras at line 3))" in r.output, r.output
     assert "Install the package" not in r.output
+
+
+def test_a_hips_autograd_vae_is_said_as_another_framework(tmp_path, monkeypatch):
+    # import autograd.numpy as np; from autograd import grad: not PyTorch (helper F), never "no VAE targets"
+    (tmp_path / "vae.py").write_text(
+        "import autograd.numpy as np\nfrom autograd import grad\n\n\ndef elbo(params, x):\n    return np.sum(x)\n\n\n"
+        "g = grad(elbo)\nfor _ in range(3):\n    g(np.ones(3), np.ones(3))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    from typer.testing import CliRunner
+
+    from vaelint.cli import app
+
+    r = CliRunner().invoke(app, ["check", "vae.py", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    assert "HIPS autograd (NumPy) (import autograd at line 1)" in r.output, r.output

@@ -158,6 +158,7 @@ _FRAMEWORKS = {
     "dynet": "DyNet",
     "tinygrad": "tinygrad",
     "mlx": "MLX",
+    "autograd": "HIPS autograd (NumPy)",
 }
 
 

@@ -109,8 +109,12 @@ def _read(path: str, mtime: int) -> NotebookText:
         first = cell_lines[0].strip() if cell_lines else ""
         skip_all = first.startswith("%%") and not first.startswith(_PYTHON_CELL_MAGICS)
         continued = _continued_lines(source)
+        shell = False  # the line before is IPython's (!cmd \): its continuation is IPython's too
         for k, line in enumerate(cell_lines, start=1):
             text = "" if skip_all or (k == 1 and first.startswith("%%")) else line if k in continued else _code_line(line, bound)
+            if shell and k in continued:
+                text = ""
+            shell = (text.strip() == "pass" and text != line or shell and k in continued) and line.rstrip().endswith("\\")
             out.append(text)
             lines.append((number, k))
         out.append("")
