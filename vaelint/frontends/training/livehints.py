@@ -137,3 +137,36 @@ def objects_hint(text: str, script: str = "FILE.py") -> str:
         "of it (a pickled dict or list), not an array: vaelint stands in arrays of --input for a data file, not the "
         f"objects inside one. Put the file here, or check the model alone: vaelint check {script}:MODEL --input ...)"
     )
+
+
+def star_hint(error, path: str, given: bool) -> str:
+    """A NameError for a name the code takes from ``from PKG import *`` of a package that is not
+    installed (``from fastai.vision.all import *`` then ``untar_data(...)``): where the name would
+    come from, and what to do ("" for any other error)."""
+    import ast
+    import importlib.util
+
+    from vaelint.source.cells import where
+    from vaelint.source.files import read_source
+
+    name = getattr(error, "name", None)
+    if not isinstance(error, NameError) or not name:
+        return ""
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module and any(a.name == "*" for a in node.names):
+            top = node.module.split(".")[0]
+            try:
+                absent = importlib.util.find_spec(top) is None
+            except (ImportError, ValueError):
+                absent = True
+            if absent:
+                also = "" if given else ", or give the batch with --input, one per item of the batch (e.g. --input 64x784)"
+                return (
+                    f" ({name!r} would come from `from {node.module} import *` at {where(path, node.lineno)}, and {top} is not "
+                    f"installed here: install it{also})"
+                )
+    return ""

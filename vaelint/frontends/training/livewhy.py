@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from vaelint.errors import VaelintError, error_text
+from vaelint.frontends.training import livehints
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, objects_hint, range_hint, rows_hint
 from vaelint.frontends.training.runtime import stand_in_said
 from vaelint.source.frames import display_path
@@ -86,6 +87,8 @@ def _why_stopped(runtime, watch, home) -> str:
                 "--input, one per item of the batch, e.g. --input 64x784, so that the data code around the step "
                 "stands in where it can)"
             )
+        elif livehints.star_hint(error, home.path, bool(watch.specs)):
+            hint = livehints.star_hint(error, home.path, bool(watch.specs))  # a name a star import of a package not here gives
         elif "num_samples=0" in text and not watch.specs:
             hint = (
                 " (a data set of the code's is empty here: its files are not here. Give the batch with --input, one "
