@@ -46,15 +46,19 @@ def _why_full(step, n: int) -> str:
 
 
 def _assignments(step) -> dict:
-    """name -> the expression last assigned to it in the step's scope, before its model call."""
-    out: dict = {}
-    for stmt in ast.walk(ast.Module(body=list(getattr(step.scope, "body", None) or []), type_ignores=[])):
+    """name -> the expression last assigned to it (in line order) in the step's own scope before its
+    backward; the bodies of functions and classes defined there are other scopes, left out."""
+    found = []
+    todo = list(getattr(step.scope, "body", None) or [])
+    while todo and len(found) < _MAX_STATEMENTS:
+        stmt = todo.pop()
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             if stmt.lineno <= step.place.line:
-                out[stmt.targets[0].id] = stmt.value
-        if len(out) > _MAX_STATEMENTS:
-            break
-    return out
+                found.append((stmt.lineno, stmt.targets[0].id, stmt.value))
+        todo.extend(child for field in ("body", "orelse", "handlers", "finalbody") for child in getattr(stmt, field, []) or [])
+    return {name: value for _line, name, value in sorted(found, key=lambda f: f[0])}
 
 
 def _moving_slice(node: ast.AST) -> bool:
