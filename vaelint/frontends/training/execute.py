@@ -170,9 +170,16 @@ def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
         # Trainer.__init__() missing 'data_dir' for a method named as the target (trainer.py:Trainer.train):
         # there is no script whose arguments would give it; --init gives the constructor's and the method's
         cls, names = _constructor_needs(why)
+        objects = [n for n in re.findall(r"'(\w+)'", names) if _OBJECTS.search(n)]
+        first = names.split(",")[0].strip(chr(39))
+        example = "'data'" if re.search(r"dir|path|file|name|root", first) else "64"
         advice = (
-            f" {cls}'s constructor needs {names}: give {'them' if ',' in names else 'it'} with --init NAME=VALUE, a Python "
-            f"literal (e.g. --init {names.split(',')[0].strip(chr(39))}=64), as the method's own parameters are given."
+            f" {cls}'s constructor takes {', '.join(map(repr, objects))}, objects no --init literal gives (a model, an "
+            f"optimizer): check the model as PATH.py:MODEL --input SPEC with its loss (--loss PATH.py:FUNCTION), or the script "
+            f"that builds {cls} and calls it."
+            if objects
+            else f" {cls}'s constructor needs {names}: give {'them' if ',' in names else 'it'} with --init NAME=VALUE, a "
+            f"Python literal (e.g. --init {first}={example}), as the method's own parameters are given."
         )
     elif not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
         # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
@@ -190,6 +197,8 @@ def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
     )
 
 
+# constructor parameters that hold objects, not literals (Trainer(model, optimizer)): no --init gives them
+_OBJECTS = re.compile(r"^(model|net|network|module|vae|encoder|decoder|optim|optimizer|opt|scheduler|\w*loader|dataset|criterion)$")
 _MISSING_ARGS = re.compile(r"(\w+)\.__init__\(\) missing \d+ required positional arguments?: (.+?)(?:$|\.$)")
 
 
