@@ -94,15 +94,19 @@ def _step_call(stmt: ast.stmt, method: str = "step") -> ast.expr | None:
 
 
 def _value_of(expr: ast.expr, frame):
-    """``opt_dis`` or ``self.optim_D`` read in the frame (names and attributes only: no code runs
-    but plain attribute reads)."""
+    """``opt_dis`` or ``self.optim_D`` read in the frame."""
+    return dotted_value(expr, {**frame.f_globals, **frame.f_locals})
+
+
+def dotted_value(expr: ast.expr, scope: dict):
+    """``opt_dis``, ``self.optim_D`` or ``args.batch_size`` read in ``scope`` (names and attributes
+    only: no code runs but plain attribute reads); None for any other expression."""
     parts = []
     while isinstance(expr, ast.Attribute):
         parts.append(expr.attr)
         expr = expr.value
     if not isinstance(expr, ast.Name):
         return None
-    scope = {**frame.f_globals, **frame.f_locals}
     value = scope.get(expr.id)
     for part in reversed(parts):
         value = getattr(value, part, None)

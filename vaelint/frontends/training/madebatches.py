@@ -12,6 +12,8 @@ import ast
 import inspect
 import textwrap
 
+from vaelint.frontends.training.livestepper import dotted_value
+
 _MAX_STATEMENTS = 200
 
 
@@ -81,19 +83,8 @@ def _handed(expr: ast.expr, n: int, step) -> bool:
 
 
 def _value(node: ast.expr, step):
-    """A constant, a name or a dotted attribute's value as the run had it; None for anything else."""
-    if isinstance(node, ast.Constant):
-        return node.value if isinstance(node.value, int) and not isinstance(node.value, bool) else None
-    path = []
-    while isinstance(node, ast.Attribute):
-        path.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    values = {**step.module_globals, **(step.values or {})}
-    value = values.get(node.id)
-    for attr in reversed(path):
-        value = getattr(value, attr, None) if not isinstance(value, dict) else value.get(attr)
+    """A whole number written, or a name or dotted attribute's as the run had it; None otherwise."""
+    value = node.value if isinstance(node, ast.Constant) else dotted_value(node, {**step.module_globals, **(step.values or {})})
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
