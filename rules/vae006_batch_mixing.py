@@ -220,6 +220,7 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 # (a bidirectional RNN's state, tokens made channels first); rows k*B of them are read here
                 folded = len(after.sizes) < len(before.sizes) and not (a0.coef == 1 and a0.const == 0)
                 folded = folded and not _merged_behind_kept_dims(before, after, axis)
+                folded = folded and not _batch_kept(before.sizes, after.sizes, axis)
                 crossed = _rows_across_samples(before.sizes, after.sizes, axis) if folded else 0
                 if crossed and not restored(ctx, node):
                     seen = BatchAxisInRows(ctx.view.op(node), ctx.shape_text(src), ctx.shape_text(node), axis, crossed, after.sizes[-1])
@@ -469,6 +470,15 @@ def _merged_behind_kept_dims(before, after, axis: int) -> bool:
         return False
     merged = after.dims[axis]
     return merged.const == 0 and merged.coef > 1 and merges_whole_dims(merged.coef, before.sizes[axis + 1 :])
+
+
+def _batch_kept(before: tuple, after: tuple, axis: int) -> bool:
+    """A reshape that keeps the batch a dim of its own where it was: the dims before it and the
+    batch end at the same places in memory order (``K x B x C x H x W`` viewed as ``K x B x CHW``,
+    ``lpx_z.view(*batch_shape[:2], -1)`` of K samples of each data point), so each row is still
+    one sample's."""
+    ends = {1} | {math.prod(after[: i + 1]) for i in range(len(after))}
+    return math.prod(before[:axis]) in ends and math.prod(before[: axis + 1]) in ends
 
 
 def _rows_across_samples(before: tuple, after: tuple, axis: int) -> int:
