@@ -160,7 +160,7 @@ class _Recorder(TorchFunctionMode):
             return a
         if type(a).__module__ == "numpy" and getattr(a, "ndim", None) == 0:
             return a.item()  # a NumPy number (a beta of np.arange(1, 20)): the number it is, not its repr
-        return repr(a)  # an object fx nodes cannot hold (a Generator, a distribution)
+        return _text_of(a)  # an object fx nodes cannot hold (a Generator, a distribution)
 
     def _make_node(self, func, args, kwargs) -> fx.Node:
         node = self.graph.create_node("call_function", func, self._arg(tuple(args)), self._arg(dict(kwargs)))
@@ -382,3 +382,13 @@ def _mark_outputs(rec: _Recorder, out, prefix: tuple = ()) -> dict:
 def _node_of(rec: _Recorder, v):
     hit = rec.tensors.get(id(v)) if isinstance(v, torch.Tensor) else None
     return hit[1] if hit is not None and hit[0]() is v else None
+
+
+def _text_of(a) -> str:
+    """What an object fx nodes cannot hold is written as: its repr, or its type's name where the
+    repr raises (torch's Distribution.__repr__ reads arg_constraints, which a user's parameter-free
+    distribution leaves to the base class, and that raises NotImplementedError)."""
+    try:
+        return repr(a)
+    except Exception:  # noqa: BLE001 - any user __repr__ may raise; the name is enough here
+        return f"<{type(a).__name__}>"
