@@ -333,7 +333,11 @@ term.
         if reading.offset:
             where = f" at {loc.where()}" if loc else ""
             ctx.notes.append(
-                f"the KL term{where} is the Gaussian KL plus a constant (the - 1 of each latent dim is left out): "
+                f"the KL term{where} is the Gaussian KL against its fixed prior plus a constant ({reading.offset:.4g} per "
+                "latent dim and sample: a '- K' where each dim's '- 1' belongs, say): training is the same, but the value "
+                "it reports is off by that constant"
+                if reading.other_prior
+                else f"the KL term{where} is the Gaussian KL plus a constant (the - 1 of each latent dim is left out): "
                 "training is the same, but the value it reports is off by that constant (1/2 per latent dim and sample)"
             )
         if reading.kl is None:

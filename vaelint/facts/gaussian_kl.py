@@ -203,6 +203,7 @@ class KLElement:
                 e.shape == m.shape[:-1] or (e.numel() * m.shape[-1] == m.numel() and _kept(e.shape) == _kept(m.shape[:-1]))
             )
         self.valid = full or summed
+        self.prior_offset = 0.0  # ratio_to_some_prior's constant beside the KL, per element
         if not self.valid:
             return
         # log q(z).sum(-1) - log p(z).sum(-1): an element already summed over the latent dim
@@ -318,12 +319,19 @@ class KLElement:
         def predicted(mu, log_var):
             return 0.5 * k * (a * log_var.exp() + a * (mu - b).pow(2) - 1 - log_var - a.log())
 
-        for (m, _h), value, log_var in ((points[0], e[0], lv[0]), (points[4], e[4], lv[4])):
-            if bool(((predicted(m, log_var) - value).abs() > 1e-6 * (1 + value.abs() + k.abs())).any()):
-                return NOT_CONSTANT
+        # a constant beside it, the same for every element (``- K`` written where ``- 1`` belongs):
+        # the same gradients, a value off by that constant
+        c = e[0] - predicted(points[0][0], lv[0])
+        c_mid = float(c.median())
+        tol = 1e-6 * (1 + e[0].abs() + k.abs())
+        if bool(((c - c_mid).abs() > tol).any()):
+            return NOT_CONSTANT
+        if bool(((predicted(points[4][0], lv[4]) + c_mid - e[4]).abs() > 1e-6 * (1 + e[4].abs() + k.abs())).any()):
+            return NOT_CONSTANT
         k_mid = float(k.median())
         if k_mid == 0 or bool(((k - k_mid).abs() > 1e-4 * abs(k_mid)).any()):
             return NOT_CONSTANT
+        self.prior_offset = c_mid / k_mid if abs(c_mid) > 1e-9 * (1 + abs(k_mid)) else 0.0  # per unit of the KL
         return Ratio(k_mid, True)
 
     def _spread(self, head: Tensor, amount: float) -> Tensor:

@@ -208,7 +208,8 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
     if kl_name is None and sampler is not None:
         # the closed-form KL against a fixed Gaussian prior other than N(0, I) (a prior scale the
         # user chose, N(0, s^2 I)): the same KL of the sampler's mean and std, its prior another
-        some = kl_element(ctx, scale.element, run, layer=r, freeze_sample=True).ratio_to_some_prior()
+        against = kl_element(ctx, scale.element, run, layer=r, freeze_sample=True)
+        some = against.ratio_to_some_prior()
         if some.constant:
             kl_name, ratio, other_prior = sampler, some.value, True
     if prior_net and kl_name is None:
@@ -216,7 +217,7 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
             "the KL is taken against a learned prior or reads another network, and is no Gaussian KL of the "
             "sampler's mean and std against a prior the heads do not move: not checked"
         )
-    offset = 0.0
+    offset = against.prior_offset if other_prior else 0.0
     if kl_name is None and sampler is not None:
         shifted = offset_ratio(element, sampler)  # the KL plus a constant: the same gradients
         if shifted is not None:
