@@ -182,6 +182,10 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
         fact = walker.ctx.shape(src) if src is not None else None
         if fact is None or fact.sizes is None:
             return None
+        if len(sizes) > len(fact.sizes):
+            # fewer dims than the term's: it was squeezed on its way in (rec.sum(-1, keepdim=True)
+            # .squeeze(1)); its dims of 1 dropped, the others as they are
+            sizes = [size for size in sizes if size != 1]
         rank, offset = len(fact.sizes), len(fact.sizes) - len(sizes)
         positions = walker._reduced_positions(node, rank, walker._int_value)
         has = [p for p in positions if p >= offset and sizes[p - offset] == fact.sizes[p]]
