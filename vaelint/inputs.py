@@ -277,3 +277,24 @@ def _human(size: int) -> str:
         if size >= scale:
             return f"{size / scale:.3g} {unit}"
     return f"{size} bytes"
+
+
+def same_kind(seq, items):
+    """``items`` as a sequence of ``seq``'s kind: a namedtuple by its fields, a list or tuple as
+    itself, a subclass whose constructor takes more (vaelint's own PaddedBatch, a user's batch
+    class) copied with its items replaced, or a plain tuple where none of that works."""
+    import copy
+
+    items = list(items)
+    if hasattr(seq, "_fields"):
+        return type(seq)(*items)
+    if type(seq) in (list, tuple):
+        return type(seq)(items)
+    if isinstance(seq, list):
+        out = copy.copy(seq)
+        out[:] = items
+        return out
+    try:
+        return type(seq)(items)
+    except TypeError:
+        return tuple(items)

@@ -26,6 +26,7 @@ from vaelint.capture.route import CaptureJob, Refusal, Route
 from vaelint.contracts.calls import watch_into
 from vaelint.errors import VaelintError
 from vaelint.frontends.legacycuda import legacy_types_seen_through
+from vaelint.inputs import same_kind
 from vaelint.source.frames import running_module_site, user_frame_of_traceback, user_stack
 
 
@@ -151,7 +152,7 @@ class _Recorder(TorchFunctionMode):
         if isinstance(a, torch.Size):
             return tuple(a)
         if isinstance(a, (list, tuple)):
-            return type(a)(self._arg(x) for x in a) if not hasattr(a, "_fields") else tuple(self._arg(x) for x in a)
+            return tuple(self._arg(x) for x in a) if hasattr(a, "_fields") else same_kind(a, (self._arg(x) for x in a))
         if isinstance(a, dict):
             return {k: self._arg(v) for k, v in a.items()}
         if a is None or isinstance(a, (int, float, bool, str, slice, torch.dtype, torch.device)):

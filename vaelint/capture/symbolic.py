@@ -37,6 +37,9 @@ class _KeepCreationOps(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        # torch.cat(batch) of a list subclass (the check's own batch list): fx looks for its Proxies
+        # in plain lists and tuples only, and finds none in a subclass
+        args = tuple(list(a) if isinstance(a, list) and type(a) is not list else a for a in args)
         if function_name(func) in CREATION_OPS:
             if not any(isinstance(a, fx.Proxy) for a in tree_leaves((args, kwargs))):
                 return self.tracer.create_proxy("call_function", func, args, kwargs)

@@ -11,6 +11,8 @@ import torch
 import torch.fx as fx
 from torch import Tensor
 
+from vaelint.inputs import same_kind
+
 
 @dataclass
 class Replayed:
@@ -101,7 +103,7 @@ def _widen(value):
     if isinstance(value, Tensor):
         return value.detach()
     if isinstance(value, (tuple, list)):
-        return type(value)(_widen(v) for v in value) if not hasattr(value, "_fields") else value
+        return same_kind(value, (_widen(v) for v in value)) if not hasattr(value, "_fields") else value
     return value
 
 

@@ -16,6 +16,7 @@ from vaelint.frontends.training.livenotes import moves, passed_over, split_backw
 from vaelint.frontends.training.livewhy import stopped_at_a_missing_package, stopped_by_a_transform
 from vaelint.frontends.training.madebatches import made_in_full
 from vaelint.frontends.training.torchlibs import claim_trainer_libraries
+from vaelint.inputs import same_kind
 from vaelint.source.frames import display_path
 
 
@@ -375,7 +376,7 @@ def _resized(batch, size, made: int | None):
             return batch
         return torch.cat([batch] * (size // made + 1))[:size] if size > made else batch[:size]
     if isinstance(batch, (list, tuple)):
-        return type(batch)(_resized(b, size, made) for b in batch)
+        return same_kind(batch, (_resized(b, size, made) for b in batch))
     if isinstance(batch, dict):
         return {k: _resized(v, size, made) for k, v in batch.items()}
     return batch
