@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
 from vaelint.frontends.training.livebinding import after_binding
 from vaelint.frontends.training.liveinner import parameters_reached, trains_part_before_the_vaes
+from vaelint.frontends.training.livenoise import storage_of
 from vaelint.frontends.training.livestepped import mark_changed, raise_as_the_backward_would
 from vaelint.frontends.training.livestepper import encoder_cleared_after, trains_another_network
 from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of, trained_objects
@@ -74,6 +75,7 @@ class Taken:
     loader: object
     after: dict | None = None  # the frame's variables once the batch was bound
     pristine: dict | None = None  # copies of what the frame advances with next(NAME), as they were then
+    parts: tuple = ()  # zip(a, b) read by one statement: each loader's item count (-1: a bare tensor)
 
 
 @dataclass
@@ -247,7 +249,7 @@ class Watch:
             return value
         if last is not None and frame is not None and last.frame is frame and last.line == where and not self.model_calls:
             # zip(labelled, unlabelled): the loaders one statement reads together make one batch
-            self.taken = Taken(_items(last.value) + _items(value), frame, where, last.loader)
+            self.taken = Taken(_items(last.value) + _items(value), frame, where, last.loader, parts=_parts(last, value))
         else:
             self.taken = Taken(value, frame, where, loader)
         self.model_calls, self.first_output = [], None
@@ -281,6 +283,12 @@ def _site(capture: Capture):
 
 def _items(batch) -> list:
     return list(batch) if isinstance(batch, (tuple, list)) else [batch]
+
+
+def _parts(last: Taken, value) -> tuple:
+    """Each zipped loader's item count (-1: a bare tensor), for a name bound to the zip's pairs."""
+    part = lambda batch: (len(batch),) if isinstance(batch, (tuple, list)) else (-1,)  # noqa: E731
+    return (*(last.parts or part(last.value)), *part(value))
 
 
 def user_frames() -> list:
@@ -318,14 +326,6 @@ def position(frame) -> tuple[int, int]:
     except (AttributeError, IndexError):
         pass
     return frame.f_lineno, 0
-
-
-def storage_of(t) -> int | None:
-    """Where a tensor's memory is: how a drawn noise is known again in the graph."""
-    try:
-        return t.untyped_storage().data_ptr()
-    except (RuntimeError, NotImplementedError):
-        return None
 
 
 def _is_user_frame(f) -> bool:

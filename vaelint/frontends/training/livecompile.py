@@ -179,9 +179,16 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
     value = ast.Call(
         func=rt("batch"),
         args=[ast.Name(ITEMS, ast.Load()), ast.Name(NAMED, ast.Load()), const(pattern), use_expr, const(line)],
-        keywords=[],
+        keywords=[ast.keyword("zipped", const(True))] if use is not None and _over_zip(step) else [],
     )
     return [ast.Assign(targets=[_store(target)], value=value)]
+
+
+def _over_zip(step: LiveStep) -> bool:
+    """``for pairs in zip(a, b)``: one name bound to each loader's batch in turn."""
+    from vaelint.frontends.training.sites import zips_loaders
+
+    return isinstance(step.source, (ast.For, ast.AsyncFor)) and zips_loaders(step.source.iter)
 
 
 def _one_tensor(value, arity: int) -> bool:

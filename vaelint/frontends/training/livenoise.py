@@ -47,8 +47,6 @@ def noise_flow(watch):
     from torch.overrides import TorchFunctionMode
     from torch.utils._pytree import tree_leaves
 
-    from vaelint.frontends.training.live import storage_of
-
     class NoiseFlow(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             drawn = len(watch.noise)
@@ -160,3 +158,11 @@ def saved_tensors(node) -> list:
             continue
         out += [v for v in (value if isinstance(value, (tuple, list)) else (value,)) if isinstance(v, torch.Tensor)]
     return out
+
+
+def storage_of(t) -> int | None:
+    """Where a tensor's memory is: how a drawn noise is known again in the graph."""
+    try:
+        return t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return None

@@ -15,8 +15,8 @@ from vaelint.frontends.training.livemodelmoves import say_where_things_are
 from vaelint.frontends.training.livenotes import moves, passed_over, split_backwards
 from vaelint.frontends.training.livewhy import stopped_at_a_missing_package, stopped_by_a_transform
 from vaelint.frontends.training.madebatches import made_in_full
+from vaelint.frontends.training.ownbatch import at_batch
 from vaelint.frontends.training.torchlibs import claim_trainer_libraries
-from vaelint.inputs import same_kind
 from vaelint.source.frames import display_path
 
 
@@ -302,6 +302,7 @@ def _program(frontend, ref, request, home, capture, runtime, sandbox, sites, mak
         step.module_globals.update(capture.taken.pristine)  # a warm-up object as the batch found it
     first = step.source.lineno if step.kind != "param" else step.region[0].lineno
     runtime.path = step.scope.path
+    runtime.zipped = capture.taken.parts if capture.taken is not None else ()  # zip(a, b) bound to one name
     runtime.site = (step.site.place.scope.path, step.site.place.statement.lineno, step.site.place.statement.end_lineno)
     spec_batch = request.inputs[0].batch if request.inputs else None
     runtime.batches = lambda loader, frame=None: at_batch(lambda: make(loader, frame), getattr(runtime, "batch_now", None), spec_batch)
@@ -346,40 +347,6 @@ def _plan(home, step, first: int):
         callers=list(step.callers),
         frame_values=dict(step.values),
     )
-
-
-def at_batch(making, size, made: int | None):
-    """A batch the step draws for itself (``x2 = next(iter(loader))``), made ``made`` rows deep
-    from --input, at the size of the batch the step is run with now: a second batch of a FactorVAE
-    meets the first, which the check runs at several sizes."""
-    import torch
-
-    traced = torch.fx._symbolic_trace
-    # torch 2.13 warns on is_fx_tracing() (true under torch.export too); is_fx_symbolic_tracing() is fx alone
-    if getattr(traced, "is_fx_symbolic_tracing", traced.is_fx_tracing)():
-        # traced symbolically, the batch would be a constant of `made` rows in the graph: the
-        # capture records concrete runs instead, each drawing at its own size
-        raise RuntimeError("the step draws a batch of its own, which a symbolic trace would fix at one size")
-    # made outside the recorded run: a batch vaelint makes of --input is data, as a real loader's
-    # is, not a torch.rand of the step's with the batch size written down (a false VAE005)
-    with torch._C.DisableTorchFunction():
-        return _resized(making(), size, made)
-
-
-def _resized(batch, size, made: int | None):
-    import torch
-
-    if not isinstance(size, int) or not made or size == made:
-        return batch
-    if isinstance(batch, torch.Tensor):
-        if not batch.dim() or batch.shape[0] != made:
-            return batch
-        return torch.cat([batch] * (size // made + 1))[:size] if size > made else batch[:size]
-    if isinstance(batch, (list, tuple)):
-        return same_kind(batch, (_resized(b, size, made) for b in batch))
-    if isinstance(batch, dict):
-        return {k: _resized(v, size, made) for k, v in batch.items()}
-    return batch
 
 
 def lightning_module(watch, loss=None):

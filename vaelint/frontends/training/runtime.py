@@ -92,6 +92,7 @@ class Runtime:
     kept_on_cpu: list = field(default_factory=list)  # "model.to(DEVICE)": moves to a CUDA this machine lacks
     # the program's notes, once it is built: a step's own move to CUDA is said there (``moved``)
     notes: list | None = None
+    zipped: tuple = ()  # ``for pairs in zip(a, b)``: each loader's item count in the run's batch (-1: a tensor)
 
     StepLoss = StepLoss
     signals = SIGNALS
@@ -117,11 +118,14 @@ class Runtime:
         )
 
     # ---- the batch
-    def batch(self, items: tuple, named: dict, names: tuple, use: BatchUse | None, line: int):
+    def batch(self, items: tuple, named: dict, names: tuple, use: BatchUse | None, line: int, zipped: bool = False):
         """Values for a data source's variables: a pattern (``use`` None:
         ``for x, y in loader``, ``for (x,) in loader``) takes the batch's items in
         order; a single name (``for batch in loader``) gets them as ``use`` says the
-        step reads it."""
+        step reads it; one name over ``zip(a, b)`` (``for pairs in zip(a, b): pairs[1][0]``)
+        gets each loader's batch in turn."""
+        if zipped and len(self.zipped) > 1 and names[0] not in named:
+            return self._pairs(items, names[0], line)
         if use is None:
             taken = itertools.count()
 
@@ -162,6 +166,17 @@ class Runtime:
         if not items:
             return self._missing(name, 0, line)
         return items[0]  # read as a tensor: the batch's first item, the data
+
+    def _pairs(self, items, name: str, line: int) -> tuple:
+        out, start = [], 0
+        for k, count in enumerate(self.zipped):
+            part = items[start : start + max(count, 1)]
+            if count < 0:
+                out.append(part[0] if part else self._missing(f"{name}[{k}]", start, line))
+            else:
+                out.append(PaddedBatch(part, lambda j, k=k, at=start: self._missing(f"{name}[{k}][{j}]", at + j, line)))
+            start += max(count, 1)
+        return tuple(out)
 
     def _item(self, items, named, name, k, line):
         if name in named:

@@ -62,6 +62,18 @@ def _peel(expr: ast.expr) -> ast.expr:
     return expr
 
 
+def zips_loaders(expr: ast.expr) -> bool:
+    """A loop over ``zip(a, b)``, in ``enumerate(...)``, ``tqdm(...)`` or the like."""
+    while isinstance(expr, ast.Call) and expr.args:
+        name = dotted(expr.func).split(".")[-1]
+        if name == "zip":
+            return len(expr.args) > 1
+        if name not in _WRAPPERS:
+            return False
+        expr = expr.args[0]
+    return False
+
+
 def is_data_loop(stmt: ast.stmt) -> bool:
     """A ``for`` over a data loader (not over ``range(...)``, a literal, or a dict's items)."""
     if not isinstance(stmt, (ast.For, ast.AsyncFor)):
