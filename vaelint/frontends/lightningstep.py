@@ -36,8 +36,16 @@ def quiet(module) -> None:
         ("toggle_optimizer", lambda *a, **k: None),
         ("untoggle_optimizer", lambda *a, **k: None),
     ):
-        object.__setattr__(module, name, value)
+        if not _own_value(module, name):
+            object.__setattr__(module, name, value)
     _logs_to_nothing(module)
+
+
+def _own_value(module, name: str) -> bool:
+    """The module keeps a value of its own under a LightningModule method's name (``self.log_dict =
+    {"train": {}}`` in __init__, read by a callback): the real Lightning leaves it there, and so
+    does the check."""
+    return name in vars(module) and not callable(vars(module)[name])
 
 
 def quiet_logging(*modules) -> None:
@@ -48,7 +56,8 @@ def quiet_logging(*modules) -> None:
         if not any(c.__name__ == "LightningModule" for c in type(module).__mro__):
             continue
         for name in ("log", "log_dict", "print"):
-            object.__setattr__(module, name, lambda *a, **k: None)
+            if not _own_value(module, name):
+                object.__setattr__(module, name, lambda *a, **k: None)
         _logs_to_nothing(module)
 
 
