@@ -30,7 +30,23 @@ def sampler_scale(ctx, layer, run=None) -> float | None:
     # z - mu loses the digits of mu in the model's precision: a small spread (a scaled noise, 1e-2 *
     # randn, times a small std) reads its ratio only to that rounding, element by element
     rounding = 4 * torch.finfo(precision).eps * (z.abs() + mu.abs())[big] / spread[big].abs()
-    return c if bool(((ratio - c).abs() <= 1e-3 * abs(c) + 1e-6 + rounding).all()) else None
+    if not bool(((ratio - c).abs() <= 1e-3 * abs(c) + 1e-6 + rounding).all()):
+        return None
+    return c * drawn_std(ctx, layer.noise)
+
+
+def drawn_std(ctx, noise) -> float:
+    """The standard deviation a Gaussian draw is given as a number (``zeros_like(std).normal_(mean=0,
+    std=0.01)``, ``torch.normal(0.0, 0.01, size=...)``, Mult-VAE's ports): the noise is that times a
+    N(0, 1) draw. 1 for any other draw, or a std given as a tensor."""
+    op = ctx.view.op(noise) if noise is not None else None
+    if op not in ("normal_", "normal"):
+        return 1.0
+    args = list(noise.args)
+    if op == "normal_":
+        args = args[1:]  # the tensor it fills
+    given = noise.kwargs.get("std", args[1] if len(args) > 1 else 1.0)
+    return float(given) if isinstance(given, (int, float)) and not isinstance(given, bool) and given > 0 else 1.0
 
 
 def uniform_noise(ctx, layer) -> bool:
