@@ -298,7 +298,15 @@ term.
             if scale is not None and not math.isclose(scale, 1.0, rel_tol=1e-3):
                 # the sampler draws N(mu, (scale * std)^2): no KL of N(mu, std^2) is its KL
                 yield self.report(FormulaSeen("scaled_noise", scale), loc_of(layer.eps) or loc_of(layer.product), node=layer.product)
+                try:  # the KL's own formula as well: a second mistake is not hidden behind the first
+                    yield from self._formula(ctx)
+                except SkipRule:
+                    pass
                 return
+        yield from self._formula(ctx)
+
+    def _formula(self, ctx):
+        """The KL term's formula read against the sampler's heads."""
         biased = biased_sample_kl(ctx) if kl_reading(ctx) is None else None
         if biased is not None:
             # a KL that reads the sample and is no estimate of the KL (the sample where the mean belongs)
