@@ -97,11 +97,13 @@ def standing_class(name: str, base: type, getattr_) -> type:
     """A data set class that stands in for ``base``: some number of items, each samples of --input
     (:func:`.datasets.known_item`), and ``getattr_`` for what the code reads of it."""
     from vaelint.frontends.training.datasets import STOOD_IN_LENGTH, known_item
+    from vaelint.frontends.training.standinmethods import tolerant_methods
 
     return type(
         name,
         (base,),
         {
+            **tolerant_methods(base, name, STOOD_IN),
             "__len__": lambda self: STOOD_IN_LENGTH,
             "__getitem__": lambda self, i: known_item(name, i, length=STOOD_IN_LENGTH),
             "__getattr__": getattr_,
