@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from vaelint.confirm.forward_backward import gradient_of
 from vaelint.facts.context import loc_of, stack_of
+from vaelint.facts.reparams import find_reparams
 from vaelint.facts.unsampled import UnsampledKL, unsampled_kl
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.source.frames import call_site
@@ -207,6 +208,12 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
             draw = _draw_without_gradient(ctx)  # a sampler written, but the decoder reads Normal(mu, std).sample()
             yield self.report(UngradedDraw(ctx.shape_text(draw), draw), loc_of(draw), node=draw)
             return
+        elif not any(view.depends_on(recon, q.mu) for q in find_reparams(view)):
+            # the decoder reads no draw's sample nor its mean (an RNN decoder not handed its h0 = fc(z))
+            use = next((n for n in ctx.nodes_by_op() if r.z in n.all_input_nodes), None)
+            seen = SampleNotDecoded(ctx.shape_text(recon), loc_of(recon), ctx.view.op(use) if use is not None else "")
+            yield self.report(seen, loc_of(use) or loc_of(recon), node=use if use is not None else recon)
+            return
         else:
             entry = next((n for n in ctx.nodes_by_op() if r.mu in n.all_input_nodes and view.depends_on(recon, n) and n is not r.z), None)
             how = f"the decoder is fed the mean, {ctx.shape_text(r.mu)}, instead of the sample z"
@@ -303,12 +310,39 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         if isinstance(finding.observed, CodesBypassed):  # the code vectors: no gradient from the reconstruction
             grad = gradient_of(observed, recon, finding.node)
             return None if grad is None else grad == 0.0
+        if isinstance(finding.observed, SampleNotDecoded):  # neither head: no gradient from the reconstruction
+            grads = [gradient_of(observed, recon, h) for r in ctx.roles.reparams[:1] for h in (r.mu, r.std)]
+            return None if not grads or any(g is None for g in grads) else all(g == 0.0 for g in grads)
         if finding.observed.unsampled is not None:  # the scale head the KL reads: no gradient from the reconstruction
             grad = gradient_of(observed, recon, finding.observed.unsampled.log)
             return None if grad is None else grad == 0.0
         r = next((r for r in ctx.roles.reparams if finding.node is not None and ctx.view.depends_on(finding.node, r.mu)), ctx.roles.reparam)
         grad = gradient_of(observed, recon, r.std)
         return None if grad is None else grad == 0.0
+
+
+@dataclass(frozen=True)
+class SampleNotDecoded(Observed):
+    """A sample drawn, and a reconstruction that depends on neither it nor the mean."""
+
+    shape: str  # the reconstruction's
+    recon: object  # where it is made (a SourceLoc or None)
+    use: str  # the op that reads z (linear: h0 = fc(z)), "" for none
+
+    def message(self) -> str:
+        at = f" ({self.recon.where()})" if self.recon else ""
+        used = f"what it is made into ({self.use} of z)" if self.use else "the sample"
+        return (
+            f"the reconstruction, {self.shape}{at}, depends on neither the sample z nor the mean: {used} reaches no "
+            "output the loss reads, so the decoder learns to reconstruct without the latent and the KL only pulls "
+            "q(z|x) to the prior (posterior collapse by wiring)."
+        )
+
+    def fix(self) -> str:
+        return (
+            "hand the decoder what it makes of z: an RNN decoder takes it as its initial state "
+            "(out, _ = self.gru(inputs, h0) with h0 = self.fc(z).unsqueeze(0)); another decoder, as an input"
+        )
 
 
 @dataclass

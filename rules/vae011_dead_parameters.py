@@ -194,7 +194,8 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             count = sum(p.numel() for p in module.parameters())
             in_graph = any(f"{name}.{p}" in graph_params for p, _ in module.named_parameters())
             site = ctx.program.module_sites.get(id(module))
-            yield self.report(DeadModule(name, _describe(module), count, in_graph), site)
+            reads_z = in_graph and _reads_the_sample(ctx, name)
+            yield self.report(DeadModule(name, _describe(module), count, in_graph, reads_sample=reads_z), site)
         # a parameter a module holds itself beside layers that train (a sigma-VAE's log_sigma, a
         # learned prior's scale): no module of its own is dead, the parameter is
         for name in sorted(dead):
@@ -424,6 +425,7 @@ class DeadModule(Observed):
     parameters: int
     in_graph: bool  # forward uses it, but its output never reaches the loss
     parameter: bool = False  # one parameter a module holds itself, not a module
+    reads_sample: bool = False  # its input is made of the sample z (h0 = fc(z) no decoder is handed)
 
     def message(self) -> str:
         if self.parameter:
@@ -438,6 +440,11 @@ class DeadModule(Observed):
             return (
                 f"use {self.name} in the loss where it belongs (a learned scale divides the error it scales), or make it a "
                 f"buffer (register_buffer) or freeze it (requires_grad_(False)) if it is not meant to train"
+            )
+        if self.in_graph and self.reads_sample:
+            return (
+                f"hand {self.name}'s output, made of the sample z, to the decoder that was meant to read it (an RNN "
+                "decoder's initial state: gru(inputs, h0)), or remove it"
             )
         if self.in_graph:
             return f"use {self.name}'s output in the loss (the auxiliary term it was meant for), or remove it"
@@ -459,3 +466,10 @@ def _running_updates(tree) -> set:
         if guarded:
             out.update(n for stmt in node.body for n in ast.walk(stmt))
     return out
+
+
+def _reads_the_sample(ctx, name: str) -> bool:
+    """Does a call of the module ``name`` read a value made of a sampler's z?"""
+    samples = [r.z for r in ctx.roles.reparams if r.z is not None]
+    calls = [n for n in ctx.nodes_by_op() if any(p.startswith(f"{name}.") for p in ctx.params_of(n))]
+    return any(ctx.view.depends_on(n, z) for n in calls for z in samples)

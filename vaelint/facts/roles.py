@@ -124,10 +124,12 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
                 break
     if roles.recon is None and r is not None:
         roles.recon = _inner_recon(view, roles)
-    if r is None:
-        # no sampler (a VQ-VAE, a plain autoencoder): the reconstruction is the output the loss
-        # compares with the data, so the shape and likelihood rules (VAE003, VAE010) still run
-        compared = set(_compared_with_data(view))
+    if roles.recon is None:
+        # no sampler (a VQ-VAE, a plain autoencoder), or a decoder that reads neither the sample nor
+        # the mean (an RNN decoder not handed its h0 = fc(z)): the reconstruction is the output the
+        # loss compares with the data, so the shape and likelihood rules (VAE003, VAE010) still run
+        # and VAE009 says the sample is not decoded
+        compared = {_below_reshapes(view, c) for c in _compared_with_data(view)}
         hit = [(p, n) for p, n in _recon_candidates(forward_outputs) if n in compared and not _is_scalar(n)]
         if hit:
             roles.recon_path, roles.recon = hit[0]
@@ -161,6 +163,18 @@ def _decoded_first(view: GraphView, reparams: list, found: list) -> list:
         if twin is not None:
             return [twin, *(r for r in reparams if r is not twin)]
     return reparams
+
+
+def _below_reshapes(view: GraphView, node: fx.Node) -> fx.Node:
+    """The value a loss op's operand is a reshape of (``nll(logp.reshape(-1, V), y.reshape(-1))``)."""
+    for _ in range(8):
+        if view.op(node) not in ("view", "reshape", "flatten", "contiguous", "squeeze", "unsqueeze") or not node.args:
+            break
+        src = node.args[0]
+        if not isinstance(src, fx.Node):
+            break
+        node = src
+    return node
 
 
 def _compared_with_data(view: GraphView, ops=None):

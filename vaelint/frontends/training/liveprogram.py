@@ -282,8 +282,7 @@ def _lightning(ref, request, watch, capture, sandbox, sites):
 def _passed_program(frontend, ref, request, home, capture, runtime, watch, sandbox, sites, make):
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
     program.notes[:0] = [
-        "the loss this step backpropagates reaches no random sample (no reparameterisation was seen): "
-        "it is checked as the model's training step",
+        "the loss this step backpropagates reaches no random sample the step draws: it is checked as the model's training step",
         *moves(runtime, watch),
     ]
     _finish(program, request, watch, home, capture)
