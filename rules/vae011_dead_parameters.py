@@ -194,7 +194,7 @@ Wire the module into forward (``h = torch.relu(self.extra(h))``), or delete it
             count = sum(p.numel() for p in module.parameters())
             in_graph = any(f"{name}.{p}" in graph_params for p, _ in module.named_parameters())
             site = ctx.program.module_sites.get(id(module))
-            reads_z = in_graph and _reads_the_sample(ctx, name)
+            reads_z = in_graph and _sized_as_a_state(model, module) and _reads_the_sample(ctx, name)
             yield self.report(DeadModule(name, _describe(module), count, in_graph, reads_sample=reads_z), site)
         # a parameter a module holds itself beside layers that train (a sigma-VAE's log_sigma, a
         # learned prior's scale): no module of its own is dead, the parameter is
@@ -466,6 +466,16 @@ def _running_updates(tree) -> set:
         if guarded:
             out.update(n for stmt in node.body for n in ast.walk(stmt))
     return out
+
+
+def _sized_as_a_state(model, module) -> bool:
+    """A layer whose output is the size of a recurrent layer's state in the model (h0 = fc(z) for a GRU of
+    that hidden size): what an RNN decoder is handed, not an auxiliary classifier's or a critic's head."""
+    import torch.nn as nn
+
+    out = getattr(module, "out_features", None)
+    recurrent = (nn.RNNBase, nn.RNNCellBase)
+    return out is not None and any(isinstance(m, recurrent) and m.hidden_size == out for m in model.modules())
 
 
 def _reads_the_sample(ctx, name: str) -> bool:

@@ -205,7 +205,8 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
                 "the KL element is too close to zero on this run to be read in the model's "
                 f"precision ({element.dtype}), and its formula could not be replayed in float64"
             )
-    if kl_name is None and sampler is not None:
+    shifted = offset_ratio(element, sampler) if kl_name is None and sampler is not None and not prior_net else None
+    if kl_name is None and sampler is not None and shifted is None:
         # the closed-form KL against a fixed Gaussian prior other than N(0, I) (a prior scale the
         # user chose, N(0, s^2 I)): the same KL of the sampler's mean and std, its prior another
         against = kl_element(ctx, scale.element, run, layer=r, freeze_sample=True)
@@ -218,10 +219,8 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
             "sampler's mean and std against a prior the heads do not move: not checked"
         )
     offset = against.prior_offset if other_prior else 0.0
-    if kl_name is None and sampler is not None:
-        shifted = offset_ratio(element, sampler)  # the KL plus a constant: the same gradients
-        if shifted is not None:
-            (ratio, offset), kl_name = shifted, sampler
+    if kl_name is None and shifted is not None:  # the KL plus a constant: the same gradients
+        (ratio, offset), kl_name = shifted, sampler
     if kl_name is not None:
         undecided = None
     sign = next((s for s, t in roles.loss_terms if t is term), 1)
