@@ -39,7 +39,7 @@ from vaelint.frontends.training.liveinner import parameters_reached, trains_part
 from vaelint.frontends.training.livenoise import storage_of
 from vaelint.frontends.training.livestepped import mark_changed, raise_as_the_backward_would
 from vaelint.frontends.training.livestepper import encoder_cleared_after, trains_another_network
-from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of, trained_objects
+from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of, model_call, trained_objects, zip_parts
 from vaelint.source.frames import is_user_file
 
 MAX_BATCHES = 16  # batches the code may take, over all its loaders, before a VAE backward
@@ -249,7 +249,7 @@ class Watch:
             return value
         if last is not None and frame is not None and last.frame is frame and last.line == where and not self.model_calls:
             # zip(labelled, unlabelled): the loaders one statement reads together make one batch
-            self.taken = Taken(_items(last.value) + _items(value), frame, where, last.loader, parts=_parts(last, value))
+            self.taken = Taken(_items(last.value) + _items(value), frame, where, last.loader, parts=zip_parts(last, value))
         else:
             self.taken = Taken(value, frame, where, loader)
         self.model_calls, self.first_output = [], None
@@ -264,13 +264,14 @@ class Watch:
     # ---- model calls
     def pre_hook(self, module, args):
         if self.depth == 0:
-            self.model_calls.append((module, args))
+            self.model_calls.append(model_call(module, args))
         self.depth += 1
 
     def post_hook(self, module, args, output):
         self.depth = max(0, self.depth - 1)
-        if self.depth == 0 and len(self.model_calls) == 1:
-            self.first_output = output
+        if self.depth == 0 and self.model_calls:  # what it gave back: the step's call feeds the loss
+            self.model_calls[-1].note_output(output)
+            self.first_output = output if len(self.model_calls) == 1 else self.first_output
 
 
 def _site(capture: Capture):
@@ -283,12 +284,6 @@ def _site(capture: Capture):
 
 def _items(batch) -> list:
     return list(batch) if isinstance(batch, (tuple, list)) else [batch]
-
-
-def _parts(last: Taken, value) -> tuple:
-    """Each zipped loader's item count (-1: a bare tensor), for a name bound to the zip's pairs."""
-    part = lambda batch: (len(batch),) if isinstance(batch, (tuple, list)) else (-1,)  # noqa: E731
-    return (*(last.parts or part(last.value)), *part(value))
 
 
 def user_frames() -> list:

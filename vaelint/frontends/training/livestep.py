@@ -266,12 +266,26 @@ def _trained_calls(capture: Capture, usable) -> list:
     held = {id(p) for o in optimisers_in(values, frame.f_globals if frame is not None else {}) for g in o.param_groups for p in g["params"]}
     reached = capture.reached if capture.reached is not None else parameters_reached([capture.loss])
     ranked, taken = [], set()  # by identity: a call's arguments are tensors, which == compares elementwise
+    # calls whose output the loss reaches first, then those autograd recorded: one under no_grad (a shape
+    # check on X[:1] before the loop) or a forward building lazy layers before the optimiser is no step's
+    feeding = _feeding_the_loss(capture, calls)
+    calls = sorted(calls, key=lambda c: (id(c) not in feeding, not getattr(c, "graded", True)))
     for ids in (held, reached, None):
         for c in calls:
             if id(c) not in taken and (ids is None or any(id(p) in ids for p in getattr(c[0], "parameters", list)())):
                 ranked.append(c)
                 taken.add(id(c))
     return ranked
+
+
+def _feeding_the_loss(capture: Capture, calls: list) -> set:
+    """id()s of the calls whose output's autograd nodes the loss's graph holds (all, where none is known)."""
+    from vaelint.frontends.training.autogradwalk import autograd_nodes
+
+    if capture.loss is None or not any(getattr(c, "out_fns", ()) for c in calls):
+        return {id(c) for c in calls}
+    nodes = {id(n) for n in autograd_nodes([capture.loss.grad_fn], limit=None)}
+    return {id(c) for c in calls if any(id(f) in nodes for f in getattr(c, "out_fns", ()))}
 
 
 def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:

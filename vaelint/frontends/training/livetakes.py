@@ -47,3 +47,33 @@ def trained_objects(frame) -> tuple:
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     values = [frame.f_locals.get(n) for n in names]
     return tuple(id(v) for v in values if v is not None and not isinstance(v, (bool, int, float, str, bytes, tuple, list, dict)))
+
+
+class ModelCall(tuple):
+    """A top-level model call of the run, ``(module, args)``, whether autograd recorded it (a call
+    under ``torch.no_grad()`` before the loop, a shape check on ``X[:1]``, is not the step's), and the
+    autograd nodes of its output (a forward that builds lazy layers before the optimiser is made
+    reaches no loss)."""
+
+    graded = True
+    out_fns: tuple = ()
+
+    def note_output(self, output) -> None:
+        from torch.utils._pytree import tree_leaves
+
+        self.out_fns = tuple(f for f in (getattr(t, "grad_fn", None) for t in tree_leaves(output)) if f is not None)
+
+
+def model_call(module, args) -> ModelCall:
+    import torch
+
+    call = ModelCall((module, args))
+    call.graded = torch.is_grad_enabled()
+    return call
+
+
+def zip_parts(last, value) -> tuple:
+    """Each zipped loader's item count (-1: a bare tensor), for a name bound to the zip's pairs:
+    ``last`` the batch taken so far by the same statement (a Taken), ``value`` the next loader's."""
+    part = lambda batch: (len(batch),) if isinstance(batch, (tuple, list)) else (-1,)  # noqa: E731
+    return (*(last.parts or part(last.value)), *part(value))
