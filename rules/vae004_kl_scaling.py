@@ -290,7 +290,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
                 # only a weight the code names as one (GAMMA * rec, args.lambda_rec * rec): a likelihood's own
                 # constant (0.5 * (x - mu)**2 / var, a data variance) weighs nothing
                 weight = next((f for f in scales.rec.factors if f.kind == "const" and not math.isclose(abs(f.value), 1.0)), None)
-                if weight is not None and _WEIGHT_NAME.search(factor_source(ctx, weight)):
+                if weight is not None and _WEIGHT_NAME.search(_named(ctx, weight)):
                     yield self.report(UnweightedKL(ctx.beta, rec_weight), weight.loc or loc_of(scales.kl.term), node=scales.kl.term)
             return
         consts = [f for f in scales.kl.factors if f.kind == "const" and not math.isclose(abs(f.value), 1.0)]
@@ -415,7 +415,14 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         return math.isclose(weight, expected, rel_tol=0.05)
 
 
-_WEIGHT_NAME = re.compile(r"gamma|lambda|lamb|lmbda|alpha|weight|coef|\bw_|_w\b|scale", re.I)
+_WEIGHT_NAME = re.compile(r"gamma|lambda|lamb|lmbda|alpha|beta|weight|factor|coef|\bw_|_w\b|scale", re.I)
+
+
+def _named(ctx, factor) -> str:
+    """How the code names a factor (the source text of ``factor_source``), less where it is: a file
+    named train_weight.ipynb names no weight."""
+    text = factor_source(ctx, factor)
+    return text.replace(factor.loc.where(), "") if factor.loc is not None else text
 
 
 @dataclass
