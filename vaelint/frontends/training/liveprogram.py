@@ -116,9 +116,24 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds):
         # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
         # phase, which reading the code leaves out): the first is the step when nothing else is
-        passed = watch.passed[0]
+        passed = _passed_step(watch)
         error.build = lambda: _passed_program(frontend, ref, request, home, passed, runtime, watch, sandbox, sites, make)
     return error
+
+
+def _passed_step(watch):
+    """Of the backwards passed over, the first whose loss reaches the weights that make a drawn
+    sample's heads (a VAE-GAN's encoder loss beside its KL, where the sample reached the generator
+    detached in the critic's step before it); else the first (a VQ-VAE's, a WAE's)."""
+    from vaelint.frontends.training.autogradwalk import autograd_nodes
+    from vaelint.frontends.training.liveinner import parameters_reached
+
+    nodes = autograd_nodes(list(watch.noisy_nodes.values()), limit=None) if watch.noisy_nodes else []
+    heads = {id(n.variable) for n in nodes if getattr(n, "variable", None) is not None}
+    for capture in watch.passed if heads else ():
+        if heads & (capture.reached if capture.loss is None else parameters_reached([capture.loss])):
+            return capture
+    return watch.passed[0]
 
 
 def _own_step_failed(runtime, watch) -> bool:
