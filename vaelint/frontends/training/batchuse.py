@@ -21,6 +21,7 @@ class BatchUse:
     # "indexed": the step tests the batch's type first (``batch[0] if type(batch) is list else batch``)
     type_tested: bool = False
     function: bool = False  # "passed" to a function of the module's own (elbo(self.vae, batch)), not a method
+    optional: tuple = ()  # "keyed": keys the step tests for first (``batch["t"] if "t" in batch else x``)
 
 
 def use_of(name: str, statements) -> BatchUse:
@@ -37,7 +38,8 @@ def use_of(name: str, statements) -> BatchUse:
                 key = node.slice
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
                     keys = keys_read(name, statements)
-                    return BatchUse("keyed", key=keys[0] if keys else key.value, keys=tuple(keys))
+                    tested = tuple(k for k in keys_tested(name, statements) if k in keys)
+                    return BatchUse("keyed", key=keys[0] if keys else key.value, keys=tuple(keys), optional=tested)
                 if _slices_a_tensor(key):
                     return BatchUse("tensor")  # x[:, :-1] (teacher forcing), x[..., 0]: the batch is a tensor
                 return BatchUse("indexed", type_tested=_type_tested(name, statements))
@@ -97,3 +99,16 @@ def keys_read(name: str, statements) -> list[str]:
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
                 found.append((node.lineno, node.col_offset, key.value))
     return list(dict.fromkeys(k for _, _, k in sorted(found)))
+
+
+def keys_tested(name: str, statements) -> list[str]:
+    """The keys the statements test a dict ``name`` for (``"mask" in name``, ``"t" not in name``)."""
+    found = []
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn))):
+                continue
+            left, right = node.left, node.comparators[0]
+            if isinstance(right, ast.Name) and right.id == name and isinstance(left, ast.Constant) and isinstance(left.value, str):
+                found.append(left.value)
+    return list(dict.fromkeys(found))

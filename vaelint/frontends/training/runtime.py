@@ -144,7 +144,10 @@ class Runtime:
         if kind == "keyed" and use.keys and (items or keyed):
             # batch["image"], batch["label"]: the keys no --input names take the --input values
             # in the order the step reads them, as a pattern's names do
-            rest = [k for k in use.keys if k not in keyed]
+            # a key the step tests for first (``batch["t"] if "t" in batch else x``) is there only where an
+            # --input is left for it: the data set's items need not have it
+            rest = [k for k in use.keys if k not in keyed and k not in use.optional]
+            rest += [k for k in use.keys if k not in keyed and k in use.optional][: max(0, len(items) - len(rest))]
             return {**{k: self._item(items, {}, f"{name}[{k!r}]", i, line) for i, k in enumerate(rest)}, **keyed}
         if name in named:
             return named[name]
