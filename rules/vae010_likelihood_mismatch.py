@@ -235,11 +235,13 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
                 yield self.report(BoundedLogits(name, *_BOUNDED_LOGITS[name], _at(last)), loc, node=cmp.node)
             elif cmp.op in ("nll_loss", "cross_entropy") and name == "softmax":
                 yield self.report(SoftmaxIntoCategorical(cmp.op, _at(last)), loc, node=cmp.node)
-            elif cmp.op in _DISTANCES and name in _OUTPUT_RANGES:
+            elif (cmp.op in _DISTANCES or cmp.op == "binary_cross_entropy") and name in _OUTPUT_RANGES:
                 spread = _data_spread(ctx, cmp.data_side)
-                low, high = _OUTPUT_RANGES[name]
+                under, low, high, end = _reach(ctx, last, name)
+                if cmp.op not in _DISTANCES and not under:
+                    continue  # probabilities of a plain sigmoid: the BCE's own checks
                 if spread is not None and _beyond(spread, low, high):
-                    yield self.report(OutOfReach(cmp.op, name, low, high, *spread, _at(last)), loc, node=cmp.node)
+                    yield self.report(OutOfReach(cmp.op, name, low, high, *spread, _at(end), under), loc, node=cmp.node)
 
     def autofix(self, finding, ctx):
         """``F.binary_cross_entropy`` on an unbounded decoder output ->
@@ -273,6 +275,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         value = observed.value(cmp.recon_side) if cmp is not None else None
         if value is None:
             return None
+        if isinstance(finding.observed, OutOfReach) and finding.observed.under:  # sigmoid(relu): never below 0.5
+            return bool(value.min() >= finding.observed.low - 1e-6)
         if ctx.view.op(finding.node) == "binary_cross_entropy":
             return bool((value < 0).any() or (value > 1).any())
         if isinstance(finding.observed, BoundedLogits):  # the logits the run gave stay in the bounds
@@ -368,6 +372,23 @@ _OUTPUT_RANGES = {
 }
 
 
+def _reach(ctx, last, name: str) -> tuple[str, float, float | None, object]:
+    """(the op under it that bounds it, or "", lowest, highest, the op that bounds it) of what the decoder's last op gives:
+    a sigmoid or tanh of a ReLU (a hidden block's ReLU copied onto the last layer, the sigmoid put on
+    top in decode()) gives only its upper half, sigmoid(relu(h)) in [0.5, 1)."""
+    import math
+
+    low, high = _OUTPUT_RANGES[name]
+    squash = {"sigmoid": lambda v: 1 / (1 + math.exp(-v)), "tanh": math.tanh}.get(name)
+    inputs = [a for a in last.all_input_nodes if a.op != "get_attr"] if squash is not None else []
+    inner = _last_op(ctx, inputs[0]) if inputs else None
+    kind = ctx.view.op(inner) if inner is not None else "?"
+    if kind in _OUTPUT_RANGES and kind not in ("sigmoid", "tanh", "hardsigmoid"):
+        below, above = _OUTPUT_RANGES[kind]
+        return kind, squash(below), squash(above) if above is not None else high, inner
+    return "", low, high, last
+
+
 def _data_spread(ctx, node) -> tuple[float, float] | None:
     """The least and greatest value of the data the reconstruction is compared with, on the run."""
     (value,) = ctx.values(node)
@@ -432,8 +453,15 @@ class OutOfReach(Observed):
     data_low: float
     data_high: float
     at: str
+    under: str = ""  # a bounded op under the last one (sigmoid of a relu: [0.5, 1))
 
     def message(self) -> str:
+        if self.under:
+            return (
+                f"the decoder ends in {self.last_op} of a {self.under}{self.at}: the {self.under} gives it no negative input, "
+                f"so its output lies in {self._range()}, but {self.op} compares it with data from {self.data_low:.3g} to "
+                f"{self.data_high:.3g}: every value below {self.low:.3g} is out of reach, and the reconstructions come out washed out."
+            )
         return (
             f"the decoder ends in {self.last_op}{self.at}, whose output lies in {self._range()}, but {self.op} "
             f"compares it with data from {self.data_low:.3g} to {self.data_high:.3g} (a Normalize shifts it there): part of "
@@ -444,6 +472,8 @@ class OutOfReach(Observed):
         return f"({self.low:g}, {self.high:g})" if self.high is not None else f"[{self.low:g}, inf)"
 
     def fix(self) -> str:
+        if self.under:
+            return f"drop the decoder's last {self.under} (the one under the {self.last_op}): {self.last_op} alone reaches the data's range"
         if self.high is None:
             return f"drop the decoder's final {self.last_op} (a Gaussian's mean needs no bound), or compare with data at or above {self.low:g}: drop the Normalize"
         if self.data_low < 0 and self.low >= 0:
