@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
+import re
 from dataclasses import dataclass, field
 
 BUILTINS = frozenset(dir(builtins)) | {"__name__", "__file__", "__builtins__"}
@@ -271,7 +273,7 @@ def is_main_guard(stmt: ast.stmt) -> bool:
 
 
 def source_segment(text: str, node: ast.AST, limit: int = 80) -> str:
-    seg = " ".join((ast.get_source_segment(text, node) or "").split())
+    seg = " ".join((segment_of(text, node) or "").split())
     return seg if len(seg) <= limit else seg[: limit - 3] + "..."
 
 
@@ -335,3 +337,30 @@ def local_names(scope: Scope) -> set[str]:
                 if item.optional_vars is not None:
                     out |= target_names(item.optional_vars)
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _lines_of(text: str) -> list[str]:
+    """The lines of a source, ends kept, split as the parser counts them (at \r\n, \n, \r)."""
+    return re.split(r"(?<=\n)|(?<=\r)(?!\n)", text)
+
+
+def segment_of(text: str, node: ast.AST) -> str | None:
+    """``ast.get_source_segment``, with the source's lines split once: Python 3.11's splits them
+    character by character on every call, and a Colab export with megabytes of images in its
+    docstrings took a minute to read (helper M)."""
+    try:
+        first, last = node.lineno - 1, node.end_lineno - 1
+        start, end = node.col_offset, node.end_col_offset
+    except AttributeError:
+        return None
+    if last is None or end is None:
+        return None
+    lines = _lines_of(text)
+    if not 0 <= first <= last < len(lines):
+        return None
+    if first == last:
+        return lines[first].encode()[start:end].decode()
+    head = lines[first].encode()[start:].decode()
+    tail = lines[last].encode()[:end].decode()
+    return head + "".join(lines[first + 1 : last]) + tail

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from functools import lru_cache
 
+from vaelint.source.astutil import segment_of
 from vaelint.source.frames import SourceLoc
 from vaelint.source.setupmoves import MOVE_METHODS, move_after, moved_where_made, moves
 
@@ -145,9 +146,7 @@ def origins_of(site: SourceLoc, expr: ast.expr) -> list[tuple[SourceLoc, str]]:
                 found.append(node)  # self.register_buffer("beta", torch.tensor(4.0)): self.beta set
         if found:
             found.sort(key=lambda n: n.lineno)
-            return [
-                (SourceLoc(site.path, n.lineno, n.col_offset + 1), " ".join((ast.get_source_segment(text, n) or "").split())) for n in found
-            ]
+            return [(SourceLoc(site.path, n.lineno, n.col_offset + 1), " ".join((segment_of(text, n) or "").split())) for n in found]
     return []
 
 
@@ -192,7 +191,7 @@ def _target_key(expr) -> str | None:
 
 def expr_text(site: SourceLoc, expr: ast.expr) -> str:
     parsed = _parse(site.path)
-    return " ".join((ast.get_source_segment(parsed[1], expr) or "").split()) if parsed else ""
+    return " ".join((segment_of(parsed[1], expr) or "").split()) if parsed else ""
 
 
 def _function_at(loc: SourceLoc) -> tuple[ast.AST | None, str]:
@@ -283,7 +282,7 @@ def constructor_move(made: SourceLoc) -> tuple[str, int, str] | None:
             continue
         made_from = _attributes_made_from(method, node, read)
         if made_from:
-            return made_from, node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
+            return made_from, node.lineno, segment_of(text, node.test) or ast.unparse(node.test)
         for stmt in node.body:
             for call in (c for c in ast.walk(stmt) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)):
                 if call.func.attr not in MOVE_METHODS:
@@ -294,7 +293,7 @@ def constructor_move(made: SourceLoc) -> tuple[str, int, str] | None:
                     if isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name) and a.value.id == "self"
                 }
                 if moved & read:
-                    condition = ast.get_source_segment(text, node.test) or ast.unparse(node.test)
+                    condition = segment_of(text, node.test) or ast.unparse(node.test)
                     return sorted(moved & read)[0], node.lineno, condition
     return None
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 
+from vaelint.source.astutil import segment_of
+
 MOVE_METHODS = {"cuda", "to", "type_as"}
 
 
@@ -18,7 +20,7 @@ def move_after(function: ast.AST, text: str, name: str, line: int, before: int |
             continue
         for stmt in (s for branch in (node.body, node.orelse) for s in branch):
             if moves(stmt, name):
-                return node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
+                return node.lineno, segment_of(text, node.test) or ast.unparse(node.test)
     return None
 
 
@@ -118,19 +120,19 @@ def _moved_by_its_value(assign: ast.Assign, text: str, tree: ast.AST) -> tuple[i
     does that (``return t.cuda() if use_cuda else t``, ``if use_cuda: t = t.cuda()``)."""
     value = _peeled(assign.value)
     if isinstance(value, ast.IfExp) and _calls_a_move(value.body) != _calls_a_move(value.orelse):
-        return assign.lineno, ast.get_source_segment(text, value.test) or ast.unparse(value.test)
+        return assign.lineno, segment_of(text, value.test) or ast.unparse(value.test)
     if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)):
         return None
     defined = next((f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == value.func.id), None)
     flags = [*value.args[1:], *(k.value for k in value.keywords)]
     if defined is None and flags and any(w in value.func.id.lower() for w in ("cuda", "gpu", "device")):
         # a helper of another file, cuda(t, use_cuda): its flag is what a GPU machine sets
-        return assign.lineno, ast.get_source_segment(text, flags[0]) or ast.unparse(flags[0])
+        return assign.lineno, segment_of(text, flags[0]) or ast.unparse(flags[0])
     for node in ast.walk(defined) if defined is not None else ():
         if isinstance(node, ast.IfExp) and _calls_a_move(node.body) != _calls_a_move(node.orelse):
-            return node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
+            return node.lineno, segment_of(text, node.test) or ast.unparse(node.test)
         if isinstance(node, ast.If) and any(_calls_a_move(s) for s in node.body) and not any(_calls_a_move(s) for s in node.orelse):
-            return node.lineno, ast.get_source_segment(text, node.test) or ast.unparse(node.test)
+            return node.lineno, segment_of(text, node.test) or ast.unparse(node.test)
     return None
 
 

@@ -18,7 +18,19 @@ import os
 from dataclasses import dataclass, field
 
 from vaelint.frontends.training.backwards import backward_of  # noqa: F401 - the front end reads it from here
-from vaelint.source.astutil import Place, Scope, base_name, block_of, calls_in, dotted, index_scopes, is_main_guard, places, target_names
+from vaelint.source.astutil import (
+    Place,
+    Scope,
+    base_name,
+    block_of,
+    calls_in,
+    dotted,
+    index_scopes,
+    is_main_guard,
+    places,
+    segment_of,
+    target_names,
+)
 
 
 @dataclass
@@ -349,7 +361,7 @@ def find_boundary(frames: list[Frame]) -> Boundary | None:
 def site_score(site: Site, text: str) -> int:
     """How much a backpropagated loss looks like a VAE's (its name, and the lines
     before it): the order in which several sites of one file are tried."""
-    name = (ast.get_source_segment(text, site.loss) or "").lower()
+    name = (segment_of(text, site.loss) or "").lower()
     score = 0
     if any(w in name for w in ("vae", "elbo", "kl", "recon")):
         score += 3
