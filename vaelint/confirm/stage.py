@@ -78,9 +78,38 @@ def not_finite_text(ctx, obs, failed) -> str:
     loc = loc_of(node)
     at = f" at {loc.where()}" if loc is not None else ""
     made = f"`{ctx.view.op(node)}`{at}, of shape {ctx.shape_text(node)}"
+    negative = _negative_input(ctx, obs, node)
+    if negative:
+        return f"{text}. The first value that is not finite is {made}: {negative}"
     return (
         f"{text}. The first value that is not finite is {made}, computed from finite values: a log of 0, an "
         "exp that overflows (a log-variance head with no bound), or a division by 0 there"
+    )
+
+
+def _negative_input(ctx, obs, node) -> str:
+    """A log or a square root of values below 0, said with what they are: the sampler's scale head
+    read as a standard deviation with nothing that keeps it positive (a plain Linear's output); ""."""
+    from vaelint.facts.context import loc_of
+
+    op = ctx.view.op(node)
+    src = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
+    value = obs.value(src) if op in ("log", "log2", "log10", "sqrt", "rsqrt") and src is not None else None
+    if value is None or not hasattr(value, "is_floating_point") or not value.is_floating_point():
+        return ""
+    below = int((value < 0).sum())
+    if not below:
+        return ""
+    said = f"a {op} of negative values ({below} of its {value.numel()} inputs are below 0)"
+    layer = next((r for r in ctx.roles.reparams if src in (r.std, r.logvar) and r.std is r.logvar), None)
+    if layer is None:
+        return said
+    head = loc_of(layer.std)
+    where = f" (at {head.where()})" if head is not None else ""
+    return (
+        f"{said}: they are the sampler's scale head{where}, a layer's output read as a standard deviation with "
+        "nothing that keeps it positive. Make it positive (std = F.softplus(h) + 1e-4), or predict a log-variance "
+        "and use std = torch.exp(0.5 * logvar)"
     )
 
 
