@@ -10,7 +10,7 @@ from vaelint.facts.context import loc_of
 from vaelint.facts.klcheck import clamped_kl_weights, kl_reading, kl_readings, maximised_elbo, why_no_kl_reading
 from vaelint.facts.kldirection import reversed_learned_kl
 from vaelint.facts.samplekl import biased_sample_kl
-from vaelint.facts.samplernoise import sampler_scale, uniform_noise
+from vaelint.facts.samplernoise import added_noise, sampler_scale, uniform_noise
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import FixAvailability, Need, Severity
 
@@ -132,7 +132,7 @@ class KLFormula(Rule):
     name = "kl-formula"
     severity = Severity.ERROR
     # the sampler's noise is read without a loss (a model checked alone); the KL needs these too
-    needs = (Need.REPARAM,)
+    needs = ()  # a sampler (REPARAM), or one written with + where * belongs (check)
     kl_needs = (Need.LOSS, Need.KL_TERM, Need.CLEAN_RUN)
     summary = "The KL term is not the Gaussian KL of the mean and log-variance the sampler uses."
     what = """
@@ -289,6 +289,13 @@ term.
     ]
 
     def check(self, ctx):
+        if not ctx.roles.reparams:
+            added = added_noise(ctx)
+            if added is None:
+                raise SkipRule(ctx.unmet(Need.REPARAM))
+            # mu + eps + std: the noise added beside the std, not multiplied by it
+            yield self.report(FormulaSeen("added_noise"), loc_of(added[0]) or loc_of(added[1]), node=added[0])
+            return
         for layer in ctx.roles.reparams:
             if uniform_noise(ctx, layer):
                 # eps = torch.rand_like(std): U(0, 1) noise, mean 1/2, no Gaussian sample at all
@@ -463,7 +470,15 @@ class FormulaSeen(Observed):
     """The KL term read against the closed form of the sampler's mean and std."""
 
     kind: Literal[
-        "not_gaussian", "wrong_sign", "missing_half", "scaled_noise", "uniform_noise", "kl_div_of_heads", "reversed_prior", "biased_sample"
+        "not_gaussian",
+        "wrong_sign",
+        "missing_half",
+        "scaled_noise",
+        "uniform_noise",
+        "added_noise",
+        "kl_div_of_heads",
+        "reversed_prior",
+        "biased_sample",
     ]
     coefficient: float | None = None  # the term over the closed form, where it is a constant
     weight: float = 1.0  # a weight written on the KL beside its missing 1/2 (b * -torch.sum(...))
@@ -473,6 +488,12 @@ class FormulaSeen(Observed):
     closed: float = 0.0  # and the closed-form KL of the same heads
 
     def message(self) -> str:
+        if self.kind == "added_noise":
+            return (
+                "the sampler adds the noise to the mean and to the std instead of scaling it by the std (mu + eps + std "
+                "where mu + eps * std belongs): z ~ N(mu + std, 1) whatever the encoder's scale, so the scale head only "
+                "shifts the mean and the Gaussian KL of N(mu, std^2) is not the distribution the decoder is trained on."
+            )
         if self.kind == "uniform_noise":
             return (
                 "the noise that multiplies the std is uniform on [0, 1) (torch.rand / rand_like), not N(0, 1): the "
@@ -530,6 +551,8 @@ class FormulaSeen(Observed):
         return f"the KL term is twice {gaussian} (a missing 1/2): beta_eff = 2."
 
     def fix(self) -> str:
+        if self.kind == "added_noise":
+            return "multiply the noise by the std: z = mu + torch.randn_like(std) * std"
         if self.kind == "uniform_noise":
             return "draw standard normal noise: eps = torch.randn_like(std)"
         if self.kind == "scaled_noise":

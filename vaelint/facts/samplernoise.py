@@ -64,3 +64,32 @@ def uniform_noise(ctx, layer) -> bool:
             return False
         node = next((a for a in node.all_input_nodes), None)
     return False
+
+
+_GAUSSIAN_DRAWS = ("randn", "randn_like", "normal", "normal_")
+_POSITIVE = ("exp", "softplus", "sqrt")
+
+
+def added_noise(ctx):
+    """(the sum, the noise) of a sampler written with ``+`` where ``*`` belongs: Gaussian noise
+    added to an encoder head beside a positive transform of another head (``mu + randn_like(s) +
+    exp(s)``), the sum reaching what the forward gives back. z is then N(mu + std, 1), whatever
+    the encoder's scale. None for anything else (noise added to the data, a fixed-variance sampler
+    ``mu + randn_like(mu)``, noise that is scaled first)."""
+    view = ctx.view
+    outputs = list(ctx.roles.forward_outputs.values()) if ctx.roles is not None else []
+    for noise in ctx.nodes_by_op(*_GAUSSIAN_DRAWS):
+        node, others = noise, []
+        for _ in range(4):  # up through additions only
+            users = [u for u in node.users if view.op(u) in ("add", "sub")]
+            if len(users) != 1:
+                break
+            top = users[0]
+            others += [a for a in top.all_input_nodes if a is not node]
+            node = top
+        if node is noise or not any(view.depends_on(out, node) for out in outputs):
+            continue
+        heads = [a for a in others if view.reads_a_layer(a)]
+        if len(heads) >= 2 and any(view.op(a) in _POSITIVE for a in heads):
+            return node, noise
+    return None
