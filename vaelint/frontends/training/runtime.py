@@ -243,6 +243,7 @@ class Runtime:
         error = star_cause(cause_among(error, values), scopes)
         text = getattr(error, "short", None) or (error.message if isinstance(error, VaelintError) else error_text(error))
         path = path or self.path
+        text += _raised_deeper(error, path, line)
         self.failures.append((path, line, text))
         if name is None:
             return None
@@ -335,3 +336,18 @@ def _keyed_specs(named: dict, name: str) -> dict:
         return named[name]
     dicts = [v for v in named.values() if isinstance(v, dict)]
     return dicts[0] if len(dicts) == 1 and len(named) == 1 else {}
+
+
+def _raised_deeper(error: BaseException, path: str, line: int) -> str:
+    """Where in the user's code a failing setup line's error was raised, when that is another line
+    (a helper in another module: the fix goes there, not at the line calling it)."""
+    import os
+
+    from vaelint.source.frames import user_frame_of_traceback
+
+    if isinstance(error, VaelintError):
+        return ""
+    loc = user_frame_of_traceback(error.__traceback__)
+    if loc is None or (os.path.realpath(loc.path) == os.path.realpath(path) and loc.line == line):
+        return ""
+    return f" (raised at {loc.where()})"
