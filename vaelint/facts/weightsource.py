@@ -15,7 +15,7 @@ import torch.fx as fx
 from vaelint.capture.ops import op_name
 from vaelint.facts.context import loc_of
 from vaelint.facts.graphview import is_size
-from vaelint.source.facts import line_text
+from vaelint.source.facts import line_text, module_assignment
 
 
 def factor_source(ctx, factor) -> str:
@@ -51,6 +51,9 @@ def factor_source(ctx, factor) -> str:
     for name in re.findall(r"\b([A-Za-z_]\w*)\b", text):
         held = ctx.program.module.__dict__.get(name)
         if isinstance(held, (int, float)) and not isinstance(held, bool) and _close(held, value):
+            set_at = module_assignment(loc.path, name) if loc is not None else None
+            if set_at is not None and set_at.line != loc.line:  # BETA = 4 at the top, used in the step
+                return f"the module-level {name} = {held:g}, set at {set_at.where()} and used at {loc.where()}"
             return f"the module-level {name} = {held:g}{where}"
     folded = _times_a_number(ctx, text, value)
     if folded is not None:  # beta * 0.5 * torch.sum(...): the run folds the weight and the 1/2 into one number

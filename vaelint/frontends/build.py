@@ -193,7 +193,7 @@ def call_user(spec, fn, init, sites, on_error=lambda: None):
         raise
     except Exception as e:  # noqa: BLE001 - the user's constructor failed
         on_error()
-        from vaelint.frontends.placeholders import star_cause
+        from vaelint.frontends.starimports import star_cause
 
         cause = star_cause(e, [getattr(fn, "__globals__", None), getattr(getattr(fn, "__init__", None), "__globals__", None)])
         if isinstance(cause, VaelintError):  # Encoder from a `from layers import *` that failed

@@ -25,7 +25,8 @@ from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.importroots import package_context, src_layouts
 from vaelint.frontends.installed import installed_module
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
-from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger, star_cause
+from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger
+from vaelint.frontends.starimports import star_cause
 from vaelint.source.files import compile_user_code, missing_file, read_source, undecodable
 from vaelint.source.frames import display_path
 from vaelint.source.statements import assigned_names, select_statements

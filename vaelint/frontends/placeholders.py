@@ -112,57 +112,6 @@ def cause_among(error: BaseException, values) -> BaseException:
     return error
 
 
-def star_cause(error: BaseException, namespaces) -> BaseException:
-    """A NameError in a file whose ``from M import *`` failed: that import is the cause
-    (``from modules import *`` with modules.py not in the repository, then
-    ``ResNet_VAE(...)``: 'name ResNet_VAE is not defined'). ``error`` otherwise."""
-    if not isinstance(error, NameError):
-        return error
-    # and the module the NameError was raised in (a class of an imported file: SeqVAE() whose
-    # module's star import failed, its Encoder then undefined)
-    for namespace in [*namespaces, _raised_in(error)]:
-        star = namespace.get("*") if isinstance(namespace, dict) else None
-        if isinstance(star, MissingImport):
-            _name, module, path, line, failure = object.__getattribute__(star, "_info")
-            missing = getattr(error, "name", None)
-            what = f"{missing!r} is not defined, and would have come from it" if missing else "the names it would have defined are missing"
-            above = _own_folder_above(module, path)
-            fix = (
-                f"The code imports its own folder as the package {module.split('.')[0]!r}, which Python finds only from "
-                f"the folder above it: run the check there (cd {os.path.relpath(above)} and give the file's path from it)."
-                if above
-                else f"Install the package that provides {missing_package(module, failure)!r} in this environment "
-                f"(or add {module.replace('.', '/')}.py, if it is the repository's own module)."
-            )
-            return VaelintError(
-                "load", f"{where(path, line)} imports * from {module!r}, which could not be imported ({failure}): {what}. {fix}"
-            )
-    return error
-
-
-def _own_folder_above(module: str, path: str) -> str:
-    """The folder above the one a file's package import names (``from seqvae.models.nets import *``
-    in seqvae/models/vae.py, the repository importing itself by its folder's name), where that
-    folder holds the module; "" otherwise."""
-    parts = module.split(".")
-    folder = os.path.dirname(os.path.abspath(path))
-    while folder and os.path.dirname(folder) != folder:
-        if os.path.basename(folder) == parts[0]:
-            above = os.path.dirname(folder)
-            target = os.path.join(above, *parts)
-            return above if os.path.isfile(target + ".py") or os.path.isdir(target) else ""
-        folder = os.path.dirname(folder)
-    return ""
-
-
-def _raised_in(error: BaseException) -> dict | None:
-    """The globals of the frame an exception was raised in."""
-    tb = error.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb.tb_frame.f_globals if tb is not None else None
-
-
 # Operators look their method up on the type, not through __getattr__: without
 # these, ``2 * LATENT`` would raise "unsupported operand ... 'Unavailable'"
 # instead of the import's or the assignment's own error.
@@ -279,7 +228,6 @@ def _fix_for(error: str, context) -> str:
 def missing_file_fix(error: str) -> str:
     """What to do about a file the setup reads that is not where it looks: run from another
     folder when the file is somewhere below this one, else bring it (or check the model alone)."""
-    import os
 
     from vaelint.frontends.training.livelistings import NAMES
 
@@ -319,14 +267,12 @@ def missing_file_fix(error: str) -> str:
 def found_below(base: str) -> str | None:
     """A file named ``base`` somewhere below the folder vaelint runs in (the code run from
     another folder than its own), or None."""
-    import os
 
     return next((os.path.join(root, base) for root, _dirs, files in _walk_limited(os.getcwd()) if base in files), None) if base else None
 
 
 def _walk_limited(top: str, limit: int = 5000):
     """os.walk below ``top``, at most ``limit`` folders, hidden folders and environments left out."""
-    import os
 
     for seen, (root, dirs, files) in enumerate(os.walk(top)):
         if seen >= limit:

@@ -370,3 +370,22 @@ def handed_to(path: str, function: str, index: int, keyword: str) -> tuple[Sourc
             if found is not None:
                 return found
     return None
+
+
+def module_assignment(path: str, name: str):
+    """Where a file's top level last sets ``name`` (``beta = 4``), as a SourceLoc; None where it
+    does not, or the file does not parse."""
+    from vaelint.source.files import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    found = None
+    for stmt in tree.body:
+        targets = (
+            stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) else []
+        )
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            found = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
+    return found

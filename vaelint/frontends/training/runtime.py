@@ -22,7 +22,8 @@ import itertools
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError, error_text
-from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, install_advice, star_cause
+from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, install_advice
+from vaelint.frontends.starimports import star_cause
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.standinvalue import StandIn, stand_in_said  # noqa: F401 - the runtime hands them out
 from vaelint.source.cells import where
