@@ -181,6 +181,13 @@ def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
             else f" {cls}'s constructor needs {names}: give {'them' if ',' in names else 'it'} with --init NAME=VALUE, a "
             f"Python literal (e.g. --init {first}={example}), as the method's own parameters are given."
         )
+    elif not missing and _stood_in_misread(why):
+        # the code's own reading of a data file made of --input failed (a keyed .npz read by a helper)
+        advice = (
+            f" This is the code reading vaelint's stand-in data, not its own: {_stood_in_misread(why)}; the code reads "
+            "its file in another layout, which --input cannot tell: put the data where the code reads it, or check the "
+            "model alone with PATH.py:MODEL --input SPEC."
+        )
     elif not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
         # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
         advice = (
@@ -232,3 +239,14 @@ def reach_value(
     if not isinstance(run.reached, Found):
         raise VaelintError("load", _not_reached(plan, run))
     return run.reached.value, run
+
+
+def _stood_in_misread(why: list) -> str:
+    """The data file that stood in for one that is not here, where a setup line failed reading its
+    values (ValueError, IndexError, KeyError; not a call's wrong arguments); "" otherwise."""
+    from vaelint.frontends.training.livedata import STOOD_IN
+    from vaelint.frontends.training.livewhy import _SIGNATURE
+
+    made = [n for n in STOOD_IN if n.startswith("the data file ") and "it stands in as" in n]
+    misread = any(re.search(r"\b(ValueError|IndexError|KeyError|TypeError)\b", t) and not _SIGNATURE.search(t) for t in why)
+    return made[0] if made and misread else ""
