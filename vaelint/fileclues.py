@@ -190,10 +190,10 @@ def other_framework(path: str) -> str:
     return f"{_FRAMEWORKS[found[1]]} (import {found[1]} at line {found[0]})" if found else ""
 
 
-def models_built(path: str):
+def models_built(path: str, own: bool = False):
     """(class name, its file, the line) of a model class of the project's that the file builds
     (``vae = DenoisingVAE(config)``, the class imported from ``dvae/models.py``), read without
-    running anything; None where it builds none."""
+    running anything; None where it builds none. ``own``: a model class of the file itself too."""
     import ast
 
     from vaelint.frontends.discover import models_defined
@@ -207,7 +207,7 @@ def models_built(path: str):
     called = {(n.func.id, n.lineno) for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     if not called:
         return None
-    for file in project_imports(path):
+    for file in [path] * own + list(project_imports(path)):
         defined = set(models_defined(file))
         for name, line in sorted(called, key=lambda c: c[1]):
             if name in defined:

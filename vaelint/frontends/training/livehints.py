@@ -170,3 +170,19 @@ def star_hint(error, path: str, given: bool) -> str:
                     f"installed here: install it{also})"
                 )
     return ""
+
+
+def built_hint(path: str) -> str:
+    """A script that builds the project's model and whose loop never backpropagates (its body still
+    to be written, the file cut off inside it): the model to check alone; "" where it builds none."""
+    from vaelint.fileclues import models_built
+    from vaelint.source.paths import display_path
+
+    built = models_built(path, own=True) if path.endswith(".py") else None
+    if not built:
+        return ""
+    name, file, line = built
+    return (
+        f"; it builds the model {name} (at line {line}) and trains it nowhere: check the model with its input, "
+        f"`vaelint check {display_path(file)}:{name} --input SHAPE`"
+    )

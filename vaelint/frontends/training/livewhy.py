@@ -175,7 +175,7 @@ def _ran_through(runtime, watch, home) -> str:
     used = _used_in_the_run(runtime)
     caught = f" (on the way, a package that is not installed was used, and the run went on past that use: {used[0]})" if used else ""
     if watch.batches == 0:
-        return f"running it took no batch from a data loader and reached no backward{caught}"
+        return f"running it took no batch from a data loader and reached no backward{caught}{livehints.built_hint(home.path)}"
     return f"running it took {watch.batches} batch(es) and reached no backward{caught}"
 
 
