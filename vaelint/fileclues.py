@@ -190,31 +190,6 @@ def other_framework(path: str) -> str:
     return f"{_FRAMEWORKS[found[1]]} (import {found[1]} at line {found[0]})" if found else ""
 
 
-def models_built(path: str, own: bool = False):
-    """(class name, its file, the line) of a model class of the project's that the file builds
-    (``vae = DenoisingVAE(config)``, the class imported from ``dvae/models.py``), read without
-    running anything; None where it builds none. ``own``: a model class of the file itself too."""
-    import ast
-
-    from vaelint.frontends.discover import models_defined
-    from vaelint.frontends.training.repofiles import project_imports
-    from vaelint.source.files import read_source
-
-    try:
-        tree = ast.parse(read_source(path))
-    except (OSError, SyntaxError, ValueError):
-        return None
-    called = {(n.func.id, n.lineno) for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    if not called:
-        return None
-    for file in [path] * own + list(project_imports(path)):
-        defined = set(models_defined(file))
-        for name, line in sorted(called, key=lambda c: c[1]):
-            if name in defined:
-                return name, os.path.relpath(file), line
-    return None
-
-
 _MODEL_WORDS = ("vae", "autoencoder", "autoencoderkl")
 
 
@@ -272,6 +247,8 @@ def refuse_built_not_trained(path: str) -> None:
             f"in it was checked: install {package}, then check the model with its input (`vaelint check "
             f"PATH.py:{name} --input SHAPE`, or the function that builds it as the target).",
         )
+    from vaelint.frontends.training.repofiles import models_built
+
     built = models_built(path) if path.endswith(".py") else None
     if built:
         name, file, line = built

@@ -157,47 +157,7 @@ def _not_reached(plan: Plan, run: Execution, inputs_given: bool = False) -> str:
             "with --input, one per item of the batch (e.g. --input 64x784): the listing then gives stand-in files of it."
         )
     what = "the training step (the backward at" if site.kind == "loss" else "the line it needs ("
-    # a package that is not installed is what to fix; arguments would not bring it
-    missing = any("could not be imported (ModuleNotFoundError" in text for text in why)
-    advice = "" if missing else " Give the script's arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
-    from vaelint.frontends.training.livewhy import MISSING_DATA
-
-    config = next((m.group(0) for text in why for m in [_CONFIG_FILE.search(text)] if m and "No such file" in text), None)
-    if not missing and config:
-        # a configuration file named by the arguments (--config nf10.yaml): not data, a wrong argument
-        advice = f" The configuration file {config} is not there: give the script's arguments that name one that is with --script-args."
-    elif not missing and _constructor_needs(why):
-        # Trainer.__init__() missing 'data_dir' for a method named as the target (trainer.py:Trainer.train):
-        # there is no script whose arguments would give it; --init gives the constructor's and the method's
-        cls, names = _constructor_needs(why)
-        objects = [n for n in re.findall(r"'(\w+)'", names) if _OBJECTS.search(n)]
-        first = names.split(",")[0].strip(chr(39))
-        example = "'data'" if re.search(r"dir|path|file|name|root", first) else "64"
-        advice = (
-            f" {cls}'s constructor takes {', '.join(map(repr, objects))}, objects no --init literal gives (a model, an "
-            f"optimizer): check the model as PATH.py:MODEL --input SPEC with its loss (--loss PATH.py:FUNCTION), or the script "
-            f"that builds {cls} and calls it."
-            if objects
-            else f" {cls}'s constructor needs {names}: give {'them' if ',' in names else 'it'} with --init NAME=VALUE, a "
-            f"Python literal (e.g. --init {first}={example}), as the method's own parameters are given."
-        )
-    elif not missing and _stood_in_misread(why):
-        # the code's own reading of a data file made of --input failed (a keyed .npz read by a helper)
-        advice = (
-            f" This is the code reading vaelint's stand-in data, not its own: {_stood_in_misread(why)}; the code reads "
-            "its file in another layout, which --input cannot tell: put the data where the code reads it, or check the "
-            "model alone with PATH.py:MODEL --input SPEC."
-        )
-    elif not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
-        # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
-        advice = (
-            " Its data is not here, and the setup reads it in a way the --input given does not stand in for (the "
-            "lines above): put the files where the code reads them, or name the function that holds the training "
-            "step with PATH.py:FUNCTION (its batch then comes from --input)."
-            if inputs_given
-            else " Its data is not here: give the batch with --input, one per item of the batch (e.g. --input 64x784), "
-            "and the code's loaders give it; or give the script's arguments with --script-args."
-        )
+    advice = _setup_advice(why, inputs_given)
     return (
         f"{display_path(plan.entry.path)}: running the script's setup never reached {what} "
         f"{display_path(site.place.scope.path)}:{site.place.line}).{because}{advice}"
@@ -250,3 +210,49 @@ def _stood_in_misread(why: list) -> str:
     made = [n for n in STOOD_IN if n.startswith("the data file ") and "it stands in as" in n]
     misread = any(re.search(r"\b(ValueError|IndexError|KeyError|TypeError)\b", t) and not _SIGNATURE.search(t) for t in why)
     return made[0] if made and misread else ""
+
+
+def _setup_advice(why: list, inputs_given: bool) -> str:
+    """What to do about the setup lines that failed on the way to the step."""
+    # a package that is not installed is what to fix; arguments would not bring it
+    missing = any("could not be imported (ModuleNotFoundError" in text for text in why)
+    advice = "" if missing else " Give the script's arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
+    from vaelint.frontends.training.livewhy import MISSING_DATA
+
+    config = next((m.group(0) for text in why for m in [_CONFIG_FILE.search(text)] if m and "No such file" in text), None)
+    if not missing and config:
+        # a configuration file named by the arguments (--config nf10.yaml): not data, a wrong argument
+        advice = f" The configuration file {config} is not there: give the script's arguments that name one that is with --script-args."
+    elif not missing and _constructor_needs(why):
+        # Trainer.__init__() missing 'data_dir' for a method named as the target (trainer.py:Trainer.train):
+        # there is no script whose arguments would give it; --init gives the constructor's and the method's
+        cls, names = _constructor_needs(why)
+        objects = [n for n in re.findall(r"'(\w+)'", names) if _OBJECTS.search(n)]
+        first = names.split(",")[0].strip(chr(39))
+        example = "'data'" if re.search(r"dir|path|file|name|root", first) else "64"
+        advice = (
+            f" {cls}'s constructor takes {', '.join(map(repr, objects))}, objects no --init literal gives (a model, an "
+            f"optimizer): check the model as PATH.py:MODEL --input SPEC with its loss (--loss PATH.py:FUNCTION), or the script "
+            f"that builds {cls} and calls it."
+            if objects
+            else f" {cls}'s constructor needs {names}: give {'them' if ',' in names else 'it'} with --init NAME=VALUE, a "
+            f"Python literal (e.g. --init {first}={example}), as the method's own parameters are given."
+        )
+    elif not missing and _stood_in_misread(why):
+        # the code's own reading of a data file made of --input failed (a keyed .npz read by a helper)
+        advice = (
+            f" This is the code reading vaelint's stand-in data, not its own: {_stood_in_misread(why)}; the code reads "
+            "its file in another layout, which --input cannot tell: put the data where the code reads it, or check the "
+            "model alone with PATH.py:MODEL --input SPEC."
+        )
+    elif not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
+        # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
+        advice = (
+            " Its data is not here, and the setup reads it in a way the --input given does not stand in for (the "
+            "lines above): put the files where the code reads them, or name the function that holds the training "
+            "step with PATH.py:FUNCTION (its batch then comes from --input)."
+            if inputs_given
+            else " Its data is not here: give the batch with --input, one per item of the batch (e.g. --input 64x784), "
+            "and the code's loaders give it; or give the script's arguments with --script-args."
+        )
+    return advice

@@ -175,7 +175,7 @@ def star_hint(error, path: str, given: bool) -> str:
 def built_hint(path: str) -> str:
     """A script that builds the project's model and whose loop never backpropagates (its body still
     to be written, the file cut off inside it): the model to check alone; "" where it builds none."""
-    from vaelint.fileclues import models_built
+    from vaelint.frontends.training.repofiles import models_built
     from vaelint.source.paths import display_path
 
     built = models_built(path, own=True) if path.endswith(".py") else None

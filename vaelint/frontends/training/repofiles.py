@@ -148,3 +148,27 @@ def _module_files(root: str, name: str) -> list[str]:
             return []
     base = os.path.join(root, *name.split("."))
     return [base + ".py", os.path.join(base, "__init__.py")]
+
+
+def models_built(path: str, own: bool = False):
+    """(class name, its file, the line) of a model class of the project's that the file builds
+    (``vae = DenoisingVAE(config)``, the class imported from ``dvae/models.py``), read without
+    running anything; None where it builds none. ``own``: a model class of the file itself too."""
+    import ast
+
+    from vaelint.frontends.discover import models_defined
+    from vaelint.source.files import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    called = {(n.func.id, n.lineno) for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    if not called:
+        return None
+    for file in [path] * own + list(project_imports(path)):
+        defined = set(models_defined(file))
+        for name, line in sorted(called, key=lambda c: c[1]):
+            if name in defined:
+                return name, os.path.relpath(file), line
+    return None
