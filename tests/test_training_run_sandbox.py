@@ -401,3 +401,43 @@ def test_a_schedulers_own_first_step_is_taken_and_later_ones_are_not(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "did not reach its step" not in text and "_last_lr" not in text, text
     assert "vaelint-fixture: lr 0.001" in text, text
+
+
+def test_a_feature_cache_written_into_a_folder_then_listed_is_read_from_memory(tmp_path):
+    """A script that precomputes its features into a folder on the first run (os.makedirs, np.save
+    of one file per clip) and builds its data set by listing that folder: the run lists and reads
+    what it wrote, nothing reaches the disk. Before: an empty data set, 'its files are not here'
+    (helper O: audio and 3D VAEs' caches, a train/test split copied into folders)."""
+    _script(
+        tmp_path,
+        "import os",
+        "import numpy as np",
+        "import torch",
+        "from torch.utils.data import DataLoader, Dataset",
+        "from vae_common import VAE, elbo",
+        "CACHE = 'features'",
+        "if not os.path.isdir(CACHE):",
+        "    os.makedirs(CACHE, exist_ok=True)",
+        "    for i in range(40):",
+        "        np.save(os.path.join(CACHE, f'clip{i:02d}.npy'), np.random.rand(784).astype('float32'))",
+        "class Clips(Dataset):",
+        "    def __init__(self, root):",
+        "        self.files = sorted(os.path.join(root, f) for f in os.listdir(root) if f.endswith('.npy'))",
+        "    def __len__(self):",
+        "        return len(self.files)",
+        "    def __getitem__(self, i):",
+        "        return torch.from_numpy(np.load(self.files[i]))",
+        "model = VAE()",
+        "opt = torch.optim.Adam(model.parameters())",
+        "for x in DataLoader(Clips(CACHE), batch_size=8):",
+        "    recon, mu, logvar = model(x)",
+        "    loss = elbo(recon, x, mu, logvar)",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
+    )
+    done = check_in(tmp_path, "train.py")
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "input B x 784 (B=8)" in text, text
+    assert not (tmp_path / "features").exists()  # nothing reached the disk

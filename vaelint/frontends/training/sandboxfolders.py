@@ -37,7 +37,7 @@ def made_folders(sandbox) -> None:
                 return real(path, *args, **kwargs)
             where = real_path(path)
             if where is not None and where in made and not _really_there(where):
-                return answer
+                return answer(where) if callable(answer) else answer
             return real(path, *args, **kwargs)
 
         return wrapped
@@ -45,7 +45,9 @@ def made_folders(sandbox) -> None:
     for name in ("makedirs", "mkdir"):
         sandbox._patch(os, name, recording(getattr(os, name)))
     sandbox._patch(pathlib.Path, "mkdir", recording(pathlib.Path.mkdir, lambda a: a[0]))
-    sandbox._patch(os, "listdir", answering(os.listdir, []))
+    # what the code wrote into it in this run (a feature cache built, then listed: kept in memory)
+    overlay = getattr(sandbox, "overlay", None)
+    sandbox._patch(os, "listdir", answering(os.listdir, lambda where: overlay.children(where) if overlay is not None else []))
     sandbox._patch(os.path, "exists", answering(os.path.exists, True))
     sandbox._patch(os.path, "isdir", answering(os.path.isdir, True))
     # writable, as the folder it made would be (LightningCLI's config saving asks of its log folder)

@@ -27,6 +27,13 @@ class Overlay:
         self.files: dict[str, bytes | str] = {}
         self.read_back: list[str] = []  # the paths the code read back from what it wrote
 
+    def children(self, target) -> list[str]:
+        """The names of what the run wrote or made directly in the folder ``target``."""
+        key = self.key(target) if isinstance(target, (str, bytes, os.PathLike)) else None
+        if key is None:
+            return []
+        return sorted({os.path.basename(k) for k in self.files if os.path.dirname(k) == key})
+
     @staticmethod
     def key(target) -> str | None:
         try:
