@@ -173,6 +173,8 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
             if op in sized:
                 if b0 not in ctx.literal_sizes(node) or not self._pinned(ctx, node, failures) or _every_batch_is(ctx, b0, node):
                     continue
+                if _batch_sized_beside(ctx, node, op):
+                    continue  # x.new_zeros(x.size(1), Z) with Z == B: the batch has its dim, Z only equals it
                 other = ctx.extra_batches[0] if ctx.extra_batches else b0 + 1
                 noise = any(r.noise is node for r in ctx.roles.reparams)
                 consequence = self._consequence(ctx, node, failures)
@@ -526,3 +528,14 @@ def _meets_the_batch(ctx, node, fact) -> bool:
             if other is not node and o is not None and o.dims and o.dims[0].batch_dependent and len(o.dims) == len(fact.sizes):
                 return True
     return False
+
+
+def _batch_sized_beside(ctx, node, op: str) -> bool:
+    """A factory (zeros, new_zeros, randn, full) given the batch read from a tensor for one size and a
+    number that equals the batch for another (an RSSM's state ``x.new_zeros(x.size(1), Z)`` with Z =
+    16 = B): the batch already has its dim, the number is another size that happens to equal it. A
+    reshape is not such a call: its -1 follows the batch whatever is written beside it."""
+    if op in RESHAPE_OPS or op == "repeat":
+        return False
+    fact = ctx.shape(node)
+    return fact is not None and fact.dims is not None and any(d.batch_dependent for d in fact.dims)
