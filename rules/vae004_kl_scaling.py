@@ -12,6 +12,7 @@ from vaelint.facts.countedweights import counted_weight
 from vaelint.facts.lossroles import term_kind
 from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, split_loss, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
+from vaelint.facts.standinlength import stood_in_length
 from vaelint.facts.unsampled import dropped_kl
 from vaelint.facts.weightsource import _factor_side, factor_source, named_weight, unit_weight
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
@@ -333,7 +334,7 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         loc = main.loc
         source = factor_source(ctx, main)
         said = BetaEff(beta.reductions, beta.reductions_value, factor, beta.rec_weight)
-        yield self.report(KLFactorSeen(factor, source, ctx.beta, said), loc, node=scales.kl.term)
+        yield self.report(KLFactorSeen(factor, source, ctx.beta, said, stood_in_length(ctx, main)), loc, node=scales.kl.term)
 
     def autofix(self, finding, ctx):
         """Unsafe (the loss's scale changes): the KL term's factor written as the declared beta: ``0.01 * kld`` -> ``kld``."""
@@ -470,8 +471,16 @@ class KLFactorSeen(Observed):
     source: str  # "a literal", "self.kld_weight", ...
     beta: float
     said: BetaEff | None = None  # beta_eff with the reductions and the reconstruction's weight, as the header says it
+    stood_in: str = ""  # the factor reads the data set's length, and the data stood in (its note)
 
     def message(self) -> str:
+        if self.stood_in:
+            return (
+                f"the KL term is multiplied by a factor computed from the data set's length ({self.source}), so beta_eff "
+                f"is not the declared beta {self.beta:g}; here the data is vaelint's stand-in ({self.stood_in}), so the "
+                f"factor's value on this run, {self.factor:.6g}, is the stand-in's: on your data it is the same formula "
+                "over your data set's length."
+            )
         said = self.said
         if said is None or said.reductions == "1" and math.isclose(said.rec_weight or 1.0, 1.0, rel_tol=1e-3):
             return (
@@ -491,6 +500,11 @@ class KLFactorSeen(Observed):
         )
 
     def fix(self) -> str:
+        if self.stood_in:
+            return (
+                "weigh the KL by the beta you mean, not by a ratio of the batch to the data set's length (which makes "
+                "beta_eff change with the data set's size), or declare that weight with --beta, computed on your data"
+            )
         said = self.said
         weight = self.factor / (said.rec_weight or 1.0) if said is not None else self.factor
         if said is not None and said.reductions != "1" and math.isclose(said.reductions_value * self.factor, 1.0, rel_tol=1e-3):
