@@ -403,7 +403,15 @@ def test_a_schedulers_own_first_step_is_taken_and_later_ones_are_not(tmp_path):
     assert "vaelint-fixture: lr 0.001" in text, text
 
 
-def test_a_feature_cache_written_into_a_folder_then_listed_is_read_from_memory(tmp_path):
+@pytest.mark.parametrize(
+    "listing",
+    [
+        "sorted(os.path.join(root, f) for f in os.listdir(root) if f.endswith('.npy'))",
+        "sorted(str(p) for p in pathlib.Path(root).glob('*.npy'))",
+    ],
+    ids=["listdir", "pathlib-glob"],
+)
+def test_a_feature_cache_written_into_a_folder_then_listed_is_read_from_memory(tmp_path, listing):
     """A script that precomputes its features into a folder on the first run (os.makedirs, np.save
     of one file per clip) and builds its data set by listing that folder: the run lists and reads
     what it wrote, nothing reaches the disk. Before: an empty data set, 'its files are not here'
@@ -411,6 +419,7 @@ def test_a_feature_cache_written_into_a_folder_then_listed_is_read_from_memory(t
     _script(
         tmp_path,
         "import os",
+        "import pathlib",
         "import numpy as np",
         "import torch",
         "from torch.utils.data import DataLoader, Dataset",
@@ -422,7 +431,7 @@ def test_a_feature_cache_written_into_a_folder_then_listed_is_read_from_memory(t
         "        np.save(os.path.join(CACHE, f'clip{i:02d}.npy'), np.random.rand(784).astype('float32'))",
         "class Clips(Dataset):",
         "    def __init__(self, root):",
-        "        self.files = sorted(os.path.join(root, f) for f in os.listdir(root) if f.endswith('.npy'))",
+        f"        self.files = {listing}",
         "    def __len__(self):",
         "        return len(self.files)",
         "    def __getitem__(self, i):",

@@ -55,9 +55,20 @@ def made_folders(sandbox) -> None:
     real_exists, real_is_dir, real_iterdir = pathlib.Path.exists, pathlib.Path.is_dir, pathlib.Path.iterdir
     sandbox._patch(pathlib.Path, "exists", lambda self, *a, **k: _made(self, made) or real_exists(self, *a, **k))
     sandbox._patch(pathlib.Path, "is_dir", lambda self, *a, **k: _made(self, made) or real_is_dir(self, *a, **k))
-    sandbox._patch(pathlib.Path, "iterdir", lambda self: iter(()) if _made(self, made) else real_iterdir(self))
+
+    def written(folder, pattern: str = "*"):  # what the run wrote into a folder it made (kept in memory)
+        import fnmatch
+
+        names = overlay.children(folder) if overlay is not None else []
+        return iter([folder / n for n in names if fnmatch.fnmatch(n, pattern)])
+
+    sandbox._patch(pathlib.Path, "iterdir", lambda self: written(self) if _made(self, made) else real_iterdir(self))
     real_glob, real_rglob = pathlib.Path.glob, pathlib.Path.rglob  # traindir.glob("*.npz") in the folder just made
-    sandbox._patch(pathlib.Path, "glob", lambda self, *a, **k: iter(()) if _made(self, made) else real_glob(self, *a, **k))
+    sandbox._patch(
+        pathlib.Path,
+        "glob",
+        lambda self, pattern, *a, **k: written(self, pattern) if _made(self, made) else real_glob(self, pattern, *a, **k),
+    )
     sandbox._patch(pathlib.Path, "rglob", lambda self, *a, **k: iter(()) if _made(self, made) else real_rglob(self, *a, **k))
     sandbox._patch(os, "scandir", answering(os.scandir, _NoEntries()))
     # its status, a folder's (fsspec's ls, under Lightning's ModelCheckpoint, stats the folder first)
