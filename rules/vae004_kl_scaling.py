@@ -423,7 +423,9 @@ def _named(ctx, factor) -> str:
     """How the code names a factor (the source text of ``factor_source``), less where it is: a file
     named train_weight.ipynb names no weight."""
     text = factor_source(ctx, factor)
-    return text.replace(factor.loc.where(), "") if factor.loc is not None else text
+    if factor.loc is not None:
+        text = text.replace(factor.loc.where(), "")
+    return re.sub(r"\S*\.(?:py|ipynb)\b\S*", "", text)  # every location said in it (set at beta_vae.py:17)
 
 
 @dataclass

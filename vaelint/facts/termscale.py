@@ -184,8 +184,8 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
             return None
         if len(sizes) > len(fact.sizes):
             # fewer dims than the term's: it was squeezed on its way in (rec.sum(-1, keepdim=True)
-            # .squeeze(1)); its dims of 1 dropped, the others as they are
-            sizes = [size for size in sizes if size != 1]
+            # .squeeze(1)); as many of its dims of 1 dropped as it lost, from the last, the others kept
+            sizes = _squeezed(sizes, len(sizes) - len(fact.sizes))
         rank, offset = len(fact.sizes), len(fact.sizes) - len(sizes)
         positions = walker._reduced_positions(node, rank, walker._int_value)
         has = [p for p in positions if p >= offset and sizes[p - offset] == fact.sizes[p]]
@@ -202,6 +202,16 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
         else:
             factors.append(Factor("sum", 1.0, 0, 1 / samples, text, node, op, shared=True))
     return factors[::-1]  # outermost first, as the chain is
+
+
+def _squeezed(sizes: list, lost: int) -> list:
+    """``sizes`` less ``lost`` of its dims of 1, the last ones first (a batch of 1 in front is kept)."""
+    out = list(sizes)
+    for k in range(len(out) - 1, -1, -1):
+        if lost and out[k] == 1:
+            del out[k]
+            lost -= 1
+    return out
 
 
 def _keeps_dims(node: fx.Node) -> bool:

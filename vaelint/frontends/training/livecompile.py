@@ -179,7 +179,7 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
     value = ast.Call(
         func=rt("batch"),
         args=[ast.Name(ITEMS, ast.Load()), ast.Name(NAMED, ast.Load()), const(pattern), use_expr, const(line)],
-        keywords=[ast.keyword("zipped", const(True))] if use is not None and _over_zip(step) else [],
+        keywords=[ast.keyword("zipped", const(True))] if _over_zip(step) else [],
     )
     return [ast.Assign(targets=[_store(target)], value=value)]
 

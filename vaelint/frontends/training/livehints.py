@@ -176,8 +176,14 @@ def built_hint(path: str) -> str:
     """A script that builds the project's model and whose loop never backpropagates (its body still
     to be written, the file cut off inside it): the model to check alone; "" where it builds none."""
     from vaelint.frontends.training.repofiles import models_built
+    from vaelint.source.files import read_source
     from vaelint.source.paths import display_path
 
+    try:
+        if "backward(" in read_source(path):
+            return ""  # a backward under a condition the run did not meet (if args.train:): not 'trains it nowhere'
+    except (OSError, ValueError):
+        return ""
     built = models_built(path, own=True) if path.endswith(".py") else None
     if not built:
         return ""

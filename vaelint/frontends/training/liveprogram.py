@@ -131,7 +131,9 @@ def _passed_step(watch):
     nodes = autograd_nodes(list(watch.noisy_nodes.values()), limit=None) if watch.noisy_nodes else []
     heads = {id(n.variable) for n in nodes if getattr(n, "variable", None) is not None}
     for capture in watch.passed if heads else ():
-        if heads & (capture.reached if capture.loss is None else parameters_reached([capture.loss])):
+        if capture.loss is None:
+            continue  # an earlier batch's, let go of (its frames and batch are gone): not buildable
+        if heads & parameters_reached([capture.loss]):
             return capture
     return watch.passed[0]
 

@@ -285,7 +285,7 @@ def _feeding_the_loss(capture: Capture, calls: list) -> set:
     if capture.loss is None or not any(getattr(c, "out_fns", ()) for c in calls):
         return {id(c) for c in calls}
     nodes = {id(n) for n in autograd_nodes([capture.loss.grad_fn], limit=None)}
-    return {id(c) for c in calls if any(id(f) in nodes for f in getattr(c, "out_fns", ()))}
+    return {id(c) for c in calls if any(f in nodes for f in getattr(c, "out_fns", ()))}
 
 
 def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:

@@ -61,7 +61,9 @@ class ModelCall(tuple):
     def note_output(self, output) -> None:
         from torch.utils._pytree import tree_leaves
 
-        self.out_fns = tuple(f for f in (getattr(t, "grad_fn", None) for t in tree_leaves(output)) if f is not None)
+        # their ids only: holding the nodes kept every call's graph alive (an evaluation pass chunk by chunk before
+        # training grew by its activations); an id reused after one is freed only ranks a call, never decides alone
+        self.out_fns = tuple(id(f) for f in (getattr(t, "grad_fn", None) for t in tree_leaves(output)) if f is not None)
 
 
 def model_call(module, args) -> ModelCall:

@@ -125,8 +125,15 @@ class Runtime:
         order; a single name (``for batch in loader``) gets them as ``use`` says the
         step reads it; one name over ``zip(a, b)`` (``for pairs in zip(a, b): pairs[1][0]``)
         gets each loader's batch in turn."""
-        if zipped and len(self.zipped) > 1 and names[0] not in named:
+        if zipped and len(self.zipped) > 1 and use is not None and names[0] not in named:
             return self._pairs(items, names[0], line)
+        if zipped and use is None and len(self.zipped) == len(names) > 1:
+            # for (xa, ya), pb in zip(a, b): each loader's part fills its own pattern; a name takes the part whole
+            parts = self._pairs(items, "batch", line)
+            return tuple(
+                tuple(part[k] for k in range(len(p))) if isinstance(p, tuple) and isinstance(part, PaddedBatch) else part
+                for p, part in zip(names, parts)
+            )
         if use is None:
             taken = itertools.count()
 

@@ -52,6 +52,21 @@ def made_folders(sandbox) -> None:
     sandbox._patch(os.path, "isdir", answering(os.path.isdir, True))
     # writable, as the folder it made would be (LightningCLI's config saving asks of its log folder)
     sandbox._patch(os, "access", answering(os.access, True))
+    _made_paths(sandbox, made, overlay)
+    sandbox._patch(os, "scandir", answering(os.scandir, _NoEntries()))
+    # its status, a folder's (fsspec's ls, under Lightning's ModelCheckpoint, stats the folder first)
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if made and not isinstance(path, int) and _made(path, made):
+            return real_stat(os.getcwd())
+        return real_stat(path, *args, **kwargs)
+
+    sandbox._patch(os, "stat", stat)
+
+
+def _made_paths(sandbox, made: set, overlay) -> None:
+    """pathlib's answers for a folder the code made: there, a folder, listing what the run wrote in it."""
     real_exists, real_is_dir, real_iterdir = pathlib.Path.exists, pathlib.Path.is_dir, pathlib.Path.iterdir
     sandbox._patch(pathlib.Path, "exists", lambda self, *a, **k: _made(self, made) or real_exists(self, *a, **k))
     sandbox._patch(pathlib.Path, "is_dir", lambda self, *a, **k: _made(self, made) or real_is_dir(self, *a, **k))
@@ -70,16 +85,6 @@ def made_folders(sandbox) -> None:
         lambda self, pattern, *a, **k: written(self, pattern) if _made(self, made) else real_glob(self, pattern, *a, **k),
     )
     sandbox._patch(pathlib.Path, "rglob", lambda self, *a, **k: iter(()) if _made(self, made) else real_rglob(self, *a, **k))
-    sandbox._patch(os, "scandir", answering(os.scandir, _NoEntries()))
-    # its status, a folder's (fsspec's ls, under Lightning's ModelCheckpoint, stats the folder first)
-    real_stat = os.stat
-
-    def stat(path, *args, **kwargs):
-        if made and not isinstance(path, int) and _made(path, made):
-            return real_stat(os.getcwd())
-        return real_stat(path, *args, **kwargs)
-
-    sandbox._patch(os, "stat", stat)
 
 
 class _NoEntries:

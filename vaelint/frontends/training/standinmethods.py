@@ -35,7 +35,7 @@ def _tolerant(method, name: str, attr: str, notes: list):
 
         try:
             return method(self, *args, **kwargs)
-        except Exception as e:  # noqa: BLE001 - what it reads is not here: the data set stands in
+        except (AttributeError, OSError) as e:  # what its constructor never set, a file not here: it stands in
             note = f"the data set {name}'s {attr}() stopped ({error_text(e)}): passed over, as the data set stands in"
             if note not in notes:
                 notes.append(note)
