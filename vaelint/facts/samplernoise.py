@@ -90,6 +90,15 @@ def added_noise(ctx):
         if node is noise or not any(view.depends_on(out, node) for out in outputs):
             continue
         heads = [a for a in others if view.reads_a_layer(a)]
-        if len(heads) >= 2 and any(view.op(a) in _POSITIVE for a in heads):
+        scales = [a for a in heads if view.op(a) in _POSITIVE]
+        means = [a for a in heads if a not in scales]
+        # the scale and the mean heads of one encoder: they share what the encoder computed (its hidden
+        # h), not a conditioning input's own layer added to a fixed-variance sample (z + softplus(fc(c)))
+        if any(_computed(view, s) & _computed(view, m) for s in scales for m in means):
             return node, noise
     return None
+
+
+def _computed(view, node) -> set:
+    """The computed values ``node`` is made from (no inputs, no weights)."""
+    return {a for a in view.ancestors(node) if a.op not in ("placeholder", "get_attr")}
