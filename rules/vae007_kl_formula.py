@@ -431,6 +431,14 @@ term.
     def confirm(self, finding, ctx, observed):
         if observed.result is None:
             return None
+        if finding.observed.kind == "added_noise":
+            # the run's sample is its deterministic part plus noise of unit spread, whatever the encoder's std
+            added = added_noise(ctx)
+            noise = observed.value(added[1]) if added is not None else None
+            total = observed.value(added[0]) if added is not None else None
+            if noise is None or total is None or noise.numel() < 8:
+                return None
+            return abs(float(noise.float().std()) - 1.0) < 0.25 and bool(total.isfinite().all())
         if finding.observed.kind == "uniform_noise":
             # the run's noise is all in [0, 1): no standard normal draw would be (a few of 2*B*Z values at least)
             layer = next((r for r in ctx.roles.reparams if r.product is finding.node), None)
