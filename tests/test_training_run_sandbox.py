@@ -450,3 +450,17 @@ def test_a_feature_cache_written_into_a_folder_then_listed_is_read_from_memory(t
     assert done.returncode == 0, done.stdout + done.stderr
     assert "input B x 784 (B=8)" in text, text
     assert not (tmp_path / "features").exists()  # nothing reached the disk
+
+
+def test_a_folder_made_inside_a_made_folder_is_listed_in_it(tmp_path):
+    """A split made as folders (os.makedirs('cache/train'), then os.listdir('cache')): the made
+    subfolder is listed, nothing is made on disk (review of the feature cache's listing)."""
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    cache = tmp_path / "project" / "cache"
+    sandbox = Sandbox(str(tmp_path / "project" / "train.py"))
+    with sandbox.active():
+        os.makedirs(cache / "train")
+        os.makedirs(cache / "test")
+        assert os.listdir(cache) == ["test", "train"] and os.listdir(cache / "train") == []
+    assert not cache.exists()

@@ -40,6 +40,7 @@ class _KeepCreationOps(TorchFunctionMode):
         # torch.cat(batch) of a list subclass (the check's own batch list): fx looks for its Proxies
         # in plain lists and tuples only, and finds none in a subclass
         args = tuple(list(a) if isinstance(a, list) and type(a) is not list else a for a in args)
+        kwargs = {k: list(v) if isinstance(v, list) and type(v) is not list else v for k, v in kwargs.items()}
         if function_name(func) in CREATION_OPS:
             if not any(isinstance(a, fx.Proxy) for a in tree_leaves((args, kwargs))):
                 return self.tracer.create_proxy("call_function", func, args, kwargs)

@@ -47,7 +47,12 @@ def made_folders(sandbox) -> None:
     sandbox._patch(pathlib.Path, "mkdir", recording(pathlib.Path.mkdir, lambda a: a[0]))
     # what the code wrote into it in this run (a feature cache built, then listed: kept in memory)
     overlay = getattr(sandbox, "overlay", None)
-    sandbox._patch(os, "listdir", answering(os.listdir, lambda where: overlay.children(where) if overlay is not None else []))
+
+    def listed(where) -> list:  # the files the run wrote there, and the folders it made there
+        files = overlay.children(where) if overlay is not None else []
+        return sorted({*files, *(os.path.basename(m) for m in made if os.path.dirname(m) == where)})
+
+    sandbox._patch(os, "listdir", answering(os.listdir, listed))
     sandbox._patch(os.path, "exists", answering(os.path.exists, True))
     sandbox._patch(os.path, "isdir", answering(os.path.isdir, True))
     # writable, as the folder it made would be (LightningCLI's config saving asks of its log folder)
