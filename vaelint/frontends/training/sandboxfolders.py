@@ -25,8 +25,9 @@ def made_folders(sandbox) -> None:
             target = path_of(args) if args else kwargs.get("name", kwargs.get("path"))
             out = fn(*args, **kwargs)
             where = real_path(target) if target is not None else None
-            if where is not None and not os.path.isdir(where):
-                made.add(where)
+            while where is not None and not os.path.isdir(where) and where not in made:
+                made.add(where)  # and the folders above it that makedirs makes too
+                where = os.path.dirname(where) if os.path.dirname(where) != where else None
             return out
 
         return wrapped
