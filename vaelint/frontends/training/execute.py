@@ -204,12 +204,12 @@ def reach_value(
 def _stood_in_misread(why: list) -> str:
     """The data file that stood in for one that is not here, where a setup line failed reading its
     values (ValueError, IndexError, KeyError; not a call's wrong arguments); "" otherwise."""
-    from vaelint.frontends.training.livedata import STOOD_IN
+    from vaelint.frontends.training.livehints import stood_in_file
     from vaelint.frontends.training.livewhy import _SIGNATURE
 
-    made = [n for n in STOOD_IN if n.startswith("the data file ") and "it stands in as" in n]
+    made = stood_in_file()
     misread = any(re.search(r"\b(ValueError|IndexError|KeyError|TypeError)\b", t) and not _SIGNATURE.search(t) for t in why)
-    return made[0] if made and misread else ""
+    return made if misread else ""
 
 
 def _setup_advice(why: list, inputs_given: bool) -> str:
@@ -217,6 +217,7 @@ def _setup_advice(why: list, inputs_given: bool) -> str:
     # a package that is not installed is what to fix; arguments would not bring it
     missing = any("could not be imported (ModuleNotFoundError" in text for text in why)
     advice = "" if missing else " Give the script's arguments with --script-args, or name the function to check with PATH.py:FUNCTION."
+    from vaelint.frontends.training.livehints import misread_text
     from vaelint.frontends.training.livewhy import MISSING_DATA
 
     config = next((m.group(0) for text in why for m in [_CONFIG_FILE.search(text)] if m and "No such file" in text), None)
@@ -240,11 +241,8 @@ def _setup_advice(why: list, inputs_given: bool) -> str:
         )
     elif not missing and _stood_in_misread(why):
         # the code's own reading of a data file made of --input failed (a keyed .npz read by a helper)
-        advice = (
-            f" This is the code reading vaelint's stand-in data, not its own: {_stood_in_misread(why)}; the code reads "
-            "its file in another layout, which --input cannot tell: put the data where the code reads it, or check the "
-            "model alone with PATH.py:MODEL --input SPEC."
-        )
+        text = misread_text(_stood_in_misread(why))
+        advice = f" {text[0].upper()}{text[1:]}."
     elif not missing and any(MISSING_DATA.search(text) and "MissingConfigException" not in text for text in why):
         # the code's own check of its data's files (assert os.path.exists(root)): the data is not here
         advice = (

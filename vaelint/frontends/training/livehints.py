@@ -192,3 +192,19 @@ def built_hint(path: str) -> str:
         f"; it builds the model {name} (at line {line}) and trains it nowhere: check the model with its input, "
         f"`vaelint check {display_path(file)}:{name} --input SHAPE`"
     )
+
+
+def stood_in_file() -> str:
+    """The note of the first data file vaelint stood in for with rows of --input ("" for none)."""
+    from vaelint.frontends.training.livedata import STOOD_IN
+
+    return next((n for n in STOOD_IN if n.startswith("the data file ") and "it stands in as" in n), "")
+
+
+def misread_text(made: str) -> str:
+    """What to say where the code's own reading of a stood-in data file (``made``, its note) failed."""
+    return (
+        f"this is the code reading vaelint's stand-in data, not its own: {made}; the code reads its file in another "
+        "layout, which --input cannot tell: put the data where the code reads it, or check the model alone with "
+        "PATH.py:MODEL --input SPEC"
+    )

@@ -267,20 +267,14 @@ def _stand_in_misfit(error, watch) -> str:
     """Where the run stopped in the code's own reading of a data file vaelint stood in for (made
     from --input) before any batch reached the model: the stand-in's layout is a guess (one
     sample a line of a text file), and the code reads another; said, not left as the code's error."""
-    from vaelint.frontends.training.livedata import STOOD_IN
-
-    made = [n for n in STOOD_IN if n.startswith("the data file ") and "it stands in as" in n]
+    made = [n for n in [livehints.stood_in_file()] if n]
     # a column read as an attribute of the frame the stand-in file gave (df.date): the frame's, not the code's
     framed = isinstance(error, AttributeError) and _FRAME_ATTRIBUTE.search(str(error)) is not None
     if not made or not watch.specs or watch.model_calls or not (framed or isinstance(error, (ValueError, IndexError, TypeError, KeyError))):
         return ""
     if isinstance(error, TypeError) and _SIGNATURE.search(str(error)):
         return ""  # Dec.__init__() got an unexpected keyword argument: a call of the code's own, not its data
-    return (
-        f" (this is the code reading vaelint's stand-in data, not its own: {made[0]}; the code reads its file in "
-        "another layout, which --input cannot tell: put the data where the code reads it, or check the model alone "
-        "with PATH.py:MODEL --input SPEC)"
-    )
+    return f" ({livehints.misread_text(made[0])})"
 
 
 _FRAME_ATTRIBUTE = re.compile(r"'(DataFrame|Series|ndarray|NpzFile|DataSetStandIn)' object has no attribute")
