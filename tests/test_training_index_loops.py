@@ -117,3 +117,20 @@ def test_a_network_that_only_made_the_data_is_not_the_steps_model(tmp_path, monk
     result = check(str(tmp_path / "train.py"), "-", [])
     assert result.error is None and [f.code for f in result.findings] == ["VAE002"], (result.error, result.findings)
     assert "beta_eff = B*D" in result.findings[0].message, result.findings[0].message
+
+
+def test_tensors_cut_beside_the_models_inputs_by_the_same_index_are_the_batch(monkeypatch):
+    """``src, prev, targets = source[rows], shifted[rows], following[rows]``: the model is given
+    src and prev; targets, cut by the same index, is an item of the batch too (resized with it), so
+    ``/ targets.size(0)`` is the batch's own size, not the 40 written down (a false VAE005)."""
+    import os
+
+    from helpers import found
+
+    folder = os.path.join(os.path.dirname(__file__), "..", "fixtures", "training")
+    monkeypatch.chdir(folder)
+    clean = check(os.path.join(folder, "parallel_tensors_cut_by_one_index.py"), "-", [])
+    assert clean.error is None and not clean.findings, [f.message for f in clean.findings]
+    assert [row.name for row in clean.flow if row.stage == "input"] == ["src", "prev", "targets"]
+    buggy = check(os.path.join(folder, "parallel_tensors_nll_over_written_batch.py"), "-", [])
+    assert found(buggy) == {("VAE005", 40)}, [f.message for f in buggy.findings]

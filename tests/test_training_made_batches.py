@@ -2,6 +2,8 @@
 from the step's own scope, in line order; an assignment inside a function the script defines (and
 never calls) is another scope's and says nothing of the step's batch."""
 
+from pathlib import Path
+
 from helpers import check, found
 
 SCRIPT = """
@@ -36,4 +38,44 @@ def test_a_sampler_defined_but_not_the_steps_says_nothing_of_its_batch(tmp_path,
     result = check(str(tmp_path / "train.py"), "-", [])
     assert result.error is None, result.error.message
     assert ("VAE005", 19) in found(result), [f.message for f in result.findings]  # the last slice has 4 frames
+    assert not any("makes every batch" in n for n in result.notes)
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "training"
+
+
+def test_a_replay_memory_giving_time_first_windows_makes_every_batch_its_size(monkeypatch):
+    """``frames = memory.sample(batch_size, chunk)`` gives (chunk, batch_size, F): the batch size is
+    the dim handed through the batch-like name, not dim 0 (the window length, handed too); the
+    windows cut by ``s : s + chunk`` inside a comprehension are each item's, not the batch's rows."""
+    monkeypatch.chdir(FIXTURES)
+    result = check(str(FIXTURES / "replay_windows_state_sized_by_batch_size.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert not result.findings, [f.message for f in result.findings]
+    assert any("makes every batch 20 rows" in n and "memory.sample(batch_size, chunk)" in n for n in result.notes), result.notes
+
+
+def test_a_window_length_handed_alone_is_no_batch_size(tmp_path, monkeypatch):
+    """Only the window length is handed (the memory's own batch of 20 is fixed inside it): no dim of
+    the made batch is taken for a batch size the code makes."""
+    text = (FIXTURES / "replay_windows_state_sized_by_batch_size.py").read_text()
+    text = text.replace("def sample(self, count, chunk):", "def sample(self, chunk, count=20):")
+    text = text.replace("memory.sample(batch_size, chunk)", "memory.sample(chunk)")
+    (tmp_path / "train.py").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert not any("makes every batch" in n for n in result.notes), result.notes
+
+
+def test_the_step_reads_its_batch_where_the_model_is_given_it_joined_with_a_state(monkeypatch):
+    """``model.rnn(inp, h)`` with ``inp = torch.cat([frames[t], z], 1)``: no variable holds what the
+    model was given; the batch is the data the call's statement reads, through ``inp``'s assignment
+    (``frames``, not the zero-started ``z`` nor ``series`` a level further up); the slice over the
+    series' batch dim leaves a last batch of 2 (VAE005 on the state written at the batch size)."""
+    monkeypatch.chdir(FIXTURES)
+    result = check(str(FIXTURES / "sequences_cut_by_a_moving_batch_slice.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert [row.name for row in result.flow if row.stage == "input"] == ["frames"]
+    assert ("VAE005", 33) in found(result), [f.message for f in result.findings]
     assert not any("makes every batch" in n for n in result.notes)

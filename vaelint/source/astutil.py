@@ -364,3 +364,17 @@ def segment_of(text: str, node: ast.AST) -> str | None:
     head = lines[first].encode()[start:].decode()
     tail = lines[last].encode()[:end].decode()
     return head + "".join(lines[first + 1 : last]) + tail
+
+
+def place_at(scope: Scope, at) -> Place | None:
+    """The innermost statement of ``scope`` holding ``at``: a line, or (line, column)."""
+    line, col = at if isinstance(at, tuple) else (at, None)
+    best = None
+    for place, stmt in places(scope):
+        if not stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+            continue
+        if col is not None and stmt.lineno == stmt.end_lineno == line and not stmt.col_offset <= col <= (stmt.end_col_offset or col):
+            continue  # another statement of the same line (a; b)
+        if best is None or len(place.steps) > len(best.steps):
+            best = place
+    return best

@@ -264,7 +264,8 @@ class Watch:
     # ---- model calls
     def pre_hook(self, module, args):
         if self.depth == 0:
-            self.model_calls.append(model_call(module, args))
+            caller = _taker()
+            self.model_calls.append(model_call(module, args, (caller.f_code, position(caller)) if caller else None))
         self.depth += 1
 
     def post_hook(self, module, args, output):

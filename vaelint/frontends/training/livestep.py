@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from vaelint.errors import VaelintError
 from vaelint.frontends.training.batchpattern import around_next, batch_pattern
 from vaelint.frontends.training.live import Capture, Taken
+from vaelint.frontends.training.livecallargs import frames_then_the_call
 from vaelint.frontends.training.livehoist import NAME, hoisted_input, named
 from vaelint.frontends.training.liveinner import tensors_in
-from vaelint.frontends.training.livestepnames import converted_in_the_step, rebound_after_the_call
+from vaelint.frontends.training.livestepnames import converted_in_the_step, cut_beside, rebound_after_the_call
 from vaelint.frontends.training.sites import Frame, Site, SourceFile, backward_of, enclosing_blocks, parse_file
-from vaelint.source.astutil import Place, Scope, loads, places, target_names, walk_statements, writes_of
+from vaelint.source.astutil import Place, Scope, loads, place_at, target_names, walk_statements, writes_of
 from vaelint.source.frames import display_path
 
 # --------------------------------------------------------------------------- the step, from the frames
@@ -68,20 +69,6 @@ def located_frame(frame, at=None):
     scope = scope_of(file, frame) if file is not None else None
     place = place_at(scope, at if at is not None else position(frame)) if scope is not None else None
     return file, scope, place
-
-
-def place_at(scope: Scope, at) -> Place | None:
-    """The innermost statement of ``scope`` holding ``at``: a line, or (line, column)."""
-    line, col = at if isinstance(at, tuple) else (at, None)
-    best = None
-    for place, stmt in places(scope):
-        if not stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
-            continue
-        if col is not None and stmt.lineno == stmt.end_lineno == line and not stmt.col_offset <= col <= (stmt.end_col_offset or col):
-            continue  # another statement of the same line (a; b)
-        if best is None or len(place.steps) > len(best.steps):
-            best = place
-    return best
 
 
 def _holds(value, obj) -> bool:
@@ -294,10 +281,11 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
     holds it in a variable."""
     from vaelint.frontends.training.livehanded import a_view_of
 
-    inputs = [t for _m, args in _trained_calls(capture, usable)[:1] for t in tensors_in(args)]
+    trained = _trained_calls(capture, usable)[:1]
+    inputs = [t for _m, args in trained for t in tensors_in(args)]
     if not inputs:
         return None
-    for frame, _line, values, file, scope, place in reversed(usable):
+    for frame, _line, values, file, scope, place, read in frames_then_the_call(usable, trained[0]):
         names = []
         for t in inputs:
             held = [n for n, v in values.items() if v is t and not n.startswith("__")]
@@ -311,9 +299,12 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
             # model(data[i : i + 32]) in an index loop: the slice, named where it is written
             region, kind, source = _region_for_names(scope, place, [NAME])
             hoisted = hoisted_input(region or [], values, frame.f_globals, inputs)
-            if hoisted is None:
-                continue
-            names, values = [NAME], {**values, NAME: hoisted[1]}
+            if hoisted is not None:
+                names, values = [NAME], {**values, NAME: hoisted[1]}
+        if not names and read is not None:
+            names = list(read[1])  # the data the model's statement read, joined with a state
+        if not names:
+            continue
         region, kind, source = _region_for_names(scope, place, names)
         if hoisted is not None and region is not None:
             region = named(region, hoisted[0])
@@ -324,6 +315,7 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
         rebound = rebound_after_the_call(region, names, inputs, values)
         names += list(rebound)
         names += converted_in_the_step(region, values, names)
+        names += cut_beside(source, names, values)  # x, dec_in, y = enc[sl], dec[sl], tgt[sl]
         pattern = None
         step = LiveStep(
             file,

@@ -49,3 +49,29 @@ def _from_numpy_of(node, name: str) -> bool:
     func = getattr(node, "func", None)
     called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
     return called == "from_numpy" and bool(node.args) and isinstance(node.args[0], ast.Name) and node.args[0].id == name
+
+
+def cut_beside(source, names: list[str], values: dict) -> list[str]:
+    """The other tensors the statement that binds the batch cuts with the same index
+    (``x, dec_in, y = enc[sl], dec[sl], tgt[sl]``: the target ``y`` beside what the model was
+    given): items of the batch too, resized with it at the capture's batch sizes."""
+    import torch
+
+    if not (isinstance(source, ast.Assign) and len(source.targets) == 1):
+        return []
+    target, value = source.targets[0], source.value
+    if not (isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts)):
+        return []
+    pairs = [(t.id, v) for t, v in zip(target.elts, value.elts) if isinstance(t, ast.Name)]
+    cuts = {ast.unparse(v.slice) for n, v in pairs if n in names and isinstance(v, ast.Subscript)}
+    batch = values.get(names[0]) if names else None
+    if not cuts or not isinstance(batch, torch.Tensor) or batch.dim() == 0:
+        return []
+    found = []
+    for name, v in pairs:
+        held = values.get(name)
+        if name in names or not isinstance(v, ast.Subscript) or ast.unparse(v.slice) not in cuts:
+            continue
+        if isinstance(held, torch.Tensor) and held.dim() and len(held) == len(batch):
+            found.append(name)
+    return found

@@ -57,6 +57,7 @@ class ModelCall(tuple):
 
     graded = True
     out_fns: tuple = ()
+    site = None  # (code, (line, column)) of the user's statement that made the call
 
     def note_output(self, output) -> None:
         from torch.utils._pytree import tree_leaves
@@ -66,11 +67,11 @@ class ModelCall(tuple):
         self.out_fns = tuple(id(f) for f in (getattr(t, "grad_fn", None) for t in tree_leaves(output)) if f is not None)
 
 
-def model_call(module, args) -> ModelCall:
+def model_call(module, args, site=None) -> ModelCall:
     import torch
 
     call = ModelCall((module, args))
-    call.graded = torch.is_grad_enabled()
+    call.graded, call.site = torch.is_grad_enabled(), site
     return call
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import textwrap
 
 from vaelint.frontends.training.livestepper import dotted_value
 
 _MAX_STATEMENTS = 200
+_BATCH_WORD = re.compile(r"batch|\bbs\b|\bn_?b\b", re.I)
 
 
 def made_in_full(program) -> None:
@@ -24,10 +26,26 @@ def made_in_full(program) -> None:
 
     first = next(iter(tensors_in(program.live_step.batch_value)), None)
     if program.configured_batch is None and first is not None and first.dim():
-        why = _why_full(program.live_step, int(first.shape[0]))
+        n, why = _batch_size_made(program.live_step, [int(size) for size in first.shape])
         if why:
-            program.configured_batch, program.full_batches = int(first.shape[0]), why
-            program.configured_batch_text = f"the batches of {int(first.shape[0])} rows the code makes"
+            program.configured_batch, program.full_batches = n, why
+            program.configured_batch_text = f"the batches of {n} rows the code makes"
+
+
+def _batch_size_made(step, sizes: list) -> tuple:
+    """(n, why) for the dim of the made batch whose size the making call is handed: dim 0's, or
+    another's where dim 0's is not (a replay buffer's ``sample(batch_size, T)`` gives time first);
+    where several are handed (``sample(batch_size, chunk)`` of ``chunk`` steps), the one handed
+    through a batch-like name. (None, "") where none is."""
+    handed = []
+    for n in dict.fromkeys(sizes):
+        why = _why_full(step, n)
+        if why:
+            handed.append((n, why))
+    if len(handed) > 1:
+        named = [(n, why) for n, why in handed if _handed(_made(step), n, step, named=True)]
+        handed = named[:1] if len(named) == 1 else handed[:1] if handed[0][0] == sizes[0] else []
+    return handed[0] if handed else (None, "")
 
 
 def _why_full(step, n: int) -> str:
@@ -49,37 +67,56 @@ def _why_full(step, n: int) -> str:
 
 def _assignments(step) -> dict:
     """name -> the expression last assigned to it (in line order) in the step's own scope before its
-    backward; the bodies of functions and classes defined there are other scopes, left out."""
+    backward (each name of an unpacked tuple: the whole value); the bodies of functions and classes defined there are other scopes, left out."""
     found = []
     todo = list(getattr(step.scope, "body", None) or [])
     while todo and len(found) < _MAX_STATEMENTS:
         stmt = todo.pop()
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            if stmt.lineno <= step.place.line:
-                found.append((stmt.lineno, stmt.targets[0].id, stmt.value))
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and stmt.lineno <= step.place.line:
+            target = stmt.targets[0]  # x = ..., or x, u = buffer.sample(...): each name made by that call
+            names = [target] if isinstance(target, ast.Name) else getattr(target, "elts", [])
+            values = getattr(stmt.value, "elts", None) if isinstance(stmt.value, ast.Tuple) else None
+            values = values if values is not None and len(values) == len(names) else [stmt.value] * len(names)
+            found.extend((stmt.lineno, n.id, v) for n, v in zip(names, values) if isinstance(n, ast.Name))
         todo.extend(child for field in ("body", "orelse", "handlers", "finalbody") for child in getattr(stmt, field, []) or [])
     return {name: value for _line, name, value in sorted(found, key=lambda f: f[0])}
 
 
 def _moving_slice(node: ast.AST) -> bool:
-    """A slice whose bound is not a constant (``X[i:i + bs]``, ``perm[k * bs:(k + 1) * bs]``)."""
-    for sub in ast.walk(node):
+    """A slice whose bound is not a constant (``X[i:i + bs]``, ``perm[k * bs:(k + 1) * bs]``), outside
+    the items of a comprehension: ``[x[e, s:s + T] for e, s in zip(eps, starts)]`` cuts each item's
+    window, and the comprehension's own loop says how many rows there are."""
+    todo = [node]
+    while todo:
+        sub = todo.pop()
+        if isinstance(sub, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            todo.extend(gen.iter for gen in sub.generators)
+            continue
         if isinstance(sub, ast.Slice) and any(b is not None and not isinstance(b, ast.Constant) for b in (sub.lower, sub.upper)):
             return True
+        todo.extend(ast.iter_child_nodes(sub))
     return False
 
 
-def _handed(expr: ast.expr, n: int, step) -> bool:
+def _handed(expr: ast.AST, n: int, step, named: bool = False) -> bool:
     """Is some call in ``expr`` handed ``n`` (an argument, or a size tuple holding it), read with
-    the step's values (``BATCH``, ``args.batch_size``)?"""
+    the step's values (``BATCH``, ``args.batch_size``)? ``named``: through a batch-like name or
+    keyword (``batch_size``, ``bs``, ``n_batch=``)."""
     for call in (c for c in ast.walk(expr) if isinstance(c, ast.Call)):
-        for arg in [*call.args, *(k.value for k in call.keywords)]:
+        for arg, word in [*((a, "") for a in call.args), *((k.value, k.arg or "") for k in call.keywords)]:
             items = arg.elts if isinstance(arg, (ast.Tuple, ast.List)) else [arg]
-            if any(_value(item, step) == n for item in items):
-                return True
+            for item in items:
+                if _value(item, step) == n and (not named or _BATCH_WORD.search(f"{word} {ast.unparse(item)}")):
+                    return True
     return False
+
+
+def _made(step) -> ast.Module:
+    """The statements that make the step's batch names, as one tree."""
+    made = _assignments(step)
+    return ast.Module(body=[ast.Expr(made[name]) for name in step.names if name in made], type_ignores=[])
 
 
 def _value(node: ast.expr, step):
