@@ -3,9 +3,14 @@ over before the VAE's, the moves to CUDA kept on the CPU, and whether the code n
 
 from __future__ import annotations
 
+import linecache
 import re
 
+from vaelint.errors import VaelintError
 from vaelint.source.files import read_source
+from vaelint.source.frames import display_path
+
+_IMPORT = re.compile(r"\s*(from\s+[\w.]+\s+)?import\b")
 
 
 def passed_over(watch, split: list[str] = ()) -> list[str]:
@@ -153,3 +158,43 @@ def split_backwards(watch, capture) -> list[str]:
             if place not in places:
                 places.append(place)
     return places
+
+
+def imported_step(capture) -> tuple[str, str] | None:
+    """(where the backward is, the statement importing its module) for a backward run at the top
+    level of a module the program imports (a notebook-style file that trains when imported, no main
+    guard): the top level of a module run from another user frame's import statement. None otherwise."""
+    from vaelint.source.cells import where
+
+    frames = capture.frames or []
+    for k in range(len(frames) - 1, 0, -1):
+        frame, (line, _col), _values = frames[k]
+        outer, (at, _c), _v = frames[k - 1]
+        if frame.f_code.co_name == "<module>" and _IMPORT.match(linecache.getline(outer.f_code.co_filename, at)):
+            last, (end, _c2), _v2 = frames[-1]
+            return where(last.f_code.co_filename, end), where(outer.f_code.co_filename, at)
+    return None
+
+
+def outside(ref, capture, imported) -> VaelintError:
+    """The run's first VAE backward is not in the named function: where it is, and what to do."""
+    if imported is not None:
+        return VaelintError(
+            "load",
+            f"{ref.spec}: importing a module trains a VAE before {ref.name} runs (the backward at {imported[0]}, "
+            f"reached from the import at {imported[1]}), and vaelint stops at a program's first VAE backward. "
+            f'Put that module\'s training under `if __name__ == "__main__":`, or check the model alone '
+            "(`vaelint check FILE.py:ModelClass --input SPEC`).",
+        )
+    return VaelintError(
+        "load",
+        f"{ref.spec}: running it reached a backward outside {ref.name} "
+        f"({display_path(capture.frames[-1][0].f_code.co_filename)}:{capture.frames[-1][1][0]}): name that "
+        "function, or the script, as the target.",
+    )
+
+
+def reaches(capture, name: str) -> bool:
+    """Is a frame of the named function on the way to the backward?"""
+    last = name.split(".")[-1]
+    return any(frame.f_code.co_name == last for frame, _line, _values in capture.frames)

@@ -12,7 +12,7 @@ from vaelint.frontends.lightningstep import quiet_logging
 from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livemodelmoves import say_where_things_are
-from vaelint.frontends.training.livenotes import moves, passed_over, split_backwards
+from vaelint.frontends.training.livenotes import imported_step, moves, outside, passed_over, reaches, split_backwards
 from vaelint.frontends.training.livewhy import stopped_at_a_missing_package, stopped_by_a_transform
 from vaelint.frontends.training.madebatches import made_in_full
 from vaelint.frontends.training.ownbatch import at_batch
@@ -40,7 +40,6 @@ def live_program(frontend, ref, request, home):
     capture = run_target(ref, request, home, watch, runtime, sandbox, sites)
     if getattr(runtime, "argv_error", None) is not None:
         raise runtime.argv_error
-    notes = []
     watch.built = [m for m in watch.built if not _half_built(m, runtime)]
     failed = capture is None and (_own_step_failed(runtime, watch) or stopped_by_a_transform(runtime))
     if capture is None and runtime.stops and met_another_device(runtime.stops[0][1]):
@@ -57,24 +56,9 @@ def live_program(frontend, ref, request, home):
         return raised  # a shape error inside the model: VAE013 says it on the batch the step gave it
     if capture is None:
         raise _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make, failed)
-    if ref.name and not _reaches(capture, ref.name):
-        raise VaelintError(
-            "load",
-            f"{ref.spec}: running it reached a backward outside {ref.name} "
-            f"({display_path(capture.frames[-1][0].f_code.co_filename)}:{capture.frames[-1][1][0]}): name that "
-            "function, or the script, as the target.",
-        )
-    if ref.name and runtime.via and not runtime.guard_stops:
-        notes.append(
-            f"{ref.name} was reached through {display_path(runtime.via)}, the script that calls it, run as "
-            f"`python {os.path.basename(runtime.via)}` runs it (--script-args gives its arguments)"
-        )
-    if ref.name and runtime.guard_stops:
-        where, error = runtime.guard_stops[0]
-        notes.append(
-            f"the script's own way to {ref.name} did not reach it ({where + ': ' if where else ''}{_said(error)}), "
-            f"so vaelint called {ref.name} itself, its parameters standing in"
-        )
+    if ref.name and not reaches(capture, ref.name):
+        raise outside(ref, capture, imported_step(capture))
+    notes = _reached_notes(ref, runtime, capture)
     notes += passed_over(watch, split := split_backwards(watch, capture))  # before _let_go drops their losses
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
     program.notes[:0], program.split_backward = notes + moves(runtime, watch), split
@@ -333,9 +317,29 @@ def _said(error) -> str:
     return error.message if isinstance(error, VaelintError) else error_text(error)
 
 
-def _reaches(capture, name: str) -> bool:
-    last = name.split(".")[-1]
-    return any(frame.f_code.co_name == last for frame, _line, _values in capture.frames)
+def _reached_notes(ref, runtime, capture) -> list[str]:
+    """What the report says of how the run reached the step: through a script that calls the named
+    target, by vaelint's own call of it, or at the top level of a module the code imports."""
+    notes = []
+    imported = imported_step(capture)
+    if imported is not None:
+        notes.append(
+            f"the step checked is the one at {imported[0]}, run when the code imports its module ({imported[1]}): "
+            "that module trains at its top level, before the script's own code runs (put its training under "
+            '`if __name__ == "__main__":` to check the script\'s own step)'
+        )
+    if ref.name and runtime.via and not runtime.guard_stops:
+        notes.append(
+            f"{ref.name} was reached through {display_path(runtime.via)}, the script that calls it, run as "
+            f"`python {os.path.basename(runtime.via)}` runs it (--script-args gives its arguments)"
+        )
+    if ref.name and runtime.guard_stops:
+        where, error = runtime.guard_stops[0]
+        notes.append(
+            f"the script's own way to {ref.name} did not reach it ({where + ': ' if where else ''}{_said(error)}), "
+            f"so vaelint called {ref.name} itself, its parameters standing in"
+        )
+    return notes
 
 
 def _plan(home, step, first: int):
