@@ -45,6 +45,7 @@ class LiveRuntime(Runtime):
     missing_used: list | None = None  # the run's uses of names whose import failed (run_target)
     batch_count: object = None  # () -> the batches the run has taken so far (the watch's count)
     stop_batches: list = field(default_factory=list)  # how many it had taken at each of the stops
+    caught: list = field(default_factory=list)  # (where, error) the code caught and printed (livecaught.py)
 
     BatchUse = BatchUse
 
@@ -135,6 +136,7 @@ def _run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox,
     from vaelint.frontends import standins
     from vaelint.frontends.build import record_module_sites
     from vaelint.frontends.load import load_module
+    from vaelint.frontends.training.livecaught import caught_and_printed
     from vaelint.frontends.training.liveunittest import tests_raise
     from vaelint.frontends.training.scriptargv import script_argv
 
@@ -150,6 +152,7 @@ def _run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox,
         watching(watch),
         given_items(request.inputs),
         tests_raise(),
+        caught_and_printed(runtime),
     ):
         try:
             module = load_module(

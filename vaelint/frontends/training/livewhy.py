@@ -7,6 +7,7 @@ import re
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.training import livehints
+from vaelint.frontends.training.livecaught import caught_said
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, objects_hint, range_hint, rows_hint
 from vaelint.frontends.training.runtime import stand_in_said
 from vaelint.source.frames import display_path
@@ -174,6 +175,7 @@ def _ran_through(runtime, watch, home) -> str:
         )
     used = _used_in_the_run(runtime)
     caught = f" (on the way, a package that is not installed was used, and the run went on past that use: {used[0]})" if used else ""
+    caught += caught_said(runtime)  # try: main() except Exception: log.error(..., exc_info=True)
     if watch.batches == 0:
         return f"running it took no batch from a data loader and reached no backward{caught}{livehints.built_hint(home.path)}"
     return f"running it took {watch.batches} batch(es) and reached no backward{caught}"

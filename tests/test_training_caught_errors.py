@@ -1,0 +1,78 @@
+"""An error the code catches and prints around its whole program (``try: main() except Exception:
+log.error(..., exc_info=True)``): the run ends with no error of its own and no backward. The message
+says that error and the user's line it was raised at, with what to give, not only that no batch
+was taken; given that, the step is checked."""
+
+from training_cli import run
+
+SCRIPT = """
+import logging
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+log = logging.getLogger("train")
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(20, 8), nn.Linear(4, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, -1)
+        return self.dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp()), mu, logvar
+
+
+def main():
+    features = np.load("data/features.npy")
+    loader = DataLoader(TensorDataset(torch.tensor(features, dtype=torch.float32)), batch_size=16)
+    model = VAE()
+    opt = torch.optim.Adam(model.parameters())
+    for (x,) in loader:
+        rec, mu, logvar = model(x)
+        loss = ((rec - x) ** 2).sum(1).mean() - 0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as exc:
+        PRINT
+"""
+
+PRINTS = {"logging": 'log.error("training failed: %s", exc, exc_info=True)', "traceback": "import traceback; traceback.print_exc()"}
+
+
+def _write(tmp_path, monkeypatch, how):
+    (tmp_path / "train.py").write_text(SCRIPT.replace("PRINT", PRINTS[how]))
+    monkeypatch.chdir(tmp_path)
+
+
+def test_the_caught_error_is_said_with_its_line(tmp_path, monkeypatch):
+    for how in PRINTS:
+        _write(tmp_path, monkeypatch, how)
+        r = run("train.py", "--timeout", "120")
+        assert r.exit_code == 2, r.output
+        text = " ".join(r.output.split())
+        assert "the code caught an error and printed it, then went on: FileNotFoundError" in text, text
+        assert "features.npy" in text and "(raised at train.py:22)" in text, text
+
+
+def test_an_error_the_code_does_not_print_is_not_said(tmp_path, monkeypatch):
+    (tmp_path / "train.py").write_text(SCRIPT.replace("PRINT", "pass"))
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--timeout", "120")
+    assert r.exit_code == 2, r.output
+    assert "caught an error and printed it" not in r.output, r.output
+
+
+def test_given_the_batch_the_step_is_checked(tmp_path, monkeypatch):
+    _write(tmp_path, monkeypatch, "logging")
+    r = run("train.py", "--input", "16x20", "--timeout", "120")
+    assert r.exit_code == 0, r.output
+    assert "caught an error" not in r.output, r.output
