@@ -6,6 +6,7 @@ nothing, and do-nothing loggers, callbacks and plugins."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import types
 
@@ -257,6 +258,7 @@ class _Trainer(_Anything):
 
 
 def _lightning(fullname: str) -> types.ModuleType:
+    _rank_zero_set()
     parts = fullname.split(".")
     if fullname in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning.pytorch.core", "pytorch_lightning.core"):
 
@@ -267,3 +269,16 @@ def _lightning(fullname: str) -> types.ModuleType:
 
         return _StandInModule(fullname, make)
     return _StandInModule(fullname, lambda item: _lightning_name(item) if parts[-1] == "core" or item == "LightningCLI" else _Anything)
+
+
+def _rank_zero_set() -> None:
+    """Importing Lightning sets ``rank_zero_only.rank`` of lightning_utilities (installed with
+    torchmetrics), and code reads it (the lightning-hydra-template's ``RankedLogger`` raises "The
+    `rank_zero_only.rank` needs to be set before use" otherwise): its stand-in sets it so too, to
+    the one process's rank, 0."""
+    try:
+        from lightning_utilities.core.rank_zero import rank_zero_only
+    except Exception:  # noqa: BLE001 - not installed (or broken): nothing reads it
+        return
+    if getattr(rank_zero_only, "rank", None) is None:
+        rank_zero_only.rank = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0)) or 0)
