@@ -66,3 +66,29 @@ def test_a_config_group_the_command_line_chooses_is_said_with_its_options(tmp_pa
     message = " ".join(result["error"]["message"].split())
     assert "Key 'model' is not in struct (Hydra's config has no 'model': it is a config group the command line chooses" in message, message
     assert '--script-args "+model=large"; conf/model holds large, small)' in message, message
+
+
+def test_a_hydra_main_that_calls_its_config_is_run_to_the_step_it_names(monkeypatch):
+    # `call(cfg.job)` with `_target_: jobs.fitting.fit` in conf/fit.yaml: run.py imports no training code,
+    # so it was read as a model file ("no VAE targets", exit 0) (helper-found: kumatheworld/fakeglyph)
+    monkeypatch.chdir(os.path.join(RUNNING, "hydra_call_app"))
+    before = sorted(os.listdir("."))
+    r, result = _json("run.py")
+    assert r.exit_code == 1 and result["error"] is None, r.output
+    assert [(f["code"], os.path.basename(f["path"]), f["line"]) for f in result["findings"]] == [("VAE002", "fitting.py", 12)]
+    assert sorted(os.listdir(".")) == before
+
+
+def test_the_config_targets_are_the_entry_points_imports():
+    from vaelint.frontends.training.repofiles import config_targets
+    from vaelint.frontends.training.sites import parse_file
+
+    file = parse_file(os.path.realpath(os.path.join(RUNNING, "hydra_call_app", "run.py")))
+    assert config_targets(file) == [
+        "jobs.fitting",
+        "jobs.fitting.fit",
+        "jobs.networks",
+        "jobs.networks.TableVAE",
+        "torch.optim",
+        "torch.optim.Adam",
+    ]

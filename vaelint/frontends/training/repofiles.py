@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 
 from vaelint.frontends.training.sites import SourceFile, parse_file
 from vaelint.frontends.training.syspath import script_roots
@@ -107,7 +108,40 @@ def _module_names(file: SourceFile) -> list[tuple[str, str | None]]:
             names += [(f"{prefix}{alias.name}", up) for alias in node.names if alias.name != "*"]
         elif isinstance(node, ast.Call) and dotted(node.func).rpartition(".")[2] in _IMPORTERS and node.args:
             names.append((_dynamic_name(node.args[0]), None))
+    names += [(name, None) for name in config_targets(file)]
     return list(dict.fromkeys(n for n in names if n[0]))
+
+
+_TARGET = re.compile(r"^\s*_target_\s*:\s*['\"]?([A-Za-z_][\w.]*)", re.M)
+_MAX_CONFIGS = 200
+
+
+def config_targets(file: SourceFile) -> list[str]:
+    """The modules a Hydra entry point's configuration names (``@hydra.main(config_path="conf")``
+    and ``_target_: pkg.train.train`` in conf/*.yaml): ``call(cfg)`` / ``instantiate(cfg.model)``
+    import them at run time, and the file itself imports none of them. Each ``_target_``'s module
+    and the name itself (it may be a module)."""
+    folders = []
+    for node in ast.walk(file.tree):
+        if isinstance(node, ast.Call):
+            for kw in node.keywords:
+                if kw.arg == "config_path" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                    folders.append(os.path.normpath(os.path.join(os.path.dirname(file.path), kw.value.value)))
+    found, read = [], 0
+    for folder in dict.fromkeys(folders):
+        for top, _dirs, names in os.walk(folder):
+            for name in sorted(n for n in names if n.endswith((".yaml", ".yml"))):
+                read += 1
+                if read > _MAX_CONFIGS:
+                    return list(dict.fromkeys(found))
+                try:
+                    with open(os.path.join(top, name), encoding="utf-8", errors="replace") as handle:
+                        text = handle.read(100_000)
+                except OSError:
+                    continue
+                for target in _TARGET.findall(text):
+                    found += [target.rpartition(".")[0], target]
+    return list(dict.fromkeys(t for t in found if t))
 
 
 _IMPORTERS = {"import_module", "__import__"}
