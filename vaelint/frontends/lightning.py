@@ -18,6 +18,7 @@ Lightning itself need not be installed (:mod:`vaelint.frontends.standins`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import os
 
@@ -268,6 +269,7 @@ class _Globals:
 
 def _module_step(module, method, name: str, run):
     """(the Step that calls the module's step method on a batch, the method's file, the run's sandbox)."""
+    from vaelint.frontends.lightningstep import backward_as_manual
     from vaelint.frontends.training.runtime import Runtime, StepLoss
 
     fn = inspect.unwrap(method)
@@ -285,11 +287,8 @@ def _module_step(module, method, name: str, run):
         given = module.__dict__.setdefault("_vaelint_backwards", [])
         given.clear()
         try:
-            if sandbox is None:
+            with backward_as_manual(module, given), sandbox.active() if sandbox is not None else contextlib.nullcontext():
                 out = method(batch, **extra)
-            else:
-                with sandbox.active():
-                    out = method(batch, **extra)
         except StepLoss as e:
             return e.value
         except Exception as e:

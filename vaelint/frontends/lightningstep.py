@@ -6,6 +6,8 @@ first on ``z.detach()``), the VAE's is the one that trains the most of the modul
 
 from __future__ import annotations
 
+import contextlib
+
 
 def quiet(module) -> None:
     """What a LightningModule needs a Trainer for, made harmless on this instance."""
@@ -166,3 +168,28 @@ def lightning_factory(file, name: str, lightning_classes) -> bool:
         (dotted(n.value.func) or "").split(".")[-1] for n in ast.walk(fn) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)
     }
     return bool(made & lightning_classes(file))
+
+
+@contextlib.contextmanager
+def backward_as_manual(module, given: list):
+    """A manual-optimisation step that calls ``loss.backward()`` itself (a FactorVAE's or VAE-GAN's
+    module, as Lightning allows): each such loss is handed on as ``manual_backward``'s is, traced or
+    run, and nothing is backpropagated. An automatic-optimisation module is left as it is."""
+    if getattr(module, "automatic_optimization", True) is not False:
+        yield
+        return
+    import torch
+    import torch.fx as fx
+
+    def handed(loss, *args, **kwargs):
+        given.append(loss)
+
+    real, had = torch.Tensor.backward, "backward" in vars(fx.Proxy)
+    torch.Tensor.backward = handed
+    fx.Proxy.backward = handed
+    try:
+        yield
+    finally:
+        torch.Tensor.backward = real
+        if not had:
+            del fx.Proxy.backward
