@@ -136,6 +136,10 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         # a categorical decoder: log-probabilities into nll_loss, logits into cross_entropy
         Example(_tokens("torch.log_softmax(logits, dim=-1)", _NLL), inputs=("6x5:int64:12",)),
         Example(_tokens("logits", _CE), inputs=("6x5:int64:12",)),
+        # a decoder's steps each through a sigmoid, joined: probabilities at every element
+        Example(
+            _model("torch.cat([torch.sigmoid(self.dec(z)[:, :8]), torch.sigmoid(self.dec(z)[:, 8:])], dim=1)", _BCE_SUM), inputs=("6x20",)
+        ),
         # logits clamped for stability are still logits
         Example(
             _model("torch.clamp(self.dec(z), -10, 10)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)
@@ -169,6 +173,13 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
                 "F.interpolate(self.dec(z).unsqueeze(1), scale_factor=1.0, mode='linear').squeeze(1)",
                 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")',
             ),
+        ),
+        # the near miss of the joined steps: one part a sigmoid's, the other raw logits
+        Example(
+            _model("torch.cat([torch.sigmoid(self.dec(z)[:, :8]), self.dec(z)[:, 8:]], dim=1)", _BCE_SUM),
+            inputs=("6x20",),
+            at="finding",
+            message="the decoder ends in cat",
         ),
         # the data first: binary_cross_entropy_with_logits(x, recon) reads the data as the logits
         Example(
@@ -256,6 +267,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             return None
         if isinstance(finding.observed, BoundedLogits):
             return None  # the decoder's activation is to go: which logits it meant is the user's to say
+        if isinstance(finding.observed, UnboundedIntoBCE) and finding.observed.last_op in _JOINS:
+            return None  # parts joined, some probabilities already: which are logits is the user's to say
         if op == "binary_cross_entropy_with_logits":
             # the decoder's own sigmoid (a function or an nn.Sigmoid() in its Sequential) stays;
             # the loss takes its output as the probabilities it is
@@ -297,6 +310,8 @@ def _last_op(ctx, node):
         if name in _WITHIN_RANGE and _keeps_range(node) and isinstance(node.args[0] if node.args else None, type(node)):
             node, seen = node.args[0], seen + 1  # sigmoid, then a bilinear warp of it: still in [0, 1]
             continue
+        if name in _JOINS:
+            return _joined_end(ctx, node)
         if name not in RESHAPE_OPS and name not in CAST_OPS and name != "getitem":
             return node
         inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
@@ -321,6 +336,21 @@ _WITHIN_RANGE = {
     "flip",
     "roll",
 }
+
+
+# ops that join tensors: each value of the result is a value of one of them
+_JOINS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack"}
+
+
+def _joined_end(ctx, node):
+    """What a join of the decoder's steps ends in (``torch.cat([sigmoid(out(h_t)) for t ...], 1)``: a
+    step-by-step decoder's probabilities): the parts' last op where every part ends in the same
+    one, else the join itself (a sigmoid's part beside a linear layer's is not bounded)."""
+    parts = node.args[0] if node.args and isinstance(node.args[0], (list, tuple)) else ()
+    ends = [_last_op(ctx, part) for part in parts if isinstance(part, type(node))]
+    if ends and len(ends) == len(parts) and all(e is not None for e in ends) and len({ctx.view.op(e) for e in ends}) == 1:
+        return ends[0]
+    return node
 
 
 def _keeps_range(node) -> bool:
