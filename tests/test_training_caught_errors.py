@@ -76,3 +76,28 @@ def test_given_the_batch_the_step_is_checked(tmp_path, monkeypatch):
     r = run("train.py", "--input", "16x20", "--timeout", "120")
     assert r.exit_code == 0, r.output
     assert "caught an error" not in r.output, r.output
+
+
+def test_a_missing_file_the_code_catches_without_a_traceback_is_said(tmp_path, monkeypatch):
+    """A sweep over settings that prints each failure and goes on (``except Exception as e:
+    print(e); continue``): nothing formats a traceback, but the read of a file that is not here is
+    said, with its line and what to give."""
+    sweep = SCRIPT.replace(
+        """    try:
+        main()
+    except Exception as exc:
+        PRINT""",
+        """    for setting in ("small", "large"):
+        try:
+            main()
+        except Exception as exc:
+            print("skipping", setting, exc)
+            continue""",
+    )
+    (tmp_path / "train.py").write_text(sweep)
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--timeout", "120")
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert "the code read 'data/features.npy' at train.py:22, which is not here, and went on past the error" in text, text
+    assert "--input" in text, text

@@ -46,6 +46,7 @@ class LiveRuntime(Runtime):
     batch_count: object = None  # () -> the batches the run has taken so far (the watch's count)
     stop_batches: list = field(default_factory=list)  # how many it had taken at each of the stops
     caught: list = field(default_factory=list)  # (where, error) the code caught and printed (livecaught.py)
+    missed: list = field(default_factory=list)  # (where, error) of files the code read that are not here
 
     BatchUse = BatchUse
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 
+from vaelint.frontends.training.livecaught import missed
 from vaelint.frontends.training.sandboxanswers import RETURNS
 from vaelint.frontends.training.sandboxoverlay import guard_reads_back, kept_file, path_text, read_back
 from vaelint.frontends.training.sandboxparts import Sink
@@ -68,7 +69,11 @@ def guarded_open(sandbox, real_open, say: bool = True):
             got = read_back(file, mode, overlay)
             if got is not None:
                 return got
-        return real_open(file, mode, *args, **kwargs)
+        try:
+            return real_open(file, mode, *args, **kwargs)
+        except FileNotFoundError as error:
+            missed(error)  # said where the code catches it and goes on (livecaught.py)
+            raise
 
     return opened
 
