@@ -52,21 +52,28 @@ class InputSpec:
     # the code's batch holds this item as a list of strings (SMILES, sentences its step encodes
     # itself): made as indices of its rows, handed to the step as those strings (as_listed)
     texts: tuple | None = field(default=None, compare=False, hash=False, repr=False)
+    # no dim of it is the batch (a causal mask S x S beside (S, B) tokens and a (B, S) padding
+    # mask): the same at every batch size; ``unbatched`` is the others' batch size (batch_dims_placed)
+    unbatched: int | None = None
 
     @property
     def batch(self) -> int:
+        if self.unbatched is not None:
+            return self.unbatched
         return self.high if self.indexes_batch else self.shape[self.batch_dim]
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
         """The sizes of one sample: every dim but the batch's."""
-        if self.indexes_batch:
+        if self.indexes_batch or self.unbatched is not None:
             return self.shape
         return self.shape[: self.batch_dim] + self.shape[self.batch_dim + 1 :]
 
     def sized(self, batch: int) -> tuple[int, ...]:
         """This spec's shape at another batch size (an edge list's edges grow with its nodes:
         its longest dim, E of 2 x E, in proportion)."""
+        if self.unbatched is not None:
+            return self.shape
         if self.indexes_batch:
             longest = self._edges_dim
             grown = max(1, round(self.shape[longest] * batch / self.high))
@@ -78,7 +85,7 @@ class InputSpec:
         per-sample lengths or labels tensor beside (T, B, F) sequences)."""
         from dataclasses import replace
 
-        if self.indexes_batch:
+        if self.indexes_batch or self.unbatched is not None:
             return self
         return replace(self, batch_dim=dim if dim < len(self.shape) else 0)
 
@@ -92,6 +99,8 @@ class InputSpec:
         along the batch dim; an edge list's second copy indexes the second copy's rows."""
         import torch
 
+        if self.unbatched is not None:
+            return tensor
         if self.indexes_batch:
             return torch.cat([tensor, tensor + batch], dim=self._edges_dim)
         return torch.cat([tensor, tensor], dim=self.batch_dim if self.batch_dim < tensor.dim() else 0)
@@ -225,6 +234,31 @@ def with_batch_indices(specs: list[InputSpec]) -> list[InputSpec]:
     if not all(s.high == batch for s, i in zip(specs, index) if i):
         return specs
     return [replace(s, indexes_batch=True) if i else s for s, i in zip(specs, index)]
+
+
+def batch_dims_placed(specs: list[InputSpec]) -> tuple[list[InputSpec], str]:
+    """Specs whose batch sizes disagree because each has its batch at a dim of its own, or none
+    (``--input 30x8:int64:1000 --input 8x30:bool --input 30x30``: sequence-first tokens, a (B, S)
+    padding mask, an (S, S) causal mask): the one size that is exactly one dim of every spec that
+    has it, the first spec among them, is the batch; each spec's batch dim is that dim, and a spec
+    without it is the same at every batch size. (specs, the note) where one such size is; else the
+    specs as given and ""."""
+    from dataclasses import replace
+
+    if len({s.batch for s in specs}) < 2 or any(s.indexes_batch for s in specs) or not specs[0].shape:
+        return specs, ""
+    fits = []
+    for size in dict.fromkeys(specs[0].shape):
+        if all(s.shape.count(size) <= 1 for s in specs) and sum(size in s.shape for s in specs) >= 2:
+            fits.append(size)
+    if len(fits) != 1:
+        return specs, ""
+    (size,) = fits
+    placed = [replace(s, batch_dim=s.shape.index(size)) if size in s.shape else replace(s, unbatched=size) for s in specs]
+    said = ", ".join(
+        f"{s.text()} at dim {s.batch_dim}" if s.unbatched is None else f"{s.text()} has none (the same at every batch)" for s in placed
+    )
+    return placed, f"the batch is {size}, the one size each input has at most once: {said}"
 
 
 def nbytes(spec: InputSpec, batch: int | None = None) -> int:

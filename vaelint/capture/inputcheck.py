@@ -12,7 +12,7 @@ from vaelint.capture.keyhints import missing_key_hint
 from vaelint.errorkinds import CONSTRAINT_HINT, arguments_hint, kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
-from vaelint.inputs import InputSpec, at_one_batch, with_batch_indices
+from vaelint.inputs import InputSpec, at_one_batch, batch_dims_placed, with_batch_indices
 from vaelint.vocab import ErrorKind
 
 
@@ -24,7 +24,7 @@ def check_inputs(inputs: list[InputSpec]) -> None:
             "no input shape: give the model's input with --input, e.g. --input 32x784 "
             "(dim 0 is the batch), or configure the target's input in [tool.vaelint].",
         )
-    batches = {s.batch for s in with_batch_indices(inputs)}
+    batches = {s.batch for s in with_batch_indices(batch_dims_placed(inputs)[0])}
     if len(batches) != 1:
         raise VaelintError(
             "input",
@@ -68,6 +68,9 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
         )
     if options.batch_dim is not None:
         given = [s.with_batch_dim(options.batch_dim) for s in given]
+    elif options.inputs and len({s.batch for s in with_batch_indices(given)}) > 1:
+        given, said = batch_dims_placed(given)  # (S, B) tokens, a (B, S) mask, an (S, S) mask
+        notes += [said] if said else []
     elif not options.inputs:
         given = placed_batch(given, notes)  # read off the code's own batch: a transposed copy has it at dim 1
         given, said = at_one_batch(given)  # loaders of several batch sizes (a semi-supervised step's two streams)
