@@ -1,231 +1,225 @@
-"""A file written for a deep-learning framework other than PyTorch (MXNet, JAX, PaddlePaddle...)
-is never passed over as "no VAE targets" (exit 0), nor told to install that framework: named on
-the command line it is exit 2, saying which framework and that nothing in it was checked
-(helper-found: an MXNet Gluon VAE-GAN's model file exited 0, its training script asked for
-mxnet). A PyTorch file that imports one of them beside torch is checked as before."""
+"""Never green on code of other frameworks, or training no script runs: a Keras or TensorFlow model
+or training script, a Pyro SVI loop, a driver of a library that is not installed, a Sacred automain,
+a library's training function no script calls: each is checked or said (exit 2 with why), never
+"no VAE targets" with exit 0."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 
-import pytest
+from conftest import FIXTURES
 from typer.testing import CliRunner
 
 from vaelint.cli import app
 
 runner = CliRunner()
 
-GLUON_MODEL = """
-from mxnet import gluon, nd
-from mxnet.gluon import nn
+
+def check(*args):
+    r = runner.invoke(app, ["check", *args, "--no-cache"])
+    assert "Traceback" not in r.output, r.output
+    return r
 
 
-class VAE(gluon.Block):
-    def __init__(self, z=2):
-        super().__init__()
-        self.enc, self.dec = nn.Dense(2 * z), nn.Dense(784, activation="sigmoid")
-
-    def forward(self, x):
-        h = self.enc(x)
-        return self.dec(h[:, :2] + nd.exp(0.5 * h[:, 2:]) * nd.random_normal(shape=(x.shape[0], 2)))
-"""
-
-GLUON_TRAINING = (
-    GLUON_MODEL
-    + """
-
-from mxnet import autograd
-
-net = VAE()
-net.initialize()
-trainer = gluon.Trainer(net.collect_params(), "adam")
-with autograd.record():
-    loss = (net(nd.random.uniform(shape=(32, 784))) ** 2).sum()
-loss.backward()
-trainer.step(32)
-"""
-)
-
-FLAX_MODEL = """
-import flax.linen as nn
-import jax
-
-
-class VAE(nn.Module):
-    latent: int = 4
-
-    @nn.compact
-    def __call__(self, x, key):
-        h = nn.Dense(2 * self.latent)(x)
-        mu, logvar = h[:, : self.latent], h[:, self.latent :]
-        return mu + jax.numpy.exp(0.5 * logvar) * jax.random.normal(key, mu.shape)
-"""
-
-
-@pytest.mark.parametrize(
-    "source, said",
-    [
-        (GLUON_MODEL, "is written for MXNet (import mxnet at line 2)"),
-        (GLUON_TRAINING, "is written for MXNet (import mxnet at line 2)"),
-        (FLAX_MODEL, "is written for Flax (JAX) (import flax at line 2)"),
-    ],
-    ids=["gluon-model", "gluon-training", "flax-model"],
-)
-def test_a_file_for_another_framework_is_exit_2_saying_which(tmp_path, monkeypatch, source, said):
+def test_a_keras_functional_model_trained_with_fit_is_never_passed_over(tmp_path, monkeypatch):
+    # a Keras script: Model(x, y) at the top, vae.fit(...): no torch backward, yet a model
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "vae.py").write_text(textwrap.dedent(source))
-    r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
-    text = " ".join(r.output.split())
+    (tmp_path / "train.py").write_text(
+        "from keras.layers import Input, Dense\nfrom keras.models import Model\n\n"
+        "x = Input(shape=(784,))\ny = Dense(784)(Dense(8)(x))\nvae = Model(x, y)\nvae.compile(loss=None)\n"
+    )
+    r = runner.invoke(app, ["check", "train.py", "--no-cache"])
+    assert r.exit_code == 2 and "train.py defines the model vae but names no target" in r.output
+
+
+def test_a_tensorflow_training_script_is_never_passed_over(tmp_path, monkeypatch):
+    # a tf.GradientTape loop over a model built in another module: no nn.Module, no torch
+    # backward, no Keras Model at the top, yet training code: exit 2 saying why
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent("""
+        import tensorflow as tf
+        import modules
+        model = modules.GraphVAE(16)
+        optimizer = tf.keras.optimizers.Adam(1e-3)
+        for epoch in range(10):
+            with tf.GradientTape() as tape:
+                loss = model.loss(modules.batch())
+            grad = tape.gradient(loss, model.weights)
+            optimizer.apply_gradients(zip(grad, model.weights))
+    """)
+    )
+    r = runner.invoke(app, ["check", "train.py", "--no-cache"])
     assert r.exit_code == 2, r.output
-    assert f"vae.py {said}" in text and "nothing in it was checked" in text, text
-    assert "no VAE targets" not in text and "Install" not in text, text
-    monkeypatch.setenv("PRE_COMMIT", "1")  # among pre-commit's files: said, not failed
-    r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
-    assert r.exit_code == 0 and said in " ".join(r.output.split()), r.output
+    assert "train.py trains with TensorFlow (GradientTape at line 7)" in r.output
+    # pre-commit hands every changed file: said in a note, the hook not failed for it
+    monkeypatch.setenv("PRE_COMMIT", "1")
+    r = runner.invoke(app, ["check", "train.py", "--no-cache"])
+    assert r.exit_code == 0 and "trains with TensorFlow" in r.output
+    # the near miss: a file that only imports tensorflow (for its data pipeline, say) is passed over
+    monkeypatch.delenv("PRE_COMMIT")
+    (tmp_path / "data.py").write_text("import tensorflow as tf\n\ndef batches():\n    return tf.data.Dataset.range(4)\n")
+    r = runner.invoke(app, ["check", "data.py", "--no-cache"])
+    assert r.exit_code == 0 and "no VAE targets" in r.output
 
 
-def test_a_pytorch_file_that_also_imports_jax_is_checked_as_pytorch(tmp_path, monkeypatch):
-    # the near miss: torch is imported, so the file is PyTorch code (jax only for a utility)
+def test_a_driver_of_a_library_that_is_not_installed_is_never_passed_over(tmp_path, monkeypatch):
+    # VAME's two-line driver (`import vame; vame.train_model(config)`) without the library: the
+    # training is not here to run, and the check said "no VAE targets", exit 0
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train_vame.py").write_text("import vaelint_absent_lib\n\nconfig = 'config.yaml'\nvaelint_absent_lib.train_model(config)\n")
+    r = runner.invoke(app, ["check", "train_vame.py", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert "train_vame.py trains through vaelint_absent_lib.train_model (from vaelint_absent_lib, imported at line 1)" in said
+    assert "not installed here" in said
+    monkeypatch.setenv("PRE_COMMIT", "1")  # said in a note, the hook not failed for it
+    r = runner.invoke(app, ["check", "train_vame.py", "--no-cache"])
+    assert r.exit_code == 0 and "trains through vaelint_absent_lib.train_model" in " ".join(r.output.split())
+    # the near misses: a call that is no training entry point, and a module of the repository's own
+    monkeypatch.delenv("PRE_COMMIT")
+    (tmp_path / "plots.py").write_text("import vaelint_absent_lib\n\nvaelint_absent_lib.plot_curves('log.csv')\n")
+    (tmp_path / "local_lib.py").write_text("def train_model(cfg):\n    return cfg\n")
+    (tmp_path / "driver.py").write_text("import local_lib\n\nlocal_lib.train_model('config.yaml')\n")
+    for name in ("plots.py", "driver.py"):
+        r = runner.invoke(app, ["check", name, "--no-cache"])
+        assert r.exit_code == 0 and "no VAE targets" in r.output, r.output
+
+
+def test_a_script_trained_by_pyros_svi_is_never_passed_over(monkeypatch):
+    # svi.step() backpropagates inside Pyro: the repository has no backward of its own, and the
+    # check said "no VAE targets", exit 0 (plai-group/gae_in_pytorch). Without Pyro, exit 2 saying so
+    monkeypatch.chdir(os.path.join(FIXTURES, "training", "pyro_svi"))
+    r = runner.invoke(app, ["check", "train.py", "--no-cache"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert "imports 'Adam' from 'pyro.optim', which could not be imported" in said and "no VAE targets" not in said
+
+
+def test_a_tensorflow_script_with_a_main_guard_is_said_as_tensorflow_before_it_runs(tmp_path, monkeypatch):
+    # a script (main guard, a loop) is run to find its step: a TensorFlow one stopped at "No module
+    # named 'tensorflow'" (julian-carpenter/beta-TCVAE), which says to install what vaelint cannot check
+    monkeypatch.chdir(tmp_path)
+    script = """
+        import tensorflow as tf
+
+        def main():
+            model = tf.keras.Sequential([tf.keras.layers.Dense(4)])
+            opt = tf.keras.optimizers.Adam()
+            for x in tf.data.Dataset.range(8).batch(2):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(model(x) ** 2)
+                opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+
+        if __name__ == "__main__":
+            main()
+    """
+    (tmp_path / "train.py").write_text(textwrap.dedent(script))
+    r = runner.invoke(app, ["check", "train.py", "--no-cache"])
+    assert r.exit_code == 2 and "train.py trains with TensorFlow (GradientTape at line 8)" in r.output, r.output
+    assert "tensorflow" not in r.output.split("TensorFlow")[0].lower()  # not "No module named 'tensorflow'"
+
+
+TRAIN_LIBRARY = """import torch.nn.functional as F
+
+
+def train_epoch(model, loader, opt):
+    for x, _ in loader:
+        recon, mu, logvar = model(x)
+        loss = F.mse_loss(recon, x) - 0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_training_code_no_script_runs_is_never_no_vae_targets(tmp_path, monkeypatch):
+    """A file of train functions (or a step behind an entry point vaelint does not know), named
+    on the command line, is exit 2 naming its backward; passed by pre-commit, a note says it was
+    not checked. It used to be 'no VAE targets', exit 0: a CI gate green on unchecked code."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "trainlib.py").write_text(TRAIN_LIBRARY)
+    r = check("trainlib.py")
+    assert r.exit_code == 2 and "holds training code (the backward at trainlib.py:9)" in r.output
+    # the command to write names the function that holds the backward; a file named train.py is
+    # not sent to `vaelint check train.py` (helper-found: hoanhle/vqvae's train.py was)
+    said = " ".join(r.output.split())
+    assert "`vaelint check trainlib.py:train_epoch --input SHAPE`" in said and "(`vaelint check train.py`)" in said, said
+    (tmp_path / "train.py").write_text(TRAIN_LIBRARY)
+    said = " ".join(check("train.py").output.split())
+    assert "`vaelint check train.py:train_epoch --input SHAPE`" in said and "(`vaelint check train.py`)" not in said, said
+    monkeypatch.setenv("PRE_COMMIT", "1")
+    r = check("trainlib.py")
+    assert r.exit_code == 0 and "trainlib.py holds training code (the backward at trainlib.py:9)" in r.output
+    assert "not checked" in r.output
+
+
+def test_a_sacred_automain_script_is_run_as_a_script(tmp_path, monkeypatch):
+    """@ex.automain runs main() when the file is run (Sacred): the file is a script, run to its
+    step; here Sacred is not installed, which is said (pybnen/symusic was 'no VAE targets')."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vae_common.py").write_text(open(os.path.join(FIXTURES, "training", "running", "vae_common.py")).read())
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            import torch.nn.functional as F
+            from sacred import Experiment
+            from torch.utils.data import DataLoader, TensorDataset
+
+            from vae_common import VAE
+
+            ex = Experiment("vae")
+
+
+            @ex.capture
+            def run(batch_size=64):
+                model = VAE()
+                opt = torch.optim.Adam(model.parameters())
+                for (x,) in DataLoader(TensorDataset(torch.rand(256, 784)), batch_size=batch_size):
+                    recon, mu, logvar = model(x)
+                    loss = F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+
+
+            @ex.automain
+            def main():
+                run()
+            """
+        )
+    )
+    r = check("train.py")
+    assert r.exit_code == 2 and "No module named 'sacred'" in r.output and "no VAE targets" not in r.output
+    # said once, where the run stopped: not "train.py:9: train.py:9:"
+    assert "stopped at train.py:9: train.py:4 imports 'Experiment' from 'sacred'" in " ".join(r.output.split())
+
+
+def test_a_tf_keras_model_file_is_never_passed_over(tmp_path, monkeypatch):
+    # a tf.keras model factory with no training loop (an LSTM-VAE built with the functional API and
+    # add_loss): 'no VAE targets', exit 0, was a pass for a file vaelint cannot check at all
+    # (helper-found: meliksahturker/LSTM-VAE); a file that only reads its data with tf.data still passes
     monkeypatch.chdir(tmp_path)
     (tmp_path / "vae.py").write_text(
         textwrap.dedent("""
-        import jax
-        import torch
-        import torch.nn as nn
+        import tensorflow as tf
+        from tensorflow import keras
 
-        class VAE(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.enc, self.dec = nn.Linear(20, 8), nn.Linear(4, 20)
-
-            def forward(self, x):
-                mu, logvar = self.enc(x).chunk(2, dim=1)
-                return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+        def build(steps, features, latent=8):
+            x = keras.Input((steps, features))
+            h = keras.layers.LSTM(32)(x)
+            mu, logvar = keras.layers.Dense(latent)(h), keras.layers.Dense(latent)(h)
+            return keras.Model(x, [mu, logvar])
     """)
     )
     r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
-    assert "written for" not in r.output, r.output
-    assert r.exit_code == 2 and "name the model as PATH.py:NAME" in " ".join(r.output.split()), r.output
-
-
-TF1_MODEL = """
-import tensorflow as tf
-
-
-class Autoencoder:
-    def __init__(self, n=784, k=8):
-        self.x = tf.placeholder(tf.float32, (None, n))
-        h = tf.layers.dense(self.x, 2 * k)
-        mu, log_var = h[:, :k], h[:, k:]
-        z = mu + tf.exp(0.5 * log_var) * tf.random_normal(tf.shape(mu))
-        out = tf.layers.dense(z, n, activation=tf.nn.sigmoid)
-        self.loss = tf.reduce_mean(tf.reduce_sum(tf.square(self.x - out), 1))
-
-    def train(self, data, steps=100):
-        step = tf.train.AdamOptimizer(1e-3).minimize(self.loss)
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            for _ in range(steps):
-                sess.run(step, feed_dict={self.x: data[:32]})
-"""
-
-
-@pytest.mark.parametrize(
-    "driver",
-    [
-        "import numpy as np\nfrom nets import Autoencoder\n\nAutoencoder().train(np.zeros((64, 784)))\n",
-        "import numpy as np\nfrom nets import *\n\nnet = Autoencoder()\nwith tf.Session() as s:\n    pass\n",
-    ],
-    ids=["thin-driver", "star-import-session"],
-)
-def test_a_driver_of_the_projects_tensorflow_training_is_exit_2_not_no_targets(tmp_path, monkeypatch, driver):
-    # before: "no VAE targets", exit 0: the script never names tensorflow, its model module does
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "nets.py").write_text(textwrap.dedent(TF1_MODEL))
-    (tmp_path / "run.py").write_text(driver)
-    r = runner.invoke(app, ["check", "run.py", "--no-cache"])
-    text = " ".join(r.output.split())
     assert r.exit_code == 2, r.output
-    assert "run.py trains through nets.py, which trains with TensorFlow (Session at line 16)" in text, text
-    assert "no VAE targets" not in text
-
-
-def test_a_driver_of_a_module_that_only_reads_data_with_tensorflow_is_not_called_tensorflow(tmp_path, monkeypatch):
-    # the near miss: the project module uses tf.data for its pipeline and trains nothing
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "pipeline.py").write_text(
-        "import tensorflow as tf\n\n\ndef batches(a):\n    return tf.data.Dataset.from_tensor_slices(a)\n"
-    )
-    (tmp_path / "run.py").write_text("import numpy as np\nfrom pipeline import batches\n\nprint(batches(np.zeros(3)))\n")
-    r = runner.invoke(app, ["check", "run.py", "--no-cache"])
-    assert "trains through" not in r.output and "TensorFlow" not in r.output, r.output
-
-
-KERAS_TF_MODEL = """
-import tensorflow as tf
-from tensorflow import keras
-
-
-class VAE(keras.Model):
-    def __init__(self):
-        super().__init__()
-        self.enc, self.dec = keras.layers.Dense(16), keras.layers.Dense(784)
-
-    def train_step(self, x):
-        with tf.GradientTape() as tape:
-            mu, logvar = tf.split(self.enc(x), 2, axis=1)
-            z = mu + tf.exp(0.5 * logvar) * tf.random.normal(tf.shape(mu))
-            loss = tf.reduce_mean(tf.square(self.dec(z) - x))
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.trainable_weights), self.trainable_weights))
-        return {"loss": loss}
-"""
-
-
-def test_a_driver_that_imports_tensorflow_and_fits_the_projects_model_is_said_not_install(tmp_path, monkeypatch):
-    # `import tensorflow as tf; from nets import Autoencoder; ... model.fit(...)` with TensorFlow not installed:
-    # before, "Install the package that provides 'tensorflow'" (which would not help) (helper E, brenerrr/JointVAE)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "nets.py").write_text(KERAS_TF_MODEL)
-    (tmp_path / "run.py").write_text(
-        "import numpy as np\nimport tensorflow as tf\nfrom nets import VAE\n\nmodel = VAE()\nmodel.compile(optimizer='adam')\n"
-        "model.fit(tf.data.Dataset.from_tensor_slices(np.zeros((64, 784), 'float32')).batch(8), epochs=1)\n"
-    )
-    r = runner.invoke(app, ["check", "run.py", "--no-cache"])
-    text = " ".join(r.output.split())
-    assert r.exit_code == 2 and "nothing in it was checked" in text, r.output
-    assert "Install" not in text and "install" not in text.replace("installed", ""), text
-
-
-def test_an_inline_tf_keras_vae_is_said_as_tensorflow_code_not_a_package_to_install(tmp_path, monkeypatch):
-    # a course VAE written with tf.keras in one script, model and fit inline (helper I): not "install tensorflow"
-    (tmp_path / "vae_tf.py").write_text(
-        "import numpy as np\nimport tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n\n"
-        "inputs = keras.Input(shape=(20,))\nz_mean = layers.Dense(4)(inputs)\n"
-        "vae = keras.Model(inputs, layers.Dense(20)(z_mean))\nvae.compile(optimizer='adam')\n"
-        "vae.fit(np.random.rand(64, 20), epochs=1)\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    from typer.testing import CliRunner
-
-    from vaelint.cli import app
-
-    r = CliRunner().invoke(app, ["check", "vae_tf.py", "--no-cache"])
-    assert r.exit_code == 2, r.output
-    assert "is TensorFlow code (it builds a tf.keras model (keras at line 3))" in r.output, r.output
-    assert "Install the package" not in r.output
-
-
-def test_a_hips_autograd_vae_is_said_as_another_framework(tmp_path, monkeypatch):
-    # import autograd.numpy as np; from autograd import grad: not PyTorch (helper F), never "no VAE targets"
-    (tmp_path / "vae.py").write_text(
-        "import autograd.numpy as np\nfrom autograd import grad\n\n\ndef elbo(params, x):\n    return np.sum(x)\n\n\n"
-        "g = grad(elbo)\nfor _ in range(3):\n    g(np.ones(3), np.ones(3))\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    from typer.testing import CliRunner
-
-    from vaelint.cli import app
-
-    r = CliRunner().invoke(app, ["check", "vae.py", "--no-cache"])
-    assert r.exit_code == 2, r.output
-    assert "HIPS autograd (NumPy) (import autograd at line 1)" in r.output, r.output
+    assert "vae.py is TensorFlow code (it builds a tf.keras model (keras at line 3))" in r.output
+    (tmp_path / "layers.py").write_text("import tensorflow as tf\n\nblock = tf.keras.layers.Dense(4)\n")
+    r = runner.invoke(app, ["check", "layers.py", "--no-cache"])
+    assert r.exit_code == 2 and "keras at line 3" in r.output, r.output
+    monkeypatch.setenv("PRE_COMMIT", "1")
+    r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
+    assert r.exit_code == 0 and "is TensorFlow code" in r.output, r.output
