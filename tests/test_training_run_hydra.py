@@ -92,3 +92,12 @@ def test_the_config_targets_are_the_entry_points_imports():
         "torch.optim",
         "torch.optim.Adam",
     ]
+
+
+def test_a_hydra_plugin_is_named_as_its_package():
+    from vaelint.frontends.training.livewhy import _hydra_plugin
+
+    assert _hydra_plugin("hydra/launcher", "joblib") == "hydra-joblib-launcher"
+    assert _hydra_plugin("hydra/launcher", "submitit_slurm") == "hydra-submitit-launcher"
+    assert _hydra_plugin("hydra/sweeper", "optuna") == "hydra-optuna-sweeper"
+    assert _hydra_plugin("hydra/job_logging", "colorlog") == "hydra-colorlog"
