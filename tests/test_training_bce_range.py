@@ -49,3 +49,49 @@ def test_data_in_range_is_checked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = check(str(tmp_path / "train.py"), "-", [])
     assert result.error is None, result.error.message
+
+
+SWAPPED = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(784, 8), nn.Linear(4, 784)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x.flatten(1)).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)).view(-1, 1, 28, 28), mu, logvar
+
+
+def loss_of(images, recon, mu, logvar):
+    return F.binary_cross_entropy(recon, images, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+
+prepare = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for images, _ in DataLoader(datasets.MNIST("data", download=True, transform=prepare), batch_size=16):
+    recon, mu, logvar = model(images)
+    loss = loss_of(recon, images, mu, logvar)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_normalised_data_handed_first_to_the_bce_says_swap_them(tmp_path, monkeypatch):
+    # the loss helper takes (images, recon) and is called (recon, images): the Normalize'd images in
+    # [-1, 1] reach binary_cross_entropy's input, and torch's bare error was all that was said (helper U)
+    (tmp_path / "train.py").write_text(SWAPPED)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    message = " ".join(result.error.message.split())
+    assert "all elements of input should be between 0 and 1" in message, message
+    assert "The data comes from the data set's Normalize" in message and "swap them" in message, message

@@ -69,6 +69,12 @@ NORMALISED: list[str] = []
 def range_hint(error) -> str:
     """A loss that needs values in [0, 1] (binary cross-entropy's target) given images its data
     set's transform normalised: the real data has that range too, so the code fails on it."""
+    if "of input should be between 0 and 1" in str(error) and NORMALISED:
+        return (  # criterion(x_hat, x, ...) for criterion(x, x_hat, ...): the normalised data where the output goes
+            f". The data comes from the data set's {NORMALISED[-1]}: if the loss is handed the data first (the "
+            "arguments swapped, as binary_cross_entropy(input, target) takes the model's output first), swap them; "
+            "else end the decoder with a sigmoid (or use binary_cross_entropy_with_logits on its logits)"
+        )
     if "of target should be between 0 and 1" not in str(error):  # the input's: the decoder's activation
         return ""
     if not NORMALISED:  # the code's own preparation of its data (StandardScaler, (x - mean) / std, its Dataset's Normalize)
