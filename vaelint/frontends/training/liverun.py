@@ -288,10 +288,16 @@ def _call_named(module, ref, request):
     """``train.py:train``, ``solver.py:Solver.train``: called, its parameters from
     ``--init`` or standing in."""
     import inspect
+    import unittest
 
     parts = ref.name.split(".")
     obj = getattr(module, parts[0])
-    if len(parts) > 1:
+    if len(parts) > 1 and isinstance(obj, type) and issubclass(obj, unittest.TestCase):
+        case = obj(parts[1])  # a test method: made and set up as unittest runs it (setUpClass, setUp)
+        obj.setUpClass()
+        case.setUp()
+        obj = getattr(case, parts[1])
+    elif len(parts) > 1:
         obj = obj(**_arguments(obj.__init__, request.init, skip_self=True))
         for p in parts[1:]:
             obj = getattr(obj, p)
