@@ -95,9 +95,9 @@ def test_the_config_targets_are_the_entry_points_imports():
 
 
 def test_a_hydra_plugin_is_named_as_its_package():
-    from vaelint.frontends.training.livewhy import _hydra_plugin
+    from vaelint.frontends.training.hydramissing import hydra_plugin
 
-    assert _hydra_plugin("hydra/launcher", "joblib") == "hydra-joblib-launcher"
-    assert _hydra_plugin("hydra/launcher", "submitit_slurm") == "hydra-submitit-launcher"
-    assert _hydra_plugin("hydra/sweeper", "optuna") == "hydra-optuna-sweeper"
-    assert _hydra_plugin("hydra/job_logging", "colorlog") == "hydra-colorlog"
+    assert hydra_plugin("hydra/launcher", "joblib") == "hydra-joblib-launcher"
+    assert hydra_plugin("hydra/launcher", "submitit_slurm") == "hydra-submitit-launcher"
+    assert hydra_plugin("hydra/sweeper", "optuna") == "hydra-optuna-sweeper"
+    assert hydra_plugin("hydra/job_logging", "colorlog") == "hydra-colorlog"

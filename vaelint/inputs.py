@@ -332,3 +332,9 @@ def same_kind(seq, items):
         return type(seq)(items)
     except TypeError:
         return tuple(items)
+
+
+def listed_specs(inputs: list[InputSpec], shown: int = 4) -> str:
+    """The specs and their batches, the first few of a long list and how many more."""
+    said = ", ".join(f"{s.text()}: {s.batch} at dim {s.batch_dim}" for s in inputs[:shown])
+    return said + (f", and {len(inputs) - shown} more" if len(inputs) > shown else "")

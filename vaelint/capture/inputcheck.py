@@ -12,7 +12,7 @@ from vaelint.capture.keyhints import missing_key_hint
 from vaelint.errorkinds import CONSTRAINT_HINT, arguments_hint, kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
-from vaelint.inputs import InputSpec, at_one_batch, batch_dims_placed, with_batch_indices
+from vaelint.inputs import InputSpec, at_one_batch, batch_dims_placed, listed_specs, with_batch_indices
 from vaelint.vocab import ErrorKind
 
 
@@ -28,17 +28,11 @@ def check_inputs(inputs: list[InputSpec]) -> None:
     if len(batches) != 1:
         raise VaelintError(
             "input",
-            f"the --input specs disagree on the batch size ({_listed(inputs)}). "
+            f"the --input specs disagree on the batch size ({listed_specs(inputs)}). "
             "Give every input the same batch size, or say where the batch is with --batch-dim N (an integer input that indexes "
             "the batch's rows, a graph's 2 x E edge list over N nodes, takes HIGH = the batch size: --input 500x128 --input "
             "2x2000:int64:500). A forward argument that is no batch (a weight, a per-step vector) has no --input: check the training script.",
         )
-
-
-def _listed(inputs: list[InputSpec], shown: int = 4) -> str:
-    """The specs and their batches, the first few of a long list and how many more."""
-    said = ", ".join(f"{s.text()}: {s.batch} at dim {s.batch_dim}" for s in inputs[:shown])
-    return said + (f", and {len(inputs) - shown} more" if len(inputs) > shown else "")
 
 
 def gather_inputs(program, options, notes: list) -> list[InputSpec]:

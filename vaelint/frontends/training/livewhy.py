@@ -7,6 +7,7 @@ import re
 
 from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.training import livehints
+from vaelint.frontends.training.hydramissing import hydra_config_missing
 from vaelint.frontends.training.livecaught import caught_said
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, objects_hint, range_hint, rows_hint
 from vaelint.frontends.training.runtime import stand_in_said
@@ -95,8 +96,8 @@ def _why_stopped(runtime, watch, home) -> str:
                 " (a data set of the code's is empty here: its files are not here. Give the batch with --input, one "
                 "per item of the batch, e.g. --input 64x1x28x28; an empty data set of yours then stands in)"
             )
-        elif _hydra_config_missing(text):
-            hint, text = _hydra_config_missing(text), text.strip().splitlines()[0]  # its options and search path: in the hint
+        elif hydra_config_missing(text):
+            hint, text = hydra_config_missing(text), text.strip().splitlines()[0]  # its options and search path: in the hint
         elif _hydra_group_unchosen(text, home):
             hint, text = _hydra_group_unchosen(text, home), text.strip().splitlines()[0]
         elif _weights_hint(error, taken):
@@ -330,31 +331,6 @@ def _lists_a_folder(error) -> bool:
 
     line = raising_line(error)
     return any(f"{call}(" in line for call in ("walk", "listdir", "glob", "scandir", "iterdir"))
-
-
-_HYDRA_MISSING = re.compile(r"Could not (?:find|load) '(?P<group>[\w./-]+)/(?P<option>[\w.-]+)'")
-
-
-def _hydra_plugin(group: str, option: str) -> str:
-    """The package of Hydra's plugin that provides ``option`` of ``group``: ``hydra/launcher`` and
-    ``hydra/sweeper`` options are named for their kind (hydra-joblib-launcher, hydra-optuna-sweeper),
-    logging's ``colorlog`` is hydra-colorlog."""
-    kind = group.rpartition("/")[2]
-    base = option.split("_")[0]
-    return f"hydra-{base}-{kind}" if kind in ("launcher", "sweeper") else f"hydra-{option}"
-
-
-def _hydra_config_missing(text: str) -> str:
-    """Hydra's MissingConfigException (an OSError, not a data file): the config option the code's
-    defaults name, most often a plugin's (``hydra/job_logging: colorlog`` needs hydra-colorlog)."""
-    found = _HYDRA_MISSING.search(text)
-    if found is None or not ("Config search path" in text or "MissingConfigException" in text or text.startswith("In '")):
-        return ""
-    group, option = found.group("group"), found.group("option")
-    listed = re.search(rf"Available options in '{re.escape(group)}':\s*\n\s*(\S+)", text)
-    other = f' or choose one that is there with --script-args "{group}={listed.group(1)}"' if listed else ""
-    plugin = f" (a plugin's: {_hydra_plugin(group, option)} is not installed here?)" if group.startswith("hydra/") else ""
-    return f" (Hydra has no config {option!r} for {group}{plugin}: install what provides it,{other})"
 
 
 def _hydra_group_unchosen(text: str, home) -> str:
