@@ -229,3 +229,18 @@ def test_a_stood_in_data_sets_arrays_have_as_many_rows_as_its_split():
     for name, kwargs, rows in [("CIFAR10", {"train": False}, 10000), ("CIFAR10", {}, 50000), ("MNIST", {"train": False}, 10000)]:
         ds = DataSetStandIn(name, kwargs=kwargs)
         assert len(ds) == rows and ds.data.shape[0] == rows and len(ds.targets) == rows, (name, kwargs)
+
+
+def test_a_stood_in_data_sets_labels_have_the_real_splits_class_counts():
+    # code picking fixed positions inside each class (`X[y == 1][1094]`, a course's evaluation subset)
+    # works on MNIST's test split (1135 ones); labels drawn at random left class 1 at 1087 (helper U)
+    import torch
+
+    from vaelint.frontends.training.datasets import known_attribute
+
+    mnist_test = known_attribute("MNIST", "targets", 10000)
+    assert torch.bincount(mnist_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    mnist_other = known_attribute("MNIST", "targets", 512)
+    assert len(mnist_other) == 512 and torch.bincount(mnist_other, minlength=10).min() > 40
+    cifar = known_attribute("CIFAR10", "targets", 10000)
+    assert sorted(set(torch.bincount(torch.tensor(cifar)).tolist())) == [1000]  # balanced, exactly

@@ -140,8 +140,34 @@ def _make_attribute(name: str, item: str, n: int):
         return [str(i) for i in range(k)]
     if item == "class_to_idx":
         return {str(i): i for i in range(k)}
-    labels = torch.randint(0, k, (n, 40) if classes == "attr" else (n,), generator=gen)
+    labels = torch.randint(0, k, (n, 40), generator=gen) if classes == "attr" else _labels(name, k, n, gen)
     return labels.numpy().tolist() if name in _NUMPY_DATA and item == "targets" else (labels.numpy() if name == "SVHN" else labels)
+
+
+# each class's count in the real splits, where they are not all equal (MNIST's train and test)
+_CLASS_COUNTS = {
+    "MNIST": {
+        60000: (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+        10000: (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
+    }
+}
+
+
+def _labels(name: str, k: int, n: int, gen):
+    """A split's labels, shuffled, each class as many times as in the real split (MNIST's test has
+    1135 ones: code picking ``X[y == 1][1094]`` works on it), in proportion for another length, and
+    equally often where the real classes are balanced (CIFAR10, FashionMNIST): never a class short
+    of what code reads of the real data, as draws at random made it."""
+    import torch
+
+    counts = _CLASS_COUNTS.get(name, {}).get(n) or _CLASS_COUNTS.get(name, {}).get(60000)
+    if counts is None or len(counts) != k:
+        counts = [n // k + (c < n % k) for c in range(k)]
+    else:
+        counts = [round(c * n / sum(counts)) for c in counts]
+        counts[-1] += n - sum(counts)
+    labels = torch.repeat_interleave(torch.arange(k), torch.tensor(counts))
+    return labels[torch.randperm(n, generator=gen)]
 
 
 GIVEN: list = []  # the --input specs of a training run (vaelint/frontends/training/liverun.py), while it runs
