@@ -22,12 +22,14 @@ def handed_schedules(plan, frame, namespace: dict, sandbox) -> list[Schedule]:
 
     node = frame.scope.node
     callers = [*plan.callers, *plan.frames[: plan.boundary.frame_index]]
-    if not callers or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or callers[-1].values is None:
+    if not callers or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return []
     caller = callers[-1]
     loops = [s for s in caller.place.statements() if isinstance(s, (ast.For, ast.AsyncFor))]
     counting = counters_of(caller.scope.node, loops, None, module_of(caller.scope))
-    space = {**namespace, **caller.values}
+    # the caller's values as the run had them; none where the step was found by reading the code (the
+    # run stopped before the caller's loop): the counter's function is read with the module's names
+    space = {**namespace, **(caller.values or {})}
     ends = loop_ends(loops, space, caller.scope.path, sandbox)
     params = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
     try:
@@ -48,7 +50,7 @@ def handed_schedules(plan, frame, namespace: dict, sandbox) -> list[Schedule]:
             if not read or bare_counter(expr, counting):
                 continue
             counter = read[0]
-            now = caller.values.get(counter, 0)
+            now = (caller.values or {}).get(counter, 0)
             now = now if isinstance(now, (int, float)) and not isinstance(now, bool) else 0
             values = _moving(now, lambda v, e=expr, c=counter: _evaluate(e, space, {c: v}, caller.scope.path, sandbox), ends.get(counter))
             if values:
