@@ -223,3 +223,45 @@ def test_a_tf_keras_model_file_is_never_passed_over(tmp_path, monkeypatch):
     monkeypatch.setenv("PRE_COMMIT", "1")
     r = runner.invoke(app, ["check", "vae.py", "--no-cache"])
     assert r.exit_code == 0 and "is TensorFlow code" in r.output, r.output
+
+
+def test_a_training_function_only_another_script_calls_is_named_as_the_target(tmp_path, monkeypatch):
+    # an experiment module a sweep script imports: main() trains through the project's train(), and
+    # nothing in the file calls it; the exit 2 said "no training step (no backward)" and pointed at a
+    # model-only check that needed --init (helper S, multiscVAE)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lib.py").write_text(
+        textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+
+
+        class VAE(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.enc, self.dec = nn.Linear(width, 8), nn.Linear(4, width)
+
+            def forward(self, x):
+                mu, logvar = self.enc(x).chunk(2, -1)
+                return self.dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp()), mu, logvar
+
+
+        def train(model, data):
+            opt = torch.optim.Adam(model.parameters())
+            for x in torch.utils.data.DataLoader(data, batch_size=16):
+                recon, mu, logvar = model(x)
+                loss = ((recon - x) ** 2).sum(1).mean() - 0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        """)
+    )
+    (tmp_path / "experiment.py").write_text(
+        "import torch\nfrom lib import *\n\n\ndef main(width=20):\n    model = VAE(width)\n    train(model, torch.rand(64, width))\n"
+    )
+    r = check("experiment.py")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert "it defines main() at line 5, which trains but nothing in the file calls" in text, text
+    assert "`vaelint check experiment.py:main`" in text, text
+    assert check("experiment.py:main").exit_code == 0

@@ -252,10 +252,14 @@ def refuse_built_not_trained(path: str) -> None:
     built = models_built(path) if path.endswith(".py") else None
     if built:
         name, file, line = built
+        from vaelint.frontends.training.uncalled import trainers_said
+
+        trainers = trainers_said(path)  # def main(): ... train(model) that only a sweep script calls
         raise VaelintError(
             "input",
-            f"{path} builds the model {name} (at line {line}) but has no training step (no backward), so nothing in "
-            f"it was checked: check the model with its input: `vaelint check {file}:{name} --input SHAPE`.",
+            f"{path} builds the model {name} (at line {line}) but runs no training step, so nothing in it was checked"
+            + (trainers or f": check the model with its input: `vaelint check {file}:{name} --input SHAPE`")
+            + ".",
         )
 
 

@@ -222,11 +222,10 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
         )
     names = f"the model{'s' * (len(models) != 1)} {', '.join(models)}"
     example = f"vaelint check {path}:{models[0]} " + (inputs_text or "--input SHAPE")
-    raise VaelintError(
-        "input",
-        f"{path} defines {names} but names no target, so nothing in it was checked: name the model as "
-        f"PATH.py:NAME (`{example}`), or configure it in [[tool.vaelint.targets]].",
-    )
+    from vaelint.frontends.training.uncalled import trainers_said
+
+    said = trainers_said(path) or f": name the model as PATH.py:NAME (`{example}`), or configure it in [[tool.vaelint.targets]]"
+    raise VaelintError("input", f"{path} defines {names} but names no target, so nothing in it was checked{said}.")
 
 
 def _function_at(path: str, where: str) -> str | None:

@@ -75,3 +75,42 @@ def said(path: str, tree: ast.Module) -> str:
         f" (as written the script never trains: what it runs calls {runs}, and the backward at line {line} is reached "
         f"through {name}(), which nothing it runs calls: check {path}:{name} with --input, or call it where the script runs)"
     )
+
+
+def trainers_defined(path: str) -> list[tuple[str, int]]:
+    """(name, line) of the file's top-level functions that train, which nothing in the file calls
+    (an experiment module a sweep script imports: ``def run_experiment(cfg): ... loss.backward()``,
+    or ``def main(): ... train(model, data)`` with ``train`` from the project's own files, star
+    imports too): the targets to name. Read, not run."""
+    import os
+
+    from vaelint.frontends.training.repofiles import project_imports
+    from vaelint.frontends.training.sites import parse_file
+
+    home = parse_file(os.path.realpath(path))
+    if home is None:
+        return []
+    functions = {s.name: s for s in home.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    trains = {name for name, fn in functions.items() if _backward_line(fn)}
+    for file in (parse_file(p) for p in project_imports(path)):
+        if file is not None:  # the project's functions that train, by name (``from lib import *`` too)
+            trains |= {s.name for s in file.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and _backward_line(s)}
+    called = {n.func.id for n in ast.walk(home.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    found = []
+    for name, fn in functions.items():
+        reads = {n.func.id for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)} - {name}
+        if name not in called and (name in trains or reads & trains):
+            found.append((name, fn.lineno))
+    return found
+
+
+def trainers_said(path: str) -> str:
+    """The clause naming the functions of :func:`trainers_defined` ("" where there are none)."""
+    found = trainers_defined(path)
+    if not found:
+        return ""
+    named = ", ".join(f"{name}() at line {line}" for name, line in found[:3])
+    return (
+        f"; it defines {named}, which train{'s' * (len(found) == 1)} but nothing in the file calls: check "
+        f"{'that' if len(found) == 1 else 'one'} as the target (`vaelint check {path}:{found[0][0]}`)"
+    )
