@@ -209,3 +209,18 @@ def test_a_device_the_code_fixes_to_the_cpu_places_nothing(tmp_path, monkeypatch
     skipped = [s["reason"] for s in result["skipped"] if s["code"] == "VAE012"]
     assert bool(skipped) is not checked and all("placed no tensor on a device in this run" in s for s in skipped), skipped
     assert [f["code"] for f in result["findings"]] == (["VAE012"] if checked else []), r.output
+
+
+def test_apple_silicons_device_is_kept_on_the_cpu_as_cudas_is(monkeypatch):
+    # torch.device("mps") unconditionally (a VAE written on a Mac): the model, the batch and a noise
+    # drawn there stay on the CPU, and the simulated GPU stands for it (was exit 2: "PyTorch is not
+    # linked with support for mps devices"; helper T, minaph/InfoVAE)
+    import os
+
+    monkeypatch.chdir(os.path.join(os.path.dirname(RUNNING), ""))
+    r, result = _json("apple_silicon_device.py")
+    assert result["error"] is None and not result["findings"], r.output
+    notes = result["notes"]
+    assert any("the setup's SketchVAE.to('mps') stayed on the CPU: this machine has no such accelerator" in n for n in notes), notes
+    assert any("randn(device='mps')" in n for n in notes), notes
+    assert not any(s["code"] == "VAE012" for s in result["skipped"]), result["skipped"]

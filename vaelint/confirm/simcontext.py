@@ -58,3 +58,23 @@ def held_tensors(module: nn.Module) -> dict:
                 if isinstance(t, torch.Tensor) and not isinstance(t, nn.Parameter):
                     out.setdefault(id(t), (label, label == name))
     return out
+
+
+def is_cuda_device(value) -> bool:
+    """CUDA's, or another accelerator this machine lacks (Apple silicon's mps, Intel's xpu): the
+    simulated GPU stands for the device the code trains on."""
+    if isinstance(value, torch.device):
+        return value.type == "cuda" or value.type in _OTHER_ACCELERATORS and _lacks(value.type)
+    if not isinstance(value, str):
+        return False
+    kind = value.split(":")[0]
+    return kind == "cuda" or kind in _OTHER_ACCELERATORS and _lacks(kind)
+
+
+_OTHER_ACCELERATORS = ("mps", "xpu")
+
+
+def _lacks(kind: str) -> bool:
+    if kind == "mps":
+        return not torch.backends.mps.is_available()
+    return not (hasattr(torch, "xpu") and torch.xpu.is_available())

@@ -28,7 +28,7 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
-from vaelint.confirm.simcontext import cuda_answers_yes, held_tensors, names_a_real_gpu
+from vaelint.confirm.simcontext import cuda_answers_yes, held_tensors, is_cuda_device, names_a_real_gpu
 from vaelint.confirm.simswitches import switches_on
 from vaelint.frontends.legacycuda import legacy_types, legacy_types_seen_through
 from vaelint.source.facts import line_text, names_the_cpu
@@ -200,15 +200,9 @@ def _cpu_written_here() -> bool:
     return names_the_cpu(line_text(stack[0].path, stack[0].line))
 
 
-def _is_cuda_device(value) -> bool:
-    if isinstance(value, torch.device):
-        return value.type == "cuda"
-    return isinstance(value, str) and value.startswith("cuda")
-
-
 def _to_cpu(args, kwargs) -> bool:
     device = kwargs.get("device", next((a for a in args[1:] if isinstance(a, (torch.device, str))), None))
-    return device is not None and not _is_cuda_device(device) and str(device).startswith("cpu")
+    return device is not None and not is_cuda_device(device) and str(device).startswith("cpu")
 
 
 class _Moves(TorchFunctionMode):
@@ -228,15 +222,15 @@ class _Moves(TorchFunctionMode):
         if name == "cuda":
             args, to_cuda = (args[0],), True
         elif name == "to" and (
-            any(_is_cuda_device(a) for a in args[1:])
-            or _is_cuda_device(kwargs.get("device"))
+            any(is_cuda_device(a) for a in args[1:])
+            or is_cuda_device(kwargs.get("device"))
             or (_to_cpu(args, kwargs) and not _cpu_written_here())
         ):
-            args = tuple("cpu" if _is_cuda_device(a) else a for a in args)
-            if _is_cuda_device(kwargs.get("device")):
+            args = tuple("cpu" if is_cuda_device(a) else a for a in args)
+            if is_cuda_device(kwargs.get("device")):
                 kwargs["device"] = "cpu"
             to_cuda = True
-        elif _is_cuda_device(kwargs.get("device")):
+        elif is_cuda_device(kwargs.get("device")):
             kwargs["device"] = "cpu"
             to_cuda = True
         elif kwargs.get("device") is not None and not _cpu_written_here():

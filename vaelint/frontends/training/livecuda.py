@@ -206,8 +206,13 @@ def _names_cuda(device) -> bool:
     if isinstance(device, int):  # device=0: the first GPU
         return True
     if isinstance(device, str):
-        return device.startswith("cuda")
-    return isinstance(device, torch.device) and device.type == "cuda"
+        return device.split(":")[0] in _ACCELERATORS
+    return isinstance(device, torch.device) and device.type in _ACCELERATORS
+
+
+# devices a model is trained on that this machine may not have: CUDA's, Apple silicon's (mps), Intel's
+# (xpu); each is kept on the CPU as CUDA's is, its moves marked for VAE012
+_ACCELERATORS = ("cuda", "mps", "xpu")
 
 
 class _MadeOnCpu(TorchFunctionMode):

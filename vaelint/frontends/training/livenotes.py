@@ -7,6 +7,7 @@ import linecache
 import re
 
 from vaelint.errors import VaelintError
+from vaelint.frontends.training.runtime import lacking
 from vaelint.source.files import read_source
 from vaelint.source.frames import display_path
 
@@ -56,7 +57,11 @@ def moves(runtime, watch) -> list[str]:
 
     moves = list(dict.fromkeys(getattr(watch, "moves", [])))
     setup = list(dict.fromkeys(what for phase, what, _p, _l in moves if phase == "setup"))
-    notes = [f"the setup's {', '.join(setup[:3])} stayed on the CPU: this machine has no CUDA (the check runs on the CPU)"] if setup else []
+    notes = (
+        [f"the setup's {', '.join(setup[:3])} stayed on the CPU: this machine has no {lacking(setup)} (the check runs on the CPU)"]
+        if setup
+        else []
+    )
     notes += [step_move_note(what, path, line) for phase, what, path, line in moves if phase == "step"]
     return list(dict.fromkeys(notes))
 

@@ -16,7 +16,7 @@ from vaelint.frontends.training.astbuild import SAVED
 from vaelint.frontends.training.batchspecs import batch_size_of
 from vaelint.frontends.training.gatedterms import first_gated_step
 from vaelint.frontends.training.loaderbatches import inferred_inputs, whole_batches
-from vaelint.frontends.training.runtime import StepReady
+from vaelint.frontends.training.runtime import StepReady, lacking
 from vaelint.frontends.training.stepmodules import model_of as _model_of
 from vaelint.frontends.training.stepmodules import referenced_modules
 from vaelint.frontends.training.steppedobjects import iterator_schedules, stepped_iterators
@@ -141,7 +141,7 @@ def _kept_on_cpu(runtime) -> list[str]:
     moves = list(dict.fromkeys(runtime.kept_on_cpu))
     if not moves:
         return []
-    return [f"the setup's {', '.join(moves[:3])} stayed on the CPU: this machine has no CUDA (the check runs on the CPU)"]
+    return [f"the setup's {', '.join(moves[:3])} stayed on the CPU: this machine has no {lacking(moves)} (the check runs on the CPU)"]
 
 
 def _say_moves(moves: list, runtime) -> None:
@@ -157,7 +157,7 @@ def _say_moves(moves: list, runtime) -> None:
 def step_move_note(what: str, path: str, line: int) -> str:
     """``the step's .cuda() at train.py:24 left its tensor on the CPU: ...``"""
     at = f" at {where(path, line)}" if path else ""
-    return f"the step's {what}{at} left its tensor on the CPU: this machine has no CUDA (the check runs on the CPU)"
+    return f"the step's {what}{at} left its tensor on the CPU: this machine has no {lacking([what])} (the check runs on the CPU)"
 
 
 def _step(plan, fn, counters: dict, sandbox, home, iterators: dict, runtime=None) -> Step:

@@ -237,7 +237,7 @@ class Runtime:
         if kept is None:
             return real(*args, **kwargs)
         value, what = kept
-        note = f"the step's {what} at {where(self.path, line)} left its tensor on the CPU: this machine has no CUDA (the check runs on the CPU)"
+        note = f"the step's {what} at {where(self.path, line)} left its tensor on the CPU: this machine has no {lacking([what])} (the check runs on the CPU)"
         if self.notes is not None and note not in self.notes:
             self.notes.append(note)
         return value
@@ -310,23 +310,41 @@ def _without_cuda(owner, func, name: str, args, kwargs):
     (``.to(device, dtype)``: the dtype still applies). None for a move that does not name CUDA."""
     import torch
 
-    if torch.cuda.is_available():
-        return None
     if name == "cuda":
-        return owner, ".cuda()"
+        return None if torch.cuda.is_available() else (owner, ".cuda()")
     target = given = kwargs.get("device", args[0] if args else None)
     if isinstance(target, int) and not isinstance(target, bool):
         # .to(gpu_ids[0]): a device ordinal is the accelerator's, CUDA's; .to(mu.get_device()) of a
         # tensor kept on the CPU here (-1) is the GPU it was placed on: the first (rasbt's notebooks)
         target = f"cuda:{max(target, 0)}"
     try:
-        if not isinstance(target, (str, torch.device)) or torch.device(target).type != "cuda":
+        if not isinstance(target, (str, torch.device)) or not _not_here(torch.device(target).type):
             return None
     except (RuntimeError, TypeError):  # .to("float16") and the like: a string that names no device
         return None
     rest = args[1:] if args and args[0] is given else args
     others = {k: v for k, v in kwargs.items() if k != "device"}
     return (func(*rest, **others) if rest or others else owner), f".to({str(target)!r})"
+
+
+def lacking(moves) -> str:
+    """What the machine lacks for the moves said: CUDA, unless none of them names it (``.to('mps')``)."""
+    said = " ".join(str(m) for m in moves).lower()
+    return "CUDA" if "cuda" in said or "mps" not in said and "xpu" not in said else "such accelerator"
+
+
+def _not_here(kind: str) -> bool:
+    """An accelerator the code moves to that this machine lacks: CUDA, Apple silicon's mps (a model
+    written on a Mac: ``torch.device("mps")``), Intel's xpu; kept on the CPU as CUDA's is."""
+    import torch
+
+    if kind == "cuda":
+        return not torch.cuda.is_available()
+    if kind == "mps":
+        return not torch.backends.mps.is_available()
+    if kind == "xpu":
+        return not (hasattr(torch, "xpu") and torch.xpu.is_available())
+    return False
 
 
 def signature_params(fn) -> list[str]:
