@@ -101,3 +101,47 @@ def test_a_missing_file_the_code_catches_without_a_traceback_is_said(tmp_path, m
     text = " ".join(r.output.split())
     assert "the code read 'data/features.npy' at train.py:22, which is not here, and went on past the error" in text, text
     assert "--input" in text, text
+
+
+NO_NOISE = """
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from colab_drive_fetch import fetch  # not installed here
+
+fetch("dataset-id", "/content/data.zip")
+
+
+class Coder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(20, 8), nn.Linear(4, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, -1)
+        return self.dec(mu), mu, logvar
+
+
+model = Coder()
+opt = torch.optim.Adam(model.parameters())
+for epoch in range(3):
+    for (x,) in DataLoader(TensorDataset(torch.rand(64, 20)), batch_size=64):
+        recon, mu, logvar = model(x)
+        loss = ((recon - x) ** 2).sum(1).mean() - 0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_a_failed_line_the_run_went_past_is_not_what_ended_it(tmp_path, monkeypatch):
+    # a download through a package not installed fails, the run goes on and trains a model whose loss
+    # reaches no random sample (the decoder reads mu): the message blamed the download (helper Q, VQVAE-Clean)
+    (tmp_path / "train.py").write_text(NO_NOISE)
+    monkeypatch.chdir(tmp_path)
+    r = run("train.py", "--timeout", "120")
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert "no training step to check: running it took" in text and "whose loss reaches no random sample" in text, text
+    assert "(on the way, at train.py:8," in text and "the run went on past it" in text, text

@@ -62,6 +62,13 @@ def why_not(runtime, watch, home, sandbox=None) -> str:
 
 
 def _why_stopped(runtime, watch, home) -> str:
+    if runtime.stops and watch.passed and watch.batches > _taken_before_the_stop(runtime, watch):
+        # a cell that failed (a download through a package not installed) and the run went on to train:
+        # what ended it is that no backward of a VAE loss came, said first (a VQ-VAE, a VAE decoding mu)
+        where, first = runtime.stops[0]
+        said = first.message if isinstance(first, VaelintError) else error_text(first)
+        head = runtime.stops[-1][1].message if runtime.stopped_here and len(runtime.stops) > 1 else _ran_through(runtime, watch, home)
+        return f"{head.rstrip('.')} (on the way{f', at {where}' if where else ''}, {said.rstrip('.')}: the run went on past it)"
     if runtime.stops:
         where, error = runtime.stops[0]
         text = error.message if isinstance(error, VaelintError) else (stand_in_said(error) or error_text(error))
