@@ -15,6 +15,7 @@ import torch.fx as fx
 from vaelint.capture.ops import op_name
 from vaelint.facts.context import loc_of
 from vaelint.facts.graphview import is_size
+from vaelint.facts.weightlines import multiplies
 from vaelint.source.facts import line_text, module_assignment
 
 
@@ -70,7 +71,7 @@ def factor_source(ctx, factor) -> str:
     assigned = _assigned_name(loc, text, _kl_lines(factor), value)
     setting = _setting(factor, text)
     weighed = assigned is not None and loc is not None and _weighed(text, assigned[0], loc)  # kl of cfg.beta * kl
-    if setting is not None and (assigned is None or weighed or setting.startswith(assigned[0] + ".") or _multiplies(text, setting)):
+    if setting is not None and (assigned is None or weighed or setting.startswith(assigned[0] + ".") or multiplies(text, setting)):
         return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
     if assigned is not None and not _other_value(ctx, assigned[0], value) and not (loc is not None and _weighed(text, assigned[0], loc)):
         return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
@@ -78,21 +79,6 @@ def factor_source(ctx, factor) -> str:
     if given is not None:  # beta=cfg["train"]["beta"] where the step calls the loss
         return f"{given}, used at {loc.where()}" if loc else given
     return f"a factor of {value:g}{where}"
-
-
-def _multiplies(text: str, setting: str) -> bool:
-    """Is the setting a side of a product or quotient on the line (``F.l1_loss(recon, x) *
-    args.rec_weight``), the weight itself, whatever names the other side reads?"""
-    import ast
-
-    try:
-        tree = ast.parse(text.strip().removeprefix("return ").strip())
-    except SyntaxError:
-        return False
-    return any(
-        isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div)) and setting in (ast.unparse(n.left), ast.unparse(n.right))
-        for n in ast.walk(tree)
-    )
 
 
 def _times_a_number(ctx, text: str, value: float) -> str | None:

@@ -61,14 +61,21 @@ def why_not(runtime, watch, home, sandbox=None) -> str:
     return said
 
 
+def _went_past(runtime, watch, home) -> str:
+    """A line that failed (a notebook's download cell through a package not installed) and a run that
+    went on to train with no backward of a VAE loss (a VQ-VAE, a VAE decoding mu): that, said first,
+    with the failed line on the way; "" for any other run."""
+    if not (runtime.stops and watch.passed and watch.batches > _taken_before_the_stop(runtime, watch)):
+        return ""
+    where, first = runtime.stops[0]
+    said = first.message if isinstance(first, VaelintError) else error_text(first)
+    head = runtime.stops[-1][1].message if runtime.stopped_here and len(runtime.stops) > 1 else _ran_through(runtime, watch, home)
+    return f"{head.rstrip('.')} (on the way{f', at {where}' if where else ''}, {said.rstrip('.')}: the run went on past it)"
+
+
 def _why_stopped(runtime, watch, home) -> str:
-    if runtime.stops and watch.passed and watch.batches > _taken_before_the_stop(runtime, watch):
-        # a cell that failed (a download through a package not installed) and the run went on to train:
-        # what ended it is that no backward of a VAE loss came, said first (a VQ-VAE, a VAE decoding mu)
-        where, first = runtime.stops[0]
-        said = first.message if isinstance(first, VaelintError) else error_text(first)
-        head = runtime.stops[-1][1].message if runtime.stopped_here and len(runtime.stops) > 1 else _ran_through(runtime, watch, home)
-        return f"{head.rstrip('.')} (on the way{f', at {where}' if where else ''}, {said.rstrip('.')}: the run went on past it)"
+    if went_past := _went_past(runtime, watch, home):
+        return went_past
     if runtime.stops:
         where, error = runtime.stops[0]
         text = error.message if isinstance(error, VaelintError) else (stand_in_said(error) or error_text(error))
