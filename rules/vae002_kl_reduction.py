@@ -10,6 +10,7 @@ from vaelint.facts.adaptedweights import adapted_kl_weight
 from vaelint.facts.batchpairs import batch_pairings
 from vaelint.facts.context import loc_of
 from vaelint.facts.datasize import data_size
+from vaelint.facts.klelements import AS_WRITTEN
 from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
 from vaelint.facts.reductionfix import reductions_fix
 from vaelint.facts.schedules import scheduled_weight
@@ -97,6 +98,42 @@ def loss_function(recon, x, mu, logvar):
 """
 
 
+# a VRNN-style time loop: each step's KL against a learned prior p(z_t | h_t-1), stacked over the steps
+_STACKED_STEPS = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, x_dim=3, h_dim=8, z_dim=2):
+        super().__init__()
+        self.h_dim = h_dim
+        self.post = nn.Linear(x_dim + h_dim, 2 * z_dim)
+        self.prior = nn.Linear(h_dim, 2 * z_dim)
+        self.dec = nn.Linear(z_dim, x_dim)
+        self.cell = nn.GRUCell(x_dim + z_dim, h_dim)
+
+    def forward(self, x):
+        h = x.new_zeros(x.size(0), self.h_dim)
+        recons, kls = [], []
+        for t in range(x.size(1)):
+            mu, logvar = self.post(torch.cat([x[:, t], h], 1)).chunk(2, 1)
+            p_mu, p_logvar = self.prior(h).chunk(2, 1)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            recons.append(self.dec(z))
+            kls.append(0.5 * (p_logvar - logvar + (logvar.exp() + (mu - p_mu) ** 2) / p_logvar.exp() - 1))
+            h = self.cell(torch.cat([x[:, t], z], 1), h)
+        return torch.stack(recons, 1), torch.stack(kls, 1)
+
+
+def loss_function(out, x):
+    recon, kl = out
+    rec = F.mse_loss(recon, x, reduction="none").sum(dim=(1, 2)).mean()
+    kld = {KL}  # <- finding
+    return rec + kld
+"""
+
+
 class KLReduction(Rule):
     code = "VAE002"
     fix_availability = FixAvailability.SOMETIMES
@@ -149,6 +186,8 @@ over everything.
         # averaged over the data dims, and the KL divided by their number: a weight that undoes a
         # ratio no batch size changes (a graph VAE's -0.5 / n * KL): beta_eff = 1
         Example(_model('F.mse_loss(recon, x, reduction="none").mean(1).sum()', "kl_elem.sum() / 20"), inputs=("8x20",)),
+        # a time loop's per-step KLs against a learned prior, stacked: summed per sequence as the reconstruction is
+        Example(fill(_STACKED_STEPS, kl="kl.sum(dim=(1, 2)).mean()"), inputs=("6x5x3",)),
         # every part of a tabular reconstruction summed over the batch, as the KL is
         Example(fill(_TABULAR, reduction=', reduction="sum"'), inputs=("6x7",)),
         # parts each summed over their own values per sample, one a mean multiplied back by its 10 values
@@ -228,6 +267,13 @@ over everything.
             message="the reductions give D = 20 (B=8), and the KL term is multiplied by 0.001, so beta_eff = 0.001*D = 0.02:",
             fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "1e-3 * kl_elem.sum(dim=1).mean(dim=0)"),
             unsafe=True,
+        ),
+        # the same per-step KLs averaged over the time steps too: read per element as written, beta_eff = 1/T
+        Example(
+            fill(_STACKED_STEPS, kl="kl.sum(dim=-1).mean()"),
+            inputs=("6x5x3",),
+            at="finding",
+            message="beta_eff = 1/5 = 0.2 (B=6), so the KL term weighs 0.2 times what the ELBO gives it. (Reading the KL per element as written",
         ),
         # the categorical part averaged over the batch by its default, the numeric one summed
         Example(fill(_TABULAR, reduction=""), inputs=("6x7",), at="finding", message="parts are reduced unlike each other"),
@@ -317,6 +363,8 @@ over everything.
             rec_own=_reduced(scales.rec),
             kl_own=_reduced(scales.kl),
             kl_dims=_sample_dims(ctx, scales.kl),
+            kl_batch_dim=_batch_dim(ctx, scales.kl),
+            as_written=scales.kl.read_as == AS_WRITTEN,
             pairwise=_pairs_samples(scales.rec) or _pairs_samples(scales.kl),
             rec_weight=scales.rec.explicit,
             # an annealed weight's value at the step run is no weight of the reductions' (the header says the
@@ -413,6 +461,8 @@ class ReductionsSeen(Observed):
     kl_weight: float = 1.0  # a number written on the KL term (1e-5 * kl): VAE004's, but in beta_eff all the same
     kl_dims: int = 1  # the KL element's dims per sample: 3 for a B x C x H x W latent
     pairwise: bool = False  # a term reduced over pairs of samples (B x B): no doubled batch shows it
+    kl_batch_dim: int = 0  # where the batch is in the KL element (1 for per-step KLs stacked as T x B x Z)
+    as_written: bool = False  # the KL read per element as written (a time loop's per-step KLs stacked)
 
     @property
     def shows_at_twice_the_batch(self) -> bool:
@@ -437,16 +487,26 @@ class ReductionsSeen(Observed):
             return (
                 f"the reconstruction term is reduced as {self.rec} but the KL term as {self.kl}: the reductions give "
                 f"{self.formula} = {value} (B={self.batch}), and {' and '.join(weights)}, so {beta.said()}: the KL term "
-                f"weighs {beta.value:.6g} times what the ELBO gives it{changes}."
+                f"weighs {beta.value:.6g} times what the ELBO gives it{changes}.{self._as_written()}"
             )
         return (
             f"the reconstruction term is reduced as {self.rec} but the KL term as {self.kl}: beta_eff = "
             f"{self.formula} = {value} (B={self.batch}), so the KL term weighs {value} times what the ELBO "
-            f"gives it{changes}."
+            f"gives it{changes}.{self._as_written()}"
+        )
+
+    def _as_written(self) -> str:
+        if not self.as_written:
+            return ""
+        return (
+            " (Reading the KL per element as written: it stacks a time loop's per-step KLs, each of one form and "
+            "shape, whose constant against a Gaussian KL is not read; the reductions are compared as for one layer.)"
         )
 
     def fix(self) -> str:
         fix = reductions_fix(self.rec_own, self.kl_own, self.kl, self.kl_dims, self.size, self.rec_term)
+        if self.kl_batch_dim:  # the batch is no first dim of the KL's (T x B x Z): a sum of all over the batch size
+            fix = re.sub(r"kl\.sum\(dim=(?:\([\d, ]+\)|-1)\)\.mean\(\)", f"kl.sum() / {self.size}", fix)
         pinned = re.search(r"divided by (\d+) \(the batch size \d+ written down", self.kl)
         if pinned:  # the number stays the same at a smaller last batch; the batch's own size does not
             fix += f", and divide the KL by {self.size}, not by the number {pinned.group(1)}"
@@ -459,6 +519,13 @@ class ReductionsSeen(Observed):
                 f"autoencoders are), declare the whole weight: --beta {beta.value:.6g}"
             )
         return fix
+
+
+def _batch_dim(ctx, term) -> int:
+    """Where the batch is in the KL element (1 for a time loop's KLs stacked as T x B x Z)."""
+    fact = ctx.shape(term.element) if term.element is not None else None
+    dims = fact.dims if fact is not None and fact.dims else ()
+    return next((i for i, d in enumerate(dims) if d.coef), 0)
 
 
 def _element(scale, node):

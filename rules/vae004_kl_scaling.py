@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from vaelint.facts.adaptedweights import adapted_weight
 from vaelint.facts.context import loc_of
 from vaelint.facts.countedweights import counted_weight
+from vaelint.facts.klelements import AS_WRITTEN
 from vaelint.facts.lossroles import term_kind
 from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, split_loss, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
@@ -296,6 +297,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
             return
         consts = [f for f in scales.kl.factors if f.kind == "const" and not math.isclose(abs(f.value), 1.0)]
         norm = abs(scales.kl.normalization)
+        if scales.kl.read_as == AS_WRITTEN and any(math.isclose(abs(f.value), c, rel_tol=1e-3) for f in consts for c in (0.5, 2.0)):
+            raise SkipRule(HALF_AS_WRITTEN)
         if not math.isclose(norm, 1.0, rel_tol=1e-3):
             # the KL formula's own constant (the -0.5 of -0.5 * sum(1 + logvar - ...), the
             # innermost factor) is no weight
@@ -415,6 +418,11 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         expected = scales.kl.explicit * ctx.batch**power / sizes
         return math.isclose(weight, expected, rel_tol=0.05)
 
+
+HALF_AS_WRITTEN = (
+    "the KL stacks a time loop's per-step KLs, read per element as written (their constant against a Gaussian KL "
+    "is not read): a 1/2 or 2 written on it may be the KL formula's own, so its weight is not judged"
+)
 
 _WEIGHT_NAME = re.compile(r"gamma|lambda|lamb|lmbda|alpha|beta|weight|factor|coef|\bw_|_w\b|scale", re.I)
 

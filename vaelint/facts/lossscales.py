@@ -16,7 +16,7 @@ import torch.fx as fx
 
 from vaelint.facts.datasize import data_size
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS, UNKNOWN, Ratio
-from vaelint.facts.klelements import candidate_layers, kl_element
+from vaelint.facts.klelements import AS_WRITTEN, candidate_layers, kl_element, stacked_step_kls
 from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.klparts import joined_element, kl_parts
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior
@@ -271,6 +271,9 @@ def scales_against(ctx, rec: TermScale) -> LossScales | str:
             mc = monte_carlo_kl(ctx, kl.element)
             if mc.constant:
                 norm, kl.read_as = log_q_averaged(ctx, kl, mc), "log q(z)"
+        if not norm.constant and stacked_step_kls(ctx, kl.element) is not None:
+            # a time loop's per-step KLs (against a learned prior) of one form and shape, stacked: per element
+            norm, kl.read_as = Ratio(1.0, True), AS_WRITTEN
         if not norm.constant:
             others.append(term)
             undecided = _why_not_read(ctx, term, kl, norm) or undecided
