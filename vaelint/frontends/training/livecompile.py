@@ -27,6 +27,7 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
     bound = set(step.names) | (target_names(step.pattern) if step.pattern is not None else set())
     region = [s for s in region if not _drops_an_incomplete_batch(s, bound)]
     region = [inner for s in region for inner in _full_batch_body(s, bound)]
+    region = [_yielded(s) for s in region]  # `yield self.train_step(x, opt).item()` of a generator method
     _end_at_site(region, step)
     _signals_first(region)  # the step's own `except:` lets its end through
     _no_finally_after_the_end(region)
@@ -75,6 +76,26 @@ def compile_step(step: LiveStep, runtime, name: str = "step"):
     made = _closed_over(fn, name, outer_params, first, step, runtime)
     _release_graphs(step, written - set(carried))
     return made
+
+
+def _yielded(stmt: ast.stmt) -> ast.stmt:
+    """A statement of a generator's step region that yields a value (``yield self.train_step(x,
+    opt).item()``): the value computed, as the generator computes it when its consumer asks; a
+    compiled step that kept the ``yield`` would be a generator itself, and calling it would run
+    nothing (the step's graph read none of its batch)."""
+
+    class Unyield(ast.NodeTransformer):
+        def visit_Expr(self, node):
+            if isinstance(node.value, (ast.Yield, ast.YieldFrom)) and node.value.value is not None:
+                return ast.copy_location(ast.Expr(self.visit(node.value.value)), node)
+            return self.generic_visit(node)
+
+        def visit_FunctionDef(self, node):  # another scope's yields are its own
+            return node
+
+        visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = visit_FunctionDef
+
+    return Unyield().visit(stmt)
 
 
 LET_GO = "__vaelint_let_go"
