@@ -56,3 +56,11 @@ def test_a_sequence_first_transformer_with_its_masks_is_checked(tmp_path):
     shapes = {row.name: row.shape for row in result.flow if row.stage == "input"}
     assert shapes == {"src": ["12", "B"], "pad_mask": ["B", "12"], "causal": ["12", "12"]}, shapes
     assert any("the batch is 6" in n for n in result.notes), result.notes
+
+
+def test_specs_no_one_batch_layout_explains_stay_as_given():
+    # a per-pixel mask beside the images, and a typo in a batch size (review: 784 and 10 were taken
+    # for the batch): a size no other spec shares is left, and the specs disagree as before
+    for texts in (("32x784", "784"), ("32x10", "64x10")):
+        specs = _specs(*texts)
+        assert batch_dims_placed(specs) == (specs, ""), texts

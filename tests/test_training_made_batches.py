@@ -79,3 +79,70 @@ def test_the_step_reads_its_batch_where_the_model_is_given_it_joined_with_a_stat
     assert [row.name for row in result.flow if row.stage == "input"] == ["frames"]
     assert ("VAE005", 33) in found(result), [f.message for f in result.findings]
     assert not any("makes every batch" in n for n in result.notes)
+
+
+STANDARDISED = """
+import torch
+import torch.nn as nn
+
+table = torch.randn(500, 12) * 2 + 3
+centre, spread = table.mean(0), table.std(0)
+enc, dec = nn.Linear(12, 6), nn.Linear(3, 12)
+opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()])
+for start in range(0, len(table), 32):
+    rows = table[start : start + 32]
+    mu, logvar = enc((rows - centre) / spread).chunk(2, -1)
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    rec = ((dec(z) - (rows - centre) / spread) ** 2).sum() / 32
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / rows.size(0)
+    opt.zero_grad()
+    (rec + kl).backward()
+    opt.step()
+"""
+
+
+def test_per_feature_statistics_read_beside_the_batch_are_not_the_batch(tmp_path, monkeypatch):
+    """``enc((rows - centre) / spread)``: the data the model's statement reads is ``rows``; the (D,)
+    statistics beside it carry no batch (review: they were taken as inputs, B read as 12, and the
+    VAE005 on ``/ 32`` with a last batch of 20 was missed)."""
+    (tmp_path / "train.py").write_text(STANDARDISED)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert [row.name for row in result.flow if row.stage == "input"] == ["rows"]
+    assert ("VAE005", 13) in found(result), [f.message for f in result.findings]
+
+
+def test_a_length_handed_to_the_maker_is_not_the_batch_size(tmp_path, monkeypatch):
+    """``make_walks(STEPS)`` gives 16 x STEPS x F, its 16 fixed inside: the one size handed, at dim 1,
+    through no batch-like name, is no batch size (review: read as 'every batch 30 rows', the loss over
+    STEPS taken for the batch written down)."""
+    script = """
+import torch
+import torch.nn as nn
+
+STEPS = 30
+
+
+def make_walks(length):
+    return (torch.randn(16, length, 4) * 0.1).cumsum(1)
+
+
+enc, dec = nn.Linear(4 * STEPS, 6), nn.Linear(3, 4 * STEPS)
+opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()])
+for it in range(10):
+    walks = make_walks(STEPS)
+    mu, logvar = enc(walks.flatten(1)).chunk(2, -1)
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    rec = ((dec(z) - walks.flatten(1)) ** 2).sum() / STEPS
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / walks.size(0)
+    opt.zero_grad()
+    (rec + kl).backward()
+    opt.step()
+"""
+    (tmp_path / "train.py").write_text(script)
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "train.py"), "-", [])
+    assert result.error is None, result.error.message
+    assert not any("makes every batch" in n for n in result.notes), result.notes
+    assert result.batch == 16, result.batch

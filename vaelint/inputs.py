@@ -249,7 +249,7 @@ def batch_dims_placed(specs: list[InputSpec]) -> tuple[list[InputSpec], str]:
         return specs, ""
     fits = []
     for size in dict.fromkeys(specs[0].shape):
-        if all(s.shape.count(size) <= 1 for s in specs) and sum(size in s.shape for s in specs) >= 2:
+        if all(s.shape.count(size) <= 1 for s in specs) and sum(size in s.shape for s in specs) >= 2 and _shared_rest(specs, size):
             fits.append(size)
     if len(fits) != 1:
         return specs, ""
@@ -259,6 +259,18 @@ def batch_dims_placed(specs: list[InputSpec]) -> tuple[list[InputSpec], str]:
         f"{s.text()} at dim {s.batch_dim}" if s.unbatched is None else f"{s.text()} has none (the same at every batch)" for s in placed
     )
     return placed, f"the batch is {size}, the one size each input has at most once: {said}"
+
+
+def _shared_rest(specs: list[InputSpec], size: int) -> bool:
+    """Is every other size of every spec one another spec has too (the sequence length S of the
+    tokens, the padding mask and the causal mask)? Per-feature inputs (``--input 32x784 --input 784``)
+    or a typo (``32x10`` beside ``64x10``) leave a size that no other spec shares: no layout of one
+    batch explains them."""
+    for k, spec in enumerate(specs):
+        others = {d for j, o in enumerate(specs) if j != k for d in o.shape}
+        if any(d != size and d not in others for d in spec.shape):
+            return False
+    return True
 
 
 def nbytes(spec: InputSpec, batch: int | None = None) -> int:

@@ -38,8 +38,9 @@ def data_read_at_the_call(call, usable) -> tuple | None:
     if where is None:
         return None
     read = _argument_names(where.statement, at[0])
+    given = next((t for t in _tensors(call[1]) if t.dim()), None)
     for level in [read, *_assigned_from(scope, read)]:
-        names = [n for n in level if _data(values.get(n))]
+        names = [n for n in level if _data(values.get(n)) and _carries(values[n], given)]
         if names:
             return entry, names
     return None
@@ -76,6 +77,22 @@ def _argument_names(stmt: ast.stmt, line: int) -> list[str]:
             for arg in [*call.args, *(k.value for k in call.keywords)]:
                 out += [n.id for n in ast.walk(arg) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
     return list(dict.fromkeys(out))
+
+
+def _tensors(args) -> list:
+    import torch
+    from torch.utils._pytree import tree_leaves
+
+    return [t for t in tree_leaves(args) if isinstance(t, torch.Tensor)]
+
+
+def _carries(value, given) -> bool:
+    """Does ``value`` hold the model input's rows, at its dim 0 (``x`` of ``model((x - mean) / std)``)
+    or dim 1 (the (T, B, F) frames a time loop steps over)? A per-feature statistic (``mean`` of
+    (D,)) or a weight of fewer dims does not."""
+    if given is None or value.dim() < given.dim():
+        return False
+    return given.shape[0] in tuple(value.shape[:2])
 
 
 def _data(value) -> bool:

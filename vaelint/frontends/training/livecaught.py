@@ -10,7 +10,8 @@ import contextlib
 
 _KEPT = 4
 # files the code tried to read that are not here, while a run runs: (where, the error)
-MISSED: list = []
+MISSED: list = []  # (where, the file name): no error held, its traceback keeps the user's frames
+_RUNNING: list = []  # non-empty while a live run runs (caught_and_printed)
 
 
 def missed(error) -> None:
@@ -18,8 +19,8 @@ def missed(error) -> None:
     run whose code catches the error and goes on (``except Exception as e: print(e); continue``)."""
     import sys
 
-    if len(MISSED) < _KEPT:
-        MISSED.append((raised_at_frame(sys._getframe(1)), error))
+    if _RUNNING and len(MISSED) < _KEPT:
+        MISSED.append((raised_at_frame(sys._getframe(1)), error.filename))
 
 
 @contextlib.contextmanager
@@ -34,17 +35,20 @@ def caught_and_printed(runtime):
         try:
             if depth[0] == 1 and isinstance(exc_value, Exception) and len(runtime.caught) < _KEPT:
                 where = raised_at(exc_traceback)
-                if where:
-                    runtime.caught.append((where, exc_value))
+                if where:  # what is said of it, not the error (its traceback holds the user's frames)
+                    missing = exc_value.filename if isinstance(exc_value, FileNotFoundError) else None
+                    runtime.caught.append((where, f"{type(exc_value).__name__}: {exc_value}"[:300], missing))
             real(self, exc_type, exc_value, exc_traceback, *args, **kwargs)
         finally:
             depth[0] -= 1
 
     traceback.TracebackException.__init__ = init
     MISSED.clear()
+    _RUNNING.append(True)
     try:
         yield
     finally:
+        _RUNNING.pop()
         traceback.TracebackException.__init__ = real
         runtime.missed = list(MISSED)
         MISSED.clear()
@@ -81,14 +85,16 @@ def caught_said(runtime) -> str:
     and printed, where it was raised, and for a file that is not here, what to give."""
     from vaelint.frontends.training.livehints import file_hint
 
-    stopped = {id(error) for _where, error in runtime.stops}
-    caught = [(where, error) for where, error in getattr(runtime, "caught", []) if id(error) not in stopped]
+    stopped = {f"{type(error).__name__}: {error}"[:300] for _where, error in runtime.stops}
+    caught = [c for c in getattr(runtime, "caught", []) if c[1] not in stopped]
     if caught:
-        where, error = caught[0]
-        text = f"{type(error).__name__}: {error}"[:300]
-        return f"; the code caught an error and printed it, then went on: {text} (raised at {where}){file_hint(error)}"
-    missed = [(where, error) for where, error in getattr(runtime, "missed", []) if id(error) not in stopped and where]
+        where, text, missing = caught[0]
+        hint = file_hint(FileNotFoundError(2, "No such file or directory", missing)) if missing else ""
+        return f"; the code caught an error and printed it, then went on: {text} (raised at {where}){hint}"
+    stopped_files = {getattr(error, "filename", None) for _where, error in runtime.stops}
+    missed = [(where, name) for where, name in getattr(runtime, "missed", []) if name not in stopped_files and where]
     if missed:  # except Exception as e: print(e); continue
-        where, error = missed[0]
-        return f"; the code read {error.filename!r} at {where}, which is not here, and went on past the error{file_hint(error)}"
+        where, name = missed[0]
+        error = FileNotFoundError(2, "No such file or directory", name)
+        return f"; the code read {name!r} at {where}, which is not here, and went on past the error{file_hint(error)}"
     return ""

@@ -45,8 +45,8 @@ class LiveRuntime(Runtime):
     missing_used: list | None = None  # the run's uses of names whose import failed (run_target)
     batch_count: object = None  # () -> the batches the run has taken so far (the watch's count)
     stop_batches: list = field(default_factory=list)  # how many it had taken at each of the stops
-    caught: list = field(default_factory=list)  # (where, error) the code caught and printed (livecaught.py)
-    missed: list = field(default_factory=list)  # (where, error) of files the code read that are not here
+    caught: list = field(default_factory=list)  # (where, text, missing file) the code caught and printed (livecaught.py)
+    missed: list = field(default_factory=list)  # (where, file name) of files the code read that are not here
 
     BatchUse = BatchUse
 

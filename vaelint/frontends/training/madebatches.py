@@ -45,6 +45,8 @@ def _batch_size_made(step, sizes: list) -> tuple:
     if len(handed) > 1:
         named = [(n, why) for n, why in handed if _handed(_made(step), n, step, named=True)]
         handed = named[:1] if len(named) == 1 else handed[:1] if handed[0][0] == sizes[0] else []
+    elif handed and handed[0][0] != sizes[0] and not _handed(_made(step), handed[0][0], step, named=True):
+        handed = []  # make_sequences(SEQ) -> 16 x SEQ x F: a length handed, not the batch's size
     return handed[0] if handed else (None, "")
 
 

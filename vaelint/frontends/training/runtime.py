@@ -290,9 +290,7 @@ def _kept_on_cpu(func, args, kwargs):
     instead of the setup failing; the report says so. None for any other call."""
     import torch
 
-    if torch.cuda.is_available():
-        return None
-    if func is torch.device and args and isinstance(args[0], str) and args[0].split(":")[0] == "cuda":
+    if func is torch.device and args and isinstance(args[0], str) and _not_here(args[0].split(":")[0]):
         # device = torch.device("cuda"), written for a GPU with no fallback: the step's
         # .to(device) would fail here. It stands for the CPU; VAE012's simulated GPU still
         # reads .to(device) as a move to the GPU
