@@ -257,7 +257,9 @@ def refuse_built_not_trained(path: str) -> None:
         trainers = trainers_said(path)  # def main(): ... train(model) that only a sweep script calls
         raise VaelintError(
             "input",
-            f"{path} builds the model {name} (at line {line}) but runs no training step, so nothing in it was checked"
+            f"{path} builds the model {name} (at line {line}) but has no training step"
+            + (" that it runs" if trainers else " (no backward)")
+            + ", so nothing in it was checked"
             + (trainers or f": check the model with its input: `vaelint check {file}:{name} --input SHAPE`")
             + ".",
         )
