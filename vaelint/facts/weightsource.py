@@ -15,7 +15,7 @@ import torch.fx as fx
 from vaelint.capture.ops import op_name
 from vaelint.facts.context import loc_of
 from vaelint.facts.graphview import is_size
-from vaelint.facts.weightlines import multiplies
+from vaelint.facts.weightlines import setting_is_the_weight
 from vaelint.source.facts import line_text, module_assignment
 
 
@@ -70,10 +70,7 @@ def factor_source(ctx, factor) -> str:
         return f"the factor {over} = {value:g}{where}"  # -0.5 / adj.size(0): the number of nodes, the KL's 1/2 folded in
     assigned = _assigned_name(loc, text, _kl_lines(factor), value)
     setting = _setting(factor, text)
-    weighed = assigned is not None and loc is not None and _weighed(text, assigned[0], loc)  # kl of cfg.beta * kl
-    if setting is not None and (
-        assigned is None or weighed or setting.startswith(assigned[0] + ".") or _weight_beside(text, setting, assigned)
-    ):
+    if setting is not None and setting_is_the_weight(text, setting, assigned, lambda n: loc is not None and _weighed(text, n, loc)):
         return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
     if assigned is not None and not _other_value(ctx, assigned[0], value) and not (loc is not None and _weighed(text, assigned[0], loc)):
         return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
@@ -81,12 +78,6 @@ def factor_source(ctx, factor) -> str:
     if given is not None:  # beta=cfg["train"]["beta"] where the step calls the loss
         return f"{given}, used at {loc.where()}" if loc else given
     return f"a factor of {value:g}{where}"
-
-
-def _weight_beside(text: str, setting: str, assigned) -> bool:
-    """The setting is a side of the product on the line and the name assigned before it is not (it is
-    read inside the other side: ``F.l1_loss(recon, x) * args.recon_weight``, not ``recon``)."""
-    return multiplies(text, setting) and (assigned is None or not multiplies(text, assigned[0]))
 
 
 def _times_a_number(ctx, text: str, value: float) -> str | None:
