@@ -82,13 +82,20 @@ def test_images_without_normalize_stay_in_their_range(tmp_path, monkeypatch):
 
 
 def test_the_hint_is_for_a_target_out_of_range_not_the_decoders_output():
-    # torch says "of input" for the reconstruction (a tanh decoder: its activation is the fix) and
-    # "of target" for the images: only the target's comes from the data set's Normalize
+    # torch says "of input" for the reconstruction (a tanh decoder: its activation is the fix, or the
+    # normalised data handed first: swap the arguments) and "of target" for the images: only the
+    # target's comes from the data set's Normalize for sure; the input's says both ways
     from vaelint.frontends.training.livehints import NORMALISED, range_hint
 
     NORMALISED[:] = ["Normalize((0.5,), (0.5,)), values in [-1.00, 1.00]"]
     try:
         assert "Normalize((0.5,), (0.5,))" in range_hint(RuntimeError("all elements of target should be between 0 and 1"))
+        said = range_hint(RuntimeError("all elements of input should be between 0 and 1"))
+        assert "swap them" in said and "end the decoder with a sigmoid" in said, said
+        assert "Compare the reconstruction with the images before that Normalize" not in said, said
+    finally:
+        NORMALISED.clear()
+    try:  # no Normalize in the run: the decoder's activation, no hint from the data
         assert range_hint(RuntimeError("all elements of input should be between 0 and 1")) == ""
     finally:
         NORMALISED.clear()
