@@ -10,6 +10,8 @@ import re
 import torch
 import torch.nn as nn
 
+from vaelint.frontends.training.runtime import accelerator_missing
+
 
 @contextlib.contextmanager
 def cuda_answers_yes():
@@ -64,17 +66,11 @@ def is_cuda_device(value) -> bool:
     """CUDA's, or another accelerator this machine lacks (Apple silicon's mps, Intel's xpu): the
     simulated GPU stands for the device the code trains on."""
     if isinstance(value, torch.device):
-        return value.type == "cuda" or value.type in _OTHER_ACCELERATORS and _lacks(value.type)
+        return value.type == "cuda" or value.type in _OTHER_ACCELERATORS and accelerator_missing(value.type)
     if not isinstance(value, str):
         return False
     kind = value.split(":")[0]
-    return kind == "cuda" or kind in _OTHER_ACCELERATORS and _lacks(kind)
+    return kind == "cuda" or kind in _OTHER_ACCELERATORS and accelerator_missing(kind)
 
 
 _OTHER_ACCELERATORS = ("mps", "xpu")
-
-
-def _lacks(kind: str) -> bool:
-    if kind == "mps":
-        return not torch.backends.mps.is_available()
-    return not (hasattr(torch, "xpu") and torch.xpu.is_available())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 
+from vaelint.frontends.training.liveinner import tensors_in
 from vaelint.source.astutil import place_at
 
 
@@ -38,7 +39,7 @@ def data_read_at_the_call(call, usable) -> tuple | None:
     if where is None:
         return None
     read = _argument_names(where.statement, at[0])
-    given = next((t for t in _tensors(call[1]) if t.dim()), None)
+    given = next((t for t in tensors_in(call[1]) if t.dim()), None)
     for level in [read, *_assigned_from(scope, read)]:
         names = [n for n in level if _data(values.get(n)) and _carries(values[n], given)]
         if names:
@@ -77,13 +78,6 @@ def _argument_names(stmt: ast.stmt, line: int) -> list[str]:
             for arg in [*call.args, *(k.value for k in call.keywords)]:
                 out += [n.id for n in ast.walk(arg) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
     return list(dict.fromkeys(out))
-
-
-def _tensors(args) -> list:
-    import torch
-    from torch.utils._pytree import tree_leaves
-
-    return [t for t in tree_leaves(args) if isinstance(t, torch.Tensor)]
 
 
 def _carries(value, given) -> bool:

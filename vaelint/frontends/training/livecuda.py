@@ -224,9 +224,9 @@ class _MadeOnCpu(TorchFunctionMode):
         kwargs = kwargs or {}
         device = kwargs.get("device")
         if device is not None and _names_cuda(device):
-            from vaelint.frontends.training.runtime import _not_here
+            from vaelint.frontends.training.runtime import accelerator_missing
 
-            if _not_here(str(device).split(":")[0] if not isinstance(device, int) else "cuda"):
+            if accelerator_missing(str(device).split(":")[0] if not isinstance(device, int) else "cuda"):
                 kwargs = {**kwargs, "device": "cpu"}
                 _remember(f"{getattr(func, '__name__', 'a tensor')}(device={str(device)!r})")
                 return placed_on_gpu(func(*args, **kwargs))

@@ -290,7 +290,7 @@ def _kept_on_cpu(func, args, kwargs):
     instead of the setup failing; the report says so. None for any other call."""
     import torch
 
-    if func is torch.device and args and isinstance(args[0], str) and _not_here(args[0].split(":")[0]):
+    if func is torch.device and args and isinstance(args[0], str) and accelerator_missing(args[0].split(":")[0]):
         # device = torch.device("cuda"), written for a GPU with no fallback: the step's
         # .to(device) would fail here. It stands for the CPU; VAE012's simulated GPU still
         # reads .to(device) as a move to the GPU
@@ -316,7 +316,7 @@ def _without_cuda(owner, func, name: str, args, kwargs):
         # tensor kept on the CPU here (-1) is the GPU it was placed on: the first (rasbt's notebooks)
         target = f"cuda:{max(target, 0)}"
     try:
-        if not isinstance(target, (str, torch.device)) or not _not_here(torch.device(target).type):
+        if not isinstance(target, (str, torch.device)) or not accelerator_missing(torch.device(target).type):
             return None
     except (RuntimeError, TypeError):  # .to("float16") and the like: a string that names no device
         return None
@@ -331,7 +331,7 @@ def lacking(moves) -> str:
     return "CUDA" if "cuda" in said or "mps" not in said and "xpu" not in said else "such accelerator"
 
 
-def _not_here(kind: str) -> bool:
+def accelerator_missing(kind: str) -> bool:
     """An accelerator the code moves to that this machine lacks: CUDA, Apple silicon's mps (a model
     written on a Mac: ``torch.device("mps")``), Intel's xpu; kept on the CPU as CUDA's is."""
     import torch
