@@ -1,7 +1,11 @@
+from fractions import Fraction
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaelint.facts.shapes import Dim, ShapeFact, pick_extra_batches, solve
+from vaelint.capture.result import RunResult
+from vaelint.facts.argnumbers import per_batch
+from vaelint.facts.shapes import Dim, ShapeFact, batch_parts, pick_extra_batches, solve
 
 
 def test_constant_and_batch_dims():
@@ -24,6 +28,44 @@ def test_rank_change_or_nonlinear_growth_is_not_solved():
     assert solve({32: (32,), 5: (5, 1)}) is None
     assert solve({2: (4,), 3: (9,), 5: (25,)}) is None
     assert solve({32: (32,)}) is None
+
+
+def test_a_part_of_the_batch_solves_as_a_fraction_only_when_asked():
+    # x.chunk(2)'s first half at batch sizes 2 divides: B/2 (a FactorVAE's VAE batch)
+    halves = {32: (16, 6), 10: (5, 6), 14: (7, 6)}
+    assert solve(halves) is None
+    dims = solve(halves, parts=True)
+    assert dims == (Dim(Fraction(1, 2), 0), Dim(0, 6))
+    assert ShapeFact((16, 6), dims).text({6: "Z"}) == "B/2 x Z"
+    assert solve({32: (17,), 10: (6,), 14: (8,)}, parts=True) == (Dim(Fraction(1, 2), 1),)
+    # a curve, or a line whose constant is no whole number, is no part
+    assert solve({32: (16,), 10: (5,), 14: (8,)}, parts=True) is None
+    assert solve({10: (5,), 14: (6,)}, parts=True) is None
+
+
+def _run(shapes: dict) -> RunResult:
+    run = RunResult.__new__(RunResult)
+    run.shapes, run.failure = shapes, None
+    return run
+
+
+def test_halves_of_odd_batches_are_told_from_a_curve():
+    # ceil(b/2) at the odd sizes the shapes stage runs, b0/2 at the user's batch: halves
+    halves = {32: _run({"x1": (16, 196)}), 5: _run({"x1": (3, 196)}), 7: _run({"x1": (4, 196)})}
+    assert batch_parts(halves, 32) == 2
+    quarters = {32: _run({"q": (8, 3)}), 5: _run({"q": (1, 3)}), 7: _run({"q": (2, 3)})}
+    assert batch_parts(quarters, 32) == 4
+    # a dim that does follow B, or a user's batch no part divides: none
+    whole = {32: _run({"x": (32, 196)}), 5: _run({"x": (5, 196)}), 7: _run({"x": (7, 196)})}
+    assert batch_parts(whole, 32) == 0
+    assert batch_parts({33: _run({"x1": (16,)}), 5: _run({"x1": (3,)}), 7: _run({"x1": (4,)})}, 33) == 0
+
+
+def test_a_size_read_of_a_half_is_half_the_batch():
+    assert per_batch({32: 16, 10: 5, 14: 7}) == Fraction(1, 2)
+    assert per_batch({32: 64, 5: 10, 7: 14}) == 2
+    assert per_batch({32: 11, 10: 5, 14: 7}) is None
+    assert per_batch({32: 3, 10: 1}) is None  # not 1/2, 1/3 or 1/4 of every batch
 
 
 def test_extra_batches_avoid_sizes_the_model_uses():

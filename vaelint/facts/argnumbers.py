@@ -4,6 +4,8 @@ code read and passed on as a Python number). :class:`vaelint.facts.reductions.Te
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from vaelint.capture.ops import flat_args
 
 
@@ -36,15 +38,29 @@ def values_in_args(runs, node, value) -> dict:
     return out
 
 
-def per_batch(values: dict) -> int | None:
-    """k when every value is k times its batch size (k a whole number)."""
-    if len(values) < 2:
+def per_batch(values: dict) -> int | Fraction | None:
+    """k when every value is k times its batch size (k a whole number, or 1/2, 1/3, 1/4: the size
+    of a part of the batch, ``x1.size(0)`` of ``x1, x2 = x.chunk(2)``; only runs at batch sizes
+    the part divides see that, facts/shapes.batch_parts)."""
+    if len(values) < 2 or any(not isinstance(v, int) or isinstance(v, bool) for v in values.values()):
         return None
-    ks = {v / b for b, v in values.items()}
+    ks = {Fraction(v, b) for b, v in values.items()}
     if len(ks) != 1:
         return None
     k = ks.pop()
-    return int(k) if float(k).is_integer() and k >= 1 else None
+    if k.denominator == 1:
+        return int(k) if k >= 1 else None
+    return k if k.numerator == 1 and k.denominator <= 4 else None
+
+
+def size_said(batch_size_text: str, k, value: float) -> tuple[str, int]:
+    """(how a divisor of k*B is said, k as it weighs): ``x.size(0)``, ``a size of 4*B (256)``; a
+    part of the batch (k = 1/2, ``x1.size(0)`` of a FactorVAE's half) is the batch the VAE trains on,
+    and weighs as B does."""
+    from vaelint.facts.shapes import batch_text
+
+    shown = batch_size_text if k == 1 else f"a size of {batch_text(k)} ({int(value)})"
+    return shown, k if isinstance(k, int) else 1
 
 
 def times_the_batch(values: dict) -> float | None:

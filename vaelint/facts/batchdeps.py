@@ -14,6 +14,7 @@ rows (IWAE's repeated samples) may move in ``a`` of them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -193,7 +194,8 @@ def _moved_elsewhere(ctx, node, first, second):
     axes = [i for i, d in enumerate(fact.dims) if d.batch_dependent]
     if len(axes) != 1 or fact.dims[axes[0]].const != 0:
         return None
-    axis, owned = axes[0], fact.dims[axes[0]].coef
+    # a*B rows: one sample owns a of them; a part of the batch (B/2, a FactorVAE's half): one at most
+    axis, owned = axes[0], max(1, math.ceil(fact.dims[axes[0]].coef))
     if not a.is_floating_point():
         a, b = a.double(), b.double()
     diff = (a - b).abs()

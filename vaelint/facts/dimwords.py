@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from vaelint.facts.shapes import batch_text
+
 
 def describe_dims(pairs) -> tuple[str, int, int, int]:
     """(``"B, 784"``, batch power, product of constant sizes, product of sample sizes) of (size,
     Dim, is a Monte Carlo sample axis) triples; a dim of k*B counts as B with k among the
     constants. A mean over the samples is the Monte Carlo estimate of one term per input: it
-    weighs nothing (a sum over them weighs their number)."""
+    weighs nothing (a sum over them weighs their number). A part of the batch (B/2) counts as B."""
     texts, power, consts, samples = [], 0, 1, 1
     for size, dim, sample in pairs:
         if sample:
@@ -15,8 +17,9 @@ def describe_dims(pairs) -> tuple[str, int, int, int]:
             texts.append(f"{size} samples")
         elif dim is not None and dim.batch_dependent:
             power += 1
-            consts *= dim.coef
-            texts.append("B" if dim.coef == 1 else f"{dim.coef}*B")
+            # B/2, a part of the batch (a FactorVAE's half): the batch the VAE trains on, weighs as B does
+            consts *= dim.coef if isinstance(dim.coef, int) else 1
+            texts.append(batch_text(dim.coef))
         else:
             consts *= size
             texts.append(str(size))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_only, one_tensor_listed
+from vaelint.facts import argnumbers
 from vaelint.facts.argnumbers import not_a_size, per_batch, same_at_all_batches, times_the_batch, values_in_args, written_as_the_batch
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
@@ -223,8 +224,7 @@ class TermWalker:
             ]
             return tensor
         if power:
-            # a size that follows the batch: B (x.size(0)) or k*B (x.numel())
-            shown = self.ctx.batch_size_text if k == 1 else f"a size of {k}*B ({int(value)})"
+            shown, k = argnumbers.size_said(self.ctx.batch_size_text, k, value)  # a size that follows the batch: B, k*B, B/2
             sign = -1 if op == "div" else 1
             scale.factors.append(Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op))
             return tensor
@@ -300,7 +300,7 @@ class TermWalker:
         value, power, k = num
         scale.factors.append(Factor("const", float(sign * c), 0, 1, f"{sign * c:g}", other, "mul"))
         if power:
-            shown = self.ctx.batch_size_text if k == 1 else f"a size of {k}*B ({int(value)})"
+            shown, k = argnumbers.size_said(self.ctx.batch_size_text, k, value)
             scale.factors.append(Factor("size", 1.0, -1, k, shown, other, "div"))
         else:
             shown = f"{int(value)}" if float(value).is_integer() else f"{1 / value:g}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import torch
 
@@ -30,9 +31,10 @@ _CANDIDATE_BATCHES = (5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43)
 
 @dataclass(frozen=True)
 class Dim:
-    """``coef * B + const``; coef 0 is a plain size."""
+    """``coef * B + const``; coef 0 is a plain size. The coef is a ``Fraction`` for a part of
+    the batch (``x.chunk(2)``'s halves: ``B/2``), an int otherwise."""
 
-    coef: int
+    coef: int | Fraction
     const: int
 
     @property
@@ -42,12 +44,21 @@ class Dim:
     def text(self, names: dict[int, str] | None = None) -> str:
         if self.coef == 0:
             return (names or {}).get(self.const, str(self.const))
-        head = "B" if self.coef == 1 else f"{self.coef}*B"
+        head = batch_text(self.coef)
         if self.const > 0:
             return f"{head}+{self.const}"
         if self.const < 0:
             return f"{head}-{-self.const}"
         return head
+
+
+def batch_text(coef) -> str:
+    """``B``, ``4*B``, ``B/2``, ``3*B/4``."""
+    if coef == 1:
+        return "B"
+    if isinstance(coef, Fraction) and coef.denominator != 1:
+        return f"B/{coef.denominator}" if coef.numerator == 1 else f"{coef.numerator}*B/{coef.denominator}"
+    return f"{int(coef)}*B"
 
 
 @dataclass
@@ -90,6 +101,7 @@ class ShapeRuns:
     batch: int  # B0
     extra: tuple[int, ...]
     runs: dict[int, RunResult]
+    parts: int = 0  # k where nodes hold a k-th of the batch (batch_parts): every run at a size k divides
 
     @property
     def failure(self) -> Failure | None:
@@ -129,12 +141,27 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_gr
             break
         # only the shapes and sizes of the extra batches are read: their tensors are
         # never held (a large model's activations)
-        costly = seconds * b / max(b0, 1) > _FAKE_ABOVE or tensor_bytes(runs[b0]) * b / max(b0, 1) > _FAKE_ABOVE_BYTES
-        runs[b] = (costly and _fake_run(capture, specs, b, seed)) or _run(capture, specs, b, seed, hold=False)
+        runs[b] = _extra_run(capture, specs, b, seed, seconds, runs[b0])
         extra += (b,)
-    result = ShapeRuns(b0, extra, runs)
+    parts = 0 if settled(runs) else batch_parts(runs, b0)
+    if parts:
+        # the halves of an odd batch differ by one: two batch sizes that split evenly
+        # the odd ones are dropped: through them no line fits a part, and no reading may use them
+        extra = tuple(b for b in extra if b % parts == 0)
+        runs = {b: r for b, r in runs.items() if b % parts == 0}
+        for b in [parts * p for p in pick_extra_batches(seen, b0, 4) if parts * p not in seen][:2]:
+            runs[b] = _extra_run(capture, specs, b, seed, seconds, runs[b0])
+            extra += (b,)
+    result = ShapeRuns(b0, extra, runs, parts)
     annotate(capture, result)
     return result
+
+
+def _extra_run(capture: Capture, specs, batch: int, seed: int, seconds: float, first: RunResult) -> RunResult:
+    """A run at another batch size, on fake tensors where a real one would cost much."""
+    b0 = specs[0].batch
+    costly = seconds * batch / max(b0, 1) > _FAKE_ABOVE or tensor_bytes(first) * batch / max(b0, 1) > _FAKE_ABOVE_BYTES
+    return (costly and _fake_run(capture, specs, batch, seed)) or _run(capture, specs, batch, seed, hold=False)
 
 
 def run_once(capture: Capture, specs, batch, hold=True) -> RunResult:
@@ -216,8 +243,9 @@ def settled(runs: dict[int, RunResult]) -> bool:
     return True
 
 
-def solve(by_batch: dict[int, tuple[int, ...]]) -> tuple[Dim, ...] | None:
-    """Each dim as coef*B + const from its sizes at several batch sizes."""
+def solve(by_batch: dict[int, tuple[int, ...]], parts: bool = False) -> tuple[Dim, ...] | None:
+    """Each dim as coef*B + const from its sizes at several batch sizes; with ``parts``, a
+    coef may be a fraction (a part of the batch, solved from batch sizes it divides)."""
     if len(by_batch) < 2:
         return None
     ranks = {len(s) for s in by_batch.values()}
@@ -228,14 +256,42 @@ def solve(by_batch: dict[int, tuple[int, ...]]) -> tuple[Dim, ...] | None:
     for k in range(ranks.pop()):
         points = [(b, by_batch[b][k]) for b in batches]
         (b1, v1), (b2, v2) = points[0], points[-1]
-        if (v2 - v1) % (b2 - b1):
+        if (v2 - v1) % (b2 - b1) == 0:
+            coef: int | Fraction = (v2 - v1) // (b2 - b1)
+        elif parts:
+            coef = Fraction(v2 - v1, b2 - b1)
+        else:
             return None
-        coef = (v2 - v1) // (b2 - b1)
         const = v1 - coef * b1
-        if any(coef * b + const != v for b, v in points):
+        if const != int(const) or any(coef * b + const != v for b, v in points):
             return None  # not linear in B (an outer product of batches, say)
-        dims.append(Dim(coef, const))
+        dims.append(Dim(coef, int(const)))
     return tuple(dims)
+
+
+def batch_parts(runs: dict[int, RunResult], b0: int) -> int:
+    """k where some node holds a k-th part of the batch (``x.chunk(2)``, ``x[: B // 2]``: a
+    FactorVAE's halves): a dim that is ``b0 // k`` at the user's batch and ``b // k`` rounded
+    either way at each other (odd) batch size, which no line through them fits. 0 for none."""
+    others = [b for b in runs if b != b0 and runs[b].failure is None]
+    if not others or runs[b0].failure is not None:
+        return 0
+    for k in (2, 3, 4):
+        if b0 % k or all(b % k == 0 for b in others):
+            continue
+        for node, shape in runs[b0].shapes.items():
+            if not isinstance(shape, tuple):
+                continue
+            for axis, size in enumerate(shape):
+                if size != b0 // k or size in (0, 1):
+                    continue
+                if all(_part_at(runs[b].shapes.get(node), axis, b, k) for b in others):
+                    return k
+    return 0
+
+
+def _part_at(shape, axis: int, batch: int, k: int) -> bool:
+    return isinstance(shape, tuple) and len(shape) > axis and shape[axis] in (batch // k, -(-batch // k))
 
 
 def annotate(capture: Capture, runs: ShapeRuns) -> None:
@@ -244,7 +300,7 @@ def annotate(capture: Capture, runs: ShapeRuns) -> None:
         if not by_batch:
             node.meta.pop("shape", None)
             continue
-        node.meta["shape"] = ShapeFact(by_batch.get(runs.batch), solve(by_batch), by_batch)
+        node.meta["shape"] = ShapeFact(by_batch.get(runs.batch), solve(by_batch, parts=runs.parts > 0), by_batch)
     _carry_dims(capture.graph)
 
 

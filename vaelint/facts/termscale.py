@@ -8,6 +8,7 @@ import math
 
 import torch.fx as fx
 
+from vaelint.facts.argnumbers import size_said
 from vaelint.facts.reductions import Factor, TermScale, TermWalker
 
 
@@ -141,7 +142,7 @@ def _scaling(walker: TermWalker, node: fx.Node) -> Factor | None:
         return None  # B times a weight (N * sigma ** 2) above the terms: not read here
     if power:
         sign = -1 if op == "div" else 1
-        shown = walker.ctx.batch_size_text if k == 1 else f"a size of {k}*B ({int(value)})"
+        shown, k = size_said(walker.ctx.batch_size_text, k, value)
         return Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op)
     value = 1 / value if op == "div" else value
     return Factor("const", value, 0, 1, f"{value:g}", node, op)
