@@ -145,16 +145,20 @@ def split_backwards(watch, capture) -> list[str]:
     """Where the run passed over a backward in the VAE's own step (the same batch) whose loss
     reaches parameters the VAE's loss reaches, its optimiser not another network's: its gradients
     add to the VAE's before the step (``kl.backward(retain_graph=True)`` then ``rec.backward()``),
-    so the loss is backpropagated in parts and the one backward read is not the whole loss. Only
+    so the loss is backpropagated in parts and the one backward read is not the whole loss (a part
+    reaches the encoder's parameters, where they can be told). Only
     where another backward follows it before any optimiser steps or clears gradients (a
     discriminator's ``d_loss.backward(); opt_d.step()`` on the decoder's prior samples is not)."""
+    from vaelint.frontends.training.live import storage_of
     from vaelint.frontends.training.liveinner import parameters_reached
-    from vaelint.frontends.training.livestepper import backward_follows
+    from vaelint.frontends.training.livestepper import backward_follows, encoder_parameters
     from vaelint.source.cells import where
 
     if capture is None or capture.taken is None:
         return []
-    vae = parameters_reached([capture.loss])
+    # the encoder's parameters where they can be told (a VAE-GAN's discriminator, which the VAE's
+    # loss reaches through its adversarial term, is no part of it: ``d_real.backward()`` on real data)
+    vae = encoder_parameters(capture.loss, lambda t: storage_of(t) in watch.noise_ptrs) or parameters_reached([capture.loss])
     places = []
     for c in watch.passed:
         if c.taken is capture.taken and not c.stepper and c.frames and backward_follows(c) and parameters_reached([c.loss]) & vae:

@@ -19,11 +19,13 @@ def trains_another_network(capture, is_noise) -> bool:
     the loss reaches? Unknown (no such step, no optimiser, no encoder found): False."""
     from vaelint.frontends.training.liveinner import parameters_reached
 
-    optimiser = _stepped_after(capture)
-    if optimiser is None:
+    optimisers = _stepped_after(capture)
+    if not optimisers:
         return False
-    held = {id(p) for group in optimiser.param_groups for p in group.get("params", ())}
-    encoder = _encoder_parameters(capture.loss, is_noise)
+    # every optimiser stepped there: a VAE-GAN's decoder and encoder, each with its own
+    # (``loss.backward(); opt_dec.step(); opt_enc.step()``), step one backward together
+    held = {id(p) for optimiser in optimisers for group in optimiser.param_groups for p in group.get("params", ())}
+    encoder = encoder_parameters(capture.loss, is_noise)
     return bool(encoder) and not held & encoder and bool(held & parameters_reached([capture.loss]))
 
 
@@ -45,23 +47,27 @@ def encoder_cleared_after(capture, is_noise) -> bool:
         if not isinstance(optimiser, torch.optim.Optimizer) or not any(".backward(" in ast.unparse(s) for s in later[k + 1 : k + 2]):
             return False
         held = {id(p) for group in optimiser.param_groups for p in group.get("params", ())}
-        return bool(held & _encoder_parameters(capture.loss, is_noise))
+        return bool(held & encoder_parameters(capture.loss, is_noise))
     return False
 
 
-def _stepped_after(capture):
-    """The optimiser of the first ``NAME.step()`` after the backward's statement, in its block."""
+def _stepped_after(capture) -> list:
+    """The optimisers of the ``NAME.step()`` calls after the backward's statement, in its block,
+    up to another backward ([] where one is no optimiser: unknown)."""
     import torch
 
     later, frame = _statements_after(capture)
+    stepped = []
     for stmt in later:
         if ".backward(" in ast.unparse(stmt):
-            return None  # a step after another backward is that backward's
+            break  # a step after another backward is that backward's
         target = _step_call(stmt)
         if target is not None:
             value = _value_of(target, frame)
-            return value if isinstance(value, torch.optim.Optimizer) else None
-    return None
+            if not isinstance(value, torch.optim.Optimizer):
+                return []
+            stepped.append(value)
+    return stepped
 
 
 def _statements_after(capture) -> tuple[list, object]:
@@ -113,7 +119,7 @@ def dotted_value(expr: ast.expr, scope: dict):
     return value
 
 
-def _encoder_parameters(loss, is_noise) -> set:
+def encoder_parameters(loss, is_noise) -> set:
     """id()s of the parameters the sample's other factors are computed with (``std`` of ``eps *
     std``: the inputs of the autograd node that saved the drawn noise): the encoder's."""
     from vaelint.frontends.training.autogradwalk import autograd_nodes
