@@ -315,3 +315,41 @@ def test_a_loss_of_per_sample_terms_says_what_it_gave_and_what_to_check(tmp_path
     said = " ".join(r.output.split())
     assert "loss not a scalar: 2 tensors of shapes 6, 6" in said, said
     assert "check the training script that reduces these terms" in said, said
+
+
+def test_a_step_found_by_reading_that_holds_no_vae_is_not_clean(tmp_path, monkeypatch):
+    # the data is not here, so the run stops at its read and the step is found by reading the code;
+    # the loop read trains a plain forecaster (no sampler, no KL) while the file backpropagates a VAE's
+    # loss elsewhere: every VAE rule was skipped, "no findings", exit 0 (helper Y: a baseline before
+    # its LSTM-VAE)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent("""
+        import numpy as np
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        from torch.utils.data import DataLoader, TensorDataset
+
+        series = np.loadtxt("data/series.csv", delimiter=",", dtype=np.float32)
+        loader = DataLoader(TensorDataset(torch.from_numpy(series[:, :12]), torch.from_numpy(series[:, 12:])), batch_size=32)
+        model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 2))
+        opt = torch.optim.Adam(model.parameters())
+        for x, y in loader:
+            opt.zero_grad()
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+
+        def train_vae(vae, loader):  # the VAE's own loop, in a function nothing here calls
+            for x, _y in loader:
+                recon, mu, logvar = vae(x)
+                elbo = F.mse_loss(recon, x) - 0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
+                elbo.backward()
+    """)
+    )
+    r = check("train.py", "--input", "32x12", "--input", "32x2")
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert "found by reading the code, holds no VAE" in said, said
+    assert "Running the code as written did not reach a step (running it stopped at train.py:" in said, said

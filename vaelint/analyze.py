@@ -41,7 +41,7 @@ from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.context import Context, build_context
 from vaelint.facts.flow import alike_once, beta_effective, flow_rows, loss_reading
 from vaelint.facts.shapes import make_inputs, run_batches
-from vaelint.facts.unread import no_sample_read, say_zero_weights
+from vaelint.facts.unread import no_sample_read, read_step_is_no_vae, say_zero_weights
 from vaelint.frontends import LoadRequest, Program, choose, load_program, parse_ref
 from vaelint.frontends.lossfind import LossPlan
 from vaelint.frontends.placeholders import notes_mark, stood_in
@@ -139,6 +139,7 @@ def _analyse(target: str, options: Options, result: TargetResult) -> None:
     progress("rules")
     findings = run_rules(selected_rules(options), ctx, result)
     no_sample_read(loaded.program, ctx, findings)
+    read_step_is_no_vae(loaded.program, ctx, findings)
     say_zero_weights(ctx, result)
     if ctx.failure is not None and not findings:
         # a rule claimed the crash but reported nothing about it: never "no findings" on a model that raises

@@ -37,6 +37,49 @@ def no_sample_read(program: Program, ctx: Context, findings: list) -> None:
     )
 
 
+def read_step_is_no_vae(program: Program, ctx: Context, findings: list) -> None:
+    """The step was found by reading the code (running it did not reach one: its data is not here)
+    and its graph holds no VAE: no reparameterisation and no KL term (a plain baseline the
+    file trains first, an LSTM forecaster before its LSTM-VAE), while the file backpropagates elsewhere
+    too. Never "no findings" there: every rule that reads a VAE was skipped on a step that is likely
+    not the VAE's. Exit 2, saying why."""
+    ran = next((n for n in program.notes if n.startswith(_RAN) and n.endswith(_READ)), None)
+    if ran is None or ctx.roles.reparam is not None or ctx.roles.kl_terms or ctx.failure is not None or findings:
+        return
+    if not _other_backwards(program):
+        return  # the file's one step: a model that is no VAE (a forecaster) is checked as what it is
+    step = program.step.description if program.step is not None else "the step"
+    why = ran[len(_RAN) : -len(_READ)].rstrip(")")
+    raise VaelintError(
+        "loss",
+        f"{step}, found by reading the code, holds no VAE: its loss reaches no reparameterised sample and no KL, "
+        f"while the file backpropagates elsewhere too, so no rule could check it. Running the code as written did not reach a step ({why}): "
+        "give what that run needs (the data, or --input for it; --script-args), or name the VAE's training "
+        "function with PATH.py:FUNCTION, or check the model with its loss (PATH.py:CLASS --loss FUNCTION --input SHAPE).",
+    )
+
+
+def _other_backwards(program: Program) -> bool:
+    """Does the step's file backpropagate somewhere outside the step's own lines?"""
+    import re
+
+    from vaelint.source.files import read_source
+
+    step = program.step
+    if step is None or step.loc is None or step.lines is None:
+        return False
+    try:
+        lines = read_source(step.loc.path).splitlines()
+    except (OSError, ValueError):
+        return False
+    first, last = step.lines
+    return any(re.search(r"\.backward\(", text) for k, text in enumerate(lines, 1) if not first <= k <= last)
+
+
+_RAN = "running the code as written did not reach its step ("
+_READ = "): the step was found by reading the code"
+
+
 def say_zero_weights(ctx: Context, result: TargetResult) -> None:
     """A loss term weighted 0 at the step checked: why the rules that read it did not run."""
     from vaelint.facts.lossroles import zero_weighted

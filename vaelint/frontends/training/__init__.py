@@ -27,7 +27,8 @@ from vaelint.frontends.training.repofiles import neighbours
 from vaelint.frontends.training.rewrite import RT, build_plan
 from vaelint.frontends.training.runtime import StepReady
 from vaelint.frontends.training.scriptness import as_entry_point, is_script
-from vaelint.frontends.training.sites import Frame, Site, SourceFile, chains_to, find_boundary, find_sites, parse_file, site_score
+from vaelint.frontends.training.sites import Frame, Site, SourceFile, chains_to, find_boundary, find_sites, parse_file
+from vaelint.frontends.training.sitescore import site_score
 from vaelint.frontends.training.ways import is_module_class as _is_module_class
 from vaelint.frontends.training.ways import plain as _plain
 from vaelint.frontends.training.ways import read_or_run

@@ -18,19 +18,7 @@ import os
 from dataclasses import dataclass, field
 
 from vaelint.frontends.training.backwards import backward_of  # noqa: F401 - the front end reads it from here
-from vaelint.source.astutil import (
-    Place,
-    Scope,
-    base_name,
-    block_of,
-    calls_in,
-    dotted,
-    index_scopes,
-    is_main_guard,
-    places,
-    segment_of,
-    target_names,
-)
+from vaelint.source.astutil import Place, Scope, base_name, block_of, calls_in, dotted, index_scopes, is_main_guard, places, target_names
 
 
 @dataclass
@@ -356,21 +344,6 @@ def find_boundary(frames: list[Frame]) -> Boundary | None:
     if params and not last.is_module:
         return Boundary(len(frames) - 1, 0, 0, "param", params=params)
     return None
-
-
-def site_score(site: Site, text: str) -> int:
-    """How much a backpropagated loss looks like a VAE's (its name, and the lines
-    before it): the order in which several sites of one file are tried."""
-    name = (segment_of(text, site.loss) or "").lower()
-    score = 0
-    if any(w in name for w in ("vae", "elbo", "kl", "recon")):
-        score += 3
-    if any(w in name for w in ("disc", "dsc", "task", "critic", "gan", "adv", "_d", "d_loss", "cls")):
-        score -= 3
-    func = site.place.scope.name.lower()
-    if any(w in func for w in ("test", "eval", "valid")):
-        score -= 5
-    return score
 
 
 def base_of(expr: ast.AST) -> str | None:
