@@ -18,6 +18,8 @@ _quiet = False
 _absent: dict[str, set[str]] = {}
 _read: set[str] = set()
 _imported: set[str] = set()  # the top-level names the check's code tried to import
+_imported_full: set[str] = set()  # and the full names (vaelint/cache/layout.py)
+_modules_read: list[str] = []  # the user's module files among the dependencies (layout.py)
 _listed: set[str] = set()  # the folders the code listed (os.listdir, os.scandir, so glob and pathlib too)
 
 
@@ -53,6 +55,8 @@ def reset() -> None:
     _absent.clear()
     _read.clear()
     _imported.clear()
+    _imported_full.clear()
+    _modules_read.clear()
     _listed.clear()
 
 
@@ -79,6 +83,7 @@ def record_opens() -> set:
             opened.add(args[0])
         elif event == "import" and args and isinstance(args[0], str):
             _imported.add(args[0].partition(".")[0])
+            _imported_full.add(args[0])
         elif event in ("os.listdir", "os.scandir") and args and recording():
             folder = _path_of(args[0] if args[0] is not None else ".")
             if folder is not None and _for_the_code():
@@ -164,14 +169,22 @@ def _listing(folder: str) -> str | None:
 
 def listings() -> dict[str, str | None]:
     """The user's folders the code listed, each with the digest of what it held: a data file
-    added to a folder a glob reads (a data set that was empty) is a new check."""
+    added to a folder a glob reads (a data set that was empty) is a new check. With them, what
+    decided how its imports resolved (vaelint/cache/layout.py: an ``__init__.py`` put in place)."""
+    from vaelint.cache import layout
     from vaelint.source.frames import is_user_file
 
-    return {folder: _listing(folder) for folder in sorted(_listed) if is_user_file(folder)}
+    out = {folder: _listing(folder) for folder in sorted(_listed) if is_user_file(folder)}
+    searched = list(dict.fromkeys([*_searched(), os.getcwd()]))
+    return {**out, **layout.record(_imported_full, _modules_read, searched)}
 
 
 def same_listings(recorded: dict) -> bool:
-    return all(_listing(folder) == digest for folder, digest in recorded.items())
+    from vaelint.cache import layout
+
+    if not layout.same({k: v for k, v in recorded.items() if layout.is_layout_key(k)}):
+        return False
+    return all(_listing(folder) == digest for folder, digest in recorded.items() if not layout.is_layout_key(folder))
 
 
 def installed() -> dict[str, str]:
@@ -262,6 +275,9 @@ def dependencies(opened: set, modules_before: set) -> list[str]:
         real = os.path.realpath(path)
         if os.path.isfile(real) and not real.startswith(ours):
             out.add(real)
+    from vaelint.cache.layout import module_files
+
+    _modules_read[:] = module_files(sorted(out))
     return sorted(out)
 
 

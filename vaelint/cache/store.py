@@ -6,11 +6,13 @@ options, the current directory) and what ran it (vaelint's code, torch's and
 Python's versions); beside it, the content digest of every file the check read:
 the target's file and every user module and file its code opened (recorded in
 the worker while it ran, vaelint/runtime/worker.py), and what it looked for and did not
-find (a data file, a package: vaelint/cache/reads.py ``missing``). A result whose
-recorded files all still hold the same bytes, and whose missing files and packages
-are still missing, is reused; any change misses. Only results that the
-same inputs always give are stored: not a timeout, a killed worker or a bug of
-vaelint's, nor a check with edited sources standing in (``--fix`` rounds).
+find (a data file, a package: vaelint/cache/reads.py ``missing``), and which of the
+names it imported the folders that decide its imports hold (an ``__init__.py`` put in
+place: vaelint/cache/layout.py). A result whose recorded files all still hold the same
+bytes, and whose missing files and packages are still missing, is reused; any change
+misses. Only results that the same inputs always give are stored: not a timeout, a
+killed worker or a bug of vaelint's, nor a check with edited sources standing in
+(``--fix`` rounds).
 
 Entries are JSON (vaelint/cache/codec.py), never pickle: reading one builds only
 vaelint's own result records, so a planted entry cannot run code. Each holds the

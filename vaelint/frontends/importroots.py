@@ -1,6 +1,8 @@
 """Where a file's imports resolve from: the package its ``__init__.py`` files make, the namespace
 package the current directory gives a file with relative imports in folders without one (PEP 420),
-and a src-layout project's ``src/`` folder, which ``pip install -e .`` puts on the path."""
+or a package whose modules' relative imports reach above it (src/utils/ with ``from ..models``
+and no src/__init__.py: ``src.utils`` from the project's root), and a src-layout project's
+``src/`` folder, which ``pip install -e .`` puts on the path."""
 
 from __future__ import annotations
 
@@ -21,10 +23,38 @@ def package_context(path: str, relative_depth: int = 0) -> tuple[str, str | None
         d = parent
     if not parts:
         return _namespace_package(folder, relative_depth) or (folder, None)
+    if relative_depth > len(parts):
+        # its relative imports reach above the top package (``from ..models import vae`` in
+        # src/utils/, no src/__init__.py): the namespace package the project's root gives it
+        above = _namespace_root(d, relative_depth - len(parts))
+        if above is not None:
+            return above[0], ".".join([*above[1], *reversed(parts)])
     return d, ".".join(reversed(parts))
 
 
 _PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+def _namespace_root(above: str, levels: int) -> tuple[str, list[str]] | None:
+    """(root, names) for the folder ``above`` a top package (one with no ``__init__.py``: src/ of
+    src/utils/) whose modules' relative imports reach ``levels`` folders above that package: when
+    the folder ``levels`` up is the current directory or a project's root (a pyproject.toml,
+    setup.py, setup.cfg or .git), the folders between are namespace packages (PEP 420) from it,
+    as ``from src.utils import train`` run there imports them; else None."""
+    names: list[str] = []
+    d = above
+    for _ in range(levels):
+        name, parent = os.path.basename(d), os.path.dirname(d)
+        if parent == d or not name.isidentifier() or os.path.isfile(os.path.join(d, "__init__.py")):
+            return None
+        names.insert(0, name)
+        d = parent
+    return (d, names) if _project_root(d) else None
+
+
+def _project_root(folder: str) -> bool:
+    markers = (*_PROJECT_FILES, ".git")
+    return os.path.realpath(folder) == os.path.realpath(os.getcwd()) or any(os.path.exists(os.path.join(folder, m)) for m in markers)
 
 
 def src_layouts(path: str) -> list[str]:
