@@ -135,3 +135,23 @@ def test_np_loadtxt_of_a_missing_path_still_gives_the_inputs_rows(tmp_path, monk
     assert result.error is None, result.error.message
     note = next(n for n in result.notes if "rows.txt" in n)
     assert "np.loadtxt" in note and "float32 rows" in note, note  # numpy's own open is not the code's
+
+
+def test_a_csv_opened_in_binary_mode_for_np_loadtxt_stands_in(tmp_path, monkeypatch):
+    # np.loadtxt(open(path, "rb")): the code's own open, in binary mode; before, only text mode stood
+    # in, the run stopped at the open, and the step was read instead of run (helper Z, a planar-flow
+    # course repo); a binary open of a .dat (raw bytes, maybe) is still as written
+    monkeypatch.chdir(tmp_path)
+    body = """\
+    x = torch.from_numpy(np.loadtxt(open("data/moons.csv", "rb"), delimiter=",", dtype=np.float32))
+    """
+    result = check(_script(tmp_path, body), "-", ["8x2"])
+    assert result.error is None, result.error.message
+    note = next(n for n in result.notes if "moons.csv" in n)
+    assert "text lines" in note, note
+    assert not any("did not reach its step" in n for n in result.notes), result.notes
+    body = """\
+    x = torch.from_numpy(np.fromfile(open("data/raw.dat", "rb"), dtype=np.float32).reshape(-1, 2))
+    """
+    result = check(_script(tmp_path, body), "-", ["8x2"])
+    assert not any("raw.dat" in n and "text lines" in n for n in result.notes), result.notes

@@ -10,7 +10,7 @@ import sys
 
 from torch.overrides import TorchFunctionMode
 
-from vaelint.frontends.training.livecudaguard import GUARDS_PASSED, a_guard_asks, names_a_device, to_a_chosen_device
+from vaelint.frontends.training.livecudaguard import GUARDS_PASSED, a_guard_asks, advises_only, names_a_device, to_a_chosen_device
 from vaelint.frontends.training.livemodelmoves import GPU_MARK, gives_a_device, model_moved, other_moves_of_a_model, tensor_moved
 from vaelint.frontends.training.livepatch import Patches
 from vaelint.source.frames import is_user_file
@@ -38,8 +38,12 @@ def cuda_kept_on_cpu(record):
 
 
 def _asks() -> None:
-    """A device named by the code itself (not a library's): the code places its tensors."""
-    if _RECORDS and is_user_file(sys._getframe(2).f_code.co_filename):
+    """A device named by the code itself (not a library's): the code places its tensors. Not an
+    ``if`` that only advises (``if not args.cuda and torch.cuda.is_available(): print("run with
+    --cuda")``, DCGAN's trainers): its device comes from a switch, and with the switch off a GPU
+    machine runs it on the CPU too (a false VAE012 'never moved' before, helper V)."""
+    frame = sys._getframe(2)
+    if _RECORDS and is_user_file(frame.f_code.co_filename) and not advises_only(frame):
         _RECORDS[-1].device_aware = True
 
 

@@ -6,6 +6,8 @@ And on a machine with CUDA, a run that stopped where tensors of two devices met
 
 from __future__ import annotations
 
+import os
+
 from vaelint.source.frames import is_user_file
 
 # "train.py:70": the code's checks that stop it without CUDA, let past (said in a note)
@@ -182,3 +184,25 @@ def to_a_chosen_device(args, kwargs, device_aware: bool) -> bool:
     text = line_text(loc.path, loc.line) if loc is not None else ""
     # a constructor's own default (def __init__(self, device='cpu'), built as VAE()) is the CPU anywhere
     return bool(text) and not names_the_cpu(text) and not given_as_a_default(frame, "device")
+
+
+_ADVICE = ("print", "warn", "warning", "info", "debug", "echo", "write")
+
+
+def advises_only(frame) -> bool:
+    """Is the frame's line the test of an ``if`` whose body only says something (a print, a
+    warning, a log line): the code asks whether CUDA is there only to advise a switch?"""
+    import ast
+
+    from vaelint.frontends.training.sites import parse_file
+
+    file = parse_file(os.path.realpath(frame.f_code.co_filename))
+    if file is None:
+        return False
+    line = frame.f_lineno
+    for node in ast.walk(file.tree):
+        if isinstance(node, ast.If) and node.test.lineno <= line <= (node.test.end_lineno or node.test.lineno):
+            said = [s for s in node.body if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)]
+            names = [ast.unparse(s.value.func).rpartition(".")[2] for s in said]
+            return len(said) == len(node.body) and not node.orelse and all(n in _ADVICE for n in names)
+    return False

@@ -75,6 +75,25 @@ def mentions_a_device(program, home, step_paths=()) -> bool:
     ``.to(...)``, ``device=``) or use a library that does? A device only chosen (``device =
     torch.device("cuda" if ... else "cpu")``) and never used places nothing: a GPU machine runs
     that code on the CPU too (a false VAE012 [confirmed] before)."""
+    return any(_places(text) for text in _code_texts(program, home, step_paths))
+
+
+def names_no_accelerator(program, home, step_paths=()) -> bool:
+    """Do the same files name no accelerator at all (no cuda, mps, xpu, gpu, a placing library)?
+    Then every device they place tensors on is the CPU (``device = "cpu"; x.to(device)``): the code
+    runs on the CPU on any machine (a false VAE012 [confirmed] on a simulated GPU before, helper Z)."""
+    return not any(_ACCELERATOR.search(_without_comments(text)) for text in _code_texts(program, home, step_paths))
+
+
+_ACCELERATOR = re.compile(
+    r"\b(cuda|gpu|mps|xpu|xla|tpu|hpu|accelerat\w*|Fabric|device_count|set_default_device|DataParallel|DistributedDataParallel)\b",
+    re.IGNORECASE,
+)
+
+
+def _code_texts(program, home, step_paths=()):
+    """The sources of the step's files, the script, the model's classes and the user's modules the
+    run imported."""
     import inspect
 
     from vaelint.frontends.training.repofiles import project_imports
@@ -93,12 +112,9 @@ def mentions_a_device(program, home, step_paths=()) -> bool:
                 paths.add(path)
     for path in paths:
         try:
-            text = read_source(path)  # a notebook's code cells: never its outputs (an image's base64 has "mps" in it)
+            yield read_source(path)  # a notebook's code cells: never its outputs (an image's base64 has "mps" in it)
         except OSError:
             continue
-        if _places(text):
-            return True
-    return False
 
 
 _DEVICE_NAMED = re.compile(r"\b(" + "|".join(_DEVICE_WORDS) + r")\b")

@@ -18,6 +18,7 @@ import os
 import sys
 
 _TEXT_DATA = (".amat", ".txt", ".csv", ".tsv", ".dat", ".data", ".tok", ".tokens")
+_TEXT_ONLY = (".csv", ".tsv", ".txt")
 _SEPARATORS = {".csv": ",", ".tsv": "\t"}
 
 
@@ -29,18 +30,26 @@ class MissingTextFile(io.StringIO):
         self.name = path
 
 
+class MissingBinaryTextFile(io.BytesIO):
+    """The same, opened in binary mode (``np.loadtxt(open("data/moons.csv", "rb"), delimiter=",")``)."""
+
+    def __init__(self, text: str, path: str):
+        super().__init__(text.encode())
+        self.name = path
+
+
 def stood_in_text(file, mode: str, note, spec):
     """A :class:`MissingTextFile` for ``open(file, mode)`` called by the code's own line, or None
     when the real open should run (a file that is here, not a data file, not the code's open)."""
     from vaelint.frontends.training.livepickle import _caught_by_the_code
     from vaelint.source.frames import is_user_file, user_frame
 
-    if not isinstance(file, (str, os.PathLike)) or any(c in mode for c in "wax+b"):
+    if not isinstance(file, (str, os.PathLike)) or any(c in mode for c in "wax+"):
         return None
     path = os.fspath(file)
     ext = os.path.splitext(path)[1].lower()
-    if ext not in _TEXT_DATA or os.path.exists(path):
-        return None
+    if ext not in (_TEXT_DATA if "b" not in mode else _TEXT_ONLY) or os.path.exists(path):
+        return None  # in binary mode, only files that are text whatever reads them (a .dat may be raw bytes)
     from vaelint.frontends.placeholders import found_below
 
     if found_below(os.path.basename(path)):
@@ -52,4 +61,4 @@ def stood_in_text(file, mode: str, note, spec):
     rows = note(spec, path, "open", "is not here", lines=sep)
     flat = rows.reshape(rows.shape[0], -1)
     text = "".join(sep.join(str(int(round(float(v)))) for v in row) + "\n" for row in flat)
-    return MissingTextFile(text, path)
+    return MissingBinaryTextFile(text, path) if "b" in mode else MissingTextFile(text, path)

@@ -64,11 +64,17 @@ def step_program(frontend, ref, request, plan, ready: StepReady, runtime, sandbo
     _first_weighted_step(program, fn, counters, plan)
     first_gated_step(program, fn, counters, plan, sandbox, _feeding_the_loss(plan), source_text(frame.scope, home))
     _other_optimisers(program, plan, fn, sandbox)
-    from vaelint.frontends.training.livenotes import mentions_a_device
+    from vaelint.frontends.training.livenotes import mentions_a_device, names_no_accelerator
 
-    if not mentions_a_device(program, home, {f.scope.path for f in plan.frames}):
+    paths = {f.scope.path for f in plan.frames}
+    if not mentions_a_device(program, home, paths):
         # as for a run of it (liveprogram.py): code that names no device runs on the CPU wherever it runs
         program.device_note = "the training code never places a tensor on a device: it runs on the CPU as written"
+    elif names_no_accelerator(program, home, paths):
+        program.device_note = (
+            "the training code names no accelerator (no cuda, mps, xpu): every device it places tensors on is the CPU, "
+            "so it runs on the CPU as written"
+        )
     configured = getattr(loader, "batch_size", None)
     if isinstance(configured, int) and configured > 1:
         program.configured_batch = configured
