@@ -47,7 +47,7 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
         bound = inspect.ismethod(attr) and attr.__self__ is model  # self.loss_function = self._vae_loss in __init__
         if inspect.isfunction(attr) or isinstance(attr, (staticmethod, classmethod)) or bound:
             combined = _combines_terms(getattr(model, name))
-            if combined is not None:
+            if combined is not None and not _keys_the_forward_returns(cls, getattr(model, name)):
                 # loss(self, losses): the sum of terms another method computes (losses["rec"]), not a
                 # loss of the forward's outputs; fed them, it failed as the model's or the batch's fault
                 loaded.loss_missing_reason = (
@@ -90,6 +90,28 @@ def _combines_terms(fn) -> str | None:
         and isinstance(n.slice.value, str)
     ]
     return ast.unparse(keyed[0]) if uses and len(keyed) == len(uses) else None
+
+
+def _keys_the_forward_returns(cls, fn) -> bool:
+    """Does the model's forward return a dict literal holding every key the one-parameter loss
+    reads (``return {"recon": ..., "mu": ...}`` beside ``loss_function(self, out)`` reading
+    ``out["recon"]``)? Then the loss takes the forward's own output, not terms computed elsewhere:
+    a package's model-agnostic Trainer calls ``model.loss_function(model(x))`` (helper A2)."""
+    import ast
+    import textwrap
+
+    try:
+        loss_tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        forward_tree = ast.parse(textwrap.dedent(inspect.getsource(cls.forward)))
+    except (OSError, TypeError, ValueError, SyntaxError):
+        return False
+    read = {n.slice.value for n in ast.walk(loss_tree) if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant)}
+    for node in ast.walk(forward_tree):
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict):
+            keys = {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+            if read and read <= keys:
+                return True
+    return False
 
 
 _PARTS = ("kl", "kld", "recon", "rec", "reg", "bce", "mse", "nll", "disc", "gan", "adv", "perceptual", "gp")
