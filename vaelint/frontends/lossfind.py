@@ -259,9 +259,14 @@ def _given_the_model(program: Program, plan: LossPlan, request):
     if not rest or len(rest) > max(len(positional), 1):
         return None
     model = program.model
+    # inputs given by name (--input labels=64:int64:10) go to the loss's parameter of that name
+    # (compute_loss(model, x, labels=None) running model(x, labels=labels)); before, vaelint's own
+    # stand-in took none and its TypeError was blamed on the model (helper B2)
+    named = tuple(s.name for s in request.inputs if s.name and s.name in params)
     return Step(
-        fn=lambda *inputs: fn(**dict(zip(rest, inputs)), **{model_param: model}, **kwargs),
+        fn=lambda *inputs, **by_name: fn(**dict(zip(rest, inputs)), **by_name, **{model_param: model}, **kwargs),
         names=rest,
+        keywords=named,
         description=f"{plan.name} (it runs the model it is given as {model_param}: that call is the forward)",
     )
 
