@@ -52,8 +52,45 @@ _WRAPPINGS = (
 
 
 def error_text(e: BaseException) -> str:
-    """``TypeError: what it said``, or the type alone when it said nothing."""
-    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    """``TypeError: what it said``, or the type alone when it said nothing; an attribute a library
+    or Python removed since the code was written is said with its replacement (``removed_api``)."""
+    text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    hint = removed_api(str(e)) if isinstance(e, AttributeError) else None
+    return f"{text} ({hint})" if hint else text
+
+
+# attributes removed from a library or Python that older research code still calls: what replaces
+# each (helpers A2, C2, W: np.product, time.clock, ... stopped runs with no fix said)
+_REMOVED = {
+    ("numpy", "product"): "np.product was removed in NumPy 2.0: write np.prod, or install numpy<2",
+    ("numpy", "cumproduct"): "np.cumproduct was removed in NumPy 2.0: write np.cumprod, or install numpy<2",
+    ("numpy", "sometrue"): "np.sometrue was removed in NumPy 2.0: write np.any, or install numpy<2",
+    ("numpy", "asscalar"): "np.asscalar was removed in NumPy 1.23: write a.item()",
+    ("numpy", "float_"): "np.float_ was removed in NumPy 2.0: write np.float64",
+    ("numpy", "complex_"): "np.complex_ was removed in NumPy 2.0: write np.complex128",
+    ("numpy", "NaN"): "np.NaN was removed in NumPy 2.0: write np.nan",
+    ("numpy", "Inf"): "np.Inf was removed in NumPy 2.0: write np.inf",
+    ("numpy", "round_"): "np.round_ was removed in NumPy 2.0: write np.round",
+    ("numpy", "string_"): "np.string_ was removed in NumPy 2.0: write np.bytes_",
+    ("numpy", "unicode_"): "np.unicode_ was removed in NumPy 2.0: write np.str_",
+    ("time", "clock"): "time.clock was removed in Python 3.8: write time.perf_counter",
+    ("torch", "_six"): "torch._six was removed in torch 2.0: write str for string_classes, math.inf for inf",
+    ("scipy.misc", "imread"): "scipy.misc.imread was removed in SciPy 1.2: read images with imageio or PIL",
+    ("scipy.misc", "imresize"): "scipy.misc.imresize was removed in SciPy 1.3: resize with PIL",
+}
+_ABC = ("Iterable", "Mapping", "MutableMapping", "Sequence", "Callable", "Hashable", "Set", "Container")
+
+
+def removed_api(message: str) -> str | None:
+    """What replaces a removed module attribute an AttributeError names (``module 'time' has no
+    attribute 'clock'``), or None."""
+    found = re.match(r"module '([\w.]+)' has no attribute '(\w+)'", message)
+    if found is None:
+        return None
+    module, name = found.groups()
+    if module == "collections" and name in _ABC:
+        return f"collections.{name} moved to collections.abc in Python 3.10: import it from collections.abc"
+    return _REMOVED.get((module, name))
 
 
 def _inner(text: str) -> str:

@@ -8,7 +8,7 @@ import ast
 import contextlib
 import inspect
 
-from vaelint.errors import VaelintError
+from vaelint.errors import VaelintError, removed_api
 from vaelint.source.frames import boundary, user_frame_of_traceback
 
 
@@ -200,6 +200,6 @@ def call_user(spec, fn, init, sites, on_error=lambda: None):
             raise VaelintError("load", f"{spec}: building the model failed: {cause.message}") from None
         loc = user_frame_of_traceback(e.__traceback__)
         where = f" at {loc.where()}" if loc else ""
-        raise VaelintError(
-            "load", f"{spec}: building the model failed{where}: {type(e).__name__}: {e}. Check the constructor and the --init values."
-        ) from None
+        removed = removed_api(str(e)) if isinstance(e, AttributeError) else None
+        fix = f" ({removed}): the constructor's own code needs that change" if removed else ". Check the constructor and the --init values"
+        raise VaelintError("load", f"{spec}: building the model failed{where}: {type(e).__name__}: {e}{fix}.") from None
