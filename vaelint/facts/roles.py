@@ -102,7 +102,7 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
         shaped = [(p, n) for p, n in candidates if _sizes(n) in inputs]
         # what a likelihood compares with the data is the reconstruction, whatever its shape
         # (TD-VAE's B x 784 frame beside the B x T x 784 input, the other outputs latent-sized)
-        compared = list(_compared(view, roles))
+        compared = _reaching_the_output(view, list(_compared(view, roles)))
         hit = [(p, n) for p, n in candidates if n in compared]
         # compared with the data and of its shape first: an auxiliary classifier's logits, compared
         # with the labels, come before the reconstruction in (logits, mu, logvar, x_rec)
@@ -218,6 +218,16 @@ def _compared(view: GraphView, roles: Roles):
             if value not in seen:
                 seen.add(value)
                 yield value
+
+
+def _reaching_the_output(view: GraphView, compared: list) -> list:
+    """Of the values a likelihood compares with the data, those whose comparison the graph's
+    output (the loss backpropagated) reads, where any does: a VAE-GAN's decoder step on
+    ``decoder(z.detach())``, passed over before the encoder's step decodes ``z`` again, is not the
+    reconstruction of the loss checked (a false VAE009 before, helper V). All of them otherwise."""
+    outputs = [a for n in view.graph.nodes if n.op == "output" for a in n.all_input_nodes]
+    reaching = [c for c in compared if any(view.depends_on(o, u) for o in outputs for u in c.users)]
+    return reaching or compared
 
 
 def _before_log(view: GraphView, node: fx.Node) -> fx.Node:
