@@ -44,10 +44,12 @@ def _runs_when_run(stmt: ast.stmt) -> bool:
 
 
 def _calls_own_function(stmt: ast.stmt, tree: ast.Module) -> bool:
-    """Does a top-level if/try/with call a function the file defines, as a statement
-    (``train(model)``)? A warning or a print under an optional import's ``except`` does not
+    """Does a top-level if/try/with call a function the file defines or imports from a module
+    of its own project (a relative import, or one not installed here), as a statement
+    (``train(model)``; ``if DO_TRAIN: train_ae(model, loader)`` of ``from pkg.utils import
+    train_ae``, helper X)? A warning or a print under an optional import's ``except`` does not
     make a model file a script."""
-    own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))} | _project_imported(tree)
     todo = [stmt]
     while todo:
         node = todo.pop()
@@ -115,3 +117,32 @@ def is_training_file(path: str) -> bool:
         if any(find_sites(s) for s in file.scopes.values()):
             return True
     return False
+
+
+def _project_imported(tree: ast.Module) -> set[str]:
+    """Names the file's top level imports from a module that is not an installed package (a module
+    of its own project: ``from pkg.utils import train_ae`` beside pkg/, ``from .train import fit``)."""
+    import importlib.util
+
+    names = set()
+    for node in tree.body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        top = (node.module or "").split(".")[0]
+        try:
+            installed = bool(top) and not node.level and importlib.util.find_spec(top) is not None and _site_packages(top)
+        except (ImportError, ValueError):
+            installed = False
+        if not installed:
+            names |= {a.asname or a.name for a in node.names}
+    return names
+
+
+def _site_packages(top: str) -> bool:
+    """Is the module ``top`` installed (in site-packages or the standard library), not the project's own?"""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.find_spec(top)
+    origin = (spec.origin or "") if spec is not None else ""
+    return top in sys.stdlib_module_names or "site-packages" in origin or "dist-packages" in origin
