@@ -155,3 +155,20 @@ def test_a_csv_opened_in_binary_mode_for_np_loadtxt_stands_in(tmp_path, monkeypa
     """
     result = check(_script(tmp_path, body), "-", ["8x2"])
     assert not any("raw.dat" in n and "text lines" in n for n in result.notes), result.notes
+
+
+def test_a_missing_configuration_file_is_said_as_one_not_as_data(tmp_path, monkeypatch):
+    # yaml/json config read by a relative path before the model is built: the advice was "its data is
+    # not here: give the batch with --input", which cannot help (helper V, a dashcam LDM trainer)
+    monkeypatch.chdir(tmp_path)
+    body = """\
+    import json
+    with open("vae_config.json") as f:
+        cfg = json.load(f)
+    x = torch.zeros(16, cfg["features"])
+    """
+    for given in ([], ["16x10"]):
+        result = check(_script(tmp_path, body), "-", given)
+        said = result.error.message if result.error is not None else " ".join(result.notes)
+        assert "vae_config.json" in said and "configuration file" in said, said
+        assert "give the batch with --input" not in said, said

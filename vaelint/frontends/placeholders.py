@@ -256,11 +256,33 @@ def missing_file_fix(error: str) -> str:
             "The code reads that file relative to the folder vaelint runs in: run the check from the "
             "folder you run the script from, or give the script's arguments with --script-args."
         )
+    if base.lower().endswith(CONFIG_FILES):
+        # yaml.safe_load(open("vae_config.yaml")): a configuration, which no --input stands in for (helper V)
+        return (
+            f"{base} is a configuration file, nowhere under this folder: --input cannot stand in for it. Put it where "
+            "the code reads it (the folder you run the script from), or give the script's arguments that name "
+            "another with --script-args."
+        )
     return (
         f"{base} is nowhere under this folder (vaelint never downloads data). With --input giving the batch, "
         "data read through a Dataset, np.load, pd.read_*, h5py.File or the code's own open() of a text data file (.txt, .csv, "
         ".amat, ...) stands in, but not a file read another way: put the file where the code reads it, or check the "
         "model alone with PATH:MODEL --input SPEC."
+    )
+
+
+CONFIG_FILES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".conf", ".gin")
+
+
+def config_hint(error) -> str:
+    """Where a run stopped at a missing configuration file (``yaml.safe_load(open("vae.yaml"))``), what
+    to do, in parentheses; "" for any other error: --input stands in for data, never for a config."""
+    name = str(getattr(error, "filename", "") or "") if isinstance(error, FileNotFoundError) else ""
+    if not name.lower().endswith(CONFIG_FILES):
+        return ""
+    return (
+        " (a configuration file the code opens relative to the folder it runs in, not data: --input cannot stand in for "
+        "it. Run the check from the folder you run the script from, or put the file there, or name another with --script-args)"
     )
 
 

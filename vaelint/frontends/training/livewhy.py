@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from vaelint.errors import VaelintError, error_text
+from vaelint.frontends.placeholders import config_hint
 from vaelint.frontends.training import livehints
 from vaelint.frontends.training.hydramissing import hydra_config_missing
 from vaelint.frontends.training.livecaught import caught_said
@@ -269,6 +270,8 @@ def _data_hint(error, text: str, watch, taken: int) -> str:
     own check of its files), or where the code looked for it (a folder listed that is not here)."""
     if taken or watch.specs or getattr(error, "says_all", False):
         return ""
+    if config_hint(error):
+        return config_hint(error)  # yaml.safe_load(open("vae_config.yaml")): a configuration, not data (helper V)
     if isinstance(error, OSError) or _says_data_is_missing(error, text):
         return f" ({NO_DATA}: give the batch with --input, one per item of the batch, e.g. --input 64x784; the code's loaders then give it)"
     folder = _listed_a_missing_folder(error)
