@@ -11,6 +11,7 @@ from vaelint.facts.batchpairs import batch_pairings
 from vaelint.facts.context import loc_of
 from vaelint.facts.datasize import data_size
 from vaelint.facts.klelements import AS_WRITTEN
+from vaelint.facts.klpartsunlike import kl_parts_unlike
 from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
 from vaelint.facts.reductionfix import reductions_fix
 from vaelint.facts.schedules import scheduled_weight
@@ -190,6 +191,13 @@ over everything.
         Example(fill(_STACKED_STEPS, kl="kl.sum(dim=(1, 2)).mean()"), inputs=("6x5x3",)),
         # every part of a tabular reconstruction summed over the batch, as the KL is
         Example(fill(_TABULAR, reduction=', reduction="sum"'), inputs=("6x7",)),
+        # the KL written as its mean's part plus its variance's, both summed over the batch as the reconstruction is
+        Example(
+            _model(
+                'F.binary_cross_entropy(recon, x, reduction="sum")', "0.5 * (torch.sum(mu.pow(2)) + torch.sum(logvar.exp() - logvar - 1))"
+            ),
+            inputs=("8x20",),
+        ),
         # parts each summed over their own values per sample, one a mean multiplied back by its 10 values
         Example(
             _model(
@@ -286,6 +294,15 @@ over everything.
             inputs=("8x20",),
             message="the reconstruction's parts weigh the data's values unlike each other",
         ),
+        # the KL's variance part averaged over the batch, its mean's part summed over it (a split KL, rho_VAE's)
+        Example(
+            _model(
+                'F.binary_cross_entropy(recon, x, reduction="sum")',
+                "0.5 * (torch.sum(mu.pow(2)) + torch.mean(torch.sum(logvar.exp() - logvar - 1, dim=1)))",
+            ),
+            inputs=("8x20",),
+            message="the KL's parts are reduced unlike each other over the batch",
+        ),
         # an RMSE: the square root of a mean, whose weight moves with the error
         Example(_model("torch.sqrt(F.mse_loss(recon, x))", "kl_elem.sum(dim=1).mean()"), inputs=("8x20",), message="square root of a mean"),
     ]
@@ -297,6 +314,13 @@ over everything.
             # the reconstruction's own parts reduced unlike each other over the batch: no one beta_eff
             seen = PartsUnlike(tuple((ctx.view.op(_element(s, n)), loc_of(n), s.describe()) for n, s in unlike), ctx.batch)
             averaged = min(unlike, key=lambda p: p[1].own()[0])[0]  # the first part averaged over the batch
+            yield self.report(seen, loc_of(averaged), node=averaged)
+            return
+        kl_unlike = kl_parts_unlike(ctx) if scales is None else None
+        if kl_unlike:
+            # the KL written in parts (its mean's, its variance's) reduced unlike each other over the batch
+            seen = KLPartsUnlike(tuple((ctx.view.op(s.element), loc_of(n), s.describe()) for n, s in kl_unlike), ctx.batch)
+            averaged = min(kl_unlike, key=lambda p: p[1].batch_power)[0]  # a part averaged over the batch
             yield self.report(seen, loc_of(averaged), node=averaged)
             return
         uneven = uneven_reconstruction(ctx) if scales is None else None
@@ -551,6 +575,29 @@ class PartsUnlike(Observed):
         return (
             "reduce every part alike, as per-sample sums averaged over the batch: reduction='sum' for each part averaged "
             "over it (F.cross_entropy(logits, y, reduction='sum')), and divide the whole loss by the batch size once"
+        )
+
+
+@dataclass(frozen=True)
+class KLPartsUnlike(Observed):
+    """A Gaussian KL written in parts (its mean's, its variance's) not reduced alike over the batch."""
+
+    parts: tuple  # (op, SourceLoc, how it is reduced) of each part
+    batch: int
+    shows_at_twice_the_batch = False  # read from the graph: the parts' sum is the KL at any batch
+
+    def message(self) -> str:
+        said = "; ".join(f"{op}{f' at {loc.where()}' if loc else ''} as {how}" for op, loc, how in self.parts[:4])
+        return (
+            f"the KL's parts are reduced unlike each other over the batch ({said}): together they are the Gaussian KL, "
+            f"but a part averaged over the batch weighs 1/B ({1 / self.batch:.3g} at B={self.batch}) of one summed over it, "
+            "so the KL has no one weight against the reconstruction and its mean and variance are pulled unlike the ELBO's."
+        )
+
+    def fix(self) -> str:
+        return (
+            "reduce every part of the KL alike, as the reconstruction is: sum each over the latent dims and the batch "
+            "(torch.sum(...)), or sum each over the latent dims and average over the batch (torch.sum(..., dim=1).mean())"
         )
 
 
