@@ -197,6 +197,8 @@ class KLElement:
             full = e.shape == m.shape or (e.numel() == m.numel() and _kept(e.shape) == _kept(m.shape))
             # a spatial latent's element flattened per sample before its sum (kl.view(B, -1).sum(1))
             full = full or (e.dim() == 2 and m.dim() > 2 and e.shape[0] == m.shape[0] and e.numel() == m.numel())
+            # the heads flattened whole before the loss (a forward returning mu.reshape(-1): OmniAnomaly ports)
+            full = full or (e.dim() == 1 and m.dim() > 1 and e.numel() == m.numel())
             # latent groups folded into the rows ((B*L) x D heads), the element unfolded per sample (B x L*D)
             full = full or (e.dim() == 2 and m.dim() == 2 and e.numel() == m.numel() and m.shape[0] % e.shape[0] == 0)
             summed = m.dim() > 1 and (

@@ -346,6 +346,10 @@ def _why_not_read(ctx, term, kl, norm) -> str | None:
         return LEARNED_PRIOR
     if several and _from_several_steps(ctx, kl.element, _REDUCTIONS | _ELEMENTWISE):
         return SEVERAL_LAYERS  # the heads a time loop wrote into buffers, read by the KL's formula
+    element = kl_element(ctx, kl.element) if kl.element is not None else None
+    if element is not None and not element.valid:
+        # no shape of it lines up with the heads': not a number too small to read (a false reason before, helper Y)
+        return "the KL element's values do not line up with the encoder's heads (their shapes differ), so its scale is not read"
     if not norm.decided:
         return (
             "the KL element is too close to zero on this run to be read in the model's "
