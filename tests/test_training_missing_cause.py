@@ -52,3 +52,37 @@ def test_a_data_folder_read_at_module_level_of_an_imported_file_is_said_as_missi
     said = _fix_for("FileNotFoundError: [Errno 2] No such file or directory: './traindata'", "model")
     assert "traindata is nowhere under this folder" in said and "--input" in said, said
     assert "plain constant" in _fix_for("KeyError: 'ROOT'", "model")
+
+
+def test_a_class_check_against_a_name_whose_import_failed_says_the_import(tmp_path, monkeypatch):
+    # the project's own package imports a module it does not have (flows/flow.py: from flows.planar
+    # import Planar, the file living elsewhere); the code then asks issubclass(kind, Planar): the
+    # message was Python's "issubclass() arg 2 must be a class" at the user's line (helper Z)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "__init__.py").write_text("")
+    (tmp_path / "flows" / "flow.py").write_text(
+        "import torch.nn as nn\nfrom flows.planar import Planar\n"
+        "def make(kind):\n    return nn.Identity() if issubclass(kind, Planar) else nn.Linear(2, 2)\n"
+    )
+    (tmp_path / "train.py").write_text(
+        "import torch\nimport torch.nn as nn\nfrom flows.flow import make\n"
+        "class VAE(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.enc, self.dec, self.flow = nn.Linear(2, 4), nn.Linear(2, 2), make(nn.Linear)\n"
+        "    def forward(self, x):\n"
+        "        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        z = self.flow(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))\n"
+        "        return self.dec(z), mu, logvar\n"
+        "model = VAE()\nopt = torch.optim.Adam(model.parameters())\n"
+        "for x in torch.utils.data.DataLoader(torch.randn(64, 2), batch_size=16):\n"
+        "    recon, mu, logvar = model(x)\n"
+        "    loss = ((recon - x) ** 2).sum(1).mean() - 0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp(), 1).mean()\n"
+        "    opt.zero_grad()\n    loss.backward()\n    opt.step()\n"
+    )
+    r, result = _json("train.py")
+    assert r.exit_code == 2, r.output
+    message = result["error"]["message"]
+    assert "flows/flow.py:2 imports 'Planar' from 'flows.planar'" in message, message
+    assert "issubclass() arg 2" not in message, message

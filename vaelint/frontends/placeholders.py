@@ -64,6 +64,12 @@ class MissingImport:
 
     __mro_entries__ = None  # set below; subclassing a missing base is a use
 
+    def __instancecheck__(self, _obj):  # isinstance(x, Planar) of a missing Planar is a use: said as the import's failure
+        object.__getattribute__(self, "_fail")()
+
+    def __subclasscheck__(self, _cls):  # not "issubclass() arg 2 must be a class", far from the import (helper Z)
+        object.__getattribute__(self, "_fail")()
+
     def __repr__(self):
         return f"<missing import {object.__getattribute__(self, '_info')[0]}>"
 
