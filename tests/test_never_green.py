@@ -353,3 +353,40 @@ def test_a_step_found_by_reading_that_holds_no_vae_is_not_clean(tmp_path, monkey
     said = " ".join(r.output.split())
     assert "found by reading the code, holds no VAE" in said, said
     assert "Running the code as written did not reach a step (running it stopped at train.py:" in said, said
+
+
+def test_a_read_step_of_an_autoencoder_or_before_a_probe_is_checked_as_it_is(tmp_path, monkeypatch):
+    # the day's review: a VQ-style autoencoder (no sampler, its reconstruction compared with its own
+    # input) beside another loop is no "step that holds no VAE" (exit 2 only while its data is missing);
+    # and a linear probe on the encoder's mu after the VAE's loop does not outrank it (the word mu)
+    monkeypatch.chdir(tmp_path)
+    head = (
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom rowsio import read_rows\n"
+        "data = torch.as_tensor(read_rows('data/rows.bin'), dtype=torch.float32)\n"
+        "loader = torch.utils.data.DataLoader(data, batch_size=16)\n"
+    )
+    (tmp_path / "ae.py").write_text(
+        head + "ae = nn.Sequential(nn.Linear(20, 4), nn.Linear(4, 20))\nopt = torch.optim.Adam(ae.parameters())\n"
+        "for x in loader:\n    loss = F.mse_loss(ae(x), x)\n    opt.zero_grad()\n    loss.backward()\n    opt.step()\n"
+        "prior = nn.Linear(4, 4)\npopt = torch.optim.Adam(prior.parameters())\n"
+        "for x in loader:\n    codes = ae[0](x).detach()\n    ploss = F.mse_loss(prior(codes), codes)\n    popt.zero_grad()\n"
+        "    ploss.backward()\n    popt.step()\n"
+    )
+    r = check("ae.py", "--input", "16x20")
+    assert r.exit_code == 0 and "holds no VAE" not in r.output, r.output
+    (tmp_path / "probe.py").write_text(
+        head + "class VAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.enc, self.dec = nn.Linear(20, 8), nn.Linear(4, 20)\n"
+        "    def encode(self, x):\n        return self.enc(x).chunk(2, dim=1)\n"
+        "    def forward(self, x):\n        mu, logvar = self.encode(x)\n"
+        "        z = mu + torch.randn(4) * torch.exp(0.5 * logvar)\n        return self.dec(z), mu, logvar\n"
+        "vae = VAE()\nopt = torch.optim.Adam(vae.parameters())\n"
+        "for x in loader:\n    recon, m, lv = vae(x)\n"
+        "    loss = F.mse_loss(recon, x, reduction='sum') / x.size(0) - 0.5 * torch.sum(1 + lv - m**2 - lv.exp()) / x.size(0)\n"
+        "    opt.zero_grad()\n    loss.backward()\n    opt.step()\n"
+        "probe = nn.Linear(4, 3)\npopt = torch.optim.Adam(probe.parameters())\n"
+        "for x in loader:\n    mu = vae.encode(x)[0].detach()\n    ploss = probe(mu).logsumexp(1).mean()\n"
+        "    popt.zero_grad()\n    ploss.backward()\n    popt.step()\n"
+    )
+    r = check("probe.py", "--input", "16x20")
+    assert r.exit_code == 1 and "VAE001" in r.output, r.output

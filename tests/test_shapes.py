@@ -66,6 +66,8 @@ def test_a_size_read_of_a_half_is_half_the_batch():
     assert per_batch({32: 64, 5: 10, 7: 14}) == 2
     assert per_batch({32: 11, 10: 5, 14: 7}) is None
     assert per_batch({32: 3, 10: 1}) is None  # not 1/2, 1/3 or 1/4 of every batch
+    assert per_batch({32: 32.0, 10: 10.0}) == 1  # float(x.size(0)) is the batch's size still
+    assert per_batch({32: 16.5, 10: 5.5}) is None
 
 
 def test_extra_batches_avoid_sizes_the_model_uses():

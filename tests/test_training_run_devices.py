@@ -260,3 +260,13 @@ def test_a_step_read_from_code_that_names_no_accelerator_runs_on_the_cpu(tmp_pat
     assert result["error"] is None and not result["findings"], r.output
     (vae012,) = [s for s in result["skipped"] if s["code"] == "VAE012"]
     assert "names no accelerator" in str(vae012), result["skipped"]
+    # the device a flag gives ("cpu" its default only): a GPU machine runs it with --device cuda, where
+    # the prior's tensors stay on the CPU: VAE012 is checked (the day's review)
+    script = (tmp_path / "train.py").read_text()
+    flagged = script.replace(
+        "device = 'cpu'\n",
+        "import argparse\np = argparse.ArgumentParser()\np.add_argument('--device', default='cpu')\ndevice = p.parse_args().device\n",
+    )
+    (tmp_path / "train.py").write_text(flagged)
+    r, result = _json("train.py", "--input", "64x2")
+    assert [f["code"] for f in result["findings"]] == ["VAE012"], r.output

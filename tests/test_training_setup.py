@@ -154,7 +154,7 @@ def test_a_with_block_whose_file_is_missing_is_skipped_and_named_when_the_step_n
     text = " ".join(r.output.split())
     assert "train.py:32 sets 'cfg' in the training setup" in text and "No such file or directory: 'config.json'" in text
     # config.json is nowhere under the folder: bring it (a file elsewhere below: run from there)
-    assert "config.json is nowhere under this folder" in text and "at module level" not in text
+    assert "config.json is a configuration file, nowhere under this folder" in text and "at module level" not in text
     (tmp_path / "config.json").write_text('{"latent": 16}')
     r = run("train.py", "--input", "8x3x32x32")
     assert r.exit_code == 0 and "no findings" in r.output, r.output

@@ -42,9 +42,11 @@ def per_batch(values: dict) -> int | Fraction | None:
     """k when every value is k times its batch size (k a whole number, or 1/2, 1/3, 1/4: the size
     of a part of the batch, ``x1.size(0)`` of ``x1, x2 = x.chunk(2)``; only runs at batch sizes
     the part divides see that, facts/shapes.batch_parts)."""
-    if len(values) < 2 or any(not isinstance(v, int) or isinstance(v, bool) for v in values.values()):
+    if len(values) < 2 or any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in values.values()):
         return None
-    ks = {Fraction(v, b) for b, v in values.items()}
+    if any(isinstance(v, float) and not v.is_integer() for v in values.values()):
+        return None  # float(x.size(0)) is a size; 0.5 * B is no size of the batch's
+    ks = {Fraction(int(v), b) for b, v in values.items()}
     if len(ks) != 1:
         return None
     k = ks.pop()

@@ -14,7 +14,8 @@ from vaelint.facts.graphview import GraphView
 def data_weight(view: GraphView, node: fx.Node) -> fx.Node | None:
     """The other operand of ``(rec - kl) * w`` or ``total / w.sum()`` where ``w`` is computed from
     the batch alone (no parameter, module or random draw: a per-sample weight the data gives, as
-    a protein-family VAE's reweighting of each sequence): the value the weight scales. None else."""
+    a protein-family VAE's reweighting of each sequence): the value the weight scales, which each
+    of its terms the weight scales alike. None else."""
     a, b = node.args[0], node.args[1]
     for value, weight in ((a, b), (b, a)):
         if view.op(node) == "div" and value is not a:

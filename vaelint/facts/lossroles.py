@@ -248,8 +248,8 @@ def _split_terms(
         return _split_terms(view, other, -sign if flip else sign, kind, depth + 1, outer, chain, apart)
     if name in _SAME_VALUE and len(tensor_operands) == 1:  # loss.clone(), loss.float(): the same terms
         return _split_terms(view, tensor_operands[0], sign, kind, depth + 1, outer, chain, apart)
-    if name in {"mul", "div"} and len(tensor_operands) == 2 and data_weight(view, node) is not None:
-        tensor_operands = [data_weight(view, node)]  # (rec - kl) * w: each term weighed by the data's w alike
+    if name in {"mul", "div"} and len(tensor_operands) == 2:
+        tensor_operands = [w] if (w := data_weight(view, node)) is not None else tensor_operands  # (rec - kl) * w
     if name in {"mean", "sum", "div", "mul", "neg"} and len(tensor_operands) == 1:
         inner = {}
         flip = name == "neg" or _by_a_negative_number(name, node)
@@ -299,8 +299,8 @@ def _mixes(view: GraphView, node, kind, depth: int = 0) -> bool:
             return False
         return kind(a) != kind(b) or _mixes(view, a, kind, depth + 1) or _mixes(view, b, kind, depth + 1)
     tensors = [a for a in operands if is_tensor_valued(a)]
-    if name in {"mul", "div"} and len(tensors) == 2 and data_weight(view, node) is not None:
-        tensors = [data_weight(view, node)]
+    if name in {"mul", "div"} and len(tensors) == 2:
+        tensors = [w] if (w := data_weight(view, node)) is not None else tensors
     if name in {"mean", "sum", "div", "mul", "neg"} | _SAME_VALUE and len(tensors) == 1:
         return _mixes(view, tensors[0], kind, depth + 1)
     return False

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.facts.datasize import data_size
+from vaelint.facts.dimwords import mixed_batch_parts
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS, UNKNOWN, Ratio
 from vaelint.facts.klelements import AS_WRITTEN, candidate_layers, kl_element, stacked_step_kls
 from vaelint.facts.kloffset import offset_ratio
@@ -193,8 +194,7 @@ ZERO_WEIGHT = "the KL term is multiplied by 0 at the step checked: a term weight
 
 
 def loss_scales(ctx) -> LossScales | None:
-    """The reduction facts of the reconstruction and KL terms, when both are clear
-    (computed once per target: beta_eff and three rules read them)."""
+    """The reduction facts of the reconstruction and KL terms, when both are clear (once per target)."""
     return ctx.reading("loss_scales", _read, LossScales)[0]
 
 
@@ -205,7 +205,7 @@ def why_no_loss_scales(ctx) -> str:
 
 def _read(ctx) -> LossScales | str:
     # a loss backpropagated in parts: the one backward read is part of it (split_loss)
-    return split_loss(ctx) or _loss_scales(ctx)
+    return split_loss(ctx) or mixed_batch_parts(_loss_scales(ctx))
 
 
 def _loss_scales(ctx) -> LossScales | str:

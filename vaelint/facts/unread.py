@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import torch.fx as fx
+
 from vaelint.errors import VaelintError
 
 if TYPE_CHECKING:
@@ -48,6 +50,8 @@ def read_step_is_no_vae(program: Program, ctx: Context, findings: list) -> None:
         return
     if not _other_backwards(program):
         return  # the file's one step: a model that is no VAE (a forecaster) is checked as what it is
+    if _reconstructs_its_input(ctx):
+        return  # an autoencoder's step (a VQ-VAE's, a plain AE's): checked as what it is, data or no data
     step = program.step.description if program.step is not None else "the step"
     why = ran[len(_RAN) : -len(_READ)].rstrip(")")
     raise VaelintError(
@@ -60,8 +64,9 @@ def read_step_is_no_vae(program: Program, ctx: Context, findings: list) -> None:
 
 
 def _other_backwards(program: Program) -> bool:
-    """Does the step's file backpropagate somewhere outside the step's own lines?"""
-    import re
+    """Does the step's file call ``.backward()`` somewhere outside the step's own lines (code, not a
+    comment or a string)?"""
+    import ast
 
     from vaelint.source.files import read_source
 
@@ -69,11 +74,34 @@ def _other_backwards(program: Program) -> bool:
     if step is None or step.loc is None or step.lines is None:
         return False
     try:
-        lines = read_source(step.loc.path).splitlines()
-    except (OSError, ValueError):
+        tree = ast.parse(read_source(step.loc.path))
+    except (OSError, ValueError, SyntaxError):
         return False
     first, last = step.lines
-    return any(re.search(r"\.backward\(", text) for k, text in enumerate(lines, 1) if not first <= k <= last)
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "backward"]
+    return any(not first <= n.lineno <= last for n in calls)
+
+
+def _reconstructs_its_input(ctx: Context) -> bool:
+    """Does the loss compare the model's output with an input the output is computed from (an
+    autoencoder's reconstruction), not with another target (a forecaster's y)?"""
+    from vaelint.capture.ops import RECON_LOSS_OPS
+
+    view, recon = ctx.view, ctx.roles.recon
+    if recon is None:
+        return False
+    inputs = [p for p in view.placeholders() if view.depends_on(recon, p)]
+    for node in view.graph.nodes:
+        if view.op(node) not in RECON_LOSS_OPS and view.op(node) not in ("sub", "rsub"):
+            continue
+        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+        if any(view.depends_on(a, recon) for a in operands) and any(
+            a in inputs or view.is_data_only(a) and any(view.depends_on(a, p) for p in inputs)
+            for a in operands
+            if not view.depends_on(a, recon)
+        ):
+            return True
+    return False
 
 
 _RAN = "running the code as written did not reach its step ("

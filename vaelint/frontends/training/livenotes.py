@@ -82,12 +82,17 @@ def names_no_accelerator(program, home, step_paths=()) -> bool:
     """Do the same files name no accelerator at all (no cuda, mps, xpu, gpu, a placing library)?
     Then every device they place tensors on is the CPU (``device = "cpu"; x.to(device)``): the code
     runs on the CPU on any machine (a false VAE012 [confirmed] on a simulated GPU before, helper Z)."""
-    return not any(_ACCELERATOR.search(_without_comments(text)) for text in _code_texts(program, home, step_paths))
+    texts = [_without_comments(text) for text in _code_texts(program, home, step_paths)]
+    return not any(_ACCELERATOR.search(text) or _DEVICE_GIVEN.search(text) for text in texts)
 
 
+# any word of one (use_gpu, n_gpu, CUDA_VISIBLE_DEVICES, cuda:0 in a docstring: the check stays)
 _ACCELERATOR = re.compile(
-    r"\b(cuda|gpu|mps|xpu|xla|tpu|hpu|accelerat\w*|Fabric|device_count|set_default_device|DataParallel|DistributedDataParallel)\b",
-    re.IGNORECASE,
+    r"(cuda|gpu|mps|xpu|xla|tpu|hpu|accelerat|Fabric|device_count|set_default_device|DataParallel|DistributedDataParallel)", re.IGNORECASE
+)
+# a device the user gives (--device, a config's device): "cpu" is its default, not the only one
+_DEVICE_GIVEN = re.compile(
+    r"""add_argument\s*\([^)]*device|\[\s*["']device["']\s*\]|\b(args|opt|opts|cfg|config|conf|hparams|params|FLAGS)\s*\.\s*device\b"""
 )
 
 

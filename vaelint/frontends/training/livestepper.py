@@ -53,7 +53,7 @@ def encoder_cleared_after(capture, is_noise) -> bool:
 
 def _stepped_after(capture) -> list:
     """The optimisers of the ``NAME.step()`` calls after the backward's statement, in its block,
-    up to another backward ([] where one is no optimiser: unknown)."""
+    up to another backward (a scheduler's or an EMA's step passed over)."""
     import torch
 
     later, frame = _statements_after(capture)
@@ -64,9 +64,8 @@ def _stepped_after(capture) -> list:
         target = _step_call(stmt)
         if target is not None:
             value = _value_of(target, frame)
-            if not isinstance(value, torch.optim.Optimizer):
-                return []
-            stepped.append(value)
+            if isinstance(value, torch.optim.Optimizer):
+                stepped.append(value)  # not a scheduler's, an EMA's or a GradScaler's step: no optimiser of its own
     return stepped
 
 

@@ -11,8 +11,9 @@ from vaelint.source.astutil import segment_of
 
 
 def site_score(site: Site, text: str) -> int:
-    """How much a backpropagated loss looks like a VAE's (its name, and the lines
-    before it): the order in which several sites of one file are tried."""
+    """How much a backpropagated loss looks like a VAE's (its name, its function's, and the block
+    that holds it: a KL, a log-variance read there, not a mean alone, which a probe on the
+    encoder's mu reads too): the order in which several sites of one file are tried."""
     name = (segment_of(text, site.loss) or "").lower()
     score = 0
     if any(w in name for w in ("vae", "elbo", "kl", "recon")):
@@ -30,7 +31,7 @@ def site_score(site: Site, text: str) -> int:
     return score
 
 
-_VAE_WORDS = re.compile(r"\b(kl\w*|kld\w*|elbo\w*|logvar|log_var|logsigma\w*|reparam\w*|mu|posterior)\b", re.IGNORECASE)
+_VAE_WORDS = re.compile(r"\b(kl\w*|kld\w*|elbo\w*|logvar|log_var|logsigma\w*|reparam\w*)\b", re.IGNORECASE)
 
 
 def _block_text(site: Site, text: str) -> str:
