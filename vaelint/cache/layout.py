@@ -18,9 +18,10 @@ import importlib.machinery
 import os
 import sys
 
+from vaelint.source.files import PROJECT_MARKERS
+
 NAMES = "imports"  # not an absolute path: no folder of the listings has it
 PREFIX = "imports:"
-_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 _UP = 8  # folders above a module's own, at most, when no project root stops the climb first
 
 
@@ -81,7 +82,7 @@ def _folders(modules: list[str], searched: list[str]) -> list[str]:
             walked.add(d)
             out[d] = None
             parent = os.path.dirname(d)
-            if d == here or parent == d or any(os.path.exists(os.path.join(d, m)) for m in _MARKERS):
+            if d == here or parent == d or any(os.path.exists(os.path.join(d, m)) for m in PROJECT_MARKERS):
                 break
             d = parent
     return sorted(out)

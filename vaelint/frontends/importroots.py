@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from vaelint.source.files import PROJECT_MARKERS
+
 
 def package_context(path: str, relative_depth: int = 0) -> tuple[str, str | None]:
     """(folder to put on sys.path, package name or None) for a model file. ``relative_depth``: how
@@ -53,8 +55,9 @@ def _namespace_root(above: str, levels: int) -> tuple[str, list[str]] | None:
 
 
 def _project_root(folder: str) -> bool:
-    markers = (*_PROJECT_FILES, ".git")
-    return os.path.realpath(folder) == os.path.realpath(os.getcwd()) or any(os.path.exists(os.path.join(folder, m)) for m in markers)
+    return os.path.realpath(folder) == os.path.realpath(os.getcwd()) or any(
+        os.path.exists(os.path.join(folder, m)) for m in PROJECT_MARKERS
+    )
 
 
 def src_layouts(path: str) -> list[str]:

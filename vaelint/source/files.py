@@ -10,6 +10,9 @@ import os
 from vaelint.errors import VaelintError
 from vaelint.source.frames import display_path
 
+# what marks a project's root folder (a repository's top): the import roots and the cache's layout read it
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
 
 def read_source(path: str) -> str:
     """The Python source of a file (a notebook's code cells, joined:

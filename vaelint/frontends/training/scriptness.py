@@ -123,6 +123,9 @@ def _project_imported(tree: ast.Module) -> set[str]:
     """Names the file's top level imports from a module that is not an installed package (a module
     of its own project: ``from pkg.utils import train_ae`` beside pkg/, ``from .train import fit``)."""
     import importlib.util
+    import sys
+
+    from vaelint.source.frames import is_user_file
 
     names = set()
     for node in tree.body:
@@ -130,19 +133,11 @@ def _project_imported(tree: ast.Module) -> set[str]:
             continue
         top = (node.module or "").split(".")[0]
         try:
-            installed = bool(top) and not node.level and importlib.util.find_spec(top) is not None and _site_packages(top)
+            spec = importlib.util.find_spec(top) if top and not node.level else None
         except (ImportError, ValueError):
-            installed = False
+            spec = None
+        # installed (site-packages, the standard library): not the project's own (frames.is_user_file)
+        installed = spec is not None and (top in sys.stdlib_module_names or not is_user_file(spec.origin or ""))
         if not installed:
             names |= {a.asname or a.name for a in node.names}
     return names
-
-
-def _site_packages(top: str) -> bool:
-    """Is the module ``top`` installed (in site-packages or the standard library), not the project's own?"""
-    import importlib.util
-    import sys
-
-    spec = importlib.util.find_spec(top)
-    origin = (spec.origin or "") if spec is not None else ""
-    return top in sys.stdlib_module_names or "site-packages" in origin or "dist-packages" in origin
