@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vaelint.capture.numpydraws import standard_normal
 from vaelint.capture.ops import CREATION_OPS
 from vaelint.confirm.simrun import on_a_real_gpu, simulated_run
 from vaelint.errorkinds import kind_of
@@ -356,6 +357,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                 if op == "cpu"
                 else f"{op} creates a tensor of shape {ctx.shape_text(node)} on the CPU (no device=)"
             )
+            if node.target is standard_normal:  # torch.FloatTensor(np.random.normal(...))
+                made = f"noise drawn with NumPy (np.random) and made a tensor of shape {ctx.shape_text(node)} stays on the CPU"
             loc = loc_of(node)
             if op != "cpu" and loc is not None and loc.function == "__init__":
                 # made by a constructor that runs inside forward: a layer built while the model runs
@@ -493,6 +496,6 @@ class CpuTensorSeen(Observed):
                 "build the layer once, in the model's __init__ (self.trend = TrendLayer(...)): a submodule moves "
                 "with model.to(device) and is trained; one built in forward is neither"
             )
-        if self.op.startswith("rand") or self.op in ("normal", "empty"):
+        if self.op.startswith("rand") or self.op in ("normal", "empty", "standard_normal"):
             return "draw it where the model is: torch.randn_like(std), or pass device=std.device"
         return "create it where the model is: torch.zeros_like(x) / x.new_zeros(...), or pass device=x.device"

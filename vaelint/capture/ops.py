@@ -247,3 +247,20 @@ def one_tensor_listed(node: fx.Node) -> bool:
     """``torch.stack([t])``, ``torch.cat([t])``: the values of one tensor, a dim of 1 added at most."""
     listed = node.args[0] if node.args else None
     return isinstance(listed, (list, tuple)) and len(listed) == 1 and isinstance(listed[0], fx.Node)
+
+
+def text_of_arg(a) -> str:
+    """What an object fx nodes cannot hold is written as: its repr, or its type's name where the
+    repr raises (torch's Distribution.__repr__ reads arg_constraints, which a user's parameter-free
+    distribution leaves to the base class, and that raises NotImplementedError)."""
+    try:
+        return repr(a)
+    except Exception:  # noqa: BLE001 - any user __repr__ may raise; the name is enough here
+        return f"<{type(a).__name__}>"
+
+
+def returns_its_input(func, out, args) -> bool:
+    """Did a call that is not in-place hand back its own tensor argument?"""
+    if getattr(func, "__name__", "").endswith("_"):
+        return False  # in place (eps.normal_()): a new value in the same tensor, keep it
+    return any(a is out for a in args)

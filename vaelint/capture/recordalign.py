@@ -9,6 +9,8 @@ import operator
 
 import torch.fx as fx
 
+from vaelint.capture.ops import RANDOM_OPS
+
 
 def align_runs(graph: fx.Graph, calls: list, other_graph: fx.Graph, other_calls: list) -> dict:
     """Nodes of another recorded run -> the captured graph's nodes.
@@ -59,3 +61,14 @@ def _call_key(call: tuple) -> tuple:
     name, node = call
     loc = node.meta.get("loc")
     return (name, loc.path, loc.line, loc.column) if loc is not None else (name,)
+
+
+def calls_held(calls: list, wanted) -> frozenset:
+    """The places, in the order of the first run's calls, of the nodes whose values a rule reads
+    (and of the random draws, which a replay takes): another run of the same calls holds those
+    only. A run whose calls differ holds what falls at those places; alignment drops the rest."""
+    return frozenset(
+        i
+        for i, (name, node) in enumerate(calls)
+        if node in wanted or name in RANDOM_OPS or any(u in wanted and u.target is operator.getitem for u in node.users)
+    )

@@ -18,9 +18,10 @@ import torch.fx as fx
 from torch.overrides import TorchFunctionMode
 
 from vaelint.capture.madedata import MadeData
-from vaelint.capture.ops import RANDOM_OPS, function_name
+from vaelint.capture.numpydraws import FROM_ARRAY, NumpyDraws, numpy_draws_seen, replace_with_replay, standard_normal
+from vaelint.capture.ops import RANDOM_OPS, function_name, returns_its_input, text_of_arg
 from vaelint.capture.outputs import flatten_outputs
-from vaelint.capture.recordalign import align_runs
+from vaelint.capture.recordalign import align_runs, calls_held
 from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.capture.route import CaptureJob, Refusal, Route
 from vaelint.contracts.calls import watch_into
@@ -82,6 +83,7 @@ class _Recorder(TorchFunctionMode):
         self.widest_input = 0  # elements of its largest input
         # a step given a batch of strings: the tensor it makes of them is the run's data (madedata.py)
         self.made = MadeData(graph, batch) if made_data else None
+        self.numpy_draws = NumpyDraws()  # the Gaussian noise the run draws with NumPy (numpydraws.py)
 
     # tensors -> nodes
     def node_for(self, t: torch.Tensor) -> fx.Node:
@@ -94,6 +96,8 @@ class _Recorder(TorchFunctionMode):
             if alias is not None:
                 self.bind(t, alias)
                 return alias
+            if self.numpy_draws.made_of_draw(t):  # torch.FloatTensor(np.random.normal(size=...))
+                return self._numpy_draw(t)
             self._consts += 1
             name = f"_constant_{self._consts}"
         node = self.graph.create_node("get_attr", name)
@@ -146,6 +150,14 @@ class _Recorder(TorchFunctionMode):
         self.held_bytes += t.numel() * t.element_size()
         return True
 
+    def _numpy_draw(self, t: torch.Tensor) -> fx.Node:
+        """A tensor made of a NumPy draw, recorded as the draw it is (and replayed as one)."""
+        if self.replay:
+            replace_with_replay(t, self.replay.pop(0))
+        node = self._make_node(standard_normal, tuple(t.shape), {})
+        self.bind(t, node)
+        return node
+
     def _arg(self, a):
         if isinstance(a, torch.Tensor):
             return self.node_for(a)
@@ -161,7 +173,7 @@ class _Recorder(TorchFunctionMode):
             return a
         if type(a).__module__ == "numpy" and getattr(a, "ndim", None) == 0:
             return a.item()  # a NumPy number (a beta of np.arange(1, 20)): the number it is, not its repr
-        return _text_of(a)  # an object fx nodes cannot hold (a Generator, a distribution)
+        return text_of_arg(a)  # an object fx nodes cannot hold (a Generator, a distribution)
 
     def _make_node(self, func, args, kwargs) -> fx.Node:
         node = self.graph.create_node("call_function", func, self._arg(tuple(args)), self._arg(dict(kwargs)))
@@ -189,8 +201,11 @@ class _Recorder(TorchFunctionMode):
         if self.replay and isinstance(out, torch.Tensor) and function_name(func) in RANDOM_OPS:
             out = take_replay(getattr(func, "__name__", ""), out, self.replay.pop(0))
         if isinstance(out, torch.Tensor):
-            if _returns_its_input(func, out, args) and id(out) in self.tensors and self.tensors[id(out)][0]() is out:
+            if returns_its_input(func, out, args) and id(out) in self.tensors and self.tensors[id(out)][0]() is out:
                 return out  # a no-op cast (x.to("cpu") on a CPU tensor, as Keras's ops make): the same value
+            if args and function_name(func) in FROM_ARRAY and self.numpy_draws.is_draw(args[0]):
+                self._numpy_draw(out)  # torch.from_numpy(np.random.randn(B, Z))
+                return out
             node = self._make_node(func, args, kwargs)
             self.bind(out, node)
         elif (
@@ -212,13 +227,6 @@ class _Recorder(TorchFunctionMode):
                     if self.made is not None and node in self.made.made:
                         self.made.made.add(item)
         return out
-
-
-def _returns_its_input(func, out: torch.Tensor, args) -> bool:
-    """Did a call that is not in-place hand back its own tensor argument?"""
-    if getattr(func, "__name__", "").endswith("_"):
-        return False  # in place (eps.normal_()): a new value in the same tensor, keep it
-    return any(a is out for a in args)
 
 
 class RecordingRoute(Route):
@@ -315,7 +323,8 @@ class _Recording:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                with rec, legacy_types_seen_through() as legacy:
+                with rec, legacy_types_seen_through() as legacy, numpy_draws_seen() as drawn:
+                    rec.numpy_draws = drawn
                     out = wrapper.run(run_inputs)
                 self.legacy_constructors |= set(legacy)
                 # an op that raised inside and was caught by the code (numpy probing a tensor's
@@ -342,7 +351,7 @@ class _Recording:
         # the replayed draws, in the order the first run made its random calls
         draws = [replay.get(node) for name, node in first.calls if name in RANDOM_OPS] if replay else None
         if isinstance(hold, (set, frozenset)):
-            hold = _calls_held(first.calls, hold)
+            hold = calls_held(first.calls, hold)
         other_graph, rec = self.record(run_inputs, batch, keep_autograd, draws, hold)
         by_node = align_runs(self.first_graph, first.calls, other_graph, rec.calls)
         mapped = RunResult(batch, {}, {}, output=rec.result.output)
@@ -356,17 +365,6 @@ class _Recording:
             f = rec.result.failure
             mapped.failure = Failure(by_node.get(f.node), f.error, f.loc, batch)
         return mapped
-
-
-def _calls_held(calls: list, wanted) -> frozenset:
-    """The places, in the order of the first run's calls, of the nodes whose values a rule reads
-    (and of the random draws, which a replay takes): another run of the same calls holds those
-    only. A run whose calls differ holds what falls at those places; alignment drops the rest."""
-    return frozenset(
-        i
-        for i, (name, node) in enumerate(calls)
-        if node in wanted or name in RANDOM_OPS or any(u in wanted and u.target is operator.getitem for u in node.users)
-    )
 
 
 def _mark_outputs(rec: _Recorder, out, prefix: tuple = ()) -> dict:
@@ -383,13 +381,3 @@ def _mark_outputs(rec: _Recorder, out, prefix: tuple = ()) -> dict:
 def _node_of(rec: _Recorder, v):
     hit = rec.tensors.get(id(v)) if isinstance(v, torch.Tensor) else None
     return hit[1] if hit is not None and hit[0]() is v else None
-
-
-def _text_of(a) -> str:
-    """What an object fx nodes cannot hold is written as: its repr, or its type's name where the
-    repr raises (torch's Distribution.__repr__ reads arg_constraints, which a user's parameter-free
-    distribution leaves to the base class, and that raises NotImplementedError)."""
-    try:
-        return repr(a)
-    except Exception:  # noqa: BLE001 - any user __repr__ may raise; the name is enough here
-        return f"<{type(a).__name__}>"

@@ -18,6 +18,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from vaelint.capture.deadends import dead_ends
+from vaelint.capture.numpydraws import FROM_ARRAY, NumpyDraws, numpy_draws_seen, standard_normal
 from vaelint.capture.ops import CREATION_OPS, RANDOM_OPS, function_name, op_name
 from vaelint.capture.outputs import flatten_outputs
 from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
@@ -41,6 +42,9 @@ class _KeepCreationOps(TorchFunctionMode):
         # in plain lists and tuples only, and finds none in a subclass
         args = tuple(list(a) if isinstance(a, list) and type(a) is not list else a for a in args)
         kwargs = {k: list(v) if isinstance(v, list) and type(v) is not list else v for k, v in kwargs.items()}
+        if function_name(func) in FROM_ARRAY and args and self.tracer.numpy_draws.is_draw(args[0]):
+            out = func(*args, **kwargs)  # torch.from_numpy(np.random.randn(B, Z)): the noise it is
+            return self.tracer.create_proxy("call_function", standard_normal, tuple(out.shape), {"dtype": out.dtype})
         if function_name(func) in CREATION_OPS:
             if not any(isinstance(a, fx.Proxy) for a in tree_leaves((args, kwargs))):
                 return self.tracer.create_proxy("call_function", func, args, kwargs)
@@ -88,6 +92,8 @@ def _setitem(proxy, key, value):
 
 
 class _Tracer(fx.Tracer):
+    numpy_draws = NumpyDraws()  # the Gaussian noise drawn with NumPy while tracing (numpydraws.py)
+
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
         stack = user_stack()
@@ -102,6 +108,8 @@ class _Tracer(fx.Tracer):
         item = getattr(a, "item", None)
         if item is not None and type(a).__module__ == "numpy" and getattr(a, "shape", None) == ():
             a = item()
+        if isinstance(a, torch.Tensor) and self.numpy_draws.made_of_draw(a):  # torch.FloatTensor(np.random.normal(...))
+            return self.create_node("call_function", standard_normal, tuple(a.shape), {"dtype": a.dtype})
         return super().create_arg(a)
 
     def call_module(self, m, forward, args, kwargs):
@@ -122,7 +130,7 @@ class _Tracer(fx.Tracer):
         had = fx.Proxy.__dict__.get("__setitem__")
         fx.Proxy.__setitem__ = _setitem  # losses[1] += kl: a node, as the item read is
         try:
-            with _KeepCreationOps(self):
+            with _KeepCreationOps(self), numpy_draws_seen() as self.numpy_draws:
                 return super().trace(root, concrete_args)
         finally:
             for name, original in originals.items():

@@ -282,10 +282,12 @@ def _lightning(ref, request, watch, capture, sandbox, sites):
 
 def _passed_program(frontend, ref, request, home, capture, runtime, watch, sandbox, sites, make):
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
-    program.notes[:0] = [
-        "the loss this step backpropagates reaches no random sample the step draws: it is checked as the model's training step",
-        *moves(runtime, watch),
-    ]
+    drawn = (
+        "this step draws its noise with NumPy (np.random), which the run cannot follow into the loss"
+        if watch.numpy_noise
+        else "the loss this step backpropagates reaches no random sample the step draws"
+    )
+    program.notes[:0] = [f"{drawn}: it is checked as the model's training step", *moves(runtime, watch)]
     _finish(program, request, watch, home, capture)
     return program
 
