@@ -226,11 +226,15 @@ over everything.
             fixed=_model('F.mse_loss(recon, x, reduction="sum")', "kl_elem.sum()"),
             unsafe=True,
         ),
+        # averaged over the batch and the latent dims beside a per-sample sum averaged over the batch: the
+        # fix sums each sample's KL and then averages (a plain sum would sum the batch too)
         Example(
             _model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.mean()"),
             inputs=("8x20",),
             at="finding",
             message="beta_eff = 1/Z = 0.25",
+            fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=-1).mean()"),
+            unsafe=True,
         ),
         Example(
             _model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=0).mean()"),
@@ -401,8 +405,8 @@ over everything.
         """Unsafe (it changes the loss's scale): a reconstruction averaged by its loss
         function beside a summed KL gets ``reduction="sum"``; a KL averaged with
         ``.mean()`` beside a summed reconstruction gets ``.sum()``."""
-        from vaelint.fixes.edits import UNSAFE
-        from vaelint.fixes.rewrites import per_sample_sum, reduce_by_sum
+        from vaelint.fixes.edits import UNSAFE, Fix
+        from vaelint.fixes.rewrites import per_sample_sum, reduce_by_sum, summed_per_sample
 
         seen = finding.observed
         scales = next((s for s in (loss_scales(ctx).each_kl() if loss_scales(ctx) else ()) if s.kl.term is seen.kl_term), None)
@@ -414,6 +418,17 @@ over everything.
         kl_means = [f for f in kl if f.kind == "mean"]
         if len(rec_means) == 1 and not kl_means and rec_means[0].op != "mean":
             return reduce_by_sum(ctx, rec_means[0], "sum the reconstruction as the KL is summed", UNSAFE)
+        both = _sample_means(scales.rec), _sample_means(scales.kl)
+        if all(len(m) == 1 for m in both) and both[0][0].node is not both[1][0].node:
+            # each term averaged over its own sample's dims (logp.mean(1), kl.mean(1)): both summed, one edit each
+            edits = [reduce_by_sum(ctx, m[0], "", UNSAFE) for m in both]
+            if all(e is not None for e in edits):
+                return Fix("sum each term over its sample's dims: sum", edits[0].edits + edits[1].edits, UNSAFE)
+        if len(kl_means) == 1 and kl_means[0].op == "mean" and _over_the_batch_and_more(kl_means[0]) and scales.rec.batch_power == -1:
+            # a KL averaged over the batch and the latent dims beside a per-sample reconstruction averaged
+            # over the batch: each sample's KL summed, then averaged (a plain sum would sum the batch too)
+            dims = _sample_dims(ctx, scales.kl)
+            return summed_per_sample(ctx, kl_means[0], dims, "sum the KL over each sample's dims as the reconstruction", UNSAFE)
         if len(kl_means) == 1 and not rec_means and kl_means[0].op == "mean":
             return reduce_by_sum(ctx, kl_means[0], "sum the KL as the reconstruction is summed", UNSAFE)
         if len(rec_means) == 1 and rec_means[0].op != "mean" and [f.over for f in kl_means] == ["B"]:
@@ -448,6 +463,17 @@ def _reduced(term) -> tuple[int, float, float]:
     means = math.prod(f.const_sizes for f in term.factors if f.kind == "mean")
     others = math.prod(f.const_sizes for f in term.factors if f.kind != "mean")
     return term.batch_power, means, others
+
+
+def _sample_means(term) -> list:
+    """The ``.mean(dim)`` calls that average a term over its sample's dims only (not the batch)."""
+    return [f for f in term.reductions() if f.kind == "mean" and f.op == "mean" and f.batch_power == 0]
+
+
+def _over_the_batch_and_more(factor) -> bool:
+    """Does this mean reduce the batch and each sample's dims together (``kl.mean()`` of B x Z)?"""
+    over = [d.strip() for d in str(factor.over).split(",")]
+    return "B" in over and len(over) > 1
 
 
 def _pairs_samples(term) -> bool:

@@ -341,3 +341,26 @@ def _shifted(edit, whole):
 
     (l1, c1), (l2, c2) = at(edit.line, edit.column), at(edit.end_line, edit.end_column)
     return Edit(edit.path, l1, c1, l2, c2, edit.content)
+
+
+def summed_per_sample(ctx, factor, sample_dims: int, description: str, applicability: str) -> Fix | None:
+    """A mean over the batch and each sample's dims -> each sample's sum averaged over the batch:
+    ``torch.mean(e)`` -> ``torch.sum(e, dim=-1).mean()``, ``e.mean()`` -> ``e.sum(dim=-1).mean()``
+    (``dim=(1, 2, 3)`` for a sample of three dims). A plain ``sum`` would sum the batch too."""
+    import libcst as cst
+
+    call = expr_at(factor.loc)
+    if call is None or not call.is_call or call.keyword("dim") is not None or not isinstance(call.node.func, cst.Attribute):
+        return None
+    func = call.node.func
+    if func.attr.value != "mean" or any(a.keyword is not None or a.star for a in call.node.args):
+        return None
+    dims = "-1" if sample_dims == 1 else repr(tuple(range(1, sample_dims + 1)))
+    owner = call.code(func.value)
+    if owner == "torch" and len(call.node.args) == 1:  # torch.mean(e)
+        text = f"torch.sum({call.code(call.node.args[0].value)}, dim={dims}).mean()"
+    elif owner != "torch" and not call.node.args:  # e.mean()
+        text = f"{owner}.sum(dim={dims}).mean()"
+    else:
+        return None
+    return Fix(f"{description}: {text}", (call.replace(text),), applicability)
