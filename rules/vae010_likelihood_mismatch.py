@@ -160,6 +160,15 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             at="finding",
             message="whose output lies in [0, inf)",
         ),
+        # a tanh decoder into BCE: logits of [-1, 1] would never pass 0.73, so the tanh becomes the sigmoid
+        Example(
+            _model("torch.tanh(self.dec(z))", _BCE_SUM),
+            inputs=("6x20",),
+            at="finding",
+            message="the decoder ends in tanh",
+            fixed=_model("torch.sigmoid(self.dec(z))", _BCE_SUM),
+            unsafe=True,
+        ),
         # probabilities where log-probabilities belong, and a softmax before cross_entropy's own
         Example(_tokens("torch.softmax(logits, dim=-1)", _NLL), inputs=("6x5:int64:12",), at="finding", message="takes log-probabilities"),
         Example(_tokens("torch.softmax(logits, dim=-1)", _CE), inputs=("6x5:int64:12",), at="finding", message="softmax twice"),
@@ -269,6 +278,10 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             return None  # the decoder's activation is to go: which logits it meant is the user's to say
         if isinstance(finding.observed, UnboundedIntoBCE) and finding.observed.last_op in _JOINS:
             return None  # parts joined, some probabilities already: which are logits is the user's to say
+        if isinstance(finding.observed, UnboundedIntoBCE) and finding.observed.last_op in ("tanh", "hardtanh"):
+            # logits a tanh bounds to [-1, 1] never reach a probability past 0.73: the decoder's tanh
+            # becomes the sigmoid that gives the BCE its probabilities
+            return _tanh_to_sigmoid(ctx, finding)
         if op == "binary_cross_entropy_with_logits":
             # the decoder's own sigmoid (a function or an nn.Sigmoid() in its Sequential) stays;
             # the loss takes its output as the probabilities it is
@@ -297,6 +310,30 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             return bool((lo is None or value.min() >= lo) and (hi is None or value.max() <= hi))
         # the loss's own sigmoid only ever sees these non-negative values: >= 0.5
         return bool(value.min() >= 0)
+
+
+def _tanh_to_sigmoid(ctx, finding):
+    """The decoder's final ``torch.tanh(h)`` / ``nn.Tanh()`` -> ``torch.sigmoid(h)`` / ``nn.Sigmoid()``
+    (unsafe: the model's output range changes), at the call or where the module is built."""
+    from vaelint.fixes.edits import UNSAFE
+    from vaelint.fixes.rewrites import renamed_call
+    from vaelint.fixes.source import expr_at
+
+    cmp = next((c for c in ctx.roles.comparisons if c.node is finding.node), None)
+    last = _last_op(ctx, cmp.recon_side) if cmp is not None else None
+    if last is None:
+        return None
+    module = ctx.module_of(last) if last.op == "call_module" else None
+    site = ctx.program.module_sites.get(id(module)) if module is not None else loc_of(last)
+    call = expr_at(site) if site is not None else None
+    if call is None or not call.is_call:
+        return None
+    why = "end the decoder in the sigmoid BCE needs"
+    for old, new in (("Tanh", "Sigmoid"), ("tanh", "sigmoid")):
+        fix = renamed_call(call, old, new, why, UNSAFE)
+        if fix is not None:
+            return fix
+    return None
 
 
 def _last_op(ctx, node):

@@ -188,6 +188,11 @@ wrong shape. ``vaelint annotate`` writes annotations from the solved shapes.
         name = dtype.attr if isinstance(dtype, cst.Attribute) else dtype if isinstance(dtype, cst.Name) else None
         if name is not None and name.value != wanted.group(1):
             edits.append(expr.replace(wanted.group(1), name))
+            if isinstance(dtype, cst.Name):  # Float -> Int: Int imported beside Float where Float is
+                imported = _import_beside(expr, name.value, wanted.group(1))
+                if imported is False:
+                    return None
+                edits += [imported] if imported is not None else []
         if not edits:
             return None
         return Fix(f"annotate what the code computes: {seen.suggestion}", tuple(edits), UNSAFE)
@@ -293,3 +298,23 @@ def _suggest(v: Violation) -> str:
         else:
             dims.append(str(size))
     return f'{v.spec.kind}[Tensor, "{" ".join(dims)}"]'
+
+
+def _import_beside(expr, old: str, new: str):
+    """The edit that imports ``new`` in the ``from ... import`` that imports ``old`` (``from jaxtyping
+    import Float`` -> ``from jaxtyping import Float, Int``); None when ``new`` is imported there
+    already (or by a ``*``), False when no such import is found."""
+    import libcst as cst
+
+    for stmt in expr.module.body:
+        for small in getattr(stmt, "body", ()) if isinstance(stmt, cst.SimpleStatementLine) else ():
+            if not isinstance(small, cst.ImportFrom):
+                continue
+            if isinstance(small.names, cst.ImportStar):
+                return None
+            names = [a.evaluated_alias or a.evaluated_name for a in small.names]
+            if new in names:
+                return None
+            if old in names:
+                return expr.insert_after(small.names[-1], f", {new}")
+    return False

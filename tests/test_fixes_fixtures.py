@@ -49,6 +49,12 @@ FIXABLE = [
     "capacity_objective_kl_mean.py",
     # VAE002: each term averaged over its sample's dims (logp.mean(1), kl.mean(1)) -> both summed
     "gaussian_nll_means_inside.py",
+    # VAE001 + VAE012: torch.randn(Z) drawn before std is computed -> torch.randn_like(mu), fixing both
+    "addcmul_noise_shared.py",
+    # VAE010: a tanh decoder into BCE -> nn.Sigmoid() (with_logits of tanh-bounded logits was rejected)
+    "bce_on_tanh.py",
+    # VAE014: Float annotated on int64 tokens -> Int, imported beside Float (was a NameError on re-check)
+    "contract_float_tokens.py",
 ]
 
 

@@ -43,7 +43,11 @@ def noise_like_std(ctx, layer, noise_node=None) -> Fix | None:
     std = std_text(ctx, layer)
     if std is None:
         return None
-    if getattr(layer, "matrix", False) or not std.replace(".", "").replace("_", "").isalnum():
+    if (
+        getattr(layer, "matrix", False)
+        or not std.replace(".", "").replace("_", "").isalnum()
+        or _made_after(layer, loc_of(noise_node if noise_node is not None else layer.noise))
+    ):
         # std written inline (eps * torch.exp(0.5 * logvar)), or a scale matrix (mu + L @ eps, L of
         # Z x Z a sample): mu has the noise's shape and a name
         found = operand_for(ctx, layer.z, layer.mu)
@@ -62,6 +66,16 @@ def noise_like_std(ctx, layer, noise_node=None) -> Fix | None:
         new = f"{module_prefix(call.callee()) if randn else ''}randn_like({std})"
     new = new if new.startswith(("torch.", "th.")) or "." in new.split("(")[0] else f"torch.{new}"
     return Fix(f"draw the noise with std's shape: {new}", (call.replace(new),), SAFE)
+
+
+def _made_after(layer, at) -> bool:
+    """Is std computed below the draw and mu above it (``eps = torch.randn(Z)`` then ``std =
+    logvar.mul(0.5).exp_()``): ``randn_like(std)`` would read std before it exists; mu has its shape."""
+    from vaelint.facts.context import loc_of
+
+    std, mu = loc_of(layer.std), loc_of(layer.mu) if layer.mu is not None else None
+    same = [w for w in (std, mu) if w is not None and at is not None and w.path == at.path]
+    return len(same) == 2 and std.line > at.line > mu.line
 
 
 def _sample_dims(ctx, layer, noise_node) -> int:
