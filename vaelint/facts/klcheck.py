@@ -17,8 +17,8 @@ from vaelint.facts.klelements import kl_element, layer_for
 from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.klparts import joined_element, kl_parts
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior, kl_beside_a_log_det
-from vaelint.facts.lossroles import term_kind
 from vaelint.facts.stackedheads import stacked_layers
+from vaelint.facts.termkinds import term_kind
 from vaelint.facts.termscale import term_scale
 
 READINGS = {name: (to_std, text) for name, (_lv, to_std, text) in LOG_VAR_READINGS.items()}

@@ -12,58 +12,10 @@ from vaelint.facts.densitypairs import join_entropy_and_cross_entropy, join_expa
 from vaelint.facts.graphview import GraphView, is_size
 from vaelint.facts.reparams import heads_of, samples_of
 from vaelint.facts.roles import Comparison, Roles
+from vaelint.facts.termkinds import term_kind
 
 # ops that hand on the same value (a copy, a cast, a dim of size 1 dropped): the terms are inside
 _SAME_VALUE = {"clone", "written", "contiguous", "float", "double", "to", "type", "squeeze", "view_as", "reshape_as"}
-
-
-def term_kind(view: GraphView, roles: Roles, node) -> str | None:
-    """What a loss term is about: "rec" (it reads the reconstruction), "kl" (the
-    encoder's heads only: a closed-form KL candidate), "latent" (the sample but
-    not the reconstruction: a Monte Carlo KL, MMD, total correlation)."""
-    if not isinstance(node, fx.Node):
-        return None
-    if roles.recon is not None and view.depends_on(node, roles.recon):
-        return "rec"
-    if node.meta.get("vaelint_entropy"):
-        return "latent"  # the posterior's entropy beside -log p(z), weighed apart (densitypairs)
-    layers = roles.reparams
-    if _a_second_sample(view, layers, node):
-        return "latent"  # log q(z') - log p(z') of a z' drawn again for the KL alone: Monte Carlo
-    # closed form for some layer: its heads without its own sample (an upper layer's KL reads the lower layers' samples through its heads)
-    if any(
-        (view.depends_on(node, r.mu) or view.depends_on(node, r.logvar))
-        and not (view.depends_on(node, r.z) or view.depends_on(node, r.noise))
-        for r in layers
-    ):
-        return "kl"
-    if any(view.depends_on(node, r.z) or view.depends_on(node, r.noise) for r in layers):
-        # a sample's term that also reads the data itself, not through the encoder's heads, is
-        # a likelihood of the data: a recurrent VAE's NLL of step t, whose decoder output is no
-        # one reconstruction (x[t] against dec(z_t, h)); a Monte Carlo KL or MMD reads no data
-        return "rec" if _reads_the_data(view, roles, node) else "latent"
-    return None
-
-
-def _a_second_sample(view: GraphView, layers, node) -> bool:
-    """Does the term read a sample drawn from the same heads as another sampler's, without that
-    other's sample (the KL's own z' beside the decoder's z)?"""
-    for r in layers:
-        if view.depends_on(node, r.z) or view.depends_on(node, r.noise):
-            continue
-        if any(o is not r and o.mu is r.mu and view.depends_on(node, o.z) for o in layers):
-            return True
-    return False
-
-
-def _reads_the_data(view: GraphView, roles: Roles, node) -> bool:
-    """Does the term read the data as data: along a path through neither the sampler's heads nor
-    a layer's parameters? A likelihood compares the data itself (``x[t]``, token ids); a KL of a
-    lower layer whose posterior is a residual on its prior reads the data only through the
-    encoder's layers (``dmu1 = enc(x)``: NVAE's, intro_dgm's hierarchical VAEs)."""
-    heads = frozenset(n for r in roles.reparams for n in (r.mu, r.logvar, r.std, r.z, r.noise, r.eps) if isinstance(n, fx.Node))
-    data = frozenset(n for n in roles.inputs if isinstance(n, fx.Node))
-    return bool(data) and view.reads_around(node, data, heads | view.with_parameters())
 
 
 def loss_roles(view: GraphView, roles: Roles, loss_output) -> None:

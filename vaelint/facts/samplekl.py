@@ -29,7 +29,7 @@ from vaelint.facts.gaussian_kl import closed_form, log_var_of_std
 from vaelint.facts.klelements import kl_element, layer_for
 from vaelint.facts.klreplay import replay
 from vaelint.facts.learnedprior import against_a_learned_prior, kl_beside_a_log_det
-from vaelint.facts.lossroles import term_kind
+from vaelint.facts.termkinds import term_kind
 from vaelint.facts.termscale import term_scale
 
 DRAWS = 128  # in antithetic pairs: 64 draws of eps and their negations
