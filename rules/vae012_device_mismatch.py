@@ -10,7 +10,7 @@ from vaelint.confirm.simrun import on_a_real_gpu, simulated_run
 from vaelint.errorkinds import kind_of
 from vaelint.facts.context import loc_of
 from vaelint.facts.cpumeetings import creates_on_cpu, first_meeting, is_mismatch, meets_there, on_device, same_place
-from vaelint.facts.deviceexcuses import excused
+from vaelint.facts.deviceexcuses import excused, model_moved_under_a_flag
 from vaelint.rulebase import Example, Observed, Rule, SkipRule, fill
 from vaelint.vocab import ErrorKind, FixAvailability, Need, Severity
 
@@ -333,6 +333,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         line that builds the model (where ``.to(device)`` goes), else where its weights first meet."""
         shape = " x ".join(str(s) for s in meeting.shape)
         built = _built_at(ctx, meeting.parameter)
+        undecided = model_moved_under_a_flag(built) if built is not None else None
+        if undecided is not None:
+            raise SkipRule(undecided)  # moved under `if device.type != "cpu":`, settled on this CPU machine
         where = f" at {meeting.loc.where()}" if meeting.loc else ""
         made = (
             f"the model{f' built at {built.where()}' if built else ''} is never moved to the device (no "

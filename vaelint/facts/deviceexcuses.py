@@ -97,6 +97,20 @@ def _moved_under_a_flag(ctx, meeting) -> bool:
     return True
 
 
+def model_moved_under_a_flag(built) -> str | None:
+    """Why VAE012 cannot decide a model never moved in this run: the model built at ``built`` is moved
+    under an ``if`` the run did not take (``if device.type != "cpu": model.to(device)``, ``if
+    args.cuda: model.cuda()``), which a GPU run takes. None when it has no such move."""
+    moved = guarded_move(built)
+    if moved is None:
+        return None
+    line, condition = moved
+    return (
+        f"the model built at {built.where()} is moved to the device under `if {condition}:` (line {line}), a "
+        "condition the code settled on this machine, without a GPU, which the simulated GPU cannot change"
+    )
+
+
 def _made_with_the_model(ctx, meeting) -> bool:
     """A tensor the model holds (no parameter or buffer) that its constructor makes on the
     device the constructor is given, and the constructor moves the model there itself
