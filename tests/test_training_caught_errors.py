@@ -3,7 +3,7 @@ log.error(..., exc_info=True)``): the run ends with no error of its own and no b
 says that error and the user's line it was raised at, with what to give, not only that no batch
 was taken; given that, the step is checked."""
 
-from training_cli import run
+from training_cli import check_in, run, write_script
 
 SCRIPT = """
 import logging
@@ -145,3 +145,40 @@ def test_a_failed_line_the_run_went_past_is_not_what_ended_it(tmp_path, monkeypa
     text = " ".join(r.output.split())
     assert "no training step to check: running it took" in text and "whose loss reaches no random sample" in text, text
     assert "(on the way, at train.py:8," in text and "the run went on past it" in text, text
+
+
+TRAIN_THEN_EVAL = """
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from vae_common import VAE, elbo
+
+train = DataLoader(TensorDataset(torch.rand(256, 784) * 3 - 0.5), batch_size=64)
+test = DataLoader(TensorDataset(torch.rand(100, 784)), batch_size=50)
+model = VAE()
+opt = torch.optim.Adam(model.parameters())
+for (x,) in train:
+    recon, mu, logvar = model(x)
+    loss = elbo(recon, x, mu, logvar)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+zs = []
+with torch.no_grad():
+    for (x,) in test:
+        zs.append(model(x)[1])
+print(torch.cat(zs).shape)
+"""
+
+
+def test_a_step_that_raises_is_said_with_its_own_batch_not_a_later_loops(tmp_path):
+    # the loss raises (BCE of targets outside [0, 1]); the script runs on into an eval loop that takes
+    # batches of its own: the step's batch is the training loop's (line 10), not the eval's (line 19),
+    # and no loop's data had been ended when it raised (helper C2, kimjy99/vae-mnist's notebook)
+    write_script(tmp_path, TRAIN_THEN_EVAL.strip())
+    r = check_in(tmp_path, "train.py")
+    assert r.returncode == 2, r.stdout + r.stderr
+    text = " ".join(r.stdout.split())
+    assert "the training step (its batch taken at train.py:10) raised" in text, text
+    assert "ended the data of a loop" not in text, text

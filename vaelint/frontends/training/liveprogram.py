@@ -33,7 +33,7 @@ def live_program(frontend, ref, request, home):
     make = batch_maker(list(request.inputs))
     watch = Watch(list(request.inputs), None)
     watch.make_batch = lambda loader: make(loader, watch.taking)
-    runtime = LiveRuntime(home.path, batch_count=lambda: watch.batches)
+    runtime = LiveRuntime(home.path, batch_count=lambda: watch.batches, watch_now=lambda: (watch.taken, watch.rounds))
     sandbox = Sandbox(home.path, data_given=bool(request.inputs))
     sandbox.on_step = watch.stepped
     sites: dict = {}

@@ -45,6 +45,8 @@ class LiveRuntime(Runtime):
     missing_used: list | None = None  # the run's uses of names whose import failed (run_target)
     batch_count: object = None  # () -> the batches the run has taken so far (the watch's count)
     stop_batches: list = field(default_factory=list)  # how many it had taken at each of the stops
+    watch_now: object = None  # () -> (the last batch taken, the loops whose data was ended) so far
+    stop_watch: list = field(default_factory=list)  # that, at each of the stops
     caught: list = field(default_factory=list)  # (where, text, missing file) the code caught and printed (livecaught.py)
     missed: list = field(default_factory=list)  # (where, file name) of files the code read that are not here
 
@@ -53,6 +55,14 @@ class LiveRuntime(Runtime):
     def loss(self, value):
         self.ended = StepLoss(value)
         raise self.ended
+
+    def at_the_stop(self, watch) -> tuple:
+        """(the last batch taken, the loops whose data vaelint had ended) when the run first stopped."""
+        return self.stop_watch[0] if self.stop_watch and self.stop_watch[0] is not None else (watch.taken, watch.rounds)
+
+    def taken_before_the_stop(self, watch) -> int:
+        """The batches the run had taken when it first stopped (a failed stand-in's loop may take one after)."""
+        return self.stop_batches[0] if self.stop_batches else watch.batches
 
     def ending(self) -> bool:
         """Has the step reached its backward (its ``finally:`` blocks then do not run)?"""
@@ -114,6 +124,7 @@ class LiveRuntime(Runtime):
         loc = user_frame_of_traceback(error.__traceback__)
         self.stops.append((loc.where() if loc else "", error))
         self.stop_batches.append(self.batch_count() if callable(self.batch_count) else 0)
+        self.stop_watch.append(self.watch_now() if callable(self.watch_now) else None)
         if guard:
             self.guard_stops.append(self.stops[-1])
 

@@ -38,11 +38,12 @@ NO_DATA = "its data is not here"  # what a run that stopped at a missing data fi
 NEEDS_CUDA = "the code needs CUDA"  # what a run that stopped at code that runs only on a GPU says
 
 
-def _in_the_step(error, text: str, where: str, watch) -> str:
-    """Past the batch and the model: the step's own code raised (a loss that does not run)."""
+def _in_the_step(error, text: str, where: str, watch, runtime) -> str:
+    """Past the batch and the model: the step's own code raised (a loss that does not run). Its
+    batch is the one taken before that stop (the run may go on to a later loop's, an eval's)."""
     from vaelint.source.cells import where as at
 
-    taken = watch.taken
+    taken = runtime.at_the_stop(watch)[0]
     came = f" (its batch taken at {at(taken.frame.f_code.co_filename, taken.line[0])})" if taken and taken.frame else ""
     when = "while its model ran" if in_a_module(error) else "after the model ran"
     hints = f"{file_hint(error)}{list_hint(error, taken)}{channels_hint(text, watch.specs)}{range_hint(error)}{rows_hint(text)}"
@@ -66,7 +67,7 @@ def _went_past(runtime, watch, home) -> str:
     """A line that failed (a notebook's download cell through a package not installed) and a run that
     went on to train with no backward of a VAE loss (a VQ-VAE, a VAE decoding mu): that, said first,
     with the failed line on the way; "" for any other run."""
-    if not (runtime.stops and watch.passed and watch.batches > _taken_before_the_stop(runtime, watch)):
+    if not (runtime.stops and watch.passed and watch.batches > runtime.taken_before_the_stop(watch)):
         return ""
     where, first = runtime.stops[0]
     said = first.message if isinstance(first, VaelintError) else error_text(first)
@@ -84,7 +85,7 @@ def _why_stopped(runtime, watch, home) -> str:
         # each pass (sum(losses) / len(losses)) then fails where `python` would not
         ended = (
             " (after vaelint had ended the data of a loop that came round with no backward of a VAE loss)"
-            if watch.rounds and not runtime.stopped_here and not stopped_at_a_missing_package(runtime)
+            if runtime.at_the_stop(watch)[1] and not runtime.stopped_here and not stopped_at_a_missing_package(runtime)
             else ""
         )
         if (
@@ -94,8 +95,8 @@ def _why_stopped(runtime, watch, home) -> str:
             and not stopped_at_a_missing_package(runtime)
             and not _a_setup_line(error, home)
         ):
-            return _in_the_step(error, text, where, watch) + ended
-        hint, taken = "", _taken_before_the_stop(runtime, watch)
+            return _in_the_step(error, text, where, watch, runtime) + ended
+        hint, taken = "", runtime.taken_before_the_stop(watch)
         if isinstance(error, FileNotFoundError) and watch.specs:
             hint = file_hint(error)
         elif isinstance(error, ModuleNotFoundError) and error.name and not taken and not watch.specs:
@@ -257,12 +258,6 @@ def _asserts_a_path(error) -> bool:
         return False
     names = ("exists", "isdir", "is_dir", "isfile", "is_file")
     return isinstance(stmt, ast.Assert) and any(_asks_path(stmt.test, name) for name in names)
-
-
-def _taken_before_the_stop(runtime, watch) -> int:
-    """The batches the run had taken when it first stopped (a failed stand-in's loop may take one after)."""
-    counts = getattr(runtime, "stop_batches", None)
-    return counts[0] if counts else watch.batches
 
 
 def _data_hint(error, text: str, watch, taken: int) -> str:
