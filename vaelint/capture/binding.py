@@ -15,7 +15,7 @@ import torch.nn as nn
 
 from vaelint.capture.namehints import CONTAINER_NAMES, CONVENTIONAL_ORDER, ROLE_WORDS, role_of_name
 from vaelint.capture.outputs import distribution_owner, flatten_outputs, get_path, path_text, reduced_to_a_number
-from vaelint.capture.passthrough import passed_through
+from vaelint.capture.passthrough import called_target, passed_through
 from vaelint.capture.unfollowed import Unfollowed
 from vaelint.errors import ForwardHasLoss, VaelintError
 from vaelint.facts.graphview import GraphView
@@ -45,7 +45,7 @@ def _read_as_record(fn, name: str, out) -> bool:
     import ast
     import textwrap
 
-    target = fn.forward if hasattr(fn, "forward") and not inspect.isfunction(fn) and not inspect.ismethod(fn) else fn
+    target = called_target(fn)
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(target)))
     except (OSError, TypeError, SyntaxError):
@@ -228,8 +228,7 @@ class Binder:
 
     def _decide(self, out, inputs, leaf_nodes: dict) -> Binding:
         fn = self.plan.fn
-        target = fn.forward if hasattr(fn, "forward") and not inspect.isfunction(fn) and not inspect.ismethod(fn) else fn
-        target = passed_through(target)  # def loss(self, *args, **kwargs): return elbo_loss(*args, **kwargs)
+        target = passed_through(called_target(fn))  # def loss(self, *args, **kwargs): return elbo_loss(*args, **kwargs)
         try:
             params = list(inspect.signature(target).parameters.values())
         except (TypeError, ValueError):

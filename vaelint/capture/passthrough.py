@@ -44,3 +44,19 @@ def _resolve(expr, fn):
         owner = getattr(fn, "__self__", None) if isinstance(expr.value, ast.Name) and expr.value.id == "self" else _resolve(expr.value, fn)
         return getattr(owner, expr.attr, None) if owner is not None else None
     return None
+
+
+def called_target(fn):
+    """What calling the loss ``fn`` runs, whose parameters the binding reads: a function or method
+    itself; an ``nn.Module`` loss's ``forward``, or the ``__call__`` its class defines in place of
+    nn.Module's (``class BetaVAELoss(nn.Module): def __call__(self, x, x_recon, mu, log_var)``,
+    through an abstract ``LossFunction(nn.Module)`` base: Python runs that one, never forward)."""
+    import inspect
+
+    import torch.nn as nn
+
+    if inspect.isfunction(fn) or inspect.ismethod(fn) or not hasattr(fn, "forward"):
+        return fn
+    if isinstance(fn, nn.Module) and type(fn).__call__ is not nn.Module.__call__:
+        return fn.__call__
+    return fn.forward

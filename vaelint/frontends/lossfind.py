@@ -362,7 +362,10 @@ def _constructor_kwargs(cls, kwargs: dict) -> dict:
         return {}
     named = {p.name for p in params.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     try:
-        called = set(inspect.signature(cls.forward if hasattr(cls, "forward") else cls.__call__).parameters)
+        import torch.nn as nn
+
+        own_call = not hasattr(cls, "forward") or (issubclass(cls, nn.Module) and cls.__call__ is not nn.Module.__call__)
+        called = set(inspect.signature(cls.__call__ if own_call else cls.forward).parameters)
     except (TypeError, ValueError):
         called = set()
     return {k: kwargs.pop(k) for k in list(kwargs) if k in named and k not in called}
