@@ -332,7 +332,11 @@ def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest, call
             args.append(f"{p}={RT}.no_value({p!r}, {target.qualname!r}, {called!r})")
     call = f"{target.name}({', '.join(args)})"
     if target.cls is not None:
-        call = f"{target.cls.name}().{call}"
+        # the constructor's parameters --init gives (Agent(state_dim=11, action_dim=3).train(...)): those the
+        # error of a constructor missing them asks for
+        built = next((n for n in target.cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        taken = [a.arg for a in (*built.args.posonlyargs, *built.args.args[1:], *built.args.kwonlyargs)] if built else []
+        call = f"{target.cls.name}({', '.join(f'{p}={init[p]!r}' for p in taken if p in init)}).{call}"
     stmt = ast.parse(call).body[0]
     for node in ast.walk(stmt):
         if hasattr(node, "lineno"):
