@@ -143,8 +143,18 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         # K = 2 copies of each sample (an IWAE's particles): repeated along the first dim after the
         # batch, then cut into rows of one whole copy each, as x.repeat_interleave(2, 0) makes them
         Example(_model("h.flatten(1).repeat(1, 2).reshape(-1, 1024)", 1024), inputs=("4x1x16x16",)),
+        # standardised by the batch statistics of its own values (a hand-written batch norm): normalisation
+        Example(_model("((h - h.mean(0)) / (h.std(0) + 1e-5)).flatten(1)", 1024), inputs=("4x1x16x16",)),
     ]
     INVALID = [
+        # a statistic over the batch of another tensor added into each sample (a flow's parameters, a
+        # shift, averaged over the batch): mixing, found at the reduction
+        Example(
+            _model("h.flatten(1) + self.conv(x).flatten(1).mean(0)", 1024),
+            inputs=("4x1x16x16",),
+            at="finding",
+            message="a mean over the batch of a B x 1024",
+        ),
         Example(
             _model("h.view(-1, 256)", 256),
             inputs=("4x1x16x16",),
@@ -200,8 +210,10 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
                 mixing.source is not None and _batch_axis(ctx, mixing.source) not in (None, 0),
                 _implicit_dim(ctx, mixing.node),
                 f"self.{str(mixing.node.target).removeprefix('model.')}" if mixing.node.op == "call_module" else "",
+                _statistic_said(ctx, mixing.statistic),
             )
-            yield self.report(seen, loc_of(mixing.node), node=mixing.node)
+            at = mixing.statistic if mixing.statistic is not None and loc_of(mixing.statistic) else mixing.node
+            yield self.report(seen, loc_of(at), node=mixing.node)
 
     def _by_shape(self, ctx):
         for node in ctx.nodes_by_op(*RESHAPE_OPS):
@@ -346,9 +358,17 @@ class MixingSeen(Observed):
     batch_not_first: bool  # the input's batch axis is not dim 0 (an RNN's (layers, B, H) state)
     implicit_dim: bool = False  # a softmax given no dim: PyTorch's legacy choice, dim 0 of a 3-D input
     module: str = ""  # the module that ran it (self.out.1), where one did
+    statistic: str = ""  # "mean over the batch of a B x 17 tensor": what the op read of the other samples
 
     def message(self) -> str:
         rows = ", ".join(map(str, self.moved[:6])) + (", ..." if len(self.moved) > 6 else "")
+        if self.statistic:
+            return (
+                f"a {self.statistic} goes into each sample's values (read by {self.op}): changing "
+                f"only sample 0 of the batch changed rows {rows}, so {self.target} of each sample reads other "
+                "samples' values (seen by running the model twice in evaluation mode with the same noise). A "
+                "statistic of the batch is normalisation only where it is taken of the values it normalises."
+            )
         if self.implicit_dim:
             return (
                 f"{self.op}{f' ({self.module})' if self.module else ''} is given no dim, so for its {self.after} input PyTorch normalises over dim 0, the batch "
@@ -372,7 +392,21 @@ class MixingSeen(Observed):
                 "put the batch axis first before flattening: h.transpose(0, 1).reshape(h.size(1), -1), or for a "
                 "bidirectional RNN's last layer torch.cat([h[-2], h[-1]], dim=1)"
             )
+        if self.statistic:
+            return (
+                "compute it per sample, keeping the batch dim (params = self.flow_params(h), one set per sample), "
+                "or make it the model's own nn.Parameter where one value is meant for every sample"
+            )
         return "keep each sample's values in its own row: reduce and reshape along the other axes only"
+
+
+def _statistic_said(ctx, node) -> str:
+    """``mean over the batch of a B x 17 tensor`` for the reduction ``node``; "" for none."""
+    if node is None:
+        return ""
+    reduced = next((a for a in node.all_input_nodes if ctx.shape(a) is not None), None)
+    of = f" of a {ctx.shape_text(reduced)} tensor" if reduced is not None else ""
+    return f"{ctx.view.op(node)} over the batch{of}"
 
 
 # the op (as a function and as a module) -> (its module, its function)

@@ -38,6 +38,9 @@ class Mixing:
     owned: int  # how many of them one sample may own (a of a*B)
     source: fx.Node | None  # the input the op reads (shapes before)
     target: str  # which of mu, logvar, recon reads other samples
+    # the reduction over the batch of another tensor the op reads (a flow's parameters averaged over
+    # the batch: self.flow_params(h).mean(0)): where the samples meet, and where the fix goes
+    statistic: fx.Node | None = None
 
 
 def batch_mixing(ctx) -> Mixing | str:
@@ -90,7 +93,7 @@ def batch_mixing(ctx) -> Mixing | str:
                 return "samples meet only through statistics of the whole batch"
             axis, moved, owned = got
             source = next((a for a in n.all_input_nodes if a.op != "get_attr" and ctx.shape(a) is not None), None)
-            return Mixing(n, axis, moved, owned, source, name)
+            return Mixing(n, axis, moved, owned, source, name, _statistic_read(ctx, n, first, second))
     return ""
 
 
@@ -133,9 +136,49 @@ def _through_statistic(ctx, node, first, second) -> bool:
         if fact is None or fact.dims is None or any(d.batch_dependent for d in fact.dims):
             continue
         a, b = first.tensors.get(arg), second.tensors.get(arg)
-        if a is not None and b is not None and a.shape == b.shape and not torch.equal(a, b):
+        if a is not None and b is not None and a.shape == b.shape and not torch.equal(a, b) and _its_own_statistic(ctx, node, arg):
             return True
     return False
+
+
+def _statistic_read(ctx, node, first, second) -> fx.Node | None:
+    """The reduction over the batch whose result ``node`` reads, where that result has no batch axis
+    and moved with sample 0 (``self.flow_params(h).mean(0)``): the node that reduced it."""
+    for arg in node.all_input_nodes:
+        if _batch_bearing(ctx, arg) or ctx.shape(arg) is None:
+            continue
+        a, b = first.tensors.get(arg), second.tensors.get(arg)
+        if a is None or b is None or a.shape != b.shape or torch.equal(a, b):
+            continue
+        n = arg
+        for _ in range(20):  # back to the op whose input has the batch axis: the reduction itself
+            inner = [i for i in n.all_input_nodes if ctx.shape(i) is not None]
+            if not inner or any(_batch_bearing(ctx, i) for i in inner):
+                return n
+            n = inner[0]
+    return None
+
+
+def _batch_bearing(ctx, node) -> bool:
+    fact = ctx.shape(node)
+    return fact is not None and fact.dims is not None and any(d.batch_dependent for d in fact.dims)
+
+
+def _its_own_statistic(ctx, node, statistic) -> bool:
+    """Is the statistic one of the very values the op applies it to (``x - x.mean(0)``, ``(h - m) /
+    h.std(0)``: the tensor it reduces over the batch is the other operand or computed into it)? A
+    statistic of another tensor (``z + self.shift(h).mean(0)``, a flow's parameters averaged over the
+    batch) brings the other samples' values into each sample's: mixing, not normalisation."""
+    reduced, stack, seen = set(), [statistic], set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        for a in n.all_input_nodes:
+            (reduced.add if _batch_bearing(ctx, a) else stack.append)(a)
+    others = [a for a in node.all_input_nodes if a is not statistic and _batch_bearing(ctx, a)]
+    return any(r in ctx.view.ancestors(o) for r in reduced for o in others)
 
 
 def perturbed_inputs(inputs: tuple, specs) -> tuple:
