@@ -10,6 +10,7 @@ from vaelint.facts.adaptedweights import adapted_kl_weight
 from vaelint.facts.batchpairs import batch_pairings
 from vaelint.facts.context import loc_of
 from vaelint.facts.datasize import data_size
+from vaelint.facts.flowlogdet import log_det_unlike
 from vaelint.facts.klelements import AS_WRITTEN
 from vaelint.facts.klpartsunlike import kl_parts_unlike
 from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
@@ -70,6 +71,34 @@ class VAE(nn.Module):
         category = F.cross_entropy(recon[:, 3:], x[:, 3:].argmax(dim=1){REDUCTION})  # <- finding
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
         return (numeric + category + kl) / x.size(0)
+"""
+
+
+# a flow posterior: one planar flow after the base Gaussian, its log-det a loss term of its own
+_FLOW = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(20, 8)
+        self.u, self.w = nn.Parameter(torch.full((4,), 0.1)), nn.Parameter(torch.full((4,), 0.1))
+        self.dec = nn.Linear(4, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z0 = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        lin = z0 @ self.w
+        z = z0 + self.u * torch.tanh(lin).unsqueeze(1)
+        log_det = torch.log(torch.abs(1 + (1 - torch.tanh(lin) ** 2) * (self.w @ self.u)) + 1e-8)
+        return torch.sigmoid(self.dec(z)), mu, logvar, log_det
+
+    def loss_function(self, recon, x, mu, logvar, log_det):
+        rec = F.binary_cross_entropy(recon, x, reduction="sum")
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return rec + kl - {LOG_DET}  # <- finding
 """
 
 
@@ -191,6 +220,8 @@ over everything.
         Example(fill(_STACKED_STEPS, kl="kl.sum(dim=(1, 2)).mean()"), inputs=("6x5x3",)),
         # every part of a tabular reconstruction summed over the batch, as the KL is
         Example(fill(_TABULAR, reduction=', reduction="sum"'), inputs=("6x7",)),
+        # the flow's log-det summed over the batch as the KL is
+        Example(fill(_FLOW, log_det="log_det.sum()"), inputs=("8x20",)),
         # the KL written as its mean's part plus its variance's, both summed over the batch as the reconstruction is
         Example(
             _model(
@@ -208,6 +239,8 @@ over everything.
         ),
     ]
     INVALID = [
+        # a flow's log-det averaged over the batch beside a KL summed over it: 1/B of the KL it belongs to
+        Example(fill(_FLOW, log_det="log_det.mean()"), inputs=("8x20",), at="finding", message="the flow's log-determinant term"),
         # reduced again after a whole sum (a 0-d tensor's .sum(-1).mean(): Khamies/LSTM-VAE's):
         # those reduce nothing and are not said ("mean over , sum over , sum over B, 4" before)
         Example(
@@ -344,6 +377,20 @@ over everything.
             )
         for one in scales.each_kl():
             yield from self._check_term(ctx, one)
+            unlike_det = log_det_unlike(ctx, one.kl)
+            if unlike_det is not None:
+                # a flow's log-det term of its own (- sum_log_det.mean()) reduced unlike the KL it belongs to
+                term, det = unlike_det
+                seen = LogDetUnlike(
+                    det.describe(),
+                    one.kl.describe(),
+                    ctx.batch,
+                    det.batch_power < one.kl.batch_power,
+                    term,
+                    one.kl.term,
+                    2.0 ** (one.kl.own()[0] - det.own()[0]),
+                )
+                yield self.report(seen, loc_of(term), node=term)
 
     def _check_term(self, ctx, scales):
         ratio = scales.reduction_ratio(ctx.batch)
@@ -670,4 +717,32 @@ class UnevenParts(Observed):
             "sum every part over its own values per sample and add the parts without averaging them: "
             "F.mse_loss(..., reduction='sum') / x.size(0) + each F.cross_entropy(..., reduction='sum') / x.size(0), "
             "so every value of the data weighs alike against the KL"
+        )
+
+
+@dataclass(frozen=True)
+class LogDetUnlike(Observed):
+    """A flow's log-determinant term reduced over the batch unlike the closed-form KL it belongs to."""
+
+    log_det: str  # "mean over B"
+    kl: str  # "sum over B, 20"
+    batch: int
+    averaged: bool  # the log-det is the one averaged over the batch
+    # the confirmation's reading (as ReductionsSeen's): the KL/log-det ratio moves at twice the batch
+    rec_term: object = field(compare=False, default=None)  # the log-det term, in the reconstruction's place
+    kl_term: object = field(compare=False, default=None)
+    expected_move: float = 1.0
+    shows_at_twice_the_batch = True
+
+    def message(self) -> str:
+        weighs = f"1/B ({1 / self.batch:.3g} at B={self.batch})" if self.averaged else f"B ({self.batch})"
+        return (
+            f"the flow's log-determinant term is reduced as {self.log_det} but the KL it belongs to as {self.kl}: "
+            f"KL(q_K || p) = KL(q_0 || p) - E[sum log|det J|], and here the log-det weighs {weighs} times what "
+            "that KL gives it, so the flows are trained to a bound that is not the ELBO."
+        )
+
+    def fix(self) -> str:
+        return (
+            "reduce the log-det term as the KL: sum_log_det.sum() beside a KL summed over the batch, sum_log_det.mean() beside one averaged"
         )
