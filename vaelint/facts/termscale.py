@@ -25,7 +25,29 @@ def term_scale(ctx, term: fx.Node) -> TermScale | None:
     if outer is None:
         return None
     scale.factors = _undone_means(outer + scale.factors)
+    if term in ctx.roles.rec_terms:
+        scale.factors = [_likelihood_variance(ctx, f) for f in scale.factors]
     return scale
+
+
+def _likelihood_variance(ctx, factor):
+    """A division of the reconstruction by a fixed variance whose log the term adds too (``sq / (2 *
+    vy) + 0.5 * log(vy)``: a Gaussian likelihood written out in full): the likelihood's own constant,
+    no weight on the reconstruction (kind "likelihood": neither beta_eff's weight nor a reduction)."""
+    node = factor.node
+    if factor.kind != "const" or factor.op != "div" or not isinstance(node, fx.Node) or len(node.args) != 2:
+        return factor
+    view = ctx.view
+    divisor = node.args[1]
+    if not isinstance(divisor, fx.Node) or reads_inputs(ctx, divisor):
+        return factor
+    leaves = {a for a in view.value_ancestors(divisor) if a.op == "get_attr"}
+    total = ctx.roles.loss_total
+    around = view.ancestors(total) if isinstance(total, fx.Node) else frozenset(ctx.view.graph.nodes)
+    logs = [n for n in around if view.op(n) == "log" and not reads_inputs(ctx, n)]  # its log-variance, added beside it
+    if leaves and any(leaves & {a for a in view.value_ancestors(n) if a.op == "get_attr"} for n in logs):
+        return dataclasses.replace(factor, kind="likelihood")
+    return factor
 
 
 def _undone_means(factors: list[Factor]) -> list[Factor]:
