@@ -125,7 +125,10 @@ def test_a_stop_after_vaelint_ended_a_loops_data_says_so():
     from vaelint.frontends.training.livewhy import why_not
 
     def said(rounds: int, model_calls: list) -> str:
-        runtime = SimpleNamespace(stops=[("train.py:9", ZeroDivisionError("division by zero"))], stopped_here=False, failures=[])
+        from vaelint.frontends.training.liverun import LiveRuntime
+
+        runtime = LiveRuntime("train.py")
+        runtime.stops, runtime.stopped_here, runtime.failures = [("train.py:9", ZeroDivisionError("division by zero"))], False, []
         watch = SimpleNamespace(rounds=rounds, model_calls=model_calls, taken=None, specs=[], batches=1, passed=[])
         return why_not(runtime, watch, SimpleNamespace(path="train.py"))
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
 from vaelint.frontends.training.livebinding import after_binding
 from vaelint.frontends.training.liveinner import parameters_reached, trains_part_before_the_vaes
+from vaelint.frontends.training.liveloops import passes_again
 from vaelint.frontends.training.livenoise import storage_of
 from vaelint.frontends.training.livestepped import mark_changed, raise_as_the_backward_would
 from vaelint.frontends.training.livestepper import encoder_cleared_after, trains_another_network
@@ -119,6 +120,7 @@ class Watch:
         self.sites: set = set()  # (code, position, loader) where a batch was taken
         self.rounds = 0  # loops that came round to such a site: each ended there
         self.ended: dict = {}  # site -> what the run had done when its data was ended there
+        self.again: dict = {}  # site -> later passes given a batch again there (liveloops.passes_again)
 
     # ---- noise
     def _record_noise(self, t):
@@ -201,26 +203,22 @@ class Watch:
         frame = _taker()
         where = position(frame) if frame else (0, 0)
         site = (frame.f_code if frame else None, where, id(loader), trained_objects(frame))
-        if site in self.sites and self.ended.get(site) == self._progress() and a_generator(frame):
-            # the data just ended here and a generator of the code, having done nothing since, takes
-            # from the same place again: a loader looped for ever (`while True: for x in loader:
-            # yield x`, the WGAN critic's `next(gen)` each step) gives its next batch; ending it
-            # again would loop. An epoch loop's next pass (a pretraining phase) still ends there
-            del self.ended[site]
+        if site in self.sites and (
+            (self.ended.get(site) == self._progress() and a_generator(frame)) or passes_again(self, site, frame, where)
+        ):
+            # the data just ended here and a generator of the code, having done nothing since, takes from the
+            # same place again (`while True: for x in loader: yield x`, a WGAN critic's `next(gen)`), or the
+            # loop holds a backward not run yet (epochs alternating networks): its next batch. An epoch
+            # loop's next pass (a pretraining phase) still ends there
+            self.ended.pop(site, None)
         elif site in self.sites:
             # a loop that took a batch here came round with no backward of a VAE loss since (a
             # pretraining phase, a classifier trained first, an evaluation loop): its data ends,
             # so the code goes on to its next phase, as it would once that loop had run
             self.rounds += 1
             if self.rounds > MAX_ROUNDS:
-                passed = (
-                    (
-                        f", passing over {len(self.passed)} backward(s) whose loss reaches no random sample (another "
-                        "network's, a pretraining phase's)"
-                    )
-                    if self.passed
-                    else ""
-                )
+                passed = len(self.passed) and f", passing over {len(self.passed)} backward(s) whose loss reaches no random sample"
+                passed = f"{passed} (another network's, a pretraining phase's)" if passed else ""
                 raise Stopped(
                     f"the code's loops came round {MAX_ROUNDS} times{passed} without a backward of a loss that reaches "
                     "a reparameterised sample"
