@@ -173,8 +173,15 @@ def _scaling(walker: TermWalker, node: fx.Node) -> Factor | None:
 def _shared_with_others(ctx, term: fx.Node) -> set:
     """The nodes of a term's outer chain that the terms of the other role (KL for
     a reconstruction, reconstruction for a KL) go through as well."""
+    from vaelint.facts.termkinds import term_kind
+
     roles = ctx.roles
-    others = roles.kl_terms if term in roles.rec_terms else roles.rec_terms
+    others = list(roles.kl_terms if term in roles.rec_terms else roles.rec_terms)
+    if term in roles.rec_terms:
+        # the likelihood's scale part split off (-0.5 * (sq / var + log var)): a factor it shares with the
+        # reconstruction is the likelihood's own constant, as one shared with the KL is the whole sum's
+        done = set(roles.rec_terms) | set(roles.kl_terms)
+        others += [t for _s, t in roles.loss_terms if t not in done and term_kind(ctx.view, roles, t) == "scale"]
     return {n for t in others for n in roles.term_outer.get(t, ())}
 
 
