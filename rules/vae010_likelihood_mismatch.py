@@ -344,6 +344,9 @@ def _last_op(ctx, node):
         if name == "setitem" and len(node.args) > 2 and isinstance(node.args[2], type(node)):
             node, seen = node.args[2], seen + 1  # probs[:, j] = p in a time loop: what was written is p
             continue
+        if name == "written" and len(node.args) > 1 and isinstance(node.args[1], type(node)):
+            node, seen = node.args[1], seen + 1  # the buffer after probs[:, t] = p (a traced graph's): that setitem
+            continue
         if name in _WITHIN_RANGE and _keeps_range(node) and isinstance(node.args[0] if node.args else None, type(node)):
             node, seen = node.args[0], seen + 1  # sigmoid, then a bilinear warp of it: still in [0, 1]
             continue
