@@ -58,7 +58,8 @@ def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
         total = next((c for c in nodes if len(nodes) > 1 and all(_covers(view, c, o) for o in nodes if o is not c)), None)
         return (total, []) if total is not None else (None, [v for v in nodes if is_scalar(v)])
     if isinstance(out, (tuple, list)) and out:
-        nodes = [o for o in out if isinstance(o, fx.Node)]
+        # numbers handed back for logging (rec.item(), float(kl)) carry no gradient: no part of the loss
+        nodes = [o for o in out if isinstance(o, fx.Node) and view.op(o) not in _NUMBERS]
         terms = [o for o in out if isinstance(o, dict) and any(isinstance(v, fx.Node) for v in o.values())]
         if not nodes and terms:
             # (its terms, a record of numbers): the dict that names its total (MercuriXito/DisVAEs' get_loss)
@@ -80,6 +81,8 @@ def _total_of(view: GraphView, out) -> tuple[fx.Node | None, list[fx.Node]]:
             return nodes[0], []
     return None, []
 
+
+_NUMBERS = frozenset({"item", "tolist", "float_", "__float__"})
 
 # the keys a loss's dict names its total by
 TOTAL_KEYS = ("loss", "total_loss", "total", "loss_total", "elbo", "neg_elbo", "nelbo")
