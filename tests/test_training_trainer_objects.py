@@ -89,3 +89,41 @@ def test_init_values_build_a_method_targets_class(tmp_path, monkeypatch):
     result = check(str(tmp_path / "agent.py"), "Agent.train", [], init={"state_dim": 11, "action_dim": 3, "iterations": 1})
     assert result.error is None, result.error.message
     assert not result.findings, result.findings
+
+
+SCRIPT_CALLS_ITS_CONFIG_SHORT = """
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class Config:
+    def __init__(self, lr, dropout, epochs):
+        self.lr, self.dropout, self.epochs = lr, dropout, epochs
+
+
+def main():
+    cfg = Config(lr=1e-3, epochs=2)
+    model = torch.nn.Linear(20, 8)
+    loader = DataLoader(TensorDataset(torch.rand(64, 20)), batch_size=16)
+    for epoch in range(cfg.epochs):
+        for (x,) in loader:
+            mu, logvar = model(x).chunk(2, dim=1)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            loss = F.mse_loss(z, x[:, :4]) - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+            loss.backward()
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_the_codes_own_short_constructor_call_is_said_as_its_bug_not_init_advice(tmp_path, monkeypatch):
+    # Config(lr=1e-3) where Config needs dropout too: python stops there as well, and --init cannot
+    # reach the code's own call (the advice was '--init dropout=64', which changed nothing; helper E3)
+    (tmp_path / "train.py").write_text(SCRIPT_CALLS_ITS_CONFIG_SHORT)
+    monkeypatch.chdir(tmp_path)
+    message = check(str(tmp_path / "train.py"), "-", []).error.message
+    assert "The code's own call of Config(...) at train.py:13 leaves out 'dropout'" in message, message
+    assert "--init dropout" not in message, message

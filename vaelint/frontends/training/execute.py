@@ -178,6 +178,25 @@ def _constructor_needs(why: list) -> tuple[str, str] | None:
     return None
 
 
+def _the_codes_own_call(why: list, cls: str) -> str | None:
+    """Where the code itself calls ``cls(...)`` without the arguments its constructor needs (``cfg =
+    Config(lr=1e-3)`` after a field was added to Config): ``python`` stops there too, and no --init
+    reaches that call (vaelint builds only a method target's class itself). None: vaelint's own call."""
+    from vaelint.source.files import read_source
+
+    for text in why:
+        found = re.match(r"(.+?):(\d+): ", text)
+        if not found or f"{cls}.__init__()" not in text:
+            continue
+        try:
+            line = read_source(found.group(1)).splitlines()[int(found.group(2)) - 1]
+        except (OSError, IndexError, ValueError):
+            continue
+        if re.search(rf"\b{re.escape(cls)}\s*\(", line):
+            return f"{found.group(1)}:{found.group(2)}"
+    return None
+
+
 def reach_value(
     files: list[SourceFile], home: SourceFile, place: Place, expr: ast.expr, script_args: list[str], file_of, after: bool = False
 ):
@@ -224,6 +243,13 @@ def _setup_advice(why: list, inputs_given: bool) -> str:
     if not missing and config:
         # a configuration file named by the arguments (--config nf10.yaml): not data, a wrong argument
         advice = f" The configuration file {config} is not there: give the script's arguments that name one that is with --script-args."
+    elif not missing and _constructor_needs(why) and _the_codes_own_call(why, _constructor_needs(why)[0]):
+        cls, names = _constructor_needs(why)
+        advice = (
+            f" The code's own call of {cls}(...) at {_the_codes_own_call(why, cls)} leaves out {names}, which its "
+            f"constructor needs: `python` stops there too. Give them in that call (or the script's arguments that set "
+            "them, with --script-args)."
+        )
     elif not missing and _constructor_needs(why):
         # Trainer.__init__() missing 'data_dir' for a method named as the target (trainer.py:Trainer.train):
         # there is no script whose arguments would give it; --init gives the constructor's and the method's
