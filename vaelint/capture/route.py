@@ -126,13 +126,31 @@ def _ints(args) -> list:
     return out
 
 
+# buffer elements whose values are kept before tracing (a VQ-VAE's EMA codebook, BatchNorm's running
+# statistics): far above a model's usual buffers; a model holding more keeps its buffers' references only
+_BUFFER_VALUES = 1 << 26
+
+
 def saved_attributes(model) -> list:
-    """Each module's plain attributes and buffers, as they are before tracing."""
-    return [(m, dict(m.__dict__), dict(m._buffers)) for m in model.modules()]
+    """Each module's plain attributes and buffers, as they are before tracing, and the buffers'
+    values: a forward that updates a buffer in place (``self.count.mul_(decay).add_(...)``, an EMA
+    codebook) changes the tensor every run shares, so each run starts from these values again."""
+    import torch
+
+    modules = list(model.modules())
+    total = sum(b.numel() for m in modules for b in m._buffers.values() if isinstance(b, torch.Tensor))
+    keep = total <= _BUFFER_VALUES
+    return [(m, dict(m.__dict__), dict(m._buffers), _values(m) if keep else {}) for m in modules]
+
+
+def _values(module) -> dict:
+    import torch
+
+    return {k: b.detach().clone() for k, b in module._buffers.items() if isinstance(b, torch.Tensor) and not isinstance(b, torch.fx.Proxy)}
 
 
 def restore_attributes(saved: list) -> None:
-    for module, attributes, buffers in saved:
+    for module, attributes, buffers, _values_kept in saved:
         for key in [k for k in module.__dict__ if k not in attributes]:
             del module.__dict__[key]
         module.__dict__.update(attributes)
@@ -145,7 +163,15 @@ def restore_tensors(saved: list) -> None:
     or one it cleared), nothing else: a run in eval mode stays in eval mode."""
     import torch
 
-    for module, attributes, _buffers in saved:
+    for module, attributes, _buffers, values in saved:
+        for key, value in values.items():  # a buffer a run updated in place: its values as they were
+            now = module._buffers.get(key)
+            if isinstance(now, torch.Tensor) and now.shape == value.shape and now.dtype == value.dtype:
+                try:
+                    with torch.no_grad():
+                        now.copy_(value)
+                except (RuntimeError, TypeError, NotImplementedError):
+                    pass  # a tensor of the simulated GPU's or a meta one: it holds no values of its own
         state = module.__dict__
         for key in {k for k, v in state.items() if isinstance(v, torch.Tensor)} | {
             k for k, v in attributes.items() if isinstance(v, torch.Tensor)
