@@ -255,7 +255,9 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
 
     def check(self, ctx):
         static = list(self._from_graph(ctx))
-        if not static and not ctx.loose_constants() and not getattr(ctx.capture, "legacy_constructors", None) and not _moves_its_batch(ctx):
+        # a tensor made of a NumPy array (capture/numpydraws.py) is made outside torch, as a constant is
+        made_outside = ctx.loose_constants() or ctx.nodes_by_op("standard_normal")
+        if not static and not made_outside and not getattr(ctx.capture, "legacy_constructors", None) and not _moves_its_batch(ctx):
             return  # nothing made on a fixed device (torch.LongTensor(t) is a CPU type): no simulated run needed
         sim = simulated_run(ctx)
         meetings = [m for m in sim.meetings if not excused(ctx, m)]
@@ -273,6 +275,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         else:
             ctx.notes.append("VAE012 ran the model on a simulated CUDA device (no GPU needed)")
         places, emitted = set(), set()
+        self._undecided = None
         for meeting in meetings:
             # one tensor of unknown origin meeting the model in two ops of one line (x * w - w): one finding
             loc = meeting.loc
@@ -288,13 +291,15 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             # CPU (a label never moved stays there): the same bug only where the run saw it meet
             match = next((f for f in static if same_place(f, meeting) and (not sim.batch_moved or meets_there(f, meeting))), None)
             finding = match or (self._model_left_on_cpu(ctx, meeting) if meeting.parameter else self._from_meeting(meeting))
-            if id(finding) in emitted:
+            if finding is None or id(finding) in emitted:
                 continue
             emitted.add(id(finding))
             finding.observed.meeting = meeting  # seen on the simulated GPU: confirm reads it
             yield finding
         # a graph candidate that met no GPU tensor in the simulated run is device-safe
         # (a guard such as `if mu.is_cuda: eps = eps.cuda()`): no finding
+        if self._undecided and not emitted:
+            raise SkipRule(self._undecided)  # the model's move was the only question, and it is undecided
 
     def _from_meeting(self, meeting):
         shape = " x ".join(str(s) for s in meeting.shape) or "scalar"
@@ -335,7 +340,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         built = _built_at(ctx, meeting.parameter)
         undecided = model_moved_under_a_flag(built) if built is not None else None
         if undecided is not None:
-            raise SkipRule(undecided)  # moved under `if device.type != "cpu":`, settled on this CPU machine
+            self._undecided = undecided  # moved under `if device.type != "cpu":`, settled on this CPU machine
+            return None
         where = f" at {meeting.loc.where()}" if meeting.loc else ""
         made = (
             f"the model{f' built at {built.where()}' if built else ''} is never moved to the device (no "
@@ -361,7 +367,7 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
                 else f"{op} creates a tensor of shape {ctx.shape_text(node)} on the CPU (no device=)"
             )
             if node.target is standard_normal:  # torch.FloatTensor(np.random.normal(...))
-                made = f"noise drawn with NumPy (np.random) and made a tensor of shape {ctx.shape_text(node)} stays on the CPU"
+                made = f"a tensor made of a NumPy array drawn with np.random, of shape {ctx.shape_text(node)}, stays on the CPU"
             loc = loc_of(node)
             if op != "cpu" and loc is not None and loc.function == "__init__":
                 # made by a constructor that runs inside forward: a layer built while the model runs
@@ -381,7 +387,6 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         the tensor it meets; ``h.cpu()`` -> ``h``. Noise of a reparameterization is
         drawn with std's shape (torch.randn_like(std)) where it already has it."""
         from vaelint.fixes.edits import SAFE, Fix
-        from vaelint.fixes.rewrites import with_keyword
         from vaelint.fixes.source import expr_at, is_plain_reference, operand_for
 
         call = expr_at(finding.loc)
@@ -402,11 +407,10 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         for other in others:
             found = operand_for(ctx, meet, other)
             if found is not None and is_plain_reference(*found):
-                tensor = found[0].code(found[1])
-                return with_keyword(call, "device", f"{tensor}.device", "create it on the device of the tensor it meets")
+                return _made_on(call, made, found[0].code(found[1]), "create it on the device of the tensor it meets")
         params = call.enclosing_parameters()  # forward(self, x) -> x; loss(recon, x, ...) -> recon
         if params:
-            return with_keyword(call, "device", f"{params[0]}.device", "create it on the device of the function's input")
+            return _made_on(call, made, params[0], "create it on the device of the function's input")
         return None
 
     def confirm(self, finding, ctx, observed):
@@ -415,6 +419,19 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             return True if finding.observed.meeting is not None else None
         err = observed.error
         return err is not None and kind_of(err) is ErrorKind.DEVICE
+
+
+def _made_on(call, made, tensor: str, description: str):
+    """The edit that makes ``call``'s tensor on ``tensor``'s device: ``device=`` for a torch factory;
+    ``.to(x.device)`` after a tensor made of a NumPy array (torch.FloatTensor(arr), torch.from_numpy(arr)
+    take no device=)."""
+    from vaelint.fixes.edits import SAFE, Fix
+    from vaelint.fixes.rewrites import with_keyword
+
+    if made.target is standard_normal or any(getattr(a, "target", None) is standard_normal for a in made.all_input_nodes):
+        moved = f"{call.text}.to({tensor}.device)"
+        return Fix(f"{description}: {moved}", (call.replace(moved),), SAFE)
+    return with_keyword(call, "device", f"{tensor}.device", description)
 
 
 def _moves_its_batch(ctx) -> bool:
@@ -499,6 +516,8 @@ class CpuTensorSeen(Observed):
                 "build the layer once, in the model's __init__ (self.trend = TrendLayer(...)): a submodule moves "
                 "with model.to(device) and is trained; one built in forward is neither"
             )
-        if self.op.startswith("rand") or self.op in ("normal", "empty", "standard_normal"):
+        if self.op == "standard_normal":  # torch.FloatTensor(np.random.normal(...)), torch.from_numpy(...)
+            return "move it where the model is: torch.from_numpy(arr).to(x.device), or draw a sampler's noise with torch: torch.randn_like(std)"
+        if self.op.startswith("rand") or self.op in ("normal", "empty"):
             return "draw it where the model is: torch.randn_like(std), or pass device=std.device"
         return "create it where the model is: torch.zeros_like(x) / x.new_zeros(...), or pass device=x.device"

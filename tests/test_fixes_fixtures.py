@@ -55,6 +55,8 @@ FIXABLE = [
     "bce_on_tanh.py",
     # VAE014: Float annotated on int64 tokens -> Int, imported beside Float (was a NameError on re-check)
     "contract_float_tokens.py",
+    # VAE012: input noise made of a NumPy draw on the CPU -> torch.from_numpy(...).float().to(x.device)
+    "numpy_input_noise_left_on_cpu.py",
 ]
 
 

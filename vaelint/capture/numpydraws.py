@@ -46,14 +46,15 @@ class NumpyDraws:
         constructor's, ``torch.FloatTensor(arr)``): the same shape and the same values?"""
         if not self.arrays or t.is_sparse or not t.is_floating_point() or t.requires_grad:
             return False
+        try:  # compared in NumPy: a torch call here would be traced (torch.as_tensor is a creation op)
+            values = t.detach().cpu().numpy()
+        except (RuntimeError, TypeError):
+            return False
         for d in reversed(self.arrays):
-            if tuple(d.shape) != tuple(t.shape) or d.dtype.kind != "f":
+            if tuple(d.shape) != tuple(values.shape) or d.dtype.kind != "f":
                 continue
-            try:
-                if torch.equal(torch.as_tensor(d).to(device="cpu", dtype=t.dtype), t.detach().to("cpu")):
-                    return True
-            except (RuntimeError, TypeError):
-                continue
+            if (d.astype(values.dtype) == values).all():
+                return True
         return False
 
 

@@ -57,6 +57,6 @@ def called_target(fn):
 
     if inspect.isfunction(fn) or inspect.ismethod(fn) or not hasattr(fn, "forward"):
         return fn
-    if isinstance(fn, nn.Module) and type(fn).__call__ is not nn.Module.__call__:
-        return fn.__call__
+    if isinstance(fn, nn.Module) and type(fn).__call__ is not nn.Module.__call__ and type(fn).forward is nn.Module.forward:
+        return fn.__call__  # no forward of its own: its __call__ holds the loss (one wrapping forward does not)
     return fn.forward

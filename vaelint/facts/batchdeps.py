@@ -178,7 +178,42 @@ def _its_own_statistic(ctx, node, statistic) -> bool:
         for a in n.all_input_nodes:
             (reduced.add if _batch_bearing(ctx, a) else stack.append)(a)
     others = [a for a in node.all_input_nodes if a is not statistic and _batch_bearing(ctx, a)]
-    return any(r in ctx.view.ancestors(o) for r in reduced for o in others)
+    roots = {_under_views(ctx, r) for r in reduced}  # x.flatten(1), mu.detach(): the values of x, of mu
+    return any(r in ctx.view.ancestors(o) for r in roots | reduced for o in others)
+
+
+_VIEWS = frozenset(
+    {
+        "view",
+        "reshape",
+        "flatten",
+        "unflatten",
+        "squeeze",
+        "unsqueeze",
+        "permute",
+        "transpose",
+        "contiguous",
+        "detach",
+        "clone",
+        "float",
+        "to",
+        "type_as",
+        "data",
+        "view_as",
+        "reshape_as",
+        "t",
+    }
+)
+
+
+def _under_views(ctx, node):
+    """The tensor ``node`` views or copies (through reshapes, casts and detach): the same values."""
+    for _ in range(16):
+        inputs = [a for a in node.all_input_nodes if ctx.shape(a) is not None]
+        if ctx.view.op(node) not in _VIEWS or len(inputs) != 1:
+            return node
+        node = inputs[0]
+    return node
 
 
 def perturbed_inputs(inputs: tuple, specs) -> tuple:

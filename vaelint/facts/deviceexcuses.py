@@ -13,6 +13,7 @@ import textwrap
 import torch.nn as nn
 
 from vaelint.source.facts import constructor_move, guarded_move, guarded_move_into, names_the_cpu
+from vaelint.source.setupmoves import device_test_move
 
 
 def excused(ctx, meeting) -> bool:
@@ -101,7 +102,7 @@ def model_moved_under_a_flag(built) -> str | None:
     """Why VAE012 cannot decide a model never moved in this run: the model built at ``built`` is moved
     under an ``if`` the run did not take (``if device.type != "cpu": model.to(device)``, ``if
     args.cuda: model.cuda()``), which a GPU run takes. None when it has no such move."""
-    moved = guarded_move(built)
+    moved = device_test_move(built)
     if moved is None:
         return None
     line, condition = moved

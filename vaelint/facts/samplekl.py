@@ -59,14 +59,26 @@ def biased_sample_kl(ctx, run=None) -> SampleKL | None:
         scale = term_scale(ctx, term)
         if scale is None or scale.element is None or scale.target is not None:
             continue  # reductions not followed; a capacity or free-bits target is read apart
-        if any(f.kind in ("sum", "mean") and abs(f.batch_power) > 1 for f in scale.reductions()):
-            continue  # the batch's samples paired (a total-correlation estimator)
+        if any(f.kind in ("sum", "mean") and abs(f.batch_power) > 1 for f in scale.reductions()) or _pairs_the_batch(ctx, term):
+            # the batch's samples paired (a total-correlation estimator: log q(z) from logsumexp over the
+            # B x B x Z densities of each sample under every other's posterior, beta-TCVAE's MI term)
+            continue
         found = _biased(ctx, term, scale.element, run)
         if found is not None:
             # as the term weighs it (the -0.5 of -0.5 * sum(...) outside its element), beside the KL
             weight = math.prod(f.value for f in scale.factors if f.kind == "const")
             return SampleKL(term, found.element, weight * found.expected, found.closed)
     return None
+
+
+def _pairs_the_batch(ctx, term: fx.Node) -> bool:
+    """Is the term computed from values of two batch dims (B x B, B x B x Z: each sample's latent
+    under every other sample's posterior)?"""
+    for n in ctx.view.value_ancestors(term):
+        fact = ctx.shape(n)
+        if fact is not None and fact.dims is not None and sum(1 for d in fact.dims if d.batch_dependent) >= 2:
+            return True
+    return False
 
 
 def _biased(ctx, term: fx.Node, node: fx.Node, run) -> SampleKL | None:

@@ -364,7 +364,9 @@ def _constructor_kwargs(cls, kwargs: dict) -> dict:
     try:
         import torch.nn as nn
 
-        own_call = not hasattr(cls, "forward") or (issubclass(cls, nn.Module) and cls.__call__ is not nn.Module.__call__)
+        own_call = not hasattr(cls, "forward") or (
+            issubclass(cls, nn.Module) and cls.__call__ is not nn.Module.__call__ and cls.forward is nn.Module.forward
+        )
         called = set(inspect.signature(cls.__call__ if own_call else cls.forward).parameters)
     except (TypeError, ValueError):
         called = set()

@@ -209,9 +209,6 @@ def guarded_move(made: SourceLoc) -> tuple[int, str] | None:
     None when there is none. A simulated GPU cannot take such a branch when its
     condition is a flag the code set on this machine, before the model ran."""
     function, text = _function_at(made)
-    if function is None:  # the script's own lines (model = VAE(); if device.type != "cpu": model.to(device))
-        parsed = _parse(made.path)
-        function, text = parsed if parsed is not None else (None, "")
     if function is None:
         return None
     assigned = [

@@ -8,6 +8,7 @@ VAE012's excuses (:mod:`vaelint.source.facts`)."""
 from __future__ import annotations
 
 import ast
+import re
 
 from vaelint.source.astutil import segment_of
 
@@ -150,3 +151,36 @@ def moves(stmt: ast.stmt, name: str) -> bool:
             return True
         value = value.func.value  # eps.float().cuda()
     return False
+
+
+def device_test_move(built) -> tuple[int, str] | None:
+    """(line, condition) of an ``if`` on a device after the line that builds a model (``model = VAE()``
+    then ``if device.type != "cpu": model.to(device)``, ``if args.cuda: model.cuda()``) in the same
+    block, whose body moves that model to a device (not to the CPU, not to a dtype); None else."""
+    from vaelint.source.files import read_source
+
+    try:
+        text = read_source(built.path)
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for block in (n.body for n in ast.walk(tree) if isinstance(getattr(n, "body", None), list)):
+        assign = next((s for s in block if isinstance(s, ast.Assign) and s.lineno <= built.line <= (s.end_lineno or s.lineno)), None)
+        if assign is None or len(assign.targets) != 1 or not isinstance(assign.targets[0], ast.Name):
+            continue
+        name = assign.targets[0].id
+        for stmt in block[block.index(assign) + 1 :]:
+            if not isinstance(stmt, ast.If) or not re.search(r"cuda|device|gpu|mps", ast.unparse(stmt.test), re.IGNORECASE):
+                continue
+            if any(_moves_to_a_device(n, name) for s in stmt.body for n in ast.walk(s)):
+                return stmt.lineno, segment_of(text, stmt.test) or ast.unparse(stmt.test)
+    return None
+
+
+def _moves_to_a_device(node: ast.AST, name: str) -> bool:
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute) or node.func.attr not in ("to", "cuda"):
+        return False
+    if not isinstance(node.func.value, ast.Name) or node.func.value.id != name:
+        return False
+    said = " ".join(ast.unparse(a) for a in (*node.args, *(k.value for k in node.keywords)))
+    return node.func.attr == "cuda" or not re.search(r"cpu|float|half|double|bfloat|int\d", said, re.IGNORECASE)
