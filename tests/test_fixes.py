@@ -47,12 +47,16 @@ def loss_function(recon, x, mu, logvar):
     return rec + {KL}
 """
 
-# the edit that fixes VAE001 elsewhere (torch.randn_like(std)) cannot work here:
-# std is computed after the draw, so the edited model raises and the fix is refused
+# the edit that fixes VAE001 elsewhere (torch.randn_like(std)) cannot work here: the draw comes
+# before the heads (std and mu alike, so randn_like(mu) cannot stand in), so the edited model
+# raises and the fix is refused
 STD_LATE = NOISE.replace(
-    "        std = torch.exp(0.5 * logvar)\n        eps = torch.randn(self.latent)   # one draw for the batch   (a comment to keep)\n",
-    "        eps = torch.randn(self.latent)   # one draw for the batch   (a comment to keep)\n        std = torch.exp(0.5 * logvar)\n",
+    "        mu, logvar = self.enc(x).chunk(2, dim=1)\n        std = torch.exp(0.5 * logvar)\n"
+    "        eps = torch.randn(self.latent)   # one draw for the batch   (a comment to keep)\n",
+    "        eps = torch.randn(self.latent)   # one draw for the batch   (a comment to keep)\n"
+    "        mu, logvar = self.enc(x).chunk(2, dim=1)\n        std = torch.exp(0.5 * logvar)\n",
 )
+assert STD_LATE != NOISE
 
 
 def run(*args, cwd=None):

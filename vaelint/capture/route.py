@@ -138,15 +138,28 @@ def saved_attributes(model) -> list:
     import torch
 
     modules = list(model.modules())
-    total = sum(b.numel() for m in modules for b in m._buffers.values() if isinstance(b, torch.Tensor))
+    from torch.nn.parameter import UninitializedTensorMixin
+
+    total = sum(
+        b.numel()
+        for m in modules
+        for b in m._buffers.values()
+        if isinstance(b, torch.Tensor) and not isinstance(b, UninitializedTensorMixin)
+    )
     keep = total <= _BUFFER_VALUES
     return [(m, dict(m.__dict__), dict(m._buffers), _values(m) if keep else {}) for m in modules]
 
 
 def _values(module) -> dict:
     import torch
+    from torch.nn.parameter import UninitializedTensorMixin
 
-    return {k: b.detach().clone() for k, b in module._buffers.items() if isinstance(b, torch.Tensor) and not isinstance(b, torch.fx.Proxy)}
+    # a lazy module's buffer before its first forward holds no values to keep
+    return {
+        k: b.detach().clone()
+        for k, b in module._buffers.items()
+        if isinstance(b, torch.Tensor) and not isinstance(b, (torch.fx.Proxy, UninitializedTensorMixin))
+    }
 
 
 def restore_attributes(saved: list) -> None:

@@ -176,11 +176,21 @@ def _its_own_statistic(ctx, node, statistic) -> bool:
             continue
         seen.add(n)
         for a in n.all_input_nodes:
-            (reduced.add if _batch_bearing(ctx, a) else stack.append)(a)
+            if _batch_bearing(ctx, a):
+                if ctx.view.op(n) not in _REDUCTIONS:
+                    return True  # a sample or a step picked (h[-1]), no statistic: the batch's own, as before
+                reduced.add(a)
+            else:
+                stack.append(a)
     others = [a for a in node.all_input_nodes if a is not statistic and _batch_bearing(ctx, a)]
     roots = {_under_views(ctx, r) for r in reduced}  # x.flatten(1), mu.detach(): the values of x, of mu
     return any(r in ctx.view.ancestors(o) for r in roots | reduced for o in others)
 
+
+# ops that reduce the batch to a statistic of it
+_REDUCTIONS = frozenset(
+    {"mean", "sum", "std", "var", "std_mean", "var_mean", "max", "min", "amax", "amin", "logsumexp", "norm", "median", "prod"}
+)
 
 _VIEWS = frozenset(
     {
