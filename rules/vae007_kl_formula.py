@@ -356,7 +356,7 @@ term.
                 "training is the same, but the value it reports is off by that constant (1/2 per latent dim and sample)"
             )
         if reading.kl is None:
-            yield self.report(FormulaSeen("not_gaussian"), loc, node=reading.node)
+            yield self.report(FormulaSeen("not_gaussian", sampler=reading.sampler), loc, node=reading.node)
             return
         yield from self._weighed(ctx, reading, loc)
         # a hierarchical VAE's other layers: each KL term against its own prior
@@ -469,6 +469,13 @@ term.
 
 
 _CLOSED_FORM = "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
+# the closed form in the head the sampler reads, by its reading (z = mu + eps * exp(logstd): a log-std head)
+_SAMPLER_FORMS = {
+    "log-std": "kl = -0.5 * torch.sum(1 + 2 * logstd - mu.pow(2) - torch.exp(2 * logstd)) for the log-std head the sampler "
+    "reads (std = exp(logstd))",
+    "std": "kl = -0.5 * torch.sum(1 + torch.log(std.pow(2)) - mu.pow(2) - std.pow(2)) for the std head the sampler reads",
+    "variance": "kl = -0.5 * torch.sum(1 + torch.log(var) - mu.pow(2) - var) for the variance head the sampler reads (std = sqrt(var))",
+}
 # against a prior N(mu_p, exp(logvar_p)) (learned, conditional, a ladder's upper layer)
 _TWO_GAUSSIANS = "kl = 0.5 * torch.sum(logvar_p - logvar + (logvar.exp() + (mu - mu_p).pow(2)) / logvar_p.exp() - 1)"
 
@@ -494,6 +501,7 @@ class FormulaSeen(Observed):
     other_prior: bool = False  # the KL is taken against a Gaussian prior other than N(0, 1) (learned, conditional)
     expected: float = 0.0  # a KL of the sample: its mean over the noise, summed (biased_sample)
     closed: float = 0.0  # and the closed-form KL of the same heads
+    sampler: str | None = None  # how the sampler reads its scale head (LOG_VAR_READINGS' names): the fix's form
 
     def message(self) -> str:
         if self.kind == "added_noise":
@@ -578,7 +586,7 @@ class FormulaSeen(Observed):
                 "log q(z|x) - log p(z) = Normal(mu, std).log_prob(z).sum(-1) - Normal(0, 1).log_prob(z).sum(-1)"
             )
         if self.kind == "not_gaussian":
-            return f"{_CLOSED_FORM} for a log-variance head"
+            return _SAMPLER_FORMS.get(self.sampler, f"{_CLOSED_FORM} for a log-variance head")
         if self.kind == "wrong_sign" and self.clamped:
             return "add the clamped KL to the loss with a positive weight: beta * torch.clamp(kl - free_bits, min=0)"
         closed = _TWO_GAUSSIANS if self.other_prior else _CLOSED_FORM

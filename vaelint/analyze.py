@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import traceback
 import warnings
@@ -125,7 +126,8 @@ def _seeded_analysis(target: str, options: Options, result: TargetResult) -> Non
             "internal",
             f"vaelint failed while analysing {target}: {type(e).__name__}: {e} "
             f"(at {frame.filename}:{frame.lineno}). This is a bug in vaelint; please report it "
-            "with the model file.",
+            "with the model file." + ("\n" + "".join(traceback.format_exception(e)) if os.environ.get("VAELINT_DEBUG") else ""),
+            # VAELINT_DEBUG=1: the whole traceback (the model's output is captured, stderr with it)
         )
 
 

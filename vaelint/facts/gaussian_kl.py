@@ -305,7 +305,9 @@ class KLElement:
         if any(g is None or g[1] is None for g in got):
             return UNKNOWN
         e = [g[0] for g in got]
-        lv = [log_var_of_std(g[1]) for g in got]
+        # the heads laid out as the element reads them (a bmm's B x Z x 1 of B x Z heads)
+        lay = (lambda t: t.reshape(self.layout)) if self.layout is not None else (lambda t: t)
+        lv = [lay(log_var_of_std(g[1])) for g in got]
         if any(torch.finfo(g[3]).eps > torch.finfo(torch.float64).eps for g in got):
             return UNKNOWN  # the formula computes in lower precision: differences would be noise
         c2 = (e[1] + e[2] - 2 * e[0]) / d**2
@@ -316,19 +318,19 @@ class KLElement:
         a = c2 / k
         if not bool(torch.isfinite(a).all()) or bool((a <= 0).any()):
             return NOT_CONSTANT
-        b = self.mu - (e[1] - e[2]) / (2 * d * c2)
+        b = lay(self.mu) - (e[1] - e[2]) / (2 * d * c2)
 
         def predicted(mu, log_var):
             return 0.5 * k * (a * log_var.exp() + a * (mu - b).pow(2) - 1 - log_var - a.log())
 
         # a constant beside it, the same for every element (``- K`` written where ``- 1`` belongs):
         # the same gradients, a value off by that constant
-        c = e[0] - predicted(points[0][0], lv[0])
+        c = e[0] - predicted(lay(points[0][0]), lv[0])
         c_mid = float(c.median())
         tol = 1e-6 * (1 + e[0].abs() + k.abs())
         if bool(((c - c_mid).abs() > tol).any()):
             return NOT_CONSTANT
-        if bool(((predicted(points[4][0], lv[4]) + c_mid - e[4]).abs() > 1e-6 * (1 + e[4].abs() + k.abs())).any()):
+        if bool(((predicted(lay(points[4][0]), lv[4]) + c_mid - e[4]).abs() > 1e-6 * (1 + e[4].abs() + k.abs())).any()):
             return NOT_CONSTANT
         k_mid = float(k.median())
         if k_mid == 0 or bool(((k - k_mid).abs() > 1e-4 * abs(k_mid)).any()):
