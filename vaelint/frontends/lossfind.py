@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.load import load_module, split_target
+from vaelint.frontends.losssource import combines_terms, keys_the_forward_returns, named_by_the_file
 from vaelint.frontends.placeholders import MissingImport
 
 if TYPE_CHECKING:
@@ -46,8 +47,8 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
             continue  # Keras's own Model.compute_loss is not the user's loss
         bound = inspect.ismethod(attr) and attr.__self__ is model  # self.loss_function = self._vae_loss in __init__
         if inspect.isfunction(attr) or isinstance(attr, (staticmethod, classmethod)) or bound:
-            combined = _combines_terms(getattr(model, name))
-            if combined is not None and not _keys_the_forward_returns(cls, getattr(model, name)):
+            combined = combines_terms(getattr(model, name))
+            if combined is not None and not keys_the_forward_returns(cls, getattr(model, name)):
                 # loss(self, losses): the sum of terms another method computes (losses["rec"]), not a
                 # loss of the forward's outputs; fed them, it failed as the model's or the batch's fault
                 loaded.loss_missing_reason = (
@@ -59,59 +60,10 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
             return LossPlan(getattr(model, name), said, kwargs, in_forward=_forward_calls(cls, name))
     for name in LOSS_NAMES:
         obj = loaded.module.__dict__.get(name)
-        if inspect.isfunction(obj):
+        if inspect.isfunction(obj) and named_by_the_file(loaded, name, obj):
             return LossPlan(obj, f"{os.path.basename(loaded.path)}:{name}", kwargs)
     found = _named_like_a_loss(loaded, kwargs)
-    return None if found is not None and _combines_terms(found.fn) is not None else found
-
-
-def _combines_terms(fn) -> str | None:
-    """``def loss(self, losses): return losses["rec"] + self.beta * losses["kl"]``: one parameter,
-    read only by its string keys. What it reads (``losses['rec']``), or None."""
-    import ast
-    import textwrap
-
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-        params = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (OSError, TypeError, ValueError, SyntaxError):
-        return None
-    if len(params) != 1:
-        return None
-    name = params[0].name
-    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
-    keyed = [
-        n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Subscript)
-        and isinstance(n.value, ast.Name)
-        and n.value.id == name
-        and isinstance(n.slice, ast.Constant)
-        and isinstance(n.slice.value, str)
-    ]
-    return ast.unparse(keyed[0]) if uses and len(keyed) == len(uses) else None
-
-
-def _keys_the_forward_returns(cls, fn) -> bool:
-    """Does the model's forward return a dict literal holding every key the one-parameter loss
-    reads (``return {"recon": ..., "mu": ...}`` beside ``loss_function(self, out)`` reading
-    ``out["recon"]``)? Then the loss takes the forward's own output, not terms computed elsewhere:
-    a package's model-agnostic Trainer calls ``model.loss_function(model(x))`` (helper A2)."""
-    import ast
-    import textwrap
-
-    try:
-        loss_tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-        forward_tree = ast.parse(textwrap.dedent(inspect.getsource(cls.forward)))
-    except (OSError, TypeError, ValueError, SyntaxError):
-        return False
-    read = {n.slice.value for n in ast.walk(loss_tree) if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant)}
-    for node in ast.walk(forward_tree):
-        if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict):
-            keys = {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
-            if read and read <= keys:
-                return True
-    return False
+    return None if found is not None and combines_terms(found.fn) is not None else found
 
 
 _PARTS = ("kl", "kld", "recon", "rec", "reg", "bce", "mse", "nll", "disc", "gan", "adv", "perceptual", "gp")

@@ -34,7 +34,24 @@ def script_roots(tree: ast.Module, path: str) -> list[str]:
         for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
         if p and not {"site-packages", "dist-packages"} & set(os.path.abspath(p).split(os.sep))
     ]
-    names = _module_names(tree)
+    out += _added(tree, path)
+    # a helper module beside it that the script imports for that line alone (a notebooks/ folder's
+    # context.py: sys.path.insert(0, ".."), then `from context import mypkg`)
+    for helper in _helpers_beside(tree, path):
+        try:
+            with open(helper, encoding="utf-8") as f:
+                out += _added(ast.parse(f.read()), helper)
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            continue
+    from vaelint.frontends.importroots import src_layouts
+
+    out += src_layouts(path)  # a src-layout project's package, as `pip install -e .` puts it on the path
+    return [p for p in dict.fromkeys(out) if os.path.isdir(p)]
+
+
+def _added(tree: ast.Module, path: str) -> list[str]:
+    """The folders the lines of the file at ``path`` add to sys.path, as absolute paths."""
+    names, out = _module_names(tree), []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
             continue
@@ -45,10 +62,22 @@ def script_roots(tree: ast.Module, path: str) -> list[str]:
         value = _value(arg, names, path, 0)
         if isinstance(value, str) and value:
             out.append(os.path.abspath(value))
-    from vaelint.frontends.importroots import src_layouts
+    return out
 
-    out += src_layouts(path)  # a src-layout project's package, as `pip install -e .` puts it on the path
-    return [p for p in dict.fromkeys(out) if os.path.isdir(p)]
+
+def _helpers_beside(tree: ast.Module, path: str) -> list[str]:
+    """The .py files of the script's own folder that its top level imports (``import context``,
+    ``from context import mypkg``)."""
+    here, out = os.path.dirname(os.path.abspath(path)), []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            tops = [a.name.split(".")[0] for a in stmt.names]
+        elif isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module:
+            tops = [stmt.module.split(".")[0]]
+        else:
+            continue
+        out += [f for f in (os.path.join(here, f"{t}.py") for t in tops) if os.path.isfile(f) and f != os.path.abspath(path)]
+    return list(dict.fromkeys(out))
 
 
 def _module_names(tree: ast.Module) -> dict[str, ast.expr]:
