@@ -55,6 +55,12 @@ def confirm_findings(ctx, findings: list[tuple], device: str, keep_graph: bool, 
     result.checks = whole_model_checks(ctx, obs)
     failed = [c for c in result.checks if not c.ok]
     if failed:
+        from vaelint.confirm.inplace import inplace_text
+
+        tensors = obs.result.tensors if obs.result is not None else None
+        written = inplace_text(ctx.capture.graph, obs.backward_error, tensors, ctx.capture.modules)
+        if written:  # the code's own failure, at its lines: python stops at the same backward
+            raise VaelintError("loss", written)
         said = not_finite_text(ctx, obs, failed) + dead_activation_text(ctx, failed, dead)
         if not findings:  # a check that failed is never "no findings": exit 2 saying what failed
             hint = (
