@@ -318,6 +318,20 @@ def _call_place(caller: Scope, callee: Scope):
     raise VaelintError("internal", f"no call of {callee.qualname} in {caller.qualname}")
 
 
+def _init_source(value) -> str:
+    """An ``--init`` value as source text that makes it again: a dict stays a Namespace, read as
+    an object too (``model_conf.hidden_dim`` of ``--init model_conf={'hidden_dim': 50}``)."""
+    from vaelint.source.literals import Namespace
+
+    if isinstance(value, Namespace):
+        items = ", ".join(f"{k!r}: {_init_source(v)}" for k, v in value.items())
+        return f"__import__('vaelint.source.literals', fromlist=['Namespace']).Namespace({{{items}}})"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_init_source(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    return repr(value)
+
+
 def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest, called: bool = False) -> list[Frame]:
     """Nothing calls the target (or the code's own call of it did not get there: ``called``): vaelint
     calls it, with ``--init`` values for its parameters (and for its class's constructor)."""
@@ -327,7 +341,7 @@ def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest, call
         if p in ("self", "cls"):
             continue
         if p in init:
-            args.append(f"{p}={init[p]!r}")
+            args.append(f"{p}={_init_source(init[p])}")
         elif p not in target.defaults():
             args.append(f"{p}={RT}.no_value({p!r}, {target.qualname!r}, {called!r})")
     call = f"{target.name}({', '.join(args)})"
@@ -336,7 +350,7 @@ def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest, call
         # error of a constructor missing them asks for
         built = next((n for n in target.cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
         taken = [a.arg for a in (*built.args.posonlyargs, *built.args.args[1:], *built.args.kwonlyargs)] if built else []
-        call = f"{target.cls.name}({', '.join(f'{p}={init[p]!r}' for p in taken if p in init)}).{call}"
+        call = f"{target.cls.name}({', '.join(f'{p}={_init_source(init[p])}' for p in taken if p in init)}).{call}"
     stmt = ast.parse(call).body[0]
     for node in ast.walk(stmt):
         if hasattr(node, "lineno"):

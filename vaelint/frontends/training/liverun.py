@@ -375,7 +375,8 @@ def _arguments(fn, init: dict, skip_self: bool) -> dict:
         elif p.default is p.empty:
             out[p.name] = StandIn(
                 f"the parameter {p.name!r} of {getattr(fn, '__qualname__', 'the target')}, which nothing passes",
-                f"Name the script that calls it as the target, or give {p.name} with --init {p.name}=VALUE.",
+                f"Name the script that calls it as the target, or give {p.name} with --init {p.name}=VALUE "
+                "(data: give one batch's shape with --input, and it stands in as rows of it).",
             )
     return out
 

@@ -215,8 +215,9 @@ class Runtime:
                 f"Give {name} with --init {name}=VALUE, or check the script that calls {function} once what stopped it is fixed.",
             )
         return StandIn(
-            f"the parameter {name!r} of {function}, which nothing in the files beside it passes",
-            f"Name the script that calls {function} as the target, or give {name} with --init {name}=VALUE.",
+            f"the parameter {name!r} of {function} (nothing in the files beside it passes it)",
+            f"Name the script that calls {function} as the target, or give {name} with --init {name}=VALUE "
+            "(data: give one batch's shape with --input, and it stands in as rows of it).",
         )
 
     def snapshot(self, read, name: str):

@@ -57,6 +57,10 @@ class StandIn:
             raise AttributeError(item)
         if item in _CHAINABLE:
             return lambda *a, **k: self
+        if item == "zero_grad":
+            # an optimiser nothing passes (run_epoch(self, rows, opt)): clearing gradients before the
+            # backward changes nothing the check reads, and its step() after the backward never runs
+            return lambda *a, **k: None
         self._fail()
 
     @classmethod
