@@ -33,7 +33,10 @@ def trains_through_an_absent_module(path: str) -> str:
         tree = ast.parse(read_source(path))
     except (OSError, SyntaxError, ValueError):
         return ""
-    here = os.path.dirname(os.path.abspath(path))
+    from vaelint.frontends.training.syspath import script_roots
+
+    # its folder, and those its lines (or a helper beside it, notebooks/context.py) put on sys.path
+    roots = [os.path.dirname(os.path.abspath(path)), *script_roots(tree, path)]
     absent: dict[str, tuple[str, int]] = {}  # name in the file -> (module, line)
     for node in ast.walk(tree):
         names = []
@@ -43,7 +46,7 @@ def trains_through_an_absent_module(path: str) -> str:
             names = [(a.asname or a.name, node.module) for a in node.names]
         for name, module in names:
             top = module.split(".")[0]
-            local = os.path.exists(os.path.join(here, top)) or os.path.exists(os.path.join(here, f"{top}.py"))
+            local = any(os.path.exists(os.path.join(r, top)) or os.path.exists(os.path.join(r, f"{top}.py")) for r in roots)
             try:
                 found = importlib.util.find_spec(top) is not None
             except (ImportError, ValueError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.fx as fx
 
-from vaelint.capture.ops import RANDOM_OPS
+from vaelint.capture.ops import CAST_OPS, RANDOM_OPS, RESHAPE_OPS
 from vaelint.capture.result import NodeValues
 from vaelint.facts.rowsafe import cannot_mix
 from vaelint.facts.shapes import make_inputs
@@ -192,28 +192,8 @@ _REDUCTIONS = frozenset(
     {"mean", "sum", "std", "var", "std_mean", "var_mean", "max", "min", "amax", "amin", "logsumexp", "norm", "median", "prod"}
 )
 
-_VIEWS = frozenset(
-    {
-        "view",
-        "reshape",
-        "flatten",
-        "unflatten",
-        "squeeze",
-        "unsqueeze",
-        "permute",
-        "transpose",
-        "contiguous",
-        "detach",
-        "clone",
-        "float",
-        "to",
-        "type_as",
-        "data",
-        "view_as",
-        "reshape_as",
-        "t",
-    }
-)
+# reshapes and casts: the same values, laid out or typed anew
+_VIEWS = RESHAPE_OPS | CAST_OPS
 
 
 def _under_views(ctx, node):

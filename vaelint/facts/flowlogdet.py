@@ -15,19 +15,19 @@ def log_det_unlike(ctx, kl_scale) -> tuple[fx.Node, object] | None:
     """(the log-det term, its scale) where a flow's log-determinant is a loss term of its own, read
     per sample (B) from the sample through the flows' layers only, reduced over the batch unlike the
     closed-form KL ``kl_scale``; None else."""
-    from vaelint.facts.reparams import heads_of, samples_of
+    from vaelint.facts.reparams import samples_of
+    from vaelint.facts.termkinds import reads_samples_through, sample_layers
 
     roles, view = ctx.roles, ctx.view
-    samples, heads = samples_of(roles.reparams), heads_of(roles.reparams)
+    samples = samples_of(roles.reparams)
     if not samples or roles.recon is None:
         return None
-    layers = view.with_parameters()
-    flows = frozenset(n for n in layers & view.value_ancestors(roles.recon) if any(view.depends_on(n, s) for s in samples))
+    flows = sample_layers(view, roles)
     done = {kl_scale.term, *roles.rec_terms}
     for _sign, term in roles.loss_terms:
         if term in done or not flows or not any(view.depends_on(term, s) for s in samples):
             continue
-        if view.reads_around(term, samples, flows) or view.reads_around(term, heads, samples):
+        if not reads_samples_through(view, roles, term, flows):
             continue  # it reads z itself (a density of it) or the heads: no log-det of the flows alone
         scale = term_scale(ctx, term)
         fact = ctx.shape(scale.element) if scale is not None and scale.element is not None else None

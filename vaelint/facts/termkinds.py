@@ -51,12 +51,28 @@ def _decoded_only(view: GraphView, roles: Roles, node: fx.Node) -> bool:
     density of z (log p(z) and log q(z|x) read z itself; a KL reads the heads)."""
     if roles.recon is None or not _shaped_as_the_data(node, roles.recon):
         return False  # a likelihood's part is elementwise over the data; a flow's log-det is one per sample
-    samples = frozenset(n for r in roles.reparams for n in (r.z, r.noise) if isinstance(n, fx.Node))
-    heads = frozenset(n for r in roles.reparams for n in (r.mu, r.logvar, r.std) if isinstance(n, fx.Node))
-    decoder = frozenset(
-        n for n in view.with_parameters() & view.value_ancestors(roles.recon) if any(view.depends_on(n, s) for s in samples)
-    )
-    return bool(decoder) and not view.reads_around(node, samples, decoder) and not view.reads_around(node, heads, samples)
+    decoder = sample_layers(view, roles)
+    return bool(decoder) and reads_samples_through(view, roles, node, decoder)
+
+
+def sample_layers(view: GraphView, roles: Roles) -> frozenset:
+    """The layers (nodes with parameters) on the reconstruction's path that read a sample: the
+    decoder's, and a flow's between the sample and the decoder."""
+    from vaelint.facts.reparams import samples_of
+
+    samples = samples_of(roles.reparams)
+    if roles.recon is None or not samples:
+        return frozenset()
+    return frozenset(n for n in view.with_parameters() & view.value_ancestors(roles.recon) if any(view.depends_on(n, s) for s in samples))
+
+
+def reads_samples_through(view: GraphView, roles: Roles, node: fx.Node, layers: frozenset) -> bool:
+    """Does ``node`` read the samples only through ``layers``, and the encoder's heads only through
+    the samples (no density of z, which reads z itself; no KL, which reads the heads)?"""
+    from vaelint.facts.reparams import heads_of, samples_of
+
+    samples, heads = samples_of(roles.reparams), heads_of(roles.reparams)
+    return not view.reads_around(node, samples, layers) and not view.reads_around(node, heads, samples)
 
 
 def _sample_weights(view: GraphView, node: fx.Node) -> frozenset:
