@@ -154,6 +154,7 @@ def run_batches(capture: Capture, specs: list[InputSpec], seed: int = 0, keep_gr
             extra += (b,)
     result = ShapeRuns(b0, extra, runs, parts)
     annotate(capture, result)
+    _input_dtypes(capture, specs)
     return result
 
 
@@ -302,6 +303,15 @@ def annotate(capture: Capture, runs: ShapeRuns) -> None:
             continue
         node.meta["shape"] = ShapeFact(by_batch.get(runs.batch), solve(by_batch, parts=runs.parts > 0), by_batch)
     _carry_dims(capture.graph)
+
+
+def _input_dtypes(capture: Capture, specs) -> None:
+    """Each input's dtype as its spec gives it, on its placeholder (``meta["dtype"]``: "int64" for a
+    batch's class labels), where the placeholders are the specs one for one."""
+    places = [n for n in capture.graph.nodes if n.op == "placeholder"]
+    if len(places) == len(specs):
+        for node, spec in zip(places, specs):
+            node.meta["dtype"] = spec.dtype
 
 
 def _carry_dims(graph) -> None:

@@ -14,7 +14,8 @@ from vaelint.facts.roles import Roles
 def term_kind(view: GraphView, roles: Roles, node) -> str | None:
     """What a loss term is about: "rec" (it reads the reconstruction), "kl" (the
     encoder's heads only: a closed-form KL candidate), "latent" (the sample but
-    not the reconstruction: a Monte Carlo KL, MMD, total correlation), "scale" (the
+    not the reconstruction: a Monte Carlo KL, MMD, total correlation), "label" (a classifier of
+    the batch's labels on the sample, beside the likelihood), "scale" (the
     likelihood's part a decoder's scale head gives: -log(x_std), a learned log-variance)."""
     if not isinstance(node, fx.Node):
         return None
@@ -40,7 +41,11 @@ def term_kind(view: GraphView, roles: Roles, node) -> str | None:
             # -log(x_std) of a learned-variance likelihood: the decoder's scale head, no density of z (nor
             # the reconstruction's comparison: split from it, its factors shared, as before)
             return "scale"
-        return "rec" if _reads_the_data(view, roles, node) else "latent"
+        if not _reads_the_data(view, roles, node):
+            return "latent"
+        # a classifier of the batch's labels on z (a utility or supervised head: CLUB, M2): no part
+        # of the data's likelihood, which the reconstruction's own term compares
+        return "label" if _labels_only(view, roles, node) else "rec"
     return None
 
 
@@ -108,6 +113,24 @@ def _reads_the_data(view: GraphView, roles: Roles, node) -> bool:
     heads = frozenset(n for r in roles.reparams for n in (r.mu, r.logvar, r.std, r.z, r.noise, r.eps) if isinstance(n, fx.Node))
     data = frozenset(n for n in roles.inputs if isinstance(n, fx.Node))
     return bool(data) and view.reads_around(node, data, heads | view.with_parameters() | _sample_weights(view, node))
+
+
+def _labels_only(view: GraphView, roles: Roles, node: fx.Node) -> bool:
+    """Does the term read, of the data, only integer inputs (class labels) that no term of the
+    reconstruction reads?"""
+    if roles.recon is None:
+        return False
+    heads = frozenset(n for r in roles.reparams for n in (r.mu, r.logvar, r.std, r.z, r.noise, r.eps) if isinstance(n, fx.Node))
+    blockers = heads | view.with_parameters() | _sample_weights(view, node)
+    read = [i for i in roles.inputs if isinstance(i, fx.Node) and view.reads_around(node, frozenset({i}), blockers)]
+    if not read or not all(str(i.meta.get("dtype", "")).startswith(("int", "uint", "bool")) for i in read):
+        return False
+    # what compares the reconstruction with those inputs (a text VAE's token ids), apart from the sums
+    # that add this term in
+    return not any(
+        view.depends_on(n, roles.recon) and not view.depends_on(n, node) and any(view.depends_on(n, i) for i in read)
+        for n in view.graph.nodes
+    )
 
 
 def _shaped_as_the_data(node: fx.Node, recon: fx.Node) -> bool:
