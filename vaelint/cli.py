@@ -223,6 +223,8 @@ def _run_checks(request, jobs, fresh, format, jobs_option, no_cache, fixing, dif
 
     results, failing, sources, count, last = fix_rounds(results, failing, jobs, options_for, settings, fresh, shown, unsafe_fixes, workers)
     note = fixes.summary("would fix" if diff else "fixed", count, len(sources), last)
+    for line in fixes.rejected_lines(results):
+        typer.echo(f"vaelint: {line}", err=True)
     if diff:
         write(fixes.diff_text(sources), output_file)
         typer.echo(f"vaelint: {note}", err=True)

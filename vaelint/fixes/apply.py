@@ -76,3 +76,16 @@ def summary(verb: str, findings: int, files: int, last: Plan | None) -> str:
     if last is not None and last.held_back:
         out += f"; {last.held_back} unsafe fix{'es' * (last.held_back != 1)} left out (--unsafe-fixes)"
     return out
+
+
+def rejected_lines(results) -> list[str]:
+    """One line for each finding whose edit was tried and dropped, saying why: ``--diff`` and
+    ``--fix`` print only the edits they keep, so a fix the report offered is not left unexplained."""
+    out = []
+    for result in results:
+        for f in result.findings:
+            fix = getattr(f, "autofix", None)
+            if fix is not None and fix.rejected:
+                where = f.loc.where() if f.loc is not None else result.target
+                out.append(f"not fixed: {f.code} at {where}: the edit `{fix.message}` was tried and {fix.rejected}")
+    return out
