@@ -269,8 +269,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
 
     def autofix(self, finding, ctx):
         """``h.view(-1, 128)`` that folds samples into rows -> ``h.view(h.size(0), -1)``
-        (h's first dim is the batch). A next layer sized for the folded rows then
-        fails the re-check, and the edit is not offered."""
+        (h's first dim is the batch), with the Linear layers after it sized for the features
+        (unsafe); not offered where what reads the folded rows cannot be resized with it."""
         import libcst as cst
 
         from vaelint.fixes.edits import SAFE, Fix
@@ -292,7 +292,14 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
         if not (isinstance(first, cst.UnaryOperation) and call.code(first).replace(" ", "") == "-1"):
             return None
         batch = f"{call.code(receiver)}.size(0)"
+        src = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
+        fact, made = ctx.shape(src) if src is not None else None, ctx.shape(node)
+        features = math.prod(fact.sizes[1:]) if fact is not None and fact.sizes else None
         if len(sizes) != 2:
+            # view(-1, 16, 7, 7) -> view(B, 16, 7, 7) holds a sample only where 16 x 7 x 7 are its values
+            rows = math.prod(made.sizes[1:]) if made is not None and made.sizes else None
+            if features is None or rows != features:
+                return None
             return Fix(f"keep the batch dim: {batch} for -1", (call.replace(batch, first),), SAFE)
         # (-1, N) -> (B, -1): the features are what is left
         r0, r1 = call.positions[sizes[0]], call.positions[sizes[1]]
@@ -300,15 +307,13 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
 
         edit = Edit(call.path, r0.start.line, r0.start.column + 1, r1.end.line, r1.end.column + 1, f"{batch}, -1")
         message = f"keep the batch dim: {call.code(receiver)}.{ctx.view.op(node)}({batch}, -1)"
-        src = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
-        fact = ctx.shape(src) if src is not None else None
-        features = math.prod(fact.sizes[1:]) if fact is not None and fact.sizes else None
         layers = _next_linears(ctx, node) if features else []
         # the layers after it were sized for the folded rows: size them for the features
-        # (unsafe: the layers' weights change shape)
+        # (unsafe: the layers' weights change shape); what reads the rows as they were folded (a
+        # layer whose width the edit cannot change, the loss comparing them) fails with the view alone
         sized = [_in_features_edit(ctx, layer, features) for layer in layers]
         if not layers or any(e is None for e in sized):
-            return Fix(message, (edit,), SAFE)
+            return None
         which = "the next Linear takes" if len(sized) == 1 else f"the {len(sized)} Linear layers after it take"
         return Fix(f"{message}, and {which} {features} features", (edit, *sized), UNSAFE)
 

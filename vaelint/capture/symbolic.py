@@ -23,6 +23,7 @@ from vaelint.capture.ops import CREATION_OPS, RANDOM_OPS, function_name, op_name
 from vaelint.capture.outputs import flatten_outputs
 from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
 from vaelint.capture.route import CaptureJob, Refusal, Route
+from vaelint.capture.writtenreads import reads_after_in_place, reads_through_stores
 from vaelint.contracts.calls import watch_into
 from vaelint.errors import VaelintError
 from vaelint.source.frames import user_stack
@@ -112,6 +113,14 @@ class _Tracer(fx.Tracer):
             return self.create_node("call_function", standard_normal, tuple(a.shape), {"dtype": a.dtype})
         return super().create_arg(a)
 
+    def to_bool(self, obj):
+        self.refused_at = self.refused_at or user_stack()[:1] or ["?"]  # the code's own except may catch it
+        return super().to_bool(obj)
+
+    def iter(self, obj):
+        self.refused_at = self.refused_at or user_stack()[:1] or ["?"]
+        return super().iter(obj)
+
     def call_module(self, m, forward, args, kwargs):
         """A module that is not the model's (``nn.BCELoss(reduction="sum", weight=w)`` made in the
         loss function, a helper module built in forward) has no path in the graph: fx stopped
@@ -129,9 +138,17 @@ class _Tracer(fx.Tracer):
             setattr(torch, name, _sized_factory(self, original))
         had = fx.Proxy.__dict__.get("__setitem__")
         fx.Proxy.__setitem__ = _setitem  # losses[1] += kl: a node, as the item read is
+        self.refused_at: list = []
         try:
             with _KeepCreationOps(self), numpy_draws_seen() as self.numpy_draws:
-                return super().trace(root, concrete_args)
+                graph = super().trace(root, concrete_args)
+            if self.refused_at:
+                # `if not torch.isnan(loss)` inside the code's own try/except: fx's refusal was caught
+                # and the code went its other way (a constant loss), which is no trace of what it runs
+                where = self.refused_at[0]
+                at = getattr(where, "where", lambda: where)()
+                raise TraceError(f"an except of the code's caught fx's refusal of a branch at {at}; the trace took its fallback")
+            return graph
         finally:
             for name, original in originals.items():
                 setattr(torch, name, original)
@@ -183,92 +200,6 @@ def _note_value(result: RunResult, node: fx.Node, value: Any, keep_autograd: boo
         result.values[node] = value  # a size, or a number made of one (x.size(0) * sigma ** 2)
 
 
-def _reads_through_stores(graph: fx.Graph) -> None:
-    """``losses = torch.zeros(3); losses[1] += kl; loss = a * losses[0] + beta * losses[1]`` (a loss
-    vector kept for logging): each read of an element stored just before (the same constant
-    index, nothing else written to the buffer between) reads the stored value itself, so the KL
-    term is one path in the graph, as if written ``loss = a * rec + beta * kl``. The values are
-    the same: the element read is the value stored."""
-    import operator
-
-    stored: dict = {}
-    for node in list(graph.nodes):
-        if node.op not in ("call_function", "call_method"):
-            continue
-        name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
-        args = node.args
-        if name in ("setitem", "__setitem__") and len(args) == 3 and isinstance(args[0], fx.Node):
-            key = args[1]
-            stored = {k: v for k, v in stored.items() if k[0] is not args[0]} if not _plain_key(key) else stored
-            if _plain_key(key) and isinstance(args[2], fx.Node):
-                stored[(args[0], key)] = args[2]
-        elif node.target is operator.getitem and len(args) == 2 and isinstance(args[0], fx.Node) and _plain_key(args[1]):
-            value = stored.get((args[0], args[1]))
-            if value is not None:
-                node.replace_all_uses_with(value)
-        elif name.endswith("_") and not name.endswith("__") and args and isinstance(args[0], fx.Node):
-            stored = {k: v for k, v in stored.items() if k[0] is not args[0]}  # the buffer written another way
-
-
-def _reads_after_in_place(graph: fx.Graph) -> None:
-    """``eps = torch.randn_like(std); eps.mul_(std); z = eps + mu``: what the code reads of ``eps``
-    after an in-place op is that op's result (the same tensor, changed), so the graph says that z
-    reads the product, as if written ``z = eps.mul(std) + mu``. The values are the same: an
-    in-place op returns the tensor it changed."""
-    _reads_after_setitem(graph)
-    order = {n: i for i, n in enumerate(graph.nodes)}
-    for node in list(graph.nodes):
-        name = node.target if isinstance(node.target, str) else ""
-        if node.op != "call_method" or not name.endswith("_") or name.endswith("__"):
-            continue
-        changed = node.args[0] if node.args else None
-        if not isinstance(changed, fx.Node):
-            continue
-        later = order[node]
-        changed.replace_all_uses_with(
-            node, delete_user_cb=lambda user, node=node, later=later: user is not node and order.get(user, -1) > later
-        )
-
-
-def written(changed, _write=None):
-    """The tensor a slice assignment changed (``out[:, t] = step`` returns nothing): the same
-    tensor, now reading what was written into it."""
-    return changed
-
-
-def _reads_after_setitem(graph: fx.Graph) -> None:
-    """``out = torch.zeros_like(x); for t in ...: out[:, t, :] = step``: what the code reads of
-    ``out`` after a slice assignment reads what was written (an autoregressive decoder's steps,
-    selfies' example): a node after each assignment hands ``out`` on with the assignment as its
-    input, and later reads read it. Before, the loss read the zeros: no reconstruction term, and
-    the decoder was called dead (VAE011)."""
-    import operator
-
-    order = {n: i for i, n in enumerate(graph.nodes)}
-    for node in list(graph.nodes):
-        if node.op != "call_function" or node.target is not operator.setitem or not isinstance(node.args[0], fx.Node):
-            continue
-        changed = node.args[0]
-        with graph.inserting_after(node):
-            after = graph.call_function(written, (changed, node))
-        after.meta.update({k: v for k, v in node.meta.items() if k in ("loc", "stack")})
-        order[after] = order[node]
-        later, key = order[node], node.args[1]
-
-        def reads_it(user, after=after, node=node, later=later, key=key) -> bool:
-            if user in (node, after) or order.get(user, -1) <= later:
-                return False
-            # losses[1] read after losses[0] was written: another element, which that write left
-            # as it was (_reads_through_stores reads the stored ones)
-            return not (user.target is operator.getitem and _plain_key(key) and _plain_key(user.args[1]) and user.args[1] != key)
-
-        changed.replace_all_uses_with(after, delete_user_cb=reads_it)
-
-
-def _plain_key(key) -> bool:
-    return isinstance(key, (int, str)) and not isinstance(key, bool)
-
-
 def capture_fx(
     program, loss, binder, n_inputs: int, keywords: tuple[str, ...] = (), progress=None, contracts=None, restore=None
 ) -> Capture:
@@ -299,8 +230,8 @@ def capture_fx(
             wrapper._watch = None
             if restore is not None:
                 restore()
-    _reads_through_stores(graph)
-    _reads_after_in_place(graph)
+    reads_through_stores(graph)
+    reads_after_in_place(graph)
     gm = fx.GraphModule(wrapper, graph)
     modules = dict(wrapper.named_modules())
 
