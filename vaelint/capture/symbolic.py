@@ -46,9 +46,20 @@ class _KeepCreationOps(TorchFunctionMode):
         if function_name(func) in FROM_ARRAY and args and self.tracer.numpy_draws.is_draw(args[0]):
             out = func(*args, **kwargs)  # torch.from_numpy(np.random.randn(B, Z)): the noise it is
             return self.tracer.create_proxy("call_function", standard_normal, tuple(out.shape), {"dtype": out.dtype})
+        leaves = tree_leaves((args, kwargs))
         if function_name(func) in CREATION_OPS:
-            if not any(isinstance(a, fx.Proxy) for a in tree_leaves((args, kwargs))):
+            if not any(isinstance(a, fx.Proxy) for a in leaves):
                 return self.tracer.create_proxy("call_function", func, args, kwargs)
+        if not any(isinstance(a, fx.Proxy) for a in leaves) and any(id(a) in self.tracer.held for a in leaves):
+            # ``x @ w.T`` with ``w`` a registered parameter the code keeps in a Python list too: fx
+            # meets the real tensor (no module attribute was read), so the op ran at trace time and
+            # its result was a constant; it is the parameter's node instead
+            from torch.utils._pytree import tree_map
+
+            held = self.tracer.held
+            args, kwargs = tree_map(
+                lambda a: self.tracer.create_proxy("get_attr", held[id(a)], (), {}) if id(a) in held else a, (args, kwargs)
+            )
         return func(*args, **kwargs)
 
 
@@ -139,6 +150,8 @@ class _Tracer(fx.Tracer):
         had = fx.Proxy.__dict__.get("__setitem__")
         fx.Proxy.__setitem__ = _setitem  # losses[1] += kl: a node, as the item read is
         self.refused_at: list = []
+        # the model's parameters and buffers by identity (a Python list of them reads no attribute)
+        self.held = {id(t): n for n, t in (*root.named_parameters(), *root.named_buffers())} if isinstance(root, torch.nn.Module) else {}
         try:
             with _KeepCreationOps(self), numpy_draws_seen() as self.numpy_draws:
                 graph = super().trace(root, concrete_args)
