@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch.fx as fx
 
 from vaelint.capture.ops import CAST_OPS, ELEMENTWISE_UNARY, RANDOM_OPS, RESHAPE_OPS
-from vaelint.facts.graphview import GraphView
+from vaelint.facts.graphview import GraphView, is_made_constant
 
 # why the KL rules do not read a sample drawn through a scale matrix (Context.unmet)
 MATRIX_KL = (
@@ -112,6 +112,9 @@ def _matrix_reparam(view: GraphView, node: fx.Node, noise: fx.Node) -> Reparam |
     scale, eps = factors
     if not any(a.op == "placeholder" for a in view.ancestors(scale)) or scale in view.with_parameters():
         return None  # a layer's weight times the noise: a generator's latent, no sample
+    params = frozenset(a for a in view.ancestors(eps) if a.op == "get_attr" and not is_made_constant(a))
+    if params and view.reads_around(eps, params, frozenset({noise})):
+        return None  # x @ (w_mu + eps * w_std).T: a Bayesian layer's drawn weights (weight noise), no posterior's
     got = _find_sum_with_mean(view, node, noise)
     if got is None:
         return None
