@@ -297,31 +297,18 @@ def _reader(real, label: str, kind: str, spec):
                 why = f"cannot be read here ({getattr(e, 'name', None) or 'its reader'} is not installed)"
         rows = _stood_in_note(spec, os.fspath(target), label, why)
         if kind == "frame":
-            import pandas as pd
+            from vaelint.frontends.training.livetables import stand_in_frame
 
-            flat = rows.reshape(rows.shape[0], -1)
-            names = kwargs.get("names")  # pd.read_csv(path, names=["user", "item", "rating"])
-            if isinstance(names, (list, tuple)) and names and len(names) <= flat.shape[1]:
-                return pd.DataFrame(flat[:, : len(names)], columns=list(names))
-            return pd.DataFrame(flat)
+            return stand_in_frame(rows, kwargs)
         if kind == "archive" or (label == "np.load" and os.fspath(target).endswith(".npz")):
             from vaelint.frontends.training.livearchive import Archive
+            from vaelint.frontends.training.livetables import keys_read_on_the_line
 
-            MADE[-1].archive = Archive(rows, _keys_read_on_the_line())
+            MADE[-1].archive = Archive(rows, keys_read_on_the_line())
             return MADE[-1].archive  # np.load of an .npz: every array it is asked for
         return rows
 
     return read
-
-
-def _keys_read_on_the_line() -> list[str]:
-    import re
-
-    from vaelint.source.facts import line_text
-    from vaelint.source.frames import user_frame
-
-    loc = user_frame()
-    return re.findall(r"\[\s*[\"']([^\"']+)[\"']\s*\]", line_text(loc.path, loc.line)) if loc is not None else []
 
 
 _LFS_HEAD = b"version https://git-lfs.github.com/spec/v1"
