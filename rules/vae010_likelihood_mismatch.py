@@ -127,6 +127,9 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             _model("F.interpolate(torch.sigmoid(self.dec(z)).unsqueeze(1), scale_factor=1.0, mode='linear').squeeze(1)", _BCE_SUM),
             inputs=("6x20",),
         ),
+        # probabilities through an op that keeps [0, 1] in [0, 1]: a ReLU of them, a smoothing 0.98 * p + 0.01
+        Example(_model("torch.relu(torch.sigmoid(self.dec(z)))", _BCE_SUM), inputs=("6x20",)),
+        Example(_model("0.98 * torch.sigmoid(self.dec(z)) + 0.01", _BCE_SUM), inputs=("6x20",)),
         # a ReLU inside the decoder, a linear layer last: unbounded logits
         Example(_model("self.dec(torch.relu(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
         # a tanh decoder against data scaled to [-1, 1]: within its reach
@@ -146,6 +149,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         ),
     ]
     INVALID = [
+        # probabilities scaled past 1 (2 * p) are no probabilities: the near-miss of 0.98 * p + 0.01
+        Example(_model("2.0 * torch.sigmoid(self.dec(z))", _BCE_SUM), inputs=("6x20",), at="finding", message="ends in mul"),
         # the near miss of the tanh decoder: a sigmoid cannot reach the data's negative half
         Example(
             _model("torch.sigmoid(self.dec(z))", 'F.mse_loss(recon, x * 2 - 1, reduction="sum")'),
@@ -278,6 +283,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             return None  # the decoder's activation is to go: which logits it meant is the user's to say
         if isinstance(finding.observed, UnboundedIntoBCE) and finding.observed.last_op in _JOINS:
             return None  # parts joined, some probabilities already: which are logits is the user's to say
+        if isinstance(finding.observed, UnboundedIntoBCE) and _bounded_just_under(ctx, finding.node):
+            return None  # 2 * sigmoid(h): probabilities scaled past 1, no logits; what was meant is the user's
         if isinstance(finding.observed, UnboundedIntoBCE) and finding.observed.last_op in ("tanh", "hardtanh"):
             # logits a tanh bounds to [-1, 1] never reach a probability past 0.73: the decoder's tanh
             # becomes the sigmoid that gives the BCE its probabilities
@@ -352,6 +359,9 @@ def _last_op(ctx, node):
             continue
         if name in _JOINS:
             return _joined_end(ctx, node)
+        kept = _unit_kept(ctx, node, name)
+        if kept is not None:
+            return kept  # relu(sigmoid(h)), 0.98 * sigmoid(h) + 0.01: probabilities still
         if name not in RESHAPE_OPS and name not in CAST_OPS and name != "getitem":
             return node
         inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
@@ -391,6 +401,56 @@ def _joined_end(ctx, node):
     if ends and len(ends) == len(parts) and all(e is not None for e in ends) and len({ctx.view.op(e) for e in ends}) == 1:
         return ends[0]
     return node
+
+
+# ops that leave a value in [0, 1] in [0, 1]: relu(p) = p, abs(p) = p, relu6(p) = p
+_UNIT_KEEPING = {"relu", "relu6", "abs", "leaky_relu", "elu", "celu"}
+
+
+def _unit_kept(ctx, node, name):
+    """The bounded op (sigmoid, softmax, ...) under ``node`` where ``node`` maps [0, 1] into [0, 1]
+    (relu, abs, relu6 of probabilities; ``a * p + b`` with numbers a, b >= 0 and a + b <= 1;
+    hardtanh or clamp into [0, 1]); None else."""
+    inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
+    if len(inputs) != 1:
+        return None
+    numbers = [a for a in (*node.args, *node.kwargs.values()) if isinstance(a, (int, float)) and not isinstance(a, bool)]
+    if name in _UNIT_KEEPING:
+        keeps = True
+    elif name == "hardtanh":
+        low, high = (list(node.args[1:3]) + [node.kwargs.get("min_val", -1.0), node.kwargs.get("max_val", 1.0)])[:2]
+        keeps = isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 <= low and high <= 1
+    elif name in ("mul", "add") and len(numbers) == 1:
+        keeps = _affine_keeps_unit(ctx, node, name, numbers[0])
+    else:
+        return None
+    if not keeps:
+        return None
+    below = _last_op(ctx, inputs[0])
+    return below if below is not None and ctx.view.op(below) in _BOUNDED else None
+
+
+def _affine_keeps_unit(ctx, node, name, number) -> bool:
+    """``a * p`` with 0 <= a <= 1, or ``q + b`` where q = a * p and b >= 0, a + b <= 1."""
+    if name == "mul":
+        return 0 <= number <= 1
+    inner = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
+    scale = [a for a in inner.args if isinstance(a, (int, float)) and not isinstance(a, bool)] if inner is not None else []
+    a = scale[0] if ctx.view.op(inner) == "mul" and len(scale) == 1 else 1.0
+    return number >= 0 and 0 <= a and a + number <= 1
+
+
+def _bounded_just_under(ctx, loss_node) -> bool:
+    """Is the BCE's input a few ops from a sigmoid or softmax (``2 * torch.sigmoid(h)``)?"""
+    node = loss_node.args[0] if loss_node.args else None
+    for _ in range(4):
+        if not isinstance(node, type(loss_node)):
+            return False
+        if ctx.view.op(node) in _BOUNDED:
+            return True
+        inputs = [a for a in node.all_input_nodes if a.op != "get_attr"]
+        node = inputs[0] if len(inputs) == 1 else None
+    return False
 
 
 def _keeps_range(node) -> bool:
