@@ -7,15 +7,19 @@ B and the data's dims) are the term's, where all parts are reduced alike."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch.fx as fx
 
 from vaelint.facts.reductions import Factor, TermScale
 
+UNLIKE = "unlike"  # a stack of parts reduced unlike each other: the term's reduction is not read
 
-def stacked_parts(ctx, scale: TermScale, part_scale) -> TermScale | None:
+
+def stacked_parts(ctx, scale: TermScale, part_scale) -> TermScale | str | None:
     """The term's scale read through a stack of parts reduced alike (``part_scale(node)``: a
-    part's own scale), or None where the element is no such stack."""
+    part's own scale); UNLIKE where the parts are reduced unlike; None where the element is no
+    such stack."""
     stack, weights = _stack_and_weights(ctx, scale.element)
     if stack is None:
         return None
@@ -27,10 +31,18 @@ def stacked_parts(ctx, scale: TermScale, part_scale) -> TermScale | None:
         return None  # the one reduction over the stack, over its parts only
     scales = [part_scale(p) for p in parts]
     if not reduced_alike(scales):
-        return None  # parts reduced unlike: no one reduction holds for the term
+        # parts reduced unlike (MSEs of column groups of different widths): no one reduction holds for
+        # the term, and the sum over the stack is over its parts, not over the data: not read
+        return UNLIKE
     first = scales[0]
     weights = weights or [1.0] * len(parts)
     total = sum(w * s.explicit for w, s in zip(weights, scales)) / first.explicit if first.explicit else sum(weights)
+    if _a_partition(ctx, scales):
+        # blocks of the data's columns, one error each (12 and 24 of 36): together one sum over the
+        # data, weighed alike only where every block's weight is the same
+        if len({round(w * s.explicit, 12) for w, s in zip(weights, scales)}) > 1:
+            return UNLIKE
+        total /= len(parts)
     if reductions[0].kind == "mean":
         total /= len(parts)
     n = len(parts)
@@ -47,6 +59,19 @@ def stacked_parts(ctx, scale: TermScale, part_scale) -> TermScale | None:
     first.term = scale.term
     first.parts = n
     return first
+
+
+def _a_partition(ctx, scales: list) -> bool:
+    """Do the parts' elements cover the reconstruction's values between them, each a share of them
+    (blocks of columns), rather than each the whole (a loss per quantile, per scale)?"""
+    recon = ctx.roles.recon
+    whole = ctx.shape(recon) if recon is not None else None
+    facts = [ctx.shape(s.element) if s.element is not None else None for s in scales]
+    if whole is None or whole.sizes is None or len(whole.sizes) < 2 or any(f is None or f.sizes is None or len(f.sizes) < 2 for f in facts):
+        return False
+    per_sample = [math.prod(f.sizes[1:]) for f in facts]
+    data = math.prod(whole.sizes[1:])
+    return sum(per_sample) == data and all(n < data for n in per_sample)
 
 
 def reduced_alike(scales: list) -> bool:
@@ -72,16 +97,24 @@ def _stack_and_weights(ctx, element) -> tuple[fx.Node | None, list[float] | None
         return None, None
     if view.op(element) == "stack":
         return element, None
-    if view.op(element) != "mul" or len(element.args) != 2:
+    op = view.op(element)
+    if op not in ("mul", "div", "truediv") or len(element.args) != 2:
         return None, None
     a, b = element.args
+    if op != "mul" and view.op(a) != "stack":
+        return None, None  # c / stack(parts): no weights
     stack, other = (a, b) if view.op(a) == "stack" else (b, a) if view.op(b) == "stack" else (None, None)
-    if stack is None or not isinstance(other, fx.Node) or any(a.op == "placeholder" for a in view.ancestors(other)):
+    if stack is None or not isinstance(other, fx.Node) or any(a.op == "placeholder" for a in view.value_ancestors(other)):
         return None, None  # weights the data moves are no constant weights
     value = ctx.runs.runs[ctx.runs.batch].tensors.get(other)
     if value is None or value.dim() != 1 or len(value) != len(stack.args[0] if stack.args else ()):
         return None, None
-    return stack, [float(w) for w in value]
+    weights = [float(w) for w in value]
+    if op != "mul":  # stack(parts) / widths: each part weighed by 1 / its width
+        if any(w == 0 for w in weights):
+            return None, None
+        weights = [1.0 / w for w in weights]
+    return stack, weights
 
 
 def _a_number(ctx, node) -> bool:

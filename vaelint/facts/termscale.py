@@ -88,6 +88,8 @@ def own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
         from vaelint.facts.stackedparts import stacked_parts
 
         stacked = stacked_parts(ctx, scale, lambda part: own_scale(ctx, walker, part))
+        if isinstance(stacked, str):
+            return None  # parts reduced unlike each other: no reduction of the term to read
         if stacked is not None:
             return stacked
     if ctx.view.op(scale.element) in ("add", "sub"):
