@@ -14,6 +14,39 @@ def missing_package(module: str, error) -> str:
     return match.group(1).split(".")[0] if match else module
 
 
+# import names whose package on PyPI is named otherwise (`import hydra` is hydra-core's)
+_PIP_NAMES = {
+    "hydra": "hydra-core",
+    "cv2": "opencv-python",
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "yaml": "PyYAML",
+    "PIL": "Pillow",
+    "dotenv": "python-dotenv",
+    "gin": "gin-config",
+    "Bio": "biopython",
+    "bs4": "beautifulsoup4",
+    "attr": "attrs",
+    "absl": "absl-py",
+    "ml_collections": "ml-collections",
+    "torch_geometric": "torch-geometric",
+    "pytorch_lightning": "pytorch-lightning",
+    "tensorflow_probability": "tensorflow-probability",
+    "umap": "umap-learn",
+    "Levenshtein": "python-Levenshtein",
+    "magic": "python-magic",
+    "fitz": "PyMuPDF",
+    "docx": "python-docx",
+    "jwt": "PyJWT",
+}
+
+
+def pip_hint(package: str) -> str:
+    """`` (pip install hydra-core)`` where the package's PyPI name is not its import name; ""."""
+    name = _PIP_NAMES.get(package.split(".")[0])
+    return f" (pip install {name})" if name else ""
+
+
 def install_advice(module: str, error) -> str:
     """What to do about a module that could not be imported: the repository's own, where its
     package's folder is here and the module's file is not (``from src.vae_module import LitVAE``
@@ -64,7 +97,7 @@ def install_advice(module: str, error) -> str:
             f"{top}/ is not here, and {_beside(module)} is beside the script: the code expects it in "
             f"{module.rsplit('.', 1)[0].replace('.', '/')}/ (a folder of the repository's own, left out of its checkout?): move it there"
         )
-    return _found_elsewhere(module, top) or f"Install {package}"
+    return _found_elsewhere(module, top) or f"Install {package}{pip_hint(package)}"
 
 
 def _found_elsewhere(module: str, top: str) -> str | None:

@@ -12,7 +12,7 @@ import os
 import re
 
 from vaelint.errors import VaelintError
-from vaelint.frontends.installadvice import install_advice, missing_before, missing_package  # noqa: F401 - said here, callers import it from here
+from vaelint.frontends.installadvice import install_advice, missing_before, missing_package, pip_hint  # noqa: F401 - said here, callers import it from here
 from vaelint.source.cells import where
 
 # what each use of a name whose import failed raised, in this check (a run that ends with no
@@ -102,7 +102,9 @@ MissingImport.__mro_entries__ = _mro_entries
 def _advice(module: str, error) -> str:
     said = install_advice(module, error)
     return (
-        f"Install the package that provides {missing_package(module, error)!r} in this environment" if said.startswith("Install") else said
+        f"Install the package that provides {missing_package(module, error)!r} in this environment{pip_hint(missing_package(module, error))}"
+        if said.startswith("Install")
+        else said
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from vaelint.errors import VaelintError
+from vaelint.frontends.installadvice import pip_hint
 from vaelint.frontends.placeholders import MissingImport, missing_package
 from vaelint.source.cells import where
 
@@ -29,7 +30,8 @@ def star_cause(error: BaseException, namespaces) -> BaseException:
                 f"The code imports its own folder as the package {module.split('.')[0]!r}, which Python finds only from "
                 f"the folder above it: run the check there (cd {os.path.relpath(above)} and give the file's path from it)."
                 if above
-                else f"Install the package that provides {missing_package(module, failure)!r} in this environment "
+                else f"Install the package that provides {missing_package(module, failure)!r} in this environment"
+                f"{pip_hint(missing_package(module, failure))} "
                 f"(or add {module.replace('.', '/')}.py, if it is the repository's own module)."
             )
             return VaelintError(
