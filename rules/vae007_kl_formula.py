@@ -344,7 +344,12 @@ term.
             raise SkipRule(reading.undecided)
         if reading.sampler is None:
             return
-        loc = loc_of(reading.element) or loc_of(reading.node)
+        from vaelint.facts.reparams import heads_of
+
+        # a KL written in parts (sum(var) + sum(mu**2) - clamp(sum(logvar))): its element is a head the
+        # encoder made, not a line of the KL's; the term's line is the KL's
+        in_heads = reading.element in heads_of(ctx.roles.reparams)
+        loc = (None if in_heads else loc_of(reading.element)) or loc_of(reading.node)
         if reading.offset:
             where = f" at {loc.where()}" if loc else ""
             ctx.notes.append(
