@@ -165,7 +165,7 @@ def _kl_reading(ctx, run) -> KLReading | str:
                 "terms (a mixture prior's, say) is not read as one: not checked"
             )
         return readings[0]  # the one KL candidate is no Gaussian KL: VAE007
-    if len(closed) > 1 and readings and all(r.undecided is None for r in readings) and _one_formula(closed):
+    if len(closed) > 1 and readings and all(r.undecided is None for r in readings) and _one_formula(view, roles, closed):
         # one KL line applied per stochastic level (a loop over [(mu1, logstd1), (mu2, logstd2)], a helper
         # called per layer): the levels the heads fit read it as no Gaussian KL, so the formula is none
         return readings[0]
@@ -176,10 +176,15 @@ def _kl_reading(ctx, run) -> KLReading | str:
     return f"{len(closed)} terms of the loss read the encoder's heads and none is the Gaussian KL of the sampler's mean and std"
 
 
-def _one_formula(terms) -> bool:
-    """Are these KL terms all made at one line of the user's code (the same formula, per level)?"""
+def _one_formula(view, roles, terms) -> bool:
+    """Are these KL terms one formula: all made at one line of the user's code (the same formula,
+    per level), or parts of one expression of the heads alone (``0.5 * (sum(var) + sum(mu**2) -
+    clamp(sum(logvar)))`` written over several lines)?"""
     places = {(loc.path, loc.line) if loc is not None else None for loc in (t.meta.get("loc") for t in terms)}
-    return len(places) == 1 and None not in places
+    if len(places) == 1 and None not in places:
+        return True
+    joined = next((n for n in view.graph.nodes if all(view.depends_on(n, t) for t in terms)), None)
+    return joined is not None and term_kind(view, roles, joined) == "kl"
 
 
 def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | str:
