@@ -29,7 +29,9 @@ def _needs_cuda(error, text: str) -> bool:
     """``assert torch.cuda.is_available()``, a GPU library's call: code that runs only with CUDA."""
     from vaelint.source.frames import raising_line
 
-    if "compiled with cuda" in text.lower() or "nvidia driver" in text.lower():
+    low = text.lower()
+    # torch's words for CUDA missing: a CPU build, no driver, a CUDA generator or stream asked of a CPU build
+    if any(w in low for w in ("compiled with cuda", "nvidia driver", "without aten_cuda", "no cuda gpus are available")):
         return True
     return isinstance(error, AssertionError) and "cuda" in raising_line(error)
 
@@ -125,6 +127,7 @@ def _why_stopped(runtime, watch, home) -> str:
         elif _argv_hint(error):
             hint = _argv_hint(error)
         elif _needs_cuda(error, text):
+            text = text.split(". ")[0].rstrip(".") + "." if len(text) > 200 else text  # torch's linker advice: not the cause here
             hint = (
                 f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
                 "script's option that runs it on the CPU with --script-args, such as --no-cuda or --device cpu)"
