@@ -84,7 +84,7 @@ def _reparam_of(view: GraphView, noise: fx.Node) -> Reparam | None:
             continue
         eps = noisy[0]
         std = factors[1] if factors[0] is eps else factors[0]
-        if not any(a.op == "placeholder" for a in view.ancestors(std)):
+        if not any(a.op == "placeholder" for a in view.value_ancestors(std)):  # a size (1 / x.size(0)) is no scale
             continue
         mean = node.args[0] if fused else None
         if fused and (not isinstance(mean, fx.Node) or view.depends_on(mean, noise)):
