@@ -50,7 +50,7 @@ class _KeepCreationOps(TorchFunctionMode):
         if function_name(func) in CREATION_OPS:
             if not any(isinstance(a, fx.Proxy) for a in leaves):
                 return self.tracer.create_proxy("call_function", func, args, kwargs)
-        if not any(isinstance(a, fx.Proxy) for a in leaves) and any(id(a) in self.tracer.held for a in leaves):
+        if not any(isinstance(a, fx.Proxy) for a in leaves) and any(id(a) in self.tracer.held for a in leaves) and _values_op(func):
             # ``x @ w.T`` with ``w`` a registered parameter the code keeps in a Python list too: fx
             # meets the real tensor (no module attribute was read), so the op ran at trace time and
             # its result was a constant; it is the parameter's node instead
@@ -61,6 +61,14 @@ class _KeepCreationOps(TorchFunctionMode):
                 lambda a: self.tracer.create_proxy("get_attr", held[id(a)], (), {}) if id(a) in held else a, (args, kwargs)
             )
         return func(*args, **kwargs)
+
+
+def _values_op(func) -> bool:
+    """An op on a tensor's values, not a query of its metadata: a property read is one only for the
+    transposes (``w.T``); ``w.device``, ``w.shape``, ``w.dtype`` stay the real answers."""
+    if getattr(func, "__name__", "") != "__get__":
+        return True
+    return getattr(getattr(func, "__self__", None), "__name__", "") in ("T", "mT", "H", "mH")
 
 
 # torch's factories that take sizes: called with sizes read from traced tensors
