@@ -50,7 +50,12 @@ class _KeepCreationOps(TorchFunctionMode):
         if function_name(func) in CREATION_OPS:
             if not any(isinstance(a, fx.Proxy) for a in leaves):
                 return self.tracer.create_proxy("call_function", func, args, kwargs)
-        if not any(isinstance(a, fx.Proxy) for a in leaves) and any(id(a) in self.tracer.held for a in leaves) and _values_op(func):
+        if (
+            not any(isinstance(a, fx.Proxy) for a in leaves)
+            and any(id(a) in self.tracer.held for a in leaves)
+            and _values_op(func)
+            and _asked_by_the_user()
+        ):
             # ``x @ w.T`` with ``w`` a registered parameter the code keeps in a Python list too: fx
             # meets the real tensor (no module attribute was read), so the op ran at trace time and
             # its result was a constant; it is the parameter's node instead
@@ -61,6 +66,19 @@ class _KeepCreationOps(TorchFunctionMode):
                 lambda a: self.tracer.create_proxy("get_attr", held[id(a)], (), {}) if id(a) in held else a, (args, kwargs)
             )
         return func(*args, **kwargs)
+
+
+def _asked_by_the_user() -> bool:
+    """Is the innermost frame outside torch and this module the user's own code (not a library's:
+    Lightning's optimisers, its logging)?"""
+    import sys
+
+    from vaelint.source.frames import is_user_file
+
+    f = sys._getframe(1)
+    while f is not None and ("/torch/" in f.f_code.co_filename or f.f_code.co_filename == __file__):
+        f = f.f_back  # torch's dispatch, fx's Proxy.__bool__ and our own frames
+    return f is not None and is_user_file(f.f_code.co_filename)
 
 
 def _values_op(func) -> bool:
@@ -133,12 +151,18 @@ class _Tracer(fx.Tracer):
         return super().create_arg(a)
 
     def to_bool(self, obj):
-        self.refused_at = self.refused_at or user_stack()[:1] or ["?"]  # the code's own except may catch it
+        self._refused()  # the code's own except may catch it
         return super().to_bool(obj)
 
     def iter(self, obj):
-        self.refused_at = self.refused_at or user_stack()[:1] or ["?"]
+        self._refused()
         return super().iter(obj)
+
+    def _refused(self) -> None:
+        """Note a refusal asked for by the user's own line (``if torch.isnan(loss)`` in their
+        helper); one a library's code asks for (Lightning's logging) is the library's to catch."""
+        if _asked_by_the_user() and not self.refused_at:
+            self.refused_at = list(user_stack()[:1]) or ["?"]
 
     def call_module(self, m, forward, args, kwargs):
         """A module that is not the model's (``nn.BCELoss(reduction="sum", weight=w)`` made in the

@@ -46,15 +46,19 @@ def trained_by_other_optimisers(optimisers: list, reached: set, later_backward: 
     most of what the VAE loss reaches) trains its parameters by that backward, even where the
     VAE loss reaches some of them (the discriminator's features in a feature-matching loss): the
     ones the VAE loss does not reach (its real/fake head) are trained there, not dead."""
+    optimisers = list({id(opt): opt for opt in optimisers}.values())  # one optimiser listed twice is one
     held = [{id(p) for group in opt.param_groups for p in group.get("params", ())} for opt in optimisers]
     out = set()
     for params in held:
         if params and not params & reached:
             out |= params
     if later_backward and len(held) > 1:
+        # the other optimisers' parameters the VAE loss does not reach are trained by the later
+        # backward, even where an optimiser holds the VAE's too (two Adams over model.parameters(),
+        # the critic a submodule of the model: student VAE-GAN code)
         vaes = max(held, key=lambda params: len(params & reached))
         for params in held:
-            if params is not vaes and not params >= vaes:
+            if params is not vaes:
                 out |= params - reached
     return out
 
