@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from vaelint.frontends.base import Program
 
 _READ_THE_KL = ("VAE002", "VAE004")
+_PASSED = "it is checked as the model's training step"  # liveprogram's note on a step whose loss reaches no sample
 
 
 def no_sample_read(program: Program, ctx: Context, findings: list) -> None:
@@ -46,13 +47,24 @@ def read_step_is_no_vae(program: Program, ctx: Context, findings: list) -> None:
     too. Never "no findings" there: every rule that reads a VAE was skipped on a step that is likely
     not the VAE's. Exit 2, saying why."""
     ran = next((n for n in program.notes if n.startswith(_RAN) and n.endswith(_READ)), None)
-    if ran is None or ctx.roles.reparam is not None or ctx.roles.kl_terms or ctx.failure is not None or findings:
+    passed = next((n for n in program.notes if n.endswith(_PASSED)), None)  # run: no backward reached a sample
+    if (ran is None and passed is None) or ctx.roles.reparam is not None or ctx.roles.kl_terms or ctx.failure is not None or findings:
         return
     if not _other_backwards(program):
         return  # the file's one step: a model that is no VAE (a forecaster) is checked as what it is
     if _reconstructs_its_input(ctx):
         return  # an autoencoder's step (a VQ-VAE's, a plain AE's): checked as what it is, data or no data
     step = program.step.description if program.step is not None else "the step"
+    if ran is None:
+        # the run reached backwards, none of whose losses reached a random sample: the one checked is a
+        # GAN discriminator's, a classifier's (a file training a GAN beside a VAE's file)
+        raise VaelintError(
+            "loss",
+            f"{step} holds no VAE or autoencoder: running the code, no backward's loss reached a random sample, and the "
+            "one checked has no KL and compares no output of its model with the data it was given (a GAN "
+            "discriminator's step, a classifier's), while the file backpropagates elsewhere too, so no rule could "
+            "check it. Check the file that trains the VAE, or name its training function with PATH.py:FUNCTION.",
+        )
     why = ran[len(_RAN) : -len(_READ)].rstrip(")")
     raise VaelintError(
         "loss",
