@@ -52,7 +52,9 @@ def read_step_is_no_vae(program: Program, ctx: Context, findings: list) -> None:
         return
     if not _other_backwards(program):
         return  # the file's one step: a model that is no VAE (a forecaster) is checked as what it is
-    if _reconstructs_its_input(ctx):
+    if ran is None and not _against_made_labels(ctx):
+        return  # a step with no sample the run checks as what it is (a graph autoencoder's), unless it is a GAN's critic
+    if _reconstructs_its_input(ctx) or (ran is None and _compares_an_output_with_its_input(ctx)):
         return  # an autoencoder's step (a VQ-VAE's, a plain AE's): checked as what it is, data or no data
     step = program.step.description if program.step is not None else "the step"
     if ran is None:
@@ -92,6 +94,47 @@ def _other_backwards(program: Program) -> bool:
     first, last = step.lines
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "backward"]
     return any(not first <= n.lineno <= last for n in calls)
+
+
+_MADE_LABELS = {"ones", "zeros", "full", "ones_like", "zeros_like", "full_like", "new_ones", "new_zeros", "new_full", "fill_"}
+
+
+def _against_made_labels(ctx: Context) -> bool:
+    """Does a loss op of the step compare an output with labels the step makes (``torch.ones(B, 1)``
+    for real, ``zeros`` for fake): a GAN critic's or generator's loss?"""
+    from vaelint.capture.ops import RECON_LOSS_OPS, RESHAPE_OPS
+
+    view = ctx.view
+    for node in view.graph.nodes:
+        if view.op(node) not in RECON_LOSS_OPS:
+            continue
+        for a in [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]:
+            while view.op(a) in RESHAPE_OPS and a.args and isinstance(a.args[0], fx.Node):
+                a = a.args[0]
+            if view.op(a) in _MADE_LABELS:
+                return True
+    return False
+
+
+def _compares_an_output_with_its_input(ctx: Context) -> bool:
+    """Does a loss op compare a layer's output with an input that output is computed from (an
+    autoencoder with no sampler, a graph autoencoder's adjacency), where no sample marks the
+    reconstruction? A discriminator's BCE against ones compares with no input."""
+    from vaelint.capture.ops import RECON_LOSS_OPS
+
+    view = ctx.view
+    layers = view.with_parameters()
+    for node in view.graph.nodes:
+        if view.op(node) not in RECON_LOSS_OPS and view.op(node) not in ("sub", "rsub"):
+            continue
+        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+        for out in operands:
+            made = [p for p in view.placeholders() if view.depends_on(out, p)]
+            if not made or not any(view.depends_on(out, layer) for layer in layers):
+                continue
+            if any(a is not out and (a in made or view.is_data_only(a) and any(view.depends_on(a, p) for p in made)) for a in operands):
+                return True
+    return False
 
 
 def _reconstructs_its_input(ctx: Context) -> bool:
