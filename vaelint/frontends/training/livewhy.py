@@ -38,6 +38,10 @@ def _needs_cuda(error, text: str) -> bool:
 
 NO_DATA = "its data is not here"  # what a run that stopped at a missing data file says
 NEEDS_CUDA = "the code needs CUDA"  # what a run that stopped at code that runs only on a GPU says
+_CUDA_HINT = (
+    f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
+    "script's option that runs it on the CPU with --script-args, such as --no-cuda or --device cpu)"
+)
 
 
 def _in_the_step(error, text: str, where: str, watch, runtime) -> str:
@@ -128,10 +132,7 @@ def _why_stopped(runtime, watch, home) -> str:
             hint = _argv_hint(error)
         elif _needs_cuda(error, text):
             text = text.split(". ")[0].rstrip(".") + "." if len(text) > 200 else text  # torch's linker advice: not the cause here
-            hint = (
-                f" ({NEEDS_CUDA}, which this machine does not have: check it where a GPU is, or give the "
-                "script's option that runs it on the CPU with --script-args, such as --no-cuda or --device cpu)"
-            )
+            hint = _CUDA_HINT
         elif _stand_in_misfit(error, watch):  # the last: a stand-in read in another way, said more closely above
             hint = _stand_in_misfit(error, watch)
         if where and text.startswith(f"{where}: "):
