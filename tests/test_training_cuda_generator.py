@@ -33,3 +33,14 @@ def test_a_cuda_generator_on_a_cpu_build_is_said_as_needing_cuda(tmp_path, monke
     said = check(str(tmp_path / "train.py"), "-", []).error.message
     assert "the code needs CUDA, which this machine does not have" in said and "--device cpu" in said, said
     assert "ldd" not in said and "no-as-needed" not in said, said
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CUDA generator exists where CUDA is")
+def test_the_codes_default_device_is_not_left_set_after_its_check(tmp_path, monkeypatch):
+    # the script sets torch's default device to CUDA: the next check in the same process (a worker
+    # that checks several targets, the tests) must not make its tensors there
+    (tmp_path / "train.py").write_text(textwrap.dedent(SCRIPT))
+    monkeypatch.chdir(tmp_path)
+    check(str(tmp_path / "train.py"), "-", [])
+    assert torch.get_default_device() == torch.device("cpu")
+    assert torch.zeros(2).device.type == "cpu"

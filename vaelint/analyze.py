@@ -61,6 +61,10 @@ __all__ = ["Options", "analyse"]
 def analyse(target: str, options: Options) -> TargetResult:
     unclaim_all()  # what the last check in this process read as the user's code is a library again
     result = TargetResult(target)
+    # torch's process-wide defaults as the user's code may set them (torch.set_default_device("cuda"),
+    # set_default_dtype): put back after each target, as the next one in this process starts clean
+    device = torch.get_default_device() if hasattr(torch, "get_default_device") else None  # torch >= 2.3
+    dtype, grad = torch.get_default_dtype(), torch.is_grad_enabled()
     try:
         with time_limit(options.timeout):
             _seeded_analysis(target, options, result)
@@ -73,6 +77,11 @@ def analyse(target: str, options: Options) -> TargetResult:
             "that never returns, or a model too slow for this input: fix the loop, check with a "
             "smaller --input, or raise --timeout.",
         )
+    finally:
+        if device is not None and torch.get_default_device() != device:  # set anew only where the code changed it
+            torch.set_default_device(None if device == torch.device("cpu") else device)
+        torch.set_default_dtype(dtype)
+        torch.set_grad_enabled(grad)
     return result
 
 
