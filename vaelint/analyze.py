@@ -78,7 +78,7 @@ def analyse(target: str, options: Options) -> TargetResult:
             "smaller --input, or raise --timeout.",
         )
     finally:
-        if device is not None and torch.get_default_device() != device:  # set anew only where the code changed it
+        if device is not None:  # asking the device the code set (CUDA, on a CPU build) would raise: set anew
             torch.set_default_device(None if device == torch.device("cpu") else device)
         torch.set_default_dtype(dtype)
         torch.set_grad_enabled(grad)
