@@ -120,43 +120,48 @@ def _compares_an_output_with_its_input(ctx: Context) -> bool:
     """Does a loss op compare a layer's output with an input that output is computed from (an
     autoencoder with no sampler, a graph autoencoder's adjacency), where no sample marks the
     reconstruction? A discriminator's BCE against ones compares with no input."""
-    from vaelint.capture.ops import RECON_LOSS_OPS
-
     view = ctx.view
     layers = view.with_parameters()
-    for node in view.graph.nodes:
-        if view.op(node) not in RECON_LOSS_OPS and view.op(node) not in ("sub", "rsub"):
-            continue
-        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
-        for out in operands:
-            made = [p for p in view.placeholders() if view.depends_on(out, p)]
-            if not made or not any(view.depends_on(out, layer) for layer in layers):
-                continue
-            if any(a is not out and (a in made or view.is_data_only(a) and any(view.depends_on(a, p) for p in made)) for a in operands):
-                return True
-    return False
+    return any(
+        _compared_with_its_input(view, out, operands)
+        for operands in _comparisons(view)
+        for out in operands
+        if any(view.depends_on(out, layer) for layer in layers)
+    )
 
 
 def _reconstructs_its_input(ctx: Context) -> bool:
     """Does the loss compare the model's output with an input the output is computed from (an
     autoencoder's reconstruction), not with another target (a forecaster's y)?"""
-    from vaelint.capture.ops import RECON_LOSS_OPS
-
     view, recon = ctx.view, ctx.roles.recon
     if recon is None:
         return False
-    inputs = [p for p in view.placeholders() if view.depends_on(recon, p)]
+    return any(
+        _compared_with_its_input(view, out, operands, recon)
+        for operands in _comparisons(view)
+        for out in operands
+        if view.depends_on(out, recon)
+    )
+
+
+def _comparisons(view):
+    """The tensor operands of each comparison of the graph (a loss op, a difference)."""
+    from vaelint.capture.ops import RECON_LOSS_OPS
+
     for node in view.graph.nodes:
-        if view.op(node) not in RECON_LOSS_OPS and view.op(node) not in ("sub", "rsub"):
-            continue
-        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
-        if any(view.depends_on(a, recon) for a in operands) and any(
-            a in inputs or view.is_data_only(a) and any(view.depends_on(a, p) for p in inputs)
-            for a in operands
-            if not view.depends_on(a, recon)
-        ):
-            return True
-    return False
+        if view.op(node) in RECON_LOSS_OPS or view.op(node) in ("sub", "rsub"):
+            yield [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+
+
+def _compared_with_its_input(view, out, operands, made_of=None) -> bool:
+    """Is ``out`` compared, among ``operands``, with an input it is computed from (or the data only
+    of one), the other side not being ``made_of`` (the reconstruction) itself?"""
+    inputs = [p for p in view.placeholders() if view.depends_on(made_of if made_of is not None else out, p)]
+    return bool(inputs) and any(
+        a in inputs or view.is_data_only(a) and any(view.depends_on(a, p) for p in inputs)
+        for a in operands
+        if a is not out and not (made_of is not None and view.depends_on(a, made_of))
+    )
 
 
 _RAN = "running the code as written did not reach its step ("
