@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from vaelint.facts.countedout import cancels
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS, sampler_reading
 from vaelint.facts.klelements import kl_element, layer_for
 from vaelint.facts.kloffset import offset_ratio
@@ -236,6 +237,8 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
     offset = against.prior_offset if other_prior else 0.0
     if kl_name is None and shifted is not None:  # the KL plus a constant: the same gradients
         (ratio, offset), kl_name = shifted, sampler
+        if scale.counted_out is not None and cancels(ctx, scale.counted_out, offset):
+            offset = 0.0  # the - 1 of each element taken away after the sum, as their count
     if kl_name is not None:
         undecided = None
     sign = next((s for s, t in roles.loss_terms if t is term), 1)

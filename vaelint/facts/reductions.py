@@ -1,15 +1,15 @@
 """How each loss term is reduced and scaled: the facts behind beta_eff.
 
-A loss is ``a * sum_{b,d} rec + c * sum_{b,z} kl`` with ``beta_eff = c / a`` (README, "Rules").
-Each term is walked down to the elementwise tensor it reduces, collecting factors: reductions
-(``sum``/``mean``, a loss's ``reduction=``; a mean divides by the sizes it reduces), sizes taken
-from tensors (``/ x.size(0)``), explicit numbers (``0.01 *``, ``* kld_weight``). The KL element's
-own constant (the -0.5) is normalised away in ``vaelint/facts/lossscales.py``."""
+A loss is ``a * sum_{b,d} rec + c * sum_{b,z} kl`` with ``beta_eff = c / a`` (README, "Rules"). Each term is walked
+down to the elementwise tensor it reduces, collecting factors: reductions (``sum``/``mean``, a loss's ``reduction=``;
+a mean divides by the sizes it reduces), sizes taken from tensors (``/ x.size(0)``), explicit numbers (``0.01 *``,
+``* kld_weight``). The KL element's own constant (the -0.5) is normalised away in ``vaelint/facts/lossscales.py``."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch.fx as fx
 
@@ -22,6 +22,9 @@ from vaelint.facts.graphview import is_size
 from vaelint.facts.paddingmask import masked_mean, padding_mask
 from vaelint.source.facts import divides_by_a_length
 from vaelint.source.frames import SourceLoc
+
+if TYPE_CHECKING:
+    from vaelint.facts.countedout import CountedOut
 
 
 @dataclass
@@ -48,10 +51,10 @@ class TermScale:
     element: fx.Node | None
     factors: list[Factor] = field(default_factory=list)
     normalization: float = 1.0  # element / closed-form KL (KL terms only)
-    # "capacity" (gamma * |KL - C|, Burgess et al.), "floor" (free bits: clamp(KL, min=l), max(KL, l),
-    target: str | None = None  # relu(KL - l)): the walk went on to the KL inside
+    target: str | None = None  # "capacity" (|KL - C|) or "floor" (free bits: clamp(KL, min=l), relu(KL - l)): the KL inside
     parts: int = 1  # a reconstruction written as a sum of parts reduced alike: how many
     read_as: str | None = None  # a KL weighed by no N(0, 1) closed form of its heads: "stacked steps", "log q(z)"
+    counted_out: CountedOut | None = None  # a count taken from the reduced element (sum(...) - mu.numel())
 
     @property
     def batch_power(self) -> int:
@@ -91,17 +94,13 @@ class TermScale:
 
 
 _STOP = object()  # the walk ends at this node: it is the term's element
-# ops that hold a KL at a target or above a floor: |kl - C|, relu(kl - l), clamp(kl, min=l), max(kl, l)
-_AROUND_A_TARGET = {"abs", "relu", "clamp", "clamp_min", "maximum", "max"}
-# ops that give their input's values back: walked through where they keep its shape, or both are one number
-_SAME_VALUES = {"squeeze", "view", "reshape", "flatten", "contiguous", "clone", "float", "double", "to"}
+_AROUND_A_TARGET = {"abs", "relu", "clamp", "clamp_min", "maximum", "max"}  # |kl - C|, relu(kl - l), clamp(kl, min=l), max(kl, l)
+_SAME_VALUES = {"squeeze", "view", "reshape", "flatten", "contiguous", "clone", "float", "double", "to"}  # walked where shapes keep
 
 
 @dataclass
 class _Ends:
-    """The walk's result, decided by one step (None: the sizes were unknown)."""
-
-    scale: TermScale | None
+    scale: TermScale | None  # the walk's result, decided by one step (None: the sizes were unknown)
 
 
 class TermWalker:

@@ -9,6 +9,7 @@ import math
 import torch.fx as fx
 
 from vaelint.facts.argnumbers import size_said
+from vaelint.facts.countedout import minus_a_count
 from vaelint.facts.reductions import Factor, TermScale, TermWalker
 
 
@@ -92,6 +93,12 @@ def own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
             return None  # parts reduced unlike each other: no reduction of the term to read
         if stacked is not None:
             return stacked
+    if ctx.view.op(scale.element) in ("add", "sub") and not scale.reductions():
+        sub = minus_a_count(ctx, walker, scale.element, lambda part: own_scale(ctx, walker, part))
+        if sub is not None:  # 0.5 * (torch.sum(...) - mu.numel()): the KL's - 1 outside its sum
+            sub.factors = scale.factors + sub.factors
+            sub.term = term
+            return sub
     if ctx.view.op(scale.element) in ("add", "sub"):
         from vaelint.facts.learnedprior import kl_beside_a_log_det
 

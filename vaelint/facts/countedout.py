@@ -1,0 +1,87 @@
+"""A count taken away from a reduced term: the KL's per-element ``- 1`` written outside its sum, as the
+number of elements it sums (``0.5 * (torch.sum(mu**2 + logvar.exp() - logvar) - mu.numel())``, ``- b * z``
+with ``b, z = mu.shape``). The term is read down to the element the sum reduces, as the same KL with its
+``- 1`` inside is; the number taken away is kept, so that a reading of the element as "the KL plus a
+constant" (vaelint/facts/kloffset.py) can tell whether the constant cancels."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch.fx as fx
+
+from vaelint.facts.graphview import is_size
+from vaelint.facts.reductions import Factor, TermScale, TermWalker
+
+
+@dataclass
+class CountedOut:
+    """``reduced - n``: the subtraction, n's value on the checked run (negative for ``reduced + n``), and the
+    factors between it and the element (what a constant of each element is multiplied by on its way up)."""
+
+    node: fx.Node
+    value: float
+    inner: list[Factor]
+
+
+def minus_a_count(ctx, walker: TermWalker, element: fx.Node, walk) -> TermScale | None:
+    """The scale of ``reduced - n`` or ``reduced + n`` read as ``reduced``'s (``walk`` reads it), where n is a
+    number (a literal, sizes' arithmetic, a 0-d tensor nothing of the run moves) and ``reduced`` is reduced;
+    the count kept on the scale. None for anything else."""
+    view = ctx.view
+    op = view.op(element)
+    if op not in ("sub", "add") or len(element.args) != 2:
+        return None
+    a, n = element.args
+    if op == "add" and _a_count(walker, a):
+        a, n = n, a  # n + torch.sum(...)
+    if not isinstance(a, fx.Node) or _a_count(walker, a) or not _a_count(walker, n):
+        return None
+    number = n if isinstance(n, (int, float)) else _value(walker, element, n)
+    if number is None:
+        return None
+    scale = walk(a)
+    if scale is None or not scale.reductions() or scale.counted_out is not None:
+        return None
+    scale.counted_out = CountedOut(element, float(number) * (1 if op == "sub" else -1), list(scale.factors))
+    return scale
+
+
+def _a_count(walker: TermWalker, n) -> bool:
+    if isinstance(n, bool):
+        return False
+    if isinstance(n, (int, float)):
+        return True
+    if not isinstance(n, fx.Node):
+        return False
+    if is_size(n):
+        return True
+    t = walker.runs.runs[walker.runs.batch].tensors.get(n)
+    return t is not None and t.numel() == 1 and not any(a.op == "placeholder" for a in walker.view.value_ancestors(n))
+
+
+def _value(walker: TermWalker, node: fx.Node, n: fx.Node) -> float | None:
+    run = walker.runs.runs[walker.runs.batch]
+    if n in run.values and isinstance(run.values[n], (int, float)):
+        return float(run.values[n])
+    t = run.tensors.get(n)
+    return float(t) if t is not None and t.numel() == 1 else None
+
+
+def cancels(ctx, counted: CountedOut, per_element: float) -> bool | None:
+    """Whether a constant of ``per_element`` on each element, carried up through the reductions and numbers
+    between the element and the subtraction, is the count taken away. None where a factor is not followed."""
+    tensors = ctx.runs.runs[ctx.runs.batch].tensors
+    total = per_element
+    for f in counted.inner:
+        if f.kind == "const":
+            total *= f.value
+        elif f.kind == "sum" and f.node.args and isinstance(f.node.args[0], fx.Node):
+            got, out = tensors.get(f.node.args[0]), tensors.get(f.node)
+            if got is None or out is None or out.numel() == 0:
+                return None
+            total *= got.numel() / out.numel()
+        elif f.kind != "mean":
+            return None
+    return math.isclose(total, counted.value, rel_tol=1e-6, abs_tol=1e-9)
