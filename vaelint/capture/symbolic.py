@@ -129,6 +129,9 @@ def _setitem(proxy, key, value):
     proxy.tracer.create_proxy("call_function", operator.setitem, (proxy, key, value), {})
 
 
+_TENSOR_TYPE = type(torch.FloatTensor)  # torch.tensortype, not an attribute of torch
+
+
 class _Tracer(fx.Tracer):
     numpy_draws = NumpyDraws()  # the Gaussian noise drawn with NumPy while tracing (numpydraws.py)
 
@@ -142,7 +145,10 @@ class _Tracer(fx.Tracer):
     def create_arg(self, a):
         """A NumPy scalar handed to a traced op (``x.view(-1, np.prod(shape))``, a size computed with
         NumPy in the setup) as the Python number it stands for: fx refused it ("argument of type
-        numpy.int64") and the trace fell back to recording."""
+        numpy.int64") and the trace fell back to recording. A legacy tensor type (``x.type(torch.FloatTensor)``,
+        ``.type(self.dtype)`` with ``dtype = torch.cuda.FloatTensor``) as its name, which ``.type`` takes alike."""
+        if type(a) is _TENSOR_TYPE:  # fx refused it: "argument of type: <class 'torch.tensortype'>"
+            return f"{a.__module__}.{a.__name__}"
         item = getattr(a, "item", None)
         if item is not None and type(a).__module__ == "numpy" and getattr(a, "shape", None) == ():
             a = item()

@@ -101,9 +101,13 @@ def _stack_and_weights(ctx, element) -> tuple[fx.Node | None, list[float] | None
     if op not in ("mul", "div", "truediv") or len(element.args) != 2:
         return None, None
     a, b = element.args
-    if op != "mul" and view.op(a) != "stack":
+
+    def stacked(arg) -> bool:  # 1000 * rec: a Python number is no stack
+        return isinstance(arg, fx.Node) and view.op(arg) == "stack"
+
+    if op != "mul" and not stacked(a):
         return None, None  # c / stack(parts): no weights
-    stack, other = (a, b) if view.op(a) == "stack" else (b, a) if view.op(b) == "stack" else (None, None)
+    stack, other = (a, b) if stacked(a) else (b, a) if stacked(b) else (None, None)
     if stack is None or not isinstance(other, fx.Node) or any(a.op == "placeholder" for a in view.value_ancestors(other)):
         return None, None  # weights the data moves are no constant weights
     value = ctx.runs.runs[ctx.runs.batch].tensors.get(other)
