@@ -75,7 +75,7 @@ def _statements_after(capture) -> tuple[list, object]:
 
     if not capture.frames:
         return [], None
-    frame, (line, _col), _locals = capture.frames[-1]
+    frame, (line, col), _locals = capture.frames[-1]
     file = parse_file(os.path.realpath(frame.f_code.co_filename))
     if file is None:
         return [], frame
@@ -83,11 +83,19 @@ def _statements_after(capture) -> tuple[list, object]:
         for body in (getattr(node, field, None) for field in ("body", "orelse", "finalbody")):
             if not isinstance(body, list):
                 continue
-            at = next((k for k, s in enumerate(body) if isinstance(s, ast.stmt) and s.lineno <= line <= (s.end_lineno or s.lineno)), None)
+            on = [k for k, s in enumerate(body) if isinstance(s, ast.stmt) and s.lineno <= line <= (s.end_lineno or s.lineno)]
+            # `opt.zero_grad(); loss.backward(); opt.step()` on one line: the statement the backward is in
+            at = next((k for k in on if _holds_column(body[k], line, col)), on[0] if on else None)
             if at is None or hasattr(body[at], "body"):
                 continue  # a compound statement (a class or function, a loop, if, with, try): the backward is inside
             return body[at + 1 : at + 4], frame
     return [], frame
+
+
+def _holds_column(stmt: ast.stmt, line: int, col) -> bool:
+    if not isinstance(col, int) or stmt.lineno != line or stmt.end_lineno != line:
+        return False
+    return stmt.col_offset <= col < (stmt.end_col_offset or 0)
 
 
 def _step_call(stmt: ast.stmt, method: str = "step") -> ast.expr | None:
