@@ -14,7 +14,6 @@ import ast
 import contextlib
 import copy
 import os
-import re
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
@@ -22,6 +21,7 @@ from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
 from vaelint.frontends.training.livemain import main_module_kept, main_name
+from vaelint.frontends.training.liveparams import data_parameter
 from vaelint.frontends.training.livepatch import Patches
 from vaelint.frontends.training.runtime import Runtime, StandIn, StepLoss
 from vaelint.frontends.training.sites import Boundary
@@ -244,7 +244,6 @@ def caller_script(home, ref):
     """The script beside the target (or in the current folder) that builds and calls what
     ``ref`` names, importing it from the target's file: main.py's ``Solver(args).train()``
     for ``solver.py:Solver.train``, its argparse defaults giving ``args``. None for none."""
-    import os
 
     from vaelint.frontends.training import is_script, neighbours
 
@@ -316,47 +315,11 @@ def _call_named(module, ref, request):
     try:
         obj(**kwargs)
     except VaelintError as e:
-        data = _data_parameter(kwargs, e, request)
-        if data is None:
+        stood = data_parameter(obj, kwargs, e, request)  # fit(self, X): rows of --input; train(self, loader): its batches
+        if stood is None:
             raise
-        kwargs[data] = _parameter_rows(obj, data, request)  # fit(self, X): rows of --input, as a file's
+        kwargs.update(stood)
         obj(**kwargs)
-
-
-_AS_DATA = re.compile(
-    r"TensorDataset\(|DataLoader\(|torch\.(tensor|from_numpy|as_tensor|Tensor|FloatTensor)\(|np\.(array|asarray)\(|\.shape\b|len\("
-)
-
-
-def _data_parameter(kwargs: dict, error: VaelintError, request) -> str | None:
-    """The parameter nothing passes whose stand-in the code used as its data (``TensorDataset(X)``,
-    ``X.shape[1]``) before any batch was taken, where --input gives the batch's first item."""
-    from vaelint.source.facts import line_text
-
-    if not any(not s.name for s in request.inputs):
-        return None
-    for name, value in kwargs.items():
-        said = getattr(value, "_what", None) if isinstance(value, StandIn) else None
-        if said and f"the step uses {said}" in error.message:
-            where = re.match(r"(.+?):(\d+): ", error.message)
-            text = line_text(os.path.abspath(where.group(1)), int(where.group(2))) if where else ""
-            return name if re.search(rf"\b{re.escape(name)}\b", text) and _AS_DATA.search(text) else None
-    return None
-
-
-def _parameter_rows(fn, name: str, request):
-    """Rows of the first --input's samples for the parameter ``name``, said in the report."""
-    import torch
-
-    from vaelint.frontends.training.livedata import STOOD_IN, stood_in_rows
-
-    spec = next(s for s in request.inputs if not s.name)
-    rows = torch.from_numpy(stood_in_rows(spec))
-    STOOD_IN.append(
-        f"the parameter {name!r} of {getattr(fn, '__qualname__', 'the target')}, which nothing passes, is the code's data: "
-        f"it stands in as {' x '.join(map(str, rows.shape))} rows of --input {spec.text()}'s samples"
-    )
-    return rows
 
 
 def _arguments(fn, init: dict, skip_self: bool) -> dict:
