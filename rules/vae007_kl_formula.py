@@ -177,6 +177,10 @@ term.
         Example(fill(_SOFTPLUS, kl="torch.sum(-torch.log(std) + 0.5 * (std**2 + mu**2) - 0.5)"), inputs=("6x20",)),
         # the KL against a prior the user chose, N(0, 0.1^2 I): a Gaussian KL of the same sampler
         Example(_model(_AGAINST_S.format(c="-0.5")), inputs=("6x20",)),
+        # against N(0, 1/2) named in the formula (its log, -0.693): a prior the user chose
+        Example(
+            fill(_SOFTPLUS, kl="torch.sum(0.5 * ((std**2 + mu**2) / 0.5 - 1 - torch.log(std**2) - 0.6931471805599453))"), inputs=("6x20",)
+        ),
         # against a learned conditional prior: the KL of two Gaussians, the prior's network's heads fixed
         Example(fill(_LEARNED, kl=_TWO.format(c="0.5")), inputs=("6x20", "6x3")),
         # the two Gaussians' KL with its log-ratio written as log(std_p / std_q): the sampler's std
@@ -250,6 +254,13 @@ term.
             at="finding",
             message="missing 1/2",
             fixed=fill(_SQUEEZED, kl="-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
+        ),
+        # the tutorial's KL, the 1/2 missing from its std^2 + mu^2 part: the KL to N(0, 1/2), a prior no line names
+        Example(
+            fill(_SOFTPLUS, kl="torch.sum(std**2 + mu**2 - torch.log(std) - 0.5)"),
+            inputs=("6x20",),
+            at="finding",
+            message="the KL to N(0, 1/2)",
         ),
         # against N(0, 0.1^2 I) too, the 1/2 is the formula's own
         Example(
@@ -361,7 +372,8 @@ term.
                 "training is the same, but the value it reports is off by that constant (1/2 per latent dim and sample)"
             )
         if reading.kl is None:
-            yield self.report(FormulaSeen("not_gaussian", sampler=reading.sampler), loc, node=reading.node)
+            kind = "half_prior" if reading.half_prior else "not_gaussian"
+            yield self.report(FormulaSeen(kind, sampler=reading.sampler), loc, node=reading.node)
             return
         yield from self._weighed(ctx, reading, loc)
         # a hierarchical VAE's other layers: each KL term against its own prior
@@ -466,6 +478,8 @@ term.
             return None
         if finding.observed.kind == "not_gaussian":
             return again.kl is None
+        if finding.observed.kind == "half_prior":
+            return again.kl is None and again.half_prior
         if again.coefficient is None:
             return None
         if finding.observed.kind == "wrong_sign":
@@ -491,6 +505,7 @@ class FormulaSeen(Observed):
 
     kind: Literal[
         "not_gaussian",
+        "half_prior",
         "wrong_sign",
         "missing_half",
         "scaled_noise",
@@ -547,6 +562,12 @@ class FormulaSeen(Observed):
                 "(no constant multiple of it). A closed form written with the sample where the mean belongs, or a "
                 "Monte Carlo estimate missing a part of log q(z|x) - log p(z)."
             )
+        if self.kind == "half_prior":
+            return (
+                "the KL term is the KL to N(0, 1/2), not to N(0, 1): its mu^2 + std^2 part lacks the 1/2 of the Gaussian "
+                "KL (0.5 * (mu^2 + std^2) - log std - 0.5), so it pulls every posterior std towards 0.71 and the means in "
+                "twice as hard, while samples of the prior are drawn from N(0, 1)."
+            )
         if self.kind == "not_gaussian":
             return (
                 "the KL term is not the Gaussian KL of the mean and std the sampler uses: on the run's "
@@ -590,7 +611,7 @@ class FormulaSeen(Observed):
                 f"write the KL of the encoder's heads, not of the sample: {_CLOSED_FORM}; or, at the sample, both parts: "
                 "log q(z|x) - log p(z) = Normal(mu, std).log_prob(z).sum(-1) - Normal(0, 1).log_prob(z).sum(-1)"
             )
-        if self.kind == "not_gaussian":
+        if self.kind in ("not_gaussian", "half_prior"):
             return _SAMPLER_FORMS.get(self.sampler, f"{_CLOSED_FORM} for a log-variance head")
         if self.kind == "wrong_sign" and self.clamped:
             return "add the clamped KL to the loss with a positive weight: beta * torch.clamp(kl - free_bits, min=0)"

@@ -206,6 +206,7 @@ class KLElement:
             )
         self.valid = full or summed
         self.prior_offset = 0.0  # ratio_to_some_prior's constant beside the KL, per element
+        self.prior_fit = None  # and its prior's (1 / variance, mean) per element, where it fits one
         if not self.valid:
             return
         # log q(z).sum(-1) - log p(z).sum(-1): an element already summed over the latent dim
@@ -336,6 +337,7 @@ class KLElement:
         if k_mid == 0 or bool(((k - k_mid).abs() > 1e-4 * abs(k_mid)).any()):
             return NOT_CONSTANT
         self.prior_offset = c_mid / k_mid if abs(c_mid) > 1e-9 * (1 + abs(k_mid)) else 0.0  # per unit of the KL
+        self.prior_fit = (a, b)
         return Ratio(k_mid, True)
 
     def _spread(self, head: Tensor, amount: float) -> Tensor:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from vaelint.facts.countedout import cancels
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS, sampler_reading
+from vaelint.facts.halfprior import unnamed_half_prior
 from vaelint.facts.klelements import kl_element, layer_for
 from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.klparts import joined_element, kl_parts
@@ -37,6 +38,7 @@ class KLReading:
     offset: float = 0.0  # the element is the Gaussian KL plus this constant (its - 1 left out)
     clamped: bool = False  # held above a floor (free bits: clamp(kl - l, min=0)): read inside the clamp
     other_prior: bool = False  # read against a Gaussian prior other than N(0, 1) (learned, conditional, N(0, s^2))
+    half_prior: bool = False  # the KL to N(0, 1/2) that no line names: the 1/2 of its mu^2 + std^2 part missing
 
 
 _CLAMPS = {"clamp", "clip", "max", "maximum", "relu", "where", "softplus"}
@@ -209,7 +211,7 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
         element, sampler = _std_as_head(ctx, scale.element, r, run), "std"
         if element is None:
             return "the sampler's std is no plain reading of the scale head (exp, softplus, ...)"
-    kl_name, ratio, undecided, other_prior = None, None, None, False
+    kl_name, ratio, undecided, other_prior, half = None, None, None, False, False
     order = [] if prior_net else [sampler] + [n for n in READINGS if n != sampler]
     for name in order:
         found = element.ratio_to(name)
@@ -227,7 +229,8 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
         # user chose, N(0, s^2 I)): the same KL of the sampler's mean and std, its prior another
         against = kl_element(ctx, scale.element, run, layer=r, freeze_sample=True)
         some = against.ratio_to_some_prior()
-        if some.constant:
+        half = some.constant and unnamed_half_prior(ctx, scale.element, against, r)
+        if some.constant and not half:
             kl_name, ratio, other_prior = sampler, some.value, True
     if prior_net and kl_name is None:
         return (
@@ -246,7 +249,8 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
     coefficient = None
     if ratio is not None:
         coefficient = sign * math.prod(f.value for f in consts) * ratio
-    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided, offset, scale.target == "floor", other_prior)
+    floor = scale.target == "floor"
+    return KLReading(sampler, kl_name, coefficient, explicit, term, scale.element, undecided, offset, floor, other_prior, half)
 
 
 def _read_in_parts(ctx, run) -> KLReading | None:
