@@ -116,7 +116,9 @@ NOT_CONSTANT = Ratio(None, True)
 
 def ratio(element: Tensor, reference: Tensor, error: Tensor, rtol: float = RTOL) -> Ratio:
     """Is ``element`` a constant multiple of ``reference`` within ``rtol`` plus each
-    element's absolute ``error`` bound? All three float64, one shape."""
+    element's absolute ``error`` bound? All three float64, one shape (else: not decided)."""
+    if element.shape != reference.shape or not _fits(error.shape, element.shape):
+        return UNKNOWN  # a B x 1 element beside B heads: no element-by-element reading
     signal = (reference.abs() > 0) & (error <= 0.1 * rtol * element.abs())
     if int(signal.sum()) == 0:
         # nothing is known well enough to fix the constant; an element that is
@@ -134,6 +136,13 @@ def ratio(element: Tensor, reference: Tensor, error: Tensor, rtol: float = RTOL)
     if bool(((element - c * reference).abs() > allowed).any()):
         return NOT_CONSTANT
     return Ratio(c, True)
+
+
+def _fits(shape, into) -> bool:
+    try:
+        return torch.broadcast_shapes(shape, into) == into
+    except RuntimeError:
+        return False
 
 
 def rounding_error(dtype: torch.dtype, mu: Tensor, log_var: Tensor) -> Tensor:

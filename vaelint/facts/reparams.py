@@ -43,19 +43,22 @@ def samples_of(layers) -> frozenset:
 def find_reparams(view: GraphView) -> list[Reparam]:
     """Every ``mu + eps * std`` of the graph, one per noise source (a hierarchical
     VAE has one per stochastic layer; a later layer's mean and std may depend on
-    an earlier layer's noise, never on their own). Where torch draws no noise that
-    makes one, a tensor made outside torch (``torch.Tensor(np.random.normal(...))``)
-    that multiplies the scale is the noise."""
+    an earlier layer's noise, never on their own). Where torch draws no noise at
+    all, a tensor made outside torch (``torch.Tensor(np.random.normal(...))``) that
+    multiplies the scale is the noise; where it draws some that makes no such sample
+    (a von Mises-Fisher's rsample), a tensor made outside torch is no noise (a Bessel
+    function's values, made by SciPy inside an autograd Function)."""
     found: list[Reparam] = []
     claimed: set = set()
-    for noise in [n for n in view.graph.nodes if view.op(n) in RANDOM_OPS]:
+    drawn = [n for n in view.graph.nodes if view.op(n) in RANDOM_OPS]
+    for noise in drawn:
         if noise in claimed:
             continue
         got = _reparam_of(view, noise)
         if got is not None:
             found.append(got)
             claimed |= {a for a in view.ancestors(got.eps) if view.op(a) in RANDOM_OPS}
-    if not found:
+    if not found and not drawn:
         found = [got for got in map(lambda n: _reparam_of(view, n), view.made_constants()) if got is not None]
     return found
 
