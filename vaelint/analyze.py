@@ -44,6 +44,7 @@ from vaelint.facts.flow import alike_once, beta_effective, flow_rows, loss_readi
 from vaelint.facts.shapes import make_inputs, run_batches
 from vaelint.facts.unread import no_sample_read, read_step_is_no_vae, say_zero_weights
 from vaelint.frontends import LoadRequest, Program, choose, load_program, parse_ref
+from vaelint.frontends.legacycuda import CUDA_DEFAULT
 from vaelint.frontends.lossfind import LossPlan
 from vaelint.frontends.placeholders import notes_mark, stood_in
 from vaelint.inputs import InputSpec
@@ -61,8 +62,7 @@ __all__ = ["Options", "analyse"]
 def analyse(target: str, options: Options) -> TargetResult:
     unclaim_all()  # what the last check in this process read as the user's code is a library again
     result = TargetResult(target)
-    # torch's process-wide defaults as the user's code may set them (torch.set_default_device("cuda"),
-    # set_default_dtype): put back after each target, as the next one in this process starts clean
+    # torch's process-wide defaults the user's code may set (set_default_device, set_default_dtype): put back after each target
     device = torch.get_default_device() if hasattr(torch, "get_default_device") else None  # torch >= 2.3
     dtype, grad = torch.get_default_dtype(), torch.is_grad_enabled()
     try:
@@ -82,6 +82,7 @@ def analyse(target: str, options: Options) -> TargetResult:
             torch.set_default_device(None if device == torch.device("cpu") else device)
         torch.set_default_dtype(dtype)
         torch.set_grad_enabled(grad)
+        CUDA_DEFAULT.clear()  # a legacy CUDA default tensor type, as the run kept it (vaelint/frontends/legacycuda.py)
     return result
 
 

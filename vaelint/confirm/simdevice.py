@@ -30,7 +30,7 @@ from torch.utils._pytree import tree_leaves, tree_map
 
 from vaelint.confirm.simcontext import cuda_answers_yes, held_tensors, is_cuda_device, names_a_real_gpu
 from vaelint.confirm.simswitches import switches_on
-from vaelint.frontends.legacycuda import legacy_types, legacy_types_seen_through
+from vaelint.frontends.legacycuda import legacy_types, legacy_types_seen_through, made_on_gpu_by_default
 from vaelint.source.facts import line_text, names_the_cpu
 from vaelint.source.frames import SourceLoc, user_stack
 
@@ -233,6 +233,8 @@ class _Moves(TorchFunctionMode):
         elif is_cuda_device(kwargs.get("device")):
             kwargs["device"] = "cpu"
             to_cuda = True
+        elif made_on_gpu_by_default(func, args, kwargs):
+            to_cuda = True  # torch.set_default_tensor_type("torch.cuda.FloatTensor") made the GPU the default
         elif kwargs.get("device") is not None and not _cpu_written_here():
             # device=self.device / DEVICE: a variable that names the GPU on a GPU machine
             # ("cuda" if torch.cuda.is_available() else "cpu", decided when the file loaded)

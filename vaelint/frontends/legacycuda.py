@@ -57,6 +57,19 @@ def _legacy_type(name: str, dtype: torch.dtype, simulated, on_gpu, said) -> type
     return _Meta(name, (), {"__new__": __new__, "__module__": "torch.cuda", "dtype": dtype, "is_cuda": True})
 
 
+# the legacy CUDA type the code made torch's default (torch.set_default_tensor_type("torch.cuda.FloatTensor")),
+# GPU-only code's idiom: a factory call given no device makes a tensor on the GPU, as it does there
+CUDA_DEFAULT: list = []
+_FACTORIES = frozenset("randn rand randint randperm zeros ones empty full tensor arange linspace eye normal".split())
+
+
+def made_on_gpu_by_default(func, args, kwargs) -> bool:
+    """Does this op make a tensor on the GPU the code made the default (a factory given no device nor tensor)?"""
+    if not CUDA_DEFAULT or getattr(func, "__name__", "") not in _FACTORIES or kwargs.get("device") is not None:
+        return False
+    return not any(isinstance(a, torch.Tensor) for a in args)
+
+
 # inside: the simulated GPU runs; its last entry, refuse(constructor, tensors), raises as a GPU does
 # when a CPU type is given tensors on the (simulated) GPU, and returns when none is
 _AS_ON_A_GPU: list = []
@@ -83,15 +96,32 @@ def legacy_types(simulated, on_gpu=lambda t: t.is_cuda, said=None, gpu=None):
             said(f"x.type(torch.cuda.{legacy.__name__})")
         return simulated(self.to(legacy.dtype))
 
+    set_type = torch.set_default_tensor_type
+
+    def set_default_tensor_type(t):
+        name = t.rpartition("torch.cuda.")[2] if isinstance(t, str) and t.startswith("torch.cuda.") else None
+        legacy = made.get(name) if name else next((m for m in made.values() if t is m), None)
+        if legacy is None:
+            CUDA_DEFAULT.clear()
+            return set_type(t)
+        if said is not None:
+            said(f"torch.set_default_tensor_type(torch.cuda.{legacy.__name__})")
+        CUDA_DEFAULT[:] = [legacy.dtype]
+        if legacy.dtype.is_floating_point:
+            torch.set_default_dtype(legacy.dtype)
+        return None
+
     try:
         for name, value in made.items():
             setattr(torch.cuda, name, value)
         torch.Tensor.type = type_
+        torch.set_default_tensor_type = set_default_tensor_type
         _AS_ON_A_GPU.extend([gpu] if gpu is not None else [])
         yield
     finally:
         del _AS_ON_A_GPU[len(_AS_ON_A_GPU) - (1 if gpu is not None else 0) :]
         torch.Tensor.type = to_type
+        torch.set_default_tensor_type = set_type
         for name, value in saved.items():
             if value is None:
                 delattr(torch.cuda, name)

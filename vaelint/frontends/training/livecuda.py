@@ -1,6 +1,5 @@
-"""CUDA on a machine without it, while training code runs (:mod:`.live`, :mod:`.liverun`):
-``x.cuda()``, ``x.to("cuda")``, ``model.cuda()`` keep the object on the CPU, and each move is
-remembered with its line and whether the setup or the step made it."""
+"""CUDA on a machine without it, while training code runs (:mod:`.live`, :mod:`.liverun`): ``x.cuda()``,
+``x.to("cuda")``, ``model.cuda()`` keep the object on the CPU, each move remembered with its line and its part."""
 
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ import sys
 
 from torch.overrides import TorchFunctionMode
 
+from vaelint.frontends.legacycuda import made_on_gpu_by_default
 from vaelint.frontends.training.livecudaguard import GUARDS_PASSED, a_guard_asks, advises_only, names_a_device, to_a_chosen_device
 from vaelint.frontends.training.livemodelmoves import GPU_MARK, gives_a_device, model_moved, other_moves_of_a_model, tensor_moved
 from vaelint.frontends.training.livepatch import Patches
@@ -239,7 +239,7 @@ class _MadeOnCpu(TorchFunctionMode):
             # CPU here, the GPU where there is one, as .to(device) is marked
             return placed_on_gpu(func(*args, **kwargs))
         out = func(*args, **kwargs)
-        if _any_on_gpu(args):
+        if _any_on_gpu(args) or made_on_gpu_by_default(func, args, kwargs):
             # what is computed from tensors placed on the GPU is there too (Normal(loc, scale)
             # broadcasts its loc into a new tensor)
             for t in out if isinstance(out, (tuple, list)) else (out,):
