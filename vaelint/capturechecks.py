@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from vaelint.capture.batchdim import SequenceFirstData, sequence_first
 from vaelint.capture.inputcheck import binary_retry
+from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
 
 if TYPE_CHECKING:
@@ -32,12 +33,17 @@ def guessed_loss_raised(shaped: Shaped, loaded: Loaded, result: TargetResult) ->
     binder, runs = shaped.captured.binder, shaped.captured.runs
     if not _guess_raised(shaped.captured):
         return False
-    loaded.program.loss_missing_reason = (
+    why = (
         f"the loss {shaped.plan.name} could not be bound from the code alone ({binder.binding.guess_text()}: "
         f"by position) and that call raised ({_first_line(runs.failure.error)}): name its parameters "
         "as forward returns them (return recon, mu, logvar -> def loss(recon, x, mu, logvar)), or call it "
         "in the training code, and vaelint binds them as written"
     )
+    if shaped.plan.explicit:
+        # the loss the user named with --loss: no check of the model without it passes for one of it
+        tried = ", ".join(f"{p} <- {s}" for p, s in binder.binding.descriptions)
+        raise VaelintError("loss", f"{why[0].upper()}{why[1:]}. Binding tried: {tried}.")
+    loaded.program.loss_missing_reason = why
     result.binding = binder.binding.descriptions
     shaped.plan, shaped.guessed = None, True
     result.loss_name = None

@@ -292,9 +292,9 @@ class Binder:
             if isinstance(value, nn.Module):  # the model, to a loss that reads it (lossfind._give_the_model_read)
                 return Given(value), f"the model {type(value).__name__}"
             return Given(value), ("0, the counter's first step" if counted else f"--loss-kwarg {p.name}")
-        if p.name in self.input_names[1:]:
-            # a forward input the loss needs too (sequence lengths, labels): by name
-            return FromInput(self.input_names.index(p.name)), f"the forward's input {p.name}"
+        named = next((n for n in self.input_names[1:] if n.rstrip("s") == p.name.rstrip("s")), None)  # length: lengths
+        if named is not None:  # a forward input the loss needs too (sequence lengths, labels): by name
+            return FromInput(self.input_names.index(named)), f"the forward's input {named}"
         if self.call_site is not None and p.name in self.call_site[0]:
             # the training code calls this loss: its call site decides
             source = self.call_site[0][p.name]
