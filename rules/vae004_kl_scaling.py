@@ -226,6 +226,13 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         Example(_weighted("10 * rec", "0.5 * kl"), inputs=("8x20",), at="finding", message="beta_eff = 0.5/10 = 0.05 while"),
         # the near miss of the terms weighed alike: the reconstruction alone weighed, beta_eff = 1/3
         Example(_gamma("gamma * rec", "kl"), inputs=("8x20",), at="finding", message="beta_eff = 1/3 = 0.333 while the declared beta is 1"),
+        # a likelihood scaling (MMVAE's llik_scaling) is such a weight too
+        Example(
+            _weighted("llik_scaling * rec", "kl").replace("kld_weight=1.0):", "kld_weight=1.0, llik_scaling=3.0):"),
+            inputs=("8x20",),
+            at="finding",
+            message="beta_eff = 1/3 = 0.333 while the declared beta is 1",
+        ),
         # set twice: the message quotes the assignment that gave 0.1, not the if's that did not run
         Example(_set_twice("w * kl"), inputs=("8x20",), at="finding", message="as `w = 0.1`)", fixed=_set_twice("kl"), unsafe=True),
         Example(
@@ -424,7 +431,7 @@ HALF_AS_WRITTEN = (
     "is not read): a 1/2 or 2 written on it may be the KL formula's own, so its weight is not judged"
 )
 
-_WEIGHT_NAME = re.compile(r"gamma|lambda|lamb|lmbda|alpha|beta|weight|factor|coef|\bw_|_w\b|scale", re.I)
+_WEIGHT_NAME = re.compile(r"gamma|lambda|lamb|lmbda|alpha|beta|weight|factor|coef|\bw_|_w\b|scale|scaling", re.I)
 
 
 def _named(ctx, factor) -> str:
