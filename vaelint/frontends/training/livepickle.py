@@ -11,6 +11,7 @@ those rows. A file that is here is read as written; without ``--input`` nothing 
 from __future__ import annotations
 
 import io
+import operator
 import os
 
 import numpy as np
@@ -173,6 +174,22 @@ class MissingCheckpoint(dict):
             f"{self.path} is not here: the code calls what torch.load reads from it (a model an earlier run saved); "
             "put the file there, or check the model the step trains alone (PATH.py:CLASS --input SHAPE)"
         )
+
+
+def _as_a_fresh_start(name: str, fn, reflected: bool):
+    def op(self, other):  # ckpt["epoch"] + 1, best > ckpt["loss"]: a fresh start's 0 in its place
+        return fn(other, 0) if reflected else fn(0, other)
+
+    op.__name__ = name
+    return op
+
+
+# a number read from a checkpoint computed with (``start_epoch = ckpt["epoch"] + 1``): as 0 would be
+for _name, _fn in {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv, "pow": operator.pow}.items():
+    setattr(MissingCheckpoint, f"__{_name}__", _as_a_fresh_start(f"__{_name}__", _fn, False))
+    setattr(MissingCheckpoint, f"__r{_name}__", _as_a_fresh_start(f"__r{_name}__", _fn, True))
+for _name in ("lt", "le", "gt", "ge"):
+    setattr(MissingCheckpoint, f"__{_name}__", _as_a_fresh_start(f"__{_name}__", getattr(operator, _name), False))
 
 
 def missing_checkpoints(sandbox) -> None:
