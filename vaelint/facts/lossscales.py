@@ -395,6 +395,6 @@ def split_loss(ctx) -> str | None:
     if not places:
         return None
     return (
-        f"the step backpropagates part of its loss by its own backward ({', '.join(places[:3])}) before the one "
+        f"the step backpropagates part of its loss by its own backward ({', '.join(places[:3])}) beside the one "
         "read, into the same parameters and optimiser step: the loss is read in part, so its terms' weights are not judged"
     )

@@ -167,12 +167,13 @@ def split_backwards(watch, capture) -> list[str]:
     reaches parameters the VAE's loss reaches, its optimiser not another network's: its gradients
     add to the VAE's before the step (``kl.backward(retain_graph=True)`` then ``rec.backward()``),
     so the loss is backpropagated in parts and the one backward read is not the whole loss (a part
-    reaches the encoder's parameters, where they can be told). Only
+    reaches the encoder's parameters, where they can be told); and the backward that follows the
+    VAE's own before any optimiser steps (``rec.backward(retain_graph=True); kl.backward()``). Only
     where another backward follows it before any optimiser steps or clears gradients (a
     discriminator's ``d_loss.backward(); opt_d.step()`` on the decoder's prior samples is not)."""
     from vaelint.frontends.training.live import storage_of
     from vaelint.frontends.training.liveinner import parameters_reached
-    from vaelint.frontends.training.livestepper import backward_follows, encoder_parameters
+    from vaelint.frontends.training.livestepper import backward_follows, encoder_parameters, following_backward
     from vaelint.source.cells import where
 
     if capture is None or capture.taken is None:
@@ -187,6 +188,9 @@ def split_backwards(watch, capture) -> list[str]:
             place = where(frame.f_code.co_filename, line)
             if place not in places:
                 places.append(place)
+    later = following_backward(capture) if capture.frames else None
+    if later is not None:  # rec.backward(retain_graph=True); kl.backward(): the part after the one read
+        places.append(where(capture.frames[-1][0].f_code.co_filename, later))
     return places
 
 

@@ -149,11 +149,16 @@ def backward_follows(capture) -> bool:
     """Does another backward follow this one in its block (within the next three statements)
     before any optimiser steps or clears gradients (``kl.backward(retain_graph=True); z = ...;
     rec.backward()``)? Then the two add into one step. Unknown: False."""
+    return following_backward(capture) is not None
+
+
+def following_backward(capture) -> int | None:
+    """The line of the backward that follows this one so (:func:`backward_follows`); None for none."""
     later, _frame = _statements_after(capture)
     for stmt in later:
         text = ast.unparse(stmt)
         if ".step(" in text or ".zero_grad(" in text:
-            return False
+            return None
         if ".backward(" in text:
-            return True
-    return False
+            return stmt.lineno
+    return None
