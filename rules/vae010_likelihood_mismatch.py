@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from vaelint.capture.ops import CAST_OPS, RESHAPE_OPS
 from vaelint.errorkinds import kind_of
 from vaelint.facts.context import loc_of
@@ -130,6 +132,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         # probabilities through an op that keeps [0, 1] in [0, 1]: a ReLU of them, a smoothing 0.98 * p + 0.01
         Example(_model("torch.relu(torch.sigmoid(self.dec(z)))", _BCE_SUM), inputs=("6x20",)),
         Example(_model("0.98 * torch.sigmoid(self.dec(z)) + 0.01", _BCE_SUM), inputs=("6x20",)),
+        # an epsilon below the rounding of values near 1 (float32): p + 1e-10 is p
+        Example(_model("torch.sigmoid(self.dec(z)) + 1e-10", _BCE_SUM), inputs=("6x20",)),
         # a ReLU inside the decoder, a linear layer last: unbounded logits
         Example(_model("self.dec(torch.relu(z))", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)),
         # a tanh decoder against data scaled to [-1, 1]: within its reach
@@ -151,6 +155,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
     INVALID = [
         # probabilities scaled past 1 (2 * p) are no probabilities: the near-miss of 0.98 * p + 0.01
         Example(_model("2.0 * torch.sigmoid(self.dec(z))", _BCE_SUM), inputs=("6x20",), at="finding", message="ends in mul"),
+        # its near miss: an addend of 0.1 takes p past 1
+        Example(_model("torch.sigmoid(self.dec(z)) + 0.1", _BCE_SUM), inputs=("6x20",), at="finding", message="ends in add"),
         # the near miss of the tanh decoder: a sigmoid cannot reach the data's negative half
         Example(
             _model("torch.sigmoid(self.dec(z))", 'F.mse_loss(recon, x * 2 - 1, reduction="sum")'),
@@ -437,7 +443,10 @@ def _affine_keeps_unit(ctx, node, name, number) -> bool:
     inner = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
     scale = [a for a in inner.args if isinstance(a, (int, float)) and not isinstance(a, bool)] if inner is not None else []
     a = scale[0] if ctx.view.op(inner) == "mul" and len(scale) == 1 else 1.0
-    return number >= 0 and 0 <= a and a + number <= 1
+    # p + 1e-10: an addend below the rounding of values near 1 in the run's precision leaves p <= 1
+    held = ctx.runs.runs[ctx.runs.batch].tensors.get(node)
+    rounding = torch.finfo(held.dtype).eps / 4 if held is not None and held.is_floating_point() else 0.0
+    return number >= 0 and 0 <= a and a + number <= 1 + rounding
 
 
 def _bounded_just_under(ctx, loss_node) -> bool:
