@@ -444,7 +444,7 @@ def _affine_keeps_unit(ctx, node, name, number) -> bool:
     scale = [a for a in inner.args if isinstance(a, (int, float)) and not isinstance(a, bool)] if inner is not None else []
     a = scale[0] if ctx.view.op(inner) == "mul" and len(scale) == 1 else 1.0
     # p + 1e-10: an addend below the rounding of values near 1 in the run's precision leaves p <= 1
-    held = ctx.runs.runs[ctx.runs.batch].tensors.get(node)
+    (held,) = ctx.values(node)
     rounding = torch.finfo(held.dtype).eps / 4 if held is not None and held.is_floating_point() else 0.0
     return number >= 0 and 0 <= a and a + number <= 1 + rounding
 

@@ -38,7 +38,7 @@ def test_a_constructor_that_takes_a_model_and_an_optimizer_points_to_the_model_t
 
 
 def test_a_constructor_that_takes_a_folder_gets_the_init_advice(tmp_path, monkeypatch):
-    message = _message(tmp_path, monkeypatch, "data_dir", "torch.nn.Linear(20, 20), None  # data_dir unused")
+    message = _message(tmp_path, monkeypatch, "data_dir", "torch.load(data_dir + '/model.pt'), None")
     assert "Trainer's constructor needs 'data_dir': give it with --init NAME=VALUE" in message, message
     assert "--init data_dir='data'" in message
 

@@ -129,6 +129,7 @@ class TrainingFrontend(FrontendBase):
 
     def _load(self, ref: TargetRef, request: LoadRequest, path: str, home: SourceFile) -> Program:
         from vaelint.frontends.training.liveprogram import live_program
+        from vaelint.frontends.training.livesetupfailed import setup_failed_error
 
         way = os.environ.get("VAELINT_TRAINING", "")  # "run" or "read": one way only (debugging)
         if way != "read":
@@ -136,6 +137,8 @@ class TrainingFrontend(FrontendBase):
             try:
                 return live_program(self, ref, request, home)
             except VaelintError as run_error:
+                if getattr(run_error, "own_setup_failed", False):  # --lr parsed as a string, handed to Adam
+                    raise setup_failed_error(run_error) from None
                 if way == "run" or getattr(run_error, "argv", False) or getattr(run_error, "own_step_failed", False):
                     raise _plain(run_error) from None
                 forget_modules_since(before, [os.getcwd(), os.path.dirname(path)])  # read afresh, as a first run imports them

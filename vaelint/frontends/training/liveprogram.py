@@ -13,6 +13,7 @@ from vaelint.frontends.training.batchspecs import listed_items, nested_specs, va
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livemodelmoves import say_where_things_are
 from vaelint.frontends.training.livenotes import imported_step, moves, outside, passed_over, reaches, split_backwards
+from vaelint.frontends.training.livesetupfailed import own_setup_failed
 from vaelint.frontends.training.livewhy import stopped_at_a_missing_package, stopped_by_a_transform
 from vaelint.frontends.training.madebatches import made_in_full
 from vaelint.frontends.training.ownbatch import at_batch
@@ -97,6 +98,7 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     # a package the code uses that is not here stops the user's run there too (piq in a metric after
     # a plain AE's epoch, a VAE phase after it): the stop is the answer, not the backward passed over
     error.missing_package = stopped_at_a_missing_package(runtime)
+    error.own_setup_failed = own_setup_failed(runtime, request, sandbox)
     if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds):
         # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
         # phase, which reading the code leaves out): the first is the step when nothing else is
