@@ -201,10 +201,12 @@ def built_hint(path: str) -> str:
 
 
 def stood_in_file() -> str:
-    """The note of the first data file vaelint stood in for with rows of --input ("" for none)."""
+    """The note of the data file vaelint stood in for with rows of --input last, before the code failed
+    reading it ("" for none): the code reads a matrix, then a table by its columns (an item list, then
+    train.csv's 'uid'); the table is the one whose layout the code's line did not find."""
     from vaelint.frontends.training.livedata import STOOD_IN
 
-    return next((n for n in STOOD_IN if n.startswith("the data file ") and "it stands in as" in n), "")
+    return next((n for n in reversed(STOOD_IN) if n.startswith("the data file ") and "it stands in as" in n), "")
 
 
 def misread_text(made: str) -> str:
