@@ -45,11 +45,24 @@ def referenced_modules(fn) -> dict:
     for name, value in values.items():
         if isinstance(value, nn.Module):
             out.setdefault(name, value)
+        elif _held_modules(value):  # modules = {"encoder": Encoder(), ...}; nets = [enc, dec]: a plain container
+            for key, inner in _held_modules(value):
+                out.setdefault(f"{name}_{key}", inner)
         elif not isinstance(value, (type, types.ModuleType, types.FunctionType)) and hasattr(value, "__dict__"):
             for attr, inner in vars(value).items():
                 if isinstance(inner, nn.Module):
                     out.setdefault(attr, inner)
     return out
+
+
+def _held_modules(value) -> list:
+    """(key, module) of a plain dict, list or tuple whose every item is an nn.Module; [] else."""
+    import torch.nn as nn
+
+    items = list(value.items()) if isinstance(value, dict) else list(enumerate(value)) if isinstance(value, (list, tuple)) else []
+    if not items or not all(isinstance(m, nn.Module) for _k, m in items) or not all(isinstance(k, (str, int)) for k, _m in items):
+        return []
+    return [(str(k).replace(".", "_"), m) for k, m in items]
 
 
 def model_of(modules: dict):
