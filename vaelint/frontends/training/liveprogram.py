@@ -10,6 +10,7 @@ import os
 from vaelint.errors import ChoosesCuda, VaelintError, error_text
 from vaelint.frontends.lightningstep import quiet_logging
 from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
+from vaelint.frontends.training.liveafterpass import stopped_later_in_its_loop
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livemodelmoves import say_where_things_are
 from vaelint.frontends.training.livenotes import imported_step, moves, outside, passed_over, reaches, split_backwards
@@ -99,7 +100,8 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     # a plain AE's epoch, a VAE phase after it): the stop is the answer, not the backward passed over
     error.missing_package = stopped_at_a_missing_package(runtime)
     error.own_setup_failed = own_setup_failed(runtime, request, sandbox)
-    if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds):
+    later = stopped_later_in_its_loop(runtime, watch)  # torch.cuda.synchronize() after a VQ-VAE's opt.step()
+    if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds or later):
         # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
         # phase, which reading the code leaves out): the first is the step when nothing else is
         passed = _passed_step(watch)
