@@ -275,7 +275,15 @@ over everything.
             at="finding",
             message="B/Z",
         ),
-        Example(_model("F.mse_loss(recon, x)", "kl_elem.mean()"), inputs=("8x20",), at="finding", message="beta_eff = D/Z = 5"),
+        # both averaged over every element: both become per-sample sums (the KL summed alone would be worse, D)
+        Example(
+            _model("F.mse_loss(recon, x)", "kl_elem.mean()"),
+            inputs=("8x20",),
+            at="finding",
+            message="beta_eff = D/Z = 5",
+            fixed=_model('F.mse_loss(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum(dim=-1).mean()"),
+            unsafe=True,
+        ),
         # the near miss: a weight that undoes half the ratio
         Example(
             _model('F.mse_loss(recon, x, reduction="none").mean(1).sum()', "kl_elem.sum() / 10"),
@@ -475,7 +483,14 @@ over everything.
             # a KL averaged over the batch and the latent dims beside a per-sample reconstruction averaged
             # over the batch: each sample's KL summed, then averaged (a plain sum would sum the batch too)
             dims = _sample_dims(ctx, scales.kl)
-            return summed_per_sample(ctx, kl_means[0], dims, "sum the KL over each sample's dims as the reconstruction", UNSAFE)
+            summed = summed_per_sample(ctx, kl_means[0], dims, "sum the KL over each sample's dims as the reconstruction", UNSAFE)
+            if not any(f.kind == "mean" and f.const_sizes > 1 for f in rec):
+                return summed  # the reconstruction is a per-sample sum: the KL alone is to change
+            # both averaged over every element (mse_loss(...) + kl.mean()): summing the KL alone would make it worse
+            again = per_sample_sum(ctx, rec_means[0], "", UNSAFE) if len(rec_means) == 1 and rec_means[0].op != "mean" else None
+            if summed is None or again is None:
+                return None
+            return Fix("reduce both terms as per-sample sums averaged over the batch", again.edits + summed.edits, UNSAFE)
         if len(kl_means) == 1 and not rec_means and kl_means[0].op == "mean":
             return reduce_by_sum(ctx, kl_means[0], "sum the KL as the reconstruction is summed", UNSAFE)
         if len(rec_means) == 1 and rec_means[0].op != "mean" and [f.over for f in kl_means] == ["B"]:
