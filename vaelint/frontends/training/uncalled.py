@@ -95,13 +95,32 @@ def trainers_defined(path: str) -> list[tuple[str, int]]:
     for file in (parse_file(p) for p in project_imports(path)):
         if file is not None:  # the project's functions that train, by name (``from lib import *`` too)
             trains |= {s.name for s in file.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and _backward_line(s)}
-    called = {n.func.id for n in ast.walk(home.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     found = []
     for name, fn in functions.items():
         reads = {n.func.id for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)} - {name}
+        # called from anywhere but its own body (a main guard indented into train() calls train from inside it)
+        outside = [s for s in home.tree.body if s is not fn]
+        called = {n.func.id for s in outside for n in ast.walk(s) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
         if name not in called and (name in trains or reads & trains):
             found.append((name, fn.lineno))
     return found
+
+
+def nested_main_guard(path: str, name: str) -> int | None:
+    """The line of an ``if __name__ == "__main__":`` indented into the top-level function ``name``
+    (it runs only if the function is called, and the function is what it calls): None for none."""
+    import os
+
+    from vaelint.frontends.training.sites import parse_file
+    from vaelint.source.astutil import is_main_guard
+
+    home = parse_file(os.path.realpath(path))
+    fn = (
+        next((s for s in home.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == name), None)
+        if home
+        else None
+    )
+    return next((n.lineno for n in ast.walk(fn) if isinstance(n, ast.If) and is_main_guard(n)), None) if fn else None
 
 
 def trainers_said(path: str) -> str:
@@ -110,7 +129,14 @@ def trainers_said(path: str) -> str:
     if not found:
         return ""
     named = ", ".join(f"{name}() at line {line}" for name, line in found[:3])
+    guard = next(((name, line) for name, _l in found for line in [nested_main_guard(path, name)] if line), None)
+    why = (
+        f' (its main guard, `if __name__ == "__main__":` at line {guard[1]}, is indented into {guard[0]}(), so running '
+        "the file never runs it: dedent it)"
+        if guard
+        else ""
+    )
     return (
-        f"; it defines {named}, which train{'s' * (len(found) == 1)} but nothing in the file calls: check "
+        f"; it defines {named}, which train{'s' * (len(found) == 1)} but nothing in the file calls{why}: check "
         f"{'that' if len(found) == 1 else 'one'} as the target (`vaelint check {path}:{found[0][0]}`)"
     )
