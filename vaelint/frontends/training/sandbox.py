@@ -34,7 +34,7 @@ import os
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
-from vaelint.frontends.training.sandboxanswers import NoOutput, from_hub_cache
+from vaelint.frontends.training.sandboxanswers import NoOutput, a_pause, from_hub_cache
 from vaelint.frontends.training.sandboxparts import first_step_only, no_step_subclass, retrieved, started_by_user_code, subclasses
 from vaelint.frontends.training.sandboxprograms import finished_popen
 from vaelint.frontends.training.sandboxthreads import keep_guarded, threads_now
@@ -359,7 +359,11 @@ class Sandbox:
         return no_step
 
     def _no_input(self, *args, **kwargs):
-        raise VaelintError("input", f"the training code asks for input(){self._where()}; vaelint runs without a terminal.")
+        if a_pause():  # input("Press Enter to start"): its answer unread, as a user's Enter
+            return ""
+        asked = f"input({args[0]!r})" if args and isinstance(args[0], str) else "input()"
+        said = "give that value in the code or as an option of the script's (--script-args), and check again"
+        raise VaelintError("input", f"the training code asks for {asked}{self._where()}; vaelint runs without a terminal: {said}.")
 
     def _no_iteration(self):
         sandbox = self

@@ -61,3 +61,26 @@ RETURNS = {
     "Path.rename": lambda self, target, *a, **k: type(self)(target),
     "Path.replace": lambda self, target, *a, **k: type(self)(target),
 }
+
+
+def a_pause() -> bool:
+    """Is the ``input()`` the code calls now a statement of its own, its answer unread (``input("Press
+    Enter to start")``)? Then the run goes on as a user pressing Enter would; a prompt whose answer is
+    used (``float(input("KL weight: "))``) is refused, said with its prompt."""
+    import ast
+
+    from vaelint.source.facts import line_text
+    from vaelint.source.frames import user_frame
+
+    loc = user_frame()
+    try:
+        stmt = ast.parse(line_text(loc.path, loc.line).strip()).body if loc else []
+    except SyntaxError:
+        return False
+    return len(stmt) == 1 and isinstance(stmt[0], ast.Expr) and isinstance(stmt[0].value, ast.Call) and _named_input(stmt[0].value.func)
+
+
+def _named_input(func) -> bool:
+    import ast
+
+    return isinstance(func, ast.Name) and func.id == "input"

@@ -89,6 +89,8 @@ def worth_telling(read_error: VaelintError, run_error: VaelintError) -> VaelintE
         return run_error  # the code's own class or function could not be defined: python stops there too
     if getattr(run_error, "step_raised", False) and ("which the setup could not build" in said or "setup never reached" in said):
         return run_error  # the run got past the model into its step; reading the code did not build it, or not reach it
+    if "the training code asks for input(" in run_error.message:
+        return run_error  # it stopped at a prompt (a weight typed in): what read lines past it met follows from it
     if "no training step to check" in said or "no batch found" in said or NO_DATA in run_error.message:
         return run_error  # the run stopped at the data, which --input gives: that is what to do
     hydra = ("Hydra has no config", "Hydra's config has no")
@@ -155,6 +157,8 @@ def _model_alone(where: str) -> str:
 def read_or_run(program, run_error: VaelintError, request):
     """The step reading the code found (``program``), or what the run that reached no VAE backward
     says (``run_error``): the backward it passed over (``run_error.build``), or why it stopped."""
+    if "the training code asks for input(" in run_error.message:
+        raise plain(run_error) from None  # a value typed at a prompt (a KL weight): read lines past it lack it too
     if getattr(program, "passed_by_the_run", False) and getattr(run_error, "missing_package", False):
         # the step read is the one the run passed over as no VAE's, and the run stopped at a
         # package that is not here before any other: what stopped it is the answer
