@@ -102,3 +102,47 @@ def test_a_shell_line_continued_with_a_backslash_is_passed_over_whole(tmp_path, 
     monkeypatch.chdir(tmp_path)
     result = check(str(tmp_path / "vae.ipynb"), "-", [])
     assert result.error is None, result.error.message
+
+
+NBCONVERT = """#!/usr/bin/env python
+# coding: utf-8
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+get_ipython().run_line_magic('matplotlib', 'inline')
+get_ipython().system('pip install tqdm')
+
+x_all = torch.tensor(np.load("train_images.npy"), dtype=torch.float32)
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(784, 8), nn.Linear(4, 784)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+model = VAE()
+for i in range(0, len(x_all), 32):
+    x = x_all[i : i + 32]
+    recon, mu, logvar = model(x)
+    (((recon - x) ** 2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())).backward()
+"""
+
+
+def test_an_nbconvert_script_s_magics_do_nothing_and_the_data_is_what_stops_it(tmp_path, monkeypatch):
+    """``jupyter nbconvert --to script`` writes magics as get_ipython() calls: the run stopped at the first
+    with a NameError, said as the cause; the data file after it is what is missing (jaliquiel/vae-mnist)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "export.py").write_text(NBCONVERT)
+    result = check(str(tmp_path / "export.py"), "-", [])
+    said = result.error.message
+    assert "get_ipython" not in said and "train_images.npy" in said and "--input" in said, said
+    checked = check(str(tmp_path / "export.py"), "-", ["32x784"])
+    assert checked.error is None, checked.error.message
+    assert checked.beta_effective == "1", checked.beta_effective

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from vaelint.errors import VaelintError
 from vaelint.frontends.build import record_module_sites
 from vaelint.frontends.training.batchuse import BatchUse
+from vaelint.frontends.training.ipython import INJECTED
 from vaelint.frontends.training.rewrite import RT, Plan, build_plan
 from vaelint.frontends.training.runtime import Found, Runtime, StepReady
 from vaelint.frontends.training.sandbox import Sandbox
@@ -63,7 +64,7 @@ def execute(plan: Plan, script_args: list[str], inputs_given: bool = False) -> E
                 statements=plan.statements[plan.entry.path],
                 overrides=overrides,
                 argv=script_args,
-                inject={RT: runtime},
+                inject={RT: runtime, **INJECTED},
                 failures=run.failures,
             )
         except (StepReady, Found) as e:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from vaelint.errors import VaelintError
 from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.batchuse import BatchUse
+from vaelint.frontends.training.ipython import INJECTED
 from vaelint.frontends.training.live import Reached, Stopped, Watch, _OneBatch, watching
 from vaelint.frontends.training.livemain import main_module_kept, main_name
 from vaelint.frontends.training.liveparams import data_parameter
@@ -168,7 +169,12 @@ def _run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox,
     ):
         try:
             module = load_module(
-                home.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures, as_written=True
+                home.path,
+                statements=body,
+                argv=request.script_args,
+                inject={RT: runtime, **INJECTED},
+                failures=runtime.failures,
+                as_written=True,
             )
             if ref.name:
                 caller = caller_script(home, ref) if _needs_values(module, ref, request) else None
@@ -285,7 +291,12 @@ def _run_caller(caller, request, runtime, watch) -> bool:
     runtime.via = caller.path
     try:
         load_module(
-            caller.path, statements=body, argv=request.script_args, inject={RT: runtime}, failures=runtime.failures, as_written=True
+            caller.path,
+            statements=body,
+            argv=request.script_args,
+            inject={RT: runtime, **INJECTED},
+            failures=runtime.failures,
+            as_written=True,
         )
     except Exception:  # noqa: BLE001 - where the script stopped is in runtime.guard_stops
         if watch.reached is not None:
