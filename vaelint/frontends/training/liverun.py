@@ -319,7 +319,7 @@ def _call_named(module, ref, request):
         case.setUp()
         obj = getattr(case, parts[1])
     elif len(parts) > 1:
-        obj = obj(**_arguments(obj.__init__, request.init, skip_self=True))
+        obj = _built(obj, ref, request)
         for p in parts[1:]:
             obj = getattr(obj, p)
     kwargs = _arguments(obj, request.init, skip_self=inspect.ismethod(obj))
@@ -331,6 +331,24 @@ def _call_named(module, ref, request):
             raise
         kwargs.update(stood)
         obj(**kwargs)
+
+
+def _built(cls, ref, request):
+    """The object whose method ``ref`` names, built from --init; its constructor's own failure said at its
+    line, as a model target's is (it was said at the method's ``def``, with --script-args advice)."""
+    try:
+        return cls(**_arguments(cls.__init__, request.init, skip_self=True))
+    except (VaelintError, Reached, Stopped, StepLoss):
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's constructor failed
+        loc = user_frame_of_traceback(e.__traceback__)
+        where = f" at {loc.where()}" if loc else ""
+        said = (
+            f"building {cls.__name__} for {ref.name} failed{where}: {type(e).__name__}: {e}. Check the constructor and the --init values."
+        )
+        error = VaelintError("load", said)
+        error.definition = True  # the named target's own object cannot be made: python stops there too (ways.worth_telling)
+        raise error from None
 
 
 def _arguments(fn, init: dict, skip_self: bool) -> dict:
