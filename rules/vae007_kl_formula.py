@@ -177,6 +177,12 @@ term.
         Example(fill(_SOFTPLUS, kl="torch.sum(-torch.log(std) + 0.5 * (std**2 + mu**2) - 0.5)"), inputs=("6x20",)),
         # the KL against a prior the user chose, N(0, 0.1^2 I): a Gaussian KL of the same sampler
         Example(_model(_AGAINST_S.format(c="-0.5")), inputs=("6x20",)),
+        # against N(0, 1/2) named as a divisor of the mean's part (/ prior_var) and as a filled tensor
+        Example(fill(_SOFTPLUS, kl="torch.sum(0.5 * ((std**2 + mu**2) / 0.5 - 1 - torch.log(std**2 / 0.5)))"), inputs=("6x20",)),
+        Example(
+            fill(_SOFTPLUS, kl="torch.sum(0.5 * ((std**2 + mu**2) / torch.full_like(std, 0.5) - 1 - torch.log(std**2 / 0.5)))"),
+            inputs=("6x20",),
+        ),
         # against N(0, 1/2) named in the formula (its log, -0.693): a prior the user chose
         Example(
             fill(_SOFTPLUS, kl="torch.sum(0.5 * ((std**2 + mu**2) / 0.5 - 1 - torch.log(std**2) - 0.6931471805599453))"), inputs=("6x20",)

@@ -292,9 +292,8 @@ class Binder:
             if isinstance(value, nn.Module):  # the model, to a loss that reads it (lossfind._give_the_model_read)
                 return Given(value), f"the model {type(value).__name__}"
             return Given(value), ("0, the counter's first step" if counted else f"--loss-kwarg {p.name}")
-        named = next((n for n in self.input_names[1:] if n.rstrip("s") == p.name.rstrip("s")), None)  # length: lengths
-        if named is not None:  # a forward input the loss needs too (sequence lengths, labels): by name
-            return FromInput(self.input_names.index(named)), f"the forward's input {named}"
+        if p.name in self.input_names[1:]:  # a forward input the loss needs too (sequence lengths, labels): by name
+            return FromInput(self.input_names.index(p.name)), f"the forward's input {p.name}"
         if self.call_site is not None and p.name in self.call_site[0]:
             # the training code calls this loss: its call site decides
             source = self.call_site[0][p.name]
@@ -304,9 +303,11 @@ class Binder:
             text = "the input" if isinstance(inner, FromInput) else path_text(inner.path)
             text = source.text(text) if isinstance(source, Transformed) else text
             return source, f"{text} (as {self.call_site[1]} calls it)"
+        plural = next((n for n in self.input_names[1:] if p.name in (n + "s", n.removesuffix("s"))), None)
+        if plural is not None and p.name not in self.output_names:  # length beside forward(x, lengths)
+            return FromInput(self.input_names.index(plural)), f"the forward's input {plural}"
         if p.name in self.output_names and p.name not in self.input_names[:1] and FromPath(self.output_names[p.name]) in _output_paths(out):
-            # named exactly as the forward returns it (not the forward's own input's name, reassigned
-            # to what it returns: ``x = self.decode(z); return x, mu, logvar``)
+            # named as the forward returns it (not its input's name reassigned: ``x = self.decode(z); return x, mu``)
             source = FromPath(self.output_names[p.name])
             return source, f"{path_text(source.path)} (returned as {p.name})"
         return None, ""

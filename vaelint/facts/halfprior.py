@@ -38,15 +38,32 @@ def _named(ctx, element: fx.Node, layer) -> bool:
     own = ({element} | set(view.ancestors(element))) - below
     tensors = ctx.runs.runs[ctx.runs.batch].tensors
     for node in own:
-        for value in _numbers(node.args) + _numbers(tuple(node.kwargs.values())):
-            if any(math.isclose(abs(value), n, rel_tol=1e-6) for n in _NAMES_OF_A_HALF):
-                return True
-        held = tensors.get(node) if node.op == "get_attr" or not _reads_data(view, node) else None
+        numbers = _numbers(node.args) + _numbers(tuple(node.kwargs.values()))
+        if any(math.isclose(abs(value), n, rel_tol=1e-4) for value in numbers for n in _NAMES_OF_A_HALF):
+            return True  # log 0.5 written as -0.6931 too
+        if _scales_the_mean_by_a_half(view, node, layer):
+            return True
+        held = tensors.get(node) if node.op == "get_attr" or view.op(node) in _FILLS or not _reads_data(view, node) else None
         if isinstance(held, torch.Tensor) and held.numel() > 0 and held.is_floating_point():
             first = float(held.reshape(-1)[0])
             if torch.all(held == first) and any(math.isclose(abs(first), n, rel_tol=1e-6) for n in _HELD):
                 return True
     return False
+
+
+# ops that fill a tensor with one value the code gives (torch.full_like(std, prior_var)): a prior it holds
+_FILLS = frozenset({"full", "full_like", "new_full", "ones_like", "zeros_like", "tensor", "as_tensor"})
+
+
+def _scales_the_mean_by_a_half(view, node: fx.Node, layer) -> bool:
+    """``(std**2 + mu**2) / 0.5`` or ``2 * (...)`` on what the mean reaches: the prior's variance written
+    as a divisor (``/ PRIOR_VAR``), where the tutorial's slip writes no number on it at all."""
+    if not isinstance(layer.mu, fx.Node) or not view.depends_on(node, layer.mu) or len(node.args) != 2:
+        return False
+    op, (a, b) = view.op(node), node.args
+    if op in ("div", "truediv") and isinstance(b, (int, float)) and math.isclose(b, 0.5):
+        return True
+    return op == "mul" and any(isinstance(v, (int, float)) and math.isclose(v, 2.0) for v in (a, b))
 
 
 def _reads_data(view, node: fx.Node) -> bool:

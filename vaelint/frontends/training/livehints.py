@@ -5,6 +5,9 @@ binary cross-entropy given images its data set's Normalize took out of [0, 1].""
 
 from __future__ import annotations
 
+import os
+import re
+
 
 def in_a_module(error) -> bool:
     """Whether the error was raised inside a module's call (the model's forward, a layer of it)."""
@@ -200,13 +203,43 @@ def built_hint(path: str) -> str:
     )
 
 
-def stood_in_file() -> str:
-    """The note of the data file vaelint stood in for with rows of --input last, before the code failed
-    reading it ("" for none): the code reads a matrix, then a table by its columns (an item list, then
-    train.csv's 'uid'); the table is the one whose layout the code's line did not find."""
+def stood_in_file(failing=None) -> str:
+    """The note of the data file vaelint stood in for whose reading the code's failing line (``failing``,
+    a SourceLoc) reads: the one whose read line binds a name that line uses (``meta = pd.read_csv(...)``,
+    then ``meta["qc_pass"]``); else the one read last (a matrix, then a table read by its columns); ""
+    for none."""
     from vaelint.frontends.training.livedata import STOOD_IN
 
-    return next((n for n in reversed(STOOD_IN) if n.startswith("the data file ") and "it stands in as" in n), "")
+    notes = [n for n in STOOD_IN if n.startswith("the data file ") and "it stands in as" in n]
+    used = _names_on(failing.path, failing.line) if failing is not None else set()
+    for note in reversed(notes):
+        read = re.search(r" at ([^()]+?):(\d+)\)", note)
+        if read and used & _bound_on(os.path.abspath(read.group(1)), int(read.group(2))):
+            return note
+    return notes[-1] if notes else ""
+
+
+def _names_on(path: str, line: int) -> set:
+    import ast
+
+    from vaelint.source.facts import line_text
+
+    try:
+        return {n.id for n in ast.walk(ast.parse(line_text(path, line).strip())) if isinstance(n, ast.Name)}
+    except (SyntaxError, OSError, ValueError):
+        return set()
+
+
+def _bound_on(path: str, line: int) -> set:
+    import ast
+
+    from vaelint.source.facts import line_text
+
+    try:
+        tree = ast.parse(line_text(path, line).strip())
+    except (SyntaxError, OSError, ValueError):
+        return set()
+    return {n.id for s in tree.body if isinstance(s, ast.Assign) for t in s.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
 
 
 def misread_text(made: str) -> str:

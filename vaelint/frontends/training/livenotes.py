@@ -188,10 +188,18 @@ def split_backwards(watch, capture) -> list[str]:
             place = where(frame.f_code.co_filename, line)
             if place not in places:
                 places.append(place)
-    later = following_backward(capture) if capture.frames else None
+    later = following_backward(capture) if capture.frames and _retains_its_graph(capture) else None
     if later is not None:  # rec.backward(retain_graph=True); kl.backward(): the part after the one read
         places.append(where(capture.frames[-1][0].f_code.co_filename, later))
     return places
+
+
+def _retains_its_graph(capture) -> bool:
+    """Is the VAE's own backward written ``retain_graph=True``: the graph kept for a later backward through
+    it (``kl.backward()`` after it)? A critic's loss on the detached reconstruction needs no such graph."""
+    frame, (line, _col), _values = capture.frames[-1]
+    text = linecache.getline(frame.f_code.co_filename, line)
+    return re.search(r"retain_graph\s*=\s*True", text) is not None
 
 
 def imported_step(capture) -> tuple[str, str] | None:

@@ -178,18 +178,25 @@ class MissingCheckpoint(dict):
 
 def _as_a_fresh_start(name: str, fn, reflected: bool):
     def op(self, other):  # ckpt["epoch"] + 1, best > ckpt["loss"]: a fresh start's 0 in its place
-        return fn(other, 0) if reflected else fn(0, other)
+        try:
+            return fn(other, 0) if reflected else fn(0, other)
+        except ZeroDivisionError:  # n / ckpt["batch_size"]: no error of the user's code, 0 as the rest
+            return 0
 
     op.__name__ = name
     return op
 
 
 # a number read from a checkpoint computed with (``start_epoch = ckpt["epoch"] + 1``): as 0 would be
-for _name, _fn in {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv, "pow": operator.pow}.items():
+_ARITHMETIC = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow")
+for _name, _fn in {n: getattr(operator, n) for n in _ARITHMETIC}.items():
     setattr(MissingCheckpoint, f"__{_name}__", _as_a_fresh_start(f"__{_name}__", _fn, False))
     setattr(MissingCheckpoint, f"__r{_name}__", _as_a_fresh_start(f"__r{_name}__", _fn, True))
 for _name in ("lt", "le", "gt", "ge"):
     setattr(MissingCheckpoint, f"__{_name}__", _as_a_fresh_start(f"__{_name}__", getattr(operator, _name), False))
+for _name in ("neg", "pos", "abs"):
+    setattr(MissingCheckpoint, f"__{_name}__", lambda self: 0)
+MissingCheckpoint.__round__ = lambda self, ndigits=None: 0
 
 
 def missing_checkpoints(sandbox) -> None:

@@ -99,7 +99,7 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     # a package the code uses that is not here stops the user's run there too (piq in a metric after
     # a plain AE's epoch, a VAE phase after it): the stop is the answer, not the backward passed over
     error.missing_package = stopped_at_a_missing_package(runtime)
-    error.own_setup_failed = own_setup_failed(runtime, request, sandbox)
+    error.own_setup_failed = own_setup_failed(runtime, request, sandbox, error.message)
     later = stopped_later_in_its_loop(runtime, watch)  # torch.cuda.synchronize() after a VQ-VAE's opt.step()
     if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds or later):
         # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining

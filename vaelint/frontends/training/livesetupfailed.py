@@ -13,14 +13,14 @@ from vaelint.frontends.training.livewhy import _SIGNATURE
 _STANDINS = ("MissingImport", "StandIn", "Unavailable", "_Anything", "MissingCheckpoint", "Placeholder")
 
 
-def own_setup_failed(runtime, request, sandbox) -> bool:
+def own_setup_failed(runtime, request, sandbox, said: str = "") -> bool:
     """Did the run first stop in the setup (before any batch was taken; the run goes on past a failed
     top-level statement) at a TypeError or ValueError of the code's own line, where nothing stood in (no --input, no data file,
     checkpoint or library replaced) and the error names none of vaelint's stand-ins?"""
     from vaelint.frontends.training.livedata import STOOD_IN
 
-    if not runtime.stops or request.inputs or STOOD_IN:
-        return False
+    if not runtime.stops or request.inputs or STOOD_IN or " not here" in said or "is empty here" in said:
+        return False  # explained by what this machine lacks (the data set's files): the user's run has them
     if (getattr(runtime, "stop_batches", None) or [1])[0] != 0:
         return False  # the first stop came once a batch was taken: the step's, not the setup's
     if any(getattr(sandbox, name, None) for name in ("unloaded", "stood_in", "changed", "adapted", "blocked")):

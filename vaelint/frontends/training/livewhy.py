@@ -12,7 +12,7 @@ from vaelint.frontends.training.hydramissing import hydra_config_missing
 from vaelint.frontends.training.livecaught import caught_said
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, objects_hint, range_hint, rows_hint
 from vaelint.frontends.training.runtime import stand_in_said
-from vaelint.source.frames import display_path
+from vaelint.source.frames import display_path, user_frame_of_traceback
 
 
 def _said_of(error, text: str) -> str:
@@ -286,7 +286,7 @@ def _stand_in_misfit(error, watch) -> str:
     """Where the run stopped in the code's own reading of a data file vaelint stood in for (made
     from --input) before any batch reached the model: the stand-in's layout is a guess (one
     sample a line of a text file), and the code reads another; said, not left as the code's error."""
-    made = [n for n in [livehints.stood_in_file()] if n]
+    made = [n for n in [livehints.stood_in_file(user_frame_of_traceback(error.__traceback__))] if n]
     # a column read as an attribute of the frame the stand-in file gave (df.date): the frame's, not the code's
     framed = isinstance(error, AttributeError) and _FRAME_ATTRIBUTE.search(str(error)) is not None
     if not made or not watch.specs or watch.model_calls or not (framed or isinstance(error, (ValueError, IndexError, TypeError, KeyError))):
