@@ -62,6 +62,10 @@ def factor_source(ctx, factor) -> str:
     literal = f"{value:g}"
     if any(_close(float(n), value) for n in _NUMBER.findall(text)):  # a number as written: never the 5 of 0.5
         return f"the literal {literal}{where}"
+    numbers = [float(n) for n in _NUMBER.findall(text) if float(n)]
+    pair = next(((a, b) for i, a in enumerate(numbers) for b in numbers[i + 1 :] if _close(abs(a * b), abs(value))), None)
+    if pair is not None:  # 1e-6 * -0.5 * torch.sum(...): two literals the run folds into one number
+        return f"the literals {pair[0]:g} * {pair[1]:g}{where}"
     divisor = _size_divisor(text, value) if _divides_by_a_size(factor) else None
     if divisor is not None:
         return f"the division by {divisor} = {round(1 / value)}{where}"  # / x.size(0): a length, not a batch size
