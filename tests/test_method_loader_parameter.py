@@ -78,3 +78,24 @@ def test_without_input_the_loader_parameter_is_asked_for(tmp_path, monkeypatch):
     said = result.error.message if result.error is not None else " ".join(result.notes)
     assert "the parameter 'train_loader' of Solver.train" in said, said
     assert "--input" in said, said
+
+
+def test_an_api_removed_from_the_installed_library_in_the_setup_is_said_first(tmp_path, monkeypatch):
+    """The method's setup reads ``np.Inf`` (removed in NumPy 2: pytorchtools' EarlyStopping): the user's own
+    run stops there too, said first with the line (it came second, after advice about the loader)."""
+    import numpy
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delattr(numpy, "Inf", raising=False)  # a library an earlier test imported may have put it back
+    path = _write(tmp_path, "images in train_loader")
+    source = (
+        open(path)
+        .read()
+        .replace("        for epoch in range(self.epochs):\n", "        best = np.Inf\n        for epoch in range(self.epochs):\n", 1)
+    )
+    (tmp_path / "solver.py").write_text("import numpy as np\n" + source)
+    result = check(path, "Solver.train", ["32x1x28x28"])
+    assert result.error is not None, (result.notes, [f.code for f in result.findings])
+    said = result.error.message
+    assert said.startswith("running the code as written stops") and "solver.py:26: AttributeError: `np.Inf` was removed" in said, said
+    assert "the user's own run stops there too" in said, said

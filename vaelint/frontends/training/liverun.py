@@ -343,9 +343,7 @@ def _built(cls, ref, request):
     except Exception as e:  # noqa: BLE001 - the user's constructor failed
         loc = user_frame_of_traceback(e.__traceback__)
         where = f" at {loc.where()}" if loc else ""
-        said = (
-            f"building {cls.__name__} for {ref.name} failed{where}: {type(e).__name__}: {e}. Check the constructor and the --init values."
-        )
+        said = f"building {cls.__name__} for {ref.name} failed{where}: {type(e).__name__}: {str(e).rstrip('.')}. Check the constructor and the --init values."
         error = VaelintError("load", said)
         error.definition = True  # the named target's own object cannot be made: python stops there too (ways.worth_telling)
         raise error from None

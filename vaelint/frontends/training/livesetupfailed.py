@@ -6,9 +6,12 @@ cannot run (exit 0, the stop a note). Said as the reason the check stops (exit 2
 
 from __future__ import annotations
 
+import re
+
 from vaelint.errors import VaelintError
 from vaelint.frontends.training.livewhy import _SIGNATURE
 
+_REMOVED = re.compile(r"(was|has been) removed")
 # vaelint's own stand-ins, which a message names where the value that failed was one of them
 _STANDINS = ("MissingImport", "StandIn", "Unavailable", "_Anything", "MissingCheckpoint", "Placeholder")
 
@@ -19,13 +22,15 @@ def own_setup_failed(runtime, request, sandbox, said: str = "") -> bool:
     checkpoint or library replaced) and the error names none of vaelint's stand-ins?"""
     from vaelint.frontends.training.livedata import STOOD_IN
 
-    if not runtime.stops or request.inputs or STOOD_IN or " not here" in said or "is empty here" in said:
+    if not runtime.stops or " not here" in said or "is empty here" in said:
         return False  # explained by what this machine lacks (the data set's files): the user's run has them
     if (getattr(runtime, "stop_batches", None) or [1])[0] != 0:
         return False  # the first stop came once a batch was taken: the step's, not the setup's
-    if any(getattr(sandbox, name, None) for name in ("unloaded", "stood_in", "changed", "adapted", "blocked")):
-        return False
     where, error = runtime.stops[0]
+    if type(error) is AttributeError and _REMOVED.search(str(error)) and where:
+        return True  # np.Inf under NumPy 2: an API the installed library no longer has, whatever stood in
+    if request.inputs or STOOD_IN or any(getattr(sandbox, n, None) for n in ("unloaded", "stood_in", "changed", "adapted", "blocked")):
+        return False
     if not where or type(error) not in (TypeError, ValueError) or isinstance(error, VaelintError):
         return False
     text = f"{type(error).__name__}: {error}"

@@ -124,7 +124,8 @@ def _with_the_runs_stop(read_error: VaelintError, run_error: VaelintError) -> Va
     if any(name in stop.group(1) for name in _PLACEHOLDERS) or "could not be imported" in read_error.message:
         return read_error  # the run stopped at what the read code explains already (a missing import's placeholder)
     where = stop.group(1).rstrip(".")
-    if "which the setup could not build" in read_error.message and re.search(r": (AttributeError|NameError): ", where):
+    removed = re.search(r": AttributeError: .*(was removed|has been removed|is deprecated)", where) is not None  # np.Inf in NumPy 2
+    if removed or ("which the setup could not build" in read_error.message and re.search(r": (AttributeError|NameError): ", where)):
         # the code's own call of what is installed fails (iter(loader).next() on Python 3's torch):
         # the user's run stops there too, and no advice about the step helps until that line is fixed
         text = (
