@@ -1,7 +1,6 @@
-"""Where a factor on a loss term comes from, read from the source of the line the run made it
-on (VAE004's messages and fixes): a loss keyword, a model attribute, a setting such as
-``args.kl_weight``, a literal, or a name assigned before; and which operand of a product is
-the weight and which the term (the one assigned where the run made the term's tensor)."""
+"""Where a factor on a loss term comes from, read from the source of the line the run made it on (VAE004's messages
+and fixes): a loss keyword, a model attribute, a setting such as ``args.kl_weight``, a literal, or a name assigned
+before; and which operand of a product is the weight and which the term (the one assigned where the run made it)."""
 
 from __future__ import annotations
 
@@ -59,13 +58,9 @@ def factor_source(ctx, factor) -> str:
     folded = _times_a_number(ctx, text, value)
     if folded is not None:  # beta * 0.5 * torch.sum(...): the run folds the weight and the 1/2 into one number
         return f"{folded}{where}"
-    literal = f"{value:g}"
-    if any(_close(float(n), value) for n in _NUMBER.findall(text)):  # a number as written: never the 5 of 0.5
-        return f"the literal {literal}{where}"
-    numbers = [float(n) for n in _NUMBER.findall(text) if float(n)]
-    pair = next(((a, b) for i, a in enumerate(numbers) for b in numbers[i + 1 :] if _close(abs(a * b), abs(value))), None)
-    if pair is not None:  # 1e-6 * -0.5 * torch.sum(...): two literals the run folds into one number
-        return f"the literals {pair[0]:g} * {pair[1]:g}{where}"
+    literal = _literal_said(text, value)
+    if literal is not None:
+        return f"{literal}{where}"
     divisor = _size_divisor(text, value) if _divides_by_a_size(factor) else None
     if divisor is not None:
         return f"the division by {divisor} = {round(1 / value)}{where}"  # / x.size(0): a length, not a batch size
@@ -82,6 +77,16 @@ def factor_source(ctx, factor) -> str:
     if given is not None:  # beta=cfg["train"]["beta"] where the step calls the loss
         return f"{given}, used at {loc.where()}" if loc else given
     return f"a factor of {value:g}{where}"
+
+
+def _literal_said(text: str, value: float) -> str | None:
+    """A number written on the line that is the factor (never the 5 of 0.5), or two whose product is
+    (``1e-6 * -0.5 * torch.sum(...)``: literals the run folds into one number)."""
+    if any(_close(float(n), value) for n in _NUMBER.findall(text)):
+        return f"the literal {value:g}"
+    numbers = [float(n) for n in _NUMBER.findall(text) if float(n)]
+    pair = next(((a, b) for i, a in enumerate(numbers) for b in numbers[i + 1 :] if _close(abs(a * b), abs(value))), None)
+    return f"the literals {pair[0]:g} * {pair[1]:g}" if pair is not None else None
 
 
 def _times_a_number(ctx, text: str, value: float) -> str | None:
