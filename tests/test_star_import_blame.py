@@ -85,3 +85,32 @@ def test_a_star_import_of_a_package_not_here_names_the_package(tmp_path, monkeyp
     monkeypatch.chdir(root)
     said = check(str(root / "train.py"), "-", []).error.message
     assert "imports * from 'notinstalledpkg.layers'" in said and "Install the package that provides 'notinstalledpkg'" in said, said
+
+
+def test_a_name_a_model_target_uses_in_forward_from_a_failed_star_import_is_said_as_it(tmp_path, monkeypatch):
+    """``F`` from ``from fastai.vision import *`` (not installed) used in forward: the star import at its line,
+    with what to install, not "fix it so the model runs" (Baukebrenninkmeijer/Variational-Autoencoder-Pytorch)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vae.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            import torch.nn as nn
+            from notinstalledvision.vision import *
+
+
+            class VAE(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.enc, self.dec = nn.Linear(20, 8), nn.Linear(4, 20)
+
+                def forward(self, x):
+                    mu, logvar = self.enc(x).chunk(2, -1)
+                    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+                    return F.sigmoid(self.dec(z)), mu, logvar
+            """
+        )
+    )
+    said = check(str(tmp_path / "vae.py"), "VAE", ["8x20"]).error.message
+    assert "vae.py:4 imports * from 'notinstalledvision.vision'" in said and "'F' is not defined" in said, said
+    assert "fix it so the model runs" not in said, said

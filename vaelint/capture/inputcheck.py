@@ -12,6 +12,7 @@ from vaelint.capture.keyhints import missing_key_hint
 from vaelint.errorkinds import CONSTRAINT_HINT, arguments_hint, kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
+from vaelint.frontends.starimports import star_cause
 from vaelint.inputs import InputSpec, at_one_batch, batch_dims_placed, listed_specs, with_batch_indices
 from vaelint.vocab import ErrorKind
 
@@ -165,13 +166,15 @@ def check_token_ids(target: str, specs, cap, runs) -> None:
 
 
 def unexplained(target: str, specs, failure, setup_failures: list[str] = ()) -> VaelintError:
+    starred = star_cause(failure.error, [])  # F from `from fastai.vision import *`, fastai not installed
+    if isinstance(starred, VaelintError):
+        return VaelintError("load", f"{target}: running the model raised {type(failure.error).__name__}: {starred.message}")
     where = f" at {failure.loc.where()}" if failure.loc else ""
     kind = kind_of(failure.error)
     if _layer_for_a_tensor(failure.error):
         hint = _layer_hint(failure.error)
     elif isinstance(failure.error, (NameError, AttributeError)) and setup_failures:
-        # the step reads what the setup would have defined, had a line not failed or a
-        # condition not been false with these arguments (a required script argument, say)
+        # the step reads what the setup would have defined, had a line not failed or a condition held (a script argument)
         name = getattr(failure.error, "name", None)
         what = f"{name!r} is" if isinstance(name, str) else "What it reads is"
         failed = list(dict.fromkeys(setup_failures))[:3]
