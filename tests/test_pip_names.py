@@ -16,3 +16,48 @@ def test_a_submodule_import_names_its_top_packages_pip_name():
 def test_a_package_named_alike_gets_no_pip_name():
     assert install_advice("gym", "ModuleNotFoundError: No module named 'gym'") == "Install gym"
     assert pip_hint("einops") == ""
+
+
+def test_the_other_packages_the_code_imports_and_lacks_are_said_at_once(tmp_path, monkeypatch):
+    """The run stops at the first package not installed that the code uses; the others its files import
+    and this environment lacks are said with it, so they are installed at once, not one check at a time
+    (helper h34e, khanhvu207/vqgan: fire, then attr, then lightning, einops, ...)."""
+    import textwrap
+
+    from helpers import check
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import nothere_cli
+            import nothere_tensor_ops
+            import torch
+            import torch.nn as nn
+
+
+            class VAE(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.enc, self.dec = nn.Linear(20, 8), nn.Linear(4, 20)
+
+                def forward(self, x):
+                    mu, logvar = self.enc(x).chunk(2, -1)
+                    return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+            def main(steps=3):
+                model = VAE()
+                for _ in range(steps):
+                    x = torch.randn(8, 20)
+                    recon, mu, logvar = model(x)
+                    (((recon - x) ** 2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())).backward()
+
+
+            if __name__ == "__main__":
+                nothere_cli.Fire(main)
+            """
+        )
+    )
+    said = check(str(tmp_path / "train.py"), "-", []).error.message
+    assert "imports 'nothere_cli'" in said and "(the code also imports nothere_tensor_ops: not installed either)" in said, said

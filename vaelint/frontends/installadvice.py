@@ -41,6 +41,30 @@ _PIP_NAMES = {
 }
 
 
+# the packages the code imported that are not installed, in this check (package -> the file importing it)
+NOT_INSTALLED: dict[str, str] = {}
+
+
+def noted_not_installed(module: str, path: str, error) -> None:
+    """Remember a package an import of the code's found not installed (``No module named 'einops'``)."""
+    if "No module named" in str(error):
+        NOT_INSTALLED.setdefault(missing_package(module, error), path)
+
+
+def also_missing(package: str, path: str) -> str:
+    """`` (the code also imports einops, omegaconf: not installed either)``: the other packages the same
+    project's files imported and this environment lacks, so that they are installed at once; ""."""
+    import os
+
+    home = os.path.dirname(os.path.abspath(path))
+    others = [
+        p
+        for p, at in NOT_INSTALLED.items()
+        if p != package.split(".")[0] and os.path.commonpath([home, os.path.dirname(os.path.abspath(at))]) not in ("/", "")
+    ]
+    return f" (the code also imports {', '.join(others[:6])}: not installed either)" if others else ""
+
+
 def pip_hint(package: str) -> str:
     """`` (pip install hydra-core)`` where the package's PyPI name is not its import name; ""."""
     name = _PIP_NAMES.get(package.split(".")[0])

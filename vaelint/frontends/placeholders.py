@@ -12,7 +12,7 @@ import os
 import re
 
 from vaelint.errors import VaelintError
-from vaelint.frontends.installadvice import install_advice, missing_before, missing_package, pip_hint  # noqa: F401 - said here, callers import it from here
+from vaelint.frontends.installadvice import also_missing, install_advice, missing_before, missing_package, noted_not_installed, pip_hint  # noqa: F401 - said here, callers import it from here
 from vaelint.source.cells import where
 
 # what each use of a name whose import failed raised, in this check (a run that ends with no
@@ -28,6 +28,7 @@ class MissingImport:
 
     def __init__(self, name: str, module: str, path: str, line: int, error: str):
         object.__setattr__(self, "_info", (name, module, path, line, error))
+        noted_not_installed(module, path, error)
         advice = install_advice(module, error)
         if "left out of its checkout" in advice and "No module named" in str(error):
             said = f"{where(path, line)} imports {module!r}: {advice}"
@@ -39,8 +40,8 @@ class MissingImport:
         failure = VaelintError(
             "load",
             f"{where(path, line)} imports {name!r} from {module!r}, which could not be "
-            f"imported ({error}), and the code checked uses it. {_advice(module, error)}, or move that import out of "
-            "the code the check runs.",
+            f"imported ({error}), and the code checked uses it. {_advice(module, error)}{_also(module, path, error)}, or move "
+            "that import out of the code the check runs.",
         )
         if failure.message not in MISSING_USED and _used_by_the_code():
             MISSING_USED.append(failure.message)  # said even where the code's own `except Exception` swallows it
@@ -97,6 +98,10 @@ def _mro_entries(self, bases):
 
 
 MissingImport.__mro_entries__ = _mro_entries
+
+
+def _also(module: str, path: str, error) -> str:
+    return also_missing(missing_package(module, error), path) if "No module named" in str(error) else ""
 
 
 def _advice(module: str, error) -> str:

@@ -72,10 +72,11 @@ def live_program(frontend, ref, request, home):
 def _fresh_check(home) -> None:
     """What an earlier check of this process said is forgotten (uses of failed imports, modules
     left out, folders committed empty); the libraries the code trains through are its own."""
+    from vaelint.frontends.installadvice import NOT_INSTALLED
     from vaelint.frontends.placeholders import LEFT_OUT, MISSING_USED
     from vaelint.frontends.training.livelistings import HELD_EMPTY
 
-    for said in (MISSING_USED, LEFT_OUT, HELD_EMPTY):
+    for said in (MISSING_USED, LEFT_OUT, HELD_EMPTY, NOT_INSTALLED):
         said.clear()
     _keras_on_torch(home)
     claim_trainer_libraries(home)
