@@ -108,3 +108,43 @@ def test_without_input_the_missing_folder_is_what_the_check_says(tmp_path, monke
     monkeypatch.chdir(tmp_path / "work")
     result = check(str(path), "-", [])
     assert result.error is not None and "images" in result.error.message
+
+
+def test_an_item_of_a_data_set_with_no_known_shapes_asks_for_the_batch(tmp_path, monkeypatch):
+    """A torchvision data set whose items vaelint does not know (CocoCaptions), indexed by the step: what
+    to give is said (--input), not only that the check has no value for it (helper h34e, iAbhyuday/Latent-Diffusion)."""
+    import textwrap
+
+    from helpers import check
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            import torch.nn as nn
+            from torchvision import datasets, transforms
+
+
+            class VAE(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.enc, self.dec = nn.Linear(3 * 32 * 32, 8), nn.Linear(4, 3 * 32 * 32)
+
+                def forward(self, x):
+                    mu, logvar = self.enc(x.flatten(1)).chunk(2, -1)
+                    return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+            data = datasets.CocoCaptions("coco/images", "coco/captions.json", transform=transforms.ToTensor())
+            model = VAE()
+            for i in range(3):
+                img, caption = data[i]
+                img = img.unsqueeze(0)
+                recon, mu, logvar = model(img)
+                (((recon - img.flatten(1)) ** 2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())).backward()
+            """
+        )
+    )
+    said = check(str(tmp_path / "train.py"), "-", []).error.message
+    assert "the step uses an item of the data set CocoCaptions" in said and "Give one batch with --input" in said, said

@@ -194,7 +194,8 @@ def known_item(name: str, i, transform=None, length: int | None = None):
     if name not in KNOWN or not isinstance(i, int):
         from vaelint.frontends.training.runtime import StandIn
 
-        return StandIn(f"an item of the data set {name}")
+        fix = "Give one batch with --input, one spec per item of the batch (e.g. --input 64x3x64x64 for images alone)"
+        return StandIn(f"an item of the data set {name}", fix if not GIVEN else "")
     shape, classes = KNOWN[name]
     known = transformed(shape, transform)  # Resize(32) gives 32 x 32, as the real one would
     if unknown:
