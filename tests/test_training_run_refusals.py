@@ -229,5 +229,27 @@ def test_git_asked_about_the_checkout_answers_empty_and_anything_else_of_gits_is
         assert (done.returncode, done.stdout) == (0, "")
         with pytest.raises(VaelintError, match="tried to run a program"):
             namespace["save"]()
-    assert [n.split(" at ")[0] for n in sandbox.queried] == ["'git rev-parse --verify HEAD'", "'git describe --always'"]
+    assert [n.split(" at ")[0] for n in sandbox.queried] == ["git query 'git rev-parse --verify HEAD'", "git query 'git describe --always'"]
     assert any("git query 'git rev-parse --verify HEAD'" in n and "status 0" in n for n in sandbox.said())
+
+
+def test_a_command_that_only_makes_folders_answers_as_done_and_anything_more_is_refused():
+    # a sweep's output folder made with the shell (`mkdir -p results/run1`): status 0, said in a note, as the
+    # code's own os.makedirs is answered; it was refused, and the sweep's `except Exception: continue` hid why
+    # (helper h34a, KonstantinosTsomakian/multiscVAE); a command that does more than make folders is not
+    from vaelint.errors import VaelintError
+    from vaelint.frontends.training.sandbox import Sandbox
+
+    user = os.path.join(RUNNING, "user_code.py")
+    namespace: dict = {}
+    code = (
+        "import subprocess\ndef folder():\n    return subprocess.run('mkdir -p results/run1', shell=True)\n"
+        "def more():\n    return subprocess.run('mkdir -p out && curl -O http://x/y.zip', shell=True)\n"
+    )
+    exec(compile(code, user, "exec"), namespace)
+    sandbox = Sandbox(user)
+    with sandbox.active():
+        assert namespace["folder"]().returncode == 0
+        with pytest.raises(VaelintError, match="tried to run a program"):
+            namespace["more"]()
+    assert any("folder command 'mkdir -p results/run1'" in n and "status 0" in n for n in sandbox.said())

@@ -115,7 +115,7 @@ class Sandbox:
                 "program gives (no output, exit status 127)"
                 for w in self.unrun[:3]
             ]
-            + [f"the code's git query {w} was not run (vaelint starts no program): it gave no output, status 0" for w in self.queried[:2]]
+            + [f"the code's {w} was not run (vaelint starts no program): it gave no output, status 0" for w in self.queried[:2]]
             + [f"the code's {w} ran on this machine's CPU as one process: it has no GPU" for w in self.changed[:2]]
             + [
                 f"the code's {w} is Lightning 1.x's, which the installed Lightning dropped: the trainer was built with "

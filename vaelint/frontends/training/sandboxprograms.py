@@ -38,14 +38,15 @@ def finished_popen(refuse, sandbox, started_by_user_code):
             command = args[0] if args else kwargs.get("args", "")
             folder = os.path.dirname(os.path.abspath(sandbox.script))
             # git asked for the code's commit (logged beside the run, as pvae writes it): an empty answer
-            query = started_by_user_code() and a_git_query(command)
+            query = started_by_user_code() and (a_git_query(command) or makes_folders_only(command))
             if not query and (
                 python_script_run(command)
                 or not (getattr(sandbox, "data_given", False) and started_by_user_code() and _the_codes_own(command, kwargs, folder))
             ):
                 refuse(*args, **kwargs)  # a Python script run as a program: refused, naming its check
             shown = " ".join(map(str, command)) if isinstance(command, (list, tuple)) else str(command)
-            sandbox._note(f"{shown[:80]!r}" if query else f"program {shown[:80]!r}", sandbox.queried if query else sandbox.unrun)
+            asked = "folder command" if makes_folders_only(command) else "git query"
+            sandbox._note(f"{asked} {shown[:80]!r}" if query else f"program {shown[:80]!r}", sandbox.queried if query else sandbox.unrun)
             text = any(kwargs.get(k) for k in ("text", "universal_newlines", "encoding", "errors"))
             piped = {k: kwargs.get(k) == subprocess.PIPE for k in ("stdout", "stderr")}
             # no pid: none was started (0 would name vaelint's own process group to os.kill)
@@ -60,6 +61,21 @@ def finished_popen(refuse, sandbox, started_by_user_code):
             return (self.stdout.read() if self.stdout else None, self.stderr.read() if self.stderr else None)
 
     return Popen
+
+
+def makes_folders_only(command) -> bool:
+    """``mkdir -p results/run1`` (``subprocess.run("mkdir -p ...", shell=True)``, a sweep's output folder): a
+    command that only makes folders, answered as done (the code's own ``os.makedirs`` is: a folder the
+    run made answers as the empty folder it would be). It was refused, and a sweep's ``except`` hid why."""
+    import shlex
+
+    try:
+        words = shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
+    except ValueError:
+        return False
+    if isinstance(command, str) and any(c in command for c in ";&|`$>"):
+        return False  # a shell line that does more than make folders (mkdir -p out && curl ...)
+    return len(words) >= 2 and words[0] == "mkdir"
 
 
 _LAUNCHERS = ("torchrun", "accelerate", "deepspeed", "lightning")  # programs that run a script given them
