@@ -40,7 +40,7 @@ INPUTS = ["8x12:int64:50", "8:int64:13"]
 
 
 def _write(tmp_path, name: str) -> str:
-    path = tmp_path / "textvae.py"
+    path = tmp_path / "pluralbind_textvae.py"
     path.write_text(textwrap.dedent(SOURCE).replace("LENGTH", name))
     return str(path)
 

@@ -46,7 +46,7 @@ class Solver:
 
 
 def _write(tmp_path, loop: str, reduce: str = "sum") -> str:
-    path = tmp_path / "solver.py"
+    path = tmp_path / "loaderparam_solver.py"
     path.write_text(textwrap.dedent(SOURCE).replace("LOOP", loop).replace("REDUCE", reduce))
     return str(path)
 
@@ -93,9 +93,11 @@ def test_an_api_removed_from_the_installed_library_in_the_setup_is_said_first(tm
         .read()
         .replace("        for epoch in range(self.epochs):\n", "        best = np.Inf\n        for epoch in range(self.epochs):\n", 1)
     )
-    (tmp_path / "solver.py").write_text("import numpy as np\n" + source)
+    (tmp_path / "loaderparam_solver.py").write_text("import numpy as np\n" + source)
     result = check(path, "Solver.train", ["32x1x28x28"])
     assert result.error is not None, (result.notes, [f.code for f in result.findings])
     said = result.error.message
-    assert said.startswith("running the code as written stops") and "solver.py:26: AttributeError: `np.Inf` was removed" in said, said
+    assert (
+        said.startswith("running the code as written stops") and "loaderparam_solver.py:26: AttributeError: `np.Inf` was removed" in said
+    ), said
     assert "the user's own run stops there too" in said, said

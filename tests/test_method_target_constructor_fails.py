@@ -42,9 +42,9 @@ class SeqVAE(nn.Module):
 
 
 def test_the_constructor_of_a_method_target_failing_is_said_at_its_line(tmp_path, monkeypatch):
-    (tmp_path / "seqvae.py").write_text(textwrap.dedent(SOURCE))
+    (tmp_path / "ctorfail_seqvae.py").write_text(textwrap.dedent(SOURCE))
     monkeypatch.chdir(tmp_path)
-    result = check(str(tmp_path / "seqvae.py"), "SeqVAE.fit", ["8x20x6"])
+    result = check(str(tmp_path / "ctorfail_seqvae.py"), "SeqVAE.fit", ["8x20x6"])
     said = result.error.message
-    assert "building SeqVAE for SeqVAE.fit failed at seqvae.py:14: AttributeError" in said, said
+    assert "building SeqVAE for SeqVAE.fit failed at ctorfail_seqvae.py:14: AttributeError" in said, said
     assert "Check the constructor and the --init values" in said and "--script-args" not in said, said

@@ -91,7 +91,7 @@ def test_a_name_a_model_target_uses_in_forward_from_a_failed_star_import_is_said
     """``F`` from ``from fastai.vision import *`` (not installed) used in forward: the star import at its line,
     with what to install, not "fix it so the model runs" (Baukebrenninkmeijer/Variational-Autoencoder-Pytorch)."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "vae.py").write_text(
+    (tmp_path / "starforward_vae.py").write_text(
         textwrap.dedent(
             """
             import torch
@@ -111,6 +111,6 @@ def test_a_name_a_model_target_uses_in_forward_from_a_failed_star_import_is_said
             """
         )
     )
-    said = check(str(tmp_path / "vae.py"), "VAE", ["8x20"]).error.message
-    assert "vae.py:4 imports * from 'notinstalledvision.vision'" in said and "'F' is not defined" in said, said
+    said = check(str(tmp_path / "starforward_vae.py"), "VAE", ["8x20"]).error.message
+    assert "starforward_vae.py:4 imports * from 'notinstalledvision.vision'" in said and "'F' is not defined" in said, said
     assert "fix it so the model runs" not in said, said
