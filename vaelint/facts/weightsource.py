@@ -44,10 +44,10 @@ def factor_source(ctx, factor) -> str:
                 if float(number) and _close(p.default * float(number), value):
                     return f"the loss keyword {p.name} = {p.default!r} times {number}{where}"
     text = line_text(loc.path, loc.line) if loc else ""
-    for attr in re.findall(r"self\.(\w+)", text):
-        held = getattr(ctx.program.model, attr, None)
-        if isinstance(held, (int, float)) and _close(held, value):
-            return f"the attribute self.{attr} = {held:g}{where}"
+    for owner, attr in re.findall(r"\b(\w+)\.(\w+)\b(?!\s*\()", text):  # self.beta; model.llik_scaling handed the model
+        held = getattr(ctx.program.model, attr, None) if owner == "self" or owner not in ctx.program.module.__dict__ else None
+        if isinstance(held, (int, float)) and not isinstance(held, bool) and _close(held, value):
+            return f"the attribute {owner}.{attr} = {held:g}{where}"
     for name in re.findall(r"\b([A-Za-z_]\w*)\b", text):
         held = ctx.program.module.__dict__.get(name)
         if isinstance(held, (int, float)) and not isinstance(held, bool) and _close(held, value):
