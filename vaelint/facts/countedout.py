@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import torch.fx as fx
 
-from vaelint.facts.graphview import is_size
 from vaelint.facts.reductions import Factor, TermScale, TermWalker
 
 
@@ -34,11 +33,11 @@ def minus_a_count(ctx, walker: TermWalker, element: fx.Node, walk) -> TermScale 
     if op not in ("sub", "add") or len(element.args) != 2:
         return None
     a, n = element.args
-    if op == "add" and _a_count(walker, a):
+    if op == "add" and walker._is_a_number(a):
         a, n = n, a  # n + torch.sum(...)
-    if not isinstance(a, fx.Node) or _a_count(walker, a) or not _a_count(walker, n):
+    if not isinstance(a, fx.Node) or walker._is_a_number(a) or not walker._is_a_number(n):
         return None
-    number = n if isinstance(n, (int, float)) else _value(walker, element, n)
+    number = n if isinstance(n, (int, float)) else _value(walker, n)
     if number is None:
         return None
     scale = walk(a)
@@ -48,20 +47,7 @@ def minus_a_count(ctx, walker: TermWalker, element: fx.Node, walk) -> TermScale 
     return scale
 
 
-def _a_count(walker: TermWalker, n) -> bool:
-    if isinstance(n, bool):
-        return False
-    if isinstance(n, (int, float)):
-        return True
-    if not isinstance(n, fx.Node):
-        return False
-    if is_size(n):
-        return True
-    t = walker.runs.runs[walker.runs.batch].tensors.get(n)
-    return t is not None and t.numel() == 1 and not any(a.op == "placeholder" for a in walker.view.value_ancestors(n))
-
-
-def _value(walker: TermWalker, node: fx.Node, n: fx.Node) -> float | None:
+def _value(walker: TermWalker, n: fx.Node) -> float | None:
     run = walker.runs.runs[walker.runs.batch]
     if n in run.values and isinstance(run.values[n], (int, float)):
         return float(run.values[n])
