@@ -411,7 +411,9 @@ def _codes_not_decoded(ctx):
     if recon is None:
         return None
     nearest = [n for n in ctx.nodes_by_op("argmin", "argmax") if view.reads_a_layer(n)]
-    if not nearest:
+    if not nearest or any(view.depends_on(recon, n) for n in nearest):
+        # the reconstruction reads a code the nearest index picked: a second lookup of the codebook (a
+        # quantiser called twice, once on a detached codebook for the decoder) is what the decoder reads
         return None
     terms = [t for _s, t in ctx.roles.loss_terms]
     for node in ctx.nodes_by_op("embedding", "getitem", "index_select"):
