@@ -186,6 +186,10 @@ def _binding(step: LiveStep, line: int) -> list[ast.stmt]:
             # its own methods (for k in batch.keys(): batch[k] = batch[k].cuda(); batch.items()):
             # it stays a dict of the same keys, as the run had it
             use = BatchUse("keyed", keys=tuple(step.batch_value))
+        elif use.kind == "keyed" and isinstance(step.batch_value, (tuple, list)) and not _all_strings(step.batch_value):
+            # `try: x = batch["X"] except Exception: x = batch[0]`: the syntax saw the key, the run took a
+            # sequence (the handler's branch): it stays the sequence it was, so the key raises as it did
+            use = BatchUse("indexed")
         elif use.kind == "unpacked" and _one_tensor(step.batch_value, use.arity):
             # `if FLAG: images = data else: images, labels = data`: the syntax saw the branch that
             # unpacks, the run took a single tensor (the other branch): it stays the tensor it was
