@@ -105,6 +105,7 @@ class Watch:
         self.noise_ptrs: set = set()
         self.numpy_noise = False  # the step drew Gaussian noise with NumPy (_record_numpy_noise)
         self.noisy_nodes: dict = {}  # id -> autograd node a drawn noise entered the graph at (held)
+        self.frozen: list = []  # where a sample was drawn under no_grad (a frozen VAE's latents), the first
         self.taken: Taken | None = None
         self.batches = 0
         self.model_calls: list = []

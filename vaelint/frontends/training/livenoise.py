@@ -61,7 +61,8 @@ def noise_flow(watch):
                         continue
                     if storage_of(a) in watch.noise_ptrs:
                         if not out.requires_grad:
-                            watch._record_noise(out)
+                            if not _frozen_sample(func, args, kwargs, watch):
+                                watch._record_noise(out)
                         elif out.grad_fn is not None:
                             # noise entering the graph (logits + gumbel noise, mu + eps): no node need
                             # save it, so the node it entered at is remembered; a loss that reaches it
@@ -72,6 +73,27 @@ def noise_flow(watch):
             return out
 
     return NoiseFlow()
+
+
+def _frozen_sample(func, args, kwargs, watch) -> bool:
+    """Noise met by a tensor of values under ``torch.no_grad()`` (``mu + eps * std`` of a frozen
+    encoder, a world model's latents for its dynamics net): a sample with no gradient, not noise;
+    a loss it reaches trains no posterior. Scaling noise by a number or a one-element tensor
+    (``0.1 * eps``), or transforming it by itself (Laplace's ``u.sign() * log1p(-u.abs())``), keeps it noise."""
+    import torch
+    from torch.utils._pytree import tree_leaves
+
+    if torch.is_grad_enabled():
+        return False
+    tensors = [a for a in tree_leaves((args, kwargs or {})) if isinstance(a, torch.Tensor)]
+    noise = max((a.numel() for a in tensors if storage_of(a) in watch.noise_ptrs), default=0)
+    # a head's values, one per element of the noise (not a per-dim scale vector broadcast over it)
+    met = any(a.numel() > 1 and a.numel() >= noise and storage_of(a) not in watch.noise_ptrs for a in tensors)
+    if met and not watch.frozen:
+        from vaelint.source.frames import user_frame
+
+        watch.frozen.append(user_frame())  # where: said when no backward of a VAE follows
+    return met
 
 
 def _a_layer(func, args, kwargs) -> bool:
@@ -166,3 +188,17 @@ def storage_of(t) -> int | None:
         return t.untyped_storage().data_ptr()
     except (RuntimeError, NotImplementedError):
         return None
+
+
+def frozen_only(watch) -> str:
+    """Why a run whose only backwards train another network from a frozen VAE's samples has no
+    VAE step (a world model's dynamics net on latents drawn under ``torch.no_grad()``)."""
+    from vaelint.source.cells import where
+
+    drawn, first = watch.frozen[0], watch.passed[0]
+    trained = f" at {where(first.frames[-1][0].f_code.co_filename, first.frames[-1][1][0])}" if first.frames else ""
+    return (
+        f"the sample drawn at {where(drawn.path, drawn.line)} is drawn under torch.no_grad(), so the VAE is frozen "
+        f"in this run, and the backward{trained} trains another network from it. Nothing here trains the VAE: "
+        "check the script that trains it, or the model alone (PATH.py:CLASS --input SHAPE)."
+    )

@@ -13,6 +13,7 @@ from vaelint.frontends.training.batchspecs import listed_items, nested_specs, va
 from vaelint.frontends.training.liveafterpass import stopped_later_in_its_loop
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livemodelmoves import say_where_things_are
+from vaelint.frontends.training.livenoise import frozen_only
 from vaelint.frontends.training.livenotes import imported_step, moves, outside, passed_over, reaches, split_backwards
 from vaelint.frontends.training.livesetupfailed import own_setup_failed
 from vaelint.frontends.training.livewhy import stopped_at_a_missing_package, stopped_by_a_transform
@@ -103,6 +104,10 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     error.own_setup_failed = own_setup_failed(runtime, request, sandbox, error.message)
     later = stopped_later_in_its_loop(runtime, watch)  # torch.cuda.synchronize() after a VQ-VAE's opt.step()
     if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds or later):
+        if watch.frozen and watch.frozen[0] is not None:
+            # samples drawn under no_grad (a world model's latents): the backwards passed over train another net
+            error.message, error.own_step_failed = f"{ref.spec}: no training step of a VAE to check: {frozen_only(watch)}", True
+            return error
         # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
         # phase, which reading the code leaves out): the first is the step when nothing else is
         passed = _passed_step(watch)
