@@ -206,6 +206,15 @@ over everything.
     VALID = [
         Example(_model('F.binary_cross_entropy(recon, x, reduction="sum")', "kl_elem.sum()"), inputs=("8x20",)),
         Example(_model('F.binary_cross_entropy(recon, x, reduction="sum") / x.size(0)', "kl_elem.sum() / x.size(0)"), inputs=("8x20",)),
+        # the Gaussian NLL's and the KL's 1/2 written into the batch divisor, the KL as a sum of its parts:
+        # (1 / (2 * n)) * (sum mu^2 + sum var - sum logvar) - Z / 2 is the batch-mean KL, as the NLL is
+        Example(
+            _model(
+                "((recon - x) ** 2).sum() / (2 * x.size(0))",
+                "(1 / (2 * x.size(0))) * (mu.pow(2).sum() + logvar.exp().sum() - logvar.sum()) - mu.size(1) / 2",
+            ),
+            inputs=("8x20",),
+        ),
         Example(_model('F.mse_loss(recon, x, reduction="none").sum(dim=1).mean()', "kl_elem.sum(dim=1).mean()"), inputs=("8x20",)),
         Example(_model("((recon - x) ** 2).sum(1).mean(0)", "torch.mean(kl_elem.sum(1))"), inputs=("8x20",)),
         # JointVAE's "unnormalise": a mean over pixels multiplied back by their number is a per-sample sum

@@ -172,6 +172,8 @@ term.
         Example(_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"), inputs=("6x20",)),
         Example(_model("0.5 * torch.sum(mu.pow(2) + logvar.exp() - 1 - logvar)"), inputs=("6x20",)),
         Example(_model("torch.sum(-0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)))"), inputs=("6x20",)),
+        # its 1/2 written into a divisor beside the batch size: / (2 * n) is 1/2 on a batch mean (x.size(0) times it back)
+        Example(_model("-torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / (2 * x.size(0)) * x.size(0)"), inputs=("6x20",)),
         # free bits: a KL clamped from below on purpose is not checked against the closed form
         Example(_model("torch.clamp(-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()), min=0.1).sum()"), inputs=("6x20",)),
         Example(fill(_SOFTPLUS, kl="torch.sum(-torch.log(std) + 0.5 * (std**2 + mu**2) - 0.5)"), inputs=("6x20",)),
@@ -254,6 +256,13 @@ term.
             fixed=_model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
         ),
         Example(_model("-0.5 * torch.sum(1 + logvar - logvar.exp())"), inputs=("6x20",), at="finding", message="not the Gaussian KL"),
+        # the near miss of the divisor (2 * n): the batch size alone divides, and the 1/2 is missing
+        Example(
+            _model("-torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / (1 * x.size(0)) * x.size(0)"),
+            inputs=("6x20",),
+            at="finding",
+            message="missing 1/2",
+        ),
         Example(
             fill(_SQUEEZED, kl="-torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
             inputs=("6x20",),

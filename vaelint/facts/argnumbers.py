@@ -93,3 +93,18 @@ def written_as_the_batch(ctx, runs, node, arg) -> bool:
     if loc is None or len(seen) != 1 or next(iter(seen.values())) != ctx.batch or ctx.view.op(node) != "div":
         return False
     return divides_by_a_batch_size(loc.path, loc.line) is not None
+
+
+def literal_times(view, arg, k) -> int:
+    """2 when a divisor k*B is 2 written in the code times a size (``2 * n``, ``n * 2`` with
+    ``n = x.size(0)``; ``2 * x.numel()``, the size D*B), else 0: the 1/2 of a Gaussian's NLL or KL
+    spread over the batch (``kl.sum() / (2 * n)``), a weight, not part of a size of 2*B it averages
+    over. Other numbers written there are sizes (``x.size(0) * 784``: a mean over the data's dims)."""
+    import torch.fx as fx
+
+    if not isinstance(k, int) or k < 2 or k % 2 or not isinstance(arg, fx.Node) or view.op(arg) != "mul" or len(arg.args) != 2:
+        return 0
+    numbers = [a for a in arg.args if isinstance(a, int) and not isinstance(a, bool)]
+    if numbers != [2] or not isinstance(next(a for a in arg.args if a is not numbers[0]), fx.Node):
+        return 0
+    return 2

@@ -15,34 +15,25 @@ import torch.fx as fx
 
 from vaelint.capture.ops import CLASS_INDEX_LOSSES, RECON_LOSS_OPS, adds_dims_only, one_tensor_listed
 from vaelint.facts import argnumbers
-from vaelint.facts.argnumbers import not_a_size, per_batch, same_at_all_batches, times_the_batch, values_in_args, written_as_the_batch
+from vaelint.facts.argnumbers import (
+    literal_times,
+    not_a_size,
+    per_batch,
+    same_at_all_batches,
+    times_the_batch,
+    values_in_args,
+    written_as_the_batch,
+)
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import describe_dims as _describe_dims
 from vaelint.facts.graphview import is_size
+from vaelint.facts.oversize import constant_over_size
 from vaelint.facts.paddingmask import masked_mean, padding_mask
+from vaelint.facts.termfactor import Factor
 from vaelint.source.facts import divides_by_a_length
-from vaelint.source.frames import SourceLoc
 
 if TYPE_CHECKING:
     from vaelint.facts.countedout import CountedOut
-
-
-@dataclass
-class Factor:
-    kind: str  # "sum", "mean", "size", "const"
-    value: float  # multiplicative factor at the user's batch size (1 for a sum)
-    batch_power: int  # power of B it contributes
-    const_sizes: float  # constant sizes this factor divides by (a mean's, a numel's D)
-    over: str  # "B, 784" for reductions; the number for constants
-    node: fx.Node
-    op: str
-    shared: bool = False  # a reduction of a whole sum of terms ((rec + kl).mean()), not the term's own
-    # a number that is the batch size written down (KLD /= args.batch_size * 784): the batch it pins
-    pinned: int | None = None
-
-    @property
-    def loc(self) -> SourceLoc | None:
-        return self.node.meta.get("loc")
 
 
 @dataclass
@@ -205,7 +196,7 @@ class TermWalker:
         if tensor not in tensors or (op == "div" and tensor is b):
             return _STOP  # no tensor, or k / tensor: not a scaling
         num = self.scalar_of(node, other) if other not in tensors or self._is_scalar_const(other) else None
-        if num is None and op == "mul" and self._constant_over_size(scale, other):
+        if num is None and op == "mul" and constant_over_size(self, scale, other):
             return tensor  # -0.5 / x.size(0) * torch.sum(...): read as torch.sum(...) * -0.5 / x.size(0)
         if num is None or (num[0] == 0 and op != "mul"):
             return _STOP
@@ -215,6 +206,10 @@ class TermWalker:
             scale.factors.append(Factor("const", 0.0, 0, 1, "0", node, op))
             return tensor
         value, power, k = num
+        c = literal_times(self.view, other, k) if power and op == "div" else 0
+        if c:  # / (2 * n): a number written in the code times a size, a weight 1/2 on the size
+            scale.factors.append(Factor("const", 1 / c, 0, 1, f"{1 / c:g}", node, op))
+            k, value = k // c, value / c
         if power and isinstance(k, float):  # B times a number that is no size (N * sigma ** 2): B, and a weight
             w, sign = (1 / k, -1) if op == "div" else (k, 1)
             scale.factors += [
@@ -282,29 +277,6 @@ class TermWalker:
         if isinstance(value, fx.Node) and is_size(value):  # free bits per dim: clamp(min=bound * mu.size(1))
             return True
         return isinstance(value, fx.Node) and not self._reads_the_data(value) and self._is_scalar_const(value)
-
-    def _constant_over_size(self, scale: TermScale, other) -> bool:
-        """``c / n`` written before the tensor (``-0.5 / x.size(0) * torch.sum(...)``, negated too: ``-(0.5 / N)``):
-        a Python number over a size no run holds; its constant and its division by the size are the term's factors."""
-        negated = isinstance(other, fx.Node) and self.view.op(other) == "neg" and len(other.args) == 1
-        other, sign = (other.args[0], -1) if negated else (other, 1)
-        if not isinstance(other, fx.Node) or self.view.op(other) not in ("truediv", "div") or len(other.args) != 2:
-            return False
-        c, size = other.args
-        if not isinstance(c, (int, float)) or isinstance(c, bool) or c == 0 or not isinstance(size, fx.Node):
-            return False
-        num = self.scalar_of(other, size)
-        if num is None or num[0] == 0:
-            return False
-        value, power, k = num
-        scale.factors.append(Factor("const", float(sign * c), 0, 1, f"{sign * c:g}", other, "mul"))
-        if power:
-            shown, k = argnumbers.size_said(self.ctx.batch_size_text, k, value)
-            scale.factors.append(Factor("size", 1.0, -1, k, shown, other, "div"))
-        else:
-            shown = f"{int(value)}" if float(value).is_integer() else f"{1 / value:g}"
-            scale.factors.append(Factor("const", 1 / value, 0, 1, shown, other, "div"))
-        return True
 
     def _reduced(self, scale: TermScale, node: fx.Node, op: str, src: fx.Node):
         """``.sum(...)`` or ``.mean(...)``: the dims it reduces, and its input to go on from."""

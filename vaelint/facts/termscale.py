@@ -8,8 +8,9 @@ import math
 
 import torch.fx as fx
 
-from vaelint.facts.argnumbers import size_said
+from vaelint.facts.argnumbers import literal_times, size_said
 from vaelint.facts.countedout import minus_a_count
+from vaelint.facts.oversize import constant_over_size
 from vaelint.facts.reductions import Factor, TermScale, TermWalker
 
 
@@ -155,8 +156,8 @@ def _monte_carlo_in_parts(ctx, walker: TermWalker, element: fx.Node) -> TermScal
     return scales[own[0]] if all(o == overs[0] for o in overs) else None
 
 
-def _scaling(walker: TermWalker, node: fx.Node) -> Factor | None:
-    """A mul/div by a number or a batch size, as a factor (what walk() reads)."""
+def _scaling(walker: TermWalker, node: fx.Node) -> list[Factor] | None:
+    """A mul/div by a number or a batch size, as factors (what walk() reads)."""
     args = list(node.args)
     tensors = [a for a in args if isinstance(a, fx.Node) and walker.ctx.shape(a) is not None]
     if len(args) != 2 or len(tensors) != 1:
@@ -166,17 +167,24 @@ def _scaling(walker: TermWalker, node: fx.Node) -> Factor | None:
     if op == "div" and other is args[0]:
         return None
     num = walker.scalar_of(node, other)
+    if num is None and op == "mul":  # (0.5 / n) * (mu.pow(2).sum() + ...): a number over a size
+        held = TermScale(node, None)
+        return held.factors if constant_over_size(walker, held, other) else None
     if num is None or num[0] == 0:
         return None
     value, power, k = num
+    c = literal_times(walker.view, other, k) if power and op == "div" else 0
+    if c:  # / (2 * n): a size, and a weight 1/2 the code wrote (a Gaussian KL's, spread over the batch)
+        shown, k = size_said(walker.ctx.batch_size_text, k // c, value / c)
+        return [Factor("size", 1.0, -1, k, shown, node, op), Factor("const", 1 / c, 0, 1, f"{1 / c:g}", node, op)]
     if power and isinstance(k, float):
         return None  # B times a weight (N * sigma ** 2) above the terms: not read here
     if power:
         sign = -1 if op == "div" else 1
         shown, k = size_said(walker.ctx.batch_size_text, k, value)
-        return Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op)
+        return [Factor("size", 1.0, sign, k if op == "div" else 1 / k, shown, node, op)]
     value = 1 / value if op == "div" else value
-    return Factor("const", value, 0, 1, f"{value:g}", node, op)
+    return [Factor("const", value, 0, 1, f"{value:g}", node, op)]
 
 
 def _shared_with_others(ctx, term: fx.Node) -> set:
@@ -210,10 +218,8 @@ def _outer_factors(walker: TermWalker, outer: tuple, term: fx.Node, shared: set 
         if op in ("div", "mul") and shared is not None and node not in shared:
             # above a split the other role does not share (sum(nll) / nll.shape[0], where the
             # NLL's learned log-variance was split off): this term's own factor
-            factor = _scaling(walker, node)
-            if factor is not None:
-                # its sign is the term's (lossroles reads a negative number there as -elbo): its size only
-                factors.append(dataclasses.replace(factor, value=abs(factor.value)))
+            # its sign is the term's (lossroles reads a negative number there as -elbo): its size only
+            factors += [dataclasses.replace(f, value=abs(f.value)) for f in _scaling(walker, node) or ()]
             continue
         if op not in ("sum", "mean"):
             continue  # a factor on the whole sum scales every term alike: beta_eff keeps it out
