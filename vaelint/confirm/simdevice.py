@@ -355,7 +355,7 @@ def simulate(
             torch.random.fork_rng(devices=[]),
             cuda_answers_yes(),
             legacy_types(_simulated, gpu=_refused_on_gpu),
-            switches_on(module),  # reads the CPU types as the code holds them: before they are replaced
+            switches_on(module, _simulated),  # reads the CPU types as the code holds them: before they are replaced
             legacy_types_seen_through(),  # torch.LongTensor(t): refuses a GPU tensor, as on a GPU
             _Moves(real_gpu),
             torch.backends.cudnn.flags(enabled=False),

@@ -19,11 +19,12 @@ import torch.nn as nn
 
 
 @contextlib.contextmanager
-def switches_on(module: nn.Module):
+def switches_on(module: nn.Module, move=None):
     """Inside, the model files' switches (module-level ``cuda = torch.cuda.is_available()``,
     ``args.cuda``, an instance's ``self.args.cuda`` / ``self.use_cuda`` tested by an ``if`` whose
     branch goes to CUDA, ``self.FloatTensor`` chosen between a CUDA and a CPU type) hold what a
-    GPU machine gives them; put back after."""
+    GPU machine gives them; a tensor attribute the constructor moves under such a switch
+    (``if self.args.cuda: self.idle = self.idle.cuda()``) is where ``move`` puts it; put back after."""
     saved: list = []
     try:
         for space, path, tree in _user_files(module):
@@ -39,6 +40,8 @@ def switches_on(module: nn.Module):
                         if chain[0] == "self":
                             _turn_on(sub, chain[1:], saved)
                     _chosen_attributes(sub, classes[name], space, path, saved)
+                    if move is not None:
+                        _moved_when_built(sub, classes[name], guards, saved, move)
         yield
     finally:
         for owner, key, value, is_dict in reversed(saved):
@@ -217,3 +220,24 @@ def _self_assignments(body: list) -> dict:
             if _chain(target) == ("self", target.attr):
                 out[target.attr] = (target, stmt.value)
     return out
+
+
+def _moved_when_built(sub: nn.Module, cls: ast.ClassDef, guards: set, saved: list, move) -> None:
+    """``if self.args.cuda: self.idle = self.idle.cuda()`` in a method of the class (its
+    constructor, a helper it calls): on this machine the switch was off when the model was built,
+    so the tensor stayed on the CPU; a GPU machine moved it then. It is put where ``move`` puts it."""
+    import torch
+
+    for node in ast.walk(cls):
+        if not isinstance(node, ast.If) or node.orelse or _chain(node.test) not in guards:
+            continue
+        for stmt in node.body:
+            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and _names_cuda(stmt.value)):
+                continue
+            target = stmt.targets[0]
+            if not (isinstance(target, ast.Attribute) and _chain(target) == ("self", target.attr)):
+                continue
+            held = sub.__dict__.get(target.attr)  # a plain attribute (a parameter or buffer moves with the model)
+            if isinstance(held, torch.Tensor) and not isinstance(held, nn.Parameter) and held.device.type == "cpu":
+                saved.append((sub, target.attr, held, False))
+                object.__setattr__(sub, target.attr, move(held))
