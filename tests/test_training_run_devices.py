@@ -281,6 +281,6 @@ def test_a_model_moved_under_a_device_test_the_cpu_run_settled_is_not_decided(mo
     r, result = _json("model_moved_under_a_device_test.py", "--script-args=--cuda")
     assert result["error"] is None and not result["findings"], r.output
     skipped = {s["code"]: s["reason"] for s in result["skipped"]}
-    assert 'is moved to the device under `if device.type != "cpu":` (line 33)' in skipped["VAE012"], skipped
+    assert 'is moved to the device under `if device.type != "cpu":` (model_moved_under_a_device_test.py:33)' in skipped["VAE012"], skipped
     r, result = _json("model_never_moved_beside_a_device_test.py", "--script-args=--cuda")
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE012", 31)], r.output

@@ -31,7 +31,7 @@ def simulated_run(ctx) -> Simulation:
             # the step moves none of it, the batch is taken to be on the GPU already, as a model's is
             step = getattr(ctx.program, "step", None) is not None
             # code that chose a device and never moved the model: its weights stay on the CPU there
-            unmoved = step and ctx.program.step.model_left_on_cpu
+            unmoved = step and ctx.program.step.model_left_on_cpu and not _moved_where_cuda_is(ctx.program)
             sim = simulate(wrapper, make_inputs(ctx.specs, batch), ctx.capture.reseed, batch_on_cpu=step, model_on_cpu=unmoved)
             if unmoved and not sim.batch_moved:  # nor its batch: the step runs where it is, on the CPU
                 ctx.capture.restore_tensors()
@@ -45,6 +45,17 @@ def simulated_run(ctx) -> Simulation:
             sim.meetings = [replace(m, shape=tuple(ctx.batch if d == batch else d for d in m.shape)) for m in sim.meetings]
         ctx.cache["simulated_device"] = sim
     return ctx.cache["simulated_device"]
+
+
+def _moved_where_cuda_is(program) -> bool:
+    """``if torch.cuda.is_available(): model.cuda()`` after the line that builds the model: a GPU
+    machine takes that branch, so its weights are on the GPU there (a notebook's commonest move)."""
+    from vaelint.source.setupmoves import device_test_move
+
+    sites = getattr(program, "module_sites", None) or {}
+    built = next((sites[id(m)] for m in program.model.modules() if id(m) in sites), None)
+    moved = device_test_move(built) if built is not None else None
+    return moved is not None and moved[1].replace(" ", "") in ("torch.cuda.is_available()", "cuda.is_available()")
 
 
 def _batch_for(ctx, model) -> int:

@@ -12,6 +12,7 @@ import textwrap
 
 import torch.nn as nn
 
+from vaelint.source.cells import where
 from vaelint.source.facts import constructor_move, guarded_move, guarded_move_into, names_the_cpu
 from vaelint.source.setupmoves import device_test_move
 
@@ -90,7 +91,7 @@ def _moved_under_a_flag(ctx, meeting) -> bool:
     line, condition = moved
     undecided = (
         f"VAE012 did not decide {place.where()}: {what} is moved to the GPU under `if {condition}:` "
-        f"(line {line}), a condition the code settled on this machine, without a GPU, which the simulated "
+        f"({where(place.path, line)}), a condition the code settled on this machine, without a GPU, which the simulated "
         "GPU cannot change"
     )
     if undecided not in ctx.notes:  # the same tensor meeting the model again
@@ -107,7 +108,7 @@ def model_moved_under_a_flag(built) -> str | None:
         return None
     line, condition = moved
     return (
-        f"the model built at {built.where()} is moved to the device under `if {condition}:` (line {line}), a "
+        f"the model built at {built.where()} is moved to the device under `if {condition}:` ({where(built.path, line)}), a "
         "condition the code settled on this machine, without a GPU, which the simulated GPU cannot change"
     )
 

@@ -303,8 +303,6 @@ class Inferred:
 
 def infer_inputs(loader) -> Inferred | None:
     """The batch a loader over a known data set gives, or None."""
-    from vaelint.source.frames import display_path
-
     batch = getattr(loader, "batch_size", None)
     dataset = getattr(loader, "dataset", loader)
     if not isinstance(batch, int) or batch < 1:
@@ -317,7 +315,7 @@ def infer_inputs(loader) -> Inferred | None:
     shapes, what = item
     specs = ["x".join(str(s) for s in (batch, *shape)) + (f":{dtype}" if dtype else "") for shape, dtype in shapes]
     loc = getattr(loader, "loc", None)
-    where = f" at {display_path(loc.path)}:{loc.line}" if loc else ""
+    where = f" at {loc.where()}" if loc else ""  # nb.ipynb:cell 2:5 in a notebook
     return Inferred(specs, f"{what} and batch_size={batch}{where}")
 
 

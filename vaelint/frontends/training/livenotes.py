@@ -3,7 +3,9 @@ over before the VAE's, the moves to CUDA kept on the CPU, and whether the code n
 
 from __future__ import annotations
 
+import ast
 import linecache
+import os
 import re
 
 from vaelint.errors import VaelintError
@@ -240,3 +242,40 @@ def reaches(capture, name: str) -> bool:
     """Is a frame of the named function on the way to the backward?"""
     last = name.split(".")[-1]
     return any(frame.f_code.co_name == last for frame, _line, _values in capture.frames)
+
+
+_BACKWARDS = ("backward", "manual_backward")
+
+
+def later_loops(home, capture) -> list[str]:
+    """The note for the training loops of the checked file that come after the step's own loop (a
+    notebook's second model trained in a later cell, a fine-tuning phase): the run stops at its first
+    VAE backward and takes no second batch, so those loops were never run nor checked. Said with
+    where, so a check that passes is not read as theirs."""
+    from vaelint.source.cells import where
+
+    if not capture.frames or home is None or getattr(home, "tree", None) is None:
+        return []
+    frame, (line, _col), _values = capture.frames[-1]
+    if os.path.realpath(frame.f_code.co_filename) != os.path.realpath(home.path):
+        return []
+    loops = [s for s in ast.walk(home.tree) if isinstance(s, (ast.For, ast.While, ast.AsyncFor))]
+    own = [s for s in loops if s.lineno <= line <= (s.end_lineno or s.lineno)]
+    after = max((s.end_lineno or s.lineno for s in own), default=line)
+    later = sorted(
+        {
+            n.lineno
+            for s in loops
+            if s.lineno > after
+            for n in ast.walk(s)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _BACKWARDS
+        }
+    )
+    if not later:
+        return []
+    places = ", ".join(where(home.path, n) for n in later[:3]) + (f" and {len(later) - 3} more" if len(later) > 3 else "")
+    return [
+        f"not checked: the training loop{'s' * (len(later) > 1)} with the backward{'s' * (len(later) > 1)} at {places}, after "
+        "the step checked: the run stops at its first VAE backward and takes no second batch, so later loops never run. "
+        "Check each in a function of its own (`vaelint check FILE:FUNCTION`), or in a file of its own"
+    ]

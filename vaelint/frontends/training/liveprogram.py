@@ -14,7 +14,7 @@ from vaelint.frontends.training.liveafterpass import stopped_later_in_its_loop
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livemodelmoves import say_where_things_are
 from vaelint.frontends.training.livenoise import frozen_only
-from vaelint.frontends.training.livenotes import imported_step, moves, outside, passed_over, reaches, split_backwards
+from vaelint.frontends.training.livenotes import imported_step, later_loops, moves, outside, passed_over, reaches, split_backwards
 from vaelint.frontends.training.livesetupfailed import own_setup_failed
 from vaelint.frontends.training.livewhy import stopped_at_a_missing_package, stopped_by_a_transform
 from vaelint.frontends.training.madebatches import made_in_full
@@ -62,7 +62,7 @@ def live_program(frontend, ref, request, home):
     if ref.name and not reaches(capture, ref.name):
         raise outside(ref, capture, imported_step(capture))
     notes = _reached_notes(ref, runtime, capture)
-    notes += passed_over(watch, split := split_backwards(watch, capture))  # before _let_go drops their losses
+    notes += passed_over(watch, split := split_backwards(watch, capture)) + later_loops(home, capture)  # before _let_go
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
     program.notes[:0], program.split_backward = notes + moves(runtime, watch), split
     _finish(program, request, watch, home, capture)
