@@ -314,8 +314,13 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         if not consts:
             if math.isclose(factor, 1.0, rel_tol=1e-3):
                 # a reconstruction weighted (2 * rec, or one added in twice) weighs the KL down as a beta does
-                rec_weight = beta_eff(scales, ctx).rec_weight or 1.0
+                said = beta_eff(scales, ctx)
+                rec_weight = said.rec_weight or 1.0
                 if math.isclose(1.0 / rec_weight, ctx.beta, rel_tol=1e-3):
+                    return
+                if scales.batch_power or not math.isclose(said.reductions_value, 1.0, rel_tol=1e-3):
+                    # the reductions differ: the whole beta_eff (D/1024) is VAE002's to say, once, and it is the
+                    # declared beta's match (--beta 0.765625 declares it whole)
                     return
                 loc = loc_of(scales.kl.term)
                 weight = unit_weight(ctx, scales.kl.term) if math.isclose(rec_weight, 1.0, rel_tol=1e-3) else None

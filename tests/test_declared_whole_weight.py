@@ -38,3 +38,18 @@ def test_a_weight_that_changes_with_the_batch_is_not_offered_as_a_beta(tmp_path)
     fixes = {f["code"]: f["fix"] for f in result["findings"]}
     assert "VAE002" in fixes and "declare the whole weight" not in fixes["VAE002"], r.output
     assert "leaves VAE002" not in fixes.get("VAE004", ""), r.output
+
+
+WEIGHTED_REC = os.path.join(FIXTURES, "buggy", "weighted_mean_reconstruction.py")
+
+
+def test_a_weight_on_the_reconstruction_declared_whole_leaves_nothing():
+    # alpha * mse_mean + kl: beta_eff = D/1024; --beta of that whole weight is the match (before: VAE004
+    # said beta_eff = 1/1024 and offered 1024 * rec + 784 * kl, beta_eff 600)
+    args = (f"{WEIGHTED_REC}:MLPVAE", "--input", "16x784")
+    r, result = check_json(*args, "--beta", "0.765625")
+    assert r.exit_code == 0 and result["findings"] == [], r.output
+    # another beta: the reductions differ, so VAE002 says it, once, with the whole beta_eff
+    r, result = check_json(*args, "--beta", "0.5")
+    assert [f["code"] for f in result["findings"]] == ["VAE002"], r.output
+    assert "beta_eff = D/1024 = 0.765625" in result["findings"][0]["message"], r.output
