@@ -169,7 +169,7 @@ class KLReduction(Rule):
     fix_availability = FixAvailability.SOMETIMES
     name = "kl-reduction"
     severity = Severity.ERROR
-    needs = (Need.LOSS, Need.REPARAM, Need.REC_TERM, Need.KL_TERM, Need.CLEAN_RUN)
+    needs = (Need.LOSS, Need.POSTERIOR, Need.REC_TERM, Need.KL_TERM, Need.CLEAN_RUN)
     summary = "The KL and reconstruction terms are reduced differently, so beta_eff depends on B, D or Z."
     what = """
 The ELBO weighs the KL term against the reconstruction term per sample:

@@ -153,7 +153,7 @@ class KLScaling(Rule):
     fix_availability = FixAvailability.SOMETIMES
     name = "kl-scaling"
     severity = Severity.WARNING
-    needs = (Need.LOSS, Need.REPARAM, Need.REC_TERM, Need.CLEAN_RUN)  # no KL term: one computed and dropped (below)
+    needs = (Need.LOSS, Need.POSTERIOR, Need.REC_TERM, Need.CLEAN_RUN)  # no KL term: one computed and dropped (below)
     summary = "An explicit factor on the KL term makes beta_eff differ from the declared beta."
     what = """
 A number multiplies the KL term: a literal (``0.01 * kl``), a model or loss attribute (``self.beta``),

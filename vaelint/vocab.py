@@ -58,6 +58,7 @@ class Need(Word):
 
     LOSS = "loss"  # a loss function, a step's loss, or the forward's own out['loss']
     REPARAM = "reparam"  # mu + eps * std with eps drawn in forward
+    POSTERIOR = "posterior"  # such a sampler, or a categorical one (F.gumbel_softmax of the encoder's logits)
     RECON = "recon"  # a forward output that depends on the sample
     KL_TERM = "kl_term"  # a loss term on the mean or scale head alone
     REC_TERM = "rec_term"  # a loss term on the reconstruction

@@ -145,14 +145,16 @@ class Context:
         return "the training step's loss could not be read from what it backpropagates"
 
     def _no_reparam(self) -> str | None:
-        if self.roles.reparam is None:
-            return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph"
-        return None
+        no = self.roles.reparam is None
+        return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph" if no else None
+
+    def _no_posterior(self) -> str | None:  # a Gaussian sampler or a categorical one: a KL the reductions rules read
+        no = self.roles.reparam is None and not self.roles.categorical
+        return "no reparameterisation (mu + eps * std, or F.gumbel_softmax of logits) found in the graph" if no else None
 
     def _no_recon(self) -> str | None:
-        if self.roles.recon is None:
-            return "no reconstruction found: no forward output depends on the sample"
-        return None
+        no = self.roles.recon is None
+        return "no reconstruction found: no forward output depends on the sample" if no else None
 
     def _no_kl_term(self) -> str | None:
         if any(r.matrix for r in self.roles.reparams):
@@ -341,6 +343,7 @@ class Context:
 _UNMET = {
     Need.LOSS: Context._no_loss,
     Need.REPARAM: Context._no_reparam,
+    Need.POSTERIOR: Context._no_posterior,
     Need.RECON: Context._no_recon,
     Need.KL_TERM: Context._no_kl_term,
     Need.REC_TERM: Context._no_rec_term,

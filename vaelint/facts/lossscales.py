@@ -14,60 +14,19 @@ from dataclasses import dataclass, field
 
 import torch.fx as fx
 
+from vaelint.facts.categorical import CATEGORICAL, categorical_only
 from vaelint.facts.datasize import data_size
 from vaelint.facts.dimwords import mixed_batch_parts
-from vaelint.facts.gaussian_kl import LOG_VAR_READINGS, UNKNOWN, Ratio
+from vaelint.facts.gaussian_kl import UNKNOWN, Ratio
 from vaelint.facts.klelements import AS_WRITTEN, candidate_layers, kl_element, stacked_step_kls
-from vaelint.facts.kloffset import offset_ratio
+from vaelint.facts.klnormal import kl_normalization
 from vaelint.facts.klparts import joined_element, kl_parts
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior
 from vaelint.facts.montecarlokl import log_q_averaged, monte_carlo_kl
 from vaelint.facts.recunread import why_rec_unread
 from vaelint.facts.reductions import Factor, TermScale, TermWalker
 from vaelint.facts.schedules import scheduled_weight
-from vaelint.facts.stackedheads import stacked_layers
 from vaelint.facts.termscale import reduced_leaves, term_scale
-
-
-def kl_normalization(ctx, scale: TermScale) -> Ratio:
-    """element / the Gaussian KL of one layer's mean and std: ``log q(z) - log p(z)``
-    of its sample, against N(0, 1) in closed form, or against a Gaussian prior the
-    heads do not move (a learned or conditional one), for the first layer that fits."""
-    if scale.element is None:
-        return UNKNOWN
-    found = UNKNOWN
-    for r in candidate_layers(ctx, scale.element):
-        if ctx.view.depends_on(scale.element, r.z):
-            tried = [kl_element(ctx, scale.element, layer=r).ratio_to("monte-carlo")]
-            if not tried[0].constant:  # -H[q] - log p(z): the entropy in closed form
-                tried.insert(0, kl_element(ctx, scale.element, layer=r).ratio_to("entropy"))
-        else:
-            tried = [kl_element(ctx, scale.element, layer=r).ratio_to(None)]
-        if not tried[0].constant:
-            tried.append(kl_element(ctx, scale.element, layer=r, freeze_sample=True).ratio_to_some_prior())
-        if not any(t.constant for t in tried) and not ctx.view.depends_on(scale.element, r.z):
-            # the closed form under a reading of the scale head other than the sampler's (std = exp(logvar)
-            # beside the log-variance KL: VAE008's to say): its weight and reductions are the term's all the
-            # same, so beta_eff is read under the KL's own reading (Young1906/cvae_imb, helper-found)
-            element = kl_element(ctx, scale.element, layer=r)
-            tried += [element.ratio_to(name) for name in LOG_VAR_READINGS]
-        for ratio in tried:
-            if ratio.constant:
-                return ratio
-            if ratio.decided:
-                found = ratio
-        shifted = offset_ratio(kl_element(ctx, scale.element, layer=r))
-        if shifted is not None:
-            return Ratio(shifted[0], True)  # the KL plus a constant (its - 1 left out): the same weight
-    for stacked in stacked_layers(ctx, scale.element):
-        # a recurrent VAE's KL of every step at once, read against the steps' heads joined alike
-        element = kl_element(ctx, scale.element, layer=stacked)
-        for ratio in (element.ratio_to(None), element.ratio_to_some_prior()):
-            if ratio.constant:
-                scale.read_as = "stacked steps"
-                return ratio
-            found = ratio if ratio.decided else found
-    return found
 
 
 @dataclass
@@ -210,7 +169,7 @@ def _read(ctx) -> LossScales | str:
 
 def _loss_scales(ctx) -> LossScales | str:
     roles = ctx.roles
-    if roles.reparam is None:
+    if roles.reparam is None and not roles.categorical:
         return "no reparameterisation found"
     if ctx.runs.failure is not None:
         return "the model raised before the loss was computed"
@@ -257,6 +216,10 @@ def scales_against(ctx, rec: TermScale) -> LossScales | str:
             continue
         if any(f.kind == "const" and f.value == 0 for f in kl.factors) and scheduled_weight(ctx, kl) is None:
             return ZERO_WEIGHT  # a warm-up read as a schedule is judged where it goes; any other 0 is no beta
+        if categorical_only(ctx, term):  # sum q * log(q * K) of a Gumbel-softmax posterior: weighed as written
+            kl.read_as = CATEGORICAL
+            kls.append(kl) if kl.reductions() else others.append(term)
+            continue
         norm = kl_normalization(ctx, kl)
         element = kl_element(ctx, kl.element) if kl.element is not None else None
         if element is not None and element.valid and element.summed:

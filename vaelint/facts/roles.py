@@ -21,6 +21,7 @@ import torch
 import torch.fx as fx
 
 from vaelint.capture.outputs import get_path
+from vaelint.facts.categorical import categorical_heads
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.reparams import Reparam, find_reparams, through_broadcast  # noqa: F401 - Reparam: the roles' type
 
@@ -54,6 +55,7 @@ class Roles:
     rec_terms: list[fx.Node] = field(default_factory=list)
     kl_terms: list[fx.Node] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
+    categorical: list = field(default_factory=list)  # Gumbel-softmax posteriors (vaelint/facts/categorical.py)
 
     def total_value(self, out):
         """The total loss from the loss's return value, as the graph read it (the
@@ -88,6 +90,7 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
     used = [r for r in found if r.z in view.used() or r.product in view.used()]
     roles.reparams = _decoded_first(view, used or found, found)
     roles.reparam = roles.reparams[0] if roles.reparams else None
+    roles.categorical = categorical_heads(view)
     z = roles.reparam.z if roles.reparam else None
     if z is not None:
         candidates = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch.fx as fx
 
+from vaelint.facts.categorical import reads_a_categorical_posterior
 from vaelint.facts.dataweights import data_weight
 from vaelint.facts.graphview import GraphView
 from vaelint.facts.roles import Roles
@@ -46,6 +47,8 @@ def term_kind(view: GraphView, roles: Roles, node) -> str | None:
         # a classifier of the batch's labels on z (a utility or supervised head: CLUB, M2): no part
         # of the data's likelihood, which the reconstruction's own term compares
         return "label" if _labels_only(view, roles, node) else "rec"
+    if reads_a_categorical_posterior(view, roles.categorical, node):
+        return "kl"  # sum q * log(q * K) of a Gumbel-softmax posterior's logits: its KL to the uniform prior
     return None
 
 
