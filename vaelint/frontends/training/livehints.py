@@ -249,3 +249,12 @@ def misread_text(made: str) -> str:
         "layout, which --input cannot tell: put the data where the code reads it, or check the model alone with "
         "PATH.py:MODEL --input SPEC"
     )
+
+
+def a_shape_error(error) -> bool:
+    """Sizes that do not agree (the loss given a B x 784 target beside a B x 1 x 28 x 28 output): a
+    failure VAE003 and VAE013 explain, at its line with a fix, where the run's own data has it too."""
+    from vaelint.errorkinds import kind_of
+    from vaelint.vocab import ErrorKind
+
+    return kind_of(error) == ErrorKind.SHAPE

@@ -137,7 +137,7 @@ def _own_step_failed(runtime, watch) -> bool:
     stood in: ``for x in loader: model(x)`` on a TensorDataset's ``[x]``), or its model on any data (an
     API its code uses is gone: np.int)? The user's run fails the same way: it is what they must hear."""
     from vaelint.frontends.training.livedata import STOOD_IN
-    from vaelint.frontends.training.livehints import in_a_module
+    from vaelint.frontends.training.livehints import a_shape_error, in_a_module
     from vaelint.frontends.training.livestepped import BrokenByAStep
 
     if runtime.stops and isinstance(runtime.stops[0][1], BrokenByAStep):
@@ -147,7 +147,7 @@ def _own_step_failed(runtime, watch) -> bool:
     _where, error = runtime.stops[0]
     if isinstance(error, (AttributeError, NameError, ImportError)) and in_a_module(error) and "StandIn" not in str(error):
         return True
-    if watch.specs or STOOD_IN:
+    if watch.specs or STOOD_IN or a_shape_error(error):  # unlike sizes: VAE003/VAE013 say it, with a fix
         return False
     return (
         # a print of a term the loss dict no longer has (terms["mse"]: KeyError), a name the step lost
