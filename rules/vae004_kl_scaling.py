@@ -120,6 +120,12 @@ CAPACITY = (
     "that holds it there, not a beta"
 )
 
+# why no KL is asked of a step whose encoder takes no gradient
+FROZEN_ENCODER = (
+    "the sampler's heads take no gradient (the encoder is frozen: requires_grad_(False)): the step trains the "
+    "decoder on its samples, and a KL term would train nothing"
+)
+
 _KL_ON_SELF = """from types import SimpleNamespace
 
 import torch
@@ -257,6 +263,8 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
             r = ctx.roles.reparam
             if r is None or not ctx.view.reads_a_layer(r.logvar if r.logvar is not None else r.std) or ctx.beta == 0:
                 raise SkipRule(ctx.unmet(Need.KL_TERM))
+            if not any(ctx.view.reads_a_trained_layer(h) for h in (r.mu, r.logvar if r.logvar is not None else r.std)):
+                raise SkipRule(FROZEN_ENCODER)  # a decoder fine-tuned on a frozen encoder's samples: a KL trains nothing
             if _reads_the_heads_beside_the_sample(ctx, r):
                 # log q(z|x) inside one term with the rest (an importance-weighted bound's logsumexp over
                 # samples of log p(x|z) + log p(z) - log q(z|x)): a KL there, in no term of its own

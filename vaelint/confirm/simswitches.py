@@ -27,7 +27,9 @@ def switches_on(module: nn.Module, move=None):
     (``if self.args.cuda: self.idle = self.idle.cuda()``) is where ``move`` puts it; put back after."""
     saved: list = []
     try:
-        for space, path, tree in _user_files(module):
+        files = list(_user_files(module))
+        built_by = _built_by([tree for _space, _path, tree in files])
+        for space, path, tree in files:
             _module_level(space, path, tree, saved)
             guards = _guards(tree)
             for chain in guards:
@@ -41,7 +43,7 @@ def switches_on(module: nn.Module, move=None):
                             _turn_on(sub, chain[1:], saved)
                     _chosen_attributes(sub, classes[name], space, path, saved)
                     if move is not None:
-                        _moved_when_built(sub, classes[name], guards, saved, move)
+                        _moved_when_built(sub, classes[name], guards, saved, move, built_by)
         yield
     finally:
         for owner, key, value, is_dict in reversed(saved):
@@ -222,13 +224,35 @@ def _self_assignments(body: list) -> dict:
     return out
 
 
-def _moved_when_built(sub: nn.Module, cls: ast.ClassDef, guards: set, saved: list, move) -> None:
-    """``if self.args.cuda: self.idle = self.idle.cuda()`` in a method of the class (its
-    constructor, a helper it calls): on this machine the switch was off when the model was built,
-    so the tensor stayed on the CPU; a GPU machine moved it then. It is put where ``move`` puts it."""
+def _built_by(trees: list) -> set:
+    """The names of the methods a constructor runs: ``__init__`` and what it calls on ``self``
+    (``self.add_pseudo_inputs(k)``), on and on, over the classes of these files (a base's helper
+    called from a subclass's ``__init__`` too)."""
+    calls: dict = {}
+    for tree in trees:
+        for fn in (f for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for f in c.body if isinstance(f, ast.FunctionDef)):
+            called = {
+                n.func.attr for n in ast.walk(fn) if isinstance(n, ast.Call) and _chain(n.func) == ("self", getattr(n.func, "attr", None))
+            }
+            calls.setdefault(fn.name, set()).update(called)
+    reached, todo = {"__init__"}, ["__init__"]
+    while todo:
+        for name in calls.get(todo.pop(), ()):
+            if name not in reached:
+                reached.add(name)
+                todo.append(name)
+    return reached
+
+
+def _moved_when_built(sub: nn.Module, cls: ast.ClassDef, guards: set, saved: list, move, built_by: set) -> None:
+    """``if self.args.cuda: self.idle = self.idle.cuda()`` in the class's constructor or a helper it
+    calls (``built_by``): on this machine the switch was off when the model was built, so the tensor
+    stayed on the CPU; a GPU machine moved it then. It is put where ``move`` puts it. A method the
+    constructor never calls (``prior_to_gpu()``, called by nothing) moved nothing."""
     import torch
 
-    for node in ast.walk(cls):
+    built = [f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name in built_by]
+    for node in (n for f in built for n in ast.walk(f)):
         if not isinstance(node, ast.If) or node.orelse or _chain(node.test) not in guards:
             continue
         for stmt in node.body:

@@ -4,6 +4,7 @@ code read and passed on as a Python number). :class:`vaelint.facts.reductions.Te
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 from vaelint.capture.ops import flat_args
@@ -107,4 +108,16 @@ def literal_times(view, arg, k) -> int:
     numbers = [a for a in arg.args if isinstance(a, int) and not isinstance(a, bool)]
     if numbers != [2] or not isinstance(next(a for a in arg.args if a is not numbers[0]), fx.Node):
         return 0
-    return 2
+    # the 2 written on the line itself: fx writes an attribute's int in too (self.samples * x.size(0),
+    # two Monte Carlo samples averaged over: a size of 2*B)
+    return 2 if _TWO_WRITTEN.search(_line_of(arg)) else 0
+
+
+_TWO_WRITTEN = re.compile(r"(?<![\w.*])2\s*\*(?!\*)|(?<!\*)\*\s*2(?![\w.])")
+
+
+def _line_of(node) -> str:
+    from vaelint.source.facts import line_text
+
+    loc = node.meta.get("loc")
+    return line_text(loc.path, loc.line) if loc is not None else ""

@@ -30,8 +30,14 @@ def categorical_heads(view: GraphView) -> list[Categorical]:
 
 
 def reads_a_categorical_posterior(view: GraphView, categorical: list[Categorical], node) -> bool:
-    """A term on a categorical posterior's logits and not on its sample: its KL (a closed form)."""
-    return any(view.depends_on(node, c.logits) and not view.depends_on(node, c.sample) for c in categorical)
+    """A term on a categorical posterior's logits and not on its sample, nor on the data save through
+    the logits: its KL (a closed form). A classifier's cross-entropy of the same logits against the
+    batch's labels (an M2 semi-supervised VAE's) reads the labels: no KL."""
+    if not any(view.depends_on(node, c.logits) and not view.depends_on(node, c.sample) for c in categorical):
+        return False
+    data = frozenset(n for n in view.placeholders() if isinstance(n, fx.Node))
+    logits = frozenset(c.logits for c in categorical)
+    return not (data and view.reads_around(node, data, logits | view.with_parameters()))
 
 
 # how a categorical posterior's KL is weighed (TermScale.read_as): as written, no Gaussian closed form

@@ -150,6 +150,17 @@ class GraphView:
         number or a fixed noise level?"""
         return node is not None and (node in self.with_parameters() or bool(self.ancestors(node) & self.with_parameters()))
 
+    def reads_a_trained_layer(self, node: fx.Node | None) -> bool:
+        """Does a parameter that takes gradients go into ``node``? An encoder frozen with
+        ``requires_grad_(False)`` (a latent-diffusion VAE's decoder fine-tuned on it) gives its heads none."""
+        for n in ({node} | set(self.ancestors(node))) if node is not None else ():
+            if n.op == "call_module" and any(p.requires_grad for p in getattr(self.modules.get(n.target), "parameters", list)()):
+                return True
+            owner, _, attr = str(n.target).rpartition(".") if n.op == "get_attr" else ("", "", "")
+            if n.op == "get_attr" and self._is_parameter(n.target) and getattr(self.modules.get(owner), attr).requires_grad:
+                return True
+        return False
+
     def made_constants(self) -> list[fx.Node]:
         """Floating tensors the run made outside torch's ops (fx's ``_tensor_constant0``, a
         recording's ``_constant_1``): neither parameters nor buffers."""

@@ -37,7 +37,7 @@ from vaelint.frontends.training.livebinding import OneBatch as _OneBatch
 from vaelint.frontends.training.livebinding import after_binding
 from vaelint.frontends.training.liveinner import parameters_reached, trains_part_before_the_vaes
 from vaelint.frontends.training.liveloops import passes_again
-from vaelint.frontends.training.livenoise import storage_of
+from vaelint.frontends.training.livenoise import note_frozen_heads, storage_of
 from vaelint.frontends.training.livestepped import mark_changed, raise_as_the_backward_would
 from vaelint.frontends.training.livestepper import encoder_cleared_after, trains_another_network
 from vaelint.frontends.training.livetakes import a_generator, drawn_inside_the_loop_of, model_call, trained_objects, zip_parts
@@ -106,6 +106,8 @@ class Watch:
         self.numpy_noise = False  # the step drew Gaussian noise with NumPy (_record_numpy_noise)
         self.noisy_nodes: dict = {}  # id -> autograd node a drawn noise entered the graph at (held)
         self.frozen: list = []  # where a sample was drawn under no_grad (a frozen VAE's latents), the first
+        self.frozen_heads: dict = {}  # storage -> the model whose call under no_grad returned it
+        self.frozen_models: list = []  # the models whose heads a sample drawn under no_grad read
         self.taken: Taken | None = None
         self.batches = 0
         self.model_calls: list = []
@@ -271,6 +273,7 @@ class Watch:
         self.depth = max(0, self.depth - 1)
         if self.depth == 0 and self.model_calls:  # what it gave back: the step's call feeds the loss
             self.model_calls[-1].note_output(output)
+            note_frozen_heads(self, output)  # under no_grad: a frozen model's heads, which a sample may be drawn from
             self.first_output = output if len(self.model_calls) == 1 else self.first_output
 
 

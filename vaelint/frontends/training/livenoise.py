@@ -87,8 +87,20 @@ def _frozen_sample(func, args, kwargs, watch) -> bool:
         return False
     tensors = [a for a in tree_leaves((args, kwargs or {})) if isinstance(a, torch.Tensor)]
     noise = max((a.numel() for a in tensors if storage_of(a) in watch.noise_ptrs), default=0)
-    # a head's values, one per element of the noise (not a per-dim scale vector broadcast over it)
-    met = any(a.numel() > 1 and a.numel() >= noise and storage_of(a) not in watch.noise_ptrs for a in tensors)
+    # a head's values, one per element of the noise (not a per-dim scale vector broadcast over it), that a
+    # model made under no_grad: drawn inside its forward, or from what it returned (not the data: a
+    # denoising autoencoder's x + 0.2 * randn_like(x) is noise)
+    met = any(
+        a.numel() > 1
+        and a.numel() >= noise
+        and storage_of(a) not in watch.noise_ptrs
+        and (watch.depth > 0 or storage_of(a) in watch.frozen_heads)
+        for a in tensors
+    )
+    if met:
+        held = [watch.frozen_heads.get(storage_of(a)) for a in tensors]
+        model = watch.model_calls[-1][0] if watch.depth > 0 and watch.model_calls else next((m for m in held if m is not None), None)
+        watch.frozen_models.append(model)
     if met and not watch.frozen:
         from vaelint.source.frames import user_frame
 
@@ -190,11 +202,21 @@ def storage_of(t) -> int | None:
         return None
 
 
-def frozen_only(watch) -> str:
+def frozen_only(watch) -> str | None:
     """Why a run whose only backwards train another network from a frozen VAE's samples has no
-    VAE step (a world model's dynamics net on latents drawn under ``torch.no_grad()``)."""
+    VAE step (a world model's dynamics net on latents drawn under ``torch.no_grad()``); None where
+    there is no such sample, or where a backward passed over trains the model that drew it (a
+    latent-diffusion VAE's decoder fine-tuned on its frozen encoder's samples: the VAE's own step)."""
+    from vaelint.frontends.training.liveinner import parameters_reached
     from vaelint.source.cells import where
 
+    if not watch.frozen or watch.frozen[0] is None:
+        return None
+    for c in (c for c in watch.passed if c.loss is not None):
+        # the models that drew it, or a model of the step's that holds one (vae.encode(x) runs vae.encoder)
+        owners = [m for m in watch.frozen_models if m is not None] + _holding(c, watch.frozen_models)
+        if {id(p) for m in owners for p in m.parameters()} & parameters_reached([c.loss]):
+            return None
     drawn, first = watch.frozen[0], watch.passed[0]
     trained = f" at {where(first.frames[-1][0].f_code.co_filename, first.frames[-1][1][0])}" if first.frames else ""
     return (
@@ -202,3 +224,27 @@ def frozen_only(watch) -> str:
         f"in this run, and the backward{trained} trains another network from it. Nothing here trains the VAE: "
         "check the script that trains it, or the model alone (PATH.py:CLASS --input SHAPE)."
     )
+
+
+def note_frozen_heads(watch, output) -> None:
+    """What a model call returned under ``torch.no_grad()`` (a frozen VAE's mean and log-variance):
+    a sample drawn from these is no noise (:func:`_frozen_sample`)."""
+    import torch
+    from torch.utils._pytree import tree_leaves
+
+    if not torch.is_grad_enabled() and watch.model_calls:
+        model = watch.model_calls[-1][0]
+        watch.frozen_heads.update({storage_of(t): model for t in tree_leaves(output) if isinstance(t, torch.Tensor)})
+
+
+def _holding(capture, models: list) -> list:
+    """The modules among the step's variables that hold one of ``models`` as a part."""
+    import torch.nn as nn
+
+    parts = {id(m) for m in models if m is not None}
+    found = []
+    for _frame, _where, values in capture.frames:
+        for value in (values or {}).values():
+            if isinstance(value, nn.Module) and any(id(m) in parts for m in value.modules()):
+                found.append(value)
+    return found

@@ -104,9 +104,9 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     error.own_setup_failed = own_setup_failed(runtime, request, sandbox, error.message)
     later = stopped_later_in_its_loop(runtime, watch)  # torch.cuda.synchronize() after a VQ-VAE's opt.step()
     if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds or later):
-        if watch.frozen and watch.frozen[0] is not None:
+        if (frozen := frozen_only(watch)) is not None:
             # samples drawn under no_grad (a world model's latents): the backwards passed over train another net
-            error.message, error.own_step_failed = f"{ref.spec}: no training step of a VAE to check: {frozen_only(watch)}", True
+            error.message, error.own_step_failed = f"{ref.spec}: no training step of a VAE to check: {frozen}", True
             return error
         # only backwards whose loss reaches no random sample (a VQ-VAE, a WAE; or a pretraining
         # phase, which reading the code leaves out): the first is the step when nothing else is
