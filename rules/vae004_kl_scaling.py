@@ -376,8 +376,10 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         factor = next((f for f in scales.kl.factors if f.kind == "const" and f.loc == finding.loc), None)
         if factor is None or ctx.view.op(factor.node) != "mul":
             return None
-        if " times " in factor_source(ctx, factor):
-            return None  # beta * 0.5 * sum(...): the number holds the KL's own 1/2, which the edit would drop
+        if " times " in factor_source(ctx, factor) or factor_source(ctx, factor).startswith("the factor "):
+            # beta * 0.5 * sum(...), -0.5 / n * sum(...): the number holds the KL's own 1/2 (and its sign),
+            # which the edit would drop
+            return None
         expr = expr_at(factor.loc)
         operands = expr.operands() if expr is not None else []
         args = list(factor.node.args)

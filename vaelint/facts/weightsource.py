@@ -15,6 +15,10 @@ from vaelint.capture.ops import op_name
 from vaelint.facts.context import loc_of
 from vaelint.facts.graphview import is_size
 from vaelint.facts.weightlines import setting_is_the_weight
+from vaelint.facts.weightliterals import NUMBER as _NUMBER
+from vaelint.facts.weightliterals import close as _close
+from vaelint.facts.weightliterals import literal_said as _literal_said
+from vaelint.facts.weightliterals import number_beside as _number_beside
 from vaelint.source.facts import line_text, module_assignment
 
 
@@ -71,22 +75,14 @@ def factor_source(ctx, factor) -> str:
     setting = _setting(factor, text)
     if setting is not None and setting_is_the_weight(text, setting, assigned, lambda n: loc is not None and _weighed(text, n, loc)):
         return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
+    if assigned is not None and _number_beside(text, assigned[0]):  # -0.5 / n: the KL's 1/2 folded into n's weight
+        return f"the factor {_number_beside(text, assigned[0])} = {value:g}{where}"
     if assigned is not None and not _other_value(ctx, assigned[0], value) and not (loc is not None and _weighed(text, assigned[0], loc)):
         return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
     given = _given_by_the_caller(factor, text)
     if given is not None:  # beta=cfg["train"]["beta"] where the step calls the loss
         return f"{given}, used at {loc.where()}" if loc else given
     return f"a factor of {value:g}{where}"
-
-
-def _literal_said(text: str, value: float) -> str | None:
-    """A number written on the line that is the factor (never the 5 of 0.5), or two whose product is
-    (``1e-6 * -0.5 * torch.sum(...)``: literals the run folds into one number)."""
-    if any(_close(float(n), value) for n in _NUMBER.findall(text)):
-        return f"the literal {value:g}"
-    numbers = [float(n) for n in _NUMBER.findall(text) if float(n)]
-    pair = next(((a, b) for i, a in enumerate(numbers) for b in numbers[i + 1 :] if _close(abs(a * b), abs(value))), None)
-    return f"the literals {pair[0]:g} * {pair[1]:g}" if pair is not None else None
 
 
 def _times_a_number(ctx, text: str, value: float) -> str | None:
@@ -113,9 +109,6 @@ def _value_of(ctx, chain: str) -> float | None:
     if isinstance(held, torch.Tensor) and held.numel() == 1:
         held = float(held)
     return float(held) if isinstance(held, (int, float)) and not isinstance(held, bool) else None
-
-
-_NUMBER = re.compile(r"(?<![\w.])(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)(?![\w.])")
 
 
 def _weighed(text: str, name: str, loc) -> bool:
@@ -376,10 +369,6 @@ def text_at(loc) -> str:
     except (OSError, ValueError):
         return ""
     return lines[loc.line - 1][loc.column - 1 : loc.end_column - 1] if 0 < loc.line <= len(lines) else ""
-
-
-def _close(a, b) -> bool:
-    return math.isclose(float(a), float(b), rel_tol=1e-6) or math.isclose(1 / float(a), float(b), rel_tol=1e-6) if a else False
 
 
 def unit_weight(ctx, term) -> str | None:
