@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch.fx as fx
 
+from vaelint.capture.ops import RANDOM_OPS
 from vaelint.facts.graphview import GraphView
 
 
@@ -19,14 +20,31 @@ class Categorical:
 
 
 def categorical_heads(view: GraphView) -> list[Categorical]:
-    """Each ``F.gumbel_softmax(logits, ...)`` whose logits a layer makes, in graph order."""
+    """Each ``F.gumbel_softmax(logits, ...)`` whose logits a layer makes, and each written out
+    (``softmax((logits + g) / tau)`` with ``g = -log(-log(u))`` of uniform noise), in graph order."""
     found = []
     for node in view.graph.nodes:
-        if view.op(node) != "gumbel_softmax" or not node.args or not isinstance(node.args[0], fx.Node):
+        if not node.args or not isinstance(node.args[0], fx.Node):
             continue
-        if view.reads_a_layer(node.args[0]):
+        if view.op(node) == "gumbel_softmax" and view.reads_a_layer(node.args[0]):
             found.append(Categorical(node.args[0], node))
+        elif view.op(node) == "softmax":
+            logits = _beside_gumbel_noise(view, node.args[0])
+            if logits is not None:
+                found.append(Categorical(logits, node))
     return found
+
+
+def _beside_gumbel_noise(view: GraphView, node: fx.Node) -> fx.Node | None:
+    """The logits of ``(logits + g) / tau``: the add's operand that a layer makes and no random op
+    reaches, beside one a random op reaches (the Gumbel noise)."""
+    while view.op(node) in ("div", "mul") and node.args and isinstance(node.args[0], fx.Node):
+        node = node.args[0]  # / tau
+    if view.op(node) != "add" or len(node.args) != 2 or not all(isinstance(a, fx.Node) for a in node.args):
+        return None
+    drawn = [a for a in node.args if any(view.op(n) in RANDOM_OPS for n in {a} | set(view.ancestors(a)))]
+    logits = [a for a in node.args if a not in drawn and view.reads_a_layer(a)]
+    return logits[0] if len(drawn) == 1 and len(logits) == 1 else None
 
 
 def reads_a_categorical_posterior(view: GraphView, categorical: list[Categorical], node) -> bool:
