@@ -255,13 +255,8 @@ def _moved_when_built(sub: nn.Module, cls: ast.ClassDef, guards: set, saved: lis
     for node in (n for f in built for n in ast.walk(f)):
         if not isinstance(node, ast.If) or node.orelse or _chain(node.test) not in guards:
             continue
-        for stmt in node.body:
-            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and _names_cuda(stmt.value)):
-                continue
-            target = stmt.targets[0]
-            if not (isinstance(target, ast.Attribute) and _chain(target) == ("self", target.attr)):
-                continue
-            held = sub.__dict__.get(target.attr)  # a plain attribute (a parameter or buffer moves with the model)
-            if isinstance(held, torch.Tensor) and not isinstance(held, nn.Parameter) and held.device.type == "cpu":
-                saved.append((sub, target.attr, held, False))
-                object.__setattr__(sub, target.attr, move(held))
+        for name, (_target, value) in _self_assignments(node.body).items():
+            held = sub.__dict__.get(name)  # a plain attribute (a parameter or buffer moves with the model)
+            if _names_cuda(value) and isinstance(held, torch.Tensor) and not isinstance(held, nn.Parameter) and held.device.type == "cpu":
+                saved.append((sub, name, held, False))
+                object.__setattr__(sub, name, move(held))

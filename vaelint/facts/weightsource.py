@@ -75,8 +75,8 @@ def factor_source(ctx, factor) -> str:
     setting = _setting(factor, text)
     if setting is not None and setting_is_the_weight(text, setting, assigned, lambda n: loc is not None and _weighed(text, n, loc)):
         return f"{setting} = {value:g}{where}"  # args.kl_weight, not args = parser.parse_args()
-    if assigned is not None and _number_beside(text, assigned[0]):  # -0.5 / n: the KL's 1/2 folded into n's weight
-        return f"the factor {_number_beside(text, assigned[0])} = {value:g}{where}"
+    if assigned is not None and (beside := _number_beside(text, assigned[0])):  # -0.5 / n: the KL's 1/2 folded in
+        return f"the factor {beside} = {value:g}{where}"
     if assigned is not None and not _other_value(ctx, assigned[0], value) and not (loc is not None and _weighed(text, assigned[0], loc)):
         return f"{assigned[0]}, set at {assigned[1].where()} as `{assigned[2]}`"
     given = _given_by_the_caller(factor, text)

@@ -252,17 +252,21 @@ def later_loops(home, capture) -> list[str]:
     notebook's second model trained in a later cell, a fine-tuning phase): the run stops at its first
     VAE backward and takes no second batch, so those loops were never run nor checked. Said with
     where, so a check that passes is not read as theirs."""
+    from vaelint.frontends.training.livestep import scope_of
+    from vaelint.source.astutil import walk_statements
     from vaelint.source.cells import where
 
-    if not capture.frames or home is None or getattr(home, "tree", None) is None:
+    if not capture.frames or home is None or not getattr(home, "scopes", None):
         return []
     frame, (line, _col), _values = capture.frames[-1]
     if os.path.realpath(frame.f_code.co_filename) != os.path.realpath(home.path):
         return []
     # the loops of the scope that holds the step (a function's body, or the module's: a notebook's
     # cells), not those of a function it calls (a probe run on every batch) or defines
-    scope = _scope_of(home.tree, line)
-    loops = [s for s in _own_statements(scope) if isinstance(s, (ast.For, ast.While, ast.AsyncFor))]
+    scope = scope_of(home, frame)
+    if scope is None:
+        return []
+    loops = [s for s in walk_statements(scope.node.body) if isinstance(s, (ast.For, ast.While, ast.AsyncFor))]
     own = [s for s in loops if s.lineno <= line <= (s.end_lineno or s.lineno)]
     after = max((s.end_lineno or s.lineno for s in own), default=line)
     later = sorted(
@@ -282,27 +286,3 @@ def later_loops(home, capture) -> list[str]:
         "the step checked: the run stops at its first VAE backward and takes no second batch, so later loops never run. "
         "Check each in a function of its own (`vaelint check FILE:FUNCTION`), or in a file of its own"
     ]
-
-
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-
-
-def _scope_of(tree: ast.AST, line: int) -> ast.AST:
-    """The innermost function (or the module) whose lines hold ``line``."""
-    inner = tree
-    for node in ast.walk(tree):
-        if isinstance(node, _SCOPES[:2]) and node.lineno <= line <= (node.end_lineno or node.lineno):
-            if inner is tree or node.lineno >= inner.lineno:
-                inner = node
-    return inner
-
-
-def _own_statements(scope: ast.AST):
-    """The nodes of ``scope`` outside the functions and classes it defines."""
-    todo = list(ast.iter_child_nodes(scope))
-    while todo:
-        node = todo.pop()
-        if isinstance(node, _SCOPES):
-            continue
-        yield node
-        todo.extend(ast.iter_child_nodes(node))
