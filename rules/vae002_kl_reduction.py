@@ -13,7 +13,7 @@ from vaelint.facts.datasize import data_size
 from vaelint.facts.flowlogdet import log_det_unlike
 from vaelint.facts.klelements import AS_WRITTEN
 from vaelint.facts.klpartsunlike import kl_parts_unlike
-from vaelint.facts.lossscales import BetaEff, loss_scales, why_no_loss_scales
+from vaelint.facts.lossscales import BetaEff, loss_scales, one_batch_size, why_no_loss_scales
 from vaelint.facts.reductionfix import reductions_fix
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.termscale import parts_reduced_unlike
@@ -414,7 +414,7 @@ over everything.
         if math.isclose(ratio, 1.0, rel_tol=1e-6) and not (scales.batch_power and ctx.batch == 1):
             return  # (a weight of B is 1 at a batch of one sample, and B at any other)
         if (
-            not scales.batch_power
+            (not scales.batch_power or one_batch_size(ctx))
             and scheduled_weight(ctx, scales.kl) is None
             and scales.kl.target != "capacity"
             and (
@@ -425,7 +425,12 @@ over everything.
             )
         ):
             # a weight on the KL undoes a ratio no batch size changes (a graph VAE's -0.5 / n * KL
-            # beside a reconstruction averaged over n x n entries): beta_eff is the declared beta
+            # beside a reconstruction averaged over n x n entries): beta_eff is the declared beta;
+            # or one that goes with B, where every batch has this one's size
+            if scales.batch_power:
+                note = f"beta_eff goes with the batch size, and is right at every step: {one_batch_size(ctx)}"
+                if note not in ctx.notes:
+                    ctx.notes.append(note)
             return
         adapted = None if scales.batch_power else adapted_kl_weight(scales.kl)
         if adapted is not None:

@@ -11,7 +11,7 @@ from vaelint.facts.context import loc_of
 from vaelint.facts.countedweights import counted_weight
 from vaelint.facts.klelements import AS_WRITTEN
 from vaelint.facts.lossroles import term_kind
-from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, split_loss, why_no_loss_scales
+from vaelint.facts.lossscales import BetaEff, beta_eff, loss_scales, one_batch_size, split_loss, why_no_loss_scales
 from vaelint.facts.schedules import scheduled_weight
 from vaelint.facts.standinlength import stood_in_length
 from vaelint.facts.unsampled import dropped_kl
@@ -348,8 +348,12 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
         beta = beta_eff(scales, ctx)
         if beta.rec_weight and math.isclose(factor / beta.rec_weight, ctx.beta, rel_tol=1e-3):
             return  # 0.5 * rec + 0.5 * kl: the terms weighed alike
-        if not scales.batch_power and math.isclose(beta.reductions_value * factor / (beta.rec_weight or 1.0), ctx.beta, rel_tol=1e-3):
-            return  # the weight undoes the reductions' ratio (a graph VAE's KL / n beside a mean over n x n): the ELBO's
+        if (not scales.batch_power or one_batch_size(ctx)) and math.isclose(
+            beta.reductions_value * factor / (beta.rec_weight or 1.0), ctx.beta, rel_tol=1e-3
+        ):
+            # the weight undoes the reductions' ratio (a graph VAE's KL / n beside a mean over n x n): the
+            # ELBO's; a ratio that goes with B too where every batch has this one's size (full-batch training)
+            return
         main = max(consts, key=lambda f: abs(math.log(abs(f.value))))
         counted = counted_weight(main) or adapted_weight(main)
         if counted is not None:  # a warm-up no schedule was read of, a controller's weight: its first value is no beta

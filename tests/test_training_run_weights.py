@@ -318,3 +318,19 @@ def test_a_loss_object_told_the_counters_is_read_as_a_schedule(monkeypatch):
     r, result = _json("criterion_told_the_epoch.py")
     assert [(f["code"], f["line"]) for f in result["findings"]] == [("VAE002", 25)], r.output
     assert any("w = min(1.0, self.epoch / self.warmup)" in n and "1 from epoch = 10" in n for n in result["notes"]), result["notes"]
+
+
+def test_full_batch_training_weighs_the_kl_by_its_constant_node_count_as_the_elbo_does():
+    # a graph VAE trained on the whole graph every epoch, its KL times 1 / N_NODES (a module
+    # constant): every step's batch is those N nodes, so beta_eff = B / N_NODES is 1 at each
+    # (was VAE004 + VAE002 "beta_eff = 0.0333*B = 1 while the declared beta is 1"); the graph held
+    # in globals read by train() gives train's own loop as the step (was "the step uses 'self'")
+    path = os.path.join(FIXTURES, "training", "graph_vae_full_batch_norm_constant.py")
+    r, result = _json(path)
+    assert result["error"] is None and not result["findings"], r.output
+    assert result["loss"].endswith("graph_vae_full_batch_norm_constant.py:train (lines 46-53, backward at line 53)"), result["loss"]
+    note = next(n for n in result["notes"] if n.startswith("beta_eff goes with the batch size, and is right at every step"))
+    assert "the same 30 rows every pass of its loop (line 46; full-batch training)" in note, note
+    # summed over the N x N entries, the KL weighs 1/900 at this graph: still VAE002
+    r, result = _json(path, "--script-args=--summed")
+    assert ("VAE002", 51) in [(f["code"], f["line"]) for f in result["findings"]], r.output

@@ -148,6 +148,15 @@ def beta_eff(one: LossScales, ctx) -> BetaEff:
     return BetaEff(one.formula(data, ctx.latent_size), one.reduction_ratio(ctx.batch), one.kl.explicit, one.rec.explicit)
 
 
+def one_batch_size(ctx) -> str:
+    """Why every batch the step trains on has the check's own size (a loader that drops the last
+    incomplete batch, batches the code makes of one size, full-batch training), or "": a beta_eff
+    that goes with B then has one value, the one read at this batch."""
+    program = getattr(ctx, "program", None)
+    why = getattr(program, "full_batches", "") or ""
+    return why if why and getattr(program, "configured_batch", None) == ctx.batch else ""
+
+
 # why beta_eff is not read where the KL's weight is 0 at the step checked (analyze.py names the line)
 ZERO_WEIGHT = "the KL term is multiplied by 0 at the step checked: a term weighted 0 has no beta_eff"
 

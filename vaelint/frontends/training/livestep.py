@@ -279,7 +279,6 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
     """No loader's batch on the stack (an index loop over a tensor, full-batch training,
     a generator): the batch is what the model was given, in the innermost frame that
     holds it in a variable."""
-    from vaelint.frontends.training.livehanded import a_view_of
 
     trained = _trained_calls(capture, usable)[:1]
     inputs = [t for _m, args in trained for t in tensors_in(args)]
@@ -288,9 +287,7 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
     for frame, _line, values, file, scope, place, read in frames_then_the_call(usable, trained[0]):
         names = []
         for t in inputs:
-            held = [n for n, v in values.items() if v is t and not n.startswith("__")]
-            # or the variable the model's input is a view of (model(x.squeeze(-1)), model(x.view(B, -1)))
-            held = held or [n for n, v in values.items() if not n.startswith("__") and a_view_of(v, t)][:1]
+            held, values = _holding(frame, values, scope, place, t)
             name = _read_by_the_step(scope, place, held)
             if name is not None and name not in names:
                 names.append(name)
@@ -334,6 +331,23 @@ def _from_model_inputs(usable, capture: Capture) -> _Chosen | None:
         )
         return _Chosen(frame, step)
     return None
+
+
+def _holding(frame, values: dict, scope: Scope, place: Place, t) -> tuple[list, dict]:
+    """(the frame's names that hold the model's input ``t``, the frame's values with them)."""
+    from vaelint.frontends.training.livehanded import a_view_of
+
+    held = [n for n, v in values.items() if v is t and not n.startswith("__")]
+    # or the variable the model's input is a view of (model(x.squeeze(-1)), model(x.view(B, -1)))
+    held = held or [n for n, v in values.items() if not n.startswith("__") and a_view_of(v, t)][:1]
+    if not held and not scope.is_module:
+        # a global the function reads (``for epoch in range(E): model(X, A)`` in main(), X and A
+        # made at the module's top): the step is this function's loop, not the module's call of it
+        # (a function without a loop, ``def train(epoch)`` called by the module's epoch loop, is not)
+        held = [n for n in frame.f_code.co_names if n not in values and frame.f_globals.get(n) is t][:1]
+        held = held if held and _region_for_names(scope, place, held)[1] == "free" else []
+        values = {**values, **{n: t for n in held}}
+    return held, values
 
 
 def _read_by_the_step(scope: Scope, place: Place, held: list[str]) -> str | None:

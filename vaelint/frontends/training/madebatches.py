@@ -30,6 +30,36 @@ def made_in_full(program) -> None:
         if why:
             program.configured_batch, program.full_batches = n, why
             program.configured_batch_text = f"the batches of {n} rows the code makes"
+            return
+        loop = _whole_data_loop(program.live_step)
+        if loop is not None and int(first.shape[0]) > 1:
+            n = int(first.shape[0])
+            program.configured_batch = n
+            program.full_batches = (
+                f"the step trains on the whole data at once, the same {n} rows every pass of its loop "
+                f"(line {loop.lineno}; full-batch training)"
+            )
+            program.configured_batch_text = f"the {n} rows the step trains on at once"
+
+
+def _whole_data_loop(step):
+    """The loop whose body is the step, where that loop gives no batch: no loader, the batch names
+    bound before it and written by none of its statements (``for epoch in range(E): model(features,
+    adj)``, a graph VAE's full-batch training). None where a pass may take other rows."""
+    if step is None or step.loader is not None or step.kind != "free" or not step.names:
+        return None
+    loop = step.source
+    if not isinstance(loop, (ast.For, ast.AsyncFor, ast.While)):
+        return None
+    names = set(step.names)
+    if isinstance(loop, (ast.For, ast.AsyncFor)) and names & {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}:
+        return None
+    for sub in ast.walk(loop):
+        if isinstance(sub, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.With, ast.NamedExpr)):
+            targets = [t for t in ast.walk(sub) if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)]
+            if names & {t.id for t in targets}:
+                return None
+    return loop
 
 
 def _batch_size_made(step, sizes: list) -> tuple:
