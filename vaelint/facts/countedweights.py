@@ -67,7 +67,10 @@ def _counted(paths: list[str]) -> dict:
                 target = node.target.elts[0] if isinstance(node.target, ast.Tuple) and node.target.elts else node.target
                 if isinstance(target, ast.Name):
                     found.setdefault((target.id, False), f"loops over at {at}")
-    for path, tree in trees:  # self.epoch = epoch, self.step, self.epoch = step, epoch: set from a count
+    # self.epoch = epoch, self.step, self.epoch = step, epoch: set from a count, or from a value of one
+    # (self.beta = min(1, epoch / 10)); or the model's own attribute set so by the code that trains it
+    # (model.epoch = ep, model.kl_weight = min(1.0, (epoch + 1) / 5), read in forward as self.epoch)
+    for path, tree in trees:
         for node in ast.walk(tree):
             if not isinstance(node, ast.Assign):
                 continue
@@ -78,10 +81,22 @@ def _counted(paths: list[str]) -> dict:
                     else [(target, node.value)]
                 )
                 for one, value in pairs:
-                    if isinstance(one, ast.Attribute) and isinstance(value, (ast.Name, ast.Attribute)) and _key(value) in found:
-                        found.setdefault(_key(one), f"sets from a count at {display_path(path)}:{node.lineno}")
+                    if isinstance(one, ast.Attribute) and _reads_a_count(value, found):
+                        key = (one.attr, True) if isinstance(one.value, ast.Name) else _key(one)
+                        found.setdefault(key, f"sets from a count at {display_path(path)}:{node.lineno}")
     found.pop(None, None)
     return found
+
+
+def _reads_a_count(value, found: dict) -> bool:
+    """Is ``value`` a counted name, or a number worked out of one (no call on a tensor's value: a
+    plain expression of names, attributes, numbers and calls such as min, max, float)?"""
+    if isinstance(value, ast.IfExp) and ast.dump(value.body) == ast.dump(value.orelse):
+        return _reads_a_count(value.body, found)  # the same value either way: the test changes nothing
+    if isinstance(value, (ast.Name, ast.Attribute)):
+        return _key(value) in found
+    names = [n for n in ast.walk(value) if isinstance(n, (ast.Name, ast.Attribute)) and _key(n) in found]
+    return bool(names) and isinstance(value, (ast.BinOp, ast.Call, ast.IfExp, ast.UnaryOp))
 
 
 def parsed_files(paths: list[str]) -> list:
