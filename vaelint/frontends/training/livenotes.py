@@ -143,7 +143,8 @@ def _places(text: str) -> bool:
         return bool(_DEVICE_NAMED.search(code))
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            if isinstance(node.func, ast.Attribute) and node.func.attr in ("cuda", "to", "type", "cpu"):
+            # (not .cpu(): a move to the CPU, for plotting or saving, places nothing on another device)
+            if isinstance(node.func, ast.Attribute) and node.func.attr in ("cuda", "to", "type"):
                 return True
             if any(k.arg in ("device", "map_location") for k in node.keywords):
                 return True
