@@ -96,6 +96,8 @@ def _biased(ctx, term: fx.Node, node: fx.Node, run) -> SampleKL | None:
         return None
     if element.ratio_to("monte-carlo").constant or element.ratio_to("entropy").constant:
         return None  # log q(z) - log p(z) at the run's z, or -H[q] - log p(z): an estimate, read as one
+    if _log_q_beside_a_density_of_z(element):
+        return None  # log q(z|x) - log p(z) for a prior p of z alone (a mixture, a fixed non-standard Gaussian)
     drawn = _mean_over_draws(element)
     if drawn is None:
         return None
@@ -143,3 +145,55 @@ def _closed(element) -> Tensor:
         mu, log_var = mu.reshape(element.layout), log_var.reshape(element.layout)
     reference = closed_form(mu, log_var)
     return reference.sum(-1) if element.summed else reference
+
+
+def _log_q_beside_a_density_of_z(element) -> bool:
+    """Is the element ``log q(z|x) - log p(z)`` (or its negation) for a prior density p of z alone,
+    whatever p is (a mixture prior, a fixed N(0, s^2))? At the run's z with the heads moved, the
+    element moves exactly as the sampler's Gaussian log q(z|x) does, and what is left, log p(z),
+    falls away far from the origin as a density's log does. Then it is a Monte Carlo KL against
+    that prior, and no closed form against N(0, 1) is its mean (a false VAE007 on a two-component
+    mixture before). ``log q(z|x) + beta * log p(z)`` (a sign lost) leaves -beta log p(z), which
+    grows far out: no estimate."""
+    z_run = element.run.tensors.get(element.nodes[4])
+    if not isinstance(z_run, Tensor) or z_run.numel() != element.mu.numel() or element.nodes[3] is None:
+        return False
+    z = z_run.detach().double().reshape(element.mu.shape)
+    g = torch.Generator().manual_seed(1)
+    moved = element.mu + torch.randn(element.mu.shape, generator=g, dtype=torch.float64) * 0.5
+    spread = torch.randn(element.head.shape, generator=g, dtype=torch.float64) * 0.3
+    head = element.head * torch.exp(spread) if bool((element.head > 0).all()) else element.head + spread
+    far = z + 10.0 * torch.where(z >= 0, 1.0, -1.0)
+    parts = [
+        _with_log_q(element, mu, h, at) for mu, h, at in ((element.mu, element.head, z), (moved, head, z), (element.mu, element.head, far))
+    ]
+    if any(p is None for p in parts):
+        return False
+    (e1, q1), (e2, q2), (e3, q3) = parts
+    if float((q2 - q1).abs().max()) < 1e-3:
+        return False  # the heads' move left log q where it was: nothing told
+    tol = 1e-6 * (1 + e1.abs() + e2.abs() + q1.abs() + q2.abs())
+    for sign in (1.0, -1.0):
+        if bool((((e2 - sign * q2) - (e1 - sign * q1)).abs() <= tol).all()):
+            log_p_near, log_p_far = -sign * (e1 - sign * q1), -sign * (e3 - sign * q3)
+            return bool((log_p_far < log_p_near).all())
+    return False
+
+
+def _with_log_q(element, mu: Tensor, head: Tensor, z: Tensor) -> tuple[Tensor, Tensor] | None:
+    """(the element replayed at these heads and sample, the sampler's log q(z|x) laid out and summed
+    as the element is), or None where it cannot be replayed."""
+    node, mu_node, head_node, std_node, z_node = element.nodes
+    z_run = element.run.tensors[z_node]
+    seeds = {mu_node: mu, head_node: head} if mu_node is not head_node else {mu_node: mu}
+    done = replay(element.capture.graph, element.capture.modules, [node, std_node], {**seeds, z_node: z.reshape(z_run.shape)}, element.run)
+    got = done.values if done is not None else {}
+    value, std = got.get(node), got.get(std_node)
+    if not isinstance(value, Tensor) or value.shape != element.shape or not isinstance(std, Tensor) or std.numel() != mu.numel():
+        return None
+    std = std.double().reshape(mu.shape)
+    log_q = -0.5 * (math.log(2 * math.pi) + 2 * torch.log(std) + ((z - mu) / std) ** 2)
+    if element.layout is not None:
+        log_q = log_q.reshape(element.layout)
+    log_q = log_q.sum(-1) if element.summed else log_q
+    return (value.double(), log_q) if log_q.shape == value.shape else None
