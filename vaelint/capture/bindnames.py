@@ -121,24 +121,39 @@ def _in_scope(scope, loss_name: str, params) -> tuple[dict, int] | None:
     body = scope.body
     unpacked: list[tuple[list, ast.expr | None]] = []  # (names, the model call's first argument)
     assigned: dict = {}  # name -> the value last assigned to it (target = model.embed(xc, xk))
+    records: list = []  # ([name], the call's first argument, its root, True) of out = model(x)
+    keyed: dict = {}  # record -> {name -> the output path it holds} (x_hat = out["x_hat"])
     for stmt in _walk(body):
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             assigned[stmt.targets[0].id] = stmt.value
+            if isinstance(stmt.value, ast.Call) and _root(stmt.value.func) not in (None, loss_name):
+                # out = model(x): a record (a dict, a tuple kept whole) whose items the code takes by key
+                arg = stmt.value.args[0] if stmt.value.args else None
+                records.append(([stmt.targets[0].id], arg, _root(stmt.value.func), True))
+        if isinstance(stmt, ast.Assign):
+            for rec in records:
+                keyed.setdefault(rec[0][0], {}).update(_items_taken(stmt, rec[0][0]))
         if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and len(stmt.targets) == 1:
             target = stmt.targets[0]
             if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
                 arg = stmt.value.args[0] if stmt.value.args else None
-                unpacked.append(([e.id for e in target.elts], arg, _root(stmt.value.func)))
+                unpacked.append(([e.id for e in target.elts], arg, _root(stmt.value.func), False))
         for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
             func = call.func
             called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-            if called != loss_name or not unpacked or any(isinstance(a, ast.Starred) for a in call.args):
+            if called != loss_name or not (unpacked or records) or any(isinstance(a, ast.Starred) for a in call.args):
                 continue
-            names, model_arg, model = unpacked[-1]
             pairs = [(p.name, arg) for p, arg in zip(params, call.args)] + [(k.arg, k.value) for k in call.keywords if k.arg]
+            # the last tuple the model call unpacked; else the record (out = model(x)) whose items the call reads
+            taken = [r for r in reversed(records) if any(_keyed_source(a, r[0][0], keyed.get(r[0][0], {})) for _p, a in pairs)]
+            chosen = taken[0] if taken else unpacked[-1] if unpacked else None
+            if chosen is None:
+                continue
+            names, model_arg, model, record = chosen
             sources, unfollowed = {}, {}
             for param, arg in pairs:
-                source = _source_of(arg, names, model_arg)
+                source = _keyed_source(arg, names[0], keyed.get(names[0], {})) if record else None
+                source = source or (None if record and arg_is(arg, names[0]) else _source_of(arg, [] if record else names, model_arg))
                 if source is not None:
                     sources[param] = source
                 elif _of_the_model(arg, names, model):
@@ -172,6 +187,38 @@ def _source_of(arg: ast.expr, names: list, model_arg):
             return Transformed(inner.inner, (*inner.calls, (arg.func.attr, args, kwargs)))
         return Transformed(inner, ((arg.func.attr, args, kwargs),))
     return None
+
+
+def _items_taken(stmt: ast.Assign, record: str) -> dict:
+    """name -> output path for the items of ``record`` an assignment takes by a written key or index
+    (``x_hat = out["x_hat"]``, ``x_hat, mu = out["x_hat"], out["mu"]``)."""
+    target = stmt.targets[0] if len(stmt.targets) == 1 else None
+    names = [target] if isinstance(target, ast.Name) else getattr(target, "elts", [])
+    values = stmt.value.elts if isinstance(stmt.value, ast.Tuple) and isinstance(target, ast.Tuple) else [stmt.value]
+    out = {}
+    for name, value in zip(names, values):
+        path = _item_path(value, record)
+        if isinstance(name, ast.Name) and path is not None:
+            out[name.id] = path
+    return out
+
+
+def _item_path(value: ast.expr, record: str) -> tuple | None:
+    """(key,) of ``record["key"]`` / ``record[0]``, else None."""
+    if isinstance(value, ast.Subscript) and arg_is(value.value, record) and isinstance(value.slice, ast.Constant):
+        key = value.slice.value
+        return (key,) if isinstance(key, (str, int)) and not isinstance(key, bool) else None
+    return None
+
+
+def _keyed_source(arg: ast.expr, record: str, keyed: dict):
+    """An argument that is an item of the record the model returned, by a name that holds it or written."""
+    path = keyed.get(arg.id) if isinstance(arg, ast.Name) else _item_path(arg, record)
+    return FromPath(path) if path is not None else None
+
+
+def arg_is(node: ast.expr, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
 
 
 def _root(func: ast.expr) -> str | None:
