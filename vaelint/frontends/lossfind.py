@@ -128,6 +128,20 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
     fn = plan.fn if plan is not None else None
     if fn is not None and getattr(fn, "__self__", None) is None and inspect.isfunction(fn):
         return _given_the_model(program, plan, request)
+    from torch import nn
+
+    owner = getattr(fn, "__self__", None) if fn is not None and not isinstance(fn, nn.Module) else fn
+    if owner is not None and owner is not program.model and not inspect.ismodule(owner):
+        # a loss object's method or a loss module (criterion(outputs, target, model), IWAE's): the
+        # model to the parameter that reads it, as the training code hands it
+        tree = _source_tree(fn)
+        try:
+            params = inspect.signature(fn.forward if isinstance(fn, nn.Module) else fn).parameters
+        except (TypeError, ValueError):
+            return None
+        if tree is not None:
+            _give_the_model_read(program, plan, params, tree)
+        return None
     if fn is None or getattr(fn, "__self__", None) is not program.model:
         return None
     try:
@@ -168,6 +182,9 @@ def _source_tree(fn):
     import ast
     import textwrap
 
+    forward = getattr(fn, "forward", None)
+    if callable(forward) and not inspect.isfunction(fn) and not inspect.ismethod(fn):
+        fn = forward  # a loss module (class IWLoss(nn.Module)): its forward's source
     try:
         return ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError, IndentationError):
