@@ -58,6 +58,9 @@ def test_an_attribute_the_training_code_sets_on_the_model_from_a_count_is_counte
         "    model.gamma = 4.0 if epoch > 3 else 4.0\n"
         "    model.delta = 1.0 if epoch > 3 else 0.0\n"
         "    model.name = str(type(model))\n"
+        "    model(x).backward()\n"
+        "for k in range(5):  # an evaluation sweep after training: no warm-up\n"
+        "    model.sweep = k / 4\n"
     )
     counted = _counted([str(path)])
     assert {k for k in counted if k[1]} == {("kl_weight", True), ("epoch", True), ("delta", True)}

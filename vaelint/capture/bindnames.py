@@ -129,7 +129,7 @@ def _in_scope(scope, loss_name: str, params) -> tuple[dict, int] | None:
             if isinstance(stmt.value, ast.Call) and _root(stmt.value.func) not in (None, loss_name):
                 # out = model(x): a record (a dict, a tuple kept whole) whose items the code takes by key
                 arg = stmt.value.args[0] if stmt.value.args else None
-                records.append(([stmt.targets[0].id], arg, _root(stmt.value.func), True))
+                records.append(([stmt.targets[0].id], arg, _root(stmt.value.func), True, len(records) + len(unpacked)))
         if isinstance(stmt, ast.Assign):
             for rec in records:
                 keyed.setdefault(rec[0][0], {}).update(_items_taken(stmt, rec[0][0]))
@@ -137,7 +137,7 @@ def _in_scope(scope, loss_name: str, params) -> tuple[dict, int] | None:
             target = stmt.targets[0]
             if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
                 arg = stmt.value.args[0] if stmt.value.args else None
-                unpacked.append(([e.id for e in target.elts], arg, _root(stmt.value.func), False))
+                unpacked.append(([e.id for e in target.elts], arg, _root(stmt.value.func), False, len(records) + len(unpacked)))
         for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
             func = call.func
             called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
@@ -146,10 +146,12 @@ def _in_scope(scope, loss_name: str, params) -> tuple[dict, int] | None:
             pairs = [(p.name, arg) for p, arg in zip(params, call.args)] + [(k.arg, k.value) for k in call.keywords if k.arg]
             # the last tuple the model call unpacked; else the record (out = model(x)) whose items the call reads
             taken = [r for r in reversed(records) if any(_keyed_source(a, r[0][0], keyed.get(r[0][0], {})) for _p, a in pairs)]
-            chosen = taken[0] if taken else unpacked[-1] if unpacked else None
-            if chosen is None:
+            # the later of the two: a record taken before the model's tuple is the data it was given
+            # (batch = get_batch(); recon, mu, logvar = model(batch["x"])), not the model's output
+            candidates = [c for c in (taken[:1] + unpacked[-1:]) if c]
+            if not candidates:
                 continue
-            names, model_arg, model, record = chosen
+            names, model_arg, model, record, _order = max(candidates, key=lambda c: c[4])
             sources, unfollowed = {}, {}
             for param, arg in pairs:
                 source = _keyed_source(arg, names[0], keyed.get(names[0], {})) if record else None

@@ -71,6 +71,7 @@ def _counted(paths: list[str]) -> dict:
     # (self.beta = min(1, epoch / 10)); or the model's own attribute set so by the code that trains it
     # (model.epoch = ep, model.kl_weight = min(1.0, (epoch + 1) / 5), read in forward as self.epoch)
     for path, tree in trees:
+        training = _training_loops(tree)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Assign):
                 continue
@@ -81,11 +82,42 @@ def _counted(paths: list[str]) -> dict:
                     else [(target, node.value)]
                 )
                 for one, value in pairs:
-                    if isinstance(one, ast.Attribute) and _reads_a_count(value, found):
-                        key = (one.attr, True) if isinstance(one.value, ast.Name) else _key(one)
-                        found.setdefault(key, f"sets from a count at {display_path(path)}:{node.lineno}")
+                    if not isinstance(one, ast.Attribute) or not _reads_a_count(value, found):
+                        continue
+                    plain = _key(one) is not None and isinstance(value, (ast.Name, ast.Attribute))
+                    if not plain and id(node) not in training:
+                        # another object's attribute, or a value worked out of a count: only where a loop
+                        # that trains sets it (an evaluation sweep after training sets no warm-up)
+                        continue
+                    key = (one.attr, True) if isinstance(one.value, ast.Name) else _key(one)
+                    found.setdefault(key, f"sets from a count at {display_path(path)}:{node.lineno}")
     found.pop(None, None)
     return found
+
+
+def _training_loops(tree) -> set:
+    """id()s of the statements inside a loop that trains: one whose body backpropagates
+    (``.backward(``) or calls a function of the file's that does (``train_epoch(model, loader)``)."""
+    trains = {
+        f.name
+        for f in ast.walk(tree)
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "backward" for c in ast.walk(f))
+    }
+
+    def trains_in(loop) -> bool:
+        for c in ast.walk(loop):
+            if isinstance(c, ast.Call):
+                name = c.func.attr if isinstance(c.func, ast.Attribute) else getattr(c.func, "id", "")
+                if name == "backward" or name in trains:
+                    return True
+        return False
+
+    inside = set()
+    for loop in ast.walk(tree):
+        if isinstance(loop, (ast.For, ast.AsyncFor, ast.While)) and trains_in(loop):
+            inside.update(id(n) for n in ast.walk(loop))
+    return inside
 
 
 def _reads_a_count(value, found: dict) -> bool:

@@ -63,10 +63,10 @@ def biased_sample_kl(ctx, run=None) -> SampleKL | None:
             # the batch's samples paired (a total-correlation estimator: log q(z) from logsumexp over the
             # B x B x Z densities of each sample under every other's posterior, beta-TCVAE's MI term)
             continue
-        found = _biased(ctx, term, scale.element, run)
+        # as the term weighs it (the -0.5 of -0.5 * sum(...) outside its element), beside the KL
+        weight = math.prod(f.value for f in scale.factors if f.kind == "const")
+        found = _biased(ctx, term, scale.element, run, 1.0 if weight >= 0 else -1.0)
         if found is not None:
-            # as the term weighs it (the -0.5 of -0.5 * sum(...) outside its element), beside the KL
-            weight = math.prod(f.value for f in scale.factors if f.kind == "const")
             return SampleKL(term, found.element, weight * found.expected, found.closed)
     return None
 
@@ -81,7 +81,8 @@ def _pairs_the_batch(ctx, term: fx.Node) -> bool:
     return False
 
 
-def _biased(ctx, term: fx.Node, node: fx.Node, run) -> SampleKL | None:
+def _biased(ctx, term: fx.Node, node: fx.Node, run, outer: float = 1.0) -> SampleKL | None:
+    """``outer``: the sign of the factors the loss puts on the term outside its element."""
     from vaelint.facts.klcheck import _CLAMPS, _reads_a_prior
 
     view = ctx.view
@@ -96,8 +97,10 @@ def _biased(ctx, term: fx.Node, node: fx.Node, run) -> SampleKL | None:
         return None
     if element.ratio_to("monte-carlo").constant or element.ratio_to("entropy").constant:
         return None  # log q(z) - log p(z) at the run's z, or -H[q] - log p(z): an estimate, read as one
-    if _log_q_beside_a_density_of_z(element):
-        return None  # log q(z|x) - log p(z) for a prior p of z alone (a mixture, a fixed non-standard Gaussian)
+    if _log_q_beside_a_density_of_z(element) == outer:
+        # log q(z|x) - log p(z) for a prior p of z alone (a mixture, a fixed non-standard Gaussian), added
+        # to the loss; its negation added (log p - log q: the KL subtracted) is no estimate of a KL term
+        return None
     drawn = _mean_over_draws(element)
     if drawn is None:
         return None
@@ -147,17 +150,18 @@ def _closed(element) -> Tensor:
     return reference.sum(-1) if element.summed else reference
 
 
-def _log_q_beside_a_density_of_z(element) -> bool:
+def _log_q_beside_a_density_of_z(element) -> float | None:
     """Is the element ``log q(z|x) - log p(z)`` (or its negation) for a prior density p of z alone,
     whatever p is (a mixture prior, a fixed N(0, s^2))? At the run's z with the heads moved, the
     element moves exactly as the sampler's Gaussian log q(z|x) does, and what is left, log p(z),
     falls away far from the origin as a density's log does. Then it is a Monte Carlo KL against
     that prior, and no closed form against N(0, 1) is its mean (a false VAE007 on a two-component
     mixture before). ``log q(z|x) + beta * log p(z)`` (a sign lost) leaves -beta log p(z), which
-    grows far out: no estimate."""
+    grows far out: no estimate. The element's sign: 1.0 for log q - log p, -1.0 for log p - log q
+    (None: neither)."""
     z_run = element.run.tensors.get(element.nodes[4])
     if not isinstance(z_run, Tensor) or z_run.numel() != element.mu.numel() or element.nodes[3] is None:
-        return False
+        return None
     z = z_run.detach().double().reshape(element.mu.shape)
     g = torch.Generator().manual_seed(1)
     moved = element.mu + torch.randn(element.mu.shape, generator=g, dtype=torch.float64) * 0.5
@@ -168,16 +172,16 @@ def _log_q_beside_a_density_of_z(element) -> bool:
         _with_log_q(element, mu, h, at) for mu, h, at in ((element.mu, element.head, z), (moved, head, z), (element.mu, element.head, far))
     ]
     if any(p is None for p in parts):
-        return False
+        return None
     (e1, q1), (e2, q2), (e3, q3) = parts
     if float((q2 - q1).abs().max()) < 1e-3:
-        return False  # the heads' move left log q where it was: nothing told
+        return None  # the heads' move left log q where it was: nothing told
     tol = 1e-6 * (1 + e1.abs() + e2.abs() + q1.abs() + q2.abs())
     for sign in (1.0, -1.0):
         if bool((((e2 - sign * q2) - (e1 - sign * q1)).abs() <= tol).all()):
             log_p_near, log_p_far = -sign * (e1 - sign * q1), -sign * (e3 - sign * q3)
-            return bool((log_p_far < log_p_near).all())
-    return False
+            return sign if bool((log_p_far < log_p_near).all()) else None
+    return None
 
 
 def _with_log_q(element, mu: Tensor, head: Tensor, z: Tensor) -> tuple[Tensor, Tensor] | None:

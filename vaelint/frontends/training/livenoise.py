@@ -142,7 +142,8 @@ def watch_noise(patch, watch) -> None:
     patch(torch.Tensor, "normal_", noisy(torch.Tensor.normal_))
     patch(torch.Tensor, "uniform_", noisy(torch.Tensor.uniform_))
     patch(torch.Tensor, "exponential_", noisy(torch.Tensor.exponential_))  # F.gumbel_softmax
-    patch(torch, "_standard_gamma", noisy(torch._standard_gamma))  # Gamma, Beta, Dirichlet rsample
+    patch(torch, "_standard_gamma", noisy(torch._standard_gamma))  # Gamma, Beta rsample
+    patch(torch, "_sample_dirichlet", noisy(torch._sample_dirichlet))  # Dirichlet rsample (topic models)
     patch(dist_utils, "_standard_normal", noisy(dist_utils._standard_normal))
     import sys
 
@@ -191,6 +192,12 @@ def saved_tensors(node) -> list:
         except Exception:  # noqa: BLE001 - a freed or unreadable saved value
             continue
         out += [v for v in (value if isinstance(value, (tuple, list)) else (value,)) if isinstance(v, torch.Tensor)]
+    if not out and hasattr(node, "saved_tensors"):
+        # an autograd Function's node (torch.distributions' _Dirichlet: ctx.save_for_backward(x, ...))
+        try:
+            out = [v for v in node.saved_tensors if isinstance(v, torch.Tensor)]
+        except Exception:  # noqa: BLE001 - freed after a backward, or unreadable
+            out = []
     return out
 
 

@@ -51,10 +51,16 @@ def _whole_data_loop(step):
     loop = step.source
     if not isinstance(loop, (ast.For, ast.AsyncFor, ast.While)):
         return None
+    from vaelint.frontends.training.livehoist import NAME
+
     names = set(step.names)
+    if NAME in names:
+        return None  # the model's input written in its call (model(X[i:i + BATCH])): cut from the data each pass
     if isinstance(loop, (ast.For, ast.AsyncFor)) and names & {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}:
         return None
     for sub in ast.walk(loop):
+        if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id in names:
+            return None  # model(X[i:i + BATCH]), X[perm[k]]: a pass takes some of its rows
         if isinstance(sub, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.With, ast.NamedExpr)):
             targets = [t for t in ast.walk(sub) if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)]
             if names & {t.id for t in targets}:
