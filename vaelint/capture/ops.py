@@ -29,6 +29,9 @@ RANDOM_OPS = {
     "exponential_",
     "standard_normal",
     "random_",
+    # torch.distributions' non-Gaussian rsample: Dirichlet (a topic model's theta), Gamma and Beta
+    "_sample_dirichlet",
+    "_standard_gamma",
 }
 
 # Ops that create a tensor from sizes alone (no tensor input).

@@ -28,6 +28,13 @@ def categorical_heads(view: GraphView) -> list[Categorical]:
             continue
         if view.op(node) == "gumbel_softmax" and view.reads_a_layer(node.args[0]):
             found.append(Categorical(node.args[0], node))
+        elif view.op(node) == "_sample_dirichlet":
+            # Dirichlet(alpha).rsample() (a topic model's posterior over topics): alpha as its logits are
+            concentration = node.args[0]
+            while view.op(concentration) == "expand" and isinstance(concentration.args[0], fx.Node):
+                concentration = concentration.args[0]
+            if view.reads_a_layer(concentration):
+                found.append(Categorical(concentration, node))
         elif view.op(node) == "softmax":
             logits = _beside_gumbel_noise(view, node.args[0])
             if logits is not None:
@@ -68,3 +75,12 @@ def categorical_only(ctx, term) -> bool:
     if not reads_a_categorical_posterior(view, roles.categorical, term):
         return False
     return not any(view.depends_on(term, h) for r in roles.reparams for h in (r.mu, r.logvar) if isinstance(h, fx.Node))
+
+
+def no_gaussian_sampler(view: GraphView, categorical: list[Categorical]) -> str:
+    """Why the Gaussian sampler's rules do not run: a Gumbel-softmax or Dirichlet posterior (no eps,
+    std, Gaussian KL to read), or no sampler at all."""
+    if not categorical:
+        return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph"
+    kinds = " and ".join(sorted({"Dirichlet" if view.op(c.sample) == "_sample_dirichlet" else "categorical" for c in categorical}))
+    return f"the posterior is {kinds}, not Gaussian (no mu + eps * std): these rules read a Gaussian sampler"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from vaelint.capture.result import Capture
 from vaelint.contracts.dimnames import DimNames
+from vaelint.facts.categorical import no_gaussian_sampler
 from vaelint.facts.graphview import GraphView, is_made_constant, loose_constants
 from vaelint.facts.reparams import MATRIX_KL
 from vaelint.facts.roles import Roles
@@ -145,8 +146,7 @@ class Context:
         return "the training step's loss could not be read from what it backpropagates"
 
     def _no_reparam(self) -> str | None:
-        no = self.roles.reparam is None
-        return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph" if no else None
+        return None if self.roles.reparam is not None else no_gaussian_sampler(self.view, self.roles.categorical)
 
     def _no_posterior(self) -> str | None:  # a Gaussian sampler or a categorical one: a KL the reductions rules read
         no = self.roles.reparam is None and not self.roles.categorical

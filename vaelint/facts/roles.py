@@ -127,6 +127,8 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
                 break
     if roles.recon is None and r is not None:
         roles.recon = _inner_recon(view, roles)
+    if roles.recon is None and r is None and roles.categorical:
+        roles.recon_path, roles.recon = _decoded_from_a_categorical(view, roles, forward_outputs)
     if roles.recon is None:
         # no sampler (a VQ-VAE, a plain autoencoder), or a decoder that reads neither the sample nor
         # the mean (an RNN decoder not handed its h0 = fc(z)): the reconstruction is the output the
@@ -137,6 +139,20 @@ def forward_roles(view: GraphView, forward_outputs: dict) -> Roles:
         if hit:
             roles.recon_path, roles.recon = hit[0]
     return roles
+
+
+def _decoded_from_a_categorical(view: GraphView, roles: Roles, forward_outputs: dict) -> tuple:
+    """(path, node) of the output a categorical or Dirichlet sample reaches (a topic model's theta,
+    no Gaussian sampler), of an input's shape first; (None, None) where none does."""
+    samples = [c.sample for c in roles.categorical]
+    reached = [
+        (p, n)
+        for p, n in _recon_candidates(forward_outputs)
+        if n not in samples and not _is_scalar(n) and any(view.depends_on(n, s) for s in samples)
+    ]
+    inputs = {_sizes(p) for p in roles.inputs} - {None}
+    shaped = [(p, n) for p, n in reached if _sizes(n) in inputs]
+    return (shaped or reached or [(None, None)])[0]
 
 
 def _decoded_first(view: GraphView, reparams: list, found: list) -> list:
