@@ -7,6 +7,7 @@ train(self, mode=True): super().train(mode); self.backbone.eval()``, a frozen pa
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 
 import torch
 
@@ -36,3 +37,22 @@ def _a_mode_switch(module: torch.nn.Module) -> bool:
     first, rest = params[0], params[1:]
     takes_mode = first.default is not inspect.Parameter.empty or first.name == "mode"
     return takes_mode and all(p.default is not inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in rest)
+
+
+@contextmanager
+def mode_held(root: torch.nn.Module, mode: bool):
+    """``root`` and its modules in ``mode`` while the block runs, whatever the code run in it asks:
+    a training step that calls ``self.net.train()`` itself would put the batch-mixing runs' BatchNorm
+    back on batch statistics (a false VAE006); its ``train()``/``eval()`` on these modules do nothing."""
+    ours = {id(m) for m in root.modules()}
+    real_train = torch.nn.Module.train
+
+    def train(self, mode_asked=True):
+        return self if id(self) in ours else real_train(self, mode_asked)
+
+    set_training(root, mode)
+    torch.nn.Module.train = train
+    try:
+        yield
+    finally:
+        torch.nn.Module.train = real_train

@@ -24,7 +24,7 @@ from vaelint.capture.ops import CAST_OPS, RANDOM_OPS, RESHAPE_OPS
 from vaelint.capture.result import NodeValues
 from vaelint.facts.rowsafe import cannot_mix
 from vaelint.facts.shapes import make_inputs
-from vaelint.modes import set_training
+from vaelint.modes import mode_held, set_training
 
 
 @dataclass
@@ -106,9 +106,8 @@ def _two_runs(ctx, batch: int, keep: set | None):
     changed = perturbed_inputs(inputs, ctx.specs)
     wrapper = capture.wrapper
     was_training = wrapper.training
-    set_training(wrapper, False)
     try:
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        with mode_held(wrapper, False), torch.no_grad(), torch.random.fork_rng(devices=[]):
             capture.reseed(0)
             # a run holds only what the rule reads (and the draws it replays), not every activation
             hold = frozenset(keep) if keep is not None else True
