@@ -63,12 +63,22 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
         if inspect.isfunction(obj) and named_by_the_file(loaded, name, obj):
             return LossPlan(obj, f"{os.path.basename(loaded.path)}:{name}", kwargs)
     found = _named_like_a_loss(loaded, kwargs)
+    if found is None and not loaded.loss_missing_reason:
+        from vaelint.frontends.losssibling import loss_beside_the_model
+
+        found = loss_beside_the_model(loaded, kwargs, _whole_loss_name, LOSS_NAMES)
     return None if found is not None and combines_terms(found.fn) is not None else found
 
 
 _PARTS = ("kl", "kld", "recon", "rec", "reg", "bce", "mse", "nll", "disc", "gan", "adv", "perceptual", "gp")
 # words of a term beside the ELBO: a weight penalty, a codebook's or an auxiliary head's loss
 _PARTS += ("regularization", "regularisation", "regularizer", "penalty", "aux", "auxiliary", "commitment", "codebook", "spectral")
+
+
+def _whole_loss_name(name: str) -> bool:
+    """``vae_loss``, ``loss_fn``, ``elbo_loss``: a whole loss's name, none of its words a part's (``kl_loss``)."""
+    words = name.lower().strip("_").split("_")
+    return ("loss" in words or "elbo" in words) and not set(words) & set(_PARTS)
 
 
 def _named_like_a_loss(loaded: Program, kwargs: dict) -> LossPlan | None:
@@ -78,9 +88,7 @@ def _named_like_a_loss(loaded: Program, kwargs: dict) -> LossPlan | None:
     give --loss)."""
     import re
 
-    def whole(name: str) -> bool:
-        words = name.lower().strip("_").split("_")
-        return ("loss" in words or "elbo" in words) and not set(words) & set(_PARTS)
+    whole = _whole_loss_name
 
     module_name = getattr(loaded.module, "__name__", None)
     found = [
