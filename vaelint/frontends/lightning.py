@@ -24,6 +24,7 @@ import os
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, Step, TargetRef
+from vaelint.frontends.lightningmodel import as_a_model, own_method  # noqa: E402
 from vaelint.frontends.lightningstep import lightning_factory, quiet, step_end, the_vaes_loss
 from vaelint.frontends.owntrainer import own_trainer
 from vaelint.source.frames import SourceLoc, display_path
@@ -173,6 +174,10 @@ class LightningFrontend(FrontendBase):
                     raise VaelintError(run_error.kind, run_error.message) from None
         else:
             module, run = self._built(ref, home, files, request, file_of)
+            if method_name is None and not any(own_method(module, m) for m in STEP_METHODS):
+                # a LightningModule with no step of its own (its trainer object has it): the model with
+                # --loss, or the loss found as for any model, as an nn.Module of the same code would be
+                return as_a_model(ref, request)
         return self._program(ref, request, module, method_name, run)
 
     # ---- the LightningModule
