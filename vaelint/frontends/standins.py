@@ -106,7 +106,9 @@ def _dataset_class(name: str) -> type:
             raise AttributeError(item)
         if item in _DATASET_ARGUMENTS:  # what the constructor was given: `if dataset.train:`, `dataset.root`
             return _argument(self._vaelint_args, self._vaelint_kwargs, item, name)
-        return known_attribute(name, item, len(self))
+        # the stand-in's own length, not len(self): a subclass's __len__ that reads self.data
+        # (``return len(self.data)``) came back here without end (a RecursionError blamed on its line)
+        return known_attribute(name, item, __len__(self))
 
     body = {
         "__init__": __init__,
