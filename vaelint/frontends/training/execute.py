@@ -226,8 +226,7 @@ def reach_value(
 def _stood_in_misread(why: list) -> str:
     """The data file that stood in for one that is not here, where a setup line failed reading its
     values (ValueError, IndexError, KeyError; not a call's wrong arguments); "" otherwise."""
-    from vaelint.frontends.training.livehints import stood_in_file
-    from vaelint.frontends.training.livewhy import _SIGNATURE
+    from vaelint.frontends.training.livehints import _SIGNATURE, stood_in_file
 
     made = stood_in_file()
     misread = any(re.search(r"\b(ValueError|IndexError|KeyError|TypeError)\b", t) and not _SIGNATURE.search(t) for t in why)

@@ -258,3 +258,33 @@ def a_shape_error(error) -> bool:
     from vaelint.vocab import ErrorKind
 
     return kind_of(error) == ErrorKind.SHAPE
+
+
+def stand_in_misfit(error, watch, setup: bool = False) -> str:
+    """Where the run stopped in the code's own reading of a data file vaelint stood in for (made
+    from --input) before any batch reached the model, or on a line of the setup (``setup``:
+    ``random.sample(lines, 1000)`` of a stand-in of fewer lines, after an earlier pass ran the
+    model): the stand-in's layout is a guess (one sample a line of a text file), and the code reads
+    another; said, not left as the code's error."""
+    from vaelint.source.frames import user_frame_of_traceback
+
+    made = [n for n in [stood_in_file(user_frame_of_traceback(error.__traceback__))] if n]
+    # a column read as an attribute of the frame the stand-in file gave (df.date): the frame's, not the code's
+    framed = isinstance(error, AttributeError) and _FRAME_ATTRIBUTE.search(str(error)) is not None
+    if (
+        not made
+        or not watch.specs
+        or (watch.model_calls and not setup)
+        or not (framed or isinstance(error, (ValueError, IndexError, TypeError, KeyError)))
+    ):
+        return ""
+    if isinstance(error, TypeError) and _SIGNATURE.search(str(error)):
+        return ""  # Dec.__init__() got an unexpected keyword argument: a call of the code's own, not its data
+    return f" ({misread_text(made[0])})"
+
+
+_FRAME_ATTRIBUTE = re.compile(r"'(DataFrame|Series|ndarray|NpzFile|DataSetStandIn)' object has no attribute")
+
+_SIGNATURE = re.compile(
+    r"unexpected keyword argument|missing \d+ required (positional|keyword-only) argument|takes \d+ positional argument"
+)

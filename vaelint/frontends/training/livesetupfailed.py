@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from vaelint.errors import VaelintError
-from vaelint.frontends.training.livewhy import _SIGNATURE
+from vaelint.frontends.training.livehints import _SIGNATURE
 
 _REMOVED = re.compile(r"(was|has been) removed")
 # vaelint's own stand-ins, which a message names where the value that failed was one of them

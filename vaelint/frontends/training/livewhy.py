@@ -12,7 +12,7 @@ from vaelint.frontends.training.hydramissing import hydra_config_missing
 from vaelint.frontends.training.livecaught import caught_said
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, objects_hint, range_hint, rows_hint
 from vaelint.frontends.training.runtime import stand_in_said
-from vaelint.source.frames import display_path, user_frame_of_traceback
+from vaelint.source.frames import display_path
 
 
 def _said_of(error, text: str) -> str:
@@ -133,8 +133,8 @@ def _why_stopped(runtime, watch, home) -> str:
         elif _needs_cuda(error, text):
             text = text.split(". ")[0].rstrip(".") + "." if len(text) > 200 else text  # torch's linker advice: not the cause here
             hint = _CUDA_HINT
-        elif _stand_in_misfit(error, watch):  # the last: a stand-in read in another way, said more closely above
-            hint = _stand_in_misfit(error, watch)
+        elif livehints.stand_in_misfit(error, watch, _a_setup_line(error, home)):  # the last: a stand-in read otherwise
+            hint = livehints.stand_in_misfit(error, watch, True)
         if where and text.startswith(f"{where}: "):
             text = text[len(where) + 2 :]  # the error names its own place already: said once
         hint += ended + _caught_first(runtime, text)
@@ -281,26 +281,6 @@ def _data_hint(error, text: str, watch, taken: int) -> str:
         )
     return ""
 
-
-def _stand_in_misfit(error, watch) -> str:
-    """Where the run stopped in the code's own reading of a data file vaelint stood in for (made
-    from --input) before any batch reached the model: the stand-in's layout is a guess (one
-    sample a line of a text file), and the code reads another; said, not left as the code's error."""
-    made = [n for n in [livehints.stood_in_file(user_frame_of_traceback(error.__traceback__))] if n]
-    # a column read as an attribute of the frame the stand-in file gave (df.date): the frame's, not the code's
-    framed = isinstance(error, AttributeError) and _FRAME_ATTRIBUTE.search(str(error)) is not None
-    if not made or not watch.specs or watch.model_calls or not (framed or isinstance(error, (ValueError, IndexError, TypeError, KeyError))):
-        return ""
-    if isinstance(error, TypeError) and _SIGNATURE.search(str(error)):
-        return ""  # Dec.__init__() got an unexpected keyword argument: a call of the code's own, not its data
-    return f" ({livehints.misread_text(made[0])})"
-
-
-_FRAME_ATTRIBUTE = re.compile(r"'(DataFrame|Series|ndarray|NpzFile|DataSetStandIn)' object has no attribute")
-
-_SIGNATURE = re.compile(
-    r"unexpected keyword argument|missing \d+ required (positional|keyword-only) argument|takes \d+ positional argument"
-)
 
 _WEIGHT_LOADERS = ("from_pretrained(", "load_from_checkpoint(", "torch.load(", "load_state_dict(", "load_checkpoint(", "load_file(")
 
