@@ -34,6 +34,10 @@ RANDOM_OPS = {
     "_standard_gamma",
 }
 
+# draws made from parameters the graph computes (a Dirichlet's alpha, a Gamma's shape): replayed as
+# noise is, but never the eps of a Gaussian sampler (a Student-t's Gamma scale drawn before eps)
+PARAMETRIC_DRAWS = {"_sample_dirichlet", "_standard_gamma"}
+
 # Ops that create a tensor from sizes alone (no tensor input).
 CREATION_OPS = RANDOM_OPS | {
     "zeros",

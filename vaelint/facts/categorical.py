@@ -82,5 +82,7 @@ def no_gaussian_sampler(view: GraphView, categorical: list[Categorical]) -> str:
     std, Gaussian KL to read), or no sampler at all."""
     if not categorical:
         return "no reparameterisation (mu + eps * std with eps drawn in forward) found in the graph"
-    kinds = " and ".join(sorted({"Dirichlet" if view.op(c.sample) == "_sample_dirichlet" else "categorical" for c in categorical}))
+    kinds = " and ".join(
+        sorted({"Dirichlet (or Beta)" if view.op(c.sample) == "_sample_dirichlet" else "categorical" for c in categorical})
+    )
     return f"the posterior is {kinds}, not Gaussian (no mu + eps * std): these rules read a Gaussian sampler"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch.fx as fx
 
-from vaelint.capture.ops import CAST_OPS, ELEMENTWISE_UNARY, RANDOM_OPS, RESHAPE_OPS
+from vaelint.capture.ops import CAST_OPS, ELEMENTWISE_UNARY, PARAMETRIC_DRAWS, RANDOM_OPS, RESHAPE_OPS
 from vaelint.facts.graphview import GraphView, is_made_constant
 
 # why the KL rules do not read a sample drawn through a scale matrix (Context.unmet)
@@ -50,7 +50,7 @@ def find_reparams(view: GraphView) -> list[Reparam]:
     function's values, made by SciPy inside an autograd Function)."""
     found: list[Reparam] = []
     claimed: set = set()
-    drawn = [n for n in view.graph.nodes if view.op(n) in RANDOM_OPS]
+    drawn = [n for n in view.graph.nodes if view.op(n) in RANDOM_OPS and view.op(n) not in PARAMETRIC_DRAWS]
     for noise in drawn:
         if noise in claimed:
             continue

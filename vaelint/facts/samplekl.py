@@ -65,7 +65,9 @@ def biased_sample_kl(ctx, run=None) -> SampleKL | None:
             continue
         # as the term weighs it (the -0.5 of -0.5 * sum(...) outside its element), beside the KL
         weight = math.prod(f.value for f in scale.factors if f.kind == "const")
-        found = _biased(ctx, term, scale.element, run, 1.0 if weight >= 0 else -1.0)
+        # with the sign the loss adds the term with (-elbo, rec - neg_kl): how the loss weighs its element
+        added = next((sign for sign, t in roles.loss_terms if t is term), 1)
+        found = _biased(ctx, term, scale.element, run, 1.0 if weight * added >= 0 else -1.0)
         if found is not None:
             return SampleKL(term, found.element, weight * found.expected, found.closed)
     return None

@@ -9,7 +9,10 @@ from vaelint.frontends.base import TargetRef
 
 def own_method(module, name: str) -> bool:
     """Does the module's class (or a class of the user's it derives from) define ``name``, not
-    Lightning's base class (whose training_step only says it is not overridden)?"""
+    Lightning's base class (whose training_step only says it is not overridden)? A step the
+    constructor sets on the instance (``self.training_step = self._elbo_step``) is its own."""
+    if callable(vars(module).get(name)):
+        return True
     for cls in type(module).__mro__:
         if name in vars(cls):
             return (cls.__module__ or "").split(".")[0] not in ("pytorch_lightning", "lightning", "lightning_fabric")

@@ -256,6 +256,8 @@ def _give_the_model_read(program: Program, plan: LossPlan, params, tree) -> None
     import ast
 
     read = {n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+    # or handed on to a helper that reads it (self.elbo(outputs, target, model))
+    read |= {a.id for c in ast.walk(tree) if isinstance(c, ast.Call) for a in c.args if isinstance(a, ast.Name)}
     for p in params.values():
         if p.name.lower() in _MODEL_PARAMS and p.name in read and p.name not in plan.kwargs and p.kind != p.KEYWORD_ONLY:
             plan.kwargs[p.name] = program.model

@@ -28,12 +28,18 @@ def loss_beside_the_model(loaded, kwargs: dict, whole, named: tuple):
     except OSError:
         return None
     found = []
+    alone = _the_only_model_file(folder, loaded.path)
+    stem, cls = os.path.splitext(os.path.basename(loaded.path))[0], type(loaded.model).__name__
     for name in files:
         path = os.path.join(folder, name)
         if os.path.samefile(path, loaded.path):
             continue
         tree = _parsed(path)
         if tree is None or not _only_definitions(tree):
+            continue
+        # written for this model: it names the model or imports its file, or the model's file is the
+        # folder's only one of models (a losses.py beside vae.py and bernoulli_vae.py is vae.py's)
+        if not alone and not _names(tree, stem, cls):
             continue
         found += [(path, f.name) for f in tree.body if isinstance(f, ast.FunctionDef) and (f.name in named or whole(f.name))]
     if len(found) != 1:
@@ -74,4 +80,35 @@ def _only_definitions(tree: ast.Module) -> bool:
         if isinstance(stmt, ast.If) and "__main__" in ast.unparse(stmt.test):
             continue
         return False
+    return True
+
+
+def _names(tree: ast.Module, stem: str, cls: str) -> bool:
+    """Does the loss file import the model's file or name its class?"""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and (node.module.split(".")[-1] == stem or any(a.name == cls for a in node.names))
+        ):
+            return True
+        if isinstance(node, ast.Import) and any(a.name.split(".")[-1] == stem for a in node.names):
+            return True
+        if isinstance(node, ast.Name) and node.id == cls:
+            return True
+    return False
+
+
+def _the_only_model_file(folder: str, model_path: str) -> bool:
+    """Is the model's file the only file of the folder that defines an nn.Module (a class whose
+    bases name Module, LightningModule, or a class of the same file that does)?"""
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if not name.endswith(".py") or os.path.samefile(path, model_path):
+            continue
+        tree = _parsed(path)
+        if tree is not None and any(
+            isinstance(c, ast.ClassDef) and any("Module" in ast.unparse(b) for b in c.bases) for c in ast.walk(tree)
+        ):
+            return False
     return True
