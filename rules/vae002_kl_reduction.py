@@ -410,6 +410,12 @@ over everything.
                 yield self.report(seen, loc_of(term), node=term)
 
     def _check_term(self, ctx, scales):
+        if _pairs_samples(scales.rec) and _compared_at_unlike_shapes(ctx):
+            # B x B from a reconstruction broadcast against the data (B x 1 x D beside B x D): VAE003's
+            # finding, whose fix gives the reductions back; a ratio read off it would mislead
+            raise SkipRule(
+                "the reconstruction is compared with the data at shapes that broadcast (VAE003): its reductions follow from that"
+            )
         ratio = scales.reduction_ratio(ctx.batch)
         if math.isclose(ratio, 1.0, rel_tol=1e-6) and not (scales.batch_power and ctx.batch == 1):
             return  # (a weight of B is 1 at a batch of one sample, and B at any other)
@@ -550,6 +556,21 @@ def _over_the_batch_and_more(factor) -> bool:
     """Does this mean reduce the batch and each sample's dims together (``kl.mean()`` of B x Z)?"""
     over = [d.strip() for d in str(factor.over).split(",")]
     return "B" in over and len(over) > 1
+
+
+def _compared_at_unlike_shapes(ctx) -> bool:
+    """Does the loss compare the reconstruction with the data at shapes that differ (a broadcast)?"""
+    for cmp in ctx.roles.comparisons:
+        rec, data = ctx.shape(cmp.recon_side), ctx.shape(cmp.data_side)
+        if (
+            rec is not None
+            and data is not None
+            and rec.sizes is not None
+            and data.sizes is not None
+            and tuple(rec.sizes) != tuple(data.sizes)
+        ):
+            return True
+    return False
 
 
 def _pairs_samples(term) -> bool:

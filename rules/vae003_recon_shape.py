@@ -238,7 +238,22 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
             return None
         if isinstance(finding.observed, MaskedAfterSeen):  # the real run's mask multiplies a 0-dim loss
             return any(len(s) == 0 for s in shapes) and any(len(s) > 0 for s in shapes)
-        return len(shapes) == 2 and shapes[0] != shapes[1]
+        if len(shapes) == 2 and shapes[0] == shapes[1]:
+            # torch.distributions broadcast the pair first (broadcast_all(logits, value)): the run's shapes there
+            joined = _broadcast_of(finding.node)
+            shapes = observed.shapes_at(joined) if joined is not None else shapes
+        return shapes is not None and len(shapes) == 2 and shapes[0] != shapes[1]
+
+
+def _broadcast_of(node):
+    """The ``torch.broadcast_tensors`` node both operands of ``node`` are outputs of, or None."""
+    import operator
+
+    import torch.fx as fx
+
+    joined = {a.args[0] for a in list(getattr(node, "args", ()))[:2] if isinstance(a, fx.Node) and a.target is operator.getitem}
+    one = next(iter(joined), None) if len(joined) == 1 else None
+    return one if isinstance(one, fx.Node) and "broadcast_tensors" in str(one.target) else None
 
 
 def _per_sample(ctx, cmp, rec, data) -> bool:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from conftest import FIXTURES
 
 from vaelint.source.literals import parse_init
+from vaelint.source.modulefiles import file_of
 
 
 @dataclass
@@ -148,6 +149,6 @@ def run_case(case: Case):
         # target): a fixture repository's folders and packages must not leak into the next
         sys.path[:] = saved_path
         for name, mod in list(sys.modules.items()):
-            origin = getattr(mod, "__file__", None) or ""
+            origin = file_of(mod)
             if origin.startswith(FIXTURES + os.sep) and not name.startswith("_vaelint_model_"):
                 del sys.modules[name]

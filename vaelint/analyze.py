@@ -47,6 +47,7 @@ from vaelint.frontends import LoadRequest, Program, choose, load_program, parse_
 from vaelint.frontends.legacycuda import CUDA_DEFAULT
 from vaelint.frontends.lossfind import LossPlan
 from vaelint.frontends.placeholders import notes_mark, stood_in
+from vaelint.frontends.trainingsites import where_it_trains
 from vaelint.inputs import InputSpec
 from vaelint.modes import set_training
 from vaelint.runtime.timelimit import TimedOut, time_limit
@@ -360,7 +361,7 @@ def _say_which_loss(program: Program, shaped: Shaped, ctx: Context, result: Targ
         result.notes.append(
             program.loss_missing_reason
             or "no loss found (no --loss, no loss_function/loss/compute_loss/elbo/vae_loss method or "
-            "function, no 'loss' in the forward's output): the loss rules were skipped"
+            f"function, no 'loss' in the forward's output): the loss rules were skipped.{where_it_trains(program)}"
         )
 
 

@@ -54,8 +54,9 @@ def kind_of(error: BaseException | None) -> ErrorKind:
 # what to write for an error of ErrorKind.CONSTRAINT (said by the capture's and the training run's messages)
 CONSTRAINT_HINT = (
     "A distribution was given a parameter outside what it allows (probs outside [0, 1], a scale that is "
-    "not positive): with torch's argument validation (on by default) this fails on any input. Pass the "
-    "decoder's output through torch.sigmoid / F.softplus first, or give it as logits=."
+    "not positive): with torch's argument validation (on by default) this fails on any input. A scale "
+    "made of a log-variance or log-std head is its exp (Normal(mu, torch.exp(0.5 * logvar))); a probability "
+    "is torch.sigmoid of the output, or give it as logits=."
 )
 
 

@@ -14,6 +14,8 @@ import contextlib
 import os
 import sys
 
+from vaelint.source.modulefiles import file_of
+
 _quiet = False
 _absent: dict[str, set[str]] = {}
 _read: set[str] = set()
@@ -266,7 +268,9 @@ def dependencies(opened: set, modules_before: set) -> list[str]:
     from vaelint.source.frames import is_user_file
 
     files = set(opened) | explicit()
-    files |= {getattr(sys.modules[m], "__file__", None) or "" for m in set(sys.modules) - modules_before}
+    # a module that replaced itself in sys.modules with an object (sys.modules[__name__] = Ndim()) may
+    # answer __file__ with anything its __getattr__ gives: only a path is a file
+    files |= {file_of(sys.modules.get(m)) for m in set(sys.modules) - modules_before}
     ours = tuple(root + os.sep for root in code_roots()) + (os.path.realpath(sys.prefix) + os.sep,)
     out = set()
     for path in files:

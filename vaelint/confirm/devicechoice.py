@@ -18,6 +18,7 @@ import torch
 
 from vaelint.errors import ChoosesCuda
 from vaelint.source.cells import where
+from vaelint.source.modulefiles import file_of
 
 __all__ = ["ChoosesCuda", "asserts_on_cuda", "cuda_hidden", "cuda_kept_said", "forget_device_choices"]
 
@@ -51,7 +52,7 @@ def forget_device_choices(imported_before: set) -> None:
     from vaelint.source.frames import is_user_file
 
     for name in set(sys.modules) - imported_before:
-        origin = getattr(sys.modules[name], "__file__", None)
+        origin = file_of(sys.modules[name])
         if origin and is_user_file(origin):
             del sys.modules[name]
     state = sys.modules.get("accelerate.state")

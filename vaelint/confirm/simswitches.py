@@ -17,6 +17,8 @@ import sys
 
 import torch.nn as nn
 
+from vaelint.source.modulefiles import file_of
+
 
 @contextlib.contextmanager
 def switches_on(module: nn.Module, move=None):
@@ -73,7 +75,7 @@ def _user_files(module: nn.Module):
             seen[path] = fn.__globals__
     # and the project's helper modules the code imported (lib/targets.py: USE_CUDA =
     # torch.cuda.is_available() at its top, read by a function the step calls)
-    by_file = {os.path.realpath(m.__file__): m for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
+    by_file = {os.path.realpath(file_of(m)): m for m in list(sys.modules.values()) if file_of(m)}
     for anchor in list(seen):
         for path in project_imports(anchor):
             if path not in seen and by_file.get(path) is not None:

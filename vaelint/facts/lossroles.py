@@ -11,7 +11,7 @@ from vaelint.facts.dataweights import data_weight
 from vaelint.facts.densitypairs import join_entropy_and_cross_entropy, join_expanded_kl, join_log_densities
 from vaelint.facts.graphview import GraphView, is_size
 from vaelint.facts.reparams import heads_of, samples_of
-from vaelint.facts.roles import Comparison, Roles
+from vaelint.facts.roles import Comparison, Roles, broadcast_input
 from vaelint.facts.termkinds import term_kind
 
 # ops that hand on the same value (a copy, a cast, a dim of size 1 dropped): the terms are inside
@@ -318,7 +318,8 @@ def find_comparisons(view: GraphView, roles: Roles) -> list[Comparison]:
             continue
         if node in forward or any(view.depends_on(f, node) for f in forward):
             continue  # part of the forward, not the loss
-        operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+        # through torch.distributions' broadcast_all(logits, value): the values as the code made them
+        operands = [broadcast_input(view, a) for a in list(node.args)[:2] if isinstance(a, fx.Node)]
         if len(operands) != 2:
             continue
         rec = [a for a in operands if view.depends_on(a, roles.recon)]

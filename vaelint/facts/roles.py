@@ -229,7 +229,7 @@ def _compared(view: GraphView, roles: Roles):
             op = view.op(node)
             if (op != "mul") if written else (op not in RECON_LOSS_OPS and op not in ("sub", "rsub")):
                 continue
-            operands = [a for a in list(node.args)[:2] if isinstance(a, fx.Node)]
+            operands = [broadcast_input(view, a) for a in list(node.args)[:2] if isinstance(a, fx.Node)]
             made = [a for a in operands if any(view.depends_on(a, s) for s in samples)]
             if len(operands) != 2 or len(made) != 1 or not any(view.is_data_only(a) for a in operands if a is not made[0]):
                 continue
@@ -237,6 +237,19 @@ def _compared(view: GraphView, roles: Roles):
             if value not in seen:
                 seen.add(value)
                 yield value
+
+
+def broadcast_input(view: GraphView, node: fx.Node) -> fx.Node:
+    """The input a ``torch.broadcast_tensors`` output is of (torch.distributions' ``broadcast_all(logits,
+    value)`` before ``Bernoulli.log_prob``): what the likelihood compares, not the pair joined."""
+    import operator
+
+    if node.op == "call_function" and node.target is operator.getitem and isinstance(node.args[0], fx.Node):
+        joined, index = node.args[0], node.args[1]
+        if view.op(joined) == "broadcast_tensors" and isinstance(index, int) and index < len(joined.args):
+            inner = joined.args[index]
+            return inner if isinstance(inner, fx.Node) else node
+    return node
 
 
 def _reaching_the_output(view: GraphView, compared: list) -> list:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+from vaelint.source.modulefiles import file_of
+
 
 def forget_modules_since(before: set, folders: list[str]) -> list[str]:
     """Take out of sys.modules the modules imported since ``before`` whose files lie under one of
@@ -16,7 +18,7 @@ def forget_modules_since(before: set, folders: list[str]) -> list[str]:
     roots = tuple(os.path.realpath(f) + os.sep for f in folders)
     gone = []
     for name in [n for n in sys.modules if n not in before]:
-        origin = getattr(sys.modules.get(name), "__file__", None)
+        origin = file_of(sys.modules.get(name))
         if not origin or "site-packages" in origin or "dist-packages" in origin:
             continue
         if os.path.realpath(origin).startswith(roots):

@@ -34,8 +34,31 @@ def data_parameter(fn, kwargs: dict, error: VaelintError, request) -> dict | Non
             return None
         if _iterated(name, text):
             return {name: _parameter_loader(fn, name, request)}
-        return {name: _parameter_rows(fn, name, request)} if _AS_DATA.search(text) else None
+        if _AS_DATA.search(text):
+            return {name: _parameter_rows(fn, name, request)}
+        return _batch_parameters(fn, kwargs, request)
     return None
+
+
+def _batch_parameters(fn, kwargs: dict, request) -> dict | None:
+    """A method that takes the batch itself (``Agent.update(self, s, a)``, a ``train_step(x, y)``):
+    its parameters nothing passes take the --input tensors, in order, as the code's training
+    loop would hand them; None where there are more such parameters than --input gives."""
+    import torch
+
+    from vaelint.frontends.training.livedata import STOOD_IN
+
+    unbound = [n for n, v in kwargs.items() if isinstance(v, StandIn)]
+    given = [s for s in request.inputs if not s.name]
+    if not unbound or len(unbound) > len(given):
+        return None
+    g = torch.Generator().manual_seed(0)
+    tensors = [spec.make(spec.batch, generator=g) for spec in given[: len(unbound)]]
+    STOOD_IN.append(
+        f"the parameters {', '.join(unbound)} of {getattr(fn, '__qualname__', 'the target')}, which nothing passes, are the "
+        f"batch it trains on: they take --input {' --input '.join(s.text() for s in given[: len(unbound)])}"
+    )
+    return dict(zip(unbound, tensors))
 
 
 def _iterated(name: str, text: str) -> bool:

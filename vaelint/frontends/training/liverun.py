@@ -179,7 +179,7 @@ def _run_target(ref, request, home, watch: Watch, runtime: LiveRuntime, sandbox,
             if ref.name:
                 caller = caller_script(home, ref) if _needs_values(module, ref, request) else None
                 if caller is None or not _run_caller(caller, request, runtime, watch):
-                    _call_named(module, ref, request)
+                    _call_named(module, ref, request, watch)
         except BaseException as e:  # noqa: BLE001 - how the run ended
             if watch.reached is not None:
                 # the stop itself, or what the user's `finally` raised over it: the step was reached
@@ -305,7 +305,7 @@ def _run_caller(caller, request, runtime, watch) -> bool:
     return watch.reached is not None
 
 
-def _call_named(module, ref, request):
+def _call_named(module, ref, request, watch=None):
     """``train.py:train``, ``solver.py:Solver.train``: called, its parameters from
     ``--init`` or standing in."""
     import inspect
@@ -330,6 +330,8 @@ def _call_named(module, ref, request):
         if stood is None:
             raise
         kwargs.update(stood)
+        if watch is not None:  # the failed call's model calls (on stand-ins) are no step's, its raise left no depth
+            watch.model_calls, watch.first_output, watch.depth = [], None, 0
         obj(**kwargs)
 
 

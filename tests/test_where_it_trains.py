@@ -1,0 +1,42 @@
+"""A model checked alone with no loss found names the code that trains it
+(vaelint/frontends/trainingsites.py), and that method, checked with --input, takes the batch
+through its parameters (vaelint/frontends/training/liveparams.py)."""
+
+from __future__ import annotations
+
+import os
+
+from conftest import FIXTURES
+from helpers import check, found
+
+CASE = os.path.join(FIXTURES, "training", "agent_update_takes_the_batch.py")
+INIT = {"state_dim": 6, "action_dim": 3}
+
+
+def test_a_model_without_a_loss_names_the_method_that_trains_it():
+    result = check(CASE, "ActionVAE", ["32x6", "32x3"], init=INIT)
+    assert result.error is None, result.error
+    note = next(n for n in result.notes if n.startswith("no loss found"))
+    assert "The code that trains it: " in note and "agent_update_takes_the_batch.py:BehaviourCloner.update (line 34)" in note, note
+    assert "check that with its --input (vaelint check " in note, note
+
+
+def test_the_method_takes_the_input_tensors_as_its_batch_parameters():
+    result = check(CASE, "BehaviourCloner.update", ["32x6", "32x3"], init=INIT)
+    assert result.error is None, result.error
+    assert found(result) == {("VAE002", 37), ("VAE004", 38)}, result.findings
+    assert any("the parameters state, action of BehaviourCloner.update, which nothing passes, are the batch" in n for n in result.notes), (
+        result.notes
+    )
+
+
+def test_a_model_with_no_training_code_beside_it_says_no_more(tmp_path):
+    (tmp_path / "vae.py").write_text(
+        "import torch\nfrom torch import nn\n\n\nclass VAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.enc = nn.Linear(10, 4)\n        self.dec = nn.Linear(2, 10)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * logvar.mul(0.5).exp()), mu, logvar\n"
+    )
+    result = check(str(tmp_path / "vae.py"), "VAE", ["8x10"])
+    note = next(n for n in result.notes if n.startswith("no loss found"))
+    assert "The code that trains it" not in note, note

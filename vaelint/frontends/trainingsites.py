@@ -1,0 +1,72 @@
+"""Where the code that trains a model is, when the model is checked alone and no loss was found
+(the loss written out in an agent's method, ``BCQ.train``, or the model's own ``fit``): the note
+names the function to check instead, so "no loss found" says what to do, not only what was not done."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+_MAX_FILES = 40
+
+
+def where_it_trains(program) -> str:
+    """ " The code that trains it: BCQ.py:BCQ.train (line 120); check that with its --input." or ""."""
+    path = os.path.abspath(getattr(program, "path", "") or "")
+    cls = type(program.model).__name__ if getattr(program, "model", None) is not None else ""
+    if not path.endswith(".py") or not cls:
+        return ""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    folder = os.path.dirname(path)
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".py"))[:_MAX_FILES]
+    except OSError:
+        return ""
+    found = []
+    for name in [os.path.basename(path)] + [n for n in names if n != os.path.basename(path)]:
+        tree = _parsed(os.path.join(folder, name))
+        if tree is None or (name != os.path.basename(path) and cls not in ast.unparse(tree) and stem not in _imports(tree)):
+            continue
+        found += [(name, qual, line) for qual, line in _training_functions(tree, cls if name == os.path.basename(path) else None)]
+    if not found:
+        return ""
+    from vaelint.source.frames import display_path
+
+    found = [(display_path(os.path.join(folder, n)), q, line) for n, q, line in found]
+    shown = ", ".join(f"{n}:{q} (line {line})" for n, q, line in found[:3])
+    first = found[0]
+    return f" The code that trains it: {shown}; check that with its --input (vaelint check {first[0]}:{first[1]} --input SPEC)."
+
+
+def _parsed(path: str):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _imports(tree: ast.Module) -> set:
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module.split(".")[-1])
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".")[-1] for a in node.names)
+    return out
+
+
+def _training_functions(tree: ast.Module, own_class: str | None):
+    """(qualified name, line) of each function or method that backpropagates (``.backward(``):
+    in the model's own file, the model class's methods and the functions beside it that name it."""
+    for node in tree.body:
+        methods = (
+            [(f"{node.name}.{m.name}", m) for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            if isinstance(node, ast.ClassDef)
+            else []
+        )
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            methods = [(node.name, node)]
+        for qual, fn in methods:
+            if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "backward" for c in ast.walk(fn)):
+                yield qual, fn.lineno
