@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.fx as fx
 
 from vaelint.capture.ops import CAST_OPS, RESHAPE_OPS
 from vaelint.errorkinds import kind_of
@@ -147,6 +148,8 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         Example(
             _model("torch.cat([torch.sigmoid(self.dec(z)[:, :8]), torch.sigmoid(self.dec(z)[:, 8:])], dim=1)", _BCE_SUM), inputs=("6x20",)
         ),
+        # a positive value over itself plus a positive one (a Beta's mean, a / (a + b)): in (0, 1)
+        Example(_model("(a := F.softplus(self.dec(z))) / (a + 1.0)", _BCE_SUM), inputs=("6x20",)),
         # logits clamped for stability are still logits
         Example(
             _model("torch.clamp(self.dec(z), -10, 10)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'), inputs=("6x20",)
@@ -157,6 +160,14 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         Example(_model("2.0 * torch.sigmoid(self.dec(z))", _BCE_SUM), inputs=("6x20",), at="finding", message="ends in mul"),
         # its near miss: an addend of 0.1 takes p past 1
         Example(_model("torch.sigmoid(self.dec(z)) + 0.1", _BCE_SUM), inputs=("6x20",), at="finding", message="ends in add"),
+        # the near miss of a / (a + b): over itself less a number, past 1
+        Example(
+            _model("(a := F.softplus(self.dec(z))) / (a - 0.01)", _BCE_SUM),
+            inputs=("6x20",),
+            at="finding",
+            message="ends in div",
+            fixed=_model("(a := F.softplus(self.dec(z))) / (a - 0.01)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'),
+        ),
         # the near miss of the tanh decoder: a sigmoid cannot reach the data's negative half
         Example(
             _model("torch.sigmoid(self.dec(z))", 'F.mse_loss(recon, x * 2 - 1, reduction="sum")'),
@@ -258,7 +269,7 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             if cmp.op in _BCE and list(cmp.node.args)[:2] == [cmp.data_side, cmp.recon_side]:
                 # F.binary_cross_entropy_with_logits(x, recon): the data in the model output's place
                 yield self.report(ArgumentsSwapped(cmp.op), loc, node=cmp.node)
-            elif cmp.op == "binary_cross_entropy" and name not in _BOUNDED:
+            elif cmp.op == "binary_cross_entropy" and name not in _BOUNDED and _may_leave_the_unit_interval(ctx, name, cmp.recon_side):
                 yield self.report(UnboundedIntoBCE(name, _at(last)), loc, node=cmp.node)
             elif cmp.op == "binary_cross_entropy_with_logits" and _sigmoid_under(ctx, last) is not None:
                 yield self.report(SigmoidTwice(_at(_sigmoid_under(ctx, last))), loc, node=cmp.node)
@@ -323,6 +334,30 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
             return bool((lo is None or value.min() >= lo) and (hi is None or value.max() <= hi))
         # the loss's own sigmoid only ever sees these non-negative values: >= 0.5
         return bool(value.min() >= 0)
+
+
+def _may_leave_the_unit_interval(ctx, name: str, recon) -> bool:
+    """Can the reconstruction BCE reads fall outside [0, 1]? Not a ratio of a positive value to
+    itself plus another positive one (``a / (a + b)``, a Beta's mean: ``Beta(a, b).mean`` with
+    softplus heads), whose values the run saw positive."""
+    if name != "div":
+        return True
+    last = _last_op(ctx, recon)
+    num, den = (list(last.args) + [None, None])[:2] if last is not None else (None, None)
+    if not isinstance(num, fx.Node) or not isinstance(den, fx.Node) or ctx.view.op(den) != "add":
+        return True
+    others = [a for a in den.args if a is not num]
+    if len(others) != 1 or num not in den.args:
+        return True
+    run = ctx.runs.runs.get(ctx.runs.batch) if ctx.runs is not None and ctx.runs.runs else None
+
+    def positive(v) -> bool:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return v > 0
+        t = run.tensors.get(v) if run is not None and isinstance(v, fx.Node) else None
+        return t is not None and t.is_floating_point() and bool((t > 0).all())
+
+    return not (positive(num) and positive(others[0]))
 
 
 def _tanh_to_sigmoid(ctx, finding):
