@@ -217,6 +217,8 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
 
     def _by_shape(self, ctx):
         for node in ctx.nodes_by_op(*RESHAPE_OPS):
+            if node.meta.get("library") == "torch.distributions":
+                continue  # a distribution's own reshape (MultivariateNormal's batch-flattening Mahalanobis): its maths
             src = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
             before, after = ctx.shape(src), ctx.shape(node)
             if before is None or after is None or before.dims is None or after.dims is None:

@@ -18,6 +18,7 @@ import torch.fx as fx
 from torch.overrides import TorchFunctionMode
 
 from vaelint.capture.madedata import MadeData
+from vaelint.capture.madein import in_distributions
 from vaelint.capture.numpydraws import FROM_ARRAY, NumpyDraws, numpy_draws_seen, replace_with_replay, standard_normal
 from vaelint.capture.ops import RANDOM_OPS, function_name, returns_its_input, text_of_arg
 from vaelint.capture.outputs import flatten_outputs
@@ -182,6 +183,9 @@ class _Recorder(TorchFunctionMode):
             stack = running_module_site(self.sites, self.replayers) + stack
         node.meta["loc"] = stack[0] if stack else None
         node.meta["stack"] = stack
+        made_in = in_distributions()
+        if made_in:  # made by a distribution's own code (its log_prob, a KL's formula), not the user's
+            node.meta["library"], node.meta["library_fn"] = "torch.distributions", made_in
         self.calls.append((function_name(func), node))
         if self.made is not None:
             self.made.note(func, node, node.all_input_nodes)

@@ -233,6 +233,8 @@ class TermWalker:
             shown = f"{int(value)} (the batch size {b} written down{f' times {k}' if k > 1 else ''})"
             scale.factors.append(Factor("size", 1.0, -1, k, shown, node, op, pinned=b))
             return tensor
+        if node.meta.get("library_fn") == "log_prob" and abs(value) == 0.5:
+            return tensor  # a Gaussian log_prob's own -0.5 (MultivariateNormal's Mahalanobis term): no weight
         if op == "div":
             value = 1 / value
         shown = f"{int(1 / value)}" if op == "div" and float(1 / value).is_integer() else f"{value:g}"
