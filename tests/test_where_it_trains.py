@@ -40,3 +40,25 @@ def test_a_model_with_no_training_code_beside_it_says_no_more(tmp_path):
     result = check(str(tmp_path / "vae.py"), "VAE", ["8x10"])
     note = next(n for n in result.notes if n.startswith("no loss found"))
     assert "The code that trains it" not in note, note
+
+
+def test_a_step_function_takes_the_input_as_its_batch_parameter(tmp_path, monkeypatch):
+    # def train_on_batch(x): ... with the model built at the module's top: --input is x
+    (tmp_path / "step.py").write_text(
+        "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n\nclass VAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.enc = nn.Linear(12, 4)\n        self.dec = nn.Linear(2, 12)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * logvar.mul(0.5).exp()), mu, logvar\n\n\n"
+        "model = VAE()\noptimizer = torch.optim.Adam(model.parameters())\n\n\n"
+        "def train_on_batch(x):\n    recon, mu, logvar = model(x)\n"
+        "    rec = F.mse_loss(recon, x)\n    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.size(0)\n"
+        "    optimizer.zero_grad()\n    (rec + kl).backward()\n    optimizer.step()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "step.py"), "train_on_batch", ["8x12"])
+    assert result.error is None, result.error
+    assert {code for code, _line in found(result)} == {"VAE002"}, result.findings
+    assert any(
+        "the parameter x of train_on_batch, which nothing passes, is the batch it trains on: it takes --input 8x12" in n
+        for n in result.notes
+    )

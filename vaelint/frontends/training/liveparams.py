@@ -54,9 +54,11 @@ def _batch_parameters(fn, kwargs: dict, request) -> dict | None:
         return None
     g = torch.Generator().manual_seed(0)
     tensors = [spec.make(spec.batch, generator=g) for spec in given[: len(unbound)]]
+    one = len(unbound) == 1
     STOOD_IN.append(
-        f"the parameters {', '.join(unbound)} of {getattr(fn, '__qualname__', 'the target')}, which nothing passes, are the "
-        f"batch it trains on: they take --input {' --input '.join(s.text() for s in given[: len(unbound)])}"
+        f"the parameter{'' if one else 's'} {', '.join(unbound)} of {getattr(fn, '__qualname__', 'the target')}, which nothing "
+        f"passes, {'is' if one else 'are'} the batch it trains on: {'it takes' if one else 'they take'} --input "
+        f"{' --input '.join(s.text() for s in given[: len(unbound)])}"
     )
     return dict(zip(unbound, tensors))
 
