@@ -46,6 +46,7 @@ def switches_on(module: nn.Module, move=None):
                     _chosen_attributes(sub, classes[name], space, path, saved)
                     if move is not None:
                         _moved_when_built(sub, classes[name], guards, saved, move, built_by)
+                        _made_on_a_chosen_device(sub, classes[name], saved, move, built_by)
         yield
     finally:
         for owner, key, value, is_dict in reversed(saved):
@@ -262,3 +263,55 @@ def _moved_when_built(sub: nn.Module, cls: ast.ClassDef, guards: set, saved: lis
             if _names_cuda(value) and isinstance(held, torch.Tensor) and not isinstance(held, nn.Parameter) and held.device.type == "cpu":
                 saved.append((sub, name, held, False))
                 object.__setattr__(sub, name, move(held))
+
+
+def _made_on_a_chosen_device(sub: nn.Module, cls: ast.ClassDef, saved: list, move, built_by: set) -> None:
+    """``self.h0 = torch.zeros(T, B, 1, device=device)`` in the constructor, ``device`` the device the
+    code chose (``DEV = torch.device("cuda" if torch.cuda.is_available() else "cpu")``, a parameter
+    defaulting to it, ``args.device``): a GPU machine makes it there, as the simulated run makes a
+    tensor given such a device in forward; here it was made on the CPU when the model was built (a
+    false VAE012 [confirmed] on it before). A device written as the CPU stays the CPU."""
+
+    built = [f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name in built_by]
+    for fn in built:
+        # a parameter whose default is written down (device="cpu"): its value at build time is the
+        # caller's to say, which the run saw (held_on_the_constructors_default_device.py): left as built
+        written = {a.arg for a, d in zip(fn.args.args[::-1], fn.args.defaults[::-1]) if isinstance(d, ast.Constant)}
+        written |= {a.arg for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if isinstance(d, ast.Constant)}
+        _made_in(sub, fn, written, saved, move)
+
+
+def _made_in(sub: nn.Module, fn: ast.FunctionDef, written: set, saved: list, move) -> None:
+    import torch
+
+    for node in ast.walk(fn):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            continue
+        target = node.targets[0]
+        if not (isinstance(target, ast.Attribute) and _chain(target) == ("self", target.attr)):
+            continue
+        if not _placed_on_a_device(node.value, written):
+            continue
+        held = sub.__dict__.get(target.attr)
+        if isinstance(held, torch.Tensor) and not isinstance(held, nn.Parameter) and held.device.type == "cpu":
+            saved.append((sub, target.attr, held, False))
+            object.__setattr__(sub, target.attr, move(held))
+
+
+_NOT_A_DEVICE = ("cpu", "float", "int", "dtype", "bool", "half", "double", "long")
+
+
+def _placed_on_a_device(value: ast.expr, written: set) -> bool:
+    """Does the value's own expression place it on a device the code names by a variable
+    (``device=device``, ``.to(self.device)``, ``.to(args.device)``), not the CPU written down, a
+    dtype, or a parameter whose default is written down (``written``)?"""
+    for call in (n for n in ast.walk(value) if isinstance(n, ast.Call)):
+        given = [k.value for k in call.keywords if k.arg == "device"]
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "to" and call.args:
+            given.append(call.args[0])
+        for g in given:
+            if isinstance(g, ast.Constant) or (isinstance(g, ast.Name) and g.id in written):
+                continue
+            if not any(w in ast.unparse(g).lower() for w in _NOT_A_DEVICE):
+                return True
+    return False
