@@ -86,3 +86,24 @@ def test_a_class_check_against_a_name_whose_import_failed_says_the_import(tmp_pa
     message = result["error"]["message"]
     assert "flows/flow.py:2 imports 'Planar' from 'flows.planar'" in message, message
     assert "issubclass() arg 2" not in message, message
+
+
+def test_a_missing_packages_version_read_says_the_package(tmp_path, monkeypatch):
+    # assert somepkg.__version__.startswith("1.") on a package not installed: its use, said as such
+    # (was "AttributeError: __version__.")
+    (tmp_path / "train.py").write_text(
+        "import torch\nfrom torch import nn\nimport vaelint_no_such_package as ppl\n\n\n"
+        "class VAE(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.enc = nn.Linear(6, 4)\n"
+        "        self.dec = nn.Linear(2, 6)\n\n    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * logvar.exp()), mu, logvar\n\n\n"
+        "if __name__ == '__main__':\n    assert ppl.__version__.startswith('1.')\n    model = VAE()\n"
+        "    opt = torch.optim.Adam(model.parameters())\n    for x in torch.utils.data.DataLoader(torch.rand(8, 6), batch_size=4):\n"
+        "        recon, mu, logvar = model(x)\n        loss = ((recon - x) ** 2).sum() - 0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()\n"
+        "        opt.zero_grad()\n        loss.backward()\n        opt.step()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    r, result = _json("train.py")
+    assert r.exit_code == 2, r.output
+    message = result["error"]["message"]
+    assert "imports 'ppl' from 'vaelint_no_such_package'" in message and "No module named 'vaelint_no_such_package'" in message, message
+    assert "AttributeError: __version__" not in message, message

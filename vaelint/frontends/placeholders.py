@@ -56,9 +56,9 @@ class MissingImport:
         raise AssertionError("a placeholder's _fail always raises")
 
     def __getattr__(self, item):
-        if item.startswith("__") and item.endswith("__"):
-            raise AttributeError(item)
-        self._fail()
+        if item.startswith("__") and item.endswith("__") and item != "__version__":
+            raise AttributeError(item)  # Python's own protocols (__iter__, __len__): no use of the package
+        self._fail()  # `pyro.__version__.startswith("1.")` is a use: the missing package said, not "AttributeError"
 
     def __call__(self, *_a, **_k):  # a subclass's own _fail (Unavailable's) explains the call
         object.__getattribute__(self, "_fail")()
