@@ -559,16 +559,22 @@ def _over_the_batch_and_more(factor) -> bool:
 
 
 def _compared_at_unlike_shapes(ctx) -> bool:
-    """Does the loss compare the reconstruction with the data at shapes that differ (a broadcast)?"""
+    """Does the loss compare the reconstruction with the data at shapes that broadcast to more values
+    than either has (B x 1 x D against B x D: every reconstruction with every input, VAE003's)? A
+    class-index loss's extra class dim, or L samples per input against the input, is no such broadcast."""
+    import torch
+
     for cmp in ctx.roles.comparisons:
+        if cmp.op in ("cross_entropy", "nll_loss"):
+            continue
         rec, data = ctx.shape(cmp.recon_side), ctx.shape(cmp.data_side)
-        if (
-            rec is not None
-            and data is not None
-            and rec.sizes is not None
-            and data.sizes is not None
-            and tuple(rec.sizes) != tuple(data.sizes)
-        ):
+        if rec is None or data is None or rec.sizes is None or data.sizes is None or tuple(rec.sizes) == tuple(data.sizes):
+            continue
+        try:
+            joined = torch.Size(torch.broadcast_shapes(tuple(rec.sizes), tuple(data.sizes))).numel()
+        except RuntimeError:
+            continue
+        if joined > max(torch.Size(rec.sizes).numel(), torch.Size(data.sizes).numel()):
             return True
     return False
 

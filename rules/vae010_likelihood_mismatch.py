@@ -160,6 +160,16 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
         Example(_model("2.0 * torch.sigmoid(self.dec(z))", _BCE_SUM), inputs=("6x20",), at="finding", message="ends in mul"),
         # its near miss: an addend of 0.1 takes p past 1
         Example(_model("torch.sigmoid(self.dec(z)) + 0.1", _BCE_SUM), inputs=("6x20",), at="finding", message="ends in add"),
+        # a / (a + b) with b a free parameter: positive at its start, nothing keeps it so
+        Example(
+            _model("(a := F.softplus(self.dec(z))) / (a + self.dec.bias)", _BCE_SUM),
+            inputs=("6x20",),
+            at="finding",
+            message="ends in div",
+            fixed=_model(
+                "(a := F.softplus(self.dec(z))) / (a + self.dec.bias)", 'F.binary_cross_entropy_with_logits(recon, x, reduction="sum")'
+            ),
+        ),
         # the near miss of a / (a + b): over itself less a number, past 1
         Example(
             _model("(a := F.softplus(self.dec(z))) / (a - 0.01)", _BCE_SUM),
@@ -339,25 +349,43 @@ Match the pair: logits with ``F.binary_cross_entropy_with_logits``, or a
 def _may_leave_the_unit_interval(ctx, name: str, recon) -> bool:
     """Can the reconstruction BCE reads fall outside [0, 1]? Not a ratio of a positive value to
     itself plus another positive one (``a / (a + b)``, a Beta's mean: ``Beta(a, b).mean`` with
-    softplus heads), whose values the run saw positive."""
+    softplus heads), each positive by how it is made (softplus, exp, sigmoid, a positive number
+    added), not only on the run's values (a free parameter positive at its start)."""
     if name != "div":
         return True
     last = _last_op(ctx, recon)
     num, den = (list(last.args) + [None, None])[:2] if last is not None else (None, None)
-    if not isinstance(num, fx.Node) or not isinstance(den, fx.Node) or ctx.view.op(den) != "add":
+    if not isinstance(num, fx.Node) or not isinstance(den, fx.Node) or ctx.view.op(den) != "add" or "alpha" in den.kwargs:
         return True
     others = [a for a in den.args if a is not num]
     if len(others) != 1 or num not in den.args:
         return True
-    run = ctx.runs.runs.get(ctx.runs.batch) if ctx.runs is not None and ctx.runs.runs else None
+    return not (_positive(ctx, num) and _positive(ctx, others[0]))
 
-    def positive(v) -> bool:
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return v > 0
-        t = run.tensors.get(v) if run is not None and isinstance(v, fx.Node) else None
-        return t is not None and t.is_floating_point() and bool((t > 0).all())
 
-    return not (positive(num) and positive(others[0]))
+_POSITIVE = {"softplus", "exp", "sigmoid", "softmax"}
+_THROUGH = {"getitem", "chunk", "split", "view", "reshape", "unsqueeze", "squeeze", "expand", "contiguous", "flatten", "select"}
+
+
+def _positive(ctx, value, depth: int = 0) -> bool:
+    """Is ``value`` positive by construction: a positive number, an op whose values are positive,
+    the sum of such, read through indexing and reshapes?"""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value > 0
+    if not isinstance(value, fx.Node) or depth > 8:
+        return False
+    op = ctx.view.op(value)
+    if op in _POSITIVE:
+        return True
+    if op in _THROUGH and value.args:
+        return _positive(ctx, value.args[0], depth + 1)
+    if op == "add" and "alpha" not in value.kwargs and len(value.args) == 2:
+        return all(_positive(ctx, a, depth + 1) for a in value.args)
+    if op == "broadcast_tensors":  # torch.distributions' broadcast_all(a, b): each of them as given
+        return all(_positive(ctx, a, depth + 1) for a in value.args)
+    if op in ("stack", "cat") and value.args and isinstance(value.args[0], (list, tuple)):
+        return all(_positive(ctx, a, depth + 1) for a in value.args[0])  # Beta's torch.stack([a, b], -1)
+    return False
 
 
 def _tanh_to_sigmoid(ctx, finding):

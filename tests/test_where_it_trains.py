@@ -62,3 +62,35 @@ def test_a_step_function_takes_the_input_as_its_batch_parameter(tmp_path, monkey
         "the parameter x of train_on_batch, which nothing passes, is the batch it trains on: it takes --input 8x12" in n
         for n in result.notes
     )
+
+
+def test_a_replay_buffer_and_a_count_take_no_input_tensor(tmp_path, monkeypatch):
+    # BCQ.train(self, replay_buffer, iterations): an object asked .sample(), a count in range(): no
+    # batch parameters, so nothing of --input is bound to them (a review found an invented TypeError)
+    (tmp_path / "agent.py").write_text(
+        "import torch\nfrom torch import nn\n\n\nclass Agent:\n    def __init__(self):\n        self.net = nn.Linear(4, 4)\n"
+        "        self.opt = torch.optim.Adam(self.net.parameters())\n\n"
+        "    def train(self, replay_buffer, iterations):\n        for _ in range(iterations):\n"
+        "            x = replay_buffer.sample(8)\n            loss = self.net(x).pow(2).mean()\n"
+        "            self.opt.zero_grad()\n            loss.backward()\n            self.opt.step()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = check(str(tmp_path / "agent.py"), "Agent.train", ["8x4", "8x4"])
+    assert result.error is not None
+    assert "Running it as written stopped first" not in result.error.message, result.error.message
+    assert not any("which nothing passes, are the batch" in n or "which nothing passes, is the batch" in n for n in result.notes)
+
+
+def test_another_models_training_code_in_the_models_file_is_not_named(tmp_path):
+    (tmp_path / "models.py").write_text(
+        "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n\nclass VAE(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.enc = nn.Linear(10, 4)\n        self.dec = nn.Linear(2, 10)\n\n"
+        "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+        "        return self.dec(mu + torch.randn_like(mu) * logvar.mul(0.5).exp()), mu, logvar\n\n\n"
+        "class Classifier(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(10, 3)\n\n"
+        "    def forward(self, x):\n        return self.fc(x)\n\n\n"
+        "def train_classifier(clf, x, y):\n    F.cross_entropy(clf(x), y).backward()\n"
+    )
+    result = check(str(tmp_path / "models.py"), "VAE", ["8x10"])
+    note = next(n for n in result.notes if n.startswith("no loss found"))
+    assert "train_classifier" not in note, note

@@ -27,7 +27,7 @@ def where_it_trains(program) -> str:
         tree = _parsed(os.path.join(folder, name))
         if tree is None or (name != os.path.basename(path) and cls not in ast.unparse(tree) and stem not in _imports(tree)):
             continue
-        found += [(name, qual, line) for qual, line in _training_functions(tree, cls if name == os.path.basename(path) else None)]
+        found += [(name, qual, line) for qual, line in _training_functions(tree, cls, strict=name == os.path.basename(path))]
     if not found:
         return ""
     from vaelint.source.frames import display_path
@@ -56,10 +56,19 @@ def _imports(tree: ast.Module) -> set:
     return out
 
 
-def _training_functions(tree: ast.Module, own_class: str | None):
-    """(qualified name, line) of each function or method that backpropagates (``.backward(``):
-    in the model's own file, the model class's methods and the functions beside it that name it."""
+def _training_functions(tree: ast.Module, cls: str, strict: bool = True):
+    """(qualified name, line) of each function or method that backpropagates (``.backward(``) and
+    trains this model: a method of the model's own class (its ``fit``), a function that names the
+    class, or one a scope that names the class calls (``model = VAE(); train(model, loader)``).
+    Another model's training code in the same file (a classifier's) is none of these."""
+    scopes = [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]
+    called_beside = set()
+    for scope in scopes:
+        body = ast.Module(body=list(getattr(scope, "body", [])), type_ignores=[])
+        if any(isinstance(n, ast.Name) and n.id == cls for n in ast.walk(body)):
+            called_beside |= {c.func.id for c in ast.walk(body) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
     for node in tree.body:
+        own = isinstance(node, ast.ClassDef) and node.name == cls
         methods = (
             [(f"{node.name}.{m.name}", m) for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
             if isinstance(node, ast.ClassDef)
@@ -68,5 +77,9 @@ def _training_functions(tree: ast.Module, own_class: str | None):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             methods = [(node.name, node)]
         for qual, fn in methods:
-            if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "backward" for c in ast.walk(fn)):
+            if not any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "backward" for c in ast.walk(fn)):
+                continue
+            names_it = any(isinstance(n, ast.Name) and n.id == cls for n in ast.walk(node))  # the function, or its class
+            called = (qual == fn.name and fn.name in called_beside) or (isinstance(node, ast.ClassDef) and node.name in called_beside)
+            if not strict or own or names_it or called:
                 yield qual, fn.lineno

@@ -50,8 +50,8 @@ def _batch_parameters(fn, kwargs: dict, request) -> dict | None:
 
     unbound = [n for n, v in kwargs.items() if isinstance(v, StandIn)]
     given = [s for s in request.inputs if not s.name]
-    if not unbound or len(unbound) > len(given):
-        return None
+    if not unbound or len(unbound) > len(given) or not all(_used_as_a_batch(fn, n) for n in unbound):
+        return None  # a replay buffer (buffer.sample(n)), a count (range(iterations)), a weight: no batch
     g = torch.Generator().manual_seed(0)
     tensors = [spec.make(spec.batch, generator=g) for spec in given[: len(unbound)]]
     one = len(unbound) == 1
@@ -102,3 +102,45 @@ def _parameter_loader(fn, name: str, request):
         f"the code iterates: it stands in as a loader of --input {' --input '.join(s.text() for s in given)} batches"
     )
     return DataLoader(torch.zeros(2 * spec.batch, 1), batch_size=spec.batch)  # items of no one structure: the loop's own
+
+
+# what a tensor of the batch is asked for (x.size(0), x.view(B, -1)): a parameter read otherwise is an object
+_TENSOR_READS = {"size", "shape", "view", "reshape", "to", "float", "double", "long", "cuda", "cpu", "unsqueeze", "squeeze"}
+_TENSOR_READS |= {"flatten", "permute", "transpose", "dim", "detach", "clone", "numel", "new_zeros", "new_ones", "device", "dtype"}
+
+
+def _used_as_a_batch(fn, name: str) -> bool:
+    """Does the function's body use parameter ``name`` as a tensor of the batch: handed to a call
+    (``self.vae(s, a)``, ``model(x)``, ``torch.cat([s, a])``) and read only as a tensor is, never
+    counted with (``range(n)``), asked an object's method (``buffer.sample(k)``), nor used alone in
+    arithmetic with a loss (``beta * kl``)?"""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(fn, "__func__", fn))))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return False
+    handed = False
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == name
+            and node.attr not in _TENSOR_READS
+        ):
+            return False
+        if isinstance(node, ast.Call):
+            called = node.func.id if isinstance(node.func, ast.Name) else ""
+            args = [a for a in node.args] + [k.value for k in node.keywords]
+            reads = any(isinstance(n, ast.Name) and n.id == name for a in args for n in ast.walk(a))
+            if reads and called in ("range", "int", "float", "len", "enumerate", "trange"):
+                return False
+            handed = handed or (reads and called not in ("print", "str", "repr"))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            sides = (node.left, node.right)
+            for one, other in (sides, sides[::-1]):
+                if isinstance(one, ast.Name) and one.id == name and not isinstance(other, ast.Constant):
+                    return False  # beta * kl, lr * g: a number the step weighs with (x / 255, recon - x stay the batch's)
+    return handed
