@@ -217,7 +217,7 @@ or ``h.flatten(1)``; then size the next layer for the real feature count (or use
 
     def _by_shape(self, ctx):
         for node in ctx.nodes_by_op(*RESHAPE_OPS):
-            if node.meta.get("library") == "torch.distributions":
+            if ctx.view.made_by_a_distribution(node):
                 continue  # a distribution's own reshape (MultivariateNormal's batch-flattening Mahalanobis): its maths
             src = next((a for a in node.all_input_nodes if a.op != "get_attr"), None)
             before, after = ctx.shape(src), ctx.shape(node)

@@ -16,6 +16,7 @@ import glob
 import os
 import shlex
 import sys
+import types
 from dataclasses import dataclass, field
 
 from conftest import FIXTURES
@@ -131,6 +132,7 @@ def run_case(case: Case):
     here = os.getcwd()
     os.chdir(case.cwd or os.path.dirname(FIXTURES))
     saved_path = list(sys.path)
+    saved_modules = set(sys.modules)
     try:
         loss = case.loss if case.loss and ":" in case.loss else f"{case.path}:{case.loss}" if case.loss else None
         return check(
@@ -150,5 +152,7 @@ def run_case(case: Case):
         sys.path[:] = saved_path
         for name, mod in list(sys.modules.items()):
             origin = file_of(mod)
-            if origin.startswith(FIXTURES + os.sep) and not name.startswith("_vaelint_model_"):
+            # (an object a fixture module put in its own place, sys.modules[__name__] = Shapes(), has no path)
+            replaced = not isinstance(mod, types.ModuleType) and name not in saved_modules
+            if (origin.startswith(FIXTURES + os.sep) and not name.startswith("_vaelint_model_")) or replaced:
                 del sys.modules[name]

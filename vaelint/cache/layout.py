@@ -19,6 +19,7 @@ import os
 import sys
 
 from vaelint.source.files import PROJECT_MARKERS
+from vaelint.source.modulefiles import file_of
 
 NAMES = "imports"  # not an absolute path: no folder of the listings has it
 PREFIX = "imports:"
@@ -65,7 +66,7 @@ def _users(top: str) -> bool:
     module = sys.modules.get(top)
     if module is None or getattr(module, "__spec__", None) is None:
         return True
-    where = [getattr(module, "__file__", None) or ""] + [str(p) for p in (getattr(module, "__path__", None) or ())]
+    where = [file_of(module)] + [str(p) for p in (getattr(module, "__path__", None) or ()) if isinstance(p, str)]
     return any(p and is_user_file(p) for p in where)
 
 

@@ -197,7 +197,7 @@ def installed() -> dict[str, str]:
     out = {}
     for name in sorted(_imported):
         module = sys.modules.get(name)
-        path = getattr(module, "__file__", None) if _imported_for_real(name) else None
+        path = file_of(module) if _imported_for_real(name) else None
         if not path or name == "vaelint" or is_user_file(path) or not _in_site_packages(path):
             continue  # the standard library is Python's version, in the key
         signature = _signature(path)

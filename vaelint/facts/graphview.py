@@ -21,6 +21,11 @@ class GraphView:
         self._around: dict[tuple, dict] = {}
         self.order = {n: i for i, n in enumerate(graph.nodes)}
 
+    @staticmethod
+    def made_by_a_distribution(node: fx.Node) -> bool:
+        """Was the op made by torch.distributions' own code (capture/madein.py): its maths, not the user's?"""
+        return node.meta.get("library") == "torch.distributions"
+
     def op(self, node: fx.Node) -> str:
         return op_name(node, self.modules)
 

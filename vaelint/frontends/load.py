@@ -29,6 +29,7 @@ from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, 
 from vaelint.frontends.starimports import star_cause
 from vaelint.source.files import compile_user_code, missing_file, read_source, undecodable
 from vaelint.source.frames import display_path
+from vaelint.source.modulefiles import file_of
 from vaelint.source.statements import assigned_names, select_statements
 
 
@@ -198,7 +199,7 @@ def _evict(overrides: dict) -> dict:
     names = {os.path.basename(p) for p in wanted}
     out = {}
     for key, mod in list(sys.modules.items()):
-        origin = getattr(mod, "__file__", None)
+        origin = file_of(mod)
         if origin and os.path.basename(origin) in names and os.path.realpath(origin) in wanted:
             out[key] = sys.modules.pop(key)
     return out
@@ -324,7 +325,7 @@ def _siblings_first(tree: ast.Module, folders: list[str]):
             if mod is None or name in shadowed:
                 continue
             local = [f for f in folders if os.path.exists(os.path.join(f, name + ".py")) or os.path.isdir(os.path.join(f, name))]
-            origin = os.path.realpath(getattr(mod, "__file__", "") or "")
+            origin = os.path.realpath(file_of(mod))
             if local and not any(origin.startswith(os.path.realpath(f) + os.sep) for f in local):
                 shadowed[name] = sys.modules.pop(name)
                 for key in [k for k in sys.modules if k.startswith(name + ".")]:

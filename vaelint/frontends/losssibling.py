@@ -34,7 +34,7 @@ def loss_beside_the_model(loaded, kwargs: dict, whole, named: tuple):
         path = os.path.join(folder, name)
         if os.path.samefile(path, loaded.path):
             continue
-        tree = _parsed(path)
+        tree = parsed(path)
         if tree is None or not _only_definitions(tree):
             continue
         # written for this model: it names the model or imports its file, or the model's file is the
@@ -53,7 +53,8 @@ def loss_beside_the_model(loaded, kwargs: dict, whole, named: tuple):
     return plan
 
 
-def _parsed(path: str):
+def parsed(path: str):
+    """The file's syntax tree, or None where it does not read or parse."""
     try:
         with open(path, encoding="utf-8") as fh:
             return ast.parse(fh.read())
@@ -106,7 +107,7 @@ def _the_only_model_file(folder: str, model_path: str) -> bool:
         path = os.path.join(folder, name)
         if not name.endswith(".py") or os.path.samefile(path, model_path):
             continue
-        tree = _parsed(path)
+        tree = parsed(path)
         if tree is not None and any(
             isinstance(c, ast.ClassDef) and any("Module" in ast.unparse(b) for b in c.bases) for c in ast.walk(tree)
         ):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import os
 
+from vaelint.frontends.losssibling import parsed
+
 _MAX_FILES = 40
 
 
@@ -24,7 +26,7 @@ def where_it_trains(program) -> str:
         return ""
     found = []
     for name in [os.path.basename(path)] + [n for n in names if n != os.path.basename(path)]:
-        tree = _parsed(os.path.join(folder, name))
+        tree = parsed(os.path.join(folder, name))
         if tree is None or (name != os.path.basename(path) and cls not in ast.unparse(tree) and stem not in _imports(tree)):
             continue
         found += [(name, qual, line) for qual, line in _training_functions(tree, cls, strict=name == os.path.basename(path))]
@@ -36,14 +38,6 @@ def where_it_trains(program) -> str:
     shown = ", ".join(f"{n}:{q} (line {line})" for n, q, line in found[:3])
     first = found[0]
     return f" The code that trains it: {shown}; check that with its --input (vaelint check {first[0]}:{first[1]} --input SPEC)."
-
-
-def _parsed(path: str):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return ast.parse(fh.read())
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-        return None
 
 
 def _imports(tree: ast.Module) -> set:
