@@ -47,33 +47,33 @@ def test_the_one_loss_of_a_loss_file_beside_the_model_is_read():
 
 
 def test_a_loss_file_that_runs_code_at_its_top_is_not_imported(tmp_path, monkeypatch):
-    (tmp_path / "model.py").write_text(MODEL)
-    (tmp_path / "loss.py").write_text(LOSS + "\nopen('RAN', 'w').write('imported')\n")
+    (tmp_path / "lbm_model.py").write_text(MODEL)
+    (tmp_path / "lbm_loss.py").write_text(LOSS + "\nopen('RAN', 'w').write('imported')\n")
     monkeypatch.chdir(tmp_path)
-    result = check(str(tmp_path / "model.py"), "VAE", ["8x20"])
+    result = check(str(tmp_path / "lbm_model.py"), "VAE", ["8x20"])
     assert result.error is None, result.error
     assert not (tmp_path / "RAN").exists()
     assert any("no loss found" in n for n in result.notes), result.notes
 
 
 def test_two_loss_functions_beside_the_model_choose_none(tmp_path):
-    (tmp_path / "model.py").write_text(MODEL)
-    (tmp_path / "losses.py").write_text(LOSS + "\n\ndef elbo_loss(recon, x, mu, logvar):\n    return vae_loss(recon, x, mu, logvar)\n")
-    result = check(str(tmp_path / "model.py"), "VAE", ["8x20"])
+    (tmp_path / "lbm_model.py").write_text(MODEL)
+    (tmp_path / "lbm_losses.py").write_text(LOSS + "\n\ndef elbo_loss(recon, x, mu, logvar):\n    return vae_loss(recon, x, mu, logvar)\n")
+    result = check(str(tmp_path / "lbm_model.py"), "VAE", ["8x20"])
     assert result.error is None, result.error
     assert any("no loss found" in n for n in result.notes), result.notes
-    (tmp_path / "losses.py").write_text(LOSS)
-    result = check(str(tmp_path / "model.py"), "VAE", ["8x20"])
-    assert any("losses.py:vae_loss, the one loss function" in n for n in result.notes), result.notes
+    (tmp_path / "lbm_losses.py").write_text(LOSS)
+    result = check(str(tmp_path / "lbm_model.py"), "VAE", ["8x20"])
+    assert any("lbm_losses.py:vae_loss, the one loss function" in n for n in result.notes), result.notes
 
 
 def test_a_loss_file_beside_two_models_is_the_one_it_names(tmp_path):
     # losses.py written for vae.py (it imports it) is not bernoulli_vae.py's, whose loss is elsewhere
-    (tmp_path / "vae.py").write_text(MODEL)
-    (tmp_path / "bernoulli_vae.py").write_text(MODEL.replace("class VAE", "class BernoulliVAE"))
-    (tmp_path / "losses.py").write_text("from vae import VAE  # noqa: F401\n" + LOSS)
-    result = check(str(tmp_path / "bernoulli_vae.py"), "BernoulliVAE", ["8x20"])
+    (tmp_path / "lbm_vae.py").write_text(MODEL)
+    (tmp_path / "lbm_bernoulli_vae.py").write_text(MODEL.replace("class VAE", "class BernoulliVAE"))
+    (tmp_path / "lbm_losses.py").write_text("from lbm_vae import VAE  # noqa: F401\n" + LOSS)
+    result = check(str(tmp_path / "lbm_bernoulli_vae.py"), "BernoulliVAE", ["8x20"])
     assert result.error is None, result.error
     assert any("no loss found" in n for n in result.notes), result.notes
-    result = check(str(tmp_path / "vae.py"), "VAE", ["8x20"])
-    assert any("losses.py:vae_loss, the one loss function" in n for n in result.notes), result.notes
+    result = check(str(tmp_path / "lbm_vae.py"), "VAE", ["8x20"])
+    assert any("lbm_losses.py:vae_loss, the one loss function" in n for n in result.notes), result.notes

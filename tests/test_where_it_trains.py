@@ -31,20 +31,20 @@ def test_the_method_takes_the_input_tensors_as_its_batch_parameters():
 
 
 def test_a_model_with_no_training_code_beside_it_says_no_more(tmp_path):
-    (tmp_path / "vae.py").write_text(
+    (tmp_path / "wit_vae.py").write_text(
         "import torch\nfrom torch import nn\n\n\nclass VAE(nn.Module):\n"
         "    def __init__(self):\n        super().__init__()\n        self.enc = nn.Linear(10, 4)\n        self.dec = nn.Linear(2, 10)\n\n"
         "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
         "        return self.dec(mu + torch.randn_like(mu) * logvar.mul(0.5).exp()), mu, logvar\n"
     )
-    result = check(str(tmp_path / "vae.py"), "VAE", ["8x10"])
+    result = check(str(tmp_path / "wit_vae.py"), "VAE", ["8x10"])
     note = next(n for n in result.notes if n.startswith("no loss found"))
     assert "The code that trains it" not in note, note
 
 
 def test_a_step_function_takes_the_input_as_its_batch_parameter(tmp_path, monkeypatch):
     # def train_on_batch(x): ... with the model built at the module's top: --input is x
-    (tmp_path / "step.py").write_text(
+    (tmp_path / "wit_step.py").write_text(
         "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n\nclass VAE(nn.Module):\n"
         "    def __init__(self):\n        super().__init__()\n        self.enc = nn.Linear(12, 4)\n        self.dec = nn.Linear(2, 12)\n\n"
         "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
@@ -55,7 +55,7 @@ def test_a_step_function_takes_the_input_as_its_batch_parameter(tmp_path, monkey
         "    optimizer.zero_grad()\n    (rec + kl).backward()\n    optimizer.step()\n"
     )
     monkeypatch.chdir(tmp_path)
-    result = check(str(tmp_path / "step.py"), "train_on_batch", ["8x12"])
+    result = check(str(tmp_path / "wit_step.py"), "train_on_batch", ["8x12"])
     assert result.error is None, result.error
     assert {code for code, _line in found(result)} == {"VAE002"}, result.findings
     assert any(
@@ -67,7 +67,7 @@ def test_a_step_function_takes_the_input_as_its_batch_parameter(tmp_path, monkey
 def test_a_replay_buffer_and_a_count_take_no_input_tensor(tmp_path, monkeypatch):
     # BCQ.train(self, replay_buffer, iterations): an object asked .sample(), a count in range(): no
     # batch parameters, so nothing of --input is bound to them (a review found an invented TypeError)
-    (tmp_path / "agent.py").write_text(
+    (tmp_path / "wit_agent.py").write_text(
         "import torch\nfrom torch import nn\n\n\nclass Agent:\n    def __init__(self):\n        self.net = nn.Linear(4, 4)\n"
         "        self.opt = torch.optim.Adam(self.net.parameters())\n\n"
         "    def train(self, replay_buffer, iterations):\n        for _ in range(iterations):\n"
@@ -75,14 +75,14 @@ def test_a_replay_buffer_and_a_count_take_no_input_tensor(tmp_path, monkeypatch)
         "            self.opt.zero_grad()\n            loss.backward()\n            self.opt.step()\n"
     )
     monkeypatch.chdir(tmp_path)
-    result = check(str(tmp_path / "agent.py"), "Agent.train", ["8x4", "8x4"])
+    result = check(str(tmp_path / "wit_agent.py"), "Agent.train", ["8x4", "8x4"])
     assert result.error is not None
     assert "Running it as written stopped first" not in result.error.message, result.error.message
     assert not any("which nothing passes, are the batch" in n or "which nothing passes, is the batch" in n for n in result.notes)
 
 
 def test_another_models_training_code_in_the_models_file_is_not_named(tmp_path):
-    (tmp_path / "models.py").write_text(
+    (tmp_path / "wit_models.py").write_text(
         "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n\nclass VAE(nn.Module):\n"
         "    def __init__(self):\n        super().__init__()\n        self.enc = nn.Linear(10, 4)\n        self.dec = nn.Linear(2, 10)\n\n"
         "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
@@ -91,6 +91,6 @@ def test_another_models_training_code_in_the_models_file_is_not_named(tmp_path):
         "    def forward(self, x):\n        return self.fc(x)\n\n\n"
         "def train_classifier(clf, x, y):\n    F.cross_entropy(clf(x), y).backward()\n"
     )
-    result = check(str(tmp_path / "models.py"), "VAE", ["8x10"])
+    result = check(str(tmp_path / "wit_models.py"), "VAE", ["8x10"])
     note = next(n for n in result.notes if n.startswith("no loss found"))
     assert "train_classifier" not in note, note

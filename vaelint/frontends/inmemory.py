@@ -75,9 +75,10 @@ class InMemoryFrontend(FrontendBase):
         _scripts_as_python(entry, [type(m) for m in model.modules()] + [entry.loss])
         path, module = _home_of(model)
         name = type(model).__qualname__
-        if _is_lightning(model):
-            from vaelint.frontends.lightning import LightningFrontend
+        from vaelint.frontends.lightning import STEP_METHODS, LightningFrontend
+        from vaelint.frontends.lightningmodel import own_method
 
+        if _is_lightning(model) and any(own_method(model, m) for m in STEP_METHODS):  # else a model like any other
             return LightningFrontend()._program(TargetRef(ref.spec, path, name), request, model, None, None)
         program = Program(self, ref, path, module, model, name=name, init=dict(request.init), module_sites=sites)
         kwargs = {**entry.loss_kwargs, **request.loss_kwargs}
