@@ -111,6 +111,21 @@ _MOVED_WHEN_BUILT = (
 )
 
 
+# a loss function whose first parameter is the forward's tuple: the fix names a tensor, not it
+_TUPLE_LOSS = """
+
+def loss_function(outputs, x):
+    recon, mu, logvar = outputs
+    prior_logvar = {PRIOR}  # <- prior
+    kl = 0.5 * torch.sum(logvar.exp() + mu.pow(2) - 1 - logvar + prior_logvar)
+    return torch.nn.functional.binary_cross_entropy(recon, x, reduction="sum") + kl
+"""
+
+
+def _tuple_loss(prior: str) -> str:
+    return _model("torch.randn_like(mu)") + fill(_TUPLE_LOSS, prior=prior)
+
+
 def _chosen(choice: str, noise: str = "eps = self.FloatTensor(std.size()).normal_()") -> str:
     return fill(_CHOSEN, choice=choice, noise=noise)
 
@@ -250,6 +265,14 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         # a plain tensor attribute: model.to(device) moves parameters and buffers only
         Example(
             fill(_HELD, keep="self.mask = torch.ones(latent)"), inputs=("6x20",), at="masked", message="neither a parameter nor a buffer"
+        ),
+        Example(
+            _tuple_loss("torch.zeros(mu.size(1))"),
+            inputs=("6x20",),
+            loss="loss_function",
+            at="prior",
+            message="zeros",
+            fixed=_tuple_loss("torch.zeros(mu.size(1), device=x.device)"),
         ),
     ]
 

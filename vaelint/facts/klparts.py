@@ -11,7 +11,7 @@ own) stays unread: its sum is no Gaussian KL against N(0, 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -58,8 +58,12 @@ def kl_parts(ctx) -> KLParts | None:
     if len(terms) < 2:
         return None
     scales = [term_scale(ctx, t) for t in terms]
-    if not reduced_alike(scales) or any(s.element is None for s in scales):
+    if any(s is None or s.element is None for s in scales):
         return None
+    if not reduced_alike(scales):
+        scales = _summed_over_the_latent(ctx, scales)
+        if scales is None or not reduced_alike(scales):
+            return None
     shapes = {tuple(ctx.shape(s.element).sizes or ()) if ctx.shape(s.element) is not None else None for s in scales}
     layers = {id(layer_for(ctx, s.element)) for s in scales}
     if len(shapes) != 1 or None in shapes or len(layers) != 1:
@@ -69,6 +73,26 @@ def kl_parts(ctx) -> KLParts | None:
         return None
     weights = [sign * s.written / first for sign, s in zip(signs, scales)]
     return KLParts(terms, scales, signs, weights)
+
+
+def _summed_over_the_latent(ctx, scales: list) -> list | None:
+    """The parts with a part's own sum over the latent dim taken into its element, where that makes
+    every element one per sample: torch's MultivariateNormal KL, ``sum(log diag L_p) - sum(log diag
+    L_q)`` beside ``0.5 * (trace + Mahalanobis - n)`` (each already per sample); else None."""
+    out = []
+    for s in scales:
+        mu = ctx.shape(layer_for(ctx, s.element).mu)
+        heads = tuple(mu.sizes or ()) if mu is not None else ()
+        own = [f for f in s.factors if f.kind == "sum" and not f.shared and f.batch_power == 0 and f.node is not None]
+        at = ctx.shape(s.element)
+        if len(heads) < 2 or at is None or tuple(at.sizes or ()) != heads or len(own) != 1:
+            out.append(s)
+            continue
+        summed = ctx.shape(own[0].node)
+        if summed is None or tuple(summed.sizes or ()) != heads[:-1]:
+            return None
+        out.append(replace(s, element=own[0].node, factors=[f for f in s.factors if f is not own[0]]))
+    return out
 
 
 def joined_element(ctx, parts: KLParts, run=None) -> KLElement | None:

@@ -272,11 +272,14 @@ def _written_in_parts(ctx) -> tuple[TermScale, list] | None:
     terms of the loss (vaelint/facts/klparts.py) whose sum is a Gaussian KL; else None."""
     parts = kl_parts(ctx)
     element = joined_element(ctx, parts) if parts is not None else None
-    norm = element.ratio_to(None) if element is not None and not element.summed else UNKNOWN
+    norm = element.ratio_to(None) if element is not None else UNKNOWN
     if not norm.constant:
         return None
     first = parts.scales[0]
     first.normalization = norm.value
+    if element.summed:  # parts each one per sample (an MVN's KL): the sum over the latent dim sits inside
+        z = ctx.latent_size
+        first.factors.append(Factor("sum", 1.0, 0, 1, f"{z if z else 'Z'} (inside the KL's parts)", first.element, "sum"))
     return first, parts.terms
 
 

@@ -72,9 +72,8 @@ class Expr:
         r = self.positions[node]
         return Edit(self.path, r.end.line, r.end.column + 1, r.end.line, r.end.column + 1, content)
 
-    def enclosing_parameters(self) -> list[str]:
-        """The parameter names of the innermost function around this expression, less
-        ``self``/``cls`` (empty at module level and in a constructor)."""
+    def _innermost_function(self):
+        """The innermost ``FunctionDef`` around this expression, or None at module level."""
         import libcst as cst
 
         here = self.positions[self.node].start
@@ -85,25 +84,40 @@ class Expr:
             if (r.start.line, r.start.column) <= (here.line, here.column) < (r.end.line, r.end.column):
                 if best_start is None or (r.start.line, r.start.column) > best_start:
                     best, best_start = node, (r.start.line, r.start.column)
+        return best
+
+    def enclosing_parameters(self) -> list[str]:
+        """The parameter names of the innermost function around this expression, less
+        ``self``/``cls`` (empty at module level and in a constructor) and less those the function
+        reads as a container of tensors (``recon, q = outputs``, ``outputs[0]``): no ``.device``."""
+        import libcst as cst
+
+        best = self._innermost_function()
         if best is None or best.name.value == "__init__":
             return []  # a constructor's parameters configure it (sizes, flags): no tensor of the batch
         names = [p.name.value for p in (*best.params.posonly_params, *best.params.params)]
-        return [n for n in names if n not in ("self", "cls")]
+        containers: set[str] = set()
+
+        class _Containers(cst.CSTVisitor):
+            def visit_Assign(self, node: cst.Assign) -> None:
+                unpacked = any(isinstance(t.target, (cst.Tuple, cst.List)) for t in node.targets)
+                if unpacked and isinstance(node.value, cst.Name):
+                    containers.add(node.value.value)
+
+            def visit_Subscript(self, node: cst.Subscript) -> None:
+                index = node.slice[0].slice if len(node.slice) == 1 else None
+                if isinstance(node.value, cst.Name) and isinstance(getattr(index, "value", None), (cst.Integer, cst.SimpleString)):
+                    containers.add(node.value.value)
+
+        best.body.visit(_Containers())
+        return [n for n in names if n not in ("self", "cls") and n not in containers]
 
     def names_in_function(self) -> set[str]:
         """The plain names read or bound in the innermost function around this expression (the
         whole module at its top level)."""
         import libcst as cst
 
-        here = self.positions[self.node].start
-        best, best_start = self.module, None
-        for node, r in self.positions.items():
-            if isinstance(node, cst.FunctionDef) and (r.start.line, r.start.column) <= (here.line, here.column) < (
-                r.end.line,
-                r.end.column,
-            ):
-                if best_start is None or (r.start.line, r.start.column) > best_start:
-                    best, best_start = node, (r.start.line, r.start.column)
+        best = self._innermost_function() or self.module
         names: set[str] = set()
 
         class _Names(cst.CSTVisitor):
