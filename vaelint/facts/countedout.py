@@ -71,3 +71,46 @@ def cancels(ctx, counted: CountedOut, per_element: float) -> bool | None:
         elif f.kind != "mean":
             return None
     return math.isclose(total, counted.value, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def count_above(ctx, terms: list, scale: TermScale) -> CountedOut | None:
+    """A number taken away from (or added to) the KL once its terms are joined, between them and the
+    loss (``kl = kl - self.latent_dim`` after ``kl = mean(norm(mu)**2) + mean(sum(sd**2)) - ...``): the
+    first ``x - n`` or ``x + n`` whose ``x`` reads every term and that the total reads; the factors of
+    ``scale`` (the first term's) not computed from it carry an element's constant up to it. None where
+    there is none."""
+    view, total = ctx.view, ctx.roles.loss_total
+    if total is None or not terms:
+        return None
+    anchors = set().union(*(_in_the_loss(view, total, t) for t in terms))
+    walker = TermWalker(ctx)
+    for node in view.graph.nodes:
+        if view.op(node) not in ("sub", "add") or len(node.args) != 2 or not view.depends_on(total, node):
+            continue
+        a, n = node.args
+        if view.op(node) == "add" and walker._is_a_number(a):
+            a, n = n, a
+        if not isinstance(a, fx.Node) or not walker._is_a_number(n) or not all(view.depends_on(a, t) for t in anchors):
+            continue
+        if any(view.depends_on(a, r) for r in ctx.roles.rec_terms):
+            return None  # taken from the whole loss, not from the KL
+        number = n if isinstance(n, (int, float)) else _value(walker, n)
+        if number is None:
+            return None
+        inner = [f for f in scale.factors if f.node is not None and not view.depends_on(f.node, node)]
+        return CountedOut(node, float(number) * (1 if view.op(node) == "sub" else -1), inner)
+    return None
+
+
+def _in_the_loss(view, total: fx.Node, node: fx.Node, seen: set | None = None) -> set:
+    """``node`` where the total reads it; for a term the check joined of parts reduced alike (a node
+    the loss never computed), the nodes of the loss it is made of."""
+    if view.depends_on(total, node):
+        return {node}
+    seen = seen if seen is not None else set()
+    out: set = set()
+    for a in node.all_input_nodes:
+        if a not in seen:
+            seen.add(a)
+            out |= _in_the_loss(view, total, a, seen)
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vaelint.facts.countedout import cancels
+from vaelint.facts.countedout import cancels, count_above
 from vaelint.facts.gaussian_kl import LOG_VAR_READINGS, sampler_reading
 from vaelint.facts.halfprior import unnamed_half_prior
 from vaelint.facts.klelements import kl_element, layer_for
@@ -240,8 +240,7 @@ def _read_term(ctx, term, run, through_the_sample: bool = False) -> KLReading | 
     offset = against.prior_offset if other_prior else 0.0
     if kl_name is None and shifted is not None:  # the KL plus a constant: the same gradients
         (ratio, offset), kl_name = shifted, sampler
-        if scale.counted_out is not None and cancels(ctx, scale.counted_out, offset):
-            offset = 0.0  # the - 1 of each element taken away after the sum, as their count
+        offset = _not_counted_out(ctx, [term], scale, offset)
     if kl_name is not None:
         undecided = None
     sign = next((s for s, t in roles.loss_terms if t is term), 1)
@@ -261,13 +260,26 @@ def _read_in_parts(ctx, run) -> KLReading | None:
     sampler = sampler_reading(element.head, element.std) if element is not None else None
     if sampler is None:
         return None
+    first = parts.scales[0]
+    explicit = _weights_written(first)[1]
     for name in [sampler] + [n for n in READINGS if n != sampler]:
         found = element.ratio_to(name)
         if found.constant:
-            first = parts.scales[0]
-            explicit = _weights_written(first)[1]
             return KLReading(sampler, name, parts.first_weight * found.value, explicit, parts.terms[0], first.element)
-    return None
+    shifted = offset_ratio(element, sampler)
+    if shifted is None:
+        return None
+    # the parts' sum plus a constant: the count of latent dims taken away once they are joined, or left out
+    ratio, offset = shifted
+    offset = _not_counted_out(ctx, parts.terms, first, offset)
+    return KLReading(sampler, sampler, parts.first_weight * ratio, explicit, parts.terms[0], first.element, offset=offset)
+
+
+def _not_counted_out(ctx, terms: list, scale, offset: float) -> float:
+    """The KL's constant ``offset`` per element, or 0 where the code takes it away as a count: after the
+    term's own sum (``sum(...) - mu.numel()``) or once the terms are joined (``kl = kl - latent_dim``)."""
+    counted = scale.counted_out or count_above(ctx, terms, scale)
+    return 0.0 if counted is not None and cancels(ctx, counted, offset) else offset
 
 
 def _weights_written(scale) -> tuple[list, list]:

@@ -20,6 +20,7 @@ from vaelint.facts.dimwords import mixed_batch_parts
 from vaelint.facts.gaussian_kl import UNKNOWN, Ratio
 from vaelint.facts.klelements import AS_WRITTEN, candidate_layers, kl_element, stacked_step_kls
 from vaelint.facts.klnormal import kl_normalization
+from vaelint.facts.kloffset import offset_ratio
 from vaelint.facts.klparts import joined_element, kl_parts
 from vaelint.facts.learnedprior import LEARNED_PRIOR, against_a_learned_prior
 from vaelint.facts.montecarlokl import log_q_averaged, monte_carlo_kl
@@ -273,6 +274,9 @@ def _written_in_parts(ctx) -> tuple[TermScale, list] | None:
     parts = kl_parts(ctx)
     element = joined_element(ctx, parts) if parts is not None else None
     norm = element.ratio_to(None) if element is not None else UNKNOWN
+    shifted = offset_ratio(element) if element is not None and not norm.constant else None
+    if shifted is not None:  # the parts' sum plus a constant (a count taken away once joined): the same weight
+        norm = Ratio(shifted[0], True)
     if not norm.constant:
         return None
     first = parts.scales[0]
