@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Union
 import torch.nn as nn
 
 from vaelint.capture.namehints import CONTAINER_NAMES, CONVENTIONAL_ORDER, ROLE_WORDS, role_of_name
+from vaelint.capture.outputreads import is_record, read_as_record
 from vaelint.capture.outputs import distribution_owner, flatten_outputs, get_path, path_text, reduced_to_a_number
 from vaelint.capture.passthrough import called_target, passed_through
 from vaelint.capture.unfollowed import Unfollowed
@@ -30,51 +31,6 @@ def _output_paths(out) -> set:
     forward returns as one value, ``return recon, mu, logvar, h_real``, is one output)."""
     leaves = [path for path, _value in flatten_outputs(out)]
     return {FromPath(path[:i]) for path in leaves for i in range(1, len(path) + 1)} | {FromPath(p) for p in leaves}
-
-
-def _is_record(out) -> bool:
-    import dataclasses
-
-    return isinstance(out, dict) or (dataclasses.is_dataclass(out) and not isinstance(out, type)) or hasattr(out, "_fields")
-
-
-def _read_as_record(fn, name: str, out) -> bool:
-    """Does the loss read its parameter ``name`` as the forward's record: by the keys of the dict
-    it returns (``fwd_rtn['Y_recon']``) or the fields of its record (``output.mu``)? Then the
-    parameter is that whole output, whatever it is called (maiho24/BrainNormativeCVAE)."""
-    import ast
-    import textwrap
-
-    target = called_target(fn)
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(target)))
-    except (OSError, TypeError, SyntaxError):
-        return False
-    if isinstance(out, (tuple, list)):
-        return _unpacked(tree, name, len(out))
-    keys = set(out) if isinstance(out, dict) else {path[0] for path, _v in flatten_outputs(out) if path and isinstance(path[0], str)}
-    read = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
-            if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
-                read.add(node.slice.value)
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name:
-            read.add(node.attr)
-    return bool(read) and bool(read & keys) and read <= keys | {"get", "keys", "items", "values"}
-
-
-def _unpacked(tree, name: str, count: int) -> bool:
-    """Does the loss unpack its parameter ``name`` into as many names as the forward returns
-    values (``z, mu, logstd = out``)? Then it is the whole output, not the first one."""
-    import ast
-
-    return any(
-        isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == name
-        and any(isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) == count for t in node.targets)
-        for node in ast.walk(tree)
-    )
 
 
 # --------------------------------------------------------------------------- sources
@@ -268,7 +224,7 @@ class Binder:
             d.used_roles |= {r for r, f in d.found.items() if f[0] == source}
             return
         role = role_of_name(p.name)
-        if (p.name.lower() in CONTAINER_NAMES and _is_record(out)) or _read_as_record(self.plan.fn, p.name, out):
+        if (p.name.lower() in CONTAINER_NAMES and is_record(out)) or read_as_record(self.plan.fn, p.name, out):
             role = "outputs"
         if role == "outputs":
             binding.add(p.name, kind, WholeOutput(), "the forward's whole output")

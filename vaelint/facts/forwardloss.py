@@ -42,6 +42,12 @@ def forward_scalar_loss(view: GraphView, roles: Roles, out):
     )
     # a value the forward detached (``loss.detach().mean()`` kept for logging) carries no gradient: no loss
     scalars = [(k, v) for k, v in items if isinstance(v, fx.Node) and is_scalar(v) and _carries(view, v, roles.recon, heads)]
+    apart = _terms_apart(view, roles, out, items, heads)
+    if apart and not any(_of_the_heads(view, roles, v, heads) for _k, v in scalars):
+        # the loss's terms returned apart (a VRNN's ``{"kld_loss": kld, "nll_loss": nll, ...}``, ``return kld,
+        # nll, means``), the step adding them: a likelihood (which reads the heads only through the sample:
+        # no total) beside a term of the heads
+        scalars = apart
     if not scalars:
         # one value per sample (GMVAE-MD's ``return qy, z, xm, total_loss, nent``, the step taking its
         # mean): a per-sample item that holds a likelihood of the data beside a term of the heads
@@ -57,6 +63,39 @@ def forward_scalar_loss(view: GraphView, roles: Roles, out):
     return tuple(v if k in kept else None for k, v in items)
 
 
+_TERM_WORDS = ("loss", "kl", "kld", "nll", "rec", "elbo", "bce", "mse", "likelihood")
+
+
+def _terms_apart(view: GraphView, roles: Roles, out, items: list, heads: list) -> list:
+    """The scalar outputs that are the loss's terms returned apart: each carries a gradient to the
+    heads, one of them a likelihood of the data decoded from a sample and one the heads' alone; in a
+    dict, each under a loss's name (``kld_loss``, ``nll``). Else none."""
+    terms = [
+        (k, v)
+        for k, v in items
+        if isinstance(v, fx.Node)
+        and is_scalar(v)
+        and (not isinstance(out, dict) or any(w in str(k).lower() for w in _TERM_WORDS))
+        and any(view.depends_through(v, h, {"detach"}) for h in heads)
+    ]
+    samples = _samples(roles)
+    # the likelihood: decoded from a sample (the reconstruction, or each step's of a recurrent VAE) and
+    # compared with the data
+    likelihood = any(any(view.depends_on(v, z) for z in samples) and any(view.depends_on(v, x) for x in roles.inputs) for _k, v in terms)
+    of_heads = any(_of_the_heads(view, roles, v, heads) for _k, v in terms)
+    return terms if len(terms) >= 2 and likelihood and of_heads else []
+
+
+def _samples(roles: Roles) -> frozenset:
+    return frozenset(n for r in roles.reparams for n in (r.z, r.noise, r.eps) if isinstance(n, fx.Node))
+
+
+def _of_the_heads(view: GraphView, roles: Roles, node: fx.Node, heads: list) -> bool:
+    """Does ``node`` read the sampler's heads along a path through no sample and not through the
+    reconstruction (a KL's, a total's; a likelihood reads them only through the sample)?"""
+    return view.reads_around(node, frozenset(heads), _samples(roles) | frozenset([roles.recon]))
+
+
 def _carries(view: GraphView, node: fx.Node, recon: fx.Node, heads: list) -> bool:
     """Computed from the reconstruction and the heads along paths a gradient takes (no ``detach``)."""
     return view.depends_through(node, recon, {"detach"}) and any(view.depends_through(node, h, {"detach"}) for h in heads)
@@ -70,5 +109,4 @@ def _per_sample_total(view: GraphView, roles: Roles, node: fx.Node, heads: list)
         return False
     if not _carries(view, node, roles.recon, heads):
         return False
-    samples = frozenset(n for r in roles.reparams for n in (r.z, r.noise, r.eps) if isinstance(n, fx.Node))
-    return view.reads_around(node, frozenset(heads), samples | frozenset([roles.recon]))
+    return _of_the_heads(view, roles, node, heads)

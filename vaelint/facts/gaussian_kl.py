@@ -345,7 +345,9 @@ class KLElement:
         k_mid = float(k.median())
         if k_mid == 0 or bool(((k - k_mid).abs() > 1e-4 * abs(k_mid)).any()):
             return NOT_CONSTANT
-        self.prior_offset = c_mid / k_mid if abs(c_mid) > 1e-9 * (1 + abs(k_mid)) else 0.0  # per unit of the KL
+        # per unit of the KL; one below what the fit can tell from rounding (the tolerance it held to) is none
+        noise = 1e-6 * (1 + float(e[0].abs().median()) + abs(k_mid))
+        self.prior_offset = c_mid / k_mid if abs(c_mid) > noise else 0.0
         self.prior_fit = (a, b)
         return Ratio(k_mid, True)
 

@@ -266,7 +266,8 @@ def _read_in_parts(ctx, run) -> KLReading | None:
         found = element.ratio_to(name)
         if found.constant:
             return KLReading(sampler, name, parts.first_weight * found.value, explicit, parts.terms[0], first.element)
-    shifted = offset_ratio(element, sampler)
+    # the parts' sum plus a constant, none of them clamped (a clamp of one part is no constant)
+    shifted = offset_ratio(element, sampler) if not any(s.target for s in parts.scales) else None
     if shifted is None:
         return None
     # the parts' sum plus a constant: the count of latent dims taken away once they are joined, or left out

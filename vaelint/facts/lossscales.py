@@ -274,7 +274,8 @@ def _written_in_parts(ctx) -> tuple[TermScale, list] | None:
     parts = kl_parts(ctx)
     element = joined_element(ctx, parts) if parts is not None else None
     norm = element.ratio_to(None) if element is not None else UNKNOWN
-    shifted = offset_ratio(element) if element is not None and not norm.constant else None
+    clamped = parts is not None and any(s.target for s in parts.scales)
+    shifted = offset_ratio(element) if element is not None and not norm.constant and not clamped else None
     if shifted is not None:  # the parts' sum plus a constant (a count taken away once joined): the same weight
         norm = Ratio(shifted[0], True)
     if not norm.constant:

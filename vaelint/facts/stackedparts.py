@@ -74,20 +74,28 @@ def _a_partition(ctx, scales: list) -> bool:
     return sum(per_sample) == data and all(n < data for n in per_sample)
 
 
-def reduced_alike(scales: list) -> bool:
+def reduced_alike(scales: list, per_sample: bool = False) -> bool:
     """Are the parts' scales all read, each reduced, and reduced alike (the same batch power, the
-    same own reductions and sizes)? Then one reduction holds for the term they make up."""
+    same own reductions and sizes)? Then one reduction holds for the term they make up.
+    ``per_sample``: a part's sum over its own data dims is no reduction apart (a likelihood's parts:
+    the squared error of the numeric columns summed per row beside a cross-entropy, one number per
+    row already, each averaged over the batch)."""
     if any(s is None or not s.reductions() for s in scales):
         return False
     first = scales[0]
-    kinds = _kinds(first)
-    return all((s.batch_power, s.own(), _kinds(s)) == (first.batch_power, first.own(), kinds) for s in scales[1:])
+    kinds = _kinds(first, per_sample)
+    return all((s.batch_power, s.own(), _kinds(s, per_sample)) == (first.batch_power, first.own(), kinds) for s in scales[1:])
 
 
-def _kinds(scale) -> set:
+def _kinds(scale, per_sample: bool = False) -> set:
     """The kinds of a scale's reductions, less a number that undoes a mean (``mse * n_columns``:
-    the mean and that number make a sum, as ``own()`` counts them)."""
-    return {f.kind for f in scale.reductions() if not (f.kind == "size" and f.batch_power == 0)}
+    the mean and that number make a sum, as ``own()`` counts them), and with ``per_sample`` less
+    the sums over a sample's own values."""
+    return {
+        f.kind
+        for f in scale.reductions()
+        if not (f.kind == "size" and f.batch_power == 0) and not (per_sample and f.kind == "sum" and f.batch_power == 0)
+    }
 
 
 def _stack_and_weights(ctx, element) -> tuple[fx.Node | None, list[float] | None]:

@@ -287,7 +287,7 @@ def _parts_alike(ctx, walker: TermWalker, element: fx.Node) -> list[TermScale] |
     from vaelint.facts.stackedparts import reduced_alike
 
     scales = [s for _part, s in leaves]
-    return scales if reduced_alike(scales) else None
+    return scales if reduced_alike(scales, per_sample=True) else None
 
 
 def reduced_leaves(ctx, walker: TermWalker, node: fx.Node, above: list | None = None, depth: int = 0) -> list | None:
