@@ -55,7 +55,8 @@ def handed_schedules(plan, frame, namespace: dict, sandbox) -> list[Schedule]:
             values = _moving(now, lambda v, e=expr, c=counter: _evaluate(e, space, {c: v}, caller.scope.path, sandbox), ends.get(counter))
             if values:
                 loc = SourceLoc(caller.scope.path, at.lineno, at.col_offset + 1)
-                schedule = Schedule(param, source_segment(text, expr, 90), loc, counter, values[0][1], values)
+                # held: the step reads the parameter as handed, so a later step is the parameter set, not the counter
+                schedule = Schedule(param, source_segment(text, expr, 90), loc, counter, values[0][1], values, held=True)
                 out.append(_ending(schedule, ends.get(counter)))
     return out
 
