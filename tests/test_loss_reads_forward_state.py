@@ -56,3 +56,38 @@ def test_forward_runs_before_a_loss_that_reads_its_state(tmp_path, monkeypatch, 
     (result,) = json.loads(r.output)["results"]
     assert result["error"] is None, result["error"]
     assert "compute_loss" in result["loss"] and "runs the forward itself" not in result["loss"], result["loss"]
+
+
+HELPERS = MODEL.replace(
+    """    def forward(self, x):
+        self.mu, self.logvar = self.encode(x)
+        self.z = self.mu + torch.randn_like(self.mu) * torch.exp(0.5 * self.logvar)
+        self.recon = torch.sigmoid(self.dec(self.z))
+        return self.recon
+""",
+    """    def sample(self, x):
+        self.mu, self.logvar = self.encode(x)
+        self.z = self.mu + torch.randn_like(self.mu) * torch.exp(0.5 * self.logvar)
+
+    def decode(self):
+        self.recon = torch.sigmoid(self.dec(self.z))
+
+    def forward(self, x):
+        self.sample(x)
+        self.decode()
+        return self.recon
+""",
+)
+
+
+def test_state_stored_by_the_methods_forward_calls_is_forwards(tmp_path, monkeypatch):
+    """forward stores nothing itself: the methods it calls do (``self.sample(x); self.decode()``).
+    Before, the loss was taken for one that runs the forward, and the model 'has no attribute recon'."""
+    assert HELPERS != MODEL
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.py").write_text(HELPERS)
+    r = runner.invoke(app, ["check", "model.py:VampVAE", "--input", "16x784:float32:2", "--no-cache", "--format", "json"])
+    (result,) = json.loads(r.output)["results"]
+    assert result["error"] is None, result["error"]
+    assert "runs the forward itself" not in result["loss"], result["loss"]
+    assert [row["name"] for row in result["flow"] if row["stage"] == "loss"][-1] == "loss", r.output  # the loss reached

@@ -76,3 +76,25 @@ def test_one_training_loop_has_no_such_note(tmp_path):
     result = check(_notebook(tmp_path / "one_model.ipynb", _CELLS[:3]), "-", [])
     assert result.error is None, result.error.message
     assert not [n for n in result.notes if n.startswith("not checked: the training loop")], result.notes
+
+
+_TRAIN = """def train(model, opt):
+    for (x,) in loader:
+        recon, mu, logvar = model(x)
+        loss = F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()"""
+
+
+def test_a_later_call_of_a_training_function_is_said_not_checked(tmp_path):
+    """The second model trained by ``train()`` defined again in a later cell and called there: no loop
+    of the cell holds a backward, the function it calls does. Before, no note said it was not checked."""
+    cells = [_CELLS[0], _CELLS[1], _TRAIN, "train(model, opt)", _CELLS[3], _TRAIN.replace("torch.sum", "torch.mean"), "train(model2, opt2)"]
+    result = check(_notebook(tmp_path / "two_trainings.ipynb", cells), "-", [])
+    assert result.error is None, result.error.message
+    said = [n for n in result.notes if n.startswith("not checked: the training loop")]
+    assert len(said) == 1 and "two_trainings.ipynb:cell 7:1" in said[0], result.notes
+    once = [_CELLS[0], _CELLS[1], _TRAIN, "train(model, opt)"]
+    result = check(_notebook(tmp_path / "one_training.ipynb", once), "-", [])
+    assert not [n for n in result.notes if n.startswith("not checked: the training loop")], result.notes

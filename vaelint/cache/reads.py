@@ -289,7 +289,9 @@ def _searched() -> list[str]:
     """The folders on the import path that are not the interpreter's (the script's own, the
     project's): where a module the code lacked could appear."""
     prefixes = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
-    return [p for p in sys.path if p and os.path.isdir(p) and not (os.path.realpath(p) + os.sep).startswith(prefixes)]
+    return [
+        p for p in sys.path if isinstance(p, str) and p and os.path.isdir(p) and not (os.path.realpath(p) + os.sep).startswith(prefixes)
+    ]
 
 
 def missing(opened: set, read: list[str] = ()) -> tuple[list[str], list[str], list[str]]:

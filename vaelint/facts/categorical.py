@@ -39,7 +39,24 @@ def categorical_heads(view: GraphView) -> list[Categorical]:
             logits = _beside_gumbel_noise(view, node.args[0])
             if logits is not None:
                 found.append(Categorical(logits, node))
+        elif view.op(node) == "exp":
+            # torch.distributions' RelaxedOneHotCategorical(tau, logits).rsample(): the softmax written as
+            # exp(s - logsumexp(s)) of s = (logits + g) / tau
+            scores = _normalised(view, node.args[0])
+            logits = _beside_gumbel_noise(view, scores) if scores is not None else None
+            if logits is not None:
+                # the distribution normalises the logits it is given (logits - logits.logsumexp(-1)): the
+                # encoder's own are the posterior's, which a KL of softmax(logits) reads
+                found.append(Categorical(_normalised(view, logits) or logits, node))
     return found
+
+
+def _normalised(view: GraphView, node: fx.Node) -> fx.Node | None:
+    """``s`` of ``s - s.logsumexp(-1, keepdim=True)``; else None."""
+    if view.op(node) != "sub" or len(node.args) != 2 or not all(isinstance(a, fx.Node) for a in node.args):
+        return None
+    scores, total = node.args
+    return scores if view.op(total) == "logsumexp" and total.args and total.args[0] is scores else None
 
 
 def _beside_gumbel_noise(view: GraphView, node: fx.Node) -> fx.Node | None:

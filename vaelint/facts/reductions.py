@@ -29,6 +29,7 @@ from vaelint.facts.dimwords import describe_dims as _describe_dims
 from vaelint.facts.graphview import is_size
 from vaelint.facts.oversize import constant_over_size
 from vaelint.facts.paddingmask import masked_mean, padding_mask
+from vaelint.facts.shapes import Dim
 from vaelint.facts.termfactor import Factor
 from vaelint.source.facts import divides_by_a_length
 
@@ -106,7 +107,17 @@ class TermWalker:
         if fact is None or fact.sizes is None:
             return "?", 0, 1, 1
         samples = self.ctx.sample_dims(node)
-        return _describe_dims((fact.sizes[p], fact.dims[p] if fact.dims is not None else None, p in samples) for p in positions)
+        dims = self._dims(fact)
+        return _describe_dims((fact.sizes[p], dims[p] if dims is not None else None, p in samples) for p in positions)
+
+    def _dims(self, fact):
+        """The fact's dims; where no run at another batch size reached the node (they failed first: a
+        list of lengths made for one batch size), a dim as large as the user's batch read as the batch
+        (it came from the input's) and the others as constants. A mean over B x T read as over the
+        constants 20 x 8 was a false VAE002 ('reduced unlike each other over the batch')."""
+        if fact.dims is not None or len(fact.by_batch) != 1 or self.ctx.batch < 2:
+            return fact.dims
+        return tuple(Dim(1, 0) if size == self.ctx.batch else Dim(0, size) for size in fact.sizes)
 
     def broadcast_labels(self, nodes) -> tuple[str, int, int, int] | None:
         """The same for the broadcast of several tensors (an elementwise loss)."""
@@ -115,13 +126,14 @@ class TermWalker:
             return None
         rank = max(len(f.sizes) for f in facts)
         samples = [self.ctx.sample_dims(n) for n in nodes]
+        dims_of = [self._dims(f) for f in facts]
         pairs = []
         for i in range(rank, 0, -1):
             size, dim, sample = 1, None, False
-            for f, k in zip(facts, samples):
+            for f, k, dims in zip(facts, samples, dims_of):
                 if i <= len(f.sizes) and not f.one_at(len(f.sizes) - i):
                     size = f.sizes[-i]
-                    dim = f.dims[-i] if f.dims is not None else None
+                    dim = dims[-i] if dims is not None else None
                     sample = sample or len(f.sizes) - i in k
             pairs.append((size, dim, sample))
         return _describe_dims(pairs)

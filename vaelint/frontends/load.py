@@ -248,7 +248,8 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if not self.overrides:
             return None
         parts = fullname.split(".")
-        roots = [os.path.join(p, parts[-1]) for p in (path or [])] or [os.path.join(p or os.getcwd(), *parts) for p in sys.path]
+        entries = [p for p in sys.path if isinstance(p, str)]  # code may put anything there (sys.path.append(dir))
+        roots = [os.path.join(p, parts[-1]) for p in (path or [])] or [os.path.join(p or os.getcwd(), *parts) for p in entries]
         for root in roots:
             candidate = os.path.realpath(root + ".py")
             if candidate in self.overrides:
@@ -292,7 +293,12 @@ class _FilteredFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return None
         # and the folders the code put on sys.path itself (sys.path.append("../utils/")); installed
         # places (site-packages, the interpreter's own) are never the user's (ownmodules._users_file)
-        folders = [self.folder, os.path.dirname(self.path), os.getcwd(), *(p for p in sys.path if p and os.path.isdir(p))]
+        folders = [
+            self.folder,
+            os.path.dirname(self.path),
+            os.getcwd(),
+            *(p for p in sys.path if isinstance(p, str) and p and os.path.isdir(p)),
+        ]
         return own_module_spec(fullname, path, folders, self.imports)
 
     def create_module(self, spec):

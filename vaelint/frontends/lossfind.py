@@ -280,7 +280,18 @@ def _reads_what_forward_stores(model, tree) -> bool:
             if isinstance(a, ast.Attribute) and isinstance(a.ctx, kind) and isinstance(a.value, ast.Name) and a.value.id == "self"
         }
 
-    return bool(own(forward, ast.Store) & own(tree, ast.Load))
+    # forward's own lines and those of the model's methods it calls (self.encoder(x) storing self.mu)
+    stored, trees, seen = set(), [forward], {"forward"}
+    while trees:
+        body = trees.pop()
+        stored |= own(body, ast.Store)
+        for name in own(body, ast.Load) - seen:
+            method = getattr(type(model), name, None)
+            if inspect.isfunction(method) and len(seen) < 12:
+                seen.add(name)
+                got = _source_tree(method)
+                trees += [got] if got is not None else []
+    return bool(stored & own(tree, ast.Load))
 
 
 def _takes_the_forward_input(model, required: list) -> bool:

@@ -251,10 +251,29 @@ class _Trainer(_Anything):
                 except Exception:  # noqa: BLE001 - its data is not here: the shapes stay unknown
                     return None
         try:
-            next(iter(loader)) if loader is not None else None
+            batch = next(iter(loader)) if loader is not None else None
         except Exception:  # noqa: BLE001 - a loader that cannot be read: nothing is known of it
-            pass
+            return None
+        _one_step(model, batch)
         return None
+
+
+def _one_step(model, batch) -> None:
+    """What Lightning's fit does first, with its first batch: the module's ``training_step`` and the
+    backward of the loss it returns (the check stops the run at that backward, as at any first VAE
+    backward, so nothing after ``fit`` runs: a post-training evaluation ran into the time limit)."""
+    import torch
+
+    step = getattr(model, "training_step", None)
+    if batch is None or not callable(step):
+        return
+    try:
+        out = step(batch, 0)
+    except Exception:  # noqa: BLE001 - a step that needs the real Trainer (self.trainer, self.optimizers()): read as before
+        return
+    loss = out.get("loss") if isinstance(out, dict) else out
+    if isinstance(loss, torch.Tensor) and loss.requires_grad and loss.dim() == 0:
+        loss.backward()  # the run stops here (a BaseException of the check's own), as at the user's backward
 
 
 def _lightning(fullname: str) -> types.ModuleType:

@@ -59,7 +59,7 @@ def _library_roots() -> tuple[str, ...]:
         if p:
             roots.add(os.path.realpath(p))
     for p in sys.path:
-        if p and ("site-packages" in p or "dist-packages" in p):
+        if isinstance(p, str) and p and ("site-packages" in p or "dist-packages" in p):
             roots.add(os.path.realpath(p))
     roots.update(_PIP_TARGETS)
     import importlib.util
@@ -84,7 +84,9 @@ def _holds_installed_packages(folder: str) -> bool:
 
 
 # read once, as vaelint starts: the path's folders are PYTHONPATH's by then, and nothing is patched
-_PIP_TARGETS = tuple(os.path.realpath(p) for p in sys.path if p and os.path.isdir(p) and _holds_installed_packages(p))
+_PIP_TARGETS = tuple(
+    os.path.realpath(p) for p in sys.path if isinstance(p, str) and p and os.path.isdir(p) and _holds_installed_packages(p)
+)
 
 
 _claimed: set[str] = set()  # installed packages checked as the user's code (a target inside one)

@@ -278,6 +278,7 @@ def later_loops(home, capture) -> list[str]:
             for n in ast.walk(s)
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _BACKWARDS
         }
+        | set(_later_trainings(home, capture))
     )
     if not later:
         return []
@@ -286,4 +287,36 @@ def later_loops(home, capture) -> list[str]:
         f"not checked: the training loop{'s' * (len(later) > 1)} with the backward{'s' * (len(later) > 1)} at {places}, after "
         "the step checked: the run stops at its first VAE backward and takes no second batch, so later loops never run. "
         "Check each in a function of its own (`vaelint check FILE:FUNCTION`), or in a file of its own"
+    ]
+
+
+def _later_trainings(home, capture) -> list[int]:
+    """The lines of the checked file's top level, after the statement the step was reached from,
+    that call a function of the file holding a backward (a notebook's second model trained by a
+    ``train()`` defined again in a later cell): they never run either."""
+    from vaelint.source.astutil import walk_statements
+
+    path = os.path.realpath(home.path)
+    tops = [(f, at[0]) for f, at, _v in capture.frames if f.f_code.co_name == "<module>" and os.path.realpath(f.f_code.co_filename) == path]
+    module = home.scopes.get("") if tops else None
+    if module is None:
+        return []
+    line = tops[-1][1]
+    body = module.node.body
+    after = next((s.end_lineno or s.lineno for s in body if s.lineno <= line <= (s.end_lineno or s.lineno)), line)
+    trains = {
+        d.name
+        for d in ast.walk(module.node)
+        if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _BACKWARDS for n in ast.walk(d))
+    }
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    defined = [(d.lineno, d.end_lineno or d.lineno) for d in body if isinstance(d, kinds)]  # bodies that run only when called
+    runs = [s for s in walk_statements(body) if s.lineno > after and not any(a <= s.lineno <= b for a, b in defined)]
+    return [
+        n.lineno
+        for s in runs
+        for n in ast.iter_child_nodes(s)
+        for n in ast.walk(n)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in trains
     ]
