@@ -353,6 +353,10 @@ def test_a_missing_file_at_a_path_the_code_builds_is_not_blamed_on_the_folder_va
     # the near miss: a relative path the code reads from the folder it runs in
     said = missing_file_fix("FileNotFoundError: [Errno 2] No such file or directory: 'processed/tokens.json'")
     assert "relative to the folder vaelint runs in" in said
+    # a folder written with its trailing slash (os.listdir('faces/img/')) is named by its own name, which
+    # is nowhere here: --input is said, not the folder vaelint runs in (its name had been read as '')
+    said = missing_file_fix("FileNotFoundError: [Errno 2] No such file or directory: 'faces/img/'")
+    assert "img is nowhere under this folder" in said and "--input" in said, said
 
 
 def test_the_failed_setup_lines_are_each_said_once():

@@ -33,6 +33,12 @@ def _output_paths(out) -> set:
     return {FromPath(path[:i]) for path in leaves for i in range(1, len(path) + 1)} | {FromPath(p) for p in leaves}
 
 
+def _has_the_path(source, out) -> bool:
+    """Is a call site's source one the forward's output has (an input, or an output path it holds)?"""
+    inner = source.inner if isinstance(source, Transformed) else source
+    return not isinstance(inner, FromPath) or FromPath(inner.path) in _output_paths(out)
+
+
 # --------------------------------------------------------------------------- sources
 # Where one loss parameter's value comes from, on every run of the capture.
 
@@ -159,6 +165,7 @@ class _Decision:
     used_roles: set = field(default_factory=set)
     unnamed: list = field(default_factory=list)  # parameters whose names say nothing
     positional_ok: bool = True
+    named: dict = field(default_factory=dict)  # parameter -> the role its name says
 
 
 class Binder:
@@ -198,6 +205,7 @@ class Binder:
         reserved |= {FromPath(path) for n, path in self.output_names.items() if n in named}
         found = {r: f for r, f in found.items() if f[0] not in reserved or r == "input"}
         decision = _Decision(Binding(), found, dict(self.plan.kwargs))
+        decision.named = {p.name: role_of_name(p.name) for p in params}
         for p in params:
             self._bind_param(decision, p, out)
         self._bind_by_position(decision, out)
@@ -224,7 +232,10 @@ class Binder:
             d.used_roles |= {r for r, f in d.found.items() if f[0] == source}
             return
         role = role_of_name(p.name)
-        if (p.name.lower() in CONTAINER_NAMES and is_record(out)) or read_as_record(self.plan.fn, p.name, out):
+        # a parameter whose items the loss takes by position is the whole output only where no other
+        # parameter is named for a role of it (loss(recon, x, stats) with stats[0], stats[1]: the heads stacked)
+        by_position = not any(r not in (None, "input", "outputs") for n, r in d.named.items() if n != p.name)
+        if (p.name.lower() in CONTAINER_NAMES and is_record(out)) or read_as_record(self.plan.fn, p.name, out, by_position):
             role = "outputs"
         if role == "outputs":
             binding.add(p.name, kind, WholeOutput(), "the forward's whole output")
@@ -250,8 +261,9 @@ class Binder:
             return Given(value), ("0, the counter's first step" if counted else f"--loss-kwarg {p.name}")
         if p.name in self.input_names[1:]:  # a forward input the loss needs too (sequence lengths, labels): by name
             return FromInput(self.input_names.index(p.name)), f"the forward's input {p.name}"
-        if self.call_site is not None and p.name in self.call_site[0]:
-            # the training code calls this loss: its call site decides
+        if self.call_site is not None and p.name in self.call_site[0] and _has_the_path(self.call_site[0][p.name], out):
+            # the training code calls this loss: its call site decides (where the output it names is one
+            # the forward returns: ``z, outs = self.features(x)`` unpacks another function's tuple)
             source = self.call_site[0][p.name]
             if isinstance(source, Unfollowed):
                 raise source.error(self.call_site[1], self.plan.name, p.name)

@@ -266,6 +266,19 @@ def text_of_arg(a) -> str:
         return f"<{type(a).__name__}>"
 
 
+_IN_PLACE_OPERATORS = frozenset({operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.ipow, operator.ifloordiv})
+
+
+def changes_its_input(func) -> bool:
+    """Does the call write its result into its first argument (``x.sub_(y)``, ``x -= y``)?"""
+    if func in _IN_PLACE_OPERATORS:
+        return True
+    name = getattr(func, "__name__", "")
+    if name.startswith("__i") and name.endswith("__"):
+        return name[3:-2] in ("add", "sub", "mul", "truediv", "pow", "floordiv", "and", "or")
+    return name.endswith("_") and not name.startswith("_")
+
+
 def returns_its_input(func, out, args) -> bool:
     """Did a call that is not in-place hand back its own tensor argument?"""
     if getattr(func, "__name__", "").endswith("_"):

@@ -17,7 +17,7 @@ def is_record(out) -> bool:
     return isinstance(out, dict) or (dataclasses.is_dataclass(out) and not isinstance(out, type)) or hasattr(out, "_fields")
 
 
-def read_as_record(fn, name: str, out) -> bool:
+def read_as_record(fn, name: str, out, by_position: bool = True) -> bool:
     """Does the loss read its parameter ``name`` as the forward's record: by the keys of the dict
     it returns (``fwd_rtn['Y_recon']``) or the fields of its record (``output.mu``)? Then the
     parameter is that whole output, whatever it is called (maiho24/BrainNormativeCVAE)."""
@@ -29,24 +29,32 @@ def read_as_record(fn, name: str, out) -> bool:
         tree = ast.parse(textwrap.dedent(inspect.getsource(target)))
     except (OSError, TypeError, SyntaxError):
         return False
+    # the parameter and the names the loss gives it first (``out = forward_outputs``)
+    names = {name} | {
+        t.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
     if isinstance(out, (tuple, list)):
-        return _unpacked(tree, name, len(out))
+        return any(_unpacked(tree, n, len(out), by_position) for n in names)
     keys = set(out) if isinstance(out, dict) else {path[0] for path, _v in flatten_outputs(out) if path and isinstance(path[0], str)}
     read = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in names:
             if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
                 read.add(node.slice.value)
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name:
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in names:
             read.add(node.attr)
     return bool(read) and bool(read & keys) and read <= keys | {"get", "keys", "items", "values"}
 
 
-def _unpacked(tree, name: str, count: int) -> bool:
+def _unpacked(tree, name: str, count: int, by_position: bool = True) -> bool:
     """Does the loss unpack its parameter ``name`` into as many names as the forward returns
     values (``z, mu, logstd = out``), or take two or more of its items by position, each one the
-    forward returns (``mu, log_var = output[1], output[2]``)? Then it is the whole output, not the
-    first one."""
+    forward returns (``mu, log_var = output[1], output[2]``; ``by_position``: where no other parameter
+    is named for a role, which the items would then be)? Then it is the whole output, not the first one."""
     import ast
 
     items = set()
@@ -54,7 +62,7 @@ def _unpacked(tree, name: str, count: int) -> bool:
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name:
             index = node.slice.value if isinstance(node.slice, ast.Constant) else None
             items.add(index if isinstance(index, int) and not isinstance(index, bool) and -count <= index < count else None)
-    if len(items) >= 2 and None not in items:
+    if by_position and len(items) >= 2 and None not in items:
         return True
     return any(
         isinstance(node, ast.Assign)

@@ -20,7 +20,7 @@ from torch.overrides import TorchFunctionMode
 from vaelint.capture.madedata import MadeData
 from vaelint.capture.madein import in_distributions
 from vaelint.capture.numpydraws import FROM_ARRAY, NumpyDraws, numpy_draws_seen, replace_with_replay, standard_normal
-from vaelint.capture.ops import RANDOM_OPS, function_name, returns_its_input, text_of_arg
+from vaelint.capture.ops import RANDOM_OPS, changes_its_input, function_name, returns_its_input, text_of_arg
 from vaelint.capture.outputs import flatten_outputs
 from vaelint.capture.recordalign import align_runs, calls_held
 from vaelint.capture.result import Capture, Failure, RunResult, make_wrapper, take_replay
@@ -138,6 +138,17 @@ class _Recorder(TorchFunctionMode):
         else:  # in-place ops change t later: keep the value as it was here
             self.result.tensors[node] = t.detach().clone() if t.numel() <= 1 << 20 else t.detach()
 
+    def _keep_before(self, t: torch.Tensor) -> None:
+        """An in-place op is about to change ``t`` (``log_q -= log_det``): the node ``t`` was bound to
+        keeps its value as it was (a clone, autograd's way through it kept), not the value the ops
+        after it leave (a flow's log q(z0) read as log q(zK): its Monte Carlo KL was not read)."""
+        entry = self.tensors.get(id(t))
+        if entry is None or entry[0]() is not t:
+            return
+        node = entry[1]
+        if self.result.tensors.get(node) is t and t.numel() <= 1 << 20:
+            self.result.tensors[node] = t.clone()
+
     def _holds(self, t: torch.Tensor, node: fx.Node) -> bool:
         """Past HOLD_ALL_BYTES held (a latent-diffusion or video VAE's run), a tensor wider than
         the run's inputs (an activation of many channels, which autograd keeps where the
@@ -195,6 +206,8 @@ class _Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         if self.made is not None:
             self.made.at_call(self, args, kwargs)
+        if self.keep_autograd and args and isinstance(args[0], torch.Tensor) and changes_its_input(func):
+            self._keep_before(args[0])
         try:
             out = func(*args, **kwargs)
         except Exception as e:

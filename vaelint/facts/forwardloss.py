@@ -63,7 +63,8 @@ def forward_scalar_loss(view: GraphView, roles: Roles, out):
     return tuple(v if k in kept else None for k, v in items)
 
 
-_TERM_WORDS = ("loss", "kl", "kld", "nll", "rec", "elbo", "bce", "mse", "likelihood")
+# the names a forward gives its loss's terms (a key that ends so: kld_loss, recon_loss, nll)
+_TERM_WORDS = ("loss", "kl", "kld", "nll", "rec", "recon", "elbo", "bce", "mse", "likelihood", "kl_div", "kl_loss")
 
 
 def _terms_apart(view: GraphView, roles: Roles, out, items: list, heads: list) -> list:
@@ -75,7 +76,7 @@ def _terms_apart(view: GraphView, roles: Roles, out, items: list, heads: list) -
         for k, v in items
         if isinstance(v, fx.Node)
         and is_scalar(v)
-        and (not isinstance(out, dict) or any(w in str(k).lower() for w in _TERM_WORDS))
+        and (not isinstance(out, dict) or str(k).lower().endswith(_TERM_WORDS))
         and any(view.depends_through(v, h, {"detach"}) for h in heads)
     ]
     samples = _samples(roles)
@@ -83,6 +84,8 @@ def _terms_apart(view: GraphView, roles: Roles, out, items: list, heads: list) -
     # compared with the data
     likelihood = any(any(view.depends_on(v, z) for z in samples) and any(view.depends_on(v, x) for x in roles.inputs) for _k, v in terms)
     of_heads = any(_of_the_heads(view, roles, v, heads) for _k, v in terms)
+    if not isinstance(out, dict) and len(terms) != 2:
+        return []  # unnamed, a third scalar could be a statistic kept for logging (mu.pow(2).mean()): not read
     return terms if len(terms) >= 2 and likelihood and of_heads else []
 
 

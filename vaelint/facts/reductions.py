@@ -115,9 +115,11 @@ class TermWalker:
         list of lengths made for one batch size), a dim as large as the user's batch read as the batch
         (it came from the input's) and the others as constants. A mean over B x T read as over the
         constants 20 x 8 was a false VAE002 ('reduced unlike each other over the batch')."""
-        if fact.dims is not None or len(fact.by_batch) != 1 or self.ctx.batch < 2:
+        if fact.dims is not None or len(fact.by_batch) != 1 or self.ctx.batch < 2 or self.ctx.batch not in fact.sizes:
             return fact.dims
-        return tuple(Dim(1, 0) if size == self.ctx.batch else Dim(0, size) for size in fact.sizes)
+        # one dim only, the first of that size (a latent of 20 beside a batch of 20 stays a constant)
+        first = list(fact.sizes).index(self.ctx.batch)
+        return tuple(Dim(1, 0) if k == first else Dim(0, size) for k, size in enumerate(fact.sizes))
 
     def broadcast_labels(self, nodes) -> tuple[str, int, int, int] | None:
         """The same for the broadcast of several tensors (an elementwise loss)."""

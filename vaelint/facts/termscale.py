@@ -287,7 +287,10 @@ def _parts_alike(ctx, walker: TermWalker, element: fx.Node) -> list[TermScale] |
     from vaelint.facts.stackedparts import reduced_alike
 
     scales = [s for _part, s in leaves]
-    return scales if reduced_alike(scales, per_sample=True) else None
+    # a part summed per row beside one that is a number per row already (a cross-entropy) are alike,
+    # where no number is written on either (sum(...) / 6 is a mean over the 6 columns: unlike a CE)
+    per_sample = all(s.written == 1 for s in scales)
+    return scales if reduced_alike(scales, per_sample=per_sample) else None
 
 
 def reduced_leaves(ctx, walker: TermWalker, node: fx.Node, above: list | None = None, depth: int = 0) -> list | None:

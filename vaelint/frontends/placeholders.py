@@ -245,7 +245,7 @@ def missing_file_fix(error: str) -> str:
     from vaelint.frontends.training.livelistings import NAMES
 
     quoted = re.search(r"'([^']+)'", error)
-    base = os.path.basename(quoted.group(1)) if quoted else ""
+    base = os.path.basename(quoted.group(1).rstrip("/\\")) if quoted else ""  # a folder: faces/img/
     if base in NAMES:
         # a file of the stand-in listing of a data folder that is not here, read by a reader that
         # does not stand in (gzip.open, open(), pickle): the folder is what is missing
