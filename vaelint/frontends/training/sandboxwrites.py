@@ -4,7 +4,7 @@ cache folders goes nowhere, and is noted; each call answers as the real one answ
 ``open`` for writing gives a sink; ``os.open`` for writing (``tempfile.mkstemp(dir=".")``, which
 ``wget.download`` makes its partial file with) gives a descriptor that writes to the null device,
 so no file appears in the user's folder; ``os`` makedirs/remove/rename..., ``shutil`` copies and
-removals, ``pathlib.Path`` writes, ``torch.save`` and ``plt.savefig`` do nothing."""
+removals, ``pathlib.Path`` writes, ``torch.save``, ``plt.savefig`` and pandas' ``to_excel`` do nothing."""
 
 from __future__ import annotations
 
@@ -50,10 +50,26 @@ def guard_writes(sandbox) -> None:
         # np.savetxt makes its file with open(...), then opens it again through numpy's DataSource,
         # which finds no file where the first open gave a sink: the second is a sink as well
         sandbox._patch(datasource, "open", guarded_open(sandbox, datasource.open, say=False))
+    from vaelint.frontends.training.sandboxnative import after_import
+
+    after_import(sandbox, ("pandas",), lambda name: _pandas_writes(sandbox, sys.modules.get(name)))
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         sandbox._patch(plt, "savefig", skipped(sandbox, "plt.savefig"))
         sandbox._patch(plt, "show", lambda *a, **k: None)
+
+
+def _pandas_writes(sandbox, pandas) -> None:
+    """``df.to_excel(...)``: a write that needs openpyxl, which an environment may lack for it alone."""
+    for kind in ("DataFrame", "Series"):
+        owner = getattr(pandas, kind, None) if pandas is not None else None
+        if owner is not None and callable(getattr(owner, "to_excel", None)):
+            fake = skipped(sandbox, f"{kind}.to_excel")
+
+            def to_excel(self, *args, _fake=fake, **kwargs):  # a method: its frame is the data's, not a path
+                return _fake(*args, **kwargs)
+
+            sandbox._patch(owner, "to_excel", to_excel)
 
 
 def guarded_open(sandbox, real_open, say: bool = True):
