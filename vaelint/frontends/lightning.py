@@ -237,7 +237,7 @@ class LightningFrontend(FrontendBase):
                 "that computes the loss, e.g. PATH.py:CLASS.training_step.",
             )
         quiet(module)
-        step, src_path, sandbox = _module_step(module, method, name, run)
+        step, src_path, sandbox = _module_step(module, method, name, run, request.loss_kwargs)
         from vaelint.frontends.training.moduleschedules import find_module_schedules
         from vaelint.frontends.training.sandbox import Sandbox
 
@@ -272,9 +272,10 @@ class _Globals:
         self.__dict__ = globals_
 
 
-def _module_step(module, method, name: str, run):
-    """(the Step that calls the module's step method on a batch, the method's file, the run's sandbox)."""
-    from vaelint.frontends.lightningstep import backward_as_manual
+def _module_step(module, method, name: str, run, given: dict | None = None):
+    """(the Step that calls the module's step method on a batch, the method's file, the run's sandbox);
+    ``given``: the --loss-kwarg values, for the step's parameters beside its batch (``n=1``)."""
+    from vaelint.frontends.lightningstep import INDEX_NAMES, backward_as_manual, guessed_index, step_indices
     from vaelint.frontends.training.runtime import Runtime, StepLoss
 
     fn = inspect.unwrap(method)
@@ -285,7 +286,9 @@ def _module_step(module, method, name: str, run):
     runtime = Runtime(src_path)
     use = _batch_use(module, fn, batch_param)
     sandbox = run.sandbox if run is not None else None
-    extra = _step_indices(method, params)
+    extra = {**step_indices(method, params), **{k: v for k, v in (given or {}).items() if k in params[1:]}}
+    # a second parameter given 0 as Lightning's batch index, though named otherwise (training_step(batch, n))
+    guessed = [p for p in extra if p not in INDEX_NAMES and p not in (given or {})]
 
     def run_step(*items, **named):
         batch = runtime.batch(items, named, (batch_param,), use, code.co_firstlineno)
@@ -301,6 +304,8 @@ def _module_step(module, method, name: str, run):
             from vaelint.vocab import ErrorKind
 
             if not given or kind_of(e) is not ErrorKind.OTHER:
+                if guessed and kind_of(e) is ErrorKind.OTHER:
+                    raise guessed_index(name, guessed, e) from e
                 raise  # the model's own error (a shape, a device) in a loss after the first: the rules' to explain
             out = None  # past a backward, what needs a Trainer's gradients (clip_gradients): not the step's
         # manual optimisation: the losses given to manual_backward, the VAE's among them
@@ -374,18 +379,3 @@ def _not_a_module(ref, module) -> VaelintError:
         except VaelintError as e:
             return VaelintError("load", f"{ref.spec}: the model the code trains could not be built: {e.message}")
     return VaelintError("load", f"{ref.spec}: the model trained is a {type(module).__name__}, not a LightningModule.")
-
-
-def _step_indices(method, params: list) -> dict:
-    """The indices Lightning gives a step beside its batch: known names as 0, and the second
-    parameter, however it is named (``training_step(self, batch, _)``), when it has no default."""
-    extra = {p: 0 for p in params[1:] if p in ("batch_idx", "optimizer_idx", "dataloader_idx", "batch_nb", "idx")}
-    signature = inspect.signature(method).parameters
-    if (
-        len(params) > 1
-        and params[1] not in extra
-        and signature[params[1]].default is inspect.Parameter.empty
-        and signature[params[1]].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    ):
-        extra[params[1]] = 0
-    return extra

@@ -7,6 +7,9 @@ first on ``z.detach()``), the VAE's is the one that trains the most of the modul
 from __future__ import annotations
 
 import contextlib
+import inspect
+
+from vaelint.errors import VaelintError
 
 
 def quiet(module) -> None:
@@ -193,3 +196,33 @@ def backward_as_manual(module, given: list):
         torch.Tensor.backward = real
         if not had:
             del fx.Proxy.backward
+
+
+INDEX_NAMES = ("batch_idx", "optimizer_idx", "dataloader_idx", "batch_nb", "idx")
+
+
+def guessed_index(name: str, guessed: list, error: Exception) -> VaelintError:
+    """The step raised with a parameter vaelint gave 0 as Lightning's batch index: say so, and how to give it."""
+    from vaelint.errors import error_text
+
+    p = guessed[0]
+    return VaelintError(
+        "loss",
+        f"{name} raised {error_text(error)} with {p}=0, the batch index Lightning would pass there: if {p} is "
+        f"something else (a count, a weight's step), give its value with --loss-kwarg {p}=VALUE",
+    )
+
+
+def step_indices(method, params: list) -> dict:
+    """The indices Lightning gives a step beside its batch: known names as 0, and the second
+    parameter, however it is named (``training_step(self, batch, _)``), when it has no default."""
+    extra = {p: 0 for p in params[1:] if p in INDEX_NAMES}
+    signature = inspect.signature(method).parameters
+    if (
+        len(params) > 1
+        and params[1] not in extra
+        and signature[params[1]].default is inspect.Parameter.empty
+        and signature[params[1]].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ):
+        extra[params[1]] = 0
+    return extra
