@@ -398,7 +398,8 @@ class LossOverWrittenBatch(Observed):
 
     def message(self) -> str:
         return (
-            f"the loss is divided by {self.batch}, the batch size written down as a number: a batch of "
+            f"the loss is divided by {self.batch}, a fixed number (the batch size the code was set up with, "
+            "written down or held: args.batch_size, self.batch_size), not the batch's own size: a batch of "
             f"another size (a smaller last batch) is divided by {self.batch} all the same, so its loss is "
             "scaled instead of averaged."
         )
