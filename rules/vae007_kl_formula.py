@@ -300,6 +300,13 @@ term.
             message="not the Gaussian KL of the mean and std the sampler uses",
         ),
         Example(fill(_WIDE, noise="1e-2 * torch.randn_like(logvar)"), inputs=("32x20",), at="noise", message="scaled by 0.01"),
+        # the same scale given as a tensor of one value (Mult-VAE ports' torch.normal(zeros, 0.01 * ones))
+        Example(
+            fill(_WIDE, noise="torch.normal(mean=torch.zeros_like(logvar), std=0.01 * torch.ones_like(logvar))"),
+            inputs=("32x20",),
+            at="noise",
+            message="scaled by 0.01",
+        ),
         # uniform noise (torch.rand_like where randn_like was meant): no Gaussian sample
         Example(
             _model("-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())")

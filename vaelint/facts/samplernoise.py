@@ -38,7 +38,7 @@ def sampler_scale(ctx, layer, run=None) -> float | None:
 def drawn_std(ctx, noise) -> float:
     """The standard deviation a Gaussian draw is given as a number (``zeros_like(std).normal_(mean=0,
     std=0.01)``, ``torch.normal(0.0, 0.01, size=...)``, Mult-VAE's ports): the noise is that times a
-    N(0, 1) draw. 1 for any other draw, or a std given as a tensor."""
+    N(0, 1) draw; a std given as a tensor of one value throughout is that value. 1 for any other draw."""
     op = ctx.view.op(noise) if noise is not None else None
     if op not in ("normal_", "normal"):
         return 1.0
@@ -46,6 +46,10 @@ def drawn_std(ctx, noise) -> float:
     if op == "normal_":
         args = args[1:]  # the tensor it fills
     given = noise.kwargs.get("std", args[1] if len(args) > 1 else 1.0)
+    if hasattr(given, "op"):  # a tensor of one value throughout (0.01 * torch.ones_like(mu)): that value
+        value = ctx.values(given)[0]
+        flat = value.detach().flatten() if value is not None and value.numel() else None
+        given = float(flat[0]) if flat is not None and bool((flat == flat[0]).all()) else 1.0
     return float(given) if isinstance(given, (int, float)) and not isinstance(given, bool) and given > 0 else 1.0
 
 
