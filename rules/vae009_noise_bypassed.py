@@ -240,6 +240,24 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
                 return
             raise SkipRule(ctx.unmet(Need.REPARAM))
         recon, view = ctx.roles.recon, ctx.view
+        if found.noise_left_out:
+            # z = mu + std: said where the two heads first meet on the way to the decoder
+            entry = next(
+                (
+                    n
+                    for n in ctx.nodes_by_op()
+                    if view.depends_on(n, found.mu) and view.depends_on(n, found.log) and view.depends_on(recon, n)
+                ),
+                recon,
+            )
+            how = (
+                f"no noise is drawn: the decoder reads {ctx.shape_text(entry)} made of the mean ({found.at('mu')}) and "
+                f"the scale head ({found.at('log')}) alone, with no eps ~ N(0, 1) (z = mu + std where mu + eps * std "
+                "belongs), so the latent is deterministic and the KL at "
+                f"{found.at('term')} trains a spread the decoder never sees"
+            )
+            yield self.report(BypassSeen(how, unsampled=found), loc_of(entry), node=entry)
+            return
         if found.mean_decoded:
             # z = mu with no sampler: said where the mean is handed to the decoder, as a fed mean is
             entry = next((n for n in ctx.nodes_by_op() if found.mu in n.all_input_nodes and view.depends_on(recon, n)), recon)
@@ -313,6 +331,8 @@ evaluation (``if not self.training: z = mu``), and never detach ``z``.
         if isinstance(finding.observed, SampleNotDecoded):  # neither head: no gradient from the reconstruction
             grads = [gradient_of(observed, recon, h) for r in ctx.roles.reparams[:1] for h in (r.mu, r.std)]
             return None if not grads or any(g is None for g in grads) else all(g == 0.0 for g in grads)
+        if finding.observed.unsampled is not None and finding.observed.unsampled.noise_left_out:
+            return None  # a latent with no noise: the gradients flow as for a sample; only its determinism shows it
         if finding.observed.unsampled is not None:  # the scale head the KL reads: no gradient from the reconstruction
             grad = gradient_of(observed, recon, finding.observed.unsampled.log)
             return None if grad is None else grad == 0.0
@@ -353,6 +373,8 @@ class BypassSeen(Observed):
     unsampled: UnsampledKL | None = field(default=None, compare=False)  # no sampler: the KL's heads
 
     def message(self) -> str:
+        if self.unsampled is not None and self.unsampled.noise_left_out:
+            return f"in training mode the reconstruction depends on no noise: {self.how}."
         if self.unsampled is not None and not self.unsampled.mean_decoded:
             return (
                 f"in training mode the reconstruction does not depend on any noise: {self.how}, so the "

@@ -25,6 +25,7 @@ class UnsampledKL:
     mu: fx.Node  # the head squared (the mean)
     log: fx.Node  # the head under exp (the log-variance, or a log std)
     mean_decoded: bool = False  # the decoder reads the mean itself (z = mu): only the scale head is the KL's alone
+    noise_left_out: bool = False  # the decoder reads both heads and no draw (z = mu + std: the sampler's eps left out)
 
     def at(self, which: str) -> str:
         """Where the user's code made ``term``, ``mu`` or ``log``: ``path:line`` (``?`` unknown)."""
@@ -34,9 +35,9 @@ class UnsampledKL:
 
 def unsampled_kl(ctx) -> UnsampledKL | None:
     """The KL of heads no sample is drawn from, in a loss with a reconstruction that reads
-    neither head, or the mean alone (``z = mu``: the sampling step left out); None where a
-    sampler was found or the loss holds no such term. A reconstruction that reads the scale head
-    has a sampler of it, found or not: never this."""
+    neither head, or the mean alone (``z = mu``: the sampling step left out), or both with no draw on
+    the way (``z = mu + std``: the noise left out); None where a sampler was found or the loss holds no
+    such term. A reconstruction that reads the scale head and a draw has a sampler of it, found or not."""
     roles, view = ctx.roles, ctx.view
     if roles.reparams or roles.recon is None:
         return None
@@ -46,6 +47,10 @@ def unsampled_kl(ctx) -> UnsampledKL | None:
         found = _gaussian_heads(ctx, term)
         if found is not None and not view.depends_on(roles.recon, found[1]):
             return UnsampledKL(term, *found, mean_decoded=view.depends_on(roles.recon, found[0]))
+        if found is not None and view.depends_on(roles.recon, found[0]) and not view.depends_on_noise(roles.recon):
+            # both heads decoded and no draw anywhere on the way (z = mu + exp(0.5 * logvar)): a sampler
+            # written without its noise
+            return UnsampledKL(term, *found, mean_decoded=True, noise_left_out=True)
     return None
 
 
