@@ -406,10 +406,21 @@ Remove the factor, or declare the weight you intend: ``vaelint check ... --beta 
     def _check_schedule(self, ctx, scales, scheduled):
         """An annealed weight: judged by where it settles, not by its value at the step run."""
         s, top, end = scheduled.schedule, scheduled.top, scheduled.limit
-        if scheduled.reaches(ctx.beta):
+        # the reductions' own ratio (a mean reconstruction beside a KL summed over Z: D), the same at every
+        # step where it holds no B: the weight the schedule ends at is times it (the header's beta_eff)
+        said = beta_eff(scales, ctx)
+        times = said.reductions_value / (said.rec_weight or 1.0) if said.reductions not in ("1",) and "B" not in said.reductions else 1.0
+        if scheduled.reaches(ctx.beta):  # the reductions' ratio beside it is VAE002's to say
             ctx.notes.append(f"the KL weight is annealed: {s.text()}; {'each cycle' if top else 'it'} reaches beta = {ctx.beta:g}")
             return
-        yield self.report(AnnealedKLSeen(s.name, s.counter, s.text(), end, ctx.beta, s.last is not None, top), s.loc, node=scales.kl.term)
+        if not math.isclose(times, 1.0) and end is not None and top is None and math.isclose(end * times, ctx.beta, rel_tol=0.02):
+            ctx.notes.append(
+                f"the KL weight is annealed: {s.text()}; with the reductions' {said.reductions} it reaches beta = {ctx.beta:g}"
+            )
+            return
+        reductions = (said.reductions, times) if not math.isclose(times, 1.0) else ("", 1.0)
+        seen = AnnealedKLSeen(s.name, s.counter, s.text(), end, ctx.beta, s.last is not None, top, reductions)
+        yield self.report(seen, s.loc, node=scales.kl.term)
 
     def confirm(self, finding, ctx, observed):
         """In the real run, the KL term's value over the closed-form KL of the sampler's mean and std is the
@@ -566,14 +577,23 @@ class AnnealedKLSeen(Observed):
     beta: float
     ends: bool = False  # the limit is the value at the last pass of the counter's loop
     peak: float | None = None  # a cyclical weight's top
+    reductions: tuple = ("", 1.0)  # the reductions' formula and ratio beside it (VAE002's D): ("", 1) for none
+
+    @property
+    def whole(self) -> float | None:
+        """The beta_eff the schedule ends at, the reductions' ratio included."""
+        top = self.peak if self.peak is not None else self.limit
+        return None if top is None else top * self.reductions[1]
 
     def message(self) -> str:
+        times = f" times the reductions' {self.reductions[0]}" if self.reductions[0] else ""
         if self.peak is not None:
-            where, ends = f"cycles up to {self.peak:.6g}", f"{self.peak:.6g} at each cycle's top"
+            where, ends = f"cycles up to {self.peak:.6g}", f"{self.whole:.6g} at each cycle's top{times and ' (' + times.strip() + ')'}"
         elif self.limit is None:
             where, ends = "never settles", "no fixed value"
         else:
-            where, ends = f"{'ends' if self.ends else 'settles'} at {self.limit:.6g}", f"{self.limit:.6g}"
+            where = f"{'ends' if self.ends else 'settles'} at {self.limit:.6g}"
+            ends = f"{self.limit:.6g}{times} = {self.whole:.6g}" if times else f"{self.limit:.6g}"
         # a weight written inline (min(0.5, step / warmup) * kl) is named by its schedule's text alone
         # (and a variable called weight is not "the weight weight")
         weight = "weight" if self.schedule.startswith(f"{self.name} (") or self.name == "weight" else f"weight {self.name}"
@@ -585,7 +605,7 @@ class AnnealedKLSeen(Observed):
     def fix(self) -> str:
         if self.limit is None and self.peak is None:
             return "anneal towards a fixed weight, or check with --beta at the weight you intend"
-        return f"make the schedule end at the beta you intend ({self.beta:g}), or declare where it ends with --beta {self.limit if self.peak is None else self.peak:.6g}"
+        return f"make the schedule end at the beta you intend ({self.beta:g}), or declare where it ends with --beta {self.whole:.6g}"
 
 
 @dataclass
