@@ -117,6 +117,10 @@ class TermWalker:
         constants 20 x 8 was a false VAE002 ('reduced unlike each other over the batch')."""
         if fact.dims is not None or len(fact.by_batch) != 1 or self.ctx.batch < 2 or self.ctx.batch not in fact.sizes:
             return fact.dims
+        # full-batch training (a graph VAE's N nodes, vaelint/frontends/training/madebatches.py): one batch, its
+        # size read as a constant, as beta_eff is judged at it
+        if "full-batch training" in (getattr(getattr(self.ctx, "program", None), "full_batches", "") or ""):
+            return fact.dims
         # one dim only, the first of that size (a latent of 20 beside a batch of 20 stays a constant)
         first = list(fact.sizes).index(self.ctx.batch)
         return tuple(Dim(1, 0) if k == first else Dim(0, size) for k, size in enumerate(fact.sizes))

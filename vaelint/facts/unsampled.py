@@ -47,11 +47,27 @@ def unsampled_kl(ctx) -> UnsampledKL | None:
         found = _gaussian_heads(ctx, term)
         if found is not None and not view.depends_on(roles.recon, found[1]):
             return UnsampledKL(term, *found, mean_decoded=view.depends_on(roles.recon, found[0]))
-        if found is not None and view.depends_on(roles.recon, found[0]) and not view.depends_on_noise(roles.recon):
-            # both heads decoded and no draw anywhere on the way (z = mu + exp(0.5 * logvar)): a sampler
-            # written without its noise
+        if found is not None and not view.depends_on_noise(roles.recon) and _mean_plus_scale(view, roles.recon, *found):
+            # both heads decoded, added (z = mu + exp(0.5 * logvar)), and no draw anywhere on the way: a
+            # sampler written without its noise (an autoencoder that multiplies its code by a scale is none)
             return UnsampledKL(term, *found, mean_decoded=True, noise_left_out=True)
     return None
+
+
+_POSITIVE = ("exp", "softplus", "sqrt")
+
+
+def _mean_plus_scale(view, recon: fx.Node, mu: fx.Node, log: fx.Node) -> bool:
+    """Does the reconstruction read ``mu + s`` (or ``s + mu``), s a positive transform of the scale head
+    (exp, softplus, sqrt of it) that does not read the mean?"""
+    for node in view.ancestors(recon):
+        if view.op(node) != "add" or len(node.args) != 2 or not all(isinstance(a, fx.Node) for a in node.args):
+            continue
+        for m, s in (node.args, node.args[::-1]):
+            if m is mu and view.depends_on(s, log) and not view.depends_on(s, mu):
+                if any(view.op(a) in _POSITIVE and view.depends_on(a, log) for a in view.ancestors(s)):
+                    return True
+    return False
 
 
 def _gaussian_heads(ctx, term: fx.Node) -> tuple[fx.Node, fx.Node] | None:
