@@ -139,6 +139,10 @@ def _record_probes(opened: set) -> None:
         original = getattr(os, name)
 
         def probe(path, *args, _original=original, **kwargs):
+            if not isinstance(path, (str, bytes, int, os.PathLike)):
+                # no path at all (sys.path.append(dir) with the builtin): no file there, as os.path.isdir and
+                # the import path's readers take it, whoever asks (vaelint's own lookups after such code ran)
+                raise FileNotFoundError(2, "No such file or directory", repr(path))
             try:
                 return _original(path, *args, **kwargs)
             except (FileNotFoundError, NotADirectoryError):
