@@ -21,6 +21,7 @@ def batch_use(use) -> ast.expr:
     keys = [ast.keyword("keys", const(tuple(use.keys)))] if use.keys else []
     keys += [ast.keyword("type_tested", const(True))] if getattr(use, "type_tested", False) else []
     keys += [ast.keyword("optional", const(tuple(use.optional)))] if getattr(use, "optional", ()) else []
+    keys += [ast.keyword("listed", const(tuple(use.listed)))] if getattr(use, "listed", ()) else []
     return ast.Call(func=rt("BatchUse"), args=[const(use.kind), const(use.arity)], keywords=keys)
 
 

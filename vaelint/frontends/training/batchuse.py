@@ -22,6 +22,8 @@ class BatchUse:
     type_tested: bool = False
     function: bool = False  # "passed" to a function of the module's own (elbo(self.vae, batch)), not a method
     optional: tuple = ()  # "keyed": keys the step tests for first (``batch["t"] if "t" in batch else x``)
+    # "keyed": keys whose value the step reads only by its first item (``batch["img"][0]``): a list of tensors
+    listed: tuple = ()
 
 
 def use_of(name: str, statements) -> BatchUse:
@@ -39,7 +41,8 @@ def use_of(name: str, statements) -> BatchUse:
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
                     keys = keys_read(name, statements)
                     tested = tuple(k for k in keys_tested(name, statements) if k in keys)
-                    return BatchUse("keyed", key=keys[0] if keys else key.value, keys=tuple(keys), optional=tested)
+                    listed = tuple(k for k in keys if k in keys_read_first_item(name, statements))
+                    return BatchUse("keyed", key=keys[0] if keys else key.value, keys=tuple(keys), optional=tested, listed=listed)
                 if _slices_a_tensor(key):
                     return BatchUse("tensor")  # x[:, :-1] (teacher forcing), x[..., 0]: the batch is a tensor
                 return BatchUse("indexed", type_tested=_type_tested(name, statements))
@@ -99,6 +102,24 @@ def keys_read(name: str, statements) -> list[str]:
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
                 found.append((node.lineno, node.col_offset, key.value))
     return list(dict.fromkeys(k for _, _, k in sorted(found)))
+
+
+def keys_read_first_item(name: str, statements) -> set[str]:
+    """The keys of a dict ``name`` whose value every read of the statements takes the first item
+    of (``name["img"][0]``): the data set's items hold a list (or tuple) of tensors there, and
+    the tensor a step takes out is what one --input gives."""
+    first, other = set(), set()
+    for stmt in statements:
+        parents = {child: node for node in ast.walk(stmt) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(stmt):
+            if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name):
+                continue
+            if not (isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):
+                continue
+            up = parents.get(node)
+            is_first = isinstance(up, ast.Subscript) and up.value is node and isinstance(up.slice, ast.Constant) and up.slice.value == 0
+            (first if is_first else other).add(node.slice.value)
+    return first - other
 
 
 def keys_tested(name: str, statements) -> list[str]:

@@ -48,7 +48,7 @@ def batch_maker(specs: list):
         if keys:
             # for batch in loader: x = batch["image"]: the keys the step reads take the specs in
             # order (the data set's labels after them), as a pattern's names do
-            return _keyed(keys, given, {s.name: s for s in specs if s.name}, _labels(loader, given))
+            return _keyed(keys, given, {s.name: s for s in specs if s.name}, _labels(loader, given), _listed_keys(frame))
         own = _transformed_rows(loader, given)
         if own is not None:
             return own  # rows of the code's own tensors, made from --input's rows and changed by the code
@@ -261,8 +261,23 @@ def _zipped_parts(frame) -> list[int] | None:
 def _keys_read(frame) -> list[str]:
     """The keys the step reads of a batch it takes whole (``for batch in loader:`` then
     ``batch["image"]``, ``batch = next(it)``), in the order of the source; [] for none."""
-    from vaelint.frontends.training.batchpattern import enumerated
     from vaelint.frontends.training.batchuse import keys_read
+
+    read = _batch_read(frame)
+    return keys_read(*read) if read is not None else []
+
+
+def _listed_keys(frame) -> set[str]:
+    """The keys whose value the step reads only by its first item (``batch["img"][0]``)."""
+    from vaelint.frontends.training.batchuse import keys_read_first_item
+
+    read = _batch_read(frame)
+    return keys_read_first_item(*read) if read is not None else set()
+
+
+def _batch_read(frame):
+    """(the batch's name, the statements after it is taken) for a batch the step takes whole; or None."""
+    from vaelint.frontends.training.batchpattern import enumerated
     from vaelint.frontends.training.livestep import located_frame
 
     _, scope, place = located_frame(frame) if frame is not None else (None, None, None)
@@ -274,17 +289,19 @@ def _keys_read(frame) -> list[str]:
         target = stmt.targets[0]
         after = [s for s in ast.walk(scope.node) if isinstance(s, ast.stmt) and s.lineno > (stmt.end_lineno or stmt.lineno)]
     else:
-        return []
-    return keys_read(target.id, after) if isinstance(target, ast.Name) else []
+        return None
+    return (target.id, after) if isinstance(target, ast.Name) else None
 
 
-def _keyed(keys: list[str], given: list, named: dict, labels) -> dict:
+def _keyed(keys: list[str], given: list, named: dict, labels, listed: set) -> dict:
     """The dict batch: a key named by ``--input batch.KEY=SPEC`` takes that spec; the others
-    take the unnamed specs in the order the step reads them, then the data set's labels."""
+    take the unnamed specs in the order the step reads them, then the data set's labels. A key
+    the step reads only by its first item (``batch["img"][0]``) holds a list of that tensor."""
     by_key = {n.split(".", 1)[1]: s for n, s in named.items() if "." in n}
     rest = [k for k in keys if k not in by_key]
     items = dict(zip(rest, _from_specs(given, {}, len(rest), labels))) if rest else {}
-    _say_keys(rest, given)
+    items = {k: [v] if k in listed and not isinstance(v, StandIn) else v for k, v in items.items()}
+    _say_keys(rest, given, listed)
     return {k: by_key[k].make(by_key[k].batch) if k in by_key else items[k] for k in keys}
 
 
@@ -317,10 +334,10 @@ def _item_keys(loader) -> list[str]:
     return []
 
 
-def _say_keys(keys: list[str], given: list) -> None:
+def _say_keys(keys: list[str], given: list, listed: set) -> None:
     from vaelint.frontends.training.livedata import STOOD_IN
 
-    pairs = ", ".join(f"[{k!r}] = --input {s.text()}" for k, s in zip(keys, given))
+    pairs = ", ".join(f"[{k!r}]{'[0]' if k in listed else ''} = --input {s.text()}" for k, s in zip(keys, given))
     if not pairs:
         return
     note = f"the batch is a dict the step reads by key: {pairs} (the keys in the order the step reads them, or its data set's __getitem__ writes them)"

@@ -156,7 +156,10 @@ class Runtime:
             # --input is left for it: the data set's items need not have it
             rest = [k for k in use.keys if k not in keyed and k not in use.optional]
             rest += [k for k in use.keys if k not in keyed and k in use.optional][: max(0, len(items) - len(rest))]
-            return {**{k: self._item(items, {}, f"{name}[{k!r}]", i, line) for i, k in enumerate(rest)}, **keyed}
+            given = {k: self._item(items, {}, f"{name}[{k!r}]", i, line) for i, k in enumerate(rest)}
+            # batch["img"][0]: the tensor given is the item the step takes out of the key's list
+            given = {k: [v] if k in use.listed and not isinstance(v, StandIn) else v for k, v in given.items()}
+            return {**given, **keyed}
         if name in named:
             return named[name]
         if kind == "unpacked":
