@@ -28,8 +28,17 @@ def accumulating_schedules(
     step that run after its backward, each with what counts its runs ("step", "epoch"), where a
     warm-up is often written (the check stops at the backward, so they never run)."""
     namespace = _step_namespace(fn, frame_values)
-    updates: dict = {}  # name -> [(its update, reading the last value), ...] in the order they run
     steps = [(s, "step") for s in _updating(region)] + [(s, per) for top, per in later for s in _updating([top])]
+    out = _schedules(steps, namespace, path, text, sandbox)
+    for called, updates in _global_updates_called(region, namespace):
+        # loss_fn(...) doing ``global beta; beta = min(1.0, beta + 0.05)``: a warm-up each call moves
+        where = called.__code__.co_filename
+        out += _schedules([(s, "step") for s in updates], called.__globals__, where, _text_of(where), sandbox)
+    return out
+
+
+def _schedules(steps: list, namespace: dict, path: str, text: str, sandbox) -> list[Schedule]:
+    updates: dict = {}  # name -> [(its update, reading the last value), ...] in the order they run
     for stmt, per in steps:
         found = _update_of(stmt)
         if found is None or _a_count(stmt):
@@ -57,6 +66,62 @@ def accumulating_schedules(
         loc = SourceLoc(path, stmt.lineno, stmt.col_offset + 1)
         out.append(Schedule(name, ", then ".join(said), loc, per, now, values, False, values_from))
     return out
+
+
+def _global_updates_called(region: list[ast.stmt], namespace: dict):
+    """(function, its updates of module globals) for each function of the user's own the step
+    calls by name (``loss = loss_fn(recon, x, mu, logvar)``) that declares ``global NAME`` and
+    moves NAME from its own last value: the step runs the update once each time it calls it."""
+    import inspect
+    import textwrap
+    import types
+
+    from vaelint.source.frames import is_user_file
+
+    seen = set()
+    for node in (n for stmt in region for n in ast.walk(stmt)):
+        called = namespace.get(node.func.id) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else None
+        if not isinstance(called, types.FunctionType) or id(called) in seen or not is_user_file(called.__code__.co_filename):
+            continue
+        seen.add(id(called))
+        try:
+            lines, first = inspect.getsourcelines(called)
+            tree = ast.parse(textwrap.dedent("".join(lines)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        ast.increment_lineno(tree, first - 1)
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) else []
+        declared = {
+            name for stmt in ast.walk(ast.Module(body=body, type_ignores=[])) if isinstance(stmt, ast.Global) for name in stmt.names
+        }
+        updates = [s for s in _updating(body) if (u := _update_of(s)) is not None and isinstance(u[0], ast.Name) and u[0].id in declared]
+        if updates:
+            yield called, updates
+
+
+def globals_moved(region: list[ast.stmt], namespace: dict) -> list[tuple[dict, str]]:
+    """(module namespace, name) of each global a function the step calls moves from its own last
+    value (``global beta; beta = min(1.0, beta + 0.05)`` in ``loss_fn``)."""
+    out = []
+    for called, updates in _global_updates_called(region, namespace):
+        out += [(called.__globals__, name) for name in dict.fromkeys(_update_of(s)[0].id for s in updates)]
+    return out
+
+
+def globals_at_the_batch(region: list[ast.stmt], fn, frame_values: dict | None, first: dict) -> list[tuple[dict, str, object]]:
+    """(module namespace, name, value) of each global :func:`globals_moved` finds, with its value
+    when the run's batch came in (``first``: {(id(namespace), name): value}) or, where the step was
+    read from the code, its value now."""
+    found = globals_moved(region, _step_namespace(fn, frame_values))
+    return [(space, name, first.get((id(space), name), space[name])) for space, name in found if name in space]
+
+
+def _text_of(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _updating(region: list[ast.stmt]):

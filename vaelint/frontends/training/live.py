@@ -77,6 +77,7 @@ class Taken:
     after: dict | None = None  # the frame's variables once the batch was bound
     pristine: dict | None = None  # copies of what the frame advances with next(NAME), as they were then
     parts: tuple = ()  # zip(a, b) read by one statement: each loader's item count (-1: a bare tensor)
+    moved: dict | None = None  # globals the frame's callees move each call (global beta), as they were then
 
 
 @dataclass

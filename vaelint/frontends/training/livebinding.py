@@ -31,6 +31,24 @@ def pristine(frame, values: dict) -> dict:
     return out
 
 
+def moved_globals(frame, values: dict) -> dict:
+    """{(id(module namespace), name): value} of each global a function the frame calls moves from
+    its own last value (``global beta`` in ``loss_fn``), as it is when the batch comes in: each run
+    of the step starts from it (vaelint/frontends/training/program.py)."""
+    from vaelint.frontends.training.accumulating import globals_moved
+    from vaelint.frontends.training.livestep import located_frame
+
+    scope = located_frame(frame)[1]
+    if scope is None:
+        return {}
+    body = getattr(scope.node, "body", [])
+    try:
+        found = globals_moved(body, {**frame.f_globals, **values})
+    except Exception:  # noqa: BLE001 - a function whose source cannot be read: nothing moved
+        return {}
+    return {(id(space), name): space[name] for space, name in found if name in space}
+
+
 def copyable(value) -> bool:
     """A warm-up object, not a data loader's iterator or a generator (a copy would read data)."""
     import types
@@ -53,6 +71,7 @@ def after_binding(frame, taken) -> None:
             taken.after = dict(f.f_locals)
             taken.pristine = pristine(f, taken.after)
             taken.after.update(taken.pristine)
+            taken.moved = moved_globals(f, taken.after)
             f.f_trace = own
             sys.settrace(previous)
             return own

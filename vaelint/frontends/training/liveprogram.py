@@ -309,12 +309,12 @@ def _program(frontend, ref, request, home, capture, runtime, sandbox, sites, mak
     from vaelint.frontends.training.program import step_program
     from vaelint.frontends.training.runtime import StepReady
 
-    step = step_from(capture)
-    if step.is_module and step.loader is not None and capture.taken.pristine:
-        step.module_globals.update(capture.taken.pristine)  # a warm-up object as the batch found it
+    step, taken = step_from(capture), capture.taken
+    if step.is_module and step.loader is not None and taken.pristine:
+        step.module_globals.update(taken.pristine)  # a warm-up object as the batch found it
     first = step.source.lineno if step.kind != "param" else step.region[0].lineno
     runtime.path = step.scope.path
-    runtime.zipped = capture.taken.parts if capture.taken is not None else ()  # zip(a, b) bound to one name
+    runtime.zipped, runtime.moved = (taken.parts, taken.moved or {}) if taken is not None else ((), {})  # zip(a, b); global beta
     runtime.site = (step.site.place.scope.path, step.site.place.statement.lineno, step.site.place.statement.end_lineno)
     spec_batch = request.inputs[0].batch if request.inputs else None
     runtime.batches = lambda loader, frame=None: at_batch(lambda: make(loader, frame), getattr(runtime, "batch_now", None), spec_batch)

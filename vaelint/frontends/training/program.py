@@ -177,8 +177,15 @@ def _step(plan, fn, counters: dict, sandbox, home, iterators: dict, runtime=None
     from vaelint.source.frames import SourceLoc
 
     moves = SimpleNamespace(moves=[], taken=True)  # CUDA moves kept on the CPU, the model's forward's too
+    # globals the functions the step calls move each call (global beta; beta = min(1.0, beta + 0.05)):
+    # each run starts from their values when the batch came in, as the first step does
+    from vaelint.frontends.training.accumulating import globals_at_the_batch
+
+    moved = globals_at_the_batch(plan.region, fn, plan.frame_values, getattr(runtime, "moved", None) or {})
 
     def run_step(*inputs, **named):
+        for space, name, value in moved:
+            space[name] = value
         fresh = {name: copy.deepcopy(pristine) for name, pristine in iterators.items()}
         if runtime is not None:
             runtime.batch_now = batch_size_of(inputs)  # a batch the step draws itself is made this size
