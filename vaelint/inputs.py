@@ -120,7 +120,17 @@ class InputSpec:
 
     def make(self, batch: int, generator=None, device="cpu"):
         """A tensor of this spec with its batch dim of size ``batch``: of the code's own
-        samples where the spec came from a tensor it made (repeated past its size), else drawn."""
+        samples where the spec came from a tensor it made (repeated past its size), else drawn.
+        It is marked as vaelint's (``MADE``): where the code's data would be a NumPy array,
+        ``torch.from_numpy`` takes it as it is (vaelint/frontends/training/sandboxanswers.py)."""
+        made = self._make(batch, generator, device)
+        try:
+            setattr(made, MADE, True)
+        except (AttributeError, TypeError):
+            pass
+        return made
+
+    def _make(self, batch: int, generator=None, device="cpu"):
         import torch
 
         if self.indexes_batch and (self.real is None or batch != self.high):
@@ -147,6 +157,9 @@ class InputSpec:
         # pack_padded_sequence): draw those from [1, HIGH) so none is empty.
         low = 1 if len(shape) == 1 and high > 1 else 0
         return torch.randint(low, high, shape, generator=generator, dtype=dtype).to(device)
+
+
+MADE = "_vaelint_made"  # the attribute a tensor vaelint made for an --input carries
 
 
 def at_one_batch(specs: list[InputSpec]) -> tuple[list[InputSpec], str | None]:

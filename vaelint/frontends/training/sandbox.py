@@ -34,7 +34,7 @@ import os
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
-from vaelint.frontends.training.sandboxanswers import NoOutput, a_pause, from_hub_cache
+from vaelint.frontends.training.sandboxanswers import NoOutput, a_pause, from_hub_cache, numpy_batches
 from vaelint.frontends.training.sandboxparts import first_step_only, no_step_subclass, retrieved, started_by_user_code, subclasses
 from vaelint.frontends.training.sandboxprograms import finished_popen
 from vaelint.frontends.training.sandboxthreads import keep_guarded, threads_now
@@ -230,6 +230,7 @@ class Sandbox:
         # weights already in torch.hub's cache load from the disk, as torch.hub loads them; others stay as built
         self._patch(torch.hub, "load_state_dict_from_url", from_hub_cache(real_load, self))
         self._patch(torch.utils.data.DataLoader, "__iter__", self._no_iteration())
+        numpy_batches(self)  # torch.from_numpy of a batch vaelint gave in place of an array
         # a program the code starts (curl or wget fetching a data set, a shell command) is out
         # of this process's reach: none is started
         import os
