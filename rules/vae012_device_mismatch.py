@@ -109,6 +109,8 @@ class VAE(nn.Module):
 _MOVED_WHEN_BUILT = (
     "mask = torch.ones(latent)\n        if torch.cuda.is_available():\n            mask = mask.cuda()\n        self.mask = mask"
 )
+# the attribute moved again in the constructor to a device chosen in place: a GPU machine moves it there
+_MOVED_TO_CHOSEN = "self.mask = torch.ones(latent)\n        self.mask = self.mask.to(torch.device({DEVICE}))"
 
 
 # a loss function whose first parameter is the forward's tuple: the fix names a tensor, not it
@@ -221,6 +223,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         Example(fill(_HELD, keep="self.mask = torch.tensor(2.0)"), inputs=("6x20",)),
         # a plain attribute the constructor moves under is_available() (sylvester-flows' MADE masks): a note
         Example(fill(_HELD, keep=_MOVED_WHEN_BUILT), inputs=("6x20",)),
+        # moved by reassignment to torch.device("cuda" if torch.cuda.is_available() else "cpu"): the model's device
+        Example(fill(_HELD, keep=fill(_MOVED_TO_CHOSEN, device='"cuda" if torch.cuda.is_available() else "cpu"')), inputs=("6x20",)),
     ]
     INVALID = [
         Example(
@@ -265,6 +269,13 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         # a plain tensor attribute: model.to(device) moves parameters and buffers only
         Example(
             fill(_HELD, keep="self.mask = torch.ones(latent)"), inputs=("6x20",), at="masked", message="neither a parameter nor a buffer"
+        ),
+        # the near miss of the chosen device: moved to the CPU written down, it stays there on a GPU machine
+        Example(
+            fill(_HELD, keep=fill(_MOVED_TO_CHOSEN, device='"cpu"')),
+            inputs=("6x20",),
+            at="masked",
+            message="neither a parameter nor a buffer",
         ),
         Example(
             _tuple_loss("torch.zeros(mu.size(1))"),

@@ -312,6 +312,8 @@ def _placed_on_a_device(value: ast.expr, written: set) -> bool:
         for g in given:
             if isinstance(g, ast.Constant) or (isinstance(g, ast.Name) and g.id in written):
                 continue
-            if not any(w in ast.unparse(g).lower() for w in _NOT_A_DEVICE):
+            said = ast.unparse(g).lower()
+            # torch.device("cuda" if torch.cuda.is_available() else "cpu") written in place: a choice, as a variable is
+            if "cuda" in said or not any(w in said for w in _NOT_A_DEVICE):
                 return True
     return False
