@@ -225,6 +225,10 @@ def scales_against(ctx, rec: TermScale) -> LossScales | str:
             others.append(term)
             continue
         if any(f.kind == "const" and f.value == 0 for f in kl.factors) and scheduled_weight(ctx, kl) is None:
+            if kl.reductions() and not kl_normalization(ctx, kl).constant:
+                # lam * (p ** 2).sum() with lam = 0: a penalty switched off, no KL of the sampler's: the KL is another term
+                others.append(term)
+                continue
             return ZERO_WEIGHT  # a warm-up read as a schedule is judged where it goes; any other 0 is no beta
         if categorical_only(ctx, term):  # sum q * log(q * K) of a Gumbel-softmax posterior: weighed as written
             kl.read_as = CATEGORICAL
