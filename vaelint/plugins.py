@@ -38,8 +38,12 @@ def registered(group: str) -> tuple[Registered, ...]:
     """The entries of ``group``: vaelint's own first, then the others by distribution and name."""
     from importlib.metadata import entry_points
 
+    from vaelint.source.frames import readable_import_path
+
     own, others = [], []
-    for ep in entry_points(group=group):
+    with readable_import_path():
+        found = list(entry_points(group=group))
+    for ep in found:
         dist = getattr(ep, "dist", None)
         by = dist.metadata["Name"] if dist is not None else None
         if by is not None and by.lower() == "vaelint":

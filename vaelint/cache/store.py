@@ -124,7 +124,10 @@ def _torch_version() -> str:
     try:
         from importlib.metadata import version
 
-        return version("torch")
+        from vaelint.source.frames import readable_import_path
+
+        with readable_import_path():
+            return version("torch")
     except Exception:  # noqa: BLE001 - a torch without metadata: its absence is a version too
         return "unknown"
 

@@ -77,8 +77,11 @@ class _Anything(metaclass=_AnythingType):
 def _installed_version(name: str) -> str:
     from importlib import metadata
 
+    from vaelint.source.frames import readable_import_path
+
     try:
-        return metadata.version(name)
+        with readable_import_path():
+            return metadata.version(name)
     except Exception:  # noqa: BLE001 - not installed (or its metadata is not readable)
         return "0.0.0"
 

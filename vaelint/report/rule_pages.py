@@ -21,8 +21,11 @@ def home_url() -> str | None:
     carries each rule's page as ``help.markdown`` instead)."""
     from importlib.metadata import PackageNotFoundError, metadata
 
+    from vaelint.source.frames import readable_import_path
+
     try:
-        urls = metadata("vaelint").get_all("Project-URL") or []
+        with readable_import_path():
+            urls = metadata("vaelint").get_all("Project-URL") or []
     except PackageNotFoundError:
         return None
     by_label = {label.strip().lower(): url.strip() for label, _, url in (u.partition(",") for u in urls)}

@@ -7,6 +7,7 @@ vaelint itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import sysconfig
@@ -270,3 +271,22 @@ def user_frame_of_traceback(tb) -> SourceLoc | None:
             found = SourceLoc(os.path.realpath(f.f_code.co_filename), line, col, f.f_code.co_name)
         tb = tb.tb_next
     return found
+
+
+@contextlib.contextmanager
+def readable_import_path():
+    """``sys.path`` holding folder names only, while vaelint reads the installed packages'
+    metadata (``importlib.metadata`` stats every entry and raises TypeError on any other, as code
+    doing ``sys.path.append(dir)`` with the builtin leaves it): the other entries are put back
+    after, where they were, as Python's import system passes them over."""
+    saved = sys.path[:]
+    kept = [p for p in saved if isinstance(p, (str, os.PathLike))]
+    if len(kept) == len(saved):
+        yield
+        return
+    sys.path[:] = kept
+    try:
+        yield
+    finally:
+        if sys.path == kept:
+            sys.path[:] = saved

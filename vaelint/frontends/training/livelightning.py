@@ -132,8 +132,11 @@ def tracker_loggers_without_their_package(sandbox) -> None:
 def _installed(package: str) -> bool:
     import importlib.metadata
 
+    from vaelint.source.frames import readable_import_path
+
     try:
-        importlib.metadata.version(package)
+        with readable_import_path():
+            importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return False
     return True

@@ -47,12 +47,17 @@ def _declared_requirements(package: str) -> set[str] | None:
     installed (a folder on the path)."""
     from importlib import metadata
 
-    dists = metadata.packages_distributions().get(package)
+    from vaelint.source.frames import readable_import_path
+
+    with readable_import_path():
+        dists = metadata.packages_distributions().get(package)
     if not dists:
         return None
     out: set[str] = set()
     for dist in dists:
-        for req in metadata.requires(dist) or ():
+        with readable_import_path():
+            required = metadata.requires(dist) or ()
+        for req in required:
             out.add(re.split(r"[\s;<>=!~\[(]", req, maxsplit=1)[0].lower().replace("_", "-"))
     return out
 
