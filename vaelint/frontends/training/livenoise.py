@@ -95,6 +95,7 @@ def _frozen_sample(func, args, kwargs, watch) -> bool:
         and a.numel() >= noise
         and storage_of(a) not in watch.noise_ptrs
         and (watch.depth > 0 or storage_of(a) in watch.frozen_heads)
+        and not _a_constant(a)
         for a in tensors
     )
     if met:
@@ -106,6 +107,24 @@ def _frozen_sample(func, args, kwargs, watch) -> bool:
 
         watch.frozen.append(user_frame())  # where: said when no backward of a VAE follows
     return met
+
+
+def _a_constant(t) -> bool:
+    """A tensor of one value throughout, or an identity (``MultivariateNormal(torch.zeros(k),
+    torch.eye(k)).sample()``'s parameters): a standard prior's, never a head's values."""
+    import torch
+
+    try:
+        flat = t.detach().reshape(-1)
+        if bool((flat == flat[0]).all()):
+            return True
+        return (
+            t.dim() >= 2
+            and t.shape[-1] == t.shape[-2]
+            and bool(torch.equal(t.detach(), torch.eye(t.shape[-1], dtype=t.dtype, device=t.device).expand_as(t)))
+        )
+    except (RuntimeError, TypeError, NotImplementedError):
+        return False
 
 
 def _a_layer(func, args, kwargs) -> bool:
@@ -128,6 +147,8 @@ def _a_layer(func, args, kwargs) -> bool:
 
 def watch_noise(patch, watch) -> None:
     """torch's random draws (and torch.distributions' rsample) remember what they drew."""
+    import sys
+
     import torch
     import torch.distributions.utils as dist_utils
 
@@ -144,8 +165,13 @@ def watch_noise(patch, watch) -> None:
     patch(torch.Tensor, "exponential_", noisy(torch.Tensor.exponential_))  # F.gumbel_softmax
     patch(torch, "_standard_gamma", noisy(torch._standard_gamma))  # Gamma, Beta rsample
     patch(torch, "_sample_dirichlet", noisy(torch._sample_dirichlet))  # Dirichlet rsample (topic models)
-    patch(dist_utils, "_standard_normal", noisy(dist_utils._standard_normal))
-    import sys
+    real_standard = dist_utils._standard_normal
+    drawn = noisy(real_standard)
+    patch(dist_utils, "_standard_normal", drawn)
+    for module in [m for name, m in list(sys.modules.items()) if name.startswith("torch.distributions.") and m is not None]:
+        if getattr(module, "_standard_normal", None) is real_standard:
+            # bound by name where it is imported (MultivariateNormal's, LowRankMultivariateNormal's rsample)
+            patch(module, "_standard_normal", drawn)
 
     numpy = sys.modules.get("numpy")
     if numpy is not None:
