@@ -95,7 +95,7 @@ class Analysed(nn.Module):
             return out
         args, kwargs = self._binder(out, inputs, leaf_nodes)
         self._stage("loss")
-        return self._loss(*args, **kwargs)
+        return _fields_of(self._loss(*args, **kwargs))
 
     def _run_step(self, positional: tuple, kwargs: dict):
         """A training step: the model calls it makes mark the forward's outputs
@@ -106,6 +106,16 @@ class Analysed(nn.Module):
 
         with marking_model_calls(self._on_output):
             return self._step(*positional, **kwargs)
+
+
+def _fields_of(value):
+    """A loss's dataclass record (``LossOutput(total_loss=..., recon=..., kl=...)``) as the dict of
+    its fields, read as a dict is (its total by the key that names it, else its terms summed)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return value
 
 
 def _is_bound_to(loss, model) -> bool:
