@@ -102,3 +102,63 @@ def numpy_batches(sandbox) -> None:
         return real(value)
 
     sandbox._patch(torch, "from_numpy", from_numpy)
+
+
+class _Screen:
+    """A curses window on no terminal: each call draws nothing; its size is a terminal's, and no key is pressed."""
+
+    def getmaxyx(self):
+        return (24, 80)
+
+    def getch(self, *args):
+        return -1
+
+    def getkey(self, *args):
+        return ""
+
+    def subwin(self, *args):
+        return _Screen()
+
+    derwin = newwin = subwin
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def terminal_ui(sandbox, curses) -> None:
+    """A training script that draws its progress with curses (``curses.wrapper(run)``) runs with no
+    terminal under vaelint: its screen draws nothing (its own run, in a terminal, draws there), so its
+    training is reached instead of ``nocbreak() returned ERR`` and escape codes in the report."""
+    if curses is None:
+        return
+
+    def wrapper(fn, *args, **kwargs):
+        return fn(_Screen(), *args, **kwargs)
+
+    sandbox._patch(curses, "wrapper", wrapper)
+    sandbox._patch(curses, "initscr", lambda: _Screen())
+    sandbox._patch(curses, "newwin", lambda *a: _Screen())
+    sandbox._patch(curses, "color_pair", lambda n: 0)
+    sandbox._patch(curses, "has_colors", lambda: False)
+    for name in (
+        "start_color",
+        "use_default_colors",
+        "init_pair",
+        "init_color",
+        "cbreak",
+        "nocbreak",
+        "echo",
+        "noecho",
+        "curs_set",
+        "endwin",
+        "raw",
+        "noraw",
+        "napms",
+        "beep",
+        "flash",
+        "doupdate",
+        "resizeterm",
+        "mousemask",
+    ):
+        if hasattr(curses, name):
+            sandbox._patch(curses, name, lambda *a, **k: None)

@@ -53,6 +53,9 @@ def guard_writes(sandbox) -> None:
     from vaelint.frontends.training.sandboxnative import after_import
 
     after_import(sandbox, ("pandas",), lambda name: _pandas_writes(sandbox, sys.modules.get(name)))
+    from vaelint.frontends.training.sandboxanswers import terminal_ui
+
+    after_import(sandbox, ("curses",), lambda name: terminal_ui(sandbox, sys.modules.get(name)))  # a curses dashboard
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         sandbox._patch(plt, "savefig", skipped(sandbox, "plt.savefig"))
