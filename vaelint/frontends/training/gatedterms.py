@@ -30,8 +30,10 @@ def first_gated_step(program, fn, counters: dict, plan, sandbox, feeding: set | 
     settable = {n.removeprefix(SAVED) for n in fn.__code__.co_freevars} | set(fn.__globals__)
     namespace = _step_namespace(fn, plan.frame_values)
     ends = loop_ends(loops, namespace, frame.scope.path, sandbox)
+    earlier: set = set()  # what the step computed before each statement (rec, kl)
     for stmt in walk_statements(plan.region):
-        if not isinstance(stmt, ast.If) or not any(writes_of(s) & feeding for s in stmt.body):
+        computed, earlier = set(earlier), earlier | writes_of(stmt)
+        if not isinstance(stmt, ast.If) or not any(writes_of(s) & feeding for s in [*stmt.body, *stmt.orelse]):
             continue
         read = sorted(loads(stmt.test) & names & settable)
         if len(read) != 1 or read[0] in counters:
@@ -39,27 +41,39 @@ def first_gated_step(program, fn, counters: dict, plan, sandbox, feeding: set | 
         counter = read[0]
         now = namespace.get(counter, 0)
         now = now if isinstance(now, int) and not isinstance(now, bool) else 0
-        if _taken(stmt.test, namespace, counter, now, frame.scope.path, sandbox) is not False:
-            continue
+        taken = lambda v, test=stmt.test, c=counter: _taken(test, namespace, c, v, frame.scope.path, sandbox)  # noqa: E731
         end = ends.get(counter)
-        later = next(
-            (
-                v
-                for v in _TRIED
-                if v > now and (end is None or v <= end) and _taken(stmt.test, namespace, counter, v, frame.scope.path, sandbox)
-            ),
-            None,
-        )
+        counts = [v for v in _TRIED if v > now and (end is None or v <= end)]
+        if taken(now) is False and any(writes_of(s) & feeding for s in stmt.body):
+            later, warm_up = next((v for v in counts if taken(v)), None), False
+        elif taken(now) is True and _adds_a_term(stmt, feeding, computed):
+            # if epoch < warmup: loss = rec  else: loss = rec + beta * kl: a warm-up branch, left for good
+            later, warm_up = next((v for v in counts if taken(v) is False), None), True
+            later = later if later is not None and all(taken(v) is False for v in counts if v >= later) else None
+        else:
+            continue
         if later is None:
             continue
         counters[counter] = later
         where = SourceLoc(frame.scope.path, stmt.lineno, stmt.col_offset + 1)
+        test = f"`{source_segment(text, stmt.test, 60)}` ({display_path(where.path)}:{where.line})"
         program.notes.append(
-            f"the step adds to its loss only where `{source_segment(text, stmt.test, 60)}` ({display_path(where.path)}:"
-            f"{where.line}), not at {counter} = {now}: it is checked at {counter} = {later}, the first count read where "
-            "that branch is taken"
+            f"the step computes another loss while {test}, a warm-up, as at {counter} = {now}: it is checked at "
+            f"{counter} = {later}, the first count read past it, with the loss training goes on with"
+            if warm_up
+            else f"the step adds to its loss only where {test}, not at {counter} = {now}: it is checked at {counter} = "
+            f"{later}, the first count read where that branch is taken"
         )
         return
+
+
+def _adds_a_term(stmt: ast.If, feeding: set, computed: set) -> bool:
+    """Does the ``else`` of ``if warm-up: loss = rec else: loss = rec + beta * kl`` set the loss from a
+    term the step computed before it (``kl``) that the branch taken first leaves out? A weight set
+    apart in each branch (``beta = 0.0`` / a ramp) is a schedule's, not a term left out."""
+    first = set().union(*(loads(s) for s in stmt.body if writes_of(s) & feeding), set())
+    then = set().union(*(loads(s) for s in stmt.orelse if writes_of(s) & feeding), set())
+    return bool((then - first) & computed)
 
 
 def _taken(test: ast.expr, namespace: dict, counter: str, value: int, path: str, sandbox) -> bool | None:
