@@ -181,6 +181,7 @@ class Binder:
         # and where the training code calls this loss
         self.output_names = output_names or {}
         self.call_site = call_site
+        self.trains_at = lambda: ""  # where the code trains the model (its own fit()): said when nothing binds
 
     def __call__(self, out: Any, inputs: tuple, leaf_nodes: dict):
         if not self.plan.explicit and (_returns_own_loss(out) or self.plan.in_forward):
@@ -310,7 +311,7 @@ class Binder:
                     "loss",
                     f"cannot bind the loss {self.plan.name}: nothing is left for its parameter {p.name!r} "
                     f"(the forward returns {len(flatten_outputs(out))} values, all bound). Return it from "
-                    f"forward, or for a number pass it with --loss-kwarg {p.name}=VALUE.",
+                    f"forward, or for a number pass it with --loss-kwarg {p.name}=VALUE.{self.trains_at()}",
                 )
             source, text = free.pop(0)
             idx = [i for i, (name, _s) in enumerate(binding.sources) if name == p.name][0]

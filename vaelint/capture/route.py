@@ -46,8 +46,12 @@ class CaptureJob:
         """A fresh binder for one route's capture (each decides the binding on its own graph)."""
         if self.plan is None:
             return None
+        from vaelint.frontends.trainingsites import where_it_trains
+
         names = input_names(self.program, len(self.specs), self.keywords)
-        return Binder(self.plan, names, *self.binding_facts)
+        binder = Binder(self.plan, names, *self.binding_facts)
+        binder.trains_at = lambda: where_it_trains(self.program)  # its fit() computes what forward does not return
+        return binder
 
     def stage(self, name: str) -> None:
         if self.progress is not None:

@@ -18,6 +18,7 @@ from vaelint.errors import VaelintError
 from vaelint.frontends.load import load_module, split_target
 from vaelint.frontends.losssource import combines_terms, keys_the_forward_returns, named_by_the_file
 from vaelint.frontends.placeholders import MissingImport
+from vaelint.frontends.trainingsites import no_training_loop
 
 if TYPE_CHECKING:
     from vaelint.frontends.base import Program
@@ -39,7 +40,9 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
     model = loaded.model
     if ref:
         kwargs = dict(kwargs)  # a loss class's constructor takes its own (ElboLoss(beta=6)): the call the rest
-        return LossPlan(_resolve_ref(loaded, ref, kwargs), ref, kwargs, explicit=True)
+        fn = _resolve_ref(loaded, ref, kwargs)
+        no_training_loop(fn, ref)  # --loss fit_on_data: a method that trains, no loss
+        return LossPlan(fn, ref, kwargs, explicit=True)
     cls = type(model)
     for name in LOSS_NAMES:
         attr = inspect.getattr_static(model, name, None)

@@ -77,3 +77,30 @@ def _training_functions(tree: ast.Module, cls: str, strict: bool = True):
             called = (qual == fn.name and fn.name in called_beside) or (isinstance(node, ast.ClassDef) and node.name in called_beside)
             if not strict or own or names_it or called:
                 yield qual, fn.lineno
+
+
+def no_training_loop(fn, ref: str) -> None:
+    """``--loss fit_on_data``, a method that trains the model (it calls ``backward``), is no loss to
+    bind: the error names the target that checks its step instead."""
+    import inspect
+    import textwrap
+
+    from vaelint.errors import VaelintError
+    from vaelint.source.frames import display_path
+
+    code = getattr(inspect.unwrap(getattr(fn, "__func__", fn)), "__code__", None)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "backward"]
+    if not calls or code is None:
+        return
+    line = code.co_firstlineno + calls[0].lineno - 1
+    where = f"{display_path(code.co_filename)}:{getattr(fn, '__qualname__', ref)}"
+    raise VaelintError(
+        "loss",
+        f"--loss {ref!r}: {getattr(fn, '__qualname__', ref)} trains the model (it calls backward, at "
+        f"{display_path(code.co_filename)}:{line}): it is no loss function to bind to the forward's outputs. "
+        f"Check its training step as the target instead: vaelint check {where} --input SPEC.",
+    )
