@@ -92,3 +92,26 @@ def _namespace_package(folder: str, relative_depth: int) -> tuple[str, str] | No
     if rel == "." or parts[0] == os.pardir or not all(p.isidentifier() for p in parts) or len(parts) < relative_depth:
         return None
     return here, ".".join(parts)
+
+
+def namespace_roots(path: str, tree) -> list[str]:
+    """The folders from which the file's absolute imports of its own folders resolve: a file in
+    src/vae/ (no ``__init__.py``: a namespace package) that imports ``vae.base_vae`` is run from
+    src/, as its project runs it; so for each folder above it that an import names first."""
+    import ast
+
+    tops = {
+        name.split(".")[0]
+        for node in ast.walk(tree)
+        for name in ([node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+        + ([a.name for a in node.names] if isinstance(node, ast.Import) else [])
+    }
+    found, d = [], os.path.dirname(path)
+    for _ in range(4):
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        if os.path.basename(d) in tops and parent not in found and not os.path.isfile(os.path.join(d, "__init__.py")):
+            found.append(parent)
+        d = parent
+    return found

@@ -22,7 +22,7 @@ import sys
 import types
 
 from vaelint.errors import VaelintError, error_text
-from vaelint.frontends.importroots import package_context, src_layouts
+from vaelint.frontends.importroots import namespace_roots, package_context, src_layouts
 from vaelint.frontends.installed import installed_module
 from vaelint.frontends.ownmodules import definitions_of, own_module_spec
 from vaelint.frontends.placeholders import SETUP, LoggerStandIn, MissingImport, Unavailable, cause_among, is_logger
@@ -130,13 +130,13 @@ def load_module(
     installed = installed_module(abspath, root, package)
     if installed is not None:
         return installed
-    # The file's folder (sibling imports), its package root, and the current
-    # directory (``from models.base import BaseVAE`` run from the repo root); last, a project's
-    # src/ folder, where ``pip install -e .`` would have put it on the path.
+    # The file's folder, its package root, the current directory (run from the repo root); last, a src/
+    # folder (``pip install -e .``'s; src/vae/timevae.py's importing vae.base_vae).
     # A package's __main__.py runs as `python -m PKG` does: its own folder is not first on the path (a
     # module named like the package there, textvae/textvae.py, would hide the package: altescy/textvae)
     main = os.path.basename(abspath) == "__main__.py" and os.path.isfile(os.path.join(os.path.dirname(abspath), "__init__.py"))
-    for folder in (*src_layouts(abspath), os.getcwd(), root, *(() if main else (os.path.dirname(abspath),))):
+    last = (*namespace_roots(abspath, tree), *src_layouts(abspath))
+    for folder in (*last, os.getcwd(), root, *(() if main else (os.path.dirname(abspath),))):
         if folder not in sys.path:
             sys.path.insert(0, folder)
 
