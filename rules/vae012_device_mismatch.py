@@ -277,6 +277,16 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
             at="masked",
             message="neither a parameter nor a buffer",
         ),
+        # and a dtype chosen by the GPU's presence moves it nowhere
+        Example(
+            fill(
+                _HELD,
+                keep="self.mask = torch.ones(latent)\n        self.mask = self.mask.to(torch.float64 if torch.cuda.is_available() else torch.float32)",
+            ),
+            inputs=("6x20",),
+            at="masked",
+            message="neither a parameter nor a buffer",
+        ),
         Example(
             _tuple_loss("torch.zeros(mu.size(1))"),
             inputs=("6x20",),

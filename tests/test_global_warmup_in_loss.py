@@ -93,3 +93,51 @@ def test_a_warm_up_that_stops_short_is_still_reported(tmp_path):
     r, result = _check(tmp_path, "0.1", "gwl_capped")
     assert r.exit_code == 1, r.output
     assert [f["code"] for f in result["findings"]] == ["VAE004"], result["findings"]
+
+
+AFTER = """    global beta
+    loss = bce + beta * kld
+    beta = min(1.0, beta + 0.05)
+    return loss
+"""
+
+
+def test_a_warm_up_moved_after_the_loss_reads_it_is_checked_at_its_first_weight(tmp_path):
+    # the loss weighs by beta (0 at the start), then moves it: each run starts from its first value off 0,
+    # so the KL is weighed and a real VAE002 (the KL summed over the batch) is confirmed
+    source = SCRIPT.replace("CAP", "1.0").replace("    global beta\n    beta = min(1.0, beta + 0.05)\n    return bce + beta * kld\n", AFTER)
+    source = source.replace(
+        "kld = torch.mean(-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), 1))",
+        "kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
+    )
+    assert AFTER in source and "kld = -0.5 * torch.sum(1 + logvar" in source
+    path = tmp_path / "gwl_after.py"
+    path.write_text(source)
+    r, result = check_json(str(path))
+    assert r.exit_code == 1, r.output
+    assert [(f["code"], f["confirmed"]) for f in result["findings"]] == [("VAE002", True)], result["findings"]
+
+
+HELPERS = """beta = 0.0
+
+
+def tick():
+    global beta
+    beta = min(0.999, beta + 0.05)
+"""
+
+
+def test_another_modules_global_of_the_same_name_is_no_kl_weight(tmp_path):
+    # the near miss: the script weighs its KL by its own beta = 0.01; a helper it calls warms up a global
+    # of its own module named beta too (an EMA's momentum), which weighs nothing it returns
+    (tmp_path / "gwl_helpers.py").write_text(HELPERS)
+    source = SCRIPT.replace("beta = 0\n", "from gwl_helpers import tick\n\nbeta = 0.01\n", 1)
+    source = source.replace("    global beta\n    beta = min(CAP, beta + 0.05)\n", "")
+    source = source.replace("    loss = loss_fn(recon, x, mu, logvar)\n", "    tick()\n    loss = loss_fn(recon, x, mu, logvar)\n")
+    assert "tick()" in source and "global beta" not in source
+    path = tmp_path / "gwl_other.py"
+    path.write_text(source)
+    r, result = check_json(str(path))
+    assert r.exit_code == 1, r.output
+    assert [f["code"] for f in result["findings"]] == ["VAE004"], result["findings"]
+    assert not [n for n in result["notes"] if "annealed" in n], result["notes"]

@@ -55,3 +55,21 @@ def test_a_multivariate_normal_draw_is_the_steps_noise(tmp_path, shape, codes):
     assert {"eps", "z", "kl"} <= rows, result["flow"]
     # reached as the VAE's own backward, at the first batch: not a backward passed over, every epoch run
     assert not [n for n in result["notes"] if "reaches no random sample" in n], result["notes"]
+
+
+def test_a_frozen_vae_with_zero_initialised_heads_stays_frozen(tmp_path):
+    # the near miss: a frozen VAE's mu + eps * std written out, its encoder zero-initialised (mu all 0, std
+    # all 1, as a standard prior's): a frozen head's sample, not noise, wherever the values are one
+    import os
+
+    here = os.path.join(os.path.dirname(__file__), "..", "fixtures", "training", "running", "frozen_vae_world_model.py")
+    source = open(here, encoding="utf-8").read()
+    anchor = "        self.encoder = nn.Linear("
+    assert anchor in source
+    line = next(li for li in source.splitlines() if li.startswith(anchor))
+    zeroed = line + "\n        nn.init.zeros_(self.encoder.weight)\n        nn.init.zeros_(self.encoder.bias)"
+    path = tmp_path / "mvn_frozen_zero.py"
+    path.write_text(source.replace(line, zeroed))
+    r, result = check_json(str(path))
+    assert r.exit_code == 2, r.output
+    assert "drawn under torch.no_grad()" in result["error"]["message"], result["error"]

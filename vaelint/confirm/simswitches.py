@@ -313,7 +313,9 @@ def _placed_on_a_device(value: ast.expr, written: set) -> bool:
             if isinstance(g, ast.Constant) or (isinstance(g, ast.Name) and g.id in written):
                 continue
             said = ast.unparse(g).lower()
-            # torch.device("cuda" if torch.cuda.is_available() else "cpu") written in place: a choice, as a variable is
-            if "cuda" in said or not any(w in said for w in _NOT_A_DEVICE):
+            # torch.device("cuda" if torch.cuda.is_available() else "cpu") written in place: a choice, as a variable
+            # is (a string naming cuda in it; torch.float16 if torch.cuda.is_available() else ... is a dtype's)
+            names_cuda = any(isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value.startswith("cuda") for c in ast.walk(g))
+            if names_cuda or not any(w in said for w in _NOT_A_DEVICE):
                 return True
     return False

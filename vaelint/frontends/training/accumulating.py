@@ -30,7 +30,7 @@ def accumulating_schedules(
     namespace = _step_namespace(fn, frame_values)
     steps = [(s, "step") for s in _updating(region)] + [(s, per) for top, per in later for s in _updating([top])]
     out = _schedules(steps, namespace, path, text, sandbox)
-    for called, updates in _global_updates_called(region, namespace):
+    for called, updates, _body in _global_updates_called(region, namespace):
         # loss_fn(...) doing ``global beta; beta = min(1.0, beta + 0.05)``: a warm-up each call moves
         where = called.__code__.co_filename
         out += _schedules([(s, "step") for s in updates], called.__globals__, where, _text_of(where), sandbox)
@@ -94,26 +94,85 @@ def _global_updates_called(region: list[ast.stmt], namespace: dict):
         declared = {
             name for stmt in ast.walk(ast.Module(body=body, type_ignores=[])) if isinstance(stmt, ast.Global) for name in stmt.names
         }
+        # only a global the function weighs what it returns by (return bce + beta * kld): a weight of its
+        # loss, not another module's counter or an EMA's momentum of the same name
+        declared &= _weighing_the_return(body)
         updates = [s for s in _updating(body) if (u := _update_of(s)) is not None and isinstance(u[0], ast.Name) and u[0].id in declared]
         if updates:
-            yield called, updates
+            yield called, updates, body
+
+
+def _weighing_the_return(body: list) -> set:
+    """The names a function's returned value is multiplied by (``return rec + beta * kl``, or ``loss =
+    rec + beta * kl`` then ``return loss``)."""
+    returned = {
+        n.id
+        for r in ast.walk(ast.Module(body=body, type_ignores=[]))
+        if isinstance(r, ast.Return) and r.value
+        for n in ast.walk(r.value)
+        if isinstance(n, ast.Name)
+    }
+    exprs = [r.value for r in ast.walk(ast.Module(body=body, type_ignores=[])) if isinstance(r, ast.Return) and r.value is not None]
+    exprs += [
+        a.value
+        for a in ast.walk(ast.Module(body=body, type_ignores=[]))
+        if isinstance(a, ast.Assign) and any(isinstance(t, ast.Name) and t.id in returned for t in a.targets)
+    ]
+    out = set()
+    for expr in exprs:
+        for product in (n for n in ast.walk(expr) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult)):
+            out |= {side.id for side in (product.left, product.right) if isinstance(side, ast.Name)}
+    return out
 
 
 def globals_moved(region: list[ast.stmt], namespace: dict) -> list[tuple[dict, str]]:
     """(module namespace, name) of each global a function the step calls moves from its own last
     value (``global beta; beta = min(1.0, beta + 0.05)`` in ``loss_fn``)."""
     out = []
-    for called, updates in _global_updates_called(region, namespace):
+    for called, updates, _body in _global_updates_called(region, namespace):
         out += [(called.__globals__, name) for name in dict.fromkeys(_update_of(s)[0].id for s in updates)]
     return out
 
 
-def globals_at_the_batch(region: list[ast.stmt], fn, frame_values: dict | None, first: dict) -> list[tuple[dict, str, object]]:
+def globals_at_the_batch(region: list[ast.stmt], fn, frame_values: dict | None, first: dict, sandbox) -> list[tuple[dict, str, object]]:
     """(module namespace, name, value) of each global :func:`globals_moved` finds, with its value
     when the run's batch came in (``first``: {(id(namespace), name): value}) or, where the step was
-    read from the code, its value now."""
-    found = globals_moved(region, _step_namespace(fn, frame_values))
-    return [(space, name, first.get((id(space), name), space[name])) for space, name in found if name in space]
+    read from the code, its value now. A weight at 0 there (``beta = 0``, moved after the loss
+    reads it) is taken at its first value off 0, as a warm-up's first step with a weight is."""
+    out = []
+    for called, updates, body in _global_updates_called(region, _step_namespace(fn, frame_values)):
+        space, path = called.__globals__, called.__code__.co_filename
+        for stmt in updates:
+            name = _update_of(stmt)[0].id
+            if name not in space or any(n == name and s is space for s, n, _v in out):
+                continue
+            value = first.get((id(space), name), space[name])
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0 and _weighed_before(body, name, stmt):
+                value = _once(stmt, space, path, value, sandbox)
+            out.append((space, name, value))
+    return out
+
+
+def _weighed_before(body: list, name: str, update: ast.stmt) -> bool:
+    """Does the function weigh by ``name`` before it updates it (``loss = rec + beta * kl; beta = ...``)?"""
+    weighed = [
+        n.lineno
+        for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and name in {getattr(n.left, "id", None), getattr(n.right, "id", None)}
+    ]
+    return bool(weighed) and min(weighed) < update.lineno
+
+
+def _once(stmt: ast.stmt, space: dict, path: str, value, sandbox):
+    """The value one run of the update ``stmt`` gives a global at ``value`` (the value where it cannot be read)."""
+    target, update = _update_of(stmt)
+    code = compile_user_code(ast.Expression(body=_reading_itself(update, target)), path, "eval")
+    try:
+        with sandbox.active():
+            got = eval(code, {**space, _ACC: value})  # noqa: S307 - the user's own update, as its loss runs it
+    except Exception:  # noqa: BLE001 - it reads what only the loss computes: left as it was
+        return value
+    return got if isinstance(got, (int, float)) and not isinstance(got, bool) and math.isfinite(got) else value
 
 
 def _text_of(path: str) -> str:

@@ -95,7 +95,7 @@ def _frozen_sample(func, args, kwargs, watch) -> bool:
         and a.numel() >= noise
         and storage_of(a) not in watch.noise_ptrs
         and (watch.depth > 0 or storage_of(a) in watch.frozen_heads)
-        and not _a_constant(a)
+        and not (_a_constant(a) and _in_a_distribution())
         for a in tensors
     )
     if met:
@@ -109,9 +109,25 @@ def _frozen_sample(func, args, kwargs, watch) -> bool:
     return met
 
 
+def _in_a_distribution() -> bool:
+    """Is a torch.distributions object drawing (its ``sample()``, under its own no_grad)?"""
+    import sys
+
+    frame = sys._getframe(2)
+    for _ in range(12):
+        if frame is None:
+            return False
+        if "torch/distributions/" in frame.f_code.co_filename.replace("\\", "/"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _a_constant(t) -> bool:
-    """A tensor of one value throughout, or an identity (``MultivariateNormal(torch.zeros(k),
-    torch.eye(k)).sample()``'s parameters): a standard prior's, never a head's values."""
+    """A tensor of one value throughout, or an identity: drawn from by a distribution's own sample()
+    (``MultivariateNormal(torch.zeros(k), torch.eye(k)).sample()``), a standard prior's parameters,
+    not a frozen head's values (a frozen encoder's mu + eps * std, written out, stays one even where
+    a zero-initialised layer makes its values all one)."""
     import torch
 
     try:
