@@ -314,7 +314,7 @@ def _program(frontend, ref, request, home, capture, runtime, sandbox, sites, mak
         step.module_globals.update(taken.pristine)  # a warm-up object as the batch found it
     first = step.source.lineno if step.kind != "param" else step.region[0].lineno
     runtime.path = step.scope.path
-    runtime.zipped, runtime.moved = (taken.parts, taken.moved or {}) if taken is not None else ((), {})  # zip(a, b); global beta
+    runtime.zipped, runtime.globals_then = (taken.parts, taken.moved or {}) if taken is not None else ((), {})  # zip(a, b); global beta
     runtime.site = (step.site.place.scope.path, step.site.place.statement.lineno, step.site.place.statement.end_lineno)
     spec_batch = request.inputs[0].batch if request.inputs else None
     runtime.batches = lambda loader, frame=None: at_batch(lambda: make(loader, frame), getattr(runtime, "batch_now", None), spec_batch)

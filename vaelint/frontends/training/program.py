@@ -181,7 +181,7 @@ def _step(plan, fn, counters: dict, sandbox, home, iterators: dict, runtime=None
     # each run starts from their values when the batch came in, as the first step does
     from vaelint.frontends.training.accumulating import globals_at_the_batch
 
-    moved = globals_at_the_batch(plan.region, fn, plan.frame_values, getattr(runtime, "moved", None) or {}, sandbox)
+    moved = globals_at_the_batch(plan.region, fn, plan.frame_values, runtime.globals_then if runtime is not None else {}, sandbox)
 
     def run_step(*inputs, **named):
         for space, name, value in moved:

@@ -94,6 +94,8 @@ class Runtime:
     # the program's notes, once it is built: a step's own move to CUDA is said there (``moved``)
     notes: list | None = None
     zipped: tuple = ()  # ``for pairs in zip(a, b)``: each loader's item count in the run's batch (-1: a tensor)
+    # {(id(module namespace), name): value}: globals the step's callees move each call (global beta), at the batch
+    globals_then: dict = field(default_factory=dict)
 
     StepLoss = StepLoss
     signals = SIGNALS
