@@ -155,6 +155,37 @@ def test_training_code_no_script_runs_is_never_no_vae_targets(tmp_path, monkeypa
     assert "not checked" in r.output
 
 
+TRAINER_CLASS = """import torch
+import torch.nn.functional as F
+
+
+class Trainer:
+    def __init__(self, model, loader):
+        self.model, self.loader = model, loader
+        self.opt = torch.optim.Adam(model.parameters())
+
+    def train(self):
+        for x, _ in self.loader:
+            recon, mu, logvar = self.model(x)
+            loss = F.mse_loss(recon, x) - 0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum()
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+"""
+
+
+def test_a_trainer_class_checked_with_an_input_is_said_to_hold_training_code(tmp_path, monkeypatch):
+    """A file whose training loop is a trainer class's train() (no nn.Module in it), named with
+    --input: the error names its backward and the method to check with that --input. It used to say
+    the file 'defines no nn.Module and has no training step' (helper-found: geonwooko/VAE-GAN-PYTORCH)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "trainer.py").write_text(TRAINER_CLASS)
+    r = check("trainer.py", "--input", "16x784")
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2 and "holds training code (the backward at trainer.py:15)" in said, said
+    assert "`vaelint check trainer.py:Trainer.train --input 16x784`" in said and "has no training step" not in said, said
+
+
 def test_a_sacred_automain_script_is_run_as_a_script(tmp_path, monkeypatch):
     """@ex.automain runs main() when the file is run (Sacred): the file is a script, run to its
     step; here Sacred is not installed, which is said (pybnen/symusic was 'no VAE targets')."""

@@ -191,16 +191,17 @@ def _no_target_in(path: str, have_inputs: bool, unconfigured: list[str], inputs_
                 "not checked (check the script that calls it, or configure it in [[tool.vaelint.targets]])"
             )
         return
-    if backward and not have_inputs:
+    if backward:
         # training code that no script of its own runs (a library of train functions, a step
-        # behind an entry point vaelint does not know): never passed over as clean
+        # behind an entry point vaelint does not know, a trainer class's train()): never passed over as
+        # clean, with or without --input (which then goes to the function named)
         fn = _function_at(path, backward)
         script = "" if os.path.basename(path) == "train.py" else " (`vaelint check train.py`)"
         raise VaelintError(
             "input",
             f"{path} holds training code (the backward at {backward}) that vaelint found no way to run, so nothing "
             f"in it was checked: check the script that calls it{script}, or name the function that trains with the "
-            f"model's input: `vaelint check {path}:{fn or 'FUNCTION'} --input SHAPE`.",
+            f"model's input: `vaelint check {path}:{fn or 'FUNCTION'} {inputs_text or '--input SHAPE'}`.",
         )
     if not models and not have_inputs:
         refuse_built_not_trained(path)  # a script that builds the project's model and trains none
