@@ -41,7 +41,7 @@ def discover_loss(loaded: Program, ref: str | None, kwargs: dict) -> LossPlan | 
     if ref:
         kwargs = dict(kwargs)  # a loss class's constructor takes its own (ElboLoss(beta=6)): the call the rest
         fn = _resolve_ref(loaded, ref, kwargs)
-        no_training_loop(fn, ref)  # --loss fit_on_data: a method that trains, no loss
+        no_training_loop(fn, ref, _source_tree(fn))  # --loss fit_on_data: a method that trains, no loss
         return LossPlan(fn, ref, kwargs, explicit=True)
     cls = type(model)
     for name in LOSS_NAMES:

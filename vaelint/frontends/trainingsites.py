@@ -79,21 +79,16 @@ def _training_functions(tree: ast.Module, cls: str, strict: bool = True):
                 yield qual, fn.lineno
 
 
-def no_training_loop(fn, ref: str) -> None:
-    """``--loss fit_on_data``, a method that trains the model (it calls ``backward``), is no loss to
-    bind: the error names the target that checks its step instead."""
+def no_training_loop(fn, ref: str, tree: ast.Module | None) -> None:
+    """``--loss fit_on_data``, a method that trains the model (it calls ``backward``; ``tree``: its
+    parsed source), is no loss to bind: the error names the target that checks its step instead."""
     import inspect
-    import textwrap
 
     from vaelint.errors import VaelintError
     from vaelint.source.frames import display_path
 
     code = getattr(inspect.unwrap(getattr(fn, "__func__", fn)), "__code__", None)
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "backward"]
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "backward"] if tree else []
     if not calls or code is None:
         return
     line = code.co_firstlineno + calls[0].lineno - 1

@@ -176,10 +176,11 @@ def _once(stmt: ast.stmt, space: dict, path: str, value, sandbox):
 
 
 def _text_of(path: str) -> str:
+    from vaelint.source.files import read_source
+
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError):
+        return read_source(path)
+    except OSError:
         return ""
 
 
