@@ -70,7 +70,9 @@ in_features was worked out for another image size, a Conv layer fed the
 wrong number of channels, a reshape whose sizes do not divide the tensor.
 vaelint reports the failing op at your line with the shapes that reached it
 written with the batch as B, and, for a layer, the earlier line that fixed
-the size it expected.
+the size it expected. In training code, a step that hands its model the
+loader's batch as it comes (a TensorDataset's batch is a list, [x] even for
+one tensor) raises for want of a tensor: reported at the model's call.
 """
     why = """
 PyTorch's message names sizes (``mat1 and mat2 shapes cannot be multiplied
@@ -101,6 +103,11 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
 
     def check(self, ctx):
         failure = ctx.failure
+        whole = getattr(ctx.program, "batch_whole", None)
+        if failure is None and whole is not None:  # the code as written gave its model the loader's list and raised
+            loc, model, kind, parts, detail = whole
+            yield self.report(BatchGivenWhole(model, kind, parts, detail), loc)
+            return
         if failure is None or not is_shape_error(failure.error):
             return
         node = failure.node
@@ -142,6 +149,8 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
         return is_shape_error(failure.error)
 
     def confirm(self, finding, ctx, observed):
+        if isinstance(finding.observed, BatchGivenWhole):
+            return True  # seen raising in the run of the code as written, on the batch its loader gave
         return observed.error is not None and is_shape_error(observed.error)
 
     @staticmethod
@@ -211,3 +220,27 @@ class OpCannotTake(Observed):
 
     def fix(self) -> str:
         return self.remedy
+
+
+@dataclass
+class BatchGivenWhole(Observed):
+    """The training step calls its model with the loader's batch as it comes, a list or tuple of
+    tensors where the model's first layer takes a tensor (found by running the code as written)."""
+
+    model: str  # the model's class
+    kind: str  # "list", "tuple"
+    parts: str  # "32 x 30", "32 x 784, 32"
+    detail: str  # the error's first line
+
+    def message(self) -> str:
+        n = self.parts.count(",") + 1
+        return (
+            f"{self.model} is called with the loader's batch as it comes, a {self.kind} of {n} tensor{'s' * (n > 1)} "
+            f"({self.parts}), and raised: {self.detail}. A DataLoader gives a list of its data set's tensors, [x] even "
+            "for a TensorDataset of one tensor, so the step fails on its real data too"
+        )
+
+    def fix(self) -> str:
+        if self.parts.count(",") == 0:
+            return "unpack the batch before the model: `for (x,) in loader:` or `x = batch[0]`, then model(x) and compare with x"
+        return "unpack the batch before the model: `for x, y in loader:` or `x = batch[0]`, then model(x)"

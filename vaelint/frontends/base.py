@@ -195,6 +195,9 @@ class Program:
     # from a data file that stood in as rows of --input and changed by the code (X[:, ::10])
     inputs_over_given: bool = False
     notes: list[str] = field(default_factory=list)
+    # running the code as written, its step called the model with the loader's batch whole (a
+    # TensorDataset's [x]) and raised (frontends/training/livehints.batch_given_whole): VAE013's
+    batch_whole: tuple | None = None
     # lines of a script's setup that failed on the way to its step ("train.py:208: ValueError: ...")
     setup_failures: list[str] = field(default_factory=list)
     # the loss was looked for and not found, so the loss rules will not run (the summary says so)

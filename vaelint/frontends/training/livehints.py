@@ -51,6 +51,31 @@ def list_hint(error, taken) -> str:
     )
 
 
+def batch_given_whole(runtime, watch):
+    """The step's model called with the loader's batch as it comes, a list or tuple of tensors, and
+    raising for want of a tensor (``model(batch)`` over a TensorDataset, which gives ``[x]``): the
+    code as written fails there on its real data too. (where the step calls the model, its class,
+    the batch's parts' shapes, the error's line); None otherwise."""
+    import torch
+
+    from vaelint.source.frames import SourceLoc
+
+    if not runtime.stops or not watch.model_calls or not runtime.stops[0][0]:
+        return None
+    error = runtime.stops[0][1]
+    call = watch.model_calls[0]
+    if not list_hint(error, None) or not in_a_module(error) or call.site is None:
+        return None
+    module, args = call
+    whole = next((a for a in args if isinstance(a, (list, tuple)) and a and all(isinstance(t, torch.Tensor) for t in a)), None)
+    if whole is None or not isinstance(module, torch.nn.Module):
+        return None
+    code, (line, column) = call.site
+    loc = SourceLoc(os.path.realpath(code.co_filename), line, column + 1, code.co_name)
+    parts = ", ".join(" x ".join(str(d) for d in t.shape) or "scalar" for t in whole)
+    return loc, type(module).__name__, type(whole).__name__, parts, str(error).strip().splitlines()[0]
+
+
 def file_hint(error) -> str:
     """For a file the code reads that is not here: where it may be, or that it must be brought."""
     if not isinstance(error, FileNotFoundError):

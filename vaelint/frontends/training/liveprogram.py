@@ -1,6 +1,6 @@
-"""The Program of training code found by running it (:mod:`.liverun`): the run to the first
-VAE backward, the step read off its frames (:mod:`.livestep`), handed to the same
-Program builder as the rest of the training front end (:mod:`.program`)."""
+"""The Program of training code found by running it (:mod:`.liverun`): the run to the first VAE
+backward, the step read off its frames (:mod:`.livestep`), handed to the same Program builder as
+the rest of the training front end (:mod:`.program`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from vaelint.frontends.lightningstep import quiet_logging
 from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
 from vaelint.frontends.training.liveafterpass import stopped_later_in_its_loop
 from vaelint.frontends.training.livecudaguard import met_another_device
+from vaelint.frontends.training.livehints import batch_given_whole
 from vaelint.frontends.training.livemodelmoves import say_where_things_are
 from vaelint.frontends.training.livenoise import frozen_only
 from vaelint.frontends.training.livenotes import imported_step, later_loops, moves, outside, passed_over, reaches, split_backwards
@@ -102,6 +103,7 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     # a plain AE's epoch, a VAE phase after it): the stop is the answer, not the backward passed over
     error.missing_package = stopped_at_a_missing_package(runtime)
     error.own_setup_failed = own_setup_failed(runtime, request, sandbox, error.message)
+    error.batch_whole = batch_given_whole(runtime, watch)  # model(batch) of a TensorDataset's [x]: VAE013 where read
     later = stopped_later_in_its_loop(runtime, watch)  # torch.cuda.synchronize() after a VQ-VAE's opt.step()
     if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds or later):
         if (frozen := frozen_only(watch)) is not None:
@@ -367,18 +369,9 @@ def _plan(home, step, first: int):
         index_var = next((e.id for e in step.source.target.elts if isinstance(e, ast.Name) and e.id not in step.names), None)
     last = step.site.place.line if step.site.place.scope is step.scope else step.place.statement.end_lineno
     return Plan(
-        step.file,
-        {},
-        step.frames,
-        step.site,
-        boundary,
-        list(step.names),
-        region_lines=(first, last),
-        region=step.region,
-        index_var=index_var,
-        callers=list(step.callers),
-        frame_values=dict(step.values),
-    )
+        step.file, {}, step.frames, step.site, boundary, list(step.names), region_lines=(first, last), region=step.region,
+        index_var=index_var, callers=list(step.callers), frame_values=dict(step.values),
+    )  # fmt: skip
 
 
 def lightning_module(watch, loss=None):

@@ -181,6 +181,7 @@ def read_or_run(program, run_error: VaelintError, request):
     program.notes.insert(
         0, f"running the code as written did not reach its step ({why(run_error)}): the step was found by reading the code"
     )
+    program.batch_whole = getattr(run_error, "batch_whole", None)  # the run's model given a list batch: VAE013 says it
     return program
 
 
