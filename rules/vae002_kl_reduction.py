@@ -625,6 +625,7 @@ class ReductionsSeen(Observed):
 
     def message(self) -> str:
         value = f"{self.ratio:.6g}"
+        reads = value if self.formula == value else f"{self.formula} = {value}"  # a length written in: 29, not 29 = 29
         changes = ", and changes with the batch size" if self.batch_power else ""
         if self.batch_power and self.batch == 1 and math.isclose(self.ratio, 1.0, rel_tol=1e-6):
             changes += " (it is 1 only at a batch of one sample)"
@@ -639,12 +640,12 @@ class ReductionsSeen(Observed):
             ]
             return (
                 f"the reconstruction term is reduced as {self.rec} but the KL term as {self.kl}: the reductions give "
-                f"{self.formula} = {value} (B={self.batch}), and {' and '.join(weights)}, so {beta.said()}: the KL term "
+                f"{reads} (B={self.batch}), and {' and '.join(weights)}, so {beta.said()}: the KL term "
                 f"weighs {beta.value:.6g} times what the ELBO gives it{changes}.{self._as_written()}"
             )
         return (
             f"the reconstruction term is reduced as {self.rec} but the KL term as {self.kl}: beta_eff = "
-            f"{self.formula} = {value} (B={self.batch}), so the KL term weighs {value} times what the ELBO "
+            f"{reads} (B={self.batch}), so the KL term weighs {value} times what the ELBO "
             f"gives it{changes}.{self._as_written()}"
         )
 

@@ -73,15 +73,39 @@ class Transformed:
     def value(self, out, inputs):
         value = self.inner.value(out, inputs)
         for method, args, kwargs in self.calls:
-            value = getattr(value, method)(*args, **dict(kwargs))
+            value = value[as_index(args[0])] if method == "__getitem__" else getattr(value, method)(*args, **dict(kwargs))
         return value
 
     def text(self, inner: str) -> str:
         def call(method, args, kwargs):
+            if method == "__getitem__":  # a slice written at the call: batch[:, 1:]
+                return f"[{index_text(args[0])}]"
             said = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs]
             return f".{method}({', '.join(said)})"
 
         return inner + "".join(call(*c) for c in self.calls)
+
+
+def _is_slice(key) -> bool:
+    return isinstance(key, tuple) and len(key) == 4 and key[0] == "slice"
+
+
+def as_index(key):
+    """The index a call site's subscript wrote (bindnames._literal_key: a slice held as
+    ("slice", start, stop, step)), as Python takes it."""
+    if _is_slice(key):
+        return slice(*key[1:])
+    return tuple(as_index(k) for k in key) if isinstance(key, tuple) else key
+
+
+def index_text(key) -> str:
+    """That index as Python writes it: ``:, 1:``."""
+    if _is_slice(key):
+        said = ":".join("" if b is None else str(b) for b in key[1:3])
+        return said + (f":{key[3]}" if key[3] is not None else "")
+    if isinstance(key, tuple):
+        return ", ".join(index_text(k) for k in key)
+    return "..." if key is Ellipsis else str(key)
 
 
 @dataclass(frozen=True)

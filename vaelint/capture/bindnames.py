@@ -174,6 +174,15 @@ def _source_of(arg: ast.expr, names: list, model_arg):
         return FromPath((names.index(arg.id),))
     if model_arg is not None and ast.dump(arg) == ast.dump(model_arg):
         return FromInput(0)
+    if isinstance(arg, ast.Subscript) and (key := _literal_key(arg.slice)) is not None:
+        # a slice written at the call (targets=batch[:, 1:], the next tokens; recon[:, :-1]) of an output or the input
+        inner = _source_of(arg.value, names, model_arg)
+        if inner is None:
+            return None
+        from vaelint.capture.binding import Transformed
+
+        taken = ("__getitem__", (key,), ())
+        return Transformed(inner.inner, (*inner.calls, taken)) if isinstance(inner, Transformed) else Transformed(inner, (taken,))
     if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
         inner = _source_of(arg.func.value, names, model_arg)
         try:
@@ -189,6 +198,26 @@ def _source_of(arg: ast.expr, names: list, model_arg):
             return Transformed(inner.inner, (*inner.calls, (arg.func.attr, args, kwargs)))
         return Transformed(inner, ((arg.func.attr, args, kwargs),))
     return None
+
+
+def _literal_key(node: ast.expr):
+    """The index a subscript writes, of literals only (``:, 1:``, ``..., :-1``, ``0``), hashable; None else."""
+    if isinstance(node, ast.Tuple):
+        keys = [_literal_key(e) for e in node.elts]
+        return None if any(k is None for k in keys) else tuple(keys)
+    if isinstance(node, ast.Slice):
+        parts = [node.lower, node.upper, node.step]
+        try:
+            bounds = [None if p is None else ast.literal_eval(p) for p in parts]
+        except ValueError:
+            return None
+        # held as ("slice", start, stop, step): a slice is not hashable before Python 3.12 (binding.as_index)
+        return ("slice", *bounds) if all(b is None or isinstance(b, int) for b in bounds) else None
+    try:
+        key = ast.literal_eval(node)
+    except ValueError:
+        return None
+    return key if isinstance(key, int) and not isinstance(key, bool) or key is Ellipsis else None
 
 
 def _items_taken(stmt: ast.Assign, record: str) -> dict:
