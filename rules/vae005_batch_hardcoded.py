@@ -162,7 +162,7 @@ Take sizes from the tensors: ``torch.randn_like(std)``, ``h.view(h.size(0), -1)`
         yield from pinned
         b0 = ctx.batch
         failures = [ctx.failure_at(b) for b in ctx.extra_batches]
-        failures = [f for f in failures if f is not None]
+        failures = [f for f in failures if f is not None and not _fails_at_every_batch(ctx, f)]
         seen = {f.node for f in pinned} | _pinned_factor_nodes(ctx)  # a term's own pin is judged above, whole
         sized = {op for op in CREATION_OPS if not op.endswith("_like")} | RESHAPE_OPS | {"repeat", "new_zeros", "new_ones", "new_empty"}
         lines = {getattr(loc_of(f.node), "line", None) for f in pinned}
@@ -499,6 +499,16 @@ def _pinned_factor_nodes(ctx) -> set:
     if scales is None or scales.rec.batch_power == scales.kl.batch_power:
         return set()  # both alike (each divided by the number): the whole-loss normaliser's to say
     return {f.node for term in (scales.rec, scales.kl) for f in term.factors if f.pinned}
+
+
+def _fails_at_every_batch(ctx, failure) -> bool:
+    """The run at another batch size failed where the run at the user's batch fails too (a loss
+    given tensors that never line up): no size written down makes it fail, whatever equals B."""
+    first = ctx.failure
+    if first is None:
+        return False
+    where = lambda f: (getattr(loc_of(f.node), "line", None), ctx.view.op(f.node) if f.node is not None else None)  # noqa: E731
+    return where(first) == where(failure)
 
 
 def _pinned_dim(ctx, node, failures) -> int | None:

@@ -179,9 +179,7 @@ class _Recorder(TorchFunctionMode):
             return tuple(self._arg(x) for x in a) if hasattr(a, "_fields") else same_kind(a, (self._arg(x) for x in a))
         if isinstance(a, dict):
             return {k: self._arg(v) for k, v in a.items()}
-        if a is None or isinstance(a, (int, float, bool, str, slice, torch.dtype, torch.device)):
-            return a
-        if a is Ellipsis:
+        if a is None or a is Ellipsis or isinstance(a, (int, float, bool, str, slice, torch.dtype, torch.device)):
             return a
         if type(a).__module__ == "numpy" and getattr(a, "ndim", None) == 0:
             return a.item()  # a NumPy number (a beta of np.arange(1, 20)): the number it is, not its repr
@@ -234,6 +232,8 @@ class _Recorder(TorchFunctionMode):
         ):
             # buf[t] = z_t: the buffer read after this holds z_t (a time loop filling T x B x Z)
             self.bind(args[0], self._make_node(func, args, kwargs))
+        elif out is None and len(args) == 2 and getattr(func, "__self__", None) is torch.Tensor.data and torch.is_tensor(args[1]):
+            self.bind(args[0], self.node_for(args[1]))  # x.data = x.data.long().view(-1): x is that value from here
         elif isinstance(out, (tuple, list)) and any(isinstance(o, torch.Tensor) for o in out):
             node = self._make_node(func, args, kwargs)
             for i, o in enumerate(out):
