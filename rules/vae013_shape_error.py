@@ -108,6 +108,10 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
             loc, model, kind, parts, detail = whole
             yield self.report(BatchGivenWhole(model, kind, parts, detail), loc)
             return
+        stop = getattr(ctx.program, "shape_stop", None)
+        if failure is None and stop is not None:  # the step as written raised after its model, on the first batch
+            yield self.report(StepRaised(stop[1], ctx.batch), stop[0])
+            return
         if failure is None or not is_shape_error(failure.error):
             return
         node = failure.node
@@ -149,7 +153,7 @@ n = self.encoder(torch.zeros(1, C, H, W)).numel()``), or use
         return is_shape_error(failure.error)
 
     def confirm(self, finding, ctx, observed):
-        if isinstance(finding.observed, BatchGivenWhole):
+        if isinstance(finding.observed, (BatchGivenWhole, StepRaised)):
             return True  # seen raising in the run of the code as written, on the batch its loader gave
         return observed.error is not None and is_shape_error(observed.error)
 
@@ -244,3 +248,21 @@ class BatchGivenWhole(Observed):
         if self.parts.count(",") == 0:
             return "unpack the batch before the model: `for (x,) in loader:` or `x = batch[0]`, then model(x) and compare with x"
         return "unpack the batch before the model: `for x, y in loader:` or `x = batch[0]`, then model(x)"
+
+
+@dataclass
+class StepRaised(Observed):
+    """The training step's own code raised a shape error after its model ran, running the code as
+    written on its first batch (a line the step vaelint read from the code leaves out)."""
+
+    detail: str  # "IndexError: index 1 is out of bounds for dimension 1 with size 1"
+    batch: int
+
+    def message(self) -> str:
+        return (
+            f"the training step raises here on its first batch ({self.batch} samples), after the model ran: "
+            f"{self.detail}. The step cannot train as written; vaelint checked the rest of it without this line"
+        )
+
+    def fix(self) -> str:
+        return "make the index or sizes at this line agree with the tensor that reaches it (print its .shape there)"

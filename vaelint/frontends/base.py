@@ -198,6 +198,9 @@ class Program:
     # running the code as written, its step called the model with the loader's batch whole (a
     # TensorDataset's [x]) and raised (frontends/training/livehints.batch_given_whole): VAE013's
     batch_whole: tuple | None = None
+    # and where its step's own code raised a shape error after the model ran, a line the step read
+    # from the code left out (livehints.step_raised_a_shape_error): (where, the error)
+    shape_stop: tuple | None = None
     # lines of a script's setup that failed on the way to its step ("train.py:208: ValueError: ...")
     setup_failures: list[str] = field(default_factory=list)
     # the loss was looked for and not found, so the loss rules will not run (the summary says so)

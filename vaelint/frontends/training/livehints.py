@@ -76,6 +76,23 @@ def batch_given_whole(runtime, watch):
     return loc, type(module).__name__, type(whole).__name__, parts, str(error).strip().splitlines()[0]
 
 
+def step_raised_a_shape_error(runtime, watch):
+    """The step's own code raising a shape error after its model ran (``h[:, 1]`` of a B x 1 x k
+    output, in a helper the step calls): the code as written fails on its first batch, where the
+    step read from the code left that line out. (the innermost user line, the error's line); None else."""
+    from vaelint.errorkinds import kind_of
+    from vaelint.source.frames import user_frame_of_traceback
+    from vaelint.vocab import ErrorKind
+
+    if not runtime.stops or not watch.model_calls or not runtime.stops[0][0]:
+        return None
+    error = runtime.stops[0][1]
+    if in_a_module(error) or kind_of(error) is not ErrorKind.SHAPE:
+        return None
+    loc = user_frame_of_traceback(getattr(error, "__traceback__", None))
+    return None if loc is None else (loc, f"{type(error).__name__}: {str(error).strip().splitlines()[0]}")
+
+
 def file_hint(error) -> str:
     """For a file the code reads that is not here: where it may be, or that it must be brought."""
     if not isinstance(error, FileNotFoundError):

@@ -12,7 +12,7 @@ from vaelint.frontends.lightningstep import quiet_logging
 from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
 from vaelint.frontends.training.liveafterpass import stopped_later_in_its_loop
 from vaelint.frontends.training.livecudaguard import met_another_device
-from vaelint.frontends.training.livehints import batch_given_whole
+from vaelint.frontends.training.livehints import batch_given_whole, step_raised_a_shape_error
 from vaelint.frontends.training.livemodelmoves import say_where_things_are
 from vaelint.frontends.training.livenoise import frozen_only
 from vaelint.frontends.training.livenotes import imported_step, later_loops, moves, outside, passed_over, reaches, split_backwards
@@ -104,6 +104,7 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     error.missing_package = stopped_at_a_missing_package(runtime)
     error.own_setup_failed = own_setup_failed(runtime, request, sandbox, error.message)
     error.batch_whole = batch_given_whole(runtime, watch)  # model(batch) of a TensorDataset's [x]: VAE013 where read
+    error.shape_stop = step_raised_a_shape_error(runtime, watch)  # h[:, 1] of a B x 1 x k output: VAE013 where read
     later = stopped_later_in_its_loop(runtime, watch)  # torch.cuda.synchronize() after a VQ-VAE's opt.step()
     if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds or later):
         if (frozen := frozen_only(watch)) is not None:

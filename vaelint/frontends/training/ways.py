@@ -182,6 +182,7 @@ def read_or_run(program, run_error: VaelintError, request):
         0, f"running the code as written did not reach its step ({why(run_error)}): the step was found by reading the code"
     )
     program.batch_whole = getattr(run_error, "batch_whole", None)  # the run's model given a list batch: VAE013 says it
+    program.shape_stop = getattr(run_error, "shape_stop", None)  # the run's step raised a shape error: VAE013 too
     return program
 
 
