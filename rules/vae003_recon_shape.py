@@ -181,6 +181,8 @@ Bring both sides to the same shape before comparing: ``recon.view_as(x)``, or
                 continue
             rec_syms, data_syms = rec.symbols(), data.symbols()
             out_syms = _broadcast(rec_syms, data_syms)
+            if not failed and _stripped(rec_syms) == _stripped(data_syms):
+                continue  # 1 x D against D: a leading 1 only, each value still meets its own (no repeat)
             if failed or out_syms is None:
                 what = "they cannot be compared element for element"
                 fix = _fix(rec, data)
@@ -295,6 +297,12 @@ def _same_symbols(a, b) -> bool:
     if a.dims is None or b.dims is None:
         return True
     return a.dims == b.dims
+
+
+def _stripped(syms: list[str]) -> list[str]:
+    """A symbolic shape without its leading size-1 dims (which a broadcast adds without repeating)."""
+    first = next((i for i, s in enumerate(syms) if s != "1"), len(syms))
+    return list(syms[first:])
 
 
 def _broadcast(a: list[str], b: list[str]) -> list[str] | None:
