@@ -413,7 +413,7 @@ term.
         c = reading.coefficient
         if maximised_elbo(ctx):
             # return -(rec + kl) from a loss found by name: an ELBO to maximise, read as its negation
-            note = "the loss is read as an ELBO to maximise (its reconstruction term enters negated): its negation is checked"
+            note = "the loss is read as an ELBO to maximise (its reconstruction enters as a log-likelihood: a loss negated, or a log-probability added): its negation is checked"
             if note not in ctx.notes:
                 ctx.notes.append(note)
             c = -c

@@ -113,10 +113,36 @@ def maximised_elbo(ctx) -> bool:
         return False
     rec = roles.rec_terms[0]
     scale = term_scale(ctx, rec)
-    if scale is None or scale.element is None or ctx.view.op(scale.element) not in RECON_LOSS_OPS:
+    if scale is None or scale.element is None:
         return False
     sign = next((s for s, t in roles.loss_terms if t is rec), 1) * scale.written
-    return sign < 0
+    if ctx.view.op(scale.element) in RECON_LOSS_OPS:
+        return sign < 0  # a loss (BCE, MSE) negated: -(rec + kl)
+    # a log-likelihood written out (x * log_softmax(logits), a distribution's log_prob) added: log_px - kl
+    return sign > 0 and _a_log_likelihood(ctx.view, scale.element)
+
+
+_LOG_PROBABILITIES = {"log_softmax", "log_sigmoid", "logsigmoid", "log_prob"}
+
+
+def _a_log_likelihood(view, element, depth: int = 4) -> bool:
+    """Is the reconstruction's element a log-probability of the data: a log_softmax, log-sigmoid or
+    distribution's log_prob within a few ops of it (``x * F.log_softmax(h, -1)``), no loss op?"""
+    seen, frontier = set(), [element]
+    for _ in range(depth):
+        nxt = []
+        for node in frontier:
+            if node in seen:
+                continue
+            seen.add(node)
+            if view.op(node) in _LOG_PROBABILITIES:
+                return True
+            nxt += [a for a in node.all_input_nodes if view.op(a) in _LOG_PROBABILITIES or view.op(a) in _PASSING]
+        frontier = nxt
+    return False
+
+
+_PASSING = {"mul", "view", "reshape", "flatten", "sum", "add", "getitem", "transpose", "permute", "squeeze", "unsqueeze"}
 
 
 def _where(node) -> str:

@@ -164,7 +164,7 @@ def loss_runs_the_forward(program: Program, plan: LossPlan | None, request):
     calls_model = any(isinstance(n, ast.Call) and ast.unparse(n.func) in ("self", "self.forward") for n in ast.walk(tree))
     if not calls_model and _reads_what_forward_stores(program.model, tree):
         return None  # it reads what forward left on the model (self.p_x_mean): forward runs first, then it
-    if not calls_model and (_no_forward(program.model) or _takes_the_forward_input(program.model, required)):
+    if not calls_model and (no_forward(program.model) or _takes_the_forward_input(program.model, required)):
         # a model with no forward of its own (mel-spectrogram VAEs), or a loss that takes what the
         # forward takes (get_vqvae_loss(self, ori_image) beside forward(self, ori_image)): it runs
         # the model's parts itself (self.encode, self.decode), and those calls are the forward
@@ -385,7 +385,7 @@ def _forward_calls(cls, name: str) -> bool:
     )
 
 
-def _no_forward(model) -> bool:
+def no_forward(model) -> bool:
     """The model defines no forward (nn.Module's own raises "missing the required forward")."""
     import torch.nn as nn
 

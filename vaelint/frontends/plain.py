@@ -12,7 +12,7 @@ from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
 from vaelint.frontends.build import call_user, check_constructor, model_candidates, record_module_sites
 from vaelint.frontends.load import PLAIN_IMPORTS, ImportPolicy, load_module
 from vaelint.frontends.losscounters import counted_from_the_start
-from vaelint.frontends.lossfind import LOSS_NAMES, discover_loss, loss_runs_the_forward
+from vaelint.frontends.lossfind import LOSS_NAMES, discover_loss, loss_runs_the_forward, no_forward
 from vaelint.frontends.placeholders import MissingImport
 from vaelint.source.frames import boundary, display_path
 
@@ -42,6 +42,8 @@ class PlainFrontend(FrontendBase):
         step = loss_runs_the_forward(program, program.loss, request)
         if step is not None:
             program.step, program.loss = step, None
+        elif no_forward(program.model):
+            raise _without_a_forward(ref, program, request)
         return program
 
     @boundary
@@ -149,4 +151,33 @@ def _inherited(module, name: str, abspath: str) -> None:
         f"training method in the class that defines it, which builds {base.__name__}, not {owner}. Check the script "
         f"that calls {method} (`vaelint check train.py`), or the model with its input: "
         f"`vaelint check {display_path(abspath)}:{owner} --input SHAPE`.",
+    )
+
+
+def _without_a_forward(ref, program, request) -> VaelintError:
+    """A model class that defines no forward() (its training code calls ``model.elbo(x, w)``, a Pyro
+    model/guide pair, a world model's ``compute_loss(batch)``): which of its methods take data, and
+    how to check through the one that computes the loss. Before: "running the model raised
+    NotImplementedError: Module [X] is missing the required forward function ... fix it"."""
+    cls = type(program.model)
+    methods = []
+    for name, fn in vars(cls).items():
+        if name.startswith("_") or not inspect.isfunction(fn):
+            continue
+        params = [p for p in list(inspect.signature(fn).parameters.values())[1:] if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        if params:
+            methods.append((name, [p.name for p in params if p.default is p.empty] or [params[0].name]))
+    said = ", ".join(f"{n}({', '.join(ps)})" for n, ps in methods[:6]) or "none"
+    loss = program.loss.name.rpartition(".")[2] if program.loss is not None else None
+    took = next((ps for n, ps in methods if n == loss), None)
+    if took is not None and len(took) > len([s for s in request.inputs if not s.name]):
+        how = f"its loss {loss} takes {len(took)} inputs ({', '.join(took)}): give one --input per parameter, in order"
+    else:
+        named = next((n for n, _ps in methods if n in LOSS_NAMES or "loss" in n or "elbo" in n), "METHOD")
+        how = f"name the method that computes the loss with --loss (e.g. --loss {named}) and give one --input per parameter it takes"
+    return VaelintError(
+        "load",
+        f"{ref.spec}: {cls.__name__} defines no forward(), so vaelint cannot run it as a model. Its methods that take data: "
+        f"{said}. {how[:1].upper()}{how[1:]}; vaelint runs it as the step (it calls the model's parts itself). Or check the "
+        "training code that calls it.",
     )
