@@ -57,14 +57,15 @@ class CheckRequest:
         from vaelint.settings.options import Options
 
         inputs = self.specs or ([parse_input_spec(s) for s in tc.inputs] if tc else [])
+        loss_kwargs = {**(tc.loss_kwargs if tc else {}), **self.loss_kwargs}
         batch_dim = self.batch_dim if self.batch_dim is not None else (tc.batch_dim if tc else None)
         return Options(
             inputs=[s.with_batch_dim(batch_dim) for s in inputs] if batch_dim is not None else inputs,
             batch_dim=batch_dim,
             init={**(tc.init if tc else {}), **self.init},
             loss=self.loss or (tc.loss if tc else None),
-            loss_kwargs={**(tc.loss_kwargs if tc else {}), **self.loss_kwargs},
-            beta=self.beta if self.beta is not None else (tc.beta if tc and tc.beta is not None else 1.0),
+            loss_kwargs=loss_kwargs,
+            beta=self.beta if self.beta is not None else (tc.beta if tc and tc.beta is not None else _kwarg_beta(loss_kwargs)),
             device=self.settings.device(config),
             dynamic=self.dynamic,
             select=self.settings.select(config),
@@ -225,3 +226,17 @@ def parse_size(text: str) -> int:
     if not value > 0:
         raise VaelintError("input", f"--max-memory {text}: give a size such as 8G, 512M or 1.5G.")
     return int(value)
+
+
+# a loss's keyword that is its KL weight: given with --loss-kwarg, it is the beta the user declares
+KL_WEIGHT_KWARGS = ("beta", "kl_weight", "kld_weight", "kl_beta", "beta_kl", "anneal")
+
+
+def _kwarg_beta(loss_kwargs: dict) -> float:
+    """The declared beta where --beta is not given: the number --loss-kwarg gives the loss's KL weight
+    (``--loss-kwarg beta=0.5``: the weight the user chose, not a factor to flag against 1); else 1."""
+    for name in KL_WEIGHT_KWARGS:
+        value = loss_kwargs.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return 1.0
