@@ -115,6 +115,13 @@ def install_advice(module: str, error) -> str:
                 "name the function that trains as PATH.py:FUNCTION"
             )
         return f"{path}.py is not in this folder (a module of the repository's own, left out of its checkout?): add it"
+    if "." in module and not os.path.exists(top) and (beside := _this_folder_as(module)) is not None:
+        # `from my_vae_project.vaemodel import VAE` with ./vaemodel.py defining VAE: the author's checkout's name
+        here = os.path.basename(os.getcwd())
+        return (
+            f"{module!r} is this folder's own {beside}, imported under the package name {top!r} (the name of the author's "
+            f"checkout; this one is {here!r}): check it from a checkout named {top}/, with PYTHONPATH set to the folder above it"
+        )
     if "." in module and not os.path.exists(top) and _beside(module) and not _a_package_here(top, module) and not _imported_flat(module):
         # `import lib.dist` with dist.py beside the script and no lib/: the repository's folder, flattened
         return (
@@ -129,11 +136,12 @@ def _found_elsewhere(module: str, top: str) -> str | None:
     import path the code expects, said; None where neither is here."""
     import os
 
-    inside = _in_a_folder(module) if "." not in module else None
+    inside = _in_a_folder(module)
     if inside is not None:
         # `from pc_models import PointVAE` with lib/pc_models.py here: a notebook run from lib/, or a
-        # sys.path.append a Colab cell made, put the folder on the import path
-        folder = os.path.dirname(inside)
+        # sys.path.append a Colab cell made, put the folder on the import path; `from utils.helpers
+        # import f` with src/utils/helpers.py: the launcher's PYTHONPATH=src
+        folder = inside.removesuffix(".py")[: -len(module.replace(".", "/"))].rstrip("/") or "."
         return (
             f"{module!r} is not installed, but {inside} is here: the code expects {folder}/ on the import path (a "
             f"notebook run from there, or a sys.path.append of it): run vaelint with PYTHONPATH={folder}"
@@ -168,9 +176,13 @@ def _in_a_folder(module: str) -> str | None:
     """The module's file in a folder of the repository below the working folder (lib/pc_models.py)."""
     import glob
 
-    found = sorted(glob.glob(f"*/{module}.py") + glob.glob(f"*/*/{module}.py") + glob.glob(f"*/{module}/__init__.py"))
+    path = module.replace(".", "/")  # utils.helpers: src/utils/helpers.py
+    found = sorted(glob.glob(f"*/{path}.py") + glob.glob(f"*/*/{path}.py") + glob.glob(f"*/{path}/__init__.py"))
     found = [f for f in found if not f.startswith((".", "venv", "env", "site-packages")) and "site-packages" not in f]
-    return (found[0] if found[0].endswith(f"{module}.py") else found[0].rsplit("/", 1)[0]) if found else None
+    found = [f for f in found if not _imports_the_package(f, module)]  # proj/dataset/biom.py's own `from biom import`
+    if not found:
+        return None
+    return found[0] if found[0].endswith(f"{path}.py") else found[0].rsplit("/", 1)[0]
 
 
 def _a_package_here(top: str, module: str) -> bool:
@@ -203,6 +215,48 @@ def _beside(module: str) -> str | None:
         if os.path.isfile(found):
             return found
     return None
+
+
+def _imports_the_package(path: str, module: str) -> bool:
+    """Does the project's file of that name import the package itself (proj/dataset/biom.py's ``from
+    biom import Table``)? Then it is a wrapper of the package, not the module the code expects."""
+    own = re.compile(rf"^\s*(from\s+{re.escape(module)}\s+import\b|import\s+{re.escape(module)}\b(?!\.))", re.M)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return bool(own.search(f.read(200_000)))
+    except OSError:
+        return False
+
+
+def _this_folder_as(module: str) -> str | None:
+    """The file beside the script that ``module``'s import names are defined in (``from
+    my_vae_project.vaemodel import VAE`` with ./vaemodel.py's class VAE): the repository imports itself
+    under its checkout's name. A package of the same last part (``from ray.train import report``
+    beside a train.py without report) is not."""
+    import ast
+    import glob
+
+    beside = _beside(module)
+    if beside is None:
+        return None
+    taken = re.compile(rf"^[ \t]*from\s+{re.escape(module)}\s+import[ \t]+(?:\(([\w\s,]+)\)|([\w \t,]+))", re.M)
+    names: set = set()
+    for path in glob.glob("*.py")[:200]:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                said = [m.group(1) or m.group(2) for m in taken.finditer(f.read(200_000))]
+                names |= {n.split(" as ")[0].strip() for line in said for n in line.split(",")}
+        except OSError:
+            continue
+    try:
+        with open(beside, encoding="utf-8", errors="replace") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    defined |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    names.discard("")
+    return beside if names and names <= defined else None
 
 
 def _imported_flat(module: str) -> bool:
