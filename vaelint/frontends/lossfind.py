@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.load import load_module, split_target
+from vaelint.frontends.lossfactory import made_by_the_factory, returns_a_function
 from vaelint.frontends.losssource import combines_terms, keys_the_forward_returns, named_by_the_file
 from vaelint.frontends.placeholders import MissingImport
 from vaelint.frontends.trainingsites import no_training_loop
@@ -343,6 +344,8 @@ def _resolve_ref(loaded: Program, ref: str, kwargs: dict | None = None) -> Calla
             ) from None
     if not callable(obj):
         raise VaelintError("loss", f"--loss {ref!r}: {name} is not callable.")
+    if inspect.isfunction(obj) and returns_a_function(obj):  # make_vae_loss(kld_weight=1.0): the loss it makes
+        return made_by_the_factory(obj, ref, kwargs if kwargs is not None else {})
     return obj
 
 
