@@ -1,6 +1,6 @@
 """A method target whose class takes objects (Trainer(model, optimizer), JointVAE's layout) and no
-script here builds it: the message names them as objects no --init literal gives and points to the
-model target with its loss, not '--init model=64' (helper G, elaysason/Generative-Learning-...);
+script here builds it: the message names the model as an object no literal gives, to be given as
+--init model=PATH.py:CLASS, or points to the model target with its loss, not '--init model=64' (helper G, elaysason/Generative-Learning-...);
 a constructor that takes literals (a data folder) still gets the --init advice."""
 
 from helpers import check
@@ -32,9 +32,10 @@ def _message(tmp_path, monkeypatch, params: str, build: str) -> str:
 
 def test_a_constructor_that_takes_a_model_and_an_optimizer_points_to_the_model_target(tmp_path, monkeypatch):
     message = _message(tmp_path, monkeypatch, "model, optimizer", "model, optimizer")
-    assert "Trainer's constructor takes 'model', 'optimizer', objects no --init literal gives" in message, message
-    assert "PATH.py:MODEL --input SPEC with its loss" in message
-    assert "--init model=" not in message
+    # the optimizer stands in (never stepped); the model is said as the class that makes it, not '--init model=64'
+    assert "Trainer's constructor takes 'model', objects no literal gives" in message, message
+    assert "--init model=PATH.py:CLASS (built with its defaults)" in message and "PATH.py:MODEL --input SPEC with its loss" in message
+    assert "--init model=64" not in message
 
 
 def test_a_constructor_that_takes_a_folder_gets_the_init_advice(tmp_path, monkeypatch):

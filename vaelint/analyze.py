@@ -1,10 +1,8 @@
 """One target through the pipeline: load -> capture -> shapes -> roles -> rules -> confirm.
 
-Each stage lives in its own folder (README, "How it works"); this module only
-sequences them, hands each stage the typed result of the one before (Loaded,
-Shaped, the Context), and turns whatever goes wrong into a :class:`TargetResult`
-with an error, never a traceback.
-"""
+Each stage lives in its own folder (README, "How it works"); this module only sequences them,
+hands each stage the typed result of the one before (Loaded, Shaped, the Context), and turns
+whatever goes wrong into a :class:`TargetResult` with an error, never a traceback."""
 
 from __future__ import annotations
 
@@ -47,6 +45,7 @@ from vaelint.frontends import LoadRequest, Program, choose, load_program, parse_
 from vaelint.frontends.legacycuda import CUDA_DEFAULT
 from vaelint.frontends.lossfind import LossPlan
 from vaelint.frontends.placeholders import notes_mark, stood_in
+from vaelint.frontends.plain import refuse_without_a_forward
 from vaelint.frontends.trainingsites import where_it_trains
 from vaelint.inputs import InputSpec
 from vaelint.modes import set_training
@@ -195,6 +194,7 @@ def _load_stage(target: str, options: Options, result: TargetResult, progress) -
     device = _check_device(options) if options.dynamic else None
     before = notes_mark()
     program = _load(target, options, progress)
+    refuse_without_a_forward(target, program, options.inputs)  # model.elbo(x, w) its training calls: what to give
     result.notes.extend(program.notes + stood_in(before) + exported_notebook(program.path))
     specs = gather_inputs(program, options, result.notes)
     from torch.nn.parameter import is_lazy

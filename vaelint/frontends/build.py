@@ -203,3 +203,72 @@ def call_user(spec, fn, init, sites, on_error=lambda: None):
         removed = removed_api(str(e)) if isinstance(e, AttributeError) else None
         fix = f" ({removed}): the constructor's own code needs that change" if removed else ". Check the constructor and the --init values"
         raise VaelintError("load", f"{spec}: building the model failed{where}: {type(e).__name__}: {e}{fix}.") from None
+
+
+def resolved_init(init: dict) -> dict:
+    """--init values with each ``PATH.py:NAME`` reference made: a class built with its defaults (the
+    model a trainer's constructor takes), a function or other object as it is."""
+    from vaelint.source.literals import Reference
+
+    return {k: _made(v) if isinstance(v, Reference) else v for k, v in init.items()}
+
+
+def _made(ref):
+    import os
+
+    from vaelint.frontends.load import load_module
+
+    said = f"--init {ref.given_as}={ref!r}"
+    if not os.path.isfile(ref.path):
+        raise VaelintError("input", f"{said}: {ref.path} is not a file here (give the path from the folder vaelint runs in).")
+    obj = load_module(ref.path, {ref.name}).__dict__.get(ref.name)
+    if obj is None:
+        raise VaelintError("input", f"{said}: {ref.path} has no top-level {ref.name!r}.")
+    if not inspect.isclass(obj):
+        return obj
+    try:
+        return obj()
+    except Exception as e:  # noqa: BLE001 - the user's constructor
+        raise VaelintError("input", f"{said}: building {ref.name}() with its defaults failed: {type(e).__name__}: {e}.") from None
+
+
+def annotated_module(fn, name: str):
+    """A parameter annotated with an nn.Module class of the user's (``model: VAE``) and given
+    nothing: that class built with its defaults; None where there is no such annotation, or the
+    class cannot be built without arguments."""
+    import typing
+
+    import torch.nn as nn
+
+    try:
+        cls = typing.get_type_hints(fn).get(name)
+    except Exception:  # noqa: BLE001 - annotations that do not resolve (strings of names not here)
+        return None
+    if not (inspect.isclass(cls) and issubclass(cls, nn.Module)) or cls.__module__.startswith("torch."):
+        return None
+    try:
+        return cls()
+    except Exception:  # noqa: BLE001 - it needs arguments: the parameter stands in as before
+        return None
+
+
+OPTIMIZER_NAMES = ("optimizer", "optimiser", "optim", "opt")
+
+
+class OptimizerStandIn:
+    """An optimizer a trainer's constructor takes and nothing passes (``Trainer(model, optimizer)``,
+    the method named as the target): vaelint runs the step to its backward and never steps one, so
+    ``zero_grad`` and ``step`` do nothing."""
+
+    def __init__(self):
+        self.param_groups = [{"lr": 1e-3}]
+        self.state: dict = {}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        return None
+
+    def step(self, closure=None) -> None:
+        return None
+
+    def state_dict(self) -> dict:
+        return {"state": {}, "param_groups": self.param_groups}

@@ -9,7 +9,7 @@ import os
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
-from vaelint.frontends.build import call_user, check_constructor, model_candidates, record_module_sites
+from vaelint.frontends.build import call_user, check_constructor, model_candidates, record_module_sites, resolved_init
 from vaelint.frontends.load import PLAIN_IMPORTS, ImportPolicy, load_module
 from vaelint.frontends.losscounters import counted_from_the_start
 from vaelint.frontends.lossfind import LOSS_NAMES, discover_loss, loss_runs_the_forward, no_forward
@@ -42,8 +42,6 @@ class PlainFrontend(FrontendBase):
         step = loss_runs_the_forward(program, program.loss, request)
         if step is not None:
             program.step, program.loss = step, None
-        elif no_forward(program.model):
-            raise _without_a_forward(ref, program, request)
         return program
 
     @boundary
@@ -104,10 +102,10 @@ class PlainFrontend(FrontendBase):
                     "the model class (a subclass of torch.nn.Module) or at a function that returns one.",
                 )
             init = check_constructor(spec, obj, obj.__init__, init, skip_self=True)
-            return call_user(spec, obj, init, sites, self.on_build_error)
+            return call_user(spec, obj, resolved_init(init), sites, self.on_build_error)
         if callable(obj):
             init = check_constructor(spec, obj, obj, init, skip_self=False)
-            model = call_user(spec, obj, init, sites, self.on_build_error)
+            model = call_user(spec, obj, resolved_init(init), sites, self.on_build_error)
             if not isinstance(model, nn.Module):
                 raise VaelintError(
                     "load",
@@ -154,11 +152,14 @@ def _inherited(module, name: str, abspath: str) -> None:
     )
 
 
-def _without_a_forward(ref, program, request) -> VaelintError:
+def refuse_without_a_forward(spec: str, program, inputs: list) -> None:
     """A model class that defines no forward() (its training code calls ``model.elbo(x, w)``, a Pyro
     model/guide pair, a world model's ``compute_loss(batch)``): which of its methods take data, and
     how to check through the one that computes the loss. Before: "running the model raised
-    NotImplementedError: Module [X] is missing the required forward function ... fix it"."""
+    NotImplementedError: Module [X] is missing the required forward function ... fix it". Nothing where
+    the model has a forward, or its loss runs the model's parts as the step."""
+    if program.step is not None or not isinstance(program.frontend, PlainFrontend) or not no_forward(program.model):
+        return
     cls = type(program.model)
     methods = []
     for name, fn in vars(cls).items():
@@ -170,14 +171,14 @@ def _without_a_forward(ref, program, request) -> VaelintError:
     said = ", ".join(f"{n}({', '.join(ps)})" for n, ps in methods[:6]) or "none"
     loss = program.loss.name.rpartition(".")[2] if program.loss is not None else None
     took = next((ps for n, ps in methods if n == loss), None)
-    if took is not None and len(took) > len([s for s in request.inputs if not s.name]):
+    if took is not None and len(took) > len([s for s in inputs if not s.name]):
         how = f"its loss {loss} takes {len(took)} inputs ({', '.join(took)}): give one --input per parameter, in order"
     else:
         named = next((n for n, _ps in methods if n in LOSS_NAMES or "loss" in n or "elbo" in n), "METHOD")
         how = f"name the method that computes the loss with --loss (e.g. --loss {named}) and give one --input per parameter it takes"
-    return VaelintError(
+    raise VaelintError(
         "load",
-        f"{ref.spec}: {cls.__name__} defines no forward(), so vaelint cannot run it as a model. Its methods that take data: "
+        f"{spec}: {cls.__name__} defines no forward(), so vaelint cannot run it as a model. Its methods that take data: "
         f"{said}. {how[:1].upper()}{how[1:]}; vaelint runs it as the step (it calls the model's parts itself). Or check the "
         "training code that calls it.",
     )

@@ -5,6 +5,8 @@ are not literals."""
 from __future__ import annotations
 
 import ast
+import re
+from dataclasses import dataclass
 
 from vaelint.errors import VaelintError
 
@@ -19,8 +21,28 @@ def parse_init(items: list[str]) -> dict:
             raise VaelintError(
                 "input", f"--init {item!r} is not of the form NAME=VALUE: write e.g. --init latent_dim=16 or --init hidden_dims=[32,64]."
             )
+        reference = _REFERENCE.match(value)
+        if reference is not None:  # --init model=model.py:VAE: that class built with its defaults
+            out[name] = Reference(reference.group(1), reference.group(2), name)
+            continue
         out[name] = _namespaces(parse_literal(value, f"--init {item!r}", "--init hidden_dims=[32,64]"))
     return out
+
+
+_REFERENCE = re.compile(r"^\s*([^\s:=\[\]{}()'\"]+\.py):([A-Za-z_]\w*)\s*$")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An --init value naming a class or function of the user's files (``--init model=model.py:VAE``): a
+    trainer's constructor given the model (vaelint/frontends/build.py ``resolved_init`` builds it)."""
+
+    path: str
+    name: str
+    given_as: str  # the --init NAME it was given for
+
+    def __repr__(self) -> str:
+        return f"{self.path}:{self.name}"
 
 
 class Namespace(dict):

@@ -19,6 +19,7 @@ import sys
 
 from vaelint.errors import VaelintError
 from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
+from vaelint.frontends.build import OPTIMIZER_NAMES
 from vaelint.frontends.training.execute import NotReached, execute, failed_lines
 from vaelint.frontends.training.freshimports import forget_modules_since
 from vaelint.frontends.training.program import source_text as _text_of
@@ -324,8 +325,11 @@ def _call_place(caller: Scope, callee: Scope):
 def _init_source(value) -> str:
     """An ``--init`` value as source text that makes it again: a dict stays a Namespace, read as
     an object too (``model_conf.hidden_dim`` of ``--init model_conf={'hidden_dim': 50}``)."""
-    from vaelint.source.literals import Namespace
+    from vaelint.source.literals import Namespace, Reference
 
+    if isinstance(value, Reference):  # --init model=model.py:VAE: made when the call runs
+        made = "__import__('vaelint.frontends.build', fromlist=['resolved_init']).resolved_init"
+        return f"{made}({{'v': __import__('vaelint.source.literals', fromlist=['Reference']).Reference{(value.path, value.name, value.given_as)!r}}})['v']"
     if isinstance(value, Namespace):
         items = ", ".join(f"{k!r}: {_init_source(v)}" for k, v in value.items())
         return f"__import__('vaelint.source.literals', fromlist=['Namespace']).Namespace({{{items}}})"
@@ -353,7 +357,9 @@ def _synthetic_chain(home: SourceFile, target: Scope, request: LoadRequest, call
         # error of a constructor missing them asks for
         built = next((n for n in target.cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
         taken = [a.arg for a in (*built.args.posonlyargs, *built.args.args[1:], *built.args.kwonlyargs)] if built else []
-        call = f"{target.cls.name}({', '.join(f'{p}={_init_source(init[p])}' for p in taken if p in init)}).{call}"
+        optimizer = "__import__('vaelint.frontends.build', fromlist=['OptimizerStandIn']).OptimizerStandIn()"  # never stepped
+        given = [f"{p}={_init_source(init[p])}" if p in init else f"{p}={optimizer}" for p in taken if p in init or p in OPTIMIZER_NAMES]
+        call = f"{target.cls.name}({', '.join(given)}).{call}"
     stmt = ast.parse(call).body[0]
     for node in ast.walk(stmt):
         if hasattr(node, "lineno"):

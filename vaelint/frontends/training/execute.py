@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
-from vaelint.frontends.build import record_module_sites
+from vaelint.frontends.build import OPTIMIZER_NAMES, record_module_sites
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.ipython import INJECTED
 from vaelint.frontends.training.rewrite import RT, Plan, build_plan
@@ -256,12 +256,15 @@ def _setup_advice(why: list, inputs_given: bool) -> str:
         # Trainer.__init__() missing 'data_dir' for a method named as the target (trainer.py:Trainer.train):
         # there is no script whose arguments would give it; --init gives the constructor's and the method's
         cls, names = _constructor_needs(why)
-        objects = [n for n in re.findall(r"'(\w+)'", names) if _OBJECTS.search(n)]
+        objects = [n for n in re.findall(r"'(\w+)'", names) if _OBJECTS.search(n) and n not in OPTIMIZER_NAMES]  # stood in
         first = names.split(",")[0].strip(chr(39))
-        example = "'data'" if re.search(r"dir|path|file|name|root", first) else "64"
+        example = (
+            "'data'" if re.search(r"dir|path|file|name|root", first) else "{}" if re.search(r"conf|cfg|args|opt|param", first) else "64"
+        )
         advice = (
-            f" {cls}'s constructor takes {', '.join(map(repr, objects))}, objects no --init literal gives (a model, an "
-            f"optimizer): check the model as PATH.py:MODEL --input SPEC with its loss (--loss PATH.py:FUNCTION), or the script "
+            f" {cls}'s constructor takes {', '.join(map(repr, objects))}, objects no literal gives: give a model as the "
+            f"class that makes it, --init {objects[0]}=PATH.py:CLASS (built with its defaults), the other values as "
+            f"literals (--init NAME=VALUE); or check the model as PATH.py:MODEL --input SPEC with its loss, or the script "
             f"that builds {cls} and calls it."
             if objects
             else f" {cls}'s constructor needs {names}: give {'them' if ',' in names else 'it'} with --init NAME=VALUE, a "

@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError
+from vaelint.frontends.build import OPTIMIZER_NAMES, OptimizerStandIn, annotated_module, resolved_init
 from vaelint.frontends.training.astbuild import RT
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.ipython import INJECTED
@@ -363,7 +364,11 @@ def _arguments(fn, init: dict, skip_self: bool) -> dict:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in ("self", "cls") and skip_self:
             continue
         if p.name in init:
-            out[p.name] = init[p.name]
+            out[p.name] = resolved_init({p.name: init[p.name]})[p.name]  # --init model=model.py:VAE: built
+        elif p.default is p.empty and (model := annotated_module(fn, p.name)) is not None:
+            out[p.name] = model  # Trainer(model: VAE, ...): the class it names, with its defaults
+        elif p.default is p.empty and p.name in OPTIMIZER_NAMES:
+            out[p.name] = OptimizerStandIn()  # Trainer(model, optimizer): never stepped, as no optimizer is
         elif p.default is p.empty:
             out[p.name] = StandIn(
                 f"the parameter {p.name!r} of {getattr(fn, '__qualname__', 'the target')}, which nothing passes",
