@@ -94,3 +94,34 @@ def test_another_models_training_code_in_the_models_file_is_not_named(tmp_path):
     result = check(str(tmp_path / "wit_models.py"), "VAE", ["8x10"])
     note = next(n for n in result.notes if n.startswith("no loss found"))
     assert "train_classifier" not in note, note
+
+
+_LATENT = (
+    "import torch\nfrom torch import nn\n\n\nclass Latent(nn.Module):\n"
+    "    def __init__(self):\n        super().__init__()\n        self.enc = nn.Linear(10, 4)\n        self.dec = nn.Linear(2, 10)\n\n"
+    "    def forward(self, x):\n        mu, logvar = self.enc(x).chunk(2, dim=1)\n"
+    "        return self.dec(mu + torch.randn_like(mu) * logvar.mul(0.5).exp()), mu, logvar\n"
+)
+_TRAINS = "\n\ndef fit(data):\n    model = Latent()\n    out = model(data)\n    out[0].sum().backward()\n"
+
+
+def test_the_files_own_top_level_loop_is_named_before_other_files(tmp_path):
+    """A model file that trains it at its top level (helper-found: the hint named other files'
+    trainers of other classes called Latent, never the file's own loop)."""
+    (tmp_path / "own.py").write_text(_LATENT + "\n\nmodel = Latent()\nloss = model(torch.rand(8, 10))[0].sum()\nloss.backward()\n")
+    result = check(str(tmp_path / "own.py"), "Latent", ["8x10"])
+    note = next(n for n in result.notes if n.startswith("no loss found"))
+    assert "this file's own training loop (its backward at line 18); check the file itself (vaelint check " in note, note
+
+
+def test_trainers_of_another_class_of_the_same_name_are_not_named(tmp_path):
+    (tmp_path / "mdl.py").write_text(_LATENT)
+    (tmp_path / "other.py").write_text(_LATENT.replace("10", "12"))
+    (tmp_path / "agent.py").write_text("import torch\nfrom other import Latent" + _TRAINS)  # the other module's Latent
+    (tmp_path / "lookalike.py").write_text(
+        "import torch\nfrom other import Latent as LatentNet\n" + _TRAINS.replace("Latent()", "LatentNet()")
+    )
+    (tmp_path / "trainer.py").write_text("import torch\nfrom mdl import Latent" + _TRAINS)  # this one's
+    result = check(str(tmp_path / "mdl.py"), "Latent", ["8x10"])
+    note = next(n for n in result.notes if n.startswith("no loss found"))
+    assert "trainer.py:fit (line" in note and "agent.py" not in note and "lookalike.py" not in note and "other.py" not in note, note

@@ -24,20 +24,50 @@ def where_it_trains(program) -> str:
         names = sorted(n for n in os.listdir(folder) if n.endswith(".py"))[:_MAX_FILES]
     except OSError:
         return ""
+    from vaelint.source.frames import display_path
+
     found = []
+    own = parsed(path)
+    top = _trained_at_the_top(own, cls) if own is not None else None
+    if top is not None:  # model = VAE() ... loss.backward() in the file's own top-level loop: the file is the script
+        return f" The code that trains it: this file's own training loop (its backward at line {top}); check the file itself (vaelint check {display_path(path)})."
     for name in [os.path.basename(path)] + [n for n in names if n != os.path.basename(path)]:
         tree = parsed(os.path.join(folder, name))
-        if tree is None or (name != os.path.basename(path) and cls not in ast.unparse(tree) and stem not in _imports(tree)):
+        if tree is None or (name != os.path.basename(path) and not _uses_this_class(tree, cls, stem)):
             continue
         found += [(name, qual, line) for qual, line in _training_functions(tree, cls, strict=name == os.path.basename(path))]
     if not found:
         return ""
-    from vaelint.source.frames import display_path
 
     found = [(display_path(os.path.join(folder, n)), q, line) for n, q, line in found]
     shown = ", ".join(f"{n}:{q} (line {line})" for n, q, line in found[:3])
     first = found[0]
     return f" The code that trains it: {shown}; check that with its --input (vaelint check {first[0]}:{first[1]} --input SPEC)."
+
+
+def _trained_at_the_top(tree: ast.Module, cls: str) -> int | None:
+    """The line of a backward in the file's top-level statements (no function's), where those
+    statements build ``cls`` (``model = Latent()``); None otherwise."""
+    body = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    builds = any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == cls for n in body for c in ast.walk(n))
+    calls = [c for n in body for c in ast.walk(n) if isinstance(c, ast.Call) and getattr(c.func, "attr", None) == "backward"]
+    return calls[0].lineno if builds and calls else None
+
+
+def _uses_this_class(tree: ast.Module, cls: str, stem: str) -> bool:
+    """Does another file of the folder use the target's class: it imports the target's module, or
+    names ``cls`` without defining its own or importing one of that name from elsewhere (a class
+    ``Latent`` of another module, an attribute ``self.latent``, a ``LatentNet`` are not it)."""
+    sources = {
+        n.module.split(".")[-1]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module and any(a.name == cls for a in n.names)
+    }
+    if sources:
+        return stem in sources
+    if any(isinstance(n, ast.ClassDef) and n.name == cls for n in ast.walk(tree)):
+        return False
+    return stem in _imports(tree) or any(isinstance(n, ast.Name) and n.id == cls for n in ast.walk(tree))
 
 
 def _imports(tree: ast.Module) -> set:
