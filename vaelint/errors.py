@@ -18,13 +18,22 @@ class VaelintError(Exception):
             # rebuilt by a library with one argument, its text around ours (Keras: type(e)(text)
             # for an error raised in a layer's call): ours, as a load error
             kind, message = "load", _inner(kind)
-        message = elide_tensors(message)
+        message = clipped(elide_tensors(message))
         super().__init__(message)
         self.kind = kind
         self.message = message
 
     def __reduce__(self):  # pickled from the worker process to the parent
         return (type(self), (self.kind, self.message), dict(self.__dict__))
+
+
+def clipped(text: str, most: int = 3000) -> str:
+    """A text over ``most`` characters cut in its middle (a library's error that prints the stand-in
+    batch as a list of its numbers: an 8 MB report), its start and end, where what and why are, kept."""
+    if len(text) <= most:
+        return text
+    head, tail = most * 2 // 3, most // 4
+    return f"{text[:head]} ... [{len(text) - head - tail} characters cut] ... {text[-tail:]}"
 
 
 def elide_tensors(text: str, longest: int = 80) -> str:
@@ -54,7 +63,7 @@ _WRAPPINGS = (
 def error_text(e: BaseException) -> str:
     """``TypeError: what it said``, or the type alone when it said nothing; an attribute a library
     or Python removed since the code was written is said with its replacement (``removed_api``)."""
-    text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    text = clipped(f"{type(e).__name__}: {e}", 1200) if str(e) else type(e).__name__
     hint = removed_api(str(e)) if isinstance(e, AttributeError) else None
     return f"{text} ({hint})" if hint else text
 

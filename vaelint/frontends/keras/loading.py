@@ -95,7 +95,10 @@ def rewrite_import(stmt: ast.stmt) -> ast.stmt:
         if stmt.module == "tensorflow.keras" or stmt.module.startswith("tensorflow.keras."):
             return ast.copy_location(ast.ImportFrom(module=stmt.module[len("tensorflow.") :], names=stmt.names, level=0), stmt)
     if isinstance(stmt, ast.Import) and any(a.name.startswith("tensorflow.keras") for a in stmt.names):
-        names = [ast.alias(a.name[len("tensorflow.") :] if a.name.startswith("tensorflow.keras") else a.name, a.asname) for a in stmt.names]
+        names = [
+            ast.copy_location(ast.alias(a.name[len("tensorflow.") :] if a.name.startswith("tensorflow.keras") else a.name, a.asname), a)
+            for a in stmt.names
+        ]  # each alias keeps its place: compile() asks an alias for its lineno (was an internal error)
         return ast.copy_location(ast.Import(names=names), stmt)
     return stmt
 
