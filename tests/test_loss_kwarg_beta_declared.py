@@ -1,4 +1,4 @@
-"""``--loss-kwarg beta=0.5`` (or kl_weight, Mult-VAE's anneal) gives the loss the KL weight the user
+"""``--loss-kwarg beta=0.5`` (or kl_weight, kld_weight) gives the loss the KL weight the user
 chose: without --beta, that number is the declared beta. Before, VAE004 flagged the very weight the
 user had passed ('multiplied by 0.5 ... while the declared beta is 1') and offered an unsafe fix
 that deletes it (helper-found on a Mult-VAE). --beta, where given, still decides; a weight the code
@@ -50,6 +50,7 @@ def test_a_kl_weight_given_as_a_loss_kwarg_is_the_declared_beta(tmp_path, defaul
 
 def test_which_kwargs_declare_beta():
     assert _kwarg_beta({"beta": 4}) == 4.0
-    assert _kwarg_beta({"anneal": 0.2}) == 0.2
+    assert _kwarg_beta({"kld_weight": 0.2}) == 0.2
+    assert _kwarg_beta({"anneal": 10000}) == 1.0  # a warm-up's step count as often as Mult-VAE's weight: not read
     assert _kwarg_beta({"kl_weight": True, "gamma": 3.0}) == 1.0
     assert _kwarg_beta({}) == 1.0

@@ -25,7 +25,14 @@ def step(x):
     p = 1.0 / (1.0 + np.exp(-(W_dec @ z)))
     rec = -np.sum(x * np.log(p + 1e-8) + (1 - x) * np.log(1 - p + 1e-8))
     kl = -0.5 * np.sum(1 + logvar - mean**2 - np.exp(logvar))
-    return rec + kl
+    return rec + kl, p, z
+
+
+def train(x, lr=1e-2):
+    global W_dec
+    for _ in range(3):
+        loss, p, z = step(x)
+        W_dec -= lr * np.outer(p - x, z)
 """
 
 PREP = """import numpy as np
@@ -42,6 +49,15 @@ def test_a_numpy_vae_is_said_as_not_pytorch(tmp_path, monkeypatch):
     r = runner.invoke(app, ["check", "vae_numpy.py", "--no-cache"])
     assert r.exit_code == 2, r.output
     assert "vae_numpy.py is written for NumPy (a VAE's KL at line 15" in r.output and "vaelint checks PyTorch code" in r.output, r.output
+
+
+def test_a_numpy_kl_helper_of_a_pytorch_project_is_no_numpy_vae(tmp_path, monkeypatch):
+    """A NumPy helper (a KL metric, a sample drawn) that trains nothing, named or imported by a PyTorch
+    driver, is no NumPy VAE (reviewer: the driver was refused as 'trains through a NumPy file')."""
+    (tmp_path / "metrics.py").write_text(VAE.split("def train")[0])
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["check", "metrics.py", "--no-cache"])
+    assert "NumPy" not in r.output, r.output
 
 
 def test_a_numpy_script_with_no_vae_is_no_target(tmp_path, monkeypatch):

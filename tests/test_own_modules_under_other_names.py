@@ -53,3 +53,12 @@ def test_a_project_file_that_wraps_the_package_is_not_the_module(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     said = install_advice("biom", _error("biom"))
     assert "PYTHONPATH" not in said and said.startswith("Install biom"), said
+
+
+def test_a_packages_generic_module_beside_a_file_of_that_name_is_to_install(tmp_path, monkeypatch):
+    """``from kornia.utils import image_to_tensor`` with a utils.py here defining a name like it
+    (reviewer): a package's module as likely as the folder's own, the install is said."""
+    (tmp_path / "utils.py").write_text("def image_to_tensor(img):\n    return img\n")
+    (tmp_path / "train.py").write_text("from kornia.utils import image_to_tensor\n")
+    monkeypatch.chdir(tmp_path)
+    assert "this folder's own" not in install_advice("kornia.utils", _error("kornia"))

@@ -96,3 +96,14 @@ def test_which_init_values_are_references():
     init = parse_init(["model=model.py:VAE", "path='data.py'", "cfg={'a': 1}", "n=3"])
     assert init["model"] == Reference("model.py", "VAE", "model") and repr(init["model"]) == "model.py:VAE"
     assert init["path"] == "data.py" and init["cfg"] == {"a": 1} and init["n"] == 3
+
+
+def test_the_model_given_as_the_factory_that_makes_it(tmp_path, monkeypatch):
+    """``--init model=model.py:make_model``: the factory called with its defaults (reviewer: the
+    function was passed uncalled, and the step failed on it with no word of --init)."""
+    target = _trainer(tmp_path, monkeypatch)
+    with open(tmp_path / "model.py", "a") as f:
+        f.write("\n\ndef make_model(d=20):\n    return VAE(d=d)\n")
+    r, result = check_json(target, "--input", "16x20", "--input", "16", "--init", "model=model.py:make_model", "--init", "config={}")
+    assert r.exit_code == 1, r.output
+    assert [f["code"] for f in result["findings"]] == ["VAE002"], result["findings"]

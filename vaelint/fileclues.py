@@ -108,6 +108,7 @@ def not_pytorch(path: str) -> str:
     return (
         tensorflow_training(path, torch_too=False)
         or other_framework(path)
+        or (path.endswith((".py", ".ipynb")) and numpy_vae(path))
         or (path.endswith((".py", ".ipynb")) and tensorflow_file(path))
         or (path.endswith(".py") and trains_through_another_framework(path))
     )
@@ -191,17 +192,47 @@ def other_framework(path: str) -> str:
     if any(top == "torch" for _line, top in tops):
         return ""
     found = next(((line, top) for line, top in sorted(tops) if top in _FRAMEWORKS), None)
-    if found is None and any(top == "numpy" for _line, top in tops):
-        return _numpy_vae(tree)  # a VAE written in NumPy arrays (a course's assignment): no PyTorch to check
     return f"{_FRAMEWORKS[found[1]]} (import {found[1]} at line {found[0]})" if found else ""
 
 
 _KL_NAME = re.compile(r"^(kl|kld|kl_div|kl_loss|kl_term|d_kl|dkl)$", re.I)
 
 
+def numpy_vae(path: str) -> str:
+    """``NumPy (a VAE's KL at line 21, ...)`` where the file named imports NumPy and no torch, assigns a
+    KL term, draws a Gaussian sample with NumPy and updates its weights itself (``W -= LR * grad``): a VAE
+    trained in NumPy arrays (a course's assignment), nothing to check. A NumPy helper of a PyTorch
+    project (a KL metric) updates no weights; "" for it and any other file."""
+    import ast
+
+    from vaelint.source.files import read_source
+
+    try:
+        tree = ast.parse(read_source(path))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    tops = {
+        name.split(".")[0]
+        for n in ast.walk(tree)
+        for name in (
+            [a.name for a in n.names]
+            if isinstance(n, ast.Import)
+            else [n.module or ""]
+            if isinstance(n, ast.ImportFrom) and not n.level
+            else []
+        )
+    }
+    trains = any(
+        isinstance(n, ast.AugAssign)
+        and isinstance(n.op, (ast.Sub, ast.Add))
+        and isinstance(n.value, ast.BinOp)
+        and isinstance(n.value.op, (ast.Mult, ast.MatMult))
+        for n in ast.walk(tree)
+    )
+    return _numpy_vae(tree) if "numpy" in tops and "torch" not in tops and trains else ""
+
+
 def _numpy_vae(tree) -> str:
-    """``NumPy (a VAE's KL at line 21, its sample drawn with NumPy)`` where a file that imports no torch
-    assigns a KL term and draws a Gaussian sample with NumPy; "" otherwise."""
     import ast
 
     draws = any(

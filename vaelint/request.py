@@ -229,7 +229,7 @@ def parse_size(text: str) -> int:
 
 
 # a loss's keyword that is its KL weight: given with --loss-kwarg, it is the beta the user declares
-KL_WEIGHT_KWARGS = ("beta", "kl_weight", "kld_weight", "kl_beta", "beta_kl", "anneal")
+KL_WEIGHT_KWARGS = ("beta", "kl_weight", "kld_weight", "kl_beta", "beta_kl")  # not anneal: a weight, or a step count
 
 
 def _kwarg_beta(loss_kwargs: dict) -> float:

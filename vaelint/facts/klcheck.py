@@ -118,8 +118,21 @@ def maximised_elbo(ctx) -> bool:
     sign = next((s for s, t in roles.loss_terms if t is rec), 1) * scale.written
     if ctx.view.op(scale.element) in RECON_LOSS_OPS:
         return sign < 0  # a loss (BCE, MSE) negated: -(rec + kl)
-    # a log-likelihood written out (x * log_softmax(logits), a distribution's log_prob) added: log_px - kl
-    return sign > 0 and _a_log_likelihood(ctx.view, scale.element)
+    # a log-likelihood written out (x * log_softmax(logits), a distribution's log_prob) added: log_px - kl;
+    # its value says which it is (a log-probability is below 0; -target * log_softmax, a loss, above)
+    return _a_log_likelihood(ctx.view, scale.element) and _entered_below_zero(
+        ctx, rec, next((s for s, t in roles.loss_terms if t is rec), 1)
+    )
+
+
+def _entered_below_zero(ctx, term, sign: int) -> bool:
+    """Is the term, with the sign it enters the total with, below 0 on the run (a log-likelihood added)?"""
+    values = ctx.values(term)
+    value = values[0] if values else None
+    if value is None or value.numel() == 0:
+        return False
+    total = float(value.detach().float().sum())
+    return sign * total < 0
 
 
 _LOG_PROBABILITIES = {"log_softmax", "log_sigmoid", "logsigmoid", "log_prob"}

@@ -207,7 +207,7 @@ def call_user(spec, fn, init, sites, on_error=lambda: None):
 
 def resolved_init(init: dict) -> dict:
     """--init values with each ``PATH.py:NAME`` reference made: a class built with its defaults (the
-    model a trainer's constructor takes), a function or other object as it is."""
+    model a trainer's constructor takes), a function called as the factory it is, another object as it is."""
     from vaelint.source.literals import Reference
 
     return {k: _made(v) if isinstance(v, Reference) else v for k, v in init.items()}
@@ -224,12 +224,13 @@ def _made(ref):
     obj = load_module(ref.path, {ref.name}).__dict__.get(ref.name)
     if obj is None:
         raise VaelintError("input", f"{said}: {ref.path} has no top-level {ref.name!r}.")
-    if not inspect.isclass(obj):
+    if not inspect.isclass(obj) and not inspect.isfunction(obj):
         return obj
     try:
-        return obj()
-    except Exception as e:  # noqa: BLE001 - the user's constructor
-        raise VaelintError("input", f"{said}: building {ref.name}() with its defaults failed: {type(e).__name__}: {e}.") from None
+        return obj()  # a class built with its defaults; a function, the factory it is (make_model())
+    except Exception as e:  # noqa: BLE001 - the user's constructor or factory
+        what = "building" if inspect.isclass(obj) else "calling"
+        raise VaelintError("input", f"{said}: {what} {ref.name}() with its defaults failed: {type(e).__name__}: {e}.") from None
 
 
 def annotated_module(fn, name: str):

@@ -228,6 +228,10 @@ def _imports_the_package(path: str, module: str) -> bool:
         return False
 
 
+# module names too common to tell a package's module from the folder's own file of that name
+_GENERIC = frozenset("utils util helpers common tools misc data config configs io core base functional ops layers nn models".split())
+
+
 def _this_folder_as(module: str) -> str | None:
     """The file beside the script that ``module``'s import names are defined in (``from
     my_vae_project.vaemodel import VAE`` with ./vaemodel.py's class VAE): the repository imports itself
@@ -237,8 +241,8 @@ def _this_folder_as(module: str) -> str | None:
     import glob
 
     beside = _beside(module)
-    if beside is None:
-        return None
+    if beside is None or module.rsplit(".", 1)[-1] in _GENERIC:
+        return None  # kornia.utils with a utils.py here: a package's module as likely as the folder's own
     taken = re.compile(rf"^[ \t]*from\s+{re.escape(module)}\s+import[ \t]+(?:\(([\w\s,]+)\)|([\w \t,]+))", re.M)
     names: set = set()
     for path in glob.glob("*.py")[:200]:

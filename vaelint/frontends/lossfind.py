@@ -392,4 +392,9 @@ def no_forward(model) -> bool:
     """The model defines no forward (nn.Module's own raises "missing the required forward")."""
     import torch.nn as nn
 
-    return isinstance(model, nn.Module) and type(model).forward is nn.Module.forward
+    return (
+        isinstance(model, nn.Module)
+        and type(model).forward is nn.Module.forward
+        and "forward" not in vars(model)  # self.forward = self.run in the constructor
+        and type(model).__call__ is nn.Module.__call__  # a __call__ of its own runs the model
+    )

@@ -129,6 +129,7 @@ def _training_not_run_here(path: str, models: list, backward: str) -> str:
     """Why a file trains with code vaelint cannot run here: TensorFlow's own API, or a training
     call into a module that is not installed (a two-line driver of a library); "" otherwise."""
     from vaelint.fileclues import (
+        numpy_vae,
         other_framework,
         tensorflow_file,
         tensorflow_training,
@@ -136,7 +137,7 @@ def _training_not_run_here(path: str, models: list, backward: str) -> str:
         trains_through_another_framework,
     )
 
-    other = other_framework(path) if path.endswith((".py", ".ipynb")) else ""
+    other = other_framework(path) or numpy_vae(path) if path.endswith((".py", ".ipynb")) else ""
     if other:
         return f"{path} is written for {other}: vaelint checks PyTorch code (and Keras 3 models, run on its torch backend), so nothing in it was checked"
     tape = tensorflow_training(path) if path.endswith((".py", ".ipynb")) else ""

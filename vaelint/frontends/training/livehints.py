@@ -67,6 +67,10 @@ def batch_given_whole(runtime, watch):
     if not list_hint(error, None) or not in_a_module(error) or call.site is None:
         return None
     module, args = call
+    taken = runtime.at_the_stop(watch)[0]
+    collate = getattr(getattr(taken, "loader", None), "collate_fn", None)
+    if collate is not None and getattr(collate, "__module__", "").split(".")[0] != "torch":
+        return None  # the loader's own collate_fn makes its batch: vaelint's stand-in batch may not be its shape
     whole = next((a for a in args if isinstance(a, (list, tuple)) and a and all(isinstance(t, torch.Tensor) for t in a)), None)
     if whole is None or not isinstance(module, torch.nn.Module):
         return None
@@ -81,11 +85,12 @@ def step_raised_a_shape_error(runtime, watch):
     output, in a helper the step calls): the code as written fails on its first batch, where the
     step read from the code left that line out. (the innermost user line, the error's line); None else."""
     from vaelint.errorkinds import kind_of
+    from vaelint.frontends.training.livedata import MADE, STOOD_IN
     from vaelint.source.frames import user_frame_of_traceback
     from vaelint.vocab import ErrorKind
 
-    if not runtime.stops or not watch.model_calls or not runtime.stops[0][0]:
-        return None
+    if not runtime.stops or not watch.model_calls or not runtime.stops[0][0] or STOOD_IN or MADE:
+        return None  # data vaelint stood in (512 rows of a file not here) may be what the line misread
     error = runtime.stops[0][1]
     if in_a_module(error) or kind_of(error) is not ErrorKind.SHAPE:
         return None
