@@ -265,4 +265,6 @@ class StepRaised(Observed):
         )
 
     def fix(self) -> str:
+        if "0-dim" in self.detail or "0-dimensional" in self.detail:  # loss.data[0], torch 0.3's one-element loss
+            return "a loss is a 0-dim tensor since torch 0.4 (torch 0.3's had one element): read its number with .item(), not [0]"
         return "make the index or sizes at this line agree with the tensor that reaches it (print its .shape there)"

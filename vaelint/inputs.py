@@ -136,8 +136,8 @@ class InputSpec:
         if self.indexes_batch and (self.real is None or batch != self.high):
             # an edge list's own edges index only the rows they were made for: at another size, drawn
             return torch.randint(0, batch, self.sized(batch), generator=generator, dtype=getattr(torch, self.dtype)).to(device)
-        if self.indexes_batch:  # the code's own edges, at the size they were made for
-            return self.real.clone().to(device)
+        if self.indexes_batch or self.unbatched is not None and self.real is not None:
+            return self.real.clone().to(device)  # the code's own edges, or its whole graph's adjacency, as made
         if self.real is not None:
             # the rows' index where the code's tensor is (its GPU, where it made it there)
             rows = torch.arange(batch, device=self.real.device) % self.real.shape[self.batch_dim]
@@ -162,11 +162,37 @@ class InputSpec:
 MADE = "_vaelint_made"  # the attribute a tensor vaelint made for an --input carries
 
 
-def at_one_batch(specs: list[InputSpec]) -> tuple[list[InputSpec], str | None]:
+# the origin of inputs a training run read off tensors the code made itself, no loader's (frontends/
+# training/liveprogram.py): a full-graph VAE's features and adjacency are no streams of one batch size
+MADE_BY_THE_CODE = "inferred from the batch the code made"
+
+
+def whole_beside_the_batch(specs: list[InputSpec]) -> tuple[list[InputSpec], str | None]:
+    """Tensors the code made itself and hands the model beside its batch, of another size at dim 0 (a
+    graph VAE's N x N adjacency beside its 1 x N x F features): each is the same at every batch size,
+    no dim of it the batch; the note that says so."""
+    from dataclasses import replace
+
+    first = next((s.batch for s in specs if not s.indexes_batch), None)
+    whole = [i for i, s in enumerate(specs) if first is not None and not s.indexes_batch and s.batch != first]
+    if not whole:
+        return specs, None
+    said = (
+        f"input {' '.join(specs[i].text() for i in whole)}: made by the code beside its batch of {first} with another "
+        "size at dim 0 (a whole graph's adjacency): the same at every batch size, no dim of it the batch"
+    )
+    return [replace(s, unbatched=first) if i in whole else s for i, s in enumerate(specs)], said
+
+
+def at_one_batch(specs: list[InputSpec], origin: str = "") -> tuple[list[InputSpec], str | None]:
     """The code's own batch read off loaders of different batch sizes (a semi-supervised step's
     labelled 8 beside its unlabelled 24, zipped): every stream at the first's batch size, so that
-    one B runs through the step (each stream's shapes hold per stream), and the note that says so."""
+    one B runs through the step (each stream's shapes hold per stream), and the note that says so.
+    Tensors the code made itself (``origin``: MADE_BY_THE_CODE) are no streams: whole_beside_the_batch."""
     from dataclasses import replace
+
+    if origin.startswith(MADE_BY_THE_CODE):
+        return whole_beside_the_batch(specs)
 
     batches = list(dict.fromkeys(s.batch for s in specs if not s.indexes_batch))
     if len(batches) < 2:

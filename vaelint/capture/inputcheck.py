@@ -68,7 +68,7 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
         notes += [said] if said else []
     elif not options.inputs:
         given = placed_batch(given, notes)  # read off the code's own batch: a transposed copy has it at dim 1
-        given, said = at_one_batch(given)  # loaders of several batch sizes (a semi-supervised step's two streams)
+        given, said = at_one_batch(given, program.inputs_origin)  # several loaders' streams; not a graph's own adjacency
         notes += [said] if said else []
     check_inputs(given)
     given = _indices_said(with_batch_indices(given), notes)

@@ -121,3 +121,18 @@ def _line_of(node) -> str:
 
     loc = node.meta.get("loc")
     return line_text(loc.path, loc.line) if loc is not None else ""
+
+
+def names_a_batch(loc) -> bool:
+    """Does the line at ``loc`` name a batch (``/ args.batch_size``, ``/ BATCH``, ``/ bs``)?"""
+    import re
+
+    from vaelint.source.files import read_source
+
+    if loc is None:
+        return False
+    try:
+        line = read_source(loc.path).splitlines()[loc.line - 1]
+    except (OSError, IndexError, ValueError):
+        return False
+    return re.search(r"batch|\bbs\b|\bn_?b\b", line, re.I) is not None

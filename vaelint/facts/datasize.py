@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import torch.fx as fx
+
 
 def data_size(ctx) -> int:
     """Of the first input; or of the tensor a step made of a batch of strings
@@ -13,3 +15,11 @@ def data_size(ctx) -> int:
     if fact is not None and fact.sizes:
         return math.prod(fact.sizes[1:])
     return math.prod(ctx.specs[0].sample_shape) if ctx.specs else 1
+
+
+def by_the_data_size(ctx, node) -> bool:
+    """``total / D`` (or ``* (1 / D)``) with D the number of values of one sample of the data."""
+    op, number, size = ctx.view.op(node), node.args[-1] if len(node.args) == 2 else None, data_size(ctx)
+    if op not in ("div", "mul") or not isinstance(node.args[0], fx.Node) or not isinstance(number, (int, float)):
+        return False
+    return size > 1 and (op == "div" and number == size or op == "mul" and number * size == 1)

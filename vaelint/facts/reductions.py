@@ -245,7 +245,7 @@ class TermWalker:
             # loss / len(batch): a Python list's length, a number to the run, follows the batch it counts
             scale.factors.append(Factor("size", 1.0, -1, 1, "len(...), the batch's length", node, op))
             return tensor
-        pinned = self._pinned_batch(value) if op == "div" else None
+        pinned = self._pinned_batch(value, loc) if op == "div" else None
         if pinned is not None:
             b, k = pinned
             shown = f"{int(value)} (the batch size {b} written down{f' times {k}' if k > 1 else ''})"
@@ -340,14 +340,17 @@ class TermWalker:
         scale.element = node
         return _Ends(scale)
 
-    def _pinned_batch(self, value: float) -> tuple[int, int] | None:
-        """(batch, k) when a constant divisor is the example or configured batch size written down times k (1, D, Z)."""
+    def _pinned_batch(self, value: float, loc=None) -> tuple[int, int] | None:
+        """(batch, k) when a constant divisor is the example or configured batch size written down times k (1, D, Z).
+        One that is the latent or data size too (``kl / Z``, Z = 16 = B) is that size unless its line names a batch."""
         if value != int(value) or value < 2:
             return None
         c = int(value)
         data = data_size(self.ctx)
         latent = self.ctx.latent_size or 1
         batches = {self.ctx.batch, getattr(self.ctx.program, "configured_batch", None)} - {None}
+        if c in (data, latent) and not argnumbers.names_a_batch(loc):
+            return None
         for b in sorted(batches):
             if b > 1 and c % b == 0 and c // b in {1, data, latent, data * latent}:
                 return b, c // b

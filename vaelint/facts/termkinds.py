@@ -60,7 +60,22 @@ def _decoded_only(view: GraphView, roles: Roles, node: fx.Node) -> bool:
     if roles.recon is None or not _shaped_as_the_data(node, roles.recon):
         return False  # a likelihood's part is elementwise over the data; a flow's log-det is one per sample
     decoder = sample_layers(view, roles)
+    # and the decoder's other heads that give an output of the data's shape (a learned scale, dec_scale(z)
+    # beside the mean's sigmoid(dec_mean(z))): off the reconstruction's path, the likelihood's all the same
+    decoder |= _heads_shaped_as_the_data(view, roles, node)
     return bool(decoder) and reads_samples_through(view, roles, node, decoder)
+
+
+def _heads_shaped_as_the_data(view: GraphView, roles: Roles, node: fx.Node) -> frozenset:
+    """The layers the term reads that read a sample and give a tensor of the reconstruction's shape."""
+    from vaelint.facts.reparams import samples_of
+
+    samples = samples_of(roles.reparams)
+    return frozenset(
+        n
+        for n in view.with_parameters() & view.value_ancestors(node)
+        if _shaped_as_the_data(n, roles.recon) and any(view.depends_on(n, s) for s in samples)
+    )
 
 
 def sample_layers(view: GraphView, roles: Roles) -> frozenset:

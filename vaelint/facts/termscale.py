@@ -10,6 +10,7 @@ import torch.fx as fx
 
 from vaelint.facts.argnumbers import literal_times, size_said
 from vaelint.facts.countedout import minus_a_count
+from vaelint.facts.datasize import by_the_data_size
 from vaelint.facts.oversize import constant_over_size
 from vaelint.facts.reductions import Factor, TermScale, TermWalker
 
@@ -198,7 +199,11 @@ def _shared_with_others(ctx, term: fx.Node) -> set:
         # the likelihood's scale part split off (-0.5 * (sq / var + log var)): a factor it shares with the
         # reconstruction is the likelihood's own constant, as one shared with the KL is the whole sum's
         done = set(roles.rec_terms) | set(roles.kl_terms)
-        others += [t for _s, t in roles.loss_terms if t not in done and term_kind(ctx.view, roles, t) == "scale"]
+        scales = [t for _s, t in roles.loss_terms if t not in done and term_kind(ctx.view, roles, t) == "scale"]
+        kl_shared = {n for t in others for n in roles.term_outer.get(t, ())}
+        # ... but a division by the data's size over both (sum(sq / var + log var, 1).mean() / D) is the
+        # reconstruction's mean over its values written out, its own normaliser: not shared away
+        return kl_shared | {n for t in scales for n in roles.term_outer.get(t, ()) if not by_the_data_size(ctx, n)}
     return {n for t in others for n in roles.term_outer.get(t, ())}
 
 

@@ -1,12 +1,10 @@
-"""Running the targets a command line names: which they are (configured, or
-found in the files given), each answered from the result cache or checked in
-its worker, several side by side, its fixes checked again, suppressions
-applied; and ``--diff``/``--fix``'s rounds. The command line (vaelint/cli.py)
-only reads options and writes reports.
+"""Running the targets a command line names: which they are (configured, or found in the files
+given), each answered from the result cache or checked in its worker, several side by side, its
+fixes checked again, suppressions applied; and ``--diff``/``--fix``'s rounds. The command line
+(vaelint/cli.py) only reads options and writes reports.
 
-Imports no torch until a target misses the cache, nor then when it is the only
-one: the worker started with the process takes the first (vaelint/runtime/spare.py).
-"""
+Imports no torch until a target misses the cache, nor then when it is the only one: the worker
+started with the process takes the first (vaelint/runtime/spare.py)."""
 
 from __future__ import annotations
 

@@ -232,7 +232,7 @@ def _inputs_of(program, request, batch_value, loader) -> None:
     from vaelint.frontends.training.datasets import infer_inputs
     from vaelint.frontends.training.livebatch import OWN_ROWS
     from vaelint.frontends.training.livebatch import as_known as _as_known
-    from vaelint.inputs import parse_input_spec
+    from vaelint.inputs import MADE_BY_THE_CODE, parse_input_spec
 
     size = getattr(loader, "batch_size", None) if loader is not None else None
     (specs, nested), origin = nested_specs(program, batch_value, size if isinstance(size, int) else None), ""
@@ -243,7 +243,7 @@ def _inputs_of(program, request, batch_value, loader) -> None:
         # what the data set is, as the code built it (its collate function kept the items' layout)
         specs, origin = valued(named, specs, known.origin.startswith("TensorDataset")), f"inferred from {known.origin}"
     elif specs:
-        origin = f"inferred from the batch the code made ({', '.join(s.shown() for s in specs)})"
+        origin = f"{MADE_BY_THE_CODE} ({', '.join(s.shown() for s in specs)})"
     positional = [s for s in request.inputs if not s.name]
     if request.inputs and specs and loader is not None and any(loader is own for own in OWN_ROWS):
         # the loader gave rows of the code's own tensors, made from --input's rows and changed by the code

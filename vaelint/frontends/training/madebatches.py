@@ -32,7 +32,7 @@ def made_in_full(program) -> None:
             program.configured_batch_text = f"the batches of {n} rows the code makes"
             return
         loop = _whole_data_loop(program.live_step)
-        if loop is not None and int(first.shape[0]) > 1:
+        if loop is not None and int(first.shape[0]) >= 1:  # a stacked graph of 1 too
             n = int(first.shape[0])
             program.configured_batch = n
             program.full_batches = (
