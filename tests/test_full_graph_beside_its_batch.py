@@ -62,3 +62,14 @@ def test_a_whole_graph_is_checked_as_the_code_trains_it(tmp_path, weight, clean)
     adjacency = next(row for row in result["flow"] if row["name"] == "adj_norm")
     assert adjacency["shape"] == ["40", "40"], adjacency
     assert (result["findings"] == []) == clean, r.output
+
+
+def test_only_a_tensor_sized_by_the_samples_is_whole_beside_the_batch():
+    """Zipped loaders of 20 and 30 rows the code made are two streams (aligned at 20, as before); an
+    N x N adjacency beside 1 x N x F features is the graph's whole (the golden file's zip fixture)."""
+    from vaelint.inputs import MADE_BY_THE_CODE, at_one_batch, parse_input_spec
+
+    streams, said = at_one_batch([parse_input_spec("20x256"), parse_input_spec("30x5")], MADE_BY_THE_CODE)
+    assert [s.shape for s in streams] == [(20, 256), (20, 5)] and "several streams" in said
+    graph, said = at_one_batch([parse_input_spec("1x50x12"), parse_input_spec("50x50")], MADE_BY_THE_CODE)
+    assert [s.shape for s in graph] == [(1, 50, 12), (50, 50)] and graph[1].unbatched == 1 and "whole graph" in said

@@ -173,8 +173,12 @@ def whole_beside_the_batch(specs: list[InputSpec]) -> tuple[list[InputSpec], str
     no dim of it the batch; the note that says so."""
     from dataclasses import replace
 
-    first = next((s.batch for s in specs if not s.indexes_batch), None)
-    whole = [i for i, s in enumerate(specs) if first is not None and not s.indexes_batch and s.batch != first]
+    lead = next((s for s in specs if not s.indexes_batch), None)
+    first = lead.batch if lead is not None else None
+    # its dim 0 is a size of the batch's samples (N x N over the N nodes of 1 x N x F): not another stream's batch
+    whole = [
+        i for i, s in enumerate(specs) if lead is not None and not s.indexes_batch and s.batch != first and s.shape[0] in lead.sample_shape
+    ]
     if not whole:
         return specs, None
     said = (
@@ -191,17 +195,18 @@ def at_one_batch(specs: list[InputSpec], origin: str = "") -> tuple[list[InputSp
     Tensors the code made itself (``origin``: MADE_BY_THE_CODE) are no streams: whole_beside_the_batch."""
     from dataclasses import replace
 
+    said_whole = None
     if origin.startswith(MADE_BY_THE_CODE):
-        return whole_beside_the_batch(specs)
-
-    batches = list(dict.fromkeys(s.batch for s in specs if not s.indexes_batch))
+        specs, said_whole = whole_beside_the_batch(specs)
+    batches = list(dict.fromkeys(s.batch for s in specs if not s.indexes_batch and s.unbatched is None))
     if len(batches) < 2:
-        return specs, None
+        return specs, said_whole
     said = (
         f"the step takes batches of {', '.join(map(str, batches))} from its loaders (several streams): each is "
         f"checked at the first's batch size, {batches[0]}, so that one batch size B runs through the step"
     )
-    return [s if s.indexes_batch or s.batch == batches[0] else replace(s, shape=s.sized(batches[0])) for s in specs], said
+    aligned = [s if s.indexes_batch or s.batch == batches[0] else replace(s, shape=s.sized(batches[0])) for s in specs]
+    return aligned, "; ".join(x for x in (said_whole, said) if x)
 
 
 def parse_input_spec(text: str) -> InputSpec:
