@@ -447,3 +447,21 @@ def test_a_checkpoint_folder_the_code_made_answers_as_made_and_nothing_is_writte
     r, result = _json("train.py")
     assert result["error"] is None and not result["findings"], r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.py"], list(tmp_path.iterdir())
+
+
+def test_a_stand_in_lightnings_submodules_hold_its_trainer_and_module():
+    """``from pytorch_lightning.trainer import Trainer`` (and Lightning 1.x's ``from
+    pytorch_lightning.core.lightning import LightningModule``) where Lightning is not installed:
+    the stand-in's Trainer and LightningModule, not an object that does nothing. Before,
+    ``Trainer.add_argparse_args(parser)`` gave such an object and ``opt, unknown =
+    parser.parse_known_args()`` stopped with "too many values to unpack" (helper-found)."""
+    import argparse
+
+    from vaelint.frontends.standinlightning import _lightning, _Trainer
+
+    trainer = _lightning("pytorch_lightning.trainer").Trainer
+    assert trainer is _Trainer
+    opt, unknown = trainer.add_argparse_args(argparse.ArgumentParser()).parse_known_args([])
+    assert opt.gpus is None and unknown == []
+    module = _lightning("pytorch_lightning.core.lightning").LightningModule
+    assert isinstance(module, type) and issubclass(module, __import__("torch").nn.Module)

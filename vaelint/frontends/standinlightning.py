@@ -287,7 +287,10 @@ def _lightning(fullname: str) -> types.ModuleType:
             return _lightning_name(item)
 
         return _StandInModule(fullname, make)
-    return _StandInModule(fullname, lambda item: _lightning_name(item) if parts[-1] == "core" or item == "LightningCLI" else _Anything)
+    # the names a submodule holds too (``from pytorch_lightning.trainer import Trainer``, Lightning 1.x's
+    # ``from pytorch_lightning.core.lightning import LightningModule``): theirs, not an object that does nothing
+    named = ("LightningCLI", "Trainer", "LightningModule", "LightningDataModule")
+    return _StandInModule(fullname, lambda item: _lightning_name(item) if parts[-1] == "core" or item in named else _Anything)
 
 
 def _rank_zero_set() -> None:
