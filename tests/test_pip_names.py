@@ -61,3 +61,9 @@ def test_the_other_packages_the_code_imports_and_lacks_are_said_at_once(tmp_path
     )
     said = check(str(tmp_path / "train.py"), "-", []).error.message
     assert "imports 'nothere_cli'" in said and "(the code also imports nothere_tensor_ops: not installed either)" in said, said
+
+
+def test_the_pip_names_of_packages_vae_repositories_import():
+    # taming.models of a latent-diffusion VQGAN said as "Install taming" (helper-found): pip's name is another
+    assert pip_hint("taming.models.vqgan") == " (pip install taming-transformers)"
+    assert pip_hint("biom") == " (pip install biom-format)" and pip_hint("skbio") == " (pip install scikit-bio)"

@@ -38,6 +38,13 @@ _PIP_NAMES = {
     "fitz": "PyMuPDF",
     "docx": "python-docx",
     "jwt": "PyJWT",
+    # seen in VAE repositories the day's helpers tried: latent diffusion's VQGAN, microbiome and chemistry VAEs
+    "taming": "taming-transformers",
+    "biom": "biom-format",
+    "skbio": "scikit-bio",
+    "tdc": "PyTDC",
+    "pytorch_msssim": "pytorch-msssim",
+    "torch_scatter": "torch-scatter",
 }
 
 
