@@ -178,7 +178,21 @@ def other_framework(path: str) -> str:
         tree = ast.parse(read_source(path))
     except (OSError, SyntaxError, ValueError):
         return ""
-    tops = [
+    tops = _import_tops(tree)
+    if any(top == "torch" for _line, top in tops):
+        return ""
+    found = next(((line, top) for line, top in sorted(tops) if top in _FRAMEWORKS), None)
+    return f"{_FRAMEWORKS[found[1]]} (import {found[1]} at line {found[0]})" if found else ""
+
+
+_KL_NAME = re.compile(r"^(kl|kld|kl_div|kl_loss|kl_term|d_kl|dkl)$", re.I)
+
+
+def _import_tops(tree) -> list:
+    """(line, top-level package) of each absolute import of a parsed file."""
+    import ast
+
+    return [
         (n.lineno, name.split(".")[0])
         for n in ast.walk(tree)
         for name in (
@@ -189,13 +203,6 @@ def other_framework(path: str) -> str:
             else []
         )
     ]
-    if any(top == "torch" for _line, top in tops):
-        return ""
-    found = next(((line, top) for line, top in sorted(tops) if top in _FRAMEWORKS), None)
-    return f"{_FRAMEWORKS[found[1]]} (import {found[1]} at line {found[0]})" if found else ""
-
-
-_KL_NAME = re.compile(r"^(kl|kld|kl_div|kl_loss|kl_term|d_kl|dkl)$", re.I)
 
 
 def numpy_vae(path: str) -> str:
@@ -211,17 +218,7 @@ def numpy_vae(path: str) -> str:
         tree = ast.parse(read_source(path))
     except (OSError, SyntaxError, ValueError):
         return ""
-    tops = {
-        name.split(".")[0]
-        for n in ast.walk(tree)
-        for name in (
-            [a.name for a in n.names]
-            if isinstance(n, ast.Import)
-            else [n.module or ""]
-            if isinstance(n, ast.ImportFrom) and not n.level
-            else []
-        )
-    }
+    tops = {top for _line, top in _import_tops(tree)}
     trains = any(
         isinstance(n, ast.AugAssign)
         and isinstance(n.op, (ast.Sub, ast.Add))
