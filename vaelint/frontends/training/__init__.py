@@ -22,6 +22,7 @@ from vaelint.frontends.base import FrontendBase, LoadRequest, Program, TargetRef
 from vaelint.frontends.build import OPTIMIZER_NAMES
 from vaelint.frontends.training.execute import NotReached, execute, failed_lines
 from vaelint.frontends.training.freshimports import forget_modules_since
+from vaelint.frontends.training.livebatchsize import again_at_the_loaders_batch
 from vaelint.frontends.training.program import source_text as _text_of
 from vaelint.frontends.training.program import step_program
 from vaelint.frontends.training.repofiles import neighbours
@@ -143,6 +144,8 @@ class TrainingFrontend(FrontendBase):
                 if way == "run" or getattr(run_error, "argv", False) or getattr(run_error, "own_step_failed", False):
                     raise _plain(run_error) from None
                 forget_modules_since(before, [os.getcwd(), os.path.dirname(path)])  # read afresh, as a first run imports them
+                if (again := again_at_the_loaders_batch(self, ref, request, home, run_error)) is not None:
+                    return again
                 try:
                     program = self._read(ref, request, path, home, getattr(run_error, "passed_sites", set()))
                 except VaelintError as read_error:

@@ -125,6 +125,7 @@ class Watch:
         self.rounds = 0  # loops that came round to such a site: each ended there
         self.ended: dict = {}  # site -> what the run had done when its data was ended there
         self.again: dict = {}  # site -> later passes given a batch again there (liveloops.passes_again)
+        self.loader_batches: set = set()  # the batch sizes the loaders read were built with (livebatchsize)
 
     # ---- noise
     def _record_noise(self, t):

@@ -11,6 +11,7 @@ from vaelint.errors import ChoosesCuda, VaelintError, error_text
 from vaelint.frontends.lightningstep import quiet_logging
 from vaelint.frontends.training.batchspecs import listed_items, nested_specs, valued, with_batch
 from vaelint.frontends.training.liveafterpass import stopped_later_in_its_loop
+from vaelint.frontends.training.livebatchsize import record_loader, stop_text, the_loaders_batch
 from vaelint.frontends.training.livecudaguard import met_another_device
 from vaelint.frontends.training.livehints import batch_given_whole, step_raised_a_shape_error
 from vaelint.frontends.training.livemodelmoves import say_where_things_are
@@ -36,7 +37,7 @@ def live_program(frontend, ref, request, home):
     _fresh_check(home)
     make = batch_maker(list(request.inputs))
     watch = Watch(list(request.inputs), None)
-    watch.make_batch = lambda loader: make(loader, watch.taking)
+    watch.make_batch = lambda loader: (record_loader(watch, loader), make(loader, watch.taking))[1]
     runtime = LiveRuntime(home.path, batch_count=lambda: watch.batches, watch_now=lambda: (watch.taken, watch.rounds))
     sandbox = Sandbox(home.path, data_given=bool(request.inputs))
     sandbox.on_step = watch.stepped
@@ -105,6 +106,9 @@ def _no_step(frontend, ref, request, home, runtime, watch, sandbox, sites, make,
     error.own_setup_failed = own_setup_failed(runtime, request, sandbox, error.message)
     error.batch_whole = batch_given_whole(runtime, watch)  # model(batch) of a TensorDataset's [x]: VAE013 where read
     error.shape_stop = step_raised_a_shape_error(runtime, watch)  # h[:, 1] of a B x 1 x k output: VAE013 where read
+    # --input's batch of a size the code's loaders never make, raising a shape error: run again at theirs
+    error.loader_batch = the_loaders_batch(runtime, watch, request)
+    error.stop_text = stop_text(runtime) if runtime.stops else ""
     later = stopped_later_in_its_loop(runtime, watch)  # torch.cuda.synchronize() after a VQ-VAE's opt.step()
     if watch.passed and not error.missing_package and (not runtime.stops or runtime.stopped_here or watch.rounds or later):
         if (frozen := frozen_only(watch)) is not None:
