@@ -60,10 +60,59 @@ def test_the_other_packages_the_code_imports_and_lacks_are_said_at_once(tmp_path
         )
     )
     said = check(str(tmp_path / "train.py"), "-", []).error.message
-    assert "imports 'nothere_cli'" in said and "(the code also imports nothere_tensor_ops: not installed either)" in said, said
+    assert (
+        "imports 'nothere_cli'" in said
+        and "(the code also imports nothere_tensor_ops: not installed either; all at once: pip install nothere_cli nothere_tensor_ops)"
+        in said
+    ), said
 
 
 def test_the_pip_names_of_packages_vae_repositories_import():
     # taming.models of a latent-diffusion VQGAN said as "Install taming" (helper-found): pip's name is another
     assert pip_hint("taming.models.vqgan") == " (pip install taming-transformers)"
     assert pip_hint("biom") == " (pip install biom-format)" and pip_hint("skbio") == " (pip install scikit-bio)"
+
+
+SETUP_USES_A_MISSING_CLASS = """
+import nothere_metrics
+import torch
+import torch.nn as nn
+from taming.modules.losses.vqperceptual import NLayerDiscriminator
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(20, 8), nn.Linear(4, 20)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, -1)
+        return self.dec(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+model = VAE()
+disc = NLayerDiscriminator(input_nc=20)
+opt = torch.optim.Adam(model.parameters())
+loader = DataLoader(TensorDataset(torch.randn(64, 20)), batch_size=8)
+for (x,) in loader:
+    recon, mu, logvar = model(x)
+    loss = ((recon - x) ** 2).sum() - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) - disc(recon).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_step_using_what_a_missing_package_builds_says_every_package_to_install(tmp_path):
+    """A VAE-GAN's discriminator built from a package that is not here (taming's NLayerDiscriminator):
+    the step cannot run without it, and the message named that package only; the others the code imports
+    and lacks came one check at a time (helper-found, a latent-diffusion trainer: diffusers, then taming,
+    then lpips ...). Now all of them, with one pip command under their PyPI names."""
+    from helpers import check
+
+    (tmp_path / "train.py").write_text(SETUP_USES_A_MISSING_CLASS)
+    said = check(str(tmp_path / "train.py"), "-", []).error.message
+    assert "No module named 'taming'" in said and "Install taming (pip install taming-transformers)" in said, said
+    assert "the code also imports nothere_metrics: not installed either" in said, said
+    assert "all at once: pip install taming-transformers nothere_metrics" in said, said

@@ -59,8 +59,10 @@ def noted_not_installed(module: str, path: str, error) -> None:
 
 
 def also_missing(package: str, path: str) -> str:
-    """`` (the code also imports einops, omegaconf: not installed either)``: the other packages the same
-    project's files imported and this environment lacks, so that they are installed at once; ""."""
+    """`` (the code also imports einops, omegaconf: not installed either; all at once: pip install ...)``:
+    the other packages the same project's files imported and this environment lacks, with the one
+    command that installs them all under their PyPI names (taming-transformers for taming), so that
+    one run says what a run per package said before; ""."""
     import os
 
     home = os.path.dirname(os.path.abspath(path))
@@ -69,7 +71,10 @@ def also_missing(package: str, path: str) -> str:
         for p, at in NOT_INSTALLED.items()
         if p != package.split(".")[0] and os.path.commonpath([home, os.path.dirname(os.path.abspath(at))]) not in ("/", "")
     ]
-    return f" (the code also imports {', '.join(others[:6])}: not installed either)" if others else ""
+    if not others:
+        return ""
+    pip = " ".join(_PIP_NAMES.get(p, p) for p in [package.split(".")[0], *others])
+    return f" (the code also imports {', '.join(others)}: not installed either; all at once: pip install {pip})"
 
 
 def pip_hint(package: str) -> str:

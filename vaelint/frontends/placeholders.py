@@ -40,7 +40,7 @@ class MissingImport:
         failure = VaelintError(
             "load",
             f"{where(path, line)} imports {name!r} from {module!r}, which could not be "
-            f"imported ({error}), and the code checked uses it. {_advice(module, error)}{_also(module, path, error)}, or move "
+            f"imported ({error}), and the code checked uses it. {_advice(module, error)}{also_missing_beside(module, path, error)}, or move "
             "that import out of the code the check runs.",
         )
         if failure.message not in MISSING_USED and _used_by_the_code():
@@ -100,7 +100,8 @@ def _mro_entries(self, bases):
 MissingImport.__mro_entries__ = _mro_entries
 
 
-def _also(module: str, path: str, error) -> str:
+def also_missing_beside(module: str, path: str, error) -> str:
+    """The other packages the code imported that are not installed, beside a failed import's advice."""
     return also_missing(missing_package(module, error), path) if "No module named" in str(error) else ""
 
 

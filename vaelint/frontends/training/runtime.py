@@ -22,7 +22,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from vaelint.errors import VaelintError, error_text
-from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, cause_among, install_advice
+from vaelint.frontends.placeholders import SETUP, MissingImport, Unavailable, also_missing_beside, cause_among, install_advice
 from vaelint.frontends.starimports import star_cause
 from vaelint.frontends.training.batchuse import BatchUse
 from vaelint.frontends.training.standinvalue import StandIn, stand_in_said  # noqa: F401 - the runtime hands them out
@@ -276,7 +276,7 @@ class Runtime:
             name, module, path, line, error = object.__getattribute__(func, "_info")
             return StandIn(
                 f"what {name}(...) returns ({module} could not be imported: {error})",
-                f"{install_advice(module, error)}, or check the model with PATH:MODEL --init ... --loss PATH:LOSS.",
+                f"{install_advice(module, error)}{also_missing_beside(module, path, error)}, or check the model with PATH:MODEL --init ... --loss PATH:LOSS.",
             )
         stood = datasets.stand_in(func, args, kwargs)
         if stood is not None:
