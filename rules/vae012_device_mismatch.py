@@ -298,6 +298,15 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
     ]
 
     def check(self, ctx):
+        named = [self.report(seen, loc) for seen, loc in _cuda_by_name(ctx)]
+        yield from named
+        try:
+            yield from self._on_a_simulated_gpu(ctx)
+        except SkipRule:
+            if not named:  # the CPU configuration's failure is decided whatever the simulated GPU could not
+                raise
+
+    def _on_a_simulated_gpu(self, ctx):
         static = list(self._from_graph(ctx))
         # a tensor made of a NumPy array (capture/numpydraws.py) is made outside torch, as a constant is
         made_outside = ctx.loose_constants() or ctx.nodes_by_op("standard_normal")
@@ -458,6 +467,8 @@ Create tensors like the ones they meet: ``torch.randn_like(std)``,
         return None
 
     def confirm(self, finding, ctx, observed):
+        if isinstance(finding.observed, CudaByName):
+            return True  # the run as configured reached the move: without CUDA it raises there
         if not observed.device.startswith("cuda"):
             # the simulated GPU run saw the meeting (none: the simulation could not run)
             return True if finding.observed.meeting is not None else None
@@ -565,3 +576,38 @@ class CpuTensorSeen(Observed):
         if self.op.startswith("rand") or self.op in ("normal", "empty"):
             return "draw it where the model is: torch.randn_like(std), or pass device=std.device"
         return "create it where the model is: torch.zeros_like(x) / x.new_zeros(...), or pass device=x.device"
+
+
+def _cuda_by_name(ctx):
+    """(CudaByName, where) for each move to CUDA by name in a step whose model the code placed on the
+    CPU it chose in this run (``Step.cuda_by_name``, vaelint/frontends/training/livemodelmoves.py)."""
+    from vaelint.source.facts import line_text
+    from vaelint.source.frames import SourceLoc
+
+    step = getattr(ctx.program, "step", None)
+    for what, path, line in getattr(step, "cuda_by_name", ()) or ():
+        text = line_text(path, line) or ""
+        at = next((text.index(w) for w in (".cuda(", ".to(", "device=") if w in text), -1)  # the move's column
+        yield CudaByName(what), SourceLoc(path, line, at + 1 if at >= 0 else 1)
+
+
+@dataclass
+class CudaByName(Observed):
+    """A step's move to CUDA by name (``.cuda()``, ``device="cuda"``), while the code placed its model on
+    the device it chose, the CPU as run here."""
+
+    what: str  # ".cuda()", ".to('cuda')"
+
+    def message(self) -> str:
+        return (
+            f"{self.what} puts a tensor on the GPU by name, whatever device the code chose for the model: the code places "
+            "the model on a device it chooses (the CPU in this run: no GPU here, or its GPU switch off), and there the "
+            "step fails at this line ('Torch not compiled with CUDA enabled' without CUDA, 'Expected all tensors to be on "
+            "the same device' on a GPU machine running the model on the CPU)."
+        )
+
+    def fix(self) -> str:
+        return (
+            "put it on the device of the tensor it meets: .to(x.device) (torch.randn_like(mu) for noise), or on the "
+            "device the code chose: .to(device)"
+        )

@@ -88,6 +88,9 @@ class Step:
     # no .cuda(), no parameter made with device=): where the step moves its batch to the GPU, the
     # model's weights stay on the CPU there (VAE012's simulated GPU keeps them so)
     model_left_on_cpu: bool = False
+    # the step's moves to CUDA by name ((what, path, line): ``eps.cuda()`` in forward) where the code
+    # placed the model on the device it chose, the CPU in this run: there the step fails (VAE012)
+    cuda_by_name: tuple = ()
 
 
 @dataclass

@@ -48,6 +48,28 @@ def say_where_things_are(program, record, home) -> None:
         )
     if program.step is not None:
         program.step.model_left_on_cpu = bool(getattr(record, "device_aware", False)) and left_on_cpu(program.model, record)
+        program.step.cuda_by_name = cuda_by_name(program.model, record)
+
+
+def cuda_by_name(model, record) -> tuple:
+    """The step's moves to CUDA by name (``eps = torch.randn(n, z).cuda()`` in forward, ``device="cuda"``),
+    as (what, path, line), where this run placed the model with the device the code chose (``model.to(device)``,
+    the CPU here: ``"cuda" if args.cuda else "cpu"``, or torch.cuda.is_available()'s answer) and the setup moved
+    nothing to CUDA by name nor asserted a GPU: code with a CPU configuration whose step still names CUDA fails
+    there. Empty for code that is GPU-only (``model.cuda()``, ``assert torch.cuda.is_available()``)."""
+    from vaelint.frontends.training.livecudaguard import GUARDS_PASSED
+
+    moves = getattr(record, "moves", None) or []
+    if GUARDS_PASSED or not getattr(record, "device_aware", False) or any(phase == "setup" for phase, *_ in moves):
+        return ()
+    moved = getattr(record, "moved_modules", None) or set()
+    if not any(id(m) in moved for m in model.modules()) or any(getattr(p, GPU_MARK, False) for p in model.parameters()):
+        return ()  # never placed (VAE012's simulated GPU says it), or placed on the GPU
+    from vaelint.source.facts import line_text
+
+    # not `.to(mu.get_device())`: the device of the tensor it meets, the GPU's index there (-1 here, kept as a move)
+    named = [(what, path, line) for phase, what, path, line in moves if phase == "step" and path and "cuda" in what]
+    return tuple(dict.fromkeys(m for m in named if "get_device" not in (line_text(m[1], m[2]) or "")))
 
 
 def left_on_cpu(model, record) -> bool:
