@@ -176,6 +176,10 @@ class Binding:
 
 
 def _returns_own_loss(out) -> bool:
+    """A dict under ``loss`` with a tensor: the forward's output, or one of its outputs (scVI's
+    ``return inference, generative, {"loss": ...}``)."""
+    if isinstance(out, (tuple, list)):
+        return any(isinstance(o, dict) and _returns_own_loss(o) for o in out)
     return isinstance(out, dict) and "loss" in out and not isinstance(out["loss"], (int, float, type(None)))
 
 

@@ -357,7 +357,7 @@ def build_context(program, specs, cap, runs, plan, beta) -> Context:
     """The roles found in the captured graph (computed once, here), and everything the rules read."""
 
     from vaelint.contracts.dimnames import from_annotations
-    from vaelint.facts.forwardloss import own_loss_key, read_forward_loss
+    from vaelint.facts.forwardloss import own_loss, read_forward_loss
     from vaelint.facts.lossroles import loss_roles
     from vaelint.facts.roles import forward_roles
 
@@ -372,9 +372,8 @@ def build_context(program, specs, cap, runs, plan, beta) -> Context:
     output_struct = _output_structure(cap)
     if (plan is not None or program.step is not None) and output_struct is not None:
         loss_roles(view, roles, output_struct)
-    elif own_loss_key(output_struct) is not None:
-        # no loss function, but the forward returns its own loss (pythae's ModelOutput; "elbo", "total_loss")
-        loss_roles(view, roles, {own_loss_key(output_struct): output_struct[own_loss_key(output_struct)]})
+    elif (own := own_loss(output_struct)) is not None:  # out["elbo"]; scVI's (inference, generative, losses)
+        loss_roles(view, roles, own)
     elif plan is None and program.step is None:
         read_forward_loss(view, roles, output_struct)  # ``return rec + kl``
     if not roles.comparisons and roles.recon is not None and runs.failure is not None:

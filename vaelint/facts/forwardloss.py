@@ -18,6 +18,19 @@ def own_loss_key(out) -> str | None:
     return next((k for k in TOTAL_KEYS if isinstance(out.get(k), fx.Node)), None)
 
 
+def own_loss(out) -> dict | None:
+    """``{key: node}`` of the loss a forward returns itself under a loss's key: in its dict, or in a dict
+    it returns beside other outputs (scVI's ``return inference, generative, {"loss": ...}``); else None."""
+    key = own_loss_key(out)
+    if key is not None:
+        return {key: out[key]}
+    if not isinstance(out, (tuple, list)):
+        return None
+    # the dict at its place among the outputs, the others None: the loss's path is (2, "loss")
+    at = next((i for i, o in enumerate(out) if own_loss_key(o) is not None), None)
+    return None if at is None else tuple({own_loss_key(o): o[own_loss_key(o)]} if i == at else None for i, o in enumerate(out))
+
+
 def read_forward_loss(view: GraphView, roles: Roles, out) -> None:
     """The roles of the forward's own loss, where it returns one (else nothing is filled in)."""
     own = forward_scalar_loss(view, roles, out)
