@@ -302,6 +302,11 @@ def the_likelihood(ctx) -> tuple[list, float]:
         # (through a detached weight, a GAN term's adaptive weight made of the likelihood's
         # gradient norms, it compares nothing)
         comparing = [t for t in rec_terms if any(ctx.view.depends_through(t, c.node, {"detach"}) for c in roles.comparisons)]
+        if len(comparing) > 1:
+            # of those, the ones comparing with data the encoder reads: a head on the reconstruction scored
+            # against labels the model never encodes (an auxiliary classifier's BCE on one_hot(y)) is no likelihood
+            encoded = [t for t in comparing if any(ctx.view.depends_through(t, c.node, {"detach"}) for c in _of_encoded_data(ctx))]
+            comparing = encoded if len(encoded) == 1 else comparing
         if len(comparing) == 1:
             rec_terms = comparing
     if len(rec_terms) > 1 and all(t is rec_terms[0] for t in rec_terms):
@@ -309,6 +314,15 @@ def the_likelihood(ctx) -> tuple[list, float]:
         # sum backpropagated): one term, weighted by how often it is added, with its signs
         return rec_terms[:1], float(sum(sign for sign, t in roles.loss_terms if t is rec_terms[0]))
     return rec_terms, 1.0
+
+
+def _of_encoded_data(ctx) -> list:
+    """The comparisons whose data side reads an input the sampler's heads are computed from (the data the
+    model encodes), not only inputs it never encodes (class labels scored by an auxiliary head)."""
+    view, roles = ctx.view, ctx.roles
+    heads = [h for r in roles.reparams for h in (r.mu, r.logvar) if isinstance(h, fx.Node)]
+    encoded = [i for i in roles.inputs if isinstance(i, fx.Node) and any(view.depends_on(h, i) for h in heads)]
+    return [c for c in roles.comparisons if any(c.data_side is i or view.depends_on(c.data_side, i) for i in encoded)]
 
 
 def _added_times(rec, times: float):
