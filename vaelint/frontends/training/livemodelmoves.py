@@ -82,7 +82,27 @@ def left_on_cpu(model, record) -> bool:
         return False  # built under a default device the code set: its weights are made there
     moved = getattr(record, "moved_modules", None) or set()
     params = list(model.parameters())
-    return bool(params) and not any(id(m) in moved for m in model.modules()) and not any(getattr(p, GPU_MARK, False) for p in params)
+    if not params or any(id(m) in moved for m in model.modules()) or any(getattr(p, GPU_MARK, False) for p in params):
+        return False
+    return not _moves_itself(model)
+
+
+def _moves_itself(model) -> bool:
+    """Does a class of the model move its own module in its constructor (``if use_cuda: self.cuda()``,
+    ``self.to(device)``), under a switch this run left off? A GPU run takes it: the weights go where
+    the batch goes (a false VAE012 'never moved' before, helper-found on a beta-TCVAE)."""
+    import inspect
+    import re
+
+    for cls in {type(m) for m in model.modules()}:
+        init = cls.__dict__.get("__init__")
+        try:
+            text = inspect.getsource(init) if init is not None else ""
+        except (OSError, TypeError):
+            continue
+        if re.search(r"\bself\.(cuda|to)\(", text):
+            return True
+    return False
 
 
 def other_moves_of_a_model(patches, records: list) -> None:
