@@ -55,6 +55,7 @@ class InputSpec:
     # no dim of it is the batch (a causal mask S x S beside (S, B) tokens and a (B, S) padding
     # mask): the same at every batch size; ``unbatched`` is the others' batch size (batch_dims_placed)
     unbatched: int | None = None
+    lengths: bool = False  # one length per sample of padded sequences, in [1, HIGH] (capture/lengthinputs.py)
 
     @property
     def batch(self) -> int:
@@ -153,6 +154,9 @@ class InputSpec:
         if self.dtype == "bool":
             return torch.rand(shape, generator=generator).lt(0.5).to(device)
         high = self.high if self.high is not None else _DEFAULT_HIGH.get(self.dtype, 2)
+        if self.lengths:  # the longest is the padded length, longest first
+            drawn = torch.randint(1, high + 1, shape, generator=generator, dtype=dtype).index_fill_(0, torch.tensor([0]), high)
+            return drawn.sort(descending=True).values.to(device)
         # A 1-D integer input holds one count per sample (sequence lengths for
         # pack_padded_sequence): draw those from [1, HIGH) so none is empty.
         low = 1 if len(shape) == 1 and high > 1 else 0

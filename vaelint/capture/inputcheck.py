@@ -1,6 +1,6 @@
-"""Inputs that cannot serve: caught before the model is built, or told apart from the model's own
-bugs after a run failed (a batch of 1, token ids above an embedding's size, floats where a
-distribution wants {0, 1}, a CUDA call on a CPU machine)."""
+"""Inputs that cannot serve: caught before the model is built, or told apart from the model's own bugs
+after a run failed (a batch of 1, token ids above an embedding's size, floats where a distribution wants
+{0, 1}, a CUDA call on a CPU machine)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import dataclasses
 from vaelint.capture.dtypehints import made_by_the_model
 from vaelint.capture.inferredbatch import placed_batch
 from vaelint.capture.keyhints import missing_key_hint
+from vaelint.capture.lengthinputs import lengths_marked
 from vaelint.errorkinds import CONSTRAINT_HINT, arguments_hint, kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
@@ -71,7 +72,7 @@ def gather_inputs(program, options, notes: list) -> list[InputSpec]:
         given, said = at_one_batch(given, program.inputs_origin)  # several loaders' streams; not a graph's own adjacency
         notes += [said] if said else []
     check_inputs(given)
-    given = _indices_said(with_batch_indices(given), notes)
+    given = lengths_marked(program, _indices_said(with_batch_indices(given), notes), notes)
     _one_sample_said(given, notes)
     if program.step is None:
         _keywords_taken(program.model, [s for s in given if s.name])
@@ -90,10 +91,9 @@ def _indices_said(given: list[InputSpec], notes: list) -> list[InputSpec]:
 
 
 def _one_sample_said(given: list[InputSpec], notes: list) -> None:
-    """A batch of one sample (a big VAE trained one per device) is checked at one, as it trains: a
-    run at two would hold twice its step's activations. One sample cannot show a batch bug by itself
-    (a mean over B is a sum), so the batch's dim is read from the runs at other batch sizes (fake
-    where large), and whether samples mix from a run of several without gradients; said in a note."""
+    """A batch of one sample (a big VAE trained one per device) is checked at one, as it trains (a run at
+    two would hold twice its activations); one sample cannot show a batch bug (a mean over B is a sum), so
+    the batch's dim is read from runs at other batch sizes, mixing from a run of several; a note says so."""
     if given and given[0].batch == 1:
         notes.append(
             f"input {' '.join(s.text() for s in given)}: a batch of one sample, checked at B=1 as it trains; "
