@@ -12,6 +12,7 @@ from vaelint.facts.argnumbers import literal_times, size_said
 from vaelint.facts.countedout import minus_a_count
 from vaelint.facts.datasize import by_the_data_size
 from vaelint.facts.oversize import constant_over_size
+from vaelint.facts.partweights import weights_of
 from vaelint.facts.reductions import Factor, TermScale, TermWalker
 
 
@@ -82,7 +83,7 @@ def own_scale(ctx, walker: TermWalker, term: fx.Node) -> TermScale | None:
             part = min(parts, key=lambda p: len(p.reductions()))  # one without a mean undone, where there is one
             overs = [_overs(p) for p in parts]
             part.factors = (
-                scale.factors + [_each_part(f, overs, i) for i, f in enumerate(part.reductions())] + _weights_of(parts, scale.element)
+                scale.factors + [_each_part(f, overs, i) for i, f in enumerate(part.reductions())] + weights_of(ctx, parts, scale.element)
             )
             part.term = term
             part.parts = len(parts)
@@ -324,18 +325,6 @@ def reduced_leaves(ctx, walker: TermWalker, node: fx.Node, above: list | None = 
             return None
         out.extend(inner)
     return out
-
-
-def _weights_of(parts: list[TermScale], element: fx.Node) -> list[Factor]:
-    """The numbers written on parts reduced alike, as the whole term's: the part's own where all
-    are weighed alike, else one weight, their sum (``0.7 * l1 + 0.3 * mse`` weighs 1)."""
-    first = parts[0]
-    own = [f for f in first.factors if f.kind not in ("sum", "mean", "size")]
-    if all(math.isclose(p.explicit, first.explicit) for p in parts[1:]):
-        return own
-    weights = [p.explicit for p in parts]
-    said = " + ".join(f"{w:g}" for w in weights[:4]) + (" + ..." if len(weights) > 4 else "")
-    return [f for f in own if f.kind != "const"] + [Factor("const", sum(weights), 0, 1, said, element, "mul")]
 
 
 def _overs(scale: TermScale) -> list[str]:
