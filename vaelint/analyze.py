@@ -44,9 +44,9 @@ from vaelint.facts.unread import no_sample_read, read_step_is_no_vae, say_zero_w
 from vaelint.frontends import LoadRequest, Program, choose, load_program, parse_ref
 from vaelint.frontends.legacycuda import CUDA_DEFAULT
 from vaelint.frontends.lossfind import LossPlan
+from vaelint.frontends.lossnamedhere import what_to_check
 from vaelint.frontends.placeholders import notes_mark, stood_in
 from vaelint.frontends.plain import refuse_without_a_forward
-from vaelint.frontends.trainingsites import where_it_trains
 from vaelint.inputs import InputSpec
 from vaelint.modes import set_training
 from vaelint.runtime.timelimit import TimedOut, time_limit
@@ -361,7 +361,7 @@ def _say_which_loss(program: Program, shaped: Shaped, ctx: Context, result: Targ
         result.notes.append(
             program.loss_missing_reason
             or "no loss found (no --loss, no loss_function/loss/compute_loss/elbo/vae_loss method or "
-            f"function, no 'loss' in the forward's output): the loss rules were skipped.{where_it_trains(program)}"
+            f"function, no 'loss' in the forward's output): the loss rules were skipped.{what_to_check(program)}"
         )
 
 
