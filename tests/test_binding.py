@@ -390,7 +390,7 @@ def test_a_criterion_of_y_pred_and_y_true_compares_the_output_with_the_data(tmp_
     """)
     )
     path = str(tmp_path / "model.py")
-    result = check(path, "VAE", ["16x1x8x8:float32:1"], loss=f"{path}:ELBO")
+    result = check(path, "VAE", ["16x1x8x8:float32:2"], loss=f"{path}:ELBO")
     assert [(f.code, f.loc.line) for f in result.findings] == [("VAE003", 21)], [f.message for f in result.findings]
     assert _bound(result)["y_true"] == "the input x", _bound(result)
 

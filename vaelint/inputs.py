@@ -1,16 +1,12 @@
-"""`--input [NAME=]SPEC`: the shape, dtype and value range of one forward input
-(positional, or by keyword with NAME=).
-
-SPEC = SHAPE[:DTYPE[:HIGH]], SHAPE = sizes joined by "x" ("32x784"); the batch is
-dim 0 unless ``--batch-dim N`` or the code says otherwise (a sequence-first RNN's
-input, a loader whose collate puts the batch second). Float inputs are drawn in [0, 1); integer inputs in [0, HIGH)
-(HIGH defaults to 2), 1-D integer inputs (per-sample lengths) in [1, HIGH).
-A float input with HIGH holds whole numbers in [0, HIGH): ``784:float32:2`` is
-binary data, for models whose likelihood checks its support (Bernoulli).
-An integer input whose HIGH is the others' batch size, with no dim of that size, indexes
-the batch's rows (a graph's 2 x E edge list over N nodes): it has no batch dim; at
-another batch size its longest dim (the edges) grows in proportion and its values are
-drawn below that size.
+"""`--input [NAME=]SPEC`: the shape, dtype and value range of one forward input (positional, or by
+keyword with NAME=). SPEC = SHAPE[:DTYPE[:HIGH]], SHAPE = sizes joined by "x" ("32x784"); the batch is
+dim 0 unless ``--batch-dim N`` or the code says otherwise (a sequence-first RNN's input, a loader whose
+collate puts the batch second). Float inputs are drawn in [0, 1); integer inputs in [0, HIGH) (HIGH
+defaults to 2), 1-D integer inputs (per-sample lengths) in [1, HIGH). A float input with HIGH holds
+whole numbers in [0, HIGH): ``784:float32:2`` is binary data (a Bernoulli likelihood checks its support;
+HIGH 1 would be all zeros: refused). An integer input whose HIGH is the others' batch size, with no dim
+of that size, indexes the batch's rows (a graph's 2 x E edge list over N nodes): it has no batch dim; at
+another batch size its longest dim (the edges) grows in proportion and its values are drawn below it.
 """
 
 from __future__ import annotations
@@ -258,6 +254,9 @@ def parse_input_spec(text: str) -> InputSpec:
                 "number of at least 1 (the exclusive upper bound of the integers drawn).",
             )
         high = int(parts[2])
+        if high == 1 and dtype in _FLOAT:  # whole numbers below 1: a constant 0 (a degenerate run, helper-found)
+            said = f"binary data is {text.rsplit(':', 1)[0]}:2, values in [0, 1) leave HIGH out ({text.split(':')[0]})"
+            raise VaelintError("input", f"--input {text!r} draws whole numbers below 1: every value would be 0; {said}.")
         if high > _MOST.get(dtype, high):
             raise VaelintError(
                 "input", f"--input {text!r} has the upper bound {high}, more than a {dtype} holds: HIGH is at most {_MOST[dtype]}."
