@@ -169,7 +169,10 @@ def _given_by_the_caller(factor, text: str) -> str | None:
     for caller in (stack or [])[1:3]:
         call = line_text(caller.path, caller.line)
         for name in names:
-            given = re.search(rf"\b{name}\s*=\s*([^,()=]+(?:\([^()]*\))?[^,()=]*)", call)
+            # a keyword of a call (``f(x, beta=cfg.beta)``), not an assignment's target (``loss, kl = f(...)``)
+            given = re.search(rf"[(,]\s*{name}\s*=(?!=)\s*([^,()=]+(?:\([^()]*\))?[^,()=]*)", call)
+            if given is not None and "(" not in call[: given.start() + 1]:
+                continue
             if given is not None and given.group(1).strip() != name:
                 return f"{name}, given as {name}={given.group(1).strip()} at {caller.where()}"
     return None
