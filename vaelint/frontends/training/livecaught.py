@@ -19,8 +19,21 @@ def missed(error) -> None:
     run whose code catches the error and goes on (``except Exception as e: print(e); continue``)."""
     import sys
 
-    if _RUNNING and len(MISSED) < _KEPT:
+    if _RUNNING and len(MISSED) < _KEPT and not _the_pythons(error.filename):
         MISSED.append((raised_at_frame(sys._getframe(1)), error.filename))
+
+
+def _the_pythons(name) -> bool:
+    """A file of the Python install or its import path (``lib/python311.zip``, probed by an import of a
+    package that is not installed): no data of the code's (a message blamed it before, helper-found)."""
+    import os
+    import sys
+
+    if not isinstance(name, str) or not name:
+        return False
+    path = os.path.abspath(name)
+    homes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    return name in sys.path or any(path.startswith(os.path.join(h, "")) for h in homes if h)
 
 
 @contextlib.contextmanager
