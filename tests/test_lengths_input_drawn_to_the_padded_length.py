@@ -64,3 +64,39 @@ def test_an_input_not_named_for_lengths_is_drawn_as_before(tmp_path):
     path = _model(tmp_path, name="steps_given")
     r, result = check_json(f"{path}:SeqVAE", "--input", "8x12:int64:50", "--input", "8:int64:12")
     assert _said(result) == [], result["notes"]
+
+
+SCRIPT = """import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from seqvae import SeqVAE
+
+
+def collate(batch):
+    n = max(len(s) for s in batch)
+    return torch.LongTensor([list(s) + [0] * (n - len(s)) for s in batch]), np.array([len(s) for s in batch])
+
+
+loader = DataLoader(list(np.load("seqs.npy", allow_pickle=True)), batch_size=8, shuffle=True, collate_fn=collate)
+model = SeqVAE()
+opt = torch.optim.Adam(model.parameters(), 1e-3)
+for x, lengths in loader:
+    logits, mu, lv = model(x, lengths)
+    rec = F.cross_entropy(logits.transpose(1, 2), x, reduction="sum") / x.size(0)
+    loss = rec - 0.5 * torch.sum(1 + lv - mu.pow(2) - lv.exp()) / x.size(0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_training_runs_lengths_reach_the_step_as_written(tmp_path, monkeypatch):
+    _model(tmp_path)
+    (tmp_path / "train.py").write_text(SCRIPT)
+    monkeypatch.chdir(tmp_path)
+    r, result = check_json("train.py", "--input", "8x12:int64:50", "--input", "8:int64:12")
+    assert r.exit_code == 0, r.output
+    assert not any("did not reach its step" in n for n in result["notes"]), result["notes"]
+    assert _said(result), result["notes"]

@@ -15,7 +15,12 @@ _LENGTH_WORDS = ("len", "length", "lengths", "lens", "seq_len", "seq_lens", "seq
 
 def lengths_marked(program, given: list, notes: list) -> list:
     """``given`` with each lengths input marked (InputSpec.lengths), and a note of it."""
-    names = _names(program)
+    return marked_by_names(given, _names(program), notes)
+
+
+def marked_by_names(given: list, names: list, notes: list) -> list:
+    """``given`` with each lengths input marked, ``names`` the step's or forward's names for them in order
+    (a training run's loop target, ``for x, lengths in loader``: vaelint/frontends/training/livebatch.py)."""
     out = []
     for i, s in enumerate(given):
         name = s.name or (names[i] if i < len(names) else "")

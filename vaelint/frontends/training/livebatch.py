@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 
+from vaelint.capture.lengthinputs import marked_by_names
 from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.training.runtime import StandIn
 
@@ -53,6 +54,7 @@ def batch_maker(specs: list):
         if own is not None:
             return own  # rows of the code's own tensors, made from --input's rows and changed by the code
         if given or specs:
+            given = marked_by_names(given, _target_names(frame), [])  # for x, lengths in loader: to the padded length
             made = _from_specs(given, {s.name: s for s in specs if s.name}, arity, _labels(loader, given))
             return as_normalised(made, loader)
         known = as_known(loader)
@@ -360,6 +362,16 @@ def _tensor_items(loader) -> int | None:
 
     dataset = getattr(loader, "dataset", None)
     return len(dataset.tensors) if isinstance(dataset, TensorDataset) else None
+
+
+def _target_names(frame) -> list[str]:
+    """The names the statement that takes the batch unpacks it into, in order ("" for what is no name)."""
+    stmt = _taking_statement(frame)
+    target = stmt.target if isinstance(stmt, (ast.For, ast.AsyncFor)) else stmt.targets[0] if isinstance(stmt, ast.Assign) else None
+    if isinstance(target, (ast.Tuple, ast.List)) and target.elts and isinstance(target.elts[-1], (ast.Tuple, ast.List)):
+        target = target.elts[-1]  # for i, (x, lengths) in enumerate(loader)
+    elts = target.elts if isinstance(target, (ast.Tuple, ast.List)) else []
+    return [e.id if isinstance(e, ast.Name) else "" for e in elts]
 
 
 def _arity(frame) -> int | None:
