@@ -32,7 +32,15 @@ def _the_pythons(name) -> bool:
     if not isinstance(name, str) or not name:
         return False
     path = os.path.abspath(name)
-    homes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    homes = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    }
+    if "__pycache__" in path.split(os.sep) or path.endswith((".pyc", ".so")):
+        return True  # an import's cache or extension, vaelint's own too: no data
     return name in sys.path or any(path.startswith(os.path.join(h, "")) for h in homes if h)
 
 

@@ -22,8 +22,10 @@ def own_setup_failed(runtime, request, sandbox, said: str = "") -> bool:
     checkpoint or library replaced) and the error names none of vaelint's stand-ins?"""
     from vaelint.frontends.training.livedata import STOOD_IN
 
-    if not runtime.stops or " not here" in said or "is empty here" in said:
-        return False  # explained by what this machine lacks (the data set's files): the user's run has them
+    if not runtime.stops or " not here" in said or "is empty here" in said or any(w for w, _n in getattr(runtime, "missed", [])):
+        # explained by what this machine lacks (the data set's files, read in a try the code went on past:
+        # an empty vocabulary of documents that are not here): the user's run has them
+        return False
     if (getattr(runtime, "stop_batches", None) or [1])[0] != 0:
         return False  # the first stop came once a batch was taken: the step's, not the setup's
     where, error = runtime.stops[0]

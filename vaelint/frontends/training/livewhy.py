@@ -163,8 +163,22 @@ def _caught_first(runtime, text: str) -> str:
     module the run went past): the cause, said, without claiming which."""
     used = _used_in_the_run(runtime)
     if not used or stopped_at_a_missing_package(runtime) or used[0] in text:
-        return ""
+        return _missed_first(runtime)
     return f" (before that, a package that is not installed was used, and the run went on past that use: {used[0]})"
+
+
+def _missed_first(runtime) -> str:
+    """A data file that is not here, read in a ``try`` the code went on past before it stopped (a text
+    folder's documents, each read as "" when missing: "empty vocabulary" later): the likely cause, said."""
+    missed = [(where, name) for where, name in getattr(runtime, "missed", []) if where]
+    if not missed:
+        return ""
+    where, name = missed[0]
+    more = " (and others)" if len(missed) > 1 else ""
+    return (
+        f" (before that, the code read {name!r}{more} at {where}, which is not here, and went on past the error: its data is "
+        "not here. Put it where the code reads it, or give the batch with --input, one per item of the batch, e.g. --input 64x784)"
+    )
 
 
 def _used_in_the_run(runtime) -> list:
