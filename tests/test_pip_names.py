@@ -104,7 +104,7 @@ for (x,) in loader:
 """
 
 
-def test_a_step_using_what_a_missing_package_builds_says_every_package_to_install(tmp_path):
+def test_a_step_using_what_a_missing_package_builds_says_every_package_to_install(tmp_path, monkeypatch):
     """A VAE-GAN's discriminator built from a package that is not here (taming's NLayerDiscriminator):
     the step cannot run without it, and the message named that package only; the others the code imports
     and lacks came one check at a time (helper-found, a latent-diffusion trainer: diffusers, then taming,
@@ -112,7 +112,22 @@ def test_a_step_using_what_a_missing_package_builds_says_every_package_to_instal
     from helpers import check
 
     (tmp_path / "train.py").write_text(SETUP_USES_A_MISSING_CLASS)
+    monkeypatch.chdir(tmp_path)  # no folder of the working one holds a taming/ of its own
     said = check(str(tmp_path / "train.py"), "-", []).error.message
     assert "No module named 'taming'" in said and "Install taming (pip install taming-transformers)" in said, said
     assert "the code also imports nothere_metrics: not installed either" in said, said
     assert "all at once: pip install taming-transformers nothere_metrics" in said, said
+
+
+def test_a_folder_of_the_projects_own_is_no_package_to_install(tmp_path, monkeypatch):
+    """``lvae/`` of the repository, shadowed by a model file of that name, failed to import beside a
+    package that is not installed: "pip install boilr lvae" (helper-found). The project's own is left out."""
+    from helpers import check
+
+    (tmp_path / "ownpkg_x").mkdir()
+    (tmp_path / "train.py").write_text(
+        SETUP_USES_A_MISSING_CLASS.replace("import nothere_metrics", "import nothere_metrics\nimport ownpkg_x.lib")
+    )
+    monkeypatch.chdir(tmp_path)
+    said = check(str(tmp_path / "train.py"), "-", []).error.message
+    assert "pip install taming-transformers nothere_metrics" in said and "ownpkg_x" not in said.split("pip install")[-1], said

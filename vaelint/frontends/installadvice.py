@@ -69,12 +69,23 @@ def also_missing(package: str, path: str) -> str:
     others = [
         p
         for p, at in NOT_INSTALLED.items()
-        if p != package.split(".")[0] and os.path.commonpath([home, os.path.dirname(os.path.abspath(at))]) not in ("/", "")
+        if p != package.split(".")[0]
+        and os.path.commonpath([home, os.path.dirname(os.path.abspath(at))]) not in ("/", "")
+        and not _the_projects_own(p, home)
     ]
     if not others:
         return ""
-    pip = " ".join(_PIP_NAMES.get(p, p) for p in [package.split(".")[0], *others])
+    pip = " ".join(_PIP_NAMES.get(p, p) for p in [package.split(".")[0], *others] if not _the_projects_own(p, home))
     return f" (the code also imports {', '.join(others)}: not installed either; all at once: pip install {pip})"
+
+
+def _the_projects_own(top: str, home: str) -> bool:
+    """Is ``top`` a folder or module of the project's own (``lvae/`` of the repository, shadowed by a
+    model file of that name): no package pip installs (helper-found: "pip install boilr lvae")."""
+    import os
+
+    folders = {os.getcwd(), home, os.path.dirname(home), os.path.dirname(os.path.dirname(home))}
+    return any(os.path.exists(os.path.join(d, top)) or os.path.exists(os.path.join(d, f"{top}.py")) for d in folders)
 
 
 def pip_hint(package: str) -> str:
