@@ -56,3 +56,19 @@ def test_no_loss_in_the_folder_says_no_such_thing(tmp_path):
     path.write_text(MODEL.replace("LOSS", ""))
     r, result = check_json(f"{path}:MultVAE", "--input", "32x500")
     assert "defines losses" not in _note(result), _note(result)
+
+
+FEATURE_LOSS = """
+
+class FeatureMatchingLoss(nn.Module):
+    def forward(self, fake_feats, real_feats):
+        return sum(F.l1_loss(f, r) for f, r in zip(fake_feats, real_feats))
+"""
+
+
+def test_a_loss_that_reads_no_posterior_is_not_offered(tmp_path):
+    # reviewer: a feature-matching loss beside the VAE was offered as the --loss, which gave a false VAE004
+    path = tmp_path / "multvae.py"
+    path.write_text(MODEL.replace("LOSS", FEATURE_LOSS))
+    r, result = check_json(f"{path}:MultVAE", "--input", "32x500")
+    assert "FeatureMatchingLoss" not in _note(result), _note(result)

@@ -74,3 +74,31 @@ def test_a_stop_after_missing_reads_says_the_data_is_not_here(tmp_path, monkeypa
     else:
         assert "Fix that line" not in message, message
         assert "docs/0.txt" in message and "which is not here" in message and "--input" in message, message
+
+
+RESUMED = """import torch
+import torch.nn as nn
+
+model = nn.Linear(4, 4)
+try:  # resume when a checkpoint exists (a first run has none)
+    model.load_state_dict(torch.load("checkpoint.pt"))
+except FileNotFoundError:
+    print("no checkpoint: training from scratch")
+config = {"lr": "1e-3"}  # read from a YAML as a string
+opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
+for x in torch.utils.data.DataLoader(torch.rand(16, 4), batch_size=4):
+    loss = model(x).sum()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_checkpoint_missed_elsewhere_does_not_excuse_the_codes_own_stop(tmp_path, monkeypatch):
+    # reviewer: a resume's checkpoint read in a try at the top level, then the code's own TypeError
+    (tmp_path / "train.py").write_text(RESUMED)
+    monkeypatch.chdir(tmp_path)
+    r, result = check_json("train.py")
+    assert r.exit_code == 2, r.output
+    message = result["error"]["message"]
+    assert "Fix that line" in message and "checkpoint.pt" not in message, message

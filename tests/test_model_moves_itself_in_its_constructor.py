@@ -2,7 +2,7 @@
 from ``torch.cuda.is_available()`` as the step's device is): VAE012 said "the model is never moved to the
 device" [confirmed], since this run, without a GPU, left the switch off (helper-found, a beta-TCVAE). A GPU
 run takes the switch, and the weights go where the batch goes: no finding. The same model without the
-move in its constructor is still never moved."""
+move in its constructor, or with a dtype cast there (``self.to(torch.float32)``: reviewer), is still never moved."""
 
 from __future__ import annotations
 
@@ -53,8 +53,8 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize(
     ("move", "flagged"),
-    [("if use_cuda:\n            self.cuda()", False), ("pass", True)],
-    ids=["moves itself under its switch", "never moved"],
+    [("if use_cuda:\n            self.cuda()", False), ("pass", True), ("self.to(torch.float32)", True)],
+    ids=["moves itself under its switch", "never moved", "a dtype cast is no move"],
 )
 def test_a_constructor_that_moves_its_model_is_a_move(tmp_path, move, flagged):
     path = tmp_path / "train.py"

@@ -29,13 +29,26 @@ def losses_named_here(program) -> str:
     for name in dict.fromkeys(files):
         tree = parsed(os.path.join(folder, name))
         for node in tree.body if tree is not None else ():
-            if isinstance(node, ast.ClassDef) and node.name.lower().endswith(_CLASS_ENDS):
-                found.append(f"{display_path(os.path.join(folder, name))}:{node.name}")
-            elif isinstance(node, ast.FunctionDef) and name != os.path.basename(path) and "loss" in node.name.lower():
+            named = isinstance(node, ast.ClassDef) and node.name.lower().endswith(_CLASS_ENDS)
+            named = named or (isinstance(node, ast.FunctionDef) and name != os.path.basename(path) and "loss" in node.name.lower())
+            if named and _reads_a_posterior(node):  # not a perceptual, GAN or classifier loss beside it (reviewer)
                 found.append(f"{display_path(os.path.join(folder, name))}:{node.name}")
     if not found:
         return ""
     return f" The folder defines losses not found by name: {', '.join(found[:4])}; check with one: --loss {found[0]}."
+
+
+_POSTERIOR = ("mu", "kl", "kld", "elbo", "z_mean", "z_log_var")  # names whole
+_POSTERIOR_PARTS = ("logvar", "log_var", "posterior", "kl_")  # names holding these
+
+
+def _reads_a_posterior(node) -> bool:
+    """Does the loss name what an ELBO reads of the encoder (a KL, mu/logvar, a posterior) in its
+    parameters or its body: a VAE's loss, not a feature-matching one beside it?"""
+    names = {n.id.lower() for n in ast.walk(node) if isinstance(n, ast.Name)}
+    names |= {a.arg.lower() for n in ast.walk(node) if isinstance(n, ast.arguments) for a in (*n.args, *n.kwonlyargs)}
+    names |= {n.attr.lower() for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+    return any(n in _POSTERIOR or any(p in n for p in _POSTERIOR_PARTS) for n in names)
 
 
 def what_to_check(program) -> str:

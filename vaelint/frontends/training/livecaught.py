@@ -119,3 +119,27 @@ def caught_said(runtime) -> str:
         error = FileNotFoundError(2, "No such file or directory", name)
         return f"; the code read {name!r} at {where}, which is not here, and went on past the error{file_hint(error)}"
     return ""
+
+
+def function_lines(path: str, line: int):
+    """(real path, first line, last line) of the function of a user's file that holds ``line``; None at a
+    module's top level or outside the user's files."""
+    import ast
+    import os
+
+    from vaelint.source.frames import is_user_file
+
+    if not is_user_file(path):
+        return None
+    from vaelint.frontends.training.sites import parse_file
+
+    file = parse_file(path)
+    spans = [
+        (n.lineno, n.end_lineno or n.lineno)
+        for n in ast.walk(file.tree if file else ast.Module(body=[], type_ignores=[]))
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.lineno <= line <= (n.end_lineno or n.lineno)
+    ]
+    if not spans:
+        return None
+    first, last = max(spans)  # the innermost
+    return os.path.realpath(path), first, last

@@ -91,18 +91,33 @@ def _moves_itself(model) -> bool:
     """Does a class of the model move its own module in its constructor (``if use_cuda: self.cuda()``,
     ``self.to(device)``), under a switch this run left off? A GPU run takes it: the weights go where
     the batch goes (a false VAE012 'never moved' before, helper-found on a beta-TCVAE)."""
+    import ast
     import inspect
-    import re
+    import textwrap
 
     for cls in {type(m) for m in model.modules()}:
         init = cls.__dict__.get("__init__")
         try:
-            text = inspect.getsource(init) if init is not None else ""
-        except (OSError, TypeError):
+            tree = ast.parse(textwrap.dedent(inspect.getsource(init))) if init is not None else None
+        except (OSError, TypeError, SyntaxError):
             continue
-        if re.search(r"\bself\.(cuda|to)\(", text):
-            return True
+        for branch in [n for n in ast.walk(tree) if isinstance(n, ast.If)] if tree is not None else ():
+            if any(_a_device_move(c) for stmt in branch.body for c in ast.walk(stmt) if isinstance(c, ast.Call)):
+                return True  # under a switch: a cast (self.to(torch.float32)) or an unswitched move is no such move
     return False
+
+
+def _a_device_move(call) -> bool:
+    """``self.cuda()``, or ``self.to(...)`` given a device (``device``, ``"cuda"``, ``args.gpu``), no dtype."""
+    import ast
+
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self"):
+        return False
+    if func.attr == "cuda":
+        return True
+    said = " ".join(ast.unparse(a) for a in [*call.args, *(k.value for k in call.keywords)]).lower()
+    return func.attr == "to" and any(w in said for w in ("device", "cuda", "gpu")) and "float" not in said and "dtype" not in said
 
 
 def other_moves_of_a_model(patches, records: list) -> None:

@@ -21,8 +21,9 @@ def own_setup_failed(runtime, request, sandbox, said: str = "") -> bool:
     top-level statement) at a TypeError or ValueError of the code's own line, where nothing stood in (no --input, no data file,
     checkpoint or library replaced) and the error names none of vaelint's stand-ins?"""
     from vaelint.frontends.training.livedata import STOOD_IN
+    from vaelint.frontends.training.livewhy import missed_before_the_stop
 
-    if not runtime.stops or " not here" in said or "is empty here" in said or any(w for w, _n in getattr(runtime, "missed", [])):
+    if not runtime.stops or " not here" in said or "is empty here" in said or missed_before_the_stop(runtime):
         # explained by what this machine lacks (the data set's files, read in a try the code went on past:
         # an empty vocabulary of documents that are not here): the user's run has them
         return False

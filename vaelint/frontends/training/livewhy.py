@@ -167,10 +167,38 @@ def _caught_first(runtime, text: str) -> str:
     return f" (before that, a package that is not installed was used, and the run went on past that use: {used[0]})"
 
 
+def missed_before_the_stop(runtime) -> list:
+    """The reads of files that are not here, caught and gone past, in a function the run's first stop
+    passed through (load_texts reads its documents, each "" when missing, then raises "empty
+    vocabulary"): the likely cause of that stop. A read elsewhere (a resume's checkpoint in a
+    try at the top level) is not: the stop is the code's own (reviewer)."""
+    import os
+
+    from vaelint.frontends.training.livecaught import function_lines
+
+    if not runtime.stops:
+        return []
+    error = runtime.stops[0][1]
+    spans = []
+    tb = getattr(error, "__traceback__", None)
+    while tb is not None:
+        span = function_lines(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        if span is not None:
+            spans.append(span)
+        tb = tb.tb_next
+    out = []
+    for where, name in getattr(runtime, "missed", []):
+        path, _, line = (where or "").rpartition(":")
+        real = os.path.realpath(path)
+        if line.isdigit() and any(real == p and a <= int(line) <= b for p, a, b in spans):
+            out.append((where, name))
+    return out
+
+
 def _missed_first(runtime) -> str:
     """A data file that is not here, read in a ``try`` the code went on past before it stopped (a text
     folder's documents, each read as "" when missing: "empty vocabulary" later): the likely cause, said."""
-    missed = [(where, name) for where, name in getattr(runtime, "missed", []) if where]
+    missed = missed_before_the_stop(runtime)
     if not missed:
         return ""
     where, name = missed[0]
