@@ -51,3 +51,44 @@ def test_a_weight_on_one_modality_is_no_weight_on_the_reconstruction(tmp_path, i
     r, result = check_json(str(path))
     assert str(result["beta_effective"]) == beta, (result["beta_effective"], r.output)
     assert "VAE004" not in [f["code"] for f in result["findings"]] or beta != "1", r.output
+
+
+TRANSLATION = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class TranslationVAE(nn.Module):
+    def __init__(self, d=784, z=8):
+        super().__init__()
+        self.enc = nn.Linear(d, 2 * z)
+        self.dec_y, self.dec_x = nn.Linear(z, d), nn.Linear(z, d)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec_y(z), self.dec_x(z), mu, logvar
+
+
+model = TranslationVAE()
+opt = torch.optim.Adam(model.parameters(), 1e-3)
+data = torch.utils.data.TensorDataset(torch.rand(64, 784), torch.rand(64, 784))
+for x, y in torch.utils.data.DataLoader(data, batch_size=16):
+    y_logits, x_logits, mu, logvar = model(x)
+    rec_y = F.binary_cross_entropy_with_logits(y_logits, y, reduction="sum") / x.size(0)
+    rec_x = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum") / x.size(0)
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.size(0)
+    loss = rec_y + 0.1 * rec_x + kl
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_parts_of_different_data_of_one_size_are_told_apart_by_what_they_compare(tmp_path):
+    # reviewer: a translation VAE's likelihood of its target y beside 0.1 times a reconstruction of its
+    # input x, both 784 a sample: "multiplied by 1.1", a false VAE004 [confirmed]
+    path = tmp_path / "train.py"
+    path.write_text(TRANSLATION)
+    r, result = check_json(str(path))
+    assert r.exit_code == 0 and str(result["beta_effective"]) == "1", (result["beta_effective"], r.output)

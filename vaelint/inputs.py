@@ -51,7 +51,7 @@ class InputSpec:
     # no dim of it is the batch (a causal mask S x S beside (S, B) tokens and a (B, S) padding
     # mask): the same at every batch size; ``unbatched`` is the others' batch size (batch_dims_placed)
     unbatched: int | None = None
-    lengths: bool = False  # one length per sample of padded sequences, in [1, HIGH] (capture/lengthinputs.py)
+    lengths: bool = False  # one length per sample of padded sequences, in [1, HIGH] (frontends/lengthinputs.py)
 
     @property
     def batch(self) -> int:

@@ -9,10 +9,10 @@ import dataclasses
 from vaelint.capture.dtypehints import made_by_the_model
 from vaelint.capture.inferredbatch import placed_batch
 from vaelint.capture.keyhints import missing_key_hint
-from vaelint.capture.lengthinputs import lengths_marked
 from vaelint.errorkinds import CONSTRAINT_HINT, arguments_hint, kind_of
 from vaelint.errors import VaelintError
 from vaelint.facts.graphview import GraphView
+from vaelint.frontends.lengthinputs import lengths_marked
 from vaelint.frontends.starimports import star_cause
 from vaelint.inputs import InputSpec, at_one_batch, batch_dims_placed, listed_specs, with_batch_indices
 from vaelint.vocab import ErrorKind

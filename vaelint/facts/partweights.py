@@ -22,14 +22,15 @@ def weights_of(ctx, parts: list[TermScale], element: fx.Node) -> list[Factor]:
         return own
     weights = [p.explicit for p in parts]
     sizes = [_per_sample(ctx, p.element) for p in parts]
-    if None not in sizes and len(set(sizes)) > 1:
-        # likelihoods of different slices of the data (an image's and its tags'): each its own, a weight on
-        # one is no weight on the others; the term weighs what its largest part is weighed
-        largest = max(range(len(parts)), key=lambda i: sizes[i])
-        said = f"{weights[largest]:g} (its largest part's, of {sizes[largest]} values a sample; the parts weighed " + (
-            ", ".join(f"{w:g}" for w in weights[:4]) + ")"
-        )
-        return [f for f in own if f.kind != "const"] + [Factor("const", weights[largest], 0, 1, said, element, "mul")]
+    read = [_inputs_read(ctx, p.element) for p in parts]
+    apart = all(read) and all(not (a & b) for i, a in enumerate(read) for b in read[i + 1 :])
+    if apart or (None not in sizes and len(set(sizes)) > 1):
+        # likelihoods of different data (an image's and its tags'; a translation VAE's target beside its
+        # input): each its own, a weight on one is no weight on the others; the term weighs what its main
+        # part is weighed: the one of the reconstruction, else the largest
+        main = _main_part(ctx, parts, sizes)
+        said = f"{weights[main]:g} (its main part's; the parts weighed " + ", ".join(f"{w:g}" for w in weights[:4]) + ")"
+        return [f for f in own if f.kind != "const"] + [Factor("const", weights[main], 0, 1, said, element, "mul")]
     said = " + ".join(f"{w:g}" for w in weights[:4]) + (" + ..." if len(weights) > 4 else "")
     return [f for f in own if f.kind != "const"] + [Factor("const", sum(weights), 0, 1, said, element, "mul")]
 
@@ -41,3 +42,30 @@ def _per_sample(ctx, node) -> int | None:
         compared = next((a for a in node.args if isinstance(a, fx.Node)), None)  # mse_loss(r_tag, tags, "sum"): its input's
         fact = ctx.shape(compared) if compared is not None else None
     return math.prod(fact.sizes[1:]) if fact is not None and fact.sizes and len(fact.sizes) > 1 else None
+
+
+def _inputs_read(ctx, node) -> frozenset:
+    """The model's inputs a part compares with (the data side of its comparison: y of
+    ``bce(y_logits, y)``), down through the reductions and numbers on it; empty where unknown."""
+    view = ctx.view
+    for _ in range(8):
+        if not isinstance(node, fx.Node):
+            return frozenset()
+        tensors = [a for a in node.args if isinstance(a, fx.Node)]
+        if len(tensors) != 1:
+            break
+        node = tensors[0]  # a sum, a mean, a number times it
+    data = [a for a in node.args if isinstance(a, fx.Node) and view.is_data_only(a)] if isinstance(node, fx.Node) else []
+    inputs = [i for i in ctx.roles.inputs if isinstance(i, fx.Node)]
+    return frozenset(i for a in data for i in inputs if a is i or view.depends_on(a, i))
+
+
+def _main_part(ctx, parts: list, sizes: list) -> int:
+    """The part that compares the reconstruction (one of them only), else the largest, else the first."""
+    recon = ctx.roles.recon
+    of_recon = [
+        i for i, p in enumerate(parts) if recon is not None and isinstance(p.element, fx.Node) and ctx.view.depends_on(p.element, recon)
+    ]
+    if len(of_recon) == 1:
+        return of_recon[0]
+    return max(range(len(parts)), key=lambda i: sizes[i] or 0)

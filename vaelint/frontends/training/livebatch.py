@@ -7,8 +7,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 
-from vaelint.capture.lengthinputs import marked_by_names
 from vaelint.errors import VaelintError, error_text
+from vaelint.frontends.lengthinputs import marked_by_names
 from vaelint.frontends.training.runtime import StandIn
 
 # the loaders whose batch was their own rows, made from a data file's stand-in rows and changed by

@@ -143,3 +143,43 @@ def function_lines(path: str, line: int):
         return None
     first, last = max(spans)  # the innermost
     return os.path.realpath(path), first, last
+
+
+def missed_before_the_stop(runtime) -> list:
+    """The reads of files that are not here, caught and gone past, in a function the run's first stop
+    passed through (load_texts reads its documents, each "" when missing, then raises "empty
+    vocabulary"): the likely cause of that stop. A read elsewhere (a resume's checkpoint in a
+    try at the top level) is not: the stop is the code's own (reviewer)."""
+    import os
+
+    if not runtime.stops:
+        return []
+    error = runtime.stops[0][1]
+    spans = []
+    tb = getattr(error, "__traceback__", None)
+    while tb is not None:
+        span = function_lines(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        if span is not None:
+            spans.append(span)
+        tb = tb.tb_next
+    out = []
+    for where, name in getattr(runtime, "missed", []):
+        path, _, line = (where or "").rpartition(":")
+        real = os.path.realpath(path)
+        if line.isdigit() and any(real == p and a <= int(line) <= b for p, a, b in spans):
+            out.append((where, name))
+    return out
+
+
+def missed_first(runtime) -> str:
+    """A data file that is not here, read in a ``try`` the code went on past before it stopped (a text
+    folder's documents, each read as "" when missing: "empty vocabulary" later): the likely cause, said."""
+    missed = missed_before_the_stop(runtime)
+    if not missed:
+        return ""
+    where, name = missed[0]
+    more = " (and others)" if len(missed) > 1 else ""
+    return (
+        f" (before that, the code read {name!r}{more} at {where}, which is not here, and went on past the error: its data is "
+        "not here. Put it where the code reads it, or give the batch with --input, one per item of the batch, e.g. --input 64x784)"
+    )

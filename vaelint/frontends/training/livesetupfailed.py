@@ -20,8 +20,8 @@ def own_setup_failed(runtime, request, sandbox, said: str = "") -> bool:
     """Did the run first stop in the setup (before any batch was taken; the run goes on past a failed
     top-level statement) at a TypeError or ValueError of the code's own line, where nothing stood in (no --input, no data file,
     checkpoint or library replaced) and the error names none of vaelint's stand-ins?"""
+    from vaelint.frontends.training.livecaught import missed_before_the_stop
     from vaelint.frontends.training.livedata import STOOD_IN
-    from vaelint.frontends.training.livewhy import missed_before_the_stop
 
     if not runtime.stops or " not here" in said or "is empty here" in said or missed_before_the_stop(runtime):
         # explained by what this machine lacks (the data set's files, read in a try the code went on past:

@@ -9,7 +9,7 @@ from vaelint.errors import VaelintError, error_text
 from vaelint.frontends.placeholders import config_hint
 from vaelint.frontends.training import livehints
 from vaelint.frontends.training.hydramissing import hydra_config_missing
-from vaelint.frontends.training.livecaught import caught_said
+from vaelint.frontends.training.livecaught import caught_said, missed_first
 from vaelint.frontends.training.livehints import channels_hint, file_hint, in_a_module, list_hint, objects_hint, range_hint, rows_hint
 from vaelint.frontends.training.runtime import stand_in_said
 from vaelint.source.frames import display_path
@@ -163,50 +163,8 @@ def _caught_first(runtime, text: str) -> str:
     module the run went past): the cause, said, without claiming which."""
     used = _used_in_the_run(runtime)
     if not used or stopped_at_a_missing_package(runtime) or used[0] in text:
-        return _missed_first(runtime)
+        return missed_first(runtime)
     return f" (before that, a package that is not installed was used, and the run went on past that use: {used[0]})"
-
-
-def missed_before_the_stop(runtime) -> list:
-    """The reads of files that are not here, caught and gone past, in a function the run's first stop
-    passed through (load_texts reads its documents, each "" when missing, then raises "empty
-    vocabulary"): the likely cause of that stop. A read elsewhere (a resume's checkpoint in a
-    try at the top level) is not: the stop is the code's own (reviewer)."""
-    import os
-
-    from vaelint.frontends.training.livecaught import function_lines
-
-    if not runtime.stops:
-        return []
-    error = runtime.stops[0][1]
-    spans = []
-    tb = getattr(error, "__traceback__", None)
-    while tb is not None:
-        span = function_lines(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
-        if span is not None:
-            spans.append(span)
-        tb = tb.tb_next
-    out = []
-    for where, name in getattr(runtime, "missed", []):
-        path, _, line = (where or "").rpartition(":")
-        real = os.path.realpath(path)
-        if line.isdigit() and any(real == p and a <= int(line) <= b for p, a, b in spans):
-            out.append((where, name))
-    return out
-
-
-def _missed_first(runtime) -> str:
-    """A data file that is not here, read in a ``try`` the code went on past before it stopped (a text
-    folder's documents, each read as "" when missing: "empty vocabulary" later): the likely cause, said."""
-    missed = missed_before_the_stop(runtime)
-    if not missed:
-        return ""
-    where, name = missed[0]
-    more = " (and others)" if len(missed) > 1 else ""
-    return (
-        f" (before that, the code read {name!r}{more} at {where}, which is not here, and went on past the error: its data is "
-        "not here. Put it where the code reads it, or give the batch with --input, one per item of the batch, e.g. --input 64x784)"
-    )
 
 
 def _used_in_the_run(runtime) -> list:
