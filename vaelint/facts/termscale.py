@@ -25,7 +25,7 @@ def term_scale(ctx, term: fx.Node) -> TermScale | None:
     scale = own_scale(ctx, walker, term)
     if scale is None:
         return None
-    outer = _outer_factors(walker, ctx.roles.term_outer.get(term, ()), term, _shared_with_others(ctx, term))
+    outer = _outer_factors(walker, ctx.roles.term_outer.get(term, ()), term, _shared_with_others(ctx, term, walker))
     if outer is None:
         return None
     scale.factors = _undone_means(outer + scale.factors)
@@ -189,7 +189,7 @@ def _scaling(walker: TermWalker, node: fx.Node) -> list[Factor] | None:
     return [Factor("const", value, 0, 1, f"{value:g}", node, op)]
 
 
-def _shared_with_others(ctx, term: fx.Node) -> set:
+def _shared_with_others(ctx, term: fx.Node, walker=None) -> set:
     """The nodes of a term's outer chain that the terms of the other role (KL for
     a reconstruction, reconstruction for a KL) go through as well."""
     from vaelint.facts.termkinds import term_kind
@@ -204,7 +204,10 @@ def _shared_with_others(ctx, term: fx.Node) -> set:
         kl_shared = {n for t in others for n in roles.term_outer.get(t, ())}
         # ... but a division by the data's size over both (sum(sq / var + log var, 1).mean() / D) is the
         # reconstruction's mean over its values written out, its own normaliser: not shared away
-        return kl_shared | {n for t in scales for n in roles.term_outer.get(t, ()) if not by_the_data_size(ctx, n)}
+        # and so is a division by the batch's size over both (0.5 * sum(log var + sq / var) / x.size(0): a false
+        # VAE002 "sum over B" [confirmed] before, helper-found)
+        own = lambda n: by_the_data_size(ctx, n) or (walker is not None and any(f.batch_power for f in _scaling(walker, n) or ()))  # noqa: E731
+        return kl_shared | {n for t in scales for n in roles.term_outer.get(t, ()) if n in kl_shared or not own(n)}
     return {n for t in others for n in roles.term_outer.get(t, ())}
 
 
