@@ -28,6 +28,11 @@ def test_the_import_paths_files_are_no_data():
     assert _kept(next(p for p in sys.path if p)) == []
 
 
+def test_the_systems_own_files_are_no_data():
+    # pandas asks /sys/fs/cgroup/cpu.max for the CPUs it may use: said as the code's data before (helper-found)
+    assert _kept("/sys/fs/cgroup/cpu.max") == [] and _kept("/proc/self/status") == []
+
+
 def test_a_file_of_the_codes_folder_is_kept(tmp_path):
     name = str(tmp_path / "frames" / "0001.pt")
     assert [n for _where, n in _kept(name)] == [name]

@@ -41,6 +41,8 @@ def _the_pythons(name) -> bool:
     }
     if "__pycache__" in path.split(os.sep) or path.endswith((".pyc", ".so")):
         return True  # an import's cache or extension, vaelint's own too: no data
+    if path.startswith(("/sys/", "/proc/", "/dev/")):
+        return True  # what a library asks the system (pandas reading /sys/fs/cgroup/cpu.max): no data (helper-found)
     return name in sys.path or any(path.startswith(os.path.join(h, "")) for h in homes if h)
 
 
