@@ -116,7 +116,7 @@ def _target(r: TargetResult, console: Console) -> None:
         _output(r, console)
         return
     how = f"captured by {r.capture_method}"
-    confirmed = f"confirmed on {r.confirmed_on}" if r.confirmed_on else "not run (--no-dynamic)"
+    confirmed = f"confirmed on {r.confirmed_on}" if r.confirmed_on else _not_run(r)
     cached = "   [dim](from the cache: nothing it reads has changed)[/dim]" if r.cached else ""
     console.print(f"[bold]{escape(r.target)}[/bold]   input {escape(r.input_text)}   {how}   {confirmed}{cached}", soft_wrap=True)
     if r.fallback_reason:
@@ -160,8 +160,16 @@ def confirmation_state(r: TargetResult, f) -> str:
     if f.confirmed is False:
         return "not confirmed"
     if r.confirmed_on is None:
-        return "unconfirmed: no confirmation pass (--no-dynamic)"
+        return f"unconfirmed: no confirmation pass ({_not_run(r).split('(', 1)[1]}"
     return "unconfirmed: a run cannot show it"
+
+
+def _not_run(r: TargetResult) -> str:
+    """Why no confirmation pass ran: skipped or stopped, its note says why (a weight it could not swap, the
+    device's memory); else --no-dynamic. Before, every such report said --no-dynamic (helper-found)."""
+    if any("confirmation pass" in n or "confirmation run" in n for n in r.notes):
+        return "not run (the confirmation pass was skipped: see the notes)"
+    return "not run (--no-dynamic)"
 
 
 def _finding(r: TargetResult, f, console: Console, blank: bool = True) -> None:
