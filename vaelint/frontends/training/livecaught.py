@@ -157,6 +157,8 @@ def missed_before_the_stop(runtime) -> list:
     if not runtime.stops:
         return []
     error = runtime.stops[0][1]
+    if isinstance(error, OSError):
+        return []  # the stop is itself a read of what is not here (config.json): it says so, past nothing
     spans = []
     tb = getattr(error, "__traceback__", None)
     while tb is not None:

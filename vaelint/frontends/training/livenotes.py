@@ -320,3 +320,26 @@ def _later_trainings(home, capture) -> list[int]:
         for n in ast.walk(n)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in trains
     ]
+
+
+def stopped_after(runtime, watch) -> list[str]:
+    """The run's own stop after the backward passed over (a crash in a helper before the VAE's method
+    is called): said, as nothing after it ran. Before, the report was silent about it and exited 0 on a
+    classifier's step (helper-found)."""
+    from vaelint.frontends.training.liveafterpass import stopped_later_in_its_loop
+
+    if not runtime.stops or runtime.stopped_here or stopped_later_in_its_loop(runtime, watch):
+        return []  # vaelint's stop, or one later in the step's own loop
+    where, error = runtime.stops[0]
+    codes = {site[0] for site in getattr(watch, "sites", ()) if site}
+    tb = getattr(error, "__traceback__", None)
+    while tb is not None:
+        if watch.rounds and tb.tb_frame.f_code in codes:
+            return []  # in the function whose loop vaelint ended (an epoch's mean over no losses): vaelint's
+        tb = tb.tb_next
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    at = f" at {where}" if where else ""
+    return [
+        f"running the code as written stopped after this step{at} ({type(error).__name__}: {text}): nothing after "
+        "that line ran, so a VAE step it would have reached was not checked; fix that line, or name the step to check (PATH.py:FUNCTION)"
+    ]

@@ -298,13 +298,15 @@ def _lightning(ref, request, watch, capture, sandbox, sites):
 
 
 def _passed_program(frontend, ref, request, home, capture, runtime, watch, sandbox, sites, make):
+    from vaelint.frontends.training.livenotes import stopped_after
+
     program = _program(frontend, ref, request, home, capture, runtime, sandbox, sites, make)
     drawn = (
         "this step draws its noise with NumPy (np.random), which the run cannot follow into the loss"
         if watch.numpy_noise
         else "the loss this step backpropagates reaches no random sample the step draws"
     )
-    program.notes[:0] = [f"{drawn}: it is checked as the model's training step", *moves(runtime, watch)]
+    program.notes[:0] = [f"{drawn}: it is checked as the model's training step", *moves(runtime, watch), *stopped_after(runtime, watch)]
     _finish(program, request, watch, home, capture)
     return program
 
