@@ -137,7 +137,7 @@ def _why_stopped(runtime, watch, home) -> str:
             hint = livehints.stand_in_misfit(error, watch, True)
         if where and text.startswith(f"{where}: "):
             text = text[len(where) + 2 :]  # the error names its own place already: said once
-        hint += ended + _caught_first(runtime, text)
+        hint += ended + _caught_first(runtime, text, hint)
         return f"running it stopped at {where}: {text}{hint}" if where else f"running it stopped: {text}{hint}"
     return _ran_through(runtime, watch, home)
 
@@ -157,13 +157,13 @@ def _programs_not_run(runtime, sandbox) -> str:
     )
 
 
-def _caught_first(runtime, text: str) -> str:
+def _caught_first(runtime, text: str, hint: str = "") -> str:
     """A package not installed that the code used before it stopped, whose error did not stop the
     run (the code's own ``except Exception as e: print(e)``, or a module-level line of an imported
     module the run went past): the cause, said, without claiming which."""
     used = _used_in_the_run(runtime)
     if not used or stopped_at_a_missing_package(runtime) or used[0] in text:
-        return missed_first(runtime)
+        return missed_first(runtime, text + hint)
     return f" (before that, a package that is not installed was used, and the run went on past that use: {used[0]})"
 
 
