@@ -71,6 +71,8 @@ def test_the_pip_names_of_packages_vae_repositories_import():
     # taming.models of a latent-diffusion VQGAN said as "Install taming" (helper-found): pip's name is another
     assert pip_hint("taming.models.vqgan") == " (pip install taming-transformers)"
     assert pip_hint("biom") == " (pip install biom-format)" and pip_hint("skbio") == " (pip install scikit-bio)"
+    # a recommender VAE's config and sampling (helper-found): "pip install ruamel imblearn" named no real distribution
+    assert pip_hint("ruamel.yaml") == " (pip install ruamel.yaml)" and pip_hint("imblearn") == " (pip install imbalanced-learn)"
 
 
 SETUP_USES_A_MISSING_CLASS = """

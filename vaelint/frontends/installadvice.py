@@ -45,6 +45,8 @@ _PIP_NAMES = {
     "tdc": "PyTDC",
     "pytorch_msssim": "pytorch-msssim",
     "torch_scatter": "torch-scatter",
+    "ruamel": "ruamel.yaml",
+    "imblearn": "imbalanced-learn",
 }
 
 
