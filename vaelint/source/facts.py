@@ -70,6 +70,13 @@ def _enclosing_function(tree: ast.AST, line: int) -> ast.AST | None:
     return best
 
 
+def function_span(path: str, line: int) -> tuple[int, int] | None:
+    """(first, last line) of the innermost function of ``path`` holding ``line``; None at the top level."""
+    parsed = _parse(path)
+    node = _enclosing_function(parsed[0], line) if parsed is not None else None
+    return (node.lineno, getattr(node, "end_lineno", None) or node.lineno) if node is not None else None
+
+
 def call_argument(site: SourceLoc, index: int, keyword: str) -> ast.expr | None:
     """The argument expression of the call constructed at ``site``."""
     parsed = _parse(site.path)

@@ -126,25 +126,13 @@ def caught_said(runtime) -> str:
 def function_lines(path: str, line: int):
     """(real path, first line, last line) of the function of a user's file that holds ``line``; None at a
     module's top level or outside the user's files."""
-    import ast
     import os
 
+    from vaelint.source.facts import function_span
     from vaelint.source.frames import is_user_file
 
-    if not is_user_file(path):
-        return None
-    from vaelint.frontends.training.sites import parse_file
-
-    file = parse_file(path)
-    spans = [
-        (n.lineno, n.end_lineno or n.lineno)
-        for n in ast.walk(file.tree if file else ast.Module(body=[], type_ignores=[]))
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.lineno <= line <= (n.end_lineno or n.lineno)
-    ]
-    if not spans:
-        return None
-    first, last = max(spans)  # the innermost
-    return os.path.realpath(path), first, last
+    span = function_span(path, line) if is_user_file(path) else None
+    return (os.path.realpath(path), *span) if span is not None else None
 
 
 def missed_before_the_stop(runtime) -> list:
