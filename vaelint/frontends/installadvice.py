@@ -67,17 +67,15 @@ def also_missing(package: str, path: str) -> str:
     one run says what a run per package said before; ""."""
     import os
 
-    home = os.path.dirname(os.path.abspath(path))
+    home, top = os.path.dirname(os.path.abspath(path)), package.split(".")[0]
     others = [
         p
         for p, at in NOT_INSTALLED.items()
-        if p != package.split(".")[0]
-        and os.path.commonpath([home, os.path.dirname(os.path.abspath(at))]) not in ("/", "")
-        and not _the_projects_own(p, home)
+        if p != top and os.path.commonpath([home, os.path.dirname(os.path.abspath(at))]) not in ("/", "") and not _the_projects_own(p, home)
     ]
     if not others:
         return ""
-    pip = " ".join(_PIP_NAMES.get(p, p) for p in [package.split(".")[0], *others] if not _the_projects_own(p, home))
+    pip = " ".join(_PIP_NAMES.get(p, p) for p in ([] if _the_projects_own(top, home) else [top]) + others)
     return f" (the code also imports {', '.join(others)}: not installed either; all at once: pip install {pip})"
 
 
